@@ -1,0 +1,183 @@
+"""The dlarray type: a numpy array marked for differentiation at the dlfeval boundary.
+
+Inside compiled code values are plain arrays; a dlarray only tells ``dlfeval``
+which inputs are traced, and wraps what comes back.  Outside ``dlfeval`` it
+behaves like the array it holds: operators and numpy functions compute values
+and return dlarrays.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
+
+
+def _as_data(data: Any) -> np.ndarray:
+    if isinstance(data, dlarray):
+        return data._data
+    arr = np.asarray(data)
+    if arr.dtype.type not in _KEPT:
+        if arr.dtype.kind in "fc":          # float16, longdouble...: nearest kept type
+            arr = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64)
+        else:                               # integers and others differentiate as float64
+            arr = arr.astype(np.float64)
+    return arr
+
+
+def _unwrap(x):
+    if isinstance(x, dlarray):
+        return x._data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap(v) for v in x) if not hasattr(type(x), "_fields") \
+            else type(x)(*[_unwrap(v) for v in x])
+    if isinstance(x, dict):
+        return {k: _unwrap(v) for k, v in x.items()}
+    return x
+
+
+def _wrap(x):
+    if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+        return dlarray(x)
+    return x
+
+
+class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
+    """A deep-learning array: ``dlarray([-1.0, 2.0])``.
+
+    Keeps float32, float64, complex64, complex128 and bool data; any other
+    data (integers) becomes float64, so gradients are never silently zero.
+
+    >>> x = dlarray([-1, 2])
+    >>> x.shape, x.dtype
+    ((2,), dtype('float64'))
+    """
+
+    __slots__ = ("_data",)
+    __array_priority__ = 20
+
+    def __init__(self, data: Any):
+        self._data = _as_data(data)
+
+    # --- array protocol ---------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self._data
+        return self._data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        return _wrap_result(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        result = func(*_unwrap(args), **_unwrap(kwargs))
+        return _wrap_result(result)
+
+    # --- array-like attributes -------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+    dtype = property(lambda self: self._data.dtype)
+    T = property(lambda self: dlarray(self._data.T))
+    real = property(lambda self: dlarray(self._data.real))
+    imag = property(lambda self: dlarray(self._data.imag))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getitem__(self, idx):
+        return dlarray(self._data[_unwrap(idx)])
+
+    def __setitem__(self, idx, value):
+        self._data[_unwrap(idx)] = _unwrap(value)
+
+    def __iter__(self):
+        return (dlarray(row) for row in self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __complex__(self) -> complex:
+        return complex(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __getattr__(self, name):
+        # Array methods (sum, reshape, mean, ...) compute on the data and wrap.
+        attr = getattr(self._data, name)
+        if callable(attr):
+            return lambda *a, **k: _wrap_result(attr(*_unwrap(a), **_unwrap(k)))
+        return attr
+
+    def __reduce__(self):
+        return (dlarray, (self._data,))
+
+    # --- display ----------------------------------------------------------------------
+    def _size_text(self) -> str:
+        shape = self._data.shape
+        if len(shape) == 0:
+            shape = (1, 1)
+        elif len(shape) == 1:
+            shape = (1, shape[0])
+        return "x".join(str(n) for n in shape)
+
+    def _class_text(self) -> str:
+        kind = {"float64": "double", "float32": "single", "complex128": "complex double",
+                "complex64": "complex single", "bool": "logical"}
+        return kind.get(self._data.dtype.name, self._data.dtype.name)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator="  ", prefix="  ")
+        return f"  {self._size_text()} {self._class_text()} dlarray\n\n  {body}\n"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        import html
+        return (f"<div><b>{self._size_text()} {self._class_text()} dlarray</b>"
+                f"<pre>{html.escape(np.array2string(self._data))}</pre></div>")
+
+
+def _wrap_result(result):
+    if isinstance(result, tuple):
+        return tuple(_wrap_result(r) for r in result)
+    if isinstance(result, list):
+        return [_wrap_result(r) for r in result]
+    return _wrap(result)
+
+
+def extractdata(x: Any) -> np.ndarray:
+    """The plain ``np.ndarray`` inside a dlarray (or ``x`` itself as an array).
+
+    >>> extractdata(dlarray([1.0, 2.0]))
+    array([1., 2.])
+    """
+    if isinstance(x, dlarray):
+        return x._data
+    return np.asarray(x)
+
+
+def unwrap(x):
+    """Replace every dlarray inside (nested) containers by its data."""
+    return _unwrap(x)
+
+
+def wrap_outputs(x):
+    """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return dlarray(x)
+    if isinstance(x, list):
+        return [wrap_outputs(v) for v in x]
+    if isinstance(x, tuple):
+        if hasattr(type(x), "_fields"):
+            return type(x)(*[wrap_outputs(v) for v in x])
+        return tuple(wrap_outputs(v) for v in x)
+    if isinstance(x, dict):
+        return {k: wrap_outputs(v) for k, v in x.items()}
+    return x

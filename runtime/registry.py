@@ -1,0 +1,127 @@
+"""The op table: each differentiable op next to its derivative rule.
+
+A rule is an ordinary, runnable Python function written in differentiable ops::
+
+    @defrule(np.sin)
+    def sin(g, ans, x):
+        return g * np.conj(np.cos(x))
+
+Its parameters are ``g`` (the adjoint of the op's output), ``ans`` (the output)
+and then the op's own parameters, under the names numpy gives them, with the
+same defaults.  Its single ``return`` gives one expression per parameter named
+in ``wrt`` (default: the first op parameter), in that order.  The compiler
+inlines those expressions into the generated adjoint, substituting the names
+of the user's variables, so the rule is also the template of the code a user
+reads.  Because the expressions use only registered ops, the generated code
+can be differentiated again: that is how higher derivatives work.
+
+Complex numbers follow MATLAB's convention (the gradient is
+dL/dRe(x) + i dL/dIm(x)): a rule multiplies by the *conjugate* of a
+holomorphic partial.  The compiler drops ``np.conj`` where it can prove the
+operand real and projects every adjoint back onto its input's realness, so
+rules never special-case real inputs.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import gast
+
+__all__ = ["Rule", "defrule", "nondifferentiable", "lookup", "is_nondifferentiable",
+           "RULES", "NONDIFF", "METHODS", "ATTRIBUTES", "rules_version", "registered_ops"]
+
+
+@dataclass
+class Rule:
+    op: Any
+    fn: Callable
+    wrt: Tuple[str, ...]
+    signature: inspect.Signature          # the op's parameters (without g, ans)
+    _templates: Optional[Dict[str, Any]] = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return getattr(self.op, "__name__", self.fn.__name__)
+
+    def templates(self) -> Dict[str, Any]:
+        """Parameter name -> gast expression of its adjoint contribution."""
+        if self._templates is None:
+            src = textwrap.dedent(inspect.getsource(self.fn))
+            fdef = gast.parse(src).body[0]
+            returns = [s for s in fdef.body if isinstance(s, gast.Return)]
+            others = [s for s in fdef.body
+                      if not isinstance(s, gast.Return)
+                      and not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+            if len(returns) != 1 or others:
+                raise TypeError(f"rule {self.fn.__name__} must consist of a single return")
+            value = returns[0].value
+            if len(self.wrt) == 1:
+                exprs = [value]
+            else:
+                if not isinstance(value, gast.Tuple) or len(value.elts) != len(self.wrt):
+                    raise TypeError(f"rule {self.fn.__name__} must return {len(self.wrt)} expressions")
+                exprs = value.elts
+            self._templates = dict(zip(self.wrt, exprs))
+        return self._templates
+
+
+RULES: Dict[Any, Rule] = {}
+NONDIFF: set = set()
+# Array methods and attributes, mapped onto the op that implements them.
+METHODS: Dict[str, Any] = {}
+ATTRIBUTES: Dict[str, Any] = {}
+NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+_version = [0]
+
+
+def rules_version() -> int:
+    """Changes whenever the rule set changes (part of the compile-cache key)."""
+    return _version[0]
+
+
+def _key(op):
+    return op
+
+
+def defrule(*ops, wrt: Optional[Sequence[str]] = None):
+    """Register ``fn`` as the derivative rule of each op in ``ops``."""
+    def register(fn):
+        sig = inspect.signature(fn)
+        params = list(sig.parameters.values())
+        if [p.name for p in params[:2]] != ["g", "ans"]:
+            raise TypeError(f"rule {fn.__name__} must start with parameters (g, ans, ...)")
+        op_sig = sig.replace(parameters=params[2:])
+        names = wrt if wrt is not None else (params[2].name,)
+        for op in ops:
+            RULES[_key(op)] = Rule(op=op, fn=fn, wrt=tuple(names), signature=op_sig)
+        _version[0] += 1
+        return fn
+    return register
+
+
+def nondifferentiable(*ops):
+    """Declare ops whose outputs carry no derivative (comparisons, shapes, rounding)."""
+    for op in ops:
+        NONDIFF.add(_key(op))
+    _version[0] += 1
+
+
+def lookup(op) -> Optional[Rule]:
+    try:
+        return RULES.get(_key(op))
+    except TypeError:          # unhashable callables are never ops
+        return None
+
+
+def is_nondifferentiable(op) -> bool:
+    try:
+        return _key(op) in NONDIFF
+    except TypeError:
+        return False
+
+
+def registered_ops():
+    return list(RULES.values())

@@ -1,0 +1,327 @@
+"""Functions the generated adjoint code calls (``rt.<name>`` in printed source).
+
+Each is an op with its own rule (registered at the bottom of this file), so
+generated code that calls them can be differentiated again.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .registry import defrule, nondifferentiable
+
+ZERO = 0.0   # the adjoint of a value no contribution has reached yet
+
+
+class SctRuntimeError(Exception):
+    """Base of the run-time errors raised from generated code (re-exported as sct.SctError)."""
+
+
+def _is_array(x) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _is_zero(g) -> bool:
+    return g is None or (isinstance(g, float) and g == 0.0 and type(g) is float)
+
+
+# --- broadcasting ------------------------------------------------------------
+
+def unbroadcast(grad, like):
+    """Sum ``grad`` down to the shape of ``like`` (the adjoint of broadcasting)."""
+    if _is_zero(grad):
+        return grad
+    shape = np.shape(like)
+    gshape = np.shape(grad)
+    if gshape == shape:
+        return grad
+    extra = len(gshape) - len(shape)
+    if extra > 0:
+        grad = np.sum(grad, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(grad)[i] != 1)
+    if axes:
+        grad = np.sum(grad, axis=axes, keepdims=True)
+    return grad
+
+
+def broadcast_like(value, like):
+    """Broadcast ``value`` to the shape of ``like`` (the adjoint of unbroadcast)."""
+    if _is_zero(value):
+        return value
+    shape = np.shape(like)
+    if np.shape(value) == shape:
+        return value
+    return np.broadcast_to(value, shape)
+
+
+# --- indexing ----------------------------------------------------------------
+
+def _needs_add_at(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    for item in items:
+        if _is_array(item) and item.dtype != bool and item.ndim > 0:
+            return True
+        if isinstance(item, list):
+            return True
+    return False
+
+
+def index_adjoint(grad, x, idx):
+    """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
+    if isinstance(x, (list, tuple)):
+        out = [ZERO] * len(x)
+        if isinstance(idx, slice):
+            for pos, g in zip(range(*idx.indices(len(x))), grad):
+                out[pos] = g
+        else:
+            out[idx] = grad
+        return out if isinstance(x, list) else tuple(out)
+    if isinstance(x, dict):
+        return {idx: grad}
+    dtype = np.result_type(x, grad) if not _is_zero(grad) else np.asarray(x).dtype
+    if not np.issubdtype(dtype, np.inexact):
+        dtype = np.float64
+    out = np.zeros(np.shape(x), dtype=dtype)
+    if _is_zero(grad):
+        return out
+    if _needs_add_at(idx):
+        np.add.at(out, idx, grad)
+    else:
+        out[idx] = grad
+    return out
+
+
+def setitem(x, idx, value):
+    """``x[idx] = value`` without mutating ``x`` (value semantics, as in MATLAB)."""
+    if isinstance(x, list):
+        out = list(x)
+        out[idx] = value
+        return out
+    if isinstance(x, dict):
+        out = dict(x)
+        out[idx] = value
+        return out
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    out[idx] = value
+    return out
+
+
+def zero_at(grad, idx):
+    """``grad`` with the positions ``idx`` zeroed (the adjoint of overwriting them)."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(grad, (list, tuple)):
+        out = list(grad)
+        if isinstance(idx, slice):
+            for pos in range(*idx.indices(len(out))):
+                out[pos] = ZERO
+        else:
+            out[idx] = ZERO
+        return out
+    if isinstance(grad, dict):
+        out = dict(grad)
+        out.pop(idx, None)
+        return out
+    out = np.array(grad, copy=True)
+    out[idx] = 0
+    return out
+
+
+def getitem_or_zero(grad, idx):
+    """``grad[idx]`` where ``grad`` may still be the zero adjoint or a partial dict."""
+    if _is_zero(grad):
+        return ZERO
+    if isinstance(grad, dict):
+        return grad.get(idx, ZERO)
+    return grad[idx]
+
+
+# --- attributes of containers --------------------------------------------------
+
+def attribute_adjoint(grad, obj, name):
+    """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes)."""
+    return {name: grad}
+
+
+def getattr_or_zero(grad, name):
+    if _is_zero(grad):
+        return ZERO
+    if isinstance(grad, dict):
+        return grad.get(name, ZERO)
+    return getattr(grad, name)
+
+
+# --- accumulation ----------------------------------------------------------------
+
+def add_grad(a, b):
+    """``a + b`` for adjoints that may be zero, arrays, lists, tuples or dicts."""
+    if _is_zero(a):
+        return b
+    if _is_zero(b):
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add_grad(out[k], v) if k in out else v
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return [add_grad(u, v) for u, v in zip(a, b)]
+    return a + b
+
+
+# --- the boundary of a sweep ------------------------------------------------------
+
+def seed(y):
+    """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
+    if not (_is_array(y) or isinstance(y, numbers.Number)):
+        raise SctRuntimeError(
+            f"dlgradient: y must be a real scalar array, got {type(y).__name__}")
+    if np.size(y) != 1:
+        raise SctRuntimeError(
+            f"dlgradient: y must be a scalar, got an array of shape {np.shape(y)}; "
+            "reduce it first, e.g. with np.sum(y) or np.mean(y)")
+    if np.iscomplexobj(y):
+        raise SctRuntimeError(
+            "dlgradient: y must be real even when AllowComplex is true; "
+            "take np.real(y) or np.abs(y) first")
+    return np.ones_like(y, dtype=np.result_type(y, np.float32)) if _is_array(y) else 1.0
+
+
+def project(grad, x):
+    """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
+    if isinstance(x, (list, tuple)) and not _is_namedtuple(x):
+        parts = grad if isinstance(grad, (list, tuple)) else [ZERO] * len(x)
+        out = [project(g, v) for g, v in zip(parts, x)]
+        return out if isinstance(x, list) else tuple(out)
+    if isinstance(x, dict):
+        parts = grad if isinstance(grad, dict) else {}
+        return type(x)((k, project(parts.get(k, ZERO), v)) for k, v in x.items()) \
+            if type(x) is not dict else {k: project(parts.get(k, ZERO), v) for k, v in x.items()}
+    if _is_array(x) or isinstance(x, numbers.Number):
+        return _project_leaf(grad, x)
+    return _project_object(grad, x)
+
+
+def _project_leaf(grad, x):
+    xdtype = np.asarray(x).dtype if not _is_array(x) else x.dtype
+    if not np.issubdtype(xdtype, np.inexact):
+        xdtype = np.dtype(np.float64)
+    if _is_zero(grad):
+        return np.zeros(np.shape(x), dtype=xdtype)
+    if np.iscomplexobj(grad) and not np.issubdtype(xdtype, np.complexfloating):
+        grad = np.real(grad)
+    grad = unbroadcast(grad, x)
+    if np.shape(grad) != np.shape(x):
+        grad = np.broadcast_to(grad, np.shape(x))
+    return np.asarray(grad, dtype=xdtype)
+
+
+def _is_namedtuple(x) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _project_object(grad, x):
+    import dataclasses
+    parts = grad if isinstance(grad, dict) else {}
+    if _is_namedtuple(x):
+        if isinstance(grad, (list, tuple)):
+            parts = dict(zip(x._fields, grad))
+        return type(x)(*[project(parts.get(f, ZERO), getattr(x, f)) for f in x._fields])
+    if dataclasses.is_dataclass(x):
+        values = {f.name: project(parts.get(f.name, ZERO), getattr(x, f.name))
+                  for f in dataclasses.fields(x)}
+        return dataclasses.replace(x, **values)
+    if hasattr(x, "__sct_gradient__"):
+        return x.__sct_gradient__(parts)
+    if hasattr(x, "__dict__"):
+        import copy
+        out = copy.copy(x)
+        for k, v in vars(x).items():
+            if _differentiable_leafy(v):
+                setattr(out, k, project(parts.get(k, ZERO), v))
+        return out
+    return x
+
+
+def _differentiable_leafy(v) -> bool:
+    if _is_array(v):
+        return np.issubdtype(v.dtype, np.inexact)
+    if isinstance(v, (list, tuple, dict)):
+        return True
+    return hasattr(v, "__dict__") and not callable(v)
+
+
+def stop_gradient(x):
+    """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
+    return x
+
+
+# --- calls to functions the compiler transforms at run time ---------------------------
+
+def call_fwd(fn, active, *args, **kwargs):
+    """Run ``fn`` (a user function found only at run time) forward, keeping what its adjoint needs."""
+    from sct.transform_calls import dynamic_forward
+    return dynamic_forward(fn, active, args, kwargs)
+
+
+def call_bwd(record, grad):
+    """The adjoint of a ``call_fwd``: one adjoint per positional argument."""
+    from sct.transform_calls import dynamic_backward
+    return dynamic_backward(record, grad)
+
+
+# --- rules of the functions above ----------------------------------------------------
+
+@defrule(unbroadcast, wrt=("grad",))
+def _unbroadcast_rule(g, ans, grad, like):
+    return broadcast_like(g, grad)
+
+
+@defrule(broadcast_like, wrt=("value",))
+def _broadcast_like_rule(g, ans, value, like):
+    return unbroadcast(g, value)
+
+
+@defrule(index_adjoint, wrt=("grad",))
+def _index_adjoint_rule(g, ans, grad, x, idx):
+    return getitem_or_zero(g, idx)
+
+
+@defrule(getitem_or_zero, wrt=("grad",))
+def _getitem_or_zero_rule(g, ans, grad, idx):
+    return index_adjoint(g, grad, idx)
+
+
+@defrule(setitem, wrt=("x", "value"))
+def _setitem_rule(g, ans, x, idx, value):
+    return zero_at(g, idx), unbroadcast(getitem_or_zero(g, idx), value)
+
+
+@defrule(zero_at, wrt=("grad",))
+def _zero_at_rule(g, ans, grad, idx):
+    return zero_at(g, idx)
+
+
+@defrule(attribute_adjoint, wrt=("grad",))
+def _attribute_adjoint_rule(g, ans, grad, obj, name):
+    return getattr_or_zero(g, name)
+
+
+@defrule(getattr_or_zero, wrt=("grad",))
+def _getattr_or_zero_rule(g, ans, grad, name):
+    return attribute_adjoint(g, grad, name)
+
+
+@defrule(add_grad, wrt=("a", "b"))
+def _add_grad_rule(g, ans, a, b):
+    return g, g
+
+
+@defrule(project, wrt=("grad",))
+def _project_rule(g, ans, grad, x):
+    return unbroadcast(g, grad)
+
+
+nondifferentiable(seed, stop_gradient)
