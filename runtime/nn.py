@@ -1,0 +1,232 @@
+"""Deep-learning functions under MATLAB's names, each beside its derivative rule.
+
+Layout.  MATLAB labels dimensions ('SSCB', 'CB', ...); sct uses plain numpy
+arrays, so these functions fix a layout instead: the *batch* (observation)
+axis comes first and the *channel* / feature / class axis last, as in
+``x @ w.T``::
+
+    x : (batch, in)  or  (in,)          one observation when 1-D
+    y = fullyconnect(x, w, b)           w : (out, in), b : (out,)
+    p = softmax(y)                      over the last axis (MATLAB's 'C')
+    loss = crossentropy(p, t)           sum over classes, mean over observations
+
+The rules follow ``runtime.registry``: each is a single ``return`` of
+expressions in registered ops (or helpers written in ops), so generated
+adjoints can be differentiated again.  Complex inputs are not what these
+functions are for (MATLAB's are real-only); they do not crash on them, and
+the rules carry ``np.conj`` where a holomorphic partial appears so that they
+stay right under MATLAB's complex convention (the compiler drops ``np.conj``
+on real operands).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import defrule, nondifferentiable
+from .support import unbroadcast
+
+# --- activations ----------------------------------------------------------------------
+
+
+def relu(x):
+    """Rectified linear unit: ``max(x, 0)`` elementwise.
+
+    The derivative is 1 where ``x > 0`` and 0 elsewhere, so it is 0 at exactly
+    0 and 1 at ``eps`` (as MATLAB's).  NaN stays NaN in the value.
+    """
+    return np.maximum(x, 0)
+
+
+@defrule(relu)
+def _relu_rule(g, ans, x):
+    return g * (x > 0)
+
+
+def leakyrelu(x, scale=0.01):
+    """Leaky ReLU: ``x`` where ``x > 0``, ``scale * x`` elsewhere (MATLAB's default scale 0.01).
+
+    The derivative with respect to ``x`` is 1 where ``x > 0`` and ``scale``
+    elsewhere (so ``scale`` at exactly 0).  ``scale`` may be a scalar or an
+    array broadcasting against ``x`` and is differentiable too (a PReLU
+    coefficient), with derivative ``x`` where ``x <= 0`` and 0 elsewhere.
+    """
+    return np.where(x > 0, x, scale * x)
+
+
+@defrule(leakyrelu, wrt=("x", "scale"))
+def _leakyrelu_rule(g, ans, x, scale=0.01):
+    return (unbroadcast(np.where(x > 0, g, g * np.conj(scale)), x),
+            unbroadcast(np.where(x > 0, 0, g * np.conj(x)), scale))
+
+
+def sigmoid(x):
+    """The logistic function ``1 / (1 + exp(-x))``, computed without overflow.
+
+    ``exp`` only ever sees ``-|x|``: ``1 / (1 + e)`` for ``x >= 0`` and
+    ``e / (1 + e)`` for ``x < 0`` with ``e = exp(-|x|)``, so large ``|x|``
+    gives exactly 0 or 1 and no warning.  Complex input uses the plain formula.
+    """
+    if np.iscomplexobj(x):
+        return 1 / (1 + np.exp(-x))
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+@defrule(sigmoid)
+def _sigmoid_rule(g, ans, x):
+    return g * np.conj(ans * (1 - ans))
+
+
+def softmax(x, axis=-1):
+    """Softmax along ``axis``: ``exp(x) / sum(exp(x), axis)``.
+
+    MATLAB's softmax normalises over the channel dimension 'C'; in sct's
+    layout (batch first, channels last) that is ``axis=-1``, the default.
+    A 1-D ``x`` is one observation.  The maximum along ``axis`` is
+    subtracted first, so large inputs do not overflow.
+    """
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@defrule(softmax)
+def _softmax_rule(g, ans, x, axis=-1):
+    return np.conj(ans) * (g - np.sum(g * np.conj(ans), axis=axis, keepdims=True))
+
+
+# --- fully connected ----------------------------------------------------------------------
+
+
+def fullyconnect(x, weights, bias):
+    """Fully connected layer: ``x @ weights.T + bias``.
+
+    ``x`` is ``(batch, in)``, or ``(in,)`` for one observation, or
+    ``(batch, ..., in)`` (applied to the last axis); ``weights`` is
+    ``(out, in)``; ``bias`` is ``(out,)`` (or anything broadcasting against
+    the ``(..., out)`` result, e.g. 0).  Unlike MATLAB, spatial dimensions are
+    not flattened into the input features: reshape ``x`` first for that.
+    Differentiable with respect to all three.
+    """
+    return x @ np.transpose(weights) + bias
+
+
+def fullyconnect_weights_adjoint(g, x, weights):
+    """The adjoint of ``weights`` in ``x @ weights.T``: ``g.T @ x`` over every observation."""
+    return np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) \
+        @ np.conj(np.reshape(x, (-1, np.shape(weights)[1])))
+
+
+@defrule(fullyconnect, wrt=("x", "weights", "bias"))
+def _fullyconnect_rule(g, ans, x, weights, bias):
+    return (g @ np.conj(weights),
+            fullyconnect_weights_adjoint(g, x, weights),
+            unbroadcast(g, bias))
+
+
+# --- losses ---------------------------------------------------------------------------------
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def crossentropy_observations(y_pred, axis):
+    """N of ``crossentropy``: the length of the batch axis (1 for a 1-D ``y_pred``).
+
+    The batch axis is axis 0, or axis 1 when the class axis is axis 0.
+    """
+    shape = np.shape(y_pred)
+    if len(shape) < 2:
+        return 1
+    batch_axis = 1 if axis % len(shape) == 0 else 0
+    return shape[batch_axis]
+
+
+def log_floor(y_pred):
+    """The smallest value ``crossentropy`` takes the log of: the smallest normal number of the dtype."""
+    dtype = getattr(y_pred, "dtype", None)
+    if dtype is None:
+        dtype = np.result_type(y_pred)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    return np.finfo(dtype).tiny
+
+
+def crossentropy(y_pred, targets, axis=-1, reduction="mean"):
+    """Categorical cross-entropy of probabilities ``y_pred`` (e.g. softmax outputs) and ``targets``.
+
+    ``loss = -sum(targets * log(y_pred)) / N`` as MATLAB's ``crossentropy``:
+    summed over the class axis ``axis`` (default -1, the channel axis of
+    sct's batch-first layout) and over any other non-batch axes, then divided
+    by N, the number of observations: the length of the batch axis (axis 0,
+    or axis 1 when ``axis`` is 0), and N = 1 for a 1-D ``y_pred`` (one
+    observation).  For one-hot ``targets`` of shape (batch, classes) that is
+    the mean over observations of ``-log p(true class)``.
+
+    ``reduction``: ``'mean'`` (default; MATLAB's NormalizationFactor
+    'batch-size'), ``'sum'`` (no normalisation), or ``'none'``: the loss of
+    each observation, ``-sum(targets * log(y_pred), axis)``, shaped like
+    ``y_pred`` without ``axis``.
+
+    ``log`` is taken of ``max(y_pred, tiny)`` (``tiny`` the dtype's smallest
+    normal number), so a zero prediction gives a large finite loss instead of
+    ``inf`` and a zero target times a zero prediction contributes 0, not NaN;
+    the derivative is 0 where the floor is active.  Differentiable with
+    respect to ``y_pred`` and ``targets``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    tiny = log_floor(y_pred)
+    per_observation = -np.sum(targets * np.log(np.maximum(y_pred, tiny)), axis=axis)
+    if reduction == "none":
+        return per_observation
+    total = np.sum(per_observation)
+    if reduction == "sum":
+        return total
+    return total / crossentropy_observations(y_pred, axis)
+
+
+def crossentropy_adjoint_scale(g, y_pred, axis, reduction):
+    """The adjoint of crossentropy's output as a factor broadcasting against ``y_pred``."""
+    if reduction == "none":
+        return np.expand_dims(g, axis)
+    if reduction == "sum":
+        return g
+    return g / crossentropy_observations(y_pred, axis)
+
+
+@defrule(crossentropy, wrt=("y_pred", "targets"))
+def _crossentropy_rule(g, ans, y_pred, targets, axis=-1, reduction="mean"):
+    return (unbroadcast(np.where(y_pred > log_floor(y_pred),
+                                 -crossentropy_adjoint_scale(g, y_pred, axis, reduction) * np.conj(targets)
+                                 / np.where(y_pred > log_floor(y_pred), y_pred, 1), 0), y_pred),
+            unbroadcast(-crossentropy_adjoint_scale(g, y_pred, axis, reduction)
+                        * np.log(np.where(y_pred > log_floor(y_pred), y_pred, log_floor(y_pred))), targets))
+
+
+def mse_observations(y):
+    """N of ``mse``: the length of axis 0 (the batch axis), 1 for a scalar."""
+    shape = np.shape(y)
+    return shape[0] if len(shape) >= 1 else 1
+
+
+def mse(y, targets):
+    """Half mean squared error, as MATLAB's ``mse``: ``sum((y - targets)**2) / (2 * N)``.
+
+    The sum runs over every element; N is the number of observations, the
+    length of axis 0 (the batch axis): ``y.shape[0]`` for ``(batch, ...)``
+    arrays, the number of elements for a 1-D ``y`` (a batch of scalar
+    responses), 1 for a scalar.  ``targets`` broadcasts against ``y`` (N is
+    taken from ``y``).  Differentiable with respect to ``y`` and ``targets``.
+    """
+    return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
+
+
+@defrule(mse, wrt=("y", "targets"))
+def _mse_rule(g, ans, y, targets):
+    return (unbroadcast(g * np.conj(y - targets) / mse_observations(y), y),
+            unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
+
+
+nondifferentiable(crossentropy_observations, log_floor, mse_observations)
+
+__all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse"]
