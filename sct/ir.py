@@ -1,0 +1,102 @@
+"""Small helpers to build and inspect gast trees."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Iterable, List
+
+import gast
+
+
+def load(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def store(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def const(value: Any) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target: str, value, lineno: int = None) -> gast.Assign:
+    node = gast.Assign(targets=[store(target)], value=value, type_comment=None)
+    if lineno is not None:
+        node.lineno = lineno
+    return node
+
+
+def attr(value, name: str) -> gast.Attribute:
+    return gast.Attribute(value=value, attr=name, ctx=gast.Load())
+
+
+def call(func, args: Iterable = (), keywords: Iterable = ()) -> gast.Call:
+    if isinstance(func, str):
+        func = dotted(func)
+    return gast.Call(func=func, args=list(args), keywords=list(keywords))
+
+
+def dotted(path: str):
+    parts = path.split(".")
+    node = load(parts[0])
+    for p in parts[1:]:
+        node = attr(node, p)
+    return node
+
+
+def expr_stmt(value) -> gast.Expr:
+    return gast.Expr(value=value)
+
+
+def parse_expr(text: str):
+    return gast.parse(text).body[0].value
+
+
+def parse_stmts(text: str) -> List:
+    return gast.parse(text).body
+
+
+def substitute(template, mapping: Dict[str, Any]):
+    """A copy of ``template`` with each loaded Name in ``mapping`` replaced (by a copy)."""
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if isinstance(node.ctx, gast.Load) and node.id in mapping:
+                repl = mapping[node.id]
+                if isinstance(repl, str):
+                    return load(repl)
+                return copy.deepcopy(repl)
+            return node
+    return Sub().visit(copy.deepcopy(template))
+
+
+def loaded_names(node) -> List[str]:
+    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+
+
+def stored_names(node) -> List[str]:
+    return [n.id for n in gast.walk(node)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))]
+
+
+def dotted_name(node) -> str:
+    """``np.linalg.norm`` for an Attribute chain on a Name, '' otherwise."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, gast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def walk_no_defs(node):
+    """gast.walk that does not enter nested function or class definitions."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        for child in gast.iter_child_nodes(n):
+            if isinstance(child, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+                continue
+            todo.append(child)

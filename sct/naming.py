@@ -1,0 +1,38 @@
+"""Deterministic fresh names derived from the user's own names."""
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Iterable, Set
+
+import gast
+
+
+def names_in(node) -> Set[str]:
+    """Every identifier used in ``node`` (gast spells parameters as Names too)."""
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+class Namer:
+    """Hands out names not yet used in a function: ``y``, ``y_1``, ``d_y``..."""
+
+    def __init__(self, taken: Iterable[str] = ()):
+        self.taken: Set[str] = set(taken)
+
+    def reserve(self, name: str) -> str:
+        self.taken.add(name)
+        return name
+
+    def fresh(self, base: str) -> str:
+        base = re.sub(r"\W", "_", base) or "t"
+        if base[0].isdigit():
+            base = "t" + base
+        if keyword.iskeyword(base):
+            base += "_"
+        if base not in self.taken:
+            return self.reserve(base)
+        k = 1
+        stem = re.sub(r"_\d+$", "", base)
+        while f"{stem}_{k}" in self.taken:
+            k += 1
+        return self.reserve(f"{stem}_{k}")

@@ -1,0 +1,551 @@
+"""Pass 1: rewrite the user's function into a small core language.
+
+After this pass a function body holds only
+
+* ``name = <one operation on names and constants>`` (one op per statement, so
+  each has one derivative rule), ``target[index] = name``, ``obj.attr = name``;
+* ``if name:`` / ``for name in range(...):`` / ``while name:`` whose bodies are
+  in the same form, ``break`` only as ``if flag: break`` closing a loop body;
+* one ``return name`` at the end, and expression statements (calls).
+
+Early ``return``, ``break`` and ``continue`` become flags, augmented
+assignment, conditional expressions, ``and``/``or``, chained comparisons,
+comprehensions and tuple unpacking become plain statements.  New names come
+from the user's names, and every statement keeps the line of the user's
+statement it came from.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import gast
+
+from .errors import CompileError
+from .ir import assign, attr, call, const, load, store, walk_no_defs
+from .naming import Namer
+
+BINOP_NAMES = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
+    gast.MatMult: "matmul", gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.BitAnd: "and",
+    gast.BitOr: "or", gast.BitXor: "xor", gast.LShift: "lshift", gast.RShift: "rshift",
+}
+UNARY_NAMES = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert"}
+COMPARE_NAMES = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
+                 gast.NotEq: "ne", gast.Is: "is", gast.IsNot: "isnot", gast.In: "in",
+                 gast.NotIn: "notin"}
+
+UNSUPPORTED = {
+    gast.Yield: ("yield", "return a list instead of yielding values"),
+    gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
+    gast.Await: ("await", "differentiate synchronous code"),
+    gast.Lambda: ("lambda", "define the function with def"),
+    gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
+    gast.GeneratorExp: ("a generator expression", "use a list comprehension"),
+    gast.DictComp: ("a dict comprehension", "build the dict with a for loop"),
+    gast.SetComp: ("a set comprehension", "use a list"),
+    gast.Global: ("a global statement", "pass the value in and return the new one"),
+    gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
+    gast.Try: ("try/except", "check the condition with if instead of catching an exception"),
+    gast.With: ("a with statement", "move it outside the differentiated function"),
+    gast.AsyncFor: ("async for", "use a plain for loop"),
+    gast.AsyncWith: ("async with", "move it outside the differentiated function"),
+    gast.ClassDef: ("a class definition", "define the class at module level"),
+    gast.FunctionDef: ("a nested function definition", "define the helper at module level"),
+    gast.Delete: ("del", "let the variable go out of scope"),
+    gast.Raise: ("raise", "validate inputs before calling dlfeval"),
+}
+
+
+class Normalizer:
+    def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer):
+        self.fdef = fdef
+        self.filename = filename
+        self.namer = namer
+        self.line = fdef.lineno
+
+    # --- errors --------------------------------------------------------------------
+    def fail(self, node, construct: str, advice: str):
+        line = getattr(node, "lineno", None) or self.line
+        raise CompileError(f"sct cannot differentiate {construct} in {self.fdef.name}(): {advice}",
+                           self.filename, line, construct)
+
+    def check_supported(self, node):
+        for n in walk_no_defs(node):
+            kind = UNSUPPORTED.get(type(n))
+            if kind:
+                self.fail(n, *kind)
+
+    # --- entry ---------------------------------------------------------------------------
+    def run(self) -> gast.FunctionDef:
+        args = self.fdef.args
+        if args.vararg is not None or args.kwarg is not None:
+            self.fail(self.fdef, "*args/**kwargs parameters", "list the parameters explicitly")
+        body = [s for s in self.fdef.body
+                if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        for s in body:
+            self.check_supported(s)
+        body = JumpLowering(self.namer, self.fail).lower_function(body)
+        new_body: List = []
+        self.block(body, new_body)
+        if not new_body or not isinstance(new_body[-1], gast.Return):
+            ret = gast.Return(value=const(None))
+            ret.lineno = self.line
+            new_body.append(ret)
+        self.fdef.body = new_body
+        return self.fdef
+
+    # --- statements ------------------------------------------------------------------------
+    def block(self, stmts, out: List):
+        for s in stmts:
+            self.line = getattr(s, "lineno", self.line)
+            self.stmt(s, out)
+
+    def emit(self, out: List, node):
+        node.lineno = self.line
+        out.append(node)
+        return node
+
+    def stmt(self, s, out: List):
+        if isinstance(s, gast.Assign):
+            value = s.value
+            if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+                self.assign_to(s.targets[0].id, value, out)
+                return
+            tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
+            for target in s.targets:
+                self.store_into(target, tmp, out)
+        elif isinstance(s, gast.AugAssign):
+            target = s.target
+            current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
+            if isinstance(target, gast.Name):
+                self.assign_to(target.id, current, out)
+            else:
+                tmp = self.atom(current, out, hint=self.hint_of(target))
+                self.store_into(target, tmp, out)
+        elif isinstance(s, gast.AnnAssign):
+            if s.value is not None:
+                self.stmt(gast.Assign(targets=[s.target], value=s.value, type_comment=None), out)
+        elif isinstance(s, gast.Expr):
+            if isinstance(s.value, gast.Constant):
+                return
+            value = self.simple(s.value, out, hint="out")
+            self.emit(out, gast.Expr(value=value))
+        elif isinstance(s, gast.If):
+            test = self.atom(s.test, out, hint="cond")
+            node = gast.If(test=test, body=[], orelse=[])
+            self.emit(out, node)
+            self.block(s.body, node.body)
+            self.block(s.orelse, node.orelse)
+        elif isinstance(s, gast.For):
+            self.for_loop(s, out)
+        elif isinstance(s, gast.While):
+            if s.orelse:
+                self.fail(s, "while ... else", "set a flag in the loop and test it after")
+            body: List = []
+            test = self.atom(s.test, out, hint="cond")
+            if not isinstance(test, gast.Name):
+                name = self.namer.fresh("cond")
+                self.emit(out, assign(name, test))
+                test = load(name)
+            loop = gast.While(test=test, body=body, orelse=[])
+            self.emit(out, loop)
+            self.block(s.body, body)
+            line = self.line
+            self.line = s.lineno
+            self.assign_to(test.id, s.test, body)
+            self.line = line
+        elif isinstance(s, gast.Return):
+            value = const(None) if s.value is None else self.atom(s.value, out, hint="out")
+            self.emit(out, gast.Return(value=value))
+        elif isinstance(s, (gast.Pass,)):
+            return
+        elif isinstance(s, (gast.Break, gast.Continue)):
+            self.emit(out, type(s)())
+        elif isinstance(s, (gast.Import, gast.ImportFrom)):
+            self.fail(s, "an import statement", "import at module level")
+        elif isinstance(s, gast.Assert):
+            return
+        else:
+            self.fail(s, type(s).__name__, "rewrite it with assignments, if, for and while")
+
+    def for_loop(self, s: gast.For, out: List):
+        if s.orelse:
+            self.fail(s, "for ... else", "set a flag in the loop and test it after")
+        it = s.iter
+        body: List = []
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" \
+                and not it.keywords:
+            args = [self.atom(a, out, hint="n") for a in it.args]
+            target = s.target
+            if not isinstance(target, gast.Name):
+                self.fail(s, "unpacking a range item", "use a single loop variable")
+            loop = gast.For(target=store(target.id), iter=call("range", args), body=body,
+                            orelse=[], type_comment=None)
+            self.emit(out, loop)
+            self.block(s.body, body)
+            return
+        # Any other iterable is walked by position, so each item is an indexing
+        # operation the compiler knows the adjoint of.
+        sequences: List[Tuple[gast.AST, gast.AST]] = []
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id == "enumerate" and len(it.args) == 1 and not it.keywords and \
+                isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2:
+            seq = self.atom(it.args[0], out, hint="seq")
+            index_target, item_target = s.target.elts
+            sequences.append((item_target, seq))
+            length = self.atom(call("len", [seq]), out, hint="n")
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
+                and not it.keywords and isinstance(s.target, gast.Tuple) and \
+                len(s.target.elts) == len(it.args):
+            seqs = [self.atom(a, out, hint="seq") for a in it.args]
+            sequences.extend(zip(s.target.elts, seqs))
+            lengths = [self.atom(call("len", [q]), out, hint="n") for q in seqs]
+            length = lengths[0] if len(lengths) == 1 else self.atom(call("min", lengths), out, hint="n")
+            index_target = None
+        else:
+            seq = self.atom(it, out, hint="seq")
+            sequences.append((s.target, seq))
+            length = self.atom(call("len", [seq]), out, hint="n")
+            index_target = None
+        if index_target is not None and isinstance(index_target, gast.Name):
+            index = index_target.id
+        else:
+            index = self.namer.fresh("k")
+        loop = gast.For(target=store(index), iter=call("range", [length]), body=body,
+                        orelse=[], type_comment=None)
+        self.emit(out, loop)
+        for target, seq in sequences:
+            item = gast.Subscript(value=seq, slice=load(index), ctx=gast.Load())
+            if isinstance(target, gast.Name):
+                self.emit(body, assign(target.id, item))
+            else:
+                tmp = self.atom(item, body, hint="item")
+                self.store_into(target, tmp, body)
+        self.block(s.body, body)
+
+    # --- assignments ------------------------------------------------------------------------
+    def hint_of(self, target) -> str:
+        if isinstance(target, gast.Name):
+            return target.id
+        if isinstance(target, (gast.Subscript, gast.Attribute)):
+            return self.hint_of(target.value)
+        if isinstance(target, (gast.Tuple, gast.List)) and target.elts:
+            return self.hint_of(target.elts[0])
+        return "t"
+
+    def as_load(self, target):
+        if isinstance(target, gast.Name):
+            return load(target.id)
+        if isinstance(target, gast.Subscript):
+            return gast.Subscript(value=self.as_load(target.value), slice=target.slice, ctx=gast.Load())
+        if isinstance(target, gast.Attribute):
+            return gast.Attribute(value=self.as_load(target.value), attr=target.attr, ctx=gast.Load())
+        self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
+
+    def assign_to(self, name: str, value, out: List, hint: Optional[str] = None):
+        hint = hint or name
+        if isinstance(value, gast.IfExp):
+            test = self.atom(value.test, out, hint="cond")
+            node = gast.If(test=test, body=[], orelse=[])
+            self.emit(out, node)
+            self.assign_to(name, value.body, node.body, hint)
+            self.assign_to(name, value.orelse, node.orelse, hint)
+            return
+        if isinstance(value, gast.BoolOp):
+            self.bool_op(name, value, out)
+            return
+        if isinstance(value, gast.ListComp):
+            self.list_comp(name, value, out)
+            return
+        rhs = self.simple(value, out, hint=hint)
+        self.emit(out, assign(name, rhs))
+
+    def store_into(self, target, value, out: List):
+        if isinstance(target, gast.Name):
+            self.emit(out, assign(target.id, value))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in target.elts):
+                self.fail(target, "starred unpacking", "index the sequence explicitly")
+            for i, elt in enumerate(target.elts):
+                item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
+                if isinstance(elt, gast.Name):
+                    self.emit(out, assign(elt.id, item))
+                else:
+                    tmp = self.atom(item, out, hint=self.hint_of(elt))
+                    self.store_into(elt, tmp, out)
+        elif isinstance(target, gast.Subscript):
+            obj = self.atom(self.as_load(target.value), out, hint=self.hint_of(target))
+            index = self.index(target.slice, out)
+            self.emit(out, gast.Assign(targets=[gast.Subscript(value=obj, slice=index, ctx=gast.Store())],
+                                       value=value, type_comment=None))
+        elif isinstance(target, gast.Attribute):
+            obj = self.atom(self.as_load(target.value), out, hint=self.hint_of(target))
+            self.emit(out, gast.Assign(targets=[gast.Attribute(value=obj, attr=target.attr, ctx=gast.Store())],
+                                       value=value, type_comment=None))
+        else:
+            self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
+
+    def bool_op(self, name: str, node: gast.BoolOp, out: List):
+        # a and b -> name = a; if name: name = b  (short-circuit kept)
+        self.assign_to(name, node.values[0], out)
+        for value in node.values[1:]:
+            test = load(name)
+            if isinstance(node.op, gast.Or):
+                test = self.atom(gast.UnaryOp(op=gast.Not(), operand=test), out, hint="cond")
+            branch = gast.If(test=test, body=[], orelse=[])
+            self.emit(out, branch)
+            self.assign_to(name, value, branch.body)
+            out = branch.body
+
+    def list_comp(self, name: str, node: gast.ListComp, out: List):
+        self.emit(out, assign(name, gast.List(elts=[], ctx=gast.Load())))
+        loops: List = []
+        stmt_inner: List = []
+        item = self.namer.fresh(name + "_item")
+        inner = [gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
+                 gast.Assign(targets=[store(name)],
+                             value=gast.BinOp(left=load(name), op=gast.Add(),
+                                              right=gast.List(elts=[load(item)], ctx=gast.Load())),
+                             type_comment=None)]
+        for gen in reversed(node.generators):
+            if gen.is_async:
+                self.fail(node, "async comprehension", "use a plain loop")
+            for cond in reversed(gen.ifs):
+                inner = [gast.If(test=cond, body=inner, orelse=[])]
+            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
+        for s in inner:
+            s.lineno = self.line
+        self.block(inner, out)
+
+    # --- expressions ----------------------------------------------------------------------------
+    def atom(self, node, out: List, hint: str):
+        """``node`` as a name or a constant, emitting what computes it."""
+        if isinstance(node, (gast.Name, gast.Constant)):
+            if isinstance(node, gast.Name):
+                return load(node.id)
+            return node
+        name = self.namer.fresh(self.temp_name(node, hint))
+        self.assign_to(name, node, out, hint)
+        return load(name)
+
+    def temp_name(self, node, hint: str) -> str:
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+            if isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, int) \
+                    and node.slice.value >= 0:
+                return f"{node.value.id}{node.slice.value}"
+            return f"{node.value.id}_item"
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+            return f"{node.value.id}_{node.attr}"
+        if isinstance(node, gast.BinOp):
+            return f"{hint}_{BINOP_NAMES.get(type(node.op), 'op')}"
+        if isinstance(node, gast.UnaryOp):
+            return f"{hint}_{UNARY_NAMES.get(type(node.op), 'op')}"
+        if isinstance(node, gast.Compare):
+            return "cond"
+        if isinstance(node, gast.Call):
+            f = node.func
+            fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "call")
+            return f"{hint}_{fname}"
+        return f"{hint}_t"
+
+    def simple(self, node, out: List, hint: str):
+        """``node`` with every operand an atom (one operation)."""
+        if isinstance(node, (gast.Name, gast.Constant)):
+            return node
+        if isinstance(node, gast.BinOp):
+            return gast.BinOp(left=self.atom(node.left, out, hint), op=node.op,
+                              right=self.atom(node.right, out, hint))
+        if isinstance(node, gast.UnaryOp):
+            return gast.UnaryOp(op=node.op, operand=self.atom(node.operand, out, hint))
+        if isinstance(node, gast.Compare):
+            if len(node.ops) == 1:
+                return gast.Compare(left=self.atom(node.left, out, hint), ops=node.ops,
+                                    comparators=[self.atom(node.comparators[0], out, hint)])
+            parts = []
+            left = node.left
+            for op, right in zip(node.ops, node.comparators):
+                right_atom = self.atom(right, out, hint)
+                parts.append(gast.Compare(left=left, ops=[op], comparators=[right_atom]))
+                left = right_atom
+            return self.simple(gast.BoolOp(op=gast.And(), values=parts), out, hint)
+        if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp)):
+            return self.atom(node, out, hint)
+        if isinstance(node, gast.Call):
+            func = node.func
+            if isinstance(func, gast.Attribute):
+                func = gast.Attribute(value=self.chain(func.value, out, hint), attr=func.attr,
+                                      ctx=gast.Load())
+            elif not isinstance(func, gast.Name):
+                func = self.atom(func, out, hint)
+            args = []
+            for a in node.args:
+                if isinstance(a, gast.Starred):
+                    args.append(gast.Starred(value=self.atom(a.value, out, hint), ctx=gast.Load()))
+                else:
+                    args.append(self.atom(a, out, hint))
+            keywords = []
+            for k in node.keywords:
+                if k.arg is None:
+                    self.fail(node, "**kwargs in a call", "pass the keywords explicitly")
+                keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out, hint)))
+            return gast.Call(func=func, args=args, keywords=keywords)
+        if isinstance(node, gast.Attribute):
+            return gast.Attribute(value=self.chain(node.value, out, hint), attr=node.attr,
+                                  ctx=gast.Load())
+        if isinstance(node, gast.Subscript):
+            return gast.Subscript(value=self.atom(node.value, out, hint),
+                                  slice=self.index(node.slice, out), ctx=gast.Load())
+        if isinstance(node, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in node.elts):
+                self.fail(node, "a starred item in a literal", "concatenate the sequences with +")
+            return type(node)(elts=[self.atom(e, out, hint) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Dict):
+            if any(k is None for k in node.keys):
+                self.fail(node, "**mapping in a dict literal", "build the dict key by key")
+            return gast.Dict(keys=[self.atom(k, out, hint) for k in node.keys],
+                             values=[self.atom(v, out, hint) for v in node.values])
+        if isinstance(node, gast.JoinedStr):
+            return node
+        if isinstance(node, gast.Slice):
+            return node
+        kind = UNSUPPORTED.get(type(node))
+        if kind:
+            self.fail(node, *kind)
+        self.fail(node, type(node).__name__, "rewrite the expression with simpler operations")
+
+    def chain(self, node, out: List, hint: str):
+        """Keep ``np.linalg`` / ``self.layer`` attribute chains on a name; atomize the rest."""
+        if isinstance(node, gast.Name):
+            return load(node.id)
+        if isinstance(node, gast.Attribute) and _is_name_chain(node):
+            return node
+        return self.atom(node, out, hint)
+
+    def index(self, node, out: List):
+        if isinstance(node, gast.Slice):
+            return gast.Slice(lower=self.opt_atom(node.lower, out), upper=self.opt_atom(node.upper, out),
+                              step=self.opt_atom(node.step, out))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e, out) for e in node.elts], ctx=gast.Load())
+        return self.atom(node, out, hint="idx")
+
+    def opt_atom(self, node, out: List):
+        return None if node is None else self.atom(node, out, hint="idx")
+
+
+def _is_name_chain(node) -> bool:
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)
+
+
+class JumpLowering:
+    """Early return, break and continue become flags and guarded blocks."""
+
+    def __init__(self, namer: Namer, fail):
+        self.namer = namer
+        self.fail = fail
+        self.retval: Optional[str] = None
+        self.returned: Optional[str] = None
+
+    def lower_function(self, body: List) -> List:
+        returns = [n for s in body for n in walk_no_defs(s) if isinstance(n, gast.Return)]
+        final = body[-1] if body and isinstance(body[-1], gast.Return) else None
+        if all(r is final for r in returns):
+            if not any(self.has_loop_jump(s) for s in body):
+                return body
+            return self.block(body, None)
+        self.retval = self.namer.fresh("retval")
+        self.returned = self.namer.fresh("returned")
+        line = body[0].lineno
+        head = [assign(self.retval, const(None), line), assign(self.returned, const(False), line)]
+        lowered = self.block(body, None)
+        ret = gast.Return(value=load(self.retval))
+        ret.lineno = returns[-1].lineno
+        return head + lowered + [ret]
+
+    @staticmethod
+    def has_loop_jump(node) -> bool:
+        for n in walk_no_defs(node):
+            if isinstance(n, (gast.Break, gast.Continue)):
+                return True
+        return False
+
+    def jumps_here(self, node) -> bool:
+        """Does ``node`` contain a break/continue of the current loop, or a return?"""
+        todo = [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, gast.Return) and self.returned:
+                return True
+            if isinstance(n, (gast.Break, gast.Continue)):
+                return True
+            for child in gast.iter_child_nodes(n):
+                if isinstance(child, (gast.For, gast.While)):
+                    if any(isinstance(m, gast.Return) for m in walk_no_defs(child)) and self.returned:
+                        return True
+                    continue
+                if isinstance(child, (gast.FunctionDef, gast.Lambda, gast.ClassDef)):
+                    continue
+                todo.append(child)
+        return False
+
+    def block(self, stmts: List, loop: Optional[Tuple[str, str]]) -> List:
+        out: List = []
+        for i, s in enumerate(stmts):
+            jumps = self.jumps_here(s)
+            out.extend(self.stmt(s, loop))
+            if jumps and i + 1 < len(stmts):
+                test = gast.UnaryOp(op=gast.Not(), operand=load(loop[0] if loop else self.returned))
+                guard = gast.If(test=test, body=self.block(stmts[i + 1:], loop), orelse=[])
+                guard.lineno = stmts[i + 1].lineno
+                out.append(guard)
+                break
+        return out
+
+    def stmt(self, s, loop):
+        line = s.lineno
+        if isinstance(s, gast.Return):
+            value = s.value if s.value is not None else const(None)
+            out = [gast.Assign(targets=[store(self.retval)], value=value, type_comment=None),
+                   assign(self.returned, const(True), line)]
+            out[0].lineno = line
+            if loop:
+                out += [assign(loop[0], const(True), line), assign(loop[1], const(True), line)]
+            return out
+        if isinstance(s, gast.Break):
+            if not loop:
+                self.fail(s, "break outside a loop", "remove it")
+            return [assign(loop[0], const(True), line), assign(loop[1], const(True), line)]
+        if isinstance(s, gast.Continue):
+            if not loop:
+                self.fail(s, "continue outside a loop", "remove it")
+            return [assign(loop[0], const(True), line)]
+        if isinstance(s, gast.If):
+            s.body = self.block(s.body, loop)
+            s.orelse = self.block(s.orelse, loop)
+            return [s]
+        if isinstance(s, (gast.For, gast.While)):
+            if not self.jumps_here_in_loop(s):
+                return [s]
+            skip = self.namer.fresh("skip")
+            stop = self.namer.fresh("stop")
+            body = [assign(skip, const(False), line)] + self.block(s.body, (skip, stop))
+            closing = gast.If(test=load(stop), body=[gast.Break()], orelse=[])
+            closing.lineno = line
+            closing.body[0].lineno = line
+            s.body = body + [closing]
+            out = [assign(stop, const(False), line), s]
+            if loop and self.returned and any(isinstance(n, gast.Return) for n in walk_no_defs(s)):
+                out.append(gast.If(test=load(self.returned),
+                                   body=[assign(loop[0], const(True), line),
+                                         assign(loop[1], const(True), line)], orelse=[]))
+                out[-1].lineno = line
+            return out
+        return [s]
+
+    def jumps_here_in_loop(self, loop) -> bool:
+        for s in loop.body:
+            if self.jumps_here(s):
+                return True
+        return False

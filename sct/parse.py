@@ -1,0 +1,46 @@
+"""Source and AST of a Python function, with the user's file and line numbers."""
+from __future__ import annotations
+
+import inspect
+import linecache
+import textwrap
+from typing import Tuple
+
+import gast
+
+from .errors import CompileError
+
+
+def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
+    """The gast FunctionDef of ``fn``, its file name and its source text.
+
+    Line numbers in the tree are those of the file, so errors and the comments
+    of generated code point at the user's lines.
+    """
+    code = fn.__code__
+    filename = code.co_filename
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise CompileError(
+            f"cannot read the source of {fn.__qualname__}: {exc}. sct transforms Python "
+            "source, so define the function in a file or a notebook cell (not with exec "
+            "or in the interactive prompt)", filename, code.co_firstlineno, "source") from None
+    source = textwrap.dedent("".join(lines))
+    tree = gast.parse(source)
+    fdef = tree.body[0]
+    if not isinstance(fdef, (gast.FunctionDef,)):
+        raise CompileError(f"{fn.__qualname__} is not defined by a def statement "
+                           "(lambdas are not supported: use def)", filename, start, "lambda")
+    gast.increment_lineno(tree, start - 1)
+    fdef.decorator_list = []
+    return fdef, filename, source
+
+
+def register_source(filename: str, source: str) -> None:
+    """Make generated source visible to inspect and to tracebacks."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def source_line(filename: str, lineno: int) -> str:
+    return linecache.getline(filename, lineno).strip()
