@@ -2,15 +2,39 @@
 
 Every rule is written in registered ops only (see ``registry``), with the
 complex convention of MATLAB: holomorphic partials appear conjugated.
+
+Conventions where the derivative is not unique:
+
+* ``np.maximum`` / ``np.minimum`` / ``np.fmax`` / ``np.fmin`` at ties give half
+  of the adjoint to each argument (as JAX does).  ``fmax``/``fmin`` give all of
+  it to the non-NaN argument.
+* ``np.max`` / ``np.min`` / ``np.amax`` / ``np.amin`` (and the inf-norms) split
+  the adjoint equally among all positions that attain the extremum (as JAX).
+* ``np.clip`` passes the adjoint to ``a`` where ``a_min <= a <= a_max``
+  (bounds inclusive, as PyTorch) and to a bound only where ``a`` is strictly
+  beyond it, so the three contributions partition the adjoint.
+* ``np.abs`` / ``np.sign``-like kinks: the derivative of ``abs`` at 0 is 0,
+  and a norm of an all-zero vector has gradient 0.
+* ``np.prod`` is exact at zeros (products of the others, no division);
+  ``np.cumprod`` divides only when the input has no zero, and otherwise uses an
+  exact O(n^2) path.
+* ``np.linalg.det`` / ``slogdet`` need an invertible matrix.
+
+Helper functions called from rules come in two kinds: *helper ops* (registered
+below with their own rule, e.g. ``reduction_broadcast``) and *plain helpers*
+written in registered ops only (e.g. ``matmul_adjoint_a``), which the compiler
+differentiates as ordinary code when a higher derivative needs them.  Helpers
+that only compute shapes, axes or 0/1 weights are declared nondifferentiable.
 """
 from __future__ import annotations
 
+import builtins
 import operator
 
 import numpy as np
 
 from .registry import ATTRIBUTES, METHODS, defrule, nondifferentiable
-from .support import unbroadcast
+from .support import ZERO, _is_zero, getitem_or_zero, index_adjoint, setitem, unbroadcast
 
 # --- operators ---------------------------------------------------------------------
 
@@ -45,7 +69,7 @@ def positive(g, ans, a):
     return g
 
 
-@defrule(operator.pow, np.power, wrt=("a", "b"))
+@defrule(operator.pow, np.power, np.float_power, wrt=("a", "b"))
 def power(g, ans, a, b):
     return (unbroadcast(g * np.conj(b * a ** (b - 1)), a),
             unbroadcast(g * np.conj(ans * np.log(np.where(a == 0, 1, a))), b))
@@ -93,9 +117,75 @@ def cos(g, ans, x):
     return -g * np.conj(np.sin(x))
 
 
+@defrule(np.tan)
+def tan(g, ans, x):
+    return g * np.conj(1 + ans ** 2)
+
+
+@defrule(np.arcsin)
+def arcsin(g, ans, x):
+    return g / np.conj(np.sqrt(1 - x ** 2))
+
+
+@defrule(np.arccos)
+def arccos(g, ans, x):
+    return -g / np.conj(np.sqrt(1 - x ** 2))
+
+
+@defrule(np.arctan)
+def arctan(g, ans, x):
+    return g / np.conj(1 + x ** 2)
+
+
+@defrule(np.arctan2, wrt=("x1", "x2"))
+def arctan2(g, ans, x1, x2):
+    return (unbroadcast(g * x2 / (x1 ** 2 + x2 ** 2), x1),
+            unbroadcast(-g * x1 / (x1 ** 2 + x2 ** 2), x2))
+
+
+@defrule(np.sinh)
+def sinh(g, ans, x):
+    return g * np.conj(np.cosh(x))
+
+
+@defrule(np.cosh)
+def cosh(g, ans, x):
+    return g * np.conj(np.sinh(x))
+
+
+@defrule(np.tanh)
+def tanh(g, ans, x):
+    return g * np.conj(1 - ans ** 2)
+
+
+@defrule(np.arcsinh)
+def arcsinh(g, ans, x):
+    return g / np.conj(np.sqrt(x ** 2 + 1))
+
+
+@defrule(np.arccosh)
+def arccosh(g, ans, x):
+    return g / np.conj(np.sqrt(x - 1) * np.sqrt(x + 1))
+
+
+@defrule(np.arctanh)
+def arctanh(g, ans, x):
+    return g / np.conj(1 - x ** 2)
+
+
 @defrule(np.exp)
 def exp(g, ans, x):
     return g * np.conj(ans)
+
+
+@defrule(np.expm1)
+def expm1(g, ans, x):
+    return g * np.conj(ans + 1)
+
+
+@defrule(np.exp2)
+def exp2(g, ans, x):
+    return g * np.conj(ans * np.log(2.0))
 
 
 @defrule(np.log)
@@ -103,14 +193,39 @@ def log(g, ans, x):
     return g / np.conj(x)
 
 
+@defrule(np.log1p)
+def log1p(g, ans, x):
+    return g / np.conj(1 + x)
+
+
+@defrule(np.log2)
+def log2(g, ans, x):
+    return g / np.conj(x * np.log(2.0))
+
+
+@defrule(np.log10)
+def log10(g, ans, x):
+    return g / np.conj(x * np.log(10.0))
+
+
 @defrule(np.sqrt)
 def sqrt(g, ans, x):
     return g / np.conj(2 * ans)
 
 
-@defrule(np.tanh)
-def tanh(g, ans, x):
-    return g * np.conj(1 - ans ** 2)
+@defrule(np.cbrt)
+def cbrt(g, ans, x):
+    return g / (3 * ans ** 2)
+
+
+@defrule(np.square)
+def square(g, ans, x):
+    return g * np.conj(2 * x)
+
+
+@defrule(np.reciprocal)
+def reciprocal(g, ans, x):
+    return -g * np.conj(ans ** 2)
 
 
 @defrule(np.conj, np.conjugate)
@@ -128,9 +243,84 @@ def imag(g, ans, val):
     return 1j * np.real(g)
 
 
-@defrule(np.abs, np.absolute, abs)
+@defrule(np.angle)
+def angle(g, ans, z, deg=False):
+    return np.real(g) * angle_scale(deg) * 1j * z / np.where(z == 0, 1, np.real(z * np.conj(z)))
+
+
+@defrule(np.abs, np.absolute, np.fabs, abs)
 def absolute(g, ans, x):
     return g * x / np.where(ans == 0, 1, ans)
+
+
+@defrule(np.hypot, wrt=("x1", "x2"))
+def hypot(g, ans, x1, x2):
+    return (unbroadcast(g * x1 / np.where(ans == 0, 1, ans), x1),
+            unbroadcast(g * x2 / np.where(ans == 0, 1, ans), x2))
+
+
+@defrule(np.maximum, wrt=("x1", "x2"))
+def maximum(g, ans, x1, x2):
+    return unbroadcast(g * tie_weights(x1, x2), x1), unbroadcast(g * tie_weights(x2, x1), x2)
+
+
+@defrule(np.minimum, wrt=("x1", "x2"))
+def minimum(g, ans, x1, x2):
+    return unbroadcast(g * tie_weights(x2, x1), x1), unbroadcast(g * tie_weights(x1, x2), x2)
+
+
+@defrule(np.fmax, wrt=("x1", "x2"))
+def fmax(g, ans, x1, x2):
+    return unbroadcast(g * nan_tie_weights(x1, x2), x1), unbroadcast(g * nan_tie_weights(x2, x1), x2)
+
+
+@defrule(np.fmin, wrt=("x1", "x2"))
+def fmin(g, ans, x1, x2):
+    return unbroadcast(g * nan_tie_weights(-x1, -x2), x1), unbroadcast(g * nan_tie_weights(-x2, -x1), x2)
+
+
+@defrule(np.where, wrt=("x", "y"))
+def where(g, ans, condition, x, y):
+    return unbroadcast(np.where(condition, g, 0), x), unbroadcast(np.where(condition, 0, g), y)
+
+
+@defrule(np.clip, wrt=("a", "a_min", "a_max", "min", "max"))
+def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+    return (unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 0), a),
+            unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 1), a_min),
+            unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 2), a_max),
+            unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 1), min),
+            unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 2), max))
+
+
+def angle_scale(deg):
+    """1, or 180/pi when np.angle was asked for degrees."""
+    return 180.0 / np.pi if deg else 1.0
+
+
+def tie_weights(x, y):
+    """Share of the adjoint of max(x, y) that goes to ``x``: 1 where x > y, 1/2 at ties."""
+    return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0))
+
+
+def nan_tie_weights(x, y):
+    """As ``tie_weights`` for np.fmax: a NaN ``y`` leaves everything to a non-NaN ``x``."""
+    return tie_weights(x, y) + (np.isnan(y) & ~np.isnan(x))
+
+
+def clip_weights(a, a_min, a_max, lo, hi, part):
+    """0/1 masks of np.clip: part 0 -> inside [lo, hi] (inclusive), 1 -> below lo, 2 -> above hi."""
+    lo = a_min if a_min is not None else lo
+    hi = a_max if a_max is not None else hi
+    below = (a < lo) if lo is not None else np.zeros(np.shape(a), bool)
+    above = (a > hi) if hi is not None else np.zeros(np.shape(a), bool)
+    if hi is not None:          # np.clip gives a_max where the bounds cross
+        below = below & ~above
+    if part == 1:
+        return below.astype(float)
+    if part == 2:
+        return above.astype(float)
+    return (~below & ~above).astype(float)
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -139,6 +329,61 @@ def absolute(g, ans, x):
 @defrule(np.sum)
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims)
+
+
+@defrule(np.mean)
+def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return reduction_broadcast(g, a, axis, keepdims) / (np.size(a) / np.size(ans))
+
+
+@defrule(np.prod)
+def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return reduction_broadcast(g, a, axis, keepdims) * np.conj(prod_of_others(a, axis))
+
+
+@defrule(np.max, np.amax, np.min, np.amin)
+def extremum(g, ans, a, axis=None, out=None, keepdims=False):
+    return reduction_broadcast(g, a, axis, keepdims) * extremum_weights(a, ans, axis, keepdims)
+
+
+@defrule(np.var)
+def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return (reduction_broadcast(g, a, axis, keepdims) * 2 * (a - np.mean(a, axis=axis, keepdims=True))
+            / (np.size(a) / np.size(ans) - ddof))
+
+
+@defrule(np.std)
+def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return (reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
+            * (a - np.mean(a, axis=axis, keepdims=True)) / (np.size(a) / np.size(ans) - ddof))
+
+
+@defrule(np.cumsum)
+def cumsum(g, ans, a, axis=None, dtype=None, out=None):
+    return cumsum_adjoint(g, a, axis)
+
+
+@defrule(np.cumprod)
+def cumprod(g, ans, a, axis=None, dtype=None, out=None):
+    return cumprod_adjoint(g, a, ans, axis)
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    """``log(sum(exp(a), axis))`` computed without overflow (scipy.special.logsumexp's meaning)."""
+    a = np.asarray(a)
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)
+    out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    if keepdims:
+        return out
+    if axis is None:
+        return out.reshape(())[()]
+    return np.squeeze(out, axis=axis)
+
+
+@defrule(logsumexp)
+def _logsumexp_rule(g, ans, a, axis=None, keepdims=False):
+    return reduction_broadcast(g, a, axis, keepdims) * np.conj(np.exp(a - reduction_broadcast(ans, a, axis, keepdims)))
 
 
 def reduction_broadcast(grad, a, axis, keepdims):
@@ -163,16 +408,350 @@ def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
     return reduction_broadcast(g, grad, axis, keepdims)
 
 
+def extremum_weights(a, ans, axis=None, keepdims=False):
+    """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
+    extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
+    hits = np.asarray(a == extremum, dtype=float)
+    return hits / np.sum(hits, axis=axis, keepdims=True)
+
+
+def prod_of_others(a, axis=None):
+    """For every position, the product of the other entries along ``axis`` (exact at zeros)."""
+    if axis is None:
+        return np.reshape(prod_of_others_along(np.ravel(a), 0), np.shape(a))
+    if isinstance(axis, (int, np.integer)):
+        return prod_of_others_along(a, axis)
+    return prod_of_others_axes(a, axis)
+
+
+def prod_of_others_along(a, axis):
+    """Products of the others along one axis: exclusive cumulative products from both ends."""
+    moved = np.moveaxis(a, axis, -1)
+    ones = np.ones_like(moved[..., :1])
+    before = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(moved, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return np.moveaxis(before * after, -1, axis)
+
+
+def prod_of_others_axes(a, axes):
+    """``prod_of_others`` over several axes: bring them to the end and merge them."""
+    plan = merge_axes_plan(np.shape(a), axes)
+    merged = np.reshape(np.moveaxis(a, plan[0], plan[1]), plan[2])
+    return np.moveaxis(np.reshape(prod_of_others_along(merged, -1), plan[3]), plan[1], plan[0])
+
+
+def merge_axes_plan(shape, axes):
+    """(source axes, their positions at the end, merged shape, unmerged shape) for prod_of_others_axes."""
+    ndim = len(shape)
+    axes = [ax % ndim for ax in axes]
+    ends = list(range(ndim - len(axes), ndim))
+    kept = [shape[i] for i in range(ndim) if i not in axes]
+    moved = kept + [shape[i] for i in axes]
+    return axes, ends, tuple(kept) + (int(np.prod([shape[i] for i in axes])),), tuple(moved)
+
+
+def cumsum_adjoint(g, a, axis):
+    """The adjoint of ``np.cumsum(a, axis)``: a reversed cumulative sum."""
+    if axis is None:
+        return np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a))
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def cumprod_adjoint(g, a, ans, axis):
+    """The adjoint of ``np.cumprod(a, axis)``; divides by ``a`` only when it has no zero."""
+    if axis is None:
+        return np.reshape(cumprod_adjoint_axis(g, np.ravel(a), np.ravel(ans), 0), np.shape(a))
+    return cumprod_adjoint_axis(g, a, ans, axis)
+
+
+def cumprod_adjoint_axis(g, a, ans, axis):
+    if np.all(a != 0):
+        return np.flip(np.cumsum(np.flip(g * np.conj(ans), axis), axis=axis), axis) / np.conj(a)
+    moved = np.moveaxis(a, axis, -1)
+    grad = np.moveaxis(g, axis, -1)
+    positions = np.arange(np.shape(moved)[-1])
+    out = np.zeros(np.shape(moved), dtype=np.result_type(moved, grad))
+    for i in range(np.shape(moved)[-1]):
+        others = np.cumprod(np.where(positions == i, 1, moved), axis=-1)
+        out = setitem(out, (Ellipsis, i), np.sum(grad * np.conj(others) * (positions >= i), axis=-1))
+    return np.moveaxis(out, -1, axis)
+
+
+# --- linear algebra -------------------------------------------------------------------------
+
+
+@defrule(np.dot, wrt=("a", "b"))
+def dot(g, ans, a, b, out=None):
+    return dot_adjoint_a(g, a, b), dot_adjoint_b(g, a, b)
+
+
+@defrule(np.tensordot, wrt=("a", "b"))
+def tensordot(g, ans, a, b, axes=2):
+    return tensordot_adjoint_a(g, a, b, axes), tensordot_adjoint_b(g, a, b, axes)
+
+
+@defrule(np.inner, wrt=("a", "b"))
+def inner(g, ans, a, b):
+    return inner_adjoint_a(g, a, b), inner_adjoint_b(g, a, b)
+
+
+@defrule(np.outer, wrt=("a", "b"))
+def outer(g, ans, a, b, out=None):
+    return (np.reshape(g @ np.conj(np.ravel(b)), np.shape(a)),
+            np.reshape(np.conj(np.ravel(a)) @ g, np.shape(b)))
+
+
+@defrule(np.vdot, wrt=("a", "b"))
+def vdot(g, ans, a, b):
+    return np.reshape(np.conj(g) * np.ravel(b), np.shape(a)), np.reshape(g * np.ravel(a), np.shape(b))
+
+
+@defrule(np.trace)
+def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return np.expand_dims(g, trace_axes(a, axis1, axis2)) * trace_mask(a, offset, axis1, axis2)
+
+
+def conj_transpose(a):
+    """The conjugate transpose of the last two axes (``a^H``)."""
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
+@defrule(conj_transpose)
+def _conj_transpose_rule(g, ans, a):
+    return conj_transpose(g)
+
+
+@defrule(np.linalg.inv)
+def inv(g, ans, a):
+    return -(conj_transpose(ans) @ g @ conj_transpose(ans))
+
+
+@defrule(np.linalg.det)
+def det(g, ans, a):
+    return np.expand_dims(g * np.conj(ans), (-2, -1)) * conj_transpose(np.linalg.inv(a))
+
+
+@defrule(np.linalg.slogdet)
+def slogdet(g, ans, a):
+    return (np.expand_dims(np.real(getitem_or_zero(g, 1))
+                           - 1j * np.imag(np.conj(getitem_or_zero(g, 0)) * ans[0]), (-2, -1))
+            * conj_transpose(np.linalg.inv(a)))
+
+
+@defrule(np.linalg.solve, wrt=("a", "b"))
+def solve(g, ans, a, b):
+    return solve_adjoint_a(g, ans, a, b), solve_adjoint_b(g, a, b)
+
+
+@defrule(np.linalg.norm)
+def norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    return norm_adjoint(g, ans, x, ord, axis, keepdims)
+
+
+@defrule(np.linalg.vector_norm)
+def vector_norm(g, ans, x, *, axis=None, keepdims=False, ord=2):
+    return vector_norm_adjoint(g, ans, x, ord, axis, keepdims)
+
+
+@defrule(np.linalg.matrix_norm)
+def matrix_norm(g, ans, x, *, keepdims=False, ord="fro"):
+    return norm_adjoint(g, ans, x, ord, (-2, -1), keepdims)
+
+
+def dot_adjoint_a(g, a, b):
+    """The adjoint of ``a`` in ``np.dot(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * np.conj(b), a)
+    return tensordot_adjoint_a(g, a, b, dot_axes(a, b))
+
+
+def dot_adjoint_b(g, a, b):
+    """The adjoint of ``b`` in ``np.dot(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * np.conj(a), b)
+    return tensordot_adjoint_b(g, a, b, dot_axes(a, b))
+
+
+def inner_adjoint_a(g, a, b):
+    """The adjoint of ``a`` in ``np.inner(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * np.conj(b), a)
+    return tensordot_adjoint_a(g, a, b, inner_axes(a, b))
+
+
+def inner_adjoint_b(g, a, b):
+    """The adjoint of ``b`` in ``np.inner(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * np.conj(a), b)
+    return tensordot_adjoint_b(g, a, b, inner_axes(a, b))
+
+
+def tensordot_adjoint_a(g, a, b, axes=2):
+    """The adjoint of ``a`` in ``np.tensordot(a, b, axes)``."""
+    plan = tensordot_plan(np.shape(a), np.shape(b), axes)
+    return np.transpose(np.tensordot(g, np.conj(b), axes=(plan[0], plan[1])), plan[2])
+
+
+def tensordot_adjoint_b(g, a, b, axes=2):
+    """The adjoint of ``b`` in ``np.tensordot(a, b, axes)``."""
+    plan = tensordot_plan(np.shape(a), np.shape(b), axes)
+    return np.transpose(np.tensordot(np.conj(a), g, axes=(plan[3], plan[4])), plan[5])
+
+
+def tensordot_plan(shape_a, shape_b, axes):
+    """Axes for the two adjoint tensordots of ``tensordot(a, b, axes)`` and the permutations after them."""
+    nda, ndb = len(shape_a), len(shape_b)
+    if isinstance(axes, (int, np.integer)):
+        sum_a = list(range(nda - axes, nda))
+        sum_b = list(range(axes))
+    else:
+        sum_a, sum_b = axes
+        sum_a = [sum_a] if isinstance(sum_a, (int, np.integer)) else list(sum_a)
+        sum_b = [sum_b] if isinstance(sum_b, (int, np.integer)) else list(sum_b)
+        sum_a = [ax % nda for ax in sum_a]
+        sum_b = [ax % ndb for ax in sum_b]
+    free_a = [i for i in range(nda) if i not in sum_a]
+    free_b = [i for i in range(ndb) if i not in sum_b]
+    g_free_a = list(range(len(free_a)))
+    g_free_b = list(range(len(free_a), len(free_a) + len(free_b)))
+    # tensordot keeps the axes it does not sum in their original order: the summed axes of
+    # ``b`` come back in b's order, each standing for its partner axis of ``a`` (and vice versa)
+    a_of_b = [sum_a[sum_b.index(j)] for j in sorted(sum_b)]
+    b_of_a = [sum_b[sum_a.index(i)] for i in sorted(sum_a)]
+    perm_a = tuple(int(i) for i in np.argsort(free_a + a_of_b))
+    perm_b = tuple(int(i) for i in np.argsort(b_of_a + free_b))
+    return g_free_b, free_b, perm_a, free_a, g_free_a, perm_b
+
+
+def dot_axes(a, b):
+    """np.dot as a tensordot: the last axis of ``a`` with the second-to-last (or only) axis of ``b``."""
+    return [np.ndim(a) - 1], [builtins.max(np.ndim(b) - 2, 0)]
+
+
+def inner_axes(a, b):
+    """np.inner as a tensordot: the last axes of both."""
+    return [np.ndim(a) - 1], [np.ndim(b) - 1]
+
+
+def trace_axes(a, axis1, axis2):
+    """The two traced axes of ``a``, normalised and sorted (where the adjoint regains them)."""
+    nd = np.ndim(a)
+    return tuple(sorted((axis1 % nd, axis2 % nd)))
+
+
+def trace_mask(a, offset, axis1, axis2):
+    """The 0/1 diagonal that np.trace sums, shaped to broadcast against ``a``."""
+    shape = np.shape(a)
+    nd = len(shape)
+    ax1, ax2 = axis1 % nd, axis2 % nd
+    mask = np.eye(shape[ax1], shape[ax2], k=offset)
+    if ax1 > ax2:
+        mask = mask.T
+    full = [1] * nd
+    full[ax1], full[ax2] = shape[ax1], shape[ax2]
+    return np.reshape(mask, full)
+
+
+def solve_adjoint_b(g, a, b):
+    """The adjoint of ``b`` in ``np.linalg.solve(a, b)``: ``solve(a^H, g)``."""
+    if np.ndim(b) == 1:
+        return unbroadcast(np.linalg.solve(conj_transpose(a), np.expand_dims(g, -1))[..., 0], b)
+    return unbroadcast(np.linalg.solve(conj_transpose(a), g), b)
+
+
+def solve_adjoint_a(g, ans, a, b):
+    """The adjoint of ``a`` in ``x = np.linalg.solve(a, b)``: ``-solve(a^H, g) @ x^H``."""
+    if np.ndim(b) == 1:
+        gb = np.linalg.solve(conj_transpose(a), np.expand_dims(g, -1))
+        return unbroadcast(-gb * np.expand_dims(np.conj(ans), -2), a)
+    return unbroadcast(-np.linalg.solve(conj_transpose(a), g) @ conj_transpose(ans), a)
+
+
+def norm_adjoint(g, ans, x, ord, axis, keepdims):
+    """The adjoint of ``np.linalg.norm(x, ord, axis, keepdims)``."""
+    kind = norm_kind(np.ndim(x), ord, axis)
+    if kind[0] == "vector":
+        return vector_norm_adjoint(g, ans, x, kind[1], kind[2], keepdims)
+    if kind[0] == "fro":
+        return vector_norm_adjoint(g, ans, x, 2, kind[2], keepdims)
+    rows, cols = kind[2]
+    grad = reduction_broadcast(g, x, kind[2], keepdims)
+    mag = np.abs(x)
+    unit = x / np.where(mag == 0, 1, mag)
+    if kind[1] in (1, -1):
+        lines = np.sum(mag, axis=rows, keepdims=True)
+        pick = np.max(lines, axis=cols, keepdims=True) if kind[1] == 1 else np.min(lines, axis=cols, keepdims=True)
+        return grad * unit * extremum_weights(lines, pick, cols, True)
+    if kind[1] in (np.inf, -np.inf):
+        lines = np.sum(mag, axis=cols, keepdims=True)
+        pick = np.max(lines, axis=rows, keepdims=True) if kind[1] > 0 else np.min(lines, axis=rows, keepdims=True)
+        return grad * unit * extremum_weights(lines, pick, rows, True)
+    raise NotImplementedError(f"the derivative of np.linalg.norm with ord={kind[1]!r} is not implemented")
+
+
+def vector_norm_adjoint(g, ans, x, ord, axis, keepdims):
+    """The adjoint of the vector ``ord``-norm of ``x`` over ``axis`` (all axes when None)."""
+    grad = reduction_broadcast(g, x, axis, keepdims)
+    size = reduction_broadcast(ans, x, axis, keepdims)
+    mag = np.abs(x)
+    unit = x / np.where(mag == 0, 1, mag)
+    if ord == 2:
+        return grad * x / np.where(size == 0, 1, size)
+    if ord == 1:
+        return grad * unit
+    if ord == np.inf or ord == -np.inf:
+        return grad * unit * extremum_weights(mag, ans, axis, keepdims)
+    if ord == 0:
+        return grad * 0 * unit
+    return grad * unit * (mag / np.where(size == 0, 1, size)) ** (ord - 1)
+
+
+def norm_kind(ndim, ord, axis):
+    """Which norm np.linalg.norm computes: ("vector", ord, axis) or ("fro"/"matrix", ord, axes)."""
+    if isinstance(axis, (int, np.integer)):
+        return "vector", 2 if ord is None else ord, axis
+    if axis is None and (ord is None or ndim == 1):
+        return "vector", 2 if ord is None else ord, None
+    if axis is None:
+        axis = (0, 1)
+    if len(axis) == 1:
+        return "vector", 2 if ord is None else ord, tuple(axis)
+    axis = tuple(ax % ndim for ax in axis)
+    if ord is None or ord == "fro":
+        return "fro", "fro", axis
+    return "matrix", ord, axis
+
+
 # --- shape ------------------------------------------------------------------------------------
 
 
 @defrule(np.transpose)
 def transpose(g, ans, a, axes=None):
-    return np.transpose(g, None if axes is None else np.argsort(axes))
+    return np.transpose(g, inverse_permutation(axes, np.ndim(a)))
+
+
+@defrule(np.matrix_transpose)
+def matrix_transpose(g, ans, x):
+    return np.matrix_transpose(g)
 
 
 @defrule(np.reshape)
-def reshape(g, ans, a, shape=None, order="C"):
+def reshape(g, ans, a, shape=None, order="C", *, copy=None):
+    return np.reshape(g, np.shape(a), order=order)
+
+
+@defrule(np.ravel)
+def ravel(g, ans, a, order="C"):
+    return np.reshape(g, np.shape(a), order=order)
+
+
+@defrule(np.copy)
+def copy(g, ans, a, order="K", subok=False):
+    return g
+
+
+@defrule(np.squeeze)
+def squeeze(g, ans, a, axis=None):
     return np.reshape(g, np.shape(a))
 
 
@@ -191,9 +770,85 @@ def swapaxes(g, ans, a, axis1, axis2):
     return np.swapaxes(g, axis1, axis2)
 
 
-@defrule(np.where, wrt=("x", "y"))
-def where(g, ans, condition, x, y):
-    return unbroadcast(np.where(condition, g, 0), x), unbroadcast(np.where(condition, 0, g), y)
+@defrule(np.moveaxis)
+def moveaxis(g, ans, a, source, destination):
+    return np.moveaxis(g, destination, source)
+
+
+@defrule(np.flip)
+def flip(g, ans, m, axis=None):
+    return np.flip(g, axis)
+
+
+@defrule(np.fliplr)
+def fliplr(g, ans, m):
+    return np.fliplr(g)
+
+
+@defrule(np.flipud)
+def flipud(g, ans, m):
+    return np.flipud(g)
+
+
+@defrule(np.tile)
+def tile(g, ans, A, reps):
+    return np.reshape(np.sum(np.reshape(g, tile_plan(np.shape(A), reps)[0]), axis=tile_plan(np.shape(A), reps)[1]),
+                      np.shape(A))
+
+
+@defrule(np.repeat)
+def repeat(g, ans, a, repeats, axis=None):
+    return take_adjoint(g, a, repeat_index(np.shape(a), repeats, axis), axis)
+
+
+@defrule(np.take)
+def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
+    return take_adjoint(g, a, indices, axis)
+
+
+@defrule(np.concatenate)
+def concatenate(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    return unconcatenate(g, arrays, axis)
+
+
+@defrule(np.hstack)
+def hstack(g, ans, tup, *, dtype=None, casting="same_kind"):
+    return unconcatenate(g, tup, hstack_axis(tup), 1)
+
+
+@defrule(np.vstack)
+def vstack(g, ans, tup, *, dtype=None, casting="same_kind"):
+    return unconcatenate(g, tup, 0, 2)
+
+
+@defrule(np.dstack)
+def dstack(g, ans, tup):
+    return unconcatenate(g, tup, 2, 3)
+
+
+@defrule(np.column_stack)
+def column_stack(g, ans, tup):
+    return unconcatenate(g, tup, 1, "column")
+
+
+@defrule(np.stack)
+def stack(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    return unstack_pieces(g, arrays, axis)
+
+
+@defrule(np.split, np.array_split)
+def split(g, ans, ary, indices_or_sections, axis=0):
+    return concatenate_pieces(g, ans, axis)
+
+
+@defrule(np.unstack)
+def unstack(g, ans, x, *, axis=0):
+    return stack_pieces(g, ans, axis)
+
+
+@defrule(np.atleast_1d, np.atleast_2d, np.atleast_3d, wrt=("arys",))
+def atleast_nd(g, ans, *arys):
+    return reshape_pieces(g, arys)
 
 
 @defrule(operator.getitem, wrt=("a",))
@@ -201,21 +856,255 @@ def getitem(g, ans, a, b):
     return index_adjoint(g, a, b)
 
 
-from .support import index_adjoint  # noqa: E402
+def inverse_permutation(axes, ndim):
+    """The axes that undo ``np.transpose(x, axes)`` (None undoes None)."""
+    if axes is None:
+        return None
+    return tuple(int(i) for i in np.argsort([ax % ndim for ax in axes]))
+
+
+def tile_plan(shape, reps):
+    """(interleaved shape, axes to sum) that fold the adjoint of ``np.tile`` back onto its input."""
+    reps = tuple(reps) if np.iterable(reps) else (reps,)
+    nd = builtins.max(len(shape), len(reps))
+    shape = (1,) * (nd - len(shape)) + tuple(shape)
+    reps = (1,) * (nd - len(reps)) + reps
+    split = []
+    for r, n in zip(reps, shape):
+        split += [r, n]
+    return tuple(split), tuple(range(0, 2 * nd, 2))
+
+
+def repeat_index(shape, repeats, axis):
+    """The positions of the input that ``np.repeat`` copied to each output position."""
+    n = int(np.prod(shape)) if axis is None else shape[axis]
+    return np.repeat(np.arange(n), repeats)
+
+
+def take_index(ndim, indices, axis):
+    """The index tuple that selects like ``np.take(a, indices, axis)``."""
+    return (slice(None),) * (axis % ndim) + (indices,)
+
+
+def take_adjoint(g, a, indices, axis):
+    """The adjoint of ``np.take(a, indices, axis)``: ``g`` added at the taken positions."""
+    if axis is None:
+        return np.reshape(index_adjoint(g, np.ravel(a), indices), np.shape(a))
+    return index_adjoint(g, a, take_index(np.ndim(a), indices, axis))
+
+
+def hstack_axis(tup):
+    """The axis np.hstack concatenates along: 0 for 1-D pieces, else 1."""
+    return 0 if np.ndim(tup[0]) <= 1 else 1
+
+
+def _promoted_shape(a, ndmin):
+    if ndmin == "column":
+        return np.shape(a) + (1,) * (2 - np.ndim(a)) if np.ndim(a) < 2 else np.shape(a)
+    return np.shape({1: np.atleast_1d, 2: np.atleast_2d, 3: np.atleast_3d}[ndmin](np.asarray(a)))
+
+
+def fill_zero(grad, like):
+    """``grad``, or zeros shaped like ``like`` where no adjoint has reached it yet."""
+    if _is_zero(grad):
+        return np.zeros(np.shape(like), dtype=np.result_type(np.asarray(like).dtype, np.float64))
+    return grad
+
+
+def unconcatenate(grad, arrays, axis=0, ndmin=1):
+    """Split ``grad`` into pieces shaped like ``arrays`` (the adjoint of np.concatenate & co)."""
+    if axis is None:
+        sizes = [np.size(a) for a in arrays]
+        pieces = np.split(np.ravel(grad), np.cumsum(sizes)[:-1])
+    else:
+        sizes = [_promoted_shape(a, ndmin)[axis] for a in arrays]
+        pieces = np.split(grad, np.cumsum(sizes)[:-1], axis=axis)
+    return [np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays)]
+
+
+def concatenate_pieces(grads, arrays, axis=0, ndmin=1):
+    """Join the adjoints ``grads`` of ``arrays`` as np.concatenate joined the arrays (adjoint of unconcatenate)."""
+    if _is_zero(grads):
+        grads = [ZERO] * len(arrays)
+    if axis is None:
+        return np.concatenate([np.ravel(fill_zero(gr, a)) for gr, a in zip(grads, arrays)])
+    return np.concatenate([np.reshape(fill_zero(gr, a), _promoted_shape(a, ndmin))
+                           for gr, a in zip(grads, arrays)], axis=axis)
+
+
+def unstack_pieces(grad, arrays, axis=0):
+    """Split ``grad`` along ``axis`` into pieces shaped like ``arrays`` (the adjoint of np.stack)."""
+    return [np.reshape(np.take(grad, k, axis=axis), np.shape(arrays[k])) for k in range(len(arrays))]
+
+
+def stack_pieces(grads, arrays, axis=0):
+    """Stack the adjoints ``grads`` of ``arrays`` along ``axis`` (the adjoint of unstack_pieces)."""
+    if _is_zero(grads):
+        grads = [ZERO] * len(arrays)
+    return np.stack([fill_zero(gr, a) for gr, a in zip(grads, arrays)], axis=axis)
+
+
+def reshape_pieces(grads, likes):
+    """Each adjoint in ``grads`` reshaped like the matching entry of ``likes`` (zeros where none arrived)."""
+    if _is_zero(grads):
+        grads = [ZERO] * len(likes)
+    if not isinstance(grads, (list, tuple)):
+        grads = [grads]
+    return [np.reshape(fill_zero(gr, a), np.shape(a)) if not _is_zero(gr) else ZERO
+            for gr, a in zip(grads, likes)]
+
+
+@defrule(fill_zero, wrt=("grad",))
+def _fill_zero_rule(g, ans, grad, like):
+    return g
+
+
+@defrule(unconcatenate, wrt=("grad",))
+def _unconcatenate_rule(g, ans, grad, arrays, axis=0, ndmin=1):
+    return np.reshape(concatenate_pieces(g, arrays, axis, ndmin), np.shape(grad))
+
+
+@defrule(concatenate_pieces, wrt=("grads",))
+def _concatenate_pieces_rule(g, ans, grads, arrays, axis=0, ndmin=1):
+    return unconcatenate(g, arrays, axis, ndmin)
+
+
+@defrule(unstack_pieces, wrt=("grad",))
+def _unstack_pieces_rule(g, ans, grad, arrays, axis=0):
+    return stack_pieces(g, arrays, axis)
+
+
+@defrule(reshape_pieces, wrt=("grads",))
+def _reshape_pieces_rule(g, ans, grads, likes):
+    return reshape_pieces(g, grads)
+
+
+@defrule(stack_pieces, wrt=("grads",))
+def _stack_pieces_rule(g, ans, grads, arrays, axis=0):
+    return unstack_pieces(g, arrays, axis)
+
+
+# --- array creation and casting ------------------------------------------------------------------
+
+
+def array_adjoint(grad, obj):
+    """The adjoint of ``np.array(obj)``: ``grad`` split back into the nesting of ``obj``."""
+    if isinstance(obj, (list, tuple)):
+        if _is_zero(grad):
+            return [ZERO] * len(obj)
+        return [array_adjoint(grad[k], obj[k]) for k in range(len(obj))]
+    return np.reshape(grad, np.shape(obj)) if not _is_zero(grad) else grad
+
+
+def array_pieces(grads, obj):
+    """Assemble adjoints nested like ``obj`` into one array (the adjoint of array_adjoint)."""
+    if isinstance(obj, (list, tuple)):
+        if _is_zero(grads):
+            grads = [ZERO] * len(obj)
+        return np.array([array_pieces(grads[k], obj[k]) for k in range(len(obj))])
+    return fill_zero(grads, obj)
+
+
+@defrule(np.array)
+def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndmax=0, like=None):
+    return array_adjoint(np.reshape(g, np.shape(object)), object)
+
+
+@defrule(np.asarray, np.asanyarray, np.ascontiguousarray)
+def asarray(g, ans, a, dtype=None, order=None, *, device=None, copy=None, like=None):
+    return array_adjoint(np.reshape(g, np.shape(a)), a)
+
+
+@defrule(array_adjoint, wrt=("grad",))
+def _array_adjoint_rule(g, ans, grad, obj):
+    return np.reshape(array_pieces(g, obj), np.shape(grad))
+
+
+@defrule(array_pieces, wrt=("grads",))
+def _array_pieces_rule(g, ans, grads, obj):
+    return array_adjoint(g, obj)
+
+
+def astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    """``a.astype(dtype)`` as a function (what the array method maps onto)."""
+    return np.asarray(a).astype(dtype, order=order, casting=casting, subok=subok, copy=copy)
+
+
+def astype_adjoint(grad, a, dtype):
+    """The adjoint of casting ``a`` to ``dtype``: ``grad``, or zeros when ``dtype`` is integral."""
+    if np.issubdtype(np.dtype(dtype), np.inexact):
+        return grad
+    return np.zeros(np.shape(a), dtype=np.result_type(np.asarray(a).dtype, np.float64))
+
+
+@defrule(astype)
+def _astype_rule(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return astype_adjoint(g, a, dtype)
+
+
+@defrule(astype_adjoint, wrt=("grad",))
+def _astype_adjoint_rule(g, ans, grad, a, dtype):
+    return astype_adjoint(g, grad, dtype)
+
+
+# --- array methods with varargs -----------------------------------------------------------------
+
+
+def reshape_method(a, *shape, order="C", copy=None):
+    """``a.reshape(...)``: the shape may come as one tuple or as separate integers."""
+    return np.reshape(a, shape[0] if len(shape) == 1 else shape, order=order)
+
+
+def transpose_method(a, *axes):
+    """``a.transpose(...)``: the axes may come as one tuple, as separate integers, or not at all."""
+    return np.transpose(a, method_axes(axes))
+
+
+def method_axes(axes):
+    """The ``axes`` argument of np.transpose from the varargs of ``a.transpose``."""
+    if len(axes) == 0:
+        return None
+    if len(axes) == 1 and (axes[0] is None or np.iterable(axes[0])):
+        return axes[0]
+    return axes
+
+
+@defrule(reshape_method)
+def _reshape_method_rule(g, ans, a, *shape, order="C", copy=None):
+    return np.reshape(g, np.shape(a), order=order)
+
+
+@defrule(transpose_method)
+def _transpose_method_rule(g, ans, a, *axes):
+    return np.transpose(g, inverse_permutation(method_axes(axes), np.ndim(a)))
+
 
 nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    operator.not_, operator.floordiv, operator.mod,
+    operator.not_, operator.floordiv, operator.mod, operator.invert, operator.and_,
+    operator.or_, operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
-    np.empty, np.eye, np.arange, np.linspace, np.sign, np.floor, np.ceil, np.round,
+    np.empty, np.empty_like, np.eye, np.identity, np.arange, np.linspace, np.sign,
+    np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
     np.argmax, np.argmin, np.isnan, np.isfinite, np.isinf, np.logical_and,
-    np.logical_or, np.logical_not, np.any, np.all, int, bool, range, isinstance,
-    np.argsort, np.random.rand, np.random.randn,
+    np.logical_or, np.logical_not, np.logical_xor, np.invert, np.any, np.all,
+    np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.searchsorted,
+    np.isclose, np.allclose, np.array_equal, np.signbit, np.iscomplexobj,
+    np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
+    int, bool, range, isinstance, np.argsort, np.random.rand, np.random.randn,
+    # shape, axis and weight helpers of the rules above
+    angle_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
+    tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
+    inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
 )
 
 METHODS.update({
-    "sum": np.sum, "transpose": np.transpose, "reshape": np.reshape,
-    "conj": np.conj, "conjugate": np.conj,
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
+    "var": np.var, "std": np.std, "cumsum": np.cumsum, "cumprod": np.cumprod,
+    "transpose": transpose_method, "reshape": reshape_method,
+    "flatten": np.ravel, "ravel": np.ravel, "squeeze": np.squeeze, "swapaxes": np.swapaxes,
+    "dot": np.dot, "conj": np.conj, "conjugate": np.conj, "clip": np.clip,
+    "repeat": np.repeat, "take": np.take, "astype": astype, "copy": np.copy, "trace": np.trace,
 })
-ATTRIBUTES.update({"T": np.transpose, "real": np.real, "imag": np.imag})
+ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})

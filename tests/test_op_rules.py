@@ -1,0 +1,703 @@
+"""Every derivative rule of runtime.numpy_ops / runtime.support against finite differences.
+
+An OpInfo-style table: each entry names a registered op, a generator of sample
+arguments, the argument positions to differentiate, keyword arguments, and
+whether the op is also checked at complex inputs (holomorphic ops and the
+non-holomorphic ones written in MATLAB's convention).  A registered op with no
+entry fails ``test_every_rule_has_a_case``.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import operator
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import gast
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import runtime  # noqa: F401  (registers the rules)
+from runtime import numpy_ops as nops
+from runtime import support
+from runtime.registry import ATTRIBUTES, METHODS, NONDIFF, RULES, is_nondifferentiable, lookup
+
+try:
+    from tests.gradcheck import check_rule
+except ImportError:                      # run as plain `pytest` from inside tests/
+    from gradcheck import check_rule
+
+
+# --- samplers ------------------------------------------------------------------------------------
+
+def R(*shape, lo=-1.0, hi=1.0, ilo=-0.5, ihi=0.5):
+    """Uniform samples in [lo, hi) (plus i*[ilo, ihi) for the complex variant)."""
+    def sample(rng, cplx):
+        x = rng.uniform(lo, hi, shape)
+        if cplx:
+            x = x + 1j * rng.uniform(ilo, ihi, shape)
+        return x
+    return sample
+
+
+def M(*shape):
+    """Well-conditioned square matrices (batched when ``shape`` has more than two entries)."""
+    base = R(*shape)
+
+    def sample(rng, cplx):
+        return base(rng, cplx) + shape[-1] * np.eye(shape[-1])
+    return sample
+
+
+def C(value):
+    """A constant argument (the same for the real and the complex variant)."""
+    return lambda rng, cplx: value
+
+
+def fixed(value):
+    """A fixed array (e.g. with zeros or ties), made complex by adding a small imaginary part."""
+    def sample(rng, cplx):
+        x = np.array(value, dtype=float)
+        return x + 0.3j * np.sign(x) if cplx else x
+    return sample
+
+
+def mask(*shape):
+    return lambda rng, cplx: rng.uniform(size=shape) > 0.5
+
+
+@dataclass
+class Case:
+    ops: Any                                  # a registered op, or a tuple of aliases sharing a rule
+    args: Sequence[Callable]                  # samplers, one per positional argument
+    wrt: Sequence[int] = (0,)
+    kwargs: dict = field(default_factory=dict)
+    complex: bool = False                     # also check at complex inputs
+    fn: Optional[Callable] = None             # what to differentiate, when not the op itself
+    rule: Optional[Callable] = None           # the rule to call, when not lookup(op).fn
+    note: str = ""
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    xfail: str = ""                           # a known bug, with its explanation
+
+    @property
+    def aliases(self):
+        return self.ops if isinstance(self.ops, tuple) else (self.ops,)
+
+
+def op_name(op):
+    mod = getattr(op, "__module__", None) or ""
+    return f"{mod.split('.')[-1]}.{getattr(op, '__name__', repr(op))}"
+
+
+# --- wrappers for ops whose arguments or results are lists ------------------------------------------
+
+def seq_in(op, n, out_list=False):
+    """Differentiate ``op([x0, ..., x(n-1)], *rest)`` with respect to each ``xk``."""
+    def fn(*args, **kw):
+        out = op(list(args[:n]), *args[n:], **kw)
+        return flat(out) if out_list else out
+
+    def rule(g, ans, *args, **kw):
+        if out_list:
+            pieces = op(list(args[:n]), *args[n:], **kw)
+            g, ans = unflat(g, pieces), pieces
+        return tuple(lookup(op).fn(g, ans, list(args[:n]), *args[n:], **kw))
+    return dict(fn=fn, rule=rule, wrt=tuple(range(n)))
+
+
+def seq_out(op):
+    """Differentiate an op returning a list of arrays, through the concatenation of their ravels."""
+    def fn(*args, **kw):
+        return flat(op(*args, **kw))
+
+    def rule(g, ans, *args, **kw):
+        pieces = op(*args, **kw)
+        return lookup(op).fn(unflat(g, pieces), pieces, *args, **kw)
+    return dict(fn=fn, rule=rule)
+
+
+def flat(pieces):
+    return np.concatenate([np.ravel(p) for p in pieces])
+
+
+def unflat(g, pieces):
+    sizes = np.cumsum([np.size(p) for p in pieces])[:-1]
+    return [np.reshape(part, np.shape(p)) for part, p in zip(np.split(g, sizes), pieces)]
+
+
+def slogdet_stacked(a):
+    return np.stack(np.linalg.slogdet(a))
+
+
+def slogdet_rule(g, ans, a):
+    return lookup(np.linalg.slogdet).fn((g[0], g[1]), np.linalg.slogdet(a), a)
+
+
+def first_of(op):
+    """The rule of a varargs op called with one argument (its adjoint is a one-element list)."""
+    return lambda g, ans, *args, **kw: lookup(op).fn(g, ans, *args, **kw)[0]
+
+
+def attribute_fn(grad):
+    return support.attribute_adjoint(grad, None, "w")["w"]
+
+
+def attribute_rule(g, ans, grad):
+    return lookup(support.attribute_adjoint).fn({"w": g}, ans, grad, None, "w")
+
+
+def getattr_fn(grad):
+    return support.getattr_or_zero({"w": grad}, "w")
+
+
+def getattr_rule(g, ans, grad):
+    return lookup(support.getattr_or_zero).fn(g, ans, {"w": grad}, "w")["w"]
+
+
+def reshape_pieces_fn(x0, x1):
+    return flat(nops.reshape_pieces([x0, x1], [np.zeros((2, 3)), np.zeros(4)]))
+
+
+def reshape_pieces_rule(g, ans, x0, x1):
+    likes = [np.zeros((2, 3)), np.zeros(4)]
+    pieces = nops.reshape_pieces([x0, x1], likes)
+    return tuple(lookup(nops.reshape_pieces).fn(unflat(g, pieces), pieces, [x0, x1], likes))
+
+
+def array_adjoint_fn(grad):
+    return flat(nops.array_adjoint(grad, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+def array_adjoint_rule(g, ans, grad):
+    obj = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    pieces = nops.array_adjoint(grad, obj)
+    nested = [np.reshape(p, np.shape(q)) for p, q in zip(np.split(g, 3), pieces)]
+    return lookup(nops.array_adjoint).fn(nested, pieces, grad, obj)
+
+
+def array_pieces_fn(x0, x1, x2):
+    return nops.array_pieces([x0, x1, x2], [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+
+
+def array_pieces_rule(g, ans, x0, x1, x2):
+    return tuple(lookup(nops.array_pieces).fn(g, ans, [x0, x1, x2], [[0.0, 0.0]] * 3))
+
+
+def array_fn(x0, x1):
+    return np.array([x0, x1])
+
+
+def array_rule(g, ans, x0, x1):
+    return tuple(lookup(np.array).fn(g, ans, [x0, x1]))
+
+
+LIKES = [np.zeros((2, 2)), np.zeros((3, 2))]
+
+
+# --- the table ----------------------------------------------------------------------------------------
+
+CASES = [
+    # operators
+    Case((operator.add, np.add), [R(2, 3), R(3)], (0, 1), complex=True),
+    Case((operator.sub, np.subtract), [R(2, 3), R(2, 1)], (0, 1), complex=True),
+    Case((operator.mul, np.multiply), [R(2, 3), R(1, 3)], (0, 1), complex=True),
+    Case((operator.truediv, np.divide, np.true_divide), [R(2, 3), R(3, lo=0.5, hi=2)], (0, 1), complex=True),
+    Case((operator.neg, np.negative), [R(2, 3)], complex=True),
+    Case((operator.pos, np.positive), [R(2, 3)], complex=True),
+    Case((operator.pow, np.power, np.float_power), [R(2, 3, lo=0.5, hi=2), R(3, lo=-1, hi=2)], (0, 1),
+         complex=True, note="base kept positive"),
+    Case((operator.pow, np.power), [R(2, 3, lo=0.5, hi=2), C(3.0)], complex=True, note="constant exponent"),
+    Case((operator.matmul, np.matmul), [R(2, 3), R(3, 4)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(3), R(3, 4)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(2, 3), R(3)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(3), R(3)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(2, 2, 3), R(3, 4)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(3), R(2, 3, 4)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(2, 2, 3), R(3)], (0, 1), complex=True),
+    Case((operator.matmul, np.matmul), [R(2, 1, 2, 3), R(3, 3, 2)], (0, 1), complex=True),
+    Case(operator.getitem, [R(4, 3), C((slice(1, 3), 0))], complex=True),
+    Case(operator.getitem, [R(4, 3), C((np.array([0, 2, 0]),))], complex=True, note="repeated fancy index"),
+    Case(operator.getitem, [R(4, 3), C((np.array([True, False, True, True]),))]),
+    # elementwise
+    Case(np.sin, [R(2, 3)], complex=True),
+    Case(np.cos, [R(2, 3)], complex=True),
+    Case(np.tan, [R(2, 3)], complex=True),
+    Case(np.arcsin, [R(2, 3, lo=-0.8, hi=0.8)], complex=True),
+    Case(np.arccos, [R(2, 3, lo=-0.8, hi=0.8)], complex=True),
+    Case(np.arctan, [R(2, 3)], complex=True),
+    Case(np.arctan2, [R(2, 3), R(3, lo=0.5, hi=1)], (0, 1)),
+    Case(np.sinh, [R(2, 3)], complex=True),
+    Case(np.cosh, [R(2, 3)], complex=True),
+    Case(np.tanh, [R(2, 3)], complex=True),
+    Case(np.arcsinh, [R(2, 3)], complex=True),
+    Case(np.arccosh, [R(2, 3, lo=1.5, hi=3)], complex=True),
+    Case(np.arctanh, [R(2, 3, lo=-0.8, hi=0.8)], complex=True),
+    Case(np.exp, [R(2, 3)], complex=True),
+    Case(np.expm1, [R(2, 3)], complex=True),
+    Case(np.exp2, [R(2, 3)], complex=True),
+    Case(np.log, [R(2, 3, lo=0.5, hi=2)], complex=True),
+    Case(np.log1p, [R(2, 3, lo=-0.5, hi=2)], complex=True),
+    Case(np.log2, [R(2, 3, lo=0.5, hi=2)], complex=True),
+    Case(np.log10, [R(2, 3, lo=0.5, hi=2)], complex=True),
+    Case(np.sqrt, [R(2, 3, lo=0.5, hi=2)], complex=True),
+    Case(np.cbrt, [R(2, 3, lo=0.5, hi=2)]),
+    Case(np.cbrt, [R(2, 3, lo=-2, hi=-0.5)], note="negative inputs"),
+    Case(np.square, [R(2, 3)], complex=True),
+    Case(np.reciprocal, [R(2, 3, lo=0.5, hi=2)], complex=True),
+    Case((np.abs, np.absolute, abs), [R(2, 3, lo=0.2, hi=1)], complex=True),
+    Case((np.abs, np.fabs), [R(2, 3, lo=-1, hi=-0.2)]),
+    Case((np.conj, np.conjugate), [R(2, 3)], complex=True),
+    Case(np.real, [R(2, 3)], complex=True),
+    Case(np.imag, [R(2, 3)], complex=True),
+    Case(np.angle, [R(2, 3, lo=0.3, hi=1)], complex=True),
+    Case(np.angle, [R(2, 3, lo=-1, hi=-0.3)], complex=True, kwargs=dict(deg=True)),
+    Case(np.hypot, [R(2, 3), R(3, lo=0.5, hi=1)], (0, 1)),
+    Case(np.maximum, [R(2, 3), R(3)], (0, 1)),
+    Case(np.minimum, [R(2, 3), R(3)], (0, 1)),
+    Case(np.fmax, [R(2, 3), R(3)], (0, 1)),
+    Case(np.fmin, [R(2, 3), R(3)], (0, 1)),
+    Case(np.where, [mask(2, 3), R(2, 3), R(3)], (1, 2), complex=True),
+    Case(np.clip, [R(2, 3, lo=-2, hi=2), C(-0.5), C(0.5)]),
+    Case(np.clip, [R(2, 3, lo=-2, hi=2), R(3, lo=-1, hi=-0.2), R(2, 1, lo=0.2, hi=1)], (0, 1, 2)),
+    Case(np.clip, [R(2, 3, lo=-2, hi=2)], kwargs=dict(min=-0.5, max=0.5), note="numpy 2 keywords"),
+    # reductions
+    Case(np.sum, [R(2, 3, 4)], complex=True),
+    Case(np.sum, [R(2, 3, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.sum, [R(2, 3, 4)], kwargs=dict(axis=(0, 2), keepdims=True), complex=True),
+    Case(np.mean, [R(2, 3, 4)], complex=True),
+    Case(np.mean, [R(2, 3, 4)], kwargs=dict(axis=-1), complex=True),
+    Case(np.mean, [R(2, 3, 4)], kwargs=dict(axis=(0, 1), keepdims=True), complex=True),
+    Case(np.prod, [R(2, 3, lo=0.5, hi=1.5)], complex=True),
+    Case(np.prod, [R(2, 3, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.prod, [R(2, 3, 4)], kwargs=dict(axis=(0, 2), keepdims=True), complex=True),
+    Case(np.prod, [fixed([[1.5, 0.0, 2.0], [0.0, 0.0, 3.0]])], kwargs=dict(axis=1), complex=True,
+         note="one and two zeros"),
+    Case(np.prod, [fixed([0.5, 0.0, 2.0, -1.0])], complex=True, note="one zero, whole array"),
+    Case((np.max, np.amax, np.min, np.amin), [R(2, 3, 4)]),
+    Case((np.max, np.amax, np.min, np.amin), [R(2, 3, 4)], kwargs=dict(axis=1)),
+    Case((np.max, np.min), [R(2, 3, 4)], kwargs=dict(axis=(0, 2), keepdims=True)),
+    Case(np.var, [R(2, 3, 4)], complex=True),
+    Case(np.var, [R(2, 3, 4)], kwargs=dict(axis=0, ddof=1), complex=True),
+    Case(np.var, [R(2, 3, 4)], kwargs=dict(axis=(1, 2), keepdims=True), complex=True),
+    Case(np.std, [R(2, 3, 4)], complex=True),
+    Case(np.std, [R(2, 3, 4)], kwargs=dict(axis=1, ddof=1, keepdims=True), complex=True),
+    Case(np.cumsum, [R(2, 3)], complex=True),
+    Case(np.cumsum, [R(2, 3, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.cumprod, [R(2, 3, lo=0.5, hi=1.5)], complex=True),
+    Case(np.cumprod, [R(2, 3, 4)], kwargs=dict(axis=-1), complex=True),
+    Case(np.cumprod, [fixed([[1.5, 0.0, 2.0, 0.0, 3.0], [0.5, 2.0, 0.0, 1.5, 2.0]])], kwargs=dict(axis=1),
+         complex=True, note="zeros: the exact path"),
+    Case(np.cumprod, [fixed([[1.5, 0.0], [2.0, 3.0]])], complex=True, note="zeros, axis=None"),
+    Case(nops.logsumexp, [R(2, 3, 4, lo=-3, hi=3)]),
+    Case(nops.logsumexp, [R(2, 3, 4, lo=-3, hi=3)], kwargs=dict(axis=1)),
+    Case(nops.logsumexp, [R(2, 3, 4, lo=-3, hi=3)], kwargs=dict(axis=(0, 2), keepdims=True)),
+    # linear algebra
+    Case(np.dot, [R(2, 3), R(3, 4)], (0, 1), complex=True),
+    Case(np.dot, [R(3), R(3)], (0, 1), complex=True),
+    Case(np.dot, [R(2, 3), R(3)], (0, 1), complex=True),
+    Case(np.dot, [R(3), R(3, 4)], (0, 1), complex=True),
+    Case(np.dot, [R(), R(2, 3)], (0, 1), complex=True),
+    Case(np.dot, [R(2, 3, 4), R(5, 4, 2)], (0, 1), complex=True),
+    Case(np.tensordot, [R(2, 3, 4), R(3, 4, 5)], (0, 1), complex=True),
+    Case(np.tensordot, [R(2, 3), R(3, 4)], (0, 1), kwargs=dict(axes=1), complex=True),
+    Case(np.tensordot, [R(3, 2, 4), R(2, 3, 5)], (0, 1), kwargs=dict(axes=([1, 0], [0, 1])), complex=True),
+    Case(np.tensordot, [R(2, 3), R(4)], (0, 1), kwargs=dict(axes=0), complex=True),
+    Case(np.inner, [R(3), R(3)], (0, 1), complex=True),
+    Case(np.inner, [R(2, 3), R(4, 3)], (0, 1), complex=True),
+    Case(np.inner, [R(2, 2, 3), R(3)], (0, 1), complex=True),
+    Case(np.inner, [R(), R(2, 3)], (0, 1), complex=True),
+    Case(np.outer, [R(3), R(2, 2)], (0, 1), complex=True),
+    Case(np.vdot, [R(2, 3), R(3, 2)], (0, 1), complex=True),
+    Case(np.trace, [R(3, 3)], complex=True),
+    Case(np.trace, [R(3, 4)], kwargs=dict(offset=1), complex=True),
+    Case(np.trace, [R(2, 3, 4)], kwargs=dict(axis1=2, axis2=0, offset=-1), complex=True),
+    Case(nops.conj_transpose, [R(2, 3, 4)], complex=True),
+    Case(np.linalg.inv, [M(3, 3)], complex=True),
+    Case(np.linalg.inv, [M(2, 3, 3)], complex=True),
+    Case(np.linalg.det, [M(3, 3)], complex=True),
+    Case(np.linalg.det, [M(2, 3, 3)], complex=True),
+    Case(np.linalg.slogdet, [M(3, 3)], complex=True, fn=slogdet_stacked, rule=slogdet_rule),
+    Case(np.linalg.slogdet, [lambda rng, c: -M(3, 3)(rng, c)], complex=True, fn=slogdet_stacked,
+         rule=slogdet_rule, note="negative determinant"),
+    Case(np.linalg.slogdet, [M(2, 3, 3)], complex=True, fn=slogdet_stacked, rule=slogdet_rule),
+    Case(np.linalg.solve, [M(3, 3), R(3)], (0, 1), complex=True),
+    Case(np.linalg.solve, [M(3, 3), R(3, 2)], (0, 1), complex=True),
+    Case(np.linalg.solve, [M(2, 3, 3), R(3)], (0, 1), complex=True),
+    Case(np.linalg.solve, [M(2, 3, 3), R(2, 3, 2)], (0, 1), complex=True),
+    Case(np.linalg.solve, [M(3, 3), R(2, 3, 2)], (0, 1), complex=True),
+    Case(np.linalg.norm, [R(5)], complex=True),
+    Case(np.linalg.norm, [R(3, 4)], complex=True, note="Frobenius by default"),
+    Case(np.linalg.norm, [R(2, 3, 4)], complex=True, note="flattened 2-norm"),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(axis=0, keepdims=True), complex=True),
+    Case(np.linalg.norm, [R(5)], kwargs=dict(ord=1), complex=True),
+    Case(np.linalg.norm, [R(5)], kwargs=dict(ord=np.inf), complex=True),
+    Case(np.linalg.norm, [R(5)], kwargs=dict(ord=-np.inf), complex=True),
+    Case(np.linalg.norm, [R(5)], kwargs=dict(ord=3), complex=True),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord=1, axis=1), complex=True),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord="fro"), complex=True),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord=1), complex=True, note="max column sum"),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord=-1), complex=True),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord=np.inf), complex=True, note="max row sum"),
+    Case(np.linalg.norm, [R(2, 3, 4)], kwargs=dict(ord=-np.inf, axis=(2, 0), keepdims=True), complex=True),
+    Case(np.linalg.vector_norm, [R(3, 4)], complex=True),
+    Case(np.linalg.vector_norm, [R(3, 4)], kwargs=dict(axis=0, ord=1), complex=True),
+    Case(np.linalg.vector_norm, [R(3, 4)], kwargs=dict(axis=(0, 1), ord=np.inf, keepdims=True), complex=True),
+    Case(np.linalg.matrix_norm, [R(2, 3, 4)], complex=True),
+    Case(np.linalg.matrix_norm, [R(3, 4)], kwargs=dict(ord=1), complex=True),
+    Case(np.linalg.matrix_norm, [R(2, 3, 4)], kwargs=dict(ord=np.inf, keepdims=True), complex=True),
+    # shape
+    Case(np.transpose, [R(2, 3)], complex=True),
+    Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
+    Case(np.matrix_transpose, [R(2, 3, 4)], complex=True),
+    Case(np.reshape, [R(2, 3), C((3, 2))], complex=True),
+    Case(np.reshape, [R(2, 3), C(-1)], kwargs=dict(order="F"), complex=True),
+    Case(np.ravel, [R(2, 3)], complex=True),
+    Case(np.ravel, [R(2, 3)], kwargs=dict(order="F")),
+    Case(np.copy, [R(2, 3)], complex=True),
+    Case(np.squeeze, [R(2, 1, 3, 1)], complex=True),
+    Case(np.squeeze, [R(2, 1, 3, 1)], kwargs=dict(axis=1)),
+    Case(np.expand_dims, [R(2, 3), C((0, 2))], complex=True),
+    Case(np.broadcast_to, [R(3, 1), C((2, 3, 4))], complex=True),
+    Case(np.swapaxes, [R(2, 3, 4), C(0), C(2)], complex=True),
+    Case(np.moveaxis, [R(2, 3, 4), C(0), C(-1)], complex=True),
+    Case(np.moveaxis, [R(2, 3, 4), C((0, 1)), C((2, 0))]),
+    Case(np.flip, [R(2, 3)], complex=True),
+    Case(np.flip, [R(2, 3)], kwargs=dict(axis=1)),
+    Case(np.fliplr, [R(2, 3)], complex=True),
+    Case(np.flipud, [R(2, 3)], complex=True),
+    Case(np.tile, [R(2, 3), C((2, 1))], complex=True),
+    Case(np.tile, [R(2, 3), C(2)]),
+    Case(np.tile, [R(3), C((2, 1, 3))]),
+    Case(np.repeat, [R(2, 3), C(2)], complex=True),
+    Case(np.repeat, [R(2, 3), C([2, 0, 1])], kwargs=dict(axis=1)),
+    Case(np.repeat, [R(2, 3), C(3)], kwargs=dict(axis=-2)),
+    Case(np.take, [R(2, 3), C([0, 4, 4])], complex=True),
+    Case(np.take, [R(2, 3), C([[2, 0], [2, 2]])], kwargs=dict(axis=1)),
+    Case(np.concatenate, [R(2, 3), R(1, 3), R(4, 3)], complex=True, **seq_in(np.concatenate, 3)),
+    Case(np.concatenate, [R(2, 3), R(2, 1)], kwargs=dict(axis=1), **seq_in(np.concatenate, 2)),
+    Case(np.concatenate, [R(2, 3), R(4)], kwargs=dict(axis=None), **seq_in(np.concatenate, 2)),
+    Case(np.hstack, [R(2), R(3), R()], complex=True, **seq_in(np.hstack, 3)),
+    Case(np.hstack, [R(2, 2), R(2, 3)], **seq_in(np.hstack, 2)),
+    Case(np.vstack, [R(3), R(2, 3)], complex=True, **seq_in(np.vstack, 2)),
+    Case(np.dstack, [R(3), R(1, 3, 2)], **seq_in(np.dstack, 2)),
+    Case(np.column_stack, [R(3), R(3, 2)], **seq_in(np.column_stack, 2)),
+    Case(np.stack, [R(2, 3), R(2, 3)], complex=True, **seq_in(np.stack, 2)),
+    Case(np.stack, [R(2, 3), R(2, 3), R(2, 3)], kwargs=dict(axis=-1), **seq_in(np.stack, 3)),
+    Case(np.split, [R(6, 2), C(3)], complex=True, **seq_out(np.split)),
+    Case(np.split, [R(2, 6), C([1, 4])], kwargs=dict(axis=1), **seq_out(np.split)),
+    Case(np.array_split, [R(7), C(3)], complex=True, **seq_out(np.array_split)),
+    Case(np.unstack, [R(3, 2)], complex=True, **seq_out(np.unstack)),
+    Case(np.unstack, [R(3, 2)], kwargs=dict(axis=1), **seq_out(np.unstack)),
+    Case(np.atleast_1d, [R()], complex=True, rule=first_of(np.atleast_1d)),
+    Case(np.atleast_2d, [R(3)], complex=True, rule=first_of(np.atleast_2d)),
+    Case(np.atleast_3d, [R(2, 3)], rule=first_of(np.atleast_3d)),
+    Case(np.atleast_2d, [R(3), R()], (0, 1), fn=lambda *a: flat(np.atleast_2d(*a)),
+         rule=lambda g, ans, *a: tuple(lookup(np.atleast_2d).fn(unflat(g, np.atleast_2d(*a)),
+                                                                np.atleast_2d(*a), *a))),
+    # array creation and casting
+    Case(np.array, [R(3), R(3)], (0, 1), complex=True, fn=array_fn, rule=array_rule),
+    Case((np.asarray, np.asanyarray, np.ascontiguousarray), [R(2, 3)], complex=True),
+    Case(np.array, [R(2, 3)], kwargs=dict(ndmin=3), complex=True),
+    Case(nops.astype, [R(2, 3), C(np.float64)], complex=True),
+    Case(nops.astype, [R(2, 3), C(np.complex128)], note="real to complex"),
+    Case(nops.astype, [R(2, 3, lo=0.1, hi=0.9), C(np.int64)], note="integral: zero gradient"),
+    Case(nops.astype_adjoint, [R(2, 3), R(2, 3), C(np.float64)], complex=True),
+    Case(nops.reshape_method, [R(2, 3), C(3), C(2)], complex=True),
+    Case(nops.reshape_method, [R(2, 3), C((6,))], kwargs=dict(order="F")),
+    Case(nops.transpose_method, [R(2, 3, 4), C(2), C(0), C(1)], complex=True),
+    Case(nops.transpose_method, [R(2, 3, 4), C((2, -3, 1))]),
+    Case(nops.transpose_method, [R(2, 3)]),
+    # helper ops of numpy_ops
+    Case(nops.reduction_broadcast, [R(3), C(np.zeros((2, 3))), C(0), C(False)], complex=True),
+    Case(nops.reduction_broadcast, [R(2, 1), C(np.zeros((2, 3))), C(1), C(True)]),
+    Case(nops.reduction_sum, [R(2, 3), C(np.zeros(3)), C(0), C(False)], complex=True),
+    Case(nops.reduction_sum, [R(2, 3), C(np.zeros((2, 1))), C(1), C(True)]),
+    Case(nops.fill_zero, [R(2, 3), C(np.zeros((2, 3)))], complex=True),
+    Case(nops.unconcatenate, [R(5, 2), C(LIKES), C(0)], complex=True, **seq_out(nops.unconcatenate)),
+    Case(nops.unconcatenate, [R(3, 3), C([np.zeros((3, 2)), np.zeros(3)]), C(1), C("column")],
+         **seq_out(nops.unconcatenate)),
+    Case(nops.concatenate_pieces, [R(2, 2), R(3, 2), C(LIKES), C(0)], complex=True,
+         **seq_in(nops.concatenate_pieces, 2)),
+    Case(nops.concatenate_pieces, [R(2, 2), R(3, 2), C(LIKES), C(None)], **seq_in(nops.concatenate_pieces, 2)),
+    Case(nops.unstack_pieces, [R(2, 3), C([np.zeros(3), np.zeros(3)]), C(0)], complex=True,
+         **seq_out(nops.unstack_pieces)),
+    Case(nops.stack_pieces, [R(3), R(3), C([np.zeros(3)] * 2), C(1)], complex=True,
+         **seq_in(nops.stack_pieces, 2)),
+    Case(nops.reshape_pieces, [R(6), R(2, 2)], (0, 1), complex=True, fn=reshape_pieces_fn,
+         rule=reshape_pieces_rule),
+    Case(nops.array_adjoint, [R(3, 2)], complex=True, fn=array_adjoint_fn, rule=array_adjoint_rule),
+    Case(nops.array_pieces, [R(2), R(2), R(2)], (0, 1, 2), complex=True, fn=array_pieces_fn,
+         rule=array_pieces_rule),
+    # helper ops of support
+    Case(support.unbroadcast, [R(2, 3, 4), C(np.zeros((3, 1)))], complex=True),
+    Case(support.broadcast_like, [R(3, 1), C(np.zeros((2, 3, 4)))], complex=True),
+    Case(support.index_adjoint, [R(3), C(np.zeros(5)), C((np.array([1, 1, 4]),))], complex=True),
+    Case(support.index_adjoint, [R(2, 2), C(np.zeros((4, 3))), C((slice(1, 3), slice(0, 2)))]),
+    Case(support.getitem_or_zero, [R(4, 3), C((slice(1, 3), 2))], complex=True),
+    Case(support.setitem, [R(4, 3), C((slice(1, 3), 0)), R(2)], (0, 2), complex=True),
+    Case(support.setitem, [R(4, 3), C(1), R(1)], (0, 2), note="broadcast value"),
+    Case(support.zero_at, [R(4, 3), C((0, slice(None)))], complex=True),
+    Case(support.add_grad, [R(2, 3), R(2, 3)], (0, 1), complex=True),
+    Case(support.project, [R(2, 3), C(np.zeros((2, 3)))], complex=True),
+    Case(support.project, [R(2, 3), C(np.zeros((1, 3)))], note="sums broadcast axes",
+         xfail="support._project_rule returns unbroadcast(g, grad); it should be broadcast_like(g, grad)"),
+    Case(support.list_pad, [R(2), R(2, 3), C(1), C(2)], complex=True, **seq_in(support.list_pad, 2, out_list=True)),
+    Case(support.list_head, [R(2), R(3), R(), C([0.0, 0.0])], complex=True,
+         **seq_in(support.list_head, 3, out_list=True)),
+    Case(support.list_tail, [R(2), R(3), R(), C([0.0])], complex=True,
+         **seq_in(support.list_tail, 3, out_list=True)),
+    Case(support.attribute_adjoint, [R(2, 3)], complex=True, fn=attribute_fn, rule=attribute_rule),
+    Case(support.getattr_or_zero, [R(2, 3)], complex=True, fn=getattr_fn, rule=getattr_rule),
+]
+
+# Registered ops checked elsewhere, or with nothing to compare against finite differences.
+EXEMPT = {
+    support.call_fwd: "runs the compiler (tested in the compiler's tests)",
+    support.call_bwd: "runs the compiler (tested in the compiler's tests)",
+}
+
+PARAMS = []
+for _case in CASES:
+    for _op in _case.aliases:
+        for _cplx in ((False, True) if _case.complex else (False,)):
+            _id = f"{op_name(_op)}-{'complex' if _cplx else 'real'}-{len(PARAMS)}"
+            marks = [pytest.mark.xfail(reason=_case.xfail, strict=True)] if _case.xfail else []
+            PARAMS.append(pytest.param(_case, _op, _cplx, id=_id, marks=marks))
+
+
+@pytest.mark.parametrize("case, op, cplx", PARAMS)
+def test_rule_matches_finite_differences(case, op, cplx):
+    rng = np.random.default_rng(len(case.args) + 17)
+    args = [sample(rng, cplx) for sample in case.args]
+    rule = case.rule or lookup(op).fn
+    fn = case.fn or op
+    assert lookup(op) is not None, f"{op_name(op)} has no rule"
+    # check_rule turns every numeric argument into a float array, so the arguments not
+    # differentiated (shapes, axes, indices) are closed over rather than passed to it
+    wrt = list(case.wrt)
+
+    def full(values):
+        merged = list(args)
+        for position, value in zip(wrt, values):
+            merged[position] = value
+        return merged
+
+    def f(*values, **kw):
+        return fn(*full(values), **kw)
+
+    def r(g, ans, *values, **kw):
+        return rule(g, ans, *full(values), **kw)
+
+    check_rule(f, r, [args[i] for i in wrt], list(range(len(wrt))), dict(case.kwargs),
+               rtol=case.rtol, atol=case.atol)
+
+
+# --- the table covers the registry ----------------------------------------------------------------
+
+def _own_rule(rule) -> bool:
+    return rule.fn.__module__ in (nops.__name__, support.__name__)
+
+
+def test_every_rule_has_a_case():
+    covered = {id(op) for case in CASES for op in case.aliases} | {id(op) for op in EXEMPT}
+    missing = [op_name(r.op) for r in RULES.values() if _own_rule(r) and id(r.op) not in covered]
+    assert not missing, f"registered ops without a case in tests/test_op_rules.py: {missing}"
+
+
+def test_no_op_is_both_differentiable_and_not():
+    both = [op_name(op) for op in NONDIFF if op in RULES]
+    assert not both
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES.values() if _own_rule(r)], ids=lambda r: op_name(r.op))
+def test_rule_is_a_single_return_in_registered_ops(rule):
+    """The compiler inlines the rule's expression: it may call only ops, nondifferentiable
+    functions and runtime helpers, and the plain helpers must follow the same discipline."""
+    templates = rule.templates()
+    assert set(templates) == set(rule.wrt)
+    for name in rule.wrt:
+        assert name in rule.signature.parameters, f"wrt {name!r} is not a parameter"
+    assert "g" not in rule.signature.parameters and "ans" not in rule.signature.parameters
+    for expr in templates.values():
+        _check_calls(expr, rule.fn.__globals__, f"rule {rule.fn.__name__}", set())
+
+
+def _resolve(node, scope):
+    if isinstance(node, gast.Name):
+        if node.id in scope:
+            return scope[node.id]
+        return getattr(builtins, node.id, _UNKNOWN)
+    if isinstance(node, gast.Attribute):
+        base = _resolve(node.value, scope)
+        return _UNKNOWN if base is _UNKNOWN else getattr(base, node.attr, _UNKNOWN)
+    return _UNKNOWN
+
+
+_UNKNOWN = object()
+
+
+def _check_calls(tree, scope, where, seen):
+    for node in gast.walk(tree):
+        if not isinstance(node, gast.Call):
+            continue
+        target = _resolve(node.func, scope)
+        if target is _UNKNOWN:
+            # a method of a local value: it must be one the compiler maps onto an op
+            assert isinstance(node.func, gast.Attribute) and node.func.attr in METHODS, \
+                f"{where}: call of {gast.dump(node.func)} is neither an op nor a known method"
+            continue
+        if lookup(target) is not None or is_nondifferentiable(target):
+            continue
+        if isinstance(target, type) and issubclass(target, BaseException) or target is slice:
+            continue
+        module = getattr(target, "__module__", "") or ""
+        assert module.startswith("runtime"), f"{where}: calls {target!r}, which is not an op"
+        if target in seen:
+            continue
+        seen.add(target)
+        # a plain helper: the compiler differentiates its body, so it must use ops only too
+        fdef = gast.parse(textwrap.dedent(inspect.getsource(target))).body[0]
+        _check_calls(fdef, target.__globals__, f"helper {target.__name__}", seen)
+
+
+def test_methods_and_attributes_map_to_ops():
+    for name, op in {**METHODS, **ATTRIBUTES}.items():
+        assert lookup(op) is not None or is_nondifferentiable(op), name
+
+
+METHOD_CALLS = [
+    ("sum", (), dict(axis=0)), ("mean", (1,), {}), ("prod", (), {}), ("max", (), dict(axis=1)),
+    ("min", (0,), {}), ("var", (), dict(ddof=1)), ("std", (1,), {}), ("cumsum", (1,), {}),
+    ("cumprod", (), {}), ("reshape", (3, 2), {}), ("reshape", ((6,),), {}), ("reshape", (-1,), dict(order="F")),
+    ("transpose", (), {}), ("transpose", (1, 0), {}), ("transpose", ((1, 0),), {}), ("flatten", (), {}),
+    ("ravel", (), {}), ("squeeze", (), {}), ("swapaxes", (0, 1), {}), ("dot", (np.ones(3),), {}),
+    ("conj", (), {}), ("conjugate", (), {}), ("clip", (-0.2, 0.2), {}), ("clip", (), dict(min=0.1)),
+    ("repeat", (2,), dict(axis=0)), ("take", ([0, 2],), {}), ("astype", (np.float32,), {}),
+    ("copy", (), {}), ("trace", (), {}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", METHOD_CALLS, ids=[m[0] for m in METHOD_CALLS])
+def test_method_op_computes_the_method(name, args, kwargs):
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3))
+    expected = getattr(x, name)(*args, **kwargs)
+    got = METHODS[name](x, *args, **kwargs)
+    np.testing.assert_array_equal(got, expected)
+    assert np.asarray(got).dtype == np.asarray(expected).dtype
+
+
+def test_attributes_compute_the_attribute():
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 4)) + 1j
+    for name, op in ATTRIBUTES.items():
+        np.testing.assert_array_equal(op(x), getattr(x, name))
+
+
+# --- conventions at kinks and ties (finite differences cannot see these) -----------------------------
+
+def test_max_splits_ties_equally():
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    for op in (np.max, np.amax):
+        got = lookup(op).fn(np.array([1.0, 3.0]), op(a, axis=1), a, axis=1)
+        np.testing.assert_allclose(got, [[0, 0.5, 0.5], [1, 1, 1]])
+    got = lookup(np.min).fn(6.0, np.min(a), a)
+    np.testing.assert_allclose(got, [[6, 0, 0], [0, 0, 0]])
+
+
+def test_maximum_gives_half_at_ties():
+    x1, x2 = np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 0.0])
+    g = np.ones(3)
+    d1, d2 = lookup(np.maximum).fn(g, np.maximum(x1, x2), x1, x2)
+    np.testing.assert_allclose(d1, [0.5, 0, 1])
+    np.testing.assert_allclose(d2, [0.5, 1, 0])
+    d1, d2 = lookup(np.minimum).fn(g, np.minimum(x1, x2), x1, x2)
+    np.testing.assert_allclose(d1, [0.5, 1, 0])
+    np.testing.assert_allclose(d2, [0.5, 0, 1])
+
+
+def test_fmax_ignores_nan():
+    x1, x2 = np.array([np.nan, 2.0, 1.0]), np.array([1.0, np.nan, 1.0])
+    d1, d2 = lookup(np.fmax).fn(np.ones(3), np.fmax(x1, x2), x1, x2)
+    np.testing.assert_allclose(d1, [0, 1, 0.5])
+    np.testing.assert_allclose(d2, [1, 0, 0.5])
+    d1, d2 = lookup(np.fmin).fn(np.ones(3), np.fmin(x1, x2), x1, x2)
+    np.testing.assert_allclose(d1, [0, 1, 0.5])
+    np.testing.assert_allclose(d2, [1, 0, 0.5])
+
+
+def test_clip_is_inclusive_and_partitions_the_adjoint():
+    a = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    g = np.arange(1.0, 6.0)
+    da, dlo, dhi = lookup(np.clip).fn(g, np.clip(a, -0.5, 0.5), a, np.full(5, -0.5), np.full(5, 0.5))[:3]
+    np.testing.assert_allclose(da, [0, 2, 3, 4, 0])
+    np.testing.assert_allclose(dlo, [1, 0, 0, 0, 0])
+    np.testing.assert_allclose(dhi, [0, 0, 0, 0, 5])
+
+
+def test_abs_and_norm_are_zero_at_zero():
+    assert lookup(np.abs).fn(1.0, 0.0, 0.0) == 0.0
+    x = np.zeros(3)
+    np.testing.assert_array_equal(lookup(np.linalg.norm).fn(1.0, 0.0, x), np.zeros(3))
+
+
+def test_prod_is_exact_at_zeros():
+    a = np.array([2.0, 0.0, 3.0, 4.0])
+    np.testing.assert_allclose(lookup(np.prod).fn(1.0, 0.0, a), [0, 24, 0, 0])
+    a = np.array([2.0, 0.0, 3.0, 0.0])
+    np.testing.assert_allclose(lookup(np.prod).fn(1.0, 0.0, a), [0, 0, 0, 0])
+
+
+def test_logsumexp_values():
+    a = np.array([[1000.0, 1000.0], [-np.inf, 0.0]])
+    np.testing.assert_allclose(nops.logsumexp(a, axis=1), [1000 + np.log(2), 0.0])
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    np.testing.assert_allclose(nops.logsumexp(x), np.log(np.sum(np.exp(x))))
+    np.testing.assert_allclose(nops.logsumexp(x, axis=(0, 1), keepdims=True), np.log(np.sum(np.exp(x), keepdims=True)))
+
+
+def test_slogdet_accepts_a_zero_sign_adjoint():
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    got = lookup(np.linalg.slogdet).fn([0.0, 1.0], np.linalg.slogdet(a), a)
+    np.testing.assert_allclose(got, np.linalg.inv(a).T)
+
+
+def test_list_adjoints_with_missing_pieces():
+    arrays = [np.ones((2, 3)), np.ones((1, 3))]
+    got = nops.concatenate_pieces([support.ZERO, np.full((1, 3), 2.0)], arrays, 0)
+    np.testing.assert_array_equal(got, [[0, 0, 0], [0, 0, 0], [2, 2, 2]])
+    got = nops.stack_pieces([np.ones(2), support.ZERO], [np.zeros(2), np.zeros(2)], 0)
+    np.testing.assert_array_equal(got, [[1, 1], [0, 0]])
+
+
+# --- property tests of elementwise rules --------------------------------------------------------------
+
+ELEMENTWISE = {
+    np.sin: (-5, 5), np.cos: (-5, 5), np.tanh: (-3, 3), np.exp: (-3, 3), np.arctan: (-5, 5),
+    np.log1p: (-0.9, 5), np.sqrt: (0.1, 5), np.sinh: (-3, 3), np.arcsinh: (-5, 5), np.square: (-5, 5),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_elementwise_rules_property(data):
+    op = data.draw(st.sampled_from(sorted(ELEMENTWISE, key=lambda f: f.__name__)), label="op")
+    lo, hi = ELEMENTWISE[op]
+    values = data.draw(st.lists(st.floats(lo, hi), min_size=1, max_size=5), label="x")
+    check_rule(op, lookup(op).fn, [np.array(values)], (0,), rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(re=st.floats(-2, 2), im=st.floats(-2, 2), op=st.sampled_from([np.sin, np.exp, np.tanh, np.square]))
+def test_holomorphic_rules_property_complex(re, im, op):
+    check_rule(op, lookup(op).fn, [np.array([re + 1j * im])], (0,), rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=st.floats(0.2, 3), b=st.floats(-2, 2))
+def test_power_property(a, b):
+    check_rule(np.power, lookup(np.power).fn, [np.array([a]), np.array([b])], (0, 1), rtol=1e-4, atol=1e-5)
