@@ -74,6 +74,9 @@ NONDIFF: set = set()
 METHODS: Dict[str, Any] = {}
 ATTRIBUTES: Dict[str, Any] = {}
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+# Methods whose results carry no derivative (indices, Python values, copies to lists).
+NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "item", "keys",
+                   "__len__", "index", "count"}
 _version = [0]
 
 

@@ -153,6 +153,37 @@ def getattr_or_zero(grad, name):
     return getattr(grad, name)
 
 
+def attribute_adjoint_any(grad, obj, name):
+    """The adjoint of ``obj.name`` when ``obj`` may be an array (``x.T``) or an object."""
+    if _is_array(obj):
+        from .registry import ATTRIBUTES, lookup
+        op = ATTRIBUTES[name]
+        return lookup(op).fn(grad, getattr(obj, name), obj)
+    return {name: grad}
+
+
+# --- lists -------------------------------------------------------------------------
+
+def list_head(grad, head):
+    """The adjoint of ``head`` in ``head + tail`` (list concatenation)."""
+    if _is_zero(grad):
+        return grad
+    return list(grad[:len(head)])
+
+
+def list_tail(grad, head):
+    """The adjoint of ``tail`` in ``head + tail``."""
+    if _is_zero(grad):
+        return grad
+    return list(grad[len(head):])
+
+
+def as_dlarray_data(data, *args, **kwargs):
+    """What ``dlarray(data)`` is inside compiled code: the plain array, as dlarray would keep it."""
+    from .dlarray import _as_data
+    return _as_data(data)
+
+
 # --- accumulation ----------------------------------------------------------------
 
 def add_grad(a, b):
@@ -266,6 +297,12 @@ def call_fwd(fn, active, *args, **kwargs):
     return dynamic_forward(fn, active, args, kwargs)
 
 
+def call_method_fwd(obj, name, active, *args, **kwargs):
+    """``obj.name(*args)`` run forward for differentiation; adjoints come back for obj and args."""
+    from sct.transform_calls import dynamic_method_forward
+    return dynamic_method_forward(obj, name, active, args, kwargs)
+
+
 def call_bwd(record, grad):
     """The adjoint of a ``call_fwd``: one adjoint per positional argument."""
     from sct.transform_calls import dynamic_backward
@@ -324,4 +361,25 @@ def _project_rule(g, ans, grad, x):
     return unbroadcast(g, grad)
 
 
-nondifferentiable(seed, stop_gradient)
+def list_pad(grad, before, after):
+    """``grad`` with ``before`` zero adjoints in front and ``after`` behind."""
+    items = [ZERO] * len(grad) if _is_zero(grad) else list(grad)
+    return [ZERO] * before + items + [ZERO] * after
+
+
+@defrule(list_pad, wrt=("grad",))
+def _list_pad_rule(g, ans, grad, before, after):
+    return getitem_or_zero(g, slice(before, len(ans) - after))
+
+
+@defrule(list_head, wrt=("grad",))
+def _list_head_rule(g, ans, grad, head):
+    return list_pad(g, 0, len(grad) - len(head))
+
+
+@defrule(list_tail, wrt=("grad",))
+def _list_tail_rule(g, ans, grad, head):
+    return list_pad(g, len(head), 0)
+
+
+nondifferentiable(seed, stop_gradient, as_dlarray_data)

@@ -324,8 +324,13 @@ class Normalizer:
             if isinstance(node, gast.Name):
                 return load(node.id)
             return node
+        if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp)):
+            name = self.namer.fresh(self.temp_name(node, hint))
+            self.assign_to(name, node, out, hint)
+            return load(name)
+        rhs = self.simple(node, out, hint)       # operands first, so names follow the order
         name = self.namer.fresh(self.temp_name(node, hint))
-        self.assign_to(name, node, out, hint)
+        self.emit(out, assign(name, rhs))
         return load(name)
 
     def temp_name(self, node, hint: str) -> str:
@@ -473,6 +478,8 @@ class JumpLowering:
 
     def jumps_here(self, node) -> bool:
         """Does ``node`` contain a break/continue of the current loop, or a return?"""
+        if isinstance(node, (gast.For, gast.While)):
+            return bool(self.returned) and any(isinstance(m, gast.Return) for m in walk_no_defs(node))
         todo = [node]
         while todo:
             n = todo.pop()
@@ -505,7 +512,7 @@ class JumpLowering:
 
     def stmt(self, s, loop):
         line = s.lineno
-        if isinstance(s, gast.Return):
+        if isinstance(s, gast.Return) and self.returned:
             value = s.value if s.value is not None else const(None)
             out = [gast.Assign(targets=[store(self.retval)], value=value, type_comment=None),
                    assign(self.returned, const(True), line)]

@@ -1,0 +1,22 @@
+"""sct: source-transformation automatic differentiation with MATLAB's dlarray API.
+
+>>> import numpy as np
+>>> from sct import dlarray, dlfeval, dlgradient
+>>> def rosenbrock(x):
+...     y = 100*(x[1] - x[0]**2)**2 + (1 - x[0])**2
+...     return y, dlgradient(y, x)
+>>> fval, grad = dlfeval(rosenbrock, dlarray([-1.0, 2.0]))
+>>> float(fval), grad.data.tolist()
+(104.0, [396.0, 200.0])
+"""
+import runtime
+import runtime.nn as _nn
+from runtime.dlarray import dlarray, extractdata
+from runtime.nn import crossentropy, fullyconnect, leakyrelu, mse, relu, sigmoid, softmax
+
+from .api import clear_cache, dlfeval, dlgradient, source
+from .errors import CompileError, SctError
+
+__all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "SctError", "CompileError",
+           "relu", "leakyrelu", "sigmoid", "softmax", "crossentropy", "mse", "fullyconnect",
+           "clear_cache"]

@@ -1,0 +1,502 @@
+"""Pass 2: resolve names, find what depends on the traced inputs, rename.
+
+* ``Resolver`` finds what each global or closure name refers to when the
+  function is compiled, and records a guard so a redefinition recompiles.
+* ``classify_call`` says what a call is: a ``dlgradient`` site, an op with a
+  rule, an op without derivative, a function to transform, or unknown.
+* ``Activity`` is the forward dependence on the traced inputs ("active"
+  values), and whether a value may be complex.
+* ``functionalize`` turns writes into active arrays and lists into
+  assignments of new values, and ``rename_straight_line`` gives each
+  top-level reassignment a new name, so the values earlier adjoints need stay
+  available without being recorded.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import types
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import gast
+import numpy as np
+
+from runtime import registry
+from runtime import support as rt_support
+
+from .errors import CompileError
+from .ir import assign, call, dotted, load, loaded_names, store
+
+_MISSING = object()
+
+
+class Unresolved:
+    """A name the function reads that is bound at run time only (a local)."""
+
+
+@dataclass
+class Guard:
+    """``namespace[name] is value`` must still hold for compiled code to be reused."""
+    namespace: Any           # a dict (globals/builtins) or a closure cell
+    name: str
+    value: Any
+
+    def holds(self) -> bool:
+        if isinstance(self.namespace, dict):
+            return self.namespace.get(self.name, _MISSING) is self.value
+        try:
+            return self.namespace.cell_contents is self.value
+        except ValueError:
+            return False
+
+
+class Resolver:
+    def __init__(self, fn, local_names: Set[str], known: Optional[Dict[str, Any]] = None):
+        self.fn = fn
+        self.known = dict(known or {})
+        self.locals = local_names
+        code = fn.__code__
+        self.cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+        self.globals = fn.__globals__
+        self.guards: Dict[str, Guard] = {}
+
+    def resolve_name(self, name: str):
+        if name in self.locals:
+            return Unresolved
+        if name in self.known:
+            return self.known[name]
+        if name in self.guards:
+            return self.guards[name].value
+        if name in self.cells:
+            cell = self.cells[name]
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                return Unresolved
+            self.guards[name] = Guard(cell, name, value)
+            return value
+        if name in self.globals:
+            value = self.globals[name]
+            self.guards[name] = Guard(self.globals, name, value)
+            return value
+        bdict = builtins.__dict__
+        if name in bdict:
+            value = bdict[name]
+            self.guards[name] = Guard(bdict, name, value)
+            return value
+        return _MISSING
+
+    def resolve(self, node):
+        """The object an expression of names and attributes refers to, or Unresolved."""
+        if isinstance(node, gast.Name):
+            return self.resolve_name(node.id)
+        if isinstance(node, gast.Attribute):
+            base = self.resolve(node.value)
+            if base is Unresolved or base is _MISSING:
+                return base
+            if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
+                return getattr(base, node.attr, _MISSING)
+            return Unresolved
+        return Unresolved
+
+
+@dataclass
+class CallInfo:
+    kind: str                 # site | stop | create | op | nondiff | function | method | plain
+    obj: Any = None
+    rule: Optional[registry.Rule] = None
+    receiver: Optional[str] = None     # the local whose method is called
+    method: Optional[str] = None
+
+
+def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
+    import sct.api as api
+    from runtime.dlarray import dlarray, extractdata
+    func = node.func
+    target = resolver.resolve(func)
+    if target is Unresolved:
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            name = func.attr
+            if name in registry.METHODS:
+                op = registry.METHODS[name]
+                return CallInfo("method", obj=op, rule=registry.lookup(op),
+                                receiver=func.value.id, method=name)
+            return CallInfo("method", receiver=func.value.id, method=name)
+        return CallInfo("function", obj=None)
+    if target is _MISSING:
+        return CallInfo("plain")
+    if target is api.dlgradient:
+        return CallInfo("site", obj=target)
+    if target is extractdata or target is rt_support.stop_gradient:
+        return CallInfo("stop", obj=target)
+    if target is dlarray:
+        return CallInfo("create", obj=target)
+    rule = registry.lookup(target)
+    if rule is not None:
+        return CallInfo("op", obj=target, rule=rule)
+    if registry.is_nondifferentiable(target):
+        return CallInfo("nondiff", obj=target)
+    if isinstance(target, types.FunctionType) or isinstance(target, types.MethodType):
+        return CallInfo("function", obj=target)
+    return CallInfo("plain", obj=target)
+
+
+def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: int) -> Dict[str, Any]:
+    """Map the call's argument nodes onto the rule's parameter names (with defaults)."""
+    sig = rule.signature
+    try:
+        bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+    except TypeError as exc:
+        raise CompileError(f"the call to {rule.name} does not match its signature "
+                           f"{rule.name}{sig}: {exc}", filename, line, rule.name) from None
+    result: Dict[str, Any] = {}
+    for name, param in sig.parameters.items():
+        if name in bound.arguments:
+            value = bound.arguments[name]
+            if param.kind == inspect.Parameter.VAR_POSITIONAL:
+                value = gast.Tuple(elts=list(value), ctx=gast.Load())
+            result[name] = value
+        elif param.default is not inspect.Parameter.empty:
+            result[name] = _default_node(param.default)
+    return result
+
+
+def _default_node(value):
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return gast.Constant(value=value, kind=None)
+    if isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
+        return gast.Tuple(elts=[gast.Constant(value=v, kind=None) for v in value], ctx=gast.Load())
+    return gast.Constant(value=None, kind=None)
+
+
+# --- argument kinds ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Leaf:
+    traced: bool
+    complex: bool
+
+
+def leaf_kind(kind) -> Optional[Leaf]:
+    """The differentiability of an argument kind as computed by ``sct.kinds``."""
+    if not isinstance(kind, tuple) or not kind:
+        return None
+    tag = kind[0]
+    if tag in ("dl", "nd", "num"):
+        dtype = np.dtype(kind[1]) if kind[1] is not None else np.dtype(float)
+        return Leaf(traced=(tag == "dl") and dtype.kind in "fc", complex=dtype.kind == "c")
+    return None
+
+
+def kind_traced(kind) -> bool:
+    leaf = leaf_kind(kind)
+    if leaf is not None:
+        return leaf.traced
+    if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
+        return any(kind_traced(k) for k in _children(kind).values())
+    return kind == "unknown-active"
+
+
+def kind_complex(kind) -> bool:
+    leaf = leaf_kind(kind)
+    if leaf is not None:
+        return leaf.complex
+    if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
+        return any(kind_complex(k) for k in _children(kind).values())
+    return False
+
+
+def _children(kind) -> Dict[Any, Any]:
+    if kind[0] == "seq":
+        return dict(enumerate(kind[2]))
+    return dict(kind[2])
+
+
+def child_kind(kind, key):
+    if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
+        return _children(kind).get(key)
+    return None
+
+
+# --- activity -------------------------------------------------------------------------------
+
+REAL_OPS = {np.real, np.imag, np.abs, np.absolute, np.angle, abs}
+DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.Mod)
+
+
+class Activity:
+    """Which names depend on the traced inputs, which may be complex, which have known kinds."""
+
+    def __init__(self, fdef: gast.FunctionDef, resolver: Resolver, param_kinds: Dict[str, Any],
+                 active_params: Set[str], complex_params: Set[str], filename: str):
+        self.fdef = fdef
+        self.resolver = resolver
+        self.filename = filename
+        self.active: Set[str] = set(active_params)
+        self.complex: Set[str] = set(complex_params)
+        self.kinds: Dict[str, Any] = dict(param_kinds)
+        self.arrays: Set[str] = set()       # names known to hold arrays or numbers
+        self.lists: Set[str] = set()        # names known to hold Python lists
+        self.calls: Dict[int, CallInfo] = {}
+        self.run()
+
+    def call_info(self, node: gast.Call) -> CallInfo:
+        key = id(node)
+        if key not in self.calls:
+            self.calls[key] = classify_call(node, self.resolver)
+        return self.calls[key]
+
+    def run(self):
+        for _ in range(50):
+            before = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
+            for node in gast.walk(self.fdef):
+                if isinstance(node, gast.Assign):
+                    self.assignment(node)
+                elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+                    self.value_active(node.value)
+            after = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
+            if after == before:
+                return
+
+    def assignment(self, node: gast.Assign):
+        target = node.targets[0]
+        value = node.value
+        if isinstance(target, gast.Name):
+            name = target.id
+            if self.value_active(value):
+                self.active.add(name)
+            if self.value_complex(value):
+                self.complex.add(name)
+            if self.value_is_array(value):
+                self.arrays.add(name)
+            if isinstance(value, gast.List) or (isinstance(value, gast.BinOp) and
+                                                isinstance(value.op, gast.Add) and
+                                                isinstance(value.left, gast.Name) and
+                                                value.left.id in self.lists):
+                self.lists.add(name)
+            kind = self.value_kind(value)
+            if kind is not None and name not in self.kinds:
+                self.kinds[name] = kind
+        elif isinstance(target, (gast.Subscript, gast.Attribute)):
+            base = target.value
+            if isinstance(base, gast.Name):
+                if self.value_active(value):
+                    self.active.add(base.id)
+                if self.value_complex(value):
+                    self.complex.add(base.id)
+
+    def is_active(self, node) -> bool:
+        if isinstance(node, gast.Name):
+            return node.id in self.active
+        if isinstance(node, gast.Starred):
+            return self.is_active(node.value)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return any(self.is_active(e) for e in node.elts)
+        return False
+
+    def is_complex(self, node) -> bool:
+        if isinstance(node, gast.Name):
+            return node.id in self.complex
+        if isinstance(node, gast.Constant):
+            return isinstance(node.value, complex)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return any(self.is_complex(e) for e in node.elts)
+        return any(self.is_complex(n) for n in gast.iter_child_nodes(node)
+                   if isinstance(n, (gast.Name, gast.Constant)))
+
+    def value_kind(self, value):
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                isinstance(value.slice, gast.Constant):
+            return child_kind(self.kinds.get(value.value.id), value.slice.value)
+        if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
+            return child_kind(self.kinds.get(value.value.id), value.attr)
+        if isinstance(value, gast.Name):
+            return self.kinds.get(value.id)
+        return None
+
+    def value_active(self, value) -> bool:
+        if isinstance(value, gast.Name):
+            return value.id in self.active
+        if isinstance(value, gast.Constant):
+            return False
+        if isinstance(value, gast.BinOp):
+            if not isinstance(value.op, DIFF_BINOPS):
+                return False
+            if isinstance(value.op, gast.Mod):
+                return self.is_active(value.left)
+            return self.is_active(value.left) or self.is_active(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return isinstance(value.op, (gast.USub, gast.UAdd)) and self.is_active(value.operand)
+        if isinstance(value, (gast.Compare, gast.JoinedStr, gast.BoolOp)):
+            return False
+        if isinstance(value, (gast.Subscript, gast.Attribute)):
+            if isinstance(value, gast.Attribute) and value.attr in registry.NONDIFF_ATTRIBUTES:
+                return False
+            if not self.is_active(value.value):
+                return False
+            kind = self.value_kind(value)
+            if kind is not None:
+                return kind_traced(kind)
+            return True
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return any(self.is_active(e) for e in value.elts)
+        if isinstance(value, gast.Dict):
+            return any(self.is_active(v) for v in value.values)
+        if isinstance(value, gast.Call):
+            info = self.call_info(value)
+            args_active = any(self.is_active(a) for a in value.args) or \
+                any(self.is_active(k.value) for k in value.keywords)
+            if info.kind == "site":
+                return _option(value, ("EnableHigherDerivatives", "enable_higher_derivatives"), True)
+            if info.kind in ("stop", "create", "nondiff"):
+                return False
+            if info.kind == "op":
+                bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
+            if info.kind == "method":
+                if info.method in registry.NONDIFF_METHODS:
+                    return False
+                return args_active or info.receiver in self.active
+            return args_active
+        return False
+
+    def value_complex(self, value) -> bool:
+        if isinstance(value, gast.Call):
+            info = self.call_info(value)
+            if info.obj in REAL_OPS or info.kind in ("nondiff",):
+                return False
+            if info.kind == "method" and info.method in ("real", "imag"):
+                return False
+            if info.kind == "site":
+                return any(self.is_complex(a) for a in value.args[1:])
+            return self.is_complex(value) or any(self.is_complex(a) for a in value.args) or \
+                any(self.is_complex(k.value) for k in value.keywords) or \
+                (info.receiver is not None and info.receiver in self.complex) or \
+                info.kind in ("function", "method", "plain")
+        if isinstance(value, gast.Compare):
+            return False
+        if isinstance(value, gast.Attribute):
+            if value.attr in ("real", "imag") or value.attr in registry.NONDIFF_ATTRIBUTES:
+                return False
+            kind = self.value_kind(value)
+            if kind is not None:
+                return kind_complex(kind)
+            return self.is_complex(value.value)
+        if isinstance(value, gast.Subscript):
+            kind = self.value_kind(value)
+            if kind is not None:
+                return kind_complex(kind)
+            return self.is_complex(value.value)
+        if isinstance(value, gast.Dict):
+            return any(self.is_complex(v) for v in value.values)
+        return self.is_complex(value)
+
+    def value_is_array(self, value) -> bool:
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
+            return not any(isinstance(o, gast.Name) and o.id in self.lists for o in operands) and \
+                not any(isinstance(o, gast.Name) and o.id not in self.arrays and o.id not in self.kinds
+                        for o in operands if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add))
+        if isinstance(value, gast.Call):
+            info = self.call_info(value)
+            return info.kind in ("op",) or (info.kind == "method" and info.obj is not None)
+        if isinstance(value, gast.Name):
+            return value.id in self.arrays or leaf_kind(self.kinds.get(value.id)) is not None
+        kind = self.value_kind(value)
+        return leaf_kind(kind) is not None
+
+
+def _option(node: gast.Call, names, default):
+    for k in node.keywords:
+        if k.arg in names:
+            if isinstance(k.value, gast.Constant):
+                return bool(k.value.value)
+            return default
+    return default
+
+
+# --- functional writes and renaming --------------------------------------------------------
+
+def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = "rt") -> List:
+    """``x[i] = v`` and ``xs.append(v)`` on active values become new values of ``x``/``xs``."""
+    out = []
+    for s in body:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+                isinstance(s.targets[0].value, gast.Name) and \
+                (s.targets[0].value.id in active or _name_in(s.value, active)):
+            target = s.targets[0]
+            index = index_value(target.slice)
+            new = assign(target.value.id, call(f"{rt_name}.setitem", [load(target.value.id), index, s.value]),
+                         s.lineno)
+            out.append(new)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
+                isinstance(s.value.func.value, gast.Name) and len(s.value.args) == 1 and \
+                (s.value.func.value.id in active or _name_in(s.value.args[0], active)):
+            name = s.value.func.value.id
+            new = assign(name, gast.BinOp(left=load(name), op=gast.Add(),
+                                          right=gast.List(elts=[s.value.args[0]], ctx=gast.Load())),
+                         s.lineno)
+            lists.add(name)
+            out.append(new)
+        else:
+            for field_name in ("body", "orelse"):
+                if hasattr(s, field_name) and isinstance(getattr(s, field_name), list):
+                    setattr(s, field_name, functionalize(getattr(s, field_name), active, lists, rt_name))
+            out.append(s)
+    return out
+
+
+def _name_in(node, names: Set[str]) -> bool:
+    return any(n in names for n in loaded_names(node))
+
+
+def index_value(node):
+    """An index AST (slices allowed) as an expression computing the index object."""
+    if isinstance(node, gast.Slice):
+        parts = [p if p is not None else gast.Constant(value=None, kind=None)
+                 for p in (node.lower, node.upper, node.step)]
+        return call("slice", parts)
+    if isinstance(node, gast.Tuple):
+        return gast.Tuple(elts=[index_value(e) for e in node.elts], ctx=gast.Load())
+    return node
+
+
+def rename_straight_line(fdef: gast.FunctionDef, namer) -> Dict[str, str]:
+    """Give each top-level reassignment a new name (``x`` -> ``x_1``); returns final names."""
+    current: Dict[str, str] = {}
+    defined: Set[str] = set()
+    for a in fdef.args.args:
+        current[a.id] = a.id
+        defined.add(a.id)
+
+    def rename_loads(node):
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in current:
+                n.id = current[n.id]
+
+    def rename_stores_inside(node):
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                if n.id in current:
+                    n.id = current[n.id]
+                else:
+                    current[n.id] = n.id
+                    defined.add(n.id)
+
+    for s in fdef.body:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            rename_loads(s.value)
+            name = s.targets[0].id
+            if name in defined:
+                new = namer.fresh(name)
+                s.targets[0].id = new
+                current[name] = new
+            else:
+                current[name] = name
+                defined.add(name)
+        else:
+            rename_loads(s)
+            rename_stores_inside(s)
+    return current

@@ -1,0 +1,80 @@
+"""The public API: dlfeval, dlgradient, source."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from runtime import registry
+from runtime.dlarray import unwrap, wrap_outputs
+
+from .compiler import Compiled, compile_function
+from .errors import SctError
+from .kinds import kind_of
+
+_ENTRY_CACHE: Dict[Any, List[Compiled]] = {}
+
+
+def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool = True,
+               AllowComplex: bool = True, retain_data=None, enable_higher_derivatives=None,
+               allow_complex=None):
+    """Gradients of the real scalar ``y`` with respect to ``x1, ..., xk``.
+
+    Only meaningful inside a function run by :func:`dlfeval`, where the
+    compiler replaces the call by generated adjoint code::
+
+        def rosenbrock(x):
+            y = 100*(x[1] - x[0]**2)**2 + (1 - x[0])**2
+            return y, dlgradient(y, x)
+
+        dlfeval(rosenbrock, dlarray([-1.0, 2.0]))   # (104, [396, 200])
+
+    Options (MATLAB or snake_case spelling): ``RetainData`` (no effect on
+    results here: the compiler keeps exactly what later sweeps need),
+    ``EnableHigherDerivatives`` (default True: the gradient can be
+    differentiated again; False makes it a constant), ``AllowComplex``
+    (default True; False makes complex ``x`` an error).
+    """
+    raise SctError("dlgradient can only be called inside a function evaluated by dlfeval, "
+                   "e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
+
+
+def _entry(fun: Callable, args) -> Compiled:
+    from .transform_calls import function_identity
+    kinds = tuple(kind_of(a) for a in args)
+    key = (function_identity(fun), kinds, registry.rules_version())
+    entries = _ENTRY_CACHE.get(key)
+    if entries:
+        for entry in entries:
+            if entry.valid():
+                return entry
+    compiled = compile_function(fun, kinds, mode="entry")
+    _ENTRY_CACHE[key] = [compiled]
+    return compiled
+
+
+def dlfeval(fun: Callable, *args):
+    """Evaluate ``fun(*args)`` with differentiation enabled (MATLAB's dlfeval).
+
+    ``fun`` is compiled once per kinds of arguments (types, dtypes, ranks and
+    container structure); its ``dlgradient`` calls become generated adjoint
+    code.  Arrays in the outputs come back as dlarrays.
+
+    >>> import numpy as np
+    >>> from sct import dlarray, dlfeval, dlgradient
+    >>> def f(x):
+    ...     y = np.sum(x ** 2)
+    ...     return y, dlgradient(y, x)
+    >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
+    """
+    compiled = _entry(fun, args)
+    return wrap_outputs(compiled.entry(*unwrap(args)))
+
+
+def source(fun: Callable, *args) -> str:
+    """The generated forward and adjoint source of ``fun`` for arguments like ``args``."""
+    return _entry(fun, args).source
+
+
+def clear_cache() -> None:
+    _ENTRY_CACHE.clear()
+    from . import transform_calls
+    transform_calls._CACHE.clear()

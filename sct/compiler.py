@@ -1,0 +1,145 @@
+"""The pipeline, one pass per module:
+
+    parse -> normalize -> analysis (activity, renaming) -> reverse -> emit -> compile
+
+``compile_function`` turns a user function and the kinds of its arguments into
+generated Python functions, with the guards that say when they must be
+rebuilt.
+"""
+from __future__ import annotations
+
+import builtins
+import hashlib
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import gast
+import numpy as np
+
+import runtime
+from runtime import registry
+
+from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
+                       rename_straight_line, _MISSING)
+from .emit import to_source
+from .errors import CompileError
+from .naming import Namer, names_in
+from .normalize import Normalizer
+from .parse import function_ast, register_source
+from .reverse import Transformer
+
+
+def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
+    """``rt`` in generated code: every public function of the runtime, by name."""
+    import runtime.nn  # noqa: F401  (registers the deep-learning rules)
+    ns = types.SimpleNamespace()
+    ids: Dict[int, str] = {}
+    for module in (runtime.support, runtime.numpy_ops, runtime.nn):
+        for name, value in vars(module).items():
+            if callable(value) and not name.startswith("__") and \
+                    getattr(value, "__module__", "") == module.__name__:
+                public = name.lstrip("_") if not hasattr(ns, name.lstrip("_")) else name
+                if not hasattr(ns, public):
+                    setattr(ns, public, value)
+                    ids[id(value)] = public
+    return ns, ids
+
+
+RT, RT_NAMES = _runtime_namespace()
+
+
+@dataclass
+class Compiled:
+    """Generated code for one function and one signature of argument kinds."""
+    entry: Callable
+    fwd: Optional[Callable]
+    bwd: Optional[Callable]
+    source: str
+    guards: List[Guard]
+    filename: str
+
+    def valid(self) -> bool:
+        return all(g.holds() for g in self.guards)
+
+
+def compile_function(fn, kinds: Sequence, mode: str = "entry",
+                     active_mask: Optional[Sequence[bool]] = None) -> Compiled:
+    """Generate, print and compile the differentiated form of ``fn``.
+
+    ``mode`` is "entry" (the function dlfeval runs: its dlgradient sites get
+    sweeps) or "vjp" (a function called from differentiated code: a forward
+    that keeps what its adjoint needs, and the adjoint).
+    """
+    fdef, filename, _ = function_ast(fn)
+    user_names = names_in(fdef)
+    reserved = set(dir(builtins)) | {"rt", "np"}
+    namer = Namer(user_names | reserved)
+    rt_name = "rt" if "rt" not in user_names else namer.fresh("sct_rt")
+    fdef = Normalizer(fdef, filename, namer).run()
+    params = [a.id for a in fdef.args.args]
+    if fdef.args.defaults or fdef.args.kwonlyargs:
+        defaults_note = True  # defaults are bound by Python when the generated function is called
+    kinds = list(kinds)
+    if len(kinds) < len(params):
+        defaults = fn.__defaults__ or ()
+        missing = params[len(kinds):]
+        offset = len(params) - len(defaults)
+        from .kinds import kind_of
+        for i, p in enumerate(missing, start=len(kinds)):
+            kinds.append(kind_of(defaults[i - offset]) if i >= offset else ("const", type(None)))
+    param_kinds = dict(zip(params, kinds))
+    mask = list(active_mask) if active_mask is not None else [True] * len(params)
+    mask += [False] * (len(params) - len(mask))
+    active = {p for p, k, m in zip(params, kinds, mask) if m and kind_traced(k)}
+    complex_ = {p for p, k in zip(params, kinds) if kind_complex(k)}
+
+    local_names = set(params) | {n.id for n in gast.walk(fdef)
+                                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    resolver = Resolver(fn, local_names, known={rt_name: RT})
+    first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
+    fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name)
+    rename_straight_line(fdef, namer)
+    local_names = set(params) | {n.id for n in gast.walk(fdef)
+                                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    resolver.locals = local_names
+    activity = Activity(fdef, resolver, param_kinds, active, complex_, filename)
+    activity.lists |= first.lists
+    for name in names_in(fdef) - local_names:      # every global the code reads, guarded
+        resolver.resolve_name(name)
+
+    user_np = resolver.resolve_name("np")
+    numpy_name = "np" if user_np is np or user_np is _MISSING or "np" not in names_in(fdef) \
+        else namer.fresh("numpy")
+    if user_np is not np and user_np is not _MISSING and "np" in local_names:
+        numpy_name = namer.fresh("numpy")
+    transformer = Transformer(fn, fdef, filename, activity, resolver, namer, mode, numpy_name,
+                              RT_NAMES, rt_name)
+    generated = transformer.build()
+    source = to_source(generated.functions)
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
+    register_source(gen_filename, source)
+    namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
+    for name, guard in resolver.guards.items():
+        namespace[name] = guard.value
+    namespace[rt_name] = RT
+    namespace[numpy_name] = np if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) \
+        else namespace["np"]
+    try:
+        code = compile(source, gen_filename, "exec")
+    except SyntaxError as exc:        # a bug of sct, not of the user: say so plainly
+        raise CompileError(f"internal error: generated code for {fn.__qualname__} does not compile "
+                           f"({exc}); please report this with the function's source",
+                           filename, fdef.lineno, "generated code") from None
+    exec(code, namespace)
+    entry = namespace[generated.entry]
+    for generated_fn in (entry, namespace.get(generated.fwd or "")):
+        if generated_fn is not None:
+            generated_fn.__defaults__ = fn.__defaults__
+    fwd = namespace[generated.fwd] if generated.fwd else None
+    bwd = namespace[generated.bwd] if generated.bwd else None
+    for value in namespace.values():
+        if isinstance(value, types.FunctionType) and value.__code__.co_filename == gen_filename:
+            value.__sct_generated__ = True
+    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename)

@@ -1,0 +1,107 @@
+"""Printing generated code: astunparse, fixed and made readable.
+
+astunparse 1.6.3 prints ``x[:, 0]`` as ``x[(:, 0)]`` on Python >= 3.9 (a
+syntax error); this printer writes tuple subscripts without parentheses,
+drops the redundant outer parentheses of an assignment's right-hand side and
+turns comment markers into ``# ...`` lines.
+"""
+from __future__ import annotations
+
+import ast
+import io
+from typing import List
+
+import astunparse
+import gast
+
+COMMENT = "\x00sct-comment\x00"
+
+
+def comment(text: str) -> gast.Expr:
+    """A statement that prints as ``# text``."""
+    return gast.Expr(value=gast.Constant(value=COMMENT + text, kind=None))
+
+
+class Printer(astunparse.Unparser):
+    def _Expr(self, tree):
+        value = tree.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) and \
+                value.value.startswith(COMMENT):
+            for line in value.value[len(COMMENT):].splitlines() or [""]:
+                self.fill("# " + line)
+            return
+        super()._Expr(tree)
+
+    def _Subscript(self, t):
+        self.dispatch(t.value)
+        self.write("[")
+        if isinstance(t.slice, ast.Tuple) and t.slice.elts:
+            for i, elt in enumerate(t.slice.elts):
+                if i:
+                    self.write(", ")
+                self.dispatch(elt)
+            if len(t.slice.elts) == 1:
+                self.write(",")
+        else:
+            self.dispatch(t.slice)
+        self.write("]")
+
+    def _Assign(self, t):
+        self.fill()
+        for target in t.targets:
+            self.dispatch(target)
+            self.write(" = ")
+        self._bare(t.value)
+
+    def _Return(self, t):
+        self.fill("return")
+        if t.value is not None:
+            self.write(" ")
+            self._bare(t.value)
+
+    def _bare(self, value):
+        """An expression without the outer parentheses astunparse would add."""
+        if isinstance(value, ast.BinOp):
+            self.dispatch(value.left)
+            self.write(" " + self.binop[value.op.__class__.__name__] + " ")
+            self.dispatch(value.right)
+        elif isinstance(value, ast.Compare):
+            self.dispatch(value.left)
+            for o, e in zip(value.ops, value.comparators):
+                self.write(" " + self.cmpops[o.__class__.__name__] + " ")
+                self.dispatch(e)
+        elif isinstance(value, ast.Tuple) and value.elts:
+            for i, elt in enumerate(value.elts):
+                if i:
+                    self.write(", ")
+                self.dispatch(elt)
+            if len(value.elts) == 1:
+                self.write(",")
+        else:
+            self.dispatch(value)
+
+    def _UnaryOp(self, t):
+        op = self.unop[t.op.__class__.__name__]
+        self.write("(" + op + (" " if op == "not" else ""))
+        self.dispatch(t.operand)
+        self.write(")")
+
+
+def to_source(nodes) -> str:
+    """Python source of gast nodes (a node or a list of statements/functions)."""
+    if not isinstance(nodes, list):
+        nodes = [nodes]
+    module = gast.Module(body=nodes, type_ignores=[])
+    tree = gast.gast_to_ast(module)
+    ast.fix_missing_locations(tree)
+    out = io.StringIO()
+    Printer(tree, file=out)
+    text = out.getvalue()
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines) + "\n"
+
+
+def expr_source(node) -> str:
+    return to_source([gast.Expr(value=node)]).strip()

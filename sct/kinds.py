@@ -1,0 +1,50 @@
+"""The kind of an argument: what compiled code is specialised on (the cache key).
+
+A kind records type, dtype and rank of arrays (not their shape), and the
+structure of containers, recursively.  Two calls whose arguments have the same
+kinds run the same generated code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any, Tuple
+
+import numpy as np
+
+from runtime.dlarray import dlarray
+
+
+def kind_of(x: Any, traced: bool = False) -> Tuple:
+    """``traced``: count float arrays as traced (calls inside compiled code)."""
+    if isinstance(x, dlarray):
+        return ("dl", x.dtype.str, x.ndim)
+    if isinstance(x, np.ndarray):
+        return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, x.ndim)
+    if isinstance(x, (bool, np.bool_)):
+        return ("const", bool)
+    if isinstance(x, np.generic):
+        return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, 0)
+    if isinstance(x, numbers.Number):
+        if traced and isinstance(x, (float, complex)):
+            return ("dl", np.dtype(type(x)).str, 0)
+        return ("num", np.dtype(type(x)).str if isinstance(x, (int, float, complex)) else None, type(x))
+    if isinstance(x, (list, tuple)):
+        if hasattr(type(x), "_fields"):
+            return ("obj", type(x), tuple((f, kind_of(getattr(x, f), traced)) for f in x._fields))
+        return ("seq", type(x), tuple(kind_of(v, traced) for v in x))
+    if isinstance(x, dict):
+        try:
+            items = tuple((k, kind_of(v, traced)) for k, v in x.items())
+        except TypeError:
+            return ("const", type(x))
+        return ("map", type(x), items)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name), traced))
+                                      for f in dataclasses.fields(x)))
+    if x is None or isinstance(x, (str, bytes, type, slice, range)) or callable(x):
+        return ("const", type(x) if not isinstance(x, type) else x)
+    if hasattr(x, "__dict__"):
+        return ("obj", type(x), tuple((k, kind_of(v, traced)) for k, v in sorted(vars(x).items())
+                                      if not k.startswith("__")))
+    return ("const", type(x))

@@ -1,0 +1,952 @@
+"""Pass 3: write the forward code and the adjoint sweeps.
+
+The forward function is the user's normalized code, plus a *tape* (a list)
+that keeps, inside loops and branches only, the values an assignment
+overwrites, the branch taken and the number of iterations.  Straight-line
+code needs no tape: each top-level value has its own name.
+
+Each ``dlgradient`` site becomes a call to a generated *sweep* function that
+receives the values it needs by name, starts from ``d_y = rt.seed(y)`` and
+runs the adjoint of every statement before the site, newest first; it pops a
+copy of the tape, so a later site can sweep again.  A function differentiated
+from its caller (a helper, a method) becomes a pair ``name_fwd`` (returns its
+value and what its adjoint needs) / ``name_bwd`` (takes that and the adjoint
+of the value, returns the adjoints of the arguments).
+
+Each adjoint statement is the op's rule from ``runtime`` with the user's
+names put in, so the printed code reads like the rule table.
+"""
+from __future__ import annotations
+
+import copy
+import types
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import gast
+import numpy as np
+import operator
+
+from runtime import registry
+
+from .analysis import Activity, CallInfo, Resolver, bind_arguments, index_value
+from .emit import comment
+from .errors import CompileError
+from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt
+from .naming import Namer
+from .parse import source_line
+
+BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+             gast.Mod: operator.mod}
+UNARY_OPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
+ZERO = const(0.0)
+
+
+@dataclass
+class Site:
+    stmt: gast.Assign
+    frames: List[Tuple[List, int, Any, int]]   # (block, index, parent compound, depth of block)
+    y: str
+    xs: List[gast.AST]
+    options: Dict[str, bool]
+    line: int
+
+
+class Generated:
+    """The functions generated for one user function."""
+
+    def __init__(self):
+        self.functions: List[gast.FunctionDef] = []
+        self.entry: str = ""
+        self.fwd: Optional[str] = None
+        self.bwd: Optional[str] = None
+
+
+class Transformer:
+    def __init__(self, fn, fdef: gast.FunctionDef, filename: str, activity: Activity,
+                 resolver: Resolver, namer: Namer, mode: str, numpy_name: str,
+                 rt_names: Dict[int, str], rt_name: str = "rt"):
+        self.rt_name = rt_name
+        self.fn = fn
+        self.fdef = fdef
+        self.filename = filename
+        self.act = activity
+        self.resolver = resolver
+        self.namer = namer
+        self.mode = mode                   # "entry" or "vjp"
+        self.np = numpy_name
+        self.rt_names = rt_names
+        self.params = [a.id for a in fdef.args.args]
+        self.adjoint: Dict[str, str] = {}
+        self.tape = namer.fresh("tape")
+        self.needed: Set[str] = set()      # primal names some adjoint reads
+        self.uses_tape = False
+        self.forward_names: Set[str] = set(self.params)
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.forward_names.add(n.id)
+        self.counters: Dict[int, str] = {}
+        self.loop_targets: Dict[int, str] = {}
+        self.records: Dict[int, str] = {}
+        self.site_calls: Dict[int, str] = {}
+        self.defined_line: Dict[str, int] = {}
+        self.def_order: Dict[str, int] = {p: i for i, p in enumerate(self.params)}
+        for n in _in_order(fdef.body):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                self.defined_line.setdefault(n.targets[0].id, getattr(n, "lineno", fdef.lineno))
+            for m in gast.walk(n) if isinstance(n, gast.Assign) else ():
+                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
+                    self.def_order.setdefault(m.id, len(self.def_order))
+        self.fname = fdef.name
+
+    # --- helpers --------------------------------------------------------------------------
+    def fail(self, node, message: str, construct: str):
+        raise CompileError(message, self.filename, getattr(node, "lineno", self.fdef.lineno), construct)
+
+    def d(self, name: str) -> str:
+        if name not in self.adjoint:
+            self.adjoint[name] = self.namer.fresh("d_" + name)
+        return self.adjoint[name]
+
+    def is_array(self, name: str) -> bool:
+        return name in self.act.arrays and name not in self.act.lists
+
+    def counter(self, loop) -> str:
+        if id(loop) not in self.counters:
+            name = self.namer.fresh("n_" + (loop.target.id if isinstance(loop, gast.For) else "while"))
+            self.counters[id(loop)] = name
+            self.forward_names.add(name)
+        return self.counters[id(loop)]
+
+    def record(self, node: gast.Assign) -> str:
+        if id(node) not in self.records:
+            name = self.namer.fresh(node.targets[0].id + "_record")
+            self.records[id(node)] = name
+            self.forward_names.add(name)
+        return self.records[id(node)]
+
+    # --- sites ---------------------------------------------------------------------------------
+    def find_sites(self) -> List[Site]:
+        sites: List[Site] = []
+
+        def walk(block, frames, depth, in_loop):
+            for i, s in enumerate(block):
+                if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
+                        self.act.call_info(s.value).kind == "site":
+                    if in_loop:
+                        self.fail(s, "dlgradient inside a loop is not supported yet: compute y in "
+                                  "the loop and call dlgradient once after it", "dlgradient")
+                    sites.append(self.make_site(s, frames + [(block, i, None, depth)]))
+                elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                        self.act.call_info(s.value).kind == "site":
+                    self.fail(s, "the result of dlgradient is not used: assign it, "
+                              "e.g. dydx = dlgradient(y, x)", "dlgradient")
+                elif isinstance(s, gast.If):
+                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
+                    walk(s.orelse, frames + [(block, i, s, depth)], depth + 1, in_loop)
+                elif isinstance(s, (gast.For, gast.While)):
+                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
+        walk(self.fdef.body, [], 0, False)
+        return sites
+
+    def make_site(self, stmt: gast.Assign, frames) -> Site:
+        node = stmt.value
+        line = getattr(stmt, "lineno", self.fdef.lineno)
+        options = {"RetainData": False, "EnableHigherDerivatives": True, "AllowComplex": True}
+        aliases = {"retain_data": "RetainData", "enable_higher_derivatives": "EnableHigherDerivatives",
+                   "allow_complex": "AllowComplex"}
+        for k in node.keywords:
+            key = aliases.get(k.arg, k.arg)
+            if key not in options:
+                self.fail(stmt, f"dlgradient has no option {k.arg!r}; the options are RetainData, "
+                          "EnableHigherDerivatives and AllowComplex", "dlgradient")
+            if not isinstance(k.value, gast.Constant):
+                self.fail(stmt, f"the dlgradient option {k.arg} must be the literal True or False",
+                          "dlgradient")
+            options[key] = bool(k.value.value)
+        if len(node.args) < 2:
+            self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
+                      "dlgradient")
+        y, xs = node.args[0], node.args[1:]
+        if not isinstance(y, gast.Name) or y.id not in self.act.active:
+            self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
+                      "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
+                      "constants)", "dlgradient")
+        for x in xs:
+            if isinstance(x, gast.Name) and x.id not in self.act.active:
+                where = self.defined_line.get(x.id)
+                origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
+                          if x.id not in self.params else "it is not a dlarray argument of dlfeval")
+                self.fail(stmt, f"dlgradient: cannot differentiate with respect to {x.id!r}: {origin}; "
+                          "only dlarrays passed to dlfeval, and values computed from them, are traced",
+                          "dlgradient")
+            if isinstance(x, gast.Name) and x.id in self.act.complex and not options["AllowComplex"]:
+                self.fail(stmt, f"dlgradient: {x.id!r} is complex but AllowComplex is False",
+                          "dlgradient")
+        return Site(stmt, frames, y.id, list(xs), options, line)
+
+    # --- entry point -------------------------------------------------------------------------
+    def build(self) -> Generated:
+        # Pass A finds which primal values the adjoints read (so only those are
+        # recorded); pass B writes the code with that knowledge.  Pass A's
+        # names are thrown away, so the output does not depend on it.
+        snapshot = (set(self.namer.taken), dict(self.adjoint), dict(self.counters),
+                    dict(self.records), set(self.forward_names))
+        self.needed_final = set(self.forward_names)
+        self.generate()
+        needed = set(self.needed)
+        (self.namer.taken, self.adjoint, self.counters, self.records, self.forward_names) = snapshot
+        self.needed = set()
+        self.uses_tape = False
+        self.needed_final = needed
+        return self.generate()
+
+    def generate(self) -> Generated:
+        out = Generated()
+        self.site_calls = {}
+        self.site_records = set()
+        self.sweep_params = {}
+        self.residuals = []
+        sites = self.find_sites()
+        for k, site in enumerate(sites):
+            name = self.namer.fresh(f"{self.fname}_dlgradient_line{site.line}")
+            self.site_calls[id(site.stmt)] = name
+            target = site.stmt.targets[0].id
+            if target in self.act.active and self.higher_order_needed(site, sites[k + 1:]):
+                self.site_records.add(id(site.stmt))
+            body, result = self.site_sweep(site)
+            out.functions.append(self.sweep_function(name, body, result, site))
+        if self.mode == "vjp":
+            bwd = self.bwd_function(self.vjp_sweep(self.fdef.body[-1]))
+        forward = self.forward_function()
+        out.functions.insert(0, forward)
+        out.entry = forward.name
+        if self.mode == "vjp":
+            out.fwd = forward.name
+            out.functions.insert(1, bwd)
+            out.bwd = bwd.name
+        return out
+
+    def higher_order_needed(self, site: Site, later: List[Site]) -> bool:
+        """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
+        target = site.stmt.targets[0].id
+        if self.mode == "vjp":
+            ret = self.fdef.body[-1]
+            if isinstance(ret.value, gast.Name) and target in self.reach(self.fdef.body[:-1], {ret.value.id}):
+                return True
+        for other in later:
+            R = {other.y}
+            for block, index, parent, depth in reversed(other.frames):
+                R = self.reach(block[:index], R)
+            if target in R:
+                return True
+        return False
+
+    # --- reachability: which adjoints may be nonzero --------------------------------------------
+    def operands(self, s: gast.Assign) -> List[str]:
+        """The active names whose adjoints the statement contributes to."""
+        value = s.value
+        names: List[str] = []
+        if isinstance(value, gast.Name):
+            names = [value.id]
+        elif isinstance(value, gast.BinOp) and type(value.op) in BINOP_OPS:
+            names = [n.id for n in (value.left, value.right) if isinstance(n, gast.Name)]
+            if isinstance(value.op, gast.Mod):
+                names = names[:1]
+        elif isinstance(value, gast.UnaryOp) and type(value.op) in UNARY_OPS:
+            names = [value.operand.id] if isinstance(value.operand, gast.Name) else []
+        elif isinstance(value, (gast.Subscript, gast.Attribute)):
+            names = [value.value.id] if isinstance(value.value, gast.Name) else []
+        elif isinstance(value, (gast.Tuple, gast.List)):
+            names = [e.id for e in value.elts if isinstance(e, gast.Name)]
+        elif isinstance(value, gast.Dict):
+            names = [v.id for v in value.values if isinstance(v, gast.Name)]
+        elif isinstance(value, gast.Call):
+            info = self.act.call_info(value)
+            if info.kind in ("stop", "create", "nondiff", "plain") or \
+                    (info.kind == "method" and info.method in registry.NONDIFF_METHODS):
+                return []
+            if info.kind == "site":
+                names = self.site_inputs(s)
+            else:
+                names = [n.id for n in value.args if isinstance(n, gast.Name)]
+                names += [k.value.id for k in value.keywords if isinstance(k.value, gast.Name)]
+                if info.receiver:
+                    names.append(info.receiver)
+        return [n for n in names if n in self.act.active]
+
+    def site_inputs(self, s) -> List[str]:
+        name = self.site_calls.get(id(s))
+        if name is None or id(s) not in self.site_records:
+            return []
+        return [p for p in self.sweep_params.get(name, []) if p != self.tape]
+
+    def reach(self, block: List, R: Set[str]) -> Set[str]:
+        R = set(R)
+        for s in reversed(block):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                t = s.targets[0].id
+                if t in R and t in self.act.active:
+                    R |= set(self.operands(s))
+            elif isinstance(s, gast.If):
+                R = self.reach(s.body, R) | self.reach(s.orelse, R)
+            elif isinstance(s, (gast.For, gast.While)):
+                R = self.loop_reach(s, R)
+        return R
+
+    def loop_reach(self, loop, R: Set[str]) -> Set[str]:
+        current = set(R)
+        while True:
+            after = current | self.reach(loop.body, current)
+            if after == current:
+                return current
+            current = after
+
+    # --- adjoint of a statement list --------------------------------------------------------------
+    def reverse_block(self, block: List, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        out: List = []
+        last_line = None
+        for s in reversed(block):
+            stmts, R = self.reverse_stmt(s, R, depth, state)
+            if stmts:
+                line = getattr(s, "lineno", None)
+                if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While)):
+                    out.append(self.line_comment(line, "adjoint of"))
+                    last_line = line
+                out.extend(stmts)
+        return out, R
+
+    def line_comment(self, line: int, prefix: str):
+        text = source_line(self.filename, line)
+        head = f"{prefix} line {line}" if prefix else f"line {line}"
+        return comment(f"{head}: {text}" if text else head)
+
+    def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            return self.reverse_assign(s, R, depth, state)
+        if isinstance(s, gast.If):
+            return self.reverse_if(s, R, depth, state)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.reverse_loop(s, R, depth, state)
+        return [], R
+
+    def pop(self, name: str) -> gast.Assign:
+        self.uses_tape = True
+        return assign(name, call(attr(load(self.tape), "pop")))
+
+    def restores(self, name: str, depth: int) -> bool:
+        return depth > 0 and name in self.needed_final
+
+    def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        t = s.targets[0].id
+        out: List = []
+        if t in R and t in self.act.active:
+            ops = self.operands(s)
+            g = self.d(t)
+            ans = t
+            if depth > 0 and t in loaded_names(s.value):
+                # x = f(x): the rule needs the old x, so restore it first
+                g_out = self.namer.fresh(g + "_out")
+                ans = self.namer.fresh(t + "_new")
+                out.append(assign(g_out, load(g)))
+                out.append(assign(ans, load(t)))
+                out.append(assign(g, ZERO))
+                if self.restores(t, depth):
+                    out.append(self.pop(t))
+                out.extend(self.contributions(s, g_out, ans, state, depth))
+                self.note_reads(out)
+                R = (R - {t}) | set(ops)
+                return out, R
+            out.extend(self.contributions(s, g, ans, state, depth))
+            R = (R - {t}) | set(ops) if depth == 0 else R | set(ops)
+            if depth > 0:
+                out.append(assign(g, ZERO))
+        self.note_reads(out)
+        if self.restores(t, depth):
+            out.append(self.pop(t))
+        return out, R
+
+    def note_reads(self, stmts: List):
+        for st in stmts:
+            for n in loaded_names(st):
+                if n in self.forward_names:
+                    self.needed.add(n)
+
+    def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        touched = self.touched(s.body + s.orelse, R)
+        pre = self.init_adjoints(touched, state)
+        body, R1 = self.reverse_block(s.body, R, depth + 1, state)
+        orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
+        out = list(pre)
+        if not self.needs_tape(s):
+            return out, R
+        if not body and not orelse:
+            if self.cond_on_tape(s, depth):
+                self.uses_tape = True
+                out.append(expr_stmt(call(attr(load(self.tape), "pop"))))
+            return out, R
+        test = s.test
+        if self.cond_on_tape(s, depth):
+            cond = self.namer.fresh("cond_taken")
+            self.cond_names[id(s)] = cond
+            out.append(self.pop(cond))
+            test = load(cond)
+        else:
+            self.note_reads([gast.Expr(value=test)])
+        out.append(self.line_comment(s.lineno, "adjoint of the branch on"))
+        node = gast.If(test=copy.deepcopy(test), body=body or [gast.Pass()], orelse=orelse)
+        out.append(node)
+        return out, R1 | R2
+
+    def cond_on_tape(self, s: gast.If, depth: int) -> bool:
+        """Is the branch taken recorded (True) or read from a name that never changes?"""
+        test = s.test
+        if isinstance(test, gast.Constant):
+            return False
+        return depth > 0 or test.id in self.assigned_in_compounds()
+
+    def needs_tape(self, s) -> bool:
+        """Does the adjoint of this compound statement do anything (contribute or restore)?"""
+        for n in gast.walk(s):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                t = n.targets[0].id
+                if t in self.act.active or t in self.needed_final:
+                    return True
+            if isinstance(n, gast.For) and n.target.id in self.needed_final:
+                return True
+        return False
+
+    def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        if not self.needs_tape(s):
+            return [], R
+        R_in = self.loop_reach(s, R)
+        touched = self.touched(s.body, R_in)
+        pre = self.init_adjoints(touched, state)
+        body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
+        n = self.counter(s)
+        out = list(pre)
+        if depth > 0:
+            out.append(self.pop(n))
+        else:
+            self.needed.add(n)
+        if isinstance(s, gast.For):
+            target = s.target.id
+            if target in self.needed_final:
+                body.append(self.pop(target))
+        out.append(self.line_comment(s.lineno, "adjoint of the loop on"))
+        it = self.namer.fresh("_") if False else "_"
+        loop = gast.For(target=store(it), iter=call("range", [load(n)]), body=body or [gast.Pass()],
+                        orelse=[], type_comment=None)
+        out.append(loop)
+        return out, R_in
+
+    def touched(self, block: List, R: Set[str]) -> Set[str]:
+        """Adjoints a compound statement's reverse may write."""
+        R_all = set(R)
+        for _ in range(3):
+            R_all |= self.reach(block, R_all)
+        names = set()
+        for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                t = n.targets[0].id
+                if t in R_all and t in self.act.active:
+                    names.add(t)
+                    names |= set(self.operands(n))
+        return names
+
+    def init_adjoints(self, names: Set[str], state) -> List:
+        out = []
+        for name in sorted(names, key=self.order_key):
+            if name not in state["initialized"]:
+                out.append(assign(self.d(name), ZERO))
+                state["initialized"].add(name)
+        return out
+
+    def order_key(self, name: str):
+        return (self.def_order.get(name, 10**6), name)
+
+    # --- contributions ---------------------------------------------------------------------------
+    def accumulate(self, name: str, contribution, state, depth: int) -> gast.Assign:
+        dn = self.d(name)
+        if name not in state["initialized"] and depth == 0:
+            state["initialized"].add(name)
+            return assign(dn, contribution)
+        state["initialized"].add(name)
+        if self.is_array(name):
+            return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))
+        return assign(dn, call(self.rt("add_grad"), [load(dn), contribution]))
+
+    def rt(self, name: str):
+        return attr(load(self.rt_name), name)
+
+    def contributions(self, s: gast.Assign, g: str, ans: str, state, depth: int) -> List:
+        value = s.value
+        self.pending_pre = []
+        pieces: List[Tuple[str, Any]] = []       # (operand name, contribution expr)
+        if isinstance(value, gast.Name):
+            pieces.append((value.id, load(g)))
+        elif isinstance(value, gast.BinOp):
+            if value.op.__class__ is gast.Add and self.is_list(value):
+                left, right = value.left, value.right
+                if isinstance(left, gast.Name) and left.id in self.act.active:
+                    pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
+                if isinstance(right, gast.Name) and right.id in self.act.active:
+                    pieces.append((right.id, call(self.rt("list_tail"), [load(g), left])))
+            else:
+                op = BINOP_OPS[type(value.op)]
+                pieces += self.rule_pieces(registry.lookup(op), {"a": value.left, "b": value.right},
+                                           g, ans, s)
+        elif isinstance(value, gast.UnaryOp):
+            op = UNARY_OPS[type(value.op)]
+            pieces += self.rule_pieces(registry.lookup(op), {"a": value.operand}, g, ans, s)
+        elif isinstance(value, gast.Subscript):
+            pieces += self.rule_pieces(registry.lookup(operator.getitem),
+                                       {"a": value.value, "b": index_value(value.slice)}, g, ans, s)
+        elif isinstance(value, gast.Attribute):
+            base = value.value
+            op = registry.ATTRIBUTES.get(value.attr)
+            if op is not None and self.is_array(base.id):
+                pieces += self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
+                                           g, ans, s)
+            elif op is not None and base.id not in self.act.kinds:
+                # an array attribute or an object's field: decided when it runs
+                pieces.append((base.id, call(self.rt("attribute_adjoint_any"),
+                                             [load(g), base, const(value.attr)])))
+            else:
+                pieces.append((base.id, call(self.rt("attribute_adjoint"),
+                                             [load(g), base, const(value.attr)])))
+        elif isinstance(value, (gast.Tuple, gast.List)):
+            for i, e in enumerate(value.elts):
+                if isinstance(e, gast.Name):
+                    pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(g), const(i)])))
+        elif isinstance(value, gast.Dict):
+            for k, v in zip(value.keys, value.values):
+                if isinstance(v, gast.Name):
+                    pieces.append((v.id, call(self.rt("getitem_or_zero"), [load(g), k])))
+        elif isinstance(value, gast.Call):
+            pieces += self.call_pieces(s, value, g, ans)
+        out = list(self.pending_pre)
+        for name, contribution in pieces:
+            if name not in self.act.active:
+                continue
+            contribution = self.project_realness(name, contribution)
+            out.append(self.accumulate(name, contribution, state, depth))
+        return out
+
+    def is_list(self, value: gast.BinOp) -> bool:
+        return any(isinstance(o, (gast.Name)) and o.id in self.act.lists or isinstance(o, gast.List)
+                   for o in (value.left, value.right))
+
+    def bind(self, rule, args, keywords):
+        node = gast.Call(func=load("_"), args=list(args), keywords=list(keywords))
+        return bind_arguments(rule, node, self.filename, getattr(node, "lineno", 0))
+
+    def call_pieces(self, s, value: gast.Call, g: str, ans: str):
+        info: CallInfo = self.act.call_info(value)
+        if info.kind == "op":
+            for a in value.args:
+                if isinstance(a, gast.Starred):
+                    self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
+            bound = bind_arguments(info.rule, value, self.filename, s.lineno)
+            return self.rule_pieces(info.rule, bound, g, ans, s)
+        if info.kind == "method" and info.rule is not None:
+            bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
+            return self.rule_pieces(info.rule, bound, g, ans, s)
+        if info.kind == "site":
+            if id(s) not in self.site_records:
+                return []
+            sweep = self.site_calls[id(s)]
+            if self.tape in self.sweep_params[sweep]:
+                self.fail(s, "higher derivatives through a loop or branch that comes before the "
+                          "first dlgradient are not supported yet", "dlgradient")
+            value = gast.Call(func=load(sweep), args=[load(p) for p in self.sweep_params[sweep]],
+                              keywords=[])
+            info = CallInfo("function")
+        if info.kind in ("function", "method"):
+            record = self.record(s)
+            grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
+            self.pending_pre.append(assign(grads, call(self.rt("call_bwd"), [load(record), load(g)])))
+            args = list(value.args)
+            if info.kind == "method":
+                args = [load(info.receiver)] + args
+            pieces = []
+            for i, a in enumerate(args):
+                if isinstance(a, gast.Name):
+                    pieces.append((a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load())))
+            return pieces
+        if info.kind == "plain":
+            self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
+                      "function sct can read, and the runtime has no rule for it. Use numpy functions "
+                      "with rules, or wrap it with extractdata if it must be a constant", "call")
+        return []
+
+    def describe(self, func) -> str:
+        from .emit import expr_source
+        return expr_source(func)
+
+    def rule_pieces(self, rule, bound: Dict[str, Any], g: str, ans: str, s):
+        if rule is None:
+            self.fail(s, "no derivative rule for this operation", "operation")
+        pieces = []
+        templates = rule.templates()
+        globals_ = rule.fn.__globals__
+        for param in rule.wrt:
+            arg = bound.get(param)
+            if not isinstance(arg, gast.Name) or arg.id not in self.act.active:
+                if isinstance(arg, (gast.Tuple, gast.List)) and any(
+                        isinstance(e, gast.Name) and e.id in self.act.active for e in arg.elts):
+                    expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+                    tmp = self.namer.fresh(f"d_{s.targets[0].id}_{param}")
+                    self.pending_pre.append(assign(tmp, expr))
+                    for i, e in enumerate(arg.elts):
+                        if isinstance(e, gast.Name):
+                            pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(tmp), const(i)])))
+                continue
+            expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+            if rule.op in SCALAR_SAFE_OPS and all(
+                    isinstance(bound.get(other), gast.Constant) and
+                    isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
+                expr = _strip_unbroadcast(expr, self.rt_name)   # a number never broadcasts the other
+            pieces.append((arg.id, simplify(expr)))
+        return pieces
+
+    def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
+        mapping: Dict[str, Any] = {"g": g, "ans": ans}
+        for name, node in bound.items():
+            mapping[name] = node
+        for n in gast.walk(template):
+            if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
+                obj = globals_[n.id]
+                if obj is np:
+                    mapping[n.id] = self.np
+                elif id(obj) in self.rt_names:
+                    mapping[n.id] = attr(load(self.rt_name), self.rt_names[id(obj)])
+        expr = substitute(template, mapping)
+        return self.elide_conj(expr)
+
+    # --- complex handling, once for every rule ------------------------------------------------
+    def expr_is_real(self, node) -> bool:
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                base = self.primal_of(n.id)
+                if base in self.act.complex:
+                    return False
+            if isinstance(n, gast.Constant) and isinstance(n.value, complex):
+                return False
+        return True
+
+    def primal_of(self, name: str) -> str:
+        for primal, adj in self.adjoint.items():
+            if adj == name:
+                return primal
+        return name
+
+    def elide_conj(self, expr):
+        conj_names = {"conj", "conjugate"}
+        me = self
+
+        class Elide(gast.NodeTransformer):
+            def visit_Call(self, node):
+                self.generic_visit(node)
+                f = node.func
+                if isinstance(f, gast.Attribute) and f.attr in conj_names and \
+                        isinstance(f.value, gast.Name) and f.value.id == me.np and \
+                        len(node.args) == 1 and me.expr_is_real(node.args[0]):
+                    return node.args[0]
+                return node
+        return Elide().visit(expr)
+
+    def project_realness(self, name: str, contribution):
+        if name not in self.act.complex and not self.expr_is_real(contribution):
+            return call(attr(load(self.np), "real"), [contribution])
+        return contribution
+
+    # --- the sweeps -----------------------------------------------------------------------------
+    def site_sweep(self, site: Site):
+        state = {"initialized": {site.y}}
+        self.cond_names = {}
+        body: List = [assign(self.d(site.y), call(self.rt("seed"), [load(site.y)]))]
+        R = {site.y}
+        rev: List = []
+        for block, index, parent, depth in reversed(site.frames):
+            if parent is None:
+                part, R = self.reverse_block(block[:index], R, depth, state)
+                rev.extend(part)
+            else:
+                # the site sits inside `parent`; its statements before the site are done
+                if isinstance(parent, gast.If) and depth > 0:
+                    rev.append(expr_stmt(call(attr(load(self.tape), "pop"))))
+                    self.uses_tape = True
+                part, R = self.reverse_block(block[:index], R, depth, state)
+                rev.extend(part)
+        body.extend(rev)
+        results = []
+        for x in site.xs:
+            if isinstance(x, gast.Name):
+                dx = load(self.d(x.id)) if x.id in state["initialized"] else ZERO
+                results.append(call(self.rt("project"), [dx, load(x.id)]))
+            else:
+                results.append(call(self.rt("project"), [ZERO, x]))
+        self.note_reads(body)
+        for x in site.xs:
+            for n in loaded_names(x):
+                if n in self.forward_names:
+                    self.needed.add(n)
+        return body, results
+
+    def vjp_sweep(self, ret: gast.Return):
+        state = {"initialized": set()}
+        self.cond_names = {}
+        body: List = []
+        R: Set[str] = set()
+        if isinstance(ret.value, gast.Name) and ret.value.id in self.act.active:
+            R = {ret.value.id}
+            state["initialized"].add(ret.value.id)
+            self.d(ret.value.id)
+        rev, R = self.reverse_block(self.fdef.body[:-1], R, 0, state)
+        body.extend(rev)
+        results = []
+        for p in self.params:
+            results.append(load(self.d(p)) if p in state["initialized"] else ZERO)
+        return body, results, ret
+
+    # --- assembling functions ---------------------------------------------------------------------
+    def sweep_function(self, name: str, body_and_result, results, site: Site) -> gast.FunctionDef:
+        body, result = body_and_result, results
+        params = self.residual_names(body + [gast.Expr(value=r) for r in result])
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in gast.walk(st))
+        if uses_tape and self.tape not in params:
+            params.append(self.tape)
+        self.sweep_params[name] = params
+        value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
+        header = self.line_comment(site.line, "gradient at")
+        fbody = [header] + body + [gast.Return(value=value)]
+        return _function(name, params, fbody)
+
+    def residual_names(self, stmts: List) -> List[str]:
+        names: List[str] = []
+        for st in stmts:
+            for n in loaded_names(st):
+                if n in self.forward_names and n not in names and n not in self.adjoint.values():
+                    names.append(n)
+        return sorted(names, key=self.order_key)
+
+    def bwd_function(self, sweep) -> gast.FunctionDef:
+        body, results, ret = sweep
+        params = self.residual_names(body + [gast.Expr(value=r) for r in results])
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in gast.walk(st))
+        if uses_tape and self.tape not in params:
+            params.append(self.tape)
+        self.residuals = params
+        dret = self.d(ret.value.id) if isinstance(ret.value, gast.Name) else self.namer.fresh("d_out")
+        residual_arg = self.namer.fresh("residuals")
+        head = []
+        if params:
+            head.append(gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params] + [],
+                                                        ctx=gast.Store())],
+                                    value=load(residual_arg), type_comment=None))
+            if len(params) == 1:
+                head[0] = gast.Assign(targets=[gast.Tuple(elts=[store(params[0])], ctx=gast.Store())],
+                                      value=load(residual_arg), type_comment=None)
+        value = gast.Tuple(elts=results, ctx=gast.Load())
+        fbody = head + body + [gast.Return(value=value)]
+        return _function(self.namer.fresh(self.fname + "_bwd"), [residual_arg, dret], fbody)
+
+    # --- forward ------------------------------------------------------------------------------------
+    def forward_function(self) -> gast.FunctionDef:
+        body = self.forward_block(self.fdef.body, 0)
+        head: List = []
+        if self.uses_tape:
+            head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+            in_compounds = self.assigned_in_compounds() | set(self.records.values())
+            unbound = sorted(in_compounds & self.needed_final - set(self.params), key=self.order_key)
+            for name in unbound:
+                head.append(assign(name, const(None)))
+        name = self.fname if self.mode == "entry" else self.namer.fresh(self.fname + "_fwd")
+        return _function(name, list(self.params), head + body)
+
+    def assigned_in_compounds(self) -> Set[str]:
+        if getattr(self, "_in_compounds", None) is not None:
+            return self._in_compounds
+        names: Set[str] = set()
+        for s in self.fdef.body:
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                for n in gast.walk(s):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        names.add(n.id)
+        self._in_compounds = names
+        return names
+
+    def push(self, value) -> gast.Expr:
+        self.uses_tape = True
+        return expr_stmt(call(attr(load(self.tape), "append"), [value]))
+
+    def forward_block(self, block: List, depth: int) -> List:
+        out: List = []
+        last_line = None
+        for s in block:
+            line = getattr(s, "lineno", None)
+            stmts = self.forward_stmt(s, depth)
+            if line is not None and line != last_line and depth == 0:
+                out.append(self.line_comment(line, ""))
+                last_line = line
+            elif line == last_line:
+                stmts = [st for st in stmts if not _is_comment(st)]
+            out.extend(stmts)
+        return out
+
+    def forward_stmt(self, s, depth: int) -> List:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            out = []
+            if depth > 0 and t in self.needed_final:
+                out.append(self.push(load(t)))
+            value = s.value
+            if id(s) in self.site_calls:
+                name = self.site_calls[id(s)]
+                params = self.sweep_params[name]
+                args = [call("list", [load(p)]) if p == self.tape else load(p) for p in params]
+                if id(s) in self.site_records:
+                    new = assign_pair(t, self.record(s), call(self.rt("call_fwd"),
+                                                              [load(name), self.mask(args)] + args))
+                else:
+                    new = assign(t, call(name, args))
+                new.lineno = s.lineno
+                out.append(new)
+                return out
+            if isinstance(value, gast.Call):
+                info = self.act.call_info(value)
+                if info.kind in ("function", "method") and info.rule is None and \
+                        (self.act.value_active(value)) and t in self.act.active:
+                    mask_args = list(value.args)
+                    if info.kind == "method":
+                        fwd = call(self.rt("call_method_fwd"),
+                                   [load(info.receiver), const(info.method),
+                                    self.mask([load(info.receiver)] + mask_args)] + mask_args,
+                                   value.keywords)
+                    else:
+                        fwd = call(self.rt("call_fwd"), [value.func, self.mask(mask_args)] + mask_args,
+                                   value.keywords)
+                    rec = self.record(s)
+                    if depth > 0 and rec in self.needed_final:
+                        out.append(self.push(load(rec)))
+                    new = assign_pair(t, rec, fwd)
+                    new.lineno = s.lineno
+                    out.append(new)
+                    return out
+                if info.kind == "create":
+                    value = call(self.rt("as_dlarray_data"), value.args, value.keywords)
+                    new = assign(t, value)
+                    new.lineno = s.lineno
+                    out.append(new)
+                    return out
+            out.append(s)
+            return out
+        if isinstance(s, gast.If):
+            test = s.test
+            if self.needs_tape(s) and self.cond_on_tape(s, depth):
+                pre = [self.push(copy.deepcopy(test))]
+            else:
+                pre = []
+            node = gast.If(test=test, body=self.forward_block(s.body, depth + 1) or [gast.Pass()],
+                           orelse=self.forward_block(s.orelse, depth + 1))
+            node.lineno = s.lineno
+            return pre + [self.line_comment(s.lineno, ""), node]
+        if isinstance(s, (gast.For, gast.While)) and not self.needs_tape(s):
+            node = copy.copy(s)
+            node.body = self.forward_block(s.body, depth + 1)
+            return [node]
+        if isinstance(s, (gast.For, gast.While)):
+            n = self.counter(s)
+            pre = [assign(n, const(0))]
+            body = [assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))]
+            if isinstance(s, gast.For):
+                target = s.target.id
+                if target in self.needed_final:
+                    nxt = self.namer.fresh(target + "_next")
+                    header_target = store(nxt)
+                    body += [self.push(load(target)), assign(target, load(nxt))]
+                else:
+                    header_target = store(target)
+                node = gast.For(target=header_target, iter=s.iter, body=body, orelse=[], type_comment=None)
+            else:
+                node = gast.While(test=s.test, body=body, orelse=[])
+            body.extend(self.forward_block(s.body, depth + 1))
+            node.lineno = s.lineno
+            post = [self.push(load(n))] if depth > 0 else []
+            return [self.line_comment(s.lineno, "")] + pre + [node] + post
+        if isinstance(s, gast.Return) and self.mode == "vjp":
+            residuals = gast.Tuple(elts=[load(p) for p in self.residuals], ctx=gast.Load())
+            return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
+        return [s]
+
+    def mask(self, args) -> gast.Tuple:
+        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
+                          ctx=gast.Load())
+
+
+SCALAR_SAFE_OPS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow}
+
+
+def _strip_unbroadcast(expr, rt_name: str):
+    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and \
+            expr.func.attr == "unbroadcast" and isinstance(expr.func.value, gast.Name) and \
+            expr.func.value.id == rt_name:
+        return expr.args[0]
+    return expr
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and \
+        not isinstance(node.value, bool)
+
+
+def simplify(expr):
+    """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
+    class Fold(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            left, right = node.left, node.right
+            if _number(left) and _number(right):
+                fn = BINOP_OPS.get(type(node.op))
+                if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
+                    return const(fn(left.value, right.value))
+            if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+                return left
+            if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
+                return left
+            if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
+                return right
+            if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
+                return left
+            return node
+    return Fold().visit(expr)
+
+
+def _is_comment(st) -> bool:
+    from .emit import COMMENT
+    return isinstance(st, gast.Expr) and isinstance(st.value, gast.Constant) and \
+        isinstance(st.value.value, str) and st.value.value.startswith(COMMENT)
+
+
+def _in_order(block: List):
+    """Statements of a body in source order, entering compound statements."""
+    for s in block:
+        yield s
+        for field_name in ("body", "orelse"):
+            yield from _in_order(getattr(s, field_name, []) or [])
+
+
+def assign_pair(a: str, b: str, value) -> gast.Assign:
+    return gast.Assign(targets=[gast.Tuple(elts=[store(a), store(b)], ctx=gast.Store())],
+                       value=value, type_comment=None)
+
+
+def _function(name: str, params: List[str], body: List) -> gast.FunctionDef:
+    args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+                                for p in params],
+                          posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                          defaults=[])
+    return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
