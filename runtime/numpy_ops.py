@@ -412,7 +412,7 @@ def extremum_weights(a, ans, axis=None, keepdims=False):
     """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
     extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
     hits = np.asarray(a == extremum, dtype=float)
-    return hits / np.sum(hits, axis=axis, keepdims=True)
+    return hits / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1)
 
 
 def prod_of_others(a, axis=None):
@@ -984,6 +984,217 @@ def _stack_pieces_rule(g, ans, grads, arrays, axis=0):
     return unstack_pieces(g, arrays, axis)
 
 
+# --- more linear algebra and selection ------------------------------------------------------------
+
+
+@defrule(np.einsum, wrt=("operands",))
+def einsum(g, ans, *operands, out=None, optimize=False):
+    return einsum_adjoints(g, operands)
+
+
+@defrule(np.diag)
+def diag(g, ans, v, k=0):
+    return diag_adjoint(g, v, k)
+
+
+@defrule(np.diagonal)
+def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
+    return diagonal_adjoint(g, a, offset, axis1, axis2)
+
+
+@defrule(np.triu)
+def triu(g, ans, m, k=0):
+    return np.triu(g, k)
+
+
+@defrule(np.tril)
+def tril(g, ans, m, k=0):
+    return np.tril(g, k)
+
+
+@defrule(np.roll)
+def roll(g, ans, a, shift, axis=None):
+    return np.roll(g, negated(shift), axis)
+
+
+@defrule(np.diff)
+def diff(g, ans, a, n=1, axis=-1, prepend=None, append=None):
+    return diff_adjoint(g, a, n, axis, prepend, append)
+
+
+@defrule(np.sort)
+def sort(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    return take_along_axis_adjoint(g, a, np.argsort(a, axis=axis, kind="stable"), axis)
+
+
+@defrule(np.take_along_axis)
+def take_along_axis(g, ans, arr, indices, axis=-1):
+    return take_along_axis_adjoint(g, arr, indices, axis)
+
+
+@defrule(np.cross, wrt=("a", "b"))
+def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    return (unbroadcast(np.cross(np.conj(b), cross_adjoint_check(g, axisa, axisb, axisc, axis)), a),
+            unbroadcast(np.cross(cross_adjoint_check(g, axisa, axisb, axisc, axis), np.conj(a)), b))
+
+
+@defrule(np.linalg.cholesky)
+def cholesky(g, ans, a, *, upper=False):
+    return cholesky_adjoint(g, ans, upper)
+
+
+def einsum_adjoints(g, operands):
+    """The adjoints of all operands of ``np.einsum(subscripts, *arrays)`` (None for the subscripts)."""
+    plans = einsum_plan(operands[0], einsum_shapes(operands))
+    grads = [None]
+    for k in range(1, len(operands)):
+        plan = plans[k - 1]
+        others = []
+        for j in plan[1]:
+            others = others + [np.conj(operands[j + 1])]
+        for n in plan[2]:
+            others = others + [np.ones(n)]
+        grads = grads + [unbroadcast(np.einsum(plan[0], g, *others), operands[k])]
+    return grads
+
+
+def einsum_shapes(operands):
+    return [np.shape(x) for x in operands[1:]]
+
+
+def einsum_plan(subscripts, shapes):
+    """For each array operand: (einsum spec of its adjoint, the other operands it uses, sizes of ones)."""
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("np.einsum's derivative needs the subscripts-string form")
+    spec = subscripts.replace(" ", "")
+    inputs, output = spec.split("->") if "->" in spec else (spec, None)
+    inputs = inputs.split(",")
+    used = set(spec) - set(",->.")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    width = builtins.max([len(shape) - len(term.replace("...", "")) for term, shape in zip(inputs, shapes)
+                          if "..." in term] or [0])
+    ell = "".join(spare[:width])
+    terms = []
+    for term, shape in zip(inputs, shapes):
+        if "..." in term:
+            n = len(shape) - len(term.replace("...", ""))
+            term = term.replace("...", ell[width - n:] if n else "")
+        terms.append(term)
+    if output is None:
+        letters = "".join(terms)
+        output = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    else:
+        output = output.replace("...", ell)
+    sizes = {}
+    for term, shape in zip(terms, shapes):
+        for c, n in zip(term, shape):
+            if n != 1 or c not in sizes:
+                sizes[c] = n
+    plans = []
+    for k, term in enumerate(terms):
+        if len(set(term)) != len(term):
+            raise NotImplementedError("np.einsum's derivative with a repeated index in one operand "
+                                      f"({subscripts!r}) is not implemented")
+        others = [j for j in range(len(terms)) if j != k]
+        present = set(output).union(*[set(terms[j]) for j in others])
+        missing = [c for c in term if c not in present]
+        adjoint = ",".join([output] + [terms[j] for j in others] + missing) + "->" + term
+        plans.append((adjoint, others, [sizes[c] for c in missing]))
+    return plans
+
+
+def diagonal_adjoint(g, a, offset, axis1, axis2):
+    """The adjoint of ``np.diagonal(a, offset, axis1, axis2)``: ``g`` laid back on that diagonal."""
+    return np.moveaxis(np.tensordot(g, diagonal_basis(np.shape(a), offset, axis1, axis2), axes=1),
+                       (-2, -1), sorted_pair(np.ndim(a), axis1, axis2))
+
+
+def diag_adjoint(g, v, k):
+    """The adjoint of ``np.diag(v, k)``: a diagonal of ``g`` (1-D ``v``), or ``g`` laid on one (2-D ``v``)."""
+    if np.ndim(v) == 2:
+        return diagonal_adjoint(g, v, k, 0, 1)
+    return np.diagonal(g, k)
+
+
+def diagonal_basis(shape, offset, axis1, axis2):
+    """One-hot matrices (d, n1, n2): entry d of the diagonal np.diagonal takes from a (n1, n2) block."""
+    nd = len(shape)
+    ax1, ax2 = axis1 % nd, axis2 % nd
+    n1, n2 = shape[ax1], shape[ax2]
+    rows = np.arange(n1)[:, None]
+    cols = np.arange(n2)[None, :]
+    count = len(np.diagonal(np.zeros((n1, n2)), offset))
+    basis = (cols - rows == offset) & ((rows if offset >= 0 else cols) == np.arange(count)[:, None, None])
+    basis = basis.astype(float)
+    return basis if ax1 < ax2 else np.swapaxes(basis, -1, -2)
+
+
+def sorted_pair(ndim, axis1, axis2):
+    return tuple(sorted((axis1 % ndim, axis2 % ndim)))
+
+
+def negated(shift):
+    """``-shift`` for an int or a tuple of ints (the shift that undoes np.roll)."""
+    return tuple(-s for s in shift) if np.iterable(shift) else -shift
+
+
+def diff_adjoint(g, a, n, axis, prepend, append):
+    """The adjoint of ``np.diff(a, n, axis, prepend, append)`` with respect to ``a``."""
+    grad = g
+    for _ in range(n):
+        grad = -np.diff(grad, axis=axis, prepend=0, append=0)
+    return grad[diff_middle(np.shape(a), axis, prepend, append)]
+
+
+def diff_middle(shape, axis, prepend, append):
+    """The index of ``a`` inside the array np.diff differenced (after prepend and append)."""
+    nd = len(shape)
+    axis = axis % nd
+    before = 0 if prepend is None else (np.shape(prepend)[axis] if np.ndim(prepend) == nd else 1)
+    return (slice(None),) * axis + (slice(before, before + shape[axis]),)
+
+
+def along_axis_index(shape, indices, axis):
+    """A full fancy index equivalent to ``np.take_along_axis(., indices, axis)`` on ``shape``."""
+    indices = np.asarray(indices)
+    nd = len(shape)
+    axis = axis % nd
+    grids = []
+    for i in range(nd):
+        if i == axis:
+            grids.append(indices)
+        else:
+            size = builtins.max(shape[i], np.shape(indices)[i])
+            grids.append(np.arange(size).reshape([-1 if j == i else 1 for j in range(nd)]))
+    return tuple(grids)
+
+
+def take_along_axis_adjoint(g, arr, indices, axis):
+    """The adjoint of ``np.take_along_axis(arr, indices, axis)`` (adds where indices repeat)."""
+    if axis is None:
+        return np.reshape(index_adjoint(g, np.ravel(arr), indices), np.shape(arr))
+    return index_adjoint(g, arr, along_axis_index(np.shape(arr), indices, axis))
+
+
+def cross_adjoint_check(g, axisa, axisb, axisc, axis):
+    """``g``, after checking np.cross was called with its default axes (the only form differentiated)."""
+    if axis is not None or axisa != -1 or axisb != -1 or axisc != -1 or np.shape(g)[-1:] != (3,):
+        raise NotImplementedError("np.cross is differentiated only for 3-vectors along the last axis")
+    return g
+
+
+def cholesky_adjoint(g, ans, upper):
+    """The adjoint of ``np.linalg.cholesky`` (which reads only the lower triangle and the real diagonal)."""
+    low = conj_transpose(ans) if upper else ans
+    gl = conj_transpose(g) if upper else g
+    inner = conj_transpose(low) @ gl
+    phi = np.tril(inner, -1) + 0.5 * np.real(np.diagonal(inner, 0, -2, -1))[..., None] * np.eye(np.shape(low)[-1])
+    sym = conj_transpose(np.linalg.inv(low)) @ phi @ np.linalg.inv(low)
+    full = sym + conj_transpose(sym)
+    grad = np.tril(full, -1) + np.real(full) * np.eye(np.shape(low)[-1]) * 0.5
+    return conj_transpose(grad) if upper else grad
+
+
 # --- array creation and casting ------------------------------------------------------------------
 
 
@@ -1097,6 +1308,7 @@ nondifferentiable(
     angle_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
+    einsum_plan, einsum_shapes, diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
 
 METHODS.update({

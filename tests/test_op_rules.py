@@ -26,6 +26,8 @@ from runtime import numpy_ops as nops
 from runtime import support
 from runtime.registry import ATTRIBUTES, METHODS, NONDIFF, RULES, is_nondifferentiable, lookup
 
+pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+
 try:
     from tests.gradcheck import check_rule
 except ImportError:                      # run as plain `pytest` from inside tests/
@@ -128,6 +130,19 @@ def flat(pieces):
 def unflat(g, pieces):
     sizes = np.cumsum([np.size(p) for p in pieces])[:-1]
     return [np.reshape(part, np.shape(p)) for part, p in zip(np.split(g, sizes), pieces)]
+
+
+def varargs_rule(op):
+    """The rule of a varargs op returns a list with one adjoint per argument: drop the non-array ones."""
+    def rule(g, ans, *args, **kw):
+        return tuple(d for d, a in zip(lookup(op).fn(g, ans, *args, **kw), args) if not isinstance(a, str))
+    return rule
+
+
+def spd(rng, cplx, shape):
+    """Hermitian positive definite matrices (numpy's cholesky reads only their lower triangle)."""
+    x = R(*shape)(rng, cplx)
+    return x @ np.conj(np.swapaxes(x, -1, -2)) + shape[-1] * np.eye(shape[-1])
 
 
 def slogdet_stacked(a):
@@ -351,6 +366,40 @@ CASES = [
     Case(np.linalg.matrix_norm, [R(2, 3, 4)], complex=True),
     Case(np.linalg.matrix_norm, [R(3, 4)], kwargs=dict(ord=1), complex=True),
     Case(np.linalg.matrix_norm, [R(2, 3, 4)], kwargs=dict(ord=np.inf, keepdims=True), complex=True),
+    Case(np.einsum, [C("ij,jk->ik"), R(2, 3), R(3, 4)], (1, 2), complex=True, rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [C("ij,jk"), R(2, 3), R(3, 4)], (1, 2), complex=True, rule=varargs_rule(np.einsum),
+         note="implicit output"),
+    Case(np.einsum, [C("bij,bjk->bik"), R(2, 2, 3), R(2, 3, 4)], (1, 2), complex=True,
+         rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [C("ij->i"), R(2, 3)], (1,), complex=True, rule=varargs_rule(np.einsum),
+         note="an index summed in one operand only"),
+    Case(np.einsum, [C("...ij,...j->...i"), R(2, 3, 4), R(1, 4)], (1, 2), complex=True,
+         rule=varargs_rule(np.einsum), note="ellipsis with broadcasting"),
+    Case(np.einsum, [C("i,j,k->ijk"), R(2), R(3), R(4)], (1, 2, 3), rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [C("ij,ij->"), R(2, 3), R(2, 3)], (1, 2), complex=True, rule=varargs_rule(np.einsum)),
+    Case(np.linalg.cholesky, [lambda rng, c: spd(rng, c, (3, 3))], complex=True),
+    Case(np.linalg.cholesky, [lambda rng, c: spd(rng, c, (2, 3, 3))], complex=True),
+    Case(np.linalg.cholesky, [lambda rng, c: spd(rng, c, (3, 3))], kwargs=dict(upper=True), complex=True),
+    Case(np.cross, [R(3), R(2, 3)], (0, 1), complex=True),
+    Case(np.diag, [R(3)], complex=True),
+    Case(np.diag, [R(3)], kwargs=dict(k=-1)),
+    Case(np.diag, [R(3, 4)], complex=True),
+    Case(np.diag, [R(3, 4)], kwargs=dict(k=2), complex=True),
+    Case(np.diagonal, [R(3, 4)], complex=True),
+    Case(np.diagonal, [R(2, 3, 4)], kwargs=dict(offset=-1, axis1=2, axis2=1), complex=True),
+    Case(np.diagonal, [R(3, 2, 4)], kwargs=dict(offset=1, axis1=0, axis2=2)),
+    Case(np.triu, [R(3, 4)], complex=True),
+    Case(np.tril, [R(2, 3, 3)], kwargs=dict(k=-1), complex=True),
+    Case(np.roll, [R(2, 3), C(1)], complex=True),
+    Case(np.roll, [R(2, 3), C((1, -2))], kwargs=dict(axis=(0, 1))),
+    Case(np.diff, [R(2, 5)], complex=True),
+    Case(np.diff, [R(4, 3)], kwargs=dict(n=2, axis=0), complex=True),
+    Case(np.diff, [R(2, 5)], kwargs=dict(prepend=0.5, append=np.ones((2, 2)))),
+    Case(np.sort, [R(2, 5)]),
+    Case(np.sort, [R(3, 4)], kwargs=dict(axis=0)),
+    Case(np.sort, [R(3, 4)], kwargs=dict(axis=None)),
+    Case(np.take_along_axis, [R(3, 4), C(np.array([[0, 0, 3], [1, 2, 2], [3, 3, 3]]))], complex=True),
+    Case(np.take_along_axis, [R(3, 4), C(np.array([[0, 2, 1, 2]]))], kwargs=dict(axis=0)),
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
