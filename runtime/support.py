@@ -145,6 +145,15 @@ def attribute_adjoint(grad, obj, name):
     return {name: grad}
 
 
+def drop_attribute(grad, name):
+    """An object's adjoint without the field ``name`` (after the field was overwritten)."""
+    if isinstance(grad, dict) and name in grad:
+        out = dict(grad)
+        del out[name]
+        return out
+    return grad
+
+
 def getattr_or_zero(grad, name):
     if _is_zero(grad):
         return ZERO
@@ -349,6 +358,11 @@ def _attribute_adjoint_rule(g, ans, grad, obj, name):
 @defrule(getattr_or_zero, wrt=("grad",))
 def _getattr_or_zero_rule(g, ans, grad, name):
     return attribute_adjoint(g, grad, name)
+
+
+@defrule(drop_attribute, wrt=("grad",))
+def _drop_attribute_rule(g, ans, grad, name):
+    return drop_attribute(g, name)
 
 
 @defrule(add_grad, wrt=("a", "b"))

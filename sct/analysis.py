@@ -139,6 +139,8 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("nondiff", obj=target)
     if isinstance(target, types.FunctionType) or isinstance(target, types.MethodType):
         return CallInfo("function", obj=target)
+    if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
+        return CallInfo("function", obj=target)     # a user class: its __init__ is transformed
     return CallInfo("plain", obj=target)
 
 
@@ -393,18 +395,24 @@ class Activity:
         return self.is_complex(value)
 
     def value_is_array(self, value) -> bool:
-        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
-            operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
-            return not any(isinstance(o, gast.Name) and o.id in self.lists for o in operands) and \
-                not any(isinstance(o, gast.Name) and o.id not in self.arrays and o.id not in self.kinds
-                        for o in operands if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add))
+        """Known to be an array or a number (so adjoints add with +), not a container."""
+        def array_operand(o):
+            return (isinstance(o, gast.Constant) and isinstance(o.value, (int, float, complex))) or \
+                (isinstance(o, gast.Name) and (o.id in self.arrays or leaf_kind(self.kinds.get(o.id)) is not None))
+        if isinstance(value, gast.BinOp):
+            return array_operand(value.left) and array_operand(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return array_operand(value.operand)
         if isinstance(value, gast.Call):
             info = self.call_info(value)
-            return info.kind in ("op",) or (info.kind == "method" and info.obj is not None)
+            if info.kind == "op":
+                return getattr(info.obj, "__module__", "") != rt_support.__name__
+            return info.kind == "method" and info.obj is not None
+        if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
+            return array_operand(value.value)
         if isinstance(value, gast.Name):
-            return value.id in self.arrays or leaf_kind(self.kinds.get(value.id)) is not None
-        kind = self.value_kind(value)
-        return leaf_kind(kind) is not None
+            return array_operand(value)
+        return leaf_kind(self.value_kind(value)) is not None
 
 
 def _option(node: gast.Call, names, default):

@@ -64,7 +64,7 @@ class Compiled:
 
 
 def compile_function(fn, kinds: Sequence, mode: str = "entry",
-                     active_mask: Optional[Sequence[bool]] = None) -> Compiled:
+                     active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False) -> Compiled:
     """Generate, print and compile the differentiated form of ``fn``.
 
     ``mode`` is "entry" (the function dlfeval runs: its dlgradient sites get
@@ -72,6 +72,10 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     that keeps what its adjoint needs, and the adjoint).
     """
     fdef, filename, _ = function_ast(fn)
+    if returns_self:       # __init__ builds its first argument: differentiate it as the result
+        fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
+                                                     annotation=None, type_comment=None)))
+        fdef.body[-1].lineno = fdef.body[-2].lineno if len(fdef.body) > 1 else fdef.lineno
     user_names = names_in(fdef)
     reserved = set(dir(builtins)) | {"rt", "np"}
     namer = Namer(user_names | reserved)

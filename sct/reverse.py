@@ -110,7 +110,9 @@ class Transformer:
         return self.adjoint[name]
 
     def is_array(self, name: str) -> bool:
-        return name in self.act.arrays and name not in self.act.lists
+        from .analysis import leaf_kind
+        return (name in self.act.arrays or leaf_kind(self.act.kinds.get(name)) is not None) and \
+            name not in self.act.lists
 
     def counter(self, loop) -> str:
         if id(loop) not in self.counters:
@@ -213,7 +215,8 @@ class Transformer:
             name = self.namer.fresh(f"{self.fname}_dlgradient_line{site.line}")
             self.site_calls[id(site.stmt)] = name
             target = site.stmt.targets[0].id
-            if target in self.act.active and self.higher_order_needed(site, sites[k + 1:]):
+            if site.options["EnableHigherDerivatives"] and target in self.act.active and \
+                    self.higher_order_needed(site, sites[k + 1:]):
                 self.site_records.add(id(site.stmt))
             body, result = self.site_sweep(site)
             out.functions.append(self.sweep_function(name, body, result, site))
@@ -252,6 +255,8 @@ class Transformer:
             names = [value.id]
         elif isinstance(value, gast.BinOp) and type(value.op) in BINOP_OPS:
             names = [n.id for n in (value.left, value.right) if isinstance(n, gast.Name)]
+            if isinstance(value.right, gast.List):
+                names += [e.id for e in value.right.elts if isinstance(e, gast.Name)]
             if isinstance(value.op, gast.Mod):
                 names = names[:1]
         elif isinstance(value, gast.UnaryOp) and type(value.op) in UNARY_OPS:
@@ -325,6 +330,8 @@ class Transformer:
     def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             return self.reverse_assign(s, R, depth, state)
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
+            return self.reverse_attribute_store(s, R, depth, state)
         if isinstance(s, gast.If):
             return self.reverse_if(s, R, depth, state)
         if isinstance(s, (gast.For, gast.While)):
@@ -366,6 +373,20 @@ class Transformer:
         if self.restores(t, depth):
             out.append(self.pop(t))
         return out, R
+
+    def reverse_attribute_store(self, s: gast.Assign, R: Set[str], depth: int, state):
+        """``obj.name = v``: v's adjoint is obj's adjoint of that field, which is then spent."""
+        target = s.targets[0]
+        obj, value = target.value, s.value
+        if not isinstance(obj, gast.Name) or obj.id not in R or \
+                not (isinstance(value, gast.Name) and value.id in self.act.active):
+            return [], R
+        d_obj = self.d(obj.id)
+        self.init_adjoints({obj.id}, state)
+        out = [self.accumulate(value.id, call(self.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),
+                               state, depth),
+               assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
+        return out, R | {value.id}
 
     def note_reads(self, stmts: List):
         for st in stmts:
@@ -493,16 +514,18 @@ class Transformer:
                     pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
                 if isinstance(right, gast.Name) and right.id in self.act.active:
                     pieces.append((right.id, call(self.rt("list_tail"), [load(g), left])))
+                if isinstance(right, gast.List):      # xs + [v], from xs.append(v)
+                    tail = call(self.rt("list_tail"), [load(g), left])
+                    for i, e in enumerate(right.elts):
+                        if isinstance(e, gast.Name):
+                            pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
             else:
-                op = BINOP_OPS[type(value.op)]
-                pieces += self.rule_pieces(registry.lookup(op), {"a": value.left, "b": value.right},
-                                           g, ans, s)
+                pieces += self.operator_pieces(BINOP_OPS[type(value.op)], [value.left, value.right], g, ans, s)
         elif isinstance(value, gast.UnaryOp):
-            op = UNARY_OPS[type(value.op)]
-            pieces += self.rule_pieces(registry.lookup(op), {"a": value.operand}, g, ans, s)
+            pieces += self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
         elif isinstance(value, gast.Subscript):
-            pieces += self.rule_pieces(registry.lookup(operator.getitem),
-                                       {"a": value.value, "b": index_value(value.slice)}, g, ans, s)
+            pieces += self.operator_pieces(operator.getitem, [value.value, index_value(value.slice)],
+                                           g, ans, s)
         elif isinstance(value, gast.Attribute):
             base = value.value
             op = registry.ATTRIBUTES.get(value.attr)
@@ -533,6 +556,12 @@ class Transformer:
             contribution = self.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
         return out
+
+    def operator_pieces(self, op, operands, g: str, ans: str, s):
+        rule = registry.lookup(op)
+        if rule is None:
+            self.fail(s, f"no derivative rule for the operator {op.__name__}", "operator")
+        return self.rule_pieces(rule, self.bind(rule, operands, []), g, ans, s)
 
     def is_list(self, value: gast.BinOp) -> bool:
         return any(isinstance(o, (gast.Name)) and o.id in self.act.lists or isinstance(o, gast.List)
@@ -674,10 +703,8 @@ class Transformer:
                 part, R = self.reverse_block(block[:index], R, depth, state)
                 rev.extend(part)
             else:
-                # the site sits inside `parent`; its statements before the site are done
-                if isinstance(parent, gast.If) and depth > 0:
-                    rev.append(expr_stmt(call(attr(load(self.tape), "pop"))))
-                    self.uses_tape = True
+                # the site sits inside `parent` (an if, whose branch is not recorded
+                # yet); its statements before the site are done
                 part, R = self.reverse_block(block[:index], R, depth, state)
                 rev.extend(part)
         body.extend(rev)
@@ -844,15 +871,16 @@ class Transformer:
             out.append(s)
             return out
         if isinstance(s, gast.If):
-            test = s.test
+            # The branch taken is recorded at the end of the branch, so the
+            # adjoint reads it before undoing the branch's own records.
+            body = self.forward_block(s.body, depth + 1)
+            orelse = self.forward_block(s.orelse, depth + 1)
             if self.needs_tape(s) and self.cond_on_tape(s, depth):
-                pre = [self.push(copy.deepcopy(test))]
-            else:
-                pre = []
-            node = gast.If(test=test, body=self.forward_block(s.body, depth + 1) or [gast.Pass()],
-                           orelse=self.forward_block(s.orelse, depth + 1))
+                body.append(self.push(const(True)))
+                orelse.append(self.push(const(False)))
+            node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
             node.lineno = s.lineno
-            return pre + [self.line_comment(s.lineno, ""), node]
+            return [self.line_comment(s.lineno, ""), node]
         if isinstance(s, (gast.For, gast.While)) and not self.needs_tape(s):
             node = copy.copy(s)
             node.body = self.forward_block(s.body, depth + 1)

@@ -21,22 +21,24 @@ from .kinds import kind_of
 _CACHE: Dict[Any, list] = {}
 
 
-def _compiled_vjp(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
+def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
-    key = (function_identity(fn), kinds, tuple(bool(m) for m in active), registry.rules_version())
+    key = (function_identity(fn), kinds, tuple(bool(m) for m in active), registry.rules_version(),
+           returns_self)
     entries = _CACHE.setdefault(key, [])
     for entry in entries:
         if entry.valid():
             return entry
     entries.clear()
-    compiled = compile_function(fn, kinds, mode="vjp", active_mask=active)
+    compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
     entries.append(compiled)
     return compiled
 
 
 def function_identity(fn) -> Tuple:
     """What, besides guarded names, decides a function's generated code."""
-    return (fn.__code__, id(fn.__globals__), fn.__closure__)
+    cells = tuple(id(c) for c in fn.__closure__) if fn.__closure__ else ()
+    return (fn.__code__, id(fn.__globals__), cells)
 
 
 class _RuleRecord:
@@ -55,6 +57,12 @@ def dynamic_forward(fn, active, args, kwargs):
     if rule is not None:
         out = fn(*args, **kwargs)
         return out, _RuleRecord(rule, args, kwargs, out)
+    if isinstance(fn, type) and isinstance(getattr(fn, "__init__", None), types.FunctionType):
+        obj = fn.__new__(fn)
+        compiled = _compiled_vjp(fn.__init__, (obj,) + tuple(args), (True,) + tuple(active),
+                                 returns_self=True)
+        out, residuals = compiled.fwd(obj, *args, **kwargs)
+        return out, ("init", (compiled, residuals))
     if registry.is_nondifferentiable(fn) or not isinstance(fn, types.FunctionType):
         if isinstance(fn, type) or registry.is_nondifferentiable(fn):
             return fn(*args, **kwargs), None
@@ -80,7 +88,7 @@ def dynamic_backward(record, grad) -> Tuple:
         grads = dynamic_backward(inner, grad)
         if how == "noself":
             return (ZERO,) + tuple(grads)
-        if how == "method":
+        if how in ("method", "init"):
             return tuple(grads[1:])
         return tuple(grads)
     if record is None:
