@@ -1190,9 +1190,326 @@ def cholesky_adjoint(g, ans, upper):
     inner = conj_transpose(low) @ gl
     phi = np.tril(inner, -1) + 0.5 * np.real(np.diagonal(inner, 0, -2, -1))[..., None] * np.eye(np.shape(low)[-1])
     sym = conj_transpose(np.linalg.inv(low)) @ phi @ np.linalg.inv(low)
-    full = sym + conj_transpose(sym)
-    grad = np.tril(full, -1) + np.real(full) * np.eye(np.shape(low)[-1]) * 0.5
+    grad = hermitian_input_adjoint(sym, "L")
     return conj_transpose(grad) if upper else grad
+
+
+# --- further elementwise functions, reductions and decompositions ---------------------------------
+
+
+@defrule(np.logaddexp, wrt=("x1", "x2"))
+def logaddexp(g, ans, x1, x2):
+    return unbroadcast(g * np.exp(x1 - ans), x1), unbroadcast(g * np.exp(x2 - ans), x2)
+
+
+@defrule(np.logaddexp2, wrt=("x1", "x2"))
+def logaddexp2(g, ans, x1, x2):
+    return unbroadcast(g * np.exp2(x1 - ans), x1), unbroadcast(g * np.exp2(x2 - ans), x2)
+
+
+@defrule(np.deg2rad, np.radians)
+def deg2rad(g, ans, x):
+    return g * (np.pi / 180)
+
+
+@defrule(np.rad2deg, np.degrees)
+def rad2deg(g, ans, x):
+    return g * (180 / np.pi)
+
+
+@defrule(operator.mod, np.mod, np.remainder, wrt=("x1", "x2"))
+def remainder(g, ans, x1, x2):
+    return unbroadcast(g, x1), unbroadcast(-g * np.floor_divide(x1, x2), x2)
+
+
+@defrule(np.fmod, wrt=("x1", "x2"))
+def fmod(g, ans, x1, x2):
+    return unbroadcast(g, x1), unbroadcast(-g * np.trunc(x1 / x2), x2)
+
+
+@defrule(np.sinc)
+def sinc(g, ans, x):
+    return g * np.conj(np.where(x == 0, 0, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1, x)))
+
+
+@defrule(np.nan_to_num)
+def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return np.where(np.isfinite(x), g, 0)
+
+
+@defrule(np.nansum)
+def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.where(np.isnan(a), 0, reduction_broadcast(g, a, axis, keepdims))
+
+
+@defrule(np.nanmean)
+def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.where(np.isnan(a), 0, reduction_broadcast(g, a, axis, keepdims) / non_nan_count(a, axis))
+
+
+@defrule(np.ptp)
+def ptp(g, ans, a, axis=None, out=None, keepdims=False):
+    return reduction_broadcast(g, a, axis, keepdims) * (
+        extremum_weights(a, np.max(a, axis=axis, keepdims=keepdims), axis, keepdims)
+        - extremum_weights(a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims))
+
+
+@defrule(np.average, wrt=("a", "weights"))
+def average(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    return average_adjoint_a(g, ans, a, axis, weights, returned, keepdims), \
+        average_adjoint_weights(g, ans, a, axis, weights, keepdims)
+
+
+@defrule(np.kron, wrt=("a", "b"))
+def kron(g, ans, a, b):
+    return kron_adjoint_a(g, a, b), kron_adjoint_b(g, a, b)
+
+
+@defrule(np.linalg.matrix_power)
+def matrix_power(g, ans, a, n):
+    return matrix_power_adjoint(g, a, n)
+
+
+@defrule(np.linalg.eigh)
+def eigh(g, ans, a, UPLO="L"):
+    return eigh_adjoint(getitem_or_zero(g, 0), fill_zero(getitem_or_zero(g, 1), ans[1]), ans[0], ans[1], UPLO)
+
+
+@defrule(np.linalg.eigvalsh)
+def eigvalsh(g, ans, a, UPLO="L"):
+    return eigh_adjoint(g, np.zeros(np.shape(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
+
+
+@defrule(np.linalg.svd)
+def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return singular_values_adjoint(svd_values_only(g, compute_uv), a)
+
+
+@defrule(np.linalg.svdvals)
+def svdvals(g, ans, x):
+    return singular_values_adjoint(g, x)
+
+
+@defrule(np.full, wrt=("fill_value",))
+def full(g, ans, shape, fill_value, dtype=None, order="C", *, device=None, like=None):
+    return unbroadcast(g, fill_value)
+
+
+@defrule(np.full_like, wrt=("fill_value",))
+def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    return unbroadcast(g, fill_value)
+
+
+@defrule(np.pad)
+def pad(g, ans, array, pad_width, mode="constant", **kwargs):
+    return pad_adjoint(g, array, pad_width, mode, kwargs)
+
+
+@defrule(np.interp, wrt=("x", "fp"))
+def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    return interp_adjoint_x(g, x, xp, fp, period), interp_adjoint_fp(g, x, xp, fp, left, right, period)
+
+
+@defrule(np.convolve, wrt=("a", "v"))
+def convolve(g, ans, a, v, mode="full"):
+    return convolve_adjoint(g, a, v, mode), convolve_adjoint(g, v, a, mode)
+
+
+@defrule(np.correlate, wrt=("a", "v"))
+def correlate(g, ans, a, v, mode="valid"):
+    return (convolve_adjoint(g, a, np.conj(np.flip(v)), mode),
+            np.flip(np.conj(convolve_adjoint(g, np.conj(np.flip(v)), a, mode))))
+
+
+def non_nan_count(a, axis):
+    """How many entries np.nanmean averaged, shaped to broadcast against ``a``."""
+    return np.sum(~np.isnan(a), axis=axis, keepdims=True)
+
+
+def average_weights(a, axis, weights):
+    """The weights of np.average shaped to broadcast against ``a`` (all ones when None)."""
+    if weights is None:
+        return np.ones(np.shape(a))
+    if np.ndim(weights) == np.ndim(a) or axis is None:
+        return weights
+    return np.reshape(weights, average_weights_shape(np.shape(a), axis))
+
+
+def average_weights_shape(shape, axis):
+    return tuple(n if i == axis % len(shape) else 1 for i, n in enumerate(shape))
+
+
+def average_adjoint_a(g, ans, a, axis, weights, returned, keepdims):
+    """The adjoint of ``a`` in ``np.average(a, axis, weights)``."""
+    if returned:
+        raise NotImplementedError("np.average(..., returned=True) is not differentiable; compute the sum of weights apart")
+    w = average_weights(a, axis, weights)
+    return reduction_broadcast(g, a, axis, keepdims) * np.conj(
+        w / np.sum(np.broadcast_to(w, np.shape(a)), axis=axis, keepdims=True))
+
+
+def average_adjoint_weights(g, ans, a, axis, weights, keepdims):
+    """The adjoint of ``weights`` in ``np.average(a, axis, weights)``."""
+    if weights is None:
+        return None
+    w = average_weights(a, axis, weights)
+    total = np.sum(np.broadcast_to(w, np.shape(a)), axis=axis, keepdims=True)
+    mean = reduction_broadcast(ans, a, axis, keepdims)
+    return np.reshape(unbroadcast(reduction_broadcast(g, a, axis, keepdims) * np.conj((a - mean) / total), w),
+                      np.shape(weights))
+
+
+def kron_plan(shape_a, shape_b):
+    """Shapes and axes relating ``np.kron(a, b)`` to the interleaved product a[i] * b[k]."""
+    nd = builtins.max(len(shape_a), len(shape_b))
+    sa = (1,) * (nd - len(shape_a)) + tuple(shape_a)
+    sb = (1,) * (nd - len(shape_b)) + tuple(shape_b)
+    split = []
+    for m, n in zip(sa, sb):
+        split += [m, n]
+    return tuple(split), sa, sb, list(range(1, 2 * nd, 2)), list(range(0, 2 * nd, 2)), list(range(nd))
+
+
+def kron_adjoint_a(g, a, b):
+    """The adjoint of ``a`` in ``np.kron(a, b)``."""
+    plan = kron_plan(np.shape(a), np.shape(b))
+    return np.reshape(np.tensordot(np.reshape(g, plan[0]), np.conj(np.reshape(b, plan[2])), axes=(plan[3], plan[5])),
+                      np.shape(a))
+
+
+def kron_adjoint_b(g, a, b):
+    """The adjoint of ``b`` in ``np.kron(a, b)``."""
+    plan = kron_plan(np.shape(a), np.shape(b))
+    return np.reshape(np.tensordot(np.conj(np.reshape(a, plan[1])), np.reshape(g, plan[0]), axes=(plan[5], plan[4])),
+                      np.shape(b))
+
+
+def matrix_power_adjoint(g, a, n):
+    """The adjoint of ``np.linalg.matrix_power(a, n)``: sum over k of (a^H)^k g (a^H)^(n-1-k)."""
+    if n < 0:
+        b = np.linalg.inv(a)
+        return -(conj_transpose(b) @ matrix_power_adjoint(g, b, -n) @ conj_transpose(b))
+    grad = np.zeros(np.shape(a), dtype=np.result_type(a, g))
+    left = np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))
+    for k in range(n):
+        grad = grad + left @ g @ conj_transpose(np.linalg.matrix_power(a, n - 1 - k))
+        left = left @ conj_transpose(a)
+    return grad
+
+
+def hermitian_input_adjoint(sym, uplo):
+    """The adjoint of a matrix of which an op reads only one triangle and the real diagonal,
+    from the adjoint ``sym`` it would have as a full Hermitian matrix."""
+    full = sym + conj_transpose(sym)
+    diagonal = 0.5 * np.real(full) * np.eye(np.shape(sym)[-1])
+    return np.tril(full, -1) + diagonal if uplo == "L" else np.triu(full, 1) + diagonal
+
+
+def eigh_adjoint(gw, gv, w, v, uplo):
+    """The adjoint of ``a`` in ``w, v = np.linalg.eigh(a)`` (for losses that do not depend on the
+    eigenvectors' phases; degenerate eigenvalues give no finite derivative of the eigenvectors)."""
+    inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1]) \
+        + eigen_gaps(w) * (conj_transpose(v) @ gv)
+    return hermitian_input_adjoint(v @ inner @ conj_transpose(v), uplo)
+
+
+def eigen_gaps(w):
+    """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it (0 also where eigenvalues coincide)."""
+    diff = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    return np.where(diff == 0, 0.0, 1.0 / np.where(diff == 0, 1.0, diff))
+
+
+def svd_values_only(g, compute_uv):
+    """The adjoint of the singular values, after checking only they were asked for."""
+    if compute_uv:
+        raise NotImplementedError("np.linalg.svd is differentiated only with compute_uv=False "
+                                  "(or use np.linalg.svdvals)")
+    return g
+
+
+def singular_values_adjoint(g, a):
+    """The adjoint of ``a`` from that of its singular values: U diag(g) V^H."""
+    usv = np.linalg.svd(a, full_matrices=False)
+    return (usv[0] * np.expand_dims(g, -2)) @ usv[2]
+
+
+def pad_index(shape, pad_width, mode, kwargs):
+    """(positions in the flat padded array that copy an input entry, the flat input entries they copy)."""
+    if not isinstance(mode, str) or mode not in ("constant", "empty", "edge", "reflect", "symmetric", "wrap"):
+        raise NotImplementedError(f"np.pad with mode={mode!r} is not differentiated")
+    size = int(np.prod(shape))
+    index = np.arange(size).reshape(shape)
+    if mode in ("constant", "empty"):
+        padded = np.pad(index, pad_width, mode="constant", constant_values=-1)
+    else:
+        padded = np.pad(index, pad_width, mode=mode, **{k: v for k, v in kwargs.items() if k == "reflect_type"})
+    flat = np.ravel(padded)
+    return np.flatnonzero(flat >= 0), flat[flat >= 0]
+
+
+def pad_adjoint(g, array, pad_width, mode, kwargs):
+    """The adjoint of ``np.pad(array, pad_width, mode)``: every copied entry adds back to its source."""
+    plan = pad_index(np.shape(array), pad_width, mode, kwargs)
+    return np.reshape(index_adjoint(np.ravel(g)[plan[0]], np.ravel(array), plan[1]), np.shape(array))
+
+
+def interp_plan(x, xp, left, right, period):
+    """(segment index, position in it, slope mask, weights of its two ends) for np.interp."""
+    if period is not None:
+        raise NotImplementedError("np.interp with period= is not differentiated")
+    xp = np.asarray(xp)
+    seg = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    t = (x - xp[seg]) / (xp[seg + 1] - xp[seg])
+    below = np.asarray(x) < xp[0]
+    above = np.asarray(x) > xp[-1]
+    inside = ~below & ~above
+    w_lo = np.where(below, 1.0 if left is None else 0.0, np.where(above, 0.0, 1 - t))
+    w_hi = np.where(above, 1.0 if right is None else 0.0, np.where(below, 0.0, t))
+    return seg, inside, w_lo, w_hi
+
+
+def interp_adjoint_x(g, x, xp, fp, period):
+    """The adjoint of ``x`` in ``np.interp(x, xp, fp)``: the slope of its segment (0 outside xp)."""
+    plan = interp_plan(x, xp, None, None, period)
+    return g * np.conj((np.asarray(fp)[plan[0] + 1] - np.asarray(fp)[plan[0]]) / (interp_xp(xp)[plan[0] + 1] - interp_xp(xp)[plan[0]])) \
+        * plan[1]
+
+
+def interp_xp(xp):
+    return np.asarray(xp, dtype=float)
+
+
+def interp_adjoint_fp(g, x, xp, fp, left, right, period):
+    """The adjoint of ``fp`` in ``np.interp(x, xp, fp)``: ``g`` shared between each segment's ends."""
+    plan = interp_plan(x, xp, left, right, period)
+    return index_adjoint(np.ravel(g * plan[2]), fp, np.ravel(plan[0])) \
+        + index_adjoint(np.ravel(g * plan[3]), fp, np.ravel(plan[0] + 1))
+
+
+def convolve_adjoint(g, a, v, mode):
+    """The adjoint of ``a`` in ``np.convolve(a, v, mode)``: ``g``, placed in the full output,
+    correlated with ``v``."""
+    return np.correlate(convolve_full(g, a, v, mode), v, mode="valid")
+
+
+def convolve_full(g, a, v, mode):
+    """``g`` of np.convolve(a, v, mode) padded with zeros to the size of the 'full' output."""
+    start = convolve_offset(len(a), len(v), mode)
+    return np.pad(g, (start, len(a) + len(v) - 1 - start - len(g)))
+
+
+def convolve_offset(n, m, mode):
+    """Where the ``mode`` output of np.convolve sits inside its 'full' output."""
+    if mode == "full":
+        return 0
+    a = np.arange(1.0, n + 1) ** 1.5
+    v = np.arange(1.0, m + 1) ** 0.5
+    full_out = np.convolve(a, v, "full")
+    part = np.convolve(a, v, mode)
+    for start in range(len(full_out) - len(part) + 1):
+        if np.allclose(full_out[start:start + len(part)], part):
+            return start
+    raise ValueError(f"np.convolve mode {mode!r} not recognised")
 
 
 # --- array creation and casting ------------------------------------------------------------------
@@ -1292,7 +1609,7 @@ def _transpose_method_rule(g, ans, a, *axes):
 
 nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    operator.not_, operator.floordiv, operator.mod, operator.invert, operator.and_,
+    operator.not_, operator.floordiv, operator.invert, operator.and_,
     operator.or_, operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
@@ -1308,7 +1625,9 @@ nondifferentiable(
     angle_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    einsum_plan, einsum_shapes, diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
+    einsum_plan, einsum_shapes, non_nan_count, average_weights_shape, kron_plan,
+    eigen_gaps, pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
+    diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
 
 METHODS.update({

@@ -36,11 +36,11 @@ except ImportError:                      # run as plain `pytest` from inside tes
 
 # --- samplers ------------------------------------------------------------------------------------
 
-def R(*shape, lo=-1.0, hi=1.0, ilo=-0.5, ihi=0.5):
-    """Uniform samples in [lo, hi) (plus i*[ilo, ihi) for the complex variant)."""
+def R(*shape, lo=-1.0, hi=1.0, ilo=-0.5, ihi=0.5, real=False):
+    """Uniform samples in [lo, hi) (plus i*[ilo, ihi) for the complex variant, unless ``real``)."""
     def sample(rng, cplx):
         x = rng.uniform(lo, hi, shape)
-        if cplx:
+        if cplx and not real:
             x = x + 1j * rng.uniform(ilo, ihi, shape)
         return x
     return sample
@@ -145,6 +145,24 @@ def spd(rng, cplx, shape):
     return x @ np.conj(np.swapaxes(x, -1, -2)) + shape[-1] * np.eye(shape[-1])
 
 
+def eigh_stacked(a, **kw):
+    """Eigenvalues, and the eigenvectors through quantities independent of their signs."""
+    w, v = np.linalg.eigh(a, **kw)
+    return np.concatenate([np.ravel(w), np.ravel(v * v[..., :1, :]), np.ravel(v ** 2)])
+
+
+def eigh_rule(g, ans, a, **kw):
+    w, v = np.linalg.eigh(a, **kw)
+    nw, nv = w.size, v.size
+    gw = np.reshape(g[:nw], w.shape)
+    g1 = np.reshape(g[nw:nw + nv], v.shape)
+    g2 = np.reshape(g[nw + nv:], v.shape)
+    # the adjoint of v in sum(g1 * v * v[0]) + sum(g2 * v**2)
+    gv = g1 * v[..., :1, :] + 2 * g2 * v
+    gv[..., 0, :] += np.sum(g1 * v, axis=-2)
+    return lookup(np.linalg.eigh).fn((gw, gv), (w, v), a, **kw)
+
+
 def slogdet_stacked(a):
     return np.stack(np.linalg.slogdet(a))
 
@@ -172,6 +190,14 @@ def getattr_fn(grad):
 
 def getattr_rule(g, ans, grad):
     return lookup(support.getattr_or_zero).fn(g, ans, {"w": grad}, "w")["w"]
+
+
+def drop_fn(grad):
+    return support.drop_attribute({"v": grad, "w": 2 * grad}, "w")["v"]
+
+
+def drop_rule(g, ans, grad):
+    return lookup(support.drop_attribute).fn({"v": g}, ans, {"v": grad, "w": 2 * grad}, "w")["v"]
 
 
 def reshape_pieces_fn(x0, x1):
@@ -400,6 +426,52 @@ CASES = [
     Case(np.sort, [R(3, 4)], kwargs=dict(axis=None)),
     Case(np.take_along_axis, [R(3, 4), C(np.array([[0, 0, 3], [1, 2, 2], [3, 3, 3]]))], complex=True),
     Case(np.take_along_axis, [R(3, 4), C(np.array([[0, 2, 1, 2]]))], kwargs=dict(axis=0)),
+    Case(np.logaddexp, [R(2, 3, lo=-3, hi=3), R(3, lo=-3, hi=3)], (0, 1)),
+    Case(np.logaddexp2, [R(2, 3, lo=-3, hi=3), R(3, lo=-3, hi=3)], (0, 1)),
+    Case((np.deg2rad, np.radians, np.rad2deg, np.degrees), [R(2, 3)]),
+    Case((operator.mod, np.mod, np.remainder), [R(2, 3, lo=-5, hi=5), R(3, lo=0.7, hi=2)], (0, 1)),
+    Case((operator.mod, np.mod), [R(2, 3, lo=-5, hi=5), R(3, lo=-2, hi=-0.7)], (0, 1), note="negative divisor"),
+    Case(np.fmod, [R(2, 3, lo=-5, hi=5), R(3, lo=-2, hi=-0.7)], (0, 1)),
+    Case(np.sinc, [R(2, 3, lo=-2, hi=2)], complex=True),
+    Case(np.nan_to_num, [fixed([[1.0, np.nan, -2.0], [np.nan, 0.5, 0.25]])]),
+    Case(np.nansum, [fixed([[1.0, np.nan, -2.0], [0.3, 0.5, 0.7]])], kwargs=dict(axis=1)),
+    Case(np.nansum, [R(2, 3)], complex=True),
+    Case(np.nanmean, [fixed([[1.0, np.nan, -2.0], [0.3, 0.5, 0.7]])], kwargs=dict(axis=1, keepdims=True)),
+    Case(np.nanmean, [R(2, 3)], complex=True),
+    Case(np.ptp, [R(2, 3, 4)]),
+    Case(np.ptp, [R(2, 3, 4)], kwargs=dict(axis=1, keepdims=True)),
+    Case(np.average, [R(2, 3)], complex=True),
+    Case(np.average, [R(2, 3), C(1), R(3, lo=0.5, hi=1)], (0, 2), complex=True, note="1-D weights along axis"),
+    Case(np.average, [R(2, 3), C(None), R(2, 3, lo=0.5, hi=1)], (0, 2), kwargs=dict(keepdims=True)),
+    Case(np.kron, [R(2, 3), R(2, 2)], (0, 1), complex=True),
+    Case(np.kron, [R(3), R(2, 2)], (0, 1), complex=True),
+    Case(np.linalg.matrix_power, [R(3, 3), C(3)], complex=True),
+    Case(np.linalg.matrix_power, [R(2, 3, 3), C(0)]),
+    Case(np.linalg.matrix_power, [M(3, 3), C(-2)], complex=True),
+    Case(np.linalg.eigh, [lambda rng, c: spd(rng, False, (3, 3))], fn=eigh_stacked, rule=eigh_rule,
+         note="real symmetric; eigenvectors through a sign-invariant loss"),
+    Case(np.linalg.eigh, [lambda rng, c: spd(rng, False, (2, 3, 3))], fn=eigh_stacked, rule=eigh_rule,
+         kwargs=dict(UPLO="U")),
+    Case(np.linalg.eigvalsh, [lambda rng, c: spd(rng, c, (3, 3))], complex=True),
+    Case(np.linalg.eigvalsh, [lambda rng, c: spd(rng, c, (2, 3, 3))], kwargs=dict(UPLO="U"), complex=True),
+    Case(np.linalg.svd, [R(3, 4)], kwargs=dict(compute_uv=False), complex=True),
+    Case(np.linalg.svdvals, [R(2, 4, 3)], complex=True),
+    Case(np.full, [C((2, 3)), R(3)], (1,), complex=True),
+    Case(np.full_like, [C(np.zeros((2, 3))), R()], (1,), complex=True),
+    Case(np.pad, [R(2, 3), C(((1, 0), (2, 1)))], complex=True),
+    Case(np.pad, [R(2, 3), C(2)], kwargs=dict(mode="reflect"), complex=True),
+    Case(np.pad, [R(4), C((3, 2))], kwargs=dict(mode="wrap")),
+    Case(np.pad, [R(2, 3), C(1)], kwargs=dict(mode="edge")),
+    Case(np.pad, [R(2, 3), C(((0, 1), (2, 0)))], kwargs=dict(mode="symmetric")),
+    Case(np.interp, [R(7, lo=-0.5, hi=3.5, real=True), C(np.array([0.0, 1.0, 2.5, 3.0])), R(4)], (0, 2), complex=True),
+    Case(np.interp, [R(2, 3, lo=-0.5, hi=3.5), C(np.array([0.0, 1.0, 2.5, 3.0])), R(4), C(-1.0), C(None)], (0, 2)),
+    Case(np.convolve, [R(5), R(3)], (0, 1), complex=True),
+    Case(np.convolve, [R(3), R(5)], (0, 1), kwargs=dict(mode="same"), complex=True),
+    Case(np.convolve, [R(5), R(2)], (0, 1), kwargs=dict(mode="same")),
+    Case(np.convolve, [R(5), R(3)], (0, 1), kwargs=dict(mode="valid"), complex=True),
+    Case(np.correlate, [R(5), R(3)], (0, 1), complex=True),
+    Case(np.correlate, [R(3), R(5)], (0, 1), kwargs=dict(mode="full"), complex=True),
+    Case(np.correlate, [R(4), R(4)], (0, 1), kwargs=dict(mode="same"), complex=True),
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
@@ -502,6 +574,7 @@ CASES = [
     Case(support.list_tail, [R(2), R(3), R(), C([0.0])], complex=True,
          **seq_in(support.list_tail, 3, out_list=True)),
     Case(support.attribute_adjoint, [R(2, 3)], complex=True, fn=attribute_fn, rule=attribute_rule),
+    Case(support.drop_attribute, [R(2, 3)], complex=True, fn=drop_fn, rule=drop_rule),
     Case(support.getattr_or_zero, [R(2, 3)], complex=True, fn=getattr_fn, rule=getattr_rule),
 ]
 
