@@ -686,7 +686,23 @@ def norm_adjoint(g, ans, x, ord, axis, keepdims):
         lines = np.sum(mag, axis=cols, keepdims=True)
         pick = np.max(lines, axis=rows, keepdims=True) if kind[1] > 0 else np.min(lines, axis=rows, keepdims=True)
         return grad * unit * extremum_weights(lines, pick, rows, True)
+    if kind[1] in (2, -2, "nuc"):
+        return spectral_norm_adjoint(g, x, kind[1], rows, cols, keepdims)
     raise NotImplementedError(f"the derivative of np.linalg.norm with ord={kind[1]!r} is not implemented")
+
+
+def spectral_norm_adjoint(g, x, ord, rows, cols, keepdims):
+    """The adjoint of the matrix norms made of singular values: ord 2 (largest), -2 (smallest), 'nuc' (sum)."""
+    moved = np.moveaxis(x, (rows, cols), (-2, -1))
+    values = np.linalg.svdvals(moved)
+    per_matrix = np.moveaxis(reduction_broadcast(g, x, (rows, cols), keepdims), (rows, cols), (-2, -1))[..., 0, 0]
+    if ord == "nuc":
+        share = np.ones_like(values)
+    elif ord == 2:
+        share = extremum_weights(values, np.max(values, axis=-1, keepdims=True), -1, True)
+    else:
+        share = extremum_weights(values, np.min(values, axis=-1, keepdims=True), -1, True)
+    return np.moveaxis(singular_values_adjoint(np.expand_dims(per_matrix, -1) * share, moved), (-2, -1), (rows, cols))
 
 
 def vector_norm_adjoint(g, ans, x, ord, axis, keepdims):
@@ -1575,6 +1591,84 @@ def _astype_adjoint_rule(g, ans, grad, a, dtype):
     return astype_adjoint(g, grad, dtype)
 
 
+# --- Python builtins on numbers and arrays --------------------------------------------------------
+
+
+def item(a, *args):
+    """``a.item(*args)`` as a function: one entry of ``a`` as a Python scalar."""
+    return np.asarray(a).item(*args)
+
+
+def item_index(shape, args):
+    """The index of the entry ``a.item(*args)`` returns."""
+    if len(args) == 0:
+        return (0,) * len(shape)
+    if len(args) == 1 and isinstance(args[0], (int, np.integer)):
+        return np.unravel_index(args[0], shape)
+    return tuple(args[0]) if len(args) == 1 else tuple(args)
+
+
+@defrule(item)
+def _item_rule(g, ans, a, *args):
+    return index_adjoint(g, a, item_index(np.shape(a), args))
+
+
+@defrule(float)
+def _float_rule(g, ans, x=0.0):
+    return np.reshape(g, np.shape(x))
+
+
+def scale_each(grad, weights):
+    """``[grad * w for w in weights]``, nested like ``weights`` (adjoints of the arguments of max/min)."""
+    if isinstance(weights, (list, tuple)):
+        return [scale_each(grad, w) for w in weights]
+    return unbroadcast(grad * weights, weights)
+
+
+def weighted_sum(grads, weights):
+    """``sum(g * w)`` over adjoints nested like ``weights`` (the adjoint of scale_each)."""
+    if isinstance(weights, (list, tuple)):
+        total = 0.0
+        for k in range(len(weights)):
+            total = total + weighted_sum(grads[k] if not _is_zero(grads) else ZERO, weights[k])
+        return total
+    return 0.0 if _is_zero(grads) else grads * weights
+
+
+def builtin_extremum_weights(args, ans):
+    """Shares of the adjoint of Python's max(...)/min(...) for each argument (equal at ties)."""
+    items = list(args[0]) if len(args) == 1 else list(args)
+    hits = [np.asarray(v == ans, dtype=float) for v in items]
+    count = builtins.sum(hits)
+    shares = [h / np.maximum(count, 1) for h in hits]
+    return [shares] if len(args) == 1 else shares
+
+
+def builtin_sum_weights(iterable):
+    """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item)."""
+    return [np.ones(np.shape(v)) for v in iterable]
+
+
+@defrule(builtins.max, builtins.min, wrt=("args",))
+def _builtin_max_rule(g, ans, *args, key=None, default=None):
+    return scale_each(g, builtin_extremum_weights(args, ans))
+
+
+@defrule(builtins.sum, wrt=("iterable", "start"))
+def _builtin_sum_rule(g, ans, iterable, start=0):
+    return scale_each(g, builtin_sum_weights(iterable)), unbroadcast(g, start)
+
+
+@defrule(scale_each, wrt=("grad",))
+def _scale_each_rule(g, ans, grad, weights):
+    return unbroadcast(weighted_sum(g, weights), grad)
+
+
+@defrule(weighted_sum, wrt=("grads",))
+def _weighted_sum_rule(g, ans, grads, weights):
+    return scale_each(g, weights)
+
+
 # --- array methods with varargs -----------------------------------------------------------------
 
 
@@ -1625,7 +1719,7 @@ nondifferentiable(
     angle_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    einsum_plan, einsum_shapes, non_nan_count, average_weights_shape, kron_plan,
+    einsum_plan, einsum_shapes, item_index, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     eigen_gaps, pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
@@ -1637,5 +1731,7 @@ METHODS.update({
     "flatten": np.ravel, "ravel": np.ravel, "squeeze": np.squeeze, "swapaxes": np.swapaxes,
     "dot": np.dot, "conj": np.conj, "conjugate": np.conj, "clip": np.clip,
     "repeat": np.repeat, "take": np.take, "astype": astype, "copy": np.copy, "trace": np.trace,
+    "diagonal": np.diagonal, "item": item, "argmax": np.argmax, "argmin": np.argmin,
+    "argsort": np.argsort, "any": np.any, "all": np.all, "nonzero": np.nonzero, "round": np.round,
 })
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})

@@ -163,6 +163,25 @@ def eigh_rule(g, ans, a, **kw):
     return lookup(np.linalg.eigh).fn((gw, gv), (w, v), a, **kw)
 
 
+def flat_list(nested):
+    out = []
+    for x in nested:
+        out += flat_list(x) if isinstance(x, list) else [x]
+    return out
+
+
+def flat_nested(nested):
+    return flat(flat_list(nested))
+
+
+def unflat_nested(g, like):
+    pieces = unflat(g, flat_list(like))
+
+    def rebuild(x):
+        return [rebuild(v) for v in x] if isinstance(x, list) else pieces.pop(0)
+    return rebuild(like)
+
+
 def slogdet_stacked(a):
     return np.stack(np.linalg.slogdet(a))
 
@@ -472,6 +491,27 @@ CASES = [
     Case(np.correlate, [R(5), R(3)], (0, 1), complex=True),
     Case(np.correlate, [R(3), R(5)], (0, 1), kwargs=dict(mode="full"), complex=True),
     Case(np.correlate, [R(4), R(4)], (0, 1), kwargs=dict(mode="same"), complex=True),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord=2), complex=True, note="largest singular value"),
+    Case(np.linalg.norm, [R(3, 4)], kwargs=dict(ord=-2), complex=True),
+    Case(np.linalg.norm, [R(3, 2, 4)], kwargs=dict(ord="nuc", axis=(2, 0)), complex=True),
+    Case(np.linalg.matrix_norm, [R(2, 3, 4)], kwargs=dict(ord=2, keepdims=True), complex=True),
+    Case(nops.item, [R(1, 1)], complex=True),
+    Case(nops.item, [R(2, 3), C(4)], complex=True),
+    Case(nops.item, [R(2, 3), C(1), C(0)]),
+    Case(float, [R()]),
+    Case((builtins.max, builtins.min), [R(), R(), R()], (0, 1, 2), rule=varargs_rule(builtins.max)),
+    Case((builtins.max, builtins.min), [R(3)], fn=lambda x: builtins.max(list(x)),
+         rule=lambda g, ans, x: np.array(lookup(builtins.max).fn(g, ans, list(x))[0]), note="one iterable"),
+    Case(builtins.sum, [R(2, 3), R(3), R()], (0, 1, 2), fn=lambda *xs: builtins.sum(xs[:2], xs[2]),
+         rule=lambda g, ans, *xs: tuple(lookup(builtins.sum).fn(g, ans, list(xs[:2]), xs[2])[0])
+         + (lookup(builtins.sum).fn(g, ans, list(xs[:2]), xs[2])[1],), complex=True),
+    Case(nops.scale_each, [R(3), C([np.ones(3), [np.full(3, 2.0), np.zeros(1)]])], complex=True,
+         fn=lambda grad, w: flat_nested(nops.scale_each(grad, w)),
+         rule=lambda g, ans, grad, w: lookup(nops.scale_each).fn(unflat_nested(g, w), ans, grad, w)),
+    Case(nops.weighted_sum, [R(3), R(3), R(3), C([np.ones(3), [np.full(3, 2.0), np.arange(3.0)]])],
+         (0, 1, 2), complex=True,
+         fn=lambda a, b, c, w: nops.weighted_sum([a, [b, c]], w),
+         rule=lambda g, ans, a, b, c, w: tuple(flat_list(lookup(nops.weighted_sum).fn(g, ans, [a, [b, c]], w)))),
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
@@ -701,7 +741,9 @@ METHOD_CALLS = [
     ("ravel", (), {}), ("squeeze", (), {}), ("swapaxes", (0, 1), {}), ("dot", (np.ones(3),), {}),
     ("conj", (), {}), ("conjugate", (), {}), ("clip", (-0.2, 0.2), {}), ("clip", (), dict(min=0.1)),
     ("repeat", (2,), dict(axis=0)), ("take", ([0, 2],), {}), ("astype", (np.float32,), {}),
-    ("copy", (), {}), ("trace", (), {}),
+    ("copy", (), {}), ("trace", (), {}), ("diagonal", (), {}), ("item", (4,), {}), ("item", (1, 2), {}),
+    ("argmax", (), {}), ("argmin", (), dict(axis=0)), ("argsort", (), {}), ("any", (), {}), ("all", (), {}),
+    ("round", (1,), {}),
 ]
 
 
