@@ -15,8 +15,8 @@ from runtime.dlarray import dlarray, extractdata
 from runtime.nn import crossentropy, fullyconnect, leakyrelu, mse, relu, sigmoid, softmax
 
 from .api import clear_cache, dlfeval, dlgradient, source
-from .errors import CompileError, SctError
+from .errors import CompileError, EvaluationError, SctError
 
-__all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "SctError", "CompileError",
+__all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "SctError", "CompileError", "EvaluationError",
            "relu", "leakyrelu", "sigmoid", "softmax", "crossentropy", "mse", "fullyconnect",
            "clear_cache"]

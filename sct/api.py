@@ -7,7 +7,7 @@ from runtime import registry
 from runtime.dlarray import unwrap, wrap_outputs
 
 from .compiler import Compiled, compile_function
-from .errors import SctError
+from .errors import EvaluationError, SctError
 from .kinds import kind_of
 
 _ENTRY_CACHE: Dict[Any, List[Compiled]] = {}
@@ -66,7 +66,26 @@ def dlfeval(fun: Callable, *args):
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     compiled = _entry(fun, args)
-    return wrap_outputs(compiled.entry(*unwrap(args)))
+    try:
+        outputs = compiled.entry(*unwrap(args))
+    except SctError:
+        raise
+    except Exception as exc:
+        raise _located(exc) from exc
+    return wrap_outputs(outputs)
+
+
+def _located(exc: Exception) -> Exception:
+    """An error of the user's code, pointed at the user's file and line."""
+    from .parse import source_line, user_location
+    where = user_location(exc.__traceback__)
+    if where is None:
+        return exc
+    filename, lineno, function = where
+    phase = "computing the gradient of" if "dlgradient" in function or function.endswith("_bwd") \
+        else "evaluating"
+    text = source_line(filename, lineno)
+    return EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {exc}", filename, lineno)
 
 
 def source(fun: Callable, *args) -> str:

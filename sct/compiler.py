@@ -26,7 +26,7 @@ from .emit import to_source
 from .errors import CompileError
 from .naming import Namer, names_in
 from .normalize import Normalizer
-from .parse import function_ast, register_source
+from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 
 
@@ -124,6 +124,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
     register_source(gen_filename, source)
+    register_line_map(gen_filename, filename, source)
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
     for name, guard in resolver.guards.items():
         namespace[name] = guard.value

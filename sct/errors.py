@@ -19,3 +19,16 @@ class CompileError(SctError):
         self.construct = construct
         where = f"{filename}, line {lineno}: " if filename else ""
         super().__init__(where + message)
+
+
+class EvaluationError(SctError):
+    """The user's code failed while running (a shape or dtype mismatch, a bad value...).
+
+    Names the user's file and line; the original exception is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, filename: Optional[str] = None, lineno: Optional[int] = None):
+        self.filename = filename
+        self.lineno = lineno
+        where = f"{filename}, line {lineno}: " if filename else ""
+        super().__init__(where + message)

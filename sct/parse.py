@@ -44,3 +44,36 @@ def register_source(filename: str, source: str) -> None:
 
 def source_line(filename: str, lineno: int) -> str:
     return linecache.getline(filename, lineno).strip()
+
+
+# generated file name -> (user's file name, user's line for each generated line)
+LINE_MAPS = {}
+
+
+def register_line_map(gen_filename: str, user_filename: str, source: str) -> None:
+    """Remember which user line each generated line comes from (from the line comments)."""
+    import re
+    current = None
+    lines = []
+    for text in source.splitlines():
+        m = re.match(r"\s*# (?:adjoint of (?:the (?:branch|loop) on )?|gradient at )?line (\d+)", text)
+        if m:
+            current = int(m.group(1))
+        elif re.match(r"def ", text):
+            current = None
+        lines.append(current)
+    LINE_MAPS[gen_filename] = (user_filename, lines)
+
+
+def user_location(tb):
+    """The user's (file, line, in_adjoint) for the innermost generated frame of a traceback."""
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename in LINE_MAPS:
+            user_file, lines = LINE_MAPS[filename]
+            lineno = tb.tb_lineno
+            if 0 < lineno <= len(lines) and lines[lineno - 1] is not None:
+                found = (user_file, lines[lineno - 1], tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return found

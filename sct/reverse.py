@@ -99,6 +99,7 @@ class Transformer:
                 if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
                     self.def_order.setdefault(m.id, len(self.def_order))
         self.fname = fdef.name
+        self.relevant: Optional[Set[str]] = None
 
     # --- helpers --------------------------------------------------------------------------
     def fail(self, node, message: str, construct: str):
@@ -234,6 +235,7 @@ class Transformer:
     def higher_order_needed(self, site: Site, later: List[Site]) -> bool:
         """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
         target = site.stmt.targets[0].id
+        self.relevant = None
         if self.mode == "vjp":
             ret = self.fdef.body[-1]
             if isinstance(ret.value, gast.Name) and target in self.reach(self.fdef.body[:-1], {ret.value.id}):
@@ -279,7 +281,8 @@ class Transformer:
                 names += [k.value.id for k in value.keywords if isinstance(k.value, gast.Name)]
                 if info.receiver:
                     names.append(info.receiver)
-        return [n for n in names if n in self.act.active]
+        return [n for n in names if n in self.act.active and
+                (self.relevant is None or n in self.relevant)]
 
     def site_inputs(self, s) -> List[str]:
         name = self.site_calls.get(id(s))
@@ -357,11 +360,15 @@ class Transformer:
                 g_out = self.namer.fresh(g + "_out")
                 ans = self.namer.fresh(t + "_new")
                 out.append(assign(g_out, load(g)))
-                out.append(assign(ans, load(t)))
+                keep_new = assign(ans, load(t))
+                out.append(keep_new)
                 out.append(assign(g, ZERO))
                 if self.restores(t, depth):
                     out.append(self.pop(t))
-                out.extend(self.contributions(s, g_out, ans, state, depth))
+                parts = self.contributions(s, g_out, ans, state, depth)
+                if ans not in {n for st in parts for n in loaded_names(st)}:
+                    out.remove(keep_new)
+                out.extend(parts)
                 self.note_reads(out)
                 R = (R - {t}) | set(ops)
                 return out, R
@@ -551,7 +558,7 @@ class Transformer:
             pieces += self.call_pieces(s, value, g, ans)
         out = list(self.pending_pre)
         for name, contribution in pieces:
-            if name not in self.act.active:
+            if name not in self.act.active or (self.relevant is not None and name not in self.relevant):
                 continue
             contribution = self.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
@@ -692,7 +699,14 @@ class Transformer:
         return contribution
 
     # --- the sweeps -----------------------------------------------------------------------------
+    def depends_on(self, names: Set[str]) -> Set[str]:
+        """Names whose values depend on ``names`` (only their adjoints lead to those names)."""
+        seeds = {n for n in names if n in self.act.active}
+        flow = Activity(self.fdef, self.act.resolver, self.act.kinds, seeds, set(), self.filename)
+        return flow.active & self.act.active
+
     def site_sweep(self, site: Site):
+        self.relevant = self.depends_on({x.id for x in site.xs if isinstance(x, gast.Name)})
         state = {"initialized": {site.y}}
         self.cond_names = {}
         body: List = [assign(self.d(site.y), call(self.rt("seed"), [load(site.y)]))]
@@ -723,6 +737,7 @@ class Transformer:
         return body, results
 
     def vjp_sweep(self, ret: gast.Return):
+        self.relevant = None
         state = {"initialized": set()}
         self.cond_names = {}
         body: List = []
@@ -787,11 +802,26 @@ class Transformer:
         if self.uses_tape:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
             in_compounds = self.assigned_in_compounds() | set(self.records.values())
-            unbound = sorted(in_compounds & self.needed_final - set(self.params), key=self.order_key)
+            unbound = sorted(in_compounds & self.needed_final - set(self.params) - self.bound_before_compounds(),
+                             key=self.order_key)
             for name in unbound:
                 head.append(assign(name, const(None)))
         name = self.fname if self.mode == "entry" else self.namer.fresh(self.fname + "_fwd")
         return _function(name, list(self.params), head + body)
+
+    def bound_before_compounds(self) -> Set[str]:
+        """Names assigned at the top level before any compound statement assigns them."""
+        bound: Set[str] = set()
+        seen_in_compound: Set[str] = set()
+        for s in self.fdef.body:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                if s.targets[0].id not in seen_in_compound:
+                    bound.add(s.targets[0].id)
+            elif isinstance(s, (gast.If, gast.For, gast.While)):
+                for n in gast.walk(s):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        seen_in_compound.add(n.id)
+        return bound
 
     def assigned_in_compounds(self) -> Set[str]:
         if getattr(self, "_in_compounds", None) is not None:
@@ -815,7 +845,9 @@ class Transformer:
         for s in block:
             line = getattr(s, "lineno", None)
             stmts = self.forward_stmt(s, depth)
-            if line is not None and line != last_line and depth == 0:
+            if stmts and _is_comment(stmts[0]):
+                last_line = line
+            elif line is not None and line != last_line and depth == 0:
                 out.append(self.line_comment(line, ""))
                 last_line = line
             elif line == last_line:
