@@ -19,6 +19,25 @@ Conventions where the derivative is not unique:
   ``np.cumprod`` divides only when the input has no zero, and otherwise uses an
   exact O(n^2) path.
 * ``np.linalg.det`` / ``slogdet`` need an invertible matrix.
+* Python's ``max(...)`` / ``min(...)`` split the adjoint equally among tied
+  arguments; ``np.sort`` sends each adjoint back through a stable argsort.
+* ``np.linalg.cholesky`` / ``eigh`` / ``eigvalsh`` read one triangle of their
+  input (and the real part of its diagonal), as numpy does, so their gradient
+  lives on that triangle.  For an input that is symmetric by construction this
+  is the same total derivative as the symmetrised gradient.  ``eigh``'s
+  eigenvector part assumes distinct eigenvalues and a loss independent of the
+  eigenvectors' signs/phases.
+* ``np.linalg.norm`` differentiates vector p-norms (any p, inf, -inf, 0),
+  Frobenius, matrix 1/-1/inf/-inf norms, and the spectral (2/-2) and nuclear
+  norms; ``np.linalg.svd`` only with ``compute_uv=False`` (or ``svdvals``).
+* ``np.pad`` is differentiated for the constant, empty, edge, reflect,
+  symmetric and wrap modes (with respect to the array, not constant_values);
+  ``np.interp`` with respect to ``x`` (0 outside ``xp``) and ``fp``, not ``xp``;
+  ``np.einsum`` needs the subscripts string and no index repeated within one
+  operand; ``np.cross`` only 3-vectors along the last axis.
+* ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
+* Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
+  keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.
 
 Helper functions called from rules come in two kinds: *helper ops* (registered
 below with their own rule, e.g. ``reduction_broadcast``) and *plain helpers*
