@@ -88,9 +88,32 @@ def _located(exc: Exception) -> Exception:
     return EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {exc}", filename, lineno)
 
 
-def source(fun: Callable, *args) -> str:
-    """The generated forward and adjoint source of ``fun`` for arguments like ``args``."""
-    return _entry(fun, args).source
+class GeneratedSource(str):
+    """Generated code: prints as text, shows highlighted in a notebook."""
+
+    def _repr_html_(self) -> str:
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            import html
+            return f"<pre>{html.escape(str(self))}</pre>"
+        return highlight(str(self), PythonLexer(), HtmlFormatter(noclasses=True))
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def source(fun: Callable, *args) -> GeneratedSource:
+    """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
+
+    >>> print(sct.source(rosenbrock, dlarray([-1.0, 2.0])))   # doctest: +SKIP
+    def rosenbrock(x):
+        # line 2: y = 100*(x[1] - x[0]**2)**2 + (1 - x[0])**2
+        ...
+    """
+    return GeneratedSource(_entry(fun, args).source)
 
 
 def clear_cache() -> None:
