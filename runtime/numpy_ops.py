@@ -312,6 +312,12 @@ def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
             unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 2), max))
 
 
+def require(ok, message):
+    """Stop with ``message`` unless ``ok`` (plain helpers cannot raise: the compiler differentiates them)."""
+    if not ok:
+        raise NotImplementedError(message)
+
+
 def angle_scale(deg):
     """1, or 180/pi when np.angle was asked for degrees."""
     return 180.0 / np.pi if deg else 1.0
@@ -486,6 +492,12 @@ def cumprod_adjoint(g, a, ans, axis):
 def cumprod_adjoint_axis(g, a, ans, axis):
     if np.all(a != 0):
         return np.flip(np.cumsum(np.flip(g * np.conj(ans), axis), axis=axis), axis) / np.conj(a)
+    return cumprod_adjoint_zeros(g, a, axis)
+
+
+def cumprod_adjoint_zeros(g, a, axis):
+    """The adjoint of np.cumprod along ``axis`` without division: for each position, the
+    cumulative products with that entry replaced by one (O(n^2), used when ``a`` has zeros)."""
     moved = np.moveaxis(a, axis, -1)
     grad = np.moveaxis(g, axis, -1)
     positions = np.arange(np.shape(moved)[-1])
@@ -705,9 +717,8 @@ def norm_adjoint(g, ans, x, ord, axis, keepdims):
         lines = np.sum(mag, axis=cols, keepdims=True)
         pick = np.max(lines, axis=rows, keepdims=True) if kind[1] > 0 else np.min(lines, axis=rows, keepdims=True)
         return grad * unit * extremum_weights(lines, pick, rows, True)
-    if kind[1] in (2, -2, "nuc"):
-        return spectral_norm_adjoint(g, x, kind[1], rows, cols, keepdims)
-    raise NotImplementedError(f"the derivative of np.linalg.norm with ord={kind[1]!r} is not implemented")
+    require(kind[1] in (2, -2, "nuc"), f"the derivative of np.linalg.norm with ord={kind[1]!r} is not implemented")
+    return spectral_norm_adjoint(g, x, kind[1], rows, cols, keepdims)
 
 
 def spectral_norm_adjoint(g, x, ord, rows, cols, keepdims):
@@ -916,6 +927,12 @@ def repeat_index(shape, repeats, axis):
     return np.repeat(np.arange(n), repeats)
 
 
+def flat_to_index(shape, flat):
+    """The index tuple that selects the entries numbered ``flat`` in C order (as np.take without axis)."""
+    size = int(np.prod(shape))
+    return np.unravel_index(np.asarray(flat) % builtins.max(size, 1), shape)
+
+
 def take_index(ndim, indices, axis):
     """The index tuple that selects like ``np.take(a, indices, axis)``."""
     return (slice(None),) * (axis % ndim) + (indices,)
@@ -924,7 +941,7 @@ def take_index(ndim, indices, axis):
 def take_adjoint(g, a, indices, axis):
     """The adjoint of ``np.take(a, indices, axis)``: ``g`` added at the taken positions."""
     if axis is None:
-        return np.reshape(index_adjoint(g, np.ravel(a), indices), np.shape(a))
+        return index_adjoint(g, a, flat_to_index(np.shape(a), indices))
     return index_adjoint(g, a, take_index(np.ndim(a), indices, axis))
 
 
@@ -937,6 +954,16 @@ def _promoted_shape(a, ndmin):
     if ndmin == "column":
         return np.shape(a) + (1,) * (2 - np.ndim(a)) if np.ndim(a) < 2 else np.shape(a)
     return np.shape({1: np.atleast_1d, 2: np.atleast_2d, 3: np.atleast_3d}[ndmin](np.asarray(a)))
+
+
+def _pieces(grads, likes):
+    """The list adjoint ``grads`` of a sequence like ``likes`` (zeros where no adjoint arrived)."""
+    if _is_zero(grads):
+        return [ZERO] * len(likes)
+    if not isinstance(grads, (list, tuple, np.ndarray)) or len(grads) != len(likes):
+        raise ValueError(f"the adjoint of a sequence of {len(likes)} values must be a list of as many, "
+                         f"got {type(grads).__name__} of length {len(grads) if hasattr(grads, '__len__') else '?'}")
+    return grads
 
 
 def fill_zero(grad, like):
@@ -959,8 +986,7 @@ def unconcatenate(grad, arrays, axis=0, ndmin=1):
 
 def concatenate_pieces(grads, arrays, axis=0, ndmin=1):
     """Join the adjoints ``grads`` of ``arrays`` as np.concatenate joined the arrays (adjoint of unconcatenate)."""
-    if _is_zero(grads):
-        grads = [ZERO] * len(arrays)
+    grads = _pieces(grads, arrays)
     if axis is None:
         return np.concatenate([np.ravel(fill_zero(gr, a)) for gr, a in zip(grads, arrays)])
     return np.concatenate([np.reshape(fill_zero(gr, a), _promoted_shape(a, ndmin))
@@ -974,17 +1000,15 @@ def unstack_pieces(grad, arrays, axis=0):
 
 def stack_pieces(grads, arrays, axis=0):
     """Stack the adjoints ``grads`` of ``arrays`` along ``axis`` (the adjoint of unstack_pieces)."""
-    if _is_zero(grads):
-        grads = [ZERO] * len(arrays)
+    grads = _pieces(grads, arrays)
     return np.stack([fill_zero(gr, a) for gr, a in zip(grads, arrays)], axis=axis)
 
 
 def reshape_pieces(grads, likes):
     """Each adjoint in ``grads`` reshaped like the matching entry of ``likes`` (zeros where none arrived)."""
-    if _is_zero(grads):
-        grads = [ZERO] * len(likes)
-    if not isinstance(grads, (list, tuple)):
+    if not isinstance(grads, (list, tuple)) and not _is_zero(grads) and len(likes) == 1:
         grads = [grads]
+    grads = _pieces(grads, likes)
     return [np.reshape(fill_zero(gr, a), np.shape(a)) if not _is_zero(gr) else ZERO
             for gr, a in zip(grads, likes)]
 
@@ -1080,21 +1104,36 @@ def cholesky(g, ans, a, *, upper=False):
 
 def einsum_adjoints(g, operands):
     """The adjoints of all operands of ``np.einsum(subscripts, *arrays)`` (None for the subscripts)."""
-    plans = einsum_plan(operands[0], einsum_shapes(operands))
-    grads = [None]
-    for k in range(1, len(operands)):
-        plan = plans[k - 1]
-        others = []
+    return [None] + einsum_list_adjoints(g, operands[0], operands[1:])
+
+
+def einsum_list(subscripts, arrays):
+    """``np.einsum(subscripts, *arrays)`` with the arrays as one list (what einsum's adjoints call)."""
+    return np.einsum(subscripts, *arrays)
+
+
+def einsum_list_adjoints(g, subscripts, arrays):
+    """The adjoint of each of ``arrays`` in ``einsum_list(subscripts, arrays)``."""
+    plans = einsum_plan(subscripts, einsum_shapes(arrays))
+    grads = []
+    for k in range(len(arrays)):
+        plan = plans[k]
+        others = [g]
         for j in plan[1]:
-            others = others + [np.conj(operands[j + 1])]
+            others = others + [np.conj(arrays[j])]
         for n in plan[2]:
             others = others + [np.ones(n)]
-        grads = grads + [unbroadcast(np.einsum(plan[0], g, *others), operands[k])]
+        grads = grads + [unbroadcast(einsum_list(plan[0], others), arrays[k])]
     return grads
 
 
-def einsum_shapes(operands):
-    return [np.shape(x) for x in operands[1:]]
+def einsum_shapes(arrays):
+    return [np.shape(x) for x in arrays]
+
+
+@defrule(einsum_list, wrt=("arrays",))
+def _einsum_list_rule(g, ans, subscripts, arrays):
+    return einsum_list_adjoints(g, subscripts, arrays)
 
 
 def einsum_plan(subscripts, shapes):
@@ -1207,14 +1246,14 @@ def along_axis_index(shape, indices, axis):
 def take_along_axis_adjoint(g, arr, indices, axis):
     """The adjoint of ``np.take_along_axis(arr, indices, axis)`` (adds where indices repeat)."""
     if axis is None:
-        return np.reshape(index_adjoint(g, np.ravel(arr), indices), np.shape(arr))
+        return index_adjoint(g, arr, flat_to_index(np.shape(arr), indices))
     return index_adjoint(g, arr, along_axis_index(np.shape(arr), indices, axis))
 
 
 def cross_adjoint_check(g, axisa, axisb, axisc, axis):
     """``g``, after checking np.cross was called with its default axes (the only form differentiated)."""
-    if axis is not None or axisa != -1 or axisb != -1 or axisc != -1 or np.shape(g)[-1:] != (3,):
-        raise NotImplementedError("np.cross is differentiated only for 3-vectors along the last axis")
+    require(axis is None and axisa == -1 and axisb == -1 and axisc == -1 and np.shape(g)[-1:] == (3,),
+            "np.cross is differentiated only for 3-vectors along the last axis")
     return g
 
 
@@ -1336,8 +1375,9 @@ def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=No
 
 
 @defrule(np.pad)
-def pad(g, ans, array, pad_width, mode="constant", **kwargs):
-    return pad_adjoint(g, array, pad_width, mode, kwargs)
+def pad(g, ans, array, pad_width, mode="constant", *, stat_length=None, constant_values=0, end_values=0,
+        reflect_type="even"):
+    return pad_adjoint(g, array, pad_width, mode, reflect_type)
 
 
 @defrule(np.interp, wrt=("x", "fp"))
@@ -1376,8 +1416,7 @@ def average_weights_shape(shape, axis):
 
 def average_adjoint_a(g, ans, a, axis, weights, returned, keepdims):
     """The adjoint of ``a`` in ``np.average(a, axis, weights)``."""
-    if returned:
-        raise NotImplementedError("np.average(..., returned=True) is not differentiable; compute the sum of weights apart")
+    require(not returned, "np.average(..., returned=True) is not differentiable; compute the sum of weights apart")
     w = average_weights(a, axis, weights)
     return reduction_broadcast(g, a, axis, keepdims) * np.conj(
         w / np.sum(np.broadcast_to(w, np.shape(a)), axis=axis, keepdims=True))
@@ -1456,9 +1495,7 @@ def eigen_gaps(w):
 
 def svd_values_only(g, compute_uv):
     """The adjoint of the singular values, after checking only they were asked for."""
-    if compute_uv:
-        raise NotImplementedError("np.linalg.svd is differentiated only with compute_uv=False "
-                                  "(or use np.linalg.svdvals)")
+    require(not compute_uv, "np.linalg.svd is differentiated only with compute_uv=False (or use np.linalg.svdvals)")
     return g
 
 
@@ -1468,7 +1505,7 @@ def singular_values_adjoint(g, a):
     return (usv[0] * np.expand_dims(g, -2)) @ usv[2]
 
 
-def pad_index(shape, pad_width, mode, kwargs):
+def pad_index(shape, pad_width, mode, reflect_type):
     """(positions in the flat padded array that copy an input entry, the flat input entries they copy)."""
     if not isinstance(mode, str) or mode not in ("constant", "empty", "edge", "reflect", "symmetric", "wrap"):
         raise NotImplementedError(f"np.pad with mode={mode!r} is not differentiated")
@@ -1477,15 +1514,16 @@ def pad_index(shape, pad_width, mode, kwargs):
     if mode in ("constant", "empty"):
         padded = np.pad(index, pad_width, mode="constant", constant_values=-1)
     else:
-        padded = np.pad(index, pad_width, mode=mode, **{k: v for k, v in kwargs.items() if k == "reflect_type"})
+        padded = np.pad(index, pad_width, mode=mode, **({"reflect_type": reflect_type}
+                                                         if mode in ("reflect", "symmetric") else {}))
     flat = np.ravel(padded)
     return np.flatnonzero(flat >= 0), flat[flat >= 0]
 
 
-def pad_adjoint(g, array, pad_width, mode, kwargs):
+def pad_adjoint(g, array, pad_width, mode, reflect_type):
     """The adjoint of ``np.pad(array, pad_width, mode)``: every copied entry adds back to its source."""
-    plan = pad_index(np.shape(array), pad_width, mode, kwargs)
-    return np.reshape(index_adjoint(np.ravel(g)[plan[0]], np.ravel(array), plan[1]), np.shape(array))
+    plan = pad_index(np.shape(array), pad_width, mode, reflect_type)
+    return index_adjoint(g[flat_to_index(np.shape(g), plan[0])], array, flat_to_index(np.shape(array), plan[1]))
 
 
 def interp_plan(x, xp, left, right, period):
@@ -1562,8 +1600,7 @@ def array_adjoint(grad, obj):
 def array_pieces(grads, obj):
     """Assemble adjoints nested like ``obj`` into one array (the adjoint of array_adjoint)."""
     if isinstance(obj, (list, tuple)):
-        if _is_zero(grads):
-            grads = [ZERO] * len(obj)
+        grads = _pieces(grads, obj)
         return np.array([array_pieces(grads[k], obj[k]) for k in range(len(obj))])
     return fill_zero(grads, obj)
 
@@ -1611,25 +1648,6 @@ def _astype_adjoint_rule(g, ans, grad, a, dtype):
 
 
 # --- Python builtins on numbers and arrays --------------------------------------------------------
-
-
-def item(a, *args):
-    """``a.item(*args)`` as a function: one entry of ``a`` as a Python scalar."""
-    return np.asarray(a).item(*args)
-
-
-def item_index(shape, args):
-    """The index of the entry ``a.item(*args)`` returns."""
-    if len(args) == 0:
-        return (0,) * len(shape)
-    if len(args) == 1 and isinstance(args[0], (int, np.integer)):
-        return np.unravel_index(args[0], shape)
-    return tuple(args[0]) if len(args) == 1 else tuple(args)
-
-
-@defrule(item)
-def _item_rule(g, ans, a, *args):
-    return index_adjoint(g, a, item_index(np.shape(a), args))
 
 
 @defrule(float)
@@ -1738,7 +1756,7 @@ nondifferentiable(
     angle_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    einsum_plan, einsum_shapes, item_index, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
+    require, flat_to_index, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     eigen_gaps, pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
@@ -1750,7 +1768,7 @@ METHODS.update({
     "flatten": np.ravel, "ravel": np.ravel, "squeeze": np.squeeze, "swapaxes": np.swapaxes,
     "dot": np.dot, "conj": np.conj, "conjugate": np.conj, "clip": np.clip,
     "repeat": np.repeat, "take": np.take, "astype": astype, "copy": np.copy, "trace": np.trace,
-    "diagonal": np.diagonal, "item": item, "argmax": np.argmax, "argmin": np.argmin,
+    "diagonal": np.diagonal, "argmax": np.argmax, "argmin": np.argmin,
     "argsort": np.argsort, "any": np.any, "all": np.all, "nonzero": np.nonzero, "round": np.round,
 })
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})
