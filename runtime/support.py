@@ -38,12 +38,22 @@ def unbroadcast(grad, like):
     if gshape == shape:
         return grad
     extra = len(gshape) - len(shape)
+    if extra < 0 or any(g != n and n != 1 for g, n in zip(gshape[extra:], shape)):
+        return _fit_zero_or_broadcast(grad, shape)
     if extra > 0:
         grad = np.sum(grad, axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(grad)[i] != 1)
     if axes:
         grad = np.sum(grad, axis=axes, keepdims=True)
     return grad
+
+
+def _fit_zero_or_broadcast(grad, shape):
+    # An adjoint computed from a zero adjoint can have a partial shape (0.0 * b has
+    # b's shape); it is zero, so zeros of the right shape are its exact value.
+    if not np.any(grad):
+        return np.zeros(shape, dtype=np.result_type(grad))
+    return np.broadcast_to(grad, shape)
 
 
 def broadcast_like(value, like):
@@ -53,7 +63,10 @@ def broadcast_like(value, like):
     shape = np.shape(like)
     if np.shape(value) == shape:
         return value
-    return np.broadcast_to(value, shape)
+    try:
+        return np.broadcast_to(value, shape)
+    except ValueError:
+        return _fit_zero_or_broadcast(value, shape)
 
 
 # --- indexing ----------------------------------------------------------------
@@ -300,22 +313,27 @@ def stop_gradient(x):
 
 # --- calls to functions the compiler transforms at run time ---------------------------
 
-def call_fwd(fn, active, *args, **kwargs):
-    """Run ``fn`` (a user function found only at run time) forward, keeping what its adjoint needs."""
-    from sct.transform_calls import dynamic_forward
-    return dynamic_forward(fn, active, args, kwargs)
+def vjp(fn, active, *args, **kwargs):
+    """``(forward, adjoint)`` generated for ``fn`` and arguments like ``args`` (compiled once)."""
+    from sct.transform_calls import vjp_pair
+    return vjp_pair(fn, active, args, kwargs)
 
 
-def call_method_fwd(obj, name, active, *args, **kwargs):
-    """``obj.name(*args)`` run forward for differentiation; adjoints come back for obj and args."""
-    from sct.transform_calls import dynamic_method_forward
-    return dynamic_method_forward(obj, name, active, args, kwargs)
+def vjp_method(obj, name, active, *args, **kwargs):
+    """``(forward, adjoint)`` for ``obj.name(*args)``; both take ``obj`` as first argument."""
+    from sct.transform_calls import vjp_method_pair
+    return vjp_method_pair(obj, name, active, args, kwargs)
 
 
-def call_bwd(record, grad):
-    """The adjoint of a ``call_fwd``: one adjoint per positional argument."""
-    from sct.transform_calls import dynamic_backward
-    return dynamic_backward(record, grad)
+def vjp_init(cls, active, *args, **kwargs):
+    """``(forward, adjoint)`` for building ``cls(*args)`` into a new object given first."""
+    from sct.transform_calls import vjp_init_pair
+    return vjp_init_pair(cls, active, args, kwargs)
+
+
+def new_object(cls):
+    """An instance of ``cls`` whose ``__init__`` has not run yet."""
+    return cls.__new__(cls)
 
 
 # --- rules of the functions above ----------------------------------------------------
@@ -372,7 +390,7 @@ def _add_grad_rule(g, ans, a, b):
 
 @defrule(project, wrt=("grad",))
 def _project_rule(g, ans, grad, x):
-    return unbroadcast(g, grad)
+    return broadcast_like(g, grad)
 
 
 def list_pad(grad, before, after):
@@ -396,4 +414,4 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(seed, stop_gradient, as_dlarray_data)
+nondifferentiable(seed, stop_gradient, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)

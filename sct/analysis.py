@@ -448,12 +448,32 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
                          s.lineno)
             lists.add(name)
             out.append(new)
+        elif _is_pop(s) and (_pop_list(s) in active):
+            # v = xs.pop() -> v = xs[-1]; xs = xs[:-1]   (value semantics, with adjoints)
+            name = _pop_list(s)
+            if isinstance(s, gast.Assign):
+                out.append(assign(s.targets[0].id, gast.Subscript(value=load(name), slice=gast.Constant(
+                    value=-1, kind=None), ctx=gast.Load()), s.lineno))
+            out.append(assign(name, gast.Subscript(value=load(name), slice=gast.Slice(
+                lower=None, upper=gast.Constant(value=-1, kind=None), step=None), ctx=gast.Load()), s.lineno))
         else:
             for field_name in ("body", "orelse"):
                 if hasattr(s, field_name) and isinstance(getattr(s, field_name), list):
                     setattr(s, field_name, functionalize(getattr(s, field_name), active, lists, rt_name))
             out.append(s)
     return out
+
+
+def _is_pop(s) -> bool:
+    value = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+    if isinstance(s, gast.Assign) and not isinstance(s.targets[0], gast.Name):
+        return False
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+        value.func.attr == "pop" and isinstance(value.func.value, gast.Name) and not value.args
+
+
+def _pop_list(s) -> str:
+    return s.value.func.value.id
 
 
 def _name_in(node, names: Set[str]) -> bool:

@@ -44,6 +44,15 @@ ZERO = const(0.0)
 
 
 @dataclass
+class VjpCall:
+    statements: List          # forward: get the pair, run the forward
+    fwd: str
+    bwd: str
+    residuals: str
+    args: List                # what the forward receives, in order (adjoints come back alike)
+
+
+@dataclass
 class Site:
     stmt: gast.Assign
     frames: List[Tuple[List, int, Any, int]]   # (block, index, parent compound, depth of block)
@@ -88,7 +97,6 @@ class Transformer:
                 self.forward_names.add(n.id)
         self.counters: Dict[int, str] = {}
         self.loop_targets: Dict[int, str] = {}
-        self.records: Dict[int, str] = {}
         self.site_calls: Dict[int, str] = {}
         self.defined_line: Dict[str, int] = {}
         self.def_order: Dict[str, int] = {p: i for i, p in enumerate(self.params)}
@@ -122,12 +130,46 @@ class Transformer:
             self.forward_names.add(name)
         return self.counters[id(loop)]
 
-    def record(self, node: gast.Assign) -> str:
-        if id(node) not in self.records:
-            name = self.namer.fresh(node.targets[0].id + "_record")
-            self.records[id(node)] = name
-            self.forward_names.add(name)
-        return self.records[id(node)]
+    def vjp_parts(self, s: gast.Assign) -> "VjpCall":
+        """How a call to a function (not an op) is differentiated: through its generated pair."""
+        if id(s) in self.vjp_calls:
+            return self.vjp_calls[id(s)]
+        t = s.targets[0].id
+        value = s.value
+        info = self.act.call_info(value)
+        pre: List = []
+        keywords = list(value.keywords)
+        if id(s) in self.site_calls:            # a gradient differentiated again
+            sweep = self.site_calls[id(s)]
+            args = [load(p) for p in self.sweep_params[sweep]]
+            keywords = []                        # the options were used up by the sweep
+            base, maker, maker_args = sweep, "vjp", [load(sweep)]
+        elif info.kind == "method":
+            args = [load(info.receiver)] + list(value.args)
+            base, maker, maker_args = f"{info.receiver}_{info.method}", "vjp_method", \
+                [load(info.receiver), const(info.method)]
+        elif isinstance(info.obj, type):         # building an object of the user's class
+            new = self.namer.fresh(t + "_new")
+            self.forward_names.add(new)
+            pre.append(assign(new, call(self.rt("new_object"), [value.func])))
+            args = [load(new)] + list(value.args)
+            base, maker, maker_args = info.obj.__name__, "vjp_init", [value.func]
+        else:
+            args = list(value.args)
+            name = value.func.attr if isinstance(value.func, gast.Attribute) else \
+                getattr(value.func, "id", "call")
+            base, maker, maker_args = name, "vjp", [value.func]
+        fwd = self.namer.fresh(base + "_fwd")
+        bwd = self.namer.fresh(base + "_bwd")
+        residuals = self.namer.fresh(t + "_residuals")
+        self.forward_names |= {fwd, bwd, residuals}
+        pair = gast.Assign(targets=[gast.Tuple(elts=[store(fwd), store(bwd)], ctx=gast.Store())],
+                           value=call(self.rt(maker), maker_args + [self.mask(args)] + args, keywords),
+                           type_comment=None)
+        run = assign_pair(t, residuals, call(fwd, args, keywords))
+        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args)
+        self.vjp_calls[id(s)] = parts
+        return parts
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> List[Site]:
@@ -195,11 +237,11 @@ class Transformer:
         # recorded); pass B writes the code with that knowledge.  Pass A's
         # names are thrown away, so the output does not depend on it.
         snapshot = (set(self.namer.taken), dict(self.adjoint), dict(self.counters),
-                    dict(self.records), set(self.forward_names))
+                    set(self.forward_names))
         self.needed_final = set(self.forward_names)
         self.generate()
         needed = set(self.needed)
-        (self.namer.taken, self.adjoint, self.counters, self.records, self.forward_names) = snapshot
+        (self.namer.taken, self.adjoint, self.counters, self.forward_names) = snapshot
         self.needed = set()
         self.uses_tape = False
         self.needed_final = needed
@@ -208,6 +250,7 @@ class Transformer:
     def generate(self) -> Generated:
         out = Generated()
         self.site_calls = {}
+        self.vjp_calls = {}
         self.site_records = set()
         self.sweep_params = {}
         self.residuals = []
@@ -219,8 +262,9 @@ class Transformer:
             if site.options["EnableHigherDerivatives"] and target in self.act.active and \
                     self.higher_order_needed(site, sites[k + 1:]):
                 self.site_records.add(id(site.stmt))
-            body, result = self.site_sweep(site)
-            out.functions.append(self.sweep_function(name, body, result, site))
+            contained = id(site.stmt) in self.site_records
+            body, result = self.site_sweep(site, contained)
+            out.functions.append(self.sweep_function(name, body, result, site, contained))
         if self.mode == "vjp":
             bwd = self.bwd_function(self.vjp_sweep(self.fdef.body[-1]))
         forward = self.forward_function()
@@ -276,6 +320,17 @@ class Transformer:
                 return []
             if info.kind == "site":
                 names = self.site_inputs(s)
+            elif info.rule is not None:           # an op: only arguments it has a rule for
+                call_node = value if info.kind == "op" else gast.Call(
+                    func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
+                bound = bind_arguments(info.rule, call_node, self.filename, getattr(s, "lineno", 0))
+                names = []
+                for p in info.rule.wrt:
+                    arg = bound.get(p)
+                    if isinstance(arg, gast.Name):
+                        names.append(arg.id)
+                    elif isinstance(arg, (gast.Tuple, gast.List)):
+                        names += [e.id for e in arg.elts if isinstance(e, gast.Name)]
             else:
                 names = [n.id for n in value.args if isinstance(n, gast.Name)]
                 names += [k.value.id for k in value.keywords if isinstance(k.value, gast.Name)]
@@ -351,7 +406,7 @@ class Transformer:
     def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         t = s.targets[0].id
         out: List = []
-        if t in R and t in self.act.active:
+        if t in R and t in self.act.active and (depth > 0 or t in state["initialized"]):
             ops = self.operands(s)
             g = self.d(t)
             ans = t
@@ -377,6 +432,11 @@ class Transformer:
             if depth > 0:
                 out.append(assign(g, ZERO))
         self.note_reads(out)
+        if id(s) in self.vjp_calls:
+            parts = self.vjp_calls[id(s)]
+            for name in (parts.bwd, parts.residuals):
+                if self.restores(name, depth):
+                    out.append(self.pop(name))
         if self.restores(t, depth):
             out.append(self.pop(t))
         return out, R
@@ -589,28 +649,14 @@ class Transformer:
         if info.kind == "method" and info.rule is not None:
             bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
             return self.rule_pieces(info.rule, bound, g, ans, s)
-        if info.kind == "site":
-            if id(s) not in self.site_records:
-                return []
-            sweep = self.site_calls[id(s)]
-            if self.tape in self.sweep_params[sweep]:
-                self.fail(s, "higher derivatives through a loop or branch that comes before the "
-                          "first dlgradient are not supported yet", "dlgradient")
-            value = gast.Call(func=load(sweep), args=[load(p) for p in self.sweep_params[sweep]],
-                              keywords=[])
-            info = CallInfo("function")
-        if info.kind in ("function", "method"):
-            record = self.record(s)
+        if info.kind == "site" and id(s) not in self.site_records:
+            return []
+        if info.kind in ("function", "method", "site"):
+            parts = self.vjp_parts(s)
             grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
-            self.pending_pre.append(assign(grads, call(self.rt("call_bwd"), [load(record), load(g)])))
-            args = list(value.args)
-            if info.kind == "method":
-                args = [load(info.receiver)] + args
-            pieces = []
-            for i, a in enumerate(args):
-                if isinstance(a, gast.Name):
-                    pieces.append((a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load())))
-            return pieces
+            self.pending_pre.append(assign(grads, call(parts.bwd, [load(parts.residuals), load(g)])))
+            return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
+                    for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
         if info.kind == "plain":
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Use numpy functions "
@@ -705,11 +751,18 @@ class Transformer:
         flow = Activity(self.fdef, self.act.resolver, self.act.kinds, seeds, set(), self.filename)
         return flow.active & self.act.active
 
-    def site_sweep(self, site: Site):
+    def site_sweep(self, site: Site, self_contained: bool = False):
+        """The sweep of a site.  ``self_contained``: it recomputes the statements before
+        the site from the function's arguments (so a later sweep can differentiate it
+        as ordinary code) instead of receiving their values."""
         self.relevant = self.depends_on({x.id for x in site.xs if isinstance(x, gast.Name)})
         state = {"initialized": {site.y}}
         self.cond_names = {}
-        body: List = [assign(self.d(site.y), call(self.rt("seed"), [load(site.y)]))]
+        body: List = []
+        if self_contained:
+            for block, index, _, depth in site.frames:
+                body.extend(self.forward_block(block[:index], depth))
+        body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
         R = {site.y}
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
@@ -754,12 +807,19 @@ class Transformer:
         return body, results, ret
 
     # --- assembling functions ---------------------------------------------------------------------
-    def sweep_function(self, name: str, body_and_result, results, site: Site) -> gast.FunctionDef:
+    def sweep_function(self, name: str, body_and_result, results, site: Site,
+                       self_contained: bool = False) -> gast.FunctionDef:
         body, result = body_and_result, results
-        params = self.residual_names(body + [gast.Expr(value=r) for r in result])
         uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in gast.walk(st))
-        if uses_tape and self.tape not in params:
-            params.append(self.tape)
+        if self_contained:
+            read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
+            params = [p for p in self.params if p in read]
+            if uses_tape:
+                body = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + body
+        else:
+            params = self.residual_names(body + [gast.Expr(value=r) for r in result])
+            if uses_tape and self.tape not in params:
+                params.append(self.tape)
         self.sweep_params[name] = params
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
         header = self.line_comment(site.line, "gradient at")
@@ -801,7 +861,8 @@ class Transformer:
         head: List = []
         if self.uses_tape:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
-            in_compounds = self.assigned_in_compounds() | set(self.records.values())
+            in_compounds = self.assigned_in_compounds() | {
+                n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
             unbound = sorted(in_compounds & self.needed_final - set(self.params) - self.bound_before_compounds(),
                              key=self.order_key)
             for name in unbound:
@@ -862,37 +923,27 @@ class Transformer:
             if depth > 0 and t in self.needed_final:
                 out.append(self.push(load(t)))
             value = s.value
-            if id(s) in self.site_calls:
+            if id(s) in self.site_calls and id(s) not in self.site_records:
                 name = self.site_calls[id(s)]
                 params = self.sweep_params[name]
                 args = [call("list", [load(p)]) if p == self.tape else load(p) for p in params]
-                if id(s) in self.site_records:
-                    new = assign_pair(t, self.record(s), call(self.rt("call_fwd"),
-                                                              [load(name), self.mask(args)] + args))
-                else:
-                    new = assign(t, call(name, args))
+                new = assign(t, call(name, args))
                 new.lineno = s.lineno
                 out.append(new)
                 return out
             if isinstance(value, gast.Call):
                 info = self.act.call_info(value)
-                if info.kind in ("function", "method") and info.rule is None and \
-                        (self.act.value_active(value)) and t in self.act.active:
-                    mask_args = list(value.args)
-                    if info.kind == "method":
-                        fwd = call(self.rt("call_method_fwd"),
-                                   [load(info.receiver), const(info.method),
-                                    self.mask([load(info.receiver)] + mask_args)] + mask_args,
-                                   value.keywords)
-                    else:
-                        fwd = call(self.rt("call_fwd"), [value.func, self.mask(mask_args)] + mask_args,
-                                   value.keywords)
-                    rec = self.record(s)
-                    if depth > 0 and rec in self.needed_final:
-                        out.append(self.push(load(rec)))
-                    new = assign_pair(t, rec, fwd)
-                    new.lineno = s.lineno
-                    out.append(new)
+                if id(s) in self.site_records or (
+                        info.kind in ("function", "method") and info.rule is None and
+                        self.act.value_active(value) and t in self.act.active):
+                    parts = self.vjp_parts(s)
+                    if depth > 0:
+                        for name in (parts.residuals, parts.bwd):
+                            if name in self.needed_final:
+                                out.append(self.push(load(name)))
+                    for new in parts.statements:
+                        new.lineno = s.lineno
+                    out.extend(parts.statements)
                     return out
                 if info.kind == "create":
                     value = call(self.rt("as_dlarray_data"), value.args, value.keywords)

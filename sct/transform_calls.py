@@ -1,10 +1,11 @@
-"""Calls from differentiated code to functions known only at run time.
+"""Calls from differentiated code to functions: their generated forward/adjoint pairs.
 
-``rt.call_fwd(helper, active, *args)`` compiles ``helper`` (once per kinds of
-its arguments) into a forward/adjoint pair, runs the forward and returns the
-value with a record; ``rt.call_bwd(record, d_value)`` runs the adjoint.  The
-user's helpers, methods, recursion and generated sweeps (for higher
-derivatives) all go through here, each compiled in its own globals and closure.
+``fwd, bwd = rt.vjp(helper, active, *args)`` compiles ``helper`` (once per kinds
+of its arguments) into a forward that also returns what its adjoint needs, and
+that adjoint.  The user's helpers, methods, constructors, recursion and the
+generated sweeps (for higher derivatives) all go through here, each compiled in
+its own globals and closure; since the pair is generated source, code calling it
+can be differentiated again.
 """
 from __future__ import annotations
 
@@ -41,69 +42,72 @@ def function_identity(fn) -> Tuple:
     return (fn.__code__, id(fn.__globals__), cells)
 
 
-class _RuleRecord:
-    __slots__ = ("rule", "args", "kwargs", "out")
+def vjp_pair(fn, active, args, kwargs):
+    """The generated (forward, adjoint) functions of ``fn`` for arguments like ``args``.
 
-    def __init__(self, rule, args, kwargs, out):
-        self.rule, self.args, self.kwargs, self.out = rule, args, kwargs, out
-
-
-def dynamic_forward(fn, active, args, kwargs):
+    ``forward(*args)`` returns ``(value, residuals)``; ``adjoint(residuals, d_value)``
+    returns one adjoint per positional argument.  Both are generated Python with
+    source, so differentiated code that calls them can be differentiated again.
+    """
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
-        out, record = dynamic_forward(fn.__func__, (True,) + tuple(active), (fn.__self__,) + tuple(args),
-                                      kwargs)
-        return out, ("method", record)
+        raise CompileError(f"internal: bound method {fn!r} must go through vjp_method")
+    if isinstance(fn, types.FunctionType):
+        compiled = _compiled_vjp(fn, args, active)
+        return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
     if rule is not None:
-        out = fn(*args, **kwargs)
-        return out, _RuleRecord(rule, args, kwargs, out)
-    if isinstance(fn, type) and isinstance(getattr(fn, "__init__", None), types.FunctionType):
-        obj = fn.__new__(fn)
-        compiled = _compiled_vjp(fn.__init__, (obj,) + tuple(args), (True,) + tuple(active),
-                                 returns_self=True)
-        out, residuals = compiled.fwd(obj, *args, **kwargs)
-        return out, ("init", (compiled, residuals))
-    if registry.is_nondifferentiable(fn) or not isinstance(fn, types.FunctionType):
-        if isinstance(fn, type) or registry.is_nondifferentiable(fn):
-            return fn(*args, **kwargs), None
-        raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
-                           "a Python function sct can read; use ops with rules or extractdata")
-    compiled = _compiled_vjp(fn, args, active)
-    out, residuals = compiled.fwd(*args, **kwargs)
-    return out, (compiled, residuals)
+        return _primitive_pair(fn, rule)
+    if registry.is_nondifferentiable(fn):
+        return _constant_pair(fn)
+    raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
+                       "a Python function sct can read; use ops with rules, or extractdata to "
+                       "make its input a constant")
 
 
-def dynamic_method_forward(obj, name, active, args, kwargs):
+def vjp_method_pair(obj, name, active, args, kwargs):
+    """Like :func:`vjp_pair` for ``obj.name(*args)``; the functions take ``obj`` first."""
     method = getattr(obj, name)
-    if isinstance(method, types.MethodType) and method.__self__ is obj:
-        out, record = dynamic_forward(method.__func__, tuple(active), (obj,) + tuple(args), kwargs)
-        return out, ("self", record)
-    out, record = dynamic_forward(method, tuple(active[1:]), args, kwargs)
-    return out, ("noself", record)
+    if isinstance(method, types.MethodType) and method.__self__ is obj and \
+            isinstance(method.__func__, types.FunctionType):
+        compiled = _compiled_vjp(method.__func__, (obj,) + tuple(args), tuple(active))
+        return compiled.fwd, compiled.bwd
+    fwd, bwd = vjp_pair(method, tuple(active[1:]), args, kwargs)
+
+    def forward(receiver, *call_args, **call_kwargs):
+        return fwd(*call_args, **call_kwargs)
+
+    def backward(residuals, grad):
+        return (ZERO,) + tuple(bwd(residuals, grad))
+    return forward, backward
 
 
-def dynamic_backward(record, grad) -> Tuple:
-    if isinstance(record, tuple) and len(record) == 2 and isinstance(record[0], str):
-        how, inner = record
-        grads = dynamic_backward(inner, grad)
-        if how == "noself":
-            return (ZERO,) + tuple(grads)
-        if how in ("method", "init"):
-            return tuple(grads[1:])
-        return tuple(grads)
-    if record is None:
-        return ()
-    if isinstance(record, _RuleRecord):
-        import inspect
-        rule = record.rule
-        bound = rule.signature.bind(*record.args, **record.kwargs)
-        bound.apply_defaults()
-        results = rule.fn(grad, record.out, *bound.args, **bound.kwargs)
+def vjp_init_pair(cls, active, args, kwargs):
+    """The pair for ``cls.__init__`` differentiated as a function returning the new object."""
+    compiled = _compiled_vjp(cls.__init__, tuple(args), tuple(active), returns_self=True)
+    return compiled.fwd, compiled.bwd
+
+
+def _primitive_pair(op, rule):
+    names = list(rule.signature.parameters)
+
+    def forward(*args, **kwargs):
+        out = op(*args, **kwargs)
+        return out, (args, kwargs, out)
+
+    def backward(residuals, grad):
+        args, kwargs, out = residuals
+        results = rule.fn(grad, out, *args, **kwargs)
         if len(rule.wrt) == 1:
             results = (results,)
         by_name = dict(zip(rule.wrt, results))
-        names = list(rule.signature.parameters)
-        return tuple(by_name.get(names[i], ZERO) if i < len(names) else ZERO
-                     for i in range(len(record.args)))
-    compiled, residuals = record
-    return compiled.bwd(residuals, grad)
+        return tuple(by_name.get(names[i], ZERO) if i < len(names) else ZERO for i in range(len(args)))
+    return forward, backward
+
+
+def _constant_pair(fn):
+    def forward(*args, **kwargs):
+        return fn(*args, **kwargs), len(args)
+
+    def backward(count, grad):
+        return (ZERO,) * count
+    return forward, backward
