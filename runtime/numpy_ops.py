@@ -52,7 +52,7 @@ import operator
 
 import numpy as np
 
-from .registry import ATTRIBUTES, METHODS, defrule, nondifferentiable
+from .registry import ATTRIBUTES, CONTAINER_OPS, METHODS, defrule, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, index_adjoint, setitem, unbroadcast
 
 # --- operators ---------------------------------------------------------------------
@@ -1772,3 +1772,7 @@ METHODS.update({
     "argsort": np.argsort, "any": np.any, "all": np.all, "nonzero": np.nonzero, "round": np.round,
 })
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})
+
+# Ops whose result is a tuple or list: their adjoints are accumulated as containers.
+CONTAINER_OPS.update(op for op in (np.split, np.array_split, getattr(np, "unstack", None),
+                                   np.linalg.eigh, np.linalg.slogdet) if op is not None)

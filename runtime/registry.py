@@ -77,6 +77,8 @@ NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
 NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "item", "keys",
                    "__len__", "index", "count"}
+# Ops whose result is a list or tuple (their adjoints accumulate as containers).
+CONTAINER_OPS = set()
 _version = [0]
 
 

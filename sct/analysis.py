@@ -406,13 +406,23 @@ class Activity:
         if isinstance(value, gast.Call):
             info = self.call_info(value)
             if info.kind == "op":
-                return getattr(info.obj, "__module__", "") != rt_support.__name__
+                return returns_array(info.obj)
             return info.kind == "method" and info.obj is not None
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)
         if isinstance(value, gast.Name):
             return array_operand(value)
         return leaf_kind(self.value_kind(value)) is not None
+
+
+def returns_array(op) -> bool:
+    """Is ``op``'s result an array or number (never a list or tuple)?"""
+    module = getattr(op, "__module__", None) or ""
+    if op in registry.CONTAINER_OPS:
+        return False
+    if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
+        return True
+    return module.startswith("numpy") or module == "runtime.nn"
 
 
 def _option(node: gast.Call, names, default):

@@ -250,6 +250,7 @@ class Transformer:
     def generate(self) -> Generated:
         out = Generated()
         self.site_calls = {}
+        self.nested_counters: Set[str] = set()
         self.vjp_calls = {}
         self.site_records = set()
         self.sweep_params = {}
@@ -861,9 +862,11 @@ class Transformer:
         head: List = []
         if self.uses_tape:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
-            in_compounds = self.assigned_in_compounds() | {
+            in_compounds = self.assigned_in_compounds() | self.nested_counters | {
                 n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-            unbound = sorted(in_compounds & self.needed_final - set(self.params) - self.bound_before_compounds(),
+            passed_on = set(self.needed_final) | set(self.residuals) | {
+                p for params in self.sweep_params.values() for p in params}
+            unbound = sorted(in_compounds & passed_on - set(self.params) - self.bound_before_compounds(),
                              key=self.order_key)
             for name in unbound:
                 head.append(assign(name, const(None)))
@@ -970,6 +973,8 @@ class Transformer:
             return [node]
         if isinstance(s, (gast.For, gast.While)):
             n = self.counter(s)
+            if depth > 0:
+                self.nested_counters.add(n)
             pre = [assign(n, const(0))]
             body = [assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))]
             if isinstance(s, gast.For):
