@@ -85,7 +85,9 @@ def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
     if isinstance(x, (list, tuple)):
         out = [ZERO] * len(x)
-        if isinstance(idx, slice):
+        if _is_zero(grad):
+            pass
+        elif isinstance(idx, slice):
             for pos, g in zip(range(*idx.indices(len(x))), grad):
                 out[pos] = g
         else:

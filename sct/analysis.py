@@ -256,7 +256,14 @@ class Activity:
                 if isinstance(node, gast.Assign):
                     self.assignment(node)
                 elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
-                    self.value_active(node.value)
+                    call_node = node.value
+                    func = call_node.func
+                    # xs.append(v) with v active makes the list xs active
+                    if isinstance(func, gast.Attribute) and func.attr in ("append", "extend", "insert") \
+                            and isinstance(func.value, gast.Name) and \
+                            any(self.is_active(a) for a in call_node.args):
+                        self.active.add(func.value.id)
+                        self.lists.add(func.value.id)
             after = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
             if after == before:
                 return

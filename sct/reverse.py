@@ -816,7 +816,7 @@ class Transformer:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
             params = [p for p in self.params if p in read]
             if uses_tape:
-                body = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + body
+                body = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits() + body
         else:
             params = self.residual_names(body + [gast.Expr(value=r) for r in result])
             if uses_tape and self.tape not in params:
@@ -862,16 +862,19 @@ class Transformer:
         head: List = []
         if self.uses_tape:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
-            in_compounds = self.assigned_in_compounds() | self.nested_counters | {
-                n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-            passed_on = set(self.needed_final) | set(self.residuals) | {
-                p for params in self.sweep_params.values() for p in params}
-            unbound = sorted(in_compounds & passed_on - set(self.params) - self.bound_before_compounds(),
-                             key=self.order_key)
-            for name in unbound:
-                head.append(assign(name, const(None)))
+            head.extend(self.unbound_inits())
         name = self.fname if self.mode == "entry" else self.namer.fresh(self.fname + "_fwd")
         return _function(name, list(self.params), head + body)
+
+    def unbound_inits(self) -> List:
+        """``name = None`` for what the tape records before a loop or branch first assigns it."""
+        in_compounds = self.assigned_in_compounds() | self.nested_counters | {
+            n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
+        passed_on = set(self.needed_final) | set(self.residuals) | {
+            p for params in self.sweep_params.values() for p in params}
+        unbound = sorted(in_compounds & passed_on - set(self.params) - self.bound_before_compounds(),
+                         key=self.order_key)
+        return [assign(name, const(None)) for name in unbound]
 
     def bound_before_compounds(self) -> Set[str]:
         """Names assigned at the top level before any compound statement assigns them."""
