@@ -1,0 +1,253 @@
+"""Benchmark sct against hand-written numpy gradients, autograd, JAX and PyTorch.
+
+    python benchmarks/run.py                 # full run (about 2-4 minutes)
+    python benchmarks/run.py --quick         # short run (well under a minute)
+    python benchmarks/run.py --out docs/benchmarks.md
+    python benchmarks/run.py --cases mlp rnn --impls numpy sct torch
+
+Every (case, implementation) pair runs in a fresh Python process
+(benchmarks/worker.py) with one BLAS/OpenMP thread, so imports, JIT caches and
+thread pools of one library never affect another.  Each child checks its value
+and gradients against the hand-written numpy reference before timing, then
+reports the median time per call over timeit-style samples.  All ratios are
+taken between numbers from the same run.  A peer that is not installed is
+reported as "not installed" and skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from cases_data import CASES  # noqa: E402
+
+IMPLS = ["numpy", "sct", "autograd", "jax", "jax.jit", "torch"]
+PEERS = ["autograd", "jax", "jax.jit", "torch"]
+
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "JAX_PLATFORMS": "cpu",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env.update(THREAD_ENV)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+def run_child(args: list, timeout: float) -> dict:
+    cmd = [sys.executable, os.path.join(HERE, "worker.py")] + args
+    try:
+        proc = subprocess.run(cmd, env=child_env(), cwd=ROOT, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "error": f"timed out after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"status": "error", "error": f"worker exited {proc.returncode}: {tail[:160]}"}
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+def fmt_time(s: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if s >= scale or unit == "ns":
+            v = s / scale
+            return f"{v:.3g} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+    return f"{s:.3g} s"
+
+
+def fmt_ratio(r: float) -> str:
+    if r >= 100:
+        return f"{r:.0f}×"
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×"
+
+
+def cell_status(res: dict | None) -> str:
+    if res is None:
+        return "—"
+    st = res.get("status")
+    if st == "ok":
+        return fmt_time(res["median_s"])
+    if st == "not installed":
+        return "not installed"
+    msg = res.get("error", st).replace("|", "\\|").replace("\n", " ")
+    return f"{'error' if st == 'error' else 'wrong'}: {msg}"
+
+
+def median(res: dict | None):
+    return res["median_s"] if res and res.get("status") == "ok" else None
+
+
+def table(header: list, rows: list) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def report(results: dict, cases: list, impls: list, meta: dict) -> str:
+    peers = [p for p in impls if p in PEERS]
+    lines = []
+    lines.append(f"Run: {meta['date']}, {meta['mode']} mode, {meta['wall_s']:.0f} s wall time. "
+                 f"Machine: {meta['cpu']}, {meta['cores']} cores, one BLAS/OpenMP thread per process. "
+                 f"Python {meta['versions'].get('python')}, "
+                 + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()
+                             if k != "python" and v) + ".")
+    lines.append("")
+    lines.append(f"Median time per call ({meta['samples']} samples, timeit-style autoranged calls per sample "
+                 f"of at least {meta['target'] * 1e3:.0f} ms; value and gradients checked against numpy first):")
+    lines.append("")
+    lines.append(table(["case"] + impls,
+                       [[c] + [cell_status(results.get((c, i))) for i in impls] for c in cases]))
+    lines.append("")
+    lines.append("Time relative to the hand-written numpy gradient (t / t_numpy; lower is faster):")
+    lines.append("")
+    rows = []
+    for c in cases:
+        base = median(results.get((c, "numpy")))
+        row = [c]
+        for i in impls:
+            t = median(results.get((c, i)))
+            row.append(fmt_ratio(t / base) if (t and base) else "—")
+        rows.append(row)
+    lines.append(table(["case"] + impls, rows))
+    lines.append("")
+    if "sct" in impls and peers:
+        lines.append("sct against each peer (t_peer / t_sct; above 1 means sct is faster):")
+        lines.append("")
+        rows = []
+        for c in cases:
+            s = median(results.get((c, "sct")))
+            row = [c]
+            for p in peers:
+                t = median(results.get((c, p)))
+                row.append(fmt_ratio(t / s) if (t and s) else "—")
+            rows.append(row)
+        lines.append(table(["case"] + [f"vs {p}" for p in peers], rows))
+        lines.append("")
+    lines.append("First call in a fresh process (includes sct's compilation and jax.jit's tracing "
+                 "and XLA compilation; imports excluded):")
+    lines.append("")
+    rows = []
+    for c in cases:
+        row = [c]
+        for i in impls:
+            r = results.get((c, i))
+            row.append(fmt_time(r["first_call_s"]) if r and "first_call_s" in r else "—")
+        rows.append(row)
+    lines.append(table(["case"] + impls, rows))
+    lines.append("")
+    lines.append("Cases:")
+    lines.append("")
+    for c in cases:
+        lines.append(f"- `{c}`: {CASES[c][0]}")
+    return "\n".join(lines) + "\n"
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Benchmark sct against numpy, autograd, JAX and PyTorch.")
+    ap.add_argument("--quick", action="store_true", help="short run: 7 samples of >= 20 ms each")
+    ap.add_argument("--out", help="also write the report to this markdown file "
+                                  "(replaces the text between the BENCHMARK-RESULTS markers if present)")
+    ap.add_argument("--json", help="write raw results to this JSON file")
+    ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    ap.add_argument("--impls", nargs="+", choices=IMPLS, default=IMPLS)
+    ap.add_argument("--samples", type=int, help="samples per measurement (default 7 quick, 9 full)")
+    ap.add_argument("--target", type=float, help="minimum seconds per sample (default 0.02 quick, 0.2 full)")
+    ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per child process")
+    args = ap.parse_args(argv)
+
+    samples = args.samples or (7 if args.quick else 9)
+    if samples < 7:
+        ap.error("--samples must be at least 7")
+    target = args.target or (0.02 if args.quick else 0.2)
+    warmup = 0.05 if args.quick else 0.3
+    impls = ["numpy"] + [i for i in args.impls if i != "numpy"]   # numpy is the reference
+
+    t_start = time.perf_counter()
+    results = {}
+    for case in args.cases:
+        for impl in impls:
+            print(f"[{case:>11} | {impl:<8}] ", end="", file=sys.stderr, flush=True)
+            res = run_child([case, impl, "--target", str(target), "--samples", str(samples),
+                             "--warmup", str(warmup)], args.timeout)
+            results[(case, impl)] = res
+            print(cell_status(res), file=sys.stderr, flush=True)
+    versions = run_child(["--versions"], 120)
+    versions.pop("status", None)
+    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "mode": "quick" if args.quick else "full",
+            "wall_s": time.perf_counter() - t_start, "cpu": cpu_name(), "cores": os.cpu_count(),
+            "versions": versions, "samples": samples, "target": target}
+    text = report(results, args.cases, impls, meta)
+    print(text)
+
+    failures = [(k, v) for k, v in results.items() if v.get("status") in ("error", "wrong")]
+    for (case, impl), res in failures:
+        print(f"--- {case} / {impl}: {res.get('error')}", file=sys.stderr)
+        if res.get("traceback"):
+            print(res["traceback"], file=sys.stderr)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": [dict(v, case=k[0], impl=k[1]) for k, v in results.items()]},
+                      f, indent=1)
+    if args.out:
+        write_out(args.out, text)
+    return 0
+
+
+BEGIN, END = "<!-- BENCHMARK-RESULTS:BEGIN -->", "<!-- BENCHMARK-RESULTS:END -->"
+
+
+def write_out(path: str, text: str) -> None:
+    """Write the report; in an existing file with markers, replace only the marked part."""
+    block = f"{BEGIN}\n{text}{END}\n"
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if BEGIN in old and END in old:
+            head, rest = old.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1].lstrip("\n")
+            with open(path, "w") as f:
+                f.write(head + block + tail)
+            return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("# Benchmarks\n\n" + block)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

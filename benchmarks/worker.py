@@ -1,0 +1,184 @@
+"""Time one (case, implementation) pair; run in a fresh process by run.py.
+
+    python benchmarks/worker.py CASE IMPL [--target SECONDS] [--samples N]
+
+Prints one line ``RESULT {json}`` on stdout.  Steps: build the inputs, make the
+implementation's callable, time the first call (compilation for sct and
+jax.jit), check value and gradients against the hand-written numpy reference
+(numpy.testing.assert_allclose), warm up, pick the number of calls per sample
+timeit-style (1, 2, 5, 10, ... until a sample takes at least ``--target``
+seconds), then take ``--samples`` samples and report the median per call.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for p in (ROOT, HERE):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+# implementation -> (module, name of its factory, modules it needs)
+IMPLEMENTATIONS = {
+    "numpy": ("cases_numpy", "make", ("numpy",)),
+    "sct": ("cases_sct", "make", ("sct",)),
+    "autograd": ("cases_autograd", "make", ("autograd",)),
+    "jax": ("cases_jax", "make", ("jax", "jaxlib")),
+    "jax.jit": ("cases_jax", "make_jit", ("jax", "jaxlib")),
+    "torch": ("cases_torch", "make", ("torch",)),
+}
+
+RTOL = 1e-7
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def check(value, grads, ref_value, ref_grads):
+    """Assert that value and gradients agree with the numpy reference."""
+    import numpy as np
+    np.testing.assert_allclose(value, ref_value, rtol=RTOL, err_msg="value")
+    if len(grads) != len(ref_grads):
+        raise AssertionError(f"{len(grads)} gradients, expected {len(ref_grads)}")
+    for i, (g, r) in enumerate(zip(grads, ref_grads)):
+        g = np.asarray(g)
+        if g.shape != r.shape:
+            raise AssertionError(f"gradient {i} has shape {g.shape}, expected {r.shape}")
+        scale = float(np.max(np.abs(r))) if r.size else 0.0
+        np.testing.assert_allclose(g, r, rtol=RTOL, atol=1e-12 * max(scale, 1.0),
+                                   err_msg=f"gradient {i}")
+
+
+def measure(call, target: float, samples: int, warmup: float):
+    """timeit-style: per-call times of ``samples`` samples of ``number`` calls."""
+    perf = time.perf_counter
+    # warm up: at least 3 calls and at least `warmup` seconds
+    t_end = perf() + warmup
+    n = 0
+    while n < 3 or perf() < t_end:
+        call()
+        n += 1
+    # autorange, as timeit.Timer.autorange: 1, 2, 5, 10, 20, 50, ... calls
+    # per sample until one sample takes at least `target` seconds
+    number, base = 1, 1
+    while True:
+        for step in (1, 2, 5):
+            number = base * step
+            t0 = perf()
+            for _ in range(number):
+                call()
+            if perf() - t0 >= target:
+                break
+        else:
+            base *= 10
+            continue
+        break
+    times = []
+    for _ in range(samples):
+        gc.collect()
+        t0 = perf()
+        for _ in range(number):
+            call()
+        times.append((perf() - t0) / number)
+    return number, times
+
+
+def run(case: str, impl: str, target: float, samples: int, warmup: float) -> dict:
+    out = {"case": case, "impl": impl}
+    module_name, factory, needs = IMPLEMENTATIONS[impl]
+    for mod in needs:
+        if importlib.util.find_spec(mod) is None:
+            out["status"] = "not installed"
+            return out
+    import cases_data
+    import cases_numpy
+    import numpy as np  # noqa: F401
+
+    inputs = cases_data.make_inputs(case)
+    ref_call, ref_result = cases_numpy.make(case, inputs)
+    ref_value, ref_grads = ref_result(ref_call())
+
+    t0 = time.perf_counter()
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        out["status"] = "not installed"
+        out["error"] = _short(exc)
+        return out
+    out["import_s"] = time.perf_counter() - t0
+    try:
+        call, result = getattr(module, factory)(case, inputs)
+        t0 = time.perf_counter()
+        first = call()
+        out["first_call_s"] = time.perf_counter() - t0
+        value, grads = result(first)
+    except Exception as exc:  # the implementation failed on this case
+        out["status"] = "error"
+        out["error"] = _short(exc)
+        out["traceback"] = traceback.format_exc()
+        return out
+    try:
+        check(value, grads, ref_value, ref_grads)
+    except AssertionError as exc:
+        out["status"] = "wrong"
+        out["error"] = " ".join(str(exc).split())[:300]
+        return out
+    out["checked"] = True
+    try:
+        number, times = measure(call, target, samples, warmup)
+    except Exception as exc:
+        out["status"] = "error"
+        out["error"] = _short(exc)
+        out["traceback"] = traceback.format_exc()
+        return out
+    out.update(status="ok", number=number, samples=times, median_s=statistics.median(times),
+               min_s=min(times))
+    return out
+
+
+def versions() -> dict:
+    """Versions of python, numpy and whichever peers are importable."""
+    import platform
+    from importlib import metadata
+    info = {"python": platform.python_version()}
+    for dist in ("numpy", "autograd", "jax", "jaxlib", "torch"):
+        try:
+            info[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            info[dist] = None
+    return info
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("case", nargs="?")
+    ap.add_argument("impl", nargs="?", choices=sorted(IMPLEMENTATIONS))
+    ap.add_argument("--target", type=float, default=0.2, help="seconds per sample (default 0.2)")
+    ap.add_argument("--samples", type=int, default=7, help="number of samples (default 7)")
+    ap.add_argument("--warmup", type=float, default=0.2, help="seconds of warm-up (default 0.2)")
+    ap.add_argument("--versions", action="store_true", help="print package versions and exit")
+    args = ap.parse_args(argv)
+    if args.versions:
+        print("RESULT " + json.dumps(versions()))
+        return 0
+    if not args.case or not args.impl:
+        ap.error("CASE and IMPL are required")
+    res = run(args.case, args.impl, args.target, args.samples, args.warmup)
+    sys.stdout.flush()
+    print("RESULT " + json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
