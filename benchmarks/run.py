@@ -6,8 +6,9 @@
     python benchmarks/run.py --cases mlp rnn --impls numpy sct torch
 
 Every (case, implementation) pair runs in a fresh Python process
-(benchmarks/worker.py) with one BLAS/OpenMP thread, so imports, JIT caches and
-thread pools of one library never affect another.  Each child checks its value
+(benchmarks/worker.py), pinned to one CPU with one BLAS/OpenMP thread, so
+imports, JIT caches and thread pools of one library never affect another and
+no library gets more than one core.  Each child checks its value
 and gradients against the hand-written numpy reference before timing, then
 reports the median time per call over timeit-style samples.  All ratios are
 taken between numbers from the same run.  A peer that is not installed is
@@ -40,14 +41,25 @@ THREAD_ENV = {
     "VECLIB_MAXIMUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
     "JAX_PLATFORMS": "cpu",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
     "TF_CPP_MIN_LOG_LEVEL": "2",
 }
+
+
+def default_cpu() -> str:
+    """The last CPU this process may run on (children are pinned to it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return str(max(os.sched_getaffinity(0)))
+    return "none"
+
+
+CPU = "none"
 
 
 def child_env() -> dict:
     env = dict(os.environ)
     env.update(THREAD_ENV)
+    env["BENCH_CPU"] = CPU
     env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
@@ -72,7 +84,7 @@ def fmt_time(s: float) -> str:
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if s >= scale or unit == "ns":
             v = s / scale
-            return f"{v:.3g} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+            return f"{v:.3g} {unit}"
     return f"{s:.3g} s"
 
 
@@ -110,7 +122,8 @@ def report(results: dict, cases: list, impls: list, meta: dict) -> str:
     peers = [p for p in impls if p in PEERS]
     lines = []
     lines.append(f"Run: {meta['date']}, {meta['mode']} mode, {meta['wall_s']:.0f} s wall time. "
-                 f"Machine: {meta['cpu']}, {meta['cores']} cores, one BLAS/OpenMP thread per process. "
+                 f"Machine: {meta['cpu']}, {meta['cores']} cores; each process pinned to CPU {meta['pinned']} "
+                 f"with one BLAS/OpenMP thread. "
                  f"Python {meta['versions'].get('python')}, "
                  + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()
                              if k != "python" and v) + ".")
@@ -145,6 +158,11 @@ def report(results: dict, cases: list, impls: list, meta: dict) -> str:
                 row.append(fmt_ratio(t / s) if (t and s) else "—")
             rows.append(row)
         lines.append(table(["case"] + [f"vs {p}" for p in peers], rows))
+        lines.append("")
+    ratios = [r["cpu_per_wall"] for r in results.values() if r.get("status") == "ok" and "cpu_per_wall" in r]
+    if ratios:
+        lines.append(f"Process CPU time / wall time while sampling: {min(ratios):.2f} to {max(ratios):.2f} "
+                     "(1.00 = one core busy).")
         lines.append("")
     lines.append("First call in a fresh process (includes sct's compilation and jax.jit's tracing "
                  "and XLA compilation; imports excluded):")
@@ -186,9 +204,13 @@ def main(argv=None) -> int:
     ap.add_argument("--impls", nargs="+", choices=IMPLS, default=IMPLS)
     ap.add_argument("--samples", type=int, help="samples per measurement (default 7 quick, 9 full)")
     ap.add_argument("--target", type=float, help="minimum seconds per sample (default 0.02 quick, 0.2 full)")
+    ap.add_argument("--cpu", default=default_cpu(),
+                    help="CPU to pin each child process to ('none' to not pin; default: the last one)")
     ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per child process")
     args = ap.parse_args(argv)
 
+    global CPU
+    CPU = str(args.cpu)
     samples = args.samples or (7 if args.quick else 9)
     if samples < 7:
         ap.error("--samples must be at least 7")
@@ -209,7 +231,7 @@ def main(argv=None) -> int:
     versions.pop("status", None)
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "mode": "quick" if args.quick else "full",
-            "wall_s": time.perf_counter() - t_start, "cpu": cpu_name(), "cores": os.cpu_count(),
+            "wall_s": time.perf_counter() - t_start, "cpu": cpu_name(), "cores": os.cpu_count(), "pinned": CPU,
             "versions": versions, "samples": samples, "target": target}
     text = report(results, args.cases, impls, meta)
     print(text)

@@ -8,6 +8,7 @@ jax.jit), check value and gradients against the hand-written numpy reference
 (numpy.testing.assert_allclose), warm up, pick the number of calls per sample
 timeit-style (1, 2, 5, 10, ... until a sample takes at least ``--target``
 seconds), then take ``--samples`` samples and report the median per call.
+With ``BENCH_CPU`` set (run.py sets it), the process is pinned to that CPU.
 """
 from __future__ import annotations
 
@@ -20,6 +21,19 @@ import statistics
 import sys
 import time
 import traceback
+
+
+def _pin_to_one_core() -> None:
+    """Pin this process to one CPU (``BENCH_CPU``, set by run.py) before any
+    library starts its thread pools.  JAX/XLA sizes and runs its CPU pools by
+    the affinity mask and has no reliable flag for one thread; pinning keeps
+    every implementation to one core whatever threads it starts."""
+    cpu = os.environ.get("BENCH_CPU")
+    if cpu not in (None, "", "none") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(cpu)})
+
+
+_pin_to_one_core()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -61,7 +75,11 @@ def check(value, grads, ref_value, ref_grads):
 
 
 def measure(call, target: float, samples: int, warmup: float):
-    """timeit-style: per-call times of ``samples`` samples of ``number`` calls."""
+    """timeit-style: per-call times of ``samples`` samples of ``number`` calls.
+
+    Also returns process CPU time over wall time while sampling: about 1.0 when
+    the implementation really ran on one thread.
+    """
     perf = time.perf_counter
     # warm up: at least 3 calls and at least `warmup` seconds
     t_end = perf() + warmup
@@ -85,13 +103,18 @@ def measure(call, target: float, samples: int, warmup: float):
             continue
         break
     times = []
+    cpu = wall = 0.0
     for _ in range(samples):
         gc.collect()
+        c0 = time.process_time()
         t0 = perf()
         for _ in range(number):
             call()
-        times.append((perf() - t0) / number)
-    return number, times
+        dt = perf() - t0
+        cpu += time.process_time() - c0
+        wall += dt
+        times.append(dt / number)
+    return number, times, cpu / wall
 
 
 def run(case: str, impl: str, target: float, samples: int, warmup: float) -> dict:
@@ -136,14 +159,14 @@ def run(case: str, impl: str, target: float, samples: int, warmup: float) -> dic
         return out
     out["checked"] = True
     try:
-        number, times = measure(call, target, samples, warmup)
+        number, times, cpu_per_wall = measure(call, target, samples, warmup)
     except Exception as exc:
         out["status"] = "error"
         out["error"] = _short(exc)
         out["traceback"] = traceback.format_exc()
         return out
     out.update(status="ok", number=number, samples=times, median_s=statistics.median(times),
-               min_s=min(times))
+               min_s=min(times), cpu_per_wall=cpu_per_wall)
     return out
 
 
