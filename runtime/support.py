@@ -153,6 +153,12 @@ def getitem_or_zero(grad, idx):
     return grad[idx]
 
 
+def item_adjoint(grad, idx, like):
+    """``grad[idx]``, or zeros shaped like ``like`` (the item's value) if no adjoint reached it."""
+    part = getitem_or_zero(grad, idx)
+    return zero_adjoint(like) if _is_zero(part) else part
+
+
 # --- attributes of containers --------------------------------------------------
 
 def attribute_adjoint(grad, obj, name):
@@ -308,6 +314,23 @@ def _differentiable_leafy(v) -> bool:
     return hasattr(v, "__dict__") and not callable(v)
 
 
+def zero_adjoint(x):
+    """The zero adjoint of the value ``x``: zeros of its shape (containers: their structure)."""
+    if x is None or isinstance(x, (str, bool, int)) or callable(x):
+        return ZERO
+    if _is_array(x):
+        return np.zeros(np.shape(x), dtype=x.dtype if np.issubdtype(x.dtype, np.inexact) else float)
+    if isinstance(x, float):
+        return 0.0
+    if isinstance(x, complex):
+        return 0j
+    if isinstance(x, list):
+        return [zero_adjoint(v) for v in x]
+    if isinstance(x, tuple) and not _is_namedtuple(x):
+        return tuple(zero_adjoint(v) for v in x)
+    return ZERO
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
@@ -338,6 +361,55 @@ def new_object(cls):
     return cls.__new__(cls)
 
 
+# --- per-point derivatives (dljacobian, dldivergence) -----------------------------------
+
+def batch_jacobian(sweep, values, u, x, dim):
+    """Assemble the per-point Jacobian from a sweep run once per component of ``u``.
+
+    ``sweep(values, seed)`` is the adjoint of u with cotangent ``seed``; points along
+    the batch axis ``dim`` are independent, so one sweep serves all points at once.
+    """
+    ub = dim % np.ndim(u)
+    xb = dim % np.ndim(x)
+    u_first = np.moveaxis(u, ub, 0)
+    batch = np.shape(u_first)[0]
+    u_rest = np.shape(u_first)[1:]
+    x_rest = np.shape(np.moveaxis(x, xb, 0))[1:]
+    count = int(np.prod(u_rest))
+    rows = []
+    for i in range(count):
+        seed = np.zeros((batch, count), dtype=u.dtype)
+        seed[:, i] = 1
+        seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
+        g = sweep(values, seed_u)
+        rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
+    jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
+    return np.moveaxis(jac, 0, dim % np.ndim(jac))
+
+
+def batch_divergence(sweep, values, u, x, dim):
+    """The per-point divergence (trace of the per-point Jacobian), one sweep per component."""
+    ub = dim % np.ndim(u)
+    xb = dim % np.ndim(x)
+    u_first = np.moveaxis(u, ub, 0)
+    batch = np.shape(u_first)[0]
+    u_rest = np.shape(u_first)[1:]
+    count = int(np.prod(u_rest))
+    total_div = np.zeros(batch, dtype=u.dtype)
+    for i in range(count):
+        seed = np.zeros((batch, count), dtype=u.dtype)
+        seed[:, i] = 1
+        seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
+        g = sweep(values, seed_u)
+        total_div = total_div + np.reshape(np.moveaxis(g, xb, 0), (batch, -1))[:, i]
+    return total_div
+
+
+def total(x):
+    """The sum of every element of ``x``."""
+    return np.sum(x)
+
+
 # --- rules of the functions above ----------------------------------------------------
 
 @defrule(unbroadcast, wrt=("grad",))
@@ -357,6 +429,11 @@ def _index_adjoint_rule(g, ans, grad, x, idx):
 
 @defrule(getitem_or_zero, wrt=("grad",))
 def _getitem_or_zero_rule(g, ans, grad, idx):
+    return index_adjoint(g, grad, idx)
+
+
+@defrule(item_adjoint, wrt=("grad",))
+def _item_adjoint_rule(g, ans, grad, idx, like):
     return index_adjoint(g, grad, idx)
 
 
@@ -383,6 +460,11 @@ def _getattr_or_zero_rule(g, ans, grad, name):
 @defrule(drop_attribute, wrt=("grad",))
 def _drop_attribute_rule(g, ans, grad, name):
     return drop_attribute(g, name)
+
+
+@defrule(total)
+def _total_rule(g, ans, x):
+    return broadcast_like(g, x)
 
 
 @defrule(add_grad, wrt=("a", "b"))
@@ -416,4 +498,4 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(seed, stop_gradient, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+nondifferentiable(seed, stop_gradient, zero_adjoint, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)

@@ -14,9 +14,11 @@ import runtime.nn as _nn
 from runtime.dlarray import dlarray, extractdata
 from runtime.nn import crossentropy, fullyconnect, leakyrelu, mse, relu, sigmoid, softmax
 
-from .api import clear_cache, dlfeval, dlgradient, source
+from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
+from .api import clear_cache, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, source
 from .errors import CompileError, EvaluationError, SctError
 
-__all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "SctError", "CompileError", "EvaluationError",
+__all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
+           "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "SctError", "CompileError", "EvaluationError",
            "relu", "leakyrelu", "sigmoid", "softmax", "crossentropy", "mse", "fullyconnect",
            "clear_cache"]

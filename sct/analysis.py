@@ -126,7 +126,10 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("function", obj=None)
     if target is _MISSING:
         return CallInfo("plain")
-    if target is api.dlgradient:
+    from .accelerate import AcceleratedFunction
+    if isinstance(target, AcceleratedFunction):
+        target = target.fn               # inside differentiated code it is its function
+    if target in api.SITE_FUNCTIONS:
         return CallInfo("site", obj=target)
     if target is extractdata or target is rt_support.stop_gradient:
         return CallInfo("stop", obj=target)
@@ -381,8 +384,7 @@ class Activity:
                 return any(self.is_complex(a) for a in value.args[1:])
             return self.is_complex(value) or any(self.is_complex(a) for a in value.args) or \
                 any(self.is_complex(k.value) for k in value.keywords) or \
-                (info.receiver is not None and info.receiver in self.complex) or \
-                info.kind in ("function", "method", "plain")
+                (info.receiver is not None and info.receiver in self.complex)
         if isinstance(value, gast.Compare):
             return False
         if isinstance(value, gast.Attribute):

@@ -37,6 +37,46 @@ def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool =
                    "e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
 
 
+def _outside(name: str):
+    raise SctError(f"{name} can only be called inside a function evaluated by dlfeval, "
+                   f"e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
+
+
+def dljacobian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+    """Per-point Jacobian of ``u`` with respect to ``x`` (MATLAB's dljacobian).
+
+    ``dim`` is the axis (0-based, negative allowed) of both ``u`` and ``x`` along
+    which points are independent (the batch axis).  For ``u`` of shape
+    ``(B, *U)`` and ``x`` of shape ``(B, *X)`` with ``dim=0`` the result has shape
+    ``(B, *U, *X)``: ``jac[b, i, j] = d u[b, i] / d x[b, j]``; in general the batch
+    axis sits at position ``dim`` of the result and the other axes are those of
+    ``u`` followed by those of ``x``.  Only inside a function run by dlfeval.
+    """
+    _outside("dljacobian")
+
+
+def dldivergence(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+    """Per-point divergence: the sum over i of d u[..., i] / d x[..., i] (MATLAB's dldivergence).
+
+    ``u`` and ``x`` have the same shape; ``dim`` is the batch axis.  The result
+    has one value per point (shape ``(B,)``).  Only inside a function run by dlfeval.
+    """
+    _outside("dldivergence")
+
+
+def dllaplacian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+    """Per-point Laplacian of the scalar-per-point ``u``: the sum over i of d2u / dx_i2.
+
+    ``u`` has one value per point (shape ``(B,)`` or ``(B, 1)``), ``x`` shape
+    ``(B, *X)``; ``dim`` is the batch axis.  The result has shape ``(B,)``.
+    Only inside a function run by dlfeval.
+    """
+    _outside("dllaplacian")
+
+
+SITE_FUNCTIONS = (dlgradient, dljacobian, dldivergence, dllaplacian)
+
+
 def _entry(fun: Callable, args) -> Compiled:
     from .transform_calls import function_identity
     kinds = tuple(kind_of(a) for a in args)
@@ -65,7 +105,14 @@ def dlfeval(fun: Callable, *args):
     ...     return y, dlgradient(y, x)
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
-    compiled = _entry(fun, args)
+    from .accelerate import AcceleratedFunction
+    if isinstance(fun, AcceleratedFunction):
+        return fun(*args)
+    return run_compiled(_entry(fun, args), args)
+
+
+def run_compiled(compiled: Compiled, args):
+    """Run generated code on the plain data of ``args``; wrap arrays that come back."""
     try:
         outputs = compiled.entry(*unwrap(args))
     except SctError:

@@ -63,6 +63,41 @@ class Compiled:
         return all(g.holds() for g in self.guards)
 
 
+def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str) -> None:
+    """``lap = dllaplacian(u, x, dim)`` becomes the divergence of the gradient of u.
+
+    (Points are independent along ``dim``, so the gradient of the sum of u gives
+    every point's gradient at once.)
+    """
+    from . import api
+    from .ir import assign, call, load
+    for i in range(len(body) - 1, -1, -1):
+        s = body[i]
+        for field_name in ("body", "orelse"):
+            if isinstance(getattr(s, field_name, None), list):
+                expand_laplacians(getattr(s, field_name), resolver, namer, rt_name)
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and
+                resolver.resolve(s.value.func) is api.dllaplacian):
+            continue
+        node = s.value
+        if len(node.args) != 3:
+            raise CompileError("dllaplacian takes (u, x, dim): dim is the batch axis of u and x",
+                               None, getattr(s, "lineno", None), "dllaplacian")
+        u, x, dim = node.args
+        base = s.targets[0].id if isinstance(s.targets[0], gast.Name) else "lap"
+        total = namer.fresh(base + "_total")
+        grad = namer.fresh(base + "_grad")
+        new = [assign(total, call(f"{rt_name}.total", [u]), s.lineno),
+               assign(grad, call("__sct_dlgradient", [x if False else total, x], [
+                   gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=True, kind=None))]),
+                   s.lineno),
+               gast.Assign(targets=s.targets, value=call("__sct_dldivergence", [load(grad), x, dim],
+                                                         node.keywords), type_comment=None)]
+        new[1].value.args[0] = load(total)
+        new[2].lineno = s.lineno
+        body[i:i + 1] = new
+
+
 def compile_function(fn, kinds: Sequence, mode: str = "entry",
                      active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False) -> Compiled:
     """Generate, print and compile the differentiated form of ``fn``.
@@ -100,7 +135,10 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
 
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    resolver = Resolver(fn, local_names, known={rt_name: RT})
+    from . import api
+    known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
+    resolver = Resolver(fn, local_names, known=known)
+    expand_laplacians(fdef.body, resolver, namer, rt_name)
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name)
     rename_straight_line(fdef, namer)

@@ -60,6 +60,8 @@ class Site:
     xs: List[gast.AST]
     options: Dict[str, bool]
     line: int
+    kind: str = "dlgradient"        # dlgradient | dljacobian | dldivergence
+    dim: Any = None
 
 
 class Generated:
@@ -198,6 +200,7 @@ class Transformer:
     def make_site(self, stmt: gast.Assign, frames) -> Site:
         node = stmt.value
         line = getattr(stmt, "lineno", self.fdef.lineno)
+        kind = self.act.call_info(node).obj.__name__
         options = {"RetainData": False, "EnableHigherDerivatives": True, "AllowComplex": True}
         aliases = {"retain_data": "RetainData", "enable_higher_derivatives": "EnableHigherDerivatives",
                    "allow_complex": "AllowComplex"}
@@ -210,6 +213,17 @@ class Transformer:
                 self.fail(stmt, f"the dlgradient option {k.arg} must be the literal True or False",
                           "dlgradient")
             options[key] = bool(k.value.value)
+        if kind != "dlgradient":
+            if len(node.args) != 3:
+                self.fail(stmt, f"{kind} takes (u, x, dim): dim is the batch axis of u and x",
+                          kind)
+            u, x, dim = node.args
+            if not isinstance(u, gast.Name) or u.id not in self.act.active:
+                self.fail(stmt, f"{kind}: u does not depend on any traced input", kind)
+            if not isinstance(x, gast.Name) or x.id not in self.act.active:
+                self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
+                          "computed from one)", kind)
+            return Site(stmt, frames, u.id, [x], options, line, kind, dim)
         if len(node.args) < 2:
             self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
                       "dlgradient")
@@ -264,8 +278,9 @@ class Transformer:
                     self.higher_order_needed(site, sites[k + 1:]):
                 self.site_records.add(id(site.stmt))
             contained = id(site.stmt) in self.site_records
+            self.seed_name = self.namer.fresh("seed")
             body, result = self.site_sweep(site, contained)
-            out.functions.append(self.sweep_function(name, body, result, site, contained))
+            out.functions.extend(self.sweep_function(name, body, result, site, contained))
         if self.mode == "vjp":
             bwd = self.bwd_function(self.vjp_sweep(self.fdef.body[-1]))
         forward = self.forward_function()
@@ -407,40 +422,35 @@ class Transformer:
     def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         t = s.targets[0].id
         out: List = []
-        if t in R and t in self.act.active and (depth > 0 or t in state["initialized"]):
-            ops = self.operands(s)
-            g = self.d(t)
-            ans = t
-            if depth > 0 and t in loaded_names(s.value):
-                # x = f(x): the rule needs the old x, so restore it first
-                g_out = self.namer.fresh(g + "_out")
-                ans = self.namer.fresh(t + "_new")
-                out.append(assign(g_out, load(g)))
-                keep_new = assign(ans, load(t))
-                out.append(keep_new)
-                out.append(assign(g, ZERO))
-                if self.restores(t, depth):
-                    out.append(self.pop(t))
-                parts = self.contributions(s, g_out, ans, state, depth)
-                if ans not in {n for st in parts for n in loaded_names(st)}:
-                    out.remove(keep_new)
-                out.extend(parts)
-                self.note_reads(out)
-                R = (R - {t}) | set(ops)
-                return out, R
-            out.extend(self.contributions(s, g, ans, state, depth))
-            R = (R - {t}) | set(ops) if depth == 0 else R | set(ops)
-            if depth > 0:
-                out.append(assign(g, ZERO))
-        self.note_reads(out)
-        if id(s) in self.vjp_calls:
+        pops: List = []
+        if id(s) in self.vjp_calls:          # undo in the reverse order of the records
             parts = self.vjp_calls[id(s)]
-            for name in (parts.bwd, parts.residuals):
-                if self.restores(name, depth):
-                    out.append(self.pop(name))
+            pops = [self.pop(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
         if self.restores(t, depth):
-            out.append(self.pop(t))
-        return out, R
+            pops.append(self.pop(t))
+        reached = t in R and t in self.act.active and (depth > 0 or t in state["initialized"])
+        if not reached:
+            return pops, R
+        ops = self.operands(s)
+        g = self.d(t)
+        # The adjoint of t's earlier value starts at zero (inside loops and branches).
+        reset = [assign(g, call(self.rt("zero_adjoint"), [load(t)]))] if depth > 0 else []
+        if depth > 0 and t in loaded_names(s.value) and id(s) not in self.vjp_calls:
+            # x = f(x): the rule needs the old x, so restore it first
+            g_out = self.namer.fresh(g + "_out")
+            ans = self.namer.fresh(t + "_new")
+            keep_new = assign(ans, load(t))
+            parts = self.contributions(s, g_out, ans, state, depth)
+            out.append(assign(g_out, load(g)))
+            if ans in {n for st in parts for n in loaded_names(st)}:
+                out.append(keep_new)
+            out += pops + reset + parts
+            self.note_reads(out)
+            return out, R | set(ops)
+        out.extend(self.contributions(s, g, t, state, depth))
+        out += pops + reset
+        self.note_reads(out)
+        return out, ((R - {t}) | set(ops)) if depth == 0 else (R | set(ops))
 
     def reverse_attribute_store(self, s: gast.Assign, R: Set[str], depth: int, state):
         """``obj.name = v``: v's adjoint is obj's adjoint of that field, which is then spent."""
@@ -548,7 +558,7 @@ class Transformer:
         out = []
         for name in sorted(names, key=self.order_key):
             if name not in state["initialized"]:
-                out.append(assign(self.d(name), ZERO))
+                out.append(assign(self.d(name), call(self.rt("zero_adjoint"), [load(name)])))
                 state["initialized"].add(name)
         return out
 
@@ -610,11 +620,11 @@ class Transformer:
         elif isinstance(value, (gast.Tuple, gast.List)):
             for i, e in enumerate(value.elts):
                 if isinstance(e, gast.Name):
-                    pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(g), const(i)])))
+                    pieces.append((e.id, call(self.rt("item_adjoint"), [load(g), const(i), e])))
         elif isinstance(value, gast.Dict):
             for k, v in zip(value.keys, value.values):
                 if isinstance(v, gast.Name):
-                    pieces.append((v.id, call(self.rt("getitem_or_zero"), [load(g), k])))
+                    pieces.append((v.id, call(self.rt("item_adjoint"), [load(g), k, v])))
         elif isinstance(value, gast.Call):
             pieces += self.call_pieces(s, value, g, ans)
         out = list(self.pending_pre)
@@ -741,7 +751,7 @@ class Transformer:
         return Elide().visit(expr)
 
     def project_realness(self, name: str, contribution):
-        if name not in self.act.complex and not self.expr_is_real(contribution):
+        if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):
             return call(attr(load(self.np), "real"), [contribution])
         return contribution
 
@@ -760,10 +770,15 @@ class Transformer:
         state = {"initialized": {site.y}}
         self.cond_names = {}
         body: List = []
+        self.last_prefix = []
         if self_contained:
             for block, index, _, depth in site.frames:
-                body.extend(self.forward_block(block[:index], depth))
-        body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
+                self.last_prefix.extend(self.forward_block(block[:index], depth))
+            body.extend(self.last_prefix)
+        if site.kind == "dlgradient":
+            body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
+        else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
+            body.append(assign(self.d(site.y), load(self.seed_name)))
         R = {site.y}
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
@@ -804,7 +819,12 @@ class Transformer:
         body.extend(rev)
         results = []
         for p in self.params:
-            results.append(load(self.d(p)) if p in state["initialized"] else ZERO)
+            if p in state["initialized"]:
+                results.append(load(self.d(p)))
+            elif p in self.act.active:            # reached by nothing: zeros of its shape
+                results.append(call(self.rt("zero_adjoint"), [load(p)]))
+            else:
+                results.append(ZERO)
         return body, results, ret
 
     # --- assembling functions ---------------------------------------------------------------------
@@ -812,20 +832,45 @@ class Transformer:
                        self_contained: bool = False) -> gast.FunctionDef:
         body, result = body_and_result, results
         uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in gast.walk(st))
+        tape_head = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
             params = [p for p in self.params if p in read]
             if uses_tape:
-                body = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits() + body
+                body = copy.deepcopy(tape_head) + body
         else:
-            params = self.residual_names(body + [gast.Expr(value=r) for r in result])
+            extra = [gast.Expr(value=load(site.y)), gast.Expr(value=site.xs[0])] \
+                if site.kind != "dlgradient" else []
+            params = self.residual_names(body + [gast.Expr(value=r) for r in result] + extra)
             if uses_tape and self.tape not in params:
                 params.append(self.tape)
         self.sweep_params[name] = params
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
         header = self.line_comment(site.line, "gradient at")
         fbody = [header] + body + [gast.Return(value=value)]
-        return _function(name, params, fbody)
+        if site.kind == "dlgradient":
+            return [_function(name, params, fbody)]
+        # dljacobian / dldivergence: the sweep takes its values packed, and a seed for u;
+        # a second function runs it once per component of u.
+        if not isinstance(site.dim, gast.Constant) or not isinstance(site.dim.value, int):
+            self.fail(site.stmt, f"{site.kind}: dim must be a literal integer (the batch axis)", site.kind)
+        packed = self.namer.fresh("values")
+        sweep_name = self.namer.fresh(name + "_vjp")
+        unpack = gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params], ctx=gast.Store())],
+                             value=load(packed), type_comment=None)
+        sweep = _function(sweep_name, [packed, self.seed_name], [header, unpack] + body +
+                          [gast.Return(value=value)])
+        assembler = "batch_jacobian" if site.kind == "dljacobian" else "batch_divergence"
+        assemble = gast.Return(value=call(self.rt(assembler), [
+            load(sweep_name), gast.Tuple(elts=[load(p) for p in params], ctx=gast.Load()),
+            load(site.y), site.xs[0], site.dim]))
+        head: List = []
+        if self_contained:          # u is recomputed here too: the assembler needs its shape
+            head = copy.deepcopy(self.last_prefix)
+            if any(isinstance(n, gast.Name) and n.id == self.tape for st in head for n in gast.walk(st)):
+                head = copy.deepcopy(tape_head) + head
+        whole = _function(name, params, [header] + head + [assemble])
+        return [whole, sweep]
 
     def residual_names(self, stmts: List) -> List[str]:
         names: List[str] = []

@@ -49,8 +49,20 @@ def vjp_pair(fn, active, args, kwargs):
     returns one adjoint per positional argument.  Both are generated Python with
     source, so differentiated code that calls them can be differentiated again.
     """
+    from .accelerate import AcceleratedFunction
+    if isinstance(fn, AcceleratedFunction):
+        fn = fn.fn
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
-        raise CompileError(f"internal: bound method {fn!r} must go through vjp_method")
+        compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
+        fwd, bwd = compiled.fwd, compiled.bwd
+        receiver = fn.__self__
+
+        def forward(*call_args, **call_kwargs):
+            return fwd(receiver, *call_args, **call_kwargs)
+
+        def backward(residuals, grad):
+            return tuple(bwd(residuals, grad))[1:]
+        return forward, backward
     if isinstance(fn, types.FunctionType):
         compiled = _compiled_vjp(fn, args, active)
         return compiled.fwd, compiled.bwd
