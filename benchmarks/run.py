@@ -8,7 +8,8 @@
 Every (case, implementation) pair runs in a fresh Python process
 (benchmarks/worker.py), pinned to one CPU with one BLAS/OpenMP thread, so
 imports, JIT caches and thread pools of one library never affect another and
-no library gets more than one core.  Each child checks its value
+no library gets more than one core; glibc's malloc thresholds are fixed (see
+MALLOC_ENV; --system-malloc keeps the defaults).  Each child checks its value
 and gradients against the hand-written numpy reference before timing, then
 reports the median time per call over timeit-style samples.  All ratios are
 taken between numbers from the same run.  A peer that is not installed is
@@ -46,6 +47,18 @@ THREAD_ENV = {
 }
 
 
+# glibc's malloc serves blocks over 128 KiB with mmap and, after a free, moves
+# that threshold by the sizes it has seen: whether a 256 KiB temporary costs
+# fresh zeroed pages on every call then depends on the allocation history, and
+# the same numpy code measures 330 or 720 µs from one revision to the next.
+# Fixed thresholds make every implementation reuse heap memory the same way.
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024),
+}
+SYSTEM_MALLOC = False
+
+
 def default_cpu() -> str:
     """The last CPU this process may run on (children are pinned to it)."""
     if hasattr(os, "sched_getaffinity"):
@@ -61,6 +74,8 @@ def child_env() -> dict:
     env = dict(os.environ)
     env.update(THREAD_ENV)
     env["BENCH_CPU"] = CPU
+    if not SYSTEM_MALLOC:
+        env.update(MALLOC_ENV)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
@@ -125,7 +140,10 @@ def report(results: dict, cases: list, impls: list, meta: dict) -> str:
     lines = []
     lines.append(f"Run: {meta['date']}, {meta['mode']} mode, {meta['wall_s']:.0f} s wall time. "
                  f"Machine: {meta['cpu']}, {meta['cores']} cores; each process pinned to CPU {meta['pinned']} "
-                 f"with one BLAS/OpenMP thread. sct at {meta['sct_rev']}. "
+                 f"with one BLAS/OpenMP thread, "
+                 + ("glibc's default malloc thresholds. " if meta["system_malloc"] else
+                    "fixed malloc thresholds (MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=256 MiB). ")
+                 + f"sct at {meta['sct_rev']}. "
                  f"Python {meta['versions'].get('python')}, "
                  + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()
                              if k != "python" and v) + ".")
@@ -224,13 +242,16 @@ def main(argv=None) -> int:
     ap.add_argument("--target", type=float, help="minimum seconds per sample (default 0.02 quick, 0.2 full)")
     ap.add_argument("--cpu", default=default_cpu(),
                     help="CPU to pin each child process to ('none' to not pin; default: the last one)")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="keep glibc's adaptive malloc thresholds (default: fixed, see MALLOC_ENV)")
     ap.add_argument("--retries", type=int, default=2,
                     help="re-run a measurement whose process got less than 90%% of a core (default 2)")
     ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per child process")
     args = ap.parse_args(argv)
 
-    global CPU
+    global CPU, SYSTEM_MALLOC
     CPU = str(args.cpu)
+    SYSTEM_MALLOC = args.system_malloc
     samples = args.samples or (7 if args.quick else 9)
     if samples < 7:
         ap.error("--samples must be at least 7")
@@ -262,6 +283,7 @@ def main(argv=None) -> int:
             "mode": "quick" if args.quick else "full",
             "wall_s": time.perf_counter() - t_start, "cpu": cpu_name(), "cores": os.cpu_count(), "pinned": CPU,
             "versions": versions, "samples": samples, "target": target, "retries": args.retries,
+            "system_malloc": SYSTEM_MALLOC,
             "sct_rev": sct_revision()}
     text = report(results, args.cases, impls, meta)
     print(text)
