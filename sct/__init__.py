@@ -17,8 +17,9 @@ from runtime.nn import crossentropy, fullyconnect, leakyrelu, mse, relu, sigmoid
 from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
 from .api import clear_cache, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, source
 from .errors import CompileError, EvaluationError, SctError
+from .forward import hvp, jvp, jvp_source
 
 __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
-           "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "SctError", "CompileError", "EvaluationError",
+           "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "jvp", "jvp_source", "hvp", "SctError", "CompileError", "EvaluationError",
            "relu", "leakyrelu", "sigmoid", "softmax", "crossentropy", "mse", "fullyconnect",
            "clear_cache"]

@@ -320,6 +320,11 @@ class Normalizer:
     # --- expressions ----------------------------------------------------------------------------
     def atom(self, node, out: List, hint: str):
         """``node`` as a name or a constant, emitting what computes it."""
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
+                isinstance(node.operand, gast.Constant) and \
+                isinstance(node.operand.value, (int, float, complex)) and \
+                not isinstance(node.operand.value, bool):
+            return const(-node.operand.value)          # -1 is a number, not an operation
         if isinstance(node, (gast.Name, gast.Constant)):
             if isinstance(node, gast.Name):
                 return load(node.id)

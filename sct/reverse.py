@@ -132,6 +132,19 @@ class Transformer:
             self.forward_names.add(name)
         return self.counters[id(loop)]
 
+    def uses_vjp(self, s) -> bool:
+        """Is this statement a call differentiated through a generated forward/adjoint pair?"""
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and
+                isinstance(s.value, gast.Call)):
+            return False
+        if id(s) in self.site_records:
+            return True
+        if id(s) in self.site_calls:
+            return False
+        info = self.act.call_info(s.value)
+        return info.kind in ("function", "method") and info.rule is None and \
+            self.act.value_active(s.value) and s.targets[0].id in self.act.active
+
     def vjp_parts(self, s: gast.Assign) -> "VjpCall":
         """How a call to a function (not an op) is differentiated: through its generated pair."""
         if id(s) in self.vjp_calls:
@@ -423,8 +436,8 @@ class Transformer:
         t = s.targets[0].id
         out: List = []
         pops: List = []
-        if id(s) in self.vjp_calls:          # undo in the reverse order of the records
-            parts = self.vjp_calls[id(s)]
+        if self.uses_vjp(s):                 # undo in the reverse order of the records
+            parts = self.vjp_parts(s)
             pops = [self.pop(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
         if self.restores(t, depth):
             pops.append(self.pop(t))
@@ -984,9 +997,7 @@ class Transformer:
                 return out
             if isinstance(value, gast.Call):
                 info = self.act.call_info(value)
-                if id(s) in self.site_records or (
-                        info.kind in ("function", "method") and info.rule is None and
-                        self.act.value_active(value) and t in self.act.active):
+                if self.uses_vjp(s):
                     parts = self.vjp_parts(s)
                     if depth > 0:
                         for name in (parts.residuals, parts.bwd):

@@ -1,0 +1,98 @@
+"""Jacobian-vector products (forward-mode derivatives), generated as source.
+
+``jvp(fun, primals, tangents)`` returns ``fun(*primals)`` and ``J @ tangents``.
+It is computed by transposing the generated reverse code: with ``g(u) = J^T u``
+(a vector-Jacobian product, linear in ``u``), ``J v`` is the gradient of
+``<g(u), v>`` with respect to ``u``.  Both steps are sct's own generated code,
+so a JVP costs about two reverse sweeps, works through everything reverse
+mode does (loops, helpers, methods, complex holomorphic code), and its source
+can be printed with :func:`jvp_source`.  :func:`hvp` gives Hessian-vector
+products by differentiating a generated gradient once more.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Tuple
+
+import numpy as np
+
+from runtime.dlarray import dlarray, extractdata, unwrap
+
+from .api import dlgradient, dlfeval, source
+from .errors import SctError
+
+
+def _jvp_kernel_1(fun, x, v, u):
+    y = fun(x)
+    g = dlgradient(np.sum(np.real(np.conj(u) * y)), x)
+    s = np.sum(np.real(np.conj(g) * v))
+    return y, dlgradient(s, u)
+
+
+def _jvp_kernel_2(fun, x1, x2, v1, v2, u):
+    y = fun(x1, x2)
+    g1, g2 = dlgradient(np.sum(np.real(np.conj(u) * y)), x1, x2)
+    s = np.sum(np.real(np.conj(g1) * v1)) + np.sum(np.real(np.conj(g2) * v2))
+    return y, dlgradient(s, u)
+
+
+def _jvp_kernel_3(fun, x1, x2, x3, v1, v2, v3, u):
+    y = fun(x1, x2, x3)
+    g1, g2, g3 = dlgradient(np.sum(np.real(np.conj(u) * y)), x1, x2, x3)
+    s = np.sum(np.real(np.conj(g1) * v1)) + np.sum(np.real(np.conj(g2) * v2)) + \
+        np.sum(np.real(np.conj(g3) * v3))
+    return y, dlgradient(s, u)
+
+
+_KERNELS = {1: _jvp_kernel_1, 2: _jvp_kernel_2, 3: _jvp_kernel_3}
+
+
+def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
+    primals = tuple(primals) if isinstance(primals, (tuple, list)) else (primals,)
+    tangents = tuple(tangents) if isinstance(tangents, (tuple, list)) else (tangents,)
+    if len(primals) != len(tangents):
+        raise SctError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    if len(primals) not in _KERNELS:
+        raise SctError("jvp: functions of 1 to 3 array arguments are supported; pack more into one array")
+    xs = [dlarray(p) for p in primals]
+    vs = [np.asarray(extractdata(t), dtype=xs[i].dtype) for i, t in enumerate(tangents)]
+    for x, v in zip(xs, vs):
+        if x.shape != v.shape:
+            raise SctError(f"jvp: a tangent of shape {v.shape} for a primal of shape {x.shape}")
+    y = np.asarray(extractdata(dlfeval(fun, *xs)))     # the shape and type of the output
+    u = dlarray(np.zeros(y.shape, dtype=np.result_type(y, np.float64 if y.dtype.kind != "f" else y.dtype)))
+    return _KERNELS[len(xs)], [fun] + xs + vs + [u]
+
+
+def jvp(fun: Callable, primals: Any, tangents: Any):
+    """``(fun(*primals), J @ tangents)``: the Jacobian-vector product of ``fun``.
+
+    ``primals`` and ``tangents`` are arrays or tuples of arrays (1 to 3).
+
+    >>> y, jv = jvp(np.sin, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
+    >>> jv  # cos(x) * v
+    """
+    kernel, args = _arguments(fun, primals, tangents)
+    y, jv = dlfeval(kernel, *args)
+    return y, jv
+
+
+def jvp_source(fun: Callable, primals: Any, tangents: Any) -> str:
+    """The generated code that :func:`jvp` runs for these arguments."""
+    kernel, args = _arguments(fun, primals, tangents)
+    return source(kernel, *args)
+
+
+def _hvp_kernel(fun, x, v):
+    y = fun(x)
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(np.real(np.conj(g) * v)), x)
+
+
+def hvp(fun: Callable, x, v):
+    """The Hessian-vector product of the real scalar ``fun`` at ``x`` along ``v``.
+
+    Computed as the gradient of ``<grad fun(x), v>`` (reverse over reverse: two
+    generated sweeps, the second differentiating the first).
+    """
+    x = dlarray(x)
+    return dlfeval(_hvp_kernel, fun, x, np.asarray(extractdata(v), dtype=x.dtype))
