@@ -144,9 +144,8 @@ def report(results: dict, cases: list, impls: list, meta: dict) -> str:
                  + ("glibc's default malloc thresholds. " if meta["system_malloc"] else
                     "fixed malloc thresholds (MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=256 MiB). ")
                  + f"sct at {meta['sct_rev']}. "
-                 f"Python {meta['versions'].get('python')}, "
-                 + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()
-                             if k != "python" and v) + ".")
+                 + ", ".join(f"{'Python' if k == 'python' else k} {v}"
+                             for k, v in meta["versions"].items() if v) + ".")
     lines.append("")
     lines.append(f"Median time per call ({meta['samples']} samples, timeit-style autoranged calls per sample "
                  f"of at least {meta['target'] * 1e3:.0f} ms; value and gradients checked against numpy first):")
