@@ -193,3 +193,188 @@ def test_second_derivative_of_every_op(case, op, p):
     args[p] = np.asarray(args[p], dtype=np.float64)
     fun = make_case_function(case, op, args, p)
     check_hvp(fun, args[p], seed=p, what=f"{op_rules.op_name(op)} d2/darg{p}2")
+
+
+# the deep-learning ops of runtime.nn (not in the table of test_op_rules)
+def _nn_cases():
+    import runtime.nn as nn
+    R, C, Case = op_rules.R, op_rules.C, op_rules.Case
+    away = R(2, 3, lo=0.2, hi=1.5)
+    return [
+        Case(nn.relu, [away]),
+        Case(nn.relu, [R(2, 3, lo=-1.5, hi=-0.2)]),
+        Case(nn.leakyrelu, [R(2, 3, lo=-1.5, hi=-0.2), C(0.2)]),
+        Case(nn.leakyrelu, [R(2, 3, lo=-1.5, hi=-0.2), R(3, lo=0.1, hi=0.3)], (0, 1)),
+        Case(nn.sigmoid, [R(2, 3, lo=-3, hi=3)]),
+        Case(nn.softmax, [R(2, 3, lo=-2, hi=2)]),
+        Case(nn.softmax, [R(2, 3, lo=-2, hi=2)], kwargs=dict(axis=0)),
+        Case(nn.fullyconnect, [R(4, 3), R(2, 3), R(2)], (0, 1, 2)),
+        Case(nn.crossentropy, [lambda rng, c: rng.uniform(0.1, 0.9, (4, 3)),
+                               lambda rng, c: rng.uniform(0.1, 0.9, (4, 3))], (0, 1)),
+        Case(nn.crossentropy, [lambda rng, c: rng.uniform(0.1, 0.9, (4, 3)),
+                               lambda rng, c: rng.uniform(0.1, 0.9, (4, 3))], (0,),
+             kwargs=dict(axis=0, reduction="sum")),
+        Case(nn.mse, [R(4, 3), R(4, 3)], (0, 1)),
+    ]
+
+
+@pytest.mark.parametrize("case, p", [pytest.param(c, p, id=f"{c.ops.__name__}-{i}-arg{p}")
+                                     for i, c in enumerate(_nn_cases()) for p in c.wrt])
+def test_second_derivative_of_nn_ops(case, p):
+    rng = np.random.default_rng(5)
+    args = [sample(rng, False) for sample in case.args]
+    args[p] = np.asarray(args[p], dtype=np.float64)
+    fun = make_case_function(case, case.ops, args, p)
+    check_hvp(fun, args[p], seed=p, what=f"{case.ops.__name__} d2/darg{p}2")
+
+
+def test_the_op_table_is_covered():
+    """Every case and op of test_op_rules has at least one differentiable position here."""
+    params = _op_params()
+    assert len(params) >= sum(len(c.aliases) for c in op_rules.CASES)
+    assert all(c.wrt for c in op_rules.CASES)
+
+
+# --- 2. closed forms -----------------------------------------------------------------------------------
+
+def second_of_sin(x):
+    g = dlgradient(np.sum(np.sin(x)), x)
+    return dlgradient(np.sum(g), x)
+
+
+def test_second_derivative_of_sin_is_minus_sin():
+    x = np.linspace(-3, 3, 7)
+    got = dlfeval(second_of_sin, dlarray(x))
+    assert_close(extractdata(got), -np.sin(x), 1e-12, 1e-12)
+
+
+def third_of_polynomial(x):
+    y = 2 * x ** 4 - 3 * x ** 3 + x ** 2 - 5 * x + 1
+    d1 = dlgradient(y, x)
+    d2 = dlgradient(d1, x)
+    d3 = dlgradient(d2, x)
+    return y, d1, d2, d3
+
+
+def third_of_polynomial_vector(x):
+    y = np.sum(x ** 5 - 2 * x ** 3)
+    d1 = dlgradient(y, x)
+    d2 = dlgradient(np.sum(d1), x)
+    return dlgradient(np.sum(d2), x)
+
+
+@pytest.mark.parametrize("x", [1.5, -0.7, 0.0])
+def test_third_derivative_of_a_polynomial(x):
+    y, d1, d2, d3 = dlfeval(third_of_polynomial, dlarray(x))
+    assert_close(extractdata(y), 2 * x ** 4 - 3 * x ** 3 + x ** 2 - 5 * x + 1, 1e-12, 1e-12)
+    assert_close(extractdata(d1), 8 * x ** 3 - 9 * x ** 2 + 2 * x - 5, 1e-12, 1e-12)
+    assert_close(extractdata(d2), 24 * x ** 2 - 18 * x + 2, 1e-12, 1e-12)
+    assert_close(extractdata(d3), 48 * x - 18, 1e-12, 1e-12)
+
+
+def test_third_derivative_elementwise():
+    x = np.array([-1.0, 0.5, 2.0])
+    got = dlfeval(third_of_polynomial_vector, dlarray(x))
+    assert_close(extractdata(got), 60 * x ** 2 - 12, 1e-12, 1e-12)
+
+
+def hvp_quadratic_form(x, A, v):
+    y = x @ A @ x
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_hessian_vector_product_of_quadratic_form():
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((4, 4))
+    x, v = rng.standard_normal(4), rng.standard_normal(4)
+    got = dlfeval(hvp_quadratic_form, dlarray(x), A, v)
+    assert_close(extractdata(got), (A + A.T) @ v, 1e-12, 1e-12)
+    # and at another point, the same (the Hessian is constant)
+    got = dlfeval(hvp_quadratic_form, dlarray(x + 1.0), A, v)
+    assert_close(extractdata(got), (A + A.T) @ v, 1e-12, 1e-12)
+
+
+def critic(w, x):
+    return np.sum(np.tanh(w @ x))
+
+
+def wgan_gp_loss(w, x):
+    d = critic(w, x)
+    g = dlgradient(d, x, EnableHigherDerivatives=True)
+    loss = (np.linalg.norm(g) - 1) ** 2 + d
+    return loss, dlgradient(loss, w)
+
+
+def wgan_gp_loss_inline(w, x):
+    d = np.sum(np.tanh(w @ x))
+    g = dlgradient(d, x, EnableHigherDerivatives=True)
+    loss = (np.linalg.norm(g) - 1) ** 2 + d
+    return loss, dlgradient(loss, w)
+
+
+def wgan_gp_loss_frozen(w, x):
+    d = critic(w, x)
+    g = dlgradient(d, x, EnableHigherDerivatives=False)
+    loss = (np.linalg.norm(g) - 1) ** 2 + d
+    return loss, dlgradient(loss, w)
+
+
+def wgan_gp_numpy(w, x):
+    """The same loss by hand: dD/dx = w' (1 - tanh(w x)^2)."""
+    t = np.tanh(w @ x)
+    g = w.T @ (1 - t ** 2)
+    return (np.linalg.norm(g) - 1) ** 2 + np.sum(t)
+
+
+@pytest.mark.parametrize("fun", [wgan_gp_loss, wgan_gp_loss_inline])
+def test_wgan_gradient_penalty(fun):
+    rng = np.random.default_rng(4)
+    w, x = 0.5 * rng.standard_normal((3, 4)), rng.standard_normal(4)
+    loss, dw = dlfeval(fun, dlarray(w), dlarray(x))
+    assert_close(extractdata(loss), wgan_gp_numpy(w, x), 1e-12, 1e-12)
+    expected = numerical_gradient(wgan_gp_numpy, [w, x], 0)
+    assert_close(extractdata(dw), expected, 1e-6, 1e-8)
+    assert dw.shape == w.shape
+
+
+def test_wgan_gradient_penalty_without_higher_derivatives():
+    """EnableHigherDerivatives=False: the penalty's gradient is a constant, only D contributes."""
+    rng = np.random.default_rng(4)
+    w, x = 0.5 * rng.standard_normal((3, 4)), rng.standard_normal(4)
+    loss, dw = dlfeval(wgan_gp_loss_frozen, dlarray(w), dlarray(x))
+    assert_close(extractdata(loss), wgan_gp_numpy(w, x), 1e-12, 1e-12)
+    expected = numerical_gradient(lambda w: np.sum(np.tanh(w @ x)), [w], 0)
+    assert_close(extractdata(dw), expected, 1e-6, 1e-8)
+
+
+def rosenbrock_hessian(x):
+    y = 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2
+    g = dlgradient(y, x)
+    h0 = dlgradient(g[0], x)
+    h1 = dlgradient(g[1], x)
+    return y, g, np.stack([h0, h1])
+
+
+def test_rosenbrock_hessian():
+    y, g, h = dlfeval(rosenbrock_hessian, dlarray([-1.0, 2.0]))
+    assert_close(extractdata(y), 104.0, 0, 1e-12)
+    assert_close(extractdata(g), [396.0, 200.0], 0, 1e-12)
+    assert_close(extractdata(h), [[402.0, 400.0], [400.0, 200.0]], 0, 1e-12)
+
+
+def rosenbrock_hessian_loop(x):
+    y = 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2
+    g = dlgradient(y, x)
+    rows = []
+    for i in range(2):
+        rows.append(dlgradient(g[i], x))
+    return np.stack(rows)
+
+
+@pytest.mark.xfail(strict=True, raises=sct.CompileError,
+                   reason="dlgradient inside a loop is refused: 'dlgradient inside a loop is not "
+                          "supported yet' (MATLAB allows it)")
+def test_rosenbrock_hessian_rows_in_a_loop():
+    h = dlfeval(rosenbrock_hessian_loop, dlarray([-1.0, 2.0]))
+    assert_close(extractdata(h), [[402.0, 400.0], [400.0, 200.0]], 0, 1e-12)
