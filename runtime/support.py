@@ -477,6 +477,16 @@ def _project_rule(g, ans, grad, x):
     return broadcast_like(g, grad)
 
 
+def copy_list(items):
+    """A new list with the same items (so popping it leaves the original intact)."""
+    return list(items)
+
+
+@defrule(copy_list, wrt=("items",))
+def _copy_list_rule(g, ans, items):
+    return g
+
+
 def list_pad(grad, before, after):
     """``grad`` with ``before`` zero adjoints in front and ``after`` behind."""
     items = [ZERO] * len(grad) if _is_zero(grad) else list(grad)

@@ -910,6 +910,8 @@ class Transformer:
             if len(params) == 1:
                 head[0] = gast.Assign(targets=[gast.Tuple(elts=[store(params[0])], ctx=gast.Store())],
                                       value=load(residual_arg), type_comment=None)
+        if uses_tape:          # pop a copy: the adjoint may run again on the same residuals
+            head.append(assign(self.tape, call(self.rt("copy_list"), [load(self.tape)])))
         value = gast.Tuple(elts=results, ctx=gast.Load())
         fbody = head + body + [gast.Return(value=value)]
         return _function(self.namer.fresh(self.fname + "_bwd"), [residual_arg, dret], fbody)

@@ -612,6 +612,7 @@ CASES = [
     Case(support.zero_at, [R(4, 3), C((0, slice(None)))], complex=True),
     Case(support.add_grad, [R(2, 3), R(2, 3)], (0, 1), complex=True),
     Case(support.total, [R(3, 2)], complex=True),
+    Case(support.copy_list, [R(2), R(2, 3)], complex=True, **seq_in(support.copy_list, 2, out_list=True)),
     Case(support.item_adjoint, [R(4, 3), C((1, slice(None))), C(np.zeros(3))], complex=True),
     Case(support.project, [R(2, 3), C(np.zeros((2, 3)))], complex=True),
     Case(support.project, [R(2, 3), C(np.zeros((1, 3)))], note="sums broadcast axes"),
