@@ -378,3 +378,427 @@ def rosenbrock_hessian_loop(x):
 def test_rosenbrock_hessian_rows_in_a_loop():
     h = dlfeval(rosenbrock_hessian_loop, dlarray([-1.0, 2.0]))
     assert_close(extractdata(h), [[402.0, 400.0], [400.0, 200.0]], 0, 1e-12)
+
+
+# --- 3. through control flow, helpers, recursion, methods ----------------------------------------------
+#
+# Each ``cf_*`` function is differentiated twice by ``_hvp`` (check_hvp), against central
+# differences of sct's first derivative.
+
+try:
+    import tests.helper_module as helper_module
+except ImportError:
+    import helper_module
+
+SCALE = 0.7
+
+
+def cf_if(a):
+    s = np.sum(a)
+    if s > 0.5:
+        y = np.sin(a) * s
+    elif s > -0.5:
+        y = a ** 3
+    else:
+        y = np.exp(a) / s
+    return y
+
+
+def cf_conditional_expression_and_bool_ops(a):
+    y = a ** 2 if np.max(a) > 0 and np.min(a) < 10 else np.cos(a)
+    return y * np.sum(a ** 3) if not np.sum(a) > 100 or False else y
+
+
+def cf_for_range(a):
+    y = a
+    for i in range(3):
+        y = np.sin(y) * a + i * y ** 2 * SCALE
+    return y
+
+
+def cf_for_over_rows_enumerate_zip(a):
+    total = 0.0
+    for i, row in enumerate(a):
+        total = total + (i + 1) * np.sum(row ** 3)
+    for p, q in zip(a[0], a[1]):
+        total = total + p * q * q
+    return total
+
+
+def cf_while(a):
+    y = a
+    n = 0
+    while np.sum(y ** 2) < 40.0 and n < 20:      # the trip count depends on the values
+        y = y * 1.3 + 0.1 * a ** 2
+        n = n + 1
+    return y
+
+
+def cf_break_continue(a):
+    total = 0.0
+    for i in range(10):
+        if i % 2 == 1:
+            continue
+        total = total + np.sum(np.tanh(a * (i + 1)))
+        if total > 1e6 or i >= 6:
+            break
+    return total * a
+
+
+def _early_return_helper(a, k):
+    for i in range(k):
+        if np.sum(a) > 100.0 * i:
+            return np.exp(a / (i + 1))
+    return a ** 3
+
+
+def cf_early_return(a):
+    return _early_return_helper(a, 4) + _early_return_helper(-a, 4) ** 2
+
+
+def cf_list_comprehension(a):
+    parts = [np.sin(a * k) for k in range(1, 4)]
+    return sum(parts) * parts[0]
+
+
+def _inner_helper(x):
+    return np.log1p(x ** 2)
+
+
+def _outer_helper(x, y):
+    return _inner_helper(x) * y + helper_module.scaled(x * y) * np.sum(x)
+
+
+def cf_helpers(a):
+    return _outer_helper(a, np.cos(a))
+
+
+def _power(x, n):
+    if n == 0:
+        return np.ones_like(x)
+    return x * _power(x, n - 1)
+
+
+def cf_recursion(a):
+    return _power(a, 4) + _power(np.sin(a), 3)
+
+
+def _tree_sum(t):
+    if isinstance(t, list):
+        return _tree_sum(t[0]) * _tree_sum(t[1])
+    return np.sum(t ** 2)
+
+
+def cf_recursion_over_nested_lists(a):
+    return _tree_sum([a, [np.sin(a), [a ** 2, a[0]]]])
+
+
+class Quadratic:
+    def __init__(self, A, b):
+        self.A = A
+        self.b = b
+
+    def energy(self, x):
+        return 0.5 * x @ self.A @ x + self.b @ x + self.tail(x)
+
+    def tail(self, x):
+        return np.sum(np.cosh(x)) * self.b[0]
+
+
+A_FIXED = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 3.0]])
+B_FIXED = np.array([0.2, -1.0, 0.4])
+MODEL = Quadratic(A_FIXED, B_FIXED)
+
+
+def cf_method_of_global_object(a):
+    return MODEL.energy(a)
+
+
+def cf_class_constructed_inside(a):
+    model = Quadratic(A_FIXED * np.sum(a ** 2), np.sin(a))      # parameters traced from a
+    return model.energy(a) * model.b
+
+
+class Layer:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, x):
+        return np.tanh(self.scale * x)
+
+    def twice(self, x):
+        return self(self(x))
+
+
+def cf_callable_object(a):
+    layer = Layer(1.5)
+    return layer.twice(a) + Layer(a)(a)
+
+
+CONTROL_FLOW = [cf_if, cf_conditional_expression_and_bool_ops, cf_for_range, cf_for_over_rows_enumerate_zip,
+                cf_while, cf_break_continue, cf_early_return, cf_list_comprehension, cf_helpers, cf_recursion,
+                cf_recursion_over_nested_lists, cf_method_of_global_object, cf_class_constructed_inside,
+                cf_callable_object]
+
+POINTS = {
+    "positive": np.array([0.9, 0.4, 0.6]),
+    "middle": np.array([0.3, -0.5, 0.1]),
+    "negative": np.array([-0.9, -0.4, -0.6]),
+    "matrix": np.array([[0.3, -0.6, 0.8], [0.5, 0.2, -0.4]]),
+}
+VECTOR_ONLY = {cf_method_of_global_object, cf_class_constructed_inside}
+MATRIX_ONLY = {cf_for_over_rows_enumerate_zip}
+
+KNOWN_CONTROL_FLOW_FAILURES = {
+    cf_early_return: "second derivative through a helper that returns early from inside a loop: "
+                     "TypeError 'NoneType' object is not callable at `retval = tape.pop()` in the "
+                     "generated helper (first derivative is right; see test_early_return_in_loop_minimal)",
+    cf_callable_object: "calling an instance of a user class (its __call__) is refused at first order: "
+                        "CompileError 'no derivative rule for layer' (see test_callable_object_minimal)",
+}
+
+
+def _control_flow_params():
+    params = []
+    for fun in CONTROL_FLOW:
+        for point, a in POINTS.items():
+            if (fun in VECTOR_ONLY and a.ndim != 1) or (fun in MATRIX_ONLY and a.ndim != 2):
+                continue
+            reason = KNOWN_CONTROL_FLOW_FAILURES.get(fun)
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(pytest.param(fun, point, id=f"{fun.__name__}-{point}", marks=marks))
+    return params
+
+
+def check_first_derivative(fun, a, seed=0):
+    """sct's first derivative of sum(w * fun(a)) against central differences of plain numpy."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(np.shape(fun(a)))
+    got = np.asarray(dlfeval(_grad, fun, dlarray(a), w).data)
+    expected = numerical_gradient(lambda x: np.sum(w * fun(x)), [a], 0)
+    assert_close(got, expected, 1e-5, 1e-6, what="first derivative")
+
+
+@pytest.mark.parametrize("fun, point", _control_flow_params())
+def test_second_derivative_through_control_flow(fun, point):
+    a = POINTS[point]
+    check_first_derivative(fun, a)          # so the finite differences below start from a right gradient
+    check_hvp(fun, a, what=fun.__name__)
+
+
+def early_return_in_loop(a, k):
+    for i in range(k):
+        if np.sum(a) > 100.0 * i:
+            return np.exp(a)
+    return a
+
+
+def second_through_early_return(a):
+    g = dlgradient(np.sum(early_return_in_loop(a, 2)), a)
+    return dlgradient(np.sum(g), a)
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_CONTROL_FLOW_FAILURES[cf_early_return])
+def test_early_return_in_loop_minimal():
+    a = np.array([0.9, 0.4])
+    assert_close(extractdata(dlfeval(second_through_early_return, dlarray(a))), np.exp(a), 1e-12, 1e-12)
+
+
+LAYER = Layer(1.5)
+
+
+def grad_through_call(a):
+    return dlgradient(np.sum(LAYER(a)), a)
+
+
+def grad_through_explicit_dunder_call(a):
+    return dlgradient(np.sum(LAYER.__call__(a)), a)
+
+
+@pytest.mark.xfail(strict=True, raises=sct.CompileError, reason=KNOWN_CONTROL_FLOW_FAILURES[cf_callable_object])
+def test_callable_object_minimal():
+    a = np.array([0.9, 0.4])
+    got = dlfeval(grad_through_call, dlarray(a))
+    assert_close(extractdata(got), 1.5 / np.cosh(1.5 * a) ** 2, 1e-12, 1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason="a first-order bug, silently wrong: obj.__call__(a) gives a zero gradient")
+def test_explicit_dunder_call_minimal():
+    a = np.array([0.9, 0.4])
+    got = dlfeval(grad_through_explicit_dunder_call, dlarray(a))
+    assert_close(extractdata(got), 1.5 / np.cosh(1.5 * a) ** 2, 1e-12, 1e-12)
+
+
+# Control flow and calls around the dlgradient calls themselves: ``s_*(x)`` computes a scalar
+# from a gradient; ``_second`` differentiates it again (so dlgradient runs inside a helper),
+# and the ``*_inline`` forms do both in one function.
+
+V3 = np.array([0.5, -1.0, 2.0])
+
+
+def s_loop_and_branch(x):
+    g = dlgradient(np.sum(np.sin(x) * x ** 2), x)
+    s = 0.0
+    for i in range(3):
+        if i % 2 == 0:
+            s = s + np.sum(g * x) * (i + 1)
+        else:
+            s = s + np.sum(g ** 2)
+    return s
+
+
+def s_while(x):
+    g = dlgradient(np.sum(np.exp(x) * x), x)
+    s = np.sum(g * V3)
+    n = 0
+    while s < 50.0 and n < 10:
+        s = s * 1.5 + np.sum(g ** 2)
+        n = n + 1
+    return s
+
+
+def s_branch_between(x):
+    g = dlgradient(np.sum(x ** 3 + np.cos(x)), x)
+    if np.sum(x) > 0:
+        s = np.sum(g * V3)
+    else:
+        s = np.sum(g * g)
+    return s
+
+
+def _gradient_helper(x):
+    return dlgradient(np.sum(np.sin(x) ** 2 * x), x)
+
+
+def s_gradient_in_helper(x):
+    g = _gradient_helper(x)
+    return np.sum(g * V3) + np.sum(g ** 2)
+
+
+class Energy:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def value(self, x):
+        return self.scale * np.sum(np.cosh(x) * x)
+
+    def gradient(self, x):
+        return dlgradient(self.value(x), x)
+
+
+def s_gradient_in_method(x):
+    energy = Energy(1.5)
+    g = energy.gradient(x)
+    return np.sum(g * V3 * x)
+
+
+def _second(s_fun, x):
+    return dlgradient(s_fun(x), x)
+
+
+def second_loop_and_branch_inline(x):
+    g = dlgradient(np.sum(np.sin(x) * x ** 2), x)
+    s = 0.0
+    for i in range(3):
+        if i % 2 == 0:
+            s = s + np.sum(g * x) * (i + 1)
+        else:
+            s = s + np.sum(g ** 2)
+    return dlgradient(s, x)
+
+
+def second_gradient_in_method_inline(x):
+    energy = Energy(1.5)
+    g = energy.gradient(x)
+    return dlgradient(np.sum(g * V3 * x), x)
+
+
+S_FUNCTIONS = [s_loop_and_branch, s_while, s_branch_between, s_gradient_in_helper, s_gradient_in_method]
+INLINE = {s_loop_and_branch: second_loop_and_branch_inline, s_gradient_in_method: second_gradient_in_method_inline}
+
+
+def fd_of_first_order(s_fun, x, step=1e-5):
+    """Central differences of the scalar s_fun(x), itself computed with sct's first derivative."""
+    return numerical_gradient(lambda z: float(extractdata(dlfeval(s_fun, dlarray(z)))), [x], 0, step=step)
+
+
+@pytest.mark.parametrize("x", [np.array([0.9, 0.4, 0.6]), np.array([-0.7, -0.2, 0.3])], ids=["pos", "neg"])
+@pytest.mark.parametrize("s_fun", S_FUNCTIONS, ids=lambda f: f.__name__)
+def test_second_derivative_around_dlgradient(s_fun, x):
+    expected = fd_of_first_order(s_fun, x)
+    got = extractdata(dlfeval(_second, s_fun, dlarray(x)))
+    assert_close(got, expected, RTOL, ATOL * max(1.0, np.max(np.abs(expected))), what=s_fun.__name__)
+    if s_fun in INLINE:
+        assert_close(extractdata(dlfeval(INLINE[s_fun], dlarray(x))), got, 1e-12, 1e-12, what="inline")
+
+
+def mixed_partials(x, y, v):
+    f = np.sum(np.sin(x * y) + x ** 2 * y)
+    gx, gy = dlgradient(f, x, y)
+    s = np.sum(gx * v)
+    return dlgradient(s, x, y)
+
+
+def test_mixed_second_derivatives():
+    """d/dy of <v, df/dx>: the off-diagonal block of the Hessian, with the diagonal one."""
+    x, y, v = np.array([0.3, -0.8]), np.array([1.2, 0.5]), np.array([0.7, -1.1])
+    dx, dy = dlfeval(mixed_partials, dlarray(x), dlarray(y), v)
+    # f = sum(sin(x y) + x^2 y): d2f/dx2 = -y^2 sin(xy) + 2y, d2f/dxdy = cos(xy) - xy sin(xy) + 2x
+    assert_close(extractdata(dx), v * (-y ** 2 * np.sin(x * y) + 2 * y), 1e-12, 1e-12)
+    assert_close(extractdata(dy), v * (np.cos(x * y) - x * y * np.sin(x * y) + 2 * x), 1e-12, 1e-12)
+
+
+def container_hvp(params, x, V):
+    y = np.sum(np.tanh(params["w"] @ x + params["b"]) ** 2)
+    g = dlgradient(y, params)
+    s = np.sum(g["w"] * V) + np.sum(g["b"] ** 2)
+    return s, dlgradient(s, params)
+
+
+def container_s(params, x, V):
+    y = np.sum(np.tanh(params["w"] @ x + params["b"]) ** 2)
+    g = dlgradient(y, params)
+    return np.sum(g["w"] * V) + np.sum(g["b"] ** 2)
+
+
+def test_second_derivative_with_respect_to_a_dict_of_parameters():
+    rng = np.random.default_rng(8)
+    w, b, x, V = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal(3), rng.standard_normal((2, 3))
+    s, g = dlfeval(container_hvp, {"w": dlarray(w), "b": dlarray(b)}, x, V)
+    assert set(g) == {"w", "b"} and g["w"].shape == (2, 3) and g["b"].shape == (2,)
+
+    def value(w_, b_):
+        return float(extractdata(dlfeval(container_s, {"w": dlarray(w_), "b": dlarray(b_)}, x, V)))
+    assert_close(extractdata(s), value(w, b), 1e-12, 1e-12)
+    assert_close(extractdata(g["w"]), numerical_gradient(value, [w, b], 0, step=1e-5), RTOL, ATOL)
+    assert_close(extractdata(g["b"]), numerical_gradient(value, [w, b], 1, step=1e-5), RTOL, ATOL)
+
+
+def gradient_inside_a_branch(x):
+    h = x
+    if np.sum(x) > 0:
+        h = dlgradient(np.sum(x ** 3), x)
+    return h
+
+
+@pytest.mark.xfail(strict=True, reason="a first-order bug: a dlgradient inside an if-branch whose y is "
+                                       "computed in that branch gives UnboundLocalError (d_h_pow used "
+                                       "before assignment in the generated sweep)")
+def test_gradient_inside_a_branch_minimal():
+    x = np.array([0.3, 0.7])
+    assert_close(extractdata(dlfeval(gradient_inside_a_branch, dlarray(x))), 3 * x ** 2, 1e-12, 1e-12)
+
+
+def second_inside_a_branch(x, v):
+    g = dlgradient(np.sum(x ** 3), x)
+    h = x
+    if np.sum(x) > 0:
+        h = dlgradient(np.sum(g * v), x)
+    return h
+
+
+@pytest.mark.xfail(strict=True, reason="the same bug for a second derivative: dlgradient(np.sum(g * v), x) "
+                                       "inside an if-branch gives UnboundLocalError (d_h_mul)")
+def test_second_derivative_inside_a_branch_minimal():
+    x, v = np.array([0.3, 0.7]), np.array([1.0, -2.0])
+    assert_close(extractdata(dlfeval(second_inside_a_branch, dlarray(x), v)), 6 * x * v, 1e-12, 1e-12)
