@@ -31,6 +31,9 @@ def _is_zero(g) -> bool:
 
 def unbroadcast(grad, like):
     """Sum ``grad`` down to the shape of ``like`` (the adjoint of broadcasting)."""
+    gshape = getattr(grad, "shape", None)
+    if gshape is not None and gshape == getattr(like, "shape", None):
+        return grad                    # the common case, first and cheap
     if _is_zero(grad):
         return grad
     shape = np.shape(like)
@@ -72,6 +75,8 @@ def broadcast_like(value, like):
 # --- indexing ----------------------------------------------------------------
 
 def _needs_add_at(idx) -> bool:
+    if type(idx) is int or type(idx) is slice:
+        return False
     items = idx if isinstance(idx, tuple) else (idx,)
     for item in items:
         if _is_array(item) and item.dtype != bool and item.ndim > 0:
@@ -83,6 +88,11 @@ def _needs_add_at(idx) -> bool:
 
 def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
+    if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
+            getattr(grad, "dtype", None) == x.dtype:
+        out = np.zeros(x.shape, x.dtype)     # the common case: one element or row
+        out[idx] = grad
+        return out
     if isinstance(x, (list, tuple)):
         out = [ZERO] * len(x)
         if _is_zero(grad):
@@ -95,9 +105,14 @@ def index_adjoint(grad, x, idx):
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
         return {idx: grad}
-    dtype = np.result_type(x, grad) if not _is_zero(grad) else np.asarray(x).dtype
-    if not np.issubdtype(dtype, np.inexact):
-        dtype = np.float64
+    xdtype = getattr(x, "dtype", None)
+    gdtype = getattr(grad, "dtype", None)
+    if xdtype is not None and xdtype == gdtype and xdtype.kind in "fc":
+        dtype = xdtype
+    else:
+        dtype = np.result_type(x, grad) if not _is_zero(grad) else np.asarray(x).dtype
+        if not np.issubdtype(dtype, np.inexact):
+            dtype = np.float64
     out = np.zeros(np.shape(x), dtype=dtype)
     if _is_zero(grad):
         return out
@@ -234,8 +249,14 @@ def add_grad(a, b):
 
 # --- the boundary of a sweep ------------------------------------------------------
 
+_REAL_SCALARS = {np.dtype(np.float64): np.float64(1.0), np.dtype(np.float32): np.float32(1.0)}
+
+
 def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
+    one = _REAL_SCALARS.get(getattr(y, "dtype", None))
+    if one is not None and getattr(y, "size", 0) == 1:
+        return one if y.ndim == 0 else np.ones(y.shape, y.dtype)
     if not (_is_array(y) or isinstance(y, numbers.Number)):
         raise SctRuntimeError(
             f"dlgradient: y must be a real scalar array, got {type(y).__name__}")
@@ -252,6 +273,8 @@ def seed(y):
 
 def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
+    if type(x) is np.ndarray:
+        return _project_leaf(grad, x)
     if isinstance(x, (list, tuple)) and not _is_namedtuple(x):
         parts = grad if isinstance(grad, (list, tuple)) else [ZERO] * len(x)
         out = [project(g, v) for g, v in zip(parts, x)]
@@ -266,6 +289,9 @@ def project(grad, x):
 
 
 def _project_leaf(grad, x):
+    if type(grad) is np.ndarray and type(x) is np.ndarray and grad.dtype == x.dtype and \
+            grad.shape == x.shape:
+        return grad                    # already a gradient of x
     xdtype = np.asarray(x).dtype if not _is_array(x) else x.dtype
     if not np.issubdtype(xdtype, np.inexact):
         xdtype = np.dtype(np.float64)

@@ -43,7 +43,7 @@ class Guard:
     value: Any
 
     def holds(self) -> bool:
-        if isinstance(self.namespace, dict):
+        if type(self.namespace) is dict:
             return self.namespace.get(self.name, _MISSING) is self.value
         try:
             return self.namespace.cell_contents is self.value

@@ -1,6 +1,7 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Dict, List
 
 from runtime import registry
@@ -10,7 +11,6 @@ from .compiler import Compiled, compile_function
 from .errors import EvaluationError, SctError
 from .kinds import kind_of
 
-_ENTRY_CACHE: Dict[Any, List[Compiled]] = {}
 
 
 def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool = True,
@@ -77,18 +77,27 @@ def dllaplacian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_hig
 SITE_FUNCTIONS = (dlgradient, dljacobian, dldivergence, dllaplacian)
 
 
+_BY_FUNCTION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _entry(fun: Callable, args) -> Compiled:
-    from .transform_calls import function_identity
-    kinds = tuple(kind_of(a) for a in args)
-    key = (function_identity(fun), kinds, registry.rules_version())
-    entries = _ENTRY_CACHE.get(key)
-    if entries:
-        for entry in entries:
-            if entry.valid():
-                return entry
-    compiled = compile_function(fun, kinds, mode="entry")
-    _ENTRY_CACHE[key] = [compiled]
-    return compiled
+    """The compiled form of ``fun`` for arguments of these kinds (compiled on first use)."""
+    kinds = tuple([kind_of(a) for a in args])
+    try:
+        table = _BY_FUNCTION[fun]
+    except (KeyError, TypeError):
+        table = {}
+        try:
+            _BY_FUNCTION[fun] = table
+        except TypeError:           # not weak-referenceable (a builtin): never cached
+            pass
+    key = (kinds, registry.rules_version())
+    entry = table.get(key)
+    if entry is not None and entry.valid():
+        return entry
+    entry = compile_function(fun, kinds, mode="entry")
+    table[key] = entry
+    return entry
 
 
 def dlfeval(fun: Callable, *args):
@@ -164,6 +173,7 @@ def source(fun: Callable, *args) -> GeneratedSource:
 
 
 def clear_cache() -> None:
-    _ENTRY_CACHE.clear()
+    """Forget every compiled function (they are compiled again on next use)."""
+    _BY_FUNCTION.clear()
     from . import transform_calls
     transform_calls._CACHE.clear()

@@ -60,7 +60,10 @@ class Compiled:
     filename: str
 
     def valid(self) -> bool:
-        return all(g.holds() for g in self.guards)
+        for guard in self.guards:
+            if not guard.holds():
+                return False
+        return True
 
 
 def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str) -> None:

@@ -17,6 +17,12 @@ from runtime.dlarray import dlarray
 
 def kind_of(x: Any, traced: bool = False) -> Tuple:
     """``traced``: count float arrays as traced (calls inside compiled code)."""
+    cls = type(x)
+    if cls is dlarray:
+        data = x._data
+        return ("dl", data.dtype.str, data.ndim)
+    if cls is np.ndarray:
+        return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, x.ndim)
     if isinstance(x, dlarray):
         return ("dl", x.dtype.str, x.ndim)
     if isinstance(x, np.ndarray):
