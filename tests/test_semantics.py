@@ -237,3 +237,24 @@ def test_integer_data_becomes_float64():
 def test_gradient_dtype_follows_x_float32():
     g = dlfeval(square_sum, dlarray(np.array([1.0, 2.0], dtype=np.float32)))
     assert g.dtype == np.float32
+
+
+def _loss_option_true(w, x):
+    loss = np.sum(np.tanh(w @ x) ** 2)
+    g = dlgradient(loss, w, EnableHigherDerivatives=True)
+    return loss, g
+
+
+def _loss_option_false(w, x):
+    loss = np.sum(np.tanh(w @ x) ** 2)
+    g = dlgradient(loss, w, EnableHigherDerivatives=False)
+    return loss, g
+
+
+def test_enable_higher_derivatives_costs_nothing_when_unused():
+    # No later dlgradient differentiates g, so the compiler writes the same code either way.
+    import re
+    args = (dlarray(np.ones((3, 2))), np.ones(2))
+    texts = [sct.source(f, *args) for f in (_loss_option_true, _loss_option_false)]
+    normal = [re.sub(r"line\d+|line \d+|EnableHigherDerivatives=\w+|_loss_option_\w+", "", t) for t in texts]
+    assert normal[0] == normal[1]
