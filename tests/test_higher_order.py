@@ -85,17 +85,12 @@ def _eigh_stacked(a, UPLO="L"):
     return np.concatenate([np.ravel(w), np.ravel(v * v[..., :1, :]), np.ravel(v ** 2)])
 
 
-def _flat3(r):
-    """The entries of ``[x, [y, z]]`` (the shape of scale_each's sample), in one vector."""
-    return np.concatenate([np.ravel(r[0]), np.ravel(r[1][0]), np.ravel(r[1][1])])
-
-
 # cases whose ``fn`` is a lambda: the same computation as a call template
 _LAMBDA_TEMPLATES = {
     "einsum_list": "OP({0}, [{1}, {2}])",
     "max": "OP([x for x in {0}])",          # the table's list(x): see test_list_of_an_array
     "sum": "OP([{0}, {1}], {2})",
-    "scale_each": "FLAT3(OP({0}, {1}))",    # the table's recursive flat_nested: see test_recursion_over_nested_lists
+    "scale_each": "FLAT_NESTED(OP({0}, {1}))",
     "weighted_sum": "OP([{0}, [{1}, {2}]], {3})",
     "atleast_2d": "FLAT(OP({0}, {1}))",
 }
@@ -115,7 +110,7 @@ def _define(source: str, namespace: dict):
 
 def make_case_function(case, op, args, p):
     """``f(a)``: the case's computation with ``a`` at position ``p``, as sct-readable source."""
-    ns = {"OP": op, "FLAT": op_rules.flat, "FLAT3": _flat3}
+    ns = {"OP": op, "FLAT": op_rules.flat, "FLAT_NESTED": op_rules.flat_nested}
     names = []
     for i, value in enumerate(args):
         if i == p:
@@ -802,3 +797,258 @@ def second_inside_a_branch(x, v):
 def test_second_derivative_inside_a_branch_minimal():
     x, v = np.array([0.3, 0.7]), np.array([1.0, -2.0])
     assert_close(extractdata(dlfeval(second_inside_a_branch, dlarray(x), v)), 6 * x * v, 1e-12, 1e-12)
+
+
+# --- 4. the options ------------------------------------------------------------------------------------
+
+def hvp_default(x, v):
+    g = dlgradient(np.sum(x ** 3), x)
+    return g, dlgradient(np.sum(g * v) + np.sum(x), x)
+
+
+def hvp_enabled(x, v):
+    g = dlgradient(np.sum(x ** 3), x, EnableHigherDerivatives=True)
+    return g, dlgradient(np.sum(g * v) + np.sum(x), x)
+
+
+def hvp_disabled(x, v):
+    g = dlgradient(np.sum(x ** 3), x, EnableHigherDerivatives=False)
+    return g, dlgradient(np.sum(g * v) + np.sum(x), x)
+
+
+def hvp_disabled_snake_case(x, v):
+    g = dlgradient(np.sum(x ** 3), x, enable_higher_derivatives=False)
+    return g, dlgradient(np.sum(g * v) + np.sum(x), x)
+
+
+def hvp_disabled_in_helper(x, v):
+    g = _frozen_gradient(x)
+    return g, dlgradient(np.sum(g * v) + np.sum(x), x)
+
+
+def _frozen_gradient(x):
+    return dlgradient(np.sum(x ** 3), x, EnableHigherDerivatives=False)
+
+
+def only_frozen_gradient(x, v):
+    g = dlgradient(np.sum(x ** 3), x, EnableHigherDerivatives=False)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_enable_higher_derivatives_defaults_to_true():
+    x, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, -0.5])
+    for fun in (hvp_default, hvp_enabled):
+        g, h = dlfeval(fun, dlarray(x), v)
+        assert_close(extractdata(g), 3 * x ** 2, 1e-12, 1e-12)
+        assert_close(extractdata(h), 6 * x * v + 1, 1e-12, 1e-12)
+
+
+@pytest.mark.parametrize("fun", [hvp_disabled, hvp_disabled_snake_case, hvp_disabled_in_helper],
+                         ids=lambda f: f.__name__)
+def test_enable_higher_derivatives_false_makes_the_gradient_a_constant(fun):
+    x, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, -0.5])
+    g, h = dlfeval(fun, dlarray(x), v)
+    assert_close(extractdata(g), 3 * x ** 2, 1e-12, 1e-12)          # the gradient itself is unchanged
+    assert_close(extractdata(h), np.ones(3), 1e-12, 1e-12)           # only sum(x) is differentiated
+
+
+def test_a_y_made_only_of_a_frozen_gradient_is_an_error():
+    """As for any y with no traced input (SPEC semantics 3): a clear SctError."""
+    with pytest.raises(sct.SctError):
+        dlfeval(only_frozen_gradient, dlarray(np.array([0.3, -0.7])), np.array([1.0, 2.0]))
+
+
+def retain_twice_true(x):
+    y = np.sum(np.sin(x) * x)
+    g1 = dlgradient(y, x, RetainData=True)
+    g2 = dlgradient(y, x, RetainData=True)
+    return g1, g2, dlgradient(np.sum(g1 * g2), x, RetainData=True)
+
+
+def retain_twice_false(x):
+    y = np.sum(np.sin(x) * x)
+    g1 = dlgradient(y, x, RetainData=False)
+    g2 = dlgradient(y, x, retain_data=False)
+    return g1, g2, dlgradient(np.sum(g1 * g2), x, RetainData=False)
+
+
+def retain_twice_default(x):
+    y = np.sum(np.sin(x) * x)
+    g1 = dlgradient(y, x)
+    g2 = dlgradient(y, x)
+    return g1, g2, dlgradient(np.sum(g1 * g2), x)
+
+
+def test_retain_data_never_changes_results():
+    x = np.array([0.3, -0.7, 1.1])
+    d1 = np.sin(x) + x * np.cos(x)                        # d/dx sin(x) x
+    d2 = 2 * np.cos(x) - x * np.sin(x)
+    results = [dlfeval(f, dlarray(x)) for f in (retain_twice_true, retain_twice_false, retain_twice_default)]
+    for g1, g2, h in results:
+        assert_close(extractdata(g1), d1, 1e-12, 1e-12)
+        assert_close(extractdata(g2), d1, 1e-12, 1e-12)
+        assert_close(extractdata(h), 2 * d1 * d2, 1e-12, 1e-12)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(extractdata(a), extractdata(b))
+
+
+def test_repeated_calls_give_the_same_second_derivatives():
+    """The compiled, cached code is reused: a second call (and new values) work either way."""
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((3, 3))
+    for _ in range(3):
+        x, v = rng.standard_normal(3), rng.standard_normal(3)
+        got = dlfeval(hvp_quadratic_form, dlarray(x), A, v)
+        assert_close(extractdata(got), (A + A.T) @ v, 1e-12, 1e-12)
+
+
+# --- 5. MATLAB's unsupported list: prod and interp1 (np.prod, np.interp) --------------------------------
+
+def hvp_prod(x, v):
+    g = dlgradient(np.prod(x), x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def prod_hessian(x):
+    """d2 prod(x) / dx_i dx_j: the product of the others but i and j off the diagonal, 0 on it."""
+    n = len(x)
+    h = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                h[i, j] = np.prod([x[k] for k in range(n) if k not in (i, j)])
+    return h
+
+
+@pytest.mark.parametrize("x", [[0.5, 1.5, -2.0, 0.8], [2.0, 0.0, 3.0, 4.0], [2.0, 0.0, 3.0, 0.0],
+                               [0.0, 0.0, 0.0, 1.0]], ids=["no-zero", "one-zero", "two-zeros", "three-zeros"])
+def test_second_derivative_of_prod(x):
+    x = np.array(x)
+    H = prod_hessian(x)
+    for k in range(len(x)):
+        e = np.eye(len(x))[k]
+        assert_close(extractdata(dlfeval(hvp_prod, dlarray(x), e)), H @ e, 1e-12, 1e-12, what=f"column {k}")
+
+
+def prod_axis(a):
+    return np.sum(np.prod(a, axis=1) ** 2) * np.cumprod(a, axis=0)[-1]
+
+
+def test_second_derivative_of_prod_along_an_axis():
+    check_hvp(prod_axis, np.array([[0.5, 1.5, -2.0], [0.0, 0.7, 1.2]]), what="prod axis=1")
+
+
+XP = np.array([0.0, 1.0, 2.5, 3.0])
+
+
+def interp_squared(x, fp):
+    return np.sum(np.interp(x, XP, fp) ** 2)
+
+
+def hvp_interp_x(x, fp, v):
+    g = dlgradient(interp_squared(x, fp), x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def hvp_interp_fp(x, fp, v):
+    g = dlgradient(interp_squared(x, fp), fp)
+    return dlgradient(np.sum(g * v), fp)
+
+
+def mixed_interp(x, fp, v):
+    g = dlgradient(interp_squared(x, fp), x)
+    return dlgradient(np.sum(g * v), fp)
+
+
+def interp_gradient_x(x, fp, v):
+    return np.sum(dlgradient(interp_squared(x, fp), x) * v)
+
+
+def test_second_derivatives_of_interp():
+    x = np.array([0.3, 1.7, 2.8, 0.9])                     # inside segments, away from the knots
+    fp = np.array([1.0, -0.5, 2.0, 0.3])
+    v = np.array([0.6, -1.2, 0.4, 2.0])
+    k = np.searchsorted(XP, x) - 1
+    slope = (fp[k + 1] - fp[k]) / (XP[k + 1] - XP[k])
+    # d2/dx2 interp(x)^2 = 2 slope^2 (interp is linear in x within a segment)
+    assert_close(extractdata(dlfeval(hvp_interp_x, dlarray(x), dlarray(fp), v)), 2 * slope ** 2 * v, 1e-12, 1e-12)
+    # with respect to fp: interp = J fp, so the Hessian is 2 J'J
+    J = np.stack([np.interp(x, XP, np.eye(4)[j]) for j in range(4)], axis=1)
+    u = np.array([0.3, -0.4, 1.0, 0.8])
+    assert_close(extractdata(dlfeval(hvp_interp_fp, dlarray(x), dlarray(fp), u)), 2 * J.T @ (J @ u), 1e-12, 1e-12)
+    # mixed: d/dfp <v, d/dx sum(interp^2)>, against finite differences of sct's first derivative
+    got = extractdata(dlfeval(mixed_interp, dlarray(x), dlarray(fp), v))
+    expected = numerical_gradient(
+        lambda f: float(extractdata(dlfeval(interp_gradient_x, dlarray(x), dlarray(f), v))), [fp], 0, step=1e-5)
+    assert_close(got, expected, RTOL, ATOL)
+
+
+def interp_outside(x):
+    return np.interp(x, XP, np.array([1.0, -0.5, 2.0, 0.3]), left=-1.0) * x ** 2
+
+
+def test_second_derivative_of_interp_outside_the_knots():
+    check_hvp(interp_outside, np.array([-0.5, 3.5, 1.2]), what="interp outside xp")
+
+
+# --- minimal examples of the known failures named above (and one fixed since) ------------------------------------------------
+
+SPD = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, -0.2], [0.5, -0.2, 2.0]])
+
+
+def eigh_values(a):
+    w, q = np.linalg.eigh(a)
+    return w ** 2
+
+
+def eigh_vectors_squared(a):
+    w, q = np.linalg.eigh(a)
+    return q ** 2                         # independent of the eigenvectors' signs
+
+
+def test_eigh_eigenvalues_second_derivative():
+    check_hvp(eigh_values, SPD, what="eigh eigenvalues")
+
+
+@pytest.mark.xfail(strict=True, reason="wrong values: runtime/numpy_ops declares eigen_gaps (1/(w_j - w_i)) "
+                                       "nondifferentiable, so the eigenvector part of eigh's rule is "
+                                       "differentiated as if the eigenvalue gaps were constant")
+def test_eigh_eigenvectors_second_derivative():
+    check_hvp(eigh_vectors_squared, SPD, what="eigh eigenvectors")
+
+
+def transpose_without_axes(a):
+    return a.transpose() ** 2
+
+
+@pytest.mark.xfail(strict=True, reason="a first-order bug: a.transpose() with no axes generates "
+                                       "`rt.method_axes(axes)` with `axes` unbound (NameError)")
+def test_transpose_method_without_axes():
+    check_hvp(transpose_without_axes, np.array([[0.3, -0.6, 0.8], [0.5, 0.2, -0.4]]), what="a.transpose()")
+
+
+def max_of_list_of_array(a):
+    return max(list(a)) ** 2
+
+
+@pytest.mark.xfail(strict=True, raises=sct.CompileError,
+                   reason="first order: list(x) of a traced array is refused ('no derivative rule for "
+                          "list'); [e for e in x] works")
+def test_list_of_an_array():
+    check_hvp(max_of_list_of_array, np.array([0.3, -0.6, 0.8]), what="max(list(a))")
+
+
+def _flatten(nested):
+    out = []
+    for x in nested:
+        out += _flatten(x) if isinstance(x, list) else [x]
+    return out
+
+
+def recursion_over_nested_lists(a):
+    return np.concatenate(_flatten([a, [2 * a, a ** 2]])) ** 2
+
+
+def test_recursion_over_nested_lists():
+    check_hvp(recursion_over_nested_lists, np.array([0.3, -0.6, 0.8]), what="recursive flatten")
