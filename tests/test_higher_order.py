@@ -59,7 +59,11 @@ def hvp_and_fd(fun, a, w, v, step=STEP):
     return got, (up - down) / (2 * step)
 
 
-def check_hvp(fun, a, seed=0, rtol=RTOL, atol=ATOL, what=""):
+def check_hvp(fun, a, seed=0, rtol=RTOL, atol=ATOL, what="", inline=None):
+    """sct's Hessian-vector product of sum(w * fun(a)) against finite differences of its gradient.
+
+    ``inline(a, w, v)``, when given, computes the same product in one function (fun's body
+    written in it) and must agree too."""
     rng = np.random.default_rng(seed)
     a = np.asarray(a, dtype=np.float64)
     out = fun(a)
@@ -68,6 +72,9 @@ def check_hvp(fun, a, seed=0, rtol=RTOL, atol=ATOL, what=""):
     got, expected = hvp_and_fd(fun, a, w, v)
     scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
     assert_close(got, expected, rtol, atol * scale, what=what)
+    if inline is not None:
+        got_inline = np.asarray(dlfeval(inline, dlarray(a), w, v).data)
+        assert_close(got_inline, expected, rtol, atol * scale, what=what + " (inline)")
     return got
 
 
@@ -109,7 +116,9 @@ def _define(source: str, namespace: dict):
 
 
 def make_case_function(case, op, args, p):
-    """``f(a)``: the case's computation with ``a`` at position ``p``, as sct-readable source."""
+    """``f(a)``: the case's computation with ``a`` at position ``p``, as sct-readable source,
+    and ``inline(a, w, v)``: the Hessian-vector product with the op written in the
+    differentiated function itself (its rule inlined in the first sweep, not a helper's)."""
     ns = {"OP": op, "FLAT": op_rules.flat, "FLAT_NESTED": op_rules.flat_nested}
     names = []
     for i, value in enumerate(args):
@@ -144,7 +153,11 @@ def make_case_function(case, op, args, p):
     out = eval(compile(expr, "<expr>", "eval"), dict(ns, np=np, a=args[p]))
     if np.iscomplexobj(out):                   # a real op with a complex result: L = Re sum(w * op)
         expr = f"np.real({expr})"
-    return _define(f"def f(a):\n    return {expr}\n", ns)
+    inline = _define(f"def f(a, w, v):\n"
+                     f"    y = np.sum(w * {expr})\n"
+                     f"    g = dlgradient(y, a)\n"
+                     f"    return dlgradient(np.sum(g * v), a)\n", dict(ns, dlgradient=dlgradient))
+    return _define(f"def f(a):\n    return {expr}\n", ns), inline
 
 
 def _op_params():
@@ -186,8 +199,8 @@ def test_second_derivative_of_every_op(case, op, p):
     rng = np.random.default_rng(len(case.args) + 17)       # the samples of test_op_rules
     args = [sample(rng, False) for sample in case.args]
     args[p] = np.asarray(args[p], dtype=np.float64)
-    fun = make_case_function(case, op, args, p)
-    check_hvp(fun, args[p], seed=p, what=f"{op_rules.op_name(op)} d2/darg{p}2")
+    fun, inline = make_case_function(case, op, args, p)
+    check_hvp(fun, args[p], seed=p, what=f"{op_rules.op_name(op)} d2/darg{p}2", inline=inline)
 
 
 # the deep-learning ops of runtime.nn (not in the table of test_op_rules)
@@ -219,8 +232,8 @@ def test_second_derivative_of_nn_ops(case, p):
     rng = np.random.default_rng(5)
     args = [sample(rng, False) for sample in case.args]
     args[p] = np.asarray(args[p], dtype=np.float64)
-    fun = make_case_function(case, case.ops, args, p)
-    check_hvp(fun, args[p], seed=p, what=f"{case.ops.__name__} d2/darg{p}2")
+    fun, inline = make_case_function(case, case.ops, args, p)
+    check_hvp(fun, args[p], seed=p, what=f"{case.ops.__name__} d2/darg{p}2", inline=inline)
 
 
 def test_the_op_table_is_covered():
