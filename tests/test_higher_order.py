@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import linecache
-import operator
 
 import numpy as np
 import pytest
