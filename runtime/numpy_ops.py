@@ -1757,7 +1757,7 @@ nondifferentiable(
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
     require, flat_to_index, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
-    eigen_gaps, pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
+    pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
 

@@ -357,6 +357,11 @@ def zero_adjoint(x):
     return ZERO
 
 
+def adjoint_or_zeros(grad, like):
+    """``grad``, or zeros shaped like ``like`` if no contribution reached it."""
+    return zero_adjoint(like) if grad is ZERO else grad
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
@@ -371,7 +376,7 @@ def vjp(fn, active, *args, **kwargs):
 
 
 def vjp_method(obj, name, active, *args, **kwargs):
-    """``(forward, adjoint)`` for ``obj.name(*args)``; both take ``obj`` as first argument."""
+    """``(forward, adjoint)`` for ``obj.name(...)``; ``args`` and both functions start with ``obj``."""
     from sct.transform_calls import vjp_method_pair
     return vjp_method_pair(obj, name, active, args, kwargs)
 
@@ -488,6 +493,11 @@ def _drop_attribute_rule(g, ans, grad, name):
     return drop_attribute(g, name)
 
 
+@defrule(adjoint_or_zeros, wrt=("grad",))
+def _adjoint_or_zeros_rule(g, ans, grad, like):
+    return g
+
+
 @defrule(total)
 def _total_rule(g, ans, x):
     return broadcast_like(g, x)
@@ -503,9 +513,41 @@ def _project_rule(g, ans, grad, x):
     return broadcast_like(g, grad)
 
 
+def sequence_adjoint(grad, iterable):
+    """The adjoint of ``list(iterable)``: rows stacked back for an array, the list otherwise."""
+    if _is_array(iterable):
+        if _is_zero(grad):
+            return zero_adjoint(iterable)
+        rows = [zero_adjoint(row) if _is_zero(g) else g for g, row in zip(grad, iterable)]
+        return np.stack(rows) if rows else zero_adjoint(iterable)
+    return grad if _is_zero(grad) else list(grad)
+
+
 def copy_list(items):
     """A new list with the same items (so popping it leaves the original intact)."""
     return list(items)
+
+
+@defrule(list, tuple, wrt=("iterable",))
+def _list_rule(g, ans, iterable=()):
+    return sequence_adjoint(g, iterable)
+
+
+@defrule(sequence_adjoint, wrt=("grad",))
+def _sequence_adjoint_rule(g, ans, grad, iterable):
+    return list_of_rows(g, iterable)
+
+
+def list_of_rows(grad, iterable):
+    """The adjoint of sequence_adjoint: the array's rows (or the list) as a list."""
+    if _is_zero(grad):
+        return grad
+    return [row for row in grad] if _is_array(grad) else list(grad)
+
+
+@defrule(list_of_rows, wrt=("grad",))
+def _list_of_rows_rule(g, ans, grad, iterable):
+    return sequence_adjoint(g, iterable)
 
 
 @defrule(copy_list, wrt=("items",))

@@ -144,6 +144,8 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("function", obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
         return CallInfo("function", obj=target)     # a user class: its __init__ is transformed
+    if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
+        return CallInfo("function", obj=target)     # an object of a user class: its __call__
     return CallInfo("plain", obj=target)
 
 
@@ -162,6 +164,10 @@ def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: in
             if param.kind == inspect.Parameter.VAR_POSITIONAL:
                 value = gast.Tuple(elts=list(value), ctx=gast.Load())
             result[name] = value
+        elif param.kind == inspect.Parameter.VAR_POSITIONAL:
+            result[name] = gast.Tuple(elts=[], ctx=gast.Load())
+        elif param.kind == inspect.Parameter.VAR_KEYWORD:
+            result[name] = gast.Dict(keys=[], values=[])
         elif param.default is not inspect.Parameter.empty:
             result[name] = _default_node(param.default)
     return result
@@ -358,7 +364,8 @@ class Activity:
         if isinstance(value, gast.Call):
             info = self.call_info(value)
             args_active = any(self.is_active(a) for a in value.args) or \
-                any(self.is_active(k.value) for k in value.keywords)
+                any(self.is_active(k.value) for k in value.keywords) or \
+                (isinstance(value.func, gast.Name) and value.func.id in self.active)
             if info.kind == "site":
                 return _option(value, ("EnableHigherDerivatives", "enable_higher_derivatives"), True)
             if info.kind in ("stop", "create", "nondiff"):

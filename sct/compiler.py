@@ -43,6 +43,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                 if not hasattr(ns, public):
                     setattr(ns, public, value)
                     ids[id(value)] = public
+    ns.ZERO = runtime.support.ZERO          # the zero adjoint marker, compared by identity
     return ns, ids
 
 

@@ -80,6 +80,32 @@ class Printer(astunparse.Unparser):
         else:
             self.dispatch(value)
 
+    def _If(self, t):
+        self.fill("if ")
+        self._bare(t.test)
+        self.enter()
+        self.dispatch(t.body)
+        self.leave()
+        while t.orelse and len(t.orelse) == 1 and isinstance(t.orelse[0], ast.If):
+            t = t.orelse[0]
+            self.fill("elif ")
+            self._bare(t.test)
+            self.enter()
+            self.dispatch(t.body)
+            self.leave()
+        if t.orelse:
+            self.fill("else")
+            self.enter()
+            self.dispatch(t.orelse)
+            self.leave()
+
+    def _While(self, t):
+        self.fill("while ")
+        self._bare(t.test)
+        self.enter()
+        self.dispatch(t.body)
+        self.leave()
+
     def _UnaryOp(self, t):
         op = self.unop[t.op.__class__.__name__]
         self.write("(" + op + (" " if op == "not" else ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import types
 from typing import Any, Tuple
 
 import numpy as np
@@ -48,7 +49,8 @@ def kind_of(x: Any, traced: bool = False) -> Tuple:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name), traced))
                                       for f in dataclasses.fields(x)))
-    if x is None or isinstance(x, (str, bytes, type, slice, range)) or callable(x):
+    if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
+                                   types.BuiltinFunctionType, types.MethodType, np.ufunc)):
         return ("const", type(x) if not isinstance(x, type) else x)
     if hasattr(x, "__dict__"):
         return ("obj", type(x), tuple((k, kind_of(v, traced)) for k, v in sorted(vars(x).items())

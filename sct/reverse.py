@@ -163,6 +163,11 @@ class Transformer:
             args = [load(info.receiver)] + list(value.args)
             base, maker, maker_args = f"{info.receiver}_{info.method}", "vjp_method", \
                 [load(info.receiver), const(info.method)]
+        elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
+            # calling an object that holds traced values (a layer): its __call__, with it first
+            receiver = value.func.id
+            args = [load(receiver)] + list(value.args)
+            base, maker, maker_args = receiver, "vjp_method", [load(receiver), const("__call__")]
         elif isinstance(info.obj, type):         # building an object of the user's class
             new = self.namer.fresh(t + "_new")
             self.forward_names.add(new)
@@ -349,6 +354,8 @@ class Transformer:
                 return []
             if info.kind == "site":
                 names = self.site_inputs(s)
+            elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
+                names = [value.func.id] + [n.id for n in value.args if isinstance(n, gast.Name)]
             elif info.rule is not None:           # an op: only arguments it has a rule for
                 call_node = value if info.kind == "op" else gast.Call(
                     func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
@@ -447,7 +454,7 @@ class Transformer:
         ops = self.operands(s)
         g = self.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
-        reset = [assign(g, call(self.rt("zero_adjoint"), [load(t)]))] if depth > 0 else []
+        reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
         if depth > 0 and t in loaded_names(s.value) and id(s) not in self.vjp_calls:
             # x = f(x): the rule needs the old x, so restore it first
             g_out = self.namer.fresh(g + "_out")
@@ -457,13 +464,26 @@ class Transformer:
             out.append(assign(g_out, load(g)))
             if ans in {n for st in parts for n in loaded_names(st)}:
                 out.append(keep_new)
-            out += pops + reset + parts
+            out += pops + reset + self.unless_zero(g_out, parts, depth)
             self.note_reads(out)
             return out, R | set(ops)
-        out.extend(self.contributions(s, g, t, state, depth))
+        guard_depth = depth
+        if depth == 0 and t in state.get("maybe_zero", ()):
+            # its adjoint may still be the zero marker: guard, and start operands at zero
+            guard_depth = 1
+            out.extend(self.init_adjoints(set(ops), state))
+        out.extend(self.unless_zero(g, self.contributions(s, g, t, state, depth), guard_depth))
         out += pops + reset
         self.note_reads(out)
         return out, ((R - {t}) | set(ops)) if depth == 0 else (R | set(ops))
+
+    def unless_zero(self, g: str, stmts: List, depth: int) -> List:
+        """Inside loops and branches an adjoint may still be the zero marker: skip its rule then
+        (every rule is linear in the adjoint, so skipping is exact, and cheaper than zeros)."""
+        if depth == 0 or not stmts:
+            return stmts
+        test = gast.Compare(left=load(g), ops=[gast.IsNot()], comparators=[self.rt("ZERO")])
+        return [gast.If(test=test, body=stmts, orelse=[])]
 
     def reverse_attribute_store(self, s: gast.Assign, R: Set[str], depth: int, state):
         """``obj.name = v``: v's adjoint is obj's adjoint of that field, which is then spent."""
@@ -571,7 +591,8 @@ class Transformer:
         out = []
         for name in sorted(names, key=self.order_key):
             if name not in state["initialized"]:
-                out.append(assign(self.d(name), call(self.rt("zero_adjoint"), [load(name)])))
+                out.append(assign(self.d(name), self.rt("ZERO")))
+                state.setdefault("maybe_zero", set()).add(name)
                 state["initialized"].add(name)
         return out
 
@@ -795,6 +816,8 @@ class Transformer:
         R = {site.y}
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
+            if depth > 0:            # inside a branch: adjoints accumulate from zero
+                rev.extend(self.init_adjoints(self.touched(block[:index], R), state))
             if parent is None:
                 part, R = self.reverse_block(block[:index], R, depth, state)
                 rev.extend(part)
@@ -832,7 +855,9 @@ class Transformer:
         body.extend(rev)
         results = []
         for p in self.params:
-            if p in state["initialized"]:
+            if p in state.get("maybe_zero", ()):      # may still be the zero marker
+                results.append(call(self.rt("adjoint_or_zeros"), [load(self.d(p)), load(p)]))
+            elif p in state["initialized"]:
                 results.append(load(self.d(p)))
             elif p in self.act.active:            # reached by nothing: zeros of its shape
                 results.append(call(self.rt("zero_adjoint"), [load(p)]))
@@ -912,6 +937,15 @@ class Transformer:
                                       value=load(residual_arg), type_comment=None)
         if uses_tape:          # pop a copy: the adjoint may run again on the same residuals
             head.append(assign(self.tape, call(self.rt("copy_list"), [load(self.tape)])))
+        zeros = [call(self.rt("zero_adjoint"), [load(p)]) if p in self.act.active else ZERO
+                 for p in self.params]
+        if all(isinstance(p, str) for p in self.params) and \
+                all(n.id in params for z in zeros if isinstance(z, gast.Call) for n in z.args):
+            # nothing reached the value: every adjoint is zero, skip the sweep
+            head.append(gast.If(test=gast.Compare(left=load(dret), ops=[gast.Is()],
+                                                  comparators=[self.rt("ZERO")]),
+                                body=[gast.Return(value=gast.Tuple(elts=zeros, ctx=gast.Load()))],
+                                orelse=[]))
         value = gast.Tuple(elts=results, ctx=gast.Load())
         fbody = head + body + [gast.Return(value=value)]
         return _function(self.namer.fresh(self.fname + "_bwd"), [residual_arg, dret], fbody)

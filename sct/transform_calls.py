@@ -52,6 +52,9 @@ def vjp_pair(fn, active, args, kwargs):
     from .accelerate import AcceleratedFunction
     if isinstance(fn, AcceleratedFunction):
         fn = fn.fn
+    if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
+            isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
+        fn = fn.__call__                       # an object of a user class: its __call__
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
         fwd, bwd = compiled.fwd, compiled.bwd
@@ -77,13 +80,24 @@ def vjp_pair(fn, active, args, kwargs):
 
 
 def vjp_method_pair(obj, name, active, args, kwargs):
-    """Like :func:`vjp_pair` for ``obj.name(*args)``; the functions take ``obj`` first."""
+    """Like :func:`vjp_pair` for ``obj.name(*args[1:])``: ``args[0]`` is ``obj``, and the
+    functions take it first too."""
+    from .accelerate import AcceleratedFunction
+    if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, AcceleratedFunction)):
+        fwd, bwd = vjp_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs)   # a function value
+
+        def forward_call(receiver, *call_args, **call_kwargs):
+            return fwd(*call_args, **call_kwargs)
+
+        def backward_call(residuals, grad):
+            return (ZERO,) + tuple(bwd(residuals, grad))
+        return forward_call, backward_call
     method = getattr(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
             isinstance(method.__func__, types.FunctionType):
-        compiled = _compiled_vjp(method.__func__, (obj,) + tuple(args), tuple(active))
+        compiled = _compiled_vjp(method.__func__, tuple(args), tuple(active))   # args start with obj
         return compiled.fwd, compiled.bwd
-    fwd, bwd = vjp_pair(method, tuple(active[1:]), args, kwargs)
+    fwd, bwd = vjp_pair(method, tuple(active[1:]), tuple(args[1:]), kwargs)
 
     def forward(receiver, *call_args, **call_kwargs):
         return fwd(*call_args, **call_kwargs)
