@@ -218,3 +218,37 @@ def test_hessian_vector_product_of_a_quadratic_form():
     v = np.array([1.0, -1.0])
     hv = sct.hvp(quadratic, np.array([0.2, 0.4]), v)
     np.testing.assert_allclose(extractdata(hv), (A + A.T) @ v)
+
+
+def quadratic_gradient(x):
+    y = quadratic(x)
+    return dlgradient(y, x)
+
+
+def test_forward_over_reverse_hessian_vector_product():
+    # the JVP of a generated gradient: tested against reverse-over-reverse (sct.hvp)
+    A = np.array([[1.0, 2.0], [0.5, 3.0]])
+    x, v = np.array([0.2, 0.4]), np.array([1.0, -1.0])
+    _, hv = sct.jvp(quadratic_gradient, x, v)
+    np.testing.assert_allclose(extractdata(hv), (A + A.T) @ v)
+    np.testing.assert_allclose(extractdata(hv), extractdata(sct.hvp(quadratic, x, v)))
+
+
+def pinn_loss(w, x):
+    u = np.sum(np.tanh(x @ w), axis=1)
+    lap = dllaplacian(u, x, 0)
+    loss = np.mean(lap ** 2)
+    return loss, dlgradient(loss, w)
+
+
+def test_training_through_a_laplacian_third_order():
+    x = rng.standard_normal((5, 3))
+    w = rng.standard_normal((3, 4)) * 0.5
+
+    def loss(w):
+        t = np.tanh(x @ w)
+        lap = np.sum(-2 * t * (1 - t ** 2) * np.sum(w ** 2, axis=0), axis=1)
+        return np.mean(lap ** 2)
+    value, g = dlfeval(pinn_loss, dlarray(w), dlarray(x))
+    assert float(value) == pytest.approx(loss(w))
+    assert_close(extractdata(g), numerical_gradient(loss, [w], 0), rtol=1e-4)
