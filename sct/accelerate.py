@@ -11,7 +11,6 @@ from collections import OrderedDict
 from typing import Any, Callable, Tuple
 
 from runtime import registry
-from runtime.dlarray import unwrap, wrap_outputs
 
 from .compiler import Compiled, compile_function
 from .kinds import kind_of

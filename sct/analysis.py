@@ -16,7 +16,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import gast
@@ -26,7 +26,7 @@ from runtime import registry
 from runtime import support as rt_support
 
 from .errors import CompileError
-from .ir import assign, call, dotted, load, loaded_names, store
+from .ir import assign, call, load, loaded_names
 
 _MISSING = object()
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Dict, List
+from typing import Callable
 
 from runtime import registry
 from runtime.dlarray import unwrap, wrap_outputs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import gast
@@ -92,12 +92,11 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         total = namer.fresh(base + "_total")
         grad = namer.fresh(base + "_grad")
         new = [assign(total, call(f"{rt_name}.total", [u]), s.lineno),
-               assign(grad, call("__sct_dlgradient", [x if False else total, x], [
+               assign(grad, call("__sct_dlgradient", [load(total), x], [
                    gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=True, kind=None))]),
                    s.lineno),
                gast.Assign(targets=s.targets, value=call("__sct_dldivergence", [load(grad), x, dim],
                                                          node.keywords), type_comment=None)]
-        new[1].value.args[0] = load(total)
         new[2].lineno = s.lineno
         body[i:i + 1] = new
 
@@ -121,8 +120,6 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     rt_name = "rt" if "rt" not in user_names else namer.fresh("sct_rt")
     fdef = Normalizer(fdef, filename, namer).run()
     params = [a.id for a in fdef.args.args]
-    if fdef.args.defaults or fdef.args.kwonlyargs:
-        defaults_note = True  # defaults are bound by Python when the generated function is called
     kinds = list(kinds)
     if len(kinds) < len(params):
         defaults = fn.__defaults__ or ()

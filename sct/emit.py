@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import io
-from typing import List
 
 import astunparse
 import gast

@@ -11,11 +11,11 @@ products by differentiating a generated gradient once more.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Tuple
+from typing import Any, Callable, Tuple
 
 import numpy as np
 
-from runtime.dlarray import dlarray, extractdata, unwrap
+from runtime.dlarray import dlarray, extractdata
 
 from .api import dlgradient, dlfeval, source
 from .errors import SctError

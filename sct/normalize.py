@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 import gast
 
 from .errors import CompileError
-from .ir import assign, attr, call, const, load, store, walk_no_defs
+from .ir import assign, call, const, load, store, walk_no_defs
 from .naming import Namer
 
 BINOP_NAMES = {
@@ -299,8 +299,6 @@ class Normalizer:
 
     def list_comp(self, name: str, node: gast.ListComp, out: List):
         self.emit(out, assign(name, gast.List(elts=[], ctx=gast.Load())))
-        loops: List = []
-        stmt_inner: List = []
         item = self.namer.fresh(name + "_item")
         inner = [gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
                  gast.Assign(targets=[store(name)],

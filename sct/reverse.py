@@ -19,8 +19,7 @@ names put in, so the printed code reads like the rule table.
 from __future__ import annotations
 
 import copy
-import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import gast
@@ -521,7 +520,6 @@ class Transformer:
         test = s.test
         if self.cond_on_tape(s, depth):
             cond = self.namer.fresh("cond_taken")
-            self.cond_names[id(s)] = cond
             out.append(self.pop(cond))
             test = load(cond)
         else:
@@ -567,8 +565,7 @@ class Transformer:
             if target in self.needed_final:
                 body.append(self.pop(target))
         out.append(self.line_comment(s.lineno, "adjoint of the loop on"))
-        it = self.namer.fresh("_") if False else "_"
-        loop = gast.For(target=store(it), iter=call("range", [load(n)]), body=body or [gast.Pass()],
+        loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
                         orelse=[], type_comment=None)
         out.append(loop)
         return out, R_in
@@ -802,7 +799,6 @@ class Transformer:
         as ordinary code) instead of receiving their values."""
         self.relevant = self.depends_on({x.id for x in site.xs if isinstance(x, gast.Name)})
         state = {"initialized": {site.y}}
-        self.cond_names = {}
         body: List = []
         self.last_prefix = []
         if self_contained:
@@ -844,7 +840,6 @@ class Transformer:
     def vjp_sweep(self, ret: gast.Return):
         self.relevant = None
         state = {"initialized": set()}
-        self.cond_names = {}
         body: List = []
         R: Set[str] = set()
         if isinstance(ret.value, gast.Name) and ret.value.id in self.act.active:
