@@ -61,6 +61,7 @@ class Site:
     line: int
     kind: str = "dlgradient"        # dlgradient | dljacobian | dldivergence
     dim: Any = None
+    in_loop: bool = False
 
 
 class Generated:
@@ -198,10 +199,9 @@ class Transformer:
             for i, s in enumerate(block):
                 if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
                         self.act.call_info(s.value).kind == "site":
-                    if in_loop:
-                        self.fail(s, "dlgradient inside a loop is not supported yet: compute y in "
-                                  "the loop and call dlgradient once after it", "dlgradient")
-                    sites.append(self.make_site(s, frames + [(block, i, None, depth)]))
+                    site = self.make_site(s, frames + [(block, i, None, depth)])
+                    site.in_loop = in_loop
+                    sites.append(site)
                 elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
                         self.act.call_info(s.value).kind == "site":
                     self.fail(s, "the result of dlgradient is not used: assign it, "
@@ -293,6 +293,10 @@ class Transformer:
             target = site.stmt.targets[0].id
             if site.options["EnableHigherDerivatives"] and target in self.act.active and \
                     self.higher_order_needed(site, sites[k + 1:]):
+                if site.in_loop:
+                    self.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
+                              "again yet: compute it after the loop, or pass "
+                              "EnableHigherDerivatives=False", "dlgradient")
                 self.site_records.add(id(site.stmt))
             contained = id(site.stmt) in self.site_records
             self.seed_name = self.namer.fresh("seed")
@@ -570,6 +574,27 @@ class Transformer:
         out.append(loop)
         return out, R_in
 
+    def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        """For a site inside loop ``s``: undo the current iteration's start, then the
+        iterations that completed before it (their count is the counter minus one)."""
+        if not self.needs_tape(s):
+            return [], R
+        out: List = []
+        if isinstance(s, gast.For) and s.target.id in self.needed_final:
+            out.append(self.pop(s.target.id))
+        R_in = self.loop_reach(s, R)
+        out.extend(self.init_adjoints(self.touched(s.body, R_in), state))
+        body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
+        if isinstance(s, gast.For) and s.target.id in self.needed_final:
+            body.append(self.pop(s.target.id))
+        n = self.counter(s)
+        self.needed.add(n)
+        out.append(self.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
+        done = gast.BinOp(left=load(n), op=gast.Sub(), right=const(1))
+        out.append(gast.For(target=store("_"), iter=call("range", [done]), body=body or [gast.Pass()],
+                            orelse=[], type_comment=None))
+        return out, R_in
+
     def touched(self, block: List, R: Set[str]) -> Set[str]:
         """Adjoints a compound statement's reverse may write."""
         R_all = set(R)
@@ -814,6 +839,11 @@ class Transformer:
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero
                 rev.extend(self.init_adjoints(self.touched(block[:index], R), state))
+            if isinstance(parent, (gast.For, gast.While)):
+                # the site is in this loop's current iteration (just undone): now the
+                # iterations before it
+                part, R = self.reverse_earlier_iterations(parent, R, depth, state)
+                rev.extend(part)
             if parent is None:
                 part, R = self.reverse_block(block[:index], R, depth, state)
                 rev.extend(part)

@@ -297,3 +297,28 @@ def test_gradient_with_respect_to_namedtuple_and_dataclass():
         h = np.tanh(W @ X)
         np.testing.assert_allclose(extractdata(g.b), 2 * h * (1 - h ** 2))
         np.testing.assert_allclose(extractdata(g.w), np.outer(2 * h * (1 - h ** 2), X))
+
+
+def gradients_in_a_loop(x):
+    h = x
+    grads = []
+    for i in range(3):
+        h = np.sin(h) * x
+        grads.append(dlgradient(np.sum(h), x, EnableHigherDerivatives=False))
+    return grads
+
+
+def test_dlgradient_inside_a_loop_sees_the_iterations_before_it():
+    from gradcheck import numerical_gradient, assert_close
+    x = np.array([0.3, -0.4])
+    grads = dlfeval(gradients_in_a_loop, dlarray(x))
+
+    def after(k):
+        def f(x):
+            h = x
+            for i in range(k):
+                h = np.sin(h) * x
+            return np.sum(h)
+        return f
+    for k, g in enumerate(grads, start=1):
+        assert_close(extractdata(g), numerical_gradient(after(k), [x], 0))

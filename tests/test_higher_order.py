@@ -375,9 +375,6 @@ def rosenbrock_hessian_loop(x):
     return np.stack(rows)
 
 
-@pytest.mark.xfail(strict=True, raises=sct.CompileError,
-                   reason="dlgradient inside a loop is refused: 'dlgradient inside a loop is not "
-                          "supported yet' (MATLAB allows it)")
 def test_rosenbrock_hessian_rows_in_a_loop():
     h = dlfeval(rosenbrock_hessian_loop, dlarray([-1.0, 2.0]))
     assert_close(extractdata(h), [[402.0, 400.0], [400.0, 200.0]], 0, 1e-12)
