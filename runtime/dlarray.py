@@ -132,16 +132,43 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
                 "complex64": "complex single", "bool": "logical"}
         return kind.get(self._data.dtype.name, self._data.dtype.name)
 
+    def _values_text(self) -> str:
+        """The values laid out as MATLAB prints them: rows, right-aligned, 4 decimals."""
+        data = self._data
+        if data.ndim > 2 or data.size > 400:
+            return np.array2string(data, prefix="    ")
+        rows = np.atleast_2d(data)
+        real = np.concatenate([np.ravel(rows.real), np.ravel(rows.imag)]) if rows.dtype.kind == "c" \
+            else np.ravel(rows).astype(float)
+        finite = real[np.isfinite(real)]
+        whole = rows.dtype.kind in "bf" and finite.size == real.size and np.all(finite == np.round(finite)) \
+            and np.all(np.abs(finite) < 1e15)
+        big = finite.size and (np.max(np.abs(finite)) >= 1e5 or
+                               np.min(np.abs(finite[finite != 0]), initial=1.0) < 1e-3)
+
+        def number(v) -> str:
+            if whole:
+                return str(int(v))
+            return f"{v:.4e}" if big else f"{v:.4f}"
+
+        def cell(v) -> str:
+            if rows.dtype.kind == "c":
+                sign = "-" if v.imag < 0 else "+"
+                return f"{number(v.real)} {sign} {number(abs(v.imag))}i"
+            return number(v)
+        cells = [[cell(v) for v in row] for row in rows]
+        width = max((len(c) for row in cells for c in row), default=0)
+        return "\n    ".join("   ".join(c.rjust(width) for c in row) for row in cells)
+
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator="  ", prefix="  ")
-        return f"  {self._size_text()} {self._class_text()} dlarray\n\n  {body}\n"
+        return f"  {self._size_text()} {self._class_text()} dlarray\n\n    {self._values_text()}\n"
 
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
         import html
         return (f"<div><b>{self._size_text()} {self._class_text()} dlarray</b>"
-                f"<pre>{html.escape(np.array2string(self._data))}</pre></div>")
+                f"<pre>{html.escape(self._values_text())}</pre></div>")
 
 
 def _wrap_result(result):

@@ -161,15 +161,35 @@ class GeneratedSource(str):
         return str(self)
 
 
-def source(fun: Callable, *args) -> GeneratedSource:
+def source(fun: Callable, *args, callees: bool = False) -> GeneratedSource:
     """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
+
+    With ``callees=True`` the function is run once on ``args`` and the generated
+    forward/adjoint pairs of every function it called (helpers, methods, the
+    runtime's own helpers) follow, each under a header naming it.
 
     >>> print(sct.source(rosenbrock, dlarray([-1.0, 2.0])))   # doctest: +SKIP
     def rosenbrock(x):
         # line 2: y = 100*(x[1] - x[0]**2)**2 + (1 - x[0])**2
         ...
     """
-    return GeneratedSource(_entry(fun, args).source)
+    text = _entry(fun, args).source
+    if not callees:
+        return GeneratedSource(text)
+    from . import transform_calls
+    start = len(transform_calls._SEEN)
+    try:
+        dlfeval(fun, *args)
+        used = transform_calls._SEEN[start:]
+    finally:
+        del transform_calls._SEEN[start:]
+    parts, shown = [text], set()
+    for compiled in used:
+        if compiled.filename not in shown:
+            shown.add(compiled.filename)
+            parts.append(f"# ---- generated for a call made from it: {compiled.filename.strip('<>')} ----\n"
+                         + compiled.source)
+    return GeneratedSource("\n".join(parts))
 
 
 def clear_cache() -> None:

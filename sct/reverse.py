@@ -1032,6 +1032,8 @@ class Transformer:
             line = getattr(s, "lineno", None)
             stmts = self.forward_stmt(s, depth)
             if stmts and _is_comment(stmts[0]):
+                if line == last_line:
+                    stmts = stmts[1:]            # the same line's comment is already there
                 last_line = line
             elif line is not None and line != last_line and depth == 0:
                 out.append(self.line_comment(line, ""))

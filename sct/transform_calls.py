@@ -20,6 +20,7 @@ from .errors import CompileError
 from .kinds import kind_of
 
 _CACHE: Dict[Any, list] = {}
+_SEEN: list = []        # while sct.source(..., callees=True) runs: the pairs used, in order
 
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
@@ -29,10 +30,12 @@ def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool
     entries = _CACHE.setdefault(key, [])
     for entry in entries:
         if entry.valid():
+            _SEEN.append(entry)
             return entry
     entries.clear()
     compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
     entries.append(compiled)
+    _SEEN.append(compiled)
     return compiled
 
 

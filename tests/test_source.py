@@ -87,3 +87,26 @@ def test_second_call_with_same_kinds_does_not_recompile(monkeypatch):
     assert len(calls) == 1
     dlfeval(rosenbrock, dlarray(np.array([3.0, 4.0], dtype=np.float32)))   # new dtype
     assert len(calls) == 2
+
+
+def helper_square(u):
+    return u * u
+
+
+def calls_a_helper(x):
+    y = np.sum(helper_square(x))
+    return dlgradient(y, x)
+
+
+def test_source_with_callees_shows_the_helpers_generated_code():
+    text = sct.source(calls_a_helper, dlarray([1.0, 2.0]), callees=True)
+    assert "def calls_a_helper(x):" in text
+    assert "def helper_square_fwd(u):" in text and "def helper_square_bwd(" in text
+    compile(text, "<generated>", "exec")
+
+
+def test_dlarray_prints_like_matlab():
+    assert repr(dlarray(104.0)).split() == ["1x1", "double", "dlarray", "104"]
+    assert repr(dlarray([396.0, 200.0])).split()[-2:] == ["396", "200"]
+    assert "2.0000 - 3.0000i" in repr(dlarray([2 - 3j]))
+    assert repr(dlarray(np.eye(2, dtype=np.float32))).split()[:3] == ["2x2", "single", "dlarray"]
