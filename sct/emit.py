@@ -69,6 +69,10 @@ class Printer(astunparse.Unparser):
             for o, e in zip(value.ops, value.comparators):
                 self.write(" " + self.cmpops[o.__class__.__name__] + " ")
                 self.dispatch(e)
+        elif isinstance(value, ast.UnaryOp):
+            op = self.unop[value.op.__class__.__name__]
+            self.write(op + (" " if op == "not" else ""))
+            self.dispatch(value.operand)
         elif isinstance(value, ast.Tuple) and value.elts:
             for i, elt in enumerate(value.elts):
                 if i:
