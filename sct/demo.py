@@ -31,6 +31,12 @@ def grad_fun(x):
     return y, grad
 
 
+def hessian_vector_product(x, A, v):
+    y = x @ A @ x
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * v), x)
+
+
 def main() -> None:
     x0 = dlarray([-1, 2])
     fval, gradval = dlfeval(rosenbrock, x0)
@@ -45,6 +51,11 @@ def main() -> None:
     _, grad = dlfeval(grad_fun, x)
     print("complex example: grad(1,1) =", extractdata(grad)[0, 0],
           "(the same everywhere:", bool(np.allclose(extractdata(grad), 2 - 3j)), ")")
+
+    A = np.array([[1.0, 2.0], [0.5, 3.0]])
+    v = np.array([1.0, -1.0])
+    hv = dlfeval(hessian_vector_product, dlarray([0.3, 0.7]), A, v)
+    print("Hessian-vector product of x'Ax:", extractdata(hv), " (A + A') v =", (A + A.T) @ v)
 
     print("\nThe generated forward and adjoint code of rosenbrock:\n")
     print(sct.source(rosenbrock, x0))
