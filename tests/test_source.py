@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sct
-from sct import dlarray, dlfeval, dlgradient
+from sct import dlarray, dlfeval, dlgradient, extractdata
 from sct.emit import to_source
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
@@ -110,3 +110,35 @@ def test_dlarray_prints_like_matlab():
     assert repr(dlarray([396.0, 200.0])).split()[-2:] == ["396", "200"]
     assert "2.0000 - 3.0000i" in repr(dlarray([2 - 3j]))
     assert repr(dlarray(np.eye(2, dtype=np.float32))).split()[:3] == ["2x2", "single", "dlarray"]
+
+
+def _cell(source: str, number: int):
+    """Define a function the way a notebook cell does: source kept in linecache."""
+    import linecache
+    filename = f"<notebook-cell-{number}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"np": np, "dlgradient": dlgradient}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["loss"]
+
+
+def test_a_redefined_notebook_function_never_runs_stale_code():
+    first = _cell("def loss(x):\n    y = np.sum(x ** 2)\n    return dlgradient(y, x)\n", 1)
+    assert extractdata(dlfeval(first, dlarray([3.0]))).tolist() == [6.0]
+    second = _cell("def loss(x):\n    y = np.sum(x ** 3)\n    return dlgradient(y, x)\n", 2)
+    assert extractdata(dlfeval(second, dlarray([3.0]))).tolist() == [27.0]
+
+
+def test_a_new_rule_invalidates_the_cache():
+    from runtime import registry
+    before = registry.rules_version()
+    entry = sct.api._entry(rosenbrock, (dlarray([-1.0, 2.0]),))
+
+    def scaled(x):
+        return 2 * x
+    registry.defrule(scaled)(lambda g, ans, x: 2 * g)
+    try:
+        assert registry.rules_version() != before
+        assert sct.api._entry(rosenbrock, (dlarray([-1.0, 2.0]),)) is not entry
+    finally:
+        registry.RULES.pop(scaled, None)
