@@ -1,7 +1,9 @@
 """Functions the generated adjoint code calls (``rt.<name>`` in printed source).
 
 Each is an op with its own rule (registered at the bottom of this file), so
-generated code that calls them can be differentiated again.
+generated code that calls them can be differentiated again.  New arrays are
+made with ``np.*_like`` from an existing array where one is at hand, so they
+follow that array's module (CuPy dispatches these through ``__array_function__``).
 """
 from __future__ import annotations
 
@@ -90,7 +92,7 @@ def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
     if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
             getattr(grad, "dtype", None) == x.dtype:
-        out = np.zeros(x.shape, x.dtype)     # the common case: one element or row
+        out = np.zeros_like(x)               # the common case: one element or row
         out[idx] = grad
         return out
     if isinstance(x, (list, tuple)):
@@ -113,7 +115,7 @@ def index_adjoint(grad, x, idx):
         dtype = np.result_type(x, grad) if not _is_zero(grad) else np.asarray(x).dtype
         if not np.issubdtype(dtype, np.inexact):
             dtype = np.float64
-    out = np.zeros(np.shape(x), dtype=dtype)
+    out = np.zeros_like(x, dtype=dtype) if _is_array(x) else np.zeros(np.shape(x), dtype=dtype)
     if _is_zero(grad):
         return out
     if _needs_add_at(idx):
@@ -256,7 +258,7 @@ def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
     one = _REAL_SCALARS.get(getattr(y, "dtype", None))
     if one is not None and getattr(y, "size", 0) == 1:
-        return one if y.ndim == 0 else np.ones(y.shape, y.dtype)
+        return one if y.ndim == 0 else np.ones_like(y)
     if not (_is_array(y) or isinstance(y, numbers.Number)):
         raise SctRuntimeError(
             f"dlgradient: y must be a real scalar array, got {type(y).__name__}")
@@ -296,7 +298,7 @@ def _project_leaf(grad, x):
     if not np.issubdtype(xdtype, np.inexact):
         xdtype = np.dtype(np.float64)
     if _is_zero(grad):
-        return np.zeros(np.shape(x), dtype=xdtype)
+        return np.zeros_like(x, dtype=xdtype) if _is_array(x) else np.zeros(np.shape(x), dtype=xdtype)
     if np.iscomplexobj(grad) and not np.issubdtype(xdtype, np.complexfloating):
         grad = np.real(grad)
     grad = unbroadcast(grad, x)
@@ -345,7 +347,7 @@ def zero_adjoint(x):
     if x is None or isinstance(x, (str, bool, int)) or callable(x):
         return ZERO
     if _is_array(x):
-        return np.zeros(np.shape(x), dtype=x.dtype if np.issubdtype(x.dtype, np.inexact) else float)
+        return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.inexact) else float)
     if isinstance(x, float):
         return 0.0
     if isinstance(x, complex):
