@@ -196,8 +196,11 @@ def unwrap(x):
 
 
 def wrap_outputs(x):
-    """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary)."""
-    if isinstance(x, (np.ndarray, np.generic)):
+    """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
+
+    Python floats and complex numbers (from ``math`` functions, say) come back as
+    0-d dlarrays too; ints, bools and strings stay as they are."""
+    if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
         return dlarray(x)
     if isinstance(x, list):
         return [wrap_outputs(v) for v in x]

@@ -1776,3 +1776,20 @@ ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real
 # Ops whose result is a tuple or list: their adjoints are accumulated as containers.
 CONTAINER_OPS.update(op for op in (np.split, np.array_split, getattr(np, "unstack", None),
                                    np.linalg.eigh, np.linalg.slogdet) if op is not None)
+
+
+# Python's math functions on scalars differentiate like their numpy counterparts.
+import math as _math  # noqa: E402
+from .registry import alias as _alias  # noqa: E402
+from . import support as _support  # noqa: E402
+
+for _name, _np_op in {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+                      "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
+                      "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "exp": np.exp,
+                      "expm1": np.expm1, "log1p": np.log1p, "log2": np.log2, "log10": np.log10,
+                      "sqrt": np.sqrt, "fabs": np.fabs, "atan2": np.arctan2, "hypot": np.hypot,
+                      "pow": np.power}.items():
+    _alias(getattr(_math, _name), _np_op)
+nondifferentiable(_math.floor, _math.ceil, _math.isnan, _math.isinf, _math.isfinite, _math.trunc)
+
+METHODS.update({"items": _support.dict_items, "values": _support.dict_values})

@@ -107,6 +107,13 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None):
     return register
 
 
+def alias(op, existing_op) -> None:
+    """Give ``op`` the rule of ``existing_op`` (same parameters), e.g. ``math.sin`` -> ``np.sin``."""
+    rule = RULES[_key(existing_op)]
+    RULES[_key(op)] = Rule(op=op, fn=rule.fn, wrt=rule.wrt, signature=rule.signature)
+    _version[0] += 1
+
+
 def nondifferentiable(*ops):
     """Declare ops whose outputs carry no derivative (comparisons, shapes, rounding)."""
     for op in ops:

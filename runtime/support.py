@@ -525,6 +525,46 @@ def sequence_adjoint(grad, iterable):
     return grad if _is_zero(grad) else list(grad)
 
 
+def as_sequence(items):
+    """What a for loop walks by position: a list, tuple or array as it is; dict keys,
+    views and other iterables as a list."""
+    if isinstance(items, (list, tuple)) or _is_array(items):
+        return items
+    return list(items)
+
+
+def dict_items(mapping):
+    """``mapping.items()`` as a list of (key, value) pairs."""
+    return list(mapping.items())
+
+
+def dict_values(mapping):
+    """``mapping.values()`` as a list."""
+    return list(mapping.values())
+
+
+def pairs_to_dict(grad, mapping):
+    """The adjoint of dict_items: the value adjoints back under their keys."""
+    if _is_zero(grad):
+        return grad
+    keys = list(mapping)
+    out = {}
+    for i in range(len(keys)):
+        out[keys[i]] = item_adjoint(grad[i], 1, mapping[keys[i]])
+    return out
+
+
+def values_to_dict(grad, mapping):
+    """The adjoint of dict_values: each value adjoint back under its key."""
+    if _is_zero(grad):
+        return grad
+    keys = list(mapping)
+    out = {}
+    for i in range(len(keys)):
+        out[keys[i]] = grad[i]
+    return out
+
+
 def copy_list(items):
     """A new list with the same items (so popping it leaves the original intact)."""
     return list(items)
@@ -550,6 +590,33 @@ def list_of_rows(grad, iterable):
 @defrule(list_of_rows, wrt=("grad",))
 def _list_of_rows_rule(g, ans, grad, iterable):
     return sequence_adjoint(g, iterable)
+
+
+@defrule(as_sequence, wrt=("items",))
+def _as_sequence_rule(g, ans, items):
+    return sequence_source_adjoint(g, items)
+
+
+def sequence_source_adjoint(grad, items):
+    """The adjoint of as_sequence: none for a dict's keys, the list of adjoints otherwise."""
+    if isinstance(items, dict):
+        return ZERO
+    return grad
+
+
+@defrule(sequence_source_adjoint, wrt=("grad",))
+def _sequence_source_adjoint_rule(g, ans, grad, items):
+    return sequence_source_adjoint(g, items)
+
+
+@defrule(dict_items, wrt=("mapping",))
+def _dict_items_rule(g, ans, mapping):
+    return pairs_to_dict(g, mapping)
+
+
+@defrule(dict_values, wrt=("mapping",))
+def _dict_values_rule(g, ans, mapping):
+    return values_to_dict(g, mapping)
 
 
 @defrule(copy_list, wrt=("items",))
@@ -578,4 +645,4 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(seed, stop_gradient, zero_adjoint, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+nondifferentiable(seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)

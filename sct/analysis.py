@@ -421,9 +421,9 @@ class Activity:
             return array_operand(value.operand)
         if isinstance(value, gast.Call):
             info = self.call_info(value)
-            if info.kind == "op":
+            if info.kind in ("op", "method") and info.obj is not None:
                 return returns_array(info.obj)
-            return info.kind == "method" and info.obj is not None
+            return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)
         if isinstance(value, gast.Name):

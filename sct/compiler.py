@@ -67,6 +67,30 @@ class Compiled:
         return True
 
 
+def imported_names(fdef) -> Dict[str, Any]:
+    """What the import statements inside a function bind (resolved when it is compiled)."""
+    import importlib
+    found: Dict[str, Any] = {}
+    for node in gast.walk(fdef):
+        try:
+            if isinstance(node, gast.Import):
+                for alias in node.names:
+                    module = importlib.import_module(alias.name)
+                    if alias.asname:
+                        found[alias.asname] = module
+                    else:
+                        top = alias.name.split(".")[0]
+                        found[top] = importlib.import_module(top)
+            elif isinstance(node, gast.ImportFrom) and node.level == 0 and node.module:
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    if alias.name != "*":
+                        found[alias.asname or alias.name] = getattr(module, alias.name)
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
 def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str) -> None:
     """``lap = dllaplacian(u, x, dim)`` becomes the divergence of the gradient of u.
 
@@ -118,7 +142,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     reserved = set(dir(builtins)) | {"rt", "np"}
     namer = Namer(user_names | reserved)
     rt_name = "rt" if "rt" not in user_names else namer.fresh("sct_rt")
-    fdef = Normalizer(fdef, filename, namer).run()
+    fdef = Normalizer(fdef, filename, namer, rt_name).run()
     params = [a.id for a in fdef.args.args]
     kinds = list(kinds)
     if len(kinds) < len(params):
@@ -138,6 +162,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     from . import api
     known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
+    known.update(imported_names(fdef))
     resolver = Resolver(fn, local_names, known=known)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)

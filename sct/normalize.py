@@ -52,12 +52,12 @@ UNSUPPORTED = {
     gast.ClassDef: ("a class definition", "define the class at module level"),
     gast.FunctionDef: ("a nested function definition", "define the helper at module level"),
     gast.Delete: ("del", "let the variable go out of scope"),
-    gast.Raise: ("raise", "validate inputs before calling dlfeval"),
 }
 
 
 class Normalizer:
-    def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer):
+    def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer, rt_name: str = "rt"):
+        self.rt_name = rt_name
         self.fdef = fdef
         self.filename = filename
         self.namer = namer
@@ -161,10 +161,8 @@ class Normalizer:
             return
         elif isinstance(s, (gast.Break, gast.Continue)):
             self.emit(out, type(s)())
-        elif isinstance(s, (gast.Import, gast.ImportFrom)):
-            self.fail(s, "an import statement", "import at module level")
-        elif isinstance(s, gast.Assert):
-            return
+        elif isinstance(s, (gast.Import, gast.ImportFrom, gast.Assert, gast.Raise)):
+            self.emit(out, s)            # kept as written: no derivative flows through them
         else:
             self.fail(s, type(s).__name__, "rewrite it with assignments, if, for and while")
 
@@ -190,20 +188,20 @@ class Normalizer:
         if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
                 it.func.id == "enumerate" and len(it.args) == 1 and not it.keywords and \
                 isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2:
-            seq = self.atom(it.args[0], out, hint="seq")
+            seq = self.sequence(it.args[0], out)
             index_target, item_target = s.target.elts
             sequences.append((item_target, seq))
             length = self.atom(call("len", [seq]), out, hint="n")
         elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
                 and not it.keywords and isinstance(s.target, gast.Tuple) and \
                 len(s.target.elts) == len(it.args):
-            seqs = [self.atom(a, out, hint="seq") for a in it.args]
+            seqs = [self.sequence(a, out) for a in it.args]
             sequences.extend(zip(s.target.elts, seqs))
             lengths = [self.atom(call("len", [q]), out, hint="n") for q in seqs]
             length = lengths[0] if len(lengths) == 1 else self.atom(call("min", lengths), out, hint="n")
             index_target = None
         else:
-            seq = self.atom(it, out, hint="seq")
+            seq = self.sequence(it, out)
             sequences.append((s.target, seq))
             length = self.atom(call("len", [seq]), out, hint="n")
             index_target = None
@@ -222,6 +220,12 @@ class Normalizer:
                 tmp = self.atom(item, body, hint="item")
                 self.store_into(target, tmp, body)
         self.block(s.body, body)
+
+    def sequence(self, iterable, out: List):
+        """What a for loop walks by position: lists, tuples and arrays as they are, and any
+        other iterable (dict keys, views, generators) as a list."""
+        value = self.atom(iterable, out, hint="seq")
+        return self.atom(call(f"{self.rt_name}.as_sequence", [value]), out, hint="seq")
 
     # --- assignments ------------------------------------------------------------------------
     def hint_of(self, target) -> str:

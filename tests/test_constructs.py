@@ -322,3 +322,61 @@ def test_dlgradient_inside_a_loop_sees_the_iterations_before_it():
         return f
     for k, g in enumerate(grads, start=1):
         assert_close(extractdata(g), numerical_gradient(after(k), [x], 0))
+
+
+import math  # noqa: E402
+
+
+def loops_over_a_dict(params, x):
+    import numpy as np
+    total = 0.0
+    for name, w in params.items():
+        total = total + np.sum(np.tanh(w * x))
+    for name in params:
+        total = total + 0.5 * np.sum(params[name] ** 2)
+    for w in params.values():
+        total = total + np.sum(w) ** 2
+    if total > 1e6:
+        raise ValueError("diverged")
+    assert np.isfinite(total)
+    return total, dlgradient(total, params)
+
+
+def test_imports_raise_assert_and_dict_iteration():
+    from gradcheck import numerical_gradient, assert_close
+    x = np.array([1.0, 2.0])
+    a, b = np.array([0.2, -0.3]), np.array([0.5, 0.1])
+    _, g = dlfeval(loops_over_a_dict, {"a": dlarray(a), "b": dlarray(b)}, x)
+
+    def total(a, b):
+        out = 0.0
+        for w in (a, b):
+            out = out + np.sum(np.tanh(w * x)) + 0.5 * np.sum(w ** 2) + np.sum(w) ** 2
+        return out
+    assert_close(extractdata(g["a"]), numerical_gradient(total, [a, b], 0))
+    assert_close(extractdata(g["b"]), numerical_gradient(total, [a, b], 1))
+
+
+def raises_on_bad_input(x):
+    if np.sum(x) > 10:
+        raise ValueError("too large")
+    y = np.sum(x ** 2)
+    return dlgradient(y, x)
+
+
+def test_a_raise_in_the_users_code_surfaces_with_its_line():
+    np.testing.assert_allclose(extractdata(dlfeval(raises_on_bad_input, dlarray([1.0]))), [2.0])
+    with pytest.raises(sct.SctError, match="too large") as info:
+        dlfeval(raises_on_bad_input, dlarray([20.0]))
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def math_on_scalars(x):
+    s = 0.0
+    for v in x:
+        s += math.exp(-v) * math.sin(v) + math.sqrt(v * v + 1.0)
+    return s
+
+
+def test_math_module_functions_and_float_results():
+    check_grads(math_on_scalars, np.array([0.3, 1.2, -0.4]))

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 import gast
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -283,6 +285,25 @@ CASES = [
     Case(operator.getitem, [R(4, 3), C((slice(1, 3), 0))], complex=True),
     Case(operator.getitem, [R(4, 3), C((np.array([0, 2, 0]),))], complex=True, note="repeated fancy index"),
     Case(operator.getitem, [R(4, 3), C((np.array([True, False, True, True]),))]),
+    # Python's math functions (scalars; the rules of their numpy counterparts)
+    *[Case(getattr(math, name), [R(lo=lo, hi=hi)]) for name, lo, hi in [
+        ("sin", -1, 1), ("cos", -1, 1), ("tan", -1, 1), ("asin", -0.8, 0.8), ("acos", -0.8, 0.8),
+        ("atan", -1, 1), ("sinh", -1, 1), ("cosh", -1, 1), ("tanh", -1, 1), ("asinh", -1, 1),
+        ("acosh", 1.5, 3), ("atanh", -0.8, 0.8), ("exp", -1, 1), ("expm1", -1, 1), ("log1p", -0.5, 2),
+        ("log2", 0.5, 2), ("log10", 0.5, 2), ("sqrt", 0.5, 2), ("fabs", 0.2, 1)]],
+    Case(math.atan2, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
+    Case(math.hypot, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
+    Case(math.pow, [R(lo=0.5, hi=2), R(lo=0.5, hi=2)], (0, 1)),
+    # for loops and dict views
+    Case(support.as_sequence, [R(3, 2)], complex=True),
+    Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
+    Case(support.dict_items, [R(2), R(3)], (0, 1), complex=True,
+         fn=lambda a, b: flat([p[1] for p in support.dict_items({"a": a, "b": b})]),
+         rule=lambda g, ans, a, b: tuple(support.pairs_to_dict(
+             [("a", part) for part in unflat(g, [a, b])], {"a": a, "b": b}).values())),
+    Case(support.dict_values, [R(2), R(3)], (0, 1), complex=True,
+         fn=lambda a, b: flat(support.dict_values({"a": a, "b": b})),
+         rule=lambda g, ans, a, b: tuple(support.values_to_dict(unflat(g, [a, b]), {"a": a, "b": b}).values())),
     # elementwise
     Case(np.sin, [R(2, 3)], complex=True),
     Case(np.cos, [R(2, 3)], complex=True),
