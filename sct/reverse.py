@@ -458,6 +458,8 @@ class Transformer:
         g = self.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
         reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
+        if reset:             # after the loop or branch, t's adjoint may be the zero marker
+            state.setdefault("maybe_zero", set()).add(t)
         if depth > 0 and t in loaded_names(s.value) and id(s) not in self.vjp_calls:
             # x = f(x): the rule needs the old x, so restore it first
             g_out = self.namer.fresh(g + "_out")
