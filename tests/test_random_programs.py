@@ -30,7 +30,12 @@ def expression(rng: random.Random, names, depth: int = 0) -> str:
 def program(seed: int) -> str:
     rng = random.Random(seed)
     names = ["x"]
-    lines = ["def helper(u, v):", f"    return {expression(rng, ['u', 'v'])}", "", "def f(x):"]
+    lines = ["def helper(u, v):", f"    return {expression(rng, ['u', 'v'])}", "",
+             "def split(u):", "    if np.sum(u) > 0:", "        return np.sin(u), u ** 2",
+             "    return u, np.cos(u)", "",
+             "class Scale:", "    def __init__(self, k):", "        self.k = k",
+             "    def apply(self, u):", "        return self.k * np.tanh(u)", "",
+             "def f(x):"]
     for k in range(rng.randint(2, 5)):
         kind = rng.random()
         new = f"v{k}"
@@ -51,16 +56,29 @@ def program(seed: int) -> str:
             src = rng.choice(names)
             lines += [f"    parts = [{src}[i] * {rng.uniform(0.5, 2):.2f} for i in range(len({src}))]",
                       f"    {new} = {src} + parts[0] + parts[-1]"]
-        else:
+        elif kind < 0.93:
             src = rng.choice(names)
             lines += [f"    {new} = {src}[::-1] * {src}[0] + np.cumsum({src})"]
+        elif kind < 0.96:
+            src = rng.choice(names)
+            lines += [f"    {new} = {src} * 1.0",
+                      "    count = 0",
+                      f"    while np.sum(np.abs({new})) < {rng.uniform(2, 6):.2f} and count < 4:",
+                      f"        {new} = {new} * 1.3 + 0.1",
+                      "        count += 1",
+                      "        if count == 3:",
+                      "            break"]
+        else:
+            src = rng.choice(names)
+            lines += [f"    pair = split({src})",
+                      f"    {new} = pair[0] * pair[1] + Scale({rng.uniform(0.5, 2):.2f}).apply({src})"]
         names.append(new)
     reduce = rng.choice(["np.sum({})", "np.mean({}) * 3.0", "np.sum({} ** 2)", "np.max({}) + np.sum({})"])
     lines.append(f"    return {reduce.format(names[-1], names[-1])}")
     return "import numpy as np\n\n" + "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(120))
+@pytest.mark.parametrize("seed", range(200))
 def test_random_program(seed, tmp_path):
     source = program(seed)
     path = tmp_path / f"random_program_{seed}.py"
@@ -69,6 +87,47 @@ def test_random_program(seed, tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, 4)
+    try:
+        check_grads(module.f, x, rtol=1e-4, atol=1e-6)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nprogram:\n{textwrap.indent(source, '    ')}") from None
+
+
+MATRIX_STEPS = [
+    "{n} = np.tanh(W @ {a})",
+    "{n} = {a} - np.mean({a}, axis=0, keepdims=True)",
+    "{n} = {a} * np.sum({a}, axis=1, keepdims=True) * 0.1",
+    "{n} = ({a}.T @ {a})[:3, :] * 0.2",
+    "{n} = np.exp({a} - np.max({a}, axis=0)) / np.sum(np.exp({a} - np.max({a}, axis=0)), axis=0)",
+    "{n} = np.concatenate([{a}[:, :2], np.sin({a}[:, 2:])], axis=1)",
+    "{n} = np.where({a} > 0, {a}, 0.1 * {a})",
+    "{n} = np.stack([{a}[0], {a}[1] * 2.0, {a}[2] ** 2])",
+    "{n} = {a}.reshape(4, 3).T + row",
+]
+
+
+def matrix_program(seed: int) -> str:
+    rng = random.Random(1000 + seed)
+    lines = ["def f(x):", "    W = np.linspace(-1.0, 1.0, 9).reshape(3, 3)",
+             "    row = np.linspace(0.5, 1.5, 4)"]
+    current = "x"
+    for k in range(rng.randint(2, 4)):
+        new = f"m{k}"
+        lines.append("    " + rng.choice(MATRIX_STEPS).format(n=new, a=current))
+        current = new
+    lines.append(f"    return np.sum({current} ** 2) + np.sum(np.abs({current}))")
+    return "import numpy as np\n\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_matrix_program(seed, tmp_path):
+    source = matrix_program(seed)
+    path = tmp_path / f"random_matrix_program_{seed}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"random_matrix_program_{seed}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = np.random.default_rng(seed).uniform(-1.0, 1.0, (3, 4))
     try:
         check_grads(module.f, x, rtol=1e-4, atol=1e-6)
     except AssertionError as exc:
