@@ -7,6 +7,7 @@ and return dlarrays.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -100,10 +101,10 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return (dlarray(row) for row in self._data)
 
     def __float__(self) -> float:
-        return float(self._data)
+        return float(self._data.item()) if self._data.size == 1 else float(self._data)
 
     def __complex__(self) -> complex:
-        return complex(self._data)
+        return complex(self._data.item()) if self._data.size == 1 else complex(self._data)
 
     def __bool__(self) -> bool:
         return bool(self._data)
@@ -210,4 +211,7 @@ def wrap_outputs(x):
         return tuple(wrap_outputs(v) for v in x)
     if isinstance(x, dict):
         return {k: wrap_outputs(v) for k, v in x.items()}
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return dataclasses.replace(x, **{f.name: wrap_outputs(getattr(x, f.name))
+                                         for f in dataclasses.fields(x) if f.init})
     return x

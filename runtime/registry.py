@@ -74,6 +74,8 @@ NONDIFF: set = set()
 METHODS: Dict[str, Any] = {}
 ATTRIBUTES: Dict[str, Any] = {}
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+# ``x.data`` of a traced value means dlarray's data: the value as a constant (like extractdata).
+STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
 NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "item", "keys",
                    "__len__", "index", "count"}

@@ -349,7 +349,8 @@ class Activity:
         if isinstance(value, (gast.Compare, gast.JoinedStr, gast.BoolOp)):
             return False
         if isinstance(value, (gast.Subscript, gast.Attribute)):
-            if isinstance(value, gast.Attribute) and value.attr in registry.NONDIFF_ATTRIBUTES:
+            if isinstance(value, gast.Attribute) and (value.attr in registry.NONDIFF_ATTRIBUTES or
+                                                      value.attr in registry.STOP_ATTRIBUTES):
                 return False
             if not self.is_active(value.value):
                 return False

@@ -1060,6 +1060,12 @@ class Transformer:
                 new.lineno = s.lineno
                 out.append(new)
                 return out
+            if isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
+                    isinstance(value.value, gast.Name) and value.value.id in self.act.active:
+                new = assign(t, call(self.rt("stop_gradient"), [value.value]))   # dlarray's .data
+                new.lineno = s.lineno
+                out.append(new)
+                return out
             if isinstance(value, gast.Call):
                 info = self.act.call_info(value)
                 if self.uses_vjp(s):

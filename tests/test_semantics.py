@@ -258,3 +258,16 @@ def test_enable_higher_derivatives_costs_nothing_when_unused():
     texts = [sct.source(f, *args) for f in (_loss_option_true, _loss_option_false)]
     normal = [re.sub(r"line\d+|line \d+|EnableHigherDerivatives=\w+|_loss_option_\w+", "", t) for t in texts]
     assert normal[0] == normal[1]
+
+
+def data_breaks_the_trace(x):
+    y = x + np.arctan(x.data)
+    return dlgradient(np.sum(y), x)
+
+
+def test_dot_data_inside_dlfeval_is_extractdata():
+    np.testing.assert_array_equal(extractdata(dlfeval(data_breaks_the_trace, dlarray([0.3, 0.4]))), [1.0, 1.0])
+
+
+def test_one_element_dlarray_converts_to_float():
+    assert float(dlarray([2.5])) == 2.5
