@@ -7,11 +7,20 @@ code needs no tape: each top-level value has its own name.
 
 Each ``dlgradient`` site becomes a call to a generated *sweep* function that
 receives the values it needs by name, starts from ``d_y = rt.seed(y)`` and
-runs the adjoint of every statement before the site, newest first; it pops a
-copy of the tape, so a later site can sweep again.  A function differentiated
-from its caller (a helper, a method) becomes a pair ``name_fwd`` (returns its
-value and what its adjoint needs) / ``name_bwd`` (takes that and the adjoint
-of the value, returns the adjoints of the arguments).
+runs the adjoint of every statement before the site, newest first (for a site
+in a loop: the current iteration, then the earlier ones); it pops a copy of
+the tape, so a later site can sweep again.  A function differentiated from its
+caller (a helper, a method, a constructor) becomes a pair ``name_fwd`` (returns
+its value and what its adjoint needs) / ``name_bwd`` (takes that and the
+adjoint of the value, returns the adjoints of the arguments), obtained at run
+time with ``rt.vjp``.  A gradient that a later site differentiates again gets a
+*self-contained* sweep (it recomputes what precedes it from the arguments) and
+is called through its own pair, so the later sweep differentiates generated
+code like any other.
+
+Inside loops and branches an adjoint that nothing has reached yet is the
+marker ``rt.ZERO``; rules are linear in the adjoint, so a rule whose adjoint is
+the marker is skipped (``if d_t is not rt.ZERO:``) instead of computing zeros.
 
 Each adjoint statement is the op's rule from ``runtime`` with the user's
 names put in, so the printed code reads like the rule table.
@@ -90,6 +99,7 @@ class Transformer:
         self.rt_names = rt_names
         self.params = [a.id for a in fdef.args.args]
         self.adjoint: Dict[str, str] = {}
+        self._primal_by_adjoint: Dict[str, str] = {}
         self.tape = namer.fresh("tape")
         self.needed: Set[str] = set()      # primal names some adjoint reads
         self.uses_tape = False
@@ -788,10 +798,10 @@ class Transformer:
         return True
 
     def primal_of(self, name: str) -> str:
-        for primal, adj in self.adjoint.items():
-            if adj == name:
-                return primal
-        return name
+        """The value whose adjoint is called ``name`` (or ``name`` itself)."""
+        if len(self._primal_by_adjoint) != len(self.adjoint):
+            self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
+        return self._primal_by_adjoint.get(name, name)
 
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
