@@ -252,3 +252,27 @@ def test_training_through_a_laplacian_third_order():
     value, g = dlfeval(pinn_loss, dlarray(w), dlarray(x))
     assert float(value) == pytest.approx(loss(w))
     assert_close(extractdata(g), numerical_gradient(loss, [w], 0), rtol=1e-4)
+
+
+def branchy_helper(g, b):
+    if np.ndim(b) == 1:
+        r = g * b * b
+    else:
+        r = g * b
+    return r
+
+
+def third_through_a_branchy_helper(x):
+    y = np.sum(branchy_helper(x, x))
+    g1 = dlgradient(y, x)
+    g2 = dlgradient(np.sum(g1), x)
+    g3 = dlgradient(np.sum(g2), x)
+    return g1, g2, g3
+
+
+def test_third_derivative_through_a_helper_that_branches():
+    x = np.array([1.0, 2.0])
+    g1, g2, g3 = dlfeval(third_through_a_branchy_helper, dlarray(x))
+    np.testing.assert_allclose(extractdata(g1), 3 * x ** 2)
+    np.testing.assert_allclose(extractdata(g2), 6 * x)
+    np.testing.assert_allclose(extractdata(g3), [6.0, 6.0])
