@@ -206,6 +206,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     for generated_fn in (entry, namespace.get(generated.fwd or "")):
         if generated_fn is not None:
             generated_fn.__defaults__ = fn.__defaults__
+            generated_fn.__kwdefaults__ = fn.__kwdefaults__
     fwd = namespace[generated.fwd] if generated.fwd else None
     bwd = namespace[generated.bwd] if generated.bwd else None
     for value in namespace.values():

@@ -98,12 +98,13 @@ class Transformer:
         self.np = numpy_name
         self.rt_names = rt_names
         self.params = [a.id for a in fdef.args.args]
+        self.kwonly = [a.id for a in fdef.args.kwonlyargs]
         self.adjoint: Dict[str, str] = {}
         self._primal_by_adjoint: Dict[str, str] = {}
         self.tape = namer.fresh("tape")
         self.needed: Set[str] = set()      # primal names some adjoint reads
         self.uses_tape = False
-        self.forward_names: Set[str] = set(self.params)
+        self.forward_names: Set[str] = set(self.params) | set(self.kwonly)
         for n in gast.walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.forward_names.add(n.id)
@@ -189,6 +190,8 @@ class Transformer:
             name = value.func.attr if isinstance(value.func, gast.Attribute) else \
                 getattr(value.func, "id", "call")
             base, maker, maker_args = name, "vjp", [value.func]
+        if any(self.act.is_active(k.value) for k in keywords):
+            args, keywords = self.keywords_to_positions(s, info, args, keywords)
         fwd = self.namer.fresh(base + "_fwd")
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
@@ -200,6 +203,45 @@ class Transformer:
         parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args)
         self.vjp_calls[id(s)] = parts
         return parts
+
+    def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):
+        """Differentiable values passed by keyword go to their parameter's position (adjoints
+        come back by position), using the callee's signature known when compiling."""
+        import inspect
+        callee = info.obj.__init__ if isinstance(info.obj, type) else info.obj
+        names = ", ".join(k.arg for k in keywords if self.act.is_active(k.value))
+        advice = (f"pass {names} positionally: sct differentiates the positional parameters "
+                  "of functions it only meets at run time")
+        if not callable(callee) or info.kind != "function":
+            self.fail(s, advice, "keyword argument")
+        try:
+            signature = inspect.signature(callee)
+            bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
+        except (TypeError, ValueError) as exc:
+            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
+        positional: List = []
+        rest: List = []
+        params = list(signature.parameters.values())
+        last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
+        for i, p in enumerate(params):
+            if p.kind == p.KEYWORD_ONLY:
+                if p.name in bound.arguments:
+                    if self.act.is_active(bound.arguments[p.name]):
+                        self.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
+                                  "parameter to differentiate with respect to it", "keyword argument")
+                    rest.append(gast.keyword(arg=p.name, value=bound.arguments[p.name]))
+                continue
+            if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
+                self.fail(s, advice, "keyword argument")
+            if i > last:
+                break
+            if p.name in bound.arguments:
+                positional.append(bound.arguments[p.name])
+            elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
+                positional.append(const(p.default))
+            else:
+                self.fail(s, advice, "keyword argument")
+        return positional, rest
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> List[Site]:
@@ -995,7 +1037,7 @@ class Transformer:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
             head.extend(self.unbound_inits())
         name = self.fname if self.mode == "entry" else self.namer.fresh(self.fname + "_fwd")
-        return _function(name, list(self.params), head + body)
+        return _function(name, list(self.params), head + body, self.kwonly)
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
@@ -1199,10 +1241,11 @@ def assign_pair(a: str, b: str, value) -> gast.Assign:
                        value=value, type_comment=None)
 
 
-def _function(name: str, params: List[str], body: List) -> gast.FunctionDef:
-    args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
-                                for p in params],
-                          posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-                          defaults=[])
+def _function(name: str, params: List[str], body: List, kwonly: List[str] = ()) -> gast.FunctionDef:
+    def param(p):
+        return gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+    args = gast.arguments(args=[param(p) for p in params], posonlyargs=[], vararg=None,
+                          kwonlyargs=[param(p) for p in kwonly], kw_defaults=[None] * len(kwonly),
+                          kwarg=None, defaults=[])
     return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
                             type_comment=None, type_params=[])

@@ -380,3 +380,31 @@ def math_on_scalars(x):
 
 def test_math_module_functions_and_float_results():
     check_grads(math_on_scalars, np.array([0.3, 1.2, -0.4]))
+
+
+def scaled_sine(x, scale=1.0, *, power=1.0):
+    return np.sum(np.sin(x) * scale) ** power
+
+
+def keyword_arguments(x, s):
+    y = scaled_sine(x, scale=s, power=2.0)
+    return dlgradient(y, x, s)
+
+
+def test_differentiable_keyword_arguments_and_keyword_only_parameters():
+    from gradcheck import numerical_gradient, assert_close
+    x, s = np.array([0.3, 0.5]), np.array(2.0)
+    gx, gs = dlfeval(keyword_arguments, dlarray(x), dlarray(s))
+    f = lambda x, s: scaled_sine(x, scale=s, power=2.0)  # noqa: E731
+    assert_close(extractdata(gx), numerical_gradient(f, [x, s], 0))
+    assert_close(extractdata(gs), numerical_gradient(f, [x, s], 1))
+
+
+def keyword_to_unknown_function(fun, x):
+    y = fun(x, scale=x)
+    return dlgradient(np.sum(y), x)
+
+
+def test_a_traced_keyword_to_a_function_known_only_at_run_time_is_refused():
+    with pytest.raises(sct.CompileError, match="positionally"):
+        dlfeval(keyword_to_unknown_function, scaled_sine, dlarray([0.3]))
