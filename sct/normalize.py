@@ -59,6 +59,7 @@ class Normalizer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer, rt_name: str = "rt"):
         self.rt_name = rt_name
         self.fdef = fdef
+        self.computed = {}
         self.filename = filename
         self.namer = namer
         self.line = fdef.lineno
@@ -98,6 +99,7 @@ class Normalizer:
     def block(self, stmts, out: List):
         for s in stmts:
             self.line = getattr(s, "lineno", self.line)
+            self.computed = {}         # repeated pure sub-expressions of one statement, once
             self.stmt(s, out)
 
     def emit(self, out: List, node):
@@ -152,6 +154,7 @@ class Normalizer:
             self.block(s.body, body)
             line = self.line
             self.line = s.lineno
+            self.computed = {}
             self.assign_to(test.id, s.test, body)
             self.line = line
         elif isinstance(s, gast.Return):
@@ -336,8 +339,16 @@ class Normalizer:
             self.assign_to(name, node, out, hint)
             return load(name)
         rhs = self.simple(node, out, hint)       # operands first, so names follow the order
+        key = None
+        if isinstance(rhs, (gast.Subscript, gast.Attribute, gast.BinOp, gast.UnaryOp, gast.Compare)) and \
+                not any(isinstance(n, gast.Call) for n in gast.walk(rhs)):
+            key = (id(out), gast.dump(rhs))
+            if key in self.computed:
+                return load(self.computed[key])
         name = self.namer.fresh(self.temp_name(node, hint))
         self.emit(out, assign(name, rhs))
+        if key is not None:
+            self.computed[key] = name
         return load(name)
 
     def temp_name(self, node, hint: str) -> str:
