@@ -78,19 +78,23 @@ def program(seed: int) -> str:
     return "import numpy as np\n\n" + "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(200))
-def test_random_program(seed, tmp_path):
-    source = program(seed)
-    path = tmp_path / f"random_program_{seed}.py"
+def check_program(source: str, name: str, x: np.ndarray, folder) -> None:
+    """Write ``source`` as a module, import it, and check the gradient of its ``f`` at ``x``."""
+    path = folder / f"{name}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"random_program_{seed}", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    x = np.random.default_rng(seed).uniform(-1.0, 1.0, 4)
     try:
         check_grads(module.f, x, rtol=1e-4, atol=1e-6)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nprogram:\n{textwrap.indent(source, '    ')}") from None
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_random_program(seed, tmp_path):
+    x = np.random.default_rng(seed).uniform(-1.0, 1.0, 4)
+    check_program(program(seed), f"random_program_{seed}", x, tmp_path)
 
 
 MATRIX_STEPS = [
@@ -121,14 +125,5 @@ def matrix_program(seed: int) -> str:
 
 @pytest.mark.parametrize("seed", range(60))
 def test_random_matrix_program(seed, tmp_path):
-    source = matrix_program(seed)
-    path = tmp_path / f"random_matrix_program_{seed}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"random_matrix_program_{seed}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, (3, 4))
-    try:
-        check_grads(module.f, x, rtol=1e-4, atol=1e-6)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nprogram:\n{textwrap.indent(source, '    ')}") from None
+    check_program(matrix_program(seed), f"random_matrix_program_{seed}", x, tmp_path)
