@@ -12,6 +12,10 @@ from .errors import EvaluationError, SctError
 from .kinds import kind_of
 
 
+def _outside(name: str):
+    raise SctError(f"{name} can only be called inside a function evaluated by dlfeval, "
+                   f"e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
+
 
 def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool = True,
                AllowComplex: bool = True, retain_data=None, enable_higher_derivatives=None,
@@ -33,13 +37,7 @@ def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool =
     differentiated again; False makes it a constant), ``AllowComplex``
     (default True; False makes complex ``x`` an error).
     """
-    raise SctError("dlgradient can only be called inside a function evaluated by dlfeval, "
-                   "e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
-
-
-def _outside(name: str):
-    raise SctError(f"{name} can only be called inside a function evaluated by dlfeval, "
-                   f"e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
+    _outside("dlgradient")
 
 
 def dljacobian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
