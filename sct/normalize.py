@@ -40,7 +40,6 @@ UNSUPPORTED = {
     gast.Await: ("await", "differentiate synchronous code"),
     gast.Lambda: ("lambda", "define the function with def"),
     gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
-    gast.GeneratorExp: ("a generator expression", "use a list comprehension"),
     gast.DictComp: ("a dict comprehension", "build the dict with a for loop"),
     gast.SetComp: ("a set comprehension", "use a list"),
     gast.Global: ("a global statement", "pass the value in and return the new one"),
@@ -261,7 +260,7 @@ class Normalizer:
         if isinstance(value, gast.BoolOp):
             self.bool_op(name, value, out)
             return
-        if isinstance(value, gast.ListComp):
+        if isinstance(value, (gast.ListComp, gast.GeneratorExp)):   # a generator becomes a list
             self.list_comp(name, value, out)
             return
         rhs = self.simple(value, out, hint=hint)
@@ -334,7 +333,7 @@ class Normalizer:
             if isinstance(node, gast.Name):
                 return load(node.id)
             return node
-        if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp)):
+        if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
             return load(name)
@@ -391,7 +390,7 @@ class Normalizer:
                 parts.append(gast.Compare(left=left, ops=[op], comparators=[right_atom]))
                 left = right_atom
             return self.simple(gast.BoolOp(op=gast.And(), values=parts), out, hint)
-        if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp)):
+        if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp, gast.GeneratorExp)):
             return self.atom(node, out, hint)
         if isinstance(node, gast.Call):
             func = node.func

@@ -408,3 +408,11 @@ def keyword_to_unknown_function(fun, x):
 def test_a_traced_keyword_to_a_function_known_only_at_run_time_is_refused():
     with pytest.raises(sct.CompileError, match="positionally"):
         dlfeval(keyword_to_unknown_function, scaled_sine, dlarray([0.3]))
+
+
+def generator_sum(x, w):
+    return sum(x[i] * w[i] for i in range(len(x))) + max(v * v for v in x)
+
+
+def test_generator_expressions_become_lists():
+    check_grads(generator_sum, np.array([0.3, -0.8, 0.5]), np.array([1.0, 2.0, -1.0]))
