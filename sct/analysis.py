@@ -259,9 +259,10 @@ class Activity:
         return self.calls[key]
 
     def run(self):
+        from .ir import walk_no_defs
         for _ in range(50):
             before = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
-            for node in gast.walk(self.fdef):
+            for node in walk_no_defs(self.fdef):
                 if isinstance(node, gast.Assign):
                     self.assignment(node)
                 elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
@@ -526,13 +527,15 @@ def rename_straight_line(fdef: gast.FunctionDef, namer) -> Dict[str, str]:
         current[a.id] = a.id
         defined.add(a.id)
 
+    from .ir import walk_no_defs
+
     def rename_loads(node):
-        for n in gast.walk(node):
+        for n in walk_no_defs(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in current:
                 n.id = current[n.id]
 
     def rename_stores_inside(node):
-        for n in gast.walk(node):
+        for n in walk_no_defs(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 if n.id in current:
                     n.id = current[n.id]

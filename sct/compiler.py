@@ -67,6 +67,21 @@ class Compiled:
         return True
 
 
+def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
+    """A nested function may use the enclosing function's traced values only as arguments
+    (a value it reads from the enclosing scope would be a constant to its derivative)."""
+    for node in nested:
+        params = {a.id for a in node.args.args + node.args.kwonlyargs}
+        stored = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in params and \
+                    n.id not in stored and n.id in activity.active:
+                raise CompileError(f"the nested function {node.name}() reads {n.id!r}, a traced value of "
+                                   f"{outer}(): pass it to {node.name}() as an argument so its "
+                                   "derivative is followed", filename, getattr(n, "lineno", node.lineno),
+                                   "nested function")
+
+
 def imported_names(fdef) -> Dict[str, Any]:
     """What the import statements inside a function bind (resolved when it is compiled)."""
     import importlib
@@ -160,6 +175,9 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
 
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    nested = [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
+        [n for s in fdef.body for n in gast.walk(s) if isinstance(n, gast.FunctionDef) and n is not s]
+    local_names |= {n.name for n in nested}
     from . import api
     known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
     known.update(imported_names(fdef))
@@ -170,9 +188,11 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     rename_straight_line(fdef, namer)
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    local_names |= {n.name for n in nested}
     resolver.locals = local_names
     activity = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     activity.lists |= first.lists
+    check_nested_functions(nested, activity, filename, fdef.name)
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)
 

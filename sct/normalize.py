@@ -49,7 +49,6 @@ UNSUPPORTED = {
     gast.AsyncFor: ("async for", "use a plain for loop"),
     gast.AsyncWith: ("async with", "move it outside the differentiated function"),
     gast.ClassDef: ("a class definition", "define the class at module level"),
-    gast.FunctionDef: ("a nested function definition", "define the helper at module level"),
     gast.Delete: ("del", "let the variable go out of scope"),
 }
 
@@ -163,6 +162,8 @@ class Normalizer:
             return
         elif isinstance(s, (gast.Break, gast.Continue)):
             self.emit(out, type(s)())
+        elif isinstance(s, gast.FunctionDef):
+            self.emit(out, s)            # a nested helper: compiled on its own when it is called
         elif isinstance(s, (gast.Import, gast.ImportFrom, gast.Assert, gast.Raise)):
             self.emit(out, s)            # kept as written: no derivative flows through them
         else:

@@ -416,3 +416,27 @@ def generator_sum(x, w):
 
 def test_generator_expressions_become_lists():
     check_grads(generator_sum, np.array([0.3, -0.8, 0.5]), np.array([1.0, 2.0, -1.0]))
+
+
+def uses_a_nested_helper(x, w):
+    def layer(h, weights):
+        return np.tanh(weights @ h)
+    h = layer(x, w)
+    return np.sum(layer(h, w) ** 2)
+
+
+def nested_helper_reading_a_traced_value(x, w):
+    def layer(h):
+        return np.tanh(w @ h)
+    return np.sum(layer(x))
+
+
+def test_nested_function_definitions():
+    check_grads(uses_a_nested_helper, X[:3], W[:, :3])
+    with pytest.raises(sct.CompileError, match="pass it to layer"):
+        dlfeval(_grad_of_two, nested_helper_reading_a_traced_value, dlarray(X[:3]), dlarray(W[:, :3]))
+
+
+def _grad_of_two(fun, x, w):
+    y = fun(x, w)
+    return dlgradient(y, x, w)
