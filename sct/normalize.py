@@ -38,7 +38,6 @@ UNSUPPORTED = {
     gast.Yield: ("yield", "return a list instead of yielding values"),
     gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
     gast.Await: ("await", "differentiate synchronous code"),
-    gast.Lambda: ("lambda", "define the function with def"),
     gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
     gast.DictComp: ("a dict comprehension", "build the dict with a for loop"),
     gast.SetComp: ("a set comprehension", "use a list"),
@@ -393,6 +392,17 @@ class Normalizer:
             return self.simple(gast.BoolOp(op=gast.And(), values=parts), out, hint)
         if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp, gast.GeneratorExp)):
             return self.atom(node, out, hint)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map" \
+                and len(node.args) >= 2 and not node.keywords:
+            # map(f, xs, ...) -> [f(v, ...) for v, ... in zip(xs, ...)]
+            names = [self.namer.fresh("item") for _ in node.args[1:]]
+            targets = [store(n) for n in names]
+            target = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())
+            source = node.args[1] if len(node.args) == 2 else call("zip", node.args[1:])
+            comp = gast.ListComp(elt=gast.Call(func=node.args[0], args=[load(n) for n in names], keywords=[]),
+                                 generators=[gast.comprehension(target=target, iter=source, ifs=[],
+                                                                is_async=0)])
+            return self.atom(comp, out, hint)
         if isinstance(node, gast.Call):
             func = node.func
             if isinstance(func, gast.Attribute):
@@ -429,6 +439,15 @@ class Normalizer:
                              values=[self.atom(v, out, hint) for v in node.values])
         if isinstance(node, gast.JoinedStr):
             return node
+        if isinstance(node, gast.Lambda):
+            # a lambda becomes a nested def, compiled on its own when it is called
+            name = self.namer.fresh(hint + "_lambda")
+            fdef = gast.FunctionDef(name=name, args=node.args, body=[gast.Return(value=node.body)],
+                                    decorator_list=[], returns=None, type_comment=None, type_params=[])
+            fdef.lineno = self.line
+            fdef.body[0].lineno = self.line
+            self.emit(out, fdef)
+            return load(name)
         if isinstance(node, gast.Slice):
             return node
         kind = UNSUPPORTED.get(type(node))

@@ -440,3 +440,14 @@ def test_nested_function_definitions():
 def _grad_of_two(fun, x, w):
     y = fun(x, w)
     return dlgradient(y, x, w)
+
+
+def uses_lambdas(x, w):
+    act = lambda v: np.tanh(v) * 2.0  # noqa: E731
+    h = act(w @ x)
+    parts = list(map(lambda v: v ** 2, [h[0], h[1]]))
+    return np.sum(h) + parts[0] + parts[1]
+
+
+def test_lambdas_become_nested_functions():
+    check_grads(uses_lambdas, X[:3], W[:2, :3])

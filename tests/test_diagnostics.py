@@ -35,9 +35,10 @@ def uses_c_builtin(x):
     return dlgradient(y, x)
 
 
-def uses_lambda(x):
-    f = lambda v: v * 2  # noqa: E731
-    return dlgradient(np.sum(f(x)), x)
+def uses_with(x):
+    with open(__file__) as handle:
+        y = np.sum(x)
+    return dlgradient(y, x)
 
 
 def shape_mismatch(x, w):
@@ -58,7 +59,7 @@ def _line_of(fun, text):
     (uses_yield, "yield", "yield y", "return a list"),
     (uses_global, "a global statement", "global COUNTER", "pass the value in"),
     (uses_try, "try/except", "try:", "if"),
-    (uses_lambda, "lambda", "lambda v", "def"),
+    (uses_with, "a with statement", "with open", "outside"),
 ])
 def test_unsupported_construct_names_file_line_and_advice(fun, construct, marker, advice):
     with pytest.raises(sct.CompileError) as info:
