@@ -403,6 +403,11 @@ class Normalizer:
                                  generators=[gast.comprehension(target=target, iter=source, ifs=[],
                                                                 is_async=0)])
             return self.atom(comp, out, hint)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "super" \
+                and not node.args and self.fdef.args.args:
+            # zero-argument super() needs the __class__ cell of the original method; name it
+            node = gast.Call(func=node.func, args=[load("__class__"), load(self.fdef.args.args[0].id)],
+                             keywords=[])
         if isinstance(node, gast.Call):
             func = node.func
             if isinstance(func, gast.Attribute):

@@ -451,3 +451,29 @@ def uses_lambdas(x, w):
 
 def test_lambdas_become_nested_functions():
     check_grads(uses_lambdas, X[:3], W[:2, :3])
+
+
+class BaseLayer:
+    def __init__(self):
+        self.name = "layer"
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class Dense(BaseLayer):
+    def __init__(self, w):
+        super().__init__()
+        self.w = w
+
+    def forward(self, x):
+        return np.tanh(self.w @ x)
+
+
+def layer_with_super(x, w):
+    layer = Dense(w)
+    return np.sum(layer(x) ** 2)
+
+
+def test_classes_using_super_and_call():
+    check_grads(layer_with_super, X[:3], W[:2, :3])
