@@ -9,8 +9,6 @@
 >>> float(fval), grad.data.tolist()
 (104.0, [396.0, 200.0])
 """
-import runtime
-import runtime.nn as _nn
 from runtime.dlarray import dlarray, extractdata
 from runtime.nn import crossentropy, fullyconnect, leakyrelu, mse, relu, sigmoid, softmax
 

@@ -17,7 +17,7 @@ import builtins
 import inspect
 import types
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set
 
 import gast
 import numpy as np

@@ -18,7 +18,6 @@ import gast
 import numpy as np
 
 import runtime
-from runtime import registry
 
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)

@@ -54,7 +54,7 @@ def test_source_matches_golden_file(fun, args):
         with open(path, "w") as f:
             f.write(text)
     with open(path) as f:
-        assert text == f.read(), f"generated source changed; review and run with SCT_UPDATE_GOLDEN=1"
+        assert text == f.read(), "generated source changed; review and run with SCT_UPDATE_GOLDEN=1"
 
 
 def test_source_uses_the_users_names_and_line_comments():
