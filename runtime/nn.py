@@ -229,4 +229,68 @@ def _mse_rule(g, ans, y, targets):
 
 nondifferentiable(crossentropy_observations, log_floor, mse_observations)
 
-__all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse"]
+# --- recurrent layers and embeddings ------------------------------------------------------
+# These are plain functions of registered ops, with no rule of their own: the compiler
+# differentiates them like the user's code, to any order (MATLAB has no higher
+# derivatives through lstm, gru or embed).
+
+
+def lstm(x, h0, c0, weights, recurrent_weights, bias):
+    """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
+
+    ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
+    ``weights`` (4*hidden, channels), ``recurrent_weights`` (4*hidden, hidden) and
+    ``bias`` (4*hidden,) stack the input, forget, cell-candidate and output gates
+    in that order, as MATLAB does.  Returns the outputs (batch, time, hidden) and
+    the final hidden and cell states.
+    """
+    hidden = np.shape(h0)[-1]
+    h = h0
+    c = c0
+    outputs = []
+    for t in range(np.shape(x)[1]):
+        z = x[:, t, :] @ np.transpose(weights) + h @ np.transpose(recurrent_weights) + bias
+        i = sigmoid(z[:, 0:hidden])
+        f = sigmoid(z[:, hidden:2 * hidden])
+        g = np.tanh(z[:, 2 * hidden:3 * hidden])
+        o = sigmoid(z[:, 3 * hidden:4 * hidden])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def gru(x, h0, weights, recurrent_weights, bias):
+    """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
+
+    ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
+    (3*hidden, channels), ``recurrent_weights`` (3*hidden, hidden) and ``bias``
+    (3*hidden,) stack the reset, update and candidate gates.  The reset gate is
+    applied after the recurrent multiplication.  Returns the outputs (batch, time,
+    hidden) and the final hidden state.
+    """
+    hidden = np.shape(h0)[-1]
+    h = h0
+    outputs = []
+    for t in range(np.shape(x)[1]):
+        zx = x[:, t, :] @ np.transpose(weights) + bias
+        zh = h @ np.transpose(recurrent_weights)
+        r = sigmoid(zx[:, 0:hidden] + zh[:, 0:hidden])
+        u = sigmoid(zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden])
+        n = np.tanh(zx[:, 2 * hidden:3 * hidden] + r * zh[:, 2 * hidden:3 * hidden])
+        h = (1 - u) * n + u * h
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h
+
+
+def embed(indices, weights):
+    """Look up the rows of ``weights`` (words, dimension) for integer ``indices``.
+
+    The result has shape ``indices.shape + (dimension,)`` (MATLAB's embed, with one
+    row per word).  Gradients flow to ``weights`` (repeated words add up).
+    """
+    return weights[np.asarray(indices, dtype=np.intp)]
+
+
+__all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",
+           "lstm", "gru", "embed"]
