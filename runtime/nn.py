@@ -292,5 +292,24 @@ def embed(indices, weights):
     return weights[np.asarray(indices, dtype=np.intp)]
 
 
+def attention(queries, keys, values, num_heads):
+    """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
+
+    ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,
+    features); features split evenly into ``num_heads`` heads.  Returns
+    (batch, target, features) and the attention weights (batch, heads, target, source).
+    """
+    batch, target, features = np.shape(queries)
+    source = np.shape(keys)[1]
+    per_head = features // num_heads
+    q = np.transpose(np.reshape(queries, (batch, target, num_heads, per_head)), (0, 2, 1, 3))
+    k = np.transpose(np.reshape(keys, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
+    v = np.transpose(np.reshape(values, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(per_head)
+    weights = softmax(scores, axis=-1)
+    out = np.transpose(weights @ v, (0, 2, 1, 3))
+    return np.reshape(out, (batch, target, features)), weights
+
+
 __all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",
-           "lstm", "gru", "embed"]
+           "lstm", "gru", "embed", "attention"]

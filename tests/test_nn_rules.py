@@ -56,7 +56,7 @@ WRT = {
 
 
 # differentiated as ordinary code (no rule of their own): tests/test_recurrent.py
-COMPOSITE = {"lstm", "gru", "embed"}
+COMPOSITE = {"lstm", "gru", "embed", "attention"}
 
 
 def test_exports():

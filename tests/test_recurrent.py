@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sct import dlarray, dlfeval, dlgradient, embed, extractdata, gru, lstm
+from sct import attention, dlarray, dlfeval, dlgradient, embed, extractdata, gru, lstm
 from gradcheck import assert_close, check_grads, numerical_gradient
 
 rng = np.random.default_rng(7)
@@ -90,3 +90,35 @@ def test_second_derivative_through_embed():
     def directional(w):
         return np.sum(numerical_gradient(embed_loss, [w], 0, step=1e-5) * v)
     assert_close(got, numerical_gradient(directional, [w], 0, step=1e-4), rtol=1e-3, atol=1e-5)
+
+
+def attention_loss(q, k, v):
+    out, weights = attention(q, k, v, 2)
+    return np.sum(out ** 2) + np.sum(weights[:, 0] ** 2)
+
+
+def test_attention_values_and_derivatives():
+    from sct import attention as _  # noqa: F401  (exported)
+    q, k, v = (rng.standard_normal((2, 3, 4)) * 0.5 for _ in range(3))
+    out, weights = attention(q, k, v, 2)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0)
+    scores = q[0, :, :2] @ k[0, :, :2].T / np.sqrt(2)
+    expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True) @ v[0, :, :2]
+    np.testing.assert_allclose(out[0, :, :2], expected)
+    check_grads(attention_loss, q, k, v, rtol=1e-4)
+
+
+def hvp_attention(q, k, v, direction):
+    loss = attention_loss(q, k, v)
+    g = dlgradient(loss, q)
+    return dlgradient(np.sum(g * direction), q)
+
+
+def test_second_derivative_through_attention():
+    q, k, v = (rng.standard_normal((1, 2, 4)) * 0.5 for _ in range(3))
+    direction = rng.standard_normal(q.shape)
+    got = extractdata(dlfeval(hvp_attention, dlarray(q), k, v, direction))
+
+    def directional(q):
+        return np.sum(numerical_gradient(lambda q: attention_loss(q, k, v), [q], 0, step=1e-5) * direction)
+    assert_close(got, numerical_gradient(directional, [q], 0, step=1e-4), rtol=1e-3, atol=1e-5)
