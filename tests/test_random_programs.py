@@ -127,3 +127,39 @@ def matrix_program(seed: int) -> str:
 def test_random_matrix_program(seed, tmp_path):
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, (3, 4))
     check_program(matrix_program(seed), f"random_matrix_program_{seed}", x, tmp_path)
+
+
+COMPLEX_UNARY = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(0.3 * ({}))", "({}) ** 2", "-({})",
+                 "np.conj({})", "np.abs({})", "np.real({})", "np.imag({})", "np.sqrt(({}) ** 2 + 2.0)",
+                 "np.log(({}) ** 2 + 2.0)"]
+COMPLEX_BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) / (2.0 + ({}) ** 2)"]
+
+
+def complex_expression(rng: random.Random, depth: int = 0) -> str:
+    if depth > 2 or rng.random() < 0.3:
+        return rng.choice(["x", "w", "(x * (1 + 2j))"])
+    if rng.random() < 0.5:
+        return rng.choice(COMPLEX_UNARY).format(complex_expression(rng, depth + 1))
+    return rng.choice(COMPLEX_BINARY).format(complex_expression(rng, depth + 1),
+                                             complex_expression(rng, depth + 1))
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_random_complex_program(seed, tmp_path):
+    # complex inputs, holomorphic and non-holomorphic ops: MATLAB's convention dL/dRe + i dL/dIm
+    rng = random.Random(5000 + seed)
+    source = ("import numpy as np\n\ndef f(x, w):\n"
+              f"    v = {complex_expression(rng)}\n"
+              "    return np.real(np.sum(v * np.conj(v))) + np.real(np.sum(v))\n")
+    path = tmp_path / f"random_complex_{seed}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"random_complex_{seed}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    r = np.random.default_rng(seed)
+    x = r.uniform(-1, 1, 3) + 1j * r.uniform(-0.5, 0.5, 3)
+    w = r.uniform(-1, 1, 3) + 1j * r.uniform(-0.5, 0.5, 3)
+    try:
+        check_grads(module.f, x, w, rtol=1e-4, atol=1e-6)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nprogram:\n{textwrap.indent(source, '    ')}") from None
