@@ -78,7 +78,7 @@ def program(seed: int) -> str:
     return "import numpy as np\n\n" + "\n".join(lines) + "\n"
 
 
-def check_program(source: str, name: str, x: np.ndarray, folder) -> None:
+def check_program(source: str, name: str, x: np.ndarray, folder, *more) -> None:
     """Write ``source`` as a module, import it, and check the gradient of its ``f`` at ``x``."""
     path = folder / f"{name}.py"
     path.write_text(source)
@@ -86,7 +86,7 @@ def check_program(source: str, name: str, x: np.ndarray, folder) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     try:
-        check_grads(module.f, x, rtol=1e-4, atol=1e-6)
+        check_grads(module.f, x, *more, rtol=1e-4, atol=1e-6)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nprogram:\n{textwrap.indent(source, '    ')}") from None
 
@@ -151,15 +151,7 @@ def test_random_complex_program(seed, tmp_path):
     source = ("import numpy as np\n\ndef f(x, w):\n"
               f"    v = {complex_expression(rng)}\n"
               "    return np.real(np.sum(v * np.conj(v))) + np.real(np.sum(v))\n")
-    path = tmp_path / f"random_complex_{seed}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"random_complex_{seed}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     r = np.random.default_rng(seed)
     x = r.uniform(-1, 1, 3) + 1j * r.uniform(-0.5, 0.5, 3)
     w = r.uniform(-1, 1, 3) + 1j * r.uniform(-0.5, 0.5, 3)
-    try:
-        check_grads(module.f, x, w, rtol=1e-4, atol=1e-6)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nprogram:\n{textwrap.indent(source, '    ')}") from None
+    check_program(source, f"random_complex_{seed}", x, tmp_path, w)
