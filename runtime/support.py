@@ -209,6 +209,17 @@ def attribute_adjoint_any(grad, obj, name):
     return {name: grad}
 
 
+def attribute_adjoint_any_transpose(grad, obj, name):
+    """The adjoint of attribute_adjoint_any (for higher derivatives)."""
+    if _is_array(obj):
+        if name == "T":
+            return np.transpose(grad)
+        if name == "imag":
+            return np.imag(grad)
+        return grad
+    return getattr_or_zero(grad, name)
+
+
 # --- lists -------------------------------------------------------------------------
 
 def list_head(grad, head):
@@ -389,6 +400,35 @@ def vjp_init(cls, active, *args, **kwargs):
     return vjp_init_pair(cls, active, args, kwargs)
 
 
+def jvp_call(fn, args, tangents, **kwargs):
+    """``(fn(*args), its tangent)``: ``fn`` forward-differentiated by generated code."""
+    from sct.transform_calls import jvp_call_impl
+    return jvp_call_impl(fn, args, tangents, kwargs)
+
+
+def jvp_method(obj, name, args, tangents, **kwargs):
+    """``(obj.name(...), its tangent)``; ``args`` and ``tangents`` start with ``obj``'s."""
+    method = getattr(obj, name)
+    if hasattr(method, "__func__") and getattr(method, "__self__", None) is obj:
+        return jvp_call(method.__func__, args, tangents, **kwargs)
+    return jvp_call(method, args[1:], tangents[1:], **kwargs)
+
+
+def op_jvp(op, args, kwargs, tangents, keyword_tangents, ans):
+    """The tangent of ``op(*args, **kwargs)`` from its rule, transposed (rules are linear in g)."""
+    from sct.transform_calls import op_jvp_impl
+    return op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans)
+
+
+def tangent_attribute(tangent, obj, name):
+    """The tangent of ``obj.name`` given the tangent of ``obj`` (an object like it, or a dict)."""
+    if _is_zero(tangent) or tangent is None:
+        return zero_adjoint(getattr(obj, name))
+    if isinstance(tangent, dict):
+        return tangent[name] if name in tangent else zero_adjoint(getattr(obj, name))
+    return getattr(tangent, name)
+
+
 def new_object(cls):
     """An instance of ``cls`` whose ``__init__`` has not run yet."""
     return cls.__new__(cls)
@@ -488,6 +528,16 @@ def _attribute_adjoint_rule(g, ans, grad, obj, name):
 @defrule(getattr_or_zero, wrt=("grad",))
 def _getattr_or_zero_rule(g, ans, grad, name):
     return attribute_adjoint(g, grad, name)
+
+
+@defrule(attribute_adjoint_any, wrt=("grad",))
+def _attribute_adjoint_any_rule(g, ans, grad, obj, name):
+    return attribute_adjoint_any_transpose(g, obj, name)
+
+
+@defrule(attribute_adjoint_any_transpose, wrt=("grad",))
+def _attribute_adjoint_any_transpose_rule(g, ans, grad, obj, name):
+    return attribute_adjoint_any(g, obj, name)
 
 
 @defrule(drop_attribute, wrt=("grad",))
@@ -645,4 +695,5 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute)
 nondifferentiable(seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)

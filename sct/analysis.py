@@ -428,6 +428,9 @@ class Activity:
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                value.value.id in self.arrays:
+            return True                    # indexing an array gives an array (or a number)
         if isinstance(value, gast.Name):
             return array_operand(value)
         return leaf_kind(self.value_kind(value)) is not None

@@ -120,13 +120,17 @@ def dlfeval(fun: Callable, *args):
 
 def run_compiled(compiled: Compiled, args):
     """Run generated code on the plain data of ``args``; wrap arrays that come back."""
+    return wrap_outputs(run_generated(compiled.entry, unwrap(args)))
+
+
+def run_generated(function, args):
+    """Call generated code; an error inside it is reported at the user's line."""
     try:
-        outputs = compiled.entry(*unwrap(args))
+        return function(*args)
     except SctError:
         raise
     except Exception as exc:
         raise _located(exc) from exc
-    return wrap_outputs(outputs)
 
 
 def _located(exc: Exception) -> Exception:

@@ -200,9 +200,19 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
         else namer.fresh("numpy")
     if user_np is not np and user_np is not _MISSING and "np" in local_names:
         numpy_name = namer.fresh("numpy")
-    transformer = Transformer(fn, fdef, filename, activity, resolver, namer, mode, numpy_name,
-                              RT_NAMES, rt_name)
-    generated = transformer.build()
+    if mode == "jvp":
+        if any(info.kind == "site" for info in activity.calls.values()):
+            # forward over reverse: forward-differentiate the code dlfeval would run
+            entry = compile_function(fn, kinds, mode="entry")
+            return compile_function(entry.entry, kinds, mode="jvp", active_mask=active_mask)
+        from .tangent import TangentTransformer
+        tangent_fn = TangentTransformer(fdef, filename, activity, namer, numpy_name, RT_NAMES,
+                                        rt_name).build()
+        generated = types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None)
+    else:
+        transformer = Transformer(fn, fdef, filename, activity, resolver, namer, mode, numpy_name,
+                                  RT_NAMES, rt_name)
+        generated = transformer.build()
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"

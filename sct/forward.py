@@ -17,8 +17,8 @@ import numpy as np
 
 from runtime.dlarray import dlarray, extractdata
 
-from .api import dlgradient, dlfeval, source
-from .errors import SctError
+from .api import dlgradient, dlfeval, run_generated, source
+from .errors import CompileError, SctError
 
 
 def _jvp_kernel_1(fun, x, v, u):
@@ -63,23 +63,66 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     return _KERNELS[len(xs)], [fun] + xs + vs + [u]
 
 
-def jvp(fun: Callable, primals: Any, tangents: Any):
+def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
     """``(fun(*primals), J @ tangents)``: the Jacobian-vector product of ``fun``.
 
-    ``primals`` and ``tangents`` are arrays or tuples of arrays (1 to 3).
+    ``primals`` and ``tangents`` are arrays or tuples of arrays.  ``mode="forward"``
+    (the default) runs generated forward-mode code: every value's tangent is
+    computed beside it.  ``mode="transpose"`` transposes generated reverse code
+    instead; forward mode falls back to it for what it cannot follow yet.
 
-    >>> y, jv = jvp(np.sin, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
-    >>> jv  # cos(x) * v
+    >>> y, jv = jvp(f, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
     """
+    if mode == "forward":
+        try:
+            compiled, values, dots = _forward(fun, primals, tangents)
+            return _wrap_pair(run_generated(compiled.entry, tuple(values) + tuple(dots)))
+        except CompileError:       # something forward mode cannot follow yet (a helper built
+            pass                   # from traced values, say): transpose reverse code instead
     kernel, args = _arguments(fun, primals, tangents)
     y, jv = dlfeval(kernel, *args)
     return y, jv
 
 
-def jvp_source(fun: Callable, primals: Any, tangents: Any) -> str:
+def jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> str:
     """The generated code that :func:`jvp` runs for these arguments."""
+    from .api import GeneratedSource
+    if mode == "forward":
+        try:
+            return GeneratedSource(_forward(fun, primals, tangents)[0].source)
+        except CompileError:
+            pass
     kernel, args = _arguments(fun, primals, tangents)
     return source(kernel, *args)
+
+
+def _forward(fun, primals, tangents):
+    from runtime import registry
+    from .transform_calls import _CACHE, function_identity
+    from .compiler import compile_function
+    from .kinds import kind_of
+    primals = tuple(primals) if isinstance(primals, (tuple, list)) else (primals,)
+    tangents = tuple(tangents) if isinstance(tangents, (tuple, list)) else (tangents,)
+    if len(primals) != len(tangents):
+        raise SctError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    values = [extractdata(dlarray(p)) for p in primals]
+    dots = [np.asarray(extractdata(t), dtype=v.dtype) for v, t in zip(values, tangents)]
+    for v, d in zip(values, dots):
+        if v.shape != d.shape:
+            raise SctError(f"jvp: a tangent of shape {d.shape} for a primal of shape {v.shape}")
+    kinds = tuple(kind_of(v, traced=True) for v in values)
+    key = ("jvp-entry", function_identity(fun), kinds, registry.rules_version())
+    entries = _CACHE.setdefault(key, [])
+    compiled = next((e for e in entries if e.valid()), None)
+    if compiled is None:
+        compiled = compile_function(fun, kinds, mode="jvp")
+        entries[:] = [compiled]
+    return compiled, values, dots
+
+
+def _wrap_pair(pair):
+    from runtime.dlarray import wrap_outputs
+    return wrap_outputs(pair[0]), wrap_outputs(pair[1])
 
 
 def _hvp_kernel(fun, x, v):

@@ -116,6 +116,70 @@ def vjp_init_pair(cls, active, args, kwargs):
     return compiled.fwd, compiled.bwd
 
 
+def _is_zero_tangent(t) -> bool:
+    return t is None or t is ZERO or (type(t) is float and t == 0.0)
+
+
+def jvp_call_impl(fn, args, tangents, kwargs):
+    from .accelerate import AcceleratedFunction
+    if isinstance(fn, AcceleratedFunction):
+        fn = fn.fn
+    if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
+            isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
+        fn = fn.__call__
+    if isinstance(fn, types.MethodType):
+        return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
+    rule = registry.lookup(fn)
+    if rule is not None:
+        out = fn(*args, **kwargs)
+        return out, op_jvp_impl(fn, args, kwargs, tangents, {}, out)
+    if not isinstance(fn, types.FunctionType):
+        if registry.is_nondifferentiable(fn):
+            from runtime.support import zero_adjoint
+            out = fn(*args, **kwargs)
+            return out, zero_adjoint(out)
+        raise CompileError(f"forward mode has no rule for {getattr(fn, '__qualname__', fn)!r}")
+    active = tuple(not _is_zero_tangent(t) for t in tangents)
+    kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
+    key = ("jvp", function_identity(fn), kinds, active, registry.rules_version())
+    entries = _CACHE.setdefault(key, [])
+    compiled = next((e for e in entries if e.valid()), None)
+    if compiled is None:
+        entries.clear()
+        compiled = compile_function(fn, kinds, mode="jvp", active_mask=active)
+        entries.append(compiled)
+    _SEEN.append(compiled)
+    params = compiled.entry.__code__.co_argcount // 2
+    values = list(args) + [None] * (params - len(args))
+    dots = list(tangents) + [ZERO] * (params - len(tangents))
+    if len(args) < params:                 # defaults of the original function
+        defaults = fn.__defaults__ or ()
+        for i in range(len(args), params):
+            values[i] = defaults[i - (params - len(defaults))]
+    return compiled.entry(*values, *dots, **kwargs)
+
+
+def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
+    """J @ tangent for one op: the vjp of its rule with respect to g (rules are linear in g)."""
+    from runtime.support import zero_adjoint
+    rule = registry.lookup(op)
+    names = list(rule.signature.parameters)
+    dots = {names[i]: t for i, t in enumerate(tangents) if i < len(names) and not _is_zero_tangent(t)}
+    dots.update({k: t for k, t in keyword_tangents.items() if not _is_zero_tangent(t)})
+    wanted = [p for p in rule.wrt if p in dots]
+    if not wanted:
+        return zero_adjoint(ans)
+    g0 = zero_adjoint(ans)
+    active = (True,) + (False,) * (1 + len(args))
+    fwd, bwd = vjp_pair(rule.fn, active, (g0, ans) + tuple(args), kwargs)
+    _, residuals = fwd(g0, ans, *args, **kwargs)
+    if len(rule.wrt) == 1:
+        cotangent = dots[rule.wrt[0]]
+    else:
+        cotangent = tuple(dots.get(p, ZERO) for p in rule.wrt)
+    return bwd(residuals, cotangent)[0]
+
+
 def _primitive_pair(op, rule):
     names = list(rule.signature.parameters)
 

@@ -208,9 +208,12 @@ def test_jvp_with_two_primals_and_its_source():
     eps = 1e-6
     expected = (two_inputs(x + eps * v, w + eps * vw) - two_inputs(x - eps * v, w - eps * vw)) / (2 * eps)
     assert_close(extractdata(jv), expected, rtol=1e-5)
-    text = sct.jvp_source(two_inputs, (x, w), (v, vw))
+    text = sct.jvp_source(two_inputs, (x, w), (v, vw))       # forward mode: tangents beside values
     compile(text, "<jvp>", "exec")
-    assert "dlgradient" in text and "def _jvp_kernel_2" in text
+    assert "def two_inputs_jvp(x, w, dot_x, dot_w):" in text and "dot_out_matmul" in text
+    _, jv_transposed = sct.jvp(two_inputs, (x, w), (v, vw), mode="transpose")
+    assert_close(extractdata(jv), extractdata(jv_transposed))
+    assert "_jvp_kernel_2" in sct.jvp_source(two_inputs, (x, w), (v, vw), mode="transpose")
 
 
 def test_hessian_vector_product_of_a_quadratic_form():
@@ -276,3 +279,23 @@ def test_third_derivative_through_a_helper_that_branches():
     np.testing.assert_allclose(extractdata(g1), 3 * x ** 2)
     np.testing.assert_allclose(extractdata(g2), 6 * x)
     np.testing.assert_allclose(extractdata(g3), [6.0, 6.0])
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def apply(self, x):
+        return np.tanh(self.w * x)
+
+
+def builds_an_object(x):
+    return Scaled(x * 2).apply(x)
+
+
+def test_jvp_falls_back_to_transposition_where_forward_mode_cannot_follow():
+    x, v = np.array([0.3, -0.4]), np.array([1.0, 2.0])
+    _, jv = sct.jvp(builds_an_object, x, v)
+    eps = 1e-6
+    expected = (builds_an_object(x + eps * v) - builds_an_object(x - eps * v)) / (2 * eps)
+    assert_close(extractdata(jv), expected)

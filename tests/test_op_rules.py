@@ -633,6 +633,8 @@ CASES = [
     Case(support.zero_at, [R(4, 3), C((0, slice(None)))], complex=True),
     Case(support.add_grad, [R(2, 3), R(2, 3)], (0, 1), complex=True),
     Case(support.total, [R(3, 2)], complex=True),
+    Case(support.attribute_adjoint_any, [R(3, 2), C(np.zeros((2, 3))), C("T")]),
+    Case(support.attribute_adjoint_any_transpose, [R(2, 3), C(np.zeros((2, 3))), C("T")]),
     Case(support.adjoint_or_zeros, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
     Case(support.copy_list, [R(2), R(2, 3)], complex=True, **seq_in(support.copy_list, 2, out_list=True)),
     Case(list, [R(3, 2)], complex=True, **seq_out(list)),
