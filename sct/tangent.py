@@ -17,7 +17,6 @@ time (``rt.jvp_call``).
 from __future__ import annotations
 
 import copy
-import operator
 from typing import Any, Dict, List, Optional
 
 import gast
@@ -26,11 +25,11 @@ import numpy as np
 from runtime import registry
 from runtime import support as rt_support
 
-from .analysis import Activity, CallInfo, bind_arguments, index_value
+from .analysis import Activity, CallInfo, bind_arguments
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
-from .reverse import BINOP_OPS, _function, _in_order, simplify
+from .reverse import _function, simplify
 
 # Ops linear in the named argument: their tangent is the op applied to its tangent.
 LINEAR: Dict[Any, str] = {}
@@ -249,10 +248,9 @@ class TangentTransformer:
                                                 gast.Tuple(elts=[self.dot_or_zero(a) for a in args],
                                                            ctx=gast.Load())], value.keywords)
             return _JointCall(pair)
-        self.fail(s, f"no derivative rule for this call in forward mode")
+        self.fail(s, "no derivative rule for this call in forward mode")
 
     def op_tangent(self, s, info: CallInfo, node: gast.Call, ans: str):
-        import inspect
         rule = info.rule
         varargs = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in rule.signature.parameters.values())
         if (varargs and info.obj not in LINEAR) or info.obj in registry.CONTAINER_OPS or \
