@@ -39,7 +39,6 @@ UNSUPPORTED = {
     gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
     gast.Await: ("await", "differentiate synchronous code"),
     gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
-    gast.DictComp: ("a dict comprehension", "build the dict with a for loop"),
     gast.SetComp: ("a set comprehension", "use a list"),
     gast.Global: ("a global statement", "pass the value in and return the new one"),
     gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
@@ -48,7 +47,6 @@ UNSUPPORTED = {
     gast.AsyncFor: ("async for", "use a plain for loop"),
     gast.AsyncWith: ("async with", "move it outside the differentiated function"),
     gast.ClassDef: ("a class definition", "define the class at module level"),
-    gast.Delete: ("del", "let the variable go out of scope"),
 }
 
 
@@ -161,6 +159,10 @@ class Normalizer:
             return
         elif isinstance(s, (gast.Break, gast.Continue)):
             self.emit(out, type(s)())
+        elif isinstance(s, gast.Delete):
+            if not all(isinstance(t, gast.Name) for t in s.targets):
+                self.fail(s, "del of an item or attribute", "build a new value without it")
+            return                       # unbinding a name changes no value: nothing to do
         elif isinstance(s, gast.FunctionDef):
             self.emit(out, s)            # a nested helper: compiled on its own when it is called
         elif isinstance(s, (gast.Import, gast.ImportFrom, gast.Assert, gast.Raise)):
@@ -260,6 +262,9 @@ class Normalizer:
         if isinstance(value, gast.BoolOp):
             self.bool_op(name, value, out)
             return
+        if isinstance(value, gast.DictComp):
+            self.dict_comp(name, value, out)
+            return
         if isinstance(value, (gast.ListComp, gast.GeneratorExp)):   # a generator becomes a list
             self.list_comp(name, value, out)
             return
@@ -321,6 +326,21 @@ class Normalizer:
             s.lineno = self.line
         self.block(inner, out)
 
+    def dict_comp(self, name: str, node: gast.DictComp, out: List):
+        self.emit(out, assign(name, gast.Dict(keys=[], values=[])))
+        key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
+        inner = [gast.Assign(targets=[store(key)], value=node.key, type_comment=None),
+                 gast.Assign(targets=[store(item)], value=node.value, type_comment=None),
+                 gast.Assign(targets=[gast.Subscript(value=load(name), slice=load(key), ctx=gast.Store())],
+                             value=load(item), type_comment=None)]
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                inner = [gast.If(test=cond, body=inner, orelse=[])]
+            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
+        for s in inner:
+            s.lineno = self.line
+        self.block(inner, out)
+
     # --- expressions ----------------------------------------------------------------------------
     def atom(self, node, out: List, hint: str):
         """``node`` as a name or a constant, emitting what computes it."""
@@ -333,7 +353,7 @@ class Normalizer:
             if isinstance(node, gast.Name):
                 return load(node.id)
             return node
-        if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp)):
+        if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
             return load(name)
@@ -390,7 +410,7 @@ class Normalizer:
                 parts.append(gast.Compare(left=left, ops=[op], comparators=[right_atom]))
                 left = right_atom
             return self.simple(gast.BoolOp(op=gast.And(), values=parts), out, hint)
-        if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp, gast.GeneratorExp)):
+        if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return self.atom(node, out, hint)
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map" \
                 and len(node.args) >= 2 and not node.keywords:

@@ -477,3 +477,27 @@ def layer_with_super(x, w):
 
 def test_classes_using_super_and_call():
     check_grads(layer_with_super, X[:3], W[:2, :3])
+
+
+def dict_comprehension_and_del(params, x):
+    scaled = {name: w * 2.0 for name, w in params.items() if name != "skip"}
+    tmp = x * 3.0
+    del tmp
+    norms = {k: np.sum(v ** 2) for k, v in scaled.items()}
+    return norms["a"] + norms["b"] * np.sum(x)
+
+
+def test_dict_comprehensions_and_del():
+    from gradcheck import numerical_gradient, assert_close
+    a, b, x = np.array([0.2, -0.3]), np.array([0.5]), np.array([1.0, 2.0])
+
+    def wrapper_value(a, b):
+        return dict_comprehension_and_del({"a": a, "b": b, "skip": np.ones(1)}, x)
+    g = dlfeval(_grad_of_params, {"a": dlarray(a), "b": dlarray(b), "skip": np.ones(1)}, x)
+    assert_close(extractdata(g["a"]), numerical_gradient(wrapper_value, [a, b], 0))
+    assert_close(extractdata(g["b"]), numerical_gradient(wrapper_value, [a, b], 1))
+
+
+def _grad_of_params(params, x):
+    y = dict_comprehension_and_del(params, x)
+    return dlgradient(y, params)
