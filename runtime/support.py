@@ -615,6 +615,11 @@ def values_to_dict(grad, mapping):
     return out
 
 
+def vararg_adjoints(grad, items):
+    """The adjoints of the items of a ``*args`` tuple, one per item (zeros where none arrived)."""
+    return [item_adjoint(grad, i, items[i]) for i in range(len(items))]
+
+
 def copy_list(items):
     """A new list with the same items (so popping it leaves the original intact)."""
     return list(items)
@@ -695,5 +700,5 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
 nondifferentiable(seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)

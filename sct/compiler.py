@@ -158,7 +158,13 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     rt_name = "rt" if "rt" not in user_names else namer.fresh("sct_rt")
     fdef = Normalizer(fdef, filename, namer, rt_name).run()
     params = [a.id for a in fdef.args.args]
+    vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
+    kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
     kinds = list(kinds)
+    extra_kinds = tuple(kinds[len(params):]) if vararg else ()
+    extra_mask = tuple(active_mask[len(params):]) if (vararg and active_mask is not None) else \
+        (True,) * len(extra_kinds)
+    kinds = kinds[:len(params)] if vararg else kinds
     if len(kinds) < len(params):
         defaults = fn.__defaults__ or ()
         missing = params[len(kinds):]
@@ -171,6 +177,18 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     mask += [False] * (len(params) - len(mask))
     active = {p for p, k, m in zip(params, kinds, mask) if m and kind_traced(k)}
     complex_ = {p for p, k in zip(params, kinds) if kind_complex(k)}
+    if vararg:                     # *args: a tuple of the extra arguments
+        param_kinds[vararg] = ("seq", tuple, tuple(k if m else ("const", object)
+                                                   for k, m in zip(extra_kinds, extra_mask)))
+        if kind_traced(param_kinds[vararg]):
+            active.add(vararg)
+        if kind_complex(param_kinds[vararg]):
+            complex_.add(vararg)
+        if mode == "jvp":
+            raise CompileError(f"forward mode does not follow *{vararg} parameters yet", filename,
+                               fdef.lineno, "*args")
+    if kwarg:
+        param_kinds[kwarg] = ("const", dict)
 
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}

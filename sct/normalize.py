@@ -73,9 +73,6 @@ class Normalizer:
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
-        args = self.fdef.args
-        if args.vararg is not None or args.kwarg is not None:
-            self.fail(self.fdef, "*args/**kwargs parameters", "list the parameters explicitly")
         body = [s for s in self.fdef.body
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         for s in body:

@@ -99,12 +99,15 @@ class Transformer:
         self.rt_names = rt_names
         self.params = [a.id for a in fdef.args.args]
         self.kwonly = [a.id for a in fdef.args.kwonlyargs]
+        self.vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
+        self.kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
         self.adjoint: Dict[str, str] = {}
         self._primal_by_adjoint: Dict[str, str] = {}
         self.tape = namer.fresh("tape")
         self.needed: Set[str] = set()      # primal names some adjoint reads
         self.uses_tape = False
-        self.forward_names: Set[str] = set(self.params) | set(self.kwonly)
+        self.forward_names: Set[str] = set(self.params) | set(self.kwonly) | \
+            {n for n in (self.vararg, self.kwarg) if n}
         for n in gast.walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.forward_names.add(n.id)
@@ -942,6 +945,10 @@ class Transformer:
                 results.append(call(self.rt("zero_adjoint"), [load(p)]))
             else:
                 results.append(ZERO)
+        if self.vararg:                            # one adjoint per extra argument
+            adjoint = load(self.d(self.vararg)) if self.vararg in state["initialized"] else ZERO
+            results.append(gast.Starred(value=call(self.rt("vararg_adjoints"),
+                                                   [adjoint, load(self.vararg)]), ctx=gast.Load()))
         return body, results, ret
 
     # --- assembling functions ---------------------------------------------------------------------
@@ -1018,6 +1025,9 @@ class Transformer:
             head.append(assign(self.tape, call(self.rt("copy_list"), [load(self.tape)])))
         zeros = [call(self.rt("zero_adjoint"), [load(p)]) if p in self.act.active else ZERO
                  for p in self.params]
+        if self.vararg:
+            zeros.append(gast.Starred(value=call(self.rt("vararg_adjoints"), [ZERO, load(self.vararg)]),
+                                      ctx=gast.Load()))
         if all(isinstance(p, str) for p in self.params) and \
                 all(n.id in params for z in zeros if isinstance(z, gast.Call) for n in z.args):
             # nothing reached the value: every adjoint is zero, skip the sweep
@@ -1037,7 +1047,7 @@ class Transformer:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
             head.extend(self.unbound_inits())
         name = self.fname if self.mode == "entry" else self.namer.fresh(self.fname + "_fwd")
-        return _function(name, list(self.params), head + body, self.kwonly)
+        return _function(name, list(self.params), head + body, self.kwonly, self.vararg, self.kwarg)
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
@@ -1241,11 +1251,13 @@ def assign_pair(a: str, b: str, value) -> gast.Assign:
                        value=value, type_comment=None)
 
 
-def _function(name: str, params: List[str], body: List, kwonly: List[str] = ()) -> gast.FunctionDef:
+def _function(name: str, params: List[str], body: List, kwonly: List[str] = (),
+              vararg: Optional[str] = None, kwarg: Optional[str] = None) -> gast.FunctionDef:
     def param(p):
         return gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
-    args = gast.arguments(args=[param(p) for p in params], posonlyargs=[], vararg=None,
+    args = gast.arguments(args=[param(p) for p in params], posonlyargs=[],
+                          vararg=param(vararg) if vararg else None,
                           kwonlyargs=[param(p) for p in kwonly], kw_defaults=[None] * len(kwonly),
-                          kwarg=None, defaults=[])
+                          kwarg=param(kwarg) if kwarg else None, defaults=[])
     return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
                             type_comment=None, type_params=[])

@@ -501,3 +501,20 @@ def test_dict_comprehensions_and_del():
 def _grad_of_params(params, x):
     y = dict_comprehension_and_del(params, x)
     return dlgradient(y, params)
+
+
+def weighted_total(scale, *parts, **options):
+    total = 0.0
+    for p in parts:
+        total = total + np.sum(p ** 2)
+    if options.get("double", False):
+        total = total * 2.0
+    return scale * total
+
+
+def calls_a_varargs_helper(x, w):
+    return weighted_total(0.5, x, w * 3.0, double=True)
+
+
+def test_varargs_and_kwargs_parameters():
+    check_grads(calls_a_varargs_helper, X[:3], W[0, :3])
