@@ -43,7 +43,6 @@ UNSUPPORTED = {
     gast.Global: ("a global statement", "pass the value in and return the new one"),
     gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
     gast.Try: ("try/except", "check the condition with if instead of catching an exception"),
-    gast.With: ("a with statement", "move it outside the differentiated function"),
     gast.AsyncFor: ("async for", "use a plain for loop"),
     gast.AsyncWith: ("async with", "move it outside the differentiated function"),
     gast.ClassDef: ("a class definition", "define the class at module level"),
@@ -156,6 +155,12 @@ class Normalizer:
             return
         elif isinstance(s, (gast.Break, gast.Continue)):
             self.emit(out, type(s)())
+        elif isinstance(s, gast.With):
+            node = gast.With(items=s.items, body=[], type_comment=None)
+            self.emit(out, node)         # the body runs once, inside the context
+            self.block(s.body, node.body)
+            if not node.body:
+                node.body.append(gast.Pass())
         elif isinstance(s, gast.Delete):
             if not all(isinstance(t, gast.Name) for t in s.targets):
                 self.fail(s, "del of an item or attribute", "build a new value without it")

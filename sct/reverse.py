@@ -264,6 +264,8 @@ class Transformer:
                 elif isinstance(s, gast.If):
                     walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
                     walk(s.orelse, frames + [(block, i, s, depth)], depth + 1, in_loop)
+                elif isinstance(s, gast.With):
+                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
                 elif isinstance(s, (gast.For, gast.While)):
                     walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
         walk(self.fdef.body, [], 0, False)
@@ -448,6 +450,8 @@ class Transformer:
                     R |= set(self.operands(s))
             elif isinstance(s, gast.If):
                 R = self.reach(s.body, R) | self.reach(s.orelse, R)
+            elif isinstance(s, gast.With):
+                R = self.reach(s.body, R)
             elif isinstance(s, (gast.For, gast.While)):
                 R = self.loop_reach(s, R)
         return R
@@ -468,7 +472,7 @@ class Transformer:
             stmts, R = self.reverse_stmt(s, R, depth, state)
             if stmts:
                 line = getattr(s, "lineno", None)
-                if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While)):
+                if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
                     out.append(self.line_comment(line, "adjoint of"))
                     last_line = line
                 out.extend(stmts)
@@ -486,6 +490,10 @@ class Transformer:
             return self.reverse_attribute_store(s, R, depth, state)
         if isinstance(s, gast.If):
             return self.reverse_if(s, R, depth, state)
+        if isinstance(s, gast.With):           # ran once: its body's adjoint, in place
+            pre = self.init_adjoints(self.touched(s.body, R), state)
+            body, R = self.reverse_block(s.body, R, depth + 1, state)
+            return pre + body, R
         if isinstance(s, (gast.For, gast.While)):
             return self.reverse_loop(s, R, depth, state)
         return [], R
@@ -1067,7 +1075,7 @@ class Transformer:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 if s.targets[0].id not in seen_in_compound:
                     bound.add(s.targets[0].id)
-            elif isinstance(s, (gast.If, gast.For, gast.While)):
+            elif isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
                 for n in gast.walk(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         seen_in_compound.add(n.id)
@@ -1078,7 +1086,7 @@ class Transformer:
             return self._in_compounds
         names: Set[str] = set()
         for s in self.fdef.body:
-            if isinstance(s, (gast.If, gast.For, gast.While)):
+            if isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
                 for n in gast.walk(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         names.add(n.id)
@@ -1159,6 +1167,10 @@ class Transformer:
             node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
             node.lineno = s.lineno
             return [self.line_comment(s.lineno, ""), node]
+        if isinstance(s, gast.With):
+            return [self.line_comment(s.lineno, ""),
+                    gast.With(items=s.items, body=self.forward_block(s.body, depth + 1) or [gast.Pass()],
+                              type_comment=None)]
         if isinstance(s, (gast.For, gast.While)) and not self.needs_tape(s):
             node = copy.copy(s)
             node.body = self.forward_block(s.body, depth + 1)

@@ -112,6 +112,8 @@ class TangentTransformer:
     def stmt(self, s) -> List:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             return self.assignment(s)
+        if isinstance(s, gast.With):
+            return [gast.With(items=s.items, body=self.block(s.body) or [gast.Pass()], type_comment=None)]
         if isinstance(s, gast.If):
             node = gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()], orelse=self.block(s.orelse))
             return [node]

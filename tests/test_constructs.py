@@ -518,3 +518,17 @@ def calls_a_varargs_helper(x, w):
 
 def test_varargs_and_kwargs_parameters():
     check_grads(calls_a_varargs_helper, X[:3], W[0, :3])
+
+
+def with_errstate(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(x != 0, np.sin(x) / np.where(x != 0, x, 1.0), 1.0)
+        total = np.sum(ratio ** 2)
+    for i in range(2):
+        with np.errstate(over="ignore"):
+            total = total + np.sum(np.exp(x * i))
+    return total
+
+
+def test_with_statements_run_their_body_in_the_context():
+    check_grads(with_errstate, np.array([0.5, -1.2, 2.0]))
