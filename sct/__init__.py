@@ -10,6 +10,7 @@
 (104.0, [396.0, 200.0])
 """
 from runtime.dlarray import dlarray, extractdata
+from runtime.layers import Layer
 from runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
 
 from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
@@ -20,5 +21,5 @@ from .forward import hvp, jvp, jvp_source
 __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
            "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "jvp", "jvp_source", "hvp", "SctError", "CompileError", "EvaluationError",
            "relu", "leakyrelu", "sigmoid", "softmax", "crossentropy", "mse", "fullyconnect",
-           "lstm", "gru", "embed", "attention",
+           "lstm", "gru", "embed", "attention", "Layer",
            "clear_cache"]

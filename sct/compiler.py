@@ -31,10 +31,11 @@ from .reverse import Transformer
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
+    import runtime.layers  # noqa: F401  (registers the custom-layer op)
     import runtime.nn  # noqa: F401  (registers the deep-learning rules)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
-    for module in (runtime.support, runtime.numpy_ops, runtime.nn):
+    for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:
@@ -64,6 +65,39 @@ class Compiled:
             if not guard.holds():
                 return False
         return True
+
+
+def use_custom_backwards(fdef, activity, rt_name: str) -> None:
+    """``layer.predict(X)`` on a layer that defines ``backward`` becomes ``rt.apply_layer``,
+    an op whose rule is that backward (MATLAB uses a custom backward when present)."""
+    from runtime.layers import Layer
+    from .ir import walk_no_defs
+
+    def custom(name: str) -> bool:
+        kind = activity.kinds.get(name)
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        return isinstance(cls, type) and issubclass(cls, Layer) and callable(getattr(cls, "backward", None))
+
+    for node in walk_no_defs(fdef):
+        if not (isinstance(node, gast.Assign) and isinstance(node.value, gast.Call)):
+            continue
+        value = node.value
+        func = value.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.attr in ("predict", "forward") and custom(func.value.id):
+            receiver, method = func.value, func.attr
+        elif isinstance(func, gast.Name) and custom(func.id):
+            receiver, method = func, "forward"
+        else:
+            continue
+        if len(value.args) != 1 or value.keywords:
+            continue
+        node.value = gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                                  type_comment=None),
+                                                   attr="apply_layer", ctx=gast.Load()),
+                               args=[gast.Name(id=receiver.id, ctx=gast.Load(), annotation=None,
+                                               type_comment=None), value.args[0],
+                                     gast.Constant(value=method, kind=None)], keywords=[])
 
 
 def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
@@ -201,6 +235,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     resolver = Resolver(fn, local_names, known=known)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
+    use_custom_backwards(fdef, first, rt_name)
     fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name)
     rename_straight_line(fdef, namer)
     local_names = set(params) | {n.id for n in gast.walk(fdef)

@@ -95,6 +95,16 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         def backward_call(residuals, grad):
             return (ZERO,) + tuple(bwd(residuals, grad))
         return forward_call, backward_call
+    from runtime.layers import apply_layer, has_custom_backward
+    if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) == 2:
+        fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer))
+
+        def forward_layer(receiver, x):
+            return fwd0(receiver, x, name)
+
+        def backward_layer(residuals, grad):
+            return tuple(bwd0(residuals, grad))[:2]
+        return forward_layer, backward_layer
     method = getattr(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
             isinstance(method.__func__, types.FunctionType):
