@@ -827,17 +827,9 @@ class Transformer:
 
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
-        for name, node in bound.items():
-            mapping[name] = node
-        for n in gast.walk(template):
-            if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
-                obj = globals_[n.id]
-                if obj is np:
-                    mapping[n.id] = self.np
-                elif id(obj) in self.rt_names:
-                    mapping[n.id] = attr(load(self.rt_name), self.rt_names[id(obj)])
-        expr = substitute(template, mapping)
-        return self.elide_conj(expr)
+        mapping.update(bound)
+        return self.elide_conj(instantiate_template(template, mapping, globals_, self.np,
+                                                    self.rt_names, self.rt_name))
 
     # --- complex handling, once for every rule ------------------------------------------------
     def expr_is_real(self, node) -> bool:
@@ -1242,6 +1234,21 @@ def simplify(expr):
                 return left
             return node
     return Fold().visit(expr)
+
+
+def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name: str,
+                         rt_names: Dict[int, str], rt_name: str):
+    """A rule's expression with the call's names put in, and the rule module's own names
+    (numpy, runtime helpers) spelled as generated code reaches them."""
+    mapping = dict(mapping)
+    for n in gast.walk(template):
+        if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
+            obj = globals_[n.id]
+            if obj is np:
+                mapping[n.id] = numpy_name
+            elif id(obj) in rt_names:
+                mapping[n.id] = attr(load(rt_name), rt_names[id(obj)])
+    return substitute(template, mapping)
 
 
 def _is_comment(st) -> bool:

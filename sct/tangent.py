@@ -29,7 +29,7 @@ from .analysis import Activity, CallInfo, bind_arguments
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
-from .reverse import _function, simplify
+from .reverse import _function, instantiate_template, simplify
 
 # Ops linear in the named argument: their tangent is the op applied to its tangent.
 LINEAR: Dict[Any, str] = {}
@@ -316,20 +316,12 @@ class TangentTransformer:
         else:
             partial = _strip_conj(factor)
         d = self.dot_of(bound[param])
+        if _contains_g(partial):
+            return None
         mapping = {"ans": ans}
         mapping.update(bound)
-        globals_ = rule.fn.__globals__
-        for n in gast.walk(partial):
-            if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
-                obj = globals_[n.id]
-                if obj is np:
-                    mapping[n.id] = self.np
-                elif id(obj) in self.rt_names:
-                    mapping[n.id] = attr(load(self.rt_name), self.rt_names[id(obj)])
-        if any(isinstance(n, gast.Name) and n.id == "g" for n in gast.walk(partial)):
-            return None
-        from .ir import substitute
-        term = gast.BinOp(left=d, op=gast.Mult(), right=substitute(partial, mapping))
+        term = gast.BinOp(left=d, op=gast.Mult(), right=instantiate_template(
+            partial, mapping, rule.fn.__globals__, self.np, self.rt_names, self.rt_name))
         return gast.UnaryOp(op=gast.USub(), operand=term) if sign < 0 else term
 
     def transposed(self, info: CallInfo, node: gast.Call, bound, active: List[str], ans: str):
