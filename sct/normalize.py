@@ -311,31 +311,28 @@ class Normalizer:
             out = branch.body
 
     def list_comp(self, name: str, node: gast.ListComp, out: List):
-        self.emit(out, assign(name, gast.List(elts=[], ctx=gast.Load())))
         item = self.namer.fresh(name + "_item")
-        inner = [gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
-                 gast.Assign(targets=[store(name)],
-                             value=gast.BinOp(left=load(name), op=gast.Add(),
-                                              right=gast.List(elts=[load(item)], ctx=gast.Load())),
-                             type_comment=None)]
+        self.comprehension(name, node, gast.List(elts=[], ctx=gast.Load()), [
+            gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
+            gast.Assign(targets=[store(name)],
+                        value=gast.BinOp(left=load(name), op=gast.Add(),
+                                         right=gast.List(elts=[load(item)], ctx=gast.Load())),
+                        type_comment=None)], out)
+
+    def dict_comp(self, name: str, node: gast.DictComp, out: List):
+        key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
+        self.comprehension(name, node, gast.Dict(keys=[], values=[]), [
+            gast.Assign(targets=[store(key)], value=node.key, type_comment=None),
+            gast.Assign(targets=[store(item)], value=node.value, type_comment=None),
+            gast.Assign(targets=[gast.Subscript(value=load(name), slice=load(key), ctx=gast.Store())],
+                        value=load(item), type_comment=None)], out)
+
+    def comprehension(self, name: str, node, empty, inner: List, out: List):
+        """``name = empty`` then ``inner`` inside the comprehension's loops and conditions."""
+        self.emit(out, assign(name, empty))
         for gen in reversed(node.generators):
             if gen.is_async:
                 self.fail(node, "async comprehension", "use a plain loop")
-            for cond in reversed(gen.ifs):
-                inner = [gast.If(test=cond, body=inner, orelse=[])]
-            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
-        for s in inner:
-            s.lineno = self.line
-        self.block(inner, out)
-
-    def dict_comp(self, name: str, node: gast.DictComp, out: List):
-        self.emit(out, assign(name, gast.Dict(keys=[], values=[])))
-        key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
-        inner = [gast.Assign(targets=[store(key)], value=node.key, type_comment=None),
-                 gast.Assign(targets=[store(item)], value=node.value, type_comment=None),
-                 gast.Assign(targets=[gast.Subscript(value=load(name), slice=load(key), ctx=gast.Store())],
-                             value=load(item), type_comment=None)]
-        for gen in reversed(node.generators):
             for cond in reversed(gen.ifs):
                 inner = [gast.If(test=cond, body=inner, orelse=[])]
             inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
