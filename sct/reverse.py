@@ -823,7 +823,33 @@ class Transformer:
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
                 expr = _strip_unbroadcast(expr, self.rt_name)   # a number never broadcasts the other
             pieces.append((arg.id, simplify(expr)))
-        return pieces
+        return self.share_common_calls(pieces, s)
+
+    def share_common_calls(self, pieces, s):
+        """A call that several of one op's contributions make (a custom layer's backward, say)
+        is made once, into a temporary."""
+        if len(pieces) < 2:
+            return pieces
+        seen: Dict[str, int] = {}
+        for _, expr in pieces:
+            for dump in {gast.dump(n) for n in gast.walk(expr) if isinstance(n, gast.Call)}:
+                seen[dump] = seen.get(dump, 0) + 1
+        shared = [d for d, count in seen.items() if count > 1]
+        if not shared:
+            return pieces
+        largest = max(shared, key=len)
+        name = self.namer.fresh(f"d_{s.targets[0].id}_parts")
+        node = next(n for _, e in pieces for n in gast.walk(e)
+                    if isinstance(n, gast.Call) and gast.dump(n) == largest)
+        self.pending_pre.append(assign(name, copy.deepcopy(node)))
+
+        class Replace(gast.NodeTransformer):
+            def visit_Call(self, n):
+                if gast.dump(n) == largest:
+                    return load(name)
+                self.generic_visit(n)
+                return n
+        return [(target, Replace().visit(expr)) for target, expr in pieces]
 
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
