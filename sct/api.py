@@ -98,8 +98,8 @@ def _entry(fun: Callable, args) -> Compiled:
     return entry
 
 
-def dlfeval(fun: Callable, *args):
-    """Evaluate ``fun(*args)`` with differentiation enabled (MATLAB's dlfeval).
+def dlfeval(fun: Callable, *args, **kwargs):
+    """Evaluate ``fun(*args, **kwargs)`` with differentiation enabled (MATLAB's dlfeval).
 
     ``fun`` is compiled once per kinds of arguments (types, dtypes, ranks and
     container structure); its ``dlgradient`` calls become generated adjoint
@@ -113,9 +113,23 @@ def dlfeval(fun: Callable, *args):
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     from .accelerate import AcceleratedFunction
+    if kwargs:                      # keywords go to their positions: kinds are positional
+        args = _positional(fun.fn if isinstance(fun, AcceleratedFunction) else fun, args, kwargs)
     if isinstance(fun, AcceleratedFunction):
         return fun(*args)
     return run_compiled(_entry(fun, args), args)
+
+
+def _positional(fun: Callable, args, kwargs) -> tuple:
+    import inspect
+    try:
+        bound = inspect.signature(fun).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise SctError(f"dlfeval: the arguments do not match {getattr(fun, '__qualname__', fun)}: {exc}") from None
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise SctError("dlfeval: keyword-only arguments cannot be passed yet; make them ordinary parameters")
+    return tuple(bound.args)
 
 
 def run_compiled(compiled: Compiled, args):

@@ -271,3 +271,13 @@ def test_dot_data_inside_dlfeval_is_extractdata():
 
 def test_one_element_dlarray_converts_to_float():
     assert float(dlarray([2.5])) == 2.5
+
+
+def loss_with_options(x, scale=1.0, power=2):
+    y = scale * np.sum(x ** power)
+    return dlgradient(y, x)
+
+
+def test_dlfeval_accepts_keyword_arguments():
+    g = dlfeval(loss_with_options, dlarray([1.0, 2.0]), power=3, scale=dlarray(2.0))
+    np.testing.assert_allclose(extractdata(g), [6.0, 24.0])
