@@ -92,7 +92,7 @@ def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
     if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
             getattr(grad, "dtype", None) == x.dtype:
-        out = np.zeros_like(x)               # the common case: one element or row
+        out = np.zeros(x.shape, x.dtype)     # the common case: one element or row (exact ndarray)
         out[idx] = grad
         return out
     if isinstance(x, (list, tuple)):

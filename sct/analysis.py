@@ -428,8 +428,7 @@ class Activity:
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)
-        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
-                value.value.id in self.arrays:
+        if isinstance(value, gast.Subscript) and array_operand(value.value):
             return True                    # indexing an array gives an array (or a number)
         if isinstance(value, gast.Name):
             return array_operand(value)
