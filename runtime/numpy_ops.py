@@ -53,7 +53,7 @@ import operator
 import numpy as np
 
 from .registry import ATTRIBUTES, CONTAINER_OPS, METHODS, defrule, nondifferentiable
-from .support import ZERO, _is_zero, getitem_or_zero, index_adjoint, setitem, unbroadcast
+from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast
 
 # --- operators ---------------------------------------------------------------------
 
@@ -103,24 +103,24 @@ def matmul_adjoint_a(g, a, b):
     """The adjoint of ``a`` in ``a @ b`` for every rank numpy's matmul accepts."""
     if np.ndim(b) == 1:
         if np.ndim(a) == 1:
-            return g * np.conj(b)
-        return unbroadcast(np.expand_dims(g, -1) * np.conj(b), a)
+            return g * conj_of(b)
+        return unbroadcast(np.expand_dims(g, -1) * conj_of(b), a)
     if np.ndim(a) == 1:
-        return unbroadcast(np.conj(b) @ np.expand_dims(g, -1), np.expand_dims(a, -1))[..., 0] \
-            if np.ndim(b) > 2 else np.conj(b) @ g
-    return unbroadcast(g @ np.conj(np.swapaxes(b, -1, -2)), a)
+        return unbroadcast(conj_of(b) @ np.expand_dims(g, -1), np.expand_dims(a, -1))[..., 0] \
+            if np.ndim(b) > 2 else conj_of(b) @ g
+    return unbroadcast(g @ conj_of(np.swapaxes(b, -1, -2)), a)
 
 
 def matmul_adjoint_b(g, a, b):
     """The adjoint of ``b`` in ``a @ b``."""
     if np.ndim(a) == 1:
         if np.ndim(b) == 1:
-            return g * np.conj(a)
-        return unbroadcast(np.expand_dims(np.conj(a), -1) * np.expand_dims(g, -2), b)
+            return g * conj_of(a)
+        return unbroadcast(np.expand_dims(conj_of(a), -1) * np.expand_dims(g, -2), b)
     if np.ndim(b) == 1:
-        return unbroadcast(np.conj(np.swapaxes(a, -1, -2)) @ np.expand_dims(g, -1), np.expand_dims(b, -1))[..., 0] \
-            if np.ndim(a) > 2 else np.conj(a).T @ g
-    return unbroadcast(np.conj(np.swapaxes(a, -1, -2)) @ g, b)
+        return unbroadcast(conj_of(np.swapaxes(a, -1, -2)) @ np.expand_dims(g, -1), np.expand_dims(b, -1))[..., 0] \
+            if np.ndim(a) > 2 else conj_of(a).T @ g
+    return unbroadcast(conj_of(np.swapaxes(a, -1, -2)) @ g, b)
 
 
 # --- elementwise functions ------------------------------------------------------------

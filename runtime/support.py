@@ -375,6 +375,11 @@ def adjoint_or_zeros(grad, like):
     return zero_adjoint(like) if grad is ZERO else grad
 
 
+def conj_of(x):
+    """``np.conj(x)``, without a copy when ``x`` is real (for helpers that run as plain code)."""
+    return np.conj(x) if np.iscomplexobj(x) else x
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
@@ -548,6 +553,11 @@ def _drop_attribute_rule(g, ans, grad, name):
 @defrule(adjoint_or_zeros, wrt=("grad",))
 def _adjoint_or_zeros_rule(g, ans, grad, like):
     return g
+
+
+@defrule(conj_of)
+def _conj_of_rule(g, ans, x):
+    return conj_of(g)
 
 
 @defrule(total)

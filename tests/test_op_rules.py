@@ -633,6 +633,7 @@ CASES = [
     Case(support.zero_at, [R(4, 3), C((0, slice(None)))], complex=True),
     Case(support.add_grad, [R(2, 3), R(2, 3)], (0, 1), complex=True),
     Case(support.total, [R(3, 2)], complex=True),
+    Case(support.conj_of, [R(3, 2)], complex=True),
     Case(support.attribute_adjoint_any, [R(3, 2), C(np.zeros((2, 3))), C("T")]),
     Case(support.attribute_adjoint_any_transpose, [R(2, 3), C(np.zeros((2, 3))), C("T")]),
     Case(support.adjoint_or_zeros, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
