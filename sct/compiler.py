@@ -181,6 +181,24 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     sweeps) or "vjp" (a function called from differentiated code: a forward
     that keeps what its adjoint needs, and the adjoint).
     """
+    try:
+        return _compile_function(fn, kinds, mode, active_mask, returns_self)
+    except (CompileError, RecursionError):
+        raise
+    except Exception as exc:
+        # A bug in sct, not in the user's code: still say which function it was.
+        code = getattr(fn, "__code__", None)
+        raise CompileError(
+            f"internal error while differentiating {getattr(fn, '__qualname__', fn)!r} "
+            f"({type(exc).__name__}: {exc}); please report it with this function's source. "
+            "Meanwhile, moving the construct into an sct.Layer with its own backward method, "
+            "or computing it before dlfeval, avoids it",
+            code.co_filename if code else None, code.co_firstlineno if code else None,
+            "def " + getattr(fn, "__name__", "?")) from exc
+
+
+def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
+                      returns_self: bool) -> Compiled:
     fdef, filename, _ = function_ast(fn)
     if returns_self:       # __init__ builds its first argument: differentiate it as the result
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),

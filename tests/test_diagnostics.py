@@ -105,3 +105,21 @@ def test_source_unavailable_is_a_compile_error():
     exec("def made_by_exec(x):\n    return x\n", namespace)
     with pytest.raises(sct.CompileError, match="source"):
         dlfeval(namespace["made_by_exec"], dlarray(1.0))
+
+
+def square_sum_gradient(x):
+    y = np.sum(x ** 2)
+    return dlgradient(y, x)
+
+
+def test_internal_failure_is_a_compile_error_naming_the_function(monkeypatch):
+    import sct.compiler
+    sct.clear_cache()
+    monkeypatch.setattr(sct.compiler, "to_source", lambda *a: (_ for _ in ()).throw(AttributeError("boom")))
+    with pytest.raises(sct.CompileError, match="internal error.*square_sum_gradient.*boom") as info:
+        dlfeval(square_sum_gradient, dlarray([1.0, 2.0]))
+    assert info.value.filename == __file__
+    assert info.value.lineno == square_sum_gradient.__code__.co_firstlineno
+    assert isinstance(info.value.__cause__, AttributeError)
+    monkeypatch.undo()
+    np.testing.assert_allclose(dlfeval(square_sum_gradient, dlarray([1.0, 2.0])).data, [2.0, 4.0])
