@@ -625,14 +625,16 @@ class Transformer:
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
         n = self.counter(s)
         out = list(pre)
-        if depth > 0:
-            out.append(self.pop(n))
-        else:
-            self.needed.add(n)
         if isinstance(s, gast.For):
             target = s.target.id
             if target in self.needed_final:
                 body.append(self.pop(target))
+        if not body and depth == 0:      # nothing in the loop reaches the gradient
+            return out, R_in
+        if depth > 0:
+            out.append(self.pop(n))
+        else:
+            self.needed.add(n)
         out.append(self.line_comment(s.lineno, "adjoint of the loop on"))
         loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
                         orelse=[], type_comment=None)
@@ -1191,7 +1193,7 @@ class Transformer:
                               type_comment=None)]
         if isinstance(s, (gast.For, gast.While)) and not self.needs_tape(s):
             node = copy.copy(s)
-            node.body = self.forward_block(s.body, depth + 1)
+            node.body = self.forward_block(s.body, depth + 1) or [gast.Pass()]
             return [node]
         if isinstance(s, (gast.For, gast.While)):
             n = self.counter(s)

@@ -190,3 +190,20 @@ def test_forward_mode_on_random_matrix_programs(seed, tmp_path):
     step = 1e-6
     expected = (module.f(x + step * v) - module.f(x - step * v)) / (2 * step)
     np.testing.assert_allclose(np.asarray(jv.data), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(1, 200, 5))
+def test_second_derivative_of_random_programs(seed, tmp_path):
+    # reverse over reverse through loops (some of whose results never reach the output),
+    # branches, helpers and methods: Hessian-vector products against differences of gradients
+    from test_higher_order import check_hvp
+    module = load_program(program(seed), f"hvp_program_{seed}", tmp_path)
+    check_hvp(module.f, np.random.default_rng(seed).uniform(-1.0, 1.0, 4), seed, what=f"program {seed}")
+
+
+@pytest.mark.parametrize("seed", range(1, 60, 6))
+def test_second_derivative_of_random_matrix_programs(seed, tmp_path):
+    from test_higher_order import check_hvp
+    module = load_program(matrix_program(seed), f"hvp_matrix_program_{seed}", tmp_path)
+    check_hvp(module.f, np.random.default_rng(seed).uniform(-1.0, 1.0, (3, 4)), seed,
+              what=f"matrix program {seed}")
