@@ -207,3 +207,33 @@ def test_second_derivative_of_random_matrix_programs(seed, tmp_path):
     module = load_program(matrix_program(seed), f"hvp_matrix_program_{seed}", tmp_path)
     check_hvp(module.f, np.random.default_rng(seed).uniform(-1.0, 1.0, (3, 4)), seed,
               what=f"matrix program {seed}")
+
+
+THIRD_ORDER = '''
+import sct
+
+def second(x, v):
+    g = sct.dlgradient(f(x), x, EnableHigherDerivatives=True)
+    return sct.dlgradient(np.sum(g * v), x)
+
+def third(x, v):
+    g = sct.dlgradient(f(x), x, EnableHigherDerivatives=True)
+    h = sct.dlgradient(np.sum(g * v), x, EnableHigherDerivatives=True)
+    return sct.dlgradient(np.sum(h * v), x)
+'''
+
+
+@pytest.mark.parametrize("seed", range(3, 200, 25))
+def test_third_derivative_of_random_programs(seed, tmp_path):
+    # d/dx <H(x) v, v>, the third derivative along v, against differences of sct's H v
+    import sct
+    module = load_program(program(seed) + THIRD_ORDER, f"third_program_{seed}", tmp_path)
+    rng = np.random.default_rng(seed)
+    x, v = rng.uniform(-1.0, 1.0, 4), rng.standard_normal(4)
+    got = np.asarray(sct.dlfeval(module.third, sct.dlarray(x), v).data)
+    step = 1e-5
+    up = np.asarray(sct.dlfeval(module.second, sct.dlarray(x + step * v), v).data)
+    down = np.asarray(sct.dlfeval(module.second, sct.dlarray(x - step * v), v).data)
+    expected = (up - down) / (2 * step)
+    from gradcheck import assert_close
+    assert_close(got, expected, 1e-3, 1e-5 * max(1.0, np.max(np.abs(expected))), what=f"program {seed}")
