@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
+from runtime import numpy_ops as rt_numpy_ops
 from runtime import registry
 from runtime import support as rt_support
 
@@ -37,8 +38,7 @@ LINEAR: Dict[Any, str] = {}
 
 def _linear(arg: str, *ops) -> None:
     for op in ops:
-        if op is not None:
-            LINEAR[op] = arg
+        LINEAR[op] = arg
 
 
 _linear("a", np.sum, np.mean, np.transpose, np.reshape, np.expand_dims, np.squeeze, np.swapaxes,
@@ -50,10 +50,8 @@ _linear("grad", rt_support.unbroadcast, rt_support.index_adjoint, rt_support.zer
         rt_support.getitem_or_zero, rt_support.item_adjoint, rt_support.project,
         rt_support.adjoint_or_zeros, rt_support.list_head, rt_support.list_tail)
 _linear("value", rt_support.broadcast_like)
-_linear("grad", getattr(__import__("runtime.numpy_ops", fromlist=["x"]), "reduction_broadcast"),
-        getattr(__import__("runtime.numpy_ops", fromlist=["x"]), "reduction_sum"))
-_linear("a", getattr(__import__("runtime.numpy_ops", fromlist=["x"]), "reshape_method", None),
-        getattr(__import__("runtime.numpy_ops", fromlist=["x"]), "transpose_method", None))
+_linear("grad", rt_numpy_ops.reduction_broadcast, rt_numpy_ops.reduction_sum)
+_linear("a", rt_numpy_ops.reshape_method, rt_numpy_ops.transpose_method)
 # Ops linear in several arguments jointly: the op of the tangents.
 JOINT_LINEAR = {rt_support.add_grad: ("a", "b"), rt_support.setitem: ("x", "value")}
 
