@@ -153,30 +153,19 @@ def report(results: dict, cases: list, impls: list, meta: dict) -> str:
     lines.append(table(["case"] + impls,
                        [[c] + [cell_status(results.get((c, i))) for i in impls] for c in cases]))
     lines.append("")
+    def ratio(case, over, under):
+        top, bottom = median(results.get((case, over))), median(results.get((case, under)))
+        return fmt_ratio(top / bottom) if (top and bottom) else "—"
+
     lines.append("Time relative to the hand-written numpy gradient (t / t_numpy; lower is faster):")
     lines.append("")
-    rows = []
-    for c in cases:
-        base = median(results.get((c, "numpy")))
-        row = [c]
-        for i in impls:
-            t = median(results.get((c, i)))
-            row.append(fmt_ratio(t / base) if (t and base) else "—")
-        rows.append(row)
-    lines.append(table(["case"] + impls, rows))
+    lines.append(table(["case"] + impls, [[c] + [ratio(c, i, "numpy") for i in impls] for c in cases]))
     lines.append("")
     if "sct" in impls and peers:
         lines.append("sct against each peer (t_peer / t_sct; above 1 means sct is faster):")
         lines.append("")
-        rows = []
-        for c in cases:
-            s = median(results.get((c, "sct")))
-            row = [c]
-            for p in peers:
-                t = median(results.get((c, p)))
-                row.append(fmt_ratio(t / s) if (t and s) else "—")
-            rows.append(row)
-        lines.append(table(["case"] + [f"vs {p}" for p in peers], rows))
+        lines.append(table(["case"] + [f"vs {p}" for p in peers],
+                           [[c] + [ratio(c, p, "sct") for p in peers] for c in cases]))
         lines.append("")
     ratios = [r["cpu_per_wall"] for r in results.values() if r.get("status") == "ok" and "cpu_per_wall" in r]
     if ratios:
