@@ -183,7 +183,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     """
     try:
         return _compile_function(fn, kinds, mode, active_mask, returns_self)
-    except (CompileError, RecursionError):
+    except CompileError:
         raise
     except Exception as exc:
         # A bug in sct, not in the user's code: still say which function it was.
