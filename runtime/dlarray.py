@@ -133,7 +133,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
                 "complex64": "complex single", "bool": "logical"}
         return kind.get(self._data.dtype.name, self._data.dtype.name)
 
-    def _values_text(self) -> str:
+    def _values_text(self, sep: str = "   ") -> str:
         """The values laid out as MATLAB prints them: rows, right-aligned, 4 decimals."""
         data = self._data
         if data.ndim > 2 or data.size > 400:
@@ -159,17 +159,43 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
             return number(v)
         cells = [[cell(v) for v in row] for row in rows]
         width = max((len(c) for row in cells for c in row), default=0)
-        return "\n    ".join("   ".join(c.rjust(width) for c in row) for row in cells)
+        return "\n    ".join(sep.join(c.rjust(width) for c in row) for row in cells)
+
+    def _cells(self):
+        """The values as rows of right-alignable strings (None for large or >2-d arrays)."""
+        data = self._data
+        if data.ndim > 2 or data.size > 400:
+            return None
+        return [line.split("\t") for line in self._values_text(sep="\t").split("\n    ")]
 
     def __repr__(self) -> str:
+        # One line for scalars and short vectors, so a tuple of results reads compactly.
+        if self._data.ndim <= 1 and self._data.size <= 10:
+            values = "  ".join(c for row in self._cells() for c in row)
+            return f"{self._size_text()} {self._class_text()} dlarray  {values}"
+        return self.__str__()
+
+    def __str__(self) -> str:
         return f"  {self._size_text()} {self._class_text()} dlarray\n\n    {self._values_text()}\n"
 
-    __str__ = __repr__
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element dlarray as its number; arrays format each value."""
+        if not spec:
+            return str(self)
+        if self._data.size == 1:
+            return format(self._data.item(), spec)
+        return np.array2string(self._data, formatter={"all": lambda v: format(v, spec)})
 
     def _repr_html_(self) -> str:
         import html
-        return (f"<div><b>{self._size_text()} {self._class_text()} dlarray</b>"
-                f"<pre>{html.escape(self._values_text())}</pre></div>")
+        head = f"<b>{self._size_text()} {self._class_text()} dlarray</b>"
+        rows = self._cells()
+        if rows is None:
+            return f"<div>{head}<pre>{html.escape(self._values_text())}</pre></div>"
+        cell = '<td style="text-align:right;font-family:monospace;padding:0 0.8em">{}</td>'
+        body = "".join("<tr>" + "".join(cell.format(html.escape(c.strip())) for c in row) + "</tr>"
+                       for row in rows)
+        return f'<div>{head}<table style="border-collapse:collapse">{body}</table></div>'
 
 
 def _wrap_result(result):

@@ -9,6 +9,8 @@
 >>> float(fval), grad.data.tolist()
 (104.0, [396.0, 200.0])
 """
+__version__ = "0.1.0"
+
 from runtime.dlarray import dlarray, extractdata
 from runtime.layers import Layer
 from runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
