@@ -7,6 +7,7 @@ from typing import Callable
 from runtime import registry
 from runtime.dlarray import unwrap, wrap_outputs
 
+from .callables import as_function
 from .compiler import Compiled, compile_function
 from .errors import EvaluationError, SctError
 from .kinds import kind_of
@@ -113,10 +114,13 @@ def dlfeval(fun: Callable, *args, **kwargs):
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     from .accelerate import AcceleratedFunction
-    if kwargs:                      # keywords go to their positions: kinds are positional
-        args = _positional(fun.fn if isinstance(fun, AcceleratedFunction) else fun, args, kwargs)
     if isinstance(fun, AcceleratedFunction):
+        if kwargs:
+            args = _positional(fun.fn, args, kwargs)
         return fun(*args)
+    fun, args, kwargs = as_function(fun, args, kwargs)
+    if kwargs:                      # keywords go to their positions: kinds are positional
+        args = _positional(fun, args, kwargs)
     return run_compiled(_entry(fun, args), args)
 
 
