@@ -264,7 +264,7 @@ def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
     _require_real(X, "dlconv")
     if np.ndim(weights) == 5:
         kh, kw, cpg, fpg, groups = np.shape(weights)
-        weights = np.reshape(weights, (kh, kw, cpg, fpg * groups))
+        weights = np.reshape(np.transpose(weights, (0, 1, 2, 4, 3)), (kh, kw, cpg, groups * fpg))
     return conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor,
                                                Padding)) + bias
 
