@@ -53,6 +53,14 @@ def _pair(value, name, count=2):
     return values
 
 
+def _as_dlarray_if(result, *inputs):
+    """``result`` as a dlarray when any input is one (outside dlfeval, as MATLAB returns dlarrays)."""
+    from .dlarray import dlarray
+    if any(isinstance(v, dlarray) for v in inputs):
+        return dlarray(result)
+    return result
+
+
 def _require_real(x, fname):
     if np.iscomplexobj(x):
         raise TypeError(f"{fname}: complex input is not supported (MATLAB's {fname} is real-valued)")
@@ -90,6 +98,8 @@ def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0):
     """(stride, pads, dilation, groups) of ``dlconv`` for these shapes and options."""
     if len(x_shape) != 4:
         raise ValueError(f"dlconv: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
+    if len(w_shape) == 5:                     # MATLAB's grouped (kh, kw, cpg, fpg, groups)
+        w_shape = tuple(w_shape[:3]) + (w_shape[3] * w_shape[4],)
     if len(w_shape) != 4:
         raise ValueError("dlconv: weights must be (height, width, channels per group, filters), "
                          f"got shape {tuple(w_shape)}")
@@ -170,8 +180,18 @@ def _cols(x, kh, kw, geometry):
     return np.moveaxis(win, 3, 0).reshape(groups, batch * ho * wo, cpg * kh * kw), (batch, ho, wo)
 
 
+def _weights4(w):
+    """4-D (kh, kw, cpg, Cout) weights; MATLAB's 5-D (kh, kw, cpg, fpg, groups) regrouped group-major."""
+    w = np.asarray(w)
+    if w.ndim == 5:
+        kh, kw, cpg, fpg, groups = w.shape
+        return np.transpose(w, (0, 1, 2, 4, 3)).reshape(kh, kw, cpg, groups * fpg)
+    return w
+
+
 def _filter_matrix(w, groups):
     """(groups, cpg*kh*kw, filters per group), rows in the order of ``_cols``."""
+    w = _weights4(w)
     kh, kw, cpg, cout = w.shape
     fpg = cout // groups
     return np.transpose(w.reshape(kh, kw, cpg, groups, fpg), (3, 2, 0, 1, 4)).reshape(groups, cpg * kh * kw, fpg)
@@ -181,7 +201,7 @@ def conv_core(x, weights, geometry):
     """Convolution (cross-correlation, as MATLAB's dlconv) without bias; ``geometry`` from conv_geometry."""
     _require_real(x, "dlconv")
     _require_real(weights, "dlconv")
-    kh, kw, cpg, cout = np.shape(weights)
+    kh, kw, cpg, cout = np.shape(_weights4(weights))
     groups = geometry[3]
     cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)
     wm = _filter_matrix(np.asarray(weights), groups)
@@ -193,7 +213,7 @@ def conv_core(x, weights, geometry):
 
 def conv_input_adjoint(dy, weights, x_shape, geometry):
     """The transposed convolution: the adjoint of ``x`` in ``conv_core(x, weights, geometry)``."""
-    kh, kw, cpg, cout = np.shape(weights)
+    kh, kw, cpg, cout = np.shape(_weights4(weights))
     stride, pads, dilation, groups = geometry
     g = np.asarray(dy)
     batch, ho, wo = g.shape[:3]
@@ -212,7 +232,9 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
 
 def conv_filter_adjoint(x, dy, w_shape, geometry):
     """The adjoint of ``weights`` in ``conv_core(x, weights, geometry)``: windows of x against g."""
-    kh, kw, cpg, cout = w_shape
+    five_d = len(w_shape) == 5
+    kh, kw, cpg = w_shape[:3]
+    cout = w_shape[3] * w_shape[4] if five_d else w_shape[3]
     groups = geometry[3]
     fpg = cout // groups
     cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
@@ -223,6 +245,8 @@ def conv_filter_adjoint(x, dy, w_shape, geometry):
         gm = np.moveaxis(g.reshape(batch * ho * wo, groups, fpg), 1, 0)   # (G, N, fpg)
         dw = np.matmul(np.swapaxes(cols, 1, 2), gm)                   # (G, K, fpg)
     dw = dw.reshape(groups, cpg, kh, kw, fpg)
+    if five_d:
+        return np.transpose(dw, (2, 3, 1, 4, 0))                      # (kh, kw, cpg, fpg, groups)
     return np.transpose(dw, (2, 3, 1, 0, 4)).reshape(kh, kw, cpg, cout)
 
 
@@ -261,12 +285,21 @@ def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
     Padding is with zeros.  The result is (batch, Ho, Wo, Cout).
     Differentiable in ``X``, ``weights`` and ``bias``, to any order.
     """
-    _require_real(X, "dlconv")
-    if np.ndim(weights) == 5:
-        kh, kw, cpg, fpg, groups = np.shape(weights)
-        weights = np.reshape(np.transpose(weights, (0, 1, 2, 4, 3)), (kh, kw, cpg, groups * fpg))
-    return conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor,
-                                               Padding)) + bias
+    y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding))
+    if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
+            np.can_cast(np.result_type(bias), y.dtype):
+        y += bias                          # in place: no second output-sized allocation
+        return _as_dlarray_if(y, X, weights, bias)
+    return _as_dlarray_if(y + np.asarray(bias), X, weights, bias)
+
+
+@defrule(dlconv, wrt=("X", "weights", "bias"))
+def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
+    return (conv_input_adjoint(g, weights, np.shape(X),
+                               conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+            conv_filter_adjoint(X, g, np.shape(weights),
+                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+            unbroadcast(g, bias))
 
 
 # --- pooling --------------------------------------------------------------------------------
@@ -325,7 +358,12 @@ def maxpool(X, poolsize, Stride=1, Padding=0):
     row-major window order).
     """
     _require_real(X, "maxpool")
-    return maxpool_select(X, X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
+    return _as_dlarray_if(maxpool_select(X, X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
+
+
+@defrule(maxpool)
+def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
+    return maxpool_scatter(g, X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
 
 
 def avgpool_core(x, geometry):
@@ -360,7 +398,12 @@ def avgpool(X, poolsize, Stride=1, Padding=0):
     Options as ``maxpool``; padded positions count as zeros in the average
     (MATLAB's ``PaddingValue`` 0).
     """
-    return avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
+    return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
+
+
+@defrule(avgpool)
+def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
+    return avgpool_scatter(g, np.shape(X), pool_geometry(np.shape(X), poolsize, Stride, Padding))
 
 
 # --- activations ------------------------------------------------------------------------------

@@ -94,6 +94,24 @@ def test_dlconv_groups_and_5d_weights():
     assert_close(dlconv(x, w5_matlab, b, Padding=1), y, 1e-12, 1e-12)
 
 
+def test_dlconv_5d_weights_gradients():
+    x = rng.standard_normal((1, 4, 4, 4))
+    w = rng.standard_normal((2, 2, 2, 3, 2)) * 0.5   # (kh, kw, cpg, fpg, groups)
+    b = rng.standard_normal(6)
+
+    def loss(x, w, b):
+        return np.sum(np.tanh(dlconv(x, w, b, Padding="same")) ** 2)
+    check_grads(loss, x, w, b)
+
+
+def test_outside_dlfeval_dlarrays_stay_dlarrays():
+    x = dlarray(rng.standard_normal((1, 4, 4, 2)))
+    w = dlarray(rng.standard_normal((3, 3, 2, 2)))
+    for y in (dlconv(x, w, 0.5), maxpool(x, 2), avgpool(x, 2), gelu(x), batchnorm(x, np.zeros(2), np.ones(2)),
+              layernorm(x, 0.0, 1.0), dropout(x, rng=1)):
+        assert isinstance(y, dlarray)
+
+
 def test_dlconv_same_padding_is_matlabs():
     x = rng.standard_normal((1, 7, 8, 2))
     w = rng.standard_normal((4, 3, 2, 3))
@@ -493,3 +511,16 @@ def test_everything_exported():
     for name in dlfun.__all__:
         assert getattr(sct, name) is getattr(dlfun, name)
         assert name in sct.__all__
+
+
+def dropout_model(x, w, b):
+    return np.sum(np.tanh(dropout(x @ w + b, Probability=0.4, rng=3)) ** 2)
+
+
+def test_seeded_dropout_gradient_penalty():
+    # A seed makes the mask the same wherever the compiler evaluates the forward again.
+    x = rng.standard_normal((4, 3))
+    w = rng.standard_normal((3, 5))
+    b = rng.standard_normal(5)
+    got, expected = _penalty_grad(dropout_model, 1, x, w, b)
+    assert_close(got, expected, 1e-5, 1e-6)
