@@ -199,3 +199,41 @@ def test_exported():
     for name in optim.__all__:
         assert getattr(sct, name) is getattr(optim, name)
         assert name in sct.__all__
+
+
+def cnn_loss(params, state, x, t):
+    y = sct.dlconv(x, params["conv"]["W"], params["conv"]["b"], Padding="same")
+    y, mu, var = sct.batchnorm(y, params["bn"]["offset"], params["bn"]["scale"], state["mu"], state["var"],
+                               nargout=3)
+    y = sct.maxpool(relu(y), 2, Stride=2)
+    y = sct.dropout(y, Probability=0.1, rng=state["seed"])
+    y = np.reshape(y, (np.shape(y)[0], -1))
+    p = sct.softmax(fullyconnect(y, params["fc"]["W"], params["fc"]["b"]))
+    loss = sct.crossentropy(p, t)
+    return loss, dlgradient(loss, params), {"mu": mu, "var": var, "seed": state["seed"] + 1}
+
+
+def test_small_cnn_trains_with_adam():
+    rng = np.random.default_rng(0)
+    n = 32
+    labels = rng.integers(0, 2, n)
+    x = rng.standard_normal((n, 6, 6, 1)) * 0.3
+    for i, lab in enumerate(labels):                  # class 0: a horizontal bar, class 1: a vertical bar
+        k = rng.integers(1, 5)
+        if lab:
+            x[i, :, k, 0] += 1.5
+        else:
+            x[i, k, :, 0] += 1.5
+    t = np.eye(2)[labels]
+    params = {"conv": {"W": dlarray(rng.standard_normal((3, 3, 1, 4)) * 0.3), "b": dlarray(np.zeros(4))},
+              "bn": {"offset": dlarray(np.zeros(4)), "scale": dlarray(np.ones(4))},
+              "fc": {"W": dlarray(rng.standard_normal((2, 36)) * 0.1), "b": dlarray(np.zeros(2))}}
+    state = {"mu": np.zeros(4), "var": np.ones(4), "seed": 0}
+    avg = avg_sq = None
+    losses = []
+    for iteration in range(1, 41):
+        loss, grads, state = dlfeval(cnn_loss, params, state, dlarray(x), t)
+        params, avg, avg_sq = adamupdate(params, grads, avg, avg_sq, iteration, 0.05)
+        losses.append(float(loss))
+    assert losses[-1] < 0.3 * losses[0], (losses[0], losses[-1])
+    assert not np.allclose(np.asarray(state["var"]), 1.0)      # running statistics were updated
