@@ -1,0 +1,869 @@
+"""MATLAB's deep-learning functions for convolutional and normalised networks, beside their rules.
+
+Layout (as in ``runtime.nn``): the *batch* axis first and the *channel* axis
+last, so an image batch is ``(batch, height, width, channels)`` (MATLAB's
+"SSCB" with the batch moved to the front and the channels to the back).  Option
+names are MATLAB's (``Stride=2``, ``Padding="same"``, ``NormalizationFactor=
+"all-elements"``), so MATLAB code ports line for line::
+
+    Y = dlconv(X, weights, bias, Stride=2, Padding="same")     # weights (kh, kw, Cin/groups, Cout)
+    Y = maxpool(Y, 2, Stride=2)
+    Y, mu, sigmaSq = batchnorm(Y, offset, scaleFactor, mu, sigmaSq, nargout=3)
+    loss = huber(Y, T, TransitionPoint=0.5)
+
+Python cannot see how many outputs a call is unpacked into, so where MATLAB's
+behaviour depends on ``nargout`` (``batchnorm``) the count is the ``nargout``
+keyword.
+
+Heavy ops (``dlconv``, ``maxpool``, ``avgpool``) are registered ops built on
+BLAS: a strided view of the padded input (``sliding_window_view``) copied once
+into im2col form and multiplied with ``matmul``; their adjoints scatter back
+with one slice-add per kernel tap (never a loop over pixels).  Every helper an
+adjoint calls is itself an op with a rule (the transposed convolution, the
+filter adjoint, the pooling scatter and gather), so derivatives of any order
+follow.  The normalisations and ``dropout`` are plain functions of registered
+ops (like ``lstm``): the compiler differentiates them, to any order.
+
+These functions are real-valued, as MATLAB's are: the convolutions and pooling
+refuse complex input.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .registry import defrule, nondifferentiable
+from .support import broadcast_like, unbroadcast
+
+# --- geometry (nondifferentiable helpers) -----------------------------------------------
+
+
+def _pair(value, name, count=2):
+    """An int or a sequence of ``count`` ints, as a tuple of ``count`` ints."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * count
+    values = tuple(int(v) for v in np.ravel(value))
+    if len(values) == 1:
+        return values * count
+    if len(values) != count:
+        raise ValueError(f"{name} must be a positive integer or {count} of them, got {value!r}")
+    return values
+
+
+def _as_dlarray_if(result, *inputs):
+    """``result`` as a dlarray when any input is one (outside dlfeval, as MATLAB returns dlarrays)."""
+    from .dlarray import dlarray
+    if any(isinstance(v, dlarray) for v in inputs):
+        return dlarray(result)
+    return result
+
+
+def _require_real(x, fname):
+    if np.iscomplexobj(x):
+        raise TypeError(f"{fname}: complex input is not supported (MATLAB's {fname} is real-valued)")
+
+
+def _padding(padding, in_size, window, stride, name):
+    """((top, bottom), (left, right)) from MATLAB's Padding option.
+
+    ``"same"`` pads so the output is ``ceil(input / stride)`` long, the extra
+    row or column (when the total is odd) at the bottom / right, as MATLAB does.
+    A number pads every side; ``[a, b]`` pads ``a`` at top and bottom and ``b``
+    left and right; ``[[t, l], [b, r]]`` (MATLAB's 2-by-2 form) gives each side.
+    """
+    if isinstance(padding, str):
+        if padding != "same":
+            raise ValueError(f"{name}: Padding must be 'same' or nonnegative integers, got {padding!r}")
+        pads = []
+        for n, k, s in zip(in_size, window, stride):
+            out = -(-n // s)
+            total = max((out - 1) * s + k - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    p = np.asarray(padding)
+    if p.ndim == 0 or p.size == 1:
+        v = int(p.reshape(-1)[0])
+        return ((v, v), (v, v))
+    if p.shape == (2,):
+        return ((int(p[0]), int(p[0])), (int(p[1]), int(p[1])))
+    if p.shape == (2, 2):
+        return ((int(p[0, 0]), int(p[1, 0])), (int(p[0, 1]), int(p[1, 1])))
+    raise ValueError(f"{name}: Padding must be 'same', a nonnegative integer, [a b] or [t l; b r]")
+
+
+def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0):
+    """(stride, pads, dilation, groups) of ``dlconv`` for these shapes and options."""
+    if len(x_shape) != 4:
+        raise ValueError(f"dlconv: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
+    if len(w_shape) == 5:                     # MATLAB's grouped (kh, kw, cpg, fpg, groups)
+        w_shape = tuple(w_shape[:3]) + (w_shape[3] * w_shape[4],)
+    if len(w_shape) != 4:
+        raise ValueError("dlconv: weights must be (height, width, channels per group, filters), "
+                         f"got shape {tuple(w_shape)}")
+    stride = _pair(Stride, "Stride")
+    dilation = _pair(DilationFactor, "DilationFactor")
+    kh, kw, cpg, cout = w_shape
+    channels = x_shape[3]
+    if cpg <= 0 or channels % cpg:
+        raise ValueError(f"dlconv: X has {channels} channels, not a multiple of the weights' {cpg} "
+                         "channels per group")
+    groups = channels // cpg
+    if cout % groups:
+        raise ValueError(f"dlconv: {cout} filters do not split into {groups} groups")
+    window = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
+    pads = _padding(Padding, x_shape[1:3], window, stride, "dlconv")
+    return (stride, pads, dilation, groups)
+
+
+def pool_geometry(x_shape, poolsize, Stride=1, Padding=0):
+    """(pool, stride, pads) of ``maxpool`` / ``avgpool``; ``poolsize="global"`` pools all of H and W."""
+    if len(x_shape) != 4:
+        raise ValueError(f"pooling: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
+    if isinstance(poolsize, str):
+        if poolsize != "global":
+            raise ValueError(f"pooling: poolsize must be positive integers or 'global', got {poolsize!r}")
+        return (tuple(x_shape[1:3]), tuple(x_shape[1:3]), ((0, 0), (0, 0)))
+    pool = _pair(poolsize, "poolsize")
+    stride = _pair(Stride, "Stride")
+    pads = _padding(Padding, x_shape[1:3], pool, stride, "pooling")
+    return (pool, stride, pads)
+
+
+def _out_size(n, pad, window, stride):
+    return (n + pad[0] + pad[1] - window) // stride + 1
+
+
+def _windows(xp, window, stride, dilation):
+    """The (batch, Ho, Wo, channels, kh, kw) strided view of the padded input."""
+    eff = ((window[0] - 1) * dilation[0] + 1, (window[1] - 1) * dilation[1] + 1)
+    win = sliding_window_view(xp, eff, axis=(1, 2))
+    return win[:, ::stride[0], ::stride[1], :, ::dilation[0], ::dilation[1]]
+
+
+def _pad(x, pads, value=0.0):
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def _scatter_taps(cols, x_shape, window, stride, dilation, pads):
+    """The adjoint of ``_windows``: add the (B, Ho, Wo, C, kh, kw) values back into the input."""
+    (t, b), (l, r) = pads
+    batch, height, width, channels = x_shape
+    ho, wo = cols.shape[1], cols.shape[2]
+    out = np.zeros((batch, height + t + b, width + l + r, channels), dtype=cols.dtype)
+    for i in range(window[0]):
+        r0 = i * dilation[0]
+        for j in range(window[1]):
+            c0 = j * dilation[1]
+            out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += cols[..., i, j]
+    return out[:, t:t + height, l:l + width, :]
+
+
+# --- convolution --------------------------------------------------------------------------
+
+
+def _cols(x, kh, kw, geometry):
+    """im2col: (groups, B*Ho*Wo, cpg*kh*kw) rows of the padded input's windows."""
+    stride, pads, dilation, groups = geometry
+    win = _windows(_pad(x, pads), (kh, kw), stride, dilation)       # (B, Ho, Wo, C, kh, kw)
+    batch, ho, wo, channels = win.shape[:4]
+    cpg = channels // groups
+    if groups == 1:
+        return win.reshape(1, batch * ho * wo, channels * kh * kw), (batch, ho, wo)
+    win = win.reshape(batch, ho, wo, groups, cpg, kh, kw)
+    return np.moveaxis(win, 3, 0).reshape(groups, batch * ho * wo, cpg * kh * kw), (batch, ho, wo)
+
+
+def _weights4(w):
+    """4-D (kh, kw, cpg, Cout) weights; MATLAB's 5-D (kh, kw, cpg, fpg, groups) regrouped group-major."""
+    w = np.asarray(w)
+    if w.ndim == 5:
+        kh, kw, cpg, fpg, groups = w.shape
+        return np.transpose(w, (0, 1, 2, 4, 3)).reshape(kh, kw, cpg, groups * fpg)
+    return w
+
+
+def _filter_matrix(w, groups):
+    """(groups, cpg*kh*kw, filters per group), rows in the order of ``_cols``."""
+    w = _weights4(w)
+    kh, kw, cpg, cout = w.shape
+    fpg = cout // groups
+    return np.transpose(w.reshape(kh, kw, cpg, groups, fpg), (3, 2, 0, 1, 4)).reshape(groups, cpg * kh * kw, fpg)
+
+
+def conv_core(x, weights, geometry):
+    """Convolution (cross-correlation, as MATLAB's dlconv) without bias; ``geometry`` from conv_geometry."""
+    _require_real(x, "dlconv")
+    _require_real(weights, "dlconv")
+    kh, kw, cpg, cout = np.shape(_weights4(weights))
+    groups = geometry[3]
+    cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)
+    wm = _filter_matrix(np.asarray(weights), groups)
+    if groups == 1:
+        return (cols[0] @ wm[0]).reshape(batch, ho, wo, cout)
+    y = np.matmul(cols, wm)                                           # (G, N, fpg)
+    return np.moveaxis(y, 0, 1).reshape(batch, ho, wo, cout)
+
+
+def conv_input_adjoint(dy, weights, x_shape, geometry):
+    """The transposed convolution: the adjoint of ``x`` in ``conv_core(x, weights, geometry)``."""
+    kh, kw, cpg, cout = np.shape(_weights4(weights))
+    stride, pads, dilation, groups = geometry
+    g = np.asarray(dy)
+    batch, ho, wo = g.shape[:3]
+    fpg = cout // groups
+    wm = _filter_matrix(np.asarray(weights), groups)                  # (G, K, fpg)
+    if groups == 1:
+        cols = g.reshape(-1, cout) @ wm[0].T                          # (N, C*kh*kw)
+        cols = cols.reshape(batch, ho, wo, cpg, kh, kw)
+    else:
+        gm = np.moveaxis(g.reshape(batch * ho * wo, groups, fpg), 1, 0)   # (G, N, fpg)
+        cols = np.matmul(gm, np.swapaxes(wm, 1, 2))                   # (G, N, cpg*kh*kw)
+        cols = np.moveaxis(cols.reshape(groups, batch, ho, wo, cpg, kh, kw), 0, 3)
+        cols = cols.reshape(batch, ho, wo, groups * cpg, kh, kw)
+    return _scatter_taps(cols, tuple(x_shape), (kh, kw), stride, dilation, pads)
+
+
+def conv_filter_adjoint(x, dy, w_shape, geometry):
+    """The adjoint of ``weights`` in ``conv_core(x, weights, geometry)``: windows of x against g."""
+    five_d = len(w_shape) == 5
+    kh, kw, cpg = w_shape[:3]
+    cout = w_shape[3] * w_shape[4] if five_d else w_shape[3]
+    groups = geometry[3]
+    fpg = cout // groups
+    cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
+    g = np.asarray(dy)
+    if groups == 1:
+        dw = (cols[0].T @ g.reshape(-1, cout)).reshape(1, cpg * kh * kw, cout)
+    else:
+        gm = np.moveaxis(g.reshape(batch * ho * wo, groups, fpg), 1, 0)   # (G, N, fpg)
+        dw = np.matmul(np.swapaxes(cols, 1, 2), gm)                   # (G, K, fpg)
+    dw = dw.reshape(groups, cpg, kh, kw, fpg)
+    if five_d:
+        return np.transpose(dw, (2, 3, 1, 4, 0))                      # (kh, kw, cpg, fpg, groups)
+    return np.transpose(dw, (2, 3, 1, 0, 4)).reshape(kh, kw, cpg, cout)
+
+
+@defrule(conv_core, wrt=("x", "weights"))
+def _conv_core_rule(g, ans, x, weights, geometry):
+    return (conv_input_adjoint(g, weights, np.shape(x), geometry),
+            conv_filter_adjoint(x, g, np.shape(weights), geometry))
+
+
+@defrule(conv_input_adjoint, wrt=("dy", "weights"))
+def _conv_input_adjoint_rule(g, ans, dy, weights, x_shape, geometry):
+    return (conv_core(g, weights, geometry),
+            conv_filter_adjoint(g, dy, np.shape(weights), geometry))
+
+
+@defrule(conv_filter_adjoint, wrt=("x", "dy"))
+def _conv_filter_adjoint_rule(g, ans, x, dy, w_shape, geometry):
+    return (conv_input_adjoint(dy, g, np.shape(x), geometry),
+            conv_core(x, g, geometry))
+
+
+def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
+    """2-D convolution (MATLAB's dlconv) in the batch-first, channels-last layout.
+
+    ``X`` is (batch, height, width, channels); ``weights`` is MATLAB's
+    filterSize-by-numChannels-by-numFilters array ``(kh, kw, Cin/groups,
+    Cout)``: grouped convolution when it has fewer channels than ``X`` (the
+    channels split into ``Cin / weights.shape[2]`` groups, and the filters
+    into as many, group by group); MATLAB's 5-D grouped weights ``(kh, kw,
+    cpg, fpg, groups)`` are accepted too.  ``bias`` is (Cout,) or a scalar.
+
+    Options as MATLAB's: ``Stride`` (default 1), ``DilationFactor``
+    (default 1), ``Padding``: 0 (default), a number, ``[a, b]`` (top/bottom,
+    left/right), ``[[t, l], [b, r]]``, or ``"same"`` (output
+    ``ceil(input / stride)``, the odd extra row/column at the bottom/right).
+    Padding is with zeros.  The result is (batch, Ho, Wo, Cout).
+    Differentiable in ``X``, ``weights`` and ``bias``, to any order.
+    """
+    y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding))
+    if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
+            np.can_cast(np.result_type(bias), y.dtype):
+        y += bias                          # in place: no second output-sized allocation
+        return _as_dlarray_if(y, X, weights, bias)
+    return _as_dlarray_if(y + np.asarray(bias), X, weights, bias)
+
+
+@defrule(dlconv, wrt=("X", "weights", "bias"))
+def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
+    return (conv_input_adjoint(g, weights, np.shape(X),
+                               conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+            conv_filter_adjoint(X, g, np.shape(weights),
+                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+            unbroadcast(g, bias))
+
+
+# --- pooling --------------------------------------------------------------------------------
+
+
+def _max_selection(x, geometry):
+    """Per window, a one-hot (B, Ho, Wo, C, ph, pw) mask of its first maximum."""
+    pool, stride, pads = geometry
+    win = _windows(_pad(np.asarray(x), pads, -np.inf), pool, stride, (1, 1))
+    shape = win.shape
+    flat = win.reshape(shape[:4] + (-1,))
+    first = np.argmax(flat, axis=-1)
+    return first, shape
+
+
+def maxpool_select(values, x, geometry):
+    """``values`` (shaped like ``x``) read at each pooling window's first maximum of ``x``.
+
+    ``maxpool_select(x, x, geometry)`` is the max pooling of ``x``; the
+    selection is piecewise constant in ``x``, so this is linear in ``values``.
+    """
+    first, shape = _max_selection(x, geometry)
+    pool, stride, pads = geometry
+    win = _windows(_pad(np.asarray(values), pads, 0.0), pool, stride, (1, 1))
+    flat = win.reshape(shape[:4] + (-1,))
+    return np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
+
+
+def maxpool_scatter(dy, x, geometry):
+    """The adjoint of ``values`` in ``maxpool_select``: ``g`` added at each window's maximum of ``x``."""
+    first, shape = _max_selection(x, geometry)
+    pool, stride, pads = geometry
+    g = np.asarray(dy)
+    cols = np.zeros(shape[:4] + (pool[0] * pool[1],), dtype=np.result_type(g, np.float32))
+    np.put_along_axis(cols, first[..., None], g[..., None], axis=-1)
+    return _scatter_taps(cols.reshape(shape), np.shape(x), pool, stride, (1, 1), pads)
+
+
+@defrule(maxpool_select, wrt=("values",))
+def _maxpool_select_rule(g, ans, values, x, geometry):
+    return maxpool_scatter(g, x, geometry)
+
+
+@defrule(maxpool_scatter, wrt=("dy",))
+def _maxpool_scatter_rule(g, ans, dy, x, geometry):
+    return maxpool_select(g, x, geometry)
+
+
+def maxpool(X, poolsize, Stride=1, Padding=0):
+    """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
+
+    ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
+    width).  ``Stride`` (default 1, as MATLAB's) and ``Padding`` (0, numbers,
+    or ``"same"``) as for ``dlconv``; padding never wins the maximum.  The
+    derivative goes to the first maximum of each window (ties: the first in
+    row-major window order).
+    """
+    _require_real(X, "maxpool")
+    return _as_dlarray_if(maxpool_select(X, X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
+
+
+@defrule(maxpool)
+def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
+    return maxpool_scatter(g, X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
+
+
+def avgpool_core(x, geometry):
+    """Average pooling: the mean of each window, padding counted as zeros (MATLAB's default)."""
+    _require_real(x, "avgpool")
+    pool, stride, pads = geometry
+    win = _windows(_pad(np.asarray(x), pads, 0.0), pool, stride, (1, 1))
+    return np.mean(win, axis=(-2, -1))
+
+
+def avgpool_scatter(dy, x_shape, geometry):
+    """The adjoint of ``x`` in ``avgpool_core``: each output's adjoint spread evenly over its window."""
+    pool, stride, pads = geometry
+    g = np.asarray(dy) / (pool[0] * pool[1])
+    cols = np.broadcast_to(g[..., None, None], g.shape + tuple(pool))
+    return _scatter_taps(cols, tuple(x_shape), pool, stride, (1, 1), pads)
+
+
+@defrule(avgpool_core)
+def _avgpool_core_rule(g, ans, x, geometry):
+    return avgpool_scatter(g, np.shape(x), geometry)
+
+
+@defrule(avgpool_scatter, wrt=("dy",))
+def _avgpool_scatter_rule(g, ans, dy, x_shape, geometry):
+    return avgpool_core(g, geometry)
+
+
+def avgpool(X, poolsize, Stride=1, Padding=0):
+    """2-D average pooling (MATLAB's avgpool) of (batch, height, width, channels) ``X``.
+
+    Options as ``maxpool``; padded positions count as zeros in the average
+    (MATLAB's ``PaddingValue`` 0).
+    """
+    return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
+
+
+@defrule(avgpool)
+def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
+    return avgpool_scatter(g, np.shape(X), pool_geometry(np.shape(X), poolsize, Stride, Padding))
+
+
+# --- activations ------------------------------------------------------------------------------
+
+try:
+    from scipy.special import erf as _erf
+except ImportError:                                      # pragma: no cover - scipy is optional
+    _erf = np.vectorize(math.erf, otypes=[float])
+
+_SQRT2PI = math.sqrt(2 * math.pi)
+_TANH_K = math.sqrt(2 / math.pi)
+_TANH_C = 0.044715
+
+
+def normal_cdf(x):
+    """The standard normal distribution function ``(1 + erf(x / sqrt(2))) / 2``."""
+    return 0.5 * (1.0 + _erf(np.asarray(x) / math.sqrt(2)))
+
+
+@defrule(normal_cdf)
+def _normal_cdf_rule(g, ans, x):
+    return g * np.exp(-x * x / 2) / _SQRT2PI
+
+
+def _check_approximation(approximation):
+    if approximation not in ("none", "tanh"):
+        raise ValueError(f"gelu: Approximation must be 'none' or 'tanh', got {approximation!r}")
+
+
+def gelu(X, Approximation="none"):
+    """Gaussian error linear unit (MATLAB's gelu): ``X * Phi(X)``, Phi the normal distribution function.
+
+    ``Approximation="tanh"`` uses ``X/2 * (1 + tanh(sqrt(2/pi) * (X + 0.044715 X^3)))``.
+    """
+    _check_approximation(Approximation)
+    if Approximation == "tanh":
+        return 0.5 * X * (1 + np.tanh(_TANH_K * (X + _TANH_C * X ** 3)))
+    return X * normal_cdf(X)
+
+
+def gelu_slope(x, approximation):
+    """The derivative of ``gelu`` at ``x``."""
+    if approximation == "tanh":
+        u = _TANH_K * (x + _TANH_C * x ** 3)
+        t = np.tanh(u)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _TANH_K * (1 + 3 * _TANH_C * x * x)
+    return normal_cdf(x) + x * np.exp(-x * x / 2) / _SQRT2PI
+
+
+def gelu_curvature(x, approximation):
+    """The second derivative of ``gelu`` at ``x`` (plain ops: differentiated by the compiler)."""
+    if approximation == "tanh":
+        u = _TANH_K * (x + _TANH_C * x ** 3)
+        t = np.tanh(u)
+        du = _TANH_K * (1 + 3 * _TANH_C * x * x)
+        ddu = _TANH_K * 6 * _TANH_C * x
+        return (1 - t * t) * (du + 0.5 * x * (ddu - 2 * t * du * du))
+    return np.exp(-x * x / 2) / _SQRT2PI * (2 - x * x)
+
+
+@defrule(gelu)
+def _gelu_rule(g, ans, X, Approximation="none"):
+    return g * gelu_slope(X, Approximation)
+
+
+@defrule(gelu_slope)
+def _gelu_slope_rule(g, ans, x, approximation):
+    return g * gelu_curvature(x, approximation)
+
+
+# --- normalisation (plain functions of registered ops) ------------------------------------------
+
+
+def _reduce_axes(ndim, which):
+    return tuple(range(ndim - 1)) if which == "batch" else tuple(range(1, ndim - 1))
+
+
+def batch_axes(X):
+    """The axes ``batchnorm`` averages over: all but the last (channel) axis."""
+    return tuple(range(np.ndim(X) - 1))
+
+
+def batch_count(X):
+    """The number of values per channel ``batchnorm`` averages (for the unbiased variance)."""
+    shape = np.shape(X)
+    return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+
+
+def unbiased_factor(X):
+    """m / (m - 1) for m values per channel (1 when m is 1)."""
+    m = batch_count(X)
+    return m / (m - 1) if m > 1 else 1.0
+
+
+def batchnorm(X, offset, scaleFactor, runningMean=None, runningVar=None, Epsilon=1e-5,
+              MeanDecay=0.1, VarianceDecay=0.1, nargout=1):
+    """Batch normalisation (MATLAB's batchnorm) over every axis but the last (channel) axis.
+
+    MATLAB's four forms, told apart by the running statistics and ``nargout``:
+
+    * ``Y = batchnorm(X, offset, scaleFactor)``: training; normalise with the
+      batch mean and variance.
+    * ``Y, mu, sigmaSq = batchnorm(X, offset, scaleFactor, nargout=3)``: the same,
+      also returning the batch mean and (biased) variance per channel.
+    * ``Y = batchnorm(X, offset, scaleFactor, trainedMean, trainedVar)``:
+      inference; normalise with the given statistics.
+    * ``Y, mu, sigmaSq = batchnorm(X, offset, scaleFactor, runningMean, runningVar,
+      nargout=3)``: training with the batch statistics, returning the updated
+      running statistics ``MeanDecay * batchMean + (1 - MeanDecay) * runningMean``
+      and ``VarianceDecay * m/(m-1) * batchVar + (1 - VarianceDecay) * runningVar``
+      (m values per channel).
+
+    ``Y = scaleFactor * (X - mu) / sqrt(sigmaSq + Epsilon) + offset``;
+    ``offset`` and ``scaleFactor`` are (C,).  Epsilon defaults to 1e-5,
+    MeanDecay and VarianceDecay to 0.1.
+    """
+    if nargout not in (1, 3):
+        raise ValueError(f"batchnorm: nargout must be 1 or 3, got {nargout!r}")
+    if runningMean is not None and nargout == 1:
+        xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
+        return scaleFactor * xhat + offset
+    axes = batch_axes(X)
+    mu = np.mean(X, axis=axes)
+    centered = X - mu
+    sigmaSq = np.mean(centered * centered, axis=axes)
+    Y = scaleFactor * (centered / np.sqrt(sigmaSq + Epsilon)) + offset
+    if nargout == 1:
+        return Y
+    if runningMean is None:
+        return Y, mu, sigmaSq
+    newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
+    newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
+    return Y, newMean, newVar
+
+
+def layernorm_axes(X, OperationDimension):
+    """The axes ``layernorm`` normalises over, from MATLAB's OperationDimension."""
+    ndim = np.ndim(X)
+    if OperationDimension == "auto":
+        # MATLAB: sequence and feature data over the channels, images over space and channels
+        return (ndim - 1,) if ndim <= 3 else tuple(range(1, ndim))
+    if OperationDimension == "channel-only":
+        return (ndim - 1,)
+    if OperationDimension in ("spatial-channel", "batch-excluded"):
+        return tuple(range(1, ndim)) if ndim > 1 else (0,)
+    raise ValueError("layernorm: OperationDimension must be 'auto', 'channel-only', 'spatial-channel' or "
+                     f"'batch-excluded', got {OperationDimension!r}")
+
+
+def layernorm(X, offset, scaleFactor, Epsilon=1e-5, OperationDimension="auto"):
+    """Layer normalisation (MATLAB's layernorm) of each observation.
+
+    Normalises over, per MATLAB's ``OperationDimension``: ``"auto"``
+    (default) the channel axis for (batch, C) and (batch, time, C) data and
+    the spatial and channel axes for images; ``"channel-only"`` the last
+    axis; ``"spatial-channel"`` / ``"batch-excluded"`` every axis but the
+    batch axis.  ``offset`` and ``scaleFactor`` broadcast against the trailing
+    axes ((C,) per channel).
+    """
+    axes = layernorm_axes(X, OperationDimension)
+    mu = np.mean(X, axis=axes, keepdims=True)
+    centered = X - mu
+    sigmaSq = np.mean(centered * centered, axis=axes, keepdims=True)
+    return scaleFactor * (centered / np.sqrt(sigmaSq + Epsilon)) + offset
+
+
+def instance_axes(X):
+    """The spatial / time axes: every axis between the batch and the channel axis."""
+    return tuple(range(1, np.ndim(X) - 1))
+
+
+def instancenorm(X, offset, scaleFactor, Epsilon=1e-5):
+    """Instance normalisation (MATLAB's instancenorm): each observation and channel over its
+    spatial (and time) axes.  ``offset`` and ``scaleFactor`` are (C,)."""
+    axes = instance_axes(X)
+    mu = np.mean(X, axis=axes, keepdims=True)
+    centered = X - mu
+    sigmaSq = np.mean(centered * centered, axis=axes, keepdims=True)
+    return scaleFactor * (centered / np.sqrt(sigmaSq + Epsilon)) + offset
+
+
+def group_shape(X, numGroups):
+    """``X``'s shape with the channel axis split into (groups, channels per group)."""
+    shape = tuple(np.shape(X))
+    channels = shape[-1]
+    if numGroups == "all-channels":
+        groups = 1
+    elif numGroups == "channel-wise":
+        groups = channels
+    else:
+        groups = int(numGroups)
+    if groups <= 0 or channels % groups:
+        raise ValueError(f"groupnorm: {channels} channels do not split into {numGroups!r} groups")
+    return shape[:-1] + (groups, channels // groups)
+
+
+def group_axes(X):
+    """The axes of the grouped array ``groupnorm`` normalises over: space and the channels of a group."""
+    ndim = np.ndim(X) + 1
+    return tuple(range(1, ndim - 2)) + (ndim - 1,)
+
+
+def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5):
+    """Group normalisation (MATLAB's groupnorm): each observation over its spatial axes and the
+    channels of each of ``numGroups`` groups (a number, ``"all-channels"`` for one group or
+    ``"channel-wise"`` for one group per channel).  ``offset`` and ``scaleFactor`` are (C,)."""
+    grouped = np.reshape(X, group_shape(X, numGroups))
+    axes = group_axes(X)
+    mu = np.mean(grouped, axis=axes, keepdims=True)
+    centered = grouped - mu
+    sigmaSq = np.mean(centered * centered, axis=axes, keepdims=True)
+    normalized = np.reshape(centered / np.sqrt(sigmaSq + Epsilon), np.shape(X))
+    return scaleFactor * normalized + offset
+
+
+def dropout_mask(X, Probability=0.5, Training=True, rng=None):
+    """The scaled keep-mask of ``dropout``: 1/(1-p) where kept, 0 where dropped (1 when not training)."""
+    if not 0 <= Probability < 1:
+        raise ValueError(f"dropout: Probability must be in [0, 1), got {Probability!r}")
+    if not Training or Probability == 0:
+        return 1.0
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    keep = rng.random(np.shape(X)) >= Probability
+    dtype = np.result_type(X, np.float32) if np.issubdtype(np.result_type(X), np.inexact) else np.float64
+    return keep.astype(dtype) / dtype.type(1 - Probability)
+
+
+def dropout(X, Probability=0.5, Training=True, rng=None):
+    """Dropout: zero each element with probability ``Probability`` (default 0.5) and scale the rest
+    by ``1 / (1 - Probability)`` when ``Training`` (default), the identity otherwise (inference).
+
+    ``rng``: None (fresh randomness), a seed, or a ``numpy.random.Generator``;
+    pass a seed for a reproducible mask.  The derivative is the same mask.
+    """
+    return X * dropout_mask(X, Probability, Training, rng)
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+_NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
+
+
+def observations(Y):
+    """N, the number of observations: the length of axis 0 (1 for a 1-D or 0-D ``Y``)."""
+    shape = np.shape(Y)
+    return shape[0] if len(shape) >= 2 else 1
+
+
+def loss_weights_shape(weights, Y):
+    """The shape that lines ``weights`` up with ``Y``: per channel (C,), per observation (N,), or as given."""
+    wshape = tuple(np.shape(weights))
+    shape = tuple(np.shape(Y))
+    if len(wshape) == 1 and len(shape) >= 2 and wshape[0] != shape[-1] and wshape[0] == shape[0]:
+        return (wshape[0],) + (1,) * (len(shape) - 1)          # observation weights
+    return wshape
+
+
+def loss_divisor(Y, Mask, Reduction, NormalizationFactor):
+    """What the reduced loss is divided by (per observation for "mask-included")."""
+    if Reduction not in ("sum", "none"):
+        raise ValueError(f"Reduction must be 'sum' or 'none', got {Reduction!r}")
+    if NormalizationFactor not in _NORMALIZATIONS:
+        raise ValueError(f"NormalizationFactor must be one of {_NORMALIZATIONS}, got {NormalizationFactor!r}")
+    if Reduction == "none" or NormalizationFactor == "none":
+        return 1.0
+    if NormalizationFactor == "batch-size":
+        return float(observations(Y))
+    if NormalizationFactor == "all-elements":
+        return float(max(np.size(Y), 1))
+    if Mask is None:
+        raise ValueError("NormalizationFactor 'mask-included' needs a Mask")
+    shape = np.shape(Y)
+    included = np.broadcast_to(np.asarray(Mask) != 0, shape)
+    if len(shape) < 2:
+        return float(max(np.count_nonzero(included), 1))
+    count = np.sum(included, axis=tuple(range(1, len(shape))), keepdims=True)
+    return np.maximum(count, 1).astype(np.float64)
+
+
+def reduce_loss(values, divisor, Reduction):
+    """The loss from elementwise (weighted, masked) ``values``: ``sum(values / divisor)``, or
+    ``values`` as they are for Reduction "none"."""
+    if Reduction == "none":
+        return values
+    return np.sum(values / divisor)
+
+
+@defrule(reduce_loss)
+def _reduce_loss_rule(g, ans, values, divisor, Reduction):
+    return broadcast_like(g, values) / divisor
+
+
+def weighted(values, Y, weights, Mask):
+    """``values`` times the aligned ``weights`` and ``Mask`` (None: 1)."""
+    if weights is not None:
+        values = values * np.reshape(weights, loss_weights_shape(weights, Y))
+    if Mask is not None:
+        values = values * Mask
+    return values
+
+
+def l1loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFactor="batch-size"):
+    """L1 loss (MATLAB's l1loss): ``sum(weights * Mask * |Y - targets|) / N``, the mean absolute error
+    for the defaults (Reduction "sum", NormalizationFactor "batch-size").
+
+    ``weights``: per channel (C,), per observation (N,) or elementwise;
+    ``Mask``: elementwise 0/1 broadcasting against ``Y``; ``Reduction="none"``
+    returns the weighted, masked elementwise losses.  ``NormalizationFactor``:
+    ``"batch-size"`` (N = ``Y.shape[0]``, 1 for a 1-D ``Y``), ``"all-elements"``,
+    ``"mask-included"`` (each observation by its number of included elements)
+    or ``"none"``.
+    """
+    values = weighted(np.abs(Y - targets), Y, weights, Mask)
+    return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
+
+
+def l2loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFactor="batch-size"):
+    """L2 loss (MATLAB's l2loss): ``sum(weights * Mask * (Y - targets)^2) / N`` (no 1/2, unlike ``mse``).
+
+    Options as ``l1loss``.
+    """
+    diff = Y - targets
+    values = weighted(diff * diff, Y, weights, Mask)
+    return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
+
+
+def huber_values(d, delta):
+    """Elementwise Huber loss of the difference ``d``: ``d^2/2`` where ``|d| <= delta``, else
+    ``delta * |d| - delta^2 / 2``."""
+    a = np.abs(d)
+    return np.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta)
+
+
+@defrule(huber_values, wrt=("d",))
+def _huber_values_rule(g, ans, d, delta):
+    return g * np.clip(d, -delta, delta)
+
+
+def huber(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFactor="batch-size",
+          TransitionPoint=1):
+    """Huber loss (MATLAB's huber): elementwise ``d^2/2`` for ``|d| <= TransitionPoint`` and
+    ``TransitionPoint * (|d| - TransitionPoint/2)`` beyond (d = Y - targets), weighted, masked and
+    reduced as ``l1loss`` (defaults: TransitionPoint 1, Reduction "sum", NormalizationFactor
+    "batch-size")."""
+    values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask)
+    return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
+
+
+def class_probabilities_at(Y, targets):
+    """``Y[..., targets]``: each observation's probability of its target class (0-based indices)."""
+    idx = np.asarray(targets).astype(np.intp)
+    return np.squeeze(np.take_along_axis(Y, idx[..., None], axis=-1), axis=-1)
+
+
+def class_probabilities_scatter(dy, Y, targets):
+    """The adjoint of ``Y`` in ``class_probabilities_at``: ``dy`` at each target class, zeros elsewhere."""
+    idx = np.asarray(targets).astype(np.intp)
+    dy = np.asarray(dy)
+    out = np.zeros(np.shape(Y), dtype=np.result_type(dy, Y, np.float32))
+    np.put_along_axis(out, idx[..., None], np.broadcast_to(dy, idx.shape)[..., None], axis=-1)
+    return out
+
+
+@defrule(class_probabilities_at, wrt=("Y",))
+def _class_probabilities_at_rule(g, ans, Y, targets):
+    return class_probabilities_scatter(g, Y, targets)
+
+
+@defrule(class_probabilities_scatter, wrt=("dy",))
+def _class_probabilities_scatter_rule(g, ans, dy, Y, targets):
+    return class_probabilities_at(g, targets)
+
+
+def index_divisor(Y, targets, MaskIndex, Reduction, NormalizationFactor):
+    if Reduction not in ("sum", "none"):
+        raise ValueError(f"indexcrossentropy: Reduction must be 'sum' or 'none', got {Reduction!r}")
+    if Reduction == "none" or NormalizationFactor == "none":
+        return 1.0
+    if NormalizationFactor == "batch-size":
+        return float(observations(Y))
+    if NormalizationFactor == "all-elements":
+        return float(max(np.size(targets), 1))
+    if NormalizationFactor == "target-included":
+        return float(max(np.count_nonzero(index_mask(targets, MaskIndex)), 1))
+    raise ValueError("indexcrossentropy: NormalizationFactor must be 'batch-size', 'all-elements', "
+                     f"'target-included' or 'none', got {NormalizationFactor!r}")
+
+
+def index_mask(targets, MaskIndex):
+    """1.0 where a target counts, 0.0 where it equals ``MaskIndex``."""
+    targets = np.asarray(targets)
+    if MaskIndex is None:
+        return np.ones(targets.shape)
+    return (targets != MaskIndex).astype(np.float64)
+
+
+def safe_targets(targets, MaskIndex):
+    """The targets with masked entries replaced by class 0 (they are multiplied by 0)."""
+    targets = np.asarray(targets)
+    if MaskIndex is None:
+        return targets
+    return np.where(targets == MaskIndex, 0, targets)
+
+
+def indexcrossentropy(Y, targets, weights=None, MaskIndex=None, Reduction="sum",
+                      NormalizationFactor="batch-size"):
+    """Cross-entropy of probabilities ``Y`` (batch, ..., classes) and integer class indices ``targets``
+    (batch, ...) (MATLAB's indexcrossentropy, with Python's 0-based class indices).
+
+    ``loss = -sum(w * log(Y[..., t])) / N``.  ``weights``: per class (C,)
+    (picked by each target) or per target element.  Targets equal to
+    ``MaskIndex`` (default None: none) are left out.  ``Reduction`` "sum"
+    (default) or "none" (the per-target losses); ``NormalizationFactor``
+    ``"batch-size"`` (default), ``"all-elements"`` (the number of targets),
+    ``"target-included"`` (the number not masked) or ``"none"``.
+    """
+    t = safe_targets(targets, MaskIndex)
+    p = class_probabilities_at(Y, t)
+    values = -np.log(np.maximum(p, np.finfo(np.float64).tiny)) * index_mask(targets, MaskIndex)
+    if weights is not None:
+        if np.ndim(weights) == 1 and np.shape(weights)[0] == np.shape(Y)[-1]:
+            values = values * np.take(weights, t)
+        else:
+            values = values * weights
+    return reduce_loss(values, index_divisor(Y, targets, MaskIndex, Reduction, NormalizationFactor),
+                       Reduction)
+
+
+# --- one-hot encoding (nondifferentiable) ---------------------------------------------------------
+
+
+def onehotencode(labels, classes, dtype=np.float64):
+    """One-hot encode ``labels`` against the list of ``classes`` (MATLAB's onehotencode, channels last).
+
+    ``labels`` (any shape, values among ``classes``) -> ``labels.shape +
+    (len(classes),)`` with 1 at each label's class.  ``classes`` may be an int
+    K, meaning the classes ``0 .. K-1``.  A label not among the classes gives
+    an all-zero row (MATLAB's <undefined> gives NaN; here it is 0).
+    """
+    if isinstance(classes, numbers.Integral):
+        classes = np.arange(classes)
+    classes = np.asarray(classes)
+    labels = np.asarray(labels)
+    return (labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))).astype(dtype)
+
+
+def onehotdecode(B, classes, axis=-1):
+    """Decode probability or one-hot vectors ``B`` along ``axis`` (default: the channel axis) into
+    labels: ``classes[argmax]`` (MATLAB's onehotdecode; ties: the first class)."""
+    if isinstance(classes, numbers.Integral):
+        classes = np.arange(classes)
+    classes = np.asarray(classes)
+    return classes[np.argmax(np.asarray(B), axis=axis)]
+
+
+nondifferentiable(conv_geometry, pool_geometry, batch_axes, batch_count, unbiased_factor, layernorm_axes,
+                  instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
+                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode)
+
+__all__ = ["dlconv", "maxpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
+           "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",
+           "onehotdecode"]
