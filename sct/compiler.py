@@ -33,9 +33,10 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
     import runtime.layers  # noqa: F401  (registers the custom-layer op)
     import runtime.nn  # noqa: F401  (registers the deep-learning rules)
+    import runtime.dlfun  # noqa: F401  (convolution, pooling, normalisation, losses)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
-    for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers):
+    for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers, runtime.dlfun):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:
