@@ -523,7 +523,16 @@ class Transformer:
         reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
         if reset:             # after the loop or branch, t's adjoint may be the zero marker
             state.setdefault("maybe_zero", set()).add(t)
-        if depth > 0 and t in loaded_names(s.value) and id(s) not in self.vjp_calls:
+        if depth > 0 and t in loaded_names(s.value) and self.uses_vjp(s):
+            # x = helper(x): the adjoint reads the current records (popped after it) and
+            # writes the old x's adjoint, which starts at zero
+            g_out = self.namer.fresh(g + "_out")
+            parts = self.contributions(s, g_out, t, state, depth)
+            out.append(assign(g_out, load(g)))
+            out += reset + self.unless_zero(g_out, parts, depth) + pops
+            self.note_reads(out)
+            return out, R | set(ops)
+        if depth > 0 and t in loaded_names(s.value):
             # x = f(x): the rule needs the old x, so restore it first
             g_out = self.namer.fresh(g + "_out")
             ans = self.namer.fresh(t + "_new")
