@@ -144,6 +144,9 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("function", obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
         return CallInfo("function", obj=target)     # a user class: its __init__ is transformed
+    if isinstance(target, type) and target.__init__ is object.__init__ and \
+            target.__new__ is object.__new__ and target.__module__ != "builtins":
+        return CallInfo("nondiff", obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo("function", obj=target)     # an object of a user class: its __call__
     return CallInfo("plain", obj=target)

@@ -571,6 +571,7 @@ class Transformer:
             return [], R
         d_obj = self.d(obj.id)
         self.init_adjoints({obj.id}, state)
+        state.setdefault("maybe_zero", set()).add(value.id)    # the field's adjoint may be the marker
         out = [self.accumulate(value.id, call(self.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),
                                state, depth),
                assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
@@ -760,11 +761,16 @@ class Transformer:
         elif isinstance(value, gast.Call):
             pieces += self.call_pieces(s, value, g, ans)
         out = list(self.pending_pre)
+        # a generated adjoint may give the zero marker for an argument it did not reach
+        marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
+            self.act.call_info(value).kind in ("function", "method", "site")
         for name, contribution in pieces:
             if name not in self.act.active or (self.relevant is not None and name not in self.relevant):
                 continue
             contribution = self.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
+            if marker_possible:
+                state.setdefault("maybe_zero", set()).add(name)
         return out
 
     def operator_pieces(self, op, operands, g: str, ans: str, s):
