@@ -438,10 +438,16 @@ class Activity:
         return leaf_kind(self.value_kind(value)) is not None
 
 
+# ops that return a list or tuple for some arguments (several arrays in, or several results)
+_MAY_RETURN_CONTAINERS = {np.atleast_1d, np.atleast_2d, np.atleast_3d, np.broadcast_arrays, np.meshgrid,
+                          np.linalg.svd, np.linalg.qr, np.linalg.eig, np.linalg.slogdet, np.modf, np.frexp,
+                          np.divmod, np.hsplit, np.vsplit, np.dsplit, np.gradient, np.nonzero}
+
+
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""
     module = getattr(op, "__module__", None) or ""
-    if op in registry.CONTAINER_OPS:
+    if op in registry.CONTAINER_OPS or op in _MAY_RETURN_CONTAINERS:
         return False
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True
