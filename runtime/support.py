@@ -8,6 +8,7 @@ follow that array's module (CuPy dispatches these through ``__array_function__``
 from __future__ import annotations
 
 import numbers
+import types
 from typing import Any
 
 import numpy as np
@@ -350,7 +351,14 @@ def _differentiable_leafy(v) -> bool:
         return np.issubdtype(v.dtype, np.inexact)
     if isinstance(v, (list, tuple, dict)):
         return True
-    return hasattr(v, "__dict__") and not callable(v)
+    if not hasattr(v, "__dict__") or isinstance(v, (type, types.FunctionType, types.MethodType,
+                                                    types.BuiltinFunctionType, types.ModuleType)):
+        return False
+    # objects of the user's classes, callable ones (layers) too; not tools that are callable
+    return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
+
+
+_TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "runtime", "typing"}
 
 
 def zero_adjoint(x):

@@ -144,6 +144,9 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("function", obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
         return CallInfo("function", obj=target)     # a user class: its __init__ is transformed
+    if isinstance(target, type) and target.__init__ is object.__init__ and \
+            target.__new__ is object.__new__ and target.__module__ != "builtins":
+        return CallInfo("nondiff", obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo("function", obj=target)     # an object of a user class: its __call__
     return CallInfo("plain", obj=target)
@@ -435,10 +438,16 @@ class Activity:
         return leaf_kind(self.value_kind(value)) is not None
 
 
+# ops that return a list or tuple for some arguments (several arrays in, or several results)
+_MAY_RETURN_CONTAINERS = {np.atleast_1d, np.atleast_2d, np.atleast_3d, np.broadcast_arrays, np.meshgrid,
+                          np.linalg.svd, np.linalg.qr, np.linalg.eig, np.linalg.slogdet, np.modf, np.frexp,
+                          np.divmod, np.hsplit, np.vsplit, np.dsplit, np.gradient, np.nonzero}
+
+
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""
     module = getattr(op, "__module__", None) or ""
-    if op in registry.CONTAINER_OPS:
+    if op in registry.CONTAINER_OPS or op in _MAY_RETURN_CONTAINERS:
         return False
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True

@@ -57,6 +57,7 @@ class Normalizer:
         self.filename = filename
         self.namer = namer
         self.line = fdef.lineno
+        self.locals = None            # names bound in the function (computed when needed)
 
     # --- errors --------------------------------------------------------------------
     def fail(self, node, construct: str, advice: str):
@@ -480,12 +481,27 @@ class Normalizer:
         self.fail(node, type(node).__name__, "rewrite the expression with simpler operations")
 
     def chain(self, node, out: List, hint: str):
-        """Keep ``np.linalg`` / ``self.layer`` attribute chains on a name; atomize the rest."""
+        """Keep ``np.linalg`` attribute chains on a global name (a module path, resolved when
+        compiling); a chain on a local value (``self.a``, ``w.T``) is a value: atomized."""
         if isinstance(node, gast.Name):
             return load(node.id)
-        if isinstance(node, gast.Attribute) and _is_name_chain(node):
+        if isinstance(node, gast.Attribute) and _is_name_chain(node) and not self.local_root(node):
             return node
         return self.atom(node, out, hint)
+
+    def local_root(self, node) -> bool:
+        """Is the name at the root of this attribute chain bound in the function (a value
+        the compiler traces), not a global such as a module?"""
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        if self.locals is None:
+            a = self.fdef.args
+            params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p]
+            self.locals = {p.id for p in params} | {
+                n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name) and
+                isinstance(n.ctx, (gast.Store, gast.Param))} | {
+                n.name for s in self.fdef.body for n in gast.walk(s) if isinstance(n, gast.FunctionDef)}
+        return isinstance(node, gast.Name) and node.id in self.locals
 
     def index(self, node, out: List):
         if isinstance(node, gast.Slice):

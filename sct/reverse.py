@@ -523,7 +523,16 @@ class Transformer:
         reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
         if reset:             # after the loop or branch, t's adjoint may be the zero marker
             state.setdefault("maybe_zero", set()).add(t)
-        if depth > 0 and t in loaded_names(s.value) and id(s) not in self.vjp_calls:
+        if depth > 0 and t in loaded_names(s.value) and self.uses_vjp(s):
+            # x = helper(x): the adjoint reads the current records (popped after it) and
+            # writes the old x's adjoint, which starts at zero
+            g_out = self.namer.fresh(g + "_out")
+            parts = self.contributions(s, g_out, t, state, depth)
+            out.append(assign(g_out, load(g)))
+            out += reset + self.unless_zero(g_out, parts, depth) + pops
+            self.note_reads(out)
+            return out, R | set(ops)
+        if depth > 0 and t in loaded_names(s.value):
             # x = f(x): the rule needs the old x, so restore it first
             g_out = self.namer.fresh(g + "_out")
             ans = self.namer.fresh(t + "_new")
@@ -562,6 +571,7 @@ class Transformer:
             return [], R
         d_obj = self.d(obj.id)
         self.init_adjoints({obj.id}, state)
+        state.setdefault("maybe_zero", set()).add(value.id)    # the field's adjoint may be the marker
         out = [self.accumulate(value.id, call(self.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),
                                state, depth),
                assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
@@ -751,11 +761,16 @@ class Transformer:
         elif isinstance(value, gast.Call):
             pieces += self.call_pieces(s, value, g, ans)
         out = list(self.pending_pre)
+        # a generated adjoint may give the zero marker for an argument it did not reach
+        marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
+            self.act.call_info(value).kind in ("function", "method", "site")
         for name, contribution in pieces:
             if name not in self.act.active or (self.relevant is not None and name not in self.relevant):
                 continue
             contribution = self.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
+            if marker_possible:
+                state.setdefault("maybe_zero", set()).add(name)
         return out
 
     def operator_pieces(self, op, operands, g: str, ans: str, s):

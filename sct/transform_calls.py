@@ -9,7 +9,10 @@ can be differentiated again.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
 import types
+from collections import OrderedDict
 from typing import Any, Dict, Sequence, Tuple
 
 from runtime import registry
@@ -88,6 +91,8 @@ def vjp_method_pair(obj, name, active, args, kwargs):
     from .accelerate import AcceleratedFunction
     if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, AcceleratedFunction)):
         fwd, bwd = vjp_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs)   # a function value
+        if getattr(fwd, "__sct_generated__", False):
+            return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
 
         def forward_call(receiver, *call_args, **call_kwargs):
             return fwd(*call_args, **call_kwargs)
@@ -110,7 +115,17 @@ def vjp_method_pair(obj, name, active, args, kwargs):
             isinstance(method.__func__, types.FunctionType):
         compiled = _compiled_vjp(method.__func__, tuple(args), tuple(active))   # args start with obj
         return compiled.fwd, compiled.bwd
+    if name != "__call__" and _is_callable_object(method):
+        return _field_call_pair(obj, name, method, active, args, kwargs)
+    if active[0] and isinstance(method, types.MethodType) and _is_callable_object(method.__self__, True) \
+            and _holds_arrays(method.__self__):
+        raise CompileError(f"{type(obj).__name__}.{name} is a method of another object "
+                           f"({type(method.__self__).__name__}) stored as an attribute: sct cannot give "
+                           "the gradient of that object's arrays to this one. Store the object itself "
+                           f"(self.{name} = layer) and call it, or call its method through it")
     fwd, bwd = vjp_pair(method, tuple(active[1:]), tuple(args[1:]), kwargs)
+    if getattr(fwd, "__sct_generated__", False):      # a function held in a field: the same, generated
+        return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
 
     def forward(receiver, *call_args, **call_kwargs):
         return fwd(*call_args, **call_kwargs)
@@ -118,6 +133,80 @@ def vjp_method_pair(obj, name, active, args, kwargs):
     def backward(residuals, grad):
         return (ZERO,) + tuple(bwd(residuals, grad))
     return forward, backward
+
+
+def _is_callable_object(value, any_object: bool = False) -> bool:
+    """An object of a user's class (not a function, method, class, module or builtin);
+    unless ``any_object``, one that is callable."""
+    from .accelerate import AcceleratedFunction
+    if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                          types.BuiltinMethodType, types.ModuleType, type, AcceleratedFunction)) or \
+            not hasattr(value, "__dict__") or isinstance(value, __import__("numpy").ufunc):
+        return False
+    return any_object or callable(value)
+
+
+def _holds_arrays(obj) -> bool:
+    from runtime.support import _differentiable_leafy
+    return any(_differentiable_leafy(v) for v in vars(obj).values())
+
+
+def _field_call_pair(obj, name, layer, active, args, kwargs):
+    """``obj.name(...)`` where the field ``obj.name`` is a callable object (a layer): its
+    ``__call__`` with the layer as receiver; the layer's adjoint is ``obj``'s adjoint of
+    that field."""
+    fwd, bwd = vjp_method_pair(layer, "__call__", tuple(active), (layer,) + tuple(args[1:]), kwargs)
+    return _wrapped_pair(fwd, bwd, name, len(args) - 1, tuple(kwargs))
+
+
+_WRAPPERS: "OrderedDict[Any, tuple]" = OrderedDict()
+_WRAPPERS_MAX = 256
+_WRAPPERS_LOCK = threading.Lock()
+
+
+def _wrapped_pair(fwd, bwd, field, count, keywords):
+    """A pair taking the receiver first around ``fwd``/``bwd``, which take the layer
+    ``receiver.<field>`` first (``field`` None: which do not take the receiver at all).
+    Generated Python with source, so code calling it can be differentiated again: the
+    layer's adjoint becomes the receiver's adjoint of the field."""
+    key = (id(fwd), id(bwd), field, count, keywords)
+    with _WRAPPERS_LOCK:
+        hit = _WRAPPERS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd:
+            _WRAPPERS.move_to_end(key)
+            return hit[2], hit[3]
+    params = "".join(f", a{i}" for i in range(count))
+    kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
+    passed = params + "".join(f", {k}={k}" for k in keywords)
+    if field is None:
+        grads = "".join(f", grads[{i}]" for i in range(count))
+        source = (f"def field_call_fwd(receiver{params}{kwonly}):\n"
+                  f"    return layer_fwd({passed[2:]})\n\n\n"
+                  f"def field_call_bwd(residuals, grad):\n"
+                  f"    grads = layer_bwd(residuals, grad)\n"
+                  f"    return (rt.ZERO{grads})\n")
+    else:
+        grads = "".join(f", grads[{i + 1}]" for i in range(count))
+        source = (f"def field_call_fwd(receiver{params}{kwonly}):\n"
+                  f"    layer = receiver.{field}\n"
+                  f"    return layer_fwd(layer{passed})\n\n\n"
+                  f"def field_call_bwd(residuals, grad):\n"
+                  f"    grads = layer_bwd(residuals, grad)\n"
+                  f"    return (rt.attribute_adjoint(grads[0], None, {field!r}){grads})\n")
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated call .{field or ''} {digest}>"      # same source, same name
+    register_source(filename, source)
+    namespace = {"layer_fwd": fwd, "layer_bwd": bwd, "rt": RT, "__name__": "sct_generated.field_call"}
+    exec(compile(source, filename, "exec"), namespace)
+    pair = (namespace["field_call_fwd"], namespace["field_call_bwd"])
+    with _WRAPPERS_LOCK:
+        _WRAPPERS[key] = (fwd, bwd) + pair
+        while len(_WRAPPERS) > _WRAPPERS_MAX:
+            _WRAPPERS.popitem(last=False)
+    return pair
+
 
 
 def vjp_init_pair(cls, active, args, kwargs):
