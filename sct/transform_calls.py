@@ -12,8 +12,10 @@ from __future__ import annotations
 import types
 from typing import Any, Dict, Sequence, Tuple
 
+import numpy as np
+
 from runtime import registry
-from runtime.support import ZERO
+from runtime.support import ZERO, Closure
 
 from .compiler import Compiled, compile_function
 from .errors import CompileError
@@ -55,6 +57,8 @@ def vjp_pair(fn, active, args, kwargs):
     from .accelerate import AcceleratedFunction
     if isinstance(fn, AcceleratedFunction):
         fn = fn.fn
+    if isinstance(fn, Closure):                # a nested function with its captured values
+        return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = fn.__call__                       # an object of a user class: its __call__
@@ -86,6 +90,9 @@ def vjp_method_pair(obj, name, active, args, kwargs):
     """Like :func:`vjp_pair` for ``obj.name(*args[1:])``: ``args[0]`` is ``obj``, and the
     functions take it first too."""
     from .accelerate import AcceleratedFunction
+    if name == "__call__" and isinstance(obj, Closure):
+        env_active = (bool(active[0]),) * len(obj) if active else (False,) * len(obj)
+        return _closure_pair(obj, env_active, tuple(active[1:]), tuple(args[1:]), kwargs, receiver=True)
     if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, AcceleratedFunction)):
         fwd, bwd = vjp_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs)   # a function value
 
@@ -120,6 +127,37 @@ def vjp_method_pair(obj, name, active, args, kwargs):
     return forward, backward
 
 
+def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
+    """The pair of a ``Closure``: its function with the captured values passed first; the
+    adjoint of the closure (when it is the receiver) is the list of theirs."""
+    closure.check()
+    count = len(closure)
+    free, full, rest, used = closure.arguments(args, kwargs)
+    nfree = len(free)
+    given = len(args)
+    mask = tuple(env_active[:nfree]) + tuple(active) + tuple(env_active[j] for _, j in used)
+    mask = mask + (False,) * (nfree + len(full) - len(mask))
+    fwd, bwd = vjp_pair(closure.fn, mask, free + full, rest)
+
+    def forward_closure(*call_args, **call_kwargs):
+        if receiver:
+            call_args = call_args[1:]
+        closure.check()
+        free_now, full_now, rest_now, _ = closure.arguments(call_args, call_kwargs)
+        return fwd(*free_now, *full_now, **rest_now)
+
+    def backward_closure(residuals, grad):
+        adjoints = tuple(bwd(residuals, grad))
+        mine = list(adjoints[:nfree]) + [ZERO] * (count - nfree)
+        for position, j in used:
+            mine[j] = adjoints[nfree + position]
+        outer = adjoints[nfree:nfree + given]
+        if receiver:
+            return (mine,) + outer
+        return outer
+    return forward_closure, backward_closure
+
+
 def vjp_init_pair(cls, active, args, kwargs):
     """The pair for ``cls.__init__`` differentiated as a function returning the new object."""
     compiled = _compiled_vjp(cls.__init__, tuple(args), tuple(active), returns_self=True)
@@ -137,6 +175,17 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = fn.__call__
+    if isinstance(fn, Closure):
+        fn.check()
+        if any(np.issubdtype(np.result_type(v), np.inexact) for v in fn
+               if isinstance(v, (np.ndarray, float, complex, np.generic)) or hasattr(v, "_data")):
+            raise CompileError(f"forward mode does not follow the values the nested function "
+                               f"{getattr(fn.fn, '__name__', '?')}() (line {fn.line}) captured when it is "
+                               "passed as a value; call it directly in the function that defines it, "
+                               "or use reverse mode (dlgradient)")
+        free, full, rest, _ = fn.arguments(args, kwargs)
+        dots = tuple(tangents) + (ZERO,) * (len(full) - len(tangents))
+        return jvp_call_impl(fn.fn, free + full, (ZERO,) * len(free) + dots, rest)
     if isinstance(fn, types.MethodType):
         return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
     rule = registry.lookup(fn)
