@@ -366,6 +366,9 @@ class ClosureConverter:
         def handle(child):
             if isinstance(child, SCOPES):
                 return None
+            if isinstance(child, gast.Call) and isinstance(child.func, gast.Attribute) and \
+                    child.func.attr == "bind_closure" and isinstance(child.func.value, gast.Name):
+                return None                        # generated code compiled again: bound already
             if isinstance(child, gast.Call) and isinstance(child.func, gast.Name) and \
                     child.func.id in self.direct:
                 d = self.direct[child.func.id]

@@ -358,6 +358,8 @@ class Normalizer:
             if isinstance(node, gast.Name):
                 return load(node.id)
             return node
+        if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
+            return self.simple(node, out, hint)
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)

@@ -59,6 +59,7 @@ def vjp_pair(fn, active, args, kwargs):
         fn = fn.fn
     if isinstance(fn, Closure):                # a nested function with its captured values
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
+    _refuse_closure_wrapper(fn)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = fn.__call__                       # an object of a user class: its __call__
@@ -127,6 +128,19 @@ def vjp_method_pair(obj, name, active, args, kwargs):
     return forward, backward
 
 
+def _refuse_closure_wrapper(fn) -> None:
+    closure = getattr(fn, "__sct_closure__", None)
+    if closure is not None:
+        code = getattr(closure.fn, "__code__", None)
+        raise CompileError(
+            f"higher derivatives through the nested function {getattr(closure.fn, '__name__', '?')}() "
+            f"(line {closure.line}) passed as a value (to a helper, in a list, under another name) are "
+            "not supported yet; call it directly in the function that defines it, or define it at "
+            "module level and pass the values it reads as arguments",
+            closure.frame.filename if closure.frame else (code.co_filename if code else None), closure.line,
+            "nested function")
+
+
 def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
     """The pair of a ``Closure``: its function with the captured values passed first; the
     adjoint of the closure (when it is the receiver) is the list of theirs."""
@@ -155,6 +169,8 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
         if receiver:
             return (mine,) + outer
         return outer
+    forward_closure.__sct_closure__ = closure        # differentiating these again is refused
+    backward_closure.__sct_closure__ = closure
     return forward_closure, backward_closure
 
 
@@ -186,6 +202,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
         free, full, rest, _ = fn.arguments(args, kwargs)
         dots = tuple(tangents) + (ZERO,) * (len(full) - len(tangents))
         return jvp_call_impl(fn.fn, free + full, (ZERO,) * len(free) + dots, rest)
+    _refuse_closure_wrapper(fn)
     if isinstance(fn, types.MethodType):
         return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
     rule = registry.lookup(fn)

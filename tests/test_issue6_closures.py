@@ -327,3 +327,31 @@ def test_called_after_rebinding_is_refused_when_run(fun):
         dlfeval(_grad2, fun, dlarray(X), dlarray(W))
     assert info.value.filename == __file__
     assert "reassigned" in str(info.value)
+
+
+# --- forward mode and Hessian-vector products ------------------------------------------------
+
+def _at_w(fun):
+    def of_x(x):
+        return fun(x, W)
+    return of_x
+
+
+@pytest.mark.parametrize("fun", [nested_closures, mapped, late_binding_loop, reassigned_before_call])
+def test_jvp_and_hvp_through_direct_closures(fun):
+    f = _at_w(fun)
+    v = np.array([0.1, 0.5, -0.3])
+    y, jv = sct.jvp(f, X, v)
+    assert_close(y.data, f(X))
+    assert_close(jv.data, (f(X + 1e-6 * v) - f(X - 1e-6 * v)) / 2e-6, rtol=1e-5, atol=1e-6)
+    h = sct.hvp(f, X, v)
+
+    def grad(x):
+        return numerical_gradient(f, [x], 0, step=1e-5)
+    assert_close(h.data, (grad(X + 1e-4 * v) - grad(X - 1e-4 * v)) / 2e-4, rtol=1e-3, atol=1e-4)
+
+
+def test_second_derivative_through_a_closure_passed_as_value_is_refused():
+    with pytest.raises(CompileError) as info:
+        sct.hvp(_at_w(closure_to_helper), X, np.ones(3))
+    assert info.value.filename == __file__ and "passed as a value" in str(info.value)
