@@ -496,6 +496,104 @@ def total(x):
     return np.sum(x)
 
 
+# --- closures passed as values (sct/closures.py) -------------------------------------------
+
+class ClosureFrame:
+    """The closures one run of a function made, by the names they captured."""
+
+    def __init__(self, filename):
+        self.filename = filename
+        self.live = {}
+
+    def __repr__(self):
+        return "<sct closure frame>"
+
+
+class Closure(tuple):
+    """A nested function with the values it captured (late binding while they are not rebound).
+
+    A tuple of the captured values, so it is differentiated like one; calling it calls the
+    converted function with them first.  Once one of the captured names is rebound in the
+    enclosing function the closure would read the new value, which sct cannot follow from
+    here: it expires, and calling it raises.
+    """
+
+    def __new__(cls, fn, env, frame, names, line, ndefaults=0):
+        self = super().__new__(cls, env)
+        self.fn = fn
+        self.ndefaults = ndefaults           # the last values of env: the def's defaults
+        self.frame = frame
+        self.names = names
+        self.line = line
+        self.expired = None
+        return self
+
+    def __reduce__(self):
+        return (tuple, (tuple(self),))
+
+    def check(self):
+        if self.expired is not None:
+            from sct.errors import EvaluationError
+            name, line = self.expired
+            fname = getattr(self.fn, "__name__", "?")
+            raise EvaluationError(
+                f"the nested function defined at line {self.line} ({fname}) is called after {name!r}, "
+                f"a value it reads from the enclosing function, was reassigned at line {line}; Python "
+                f"reads {name!r} when the function is called, and sct only follows that for calls in "
+                f"the enclosing function: pass {name!r} to it as an argument, or call it "
+                "before the reassignment", self.frame.filename if self.frame else None, self.line)
+
+    def arguments(self, args, kwargs, defaults=None):
+        """(captured values, positional arguments with the defaults the call leaves out filled
+        in, the remaining keywords, the positions of env used for them)."""
+        env = tuple(self)
+        nfree = len(env) - self.ndefaults
+        defaults = env[nfree:] if defaults is None else defaults
+        code = self.fn.__code__
+        params = code.co_varnames[nfree:code.co_argcount]
+        args = list(args)
+        kwargs = dict(kwargs)
+        used = []
+        first_default = len(params) - self.ndefaults
+        for i in range(len(args), len(params)):
+            if params[i] in kwargs:
+                args.append(kwargs.pop(params[i]))
+            elif i >= first_default:
+                args.append(defaults[i - first_default])
+                used.append((len(args) - 1, nfree + i - first_default))
+            else:
+                break
+        return env[:nfree], tuple(args), kwargs, used
+
+    def __call__(self, *args, **kwargs):
+        self.check()
+        free, args, kwargs, _ = self.arguments(args, kwargs)
+        return self.fn(*free, *args, **kwargs)
+
+    def __repr__(self):
+        return f"<closure {getattr(self.fn, '__name__', '?')} of line {self.line}>"
+
+
+def closure_frame(filename):
+    return ClosureFrame(filename)
+
+
+def bind_closure(fn, env, frame, names, line, ndefaults=0):
+    """A nested function taking its captured values first, as a closure holding them."""
+    closure = Closure(fn, env, frame, names, line, ndefaults)
+    for name in names:
+        frame.live.setdefault(name, []).append(closure)
+    return closure
+
+
+def closure_rebound(frame, names, line):
+    """The enclosing function assigned ``names``: closures that captured them expire."""
+    for name in names:
+        for closure in frame.live.pop(name, ()):
+            if closure.expired is None:
+                closure.expired = (name, line)
+
+
 # --- rules of the functions above ----------------------------------------------------
 
 @defrule(unbroadcast, wrt=("grad",))
@@ -720,3 +818,13 @@ def _list_tail_rule(g, ans, grad, head):
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
 nondifferentiable(seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+
+
+@defrule(bind_closure, wrt=("env",))
+def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0):
+    return g
+
+
+nondifferentiable(closure_frame, closure_rebound)
+from . import registry as _registry  # noqa: E402
+_registry.CONTAINER_OPS.add(bind_closure)

@@ -554,8 +554,26 @@ def rename_straight_line(fdef: gast.FunctionDef, namer) -> Dict[str, str]:
                     current[n.id] = n.id
                     defined.add(n.id)
 
+    def def_parts(node):
+        """What the enclosing function evaluates of a nested def: defaults and decorators."""
+        return [d for d in node.args.defaults + node.args.kw_defaults + node.decorator_list
+                if d is not None]
+
+    def rename_loads_and_defaults(node):
+        rename_loads(node)
+        for n in walk_no_defs(node):
+            for child in gast.iter_child_nodes(n):
+                if isinstance(child, gast.FunctionDef):
+                    for part in def_parts(child):
+                        rename_loads(part)
+
     for s in fdef.body:
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+        if isinstance(s, gast.FunctionDef):      # its body is its own scope (closure-converted)
+            for part in def_parts(s):
+                rename_loads(part)
+            current[s.name] = s.name
+            defined.add(s.name)
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             rename_loads(s.value)
             name = s.targets[0].id
             if name in defined:
@@ -566,6 +584,6 @@ def rename_straight_line(fdef: gast.FunctionDef, namer) -> Dict[str, str]:
                 current[name] = name
                 defined.add(name)
         else:
-            rename_loads(s)
+            rename_loads_and_defaults(s)
             rename_stores_inside(s)
     return current

@@ -104,16 +104,35 @@ def use_custom_backwards(fdef, activity, rt_name: str) -> None:
 def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
     """A nested function may use the enclosing function's traced values only as arguments
     (a value it reads from the enclosing scope would be a constant to its derivative)."""
+    from .closures import free_names
     for node in nested:
-        params = {a.id for a in node.args.args + node.args.kwonlyargs}
-        stored = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        free = free_names(node)
         for n in gast.walk(node):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in params and \
-                    n.id not in stored and n.id in activity.active:
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in free and \
+                    n.id in activity.active:
                 raise CompileError(f"the nested function {node.name}() reads {n.id!r}, a traced value of "
                                    f"{outer}(): pass it to {node.name}() as an argument so its "
                                    "derivative is followed", filename, getattr(n, "lineno", node.lineno),
                                    "nested function")
+        kw = [d for d in node.args.kw_defaults if d is not None]
+        used = kw + (list(node.args.defaults) if getattr(node, "_sct_defaults_used", False) else [])
+        for d in used:
+            if isinstance(d, gast.Name) and d.id in activity.active:
+                raise CompileError(f"a default value of {node.name}() is a traced value that sct cannot "
+                                   "pass where it is used (a keyword-only parameter, or a call with * or **): "
+                                   "pass it as a positional argument", filename, node.lineno,
+                                   "nested function default")
+
+
+def walk_no_defs_but(node):
+    """The nodes of ``node`` and the nested defs it holds, not what those defs hold."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if isinstance(n, gast.FunctionDef):
+            continue
+        todo.extend(gast.iter_child_nodes(n))
 
 
 def imported_names(fdef) -> Dict[str, Any]:
@@ -246,7 +265,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     nested = [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
-        [n for s in fdef.body for n in gast.walk(s) if isinstance(n, gast.FunctionDef) and n is not s]
+        [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
+         for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
     local_names |= {n.name for n in nested}
     from . import api
     known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}

@@ -85,6 +85,8 @@ class Normalizer:
             ret.lineno = self.line
             new_body.append(ret)
         self.fdef.body = new_body
+        from .closures import ClosureConverter
+        ClosureConverter(self.fdef, self.namer, self.rt_name, self.fail, self.filename).run()
         return self.fdef
 
     # --- statements ------------------------------------------------------------------------
@@ -167,6 +169,7 @@ class Normalizer:
                 self.fail(s, "del of an item or attribute", "build a new value without it")
             return                       # unbinding a name changes no value: nothing to do
         elif isinstance(s, gast.FunctionDef):
+            self.nested_defaults(s, out)
             self.emit(out, s)            # a nested helper: compiled on its own when it is called
         elif isinstance(s, (gast.Import, gast.ImportFrom, gast.Assert, gast.Raise)):
             self.emit(out, s)            # kept as written: no derivative flows through them
@@ -271,6 +274,9 @@ class Normalizer:
         if isinstance(value, (gast.ListComp, gast.GeneratorExp)):   # a generator becomes a list
             self.list_comp(name, value, out)
             return
+        if isinstance(value, gast.Lambda):   # f = lambda ...: the def f (what a call of f reads)
+            self.emit(out, self.lambda_def(name, value, out))
+            return
         rhs = self.simple(value, out, hint=hint)
         self.emit(out, assign(name, rhs))
 
@@ -353,6 +359,8 @@ class Normalizer:
             if isinstance(node, gast.Name):
                 return load(node.id)
             return node
+        if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
+            return self.simple(node, out, hint)
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
@@ -467,11 +475,7 @@ class Normalizer:
         if isinstance(node, gast.Lambda):
             # a lambda becomes a nested def, compiled on its own when it is called
             name = self.namer.fresh(hint + "_lambda")
-            fdef = gast.FunctionDef(name=name, args=node.args, body=[gast.Return(value=node.body)],
-                                    decorator_list=[], returns=None, type_comment=None, type_params=[])
-            fdef.lineno = self.line
-            fdef.body[0].lineno = self.line
-            self.emit(out, fdef)
+            self.emit(out, self.lambda_def(name, node, out))
             return load(name)
         if isinstance(node, gast.Slice):
             return node
@@ -479,6 +483,29 @@ class Normalizer:
         if kind:
             self.fail(node, *kind)
         self.fail(node, type(node).__name__, "rewrite the expression with simpler operations")
+
+    def lambda_def(self, name: str, node: gast.Lambda, out: List) -> gast.FunctionDef:
+        fdef = gast.FunctionDef(name=name, args=node.args, body=[gast.Return(value=node.body)],
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        fdef.lineno = self.line
+        fdef.body[0].lineno = self.line
+        self.nested_defaults(fdef, out)
+        return fdef
+
+    def nested_defaults(self, fdef, out: List):
+        """A nested def's default values are computed when the def runs: each into a name of
+        its own, so a call can pass the value the def saw."""
+        args = fdef.args
+        args.defaults = [self.default_atom(fdef, d, out) for d in args.defaults]
+        args.kw_defaults = [None if d is None else self.default_atom(fdef, d, out) for d in args.kw_defaults]
+
+    def default_atom(self, fdef, node, out: List):
+        value = self.atom(node, out, hint=fdef.name + "_default")
+        if isinstance(value, gast.Name):
+            name = self.namer.fresh(fdef.name + "_default")
+            self.emit(out, assign(name, value))
+            return load(name)
+        return value
 
     def chain(self, node, out: List, hint: str):
         """Keep ``np.linalg`` attribute chains on a global name (a module path, resolved when

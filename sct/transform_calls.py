@@ -15,8 +15,10 @@ import types
 from collections import OrderedDict
 from typing import Any, Dict, Sequence, Tuple
 
+import numpy as np
+
 from runtime import registry
-from runtime.support import ZERO
+from runtime.support import ZERO, Closure
 
 from .compiler import Compiled, compile_function
 from .errors import CompileError
@@ -58,6 +60,9 @@ def vjp_pair(fn, active, args, kwargs):
     from .accelerate import AcceleratedFunction
     if isinstance(fn, AcceleratedFunction):
         fn = fn.fn
+    if isinstance(fn, Closure):                # a nested function with its captured values
+        return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
+    _refuse_closure_wrapper(fn)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = fn.__call__                       # an object of a user class: its __call__
@@ -89,6 +94,9 @@ def vjp_method_pair(obj, name, active, args, kwargs):
     """Like :func:`vjp_pair` for ``obj.name(*args[1:])``: ``args[0]`` is ``obj``, and the
     functions take it first too."""
     from .accelerate import AcceleratedFunction
+    if name == "__call__" and isinstance(obj, Closure):
+        env_active = (bool(active[0]),) * len(obj) if active else (False,) * len(obj)
+        return _closure_pair(obj, env_active, tuple(active[1:]), tuple(args[1:]), kwargs, receiver=True)
     if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, AcceleratedFunction)):
         fwd, bwd = vjp_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs)   # a function value
         if getattr(fwd, "__sct_generated__", False):
@@ -208,6 +216,51 @@ def _wrapped_pair(fwd, bwd, field, count, keywords):
     return pair
 
 
+def _refuse_closure_wrapper(fn) -> None:
+    closure = getattr(fn, "__sct_closure__", None)
+    if closure is not None:
+        code = getattr(closure.fn, "__code__", None)
+        raise CompileError(
+            f"higher derivatives through the nested function {getattr(closure.fn, '__name__', '?')}() "
+            f"(line {closure.line}) passed as a value (to a helper, in a list, under another name) are "
+            "not supported yet; call it directly in the function that defines it, or define it at "
+            "module level and pass the values it reads as arguments",
+            closure.frame.filename if closure.frame else (code.co_filename if code else None), closure.line,
+            "nested function")
+
+
+def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
+    """The pair of a ``Closure``: its function with the captured values passed first; the
+    adjoint of the closure (when it is the receiver) is the list of theirs."""
+    closure.check()
+    count = len(closure)
+    free, full, rest, used = closure.arguments(args, kwargs)
+    nfree = len(free)
+    given = len(args)
+    mask = tuple(env_active[:nfree]) + tuple(active) + tuple(env_active[j] for _, j in used)
+    mask = mask + (False,) * (nfree + len(full) - len(mask))
+    fwd, bwd = vjp_pair(closure.fn, mask, free + full, rest)
+
+    def forward_closure(*call_args, **call_kwargs):
+        if receiver:
+            call_args = call_args[1:]
+        closure.check()
+        free_now, full_now, rest_now, _ = closure.arguments(call_args, call_kwargs)
+        return fwd(*free_now, *full_now, **rest_now)
+
+    def backward_closure(residuals, grad):
+        adjoints = tuple(bwd(residuals, grad))
+        mine = list(adjoints[:nfree]) + [ZERO] * (count - nfree)
+        for position, j in used:
+            mine[j] = adjoints[nfree + position]
+        outer = adjoints[nfree:nfree + given]
+        if receiver:
+            return (mine,) + outer
+        return outer
+    forward_closure.__sct_closure__ = closure        # differentiating these again is refused
+    backward_closure.__sct_closure__ = closure
+    return forward_closure, backward_closure
+
 
 def vjp_init_pair(cls, active, args, kwargs):
     """The pair for ``cls.__init__`` differentiated as a function returning the new object."""
@@ -226,6 +279,18 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = fn.__call__
+    if isinstance(fn, Closure):
+        fn.check()
+        if any(np.issubdtype(np.result_type(v), np.inexact) for v in fn
+               if isinstance(v, (np.ndarray, float, complex, np.generic)) or hasattr(v, "_data")):
+            raise CompileError(f"forward mode does not follow the values the nested function "
+                               f"{getattr(fn.fn, '__name__', '?')}() (line {fn.line}) captured when it is "
+                               "passed as a value; call it directly in the function that defines it, "
+                               "or use reverse mode (dlgradient)")
+        free, full, rest, _ = fn.arguments(args, kwargs)
+        dots = tuple(tangents) + (ZERO,) * (len(full) - len(tangents))
+        return jvp_call_impl(fn.fn, free + full, (ZERO,) * len(free) + dots, rest)
+    _refuse_closure_wrapper(fn)
     if isinstance(fn, types.MethodType):
         return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
     rule = registry.lookup(fn)

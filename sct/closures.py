@@ -1,0 +1,455 @@
+"""Closure conversion: nested functions that read the enclosing function's locals.
+
+Python reads a captured name when the closure is *called* (late binding).  After
+normalisation, a nested ``def`` (lambdas are defs by then) whose free names
+include locals of the enclosing function gets those names as leading
+parameters, so the helper machinery differentiates through them:
+
+* ``g(x)`` called in the enclosing function becomes ``g(w, b, x)``: the values
+  passed are the names' values at the call, which is what the closure would
+  read (exact, whatever is rebound before or after);
+* any other use of ``g`` (passed to a helper, stored in a list, returned,
+  rebound under another name) becomes ``rt.bind_closure(g, (w, b), frame, ...)``:
+  a ``Closure`` holding the values at that point, differentiable like a tuple.
+  It stays exact while none of those names is rebound: every later assignment
+  to a captured name expires the closures made before it, and calling an
+  expired closure raises an ``EvaluationError`` (sct never calls it with a
+  stale value).
+
+A closure that assigns to the enclosing scope (``nonlocal``) or writes into a
+captured value is refused.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Set
+
+import gast
+
+from .ir import assign, call, const, load, store
+
+SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+            "setdefault", "popitem", "fill", "resize", "itemset", "put", "add", "discard", "__setitem__",
+            "__iadd__", "partition"}
+
+
+def _arg_names(args) -> List[str]:
+    names = []
+    for a in list(getattr(args, "posonlyargs", []) or []) + list(args.args) + list(args.kwonlyargs):
+        names.append(a.id)
+    for a in (args.vararg, args.kwarg):
+        if a is not None:
+            names.append(a.id)
+    return names
+
+
+def _scope_walk(node, own_root=True):
+    """The nodes evaluated in ``node``'s own scope; yields (node, None) and, for each nested
+    scope met, (None, scope)."""
+    todo = list(gast.iter_child_nodes(node)) if own_root else [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef)):
+            todo.extend(n.args.defaults + [d for d in n.args.kw_defaults if d is not None] +
+                        list(n.decorator_list))
+            yield ("bind", n.name)
+            yield ("scope", n)
+            continue
+        if isinstance(n, gast.Lambda):
+            todo.extend(n.args.defaults + [d for d in n.args.kw_defaults if d is not None])
+            yield ("scope", n)
+            continue
+        if isinstance(n, gast.ClassDef):
+            yield ("bind", n.name)
+            todo.extend(n.bases + list(n.decorator_list))
+            yield ("scope", n)
+            continue
+        if isinstance(n, COMPREHENSIONS):
+            todo.append(n.generators[0].iter)
+            yield ("scope", n)
+            continue
+        if isinstance(n, gast.arguments):
+            continue
+        yield ("node", n)
+        todo.extend(gast.iter_child_nodes(n))
+
+
+def free_names(scope) -> Set[str]:
+    """The names ``scope`` (a def, lambda, class or comprehension) reads from outside itself."""
+    free, _ = _frees(scope)
+    return free
+
+
+def nonlocal_nodes(scope) -> List:
+    return [n for n in gast.walk(scope) if isinstance(n, gast.Nonlocal)]
+
+
+def _frees(scope):
+    local: Set[str] = set()
+    loads: Set[str] = set()
+    declared_global: Set[str] = set()
+    declared_nonlocal: Set[str] = set()
+    if isinstance(scope, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
+        local |= set(_arg_names(scope.args))
+        roots = scope.body if isinstance(scope.body, list) else [scope.body]
+    elif isinstance(scope, COMPREHENSIONS):
+        roots = []
+        for i, gen in enumerate(scope.generators):
+            roots.append(gen.target)
+            if i:
+                roots.append(gen.iter)
+            roots.extend(gen.ifs)
+        roots += [scope.key, scope.value] if isinstance(scope, gast.DictComp) else [scope.elt]
+    else:                                      # a class body: its names are not seen by methods
+        roots = scope.body
+    inner: Set[str] = set()
+    for root in roots:
+        for kind, item in _scope_walk(root, own_root=False):
+            if kind == "bind":
+                local.add(item)
+            elif kind == "scope":
+                inner |= free_names(item)
+            else:
+                n = item
+                if isinstance(n, gast.Name):
+                    if isinstance(n.ctx, gast.Load):
+                        loads.add(n.id)
+                    else:
+                        local.add(n.id)
+                elif isinstance(n, gast.Global):
+                    declared_global |= set(n.names)
+                elif isinstance(n, gast.Nonlocal):
+                    declared_nonlocal |= set(n.names)
+                elif isinstance(n, (gast.Import, gast.ImportFrom)):
+                    for alias in n.names:
+                        local.add((alias.asname or alias.name).split(".")[0])
+                elif isinstance(n, gast.ExceptHandler) and n.name is not None:
+                    local.add(n.name.id if isinstance(n.name, gast.Name) else n.name)
+    if isinstance(scope, gast.ClassDef):
+        free = (loads | inner) - local - declared_global
+        return free | declared_nonlocal, local
+    local -= declared_global | declared_nonlocal
+    free = ((loads | inner) - local - declared_global) | declared_nonlocal
+    return free, local
+
+
+def _blocks(stmts: List):
+    """Every statement list of a normalized body (not entering nested defs)."""
+    yield stmts
+    for s in stmts:
+        for field_name in ("body", "orelse"):
+            if not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef)) and \
+                    isinstance(getattr(s, field_name, None), list):
+                yield from _blocks(getattr(s, field_name))
+
+
+def _stored(s) -> Set[str]:
+    """Names a normalized statement of the enclosing function binds (not inside nested defs)."""
+    names: Set[str] = set()
+    if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        return {s.name}
+    targets = []
+    if isinstance(s, gast.Assign):
+        targets = s.targets
+    elif isinstance(s, (gast.For,)):
+        targets = [s.target]
+    elif isinstance(s, gast.With):
+        targets = [i.optional_vars for i in s.items if i.optional_vars is not None]
+    elif isinstance(s, (gast.Import, gast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in s.names}
+    for t in targets:
+        for n in gast.walk(t):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                names.add(n.id)
+    return names
+
+
+def _writes_into(fdef, names: Set[str]) -> Optional[gast.AST]:
+    """A statement of ``fdef`` (any depth) that writes into a captured value, if any."""
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            base = n.value
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name) and base.id in names:
+                return n
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
+            base = n.func.value
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name) and base.id in names:
+                return n
+    return None
+
+
+class ClosureConverter:
+    def __init__(self, fdef, namer, rt_name: str, fail, filename: str):
+        self.fdef = fdef
+        self.namer = namer
+        self.rt_name = rt_name
+        self.fail = fail
+        self.filename = filename
+        self.frame: Optional[str] = None
+
+    def run(self) -> None:
+        fdef = self.fdef
+        defs = [s for block in _blocks(fdef.body) for s in block
+                if isinstance(s, gast.FunctionDef)]
+        if not defs:
+            return
+        enclosing = set(_arg_names(fdef.args))
+        bind_count: Dict[str, int] = {}
+        for block in _blocks(fdef.body):
+            for s in block:
+                for name in _stored(s):
+                    enclosing.add(name)
+                    bind_count[name] = bind_count.get(name, 0) + 1
+                if isinstance(s, gast.For):       # the loop binds its target at every pass
+                    for name in _stored(s):
+                        bind_count[name] = bind_count.get(name, 0) + 1
+        for d in defs:
+            for n in nonlocal_nodes(d):
+                self.fail(n, "a nested function that assigns to an enclosing variable (nonlocal "
+                          + ", ".join(n.names) + ")",
+                          "return the new value from the nested function and assign it in the "
+                          "enclosing function")
+        raw = {id(d): free_names(d) & enclosing for d in defs}
+        by_name: Dict[str, gast.FunctionDef] = {d.name: d for d in defs if bind_count.get(d.name) == 1}
+        convert: Set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for d in defs:
+                if id(d) in convert:
+                    continue
+                if any(n not in by_name or id(by_name[n]) in convert for n in raw[id(d)]) or \
+                        any(isinstance(v, gast.Name) for v in d.args.defaults):
+                    convert.add(id(d))
+                    changed = True
+        if not convert:
+            return
+        # what each converted def takes first: its captured names (defs not converted are read
+        # from their cells as before)
+        self.env: Dict[int, List[str]] = {}
+        for d in defs:
+            if id(d) in convert:
+                self.env[id(d)] = sorted(n for n in raw[id(d)]
+                                         if n not in by_name or id(by_name[n]) in convert)
+        self.direct = {name: d for name, d in by_name.items() if id(d) in convert}
+        # recursion through captured values cannot be bound: refuse it
+        for d in defs:
+            if id(d) in convert:
+                self._check_acyclic(d, [])
+        for d in defs:
+            if id(d) not in convert:
+                continue
+            env = self.env[id(d)]
+            node = _writes_into(d, set(env) - set(_frees(d)[1]))
+            if node is not None:
+                self.fail(node, f"a nested function that writes into a captured value ({d.name}() "
+                          "changes a value of the enclosing function)",
+                          f"return the new value from {d.name}() and assign it in the enclosing function")
+            params = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in env]
+            if getattr(d.args, "posonlyargs", None):
+                d.args.posonlyargs = params + d.args.posonlyargs
+            else:
+                d.args.args = params + d.args.args
+            d._sct_env = env
+        self.trans = {}
+        self.escaping_names: Set[str] = set()
+        self.fallback: Dict[int, str] = {}
+        for d in defs:
+            if id(d) in convert and d.name not in self.direct:
+                self.fallback[id(d)] = d.name
+        fdef.body = self.rewrite_block(fdef.body)
+        if self.frame is not None:
+            self.expire_after_stores(fdef.body)
+            fdef.body.insert(0, assign(self.frame, call(f"{self.rt_name}.closure_frame",
+                                                        [const(self.filename)]), fdef.lineno))
+
+    def _check_acyclic(self, d, path):
+        if d.name in path:
+            self.fail(d, f"a recursive nested function that reads values of "
+                      f"{self.fdef.name}() ({d.name}())",
+                      f"define {d.name}() at module level and pass those values as arguments")
+        for n in self.env[id(d)]:
+            if n in self.direct:
+                self._check_acyclic(self.direct[n], path + [d.name])
+
+    def transitive(self, d) -> List[str]:
+        names: List[str] = []
+        for n in self.env[id(d)]:
+            if n in self.direct:
+                names += [m for m in self.transitive(self.direct[n]) if m not in names]
+            elif n not in names:
+                names.append(n)
+        return names
+
+    # --- uses --------------------------------------------------------------------------------
+    def bound(self, d, pre: List, line: int, fn_name: Optional[str] = None) -> gast.Name:
+        """``rt.bind_closure(d, (env...), frame, names, line)`` emitted into ``pre``."""
+        if self.frame is None:
+            self.frame = self.namer.fresh("closure_frame")
+        values = [self.env_value(n, pre, line) for n in self.env[id(d)]]
+        values += [copy.deepcopy(v) for v in d.args.defaults]    # the def's own default values
+        base = fn_name or d.name
+        env_name = self.namer.fresh(base + "_env")
+        pre.append(assign(env_name, gast.Tuple(elts=values, ctx=gast.Load()), line))
+        tmp = self.namer.fresh(base + "_closure")
+        names = self.transitive(d)
+        self.escaping_names |= set(names)
+        pre.append(assign(tmp, call(f"{self.rt_name}.bind_closure", [
+            load(fn_name or d.name), load(env_name), load(self.frame),
+            gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(d.lineno),
+            const(len(d.args.defaults))]), line))
+        return load(tmp)
+
+    def env_value(self, name: str, pre: List, line: int):
+        if name in self.direct:
+            return self.bound(self.direct[name], pre, line)
+        return load(name)
+
+    def rewrite_block(self, stmts: List) -> List:
+        out: List = []
+        for s in stmts:
+            line = getattr(s, "lineno", self.fdef.lineno)
+            if isinstance(s, gast.FunctionDef):
+                self.rewrite_defaults(s, out, line)
+                if id(s) in self.fallback:             # bound more than once: a Closure value
+                    name = s.name
+                    s.name = self.namer.fresh(name + "_def")
+                    out.append(s)
+                    tmp = self.bound(s, out, line, fn_name=s.name)
+                    out.append(assign(name, tmp, line))
+                    continue
+                out.append(s)
+                continue
+            for field_name in ("body", "orelse"):
+                if isinstance(getattr(s, field_name, None), list):
+                    setattr(s, field_name, self.rewrite_block(getattr(s, field_name)))
+            pre: List = []
+            self.rewrite_uses(s, pre, line)
+            out.extend(pre)
+            out.append(s)
+        return out
+
+    def rewrite_defaults(self, s, out, line):
+        for field_name in ("defaults", "kw_defaults"):
+            values = getattr(s.args, field_name)
+            for i, v in enumerate(values):
+                if isinstance(v, gast.Name) and v.id in self.direct:
+                    values[i] = self.bound(self.direct[v.id], out, line)
+        for i, v in enumerate(s.decorator_list):
+            if isinstance(v, gast.Name) and v.id in self.direct:
+                s.decorator_list[i] = self.bound(self.direct[v.id], out, line)
+
+    def rewrite_uses(self, s, pre: List, line: int):
+        """Calls of converted defs get their captured values; other uses a bound Closure."""
+        skip_fields = ("body", "orelse") if isinstance(s, (gast.If, gast.For, gast.While, gast.With)) else ()
+
+        def visit(node):
+            for field_name, value in gast.iter_fields(node):
+                if field_name in skip_fields and node is s:
+                    continue
+                if isinstance(value, list):
+                    for i, item in enumerate(value):
+                        new = handle(item)
+                        if new is not None:
+                            value[i] = new
+                elif isinstance(value, gast.AST):
+                    new = handle(value)
+                    if new is not None:
+                        setattr(node, field_name, new)
+
+        def handle(child):
+            if isinstance(child, SCOPES):
+                return None
+            if isinstance(child, gast.Call) and isinstance(child.func, gast.Attribute) and \
+                    child.func.attr == "bind_closure" and isinstance(child.func.value, gast.Name):
+                return None                        # generated code compiled again: bound already
+            if isinstance(child, gast.Call) and isinstance(child.func, gast.Name) and \
+                    child.func.id in self.direct:
+                d = self.direct[child.func.id]
+                for i, a in enumerate(child.args):      # its arguments first
+                    target = a.value if isinstance(a, gast.Starred) else a
+                    new = handle(target)
+                    if new is not None:
+                        if isinstance(a, gast.Starred):
+                            a.value = new
+                        else:
+                            child.args[i] = new
+                for k in child.keywords:
+                    new = handle(k.value)
+                    if new is not None:
+                        k.value = new
+                self.fill_defaults(d, child)
+                child.args = [self.env_value(n, pre, line) for n in self.env[id(d)]] + child.args
+                return child
+            if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Load) and \
+                    child.id in self.direct:
+                return self.bound(self.direct[child.id], pre, line)
+            visit(child)
+            return None
+
+        visit(s)
+
+    def fill_defaults(self, d, node: gast.Call):
+        """Defaulted parameters a call leaves out are passed explicitly (their values are the
+        def's, computed when it ran), so a traced default is differentiated too."""
+        if any(isinstance(a, gast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            d._sct_defaults_used = True
+            return
+        env = self.env[id(d)]
+        params = [a.id for a in d.args.args][len(env):] if not getattr(d.args, "posonlyargs", None) \
+            else None
+        if params is None:
+            d._sct_defaults_used = True
+            return
+        defaults = d.args.defaults
+        first_default = len(params) - len(defaults)
+        given = {k.arg: k for k in node.keywords}
+        if len(node.args) >= len(params):
+            return
+        added = []
+        for i in range(len(node.args), len(params)):
+            p = params[i]
+            if p in given:
+                added.append(given.pop(p).value)
+            elif i >= first_default:
+                added.append(copy.deepcopy(defaults[i - first_default]))
+            else:
+                return                  # a missing argument: Python's own error when it runs
+        node.args = node.args + added
+        node.keywords = [k for k in node.keywords if k.arg in given]
+        if any(k.arg in [a.id for a in d.args.kwonlyargs] for k in node.keywords) or \
+                len(node.keywords) < sum(1 for a, v in zip(d.args.kwonlyargs, d.args.kw_defaults)
+                                         if v is not None):
+            d._sct_defaults_used = True
+
+    # --- expiry ------------------------------------------------------------------------------
+    def expire_after_stores(self, stmts: List) -> None:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if isinstance(s, gast.For):
+                hit = sorted(_stored(s) & self.escaping_names)
+                if hit:
+                    s.body[0:0] = [self.expire(hit, s.lineno)]
+            for field_name in ("body", "orelse"):
+                if not isinstance(s, gast.FunctionDef) and isinstance(getattr(s, field_name, None), list):
+                    self.expire_after_stores(getattr(s, field_name))
+            if not isinstance(s, gast.For):
+                hit = sorted(_stored(s) & self.escaping_names)
+                if hit:
+                    stmts.insert(i + 1, self.expire(hit, getattr(s, "lineno", self.fdef.lineno)))
+                    i += 1
+            i += 1
+
+    def expire(self, names, line):
+        node = gast.Expr(value=call(f"{self.rt_name}.closure_rebound", [
+            load(self.frame), gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(line)]))
+        node.lineno = line
+        return node
