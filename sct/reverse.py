@@ -1003,6 +1003,7 @@ class Transformer:
         if site.sels is not None:
             self.check_roots_reached(site, roots)
             self.check_through_gradients(site, roots)
+            self.check_attribute_stores(site)
             counts = self.name_counts()
             for r in roots:
                 # a name assigned in a loop or branch, or more than once: its gradient is the
@@ -1087,6 +1088,31 @@ class Transformer:
                           "assign it to a name before computing y; for items chosen in a loop, "
                           "differentiate with respect to the whole structure and select from the "
                           "gradient, e.g. g = dlgradient(y, a); [g[i] for i in idx]", "dlgradient")
+
+    def check_attribute_stores(self, site: Site):
+        """``dlgradient(y, m.W)`` after ``m.W = ...``: the adjoint of m is that of the object
+        passed in, not of its changed field; refuse rather than answer for the old field."""
+        def has_attr(sel) -> bool:
+            kind = sel[0]
+            if kind == "attr":
+                return True
+            if kind in ("item", "star"):
+                return has_attr(sel[1])
+            if kind in ("list", "tuple"):
+                return any(has_attr(e) for e in sel[1])
+            if kind == "dict":
+                return any(has_attr(e) for _, e in sel[1])
+            return False
+        roots = set(_roots(site.sels))
+        through_attribute = any(has_attr(sel) for sel in site.sels)
+        for st in _in_order(self.fdef.body):
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Attribute) and \
+                    (through_attribute or (isinstance(st.targets[0].value, gast.Name) and
+                                           st.targets[0].value.id in roots)):
+                self.fail(site.stmt, f"dlgradient with respect to an object or an attribute, in a "
+                          f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
+                          "sct does not follow the object's fields as they change. Assign the new "
+                          "value to a name and differentiate with respect to that name", "dlgradient")
 
     def check_through_gradients(self, site: Site, roots: List[str]):
         """An earlier gradient that this y depends on is recomputed from the function's

@@ -16,6 +16,7 @@ differences (tests/gradcheck.py).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -632,3 +633,106 @@ def test_second_derivative_cases_not_modelled_are_refused(fun, match, offset):
     with pytest.raises(CompileError, match=match) as info:
         dlfeval(fun, dlarray(np.array([0.3, -0.7, 1.1])))
     assert info.value.lineno == fun.__code__.co_firstlineno + offset
+
+
+# --- more shapes of structures ----------------------------------------------------------------------
+
+@dataclass
+class Params:
+    w: object
+    b: object
+
+
+def grad_dataclass_field(p, x):
+    y = np.sum(np.tanh(p.w * x + p.b))
+    return y, dlgradient(y, p.w)
+
+
+def grad_entry_by_key(p, k):
+    y = np.sum(p[k] ** 2 * p["b"]) + np.sum(p["b"])
+    return y, dlgradient(y, p[k])
+
+
+def grad_entry_written_in_loop(p):
+    for i in range(2):
+        p["w"] = np.sin(p["w"]) * 2.0
+    y = np.sum(p["w"] ** 3)
+    return y, dlgradient(y, p["w"]), dlgradient(y, p)
+
+
+def test_gradient_wrt_dataclass_field_and_entry_by_key():
+    w, b = RNG.standard_normal(3), RNG.standard_normal(3)
+    y, g = dlfeval(grad_dataclass_field, Params(dlarray(w), dlarray(b)), dlarray(X))
+    assert_close(data(y), np.sum(np.tanh(w * X + b)), rtol=1e-12)
+    assert_close(data(g), fd(lambda z: np.sum(np.tanh(z * X + b)), w))
+    y, g = dlfeval(grad_entry_by_key, traced({"w": w, "b": b}), "w")
+    assert_close(data(g), fd(lambda z: np.sum(z ** 2 * b) + np.sum(b), w))
+
+
+def test_gradient_wrt_entry_written_in_loop_is_its_current_value():
+    w = RNG.standard_normal(3)
+    y, g, gp = dlfeval(grad_entry_written_in_loop, traced({"w": w}))
+    cur = np.sin(np.sin(w) * 2.0) * 2.0
+    assert_close(data(y), np.sum(cur ** 3), rtol=1e-12)
+    assert_close(data(g), fd(lambda z: np.sum(z ** 3), cur))
+    assert_close(data(gp["w"]), data(g))
+
+
+class Box:
+    pass
+
+
+def grad_after_attribute_store(m):
+    m.W = m.W * 2.0
+    y = np.sum(m.W ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def test_gradient_wrt_attribute_after_attribute_store_is_refused():
+    m = Box()
+    m.W = dlarray(A)
+    with pytest.raises(CompileError, match="assigns an attribute") as info:
+        dlfeval(grad_after_attribute_store, m)
+    assert info.value.lineno == grad_after_attribute_store.__code__.co_firstlineno + 3
+
+
+def inner_gradient(p, x):
+    y = np.sum(np.tanh(p["w"] * x) ** 2)
+    return dlgradient(y, p["w"])
+
+
+def call_inner_gradient(p, x):
+    return inner_gradient(p, x)
+
+
+def outer_penalty(p, x):
+    g = inner_gradient(p, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, p["w"])
+
+
+def gradients_of_loop_items(ws):
+    out = []
+    for w in ws:
+        y = np.sum(w ** 3)
+        out.append(dlgradient(y, w))
+    return out
+
+
+def test_gradient_wrt_entry_inside_helper_and_differentiated_again():
+    w = np.array([0.3, -0.5, 0.8])
+
+    def inner_plain(w):
+        s = np.tanh(w * X)
+        return 2 * s * (1 - s ** 2) * X
+    g = dlfeval(call_inner_gradient, {"w": dlarray(w)}, dlarray(X))
+    assert_close(data(g), inner_plain(w))
+    z, gz = dlfeval(outer_penalty, {"w": dlarray(w)}, dlarray(X))
+    assert_close(data(z), np.sum(inner_plain(w) ** 2), rtol=1e-12)
+    assert_close(data(gz), fd(lambda u: np.sum(inner_plain(u) ** 2), w), rtol=1e-4)
+
+
+def test_gradient_wrt_loop_item():
+    out = dlfeval(gradients_of_loop_items, [dlarray(A), dlarray(B)])
+    assert_close(data(out[0]), 3 * A ** 2)
+    assert_close(data(out[1]), 3 * B ** 2)
