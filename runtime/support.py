@@ -376,6 +376,14 @@ def join_gradients(parts):
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def join_gradients_like(cot, parts):
+    """join_gradients of ``cot`` (parts shaped like ``parts``, any of them maybe the zero
+    adjoint): the adjoint of split_gradients."""
+    if _is_zero(cot):
+        cot = [ZERO] * len(parts)
+    return join_gradients([[ZERO] * len(p) if _is_zero(c) else c for c, p in zip(cot, parts)])
+
+
 def split_gradients(cot, parts):
     """The adjoint of join_gradients: ``cot`` cut back into the parts."""
     if _is_zero(cot):
@@ -690,7 +698,12 @@ def _join_gradients_rule(g, ans, parts):
 
 @defrule(split_gradients, wrt=("cot",))
 def _split_gradients_rule(g, ans, cot, parts):
-    return join_gradients(g)
+    return join_gradients_like(g, parts)
+
+
+@defrule(join_gradients_like, wrt=("cot",))
+def _join_gradients_like_rule(g, ans, cot, parts):
+    return split_gradients(g, parts)
 
 
 def sequence_adjoint(grad, iterable):

@@ -240,6 +240,17 @@ def split_rule(g, ans, a, b):
     return tuple(lookup(support.split_gradients).fn(parts, None, (a, b), [[0.0], [0.0]]))
 
 
+def join_like_fn(a, b):
+    return flat(support.join_gradients_like([[a], [b]], [[0.0], [0.0]]))
+
+
+def join_like_rule(g, ans, a, b):
+    pieces = support.join_gradients_like([[a], [b]], [[0.0], [0.0]])
+    parts = lookup(support.join_gradients_like).fn(tuple(unflat(g, pieces)), pieces, [[a], [b]],
+                                                  [[0.0], [0.0]])
+    return parts[0][0], parts[1][0]
+
+
 def reshape_pieces_fn(x0, x1):
     return flat(nops.reshape_pieces([x0, x1], [np.zeros((2, 3)), np.zeros(4)]))
 
@@ -683,6 +694,8 @@ CASES = [
     Case(support.project_transpose, [R(1, 3), C(np.zeros((2, 3)))], complex=True),
     Case(support.join_gradients, [R(2), R(2, 3), R(3)], (0, 1, 2), complex=True, fn=join_fn, rule=join_rule),
     Case(support.split_gradients, [R(2), R(3)], (0, 1), complex=True, fn=split_fn, rule=split_rule),
+    Case(support.join_gradients_like, [R(2), R(3)], (0, 1), complex=True, fn=join_like_fn,
+         rule=join_like_rule),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
