@@ -302,6 +302,102 @@ def project(grad, x):
     return _project_object(grad, x)
 
 
+def project_transpose(cot, grad):
+    """The adjoint of ``project(grad, x)`` with respect to ``grad`` (``cot`` has x's structure,
+    ``grad`` the adjoint's: lists, tuples, dicts of fields or leaves)."""
+    if _is_zero(grad) or _is_zero(cot):
+        return ZERO
+    if isinstance(grad, dict):
+        return {k: project_transpose(_part(cot, k), v) for k, v in grad.items()}
+    if isinstance(grad, (list, tuple)):
+        parts = list(cot) if isinstance(cot, (list, tuple)) else [ZERO] * len(grad)
+        out = [project_transpose(u, v) for u, v in zip(parts, grad)]
+        return out if isinstance(grad, list) else tuple(out)
+    return broadcast_like(cot, grad)
+
+
+def _part(g, key):
+    if isinstance(g, dict):
+        return g.get(key, ZERO)
+    if isinstance(key, str) and not isinstance(g, (list, tuple)) and hasattr(g, key):
+        return getattr(g, key)
+    return g[key]
+
+
+# --- dlgradient with respect to a part of a structure ---------------------------------
+
+def _basic_index(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    for item in items:
+        if item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral)):
+            continue
+        if _is_array(item) and (item.dtype == bool or (item.ndim == 0 and item.dtype.kind in "iu")):
+            continue
+        return False
+    return True
+
+
+def select_item(grad, base, idx):
+    """The gradient of ``base[idx]`` given the adjoint ``grad`` of ``base`` (dlgradient(y, p["w"]))."""
+    if _is_array(base) and not _basic_index(idx):
+        raise ValueError(
+            "dlgradient with respect to x[index] needs an index of integers, slices or a boolean "
+            "mask: an integer-array index may repeat a position, so its elements are not parts of x. "
+            "Differentiate with respect to x and index the gradient instead")
+    if _is_zero(grad):
+        return ZERO
+    if isinstance(grad, dict):
+        return grad.get(idx, ZERO)
+    return grad[idx]
+
+
+def select_attribute(grad, base, name):
+    """The gradient of ``base.name`` given the adjoint ``grad`` of ``base`` (dlgradient(y, net.W))."""
+    if _is_array(base):
+        if name != "T":
+            raise ValueError(f"dlgradient with respect to x.{name} of an array: differentiate "
+                             "with respect to x, or assign x.{name} to a name before computing y")
+        return grad if _is_zero(grad) else np.transpose(grad)
+    return getattr_or_zero(grad, name)
+
+
+def unselect_attribute(cot, base, name):
+    """The adjoint of select_attribute with respect to ``grad``."""
+    if _is_array(base):
+        return cot if _is_zero(cot) else np.transpose(cot)
+    return {name: cot}
+
+
+def join_gradients(parts):
+    """The results of ``dlgradient(y, a, *xs)``: every part's gradients in order, one value
+    alone when there is only one."""
+    out = []
+    for part in parts:
+        out.extend(part)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def join_gradients_like(cot, parts):
+    """join_gradients of ``cot`` (parts shaped like ``parts``, any of them maybe the zero
+    adjoint): the adjoint of split_gradients."""
+    if _is_zero(cot):
+        cot = [ZERO] * len(parts)
+    return join_gradients([[ZERO] * len(p) if _is_zero(c) else c for c, p in zip(cot, parts)])
+
+
+def split_gradients(cot, parts):
+    """The adjoint of join_gradients: ``cot`` cut back into the parts."""
+    if _is_zero(cot):
+        return [[ZERO] * len(p) for p in parts]
+    items = [cot] if sum(len(p) for p in parts) == 1 else list(cot)
+    out, start = [], 0
+    for part in parts:
+        chunk = items[start:start + len(part)]
+        out.append(chunk if isinstance(part, list) else tuple(chunk))
+        start += len(part)
+    return out
+
+
 def _project_leaf(grad, x):
     if type(grad) is np.ndarray and type(x) is np.ndarray and grad.dtype == x.dtype and \
             grad.shape == x.shape:
@@ -678,7 +774,42 @@ def _add_grad_rule(g, ans, a, b):
 
 @defrule(project, wrt=("grad",))
 def _project_rule(g, ans, grad, x):
-    return broadcast_like(g, grad)
+    return project_transpose(g, grad)
+
+
+@defrule(project_transpose, wrt=("cot",))
+def _project_transpose_rule(g, ans, cot, grad):
+    return project(g, cot)
+
+
+@defrule(select_item, wrt=("grad",))
+def _select_item_rule(g, ans, grad, base, idx):
+    return index_adjoint(g, base, idx)
+
+
+@defrule(select_attribute, wrt=("grad",))
+def _select_attribute_rule(g, ans, grad, base, name):
+    return unselect_attribute(g, base, name)
+
+
+@defrule(unselect_attribute, wrt=("cot",))
+def _unselect_attribute_rule(g, ans, cot, base, name):
+    return select_attribute(g, base, name)
+
+
+@defrule(join_gradients, wrt=("parts",))
+def _join_gradients_rule(g, ans, parts):
+    return split_gradients(g, parts)
+
+
+@defrule(split_gradients, wrt=("cot",))
+def _split_gradients_rule(g, ans, cot, parts):
+    return join_gradients_like(g, parts)
+
+
+@defrule(join_gradients_like, wrt=("cot",))
+def _join_gradients_like_rule(g, ans, cot, parts):
+    return split_gradients(g, parts)
 
 
 def sequence_adjoint(grad, iterable):

@@ -71,6 +71,7 @@ class Site:
     kind: str = "dlgradient"        # dlgradient | dljacobian | dldivergence
     dim: Any = None
     in_loop: bool = False
+    sels: Optional[List] = None     # what each x selects: see Transformer.resolve_x
 
 
 class Generated:
@@ -306,18 +307,78 @@ class Transformer:
             self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
-        for x in xs:
-            if isinstance(x, gast.Name) and x.id not in self.act.active:
-                where = self.defined_line.get(x.id)
+        defs = self.site_line_defs(frames, line)
+        sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
+        for root in _roots(sels):
+            if root not in self.act.active:
+                where = self.defined_line.get(root)
                 origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
-                          if x.id not in self.params else "it is not a dlarray argument of dlfeval")
-                self.fail(stmt, f"dlgradient: cannot differentiate with respect to {x.id!r}: {origin}; "
+                          if root not in self.params else "it is not a dlarray argument of dlfeval")
+                self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
                           "only dlarrays passed to dlfeval, and values computed from them, are traced",
                           "dlgradient")
-            if isinstance(x, gast.Name) and x.id in self.act.complex and not options["AllowComplex"]:
-                self.fail(stmt, f"dlgradient: {x.id!r} is complex but AllowComplex is False",
+            if root in self.act.complex and not options["AllowComplex"]:
+                self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
-        return Site(stmt, frames, y.id, list(xs), options, line)
+        return Site(stmt, frames, y.id, list(xs), options, line, sels=sels)
+
+    # --- what x denotes at a site ----------------------------------------------------------
+    def site_line_defs(self, frames, line: int) -> Dict[str, Any]:
+        """The values of the names the normalizer made for the site's own line (``p["w"]``
+        in ``dlgradient(y, p["w"])`` becomes a name assigned just before the site)."""
+        block, index = frames[-1][0], frames[-1][1]
+        defs: Dict[str, Any] = {}
+        j = index - 1
+        while j >= 0 and getattr(block[j], "lineno", None) == line:
+            st = block[j]
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                defs.setdefault(st.targets[0].id, st.value)
+            j -= 1
+        return defs
+
+    def name_counts(self) -> Dict[str, Tuple[int, int]]:
+        """(stores, loads) of every name in the function."""
+        if getattr(self, "_name_counts", None) is None:
+            counts: Dict[str, List[int]] = {}
+            for n in gast.walk(self.fdef):
+                if isinstance(n, gast.Name):
+                    c = counts.setdefault(n.id, [0, 0])
+                    c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
+            self._name_counts = {k: (v[0], v[1]) for k, v in counts.items()}
+        return self._name_counts
+
+    def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
+        """What the x of a site selects, as a tree: ("root", name) (a name's current value),
+        ("item", sel, index), ("attr", sel, name), ("list"|"tuple", [sels]),
+        ("dict", [(key, sel)]), ("star", sel)."""
+        what = "dlgradient"
+        if isinstance(node, gast.Starred) and top:
+            return ("star", self.resolve_x(node.value, defs, stmt))
+        if isinstance(node, gast.Name):
+            value = defs.get(node.id)
+            if value is None or self.name_counts().get(node.id, (0, 0))[0] != 1:
+                return ("root", node.id)
+            if isinstance(value, gast.Name):
+                return self.resolve_x(value, defs, stmt)
+            if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                return ("item", self.resolve_x(value.value, defs, stmt), value.slice)
+            if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
+                return ("attr", self.resolve_x(value.value, defs, stmt), value.attr)
+            if isinstance(value, (gast.List, gast.Tuple)) and \
+                    not any(isinstance(e, gast.Starred) for e in value.elts):
+                return ("list" if isinstance(value, gast.List) else "tuple",
+                        [self.resolve_x(e, defs, stmt) for e in value.elts])
+            if isinstance(value, gast.Dict) and all(k is not None for k in value.keys):
+                return ("dict", [(k, self.resolve_x(v, defs, stmt)) for k, v in zip(value.keys, value.values)])
+            return ("root", node.id)        # a value: check_roots_reached refuses one made here
+        if isinstance(node, gast.Constant):
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to the constant "
+                      f"{node.value!r}: x must be a traced value", what)
+        if isinstance(node, gast.Starred):
+            self.fail(stmt, "dlgradient: a starred x is only allowed as an argument of dlgradient itself "
+                      "(dlgradient(y, *xs))", what)
+        self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
+                  "tuple or dict of them", what)
 
     # --- entry point -------------------------------------------------------------------------
     def build(self) -> Generated:
@@ -345,6 +406,7 @@ class Transformer:
         self.residuals = []
         sites = self.find_sites()
         for k, site in enumerate(sites):
+            self.sites_so_far = sites[:k]
             name = self.namer.fresh(f"{self.fname}_dlgradient_line{site.line}")
             self.site_calls[id(site.stmt)] = name
             target = site.stmt.targets[0].id
@@ -354,6 +416,7 @@ class Transformer:
                     self.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
                               "again yet: compute it after the loop, or pass "
                               "EnableHigherDerivatives=False", "dlgradient")
+                self.check_arguments_kept(site)
                 self.site_records.add(id(site.stmt))
             contained = id(site.stmt) in self.site_records
             self.seed_name = self.namer.fresh("seed")
@@ -369,6 +432,20 @@ class Transformer:
             out.functions.insert(1, bwd)
             out.bwd = bwd.name
         return out
+
+    def check_arguments_kept(self, site: Site):
+        """A gradient differentiated again is recomputed from the function's arguments: an
+        argument reassigned before the site would be read at its new value."""
+        for block, index, _, _ in site.frames:
+            for st in block[:index]:
+                for n in gast.walk(st):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and \
+                            n.id in self.params:
+                        self.fail(site.stmt, f"the gradient on line {site.line} is differentiated "
+                                  f"again, and the argument {n.id!r} is reassigned before it (line "
+                                  f"{getattr(st, 'lineno', '?')}): sct recomputes that gradient from "
+                                  f"the arguments. Give the new value another name (e.g. "
+                                  f"{n.id}2 = ...)", "dlgradient")
 
     def higher_order_needed(self, site: Site, later: List[Site]) -> bool:
         """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
@@ -515,8 +592,9 @@ class Transformer:
         if self.restores(t, depth):
             pops.append(self.pop(t))
         reached = t in R and t in self.act.active and (depth > 0 or t in state["initialized"])
+        capture = self.capture(t, reached)
         if not reached:
-            return pops, R
+            return capture + pops, R
         ops = self.operands(s)
         g = self.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
@@ -538,12 +616,14 @@ class Transformer:
             ans = self.namer.fresh(t + "_new")
             keep_new = assign(ans, load(t))
             parts = self.contributions(s, g_out, ans, state, depth)
+            out.extend(capture)
             out.append(assign(g_out, load(g)))
             if ans in {n for st in parts for n in loaded_names(st)}:
                 out.append(keep_new)
             out += pops + reset + self.unless_zero(g_out, parts, depth)
             self.note_reads(out)
             return out, R | set(ops)
+        out.extend(capture)
         guard_depth = depth
         if depth == 0 and t in state.get("maybe_zero", ()):
             # its adjoint may still be the zero marker: guard, and start operands at zero
@@ -553,6 +633,16 @@ class Transformer:
         out += pops + reset
         self.note_reads(out)
         return out, ((R - {t}) | set(ops)) if depth == 0 else (R | set(ops))
+
+    def capture(self, t: str, reached: bool) -> List:
+        """For a name a site differentiates with respect to: keep the adjoint of the version
+        the site sees, the first time the sweep undoes an assignment of it."""
+        if t not in getattr(self, "captures", {}):
+            return []
+        found, grad = self.captures[t]
+        value = load(self.d(t)) if reached else ZERO
+        return [gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
+                        body=[assign(grad, value), assign(found, const(True))], orelse=[])]
 
     def unless_zero(self, g: str, stmts: List, depth: int) -> List:
         """Inside loops and branches an adjoint may still be the zero marker: skip its rule then
@@ -922,7 +1012,20 @@ class Transformer:
         """The sweep of a site.  ``self_contained``: it recomputes the statements before
         the site from the function's arguments (so a later sweep can differentiate it
         as ordinary code) instead of receiving their values."""
-        self.relevant = self.depends_on({x.id for x in site.xs if isinstance(x, gast.Name)})
+        roots = _roots(site.sels) if site.sels is not None else \
+            [x.id for x in site.xs if isinstance(x, gast.Name)]
+        self.captures = {}
+        if site.sels is not None:
+            self.check_roots_reached(site, roots)
+            self.check_through_gradients(site, roots)
+            self.check_attribute_stores(site)
+            counts = self.name_counts()
+            for r in roots:
+                # a name assigned in a loop or branch, or more than once: its gradient is the
+                # adjoint of the version the site sees (the first definition the sweep undoes)
+                if r in self.assigned_in_compounds() or counts.get(r, (0, 0))[0] > 1:
+                    self.captures[r] = (self.namer.fresh(f"found_{r}"), self.namer.fresh(f"grad_{r}"))
+        self.relevant = self.depends_on(set(roots))
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []
@@ -930,6 +1033,7 @@ class Transformer:
             for block, index, _, depth in site.frames:
                 self.last_prefix.extend(self.forward_block(block[:index], depth))
             body.extend(self.last_prefix)
+        head_at = len(body)
         if site.kind == "dlgradient":
             body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
@@ -953,6 +1057,12 @@ class Transformer:
                 part, R = self.reverse_block(block[:index], R, depth, state)
                 rev.extend(part)
         body.extend(rev)
+        if site.sels is not None:
+            results = self.site_results(site, body, head_at, rev, state)
+            self.captures = {}
+            self.note_reads(body)
+            self.note_reads([gast.Expr(value=r) for r in results])
+            return body, results
         results = []
         for x in site.xs:
             if isinstance(x, gast.Name):
@@ -967,8 +1077,153 @@ class Transformer:
                     self.needed.add(n)
         return body, results
 
+    def check_roots_reached(self, site: Site, roots: List[str]):
+        """A name made on the site's own line that y does not reach (a list built by a
+        comprehension in the call) is a new value: refuse rather than answer zeros."""
+        line_only = []
+        for r in roots:
+            lines = {getattr(st, "lineno", None) for st in _in_order(self.fdef.body)
+                     if isinstance(st, gast.Assign) and r in {n.id for t in st.targets
+                                                               for n in gast.walk(t)
+                                                               if isinstance(n, gast.Name)}}
+            if lines == {site.line} and r not in self.params:
+                line_only.append(r)
+        if not line_only:
+            return
+        self.relevant = None
+        R = {site.y}
+        for block, index, parent, depth in reversed(site.frames):
+            R = self.reach(block[:index], R)
+        for r in line_only:
+            if r not in R:
+                self.fail(site.stmt, "dlgradient: this x is a new value made in the call itself "
+                          "(an operation such as 2 * a, or a comprehension), which y, computed "
+                          "before, cannot depend on. Pass a name, an element or attribute "
+                          "(p[\"w\"], net.W) or a list, tuple or dict of them; for a computed value, "
+                          "assign it to a name before computing y; for items chosen in a loop, "
+                          "differentiate with respect to the whole structure and select from the "
+                          "gradient, e.g. g = dlgradient(y, a); [g[i] for i in idx]", "dlgradient")
+
+    def check_attribute_stores(self, site: Site):
+        """``dlgradient(y, m.W)`` after ``m.W = ...``: the adjoint of m is that of the object
+        passed in, not of its changed field; refuse rather than answer for the old field."""
+        def has_attr(sel) -> bool:
+            kind = sel[0]
+            if kind == "attr":
+                return True
+            if kind in ("item", "star"):
+                return has_attr(sel[1])
+            if kind in ("list", "tuple"):
+                return any(has_attr(e) for e in sel[1])
+            if kind == "dict":
+                return any(has_attr(e) for _, e in sel[1])
+            return False
+        roots = set(_roots(site.sels))
+        through_attribute = any(has_attr(sel) for sel in site.sels)
+        for st in _in_order(self.fdef.body):
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Attribute) and \
+                    (through_attribute or (isinstance(st.targets[0].value, gast.Name) and
+                                           st.targets[0].value.id in roots)):
+                self.fail(site.stmt, f"dlgradient with respect to an object or an attribute, in a "
+                          f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
+                          "sct does not follow the object's fields as they change. Assign the new "
+                          "value to a name and differentiate with respect to that name", "dlgradient")
+
+    def check_through_gradients(self, site: Site, roots: List[str]):
+        """An earlier gradient that this y depends on is recomputed from the function's
+        arguments, so the derivative through it reaches only arguments: refuse a root that is an
+        intermediate value that gradient depends on."""
+        inner = [s for s in self.sites_so_far if id(s.stmt) in self.site_records]
+        intermediate = [r for r in roots if r not in self.params and r != self.vararg]
+        if not inner or not intermediate:
+            return
+        self.relevant = None
+
+        def reach_of(s: Site, start: Set[str]) -> Set[str]:
+            R = set(start)
+            for block, index, _, _ in reversed(s.frames):
+                R = self.reach(block[:index], R)
+            return R
+        R = reach_of(site, {site.y})
+        for s in inner:
+            if s.stmt.targets[0].id in R:
+                hit = [r for r in intermediate if r in reach_of(s, {s.y})]
+                if hit:
+                    self.fail(site.stmt, f"y depends on the gradient computed on line {s.line}, which "
+                              f"sct recomputes from the arguments of {self.fname}(); the derivative "
+                              f"through it with respect to the intermediate value {hit[0]!r} is not "
+                              f"modelled. Differentiate with respect to an argument of "
+                              f"{self.fname}(), or compute that gradient with "
+                              "EnableHigherDerivatives=False if it is meant as a constant",
+                              "dlgradient")
+
+    def site_results(self, site: Site, body: List, head_at: int, rev: List, state) -> List:
+        """The gradient of each x: the (captured) adjoint of its root names, with the x's own
+        selection applied, projected on its value at the site."""
+        head: List = []
+        tail: List = []
+        for r, (found, grad) in self.captures.items():
+            head += [assign(found, const(False)), assign(grad, ZERO)]
+            final = load(self.d(r)) if r in state["initialized"] else ZERO
+            tail.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
+                                body=[assign(grad, final)], orelse=[]))
+        changed = {n.id for st in rev for n in gast.walk(st)
+                   if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        snapshots: Dict[str, str] = {}
+
+        def primal(name: str):
+            if name in changed:             # the sweep restores older values: keep the site's
+                if name not in snapshots:
+                    snapshots[name] = self.namer.fresh(name + "_at_site")
+                    head.append(assign(snapshots[name], load(name)))
+                return load(snapshots[name])
+            return load(name)
+
+        def primal_expr(node):
+            return substitute(node, {n: primal(n) for n in set(loaded_names(node))})
+
+        def grad_and_value(sel):
+            kind = sel[0]
+            if kind == "root":
+                r = sel[1]
+                if r in self.captures:
+                    g = load(self.captures[r][1])
+                else:
+                    g = load(self.d(r)) if r in state["initialized"] else ZERO
+                return g, primal(r)
+            g, v = grad_and_value(sel[1])
+            if kind == "item":
+                index = primal_expr(sel[2])
+                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index))]),
+                        gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
+            return (call(self.rt("select_attribute"), [g, v, const(sel[2])]),
+                    attr(copy.deepcopy(v), sel[2]))
+
+        def result(sel):
+            kind = sel[0]
+            if kind in ("list", "tuple"):
+                elts = [result(e) for e in sel[1]]
+                return gast.List(elts=elts, ctx=gast.Load()) if kind == "list" else \
+                    gast.Tuple(elts=elts, ctx=gast.Load())
+            if kind == "dict":
+                return gast.Dict(keys=[primal_expr(k) for k, _ in sel[1]],
+                                 values=[result(e) for _, e in sel[1]])
+            if kind == "star":
+                return result(sel[1])
+            return call(self.rt("project"), list(grad_and_value(sel)))
+
+        results = [result(sel) for sel in site.sels]
+        body[head_at:head_at] = head
+        body.extend(tail)
+        if any(sel[0] == "star" for sel in site.sels):
+            parts = [r if sel[0] == "star" else gast.List(elts=[r], ctx=gast.Load())
+                     for sel, r in zip(site.sels, results)]
+            results = [call(self.rt("join_gradients"), [gast.List(elts=parts, ctx=gast.Load())])]
+        return results
+
     def vjp_sweep(self, ret: gast.Return):
         self.relevant = None
+        self.captures = {}
         state = {"initialized": set()}
         body: List = []
         R: Set[str] = set()
@@ -1002,7 +1257,7 @@ class Transformer:
         tape_head = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
-            params = [p for p in self.params if p in read]
+            params = [p for p in self.params + [self.vararg] if p and p in read]
             if uses_tape:
                 body = copy.deepcopy(tape_head) + body
         else:
@@ -1292,6 +1547,28 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
             elif id(obj) in rt_names:
                 mapping[n.id] = attr(load(rt_name), rt_names[id(obj)])
     return substitute(template, mapping)
+
+
+def _roots(sels) -> List[str]:
+    """The root names a site's selections read, in order."""
+    out: List[str] = []
+
+    def walk(sel):
+        kind = sel[0]
+        if kind == "root":
+            if sel[1] not in out:
+                out.append(sel[1])
+        elif kind in ("item", "attr", "star"):
+            walk(sel[1])
+        elif kind in ("list", "tuple"):
+            for e in sel[1]:
+                walk(e)
+        elif kind == "dict":
+            for _, e in sel[1]:
+                walk(e)
+    for sel in sels:
+        walk(sel)
+    return out
 
 
 def _is_comment(st) -> bool:

@@ -221,6 +221,36 @@ def drop_rule(g, ans, grad):
     return lookup(support.drop_attribute).fn({"v": g}, ans, {"v": grad, "w": 2 * grad}, "w")["v"]
 
 
+def join_fn(a, b, c):
+    return flat(support.join_gradients([[a], (b, c)]))
+
+
+def join_rule(g, ans, a, b, c):
+    pieces = support.join_gradients([[a], (b, c)])
+    parts = lookup(support.join_gradients).fn(tuple(unflat(g, pieces)), pieces, [[a], (b, c)])
+    return parts[0][0], parts[1][0], parts[1][1]
+
+
+def split_fn(a, b):
+    return flat([p[0] for p in support.split_gradients((a, b), [[0.0], [0.0]])])
+
+
+def split_rule(g, ans, a, b):
+    parts = [[part] for part in unflat(g, [a, b])]
+    return tuple(lookup(support.split_gradients).fn(parts, None, (a, b), [[0.0], [0.0]]))
+
+
+def join_like_fn(a, b):
+    return flat(support.join_gradients_like([[a], [b]], [[0.0], [0.0]]))
+
+
+def join_like_rule(g, ans, a, b):
+    pieces = support.join_gradients_like([[a], [b]], [[0.0], [0.0]])
+    parts = lookup(support.join_gradients_like).fn(tuple(unflat(g, pieces)), pieces, [[a], [b]],
+                                                  [[0.0], [0.0]])
+    return parts[0][0], parts[1][0]
+
+
 def reshape_pieces_fn(x0, x1):
     return flat(nops.reshape_pieces([x0, x1], [np.zeros((2, 3)), np.zeros(4)]))
 
@@ -657,6 +687,15 @@ CASES = [
     Case(support.attribute_adjoint, [R(2, 3)], complex=True, fn=attribute_fn, rule=attribute_rule),
     Case(support.drop_attribute, [R(2, 3)], complex=True, fn=drop_fn, rule=drop_rule),
     Case(support.getattr_or_zero, [R(2, 3)], complex=True, fn=getattr_fn, rule=getattr_rule),
+    # dlgradient with respect to parts of structures (issue 6, item 1)
+    Case(support.select_item, [R(4, 3), C(np.zeros((4, 3))), C((slice(1, 3), 2))], complex=True),
+    Case(support.select_attribute, [R(2, 3), C(np.zeros((2, 3))), C("T")], complex=True),
+    Case(support.unselect_attribute, [R(3, 2), C(np.zeros((2, 3))), C("T")], complex=True),
+    Case(support.project_transpose, [R(1, 3), C(np.zeros((2, 3)))], complex=True),
+    Case(support.join_gradients, [R(2), R(2, 3), R(3)], (0, 1, 2), complex=True, fn=join_fn, rule=join_rule),
+    Case(support.split_gradients, [R(2), R(3)], (0, 1), complex=True, fn=split_fn, rule=split_rule),
+    Case(support.join_gradients_like, [R(2), R(3)], (0, 1), complex=True, fn=join_like_fn,
+         rule=join_like_rule),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
