@@ -606,6 +606,7 @@ class Transformer:
             # writes the old x's adjoint, which starts at zero
             g_out = self.namer.fresh(g + "_out")
             parts = self.contributions(s, g_out, t, state, depth)
+            out.extend(capture)
             out.append(assign(g_out, load(g)))
             out += reset + self.unless_zero(g_out, parts, depth) + pops
             self.note_reads(out)

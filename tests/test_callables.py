@@ -74,7 +74,6 @@ def test_callable_object():
     assert_close(g, 6.0 * X ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 item 1: x given as an attribute gets zeros")
 def test_bound_method_of_an_object_holding_traced_weights():
     class Net:
         def __init__(self):
