@@ -140,6 +140,53 @@ def setitem(x, idx, value):
     return out
 
 
+def last_writes(x, idx, value):
+    """``value``-shaped mask of the items of ``x[idx] = value`` that are not overwritten by a
+    later item of the same assignment (repeated advanced indices: numpy keeps the last one),
+    or None when every item lands (no advanced index)."""
+    if isinstance(x, (list, dict)) or not _needs_add_at(idx):
+        return None
+    x = np.asarray(x)
+    selected = x[idx].shape
+    order = np.arange(int(np.prod(selected)), dtype=np.intp).reshape(selected)
+    marks = np.full(x.shape, -1, dtype=np.intp)
+    marks[idx] = order
+    won = marks[idx] == order
+    if won.all():
+        return None
+    shape = np.shape(value)
+    if shape == selected:
+        return won
+    # a broadcast value: an item counts when any of its copies lands
+    extra = len(selected) - len(shape)
+    mask = np.any(won, axis=tuple(range(extra))) if extra > 0 else won
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and mask.shape[i] != 1)
+    return np.any(mask, axis=axes, keepdims=True) if axes else mask
+
+
+def masked(grad, mask):
+    """``grad`` where ``mask`` holds, zero elsewhere (``mask`` None: all of ``grad``)."""
+    if mask is None or _is_zero(grad):
+        return grad
+    return grad * mask
+
+
+def add_at(x, idx, value):
+    """``np.add.at(x, idx, value)`` without mutating ``x``: every repeated index adds."""
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    np.add.at(out, idx, value)
+    return out
+
+
+def into(value, out):
+    """What ``np.copyto(out, value)`` / ``ufunc(..., out=out)`` leave in ``out``: ``value``
+    broadcast to ``out``'s shape and cast to its dtype (same-kind casting, as numpy)."""
+    value = np.asarray(value)
+    if not np.can_cast(value.dtype, out.dtype, casting="same_kind"):
+        raise TypeError(f"cannot cast {value.dtype} to {out.dtype} with casting rule 'same_kind'")
+    return np.array(np.broadcast_to(value, np.shape(out)), dtype=out.dtype, copy=True)
+
+
 def zero_at(grad, idx):
     """``grad`` with the positions ``idx`` zeroed (the adjoint of overwriting them)."""
     if _is_zero(grad):
@@ -517,7 +564,23 @@ def _item_adjoint_rule(g, ans, grad, idx, like):
 
 @defrule(setitem, wrt=("x", "value"))
 def _setitem_rule(g, ans, x, idx, value):
-    return zero_at(g, idx), unbroadcast(getitem_or_zero(g, idx), value)
+    # repeated advanced indices: only the last item written to a position reaches it
+    return zero_at(g, idx), unbroadcast(masked(getitem_or_zero(g, idx), last_writes(x, idx, value)), value)
+
+
+@defrule(masked, wrt=("grad",))
+def _masked_rule(g, ans, grad, mask):
+    return masked(g, mask)
+
+
+@defrule(add_at, wrt=("x", "value"))
+def _add_at_rule(g, ans, x, idx, value):
+    return g, unbroadcast(getitem_or_zero(g, idx), value)
+
+
+@defrule(into, wrt=("value",))
+def _into_rule(g, ans, value, out):
+    return unbroadcast(g, value)
 
 
 @defrule(zero_at, wrt=("grad",))
@@ -711,4 +774,4 @@ def _list_tail_rule(g, ans, grad, head):
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
-nondifferentiable(seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+nondifferentiable(last_writes, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
