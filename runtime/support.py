@@ -187,6 +187,67 @@ def into(value, out):
     return np.array(np.broadcast_to(value, np.shape(out)), dtype=out.dtype, copy=True)
 
 
+def sort_order(values):
+    """The stable order ``list.sort()`` puts the items of ``values`` in."""
+    return sorted(range(len(values)), key=values.__getitem__)
+
+
+def sorted_value(z, axis=-1, kind=None):
+    """What ``z.sort()`` leaves in ``z`` (an array along ``axis``, or a list)."""
+    if isinstance(z, list):
+        return [z[i] for i in sort_order(z)]
+    return np.sort(z, axis=axis, kind=kind)
+
+
+def unsort(grad, z, axis=-1):
+    """The adjoint of :func:`sorted_value`: each item's adjoint back at its old place."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(z, list):
+        out = [ZERO] * len(z)
+        for k, i in enumerate(sort_order(z)):
+            out[i] = grad[k]
+        return out
+    order = np.argsort(z, axis=axis, kind="stable")
+    out = np.zeros_like(grad)
+    np.put_along_axis(out, order, grad, axis=axis)
+    return out
+
+
+def resort(grad, z, axis=-1):
+    """The adjoint of :func:`unsort` (sorting ``grad`` the way ``z`` sorts)."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(z, list):
+        return [grad[i] for i in sort_order(z)]
+    return np.take_along_axis(grad, np.argsort(z, axis=axis, kind="stable"), axis=axis)
+
+
+def filled(z, value):
+    """What ``z.fill(value)`` leaves in the array ``z``."""
+    return np.full_like(z, value)
+
+
+def reversed_value(z):
+    """What ``z.reverse()`` leaves in the list ``z``."""
+    if _is_zero(z):
+        return z
+    return z[::-1]
+
+
+def extended(z, items):
+    """What ``z.extend(items)`` leaves in the list ``z``."""
+    return list(z) + list(items)
+
+
+def part_adjoint(grad, start, stop, like):
+    """``grad[start:stop]`` of a list adjoint, shaped like ``like`` (a list or tuple)."""
+    if _is_zero(grad):
+        return grad
+    part = list(grad[start:stop])
+    return tuple(part) if isinstance(like, tuple) else part
+
+
 def zero_at(grad, idx):
     """``grad`` with the positions ``idx`` zeroed (the adjoint of overwriting them)."""
     if _is_zero(grad):
@@ -568,6 +629,41 @@ def _setitem_rule(g, ans, x, idx, value):
     return zero_at(g, idx), unbroadcast(masked(getitem_or_zero(g, idx), last_writes(x, idx, value)), value)
 
 
+@defrule(sorted_value)
+def _sorted_value_rule(g, ans, z, axis=-1, kind=None):
+    return unsort(g, z, axis)
+
+
+@defrule(unsort, wrt=("grad",))
+def _unsort_rule(g, ans, grad, z, axis=-1):
+    return resort(g, z, axis)
+
+
+@defrule(resort, wrt=("grad",))
+def _resort_rule(g, ans, grad, z, axis=-1):
+    return unsort(g, z, axis)
+
+
+@defrule(filled, wrt=("value",))
+def _filled_rule(g, ans, z, value):
+    return unbroadcast(g, value)
+
+
+@defrule(reversed_value)
+def _reversed_value_rule(g, ans, z):
+    return reversed_value(g)
+
+
+@defrule(extended, wrt=("z", "items"))
+def _extended_rule(g, ans, z, items):
+    return part_adjoint(g, 0, len(z), z), part_adjoint(g, len(z), len(ans), items)
+
+
+@defrule(part_adjoint, wrt=("grad",))
+def _part_adjoint_rule(g, ans, grad, start, stop, like):
+    return index_adjoint(g, grad, slice(start, stop))
+
+
 @defrule(masked, wrt=("grad",))
 def _masked_rule(g, ans, grad, mask):
     return masked(g, mask)
@@ -774,4 +870,4 @@ def _list_tail_rule(g, ans, grad, head):
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
-nondifferentiable(last_writes, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
