@@ -141,7 +141,7 @@ def setitem(x, idx, value):
 
 
 def last_writes(x, idx, value):
-    """``value``-shaped mask of the items of ``x[idx] = value`` that are not overwritten by a
+    """Mask (shaped like ``x[idx]``) of the items of ``x[idx] = value`` not overwritten by a
     later item of the same assignment (repeated advanced indices: numpy keeps the last one),
     or None when every item lands (no advanced index)."""
     if isinstance(x, (list, dict)) or not _needs_add_at(idx):
@@ -154,14 +154,7 @@ def last_writes(x, idx, value):
     won = marks[idx] == order
     if won.all():
         return None
-    shape = np.shape(value)
-    if shape == selected:
-        return won
-    # a broadcast value: an item counts when any of its copies lands
-    extra = len(selected) - len(shape)
-    mask = np.any(won, axis=tuple(range(extra))) if extra > 0 else won
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and mask.shape[i] != 1)
-    return np.any(mask, axis=axes, keepdims=True) if axes else mask
+    return won          # in the shape of x[idx]: the adjoint is masked before it is unbroadcast
 
 
 def masked(grad, mask):

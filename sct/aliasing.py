@@ -452,8 +452,9 @@ class AliasAnalysis:
             return None
         for o in objs:
             if o[0] == "arg":
-                who = "an argument" if self.mode == "entry" else "an argument, so the caller's object"
-                return f"{o[1]} is {who} of {self.fdef.name}() and would change too"
+                if self.mode == "entry":
+                    return f"{o[1]} is an argument of {self.fdef.name}() and would change too"
+                return f"{o[1]} is an argument of {self.fdef.name}(): the caller's object would change too"
         if EXT in objs:
             how = self.origin.get(name) or ""
             how = f" ({name} is {how})" if how else ""
