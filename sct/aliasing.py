@@ -140,6 +140,10 @@ class AliasAnalysis:
                             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                             and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
                             and s.value.func.id == "slice"}
+        self.super_names = {s.targets[0].id for s in walk_no_defs(fdef)
+                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                            and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
+                            and s.value.func.id == "super"}
         # names nested functions read see every later change: always live
         self.captured: Set[str] = set()
         for n in walk_no_defs(fdef):
@@ -321,7 +325,10 @@ class AliasAnalysis:
         # a user function, method or object: it may return (a part of) any argument, and keep them
         objs = args | receiver
         reached = frozenset(state.reach(objs))
-        state.escaped = state.escaped | reached
+        via_super = isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+            node.func.value.id in self.super_names and not args
+        if not via_super:           # super().__init__() runs on self like the method itself
+            state.escaped = state.escaped | reached
         return reached | frozenset({EXT})
 
     def store(self, state: State, objs, value_objs):
@@ -467,9 +474,9 @@ class AliasAnalysis:
             if other == name or other not in state.env:
                 continue
             if objs & state.env[other]:
-                how = self.origin.get(other) or self.origin.get(name) or ""
-                how = f" ({how})" if how else ""
-                return f"{other} may be the same object or a view of it{how}, and it is read later"
+                how = self.origin.get(other) or ""
+                how = f" ({other} is {how})" if how else ""
+                return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
                 return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
                        f"taken from one), and {other} is read later"
@@ -797,8 +804,10 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
         touches_saved = any(written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
         if not (args_active or receiver_active or touches_saved):
             continue
-        callee = _callee(info, node, activity)
-        if callee is None or not _pure(callee):
+        callee = _callee(info, node, activity, resolver, analysis, s)
+        # with no traced argument, a callee may set attributes of its object to what it
+        # computes from its arguments (super().__init__(), counters): nothing traced moves
+        if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(func) or "this call"
             fail(s, f"{what}(...) is called with traced values{' and its result is not used' if result is None else ''}, "
                  "and it may change its arguments or its object in place, which sct does not follow; "
@@ -825,15 +834,21 @@ def _dotted(node) -> str:
     return dotted_name(node)
 
 
-def _callee(info, node, activity):
+def _callee(info, node, activity, resolver=None, analysis=None, s=None):
     import types
     obj = info.obj
     if info.kind == "method":
         kind = activity.kinds.get(info.receiver)
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
-        if cls is None:
+        parent = _super_class(info.receiver, analysis, resolver)
+        if parent is not None:           # super().method(...): the next class in the MRO
+            obj = parent
+        elif cls is None:
             return None
-        obj = getattr(cls, info.method, None)
+        else:
+            obj = getattr(cls, info.method, None)
+        if parent is not None:
+            obj = getattr(parent, info.method, None)
     if isinstance(obj, type):
         obj = getattr(obj, "__init__", None)
     if not isinstance(obj, types.FunctionType) and callable(obj) and \
@@ -844,17 +859,61 @@ def _callee(info, node, activity):
     return obj if isinstance(obj, types.FunctionType) else None
 
 
-def _pure(fn, depth: int = 0) -> bool:
-    """Does ``fn`` (and the functions it calls by global name) change nothing in place?"""
+def _super_class(receiver, analysis, resolver):
+    """For ``r = super(__class__, self)``: the class after ``__class__`` in ``self``'s MRO
+    (the one that defines the method is found by getattr on a ``super`` proxy type)."""
+    if analysis is None or resolver is None or receiver is None:
+        return None
+    for st in _statements(analysis.fdef.body):
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id == receiver and isinstance(st.value, gast.Call) and \
+                isinstance(st.value.func, gast.Name) and st.value.func.id == "super" and st.value.args:
+            first = st.value.args[0]
+            if not isinstance(first, gast.Name):
+                return None
+            try:
+                cls = resolver.resolve_name(first.id)
+            except Exception:
+                return None
+            if not isinstance(cls, type):
+                return None
+            mro = cls.__mro__
+            return _MROProxy(mro[1:])
+    return None
+
+
+class _MROProxy:
+    """getattr through a list of classes, like super() does."""
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    def __getattr__(self, name):
+        for c in self.classes:
+            if name in vars(c):
+                return vars(c)[name]
+        raise AttributeError(name)
+
+
+def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
+    """Does ``fn`` (and the functions it calls by global name) change nothing in place?
+    ``self_attributes``: setting attributes of its first parameter to values not read from
+    that parameter is allowed."""
     import types
     from .parse import function_ast
     try:
         fdef, _, _ = function_ast(fn)
     except Exception:
         return False
+    first = fdef.args.args[0].id if fdef.args.args else None
     for n in gast.walk(fdef):
         if isinstance(n, (gast.Global, gast.Nonlocal)):
             return False
+        if self_attributes and isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], gast.Attribute) and isinstance(n.targets[0].value, gast.Name) and \
+                n.targets[0].value.id == first and first not in loaded_names(n.value):
+            n.targets[0].ctx = gast.Load()     # checked: do not count it below (a copy of the tree)
+            continue
         if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
             return False
         if isinstance(n, gast.AugAssign):

@@ -350,6 +350,23 @@ def swap_scalars(x):
     return y, dlgradient(y, x)
 
 
+class _Base:
+    def __init__(self, w):
+        self.w = w
+
+
+class _Child(_Base):
+    def __init__(self, w):
+        super().__init__(w * 2.0)
+        self.b = 1.0
+
+
+def super_init_traced(x):
+    c = _Child(x)
+    y = np.sum(c.w * x)
+    return y, dlgradient(y, x)
+
+
 X0 = np.array([0.3, -1.2, 0.7])
 
 
@@ -397,6 +414,7 @@ REFUSED = {
     "helper_writes_param": ("a[...]", "the caller's object would change too"),
     "method_sets_self": ("self.w", "caller passed in"),
     "item_of_result_written": ("first", "pair"),
+    "super_init_traced": ("__init__", "return the new values"),
 }
 
 
@@ -411,7 +429,7 @@ def test_unprovable_writes_are_refused_at_their_line(name):
     import inspect
     lines, start = inspect.getsourcelines(f)
     assert start <= err.lineno < start + len(lines) or name in ("helper_writes_param", "self_w",
-                                                                "method_sets_self")
+                                                                "method_sets_self", "super_init_traced")
     assert needle in str(err) and reason in str(err), str(err)
 
 

@@ -657,6 +657,24 @@ CASES = [
     Case(support.attribute_adjoint, [R(2, 3)], complex=True, fn=attribute_fn, rule=attribute_rule),
     Case(support.drop_attribute, [R(2, 3)], complex=True, fn=drop_fn, rule=drop_rule),
     Case(support.getattr_or_zero, [R(2, 3)], complex=True, fn=getattr_fn, rule=getattr_rule),
+    # the models of in-place operations (issue 6, item 5)
+    Case(support.sorted_value, [fixed([0.3, -0.2, 0.9, 0.1])]),
+    Case(support.sorted_value, [fixed([[0.3, -0.2], [0.9, 0.1], [-0.5, 0.4]]), C(0)], note="axis 0"),
+    Case(support.unsort, [R(4), C(np.array([0.3, -0.2, 0.9, 0.1]))], complex=True),
+    Case(support.resort, [R(4), C(np.array([0.3, -0.2, 0.9, 0.1]))], complex=True),
+    Case(support.filled, [C(np.zeros((2, 3))), R()], (1,)),
+    Case(support.reversed_value, [R(2), R(3), R()], complex=True,
+         **seq_in(support.reversed_value, 3, out_list=True)),
+    Case(support.extended, [R(2), R(3), R()], complex=True,
+         fn=lambda a, b, c: flat(support.extended([a], [b, c])),
+         rule=lambda g, ans, a, b, c: (lambda r: (r[0][0], r[1][0], r[1][1]))(
+             support._extended_rule(unflat(g, [a, b, c]), [a, b, c], [a], [b, c])),
+         wrt=(0, 1, 2)),
+    Case(support.part_adjoint, [R(2), R(3), R(), C(1), C(3), C([0.0, 0.0])], complex=True,
+         **seq_in(support.part_adjoint, 3, out_list=True)),
+    Case(support.masked, [R(2, 3), C(np.array([[True, False, True], [False, True, True]]))], complex=True),
+    Case(support.add_at, [R(4), C(np.array([0, 2, 0])), R(3)], (0, 2), complex=True),
+    Case(support.into, [R(3), C(np.zeros((2, 3)))]),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
