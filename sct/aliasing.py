@@ -671,30 +671,36 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
     def fail(s, message, construct):
         raise CompileError(message, filename, getattr(s, "lineno", fdef.lineno), construct)
 
-    # objects an adjoint may read: what active statements read and make
-    saved: Set = set()
-    for s in _statements(fdef.body):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id in active:
-            state = analysis.before.get(id(s))
-            if state is None:
-                continue
-            for n in loaded_names(s.value):
-                objs = state.env.get(n, frozenset())
-                saved |= objs | state.contents(objs)
-    for s in _statements(fdef.body):
-        after = analysis.before.get(id(s))
-        if after is None:
-            continue
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t = s.targets[0].id
-            if t in active:
-                saved |= analysis.objects(s, t)
+    # objects an adjoint may read: what active statements before a write read (in a loop,
+    # anywhere in its body: the next iteration's write comes after this iteration's read)
+    saved_at: Dict[int, FrozenSet] = {}
+
+    def scan(block, saved: Set) -> Set:
+        for s in block:
+            saved_at[id(s)] = frozenset(saved)
+            if isinstance(s, gast.If):
+                saved = scan(s.body, set(saved)) | scan(s.orelse, set(saved))
+            elif isinstance(s, (gast.For, gast.While)):
+                saved = scan(s.body, set(saved))
+                saved = scan(s.body, set(saved))
+            elif isinstance(s, gast.With):
+                saved = scan(s.body, saved)
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    s.targets[0].id in active:
+                state = analysis.before.get(id(s))
+                if state is not None:
+                    for n in loaded_names(s.value):
+                        objs = state.env.get(n, frozenset())
+                        saved |= objs | state.contents(objs)
+        return saved
+    scan(fdef.body, set())
 
     def is_active(node) -> bool:
         return any(n in active for n in loaded_names(node))
 
     def written_saved(s, name) -> bool:
         objs = analysis.objects(s, name)
+        saved = saved_at.get(id(s), frozenset())
         return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
 
     force: Set[int] = set()

@@ -263,6 +263,15 @@ LIKES = [np.zeros((2, 2)), np.zeros((3, 2))]
 
 # --- the table ----------------------------------------------------------------------------------------
 
+def extended_fn(a, b, c):
+    return flat(support.extended([a], [b, c]))
+
+
+def extended_rule(g, ans, a, b, c):
+    da, db = support._extended_rule(unflat(g, [a, b, c]), [a, b, c], [a], [b, c])
+    return da[0], db[0], db[1]
+
+
 CASES = [
     # operators
     Case((operator.add, np.add), [R(2, 3), R(3)], (0, 1), complex=True),
@@ -665,10 +674,7 @@ CASES = [
     Case(support.filled, [C(np.zeros((2, 3))), R()], (1,)),
     Case(support.reversed_value, [R(2), R(3), R()], complex=True,
          **seq_in(support.reversed_value, 3, out_list=True)),
-    Case(support.extended, [R(2), R(3), R()], complex=True,
-         fn=lambda a, b, c: flat(support.extended([a], [b, c])),
-         rule=lambda g, ans, a, b, c: (lambda r: (r[0][0], r[1][0], r[1][1]))(
-             support._extended_rule(unflat(g, [a, b, c]), [a, b, c], [a], [b, c])),
+    Case(support.extended, [R(2), R(3), R()], complex=True, fn=extended_fn, rule=extended_rule,
          wrt=(0, 1, 2)),
     Case(support.part_adjoint, [R(2), R(3), R(), C(1), C(3), C([0.0, 0.0])], complex=True,
          **seq_in(support.part_adjoint, 3, out_list=True)),
