@@ -141,6 +141,107 @@ def setitem(x, idx, value):
     return out
 
 
+def last_writes(x, idx, value):
+    """Mask (shaped like ``x[idx]``) of the items of ``x[idx] = value`` not overwritten by a
+    later item of the same assignment (repeated advanced indices: numpy keeps the last one),
+    or None when every item lands (no advanced index)."""
+    if isinstance(x, (list, dict)) or not _needs_add_at(idx):
+        return None
+    x = np.asarray(x)
+    selected = x[idx].shape
+    order = np.arange(int(np.prod(selected)), dtype=np.intp).reshape(selected)
+    marks = np.full(x.shape, -1, dtype=np.intp)
+    marks[idx] = order
+    won = marks[idx] == order
+    if won.all():
+        return None
+    return won          # in the shape of x[idx]: the adjoint is masked before it is unbroadcast
+
+
+def masked(grad, mask):
+    """``grad`` where ``mask`` holds, zero elsewhere (``mask`` None: all of ``grad``)."""
+    if mask is None or _is_zero(grad):
+        return grad
+    return grad * mask
+
+
+def add_at(x, idx, value):
+    """``np.add.at(x, idx, value)`` without mutating ``x``: every repeated index adds."""
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    np.add.at(out, idx, value)
+    return out
+
+
+def into(value, out):
+    """What ``np.copyto(out, value)`` / ``ufunc(..., out=out)`` leave in ``out``: ``value``
+    broadcast to ``out``'s shape and cast to its dtype (same-kind casting, as numpy)."""
+    value = np.asarray(value)
+    if not np.can_cast(value.dtype, out.dtype, casting="same_kind"):
+        raise TypeError(f"cannot cast {value.dtype} to {out.dtype} with casting rule 'same_kind'")
+    return np.array(np.broadcast_to(value, np.shape(out)), dtype=out.dtype, copy=True)
+
+
+def sort_order(values):
+    """The stable order ``list.sort()`` puts the items of ``values`` in."""
+    return sorted(range(len(values)), key=values.__getitem__)
+
+
+def sorted_value(z, axis=-1, kind=None):
+    """What ``z.sort()`` leaves in ``z`` (an array along ``axis``, or a list)."""
+    if isinstance(z, list):
+        return [z[i] for i in sort_order(z)]
+    return np.sort(z, axis=axis, kind=kind)
+
+
+def unsort(grad, z, axis=-1):
+    """The adjoint of :func:`sorted_value`: each item's adjoint back at its old place."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(z, list):
+        out = [ZERO] * len(z)
+        for k, i in enumerate(sort_order(z)):
+            out[i] = grad[k]
+        return out
+    order = np.argsort(z, axis=axis, kind="stable")
+    out = np.zeros_like(grad)
+    np.put_along_axis(out, order, grad, axis=axis)
+    return out
+
+
+def resort(grad, z, axis=-1):
+    """The adjoint of :func:`unsort` (sorting ``grad`` the way ``z`` sorts)."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(z, list):
+        return [grad[i] for i in sort_order(z)]
+    return np.take_along_axis(grad, np.argsort(z, axis=axis, kind="stable"), axis=axis)
+
+
+def filled(z, value):
+    """What ``z.fill(value)`` leaves in the array ``z``."""
+    return np.full_like(z, value)
+
+
+def reversed_value(z):
+    """What ``z.reverse()`` leaves in the list ``z``."""
+    if _is_zero(z):
+        return z
+    return z[::-1]
+
+
+def extended(z, items):
+    """What ``z.extend(items)`` leaves in the list ``z``."""
+    return list(z) + list(items)
+
+
+def part_adjoint(grad, start, stop, like):
+    """``grad[start:stop]`` of a list adjoint, shaped like ``like`` (a list or tuple)."""
+    if _is_zero(grad):
+        return grad
+    part = list(grad[start:stop])
+    return tuple(part) if isinstance(like, tuple) else part
+
+
 def zero_at(grad, idx):
     """``grad`` with the positions ``idx`` zeroed (the adjoint of overwriting them)."""
     if _is_zero(grad):
@@ -719,7 +820,58 @@ def _item_adjoint_rule(g, ans, grad, idx, like):
 
 @defrule(setitem, wrt=("x", "value"))
 def _setitem_rule(g, ans, x, idx, value):
-    return zero_at(g, idx), unbroadcast(getitem_or_zero(g, idx), value)
+    # repeated advanced indices: only the last item written to a position reaches it
+    return zero_at(g, idx), unbroadcast(masked(getitem_or_zero(g, idx), last_writes(x, idx, value)), value)
+
+
+@defrule(sorted_value)
+def _sorted_value_rule(g, ans, z, axis=-1, kind=None):
+    return unsort(g, z, axis)
+
+
+@defrule(unsort, wrt=("grad",))
+def _unsort_rule(g, ans, grad, z, axis=-1):
+    return resort(g, z, axis)
+
+
+@defrule(resort, wrt=("grad",))
+def _resort_rule(g, ans, grad, z, axis=-1):
+    return unsort(g, z, axis)
+
+
+@defrule(filled, wrt=("value",))
+def _filled_rule(g, ans, z, value):
+    return unbroadcast(g, value)
+
+
+@defrule(reversed_value)
+def _reversed_value_rule(g, ans, z):
+    return reversed_value(g)
+
+
+@defrule(extended, wrt=("z", "items"))
+def _extended_rule(g, ans, z, items):
+    return part_adjoint(g, 0, len(z), z), part_adjoint(g, len(z), len(ans), items)
+
+
+@defrule(part_adjoint, wrt=("grad",))
+def _part_adjoint_rule(g, ans, grad, start, stop, like):
+    return index_adjoint(g, grad, slice(start, stop))
+
+
+@defrule(masked, wrt=("grad",))
+def _masked_rule(g, ans, grad, mask):
+    return masked(g, mask)
+
+
+@defrule(add_at, wrt=("x", "value"))
+def _add_at_rule(g, ans, x, idx, value):
+    return g, unbroadcast(getitem_or_zero(g, idx), value)
+
+
+@defrule(into, wrt=("value",))
+def _into_rule(g, ans, value, out):
+    return unbroadcast(g, value)
 
 
 @defrule(zero_at, wrt=("grad",))
@@ -948,7 +1100,7 @@ def _list_tail_rule(g, ans, grad, head):
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
-nondifferentiable(seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
 
 
 @defrule(bind_closure, wrt=("env",))

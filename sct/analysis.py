@@ -465,13 +465,15 @@ def _option(node: gast.Call, names, default):
 
 # --- functional writes and renaming --------------------------------------------------------
 
-def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = "rt") -> List:
-    """``x[i] = v`` and ``xs.append(v)`` on active values become new values of ``x``/``xs``."""
+def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = "rt",
+                  force: Set[int] = frozenset()) -> List:
+    """``x[i] = v`` and ``xs.append(v)`` on active values become new values of ``x``/``xs``
+    (and so do the writes in ``force``: an adjoint reads the value they would change)."""
     out = []
     for s in body:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
                 isinstance(s.targets[0].value, gast.Name) and \
-                (s.targets[0].value.id in active or _name_in(s.value, active)):
+                (s.targets[0].value.id in active or _name_in(s.value, active) or id(s) in force):
             target = s.targets[0]
             index = index_value(target.slice)
             new = assign(target.value.id, call(f"{rt_name}.setitem", [load(target.value.id), index, s.value]),
@@ -480,14 +482,14 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
                 isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
                 isinstance(s.value.func.value, gast.Name) and len(s.value.args) == 1 and \
-                (s.value.func.value.id in active or _name_in(s.value.args[0], active)):
+                (s.value.func.value.id in active or _name_in(s.value.args[0], active) or id(s) in force):
             name = s.value.func.value.id
             new = assign(name, gast.BinOp(left=load(name), op=gast.Add(),
                                           right=gast.List(elts=[s.value.args[0]], ctx=gast.Load())),
                          s.lineno)
             lists.add(name)
             out.append(new)
-        elif _is_pop(s) and (_pop_list(s) in active):
+        elif _is_pop(s) and (_pop_list(s) in active or id(s) in force):
             # v = xs.pop() -> v = xs[-1]; xs = xs[:-1]   (value semantics, with adjoints)
             name = _pop_list(s)
             if isinstance(s, gast.Assign):
@@ -498,7 +500,8 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
         else:
             for field_name in ("body", "orelse"):
                 if hasattr(s, field_name) and isinstance(getattr(s, field_name), list):
-                    setattr(s, field_name, functionalize(getattr(s, field_name), active, lists, rt_name))
+                    setattr(s, field_name, functionalize(getattr(s, field_name), active, lists, rt_name,
+                                                         force))
             out.append(s)
     return out
 

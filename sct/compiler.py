@@ -21,6 +21,7 @@ import runtime
 
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
+from .aliasing import check_writes, lower_mutations
 from .emit import to_source
 from .errors import CompileError
 from .naming import Namer, names_in
@@ -273,9 +274,18 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     known.update(imported_names(fdef))
     resolver = Resolver(fn, local_names, known=known)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
+    owned = {params[0]} if returns_self and params else set()     # __init__'s new object
+    # sct's own generated code and runtime manage their writes (the tape) themselves
+    trusted = getattr(fn, "__sct_generated__", False) or \
+        (getattr(fn, "__module__", "") or "").startswith(("runtime.", "sct_generated"))
+    if not trusted:
+        lower_mutations(fdef, resolver, mode, param_kinds, owned, rt_name)
+    resolver.locals = resolver.locals | {n.id for n in gast.walk(fdef)
+                                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     use_custom_backwards(fdef, first, rt_name)
-    fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name)
+    force = set() if trusted else check_writes(fdef, resolver, mode, param_kinds, owned, first, filename)
+    fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)
     rename_straight_line(fdef, namer)
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}

@@ -653,7 +653,8 @@ def grad_entry_by_key(p, k):
     return y, dlgradient(y, p[k])
 
 
-def grad_entry_written_in_loop(p):
+def grad_entry_written_in_loop(p0):
+    p = {k: v for k, v in p0.items()}  # writing into the caller's dict would be refused (it changes it)
     for i in range(2):
         p["w"] = np.sin(p["w"]) * 2.0
     y = np.sum(p["w"] ** 3)

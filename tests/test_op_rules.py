@@ -293,6 +293,15 @@ LIKES = [np.zeros((2, 2)), np.zeros((3, 2))]
 
 # --- the table ----------------------------------------------------------------------------------------
 
+def extended_fn(a, b, c):
+    return flat(support.extended([a], [b, c]))
+
+
+def extended_rule(g, ans, a, b, c):
+    da, db = support._extended_rule(unflat(g, [a, b, c]), [a, b, c], [a], [b, c])
+    return da[0], db[0], db[1]
+
+
 CASES = [
     # operators
     Case((operator.add, np.add), [R(2, 3), R(3)], (0, 1), complex=True),
@@ -696,6 +705,21 @@ CASES = [
     Case(support.split_gradients, [R(2), R(3)], (0, 1), complex=True, fn=split_fn, rule=split_rule),
     Case(support.join_gradients_like, [R(2), R(3)], (0, 1), complex=True, fn=join_like_fn,
          rule=join_like_rule),
+    # the models of in-place operations (issue 6, item 5)
+    Case(support.sorted_value, [fixed([0.3, -0.2, 0.9, 0.1])]),
+    Case(support.sorted_value, [fixed([[0.3, -0.2], [0.9, 0.1], [-0.5, 0.4]]), C(0)], note="axis 0"),
+    Case(support.unsort, [R(4), C(np.array([0.3, -0.2, 0.9, 0.1]))], complex=True),
+    Case(support.resort, [R(4), C(np.array([0.3, -0.2, 0.9, 0.1]))], complex=True),
+    Case(support.filled, [C(np.zeros((2, 3))), R()], (1,)),
+    Case(support.reversed_value, [R(2), R(3), R()], complex=True,
+         **seq_in(support.reversed_value, 3, out_list=True)),
+    Case(support.extended, [R(2), R(3), R()], complex=True, fn=extended_fn, rule=extended_rule,
+         wrt=(0, 1, 2)),
+    Case(support.part_adjoint, [R(2), R(3), R(), C(1), C(3), C([0.0, 0.0])], complex=True,
+         **seq_in(support.part_adjoint, 3, out_list=True)),
+    Case(support.masked, [R(2, 3), C(np.array([[True, False, True], [False, True, True]]))], complex=True),
+    Case(support.add_at, [R(4), C(np.array([0, 2, 0])), R(3)], (0, 2), complex=True),
+    Case(support.into, [R(3), C(np.zeros((2, 3)))]),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

@@ -1,0 +1,942 @@
+"""Aliasing and in-place writes: Python's meaning, or a clear refusal (SPEC semantic 11).
+
+Differentiated code gives writes value semantics: ``z[i] = v`` on a traced
+``z`` becomes ``z = rt.setitem(z, i, v)``, a new array.  That is exact only
+when nothing else can see the old object: no other name that is read later, no
+container or view holding it, not an argument the caller holds.  And a write
+that stays in place (into plain data) must not change a value an adjoint reads
+later (PyTorch's version counters raise there).
+
+``AliasAnalysis`` is a flow-sensitive points-to analysis over the normalized
+function.  Objects are allocation sites (with the recency abstraction: the
+object a site made last, and all older ones), each argument, and one object
+for everything else (globals, what arguments contain, what unknown calls
+return).  Views (``x[1:]``, ``x.T``, ``x.reshape(...)``) count as the object
+itself.  With liveness, a write into ``n`` is *unshared* when every object
+``n`` may hold was made by this function and no other live name, no container
+or view reachable from one, and no callee can reach it.
+
+``lower_mutations`` rewrites the in-place operations sct models exactly
+(``z.sort()``, ``z.fill(c)``, ``xs.reverse()``, ``xs.extend(t)``,
+``ufunc(..., out=z)``, ``np.copyto(z, v)``, ``np.add.at(z, i, v)``) into new
+values of an unshared ``z``; ``check_writes`` refuses every write it cannot
+prove exact, and names the writes that must become new values because an
+adjoint reads the old one.
+"""
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+
+import gast
+import numpy as np
+
+from runtime import registry
+
+from .errors import CompileError
+from .ir import assign, call, const, load, loaded_names, walk_no_defs
+
+EXT = ("ext",)                       # every object this function does not own
+
+# Functions and methods whose result may share memory with (or be) an argument.
+VIEW_FUNCTIONS = {
+    "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis",
+    "rollaxis", "squeeze", "expand_dims", "asarray", "asanyarray", "ascontiguousarray",
+    "asfortranarray", "asarray_chkfinite", "require", "atleast_1d", "atleast_2d", "atleast_3d",
+    "broadcast_to", "broadcast_arrays", "real", "imag", "diagonal", "diag", "flip", "fliplr",
+    "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack", "view",
+    "as_strided", "sliding_window_view", "extractdata", "stop_gradient", "as_sequence",
+    "as_dlarray_data", "dlarray", "min", "max", "iter", "next", "getattr", "vars", "reversed",
+}
+VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "conj",
+                "conjugate", "get", "pop", "setdefault", "values", "items", "keys", "astype",
+                "__getitem__", "flatten", "real", "imag"}
+VIEW_ATTRIBUTES = {"T", "mT", "H", "real", "imag", "flat", "data", "base"}
+COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
+IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
+                      "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
+                      "enumerate", "zip", "format", "id", "hash", "type"}
+
+# Methods of lists, dicts and arrays that change their receiver.
+LIST_MUTATORS = {"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
+                 "update", "setdefault", "popitem", "add", "discard"}
+ARRAY_MUTATORS = {"sort", "fill", "resize", "put", "itemset", "partition", "setfield", "byteswap",
+                  "setflags"}
+MUTATORS = LIST_MUTATORS | ARRAY_MUTATORS
+MODELLED = {"sort", "fill", "reverse", "extend", "append", "pop"}
+# numpy functions that write into their first argument
+WRITING_FUNCTIONS = {"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"}
+
+
+def _new(site) -> Tuple:
+    return ("new", site)
+
+
+def _old(site) -> Tuple:
+    return ("old", site)
+
+
+class State:
+    __slots__ = ("env", "heap", "escaped")
+
+    def __init__(self, env=None, heap=None, escaped=frozenset()):
+        self.env: Dict[str, FrozenSet] = dict(env or {})
+        self.heap: Dict[Tuple, FrozenSet] = dict(heap or {})
+        self.escaped: FrozenSet = frozenset(escaped)
+
+    def copy(self) -> "State":
+        return State(self.env, self.heap, self.escaped)
+
+    def join(self, other: "State") -> "State":
+        out = self.copy()
+        for k, v in other.env.items():
+            out.env[k] = out.env.get(k, frozenset()) | v
+        for k, v in other.heap.items():
+            out.heap[k] = out.heap.get(k, frozenset()) | v
+        out.escaped = out.escaped | other.escaped
+        return out
+
+    def key(self):
+        return (frozenset(self.env.items()), frozenset(self.heap.items()), self.escaped)
+
+    def contents(self, objs) -> FrozenSet:
+        out = set()
+        for o in objs:
+            out |= self.heap.get(o, frozenset())
+        return frozenset(out)
+
+    def reach(self, objs) -> Set:
+        seen = set(objs)
+        todo = list(objs)
+        while todo:
+            o = todo.pop()
+            for c in self.heap.get(o, ()):
+                if c not in seen:
+                    seen.add(c)
+                    todo.append(c)
+        return seen
+
+
+class AliasAnalysis:
+    def __init__(self, fdef: gast.FunctionDef, resolver, mode: str, param_kinds: Dict,
+                 owned_params: Set[str] = frozenset(), activity=None):
+        from .analysis import classify_call
+        self.fdef = fdef
+        self.resolver = resolver
+        self.mode = mode
+        self.kinds = param_kinds
+        self.activity = activity
+        self._classify = classify_call
+        self.params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs]
+        for extra in (fdef.args.vararg, fdef.args.kwarg):
+            if extra is not None:
+                self.params.append(extra.id)
+        self.owned_params = set(owned_params)
+        self.locals = set(self.params) | {n.id for n in walk_no_defs(fdef) if isinstance(n, gast.Name)
+                                          and isinstance(n.ctx, gast.Store)}
+        self.before: Dict[int, State] = {}     # statement id -> state before it
+        self.live_after: Dict[int, FrozenSet[str]] = {}
+        self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
+        self.slice_names = {s.targets[0].id for s in walk_no_defs(fdef)
+                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                            and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
+                            and s.value.func.id == "slice"}
+        self.super_names = {s.targets[0].id for s in walk_no_defs(fdef)
+                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                            and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
+                            and s.value.func.id == "super"}
+        # names nested functions read see every later change: always live
+        self.captured: Set[str] = set()
+        for n in walk_no_defs(fdef):
+            if isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef:
+                for m in gast.walk(n):
+                    if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Load) and m.id in self.locals:
+                        self.captured.add(m.id)
+        self.run()
+
+    # --- calls --------------------------------------------------------------------------------
+    def info(self, node: gast.Call):
+        if self.activity is not None:
+            return self.activity.call_info(node)
+        return self._classify(node, self.resolver)
+
+    def callee_name(self, node: gast.Call, info) -> str:
+        obj = info.obj
+        name = getattr(obj, "__name__", None) if obj is not None else None
+        if name is None:
+            f = node.func
+            name = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
+        return name or ""
+
+    # --- transfer -----------------------------------------------------------------------------
+    def run(self):
+        state = State()
+        for p in self.params:
+            state.env[p] = frozenset({_new(("param", p))}) if p in self.owned_params else \
+                frozenset({("arg", p)})
+            if p not in self.owned_params:
+                state.heap[("arg", p)] = frozenset({EXT})
+        state.heap[EXT] = frozenset({EXT})
+        self.block(self.fdef.body, state)
+        self.liveness(self.fdef.body, frozenset())
+
+    def names(self, state: State, node) -> FrozenSet:
+        if isinstance(node, gast.Name):
+            if node.id in state.env:
+                return state.env[node.id]
+            if node.id in self.locals:
+                return frozenset()
+            return frozenset({EXT})
+        if isinstance(node, gast.Starred):
+            return self.names(state, node.value)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            out = frozenset()
+            for e in node.elts:
+                out |= self.names(state, e)
+            return out
+        return frozenset()
+
+    def alloc(self, state: State, site) -> Tuple:
+        new, old = _new(site), _old(site)
+
+        def age(objs):
+            return frozenset(old if o == new else o for o in objs) if new in objs else objs
+        for k in list(state.env):
+            state.env[k] = age(state.env[k])
+        heap = {}
+        for k, v in state.heap.items():
+            k2 = old if k == new else k
+            heap[k2] = heap.get(k2, frozenset()) | age(v)
+        state.heap = heap
+        state.escaped = age(state.escaped)
+        return new
+
+    def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
+        o = self.alloc(state, site)
+        state.heap[o] = frozenset(contents)
+        return frozenset({o})
+
+    def is_scalar_item(self, value: gast.Subscript) -> bool:
+        """``x[i]`` of a 1-D array argument with no slice: a number or a copy, never a view."""
+        base = value.value
+        kind = self.kinds.get(base.id) if isinstance(base, gast.Name) else None
+        if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd") and kind[2] == 1):
+            return False
+        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        for item in items:
+            if isinstance(item, gast.Slice):
+                return False
+            if isinstance(item, gast.Constant) and (item.value is None or item.value is Ellipsis):
+                return False
+            if isinstance(item, gast.Name) and item.id in self.slice_names:
+                return False
+        return len(items) == 1
+
+    def value_objects(self, state: State, value, site) -> FrozenSet:
+        if isinstance(value, gast.Name):
+            return self.names(state, value)
+        if isinstance(value, (gast.Constant, gast.Compare, gast.JoinedStr, gast.BoolOp)):
+            return frozenset()
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
+            objs = frozenset()
+            for o in operands:
+                objs |= self.names(state, o)
+            if isinstance(value, gast.BinOp) and isinstance(value.right, gast.List):
+                objs |= self.names(state, value.right)
+                return self.fresh(state, site, state.contents(objs) | self.names(state, value.right))
+            return self.fresh(state, site, state.contents(objs))
+        if isinstance(value, gast.Subscript):
+            base = self.names(state, value.value)
+            if self.is_scalar_item(value):
+                return frozenset()
+            return base | state.contents(base)
+        if isinstance(value, gast.Attribute):
+            chain = []
+            node = value
+            while isinstance(node, gast.Attribute):
+                chain.append(node.attr)
+                node = node.value
+            if not isinstance(node, gast.Name) or node.id not in self.locals:
+                return frozenset({EXT})
+            objs = self.names(state, node)
+            for attr_name in reversed(chain):
+                if attr_name in registry.NONDIFF_ATTRIBUTES:
+                    return frozenset()
+                if attr_name in VIEW_ATTRIBUTES:
+                    objs = objs | state.contents(objs)
+                else:
+                    objs = state.contents(objs)
+            return objs
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return self.fresh(state, site, self.names(state, value))
+        if isinstance(value, gast.Dict):
+            objs = frozenset()
+            for v in value.values:
+                objs |= self.names(state, v)
+            return self.fresh(state, site, objs)
+        if isinstance(value, gast.Call):
+            return self.call_objects(state, value, site)
+        return frozenset({EXT})
+
+    def call_args(self, state: State, node: gast.Call) -> FrozenSet:
+        objs = frozenset()
+        for a in node.args:
+            objs |= self.names(state, a)
+        for k in node.keywords:
+            objs |= self.names(state, k.value)
+        return objs
+
+    def call_objects(self, state: State, node: gast.Call, site) -> FrozenSet:
+        info = self.info(node)
+        args = self.call_args(state, node)
+        name = self.callee_name(node, info)
+        receiver = frozenset()
+        if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+                node.func.value.id in self.locals:
+            receiver = self.names(state, node.func.value)
+        if info.kind == "site":
+            return self.fresh(state, site)
+        copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
+                         for k in node.keywords)
+        if info.kind in ("op", "nondiff", "stop", "create"):
+            if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
+                objs = args | receiver
+                return objs | state.contents(objs)
+            return self.fresh(state, site)
+        if info.kind == "method" and (info.method in registry.METHODS or info.method in MUTATORS or
+                                      info.method in registry.NONDIFF_METHODS or
+                                      info.method in VIEW_METHODS or info.method == "copy"):
+            if info.method in VIEW_METHODS or copy_false:
+                objs = receiver | args
+                return objs | state.contents(objs)
+            if info.method == "copy":
+                return self.fresh(state, site, state.contents(receiver))
+            if info.method in MUTATORS:          # pop and friends hand out an item
+                return state.contents(receiver) | frozenset({EXT} if not receiver else ())
+            return self.fresh(state, site)
+        if info.kind == "plain":
+            if name in IMMUTABLE_BUILTINS:
+                return frozenset()
+            if name in COPY_BUILTINS:
+                return self.fresh(state, site, args | state.contents(args))
+            objs = args | receiver
+            return self.fresh(state, site, objs | state.contents(objs)) | objs | state.contents(objs) | \
+                frozenset({EXT})
+        # a user function, method or object: it may return (a part of) any argument, and keep them
+        objs = args | receiver
+        reached = frozenset(state.reach(objs))
+        via_super = isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+            node.func.value.id in self.super_names and not args
+        if not via_super:           # super().__init__() runs on self like the method itself
+            state.escaped = state.escaped | reached
+        return reached | frozenset({EXT})
+
+    def store(self, state: State, objs, value_objs):
+        for o in objs:
+            state.heap[o] = state.heap.get(o, frozenset()) | value_objs
+            if o == EXT or o[0] == "arg":
+                state.escaped = state.escaped | frozenset(state.reach(value_objs))
+
+    def statement(self, s, state: State):
+        self.before[id(s)] = state.copy()
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            if isinstance(target, gast.Name):
+                objs = self.value_objects(state, s.value, id(s))
+                state.env[target.id] = objs
+                self.origin[target.id] = self.describe(s.value)
+            elif isinstance(target, (gast.Subscript, gast.Attribute)):
+                value_objs = self.value_objects(state, s.value, id(s)) if isinstance(s.value, gast.Call) \
+                    else self.names(state, s.value)
+                self.store(state, self.names(state, target.value), value_objs)
+            elif isinstance(target, gast.Tuple):       # fwd, bwd = ... (generated only)
+                objs = self.value_objects(state, s.value, id(s))
+                for e in target.elts:
+                    if isinstance(e, gast.Name):
+                        state.env[e.id] = objs | state.contents(objs)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            node = s.value
+            self.value_objects(state, node, id(s))
+            func = node.func
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                    func.attr in MUTATORS and func.value.id in self.locals:
+                self.store(state, self.names(state, func.value), self.call_args(state, node))
+        elif isinstance(s, gast.If):
+            a = state.copy()
+            b = state.copy()
+            self.block(s.body, a)
+            self.block(s.orelse, b)
+            joined = a.join(b)
+            state.env, state.heap, state.escaped = joined.env, joined.heap, joined.escaped
+        elif isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
+                state.env[s.target.id] = frozenset()
+            current = state.copy()
+            for _ in range(100):
+                entry = current.copy()
+                body = entry.copy()
+                self.block(s.body, body)
+                nxt = current.join(body)
+                if nxt.key() == current.key():
+                    break
+                current = nxt
+            # a last pass records the states before the body's statements at the fixed point
+            body = current.copy()
+            self.block(s.body, body)
+            state.env, state.heap, state.escaped = current.env, current.heap, current.escaped
+        elif isinstance(s, gast.With):
+            self.block(s.body, state)
+
+    def block(self, stmts, state: State):
+        for s in stmts:
+            self.statement(s, state)
+
+    def describe(self, value) -> str:
+        if isinstance(value, gast.Name):
+            return f"a second name for {value.id}"
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+            return f"a view or an item of {value.value.id}"
+        if isinstance(value, gast.Attribute):
+            root = value
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name):
+                return f"an attribute of {root.id}"
+        if isinstance(value, gast.Call):
+            f = value.func
+            fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "a function")
+            return f"the result of {fname}()"
+        return ""
+
+    # --- liveness ----------------------------------------------------------------------------------
+    def uses(self, s) -> Set[str]:
+        if isinstance(s, gast.Assign):
+            names = set(loaded_names(s.value))
+            target = s.targets[0]
+            if not isinstance(target, gast.Name):
+                names |= set(loaded_names(target))
+            return names
+        if isinstance(s, (gast.FunctionDef,)):
+            return set()
+        return set(loaded_names(s))
+
+    def liveness(self, stmts, live_out: FrozenSet[str]) -> FrozenSet[str]:
+        live = frozenset(live_out) | frozenset(self.captured)
+        for s in reversed(stmts):
+            if isinstance(s, gast.If):
+                live = self.liveness(s.body, live) | self.liveness(s.orelse, live) | \
+                    frozenset(loaded_names(s.test))
+            elif isinstance(s, (gast.For, gast.While)):
+                head = frozenset(loaded_names(s.iter if isinstance(s, gast.For) else s.test))
+                current = live | head
+                for _ in range(100):
+                    entry = self.liveness(s.body, current) | head
+                    nxt = current | entry
+                    if nxt == current:
+                        break
+                    current = nxt
+                live = current
+            elif isinstance(s, gast.With):
+                live = self.liveness(s.body, live) | frozenset(
+                    n for item in s.items for n in loaded_names(item.context_expr))
+            else:
+                self.live_after[id(s)] = self.live_after.get(id(s), frozenset()) | live
+                defs = {s.targets[0].id} if isinstance(s, gast.Assign) and \
+                    isinstance(s.targets[0], gast.Name) else set()
+                live = (live - defs) | frozenset(self.uses(s)) | frozenset(self.captured)
+        return live
+
+    # --- the question ------------------------------------------------------------------------
+    def sharing(self, s, name: str) -> Optional[str]:
+        """Why a write into ``name`` at ``s`` may be seen through something else (None: it can't)."""
+        state = self.before.get(id(s))
+        if state is None:
+            return "sct could not follow where it comes from"
+        objs = state.env.get(name)
+        if objs is None:
+            objs = frozenset() if name in self.locals else frozenset({EXT})
+        if not objs:
+            return None
+        for o in objs:
+            if o[0] == "arg":
+                if self.mode == "entry":
+                    return f"{o[1]} is an argument of {self.fdef.name}() and would change too"
+                return f"{o[1]} is an argument of {self.fdef.name}(): the caller's object would change too"
+        if EXT in objs:
+            how = self.origin.get(name) or ""
+            how = f" ({name} is {how})" if how else ""
+            return f"{name} may be an object {self.fdef.name}() did not create{how}, which would " \
+                   "change too"
+        if objs & state.escaped:
+            return f"{name} was passed to a function or stored in an object that may keep it"
+        live = self.live_after.get(id(s), frozenset()) | self.captured
+        for other in sorted(live):
+            if other == name or other not in state.env:
+                continue
+            if objs & state.env[other]:
+                how = self.origin.get(other) or ""
+                how = f" ({other} is {how})" if how else ""
+                return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
+            if objs & frozenset(state.reach(state.env[other])):
+                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
+                       f"taken from one), and {other} is read later"
+        return None
+
+    def builtin(self, s, name: str) -> bool:
+        """Is ``name`` surely a list, dict or array (not an object of the user's class)?"""
+        act = self.activity
+        if act is not None and (name in act.lists or name in act.arrays):
+            return True
+        kind = self.kinds.get(name)
+        if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "dl", "nd"):
+            return True
+        objs = self.objects(s, name)
+        return bool(objs) and all(o[0] in ("new", "old") for o in objs) and \
+            not any(o[1] == ("param", p) for o in objs for p in self.owned_params)
+
+    def objects(self, s, name: str) -> FrozenSet:
+        state = self.before.get(id(s))
+        if state is None:
+            return frozenset({EXT})
+        return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+# --- rewriting the in-place operations sct models --------------------------------------------
+
+def _statements(body):
+    for s in body:
+        yield s
+        for field_name in ("body", "orelse"):
+            inner = getattr(s, field_name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+
+
+def _mutating_call(s):
+    """``(call, assigned name or None)`` for a statement whose value is a call."""
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        return s.value, None
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call):
+        return s.value, s.targets[0].id
+    return None, None
+
+
+def _resolved(resolver, func):
+    """The object a call's ``np.add.at``-like name chain refers to, or None (a local, unknown)."""
+    import types
+    chain = []
+    node = func
+    while isinstance(node, gast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name) or node.id in resolver.locals:
+        return None
+    try:
+        value = resolver.resolve_name(node.id)
+    except Exception:
+        return None
+    from .analysis import Unresolved, _MISSING
+    if value is Unresolved or value is _MISSING:
+        return None
+    for name in reversed(chain):
+        if not isinstance(value, (types.ModuleType, type, types.SimpleNamespace, np.ufunc)):
+            return None
+        value = getattr(value, name, None)
+        if value is None:
+            return None
+    return value
+
+
+def lower_mutations(fdef, resolver, mode, param_kinds, owned_params, rt_name: str) -> None:
+    """Rewrite modelled in-place operations on unshared names into new values (always exact)."""
+    for _ in range(20):
+        analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params)
+        if not _lower_once(fdef.body, analysis, resolver, rt_name):
+            return
+
+
+def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> bool:
+    for i, s in enumerate(body):
+        for field_name in ("body", "orelse"):
+            inner = getattr(s, field_name, None)
+            if isinstance(inner, list) and _lower_once(inner, analysis, resolver, rt_name):
+                return True
+        new = _lowered(s, analysis, resolver, rt_name)
+        if new is not None:
+            for st in new:
+                st.lineno = s.lineno
+            body[i:i + 1] = new
+            return True
+    return False
+
+
+def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[List]:
+    node, result = _mutating_call(s)
+    if node is None:
+        return None
+    func = node.func
+    target = _resolved(resolver, func)
+    # ufunc(..., out=z)
+    outs = [k for k in node.keywords if k.arg == "out"]
+    if outs and isinstance(outs[0].value, gast.Name) and isinstance(target, np.ufunc) and \
+            registry.lookup(target) is not None:
+        z = outs[0].value.id
+        if analysis.sharing(s, z) is not None:
+            return None
+        keywords = [k for k in node.keywords if k.arg != "out"]
+        if any(k.arg in ("where", "casting", "dtype", "order", "subok", "signature") for k in keywords):
+            return None
+        new = [assign(z, call(f"{rt_name}.into", [gast.Call(func=func, args=node.args, keywords=keywords),
+                                                  load(z)]))]
+        if result is not None:
+            new.append(assign(result, load(z)))
+        return _atomized(new, analysis)
+    if result is None and target is np.copyto and len(node.args) == 2 and not node.keywords and \
+            isinstance(node.args[0], gast.Name):
+        z = node.args[0].id
+        if analysis.sharing(s, z) is not None:
+            return None
+        return [assign(z, call(f"{rt_name}.into", [node.args[1], load(z)]))]
+    if result is None and target is not None and _is_add_at(target) and len(node.args) == 3 and \
+            not node.keywords and isinstance(node.args[0], gast.Name):
+        z = node.args[0].id
+        if analysis.sharing(s, z) is not None:
+            return None
+        return [assign(z, call(f"{rt_name}.add_at", [load(z), node.args[1], node.args[2]]))]
+    if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id in analysis.locals and target is None:
+        z, method = func.value.id, func.attr
+        if method not in ("sort", "fill", "reverse", "extend") or not analysis.builtin(s, z):
+            return None
+        if analysis.sharing(s, z) is not None:
+            return None
+        if method == "sort" and not node.args and all(k.arg in ("axis", "kind") for k in node.keywords):
+            return [assign(z, call(f"{rt_name}.sorted_value", [load(z)], node.keywords))]
+        if method == "fill" and len(node.args) == 1 and not node.keywords:
+            return [assign(z, call(f"{rt_name}.filled", [load(z), node.args[0]]))]
+        if method == "reverse" and not node.args and not node.keywords:
+            return [assign(z, call(f"{rt_name}.reversed_value", [load(z)]))]
+        if method == "extend" and len(node.args) == 1 and not node.keywords:
+            return [assign(z, call(f"{rt_name}.extended", [load(z), node.args[0]]))]
+    return None
+
+
+def _atomized(stmts: List, analysis) -> List:
+    """Keep one operation per statement: a nested call gets its own name."""
+    out = []
+    for st in stmts:
+        value = st.value
+        if isinstance(value, gast.Call):
+            args = []
+            for a in value.args:
+                if isinstance(a, gast.Call):
+                    name = _fresh_name(analysis, "out_t")
+                    out.append(assign(name, a))
+                    args.append(load(name))
+                else:
+                    args.append(a)
+            value.args = args
+        out.append(st)
+    return out
+
+
+_COUNTER = [0]
+
+
+def _fresh_name(analysis, base: str) -> str:
+    while True:
+        _COUNTER[0] += 1
+        name = f"{base}_{_COUNTER[0]}"
+        if name not in analysis.locals:
+            analysis.locals.add(name)
+            return name
+
+
+def _is_add_at(target) -> bool:
+    try:
+        return target == np.add.at
+    except Exception:
+        return False
+
+
+# --- checking every write --------------------------------------------------------------------
+
+def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
+    """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
+    new values because an adjoint reads the old value."""
+    analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params, activity)
+    active = activity.active
+    fname = fdef.name
+
+    def fail(s, message, construct):
+        raise CompileError(message, filename, getattr(s, "lineno", fdef.lineno), construct)
+
+    # objects an adjoint may read: what active statements before a write read (in a loop,
+    # anywhere in its body: the next iteration's write comes after this iteration's read)
+    saved_at: Dict[int, FrozenSet] = {}
+
+    def scan(block, saved: Set) -> Set:
+        for s in block:
+            saved_at[id(s)] = frozenset(saved)
+            if isinstance(s, gast.If):
+                saved = scan(s.body, set(saved)) | scan(s.orelse, set(saved))
+            elif isinstance(s, (gast.For, gast.While)):
+                saved = scan(s.body, set(saved))
+                saved = scan(s.body, set(saved))
+            elif isinstance(s, gast.With):
+                saved = scan(s.body, saved)
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    s.targets[0].id in active:
+                state = analysis.before.get(id(s))
+                if state is not None:
+                    for n in loaded_names(s.value):
+                        objs = state.env.get(n, frozenset())
+                        saved |= objs | state.contents(objs)
+        return saved
+    scan(fdef.body, set())
+
+    def is_active(node) -> bool:
+        return any(n in active for n in loaded_names(node))
+
+    def written_saved(s, name) -> bool:
+        objs = analysis.objects(s, name)
+        saved = saved_at.get(id(s), frozenset())
+        return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
+
+    force: Set[int] = set()
+    for s in _statements(fdef.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+                isinstance(s.targets[0].value, gast.Name):
+            name = s.targets[0].value.id
+            tracked = name in active or is_active(s.value)
+            needs_value = tracked or written_saved(s, name)
+            if needs_value:
+                why = analysis.sharing(s, name)
+                if why is not None:
+                    what = "a traced value" if tracked else "a value an earlier differentiated operation read"
+                    fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
+                         f"differentiates this write as a new value of {name} only. Write "
+                         f"`{name} = {name}.copy()` before writing into it (or build a new array)",
+                         f"write into {name}")
+                if not tracked:
+                    force.add(id(s))
+            elif mode == "vjp" and _not_owned(analysis, s, name):
+                fail(s, f"{fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
+                     f"whose derivative may need the old value; return the new value instead "
+                     f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) and \
+                isinstance(s.targets[0].value, gast.Name):
+            name = s.targets[0].value.id
+            attr_name = s.targets[0].attr
+            tracked = name in active or is_active(s.value)
+            if not tracked:
+                continue
+            objs = analysis.objects(s, name)
+            if mode == "vjp" and any(o == EXT or o[0] == "arg" for o in objs):
+                fail(s, f"{fname}() sets {name}.{attr_name} to a traced value on an object its caller "
+                     "passed in; sct follows values, not changes of the caller's objects: return the "
+                     f"new value (or a new object) instead of storing it on {name}",
+                     f"{name}.{attr_name} = ...")
+            why = analysis.sharing(s, name)
+            if why is not None and not (mode == "entry" and objs and
+                                        all(o[0] == "arg" for o in objs) and "is an argument" in why):
+                fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
+                     f"follows the new value through {name} only. Build a new object, or set the "
+                     "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
+        node, result = _mutating_call(s)
+        if node is None:
+            continue
+        func = node.func
+        target = _resolved(resolver, func) if not (isinstance(func, gast.Attribute) and
+                                                   isinstance(func.value, gast.Name) and
+                                                   func.value.id in analysis.locals) else None
+        args_active = any(is_active(a) for a in node.args) or any(is_active(k.value) for k in node.keywords)
+        outs = [k for k in node.keywords if k.arg == "out"]
+        if outs:
+            out_names = loaded_names(outs[0].value)
+            for z in out_names:
+                if z in active or args_active or written_saved(s, z):
+                    fail(s, f"out={z} writes the result into {z} in place, which sct does not follow "
+                         f"here; write `{z} = ...` with the result instead", "out=")
+                if mode == "vjp" and _not_owned(analysis, s, z):
+                    fail(s, f"{fname}() writes into its caller's {z} with out=; return the new value "
+                         "instead", "out=")
+            continue
+        fname_called = getattr(target, "__name__", "") if target is not None else ""
+        writes_first = target is not None and (
+            (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
+        if writes_first and node.args and isinstance(node.args[0], gast.Name):
+            z = node.args[0].id
+            if z in active or args_active or written_saved(s, z):
+                fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
+                     f"this function created and no other name shares; write `{z} = {z}.copy()` "
+                     f"first, or compute a new array", f"{_dotted(func)}")
+            if mode == "vjp" and _not_owned(analysis, s, z):
+                fail(s, f"{fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
+                     "value instead", f"{_dotted(func)}")
+            continue
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id in analysis.locals:
+            z, method = func.value.id, func.attr
+            if method in MUTATORS and analysis.builtin(s, z):
+                tracked = z in active or args_active
+                modelled = method in ("append",) and len(node.args) == 1 and result is None or \
+                    method == "pop" and not node.args and not node.keywords
+                if tracked or written_saved(s, z):
+                    why = analysis.sharing(s, z)
+                    if not modelled:
+                        reason = why or "sct models this method only on a value it can copy"
+                        fail(s, f"{z}.{method}(...) changes {z} in place, and {reason}; write "
+                             f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
+                             "a new value", f"{z}.{method}")
+                    if why is not None:
+                        fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
+                             f"new value through {z} only. Write `{z} = list({z})` (or "
+                             f"`{z}.copy()`) first", f"{z}.{method}")
+                    if not tracked:
+                        force.add(id(s))
+                elif mode == "vjp" and method in ARRAY_MUTATORS and _not_owned(analysis, s, z):
+                    fail(s, f"{fname}() changes its caller's {z} with {z}.{method}(); return the new "
+                         "value instead", f"{z}.{method}")
+                continue
+        # a call of the user's function or method that is not differentiated through its pair
+        info = activity.call_info(node)
+        if info.kind not in ("function", "method") or info.rule is not None:
+            continue
+        through_pair = result is not None and result in active and activity.value_active(node)
+        if through_pair:
+            continue
+        receiver_active = info.receiver is not None and info.receiver in active
+        touches_saved = any(written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
+        if not (args_active or receiver_active or touches_saved):
+            continue
+        callee = _callee(info, node, activity, resolver, analysis, s)
+        # with no traced argument, a callee may set attributes of its object to what it
+        # computes from its arguments (super().__init__(), counters): nothing traced moves
+        if callee is None or not _pure(callee, self_attributes=not args_active):
+            what = _dotted(func) or "this call"
+            fail(s, f"{what}(...) is called with traced values{' and its result is not used' if result is None else ''}, "
+                 "and it may change its arguments or its object in place, which sct does not follow; "
+                 f"return the new values from {what}() and assign them", what)
+    return force
+
+
+def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:
+    objs = analysis.objects(s, name)
+    return any(o == EXT or o[0] == "arg" for o in objs)
+
+
+def _is_numpy(obj) -> bool:
+    return (getattr(obj, "__module__", "") or "").startswith("numpy")
+
+
+def _is_ufunc_method(obj) -> bool:
+    """``np.add.at`` and the other ufuncs' ``at``: they write into their first argument."""
+    return isinstance(getattr(obj, "__self__", None), np.ufunc) and getattr(obj, "__name__", "") == "at"
+
+
+def _dotted(node) -> str:
+    from .ir import dotted_name
+    return dotted_name(node)
+
+
+def _callee(info, node, activity, resolver=None, analysis=None, s=None):
+    import types
+    obj = info.obj
+    if info.kind == "method":
+        kind = activity.kinds.get(info.receiver)
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        parent = _super_class(info.receiver, analysis, resolver)
+        if parent is not None:           # super().method(...): the next class in the MRO
+            obj = parent
+        elif cls is None:
+            return None
+        else:
+            obj = getattr(cls, info.method, None)
+        if parent is not None:
+            obj = getattr(parent, info.method, None)
+    if isinstance(obj, type):
+        obj = getattr(obj, "__init__", None)
+    if not isinstance(obj, types.FunctionType) and callable(obj) and \
+            isinstance(getattr(type(obj), "__call__", None), types.FunctionType):
+        obj = type(obj).__call__
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    return obj if isinstance(obj, types.FunctionType) else None
+
+
+def _super_class(receiver, analysis, resolver):
+    """For ``r = super(__class__, self)``: the class after ``__class__`` in ``self``'s MRO
+    (the one that defines the method is found by getattr on a ``super`` proxy type)."""
+    if analysis is None or resolver is None or receiver is None:
+        return None
+    for st in _statements(analysis.fdef.body):
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id == receiver and isinstance(st.value, gast.Call) and \
+                isinstance(st.value.func, gast.Name) and st.value.func.id == "super" and st.value.args:
+            first = st.value.args[0]
+            if not isinstance(first, gast.Name):
+                return None
+            try:
+                cls = resolver.resolve_name(first.id)
+            except Exception:
+                return None
+            if not isinstance(cls, type):
+                return None
+            mro = cls.__mro__
+            return _MROProxy(mro[1:])
+    return None
+
+
+class _MROProxy:
+    """getattr through a list of classes, like super() does."""
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    def __getattr__(self, name):
+        for c in self.classes:
+            if name in vars(c):
+                return vars(c)[name]
+        raise AttributeError(name)
+
+
+def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
+    """Does ``fn`` (and the functions it calls by global name) change nothing in place?
+    ``self_attributes``: setting attributes of its first parameter to values not read from
+    that parameter is allowed."""
+    import types
+    from .parse import function_ast
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    first = fdef.args.args[0].id if fdef.args.args else None
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            return False
+        if self_attributes and isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], gast.Attribute) and isinstance(n.targets[0].value, gast.Name) and \
+                n.targets[0].value.id == first and first not in loaded_names(n.value):
+            n.targets[0].ctx = gast.Load()     # checked: do not count it below (a copy of the tree)
+            continue
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            return False
+        if isinstance(n, gast.AugAssign):
+            return False
+        if isinstance(n, gast.Call):
+            if any(k.arg == "out" for k in n.keywords):
+                return False
+            f = n.func
+            if isinstance(f, gast.Attribute) and (f.attr in MUTATORS or f.attr in WRITING_FUNCTIONS or
+                                                  f.attr == "at"):
+                return False
+            if isinstance(f, gast.Name) and f.id in ("setattr", "delattr", "exec", "eval"):
+                return False
+            if isinstance(f, gast.Name) and depth < 3:
+                callee = fn.__globals__.get(f.id)
+                if isinstance(callee, types.FunctionType) and callee is not fn and \
+                        not (callee.__module__ or "").startswith(("numpy", "runtime", "sct")):
+                    if not _pure(callee, depth + 1):
+                        return False
+    return True
