@@ -73,15 +73,24 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
     >>> y, jv = jvp(f, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
     """
-    if mode == "forward":
+    from runtime import effects
+    with effects.held():           # fun's effects (draws, prints) happen once in all
+        start = effects.effect_position()
+        if mode == "forward":
+            try:
+                compiled, values, dots = _forward(fun, primals, tangents)
+                values, dots = _with_defaults(fun, compiled, values, dots)
+                return _wrap_pair(run_generated(compiled.entry, tuple(values) + tuple(dots)))
+            except CompileError:       # something forward mode cannot follow yet (a helper built
+                pass                   # from traced values, say): transpose reverse code instead
+        effects.replay_from(start)     # what ran already (the output's shape) is replayed
         try:
-            compiled, values, dots = _forward(fun, primals, tangents)
-            values, dots = _with_defaults(fun, compiled, values, dots)
-            return _wrap_pair(run_generated(compiled.entry, tuple(values) + tuple(dots)))
-        except CompileError:       # something forward mode cannot follow yet (a helper built
-            pass                   # from traced values, say): transpose reverse code instead
-    kernel, args = _arguments(fun, primals, tangents)
-    y, jv = dlfeval(kernel, *args)
+            kernel, args = _arguments(fun, primals, tangents)
+            effects.replay_end()
+            effects.replay_from(start)
+            y, jv = dlfeval(kernel, *args)
+        finally:
+            effects.replay_end()
     return y, jv
 
 

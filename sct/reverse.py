@@ -222,6 +222,10 @@ class Transformer:
         names = ", ".join(k.arg for k in keywords if self.act.is_active(k.value))
         advice = (f"pass {names} positionally: sct differentiates the positional parameters "
                   "of functions it only meets at run time")
+        import dataclasses as _dataclasses
+        if callee is _dataclasses.replace:
+            self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
+                      "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
         if not callable(callee) or info.kind != "function":
             self.fail(s, advice, "keyword argument")
         try:
