@@ -213,6 +213,30 @@ def getattr_rule(g, ans, grad):
     return lookup(support.getattr_or_zero).fn(g, ans, {"w": grad}, "w")["w"]
 
 
+def field_fn(grad):
+    return support.field_adjoint({"w": grad}, "w", None)
+
+
+def field_rule(g, ans, grad):
+    return lookup(support.field_adjoint).fn(g, ans, {"w": grad}, "w", None)["w"]
+
+
+def field_seq_fn(grad):
+    return support.field_adjoint([0.0, grad], "w", 1)
+
+
+def field_seq_rule(g, ans, grad):
+    return lookup(support.field_adjoint).fn(g, ans, [0.0, grad], "w", 1)[1]
+
+
+def field_transpose_fn(grad):
+    return support.field_adjoint_transpose(grad, None, "w", None)["w"]
+
+
+def field_transpose_rule(g, ans, grad):
+    return lookup(support.field_adjoint_transpose).fn({"w": g}, ans, grad, None, "w", None)
+
+
 def drop_fn(grad):
     return support.drop_attribute({"v": grad, "w": 2 * grad}, "w")["v"]
 
@@ -657,6 +681,10 @@ CASES = [
     Case(support.attribute_adjoint, [R(2, 3)], complex=True, fn=attribute_fn, rule=attribute_rule),
     Case(support.drop_attribute, [R(2, 3)], complex=True, fn=drop_fn, rule=drop_rule),
     Case(support.getattr_or_zero, [R(2, 3)], complex=True, fn=getattr_fn, rule=getattr_rule),
+    Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_fn, rule=field_rule),
+    Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_seq_fn, rule=field_seq_rule),
+    Case(support.field_adjoint_transpose, [R(2, 3)], complex=True, fn=field_transpose_fn,
+         rule=field_transpose_rule),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
