@@ -240,4 +240,16 @@ def wrap_outputs(x):
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return dataclasses.replace(x, **{f.name: wrap_outputs(getattr(x, f.name))
                                          for f in dataclasses.fields(x) if f.init})
+    if hasattr(x, "__dict__") and not isinstance(x, type):
+        from .support import GRADIENT_OBJECTS
+        try:
+            mine = x in GRADIENT_OBJECTS
+        except TypeError:
+            mine = False
+        if mine:             # a gradient sct built (a copy): its arrays come back as dlarrays
+            fields = vars(x)
+            for k, v in list(fields.items()):
+                new = wrap_outputs(v)
+                if new is not v:
+                    fields[k] = new
     return x

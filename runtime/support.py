@@ -105,6 +105,8 @@ def index_adjoint(grad, x, idx):
                 out[pos] = g
         else:
             out[idx] = grad
+        if hasattr(type(x), "_fields"):     # a namedtuple: its adjoint also reads by field name
+            return type(x)(*out)
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
         return {idx: grad}
@@ -281,7 +283,10 @@ def item_adjoint(grad, idx, like):
 # --- attributes of containers --------------------------------------------------
 
 def attribute_adjoint(grad, obj, name):
-    """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes)."""
+    """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
+    namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
+    if isinstance(obj, tuple) and hasattr(type(obj), "_fields") and name in type(obj)._fields:
+        return type(obj)(*[grad if f == name else ZERO for f in type(obj)._fields])
     return {name: grad}
 
 
@@ -299,6 +304,9 @@ def getattr_or_zero(grad, name):
         return ZERO
     if isinstance(grad, dict):
         return grad.get(name, ZERO)
+    if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields"):
+        raise SctRuntimeError(f"internal: the adjoint of a record is a sequence without field names "
+                              f"(reading {name!r}); please report this")
     return getattr(grad, name)
 
 
@@ -358,7 +366,11 @@ def add_grad(a, b):
             out[k] = add_grad(out[k], v) if k in out else v
         return out
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return [add_grad(u, v) for u, v in zip(a, b)]
+        out = [add_grad(u, v) for u, v in zip(a, b)]
+        for c in (a, b):
+            if hasattr(type(c), "_fields"):     # keep a namedtuple's adjoint readable by name
+                return type(c)(*out)
+        return out
     return a + b
 
 
@@ -539,8 +551,16 @@ def _project_object(grad, x):
         for k, v in vars(x).items():
             if _differentiable_leafy(v):
                 setattr(out, k, project(parts.get(k, ZERO), v))
+        try:
+            GRADIENT_OBJECTS.add(out)        # sct's own copy: its arrays may become dlarrays
+        except TypeError:
+            pass
         return out
     return x
+
+
+import weakref as _weakref  # noqa: E402
+GRADIENT_OBJECTS: "_weakref.WeakSet" = _weakref.WeakSet()   # gradients with an object's structure
 
 
 def _differentiable_leafy(v) -> bool:
@@ -791,6 +811,26 @@ def closure_rebound(frame, names, line):
                 closure.expired = (name, line)
 
 
+def field_adjoint(grad, name, index):
+    """The adjoint of the field ``name`` (item ``index`` of a namedtuple) from the adjoint of
+    the record: a dict of fields, a list of items or a gradient object."""
+    if _is_zero(grad):
+        return ZERO
+    if isinstance(grad, dict):
+        return grad.get(name, ZERO)
+    if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields") and index is not None:
+        return grad[index] if index < len(grad) else ZERO
+    return getattr(grad, name, ZERO)
+
+
+def field_adjoint_transpose(grad, record, name, index):
+    """The record's adjoint with ``grad`` in the field ``name``, shaped like ``record``
+    (the adjoint that :func:`field_adjoint` read)."""
+    if isinstance(record, (list, tuple)) and not hasattr(type(record), "_fields") and index is not None:
+        return [grad if i == index else ZERO for i in range(len(record))]
+    return {name: grad}
+
+
 # --- rules of the functions above ----------------------------------------------------
 
 @defrule(unbroadcast, wrt=("grad",))
@@ -887,6 +927,16 @@ def _attribute_adjoint_rule(g, ans, grad, obj, name):
 @defrule(getattr_or_zero, wrt=("grad",))
 def _getattr_or_zero_rule(g, ans, grad, name):
     return attribute_adjoint(g, grad, name)
+
+
+@defrule(field_adjoint, wrt=("grad",))
+def _field_adjoint_rule(g, ans, grad, name, index):
+    return field_adjoint_transpose(g, grad, name, index)
+
+
+@defrule(field_adjoint_transpose, wrt=("grad",))
+def _field_adjoint_transpose_rule(g, ans, grad, record, name, index):
+    return field_adjoint(g, name, index)
 
 
 @defrule(attribute_adjoint_any, wrt=("grad",))
@@ -1017,6 +1067,28 @@ def values_to_dict(grad, mapping):
 def vararg_adjoints(grad, items):
     """The adjoints of the items of a ``*args`` tuple, one per item (zeros where none arrived)."""
     return [item_adjoint(grad, i, items[i]) for i in range(len(items))]
+
+
+def starred_mask(mask, starred, *values):
+    """The activity mask of a call ``f(a, *xs)``: each starred value's flag once per item."""
+    out = []
+    for m, star, v in zip(mask, starred, values):
+        if star:
+            out.extend([m] * len(v))
+        else:
+            out.append(m)
+    return tuple(out)
+
+
+def starred_adjoint(grads, index, starred, *values):
+    """The adjoint of argument ``index`` of a call ``f(a, *xs)`` from the adjoints of its
+    positional arguments: a list for a starred value (one per item)."""
+    offset = 0
+    for i in range(index):
+        offset += len(values[i]) if starred[i] else 1
+    if starred[index]:
+        return [grads[offset + j] for j in range(len(values[index]))]
+    return grads[offset]
 
 
 def copy_list(items):

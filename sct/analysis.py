@@ -144,6 +144,8 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("function", obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
         return CallInfo("function", obj=target)     # a user class: its __init__ is transformed
+    if isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
+        return CallInfo("function", obj=target)     # a namedtuple: built from its fields
     if isinstance(target, type) and target.__init__ is object.__init__ and \
             target.__new__ is object.__new__ and target.__module__ != "builtins":
         return CallInfo("nondiff", obj=target)      # a user class without __init__: an empty object

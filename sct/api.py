@@ -143,12 +143,49 @@ def run_compiled(compiled: Compiled, args):
 
 def run_generated(function, args):
     """Call generated code; an error inside it is reported at the user's line."""
-    try:
-        return function(*args)
-    except SctError:
-        raise
-    except Exception as exc:
-        raise _located(exc) from exc
+    from runtime.effects import held
+    with held():            # effects logged for recomputations during this run
+        try:
+            return function(*args)
+        except SctError as exc:
+            located = _located_sct_error(exc)
+            if located is exc:
+                raise
+            raise located from exc
+        except Exception as exc:
+            raise _located(exc) from exc
+
+
+def _own_file(filename) -> bool:
+    """A file of sct itself (the compiler, the runtime, generated code): not the user's."""
+    import os
+    if not filename or filename.startswith("<sct-generated"):
+        return True
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.abspath(filename)
+    return any(path.startswith(os.path.join(here, d) + os.sep) for d in ("sct", "runtime"))
+
+
+def _located_sct_error(exc: SctError) -> SctError:
+    """An error sct raised while the generated code ran (a helper it could not differentiate,
+    a function without rule met at run time), pointed at the user's line that made the call."""
+    from .errors import CompileError
+    from .parse import source_line, user_location
+    if not _own_file(getattr(exc, "filename", None)):
+        return exc
+    where = user_location(exc.__traceback__)
+    if where is None or _own_file(where[0]):
+        return exc
+    filename, lineno, _ = where
+    text = source_line(filename, lineno)
+    message = str(exc)
+    old = getattr(exc, "filename", None)
+    if old and message.startswith(f"{old}, line "):
+        message = message.split(": ", 1)[1] if ": " in message else message
+    message = f"at `{text}`: {message}"
+    if isinstance(exc, CompileError):
+        return CompileError(message, filename, lineno, exc.construct)
+    return EvaluationError(message, filename, lineno)
 
 
 def _located(exc: Exception) -> Exception:

@@ -35,9 +35,11 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     import runtime.layers  # noqa: F401  (registers the custom-layer op)
     import runtime.nn  # noqa: F401  (registers the deep-learning rules)
     import runtime.dlfun  # noqa: F401  (convolution, pooling, normalisation, losses)
+    import runtime.effects  # noqa: F401  (side effects run once where code is recomputed)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
-    for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers, runtime.dlfun):
+    for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers, runtime.dlfun,
+                   runtime.effects):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:

@@ -73,14 +73,24 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
     >>> y, jv = jvp(f, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
     """
-    if mode == "forward":
+    from runtime import effects
+    with effects.held():           # fun's effects (draws, prints) happen once in all
+        start = effects.effect_position()
+        if mode == "forward":
+            try:
+                compiled, values, dots = _forward(fun, primals, tangents)
+                values, dots = _with_defaults(fun, compiled, values, dots)
+                return _wrap_pair(run_generated(compiled.entry, tuple(values) + tuple(dots)))
+            except CompileError:       # something forward mode cannot follow yet (a helper built
+                pass                   # from traced values, say): transpose reverse code instead
+        effects.replay_from(start)     # what ran already (the output's shape) is replayed
         try:
-            compiled, values, dots = _forward(fun, primals, tangents)
-            return _wrap_pair(run_generated(compiled.entry, tuple(values) + tuple(dots)))
-        except CompileError:       # something forward mode cannot follow yet (a helper built
-            pass                   # from traced values, say): transpose reverse code instead
-    kernel, args = _arguments(fun, primals, tangents)
-    y, jv = dlfeval(kernel, *args)
+            kernel, args = _arguments(fun, primals, tangents)
+            effects.replay_end()
+            effects.replay_from(start)
+            y, jv = dlfeval(kernel, *args)
+        finally:
+            effects.replay_end()
     return y, jv
 
 
@@ -118,6 +128,24 @@ def _forward(fun, primals, tangents):
         compiled = compile_function(fun, kinds, mode="jvp")
         entries[:] = [compiled]
     return compiled, values, dots
+
+
+def _with_defaults(fun, compiled, values, dots):
+    """The generated code takes every parameter and then a tangent for each: parameters not
+    given get their defaults (and zero tangents)."""
+    from runtime.support import ZERO
+    params = compiled.entry.__code__.co_argcount // 2
+    if len(values) >= params:
+        return list(values), list(dots)
+    defaults = getattr(fun, "__defaults__", None) or ()
+    values, dots = list(values), list(dots)
+    for i in range(len(values), params):
+        j = i - (params - len(defaults))
+        if j < 0:
+            raise SctError(f"jvp: {getattr(fun, '__qualname__', fun)} needs more arguments than "
+                           f"the {len(values)} primals given")
+        values.append(defaults[j])
+    return values, dots + [ZERO] * (params - len(dots))
 
 
 def _wrap_pair(pair):

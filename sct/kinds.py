@@ -47,8 +47,8 @@ def kind_of(x: Any, traced: bool = False) -> Tuple:
             return ("const", type(x))
         return ("map", type(x), items)
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name), traced))
-                                      for f in dataclasses.fields(x)))
+        return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced))
+                                      for f in dataclasses.fields(x)))   # (None: not built yet)
     if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
                                    types.BuiltinFunctionType, types.MethodType, np.ufunc)):
         return ("const", type(x) if not isinstance(x, type) else x)

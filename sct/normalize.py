@@ -16,7 +16,8 @@ statement it came from.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+import copy
+from typing import Dict, List, Optional, Tuple
 
 import gast
 
@@ -317,7 +318,26 @@ class Normalizer:
             self.assign_to(name, value, branch.body)
             out = branch.body
 
+    def scoped(self, node):
+        """A copy of the comprehension ``node`` whose variables have fresh names: in Python 3
+        they live in the comprehension's own scope, and must not overwrite the function's."""
+        node = copy.deepcopy(node)
+        mapping: Dict[str, str] = {}
+        for i, gen in enumerate(node.generators):
+            if i > 0:                       # the first iterable is evaluated outside
+                gen.iter = _rename_loads(gen.iter, mapping)
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    mapping[n.id] = self.namer.fresh(n.id)
+            gen.target = _rename_stores(gen.target, mapping)
+            gen.ifs = [_rename_loads(c, mapping) for c in gen.ifs]
+        for field in ("elt", "key", "value"):
+            if getattr(node, field, None) is not None:
+                setattr(node, field, _rename_loads(getattr(node, field), mapping))
+        return node
+
     def list_comp(self, name: str, node: gast.ListComp, out: List):
+        node = self.scoped(node)
         item = self.namer.fresh(name + "_item")
         self.comprehension(name, node, gast.List(elts=[], ctx=gast.Load()), [
             gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
@@ -327,6 +347,7 @@ class Normalizer:
                         type_comment=None)], out)
 
     def dict_comp(self, name: str, node: gast.DictComp, out: List):
+        node = self.scoped(node)
         key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
         self.comprehension(name, node, gast.Dict(keys=[], values=[]), [
             gast.Assign(targets=[store(key)], value=node.key, type_comment=None),
@@ -660,3 +681,59 @@ class JumpLowering:
             if self.jumps_here(s):
                 return True
         return False
+
+
+def _rename_stores(target, mapping: Dict[str, str]):
+    for n in gast.walk(target):
+        if isinstance(n, gast.Name) and n.id in mapping:
+            n.id = mapping[n.id]
+    return target
+
+
+def _rename_loads(node, mapping: Dict[str, str]):
+    """``node`` with the names in ``mapping`` renamed where they are read, except inside nested
+    scopes that bind them again (comprehensions, lambdas)."""
+    if not mapping:
+        return node
+
+    class Rename(gast.NodeTransformer):
+        def __init__(self, names):
+            self.names = names
+
+        def visit_Name(self, n):
+            if isinstance(n.ctx, gast.Load) and n.id in self.names:
+                n.id = self.names[n.id]
+            return n
+
+        def visit_Lambda(self, n):
+            bound = {a.id for a in n.args.args + n.args.kwonlyargs if isinstance(a, gast.Name)}
+            inner = {k: v for k, v in self.names.items() if k not in bound}
+            n.args.defaults = [Rename(self.names).visit(d) for d in n.args.defaults]
+            n.body = Rename(inner).visit(n.body)
+            return n
+
+        def comprehension_scope(self, n, fields):
+            names = dict(self.names)
+            for i, gen in enumerate(n.generators):
+                gen.iter = Rename(self.names if i == 0 else names).visit(gen.iter)
+                for t in gast.walk(gen.target):
+                    if isinstance(t, gast.Name):
+                        names.pop(t.id, None)
+                gen.ifs = [Rename(names).visit(c) for c in gen.ifs]
+            for field in fields:
+                setattr(n, field, Rename(names).visit(getattr(n, field)))
+            return n
+
+        def visit_ListComp(self, n):
+            return self.comprehension_scope(n, ("elt",))
+
+        def visit_SetComp(self, n):
+            return self.comprehension_scope(n, ("elt",))
+
+        def visit_GeneratorExp(self, n):
+            return self.comprehension_scope(n, ("elt",))
+
+        def visit_DictComp(self, n):
+            return self.comprehension_scope(n, ("key", "value"))
+
+    return Rename(mapping).visit(node)

@@ -123,5 +123,12 @@ def user_location(tb):
             lineno = tb.tb_lineno
             if 0 < lineno <= len(lines) and lines[lineno - 1] is not None:
                 found = (user_file, lines[lineno - 1], tb.tb_frame.f_code.co_name)
+                for _ in range(8):        # generated from generated code: back to the user's
+                    if found[0] not in LINE_MAPS:
+                        break
+                    outer_file, outer_lines = LINE_MAPS[found[0]]
+                    if not (0 < found[1] <= len(outer_lines)) or outer_lines[found[1] - 1] is None:
+                        break
+                    found = (outer_file, outer_lines[found[1] - 1], found[2])
         tb = tb.tb_next
     return found

@@ -125,6 +125,7 @@ class Transformer:
                     self.def_order.setdefault(m.id, len(self.def_order))
         self.fname = fdef.name
         self.relevant: Optional[Set[str]] = None
+        self.effects_start = namer.fresh("effects_start")   # where recomputations replay from
 
     # --- helpers --------------------------------------------------------------------------
     def fail(self, node, message: str, construct: str):
@@ -183,7 +184,9 @@ class Transformer:
             receiver = value.func.id
             args = [load(receiver)] + list(value.args)
             base, maker, maker_args = receiver, "vjp_method", [load(receiver), const("__call__")]
-        elif isinstance(info.obj, type):         # building an object of the user's class
+        elif isinstance(info.obj, type) and not (issubclass(info.obj, tuple) and
+                                                 hasattr(info.obj, "_fields")):
+            # building an object of the user's class
             new = self.namer.fresh(t + "_new")
             self.forward_names.add(new)
             pre.append(assign(new, call(self.rt("new_object"), [value.func])))
@@ -200,8 +203,12 @@ class Transformer:
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
         self.forward_names |= {fwd, bwd, residuals}
+        mask = self.mask(args)
+        if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
+            mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
+                        [a.value if isinstance(a, gast.Starred) else a for a in args])
         pair = gast.Assign(targets=[gast.Tuple(elts=[store(fwd), store(bwd)], ctx=gast.Store())],
-                           value=call(self.rt(maker), maker_args + [self.mask(args)] + args, keywords),
+                           value=call(self.rt(maker), maker_args + [mask] + args, keywords),
                            type_comment=None)
         run = assign_pair(t, residuals, call(fwd, args, keywords))
         parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args)
@@ -216,6 +223,10 @@ class Transformer:
         names = ", ".join(k.arg for k in keywords if self.act.is_active(k.value))
         advice = (f"pass {names} positionally: sct differentiates the positional parameters "
                   "of functions it only meets at run time")
+        import dataclasses as _dataclasses
+        if callee is _dataclasses.replace:
+            self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
+                      "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
         if not callable(callee) or info.kind != "function":
             self.fail(s, advice, "keyword argument")
         try:
@@ -506,6 +517,8 @@ class Transformer:
                         names += [e.id for e in arg.elts if isinstance(e, gast.Name)]
             else:
                 names = [n.id for n in value.args if isinstance(n, gast.Name)]
+                names += [n.value.id for n in value.args
+                          if isinstance(n, gast.Starred) and isinstance(n.value, gast.Name)]
                 names += [k.value.id for k in value.keywords if isinstance(k.value, gast.Name)]
                 if info.receiver:
                     names.append(info.receiver)
@@ -796,7 +809,13 @@ class Transformer:
             state["initialized"].add(name)
             return assign(dn, contribution)
         state["initialized"].add(name)
-        if self.is_array(name):
+        may_be_marker = isinstance(contribution, gast.Subscript) or (
+            isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and
+            contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint",
+                                       "starred_adjoint"))
+        if self.is_array(name) and not may_be_marker:
+            # (an adjoint read from a container or a helper's results may be the zero marker:
+            # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
             return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))
         return assign(dn, call(self.rt("add_grad"), [load(dn), contribution]))
 
@@ -895,6 +914,12 @@ class Transformer:
             parts = self.vjp_parts(s)
             grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
             self.pending_pre.append(assign(grads, call(parts.bwd, [load(parts.residuals), load(g)])))
+            if any(isinstance(a, gast.Starred) for a in parts.args):
+                # f(*xs): the adjoints of xs are a run of the results, found when it runs
+                values = [a.value if isinstance(a, gast.Starred) else a for a in parts.args]
+                flags = self.starred_flags(parts.args)
+                return [(v.id, call(self.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
+                        for i, v in enumerate(values) if isinstance(v, gast.Name)]
             return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
                     for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
         if info.kind == "plain":
@@ -1031,8 +1056,11 @@ class Transformer:
         body: List = []
         self.last_prefix = []
         if self_contained:
+            # what precedes the site runs again: its effects (draws, prints) are replayed
+            self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(self.effects_start)])))
             for block, index, _, depth in site.frames:
                 self.last_prefix.extend(self.forward_block(block[:index], depth))
+            self.last_prefix.append(expr_stmt(call(self.rt("replay_end"))))
             body.extend(self.last_prefix)
         head_at = len(body)
         if site.kind == "dlgradient":
@@ -1258,7 +1286,7 @@ class Transformer:
         tape_head = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
-            params = [p for p in self.params + [self.vararg] if p and p in read]
+            params = [p for p in self.params + [self.vararg] if p and p in read] + [self.effects_start]
             if uses_tape:
                 body = copy.deepcopy(tape_head) + body
         else:
@@ -1342,6 +1370,8 @@ class Transformer:
     def forward_function(self) -> gast.FunctionDef:
         body = self.forward_block(self.fdef.body, 0)
         head: List = []
+        if self.site_records:         # recomputing sweeps replay this call's effects
+            head.append(assign(self.effects_start, call(self.rt("effect_position"))))
         if self.uses_tape:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
             head.extend(self.unbound_inits())
@@ -1445,8 +1475,28 @@ class Transformer:
                     new.lineno = s.lineno
                     out.append(new)
                     return out
+                wrapped = self.effect_call(value, t not in self.act.active, False)
+                if wrapped is not None:
+                    new = assign(t, wrapped)
+                    new.lineno = s.lineno
+                    out.append(new)
+                    return out
             out.append(s)
             return out
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            func = s.value.func
+            name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
+            if name == "shuffle" and len(s.value.args) == 1 and not s.value.keywords and \
+                    isinstance(s.value.args[0], gast.Name) and s.value.args[0].id not in self.act.active:
+                new = assign(s.value.args[0].id, call(self.rt("shuffled"), [func, s.value.args[0]]))
+                new.lineno = getattr(s, "lineno", None)
+                return [new]
+            wrapped = self.effect_call(s.value, True, True)
+            if wrapped is not None:
+                new = expr_stmt(wrapped)
+                new.lineno = getattr(s, "lineno", None)
+                return [new]
+            return [s]
         if isinstance(s, gast.If):
             # The branch taken is recorded at the end of the branch, so the
             # adjoint reads it before undoing the branch's own records.
@@ -1492,9 +1542,46 @@ class Transformer:
             return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
         return [s]
 
+    def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
+        """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a
+        write into the caller's object): run once, replayed where code is recomputed.
+        ``rt.maybe_effect`` where only the run can tell; None for other calls."""
+        from runtime.effects import effectful
+        from .analysis import Unresolved, _MISSING
+        if not inactive:
+            return None
+        info = self.act.call_info(value)
+        if info.kind in ("site", "stop", "create"):
+            return None
+        func = value.func
+        target = self.resolver.resolve(func)
+        wrapper = None
+        if target is not Unresolved:
+            if target is not _MISSING:
+                try:
+                    if effectful(target):
+                        wrapper = "effect"
+                except Exception:
+                    wrapper = None
+        elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
+            receiver = func.value.id
+            if statement and (receiver in self.params or receiver not in self.forward_names):
+                wrapper = "effect"        # a call for its effect on the caller's object
+            else:
+                wrapper = "maybe_effect"
+        elif isinstance(func, gast.Name) and info.rule is None and func.id not in self.act.active:
+            wrapper = "maybe_effect"      # a function value: only the run can tell
+        if wrapper is None:
+            return None
+        return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
+
     def mask(self, args) -> gast.Tuple:
+        args = [a.value if isinstance(a, gast.Starred) else a for a in args]
         return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
                           ctx=gast.Load())
+
+    def starred_flags(self, args) -> gast.Tuple:
+        return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())
 
 
 SCALAR_SAFE_OPS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow}

@@ -68,23 +68,17 @@ def vjp_pair(fn, active, args, kwargs):
         fn = fn.__call__                       # an object of a user class: its __call__
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
-        fwd, bwd = compiled.fwd, compiled.bwd
-        receiver = fn.__self__
-
-        def forward(*call_args, **call_kwargs):
-            return fwd(receiver, *call_args, **call_kwargs)
-
-        def backward(residuals, grad):
-            return tuple(bwd(residuals, grad))[1:]
-        return forward, backward
+        return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
+    if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
+        return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
     if isinstance(fn, types.FunctionType):
         compiled = _compiled_vjp(fn, args, active)
         return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
     if rule is not None:
-        return _primitive_pair(fn, rule)
+        return _primitive_pair(fn, rule, len(args), tuple(kwargs))
     if registry.is_nondifferentiable(fn):
-        return _constant_pair(fn)
+        return _constant_pair(fn, len(args), tuple(kwargs))
     raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
                        "a Python function sct can read; use ops with rules, or extractdata to "
                        "make its input a constant")
@@ -110,7 +104,7 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         return forward_call, backward_call
     from runtime.layers import apply_layer, has_custom_backward
     if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) == 2:
-        fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer))
+        fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer), 3, ())
 
         def forward_layer(receiver, x):
             return fwd0(receiver, x, name)
@@ -216,6 +210,46 @@ def _wrapped_pair(fwd, bwd, field, count, keywords):
     return pair
 
 
+_BOUND: "OrderedDict[Any, tuple]" = OrderedDict()
+
+
+def _bound_pair(fwd, bwd, receiver, count, keywords):
+    """The pair of a bound method: ``fwd``/``bwd`` (which take the receiver first) with the
+    receiver put in.  Generated Python with source, so code calling it can be differentiated
+    again."""
+    key = (id(fwd), id(bwd), id(receiver), count, keywords)
+    with _WRAPPERS_LOCK:
+        hit = _BOUND.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is receiver:
+            _BOUND.move_to_end(key)
+            return hit[3], hit[4]
+    params = ", ".join(f"a{i}" for i in range(count))
+    kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
+    passed = "".join([f", a{i}" for i in range(count)] + [f", {k}={k}" for k in keywords])
+    grads = ", ".join(f"grads[{i + 1}]" for i in range(count)) + ("," if count == 1 else "")
+    source = (f"def bound_fwd({params}{kwonly}):\n"
+              f"    return method_fwd(receiver{passed})\n\n\n"
+              f"def bound_bwd(residuals, grad):\n"
+              f"    grads = method_bwd(residuals, grad)\n"
+              f"    return ({grads})\n")
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated bound method {digest}>"
+    register_source(filename, source)
+    namespace = {"method_fwd": fwd, "method_bwd": bwd, "receiver": receiver, "rt": RT,
+                 "__name__": "sct_generated.bound_method"}
+    exec(compile(source, filename, "exec"), namespace)
+    pair = (namespace["bound_fwd"], namespace["bound_bwd"])
+    for f in pair:
+        f.__sct_generated__ = True
+    with _WRAPPERS_LOCK:
+        _BOUND[key] = (fwd, bwd, receiver) + pair
+        while len(_BOUND) > _WRAPPERS_MAX:
+            _BOUND.popitem(last=False)
+    return pair
+
+
 def _refuse_closure_wrapper(fn) -> None:
     closure = getattr(fn, "__sct_closure__", None)
     if closure is not None:
@@ -264,8 +298,62 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
 
 def vjp_init_pair(cls, active, args, kwargs):
     """The pair for ``cls.__init__`` differentiated as a function returning the new object."""
+    if _generated_dataclass_init(cls):
+        if hasattr(cls, "__post_init__") and any(active):
+            raise CompileError(f"differentiating through the construction of the dataclass "
+                               f"{cls.__qualname__}, which has a __post_init__, is not supported: "
+                               "give it an ordinary __init__ (sct differentiates that), or build it "
+                               "before dlfeval")
+        return _record_pair(cls, len(args) - 1, tuple(kwargs), namedtuple=False)
     compiled = _compiled_vjp(cls.__init__, tuple(args), tuple(active), returns_self=True)
     return compiled.fwd, compiled.bwd
+
+
+def _generated_dataclass_init(cls) -> bool:
+    """Is ``cls.__init__`` the one ``@dataclass`` wrote (it only stores its arguments)?"""
+    import dataclasses
+    init = cls.__dict__.get("__init__") if dataclasses.is_dataclass(cls) else None
+    if init is None:
+        for base in cls.__mro__[1:]:
+            if "__init__" in base.__dict__:
+                init = base.__dict__["__init__"] if dataclasses.is_dataclass(base) else None
+                break
+    code = getattr(init, "__code__", None)
+    return code is not None and code.co_filename.startswith("<") and \
+        getattr(cls, "__dataclass_params__", None) is not None
+
+
+def _record_pair(cls, count, keywords, namedtuple: bool):
+    """The pair of building a namedtuple or a dataclass (with the ``__init__`` that
+    ``@dataclass`` wrote): the adjoint of each argument is the adjoint of its field.
+    Generated source, so it can be differentiated again."""
+    import inspect
+    signature = inspect.signature(cls if namedtuple else cls.__init__)
+    names = [p.name for p in signature.parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not namedtuple:
+        names = names[1:]                      # self
+        import dataclasses
+        fields = {f.name for f in dataclasses.fields(cls)}
+    else:
+        fields = set(cls._fields)
+    params = ", ".join(([] if namedtuple else ["receiver"]) + [f"a{i}" for i in range(count)])
+    kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
+    passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
+    grads = [] if namedtuple else ["rt.ZERO"]
+    for i in range(count):
+        name = names[i] if i < len(names) else None
+        if name in fields:
+            grads.append(f"rt.field_adjoint(grad, {name!r}, {i if namedtuple else None})")
+        else:
+            grads.append("rt.ZERO")
+    result = ", ".join(grads) + ("," if len(grads) == 1 else "")
+    source = (f"def op_fwd({params}{kwonly}):\n"
+              f"    out = cls({passed})\n"
+              f"    return out, None\n\n\n"
+              f"def op_bwd(residuals, grad):\n"
+              f"    return ({result})\n")
+    return _generated_pair("record", cls, None, source, (count, keywords, namedtuple))
 
 
 def _is_zero_tangent(t) -> bool:
@@ -344,27 +432,71 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     return bwd(residuals, cotangent)[0]
 
 
-def _primitive_pair(op, rule):
+def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
+    """The pair of an op (a function with a rule) called with ``count`` positional arguments
+    and these keywords: generated source calling the op and its rule, so code calling it can
+    be differentiated again (an op held in a field or passed as an argument)."""
     names = list(rule.signature.parameters)
+    params = ", ".join(f"a{i}" for i in range(count))
+    kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
+    if not params and keywords:
+        kwonly = "*, " + ", ".join(keywords)
+    passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
+    saved = [f"a{i}" for i in range(count)] + list(keywords)
+    grads = []
+    for i in range(count):
+        name = names[i] if i < len(names) else None
+        if name in rule.wrt:
+            grads.append("results" if len(rule.wrt) == 1 else f"results[{rule.wrt.index(name)}]")
+        else:
+            grads.append("rt.ZERO")
+    unpack = f"    ({', '.join(saved + ['out'])},) = residuals\n"
+    source = (f"def op_fwd({params}{kwonly}):\n"
+              f"    out = op({passed})\n"
+              f"    return out, ({', '.join(saved + ['out'])},)\n\n\n"
+              f"def op_bwd(residuals, grad):\n"
+              + unpack +
+              f"    results = rule({', '.join(['grad', 'out'] + [p for p in passed.split(', ') if p])})\n"
+              f"    return ({', '.join(grads)}{',' if count == 1 else ''})\n")
+    return _generated_pair("op", op, rule.fn, source, (count, keywords))
 
-    def forward(*args, **kwargs):
-        out = op(*args, **kwargs)
-        return out, (args, kwargs, out)
 
-    def backward(residuals, grad):
-        args, kwargs, out = residuals
-        results = rule.fn(grad, out, *args, **kwargs)
-        if len(rule.wrt) == 1:
-            results = (results,)
-        by_name = dict(zip(rule.wrt, results))
-        return tuple(by_name.get(names[i], ZERO) if i < len(names) else ZERO for i in range(len(args)))
-    return forward, backward
+def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = ()):
+    """The pair of a function without derivative (its adjoints are zero), generated like
+    :func:`_primitive_pair`."""
+    params = ", ".join(f"a{i}" for i in range(count))
+    kwonly = (", *, " if params else "*, ") + ", ".join(keywords) if keywords else ""
+    passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
+    zeros = ", ".join(["rt.ZERO"] * count) + ("," if count == 1 else "")
+    source = (f"def op_fwd({params}{kwonly}):\n"
+              f"    return op({passed}), None\n\n\n"
+              f"def op_bwd(residuals, grad):\n"
+              f"    return ({zeros})\n")
+    return _generated_pair("const", fn, None, source, (count, keywords))
 
 
-def _constant_pair(fn):
-    def forward(*args, **kwargs):
-        return fn(*args, **kwargs), len(args)
+_OP_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
 
-    def backward(count, grad):
-        return (ZERO,) * count
-    return forward, backward
+
+def _generated_pair(tag, op, rule_fn, source, shape):
+    key = (tag, id(op), id(rule_fn), shape, registry.rules_version())
+    with _WRAPPERS_LOCK:
+        hit = _OP_PAIRS.get(key)
+        if hit is not None and hit[0] is op and hit[1] is rule_fn:
+            _OP_PAIRS.move_to_end(key)
+            return hit[2], hit[3]
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated {tag} {getattr(op, '__name__', 'op')} {digest}>"
+    register_source(filename, source)
+    namespace = {"op": op, "cls": op, "rule": rule_fn, "rt": RT, "__name__": f"sct_generated.{tag}"}
+    exec(compile(source, filename, "exec"), namespace)
+    pair = (namespace["op_fwd"], namespace["op_bwd"])
+    for f in pair:
+        f.__sct_generated__ = True
+    with _WRAPPERS_LOCK:
+        _OP_PAIRS[key] = (op, rule_fn) + pair
+        while len(_OP_PAIRS) > _WRAPPERS_MAX:
+            _OP_PAIRS.popitem(last=False)
+    return pair

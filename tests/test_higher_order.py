@@ -550,11 +550,7 @@ POINTS = {
 VECTOR_ONLY = {cf_method_of_global_object, cf_class_constructed_inside}
 MATRIX_ONLY = {cf_for_over_rows_enumerate_zip}
 
-KNOWN_CONTROL_FLOW_FAILURES = {
-    cf_callable_object: "second derivative through calling an untraced callable object held in a "
-                        "local (self(x) inside a method): its forward/adjoint pair is a Python "
-                        "closure, not generated source, so it cannot be differentiated again",
-}
+KNOWN_CONTROL_FLOW_FAILURES = {}   # (cf_callable_object works since bound-method pairs are generated)
 
 
 def _control_flow_params():

@@ -213,6 +213,30 @@ def getattr_rule(g, ans, grad):
     return lookup(support.getattr_or_zero).fn(g, ans, {"w": grad}, "w")["w"]
 
 
+def field_fn(grad):
+    return support.field_adjoint({"w": grad}, "w", None)
+
+
+def field_rule(g, ans, grad):
+    return lookup(support.field_adjoint).fn(g, ans, {"w": grad}, "w", None)["w"]
+
+
+def field_seq_fn(grad):
+    return support.field_adjoint([0.0, grad], "w", 1)
+
+
+def field_seq_rule(g, ans, grad):
+    return lookup(support.field_adjoint).fn(g, ans, [0.0, grad], "w", 1)[1]
+
+
+def field_transpose_fn(grad):
+    return support.field_adjoint_transpose(grad, None, "w", None)["w"]
+
+
+def field_transpose_rule(g, ans, grad):
+    return lookup(support.field_adjoint_transpose).fn({"w": g}, ans, grad, None, "w", None)
+
+
 def drop_fn(grad):
     return support.drop_attribute({"v": grad, "w": 2 * grad}, "w")["v"]
 
@@ -720,6 +744,10 @@ CASES = [
     Case(support.masked, [R(2, 3), C(np.array([[True, False, True], [False, True, True]]))], complex=True),
     Case(support.add_at, [R(4), C(np.array([0, 2, 0])), R(3)], (0, 2), complex=True),
     Case(support.into, [R(3), C(np.zeros((2, 3)))]),
+    Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_fn, rule=field_rule),
+    Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_seq_fn, rule=field_seq_rule),
+    Case(support.field_adjoint_transpose, [R(2, 3)], complex=True, fn=field_transpose_fn,
+         rule=field_transpose_rule),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

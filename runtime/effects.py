@@ -1,0 +1,154 @@
+"""Side effects of user code happen once, even where generated code recomputes.
+
+A gradient that a later ``dlgradient`` differentiates again gets a sweep that
+recomputes, from the function's arguments, what precedes it (so the later sweep
+can differentiate it as ordinary code).  Python runs each statement once: a
+random draw, a ``print``, a write to a file or to an object of the caller must
+not happen again, and the recomputed values must be the ones Python computed.
+
+So generated code calls such functions through :func:`effect`: while running
+normally it calls them and keeps their results in a per-thread log; while a
+recomputation replays (between :func:`replay_from` and :func:`replay_end`) it
+returns the logged results in order instead of calling again.  Recomputation
+runs the same statements in the same order as the original run, so the
+positions line up; nested recomputations keep their own cursor.  The log lives
+for one outermost run of generated code (see ``sct.api.run_generated``).
+"""
+from __future__ import annotations
+
+import io
+import random
+import threading
+import types
+
+import numpy as np
+
+_LOCAL = threading.local()
+
+EFFECT_MODULES = frozenset({"random", "time", "os", "sys", "io", "shutil", "subprocess", "logging",
+                            "warnings", "socket", "secrets", "uuid", "datetime", "tempfile", "pathlib"})
+_RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
+                  np.random.SeedSequence, random.Random, io.IOBase)
+
+
+class _State:
+    __slots__ = ("log", "cursors", "depth")
+
+    def __init__(self):
+        self.log: list = []
+        self.cursors: list = []
+        self.depth = 0
+
+
+def state() -> _State:
+    s = getattr(_LOCAL, "state", None)
+    if s is None:
+        s = _LOCAL.state = _State()
+    return s
+
+
+def _builtin_effects():
+    import builtins
+    return {id(builtins.print), id(builtins.input), id(builtins.open), id(builtins.breakpoint)}
+
+
+_BUILTIN_EFFECTS = _builtin_effects()
+
+
+def effectful(fn) -> bool:
+    """Does calling ``fn`` have an effect beyond its result (draws, I/O, time, ...)?"""
+    if id(fn) in _BUILTIN_EFFECTS or getattr(fn, "__sct_effect__", False):
+        return True
+    module = getattr(fn, "__module__", None)
+    if isinstance(module, str) and (module.startswith("numpy.random") or module.split(".")[0] in EFFECT_MODULES):
+        return True
+    owner = getattr(fn, "__self__", None)
+    if owner is None or owner is fn:
+        return False
+    if isinstance(owner, _RANDOM_OWNERS):
+        return True
+    if isinstance(owner, types.ModuleType):
+        return owner.__name__.startswith("numpy.random") or owner.__name__.split(".")[0] in EFFECT_MODULES
+    if isinstance(owner, type):
+        return owner.__module__.split(".")[0] in EFFECT_MODULES or issubclass(owner, _RANDOM_OWNERS)
+    return False
+
+
+def effect(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing."""
+    s = state()
+    if s.cursors:
+        i = s.cursors[-1]
+        if i < len(s.log):
+            s.cursors[-1] = i + 1
+            return s.log[i]
+    value = fn(*args, **kwargs)
+    s.log.append(value)
+    if s.cursors:
+        s.cursors[-1] = len(s.log)
+    return value
+
+
+def maybe_effect(fn, *args, **kwargs):
+    """A call sct could not classify when compiling: an effect if ``fn`` turns out to be one."""
+    if effectful(fn):
+        return effect(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+def shuffled(fn, a):
+    """``fn(a)`` for a function that shuffles ``a`` in place (``rng.shuffle(a)``); returns ``a``
+    (replayed: the array as it was shuffled)."""
+    if effectful(fn):
+        return effect(_shuffle, fn, a)
+    fn(a)
+    return a
+
+
+def _shuffle(fn, a):
+    fn(a)
+    return a
+
+
+def effect_position() -> int:
+    """Where the next effect is (or will be) in the log."""
+    s = state()
+    return s.cursors[-1] if s.cursors else len(s.log)
+
+
+def replay_from(position: int) -> None:
+    """Effects from here on are read from the log, starting at ``position``."""
+    state().cursors.append(position)
+
+
+def replay_end() -> None:
+    s = state()
+    if s.cursors:
+        s.cursors.pop()
+
+
+class held:
+    """The log is kept while this is entered (an outermost run of generated code)."""
+
+    def __enter__(self):
+        state().depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        s = state()
+        s.depth -= 1
+        if s.depth <= 0:
+            s.depth = 0
+            s.log.clear()
+            s.cursors.clear()
+        return False
+
+
+def _register():
+    from .registry import nondifferentiable
+    from . import dlfun
+    dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
+    nondifferentiable(effect, maybe_effect, shuffled, effect_position, replay_from, replay_end)
+
+
+_register()
