@@ -59,8 +59,17 @@ class Compiled:
     source: str
     guards: List[Guard]
     filename: str
+    check: Optional[Callable] = None     # check(fn): the guards, for fn (sct.cache.make_check)
 
-    def valid(self) -> bool:
+    def __post_init__(self):
+        if self.check is None:
+            self.check = lambda fn: self.valid()
+
+    def valid(self, fn=None) -> bool:
+        """Whether this code is still right for ``fn`` (a function of the same code and globals:
+        see sct.cache); without ``fn``, for the function it was compiled from."""
+        if fn is not None:
+            return self.check(fn)
         for guard in self.guards:
             if not guard.holds():
                 return False
@@ -115,8 +124,9 @@ def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
                                    "nested function")
 
 
-def imported_names(fdef) -> Dict[str, Any]:
-    """What the import statements inside a function bind (resolved when it is compiled)."""
+def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) -> Dict[str, Any]:
+    """What the import statements inside a function bind (resolved when it is compiled;
+    ``from m import a`` guarded in ``attribute_guards``, like ``m.a``)."""
     import importlib
     found: Dict[str, Any] = {}
     for node in gast.walk(fdef):
@@ -134,6 +144,9 @@ def imported_names(fdef) -> Dict[str, Any]:
                 for alias in node.names:
                     if alias.name != "*":
                         found[alias.asname or alias.name] = getattr(module, alias.name)
+                        if attribute_guards is not None:
+                            attribute_guards[(id(module), alias.name)] = (module, alias.name,
+                                                                          found[alias.asname or alias.name])
         except (ImportError, AttributeError):
             continue
     return found
@@ -249,8 +262,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     local_names |= {n.name for n in nested}
     from . import api
     known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
-    known.update(imported_names(fdef))
+    imported_guards: Dict[Any, tuple] = {}
+    known.update(imported_names(fdef, imported_guards))
     resolver = Resolver(fn, local_names, known=known)
+    resolver.attribute_guards.update(imported_guards)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     use_custom_backwards(fdef, first, rt_name)
@@ -287,6 +302,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
+    from . import cache
+    cache.acquire_generated(gen_filename)      # source and line map kept while its code lives
     register_source(gen_filename, source)
     register_line_map(gen_filename, filename, source)
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
@@ -312,4 +329,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     for value in namespace.values():
         if isinstance(value, types.FunctionType) and value.__code__.co_filename == gen_filename:
             value.__sct_generated__ = True
-    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename)
+    cache.release_generated(gen_filename, entry)
+    attribute_guards = [g for g in resolver.attribute_guards.values() if g[0] is not RT]
+    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
+                    cache.make_check(fn, resolver.guards.values(), attribute_guards))
