@@ -1,6 +1,7 @@
 """Source and AST of a Python function, with the user's file and line numbers."""
 from __future__ import annotations
 
+import importlib.machinery
 import inspect
 import linecache
 import textwrap
@@ -106,12 +107,21 @@ def check_source_matches(fn, source: str, start: int, filename: str) -> None:
     bytecode, names, constants and lines must be those of the running function.
     """
     code = fn.__code__
-    try:
-        compiled = _compile_alone(fn, source, start, filename)
-    except SyntaxError:
-        compiled = None
-    if compiled is not None and _same_code(compiled, code):
-        return
+    entry = linecache.cache.get(filename)
+    if entry is None or len(entry) < 2 or entry[1] is None:
+        return              # source registered in memory (a notebook cell, exec): it cannot change
+    module = inspect.getmodule(fn)
+    loader = getattr(module, "__loader__", None)
+    for imports in (True, False):
+        try:
+            compiled = _compile_alone(fn, source, start, filename, imports, loader)
+        except (SyntaxError, ValueError, TypeError):
+            compiled = None
+        if compiled is not None and _same_code(compiled, code):
+            return
+    if not isinstance(loader, (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader,
+                               type(None))) and compiled is not None and _same_lines(compiled, code):
+        return              # a loader that rewrites source (unknown to sct): its lines still agree
     name = fn.__qualname__
     raise CompileError(
         f"the source of {name} in {filename} (line {code.co_firstlineno}) is not the code that runs: "
@@ -120,7 +130,7 @@ def check_source_matches(fn, source: str, start: int, filename: str) -> None:
         filename, code.co_firstlineno, "def " + fn.__name__)
 
 
-def _compile_alone(fn, source: str, start: int, filename: str):
+def _compile_alone(fn, source: str, start: int, filename: str, with_imports: bool = True, loader=None):
     import ast
     code = fn.__code__
     tree = ast.parse(source)
@@ -131,25 +141,28 @@ def _compile_alone(fn, source: str, start: int, filename: str):
     parts = fn.__qualname__.split(".")
     free = [n for n in code.co_freevars if n != "__class__"]
     # names the module imports: Python compiles ``name.method(...)`` differently for them
-    imports = "".join(f"import {name}\n" for name in sorted(_module_imports(filename, fn)))
-    template = ""
+    imports = "".join(f"import {name}\n" for name in sorted(_module_imports(filename, fn))) \
+        if with_imports else ""
+    template, indent = "", ""
     if free:
         template += "def __sct_enclosing__():\n    " + " = ".join(free) + " = None\n"
+        indent = "    "
     if len(parts) > 1 and parts[-2] != "<locals>" and parts[-2].isidentifier():
-        template += ("    " if free else "") + f"class {parts[-2]}:\n" + ("    " if free else "") + "    pass\n"
+        template += f"{indent}class {parts[-2]}:\n"
+        indent += "    "
     if template:
-        wrapper = ast.parse(template)
+        wrapper = ast.parse(template + indent + "pass\n")
         inner = wrapper.body[0]
-        while True:
-            last = inner.body[-1]
-            if isinstance(last, (ast.ClassDef, ast.FunctionDef)):
-                inner = last
-            else:
-                break
-        inner.body[-1:] = [node]
+        while isinstance(inner.body[-1], (ast.ClassDef, ast.FunctionDef)):
+            inner = inner.body[-1]
+        inner.body[-1:] = [node]          # in place of the pass
         tree = wrapper
     if imports:
         tree.body[:0] = ast.parse(imports).body
+    if type(loader).__module__ == "_pytest.assertion.rewrite":     # pytest rewrites asserts
+        from _pytest.assertion.rewrite import rewrite_asserts
+        text = "".join(linecache.getlines(filename)).encode()
+        rewrite_asserts(tree, text, filename, getattr(loader, "config", None))
     module = compile(tree, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True)
     return _find_code(module, code.co_name)
 
@@ -194,6 +207,12 @@ def _find_code(code, name: str):
             if found is not None:
                 return found
     return None
+
+
+def _same_lines(a, b) -> bool:
+    return a.co_firstlineno == b.co_firstlineno and a.co_argcount == b.co_argcount and \
+        sorted({line for _, _, line in a.co_lines() if line}) == \
+        sorted({line for _, _, line in b.co_lines() if line})
 
 
 def _same_code(a, b) -> bool:
