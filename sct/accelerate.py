@@ -37,12 +37,20 @@ class AcceleratedFunction:
         if isinstance(fn, AcceleratedFunction):
             fn = fn.fn
         self.fn = fn
-        self.cache_size = cache_size
+        self._cache = LRU(cache_size, per_key=1)     # bounded and thread-safe; one fn: one entry a key
         self.enabled = True
-        self._cache = LRU(cache_size, per_key=cache_size)     # bounded and thread-safe
         self._hits = 0
         self._misses = 0
         functools.update_wrapper(self, fn)
+
+    @property
+    def cache_size(self) -> int:
+        """The most compiled entries kept (least recently used out first); settable."""
+        return self._cache.maxsize
+
+    @cache_size.setter
+    def cache_size(self, size: int) -> None:
+        self._cache.resize(size)
 
     # --- statistics ----------------------------------------------------------------------
     @property
