@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import threading
 import types
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -186,6 +187,11 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         body[i:i + 1] = new
 
 
+# One compilation at a time: CPython's ast module is not thread-safe (3.11 raises "AST constructor
+# recursion depth mismatch" when threads parse at once); compiled code runs in parallel as before.
+_COMPILING = threading.RLock()
+
+
 def compile_function(fn, kinds: Sequence, mode: str = "entry",
                      active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False) -> Compiled:
     """Generate, print and compile the differentiated form of ``fn``.
@@ -195,7 +201,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     that keeps what its adjoint needs, and the adjoint).
     """
     try:
-        return _compile_function(fn, kinds, mode, active_mask, returns_self)
+        with _COMPILING:
+            return _compile_function(fn, kinds, mode, active_mask, returns_self)
     except CompileError:
         raise
     except Exception as exc:

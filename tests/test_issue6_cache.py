@@ -462,10 +462,15 @@ def _hammer(call, cases, threads=6, rounds=3):
         except BaseException as exc:            # reported in the main thread
             errors.append(exc)
     pool = [threading.Thread(target=work, args=(s,)) for s in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)                 # switch threads often: races show
+    try:
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     if errors:
         raise errors[0]
 
