@@ -53,16 +53,28 @@ class LRU:
         self._lock = threading.Lock()
 
     def lookup(self, key: Hashable, fn) -> Optional[Any]:
-        """The newest entry under ``key`` whose guards hold for ``fn``, or None."""
+        """The newest entry under ``key`` whose guards hold for ``fn``, or None.
+
+        The hit path takes no lock: writers hold it, and each step here is one atomic
+        operation of a dict or list (an entry evicted meanwhile is still right to run)."""
+        bucket = self._data.get(key)
+        if bucket is None:
+            return None
+        try:
+            entry = bucket[0]
+        except IndexError:
+            return None
+        if entry.check(fn):                  # the usual case: the newest one
+            try:
+                self._data.move_to_end(key)
+            except KeyError:                 # evicted by another thread meanwhile
+                pass
+            return entry
         with self._lock:
             bucket = self._data.get(key)
             if bucket is None:
                 return None
-            entry = bucket[0]
-            if entry.check(fn):                  # the usual case: the newest one
-                self._data.move_to_end(key)
-                return entry
-            for i in range(1, len(bucket)):
+            for i in range(len(bucket)):
                 entry = bucket[i]
                 if entry.check(fn):
                     self._data.move_to_end(key)
@@ -79,20 +91,20 @@ class LRU:
                 self._data.move_to_end(key)
             bucket.insert(0, entry)
             self._count += 1
-            if len(bucket) > self.per_key:
+            while len(bucket) > min(self.per_key, self.maxsize):
                 bucket.pop()
                 self._count -= 1
             self._shrink()
 
     def _shrink(self) -> None:
-        while self._count > self.maxsize and self._data:
-            key, bucket = next(iter(self._data.items()))
-            if len(bucket) > 1 and self._count - len(bucket) < self.maxsize:
-                bucket.pop()                 # the oldest of the least recently used key
-                self._count -= 1
-            else:
-                del self._data[key]
-                self._count -= len(bucket)
+        # popitem is one atomic step: lookups without the lock may move keys meanwhile
+        while self._count > self.maxsize and len(self._data) > 1:
+            _, bucket = self._data.popitem(last=False)
+            self._count -= len(bucket)
+        if self._count > self.maxsize:       # one key left (after resize): its newest entries
+            bucket = list(self._data.values())[0]
+            del bucket[self.maxsize:]
+            self._count = len(bucket)
 
     def resize(self, maxsize: int) -> None:
         if maxsize < 1:
