@@ -72,7 +72,7 @@ class AcceleratedFunction:
     def compiled(self, args: Tuple) -> Compiled:
         fn = self.fn
         kinds = tuple([kind_of(a) for a in args])
-        key = (fn.__code__, id(fn.__globals__), kinds, registry.rules_version())
+        key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version())
         entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
         if entry is not None:
             self._hits += 1

@@ -83,7 +83,7 @@ def _entry(fun: Callable, args) -> Compiled:
     code with the same captured values finds the code of an earlier one."""
     kinds = tuple([kind_of(a) for a in args])
     try:
-        key = (fun.__code__, id(fun.__globals__), kinds, registry.rules_version())
+        key = (id(fun.__code__), id(fun.__globals__), kinds, registry.rules_version())
     except AttributeError:              # not a Python function: compile_function says what it is
         return compile_function(fun, kinds, mode="entry")
     entry = _ENTRIES.lookup(key, fun)

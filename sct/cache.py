@@ -146,8 +146,10 @@ def clear() -> None:
 
 
 def function_key(fn) -> tuple:
-    """The part of a cache key that comes from the function: its code and its globals."""
-    return (fn.__code__, id(fn.__globals__))
+    """The part of a cache key that comes from the function: its code and its globals, by id
+    (hashing a code object hashes its bytecode and constants; the entries' guards keep both
+    objects alive, so the ids are not reused while the key is cached)."""
+    return (id(fn.__code__), id(fn.__globals__))
 
 
 # --- comparing the values code was compiled with ------------------------------------------------

@@ -77,6 +77,21 @@ class Compiled:
         return True
 
 
+_FIXED_MODULES = ("numpy", "math", "cmath", "runtime", "sct")
+
+
+def _fixed_module(base) -> bool:
+    """Attributes of numpy, math and sct's own modules are not guarded (one check per call and
+    function: replacing ``np.sin`` itself at run time is not supported); a user's modules
+    and classes are (``helpers.act = np.cos`` recompiles)."""
+    if base is RT:
+        return True
+    if type(base) is not types.ModuleType:
+        return False
+    name = base.__name__
+    return name.split(".", 1)[0] in _FIXED_MODULES
+
+
 def use_custom_backwards(fdef, activity, rt_name: str) -> None:
     """``layer.predict(X)`` on a layer that defines ``backward`` becomes ``rt.apply_layer``,
     an op whose rule is that backward (MATLAB uses a custom backward when present)."""
@@ -337,6 +352,6 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         if isinstance(value, types.FunctionType) and value.__code__.co_filename == gen_filename:
             value.__sct_generated__ = True
     cache.release_generated(gen_filename, entry)
-    attribute_guards = [g for g in resolver.attribute_guards.values() if g[0] is not RT]
+    attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
     return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
                     cache.make_check(fn, resolver.guards.values(), attribute_guards))

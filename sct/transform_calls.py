@@ -48,7 +48,7 @@ def _seen(compiled: Compiled) -> None:
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
     active = tuple(bool(m) for m in active)
-    key = ("vjp", fn.__code__, id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
+    key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
