@@ -121,9 +121,9 @@ def check_source_matches(fn, source: str, start: int, filename: str) -> None:
             compiled = None
         if compiled is not None and _same_code(compiled, code):
             return
-    if not isinstance(loader, (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader,
-                               type(None))) and compiled is not None and _same_lines(compiled, code):
-        return              # a loader that rewrites source (unknown to sct): its lines still agree
+    if not isinstance(loader, (importlib.machinery.SourceFileLoader, type(None))) and \
+            type(loader).__module__ != "_pytest.assertion.rewrite":
+        return              # an import hook that may rewrite code (unknown to sct): cannot tell
     name = fn.__qualname__
     raise CompileError(
         f"the source of {name} in {filename} (line {code.co_firstlineno}) is not the code that runs: "
@@ -209,12 +209,6 @@ def _find_code(code, name: str):
             if found is not None:
                 return found
     return None
-
-
-def _same_lines(a, b) -> bool:
-    return a.co_firstlineno == b.co_firstlineno and a.co_argcount == b.co_argcount and \
-        sorted({line for _, _, line in a.co_lines() if line}) == \
-        sorted({line for _, _, line in b.co_lines() if line})
 
 
 def _same_code(a, b) -> bool:

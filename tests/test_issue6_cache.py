@@ -266,6 +266,20 @@ def test_lines_moved_by_an_edit_are_refused_and_edits_elsewhere_are_not(modules,
     assert info.value.filename == str(path)
 
 
+def test_source_held_in_memory_is_accepted_as_it_is():
+    """Notebook cells and exec'd code: linecache holds their text (it cannot be edited)."""
+    src = ("import numpy as np\nfrom sct import dlgradient\n\n"
+           "def f(x):\n    y = np.sum(np.tanh(x) * 3.0)\n    return y, dlgradient(y, x)\n")
+    name = f"<sct-test-cell-{uuid.uuid4().hex[:8]}>"
+    linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+    try:
+        namespace = {"__name__": "__sct_cell__"}
+        exec(compile(src, name, "exec"), namespace)
+        check_against_python(namespace["f"], lambda x: np.sum(np.tanh(x) * 3.0), X)
+    finally:
+        linecache.cache.pop(name, None)
+
+
 def test_the_source_check_accepts_what_python_writes(modules):
     """Closures, methods with private names and super(), decorators, comprehensions,
     future annotations, imports used as `module.function(...)`: the check must not refuse."""
