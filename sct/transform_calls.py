@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import types
-from typing import Any, Dict, Sequence, Tuple
+from typing import Sequence, Tuple
 
 from runtime import registry
 from runtime.support import ZERO

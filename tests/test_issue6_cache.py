@@ -17,7 +17,6 @@ import os
 import sys
 import textwrap
 import threading
-import time
 import uuid
 
 import numpy as np
@@ -506,10 +505,6 @@ def test_dlfeval_and_helpers_shared_by_threads_with_small_caches(modules):
         assert len(sct_cache.ENTRIES) <= 2 and len(sct_cache.HELPERS) <= 2
     finally:
         sct_cache.configure(entries=old[0], helpers=old[1])
-
-
-def _generated_linecache():
-    return sum(1 for name in list(linecache.cache) if name.startswith("<sct-generated"))
 
 
 def test_caches_line_maps_and_linecache_stay_bounded(modules, compilations):
