@@ -15,8 +15,9 @@ Compiled code is looked up in two steps:
 
 One key holds a few entries (closures of one ``def`` with different captured
 values); the cache holds at most ``maxsize`` entries and forgets the least
-recently used.  The line maps and ``linecache`` entries of generated code go
-when its functions are collected (``track_generated``).
+recently used (approximately: the "clock" algorithm).  The line maps and
+``linecache`` entries of generated code go when its functions are collected
+(``acquire_generated``/``release_generated``).
 
 Sizes: ``ENTRIES`` (functions run by dlfeval), ``HELPERS`` (functions called
 from differentiated code); ``configure(entries=..., helpers=...)`` changes them.
@@ -40,15 +41,25 @@ _MISSING = object()
 PER_KEY = 8
 
 
+class _Bucket(list):
+    """The entries of one key, newest first; ``used``: looked up since the last eviction pass."""
+    __slots__ = ("used",)
+
+
 class LRU:
-    """A bounded map ``key -> [compiled entries]``, least recently used first out; thread-safe."""
+    """A bounded map ``key -> [compiled entries]``; thread-safe.
+
+    Eviction is the "clock" approximation of least-recently-used: a hit only marks its
+    key used (no reordering, no second hash of the key), and eviction gives a used key
+    at the old end one more round before dropping it.
+    """
 
     def __init__(self, maxsize: int, per_key: int = PER_KEY):
         if maxsize < 1:
             raise ValueError("a cache holds at least one entry")
         self.maxsize = maxsize
         self.per_key = per_key
-        self._data: "OrderedDict[Hashable, list]" = OrderedDict()
+        self._data: "OrderedDict[Hashable, _Bucket]" = OrderedDict()
         self._count = 0
         self._lock = threading.Lock()
 
@@ -65,10 +76,7 @@ class LRU:
         except IndexError:
             return None
         if entry.check(fn):                  # the usual case: the newest one
-            try:
-                self._data.move_to_end(key)
-            except KeyError:                 # evicted by another thread meanwhile
-                pass
+            bucket.used = True
             return entry
         with self._lock:
             bucket = self._data.get(key)
@@ -77,7 +85,7 @@ class LRU:
             for i in range(len(bucket)):
                 entry = bucket[i]
                 if entry.check(fn):
-                    self._data.move_to_end(key)
+                    bucket.used = True
                     bucket.insert(0, bucket.pop(i))
                     return entry
             return None
@@ -86,9 +94,10 @@ class LRU:
         with self._lock:
             bucket = self._data.get(key)
             if bucket is None:
-                bucket = self._data[key] = []
+                bucket = self._data[key] = _Bucket()
             else:
                 self._data.move_to_end(key)
+            bucket.used = False
             bucket.insert(0, entry)
             self._count += 1
             while len(bucket) > min(self.per_key, self.maxsize):
@@ -97,11 +106,17 @@ class LRU:
             self._shrink()
 
     def _shrink(self) -> None:
-        # popitem is one atomic step: lookups without the lock may move keys meanwhile
+        # popitem is one atomic step (lookups without the lock only set flags meanwhile)
+        chances = len(self._data)
         while self._count > self.maxsize and len(self._data) > 1:
-            _, bucket = self._data.popitem(last=False)
+            key, bucket = self._data.popitem(last=False)
+            if bucket.used and chances > 0:      # used since the last pass: once more round
+                bucket.used = False
+                chances -= 1
+                self._data[key] = bucket
+                continue
             self._count -= len(bucket)
-        if self._count > self.maxsize:       # one key left (after resize): its newest entries
+        if self._count > self.maxsize:           # one key left (after resize): its newest entries
             bucket = list(self._data.values())[0]
             del bucket[self.maxsize:]
             self._count = len(bucket)

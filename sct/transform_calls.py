@@ -22,13 +22,17 @@ from .compiler import Compiled, compile_function
 from .errors import CompileError
 from .kinds import kind_of
 
-_RECORDING = threading.local()    # while sct.source(..., callees=True) runs: the pairs used, in order
+class _Recording(threading.local):
+    used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
+
+
+_RECORDING = _Recording()
 
 
 @contextlib.contextmanager
 def recording():
     """Collect, in this thread, the compiled pairs used while the block runs."""
-    previous = getattr(_RECORDING, "used", None)
+    previous = _RECORDING.used
     used: list = []
     _RECORDING.used = used
     try:
@@ -40,7 +44,7 @@ def recording():
 
 
 def _seen(compiled: Compiled) -> None:
-    used = getattr(_RECORDING, "used", None)
+    used = _RECORDING.used
     if used is not None:
         used.append(compiled)
 
