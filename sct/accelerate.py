@@ -7,11 +7,11 @@ and usable outside ``dlfeval`` too.
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
-from typing import Any, Callable, Tuple
+from typing import Callable, Tuple
 
 from runtime import registry
 
+from .cache import LRU
 from .compiler import Compiled, compile_function
 from .kinds import kind_of
 
@@ -37,12 +37,20 @@ class AcceleratedFunction:
         if isinstance(fn, AcceleratedFunction):
             fn = fn.fn
         self.fn = fn
-        self.cache_size = cache_size
+        self._cache = LRU(cache_size, per_key=1)     # bounded and thread-safe; one fn: one entry a key
         self.enabled = True
-        self._cache: "OrderedDict[Any, Compiled]" = OrderedDict()
         self._hits = 0
         self._misses = 0
         functools.update_wrapper(self, fn)
+
+    @property
+    def cache_size(self) -> int:
+        """The most compiled entries kept (least recently used out first); settable."""
+        return self._cache.maxsize
+
+    @cache_size.setter
+    def cache_size(self, size: int) -> None:
+        self._cache.resize(size)
 
     # --- statistics ----------------------------------------------------------------------
     @property
@@ -62,18 +70,16 @@ class AcceleratedFunction:
 
     # --- use -------------------------------------------------------------------------------
     def compiled(self, args: Tuple) -> Compiled:
-        from .transform_calls import function_identity
-        key = (function_identity(self.fn), tuple(kind_of(a) for a in args), registry.rules_version())
-        entry = self._cache.get(key)
-        if entry is not None and entry.valid():
+        fn = self.fn
+        kinds = tuple([kind_of(a) for a in args])
+        key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version())
+        entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
+        if entry is not None:
             self._hits += 1
-            self._cache.move_to_end(key)
             return entry
         self._misses += 1
-        entry = compile_function(self.fn, key[1], mode="entry")
-        self._cache[key] = entry
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        entry = compile_function(fn, kinds, mode="entry")
+        self._cache.insert(key, entry)
         return entry
 
     def __call__(self, *args):

@@ -60,6 +60,7 @@ class Resolver:
         self.cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
         self.globals = fn.__globals__
         self.guards: Dict[str, Guard] = {}
+        self.attribute_guards: Dict[Any, tuple] = {}    # (id(base), attr) -> (base, attr, value)
 
     def resolve_name(self, name: str):
         if name in self.locals:
@@ -87,6 +88,12 @@ class Resolver:
             return value
         return _MISSING
 
+    def attribute(self, base, attr: str):
+        """``base.attr`` now, guarded (``helpers.act = np.cos`` later recompiles)."""
+        value = getattr(base, attr, _MISSING)
+        self.attribute_guards.setdefault((id(base), attr), (base, attr, value))
+        return value
+
     def resolve(self, node):
         """The object an expression of names and attributes refers to, or Unresolved."""
         if isinstance(node, gast.Name):
@@ -96,7 +103,7 @@ class Resolver:
             if base is Unresolved or base is _MISSING:
                 return base
             if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
-                return getattr(base, node.attr, _MISSING)
+                return self.attribute(base, node.attr)
             return Unresolved
         return Unresolved
 

@@ -1,12 +1,12 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
-import weakref
 from typing import Callable
 
 from runtime import registry
 from runtime.dlarray import unwrap, wrap_outputs
 
+from .cache import ENTRIES as _ENTRIES
 from .callables import as_function
 from .compiler import Compiled, compile_function
 from .errors import EvaluationError, SctError
@@ -76,26 +76,22 @@ def dllaplacian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_hig
 SITE_FUNCTIONS = (dlgradient, dljacobian, dldivergence, dllaplacian)
 
 
-_BY_FUNCTION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def _entry(fun: Callable, args) -> Compiled:
-    """The compiled form of ``fun`` for arguments of these kinds (compiled on first use)."""
+    """The compiled form of ``fun`` for arguments of these kinds (compiled on first use).
+
+    Looked up in ``sct.cache.ENTRIES`` (bounded, thread-safe) by the function's code, globals and
+    argument kinds, then checked by the guards against ``fun`` itself: a fresh closure of the same
+    code with the same captured values finds the code of an earlier one."""
     kinds = tuple([kind_of(a) for a in args])
     try:
-        table = _BY_FUNCTION[fun]
-    except (KeyError, TypeError):
-        table = {}
-        try:
-            _BY_FUNCTION[fun] = table
-        except TypeError:           # not weak-referenceable (a builtin): never cached
-            pass
-    key = (kinds, registry.rules_version())
-    entry = table.get(key)
-    if entry is not None and entry.valid():
+        key = (id(fun.__code__), id(fun.__globals__), kinds, registry.rules_version())
+    except AttributeError:              # not a Python function: compile_function says what it is
+        return compile_function(fun, kinds, mode="entry")
+    entry = _ENTRIES.lookup(key, fun)
+    if entry is not None:
         return entry
     entry = compile_function(fun, kinds, mode="entry")
-    table[key] = entry
+    _ENTRIES.insert(key, entry)
     return entry
 
 
@@ -234,12 +230,8 @@ def source(fun: Callable, *args, callees: bool = False) -> GeneratedSource:
     if not callees:
         return GeneratedSource(text)
     from . import transform_calls
-    start = len(transform_calls._SEEN)
-    try:
+    with transform_calls.recording() as used:
         dlfeval(fun, *args)
-        used = transform_calls._SEEN[start:]
-    finally:
-        del transform_calls._SEEN[start:]
     parts, shown = [text], set()
     for compiled in used:
         if compiled.filename not in shown:
@@ -251,6 +243,5 @@ def source(fun: Callable, *args, callees: bool = False) -> GeneratedSource:
 
 def clear_cache() -> None:
     """Forget every compiled function (they are compiled again on next use)."""
-    _BY_FUNCTION.clear()
-    from . import transform_calls
-    transform_calls._CACHE.clear()
+    from . import cache
+    cache.clear()

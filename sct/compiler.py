@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import threading
 import types
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -63,12 +64,36 @@ class Compiled:
     source: str
     guards: List[Guard]
     filename: str
+    check: Optional[Callable] = None     # check(fn): the guards, for fn (sct.cache.make_check)
 
-    def valid(self) -> bool:
+    def __post_init__(self):
+        if self.check is None:
+            self.check = lambda fn: self.valid()
+
+    def valid(self, fn=None) -> bool:
+        """Whether this code is still right for ``fn`` (a function of the same code and globals:
+        see sct.cache); without ``fn``, for the function it was compiled from."""
+        if fn is not None:
+            return self.check(fn)
         for guard in self.guards:
             if not guard.holds():
                 return False
         return True
+
+
+_FIXED_MODULES = ("numpy", "math", "cmath", "runtime", "sct")
+
+
+def _fixed_module(base) -> bool:
+    """Attributes of numpy, math and sct's own modules are not guarded (one check per call and
+    function: replacing ``np.sin`` itself at run time is not supported); a user's modules
+    and classes are (``helpers.act = np.cos`` recompiles)."""
+    if base is RT:
+        return True
+    if type(base) is not types.ModuleType:
+        return False
+    name = base.__name__
+    return name.split(".", 1)[0] in _FIXED_MODULES
 
 
 def use_custom_backwards(fdef, activity, rt_name: str) -> None:
@@ -138,8 +163,9 @@ def walk_no_defs_but(node):
         todo.extend(gast.iter_child_nodes(n))
 
 
-def imported_names(fdef) -> Dict[str, Any]:
-    """What the import statements inside a function bind (resolved when it is compiled)."""
+def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) -> Dict[str, Any]:
+    """What the import statements inside a function bind (resolved when it is compiled;
+    ``from m import a`` guarded in ``attribute_guards``, like ``m.a``)."""
     import importlib
     found: Dict[str, Any] = {}
     for node in gast.walk(fdef):
@@ -157,6 +183,9 @@ def imported_names(fdef) -> Dict[str, Any]:
                 for alias in node.names:
                     if alias.name != "*":
                         found[alias.asname or alias.name] = getattr(module, alias.name)
+                        if attribute_guards is not None:
+                            attribute_guards[(id(module), alias.name)] = (module, alias.name,
+                                                                          found[alias.asname or alias.name])
         except (ImportError, AttributeError):
             continue
     return found
@@ -196,6 +225,11 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         body[i:i + 1] = new
 
 
+# One compilation at a time: CPython's ast module is not thread-safe (3.11 raises "AST constructor
+# recursion depth mismatch" when threads parse at once); compiled code runs in parallel as before.
+_COMPILING = threading.RLock()
+
+
 def compile_function(fn, kinds: Sequence, mode: str = "entry",
                      active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False) -> Compiled:
     """Generate, print and compile the differentiated form of ``fn``.
@@ -205,7 +239,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     that keeps what its adjoint needs, and the adjoint).
     """
     try:
-        return _compile_function(fn, kinds, mode, active_mask, returns_self)
+        with _COMPILING:
+            return _compile_function(fn, kinds, mode, active_mask, returns_self)
     except CompileError:
         raise
     except Exception as exc:
@@ -273,8 +308,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     local_names |= {n.name for n in nested}
     from . import api
     known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
-    known.update(imported_names(fdef))
+    imported_guards: Dict[Any, tuple] = {}
+    known.update(imported_names(fdef, imported_guards))
     resolver = Resolver(fn, local_names, known=known)
+    resolver.attribute_guards.update(imported_guards)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
     owned = {params[0]} if returns_self and params else set()     # __init__'s new object
     # sct's own generated code and runtime manage their writes (the tape) themselves
@@ -320,6 +357,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
+    from . import cache
+    cache.acquire_generated(gen_filename)      # source and line map kept while its code lives
     register_source(gen_filename, source)
     register_line_map(gen_filename, filename, source)
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
@@ -345,4 +384,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     for value in namespace.values():
         if isinstance(value, types.FunctionType) and value.__code__.co_filename == gen_filename:
             value.__sct_generated__ = True
-    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename)
+    cache.release_generated(gen_filename, entry)
+    attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
+    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
+                    cache.make_check(fn, resolver.guards.values(), attribute_guards))

@@ -108,7 +108,7 @@ def jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"
 
 def _forward(fun, primals, tangents):
     from runtime import registry
-    from .transform_calls import _CACHE, function_identity
+    from .cache import HELPERS, function_key
     from .compiler import compile_function
     from .kinds import kind_of
     primals = tuple(primals) if isinstance(primals, (tuple, list)) else (primals,)
@@ -121,12 +121,11 @@ def _forward(fun, primals, tangents):
         if v.shape != d.shape:
             raise SctError(f"jvp: a tangent of shape {d.shape} for a primal of shape {v.shape}")
     kinds = tuple(kind_of(v, traced=True) for v in values)
-    key = ("jvp-entry", function_identity(fun), kinds, registry.rules_version())
-    entries = _CACHE.setdefault(key, [])
-    compiled = next((e for e in entries if e.valid()), None)
+    key = ("jvp-entry",) + function_key(fun) + (kinds, registry.rules_version())
+    compiled = HELPERS.lookup(key, fun)
     if compiled is None:
         compiled = compile_function(fun, kinds, mode="jvp")
-        entries[:] = [compiled]
+        HELPERS.insert(key, compiled)
     return compiled, values, dots
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import inspect
 import linecache
 import textwrap
@@ -30,6 +31,8 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
             "source, so define the function in a file or a notebook cell (not with exec "
             "or in the interactive prompt)", filename, code.co_firstlineno, "source") from None
     source = textwrap.dedent("".join(lines))
+    if not filename.startswith("<sct-generated"):
+        check_source_matches(fn, source, start, filename)
     tree = gast.parse(source)
     fdef = tree.body[0]
     if not isinstance(fdef, (gast.FunctionDef,)):
@@ -132,3 +135,152 @@ def user_location(tb):
                     found = (outer_file, outer_lines[found[1] - 1], found[2])
         tb = tb.tb_next
     return found
+
+
+# --- the source read must be the source of the code that runs ------------------------------------
+
+def _future_mask() -> int:
+    import __future__
+    mask = 0
+    for name in __future__.all_feature_names:
+        mask |= getattr(__future__, name).compiler_flag
+    return mask
+
+
+_FUTURE_FLAGS = _future_mask()
+_KIND_FLAGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE | \
+    inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+
+
+def check_source_matches(fn, source: str, start: int, filename: str) -> None:
+    """Refuse when the source text sct read is not the source of ``fn.__code__``.
+
+    ``inspect`` reads the file as it is now: edited after the module was imported
+    (without a reload), it shows code that is not what runs.  The text read is
+    compiled again, in the scopes it came from (its closure's names as locals of an
+    enclosing function, its class for private names and ``super()``), and its
+    bytecode, names, constants and lines must be those of the running function.
+    """
+    code = fn.__code__
+    entry = linecache.cache.get(filename)
+    if entry is None or len(entry) < 2 or entry[1] is None:
+        return              # source registered in memory (a notebook cell, exec): it cannot change
+    if code.co_name == "<lambda>":
+        return              # refused as a lambda by function_ast
+    module = inspect.getmodule(fn)
+    loader = getattr(module, "__loader__", None)
+    for imports in (True, False):
+        try:
+            compiled = _compile_alone(fn, source, start, filename, imports, loader)
+        except (SyntaxError, ValueError, TypeError):
+            compiled = None
+        if compiled is not None and _same_code(compiled, code):
+            return
+    if not isinstance(loader, (importlib.machinery.SourceFileLoader, type(None))) and \
+            type(loader).__module__ != "_pytest.assertion.rewrite":
+        return              # an import hook that may rewrite code (unknown to sct): cannot tell
+    name = fn.__qualname__
+    raise CompileError(
+        f"the source of {name} in {filename} (line {code.co_firstlineno}) is not the code that runs: "
+        f"the file was changed after {name} was defined. Reload its module (importlib.reload, or "
+        "%autoreload in IPython) or restart, so that the function and its file agree",
+        filename, code.co_firstlineno, "def " + fn.__name__)
+
+
+def _compile_alone(fn, source: str, start: int, filename: str, with_imports: bool = True, loader=None):
+    import ast
+    code = fn.__code__
+    tree = ast.parse(source)
+    if not tree.body or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    node = tree.body[0]
+    ast.increment_lineno(tree, start - 1)
+    parts = fn.__qualname__.split(".")
+    free = [n for n in code.co_freevars if n != "__class__"]
+    # names the module imports: Python compiles ``name.method(...)`` differently for them
+    imports = "".join(f"import {name}\n" for name in sorted(_module_imports(filename, fn))) \
+        if with_imports else ""
+    template, indent = "", ""
+    if free:
+        template += "def __sct_enclosing__():\n    " + " = ".join(free) + " = None\n"
+        indent = "    "
+    if len(parts) > 1 and parts[-2] != "<locals>" and parts[-2].isidentifier():
+        template += f"{indent}class {parts[-2]}:\n"
+        indent += "    "
+    if template:
+        wrapper = ast.parse(template + indent + "pass\n")
+        inner = wrapper.body[0]
+        while isinstance(inner.body[-1], (ast.ClassDef, ast.FunctionDef)):
+            inner = inner.body[-1]
+        inner.body[-1:] = [node]          # in place of the pass
+        tree = wrapper
+    if imports:
+        tree.body[:0] = ast.parse(imports).body
+    if type(loader).__module__ == "_pytest.assertion.rewrite":     # pytest rewrites asserts
+        from _pytest.assertion.rewrite import rewrite_asserts
+        text = "".join(linecache.getlines(filename)).encode()
+        rewrite_asserts(tree, text, filename, getattr(loader, "config", None))
+    module = compile(tree, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True)
+    return _find_code(module, code.co_name)
+
+
+_IMPORTS: dict = {}      # file name -> (its lines as read, the names its module scope imports)
+
+
+def _module_imports(filename: str, fn) -> frozenset:
+    module = inspect.getmodule(fn)
+    lines = linecache.getlines(filename, module.__dict__ if module is not None else None)
+    cached = _IMPORTS.get(filename)
+    if cached is not None and cached[0] is lines:
+        return cached[1]
+    import ast
+    names = set()
+    try:
+        tree = ast.parse("".join(lines))
+    except (SyntaxError, ValueError):
+        tree = ast.Module(body=[], type_ignores=[])
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt) or
+                        isinstance(child, (ast.excepthandler, ast.match_case)))
+    if len(_IMPORTS) > 64:
+        _IMPORTS.clear()
+    _IMPORTS[filename] = (lines, frozenset(names))
+    return _IMPORTS[filename][1]
+
+
+def _find_code(code, name: str):
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            if const.co_name == name:
+                return const
+            found = _find_code(const, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _same_code(a, b) -> bool:
+    if a.co_code != b.co_code or (a.co_flags ^ b.co_flags) & _KIND_FLAGS:
+        return False
+    for attr in ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_names", "co_varnames",
+                 "co_freevars", "co_cellvars", "co_firstlineno", "co_exceptiontable"):
+        if getattr(a, attr, None) != getattr(b, attr, None):
+            return False
+    if [line for _, _, line in a.co_lines()] != [line for _, _, line in b.co_lines()]:
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if inspect.iscode(x):
+            if not (inspect.iscode(y) and _same_code(x, y)):
+                return False
+        elif type(x) is not type(y) or repr(x) != repr(y) and (isinstance(x, (float, complex)) or x != y):
+            return False
+    return True

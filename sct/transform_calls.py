@@ -9,6 +9,7 @@ can be differentiated again.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import types
@@ -20,34 +21,54 @@ import numpy as np
 from runtime import registry
 from runtime.support import ZERO, Closure
 
+from .cache import HELPERS, function_key
 from .compiler import Compiled, compile_function
 from .errors import CompileError
 from .kinds import kind_of
 
-_CACHE: Dict[Any, list] = {}
-_SEEN: list = []        # while sct.source(..., callees=True) runs: the pairs used, in order
+class _Recording(threading.local):
+    used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
+
+
+_RECORDING = _Recording()
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect, in this thread, the compiled pairs used while the block runs."""
+    previous = _RECORDING.used
+    used: list = []
+    _RECORDING.used = used
+    try:
+        yield used
+    finally:
+        _RECORDING.used = previous
+        if previous is not None:
+            previous.extend(used)
+
+
+def _seen(compiled: Compiled) -> None:
+    used = _RECORDING.used
+    if used is not None:
+        used.append(compiled)
 
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
-    key = (function_identity(fn), kinds, tuple(bool(m) for m in active), registry.rules_version(),
-           returns_self)
-    entries = _CACHE.setdefault(key, [])
-    for entry in entries:
-        if entry.valid():
-            _SEEN.append(entry)
-            return entry
-    entries.clear()
-    compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
-    entries.append(compiled)
-    _SEEN.append(compiled)
+    active = tuple(bool(m) for m in active)
+    key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
+    compiled = HELPERS.lookup(key, fn)
+    if compiled is None:
+        compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
+        HELPERS.insert(key, compiled)
+    _seen(compiled)
     return compiled
 
 
 def function_identity(fn) -> Tuple:
-    """What, besides guarded names, decides a function's generated code."""
-    cells = tuple(id(c) for c in fn.__closure__) if fn.__closure__ else ()
-    return (fn.__code__, id(fn.__globals__), cells)
+    """What, besides guarded names, decides a function's generated code (the function itself
+    is checked by the guards of ``Compiled.valid(fn)``: see sct.cache)."""
+    return function_key(fn)
 
 
 def vjp_pair(fn, active, args, kwargs):
@@ -393,14 +414,12 @@ def jvp_call_impl(fn, args, tangents, kwargs):
         raise CompileError(f"forward mode has no rule for {getattr(fn, '__qualname__', fn)!r}")
     active = tuple(not _is_zero_tangent(t) for t in tangents)
     kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
-    key = ("jvp", function_identity(fn), kinds, active, registry.rules_version())
-    entries = _CACHE.setdefault(key, [])
-    compiled = next((e for e in entries if e.valid()), None)
+    key = ("jvp",) + function_key(fn) + (kinds, active, registry.rules_version())
+    compiled = HELPERS.lookup(key, fn)
     if compiled is None:
-        entries.clear()
         compiled = compile_function(fn, kinds, mode="jvp", active_mask=active)
-        entries.append(compiled)
-    _SEEN.append(compiled)
+        HELPERS.insert(key, compiled)
+    _seen(compiled)
     params = compiled.entry.__code__.co_argcount // 2
     values = list(args) + [None] * (params - len(args))
     dots = list(tangents) + [ZERO] * (params - len(tangents))

@@ -1,0 +1,332 @@
+"""The caches of compiled code: bounded, thread-safe, and keyed on what the code baked in.
+
+Compiled code is looked up in two steps:
+
+* a **key**: the function's code object and globals, the kinds of its arguments
+  and the rule set (``function_key(fn) + (...)``), never the function object
+  itself, so a fresh closure of the same ``def`` (made on every call of its
+  enclosing function, or in a loop) finds the code compiled for an earlier one;
+* a **guard** (``Compiled.valid(fn)``): everything else the generated code took
+  from the function when it was compiled: its ``__code__``, ``__defaults__`` and
+  ``__kwdefaults__``, the closure cells and globals it reads, the builtins (and
+  that no global shadows them), and the module/class attributes it resolved
+  (``helpers.act``).  Values are compared by identity, or by value for immutable
+  scalars (so a closure over ``n = 3`` made twice shares one entry).
+
+One key holds a few entries (closures of one ``def`` with different captured
+values); the cache holds at most ``maxsize`` entries and forgets the least
+recently used (approximately: the "clock" algorithm).  The line maps and
+``linecache`` entries of generated code go when its functions are collected
+(``acquire_generated``/``release_generated``).
+
+Sizes: ``ENTRIES`` (functions run by dlfeval), ``HELPERS`` (functions called
+from differentiated code); ``configure(entries=..., helpers=...)`` changes them.
+"""
+from __future__ import annotations
+
+import builtins
+import linecache
+import struct
+import threading
+import types
+import weakref
+from collections import OrderedDict
+from typing import Any, Callable, Hashable, Iterable, List, Optional
+
+import numpy as np
+
+_MISSING = object()
+
+#: Entries one key may hold (closures of one def with different captured values).
+PER_KEY = 8
+
+
+class _Bucket(list):
+    """The entries of one key, newest first; ``used``: looked up since the last eviction pass."""
+    __slots__ = ("used",)
+
+
+class LRU:
+    """A bounded map ``key -> [compiled entries]``; thread-safe.
+
+    Eviction is the "clock" approximation of least-recently-used: a hit only marks its
+    key used (no reordering, no second hash of the key), and eviction gives a used key
+    at the old end one more round before dropping it.
+    """
+
+    def __init__(self, maxsize: int, per_key: int = PER_KEY):
+        if maxsize < 1:
+            raise ValueError("a cache holds at least one entry")
+        self.maxsize = maxsize
+        self.per_key = per_key
+        self._data: "OrderedDict[Hashable, _Bucket]" = OrderedDict()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def lookup(self, key: Hashable, fn) -> Optional[Any]:
+        """The newest entry under ``key`` whose guards hold for ``fn``, or None.
+
+        The hit path takes no lock: writers hold it, and each step here is one atomic
+        operation of a dict or list (an entry evicted meanwhile is still right to run)."""
+        bucket = self._data.get(key)
+        if bucket is None:
+            return None
+        try:
+            entry = bucket[0]
+        except IndexError:
+            return None
+        if entry.check(fn):                  # the usual case: the newest one
+            bucket.used = True
+            return entry
+        with self._lock:
+            bucket = self._data.get(key)
+            if bucket is None:
+                return None
+            for i in range(len(bucket)):
+                entry = bucket[i]
+                if entry.check(fn):
+                    bucket.used = True
+                    bucket.insert(0, bucket.pop(i))
+                    return entry
+            return None
+
+    def insert(self, key: Hashable, entry) -> None:
+        with self._lock:
+            bucket = self._data.get(key)
+            if bucket is None:
+                bucket = self._data[key] = _Bucket()
+            else:
+                self._data.move_to_end(key)
+            bucket.used = False
+            bucket.insert(0, entry)
+            self._count += 1
+            while len(bucket) > min(self.per_key, self.maxsize):
+                bucket.pop()
+                self._count -= 1
+            self._shrink()
+
+    def _shrink(self) -> None:
+        # popitem is one atomic step (lookups without the lock only set flags meanwhile)
+        chances = len(self._data)
+        while self._count > self.maxsize and len(self._data) > 1:
+            key, bucket = self._data.popitem(last=False)
+            if bucket.used and chances > 0:      # used since the last pass: once more round
+                bucket.used = False
+                chances -= 1
+                self._data[key] = bucket
+                continue
+            self._count -= len(bucket)
+        if self._count > self.maxsize:           # one key left (after resize): its newest entries
+            bucket = list(self._data.values())[0]
+            del bucket[self.maxsize:]
+            self._count = len(bucket)
+
+    def resize(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("a cache holds at least one entry")
+        with self._lock:
+            self.maxsize = maxsize
+            self._shrink()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._count = 0
+
+    def entries(self) -> List[Any]:
+        with self._lock:
+            return [e for bucket in self._data.values() for e in bucket]
+
+    def __len__(self) -> int:
+        return self._count
+
+
+#: Compiled functions run by dlfeval (their entries with the dlgradient sweeps).
+ENTRIES = LRU(256)
+#: Forward/adjoint pairs of functions called from differentiated code, and forward-mode code.
+HELPERS = LRU(1024)
+
+
+def configure(entries: Optional[int] = None, helpers: Optional[int] = None) -> None:
+    """Set the most compiled entries kept for dlfeval's functions and for the helpers they call."""
+    if entries is not None:
+        ENTRIES.resize(entries)
+    if helpers is not None:
+        HELPERS.resize(helpers)
+
+
+def clear() -> None:
+    ENTRIES.clear()
+    HELPERS.clear()
+
+
+def function_key(fn) -> tuple:
+    """The part of a cache key that comes from the function: its code and its globals, by id
+    (hashing a code object hashes its bytecode and constants; the entries' guards keep both
+    objects alive, so the ids are not reused while the key is cached)."""
+    return (id(fn.__code__), id(fn.__globals__))
+
+
+# --- comparing the values code was compiled with ------------------------------------------------
+
+_SCALARS = (int, bool, str, bytes, type(None), type(Ellipsis))
+
+
+def same_value(a, b, depth: int = 0) -> bool:
+    """``a`` can stand for ``b`` in generated code: the same object, or an equal immutable value
+    (numbers of one type bit for bit, strings, tuples of such), or a function of the same code
+    whose defaults and captured values are the same."""
+    if a is b:
+        return True
+    t = type(a)
+    if t is not type(b) or depth > 4:
+        return False
+    if t in _SCALARS:
+        return a == b
+    if t is float:
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if t is complex:
+        return struct.pack("<dd", a.real, a.imag) == struct.pack("<dd", b.real, b.imag)
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes() and not isinstance(a, np.void)
+    if t is tuple or t is frozenset:
+        if len(a) != len(b):
+            return False
+        if t is frozenset:
+            a, b = sorted(a, key=repr), sorted(b, key=repr)
+        return all(same_value(x, y, depth + 1) for x, y in zip(a, b))
+    if t is types.FunctionType:
+        if a.__code__ is not b.__code__ or a.__globals__ is not b.__globals__:
+            return False
+        if not same_value(a.__defaults__, b.__defaults__, depth + 1) or \
+                not same_value(a.__kwdefaults__, b.__kwdefaults__, depth + 1):
+            return False
+        if a.__closure__ is None or b.__closure__ is None:
+            return a.__closure__ is b.__closure__
+        try:
+            return all(same_value(x.cell_contents, y.cell_contents, depth + 1)
+                       for x, y in zip(a.__closure__, b.__closure__))
+        except ValueError:           # an empty cell
+            return False
+    if t is types.MethodType:
+        return a.__self__ is b.__self__ and same_value(a.__func__, b.__func__, depth + 1)
+    if t is dict:
+        return a.keys() == b.keys() and all(same_value(a[k], b[k], depth + 1) for k in a) and \
+            all(type(k) in _SCALARS for k in a)
+    return False
+
+
+def same_attribute(a, b) -> bool:
+    """An attribute read again: bound methods (``Cls.classmethod``) are made on every read."""
+    if a is b:
+        return True
+    if type(a) is types.MethodType and type(b) is types.MethodType:
+        return a.__self__ is b.__self__ and a.__func__ is b.__func__
+    return same_value(a, b)
+
+
+def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callable:
+    """``check(f)``: whether code compiled from ``fn`` with these guards is right for ``f``.
+
+    ``name_guards`` are the resolver's ``Guard`` objects (namespace: a globals or
+    builtins dict, or a closure cell of ``fn``); ``attribute_guards`` are
+    ``(base, attribute, value)`` read with getattr.  The check is generated as one
+    Python function (one comparison per guard, no loop) for speed.
+    """
+    code = fn.__code__
+    consts = {"CODE": code, "G": fn.__globals__, "M": _MISSING, "same": same_value,
+              "same_attr": same_attribute}
+    lines = ["def check(f):",
+             "    if f.__code__ is not CODE or f.__globals__ is not G: return False"]
+    consts["D"] = fn.__defaults__
+    lines.append("    d = f.__defaults__")
+    lines.append("    if d is not D and not same(d, D): return False")
+    consts["KD"] = fn.__kwdefaults__
+    lines.append("    d = f.__kwdefaults__")
+    lines.append("    if d is not KD and not same(d, KD): return False")
+    freevars = code.co_freevars
+    cell_lines: List[str] = []
+    bdict = builtins.__dict__
+    for i, guard in enumerate(name_guards):
+        value_name = f"V{i}"
+        consts[value_name] = guard.value
+        namespace = guard.namespace
+        if type(namespace) is dict:
+            if namespace is bdict:
+                consts["B"] = bdict
+                lines.append(f"    if {guard.name!r} in G: return False")
+                lines.append(f"    v = B.get({guard.name!r}, M)")
+            elif namespace is fn.__globals__:
+                lines.append(f"    v = G.get({guard.name!r}, M)")
+            else:                                     # some other dict: guarded as it is
+                consts[f"N{i}"] = namespace
+                lines.append(f"    v = N{i}.get({guard.name!r}, M)")
+            lines.append(f"    if v is not {value_name} and not same(v, {value_name}): return False")
+        elif guard.name in freevars:
+            index = freevars.index(guard.name)
+            cell_lines.append(f"        v = c[{index}].cell_contents")
+            cell_lines.append(f"        if v is not {value_name} and not same(v, {value_name}): return False")
+        else:                                          # a cell not of fn (should not happen): by identity
+            consts[f"N{i}"] = namespace
+            cell_lines.append(f"        if N{i}.cell_contents is not {value_name}: return False")
+    for j, (base, attribute, value) in enumerate(attribute_guards):
+        consts[f"A{j}"], consts[f"AV{j}"] = base, value
+        lines.append(f"    v = getattr(A{j}, {attribute!r}, M)")
+        lines.append(f"    if v is not AV{j} and not same_attr(v, AV{j}): return False")
+    if cell_lines:
+        lines.append("    c = f.__closure__")
+        lines.append("    try:")
+        lines.extend(cell_lines)
+        lines.append("    except (ValueError, TypeError, IndexError):")
+        lines.append("        return False")
+    lines.append("    return True")
+    namespace = dict(consts)
+    exec(compile("\n".join(lines) + "\n", "<sct-guard>", "exec"), namespace)
+    return namespace["check"]
+
+
+# --- generated source: visible to inspect and tracebacks while its functions live ---------------
+
+_GENERATED_LOCK = threading.RLock()
+_GENERATED_COUNT: dict = {}
+_PENDING: list = []      # files whose functions were collected (finalizers only append: they
+                         # may run in any thread at any allocation, even inside the lock)
+
+
+def acquire_generated(filename: str) -> None:
+    """Count one more compilation of ``filename`` (before its source is registered)."""
+    with _GENERATED_LOCK:
+        _drain()
+        _GENERATED_COUNT[filename] = _GENERATED_COUNT.get(filename, 0) + 1
+
+
+def release_generated(filename: str, function=None) -> None:
+    """Forget ``filename``'s source and line map once ``function`` is collected (at once
+    without a function).  One file name can come from several compilations (the name holds a
+    digest of the source): its entries go with the last of them."""
+    if function is None:
+        _PENDING.append(filename)
+        with _GENERATED_LOCK:
+            _drain()
+    else:
+        weakref.finalize(function, _PENDING.append, filename)
+
+
+def _drain() -> None:
+    from .parse import LINE_MAPS
+    while _PENDING:
+        filename = _PENDING.pop()
+        left = _GENERATED_COUNT.get(filename, 0) - 1
+        if left > 0:
+            _GENERATED_COUNT[filename] = left
+            continue
+        _GENERATED_COUNT.pop(filename, None)
+        LINE_MAPS.pop(filename, None)
+        linecache.cache.pop(filename, None)
+
+
+def generated_files() -> int:
+    """How many generated files have their source registered now (for tests of boundedness)."""
+    with _GENERATED_LOCK:
+        _drain()
+        return len(_GENERATED_COUNT)
