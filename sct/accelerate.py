@@ -9,9 +9,13 @@ from __future__ import annotations
 import functools
 from typing import Callable, Tuple
 
+import numpy as np
+
 from runtime import registry
 
 from .cache import LRU
+from .callables import as_function
+from .errors import SctError
 from .compiler import Compiled, compile_function
 from .kinds import kind_of
 
@@ -33,12 +37,15 @@ class AcceleratedFunction:
     container structure misses.
     """
 
-    def __init__(self, fn: Callable, cache_size: int = 50):
+    def __init__(self, fn: Callable, cache_size: int = 50, CheckMode: str = "none",
+                 CheckTolerance: float = 1e-4):
         if isinstance(fn, AcceleratedFunction):
             fn = fn.fn
         self.fn = fn
         self._cache = LRU(cache_size, per_key=1)     # bounded and thread-safe; one fn: one entry a key
         self.enabled = True
+        self.CheckMode = CheckMode
+        self.CheckTolerance = CheckTolerance
         self._hits = 0
         self._misses = 0
         functools.update_wrapper(self, fn)
@@ -68,9 +75,25 @@ class AcceleratedFunction:
         self._cache.clear()
         self._hits = self._misses = 0
 
+    @property
+    def CheckMode(self) -> str:
+        """MATLAB's check of the cache: ``"none"`` (default) or ``"tolerance"``: every call
+        also runs freshly compiled code and raises if any output differs from the cached
+        code's by more than ``CheckTolerance`` (relative to the largest value)."""
+        return self._check_mode
+
+    @CheckMode.setter
+    def CheckMode(self, mode: str) -> None:
+        if str(mode).lower() not in ("none", "tolerance"):
+            raise SctError(f'CheckMode must be "none" or "tolerance", not {mode!r}')
+        self._check_mode = str(mode).lower()
+
     # --- use -------------------------------------------------------------------------------
     def compiled(self, args: Tuple) -> Compiled:
-        fn = self.fn
+        fn, args, _ = as_function(self.fn, args, {})
+        return self.compiled_for(fn, args)
+
+    def compiled_for(self, fn: Callable, args: Tuple) -> Compiled:
         kinds = tuple([kind_of(a) for a in args])
         key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version())
         entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
@@ -82,11 +105,19 @@ class AcceleratedFunction:
         self._cache.insert(key, entry)
         return entry
 
-    def __call__(self, *args):
-        if not self.enabled:
-            return self.fn(*args)
-        from .api import run_compiled
-        return run_compiled(self.compiled(args), args)
+    def __call__(self, *args, **kwargs):
+        from .api import dlfeval, run_compiled
+        if not self.enabled:                 # no cache, but still differentiated (as under dlfeval)
+            return dlfeval(self.fn, *args, **kwargs)
+        fn, args, kwargs = as_function(self.fn, args, kwargs)
+        if kwargs:
+            from .api import _positional
+            args = _positional(fn, args, kwargs)
+        result = run_compiled(self.compiled_for(fn, args), args)
+        if self._check_mode == "tolerance":
+            fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in args]), mode="entry"), args)
+            _check_close(result, fresh, self.CheckTolerance, getattr(fn, "__qualname__", fn))
+        return result
 
     def source(self, *args) -> str:
         """The generated source for arguments like ``args``."""
@@ -94,17 +125,49 @@ class AcceleratedFunction:
         return GeneratedSource(self.compiled(args).source)
 
     def __repr__(self) -> str:
-        return (f"AcceleratedFunction({self.fn.__qualname__}, cache {len(self._cache)}/{self.cache_size}, "
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        return (f"AcceleratedFunction({name}, cache {len(self._cache)}/{self.cache_size}, "
                 f"hit rate {self.hit_rate:.2f}, enabled={self.enabled})")
 
 
-def dlaccelerate(fn: Callable, cache_size: int = 50) -> AcceleratedFunction:
-    """Compile ``fn`` once per kinds of arguments and keep it (MATLAB's dlaccelerate)."""
-    return AcceleratedFunction(fn, cache_size)
+def _check_close(cached, fresh, tolerance: float, name) -> None:
+    """MATLAB's CheckMode "tolerance": the cached outputs must match a fresh run's."""
+    from runtime.dlarray import unwrap
+    a_leaves, b_leaves = _leaves(unwrap(cached)), _leaves(unwrap(fresh))
+    for a, b in zip(a_leaves, b_leaves):
+        a, b = np.asarray(a), np.asarray(b)
+        scale = max(float(np.max(np.abs(b), initial=0.0)), 1.0)
+        if a.shape != b.shape or np.max(np.abs(a - b), initial=0.0) > tolerance * scale:
+            raise SctError(f"AcceleratedFunction {name}: the cached result differs from a fresh "
+                           f"evaluation by more than CheckTolerance={tolerance} (a stale cache entry: "
+                           "call clear_cache(), and report it if it happens again)")
 
 
-def accelerate(fn: Callable = None, *, cache_size: int = 50):
+def _leaves(x) -> list:
+    if isinstance(x, dict):
+        return [leaf for v in x.values() for leaf in _leaves(v)]
+    if isinstance(x, (list, tuple)):
+        return [leaf for v in x for leaf in _leaves(v)]
+    if isinstance(x, (np.ndarray, np.generic, float, complex, int)):
+        return [x]
+    if hasattr(x, "__dict__"):
+        return [leaf for v in vars(x).values() for leaf in _leaves(v)]
+    return []
+
+
+def dlaccelerate(fn: Callable, cache_size: int = 50, CheckMode: str = "none",
+                 CheckTolerance: float = 1e-4) -> AcceleratedFunction:
+    """Compile ``fn`` once per kinds of arguments and keep it (MATLAB's dlaccelerate).
+
+    >>> accfun = dlaccelerate(model_loss, CheckMode="tolerance")   # doctest: +SKIP
+    >>> loss, grads = dlfeval(accfun, params, x, t)                # doctest: +SKIP
+    """
+    return AcceleratedFunction(fn, cache_size, CheckMode, CheckTolerance)
+
+
+def accelerate(fn: Callable = None, *, cache_size: int = 50, CheckMode: str = "none",
+               CheckTolerance: float = 1e-4):
     """Decorator form of :func:`dlaccelerate`: ``@sct.accelerate`` or ``@sct.accelerate(cache_size=10)``."""
     if fn is None:
-        return lambda f: AcceleratedFunction(f, cache_size)
-    return AcceleratedFunction(fn, cache_size)
+        return lambda f: AcceleratedFunction(f, cache_size, CheckMode, CheckTolerance)
+    return AcceleratedFunction(fn, cache_size, CheckMode, CheckTolerance)

@@ -111,9 +111,7 @@ def dlfeval(fun: Callable, *args, **kwargs):
     """
     from .accelerate import AcceleratedFunction
     if isinstance(fun, AcceleratedFunction):
-        if kwargs:
-            args = _positional(fun.fn, args, kwargs)
-        return fun(*args)
+        return fun(*args, **kwargs)
     fun, args, kwargs = as_function(fun, args, kwargs)
     if kwargs:                      # keywords go to their positions: kinds are positional
         args = _positional(fun, args, kwargs)
