@@ -146,7 +146,17 @@ class Normalizer:
             line = self.line
             self.line = s.lineno
             self.computed = {}
-            self.assign_to(test.id, s.test, body)
+            closing = body[-1] if body else None
+            if isinstance(closing, gast.If) and isinstance(closing.test, gast.Name) and \
+                    len(closing.body) == 1 and isinstance(closing.body[0], gast.Break) and \
+                    not closing.orelse:
+                # `if stop: break` then the test: the test is not evaluated after a break, so
+                # no statement of the body follows a break (the adjoint replays whole iterations):
+                # `if stop: cond = False` / `else: cond = <test>`
+                closing.body = [assign(test.id, const(False), s.lineno)]
+                self.assign_to(test.id, s.test, closing.orelse)
+            else:
+                self.assign_to(test.id, s.test, body)
             self.line = line
         elif isinstance(s, gast.Return):
             value = const(None) if s.value is None else self.atom(s.value, out, hint="out")
@@ -593,8 +603,16 @@ class JumpLowering:
             s.body = self.block(s.body, loop)
             s.orelse = self.block(s.orelse, loop)
             return [s]
+        if isinstance(s, gast.With):
+            s.body = self.block(s.body, loop)
+            return [s]
         if isinstance(s, (gast.For, gast.While)):
+            # (decided before the body is lowered: lowering replaces its returns by flags)
+            returns_inside = bool(self.returned) and any(isinstance(n, gast.Return)
+                                                         for n in walk_no_defs(s))
             if not self.jumps_here_in_loop(s):
+                # no jump of this loop, but a loop nested in it may have its own
+                s.body = self.block(s.body, None)
                 return [s]
             skip = self.namer.fresh("skip")
             stop = self.namer.fresh("stop")
@@ -604,7 +622,7 @@ class JumpLowering:
             closing.body[0].lineno = line
             s.body = body + [closing]
             out = [assign(stop, const(False), line), s]
-            if loop and self.returned and any(isinstance(n, gast.Return) for n in walk_no_defs(s)):
+            if loop and returns_inside:
                 out.append(gast.If(test=load(self.returned),
                                    body=[assign(loop[0], const(True), line),
                                          assign(loop[1], const(True), line)], orelse=[]))

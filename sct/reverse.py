@@ -708,6 +708,9 @@ class Transformer:
         pieces: List[Tuple[str, Any]] = []       # (operand name, contribution expr)
         if isinstance(value, gast.Name):
             pieces.append((value.id, load(g)))
+        elif isinstance(value, (gast.BinOp, gast.UnaryOp)) and \
+                type(value.op) not in BINOP_OPS and type(value.op) not in UNARY_OPS:
+            pass      # `not`, `~`, `//`, bit operations: boolean or piecewise-constant results
         elif isinstance(value, gast.BinOp):
             if value.op.__class__ is gast.Add and self.is_list(value):
                 left, right = value.left, value.right
