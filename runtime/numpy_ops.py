@@ -90,7 +90,9 @@ def positive(g, ans, a):
 
 @defrule(operator.pow, np.power, np.float_power, wrt=("a", "b"))
 def power(g, ans, a, b):
-    return (unbroadcast(g * np.conj(b * a ** (b - 1)), a),
+    # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
+    # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact
+    return (unbroadcast(g * np.conj(b * a ** (b - (b != 0))), a),
             unbroadcast(g * np.conj(ans * np.log(np.where(a == 0, 1, a))), b))
 
 
