@@ -601,6 +601,11 @@ CASES = [
     Case(nops.transpose_method, [R(2, 3, 4), C(2), C(0), C(1)], complex=True),
     Case(nops.transpose_method, [R(2, 3, 4), C((2, -3, 1))]),
     Case(nops.transpose_method, [R(2, 3)]),
+    Case(nops.item_method, [R(1, 1)], complex=True),
+    Case(nops.item_method, [R(2, 3), C(4)]),
+    Case(nops.item_method, [R(2, 3), C(-1)]),
+    Case(nops.item_method, [R(2, 3), C(1), C(2)], complex=True),
+    Case(nops.item_method, [R(2, 3), C((1, -2))]),
     # helper ops of numpy_ops
     Case(nops.reduction_broadcast, [R(3), C(np.zeros((2, 3))), C(0), C(False)], complex=True),
     Case(nops.reduction_broadcast, [R(2, 1), C(np.zeros((2, 3))), C(1), C(True)]),
