@@ -911,7 +911,7 @@ def atleast_nd(g, ans, *arys):
     return reshape_pieces(g, arys)
 
 
-@defrule(operator.getitem, wrt=("a",))
+@defrule(operator.getitem, wrt=("a",), nondiff=("b",))          # an index: integers, masks
 def getitem(g, ans, a, b):
     return index_adjoint(g, a, b)
 
@@ -1383,15 +1383,36 @@ def full(g, ans, shape, fill_value, dtype=None, order="C", *, device=None, like=
     return unbroadcast(g, fill_value)
 
 
-@defrule(np.full_like, wrt=("fill_value",))
+@defrule(np.full_like, wrt=("fill_value",), nondiff=("a",))     # a gives only the shape
 def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
     return unbroadcast(g, fill_value)
 
 
-@defrule(np.pad)
+@defrule(np.pad, nondiff=("stat_length",))
 def pad(g, ans, array, pad_width, mode="constant", *, stat_length=None, constant_values=0, end_values=0,
         reflect_type="even"):
     return pad_adjoint(g, array, pad_width, mode, reflect_type)
+
+
+@defrule(np.linspace, wrt=("start", "stop"))
+def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
+    return (unbroadcast(np.sum(g * (linspace_fraction(ans, num, endpoint, axis, retstep, 0)), axis=axis), start),
+            unbroadcast(np.sum(g * linspace_fraction(ans, num, endpoint, axis, retstep, 1), axis=axis), stop))
+
+
+def linspace_fraction(ans, num, endpoint, axis, retstep, end):
+    """d sample / d stop (``end`` 1) or d sample / d start (``end`` 0) of np.linspace, shaped to
+    broadcast along ``axis`` of the samples: t = k / div and 1 - t (0 for an integer dtype)."""
+    require(not retstep, "np.linspace(..., retstep=True) is not differentiated; compute the step apart")
+    dtype = weight_dtype(ans)
+    div = (num - 1) if endpoint else num
+    t = np.arange(num, dtype=dtype) / (div if div > 0 else 1)
+    weights = t if end else 1 - t
+    if np.asarray(ans).dtype.kind not in "fc":
+        weights = np.zeros(num, dtype)          # rounded samples: piecewise constant
+    shape = [1] * np.ndim(ans)
+    shape[axis] = num
+    return np.reshape(weights, shape)
 
 
 @defrule(np.interp, wrt=("x", "fp"))
@@ -1786,7 +1807,7 @@ nondifferentiable(
     operator.or_, operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
-    np.empty, np.empty_like, np.eye, np.identity, np.arange, np.linspace, np.sign,
+    np.empty, np.empty_like, np.eye, np.identity, np.arange, np.sign,
     np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
     np.argmax, np.argmin, np.isnan, np.isfinite, np.isinf, np.logical_and,
     np.logical_or, np.logical_not, np.logical_xor, np.invert, np.any, np.all,
@@ -1798,7 +1819,7 @@ nondifferentiable(
     angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    require, flat_to_index, item_flat_index, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
+    require, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
