@@ -25,6 +25,9 @@ from hypothesis import strategies as st
 from sct import dlarray, dlfeval, dlgradient
 from sct.emit import number_source, to_source
 
+# large generated trees make hypothesis warn about the size of their repr; not a failure
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+
 
 # --- comparison ----------------------------------------------------------------------------------
 
