@@ -19,12 +19,9 @@ def _as_data(data: Any) -> np.ndarray:
     if isinstance(data, dlarray):
         return data._data
     arr = np.asarray(data)
-    if arr.dtype.type not in _KEPT:
-        if arr.dtype.kind in "fc":          # float16, longdouble...: nearest kept type
-            arr = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64)
-        else:                               # integers and others differentiate as float64
-            arr = arr.astype(np.float64)
-    return arr
+    if arr.dtype.type not in _KEPT and arr.dtype.kind not in "fc":
+        arr = arr.astype(np.float64)        # integers and others differentiate as float64
+    return arr                              # every float and complex dtype is kept (float16 too)
 
 
 def _unwrap(x):
@@ -47,8 +44,9 @@ def _wrap(x):
 class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     """A deep-learning array: ``dlarray([-1.0, 2.0])``.
 
-    Keeps float32, float64, complex64, complex128 and bool data; any other
-    data (integers) becomes float64, so gradients are never silently zero.
+    Keeps float and complex data of every precision (float16 to float64 and
+    wider) and bool data; any other data (integers) becomes float64, so
+    gradients are never silently zero.
 
     >>> x = dlarray([-1, 2])
     >>> x.shape, x.dtype
@@ -129,7 +127,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return "x".join(str(n) for n in shape)
 
     def _class_text(self) -> str:
-        kind = {"float64": "double", "float32": "single", "complex128": "complex double",
+        kind = {"float64": "double", "float32": "single", "float16": "half", "complex128": "complex double",
                 "complex64": "complex single", "bool": "logical"}
         return kind.get(self._data.dtype.name, self._data.dtype.name)
 

@@ -90,7 +90,9 @@ def positive(g, ans, a):
 
 @defrule(operator.pow, np.power, np.float_power, wrt=("a", "b"))
 def power(g, ans, a, b):
-    return (unbroadcast(g * np.conj(b * a ** (b - 1)), a),
+    # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
+    # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact
+    return (unbroadcast(g * np.conj(b * a ** (b - (b != 0))), a),
             unbroadcast(g * np.conj(ans * np.log(np.where(a == 0, 1, a))), b))
 
 
@@ -204,7 +206,7 @@ def expm1(g, ans, x):
 
 @defrule(np.exp2)
 def exp2(g, ans, x):
-    return g * np.conj(ans * np.log(2.0))
+    return g * np.conj(ans * 0.6931471805599453)          # log(2), a Python float: no upcast
 
 
 @defrule(np.log)
@@ -219,12 +221,12 @@ def log1p(g, ans, x):
 
 @defrule(np.log2)
 def log2(g, ans, x):
-    return g / np.conj(x * np.log(2.0))
+    return g / np.conj(x * 0.6931471805599453)
 
 
 @defrule(np.log10)
 def log10(g, ans, x):
-    return g / np.conj(x * np.log(10.0))
+    return g / np.conj(x * 2.302585092994046)
 
 
 @defrule(np.sqrt)
@@ -323,9 +325,20 @@ def angle_scale(deg):
     return 180.0 / np.pi if deg else 1.0
 
 
+def weight_dtype(*values):
+    """The real float dtype of the primal values (a 0/1 weight must not upcast a float32 adjoint)."""
+    dtype = np.result_type(*[v for v in values if v is not None and not isinstance(v, (list, tuple))], 0.0)
+    return np.finfo(dtype).dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+def typed_zero(x):
+    """0 in the real dtype of ``x`` (np.diff's prepend=0 would make a float32 adjoint float64)."""
+    return weight_dtype(x).type(0)
+
+
 def tie_weights(x, y):
     """Share of the adjoint of max(x, y) that goes to ``x``: 1 where x > y, 1/2 at ties."""
-    return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0))
+    return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(weight_dtype(x, y))
 
 
 def nan_tie_weights(x, y):
@@ -341,11 +354,12 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
     above = (a > hi) if hi is not None else np.zeros(np.shape(a), bool)
     if hi is not None:          # np.clip gives a_max where the bounds cross
         below = below & ~above
+    dtype = weight_dtype(a, lo, hi)
     if part == 1:
-        return below.astype(float)
+        return below.astype(dtype)
     if part == 2:
-        return above.astype(float)
-    return (~below & ~above).astype(float)
+        return above.astype(dtype)
+    return (~below & ~above).astype(dtype)
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -436,7 +450,7 @@ def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
     extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
-    hits = np.asarray(a == extremum, dtype=float)
+    hits = np.asarray(a == extremum, dtype=weight_dtype(a))
     return hits / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1)
 
 
@@ -675,7 +689,7 @@ def trace_mask(a, offset, axis1, axis2):
     shape = np.shape(a)
     nd = len(shape)
     ax1, ax2 = axis1 % nd, axis2 % nd
-    mask = np.eye(shape[ax1], shape[ax2], k=offset)
+    mask = np.eye(shape[ax1], shape[ax2], k=offset, dtype=weight_dtype(a))
     if ax1 > ax2:
         mask = mask.T
     full = [1] * nd
@@ -897,7 +911,7 @@ def atleast_nd(g, ans, *arys):
     return reshape_pieces(g, arys)
 
 
-@defrule(operator.getitem, wrt=("a",))
+@defrule(operator.getitem, wrt=("a",), nondiff=("b",))          # an index: integers, masks
 def getitem(g, ans, a, b):
     return index_adjoint(g, a, b)
 
@@ -1122,7 +1136,7 @@ def einsum_list_adjoints(g, subscripts, arrays):
         for j in plan[1]:
             others = others + [np.conj(arrays[j])]
         for n in plan[2]:
-            others = others + [np.ones(n)]
+            others = others + [np.ones(n, weight_dtype(g))]
         grads = grads + [unbroadcast(einsum_list(plan[0], others), arrays[k])]
     return grads
 
@@ -1179,7 +1193,7 @@ def einsum_plan(subscripts, shapes):
 
 def diagonal_adjoint(g, a, offset, axis1, axis2):
     """The adjoint of ``np.diagonal(a, offset, axis1, axis2)``: ``g`` laid back on that diagonal."""
-    return np.moveaxis(np.tensordot(g, diagonal_basis(np.shape(a), offset, axis1, axis2), axes=1),
+    return np.moveaxis(np.tensordot(g, diagonal_basis(np.shape(a), offset, axis1, axis2, weight_dtype(g)), axes=1),
                        (-2, -1), sorted_pair(np.ndim(a), axis1, axis2))
 
 
@@ -1190,7 +1204,7 @@ def diag_adjoint(g, v, k):
     return np.diagonal(g, k)
 
 
-def diagonal_basis(shape, offset, axis1, axis2):
+def diagonal_basis(shape, offset, axis1, axis2, dtype=float):
     """One-hot matrices (d, n1, n2): entry d of the diagonal np.diagonal takes from a (n1, n2) block."""
     nd = len(shape)
     ax1, ax2 = axis1 % nd, axis2 % nd
@@ -1199,7 +1213,7 @@ def diagonal_basis(shape, offset, axis1, axis2):
     cols = np.arange(n2)[None, :]
     count = len(np.diagonal(np.zeros((n1, n2)), offset))
     basis = (cols - rows == offset) & ((rows if offset >= 0 else cols) == np.arange(count)[:, None, None])
-    basis = basis.astype(float)
+    basis = basis.astype(dtype)
     return basis if ax1 < ax2 else np.swapaxes(basis, -1, -2)
 
 
@@ -1216,7 +1230,7 @@ def diff_adjoint(g, a, n, axis, prepend, append):
     """The adjoint of ``np.diff(a, n, axis, prepend, append)`` with respect to ``a``."""
     grad = g
     for _ in range(n):
-        grad = -np.diff(grad, axis=axis, prepend=0, append=0)
+        grad = -np.diff(grad, axis=axis, prepend=typed_zero(grad), append=typed_zero(grad))
     return grad[diff_middle(np.shape(a), axis, prepend, append)]
 
 
@@ -1262,7 +1276,7 @@ def cholesky_adjoint(g, ans, upper):
     low = conj_transpose(ans) if upper else ans
     gl = conj_transpose(g) if upper else g
     inner = conj_transpose(low) @ gl
-    phi = np.tril(inner, -1) + 0.5 * np.real(np.diagonal(inner, 0, -2, -1))[..., None] * np.eye(np.shape(low)[-1])
+    phi = np.tril(inner, -1) + 0.5 * np.real(np.diagonal(inner, 0, -2, -1))[..., None] * np.eye(np.shape(low)[-1], dtype=weight_dtype(low))
     sym = conj_transpose(np.linalg.inv(low)) @ phi @ np.linalg.inv(low)
     grad = hermitian_input_adjoint(sym, "L")
     return conj_transpose(grad) if upper else grad
@@ -1351,7 +1365,7 @@ def eigh(g, ans, a, UPLO="L"):
 
 @defrule(np.linalg.eigvalsh)
 def eigvalsh(g, ans, a, UPLO="L"):
-    return eigh_adjoint(g, np.zeros(np.shape(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
+    return eigh_adjoint(g, np.zeros(np.shape(a), weight_dtype(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
 
 
 @defrule(np.linalg.svd)
@@ -1369,15 +1383,36 @@ def full(g, ans, shape, fill_value, dtype=None, order="C", *, device=None, like=
     return unbroadcast(g, fill_value)
 
 
-@defrule(np.full_like, wrt=("fill_value",))
+@defrule(np.full_like, wrt=("fill_value",), nondiff=("a",))     # a gives only the shape
 def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
     return unbroadcast(g, fill_value)
 
 
-@defrule(np.pad)
+@defrule(np.pad, nondiff=("stat_length",))
 def pad(g, ans, array, pad_width, mode="constant", *, stat_length=None, constant_values=0, end_values=0,
         reflect_type="even"):
     return pad_adjoint(g, array, pad_width, mode, reflect_type)
+
+
+@defrule(np.linspace, wrt=("start", "stop"))
+def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
+    return (unbroadcast(np.sum(g * (linspace_fraction(ans, num, endpoint, axis, retstep, 0)), axis=axis), start),
+            unbroadcast(np.sum(g * linspace_fraction(ans, num, endpoint, axis, retstep, 1), axis=axis), stop))
+
+
+def linspace_fraction(ans, num, endpoint, axis, retstep, end):
+    """d sample / d stop (``end`` 1) or d sample / d start (``end`` 0) of np.linspace, shaped to
+    broadcast along ``axis`` of the samples: t = k / div and 1 - t (0 for an integer dtype)."""
+    require(not retstep, "np.linspace(..., retstep=True) is not differentiated; compute the step apart")
+    dtype = weight_dtype(ans)
+    div = (num - 1) if endpoint else num
+    t = np.arange(num, dtype=dtype) / (div if div > 0 else 1)
+    weights = t if end else 1 - t
+    if np.asarray(ans).dtype.kind not in "fc":
+        weights = np.zeros(num, dtype)          # rounded samples: piecewise constant
+    shape = [1] * np.ndim(ans)
+    shape[axis] = num
+    return np.reshape(weights, shape)
 
 
 @defrule(np.interp, wrt=("x", "fp"))
@@ -1398,13 +1433,13 @@ def correlate(g, ans, a, v, mode="valid"):
 
 def non_nan_count(a, axis):
     """How many entries np.nanmean averaged, shaped to broadcast against ``a``."""
-    return np.sum(~np.isnan(a), axis=axis, keepdims=True)
+    return np.sum(~np.isnan(a), axis=axis, keepdims=True).astype(weight_dtype(a))
 
 
 def average_weights(a, axis, weights):
     """The weights of np.average shaped to broadcast against ``a`` (all ones when None)."""
     if weights is None:
-        return np.ones(np.shape(a))
+        return np.ones(np.shape(a), weight_dtype(a))
     if np.ndim(weights) == np.ndim(a) or axis is None:
         return weights
     return np.reshape(weights, average_weights_shape(np.shape(a), axis))
@@ -1464,7 +1499,7 @@ def matrix_power_adjoint(g, a, n):
         b = np.linalg.inv(a)
         return -(conj_transpose(b) @ matrix_power_adjoint(g, b, -n) @ conj_transpose(b))
     grad = np.zeros(np.shape(a), dtype=np.result_type(a, g))
-    left = np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))
+    left = np.broadcast_to(np.eye(np.shape(a)[-1], dtype=weight_dtype(a)), np.shape(a))
     for k in range(n):
         grad = grad + left @ g @ conj_transpose(np.linalg.matrix_power(a, n - 1 - k))
         left = left @ conj_transpose(a)
@@ -1475,14 +1510,14 @@ def hermitian_input_adjoint(sym, uplo):
     """The adjoint of a matrix of which an op reads only one triangle and the real diagonal,
     from the adjoint ``sym`` it would have as a full Hermitian matrix."""
     full = sym + conj_transpose(sym)
-    diagonal = 0.5 * np.real(full) * np.eye(np.shape(sym)[-1])
+    diagonal = 0.5 * np.real(full) * np.eye(np.shape(sym)[-1], dtype=weight_dtype(sym))
     return np.tril(full, -1) + diagonal if uplo == "L" else np.triu(full, 1) + diagonal
 
 
 def eigh_adjoint(gw, gv, w, v, uplo):
     """The adjoint of ``a`` in ``w, v = np.linalg.eigh(a)`` (for losses that do not depend on the
     eigenvectors' phases; degenerate eigenvalues give no finite derivative of the eigenvectors)."""
-    inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1]) \
+    inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1], dtype=weight_dtype(w)) \
         + eigen_gaps(w) * (conj_transpose(v) @ gv)
     return hermitian_input_adjoint(v @ inner @ conj_transpose(v), uplo)
 
@@ -1632,9 +1667,15 @@ def astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
 
 def astype_adjoint(grad, a, dtype):
     """The adjoint of casting ``a`` to ``dtype``: ``grad``, or zeros when ``dtype`` is integral."""
+    adtype = np.asarray(a).dtype
     if np.issubdtype(np.dtype(dtype), np.inexact):
-        return grad
-    return np.zeros(np.shape(a), dtype=np.result_type(np.asarray(a).dtype, np.float64))
+        if not np.issubdtype(adtype, np.inexact) or _is_zero(grad) or not hasattr(grad, "dtype") \
+                or grad.dtype == adtype:
+            return grad
+        if grad.dtype.kind == "c" and adtype.kind != "c":
+            grad = np.real(grad)
+        return grad.astype(adtype)          # the adjoint in the input's precision
+    return np.zeros(np.shape(a), dtype=adtype if np.issubdtype(adtype, np.inexact) else np.float64)
 
 
 @defrule(astype)
@@ -1719,6 +1760,28 @@ def transpose_method(a, *axes):
     return np.transpose(a, method_axes(axes))
 
 
+def item_method(a, *args):
+    """``a.item(...)``: one element as a Python number, differentiated like indexing."""
+    return a.item(*args)
+
+
+def item_flat_index(a, args):
+    """The position in ``np.ravel(a)`` of the element ``a.item(*args)`` returns."""
+    size = int(np.size(a))
+    if not args:
+        return 0
+    if len(args) == 1 and not isinstance(args[0], tuple):
+        return int(args[0]) % size
+    index = args[0] if len(args) == 1 else args
+    shape = np.shape(a)
+    return int(np.ravel_multi_index(tuple(int(i) % n for i, n in zip(index, shape)), shape))
+
+
+@defrule(item_method)
+def _item_method_rule(g, ans, a, *args):
+    return np.reshape(index_adjoint(g, np.ravel(a), item_flat_index(a, args)), np.shape(a))
+
+
 def method_axes(axes):
     """The ``axes`` argument of np.transpose from the varargs of ``a.transpose``."""
     if len(axes) == 0:
@@ -1744,19 +1807,19 @@ nondifferentiable(
     operator.or_, operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
-    np.empty, np.empty_like, np.eye, np.identity, np.arange, np.linspace, np.sign,
+    np.empty, np.empty_like, np.eye, np.identity, np.arange, np.sign,
     np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
     np.argmax, np.argmin, np.isnan, np.isfinite, np.isinf, np.logical_and,
     np.logical_or, np.logical_not, np.logical_xor, np.invert, np.any, np.all,
     np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.searchsorted,
     np.isclose, np.allclose, np.array_equal, np.signbit, np.iscomplexobj,
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
-    int, bool, range, isinstance, np.argsort, np.random.rand, np.random.randn,
+    int, bool, round, range, isinstance, np.argsort, np.random.rand, np.random.randn,
     # shape, axis and weight helpers of the rules above
-    angle_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
+    angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    require, flat_to_index, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
+    require, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
@@ -1770,6 +1833,8 @@ METHODS.update({
     "repeat": np.repeat, "take": np.take, "astype": astype, "copy": np.copy, "trace": np.trace,
     "diagonal": np.diagonal, "argmax": np.argmax, "argmin": np.argmin,
     "argsort": np.argsort, "any": np.any, "all": np.all, "nonzero": np.nonzero, "round": np.round,
+    # x.item() is float(x) of one element: differentiated, as float(x) is (see README)
+    "item": item_method,
 })
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import gast
 
-__all__ = ["Rule", "defrule", "nondifferentiable", "lookup", "is_nondifferentiable",
+__all__ = ["Rule", "defrule", "DISCRETE_PARAMS", "uncovered_params", "nondifferentiable", "lookup", "is_nondifferentiable",
            "RULES", "NONDIFF", "METHODS", "ATTRIBUTES", "rules_version", "registered_ops"]
 
 
@@ -40,6 +40,9 @@ class Rule:
     fn: Callable
     wrt: Tuple[str, ...]
     signature: inspect.Signature          # the op's parameters (without g, ans)
+    # parameters that carry no derivative by nature (indices, counts, flags) beyond DISCRETE_PARAMS;
+    # a traced value passed to any other parameter not in ``wrt`` is refused by the compiler
+    nondiff: Tuple[str, ...] = ()
     _templates: Optional[Dict[str, Any]] = field(default=None, repr=False)
 
     @property
@@ -77,7 +80,7 @@ NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # ``x.data`` of a traced value means dlarray's data: the value as a constant (like extractdata).
 STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
-NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "item", "keys",
+NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "keys",
                    "__len__", "index", "count"}
 # Ops whose result is a list or tuple (their adjoints accumulate as containers).
 CONTAINER_OPS = set()
@@ -93,7 +96,26 @@ def _key(op):
     return op
 
 
-def defrule(*ops, wrt: Optional[Sequence[str]] = None):
+# Parameter names that never carry a derivative: axes, flags, dtypes, shapes, integer indices and
+# counts.  Any other parameter of an op that its rule does not differentiate (``wrt``) or declare
+# ``nondiff`` must not receive a traced value: the compiler refuses the call (issue 6, item 8).
+DISCRETE_PARAMS = frozenset({
+    "axis", "axes", "axis1", "axis2", "axisa", "axisb", "axisc", "keepdims", "dtype", "order",
+    "shape", "newshape", "copy", "subok", "ndmin", "ndmax", "like", "device", "casting", "kind",
+    "stable", "mode", "k", "offset", "n", "UPLO", "upper", "full_matrices", "compute_uv",
+    "hermitian", "deg", "indices", "indices_or_sections", "repeats", "reps", "shift", "source",
+    "destination", "pad_width", "condition", "returned", "optimize", "subscripts", "key",
+    "method", "reduction", "num", "endpoint", "retstep", "reflect_type",
+})
+
+
+def uncovered_params(rule: "Rule"):
+    """The parameters of ``rule``'s op a traced value may not be passed to."""
+    return [p for p in rule.signature.parameters
+            if p not in rule.wrt and p not in rule.nondiff and p not in DISCRETE_PARAMS]
+
+
+def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = ()):
     """Register ``fn`` as the derivative rule of each op in ``ops``."""
     def register(fn):
         sig = inspect.signature(fn)
@@ -103,7 +125,8 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None):
         op_sig = sig.replace(parameters=params[2:])
         names = wrt if wrt is not None else (params[2].name,)
         for op in ops:
-            RULES[_key(op)] = Rule(op=op, fn=fn, wrt=tuple(names), signature=op_sig)
+            RULES[_key(op)] = Rule(op=op, fn=fn, wrt=tuple(names), signature=op_sig,
+                                   nondiff=tuple(nondiff))
         _version[0] += 1
         return fn
     return register
@@ -112,7 +135,8 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None):
 def alias(op, existing_op) -> None:
     """Give ``op`` the rule of ``existing_op`` (same parameters), e.g. ``math.sin`` -> ``np.sin``."""
     rule = RULES[_key(existing_op)]
-    RULES[_key(op)] = Rule(op=op, fn=rule.fn, wrt=rule.wrt, signature=rule.signature)
+    RULES[_key(op)] = Rule(op=op, fn=rule.fn, wrt=rule.wrt, signature=rule.signature,
+                           nondiff=rule.nondiff)
     _version[0] += 1
 
 

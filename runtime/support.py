@@ -1172,6 +1172,14 @@ def _list_tail_rule(g, ans, grad, head):
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
+def index_trick(obj, index, name=None):
+    """``obj[index]`` for numpy's index-trick objects (np.mgrid, np.ogrid, np.s_, np.r_ with
+    directives, ...): a constant; the compiler refuses it when ``index`` is traced."""
+    return obj[index]
+
+
+nondifferentiable(index_trick)
+
 nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
 
 

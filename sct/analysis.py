@@ -236,6 +236,43 @@ def _children(kind) -> Dict[Any, Any]:
     return dict(kind[2])
 
 
+def _op_name(op) -> str:
+    module = getattr(op, "__module__", None) or ""
+    name = getattr(op, "__name__", repr(op))
+    if module.startswith("numpy"):
+        return ("np.linalg." if "linalg" in module else "np.") + name
+    return name
+
+
+def _arange_traced(call: gast.Call, is_active):
+    keywords = {k.arg: k.value for k in call.keywords}
+    args = list(call.args)
+    advice = ("Use start + step * np.arange(n) (differentiated) with a constant count n, or pass "
+              "constants (extractdata(...)).")
+    if (len(args) >= 2 and is_active(args[0])) or ("start" in keywords and is_active(keywords["start"])):
+        return "np.arange", "start", advice
+    step = args[2] if len(args) >= 3 else keywords.get("step")
+    if step is not None and is_active(step):
+        return "np.arange", "step", advice
+    return None          # np.arange(stop) or a traced stop: values are integers or start + k*step
+
+
+def _index_trick_traced(call: gast.Call, is_active):
+    if len(call.args) >= 2 and is_active(call.args[1]):
+        spelled = call.args[2] if len(call.args) >= 3 else None
+        name = spelled.value if isinstance(spelled, gast.Constant) else "an index-trick object"
+        return (f"{name}[...]", "index",
+                "np.r_[a, b] and np.c_[a, b] of arrays and numbers are differentiated; with slices "
+                "or directives, and np.mgrid/np.ogrid/np.s_, build the array with np.concatenate, "
+                "np.linspace or np.stack from the traced values instead.")
+    return None
+
+
+# nondifferentiable ops whose results do move with some arguments: a traced one is refused
+CONTINUOUS_NONDIFF = {id(np.arange): _arange_traced, id(rt_support.index_trick): _index_trick_traced}
+CHECKED_RUNTIME_OPS = set()
+
+
 def child_kind(kind, key):
     if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
         return _children(kind).get(key)
@@ -288,7 +325,49 @@ class Activity:
                         self.lists.add(func.value.id)
             after = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
             if after == before:
-                return
+                break
+        self.check_covered()
+
+    # --- every traced argument of an op must be covered by its rule (issue 6, item 8) ------------
+    def check_covered(self):
+        from .ir import walk_no_defs
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
+                self.check_call(node.value, node)
+
+    def check_call(self, value: gast.Call, stmt):
+        info = self.call_info(value)
+        line = getattr(stmt, "lineno", None) or getattr(self.fdef, "lineno", 0)
+
+        def refuse(what: str, param: str, advice: str):
+            raise CompileError(
+                f"{what}: the argument {param!r} depends on the traced inputs, but sct has no "
+                f"derivative of {what} with respect to {param!r} (it would silently be zero). "
+                f"{advice}", self.filename, line, what)
+
+        if info.kind == "nondiff":
+            check = CONTINUOUS_NONDIFF.get(id(info.obj))
+            if check is not None:
+                found = check(value, self.is_active)
+                if found is not None:
+                    refuse(*found)
+            return
+        rule = info.rule
+        if rule is None or info.kind not in ("op", "method"):
+            return
+        if (getattr(rule.op, "__module__", None) or "").startswith("runtime") and \
+                rule.op not in CHECKED_RUNTIME_OPS:
+            return             # the runtime's own helpers: their other parameters are shapes
+        node = value if info.kind == "op" else gast.Call(
+            func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
+        if any(isinstance(a, gast.Starred) for a in node.args):
+            return
+        bound = bind_arguments(rule, node, self.filename, line)
+        for param in registry.uncovered_params(rule):
+            if param in bound and self.is_active(bound[param]):
+                refuse(_op_name(rule.op), param,
+                       "Pass a constant (extractdata(...)) if that is intended, or compute the value "
+                       "with operations sct differentiates.")
 
     def assignment(self, node: gast.Assign):
         target = node.targets[0]

@@ -4,11 +4,18 @@ astunparse 1.6.3 prints ``x[:, 0]`` as ``x[(:, 0)]`` on Python >= 3.9 (a
 syntax error); this printer writes tuple subscripts without parentheses,
 drops the redundant outer parentheses of an assignment's right-hand side and
 turns comment markers into ``# ...`` lines.
+
+Every printed expression parses back to an expression with the same value:
+astunparse writes a negative constant bare (``(-0.5) ** 2`` came out as
+``-0.5 ** 2``, which is -0.25), so numeric constants are written here so that
+they parse back to exactly the same number (sign of zero, infinities and NaN
+included), parenthesised wherever they begin with a minus sign.
 """
 from __future__ import annotations
 
 import ast
 import io
+import math
 
 import astunparse
 import gast
@@ -30,6 +37,18 @@ class Printer(astunparse.Unparser):
                 self.fill("# " + line)
             return
         super()._Expr(tree)
+
+    def _Constant(self, t):
+        value = t.value
+        if isinstance(value, bool) or not isinstance(value, (int, float, complex)):
+            return super()._Constant(t)
+        self.write(number_source(value))
+
+    def _write_constant(self, value):          # elements of a tuple constant
+        if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+            self.write(number_source(value))
+        else:
+            super()._write_constant(value)
 
     def _Subscript(self, t):
         self.dispatch(t.value)
@@ -83,16 +102,23 @@ class Printer(astunparse.Unparser):
         else:
             self.dispatch(value)
 
+    def _test(self, value):
+        """A condition: bare, except a tuple (``if a, b:`` is a syntax error)."""
+        if isinstance(value, ast.Tuple):
+            self.dispatch(value)
+        else:
+            self._bare(value)
+
     def _If(self, t):
         self.fill("if ")
-        self._bare(t.test)
+        self._test(t.test)
         self.enter()
         self.dispatch(t.body)
         self.leave()
         while t.orelse and len(t.orelse) == 1 and isinstance(t.orelse[0], ast.If):
             t = t.orelse[0]
             self.fill("elif ")
-            self._bare(t.test)
+            self._test(t.test)
             self.enter()
             self.dispatch(t.body)
             self.leave()
@@ -104,7 +130,7 @@ class Printer(astunparse.Unparser):
 
     def _While(self, t):
         self.fill("while ")
-        self._bare(t.test)
+        self._test(t.test)
         self.enter()
         self.dispatch(t.body)
         self.leave()
@@ -114,6 +140,50 @@ class Printer(astunparse.Unparser):
         self.write("(" + op + (" " if op == "not" else ""))
         self.dispatch(t.operand)
         self.write(")")
+
+
+_INF = "1e309"          # overflows to inf when parsed
+
+
+def _float_source(value: float) -> str:
+    if math.isnan(value):
+        return "(1e309 - 1e309)"
+    if math.isinf(value):
+        return "(-1e309)" if value < 0 else _INF
+    text = repr(value)
+    return "(" + text + ")" if text.startswith("-") else text
+
+
+def _same_number(a, b) -> bool:
+    """Equal as numbers, with the same type, sign of zero and NaN-ness (bit-for-bit in effect)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, complex):
+        return _same_number(a.real, b.real) and _same_number(a.imag, b.imag)
+    if isinstance(a, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a == b
+
+
+def number_source(value) -> str:
+    """Source text that parses, as an operand anywhere, to exactly ``value``."""
+    if isinstance(value, int):
+        text = repr(value)
+        return "(" + text + ")" if value < 0 else text
+    if isinstance(value, float):
+        return _float_source(value)
+    # complex: Python's repr is "(a+bj)" or "bj"; keep it only where it evaluates back exactly
+    text = repr(value)
+    if "inf" not in text and "nan" not in text:
+        try:
+            back = eval(text, {"__builtins__": {}})
+        except Exception:           # pragma: no cover - repr of a complex always parses
+            back = None
+        if isinstance(back, complex) and _same_number(back, value):
+            return "(" + text + ")" if text.startswith("-") else text
+    return "complex(%s, %s)" % (_float_source(value.real), _float_source(value.imag))
 
 
 def to_source(nodes) -> str:

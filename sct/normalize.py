@@ -30,6 +30,7 @@ BINOP_NAMES = {
     gast.MatMult: "matmul", gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.BitAnd: "and",
     gast.BitOr: "or", gast.BitXor: "xor", gast.LShift: "lshift", gast.RShift: "rshift",
 }
+INDEX_TRICKS = {"r_", "c_", "mgrid", "ogrid", "s_", "index_exp"}
 UNARY_NAMES = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert"}
 COMPARE_NAMES = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
                  gast.NotEq: "ne", gast.Is: "is", gast.IsNot: "isnot", gast.In: "in",
@@ -150,7 +151,17 @@ class Normalizer:
             line = self.line
             self.line = s.lineno
             self.computed = {}
-            self.assign_to(test.id, s.test, body)
+            closing = body[-1] if body else None
+            if isinstance(closing, gast.If) and isinstance(closing.test, gast.Name) and \
+                    len(closing.body) == 1 and isinstance(closing.body[0], gast.Break) and \
+                    not closing.orelse:
+                # `if stop: break` then the test: the test is not evaluated after a break, so
+                # no statement of the body follows a break (the adjoint replays whole iterations):
+                # `if stop: cond = False` / `else: cond = <test>`
+                closing.body = [assign(test.id, const(False), s.lineno)]
+                self.assign_to(test.id, s.test, closing.orelse)
+            else:
+                self.assign_to(test.id, s.test, body)
             self.line = line
         elif isinstance(s, gast.Return):
             value = const(None) if s.value is None else self.atom(s.value, out, hint="out")
@@ -419,6 +430,47 @@ class Normalizer:
             return f"{hint}_{fname}"
         return f"{hint}_t"
 
+    def index_trick(self, node: gast.Subscript):
+        """``np.r_[a, b]`` / ``np.c_[a, b]`` are concatenations: written as such, so they are
+        differentiated; any other index-trick object (``np.mgrid[...]``, ``np.r_`` with slices or
+        directives) becomes ``rt.index_trick(obj, index)``, refused when the index is traced."""
+        module = node.value.value
+        items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+
+        def np_call(name, args, keywords=()):
+            return gast.Call(func=gast.Attribute(value=load(module.id), attr=name, ctx=gast.Load()),
+                             args=list(args), keywords=list(keywords))
+
+        plain = items and not any(isinstance(e, (gast.Slice, gast.Starred)) or
+                                  (isinstance(e, gast.Constant) and isinstance(e.value, str))
+                                  for e in items)
+        if plain and node.value.attr == "r_":
+            pieces = [np_call("atleast_1d", [e]) for e in items]
+            return np_call("concatenate", [gast.List(elts=pieces, ctx=gast.Load())],
+                           [gast.keyword(arg="axis", value=const(0))])
+        if plain and node.value.attr == "c_":
+            # each piece at least 2-D with its own axes first ((n,) -> (n, 1)), joined on the last
+            pieces = []
+            for e in items:
+                shape = gast.BinOp(
+                    left=np_call("shape", [e]), op=gast.Add(),
+                    right=gast.BinOp(left=gast.Tuple(elts=[const(1)], ctx=gast.Load()), op=gast.Mult(),
+                                     right=gast.BinOp(left=const(2), op=gast.Sub(),
+                                                      right=np_call("ndim", [e]))))
+                pieces.append(np_call("reshape", [e, shape]))
+            return np_call("concatenate", [gast.List(elts=pieces, ctx=gast.Load())],
+                           [gast.keyword(arg="axis", value=const(-1))])
+
+        def as_value(e):
+            if isinstance(e, gast.Slice):
+                return gast.Call(func=load("slice"), keywords=[], args=[
+                    e.lower or const(None), e.upper or const(None), e.step or const(None)])
+            return e
+        index = gast.Tuple(elts=[as_value(e) for e in items], ctx=gast.Load()) \
+            if isinstance(node.slice, gast.Tuple) else as_value(node.slice)
+        spelled = f"{module.id}.{node.value.attr}"
+        return call(f"{self.rt_name}.index_trick", [node.value, index, const(spelled)])
+
     def simple(self, node, out: List, hint: str):
         """``node`` with every operand an atom (one operation)."""
         if isinstance(node, (gast.Name, gast.Constant)):
@@ -479,6 +531,9 @@ class Normalizer:
         if isinstance(node, gast.Attribute):
             return gast.Attribute(value=self.chain(node.value, out, hint), attr=node.attr,
                                   ctx=gast.Load())
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
+                isinstance(node.value.value, gast.Name) and node.value.attr in INDEX_TRICKS:
+            return self.simple(self.index_trick(node), out, hint)
         if isinstance(node, gast.Subscript):
             return gast.Subscript(value=self.atom(node.value, out, hint),
                                   slice=self.index(node.slice, out), ctx=gast.Load())
@@ -657,8 +712,16 @@ class JumpLowering:
             s.body = self.block(s.body, loop)
             s.orelse = self.block(s.orelse, loop)
             return [s]
+        if isinstance(s, gast.With):
+            s.body = self.block(s.body, loop)
+            return [s]
         if isinstance(s, (gast.For, gast.While)):
+            # (decided before the body is lowered: lowering replaces its returns by flags)
+            returns_inside = bool(self.returned) and any(isinstance(n, gast.Return)
+                                                         for n in walk_no_defs(s))
             if not self.jumps_here_in_loop(s):
+                # no jump of this loop, but a loop nested in it may have its own
+                s.body = self.block(s.body, None)
                 return [s]
             skip = self.namer.fresh("skip")
             stop = self.namer.fresh("stop")
@@ -668,7 +731,7 @@ class JumpLowering:
             closing.body[0].lineno = line
             s.body = body + [closing]
             out = [assign(stop, const(False), line), s]
-            if loop and self.returned and any(isinstance(n, gast.Return) for n in walk_no_defs(s)):
+            if loop and returns_inside:
                 out.append(gast.If(test=load(self.returned),
                                    body=[assign(loop[0], const(True), line),
                                          assign(loop[1], const(True), line)], orelse=[]))

@@ -828,6 +828,9 @@ class Transformer:
         pieces: List[Tuple[str, Any]] = []       # (operand name, contribution expr)
         if isinstance(value, gast.Name):
             pieces.append((value.id, load(g)))
+        elif isinstance(value, (gast.BinOp, gast.UnaryOp)) and \
+                type(value.op) not in BINOP_OPS and type(value.op) not in UNARY_OPS:
+            pass      # `not`, `~`, `//`, bit operations: boolean or piecewise-constant results
         elif isinstance(value, gast.BinOp):
             if value.op.__class__ is gast.Add and self.is_list(value):
                 left, right = value.left, value.right
@@ -1603,6 +1606,14 @@ def _number(node):
 def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
     class Fold(gast.NodeTransformer):
+        def visit_Compare(self, node):
+            self.generic_visit(node)
+            if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
+                fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
+                if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
+                    return const(int(fn(node.left.value, node.comparators[0].value)))
+            return node
+
         def visit_BinOp(self, node):
             self.generic_visit(node)
             left, right = node.left, node.right

@@ -30,7 +30,7 @@ from .analysis import Activity, CallInfo, bind_arguments
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
-from .reverse import _function, instantiate_template, simplify
+from .reverse import _function, _number, instantiate_template, simplify
 
 # Ops linear in the named argument: their tangent is the op applied to its tangent.
 LINEAR: Dict[Any, str] = {}
@@ -201,10 +201,19 @@ class TangentTransformer:
         elif isinstance(op, gast.MatMult):
             terms = [_matmul(da, b), _matmul(a, db)]
         elif isinstance(op, gast.Pow):
-            exponent = simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=const(1)))
+            # as the reverse rule: the exponent stays 0 where b == 0 (0 * 0 ** -1 is NaN), and
+            # log(a) is taken where a != 0 (0 ** b is constant in b: 0 * log(0) is NaN)
+            exponent = simplify(gast.BinOp(
+                left=copy.deepcopy(b), op=gast.Sub(),
+                right=gast.Compare(left=copy.deepcopy(b), ops=[gast.NotEq()], comparators=[const(0)])))
             power = simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Pow(), right=exponent))
+            log_arg = a if _number(a) and a.value > 0 else call(
+                attr(load(self.np), "where"),
+                [gast.Compare(left=copy.deepcopy(a), ops=[gast.Eq()], comparators=[const(0)]),
+                 const(1), copy.deepcopy(a)])
             terms = [_mul(_mul(da, b), power) if da is not None else None,
-                     _mul(_mul(db, load(ans)), call(attr(load(self.np), "log"), [a])) if db is not None else None]
+                     _mul(_mul(db, load(ans)), call(attr(load(self.np), "log"), [log_arg]))
+                     if db is not None else None]
         elif isinstance(op, gast.Mod):
             terms = [da]
         present = [t for t in terms if t is not None]
