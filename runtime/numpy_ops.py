@@ -1782,6 +1782,41 @@ def _item_method_rule(g, ans, a, *args):
     return np.reshape(index_adjoint(g, np.ravel(a), item_flat_index(a, args)), np.shape(a))
 
 
+def tolist_method(a):
+    """``a.tolist()``: the values as nested Python lists, differentiated (as ``float(x)`` is)."""
+    return a.tolist()
+
+
+def nested_to_array(adjoints, a):
+    """The adjoint of ``a.tolist()``: nested lists (or arrays) of adjoints, with zero markers
+    where nothing reached, as an array shaped like ``a``."""
+    return _dense(adjoints, np.shape(a), np.result_type(a, *_nested_leaves(adjoints)))
+
+
+def _dense(g, shape, dtype):
+    if _is_zero(g):
+        return np.zeros(shape, dtype=dtype)
+    if isinstance(g, (list, tuple)):
+        return np.stack([_dense(v, shape[1:], dtype) for v in g]) if len(g) else np.zeros(shape, dtype)
+    return np.broadcast_to(np.asarray(g, dtype=dtype), shape).copy()
+
+
+def _nested_leaves(g):
+    if isinstance(g, (list, tuple)):
+        return [leaf for v in g for leaf in _nested_leaves(v)]
+    return [] if _is_zero(g) else [g]
+
+
+@defrule(tolist_method)
+def _tolist_method_rule(g, ans, a):
+    return nested_to_array(g, a)
+
+
+@defrule(nested_to_array, wrt=("adjoints",))
+def _nested_to_array_rule(g, ans, adjoints, a):
+    return tolist_method(g)
+
+
 def method_axes(axes):
     """The ``axes`` argument of np.transpose from the varargs of ``a.transpose``."""
     if len(axes) == 0:
@@ -1834,12 +1869,12 @@ METHODS.update({
     "diagonal": np.diagonal, "argmax": np.argmax, "argmin": np.argmin,
     "argsort": np.argsort, "any": np.any, "all": np.all, "nonzero": np.nonzero, "round": np.round,
     # x.item() is float(x) of one element: differentiated, as float(x) is (see README)
-    "item": item_method,
+    "item": item_method, "tolist": tolist_method,
 })
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})
 
 # Ops whose result is a tuple or list: their adjoints are accumulated as containers.
-CONTAINER_OPS.update(op for op in (np.split, np.array_split, getattr(np, "unstack", None),
+CONTAINER_OPS.update(op for op in (tolist_method, np.split, np.array_split, getattr(np, "unstack", None),
                                    np.linalg.eigh, np.linalg.slogdet) if op is not None)
 
 

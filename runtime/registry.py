@@ -80,7 +80,7 @@ NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # ``x.data`` of a traced value means dlarray's data: the value as a constant (like extractdata).
 STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
-NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "keys",
+NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "keys",
                    "__len__", "index", "count"}
 # Ops whose result is a list or tuple (their adjoints accumulate as containers).
 CONTAINER_OPS = set()

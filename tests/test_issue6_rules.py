@@ -704,3 +704,26 @@ def test_item_second_derivative():
         return dlgradient(np.sum(g), x)
     x = np.array([0.5, 1.5])
     np.testing.assert_allclose(np.asarray(dlfeval(f, dlarray(x)).data), [6 * 0.5, 2.0])
+
+
+def with_tolist(x):
+    rows = np.reshape(x, (2, 2)).tolist()
+    y = np.sum(rows) * 2.0 + rows[0][1] ** 2 + sum(rows[1]) * x[0]
+    return y, dlgradient(y, x)
+
+
+def test_tolist_is_differentiated_like_float():
+    # x.tolist() of a traced value keeps its derivative (it used to be a silent constant)
+    x = np.array([0.5, 1.5, -0.25, 2.0])
+    y, g = sct_grad(with_tolist, x)
+    f = lambda v: np.sum(v) * 2.0 + v[1] ** 2 + (v[2] + v[3]) * v[0]   # noqa: E731
+    assert float(y) == f(x)
+    np.testing.assert_allclose(g, numerical_gradient(f, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_tolist_second_derivative():
+    def f(x):
+        g = dlgradient(np.sum(np.array(x.tolist()) ** 3), x)
+        return dlgradient(np.sum(g ** 2), x)
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(np.asarray(dlfeval(f, dlarray(x)).data), 36 * x ** 3)
