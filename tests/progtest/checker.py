@@ -379,11 +379,12 @@ def run_program(program: Program, folder: str, name: Optional[str] = None, timeo
     res = Result(program.seed, "PASSED", features=program.features, source=source)
     module = None
     old = None
-    if timeout and hasattr(signal, "SIGALRM"):
+    if timeout and hasattr(signal, "SIGVTALRM"):
+        # CPU time of this process, not wall clock: a loaded machine does not make programs time out
         def on_alarm(signum, frame):
             raise _Timeout()
-        old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        old = signal.signal(signal.SIGVTALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_VIRTUAL, timeout)
     try:
         module = load(source, name, folder)
         check_module(module, program)
@@ -395,15 +396,15 @@ def run_program(program: Program, folder: str, name: Optional[str] = None, timeo
         res.status, res.reason, res.detail = "REFUSED", bucket(str(exc)), str(exc)
         res.kind = type(exc).__name__
     except _Timeout:
-        res.status, res.kind, res.reason = "CRASHED", "timeout", f"no result after {timeout} s"
+        res.status, res.kind, res.reason = "CRASHED", "timeout", f"no result after {timeout} s of CPU time"
     except Exception as exc:
         res.status, res.kind = "CRASHED", type(exc).__name__
         res.reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
         res.detail = traceback.format_exc()
     finally:
         if old is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, old)
         sys.modules.pop(name, None)
         try:
             os.remove(os.path.join(folder, f"{name}.py"))
