@@ -413,11 +413,12 @@ def run_program(program: Program, folder: str, name: Optional[str] = None, timeo
     return res
 
 
-def run_seed(seed: int, folder: str, features=None, timeout: float = 30.0, attempts: int = 6) -> Result:
+def run_seed(seed: int, folder: str, features=None, timeout: float = 30.0, attempts: int = 6,
+             avoid=()) -> Result:
     """Program ``seed``: regenerated (next attempt) while its reference is unusable."""
     res = None
     for attempt in range(attempts):
-        program = generate(seed * 1000 + attempt, features)
+        program = generate(seed * 1000 + attempt, features, avoid)
         res = run_program(program, folder, f"progtest_{seed}_{attempt}_{os.getpid()}", timeout)
         res.attempt = attempt
         if res.status != "SKIPPED":

@@ -531,8 +531,12 @@ REASSIGNING = ["for_loop", "while_loop", "branch", "helper_rebind", "break_conti
 WRITES_STATE = {"alias_view"}
 
 
-def generate(seed: int, features: Optional[List[str]] = None) -> Program:
-    """The program of ``seed`` drawn from ``features`` (all by default)."""
+def generate(seed: int, features: Optional[List[str]] = None, avoid=()) -> Program:
+    """The program of ``seed`` drawn from ``features`` (all by default).
+
+    ``avoid``: pairs "driver+block" (e.g. "driver_second_order+break_continue"): programs of
+    that driver never get that block.
+    """
     rng = random.Random(seed)
     allowed = set(FEATURES if features is None else features)
     blocks = [f for f in BLOCK_FEATURES if f in allowed] or ["elementwise"]
@@ -549,6 +553,8 @@ def generate(seed: int, features: Optional[List[str]] = None) -> Program:
         target = make_target(rng.choice(targets), rng)
     second = make_target(rng.choice(targets), rng) if driver == "driver_several" else None
     n_blocks = rng.randint(2, 5)
+    avoided = {pair.split("+", 1)[1] for pair in avoid if pair.split("+", 1)[0] == driver}
+    blocks = [b for b in blocks if b not in avoided] or ["elementwise"]
     chosen = [make_block(rng.choice(blocks), rng) for _ in range(n_blocks)]
     tail: List[Block] = []
     state = "h"
