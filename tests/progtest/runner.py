@@ -93,7 +93,10 @@ def _work(seed: int) -> dict:
             small, sres = shrink(program, res, st["folder"])
             out["min_repro"] = repro_text(small, sres)
             out["min_features"] = small.features
-            out["min_body"] = "\n".join(small.body_lines())
+            src = small.source()
+            start = src.index("\ndef g(")
+            out["min_body"] = src[start + 1:src.index("\n\n\n", start)].rstrip()
+            out["min_reason"] = sres.reason
     return out
 
 
@@ -147,14 +150,19 @@ def feature_table(results: List[dict]) -> str:
         for f in r["features"]:
             per[f]["run"] += 1
             per[f][r["status"]] += 1
-    lines = ["| feature | programs | wrong | crashed | refused | failure rate (wrong+crashed) | refusal rate |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for f in sorted(per, key=lambda f: -(per[f]["WRONG"] + per[f]["CRASHED"]) / max(1, per[f]["run"])):
+        for f in r.get("min_features") or ():
+            per[f]["shrunk"] += 1
+    lines = ["Programs mix several features, so the rates of a feature include failures caused by others; "
+             "'in shrunk repros' counts the failing programs whose minimal repro still has the feature.", "",
+             "| feature | programs | wrong | crashed | refused | failure rate (wrong+crashed) | refusal rate "
+             "| in shrunk repros |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for f in sorted(per, key=lambda f: (-per[f]["shrunk"], -(per[f]["WRONG"] + per[f]["CRASHED"]) / per[f]["run"])):
         c = per[f]
         n = c["run"]
         lines.append(f"| {f}{' (KNOWN_BROKEN)' if f in KNOWN_BROKEN else ''} | {n} | {c['WRONG']} | "
                      f"{c['CRASHED']} | {c['REFUSED']} | {(c['WRONG'] + c['CRASHED']) / n:.1%} | "
-                     f"{c['REFUSED'] / n:.1%} |")
+                     f"{c['REFUSED'] / n:.1%} | {c['shrunk']} |")
     return "\n".join(lines)
 
 
@@ -237,7 +245,7 @@ def report_markdown(results, features, elapsed, groups) -> str:
     for key, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         r = rs[0]
         out += [f"### {key[0]} {key[1]}: {', '.join(key[2])} ({len(rs)} programs, e.g. seed {r['seed']})", "",
-                "```", r["reason"], "```", "", "```python", r.get("min_body", ""), "```", ""]
+                "```", r.get("min_reason", r["reason"]), "```", "", "```python", r.get("min_body", ""), "```", ""]
     return "\n".join(out)
 
 
