@@ -33,7 +33,7 @@ from typing import List, Optional, Tuple
 BLOCK_FEATURES = [
     "elementwise", "math_scalar", "unary_const", "reduction", "slice", "matmul", "branch",
     "for_loop", "while_loop", "break_continue", "nested_break", "early_return", "comprehension",
-    "helper", "helper_rebind", "closure", "method", "callable_subobject", "attr_chain",
+    "early_return_main", "helper", "helper_rebind", "closure", "method", "callable_subobject", "attr_chain",
     "object_built", "dataclass_read", "alias_copy", "alias_view", "inplace_sort",
     "inplace_other", "repeated_index", "list_ops", "arg_mutation", "self_write",
     "traced_op_args", "index_tricks", "star_args",
@@ -264,6 +264,12 @@ def make_block(feature: str, rng: random.Random) -> Block:
                f"        if np.sum(u) > {c(rng, -1, 1)}:\n            return u * 2.0\n"
                f"    if u[0] > 0.0:\n        return u + 1.0\n    return u")
         return B([f"{{h}} = {name}({{h}})"], [(name, src)])
+    if feature == "early_return_main":
+        # "@@RETURN expr": f returns expr; g returns it with its gradient (driver_first only)
+        if v < 50:
+            return B([f"if np.sum({{h}}) > {c(rng, -1.5, 1.5)}:", "    @@RETURN np.sum({h} ** 2) * 0.5"])
+        return B([f"for i_{{t}} in range(3):", "    {h} = {h} * 0.8 + 0.2 * np.cos({h})",
+                  f"    if {{h}}[i_{{t}}] > {c(rng, 0.0, 0.9)}:", "        @@RETURN np.sum(np.sin({h}))"])
     if feature == "comprehension":
         if v < 40:
             return B([f"parts_{{t}} = [np.sin({{h}}[i]) * (i + 1) for i in range(len({{h}}))]",
@@ -307,8 +313,8 @@ def make_block(feature: str, rng: random.Random) -> Block:
     if feature == "object_built":
         if v < 50:
             return B([f"m_{{t}} = Lin(p[\"W\"] * 0.5, {{h}})", f"{{h}} = m_{{t}}(x) + {{h}} * 0.5"])
-        return B([f"m_{{t}} = Affine(p[\"W\"], {{h}} * 0.5, {rng.choice(VEC_READS)})",
-                  f"{{h}} = m_{{t}}({{h}})"])
+        unused = rng.choice(VEC_READS + ['p["W"] @ {h}', '{h} ** 2'])
+        return B([f"m_{{t}} = Affine(p[\"W\"], {{h}} * 0.5, {unused})", f"{{h}} = m_{{t}}({{h}})"])
     if feature == "dataclass_read":
         return B([rng.choice(["{h} = {h} * dc.a + dc.b", "{h} = np.tanh({h} + dc.a * dc.b)"])])
     if feature == "alias_copy":
@@ -461,18 +467,27 @@ class Program:
                     out.append(src)
         return "\n\n\n".join(out)
 
-    def _body(self, blocks: List[Block], h: str, start: int = 0) -> List[str]:
+    def _body(self, blocks: List[Block], h: str, start: int = 0, mode: str = "f") -> List[str]:
         lines = []
         for k, b in enumerate(blocks):
             for line in b.render(h, str(start + k)):
-                lines += line.split("\n")
+                for part in line.split("\n"):
+                    if "@@RETURN " in part:
+                        indent, value = part.split("@@RETURN ")
+                        if mode == "f":
+                            lines.append(f"{indent}return {value}")
+                        else:
+                            lines += [f"{indent}y_early = {value}",
+                                      f"{indent}return y_early, dlgradient(y_early, {self.target.text})"]
+                    else:
+                        lines.append(part)
         return lines
 
     def _loss(self, h: str) -> str:
         return self.loss.replace("{h}", h)
 
-    def body_lines(self) -> List[str]:
-        """The body computing y (indent 0)."""
+    def body_lines(self, mode: str = "f") -> List[str]:
+        """The body computing y (indent 0); ``mode`` "g" turns early returns into returns with gradients."""
         if self.driver == "driver_reassigned":
             s = self.state
             lines = [] if s == "x" else [f"{s} = x * 1.0"]
@@ -480,7 +495,7 @@ class Program:
             lines += [f"t = {s} * 1.0"] + self._body(self.tail, "t", len(self.blocks))
             lines += [f"y = {self._loss('t')}"]
             return lines
-        return ["h = x * 1.0"] + self._body(self.blocks, "h") + [f"y = {self._loss('h')}"]
+        return ["h = x * 1.0"] + self._body(self.blocks, "h", 0, mode) + [f"y = {self._loss('h')}"]
 
     def source(self) -> str:
         ind = lambda ls: "\n".join("    " + x for x in ls)        # noqa: E731
@@ -515,7 +530,7 @@ class Program:
             parts.append(f"\ndef tail({targ}):\n{ind(head + [f't = {s} * 1.0'] + tail + [f'y = {self._loss(chr(116))}'])}\n"
                          "    return y\n")
         else:
-            parts.append(f"\ndef g({ARGS}):\n{ind(body)}\n    return y, dlgradient(y, {t.text})\n")
+            parts.append(f"\ndef g({ARGS}):\n{ind(self.body_lines('g'))}\n    return y, dlgradient(y, {t.text})\n")
         parts.append(MAKE_ARGS.format(seed=self.seed))
         return "\n".join(parts)
 
@@ -554,6 +569,8 @@ def generate(seed: int, features: Optional[List[str]] = None, avoid=()) -> Progr
     second = make_target(rng.choice(targets), rng) if driver == "driver_several" else None
     n_blocks = rng.randint(2, 5)
     avoided = {pair.split("+", 1)[1] for pair in avoid if pair.split("+", 1)[0] == driver}
+    if driver != "driver_first":
+        avoided.add("early_return_main")         # the other drivers need the whole body
     blocks = [b for b in blocks if b not in avoided] or ["elementwise"]
     chosen = [make_block(rng.choice(blocks), rng) for _ in range(n_blocks)]
     tail: List[Block] = []
