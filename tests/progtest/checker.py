@@ -426,6 +426,10 @@ def run_seed(seed: int, folder: str, features=None, timeout: float = 30.0, attem
     return res
 
 
+_LOCATED = re.compile(r"\b\w+(Error|Exception|Warning) while (evaluating|computing the gradient of) `")
+
+
 def internal(reason: str) -> bool:
-    """A refusal that is really a failure of sct (an internal error, a crash in generated adjoint code)."""
-    return "internal error" in reason or "while computing the gradient of" in reason
+    """A refusal that is really a failure of sct: an internal error of the compiler, or a Python
+    exception inside generated code (plain Python ran the same program on the same arguments fine)."""
+    return "internal error" in reason or bool(_LOCATED.search(reason))
