@@ -36,6 +36,10 @@ KNOWN_BROKEN = {
     "nested_break": "item 13: break in a nested loop",
     "object_built": "item 14: constructor argument stored and never read",
     "index_tricks": "item 16: np.r_ / np.c_",
+    "early_return_main": "new: `if c: return y0, dlgradient(y0, x)` not taken, then a call of a helper, "
+                         "method or callable object: the final dlgradient(y, x) is zero",
+    "branch_attribute": "new: `h = net.l2.b if c else h * 0.7` (an attribute chain assigned in a branch): "
+                        "internal error AttributeError 'Attribute' object has no attribute 'id'",
     # "driver+block": that driver's programs leave the block out (the block alone is fine)
     "driver_second_order+break_continue": "new (near item 13): second derivative through a loop with "
                                           "continue and break: internal error (KeyError gast.Not, "

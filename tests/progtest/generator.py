@@ -31,7 +31,7 @@ from typing import List, Optional, Tuple
 # features
 
 BLOCK_FEATURES = [
-    "elementwise", "math_scalar", "unary_const", "reduction", "slice", "matmul", "branch",
+    "elementwise", "math_scalar", "unary_const", "reduction", "slice", "matmul", "branch", "branch_attribute",
     "for_loop", "while_loop", "break_continue", "nested_break", "early_return", "comprehension",
     "early_return_main", "helper", "helper_rebind", "closure", "method", "callable_subobject", "attr_chain",
     "object_built", "dataclass_read", "alias_copy", "alias_view", "inplace_sort",
@@ -229,7 +229,14 @@ def make_block(feature: str, rng: random.Random) -> Block:
                               "{h} = {h} + ({h} @ %s) * 0.1" % rng.choice(VEC_READS),
                               '{h} = (p["W"].T @ {h}) * 0.3 + np.sin({h})',
                               '{h} = np.tanh(net.l1.w @ {h} + net.l1.b)'])])
+    if feature == "branch_attribute":
+        leaf = rng.choice(["net.l2.b", "dc.a", "net.l1.b"])
+        if v < 50:
+            return B([f"{{h}} = {leaf} if {{h}}[1] > {c(rng, -0.5, 0.5)} else {{h}} * 0.7"])
+        return B([f"if np.sum({{h}}) > {c(rng, -1, 1)}:", f"    {{h}} = {leaf}", "else:",
+                  f"    {{h}} = {{h}} * {leaf}"])
     if feature == "branch":
+        e = lambda: f"({expr(rng, n)}) * 1.0" if rng.random() < 0.5 else f"{expr(rng, n)} + 0.0"  # noqa: E731
         if v < 50:
             return B([f"if np.sum({{h}}) > {c(rng, -1, 1)}:", f"    {{h}} = {e()}",
                       f"elif {{h}}[0] < {c(rng, -1, 0)}:", f"    {{h}} = {e()} * 0.5",
