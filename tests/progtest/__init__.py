@@ -44,6 +44,8 @@ KNOWN_BROKEN = {
     "driver_second_order+break_continue": "new (near item 13): second derivative through a loop with "
                                           "continue and break: internal error (KeyError gast.Not, "
                                           "AttributeError 'Attribute' has no 'id')",
+    "driver_second_order+for_loop": "new: second derivative through a for loop whose body reads net.l2.b: "
+                                    "internal error (AttributeError 'Attribute' object has no attribute 'id')",
     "driver_second_order+branch": "new: second derivative through `a if c else b` reading net.l1.b: internal "
                                   "error (AttributeError 'Attribute' object has no attribute 'id')",
 }
