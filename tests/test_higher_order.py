@@ -100,6 +100,8 @@ _LAMBDA_TEMPLATES = {
     "scale_each": "FLAT_NESTED(OP({0}, {1}))",
     "weighted_sum": "OP([{0}, [{1}, {2}]], {3})",
     "atleast_2d": "FLAT(OP({0}, {1}))",
+    "tolist_method": "np.array({0}.tolist())",
+    "nested_to_array": "OP({0}.tolist(), {1})",
 }
 
 _COUNTER = [0]
