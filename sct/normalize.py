@@ -317,7 +317,19 @@ class Normalizer:
             self.assign_to(name, value, branch.body)
             out = branch.body
 
+    def reads_itself(self, name: str, node) -> Optional[str]:
+        """``p = {k: v for k, v in p.items()}`` reads the old ``p``: the new value is built
+        under a name of its own (returned), bound to ``name`` once complete, as Python does."""
+        if any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(node)):
+            return self.namer.fresh(name + "_new")
+        return None
+
     def list_comp(self, name: str, node: gast.ListComp, out: List):
+        built = self.reads_itself(name, node)
+        if built is not None:
+            self.list_comp(built, node, out)
+            self.emit(out, assign(name, load(built)))
+            return
         item = self.namer.fresh(name + "_item")
         self.comprehension(name, node, gast.List(elts=[], ctx=gast.Load()), [
             gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
@@ -327,6 +339,11 @@ class Normalizer:
                         type_comment=None)], out)
 
     def dict_comp(self, name: str, node: gast.DictComp, out: List):
+        built = self.reads_itself(name, node)
+        if built is not None:
+            self.dict_comp(built, node, out)
+            self.emit(out, assign(name, load(built)))
+            return
         key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
         self.comprehension(name, node, gast.Dict(keys=[], values=[]), [
             gast.Assign(targets=[store(key)], value=node.key, type_comment=None),
