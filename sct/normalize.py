@@ -16,6 +16,7 @@ statement it came from.
 """
 from __future__ import annotations
 
+import copy
 from typing import List, Optional, Tuple
 
 import gast
@@ -112,12 +113,34 @@ class Normalizer:
                 self.store_into(target, tmp, out)
         elif isinstance(s, gast.AugAssign):
             target = s.target
-            current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
+            # ``t += v`` changes an array (list, dict) t holds in place, and rebinds a number:
+            # the statement computing the new value is marked (``sct_augmented``) with the
+            # name of the old value, for the aliasing analysis (sct.aliasing.check_augmented)
             if isinstance(target, gast.Name):
+                current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
                 self.assign_to(target.id, current, out)
+                if out and isinstance(out[-1], gast.Assign):
+                    out[-1].sct_augmented = (target.id, None)
+            elif isinstance(target, (gast.Subscript, gast.Attribute)):
+                # the container and the index are evaluated once, as in Python
+                hint = self.hint_of(target)
+                obj = self.atom(self.as_load(target.value), out, hint=hint)
+                if isinstance(target, gast.Subscript):
+                    index = self.index(target.slice, out)
+                    old = gast.Subscript(value=obj, slice=index, ctx=gast.Load())
+                    new_target = gast.Subscript(value=obj, slice=copy.deepcopy(index), ctx=gast.Store())
+                else:
+                    old = gast.Attribute(value=obj, attr=target.attr, ctx=gast.Load())
+                    new_target = gast.Attribute(value=obj, attr=target.attr, ctx=gast.Store())
+                old_name = self.atom(old, out, hint=hint)
+                tmp = self.namer.fresh(hint + "_" + BINOP_NAMES.get(type(s.op), "op"))
+                self.assign_to(tmp, gast.BinOp(left=old_name, op=s.op, right=s.value), out)
+                if out and isinstance(out[-1], gast.Assign):
+                    out[-1].sct_augmented = (getattr(old_name, "id", None),
+                                             getattr(obj, "id", None))
+                self.emit(out, gast.Assign(targets=[new_target], value=load(tmp), type_comment=None))
             else:
-                tmp = self.atom(current, out, hint=self.hint_of(target))
-                self.store_into(target, tmp, out)
+                self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
         elif isinstance(s, gast.AnnAssign):
             if s.value is not None:
                 self.stmt(gast.Assign(targets=[s.target], value=s.value, type_comment=None), out)
