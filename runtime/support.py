@@ -1084,6 +1084,92 @@ def list_pad(grad, before, after):
     return [ZERO] * before + items + [ZERO] * after
 
 
+def _both_sequences(a, b) -> bool:
+    return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
+
+
+def concat_head(grad, a, b):
+    """The adjoint of ``a`` in ``a + b``: its part of a list adjoint when the operands are
+    lists or tuples (concatenation), the sum adjoint otherwise."""
+    if _both_sequences(a, b):
+        return list_head(grad, a)
+    return unbroadcast(grad, a)
+
+
+def concat_tail(grad, a, b):
+    """The adjoint of ``b`` in ``a + b`` (see concat_head)."""
+    if _both_sequences(a, b):
+        return list_tail(grad, a)
+    return unbroadcast(grad, b)
+
+
+def concat_head_transpose(cot, grad, a, b):
+    """The adjoint of concat_head with respect to ``grad``."""
+    if _both_sequences(a, b):
+        return list_pad(cot, 0, len(b))
+    return broadcast_like(cot, grad)
+
+
+def concat_tail_transpose(cot, grad, a, b):
+    """The adjoint of concat_tail with respect to ``grad``."""
+    if _both_sequences(a, b):
+        return list_pad(cot, len(a), 0)
+    return broadcast_like(cot, grad)
+
+
+def repeat_adjoint(grad, seq, n):
+    """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple, each item's
+    adjoint summed over its ``n`` copies; for an array or number, ``grad * n`` summed to its shape."""
+    if isinstance(seq, (list, tuple)):
+        k = len(seq)
+        if _is_zero(grad):
+            return grad
+        out = [ZERO] * k
+        for i, part in enumerate(grad):
+            out[i % k] = add_grad(out[i % k], part)
+        return out
+    return unbroadcast(grad * n, seq)
+
+
+def repeat_adjoint_transpose(cot, grad, seq, n):
+    """The adjoint of repeat_adjoint with respect to ``grad``."""
+    if isinstance(seq, (list, tuple)):
+        if _is_zero(cot):
+            return cot
+        return list(cot) * max(int(n), 0)
+    return broadcast_like(cot * n, grad)
+
+
+@defrule(repeat_adjoint, wrt=("grad",))
+def _repeat_adjoint_rule(g, ans, grad, seq, n):
+    return repeat_adjoint_transpose(g, grad, seq, n)
+
+
+@defrule(repeat_adjoint_transpose, wrt=("cot",))
+def _repeat_adjoint_transpose_rule(g, ans, cot, grad, seq, n):
+    return repeat_adjoint(g, seq, n)
+
+
+@defrule(concat_head, wrt=("grad",))
+def _concat_head_rule(g, ans, grad, a, b):
+    return concat_head_transpose(g, grad, a, b)
+
+
+@defrule(concat_tail, wrt=("grad",))
+def _concat_tail_rule(g, ans, grad, a, b):
+    return concat_tail_transpose(g, grad, a, b)
+
+
+@defrule(concat_head_transpose, wrt=("cot",))
+def _concat_head_transpose_rule(g, ans, cot, grad, a, b):
+    return concat_head(g, a, b)
+
+
+@defrule(concat_tail_transpose, wrt=("cot",))
+def _concat_tail_transpose_rule(g, ans, cot, grad, a, b):
+    return concat_tail(g, a, b)
+
+
 @defrule(list_pad, wrt=("grad",))
 def _list_pad_rule(g, ans, grad, before, after):
     return getitem_or_zero(g, slice(before, len(ans) - after))
