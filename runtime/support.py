@@ -7,6 +7,7 @@ follow that array's module (CuPy dispatches these through ``__array_function__``
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import types
 from typing import Any
@@ -1076,6 +1077,111 @@ def _dict_values_rule(g, ans, mapping):
 @defrule(copy_list, wrt=("items",))
 def _copy_list_rule(g, ans, items):
     return g
+
+
+def copy_value(obj):
+    """``obj.copy()`` and ``copy.copy(obj)``: a new array, list or dict with the same items
+    (a tuple is itself)."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, list):
+        return list(obj)
+    if isinstance(obj, tuple):
+        return obj
+    if isinstance(obj, dict):
+        return obj.copy()
+    import copy as _copy
+    return _copy.copy(obj)
+
+
+def deep_copy(obj):
+    """``copy.deepcopy(obj)``."""
+    import copy as _copy
+    return _copy.deepcopy(obj)
+
+
+def dict_source_adjoint(grad, mapping):
+    """The adjoint of ``dict(mapping)``: the value adjoints under the mapping's keys (for a
+    sequence of (key, value) pairs, a list of [0, value adjoint] pairs; a repeated key's
+    adjoint goes to its last pair, the one the dict keeps)."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(mapping, dict):
+        return {k: getitem_or_zero(grad, k) for k in mapping}
+    items = list(mapping)
+    last = {pair[0]: i for i, pair in enumerate(items)}
+    return [[ZERO, getitem_or_zero(grad, pair[0]) if last[pair[0]] == i else ZERO]
+            for i, pair in enumerate(items)]
+
+
+def dict_source_transpose(cot, mapping):
+    """The adjoint of dict_source_adjoint with respect to its ``grad``."""
+    if _is_zero(cot):
+        return cot
+    if isinstance(mapping, dict):
+        return {k: getitem_or_zero(cot, k) for k in mapping}
+    items = list(mapping)
+    out = {}
+    for i, pair in enumerate(items):
+        out[pair[0]] = getitem_or_zero(getitem_or_zero(cot, i), 1)
+    return out
+
+
+def dict_merged(a, b):
+    """``{**a, **b}``."""
+    return {**a, **b}
+
+
+def dict_part(grad, keys, hidden):
+    """The adjoints of the keys of ``keys`` that ``hidden`` does not override."""
+    if _is_zero(grad):
+        return grad
+    return {k: getitem_or_zero(grad, k) for k in keys if k not in hidden}
+
+
+def listed(items):
+    """``[*items]``: a new list of the items."""
+    return list(items)
+
+
+def tupled(items):
+    """``(*items,)``: a tuple of the items."""
+    return tuple(items)
+
+
+@defrule(copy_value, copy.copy, deep_copy, copy.deepcopy)
+def _copy_value_rule(g, ans, x):
+    return g
+
+
+@defrule(dict, wrt=("mapping",))
+def _dict_rule(g, ans, mapping=()):
+    return dict_source_adjoint(g, mapping)
+
+
+@defrule(dict_source_adjoint, wrt=("grad",))
+def _dict_source_adjoint_rule(g, ans, grad, mapping):
+    return dict_source_transpose(g, mapping)
+
+
+@defrule(dict_source_transpose, wrt=("cot",))
+def _dict_source_transpose_rule(g, ans, cot, mapping):
+    return dict_source_adjoint(g, mapping)
+
+
+@defrule(dict_merged, wrt=("a", "b"))
+def _dict_merged_rule(g, ans, a, b):
+    return dict_part(g, a, b), dict_part(g, b, ())
+
+
+@defrule(dict_part, wrt=("grad",))
+def _dict_part_rule(g, ans, grad, keys, hidden):
+    return dict_part(g, keys, hidden)
+
+
+@defrule(listed, tupled, wrt=("items",))
+def _listed_rule(g, ans, items):
+    return sequence_adjoint(g, items)
 
 
 def list_pad(grad, before, after):

@@ -52,6 +52,10 @@ VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", 
                 "__getitem__", "flatten", "real", "imag"}
 VIEW_ATTRIBUTES = {"T", "mT", "H", "real", "imag", "flat", "data", "base"}
 COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
+# ops that build a new container of (views of) their arguments' items
+CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "listed", "tupled",
+                                    "dict_merged", "copy_list", "as_sequence"}
+SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
                       "enumerate", "zip", "format", "id", "hash", "type"}
@@ -140,6 +144,7 @@ class AliasAnalysis:
         self.live_after: Dict[int, FrozenSet[str]] = {}
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
+        self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.slice_names = {s.targets[0].id for s in walk_no_defs(fdef)
                             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                             and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
@@ -215,6 +220,13 @@ class AliasAnalysis:
         state.multi = age(state.multi)
         return new
 
+    def is_sequence(self, o) -> bool:
+        """Is the object ``o`` surely a list or tuple (slicing it copies)?"""
+        if o[0] == "arg":
+            kind = self.kinds.get(o[1])
+            return isinstance(kind, tuple) and kind[:1] == ("seq",)
+        return o[0] in ("new", "old") and o[1] in self.seq_sites
+
     def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
         o = self.alloc(state, site)
         state.heap[o] = frozenset(contents)
@@ -253,6 +265,10 @@ class AliasAnalysis:
                     state.multi = state.multi | parts[0] | parts[1]
                 elif isinstance(value.op, gast.Add):         # l + [a] with a already in l
                     state.multi = state.multi | (parts[0] & parts[1])
+            if isinstance(value, gast.BinOp) and (
+                    any(isinstance(o, gast.List) for o in operands) or
+                    (objs and all(self.is_sequence(o) for o in objs))):
+                self.seq_sites.add(site)
             if isinstance(value, gast.BinOp) and isinstance(value.right, gast.List):
                 objs |= self.names(state, value.right)
                 return self.fresh(state, site, state.contents(objs) | self.names(state, value.right))
@@ -264,6 +280,9 @@ class AliasAnalysis:
             base = self.names(state, value.value)
             if self.is_scalar_item(value):
                 return frozenset()
+            if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
+                self.seq_sites.add(site)         # l[:] of a list or tuple: a new one
+                return self.fresh(state, site, state.contents(base))
             return base | state.contents(base)
         if isinstance(value, gast.Attribute):
             chain = []
@@ -283,6 +302,8 @@ class AliasAnalysis:
                     objs = state.contents(objs)
             return objs
         if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            if not isinstance(value, gast.Dict):
+                self.seq_sites.add(site)
             objs = frozenset()
             for v in (value.values if isinstance(value, gast.Dict) else value.elts):
                 item = self.names(state, v)
@@ -313,6 +334,12 @@ class AliasAnalysis:
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
+        if info.kind == "op" and name in CONTAINER_COPIES and name != "as_sequence":
+            # a new list, tuple or dict holding the items (or the rows of an array argument)
+            objs = args | receiver
+            if name in SEQUENCE_MAKERS:
+                self.seq_sites.add(site)
+            return self.fresh(state, site, objs | state.contents(objs))
         if info.kind in ("op", "nondiff", "stop", "create"):
             if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
                 objs = args | receiver
@@ -604,6 +631,14 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         return None
     func = node.func
     target = _resolved(resolver, func)
+    # t = dict(m, k=v): t = dict(m), then t["k"] = v (a new dict: its items are set in place)
+    if target is dict and result is not None and node.keywords and len(node.args) <= 1 and \
+            all(k.arg is not None for k in node.keywords):
+        first = assign(result, gast.Call(func=func, args=node.args, keywords=[])) if node.args else \
+            assign(result, gast.Dict(keys=[], values=[]))
+        return [first] + [gast.Assign(targets=[gast.Subscript(value=load(result), slice=const(k.arg),
+                                                              ctx=gast.Store())],
+                                      value=k.value, type_comment=None) for k in node.keywords]
     # ufunc(..., out=z)
     outs = [k for k in node.keywords if k.arg == "out"]
     if outs and isinstance(outs[0].value, gast.Name) and isinstance(target, np.ufunc) and \

@@ -503,11 +503,11 @@ class Normalizer:
                                   slice=self.index(node.slice, out), ctx=gast.Load())
         if isinstance(node, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in node.elts):
-                self.fail(node, "a starred item in a literal", "concatenate the sequences with +")
+                return self.starred_literal(node, out, hint)
             return type(node)(elts=[self.atom(e, out, hint) for e in node.elts], ctx=gast.Load())
         if isinstance(node, gast.Dict):
             if any(k is None for k in node.keys):
-                self.fail(node, "**mapping in a dict literal", "build the dict key by key")
+                return self.merged_dict(node, out, hint)
             return gast.Dict(keys=[self.atom(k, out, hint) for k in node.keys],
                              values=[self.atom(v, out, hint) for v in node.values])
         if isinstance(node, gast.JoinedStr):
@@ -523,6 +523,51 @@ class Normalizer:
         if kind:
             self.fail(node, *kind)
         self.fail(node, type(node).__name__, "rewrite the expression with simpler operations")
+
+    def starred_literal(self, node, out: List, hint: str):
+        """``[*l, v]`` / ``(*l, v)``: the pieces concatenated (each ``*l`` a new list)."""
+        parts, run = [], []
+
+        def flush():
+            if run:
+                parts.append(self.atom(gast.List(elts=list(run), ctx=gast.Load()), out, hint))
+                run.clear()
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                flush()
+                parts.append(self.atom(call(f"{self.rt_name}.listed", [e.value]), out, hint))
+            else:
+                run.append(e)
+        flush()
+        value = parts[0]
+        for part in parts[1:]:
+            value = self.atom(gast.BinOp(left=value, op=gast.Add(), right=part), out, hint)
+        return call(f"{self.rt_name}.{'tupled' if isinstance(node, gast.Tuple) else 'listed'}", [value])
+
+    def merged_dict(self, node: gast.Dict, out: List, hint: str):
+        """``{**p, "w": v}``: the pieces merged in order, later keys winning."""
+        parts, keys, values = [], [], []
+
+        def flush():
+            if keys:
+                parts.append(self.atom(gast.Dict(keys=list(keys), values=list(values)), out, hint))
+                keys.clear()
+                values.clear()
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                flush()
+                parts.append(self.atom(v, out, hint))
+            else:
+                keys.append(k)
+                values.append(v)
+        flush()
+        value = self.atom(gast.Dict(keys=[], values=[]), out, hint)
+        for i, part in enumerate(parts):
+            merged = call(f"{self.rt_name}.dict_merged", [value, part])
+            if i == len(parts) - 1:
+                return merged
+            value = self.atom(merged, out, hint)
+        return value
 
     def lambda_def(self, name: str, node: gast.Lambda, out: List) -> gast.FunctionDef:
         fdef = gast.FunctionDef(name=name, args=node.args, body=[gast.Return(value=node.body)],
