@@ -145,6 +145,7 @@ class AliasAnalysis:
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
+        self.map_sites: Set = set()            # allocation sites known to make dicts
         self.slice_names = {s.targets[0].id for s in walk_no_defs(fdef)
                             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                             and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
@@ -227,6 +228,13 @@ class AliasAnalysis:
             return isinstance(kind, tuple) and kind[:1] == ("seq",)
         return o[0] in ("new", "old") and o[1] in self.seq_sites
 
+    def is_mapping(self, o) -> bool:
+        """Is the object ``o`` surely a dict?"""
+        if o[0] == "arg":
+            kind = self.kinds.get(o[1])
+            return isinstance(kind, tuple) and kind[:1] == ("map",) and kind[1] is dict
+        return o[0] in ("new", "old") and o[1] in self.map_sites
+
     def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
         o = self.alloc(state, site)
         state.heap[o] = frozenset(contents)
@@ -283,6 +291,9 @@ class AliasAnalysis:
             if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
                 self.seq_sites.add(site)         # l[:] of a list or tuple: a new one
                 return self.fresh(state, site, state.contents(base))
+            if not isinstance(value.slice, (gast.Slice, gast.Tuple)) and base and \
+                    all(self.is_sequence(o) or self.is_mapping(o) for o in base):
+                return state.contents(base)      # an item of a list, tuple or dict, not a view of it
             return base | state.contents(base)
         if isinstance(value, gast.Attribute):
             chain = []
@@ -302,8 +313,7 @@ class AliasAnalysis:
                     objs = state.contents(objs)
             return objs
         if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-            if not isinstance(value, gast.Dict):
-                self.seq_sites.add(site)
+            (self.map_sites if isinstance(value, gast.Dict) else self.seq_sites).add(site)
             objs = frozenset()
             for v in (value.values if isinstance(value, gast.Dict) else value.elts):
                 item = self.names(state, v)
@@ -339,6 +349,8 @@ class AliasAnalysis:
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
                 self.seq_sites.add(site)
+            elif name in ("dict", "dict_merged"):
+                self.map_sites.add(site)
             return self.fresh(state, site, objs | state.contents(objs))
         if info.kind in ("op", "nondiff", "stop", "create"):
             if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
@@ -375,6 +387,10 @@ class AliasAnalysis:
             node.func.value.id in self.super_names and not args
         if not via_super:           # super().__init__() runs on self like the method itself
             state.escaped = state.escaped | reached
+        if info.kind == "function" and _returns_fresh(info.obj):
+            # every return makes a new value (``return np.tanh(v * s)``): the result is a
+            # new object, whose items may still be anything
+            return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
     def store(self, state: State, objs, value_objs):
@@ -1017,6 +1033,103 @@ def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) ->
         if n in analysis.locals:
             objs |= state.env.get(n, frozenset())
     return any(o in saved and o[0] in ("new", "old") for o in state.reach(objs))
+
+
+_FRESH_CACHE: Dict = {}
+
+
+def _returns_fresh(fn) -> bool:
+    """Does every ``return`` of the plain function ``fn`` give a new object: an arithmetic
+    result, a literal or comprehension, a numpy call that is not a view, or a local name bound
+    only to such values?"""
+    import types
+    if not isinstance(fn, types.FunctionType):
+        return False
+    key = fn.__code__
+    if key in _FRESH_CACHE:
+        return _FRESH_CACHE[key]
+    _FRESH_CACHE[key] = False
+    try:
+        from .parse import function_ast
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    if len(_FRESH_CACHE) > 4096:
+        _FRESH_CACHE.clear()
+
+    def fresh_call(node) -> bool:
+        chain = []
+        f = node.func
+        while isinstance(f, gast.Attribute):
+            chain.append(f.attr)
+            f = f.value
+        if not isinstance(f, gast.Name) or not chain:
+            return False
+        value = fn.__globals__.get(f.id)
+        for name in reversed(chain):
+            if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
+                return False
+            value = getattr(value, name, None)
+        module = getattr(value, "__module__", "") or ""
+        name = getattr(value, "__name__", "")
+        return (isinstance(value, np.ufunc) or module.startswith("numpy")) and \
+            name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS
+
+    def fresh_value(node) -> bool:
+        if isinstance(node, (gast.BinOp, gast.UnaryOp, gast.List, gast.Tuple, gast.Dict,
+                             gast.ListComp, gast.DictComp)):
+            return True
+        return isinstance(node, gast.Call) and fresh_call(node)
+
+    bindings: Dict[str, List] = {}
+    others = set()
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Name):
+                    bindings.setdefault(t.id, []).append(n.value)
+                else:
+                    others |= {m.id for m in gast.walk(t) if isinstance(m, gast.Name)}
+        elif isinstance(n, (gast.For, gast.AugAssign, gast.AnnAssign, gast.With)):
+            target = n.target if not isinstance(n, gast.With) else None
+            if target is not None and not isinstance(n, gast.AugAssign):
+                others |= {m.id for m in gast.walk(target) if isinstance(m, gast.Name)}
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
+    # a name handed to a call, put in a literal, bound to another name or stored elsewhere
+    # may be kept there: its value is not new to the caller
+    kept = set()
+    for n in walk_no_defs(fdef):
+        children = []
+        if isinstance(n, gast.Call) and not fresh_call(n):     # numpy ops keep nothing
+            children = list(n.args) + [k.value for k in n.keywords]
+        elif isinstance(n, (gast.List, gast.Tuple, gast.Set)):
+            children = list(n.elts)
+        elif isinstance(n, gast.Dict):
+            children = list(n.values)
+        elif isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None:
+            children = [n.value]
+        elif isinstance(n, (gast.Yield, gast.YieldFrom, gast.Lambda, gast.FunctionDef)):
+            children = list(gast.walk(n))
+        for c in children:
+            if isinstance(c, gast.Starred):
+                c = c.value
+            if isinstance(c, gast.Name):
+                kept.add(c.id)
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in gast.walk(fdef)):
+        _FRESH_CACHE[key] = False           # a closure may keep any local
+        return False
+    ok = bool(returns)
+    for r in returns:
+        v = r.value
+        if fresh_value(v):
+            continue
+        if isinstance(v, gast.Name) and v.id not in params and v.id not in others and v.id not in kept and \
+                v.id in bindings and all(fresh_value(b) for b in bindings[v.id]):
+            continue
+        ok = False
+    _FRESH_CACHE[key] = ok
+    return ok
 
 
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:
