@@ -1109,7 +1109,7 @@ def _returns_fresh(fn) -> bool:
             children = list(n.values)
         elif isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None:
             children = [n.value]
-        elif isinstance(n, (gast.Yield, gast.YieldFrom, gast.Lambda, gast.FunctionDef)):
+        elif isinstance(n, (gast.Yield, gast.YieldFrom, gast.Lambda, gast.FunctionDef)) and n is not fdef:
             children = list(gast.walk(n))
         for c in children:
             if isinstance(c, gast.Starred):
