@@ -1893,3 +1893,5 @@ for _name, _np_op in {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.ar
 nondifferentiable(_math.floor, _math.ceil, _math.isnan, _math.isinf, _math.isfinite, _math.trunc)
 
 METHODS.update({"items": _support.dict_items, "values": _support.dict_values})
+# ``v.copy()`` of an array, a list or a dict (its adjoint keeps the structure)
+METHODS["copy"] = _support.copy_value

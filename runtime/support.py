@@ -7,6 +7,7 @@ follow that array's module (CuPy dispatches these through ``__array_function__``
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import types
 from typing import Any
@@ -1150,10 +1151,201 @@ def _copy_list_rule(g, ans, items):
     return g
 
 
+def copy_value(obj):
+    """``obj.copy()`` and ``copy.copy(obj)``: a new array, list or dict with the same items
+    (a tuple is itself)."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, list):
+        return list(obj)
+    if isinstance(obj, tuple):
+        return obj
+    if isinstance(obj, dict):
+        return obj.copy()
+    import copy as _copy
+    return _copy.copy(obj)
+
+
+def deep_copy(obj):
+    """``copy.deepcopy(obj)``."""
+    import copy as _copy
+    return _copy.deepcopy(obj)
+
+
+def dict_source_adjoint(grad, mapping):
+    """The adjoint of ``dict(mapping)``: the value adjoints under the mapping's keys (for a
+    sequence of (key, value) pairs, a list of [0, value adjoint] pairs; a repeated key's
+    adjoint goes to its last pair, the one the dict keeps)."""
+    if _is_zero(grad):
+        return grad
+    if isinstance(mapping, dict):
+        return {k: getitem_or_zero(grad, k) for k in mapping}
+    items = list(mapping)
+    last = {pair[0]: i for i, pair in enumerate(items)}
+    return [[ZERO, getitem_or_zero(grad, pair[0]) if last[pair[0]] == i else ZERO]
+            for i, pair in enumerate(items)]
+
+
+def dict_source_transpose(cot, mapping):
+    """The adjoint of dict_source_adjoint with respect to its ``grad``."""
+    if _is_zero(cot):
+        return cot
+    if isinstance(mapping, dict):
+        return {k: getitem_or_zero(cot, k) for k in mapping}
+    items = list(mapping)
+    out = {}
+    for i, pair in enumerate(items):
+        out[pair[0]] = getitem_or_zero(getitem_or_zero(cot, i), 1)
+    return out
+
+
+def dict_merged(a, b):
+    """``{**a, **b}``."""
+    return {**a, **b}
+
+
+def dict_part(grad, keys, hidden):
+    """The adjoints of the keys of ``keys`` that ``hidden`` does not override."""
+    if _is_zero(grad):
+        return grad
+    return {k: getitem_or_zero(grad, k) for k in keys if k not in hidden}
+
+
+def listed(items):
+    """``[*items]``: a new list of the items."""
+    return list(items)
+
+
+def tupled(items):
+    """``(*items,)``: a tuple of the items."""
+    return tuple(items)
+
+
+@defrule(copy_value, copy.copy, deep_copy, copy.deepcopy)
+def _copy_value_rule(g, ans, x):
+    return g
+
+
+@defrule(dict, wrt=("mapping",))
+def _dict_rule(g, ans, mapping=()):
+    return dict_source_adjoint(g, mapping)
+
+
+@defrule(dict_source_adjoint, wrt=("grad",))
+def _dict_source_adjoint_rule(g, ans, grad, mapping):
+    return dict_source_transpose(g, mapping)
+
+
+@defrule(dict_source_transpose, wrt=("cot",))
+def _dict_source_transpose_rule(g, ans, cot, mapping):
+    return dict_source_adjoint(g, mapping)
+
+
+@defrule(dict_merged, wrt=("a", "b"))
+def _dict_merged_rule(g, ans, a, b):
+    return dict_part(g, a, b), dict_part(g, b, ())
+
+
+@defrule(dict_part, wrt=("grad",))
+def _dict_part_rule(g, ans, grad, keys, hidden):
+    return dict_part(g, keys, hidden)
+
+
+@defrule(listed, tupled, wrt=("items",))
+def _listed_rule(g, ans, items):
+    return sequence_adjoint(g, items)
+
+
 def list_pad(grad, before, after):
     """``grad`` with ``before`` zero adjoints in front and ``after`` behind."""
     items = [ZERO] * len(grad) if _is_zero(grad) else list(grad)
     return [ZERO] * before + items + [ZERO] * after
+
+
+def _both_sequences(a, b) -> bool:
+    return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
+
+
+def concat_head(grad, a, b):
+    """The adjoint of ``a`` in ``a + b``: its part of a list adjoint when the operands are
+    lists or tuples (concatenation), the sum adjoint otherwise."""
+    if _both_sequences(a, b):
+        return list_head(grad, a)
+    return unbroadcast(grad, a)
+
+
+def concat_tail(grad, a, b):
+    """The adjoint of ``b`` in ``a + b`` (see concat_head)."""
+    if _both_sequences(a, b):
+        return list_tail(grad, a)
+    return unbroadcast(grad, b)
+
+
+def concat_head_transpose(cot, grad, a, b):
+    """The adjoint of concat_head with respect to ``grad``."""
+    if _both_sequences(a, b):
+        return list_pad(cot, 0, len(b))
+    return broadcast_like(cot, grad)
+
+
+def concat_tail_transpose(cot, grad, a, b):
+    """The adjoint of concat_tail with respect to ``grad``."""
+    if _both_sequences(a, b):
+        return list_pad(cot, len(a), 0)
+    return broadcast_like(cot, grad)
+
+
+def repeat_adjoint(grad, seq, n):
+    """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple, each item's
+    adjoint summed over its ``n`` copies; for an array or number, ``grad * n`` summed to its shape."""
+    if isinstance(seq, (list, tuple)):
+        k = len(seq)
+        if _is_zero(grad):
+            return grad
+        out = [ZERO] * k
+        for i, part in enumerate(grad):
+            out[i % k] = add_grad(out[i % k], part)
+        return out
+    return unbroadcast(grad * n, seq)
+
+
+def repeat_adjoint_transpose(cot, grad, seq, n):
+    """The adjoint of repeat_adjoint with respect to ``grad``."""
+    if isinstance(seq, (list, tuple)):
+        if _is_zero(cot):
+            return cot
+        return list(cot) * max(int(n), 0)
+    return broadcast_like(cot * n, grad)
+
+
+@defrule(repeat_adjoint, wrt=("grad",))
+def _repeat_adjoint_rule(g, ans, grad, seq, n):
+    return repeat_adjoint_transpose(g, grad, seq, n)
+
+
+@defrule(repeat_adjoint_transpose, wrt=("cot",))
+def _repeat_adjoint_transpose_rule(g, ans, cot, grad, seq, n):
+    return repeat_adjoint(g, seq, n)
+
+
+@defrule(concat_head, wrt=("grad",))
+def _concat_head_rule(g, ans, grad, a, b):
+    return concat_head_transpose(g, grad, a, b)
+
+
+@defrule(concat_tail, wrt=("grad",))
+def _concat_tail_rule(g, ans, grad, a, b):
+    return concat_tail_transpose(g, grad, a, b)
+
+
+@defrule(concat_head_transpose, wrt=("cot",))
+def _concat_head_transpose_rule(g, ans, cot, grad, a, b):
+    return concat_head(g, a, b)
+
+
+@defrule(concat_tail_transpose, wrt=("cot",))
+def _concat_tail_transpose_rule(g, ans, cot, grad, a, b):
+    return concat_tail(g, a, b)
 
 
 @defrule(list_pad, wrt=("grad",))

@@ -52,6 +52,10 @@ VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", 
                 "__getitem__", "flatten", "real", "imag"}
 VIEW_ATTRIBUTES = {"T", "mT", "H", "real", "imag", "flat", "data", "base"}
 COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
+# ops that build a new container of (views of) their arguments' items
+CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "listed", "tupled",
+                                    "dict_merged", "copy_list", "as_sequence"}
+SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
                       "enumerate", "zip", "format", "id", "hash", "type"}
@@ -76,15 +80,17 @@ def _old(site) -> Tuple:
 
 
 class State:
-    __slots__ = ("env", "heap", "escaped")
+    __slots__ = ("env", "heap", "escaped", "multi")
 
-    def __init__(self, env=None, heap=None, escaped=frozenset()):
+    def __init__(self, env=None, heap=None, escaped=frozenset(), multi=frozenset()):
         self.env: Dict[str, FrozenSet] = dict(env or {})
         self.heap: Dict[Tuple, FrozenSet] = dict(heap or {})
         self.escaped: FrozenSet = frozenset(escaped)
+        # objects a container may hold at two places (``[a] * 2``, ``{"u": a, "v": a}``)
+        self.multi: FrozenSet = frozenset(multi)
 
     def copy(self) -> "State":
-        return State(self.env, self.heap, self.escaped)
+        return State(self.env, self.heap, self.escaped, self.multi)
 
     def join(self, other: "State") -> "State":
         out = self.copy()
@@ -93,10 +99,11 @@ class State:
         for k, v in other.heap.items():
             out.heap[k] = out.heap.get(k, frozenset()) | v
         out.escaped = out.escaped | other.escaped
+        out.multi = out.multi | other.multi
         return out
 
     def key(self):
-        return (frozenset(self.env.items()), frozenset(self.heap.items()), self.escaped)
+        return (frozenset(self.env.items()), frozenset(self.heap.items()), self.escaped, self.multi)
 
     def contents(self, objs) -> FrozenSet:
         out = set()
@@ -136,6 +143,9 @@ class AliasAnalysis:
         self.before: Dict[int, State] = {}     # statement id -> state before it
         self.live_after: Dict[int, FrozenSet[str]] = {}
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
+        self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
+        self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
+        self.map_sites: Set = set()            # allocation sites known to make dicts
         self.slice_names = {s.targets[0].id for s in walk_no_defs(fdef)
                             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                             and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
@@ -208,7 +218,22 @@ class AliasAnalysis:
             heap[k2] = heap.get(k2, frozenset()) | age(v)
         state.heap = heap
         state.escaped = age(state.escaped)
+        state.multi = age(state.multi)
         return new
+
+    def is_sequence(self, o) -> bool:
+        """Is the object ``o`` surely a list or tuple (slicing it copies)?"""
+        if o[0] == "arg":
+            kind = self.kinds.get(o[1])
+            return isinstance(kind, tuple) and kind[:1] == ("seq",)
+        return o[0] in ("new", "old") and o[1] in self.seq_sites
+
+    def is_mapping(self, o) -> bool:
+        """Is the object ``o`` surely a dict?"""
+        if o[0] == "arg":
+            kind = self.kinds.get(o[1])
+            return isinstance(kind, tuple) and kind[:1] == ("map",) and kind[1] is dict
+        return o[0] in ("new", "old") and o[1] in self.map_sites
 
     def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
         o = self.alloc(state, site)
@@ -241,14 +266,34 @@ class AliasAnalysis:
             objs = frozenset()
             for o in operands:
                 objs |= self.names(state, o)
+            if isinstance(value, gast.BinOp):
+                parts = [self.names(state, o) if isinstance(o, gast.List) else
+                         state.contents(self.names(state, o)) for o in operands]
+                if isinstance(value.op, gast.Mult):          # [a] * 2 holds a twice
+                    state.multi = state.multi | parts[0] | parts[1]
+                elif isinstance(value.op, gast.Add):         # l + [a] with a already in l
+                    state.multi = state.multi | (parts[0] & parts[1])
+            if isinstance(value, gast.BinOp) and (
+                    any(isinstance(o, gast.List) for o in operands) or
+                    (objs and all(self.is_sequence(o) for o in objs))):
+                self.seq_sites.add(site)
             if isinstance(value, gast.BinOp) and isinstance(value.right, gast.List):
                 objs |= self.names(state, value.right)
                 return self.fresh(state, site, state.contents(objs) | self.names(state, value.right))
+            if self.activity is not None and self.activity.value_is_array(value):
+                self.array_sites.add(site)       # an array holds numbers, not objects
+                return self.fresh(state, site)
             return self.fresh(state, site, state.contents(objs))
         if isinstance(value, gast.Subscript):
             base = self.names(state, value.value)
             if self.is_scalar_item(value):
                 return frozenset()
+            if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
+                self.seq_sites.add(site)         # l[:] of a list or tuple: a new one
+                return self.fresh(state, site, state.contents(base))
+            if not isinstance(value.slice, (gast.Slice, gast.Tuple)) and base and \
+                    all(self.is_sequence(o) or self.is_mapping(o) for o in base):
+                return state.contents(base)      # an item of a list, tuple or dict, not a view of it
             return base | state.contents(base)
         if isinstance(value, gast.Attribute):
             chain = []
@@ -267,12 +312,13 @@ class AliasAnalysis:
                 else:
                     objs = state.contents(objs)
             return objs
-        if isinstance(value, (gast.Tuple, gast.List)):
-            return self.fresh(state, site, self.names(state, value))
-        if isinstance(value, gast.Dict):
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            (self.map_sites if isinstance(value, gast.Dict) else self.seq_sites).add(site)
             objs = frozenset()
-            for v in value.values:
-                objs |= self.names(state, v)
+            for v in (value.values if isinstance(value, gast.Dict) else value.elts):
+                item = self.names(state, v)
+                state.multi = state.multi | (objs & item)      # [a, a]
+                objs |= item
             return self.fresh(state, site, objs)
         if isinstance(value, gast.Call):
             return self.call_objects(state, value, site)
@@ -298,10 +344,22 @@ class AliasAnalysis:
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
+        if info.kind == "op" and name in CONTAINER_COPIES and name != "as_sequence":
+            # a new list, tuple or dict holding the items (or the rows of an array argument)
+            objs = args | receiver
+            if name in SEQUENCE_MAKERS:
+                self.seq_sites.add(site)
+            elif name in ("dict", "dict_merged"):
+                self.map_sites.add(site)
+            return self.fresh(state, site, objs | state.contents(objs))
         if info.kind in ("op", "nondiff", "stop", "create"):
             if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
                 objs = args | receiver
                 return objs | state.contents(objs)
+            if info.kind == "op" and info.obj is not None:
+                from .analysis import returns_array
+                if returns_array(info.obj):
+                    self.array_sites.add(site)
             return self.fresh(state, site)
         if info.kind == "method" and (info.method in registry.METHODS or info.method in MUTATORS or
                                       info.method in registry.NONDIFF_METHODS or
@@ -329,10 +387,15 @@ class AliasAnalysis:
             node.func.value.id in self.super_names and not args
         if not via_super:           # super().__init__() runs on self like the method itself
             state.escaped = state.escaped | reached
+        if info.kind == "function" and _returns_fresh(info.obj):
+            # every return makes a new value (``return np.tanh(v * s)``): the result is a
+            # new object, whose items may still be anything
+            return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
     def store(self, state: State, objs, value_objs):
         for o in objs:
+            state.multi = state.multi | (state.heap.get(o, frozenset()) & value_objs)
             state.heap[o] = state.heap.get(o, frozenset()) | value_objs
             if o == EXT or o[0] == "arg":
                 state.escaped = state.escaped | frozenset(state.reach(value_objs))
@@ -455,6 +518,14 @@ class AliasAnalysis:
         objs = state.env.get(name)
         if objs is None:
             objs = frozenset() if name in self.locals else frozenset({EXT})
+        return self.sharing_of(s, name, objs)
+
+    def sharing_of(self, s, name: str, objs, exclude=frozenset()) -> Optional[str]:
+        """Why a change of the objects ``objs`` (what ``name`` holds) at ``s`` may be seen
+        through something else than ``name`` and the names in ``exclude`` (None: it can't)."""
+        state = self.before.get(id(s))
+        if state is None:
+            return "sct could not follow where it comes from"
         if not objs:
             return None
         for o in objs:
@@ -471,7 +542,7 @@ class AliasAnalysis:
             return f"{name} was passed to a function or stored in an object that may keep it"
         live = self.live_after.get(id(s), frozenset()) | self.captured
         for other in sorted(live):
-            if other == name or other not in state.env:
+            if other == name or other in exclude or other not in state.env:
                 continue
             if objs & state.env[other]:
                 how = self.origin.get(other) or ""
@@ -576,6 +647,14 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         return None
     func = node.func
     target = _resolved(resolver, func)
+    # t = dict(m, k=v): t = dict(m), then t["k"] = v (a new dict: its items are set in place)
+    if target is dict and result is not None and node.keywords and len(node.args) <= 1 and \
+            all(k.arg is not None for k in node.keywords):
+        first = assign(result, gast.Call(func=func, args=node.args, keywords=[])) if node.args else \
+            assign(result, gast.Dict(keys=[], values=[]))
+        return [first] + [gast.Assign(targets=[gast.Subscript(value=load(result), slice=const(k.arg),
+                                                              ctx=gast.Store())],
+                                      value=k.value, type_comment=None) for k in node.keywords]
     # ufunc(..., out=z)
     outs = [k for k in node.keywords if k.arg == "out"]
     if outs and isinstance(outs[0].value, gast.Name) and isinstance(target, np.ufunc) and \
@@ -705,6 +784,8 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
 
     force: Set[int] = set()
     for s in _statements(fdef.body):
+        if getattr(s, "sct_augmented", None) is not None:
+            _check_augmented(s, analysis, param_kinds, mode, fail)
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
                 isinstance(s.targets[0].value, gast.Name):
             name = s.targets[0].value.id
@@ -811,14 +892,244 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
         if not (args_active or receiver_active or touches_saved):
             continue
         callee = _callee(info, node, activity, resolver, analysis, s)
+        if callee is None and not args_active and not receiver_active and \
+                not _reaches_saved_locals(analysis, s, node, saved_at.get(id(s), frozenset())):
+            # a method of an object that is not of the user's classes (rng.random(3)), given
+            # no traced value and nothing an adjoint reads: it changes nothing sct follows
+            continue
         # with no traced argument, a callee may set attributes of its object to what it
         # computes from its arguments (super().__init__(), counters): nothing traced moves
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(func) or "this call"
-            fail(s, f"{what}(...) is called with traced values{' and its result is not used' if result is None else ''}, "
+            given = "is called with traced values" if args_active or receiver_active else \
+                "is given values that earlier differentiated operations read"
+            fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                  "and it may change its arguments or its object in place, which sct does not follow; "
                  f"return the new values from {what}() and assign them", what)
     return force
+
+
+INPLACE_METHODS = {
+    gast.Add: "__iadd__", gast.Sub: "__isub__", gast.Mult: "__imul__", gast.Div: "__itruediv__",
+    gast.FloorDiv: "__ifloordiv__", gast.Mod: "__imod__", gast.Pow: "__ipow__",
+    gast.MatMult: "__imatmul__", gast.BitAnd: "__iand__", gast.BitOr: "__ior__",
+    gast.BitXor: "__ixor__", gast.LShift: "__ilshift__", gast.RShift: "__irshift__",
+}
+OP_SYMBOLS = {
+    gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//", gast.Mod: "%",
+    gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|", gast.BitXor: "^",
+    gast.LShift: "<<", gast.RShift: ">>",
+}
+
+
+def _rebinds(kind, op, mode: str) -> bool:
+    """Does ``t op= v`` rebind ``t`` to a new value when ``t`` has this argument kind (a
+    number, a tuple, an object without the in-place method), rather than change it in place?"""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    method = INPLACE_METHODS.get(type(op), "__iadd__")
+    tag = kind[0]
+    if tag == "num":
+        return True
+    if tag in ("dl", "nd"):
+        # a traced scalar handed to a helper is a Python or numpy number (immutable);
+        # a dlarray or ndarray given to dlfeval changes in place, even with no dimensions
+        return mode == "vjp" and len(kind) > 2 and kind[2] == 0
+    if tag in ("seq", "map", "obj", "const") and len(kind) > 1 and isinstance(kind[1], type):
+        return not hasattr(kind[1], method)
+    return False
+
+
+def _element_kinds(kind, key=None):
+    """The kinds of the items of a container argument (of the item ``key`` where known)."""
+    if not isinstance(kind, tuple) or len(kind) < 3 or not isinstance(kind[2], tuple):
+        return None
+    if kind[0] == "seq":
+        if isinstance(key, int) and -len(kind[2]) <= key < len(kind[2]):
+            return [kind[2][key]]
+        return list(kind[2])
+    if kind[0] in ("map", "obj"):
+        items = [k for k in kind[2] if isinstance(k, tuple) and len(k) == 2]
+        if key is not None and any(k == key for k, _ in items):
+            return [v for k, v in items if k == key]
+        return [v for _, v in items] if kind[0] == "map" or key is None else None
+    return None
+
+
+def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -> None:
+    """``t op= v`` (and ``d[k] op= v``, ``o.a op= v``): Python changes an array, list or dict
+    that t holds in place, where sct computes a new value.  That is the same program only when
+    nothing else can see the old object: check it, or refuse."""
+    old_name, container = s.sct_augmented
+    value = s.value
+    if not isinstance(value, gast.BinOp) or old_name is None:
+        return
+    op = value.op
+    symbol = OP_SYMBOLS.get(type(op), "+")
+    state = analysis.before.get(id(s))
+    if state is None:
+        return
+    if container is None:                       # t op= v
+        objs = analysis.objects(s, old_name)
+        objs = frozenset(o for o in objs if not (o[0] == "arg" and
+                                                  _rebinds(param_kinds.get(o[1]), op, mode)))
+        why = analysis.sharing_of(s, old_name, objs)
+        if why is not None:
+            fail(s, f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
+                 f"and {why}; sct follows the new value through {old_name} only. Write "
+                 f"`{old_name} = {old_name} {symbol} ...` for a new value (or "
+                 f"`{old_name} = {old_name}.copy()` first)", f"{old_name} {symbol}=")
+        return
+    # d[k] op= v: the old item is changed in place (an array within a list, dict or object;
+    # an item of an array is part of it, and the write into d is checked on its own)
+    holders = analysis.objects(s, container)
+    key = None
+    src = _source_of(analysis, s, old_name)
+    if isinstance(src, gast.Subscript) and isinstance(src.slice, gast.Constant):
+        key = src.slice.value
+    elif isinstance(src, gast.Attribute):
+        key = src.attr
+    items = set()
+    for h in holders:
+        inside = state.heap.get(h, frozenset())
+        if h[0] == "arg" and isinstance(param_kinds.get(h[1]), tuple) and \
+                param_kinds[h[1]][:1] in (("dl",), ("nd",)) or \
+                h[0] in ("new", "old") and h[1] in analysis.array_sites:
+            continue          # an item of an array is part of it: the write into it is checked
+        if h[0] == "arg":
+            kinds = _element_kinds(param_kinds.get(h[1]), key)
+            if kinds is not None and all(_rebinds(k, op, mode) for k in kinds):
+                inside = inside - {EXT}
+        items |= inside
+    what = f"{container}[...]" if isinstance(src, gast.Subscript) else \
+        f"{container}.{src.attr}" if isinstance(src, gast.Attribute) else container
+    why = analysis.sharing_of(s, what, frozenset(items), exclude={container, old_name, s.targets[0].id})
+    if why is None and items & state.multi:
+        why = f"{container} may hold the same object at another place too (as `[a] * 2` does)"
+    if why is not None:
+        fail(s, f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "
+             f"{why}; sct follows the new value through {container} only. Write "
+             f"`{what} = {what} {symbol} ...` for a new value", f"{what} {symbol}=")
+
+
+def _source_of(analysis: AliasAnalysis, s, name: str):
+    """The value ``name`` was last assigned from before ``s`` in the same block (the item load
+    the normaliser emits right before an augmented statement)."""
+    for st in _statements(analysis.fdef.body):
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id == name:
+            return st.value
+    return None
+
+
+def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) -> bool:
+    """Do the call's arguments or receiver reach an object this function made that an
+    adjoint reads?"""
+    state = analysis.before.get(id(s))
+    if state is None:
+        return True
+    objs = frozenset()
+    for n in loaded_names(node):
+        if n in analysis.locals:
+            objs |= state.env.get(n, frozenset())
+    return any(o in saved and o[0] in ("new", "old") for o in state.reach(objs))
+
+
+_FRESH_CACHE: Dict = {}
+
+
+def _returns_fresh(fn) -> bool:
+    """Does every ``return`` of the plain function ``fn`` give a new object: an arithmetic
+    result, a literal or comprehension, a numpy call that is not a view, or a local name bound
+    only to such values?"""
+    import types
+    if not isinstance(fn, types.FunctionType):
+        return False
+    key = fn.__code__
+    if key in _FRESH_CACHE:
+        return _FRESH_CACHE[key]
+    _FRESH_CACHE[key] = False
+    try:
+        from .parse import function_ast
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    if len(_FRESH_CACHE) > 4096:
+        _FRESH_CACHE.clear()
+
+    def fresh_call(node) -> bool:
+        chain = []
+        f = node.func
+        while isinstance(f, gast.Attribute):
+            chain.append(f.attr)
+            f = f.value
+        if not isinstance(f, gast.Name) or not chain:
+            return False
+        value = fn.__globals__.get(f.id)
+        for name in reversed(chain):
+            if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
+                return False
+            value = getattr(value, name, None)
+        module = getattr(value, "__module__", "") or ""
+        name = getattr(value, "__name__", "")
+        return (isinstance(value, np.ufunc) or module.startswith("numpy")) and \
+            name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS
+
+    def fresh_value(node) -> bool:
+        if isinstance(node, (gast.BinOp, gast.UnaryOp, gast.List, gast.Tuple, gast.Dict,
+                             gast.ListComp, gast.DictComp)):
+            return True
+        return isinstance(node, gast.Call) and fresh_call(node)
+
+    bindings: Dict[str, List] = {}
+    others = set()
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Name):
+                    bindings.setdefault(t.id, []).append(n.value)
+                else:
+                    others |= {m.id for m in gast.walk(t) if isinstance(m, gast.Name)}
+        elif isinstance(n, (gast.For, gast.AugAssign, gast.AnnAssign, gast.With)):
+            target = n.target if not isinstance(n, gast.With) else None
+            if target is not None and not isinstance(n, gast.AugAssign):
+                others |= {m.id for m in gast.walk(target) if isinstance(m, gast.Name)}
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
+    # a name handed to a call, put in a literal, bound to another name or stored elsewhere
+    # may be kept there: its value is not new to the caller
+    kept = set()
+    for n in walk_no_defs(fdef):
+        children = []
+        if isinstance(n, gast.Call) and not fresh_call(n):     # numpy ops keep nothing
+            children = list(n.args) + [k.value for k in n.keywords]
+        elif isinstance(n, (gast.List, gast.Tuple, gast.Set)):
+            children = list(n.elts)
+        elif isinstance(n, gast.Dict):
+            children = list(n.values)
+        elif isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None:
+            children = [n.value]
+        elif isinstance(n, (gast.Yield, gast.YieldFrom, gast.Lambda, gast.FunctionDef)) and n is not fdef:
+            children = list(gast.walk(n))
+        for c in children:
+            if isinstance(c, gast.Starred):
+                c = c.value
+            if isinstance(c, gast.Name):
+                kept.add(c.id)
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in gast.walk(fdef)):
+        _FRESH_CACHE[key] = False           # a closure may keep any local
+        return False
+    ok = bool(returns)
+    for r in returns:
+        v = r.value
+        if fresh_value(v):
+            continue
+        if isinstance(v, gast.Name) and v.id not in params and v.id not in others and v.id not in kept and \
+                v.id in bindings and all(fresh_value(b) for b in bindings[v.id]):
+            continue
+        ok = False
+    _FRESH_CACHE[key] = ok
+    return ok
 
 
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:

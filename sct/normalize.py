@@ -114,12 +114,34 @@ class Normalizer:
                 self.store_into(target, tmp, out)
         elif isinstance(s, gast.AugAssign):
             target = s.target
-            current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
+            # ``t += v`` changes an array (list, dict) t holds in place, and rebinds a number:
+            # the statement computing the new value is marked (``sct_augmented``) with the
+            # name of the old value, for the aliasing analysis (sct.aliasing.check_augmented)
             if isinstance(target, gast.Name):
+                current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
                 self.assign_to(target.id, current, out)
+                if out and isinstance(out[-1], gast.Assign):
+                    out[-1].sct_augmented = (target.id, None)
+            elif isinstance(target, (gast.Subscript, gast.Attribute)):
+                # the container and the index are evaluated once, as in Python
+                hint = self.hint_of(target)
+                obj = self.atom(self.as_load(target.value), out, hint=hint)
+                if isinstance(target, gast.Subscript):
+                    index = self.index(target.slice, out)
+                    old = gast.Subscript(value=obj, slice=index, ctx=gast.Load())
+                    new_target = gast.Subscript(value=obj, slice=copy.deepcopy(index), ctx=gast.Store())
+                else:
+                    old = gast.Attribute(value=obj, attr=target.attr, ctx=gast.Load())
+                    new_target = gast.Attribute(value=obj, attr=target.attr, ctx=gast.Store())
+                old_name = self.atom(old, out, hint=hint)
+                tmp = self.namer.fresh(hint + "_" + BINOP_NAMES.get(type(s.op), "op"))
+                self.assign_to(tmp, gast.BinOp(left=old_name, op=s.op, right=s.value), out)
+                if out and isinstance(out[-1], gast.Assign):
+                    out[-1].sct_augmented = (getattr(old_name, "id", None),
+                                             getattr(obj, "id", None))
+                self.emit(out, gast.Assign(targets=[new_target], value=load(tmp), type_comment=None))
             else:
-                tmp = self.atom(current, out, hint=self.hint_of(target))
-                self.store_into(target, tmp, out)
+                self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
         elif isinstance(s, gast.AnnAssign):
             if s.value is not None:
                 self.stmt(gast.Assign(targets=[s.target], value=s.value, type_comment=None), out)
@@ -347,7 +369,19 @@ class Normalizer:
                 setattr(node, field, _rename_loads(getattr(node, field), mapping))
         return node
 
+    def reads_itself(self, name: str, node) -> Optional[str]:
+        """``p = {k: v for k, v in p.items()}`` reads the old ``p``: the new value is built
+        under a name of its own (returned), bound to ``name`` once complete, as Python does."""
+        if any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(node)):
+            return self.namer.fresh(name + "_new")
+        return None
+
     def list_comp(self, name: str, node: gast.ListComp, out: List):
+        built = self.reads_itself(name, node)
+        if built is not None:
+            self.list_comp(built, node, out)
+            self.emit(out, assign(name, load(built)))
+            return
         node = self.scoped(node)
         item = self.namer.fresh(name + "_item")
         self.comprehension(name, node, gast.List(elts=[], ctx=gast.Load()), [
@@ -358,6 +392,11 @@ class Normalizer:
                         type_comment=None)], out)
 
     def dict_comp(self, name: str, node: gast.DictComp, out: List):
+        built = self.reads_itself(name, node)
+        if built is not None:
+            self.dict_comp(built, node, out)
+            self.emit(out, assign(name, load(built)))
+            return
         node = self.scoped(node)
         key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
         self.comprehension(name, node, gast.Dict(keys=[], values=[]), [
@@ -539,11 +578,16 @@ class Normalizer:
                                   slice=self.index(node.slice, out), ctx=gast.Load())
         if isinstance(node, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in node.elts):
-                self.fail(node, "a starred item in a literal", "concatenate the sequences with +")
+                if self.filename.startswith("<sct-generated"):
+                    # generated adjoints of *args helpers (`return *adjoints,`): their second
+                    # derivative through this lowering came out wrong; refused until it is exact
+                    self.fail(node, "a second derivative through a helper taking *args",
+                              "give the helper named parameters, or pass a list")
+                return self.starred_literal(node, out, hint)
             return type(node)(elts=[self.atom(e, out, hint) for e in node.elts], ctx=gast.Load())
         if isinstance(node, gast.Dict):
             if any(k is None for k in node.keys):
-                self.fail(node, "**mapping in a dict literal", "build the dict key by key")
+                return self.merged_dict(node, out, hint)
             return gast.Dict(keys=[self.atom(k, out, hint) for k in node.keys],
                              values=[self.atom(v, out, hint) for v in node.values])
         if isinstance(node, gast.JoinedStr):
@@ -559,6 +603,51 @@ class Normalizer:
         if kind:
             self.fail(node, *kind)
         self.fail(node, type(node).__name__, "rewrite the expression with simpler operations")
+
+    def starred_literal(self, node, out: List, hint: str):
+        """``[*l, v]`` / ``(*l, v)``: the pieces concatenated (each ``*l`` a new list)."""
+        parts, run = [], []
+
+        def flush():
+            if run:
+                parts.append(self.atom(gast.List(elts=list(run), ctx=gast.Load()), out, hint))
+                run.clear()
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                flush()
+                parts.append(self.atom(call(f"{self.rt_name}.listed", [e.value]), out, hint))
+            else:
+                run.append(e)
+        flush()
+        value = parts[0]
+        for part in parts[1:]:
+            value = self.atom(gast.BinOp(left=value, op=gast.Add(), right=part), out, hint)
+        return call(f"{self.rt_name}.{'tupled' if isinstance(node, gast.Tuple) else 'listed'}", [value])
+
+    def merged_dict(self, node: gast.Dict, out: List, hint: str):
+        """``{**p, "w": v}``: the pieces merged in order, later keys winning."""
+        parts, keys, values = [], [], []
+
+        def flush():
+            if keys:
+                parts.append(self.atom(gast.Dict(keys=list(keys), values=list(values)), out, hint))
+                keys.clear()
+                values.clear()
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                flush()
+                parts.append(self.atom(v, out, hint))
+            else:
+                keys.append(k)
+                values.append(v)
+        flush()
+        value = self.atom(gast.Dict(keys=[], values=[]), out, hint)
+        for i, part in enumerate(parts):
+            merged = call(f"{self.rt_name}.dict_merged", [value, part])
+            if i == len(parts) - 1:
+                return merged
+            value = self.atom(merged, out, hint)
+        return value
 
     def lambda_def(self, name: str, node: gast.Lambda, out: List) -> gast.FunctionDef:
         fdef = gast.FunctionDef(name=name, args=node.args, body=[gast.Return(value=node.body)],

@@ -843,6 +843,21 @@ class Transformer:
                     for i, e in enumerate(right.elts):
                         if isinstance(e, gast.Name):
                             pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
+            elif value.op.__class__ is gast.Add and not all(
+                    isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+                    for o in (value.left, value.right)):
+                # operands not known to be arrays may be lists or tuples (concatenated): the
+                # runtime tells (``l[:0] + m``: m's adjoint is its part of the list adjoint)
+                left, right = value.left, value.right
+                for side, o in (("concat_head", left), ("concat_tail", right)):
+                    if isinstance(o, gast.Name) and o.id in self.act.active:
+                        pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
+            elif value.op.__class__ is gast.Mult and self.may_repeat(value):
+                # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
+                # array operand: the count is a constant int, never traced)
+                for seq, n in ((value.left, value.right), (value.right, value.left)):
+                    if isinstance(seq, gast.Name) and seq.id in self.act.active:
+                        pieces.append((seq.id, call(self.rt("repeat_adjoint"), [load(g), seq, n])))
             else:
                 pieces += self.operator_pieces(BINOP_OPS[type(value.op)], [value.left, value.right], g, ans, s)
         elif isinstance(value, gast.UnaryOp):
@@ -891,6 +906,21 @@ class Transformer:
         if rule is None:
             self.fail(s, f"no derivative rule for the operator {op.__name__}", "operator")
         return self.rule_pieces(rule, self.bind(rule, operands, []), g, ans, s)
+
+    def may_repeat(self, value: gast.BinOp) -> bool:
+        """May ``a * b`` repeat a list or tuple (with a count that is never traced)?"""
+        operands = (value.left, value.right)
+        if any(isinstance(o, gast.Name) and o.id in self.act.active and
+               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq")
+               for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
+                                              for o in operands):
+            return False          # a traced factor: ordinary multiplication
+        if self.is_list(value) or any(isinstance(o, gast.Name) and
+                                      self.act.kinds.get(o.id, ("",))[0] == "seq" for o in operands):
+            return True
+        return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
+            not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+                    for o in operands)
 
     def is_list(self, value: gast.BinOp) -> bool:
         return any(isinstance(o, (gast.Name)) and o.id in self.act.lists or isinstance(o, gast.List)

@@ -523,6 +523,8 @@ def test_caches_line_maps_and_linecache_stay_bounded(modules, compilations):
     old = sct_cache.ENTRIES.maxsize, sct_cache.HELPERS.maxsize
     sct.clear_cache()
     sct_cache.configure(entries=8, helpers=8)
+    gc.collect()
+    baseline = sct_cache.generated_files()      # generated wrappers other tests left (bounded elsewhere)
     try:
         w = dlarray(X)
         for k in range(60):                    # 60 different closures: 120 compilations
@@ -531,7 +533,7 @@ def test_caches_line_maps_and_linecache_stay_bounded(modules, compilations):
         assert compilations["make.<locals>.loss"] == 60
         assert len(sct_cache.ENTRIES) <= 8 and len(sct_cache.HELPERS) <= 8
         gc.collect()
-        assert sct_cache.generated_files() <= 2 * 8 + 4
+        assert sct_cache.generated_files() <= baseline + 2 * 8 + 4
         generated_maps = [name for name in LINE_MAPS if user.__name__ in name]
         generated_lines = [name for name in linecache.cache if user.__name__ in name]
         assert len(generated_maps) <= 16 and len(generated_lines) <= 16

@@ -573,9 +573,7 @@ def f_module_chains(a):
 
 @pytest.mark.parametrize("fun,shapes", [(f_self_attr_method, [(3,)]), (f_self_attr_method_arg, [(2, 3), (3,)]),
                                         (f_transpose_chain, [(3, 2)]), (f_chain_dot, [(3, 2)]),
-                                        pytest.param(f_module_chains, [(3,)], marks=pytest.mark.xfail(
-                                            strict=True, reason="aliasing analysis refuses a method of a "
-                                            "generator made inside the function (false refusal)"))],
+                                        (f_module_chains, [(3,)])],
                          ids=lambda v: getattr(v, "__name__", ""))
 def test_method_calls_on_attribute_chains(fun, shapes):
     r = np.random.default_rng(12)

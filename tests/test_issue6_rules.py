@@ -602,7 +602,8 @@ def test_op_table_rules_keep_float32():
         else:
             yield v
 
-    skip = ("float_power", "interp", "math.", "builtins.", "numpy.dot", "numpy.inner")
+    skip = ("float_power", "interp", "math.", "builtins.", "numpy.dot", "numpy.inner",
+            "nested_to_array")   # its adjoint is x.tolist(): Python floats, as plain Python gives
     upcast = []
     checked = 0
     for case in table.CASES:

@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional, Sequence
 import gast
 import math
 
+import copy
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -195,6 +197,73 @@ def slogdet_rule(g, ans, a):
 def first_of(op):
     """The rule of a varargs op called with one argument (its adjoint is a one-element list)."""
     return lambda g, ans, *args, **kw: lookup(op).fn(g, ans, *args, **kw)[0]
+
+
+def _values(d, keys, likes):
+    return tuple(np.zeros_like(v) if support._is_zero(d.get(k, support.ZERO)) else d[k]
+                 for k, v in zip(keys, likes))
+
+
+def dict_fn(a, b):
+    return flat(list(dict({"u": a, "v": b}).values()))
+
+
+def dict_rule(g, ans, a, b):
+    parts = unflat(g, [a, b])
+    return _values(lookup(dict).fn({"u": parts[0], "v": parts[1]}, ans, {"u": a, "v": b}), "uv", (a, b))
+
+
+def dict_pairs_fn(a, b):
+    return flat(list(dict([("u", b), ("v", a), ("u", b * 2.0)]).values()))
+
+
+def dict_pairs_rule(g, ans, a, b):
+    gu, gv = unflat(g, [b, a])
+    pairs = lookup(dict).fn({"u": gu, "v": gv}, ans, [("u", b), ("v", a), ("u", b * 2.0)])
+    first = np.zeros_like(b) if support._is_zero(pairs[0][1]) else pairs[0][1]   # overridden: none
+    return pairs[1][1], first + 2.0 * pairs[2][1]
+
+
+def dict_source_fn(a, b):
+    return flat(list(support.dict_source_adjoint({"u": a, "v": b}, {"u": 0, "v": 0}).values()))
+
+
+def dict_source_rule(g, ans, a, b):
+    parts = unflat(g, [a, b])
+    out = lookup(support.dict_source_adjoint).fn({"u": parts[0], "v": parts[1]}, ans, {"u": a, "v": b},
+                                                 {"u": 0, "v": 0})
+    return _values(out, "uv", (a, b))
+
+
+def dict_transpose_fn(a, b):
+    pairs = [("u", 0), ("v", 0)]
+    return flat(list(support.dict_source_transpose([[0.0, a], [0.0, b]], pairs).values()))
+
+
+def dict_transpose_rule(g, ans, a, b):
+    parts = unflat(g, [a, b])
+    out = lookup(support.dict_source_transpose).fn({"u": parts[0], "v": parts[1]}, ans, None,
+                                                   [("u", 0), ("v", 0)])
+    return out[0][1], out[1][1]
+
+
+def dict_merged_fn(au, aw, bw):
+    return flat(list(support.dict_merged({"u": au, "w": aw}, {"w": bw}).values()))
+
+
+def dict_merged_rule(g, ans, au, aw, bw):
+    gu, gw = unflat(g, [au, bw])
+    da, db = lookup(support.dict_merged).fn({"u": gu, "w": gw}, ans, {"u": au, "w": aw}, {"w": bw})
+    return _values(da, "uw", (au, aw)) + _values(db, "w", (bw,))
+
+
+def dict_part_fn(gu, gw):
+    return flat(list(support.dict_part({"u": gu, "w": gw}, {"u": 0, "w": 0}, {"w": 0}).values()))
+
+
+def dict_part_rule(g, ans, gu, gw):
+    out = lookup(support.dict_part).fn({"u": g}, ans, None, {"u": 0, "w": 0}, {"w": 0})
+    return _values(out, "uw", (gu, gw))
 
 
 def attribute_fn(grad):
@@ -762,6 +831,40 @@ CASES = [
     Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_seq_fn, rule=field_seq_rule),
     Case(support.field_adjoint_transpose, [R(2, 3)], complex=True, fn=field_transpose_fn,
          rule=field_transpose_rule),
+    # list and dict adjoints (issue 6: concatenation, repetition, copies)
+    Case(support.concat_head, [R(2), R(3), R(), C([0.0, 0.0]), C([0.0])], complex=True,
+         **seq_in(support.concat_head, 3, out_list=True)),
+    Case(support.concat_head, [R(2, 3), C(np.zeros(3)), C(np.zeros((2, 3)))], complex=True, note="sum"),
+    Case(support.concat_tail, [R(2), R(3), R(), C([0.0, 0.0]), C([0.0])], complex=True,
+         **seq_in(support.concat_tail, 3, out_list=True)),
+    Case(support.concat_tail, [R(2, 3), C(np.zeros((2, 3))), C(np.zeros((1, 3)))], complex=True, note="sum"),
+    Case(support.concat_head_transpose, [R(2), R(3), C(None), C([0.0, 0.0]), C([0.0])], complex=True,
+         **seq_in(support.concat_head_transpose, 2, out_list=True)),
+    Case(support.concat_head_transpose, [R(3), C(np.zeros((2, 3))), C(np.zeros(3)), C(np.zeros((2, 3)))],
+         complex=True, note="sum"),
+    Case(support.concat_tail_transpose, [R(3), C(None), C([0.0, 0.0]), C([0.0])], complex=True,
+         **seq_in(support.concat_tail_transpose, 1, out_list=True)),
+    Case(support.concat_tail_transpose, [R(1, 3), C(np.zeros((2, 3))), C(np.zeros((2, 3))), C(np.zeros((1, 3)))],
+         complex=True, note="sum"),
+    Case(support.repeat_adjoint, [R(2), R(3), R(2), R(3), C([0.0, 0.0]), C(2)], complex=True,
+         **seq_in(support.repeat_adjoint, 4, out_list=True)),
+    Case(support.repeat_adjoint, [R(2, 3), C(np.zeros(3)), C(2)], complex=True, note="array times an int"),
+    Case(support.repeat_adjoint_transpose, [R(2), R(3), C(None), C([0.0, 0.0]), C(2)], complex=True,
+         **seq_in(support.repeat_adjoint_transpose, 2, out_list=True)),
+    Case(support.repeat_adjoint_transpose, [R(3), C(np.zeros((2, 3))), C(np.zeros(3)), C(2)], complex=True,
+         note="array times an int"),
+    Case((support.copy_value, copy.copy, support.deep_copy, copy.deepcopy), [R(2, 3)], complex=True),
+    Case(support.listed, [R(3, 2)], complex=True, **seq_out(support.listed)),
+    Case(support.tupled, [R(3, 2)], complex=True, **seq_out(support.tupled)),
+    Case(dict, [R(2), R(3)], (0, 1), complex=True, fn=dict_fn, rule=dict_rule),
+    Case(dict, [R(2), R(3)], (0, 1), fn=dict_pairs_fn, rule=dict_pairs_rule, note="pairs"),
+    Case(support.dict_source_adjoint, [R(2), R(3)], (0, 1), complex=True, fn=dict_source_fn,
+         rule=dict_source_rule),
+    Case(support.dict_source_transpose, [R(2), R(3)], (0, 1), complex=True, fn=dict_transpose_fn,
+         rule=dict_transpose_rule),
+    Case(support.dict_merged, [R(2), R(3), R(3)], (0, 1, 2), complex=True, fn=dict_merged_fn,
+         rule=dict_merged_rule),
+    Case(support.dict_part, [R(2), R(3)], (0, 1), complex=True, fn=dict_part_fn, rule=dict_part_rule),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
