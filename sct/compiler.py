@@ -237,6 +237,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     extra_mask = tuple(active_mask[len(params):]) if (vararg and active_mask is not None) else \
         (True,) * len(extra_kinds)
     kinds = kinds[:len(params)] if vararg else kinds
+    given = len(kinds)
     if len(kinds) < len(params):
         defaults = fn.__defaults__ or ()
         missing = params[len(kinds):]
@@ -272,6 +273,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
     known.update(imported_names(fdef))
     resolver = Resolver(fn, local_names, known=known)
+    from .options import canonicalize_sites
+    canonicalize_sites(fn, fdef, resolver, filename, given)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     use_custom_backwards(fdef, first, rt_name)

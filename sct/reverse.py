@@ -895,8 +895,8 @@ class Transformer:
             parts = self.vjp_parts(s)
             grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
             self.pending_pre.append(assign(grads, call(parts.bwd, [load(parts.residuals), load(g)])))
-            return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
-                    for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
+            return [(a.id, gast.Subscript(value=load(grads), slice=index, ctx=gast.Load()))
+                    for a, index in zip(parts.args, _positions(parts.args)) if isinstance(a, gast.Name)]
         if info.kind == "plain":
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Use numpy functions "
@@ -1493,11 +1493,41 @@ class Transformer:
         return [s]
 
     def mask(self, args) -> gast.Tuple:
-        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
-                          ctx=gast.Load())
+        parts, elts = [], []
+        for a in args:
+            if isinstance(a, gast.Starred):     # f(*xs, ...): constants, as many as xs has
+                if self.act.is_active(a.value):
+                    self.fail(a, "a traced value passed with * to a function sct differentiates: "
+                              "pass its elements one by one (f(xs[0], xs[1]))", "starred argument")
+                parts += [gast.Tuple(elts=elts, ctx=gast.Load()), gast.BinOp(
+                    left=gast.Tuple(elts=[const(False)], ctx=gast.Load()), op=gast.Mult(),
+                    right=call("len", [a.value]))]
+                elts = []
+            else:
+                elts.append(const(isinstance(a, gast.Name) and a.id in self.act.active))
+        mask = gast.Tuple(elts=elts, ctx=gast.Load())
+        for part in reversed(parts):
+            mask = gast.BinOp(left=part, op=gast.Add(), right=mask)
+        return mask
 
 
 SCALAR_SAFE_OPS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow}
+
+
+def _positions(args) -> List:
+    """The position of each argument in the call's argument tuple: after ``*xs`` it counts
+    ``len(xs)`` (adjoints come back by position)."""
+    out, fixed, lengths = [], 0, []
+    for a in args:
+        index = const(fixed)
+        for n in lengths:
+            index = gast.BinOp(left=index, op=gast.Add(), right=call("len", [n]))
+        out.append(index)
+        if isinstance(a, gast.Starred):
+            lengths.append(a.value)
+        else:
+            fixed += 1
+    return out
 
 
 def _strip_unbroadcast(expr, rt_name: str):
