@@ -58,14 +58,17 @@ def _reduced(fun, primals):
     function, args, kwargs = as_function(fun, primals, {})
     before = tuple(args[:len(args) - len(primals)])
     after = ()
-    if kwargs:                      # a partial's keywords: to their positions after the primals
-        import inspect
+    import inspect
+    parameters = inspect.signature(function).parameters.values()
+    if kwargs or any(p.default is not p.empty for p in parameters):
+        # a partial's keywords and the defaults: to their positions after the primals
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as exc:
             raise SctError(f"jvp: the arguments do not match {function.__qualname__}: {exc}") from None
+        bound.apply_defaults()
         if bound.kwargs:
-            raise SctError("jvp: keyword-only arguments of a partial cannot be passed yet; "
+            raise SctError("jvp: keyword-only arguments cannot be passed yet; "
                            "make them ordinary parameters")
         after = tuple(bound.args[len(args):])
     return function, before, after

@@ -77,7 +77,8 @@ class SiteOptions:
         self.top_index = 0
 
     def fail(self, node, message: str, construct: str):
-        raise CompileError(message, self.filename, getattr(node, "lineno", self.fdef.lineno), construct)
+        line = getattr(node, "lineno", None) or getattr(self, "line", None) or self.fdef.lineno
+        raise CompileError(message, self.filename, line, construct)
 
     # --- values fixed at compile time -------------------------------------------------------
     def value(self, node):
@@ -137,10 +138,11 @@ class SiteOptions:
         from . import api
         for index, st in enumerate(self.fdef.body):
             self.top_index = index
-            for node in _walk_no_defs(st):
+            for node, line in _walk_lines(st, getattr(st, "lineno", None)):
                 if isinstance(node, gast.Call):
                     target = self.resolver.resolve(node.func)
                     if target in api.SITE_FUNCTIONS:
+                        self.line = line
                         self.canonical(node, target.__name__)
 
     def canonical(self, node: gast.Call, kind: str) -> None:
@@ -244,6 +246,18 @@ def _walk_no_defs(node):
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)) and n is not node:
             continue
         todo.extend(gast.iter_child_nodes(n))
+
+
+def _walk_lines(node, line):
+    """The nodes of ``node`` (not inside nested defs) with the line of the nearest statement."""
+    todo = [(node, line)]
+    while todo:
+        n, line = todo.pop()
+        line = getattr(n, "lineno", None) or line
+        yield n, line
+        if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)) and n is not node:
+            continue
+        todo.extend((c, line) for c in gast.iter_child_nodes(n))
 
 
 def canonicalize_sites(fn, fdef, resolver, filename: str, given: Optional[int] = None) -> None:
