@@ -141,9 +141,19 @@ class SiteOptions:
             for node, line in _walk_lines(st, getattr(st, "lineno", None)):
                 if isinstance(node, gast.Call):
                     target = self.resolver.resolve(node.func)
-                    if target in api.SITE_FUNCTIONS:
+                    if target is api.dlfeval:
+                        self.nested_dlfeval(node)
+                    elif target in api.SITE_FUNCTIONS:
                         self.line = line
                         self.canonical(node, target.__name__)
+
+    def nested_dlfeval(self, node: gast.Call) -> None:
+        """``dlfeval(g, *args)`` inside differentiated code is ``g(*args)``: g's own
+        dlgradient calls become part of this function's derivatives (MATLAB nests them so)."""
+        if not node.args or isinstance(node.args[0], gast.Starred):
+            self.fail(node, "dlfeval(fun, x1, ..., xk): the function to evaluate comes first", "dlfeval")
+        node.func = node.args[0]
+        node.args = node.args[1:]
 
     def canonical(self, node: gast.Call, kind: str) -> None:
         fixed = 1 if kind == "dlgradient" else 3      # y | u, x, dim

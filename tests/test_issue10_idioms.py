@@ -336,3 +336,39 @@ def test_name_value_mistakes_are_refused(fun, message):
         dlfeval(fun, arg)
     assert info.value.filename == __file__
     assert info.value.lineno == fun.__code__.co_firstlineno + (1 if "jacobian" in fun.__name__ else 2)
+
+
+# --- item 6: dlfeval inside a function dlfeval runs --------------------------------------------------
+
+def nested_inner(x):
+    y = np.sum(x ** 3)
+    return dlgradient(y, x)
+
+
+def nested_outer(x):
+    g = dlfeval(nested_inner, x)
+    return g, dlgradient(np.sum(g * g), x)
+
+
+def nested_lambda(x):
+    y, g = sct.dlfeval(lambda t: (np.sum(np.sin(t)), dlgradient(np.sum(np.sin(t)), t)), x)
+    return y, g
+
+
+def nested_plain(x, w):
+    y = dlfeval(lambda a, b: np.sum(b * a ** 2), x, w)
+    return y, dlgradient(y, x, w)
+
+
+def test_nested_dlfeval_is_a_call_differentiated_with_the_outer():
+    g, gg = dlfeval(nested_outer, dlarray(X))
+    assert_close(extractdata(g), 3 * X ** 2)
+    assert_close(extractdata(gg), numerical_gradient(lambda x: np.sum(9 * x ** 4), [X], 0))
+    y, g = dlfeval(nested_lambda, dlarray(X))
+    assert_close(extractdata(y), np.sum(np.sin(X)))
+    assert_close(extractdata(g), np.cos(X))
+    W = np.array([2.0, 1.0, -1.0])
+    y, (gx, gw) = dlfeval(nested_plain, dlarray(X), dlarray(W))
+    assert_close(extractdata(y), np.sum(W * X ** 2))
+    assert_close(extractdata(gx), 2 * W * X)
+    assert_close(extractdata(gw), X ** 2)
