@@ -17,7 +17,7 @@ import numpy as np
 
 from runtime.dlarray import dlarray, extractdata
 
-from .api import dlgradient, dlfeval, run_generated, source
+from .api import dlgradient, dlfeval, run_generated, source, user_error
 from .callables import as_function
 from .errors import CompileError, SctError
 
@@ -102,6 +102,13 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
     >>> y, jv = jvp(f, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
     """
+    try:
+        return _jvp(fun, primals, tangents, mode)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
     if mode == "forward":
         try:
             compiled, values, dots = _forward(fun, primals, tangents)
@@ -115,6 +122,13 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
 def jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> str:
     """The generated code that :func:`jvp` runs for these arguments."""
+    try:
+        return _jvp_source(fun, primals, tangents, mode)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
     from .api import GeneratedSource
     if mode == "forward":
         try:
@@ -178,6 +192,13 @@ def hvp(fun: Callable, x, v):
     Computed as the gradient of ``<grad fun(x), v>`` (reverse over reverse: two
     generated sweeps, the second differentiating the first).
     """
+    try:
+        return _hvp(fun, x, v)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _hvp(fun: Callable, x, v):
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
     return dlfeval(_hvp_kernel, function, before, after, x, np.asarray(extractdata(v), dtype=x.dtype))

@@ -141,11 +141,29 @@ class SiteOptions:
             for node, line in _walk_lines(st, getattr(st, "lineno", None)):
                 if isinstance(node, gast.Call):
                     target = self.resolver.resolve(node.func)
+                    if any(isinstance(a, gast.Starred) for a in node.args):
+                        self.line = line
+                        self.starred_op(node, target)
                     if target is api.dlfeval:
                         self.nested_dlfeval(node)
                     elif target in api.SITE_FUNCTIONS:
                         self.line = line
                         self.canonical(node, target.__name__)
+
+    def starred_op(self, node: gast.Call, target) -> None:
+        """``np.multiply(*args)``: an op's rule needs each argument where it is written."""
+        from runtime import registry
+        rule = registry.lookup(target) if target is not Unresolved and target is not _MISSING else None
+        if rule is None:
+            return
+        try:
+            rule.signature.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+        except TypeError:
+            from .emit import expr_source
+            name = expr_source(node.func)
+            self.fail(node, f"{name}(*...): sct must see each argument of {name} to apply its derivative "
+                      f"rule, and *args hides them; write them out, e.g. {name}(args[0], args[1])",
+                      "starred argument")
 
     def nested_dlfeval(self, node: gast.Call) -> None:
         """``dlfeval(g, *args)`` inside differentiated code is ``g(*args)``: g's own
