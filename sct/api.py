@@ -5,6 +5,7 @@ import os
 import re
 import sys
 import types
+import warnings
 import weakref
 from typing import Callable
 
@@ -160,15 +161,36 @@ def run_compiled(compiled: Compiled, args):
 
 
 def run_generated(function, args):
-    """Call generated code; an error inside it is reported at the user's line."""
+    """Call generated code; an error inside it is reported at the user's line (and so is a
+    warning, e.g. numpy's ``invalid value encountered in log``)."""
+    caught: list = []
     try:
-        return function(*args)
+        with warnings.catch_warnings(record=True) as caught:
+            return function(*args)
     except SctError as exc:
         if getattr(exc, "filename", None):
             raise
         raise _located(exc, function) from exc
     except Exception as exc:
         raise _located(exc, function) from exc
+    finally:
+        if caught:
+            _warn_at_user_lines(caught)
+
+
+_WARNINGS_SHOWN: dict = {}
+
+
+def _warn_at_user_lines(caught) -> None:
+    from .parse import LINE_MAPS
+    for w in caught:
+        filename, lineno = w.filename, w.lineno
+        mapped = LINE_MAPS.get(filename)
+        if mapped is not None:
+            lines = mapped[1]
+            user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
+            filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
+        warnings.warn_explicit(w.message, w.category, filename, lineno, registry=_WARNINGS_SHOWN)
 
 
 _GENERATED_SUFFIX = re.compile(r"(_dlgradient_line\d+.*|_fwd|_bwd|_jvp|_vjp)$")
