@@ -22,3 +22,12 @@ def test_notebook_runs_clean(path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    # every cell that shows a plot has the picture among its outputs (a non-interactive
+    # backend would run clean and show nothing)
+    plotting = [c for c in nb.cells if c.cell_type == "code" and "plt.show()" in c.source]
+    for cell in plotting:
+        images = [o for o in cell.get("outputs", []) if o.get("output_type") == "display_data"
+                  and "image/png" in o.get("data", {})]
+        assert images, f"no image shown by the cell:\n{cell.source}"
+    if os.path.basename(path) in ("01_rosenbrock.ipynb", "03_training.ipynb"):
+        assert plotting
