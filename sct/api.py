@@ -14,7 +14,7 @@ from runtime.dlarray import unwrap, wrap_outputs
 
 from .callables import as_function
 from .compiler import Compiled, compile_function
-from .errors import EvaluationError, SctError
+from .errors import CompileError, EvaluationError, SctError
 from .kinds import kind_of
 
 
@@ -215,7 +215,9 @@ def _located(exc: Exception, function=None) -> Exception:
         found = (mapped[0], min(lines), code.co_name)
     filename, lineno, generated_name = found
     text = source_line(filename, lineno)
-    if isinstance(exc, SctError):
+    if isinstance(exc, CompileError):   # a call compiled when first reached: still a CompileError
+        error = CompileError(f"{_clean(str(exc))} (at `{text}`)", filename, lineno, exc.construct)
+    elif isinstance(exc, SctError):
         error = EvaluationError(f"{_clean(str(exc))} (at `{text}`)", filename, lineno)
     else:
         phase = "computing the gradient of" if "dlgradient" in generated_name or \

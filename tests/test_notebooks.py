@@ -12,7 +12,11 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_runs_clean(path):
+def test_notebook_runs_clean(path, monkeypatch):
+    # the kernel imports this checkout's sct (not another installed copy)
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([root] + [p for p in os.environ.get(
+        "PYTHONPATH", "").split(os.pathsep) if p]))
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
