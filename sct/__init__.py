@@ -22,10 +22,11 @@ from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
 from .api import clear_cache, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, source
 from .errors import CompileError, EvaluationError, SctError
 from .forward import hvp, jvp, jvp_source
+from .rules import defrule
 
 __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
            "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "jvp", "jvp_source", "hvp",
-           "SctError", "CompileError", "EvaluationError",
+           "SctError", "CompileError", "EvaluationError", "defrule",
            # deep-learning functions (MATLAB's names)
            "relu", "leakyrelu", "sigmoid", "softmax", "gelu", "crossentropy", "indexcrossentropy", "mse",
            "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "maxpool", "avgpool", "batchnorm",

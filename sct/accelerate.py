@@ -106,6 +106,13 @@ class AcceleratedFunction:
         return entry
 
     def __call__(self, *args, **kwargs):
+        from .api import user_error
+        try:
+            return self._call(args, kwargs)
+        except SctError as error:
+            raise user_error(error, self.fn)
+
+    def _call(self, args, kwargs):
         from .api import dlfeval, run_compiled
         if not self.enabled:                 # no cache, but still differentiated (as under dlfeval)
             return dlfeval(self.fn, *args, **kwargs)

@@ -1,6 +1,12 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
+import os
+import re
+import sys
+import types
+import warnings
+import weakref
 from typing import Callable
 
 from runtime import registry
@@ -9,7 +15,7 @@ from runtime.dlarray import unwrap, wrap_outputs
 from .cache import ENTRIES as _ENTRIES
 from .callables import as_function
 from .compiler import Compiled, compile_function
-from .errors import EvaluationError, SctError
+from .errors import CompileError, EvaluationError, SctError
 from .kinds import kind_of
 
 
@@ -109,6 +115,13 @@ def dlfeval(fun: Callable, *args, **kwargs):
     ...     return y, dlgradient(y, x)
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
+    try:
+        return _dlfeval(fun, args, kwargs)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _dlfeval(fun: Callable, args, kwargs):
     from .accelerate import AcceleratedFunction
     if isinstance(fun, AcceleratedFunction):
         return fun(*args, **kwargs)
@@ -126,7 +139,14 @@ def _positional(fun: Callable, args, kwargs) -> tuple:
         raise SctError(f"dlfeval: the arguments do not match {getattr(fun, '__qualname__', fun)}: {exc}") from None
     bound.apply_defaults()
     if bound.kwargs:
-        raise SctError("dlfeval: keyword-only arguments cannot be passed yet; make them ordinary parameters")
+        import inspect as _inspect
+        var = [p.name for p in _inspect.signature(fun).parameters.values() if p.kind == p.VAR_KEYWORD]
+        names = ", ".join(bound.kwargs)
+        if var:
+            raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]}, which sct "
+                           f"does not pass through yet: make {names} ordinary parameters")
+        raise SctError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet; "
+                       "make them ordinary parameters")
     return tuple(bound.args)
 
 
@@ -136,18 +156,25 @@ def run_compiled(compiled: Compiled, args):
 
 
 def run_generated(function, args):
-    """Call generated code; an error inside it is reported at the user's line."""
+    """Call generated code; an error inside it is reported at the user's line (and so is a
+    warning, e.g. numpy's ``invalid value encountered in log``)."""
     from runtime.effects import held
-    with held():            # effects logged for recomputations during this run
-        try:
-            return function(*args)
-        except SctError as exc:
-            located = _located_sct_error(exc)
-            if located is exc:
-                raise
+    caught: list = []
+    try:
+        with held(), warnings.catch_warnings(record=True) as caught:   # effects logged for
+            return function(*args)                                     # recomputations
+    except SctError as exc:
+        located = _located_sct_error(exc)
+        if located is not exc:
             raise located from exc
-        except Exception as exc:
-            raise _located(exc) from exc
+        if getattr(exc, "filename", None):
+            raise
+        raise _located(exc, function) from exc
+    except Exception as exc:
+        raise _located(exc, function) from exc
+    finally:
+        if caught:
+            _warn_at_user_lines(caught)
 
 
 def _own_file(filename) -> bool:
@@ -182,17 +209,136 @@ def _located_sct_error(exc: SctError) -> SctError:
     return EvaluationError(message, filename, lineno)
 
 
-def _located(exc: Exception) -> Exception:
-    """An error of the user's code, pointed at the user's file and line."""
-    from .parse import source_line, user_location
-    where = user_location(exc.__traceback__)
-    if where is None:
-        return exc
-    filename, lineno, function = where
-    phase = "computing the gradient of" if "dlgradient" in function or function.endswith("_bwd") \
-        else "evaluating"
+_WARNINGS_SHOWN: dict = {}
+
+
+def _warn_at_user_lines(caught) -> None:
+    from .parse import LINE_MAPS
+    for w in caught:
+        filename, lineno = w.filename, w.lineno
+        mapped = LINE_MAPS.get(filename)
+        if mapped is not None:
+            lines = mapped[1]
+            user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
+            filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
+        warnings.warn_explicit(w.message, w.category, filename, lineno, registry=_WARNINGS_SHOWN)
+
+
+_GENERATED_SUFFIX = re.compile(r"(_dlgradient_line\d+.*|_fwd|_bwd|_jvp|_vjp)$")
+
+
+def _located(exc: Exception, function=None) -> Exception:
+    """An error of the user's code, pointed at the user's file and line.
+
+    A message of sct's own (a y that is not a real scalar...) keeps its text; any
+    other error is described with the line it happened on.  Neither names
+    generated files nor sct's modules.
+    """
+    from .parse import LINE_MAPS, source_line, user_location
+    found = user_location(exc.__traceback__)
+    if found is None:               # the call into generated code itself: the function's first line
+        code = getattr(function, "__code__", None)
+        mapped = LINE_MAPS.get(code.co_filename) if code is not None else None
+        lines = [n for n in mapped[1] if n is not None] if mapped else []
+        if not lines:
+            return exc if isinstance(exc, SctError) else \
+                EvaluationError(f"{type(exc).__name__}: {_clean(str(exc))}")
+        found = (mapped[0], min(lines), code.co_name)
+    filename, lineno, generated_name = found
     text = source_line(filename, lineno)
-    return EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {exc}", filename, lineno)
+    if isinstance(exc, CompileError):   # a call compiled when first reached: still a CompileError
+        error = CompileError(f"{_clean(str(exc))} (at `{text}`)", filename, lineno, exc.construct)
+    elif isinstance(exc, SctError):
+        error = EvaluationError(f"{_clean(str(exc))} (at `{text}`)", filename, lineno)
+    else:
+        phase = "computing the gradient of" if "dlgradient" in generated_name or \
+            generated_name.endswith("_bwd") else "evaluating"
+        error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}",
+                                filename, lineno)
+    error.function_name = _GENERATED_SUFFIX.sub("", generated_name) or generated_name
+    return error
+
+
+def _clean(message: str) -> str:
+    """A message without the names of generated files (``<sct-generated m.f 1a2b>`` -> ``m.f``)."""
+    return re.sub(r"<sct-generated ([^ >]+) [0-9a-f]+>", r"\1", message)
+
+
+# --- short tracebacks -------------------------------------------------------------------------------
+
+_SCT_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules["sct"],
+                                                                                   sys.modules["runtime"]))
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith("<sct-generated") or filename.startswith(_SCT_DIRS) or \
+        filename.startswith("<frozen ") or filename.endswith(os.sep + "functools.py")
+
+
+def _frame_at(error: BaseException, filename: str, lineno: int, name: str):
+    """A traceback entry that reads as the user's line ``filename:lineno`` in ``name``
+    (tracebacks, IPython's included, show that line of the file or cell)."""
+    import linecache
+    text = linecache.getline(filename, lineno).rstrip()
+    indent = len(text) - len(text.lstrip())
+    statement = "raise (__sct_error__)"         # as wide as the user's line: no ^^^ under it
+    if len(text) - indent > len(statement):
+        statement = "raise (__sct_error__" + " " * (len(text) - indent - len(statement)) + ")"
+    try:
+        code = compile("\n" * (max(lineno, 1) - 1) + statement, filename, "exec")
+        fields = {"co_name": name}
+        if hasattr(code, "co_qualname"):
+            fields["co_qualname"] = name
+        code = code.replace(**fields)
+        exec(code, {"__sct_error__": error, "__name__": "__sct_user_line__"})
+    except BaseException as raised:
+        if raised is error and raised.__traceback__ is not None:
+            return raised.__traceback__.tb_next
+    return None
+
+
+def user_error(error: BaseException, fun=None) -> BaseException:
+    """``error`` with a traceback for users, raised from the public function's frame.
+
+    sct's own frames and the generated code's are left out (as JAX leaves out its
+    internals): what remains is the user's frames, the one public sct function
+    they called, and the user's line the error is about.  The whole original
+    traceback stays in ``error.sct_traceback`` (and the original error in
+    ``__cause__``, without its traceback); ``SCT_TRACEBACK=full`` in the
+    environment keeps everything as it was, for bug reports.
+    """
+    if os.environ.get("SCT_TRACEBACK", "").lower() in ("full", "1", "on", "yes"):
+        return error
+    full = error.__traceback__
+    if getattr(error, "sct_traceback", None) is None:
+        error.sct_traceback = full
+        cause = error.__cause__
+        if cause is not None and cause.__traceback__ is not None:
+            error.sct_cause_traceback = cause.__traceback__
+            cause.with_traceback(None)
+    filename, lineno = getattr(error, "filename", None), getattr(error, "lineno", None)
+    kept = []
+    tb = full.tb_next if full is not None else None     # the catching frame is added when raised
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not _internal(code.co_filename) and code.co_name != "__sct_user_line__":
+            kept.append(tb)
+        elif code.co_filename == filename and tb.tb_lineno == lineno:
+            kept.append(tb)                              # the synthetic user line of an inner call
+        tb = tb.tb_next
+    if filename and lineno and isinstance(filename, str) and not any(
+            t.tb_frame.f_code.co_filename == filename and t.tb_lineno == lineno for t in kept):
+        name = getattr(error, "function_name", None)
+        if name is None:
+            code = getattr(fun, "__code__", None)
+            name = code.co_name if code is not None and code.co_filename == filename else "<module>"
+        line = _frame_at(error, filename, lineno, name)
+        if line is not None:
+            kept.append(line)
+    head = None
+    for tb in reversed(kept):
+        head = types.TracebackType(head, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    return error.with_traceback(head)
 
 
 class GeneratedSource(str):

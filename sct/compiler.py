@@ -275,6 +275,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     extra_mask = tuple(active_mask[len(params):]) if (vararg and active_mask is not None) else \
         (True,) * len(extra_kinds)
     kinds = kinds[:len(params)] if vararg else kinds
+    given = len(kinds)
     if len(kinds) < len(params):
         defaults = fn.__defaults__ or ()
         missing = params[len(kinds):]
@@ -312,6 +313,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     known.update(imported_names(fdef, imported_guards))
     resolver = Resolver(fn, local_names, known=known)
     resolver.attribute_guards.update(imported_guards)
+    from .options import canonicalize_sites
+    canonicalize_sites(fn, fdef, resolver, filename, given)
     expand_laplacians(fdef.body, resolver, namer, rt_name)
     owned = {params[0]} if returns_self and params else set()     # __init__'s new object
     # sct's own generated code and runtime manage their writes (the tape) themselves

@@ -9,6 +9,24 @@ SctError = SctRuntimeError
 SctError.__doc__ = "Base of every error sct raises."
 
 
+def where(filename: Optional[str], lineno: Optional[int]) -> str:
+    """``file, line N`` as Python prints it; in IPython/Jupyter a cell reads ``Cell In[9], line 2``
+    (IPython compiles each cell under a temporary file name and maps it back the same way)."""
+    if not filename:
+        return ""
+    import sys
+    if "IPython" in sys.modules:
+        try:
+            ip = sys.modules["IPython"].get_ipython()
+            data = ip.compile.format_code_name(filename) if ip is not None else None
+        except Exception:
+            data = None
+        if data:
+            label, name = data
+            return f"{label} {name}, line {lineno}"
+    return f"{filename}, line {lineno}"
+
+
 class CompileError(SctError):
     """The compiler cannot transform the user's code; names the file, line and construct."""
 
@@ -17,8 +35,7 @@ class CompileError(SctError):
         self.filename = filename
         self.lineno = lineno
         self.construct = construct
-        where = f"{filename}, line {lineno}: " if filename else ""
-        super().__init__(where + message)
+        super().__init__((where(filename, lineno) + ": " if filename else "") + message)
 
 
 class EvaluationError(SctError):
@@ -30,5 +47,4 @@ class EvaluationError(SctError):
     def __init__(self, message: str, filename: Optional[str] = None, lineno: Optional[int] = None):
         self.filename = filename
         self.lineno = lineno
-        where = f"{filename}, line {lineno}: " if filename else ""
-        super().__init__(where + message)
+        super().__init__((where(filename, lineno) + ": " if filename else "") + message)

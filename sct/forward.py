@@ -17,26 +17,27 @@ import numpy as np
 
 from runtime.dlarray import dlarray, extractdata
 
-from .api import dlgradient, dlfeval, run_generated, source
+from .api import dlgradient, dlfeval, run_generated, source, user_error
+from .callables import as_function
 from .errors import CompileError, SctError
 
 
-def _jvp_kernel_1(fun, x, v, u):
-    y = fun(x)
+def _jvp_kernel_1(fun, before, after, x, v, u):
+    y = fun(*before, x, *after)
     g = dlgradient(np.sum(np.real(np.conj(u) * y)), x)
     s = np.sum(np.real(np.conj(g) * v))
     return y, dlgradient(s, u)
 
 
-def _jvp_kernel_2(fun, x1, x2, v1, v2, u):
-    y = fun(x1, x2)
+def _jvp_kernel_2(fun, before, after, x1, x2, v1, v2, u):
+    y = fun(*before, x1, x2, *after)
     g1, g2 = dlgradient(np.sum(np.real(np.conj(u) * y)), x1, x2)
     s = np.sum(np.real(np.conj(g1) * v1)) + np.sum(np.real(np.conj(g2) * v2))
     return y, dlgradient(s, u)
 
 
-def _jvp_kernel_3(fun, x1, x2, x3, v1, v2, v3, u):
-    y = fun(x1, x2, x3)
+def _jvp_kernel_3(fun, before, after, x1, x2, x3, v1, v2, v3, u):
+    y = fun(*before, x1, x2, x3, *after)
     g1, g2, g3 = dlgradient(np.sum(np.real(np.conj(u) * y)), x1, x2, x3)
     s = np.sum(np.real(np.conj(g1) * v1)) + np.sum(np.real(np.conj(g2) * v2)) + \
         np.sum(np.real(np.conj(g3) * v3))
@@ -44,6 +45,33 @@ def _jvp_kernel_3(fun, x1, x2, x3, v1, v2, v3, u):
 
 
 _KERNELS = {1: _jvp_kernel_1, 2: _jvp_kernel_2, 3: _jvp_kernel_3}
+
+
+def _reduced(fun, primals):
+    """``fun`` as a plain function and what surrounds the primals in its positional arguments.
+
+    A lambda, bound/static/class method, ``functools.partial`` or callable object is
+    reduced as ``dlfeval`` does (:func:`sct.callables.as_function`): a bound method's
+    instance or a partial's frozen arguments come before the primals (its frozen
+    keywords after them) and are constants to the derivative.
+    """
+    function, args, kwargs = as_function(fun, primals, {})
+    before = tuple(args[:len(args) - len(primals)])
+    after = ()
+    import inspect
+    parameters = inspect.signature(function).parameters.values()
+    if kwargs or any(p.default is not p.empty for p in parameters):
+        # a partial's keywords and the defaults: to their positions after the primals
+        try:
+            bound = inspect.signature(function).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise SctError(f"jvp: the arguments do not match {function.__qualname__}: {exc}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise SctError("jvp: keyword-only arguments cannot be passed yet; "
+                           "make them ordinary parameters")
+        after = tuple(bound.args[len(args):])
+    return function, before, after
 
 
 def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
@@ -58,9 +86,10 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     for x, v in zip(xs, vs):
         if x.shape != v.shape:
             raise SctError(f"jvp: a tangent of shape {v.shape} for a primal of shape {x.shape}")
-    y = np.asarray(extractdata(dlfeval(fun, *xs)))     # the shape and type of the output
+    function, before, after = _reduced(fun, xs)
+    y = np.asarray(extractdata(dlfeval(function, *before, *xs, *after)))   # the output's shape and type
     u = dlarray(np.zeros(y.shape, dtype=np.result_type(y, np.float64 if y.dtype.kind != "f" else y.dtype)))
-    return _KERNELS[len(xs)], [fun] + xs + vs + [u]
+    return _KERNELS[len(xs)], [function, before, after] + xs + vs + [u]
 
 
 def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
@@ -73,6 +102,13 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
     >>> y, jv = jvp(f, np.array([0.0, 1.0]), np.array([1.0, 1.0]))   # doctest: +SKIP
     """
+    try:
+        return _jvp(fun, primals, tangents, mode)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
     from runtime import effects
     with effects.held():           # fun's effects (draws, prints) happen once in all
         start = effects.effect_position()
@@ -96,6 +132,13 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
 def jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> str:
     """The generated code that :func:`jvp` runs for these arguments."""
+    try:
+        return _jvp_source(fun, primals, tangents, mode)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
     from .api import GeneratedSource
     if mode == "forward":
         try:
@@ -120,12 +163,24 @@ def _forward(fun, primals, tangents):
     for v, d in zip(values, dots):
         if v.shape != d.shape:
             raise SctError(f"jvp: a tangent of shape {d.shape} for a primal of shape {v.shape}")
-    kinds = tuple(kind_of(v, traced=True) for v in values)
-    key = ("jvp-entry",) + function_key(fun) + (kinds, registry.rules_version())
-    compiled = HELPERS.lookup(key, fun)
+    function, before, after = _reduced(fun, values)
+    from runtime.dlarray import unwrap
+    before, after = unwrap(before), unwrap(after)
+    if not before and not after:
+        kinds = tuple(kind_of(v, traced=True) for v in values)
+        mask = None
+    else:                           # the instance / frozen arguments: constants, no tangents
+        kinds = tuple(kind_of(a) for a in before) + tuple(kind_of(v, traced=True) for v in values) + \
+            tuple(kind_of(a) for a in after)
+        mask = (False,) * len(before) + (True,) * len(values) + (False,) * len(after)
+    key = ("jvp-entry",) + function_key(function) + (kinds, mask, registry.rules_version())
+    compiled = HELPERS.lookup(key, function)
     if compiled is None:
-        compiled = compile_function(fun, kinds, mode="jvp")
+        compiled = compile_function(function, kinds, mode="jvp", active_mask=mask)
         HELPERS.insert(key, compiled)
+    if mask is not None:
+        values = list(before) + list(values) + list(after)
+        dots = [None] * len(before) + list(dots) + [None] * len(after)
     return compiled, values, dots
 
 
@@ -152,8 +207,8 @@ def _wrap_pair(pair):
     return wrap_outputs(pair[0]), wrap_outputs(pair[1])
 
 
-def _hvp_kernel(fun, x, v):
-    y = fun(x)
+def _hvp_kernel(fun, before, after, x, v):
+    y = fun(*before, x, *after)
     g = dlgradient(y, x)
     return dlgradient(np.sum(np.real(np.conj(g) * v)), x)
 
@@ -164,5 +219,13 @@ def hvp(fun: Callable, x, v):
     Computed as the gradient of ``<grad fun(x), v>`` (reverse over reverse: two
     generated sweeps, the second differentiating the first).
     """
+    try:
+        return _hvp(fun, x, v)
+    except SctError as error:
+        raise user_error(error, fun)
+
+
+def _hvp(fun: Callable, x, v):
     x = dlarray(x)
-    return dlfeval(_hvp_kernel, fun, x, np.asarray(extractdata(v), dtype=x.dtype))
+    function, before, after = _reduced(fun, (x,))
+    return dlfeval(_hvp_kernel, function, before, after, x, np.asarray(extractdata(v), dtype=x.dtype))

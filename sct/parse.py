@@ -35,6 +35,10 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
         check_source_matches(fn, source, start, filename)
     tree = gast.parse(source)
     fdef = tree.body[0]
+    if isinstance(fdef, gast.AsyncFunctionDef) or inspect.iscoroutinefunction(fn):
+        raise CompileError(f"{fn.__qualname__} is an async def: sct cannot differentiate a coroutine "
+                           "(its body runs later, in an event loop). Make it a plain def and await "
+                           "what it needs before calling dlfeval", filename, start, "async def")
     if not isinstance(fdef, (gast.FunctionDef,)):
         raise CompileError(f"{fn.__qualname__} is not defined by a def statement; "
                            "define it with def", filename, start, "definition")

@@ -315,6 +315,13 @@ class Transformer:
                       "dlgradient")
         y, xs = node.args[0], node.args[1:]
         if not isinstance(y, gast.Name) or y.id not in self.act.active:
+            constant = self.constant_gradient_in(y)
+            if constant is not None:
+                self.fail(stmt, f"dlgradient: y depends on the traced inputs only through the gradient "
+                          f"computed on line {constant} with EnableHigherDerivatives=False, which makes "
+                          "that gradient a constant, so this derivative would be zero. Remove "
+                          "EnableHigherDerivatives=False (the default, True, lets it be differentiated "
+                          "again)", "dlgradient")
             self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
@@ -323,6 +330,11 @@ class Transformer:
         for root in _roots(sels):
             if root not in self.act.active:
                 where = self.defined_line.get(root)
+                if self.created_by_dlarray(root):
+                    self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a "
+                              f"dlarray created inside {self.fname}() (line {where}), and only the arguments "
+                              "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
+                              f"to dlfeval as an argument: dlfeval({self.fname}, ..., {root})", "dlgradient")
                 origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
                           if root not in self.params else "it is not a dlarray argument of dlfeval")
                 self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
@@ -332,6 +344,42 @@ class Transformer:
                 self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
         return Site(stmt, frames, y.id, list(xs), options, line, sels=sels)
+
+    def created_by_dlarray(self, name: str) -> bool:
+        """Is ``name`` assigned ``dlarray(...)`` in this function (a constant inside dlfeval)?"""
+        for n in gast.walk(self.fdef):
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
+                v = n.value
+                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "create":
+                    return True
+        return False
+
+    def constant_gradient_in(self, y) -> Optional[int]:
+        """The line of a gradient taken with EnableHigherDerivatives=False that ``y`` is computed
+        from (so y is a constant because of it), or None."""
+        if not isinstance(y, gast.Name):
+            return None
+        defs: Dict[str, List] = {}
+        for n in gast.walk(self.fdef):
+            if isinstance(n, gast.Assign):
+                for t in n.targets:
+                    for m in gast.walk(t):
+                        if isinstance(m, gast.Name):
+                            defs.setdefault(m.id, []).append(n)
+        seen, todo = set(), [y.id]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for st in defs.get(name, ()):
+                v = st.value
+                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "site" and any(
+                        k.arg in ("EnableHigherDerivatives", "enable_higher_derivatives") and
+                        isinstance(k.value, gast.Constant) and not k.value.value for k in v.keywords):
+                    return getattr(st, "lineno", None)
+                todo.extend(m.id for m in gast.walk(v) if isinstance(m, gast.Name))
+        return None
 
     # --- what x denotes at a site ----------------------------------------------------------
     def site_line_defs(self, frames, line: int) -> Dict[str, Any]:
@@ -904,7 +952,8 @@ class Transformer:
     def operator_pieces(self, op, operands, g: str, ans: str, s):
         rule = registry.lookup(op)
         if rule is None:
-            self.fail(s, f"no derivative rule for the operator {op.__name__}", "operator")
+            self.fail(s, f"no derivative rule for the operator {op.__name__}; add one with "
+                      "@sct.defrule (see help(sct.defrule))", "operator")
         return self.rule_pieces(rule, self.bind(rule, operands, []), g, ans, s)
 
     def may_repeat(self, value: gast.BinOp) -> bool:
@@ -957,8 +1006,9 @@ class Transformer:
                     for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
         if info.kind == "plain":
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
-                      "function sct can read, and the runtime has no rule for it. Use numpy functions "
-                      "with rules, or wrap it with extractdata if it must be a constant", "call")
+                      "function sct can read, and the runtime has no rule for it. Add one with "
+                      "@sct.defrule (see help(sct.defrule)), use numpy functions that have rules, or "
+                      "wrap its input with extractdata if it must be a constant", "call")
         return []
 
     def describe(self, func) -> str:
@@ -967,7 +1017,8 @@ class Transformer:
 
     def rule_pieces(self, rule, bound: Dict[str, Any], g: str, ans: str, s):
         if rule is None:
-            self.fail(s, "no derivative rule for this operation", "operation")
+            self.fail(s, "no derivative rule for this operation; add one with @sct.defrule "
+                      "(see help(sct.defrule))", "operation")
         pieces = []
         templates = rule.templates()
         globals_ = rule.fn.__globals__
@@ -1675,7 +1726,23 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
                 mapping[n.id] = numpy_name
             elif id(obj) in rt_names:
                 mapping[n.id] = attr(load(rt_name), rt_names[id(obj)])
+            else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
+                mapping[n.id] = attr(load(rt_name), _reach(obj, n.id, rt_names))
     return substitute(template, mapping)
+
+
+def _reach(obj, name: str, rt_names: Dict[int, str]) -> str:
+    """Put ``obj`` (a global of a user's rule) in the runtime namespace generated code sees as
+    ``rt``, under a name of its own; the object is kept there, so its id stays its own."""
+    from .compiler import RT
+    public = f"user_{name}"
+    k = 1
+    while hasattr(RT, public) and getattr(RT, public) is not obj:
+        k += 1
+        public = f"user_{name}_{k}"
+    setattr(RT, public, obj)
+    rt_names[id(obj)] = public
+    return public
 
 
 def _roots(sels) -> List[str]:

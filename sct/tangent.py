@@ -257,7 +257,8 @@ class TangentTransformer:
                                                 gast.Tuple(elts=[self.dot_or_zero(a) for a in args],
                                                            ctx=gast.Load())], value.keywords)
             return _JointCall(pair)
-        self.fail(s, "no derivative rule for this call in forward mode")
+        self.fail(s, "no derivative rule for this call in forward mode; add one with @sct.defrule "
+                  "(see help(sct.defrule))")
 
     def op_tangent(self, s, info: CallInfo, node: gast.Call, ans: str):
         rule = info.rule

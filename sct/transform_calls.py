@@ -101,8 +101,8 @@ def vjp_pair(fn, active, args, kwargs):
     if registry.is_nondifferentiable(fn):
         return _constant_pair(fn, len(args), tuple(kwargs))
     raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
-                       "a Python function sct can read; use ops with rules, or extractdata to "
-                       "make its input a constant")
+                       "a Python function sct can read; add a rule with @sct.defrule (see "
+                       "help(sct.defrule)), use ops with rules, or extractdata to make its input a constant")
 
 
 def vjp_method_pair(obj, name, active, args, kwargs):

@@ -73,3 +73,16 @@ def test_accelerated_methods_and_partials(fun):
     assert_close(g, 6.0 * X)
     dlfeval(acc, dlarray(X))
     assert acc.hit_rate == 0.5
+
+
+def noisy_loss(x):
+    y = np.sum(x ** 2) + np.random.rand()
+    return y, dlgradient(y, x)
+
+
+def test_check_mode_settable_like_matlabs_property_and_catches_nondeterminism():
+    noisy = dlaccelerate(noisy_loss)
+    noisy.CheckMode = "tolerance"
+    assert noisy.CheckMode == "tolerance" and noisy.CheckTolerance == 1e-4
+    with pytest.raises(SctError, match="CheckTolerance"):
+        dlfeval(noisy, dlarray(X))
