@@ -1892,6 +1892,12 @@ for _name, _np_op in {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.ar
     _alias(getattr(_math, _name), _np_op)
 nondifferentiable(_math.floor, _math.ceil, _math.isnan, _math.isinf, _math.isfinite, _math.trunc)
 
+
+@defrule(_math.log, wrt=("x", "base"))
+def _math_log_rule(g, ans, x, base=2.718281828459045):
+    # math.log(x, base) = log(x) / log(base); one argument: the natural logarithm
+    return g / (x * np.log(base)), -g * ans / (base * np.log(base))
+
 METHODS.update({"items": _support.dict_items, "values": _support.dict_values})
 # ``v.copy()`` of an array, a list or a dict (its adjoint keeps the structure)
 METHODS["copy"] = _support.copy_value

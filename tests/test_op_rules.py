@@ -426,6 +426,8 @@ CASES = [
     Case(math.atan2, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
     Case(math.hypot, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
     Case(math.pow, [R(lo=0.5, hi=2), R(lo=0.5, hi=2)], (0, 1)),
+    Case(math.log, [R(lo=0.5, hi=2)]),
+    Case(math.log, [R(lo=0.5, hi=2), R(lo=1.5, hi=3)], (0, 1), note="with a base"),
     # for loops and dict views
     Case(support.as_sequence, [R(3, 2)], complex=True),
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
