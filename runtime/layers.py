@@ -93,11 +93,12 @@ def bind_learnables(layer, names, values, state_names=(), state_values=()):
     """A shallow copy of ``layer`` with the attributes ``names`` set to ``values`` and
     ``state_names`` to ``state_values`` (in order)."""
     import copy
+    from .dlarray import dlarray
     out = copy.copy(layer)
-    for name, value in zip(names, values):
-        setattr(out, name, value)
+    for name, value in zip(names, values):       # plain arrays: the layer's code runs at numpy's speed
+        setattr(out, name, value._data if type(value) is dlarray else value)
     for name, value in zip(state_names, state_values):
-        setattr(out, name, value)
+        setattr(out, name, value._data if type(value) is dlarray else value)
     return out
 
 

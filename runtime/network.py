@@ -112,14 +112,10 @@ class dlnetwork:
 
     def __init__(self, layers=None, *examples, Connections=None, Initialize=True, Seed=None,
                  OutputNames=None):
-        self._layers = []
-        self._edges = []
+        self._graph = _Graph()
         self.Learnables = Table((), (), [])
         self.State = Table((), (), [])
         self._output_names = tuple(OutputNames) if OutputNames is not None else None
-        self._plan = ()
-        self._inputs = ()
-        self._outputs = ()
         self.Initialized = False
         if examples and Connections is None and _looks_like_connections(examples[0]):
             Connections, examples = examples[0], examples[1:]
@@ -134,6 +130,16 @@ class dlnetwork:
         self._sort()
         if Initialize and (examples or (self._layers and self._all_inputs_known())):
             _initialize_in_place(self, examples, Seed)
+
+    # the structure lives in one object without a __dict__, which sct's compiler keys its code on
+    # by type alone (it holds no traced values): cheap to look up on every call
+    _layers = property(lambda self: self._graph.layers, lambda self, v: setattr(self._graph, "layers", v))
+    _edges = property(lambda self: self._graph.edges, lambda self, v: setattr(self._graph, "edges", v))
+    _plan = property(lambda self: self._graph.plan, lambda self, v: setattr(self._graph, "plan", v))
+    _inputs = property(lambda self: self._graph.inputs, lambda self, v: setattr(self._graph, "inputs", v))
+    _outputs = property(lambda self: self._graph.outputs, lambda self, v: setattr(self._graph, "outputs", v))
+    _output_names = property(lambda self: self._graph.output_names,
+                             lambda self, v: setattr(self._graph, "output_names", v))
 
     def with_learnables(self, learnables):
         """A copy of the network with these learnables (a table of the same rows, or a list)."""
@@ -245,6 +251,27 @@ class dlnetwork:
         return "<pre>" + html.escape(repr(self)) + "</pre>"
 
 
+class _Graph:
+    """A network's layers (in order), connections and the plan ``run_network`` follows."""
+
+    __slots__ = ("layers", "edges", "plan", "inputs", "outputs", "output_names")
+
+    def __init__(self):
+        self.layers = []
+        self.edges = []
+        self.plan = ()
+        self.inputs = ()
+        self.outputs = ()
+        self.output_names = None
+
+    def copy(self):
+        out = _Graph()
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(out, name, list(value) if isinstance(value, list) else value)
+        return out
+
+
 def _looks_like_connections(x) -> bool:
     return isinstance(x, (list, tuple)) and len(x) > 0 and all(
         isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(s, str) for s in e) for e in x)
@@ -342,8 +369,7 @@ def getLayer(net, name):
 
 def _copy(net):
     out = copy.copy(net)
-    out._layers = list(net._layers)
-    out._edges = list(net._edges)
+    out._graph = net._graph.copy()
     return out
 
 
@@ -514,8 +540,9 @@ def run_network(net, inputs, training):
     Plain Python of the layers' own code: sct compiles it (once per structure of network)."""
     values = net.Learnables.Value
     states = net.State.Value
-    plan = net._plan
-    layers = net._layers
+    graph = net._graph
+    plan = graph.plan
+    layers = graph.layers
     acts = []
     for x in inputs:
         acts.append(x)
@@ -544,7 +571,7 @@ def run_network(net, inputs, training):
             for k in range(nout, nout + d - c):
                 new_states.append(out[k])
     outputs = []
-    for j in net._outputs:
+    for j in graph.outputs:
         outputs.append(acts[j])
     return outputs, new_states
 
