@@ -540,5 +540,5 @@ def test_custom_training_loop_on_digits():
     elapsed = time.perf_counter() - start
     predicted = np.argmax(extractdata(predict(net, XTest)), axis=1)
     accuracy = np.mean(predicted == TTest)
-    assert accuracy > 0.85, accuracy               # chance is 0.1
+    assert accuracy > 0.9, accuracy                # chance is 0.1 (measured: 0.97)
     assert elapsed < 30, elapsed
