@@ -28,6 +28,13 @@ class Layer:
 
     #: names of the learnable attributes (MATLAB's ``properties (Learnable)``)
     learnables: tuple = ()
+    #: names of the state attributes (MATLAB's ``properties (State)``): a layer with state returns
+    #: ``(Z, state1, ..., stateK)`` from ``predict`` and ``forward`` (used by ``dlnetwork``)
+    state: tuple = ()
+    #: the layer's name in a network, and its numbers of inputs and outputs (MATLAB's properties)
+    Name: str = ""
+    NumInputs: int = 1
+    NumOutputs: int = 1
 
     def predict(self, X):
         raise NotImplementedError(f"{type(self).__name__} must define predict(self, X)")
@@ -74,3 +81,72 @@ def _apply_layer_rule(g, ans, layer, x, method="forward"):
 
 
 nondifferentiable(has_custom_backward)
+
+
+# --- a layer with its learnables put in (the layers of a dlnetwork) -------------------------------
+# A dlnetwork keeps every learnable in its Learnables table (one list of values); running a layer
+# first makes a copy of it holding its own values, an op whose adjoint reads those attributes'
+# adjoints back out, so the gradient lands in the table.
+
+
+def bind_learnables(layer, names, values, state_names=(), state_values=()):
+    """A shallow copy of ``layer`` with the attributes ``names`` set to ``values`` and
+    ``state_names`` to ``state_values`` (in order)."""
+    import copy
+    from .dlarray import dlarray
+    out = copy.copy(layer)
+    for name, value in zip(names, values):       # plain arrays: the layer's code runs at numpy's speed
+        setattr(out, name, value._data if type(value) is dlarray else value)
+    for name, value in zip(state_names, state_values):
+        setattr(out, name, value._data if type(value) is dlarray else value)
+    return out
+
+
+def learnable_parts(grad, names):
+    """The adjoints of the attributes ``names`` in the adjoint ``grad`` of a layer, as a list."""
+    from .support import ZERO, _is_zero
+    if _is_zero(grad):
+        return [ZERO for _ in names]
+    if isinstance(grad, dict):
+        return [grad.get(name, ZERO) for name in names]
+    return [getattr(grad, name, ZERO) for name in names]
+
+
+def learnable_dict(cot, names):
+    """The adjoint of ``learnable_parts``: the list ``cot`` as a layer's partial adjoint (by name)."""
+    from .support import ZERO, _is_zero
+    if _is_zero(cot):
+        return ZERO
+    out = {name: c for name, c in zip(names, cot) if not _is_zero(c)}
+    return out if out else ZERO
+
+
+def other_attributes(grad, names, state_names=()):
+    """A layer's adjoint without the attributes ``names`` and ``state_names`` (what reaches the
+    layer it was bound from)."""
+    from .support import ZERO, _is_zero
+    if _is_zero(grad) or not isinstance(grad, dict):
+        return ZERO
+    out = {k: v for k, v in grad.items() if k not in names and k not in state_names}
+    return out if out else ZERO
+
+
+@defrule(bind_learnables, wrt=("layer", "values", "state_values"))
+def _bind_learnables_rule(g, ans, layer, names, values, state_names=(), state_values=()):
+    return (other_attributes(g, names, state_names), learnable_parts(g, names),
+            learnable_parts(g, state_names))
+
+
+@defrule(learnable_parts, wrt=("grad",))
+def _learnable_parts_rule(g, ans, grad, names):
+    return learnable_dict(g, names)
+
+
+@defrule(learnable_dict, wrt=("cot",))
+def _learnable_dict_rule(g, ans, cot, names):
+    return learnable_parts(g, names)
+
+
+@defrule(other_attributes, wrt=("grad",))
+def _other_attributes_rule(g, ans, grad, names, state_names=()):
+    return other_attributes(g, names, state_names)

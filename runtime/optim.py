@@ -79,6 +79,14 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
 
     if _is_leaf(tree):
         return fn(tree, *others)
+    if getattr(type(tree), "__sct_network__", False):
+        # a dlnetwork: its Learnables are updated (the companions are tables or networks);
+        # the parameters come back as a network, the optimizer state as tables (as MATLAB's)
+        results = tree_map(fn, tree.Learnables, *[_learnables_of(o) for o in others], nout=nout,
+                           where=f"{where}.Learnables")
+        if nout == 1:
+            return tree.with_learnables(results)
+        return (tree.with_learnables(results[0]),) + tuple(results[1:])
     if isinstance(tree, dict):
         keys = list(tree)
         results = [tree_map(fn, tree[k], *[_part(o, k, "item") for o in others], nout=nout,
@@ -109,6 +117,13 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         return split(results, rebuild)
     raise TypeError(f"{where}: cannot update a {type(tree).__name__}; parameters must be arrays "
                     "(or dlarrays) in dicts, lists, tuples, dataclasses or objects' attributes")
+
+
+def _learnables_of(x):
+    """A companion of a network's parameters: its Learnables when it is a network itself."""
+    if getattr(type(x), "__sct_network__", False):
+        return x.Learnables
+    return x
 
 
 def _data(x):

@@ -35,3 +35,24 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            # optimizers
            "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
            "clear_cache"]
+
+# networks, layers, tables and mini-batches (issue 9)
+from runtime.data import hasdata, load_digits, minibatchqueue, reset, shuffle  # noqa: E402
+from runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooling2dLayer,  # noqa: E402
+                                 batchNormalizationLayer, concatenationLayer, convolution2dLayer, dropoutLayer,
+                                 embeddingLayer, featureInputLayer, finddim, flattenLayer, fullyConnectedLayer,
+                                 geluLayer, gruLayer, imageInputLayer, layerNormalizationLayer, leakyReluLayer,
+                                 lstmLayer, maxPooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
+                                 softmaxLayer, tanhLayer)
+from runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
+                             predict, resetState)
+from runtime.table import Table  # noqa: E402
+
+__all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "connectLayers", "getLayer",
+            "resetState", "Table", "NetworkDataLayout", "finddim",
+            "featureInputLayer", "imageInputLayer", "sequenceInputLayer", "fullyConnectedLayer",
+            "convolution2dLayer", "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer",
+            "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
+            "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
+            "additionLayer", "concatenationLayer", "flattenLayer",
+            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits"]

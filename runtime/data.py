@@ -1,0 +1,174 @@
+"""Mini-batches for custom training loops (MATLAB's minibatchqueue) and a bundled dataset.
+
+::
+
+    mbq = minibatchqueue(XTrain, TTrain, MiniBatchSize=128,
+                         MiniBatchFcn=lambda X, T: (X, onehotencode(T, 10)))
+    for epoch in range(numEpochs):
+        shuffle(mbq)
+        while hasdata(mbq):
+            X, T = next(mbq)
+            ...
+
+Observations are along axis 0 of every data array (sct's batch-first layout).
+``load_digits`` reads the 8x8 handwritten digits that scikit-learn ships (no
+download; install the ``data`` extra, ``pip install sct[data]``).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .dlarray import dlarray
+
+__all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_digits"]
+
+
+class minibatchqueue:
+    """Mini-batches of ``data`` (arrays with the observations along axis 0).
+
+    Options (MATLAB's names): ``MiniBatchSize`` (default 128); ``PartialMiniBatch``
+    "return" (default: the last, smaller batch is returned) or "discard";
+    ``MiniBatchFcn``: a function of one mini-batch of each data array returning the
+    outputs (one value or a tuple; ``NumOutputs`` defaults to the number of data
+    arrays, or to what the function returns); ``OutputAsDlarray`` (default True:
+    floating outputs come as dlarrays; a bool or one per output); ``Seed`` for the
+    shuffles (default: fresh randomness).
+
+    ``hasdata(mbq)``, ``next(mbq)`` (a tuple when there are several outputs),
+    ``reset(mbq)`` (back to the start, same order), ``shuffle(mbq)`` (a new random
+    order, and reset).  Iterating over ``mbq`` gives the remaining batches of one pass.
+    """
+
+    def __init__(self, *data, MiniBatchSize=128, PartialMiniBatch="return", MiniBatchFcn=None,
+                 OutputAsDlarray=True, NumOutputs=None, Seed=None):
+        if not data:
+            raise ValueError("minibatchqueue: give at least one data array")
+        arrays = [d.data if isinstance(d, dlarray) else d for d in data]
+        counts = {len(a) for a in arrays}
+        if len(counts) != 1:
+            raise ValueError(f"minibatchqueue: the data arrays have different numbers of observations "
+                             f"{[len(a) for a in arrays]}")
+        if not isinstance(MiniBatchSize, numbers.Integral) or MiniBatchSize < 1:
+            raise ValueError(f"minibatchqueue: MiniBatchSize must be a positive integer, got {MiniBatchSize!r}")
+        if PartialMiniBatch not in ("return", "discard"):
+            raise ValueError(f"minibatchqueue: PartialMiniBatch must be 'return' or 'discard', "
+                             f"got {PartialMiniBatch!r}")
+        self._data = [np.asarray(a) if not isinstance(a, (list, tuple)) else a for a in arrays]
+        self.NumObservations = counts.pop()
+        self.MiniBatchSize = int(MiniBatchSize)
+        self.PartialMiniBatch = PartialMiniBatch
+        self.MiniBatchFcn = MiniBatchFcn
+        self.OutputAsDlarray = OutputAsDlarray
+        self.NumOutputs = NumOutputs if NumOutputs is not None else \
+            (len(data) if MiniBatchFcn is None else None)
+        self._rng = np.random.default_rng(Seed)
+        self._order = np.arange(self.NumObservations)
+        self._position = 0
+
+    # --- MATLAB's functions as methods ------------------------------------------------------------
+    def hasdata(self) -> bool:
+        """Is there another mini-batch in this pass?"""
+        left = self.NumObservations - self._position
+        if self.PartialMiniBatch == "discard":
+            return left >= self.MiniBatchSize
+        return left > 0
+
+    def reset(self):
+        """Start the pass again (same order)."""
+        self._position = 0
+        return self
+
+    def shuffle(self):
+        """A new random order of the observations; starts the pass again."""
+        self._order = self._rng.permutation(self.NumObservations)
+        self._position = 0
+        return self
+
+    def next(self):
+        """The next mini-batch: one output, or a tuple of them."""
+        if not self.hasdata():
+            raise StopIteration("minibatchqueue: no data left in this pass; call reset(mbq) or shuffle(mbq)")
+        idx = self._order[self._position:self._position + self.MiniBatchSize]
+        self._position += len(idx)
+        parts = [_take(d, idx) for d in self._data]
+        if self.MiniBatchFcn is not None:
+            out = self.MiniBatchFcn(*parts)
+            outputs = list(out) if isinstance(out, tuple) else [out]
+        else:
+            outputs = parts
+        if self.NumOutputs is not None and len(outputs) != self.NumOutputs:
+            raise ValueError(f"minibatchqueue: MiniBatchFcn returned {len(outputs)} outputs, "
+                             f"NumOutputs is {self.NumOutputs}")
+        flags = self.OutputAsDlarray
+        if isinstance(flags, (bool, np.bool_)):
+            flags = [bool(flags)] * len(outputs)
+        outputs = [dlarray(o) if f and _floating(o) else o for o, f in zip(outputs, flags)]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    __next__ = next
+
+    def __iter__(self):
+        while self.hasdata():
+            yield self.next()
+
+    def __len__(self):
+        """The number of mini-batches in a pass."""
+        full, rest = divmod(self.NumObservations, self.MiniBatchSize)
+        return full + (1 if rest and self.PartialMiniBatch == "return" else 0)
+
+    def __repr__(self):
+        return (f"minibatchqueue: {self.NumObservations} observations in mini-batches of "
+                f"{self.MiniBatchSize} (partial: {self.PartialMiniBatch!r}), at {self._position}")
+
+
+def _take(d, idx):
+    if isinstance(d, (list, tuple)):
+        return [d[i] for i in idx]
+    return d[idx]
+
+
+def _floating(x) -> bool:
+    return isinstance(x, dlarray) or (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.inexact))
+
+
+def hasdata(mbq) -> bool:
+    """MATLAB's hasdata(mbq)."""
+    return mbq.hasdata()
+
+
+def shuffle(mbq):
+    """MATLAB's shuffle(mbq): a new random order, from the start."""
+    return mbq.shuffle()
+
+
+def reset(mbq):
+    """MATLAB's reset(mbq): from the start, same order."""
+    return mbq.reset()
+
+
+def partition(n, fraction, seed=0):
+    """Indices splitting ``n`` observations at random into ``fraction`` and the rest."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(round(n * fraction))
+    return order[:cut], order[cut:]
+
+
+def load_digits(TestFraction=0.25, Seed=0, dtype=np.float64):
+    """The 8x8 handwritten digits scikit-learn ships (1797 images of 0-9; no download).
+
+    Returns ``XTrain, TTrain, XTest, TTest``: images (N, 8, 8, 1) scaled to [0, 1] and integer
+    labels 0-9, split at random (``TestFraction`` of them for testing, reproducibly by ``Seed``).
+    Needs scikit-learn (``pip install sct[data]``).
+    """
+    try:
+        from sklearn.datasets import load_digits as _load
+    except ImportError as exc:             # pragma: no cover - depends on the environment
+        raise ImportError("load_digits needs scikit-learn, which ships the data: pip install scikit-learn "
+                          "(or sct[data])") from exc
+    bunch = _load()
+    X = (np.asarray(bunch.images, dtype=dtype) / 16.0)[..., None]
+    T = np.asarray(bunch.target, dtype=np.int64)
+    test, train = partition(len(T), TestFraction, Seed)
+    return X[train], T[train], X[test], T[test]

@@ -1,0 +1,742 @@
+"""MATLAB's built-in layers, as ``sct.Layer`` subclasses of ordinary numpy code.
+
+Each layer keeps its hyperparameters and, while it is being built or shown,
+its learnable and state parameters as attributes under MATLAB's names
+(``Weights``, ``Bias``, ``Offset``, ``Scale``, ``TrainedMean``, ...).  Its
+``predict`` (inference) and ``forward`` (training) are plain Python calling the
+runtime's deep-learning functions, so sct compiles and differentiates them like
+the user's code.  A layer with state returns ``(Z, state1, ..., stateK)``.
+
+Layout: batch first, channels last (see ``runtime.dlfun``): feature data
+(batch, C), sequences (batch, time, C), images (batch, height, width, C).
+Weights follow the runtime functions: ``fullyConnectedLayer`` (out, in),
+``convolution2dLayer`` (kh, kw, Cin, numFilters), ``lstmLayer``/``gruLayer``
+(gates*hidden, in) with gates stacked as MATLAB does, ``embeddingLayer``
+(numWords, dimension).  Class indices and word indices are 0-based.
+
+Initialisers are MATLAB's defaults: Glorot (uniform) for weights, zeros for
+biases, ones for scales, orthogonal recurrent weights, the "unit-forget-gate"
+LSTM bias, "narrow-normal" (N(0, 0.01^2)) embeddings; each can be chosen by
+name ("glorot", "he", "narrow-normal", "orthogonal", "zeros", "ones") or as a
+function of the size.  Random initialisers draw from the generator the network
+passes (``dlnetwork(..., Seed=...)``).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .dlfun import avgpool, batchnorm, dlconv, dropout, gelu, layernorm, maxpool
+from .layers import Layer
+from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softmax
+
+__all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer", "sequenceInputLayer",
+           "fullyConnectedLayer", "convolution2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
+           "reluLayer", "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer",
+           "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer",
+           "embeddingLayer", "additionLayer", "concatenationLayer", "flattenLayer"]
+
+
+# --- layouts (MATLAB's networkDataLayout) ----------------------------------------------------------
+
+
+class NetworkDataLayout:
+    """The size and format of a layer's input: ``Size`` (batch first) and ``Format``, e.g.
+    (1, 28, 28, 3) "BSSC", (1, 10) "BC", (1, 50, 3) "BTC"."""
+
+    def __init__(self, size, fmt):
+        self.Size = tuple(int(n) for n in size)
+        self.Format = str(fmt)
+        if len(self.Format) != len(self.Size):
+            raise ValueError(f"layout: format {fmt!r} does not fit the size {self.Size}")
+
+    def finddim(self, label):
+        """The (0-based) axes labelled ``label`` ("S", "C", "B", "T", "U")."""
+        return [i for i, c in enumerate(self.Format) if c == label]
+
+    def __repr__(self):
+        return f"NetworkDataLayout(Size={self.Size}, Format={self.Format!r})"
+
+
+def finddim(layout, label):
+    """MATLAB's ``finddim``: the axes of ``layout`` labelled ``label`` (0-based)."""
+    return layout.finddim(label)
+
+
+def default_format(ndim):
+    """The format of an array of ``ndim`` axes in sct's layout."""
+    return {1: "C", 2: "BC", 3: "BTC", 4: "BSSC", 5: "BSSSC"}.get(ndim, "B" + "U" * (ndim - 1))
+
+
+# --- initialisers -------------------------------------------------------------------------------------
+
+_RNG = [np.random.default_rng(0)]     # MATLAB's global stream starts from seed 0 too
+
+
+def init_rng():
+    """The generator initialisers draw from (set by the network being initialised)."""
+    return _RNG[-1]
+
+
+def initial_values(init, shape, fan_in, fan_out, name):
+    """An array of ``shape`` from MATLAB's initialiser ``init`` (a name or a function of the size)."""
+    rng = init_rng()
+    if callable(init):
+        return np.asarray(init(shape), dtype=np.float64).reshape(shape)
+    if init == "glorot":
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, shape)
+    if init == "he":
+        return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+    if init == "narrow-normal":
+        return rng.standard_normal(shape) * 0.01
+    if init == "zeros":
+        return np.zeros(shape)
+    if init == "ones":
+        return np.ones(shape)
+    if init == "orthogonal":
+        rows, cols = shape
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        return q if rows >= cols else q.T
+    raise ValueError(f"{name}: unknown initializer {init!r} (use 'glorot', 'he', 'narrow-normal', "
+                     "'orthogonal', 'zeros', 'ones' or a function of the size)")
+
+
+def _given(value, shape, name, what):
+    """A user-given parameter value, checked against the shape the layer needs."""
+    value = np.asarray(value, dtype=np.float64) if not hasattr(value, "dtype") else value
+    if tuple(np.shape(value)) != tuple(shape):
+        raise ValueError(f"{name}: {what} has shape {tuple(np.shape(value))}, the input needs {tuple(shape)}")
+    return value
+
+
+def _channels(layout, name):
+    c = layout.finddim("C")
+    if not c:
+        raise ValueError(f"{name}: the input ({layout.Format}) has no channel dimension")
+    return layout.Size[c[0]]
+
+
+class BuiltinLayer(Layer):
+    """What the built-in layers share: a name and MATLAB's display."""
+
+    Type = "Layer"
+    BaseName = "layer"
+
+    def __repr__(self):
+        details = self.describe()
+        return f"  {type(self).__name__[0].lower() + type(self).__name__[1:]} {self.Name!r}: {self.Type}" + \
+            (f" ({details})" if details else "")
+
+    def describe(self) -> str:
+        return ""
+
+    def initialize(self, layout):
+        return self
+
+
+# --- input layers ------------------------------------------------------------------------------------
+
+
+class InputLayer(BuiltinLayer):
+    """An input layer: passes its input on, normalised as chosen."""
+
+    Format = "BC"
+
+    def __init__(self, input_size, Name, Normalization, Mean, StandardDeviation):
+        self.InputSize = tuple(int(n) for n in np.ravel(input_size))
+        self.Name = Name
+        if Normalization not in ("none", "zerocenter", "zscore"):
+            raise ValueError(f"{type(self).__name__}: Normalization must be 'none', 'zerocenter' or "
+                             f"'zscore', got {Normalization!r}")
+        self.Normalization = Normalization
+        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float64)
+        self.StandardDeviation = None if StandardDeviation is None else \
+            np.asarray(StandardDeviation, dtype=np.float64)
+
+    def example(self, batch=1):
+        return np.zeros((batch,) + self.InputSize)
+
+    def predict(self, X):
+        if self.Normalization == "zerocenter" and self.Mean is not None:
+            return X - self.Mean
+        if self.Normalization == "zscore" and self.Mean is not None:
+            return (X - self.Mean) / self.StandardDeviation
+        return X
+
+    def describe(self):
+        return "x".join(str(n) for n in self.InputSize) + \
+            (f", '{self.Normalization}' normalization" if self.Normalization != "none" else "")
+
+
+class FeatureInputLayer(InputLayer):
+    Type = "Feature Input"
+    BaseName = "input"
+    Format = "BC"
+
+
+class ImageInputLayer(InputLayer):
+    Type = "Image Input"
+    BaseName = "imageinput"
+    Format = "BSSC"
+
+
+class SequenceInputLayer(InputLayer):
+    Type = "Sequence Input"
+    BaseName = "sequenceinput"
+    Format = "BTC"
+
+    def example(self, batch=1):
+        return np.zeros((batch, 1) + self.InputSize)
+
+
+def featureInputLayer(numFeatures, Name="", Normalization="none", Mean=None, StandardDeviation=None):
+    """Feature input (batch, numFeatures).  Normalization "none" (default), "zerocenter" or
+    "zscore" (with the given Mean and StandardDeviation)."""
+    return FeatureInputLayer(numFeatures, Name, Normalization, Mean, StandardDeviation)
+
+
+def imageInputLayer(inputSize, Name="", Normalization="zerocenter", Mean=None,
+                    StandardDeviation=None):
+    """Image input: ``inputSize`` = (height, width, channels); data (batch, height, width, channels).
+
+    Normalization "zerocenter" (MATLAB's default) subtracts ``Mean`` when it is given (MATLAB
+    computes it from the training data in ``trainnet``; with a custom loop give it, or it is 0)."""
+    size = tuple(int(n) for n in np.ravel(inputSize))
+    if len(size) == 2:
+        size = size + (1,)
+    return ImageInputLayer(size, Name, Normalization, Mean, StandardDeviation)
+
+
+def sequenceInputLayer(inputSize, Name="", Normalization="none", Mean=None,
+                       StandardDeviation=None):
+    """Sequence input: data (batch, time, inputSize)."""
+    return SequenceInputLayer(inputSize, Name, Normalization, Mean, StandardDeviation)
+
+
+# --- fully connected and convolution ---------------------------------------------------------------
+
+
+class FullyConnectedLayer(BuiltinLayer):
+    Type = "Fully Connected"
+    BaseName = "fc"
+    learnables = ("Weights", "Bias")
+
+    def __init__(self, output_size, Name, WeightsInitializer, BiasInitializer, Weights, Bias):
+        self.OutputSize = int(output_size)
+        self.InputSize = None
+        self.Name = Name
+        self.WeightsInitializer = WeightsInitializer
+        self.BiasInitializer = BiasInitializer
+        self.Weights = Weights
+        self.Bias = Bias
+
+    def initialize(self, layout):
+        size = layout.Size
+        # images (and other data with several non-batch axes but no time) are flattened
+        self.InputSize = int(np.prod(size[1:])) if layout.Format not in ("BC", "BTC") else int(size[-1])
+        shape = (self.OutputSize, self.InputSize)
+        if self.Weights is None:
+            self.Weights = initial_values(self.WeightsInitializer, shape, self.InputSize, self.OutputSize,
+                                          self.Name)
+        else:
+            self.Weights = _given(self.Weights, shape, self.Name, "Weights")
+        if self.Bias is None:
+            self.Bias = initial_values(self.BiasInitializer, (self.OutputSize,), self.InputSize,
+                                       self.OutputSize, self.Name)
+        return self
+
+    def predict(self, X):
+        if np.ndim(X) > 3:
+            X = np.reshape(X, (np.shape(X)[0], -1))
+        return fullyconnect(X, self.Weights, self.Bias)
+
+    def describe(self):
+        return f"{self.OutputSize} outputs"
+
+
+def fullyConnectedLayer(outputSize, Name="", WeightsInitializer="glorot", BiasInitializer="zeros",
+                        Weights=None, Bias=None):
+    """Fully connected: ``Y = X @ Weights.T + Bias``, Weights (outputSize, inputSize); image input
+    is flattened first (as MATLAB's layer does)."""
+    return FullyConnectedLayer(outputSize, Name, WeightsInitializer, BiasInitializer, Weights, Bias)
+
+
+class Convolution2DLayer(BuiltinLayer):
+    Type = "2-D Convolution"
+    BaseName = "conv"
+    learnables = ("Weights", "Bias")
+
+    def __init__(self, filter_size, num_filters, Name, Stride, Padding, DilationFactor,
+                 WeightsInitializer, BiasInitializer, Weights, Bias):
+        fs = tuple(int(n) for n in np.ravel(filter_size))
+        self.FilterSize = fs * 2 if len(fs) == 1 else fs
+        self.NumFilters = int(num_filters)
+        self.NumChannels = None
+        self.Name = Name
+        self.Stride = Stride
+        self.Padding = Padding
+        self.DilationFactor = DilationFactor
+        self.WeightsInitializer = WeightsInitializer
+        self.BiasInitializer = BiasInitializer
+        self.Weights = Weights
+        self.Bias = Bias
+
+    def initialize(self, layout):
+        self.NumChannels = _channels(layout, self.Name)
+        kh, kw = self.FilterSize
+        shape = (kh, kw, self.NumChannels, self.NumFilters)
+        fan_in = kh * kw * self.NumChannels
+        fan_out = kh * kw * self.NumFilters
+        if self.Weights is None:
+            self.Weights = initial_values(self.WeightsInitializer, shape, fan_in, fan_out, self.Name)
+        else:
+            self.Weights = _given(self.Weights, shape, self.Name, "Weights")
+        if self.Bias is None:
+            self.Bias = initial_values(self.BiasInitializer, (self.NumFilters,), fan_in, fan_out, self.Name)
+        return self
+
+    def predict(self, X):
+        return dlconv(X, self.Weights, self.Bias, Stride=self.Stride, DilationFactor=self.DilationFactor,
+                      Padding=self.Padding)
+
+    def describe(self):
+        return f"{self.NumFilters} {self.FilterSize[0]}x{self.FilterSize[1]} filters, stride {self.Stride}, " \
+            f"padding {self.Padding!r}"
+
+
+def convolution2dLayer(filterSize, numFilters, Name="", Stride=1, Padding=0, DilationFactor=1,
+                       WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None):
+    """2-D convolution with ``numFilters`` filters of ``filterSize`` (an int or (h, w)); options as
+    ``dlconv`` (Padding 0, a number or "same"; Stride; DilationFactor)."""
+    return Convolution2DLayer(filterSize, numFilters, Name, Stride, Padding, DilationFactor,
+                              WeightsInitializer, BiasInitializer, Weights, Bias)
+
+
+# --- normalisation ---------------------------------------------------------------------------------
+
+
+class BatchNormalizationLayer(BuiltinLayer):
+    Type = "Batch Normalization"
+    BaseName = "batchnorm"
+    learnables = ("Offset", "Scale")
+    state = ("TrainedMean", "TrainedVariance")
+
+    def __init__(self, Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer):
+        self.Name = Name
+        self.Epsilon = Epsilon
+        self.MeanDecay = MeanDecay
+        self.VarianceDecay = VarianceDecay
+        self.OffsetInitializer = OffsetInitializer
+        self.ScaleInitializer = ScaleInitializer
+        self.NumChannels = None
+        self.Offset = None
+        self.Scale = None
+        self.TrainedMean = None
+        self.TrainedVariance = None
+
+    def initialize(self, layout):
+        c = self.NumChannels = _channels(layout, self.Name)
+        if self.Offset is None:
+            self.Offset = initial_values(self.OffsetInitializer, (c,), c, c, self.Name)
+        if self.Scale is None:
+            self.Scale = initial_values(self.ScaleInitializer, (c,), c, c, self.Name)
+        if self.TrainedMean is None:
+            self.TrainedMean = np.zeros(c)
+        if self.TrainedVariance is None:
+            self.TrainedVariance = np.ones(c)
+        return self
+
+    def predict(self, X):
+        Z = batchnorm(X, self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance, Epsilon=self.Epsilon)
+        return Z, self.TrainedMean, self.TrainedVariance
+
+    def forward(self, X):
+        Z, mean, variance = batchnorm(X, self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance,
+                                      Epsilon=self.Epsilon, MeanDecay=self.MeanDecay,
+                                      VarianceDecay=self.VarianceDecay, nargout=3)
+        return Z, mean, variance
+
+
+def batchNormalizationLayer(Name="", Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1,
+                            OffsetInitializer="zeros", ScaleInitializer="ones"):
+    """Batch normalisation over all axes but the channels: learnables Offset and Scale (C,),
+    state TrainedMean and TrainedVariance (updated by ``forward``, used by ``predict``)."""
+    return BatchNormalizationLayer(Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer)
+
+
+class LayerNormalizationLayer(BuiltinLayer):
+    Type = "Layer Normalization"
+    BaseName = "layernorm"
+    learnables = ("Offset", "Scale")
+
+    def __init__(self, Name, Epsilon, OperationDimension, OffsetInitializer, ScaleInitializer):
+        self.Name = Name
+        self.Epsilon = Epsilon
+        self.OperationDimension = OperationDimension
+        self.OffsetInitializer = OffsetInitializer
+        self.ScaleInitializer = ScaleInitializer
+        self.NumChannels = None
+        self.Offset = None
+        self.Scale = None
+
+    def initialize(self, layout):
+        c = self.NumChannels = _channels(layout, self.Name)
+        if self.Offset is None:
+            self.Offset = initial_values(self.OffsetInitializer, (c,), c, c, self.Name)
+        if self.Scale is None:
+            self.Scale = initial_values(self.ScaleInitializer, (c,), c, c, self.Name)
+        return self
+
+    def predict(self, X):
+        return layernorm(X, self.Offset, self.Scale, Epsilon=self.Epsilon,
+                         OperationDimension=self.OperationDimension)
+
+
+def layerNormalizationLayer(Name="", Epsilon=1e-5, OperationDimension="auto",
+                            OffsetInitializer="zeros", ScaleInitializer="ones"):
+    """Layer normalisation of each observation (``layernorm``); learnables Offset, Scale (C,)."""
+    return LayerNormalizationLayer(Name, Epsilon, OperationDimension, OffsetInitializer, ScaleInitializer)
+
+
+# --- activations ---------------------------------------------------------------------------------------
+
+
+class ReLULayer(BuiltinLayer):
+    Type = "ReLU"
+    BaseName = "relu"
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X):
+        return relu(X)
+
+
+class LeakyReLULayer(BuiltinLayer):
+    Type = "Leaky ReLU"
+    BaseName = "leakyrelu"
+
+    def __init__(self, scale, Name):
+        self.Scale = scale
+        self.Name = Name
+
+    def predict(self, X):
+        return leakyrelu(X, self.Scale)
+
+
+class TanhLayer(BuiltinLayer):
+    Type = "Tanh"
+    BaseName = "tanh"
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X):
+        return np.tanh(X)
+
+
+class SigmoidLayer(BuiltinLayer):
+    Type = "Sigmoid"
+    BaseName = "sigmoid"
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X):
+        return sigmoid(X)
+
+
+class GELULayer(BuiltinLayer):
+    Type = "GELU"
+    BaseName = "gelu"
+
+    def __init__(self, Name, Approximation):
+        self.Name = Name
+        self.Approximation = Approximation
+
+    def predict(self, X):
+        return gelu(X, Approximation=self.Approximation)
+
+
+class SoftmaxLayer(BuiltinLayer):
+    Type = "Softmax"
+    BaseName = "softmax"
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X):
+        return softmax(X)
+
+
+def reluLayer(Name=""):
+    return ReLULayer(Name)
+
+
+def leakyReluLayer(scale=0.01, Name=""):
+    return LeakyReLULayer(scale, Name)
+
+
+def tanhLayer(Name=""):
+    return TanhLayer(Name)
+
+
+def sigmoidLayer(Name=""):
+    return SigmoidLayer(Name)
+
+
+def geluLayer(Name="", Approximation="none"):
+    return GELULayer(Name, Approximation)
+
+
+def softmaxLayer(Name=""):
+    """Softmax over the channel (last) axis."""
+    return SoftmaxLayer(Name)
+
+
+# --- dropout, pooling, reshaping ----------------------------------------------------------------------
+
+
+class DropoutLayer(BuiltinLayer):
+    Type = "Dropout"
+    BaseName = "dropout"
+
+    def __init__(self, probability, Name):
+        if not 0 <= probability < 1:
+            raise ValueError(f"dropoutLayer: the probability must be in [0, 1), got {probability!r}")
+        self.Probability = probability
+        self.Name = Name
+
+    def predict(self, X):
+        return X
+
+    def forward(self, X):
+        return dropout(X, self.Probability)
+
+    def describe(self):
+        return f"{self.Probability}"
+
+
+def dropoutLayer(probability=0.5, Name=""):
+    """Dropout with ``probability`` in training (``forward``); the identity in ``predict``."""
+    return DropoutLayer(probability, Name)
+
+
+class MaxPooling2DLayer(BuiltinLayer):
+    Type = "2-D Max Pooling"
+    BaseName = "maxpool"
+
+    def __init__(self, pool_size, Name, Stride, Padding):
+        self.PoolSize = pool_size
+        self.Name = Name
+        self.Stride = Stride
+        self.Padding = Padding
+
+    def predict(self, X):
+        return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+
+    def describe(self):
+        return f"{self.PoolSize} pooling, stride {self.Stride}"
+
+
+class AveragePooling2DLayer(BuiltinLayer):
+    Type = "2-D Average Pooling"
+    BaseName = "avgpool"
+
+    def __init__(self, pool_size, Name, Stride, Padding):
+        self.PoolSize = pool_size
+        self.Name = Name
+        self.Stride = Stride
+        self.Padding = Padding
+
+    def predict(self, X):
+        return avgpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+
+    def describe(self):
+        return f"{self.PoolSize} pooling, stride {self.Stride}"
+
+
+def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
+    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0)."""
+    return MaxPooling2DLayer(poolSize, Name, Stride, Padding)
+
+
+def averagePooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
+    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0)."""
+    return AveragePooling2DLayer(poolSize, Name, Stride, Padding)
+
+
+class FlattenLayer(BuiltinLayer):
+    Type = "Flatten"
+    BaseName = "flatten"
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X):
+        return np.reshape(X, (np.shape(X)[0], -1))
+
+
+def flattenLayer(Name=""):
+    """(batch, ...) -> (batch, features)."""
+    return FlattenLayer(Name)
+
+
+# --- recurrent and embedding ----------------------------------------------------------------------
+
+
+class LSTMLayer(BuiltinLayer):
+    Type = "LSTM"
+    BaseName = "lstm"
+    learnables = ("InputWeights", "RecurrentWeights", "Bias")
+
+    def __init__(self, num_hidden, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                 BiasInitializer):
+        if OutputMode not in ("sequence", "last"):
+            raise ValueError(f"lstmLayer: OutputMode must be 'sequence' or 'last', got {OutputMode!r}")
+        self.NumHiddenUnits = int(num_hidden)
+        self.Name = Name
+        self.OutputMode = OutputMode
+        self.InputWeightsInitializer = InputWeightsInitializer
+        self.RecurrentWeightsInitializer = RecurrentWeightsInitializer
+        self.BiasInitializer = BiasInitializer
+        self.InputSize = None
+        self.InputWeights = None
+        self.RecurrentWeights = None
+        self.Bias = None
+
+    gates = 4
+
+    def initialize(self, layout):
+        h = self.NumHiddenUnits
+        g = self.gates * h
+        c = self.InputSize = _channels(layout, self.Name)
+        if self.InputWeights is None:
+            self.InputWeights = initial_values(self.InputWeightsInitializer, (g, c), c, g, self.Name)
+        if self.RecurrentWeights is None:
+            self.RecurrentWeights = np.concatenate(
+                [initial_values(self.RecurrentWeightsInitializer, (h, h), h, g, self.Name)
+                 for _ in range(self.gates)]) if self.RecurrentWeightsInitializer == "orthogonal" else \
+                initial_values(self.RecurrentWeightsInitializer, (g, h), h, g, self.Name)
+        if self.Bias is None:
+            if self.BiasInitializer == "unit-forget-gate":
+                self.Bias = np.concatenate([np.zeros(h), np.ones(h), np.zeros(2 * h)])
+            else:
+                self.Bias = initial_values(self.BiasInitializer, (g,), c, g, self.Name)
+        return self
+
+    def predict(self, X):
+        h0 = np.zeros((np.shape(X)[0], self.NumHiddenUnits))
+        Y, h, c = lstm(X, h0, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        if self.OutputMode == "last":
+            return h
+        return Y
+
+    def describe(self):
+        return f"{self.NumHiddenUnits} hidden units, output mode {self.OutputMode!r}"
+
+
+def lstmLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
+              RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate"):
+    """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
+    or "last" (batch, H).  The hidden and cell states start at zero for every call."""
+    return LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                     BiasInitializer)
+
+
+class GRULayer(LSTMLayer):
+    Type = "GRU"
+    BaseName = "gru"
+    gates = 3
+
+    def predict(self, X):
+        h0 = np.zeros((np.shape(X)[0], self.NumHiddenUnits))
+        Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        if self.OutputMode == "last":
+            return h
+        return Y
+
+
+def gruLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
+             RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros"):
+    """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default)."""
+    return GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                    BiasInitializer)
+
+
+class EmbeddingLayer(BuiltinLayer):
+    Type = "Word Embedding"
+    BaseName = "embedding"
+    learnables = ("Weights",)
+
+    def __init__(self, dimension, num_words, Name, WeightsInitializer, Weights):
+        self.Dimension = int(dimension)
+        self.NumWords = int(num_words)
+        self.Name = Name
+        self.WeightsInitializer = WeightsInitializer
+        self.Weights = Weights
+
+    def initialize(self, layout):
+        shape = (self.NumWords, self.Dimension)
+        if self.Weights is None:
+            self.Weights = initial_values(self.WeightsInitializer, shape, self.NumWords, self.Dimension, self.Name)
+        return self
+
+    def predict(self, X):
+        return embed(X, self.Weights)
+
+
+def embeddingLayer(dimension, numWords, Name="", WeightsInitializer="narrow-normal", Weights=None):
+    """Word embedding: integer indices 0..numWords-1 of any shape -> shape + (dimension,);
+    Weights (numWords, dimension)."""
+    return EmbeddingLayer(dimension, numWords, Name, WeightsInitializer, Weights)
+
+
+# --- combining layers ------------------------------------------------------------------------------
+
+
+class AdditionLayer(BuiltinLayer):
+    Type = "Addition"
+    BaseName = "addition"
+
+    def __init__(self, num_inputs, Name):
+        self.NumInputs = int(num_inputs)
+        self.Name = Name
+
+    def predict(self, *X):
+        Z = X[0]
+        for k in range(1, len(X)):
+            Z = Z + X[k]
+        return Z
+
+
+class ConcatenationLayer(BuiltinLayer):
+    Type = "Concatenation"
+    BaseName = "concat"
+
+    def __init__(self, dim, num_inputs, Name):
+        self.Dim = dim
+        self.NumInputs = int(num_inputs)
+        self.Name = Name
+
+    def predict(self, *X):
+        axis = -1 if self.Dim == "C" else self.Dim
+        return np.concatenate(X, axis=axis)
+
+
+def additionLayer(numInputs, Name=""):
+    """The elementwise sum of ``numInputs`` inputs (named "in1", "in2", ...)."""
+    return AdditionLayer(numInputs, Name)
+
+
+def concatenationLayer(dim, numInputs, Name=""):
+    """Concatenate ``numInputs`` inputs along ``dim``: "C" for the channels (the last axis) or a
+    0-based numpy axis of sct's layout."""
+    if not (dim == "C" or isinstance(dim, numbers.Integral)):
+        raise ValueError(f"concatenationLayer: dim must be 'C' or an axis, got {dim!r}")
+    return ConcatenationLayer(dim, numInputs, Name)

@@ -1,0 +1,644 @@
+"""MATLAB's ``dlnetwork``: layers, connections, ``initialize``, ``forward``, ``predict``.
+
+A network keeps its layers (in an order where every layer comes after the
+layers it reads) and two tables, ``net.Learnables`` and ``net.State``
+(``runtime.table.Table``: columns Layer, Parameter, Value).  The tables are the
+only place the parameters live: running a layer makes a copy of it holding its
+values (``runtime.layers.bind_learnables``, an op whose adjoint reads the
+gradient back out), so inside ``dlfeval`` the network is an ordinary argument
+whose table values are traced, and ``dlgradient(loss, net.Learnables)`` is a
+table of the same rows::
+
+    net = dlnetwork([featureInputLayer(4), fullyConnectedLayer(16), reluLayer(),
+                     fullyConnectedLayer(3), softmaxLayer()])
+
+    def model_loss(net, X, T):
+        Y, state = forward(net, X)
+        loss = crossentropy(Y, T)
+        return loss, dlgradient(loss, net.Learnables), state
+
+    loss, gradients, state = dlfeval(model_loss, net, X, T)
+    net.State = state
+    net, avg, avg_sq = adamupdate(net, gradients, avg, avg_sq, iteration)
+
+``forward`` and ``predict`` are plain Python (``run_network``) that sct compiles
+once per structure of network, like any helper.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .dlarray import dlarray
+from .layer_types import _RNG, NetworkDataLayout, default_format
+from .layers import Layer, bind_learnables
+from .table import Table
+
+__all__ = ["dlnetwork", "addLayers", "connectLayers", "initialize", "forward", "predict", "resetState",
+           "getLayer", "run_network"]
+
+
+# --- the layers' interface ------------------------------------------------------------------------
+
+
+def _learnable_names(layer) -> tuple:
+    return tuple(getattr(layer, "learnables", ()) or ())
+
+
+def _state_names(layer) -> tuple:
+    return tuple(getattr(layer, "state", ()) or ())
+
+
+def _num_inputs(layer) -> int:
+    n = getattr(layer, "NumInputs", None)
+    if n is not None:
+        return int(n)
+    params = [p for p in inspect.signature(layer.predict).parameters.values()]
+    return max(1, len(params))
+
+
+def _num_outputs(layer) -> int:
+    return int(getattr(layer, "NumOutputs", 1) or 1)
+
+
+def _input_names(layer):
+    n = _num_inputs(layer)
+    return ("in",) if n == 1 else tuple(f"in{k + 1}" for k in range(n))
+
+
+def _output_names(layer):
+    names = getattr(layer, "OutputNames", None)
+    if names:
+        return tuple(names)
+    n = _num_outputs(layer)
+    return ("out",) if n == 1 else tuple(f"out{k + 1}" for k in range(n))
+
+
+def _is_input_layer(layer) -> bool:
+    return hasattr(layer, "example") and hasattr(layer, "InputSize") and getattr(layer, "Format", None) \
+        is not None and callable(getattr(layer, "example"))
+
+
+def _own_forward(layer) -> bool:
+    """Does the layer define a training-time ``forward`` of its own?"""
+    fwd = getattr(type(layer), "forward", None)
+    if fwd is None:
+        return False
+    return fwd is not Layer.forward
+
+
+# --- the network -----------------------------------------------------------------------------------
+
+
+class dlnetwork:
+    """A deep-learning network (MATLAB's dlnetwork).
+
+    ``dlnetwork(layers)``: the layers connected one after the other; initialised when the
+    first layer is an input layer.  ``dlnetwork(layers, X1, ..., Xn)``: initialised from
+    example inputs.  ``dlnetwork(layers, Connections=[("a", "b"), ("b", "add/in2"), ...])``:
+    a graph (the layers are not chained; every edge is given).  ``dlnetwork()`` is empty:
+    build it with ``addLayers`` and ``connectLayers``, then ``initialize``.
+    ``Initialize=False`` leaves it uninitialised; ``Seed`` seeds the initialisers
+    (default: a global stream started at 0, as MATLAB's).
+
+    Properties: ``Layers`` (the layers, holding their current values), ``Learnables`` and
+    ``State`` (tables), ``InputNames``, ``OutputNames``, ``Connections``, ``Initialized``.
+    """
+
+    __sct_network__ = True          # optimizers update its Learnables (runtime.optim.tree_map)
+
+    def __init__(self, layers=None, *examples, Connections=None, Initialize=True, Seed=None,
+                 OutputNames=None):
+        self._graph = _Graph()
+        self.Learnables = Table((), (), [])
+        self.State = Table((), (), [])
+        self._output_names = tuple(OutputNames) if OutputNames is not None else None
+        self.Initialized = False
+        if examples and Connections is None and _looks_like_connections(examples[0]):
+            Connections, examples = examples[0], examples[1:]
+        if layers is not None:
+            if isinstance(layers, dlnetwork):
+                raise TypeError("dlnetwork(net): the network is already a dlnetwork")
+            layers = list(layers) if isinstance(layers, (list, tuple)) else [layers]
+            _add(self, layers, chain=Connections is None)
+            if Connections is not None:
+                for src, dst in Connections:
+                    _connect(self, src, dst)
+        self._sort()
+        if Initialize and (examples or (self._layers and self._all_inputs_known())):
+            _initialize_in_place(self, examples, Seed)
+
+    # the structure lives in one object without a __dict__, which sct's compiler keys its code on
+    # by type alone (it holds no traced values): cheap to look up on every call
+    _layers = property(lambda self: self._graph.layers, lambda self, v: setattr(self._graph, "layers", v))
+    _edges = property(lambda self: self._graph.edges, lambda self, v: setattr(self._graph, "edges", v))
+    _plan = property(lambda self: self._graph.plan, lambda self, v: setattr(self._graph, "plan", v))
+    _inputs = property(lambda self: self._graph.inputs, lambda self, v: setattr(self._graph, "inputs", v))
+    _outputs = property(lambda self: self._graph.outputs, lambda self, v: setattr(self._graph, "outputs", v))
+    _output_names = property(lambda self: self._graph.output_names,
+                             lambda self, v: setattr(self._graph, "output_names", v))
+
+    def with_learnables(self, learnables):
+        """A copy of the network with these learnables (a table of the same rows, or a list)."""
+        values = learnables.Value if isinstance(learnables, Table) else list(learnables)
+        out = _copy(self)
+        out.Learnables = self.Learnables.with_values(values)
+        return out
+
+    # --- structure ---------------------------------------------------------------------------
+    def _names(self):
+        return [layer.Name for layer in self._layers]
+
+    def _find(self, name):
+        for i, layer in enumerate(self._layers):
+            if layer.Name == name:
+                return i
+        raise KeyError(f"the network has no layer named {name!r} (layers: {', '.join(self._names())})")
+
+    def _sort(self):
+        """Order the layers so that each comes after those it reads (Kahn, keeping the order given)."""
+        names = self._names()
+        deps = {n: set() for n in names}
+        for src, _, dst, _ in self._edges:
+            deps[dst].add(src)
+        done, order = set(), []
+        while len(order) < len(names):
+            ready = [n for n in names if n not in done and deps[n] <= done]
+            if not ready:
+                cycle = [n for n in names if n not in done]
+                raise ValueError(f"dlnetwork: the connections have a cycle through {', '.join(cycle)}")
+            done.add(ready[0])
+            order.append(ready[0])
+        by_name = {layer.Name: layer for layer in self._layers}
+        self._layers = [by_name[n] for n in order]
+
+    def _all_inputs_known(self) -> bool:
+        """Is every unconnected input that of an input layer (so sizes are known)?"""
+        fed = {(dst, k) for _, _, dst, k in self._edges}
+        for layer in self._layers:
+            for k in range(_num_inputs(layer)):
+                if (layer.Name, k) not in fed and not _is_input_layer(layer):
+                    return False
+        return True
+
+    @property
+    def InputNames(self):
+        fed = {(dst, k) for _, _, dst, k in self._edges}
+        out = []
+        for layer in self._layers:
+            names = _input_names(layer)
+            for k in range(_num_inputs(layer)):
+                if (layer.Name, k) not in fed:
+                    out.append(layer.Name if len(names) == 1 else f"{layer.Name}/{names[k]}")
+        return out
+
+    @property
+    def OutputNames(self):
+        if self._output_names is not None:
+            return list(self._output_names)
+        used = {(src, k) for src, k, _, _ in self._edges}
+        out = []
+        for layer in self._layers:
+            names = _output_names(layer)
+            for k in range(_num_outputs(layer)):
+                if (layer.Name, k) not in used:
+                    out.append(layer.Name if len(names) == 1 else f"{layer.Name}/{names[k]}")
+        return out
+
+    @property
+    def Connections(self):
+        """The edges as (source, destination) pairs of names ("layer" or "layer/port")."""
+        out = []
+        for src, k, dst, j in self._edges:
+            s = self._layers[self._find(src)]
+            d = self._layers[self._find(dst)]
+            sn = src if _num_outputs(s) == 1 else f"{src}/{_output_names(s)[k]}"
+            dn = dst if _num_inputs(d) == 1 else f"{dst}/{_input_names(d)[j]}"
+            out.append((sn, dn))
+        return out
+
+    @property
+    def Layers(self):
+        """The layers, each holding its current learnable and state values."""
+        return [self._bound(i) for i in range(len(self._layers))]
+
+    def _bound(self, i):
+        layer = self._layers[i]
+        if not self.Initialized:
+            return layer
+        names = _learnable_names(layer)
+        snames = _state_names(layer)
+        values = [self.Learnables.value(layer.Name, n) for n in names] + \
+            [self.State.value(layer.Name, n) for n in snames]
+        return bind_learnables(layer, names, values[:len(names)], snames, values[len(names):])
+
+    def __repr__(self):
+        lines = [f"  dlnetwork with {len(self._layers)} layers, {len(self._edges)} connections"
+                 f"{'' if self.Initialized else ' (not initialized)'}:"]
+        for layer in self._layers:
+            lines.append(f"    {layer.Name}: {getattr(layer, 'Type', type(layer).__name__)}")
+        if self.Initialized:
+            count = sum(int(np.size(v)) for v in self.Learnables.Value)
+            lines.append(f"  {count} learnables in {len(self.Learnables)} arrays; "
+                         f"inputs {self.InputNames}, outputs {self.OutputNames}")
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        import html
+        return "<pre>" + html.escape(repr(self)) + "</pre>"
+
+
+class _Graph:
+    """A network's layers (in order), connections and the plan ``run_network`` follows."""
+
+    __slots__ = ("layers", "edges", "plan", "inputs", "outputs", "output_names")
+
+    def __init__(self):
+        self.layers = []
+        self.edges = []
+        self.plan = ()
+        self.inputs = ()
+        self.outputs = ()
+        self.output_names = None
+
+    def copy(self):
+        out = _Graph()
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(out, name, list(value) if isinstance(value, list) else value)
+        return out
+
+
+def _looks_like_connections(x) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(
+        isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(s, str) for s in e) for e in x)
+
+
+def _unique_names(net, layers):
+    """Give unnamed layers MATLAB's names: the type's base name, numbered when it repeats."""
+    taken = {layer.Name for layer in net._layers}
+    unnamed = [layer for layer in layers if not getattr(layer, "Name", "")]
+    bases = {}
+    for layer in unnamed:
+        base = getattr(layer, "BaseName", None) or type(layer).__name__.lower()
+        bases.setdefault(base, []).append(layer)
+    for base, group in bases.items():
+        count = 0
+        for layer in group:
+            if len(group) == 1 and base not in taken:
+                name = base
+            else:
+                count += 1
+                name = f"{base}_{count}"
+                while name in taken:
+                    count += 1
+                    name = f"{base}_{count}"
+            layer.Name = name
+            taken.add(name)
+    seen = {layer.Name for layer in net._layers}
+    for layer in layers:
+        if layer.Name in seen:
+            raise ValueError(f"dlnetwork: two layers are named {layer.Name!r}; layer names must be unique")
+        seen.add(layer.Name)
+
+
+def _add(net, layers, chain=True):
+    layers = [copy.copy(layer) for layer in layers]       # the network's own layers
+    for layer in layers:
+        if not hasattr(layer, "predict"):
+            raise TypeError(f"dlnetwork: {layer!r} is not a layer (it has no predict method)")
+        if not hasattr(layer, "Name") or layer.Name is None:
+            layer.Name = ""
+    _unique_names(net, layers)
+    start = len(net._layers)
+    net._layers.extend(layers)
+    if chain:
+        for a, b in zip(layers[:-1], layers[1:]):
+            net._edges.append((a.Name, 0, b.Name, 0))
+    return start
+
+
+def _port(net, name, outputs: bool):
+    """(layer name, port index) of "layer" or "layer/port"."""
+    layer_name, _, port = name.partition("/")
+    layer = net._layers[net._find(layer_name)]
+    names = _output_names(layer) if outputs else _input_names(layer)
+    if not port:
+        return layer_name, 0
+    if port not in names:
+        raise ValueError(f"layer {layer_name!r} has no {'output' if outputs else 'input'} {port!r} "
+                         f"({', '.join(names)})")
+    return layer_name, names.index(port)
+
+
+def _connect(net, src, dst):
+    s, k = _port(net, src, outputs=True)
+    d, j = _port(net, dst, outputs=False)
+    for _, _, d2, j2 in net._edges:
+        if (d2, j2) == (d, j):
+            raise ValueError(f"connectLayers: the input {dst!r} is already connected")
+    net._edges.append((s, k, d, j))
+
+
+def addLayers(net, layers):
+    """MATLAB's addLayers: a copy of ``net`` with ``layers`` added, connected one after the other."""
+    out = _copy(net)
+    _add(out, list(layers) if isinstance(layers, (list, tuple)) else [layers])
+    out._sort()
+    out.Initialized = False
+    return out
+
+
+def connectLayers(net, source, destination):
+    """MATLAB's connectLayers: ``source`` ("layer" or "layer/out2") to ``destination``
+    ("layer" or "layer/in2")."""
+    out = _copy(net)
+    _connect(out, source, destination)
+    out._sort()
+    out.Initialized = False
+    return out
+
+
+def getLayer(net, name):
+    """The layer named ``name``, holding its current values."""
+    return net._bound(net._find(name))
+
+
+def _copy(net):
+    out = copy.copy(net)
+    out._graph = net._graph.copy()
+    return out
+
+
+# --- initialisation ------------------------------------------------------------------------------
+
+
+def initialize(net, *examples, Seed=None):
+    """MATLAB's initialize: a copy of ``net`` whose empty learnables and states are initialised,
+    sizes taken from the example inputs ``examples`` (or from the input layers).  Values already
+    there are kept."""
+    out = _copy(net)
+    _initialize_in_place(out, examples, Seed)
+    return out
+
+
+def _layout_of(x, fmt=None):
+    shape = np.shape(x)
+    return NetworkDataLayout(shape, fmt or default_format(len(shape)))
+
+
+def _initialize_in_place(net, examples, Seed):
+    from .dlarray import extractdata
+    if not net._layers:
+        raise ValueError("initialize: the network has no layers")
+    net._sort()
+    layers = [copy.copy(layer) for layer in net._layers]
+    if net.Initialized:                    # put the current values back before initialising again
+        layers = [net._bound(i) for i in range(len(layers))]
+    inputs = net.InputNames
+    index = {layer.Name: i for i, layer in enumerate(layers)}
+    edges_in = {}
+    for s, k, d, j in net._edges:
+        edges_in[(d, j)] = (s, k)
+    examples = [extractdata(x) if isinstance(x, dlarray) else np.asarray(x) for x in examples]
+    if examples and len(examples) != len(inputs):
+        raise ValueError(f"initialize: the network has {len(inputs)} inputs ({', '.join(inputs)}), "
+                         f"got {len(examples)} example inputs")
+    rng = np.random.default_rng(Seed) if Seed is not None else None
+    if rng is not None:
+        _RNG.append(rng)
+    try:
+        values = {}                                  # (layer, output) -> example value, format
+        fed = 0
+        for layer in layers:
+            xs = []
+            for j in range(_num_inputs(layer)):
+                if (layer.Name, j) in edges_in:
+                    xs.append(values[edges_in[(layer.Name, j)]])
+                elif examples:
+                    x = examples[fed]
+                    xs.append((x, getattr(layer, "Format", None) if _is_input_layer(layer) else None))
+                    fed += 1
+                elif _is_input_layer(layer):
+                    xs.append((layer.example(), layer.Format))
+                    fed += 1
+                else:
+                    raise ValueError(f"initialize: the input of layer {layer.Name!r} is not connected and "
+                                     "there is no input layer: give example inputs, initialize(net, X)")
+            init = getattr(layer, "initialize", None)
+            if callable(init):
+                layout = _layout_of(xs[0][0], xs[0][1] if len(xs[0][1] or "") == np.ndim(xs[0][0]) else None)
+                result = init(layout) if _takes_layout(init) else init()
+                if result is not None:
+                    if not isinstance(result, type(layer)):
+                        raise TypeError(f"initialize of layer {layer.Name!r} must return the layer")
+                    layers[index[layer.Name]] = layer = result
+            out = layer.predict(*[x for x, _ in xs])
+            outs = out if (_num_outputs(layer) + len(_state_names(layer)) > 1) else (out,)
+            fmt_in = xs[0][1] if xs else None
+            for k in range(_num_outputs(layer)):
+                y = extractdata(outs[k]) if isinstance(outs[k], dlarray) else np.asarray(outs[k])
+                fmt = fmt_in if fmt_in and len(fmt_in) == np.ndim(y) else None
+                values[(layer.Name, k)] = (y, fmt)
+    finally:
+        if rng is not None:
+            _RNG.pop()
+    learn_layer, learn_param, learn_value = [], [], []
+    state_layer, state_param, state_value = [], [], []
+    for layer in layers:
+        for n in _learnable_names(layer):
+            v = getattr(layer, n, None)
+            if v is None:
+                raise ValueError(f"initialize: layer {layer.Name!r} left its learnable {n!r} empty")
+            learn_layer.append(layer.Name)
+            learn_param.append(n)
+            learn_value.append(_as_parameter(v))
+        for n in _state_names(layer):
+            v = getattr(layer, n, None)
+            if v is None:
+                raise ValueError(f"initialize: layer {layer.Name!r} left its state {n!r} empty")
+            state_layer.append(layer.Name)
+            state_param.append(n)
+            state_value.append(_as_parameter(v))
+    for layer in layers:                             # the values live in the tables only
+        for n in _learnable_names(layer) + _state_names(layer):
+            setattr(layer, n, None)
+    net._layers = layers
+    net.Learnables = Table(tuple(learn_layer), tuple(learn_param), learn_value)
+    net.State = Table(tuple(state_layer), tuple(state_param), state_value)
+    _plan(net)
+    net.Initialized = True
+
+
+def _takes_layout(fn) -> bool:
+    try:
+        return len(inspect.signature(fn).parameters) >= 1
+    except (TypeError, ValueError):
+        return True
+
+
+def _as_parameter(v):
+    if isinstance(v, dlarray):
+        return v
+    a = np.asarray(v)
+    if not np.issubdtype(a.dtype, np.inexact):
+        a = a.astype(np.float64)
+    return dlarray(a)
+
+
+def _plan(net):
+    """What ``run_network`` needs per layer, in plain tuples (the compiled code's constants)."""
+    slot = {}                                          # (layer, output) -> index among the activations
+    inputs = []
+    fed = {(d, j): (s, k) for s, k, d, j in net._edges}
+    n_inputs = 0
+    for layer in net._layers:
+        for j in range(_num_inputs(layer)):
+            if (layer.Name, j) not in fed:
+                inputs.append((layer.Name, j))
+                n_inputs += 1
+    count = n_inputs
+    plan = []
+    a = c = 0
+    for layer in net._layers:
+        sources = []
+        for j in range(_num_inputs(layer)):
+            if (layer.Name, j) in fed:
+                sources.append(slot[fed[(layer.Name, j)]])
+            else:
+                sources.append(inputs.index((layer.Name, j)))
+        names = _learnable_names(layer)
+        snames = _state_names(layer)
+        nout = _num_outputs(layer)
+        for k in range(nout):
+            slot[(layer.Name, k)] = count
+            count += 1
+        plan.append((tuple(sources), names, a, a + len(names), c, c + len(snames), nout,
+                     _own_forward(layer), snames))
+        a += len(names)
+        c += len(snames)
+    outputs = []
+    for name in net.OutputNames:
+        layer_name, _, port = name.partition("/")
+        layer = net._layers[net._find(layer_name)]
+        k = _output_names(layer).index(port) if port else 0
+        outputs.append(slot[(layer_name, k)])
+    net._plan = tuple(plan)
+    net._inputs = tuple(inputs)
+    net._outputs = tuple(outputs)
+
+
+# --- running -----------------------------------------------------------------------------------------
+
+
+def run_network(net, inputs, training):
+    """The network's outputs (a list) and new state values (a list) for the list ``inputs``.
+
+    Plain Python of the layers' own code: sct compiles it (once per structure of network)."""
+    values = net.Learnables.Value
+    states = net.State.Value
+    graph = net._graph
+    plan = graph.plan
+    layers = graph.layers
+    acts = []
+    for x in inputs:
+        acts.append(x)
+    new_states = []
+    for i in range(len(layers)):
+        step = plan[i]
+        sources = step[0]
+        a = step[2]
+        b = step[3]
+        c = step[4]
+        d = step[5]
+        nout = step[6]
+        bound = bind_learnables(layers[i], step[1], values[a:b], step[8], states[c:d])
+        xs = []
+        for j in sources:
+            xs.append(acts[j])
+        if training and step[7]:
+            out = bound.forward(*xs)
+        else:
+            out = bound.predict(*xs)
+        if nout + d - c == 1:
+            acts.append(out)
+        else:
+            for k in range(nout):
+                acts.append(out[k])
+            for k in range(nout, nout + d - c):
+                new_states.append(out[k])
+    outputs = []
+    for j in graph.outputs:
+        outputs.append(acts[j])
+    return outputs, new_states
+
+
+def _check_ready(net, inputs, fname):
+    if not isinstance(net, dlnetwork):
+        raise TypeError(f"{fname}: the first argument must be a dlnetwork, got {type(net).__name__}")
+    if not net.Initialized:
+        raise ValueError(f"{fname}: the network is not initialized; call net = initialize(net, X) "
+                         "with example inputs (or start it with an input layer)")
+    if len(inputs) != len(net._inputs):
+        raise ValueError(f"{fname}: the network has {len(net._inputs)} inputs "
+                         f"({', '.join(net.InputNames)}), got {len(inputs)}")
+
+
+def _inputs(X1, X2, X3, X4):
+    inputs = [X1]
+    if X2 is not None:
+        inputs.append(X2)
+    if X3 is not None:
+        inputs.append(X3)
+    if X4 is not None:
+        inputs.append(X4)
+    return inputs
+
+
+def forward(net, X1, X2=None, X3=None, X4=None):
+    """Training-time outputs and updated state (MATLAB's ``[Y, state] = forward(net, X)``).
+
+    Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
+    ``Y`` the output (a tuple of outputs for several), ``state`` a table like ``net.State``
+    (assign it: ``net.State = state``).  A network with several inputs takes them in the
+    order of ``net.InputNames`` (up to four)."""
+    inputs = _inputs(X1, X2, X3, X4)
+    _check_ready(net, inputs, "forward")
+    outputs, states = run_network(net, inputs, True)
+    return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
+
+
+def predict(net, X1, X2=None, X3=None, X4=None):
+    """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
+    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs."""
+    inputs = _inputs(X1, X2, X3, X4)
+    _check_ready(net, inputs, "predict")
+    outputs, _ = run_network(net, inputs, False)
+    return _outputs_value(outputs)
+
+
+def _outputs_value(outputs):
+    if len(outputs) == 1:
+        return outputs[0]
+    return tuple(outputs)
+
+
+def resetState(net):
+    """A copy of ``net`` with its state reset to the layers' initial values (batch-norm statistics
+    0 and 1)."""
+    out = _copy(net)
+    values = []
+    for name, param, v in net.State:
+        if param == "TrainedVariance":
+            values.append(dlarray(np.ones(np.shape(v))))
+        else:
+            values.append(dlarray(np.zeros(np.shape(v))))
+    out.State = net.State.with_values(values)
+    return out
+
+
+from .registry import nondifferentiable  # noqa: E402
+nondifferentiable(_check_ready)
