@@ -19,8 +19,9 @@ from .registry import defrule, nondifferentiable
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
 
-class SctRuntimeError(Exception):
-    """Base of the run-time errors raised from generated code (re-exported as sct.SctError)."""
+from .errors import EvaluationError, SctError
+
+SctRuntimeError = SctError      # the run-time errors raised from generated code are SctErrors
 
 
 def _is_array(x) -> bool:
@@ -613,28 +614,34 @@ def stop_gradient(x):
 
 # --- calls to functions the compiler transforms at run time ---------------------------
 
+class CompilerHooks:
+    """What generated code calls to get the generated code of a function it reaches at run
+    time.  The compiler installs these when it is imported (sct.transform_calls): the runtime
+    never imports the compiler."""
+    vjp_pair = vjp_method_pair = vjp_init_pair = jvp_call_impl = op_jvp_impl = None
+
+
+HOOKS = CompilerHooks()
+
+
 def vjp(fn, active, *args, **kwargs):
     """``(forward, adjoint)`` generated for ``fn`` and arguments like ``args`` (compiled once)."""
-    from sct.transform_calls import vjp_pair
-    return vjp_pair(fn, active, args, kwargs)
+    return HOOKS.vjp_pair(fn, active, args, kwargs)
 
 
 def vjp_method(obj, name, active, *args, **kwargs):
     """``(forward, adjoint)`` for ``obj.name(...)``; ``args`` and both functions start with ``obj``."""
-    from sct.transform_calls import vjp_method_pair
-    return vjp_method_pair(obj, name, active, args, kwargs)
+    return HOOKS.vjp_method_pair(obj, name, active, args, kwargs)
 
 
 def vjp_init(cls, active, *args, **kwargs):
     """``(forward, adjoint)`` for building ``cls(*args)`` into a new object given first."""
-    from sct.transform_calls import vjp_init_pair
-    return vjp_init_pair(cls, active, args, kwargs)
+    return HOOKS.vjp_init_pair(cls, active, args, kwargs)
 
 
 def jvp_call(fn, args, tangents, **kwargs):
     """``(fn(*args), its tangent)``: ``fn`` forward-differentiated by generated code."""
-    from sct.transform_calls import jvp_call_impl
-    return jvp_call_impl(fn, args, tangents, kwargs)
+    return HOOKS.jvp_call_impl(fn, args, tangents, kwargs)
 
 
 def jvp_method(obj, name, args, tangents, **kwargs):
@@ -647,8 +654,7 @@ def jvp_method(obj, name, args, tangents, **kwargs):
 
 def op_jvp(op, args, kwargs, tangents, keyword_tangents, ans):
     """The tangent of ``op(*args, **kwargs)`` from its rule, transposed (rules are linear in g)."""
-    from sct.transform_calls import op_jvp_impl
-    return op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans)
+    return HOOKS.op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans)
 
 
 def tangent_attribute(tangent, obj, name):
@@ -751,7 +757,6 @@ class Closure(tuple):
 
     def check(self):
         if self.expired is not None:
-            from sct.errors import EvaluationError
             name, line = self.expired
             fname = getattr(self.fn, "__name__", "?")
             raise EvaluationError(

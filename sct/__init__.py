@@ -11,14 +11,38 @@
 """
 __version__ = "0.1.0"
 
-from runtime.dlarray import dlarray, extractdata
-from runtime.dlfun import (avgpool, batchnorm, dlconv, dropout, gelu, groupnorm, huber, indexcrossentropy,
+
+def _bind_runtime() -> None:
+    """The runtime is the subpackage ``sct.runtime``.  Installed, it is ``sct/runtime``; in a
+    source checkout its folder ``runtime/`` sits beside ``sct/`` (the build maps it), and is
+    bound here so that a checkout runs as it is, with its own runtime."""
+    import importlib.util
+    import os
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    beside = os.path.join(os.path.dirname(here), "runtime")
+    if "sct.runtime" in sys.modules or os.path.isdir(os.path.join(here, "runtime")) or \
+            not os.path.isfile(os.path.join(beside, "registry.py")):
+        return
+    spec = importlib.util.spec_from_file_location("sct.runtime", os.path.join(beside, "__init__.py"),
+                                                  submodule_search_locations=[beside])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sct.runtime"] = module
+    sys.modules[__name__].runtime = module
+    spec.loader.exec_module(module)
+
+
+_bind_runtime()
+
+from .runtime.dlarray import dlarray, extractdata
+from .runtime.dlfun import (avgpool, batchnorm, dlconv, dropout, gelu, groupnorm, huber, indexcrossentropy,
                            instancenorm, l1loss, l2loss, layernorm, maxpool, onehotdecode, onehotencode)
-from runtime.layers import Layer
-from runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
-from runtime.optim import adamupdate, dlupdate, rmspropupdate, sgdmupdate
+from .runtime.layers import Layer
+from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
+from .runtime.optim import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 
 from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
+from . import transform_calls  # noqa: F401  (installs the runtime's hooks)
 from .api import clear_cache, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, source
 from .errors import CompileError, EvaluationError, SctError
 from .forward import hvp, jvp, jvp_source
@@ -37,16 +61,16 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            "clear_cache"]
 
 # networks, layers, tables and mini-batches (issue 9)
-from runtime.data import hasdata, load_digits, minibatchqueue, reset, shuffle  # noqa: E402
-from runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooling2dLayer,  # noqa: E402
+from .runtime.data import hasdata, load_digits, minibatchqueue, reset, shuffle  # noqa: E402
+from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooling2dLayer,  # noqa: E402
                                  batchNormalizationLayer, concatenationLayer, convolution2dLayer, dropoutLayer,
                                  embeddingLayer, featureInputLayer, finddim, flattenLayer, fullyConnectedLayer,
                                  geluLayer, gruLayer, imageInputLayer, layerNormalizationLayer, leakyReluLayer,
                                  lstmLayer, maxPooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
                                  softmaxLayer, tanhLayer)
-from runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
+from .runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
                              predict, resetState)
-from runtime.table import Table  # noqa: E402
+from .runtime.table import Table  # noqa: E402
 
 __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "connectLayers", "getLayer",
             "resetState", "Table", "NetworkDataLayout", "finddim",
@@ -56,3 +80,8 @@ __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "conne
             "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
             "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits"]
+
+# Public classes report themselves under sct (tracebacks, reprs), wherever they are defined.
+for _public in (dlarray, Layer, Table, AcceleratedFunction):
+    _public.__module__ = "sct"
+del _public

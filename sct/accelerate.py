@@ -11,7 +11,7 @@ from typing import Callable, Tuple
 
 import numpy as np
 
-from runtime import registry
+from .runtime import registry
 
 from .cache import LRU
 from .callables import as_function
@@ -139,7 +139,7 @@ class AcceleratedFunction:
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:
     """MATLAB's CheckMode "tolerance": the cached outputs must match a fresh run's."""
-    from runtime.dlarray import unwrap
+    from .runtime.dlarray import unwrap
     a_leaves, b_leaves = _leaves(unwrap(cached)), _leaves(unwrap(fresh))
     for a, b in zip(a_leaves, b_leaves):
         a, b = np.asarray(a), np.asarray(b)

@@ -30,7 +30,7 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
-from runtime import registry
+from .runtime import registry
 
 from .errors import CompileError
 from .ir import assign, call, const, load, loaded_names, walk_no_defs
@@ -1247,7 +1247,7 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
             if isinstance(f, gast.Name) and depth < 3:
                 callee = fn.__globals__.get(f.id)
                 if isinstance(callee, types.FunctionType) and callee is not fn and \
-                        not (callee.__module__ or "").startswith(("numpy", "runtime", "sct")):
+                        not (callee.__module__ or "").startswith(("numpy", "sct")):
                     if not _pure(callee, depth + 1):
                         return False
     return True

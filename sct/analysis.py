@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional, Set
 import gast
 import numpy as np
 
-from runtime import registry
-from runtime import support as rt_support
+from .runtime import registry
+from .runtime import support as rt_support
 
 from .errors import CompileError
 from .ir import assign, call, load, loaded_names
@@ -119,7 +119,7 @@ class CallInfo:
 
 def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     import sct.api as api
-    from runtime.dlarray import dlarray, extractdata
+    from .runtime.dlarray import dlarray, extractdata
     func = node.func
     target = resolver.resolve(func)
     if target is Unresolved:
@@ -355,7 +355,7 @@ class Activity:
         rule = info.rule
         if rule is None or info.kind not in ("op", "method"):
             return
-        if (getattr(rule.op, "__module__", None) or "").startswith("runtime") and \
+        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime") and \
                 rule.op not in CHECKED_RUNTIME_OPS:
             return             # the runtime's own helpers: their other parameters are shapes
         node = value if info.kind == "op" else gast.Call(
@@ -539,7 +539,7 @@ def returns_array(op) -> bool:
         return False
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True
-    return module.startswith("numpy") or module == "runtime.nn"
+    return module.startswith("numpy") or module == "sct.runtime.nn"
 
 
 def _option(node: gast.Call, names, default):

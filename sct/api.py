@@ -9,8 +9,8 @@ import warnings
 import weakref
 from typing import Callable
 
-from runtime import registry
-from runtime.dlarray import unwrap, wrap_outputs
+from .runtime import registry
+from .runtime.dlarray import unwrap, wrap_outputs
 
 from .cache import ENTRIES as _ENTRIES
 from .callables import as_function
@@ -158,7 +158,7 @@ def run_compiled(compiled: Compiled, args):
 def run_generated(function, args):
     """Call generated code; an error inside it is reported at the user's line (and so is a
     warning, e.g. numpy's ``invalid value encountered in log``)."""
-    from runtime.effects import held
+    from .runtime.effects import held
     caught: list = []
     try:
         with held(), warnings.catch_warnings(record=True) as caught:   # effects logged for
@@ -267,7 +267,7 @@ def _clean(message: str) -> str:
 # --- short tracebacks -------------------------------------------------------------------------------
 
 _SCT_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules["sct"],
-                                                                                   sys.modules["runtime"]))
+                                                                                   sys.modules["sct.runtime"]))
 
 
 def _internal(filename: str) -> bool:

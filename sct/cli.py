@@ -24,7 +24,7 @@ import numpy as np
 
 def example_argument(spec: str, rng: np.random.Generator):
     """A random argument described by ``[const:][dtype:]SHAPE`` (see the module docstring)."""
-    from runtime.dlarray import dlarray
+    from .runtime.dlarray import dlarray
     parts = spec.split(":")
     traced = True
     if parts[0] == "const":

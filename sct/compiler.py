@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import gast
 import numpy as np
 
-import runtime
+from . import runtime
 
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
@@ -33,10 +33,7 @@ from .reverse import Transformer
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
-    import runtime.layers  # noqa: F401  (registers the custom-layer op)
-    import runtime.nn  # noqa: F401  (registers the deep-learning rules)
-    import runtime.dlfun  # noqa: F401  (convolution, pooling, normalisation, losses)
-    import runtime.effects  # noqa: F401  (side effects run once where code is recomputed)
+    from .runtime import dlfun, effects, layers, nn  # noqa: F401  (register their rules)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
     for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers, runtime.dlfun,
@@ -81,7 +78,7 @@ class Compiled:
         return True
 
 
-_FIXED_MODULES = ("numpy", "math", "cmath", "runtime", "sct")
+_FIXED_MODULES = ("numpy", "math", "cmath", "sct")
 
 
 def _fixed_module(base) -> bool:
@@ -99,7 +96,7 @@ def _fixed_module(base) -> bool:
 def use_custom_backwards(fdef, activity, rt_name: str) -> None:
     """``layer.predict(X)`` on a layer that defines ``backward`` becomes ``rt.apply_layer``,
     an op whose rule is that backward (MATLAB uses a custom backward when present)."""
-    from runtime.layers import Layer
+    from .runtime.layers import Layer
     from .ir import walk_no_defs
 
     def custom(name: str) -> bool:
@@ -319,7 +316,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     owned = {params[0]} if returns_self and params else set()     # __init__'s new object
     # sct's own generated code and runtime manage their writes (the tape) themselves
     trusted = getattr(fn, "__sct_generated__", False) or \
-        (getattr(fn, "__module__", "") or "").startswith(("runtime.", "sct_generated"))
+        (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated"))
     if not trusted:
         lower_mutations(fdef, resolver, mode, param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | {n.id for n in gast.walk(fdef)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Tuple
 
 import numpy as np
 
-from runtime.dlarray import dlarray, extractdata
+from .runtime.dlarray import dlarray, extractdata
 
 from .api import dlgradient, dlfeval, run_generated, source, user_error
 from .callables import as_function
@@ -109,7 +109,7 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
 
 def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
-    from runtime import effects
+    from .runtime import effects
     with effects.held():           # fun's effects (draws, prints) happen once in all
         start = effects.effect_position()
         if mode == "forward":
@@ -150,7 +150,7 @@ def _jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward
 
 
 def _forward(fun, primals, tangents):
-    from runtime import registry
+    from .runtime import registry
     from .cache import HELPERS, function_key
     from .compiler import compile_function
     from .kinds import kind_of
@@ -164,7 +164,7 @@ def _forward(fun, primals, tangents):
         if v.shape != d.shape:
             raise SctError(f"jvp: a tangent of shape {d.shape} for a primal of shape {v.shape}")
     function, before, after = _reduced(fun, values)
-    from runtime.dlarray import unwrap
+    from .runtime.dlarray import unwrap
     before, after = unwrap(before), unwrap(after)
     if not before and not after:
         kinds = tuple(kind_of(v, traced=True) for v in values)
@@ -187,7 +187,7 @@ def _forward(fun, primals, tangents):
 def _with_defaults(fun, compiled, values, dots):
     """The generated code takes every parameter and then a tangent for each: parameters not
     given get their defaults (and zero tangents)."""
-    from runtime.support import ZERO
+    from .runtime.support import ZERO
     params = compiled.entry.__code__.co_argcount // 2
     if len(values) >= params:
         return list(values), list(dots)
@@ -203,7 +203,7 @@ def _with_defaults(fun, compiled, values, dots):
 
 
 def _wrap_pair(pair):
-    from runtime.dlarray import wrap_outputs
+    from .runtime.dlarray import wrap_outputs
     return wrap_outputs(pair[0]), wrap_outputs(pair[1])
 
 

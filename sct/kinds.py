@@ -13,7 +13,7 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from runtime.dlarray import dlarray
+from .runtime.dlarray import dlarray
 
 
 def kind_of(x: Any, traced: bool = False) -> Tuple:

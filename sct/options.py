@@ -152,7 +152,7 @@ class SiteOptions:
 
     def starred_op(self, node: gast.Call, target) -> None:
         """``np.multiply(*args)``: an op's rule needs each argument where it is written."""
-        from runtime import registry
+        from .runtime import registry
         rule = registry.lookup(target) if target is not Unresolved and target is not _MISSING else None
         if rule is None:
             return

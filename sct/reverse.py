@@ -35,7 +35,7 @@ import gast
 import numpy as np
 import operator
 
-from runtime import registry
+from .runtime import registry
 
 from .analysis import Activity, CallInfo, Resolver, bind_arguments, index_value
 from .emit import comment
@@ -1630,7 +1630,7 @@ class Transformer:
         """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a
         write into the caller's object): run once, replayed where code is recomputed.
         ``rt.maybe_effect`` where only the run can tell; None for other calls."""
-        from runtime.effects import effectful
+        from .runtime.effects import effectful
         from .analysis import Unresolved, _MISSING
         if not inactive:
             return None

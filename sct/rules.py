@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-from runtime import registry
+from .runtime import registry
 
 
 def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None) -> Callable:

@@ -22,9 +22,9 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from runtime import numpy_ops as rt_numpy_ops
-from runtime import registry
-from runtime import support as rt_support
+from .runtime import numpy_ops as rt_numpy_ops
+from .runtime import registry
+from .runtime import support as rt_support
 
 from .analysis import Activity, CallInfo, bind_arguments
 from .errors import CompileError
@@ -377,7 +377,7 @@ _MANY_OUTPUTS = {op for op in (np.atleast_1d, np.atleast_2d, np.atleast_3d, np.l
 def _elementwise_op(op) -> bool:
     """Ops whose output element depends only on the same input element (and broadcasting)."""
     import math
-    import runtime.nn as nn
+    from .runtime import nn
     if isinstance(op, np.ufunc):
         return True
     if op in (nn.relu, nn.leakyrelu, nn.sigmoid, abs):

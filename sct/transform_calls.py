@@ -18,8 +18,8 @@ from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
-from runtime import registry
-from runtime.support import ZERO, Closure
+from .runtime import registry
+from .runtime.support import ZERO, Closure
 
 from .cache import HELPERS, function_key
 from .compiler import Compiled, compile_function
@@ -123,7 +123,7 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         def backward_call(residuals, grad):
             return (ZERO,) + tuple(bwd(residuals, grad))
         return forward_call, backward_call
-    from runtime.layers import apply_layer, has_custom_backward
+    from .runtime.layers import apply_layer, has_custom_backward
     if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) == 2:
         fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer), 3, ())
 
@@ -170,7 +170,7 @@ def _is_callable_object(value, any_object: bool = False) -> bool:
 
 
 def _holds_arrays(obj) -> bool:
-    from runtime.support import _differentiable_leafy
+    from .runtime.support import _differentiable_leafy
     return any(_differentiable_leafy(v) for v in vars(obj).values())
 
 
@@ -408,7 +408,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
         return out, op_jvp_impl(fn, args, kwargs, tangents, {}, out)
     if not isinstance(fn, types.FunctionType):
         if registry.is_nondifferentiable(fn):
-            from runtime.support import zero_adjoint
+            from .runtime.support import zero_adjoint
             out = fn(*args, **kwargs)
             return out, zero_adjoint(out)
         raise CompileError(f"forward mode has no rule for {getattr(fn, '__qualname__', fn)!r}")
@@ -432,7 +432,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
 
 def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     """J @ tangent for one op: the vjp of its rule with respect to g (rules are linear in g)."""
-    from runtime.support import zero_adjoint
+    from .runtime.support import zero_adjoint
     rule = registry.lookup(op)
     names = list(rule.signature.parameters)
     dots = {names[i]: t for i, t in enumerate(tangents) if i < len(names) and not _is_zero_tangent(t)}
@@ -519,3 +519,14 @@ def _generated_pair(tag, op, rule_fn, source, shape):
         while len(_OP_PAIRS) > _WRAPPERS_MAX:
             _OP_PAIRS.popitem(last=False)
     return pair
+
+
+# Generated code reaches the functions above through the runtime's hooks: the compiler
+# installs them, so the runtime never imports the compiler.
+from .runtime import support as _support  # noqa: E402
+
+_support.HOOKS.vjp_pair = vjp_pair
+_support.HOOKS.vjp_method_pair = vjp_method_pair
+_support.HOOKS.vjp_init_pair = vjp_init_pair
+_support.HOOKS.jvp_call_impl = jvp_call_impl
+_support.HOOKS.op_jvp_impl = op_jvp_impl

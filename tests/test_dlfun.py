@@ -11,8 +11,8 @@ import sct
 from sct import (avgpool, batchnorm, dlarray, dlconv, dlfeval, dlgradient, dropout, gelu, groupnorm, huber,
                  indexcrossentropy, instancenorm, l1loss, l2loss, layernorm, maxpool, onehotdecode,
                  onehotencode)
-from runtime import dlfun
-from runtime.registry import lookup
+from sct.runtime import dlfun
+from sct.runtime.registry import lookup
 
 try:
     from tests.gradcheck import assert_close, check_grads, numerical_gradient

@@ -6,7 +6,7 @@ import sct
 from gradcheck import assert_close
 import test_higher_order as higher
 import test_op_rules as op_rules
-from runtime import support
+from sct.runtime import support
 
 
 # Forward mode does not follow these yet; its fallback (transposing reverse code) needs

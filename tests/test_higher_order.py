@@ -14,7 +14,7 @@ from __future__ import annotations
 import linecache
 
 import numpy as np
-from runtime import support as support_ops
+from sct.runtime import support as support_ops
 import pytest
 
 import sct
@@ -181,7 +181,7 @@ _SVD = ("second derivatives through singular values: their rule calls np.linalg.
 
 def known_failure(case, op) -> str:
     """Why this case's second derivative is known to fail (a bug reported with an example), or ''."""
-    from runtime import numpy_ops as nops
+    from sct.runtime import numpy_ops as nops
     if op in (np.linalg.svd, np.linalg.svdvals):
         return _SVD
     if op in (np.linalg.norm, np.linalg.matrix_norm) and case.kwargs.get("ord") in (2, -2, "nuc"):
@@ -203,7 +203,7 @@ def test_second_derivative_of_every_op(case, op, p):
 
 # the deep-learning ops of runtime.nn (not in the table of test_op_rules)
 def _nn_cases():
-    import runtime.nn as nn
+    import sct.runtime.nn as nn
     R, C, Case = op_rules.R, op_rules.C, op_rules.Case
     away = R(2, 3, lo=0.2, hi=1.5)
     return [

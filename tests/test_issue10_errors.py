@@ -68,7 +68,7 @@ def _frames(tb):
 
 def _internal(filename):
     sct_dir = os.path.dirname(os.path.abspath(sct.__file__))
-    runtime_dir = os.path.dirname(os.path.abspath(sys.modules["runtime"].__file__))
+    runtime_dir = os.path.dirname(os.path.abspath(sys.modules["sct.runtime"].__file__))
     return filename.startswith("<sct-generated") or filename.startswith(sct_dir + os.sep) or \
         filename.startswith(runtime_dir + os.sep)
 
@@ -260,7 +260,7 @@ def test_defrule_for_a_user_function_first_and_second_derivatives():
         assert_close(extractdata(g), numerical_gradient(value, [X], 0), rtol=1e-6)
         assert_close(extractdata(gg), numerical_gradient(lambda x: np.sum(grad(x) ** 2), [X], 0), rtol=1e-6)
     finally:
-        from runtime import registry
+        from sct.runtime import registry
         registry.RULES.pop(softplus, None)
         registry._version[0] += 1
 

@@ -383,10 +383,10 @@ def test_covered_arguments_still_work():
 def test_every_uncovered_parameter_is_named_in_the_registry():
     """The audit: for every op, the parameters its rule leaves out are either discrete (axes, flags,
     indices) or refused when traced; the list of refused ones is what the tests above cover."""
-    from runtime import registry
+    from sct.runtime import registry
     refused = {}
     for rule in registry.registered_ops():
-        if (getattr(rule.op, "__module__", "") or "").startswith("runtime"):
+        if (getattr(rule.op, "__module__", "") or "").startswith("sct.runtime"):
             continue
         params = [p for p in registry.uncovered_params(rule) if p != "out"]
         if params:
@@ -575,7 +575,7 @@ def test_float16_values_match_plain_numpy():
     ("non_nan_count", (np.ones(3, np.float32), None)),
 ])
 def test_rule_weights_are_in_the_primal_dtype(op, args):
-    from runtime import numpy_ops
+    from sct.runtime import numpy_ops
     assert getattr(numpy_ops, op)(*args).dtype == np.float32
 
 
@@ -584,7 +584,7 @@ def test_op_table_rules_keep_float32():
     adjoint, returns float32 adjoints wherever the op's own result is single precision, except where the op itself computes in float64 (float_power,
     interp), Python's math and builtins (Python floats), and complex dot/inner."""
     import test_op_rules as table
-    from runtime.registry import lookup
+    from sct.runtime.registry import lookup
 
     def cast(v):
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from runtime.layers import Layer
+from sct.runtime.layers import Layer
 from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient, extractdata
 
 try:

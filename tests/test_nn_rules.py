@@ -9,9 +9,9 @@ import gast
 import numpy as np
 import pytest
 
-import runtime  # noqa: F401  (registers the numpy rules)
-import runtime.nn as nn
-from runtime.registry import is_nondifferentiable, lookup
+import sct  # noqa: F401  (registers the numpy rules)
+import sct.runtime.nn as nn
+from sct.runtime.registry import is_nondifferentiable, lookup
 try:
     from tests.gradcheck import assert_close, check_rule
 except ImportError:                      # run as plain `pytest` from inside tests/
@@ -364,7 +364,7 @@ def test_complex_rules():
 
 
 def test_dlarray_inputs_compute_values():
-    from runtime.dlarray import dlarray, extractdata
+    from sct.runtime.dlarray import dlarray, extractdata
     x = rng.standard_normal((4, 3))
     w = rng.standard_normal((2, 3))
     b = rng.standard_normal(2)

@@ -25,10 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import runtime  # noqa: F401  (registers the rules)
-from runtime import numpy_ops as nops
-from runtime import support
-from runtime.registry import ATTRIBUTES, METHODS, NONDIFF, RULES, is_nondifferentiable, lookup
+import sct  # noqa: F401  (registers the rules)
+from sct.runtime import numpy_ops as nops
+from sct.runtime import support
+from sct.runtime.registry import ATTRIBUTES, METHODS, NONDIFF, RULES, is_nondifferentiable, lookup
 
 pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
 
@@ -973,7 +973,7 @@ def _check_calls(tree, scope, where, seen):
         if isinstance(target, type) and issubclass(target, BaseException) or target is slice:
             continue
         module = getattr(target, "__module__", "") or ""
-        assert module.startswith("runtime"), f"{where}: calls {target!r}, which is not an op"
+        assert module.startswith("sct.runtime"), f"{where}: calls {target!r}, which is not an op"
         if target in seen:
             continue
         seen.add(target)
@@ -992,7 +992,7 @@ def _check_calls(tree, scope, where, seen):
 
 
 def test_methods_and_attributes_map_to_ops():
-    from runtime.registry import NONDIFF_METHODS
+    from sct.runtime.registry import NONDIFF_METHODS
     for name, op in {**METHODS, **ATTRIBUTES}.items():
         assert lookup(op) is not None or is_nondifferentiable(op), name
         assert lookup(op) is None or name not in NONDIFF_METHODS, f"{name} is both an op and nondifferentiable"

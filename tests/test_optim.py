@@ -11,7 +11,7 @@ import pytest
 import sct
 from sct import (adamupdate, dlarray, dlfeval, dlgradient, dlupdate, fullyconnect, l2loss, relu,
                  rmspropupdate, sgdmupdate)
-from runtime import optim
+from sct.runtime import optim
 
 try:
     from tests.gradcheck import assert_close

@@ -130,7 +130,7 @@ def test_a_redefined_notebook_function_never_runs_stale_code():
 
 
 def test_a_new_rule_invalidates_the_cache():
-    from runtime import registry
+    from sct.runtime import registry
     before = registry.rules_version()
     entry = sct.api._entry(rosenbrock, (dlarray([-1.0, 2.0]),))
 

@@ -1,0 +1,66 @@
+"""The house: the runtime is a leaf inside the package (sct.runtime) and never imports the compiler."""
+import ast
+import pathlib
+import subprocess
+import sys
+
+import sct
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _imports(path: pathlib.Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield ("." * node.level) + (node.module or "")
+
+
+def test_no_module_under_runtime_imports_the_compiler():
+    for path in sorted((ROOT / "runtime").glob("*.py")):
+        for name in _imports(path):
+            assert not name.startswith("sct") and not name.startswith(".."), \
+                f"{path.name} imports {name}: the runtime must not import the compiler"
+
+
+def test_the_compiler_imports_the_runtime_as_sct_runtime():
+    for path in sorted((ROOT / "sct").glob("*.py")):
+        for name in _imports(path):
+            assert name != "runtime" and not name.startswith("runtime."), \
+                f"sct/{path.name} imports {name}: use sct.runtime (relative: .runtime)"
+
+
+def test_only_sct_is_importable_at_top_level_and_public_classes_report_sct():
+    assert sct.runtime.__name__ == "sct.runtime"
+    assert "runtime" not in sys.modules
+    for cls in (sct.dlarray, sct.SctError, sct.CompileError, sct.EvaluationError, sct.Layer,
+                sct.AcceleratedFunction, sct.Table):
+        assert cls.__module__ == "sct", cls
+
+
+def test_importing_sct_does_not_load_a_top_level_runtime(tmp_path):
+    # a user's own runtime.py must not break import sct, nor be loaded by it
+    (tmp_path / "runtime.py").write_text("raise ImportError('the user runtime.py was imported')\n")
+    done = subprocess.run([sys.executable, "-c", "import sct, sys; print('runtime' in sys.modules)"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_a_regular_install_has_sct_runtime_inside_sct(tmp_path):
+    """pip install . (not editable): the runtime is installed as sct/runtime and works."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    str(ROOT)], check=True, capture_output=True)
+    code = ("import sct, os; from sct import dlarray, dlfeval, dlgradient\n"
+            "assert os.path.isdir(os.path.join(os.path.dirname(sct.__file__), 'runtime')), sct.__file__\n"
+            "def f(x):\n    y = (x ** 3).sum()\n    return dlgradient(y, x)\n")
+    script = tmp_path / "use.py"
+    script.write_text(code + "print(dlfeval(f, dlarray([1.0, 2.0])).data.tolist())\n")
+    done = subprocess.run([str(python), str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[3.0, 12.0]"
