@@ -1369,6 +1369,16 @@ def _list_tail_rule(g, ans, grad, head):
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
+def at_least_1d(a):
+    """``np.atleast_1d`` of one value (a piece of ``np.r_[...]``): an array, never a list."""
+    return np.atleast_1d(a)
+
+
+@defrule(at_least_1d)
+def _at_least_1d_rule(g, ans, a):
+    return np.reshape(g, np.shape(a))
+
+
 def index_trick(obj, index, name=None):
     """``obj[index]`` for numpy's index-trick objects (np.mgrid, np.ogrid, np.s_, np.r_ with
     directives, ...): a constant; the compiler refuses it when ``index`` is traced."""

@@ -484,7 +484,7 @@ class Normalizer:
                                   (isinstance(e, gast.Constant) and isinstance(e.value, str))
                                   for e in items)
         if plain and node.value.attr == "r_":
-            pieces = [np_call("atleast_1d", [e]) for e in items]
+            pieces = [call(f"{self.rt_name}.at_least_1d", [e]) for e in items]
             return np_call("concatenate", [gast.List(elts=pieces, ctx=gast.Load())],
                            [gast.keyword(arg="axis", value=const(0))])
         if plain and node.value.attr == "c_":

@@ -814,6 +814,8 @@ CASES = [
     Case(support.split_gradients, [R(2), R(3)], (0, 1), complex=True, fn=split_fn, rule=split_rule),
     Case(support.join_gradients_like, [R(2), R(3)], (0, 1), complex=True, fn=join_like_fn,
          rule=join_like_rule),
+    Case(support.at_least_1d, [R()], complex=True),
+    Case(support.at_least_1d, [R(2, 3)], complex=True),
     # the models of in-place operations (issue 6, item 5)
     Case(support.sorted_value, [fixed([0.3, -0.2, 0.9, 0.1])]),
     Case(support.sorted_value, [fixed([[0.3, -0.2], [0.9, 0.1], [-0.5, 0.4]]), C(0)], note="axis 0"),
