@@ -110,6 +110,7 @@ def measure(call, target: float, samples: int, warmup: float):
         break
     times = []
     cpu = wall = 0.0
+    faults0 = _minor_faults()
     for _ in range(samples):
         gc.collect()
         c0 = time.process_time()
@@ -120,7 +121,17 @@ def measure(call, target: float, samples: int, warmup: float):
         cpu += time.process_time() - c0
         wall += dt
         times.append(dt / number)
-    return number, times, cpu / wall
+    faults = (_minor_faults() - faults0) / (samples * number)
+    return number, times, cpu / wall, faults
+
+
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (fresh pages mapped by the kernel)."""
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (ImportError, OSError):
+        return 0
 
 
 def run(case: str, impl: str, target: float, samples: int, warmup: float) -> dict:
@@ -178,14 +189,14 @@ def run(case: str, impl: str, target: float, samples: int, warmup: float) -> dic
         return out
     out["checked"] = True
     try:
-        number, times, cpu_per_wall = measure(call, target, samples, warmup)
+        number, times, cpu_per_wall, faults = measure(call, target, samples, warmup)
     except Exception as exc:
         out["status"] = "error"
         out["error"] = _short(exc)
         out["traceback"] = traceback.format_exc()
         return out
     out.update(status="ok", number=number, samples=times, median_s=statistics.median(times),
-               min_s=min(times), cpu_per_wall=cpu_per_wall)
+               min_s=min(times), cpu_per_wall=cpu_per_wall, page_faults_per_call=faults)
     return out
 
 
