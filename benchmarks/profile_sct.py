@@ -1,6 +1,6 @@
 """Where sct's generated code spends its time, case by case (a sampling profiler).
 
-    python benchmarks/profile_sct.py                     # every case, 3 s of samples each
+    python benchmarks/profile_sct.py                     # every case, 3 CPU seconds each
     python benchmarks/profile_sct.py --cases hvp cnn_slices --seconds 5
     python benchmarks/profile_sct.py --out /tmp/profile.md
 
@@ -14,12 +14,12 @@ run.py), is warmed up, then profiled twice:
   dispatch, wrapping, the cache look-up) is "outside generated code".  Tracing
   costs about a microsecond per line executed, which inflates the shares of
   cheap lines in the small cases (rosenbrock, the scalar loops).
-- Helpers: a CPU-time interval timer (ITIMER_PROF, every 0.5 ms) samples the
-  Python stack; each runtime/sct function on the stack gets the sample
-  (inclusive: ``rt.unbroadcast``, ``rt.index_adjoint``, ``rt.vjp``,
-  ``dlfeval``...).  A signal is handled between bytecodes, so a sample taken
-  inside a long numpy call is charged a little late, usually still inside the
-  helper that made it.
+- Helpers: every function of the ``rt`` namespace the generated code calls
+  (``rt.unbroadcast``, ``rt.index_adjoint``, ``rt.vjp``, ...) is wrapped with a
+  timer (untraced run): its inclusive time, as a share of the whole call, and
+  how often it is called per call.  The timers' own cost, calibrated on a
+  no-op, is subtracted; for helpers called thousands of times per call (the
+  scalar loops) the shares are estimates within a few percent.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ import argparse
 import json
 import linecache
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -35,17 +34,6 @@ from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-INTERVAL = 0.0005
-
-
-def _label(code) -> str:
-    filename = code.co_filename.replace("\\", "/")
-    for pkg in ("runtime", "sct"):
-        marker = f"/{pkg}/"
-        if marker in filename:
-            mod = filename.rsplit(marker, 1)[1][:-3]
-            return f"{pkg}.{mod}.{code.co_name}"
-    return ""
 
 
 def child(case: str, seconds: float) -> dict:
@@ -59,31 +47,7 @@ def child(case: str, seconds: float) -> dict:
     while time.perf_counter() < t_end:
         call()
     lines = _trace_lines(call, seconds)
-    helpers = Counter()
-    samples = [0]
-
-    def handler(signum, frame):
-        samples[0] += 1
-        gen = None
-        seen = set()
-        f = frame
-        while f is not None:
-            label = _label(f.f_code)
-            if label and label not in seen:
-                seen.add(label)
-                helpers[label] += 1
-            f = f.f_back
-
-    signal.signal(signal.SIGPROF, handler)
-    signal.setitimer(signal.ITIMER_PROF, INTERVAL, INTERVAL)
-    calls = 0
-    t0 = time.process_time()
-    while time.process_time() - t0 < seconds:
-        call()
-        calls += 1
-    signal.setitimer(signal.ITIMER_PROF, 0, 0)
-    cpu = time.process_time() - t0
-    total = max(samples[0], 1)
+    helpers, counts, calls, cpu = _time_helpers(call, seconds)
     top_lines = []
     traced = sum(lines.values()) or 1.0
     for (filename, lineno, func), t in lines.most_common(8):
@@ -99,9 +63,87 @@ def child(case: str, seconds: float) -> dict:
                 user = ""
         top_lines.append({"share": t / traced, "function": func, "line": lineno, "code": text[:160],
                           "user": user})
-    top_helpers = [{"share": n / total, "helper": h} for h, n in helpers.most_common(12)]
-    return {"case": case, "samples": samples[0], "calls": calls, "cpu_s": cpu,
+    top_helpers = [{"share": t / cpu, "helper": h, "per_call": counts[h] / calls}
+                   for h, t in helpers.most_common(12)]
+    return {"case": case, "calls": calls, "cpu_s": cpu,
             "per_call_s": cpu / max(calls, 1), "lines": top_lines, "helpers": top_helpers}
+
+
+def _time_helpers(call, seconds: float):
+    """Inclusive time and number of calls of each ``rt.*`` helper called by generated code.
+
+    The generated code looks its helpers up on the ``rt`` namespace at each call,
+    so wrapping the namespace's functions times exactly the calls it makes (from
+    the moment the arguments are evaluated); helpers called by other helpers are
+    not counted separately.  Time inside a wrapped helper called from another
+    wrapped one counts for both (inclusive).
+    """
+    import functools
+    import types
+    from sct.compiler import RT
+    perf = time.perf_counter
+    spent, counts = Counter(), Counter()
+
+    def wrap(name, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            t0 = perf()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += perf() - t0
+                counts[name] += 1
+        return timed
+
+    # calibration: what the wrapper adds to a call (outer) and to the time it measures (inner)
+    def noop(a, b):
+        return a
+
+    wrapped = wrap("calibration", noop)
+    n = 20000
+    best_plain = best_wrapped = float("inf")
+    for _ in range(5):
+        t0 = perf()
+        for _ in range(n):
+            noop(1, 2)
+        best_plain = min(best_plain, (perf() - t0) / n)
+        t0 = perf()
+        for _ in range(n):
+            wrapped(1, 2)
+        best_wrapped = min(best_wrapped, (perf() - t0) / n)
+    spent.clear()
+    counts.clear()
+    for _ in range(n):
+        wrapped(1, 2)
+    inner = max(spent["calibration"] / n - best_plain, 0.0)
+    outer = max(best_wrapped - best_plain, 0.0)
+    spent.clear()
+    counts.clear()
+
+    originals = {}
+    for name, value in vars(RT).items():
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+            originals[name] = value
+            setattr(RT, name, wrap("rt." + name, value))
+    try:
+        for _ in range(3):
+            call()
+        spent.clear()
+        counts.clear()
+        calls = 0
+        t0 = perf()
+        c0 = time.process_time()
+        while time.process_time() - c0 < seconds:
+            call()
+            calls += 1
+        elapsed = perf() - t0
+    finally:
+        for name, value in originals.items():
+            setattr(RT, name, value)
+    # take the timers' own cost out (estimated by the calibration above)
+    corrected = Counter({h: max(t - counts[h] * inner, 0.0) for h, t in spent.items()})
+    elapsed = max(elapsed - sum(counts.values()) * outer, 1e-12)
+    return corrected, counts, calls, elapsed
 
 
 def _trace_lines(call, seconds: float) -> Counter:
@@ -166,8 +208,8 @@ def report(results: list) -> str:
             out.append(f"### {case}\n\nerror: {res['error']}\n")
             continue
         out.append(f"### {case}\n")
-        out.append(f"{res['samples']} samples over {res['calls']} calls "
-                   f"({res['per_call_s'] * 1e3:.3g} ms CPU per call under the profiler).\n")
+        out.append(f"{res['calls']} calls, {res['per_call_s'] * 1e3:.3g} ms per call (helper timers' "
+                   "own cost taken out).\n")
         out.append("| share of time | generated line (innermost generated frame; inclusive of the helpers it calls) |")
         out.append("|---:|---|")
         for ln in res["lines"][:6]:
@@ -176,10 +218,10 @@ def report(results: list) -> str:
             out.append(f"| {100 * ln['share']:.0f} % | {where} `{code}` |" if code else
                        f"| {100 * ln['share']:.0f} % | {ln['function']} |")
         out.append("")
-        out.append("| share (inclusive) | runtime / sct helper on the stack |")
-        out.append("|---:|---|")
+        out.append("| share of time (inclusive) | calls per call | rt helper called by generated code |")
+        out.append("|---:|---:|---|")
         for h in res["helpers"][:8]:
-            out.append(f"| {100 * h['share']:.0f} % | `{h['helper']}` |")
+            out.append(f"| {100 * h['share']:.1f} % | {h['per_call']:.0f} | `{h['helper']}` |")
         out.append("")
     return "\n".join(out)
 
@@ -189,7 +231,7 @@ def main(argv=None) -> int:
     from cases_data import CASES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=[c for c in CASES])
-    ap.add_argument("--seconds", type=float, default=3.0, help="CPU seconds of samples per case")
+    ap.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per case for each of the two profiles")
     ap.add_argument("--out", help="write the markdown report to this file")
     ap.add_argument("--json", help="write raw results to this JSON file")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
