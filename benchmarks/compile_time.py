@@ -212,7 +212,8 @@ def fmt_ms(s: float) -> str:
 def report(times: dict, passes: dict | None, prof: dict | None, meta: dict) -> str:
     sizes = sorted(times)
     lines = [f"Compile time (run {meta['date']}, sct at {meta['sct_rev']}; each size in a fresh process, "
-             (f"median of {meta['runs']} runs" if meta["runs"] > 1 else "one run") + "; first `dlfeval` call minus a later call):", ""]
+             + (f"median of {meta['runs']} runs" if meta["runs"] > 1 else "one run")
+             + "; first `dlfeval` call minus a later call):", ""]
     lines.append("| lines | compile time | min–max | growth exponent from the previous size | issue 8's target |")
     lines.append("|---:|---:|---:|---:|---:|")
     targets = {10: "≤ 50 ms", 2000: "≤ 2 s"}
