@@ -73,12 +73,113 @@ def branchy_grad(x):
     return y, [np.array(dy)]
 
 
+# (6) float32 MLP 784-512-512-10, relu, softmax cross-entropy -----------------------------------
+def mlp_f32_grad(W1, b1, W2, b2, W3, b3, X, T):
+    n = X.shape[0]
+    A1 = X @ W1 + b1
+    H1 = np.maximum(A1, 0)
+    A2 = H1 @ W2 + b2
+    H2 = np.maximum(A2, 0)
+    Z = H2 @ W3 + b3
+    Z = Z - Z.max(axis=1, keepdims=True)
+    E = np.exp(Z)
+    S = E.sum(axis=1, keepdims=True)
+    loss = -np.sum(T * (Z - np.log(S))) / n
+    dZ = (E / S * T.sum(axis=1, keepdims=True) - T) / n
+    gW3 = H2.T @ dZ
+    gb3 = dZ.sum(axis=0)
+    dA2 = dZ @ W3.T
+    dA2 *= A2 > 0
+    gW2 = H1.T @ dA2
+    gb2 = dA2.sum(axis=0)
+    dA1 = dA2 @ W2.T
+    dA1 *= A1 > 0
+    gW1 = X.T @ dA1
+    gb1 = dA1.sum(axis=0)
+    return loss, [gW1, gb1, gW2, gb2, gW3, gb3]
+
+
+# (7) extended Rosenbrock with slices, N = 1e6 --------------------------------------------------
+def rosen_grad(x):
+    u = x[:-1]
+    a = x[1:] - u*u
+    b = 1 - u
+    y = np.sum(100*a*a + b*b)
+    g = np.empty_like(x)
+    g[:-1] = -400*a*u - 2*b
+    g[-1] = 0
+    g[1:] += 200*a
+    return y, [g]
+
+
+# (8) Hessian-vector product of the extended Rosenbrock (the same for both hvp cases) -----------
+def rosen_hvp(x, v):
+    # d/dt grad f(x + t v): a = x[1:] - x[:-1]**2, da = v[1:] - 2 x[:-1] v[:-1]
+    u, vu = x[:-1], v[:-1]
+    a = x[1:] - u*u
+    da = v[1:] - 2*u*vu
+    hv = np.empty_like(x)
+    hv[:-1] = -400*(da*u + a*vu) + 2*vu
+    hv[-1] = 0
+    hv[1:] += 200*da
+    return None, [hv]
+
+
+# (9) CNN step: 3x3 convolution written with shifted slices, relu, mean-pool, dense -------------
+def cnn_grad(K, bk, Wd, bd, X, T):
+    n, kh, kw = X.shape[0], K.shape[0], K.shape[1]
+    Ho, Wo = X.shape[1] - kh + 1, X.shape[2] - kw + 1
+    Z = np.empty((n, Ho, Wo, K.shape[3]))
+    Z[...] = bk
+    for i in range(kh):
+        for j in range(kw):
+            Z += X[:, i:i+Ho, j:j+Wo, :] * K[i, j]
+    H = np.maximum(Z, 0)
+    P = H.mean(axis=(1, 2))
+    L = P @ Wd + bd
+    L = L - L.max(axis=1, keepdims=True)
+    E = np.exp(L)
+    S = E.sum(axis=1, keepdims=True)
+    loss = -np.sum(T * (L - np.log(S))) / n
+    dL = (E / S * T.sum(axis=1, keepdims=True) - T) / n
+    gWd = P.T @ dL
+    gbd = dL.sum(axis=0)
+    dP = (dL @ Wd.T) / (Ho * Wo)
+    dZ = (Z > 0) * dP[:, None, None, :]
+    gbk = dZ.sum(axis=(0, 1, 2))
+    gK = np.empty_like(K)
+    dZ2 = dZ.reshape(-1, K.shape[3])
+    for i in range(kh):
+        for j in range(kw):
+            gK[i, j] = X[:, i:i+Ho, j:j+Wo, :].reshape(-1, K.shape[2]).T @ dZ2
+    return loss, [gK, gbk, gWd, gbd]
+
+
+# (10) scalar loop of 1000 steps with a value-dependent branch (forward mode by hand) -----------
+def loop1000_grad(x):
+    y = float(x)
+    dy = 1.0
+    for i in range(1000):
+        if y > 0.5:
+            y, dy = y - 0.02*np.sin(3*y) - 0.01, (1 - 0.06*np.cos(3*y))*dy
+        else:
+            y, dy = y + 0.02*np.cos(y) + 0.01*y*y, (1 - 0.02*np.sin(y) + 0.02*y)*dy
+    return y, [np.array(dy)]
+
+
 FUNCTIONS = {
     "rosenbrock": rosenbrock_grad,
     "mlp": mlp_grad,
     "elementwise": elementwise_grad,
     "rnn": rnn_grad,
     "branchy": branchy_grad,
+    "mlp_f32": mlp_f32_grad,
+    "rosen_1e6": rosen_grad,
+    "hvp": rosen_hvp,
+    "hvp_nested": rosen_hvp,
+    "cnn_slices": cnn_grad,
+    "cnn_conv": cnn_grad,
+    "loop1000": loop1000_grad,
 }
 
 
@@ -91,6 +192,6 @@ def make(case, inputs):
 
     def result(out):
         value, grads = out
-        return float(value), [np.asarray(g) for g in grads]
+        return (None if value is None else float(value)), [np.asarray(g) for g in grads]
 
     return call, result

@@ -6,7 +6,8 @@ loss and the gradients with respect to the differentiated arguments.
 """
 import numpy as np
 
-from sct import dlarray, dlfeval, dlgradient
+import sct
+from sct import dlarray, dlconv, dlfeval, dlgradient
 
 
 # (1) Rosenbrock ---------------------------------------------------------------------------
@@ -53,12 +54,102 @@ def branchy_grad(x):
     return y, dlgradient(y, x)
 
 
+# Shared helpers, as a user would factor them -------------------------------------------------------
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def dense(W, b, x):
+    return x @ W + b
+
+
+def softmax_cross_entropy(Z, T):
+    Z = Z - np.max(Z, axis=1, keepdims=True)
+    logp = Z - np.log(np.sum(np.exp(Z), axis=1, keepdims=True))
+    return -np.sum(T * logp) / Z.shape[0]
+
+
+# (6) float32 MLP 784-512-512-10 --------------------------------------------------------------------
+def mlp_f32_model(W1, b1, W2, b2, W3, b3, X):
+    H = relu(dense(W1, b1, X))
+    H = relu(dense(W2, b2, H))
+    return dense(W3, b3, H)
+
+
+def mlp_f32_grad(W1, b1, W2, b2, W3, b3, X, T):
+    loss = softmax_cross_entropy(mlp_f32_model(W1, b1, W2, b2, W3, b3, X), T)
+    grads = dlgradient(loss, W1, b1, W2, b2, W3, b3)
+    return (loss,) + tuple(grads)
+
+
+# (7) extended Rosenbrock with slices ---------------------------------------------------------------
+def rosen(x):
+    return np.sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)
+
+
+def rosen_grad(x):
+    y = rosen(x)
+    return y, dlgradient(y, x)
+
+
+# (8) Hessian-vector product: nested dlgradient (sct.hvp is used for the "hvp" case) ----------------
+def rosen_hvp_nested(x, v):
+    y = rosen(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+# (9) CNN step ----------------------------------------------------------------------------------------
+def conv3x3_slices(X, K, b):
+    """'valid' 3x3 convolution as a sum of 9 shifted-slice products (channels last)."""
+    Ho, Wo = X.shape[1] - 2, X.shape[2] - 2
+    Z = b
+    for i in range(3):
+        for j in range(3):
+            Z = Z + X[:, i:i+Ho, j:j+Wo, :] * K[i, j]
+    return Z
+
+
+def cnn_head_loss(Z, Wd, bd, T):
+    P = np.mean(relu(Z), axis=(1, 2))
+    return softmax_cross_entropy(dense(Wd, bd, P), T)
+
+
+def cnn_slices_grad(K, bk, Wd, bd, X, T):
+    loss = cnn_head_loss(conv3x3_slices(X, K, bk), Wd, bd, T)
+    gK, gbk, gWd, gbd = dlgradient(loss, K, bk, Wd, bd)
+    return loss, gK, gbk, gWd, gbd
+
+
+def cnn_conv_grad(K, bk, Wd, bd, X, T):
+    loss = cnn_head_loss(dlconv(X, K, bk), Wd, bd, T)
+    gK, gbk, gWd, gbd = dlgradient(loss, K, bk, Wd, bd)
+    return loss, gK, gbk, gWd, gbd
+
+
+# (10) scalar loop of 1000 steps with a value-dependent branch --------------------------------------
+def loop1000_grad(x):
+    y = x
+    for i in range(1000):
+        if y > 0.5:
+            y = y - 0.02*np.sin(3*y) - 0.01
+        else:
+            y = y + 0.02*np.cos(y) + 0.01*y*y
+    return y, dlgradient(y, x)
+
+
 FUNCTIONS = {
     "rosenbrock": rosenbrock_grad,
     "mlp": mlp_grad,
     "elementwise": elementwise_grad,
     "rnn": rnn_grad,
     "branchy": branchy_grad,
+    "mlp_f32": mlp_f32_grad,
+    "rosen_1e6": rosen_grad,
+    "hvp_nested": rosen_hvp_nested,
+    "cnn_slices": cnn_slices_grad,
+    "cnn_conv": cnn_conv_grad,
+    "loop1000": loop1000_grad,
 }
 
 
@@ -69,13 +160,25 @@ def make(case, inputs):
     The arguments are wrapped as dlarray once, outside the timed call, as a user
     holding parameters would; dlfeval's own unwrapping and wrapping are timed.
     """
-    fun = FUNCTIONS[case]
     args = [dlarray(v) for v in inputs.values()]
+    if case == "hvp":
+        x, v = args
+
+        def call():
+            return sct.hvp(rosen, x, v)
+
+        def result(out):
+            return None, [np.asarray(out.data)]
+
+        return call, result
+    fun = FUNCTIONS[case]
 
     def call():
         return dlfeval(fun, *args)
 
     def result(out):
+        if case == "hvp_nested":
+            return None, [np.asarray(out.data)]
         value, *grads = out
         return float(np.asarray(value.data)), [np.asarray(g.data) for g in grads]
 

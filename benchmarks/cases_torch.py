@@ -41,6 +41,56 @@ def branchy(x):
     return y
 
 
+def relu(x):
+    return torch.relu(x)
+
+
+def softmax_cross_entropy(Z, T):
+    Z = Z - torch.max(Z, dim=1, keepdim=True).values
+    logp = Z - torch.log(torch.sum(torch.exp(Z), dim=1, keepdim=True))
+    return -torch.sum(T * logp) / Z.shape[0]
+
+
+def mlp_f32_loss(W1, b1, W2, b2, W3, b3, X, T):
+    H = relu(X @ W1 + b1)
+    H = relu(H @ W2 + b2)
+    return softmax_cross_entropy(H @ W3 + b3, T)
+
+
+def rosen(x):
+    return torch.sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)
+
+
+def cnn_head(Z, Wd, bd, T):
+    P = torch.mean(relu(Z), dim=(1, 2))
+    return softmax_cross_entropy(P @ Wd + bd, T)
+
+
+def cnn_slices_loss(K, bk, Wd, bd, X, T):
+    Ho, Wo = X.shape[1] - 2, X.shape[2] - 2
+    Z = bk
+    for i in range(3):
+        for j in range(3):
+            Z = Z + X[:, i:i+Ho, j:j+Wo, :] * K[i, j]
+    return cnn_head(Z, Wd, bd, T)
+
+
+def cnn_conv_loss(K, bk, Wd, bd, X, T):
+    # channels-last data and MATLAB-layout (kh, kw, Cin, Cout) filters, as the other implementations
+    Z = torch.nn.functional.conv2d(X.permute(0, 3, 1, 2), K.permute(3, 2, 0, 1), bk).permute(0, 2, 3, 1)
+    return cnn_head(Z, Wd, bd, T)
+
+
+def loop1000(x):
+    y = x
+    for i in range(1000):
+        if y > 0.5:
+            y = y - 0.02*torch.sin(3*y) - 0.01
+        else:
+            y = y + 0.02*torch.cos(y) + 0.01*y*y
+    return y
+
+
 # case -> (function, indices of the differentiated arguments)
 FUNCTIONS = {
     "rosenbrock": (rosenbrock, (0,)),
@@ -48,12 +98,37 @@ FUNCTIONS = {
     "elementwise": (elementwise, (0,)),
     "rnn": (rnn_loss, (0, 1)),
     "branchy": (branchy, (0,)),
+    "mlp_f32": (mlp_f32_loss, (0, 1, 2, 3, 4, 5)),
+    "rosen_1e6": (rosen, (0,)),
+    "cnn_slices": (cnn_slices_loss, (0, 1, 2, 3)),
+    "cnn_conv": (cnn_conv_loss, (0, 1, 2, 3)),
+    "loop1000": (loop1000, (0,)),
 }
 
 
+def make_hvp(case, inputs):
+    x, v = (torch.tensor(a) for a in inputs.values())
+    if case == "hvp":       # forward over reverse (torch.func)
+        from torch.func import grad, jvp
+
+        def call():
+            return jvp(grad(rosen), (x,), (v,))[1]
+    else:                   # reverse over reverse: double backward
+        x.requires_grad_(True)
+
+        def call():
+            g, = torch.autograd.grad(rosen(x), x, create_graph=True)
+            hv, = torch.autograd.grad(torch.sum(g * v), x)
+            return hv
+
+    return call, lambda out: (None, [out.detach().numpy()])
+
+
 def make(case, inputs):
+    if case in ("hvp", "hvp_nested"):
+        return make_hvp(case, inputs)
     fun, wrt = FUNCTIONS[case]
-    args = [torch.tensor(v, dtype=torch.float64, requires_grad=(i in wrt))
+    args = [torch.tensor(v, requires_grad=(i in wrt))      # keeps each input's dtype
             for i, v in enumerate(inputs.values())]
     params = [args[i] for i in wrt]
 

@@ -1,0 +1,327 @@
+"""Compile time of sct against function size, and where the compiler spends it.
+
+    python benchmarks/compile_time.py                      # 10, 200 and 2,000 lines, 3 runs each
+    python benchmarks/compile_time.py --sizes 10 200 --runs 5
+    python benchmarks/compile_time.py --out docs/benchmarks.md
+
+A generated straight-line function of N body lines (elementwise operations,
+reductions, slices, matrix-vector products over 8-element vectors, ending in one
+``dlgradient``) is written to a module file and compiled by its first
+``dlfeval`` call, each size in a fresh process (``--child``).  The compile time
+is the first call's time minus a later call's.  The growth exponent is the slope
+of log(time) over log(lines) between consecutive sizes.
+
+For the largest size the compiler is also profiled, in one more fresh process:
+the time of each pass of ``sct.compiler._compile_function`` (parse, normalize,
+aliasing, analysis, reverse, emit, Python's compile; wrappers around the pass
+entry points, exclusive of nested passes, no profiler running).  A cProfile of
+a compilation, self time summed by module, follows for ``--cprofile-lines``
+lines (default 500: cProfile slows the compiler about 3.5x, and the 2,000-line
+compilation takes minutes without it).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import json
+import math
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+TEMPLATES = [
+    "a{i} = np.tanh(a{p}) * 0.5 + a{q}",
+    "a{i} = a{p} @ W + 0.1 * x",
+    "a{i} = np.sin(a{p}[::-1]) * a{q}",
+    "a{i} = a{p} * a{q} - 0.25 * a{r}",
+    "a{i} = np.exp(-a{p} ** 2) + np.sum(a{q}) * 0.01",
+    "a{i} = np.concatenate([a{p}[4:], a{q}[:4]]) / (1.0 + a{r} ** 2)",
+    "a{i} = np.maximum(a{p}, 0.0) + np.mean(a{q} * x)",
+    "a{i} = np.log1p(a{p} ** 2) - W[0] * a{q}",
+]
+
+
+def generate(lines: int) -> str:
+    """The source of a module with ``loss_grad(x, W)`` of ``lines`` body lines."""
+    body = ["a0 = x * 0.5"]
+    n = lines - 3                      # a0, the loss line and the return
+    for i in range(1, n + 1):
+        p, q, r = i - 1, max(0, i - 3), max(0, i - 7)
+        body.append(TEMPLATES[i % len(TEMPLATES)].format(i=i, p=p, q=q, r=r))
+    body.append(f"loss = np.sum(a{n} ** 2) / {n}")
+    body.append("return loss, dlgradient(loss, x, W)")
+    return ("import numpy as np\nfrom sct import dlgradient\n\n\ndef loss_grad(x, W):\n"
+            + "".join(f"    {s}\n" for s in body))
+
+
+def _load(lines: int, directory: str):
+    name = f"generated_{lines}_lines"
+    with open(os.path.join(directory, name + ".py"), "w") as f:
+        f.write(generate(lines))
+    sys.path.insert(0, directory)
+    return importlib.import_module(name).loss_grad
+
+
+def _inputs():
+    import numpy as np
+    from sct import dlarray
+    rng = np.random.default_rng(0)
+    return dlarray(0.3 * rng.standard_normal(8)), dlarray(0.3 * rng.standard_normal((8, 8)))
+
+
+# --- pass timers ------------------------------------------------------------------------------
+
+PASSES = [  # (pass, attribute of sct.compiler that is called for it, method or None)
+    ("parse", "function_ast", None),
+    ("normalize", "Normalizer", "run"),
+    ("aliasing", "lower_mutations", None),
+    ("aliasing", "check_writes", None),
+    ("analysis", "Activity", "__init__"),
+    ("analysis", "functionalize", None),
+    ("analysis", "rename_straight_line", None),
+    ("analysis", "expand_laplacians", None),
+    ("analysis", "imported_names", None),
+    ("reverse", "Transformer", "build"),
+    ("emit", "to_source", None),
+    ("compile (CPython)", "compile", None),
+    ("compile (CPython)", "exec", None),
+]
+
+
+def install_pass_timers():
+    """Wrap each pass entry point of sct.compiler; returns {pass: seconds}, exclusive."""
+    import builtins
+    import functools
+    from sct import compiler
+
+    totals, stack = {}, []
+
+    def timed(label, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            stack.append(0.0)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                inner = stack.pop()
+                dt = time.perf_counter() - t0
+                totals[label] = totals.get(label, 0.0) + dt - inner
+                if stack:
+                    stack[-1] += dt
+        return wrapper
+
+    for label, attr, method in PASSES:
+        if method is None:
+            target = getattr(compiler, attr, None) or getattr(builtins, attr)
+            setattr(compiler, attr, timed(label, target))      # module globals shadow builtins
+        else:
+            cls = getattr(compiler, attr)
+            setattr(cls, method, timed(label, getattr(cls, method)))
+    original = compiler._compile_function
+    compiler._compile_function = timed("other (compiler.py glue, guards, cache)", original)
+    return totals
+
+
+def module_of(filename: str, funcname: str) -> str:
+    """A module label for cProfile's self time: sct/x.py -> sct.x, and so on."""
+    norm = filename.replace("\\", "/")
+    for pkg in ("sct", "runtime"):
+        marker = f"/{pkg}/"
+        if marker in norm:
+            return f"{pkg}." + norm.rsplit(marker, 1)[1][:-3].replace("/", ".")
+    if "/gast/" in norm:
+        return "gast"
+    if norm.endswith("/ast.py"):
+        return "ast (stdlib)"
+    if norm in ("~", "") or norm.startswith("<built-in"):
+        if "compile" in funcname:
+            return "compile (CPython)"
+        return "builtins"
+    if "<sct-generated" in norm:
+        return "generated code"
+    return os.path.basename(norm) if "site-packages" not in norm else norm.split("site-packages/")[1].split("/")[0]
+
+
+def child(lines: int, mode: str) -> dict:
+    directory = tempfile.mkdtemp(prefix="sct_compile_bench_")
+    fn = _load(lines, directory)
+    import numpy as np  # noqa: F401
+    from sct import dlfeval
+    args = _inputs()
+    out = {"lines": lines}
+    if mode == "time":
+        t0 = time.perf_counter()
+        dlfeval(fn, *args)
+        first = time.perf_counter() - t0
+        later = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            dlfeval(fn, *args)
+            later.append(time.perf_counter() - t0)
+        out.update(first_s=first, call_s=min(later), compile_s=first - min(later))
+    elif mode == "passes":
+        totals = install_pass_timers()
+        t0 = time.perf_counter()
+        dlfeval(fn, *args)
+        out["first_s"] = time.perf_counter() - t0
+        out["passes"] = totals
+    elif mode == "cprofile":
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        dlfeval(fn, *args)
+        prof.disable()
+        out["first_s"] = time.perf_counter() - t0
+        stats = pstats.Stats(prof)
+        by_module, by_function = {}, []
+        for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+            mod = module_of(filename, func)
+            by_module[mod] = by_module.get(mod, 0.0) + tt
+            by_function.append((tt, ct, nc, f"{mod}:{func} (line {line})"))
+        by_function.sort(reverse=True)
+        out["by_module"] = by_module
+        out["top_functions"] = by_function[:15]
+        out["profiled_total_s"] = sum(by_module.values())
+    return out
+
+
+def run_child(lines: int, mode: str, timeout: float) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", str(lines), mode],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"child for {lines} lines ({mode}) failed: {proc.stderr.strip()[-2000:]}")
+
+
+def fmt_ms(s: float) -> str:
+    return f"{s * 1e3:.0f} ms" if s >= 0.1 else f"{s * 1e3:.1f} ms"
+
+
+def report(times: dict, passes: dict | None, prof: dict | None, meta: dict) -> str:
+    sizes = sorted(times)
+    lines = [f"Compile time (run {meta['date']}, sct at {meta['sct_rev']}; each size in a fresh process, "
+             + (f"median of {meta['runs']} runs" if meta["runs"] > 1 else "one run")
+             + "; first `dlfeval` call minus a later call):", ""]
+    lines.append("| lines | compile time | min–max | growth exponent from the previous size | issue 8's target |")
+    lines.append("|---:|---:|---:|---:|---:|")
+    targets = {10: "≤ 50 ms", 2000: "≤ 2 s"}
+    prev = None
+    for n in sizes:
+        ts = times[n]
+        med = statistics.median(ts)
+        exp = f"{math.log(med / prev[1]) / math.log(n / prev[0]):.2f}" if prev else "—"
+        lines.append(f"| {n} | {fmt_ms(med)} | {fmt_ms(min(ts))}–{fmt_ms(max(ts))} | {exp} | "
+                     f"{targets.get(n, '—')} |")
+        prev = (n, med)
+    if len(sizes) >= 2:
+        a, b = sizes[0], sizes[-1]
+        slope = math.log(statistics.median(times[b]) / statistics.median(times[a])) / math.log(b / a)
+        lines.append("")
+        lines.append(f"Overall growth exponent {a} → {b} lines: {slope:.2f} (1.00 = linear).")
+    lines.append("")
+    if passes:
+        n = passes["lines"]
+        total = sum(passes["passes"].values())
+        lines.append(f"Where the compiler spends the {n}-line compilation, by pass (timers around each pass's "
+                     f"entry point, exclusive of nested passes; first call {fmt_ms(passes['first_s'])}):")
+        lines.append("")
+        lines.append("| pass | time | share |")
+        lines.append("|---|---:|---:|")
+        for label, t in sorted(passes["passes"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"| {label} | {fmt_ms(t)} | {100 * t / total:.0f} % |")
+        lines.append("")
+    if prof:
+        total = prof["profiled_total_s"]
+        lines.append(f"cProfile of the compilation of the {prof['lines']}-line function, self time by module "
+                     f"(total {fmt_ms(total)} under the profiler; modules under 1 % left out):")
+        lines.append("")
+        lines.append("| module | self time | share |")
+        lines.append("|---|---:|---:|")
+        for mod, t in sorted(prof["by_module"].items(), key=lambda kv: -kv[1]):
+            if t >= 0.01 * total:
+                lines.append(f"| {mod} | {fmt_ms(t)} | {100 * t / total:.0f} % |")
+        lines.append("")
+        lines.append("Top functions by self time:")
+        lines.append("")
+        lines.append("| function | self | cumulative | calls |")
+        lines.append("|---|---:|---:|---:|")
+        for tt, ct, nc, name in prof["top_functions"][:10]:
+            lines.append(f"| `{name}` | {fmt_ms(tt)} | {fmt_ms(ct)} | {nc} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+BEGIN, END = "<!-- COMPILE-TIME:BEGIN -->", "<!-- COMPILE-TIME:END -->"
+
+
+def write_out(path: str, text: str) -> None:
+    block = f"{BEGIN}\n{text}{END}\n"
+    old = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        new = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(new)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 200, 2000])
+    ap.add_argument("--runs", type=int, default=3, help="fresh processes per size (median)")
+    ap.add_argument("--no-profile", action="store_true", help="skip the per-pass profile of the largest size")
+    ap.add_argument("--cprofile-lines", type=int, default=500, help="size of the cProfile'd function (0: none)")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--out", help="write the section into this markdown file (between COMPILE-TIME markers)")
+    ap.add_argument("--json", help="write raw results to this JSON file")
+    ap.add_argument("--child", nargs=2, metavar=("LINES", "MODE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        sys.path.insert(0, ROOT)
+        res = child(int(args.child[0]), args.child[1])
+        print("RESULT " + json.dumps(res))
+        return 0
+    sys.path.insert(0, HERE)
+    from run import sct_revision
+    times = {}
+    for n in args.sizes:
+        times[n] = []
+        for _ in range(args.runs):
+            res = run_child(n, "time", args.timeout)
+            times[n].append(res["compile_s"])
+            print(f"{n:>5} lines: {fmt_ms(res['compile_s'])} compile, {fmt_ms(res['call_s'])} per call",
+                  file=sys.stderr, flush=True)
+    passes = prof = None
+    if not args.no_profile:
+        big = max(args.sizes)
+        passes = run_child(big, "passes", args.timeout)
+        print(f"{big:>5} lines: {fmt_ms(passes['first_s'])} first call with pass timers", file=sys.stderr,
+              flush=True)
+        if args.cprofile_lines:
+            prof = run_child(args.cprofile_lines, "cprofile", args.timeout)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "sct_rev": sct_revision(), "runs": args.runs}
+    text = report(times, passes, prof, meta)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "times": times, "passes": passes, "cprofile": prof}, f, indent=1)
+    if args.out:
+        write_out(args.out, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
