@@ -255,8 +255,38 @@ def fd_check(got: np.ndarray, fun: Callable, leaf0: np.ndarray, what: str, rtol=
         raise Unreliable(f"{what}: central differences with steps {step} and {step * 10} disagree")
     if _close(got, exp2, rtol, atol):
         return
+    if _kink(fun, leaf0, step * 10, rtol, atol):
+        raise Unreliable(f"{what}: one-sided differences disagree (a kink: ties of sort, max, abs...)")
     raise Mismatch("gradient", f"{what}: sct {np.round(got, 6).tolist()} but central differences "
                                f"{np.round(exp, 6).tolist()}")
+
+
+def _kink(fun: Callable, leaf0: np.ndarray, step: float, rtol: float, atol: float) -> bool:
+    """Whether forward and backward differences disagree somewhere: the program is not
+    differentiable at this point (central differences then average the two sides, and any
+    one-sided derivative, which sct may give, is as right)."""
+    base = float(np.real(fun(leaf0.copy())))
+    flat = leaf0.reshape(-1)
+    # directional derivatives along a few random directions must be linear in the direction
+    # (ties of sort/max make each coordinate look smooth while mixed directions are not)
+    grad = numerical_gradient(fun, [leaf0.copy()], 0, step)
+    rng = np.random.default_rng(flat.size)
+    for _ in range(3):
+        d = rng.standard_normal(leaf0.shape)
+        d /= np.linalg.norm(d) or 1.0
+        forward = (float(np.real(fun(leaf0 + step * d))) - base) / step
+        linear = float(np.sum(np.real(grad) * d))
+        if abs(forward - linear) > atol + rtol * max(abs(forward), abs(linear), 1.0) + 10 * step:
+            return True
+    for k in range(flat.size):
+        up, down = leaf0.copy(), leaf0.copy()
+        up.reshape(-1)[k] += step
+        down.reshape(-1)[k] -= step
+        forward = (float(np.real(fun(up))) - base) / step
+        backward = (base - float(np.real(fun(down)))) / step
+        if abs(forward - backward) > atol + rtol * max(abs(forward), abs(backward), 1.0):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------
