@@ -1363,7 +1363,13 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute)
+
+
+@defrule(vararg_adjoints, wrt=("grad",))
+def _vararg_adjoints_rule(g, ans, grad, items):
+    # linear in grad and its own transpose: the item cotangents, zeros where none arrived
+    return vararg_adjoints(g, items)
 def index_trick(obj, index, name=None):
     """``obj[index]`` for numpy's index-trick objects (np.mgrid, np.ogrid, np.s_, np.r_ with
     directives, ...): a constant; the compiler refuses it when ``index`` is traced."""

@@ -1251,3 +1251,189 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
                     if not _pure(callee, depth + 1):
                         return False
     return True
+
+
+# --- may a call of a user's function be replayed instead of run again? ----------------------------
+
+# methods of arrays, lists and dicts that read their receiver only
+_READING_METHODS = {
+    "sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "argmax", "argmin", "cumsum",
+    "cumprod", "reshape", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "copy", "astype",
+    "item", "tolist", "dot", "conj", "conjugate", "round", "clip", "nonzero", "trace", "diagonal",
+    "repeat", "take", "searchsorted", "ptp", "keys", "values", "items", "get", "count", "index",
+    "format", "join", "split", "strip", "lower", "upper", "startswith", "endswith", "replace",
+    "__getitem__", "__len__", "__contains__", "view", "tobytes", "real", "imag",
+}
+_CHANGES: Dict[int, Tuple[object, int, bool]] = {}
+
+
+def changes_arguments(fn, depth: int = 0) -> bool:
+    """May calling ``fn`` (a user's function, bound method, class or callable object) change an
+    argument (or its receiver, or an object reachable from them) in place?  True when unsure.
+    Changes of the module's own globals are effects, not changes of arguments."""
+    import types
+    from .transform_calls import _generated_dataclass_init
+    if isinstance(fn, types.MethodType):
+        return _changes_code(fn.__func__, 0, depth)
+    if isinstance(fn, type):
+        if fn.__new__ is not object.__new__:
+            return True
+        init = getattr(fn, "__init__", None)
+        if _generated_dataclass_init(fn):
+            post = getattr(fn, "__post_init__", None)
+            return post is not None and _changes_code(post, 1, depth)
+        if init is object.__init__:
+            return False
+        return _changes_code(init, 1, depth)         # self is the new object, not an argument
+    if isinstance(fn, types.FunctionType):
+        return _changes_code(fn, 0, depth)
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType) and hasattr(fn, "__dict__"):
+        return _changes_code(call, 0, depth)
+    return True
+
+
+def _changes_code(fn, skip: int, depth: int) -> bool:
+    import types
+    if not isinstance(fn, types.FunctionType) or depth > 3:
+        return True
+    code = fn.__code__
+    key = id(code)
+    hit = _CHANGES.get(key)
+    if hit is not None and hit[0] is code and hit[1] == skip:
+        return hit[2]
+    try:
+        result = _changes(fn, skip, depth)
+    except Exception:
+        result = True
+    if len(_CHANGES) > 512:
+        _CHANGES.clear()
+    _CHANGES[key] = (code, skip, result)
+    return result
+
+
+def _changes(fn, skip: int, depth: int) -> bool:
+    import types
+    from .parse import function_ast
+    fdef, _, _ = function_ast(fn)
+    a = fdef.args
+    params = [p.id for p in a.posonlyargs + a.args][skip:] + [p.id for p in a.kwonlyargs] + \
+        [p.id for p in (a.vararg, a.kwarg) if p is not None]
+    derived = set(params)
+
+    def root(node):
+        while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) else None
+
+    def shares(value) -> bool:
+        """Can ``value`` be (a view of, a container holding) an argument?"""
+        if value is None or isinstance(value, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare,
+                                               gast.JoinedStr, gast.Lambda)):
+            return False
+        if isinstance(value, gast.Call):
+            func = value.func
+            dotted = _dotted(func)
+            if dotted.split(".")[0] in ("np", "numpy", "math") and \
+                    dotted.rsplit(".", 1)[-1] not in VIEW_FUNCTIONS:
+                return False
+            if isinstance(func, gast.Attribute) and func.attr in ("copy", "astype", "tolist", "sum",
+                                                                  "mean", "item", "dot"):
+                return False
+        return any(n in derived for n in loaded_names(value))
+
+    assigns = [n for n in gast.walk(fdef) if isinstance(n, (gast.Assign, gast.AnnAssign, gast.For,
+                                                           gast.With, gast.comprehension))]
+    changed = True
+    while changed:
+        changed = False
+        for n in assigns:
+            if isinstance(n, gast.Assign):
+                targets, value = n.targets, n.value
+            elif isinstance(n, gast.AnnAssign):
+                targets, value = [n.target], n.value
+            elif isinstance(n, (gast.For, gast.comprehension)):
+                targets, value = [n.target], n.iter
+            else:
+                targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
+                value = gast.Tuple(elts=[i.context_expr for i in n.items], ctx=gast.Load())
+            if not shares(value):
+                continue
+            for t in targets:
+                for name in (x.id for x in gast.walk(t) if isinstance(x, gast.Name)):
+                    if name not in derived:
+                        derived.add(name)
+                        changed = True
+
+    def derived_node(node) -> bool:
+        return root(node) in derived
+
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            targets = n.targets if isinstance(n, (gast.Assign, gast.Delete)) else [n.target]
+            for t in targets:
+                for x in gast.walk(t):
+                    if isinstance(x, (gast.Attribute, gast.Subscript)) and \
+                            isinstance(x.ctx, (gast.Store, gast.Del)) and derived_node(x):
+                        return True
+                if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name) and t.id in derived:
+                    return True            # t += v changes an array or list in place
+        if not isinstance(n, gast.Call):
+            continue
+        func = n.func
+        args = list(n.args) + [k.value for k in n.keywords]
+        touches = any(shares(x) or (isinstance(x, gast.Name) and x.id in derived) for x in args)
+        if any(k.arg == "out" for k in n.keywords):
+            return True
+        if isinstance(func, gast.Name) and func.id in ("setattr", "delattr", "exec", "eval") and touches:
+            return True
+        if isinstance(func, gast.Attribute):
+            if func.attr in MUTATORS or func.attr in WRITING_FUNCTIONS or func.attr in ("at", "shuffle"):
+                if derived_node(func.value) or (touches and func.attr not in MUTATORS):
+                    return True
+                continue
+            if derived_node(func.value) and func.attr not in _READING_METHODS:
+                receiver = root(func.value)
+                if not (receiver in derived and _method_reads_only(fn, fdef, func, depth)):
+                    return True
+            dotted = _dotted(func)
+            if dotted.split(".")[0] in ("np", "numpy", "math", "cmath"):
+                continue
+        if not touches:
+            continue
+        if isinstance(func, gast.Name):
+            if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
+                continue
+            callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
+            if isinstance(callee, (types.FunctionType, type)) and \
+                    not (getattr(callee, "__module__", "") or "").startswith(("numpy", "runtime", "sct")):
+                if changes_arguments(callee, depth + 1):
+                    return True
+                continue
+            if getattr(callee, "__module__", "") and str(getattr(callee, "__module__", "")).startswith(
+                    ("numpy", "runtime", "sct", "math")):
+                continue
+            return True
+        if isinstance(func, gast.Attribute) and not derived_node(func.value):
+            base = fn.__globals__.get(root(func.value)) if root(func.value) else None
+            if isinstance(base, __import__("types").ModuleType) and \
+                    (base.__name__.split(".")[0] in ("numpy", "math", "cmath", "runtime", "sct")):
+                continue
+            return True
+    return False
+
+
+def _method_reads_only(fn, fdef, func, depth) -> bool:
+    """``self.helper(...)`` inside a method: the class's method, if it changes nothing."""
+    first = (fdef.args.posonlyargs + fdef.args.args)[:1]
+    if not (first and isinstance(func.value, gast.Name) and func.value.id == first[0].id):
+        return False
+    owner = fn.__qualname__.rsplit(".", 1)[0] if "." in fn.__qualname__ else None
+    if owner is None:
+        return False
+    cls = fn.__globals__.get(owner.split(".")[0])
+    for part in owner.split(".")[1:]:
+        cls = getattr(cls, part, None)
+    method = getattr(cls, func.attr, None) if isinstance(cls, type) else None
+    import types
+    return isinstance(method, types.FunctionType) and not _changes_code(method, 0, depth + 1)

@@ -578,11 +578,6 @@ class Normalizer:
                                   slice=self.index(node.slice, out), ctx=gast.Load())
         if isinstance(node, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in node.elts):
-                if self.filename.startswith("<sct-generated"):
-                    # generated adjoints of *args helpers (`return *adjoints,`): their second
-                    # derivative through this lowering came out wrong; refused until it is exact
-                    self.fail(node, "a second derivative through a helper taking *args",
-                              "give the helper named parameters, or pass a list")
                 return self.starred_literal(node, out, hint)
             return type(node)(elts=[self.atom(e, out, hint) for e in node.elts], ctx=gast.Load())
         if isinstance(node, gast.Dict):

@@ -1630,7 +1630,7 @@ class Transformer:
         """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a
         write into the caller's object): run once, replayed where code is recomputed.
         ``rt.maybe_effect`` where only the run can tell; None for other calls."""
-        from runtime.effects import effectful
+        from runtime.effects import effectful, _user_code
         from .analysis import Unresolved, _MISSING
         if not inactive:
             return None
@@ -1645,6 +1645,8 @@ class Transformer:
                 try:
                     if effectful(target):
                         wrapper = "effect"
+                    elif info.kind == "function" and _user_code(target):
+                        wrapper = "user_call"     # run once: replayed where code is recomputed
                 except Exception:
                     wrapper = None
         elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
