@@ -1256,6 +1256,41 @@ def _listed_rule(g, ans, items):
     return sequence_adjoint(g, items)
 
 
+def require_number(value, message):
+    """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
+    a number is rebound (exact); an array or list would change in place: refused."""
+    if isinstance(value, (int, float, complex, np.generic, str, bytes, tuple)) or value is None:
+        return None
+    from sct.errors import EvaluationError
+    raise EvaluationError(message)
+
+
+def inplace_result(new, old):
+    """The value ``t`` has after ``t op= v``, given ``new = t op v``: for an array ``t`` numpy
+    changes it in place, so it keeps its shape (an ``old`` that ``v`` would broadcast to a
+    larger shape raises, as numpy does) and its dtype (``new`` cast with same-kind casting:
+    ``acc += x`` into a float32 ``acc`` stays float32, into an int array raises); numbers,
+    tuples and lists are ``new`` itself."""
+    if type(old) is not np.ndarray:
+        return new
+    shape = np.shape(new)
+    if shape != old.shape:
+        raise ValueError(f"non-broadcastable output operand with shape {old.shape} doesn't match the "
+                         f"broadcast shape {shape}")
+    dtype = np.result_type(new)
+    if dtype == old.dtype and type(new) is np.ndarray:
+        return new
+    if not np.can_cast(dtype, old.dtype, casting="same_kind"):
+        raise TypeError(f"Cannot cast ufunc output from {dtype!r} to {old.dtype!r} with casting rule "
+                        "'same_kind'")
+    return np.asarray(new).astype(old.dtype)
+
+
+@defrule(inplace_result, wrt=("new",))
+def _inplace_result_rule(g, ans, new, old):
+    return g
+
+
 def list_pad(grad, before, after):
     """``grad`` with ``before`` zero adjoints in front and ``after`` behind."""
     items = [ZERO] * len(grad) if _is_zero(grad) else list(grad)
@@ -1363,7 +1398,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number)
 
 
 @defrule(vararg_adjoints, wrt=("grad",))

@@ -352,6 +352,10 @@ class AliasAnalysis:
             elif name in ("dict", "dict_merged"):
                 self.map_sites.add(site)
             return self.fresh(state, site, objs | state.contents(objs))
+        if name == "inplace_result" and node.args:
+            return self.names(state, node.args[0])    # the new value (the old one was unshared)
+        if _number_result(node, info, name):
+            return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in ("op", "nondiff", "stop", "create"):
             if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
                 objs = args | receiver
@@ -574,6 +578,34 @@ class AliasAnalysis:
 
 # --- rewriting the in-place operations sct models --------------------------------------------
 
+# reductions whose result is a number (a numpy scalar) when given no axis
+SCALAR_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "nansum",
+                     "nanmean", "nanmax", "nanmin", "nanprod", "nanstd", "nanvar", "vdot", "norm",
+                     "ptp", "median", "count_nonzero"}
+NUMBER_BUILTINS = {"float", "int", "complex", "bool", "len", "item"}
+
+
+def _number_result(node: gast.Call, info, name: str) -> bool:
+    """Is the call's result surely a number (immutable): ``np.sum(a)``, ``a.mean()`` with no
+    axis, ``float(v)``, ``v.item()``?"""
+    if isinstance(info.obj, type) and issubclass(info.obj, np.generic):
+        return True                              # np.float32(v): a numpy scalar
+    if info.kind == "method":
+        method = info.method
+        if method == "item" or (method in SCALAR_REDUCTIONS and not node.args and
+                                all(k.arg in ("dtype", "ddof", "where", "initial") for k in node.keywords)):
+            return True
+        return False
+    if name in NUMBER_BUILTINS and info.kind in ("op", "plain", "nondiff") and \
+            getattr(info.obj, "__module__", None) in ("builtins", None, "runtime.numpy_ops", "runtime.support"):
+        return info.obj in (float, int, complex, bool, len) or info.obj is None and name in NUMBER_BUILTINS
+    if info.kind in ("op", "nondiff") and name in SCALAR_REDUCTIONS and \
+            (getattr(info.obj, "__module__", "") or "").startswith("numpy") and len(node.args) == 1 and \
+            all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
+        return True
+    return False
+
+
 def _statements(body):
     for s in body:
         yield s
@@ -783,6 +815,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
         return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
 
     force: Set[int] = set()
+    fdef.sct_number_guards = []
     for s in _statements(fdef.body):
         if getattr(s, "sct_augmented", None) is not None:
             _check_augmented(s, analysis, param_kinds, mode, fail)
@@ -973,7 +1006,7 @@ def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -
         objs = analysis.objects(s, old_name)
         objs = frozenset(o for o in objs if not (o[0] == "arg" and
                                                   _rebinds(param_kinds.get(o[1]), op, mode)))
-        why = analysis.sharing_of(s, old_name, objs)
+        why = analysis.sharing_of(s, old_name, objs, exclude={s.targets[0].id})   # s rebinds its target
         if why is not None:
             fail(s, f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
                  f"and {why}; sct follows the new value through {old_name} only. Write "
@@ -1007,9 +1040,51 @@ def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -
     if why is None and items & state.multi:
         why = f"{container} may hold the same object at another place too (as `[a] * 2` does)"
     if why is not None:
-        fail(s, f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "
-             f"{why}; sct follows the new value through {container} only. Write "
-             f"`{what} = {what} {symbol} ...` for a new value", f"{what} {symbol}=")
+        message = (f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "
+                   f"{why}; sct follows the new value through {container} only. Write "
+                   f"`{what} = {what} {symbol} ...` for a new value")
+        if _may_be_number(analysis, items, param_kinds):
+            # a number (an int attribute, a float in a dict) is rebound, which is exact: only the
+            # run can tell, so the run checks it before the statement
+            guards = getattr(analysis.fdef, "sct_number_guards", None)
+            if guards is not None:
+                guards.append((s, old_name, message))
+                return
+        fail(s, message, f"{what} {symbol}=")
+
+
+def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
+    """May one of ``objs`` be a number (not surely an array, list or dict)?"""
+    for o in objs:
+        if o == EXT:
+            return True
+        if o[0] == "arg":
+            kind = param_kinds.get(o[1])
+            if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("seq",), ("map",))):
+                return True
+        elif o[0] in ("new", "old") and not (o[1] in analysis.array_sites or o[1] in analysis.seq_sites or
+                                               o[1] in analysis.map_sites):
+            return True
+    return False
+
+
+def _insert_number_guards(body: List, guards, rt_name: str) -> None:
+    """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
+    wanted = {id(s): (old, message) for s, old, message in guards}
+    i = 0
+    while i < len(body):
+        s = body[i]
+        for field_name in ("body", "orelse"):
+            inner = getattr(s, field_name, None)
+            if isinstance(inner, list):
+                _insert_number_guards(inner, guards, rt_name)
+        if id(s) in wanted:
+            old, message = wanted[id(s)]
+            check = gast.Expr(value=call(f"{rt_name}.require_number", [load(old), const(message)]))
+            check.lineno = s.lineno
+            body.insert(i, check)
+            i += 1
+        i += 1
 
 
 def _source_of(analysis: AliasAnalysis, s, name: str):
@@ -1437,3 +1512,12 @@ def _method_reads_only(fn, fdef, func, depth) -> bool:
     method = getattr(cls, func.attr, None) if isinstance(cls, type) else None
     import types
     return isinstance(method, types.FunctionType) and not _changes_code(method, 0, depth + 1)
+
+
+def inplace_updates(fdef, rt_name: str) -> None:
+    """The augmented statements only the run can check (an item or attribute that may be a
+    number, see check_writes) get their check first."""
+    guards = getattr(fdef, "sct_number_guards", None)
+    if guards:
+        _insert_number_guards(fdef.body, guards, rt_name)
+    fdef.sct_number_guards = None

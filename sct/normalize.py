@@ -109,6 +109,23 @@ class Normalizer:
             if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
                 self.assign_to(s.targets[0].id, value, out)
                 return
+            target0 = s.targets[0]
+            if len(s.targets) == 1 and isinstance(target0, (gast.Tuple, gast.List)) and \
+                    isinstance(value, (gast.Tuple, gast.List)) and len(target0.elts) == len(value.elts) and \
+                    not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
+                # a, b = e1, e2: every value first (a, b = b, a swaps), then each target, with no
+                # tuple in between (so each name holds its own item, for the aliasing analysis)
+                items = []
+                for t, e in zip(target0.elts, value.elts):
+                    item = self.atom(e, out, hint=self.hint_of(t))
+                    if isinstance(e, gast.Name) and isinstance(item, gast.Name):
+                        fresh = self.namer.fresh(self.hint_of(t))
+                        self.emit(out, assign(fresh, item))
+                        item = load(fresh)
+                    items.append(item)
+                for t, item in zip(target0.elts, items):
+                    self.store_into(t, item, out)
+                return
             tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
             for target in s.targets:
                 self.store_into(target, tmp, out)
@@ -117,11 +134,16 @@ class Normalizer:
             # ``t += v`` changes an array (list, dict) t holds in place, and rebinds a number:
             # the statement computing the new value is marked (``sct_augmented``) with the
             # name of the old value, for the aliasing analysis (sct.aliasing.check_augmented)
+            # ``rt.inplace_result(new, old)`` keeps an array's dtype and shape (numpy changes it
+            # in place); a number, tuple or list is the new value itself
             if isinstance(target, gast.Name):
                 current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
-                self.assign_to(target.id, current, out)
+                tmp = self.namer.fresh(target.id + "_" + BINOP_NAMES.get(type(s.op), "op"))
+                self.assign_to(tmp, current, out)
                 if out and isinstance(out[-1], gast.Assign):
                     out[-1].sct_augmented = (target.id, None)
+                self.emit(out, assign(target.id, call(f"{self.rt_name}.inplace_result",
+                                                      [load(tmp), load(target.id)])))
             elif isinstance(target, (gast.Subscript, gast.Attribute)):
                 # the container and the index are evaluated once, as in Python
                 hint = self.hint_of(target)
@@ -139,7 +161,9 @@ class Normalizer:
                 if out and isinstance(out[-1], gast.Assign):
                     out[-1].sct_augmented = (getattr(old_name, "id", None),
                                              getattr(obj, "id", None))
-                self.emit(out, gast.Assign(targets=[new_target], value=load(tmp), type_comment=None))
+                new_value = self.namer.fresh(hint + "_" + BINOP_NAMES.get(type(s.op), "op"))
+                self.emit(out, assign(new_value, call(f"{self.rt_name}.inplace_result", [load(tmp), old_name])))
+                self.emit(out, gast.Assign(targets=[new_target], value=load(new_value), type_comment=None))
             else:
                 self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
         elif isinstance(s, gast.AnnAssign):
