@@ -667,14 +667,23 @@ def new_object(cls):
 
 # --- per-point derivatives (dljacobian, dldivergence) -----------------------------------
 
+def _batch_axis(dim, x, u) -> int:
+    """The batch axis ``dim`` (negative counts from the end) of ``x``, which is also u's:
+    the same axis for both whatever their ranks (MATLAB's dim names one axis of x and u)."""
+    rank = np.ndim(x)
+    if not -rank <= dim < rank or not dim % rank < np.ndim(u):
+        raise ValueError(f"dim={dim} is not an axis of both x (shape {np.shape(x)}) and u "
+                         f"(shape {np.shape(u)}): dim is their batch axis")
+    return dim % rank
+
+
 def batch_jacobian(sweep, values, u, x, dim):
     """Assemble the per-point Jacobian from a sweep run once per component of ``u``.
 
     ``sweep(values, seed)`` is the adjoint of u with cotangent ``seed``; points along
     the batch axis ``dim`` are independent, so one sweep serves all points at once.
     """
-    ub = dim % np.ndim(u)
-    xb = dim % np.ndim(x)
+    ub = xb = _batch_axis(dim, x, u)
     u_first = np.moveaxis(u, ub, 0)
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
@@ -688,13 +697,12 @@ def batch_jacobian(sweep, values, u, x, dim):
         g = sweep(values, seed_u)
         rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
     jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
-    return np.moveaxis(jac, 0, dim % np.ndim(jac))
+    return np.moveaxis(jac, 0, xb)
 
 
 def batch_divergence(sweep, values, u, x, dim):
     """The per-point divergence (trace of the per-point Jacobian), one sweep per component."""
-    ub = dim % np.ndim(u)
-    xb = dim % np.ndim(x)
+    ub = xb = _batch_axis(dim, x, u)
     u_first = np.moveaxis(u, ub, 0)
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
