@@ -51,6 +51,69 @@ UNSUPPORTED = {
 }
 
 
+def _constant_name(node) -> bool:
+    return isinstance(node, gast.Constant) and isinstance(node.value, str) and node.value.isidentifier()
+
+
+def _simple_reference(node) -> bool:
+    """A name or an attribute chain on one: evaluating it twice reads the same object."""
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)
+
+
+class AttributeBuiltins(gast.NodeTransformer):
+    """``getattr(o, "a")``, ``setattr(o, "a", v)`` and ``delattr(o, "a")`` with a string literal are
+    ``o.a``, ``o.a = v`` and ``del o.a`` (analysed like them: an attribute store the analysis
+    does not see would be a silent zero derivative); with a name known only when the code runs,
+    setattr and delattr are refused (getattr of an object holding traced values is refused
+    where it is differentiated)."""
+
+    def __init__(self, fail):
+        self.fail = fail
+
+    @staticmethod
+    def _builtin(node, name: str, counts) -> bool:
+        return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+            node.func.id == name and not node.keywords and len(node.args) in counts and \
+            not any(isinstance(a, gast.Starred) for a in node.args)
+
+    def visit_Expr(self, node):
+        value = node.value
+        if self._builtin(value, "setattr", (3,)) or self._builtin(value, "delattr", (2,)):
+            obj, name = value.args[0], value.args[1]
+            if not _constant_name(name):
+                self.fail(node, f"{value.func.id}() with an attribute name known only when it runs",
+                          f"write obj.attribute = value with the attribute's name, or keep such values "
+                          "in a dict (d[name] = value)")
+            obj = self.visit(obj)
+            if value.func.id == "delattr":
+                new = gast.Delete(targets=[gast.Attribute(value=obj, attr=name.value, ctx=gast.Del())])
+            else:
+                new = gast.Assign(targets=[gast.Attribute(value=obj, attr=name.value, ctx=gast.Store())],
+                                  value=self.visit(value.args[2]), type_comment=None)
+            return gast.copy_location(new, node)
+        return self.generic_visit(node)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if self._builtin(node, "setattr", (3,)) or self._builtin(node, "delattr", (2,)):
+            self.fail(node, f"{node.func.id}() inside an expression",
+                      f"call {node.func.id}() as a statement of its own (or assign the attribute)")
+        if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]):
+            obj, name = node.args[0], node.args[1].value
+            attribute = gast.Attribute(value=obj, attr=name, ctx=gast.Load())
+            if len(node.args) == 2:
+                return gast.copy_location(attribute, node)
+            if not _simple_reference(obj):
+                return node
+            # getattr(o, "a", d): o.a if o has it, else d (evaluated only then, as Python does)
+            test = gast.Call(func=gast.Name(id="hasattr", ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[copy.deepcopy(obj), node.args[1]], keywords=[])
+            return gast.copy_location(gast.IfExp(test=test, body=attribute, orelse=node.args[2]), node)
+        return node
+
+
 class Normalizer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer, rt_name: str = "rt"):
         self.rt_name = rt_name
@@ -79,6 +142,7 @@ class Normalizer:
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         for s in body:
             self.check_supported(s)
+        body = [AttributeBuiltins(self.fail).visit(st) for st in body]
         body = JumpLowering(self.namer, self.fail).lower_function(body)
         new_body: List = []
         self.block(body, new_body)

@@ -1004,6 +1004,10 @@ class Transformer:
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
             return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
                     for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
+        if info.kind == "plain" and info.obj is getattr:
+            self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
+                      "traced values: sct follows attributes it can name; write obj.attribute (or "
+                      "getattr with a string literal), or keep such values in a dict", "getattr")
         if info.kind == "plain":
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Add one with "
