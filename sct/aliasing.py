@@ -1415,8 +1415,9 @@ def _changes(fn, skip: int, depth: int) -> bool:
             if isinstance(func, gast.Attribute) and func.attr in ("copy", "astype", "tolist", "sum",
                                                                   "mean", "item", "dot"):
                 return False
-        return any(n in derived for n in loaded_names(value))
+        return any(n in derived or n in holders for n in loaded_names(value))
 
+    holders: Set[str] = set()       # local objects given an argument as an attribute or item
     assigns = [n for n in gast.walk(fdef) if isinstance(n, (gast.Assign, gast.AnnAssign, gast.For,
                                                            gast.With, gast.comprehension))]
     changed = True
@@ -1435,13 +1436,28 @@ def _changes(fn, skip: int, depth: int) -> bool:
             if not shares(value):
                 continue
             for t in targets:
-                for name in (x.id for x in gast.walk(t) if isinstance(x, gast.Name)):
+                for name in _bound_names(t):
                     if name not in derived:
                         derived.add(name)
                         changed = True
+                if isinstance(t, (gast.Attribute, gast.Subscript)):
+                    name = root(t)
+                    if name is not None and name not in derived and name not in holders:
+                        holders.add(name)
+                        changed = True
 
-    def derived_node(node) -> bool:
-        return root(node) in derived
+    def depth(node) -> int:
+        d = 0
+        while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+            node = node.value
+            d += 1
+        return d
+
+    def derived_node(node, levels: int = 1) -> bool:
+        """Does changing ``node`` (``levels`` below it) change an argument?  Setting an attribute
+        of an object that only holds one does not; changing what it holds does."""
+        name = root(node)
+        return name in derived or (name in holders and depth(node) + levels >= 2)
 
     for n in gast.walk(fdef):
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
@@ -1449,9 +1465,10 @@ def _changes(fn, skip: int, depth: int) -> bool:
             for t in targets:
                 for x in gast.walk(t):
                     if isinstance(x, (gast.Attribute, gast.Subscript)) and \
-                            isinstance(x.ctx, (gast.Store, gast.Del)) and derived_node(x):
+                            isinstance(x.ctx, (gast.Store, gast.Del)) and derived_node(x, 0):
                         return True
-                if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name) and t.id in derived:
+                if isinstance(n, gast.AugAssign) and (isinstance(t, gast.Name) and t.id in derived or
+                                                      not isinstance(t, gast.Name) and derived_node(t)):
                     return True            # t += v changes an array or list in place
         if not isinstance(n, gast.Call):
             continue
@@ -1496,6 +1513,17 @@ def _changes(fn, skip: int, depth: int) -> bool:
                 continue
             return True
     return False
+
+
+def _bound_names(target) -> List[str]:
+    """The names an assignment target binds (not those of an attribute or item it sets)."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, gast.Starred):
+        return _bound_names(target.value)
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for e in target.elts for n in _bound_names(e)]
+    return []
 
 
 def _method_reads_only(fn, fdef, func, depth) -> bool:
