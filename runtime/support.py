@@ -205,7 +205,7 @@ def unsort(grad, z, axis=-1):
         for k, i in enumerate(sort_order(z)):
             out[i] = grad[k]
         return out
-    order = np.argsort(z, axis=axis, kind="stable")
+    order = np.argsort(np.asarray(z), axis=axis, kind="stable")    # a dlarray's order: plain ints
     out = np.zeros_like(grad)
     np.put_along_axis(out, order, grad, axis=axis)
     return out
@@ -217,7 +217,7 @@ def resort(grad, z, axis=-1):
         return grad
     if isinstance(z, list):
         return [grad[i] for i in sort_order(z)]
-    return np.take_along_axis(grad, np.argsort(z, axis=axis, kind="stable"), axis=axis)
+    return np.take_along_axis(grad, np.argsort(np.asarray(z), axis=axis, kind="stable"), axis=axis)
 
 
 def filled(z, value):
