@@ -680,3 +680,64 @@ def test_negative_dim_is_the_batch_axis_of_x():
             return jac(xs, 0)[b]
         for i in range(3):
             assert_close(J[b, i], numerical_gradient(lambda v: row(v)[i], [x[b]], 0))
+
+
+# --- 10. found by the program tester -------------------------------------------------------------
+
+class Bias:
+    def __init__(self, b):
+        self.b = b
+
+
+def sort_of_attribute_value(net, x):
+    v = np.exp(0.3 * net.b) * x
+    z = v * 1.0
+    z.sort()
+    t = v + 0.5 * z * z[::-1]
+    y = np.sum(t ** 2)
+    return y, dlgradient(y, x, net.b)
+
+
+def plain_sort_of_attribute_value(b, x):
+    v = np.exp(0.3 * b) * x
+    z = np.sort(v)
+    return np.sum((v + 0.5 * z * z[::-1]) ** 2)
+
+
+def glue(u):
+    return np.r_[u[2:], u[:2]] * 0.5 + u
+
+
+def r_second(x):
+    y = np.sum(glue(x) ** 3)
+    gr = dlgradient(y, x)
+    return dlgradient(np.sum(gr ** 2), x)
+
+
+def r_first(x):
+    y = np.sum(glue(x) ** 3)
+    return dlgradient(y, x)
+
+
+def math_log(x):
+    import math
+    y = math.log(np.sum(x ** 2)) + math.log(x[0] + 2.0, 3.0)
+    return y, dlgradient(y, x)
+
+
+def test_program_tester_findings():
+    b = np.array([0.2, -0.4, 0.1, 0.3])
+    x = np.array([0.3, -0.2, 0.5, 0.1])
+    y, (gx, gb) = dlfeval(sort_of_attribute_value, Bias(dlarray(b)), dlarray(x))
+    assert_close(data(y), plain_sort_of_attribute_value(b, x))
+    assert_close(data(gx), numerical_gradient(plain_sort_of_attribute_value, [b, x], 1))
+    assert_close(data(gb), numerical_gradient(plain_sort_of_attribute_value, [b, x], 0))
+    h = data(dlfeval(r_second, dlarray(x)))
+    numeric = numerical_gradient(lambda v: float(np.sum(data(dlfeval(r_first, dlarray(v))) ** 2)), [x], 0)
+    assert_close(data(dlfeval(r_first, dlarray(x))), numerical_gradient(lambda v: np.sum(glue(v) ** 3), [x], 0))
+    assert_close(h, numeric)
+    import math
+    y, g = dlfeval(math_log, dlarray(X3))
+    plain = lambda v: math.log(np.sum(v ** 2)) + math.log(v[0] + 2.0, 3.0)   # noqa: E731
+    assert_close(data(y), plain(X3))
+    assert_close(data(g), numerical_gradient(plain, [X3], 0))
