@@ -741,3 +741,21 @@ def test_program_tester_findings():
     plain = lambda v: math.log(np.sum(v ** 2)) + math.log(v[0] + 2.0, 3.0)   # noqa: E731
     assert_close(data(y), plain(X3))
     assert_close(data(g), numerical_gradient(plain, [X3], 0))
+
+
+def jac_t0(x):
+    return dljacobian(np.stack([x[0] * x[1], x[0] ** 2]), x, 1)
+
+
+def jac_t_neg(x):
+    return dljacobian(np.stack([x[0] * x[1], x[0] ** 2]), x, -1)
+
+
+def test_batch_along_the_last_axis_stays_last():
+    x = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])       # points along axis 1
+    a, b = data(dlfeval(jac_t0, dlarray(x))), data(dlfeval(jac_t_neg, dlarray(x)))
+    assert a.shape == b.shape == (2, 2, 3)
+    assert_close(a, b)
+    for k in range(3):
+        expected = np.array([[x[1, k], x[0, k]], [2 * x[0, k], 0.0]])
+        assert_close(a[:, :, k], expected)
