@@ -697,10 +697,8 @@ def batch_jacobian(sweep, values, u, x, dim):
         g = sweep(values, seed_u)
         rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
     jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
-    # the result keeps the batch axis where x has it: first for axis 0, last for x's last axis
-    # (dim=-1 and dim=ndim-1 alike), at that position otherwise
-    where = np.ndim(jac) - 1 if 0 < xb == np.ndim(x) - 1 else xb
-    return np.moveaxis(jac, 0, where)
+    # the batch axis of the result is at x's batch axis (dim=-1 of a 2-D x is dim=1)
+    return np.moveaxis(jac, 0, xb)
 
 
 def batch_divergence(sweep, values, u, x, dim):

@@ -751,11 +751,11 @@ def jac_t_neg(x):
     return dljacobian(np.stack([x[0] * x[1], x[0] ** 2]), x, -1)
 
 
-def test_batch_along_the_last_axis_stays_last():
+def test_batch_along_the_last_axis_dim_minus_one_is_dim_one():
     x = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])       # points along axis 1
     a, b = data(dlfeval(jac_t0, dlarray(x))), data(dlfeval(jac_t_neg, dlarray(x)))
-    assert a.shape == b.shape == (2, 2, 3)
+    assert a.shape == b.shape == (2, 3, 2)                  # the batch axis at position 1
     assert_close(a, b)
     for k in range(3):
         expected = np.array([[x[1, k], x[0, k]], [2 * x[0, k], 0.0]])
-        assert_close(a[:, :, k], expected)
+        assert_close(a[:, k, :], expected)
