@@ -139,7 +139,10 @@ def setitem(x, idx, value):
         out = dict(x)
         out[idx] = value
         return out
-    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    dtype = np.result_type(x, value)
+    if type(x) is np.ndarray and not (dtype.kind == "c" and x.dtype.kind != "c"):
+        dtype = x.dtype           # as numpy's own write: a float32 or int array keeps its dtype
+    out = np.array(x, dtype=dtype, copy=True)
     out[idx] = value
     return out
 
@@ -148,6 +151,8 @@ def last_writes(x, idx, value):
     """Mask (shaped like ``x[idx]``) of the items of ``x[idx] = value`` not overwritten by a
     later item of the same assignment (repeated advanced indices: numpy keeps the last one),
     or None when every item lands (no advanced index)."""
+    if type(x) is np.ndarray and x.dtype.kind in "biu" and np.result_type(value).kind in "fc":
+        return np.zeros(np.shape(x[idx]), dtype=bool)   # rounded into an integer array: constant
     if isinstance(x, (list, dict)) or not _needs_add_at(idx):
         return None
     x = np.asarray(x)

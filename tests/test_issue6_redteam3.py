@@ -759,3 +759,41 @@ def test_batch_along_the_last_axis_dim_minus_one_is_dim_one():
     for k in range(3):
         expected = np.array([[x[1, k], x[0, k]], [2 * x[0, k], 0.0]])
         assert_close(a[:, k, :], expected)
+
+
+# --- writes into arrays of another dtype (noticed while fixing item 7) ---------------------------
+
+def write_float32(x):
+    z = np.zeros(3, dtype=np.float32)
+    z[0] = x[0] * 1.1
+    z[1:] = x[1:] ** 2
+    return z, np.sum(z)
+
+
+def write_float32_grad(x):
+    z, y = write_float32(x)
+    return z, y, dlgradient(y, x)
+
+
+def write_int(x):
+    z = np.zeros(3, dtype=np.int64)
+    z[0] = x[0] * 1.1 + 2.0                     # truncated, as numpy does: a constant
+    return np.sum(z * x)
+
+
+def write_int_grad(x):
+    y = write_int(x)
+    return y, dlgradient(y, x)
+
+
+def test_writes_keep_the_arrays_dtype():
+    x = np.array([0.3, -0.2, 1.7])
+    z, y, g = dlfeval(write_float32_grad, dlarray(x))
+    z_py, y_py = write_float32(x.copy())
+    assert data(z).dtype == np.float32
+    np.testing.assert_array_equal(data(z), z_py)
+    assert data(y) == y_py
+    assert_close(data(g), np.array([1.1, 2 * x[1], 2 * x[2]]), rtol=1e-6)
+    y, g = dlfeval(write_int_grad, dlarray(x))
+    assert_close(data(y), write_int(x.copy()))
+    assert_close(data(g), numerical_gradient(write_int, [x], 0))
