@@ -90,10 +90,80 @@ def effect(fn, *args, **kwargs):
 
 
 def maybe_effect(fn, *args, **kwargs):
-    """A call sct could not classify when compiling: an effect if ``fn`` turns out to be one."""
+    """A call sct could not classify when compiling: an effect if ``fn`` turns out to be one,
+    a call of the user's own code like :func:`user_call`."""
     if effectful(fn):
         return effect(fn, *args, **kwargs)
+    if _user_code(fn):
+        return user_call(fn, *args, **kwargs)
     return fn(*args, **kwargs)
+
+
+def user_call(fn, *args, **kwargs):
+    """A call of the user's own function, method or class that is not differentiated where it
+    stands (its result is a constant, or not used).  Python runs it once: where generated code
+    recomputes, its result is replayed from the log (a copy of the objects it made, as they
+    were when it returned), so the prints, appends to globals and random draws inside it happen
+    once.  A callee that may change its arguments in place runs again instead (the recomputed
+    objects it changes are new ones); one given a random generator is always replayed."""
+    if effectful(fn):
+        return effect(fn, *args, **kwargs)
+    if not _replayable(fn, args, kwargs):
+        return fn(*args, **kwargs)
+    s = state()
+    if s.cursors:
+        i = s.cursors[-1]
+        if i < len(s.log):
+            s.cursors[-1] = i + 1
+            return _snapshot(s.log[i])
+    value = fn(*args, **kwargs)
+    s.log.append(_snapshot(value))
+    if s.cursors:
+        s.cursors[-1] = len(s.log)
+    return value
+
+
+def _user_code(fn) -> bool:
+    if isinstance(fn, (types.FunctionType, types.MethodType)):
+        module = getattr(fn, "__module__", None) or ""
+        return not module.split(".")[0] in ("numpy", "sct")
+    if isinstance(fn, type):
+        return isinstance(getattr(fn, "__init__", None), types.FunctionType) and \
+            not fn.__module__.split(".")[0] in ("numpy", "sct", "builtins")
+    return isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and \
+        hasattr(fn, "__dict__") and not type(fn).__module__.split(".")[0] in ("numpy", "sct")
+
+
+def _replayable(fn, args, kwargs) -> bool:
+    if any(isinstance(a, _RANDOM_OWNERS) for a in args) or \
+            any(isinstance(a, _RANDOM_OWNERS) for a in kwargs.values()):
+        return True
+    from .support import HOOKS
+    return not HOOKS.changes_arguments(fn)
+
+
+def _snapshot(value):
+    """``value`` with the objects of user classes in it copied (shallowly): arrays, lists and
+    dicts get value semantics in generated code, an object's attributes are set in place."""
+    if isinstance(value, (np.ndarray, np.generic, int, float, complex, str, bytes, bool, type(None))):
+        return value
+    if isinstance(value, list):
+        items = [_snapshot(v) for v in value]
+        return items if any(a is not b for a, b in zip(items, value)) else value
+    if isinstance(value, tuple) and type(value) is tuple:
+        items = tuple(_snapshot(v) for v in value)
+        return items if any(a is not b for a, b in zip(items, value)) else value
+    if isinstance(value, dict) and type(value) is dict:
+        items = {k: _snapshot(v) for k, v in value.items()}
+        return items if any(items[k] is not value[k] for k in value) else value
+    if isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type)) or \
+            not hasattr(value, "__dict__") or hasattr(value, "_data"):
+        return value
+    import copy
+    try:
+        return copy.copy(value)
+    except Exception:
+        return value
 
 
 def shuffled(fn, a):
@@ -148,7 +218,7 @@ def _register():
     from .registry import nondifferentiable
     from . import dlfun
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
-    nondifferentiable(effect, maybe_effect, shuffled, effect_position, replay_from, replay_end)
+    nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end)
 
 
 _register()

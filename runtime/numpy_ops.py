@@ -1049,7 +1049,21 @@ def _unstack_pieces_rule(g, ans, grad, arrays, axis=0):
 
 @defrule(reshape_pieces, wrt=("grads",))
 def _reshape_pieces_rule(g, ans, grads, likes):
-    return reshape_pieces(g, grads)
+    return reshape_pieces_transpose(g, grads, likes)
+
+
+def reshape_pieces_transpose(cot, grads, likes):
+    """The adjoint of :func:`reshape_pieces` with respect to ``grads``: pieces shaped like
+    ``grads``' (one piece given bare, as by ``np.atleast_1d(a)``, gets a bare adjoint)."""
+    if not isinstance(grads, (list, tuple)) and not _is_zero(grads) and len(likes) == 1:
+        piece = cot if _is_zero(cot) else cot[0]
+        return piece if _is_zero(piece) else np.reshape(piece, np.shape(grads))
+    return reshape_pieces(cot, grads)
+
+
+@defrule(reshape_pieces_transpose, wrt=("cot",))
+def _reshape_pieces_transpose_rule(g, ans, cot, grads, likes):
+    return reshape_pieces(g, likes)
 
 
 @defrule(stack_pieces, wrt=("grads",))
@@ -1097,7 +1111,7 @@ def diff(g, ans, a, n=1, axis=-1, prepend=None, append=None):
 
 @defrule(np.sort)
 def sort(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
-    return take_along_axis_adjoint(g, a, np.argsort(a, axis=axis, kind="stable"), axis)
+    return take_along_axis_adjoint(g, a, np.argsort(np.asarray(a), axis=axis, kind="stable"), axis)
 
 
 @defrule(np.take_along_axis)

@@ -140,7 +140,10 @@ def setitem(x, idx, value):
         out = dict(x)
         out[idx] = value
         return out
-    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    dtype = np.result_type(x, value)
+    if type(x) is np.ndarray and not (dtype.kind == "c" and x.dtype.kind != "c"):
+        dtype = x.dtype           # as numpy's own write: a float32 or int array keeps its dtype
+    out = np.array(x, dtype=dtype, copy=True)
     out[idx] = value
     return out
 
@@ -149,6 +152,8 @@ def last_writes(x, idx, value):
     """Mask (shaped like ``x[idx]``) of the items of ``x[idx] = value`` not overwritten by a
     later item of the same assignment (repeated advanced indices: numpy keeps the last one),
     or None when every item lands (no advanced index)."""
+    if type(x) is np.ndarray and x.dtype.kind in "biu" and np.result_type(value).kind in "fc":
+        return np.zeros(np.shape(x[idx]), dtype=bool)   # rounded into an integer array: constant
     if isinstance(x, (list, dict)) or not _needs_add_at(idx):
         return None
     x = np.asarray(x)
@@ -206,7 +211,7 @@ def unsort(grad, z, axis=-1):
         for k, i in enumerate(sort_order(z)):
             out[i] = grad[k]
         return out
-    order = np.argsort(z, axis=axis, kind="stable")
+    order = np.argsort(np.asarray(z), axis=axis, kind="stable")    # a dlarray's order: plain ints
     out = np.zeros_like(grad)
     np.put_along_axis(out, order, grad, axis=axis)
     return out
@@ -218,7 +223,7 @@ def resort(grad, z, axis=-1):
         return grad
     if isinstance(z, list):
         return [grad[i] for i in sort_order(z)]
-    return np.take_along_axis(grad, np.argsort(z, axis=axis, kind="stable"), axis=axis)
+    return np.take_along_axis(grad, np.argsort(np.asarray(z), axis=axis, kind="stable"), axis=axis)
 
 
 def filled(z, value):
@@ -577,7 +582,7 @@ def _differentiable_leafy(v) -> bool:
     return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
 
 
-_TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "runtime", "typing"}
+_TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
 
 
 def zero_adjoint(x):
@@ -619,6 +624,7 @@ class CompilerHooks:
     time.  The compiler installs these when it is imported (sct.transform_calls): the runtime
     never imports the compiler."""
     vjp_pair = vjp_method_pair = vjp_init_pair = jvp_call_impl = op_jvp_impl = None
+    changes_arguments = None          # whether a user function may change its arguments in place
 
 
 HOOKS = CompilerHooks()
@@ -673,14 +679,23 @@ def new_object(cls):
 
 # --- per-point derivatives (dljacobian, dldivergence) -----------------------------------
 
+def _batch_axis(dim, x, u) -> int:
+    """The batch axis ``dim`` (negative counts from the end) of ``x``, which is also u's:
+    the same axis for both whatever their ranks (MATLAB's dim names one axis of x and u)."""
+    rank = np.ndim(x)
+    if not -rank <= dim < rank or not dim % rank < np.ndim(u):
+        raise ValueError(f"dim={dim} is not an axis of both x (shape {np.shape(x)}) and u "
+                         f"(shape {np.shape(u)}): dim is their batch axis")
+    return dim % rank
+
+
 def batch_jacobian(sweep, values, u, x, dim):
     """Assemble the per-point Jacobian from a sweep run once per component of ``u``.
 
     ``sweep(values, seed)`` is the adjoint of u with cotangent ``seed``; points along
     the batch axis ``dim`` are independent, so one sweep serves all points at once.
     """
-    ub = dim % np.ndim(u)
-    xb = dim % np.ndim(x)
+    ub = xb = _batch_axis(dim, x, u)
     u_first = np.moveaxis(u, ub, 0)
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
@@ -694,13 +709,13 @@ def batch_jacobian(sweep, values, u, x, dim):
         g = sweep(values, seed_u)
         rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
     jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
-    return np.moveaxis(jac, 0, dim % np.ndim(jac))
+    # the batch axis of the result is at x's batch axis (dim=-1 of a 2-D x is dim=1)
+    return np.moveaxis(jac, 0, xb)
 
 
 def batch_divergence(sweep, values, u, x, dim):
     """The per-point divergence (trace of the per-point Jacobian), one sweep per component."""
-    ub = dim % np.ndim(u)
-    xb = dim % np.ndim(x)
+    ub = xb = _batch_axis(dim, x, u)
     u_first = np.moveaxis(u, ub, 0)
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
@@ -1261,6 +1276,40 @@ def _listed_rule(g, ans, items):
     return sequence_adjoint(g, items)
 
 
+def require_number(value, message):
+    """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
+    a number is rebound (exact); an array or list would change in place: refused."""
+    if isinstance(value, (int, float, complex, np.generic, str, bytes, tuple)) or value is None:
+        return None
+    raise EvaluationError(message)
+
+
+def inplace_result(new, old):
+    """The value ``t`` has after ``t op= v``, given ``new = t op v``: for an array ``t`` numpy
+    changes it in place, so it keeps its shape (an ``old`` that ``v`` would broadcast to a
+    larger shape raises, as numpy does) and its dtype (``new`` cast with same-kind casting:
+    ``acc += x`` into a float32 ``acc`` stays float32, into an int array raises); numbers,
+    tuples and lists are ``new`` itself."""
+    if type(old) is not np.ndarray:
+        return new
+    shape = np.shape(new)
+    if shape != old.shape:
+        raise ValueError(f"non-broadcastable output operand with shape {old.shape} doesn't match the "
+                         f"broadcast shape {shape}")
+    dtype = np.result_type(new)
+    if dtype == old.dtype and type(new) is np.ndarray:
+        return new
+    if not np.can_cast(dtype, old.dtype, casting="same_kind"):
+        raise TypeError(f"Cannot cast ufunc output from {dtype!r} to {old.dtype!r} with casting rule "
+                        "'same_kind'")
+    return np.asarray(new).astype(old.dtype)
+
+
+@defrule(inplace_result, wrt=("new",))
+def _inplace_result_rule(g, ans, new, old):
+    return g
+
+
 def list_pad(grad, before, after):
     """``grad`` with ``before`` zero adjoints in front and ``after`` behind."""
     items = [ZERO] * len(grad) if _is_zero(grad) else list(grad)
@@ -1368,7 +1417,9 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, vararg_adjoints)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number)
+
+
 def at_least_1d(a):
     """``np.atleast_1d`` of one value (a piece of ``np.r_[...]``): an array, never a list."""
     return np.atleast_1d(a)
@@ -1377,6 +1428,14 @@ def at_least_1d(a):
 @defrule(at_least_1d)
 def _at_least_1d_rule(g, ans, a):
     return np.reshape(g, np.shape(a))
+
+
+
+
+@defrule(vararg_adjoints, wrt=("grad",))
+def _vararg_adjoints_rule(g, ans, grad, items):
+    # linear in grad and its own transpose: the item cotangents, zeros where none arrived
+    return vararg_adjoints(g, items)
 
 
 def index_trick(obj, index, name=None):

@@ -352,6 +352,10 @@ class AliasAnalysis:
             elif name in ("dict", "dict_merged"):
                 self.map_sites.add(site)
             return self.fresh(state, site, objs | state.contents(objs))
+        if name == "inplace_result" and node.args:
+            return self.names(state, node.args[0])    # the new value (the old one was unshared)
+        if _number_result(node, info, name):
+            return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in ("op", "nondiff", "stop", "create"):
             if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
                 objs = args | receiver
@@ -574,6 +578,34 @@ class AliasAnalysis:
 
 # --- rewriting the in-place operations sct models --------------------------------------------
 
+# reductions whose result is a number (a numpy scalar) when given no axis
+SCALAR_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "nansum",
+                     "nanmean", "nanmax", "nanmin", "nanprod", "nanstd", "nanvar", "vdot", "norm",
+                     "ptp", "median", "count_nonzero"}
+NUMBER_BUILTINS = {"float", "int", "complex", "bool", "len", "item"}
+
+
+def _number_result(node: gast.Call, info, name: str) -> bool:
+    """Is the call's result surely a number (immutable): ``np.sum(a)``, ``a.mean()`` with no
+    axis, ``float(v)``, ``v.item()``?"""
+    if isinstance(info.obj, type) and issubclass(info.obj, np.generic):
+        return True                              # np.float32(v): a numpy scalar
+    if info.kind == "method":
+        method = info.method
+        if method == "item" or (method in SCALAR_REDUCTIONS and not node.args and
+                                all(k.arg in ("dtype", "ddof", "where", "initial") for k in node.keywords)):
+            return True
+        return False
+    if name in NUMBER_BUILTINS and info.kind in ("op", "plain", "nondiff") and \
+            getattr(info.obj, "__module__", None) in ("builtins", None, "runtime.numpy_ops", "runtime.support"):
+        return info.obj in (float, int, complex, bool, len) or info.obj is None and name in NUMBER_BUILTINS
+    if info.kind in ("op", "nondiff") and name in SCALAR_REDUCTIONS and \
+            (getattr(info.obj, "__module__", "") or "").startswith("numpy") and len(node.args) == 1 and \
+            all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
+        return True
+    return False
+
+
 def _statements(body):
     for s in body:
         yield s
@@ -783,6 +815,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
         return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
 
     force: Set[int] = set()
+    fdef.sct_number_guards = []
     for s in _statements(fdef.body):
         if getattr(s, "sct_augmented", None) is not None:
             _check_augmented(s, analysis, param_kinds, mode, fail)
@@ -973,7 +1006,7 @@ def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -
         objs = analysis.objects(s, old_name)
         objs = frozenset(o for o in objs if not (o[0] == "arg" and
                                                   _rebinds(param_kinds.get(o[1]), op, mode)))
-        why = analysis.sharing_of(s, old_name, objs)
+        why = analysis.sharing_of(s, old_name, objs, exclude={s.targets[0].id})   # s rebinds its target
         if why is not None:
             fail(s, f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
                  f"and {why}; sct follows the new value through {old_name} only. Write "
@@ -1007,9 +1040,51 @@ def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -
     if why is None and items & state.multi:
         why = f"{container} may hold the same object at another place too (as `[a] * 2` does)"
     if why is not None:
-        fail(s, f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "
-             f"{why}; sct follows the new value through {container} only. Write "
-             f"`{what} = {what} {symbol} ...` for a new value", f"{what} {symbol}=")
+        message = (f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "
+                   f"{why}; sct follows the new value through {container} only. Write "
+                   f"`{what} = {what} {symbol} ...` for a new value")
+        if _may_be_number(analysis, items, param_kinds):
+            # a number (an int attribute, a float in a dict) is rebound, which is exact: only the
+            # run can tell, so the run checks it before the statement
+            guards = getattr(analysis.fdef, "sct_number_guards", None)
+            if guards is not None:
+                guards.append((s, old_name, message))
+                return
+        fail(s, message, f"{what} {symbol}=")
+
+
+def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
+    """May one of ``objs`` be a number (not surely an array, list or dict)?"""
+    for o in objs:
+        if o == EXT:
+            return True
+        if o[0] == "arg":
+            kind = param_kinds.get(o[1])
+            if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("seq",), ("map",))):
+                return True
+        elif o[0] in ("new", "old") and not (o[1] in analysis.array_sites or o[1] in analysis.seq_sites or
+                                               o[1] in analysis.map_sites):
+            return True
+    return False
+
+
+def _insert_number_guards(body: List, guards, rt_name: str) -> None:
+    """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
+    wanted = {id(s): (old, message) for s, old, message in guards}
+    i = 0
+    while i < len(body):
+        s = body[i]
+        for field_name in ("body", "orelse"):
+            inner = getattr(s, field_name, None)
+            if isinstance(inner, list):
+                _insert_number_guards(inner, guards, rt_name)
+        if id(s) in wanted:
+            old, message = wanted[id(s)]
+            check = gast.Expr(value=call(f"{rt_name}.require_number", [load(old), const(message)]))
+            check.lineno = s.lineno
+            body.insert(i, check)
+            i += 1
+        i += 1
 
 
 def _source_of(analysis: AliasAnalysis, s, name: str):
@@ -1251,3 +1326,226 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
                     if not _pure(callee, depth + 1):
                         return False
     return True
+
+
+# --- may a call of a user's function be replayed instead of run again? ----------------------------
+
+# methods of arrays, lists and dicts that read their receiver only
+_READING_METHODS = {
+    "sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "argmax", "argmin", "cumsum",
+    "cumprod", "reshape", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "copy", "astype",
+    "item", "tolist", "dot", "conj", "conjugate", "round", "clip", "nonzero", "trace", "diagonal",
+    "repeat", "take", "searchsorted", "ptp", "keys", "values", "items", "get", "count", "index",
+    "format", "join", "split", "strip", "lower", "upper", "startswith", "endswith", "replace",
+    "__getitem__", "__len__", "__contains__", "view", "tobytes", "real", "imag",
+}
+_CHANGES: Dict[int, Tuple[object, int, bool]] = {}
+
+
+def changes_arguments(fn, depth: int = 0) -> bool:
+    """May calling ``fn`` (a user's function, bound method, class or callable object) change an
+    argument (or its receiver, or an object reachable from them) in place?  True when unsure.
+    Changes of the module's own globals are effects, not changes of arguments."""
+    import types
+    from .transform_calls import _generated_dataclass_init
+    if isinstance(fn, types.MethodType):
+        return _changes_code(fn.__func__, 0, depth)
+    if isinstance(fn, type):
+        if fn.__new__ is not object.__new__:
+            return True
+        init = getattr(fn, "__init__", None)
+        if _generated_dataclass_init(fn):
+            post = getattr(fn, "__post_init__", None)
+            return post is not None and _changes_code(post, 1, depth)
+        if init is object.__init__:
+            return False
+        return _changes_code(init, 1, depth)         # self is the new object, not an argument
+    if isinstance(fn, types.FunctionType):
+        return _changes_code(fn, 0, depth)
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType) and hasattr(fn, "__dict__"):
+        return _changes_code(call, 0, depth)
+    return True
+
+
+def _changes_code(fn, skip: int, depth: int) -> bool:
+    import types
+    if not isinstance(fn, types.FunctionType) or depth > 3:
+        return True
+    code = fn.__code__
+    key = id(code)
+    hit = _CHANGES.get(key)
+    if hit is not None and hit[0] is code and hit[1] == skip:
+        return hit[2]
+    try:
+        result = _changes(fn, skip, depth)
+    except Exception:
+        result = True
+    if len(_CHANGES) > 512:
+        _CHANGES.clear()
+    _CHANGES[key] = (code, skip, result)
+    return result
+
+
+def _changes(fn, skip: int, depth: int) -> bool:
+    import types
+    from .parse import function_ast
+    fdef, _, _ = function_ast(fn)
+    a = fdef.args
+    params = [p.id for p in a.posonlyargs + a.args][skip:] + [p.id for p in a.kwonlyargs] + \
+        [p.id for p in (a.vararg, a.kwarg) if p is not None]
+    derived = set(params)
+
+    def root(node):
+        while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) else None
+
+    def shares(value) -> bool:
+        """Can ``value`` be (a view of, a container holding) an argument?"""
+        if value is None or isinstance(value, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare,
+                                               gast.JoinedStr, gast.Lambda)):
+            return False
+        if isinstance(value, gast.Call):
+            func = value.func
+            dotted = _dotted(func)
+            if dotted.split(".")[0] in ("np", "numpy", "math") and \
+                    dotted.rsplit(".", 1)[-1] not in VIEW_FUNCTIONS:
+                return False
+            if isinstance(func, gast.Attribute) and func.attr in ("copy", "astype", "tolist", "sum",
+                                                                  "mean", "item", "dot"):
+                return False
+        return any(n in derived or n in holders for n in loaded_names(value))
+
+    holders: Set[str] = set()       # local objects given an argument as an attribute or item
+    assigns = [n for n in gast.walk(fdef) if isinstance(n, (gast.Assign, gast.AnnAssign, gast.For,
+                                                           gast.With, gast.comprehension))]
+    changed = True
+    while changed:
+        changed = False
+        for n in assigns:
+            if isinstance(n, gast.Assign):
+                targets, value = n.targets, n.value
+            elif isinstance(n, gast.AnnAssign):
+                targets, value = [n.target], n.value
+            elif isinstance(n, (gast.For, gast.comprehension)):
+                targets, value = [n.target], n.iter
+            else:
+                targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
+                value = gast.Tuple(elts=[i.context_expr for i in n.items], ctx=gast.Load())
+            if not shares(value):
+                continue
+            for t in targets:
+                for name in _bound_names(t):
+                    if name not in derived:
+                        derived.add(name)
+                        changed = True
+                if isinstance(t, (gast.Attribute, gast.Subscript)):
+                    name = root(t)
+                    if name is not None and name not in derived and name not in holders:
+                        holders.add(name)
+                        changed = True
+
+    def depth(node) -> int:
+        d = 0
+        while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+            node = node.value
+            d += 1
+        return d
+
+    def derived_node(node, levels: int = 1) -> bool:
+        """Does changing ``node`` (``levels`` below it) change an argument?  Setting an attribute
+        of an object that only holds one does not; changing what it holds does."""
+        name = root(node)
+        return name in derived or (name in holders and depth(node) + levels >= 2)
+
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            targets = n.targets if isinstance(n, (gast.Assign, gast.Delete)) else [n.target]
+            for t in targets:
+                for x in gast.walk(t):
+                    if isinstance(x, (gast.Attribute, gast.Subscript)) and \
+                            isinstance(x.ctx, (gast.Store, gast.Del)) and derived_node(x, 0):
+                        return True
+                if isinstance(n, gast.AugAssign) and (isinstance(t, gast.Name) and t.id in derived or
+                                                      not isinstance(t, gast.Name) and derived_node(t)):
+                    return True            # t += v changes an array or list in place
+        if not isinstance(n, gast.Call):
+            continue
+        func = n.func
+        args = list(n.args) + [k.value for k in n.keywords]
+        touches = any(shares(x) or (isinstance(x, gast.Name) and x.id in derived) for x in args)
+        if any(k.arg == "out" for k in n.keywords):
+            return True
+        if isinstance(func, gast.Name) and func.id in ("setattr", "delattr", "exec", "eval") and touches:
+            return True
+        if isinstance(func, gast.Attribute):
+            if func.attr in MUTATORS or func.attr in WRITING_FUNCTIONS or func.attr in ("at", "shuffle"):
+                if derived_node(func.value) or (touches and func.attr not in MUTATORS):
+                    return True
+                continue
+            if derived_node(func.value) and func.attr not in _READING_METHODS:
+                receiver = root(func.value)
+                if not (receiver in derived and _method_reads_only(fn, fdef, func, depth)):
+                    return True
+            dotted = _dotted(func)
+            if dotted.split(".")[0] in ("np", "numpy", "math", "cmath"):
+                continue
+        if not touches:
+            continue
+        if isinstance(func, gast.Name):
+            if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
+                continue
+            callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
+            if isinstance(callee, (types.FunctionType, type)) and \
+                    not (getattr(callee, "__module__", "") or "").startswith(("numpy", "sct")):
+                if changes_arguments(callee, depth + 1):
+                    return True
+                continue
+            if getattr(callee, "__module__", "") and str(getattr(callee, "__module__", "")).startswith(
+                    ("numpy", "sct", "math")):
+                continue
+            return True
+        if isinstance(func, gast.Attribute) and not derived_node(func.value):
+            base = fn.__globals__.get(root(func.value)) if root(func.value) else None
+            if isinstance(base, __import__("types").ModuleType) and \
+                    (base.__name__.split(".")[0] in ("numpy", "math", "cmath", "sct")):
+                continue
+            return True
+    return False
+
+
+def _bound_names(target) -> List[str]:
+    """The names an assignment target binds (not those of an attribute or item it sets)."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, gast.Starred):
+        return _bound_names(target.value)
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for e in target.elts for n in _bound_names(e)]
+    return []
+
+
+def _method_reads_only(fn, fdef, func, depth) -> bool:
+    """``self.helper(...)`` inside a method: the class's method, if it changes nothing."""
+    first = (fdef.args.posonlyargs + fdef.args.args)[:1]
+    if not (first and isinstance(func.value, gast.Name) and func.value.id == first[0].id):
+        return False
+    owner = fn.__qualname__.rsplit(".", 1)[0] if "." in fn.__qualname__ else None
+    if owner is None:
+        return False
+    cls = fn.__globals__.get(owner.split(".")[0])
+    for part in owner.split(".")[1:]:
+        cls = getattr(cls, part, None)
+    method = getattr(cls, func.attr, None) if isinstance(cls, type) else None
+    import types
+    return isinstance(method, types.FunctionType) and not _changes_code(method, 0, depth + 1)
+
+
+def inplace_updates(fdef, rt_name: str) -> None:
+    """The augmented statements only the run can check (an item or attribute that may be a
+    number, see check_writes) get their check first."""
+    guards = getattr(fdef, "sct_number_guards", None)
+    if guards:
+        _insert_number_guards(fdef.body, guards, rt_name)
+    fdef.sct_number_guards = None

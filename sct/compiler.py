@@ -22,7 +22,7 @@ from . import runtime
 
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
-from .aliasing import check_writes, lower_mutations
+from .aliasing import check_writes, inplace_updates, lower_mutations
 from .emit import to_source
 from .errors import CompileError
 from .naming import Namer, names_in
@@ -324,6 +324,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     use_custom_backwards(fdef, first, rt_name)
     force = set() if trusted else check_writes(fdef, resolver, mode, param_kinds, owned, first, filename)
+    if not trusted:
+        inplace_updates(fdef, rt_name)
     fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)
     rename_straight_line(fdef, namer)
     local_names = set(params) | {n.id for n in gast.walk(fdef)

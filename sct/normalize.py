@@ -51,6 +51,69 @@ UNSUPPORTED = {
 }
 
 
+def _constant_name(node) -> bool:
+    return isinstance(node, gast.Constant) and isinstance(node.value, str) and node.value.isidentifier()
+
+
+def _simple_reference(node) -> bool:
+    """A name or an attribute chain on one: evaluating it twice reads the same object."""
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)
+
+
+class AttributeBuiltins(gast.NodeTransformer):
+    """``getattr(o, "a")``, ``setattr(o, "a", v)`` and ``delattr(o, "a")`` with a string literal are
+    ``o.a``, ``o.a = v`` and ``del o.a`` (analysed like them: an attribute store the analysis
+    does not see would be a silent zero derivative); with a name known only when the code runs,
+    setattr and delattr are refused (getattr of an object holding traced values is refused
+    where it is differentiated)."""
+
+    def __init__(self, fail):
+        self.fail = fail
+
+    @staticmethod
+    def _builtin(node, name: str, counts) -> bool:
+        return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+            node.func.id == name and not node.keywords and len(node.args) in counts and \
+            not any(isinstance(a, gast.Starred) for a in node.args)
+
+    def visit_Expr(self, node):
+        value = node.value
+        if self._builtin(value, "setattr", (3,)) or self._builtin(value, "delattr", (2,)):
+            obj, name = value.args[0], value.args[1]
+            if not _constant_name(name):
+                self.fail(node, f"{value.func.id}() with an attribute name known only when it runs",
+                          f"write obj.attribute = value with the attribute's name, or keep such values "
+                          "in a dict (d[name] = value)")
+            obj = self.visit(obj)
+            if value.func.id == "delattr":
+                new = gast.Delete(targets=[gast.Attribute(value=obj, attr=name.value, ctx=gast.Del())])
+            else:
+                new = gast.Assign(targets=[gast.Attribute(value=obj, attr=name.value, ctx=gast.Store())],
+                                  value=self.visit(value.args[2]), type_comment=None)
+            return gast.copy_location(new, node)
+        return self.generic_visit(node)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if self._builtin(node, "setattr", (3,)) or self._builtin(node, "delattr", (2,)):
+            self.fail(node, f"{node.func.id}() inside an expression",
+                      f"call {node.func.id}() as a statement of its own (or assign the attribute)")
+        if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]):
+            obj, name = node.args[0], node.args[1].value
+            attribute = gast.Attribute(value=obj, attr=name, ctx=gast.Load())
+            if len(node.args) == 2:
+                return gast.copy_location(attribute, node)
+            if not _simple_reference(obj):
+                return node
+            # getattr(o, "a", d): o.a if o has it, else d (evaluated only then, as Python does)
+            test = gast.Call(func=gast.Name(id="hasattr", ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[copy.deepcopy(obj), node.args[1]], keywords=[])
+            return gast.copy_location(gast.IfExp(test=test, body=attribute, orelse=node.args[2]), node)
+        return node
+
+
 class Normalizer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer, rt_name: str = "rt"):
         self.rt_name = rt_name
@@ -79,6 +142,7 @@ class Normalizer:
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         for s in body:
             self.check_supported(s)
+        body = [AttributeBuiltins(self.fail).visit(st) for st in body]
         body = JumpLowering(self.namer, self.fail).lower_function(body)
         new_body: List = []
         self.block(body, new_body)
@@ -109,6 +173,23 @@ class Normalizer:
             if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
                 self.assign_to(s.targets[0].id, value, out)
                 return
+            target0 = s.targets[0]
+            if len(s.targets) == 1 and isinstance(target0, (gast.Tuple, gast.List)) and \
+                    isinstance(value, (gast.Tuple, gast.List)) and len(target0.elts) == len(value.elts) and \
+                    not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
+                # a, b = e1, e2: every value first (a, b = b, a swaps), then each target, with no
+                # tuple in between (so each name holds its own item, for the aliasing analysis)
+                items = []
+                for t, e in zip(target0.elts, value.elts):
+                    item = self.atom(e, out, hint=self.hint_of(t))
+                    if isinstance(e, gast.Name) and isinstance(item, gast.Name):
+                        fresh = self.namer.fresh(self.hint_of(t))
+                        self.emit(out, assign(fresh, item))
+                        item = load(fresh)
+                    items.append(item)
+                for t, item in zip(target0.elts, items):
+                    self.store_into(t, item, out)
+                return
             tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
             for target in s.targets:
                 self.store_into(target, tmp, out)
@@ -117,11 +198,16 @@ class Normalizer:
             # ``t += v`` changes an array (list, dict) t holds in place, and rebinds a number:
             # the statement computing the new value is marked (``sct_augmented``) with the
             # name of the old value, for the aliasing analysis (sct.aliasing.check_augmented)
+            # ``rt.inplace_result(new, old)`` keeps an array's dtype and shape (numpy changes it
+            # in place); a number, tuple or list is the new value itself
             if isinstance(target, gast.Name):
                 current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
-                self.assign_to(target.id, current, out)
+                tmp = self.namer.fresh(target.id + "_" + BINOP_NAMES.get(type(s.op), "op"))
+                self.assign_to(tmp, current, out)
                 if out and isinstance(out[-1], gast.Assign):
                     out[-1].sct_augmented = (target.id, None)
+                self.emit(out, assign(target.id, call(f"{self.rt_name}.inplace_result",
+                                                      [load(tmp), load(target.id)])))
             elif isinstance(target, (gast.Subscript, gast.Attribute)):
                 # the container and the index are evaluated once, as in Python
                 hint = self.hint_of(target)
@@ -139,7 +225,9 @@ class Normalizer:
                 if out and isinstance(out[-1], gast.Assign):
                     out[-1].sct_augmented = (getattr(old_name, "id", None),
                                              getattr(obj, "id", None))
-                self.emit(out, gast.Assign(targets=[new_target], value=load(tmp), type_comment=None))
+                new_value = self.namer.fresh(hint + "_" + BINOP_NAMES.get(type(s.op), "op"))
+                self.emit(out, assign(new_value, call(f"{self.rt_name}.inplace_result", [load(tmp), old_name])))
+                self.emit(out, gast.Assign(targets=[new_target], value=load(new_value), type_comment=None))
             else:
                 self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
         elif isinstance(s, gast.AnnAssign):
@@ -578,11 +666,6 @@ class Normalizer:
                                   slice=self.index(node.slice, out), ctx=gast.Load())
         if isinstance(node, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in node.elts):
-                if self.filename.startswith("<sct-generated"):
-                    # generated adjoints of *args helpers (`return *adjoints,`): their second
-                    # derivative through this lowering came out wrong; refused until it is exact
-                    self.fail(node, "a second derivative through a helper taking *args",
-                              "give the helper named parameters, or pass a list")
                 return self.starred_literal(node, out, hint)
             return type(node)(elts=[self.atom(e, out, hint) for e in node.elts], ctx=gast.Load())
         if isinstance(node, gast.Dict):

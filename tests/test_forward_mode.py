@@ -14,9 +14,6 @@ from sct.runtime import support
 KNOWN = {
     np.linalg.svd: "no rule for singular vectors, so no second derivative",
     np.linalg.eigh: "the test wraps eigh in a *args helper, which sct refuses",
-    np.atleast_1d: "forward mode refuses ops with varargs; second order through reshape_pieces fails",
-    np.atleast_2d: "forward mode refuses ops with varargs; second order through reshape_pieces fails",
-    np.atleast_3d: "forward mode refuses ops with varargs; second order through reshape_pieces fails",
 }
 
 
@@ -32,8 +29,7 @@ def _cases():
 
             for p in case.wrt:
                 marks = []
-                if op in KNOWN and not (op in (np.atleast_1d, np.atleast_2d, np.atleast_3d) and
-                                        len(case.args) > 1):
+                if op in KNOWN:
                     marks = [pytest.mark.xfail(strict=True, reason=KNOWN[op])]
                 params.append(pytest.param(case, op, p, id=f"{op_rules.op_name(op)}-{index}-arg{p}",
                                            marks=marks))

@@ -728,7 +728,7 @@ def test_more_refusals(name, needle, reason):
     assert needle in str(info.value) and reason in str(info.value), str(info.value)
 
 
-# --- known false refusals and a crash (left open; see the report of this change) -----------------
+# --- formerly false refusals ----------------------------------------------------------------------
 
 def sum_then_second_name(x):
     loss = np.sum(x ** 2)
@@ -757,11 +757,11 @@ def tuple_unpacked_then_changed(x):
     return y, dlgradient(y, x)
 
 
-@pytest.mark.xfail(strict=True, reason="false refusals: the analysis does not know a value is a number "
-                   "(np.sum's result, an int attribute) or which item of a tuple a name took")
 @pytest.mark.parametrize("name", ["sum_then_second_name", "counter_on_local_object",
                                   "tuple_unpacked_then_changed"])
-def test_known_false_refusals(name):
+def test_formerly_false_refusals(name):
+    # np.sum's result and an int attribute are numbers (`+=` rebinds them); each name of
+    # `a, b = e1, e2` holds its own new array
     _check_exact(name)
 
 

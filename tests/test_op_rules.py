@@ -384,6 +384,35 @@ def array_rule(g, ans, x0, x1):
 LIKES = [np.zeros((2, 2)), np.zeros((3, 2))]
 
 
+def vararg_adjoints_fn(x0, x1):
+    return flat(support.vararg_adjoints([x0, x1], (np.zeros(2), np.zeros((2, 2)))))
+
+
+def vararg_adjoints_rule(g, ans, x0, x1):
+    likes = (np.zeros(2), np.zeros((2, 2)))
+    pieces = support.vararg_adjoints([x0, x1], likes)
+    return tuple(lookup(support.vararg_adjoints).fn(unflat(g, pieces), pieces, [x0, x1], likes))
+
+
+def reshape_transpose_fn(x0, x1):
+    return flat(nops.reshape_pieces_transpose([x0, x1], [np.zeros(6), np.zeros((2, 2))],
+                                              [np.zeros((2, 3)), np.zeros(4)]))
+
+
+def reshape_transpose_rule(g, ans, x0, x1):
+    grads, likes = [np.zeros(6), np.zeros((2, 2))], [np.zeros((2, 3)), np.zeros(4)]
+    pieces = nops.reshape_pieces_transpose([x0, x1], grads, likes)
+    return tuple(lookup(nops.reshape_pieces_transpose).fn(unflat(g, pieces), pieces, [x0, x1], grads, likes))
+
+
+def reshape_transpose_bare_fn(x0):
+    return nops.reshape_pieces_transpose([x0], np.zeros((2, 2)), [np.zeros(4)])
+
+
+def reshape_transpose_bare_rule(g, ans, x0):
+    return lookup(nops.reshape_pieces_transpose).fn(g, ans, [x0], np.zeros((2, 2)), [np.zeros(4)])[0]
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 def extended_fn(a, b, c):
@@ -767,6 +796,13 @@ CASES = [
          **seq_in(nops.stack_pieces, 2)),
     Case(nops.reshape_pieces, [R(6), R(2, 2)], (0, 1), complex=True, fn=reshape_pieces_fn,
          rule=reshape_pieces_rule),
+    Case(nops.reshape_pieces_transpose, [R(2, 3), R(4)], (0, 1), complex=True, fn=reshape_transpose_fn,
+         rule=reshape_transpose_rule),
+    Case(nops.reshape_pieces_transpose, [R(4)], complex=True, fn=reshape_transpose_bare_fn,
+         rule=reshape_transpose_bare_rule, note="one bare piece"),
+    Case(support.vararg_adjoints, [R(2), R(2, 2)], (0, 1), complex=True, fn=vararg_adjoints_fn,
+         rule=vararg_adjoints_rule),
+    Case(support.inplace_result, [R(2, 3), C(np.zeros((2, 3)))], complex=False),
     Case(nops.array_adjoint, [R(3, 2)], complex=True, fn=array_adjoint_fn, rule=array_adjoint_rule),
     Case(nops.array_pieces, [R(2), R(2), R(2)], (0, 1, 2), complex=True, fn=array_pieces_fn,
          rule=array_pieces_rule),
