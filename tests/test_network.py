@@ -542,3 +542,55 @@ def test_custom_training_loop_on_digits():
     accuracy = np.mean(predicted == TTest)
     assert accuracy > 0.9, accuracy                # chance is 0.1 (measured: 0.97)
     assert elapsed < 30, elapsed
+
+
+# --- MATLAB's physics-informed network for Burgers' equation (second derivatives inside the loss) ---
+
+def burgers_residual(net, X, T):
+    U = predict(net, np.concatenate([X, T], axis=1))
+    Ux, Ut = dlgradient(np.sum(U), X, T)                     # MATLAB: dlgradient(sum(U,"all"), {X,T})
+    Uxx = dlgradient(np.sum(Ux), X)
+    f = Ut + U * Ux - (0.01 / np.pi) * Uxx
+    return np.mean(f ** 2), U, Ux, Ut, Uxx
+
+
+def burgers_loss(net, X, T, X0, U0):
+    mseF = burgers_residual(net, X, T)[0]
+    mseU = np.mean((predict(net, X0) - U0) ** 2)
+    loss = mseF + mseU
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_physics_informed_burgers_loss_and_its_gradient():
+    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(6), tanhLayer(), fullyConnectedLayer(6),
+                     tanhLayer(), fullyConnectedLayer(1)])
+    rng = np.random.default_rng(3)
+    X, T = rng.uniform(-1, 1, (5, 1)), rng.uniform(0, 1, (5, 1))
+    x0 = np.linspace(-1, 1, 4)[:, None]
+    X0, U0 = np.concatenate([x0, np.zeros_like(x0)], axis=1), -np.sin(np.pi * x0)
+
+    # the derivatives of U inside the loss, against central differences of the network
+    _, U, Ux, Ut, Uxx = dlfeval(burgers_residual, net, dlarray(X), dlarray(T))
+
+    def u(x, t):
+        return extractdata(predict(net, np.concatenate([x, t], axis=1)))
+    h = 1e-4
+    assert_close(extractdata(Ux), (u(X + h, T) - u(X - h, T)) / (2 * h), rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(Ut), (u(X, T + h) - u(X, T - h)) / (2 * h), rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(Uxx), (u(X + h, T) - 2 * u(X, T) + u(X - h, T)) / h ** 2, rtol=1e-3, atol=1e-5)
+
+    # the gradient with respect to the learnables (third derivatives of the network) is exact
+    loss, grads = dlfeval(burgers_loss, net, dlarray(X), dlarray(T), X0, U0)
+
+    def f(values):
+        return float(dlfeval(lambda n, x, t: burgers_loss(n, x, t, X0, U0)[0],
+                             with_values(net, values), dlarray(X), dlarray(T)))
+    assert_table_close(grads, central_differences(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
+
+    # and a few Adam steps lower the loss
+    avg = avg_sq = None
+    first = float(loss)
+    for it in range(1, 31):
+        loss, grads = dlfeval(burgers_loss, net, dlarray(X), dlarray(T), X0, U0)
+        net, avg, avg_sq = adamupdate(net, grads, avg, avg_sq, it, 0.02)
+    assert float(loss) < 0.5 * first
