@@ -104,6 +104,7 @@ class Transformer:
         self.kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
         self.adjoint: Dict[str, str] = {}
         self._primal_by_adjoint: Dict[str, str] = {}
+        self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
         self.tape = namer.fresh("tape")
         self.needed: Set[str] = set()      # primal names some adjoint reads
         self.uses_tape = False
@@ -133,7 +134,12 @@ class Transformer:
 
     def d(self, name: str) -> str:
         if name not in self.adjoint:
-            self.adjoint[name] = self.namer.fresh("d_" + name)
+            fresh = self.namer.fresh("d_" + name)
+            in_sync = self._primal_by_adjoint_of is self.adjoint and \
+                len(self._primal_by_adjoint) == len(self.adjoint)
+            self.adjoint[name] = fresh
+            if in_sync:                 # keep primal_of's inverse map current (no rebuild per name)
+                self._primal_by_adjoint[fresh] = name
         return self.adjoint[name]
 
     def is_array(self, name: str) -> bool:
@@ -1087,8 +1093,9 @@ class Transformer:
 
     def primal_of(self, name: str) -> str:
         """The value whose adjoint is called ``name`` (or ``name`` itself)."""
-        if len(self._primal_by_adjoint) != len(self.adjoint):
+        if self._primal_by_adjoint_of is not self.adjoint or len(self._primal_by_adjoint) != len(self.adjoint):
             self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
+            self._primal_by_adjoint_of = self.adjoint
         return self._primal_by_adjoint.get(name, name)
 
     def elide_conj(self, expr):
