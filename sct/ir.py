@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections import deque
 from typing import Any, Dict, Iterable, List
 
 import gast
@@ -97,12 +98,31 @@ def substitute(template, mapping: Dict[str, Any]):
     return Sub().visit(copy_tree(template))
 
 
+def walk(node):
+    """``gast.walk`` (the same nodes in the same breadth-first order), about twice as fast:
+    the fields are read directly instead of through ``iter_child_nodes``/``iter_fields``."""
+    AST = ast.AST
+    todo = deque([node])
+    popleft, append = todo.popleft, todo.append
+    while todo:
+        node = popleft()
+        for name in node._fields:
+            field = getattr(node, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+        yield node
+
+
 def loaded_names(node) -> List[str]:
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
 
 
 def stored_names(node) -> List[str]:
-    return [n.id for n in gast.walk(node)
+    return [n.id for n in walk(node)
             if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))]
 
 
@@ -120,11 +140,18 @@ def dotted_name(node) -> str:
 
 def walk_no_defs(node):
     """gast.walk that does not enter nested function or class definitions."""
+    AST, defs = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
     todo = [node]
+    pop, append = todo.pop, todo.append
     while todo:
-        n = todo.pop()
+        n = pop()
         yield n
-        for child in gast.iter_child_nodes(n):
-            if isinstance(child, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
-                continue
-            todo.append(child)
+        for name in n._fields:          # iter_child_nodes, read directly (same order)
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                if not isinstance(field, defs):
+                    append(field)
+            elif isinstance(field, list):
+                for child in field:
+                    if isinstance(child, AST) and not isinstance(child, defs):
+                        append(child)
