@@ -492,6 +492,7 @@ class AliasAnalysis:
             self.block(s.orelse, b)
             joined = a.join(b)
             state.env, state.heap, state.escaped = joined.env, joined.heap, joined.escaped
+            state.multi = joined.multi       # ``d = [a, a]`` in a branch: d holds a twice after it
         elif isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
                 state.env[s.target.id] = frozenset()
@@ -508,6 +509,7 @@ class AliasAnalysis:
             body = current.copy()
             self.block(s.body, body)
             state.env, state.heap, state.escaped = current.env, current.heap, current.escaped
+            state.multi = current.multi
         elif isinstance(s, gast.With):
             self.block(s.body, state)
 

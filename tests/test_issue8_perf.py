@@ -120,6 +120,41 @@ def test_aliasing_refusal_unchanged():
     assert info.value.lineno is not None
 
 
+def same_object_twice_in_a_branch(x, flag):
+    a = x * 1.0
+    if flag:
+        d = [a, a]
+    else:
+        d = [a, x * 2.0]
+    d[0] += x            # Python: d[1] is the same array when flag, and changes too
+    return np.sum(d[0] * d[1])
+
+
+def same_object_twice_in_a_loop(x):
+    a = x * 1.0
+    d = [a, x * 3.0]
+    for _ in range(2):
+        d = [a, a]
+    d[0] += x
+    return np.sum(d[0] * d[1])
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_container_holding_one_object_twice_in_a_branch_is_refused(flag):
+    # the join after the if dropped "d may hold the same object twice": sct gave 10 where
+    # Python computes 20 (a wrong value and gradient); now the write is refused
+    x = np.array([1.0, 2.0])
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(lambda v: dlgradient(same_object_twice_in_a_branch(v, flag), v), dlarray(x))
+    assert info.value.filename == __file__ and "same object at another place" in str(info.value)
+
+
+def test_container_holding_one_object_twice_in_a_loop_is_refused():
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(lambda v: dlgradient(same_object_twice_in_a_loop(v), v), dlarray(np.array([1.0, 2.0])))
+    assert info.value.filename == __file__
+
+
 # --- 2. dlfeval's fast path: warnings at the user's line, per thread -------------------------------
 
 def log_sum(x):
