@@ -179,6 +179,19 @@ def test_warnings_outside_generated_code_pass_through():
     assert [str(w.message) for w in record] == ["the user's own warning"]
 
 
+def test_warnings_located_when_another_library_replaced_the_hook(monkeypatch):
+    original = warnings._showwarnmsg
+
+    def other_hook(msg):                   # a library wrapping the function after sct did
+        original(msg)
+    monkeypatch.setattr(warnings, "_showwarnmsg", other_hook)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        dlfeval(log_sum, dlarray(np.array([-1.0, 2.0])))
+    hits = [w for w in record if "invalid value" in str(w.message)]
+    assert hits and all(w.filename == __file__ for w in hits)
+
+
 def test_warnings_of_threads_are_kept_apart():
     # one thread runs generated code that warns while another warns on its own: each warning
     # is shown once, at its own place (catch_warnings per call swapped global state)
