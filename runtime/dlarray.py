@@ -25,6 +25,8 @@ def _as_data(data: Any) -> np.ndarray:
 
 
 def _unwrap(x):
+    if type(x) is tuple:                     # the arguments themselves: no generator
+        return tuple(map(_unwrap, x))
     if isinstance(x, dlarray):
         return x._data
     if isinstance(x, (list, tuple)):
@@ -33,6 +35,9 @@ def _unwrap(x):
     if isinstance(x, dict):
         return {k: _unwrap(v) for k, v in x.items()}
     return x
+
+
+_new_dlarray = object.__new__
 
 
 def _wrap(x):
@@ -225,6 +230,17 @@ def wrap_outputs(x):
 
     Python floats and complex numbers (from ``math`` functions, say) come back as
     0-d dlarrays too; ints, bools and strings stay as they are."""
+    cls = type(x)
+    if cls is np.ndarray and x.dtype.type in _KEPT:     # what _as_data keeps as it is
+        out = _new_dlarray(dlarray)
+        out._data = x
+        return out
+    if cls is tuple:
+        return tuple(map(wrap_outputs, x))
+    if cls in _KEPT:                                    # a numpy scalar: a 0-d array, as _as_data
+        out = _new_dlarray(dlarray)
+        out._data = np.asarray(x)
+        return out
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
         return dlarray(x)
     if isinstance(x, list):

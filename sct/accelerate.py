@@ -106,14 +106,14 @@ class AcceleratedFunction:
         return entry
 
     def __call__(self, *args, **kwargs):
-        from .api import user_error
         try:
             return self._call(args, kwargs)
         except SctError as error:
-            raise user_error(error, self.fn)
+            raise _api().user_error(error, self.fn)
 
     def _call(self, args, kwargs):
-        from .api import dlfeval, run_compiled
+        api = _api()              # not an import statement per call (about 1 us each)
+        dlfeval, run_compiled = api.dlfeval, api.run_compiled
         if not self.enabled:                 # no cache, but still differentiated (as under dlfeval)
             return dlfeval(self.fn, *args, **kwargs)
         fn, args, kwargs = as_function(self.fn, args, kwargs)
@@ -135,6 +135,17 @@ class AcceleratedFunction:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return (f"AcceleratedFunction({name}, cache {len(self._cache)}/{self.cache_size}, "
                 f"hit rate {self.hit_rate:.2f}, enabled={self.enabled})")
+
+
+_API: list = []
+
+
+def _api():
+    """sct.api (imported on first use: it imports this module)."""
+    if not _API:
+        from . import api
+        _API.append(api)
+    return _API[0]
 
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:

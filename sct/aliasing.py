@@ -79,25 +79,79 @@ def _old(site) -> Tuple:
     return ("old", site)
 
 
+class _Map:
+    """A dict with cheap copies: a shared base that is never changed once shared, and the
+    entries set since (copy-on-write).  Each copy costs the size of that delta; the delta is
+    folded into a new base when it outgrows the square root of the base, so the states kept
+    for every statement cost O(n sqrt n) for an n-statement function, not O(n^2)."""
+    __slots__ = ("base", "delta")
+
+    def __init__(self, base=None, delta=None):
+        self.base = base if base is not None else {}
+        self.delta = delta if delta is not None else {}
+
+    def get(self, k, default=None):
+        d = self.delta
+        if k in d:
+            return d[k]
+        return self.base.get(k, default)
+
+    def __getitem__(self, k):
+        d = self.delta
+        if k in d:
+            return d[k]
+        return self.base[k]
+
+    def __contains__(self, k):
+        return k in self.delta or k in self.base
+
+    def __setitem__(self, k, v):
+        self.delta[k] = v
+
+    def flat(self) -> Dict:
+        if not self.delta:
+            return self.base
+        return {**self.base, **self.delta}
+
+    def items(self):
+        return self.flat().items()
+
+    def __iter__(self):
+        return iter(self.flat())
+
+    def __len__(self):
+        return len(self.flat())
+
+    def copy(self) -> "_Map":
+        if len(self.delta) * len(self.delta) > len(self.base) + 64:
+            self.base = {**self.base, **self.delta}
+            self.delta = {}
+        return _Map(self.base, dict(self.delta))
+
+
 class State:
     __slots__ = ("env", "heap", "escaped", "multi")
 
     def __init__(self, env=None, heap=None, escaped=frozenset(), multi=frozenset()):
-        self.env: Dict[str, FrozenSet] = dict(env or {})
-        self.heap: Dict[Tuple, FrozenSet] = dict(heap or {})
+        self.env = env if isinstance(env, _Map) else _Map(dict(env or {}))
+        self.heap = heap if isinstance(heap, _Map) else _Map(dict(heap or {}))
         self.escaped: FrozenSet = frozenset(escaped)
         # objects a container may hold at two places (``[a] * 2``, ``{"u": a, "v": a}``)
         self.multi: FrozenSet = frozenset(multi)
 
     def copy(self) -> "State":
-        return State(self.env, self.heap, self.escaped, self.multi)
+        return State(self.env.copy(), self.heap.copy(), self.escaped, self.multi)
 
     def join(self, other: "State") -> "State":
         out = self.copy()
-        for k, v in other.env.items():
-            out.env[k] = out.env.get(k, frozenset()) | v
-        for k, v in other.heap.items():
-            out.heap[k] = out.heap.get(k, frozenset()) | v
+        for mine, theirs, dest in ((self.env, other.env, out.env), (self.heap, other.heap, out.heap)):
+            if mine.base is theirs.base:
+                # the same base: only the keys either side set since can differ
+                for k in set(mine.delta) | set(theirs.delta):
+                    dest[k] = mine.get(k, frozenset()) | theirs.get(k, frozenset())
+            else:
+                for k, v in theirs.items():
+                    dest[k] = dest.get(k, frozenset()) | v
         out.escaped = out.escaped | other.escaped
         out.multi = out.multi | other.multi
         return out
@@ -143,6 +197,7 @@ class AliasAnalysis:
         self.before: Dict[int, State] = {}     # statement id -> state before it
         self.live_after: Dict[int, FrozenSet[str]] = {}
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
+        self.allocated: Set = set()            # allocation sites met so far
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
@@ -207,16 +262,22 @@ class AliasAnalysis:
 
     def alloc(self, state: State, site) -> Tuple:
         new, old = _new(site), _old(site)
+        if site not in self.allocated:
+            # the site's first object: nothing can hold it yet, nothing to age
+            self.allocated.add(site)
+            return new
 
         def age(objs):
             return frozenset(old if o == new else o for o in objs) if new in objs else objs
-        for k in list(state.env):
-            state.env[k] = age(state.env[k])
+        env = {}
+        for k, v in state.env.items():
+            env[k] = age(v)
+        state.env = _Map(env)
         heap = {}
         for k, v in state.heap.items():
             k2 = old if k == new else k
             heap[k2] = heap.get(k2, frozenset()) | age(v)
-        state.heap = heap
+        state.heap = _Map(heap)
         state.escaped = age(state.escaped)
         state.multi = age(state.multi)
         return new
@@ -435,6 +496,7 @@ class AliasAnalysis:
             self.block(s.orelse, b)
             joined = a.join(b)
             state.env, state.heap, state.escaped = joined.env, joined.heap, joined.escaped
+            state.multi = joined.multi       # ``d = [a, a]`` in a branch: d holds a twice after it
         elif isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
                 state.env[s.target.id] = frozenset()
@@ -451,6 +513,7 @@ class AliasAnalysis:
             body = current.copy()
             self.block(s.body, body)
             state.env, state.heap, state.escaped = current.env, current.heap, current.escaped
+            state.multi = current.multi
         elif isinstance(s, gast.With):
             self.block(s.body, state)
 

@@ -309,9 +309,18 @@ class Activity:
 
     def run(self):
         from .ir import walk_no_defs
-        for _ in range(50):
+        # the statements the fixed point visits, in the walk's order (the tree does not change here)
+        nodes = [node for node in walk_no_defs(self.fdef)
+                 if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
+        forward = nodes[::-1]
+        rounds = 0
+        while True:
+            # the walk meets statements last to first, so a chain of n assignments takes n rounds;
+            # past 50 rounds, go first to last (the sets only grow, so this ends; it used to stop
+            # at 50 rounds with the later names of a long chain not traced: wrong gradients)
+            rounds += 1
             before = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
-            for node in walk_no_defs(self.fdef):
+            for node in (nodes if rounds <= 50 else forward):
                 if isinstance(node, gast.Assign):
                     self.assignment(node)
                 elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):

@@ -1,7 +1,9 @@
 """Small helpers to build and inspect gast trees."""
 from __future__ import annotations
 
+import ast
 import copy
+from collections import deque
 from typing import Any, Dict, Iterable, List
 
 import gast
@@ -56,6 +58,33 @@ def parse_stmts(text: str) -> List:
     return gast.parse(text).body
 
 
+_ATOMS = (str, int, float, complex, bool, bytes, type(None), type(Ellipsis))
+
+
+def copy_tree(node, memo=None):
+    """``copy.deepcopy`` of an AST, several times faster: nodes and lists are copied (a node
+    met twice is copied once, as deepcopy does), immutable leaves are shared, anything else
+    goes through deepcopy."""
+    if memo is None:
+        memo = {}
+    if isinstance(node, ast.AST):
+        done = memo.get(id(node))
+        if done is not None:
+            return done
+        cls = type(node)
+        new = cls.__new__(cls)
+        memo[id(node)] = new
+        d = new.__dict__
+        for k, v in node.__dict__.items():
+            d[k] = v if isinstance(v, _ATOMS) else copy_tree(v, memo)
+        return new
+    if isinstance(node, list):
+        return [v if isinstance(v, _ATOMS) else copy_tree(v, memo) for v in node]
+    if isinstance(node, _ATOMS):
+        return node
+    return copy.deepcopy(node, memo)
+
+
 def substitute(template, mapping: Dict[str, Any]):
     """A copy of ``template`` with each loaded Name in ``mapping`` replaced (by a copy)."""
     class Sub(gast.NodeTransformer):
@@ -64,17 +93,36 @@ def substitute(template, mapping: Dict[str, Any]):
                 repl = mapping[node.id]
                 if isinstance(repl, str):
                     return load(repl)
-                return copy.deepcopy(repl)
+                return copy_tree(repl)
             return node
-    return Sub().visit(copy.deepcopy(template))
+    return Sub().visit(copy_tree(template))
+
+
+def walk(node):
+    """``gast.walk`` (the same nodes in the same breadth-first order), about twice as fast:
+    the fields are read directly instead of through ``iter_child_nodes``/``iter_fields``."""
+    AST = ast.AST
+    todo = deque([node])
+    popleft, append = todo.popleft, todo.append
+    while todo:
+        node = popleft()
+        for name in node._fields:
+            field = getattr(node, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+        yield node
 
 
 def loaded_names(node) -> List[str]:
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
 
 
 def stored_names(node) -> List[str]:
-    return [n.id for n in gast.walk(node)
+    return [n.id for n in walk(node)
             if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))]
 
 
@@ -92,11 +140,18 @@ def dotted_name(node) -> str:
 
 def walk_no_defs(node):
     """gast.walk that does not enter nested function or class definitions."""
+    AST, defs = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
     todo = [node]
+    pop, append = todo.pop, todo.append
     while todo:
-        n = todo.pop()
+        n = pop()
         yield n
-        for child in gast.iter_child_nodes(n):
-            if isinstance(child, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
-                continue
-            todo.append(child)
+        for name in n._fields:          # iter_child_nodes, read directly (same order)
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                if not isinstance(field, defs):
+                    append(field)
+            elif isinstance(field, list):
+                for child in field:
+                    if isinstance(child, AST) and not isinstance(child, defs):
+                        append(child)

@@ -16,14 +16,27 @@ import numpy as np
 from .runtime.dlarray import dlarray
 
 
+_DTYPE_STR: dict = {}
+
+
+def _dtype_str(dtype) -> str:
+    """``dtype.str`` (a new string each time it is read: 3x a dict look-up), kept per dtype."""
+    s = _DTYPE_STR.get(dtype)
+    if s is None:
+        s = dtype.str
+        if len(_DTYPE_STR) < 512:
+            _DTYPE_STR[dtype] = s
+    return s
+
+
 def kind_of(x: Any, traced: bool = False) -> Tuple:
     """``traced``: count float arrays as traced (calls inside compiled code)."""
     cls = type(x)
     if cls is dlarray:
         data = x._data
-        return ("dl", data.dtype.str, data.ndim)
+        return ("dl", _dtype_str(data.dtype), data.ndim)
     if cls is np.ndarray:
-        return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, x.ndim)
+        return ("dl" if traced and x.dtype.kind in "fc" else "nd", _dtype_str(x.dtype), x.ndim)
     if isinstance(x, dlarray):
         return ("dl", x.dtype.str, x.ndim)
     if isinstance(x, np.ndarray):

@@ -40,7 +40,7 @@ from .runtime import registry
 from .analysis import Activity, CallInfo, Resolver, bind_arguments, index_value
 from .emit import comment
 from .errors import CompileError
-from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt
+from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk
 from .naming import Namer
 from .parse import source_line
 
@@ -104,6 +104,7 @@ class Transformer:
         self.kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
         self.adjoint: Dict[str, str] = {}
         self._primal_by_adjoint: Dict[str, str] = {}
+        self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
         self.tape = namer.fresh("tape")
         self.needed: Set[str] = set()      # primal names some adjoint reads
         self.uses_tape = False
@@ -133,7 +134,12 @@ class Transformer:
 
     def d(self, name: str) -> str:
         if name not in self.adjoint:
-            self.adjoint[name] = self.namer.fresh("d_" + name)
+            fresh = self.namer.fresh("d_" + name)
+            in_sync = self._primal_by_adjoint_of is self.adjoint and \
+                len(self._primal_by_adjoint) == len(self.adjoint)
+            self.adjoint[name] = fresh
+            if in_sync:                 # keep primal_of's inverse map current (no rebuild per name)
+                self._primal_by_adjoint[fresh] = name
         return self.adjoint[name]
 
     def is_array(self, name: str) -> bool:
@@ -1080,7 +1086,7 @@ class Transformer:
 
     # --- complex handling, once for every rule ------------------------------------------------
     def expr_is_real(self, node) -> bool:
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 base = self.primal_of(n.id)
                 if base in self.act.complex:
@@ -1091,8 +1097,9 @@ class Transformer:
 
     def primal_of(self, name: str) -> str:
         """The value whose adjoint is called ``name`` (or ``name`` itself)."""
-        if len(self._primal_by_adjoint) != len(self.adjoint):
+        if self._primal_by_adjoint_of is not self.adjoint or len(self._primal_by_adjoint) != len(self.adjoint):
             self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
+            self._primal_by_adjoint_of = self.adjoint
         return self._primal_by_adjoint.get(name, name)
 
     def elide_conj(self, expr):
@@ -1284,7 +1291,7 @@ class Transformer:
             final = load(self.d(r)) if r in state["initialized"] else ZERO
             tail.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
                                 body=[assign(grad, final)], orelse=[]))
-        changed = {n.id for st in rev for n in gast.walk(st)
+        changed = {n.id for st in rev for n in walk(st)
                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         snapshots: Dict[str, str] = {}
 
@@ -1370,7 +1377,7 @@ class Transformer:
     def sweep_function(self, name: str, body_and_result, results, site: Site,
                        self_contained: bool = False) -> gast.FunctionDef:
         body, result = body_and_result, results
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in gast.walk(st))
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk(st))
         tape_head = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
@@ -1422,7 +1429,7 @@ class Transformer:
     def bwd_function(self, sweep) -> gast.FunctionDef:
         body, results, ret = sweep
         params = self.residual_names(body + [gast.Expr(value=r) for r in results])
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in gast.walk(st))
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk(st))
         if uses_tape and self.tape not in params:
             params.append(self.tape)
         self.residuals = params
@@ -1725,7 +1732,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
     """A rule's expression with the call's names put in, and the rule module's own names
     (numpy, runtime helpers) spelled as generated code reaches them."""
     mapping = dict(mapping)
-    for n in gast.walk(template):
+    for n in walk(template):
         if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
             obj = globals_[n.id]
             if obj is np:

@@ -50,7 +50,7 @@ _linear("grad", rt_support.unbroadcast, rt_support.index_adjoint, rt_support.zer
         rt_support.getitem_or_zero, rt_support.item_adjoint, rt_support.project,
         rt_support.adjoint_or_zeros, rt_support.list_head, rt_support.list_tail)
 _linear("value", rt_support.broadcast_like)
-_linear("grad", rt_numpy_ops.reduction_broadcast, rt_numpy_ops.reduction_sum)
+_linear("grad", rt_numpy_ops.reduction_broadcast, rt_numpy_ops.reduction_sum, rt_numpy_ops.tie_scaled)
 _linear("a", rt_numpy_ops.reshape_method, rt_numpy_ops.transpose_method)
 # Ops linear in several arguments jointly: the op of the tangents.
 JOINT_LINEAR = {rt_support.add_grad: ("a", "b"), rt_support.setitem: ("x", "value")}

@@ -806,6 +806,11 @@ CASES = [
     Case(nops.array_adjoint, [R(3, 2)], complex=True, fn=array_adjoint_fn, rule=array_adjoint_rule),
     Case(nops.array_pieces, [R(2), R(2), R(2)], (0, 1, 2), complex=True, fn=array_pieces_fn,
          rule=array_pieces_rule),
+    # the one-pass adjoint of maximum/minimum (relu): no ties, and ties (weight 1/2), broadcast
+    Case(nops.tie_scaled, [R(3, 2), C(np.array([[0.5, -1.0], [2.0, -0.25], [-3.0, 1.5]])), C(0.0)],
+         complex=True),
+    Case(nops.tie_scaled, [R(3, 2), C(np.array([[0.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])), C(np.zeros(2))],
+         note="ties"),
     # helper ops of support
     Case(support.unbroadcast, [R(2, 3, 4), C(np.zeros((3, 1)))], complex=True),
     Case(support.broadcast_like, [R(3, 1), C(np.zeros((2, 3, 4)))], complex=True),
