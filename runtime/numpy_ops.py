@@ -1878,7 +1878,7 @@ nondifferentiable(
     np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.searchsorted,
     np.isclose, np.allclose, np.array_equal, np.signbit, np.iscomplexobj,
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
-    int, bool, round, range, slice, isinstance, np.argsort, np.random.rand, np.random.randn,
+    int, bool, round, range, isinstance, np.argsort, np.random.rand, np.random.randn,
     # shape, axis and weight helpers of the rules above
     angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,

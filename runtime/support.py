@@ -1438,6 +1438,15 @@ def _vararg_adjoints_rule(g, ans, grad, items):
     return vararg_adjoints(g, items)
 
 
+def index_slice(start, stop, step):
+    """``slice(start, stop, step)`` as the index of an adjoint (``x[a:b]``'s): integers, so it
+    carries no derivative, whatever the activity analysis of generated code says of them."""
+    return slice(start, stop, step)
+
+
+nondifferentiable(index_slice)
+
+
 def index_trick(obj, index, name=None):
     """``obj[index]`` for numpy's index-trick objects (np.mgrid, np.ogrid, np.s_, np.r_ with
     directives, ...): a constant; the compiler refuses it when ``index`` is traced."""

@@ -572,7 +572,7 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
                 isinstance(s.targets[0].value, gast.Name) and \
                 (s.targets[0].value.id in active or _name_in(s.value, active) or id(s) in force):
             target = s.targets[0]
-            index = index_value(target.slice)
+            index = index_value(target.slice, rt_name)
             new = assign(target.value.id, call(f"{rt_name}.setitem", [load(target.value.id), index, s.value]),
                          s.lineno)
             out.append(new)
@@ -619,14 +619,14 @@ def _name_in(node, names: Set[str]) -> bool:
     return any(n in names for n in loaded_names(node))
 
 
-def index_value(node):
+def index_value(node, rt_name: str = "rt"):
     """An index AST (slices allowed) as an expression computing the index object."""
     if isinstance(node, gast.Slice):
         parts = [p if p is not None else gast.Constant(value=None, kind=None)
                  for p in (node.lower, node.upper, node.step)]
-        return call("slice", parts)
+        return call(f"{rt_name}.index_slice", parts)      # an index (integers): no derivative
     if isinstance(node, gast.Tuple):
-        return gast.Tuple(elts=[index_value(e) for e in node.elts], ctx=gast.Load())
+        return gast.Tuple(elts=[index_value(e, rt_name) for e in node.elts], ctx=gast.Load())
     return node
 
 

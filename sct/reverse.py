@@ -917,7 +917,7 @@ class Transformer:
         elif isinstance(value, gast.UnaryOp):
             pieces += self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
         elif isinstance(value, gast.Subscript):
-            pieces += self.operator_pieces(operator.getitem, [value.value, index_value(value.slice)],
+            pieces += self.operator_pieces(operator.getitem, [value.value, index_value(value.slice, self.rt_name)],
                                            g, ans, s)
         elif isinstance(value, gast.Attribute):
             base = value.value
@@ -1318,7 +1318,7 @@ class Transformer:
             g, v = grad_and_value(sel[1])
             if kind == "item":
                 index = primal_expr(sel[2])
-                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index))]),
+                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.rt_name)]),
                         gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
             return (call(self.rt("select_attribute"), [g, v, const(sel[2])]),
                     attr(copy.deepcopy(v), sel[2]))
