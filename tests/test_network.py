@@ -562,8 +562,7 @@ def burgers_loss(net, X, T, X0, U0):
 
 
 def test_physics_informed_burgers_loss_and_its_gradient():
-    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(6), tanhLayer(), fullyConnectedLayer(6),
-                     tanhLayer(), fullyConnectedLayer(1)])
+    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(5), tanhLayer(), fullyConnectedLayer(1)])
     rng = np.random.default_rng(3)
     X, T = rng.uniform(-1, 1, (5, 1)), rng.uniform(0, 1, (5, 1))
     x0 = np.linspace(-1, 1, 4)[:, None]
@@ -583,14 +582,13 @@ def test_physics_informed_burgers_loss_and_its_gradient():
     loss, grads = dlfeval(burgers_loss, net, dlarray(X), dlarray(T), X0, U0)
 
     def f(values):
-        return float(dlfeval(lambda n, x, t: burgers_loss(n, x, t, X0, U0)[0],
-                             with_values(net, values), dlarray(X), dlarray(T)))
+        return float(dlfeval(burgers_loss, with_values(net, values), dlarray(X), dlarray(T), X0, U0)[0])
     assert_table_close(grads, central_differences(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
 
     # and a few Adam steps lower the loss
     avg = avg_sq = None
     first = float(loss)
-    for it in range(1, 31):
+    for it in range(1, 21):
         loss, grads = dlfeval(burgers_loss, net, dlarray(X), dlarray(T), X0, U0)
         net, avg, avg_sq = adamupdate(net, grads, avg, avg_sq, it, 0.02)
-    assert float(loss) < 0.5 * first
+    assert float(loss) < 0.7 * first
