@@ -39,6 +39,11 @@ class minibatchqueue:
     ``hasdata(mbq)``, ``next(mbq)`` (a tuple when there are several outputs),
     ``reset(mbq)`` (back to the start, same order), ``shuffle(mbq)`` (a new random
     order, and reset).  Iterating over ``mbq`` gives the remaining batches of one pass.
+
+    >>> mbq = minibatchqueue(np.arange(10.0).reshape(5, 2), np.arange(5), MiniBatchSize=2)
+    >>> X, T = mbq.next()
+    >>> X.shape, T.tolist(), len(mbq)
+    ((2, 2), [0, 1], 3)
     """
 
     def __init__(self, *data, MiniBatchSize=128, PartialMiniBatch="return", MiniBatchFcn=None,
@@ -134,17 +139,38 @@ def _floating(x) -> bool:
 
 
 def hasdata(mbq) -> bool:
-    """MATLAB's hasdata(mbq)."""
+    """MATLAB's hasdata(mbq).
+
+    >>> mbq = minibatchqueue(np.arange(3.0), MiniBatchSize=2)
+    >>> while hasdata(mbq):
+    ...     print(extractdata(mbq.next()))
+    ...
+    [0. 1.]
+    [2.]
+    """
     return mbq.hasdata()
 
 
 def shuffle(mbq):
-    """MATLAB's shuffle(mbq): a new random order, from the start."""
+    """MATLAB's shuffle(mbq): a new random order, from the start.
+
+    >>> mbq = minibatchqueue(np.arange(6.0), MiniBatchSize=6, Seed=0)
+    >>> mbq = shuffle(mbq)
+    >>> extractdata(mbq.next()).tolist()
+    [3.0, 2.0, 5.0, 4.0, 0.0, 1.0]
+    """
     return mbq.shuffle()
 
 
 def reset(mbq):
-    """MATLAB's reset(mbq): from the start, same order."""
+    """MATLAB's reset(mbq): from the start, same order.
+
+    >>> mbq = minibatchqueue(np.arange(4.0), MiniBatchSize=2)
+    >>> first = extractdata(mbq.next())
+    >>> mbq = reset(mbq)
+    >>> extractdata(mbq.next()).tolist() == first.tolist()
+    True
+    """
     return mbq.reset()
 
 
@@ -161,6 +187,10 @@ def load_digits(TestFraction=0.25, Seed=0, dtype=np.float64):
     Returns ``XTrain, TTrain, XTest, TTest``: images (N, 8, 8, 1) scaled to [0, 1] and integer
     labels 0-9, split at random (``TestFraction`` of them for testing, reproducibly by ``Seed``).
     Needs scikit-learn (``pip install sct[data]``).
+
+    >>> XTrain, TTrain, XTest, TTest = load_digits()
+    >>> XTrain.shape, XTest.shape, TTrain[:5]
+    ((1348, 8, 8, 1), (449, 8, 8, 1), array([3, 6, 0, 0, 3]))
     """
     try:
         from sklearn.datasets import load_digits as _load

@@ -284,6 +284,12 @@ def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
     ``ceil(input / stride)``, the odd extra row/column at the bottom/right).
     Padding is with zeros.  The result is (batch, Ho, Wo, Cout).
     Differentiable in ``X``, ``weights`` and ``bias``, to any order.
+
+    >>> X = np.ones((1, 4, 4, 3))
+    >>> W = np.ones((3, 3, 3, 2))
+    >>> Y = dlconv(X, W, 0)
+    >>> Y.shape, float(Y[0, 0, 0, 0])
+    ((1, 2, 2, 2), 27.0)
     """
     y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding))
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
@@ -356,6 +362,11 @@ def maxpool(X, poolsize, Stride=1, Padding=0):
     or ``"same"``) as for ``dlconv``; padding never wins the maximum.  The
     derivative goes to the first maximum of each window (ties: the first in
     row-major window order).
+
+    >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> maxpool(X, 2, Stride=2)[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
     """
     _require_real(X, "maxpool")
     return _as_dlarray_if(maxpool_select(X, X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
@@ -397,6 +408,11 @@ def avgpool(X, poolsize, Stride=1, Padding=0):
 
     Options as ``maxpool``; padded positions count as zeros in the average
     (MATLAB's ``PaddingValue`` 0).
+
+    >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> avgpool(X, 2, Stride=2)[0, :, :, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
     """
     return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
 
@@ -437,6 +453,9 @@ def gelu(X, Approximation="none"):
     """Gaussian error linear unit (MATLAB's gelu): ``X * Phi(X)``, Phi the normal distribution function.
 
     ``Approximation="tanh"`` uses ``X/2 * (1 + tanh(sqrt(2/pi) * (X + 0.044715 X^3)))``.
+
+    >>> np.round(gelu(np.array([-1.0, 0.0, 1.0])), 4)
+    array([-0.1587,  0.    ,  0.8413])
     """
     _check_approximation(Approximation)
     if Approximation == "tanh":
@@ -519,6 +538,11 @@ def batchnorm(X, offset, scaleFactor, runningMean=None, runningVar=None, Epsilon
     ``Y = scaleFactor * (X - mu) / sqrt(sigmaSq + Epsilon) + offset``;
     ``offset`` and ``scaleFactor`` are (C,).  Epsilon defaults to 1e-5,
     MeanDecay and VarianceDecay to 0.1.
+
+    >>> X = np.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> np.round(batchnorm(X, np.zeros(2), np.ones(2)), 4)
+    array([[-1., -1.],
+           [ 1.,  1.]])
     """
     if nargout not in (1, 3):
         raise ValueError(f"batchnorm: nargout must be 1 or 3, got {nargout!r}")
@@ -562,6 +586,10 @@ def layernorm(X, offset, scaleFactor, Epsilon=1e-5, OperationDimension="auto"):
     axis; ``"spatial-channel"`` / ``"batch-excluded"`` every axis but the
     batch axis.  ``offset`` and ``scaleFactor`` broadcast against the trailing
     axes ((C,) per channel).
+
+    >>> X = np.array([[1.0, 2.0, 3.0]])
+    >>> np.round(layernorm(X, 0.0, 1.0), 4)
+    array([[-1.2247,  0.    ,  1.2247]])
     """
     axes = layernorm_axes(X, OperationDimension)
     mu = np.mean(X, axis=axes, keepdims=True)
@@ -577,7 +605,13 @@ def instance_axes(X):
 
 def instancenorm(X, offset, scaleFactor, Epsilon=1e-5):
     """Instance normalisation (MATLAB's instancenorm): each observation and channel over its
-    spatial (and time) axes.  ``offset`` and ``scaleFactor`` are (C,)."""
+    spatial (and time) axes.  ``offset`` and ``scaleFactor`` are (C,).
+
+    >>> X = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> np.round(instancenorm(X, np.zeros(2), np.ones(2))[0, :, :, 0], 4)
+    array([[-1.3416, -0.4472],
+           [ 0.4472,  1.3416]])
+    """
     axes = instance_axes(X)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -609,7 +643,13 @@ def group_axes(X):
 def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5):
     """Group normalisation (MATLAB's groupnorm): each observation over its spatial axes and the
     channels of each of ``numGroups`` groups (a number, ``"all-channels"`` for one group or
-    ``"channel-wise"`` for one group per channel).  ``offset`` and ``scaleFactor`` are (C,)."""
+    ``"channel-wise"`` for one group per channel).  ``offset`` and ``scaleFactor`` are (C,).
+
+    >>> X = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> Y = groupnorm(X, 1, np.zeros(2), np.ones(2))
+    >>> Y.shape, round(float(np.mean(Y)), 4)
+    ((1, 2, 2, 2), 0.0)
+    """
     grouped = np.reshape(X, group_shape(X, numGroups))
     axes = group_axes(X)
     mu = np.mean(grouped, axis=axes, keepdims=True)
@@ -638,6 +678,10 @@ def dropout(X, Probability=0.5, Training=True, rng=None):
 
     ``rng``: None (fresh randomness), a seed, or a ``numpy.random.Generator``;
     pass a seed for a reproducible mask.  The derivative is the same mask.
+
+    >>> Y = dropout(np.ones((2, 3)), Probability=0.5, rng=0)
+    >>> sorted(set(Y.ravel().tolist())), dropout(np.ones(3), Training=False)
+    ([0.0, 2.0], array([1., 1., 1.]))
     """
     return X * dropout_mask(X, Probability, Training, rng)
 
@@ -716,6 +760,9 @@ def l1loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFa
     ``"batch-size"`` (N = ``Y.shape[0]``, 1 for a 1-D ``Y``), ``"all-elements"``,
     ``"mask-included"`` (each observation by its number of included elements)
     or ``"none"``.
+
+    >>> float(l1loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
+    5.0
     """
     values = weighted(np.abs(Y - targets), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
@@ -725,6 +772,9 @@ def l2loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFa
     """L2 loss (MATLAB's l2loss): ``sum(weights * Mask * (Y - targets)^2) / N`` (no 1/2, unlike ``mse``).
 
     Options as ``l1loss``.
+
+    >>> float(l2loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
+    15.0
     """
     diff = Y - targets
     values = weighted(diff * diff, Y, weights, Mask)
@@ -748,7 +798,11 @@ def huber(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFac
     """Huber loss (MATLAB's huber): elementwise ``d^2/2`` for ``|d| <= TransitionPoint`` and
     ``TransitionPoint * (|d| - TransitionPoint/2)`` beyond (d = Y - targets), weighted, masked and
     reduced as ``l1loss`` (defaults: TransitionPoint 1, Reduction "sum", NormalizationFactor
-    "batch-size")."""
+    "batch-size").
+
+    >>> float(huber(np.array([[0.5, -2.0]]), np.zeros((1, 2))))
+    1.625
+    """
     values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
@@ -820,6 +874,10 @@ def indexcrossentropy(Y, targets, weights=None, MaskIndex=None, Reduction="sum",
     (default) or "none" (the per-target losses); ``NormalizationFactor``
     ``"batch-size"`` (default), ``"all-elements"`` (the number of targets),
     ``"target-included"`` (the number not masked) or ``"none"``.
+
+    >>> Y = np.array([[0.8, 0.2], [0.4, 0.6]])
+    >>> round(float(indexcrossentropy(Y, np.array([0, 1]))), 4)
+    0.367
     """
     t = safe_targets(targets, MaskIndex)
     p = class_probabilities_at(Y, t)
@@ -843,6 +901,10 @@ def onehotencode(labels, classes, dtype=np.float64):
     (len(classes),)`` with 1 at each label's class.  ``classes`` may be an int
     K, meaning the classes ``0 .. K-1``.  A label not among the classes gives
     an all-zero row (MATLAB's <undefined> gives NaN; here it is 0).
+
+    >>> onehotencode(np.array([2, 0]), 3)
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
     """
     if isinstance(classes, numbers.Integral):
         classes = np.arange(classes)
@@ -853,7 +915,11 @@ def onehotencode(labels, classes, dtype=np.float64):
 
 def onehotdecode(B, classes, axis=-1):
     """Decode probability or one-hot vectors ``B`` along ``axis`` (default: the channel axis) into
-    labels: ``classes[argmax]`` (MATLAB's onehotdecode; ties: the first class)."""
+    labels: ``classes[argmax]`` (MATLAB's onehotdecode; ties: the first class).
+
+    >>> onehotdecode(np.array([[0.1, 0.9], [0.7, 0.3]]), ["cat", "dog"])
+    array(['dog', 'cat'], dtype='<U3')
+    """
     if isinstance(classes, numbers.Integral):
         classes = np.arange(classes)
     classes = np.asarray(classes)

@@ -7,7 +7,11 @@ from typing import Optional
 
 
 class SctError(Exception):
-    """Base of every error sct raises."""
+    """Base of every error sct raises.
+
+    >>> issubclass(CompileError, SctError), issubclass(EvaluationError, SctError)
+    (True, True)
+    """
 
 
 def where(filename: Optional[str], lineno: Optional[int]) -> str:
@@ -29,7 +33,12 @@ def where(filename: Optional[str], lineno: Optional[int]) -> str:
 
 
 class CompileError(SctError):
-    """The compiler cannot transform the user's code; names the file, line and construct."""
+    """The compiler cannot transform the user's code; names the file, line and construct.
+
+    >>> err = CompileError("cannot differentiate this", filename="model.py", lineno=3)
+    >>> isinstance(err, SctError), err.lineno
+    (True, 3)
+    """
 
     def __init__(self, message: str, filename: Optional[str] = None,
                  lineno: Optional[int] = None, construct: Optional[str] = None):
@@ -43,6 +52,17 @@ class EvaluationError(SctError):
     """The user's code failed while running (a shape or dtype mismatch, a bad value...).
 
     Names the user's file and line; the original exception is the ``__cause__``.
+
+    >>> def f(x):
+    ...     y = np.sum(x @ np.ones(3))
+    ...     return y, dlgradient(y, x)
+    ...
+    >>> try:
+    ...     dlfeval(f, dlarray([1.0, 2.0]))
+    ... except EvaluationError as e:
+    ...     print(type(e.__cause__).__name__)
+    ...
+    ValueError
     """
 
     def __init__(self, message: str, filename: Optional[str] = None, lineno: Optional[int] = None):

@@ -44,7 +44,12 @@ __all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer
 
 class NetworkDataLayout:
     """The size and format of a layer's input: ``Size`` (batch first) and ``Format``, e.g.
-    (1, 28, 28, 3) "BSSC", (1, 10) "BC", (1, 50, 3) "BTC"."""
+    (1, 28, 28, 3) "BSSC", (1, 10) "BC", (1, 50, 3) "BTC".
+
+    >>> layout = NetworkDataLayout((1, 28, 28, 3), "BSSC")
+    >>> layout.Size, finddim(layout, "S")
+    ((1, 28, 28, 3), [1, 2])
+    """
 
     def __init__(self, size, fmt):
         self.Size = tuple(int(n) for n in size)
@@ -61,7 +66,11 @@ class NetworkDataLayout:
 
 
 def finddim(layout, label):
-    """MATLAB's ``finddim``: the axes of ``layout`` labelled ``label`` (0-based)."""
+    """MATLAB's ``finddim``: the axes of ``layout`` labelled ``label`` (0-based).
+
+    >>> finddim(NetworkDataLayout((1, 50, 3), "BTC"), "T")
+    [1]
+    """
     return layout.finddim(label)
 
 
@@ -196,7 +205,13 @@ class SequenceInputLayer(InputLayer):
 
 def featureInputLayer(numFeatures, Name="", Normalization="none", Mean=None, StandardDeviation=None):
     """Feature input (batch, numFeatures).  Normalization "none" (default), "zerocenter" or
-    "zscore" (with the given Mean and StandardDeviation)."""
+    "zscore" (with the given Mean and StandardDeviation).
+
+    >>> inp = featureInputLayer(2, Normalization="zscore", Mean=np.array([1.0, 2.0]), StandardDeviation=2.0)
+    >>> net = dlnetwork([inp])
+    >>> predict(net, np.array([[3.0, 0.0]]))
+    array([[ 1., -1.]])
+    """
     return FeatureInputLayer(numFeatures, Name, Normalization, Mean, StandardDeviation)
 
 
@@ -205,7 +220,12 @@ def imageInputLayer(inputSize, Name="", Normalization="zerocenter", Mean=None,
     """Image input: ``inputSize`` = (height, width, channels); data (batch, height, width, channels).
 
     Normalization "zerocenter" (MATLAB's default) subtracts ``Mean`` when it is given (MATLAB
-    computes it from the training data in ``trainnet``; with a custom loop give it, or it is 0)."""
+    computes it from the training data in ``trainnet``; with a custom loop give it, or it is 0).
+
+    >>> net = dlnetwork([imageInputLayer((8, 8, 1)), convolution2dLayer(3, 4)], Seed=0)
+    >>> predict(net, np.ones((2, 8, 8, 1))).shape
+    (2, 6, 6, 4)
+    """
     size = tuple(int(n) for n in np.ravel(inputSize))
     if len(size) == 2:
         size = size + (1,)
@@ -214,7 +234,12 @@ def imageInputLayer(inputSize, Name="", Normalization="zerocenter", Mean=None,
 
 def sequenceInputLayer(inputSize, Name="", Normalization="none", Mean=None,
                        StandardDeviation=None):
-    """Sequence input: data (batch, time, inputSize)."""
+    """Sequence input: data (batch, time, inputSize).
+
+    >>> net = dlnetwork([sequenceInputLayer(3), lstmLayer(5)], Seed=0)
+    >>> predict(net, np.ones((2, 7, 3))).shape
+    (2, 7, 5)
+    """
     return SequenceInputLayer(inputSize, Name, Normalization, Mean, StandardDeviation)
 
 
@@ -262,7 +287,12 @@ class FullyConnectedLayer(BuiltinLayer):
 def fullyConnectedLayer(outputSize, Name="", WeightsInitializer="glorot", BiasInitializer="zeros",
                         Weights=None, Bias=None):
     """Fully connected: ``Y = X @ Weights.T + Bias``, Weights (outputSize, inputSize); image input
-    is flattened first (as MATLAB's layer does)."""
+    is flattened first (as MATLAB's layer does).
+
+    >>> net = dlnetwork([featureInputLayer(4), fullyConnectedLayer(3)], Seed=0)
+    >>> net.Learnables["fc", "Weights"].shape, predict(net, np.ones((2, 4))).shape
+    ((3, 4), (2, 3))
+    """
     return FullyConnectedLayer(outputSize, Name, WeightsInitializer, BiasInitializer, Weights, Bias)
 
 
@@ -312,7 +342,12 @@ class Convolution2DLayer(BuiltinLayer):
 def convolution2dLayer(filterSize, numFilters, Name="", Stride=1, Padding=0, DilationFactor=1,
                        WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None):
     """2-D convolution with ``numFilters`` filters of ``filterSize`` (an int or (h, w)); options as
-    ``dlconv`` (Padding 0, a number or "same"; Stride; DilationFactor)."""
+    ``dlconv`` (Padding 0, a number or "same"; Stride; DilationFactor).
+
+    >>> net = dlnetwork([imageInputLayer((8, 8, 3)), convolution2dLayer(3, 16, Padding="same")], Seed=0)
+    >>> predict(net, np.ones((2, 8, 8, 3))).shape
+    (2, 8, 8, 16)
+    """
     return Convolution2DLayer(filterSize, numFilters, Name, Stride, Padding, DilationFactor,
                               WeightsInitializer, BiasInitializer, Weights, Bias)
 
@@ -365,7 +400,12 @@ class BatchNormalizationLayer(BuiltinLayer):
 def batchNormalizationLayer(Name="", Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1,
                             OffsetInitializer="zeros", ScaleInitializer="ones"):
     """Batch normalisation over all axes but the channels: learnables Offset and Scale (C,),
-    state TrainedMean and TrainedVariance (updated by ``forward``, used by ``predict``)."""
+    state TrainedMean and TrainedVariance (updated by ``forward``, used by ``predict``).
+
+    >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
+    >>> np.round(extractdata(predict(net, np.array([[1.0, 2.0]]))), 4)
+    array([[1., 2.]])
+    """
     return BatchNormalizationLayer(Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer)
 
 
@@ -399,7 +439,12 @@ class LayerNormalizationLayer(BuiltinLayer):
 
 def layerNormalizationLayer(Name="", Epsilon=1e-5, OperationDimension="auto",
                             OffsetInitializer="zeros", ScaleInitializer="ones"):
-    """Layer normalisation of each observation (``layernorm``); learnables Offset, Scale (C,)."""
+    """Layer normalisation of each observation (``layernorm``); learnables Offset, Scale (C,).
+
+    >>> net = dlnetwork([featureInputLayer(3), layerNormalizationLayer()], Seed=0)
+    >>> np.round(extractdata(predict(net, np.array([[1.0, 2.0, 3.0]]))), 4)
+    array([[-1.2247,  0.    ,  1.2247]])
+    """
     return LayerNormalizationLayer(Name, Epsilon, OperationDimension, OffsetInitializer, ScaleInitializer)
 
 
@@ -475,27 +520,62 @@ class SoftmaxLayer(BuiltinLayer):
 
 
 def reluLayer(Name=""):
+    """Rectified linear unit layer: ``max(X, 0)`` elementwise (``relu``).
+
+    >>> net = dlnetwork([featureInputLayer(3), reluLayer()])
+    >>> predict(net, np.array([[-1.0, 0.0, 2.0]]))
+    array([[0., 0., 2.]])
+    """
     return ReLULayer(Name)
 
 
 def leakyReluLayer(scale=0.01, Name=""):
+    """Leaky ReLU layer: ``X`` where ``X > 0``, ``scale * X`` elsewhere (``leakyrelu``; default scale 0.01).
+
+    >>> net = dlnetwork([featureInputLayer(2), leakyReluLayer(0.1)])
+    >>> predict(net, np.array([[-1.0, 2.0]]))
+    array([[-0.1,  2. ]])
+    """
     return LeakyReLULayer(scale, Name)
 
 
 def tanhLayer(Name=""):
+    """Hyperbolic tangent layer: ``tanh(X)`` elementwise.
+
+    >>> net = dlnetwork([featureInputLayer(2), tanhLayer()])
+    >>> np.round(extractdata(predict(net, np.array([[0.0, 1.0]]))), 4)
+    array([[0.    , 0.7616]])
+    """
     return TanhLayer(Name)
 
 
 def sigmoidLayer(Name=""):
+    """Sigmoid layer: ``1 / (1 + exp(-X))`` elementwise (``sigmoid``).
+
+    >>> net = dlnetwork([featureInputLayer(2), sigmoidLayer()])
+    >>> np.round(extractdata(predict(net, np.array([[0.0, 1.0]]))), 4)
+    array([[0.5   , 0.7311]])
+    """
     return SigmoidLayer(Name)
 
 
 def geluLayer(Name="", Approximation="none"):
+    """GELU layer (``gelu``): ``Approximation`` "none" (default) or "tanh".
+
+    >>> net = dlnetwork([featureInputLayer(2), geluLayer()])
+    >>> np.round(extractdata(predict(net, np.array([[0.0, 1.0]]))), 4)
+    array([[0.    , 0.8413]])
+    """
     return GELULayer(Name, Approximation)
 
 
 def softmaxLayer(Name=""):
-    """Softmax over the channel (last) axis."""
+    """Softmax over the channel (last) axis.
+
+    >>> net = dlnetwork([featureInputLayer(2), softmaxLayer()])
+    >>> np.round(extractdata(predict(net, np.array([[0.0, 1.0]]))), 4)
+    array([[0.2689, 0.7311]])
+    """
     return SoftmaxLayer(Name)
 
 
@@ -523,7 +603,12 @@ class DropoutLayer(BuiltinLayer):
 
 
 def dropoutLayer(probability=0.5, Name=""):
-    """Dropout with ``probability`` in training (``forward``); the identity in ``predict``."""
+    """Dropout with ``probability`` in training (``forward``); the identity in ``predict``.
+
+    >>> net = dlnetwork([featureInputLayer(4), dropoutLayer(0.5)])
+    >>> predict(net, np.ones((1, 4)))
+    array([[1., 1., 1., 1.]])
+    """
     return DropoutLayer(probability, Name)
 
 
@@ -562,12 +647,24 @@ class AveragePooling2DLayer(BuiltinLayer):
 
 
 def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
-    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0)."""
+    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0).
+
+    >>> net = dlnetwork([imageInputLayer((4, 4, 1)), maxPooling2dLayer(2, Stride=2)])
+    >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
     return MaxPooling2DLayer(poolSize, Name, Stride, Padding)
 
 
 def averagePooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
-    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0)."""
+    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0).
+
+    >>> net = dlnetwork([imageInputLayer((4, 4, 1)), averagePooling2dLayer(2, Stride=2)])
+    >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
     return AveragePooling2DLayer(poolSize, Name, Stride, Padding)
 
 
@@ -583,7 +680,12 @@ class FlattenLayer(BuiltinLayer):
 
 
 def flattenLayer(Name=""):
-    """(batch, ...) -> (batch, features)."""
+    """(batch, ...) -> (batch, features).
+
+    >>> net = dlnetwork([imageInputLayer((4, 4, 2)), flattenLayer()])
+    >>> predict(net, np.ones((3, 4, 4, 2))).shape
+    (3, 32)
+    """
     return FlattenLayer(Name)
 
 
@@ -644,7 +746,12 @@ class LSTMLayer(BuiltinLayer):
 def lstmLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
               RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate"):
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
-    or "last" (batch, H).  The hidden and cell states start at zero for every call."""
+    or "last" (batch, H).  The hidden and cell states start at zero for every call.
+
+    >>> net = dlnetwork([sequenceInputLayer(3), lstmLayer(5, OutputMode="last")], Seed=0)
+    >>> predict(net, np.ones((2, 7, 3))).shape
+    (2, 5)
+    """
     return LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
                      BiasInitializer)
 
@@ -664,7 +771,12 @@ class GRULayer(LSTMLayer):
 
 def gruLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
              RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros"):
-    """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default)."""
+    """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
+
+    >>> net = dlnetwork([sequenceInputLayer(3), gruLayer(5)], Seed=0)
+    >>> predict(net, np.ones((2, 7, 3))).shape
+    (2, 7, 5)
+    """
     return GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
                     BiasInitializer)
 
@@ -693,7 +805,12 @@ class EmbeddingLayer(BuiltinLayer):
 
 def embeddingLayer(dimension, numWords, Name="", WeightsInitializer="narrow-normal", Weights=None):
     """Word embedding: integer indices 0..numWords-1 of any shape -> shape + (dimension,);
-    Weights (numWords, dimension)."""
+    Weights (numWords, dimension).
+
+    >>> net = dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 10)], Seed=0)
+    >>> predict(net, np.array([[3, 1, 4]])).shape
+    (1, 3, 4)
+    """
     return EmbeddingLayer(dimension, numWords, Name, WeightsInitializer, Weights)
 
 
@@ -730,13 +847,25 @@ class ConcatenationLayer(BuiltinLayer):
 
 
 def additionLayer(numInputs, Name=""):
-    """The elementwise sum of ``numInputs`` inputs (named "in1", "in2", ...)."""
+    """The elementwise sum of ``numInputs`` inputs (named "in1", "in2", ...).
+
+    >>> layers = [featureInputLayer(2, Name="in"), reluLayer(Name="r"), additionLayer(2, Name="add")]
+    >>> net = dlnetwork(layers, Connections=[("in", "r"), ("r", "add/in1"), ("in", "add/in2")])
+    >>> predict(net, np.array([[-1.0, 2.0]]))
+    array([[-1.,  4.]])
+    """
     return AdditionLayer(numInputs, Name)
 
 
 def concatenationLayer(dim, numInputs, Name=""):
     """Concatenate ``numInputs`` inputs along ``dim``: "C" for the channels (the last axis) or a
-    0-based numpy axis of sct's layout."""
+    0-based numpy axis of sct's layout.
+
+    >>> layers = [featureInputLayer(2, Name="in"), reluLayer(Name="r"), concatenationLayer("C", 2, Name="cat")]
+    >>> net = dlnetwork(layers, Connections=[("in", "r"), ("r", "cat/in1"), ("in", "cat/in2")])
+    >>> predict(net, np.array([[-1.0, 2.0]]))
+    array([[ 0.,  2., -1.,  2.]])
+    """
     if not (dim == "C" or isinstance(dim, numbers.Integral)):
         raise ValueError(f"concatenationLayer: dim must be 'C' or an axis, got {dim!r}")
     return ConcatenationLayer(dim, numInputs, Name)

@@ -24,7 +24,18 @@ from .registry import defrule, nondifferentiable
 
 
 class Layer:
-    """Base class of custom layers: subclass it, set ``learnables``, define ``predict``."""
+    """Base class of custom layers: subclass it, set ``learnables``, define ``predict``.
+
+    >>> class Scale(Layer):
+    ...     learnables = ("W",)
+    ...     def __init__(self):
+    ...         self.W = np.array([2.0, 3.0])
+    ...     def predict(self, X):
+    ...         return X * self.W
+    ...
+    >>> Scale().predict(np.ones((1, 2)))
+    array([[2., 3.]])
+    """
 
     #: names of the learnable attributes (MATLAB's ``properties (Learnable)``)
     learnables: tuple = ()

@@ -106,6 +106,10 @@ class dlnetwork:
 
     Properties: ``Layers`` (the layers, holding their current values), ``Learnables`` and
     ``State`` (tables), ``InputNames``, ``OutputNames``, ``Connections``, ``Initialized``.
+
+    >>> net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), reluLayer()], Seed=0)
+    >>> net.Learnables.Parameter, predict(net, np.ones((4, 3))).shape
+    (('Weights', 'Bias'), (4, 2))
     """
 
     __sct_network__ = True          # optimizers update its Learnables (runtime.optim.tree_map)
@@ -344,7 +348,13 @@ def _connect(net, src, dst):
 
 
 def addLayers(net, layers):
-    """MATLAB's addLayers: a copy of ``net`` with ``layers`` added, connected one after the other."""
+    """MATLAB's addLayers: a copy of ``net`` with ``layers`` added, connected one after the other.
+
+    >>> net = addLayers(dlnetwork(), [featureInputLayer(3, Name="in"), fullyConnectedLayer(2, Name="fc")])
+    >>> net = initialize(net, Seed=0)
+    >>> predict(net, np.ones((1, 3))).shape
+    (1, 2)
+    """
     out = _copy(net)
     _add(out, list(layers) if isinstance(layers, (list, tuple)) else [layers])
     out._sort()
@@ -354,7 +364,15 @@ def addLayers(net, layers):
 
 def connectLayers(net, source, destination):
     """MATLAB's connectLayers: ``source`` ("layer" or "layer/out2") to ``destination``
-    ("layer" or "layer/in2")."""
+    ("layer" or "layer/in2").
+
+    >>> net = addLayers(dlnetwork(), [featureInputLayer(2, Name="in"), reluLayer(Name="r")])
+    >>> net = addLayers(net, [additionLayer(2, Name="add")])
+    >>> net = connectLayers(net, "r", "add/in1")
+    >>> net = connectLayers(net, "in", "add/in2")
+    >>> predict(initialize(net), np.array([[-1.0, 2.0]]))
+    array([[-1.,  4.]])
+    """
     out = _copy(net)
     _connect(out, source, destination)
     out._sort()
@@ -363,7 +381,12 @@ def connectLayers(net, source, destination):
 
 
 def getLayer(net, name):
-    """The layer named ``name``, holding its current values."""
+    """The layer named ``name``, holding its current values.
+
+    >>> net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Name="fc")], Seed=0)
+    >>> getLayer(net, "fc").Weights.shape
+    (2, 3)
+    """
     return net._bound(net._find(name))
 
 
@@ -379,7 +402,13 @@ def _copy(net):
 def initialize(net, *examples, Seed=None):
     """MATLAB's initialize: a copy of ``net`` whose empty learnables and states are initialised,
     sizes taken from the example inputs ``examples`` (or from the input layers).  Values already
-    there are kept."""
+    there are kept.
+
+    >>> net = dlnetwork([fullyConnectedLayer(2, Name="fc")], Initialize=False)
+    >>> net = initialize(net, np.ones((1, 3)), Seed=0)
+    >>> net.Learnables["fc", "Weights"].shape
+    (2, 3)
+    """
     out = _copy(net)
     _initialize_in_place(out, examples, Seed)
     return out
@@ -604,7 +633,14 @@ def forward(net, X1, X2=None, X3=None, X4=None):
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
     ``Y`` the output (a tuple of outputs for several), ``state`` a table like ``net.State``
     (assign it: ``net.State = state``).  A network with several inputs takes them in the
-    order of ``net.InputNames`` (up to four)."""
+    order of ``net.InputNames`` (up to four).
+
+    >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
+    >>> Y, state = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
+    >>> np.round(extractdata(Y), 4), state.Parameter
+    (array([[-1., -1.],
+           [ 1.,  1.]]), ('TrainedMean', 'TrainedVariance'))
+    """
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "forward")
     outputs, states = run_network(net, inputs, True)
@@ -613,7 +649,13 @@ def forward(net, X1, X2=None, X3=None, X4=None):
 
 def predict(net, X1, X2=None, X3=None, X4=None):
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
-    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs."""
+    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.
+
+    >>> fc = fullyConnectedLayer(1, Weights=np.array([[1.0, 2.0]]), Bias=np.array([0.5]))
+    >>> net = dlnetwork([featureInputLayer(2), fc])
+    >>> predict(net, np.array([[1.0, 1.0]]))
+    array([[3.5]])
+    """
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "predict")
     outputs, _ = run_network(net, inputs, False)
@@ -628,7 +670,14 @@ def _outputs_value(outputs):
 
 def resetState(net):
     """A copy of ``net`` with its state reset to the layers' initial values (batch-norm statistics
-    0 and 1)."""
+    0 and 1).
+
+    >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer(Name="bn")], Seed=0)
+    >>> _, net.State = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
+    >>> net = resetState(net)
+    >>> net.State["bn", "TrainedMean"], net.State["bn", "TrainedVariance"]
+    (1x2 double dlarray  0  0, 1x2 double dlarray  1  1)
+    """
     out = _copy(net)
     values = []
     for name, param, v in net.State:

@@ -33,6 +33,9 @@ def relu(x):
 
     The derivative is 1 where ``x > 0`` and 0 elsewhere, so it is 0 at exactly
     0 and 1 at ``eps`` (as MATLAB's).  NaN stays NaN in the value.
+
+    >>> relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
     """
     return np.maximum(x, 0)
 
@@ -49,6 +52,9 @@ def leakyrelu(x, scale=0.01):
     elsewhere (so ``scale`` at exactly 0).  ``scale`` may be a scalar or an
     array broadcasting against ``x`` and is differentiable too (a PReLU
     coefficient), with derivative ``x`` where ``x <= 0`` and 0 elsewhere.
+
+    >>> leakyrelu(np.array([-1.0, 0.0, 2.0]), 0.1)
+    array([-0.1,  0. ,  2. ])
     """
     return np.where(x > 0, x, scale * x)
 
@@ -65,6 +71,9 @@ def sigmoid(x):
     ``exp`` only ever sees ``-|x|``: ``1 / (1 + e)`` for ``x >= 0`` and
     ``e / (1 + e)`` for ``x < 0`` with ``e = exp(-|x|)``, so large ``|x|``
     gives exactly 0 or 1 and no warning.  Complex input uses the plain formula.
+
+    >>> np.round(sigmoid(np.array([-1.0, 0.0, 1000.0])), 4)
+    array([0.2689, 0.5   , 1.    ])
     """
     if np.iscomplexobj(x):
         return 1 / (1 + np.exp(-x))
@@ -84,6 +93,9 @@ def softmax(x, axis=-1):
     layout (batch first, channels last) that is ``axis=-1``, the default.
     A 1-D ``x`` is one observation.  The maximum along ``axis`` is
     subtracted first, so large inputs do not overflow.
+
+    >>> np.round(softmax(np.array([[1.0, 2.0, 3.0]])), 4)
+    array([[0.09  , 0.2447, 0.6652]])
     """
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
@@ -107,6 +119,10 @@ def fullyconnect(x, weights, bias):
     the ``(..., out)`` result, e.g. 0).  Unlike MATLAB, spatial dimensions are
     not flattened into the input features: reshape ``x`` first for that.
     Differentiable with respect to all three.
+
+    >>> x = np.array([[1.0, 2.0]])
+    >>> fullyconnect(x, np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([0.0, 10.0]))
+    array([[3., 9.]])
     """
     return x @ np.transpose(weights) + bias
 
@@ -172,6 +188,11 @@ def crossentropy(y_pred, targets, axis=-1, reduction="mean"):
     ``inf`` and a zero target times a zero prediction contributes 0, not NaN;
     the derivative is 0 where the floor is active.  Differentiable with
     respect to ``y_pred`` and ``targets``.
+
+    >>> Y = np.array([[0.8, 0.2], [0.4, 0.6]])
+    >>> T = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(float(crossentropy(Y, T)), 4)
+    0.367
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -217,6 +238,9 @@ def mse(y, targets):
     arrays, the number of elements for a 1-D ``y`` (a batch of scalar
     responses), 1 for a scalar.  ``targets`` broadcasts against ``y`` (N is
     taken from ``y``).  Differentiable with respect to ``y`` and ``targets``.
+
+    >>> float(mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2))))
+    7.5
     """
     return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
 
@@ -243,6 +267,12 @@ def lstm(x, h0, c0, weights, recurrent_weights, bias):
     ``bias`` (4*hidden,) stack the input, forget, cell-candidate and output gates
     in that order, as MATLAB does.  Returns the outputs (batch, time, hidden) and
     the final hidden and cell states.
+
+    >>> x = np.ones((2, 5, 3))
+    >>> h0 = c0 = np.zeros((2, 4))
+    >>> Y, h, c = lstm(x, h0, c0, 0.1 * np.ones((16, 3)), np.zeros((16, 4)), np.zeros(16))
+    >>> Y.shape, h.shape, c.shape
+    ((2, 5, 4), (2, 4), (2, 4))
     """
     hidden = np.shape(h0)[-1]
     h = h0
@@ -268,6 +298,11 @@ def gru(x, h0, weights, recurrent_weights, bias):
     (3*hidden,) stack the reset, update and candidate gates.  The reset gate is
     applied after the recurrent multiplication.  Returns the outputs (batch, time,
     hidden) and the final hidden state.
+
+    >>> x = np.ones((2, 5, 3))
+    >>> Y, h = gru(x, np.zeros((2, 4)), 0.1 * np.ones((12, 3)), np.zeros((12, 4)), np.zeros(12))
+    >>> Y.shape, h.shape
+    ((2, 5, 4), (2, 4))
     """
     hidden = np.shape(h0)[-1]
     h = h0
@@ -288,6 +323,11 @@ def embed(indices, weights):
 
     The result has shape ``indices.shape + (dimension,)`` (MATLAB's embed, with one
     row per word).  Gradients flow to ``weights`` (repeated words add up).
+
+    >>> weights = np.arange(6.0).reshape(3, 2)
+    >>> embed(np.array([[2, 0]]), weights)
+    array([[[4., 5.],
+            [0., 1.]]])
     """
     return weights[np.asarray(indices, dtype=np.intp)]
 
@@ -298,6 +338,12 @@ def attention(queries, keys, values, num_heads):
     ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,
     features); features split evenly into ``num_heads`` heads.  Returns
     (batch, target, features) and the attention weights (batch, heads, target, source).
+
+    >>> q = np.ones((2, 3, 4))
+    >>> kv = np.ones((2, 5, 4))
+    >>> Y, A = attention(q, kv, kv, 2)
+    >>> Y.shape, A.shape
+    ((2, 3, 4), (2, 2, 3, 5))
     """
     batch, target, features = np.shape(queries)
     source = np.shape(keys)[1]

@@ -163,6 +163,10 @@ def sgdmupdate(params, grad, vel, learnRate=0.01, momentum=0.9):
     ``vel = momentum * vel - learnRate * grad``; ``params = params + vel``.
     Defaults learnRate 0.01, momentum 0.9; ``vel=None`` starts from zeros.
     Returns ``(params, vel)``.
+
+    >>> p, vel = sgdmupdate(np.array([1.0, 2.0]), np.array([1.0, -1.0]), None, 0.1)
+    >>> p, vel
+    (array([0.9, 2.1]), array([-0.1,  0.1]))
     """
     def step(p, g, v):
         pd = _float(p)
@@ -181,6 +185,10 @@ def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.
     bias-corrected rate ``lr_t = learnRate * sqrt(1 - sqGradDecay^t) / (1 - gradDecay^t)``,
     t = ``iteration`` (a positive integer, counted from 1).  Defaults learnRate 0.001,
     gradDecay 0.9, sqGradDecay 0.999, epsilon 1e-8.  Returns ``(params, averageGrad, averageSqGrad)``.
+
+    >>> p, m, v = adamupdate(np.array([1.0, 2.0]), np.array([1.0, -1.0]), None, None, 1, 0.1)
+    >>> np.round(p, 4)
+    array([0.9, 2.1])
     """
     t = int(iteration)
     if t < 1 or t != iteration:
@@ -203,6 +211,10 @@ def rmspropupdate(params, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9,
     ``averageSqGrad = sqGradDecay * averageSqGrad + (1 - sqGradDecay) * grad^2``;
     ``params = params - learnRate * grad / (sqrt(averageSqGrad) + epsilon)``.
     Defaults learnRate 0.001, sqGradDecay 0.9, epsilon 1e-8.  Returns ``(params, averageSqGrad)``.
+
+    >>> p, v = rmspropupdate(np.array([1.0, 2.0]), np.array([1.0, -1.0]), None, 0.1)
+    >>> np.round(p, 4), np.round(v, 4)
+    (array([0.6838, 2.3162]), array([0.1, 0.1]))
     """
     def step(p, g, v):
         pd = _float(p)
@@ -220,6 +232,12 @@ def dlupdate(fun, params, *more):
     ``fun`` receives the leaves as they are (dlarrays stay dlarrays) and may
     return one value or a tuple of several: ``dlupdate`` then returns as many
     structures (MATLAB's ``[params, X1, ..., Xm] = dlupdate(fun, params, A1, ...)``).
+
+    >>> params = {"W": np.array([1.0, 2.0]), "b": np.array([0.5])}
+    >>> grads = {"W": np.array([1.0, 1.0]), "b": np.array([1.0])}
+    >>> new = dlupdate(lambda p, g: p - 0.1 * g, params, grads)
+    >>> new["W"], new["b"]
+    (array([0.9, 1.9]), array([0.4]))
     """
     results = []
 

@@ -34,7 +34,13 @@ class Row(NamedTuple):
 class Table:
     """Rows of (Layer, Parameter, Value): ``t.Value`` is the list of values, ``t[i]`` a row,
     ``t["fc1", "Weights"]`` (or ``t.value("fc1", "Weights")``) the value of one parameter,
-    ``len(t)`` the number of rows; iterating gives the rows."""
+    ``len(t)`` the number of rows; iterating gives the rows.
+
+    >>> net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Name="fc")], Seed=0)
+    >>> t = net.Learnables
+    >>> len(t), t.Layer, t["fc", "Bias"].shape
+    (2, ('fc', 'fc'), (2,))
+    """
 
     Layer: Tuple[str, ...]
     Parameter: Tuple[str, ...]

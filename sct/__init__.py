@@ -85,3 +85,8 @@ __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "conne
 for _public in (dlarray, Layer, Table, AcceleratedFunction):
     _public.__module__ = "sct"
 del _public
+
+
+def __dir__():
+    """The public names only (PEP 562): the internal modules stay importable (``sct.cache``) but unlisted."""
+    return sorted(__all__ + ["__version__"])

@@ -185,7 +185,17 @@ def dlaccelerate(fn: Callable, cache_size: int = 50, CheckMode: str = "none",
 
 def accelerate(fn: Callable = None, *, cache_size: int = 50, CheckMode: str = "none",
                CheckTolerance: float = 1e-4):
-    """Decorator form of :func:`dlaccelerate`: ``@sct.accelerate`` or ``@sct.accelerate(cache_size=10)``."""
+    """Decorator form of :func:`dlaccelerate`: ``@sct.accelerate`` or ``@sct.accelerate(cache_size=10)``.
+
+    >>> @accelerate
+    ... def loss(x):
+    ...     y = np.sum(x ** 2)
+    ...     return y, dlgradient(y, x)
+    ...
+    >>> y, g = dlfeval(loss, dlarray([1.0, 2.0]))
+    >>> float(y), g.data.tolist()
+    (5.0, [2.0, 4.0])
+    """
     if fn is None:
         return lambda f: AcceleratedFunction(f, cache_size, CheckMode, CheckTolerance)
     return AcceleratedFunction(fn, cache_size, CheckMode, CheckTolerance)

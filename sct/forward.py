@@ -131,7 +131,15 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
 
 
 def jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> str:
-    """The generated code that :func:`jvp` runs for these arguments."""
+    """The generated code that :func:`jvp` runs for these arguments.
+
+    >>> def f(x):
+    ...     return np.sin(x) * x
+    ...
+    >>> text = jvp_source(f, np.array([1.0]), np.array([1.0]))
+    >>> "def " in text
+    True
+    """
     try:
         return _jvp_source(fun, primals, tangents, mode)
     except SctError as error:
@@ -218,6 +226,12 @@ def hvp(fun: Callable, x, v):
 
     Computed as the gradient of ``<grad fun(x), v>`` (reverse over reverse: two
     generated sweeps, the second differentiating the first).
+
+    >>> def f(x):
+    ...     return np.sum(x ** 3)
+    ...
+    >>> hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0])).tolist()
+    [6.0, 0.0]
     """
     try:
         return _hvp(fun, x, v)
