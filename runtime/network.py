@@ -191,26 +191,14 @@ class dlnetwork:
     @property
     def InputNames(self):
         fed = {(dst, k) for _, _, dst, k in self._edges}
-        out = []
-        for layer in self._layers:
-            names = _input_names(layer)
-            for k in range(_num_inputs(layer)):
-                if (layer.Name, k) not in fed:
-                    out.append(layer.Name if len(names) == 1 else f"{layer.Name}/{names[k]}")
-        return out
+        return _free_ports(self._layers, fed, _input_names, _num_inputs)
 
     @property
     def OutputNames(self):
         if self._output_names is not None:
             return list(self._output_names)
         used = {(src, k) for src, k, _, _ in self._edges}
-        out = []
-        for layer in self._layers:
-            names = _output_names(layer)
-            for k in range(_num_outputs(layer)):
-                if (layer.Name, k) not in used:
-                    out.append(layer.Name if len(names) == 1 else f"{layer.Name}/{names[k]}")
-        return out
+        return _free_ports(self._layers, used, _output_names, _num_outputs)
 
     @property
     def Connections(self):
@@ -397,6 +385,17 @@ def _copy(net):
 
 
 # --- initialisation ------------------------------------------------------------------------------
+
+
+def _free_ports(layers, connected, names_of, count_of):
+    """The ports ("layer" or "layer/port") of ``layers`` that no connection uses."""
+    out = []
+    for layer in layers:
+        names = names_of(layer)
+        for k in range(count_of(layer)):
+            if (layer.Name, k) not in connected:
+                out.append(layer.Name if len(names) == 1 else f"{layer.Name}/{names[k]}")
+    return out
 
 
 def initialize(net, *examples, Seed=None):
