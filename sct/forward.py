@@ -74,11 +74,32 @@ def _reduced(fun, primals):
     return function, before, after
 
 
+def _integer_primals(primals, tangents) -> list:
+    """Which primals are integers (a loop count, an index): constants, whose tangent must be 0."""
+    fixed = [isinstance(p, (int, np.integer)) for p in primals]
+    for p, t, is_int in zip(primals, tangents, fixed):
+        if is_int and t is not None and np.any(np.asarray(extractdata(t)) != 0):
+            raise SctError(f"jvp: the integer primal {p!r} cannot have a nonzero tangent")
+    return fixed
+
+
 def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     primals = tuple(primals) if isinstance(primals, (tuple, list)) else (primals,)
     tangents = tuple(tangents) if isinstance(tangents, (tuple, list)) else (tangents,)
     if len(primals) != len(tangents):
         raise SctError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    fixed = {i: p for i, (p, is_int) in enumerate(zip(primals, _integer_primals(primals, tangents)))
+             if is_int}
+    if fixed and min(fixed) < max(i for i in range(len(primals)) if i not in fixed):
+        raise SctError("jvp(mode='transpose'): integer primals must come after the arrays; "
+                       "wrap the function, e.g. jvp(lambda x: f(3, x), x, v)")
+    if fixed:                       # integers are constants: bound by name, no tangent
+        import functools
+        import inspect
+        names = list(inspect.signature(fun).parameters)
+        fun = functools.partial(fun, **{names[i]: p for i, p in fixed.items()})
+        primals = tuple(p for i, p in enumerate(primals) if i not in fixed)
+        tangents = tuple(t for i, t in enumerate(tangents) if i not in fixed)
     if len(primals) not in _KERNELS:
         raise SctError("jvp: functions of 1 to 3 array arguments are supported; pack more into one array")
     xs = [dlarray(p) for p in primals]
@@ -166,21 +187,24 @@ def _forward(fun, primals, tangents):
     tangents = tuple(tangents) if isinstance(tangents, (tuple, list)) else (tangents,)
     if len(primals) != len(tangents):
         raise SctError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    values = [extractdata(dlarray(p)) for p in primals]
-    dots = [np.asarray(extractdata(t), dtype=v.dtype) for v, t in zip(values, tangents)]
+    # integers (a loop count, an index) are constants: no tangent, no conversion to floats
+    fixed = _integer_primals(primals, tangents)
+    values = [p if is_int else extractdata(dlarray(p)) for p, is_int in zip(primals, fixed)]
+    dots = [None if is_int else np.asarray(extractdata(t), dtype=v.dtype)
+            for v, t, is_int in zip(values, tangents, fixed)]
     for v, d in zip(values, dots):
-        if v.shape != d.shape:
+        if d is not None and v.shape != d.shape:
             raise SctError(f"jvp: a tangent of shape {d.shape} for a primal of shape {v.shape}")
     function, before, after = _reduced(fun, values)
     from .runtime.dlarray import unwrap
     before, after = unwrap(before), unwrap(after)
-    if not before and not after:
-        kinds = tuple(kind_of(v, traced=True) for v in values)
+    own = tuple(kind_of(v) if is_int else kind_of(v, traced=True) for v, is_int in zip(values, fixed))
+    if not before and not after and not any(fixed):
+        kinds = own
         mask = None
-    else:                           # the instance / frozen arguments: constants, no tangents
-        kinds = tuple(kind_of(a) for a in before) + tuple(kind_of(v, traced=True) for v in values) + \
-            tuple(kind_of(a) for a in after)
-        mask = (False,) * len(before) + (True,) * len(values) + (False,) * len(after)
+    else:                           # the instance / frozen arguments, integers: constants, no tangents
+        kinds = tuple(kind_of(a) for a in before) + own + tuple(kind_of(a) for a in after)
+        mask = (False,) * len(before) + tuple(not f for f in fixed) + (False,) * len(after)
     key = ("jvp-entry",) + function_key(function) + (kinds, mask, registry.rules_version())
     compiled = HELPERS.lookup(key, function)
     if compiled is None:

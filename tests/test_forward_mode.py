@@ -49,3 +49,22 @@ def test_forward_mode_of_every_op(case, op, p):
     expected = (np.asarray(fun(a + step * v)) - np.asarray(fun(a - step * v))) / (2 * step)
     assert_close(np.asarray(jv.data), np.real(expected), rtol=1e-4, atol=1e-6,
                  what=f"{op_rules.op_name(op)} forward mode")
+
+
+def _repeated_sine(x, n):
+    y = x
+    for i in range(n):
+        y = np.sin(y) * 1.5
+    return y
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_jvp_with_an_integer_primal_keeps_it_an_integer(mode):
+    x, v = np.array([0.3, -0.4]), np.array([1.0, 2.0])
+    y, jv = sct.jvp(_repeated_sine, (x, 3), (v, 0), mode=mode)
+    step = 1e-6
+    expected = (_repeated_sine(x + step * v, 3) - _repeated_sine(x - step * v, 3)) / (2 * step)
+    np.testing.assert_allclose(np.asarray(y), _repeated_sine(x, 3))
+    np.testing.assert_allclose(np.asarray(jv), expected, rtol=1e-6, atol=1e-9)
+    with pytest.raises(sct.SctError, match="integer primal"):
+        sct.jvp(_repeated_sine, (x, 3), (v, 1), mode=mode)
