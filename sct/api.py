@@ -231,15 +231,11 @@ def run_generated(function, args):
     _CAPTURE.log = caught
     try:
         return function(*args)       # effects logged for recomputations
-    except SctError as exc:
-        located = _located_sct_error(exc)
-        if located is not exc:
-            raise located from exc
-        if getattr(exc, "filename", None):
-            raise
-        raise _located(exc, function) from exc
     except Exception as exc:
-        raise _located(exc, function) from exc
+        located = _at_user_line(exc, function)
+        if located is None:
+            raise
+        raise located from exc
     finally:
         _CAPTURE.log = outer
         effects.depth -= 1
@@ -251,6 +247,18 @@ def run_generated(function, args):
             _warn_at_user_lines(caught)
 
 
+def _at_user_line(exc: Exception, function):
+    """The error to raise for ``exc`` from generated code, located at the user's line; None
+    when ``exc`` already names the user's file (raised as it is)."""
+    if isinstance(exc, SctError):
+        located = _located_sct_error(exc)
+        if located is not exc:
+            return located
+        if getattr(exc, "filename", None):
+            return None
+    return _located(exc, function)
+
+
 def _run_generated_catching(function, args):
     """run_generated where the warning hook is not available (replaced by another library)."""
     from .runtime.effects import held
@@ -258,15 +266,11 @@ def _run_generated_catching(function, args):
     try:
         with held(), warnings.catch_warnings(record=True) as caught:   # effects logged for
             return function(*args)                                     # recomputations
-    except SctError as exc:
-        located = _located_sct_error(exc)
-        if located is not exc:
-            raise located from exc
-        if getattr(exc, "filename", None):
-            raise
-        raise _located(exc, function) from exc
     except Exception as exc:
-        raise _located(exc, function) from exc
+        located = _at_user_line(exc, function)
+        if located is None:
+            raise
+        raise located from exc
     finally:
         if caught:
             _warn_at_user_lines(caught)
