@@ -46,6 +46,36 @@ def _wrap(x):
     return x
 
 
+def _common_format(values) -> str:
+    """The one format of the formatted dlarrays among ``values`` ("" when none); two differ: an error."""
+    fmt = ""
+    for v in values:
+        if isinstance(v, dlarray) and v._fmt:
+            if fmt and v._fmt != fmt:
+                raise ValueError(f"dlarray formats {fmt!r} and {v._fmt!r} differ: sct keeps numpy's order of "
+                                 "dimensions (it does not permute by labels); arrange the data (np.transpose) "
+                                 "and relabel, or call stripdims")
+            fmt = v._fmt
+    return fmt
+
+
+def _elementwise_result(result, fmt: str):
+    """``result`` wrapped, labelled ``fmt`` when it has as many dimensions (an elementwise op)."""
+    out = _wrap_result(result)
+    if fmt and isinstance(out, dlarray) and out._data.ndim == len(fmt):
+        out._fmt = fmt
+    return out
+
+
+def _slices_only(idx) -> bool:
+    """Indexing by slices only (no integers, arrays, None or ...): every dimension stays."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, slice) for i in items)
+
+
+_ELEMENTWISE_FUNCTIONS = (np.where, np.clip)
+
+
 class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     """A deep-learning array: ``dlarray([-1.0, 2.0])``.
 
@@ -58,11 +88,18 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     ((2,), dtype('float64'))
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_fmt")
     __array_priority__ = 20
 
-    def __init__(self, data: Any):
+    def __init__(self, data: Any, fmt: Any = None):
         self._data = _as_data(data)
+        self._fmt = data._fmt if fmt is None and isinstance(data, dlarray) else ""
+        if fmt is not None:
+            from .formats import formatted_data
+            if isinstance(data, dlarray) and data._fmt:
+                raise ValueError(f"dlarray: the data is already labelled {data._fmt!r}; call stripdims first")
+            self._data = formatted_data(self._data, fmt)
+            self._fmt = fmt
 
     # --- array protocol ---------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
@@ -72,10 +109,14 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        if method == "__call__" and "out" not in kwargs:
+            return _elementwise_result(result, _common_format(inputs))
         return _wrap_result(result)
 
     def __array_function__(self, func, types, args, kwargs):
         result = func(*_unwrap(args), **_unwrap(kwargs))
+        if func in _ELEMENTWISE_FUNCTIONS:
+            return _elementwise_result(result, _common_format(args))
         return _wrap_result(result)
 
     # --- array-like attributes -------------------------------------------------------
@@ -95,7 +136,14 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return len(self._data)
 
     def __getitem__(self, idx):
-        return dlarray(self._data[_unwrap(idx)])
+        out = dlarray(self._data[_unwrap(idx)])
+        if self._fmt and _slices_only(idx) and out._data.ndim == len(self._fmt):
+            out._fmt = self._fmt
+        return out
+
+    def finddim(self, label):
+        """The (0-based) axes labelled ``label`` (MATLAB's ``finddim``; [] when unformatted)."""
+        return [i for i, c in enumerate(self._fmt) if c == label]
 
     def __setitem__(self, idx, value):
         self._data[_unwrap(idx)] = _unwrap(value)
@@ -120,11 +168,13 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return attr
 
     def __reduce__(self):
-        return (dlarray, (self._data,))
+        return (dlarray, (self._data, self._fmt or None))
 
     # --- display ----------------------------------------------------------------------
     def _size_text(self) -> str:
         shape = self._data.shape
+        if self._fmt:
+            return " x ".join(f"{n}({c})" for n, c in zip(shape, self._fmt))
         if len(shape) == 0:
             shape = (1, 1)
         elif len(shape) == 1:
@@ -234,12 +284,14 @@ def wrap_outputs(x):
     if cls is np.ndarray and x.dtype.type in _KEPT:     # what _as_data keeps as it is
         out = _new_dlarray(dlarray)
         out._data = x
+        out._fmt = ""
         return out
     if cls is tuple:
         return tuple(map(wrap_outputs, x))
     if cls in _KEPT:                                    # a numpy scalar: a 0-d array, as _as_data
         out = _new_dlarray(dlarray)
         out._data = np.asarray(x)
+        out._fmt = ""
         return out
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
         return dlarray(x)

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import defrule, nondifferentiable
+from .formats import format_of, run_formatted
 from .support import broadcast_like, unbroadcast
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
@@ -268,7 +269,7 @@ def _conv_filter_adjoint_rule(g, ans, x, dy, w_shape, geometry):
             conv_core(x, g, geometry))
 
 
-def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
+def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None):
     """2-D convolution (MATLAB's dlconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, channels); ``weights`` is MATLAB's
@@ -290,7 +291,13 @@ def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
     >>> Y = dlconv(X, W, 0)
     >>> Y.shape, float(Y[0, 0, 0, 0])
     ((1, 2, 2, 2), 27.0)
+
+    A formatted ``X`` ("SSCB", "BSSC", ...; or ``DataFormat="SSCB"`` for an
+    unformatted one) is read by its labels; the result has ``X``'s format and order.
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("dlconv", dlconv, (X, weights, bias),
+                             {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding}, DataFormat)
     y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding))
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             np.can_cast(np.result_type(bias), y.dtype):
@@ -354,7 +361,7 @@ def _maxpool_scatter_rule(g, ans, dy, x, geometry):
     return maxpool_select(g, x, geometry)
 
 
-def maxpool(X, poolsize, Stride=1, Padding=0):
+def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
     """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
 
     ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
@@ -368,6 +375,8 @@ def maxpool(X, poolsize, Stride=1, Padding=0):
     array([[ 5.,  7.],
            [13., 15.]])
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("maxpool", maxpool, (X, poolsize), {"Stride": Stride, "Padding": Padding}, DataFormat)
     _require_real(X, "maxpool")
     return _as_dlarray_if(maxpool_select(X, X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
 
@@ -403,7 +412,7 @@ def _avgpool_scatter_rule(g, ans, dy, x_shape, geometry):
     return avgpool_core(g, geometry)
 
 
-def avgpool(X, poolsize, Stride=1, Padding=0):
+def avgpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
     """2-D average pooling (MATLAB's avgpool) of (batch, height, width, channels) ``X``.
 
     Options as ``maxpool``; padded positions count as zeros in the average
@@ -414,6 +423,8 @@ def avgpool(X, poolsize, Stride=1, Padding=0):
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("avgpool", avgpool, (X, poolsize), {"Stride": Stride, "Padding": Padding}, DataFormat)
     return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
 
 
@@ -518,7 +529,7 @@ def unbiased_factor(X):
 
 
 def batchnorm(X, offset, scaleFactor, runningMean=None, runningVar=None, Epsilon=1e-5,
-              MeanDecay=0.1, VarianceDecay=0.1, nargout=1):
+              MeanDecay=0.1, VarianceDecay=0.1, nargout=1, DataFormat=None):
     """Batch normalisation (MATLAB's batchnorm) over every axis but the last (channel) axis.
 
     MATLAB's four forms, told apart by the running statistics and ``nargout``:
@@ -546,6 +557,9 @@ def batchnorm(X, offset, scaleFactor, runningMean=None, runningVar=None, Epsilon
     """
     if nargout not in (1, 3):
         raise ValueError(f"batchnorm: nargout must be 1 or 3, got {nargout!r}")
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("batchnorm", batchnorm, (X, offset, scaleFactor, runningMean, runningVar),
+                             {"Epsilon": Epsilon, "MeanDecay": MeanDecay, "VarianceDecay": VarianceDecay, "nargout": nargout}, DataFormat)
     if runningMean is not None and nargout == 1:
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
@@ -577,7 +591,7 @@ def layernorm_axes(X, OperationDimension):
                      f"'batch-excluded', got {OperationDimension!r}")
 
 
-def layernorm(X, offset, scaleFactor, Epsilon=1e-5, OperationDimension="auto"):
+def layernorm(X, offset, scaleFactor, Epsilon=1e-5, OperationDimension="auto", DataFormat=None):
     """Layer normalisation (MATLAB's layernorm) of each observation.
 
     Normalises over, per MATLAB's ``OperationDimension``: ``"auto"``
@@ -591,6 +605,9 @@ def layernorm(X, offset, scaleFactor, Epsilon=1e-5, OperationDimension="auto"):
     >>> np.round(layernorm(X, 0.0, 1.0), 4)
     array([[-1.2247,  0.    ,  1.2247]])
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("layernorm", layernorm, (X, offset, scaleFactor),
+                             {"Epsilon": Epsilon, "OperationDimension": OperationDimension}, DataFormat)
     axes = layernorm_axes(X, OperationDimension)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -603,7 +620,7 @@ def instance_axes(X):
     return tuple(range(1, np.ndim(X) - 1))
 
 
-def instancenorm(X, offset, scaleFactor, Epsilon=1e-5):
+def instancenorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
     """Instance normalisation (MATLAB's instancenorm): each observation and channel over its
     spatial (and time) axes.  ``offset`` and ``scaleFactor`` are (C,).
 
@@ -612,6 +629,9 @@ def instancenorm(X, offset, scaleFactor, Epsilon=1e-5):
     array([[-1.3416, -0.4472],
            [ 0.4472,  1.3416]])
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("instancenorm", instancenorm, (X, offset, scaleFactor), {"Epsilon": Epsilon},
+                             DataFormat)
     axes = instance_axes(X)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -640,7 +660,7 @@ def group_axes(X):
     return tuple(range(1, ndim - 2)) + (ndim - 1,)
 
 
-def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5):
+def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
     """Group normalisation (MATLAB's groupnorm): each observation over its spatial axes and the
     channels of each of ``numGroups`` groups (a number, ``"all-channels"`` for one group or
     ``"channel-wise"`` for one group per channel).  ``offset`` and ``scaleFactor`` are (C,).
@@ -650,6 +670,9 @@ def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5):
     >>> Y.shape, round(float(np.mean(Y)), 4)
     ((1, 2, 2, 2), 0.0)
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("groupnorm", groupnorm, (X, numGroups, offset, scaleFactor), {"Epsilon": Epsilon},
+                             DataFormat)
     grouped = np.reshape(X, group_shape(X, numGroups))
     axes = group_axes(X)
     mu = np.mean(grouped, axis=axes, keepdims=True)

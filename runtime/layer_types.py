@@ -71,7 +71,7 @@ def finddim(layout, label):
     >>> finddim(NetworkDataLayout((1, 50, 3), "BTC"), "T")
     [1]
     """
-    return layout.finddim(label)
+    return layout.finddim(label) if hasattr(layout, "finddim") else []
 
 
 def default_format(ndim):

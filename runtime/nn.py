@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import defrule, nondifferentiable
+from .formats import check_fixed_layout, format_of, run_formatted
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -86,7 +87,7 @@ def _sigmoid_rule(g, ans, x):
     return g * np.conj(ans * (1 - ans))
 
 
-def softmax(x, axis=-1):
+def softmax(x, axis=-1, DataFormat=None):
     """Softmax along ``axis``: ``exp(x) / sum(exp(x), axis)``.
 
     MATLAB's softmax normalises over the channel dimension 'C'; in sct's
@@ -97,6 +98,8 @@ def softmax(x, axis=-1):
     >>> np.round(softmax(np.array([[1.0, 2.0, 3.0]])), 4)
     array([[0.09  , 0.2447, 0.6652]])
     """
+    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+        return run_formatted("softmax", softmax, (x,), {}, DataFormat)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -110,7 +113,7 @@ def _softmax_rule(g, ans, x, axis=-1):
 # --- fully connected ----------------------------------------------------------------------
 
 
-def fullyconnect(x, weights, bias):
+def fullyconnect(x, weights, bias, DataFormat=None):
     """Fully connected layer: ``x @ weights.T + bias``.
 
     ``x`` is ``(batch, in)``, or ``(in,)`` for one observation, or
@@ -124,6 +127,8 @@ def fullyconnect(x, weights, bias):
     >>> fullyconnect(x, np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([0.0, 10.0]))
     array([[3., 9.]])
     """
+    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+        return run_formatted("fullyconnect", fullyconnect, (x, weights, bias), {}, DataFormat)
     return x @ np.transpose(weights) + bias
 
 
@@ -167,7 +172,7 @@ def log_floor(y_pred):
     return np.finfo(dtype).tiny
 
 
-def crossentropy(y_pred, targets, axis=-1, reduction="mean"):
+def crossentropy(y_pred, targets, axis=-1, reduction="mean", DataFormat=None):
     """Categorical cross-entropy of probabilities ``y_pred`` (e.g. softmax outputs) and ``targets``.
 
     ``loss = -sum(targets * log(y_pred)) / N`` as MATLAB's ``crossentropy``:
@@ -196,6 +201,9 @@ def crossentropy(y_pred, targets, axis=-1, reduction="mean"):
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
+        return run_formatted("crossentropy", crossentropy, (y_pred, targets), {"reduction": reduction},
+                             DataFormat)
     tiny = log_floor(y_pred)
     per_observation = -np.sum(targets * np.log(np.maximum(y_pred, tiny)), axis=axis)
     if reduction == "none":
@@ -242,6 +250,8 @@ def mse(y, targets):
     >>> float(mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     7.5
     """
+    if type(y) is not np.ndarray:
+        check_fixed_layout("mse", y, targets)
     return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
 
 
@@ -274,6 +284,7 @@ def lstm(x, h0, c0, weights, recurrent_weights, bias):
     >>> Y.shape, h.shape, c.shape
     ((2, 5, 4), (2, 4), (2, 4))
     """
+    check_fixed_layout("lstm", x)
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -304,6 +315,7 @@ def gru(x, h0, weights, recurrent_weights, bias):
     >>> Y.shape, h.shape
     ((2, 5, 4), (2, 4))
     """
+    check_fixed_layout("gru", x)
     hidden = np.shape(h0)[-1]
     h = h0
     outputs = []

@@ -356,6 +356,10 @@ def list_tail(grad, head):
 def as_dlarray_data(data, *args, **kwargs):
     """What ``dlarray(data)`` is inside compiled code: the plain array, as dlarray would keep it."""
     from .dlarray import _as_data
+    fmt = args[0] if args else kwargs.get("fmt")
+    if fmt is not None:                     # dlarray(x, "SSCB"): the labels are followed at compile time
+        from .formats import formatted_data
+        return formatted_data(_as_data(data), fmt)
     return _as_data(data)
 
 

@@ -35,6 +35,7 @@ def _bind_runtime() -> None:
 _bind_runtime()
 
 from .runtime.dlarray import dlarray, extractdata
+from .runtime.formats import dims, stripdims
 from .runtime.dlfun import (avgpool, batchnorm, dlconv, dropout, gelu, groupnorm, huber, indexcrossentropy,
                            instancenorm, l1loss, l2loss, layernorm, maxpool, onehotdecode, onehotencode)
 from .runtime.layers import Layer
@@ -50,7 +51,7 @@ from .rules import defrule
 
 __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
            "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "jvp", "jvp_source", "hvp",
-           "SctError", "CompileError", "EvaluationError", "defrule",
+           "SctError", "CompileError", "EvaluationError", "defrule", "dims", "stripdims",
            # deep-learning functions (MATLAB's names)
            "relu", "leakyrelu", "sigmoid", "softmax", "gelu", "crossentropy", "indexcrossentropy", "mse",
            "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "maxpool", "avgpool", "batchnorm",

@@ -305,7 +305,7 @@ class AliasAnalysis:
         """``x[i]`` of a 1-D array argument with no slice: a number or a copy, never a view."""
         base = value.value
         kind = self.kinds.get(base.id) if isinstance(base, gast.Name) else None
-        if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd") and kind[2] == 1):
+        if not (isinstance(kind, tuple) and len(kind) >= 3 and kind[0] in ("dl", "nd") and kind[2] == 1):
             return False
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
         for item in items:

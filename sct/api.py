@@ -12,6 +12,7 @@ from typing import Callable
 
 from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
+from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state
 
 from .cache import ENTRIES as _ENTRIES
@@ -149,7 +150,9 @@ def dlfeval(fun: Callable, *args, **kwargs):
     """
     try:
         if type(fun) is types.FunctionType and not kwargs:      # the usual call: no adapting
-            return wrap_outputs(run_generated(_entry(fun, args).entry, unwrap(args)))
+            compiled = _entry(fun, args)
+            out = wrap_outputs(run_generated(compiled.entry, unwrap(args)))
+            return out if compiled.formats is None else apply_formats(out, compiled.formats)
         return _dlfeval(fun, args, kwargs)
     except SctError as error:
         raise user_error(error, fun)
@@ -186,7 +189,8 @@ def _positional(fun: Callable, args, kwargs) -> tuple:
 
 def run_compiled(compiled: Compiled, args):
     """Run generated code on the plain data of ``args``; wrap arrays that come back."""
-    return wrap_outputs(run_generated(compiled.entry, unwrap(args)))
+    out = wrap_outputs(run_generated(compiled.entry, unwrap(args)))
+    return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
 _CAPTURE = threading.local()        # .log: the warnings of this thread's run of generated code

@@ -37,7 +37,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
     for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers, runtime.dlfun,
-                   runtime.effects):
+                   runtime.effects, runtime.formats):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:
@@ -46,6 +46,8 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                     setattr(ns, public, value)
                     ids[id(value)] = public
     ns.ZERO = runtime.support.ZERO          # the zero adjoint marker, compared by identity
+    ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
+    ns.format_reshape = np.reshape
     return ns, ids
 
 
@@ -62,6 +64,7 @@ class Compiled:
     guards: List[Guard]
     filename: str
     check: Optional[Callable] = None     # check(fn): the guards, for fn (sct.cache.make_check)
+    formats: Any = None                  # the data formats of the outputs (sct.formats), None: none
 
     def __post_init__(self):
         if self.check is None:
@@ -328,6 +331,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         inplace_updates(fdef, rt_name)
     fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)
     rename_straight_line(fdef, namer)
+    from .formats import follow_formats
+    out_formats = None if trusted else follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
     local_names = set(params) | {n.id for n in gast.walk(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     local_names |= {n.name for n in nested}
@@ -389,4 +394,4 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     cache.release_generated(gen_filename, entry)
     attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
     return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
-                    cache.make_check(fn, resolver.guards.values(), attribute_guards))
+                    cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)

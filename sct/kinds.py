@@ -34,11 +34,13 @@ def kind_of(x: Any, traced: bool = False) -> Tuple:
     cls = type(x)
     if cls is dlarray:
         data = x._data
+        if x._fmt:                      # a formatted dlarray: its labels are part of the kind
+            return ("dl", _dtype_str(data.dtype), data.ndim, x._fmt)
         return ("dl", _dtype_str(data.dtype), data.ndim)
     if cls is np.ndarray:
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", _dtype_str(x.dtype), x.ndim)
     if isinstance(x, dlarray):
-        return ("dl", x.dtype.str, x.ndim)
+        return ("dl", x.dtype.str, x.ndim) + ((x._fmt,) if x._fmt else ())
     if isinstance(x, np.ndarray):
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, x.ndim)
     if isinstance(x, (bool, np.bool_)):

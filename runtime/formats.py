@@ -1,0 +1,279 @@
+"""MATLAB's dlarray data formats: labels S, C, B, T, U on the axes of an array.
+
+sct keeps numpy's order of the axes: ``dlarray(X, "SSCB")`` labels the axes of
+``X`` as they are (MATLAB would also permute them into its canonical order
+S.., C, B, T, U; sct does not, so ``dlarray(X, "BSSC")``, the layout sct's
+deep-learning functions use for unformatted data, costs no transpose).  A
+deep-learning function given a formatted input (or ``DataFormat=`` for an
+unformatted one) arranges its data into that layout, computes, and returns the
+result in the input's order of labels, with the format MATLAB gives it.
+
+The *plans* below say how: which arguments are transposed (and flattened),
+which options change, how the result is arranged, and its format.  The same
+plan runs eagerly (outside dlfeval) and is lowered at compile time into
+``np.transpose``/``np.reshape`` statements around the default-layout op
+(``sct/formats.py``), so generated code pays nothing per op for labels.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .registry import defrule, nondifferentiable
+
+LABELS = "SCBTU"
+
+
+def check_format(fmt, ndim: Optional[int] = None, name: str = "dlarray") -> str:
+    """``fmt`` validated as MATLAB does: letters S, C, B, T, U, at most one C, B and T, at least
+    as many labels as ``ndim`` (extra labels are trailing singleton dimensions)."""
+    if not isinstance(fmt, str):
+        raise TypeError(f"{name}: the data format must be a string of the labels S, C, B, T, U, got {fmt!r}")
+    bad = sorted(set(c for c in fmt if c not in LABELS))
+    if bad:
+        raise ValueError(f"{name}: invalid dimension label(s) {''.join(bad)!r} in format {fmt!r}: "
+                         "use S (spatial), C (channel), B (batch), T (time), U (unspecified)")
+    for label in "CBT":
+        if fmt.count(label) > 1:
+            raise ValueError(f"{name}: format {fmt!r} has more than one {label!r} dimension "
+                             "(at most one C, one B and one T)")
+    if ndim is not None and len(fmt) < ndim:
+        raise ValueError(f"{name}: format {fmt!r} has {len(fmt)} labels but the data has {ndim} dimensions")
+    return fmt
+
+
+def formatted_data(data: np.ndarray, fmt: str, name: str = "dlarray") -> np.ndarray:
+    """``data`` with trailing singleton dimensions for the labels beyond its dimensions."""
+    check_format(fmt, data.ndim, name)
+    if len(fmt) > data.ndim:
+        data = data.reshape(data.shape + (1,) * (len(fmt) - data.ndim))
+    return data
+
+
+def format_of(x) -> str:
+    """The labels of a dlarray ("" when unformatted or not a dlarray)."""
+    from .dlarray import dlarray
+    return x._fmt if isinstance(x, dlarray) else ""
+
+
+def dims(X) -> str:
+    """MATLAB's ``dims``: the labels of the dimensions of ``X`` ("" when unformatted).
+
+    >>> from sct import dlarray
+    >>> dims(dlarray(np.zeros((4, 4, 3, 2)), "SSCB"))
+    'SSCB'
+    """
+    return format_of(X)
+
+
+def finddim(X, label) -> List[int]:
+    """MATLAB's ``finddim``: the (0-based) axes of ``X`` labelled ``label`` ([] when none)."""
+    from .dlarray import dlarray
+    if isinstance(X, dlarray):
+        return [i for i, c in enumerate(X._fmt) if c == label]
+    return X.finddim(label) if hasattr(X, "finddim") else []
+
+
+def stripdims(X):
+    """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
+
+    Differentiable (the identity)."""
+    from .dlarray import dlarray
+    if isinstance(X, dlarray):
+        return dlarray(X._data)
+    return X
+
+
+@defrule(stripdims)
+def _stripdims_rule(g, ans, X):
+    return g
+
+
+def relabel(x, fmt: Optional[str]):
+    """``x`` (a dlarray) carrying ``fmt`` when its rank fits (else unformatted); shares the data."""
+    from .dlarray import dlarray, _new_dlarray
+    if not isinstance(x, dlarray):
+        return x
+    out = _new_dlarray(dlarray)
+    out._data = x._data
+    out._fmt = fmt if fmt and len(fmt) == x._data.ndim else ""
+    return out
+
+
+def apply_formats(out, tree):
+    """Put the formats computed at compile time (``tree``: a str, None, or tuples/lists/dicts of
+    them shaped like the outputs) on the dlarrays ``dlfeval`` returns."""
+    if tree is None:
+        return out
+    if isinstance(tree, str):
+        return relabel(out, tree)
+    if isinstance(tree, tuple) and isinstance(out, (tuple, list)) and len(tree) == len(out) and \
+            not hasattr(type(out), "_fields"):
+        return type(out)(apply_formats(o, t) for o, t in zip(out, tree))
+    if isinstance(tree, dict) and isinstance(out, dict):
+        return {k: apply_formats(v, tree.get(k)) for k, v in out.items()}
+    return out
+
+
+# --- plans: how a deep-learning function runs on formatted data --------------------------------
+
+# sct's layout for unformatted data, by rank (README "Data formats")
+DEFAULT_FORMATS = {1: "C", 2: "BC", 3: "BTC", 4: "BSSC", 5: "BSSSC"}
+
+CONV_FUNCTIONS = ("dlconv", "maxpool", "avgpool")
+NORM_FUNCTIONS = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
+LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy")
+# functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
+# unless its labels are that layout
+FIXED_LAYOUT = {"lstm": ("BTC",), "gru": ("BTC",), "attention": ("BTC",), "mse": ("BC", "BSSC", "BTC"),
+                "l1loss": ("BC", "BSSC", "BTC"), "l2loss": ("BC", "BSSC", "BTC"),
+                "huber": ("BC", "BSSC", "BTC"), "indexcrossentropy": ("BC", "BTC")}
+
+
+class Plan:
+    """``pre``: (argument position, permutation, leading axes kept when flattening or None);
+    ``options``: keyword options replaced; ``post``: the permutation of the result (None: none);
+    ``item``: which element of a tuple result is arranged (None: the result itself);
+    ``out_format``: the result's labels."""
+
+    def __init__(self, pre, options, post, out_format, item=None):
+        self.pre = pre
+        self.options = options
+        self.post = post
+        self.out_format = out_format
+        self.item = item
+
+
+def _perm(fmt: str, order: List[int]) -> Optional[Tuple[int, ...]]:
+    perm = tuple(order)
+    return None if perm == tuple(range(len(fmt))) else perm
+
+
+def _inverse(perm):
+    if perm is None:
+        return None
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+def _batch_first_channel_last(fmt: str, fname: str, need_batch: bool = True) -> List[int]:
+    if "C" not in fmt:
+        raise ValueError(f"{fname}: the data format {fmt!r} has no channel dimension 'C'")
+    if need_batch and "B" not in fmt:
+        raise ValueError(f"{fname}: the data format {fmt!r} has no batch dimension 'B'")
+    b = [fmt.index("B")] if "B" in fmt else []
+    rest = [i for i, c in enumerate(fmt) if c not in "BC"]
+    return b + rest + [fmt.index("C")]
+
+
+def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan:
+    """How ``fname`` runs on data labelled ``fmt`` (``formatted``: the input carries the labels,
+    so the result does too; for DataFormat= on unformatted input the result is unformatted, as MATLAB's)."""
+    check_format(fmt, None, fname)
+    keep = fmt if formatted else None
+    if fname in CONV_FUNCTIONS:
+        if sorted(fmt) != sorted("SSCB"):
+            raise ValueError(f"{fname}: sct's {fname} is 2-D: the data format must have two 'S', one 'C' "
+                             f"and one 'B' dimension, got {fmt!r}")
+        order = _batch_first_channel_last(fmt, fname)
+        perm = _perm(fmt, order)
+        return Plan([(0, perm, None)], {}, _inverse(perm), keep)
+    if fname in NORM_FUNCTIONS:
+        order = _batch_first_channel_last(fmt, fname, need_batch=fname != "batchnorm")
+        perm = _perm(fmt, order)
+        opts = {}
+        if fname == "layernorm":
+            which = options.get("OperationDimension", "auto")
+            if which == "auto":
+                opts["OperationDimension"] = "spatial-channel" if "S" in fmt else "channel-only"
+        item = 0 if fname == "batchnorm" and options.get("nargout", 1) == 3 else None
+        return Plan([(0, perm, None)], opts, _inverse(perm), keep, item)
+    if fname == "softmax":
+        if "C" not in fmt:
+            raise ValueError(f"softmax: the data format {fmt!r} has no channel dimension 'C'")
+        return Plan([], {"axis": fmt.index("C")}, None, keep)
+    if fname == "crossentropy":
+        order = _batch_first_channel_last(fmt, fname, need_batch=False)
+        perm = _perm(fmt, order)
+        return Plan([(0, perm, None), (1, perm, None)], {"axis": -1}, None, None)
+    if fname == "fullyconnect":
+        if "B" not in fmt:
+            raise ValueError(f"fullyconnect: the data format {fmt!r} has no batch dimension 'B'")
+        lead = [fmt.index("B")] + ([fmt.index("T")] if "T" in fmt else [])
+        rest = [i for i in range(len(fmt)) if i not in lead]
+        if not rest:
+            raise ValueError(f"fullyconnect: the data format {fmt!r} has no feature dimensions (C, S or U)")
+        perm = _perm(fmt, lead + rest)
+        flatten = len(lead) if len(rest) != 1 else None
+        internal = "B" + ("T" if "T" in fmt else "") + "C"
+        out = "".join(c for c in fmt if c in "BTC") if "C" in fmt else None
+        if out is None:                           # no C: the features become C after B (MATLAB's "CB" order)
+            out = "".join(c for c in fmt if c in "BT")
+            out = "C" + out if fmt.index("B") > min(i for i in rest) else out[:1] + "C" + out[1:]
+        post = _perm(out, [internal.index(c) for c in out])
+        return Plan([(0, perm, flatten)], {}, post, out if formatted else None)
+    raise ValueError(f"{fname} does not take a data format")
+
+
+def flat_shape(x, keep: int):
+    """The shape that flattens every axis of ``x`` after the first ``keep`` into one."""
+    return tuple(np.shape(x)[:keep]) + (-1,)
+
+
+def check_fixed_layout(fname: str, *inputs) -> None:
+    """Refuse a formatted input to a function that does not read labels, unless they are its layout."""
+    for x in inputs:
+        fmt = format_of(x)
+        if fmt and fmt not in FIXED_LAYOUT.get(fname, ()):
+            raise ValueError(f"{fname} does not read data formats yet: its input is laid out as "
+                             f"{' or '.join(FIXED_LAYOUT[fname])}, got a dlarray labelled {fmt!r}; arrange the data "
+                             "(np.transpose) and call stripdims first")
+
+
+def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataFormat=None):
+    """Eager (outside dlfeval) run of ``fn`` on formatted data: by its plan, on plain arrays."""
+    from .dlarray import dlarray
+    X = args[0]
+    fmt = format_of(X)
+    formatted = bool(fmt)
+    if DataFormat is not None:
+        if formatted:
+            raise ValueError(f"{fname}: DataFormat is for unformatted input; the input is labelled {fmt!r}")
+        fmt = DataFormat
+    check_format(fmt, np.ndim(X), fname)
+    if len(fmt) != np.ndim(X):
+        raise ValueError(f"{fname}: the data format {fmt!r} has {len(fmt)} labels but the input has "
+                         f"{np.ndim(X)} dimensions")
+    if fname == "crossentropy" and len(args) > 1 and format_of(args[1]) and format_of(args[1]) != fmt:
+        raise ValueError(f"crossentropy: the targets are labelled {format_of(args[1])!r}, the predictions {fmt!r}")
+    p = plan(fname, fmt, formatted, kwargs)
+    wrap = any(isinstance(a, dlarray) for a in args)
+    plain = [a._data if isinstance(a, dlarray) else a for a in args]
+    for pos, perm, flatten in p.pre:
+        v = np.asarray(plain[pos])
+        if perm is not None:
+            v = np.transpose(v, perm)
+        if flatten is not None:
+            v = np.reshape(v, flat_shape(v, flatten))
+        plain[pos] = v
+    result = fn(*plain, **{**kwargs, **p.options})
+
+    def arrange(y):
+        y = np.asarray(y)
+        if p.post is not None:
+            y = np.transpose(y, p.post)
+        out = dlarray(y) if wrap else y
+        return relabel(out, p.out_format) if wrap and p.out_format else out
+
+    if p.item is not None:
+        result = tuple(arrange(r) if i == p.item else (dlarray(r) if wrap else r) for i, r in enumerate(result))
+        return result
+    return arrange(result)
+
+
+nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted)
+
+__all__ = ["dims", "finddim", "stripdims"]

@@ -1,0 +1,424 @@
+"""Data formats at compile time: the labels of formatted dlarrays followed through a function.
+
+Inside generated code values are plain arrays, so a format is part of an
+argument's kind (``sct.kinds``) and this pass, run on the normalized function
+(one operation per statement), computes the format of every name:
+
+* elementwise operators, numpy's elementwise ufuncs, ``np.where``/``np.clip``
+  and the elementwise deep-learning functions keep the one format of their
+  operands (two different formats: refused, as outside dlfeval);
+* a deep-learning function that reads a layout (``dlconv``, ``maxpool``,
+  ``avgpool``, the normalisations, ``fullyconnect``, ``softmax``,
+  ``crossentropy``) given a formatted input or ``DataFormat=`` is *lowered*
+  into ``np.transpose``/``np.reshape`` statements around the same function in
+  sct's default layout (``sct.runtime.formats.plan``), so its rule and every
+  derivative order are the existing ones; its result gets MATLAB's format;
+* ``dims(x)`` and ``finddim(x, "C")`` become constants, ``stripdims`` drops
+  the labels, ``dlarray(x, "SSCB")`` sets them;
+* any other op gives an unformatted value (never a wrong label).
+
+The formats of the returned values are a tree that ``dlfeval`` puts on its
+outputs, once per call.  Nothing is emitted for a function that meets no
+format.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import gast
+import numpy as np
+
+from .analysis import Resolver, classify_call
+from .errors import CompileError
+from .ir import assign, call, const, load
+from .runtime import dlfun, nn
+from .runtime import formats as rf
+
+
+class _Unknown:
+    def __repr__(self):
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()        # a value whose format differs by path or cannot be followed
+
+
+LAYOUT_OPS = {id(getattr(dlfun, n, None) or getattr(nn, n)): n for n in rf.LAYOUT_FUNCTIONS}
+FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
+ELEMENTWISE = {id(f) for f in (np.where, np.clip, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu, dlfun.dropout)}
+
+
+def tree_of_kind(kind):
+    """The formats inside an argument of this kind (None when there are none)."""
+    if not isinstance(kind, tuple) or not kind:
+        return None
+    tag = kind[0]
+    if tag in ("dl", "nd"):
+        return kind[3] if len(kind) > 3 else None
+    if tag == "seq":
+        items = tuple(tree_of_kind(k) for k in kind[2])
+        return items if any(t is not None for t in items) else None
+    if tag in ("map", "obj"):
+        try:
+            items = {k: tree_of_kind(v) for k, v in kind[2]}
+        except (TypeError, ValueError):
+            return None
+        return items if any(t is not None for t in items.values()) else None
+    return None
+
+
+def has_format(tree) -> bool:
+    if tree is None:
+        return False
+    if isinstance(tree, tuple):
+        return any(has_format(t) for t in tree)
+    if isinstance(tree, dict):
+        return any(has_format(t) for t in tree.values())
+    return True          # a str or UNKNOWN
+
+
+def merge(a, b):
+    if a is b or (type(a) is type(b) and not isinstance(a, _Unknown) and a == b):
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return tuple(merge(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return {k: merge(a[k], b[k]) for k in a}
+    return UNKNOWN
+
+
+def output_tree(tree):
+    """What dlfeval puts on the outputs: UNKNOWN becomes unformatted."""
+    if isinstance(tree, _Unknown):
+        return None
+    if isinstance(tree, tuple):
+        items = tuple(output_tree(t) for t in tree)
+        return items if any(t is not None for t in items) else None
+    if isinstance(tree, dict):
+        items = {k: output_tree(t) for k, t in tree.items()}
+        return items if any(t is not None for t in items.values()) else None
+    return tree
+
+
+def _uses_formats(fdef, resolver: Resolver) -> bool:
+    from .runtime.dlarray import dlarray
+    from .runtime.layer_types import finddim as layout_finddim
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Call):
+            if any(k.arg == "DataFormat" for k in node.keywords):
+                return True
+            target = resolver.resolve(node.func)
+            if target in (rf.dims, rf.finddim, rf.stripdims, layout_finddim) or \
+                    (target is dlarray and (len(node.args) > 1 or node.keywords)):
+                return True
+    return False
+
+
+class FormatPass:
+    def __init__(self, fdef, resolver: Resolver, param_kinds: Dict[str, Any], filename: str, namer,
+                 rt_name: str, mode: str):
+        self.fdef = fdef
+        self.resolver = resolver
+        self.filename = filename
+        self.namer = namer
+        self.rt = rt_name
+        self.mode = mode
+        self.params = {p: tree_of_kind(k) for p, k in param_kinds.items()}
+        self.out = None
+        self.returned = False
+
+    def fail(self, stmt, message: str, construct: str = "data format"):
+        raise CompileError(message, self.filename, getattr(stmt, "lineno", None) or self.fdef.lineno, construct)
+
+    def run(self):
+        if not any(has_format(t) for t in self.params.values()) and not _uses_formats(self.fdef, self.resolver):
+            return None
+        env = dict(self.params)
+        self.fdef.body = self.block(self.fdef.body, env, True)
+        tree = output_tree(self.out)
+        if self.mode == "vjp" and has_format(tree):
+            self.fail(self.fdef, f"{self.fdef.name}() returns a formatted dlarray: sct follows data formats "
+                      "through the function dlfeval runs, not yet out of the functions it calls; label the "
+                      "result there (dlarray(stripdims(y), fmt)) or make the call in that function")
+        return tree
+
+    # --- statements ---------------------------------------------------------------------------
+    def block(self, stmts: List, env: Dict[str, Any], rewrite: bool) -> List:
+        out: List = []
+        for s in stmts:
+            out.extend(self.statement(s, env, rewrite))
+        return out
+
+    def statement(self, s, env, rewrite):
+        if isinstance(s, gast.Assign):
+            return self.assignment(s, env, rewrite)
+        if isinstance(s, gast.If):
+            left, right = dict(env), dict(env)
+            body = self.block(s.body, left, rewrite)
+            orelse = self.block(s.orelse, right, rewrite)
+            for k in set(left) | set(right):
+                env[k] = merge(left.get(k), right.get(k))
+            if rewrite:
+                s.body, s.orelse = body, orelse
+            return [s]
+        if isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For):
+                for n in gast.walk(s.target):
+                    if isinstance(n, gast.Name):
+                        env[n.id] = None
+            for _ in range(20):
+                inner = dict(env)
+                self.block(s.body, inner, False)
+                new = {k: merge(env.get(k), inner.get(k)) for k in set(env) | set(inner)}
+                if all(new[k] is env.get(k) or (not isinstance(new[k], _Unknown) and new[k] == env.get(k))
+                       for k in new):
+                    break
+                env.update(new)
+            else:
+                for k in list(env):
+                    if has_format(env[k]):
+                        env[k] = UNKNOWN
+            body = self.block(s.body, dict(env), rewrite)
+            orelse = self.block(s.orelse, env, rewrite)
+            if rewrite:
+                s.body, s.orelse = body, orelse
+            return [s]
+        if isinstance(s, gast.Return):
+            tree = self.expr(s.value, env, s) if s.value is not None else None
+            self.out = tree if not self.returned else merge(self.out, tree)
+            self.returned = True
+            return [s]
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            self.call(s, s.value, env, False)
+            return [s]
+        return [s]
+
+    def assignment(self, s, env, rewrite):
+        target = s.targets[0]
+        if isinstance(s.value, gast.Call):
+            tree, new = self.call(s, s.value, env, rewrite)
+        else:
+            tree, new = self.expr(s.value, env, s), None
+        if isinstance(target, gast.Name):
+            env[target.id] = tree
+        elif isinstance(target, gast.Tuple):
+            for i, e in enumerate(target.elts):
+                if isinstance(e, gast.Name):
+                    env[e.id] = tree[i] if isinstance(tree, tuple) and i < len(tree) else \
+                        (UNKNOWN if isinstance(tree, _Unknown) else None)
+        return new if new is not None else [s]
+
+    # --- expressions ----------------------------------------------------------------------------
+    def expr(self, v, env, stmt):
+        if isinstance(v, gast.Name):
+            return env.get(v.id, self.params.get(v.id))
+        if isinstance(v, (gast.Tuple, gast.List)):
+            items = tuple(self.expr(e, env, stmt) for e in v.elts)
+            return items if any(has_format(t) for t in items) else None
+        if isinstance(v, gast.Dict):
+            items = {k.value: self.expr(e, env, stmt) for k, e in zip(v.keys, v.values)
+                     if isinstance(k, gast.Constant)}
+            return items if any(has_format(t) for t in items.values()) else None
+        if isinstance(v, gast.Subscript):
+            base = self.expr(v.value, env, stmt)
+            if isinstance(base, _Unknown):
+                return UNKNOWN
+            key = v.slice
+            if isinstance(base, tuple) and isinstance(key, gast.Constant) and isinstance(key.value, int) \
+                    and -len(base) <= key.value < len(base):
+                return base[key.value]
+            if isinstance(base, dict) and isinstance(key, gast.Constant):
+                return base.get(key.value)
+            if isinstance(base, str):
+                items = key.elts if isinstance(key, gast.Tuple) else [key]
+                return base if all(isinstance(i, gast.Slice) for i in items) and len(items) <= len(base) \
+                    else None
+            return None
+        if isinstance(v, gast.Attribute):
+            base = self.expr(v.value, env, stmt)
+            if isinstance(base, dict):
+                return base.get(v.attr)
+            return None
+        if isinstance(v, gast.BinOp):
+            if isinstance(v.op, gast.MatMult):
+                return None
+            return self.combine([self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)], stmt)
+        if isinstance(v, gast.UnaryOp):
+            return None if isinstance(v.op, gast.Not) else self.expr(v.operand, env, stmt)
+        if isinstance(v, gast.Compare):
+            return self.combine([self.expr(v.left, env, stmt)] + [self.expr(c, env, stmt) for c in v.comparators],
+                                stmt)
+        if isinstance(v, gast.IfExp):
+            return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
+        return None
+
+    def combine(self, trees, stmt):
+        fmts = set()
+        for t in trees:
+            if isinstance(t, _Unknown):
+                return UNKNOWN
+            if isinstance(t, str):
+                fmts.add(t)
+        if len(fmts) > 1:
+            a, b = sorted(fmts)[:2]
+            self.fail(stmt, f"dlarray formats {a!r} and {b!r} differ: sct keeps numpy's order of dimensions "
+                      "(it does not permute by labels); arrange the data (np.transpose) and relabel, or call "
+                      "stripdims")
+        return fmts.pop() if fmts else None
+
+    # --- calls ----------------------------------------------------------------------------------
+    def call(self, stmt, node: gast.Call, env, rewrite):
+        """(the result's format tree, replacement statements or None)."""
+        from .runtime.dlarray import dlarray
+        from .runtime.layer_types import finddim as layout_finddim
+        info = classify_call(node, self.resolver)
+        target = info.obj
+        args = [self.expr(a, env, stmt) for a in node.args]
+        kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg}
+        if info.kind == "create":
+            fmt_node = node.args[1] if len(node.args) > 1 else \
+                next((k.value for k in node.keywords if k.arg == "fmt"), None)
+            if fmt_node is None:
+                return (args[0] if args else None), None
+            if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
+                self.fail(stmt, "dlarray(x, fmt) inside dlfeval needs the format as a literal string "
+                          "(the labels are followed when the function is compiled)")
+            if has_format(args[0] if args else None):
+                self.fail(stmt, "dlarray(x, fmt): x is already formatted; call stripdims first")
+            try:
+                rf.check_format(fmt_node.value)
+            except (TypeError, ValueError) as exc:
+                self.fail(stmt, str(exc))
+            return fmt_node.value, None
+        if info.kind == "site":
+            xs = args[1:]
+            return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), None
+        if info.kind == "stop":
+            return None, None
+        if target is rf.dims or target is rf.finddim or target is layout_finddim:
+            x = args[0] if args else None
+            if isinstance(x, _Unknown) or isinstance(x, (tuple, dict)):
+                self.fail(stmt, f"{target.__name__}: the format of its argument is not known when the function "
+                          "is compiled (it differs by path, or comes from a call sct does not follow)")
+            if target is layout_finddim and x is None and node.args and isinstance(node.args[0], gast.Name) \
+                    and node.args[0].id not in self.params and node.args[0].id not in env:
+                return None, None              # a NetworkDataLayout: runs as written
+            fmt = x or ""
+            if target is rf.dims:
+                value = const(fmt)
+            else:
+                label = node.args[1] if len(node.args) > 1 else None
+                if not (isinstance(label, gast.Constant) and isinstance(label.value, str)):
+                    self.fail(stmt, "finddim(x, label) inside dlfeval needs the label as a literal string")
+                value = gast.List(elts=[const(i) for i, c in enumerate(fmt) if c == label.value], ctx=gast.Load())
+            if rewrite and isinstance(stmt, gast.Assign):
+                stmt.value = value
+            return None, None
+        if target is rf.stripdims:
+            return None, None
+        if info.kind in ("op", "nondiff", "plain", "function") and id(target) in LAYOUT_OPS:
+            return self.lower(stmt, node, LAYOUT_OPS[id(target)], args, env, rewrite)
+        if info.kind in ("op", "nondiff", "plain", "function") and id(target) in FIXED_OPS:
+            name = FIXED_OPS[id(target)]
+            for t in args + list(kws.values()):
+                if isinstance(t, _Unknown) or (isinstance(t, str) and t not in rf.FIXED_LAYOUT[name]):
+                    self.fail(stmt, f"{name} does not read data formats yet: its input is laid out as "
+                              f"{' or '.join(rf.FIXED_LAYOUT[name])}; arrange the data (np.transpose) and call "
+                              "stripdims first")
+            return None, None
+        if info.kind in ("op", "nondiff", "plain") and (id(target) in ELEMENTWISE or (
+                isinstance(target, np.ufunc) and target.signature is None)):
+            return self.combine(args + list(kws.values()), stmt), None
+        if info.kind in ("function", "method") and info.rule is None:
+            receiver = [env.get(info.receiver, self.params.get(info.receiver))] if info.receiver else []
+            if any(has_format(t) for t in args + list(kws.values()) + receiver):
+                name = getattr(target, "__name__", None) or info.method or "the function"
+                self.fail(stmt, f"a formatted dlarray is passed to {name}(): sct follows data formats through "
+                          "the function dlfeval runs, not yet into the functions it calls. Pass stripdims(x) "
+                          "and give the deep-learning calls there DataFormat=..., or make the calls in this "
+                          "function", "formatted argument")
+        return None, None
+
+    def lower(self, stmt, node, fname, args, env, rewrite):
+        x = args[0] if args else None
+        explicit = next((k for k in node.keywords if k.arg == "DataFormat"), None)
+        if explicit is not None:
+            if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
+                self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
+            if isinstance(x, str):
+                self.fail(stmt, f"{fname}: DataFormat is for unformatted input; the input is labelled {x!r}")
+            fmt, formatted = explicit.value.value, False
+        elif isinstance(x, str):
+            fmt, formatted = x, True
+        elif isinstance(x, _Unknown):
+            self.fail(stmt, f"{fname}: the format of its input is not known when the function is compiled (it "
+                      "differs by path, or comes from a call sct does not follow): give DataFormat= on "
+                      "stripdims(x)")
+        else:
+            return None, None
+        if fname == "crossentropy" and len(args) > 1:
+            t = args[1]
+            if isinstance(t, _Unknown) or (isinstance(t, str) and t != fmt):
+                self.fail(stmt, f"crossentropy: the targets are labelled {t!r}, the predictions {fmt!r}")
+        options = {}
+        for k in node.keywords:
+            if k.arg in ("OperationDimension", "nargout"):
+                if not isinstance(k.value, gast.Constant):
+                    self.fail(stmt, f"{fname}: {k.arg} must be a literal with formatted data")
+                options[k.arg] = k.value.value
+        try:
+            p = rf.plan(fname, fmt, formatted, options)
+        except (TypeError, ValueError) as exc:
+            self.fail(stmt, str(exc))
+        tree = p.out_format
+        if p.item is not None:
+            tree = (p.out_format, None, None) if p.out_format else None
+        if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+            return tree, None
+        line = stmt.lineno
+        result = stmt.targets[0].id
+        new: List = []
+
+        def emit(base, value):
+            name = self.namer.fresh(base)
+            s = assign(name, value, line)
+            new.append(s)
+            return name
+
+        new_args = list(node.args)
+        for pos, perm, flatten in p.pre:
+            if pos >= len(new_args):
+                self.fail(stmt, f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
+            a = new_args[pos]
+            if perm is not None:
+                a = load(emit(result + "_arranged", call(f"{self.rt}.format_transpose",
+                                                         [a, gast.Tuple(elts=[const(i) for i in perm],
+                                                                        ctx=gast.Load())])))
+            if flatten is not None:
+                shape = emit(result + "_shape", call(f"{self.rt}.flat_shape", [a, const(flatten)]))
+                a = load(emit(result + "_flat", call(f"{self.rt}.format_reshape", [a, load(shape)])))
+            new_args[pos] = a
+        keywords = [k for k in node.keywords if k.arg != "DataFormat" and k.arg not in p.options]
+        keywords += [gast.keyword(arg=k, value=const(v)) for k, v in p.options.items()]
+        core = gast.Call(func=node.func, args=new_args, keywords=keywords)
+        perm_node = gast.Tuple(elts=[const(i) for i in p.post], ctx=gast.Load()) if p.post is not None else None
+        if p.post is None:
+            new.append(assign(result, core, line))
+        elif p.item is None:
+            inner = emit(result + "_core", core)
+            new.append(assign(result, call(f"{self.rt}.format_transpose", [load(inner), perm_node]), line))
+        else:
+            inner = emit(result + "_core", core)
+            parts = []
+            for i in range(3):
+                part = emit(f"{result}_{i}", gast.Subscript(value=load(inner), slice=const(i), ctx=gast.Load()))
+                if i == p.item:
+                    part = emit(f"{result}_{i}", call(f"{self.rt}.format_transpose", [load(part), perm_node]))
+                parts.append(load(part))
+            new.append(assign(result, gast.Tuple(elts=parts, ctx=gast.Load()), line))
+        return tree, new
+
+
+def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):
+    """Run the pass on ``fdef`` (rewriting it); the formats of its result (None: unformatted)."""
+    return FormatPass(fdef, resolver, param_kinds, filename, namer, rt_name, mode).run()
