@@ -109,7 +109,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
-        if method == "__call__" and "out" not in kwargs:
+        if method == "__call__" and "out" not in kwargs and ufunc.signature is None:
             return _elementwise_result(result, _common_format(inputs))
         return _wrap_result(result)
 

@@ -307,7 +307,7 @@ def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=N
 
 
 @defrule(dlconv, wrt=("X", "weights", "bias"))
-def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0):
+def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None):
     return (conv_input_adjoint(g, weights, np.shape(X),
                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
             conv_filter_adjoint(X, g, np.shape(weights),
@@ -382,7 +382,7 @@ def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
 
 
 @defrule(maxpool)
-def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
+def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None):
     return maxpool_scatter(g, X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
 
 
@@ -429,7 +429,7 @@ def avgpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
 
 
 @defrule(avgpool)
-def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
+def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None):
     return avgpool_scatter(g, np.shape(X), pool_geometry(np.shape(X), poolsize, Stride, Padding))
 
 

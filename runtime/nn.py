@@ -106,7 +106,7 @@ def softmax(x, axis=-1, DataFormat=None):
 
 
 @defrule(softmax)
-def _softmax_rule(g, ans, x, axis=-1):
+def _softmax_rule(g, ans, x, axis=-1, DataFormat=None):
     return np.conj(ans) * (g - np.sum(g * np.conj(ans), axis=axis, keepdims=True))
 
 
@@ -139,7 +139,7 @@ def fullyconnect_weights_adjoint(g, x, weights):
 
 
 @defrule(fullyconnect, wrt=("x", "weights", "bias"))
-def _fullyconnect_rule(g, ans, x, weights, bias):
+def _fullyconnect_rule(g, ans, x, weights, bias, DataFormat=None):
     return (g @ np.conj(weights),
             fullyconnect_weights_adjoint(g, x, weights),
             unbroadcast(g, bias))
@@ -224,7 +224,7 @@ def crossentropy_adjoint_scale(g, y_pred, axis, reduction):
 
 
 @defrule(crossentropy, wrt=("y_pred", "targets"))
-def _crossentropy_rule(g, ans, y_pred, targets, axis=-1, reduction="mean"):
+def _crossentropy_rule(g, ans, y_pred, targets, axis=-1, reduction="mean", DataFormat=None):
     return (unbroadcast(np.where(y_pred > log_floor(y_pred),
                                  -crossentropy_adjoint_scale(g, y_pred, axis, reduction) * np.conj(targets)
                                  / np.where(y_pred > log_floor(y_pred), y_pred, 1), 0), y_pred),
