@@ -68,7 +68,12 @@ def dims(X) -> str:
 
 
 def finddim(X, label) -> List[int]:
-    """MATLAB's ``finddim``: the (0-based) axes of ``X`` labelled ``label`` ([] when none)."""
+    """MATLAB's ``finddim``: the (0-based) axes of ``X`` labelled ``label`` ([] when none).
+
+    >>> from sct import dlarray
+    >>> finddim(dlarray(np.zeros((4, 4, 3, 2)), "SSCB"), "S")
+    [0, 1]
+    """
     from .dlarray import dlarray
     if isinstance(X, dlarray):
         return [i for i, c in enumerate(X._fmt) if c == label]
@@ -78,7 +83,12 @@ def finddim(X, label) -> List[int]:
 def stripdims(X):
     """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
 
-    Differentiable (the identity)."""
+    Differentiable (the identity).
+
+    >>> from sct import dlarray
+    >>> dims(stripdims(dlarray(np.zeros((3, 2)), "CB")))
+    ''
+    """
     from .dlarray import dlarray
     if isinstance(X, dlarray):
         return dlarray(X._data)
