@@ -35,8 +35,9 @@ def _bind_runtime() -> None:
 _bind_runtime()
 
 from .runtime.dlarray import dlarray, extractdata
-from .runtime.dlfun import (avgpool, batchnorm, dlconv, dropout, gelu, groupnorm, huber, indexcrossentropy,
-                           instancenorm, l1loss, l2loss, layernorm, maxpool, onehotdecode, onehotencode)
+from .runtime.dlfun import (avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, groupnorm, huber,
+                           indexcrossentropy, instancenorm, l1loss, l2loss, layernorm, maxpool, maxunpool,
+                           onehotdecode, onehotencode)
 from .runtime.layers import Layer
 from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
 from .runtime.optim import adamupdate, dlupdate, rmspropupdate, sgdmupdate
@@ -53,7 +54,8 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            "SctError", "CompileError", "EvaluationError", "defrule",
            # deep-learning functions (MATLAB's names)
            "relu", "leakyrelu", "sigmoid", "softmax", "gelu", "crossentropy", "indexcrossentropy", "mse",
-           "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "maxpool", "avgpool", "batchnorm",
+           "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool",
+           "batchnorm",
            "layernorm", "instancenorm", "groupnorm", "dropout", "onehotencode", "onehotdecode",
            "lstm", "gru", "embed", "attention", "Layer",
            # optimizers
