@@ -28,12 +28,12 @@ import numbers
 
 import numpy as np
 
-from .dlfun import avgpool, batchnorm, dlconv, dropout, gelu, layernorm, maxpool
+from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool
 from .layers import Layer
 from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softmax
 
 __all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer", "sequenceInputLayer",
-           "fullyConnectedLayer", "convolution2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
+           "fullyConnectedLayer", "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
            "reluLayer", "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer",
            "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer",
            "embeddingLayer", "additionLayer", "concatenationLayer", "flattenLayer"]
@@ -350,6 +350,52 @@ def convolution2dLayer(filterSize, numFilters, Name="", Stride=1, Padding=0, Dil
     """
     return Convolution2DLayer(filterSize, numFilters, Name, Stride, Padding, DilationFactor,
                               WeightsInitializer, BiasInitializer, Weights, Bias)
+
+
+class TransposedConvolution2DLayer(Convolution2DLayer):
+    Type = "2-D Transposed Convolution"
+    BaseName = "transconv"
+
+    def initialize(self, layout):
+        self.NumChannels = _channels(layout, self.Name)
+        kh, kw = self.FilterSize
+        shape = (kh, kw, self.NumFilters, self.NumChannels)        # MATLAB's (h, w, numFilters, numChannels)
+        fan_in = kh * kw * self.NumFilters                           # MATLAB's Glorot/He for transposed layers
+        fan_out = kh * kw * self.NumChannels
+        if self.Weights is None:
+            self.Weights = initial_values(self.WeightsInitializer, shape, fan_in, fan_out, self.Name)
+        else:
+            self.Weights = _given(self.Weights, shape, self.Name, "Weights")
+        if self.Bias is None:
+            self.Bias = initial_values(self.BiasInitializer, (self.NumFilters,), fan_in, fan_out, self.Name)
+        return self
+
+    def predict(self, X):
+        return dltranspconv(X, self.Weights, self.Bias, Stride=self.Stride, DilationFactor=self.DilationFactor,
+                            Cropping=self.Cropping)
+
+    def describe(self):
+        return f"{self.NumFilters} {self.FilterSize[0]}x{self.FilterSize[1]} filters, stride {self.Stride}, " \
+            f"cropping {self.Cropping!r}"
+
+
+def transposedConv2dLayer(filterSize, numFilters, Name="", Stride=1, Cropping=0, DilationFactor=1,
+                          WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None):
+    """2-D transposed convolution (``dltranspconv``) with ``numFilters`` filters of ``filterSize``
+    (an int or (h, w)); options as MATLAB's layer: ``Stride`` (default 1), ``Cropping`` (0, a
+    number, [a, b], [[t, l], [b, r]] or "same": output ``Stride * input``), ``DilationFactor``.
+    Learnables ``Weights`` (h, w, numFilters, numChannels) and ``Bias`` (numFilters,).
+
+    >>> net = dlnetwork([imageInputLayer((4, 4, 3)), transposedConv2dLayer(3, 8, Stride=2, Cropping="same")],
+    ...                 Seed=0)
+    >>> net.Learnables["transconv", "Weights"].shape, predict(net, np.ones((2, 4, 4, 3))).shape
+    ((3, 3, 8, 3), (2, 8, 8, 8))
+    """
+    layer = TransposedConvolution2DLayer(filterSize, numFilters, Name, Stride, 0, DilationFactor,
+                                         WeightsInitializer, BiasInitializer, Weights, Bias)
+    del layer.Padding
+    layer.Cropping = Cropping
+    return layer
 
 
 # --- normalisation ---------------------------------------------------------------------------------

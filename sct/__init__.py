@@ -69,7 +69,7 @@ from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooli
                                  embeddingLayer, featureInputLayer, finddim, flattenLayer, fullyConnectedLayer,
                                  geluLayer, gruLayer, imageInputLayer, layerNormalizationLayer, leakyReluLayer,
                                  lstmLayer, maxPooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
-                                 softmaxLayer, tanhLayer)
+                                 softmaxLayer, tanhLayer, transposedConv2dLayer)
 from .runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
                              predict, resetState)
 from .runtime.table import Table  # noqa: E402
@@ -77,7 +77,7 @@ from .runtime.table import Table  # noqa: E402
 __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "connectLayers", "getLayer",
             "resetState", "Table", "NetworkDataLayout", "finddim",
             "featureInputLayer", "imageInputLayer", "sequenceInputLayer", "fullyConnectedLayer",
-            "convolution2dLayer", "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer",
+            "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer",
             "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
             "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
