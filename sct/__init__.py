@@ -40,7 +40,7 @@ from .runtime.dlfun import (avgpool, batchnorm, dlconv, dltranspconv, dropout, g
                            onehotdecode, onehotencode)
 from .runtime.layers import Layer
 from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
-from .runtime.optim import adamupdate, dlupdate, rmspropupdate, sgdmupdate
+from .runtime.optim import adamupdate, dlupdate, lbfgsState, lbfgsupdate, rmspropupdate, sgdmupdate
 
 from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
 from . import transform_calls  # noqa: F401  (installs the runtime's hooks)
@@ -59,7 +59,7 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            "layernorm", "instancenorm", "groupnorm", "dropout", "onehotencode", "onehotdecode",
            "lstm", "gru", "embed", "attention", "Layer",
            # optimizers
-           "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
+           "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState",
            "clear_cache"]
 
 # networks, layers, tables and mini-batches (issue 9)
