@@ -738,13 +738,43 @@ def flattenLayer(Name=""):
 # --- recurrent and embedding ----------------------------------------------------------------------
 
 
+def check_recurrent_state(state, X, hidden, name, what):
+    """Refuse a stored recurrent state whose observations do not match the input's batch."""
+    shape = tuple(np.shape(state))
+    batch = np.shape(X)[0]
+    if len(shape) != 2 or shape[1] != hidden or shape[0] not in (1, batch):
+        raise ValueError(f"{name}: the {what} in the network's State has shape {shape}; the input has {batch} "
+                         f"observations, which needs (1, {hidden}) or ({batch}, {hidden}); reset it with "
+                         "net = resetState(net) before a batch of another size")
+    return batch
+
+
+def recurrent_initial(state, X, hidden, name, what):
+    """The state a recurrent layer starts from: the stored one, one row per observation."""
+    batch = check_recurrent_state(state, X, hidden, name, what)
+    return state + np.zeros((batch, hidden))
+
+
+def _state_value(value, hidden, name, what):
+    """A user's initial HiddenState / CellState (MATLAB's numHiddenUnits-by-1) as a (1, hidden) row."""
+    if value is None:
+        return np.zeros((1, hidden))
+    a = np.asarray(value, dtype=np.float64) if not hasattr(value, "dtype") else np.asarray(value)
+    if a.size == hidden:
+        return a.reshape(1, hidden)
+    if a.ndim == 2 and a.shape[1] == hidden:
+        return a
+    raise ValueError(f"{name}: {what} must have {hidden} values (one per hidden unit), got shape {a.shape}")
+
+
 class LSTMLayer(BuiltinLayer):
     Type = "LSTM"
     BaseName = "lstm"
     learnables = ("InputWeights", "RecurrentWeights", "Bias")
+    state = ("HiddenState", "CellState")
 
     def __init__(self, num_hidden, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                 BiasInitializer):
+                 BiasInitializer, HiddenState=None, CellState=None):
         if OutputMode not in ("sequence", "last"):
             raise ValueError(f"lstmLayer: OutputMode must be 'sequence' or 'last', got {OutputMode!r}")
         self.NumHiddenUnits = int(num_hidden)
@@ -757,6 +787,8 @@ class LSTMLayer(BuiltinLayer):
         self.InputWeights = None
         self.RecurrentWeights = None
         self.Bias = None
+        self.HiddenState = HiddenState
+        self.CellState = CellState
 
     gates = 4
 
@@ -776,55 +808,77 @@ class LSTMLayer(BuiltinLayer):
                 self.Bias = np.concatenate([np.zeros(h), np.ones(h), np.zeros(2 * h)])
             else:
                 self.Bias = initial_values(self.BiasInitializer, (g,), c, g, self.Name)
+        # the state's initial values (what resetState goes back to) stay with the layer
+        self.InitialState = {n: _state_value(getattr(self, n), h, self.Name, n) for n in self.state}
+        for n in self.state:
+            setattr(self, n, self.InitialState[n].copy())
         return self
 
     def predict(self, X):
-        h0 = np.zeros((np.shape(X)[0], self.NumHiddenUnits))
-        Y, h, c = lstm(X, h0, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
+        c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
+        Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias)
         if self.OutputMode == "last":
-            return h
-        return Y
+            return h, h, c
+        return Y, h, c
 
     def describe(self):
         return f"{self.NumHiddenUnits} hidden units, output mode {self.OutputMode!r}"
 
 
 def lstmLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
-              RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate"):
+              RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate", HiddenState=None,
+              CellState=None):
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
-    or "last" (batch, H).  The hidden and cell states start at zero for every call.
+    or "last" (batch, H).
+
+    As MATLAB's layer, the hidden and cell states are the network's state: rows ``HiddenState``
+    and ``CellState`` of ``net.State``, (1, H) at first -- zeros, or the values given as
+    ``HiddenState=`` / ``CellState=`` (MATLAB's numHiddenUnits-by-1) -- broadcast over the batch.
+    Each call starts from them; ``forward`` and ``predict(net, X, nargout=2)`` return the states
+    after the last time step ((batch, H), one row per observation) in the state table, which the
+    next call uses once assigned (``net.State = state``); ``resetState(net)`` puts the initial
+    values back.  A stored state of another batch size than the input is refused.
 
     >>> net = dlnetwork([sequenceInputLayer(3), lstmLayer(5, OutputMode="last")], Seed=0)
-    >>> predict(net, np.ones((2, 7, 3))).shape
+    >>> predict(net, np.ones((2, 7, 3))).shape, net.State.Parameter
+    ((2, 5), ('HiddenState', 'CellState'))
+    >>> Y, state = predict(net, np.ones((2, 7, 3)), nargout=2)
+    >>> state["lstm", "HiddenState"].shape
     (2, 5)
     """
     return LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                     BiasInitializer)
+                     BiasInitializer, HiddenState, CellState)
 
 
 class GRULayer(LSTMLayer):
     Type = "GRU"
     BaseName = "gru"
     gates = 3
+    state = ("HiddenState",)
 
     def predict(self, X):
-        h0 = np.zeros((np.shape(X)[0], self.NumHiddenUnits))
+        h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
         if self.OutputMode == "last":
-            return h
-        return Y
+            return h, h
+        return Y, h
 
 
 def gruLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
-             RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros"):
+             RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros", HiddenState=None):
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
+    Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
+    ``lstmLayer``.
 
     >>> net = dlnetwork([sequenceInputLayer(3), gruLayer(5)], Seed=0)
-    >>> predict(net, np.ones((2, 7, 3))).shape
-    (2, 7, 5)
+    >>> predict(net, np.ones((2, 7, 3))).shape, net.State.Parameter
+    ((2, 7, 5), ('HiddenState',))
     """
-    return GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                    BiasInitializer)
+    layer = GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                     BiasInitializer, HiddenState)
+    del layer.CellState
+    return layer
 
 
 class EmbeddingLayer(BuiltinLayer):
@@ -915,3 +969,7 @@ def concatenationLayer(dim, numInputs, Name=""):
     if not (dim == "C" or isinstance(dim, numbers.Integral)):
         raise ValueError(f"concatenationLayer: dim must be 'C' or an axis, got {dim!r}")
     return ConcatenationLayer(dim, numInputs, Name)
+
+
+from .registry import nondifferentiable  # noqa: E402
+nondifferentiable(check_recurrent_state)

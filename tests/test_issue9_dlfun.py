@@ -280,3 +280,92 @@ def test_maxunpool_float32_inside_dlfeval():
     expected = np.zeros(x.size, np.float32)
     expected[idx.ravel()] = 8 * y.ravel()
     assert_close(extractdata(g), expected.reshape(x.shape), 1e-6, 1e-6)
+
+
+# --- recurrent layers keep their state in net.State ---------------------------------------------------
+
+
+def _lstm_values(net, name="lstm"):
+    return [extractdata(net.Learnables[name, p]) for p in ("InputWeights", "RecurrentWeights", "Bias")]
+
+
+def test_lstm_state_rows_forward_predict_and_reset():
+    net = dlnetwork([sct.sequenceInputLayer(3), sct.lstmLayer(4, Name="lstm"), sct.fullyConnectedLayer(2)],
+                    Seed=5)
+    assert net.State.Layer == ("lstm", "lstm") and net.State.Parameter == ("HiddenState", "CellState")
+    assert_close(extractdata(net.State["lstm", "HiddenState"]), np.zeros((1, 4)), 0, 0)
+    w, r, b = _lstm_values(net)
+    X1, X2 = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 4, 3))
+    zeros = np.zeros((2, 4))
+    y_all, h_all, c_all = sct.lstm(np.concatenate([X1, X2], axis=1), zeros, zeros, w, r, b)
+    y1, h1, c1 = sct.lstm(X1, zeros, zeros, w, r, b)
+    _, state = forward(net, X1)
+    assert_close(extractdata(state["lstm", "HiddenState"]), h1, 1e-12, 1e-12)
+    assert_close(extractdata(state["lstm", "CellState"]), c1, 1e-12, 1e-12)
+    assert_close(extractdata(net.State["lstm", "CellState"]), np.zeros((1, 4)), 0, 0)  # net itself unchanged
+    Y, state_p = predict(net, X1, nargout=2)
+    assert_close(extractdata(state_p["lstm", "HiddenState"]), h1, 1e-12, 1e-12)
+    # stateful prediction: continuing from the stored state is the same as running the whole sequence
+    net.State = state
+    W, B = extractdata(net.Learnables["fc", "Weights"]), extractdata(net.Learnables["fc", "Bias"])
+    assert_close(extractdata(predict(net, X2)), y_all[:, 5:] @ W.T + B, 1e-12, 1e-12)
+    _, state2 = forward(net, X2)
+    assert_close(extractdata(state2["lstm", "HiddenState"]), h_all, 1e-12, 1e-12)
+    assert_close(extractdata(state2["lstm", "CellState"]), c_all, 1e-12, 1e-12)
+    # resetState: back to the initial (zero) states
+    fresh = sct.resetState(net)
+    assert_close(extractdata(fresh.State["lstm", "HiddenState"]), np.zeros((1, 4)), 0, 0)
+    assert_close(extractdata(predict(fresh, X2)), sct.lstm(X2, zeros, zeros, w, r, b)[0] @ W.T + B, 1e-12, 1e-12)
+    # a stored state of another batch size is refused
+    with pytest.raises(ValueError, match="resetState"):
+        predict(net, rng.standard_normal((3, 2, 3)))
+
+
+def test_given_initial_states_and_gru():
+    h0, c0 = rng.standard_normal(3), rng.standard_normal(3)
+    net = dlnetwork([sct.sequenceInputLayer(2), sct.lstmLayer(3, Name="lstm", OutputMode="last",
+                                                               HiddenState=h0, CellState=c0)], Seed=1)
+    w, r, b = _lstm_values(net)
+    X = rng.standard_normal((4, 6, 2))
+    hb, cb = np.tile(h0, (4, 1)), np.tile(c0, (4, 1))
+    assert_close(extractdata(predict(net, X)), sct.lstm(X, hb, cb, w, r, b)[1], 1e-12, 1e-12)
+    _, state = forward(net, X)
+    net.State = state
+    net = sct.resetState(net)
+    assert_close(extractdata(net.State["lstm", "HiddenState"]), h0[None], 0, 0)   # the given initial value
+    assert_close(extractdata(net.State["lstm", "CellState"]), c0[None], 0, 0)
+
+    g = dlnetwork([sct.sequenceInputLayer(2), sct.gruLayer(3, Name="gru")], Seed=2)
+    assert g.State.Parameter == ("HiddenState",)
+    wg, rg, bg = _lstm_values(g, "gru")
+    y_all, h_all = sct.gru(np.concatenate([X, X], axis=1), np.zeros((4, 3)), wg, rg, bg)
+    _, state = forward(g, X)
+    g.State = state
+    Y, state = predict(g, X, nargout=2)
+    assert_close(extractdata(Y), y_all[:, 6:], 1e-12, 1e-12)
+    assert_close(extractdata(state["gru", "HiddenState"]), h_all, 1e-12, 1e-12)
+
+
+def lstm_model_loss(net, X):
+    Y, state = forward(net, X)
+    loss = np.sum(np.sin(Y))
+    return loss, dlgradient(loss, net.Learnables), state
+
+
+def test_lstm_gradients_from_a_stored_state_inside_dlfeval():
+    net = dlnetwork([sct.sequenceInputLayer(2), sct.lstmLayer(3, Name="lstm"), sct.fullyConnectedLayer(1)],
+                    Seed=4)
+    X = rng.standard_normal((2, 4, 2))
+    _, net.State = forward(net, rng.standard_normal((2, 3, 2)))      # a nonzero state to start from
+    h, c = extractdata(net.State["lstm", "HiddenState"]), extractdata(net.State["lstm", "CellState"])
+    loss, grads, state = dlfeval(lstm_model_loss, net, dlarray(X))
+    W, B = extractdata(net.Learnables["fc", "Weights"]), extractdata(net.Learnables["fc", "Bias"])
+
+    def loss_of(w, r, b):
+        y = sct.lstm(X, h, c, w, r, b)[0]
+        return float(np.sum(np.sin(y @ W.T + B)))
+    args = _lstm_values(net)
+    assert_close(float(loss), loss_of(*args), 1e-12, 1e-12)
+    for k, name in enumerate(("InputWeights", "RecurrentWeights", "Bias")):
+        assert_close(extractdata(grads["lstm", name]), numerical_gradient(loss_of, args, k), 1e-5, 1e-7)
+    assert_close(extractdata(state["lstm", "HiddenState"]), sct.lstm(X, h, c, *args)[1], 1e-12, 1e-12)
