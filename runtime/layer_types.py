@@ -35,7 +35,7 @@ from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softma
 __all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer", "sequenceInputLayer",
            "fullyConnectedLayer", "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
            "reluLayer", "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer",
-           "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer",
+           "dropoutLayer", "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer",
            "embeddingLayer", "additionLayer", "concatenationLayer", "flattenLayer"]
 
 
@@ -662,13 +662,19 @@ class MaxPooling2DLayer(BuiltinLayer):
     Type = "2-D Max Pooling"
     BaseName = "maxpool"
 
-    def __init__(self, pool_size, Name, Stride, Padding):
+    def __init__(self, pool_size, Name, Stride, Padding, HasUnpoolingOutputs=False):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
         self.Padding = Padding
+        self.HasUnpoolingOutputs = bool(HasUnpoolingOutputs)
+        if self.HasUnpoolingOutputs:                  # MATLAB's outputs "out", "indices", "size"
+            self.NumOutputs = 3
+            self.OutputNames = ("out", "indices", "size")
 
     def predict(self, X):
+        if self.HasUnpoolingOutputs:
+            return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding, nargout=3)
         return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
 
     def describe(self):
@@ -692,15 +698,48 @@ class AveragePooling2DLayer(BuiltinLayer):
         return f"{self.PoolSize} pooling, stride {self.Stride}"
 
 
-def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
-    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0).
+def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0, HasUnpoolingOutputs=False):
+    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0).  ``HasUnpoolingOutputs=True``
+    gives the layer MATLAB's three outputs "out", "indices" and "size" (``maxpool(..., nargout=3)``)
+    to connect to a ``maxUnpooling2dLayer``.
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 1)), maxPooling2dLayer(2, Stride=2)])
     >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    return MaxPooling2DLayer(poolSize, Name, Stride, Padding)
+    return MaxPooling2DLayer(poolSize, Name, Stride, Padding, HasUnpoolingOutputs)
+
+
+class MaxUnpooling2DLayer(BuiltinLayer):
+    Type = "2-D Max Unpooling"
+    BaseName = "maxunpool"
+    NumInputs = 3
+    InputNames = ("in", "indices", "size")
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X, indices, size):
+        return maxunpool(X, indices, size)
+
+
+def maxUnpooling2dLayer(Name=""):
+    """2-D max unpooling (``maxunpool``) with MATLAB's inputs "in", "indices" and "size", fed by a
+    ``maxPooling2dLayer(..., HasUnpoolingOutputs=True)``.
+
+    >>> layers = [imageInputLayer((4, 4, 1), Normalization="none", Name="in"),
+    ...           maxPooling2dLayer(2, Stride=2, HasUnpoolingOutputs=True, Name="pool"),
+    ...           maxUnpooling2dLayer(Name="unpool")]
+    >>> net = dlnetwork(layers, Connections=[("in", "pool"), ("pool/out", "unpool/in"),
+    ...                                      ("pool/indices", "unpool/indices"), ("pool/size", "unpool/size")])
+    >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
+    array([[ 0.,  0.,  0.,  0.],
+           [ 0.,  5.,  0.,  7.],
+           [ 0.,  0.,  0.,  0.],
+           [ 0., 13.,  0., 15.]])
+    """
+    return MaxUnpooling2DLayer(Name)
 
 
 def averagePooling2dLayer(poolSize, Name="", Stride=1, Padding=0):

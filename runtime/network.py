@@ -65,6 +65,9 @@ def _num_outputs(layer) -> int:
 
 
 def _input_names(layer):
+    names = getattr(layer, "InputNames", None)
+    if names:
+        return tuple(names)
     n = _num_inputs(layer)
     return ("in",) if n == 1 else tuple(f"in{k + 1}" for k in range(n))
 

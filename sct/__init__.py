@@ -68,7 +68,7 @@ from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooli
                                  batchNormalizationLayer, concatenationLayer, convolution2dLayer, dropoutLayer,
                                  embeddingLayer, featureInputLayer, finddim, flattenLayer, fullyConnectedLayer,
                                  geluLayer, gruLayer, imageInputLayer, layerNormalizationLayer, leakyReluLayer,
-                                 lstmLayer, maxPooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
+                                 lstmLayer, maxPooling2dLayer, maxUnpooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
                                  softmaxLayer, tanhLayer, transposedConv2dLayer)
 from .runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
                              predict, resetState)
@@ -79,7 +79,7 @@ __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "conne
             "featureInputLayer", "imageInputLayer", "sequenceInputLayer", "fullyConnectedLayer",
             "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer",
             "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
-            "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
+            "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
             "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits"]
 

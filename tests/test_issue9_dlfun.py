@@ -369,3 +369,34 @@ def test_lstm_gradients_from_a_stored_state_inside_dlfeval():
     for k, name in enumerate(("InputWeights", "RecurrentWeights", "Bias")):
         assert_close(extractdata(grads["lstm", name]), numerical_gradient(loss_of, args, k), 1e-5, 1e-7)
     assert_close(extractdata(state["lstm", "HiddenState"]), sct.lstm(X, h, c, *args)[1], 1e-12, 1e-12)
+
+
+def unpool_net_loss(net, X):
+    Y = forward(net, X)[0]
+    loss = np.sum(np.tanh(Y) ** 2)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_max_unpooling_layer_in_a_dlnetwork():
+    layers = [sct.imageInputLayer((4, 6, 2), Normalization="none", Name="in"),
+              sct.convolution2dLayer(3, 3, Padding="same", Name="conv"),
+              sct.maxPooling2dLayer(2, Stride=2, HasUnpoolingOutputs=True, Name="pool"),
+              sct.maxUnpooling2dLayer(Name="unpool"),
+              sct.convolution2dLayer(1, 2, Name="conv2")]
+    net = dlnetwork(layers, Connections=[("in", "conv"), ("conv", "pool"), ("pool/out", "unpool/in"),
+                                         ("pool/indices", "unpool/indices"), ("pool/size", "unpool/size"),
+                                         ("unpool", "conv2")], Seed=2)
+    X = rng.standard_normal((2, 4, 6, 2))
+    values = [extractdata(v) for v in net.Learnables.Value]
+
+    def reference(w1, b1, w2, b2):
+        z = dlconv(X, w1, b1, Padding="same")
+        y, idx, size = maxpool(z, 2, Stride=2, nargout=3)
+        return dlconv(maxunpool(y, idx, size), w2, b2)
+    assert_close(extractdata(predict(net, X)), reference(*values), 1e-12, 1e-12)
+    loss, grads = dlfeval(unpool_net_loss, net, dlarray(X))
+
+    def loss_of(*vals):
+        return float(np.sum(np.tanh(reference(*vals)) ** 2))
+    for k in range(4):
+        assert_close(extractdata(grads.Value[k]), numerical_gradient(loss_of, values, k), 1e-5, 1e-7)
