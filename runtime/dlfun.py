@@ -300,7 +300,7 @@ def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=N
                              {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding}, DataFormat)
     y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding))
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
-            np.can_cast(np.result_type(bias), y.dtype):
+            (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
         y += bias                          # in place: no second output-sized allocation
         return _as_dlarray_if(y, X, weights, bias)
     return _as_dlarray_if(y + np.asarray(bias), X, weights, bias)
@@ -312,6 +312,90 @@ def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0
                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
             conv_filter_adjoint(X, g, np.shape(weights),
                                 conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+            unbroadcast(g, bias))
+
+
+# --- transposed convolution -------------------------------------------------------------------
+
+
+def transpconv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Cropping=0):
+    """(output shape, geometry) of ``dltranspconv``: the geometry of the convolution it is the
+    transpose of (``conv_geometry`` of the output, with the cropping as that convolution's padding)."""
+    if len(x_shape) != 4:
+        raise ValueError(f"dltranspconv: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
+    if len(w_shape) not in (4, 5):
+        raise ValueError("dltranspconv: weights must be (height, width, numFilters, numChannels) or, grouped, "
+                         f"(height, width, filters per group, channels per group, groups); got {tuple(w_shape)}")
+    groups = w_shape[4] if len(w_shape) == 5 else 1
+    kh, kw, fpg, cpg = w_shape[:4]
+    if x_shape[3] != cpg * groups:
+        raise ValueError(f"dltranspconv: X has {x_shape[3]} channels, the weights take {cpg * groups} "
+                         f"({cpg} per group x {groups} groups)")
+    stride = _pair(Stride, "Stride")
+    dilation = _pair(DilationFactor, "DilationFactor")
+    window = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
+    size = []
+    if isinstance(Cropping, str):
+        if Cropping != "same":
+            raise ValueError(f"dltranspconv: Cropping must be 'same' or nonnegative integers, got {Cropping!r}")
+        size = [n * s for n, s in zip(x_shape[1:3], stride)]        # output = input .* Stride
+        crops = _padding("same", size, window, stride, "dltranspconv")
+    else:
+        crops = _padding(Cropping, x_shape[1:3], window, stride, "dltranspconv")
+        for n, (a, b), k, s in zip(x_shape[1:3], crops, window, stride):
+            size.append((n - 1) * s + k - a - b)
+    if min(min(c) for c in crops) < 0 or min(size) <= 0:
+        raise ValueError(f"dltranspconv: Cropping {Cropping!r} leaves no output (output size {tuple(size)})")
+    y_shape = (x_shape[0], size[0], size[1], fpg * groups)
+    pads = [[crops[0][0], crops[1][0]], [crops[0][1], crops[1][1]]]
+    return y_shape, conv_geometry(y_shape, w_shape, stride, dilation, pads)
+
+
+def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0):
+    """2-D transposed convolution (MATLAB's dltranspconv) in the batch-first, channels-last layout.
+
+    ``X`` is (batch, height, width, numChannels).  ``weights`` is MATLAB's
+    filterSize-by-numFilters-by-numChannels array ``(kh, kw, numFilters,
+    numChannels)`` -- the same array ``dlconv`` takes for the convolution this
+    is the transpose of (``dlconv``'s ``(kh, kw, Cin, Cout)`` with Cin the
+    filters here and Cout the channels of X).  Grouped: MATLAB's 5-D
+    ``(kh, kw, filtersPerGroup, channelsPerGroup, numGroups)``.  ``bias`` is
+    (numFilters,) or a scalar.  The result is (batch, Ho, Wo, numFilters) with
+    ``Ho = Stride * (H - 1) + (kh - 1) * DilationFactor + 1 - cropping``.
+
+    Options as MATLAB's: ``Stride`` (default 1), ``DilationFactor`` (default
+    1), ``Cropping``: 0 (default), a number (every side), ``[a, b]``
+    (top/bottom, left/right), ``[[t, l], [b, r]]``, or ``"same"`` (output
+    ``Stride * input``; an odd total cropping crops the extra row/column at the
+    bottom/right, so that ``dltranspconv`` is exactly the adjoint of ``dlconv``
+    with ``Padding="same"``).  Built on the transposed convolution ``dlconv``'s
+    derivative uses (matmul, then one slice-add per kernel tap); differentiable
+    in ``X``, ``weights`` and ``bias``, to any order.
+
+    >>> X = np.ones((1, 2, 2, 3))
+    >>> W = np.ones((3, 3, 2, 3))                  # 2 filters, 3 input channels
+    >>> Y = dltranspconv(X, W, 0, Stride=2)
+    >>> Y.shape, float(Y[0, 2, 2, 0])
+    ((1, 5, 5, 2), 12.0)
+    """
+    _require_real(X, "dltranspconv")
+    _require_real(weights, "dltranspconv")
+    y_shape, geometry = transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)
+    y = conv_input_adjoint(X, weights, y_shape, geometry)
+    if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
+            (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
+        y += bias
+        return _as_dlarray_if(y, X, weights, bias)
+    return _as_dlarray_if(y + np.asarray(bias), X, weights, bias)
+
+
+@defrule(dltranspconv, wrt=("X", "weights", "bias"))
+def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cropping=0):
+    return (conv_core(g, weights,
+                      transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)[1]),
+            conv_filter_adjoint(g, X, np.shape(weights),
+                                transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor,
+                                                    Cropping)[1]),
             unbroadcast(g, bias))
 
 
@@ -361,7 +445,7 @@ def _maxpool_scatter_rule(g, ans, dy, x, geometry):
     return maxpool_select(g, x, geometry)
 
 
-def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
+def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None, nargout=1):
     """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
 
     ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
@@ -370,20 +454,122 @@ def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
     derivative goes to the first maximum of each window (ties: the first in
     row-major window order).
 
+    MATLAB's ``[Y, indx, inputSize] = maxpool(X, poolsize, ...)`` is
+    ``Y, indx, inputSize = maxpool(X, poolsize, ..., nargout=3)`` (Python cannot
+    see how many outputs are unpacked): ``indx`` (shaped like ``Y``, integers)
+    holds the 0-based linear index into ``X`` (numpy's C order, as
+    ``np.ravel_multi_index``) of each window's maximum -- MATLAB's 1-based
+    linear indices less one in sct's layout -- and ``inputSize`` is
+    ``X.shape``: what ``maxunpool`` takes.
+
     >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
     >>> maxpool(X, 2, Stride=2)[0, :, :, 0]
     array([[ 5.,  7.],
            [13., 15.]])
+    >>> Y, indx, inputSize = maxpool(X, 2, Stride=2, nargout=3)
+    >>> indx[0, :, :, 0], inputSize
+    (array([[ 5,  7],
+           [13, 15]]), (1, 4, 4, 1))
     """
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        if nargout != 1:
+            raise ValueError("maxpool: the indices output (nargout=3) is for unformatted input in sct's "
+                             "layout (batch, height, width, channels); pass stripdims(X)")
         return run_formatted("maxpool", maxpool, (X, poolsize), {"Stride": Stride, "Padding": Padding}, DataFormat)
+    if nargout == 1:
+        return maxpool_values(X, poolsize, Stride, Padding)
+    if nargout != 3:
+        raise ValueError(f"maxpool: nargout must be 1 or 3, got {nargout!r}")
+    return maxpool_values(X, poolsize, Stride, Padding), maxpool_indices(X, poolsize, Stride, Padding), \
+        pooled_input_size(X)
+
+
+def maxpool_values(X, poolsize, Stride=1, Padding=0):
+    """The max pooling of ``X`` (``maxpool``'s first output; an op with its rule)."""
     _require_real(X, "maxpool")
     return _as_dlarray_if(maxpool_select(X, X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
 
 
-@defrule(maxpool)
-def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None):
+@defrule(maxpool_values)
+def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
     return maxpool_scatter(g, X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
+
+
+def maxpool_indices(X, poolsize, Stride=1, Padding=0):
+    """The 0-based linear index into ``X`` of each pooling window's first maximum (shaped like the output)."""
+    _require_real(X, "maxpool")
+    x = np.asarray(X)
+    geometry = pool_geometry(x.shape, poolsize, Stride, Padding)
+    first, shape = _max_selection(x, geometry)
+    pool, stride, pads = geometry
+    batch, ho, wo, channels = shape[:4]
+    rows = np.arange(ho)[:, None, None] * stride[0] + first // pool[1] - pads[0][0]
+    cols = np.arange(wo)[None, :, None] * stride[1] + first % pool[1] - pads[1][0]
+    # a window wholly in the padding has no maximum of X: its index is clipped to the nearest element
+    rows = np.clip(rows, 0, x.shape[1] - 1)
+    cols = np.clip(cols, 0, x.shape[2] - 1)
+    b = np.arange(batch)[:, None, None, None]
+    c = np.arange(channels)
+    return ((b * x.shape[1] + rows) * x.shape[2] + cols) * channels + c
+
+
+def pooled_input_size(X):
+    """MATLAB's ``inputSize`` output of ``maxpool``: the shape of ``X``."""
+    return tuple(int(n) for n in np.shape(X))
+
+
+def _unpool_size(outputSize):
+    size = tuple(int(n) for n in np.ravel(outputSize))
+    if not size or min(size) < 0:
+        raise ValueError(f"maxunpool: outputSize must be the input size maxpool returned, got {outputSize!r}")
+    return size
+
+
+def maxunpool(X, indx, outputSize):
+    """Max unpooling (MATLAB's maxunpool): zeros of ``outputSize`` with each value of ``X`` put at its
+    linear index ``indx`` -- the ``indx`` and ``inputSize`` outputs of ``maxpool(..., nargout=3)``.
+
+    ``X`` and ``indx`` have the same shape (that of the pooled data).  Where
+    windows overlap (a stride smaller than the pool) and two maxima share an
+    element, their values add (the adjoint of reading ``Y = X.flat[indx]``).
+    Linear in ``X``; differentiable to any order.
+
+    >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> Y, indx, inputSize = maxpool(X, 2, Stride=2, nargout=3)
+    >>> maxunpool(Y, indx, inputSize)[0, :, :, 0]
+    array([[ 0.,  0.,  0.,  0.],
+           [ 0.,  5.,  0.,  7.],
+           [ 0.,  0.,  0.,  0.],
+           [ 0., 13.,  0., 15.]])
+    """
+    _require_real(X, "maxunpool")
+    size = _unpool_size(outputSize)
+    x = np.asarray(X)
+    idx = np.asarray(indx).astype(np.intp, copy=False)
+    if idx.shape != x.shape:
+        raise ValueError(f"maxunpool: indx has shape {idx.shape}, X has shape {x.shape}; they must match")
+    total = int(np.prod(size))
+    if idx.size and (idx.min() < 0 or idx.max() >= total):
+        raise ValueError(f"maxunpool: indx has indices outside an array of size {size}")
+    dtype = np.result_type(x, np.float32) if np.issubdtype(x.dtype, np.inexact) else np.float64
+    out = np.bincount(idx.ravel(), weights=x.ravel(), minlength=total).astype(dtype, copy=False)
+    return _as_dlarray_if(out.reshape(size), X)
+
+
+def unpool_gather(dy, indx):
+    """``dy.flat[indx]``: the adjoint of ``X`` in ``maxunpool`` (shaped like ``indx``)."""
+    idx = np.asarray(indx).astype(np.intp, copy=False)
+    return np.reshape(np.asarray(dy), -1)[idx]
+
+
+@defrule(maxunpool, wrt=("X",), nondiff=("indx", "outputSize"))
+def _maxunpool_rule(g, ans, X, indx, outputSize):
+    return unpool_gather(g, indx)
+
+
+@defrule(unpool_gather, wrt=("dy",), nondiff=("indx",))
+def _unpool_gather_rule(g, ans, dy, indx):
+    return maxunpool(g, indx, np.shape(dy))
 
 
 def avgpool_core(x, geometry):
@@ -949,10 +1135,11 @@ def onehotdecode(B, classes, axis=-1):
     return classes[np.argmax(np.asarray(B), axis=axis)]
 
 
-nondifferentiable(conv_geometry, pool_geometry, batch_axes, batch_count, unbiased_factor, layernorm_axes,
+nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size,
+                  _unpool_size, batch_axes, batch_count, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode)
 
-__all__ = ["dlconv", "maxpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
+__all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",
            "onehotdecode"]

@@ -188,6 +188,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         if sorted(fmt) != sorted("SSCB"):
             raise ValueError(f"{fname}: sct's {fname} is 2-D: the data format must have two 'S', one 'C' "
                              f"and one 'B' dimension, got {fmt!r}")
+        if options.get("nargout", 1) != 1:
+            raise ValueError(f"{fname}: the indices output (nargout=3) is for unformatted input in sct's layout "
+                             "(batch, height, width, channels); pass stripdims(X)")
         order = _batch_first_channel_last(fmt, fname)
         perm = _perm(fmt, order)
         return Plan([(0, perm, None)], {}, _inverse(perm), keep)

@@ -28,14 +28,14 @@ import numbers
 
 import numpy as np
 
-from .dlfun import avgpool, batchnorm, dlconv, dropout, gelu, layernorm, maxpool
+from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool
 from .layers import Layer
 from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softmax
 
 __all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer", "sequenceInputLayer",
-           "fullyConnectedLayer", "convolution2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
+           "fullyConnectedLayer", "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
            "reluLayer", "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer",
-           "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer",
+           "dropoutLayer", "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer",
            "embeddingLayer", "additionLayer", "concatenationLayer", "flattenLayer"]
 
 
@@ -352,6 +352,52 @@ def convolution2dLayer(filterSize, numFilters, Name="", Stride=1, Padding=0, Dil
                               WeightsInitializer, BiasInitializer, Weights, Bias)
 
 
+class TransposedConvolution2DLayer(Convolution2DLayer):
+    Type = "2-D Transposed Convolution"
+    BaseName = "transconv"
+
+    def initialize(self, layout):
+        self.NumChannels = _channels(layout, self.Name)
+        kh, kw = self.FilterSize
+        shape = (kh, kw, self.NumFilters, self.NumChannels)        # MATLAB's (h, w, numFilters, numChannels)
+        fan_in = kh * kw * self.NumFilters                           # MATLAB's Glorot/He for transposed layers
+        fan_out = kh * kw * self.NumChannels
+        if self.Weights is None:
+            self.Weights = initial_values(self.WeightsInitializer, shape, fan_in, fan_out, self.Name)
+        else:
+            self.Weights = _given(self.Weights, shape, self.Name, "Weights")
+        if self.Bias is None:
+            self.Bias = initial_values(self.BiasInitializer, (self.NumFilters,), fan_in, fan_out, self.Name)
+        return self
+
+    def predict(self, X):
+        return dltranspconv(X, self.Weights, self.Bias, Stride=self.Stride, DilationFactor=self.DilationFactor,
+                            Cropping=self.Cropping)
+
+    def describe(self):
+        return f"{self.NumFilters} {self.FilterSize[0]}x{self.FilterSize[1]} filters, stride {self.Stride}, " \
+            f"cropping {self.Cropping!r}"
+
+
+def transposedConv2dLayer(filterSize, numFilters, Name="", Stride=1, Cropping=0, DilationFactor=1,
+                          WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None):
+    """2-D transposed convolution (``dltranspconv``) with ``numFilters`` filters of ``filterSize``
+    (an int or (h, w)); options as MATLAB's layer: ``Stride`` (default 1), ``Cropping`` (0, a
+    number, [a, b], [[t, l], [b, r]] or "same": output ``Stride * input``), ``DilationFactor``.
+    Learnables ``Weights`` (h, w, numFilters, numChannels) and ``Bias`` (numFilters,).
+
+    >>> net = dlnetwork([imageInputLayer((4, 4, 3)), transposedConv2dLayer(3, 8, Stride=2, Cropping="same")],
+    ...                 Seed=0)
+    >>> net.Learnables["transconv", "Weights"].shape, predict(net, np.ones((2, 4, 4, 3))).shape
+    ((3, 3, 8, 3), (2, 8, 8, 8))
+    """
+    layer = TransposedConvolution2DLayer(filterSize, numFilters, Name, Stride, 0, DilationFactor,
+                                         WeightsInitializer, BiasInitializer, Weights, Bias)
+    del layer.Padding
+    layer.Cropping = Cropping
+    return layer
+
+
 # --- normalisation ---------------------------------------------------------------------------------
 
 
@@ -616,13 +662,19 @@ class MaxPooling2DLayer(BuiltinLayer):
     Type = "2-D Max Pooling"
     BaseName = "maxpool"
 
-    def __init__(self, pool_size, Name, Stride, Padding):
+    def __init__(self, pool_size, Name, Stride, Padding, HasUnpoolingOutputs=False):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
         self.Padding = Padding
+        self.HasUnpoolingOutputs = bool(HasUnpoolingOutputs)
+        if self.HasUnpoolingOutputs:                  # MATLAB's outputs "out", "indices", "size"
+            self.NumOutputs = 3
+            self.OutputNames = ("out", "indices", "size")
 
     def predict(self, X):
+        if self.HasUnpoolingOutputs:
+            return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding, nargout=3)
         return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
 
     def describe(self):
@@ -646,15 +698,48 @@ class AveragePooling2DLayer(BuiltinLayer):
         return f"{self.PoolSize} pooling, stride {self.Stride}"
 
 
-def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
-    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0).
+def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0, HasUnpoolingOutputs=False):
+    """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0).  ``HasUnpoolingOutputs=True``
+    gives the layer MATLAB's three outputs "out", "indices" and "size" (``maxpool(..., nargout=3)``)
+    to connect to a ``maxUnpooling2dLayer``.
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 1)), maxPooling2dLayer(2, Stride=2)])
     >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    return MaxPooling2DLayer(poolSize, Name, Stride, Padding)
+    return MaxPooling2DLayer(poolSize, Name, Stride, Padding, HasUnpoolingOutputs)
+
+
+class MaxUnpooling2DLayer(BuiltinLayer):
+    Type = "2-D Max Unpooling"
+    BaseName = "maxunpool"
+    NumInputs = 3
+    InputNames = ("in", "indices", "size")
+
+    def __init__(self, Name):
+        self.Name = Name
+
+    def predict(self, X, indices, size):
+        return maxunpool(X, indices, size)
+
+
+def maxUnpooling2dLayer(Name=""):
+    """2-D max unpooling (``maxunpool``) with MATLAB's inputs "in", "indices" and "size", fed by a
+    ``maxPooling2dLayer(..., HasUnpoolingOutputs=True)``.
+
+    >>> layers = [imageInputLayer((4, 4, 1), Normalization="none", Name="in"),
+    ...           maxPooling2dLayer(2, Stride=2, HasUnpoolingOutputs=True, Name="pool"),
+    ...           maxUnpooling2dLayer(Name="unpool")]
+    >>> net = dlnetwork(layers, Connections=[("in", "pool"), ("pool/out", "unpool/in"),
+    ...                                      ("pool/indices", "unpool/indices"), ("pool/size", "unpool/size")])
+    >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
+    array([[ 0.,  0.,  0.,  0.],
+           [ 0.,  5.,  0.,  7.],
+           [ 0.,  0.,  0.,  0.],
+           [ 0., 13.,  0., 15.]])
+    """
+    return MaxUnpooling2DLayer(Name)
 
 
 def averagePooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
@@ -692,13 +777,43 @@ def flattenLayer(Name=""):
 # --- recurrent and embedding ----------------------------------------------------------------------
 
 
+def check_recurrent_state(state, X, hidden, name, what):
+    """Refuse a stored recurrent state whose observations do not match the input's batch."""
+    shape = tuple(np.shape(state))
+    batch = np.shape(X)[0]
+    if len(shape) != 2 or shape[1] != hidden or shape[0] not in (1, batch):
+        raise ValueError(f"{name}: the {what} in the network's State has shape {shape}; the input has {batch} "
+                         f"observations, which needs (1, {hidden}) or ({batch}, {hidden}); reset it with "
+                         "net = resetState(net) before a batch of another size")
+    return batch
+
+
+def recurrent_initial(state, X, hidden, name, what):
+    """The state a recurrent layer starts from: the stored one, one row per observation."""
+    batch = check_recurrent_state(state, X, hidden, name, what)
+    return state + np.zeros((batch, hidden))
+
+
+def _state_value(value, hidden, name, what):
+    """A user's initial HiddenState / CellState (MATLAB's numHiddenUnits-by-1) as a (1, hidden) row."""
+    if value is None:
+        return np.zeros((1, hidden))
+    a = np.asarray(value, dtype=np.float64) if not hasattr(value, "dtype") else np.asarray(value)
+    if a.size == hidden:
+        return a.reshape(1, hidden)
+    if a.ndim == 2 and a.shape[1] == hidden:
+        return a
+    raise ValueError(f"{name}: {what} must have {hidden} values (one per hidden unit), got shape {a.shape}")
+
+
 class LSTMLayer(BuiltinLayer):
     Type = "LSTM"
     BaseName = "lstm"
     learnables = ("InputWeights", "RecurrentWeights", "Bias")
+    state = ("HiddenState", "CellState")
 
     def __init__(self, num_hidden, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                 BiasInitializer):
+                 BiasInitializer, HiddenState=None, CellState=None):
         if OutputMode not in ("sequence", "last"):
             raise ValueError(f"lstmLayer: OutputMode must be 'sequence' or 'last', got {OutputMode!r}")
         self.NumHiddenUnits = int(num_hidden)
@@ -711,6 +826,8 @@ class LSTMLayer(BuiltinLayer):
         self.InputWeights = None
         self.RecurrentWeights = None
         self.Bias = None
+        self.HiddenState = HiddenState
+        self.CellState = CellState
 
     gates = 4
 
@@ -730,55 +847,77 @@ class LSTMLayer(BuiltinLayer):
                 self.Bias = np.concatenate([np.zeros(h), np.ones(h), np.zeros(2 * h)])
             else:
                 self.Bias = initial_values(self.BiasInitializer, (g,), c, g, self.Name)
+        # the state's initial values (what resetState goes back to) stay with the layer
+        self.InitialState = {n: _state_value(getattr(self, n), h, self.Name, n) for n in self.state}
+        for n in self.state:
+            setattr(self, n, self.InitialState[n].copy())
         return self
 
     def predict(self, X):
-        h0 = np.zeros((np.shape(X)[0], self.NumHiddenUnits))
-        Y, h, c = lstm(X, h0, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
+        c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
+        Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias)
         if self.OutputMode == "last":
-            return h
-        return Y
+            return h, h, c
+        return Y, h, c
 
     def describe(self):
         return f"{self.NumHiddenUnits} hidden units, output mode {self.OutputMode!r}"
 
 
 def lstmLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
-              RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate"):
+              RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate", HiddenState=None,
+              CellState=None):
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
-    or "last" (batch, H).  The hidden and cell states start at zero for every call.
+    or "last" (batch, H).
+
+    As MATLAB's layer, the hidden and cell states are the network's state: rows ``HiddenState``
+    and ``CellState`` of ``net.State``, (1, H) at first -- zeros, or the values given as
+    ``HiddenState=`` / ``CellState=`` (MATLAB's numHiddenUnits-by-1) -- broadcast over the batch.
+    Each call starts from them; ``forward`` and ``predict(net, X, nargout=2)`` return the states
+    after the last time step ((batch, H), one row per observation) in the state table, which the
+    next call uses once assigned (``net.State = state``); ``resetState(net)`` puts the initial
+    values back.  A stored state of another batch size than the input is refused.
 
     >>> net = dlnetwork([sequenceInputLayer(3), lstmLayer(5, OutputMode="last")], Seed=0)
-    >>> predict(net, np.ones((2, 7, 3))).shape
+    >>> predict(net, np.ones((2, 7, 3))).shape, net.State.Parameter
+    ((2, 5), ('HiddenState', 'CellState'))
+    >>> Y, state = predict(net, np.ones((2, 7, 3)), nargout=2)
+    >>> state["lstm", "HiddenState"].shape
     (2, 5)
     """
     return LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                     BiasInitializer)
+                     BiasInitializer, HiddenState, CellState)
 
 
 class GRULayer(LSTMLayer):
     Type = "GRU"
     BaseName = "gru"
     gates = 3
+    state = ("HiddenState",)
 
     def predict(self, X):
-        h0 = np.zeros((np.shape(X)[0], self.NumHiddenUnits))
+        h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
         if self.OutputMode == "last":
-            return h
-        return Y
+            return h, h
+        return Y, h
 
 
 def gruLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
-             RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros"):
+             RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros", HiddenState=None):
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
+    Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
+    ``lstmLayer``.
 
     >>> net = dlnetwork([sequenceInputLayer(3), gruLayer(5)], Seed=0)
-    >>> predict(net, np.ones((2, 7, 3))).shape
-    (2, 7, 5)
+    >>> predict(net, np.ones((2, 7, 3))).shape, net.State.Parameter
+    ((2, 7, 5), ('HiddenState',))
     """
-    return GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                    BiasInitializer)
+    layer = GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                     BiasInitializer, HiddenState)
+    del layer.CellState
+    return layer
 
 
 class EmbeddingLayer(BuiltinLayer):
@@ -869,3 +1008,7 @@ def concatenationLayer(dim, numInputs, Name=""):
     if not (dim == "C" or isinstance(dim, numbers.Integral)):
         raise ValueError(f"concatenationLayer: dim must be 'C' or an axis, got {dim!r}")
     return ConcatenationLayer(dim, numInputs, Name)
+
+
+from .registry import nondifferentiable  # noqa: E402
+nondifferentiable(check_recurrent_state)

@@ -65,6 +65,9 @@ def _num_outputs(layer) -> int:
 
 
 def _input_names(layer):
+    names = getattr(layer, "InputNames", None)
+    if names:
+        return tuple(names)
     n = _num_inputs(layer)
     return ("in",) if n == 1 else tuple(f"in{k + 1}" for k in range(n))
 
@@ -646,9 +649,11 @@ def forward(net, X1, X2=None, X3=None, X4=None):
     return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
 
 
-def predict(net, X1, X2=None, X3=None, X4=None):
+def predict(net, X1, X2=None, X3=None, X4=None, nargout=1):
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
     (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.
+    MATLAB's ``[Y, state] = predict(net, X)`` is ``Y, state = predict(net, X, nargout=2)``: also the
+    updated state (the recurrent layers' states after the sequence), a table like ``net.State``.
 
     >>> fc = fullyConnectedLayer(1, Weights=np.array([[1.0, 2.0]]), Bias=np.array([0.5]))
     >>> net = dlnetwork([featureInputLayer(2), fc])
@@ -657,7 +662,11 @@ def predict(net, X1, X2=None, X3=None, X4=None):
     """
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "predict")
-    outputs, _ = run_network(net, inputs, False)
+    outputs, states = run_network(net, inputs, False)
+    if nargout == 2:
+        return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
+    if nargout != 1:
+        raise ValueError(f"predict: nargout must be 1 or 2, got {nargout!r}")
     return _outputs_value(outputs)
 
 
@@ -669,7 +678,7 @@ def _outputs_value(outputs):
 
 def resetState(net):
     """A copy of ``net`` with its state reset to the layers' initial values (batch-norm statistics
-    0 and 1).
+    0 and 1, recurrent layers' hidden and cell states their initial values).
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer(Name="bn")], Seed=0)
     >>> _, net.State = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
@@ -680,7 +689,10 @@ def resetState(net):
     out = _copy(net)
     values = []
     for name, param, v in net.State:
-        if param == "TrainedVariance":
+        initial = getattr(net._layers[net._find(name)], "InitialState", None) or {}
+        if param in initial:                         # a recurrent layer's initial hidden / cell state
+            values.append(dlarray(np.array(initial[param])))
+        elif param == "TrainedVariance":
             values.append(dlarray(np.ones(np.shape(v))))
         else:
             values.append(dlarray(np.zeros(np.shape(v))))

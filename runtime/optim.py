@@ -25,7 +25,7 @@ import numpy as np
 
 from .dlarray import dlarray
 
-__all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate"]
+__all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
 
 
 # --- walking nested structures -------------------------------------------------------------------
@@ -250,3 +250,270 @@ def dlupdate(fun, params, *more):
         pending = iter(results)          # the same leaves in the same order: regroup the outputs
         return tree_map(lambda p, *rest: next(pending), params, *more, nout=len(results[0]))
     return out
+
+
+# --- L-BFGS (MATLAB's lbfgsupdate and lbfgsState) -----------------------------------------------------
+
+_LINE_SEARCHES = ("weak-wolfe", "strong-wolfe", "backtracking")
+_ARMIJO = 1e-4                       # sufficient-decrease constant c1
+_CURVATURE = 0.9                     # curvature constant c2 (Wolfe conditions)
+
+
+class lbfgsState:
+    """State of the limited-memory BFGS solver (MATLAB's lbfgsState), updated by ``lbfgsupdate``.
+
+    ``lbfgsState(HistorySize=10, InitialInverseHessianFactor=1)``.  Properties as MATLAB's:
+    ``HistorySize``, ``InitialInverseHessianFactor``, ``InverseHessianFactor`` (the scalar
+    lambda of the initial inverse Hessian ``lambda * I``, updated to ``s'y / y'y`` after each
+    step), ``StepHistory`` and ``GradientsDifferenceHistory`` (the last ``HistorySize`` steps
+    ``s`` and gradient differences ``y``, oldest first, each a flat vector of all the
+    parameters), ``HistoryIndices``, ``Iteration``, ``Loss`` and ``Gradients`` (at the current
+    parameters, as ``lossFcn`` returned them), ``AdditionalLossFunctionOutputs``, ``StepNorm``,
+    ``GradientsNorm``, ``LineSearchStatus`` ("" before the first step, then "completed" or
+    "failed"), ``LineSearchMethod`` and ``MaxNumLineSearchIterations`` (the options last used).
+
+    >>> s = lbfgsState(HistorySize=5)
+    >>> s.HistorySize, s.InverseHessianFactor, s.LineSearchStatus
+    (5, 1.0, '')
+    """
+
+    def __init__(self, HistorySize=10, InitialInverseHessianFactor=1):
+        if int(HistorySize) != HistorySize or HistorySize < 1:
+            raise ValueError(f"lbfgsState: HistorySize must be a positive integer, got {HistorySize!r}")
+        if not InitialInverseHessianFactor > 0:
+            raise ValueError("lbfgsState: InitialInverseHessianFactor must be positive, got "
+                             f"{InitialInverseHessianFactor!r}")
+        self.HistorySize = int(HistorySize)
+        self.InitialInverseHessianFactor = float(InitialInverseHessianFactor)
+        self.InverseHessianFactor = float(InitialInverseHessianFactor)
+        self.StepHistory = []
+        self.GradientsDifferenceHistory = []
+        self.Iteration = 0
+        self.Loss = None
+        self.Gradients = None
+        self.AdditionalLossFunctionOutputs = ()
+        self.StepNorm = None
+        self.GradientsNorm = None
+        self.LineSearchStatus = ""
+        self.LineSearchMethod = "weak-wolfe"
+        self.MaxNumLineSearchIterations = 20
+
+    @property
+    def HistoryIndices(self):
+        """The iteration numbers the stored history comes from (oldest first)."""
+        n = len(self.StepHistory)
+        return list(range(self.Iteration - n + 1, self.Iteration + 1))
+
+    def __repr__(self):
+        loss = None if self.Loss is None else float(np.real(_data(self.Loss)))
+        return (f"lbfgsState(Iteration={self.Iteration}, Loss={loss}, StepNorm={self.StepNorm}, "
+                f"GradientsNorm={self.GradientsNorm}, LineSearchStatus={self.LineSearchStatus!r}, "
+                f"HistorySize={self.HistorySize}, stored={len(self.StepHistory)})")
+
+
+def _leaves(params, grads=None):
+    """The parameters' leaves (and the gradients' leaves in the same order)."""
+    ps, gs = [], []
+
+    def visit(p, *rest):
+        ps.append(p)
+        if rest:
+            gs.append(rest[0])
+        return p
+    tree_map(visit, params, *(() if grads is None else (grads,)))
+    return ps, gs
+
+
+def _flat(leaves, what):
+    parts = []
+    for v in leaves:
+        if v is None:
+            raise ValueError(f"lbfgsupdate: the {what} are missing a value for some parameter")
+        a = _data(v)
+        if np.iscomplexobj(a):
+            raise TypeError("lbfgsupdate: complex parameters are not supported (MATLAB's are real)")
+        parts.append(np.ravel(a).astype(np.float64))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _rebuild(params, vector):
+    """``params`` with its leaves taken from the flat ``vector`` (each leaf keeps its shape and dtype)."""
+    offset = [0]
+
+    def put(p):
+        a = _float(p)
+        n = a.size
+        value = vector[offset[0]:offset[0] + n].reshape(a.shape).astype(a.dtype, copy=False)
+        offset[0] += n
+        return _like(value, p)
+    return tree_map(put, params)
+
+
+def _evaluate(lossFcn, params, nout):
+    out = lossFcn(params)
+    if not isinstance(out, tuple) or len(out) < 2:
+        raise TypeError("lbfgsupdate: lossFcn must return (loss, gradients, ...) -- e.g. "
+                        "lossFcn = lambda net: dlfeval(modelLoss, net, X, T) with modelLoss returning "
+                        "loss, dlgradient(loss, net.Learnables)")
+    if nout is not None and len(out) != nout:
+        raise ValueError(f"lbfgsupdate: NumLossFunctionOutputs is {nout}, lossFcn returned {len(out)} values")
+    loss = float(np.real(np.asarray(_data(out[0])).reshape(-1)[0])) if np.size(_data(out[0])) == 1 else None
+    if loss is None:
+        raise ValueError("lbfgsupdate: the loss (lossFcn's first output) must be a scalar")
+    return loss, out[1], tuple(out[2:]), out[0]
+
+
+def _two_loop(grad, steps, diffs, factor):
+    """-H grad by the L-BFGS two-loop recursion with H0 = factor * I."""
+    q = grad.copy()
+    alphas = []
+    for s, y in zip(reversed(steps), reversed(diffs)):
+        rho = 1.0 / np.dot(y, s)
+        a = rho * np.dot(s, q)
+        q -= a * y
+        alphas.append((a, rho))
+    r = factor * q
+    for (s, y), (a, rho) in zip(zip(steps, diffs), reversed(alphas)):
+        b = rho * np.dot(y, r)
+        r += s * (a - b)
+    return -r
+
+
+def lbfgsupdate(net, lossFcn, solverState=None, LineSearchMethod="weak-wolfe", MaxNumLineSearchIterations=20,
+                NumLossFunctionOutputs=None):
+    """One step of limited-memory BFGS (MATLAB's lbfgsupdate): ``net, solverState = lbfgsupdate(net,
+    lossFcn, solverState)``.
+
+    ``net`` is a ``dlnetwork`` (its Learnables are updated), a Learnables table, or any nested
+    structure of arrays (dict, list, tuple, dataclass, object attributes), as for the other
+    optimizers.  ``lossFcn(net)`` returns ``(loss, gradients, ...)``: the scalar loss, its
+    gradients with respect to the parameters (same structure, or the Learnables table of a
+    network), and any further outputs, kept in ``solverState.AdditionalLossFunctionOutputs``
+    (``NumLossFunctionOutputs``, when given, is checked against their count).  As in MATLAB::
+
+        lossFcn = lambda net: dlfeval(modelLoss, net, X, T)
+        solverState = lbfgsState()                # or None (MATLAB's [])
+        for i in range(maxIterations):
+            net, solverState = lbfgsupdate(net, lossFcn, solverState)
+            if solverState.GradientsNorm < 1e-5 or solverState.LineSearchStatus == "failed":
+                break
+
+    The direction is ``-H g`` from the two-loop recursion over the last ``HistorySize`` steps
+    with ``H0 = InverseHessianFactor * I``; the step length, tried from 1, comes from the line
+    search ``LineSearchMethod``: ``"weak-wolfe"`` (default; sufficient decrease ``c1 = 1e-4``
+    and curvature ``g'p >= 0.9 g0'p``, by bracketing and bisection), ``"strong-wolfe"``
+    (``|g'p| <= 0.9 |g0'p|``) or ``"backtracking"`` (sufficient decrease, halving), with at
+    most ``MaxNumLineSearchIterations`` (default 20) evaluations of ``lossFcn``.  The loss and
+    gradients at the new parameters are kept in the state, so each call evaluates ``lossFcn``
+    only in its line search (and once more on the first call).  When no step satisfies the
+    conditions, ``LineSearchStatus`` is ``"failed"``: the parameters move to the best step with
+    sufficient decrease, or stay where they are (and the history is cleared).  A step along which
+    the curvature ``s'y`` is not positive (possible when the curvature condition is not enforced)
+    restarts the history from ``InitialInverseHessianFactor * I``.
+
+    Parameters keep their dtypes (float32 stays float32; the solver's vectors are float64);
+    dlarrays come back as dlarrays.  Runs on values, outside ``dlfeval``.
+
+    >>> def rosenbrock(p):
+    ...     x, y = p["x"], p["y"]
+    ...     return (1 - x) ** 2 + 100 * (y - x * x) ** 2, {"x": -2 * (1 - x) - 400 * x * (y - x * x),
+    ...                                               "y": 200 * (y - x * x)}
+    >>> p, state = {"x": np.array(-1.2), "y": np.array(1.0)}, None
+    >>> for _ in range(60):
+    ...     p, state = lbfgsupdate(p, rosenbrock, state)
+    >>> round(float(p["x"]), 6), round(float(p["y"]), 6), state.LineSearchStatus
+    (1.0, 1.0, 'completed')
+    """
+    if LineSearchMethod not in _LINE_SEARCHES:
+        raise ValueError(f"lbfgsupdate: LineSearchMethod must be one of {_LINE_SEARCHES}, got {LineSearchMethod!r}")
+    if int(MaxNumLineSearchIterations) != MaxNumLineSearchIterations or MaxNumLineSearchIterations < 1:
+        raise ValueError("lbfgsupdate: MaxNumLineSearchIterations must be a positive integer, got "
+                         f"{MaxNumLineSearchIterations!r}")
+    if not callable(lossFcn):
+        raise TypeError("lbfgsupdate: lossFcn must be a function of the parameters returning (loss, gradients)")
+    state = lbfgsState() if solverState is None else copy.copy(solverState)
+    if not isinstance(state, lbfgsState):
+        raise TypeError(f"lbfgsupdate: solverState must be an lbfgsState or None, got {type(solverState).__name__}")
+    state.StepHistory = list(state.StepHistory)
+    state.GradientsDifferenceHistory = list(state.GradientsDifferenceHistory)
+    state.LineSearchMethod = LineSearchMethod
+    state.MaxNumLineSearchIterations = int(MaxNumLineSearchIterations)
+
+    leaves, _ = _leaves(net)
+    x0 = _flat(leaves, "parameters")
+    if state.Loss is None or state.Gradients is None:
+        f0, grads0, extra0, loss_out = _evaluate(lossFcn, net, NumLossFunctionOutputs)
+        state.Loss, state.Gradients, state.AdditionalLossFunctionOutputs = loss_out, grads0, extra0
+    else:
+        f0 = float(np.real(np.asarray(_data(state.Loss)).reshape(-1)[0]))
+    g0 = _flat(_leaves(net, state.Gradients)[1], "gradients")
+    if g0.shape != x0.shape:
+        raise ValueError("lbfgsupdate: the gradients do not match the parameters")
+
+    p = _two_loop(g0, state.StepHistory, state.GradientsDifferenceHistory, state.InverseHessianFactor)
+    d0 = float(np.dot(g0, p))
+    if not d0 < 0:                                   # not a descent direction: steepest descent
+        state.StepHistory, state.GradientsDifferenceHistory = [], []
+        p = -state.InverseHessianFactor * g0
+        d0 = float(np.dot(g0, p))
+    if d0 == 0:                                      # a stationary point: nothing to do
+        state.StepNorm = 0.0
+        state.GradientsNorm = float(np.linalg.norm(g0))
+        state.LineSearchStatus = "completed"
+        return net, state
+
+    lo, hi, a = 0.0, np.inf, 1.0
+    found = None                                     # (a, f, grads, extra, loss, params)
+    best = None                                      # the best step with sufficient decrease
+    for _ in range(state.MaxNumLineSearchIterations):
+        trial = _rebuild(net, x0 + a * p)
+        f, grads, extra, loss_out = _evaluate(lossFcn, trial, NumLossFunctionOutputs)
+        armijo = np.isfinite(f) and f <= f0 + _ARMIJO * a * d0
+        if armijo and (best is None or f < best[1]):
+            best = (a, f, grads, extra, loss_out, trial)
+        if LineSearchMethod == "backtracking":
+            if armijo:
+                found = (a, f, grads, extra, loss_out, trial)
+                break
+            a *= 0.5
+            continue
+        if not armijo:
+            hi = a
+        else:
+            slope = float(np.dot(_flat(_leaves(trial, grads)[1], "gradients"), p))
+            if LineSearchMethod == "strong-wolfe" and slope > -_CURVATURE * d0:
+                hi = a
+            elif slope < _CURVATURE * d0:
+                lo = a
+            else:
+                found = (a, f, grads, extra, loss_out, trial)
+                break
+        a = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * lo
+    state.LineSearchStatus = "completed" if found is not None else "failed"
+    if found is None:
+        found = best
+    if found is None:                                # no decrease at all: stay, and forget the history
+        state.StepHistory, state.GradientsDifferenceHistory = [], []
+        state.InverseHessianFactor = state.InitialInverseHessianFactor
+        state.StepNorm = 0.0
+        state.GradientsNorm = float(np.linalg.norm(g0))
+        return net, state
+    a, f, grads, extra, loss_out, trial = found
+    g1 = _flat(_leaves(trial, grads)[1], "gradients")
+    s = a * p
+    y = g1 - g0
+    sy = float(np.dot(s, y))
+    if sy > np.finfo(np.float64).eps * float(np.dot(y, y)) and sy > 0:
+        state.StepHistory.append(s)
+        state.GradientsDifferenceHistory.append(y)
+        if len(state.StepHistory) > state.HistorySize:
+            del state.StepHistory[0], state.GradientsDifferenceHistory[0]
+        state.InverseHessianFactor = sy / float(np.dot(y, y))
+    else:                                            # no positive curvature along the step (possible
+        state.StepHistory, state.GradientsDifferenceHistory = [], []   # without the Wolfe curvature
+        state.InverseHessianFactor = state.InitialInverseHessianFactor  # condition): restart
+    state.Iteration += 1
+    state.Loss, state.Gradients, state.AdditionalLossFunctionOutputs = loss_out, grads, extra
+    state.StepNorm = float(np.linalg.norm(s))
+    state.GradientsNorm = float(np.linalg.norm(g1))
+    return trial, state

@@ -36,11 +36,12 @@ _bind_runtime()
 
 from .runtime.dlarray import dlarray, extractdata
 from .runtime.formats import dims, stripdims
-from .runtime.dlfun import (avgpool, batchnorm, dlconv, dropout, gelu, groupnorm, huber, indexcrossentropy,
-                           instancenorm, l1loss, l2loss, layernorm, maxpool, onehotdecode, onehotencode)
+from .runtime.dlfun import (avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, groupnorm, huber,
+                           indexcrossentropy, instancenorm, l1loss, l2loss, layernorm, maxpool, maxunpool,
+                           onehotdecode, onehotencode)
 from .runtime.layers import Layer
 from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
-from .runtime.optim import adamupdate, dlupdate, rmspropupdate, sgdmupdate
+from .runtime.optim import adamupdate, dlupdate, lbfgsState, lbfgsupdate, rmspropupdate, sgdmupdate
 
 from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
 from . import transform_calls  # noqa: F401  (installs the runtime's hooks)
@@ -54,11 +55,12 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            "SctError", "CompileError", "EvaluationError", "defrule", "dims", "stripdims",
            # deep-learning functions (MATLAB's names)
            "relu", "leakyrelu", "sigmoid", "softmax", "gelu", "crossentropy", "indexcrossentropy", "mse",
-           "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "maxpool", "avgpool", "batchnorm",
+           "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool",
+           "batchnorm",
            "layernorm", "instancenorm", "groupnorm", "dropout", "onehotencode", "onehotdecode",
            "lstm", "gru", "embed", "attention", "Layer",
            # optimizers
-           "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
+           "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState",
            "clear_cache"]
 
 # networks, layers, tables and mini-batches (issue 9)
@@ -67,8 +69,8 @@ from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooli
                                  batchNormalizationLayer, concatenationLayer, convolution2dLayer, dropoutLayer,
                                  embeddingLayer, featureInputLayer, finddim, flattenLayer, fullyConnectedLayer,
                                  geluLayer, gruLayer, imageInputLayer, layerNormalizationLayer, leakyReluLayer,
-                                 lstmLayer, maxPooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
-                                 softmaxLayer, tanhLayer)
+                                 lstmLayer, maxPooling2dLayer, maxUnpooling2dLayer, reluLayer, sequenceInputLayer, sigmoidLayer,
+                                 softmaxLayer, tanhLayer, transposedConv2dLayer)
 from .runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
                              predict, resetState)
 from .runtime.table import Table  # noqa: E402
@@ -76,9 +78,9 @@ from .runtime.table import Table  # noqa: E402
 __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "connectLayers", "getLayer",
             "resetState", "Table", "NetworkDataLayout", "finddim",
             "featureInputLayer", "imageInputLayer", "sequenceInputLayer", "fullyConnectedLayer",
-            "convolution2dLayer", "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer",
+            "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer",
             "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
-            "maxPooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
+            "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
             "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits"]
 
