@@ -271,7 +271,6 @@ def _index_trick_traced(call: gast.Call, is_active):
 
 # nondifferentiable ops whose results do move with some arguments: a traced one is refused
 CONTINUOUS_NONDIFF = {id(np.arange): _arange_traced, id(rt_support.index_trick): _index_trick_traced}
-CHECKED_RUNTIME_OPS = set()
 
 
 def child_kind(kind, key):
@@ -368,8 +367,7 @@ class Activity:
         rule = info.rule
         if rule is None or info.kind not in ("op", "method"):
             return
-        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime") and \
-                rule.op not in CHECKED_RUNTIME_OPS:
+        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
             return             # the runtime's own helpers: their other parameters are shapes
         node = value if info.kind == "op" else gast.Call(
             func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)

@@ -29,7 +29,7 @@ from .analysis import OPERATORS, Activity, CallInfo, bind_arguments
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
-from .reverse import _function, _number, _reach, instantiate_template, simplify
+from .reverse import _function, _reach, instantiate_template, simplify
 
 class TangentTransformer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, activity: Activity, namer: Namer,
