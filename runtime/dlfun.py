@@ -133,10 +133,6 @@ def pool_geometry(x_shape, poolsize, Stride=1, Padding=0):
     return (pool, stride, pads)
 
 
-def _out_size(n, pad, window, stride):
-    return (n + pad[0] + pad[1] - window) // stride + 1
-
-
 def _windows(xp, window, stride, dilation):
     """The (batch, Ho, Wo, channels, kh, kw) strided view of the padded input."""
     eff = ((window[0] - 1) * dilation[0] + 1, (window[1] - 1) * dilation[1] + 1)
@@ -691,10 +687,6 @@ def _gelu_slope_rule(g, ans, x, approximation):
 
 
 # --- normalisation (plain functions of registered ops) ------------------------------------------
-
-
-def _reduce_axes(ndim, which):
-    return tuple(range(ndim - 1)) if which == "batch" else tuple(range(1, ndim - 1))
 
 
 def batch_axes(X):

@@ -41,7 +41,7 @@ def relu(x):
     return np.maximum(x, 0)
 
 
-@defrule(relu)
+@defrule(relu, elementwise=True)
 def _relu_rule(g, ans, x):
     return g * (x > 0)
 
@@ -60,7 +60,7 @@ def leakyrelu(x, scale=0.01):
     return np.where(x > 0, x, scale * x)
 
 
-@defrule(leakyrelu, wrt=("x", "scale"))
+@defrule(leakyrelu, wrt=("x", "scale"), elementwise=True)
 def _leakyrelu_rule(g, ans, x, scale=0.01):
     return (unbroadcast(np.where(x > 0, g, g * np.conj(scale)), x),
             unbroadcast(np.where(x > 0, 0, g * np.conj(x)), scale))
@@ -82,7 +82,7 @@ def sigmoid(x):
     return np.where(x >= 0, 1, e) / (1 + e)
 
 
-@defrule(sigmoid)
+@defrule(sigmoid, elementwise=True)
 def _sigmoid_rule(g, ans, x):
     return g * np.conj(ans * (1 - ans))
 

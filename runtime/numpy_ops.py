@@ -52,43 +52,43 @@ import operator
 
 import numpy as np
 
-from .registry import ATTRIBUTES, CONTAINER_OPS, METHODS, defrule, nondifferentiable
+from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast
 
 # --- operators ---------------------------------------------------------------------
 
 
-@defrule(operator.add, np.add, wrt=("a", "b"))
+@defrule(operator.add, np.add, wrt=("a", "b"), elementwise=True)
 def add(g, ans, a, b):
     return unbroadcast(g, a), unbroadcast(g, b)
 
 
-@defrule(operator.sub, np.subtract, wrt=("a", "b"))
+@defrule(operator.sub, np.subtract, wrt=("a", "b"), elementwise=True)
 def subtract(g, ans, a, b):
     return unbroadcast(g, a), unbroadcast(-g, b)
 
 
-@defrule(operator.mul, np.multiply, wrt=("a", "b"))
+@defrule(operator.mul, np.multiply, wrt=("a", "b"), linear=("a", "b"), elementwise=True)
 def multiply(g, ans, a, b):
     return unbroadcast(g * np.conj(b), a), unbroadcast(g * np.conj(a), b)
 
 
-@defrule(operator.truediv, np.divide, np.true_divide, wrt=("a", "b"))
+@defrule(operator.truediv, np.divide, np.true_divide, wrt=("a", "b"), elementwise=True)
 def divide(g, ans, a, b):
     return unbroadcast(g / np.conj(b), a), unbroadcast(-g * np.conj(ans / b), b)
 
 
-@defrule(operator.neg, np.negative)
+@defrule(operator.neg, np.negative, linear="a", elementwise=True)
 def negative(g, ans, a):
     return -g
 
 
-@defrule(operator.pos, np.positive)
+@defrule(operator.pos, np.positive, linear="a", elementwise=True)
 def positive(g, ans, a):
     return g
 
 
-@defrule(operator.pow, np.power, np.float_power, wrt=("a", "b"))
+@defrule(operator.pow, np.power, np.float_power, wrt=("a", "b"), elementwise=True)
 def power(g, ans, a, b):
     # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
     # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact
@@ -96,7 +96,7 @@ def power(g, ans, a, b):
             unbroadcast(g * np.conj(ans * np.log(np.where(a == 0, 1, a))), b))
 
 
-@defrule(operator.matmul, np.matmul, wrt=("a", "b"))
+@defrule(operator.matmul, np.matmul, wrt=("a", "b"), linear=("a", "b"))
 def matmul(g, ans, a, b):
     return matmul_adjoint_a(g, a, b), matmul_adjoint_b(g, a, b)
 
@@ -249,27 +249,27 @@ def reciprocal(g, ans, x):
     return -g * np.conj(ans ** 2)
 
 
-@defrule(np.conj, np.conjugate)
+@defrule(np.conj, np.conjugate, linear="x", method=("conj", "conjugate"))
 def conj(g, ans, x):
     return np.conj(g)
 
 
-@defrule(np.real)
+@defrule(np.real, linear="val", real_output=True)
 def real(g, ans, val):
     return np.real(g)
 
 
-@defrule(np.imag)
+@defrule(np.imag, linear="val", real_output=True)
 def imag(g, ans, val):
     return 1j * np.real(g)
 
 
-@defrule(np.angle)
+@defrule(np.angle, real_output=True)
 def angle(g, ans, z, deg=False):
     return np.real(g) * angle_scale(deg) * 1j * z / np.where(z == 0, 1, np.real(z * np.conj(z)))
 
 
-@defrule(np.abs, np.absolute, np.fabs, abs)
+@defrule(np.abs, np.absolute, np.fabs, abs, elementwise=True, real_output=True)
 def absolute(g, ans, x):
     return g * x / np.where(ans == 0, 1, ans)
 
@@ -305,7 +305,7 @@ def where(g, ans, condition, x, y):
     return unbroadcast(np.where(condition, g, 0), x), unbroadcast(np.where(condition, 0, g), y)
 
 
-@defrule(np.clip, wrt=("a", "a_min", "a_max", "min", "max"))
+@defrule(np.clip, wrt=("a", "a_min", "a_max", "min", "max"), method="clip")
 def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
     return (unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 0), a),
             unbroadcast(g * clip_weights(a, a_min, a_max, min, max, 1), a_min),
@@ -351,7 +351,7 @@ def tie_scaled(grad, x, y):
     return np.multiply(grad, np.greater(x, y), dtype=np.result_type(grad, weight_dtype(x, y)))
 
 
-@defrule(tie_scaled, wrt=("grad",))
+@defrule(tie_scaled, wrt=("grad",), linear="grad")
 def _tie_scaled_rule(g, ans, grad, x, y):
     return tie_scaled(g, x, y)       # linear in grad; the weights are piecewise constant in x and y
 
@@ -380,44 +380,44 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
 # --- reductions ---------------------------------------------------------------------------
 
 
-@defrule(np.sum)
+@defrule(np.sum, linear="a", method="sum")
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims)
 
 
-@defrule(np.mean)
+@defrule(np.mean, linear="a", method="mean")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims) / (np.size(a) / np.size(ans))
 
 
-@defrule(np.prod)
+@defrule(np.prod, method="prod")
 def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims) * np.conj(prod_of_others(a, axis))
 
 
-@defrule(np.max, np.amax, np.min, np.amin)
+@defrule(np.max, np.amax, np.min, np.amin, method="max")
 def extremum(g, ans, a, axis=None, out=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims) * extremum_weights(a, ans, axis, keepdims)
 
 
-@defrule(np.var)
+@defrule(np.var, method="var")
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return (reduction_broadcast(g, a, axis, keepdims) * 2 * (a - np.mean(a, axis=axis, keepdims=True))
             / (np.size(a) / np.size(ans) - ddof))
 
 
-@defrule(np.std)
+@defrule(np.std, method="std")
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return (reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
             * (a - np.mean(a, axis=axis, keepdims=True)) / (np.size(a) / np.size(ans) - ddof))
 
 
-@defrule(np.cumsum)
+@defrule(np.cumsum, linear="a", method="cumsum")
 def cumsum(g, ans, a, axis=None, dtype=None, out=None):
     return cumsum_adjoint(g, a, axis)
 
 
-@defrule(np.cumprod)
+@defrule(np.cumprod, method="cumprod")
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
     return cumprod_adjoint(g, a, ans, axis)
 
@@ -452,12 +452,12 @@ def reduction_sum(grad, like, axis, keepdims):
     return np.reshape(np.sum(grad, axis=axis, keepdims=keepdims), np.shape(like))
 
 
-@defrule(reduction_broadcast, wrt=("grad",))
+@defrule(reduction_broadcast, wrt=("grad",), linear="grad")
 def _reduction_broadcast_rule(g, ans, grad, a, axis, keepdims):
     return reduction_sum(g, grad, axis, keepdims)
 
 
-@defrule(reduction_sum, wrt=("grad",))
+@defrule(reduction_sum, wrt=("grad",), linear="grad")
 def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
     return reduction_broadcast(g, grad, axis, keepdims)
 
@@ -540,7 +540,7 @@ def cumprod_adjoint_zeros(g, a, axis):
 # --- linear algebra -------------------------------------------------------------------------
 
 
-@defrule(np.dot, wrt=("a", "b"))
+@defrule(np.dot, wrt=("a", "b"), linear=("a", "b"), method="dot")
 def dot(g, ans, a, b, out=None):
     return dot_adjoint_a(g, a, b), dot_adjoint_b(g, a, b)
 
@@ -566,7 +566,7 @@ def vdot(g, ans, a, b):
     return np.reshape(np.conj(g) * np.ravel(b), np.shape(a)), np.reshape(g * np.ravel(a), np.shape(b))
 
 
-@defrule(np.trace)
+@defrule(np.trace, linear="a", method="trace")
 def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return np.expand_dims(g, trace_axes(a, axis1, axis2)) * trace_mask(a, offset, axis1, axis2)
 
@@ -591,7 +591,7 @@ def det(g, ans, a):
     return np.expand_dims(g * np.conj(ans), (-2, -1)) * conj_transpose(np.linalg.inv(a))
 
 
-@defrule(np.linalg.slogdet)
+@defrule(np.linalg.slogdet, many_outputs=True)
 def slogdet(g, ans, a):
     return (np.expand_dims(np.real(getitem_or_zero(g, 1))
                            - 1j * np.imag(np.conj(getitem_or_zero(g, 0)) * ans[0]), (-2, -1))
@@ -800,7 +800,7 @@ def norm_kind(ndim, ord, axis):
 # --- shape ------------------------------------------------------------------------------------
 
 
-@defrule(np.transpose)
+@defrule(np.transpose, linear="a")
 def transpose(g, ans, a, axes=None):
     return np.transpose(g, inverse_permutation(axes, np.ndim(a)))
 
@@ -810,73 +810,73 @@ def matrix_transpose(g, ans, x):
     return np.matrix_transpose(g)
 
 
-@defrule(np.reshape)
+@defrule(np.reshape, linear="a")
 def reshape(g, ans, a, shape=None, order="C", *, copy=None):
     return np.reshape(g, np.shape(a), order=order)
 
 
-@defrule(np.ravel)
+@defrule(np.ravel, linear="a", method=("ravel", "flatten"))
 def ravel(g, ans, a, order="C"):
     return np.reshape(g, np.shape(a), order=order)
 
 
-@defrule(np.copy)
+@defrule(np.copy, linear="a")
 def copy(g, ans, a, order="K", subok=False):
     return g
 
 
-@defrule(np.squeeze)
+@defrule(np.squeeze, linear="a", method="squeeze")
 def squeeze(g, ans, a, axis=None):
     return np.reshape(g, np.shape(a))
 
 
-@defrule(np.expand_dims)
+@defrule(np.expand_dims, linear="a")
 def expand_dims(g, ans, a, axis):
     return np.reshape(g, np.shape(a))
 
 
-@defrule(np.broadcast_to)
+@defrule(np.broadcast_to, linear="array")
 def broadcast_to(g, ans, array, shape, subok=False):
     return unbroadcast(g, array)
 
 
-@defrule(np.swapaxes)
+@defrule(np.swapaxes, linear="a", method="swapaxes")
 def swapaxes(g, ans, a, axis1, axis2):
     return np.swapaxes(g, axis1, axis2)
 
 
-@defrule(np.moveaxis)
+@defrule(np.moveaxis, linear="a")
 def moveaxis(g, ans, a, source, destination):
     return np.moveaxis(g, destination, source)
 
 
-@defrule(np.flip)
+@defrule(np.flip, linear="m")
 def flip(g, ans, m, axis=None):
     return np.flip(g, axis)
 
 
-@defrule(np.fliplr)
+@defrule(np.fliplr, linear="m")
 def fliplr(g, ans, m):
     return np.fliplr(g)
 
 
-@defrule(np.flipud)
+@defrule(np.flipud, linear="m")
 def flipud(g, ans, m):
     return np.flipud(g)
 
 
-@defrule(np.tile)
+@defrule(np.tile, linear="A")
 def tile(g, ans, A, reps):
     return np.reshape(np.sum(np.reshape(g, tile_plan(np.shape(A), reps)[0]), axis=tile_plan(np.shape(A), reps)[1]),
                       np.shape(A))
 
 
-@defrule(np.repeat)
+@defrule(np.repeat, linear="a", method="repeat")
 def repeat(g, ans, a, repeats, axis=None):
     return take_adjoint(g, a, repeat_index(np.shape(a), repeats, axis), axis)
 
 
-@defrule(np.take)
+@defrule(np.take, linear="a", method="take")
 def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return take_adjoint(g, a, indices, axis)
 
@@ -911,17 +911,17 @@ def stack(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     return unstack_pieces(g, arrays, axis)
 
 
-@defrule(np.split, np.array_split)
+@defrule(np.split, np.array_split, many_outputs=True)
 def split(g, ans, ary, indices_or_sections, axis=0):
     return concatenate_pieces(g, ans, axis)
 
 
-@defrule(np.unstack)
+@defrule(np.unstack, many_outputs=True)
 def unstack(g, ans, x, *, axis=0):
     return stack_pieces(g, ans, axis)
 
 
-@defrule(np.atleast_1d, np.atleast_2d, np.atleast_3d, wrt=("arys",))
+@defrule(np.atleast_1d, np.atleast_2d, np.atleast_3d, wrt=("arys",), many_outputs=True)
 def atleast_nd(g, ans, *arys):
     return reshape_pieces(g, arys)
 
@@ -1099,22 +1099,22 @@ def diag(g, ans, v, k=0):
     return diag_adjoint(g, v, k)
 
 
-@defrule(np.diagonal)
+@defrule(np.diagonal, linear="a", method="diagonal")
 def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
     return diagonal_adjoint(g, a, offset, axis1, axis2)
 
 
-@defrule(np.triu)
+@defrule(np.triu, linear="m")
 def triu(g, ans, m, k=0):
     return np.triu(g, k)
 
 
-@defrule(np.tril)
+@defrule(np.tril, linear="m")
 def tril(g, ans, m, k=0):
     return np.tril(g, k)
 
 
-@defrule(np.roll)
+@defrule(np.roll, linear="a")
 def roll(g, ans, a, shift, axis=None):
     return np.roll(g, negated(shift), axis)
 
@@ -1334,7 +1334,7 @@ def rad2deg(g, ans, x):
     return g * (180 / np.pi)
 
 
-@defrule(operator.mod, np.mod, np.remainder, wrt=("x1", "x2"))
+@defrule(operator.mod, np.mod, np.remainder, wrt=("x1", "x2"), elementwise=True)
 def remainder(g, ans, x1, x2):
     return unbroadcast(g, x1), unbroadcast(-g * np.floor_divide(x1, x2), x2)
 
@@ -1387,7 +1387,7 @@ def matrix_power(g, ans, a, n):
     return matrix_power_adjoint(g, a, n)
 
 
-@defrule(np.linalg.eigh)
+@defrule(np.linalg.eigh, many_outputs=True)
 def eigh(g, ans, a, UPLO="L"):
     return eigh_adjoint(getitem_or_zero(g, 0), fill_zero(getitem_or_zero(g, 1), ans[1]), ans[0], ans[1], UPLO)
 
@@ -1397,7 +1397,7 @@ def eigvalsh(g, ans, a, UPLO="L"):
     return eigh_adjoint(g, np.zeros(np.shape(a), weight_dtype(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
 
 
-@defrule(np.linalg.svd)
+@defrule(np.linalg.svd, many_outputs=True)
 def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return singular_values_adjoint(svd_values_only(g, compute_uv), a)
 
@@ -1707,7 +1707,7 @@ def astype_adjoint(grad, a, dtype):
     return np.zeros(np.shape(a), dtype=adtype if np.issubdtype(adtype, np.inexact) else np.float64)
 
 
-@defrule(astype)
+@defrule(astype, method="astype")
 def _astype_rule(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return astype_adjoint(g, a, dtype)
 
@@ -1806,7 +1806,7 @@ def item_flat_index(a, args):
     return int(np.ravel_multi_index(tuple(int(i) % n for i, n in zip(index, shape)), shape))
 
 
-@defrule(item_method)
+@defrule(item_method, method="item")
 def _item_method_rule(g, ans, a, *args):
     return np.reshape(index_adjoint(g, np.ravel(a), item_flat_index(a, args)), np.shape(a))
 
@@ -1836,7 +1836,7 @@ def _nested_leaves(g):
     return [] if _is_zero(g) else [g]
 
 
-@defrule(tolist_method)
+@defrule(tolist_method, many_outputs=True, method="tolist")
 def _tolist_method_rule(g, ans, a):
     return nested_to_array(g, a)
 
@@ -1855,12 +1855,12 @@ def method_axes(axes):
     return axes
 
 
-@defrule(reshape_method)
+@defrule(reshape_method, linear="a", method="reshape")
 def _reshape_method_rule(g, ans, a, *shape, order="C", copy=None):
     return np.reshape(g, np.shape(a), order=order)
 
 
-@defrule(transpose_method)
+@defrule(transpose_method, linear="a", method="transpose")
 def _transpose_method_rule(g, ans, a, *axes):
     return np.transpose(g, inverse_permutation(method_axes(axes), np.ndim(a)))
 
@@ -1888,29 +1888,27 @@ nondifferentiable(
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
 )
 
-METHODS.update({
-    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
-    "var": np.var, "std": np.std, "cumsum": np.cumsum, "cumprod": np.cumprod,
-    "transpose": transpose_method, "reshape": reshape_method,
-    "flatten": np.ravel, "ravel": np.ravel, "squeeze": np.squeeze, "swapaxes": np.swapaxes,
-    "dot": np.dot, "conj": np.conj, "conjugate": np.conj, "clip": np.clip,
-    "repeat": np.repeat, "take": np.take, "astype": astype, "copy": np.copy, "trace": np.trace,
-    "diagonal": np.diagonal, "argmax": np.argmax, "argmin": np.argmin,
-    "argsort": np.argsort, "any": np.any, "all": np.all, "nonzero": np.nonzero, "round": np.round,
-    # x.item() is float(x) of one element: differentiated, as float(x) is (see README)
-    "item": item_method, "tolist": tolist_method,
-})
+# methods of nondifferentiable ops and those of ops registered with several others (the
+# differentiable ops name theirs in their ``defrule``)
+declare(np.min, method="min")
+nondifferentiable(np.argmax, method="argmax")
+nondifferentiable(np.argmin, method="argmin")
+nondifferentiable(np.argsort, method="argsort")
+nondifferentiable(np.any, method="any")
+nondifferentiable(np.all, method="all")
+nondifferentiable(np.nonzero, method="nonzero", many_outputs=True)
+nondifferentiable(np.round, method="round")
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})
 
-# Ops whose result is a tuple or list: their adjoints are accumulated as containers.
-CONTAINER_OPS.update(op for op in (tolist_method, np.split, np.array_split, getattr(np, "unstack", None),
-                                   np.linalg.eigh, np.linalg.slogdet) if op is not None)
+# Ops whose result is a tuple or list for some arguments (their adjoints accumulate as
+# containers), declared before any rule of theirs: a plain ``defrule`` keeps the fact.
+declare(np.broadcast_arrays, np.meshgrid, np.linalg.qr, np.linalg.eig, np.modf, np.frexp, np.divmod,
+        np.hsplit, np.vsplit, np.dsplit, np.gradient, many_outputs=True)
 
 
 # Python's math functions on scalars differentiate like their numpy counterparts.
 import math as _math  # noqa: E402
 from .registry import alias as _alias  # noqa: E402
-from . import support as _support  # noqa: E402
 
 for _name, _np_op in {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
                       "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
@@ -1927,6 +1925,3 @@ def _math_log_rule(g, ans, x, base=2.718281828459045):
     # math.log(x, base) = log(x) / log(base); one argument: the natural logarithm
     return g / (x * np.log(base)), -g * ans / (base * np.log(base))
 
-METHODS.update({"items": _support.dict_items, "values": _support.dict_values})
-# ``v.copy()`` of an array, a list or a dict (its adjoint keeps the structure)
-METHODS["copy"] = _support.copy_value

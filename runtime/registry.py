@@ -29,9 +29,40 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import gast
+import math
+import numpy as np
 
-__all__ = ["Rule", "defrule", "DISCRETE_PARAMS", "uncovered_params", "nondifferentiable", "lookup", "is_nondifferentiable",
-           "RULES", "NONDIFF", "METHODS", "ATTRIBUTES", "rules_version", "registered_ops"]
+__all__ = ["Rule", "OpFacts", "defrule", "declare", "facts_of", "DISCRETE_PARAMS", "uncovered_params",
+           "nondifferentiable", "lookup", "is_nondifferentiable", "RULES", "NONDIFF", "FACTS", "METHODS",
+           "ATTRIBUTES", "rules_version", "registered_ops"]
+
+
+@dataclass(frozen=True)
+class OpFacts:
+    """What the compiler knows of an op besides its rule; registered with it (``defrule``).
+
+    Reverse mode, forward mode (``sct/tangent.py``) and the activity analysis read these facts
+    and nothing else about an op: there is no other table of ops in the compiler.
+    """
+    # linear in each of these parameters separately (the others fixed): its tangent is the sum,
+    # over the traced ones, of the op applied with that argument replaced by its tangent
+    # (``np.sum``: ("a",); ``a @ b``: ("a", "b"), the product rule)
+    linear: Tuple[str, ...] = ()
+    # linear in these parameters together: its tangent is the op of their tangents (``add_grad``)
+    joint_linear: Tuple[str, ...] = ()
+    # each output element depends only on the same element of each input (after broadcasting):
+    # an elementwise rule ``g * conj(partial)`` gives the tangent ``dot * partial``
+    elementwise: bool = False
+    # the result is (or may be, for some arguments) a tuple or list of arrays
+    many_outputs: bool = False
+    # the result is real whatever its input (``abs``, ``np.real``, ``np.angle``)
+    real_output: bool = False
+    # the array methods this op implements (``x.sum()`` is ``np.sum(x)``)
+    methods: Tuple[str, ...] = ()
+    # parameters that carry no derivative by nature (indices, counts, flags) beyond
+    # DISCRETE_PARAMS; a traced value passed to any other parameter not in the rule's ``wrt``
+    # is refused by the compiler
+    nondiff: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -40,10 +71,15 @@ class Rule:
     fn: Callable
     wrt: Tuple[str, ...]
     signature: inspect.Signature          # the op's parameters (without g, ans)
-    # parameters that carry no derivative by nature (indices, counts, flags) beyond DISCRETE_PARAMS;
-    # a traced value passed to any other parameter not in ``wrt`` is refused by the compiler
-    nondiff: Tuple[str, ...] = ()
     _templates: Optional[Dict[str, Any]] = field(default=None, repr=False)
+
+    @property
+    def facts(self) -> OpFacts:
+        return facts_of(self.op)
+
+    @property
+    def nondiff(self) -> Tuple[str, ...]:
+        return self.facts.nondiff
 
     @property
     def name(self) -> str:
@@ -73,7 +109,10 @@ class Rule:
 
 RULES: Dict[Any, Rule] = {}
 NONDIFF: set = set()
-# Array methods and attributes, mapped onto the op that implements them.
+FACTS: Dict[Any, OpFacts] = {}
+_NO_FACTS = OpFacts()
+# Array methods (an index of the ``methods`` facts) and attributes, mapped onto the op that
+# implements them.
 METHODS: Dict[str, Any] = {}
 ATTRIBUTES: Dict[str, Any] = {}
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
@@ -82,8 +121,6 @@ STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
 NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "keys",
                    "__len__", "index", "count"}
-# Ops whose result is a list or tuple (their adjoints accumulate as containers).
-CONTAINER_OPS = set()
 _version = [0]
 
 
@@ -115,8 +152,49 @@ def uncovered_params(rule: "Rule"):
             if p not in rule.wrt and p not in rule.nondiff and p not in DISCRETE_PARAMS]
 
 
-def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = ()):
-    """Register ``fn`` as the derivative rule of each op in ``ops``."""
+def facts_of(op) -> OpFacts:
+    """The facts registered for ``op`` (all false/empty for an op with none)."""
+    try:
+        return FACTS.get(_key(op), _NO_FACTS)
+    except TypeError:          # unhashable callables are never ops
+        return _NO_FACTS
+
+
+def _names(value) -> Tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def declare(*ops, linear: Sequence[str] = (), joint_linear: Sequence[str] = (),
+            elementwise: Optional[bool] = None, many_outputs: bool = False, real_output: bool = False,
+            method: Sequence[str] = (), nondiff: Sequence[str] = ()) -> None:
+    """Record facts of ``ops`` (see :class:`OpFacts`); ``defrule`` and ``nondifferentiable`` take
+    the same keywords.  Facts given add to those already recorded for an op, so a plain
+    ``defrule`` of an op declared before keeps them.  ``elementwise`` defaults to True for numpy's
+    ufuncs and the functions of ``math``.  ``method`` names the array methods the first op
+    implements (``x.name(...)`` is ``op(x, ...)``)."""
+    methods = _names(method)
+    for i, op in enumerate(ops):
+        old = facts_of(op)
+        inferred = isinstance(op, np.ufunc) or getattr(op, "__module__", None) == "math" or \
+            getattr(op, "__self__", None) is math
+        FACTS[_key(op)] = OpFacts(
+            linear=_names(linear) or old.linear,
+            joint_linear=_names(joint_linear) or old.joint_linear,
+            elementwise=(old.elementwise or inferred) if elementwise is None else elementwise,
+            many_outputs=many_outputs or old.many_outputs,
+            real_output=real_output or old.real_output,
+            methods=tuple(dict.fromkeys(old.methods + (methods if i == 0 else ()))),
+            nondiff=_names(nondiff) or old.nondiff)
+    for name in methods:
+        METHODS[name] = ops[0]
+    _version[0] += 1
+
+
+def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = (),
+            linear: Sequence[str] = (), joint_linear: Sequence[str] = (), elementwise: Optional[bool] = None,
+            many_outputs: bool = False, real_output: bool = False, method: Sequence[str] = ()):
+    """Register ``fn`` as the derivative rule of each op in ``ops``, with the ops' facts
+    (keywords as :func:`declare`; ``nondiff``: the parameters that carry no derivative)."""
     def register(fn):
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())
@@ -124,27 +202,53 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = 
             raise TypeError(f"rule {fn.__name__} must start with parameters (g, ans, ...)")
         op_sig = sig.replace(parameters=params[2:])
         names = wrt if wrt is not None else (params[2].name,)
+        for fact, given in (("linear", linear), ("joint_linear", joint_linear), ("nondiff", nondiff)):
+            unknown = [n for n in _names(given) if n not in op_sig.parameters]
+            if unknown:
+                raise TypeError(f"rule {fn.__name__}: {fact}={unknown} names no parameter of the op")
         for op in ops:
-            RULES[_key(op)] = Rule(op=op, fn=fn, wrt=tuple(names), signature=op_sig,
-                                   nondiff=tuple(nondiff))
-        _version[0] += 1
+            RULES[_key(op)] = Rule(op=op, fn=fn, wrt=tuple(names), signature=op_sig)
+        declare(*ops, linear=linear, joint_linear=joint_linear, elementwise=elementwise,
+                many_outputs=many_outputs, real_output=real_output, method=method, nondiff=nondiff)
         return fn
     return register
 
 
 def alias(op, existing_op) -> None:
-    """Give ``op`` the rule of ``existing_op`` (same parameters), e.g. ``math.sin`` -> ``np.sin``."""
+    """Give ``op`` the rule and facts of ``existing_op`` (same parameters), e.g. ``math.sin`` ->
+    ``np.sin``."""
     rule = RULES[_key(existing_op)]
-    RULES[_key(op)] = Rule(op=op, fn=rule.fn, wrt=rule.wrt, signature=rule.signature,
-                           nondiff=rule.nondiff)
-    _version[0] += 1
+    RULES[_key(op)] = Rule(op=op, fn=rule.fn, wrt=rule.wrt, signature=rule.signature)
+    f = rule.facts
+    declare(op, linear=f.linear, joint_linear=f.joint_linear, elementwise=f.elementwise or None,
+            many_outputs=f.many_outputs, real_output=f.real_output, nondiff=f.nondiff)
 
 
-def nondifferentiable(*ops):
-    """Declare ops whose outputs carry no derivative (comparisons, shapes, rounding)."""
+def nondifferentiable(*ops, **facts):
+    """Declare ops whose outputs carry no derivative (comparisons, shapes, rounding); ``facts``
+    as :func:`declare` (``method=``, ``many_outputs=``)."""
     for op in ops:
         NONDIFF.add(_key(op))
+    if facts:
+        declare(*ops, **facts)
     _version[0] += 1
+
+
+class _ManyOutputs(set):
+    """``CONTAINER_OPS.add(op)`` / ``.update(ops)``: the older spelling of
+    ``declare(op, many_outputs=True)`` (kept so such registrations still work)."""
+
+    def add(self, op):
+        declare(op, many_outputs=True)
+        super().add(op)
+
+    def update(self, *iterables):
+        for ops in iterables:
+            for op in ops:
+                self.add(op)
+
+
+CONTAINER_OPS = _ManyOutputs()
 
 
 def lookup(op) -> Optional[Rule]:

@@ -1160,12 +1160,12 @@ def _sequence_source_adjoint_rule(g, ans, grad, items):
     return sequence_source_adjoint(g, items)
 
 
-@defrule(dict_items, wrt=("mapping",))
+@defrule(dict_items, wrt=("mapping",), method="items")
 def _dict_items_rule(g, ans, mapping):
     return pairs_to_dict(g, mapping)
 
 
-@defrule(dict_values, wrt=("mapping",))
+@defrule(dict_values, wrt=("mapping",), method="values")
 def _dict_values_rule(g, ans, mapping):
     return values_to_dict(g, mapping)
 
@@ -1245,7 +1245,7 @@ def tupled(items):
     return tuple(items)
 
 
-@defrule(copy_value, copy.copy, deep_copy, copy.deepcopy)
+@defrule(copy_value, copy.copy, deep_copy, copy.deepcopy, method="copy")
 def _copy_value_rule(g, ans, x):
     return g
 
@@ -1462,11 +1462,9 @@ nondifferentiable(index_trick)
 nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
 
 
-@defrule(bind_closure, wrt=("env",))
+@defrule(bind_closure, wrt=("env",), many_outputs=True)
 def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0):
     return g
 
 
 nondifferentiable(closure_frame, closure_rebound)
-from . import registry as _registry  # noqa: E402
-_registry.CONTAINER_OPS.add(bind_closure)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import operator
 import types
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set
@@ -270,7 +271,6 @@ def _index_trick_traced(call: gast.Call, is_active):
 
 # nondifferentiable ops whose results do move with some arguments: a traced one is refused
 CONTINUOUS_NONDIFF = {id(np.arange): _arange_traced, id(rt_support.index_trick): _index_trick_traced}
-CHECKED_RUNTIME_OPS = set()
 
 
 def child_kind(kind, key):
@@ -281,8 +281,11 @@ def child_kind(kind, key):
 
 # --- activity -------------------------------------------------------------------------------
 
-REAL_OPS = {np.real, np.imag, np.abs, np.absolute, np.angle, abs}
-DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.Mod)
+# the op of ``operator`` a binary operator is (its rule and facts are that op's)
+OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+             gast.Mod: operator.mod}
+
 
 
 class Activity:
@@ -364,8 +367,7 @@ class Activity:
         rule = info.rule
         if rule is None or info.kind not in ("op", "method"):
             return
-        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime") and \
-                rule.op not in CHECKED_RUNTIME_OPS:
+        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
             return             # the runtime's own helpers: their other parameters are shapes
         node = value if info.kind == "op" else gast.Call(
             func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
@@ -440,11 +442,13 @@ class Activity:
         if isinstance(value, gast.Constant):
             return False
         if isinstance(value, gast.BinOp):
-            if not isinstance(value.op, DIFF_BINOPS):
+            # an operator is the op of ``operator`` its rule is registered for (as in reverse
+            # mode): active when an operand its rule differentiates is
+            rule = registry.lookup(OPERATORS.get(type(value.op)))
+            if rule is None:
                 return False
-            if isinstance(value.op, gast.Mod):
-                return self.is_active(value.left)
-            return self.is_active(value.left) or self.is_active(value.right)
+            return any(self.is_active(operand) for operand, param in
+                       zip((value.left, value.right), rule.signature.parameters) if param in rule.wrt)
         if isinstance(value, gast.UnaryOp):
             return isinstance(value.op, (gast.USub, gast.UAdd)) and self.is_active(value.operand)
         if isinstance(value, (gast.Compare, gast.JoinedStr, gast.BoolOp)):
@@ -485,7 +489,7 @@ class Activity:
     def value_complex(self, value) -> bool:
         if isinstance(value, gast.Call):
             info = self.call_info(value)
-            if info.obj in REAL_OPS or info.kind in ("nondiff",):
+            if registry.facts_of(info.obj).real_output or info.kind in ("nondiff",):
                 return False
             if info.kind == "method" and info.method in ("real", "imag"):
                 return False
@@ -535,16 +539,10 @@ class Activity:
         return leaf_kind(self.value_kind(value)) is not None
 
 
-# ops that return a list or tuple for some arguments (several arrays in, or several results)
-_MAY_RETURN_CONTAINERS = {np.atleast_1d, np.atleast_2d, np.atleast_3d, np.broadcast_arrays, np.meshgrid,
-                          np.linalg.svd, np.linalg.qr, np.linalg.eig, np.linalg.slogdet, np.modf, np.frexp,
-                          np.divmod, np.hsplit, np.vsplit, np.dsplit, np.gradient, np.nonzero}
-
-
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""
     module = getattr(op, "__module__", None) or ""
-    if op in registry.CONTAINER_OPS or op in _MAY_RETURN_CONTAINERS:
+    if registry.facts_of(op).many_outputs:
         return False
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True

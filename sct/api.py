@@ -424,10 +424,10 @@ def user_error(error: BaseException, fun=None) -> BaseException:
     tb = full.tb_next if full is not None else None     # the catching frame is added when raised
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not _internal(code.co_filename) and code.co_name != "__sct_user_line__":
+        # the user's frames, and the synthetic user line of an inner call
+        if not _internal(code.co_filename) and code.co_name != "__sct_user_line__" or \
+                code.co_filename == filename and tb.tb_lineno == lineno:
             kept.append(tb)
-        elif code.co_filename == filename and tb.tb_lineno == lineno:
-            kept.append(tb)                              # the synthetic user line of an inner call
         tb = tb.tb_next
     if filename and lineno and isinstance(filename, str) and not any(
             t.tb_frame.f_code.co_filename == filename and t.tb_lineno == lineno for t in kept):

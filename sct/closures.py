@@ -256,8 +256,6 @@ class ClosureConverter:
                 d.args.posonlyargs = params + d.args.posonlyargs
             else:
                 d.args.args = params + d.args.args
-            d._sct_env = env
-        self.trans = {}
         self.escaping_names: Set[str] = set()
         self.fallback: Dict[int, str] = {}
         for d in defs:

@@ -50,14 +50,6 @@ def expr_stmt(value) -> gast.Expr:
     return gast.Expr(value=value)
 
 
-def parse_expr(text: str):
-    return gast.parse(text).body[0].value
-
-
-def parse_stmts(text: str) -> List:
-    return gast.parse(text).body
-
-
 _ATOMS = (str, int, float, complex, bool, bytes, type(None), type(Ellipsis))
 
 
@@ -119,11 +111,6 @@ def walk(node):
 
 def loaded_names(node) -> List[str]:
     return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
-
-
-def stored_names(node) -> List[str]:
-    return [n.id for n in walk(node)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))]
 
 
 def dotted_name(node) -> str:

@@ -114,7 +114,6 @@ class Transformer:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.forward_names.add(n.id)
         self.counters: Dict[int, str] = {}
-        self.loop_targets: Dict[int, str] = {}
         self.site_calls: Dict[int, str] = {}
         self.defined_line: Dict[str, int] = {}
         self.def_order: Dict[str, int] = {p: i for i, p in enumerate(self.params)}
@@ -1172,14 +1171,10 @@ class Transformer:
                 # iterations before it
                 part, R = self.reverse_earlier_iterations(parent, R, depth, state)
                 rev.extend(part)
-            if parent is None:
-                part, R = self.reverse_block(block[:index], R, depth, state)
-                rev.extend(part)
-            else:
-                # the site sits inside `parent` (an if, whose branch is not recorded
-                # yet); its statements before the site are done
-                part, R = self.reverse_block(block[:index], R, depth, state)
-                rev.extend(part)
+            # the statements before the site in its block (inside `parent`, an if, the
+            # branch is not recorded yet) are done
+            part, R = self.reverse_block(block[:index], R, depth, state)
+            rev.extend(part)
         body.extend(rev)
         if site.sels is not None:
             results = self.site_results(site, body, head_at, rev, state)

@@ -3,10 +3,11 @@
 ``f(x)`` becomes ``f_jvp(x, dot_x)`` returning ``(f(x), J @ dot_x)``: each
 statement ``t = op(a, b)`` is followed by ``dot_t = <tangent of op>``; loops
 and branches keep their shape (forward mode needs no tape).  Tangents come
-from the op table in three ways, cheapest first:
+from the op's rule and facts (``registry.OpFacts``; operators are the ops of
+``operator``, as in reverse mode) in three ways, cheapest first:
 
 * ops that are linear in an argument (sums, reshapes, indexing, the runtime's
-  adjoint helpers) apply themselves to its tangent;
+  adjoint helpers; ``a @ b`` in each of its two) apply themselves to its tangent;
 * elementwise rules of the form ``g * conj(partial)`` give ``dot * partial``;
 * anything else is the rule *transposed*: ``rt.op_jvp`` differentiates the
   rule function itself (it is linear in ``g``), through generated code.
@@ -22,39 +23,13 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .runtime import numpy_ops as rt_numpy_ops
 from .runtime import registry
-from .runtime import support as rt_support
 
-from .analysis import Activity, CallInfo, bind_arguments
+from .analysis import OPERATORS, Activity, CallInfo, bind_arguments
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
-from .reverse import _function, _number, instantiate_template, simplify
-
-# Ops linear in the named argument: their tangent is the op applied to its tangent.
-LINEAR: Dict[Any, str] = {}
-
-
-def _linear(arg: str, *ops) -> None:
-    for op in ops:
-        LINEAR[op] = arg
-
-
-_linear("a", np.sum, np.mean, np.transpose, np.reshape, np.expand_dims, np.squeeze, np.swapaxes,
-        np.moveaxis, np.cumsum, np.ravel, np.trace, np.diagonal, np.triu, np.tril, np.flip,
-        np.fliplr, np.flipud, np.roll, np.tile, np.repeat, np.take)
-_linear("x", np.real, np.imag, np.conj, np.conjugate, np.negative, np.positive)
-_linear("array", np.broadcast_to)
-_linear("grad", rt_support.unbroadcast, rt_support.index_adjoint, rt_support.zero_at,
-        rt_support.getitem_or_zero, rt_support.item_adjoint, rt_support.project,
-        rt_support.adjoint_or_zeros, rt_support.list_head, rt_support.list_tail)
-_linear("value", rt_support.broadcast_like)
-_linear("grad", rt_numpy_ops.reduction_broadcast, rt_numpy_ops.reduction_sum, rt_numpy_ops.tie_scaled)
-_linear("a", rt_numpy_ops.reshape_method, rt_numpy_ops.transpose_method)
-# Ops linear in several arguments jointly: the op of the tangents.
-JOINT_LINEAR = {rt_support.add_grad: ("a", "b"), rt_support.setitem: ("x", "value")}
-
+from .reverse import _function, _reach, instantiate_template, simplify
 
 class TangentTransformer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, activity: Activity, namer: Namer,
@@ -183,48 +158,21 @@ class TangentTransformer:
         return call(self.rt("broadcast_like"), [expr, load(ans)])
 
     def binop(self, value: gast.BinOp, ans: str):
+        """``a <op> b`` is the op of ``operator`` reverse mode differentiates: its tangent comes
+        from the same rule and facts as a call's."""
         a, b = value.left, value.right
-        da, db = self.dot_of(a), self.dot_of(b)
-        op = value.op
-        if isinstance(op, (gast.Add, gast.Sub)) and (self.is_list(a) or self.is_list(b)):
+        if isinstance(value.op, (gast.Add, gast.Sub)) and (self.is_list(a) or self.is_list(b)):
             return gast.BinOp(left=self.dot_or_zero(a), op=gast.Add(), right=self.list_tangent(b))
-        terms = []
-        if isinstance(op, gast.Add):
-            terms = [da, db]
-        elif isinstance(op, gast.Sub):
-            terms = [da, gast.UnaryOp(op=gast.USub(), operand=db) if db is not None else None]
-        elif isinstance(op, gast.Mult):
-            terms = [_mul(da, b), _mul(a, db)]
-        elif isinstance(op, gast.Div):
-            terms = [_div(da, b), gast.UnaryOp(op=gast.USub(), operand=_div(_mul(load(ans), db), b))
-                     if db is not None else None]
-        elif isinstance(op, gast.MatMult):
-            terms = [_matmul(da, b), _matmul(a, db)]
-        elif isinstance(op, gast.Pow):
-            # as the reverse rule: the exponent stays 0 where b == 0 (0 * 0 ** -1 is NaN), and
-            # log(a) is taken where a != 0 (0 ** b is constant in b: 0 * log(0) is NaN)
-            exponent = simplify(gast.BinOp(
-                left=copy.deepcopy(b), op=gast.Sub(),
-                right=gast.Compare(left=copy.deepcopy(b), ops=[gast.NotEq()], comparators=[const(0)])))
-            power = simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Pow(), right=exponent))
-            log_arg = a if _number(a) and a.value > 0 else call(
-                attr(load(self.np), "where"),
-                [gast.Compare(left=copy.deepcopy(a), ops=[gast.Eq()], comparators=[const(0)]),
-                 const(1), copy.deepcopy(a)])
-            terms = [_mul(_mul(da, b), power) if da is not None else None,
-                     _mul(_mul(db, load(ans)), call(attr(load(self.np), "log"), [log_arg]))
-                     if db is not None else None]
-        elif isinstance(op, gast.Mod):
-            terms = [da]
-        present = [t for t in terms if t is not None]
-        if not present:
-            return call(self.rt("zero_adjoint"), [load(ans)])
-        expr = present[0]
-        for term in present[1:]:
-            expr = gast.BinOp(left=expr, op=gast.Add(), right=term)
-        if len(present) == 1 and not isinstance(a if da is None else b, gast.Constant):
-            return self.fit(simplify(expr), ans)      # the tangent may be smaller than the value
-        return simplify(expr)
+        op = OPERATORS.get(type(value.op))
+        rule = registry.lookup(op) if op is not None else None
+        if rule is None:
+            self.fail(value, f"forward mode has no tangent for the operator {type(value.op).__name__}")
+        info = CallInfo("op", obj=op, rule=rule)
+        node = gast.Call(func=_method_op_reference(self, info), args=[a, b], keywords=[])
+
+        def apply(args, keywords):
+            return gast.BinOp(left=args[0], op=value.op, right=args[1])
+        return self.op_tangent(value, info, node, ans, apply)
 
     def is_list(self, node) -> bool:
         return isinstance(node, gast.List) or (isinstance(node, gast.Name) and node.id in self.act.lists)
@@ -260,42 +208,52 @@ class TangentTransformer:
         self.fail(s, "no derivative rule for this call in forward mode; add one with @sct.defrule "
                   "(see help(sct.defrule))")
 
-    def op_tangent(self, s, info: CallInfo, node: gast.Call, ans: str):
+    def op_tangent(self, s, info: CallInfo, node: gast.Call, ans: str, apply=None):
+        """The tangent of ``node`` (a call of an op, or ``apply``'s rebuilding of an operator)
+        from the op's facts: linear, then elementwise, else its rule transposed."""
         rule = info.rule
+        facts = registry.facts_of(info.obj)
         varargs = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in rule.signature.parameters.values())
-        if (varargs and info.obj not in LINEAR) or info.obj in registry.CONTAINER_OPS or \
-                info.obj in _MANY_OUTPUTS:
+        if (varargs and not (facts.linear or facts.joint_linear)) or facts.many_outputs:
             self.fail(s, f"forward mode does not follow {rule.name} yet (it takes or returns a "
                       "variable number of arrays)")
         bound = bind_arguments(rule, node, self.filename, getattr(s, "lineno", 0))
         active = [p for p in rule.wrt if self.bound_active(bound.get(p))]
-        func = copy.deepcopy(node.func) if info.kind == "op" else _method_op_reference(self, info)
+        if apply is None:
+            func = copy.deepcopy(node.func) if info.kind == "op" else _method_op_reference(self, info)
+
+            def apply(args, keywords):
+                return gast.Call(func=func, args=args, keywords=keywords)
         names = list(rule.signature.parameters)
-        linear = JOINT_LINEAR.get(info.obj) or ((LINEAR[info.obj],) if info.obj in LINEAR else ())
-        if linear and set(active) <= set(linear):
+
+        def substituted(dotted):
+            """The op applied with the arguments named in ``dotted`` replaced by their tangents."""
             def tangent_of(name, a):
-                if name in linear:
-                    return self.dot_or_zero(a)
-                return a
+                return self.dot_or_zero(a) if name in dotted else a
             args = [tangent_of(names[i] if i < len(names) else "", a) for i, a in enumerate(node.args)]
             keywords = [gast.keyword(arg=k.arg, value=tangent_of(k.arg, k.value)) for k in node.keywords]
-            return gast.Call(func=func, args=args, keywords=keywords)
-        terms = []
-        if not _elementwise_op(info.obj):
+            return apply(args, keywords)
+        if not active:
+            return call(self.rt("zero_adjoint"), [load(ans)])
+        if facts.joint_linear and set(active) <= set(facts.joint_linear):
+            return substituted(set(facts.joint_linear))
+        if facts.linear and set(active) <= set(facts.linear):
+            return _sum([substituted({p}) for p in active])
+        if not facts.elementwise:
             return self.transposed(info, node, bound, active, ans)
+        terms = []
         for p in active:
             term = self.elementwise(rule, p, bound, ans)
             if term is None:
                 return self.transposed(info, node, bound, active, ans)
             terms.append(term)
-        if not terms:
-            return call(self.rt("zero_adjoint"), [load(ans)])
-        expr = terms[0]
-        for term in terms[1:]:
-            expr = gast.BinOp(left=expr, op=gast.Add(), right=term)
-        if len(rule.wrt) == 1:                   # elementwise in one argument: same shape
-            return simplify(expr)
-        return self.fit(simplify(expr), ans)
+        expr = simplify(_sum(terms))
+        # the terms have the shape of their operands: brought to ans's shape unless every other
+        # operand is a number (``x ** 2``) or has a term of its own (``x * y``, both traced)
+        if all(isinstance(v, gast.Constant) or isinstance(v, gast.Name) and p in active
+               for p, v in bound.items()):
+            return expr
+        return self.fit(expr, ans)
 
     def bound_active(self, node) -> bool:
         if isinstance(node, gast.Name):
@@ -317,18 +275,20 @@ class TangentTransformer:
         operand = bound.get(param)
         complex_operand = isinstance(operand, gast.Name) and operand.id in self.act.complex or \
             ans in self.act.complex
-        if complex_operand:
-            if not (isinstance(factor, gast.Call) and _callee_name(factor) in ("conj", "conjugate")):
-                return None
-            partial = factor.args[0]
-        else:
-            partial = _strip_conj(factor)
+        # the rule multiplies by conj(partial): for complex values partial must be holomorphic
+        partial = _unconjugate(factor) if complex_operand else _strip_conj(factor)
+        if partial is None:
+            return None
         d = self.dot_of(bound[param])
         if _contains_g(partial):
             return None
         mapping = {"ans": ans}
         mapping.update(bound)
-        term = gast.BinOp(left=d, op=gast.Mult(), right=instantiate_template(
+        if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and _is_one(partial.left):
+            op, partial = gast.Div(), partial.right          # dot / b, not dot * (1 / b)
+        else:
+            op = gast.Mult()
+        term = gast.BinOp(left=d, op=op, right=instantiate_template(
             partial, mapping, rule.fn.__globals__, self.np, self.rt_names, self.rt_name))
         return gast.UnaryOp(op=gast.USub(), operand=term) if sign < 0 else term
 
@@ -365,24 +325,11 @@ def _method_op_reference(transformer: TangentTransformer, info: CallInfo):
     if name is not None:
         return attr(load(transformer.rt_name), name)
     module = getattr(info.obj, "__module__", "") or ""
-    if module.startswith("numpy") and hasattr(np, info.obj.__name__):
+    if module.startswith("numpy") and getattr(np, info.obj.__name__, None) is info.obj:
         return attr(load(transformer.np), info.obj.__name__)
-    transformer.fail(info.obj, f"forward mode cannot refer to {info.obj!r}")
-
-
-_MANY_OUTPUTS = {op for op in (np.atleast_1d, np.atleast_2d, np.atleast_3d, np.linalg.eigh,
-                                np.linalg.slogdet, np.linalg.svd) if op is not None}
-
-
-def _elementwise_op(op) -> bool:
-    """Ops whose output element depends only on the same input element (and broadcasting)."""
-    import math
-    from .runtime import nn
-    if isinstance(op, np.ufunc):
-        return True
-    if op in (nn.relu, nn.leakyrelu, nn.sigmoid, abs):
-        return True
-    return getattr(op, "__module__", None) == "math" or getattr(op, "__self__", None) is math
+    # an operator (``a % b`` transposed) or another op: kept in the runtime namespace
+    label = f"{module.split('.')[-1].strip('_')}_{getattr(info.obj, '__name__', 'op')}"
+    return attr(load(transformer.rt_name), _reach(info.obj, label, transformer.rt_names))
 
 
 def _contains_g(node) -> bool:
@@ -444,19 +391,27 @@ def _is_real_constant(node) -> bool:
         not isinstance(node.value, bool)
 
 
-def _mul(a, b):
-    if a is None or b is None:
-        return None
-    return gast.BinOp(left=a, op=gast.Mult(), right=copy.deepcopy(b))
+def _sum(terms: List):
+    expr = terms[0]
+    for term in terms[1:]:
+        if isinstance(term, gast.UnaryOp) and isinstance(term.op, gast.USub):
+            expr = gast.BinOp(left=expr, op=gast.Sub(), right=term.operand)
+        else:
+            expr = gast.BinOp(left=expr, op=gast.Add(), right=term)
+    return expr
 
 
-def _div(a, b):
-    if a is None:
-        return None
-    return gast.BinOp(left=a, op=gast.Div(), right=copy.deepcopy(b))
-
-
-def _matmul(a, b):
-    if a is None or b is None:
-        return None
-    return gast.BinOp(left=a, op=gast.MatMult(), right=copy.deepcopy(b))
+def _unconjugate(expr):
+    """``e`` with ``expr == conj(e)`` (conjugation commutes with + - * /), or None."""
+    if isinstance(expr, gast.Call) and _callee_name(expr) in ("conj", "conjugate") and \
+            len(expr.args) == 1 and not expr.keywords:
+        return expr.args[0]
+    if _is_real_constant(expr):
+        return expr
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, (gast.USub, gast.UAdd)):
+        inner = _unconjugate(expr.operand)
+        return None if inner is None else gast.UnaryOp(op=expr.op, operand=inner)
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
+        left, right = _unconjugate(expr.left), _unconjugate(expr.right)
+        return None if left is None or right is None else gast.BinOp(left=left, op=expr.op, right=right)
+    return None
