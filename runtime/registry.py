@@ -84,6 +84,12 @@ NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "keys",
                    "__len__", "index", "count"}
 # Ops whose result is a list or tuple (their adjoints accumulate as containers).
 CONTAINER_OPS = set()
+# Ops whose result may be complex for real arguments (np.fft.fft, np.linalg.eig): activity analysis
+# must not treat their results as real (it would drop conjugates and project adjoints onto reals).
+COMPLEX_RESULT_OPS = set()
+# Rules registered on first need, for modules sct must not import itself (scipy.special):
+# module name -> function registering them; run by ``lookup`` once that module is imported.
+LAZY_RULES: Dict[str, Callable] = {}
 _version = [0]
 
 
@@ -149,9 +155,20 @@ def nondifferentiable(*ops):
 
 def lookup(op) -> Optional[Rule]:
     try:
-        return RULES.get(_key(op))
+        rule = RULES.get(_key(op))
     except TypeError:          # unhashable callables are never ops
         return None
+    if rule is None and LAZY_RULES:
+        _register_lazy()
+        rule = RULES.get(_key(op))
+    return rule
+
+
+def _register_lazy() -> None:
+    """Register the rules of optional modules that the user's program has imported by now."""
+    import sys
+    for module in [m for m in LAZY_RULES if m in sys.modules]:
+        LAZY_RULES.pop(module)()
 
 
 def is_nondifferentiable(op) -> bool:

@@ -487,6 +487,8 @@ class Activity:
             info = self.call_info(value)
             if info.obj in REAL_OPS or info.kind in ("nondiff",):
                 return False
+            if info.kind == "op" and info.obj in registry.COMPLEX_RESULT_OPS:
+                return True            # complex results from real arguments (np.fft.fft, np.linalg.eig)
             if info.kind == "method" and info.method in ("real", "imag"):
                 return False
             if info.kind == "site":
