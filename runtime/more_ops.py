@@ -31,7 +31,6 @@ from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
                         take_along_axis_adjoint, unconcatenate, weight_dtype)
 
-TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
 # --- erf, erfc ---------------------------------------------------------------------------------------
@@ -39,12 +38,12 @@ TWO_OVER_SQRT_PI = 1.1283791670955126
 
 @defrule(math.erf)
 def _math_erf_rule(g, ans, x):
-    return g * (TWO_OVER_SQRT_PI * np.exp(-x ** 2))
+    return g * (1.1283791670955126 * np.exp(-x ** 2))
 
 
 @defrule(math.erfc)
 def _math_erfc_rule(g, ans, x):
-    return -g * (TWO_OVER_SQRT_PI * np.exp(-x ** 2))
+    return -g * (1.1283791670955126 * np.exp(-x ** 2))
 
 
 def _register_scipy_special():
@@ -53,11 +52,11 @@ def _register_scipy_special():
 
     @defrule(special.erf)
     def erf(g, ans, x):
-        return g * np.conj(TWO_OVER_SQRT_PI * np.exp(-x ** 2))
+        return g * np.conj(1.1283791670955126 * np.exp(-x ** 2))
 
     @defrule(special.erfc)
     def erfc(g, ans, x):
-        return -g * np.conj(TWO_OVER_SQRT_PI * np.exp(-x ** 2))
+        return -g * np.conj(1.1283791670955126 * np.exp(-x ** 2))
 
 
 LAZY_RULES["scipy.special"] = _register_scipy_special
@@ -102,7 +101,7 @@ def ifft2(g, ans, a, s=None, axes=(-2, -1), norm=None, out=None):
 
 @defrule(np.fft.rfft)
 def rfft(g, ans, a, n=None, axis=-1, norm=None, out=None):
-    return rfftn_adjoint(g, a, None if n is None else (n,), (axis,), norm)
+    return rfftn_adjoint(g, a, one_length(n), (axis,), norm)
 
 
 @defrule(np.fft.rfftn, nondiff=("s",))
@@ -155,6 +154,11 @@ def fit_lengths(a, lengths, axes):
 @defrule(fit_lengths)
 def _fit_lengths_rule(g, ans, a, lengths, axes):
     return fit_lengths(g, axis_lengths(a, axes), axes)       # cropping and zero-padding are adjoint
+
+
+def one_length(n):
+    """``s`` of a one-axis transform from its ``n``."""
+    return None if n is None else (n,)
 
 
 def axis_lengths(a, axes):
@@ -473,5 +477,5 @@ def gradient_plan(shape, varargs, axis, edge_order, dtype):
     return len(axes) == 1, axes, matrices
 
 
-nondifferentiable(axis_lengths, dual_norm, fft_axes, transform_lengths, hermitian_weights, rollaxis_axes,
+nondifferentiable(axis_lengths, one_length, dual_norm, fft_axes, transform_lengths, hermitian_weights, rollaxis_axes,
                   partition_source, hsplit_axis, select_masks, sorted_order, gradient_plan)

@@ -33,9 +33,13 @@ Conventions where the derivative is not unique:
   or a square matrix), distinct singular values and a loss independent of their signs/phases.
 * ``np.pad`` is differentiated for the constant, empty, edge, reflect,
   symmetric and wrap modes (with respect to the array, not constant_values);
-  ``np.interp`` with respect to ``x`` (0 outside ``xp``) and ``fp``, not ``xp``;
-  ``np.einsum`` needs the subscripts string and no index repeated within one
-  operand; ``np.cross`` only 3-vectors along the last axis.
+  ``np.interp`` with respect to ``x`` (0 outside ``xp``), ``xp`` (between the
+  knots) and ``fp``; ``np.einsum`` in the subscripts or sublist form, an index
+  repeated within one operand through its diagonal; ``np.cross`` of 3-vectors
+  along any axes.
+* ``np.floor`` / ``ceil`` / ``round`` / ``around`` / ``rint`` / ``trunc`` /
+  ``fix`` / ``sign`` (of reals) have derivative 0, as MATLAB's; ``int(x)`` and
+  ``round(x)`` (Python ints) stay constants.
 * ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
   keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.

@@ -415,7 +415,7 @@ def values_match(x):
     a = np.reshape(x, (3, 4))
     w, v = np.linalg.eig(a[:, :3])
     u, s, vh = np.linalg.svd(a, full_matrices=False)
-    return (np.fft.rfftn(a, s=(4, 6)), np.fft.fftshift(a), np.linalg.pinv(a), w, v, u, s, vh,
+    return (np.fft.rfftn(a, s=(4, 6), axes=(0, 1)), np.fft.fftshift(a), np.linalg.pinv(a), w, v, u, s, vh,
             np.gradient(a), np.partition(x, 4), sorted(x), np.select([x > 0], [x], -1.0))
 
 
