@@ -29,12 +29,17 @@ Conventions where the derivative is not unique:
   eigenvectors' signs/phases.
 * ``np.linalg.norm`` differentiates vector p-norms (any p, inf, -inf, 0),
   Frobenius, matrix 1/-1/inf/-inf norms, and the spectral (2/-2) and nuclear
-  norms; ``np.linalg.svd`` only with ``compute_uv=False`` (or ``svdvals``).
+  norms; ``np.linalg.svd`` with its singular vectors only for thin factors (``full_matrices=False``
+  or a square matrix), distinct singular values and a loss independent of their signs/phases.
 * ``np.pad`` is differentiated for the constant, empty, edge, reflect,
   symmetric and wrap modes (with respect to the array, not constant_values);
-  ``np.interp`` with respect to ``x`` (0 outside ``xp``) and ``fp``, not ``xp``;
-  ``np.einsum`` needs the subscripts string and no index repeated within one
-  operand; ``np.cross`` only 3-vectors along the last axis.
+  ``np.interp`` with respect to ``x`` (0 outside ``xp``), ``xp`` (between the
+  knots) and ``fp``; ``np.einsum`` in the subscripts or sublist form, an index
+  repeated within one operand through its diagonal; ``np.cross`` of 3-vectors
+  along any axes.
+* ``np.floor`` / ``ceil`` / ``round`` / ``around`` / ``rint`` / ``trunc`` /
+  ``fix`` / ``sign`` (of reals) have derivative 0, as MATLAB's; ``int(x)`` and
+  ``round(x)`` (Python ints) stay constants.
 * ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
   keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.
@@ -1136,8 +1141,8 @@ def take_along_axis(g, ans, arr, indices, axis=-1):
 
 @defrule(np.cross, wrt=("a", "b"))
 def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    return (unbroadcast(np.cross(np.conj(b), cross_adjoint_check(g, axisa, axisb, axisc, axis)), a),
-            unbroadcast(np.cross(cross_adjoint_check(g, axisa, axisb, axisc, axis), np.conj(a)), b))
+    return (cross_adjoint(g, a, b, axisa, axisb, axisc, axis, 0),
+            cross_adjoint(g, a, b, axisa, axisb, axisc, axis, 1))
 
 
 @defrule(np.linalg.cholesky)
@@ -1146,8 +1151,37 @@ def cholesky(g, ans, a, *, upper=False):
 
 
 def einsum_adjoints(g, operands):
-    """The adjoints of all operands of ``np.einsum(subscripts, *arrays)`` (None for the subscripts)."""
-    return [None] + einsum_list_adjoints(g, operands[0], operands[1:])
+    """The adjoints of all operands of ``np.einsum(subscripts, *arrays)`` or of the sublist form
+    ``np.einsum(a, [0, 1], b, [1, 2], [0, 2])`` (None for the subscripts and sublists)."""
+    form = einsum_form(operands)
+    arrays = []
+    for k in form[1]:
+        arrays = arrays + [operands[k]]
+    grads = einsum_list_adjoints(g, form[0], arrays)
+    out = []
+    j = 0
+    for k in range(len(operands)):
+        if k in form[1]:
+            out = out + [grads[j]]
+            j = j + 1
+        else:
+            out = out + [None]
+    return out
+
+
+def einsum_form(operands):
+    """(subscripts string, positions of the arrays among ``operands``) of a call of np.einsum."""
+    if isinstance(operands[0], str):
+        return operands[0], list(range(1, len(operands)))
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def term(sublist):
+        return "".join("..." if s is Ellipsis else letters[int(s)] for s in sublist)
+    count = len(operands) // 2
+    spec = ",".join(term(operands[2 * k + 1]) for k in range(count))
+    if len(operands) % 2:
+        spec = spec + "->" + term(operands[-1])
+    return spec, [2 * k for k in range(count)]
 
 
 def einsum_list(subscripts, arrays):
@@ -1156,17 +1190,31 @@ def einsum_list(subscripts, arrays):
 
 
 def einsum_list_adjoints(g, subscripts, arrays):
-    """The adjoint of each of ``arrays`` in ``einsum_list(subscripts, arrays)``."""
+    """The adjoint of each of ``arrays`` in ``einsum_list(subscripts, arrays)``.  An operand with
+    a repeated index (``'ii->i'``) enters through its diagonal, where its adjoint is laid back."""
     plans = einsum_plan(subscripts, einsum_shapes(arrays))
+    diagonals = einsum_diagonals(subscripts, einsum_shapes(arrays))
+    reduced = []
+    for k in range(len(arrays)):
+        if diagonals[k] is None:
+            reduced = reduced + [arrays[k]]
+        else:
+            reduced = reduced + [einsum_list(diagonals[k][0], [arrays[k]])]
     grads = []
     for k in range(len(arrays)):
         plan = plans[k]
         others = [g]
         for j in plan[1]:
-            others = others + [np.conj(arrays[j])]
+            others = others + [np.conj(reduced[j])]
         for n in plan[2]:
             others = others + [np.ones(n, weight_dtype(g))]
-        grads = grads + [unbroadcast(einsum_list(plan[0], others), arrays[k])]
+        grad = unbroadcast(einsum_list(plan[0], others), reduced[k])
+        if diagonals[k] is not None:
+            eyes = [grad]
+            for n in diagonals[k][2]:
+                eyes = eyes + [np.eye(n, dtype=weight_dtype(g))]
+            grad = einsum_list(diagonals[k][1], eyes)
+        grads = grads + [grad]
     return grads
 
 
@@ -1179,10 +1227,8 @@ def _einsum_list_rule(g, ans, subscripts, arrays):
     return einsum_list_adjoints(g, subscripts, arrays)
 
 
-def einsum_plan(subscripts, shapes):
-    """For each array operand: (einsum spec of its adjoint, the other operands it uses, sizes of ones)."""
-    if not isinstance(subscripts, str):
-        raise NotImplementedError("np.einsum's derivative needs the subscripts-string form")
+def einsum_terms(subscripts, shapes):
+    """(the operands' index letters with any ellipsis spelled out, the output's letters, spare letters)."""
     spec = subscripts.replace(" ", "")
     inputs, output = spec.split("->") if "->" in spec else (spec, None)
     inputs = inputs.split(",")
@@ -1202,16 +1248,54 @@ def einsum_plan(subscripts, shapes):
         output = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
     else:
         output = output.replace("...", ell)
+    return terms, output, spare[width:]
+
+
+def unique_letters(term):
+    """``term`` with each letter kept at its first occurrence only (``'iij'`` -> ``'ij'``)."""
+    return "".join(c for i, c in enumerate(term) if c not in term[:i])
+
+
+def einsum_diagonals(subscripts, shapes):
+    """For each operand: None, or for one with a repeated index (``'iij'``) the spec taking its
+    diagonal (``'iij->ij'``), the spec laying an adjoint back on it (``'ij,iA->iAj'``) and the
+    sizes of the identity matrices that spec multiplies by."""
+    terms, output, spare = einsum_terms(subscripts, shapes)
+    out = []
+    for term, shape in zip(terms, shapes):
+        if len(set(term)) == len(term):
+            out.append(None)
+            continue
+        unique = unique_letters(term)
+        laid = ""
+        eyes = []
+        sizes = []
+        for i, c in enumerate(term):
+            if c in term[:i]:
+                fresh = spare[len(eyes)]
+                laid += fresh
+                eyes.append(c + fresh)
+                sizes.append(shape[i])
+            else:
+                laid += c
+        out.append((term + "->" + unique, ",".join([unique] + eyes) + "->" + laid, sizes))
+    return out
+
+
+def einsum_plan(subscripts, shapes):
+    """For each array operand: (einsum spec of its adjoint, the other operands it uses, sizes of ones).
+    An operand with a repeated index stands for its diagonal (see ``einsum_diagonals``)."""
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("np.einsum's derivative needs the subscripts-string form")
+    terms, output, spare = einsum_terms(subscripts, shapes)
     sizes = {}
     for term, shape in zip(terms, shapes):
         for c, n in zip(term, shape):
             if n != 1 or c not in sizes:
                 sizes[c] = n
+    terms = [unique_letters(term) for term in terms]
     plans = []
     for k, term in enumerate(terms):
-        if len(set(term)) != len(term):
-            raise NotImplementedError("np.einsum's derivative with a repeated index in one operand "
-                                      f"({subscripts!r}) is not implemented")
         others = [j for j in range(len(terms)) if j != k]
         present = set(output).union(*[set(terms[j]) for j in others])
         missing = [c for c in term if c not in present]
@@ -1293,11 +1377,26 @@ def take_along_axis_adjoint(g, arr, indices, axis):
     return index_adjoint(g, arr, along_axis_index(np.shape(arr), indices, axis))
 
 
-def cross_adjoint_check(g, axisa, axisb, axisc, axis):
-    """``g``, after checking np.cross was called with its default axes (the only form differentiated)."""
-    require(axis is None and axisa == -1 and axisb == -1 and axisc == -1 and np.shape(g)[-1:] == (3,),
-            "np.cross is differentiated only for 3-vectors along the last axis")
-    return g
+def cross_adjoint(g, a, b, axisa, axisb, axisc, axis, which):
+    """The adjoint of ``a`` (``which`` 0) or ``b`` (1) in ``np.cross(a, b, axisa, axisb, axisc, axis)``:
+    with the vectors moved to the last axis, a x b has the adjoints conj(b) x g and g x conj(a)."""
+    axes = cross_axes(np.ndim(a), np.ndim(b), np.ndim(g), axisa, axisb, axisc, axis)
+    require(np.shape(a)[axes[0]] == 3 and np.shape(b)[axes[1]] == 3,
+            "np.cross is differentiated for 3-vectors (2-vectors are deprecated in numpy 2): "
+            "append a zero third component")
+    moved_a = np.moveaxis(a, axes[0], -1)
+    moved_b = np.moveaxis(b, axes[1], -1)
+    moved_g = np.moveaxis(g, axes[2], -1)
+    if which == 0:
+        return np.moveaxis(unbroadcast(np.cross(np.conj(moved_b), moved_g), moved_a), -1, axes[0])
+    return np.moveaxis(unbroadcast(np.cross(moved_g, np.conj(moved_a)), moved_b), -1, axes[1])
+
+
+def cross_axes(ndim_a, ndim_b, ndim_c, axisa, axisb, axisc, axis):
+    """The vector axes of a, b and the result of np.cross, normalised (``axis`` overrides all three)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    return axisa % ndim_a, axisb % ndim_b, axisc % ndim_c
 
 
 def cholesky_adjoint(g, ans, upper):
@@ -1399,7 +1498,7 @@ def eigvalsh(g, ans, a, UPLO="L"):
 
 @defrule(np.linalg.svd, many_outputs=True)
 def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
-    return singular_values_adjoint(svd_values_only(g, compute_uv), a)
+    return svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian)
 
 
 @defrule(np.linalg.svdvals)
@@ -1444,9 +1543,10 @@ def linspace_fraction(ans, num, endpoint, axis, retstep, end):
     return np.reshape(weights, shape)
 
 
-@defrule(np.interp, wrt=("x", "fp"))
+@defrule(np.interp, wrt=("x", "xp", "fp"))
 def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
-    return interp_adjoint_x(g, x, xp, fp, period), interp_adjoint_fp(g, x, xp, fp, left, right, period)
+    return (interp_adjoint_x(g, x, xp, fp, period), interp_adjoint_xp(g, x, xp, fp, period),
+            interp_adjoint_fp(g, x, xp, fp, left, right, period))
 
 
 @defrule(np.convolve, wrt=("a", "v"))
@@ -1557,10 +1657,46 @@ def eigen_gaps(w):
     return np.where(diff == 0, 0.0, 1.0 / np.where(diff == 0, 1.0, diff))
 
 
-def svd_values_only(g, compute_uv):
-    """The adjoint of the singular values, after checking only they were asked for."""
-    require(not compute_uv, "np.linalg.svd is differentiated only with compute_uv=False (or use np.linalg.svdvals)")
-    return g
+def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
+    """The adjoint of ``a`` in ``np.linalg.svd(a, ...)``: of the singular values alone, or of
+    ``u, s, vh`` (thin; distinct nonzero singular values; for losses that do not depend on the
+    singular vectors' signs/phases), as PyTorch's svd_backward."""
+    require(not hermitian, "np.linalg.svd(..., hermitian=True) reads one triangle of its input and is "
+                           "not differentiated; use hermitian=False")
+    if not compute_uv:
+        return singular_values_adjoint(g, a)
+    m = np.shape(a)[-2]
+    n = np.shape(a)[-1]
+    k = builtins.min(m, n)
+    thin = not full_matrices or m == n
+    require(thin or (_is_zero(getitem_or_zero(g, 0)) and _is_zero(getitem_or_zero(g, 2))),
+            "np.linalg.svd(..., full_matrices=True) of a non-square matrix: the extra singular vectors "
+            "are not unique, so they have no derivative; pass full_matrices=False")
+    if not thin:
+        return singular_values_adjoint(fill_zero(getitem_or_zero(g, 1), ans[1]), a)
+    u = ans[0]
+    s = ans[1]
+    vh = ans[2]
+    gu = fill_zero(getitem_or_zero(g, 0), u)
+    gs = fill_zero(getitem_or_zero(g, 1), s)
+    gvh = fill_zero(getitem_or_zero(g, 2), vh)
+    eye = np.eye(k, dtype=weight_dtype(s))
+    uhgu = conj_transpose(u) @ gu
+    uhgu = uhgu - conj_transpose(uhgu)
+    vhgv = vh @ conj_transpose(gvh)
+    vhgv = vhgv - conj_transpose(vhgv)
+    s2 = s * s
+    gaps = np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + eye
+    inner = (uhgu * np.expand_dims(s, -2) + np.expand_dims(s, -1) * vhgv) / gaps \
+        + np.expand_dims(gs, -1) * eye \
+        + np.expand_dims(np.diagonal(uhgu, 0, -2, -1) / (2 * s), -1) * eye
+    if m > n:
+        gu_sinv = gu / np.expand_dims(s, -2)
+        return (u @ inner + gu_sinv - u @ (conj_transpose(u) @ gu_sinv)) @ vh
+    if m < n:
+        sinv_gvh = gvh / np.expand_dims(s, -1)
+        return u @ (inner @ vh + sinv_gvh - (sinv_gvh @ conj_transpose(vh)) @ vh)
+    return u @ inner @ vh
 
 
 def singular_values_adjoint(g, a):
@@ -1591,36 +1727,52 @@ def pad_adjoint(g, array, pad_width, mode, reflect_type):
 
 
 def interp_plan(x, xp, left, right, period):
-    """(segment index, position in it, slope mask, weights of its two ends) for np.interp."""
+    """(segment index, inside mask, weight of fp[0] below xp, weight of fp[-1] above xp) for np.interp."""
     if period is not None:
         raise NotImplementedError("np.interp with period= is not differentiated")
     xp = np.asarray(xp)
     seg = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
-    t = (x - xp[seg]) / (xp[seg + 1] - xp[seg])
     below = np.asarray(x) < xp[0]
     above = np.asarray(x) > xp[-1]
     inside = ~below & ~above
-    w_lo = np.where(below, 1.0 if left is None else 0.0, np.where(above, 0.0, 1 - t))
-    w_hi = np.where(above, 1.0 if right is None else 0.0, np.where(below, 0.0, t))
-    return seg, inside, w_lo, w_hi
+    dtype = weight_dtype(x, xp)
+    w_below = below.astype(dtype) * (1.0 if left is None else 0.0)
+    w_above = above.astype(dtype) * (1.0 if right is None else 0.0)
+    return seg, inside.astype(dtype), w_below, w_above
+
+
+def interp_slope(xp, fp, seg):
+    """The slope of np.interp's segment ``seg`` (differentiable in xp and fp)."""
+    return (np.asarray(fp)[seg + 1] - np.asarray(fp)[seg]) / (np.asarray(xp)[seg + 1] - np.asarray(xp)[seg])
+
+
+def interp_t(x, xp, seg):
+    """Where ``x`` lies in its segment: 0 at xp[seg], 1 at xp[seg + 1] (differentiable in x and xp)."""
+    return (x - np.asarray(xp)[seg]) / (np.asarray(xp)[seg + 1] - np.asarray(xp)[seg])
 
 
 def interp_adjoint_x(g, x, xp, fp, period):
     """The adjoint of ``x`` in ``np.interp(x, xp, fp)``: the slope of its segment (0 outside xp)."""
     plan = interp_plan(x, xp, None, None, period)
-    return g * np.conj((np.asarray(fp)[plan[0] + 1] - np.asarray(fp)[plan[0]]) / (interp_xp(xp)[plan[0] + 1] - interp_xp(xp)[plan[0]])) \
-        * plan[1]
+    return g * np.conj(interp_slope(xp, fp, plan[0])) * plan[1]
 
 
-def interp_xp(xp):
-    return np.asarray(xp, dtype=float)
+def interp_adjoint_xp(g, x, xp, fp, period):
+    """The adjoint of ``xp`` in ``np.interp(x, xp, fp)``: inside segment j, the value moves with
+    its ends as slope * (t - 1) (xp[j]) and -slope * t (xp[j + 1]); outside xp it is constant."""
+    plan = interp_plan(x, xp, None, None, period)
+    slope = interp_slope(xp, fp, plan[0])
+    t = interp_t(x, xp, plan[0])
+    return np.real(index_adjoint(np.ravel(g * np.conj(slope * (t - 1)) * plan[1]), xp, np.ravel(plan[0]))
+                   + index_adjoint(np.ravel(-g * np.conj(slope * t) * plan[1]), xp, np.ravel(plan[0] + 1)))
 
 
 def interp_adjoint_fp(g, x, xp, fp, left, right, period):
     """The adjoint of ``fp`` in ``np.interp(x, xp, fp)``: ``g`` shared between each segment's ends."""
     plan = interp_plan(x, xp, left, right, period)
-    return index_adjoint(np.ravel(g * plan[2]), fp, np.ravel(plan[0])) \
-        + index_adjoint(np.ravel(g * plan[3]), fp, np.ravel(plan[0] + 1))
+    t = interp_t(x, xp, plan[0])
+    return index_adjoint(np.ravel(g * ((1 - t) * plan[1] + plan[2])), fp, np.ravel(plan[0])) \
+        + index_adjoint(np.ravel(g * (t * plan[1] + plan[3])), fp, np.ravel(plan[0] + 1))
 
 
 def convolve_adjoint(g, a, v, mode):
@@ -1865,14 +2017,50 @@ def _transpose_method_rule(g, ans, a, *axes):
     return np.transpose(g, inverse_permutation(method_axes(axes), np.ndim(a)))
 
 
+# --- rounding: piecewise constant, derivative zero (MATLAB's floor/ceil/round/fix/sign of a dlarray) ---
+
+
+@defrule(np.floor, np.ceil, np.rint, np.trunc)
+def floor(g, ans, x):
+    return piecewise_constant_adjoint(x)
+
+
+@defrule(np.fix)
+def fix(g, ans, x, out=None):
+    return piecewise_constant_adjoint(x)
+
+
+@defrule(np.round, np.around)
+def round_(g, ans, a, decimals=0, out=None):
+    return piecewise_constant_adjoint(a)
+
+
+@defrule(np.sign)
+def sign(g, ans, x):
+    return sign_adjoint(g, x)
+
+
+def piecewise_constant_adjoint(x):
+    """Zeros shaped like ``x``, in its real dtype: the derivative of rounding, away from the jumps."""
+    return np.zeros(np.shape(x), dtype=weight_dtype(x))
+
+
+def sign_adjoint(g, x):
+    """The adjoint of ``np.sign(x)``: 0 for real ``x``; for complex ``x`` sign is x / |x| (0 at 0)."""
+    if not np.iscomplexobj(x):
+        return piecewise_constant_adjoint(x)
+    r = np.abs(x)
+    safe = np.where(r == 0, 1, r)
+    return np.where(r == 0, 0, g / safe - x * np.real(np.conj(x) * g) / safe ** 3)
+
+
 nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
     operator.not_, operator.floordiv, operator.invert, operator.and_,
     operator.or_, operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
-    np.empty, np.empty_like, np.eye, np.identity, np.arange, np.sign,
-    np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
+    np.empty, np.empty_like, np.eye, np.identity, np.arange,
     np.argmax, np.argmin, np.isnan, np.isfinite, np.isinf, np.logical_and,
     np.logical_or, np.logical_not, np.logical_xor, np.invert, np.any, np.all,
     np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.searchsorted,
@@ -1883,9 +2071,10 @@ nondifferentiable(
     angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    require, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
-    pad_index, interp_plan, interp_xp, convolve_offset, np.floor_divide,
-    diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index,
+    require, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
+    einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
+    pad_index, interp_plan, convolve_offset, np.floor_divide,
+    diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index, cross_axes,
 )
 
 # methods of nondifferentiable ops and those of ops registered with several others (the
@@ -1897,7 +2086,7 @@ nondifferentiable(np.argsort, method="argsort")
 nondifferentiable(np.any, method="any")
 nondifferentiable(np.all, method="all")
 nondifferentiable(np.nonzero, method="nonzero", many_outputs=True)
-nondifferentiable(np.round, method="round")
+declare(np.round, method="round")
 ATTRIBUTES.update({"T": np.transpose, "mT": np.matrix_transpose, "real": np.real, "imag": np.imag})
 
 # Ops whose result is a tuple or list for some arguments (their adjoints accumulate as

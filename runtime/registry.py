@@ -57,6 +57,9 @@ class OpFacts:
     many_outputs: bool = False
     # the result is real whatever its input (``abs``, ``np.real``, ``np.angle``)
     real_output: bool = False
+    # the result may be complex for real arguments (``np.fft.fft``, ``np.linalg.eig``): the
+    # analysis must not treat it as real (it would drop conjugates and project adjoints onto reals)
+    complex_output: bool = False
     # the array methods this op implements (``x.sum()`` is ``np.sum(x)``)
     methods: Tuple[str, ...] = ()
     # parameters that carry no derivative by nature (indices, counts, flags) beyond
@@ -121,6 +124,9 @@ STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
 NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "keys",
                    "__len__", "index", "count"}
+# Rules registered on first need, for modules sct must not import itself (scipy.special):
+# module name -> function registering them; run by ``lookup`` once that module is imported.
+LAZY_RULES: Dict[str, Callable] = {}
 _version = [0]
 
 
@@ -166,7 +172,7 @@ def _names(value) -> Tuple[str, ...]:
 
 def declare(*ops, linear: Sequence[str] = (), joint_linear: Sequence[str] = (),
             elementwise: Optional[bool] = None, many_outputs: bool = False, real_output: bool = False,
-            method: Sequence[str] = (), nondiff: Sequence[str] = ()) -> None:
+            complex_output: bool = False, method: Sequence[str] = (), nondiff: Sequence[str] = ()) -> None:
     """Record facts of ``ops`` (see :class:`OpFacts`); ``defrule`` and ``nondifferentiable`` take
     the same keywords.  Facts given add to those already recorded for an op, so a plain
     ``defrule`` of an op declared before keeps them.  ``elementwise`` defaults to True for numpy's
@@ -183,6 +189,7 @@ def declare(*ops, linear: Sequence[str] = (), joint_linear: Sequence[str] = (),
             elementwise=(old.elementwise or inferred) if elementwise is None else elementwise,
             many_outputs=many_outputs or old.many_outputs,
             real_output=real_output or old.real_output,
+            complex_output=complex_output or old.complex_output,
             methods=tuple(dict.fromkeys(old.methods + (methods if i == 0 else ()))),
             nondiff=_names(nondiff) or old.nondiff)
     for name in methods:
@@ -192,7 +199,8 @@ def declare(*ops, linear: Sequence[str] = (), joint_linear: Sequence[str] = (),
 
 def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = (),
             linear: Sequence[str] = (), joint_linear: Sequence[str] = (), elementwise: Optional[bool] = None,
-            many_outputs: bool = False, real_output: bool = False, method: Sequence[str] = ()):
+            many_outputs: bool = False, real_output: bool = False, complex_output: bool = False,
+            method: Sequence[str] = ()):
     """Register ``fn`` as the derivative rule of each op in ``ops``, with the ops' facts
     (keywords as :func:`declare`; ``nondiff``: the parameters that carry no derivative)."""
     def register(fn):
@@ -209,7 +217,8 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = 
         for op in ops:
             RULES[_key(op)] = Rule(op=op, fn=fn, wrt=tuple(names), signature=op_sig)
         declare(*ops, linear=linear, joint_linear=joint_linear, elementwise=elementwise,
-                many_outputs=many_outputs, real_output=real_output, method=method, nondiff=nondiff)
+                many_outputs=many_outputs, real_output=real_output, complex_output=complex_output,
+                method=method, nondiff=nondiff)
         return fn
     return register
 
@@ -253,9 +262,20 @@ CONTAINER_OPS = _ManyOutputs()
 
 def lookup(op) -> Optional[Rule]:
     try:
-        return RULES.get(_key(op))
+        rule = RULES.get(_key(op))
     except TypeError:          # unhashable callables are never ops
         return None
+    if rule is None and LAZY_RULES:
+        _register_lazy()
+        rule = RULES.get(_key(op))
+    return rule
+
+
+def _register_lazy() -> None:
+    """Register the rules of optional modules that the user's program has imported by now."""
+    import sys
+    for module in [m for m in LAZY_RULES if m in sys.modules]:
+        LAZY_RULES.pop(module)()
 
 
 def is_nondifferentiable(op) -> bool:

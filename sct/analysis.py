@@ -491,6 +491,8 @@ class Activity:
             info = self.call_info(value)
             if registry.facts_of(info.obj).real_output or info.kind in ("nondiff",):
                 return False
+            if info.kind == "op" and registry.facts_of(info.obj).complex_output:
+                return True            # complex results from real arguments (np.fft.fft, np.linalg.eig)
             if info.kind == "method" and info.method in ("real", "imag"):
                 return False
             if info.kind == "site":

@@ -36,8 +36,8 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     from .runtime import dlfun, effects, layers, nn  # noqa: F401  (register their rules)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
-    for module in (runtime.support, runtime.numpy_ops, runtime.nn, runtime.layers, runtime.dlfun,
-                   runtime.effects, runtime.formats):
+    for module in (runtime.support, runtime.numpy_ops, runtime.more_ops, runtime.nn, runtime.layers,
+                   runtime.dlfun, runtime.effects, runtime.formats):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:

@@ -8,7 +8,8 @@ from .runtime import registry
 
 def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = (),
             linear: Sequence[str] = (), joint_linear: Sequence[str] = (), elementwise: Optional[bool] = None,
-            many_outputs: bool = False, real_output: bool = False, method: Sequence[str] = ()) -> Callable:
+            many_outputs: bool = False, real_output: bool = False, complex_output: bool = False,
+            method: Sequence[str] = ()) -> Callable:
     """Register the decorated function as the derivative rule of each op in ``ops``.
 
     Use it for a function sct cannot read (a compiled extension, a SciPy special
@@ -50,6 +51,7 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
       ``g * conj(partial)`` then gives the forward tangent ``dot * partial``.
     * ``many_outputs=True``: the op returns (or may return) a tuple or list of arrays.
     * ``real_output=True``: the result is real even for a complex argument.
+    * ``complex_output=True``: the result may be complex for real arguments (an FFT).
     * ``method="name"`` (or a tuple of names): ``x.name(...)`` of a traced ``x`` means
       ``op(x, ...)``.
 
@@ -59,4 +61,4 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
         raise TypeError("defrule needs the function(s) the rule is for: @sct.defrule(myop)")
     return registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
                             elementwise=elementwise, many_outputs=many_outputs, real_output=real_output,
-                            method=method)
+                            complex_output=complex_output, method=method)

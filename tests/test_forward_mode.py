@@ -12,7 +12,6 @@ from sct.runtime import support
 # Forward mode does not follow these yet; its fallback (transposing reverse code) needs
 # their second derivative, which they do not have either.
 KNOWN = {
-    np.linalg.svd: "no rule for singular vectors, so no second derivative",
     np.linalg.eigh: "the test wraps eigh in a *args helper, which sct refuses",
 }
 

@@ -174,18 +174,8 @@ def _op_params():
     return params
 
 
-_SVD = ("second derivatives through singular values: their rule calls np.linalg.svd with "
-        "compute_uv=True (runtime/numpy_ops.singular_values_adjoint), whose own rule only "
-        "supports compute_uv=False")
-
-
 def known_failure(case, op) -> str:
     """Why this case's second derivative is known to fail (a bug reported with an example), or ''."""
-    from sct.runtime import numpy_ops as nops
-    if op in (np.linalg.svd, np.linalg.svdvals):
-        return _SVD
-    if op in (np.linalg.norm, np.linalg.matrix_norm) and case.kwargs.get("ord") in (2, -2, "nuc"):
-        return _SVD + f" (ord={case.kwargs['ord']!r})"
     return ""
 
 

@@ -675,8 +675,9 @@ CASES = [
     Case(np.pad, [R(4), C((3, 2))], kwargs=dict(mode="wrap")),
     Case(np.pad, [R(2, 3), C(1)], kwargs=dict(mode="edge")),
     Case(np.pad, [R(2, 3), C(((0, 1), (2, 0)))], kwargs=dict(mode="symmetric")),
-    Case(np.interp, [R(7, lo=-0.5, hi=3.5, real=True), C(np.array([0.0, 1.0, 2.5, 3.0])), R(4)], (0, 2), complex=True),
-    Case(np.interp, [R(2, 3, lo=-0.5, hi=3.5), C(np.array([0.0, 1.0, 2.5, 3.0])), R(4), C(-1.0), C(None)], (0, 2)),
+    Case(np.interp, [R(7, lo=-0.5, hi=3.5, real=True), C(np.array([0.0, 1.0, 2.5, 3.0])), R(4)], (0, 1, 2),
+         complex=True, note="traced knots xp too (issue 7)"),
+    Case(np.interp, [R(2, 3, lo=-0.5, hi=3.5), C(np.array([0.0, 1.0, 2.5, 3.0])), R(4), C(-1.0), C(None)], (0, 1, 2)),
     Case(np.convolve, [R(5), R(3)], (0, 1), complex=True),
     Case(np.convolve, [R(3), R(5)], (0, 1), kwargs=dict(mode="same"), complex=True),
     Case(np.convolve, [R(5), R(2)], (0, 1), kwargs=dict(mode="same")),
@@ -910,6 +911,25 @@ CASES = [
     Case(support.dict_merged, [R(2), R(3), R(3)], (0, 1, 2), complex=True, fn=dict_merged_fn,
          rule=dict_merged_rule),
     Case(support.dict_part, [R(2), R(3)], (0, 1), complex=True, fn=dict_part_fn, rule=dict_part_rule),
+    # issue 7: rounding has derivative zero (away from its jumps), sign of complex values is z / |z|
+    Case((np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around), [R(2, 3, lo=-3, hi=3)]),
+    Case(np.round, [R(2, 3, lo=-3, hi=3)], kwargs=dict(decimals=1), rtol=0, atol=0, note="jumps 0.1 apart"),
+    Case(np.sign, [R(2, 3, lo=0.2, hi=1)], complex=True),
+    # einsum: a repeated index in one operand, the sublist form
+    Case(np.einsum, [C("ii->i"), R(3, 3)], (1,), complex=True, rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [C("ii"), R(3, 3)], (1,), complex=True, rule=varargs_rule(np.einsum), note="trace"),
+    Case(np.einsum, [C("iij->j"), R(2, 2, 3)], (1,), complex=True, rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [C("iij,jk->ik"), R(2, 2, 3), R(3, 2)], (1, 2), complex=True, rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [C("...ii,i->...i"), R(2, 3, 3), R(3)], (1, 2), complex=True, rule=varargs_rule(np.einsum)),
+    Case(np.einsum, [R(2, 3), C([0, 1]), R(3, 4), C([1, 2]), C([0, 2])], (0, 2), complex=True,
+         rule=lambda g, ans, a, s, b, t, u: tuple(lookup(np.einsum).fn(g, ans, a, s, b, t, u)[0::2]),
+         note="sublist form"),
+    Case(np.einsum, [R(3, 3), C([0, 0])], (0,), rule=lambda g, ans, a, s: lookup(np.einsum).fn(g, ans, a, s)[0],
+         note="sublist form, implicit output, repeated index"),
+    # cross along any axis
+    Case(np.cross, [R(3, 2), R(3, 1)], (0, 1), kwargs=dict(axis=0), complex=True),
+    Case(np.cross, [R(2, 3), R(3, 2)], (0, 1), kwargs=dict(axisa=1, axisb=0, axisc=0), complex=True),
+    Case(np.cross, [R(4, 3, 2), R(3, 1)], (0, 1), kwargs=dict(axisa=-2, axisb=0, axisc=1)),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

@@ -1,0 +1,481 @@
+"""More numpy (and math / scipy.special) ops beside their derivative rules (issue 7).
+
+The same discipline as ``numpy_ops``: each rule is a single ``return`` of registered ops, in
+MATLAB's complex convention (the gradient is dL/dRe(x) + i dL/dIm(x)), so the compiler inlines
+it and can differentiate it again.
+
+Conventions:
+
+* ``math.erf`` / ``math.erfc`` and, when the program has imported scipy, ``scipy.special.erf`` /
+  ``erfc`` (also at complex arguments).
+* The ``np.fft`` family is linear: each transform's adjoint is the inverse transform with the
+  dual normalisation (``backward`` <-> ``forward``, ``ortho`` is its own), after undoing the
+  cropping or zero-padding of ``n`` / ``s``.  ``rfft*`` adjoints go through the full complex
+  inverse transform of the zero-padded half spectrum; ``irfft*`` adjoints weight the half spectrum
+  by the Hermitian multiplicities (1 for the zero and Nyquist bins, 2 for the others).
+* ``np.linalg.pinv`` assumes a constant rank (generic full-rank input); ``hermitian=True`` is
+  refused.  ``np.linalg.eig`` / ``eigvals`` assume distinct eigenvalues and, for the
+  eigenvectors, a loss independent of their phases (numpy normalises them to unit length).
+* ``np.partition`` and builtin ``sorted`` send each adjoint back to the entry that landed there
+  (ties by a stable order); ``np.select`` to the chosen choice (or ``default``).
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from .registry import LAZY_RULES, declare, defrule, nondifferentiable
+from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
+from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
+                        take_along_axis_adjoint, unconcatenate, weight_dtype)
+
+
+
+# --- erf, erfc ---------------------------------------------------------------------------------------
+
+
+@defrule(math.erf)
+def _math_erf_rule(g, ans, x):
+    return g * (1.1283791670955126 * np.exp(-x ** 2))
+
+
+@defrule(math.erfc)
+def _math_erfc_rule(g, ans, x):
+    return -g * (1.1283791670955126 * np.exp(-x ** 2))
+
+
+def _register_scipy_special():
+    """The rules of scipy.special's erf/erfc: registered once the user's program imports scipy.special."""
+    import scipy.special as special
+
+    @defrule(special.erf)
+    def erf(g, ans, x):
+        return g * np.conj(1.1283791670955126 * np.exp(-x ** 2))
+
+    @defrule(special.erfc)
+    def erfc(g, ans, x):
+        return -g * np.conj(1.1283791670955126 * np.exp(-x ** 2))
+
+
+LAZY_RULES["scipy.special"] = _register_scipy_special
+
+
+# --- the fft family ----------------------------------------------------------------------------------
+
+
+@defrule(np.fft.fft)
+def fft(g, ans, a, n=None, axis=-1, norm=None, out=None):
+    return fit_lengths(np.fft.ifft(g, None, axis, dual_norm(norm)), axis_lengths(a, (axis,)), (axis,))
+
+
+@defrule(np.fft.ifft)
+def ifft(g, ans, a, n=None, axis=-1, norm=None, out=None):
+    return fit_lengths(np.fft.fft(g, None, axis, dual_norm(norm)), axis_lengths(a, (axis,)), (axis,))
+
+
+@defrule(np.fft.fftn, nondiff=("s",))
+def fftn(g, ans, a, s=None, axes=None, norm=None, out=None):
+    return fit_lengths(np.fft.ifftn(g, None, fft_axes(a, s, axes), dual_norm(norm)),
+                       axis_lengths(a, fft_axes(a, s, axes)), fft_axes(a, s, axes))
+
+
+@defrule(np.fft.ifftn, nondiff=("s",))
+def ifftn(g, ans, a, s=None, axes=None, norm=None, out=None):
+    return fit_lengths(np.fft.fftn(g, None, fft_axes(a, s, axes), dual_norm(norm)),
+                       axis_lengths(a, fft_axes(a, s, axes)), fft_axes(a, s, axes))
+
+
+@defrule(np.fft.fft2, nondiff=("s",))
+def fft2(g, ans, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return fit_lengths(np.fft.ifftn(g, None, fft_axes(a, s, axes), dual_norm(norm)),
+                       axis_lengths(a, fft_axes(a, s, axes)), fft_axes(a, s, axes))
+
+
+@defrule(np.fft.ifft2, nondiff=("s",))
+def ifft2(g, ans, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return fit_lengths(np.fft.fftn(g, None, fft_axes(a, s, axes), dual_norm(norm)),
+                       axis_lengths(a, fft_axes(a, s, axes)), fft_axes(a, s, axes))
+
+
+@defrule(np.fft.rfft)
+def rfft(g, ans, a, n=None, axis=-1, norm=None, out=None):
+    return rfftn_adjoint(g, a, one_length(n), (axis,), norm)
+
+
+@defrule(np.fft.rfftn, nondiff=("s",))
+def rfftn(g, ans, a, s=None, axes=None, norm=None, out=None):
+    return rfftn_adjoint(g, a, s, axes, norm)
+
+
+@defrule(np.fft.rfft2, nondiff=("s",))
+def rfft2(g, ans, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return rfftn_adjoint(g, a, s, axes, norm)
+
+
+@defrule(np.fft.irfft)
+def irfft(g, ans, a, n=None, axis=-1, norm=None, out=None):
+    return irfftn_adjoint(g, ans, a, (axis,), norm)
+
+
+@defrule(np.fft.irfftn, nondiff=("s",))
+def irfftn(g, ans, a, s=None, axes=None, norm=None, out=None):
+    return irfftn_adjoint(g, ans, a, fft_axes(a, s, axes), norm)
+
+
+@defrule(np.fft.irfft2, nondiff=("s",))
+def irfft2(g, ans, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return irfftn_adjoint(g, ans, a, fft_axes(a, s, axes), norm)
+
+
+@defrule(np.fft.fftshift)
+def fftshift(g, ans, x, axes=None):
+    return np.fft.ifftshift(g, axes)
+
+
+@defrule(np.fft.ifftshift)
+def ifftshift(g, ans, x, axes=None):
+    return np.fft.fftshift(g, axes)
+
+
+def fit_lengths(a, lengths, axes):
+    """``a`` cropped or zero-padded at the end of each of ``axes`` to ``lengths`` (what the fft
+    functions do to their input for ``n`` / ``s``)."""
+    shape = np.shape(a)
+    index = [slice(None)] * len(shape)
+    pad = [(0, 0)] * len(shape)
+    for ax, n in zip(axes, lengths):
+        index[ax] = slice(0, n)
+        pad[ax] = (0, builtins.max(n - shape[ax], 0))
+    return np.pad(np.asarray(a)[tuple(index)], pad)
+
+
+@defrule(fit_lengths)
+def _fit_lengths_rule(g, ans, a, lengths, axes):
+    return fit_lengths(g, axis_lengths(a, axes), axes)       # cropping and zero-padding are adjoint
+
+
+def one_length(n):
+    """``s`` of a one-axis transform from its ``n``."""
+    return None if n is None else (n,)
+
+
+def axis_lengths(a, axes):
+    """The lengths of ``a`` along ``axes``."""
+    return tuple(np.shape(a)[ax] for ax in axes)
+
+
+def dual_norm(norm):
+    """The normalisation whose inverse transform is the adjoint of the transform with ``norm``."""
+    return {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}[norm]
+
+
+def fft_axes(a, s, axes):
+    """The axes an n-dimensional transform works on, normalised (numpy's defaults for None)."""
+    ndim = np.ndim(a)
+    if axes is None:
+        axes = range(ndim) if s is None else range(ndim - len(s), ndim)
+    return tuple(ax % ndim for ax in axes)
+
+
+def transform_lengths(a, s, axes):
+    """The transform lengths of ``rfftn(a, s, axes)`` along ``fft_axes(a, s, axes)``."""
+    return axis_lengths(a, fft_axes(a, s, axes)) if s is None else tuple(s)
+
+
+def rfftn_adjoint(g, a, s, axes, norm):
+    """The adjoint of ``a`` (real) in ``np.fft.rfftn(a, s, axes, norm)``: the half spectrum
+    zero-padded to the full one, through the complex inverse transform, cropped or padded back."""
+    ax = fft_axes(a, s, axes)
+    full = np.fft.ifftn(fit_lengths(g, transform_lengths(a, s, axes), ax), None, ax, dual_norm(norm))
+    return np.real(fit_lengths(full, axis_lengths(a, ax), ax))
+
+
+def irfftn_adjoint(g, ans, a, axes, norm):
+    """The adjoint of ``a`` in ``np.fft.irfftn(a, s, axes, norm)``: the real transform of ``g``
+    with the dual normalisation, each bin weighted by how often it stands in the full spectrum."""
+    ax = fft_axes(a, None, axes)
+    half = np.fft.rfftn(g, None, ax, dual_norm(norm)) * hermitian_weights(np.shape(ans)[ax[-1]], np.ndim(g),
+                                                                         ax[-1], weight_dtype(g))
+    return fit_lengths(half, axis_lengths(a, ax), ax)
+
+
+def hermitian_weights(n, ndim, axis, dtype):
+    """1 for the zero (and, for even ``n``, the Nyquist) bin, 2 for the others, along ``axis``."""
+    weights = np.full(n // 2 + 1, 2.0, dtype=dtype)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    shape = [1] * ndim
+    shape[axis] = n // 2 + 1
+    return np.reshape(weights, shape)
+
+
+declare(np.fft.fft, np.fft.ifft, np.fft.fftn, np.fft.ifftn, np.fft.fft2, np.fft.ifft2,
+                           np.fft.rfft, np.fft.rfftn, np.fft.rfft2, complex_output=True)
+
+
+# --- linear algebra ----------------------------------------------------------------------------------
+
+
+@defrule(np.linalg.pinv, nondiff=("rcond", "rtol"))
+def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
+    return pinv_adjoint(g, ans, a, hermitian)
+
+
+def pinv_adjoint(g, ans, a, hermitian):
+    """The adjoint of ``a`` in ``p = np.linalg.pinv(a)`` (constant rank; Golub & Pereyra):
+    -p^H g p^H + (I - a p) g^H p p^H + p^H p g^H (I - p a)."""
+    require(not hermitian, "np.linalg.pinv(..., hermitian=True) reads one triangle of its input and is not "
+                           "differentiated; use hermitian=False")
+    ph = conj_transpose(ans)
+    gh = conj_transpose(g)
+    rows = np.eye(np.shape(a)[-2], dtype=weight_dtype(a))
+    cols = np.eye(np.shape(a)[-1], dtype=weight_dtype(a))
+    return -(ph @ g @ ph) + (rows - a @ ans) @ gh @ (ans @ ph) + (ph @ ans) @ gh @ (cols - ans @ a)
+
+
+@defrule(np.linalg.eig)
+def eig(g, ans, a):
+    return eig_adjoint(getitem_or_zero(g, 0), getitem_or_zero(g, 1), ans[0], ans[1], a)
+
+
+@defrule(np.linalg.eigvals)
+def eigvals(g, ans, a):
+    return eig_adjoint(g, None, ans, np.linalg.eig(a)[1], a)
+
+
+def eig_adjoint(gw, gv, w, v, a):
+    """The adjoint of ``a`` in ``w, v = np.linalg.eig(a)`` (distinct eigenvalues; unit eigenvectors,
+    a loss independent of their phases): v^-H (diag(gw) + conj(F) o (v^H gv - v^H v diag(Re
+    diag(v^H gv)))) v^H with F[i, j] = 1 / (w[j] - w[i])."""
+    gw = fill_zero(gw, w)
+    vhgv = conj_transpose(v) @ fill_zero(gv, v)
+    eye = np.eye(np.shape(v)[-1], dtype=weight_dtype(v))
+    inner = np.expand_dims(gw, -1) * eye + np.conj(eigen_gaps(w)) * (
+        vhgv - (conj_transpose(v) @ v) * np.expand_dims(np.real(np.diagonal(vhgv, 0, -2, -1)), -2))
+    return conj_transpose(np.linalg.inv(v)) @ inner @ conj_transpose(v)
+
+
+declare(np.linalg.eig, np.linalg.eigvals, complex_output=True)
+declare(np.linalg.eig, many_outputs=True)
+
+
+# --- shape and selection -----------------------------------------------------------------------------
+
+
+@defrule(np.rollaxis)
+def rollaxis(g, ans, a, axis, start=0):
+    return np.transpose(g, inverse_permutation(rollaxis_axes(np.ndim(a), axis, start), np.ndim(a)))
+
+
+def rollaxis_axes(ndim, axis, start):
+    """The permutation np.rollaxis applies (numpy's own normalisation)."""
+    axis = axis % ndim
+    start = start + ndim if start < 0 else start
+    if axis < start:
+        start -= 1
+    axes = [i for i in range(ndim) if i != axis]
+    axes.insert(start, axis)
+    return tuple(axes)
+
+
+@defrule(np.rot90)
+def rot90(g, ans, m, k=1, axes=(0, 1)):
+    return np.rot90(g, -k, axes)
+
+
+@defrule(np.partition, nondiff=("kth",))
+def partition(g, ans, a, kth, axis=-1, kind="introselect", order=None):
+    return take_along_axis_adjoint(g, a, partition_source(a, ans, axis), axis)
+
+
+def partition_source(a, ans, axis):
+    """For each entry of ``ans = np.partition(a, ...)``, the position in ``a`` (along ``axis``; in
+    ``a.ravel()`` for None) of an entry with that value (equal values matched in a stable order)."""
+    a = np.ravel(a) if axis is None else np.asarray(a)
+    ranks_a = np.argsort(a, axis=-1 if axis is None else axis, kind="stable")
+    ranks_ans = np.argsort(ans, axis=-1 if axis is None else axis, kind="stable")
+    source = np.empty_like(ranks_a)
+    np.put_along_axis(source, ranks_ans, ranks_a, -1 if axis is None else axis)
+    return source
+
+
+@defrule(np.real_if_close, nondiff=("tol",))
+def real_if_close(g, ans, a, tol=100):
+    return real_like(g, ans)
+
+
+def real_like(grad, like):
+    """``grad`` projected onto the reals where ``like`` (the value it is the adjoint of) is real."""
+    if np.iscomplexobj(like) or _is_zero(grad):
+        return grad
+    return np.real(grad)
+
+
+@defrule(real_like, wrt=("grad",))
+def _real_like_rule(g, ans, grad, like):
+    return real_like(g, like)
+
+
+@defrule(np.hsplit)
+def hsplit(g, ans, ary, indices_or_sections):
+    return concatenate_pieces(g, ans, hsplit_axis(ary))
+
+
+@defrule(np.vsplit)
+def vsplit(g, ans, ary, indices_or_sections):
+    return concatenate_pieces(g, ans, 0)
+
+
+@defrule(np.dsplit)
+def dsplit(g, ans, ary, indices_or_sections):
+    return concatenate_pieces(g, ans, 2)
+
+
+def hsplit_axis(ary):
+    """The axis np.hsplit splits along: 1, or 0 for a 1-d array."""
+    return 0 if np.ndim(ary) == 1 else 1
+
+
+declare(np.hsplit, np.vsplit, np.dsplit, many_outputs=True)
+
+
+@defrule(np.append, wrt=("arr", "values"))
+def append(g, ans, arr, values, axis=None):
+    return unconcatenate(g, [arr, values], axis)[0], unconcatenate(g, [arr, values], axis)[1]
+
+
+@defrule(np.select, wrt=("choicelist", "default"), nondiff=("condlist",))
+def select(g, ans, condlist, choicelist, default=0):
+    return select_adjoints(g, condlist, choicelist), unbroadcast(g * select_masks(condlist, g)[-1], default)
+
+
+def select_adjoints(grad, condlist, choicelist):
+    """The adjoint of each choice of ``np.select``: ``grad`` where its condition is the first true one."""
+    masks = select_masks(condlist, grad)
+    out = []
+    for k in range(len(choicelist)):
+        out = out + [unbroadcast(grad * masks[k], choicelist[k])]
+    return out
+
+
+def select_masks(condlist, g):
+    """0/1 masks (shaped like ``g``): where each choice of np.select is taken, then the default."""
+    taken = np.zeros(np.shape(g), dtype=bool)
+    masks = []
+    for cond in condlist:
+        here = np.broadcast_to(cond, np.shape(g)) & ~taken
+        masks.append(here.astype(weight_dtype(g)))
+        taken = taken | here
+    masks.append((~taken).astype(weight_dtype(g)))
+    return masks
+
+
+@defrule(select_adjoints, wrt=("grad",))
+def _select_adjoints_rule(g, ans, grad, condlist, choicelist):
+    return select_pieces(g, condlist, grad, choicelist)
+
+
+def select_pieces(grads, condlist, like, choicelist):
+    """The adjoint of :func:`select_adjoints` with respect to ``g``: the pieces masked and added."""
+    masks = select_masks(condlist, like)
+    total = np.zeros(np.shape(like), dtype=np.result_type(like, weight_dtype(like)))
+    for k in range(len(choicelist)):
+        if not _is_zero(grads[k]):
+            total = total + grads[k] * masks[k]
+    return total
+
+
+@defrule(select_pieces, wrt=("grads",))
+def _select_pieces_rule(g, ans, grads, condlist, like, choicelist):
+    return select_adjoints(g, condlist, choicelist)
+
+
+@defrule(builtins.sorted, nondiff=("key",))
+def _sorted_rule(g, ans, iterable, key=None, reverse=False):
+    return unsort(g, iterable, sorted_order(iterable, key, reverse))
+
+
+def sorted_order(iterable, key, reverse):
+    """The positions in ``iterable`` of the items of ``sorted(iterable, key=key, reverse=reverse)``."""
+    items = list(iterable)
+    keys = [item if key is None else key(item) for item in items]
+    order = builtins.sorted(range(len(items)), key=lambda i: keys[i], reverse=reverse)
+    return np.asarray(order, dtype=np.intp)
+
+
+def unsort(grads, like, order):
+    """The adjoint of ``iterable`` in ``sorted(iterable)``: item ``r`` of ``grads`` back at position
+    ``order[r]``; an array when ``like`` is an array, else a list (zero markers kept)."""
+    count = len(order)
+    out = [ZERO] * count
+    if not _is_zero(grads):
+        for r in range(count):
+            out[int(order[r])] = grads[r]
+    if isinstance(like, np.ndarray):
+        dtype = np.result_type(like, weight_dtype(like))
+        return np.stack([np.zeros(np.shape(like)[1:], dtype) if _is_zero(p) else np.asarray(p, dtype) for p in out]) \
+            if count else np.zeros(np.shape(like), dtype)
+    return out
+
+
+def resort(grads, order):
+    """The adjoint of :func:`unsort`: item ``order[r]`` of ``grads`` at position ``r`` (a list)."""
+    if _is_zero(grads):
+        return [ZERO] * len(order)
+    return [grads[int(i)] for i in order]
+
+
+@defrule(unsort, wrt=("grads",))
+def _unsort_rule(g, ans, grads, like, order):
+    return resort(g, order)
+
+
+@defrule(resort, wrt=("grads",))
+def _resort_rule(g, ans, grads, order):
+    return unsort(g, grads, order)
+
+
+declare(builtins.sorted, resort, many_outputs=True)
+
+
+@defrule(np.gradient, wrt=("f",), nondiff=("varargs",))
+def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
+    return gradient_adjoint(g, f, varargs, axis, edge_order)
+
+
+def gradient_adjoint(g, f, varargs, axis, edge_order):
+    """The adjoint of ``f`` in ``np.gradient(f, *varargs, axis, edge_order)``: along each axis the
+    transpose of the difference matrix np.gradient applies (built by np.gradient itself)."""
+    plan = gradient_plan(np.shape(f), varargs, axis, edge_order, weight_dtype(f))
+    pieces = [g] if plan[0] else g
+    total = np.zeros(np.shape(f), dtype=np.result_type(f, weight_dtype(f)))
+    for k in range(len(plan[1])):
+        if not _is_zero(pieces[k]):
+            total = total + np.moveaxis(np.tensordot(plan[2][k], np.moveaxis(pieces[k], plan[1][k], 0), axes=1),
+                                        0, plan[1][k])
+    return total
+
+
+def gradient_plan(shape, varargs, axis, edge_order, dtype):
+    """(one array returned?, the axes differentiated, for each the transposed difference matrix)."""
+    ndim = len(shape)
+    axes = tuple(range(ndim)) if axis is None else ((axis,) if np.ndim(axis) == 0 else tuple(axis))
+    axes = tuple(ax % ndim for ax in axes)
+    if len(varargs) == 0:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacings = [varargs[0]] * len(axes)
+    else:
+        spacings = list(varargs)
+    matrices = []
+    for ax, h in zip(axes, spacings):
+        n = shape[ax]
+        matrices.append(np.asarray(np.gradient(np.eye(n), h, axis=0, edge_order=edge_order).T, dtype=dtype))
+    return len(axes) == 1, axes, matrices
+
+
+nondifferentiable(axis_lengths, one_length, dual_norm, fft_axes, transform_lengths, hermitian_weights, rollaxis_axes,
+                  partition_source, hsplit_axis, select_masks, sorted_order, gradient_plan)

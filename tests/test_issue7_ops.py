@@ -1,0 +1,478 @@
+"""issue 7, item 5: ops added by one registration each (runtime/more_ops.py and numpy_ops.py).
+
+The op table (rows in the style of tests/test_op_rules.py) checks each rule against central
+differences, at complex inputs where numpy allows; the user-style functions below run them
+through dlfeval: values equal numpy's, gradients and second derivatives against central
+differences (tests/gradcheck.py), float32 stays float32.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
+from sct.runtime import more_ops
+from sct.runtime.registry import RULES, lookup
+
+from gradcheck import check_grads, check_rule, numerical_gradient
+from test_op_rules import C, Case, R, flat, mask, op_name, seq_out, unflat
+
+try:
+    import scipy.special as special
+except ImportError:          # scipy is optional: its rules are registered only when it is imported
+    special = None
+
+pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+
+
+def real_sorted_knots(rng, cplx):
+    return np.sort(rng.uniform(-1, 1, 6))
+
+
+def sym_plus_skew(rng, cplx):
+    """A real (or complex) matrix with complex eigenvalues: symmetric plus skew-symmetric."""
+    a = R(4, 4)(rng, cplx)
+    return (a + a.T) / 2 + 1.5 * (a - a.T) / 2 + np.diag([0.0, 1.0, 2.0, 3.0])
+
+
+def eig_invariant(a):
+    """Eigenvalues and |v|^2 (independent of each eigenvector's phase), flattened."""
+    w, v = np.linalg.eig(a)
+    return np.concatenate([w, np.ravel(np.real(v * np.conj(v)))])
+
+
+def eig_invariant_rule(g, ans, a):
+    w, v = np.linalg.eig(a)
+    n = len(w)
+    gm = np.real(g[n:]).reshape(v.shape)
+    return lookup(np.linalg.eig).fn([g[:n], 2 * gm * v], (w, v), a)
+
+
+def svd_invariant(a):
+    """U diag(s) V^H rebuilt, s, and |U|^2, |V|^2 (independent of the singular vectors' phases)."""
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.concatenate([np.ravel((u * s) @ vh), s, np.ravel(np.real(u * np.conj(u))),
+                           np.ravel(np.real(vh * np.conj(vh)))])
+
+
+def svd_invariant_rule(g, ans, a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    parts = unflat(g, [(u * s) @ vh, s, u, vh])
+    gr = parts[0]
+    gu = gr @ np.conj(vh).T * s + 2 * np.real(parts[2]) * u
+    gs = np.real(np.sum(np.conj(u) * (gr @ np.conj(vh).T), axis=0)) + np.real(parts[1])
+    gvh = np.conj(u * s).T @ gr + 2 * np.real(parts[3]) * vh
+    return lookup(np.linalg.svd).fn([gu, gs, gvh], (u, s, vh), a, full_matrices=False)
+
+
+def select_fn(c0, c1, d):
+    conds = [np.array([[True, False, False], [False, True, False]]), np.array([True, True, False])]
+    return np.select(conds, [c0, c1], d)
+
+
+def select_rule(g, ans, c0, c1, d):
+    conds = [np.array([[True, False, False], [False, True, False]]), np.array([True, True, False])]
+    choices, dd = lookup(np.select).fn(g, ans, conds, [c0, c1], d)
+    return choices[0], choices[1], dd
+
+
+def sorted_fn(x, **kw):
+    return np.array(sorted(x, **kw))
+
+
+def sorted_rule(g, ans, x, **kw):
+    return lookup(sorted).fn(list(g), sorted(x, **kw), x, **kw)
+
+
+def sorted_list_rule(g, ans, x, **kw):
+    return np.array(lookup(sorted).fn(list(g), sorted(list(x), **kw), list(x), **kw))
+
+
+def gradient_fn(f, *varargs, **kw):
+    out = np.gradient(f, *varargs, **kw)
+    return flat(out) if isinstance(out, (list, tuple)) else out
+
+
+def gradient_rule(g, ans, f, *varargs, **kw):
+    out = np.gradient(f, *varargs, **kw)
+    if isinstance(out, (list, tuple)):
+        g = unflat(g, out)
+    return lookup(np.gradient).fn(g, out, f, *varargs, **kw)
+
+
+COORDS = np.array([0.0, 0.4, 1.0, 1.3, 2.0])
+
+CASES = [
+    Case(math.erf, [R(lo=-1.5, hi=1.5)]),
+    Case(math.erfc, [R(lo=-1.5, hi=1.5)]),
+    # the fft family
+    Case(np.fft.fft, [R(5)], complex=True),
+    Case(np.fft.fft, [R(5)], kwargs=dict(n=7), complex=True, note="zero-padded"),
+    Case(np.fft.fft, [R(4, 5)], kwargs=dict(n=3, axis=0, norm="ortho"), complex=True, note="cropped"),
+    Case(np.fft.fft, [R(3, 4)], kwargs=dict(norm="forward"), complex=True),
+    Case(np.fft.ifft, [R(5)], complex=True),
+    Case(np.fft.ifft, [R(4, 5)], kwargs=dict(n=6, axis=0, norm="forward"), complex=True),
+    Case(np.fft.ifft, [R(6)], kwargs=dict(n=4, norm="ortho"), complex=True),
+    Case(np.fft.fftn, [R(3, 4, 2)], complex=True),
+    Case(np.fft.fftn, [R(3, 4, 2)], kwargs=dict(s=(4, 3), axes=(0, 2), norm="ortho"), complex=True),
+    Case(np.fft.ifftn, [R(3, 4, 2)], kwargs=dict(s=(2, 5), axes=(1, 2), norm="forward"), complex=True),
+    Case(np.fft.fft2, [R(2, 3, 4)], complex=True),
+    Case(np.fft.fft2, [R(3, 4)], kwargs=dict(s=(2, 5)), complex=True),
+    Case(np.fft.ifft2, [R(3, 4)], kwargs=dict(axes=(1, 0), norm="ortho"), complex=True),
+    Case(np.fft.rfft, [R(6)]),
+    Case(np.fft.rfft, [R(5)]),
+    Case(np.fft.rfft, [R(5, 3)], kwargs=dict(n=8, axis=0, norm="ortho")),
+    Case(np.fft.rfft, [R(7)], kwargs=dict(n=4, norm="forward")),
+    Case(np.fft.irfft, [R(4)], complex=True, note="imaginary parts of the zero/Nyquist bins are ignored"),
+    Case(np.fft.irfft, [R(4)], kwargs=dict(n=7), complex=True, note="odd length"),
+    Case(np.fft.irfft, [R(5, 3)], kwargs=dict(n=4, axis=0, norm="ortho"), complex=True, note="cropped"),
+    Case(np.fft.irfft, [R(3)], kwargs=dict(n=9, norm="forward"), complex=True, note="zero-padded"),
+    Case(np.fft.rfftn, [R(3, 4, 5)]),
+    Case(np.fft.rfftn, [R(3, 4, 5)], kwargs=dict(s=(4, 6), axes=(2, 0), norm="ortho")),
+    Case(np.fft.rfft2, [R(3, 5)]),
+    Case(np.fft.irfftn, [R(3, 4, 3)], complex=True),
+    Case(np.fft.irfftn, [R(3, 4, 3)], kwargs=dict(s=(5, 3), axes=(0, 1), norm="forward"), complex=True),
+    Case(np.fft.irfft2, [R(4, 3)], complex=True),
+    Case(np.fft.fftshift, [R(5)], complex=True),
+    Case(np.fft.fftshift, [R(4, 5)], kwargs=dict(axes=0), complex=True),
+    Case(np.fft.ifftshift, [R(4, 5)], complex=True),
+    Case(more_ops.fit_lengths, [R(3, 4), C((5, 2)), C((0, 1))], complex=True),
+    # linear algebra
+    Case(np.linalg.pinv, [R(3, 2)], complex=True),
+    Case(np.linalg.pinv, [R(2, 4)], complex=True),
+    Case(np.linalg.pinv, [R(2, 3, 3)], complex=True),
+    Case(np.linalg.eig, [sym_plus_skew], complex=True, fn=eig_invariant, rule=eig_invariant_rule,
+         note="complex eigenvalues of a real matrix"),
+    Case(np.linalg.eigvals, [sym_plus_skew], complex=True),
+    Case(np.linalg.svd, [R(4, 3)], complex=True, fn=svd_invariant, rule=svd_invariant_rule, note="m > n"),
+    Case(np.linalg.svd, [R(2, 4)], complex=True, fn=svd_invariant, rule=svd_invariant_rule, note="m < n"),
+    Case(np.linalg.svd, [R(3, 3)], complex=True, fn=svd_invariant, rule=svd_invariant_rule, note="square"),
+    # shape and selection
+    Case(np.rollaxis, [R(2, 3, 4), C(2)], complex=True),
+    Case(np.rollaxis, [R(2, 3, 4), C(0), C(3)], complex=True),
+    Case(np.rollaxis, [R(2, 3, 4), C(-1), C(1)]),
+    Case(np.rot90, [R(3, 4)], complex=True),
+    Case(np.rot90, [R(3, 4, 2)], kwargs=dict(k=-3, axes=(2, 0)), complex=True),
+    Case(np.partition, [R(7), C(2)]),
+    Case(np.partition, [R(5, 4), C([0, 2])], kwargs=dict(axis=0)),
+    Case(np.partition, [R(3, 4), C(5)], kwargs=dict(axis=None)),
+    Case(np.real_if_close, [R(2, 3)], complex=True, note="a complex value stays complex"),
+    Case(more_ops.real_like, [R(3), C(np.zeros(3))]),
+    Case(np.hsplit, [R(2, 4), C(2)], complex=True, **seq_out(np.hsplit)),
+    Case(np.hsplit, [R(6), C([1, 4])], complex=True, **seq_out(np.hsplit)),
+    Case(np.vsplit, [R(4, 2), C([1])], complex=True, **seq_out(np.vsplit)),
+    Case(np.dsplit, [R(2, 2, 4), C(2)], complex=True, **seq_out(np.dsplit)),
+    Case(np.append, [R(2, 3), R(4)], (0, 1), complex=True),
+    Case(np.append, [R(2, 3), R(1, 3)], (0, 1), kwargs=dict(axis=0), complex=True),
+    Case(np.select, [R(2, 3), R(3), R(1, 3)], (0, 1, 2), complex=True, fn=select_fn, rule=select_rule),
+    Case(more_ops.select_adjoints, [R(2, 3)], complex=True,
+         fn=lambda g: flat(more_ops.select_adjoints(g, [mask(2, 3)(np.random.default_rng(3), False)],
+                                                    [np.zeros(3), np.zeros((2, 3))])),
+         rule=lambda g, ans, grad: lookup(more_ops.select_adjoints).fn(
+             unflat(g, [np.zeros(3), np.zeros((2, 3))]), None, grad,
+             [mask(2, 3)(np.random.default_rng(3), False)], [np.zeros(3), np.zeros((2, 3))])),
+    Case(more_ops.select_pieces, [R(3), R(2, 3)], (0, 1), complex=True,
+         fn=lambda a, b: more_ops.select_pieces([a, b], [mask(2, 3)(np.random.default_rng(3), False)],
+                                                np.zeros((2, 3)), [a, b]),
+         rule=lambda g, ans, a, b: tuple(lookup(more_ops.select_pieces).fn(
+             g, ans, [a, b], [mask(2, 3)(np.random.default_rng(3), False)], np.zeros((2, 3)), [a, b]))),
+    Case(sorted, [R(6)], fn=sorted_fn, rule=sorted_rule),
+    Case(sorted, [R(6)], kwargs=dict(reverse=True), fn=sorted_fn, rule=sorted_rule),
+    Case(sorted, [R(6)], kwargs=dict(key=abs), fn=sorted_fn, rule=sorted_list_rule, note="a key"),
+    Case(more_ops.unsort, [R(4)], fn=lambda g: more_ops.unsort(list(g), np.zeros(4), np.array([2, 0, 3, 1])),
+         rule=lambda g, ans, grads: np.array(lookup(more_ops.unsort).fn(g, ans, list(grads), np.zeros(4),
+                                                                        np.array([2, 0, 3, 1])))),
+    Case(more_ops.resort, [R(4)], fn=lambda g: np.array(more_ops.resort(g, np.array([2, 0, 3, 1]))),
+         rule=lambda g, ans, grads: lookup(more_ops.resort).fn(list(g), ans, grads, np.array([2, 0, 3, 1]))),
+    Case(np.gradient, [R(6)], complex=True, fn=gradient_fn, rule=gradient_rule),
+    Case(np.gradient, [R(6), C(0.5)], kwargs=dict(edge_order=2), fn=gradient_fn, rule=gradient_rule),
+    Case(np.gradient, [R(5), C(COORDS)], kwargs=dict(edge_order=2), fn=gradient_fn, rule=gradient_rule,
+         note="coordinates"),
+    Case(np.gradient, [R(4, 5)], complex=True, fn=gradient_fn, rule=gradient_rule, note="a list of arrays"),
+    Case(np.gradient, [R(4, 5), C(2.0), C(COORDS)], fn=gradient_fn, rule=gradient_rule),
+    Case(np.gradient, [R(3, 4, 5), C(COORDS)], kwargs=dict(axis=2, edge_order=2), fn=gradient_fn, rule=gradient_rule),
+    Case(np.gradient, [R(3, 4, 5)], kwargs=dict(axis=(0, 2)), fn=gradient_fn, rule=gradient_rule),
+]
+if special is not None:
+    CASES += [Case(special.erf, [R(2, 3, lo=-1.5, hi=1.5)], complex=True),
+              Case(special.erfc, [R(2, 3, lo=-1.5, hi=1.5)], complex=True)]
+
+PARAMS = [pytest.param(case, op, cplx, id=f"{op_name(op)}-{'complex' if cplx else 'real'}-{k}")
+          for k, case in enumerate(CASES) for op in case.aliases
+          for cplx in ((False, True) if case.complex else (False,))]
+
+
+@pytest.mark.parametrize("case, op, cplx", PARAMS)
+def test_rule_matches_finite_differences(case, op, cplx):
+    rng = np.random.default_rng(len(case.args) + 7)
+    args = [sample(rng, cplx) for sample in case.args]
+    rule = case.rule or lookup(op).fn
+    fn = case.fn or op
+    wrt = list(case.wrt)
+
+    def full(values):
+        merged = list(args)
+        for position, value in zip(wrt, values):
+            merged[position] = value
+        return merged
+
+    check_rule(lambda *v, **kw: fn(*full(v), **kw), lambda g, ans, *v, **kw: rule(g, ans, *full(v), **kw),
+               [args[i] for i in wrt], list(range(len(wrt))), dict(case.kwargs), rtol=case.rtol, atol=case.atol)
+
+
+def test_every_rule_of_more_ops_has_a_case():
+    covered = {id(op) for case in CASES for op in case.aliases}
+    mine = [r for r in RULES.values() if r.fn.__module__ == more_ops.__name__]
+    missing = [op_name(r.op) for r in mine if id(r.op) not in covered]
+    assert not missing, missing
+
+
+def test_rules_are_single_returns_of_registered_ops():
+    from test_op_rules import _check_calls
+    for rule in [r for r in RULES.values() if r.fn.__module__ == more_ops.__name__]:
+        for expr in rule.templates().values():
+            _check_calls(expr, rule.fn.__globals__, f"rule {rule.fn.__name__}", set())
+
+
+# --- user-style functions run by dlfeval ----------------------------------------------------------
+
+def power_spectrum_loss(x):
+    spectrum = np.fft.rfft(x * np.hanning(len(x)))
+    power = np.real(spectrum * np.conj(spectrum))
+    return np.sum(power[1:4]) / np.sum(power) + 0.1 * np.sum(np.abs(np.fft.fft(x, n=12, norm="ortho")))
+
+
+def fft_roundtrip_loss(x):
+    a = np.reshape(x, (3, 4))
+    spec = np.fft.fftshift(np.fft.fft2(a), axes=(0, 1))
+    back = np.fft.irfft2(np.fft.rfft2(a * spec.real), s=(3, 4))
+    return np.sum(back ** 2) + np.sum(np.abs(np.fft.ifftn(spec)) ** 2)
+
+
+def complex_signal_loss(z):
+    spec = np.fft.ifft(z, norm="forward")
+    return np.sum(np.abs(spec) ** 2 * np.arange(len(z))) + np.real(np.sum(np.fft.fftshift(z) * np.conj(spec)))
+
+
+def erf_loss(x):
+    total = 0.0
+    for k in range(len(x)):
+        total = total + math.erf(x[k]) * math.erfc(x[k] / 2)
+    return total + np.sum(special.erf(x * 0.7) ** 2 - special.erfc(x))
+
+
+def pinv_loss(x):
+    a = np.reshape(x, (4, 3))
+    p = np.linalg.pinv(a)
+    return np.sum(np.sin(p)) + np.sum(p @ a)
+
+
+def svd_loss(x):
+    a = np.reshape(x, (4, 3))
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    low = (u[:, :2] * s[:2]) @ vh[:2]            # the rank-2 approximation: independent of signs
+    return np.sum(low ** 2 * np.arange(12.0).reshape(4, 3)) + np.sum(u ** 2 @ np.array([1.0, 2.0, 3.0]))
+
+
+def eig_loss(x):
+    a = np.reshape(x, (3, 3))
+    m = (a + a.T) / 2 + (a - a.T) + np.diag([0.0, 2.0, 4.0])     # symmetric plus skew: complex pairs
+    w, v = np.linalg.eig(m)
+    weights = np.real(v * np.conj(v))
+    return np.sum(np.real(w) ** 2 + np.imag(w) ** 2 * 0.5) + np.sum(weights * np.array([1.0, 2.0, 3.0]))
+
+
+def misc_loss(x):
+    a = np.reshape(x, (2, 3))
+    c = np.cross(a, np.roll(a, 1, axis=1) ** 2, axisa=1, axisb=-1, axisc=0)
+    r = np.rot90(np.rollaxis(np.reshape(x, (1, 2, 3)), 2), 1, axes=(0, 2))
+    parts = np.hsplit(a, 3)
+    e = np.einsum(np.reshape(x[:4], (2, 2)), [0, 0]) + np.einsum("ii->i", np.outer(x[:3], x[3:])).sum()
+    top = np.partition(x, 3)[3:]
+    s = sorted(x)
+    return (np.sum(c * np.array([[1.0], [-2.0], [0.5]])) + np.sum(r * np.arange(6.0).reshape(r.shape)) +
+            np.sum(parts[1] ** 3) + e + np.sum(top ** 2) + s[0] * s[-1] + np.sum(np.append(a, x[:2]) ** 2)
+            + np.sum(np.select([x > 0.5, x < -0.2], [x ** 2, np.sin(x)], x * 3)))
+
+
+def gradient_loss(x):
+    field = np.reshape(x, (2, 3))
+    gy, gx = np.gradient(field ** 2, 0.5, np.array([0.0, 0.3, 1.0]), edge_order=1)
+    d = np.gradient(x ** 3, edge_order=2)
+    return np.sum(gy * gx) + np.sum(d * np.arange(6.0))
+
+
+def interp_loss(x):
+    knots = np.sort(x[:4])
+    values = np.array([0.0, 1.0, 0.5, 2.0])
+    return np.sum(np.interp(np.array([-0.6, -0.1, 0.2, 0.45, 0.9]), knots, values * x[4], left=-1.0))
+
+
+def linspace_loss(x):
+    grid = np.linspace(x[:2], x[2:4] + 2.0, 5, axis=-1)
+    return np.sum(np.sin(grid) * x[4])
+
+
+def rounding_loss(x):
+    return np.sum(np.floor(x * 3) + np.ceil(x) + np.round(x, 1) + np.rint(x) + np.trunc(x) + np.fix(x)
+                  + np.sign(x) + np.around(x))
+
+
+X6 = np.array([0.3, -0.7, 1.2, 0.55, -0.1, 0.9])
+X12 = np.random.default_rng(5).uniform(-1, 1, 12)
+USER = [
+    (power_spectrum_loss, np.random.default_rng(1).uniform(-1, 1, 10)),
+    (fft_roundtrip_loss, X12),
+    (pinv_loss, X12),
+    (svd_loss, X12),
+    (eig_loss, np.random.default_rng(2).uniform(-1, 1, 9)),
+    (misc_loss, X6),
+    (gradient_loss, X6),
+    (interp_loss, np.array([0.1, -0.5, 0.8, 0.3, 1.5])),
+    (linspace_loss, np.array([0.1, -0.5, 0.8, 0.3, 1.5])),
+]
+if special is not None:
+    USER.append((erf_loss, X6))
+
+
+def _gradient_of(fun, x):
+    return dlgradient(fun(x), x)
+
+
+def _hessian_vector(fun, x, v):
+    g = dlgradient(fun(x), x)
+    return dlgradient(np.sum(np.real(g) * v), x)
+
+
+def sct_gradient(fun, x):
+    return np.asarray(dlfeval(_gradient_of, fun, dlarray(x)).data)
+
+
+@pytest.mark.parametrize("fun, x", USER, ids=[f.__name__ for f, _ in USER])
+def test_user_functions_first_and_second_derivatives(fun, x):
+    check_grads(fun, x)
+    v = np.random.default_rng(9).uniform(-1, 1, np.shape(x))
+    expected = numerical_gradient(lambda xx: float(np.sum(sct_gradient(fun, xx) * v)), [x], 0)
+    hv = np.asarray(dlfeval(_hessian_vector, fun, dlarray(x), v).data)
+    np.testing.assert_allclose(hv, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_complex_inputs_of_fft():
+    z = np.random.default_rng(3).uniform(-1, 1, 5) + 1j * np.random.default_rng(4).uniform(-1, 1, 5)
+    check_grads(complex_signal_loss, z)
+
+
+def test_rounding_has_derivative_zero():
+    x = np.array([0.3, -0.7, 1.2, 0.55, -0.1, 0.9])
+    def f(x):
+        y = rounding_loss(x)
+        return y, dlgradient(y, x)
+    y, g = dlfeval(f, dlarray(x))
+    assert float(y) == rounding_loss(x)
+    np.testing.assert_array_equal(g.data, np.zeros(6))
+    assert g.data.dtype == np.float64
+    y, g = dlfeval(f, dlarray(x.astype(np.float32)))
+    assert g.data.dtype == np.float32 and not np.any(g.data)
+
+
+def only_floor(x):
+    y = np.sum(np.floor(x))
+    return dlgradient(y, x)
+
+
+def int_cast_only(x):
+    y = int(x[0] * 10)
+    return dlgradient(y, x)
+
+
+def test_y_of_rounding_alone_gives_zeros_but_int_casts_are_still_refused():
+    np.testing.assert_array_equal(dlfeval(only_floor, dlarray([0.5, 1.5])).data, [0.0, 0.0])
+    with pytest.raises(CompileError, match="does not depend on any traced input") as info:
+        dlfeval(int_cast_only, dlarray([0.5, 1.5]))
+    assert info.value.filename == __file__
+
+
+def float32_ops(x):
+    a = np.reshape(x, (3, 4))
+    y = (np.sum(np.abs(np.fft.fft2(a)) ** 2) + np.sum(np.fft.irfft(np.fft.rfft(x), n=12))
+         + np.sum(np.linalg.pinv(a)) + np.sum(np.gradient(x)) + np.sum(np.partition(x, 2)[:3])
+         + np.sum(np.rot90(a)[0]) + np.sum(np.interp(np.array([0.1]), np.sort(x[:3]), x[3:6])))
+    return y, dlgradient(y, x)
+
+
+def test_float32_stays_float32():
+    x = X12.astype(np.float32)
+    y, g = dlfeval(float32_ops, dlarray(x))
+    assert g.data.dtype == np.float32
+    y64, g64 = dlfeval(float32_ops, dlarray(x.astype(np.float64)))
+    np.testing.assert_allclose(g.data, g64.data, rtol=2e-3, atol=2e-3)
+
+
+def values_match(x):
+    a = np.reshape(x, (3, 4))
+    w, v = np.linalg.eig(a[:, :3])
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (np.fft.rfftn(a, s=(4, 6), axes=(0, 1)), np.fft.fftshift(a), np.linalg.pinv(a), w, v, u, s, vh,
+            np.gradient(a), np.partition(x, 4), sorted(x), np.select([x > 0], [x], -1.0))
+
+
+def test_values_equal_numpy():
+    got = dlfeval(values_match, dlarray(X12))
+    expected = values_match(X12)
+    for g, e in zip(got, expected):
+        if isinstance(e, (list, tuple)):
+            for gg, ee in zip(g, e):
+                np.testing.assert_array_equal(np.asarray(getattr(gg, "data", gg)), ee)
+        else:
+            np.testing.assert_array_equal(np.asarray(getattr(g, "data", g)), e)
+
+
+def real_if_close_loss(x):
+    z = np.real_if_close(x * (1 + 1e-15j))
+    return np.sum(z ** 2 * np.array([1.0, 2.0, 3.0]))
+
+
+def test_real_if_close_that_drops_the_imaginary_part():
+    check_grads(real_if_close_loss, np.array([0.5, -1.0, 2.0]))
+
+
+def svd_full(x):
+    u, s, vh = np.linalg.svd(np.reshape(x, (2, 3)))
+    return np.sum(u[:, 0] ** 2) * s[0] + np.sum(vh[2] ** 2 * np.array([1.0, 2.0, 3.0]))
+
+
+def svd_full_values(x):
+    u, s, vh = np.linalg.svd(np.reshape(x, (2, 3)))
+    return np.sum(s ** 2)
+
+
+def test_svd_full_matrices_is_refused_when_its_extra_vectors_are_used():
+    with pytest.raises(EvaluationError, match="full_matrices=False"):
+        check_grads(svd_full, X6)
+    check_grads(svd_full_values, X6)
+
+
+def cross_2d(x):
+    return np.sum(np.cross(np.reshape(x[:4], (2, 2)), np.reshape(x[2:], (2, 2))))
+
+
+def test_cross_of_2_vectors_is_refused():
+    with pytest.raises(EvaluationError, match="3-vectors"):
+        check_grads(cross_2d, X6)
+
+
+def forward_fft(x):
+    return np.sum(np.abs(np.fft.fft(x)) ** 2) + np.sum(np.fft.irfft(np.fft.rfft(x) * 2.0)) + \
+        np.sum(np.floor(x) * x) + np.sum(np.rot90(np.reshape(x, (2, 3))) * np.arange(6.0).reshape(3, 2))
+
+
+def test_forward_mode_jvp():
+    x = X6
+    v = np.random.default_rng(2).uniform(-1, 1, 6)
+    value, tangent = sct.jvp(forward_fft, (x,), (v,))
+    np.testing.assert_allclose(float(np.asarray(getattr(value, "data", value))), forward_fft(x))
+    expected = np.sum(numerical_gradient(forward_fft, [x], 0) * v)
+    np.testing.assert_allclose(float(np.asarray(getattr(tangent, "data", tangent))), expected, rtol=1e-6)
