@@ -45,3 +45,19 @@ def digits(TestFraction=0.25, Seed=0, dtype=np.float64):
         return X[train], T[train], X[test], T[test]
     from sct import load_digits
     return load_digits(TestFraction=TestFraction, Seed=Seed, dtype=dtype)
+
+
+def progress_bar():
+    """A progress-bar wrapper for training loops: tqdm's notebook widget (with ipywidgets), tqdm's
+    text bar, or none (the iterable itself) when tqdm is not installed."""
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.notebook import tqdm
+        return tqdm
+    except ImportError:
+        pass
+    try:
+        from tqdm import tqdm
+        return tqdm
+    except ImportError:
+        return no_progress
