@@ -20,9 +20,10 @@ from . import digits, no_progress
 CLASSES = 10
 
 
-def make_network(seed=0):
+def make_network(seed=0, dropout=True):
     """conv 3x3 (8) - batchnorm - relu - maxpool 2 - conv 3x3 (16) - batchnorm - relu - dropout
-    - fully connected (10) - softmax, for 8x8x1 images (batch first, channels last)."""
+    - fully connected (10) - softmax, for 8x8x1 images (batch first, channels last); without the
+    dropout layer for ``dropout=False``."""
     layers = [imageInputLayer([8, 8, 1], Normalization="none"),
               convolution2dLayer(3, 8, Padding="same"),
               batchNormalizationLayer(),
@@ -34,6 +35,8 @@ def make_network(seed=0):
               dropoutLayer(0.2),
               fullyConnectedLayer(CLASSES),
               softmaxLayer()]
+    if not dropout:
+        layers = [layer for layer in layers if not isinstance(layer, type(dropoutLayer()))]
     return dlnetwork(layers, Seed=seed)
 
 
