@@ -221,3 +221,22 @@ def test_lstm_classifier_gradient_is_exact():
         return float(dlfeval(sl.model_loss, net.with_learnables([dlarray(v) for v in vals]), X, T)[0])
     for row, e in zip(grads, central_differences(f, values)):
         assert_close(extractdata(row.Value), e, rtol=1e-5, atol=1e-7, what=f"{row.Layer}.{row.Parameter}")
+
+
+# --- found while benchmarking the training steps: adamupdate kept float32 parameters float32? -----------
+
+def test_adamupdate_keeps_float32_parameters():
+    from sct import adamupdate
+    p = {"W": dlarray(np.ones((2, 3), np.float32)), "b": np.zeros(3, np.float32)}
+    g = {"W": np.full((2, 3), 0.5, np.float32), "b": np.ones(3, np.float32)}
+    m = v = None
+    for t in (1, 2, 3):
+        p, m, v = adamupdate(p, g, m, v, t, np.float64(0.1))
+    for tree in (p, m, v):
+        assert all(np.asarray(getattr(x, "data", x)).dtype == np.float32 for x in tree.values())
+    # the values are MATLAB's formula (in float64: the same to float32 precision)
+    w, mm, vv = 1.0, 0.0, 0.0
+    for t in (1, 2, 3):
+        mm, vv = 0.9 * mm + 0.1 * 0.5, 0.999 * vv + 0.001 * 0.25
+        w -= 0.1 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * mm / (np.sqrt(vv) + 1e-8)
+    assert_close(extractdata(p["W"]), np.full((2, 3), w), rtol=1e-6)
