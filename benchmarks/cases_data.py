@@ -30,16 +30,26 @@ CASES = OrderedDict([
     ("cnn_conv", ("the same CNN step with the library's convolution (sct.dlconv, torch conv2d, "
                   "lax.conv_general_dilated)", ("K", "bk", "Wd", "bd"))),
     ("loop1000", ("scalar loop of 1000 steps with a value-dependent if/else", ("x",))),
+    ("train_cnn", ("float32 CNN training step, batch 32, 28x28x1: [conv 3x3 'same' (8, then 16 filters), batch "
+                   "norm, relu, max-pool 2] x2, dense 784->10, softmax cross-entropy, Adam update",
+                   ("W1", "b1", "offset1", "scale1", "W2", "b2", "offset2", "scale2", "Wf", "bf"))),
+    ("train_mlp", ("float32 MLP training step, 784-512-512-10, batch 256, relu, softmax cross-entropy, "
+                   "Adam update", ("W1", "b1", "W2", "b2", "W3", "b3"))),
 ])
 
+# the training steps: every call is one step (forward, backward, Adam update) continuing from the last;
+# the value and gradients checked are those of the first step
+TRAINING_CASES = ("train_cnn", "train_mlp")
+ADAM_LEARN_RATE = 1e-3
+
 # case -> (rtol, atol relative to the largest gradient entry) for the check against numpy
-TOLERANCES = {"mlp_f32": (2e-4, 2e-5)}
+TOLERANCES = {"mlp_f32": (2e-4, 2e-5), "train_cnn": (2e-3, 2e-4), "train_mlp": (2e-4, 2e-5)}
 DEFAULT_TOLERANCE = (1e-7, 1e-12)
 
 # the issue's targets (issue 8), as t_sct / t_numpy
 TARGETS = {"rosenbrock": "≤ 2×", "mlp": "≤ 1.1×", "elementwise": "≤ 1.1×", "mlp_f32": "≤ 1.1×",
            "rosen_1e6": "≤ 1.1×", "hvp": "≤ 3×", "hvp_nested": "≤ 3×", "cnn_slices": "≤ 1.5×",
-           "branchy": "≤ 1×", "loop1000": "≤ 1×"}
+           "branchy": "≤ 1×", "loop1000": "≤ 1×", "train_cnn": "≤ 1.1×", "train_mlp": "≤ 1.1×"}
 
 MLP_BATCH, MLP_IN, MLP_HIDDEN, MLP_OUT = 256, 64, 128, 10
 ELEMENTWISE_N = 1_000_000
@@ -50,6 +60,7 @@ ROSEN_N = 1_000_000
 HVP_N = 100_000
 CNN_BATCH, CNN_SIDE, CNN_FILTERS, CNN_CLASSES = 32, 28, 16, 10
 LOOP_STEPS = 1000
+TCNN_BATCH, TCNN_SIDE, TCNN_F1, TCNN_F2, TCNN_CLASSES = 32, 28, 8, 16, 10
 
 
 def _one_hot(rng, n, k, dtype=np.float64):
@@ -107,4 +118,25 @@ def make_inputs(case: str) -> "OrderedDict[str, np.ndarray]":
         return OrderedDict(K=K, bk=bk, Wd=Wd, bd=bd, X=X, T=_one_hot(rng, CNN_BATCH, CNN_CLASSES))
     if case == "loop1000":
         return OrderedDict(x=np.array(0.3))
+    if case == "train_cnn":
+        f = np.float32
+        n, side, f1, f2, k = TCNN_BATCH, TCNN_SIDE, TCNN_F1, TCNN_F2, TCNN_CLASSES
+        flat = (side // 4) ** 2 * f2
+        return OrderedDict(
+            W1=(rng.standard_normal((3, 3, 1, f1)) * np.sqrt(2 / 9)).astype(f), b1=np.zeros(f1, f),
+            offset1=np.zeros(f1, f), scale1=np.ones(f1, f),
+            W2=(rng.standard_normal((3, 3, f1, f2)) * np.sqrt(2 / (9 * f1))).astype(f), b2=np.zeros(f2, f),
+            offset2=np.zeros(f2, f), scale2=np.ones(f2, f),
+            Wf=(rng.standard_normal((k, flat)) / np.sqrt(flat)).astype(f), bf=np.zeros(k, f),
+            X=rng.standard_normal((n, side, side, 1)).astype(f), T=_one_hot(rng, n, k, f))
+    if case == "train_mlp":
+        f = np.float32
+        sizes = (F32_IN, F32_HIDDEN, F32_HIDDEN, F32_OUT)
+        params = OrderedDict()
+        for i in range(1, 4):
+            params[f"W{i}"] = (rng.standard_normal((sizes[i], sizes[i - 1])) * np.sqrt(2 / sizes[i - 1])).astype(f)
+            params[f"b{i}"] = (0.1 * rng.standard_normal(sizes[i])).astype(f)
+        params["X"] = rng.standard_normal((F32_BATCH, F32_IN)).astype(f)
+        params["T"] = _one_hot(rng, F32_BATCH, F32_OUT, f)
+        return params
     raise KeyError(case)

@@ -167,6 +167,162 @@ def loop1000_grad(x):
     return y, [np.array(dy)]
 
 
+# (11) training steps: forward, backward and an Adam update, written by hand ---------------------
+def _conv3x3_same(X, W, b):
+    """'same' 3x3 convolution, channels last, as im2col + one matmul; returns Z and the columns."""
+    n, h, w, c = X.shape
+    P = np.zeros((n, h + 2, w + 2, c), X.dtype)
+    P[:, 1:-1, 1:-1, :] = X
+    cols = np.concatenate([P[:, i:i + h, j:j + w, :] for i in range(3) for j in range(3)], axis=3)
+    cols = cols.reshape(n * h * w, 9 * c)
+    Z = cols @ W.reshape(9 * c, -1) + b
+    return Z.reshape(n, h, w, -1), cols
+
+
+def _conv3x3_same_input_adjoint(dZ, W, x_shape):
+    n, h, w, c = x_shape
+    dcols = (dZ.reshape(n * h * w, -1) @ W.reshape(9 * c, -1).T).reshape(n, h, w, 9, c)
+    dP = np.zeros((n, h + 2, w + 2, c), dZ.dtype)
+    for i in range(3):
+        for j in range(3):
+            dP[:, i:i + h, j:j + w, :] += dcols[:, :, :, 3 * i + j, :]
+    return dP[:, 1:-1, 1:-1, :]
+
+
+def _batchnorm_train(Z, offset, scale, eps=1e-5):
+    mu = Z.mean(axis=(0, 1, 2))
+    centered = Z - mu
+    var = (centered * centered).mean(axis=(0, 1, 2))
+    inv = 1 / np.sqrt(var + eps)
+    xhat = centered * inv
+    return scale * xhat + offset, (xhat, inv, mu, var)
+
+
+def _batchnorm_adjoint(dY, scale, saved):
+    xhat, inv, _, _ = saved
+    doffset = dY.sum(axis=(0, 1, 2))
+    dscale = (dY * xhat).sum(axis=(0, 1, 2))
+    m = dY.size // dY.shape[-1]
+    dZ = (scale * inv / m) * (m * dY - doffset - xhat * dscale)
+    return dZ, doffset, dscale
+
+
+def _maxpool2(H):
+    n, h, w, c = H.shape
+    H6 = H.reshape(n, h // 2, 2, w // 2, 2, c)
+    M = H6.max(axis=(2, 4))
+    return M, H6
+
+
+def _maxpool2_adjoint(dM, M, H6):
+    # ties happen only between zeros of the relu before the pooling, whose derivative is zero anyway
+    mask = H6 == M[:, :, None, :, None, :]
+    return (mask * dM[:, :, None, :, None, :]).reshape(H6.shape[0], H6.shape[1] * 2, H6.shape[3] * 2, -1)
+
+
+def cnn_train_grad(W1, b1, offset1, scale1, W2, b2, offset2, scale2, Wf, bf, X, T):
+    """The CNN's loss, gradients and batch statistics (mean and biased variance per block)."""
+    n = X.shape[0]
+    Z1, cols1 = _conv3x3_same(X, W1, b1)
+    Y1, bn1 = _batchnorm_train(Z1, offset1, scale1)
+    H1 = np.maximum(Y1, 0)
+    M1, H1_6 = _maxpool2(H1)
+    Z2, cols2 = _conv3x3_same(M1, W2, b2)
+    Y2, bn2 = _batchnorm_train(Z2, offset2, scale2)
+    H2 = np.maximum(Y2, 0)
+    M2, H2_6 = _maxpool2(H2)
+    F = M2.reshape(n, -1)
+    L = F @ Wf.T + bf
+    L = L - L.max(axis=1, keepdims=True)
+    E = np.exp(L)
+    S = E.sum(axis=1, keepdims=True)
+    loss = -np.sum(T * (L - np.log(S))) / n
+    dL = (E / S * T.sum(axis=1, keepdims=True) - T) / n
+    gWf = dL.T @ F
+    gbf = dL.sum(axis=0)
+    dM2 = (dL @ Wf).reshape(M2.shape)
+    dY2 = _maxpool2_adjoint(dM2, M2, H2_6) * (Y2 > 0)
+    dZ2, goffset2, gscale2 = _batchnorm_adjoint(dY2, scale2, bn2)
+    dZ2m = dZ2.reshape(-1, dZ2.shape[-1])
+    gW2 = (cols2.T @ dZ2m).reshape(W2.shape)
+    gb2 = dZ2m.sum(axis=0)
+    dM1 = _conv3x3_same_input_adjoint(dZ2, W2, M1.shape)
+    dY1 = _maxpool2_adjoint(dM1, M1, H1_6) * (Y1 > 0)
+    dZ1, goffset1, gscale1 = _batchnorm_adjoint(dY1, scale1, bn1)
+    dZ1m = dZ1.reshape(-1, dZ1.shape[-1])
+    gW1 = (cols1.T @ dZ1m).reshape(W1.shape)
+    gb1 = dZ1m.sum(axis=0)
+    stats = [(bn1[2], bn1[3], Z1[..., 0].size), (bn2[2], bn2[3], Z2[..., 0].size)]
+    return loss, [gW1, gb1, goffset1, gscale1, gW2, gb2, goffset2, gscale2, gWf, gbf], stats
+
+
+def mlp_train_grad(W1, b1, W2, b2, W3, b3, X, T):
+    """784-512-512-10 relu MLP with (out, in) weights: loss and gradients."""
+    n = X.shape[0]
+    Z1 = X @ W1.T + b1
+    H1 = np.maximum(Z1, 0)
+    Z2 = H1 @ W2.T + b2
+    H2 = np.maximum(Z2, 0)
+    L = H2 @ W3.T + b3
+    L = L - L.max(axis=1, keepdims=True)
+    E = np.exp(L)
+    S = E.sum(axis=1, keepdims=True)
+    loss = -np.sum(T * (L - np.log(S))) / n
+    dL = (E / S * T.sum(axis=1, keepdims=True) - T) / n
+    gW3 = dL.T @ H2
+    gb3 = dL.sum(axis=0)
+    dZ2 = (dL @ W3) * (Z2 > 0)
+    gW2 = dZ2.T @ H1
+    gb2 = dZ2.sum(axis=0)
+    dZ1 = (dZ2 @ W2) * (Z1 > 0)
+    gW1 = dZ1.T @ X
+    gb1 = dZ1.sum(axis=0)
+    return loss, [gW1, gb1, gW2, gb2, gW3, gb3]
+
+
+def adam_step(params, grads, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """MATLAB's adamupdate (and torch.optim.Adam's formula), in place on the lists."""
+    rate = float(lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))   # a Python float keeps float32
+    for k, (p, g) in enumerate(zip(params, grads)):
+        m[k] *= beta1
+        m[k] += (1 - beta1) * g
+        v[k] *= beta2
+        v[k] += (1 - beta2) * (g * g)
+        p -= rate * m[k] / (np.sqrt(v[k]) + eps)
+
+
+def make_train(case, inputs):
+    """One training step per call: gradients, running statistics (CNN), Adam, continuing from the
+    last call; returns the loss and the gradients of this step."""
+    args = [np.array(a) for a in inputs.values()]
+    params, X, T = args[:-2], args[-2], args[-1]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    running = [np.zeros(params[2].shape, X.dtype), np.ones(params[2].shape, X.dtype),
+               np.zeros(params[6].shape, X.dtype), np.ones(params[6].shape, X.dtype)] if case == "train_cnn" else []
+    step = [0]
+
+    def call():
+        if case == "train_cnn":
+            loss, grads, stats = cnn_train_grad(*params, X, T)
+            for k, (mu, var, count) in enumerate(stats):   # MATLAB's decay 0.1, unbiased variance
+                running[2 * k] *= 0.9
+                running[2 * k] += 0.1 * mu
+                running[2 * k + 1] *= 0.9
+                running[2 * k + 1] += (0.1 * count / (count - 1)) * var
+        else:
+            loss, grads = mlp_train_grad(*params, X, T)
+        step[0] += 1
+        adam_step(params, grads, m, v, step[0])
+        return loss, grads
+
+    def result(out):
+        value, grads = out
+        return float(value), [np.asarray(g) for g in grads]
+
+    return call, result
+
+
 FUNCTIONS = {
     "rosenbrock": rosenbrock_grad,
     "mlp": mlp_grad,
@@ -184,6 +340,8 @@ FUNCTIONS = {
 
 
 def make(case, inputs):
+    if case in ("train_cnn", "train_mlp"):
+        return make_train(case, inputs)
     fun = FUNCTIONS[case]
     args = list(inputs.values())
 

@@ -7,7 +7,9 @@ loss and the gradients with respect to the differentiated arguments.
 import numpy as np
 
 import sct
-from sct import dlarray, dlconv, dlfeval, dlgradient
+from sct import (adamupdate, batchNormalizationLayer, convolution2dLayer, crossentropy, dlarray, dlconv, dlfeval,
+                 dlgradient, dlnetwork, featureInputLayer, forward, fullyConnectedLayer, imageInputLayer,
+                 maxPooling2dLayer, reluLayer, softmaxLayer)
 
 
 # (1) Rosenbrock ---------------------------------------------------------------------------
@@ -138,6 +140,55 @@ def loop1000_grad(x):
     return y, dlgradient(y, x)
 
 
+# (11) training steps: a dlnetwork, MATLAB's modelLoss, adamupdate ------------------------------------
+def model_loss(net, X, T):
+    Y, state = forward(net, X)
+    loss = crossentropy(Y, T)
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients, state
+
+
+def training_network(case, inputs):
+    """The case's network as MATLAB code builds it, its learnables set to the case's (float32) values."""
+    if case == "train_cnn":
+        layers = [imageInputLayer([28, 28, 1], Normalization="none"),
+                  convolution2dLayer(3, 8, Padding="same"), batchNormalizationLayer(), reluLayer(),
+                  maxPooling2dLayer(2, Stride=2),
+                  convolution2dLayer(3, 16, Padding="same"), batchNormalizationLayer(), reluLayer(),
+                  maxPooling2dLayer(2, Stride=2),
+                  fullyConnectedLayer(10), softmaxLayer()]
+    else:
+        layers = [featureInputLayer(784), fullyConnectedLayer(512), reluLayer(), fullyConnectedLayer(512),
+                  reluLayer(), fullyConnectedLayer(10), softmaxLayer()]
+    net = dlnetwork(layers, Seed=0)
+    values = list(inputs.values())[:-2]
+    assert [tuple(v.shape) for v in net.Learnables.Value] == [v.shape for v in values]
+    net = net.with_learnables([dlarray(v) for v in values])
+    dtype = values[0].dtype
+    net.State = net.State.with_values([dlarray(np.asarray(v, dtype)) for v in net.State.Value])
+    return net
+
+
+def make_train(case, inputs):
+    net = training_network(case, inputs)
+    X, T = dlarray(inputs["X"]), dlarray(inputs["T"])
+    state = {"net": net, "avg": None, "avg_sq": None, "iteration": 0}
+
+    def call():
+        net = state["net"]
+        loss, gradients, net.State = dlfeval(model_loss, net, X, T)
+        state["iteration"] += 1
+        state["net"], state["avg"], state["avg_sq"] = adamupdate(net, gradients, state["avg"], state["avg_sq"],
+                                                                 state["iteration"])
+        return loss, gradients
+
+    def result(out):
+        loss, gradients = out
+        return float(np.asarray(loss.data)), [np.asarray(g.data) for g in gradients.Value]
+
+    return call, result
+
+
 FUNCTIONS = {
     "rosenbrock": rosenbrock_grad,
     "mlp": mlp_grad,
@@ -160,6 +211,8 @@ def make(case, inputs):
     The arguments are wrapped as dlarray once, outside the timed call, as a user
     holding parameters would; dlfeval's own unwrapping and wrapping are timed.
     """
+    if case in ("train_cnn", "train_mlp"):
+        return make_train(case, inputs)
     args = [dlarray(v) for v in inputs.values()]
     if case == "hvp":
         x, v = args

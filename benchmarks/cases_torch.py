@@ -124,7 +124,67 @@ def make_hvp(case, inputs):
     return call, lambda out: (None, [out.detach().numpy()])
 
 
+# (11) training steps: torch.nn modules (NCHW, as PyTorch has them), torch.optim.Adam ----------------
+def make_train(case, inputs):
+    nn = torch.nn
+    a = {k: torch.tensor(v) for k, v in inputs.items()}
+    if case == "train_cnn":
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
+        conv1, bn1, conv2, bn2, fc = model[0], model[1], model[4], model[5], model[9]
+        with torch.no_grad():            # the same values: filters (kh, kw, C, F) -> (F, C, kh, kw);
+            conv1.weight.copy_(a["W1"].permute(3, 2, 0, 1))     # dense weights' inputs (h, w, c) -> (c, h, w)
+            conv1.bias.copy_(a["b1"])
+            bn1.bias.copy_(a["offset1"])
+            bn1.weight.copy_(a["scale1"])
+            conv2.weight.copy_(a["W2"].permute(3, 2, 0, 1))
+            conv2.bias.copy_(a["b2"])
+            bn2.bias.copy_(a["offset2"])
+            bn2.weight.copy_(a["scale2"])
+            fc.weight.copy_(a["Wf"].reshape(10, 7, 7, 16).permute(0, 3, 1, 2).reshape(10, -1))
+            fc.bias.copy_(a["bf"])
+        params = [conv1.weight, conv1.bias, bn1.weight, bn1.bias, conv2.weight, conv2.bias, bn2.weight, bn2.bias,
+                  fc.weight, fc.bias]
+        X = a["X"].permute(0, 3, 1, 2).contiguous()
+
+        def grads_in_case_layout(g):
+            return [g[0].permute(2, 3, 1, 0), g[1], g[3], g[2], g[4].permute(2, 3, 1, 0), g[5], g[7], g[6],
+                    g[8].reshape(10, 16, 7, 7).permute(0, 2, 3, 1).reshape(10, -1), g[9]]
+    else:
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        with torch.no_grad():
+            for layer, k in zip((model[0], model[2], model[4]), (1, 2, 3)):
+                layer.weight.copy_(a[f"W{k}"])
+                layer.bias.copy_(a[f"b{k}"])
+        X = a["X"]
+
+        params = list(model.parameters())
+
+        def grads_in_case_layout(g):
+            return g
+    model.train()
+    labels = a["T"].argmax(dim=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def call():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X), labels)
+        loss.backward()
+        grads = [p.grad for p in params]          # zero_grad sets new ones: these stay this step's
+        optimizer.step()
+        return loss.detach(), grads
+
+    def result(out):
+        value, grads = out
+        return float(value), [g.numpy() for g in grads_in_case_layout(grads)]
+
+    return call, result
+
+
 def make(case, inputs):
+    if case in ("train_cnn", "train_mlp"):
+        return make_train(case, inputs)
     if case in ("hvp", "hvp_nested"):
         return make_hvp(case, inputs)
     fun, wrt = FUNCTIONS[case]

@@ -135,7 +135,11 @@ def _data(x):
 
 
 def _like(value, param):
-    """``value`` as a dlarray when the parameter was one, else a plain array (0-d for numbers)."""
+    """``value`` as a dlarray when the parameter was one, else a plain array (0-d for numbers), in the
+    parameter's floating dtype (a float32 parameter stays float32 whatever the rates' types)."""
+    dtype = getattr(_data(param), "dtype", None)
+    if dtype is not None and np.issubdtype(dtype, np.inexact) and getattr(value, "dtype", dtype) != dtype:
+        value = np.asarray(value).astype(dtype)
     if isinstance(param, dlarray):
         return dlarray(value)
     return value
@@ -193,15 +197,28 @@ def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.
     t = int(iteration)
     if t < 1 or t != iteration:
         raise ValueError(f"adamupdate: iteration must be a positive integer, got {iteration!r}")
-    rate = learnRate * np.sqrt(1 - sqGradDecay ** t) / (1 - gradDecay ** t)
+    # a Python float: numpy's scalar would make float32 parameters float64 (NEP 50)
+    rate = float(learnRate * np.sqrt(1 - sqGradDecay ** t) / (1 - gradDecay ** t))
 
     def step(p, g, m, v):
         pd = _float(p)
         gd = _data(g)
-        new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd
-        new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
-        new_p = pd - rate * new_m / (np.sqrt(new_v) + epsilon)
-        return _like(new_p, p), _like(new_m, p), _like(new_v, p)
+        if np.ndim(pd) == 0 or np.ndim(gd) == 0:
+            new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd
+            new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
+            new_p = pd - rate * new_m / (np.sqrt(new_v) + epsilon)
+            return _like(new_p, p), _like(new_m, p), _like(new_v, p)
+        new_m = gradDecay * _state(m, pd)          # new arrays, updated in place: fewer temporaries
+        new_m += (1 - gradDecay) * gd
+        new_v = gd * gd
+        new_v *= 1 - sqGradDecay
+        new_v += sqGradDecay * _state(v, pd)
+        step_ = np.sqrt(new_v)
+        step_ += epsilon
+        np.divide(new_m, step_, out=step_)
+        step_ *= -rate
+        step_ += pd
+        return _like(step_, p), _like(new_m, p), _like(new_v, p)
     return tree_map(step, params, grad, averageGrad, averageSqGrad, nout=3)
 
 

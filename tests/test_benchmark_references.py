@@ -114,3 +114,61 @@ def test_loop1000_gradient_has_not_vanished():
     # so that the benchmark's check of the gradient (relative tolerance) means something
     y, (dy,) = cases_numpy.loop1000_grad(np.array(0.3))
     assert 0.1 < abs(dy) < 10
+
+
+# --- the training steps (train_cnn, train_mlp): the hand-written gradients and the Adam step ---------
+
+def test_training_cnn_gradient_by_hand():
+    # float64 and a small batch, so that central differences are exact enough; 'same' 3x3
+    # convolutions, batch norm, relu, 2x2 max-pooling twice, dense
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((3, 4, 4, 1))
+    args = [rng.standard_normal((3, 3, 1, 2)), rng.standard_normal(2), rng.standard_normal(2),
+            1 + 0.1 * rng.standard_normal(2), rng.standard_normal((3, 3, 2, 3)), rng.standard_normal(3),
+            rng.standard_normal(3), 1 + 0.1 * rng.standard_normal(3), rng.standard_normal((4, 3)),
+            rng.standard_normal(4), X, _one_hot(rng, 3, 4)]
+    fun = cases_numpy.cnn_train_grad
+    loss, grads, stats = fun(*args)
+    for i, g in enumerate(grads):
+        expected = numerical_gradient(lambda *a: float(fun(*a)[0]), args, i)
+        assert_close(g, expected, rtol=1e-5, atol=1e-7, what=f"cnn_train_grad argument {i}")
+
+
+def test_training_cnn_agrees_with_sct():
+    # the same network and loss written with sct's dlnetwork (the benchmark's sct side), float64
+    import cases_data
+    import cases_sct
+    from sct import dlarray, dlfeval
+    inputs = cases_data.make_inputs("train_cnn")
+    inputs = type(inputs)((k, v.astype(np.float64)) for k, v in inputs.items())
+    loss, grads, _ = cases_numpy.cnn_train_grad(*inputs.values())
+    net = cases_sct.training_network("train_cnn", inputs)
+    sloss, sgrads, state = dlfeval(cases_sct.model_loss, net, dlarray(inputs["X"]), dlarray(inputs["T"]))
+    assert float(sloss) == pytest.approx(loss, rel=1e-10)
+    for g, s in zip(grads, sgrads.Value):
+        assert_close(np.asarray(s.data), g, rtol=1e-8, atol=1e-10)
+
+
+def test_training_mlp_gradient_by_hand():
+    rng = np.random.default_rng(7)
+    args = [rng.standard_normal((6, 7)), rng.standard_normal(6), rng.standard_normal((6, 6)),
+            rng.standard_normal(6), rng.standard_normal((4, 6)), rng.standard_normal(4),
+            rng.standard_normal((5, 7)), _one_hot(rng, 5, 4)]
+    _check_all(cases_numpy.mlp_train_grad, args, range(6))
+
+
+def test_adam_step_by_hand_is_matlabs_adamupdate():
+    from sct import adamupdate
+    rng = np.random.default_rng(8)
+    params = [rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal(2).astype(np.float32)]
+    ours = [p.copy() for p in params]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    theirs, avg, avg_sq = params, None, None
+    for t in range(1, 4):
+        grads = [rng.standard_normal(p.shape).astype(np.float32) for p in params]
+        cases_numpy.adam_step(ours, grads, m, v, t)
+        theirs, avg, avg_sq = adamupdate(theirs, grads, avg, avg_sq, t)
+    for a, b in zip(ours, theirs):
+        assert a.dtype == np.float32
+        assert_close(a, np.asarray(b), rtol=1e-6, atol=1e-7)

@@ -17,6 +17,7 @@ def test_notebook_runs_clean(path, monkeypatch):
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([root] + [p for p in os.environ.get(
         "PYTHONPATH", "").split(os.pathsep) if p]))
+    monkeypatch.setenv("SCT_EXAMPLES_QUICK", "1")        # the examples' notebooks train briefly
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
