@@ -1420,9 +1420,11 @@ class Transformer:
 
     def residual_names(self, stmts: List) -> List[str]:
         names: List[str] = []
+        seen, adjoints = set(), set(self.adjoint.values())     # sets: lists made this quadratic
         for st in stmts:
             for n in loaded_names(st):
-                if n in self.forward_names and n not in names and n not in self.adjoint.values():
+                if n in self.forward_names and n not in seen and n not in adjoints:
+                    seen.add(n)
                     names.append(n)
         return sorted(names, key=self.order_key)
 
