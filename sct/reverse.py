@@ -1104,6 +1104,8 @@ class Transformer:
 
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
+        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk(expr)):
+            return expr     # nothing to elide (the transformer below would return expr unchanged)
         me = self
 
         class Elide(gast.NodeTransformer):
@@ -1701,32 +1703,46 @@ def _number(node):
 
 def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
-    class Fold(gast.NodeTransformer):
-        def visit_Compare(self, node):
-            self.generic_visit(node)
-            if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
-                fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
-                if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
-                    return const(int(fn(node.left.value, node.comparators[0].value)))
-            return node
+    # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
+    # makes a parent's operand a number: without one, the transformer changes nothing.
+    for n in walk(expr):
+        if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
+                isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
+            break
+    else:
+        return expr
+    return _FOLD.visit(expr)
 
-        def visit_BinOp(self, node):
-            self.generic_visit(node)
-            left, right = node.left, node.right
-            if _number(left) and _number(right):
-                fn = BINOP_OPS.get(type(node.op))
-                if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
-                    return const(fn(left.value, right.value))
-            if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
-                return left
-            if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
-                return left
-            if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
-                return right
-            if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
-                return left
-            return node
-    return Fold().visit(expr)
+
+class _Fold(gast.NodeTransformer):
+    """The folds of ``simplify`` (one instance: it keeps no state)."""
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
+            fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
+            if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
+                return const(int(fn(node.left.value, node.comparators[0].value)))
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        if _number(left) and _number(right):
+            fn = BINOP_OPS.get(type(node.op))
+            if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
+                return const(fn(left.value, right.value))
+        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
+            return right
+        if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
+            return left
+        return node
+
+
+_FOLD = _Fold()
 
 
 def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name: str,
