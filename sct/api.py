@@ -360,7 +360,14 @@ def _located(exc: Exception, function=None) -> Exception:
 
 def _clean(message: str) -> str:
     """A message without the names of generated files (``<sct-generated m.f 1a2b>`` -> ``m.f``)."""
-    return re.sub(r"<sct-generated ([^ >]+) [0-9a-f]+>", r"\1", message)
+    message = re.sub(r"<sct-generated ([^ >]+) [0-9a-f]+>", r"\1", message)
+    # Python's own message about a call of a generated function names it as the user wrote it
+    # (backward_fwd() takes 4 positional arguments -> backward() ...)
+    message = re.sub(r"\b(\w+?)_(?:fwd|bwd|jvp|vjp)\(\) (takes|missing|got)", r"\1() \2", message)
+    if re.match(r"backward\(\) (takes|missing)", message):
+        message += (" (sct calls a custom layer's backward as MATLAB does: "
+                    "backward(self, X, Z, dLdZ, memory), with memory None)")
+    return message
 
 
 # --- short tracebacks -------------------------------------------------------------------------------
