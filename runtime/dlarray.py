@@ -8,7 +8,7 @@ and return dlarrays.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     __slots__ = ("_data",)
     __array_priority__ = 20
 
-    def __init__(self, data: Any):
+    def __init__(self, data: Any) -> None:
         self._data = _as_data(data)
 
     # --- array protocol ---------------------------------------------------------
@@ -83,13 +83,33 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     def data(self) -> np.ndarray:
         return self._data
 
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
-    dtype = property(lambda self: self._data.dtype)
-    T = property(lambda self: dlarray(self._data.T))
-    real = property(lambda self: dlarray(self._data.real))
-    imag = property(lambda self: dlarray(self._data.imag))
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def T(self) -> dlarray:
+        return dlarray(self._data.T)
+
+    @property
+    def real(self) -> dlarray:
+        return dlarray(self._data.real)
+
+    @property
+    def imag(self) -> dlarray:
+        return dlarray(self._data.imag)
 
     def __len__(self) -> int:
         return len(self._data)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import numbers
+from typing import Any, Callable, Tuple
 
 import numpy as np
 
@@ -157,7 +158,8 @@ def _state(state, param):
 # --- the optimizers ---------------------------------------------------------------------------
 
 
-def sgdmupdate(params, grad, vel, learnRate=0.01, momentum=0.9):
+def sgdmupdate(params: Any, grad: Any, vel: Any, learnRate: float = 0.01,
+               momentum: float = 0.9) -> Tuple[Any, Any]:
     """Stochastic gradient descent with momentum (MATLAB's sgdmupdate).
 
     ``vel = momentum * vel - learnRate * grad``; ``params = params + vel``.
@@ -175,8 +177,9 @@ def sgdmupdate(params, grad, vel, learnRate=0.01, momentum=0.9):
     return tree_map(step, params, grad, vel, nout=2)
 
 
-def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001, gradDecay=0.9,
-               sqGradDecay=0.999, epsilon=1e-8):
+def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: int,
+               learnRate: float = 0.001, gradDecay: float = 0.9, sqGradDecay: float = 0.999,
+               epsilon: float = 1e-8) -> Tuple[Any, Any, Any]:
     """Adaptive moment estimation (MATLAB's adamupdate).
 
     ``averageGrad = gradDecay * averageGrad + (1 - gradDecay) * grad``;
@@ -205,7 +208,8 @@ def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.
     return tree_map(step, params, grad, averageGrad, averageSqGrad, nout=3)
 
 
-def rmspropupdate(params, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
+def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001,
+                  sqGradDecay: float = 0.9, epsilon: float = 1e-8) -> Tuple[Any, Any]:
     """Root mean square propagation (MATLAB's rmspropupdate).
 
     ``averageSqGrad = sqGradDecay * averageSqGrad + (1 - sqGradDecay) * grad^2``;
@@ -225,7 +229,7 @@ def rmspropupdate(params, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9,
     return tree_map(step, params, grad, averageSqGrad, nout=2)
 
 
-def dlupdate(fun, params, *more):
+def dlupdate(fun: Callable[..., Any], params: Any, *more: Any) -> Any:
     """Apply ``fun`` to every parameter (MATLAB's dlupdate): ``fun(p, a1, ..., an)`` leaf by leaf
     over ``params`` and the structures ``more`` (same structure, or None for MATLAB's []).
 

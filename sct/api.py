@@ -8,7 +8,9 @@ import threading
 import types
 import warnings
 import weakref
-from typing import Callable
+from typing import Any, Callable, Optional
+
+from numpy.typing import ArrayLike
 
 from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
@@ -26,9 +28,9 @@ def _outside(name: str):
                    f"e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
 
 
-def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool = True,
-               AllowComplex: bool = True, retain_data=None, enable_higher_derivatives=None,
-               allow_complex=None):
+def dlgradient(y: ArrayLike, *xs: Any, RetainData: bool = False, EnableHigherDerivatives: bool = True,
+               AllowComplex: bool = True, retain_data: Optional[bool] = None,
+               enable_higher_derivatives: Optional[bool] = None, allow_complex: Optional[bool] = None) -> Any:
     """Gradients of the real scalar ``y`` with respect to ``x1, ..., xk``.
 
     Only meaningful inside a function run by :func:`dlfeval`, where the
@@ -57,7 +59,8 @@ def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool =
     _outside("dlgradient")
 
 
-def dljacobian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+def dljacobian(u: ArrayLike, x: ArrayLike, dim: int, EnableHigherDerivatives: bool = True,
+               enable_higher_derivatives: Optional[bool] = None) -> Any:
     """Per-point Jacobian of ``u`` with respect to ``x`` (MATLAB's dljacobian).
 
     ``dim`` is the axis (0-based, negative allowed) of both ``u`` and ``x`` along
@@ -77,7 +80,8 @@ def dljacobian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_high
     _outside("dljacobian")
 
 
-def dldivergence(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+def dldivergence(u: ArrayLike, x: ArrayLike, dim: int, EnableHigherDerivatives: bool = True,
+                 enable_higher_derivatives: Optional[bool] = None) -> Any:
     """Per-point divergence: the sum over i of d u[..., i] / d x[..., i] (MATLAB's dldivergence).
 
     ``u`` and ``x`` have the same shape; ``dim`` is the batch axis.  The result
@@ -93,7 +97,8 @@ def dldivergence(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_hi
     _outside("dldivergence")
 
 
-def dllaplacian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+def dllaplacian(u: ArrayLike, x: ArrayLike, dim: int, EnableHigherDerivatives: bool = True,
+                enable_higher_derivatives: Optional[bool] = None) -> Any:
     """Per-point Laplacian of the scalar-per-point ``u``: the sum over i of d2u / dx_i2.
 
     ``u`` has one value per point (shape ``(B,)`` or ``(B, 1)``), ``x`` shape
@@ -133,7 +138,7 @@ def _entry(fun: Callable, args) -> Compiled:
     return entry
 
 
-def dlfeval(fun: Callable, *args, **kwargs):
+def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """Evaluate ``fun(*args, **kwargs)`` with differentiation enabled (MATLAB's dlfeval).
 
     ``fun`` is compiled once per kinds of arguments (types, dtypes, ranks and
@@ -523,7 +528,7 @@ class GeneratedSource(str):
         return str(self)
 
 
-def source(fun: Callable, *args, callees: bool = False) -> GeneratedSource:
+def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
     """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
 
     With ``callees=True`` the function is run once on ``args`` and the generated
