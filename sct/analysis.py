@@ -367,12 +367,13 @@ class Activity:
             after = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
             if after == before:
                 break
-        self.check_covered()
+        self.check_covered(nodes)
 
     # --- every traced argument of an op must be covered by its rule (issue 6, item 8) ------------
-    def check_covered(self):
+    def check_covered(self, nodes=None):
         from .ir import walk_no_defs
-        for node in walk_no_defs(self.fdef):
+        # ``nodes``: the fixed point's statements, in the same walk's order (one walk fewer)
+        for node in (walk_no_defs(self.fdef) if nodes is None else nodes):
             if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
                 self.check_call(node.value, node)
 

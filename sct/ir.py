@@ -141,7 +141,27 @@ def walk(node):
 
 
 def loaded_names(node) -> List[str]:
-    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+    """The loaded names of ``node`` in ``walk``'s order (its breadth-first loop, inlined: this
+    runs for every statement of every sweep)."""
+    AST, Name, Load = ast.AST, gast.Name, gast.Load
+    out: List[str] = []
+    todo = [node]
+    append = todo.append
+    i = 0
+    while i < len(todo):
+        n = todo[i]
+        i += 1
+        if isinstance(n, Name) and isinstance(n.ctx, Load):
+            out.append(n.id)
+        for name in n._fields:
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return out
 
 
 def stored_names(node) -> List[str]:

@@ -27,6 +27,7 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
+import ast
 import copy
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -1106,18 +1107,23 @@ class Transformer:
         conj_names = {"conj", "conjugate"}
         if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk(expr)):
             return expr     # nothing to elide (the transformer below would return expr unchanged)
-        me = self
+        np_name, AST = self.np, ast.AST
 
-        class Elide(gast.NodeTransformer):
-            def visit_Call(self, node):
-                self.generic_visit(node)
+        def elide(node):    # a NodeTransformer's visit (children first, in place), without its dispatch
+            for field in node._fields:
+                old = getattr(node, field, None)
+                if isinstance(old, list):
+                    old[:] = [elide(v) if isinstance(v, AST) else v for v in old]
+                elif isinstance(old, AST):
+                    setattr(node, field, elide(old))
+            if type(node) is gast.Call:
                 f = node.func
                 if isinstance(f, gast.Attribute) and f.attr in conj_names and \
-                        isinstance(f.value, gast.Name) and f.value.id == me.np and \
-                        len(node.args) == 1 and me.expr_is_real(node.args[0]):
+                        isinstance(f.value, gast.Name) and f.value.id == np_name and \
+                        len(node.args) == 1 and self.expr_is_real(node.args[0]):
                     return node.args[0]
-                return node
-        return Elide().visit(expr)
+            return node
+        return elide(expr)
 
     def project_realness(self, name: str, contribution):
         if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):
