@@ -17,6 +17,7 @@ download; install the ``data`` extra, ``pip install sct[data]``).
 from __future__ import annotations
 
 import numbers
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -46,8 +47,9 @@ class minibatchqueue:
     ((2, 2), [0, 1], 3)
     """
 
-    def __init__(self, *data, MiniBatchSize=128, PartialMiniBatch="return", MiniBatchFcn=None,
-                 OutputAsDlarray=True, NumOutputs=None, Seed=None):
+    def __init__(self, *data: Any, MiniBatchSize: int = 128, PartialMiniBatch: str = "return",
+                 MiniBatchFcn: Optional[Callable[..., Any]] = None, OutputAsDlarray: bool = True,
+                 NumOutputs: Optional[int] = None, Seed: Optional[int] = None) -> None:
         if not data:
             raise ValueError("minibatchqueue: give at least one data array")
         arrays = [d.data if isinstance(d, dlarray) else d for d in data]
@@ -80,18 +82,18 @@ class minibatchqueue:
             return left >= self.MiniBatchSize
         return left > 0
 
-    def reset(self):
+    def reset(self) -> None:
         """Start the pass again (same order)."""
         self._position = 0
         return self
 
-    def shuffle(self):
+    def shuffle(self) -> None:
         """A new random order of the observations; starts the pass again."""
         self._order = self._rng.permutation(self.NumObservations)
         self._position = 0
         return self
 
-    def next(self):
+    def next(self) -> Tuple[Any, ...]:
         """The next mini-batch: one output, or a tuple of them."""
         if not self.hasdata():
             raise StopIteration("minibatchqueue: no data left in this pass; call reset(mbq) or shuffle(mbq)")
@@ -138,7 +140,7 @@ def _floating(x) -> bool:
     return isinstance(x, dlarray) or (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.inexact))
 
 
-def hasdata(mbq) -> bool:
+def hasdata(mbq: minibatchqueue) -> bool:
     """MATLAB's hasdata(mbq).
 
     >>> mbq = minibatchqueue(np.arange(3.0), MiniBatchSize=2)
@@ -151,7 +153,7 @@ def hasdata(mbq) -> bool:
     return mbq.hasdata()
 
 
-def shuffle(mbq):
+def shuffle(mbq: minibatchqueue) -> None:
     """MATLAB's shuffle(mbq): a new random order, from the start.
 
     >>> mbq = minibatchqueue(np.arange(6.0), MiniBatchSize=6, Seed=0)
@@ -162,7 +164,7 @@ def shuffle(mbq):
     return mbq.shuffle()
 
 
-def reset(mbq):
+def reset(mbq: minibatchqueue) -> None:
     """MATLAB's reset(mbq): from the start, same order.
 
     >>> mbq = minibatchqueue(np.arange(4.0), MiniBatchSize=2)
@@ -181,7 +183,8 @@ def partition(n, fraction, seed=0):
     return order[:cut], order[cut:]
 
 
-def load_digits(TestFraction=0.25, Seed=0, dtype=np.float64):
+def load_digits(TestFraction: float = 0.25, Seed: Optional[int] = 0,
+                dtype: Any = np.float64) -> Tuple[Any, Any, Any, Any]:
     """The 8x8 handwritten digits scikit-learn ships (1797 images of 0-9; no download).
 
     Returns ``XTrain, TTrain, XTest, TTest``: images (N, 8, 8, 1) scaled to [0, 1] and integer

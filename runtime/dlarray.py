@@ -8,7 +8,7 @@ and return dlarrays.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     __slots__ = ("_data", "_fmt")
     __array_priority__ = 20
 
-    def __init__(self, data: Any, fmt: Any = None):
+    def __init__(self, data: Any, fmt: Optional[str] = None) -> None:
         self._data = _as_data(data)
         self._fmt = data._fmt if fmt is None and isinstance(data, dlarray) else ""
         if fmt is not None:
@@ -124,13 +124,33 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     def data(self) -> np.ndarray:
         return self._data
 
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
-    dtype = property(lambda self: self._data.dtype)
-    T = property(lambda self: dlarray(self._data.T))
-    real = property(lambda self: dlarray(self._data.real))
-    imag = property(lambda self: dlarray(self._data.imag))
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def T(self) -> dlarray:
+        return dlarray(self._data.T)
+
+    @property
+    def real(self) -> dlarray:
+        return dlarray(self._data.real)
+
+    @property
+    def imag(self) -> dlarray:
+        return dlarray(self._data.imag)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -141,7 +161,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
             out._fmt = self._fmt
         return out
 
-    def finddim(self, label):
+    def finddim(self, label: str) -> List[int]:
         """The (0-based) axes labelled ``label`` (MATLAB's ``finddim``; [] when unformatted)."""
         return [i for i, c in enumerate(self._fmt) if c == label]
 

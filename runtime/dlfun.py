@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import defrule, nondifferentiable
@@ -265,7 +267,9 @@ def _conv_filter_adjoint_rule(g, ans, x, dy, w_shape, geometry):
             conv_core(x, g, geometry))
 
 
-def dlconv(X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None):
+def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int, Sequence[int]] = 1,
+           DilationFactor: Union[int, Sequence[int]] = 1,
+           Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None) -> Any:
     """2-D convolution (MATLAB's dlconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, channels); ``weights`` is MATLAB's
@@ -347,7 +351,9 @@ def transpconv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Cropping=0
     return y_shape, conv_geometry(y_shape, w_shape, stride, dilation, pads)
 
 
-def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0):
+def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int, Sequence[int]] = 1,
+                 DilationFactor: Union[int, Sequence[int]] = 1,
+                 Cropping: Union[int, str, Sequence[Any]] = 0) -> Any:
     """2-D transposed convolution (MATLAB's dltranspconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, numChannels).  ``weights`` is MATLAB's
@@ -441,7 +447,9 @@ def _maxpool_scatter_rule(g, ans, dy, x, geometry):
     return maxpool_select(g, x, geometry)
 
 
-def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None, nargout=1):
+def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
+            Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
+            nargout: int = 1) -> Any:
     """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
 
     ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
@@ -521,7 +529,7 @@ def _unpool_size(outputSize):
     return size
 
 
-def maxunpool(X, indx, outputSize):
+def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
     """Max unpooling (MATLAB's maxunpool): zeros of ``outputSize`` with each value of ``X`` put at its
     linear index ``indx`` -- the ``indx`` and ``inputSize`` outputs of ``maxpool(..., nargout=3)``.
 
@@ -594,7 +602,8 @@ def _avgpool_scatter_rule(g, ans, dy, x_shape, geometry):
     return avgpool_core(g, geometry)
 
 
-def avgpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
+def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
+            Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None) -> Any:
     """2-D average pooling (MATLAB's avgpool) of (batch, height, width, channels) ``X``.
 
     Options as ``maxpool``; padded positions count as zeros in the average
@@ -642,7 +651,7 @@ def _check_approximation(approximation):
         raise ValueError(f"gelu: Approximation must be 'none' or 'tanh', got {approximation!r}")
 
 
-def gelu(X, Approximation="none"):
+def gelu(X: ArrayLike, Approximation: str = "none") -> Any:
     """Gaussian error linear unit (MATLAB's gelu): ``X * Phi(X)``, Phi the normal distribution function.
 
     ``Approximation="tanh"`` uses ``X/2 * (1 + tanh(sqrt(2/pi) * (X + 0.044715 X^3)))``.
@@ -706,8 +715,10 @@ def unbiased_factor(X):
     return m / (m - 1) if m > 1 else 1.0
 
 
-def batchnorm(X, offset, scaleFactor, runningMean=None, runningVar=None, Epsilon=1e-5,
-              MeanDecay=0.1, VarianceDecay=0.1, nargout=1, DataFormat=None):
+def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
+              runningMean: Optional[ArrayLike] = None, runningVar: Optional[ArrayLike] = None,
+              Epsilon: float = 1e-5, MeanDecay: float = 0.1, VarianceDecay: float = 0.1,
+              nargout: int = 1, DataFormat: Optional[str] = None) -> Any:
     """Batch normalisation (MATLAB's batchnorm) over every axis but the last (channel) axis.
 
     MATLAB's four forms, told apart by the running statistics and ``nargout``:
@@ -769,7 +780,8 @@ def layernorm_axes(X, OperationDimension):
                      f"'batch-excluded', got {OperationDimension!r}")
 
 
-def layernorm(X, offset, scaleFactor, Epsilon=1e-5, OperationDimension="auto", DataFormat=None):
+def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5,
+              OperationDimension: str = "auto", DataFormat: Optional[str] = None) -> Any:
     """Layer normalisation (MATLAB's layernorm) of each observation.
 
     Normalises over, per MATLAB's ``OperationDimension``: ``"auto"``
@@ -798,7 +810,7 @@ def instance_axes(X):
     return tuple(range(1, np.ndim(X) - 1))
 
 
-def instancenorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
+def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5, DataFormat: Optional[str] = None) -> Any:
     """Instance normalisation (MATLAB's instancenorm): each observation and channel over its
     spatial (and time) axes.  ``offset`` and ``scaleFactor`` are (C,).
 
@@ -838,7 +850,8 @@ def group_axes(X):
     return tuple(range(1, ndim - 2)) + (ndim - 1,)
 
 
-def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
+def groupnorm(X: ArrayLike, numGroups: int, offset: ArrayLike, scaleFactor: ArrayLike,
+              Epsilon: float = 1e-5, DataFormat: Optional[str] = None) -> Any:
     """Group normalisation (MATLAB's groupnorm): each observation over its spatial axes and the
     channels of each of ``numGroups`` groups (a number, ``"all-channels"`` for one group or
     ``"channel-wise"`` for one group per channel).  ``offset`` and ``scaleFactor`` are (C,).
@@ -873,7 +886,8 @@ def dropout_mask(X, Probability=0.5, Training=True, rng=None):
     return keep.astype(dtype) / dtype.type(1 - Probability)
 
 
-def dropout(X, Probability=0.5, Training=True, rng=None):
+def dropout(X: ArrayLike, Probability: float = 0.5, Training: bool = True,
+            rng: Optional[np.random.Generator] = None) -> Any:
     """Dropout: zero each element with probability ``Probability`` (default 0.5) and scale the rest
     by ``1 / (1 - Probability)`` when ``Training`` (default), the identity otherwise (inference).
 
@@ -951,7 +965,9 @@ def weighted(values, Y, weights, Mask):
     return values
 
 
-def l1loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFactor="batch-size"):
+def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
+           Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
+           NormalizationFactor: Union[str, float] = "batch-size") -> Any:
     """L1 loss (MATLAB's l1loss): ``sum(weights * Mask * |Y - targets|) / N``, the mean absolute error
     for the defaults (Reduction "sum", NormalizationFactor "batch-size").
 
@@ -969,7 +985,9 @@ def l1loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFa
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
 
-def l2loss(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFactor="batch-size"):
+def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
+           Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
+           NormalizationFactor: Union[str, float] = "batch-size") -> Any:
     """L2 loss (MATLAB's l2loss): ``sum(weights * Mask * (Y - targets)^2) / N`` (no 1/2, unlike ``mse``).
 
     Options as ``l1loss``.
@@ -994,8 +1012,9 @@ def _huber_values_rule(g, ans, d, delta):
     return g * np.clip(d, -delta, delta)
 
 
-def huber(Y, targets, weights=None, Mask=None, Reduction="sum", NormalizationFactor="batch-size",
-          TransitionPoint=1):
+def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
+          Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
+          NormalizationFactor: Union[str, float] = "batch-size", TransitionPoint: float = 1) -> Any:
     """Huber loss (MATLAB's huber): elementwise ``d^2/2`` for ``|d| <= TransitionPoint`` and
     ``TransitionPoint * (|d| - TransitionPoint/2)`` beyond (d = Y - targets), weighted, masked and
     reduced as ``l1loss`` (defaults: TransitionPoint 1, Reduction "sum", NormalizationFactor
@@ -1064,8 +1083,9 @@ def safe_targets(targets, MaskIndex):
     return np.where(targets == MaskIndex, 0, targets)
 
 
-def indexcrossentropy(Y, targets, weights=None, MaskIndex=None, Reduction="sum",
-                      NormalizationFactor="batch-size"):
+def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
+                      MaskIndex: Optional[ArrayLike] = None, Reduction: str = "sum",
+                      NormalizationFactor: Union[str, float] = "batch-size") -> Any:
     """Cross-entropy of probabilities ``Y`` (batch, ..., classes) and integer class indices ``targets``
     (batch, ...) (MATLAB's indexcrossentropy, with Python's 0-based class indices).
 
@@ -1095,7 +1115,7 @@ def indexcrossentropy(Y, targets, weights=None, MaskIndex=None, Reduction="sum",
 # --- one-hot encoding (nondifferentiable) ---------------------------------------------------------
 
 
-def onehotencode(labels, classes, dtype=np.float64):
+def onehotencode(labels: ArrayLike, classes: Sequence[Any], dtype: Any = np.float64) -> Any:
     """One-hot encode ``labels`` against the list of ``classes`` (MATLAB's onehotencode, channels last).
 
     ``labels`` (any shape, values among ``classes``) -> ``labels.shape +
@@ -1114,7 +1134,7 @@ def onehotencode(labels, classes, dtype=np.float64):
     return (labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))).astype(dtype)
 
 
-def onehotdecode(B, classes, axis=-1):
+def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: int = -1) -> Any:
     """Decode probability or one-hot vectors ``B`` along ``axis`` (default: the channel axis) into
     labels: ``classes[argmax]`` (MATLAB's onehotdecode; ties: the first class).
 

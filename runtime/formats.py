@@ -57,7 +57,7 @@ def format_of(x) -> str:
     return x._fmt if isinstance(x, dlarray) else ""
 
 
-def dims(X) -> str:
+def dims(X: Any) -> str:
     """MATLAB's ``dims``: the labels of the dimensions of ``X`` ("" when unformatted).
 
     >>> from sct import dlarray
@@ -67,7 +67,7 @@ def dims(X) -> str:
     return format_of(X)
 
 
-def finddim(X, label) -> List[int]:
+def finddim(X: Any, label: str) -> List[int]:
     """MATLAB's ``finddim``: the (0-based) axes of ``X`` labelled ``label`` ([] when none).
 
     >>> from sct import dlarray
@@ -80,7 +80,7 @@ def finddim(X, label) -> List[int]:
     return X.finddim(label) if hasattr(X, "finddim") else []
 
 
-def stripdims(X):
+def stripdims(X: Any) -> Any:
     """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
 
     Differentiable (the identity).

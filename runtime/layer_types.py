@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool
 from .layers import Layer
@@ -51,13 +53,13 @@ class NetworkDataLayout:
     ((1, 28, 28, 3), [1, 2])
     """
 
-    def __init__(self, size, fmt):
+    def __init__(self, size: Sequence[int], fmt: str) -> None:
         self.Size = tuple(int(n) for n in size)
         self.Format = str(fmt)
         if len(self.Format) != len(self.Size):
             raise ValueError(f"layout: format {fmt!r} does not fit the size {self.Size}")
 
-    def finddim(self, label):
+    def finddim(self, label: str) -> List[int]:
         """The (0-based) axes labelled ``label`` ("S", "C", "B", "T", "U")."""
         return [i for i, c in enumerate(self.Format) if c == label]
 
@@ -65,7 +67,7 @@ class NetworkDataLayout:
         return f"NetworkDataLayout(Size={self.Size}, Format={self.Format!r})"
 
 
-def finddim(layout, label):
+def finddim(layout: NetworkDataLayout, label: str) -> List[int]:
     """MATLAB's ``finddim``: the axes of ``layout`` labelled ``label`` (0-based).
 
     >>> finddim(NetworkDataLayout((1, 50, 3), "BTC"), "T")
@@ -203,7 +205,9 @@ class SequenceInputLayer(InputLayer):
         return np.zeros((batch, 1) + self.InputSize)
 
 
-def featureInputLayer(numFeatures, Name="", Normalization="none", Mean=None, StandardDeviation=None):
+def featureInputLayer(numFeatures: int, Name: str = "", Normalization: str = "none",
+                      Mean: Optional[ArrayLike] = None,
+                      StandardDeviation: Optional[ArrayLike] = None) -> Layer:
     """Feature input (batch, numFeatures).  Normalization "none" (default), "zerocenter" or
     "zscore" (with the given Mean and StandardDeviation).
 
@@ -215,8 +219,9 @@ def featureInputLayer(numFeatures, Name="", Normalization="none", Mean=None, Sta
     return FeatureInputLayer(numFeatures, Name, Normalization, Mean, StandardDeviation)
 
 
-def imageInputLayer(inputSize, Name="", Normalization="zerocenter", Mean=None,
-                    StandardDeviation=None):
+def imageInputLayer(inputSize: Union[int, Sequence[int]], Name: str = "",
+                    Normalization: str = "zerocenter", Mean: Optional[ArrayLike] = None,
+                    StandardDeviation: Optional[ArrayLike] = None) -> Layer:
     """Image input: ``inputSize`` = (height, width, channels); data (batch, height, width, channels).
 
     Normalization "zerocenter" (MATLAB's default) subtracts ``Mean`` when it is given (MATLAB
@@ -232,8 +237,9 @@ def imageInputLayer(inputSize, Name="", Normalization="zerocenter", Mean=None,
     return ImageInputLayer(size, Name, Normalization, Mean, StandardDeviation)
 
 
-def sequenceInputLayer(inputSize, Name="", Normalization="none", Mean=None,
-                       StandardDeviation=None):
+def sequenceInputLayer(inputSize: Union[int, Sequence[int]], Name: str = "", Normalization: str = "none",
+                       Mean: Optional[ArrayLike] = None,
+                       StandardDeviation: Optional[ArrayLike] = None) -> Layer:
     """Sequence input: data (batch, time, inputSize).
 
     >>> net = dlnetwork([sequenceInputLayer(3), lstmLayer(5)], Seed=0)
@@ -284,8 +290,9 @@ class FullyConnectedLayer(BuiltinLayer):
         return f"{self.OutputSize} outputs"
 
 
-def fullyConnectedLayer(outputSize, Name="", WeightsInitializer="glorot", BiasInitializer="zeros",
-                        Weights=None, Bias=None):
+def fullyConnectedLayer(outputSize: int, Name: str = "", WeightsInitializer: str = "glorot",
+                        BiasInitializer: str = "zeros", Weights: Optional[ArrayLike] = None,
+                        Bias: Optional[ArrayLike] = None) -> Layer:
     """Fully connected: ``Y = X @ Weights.T + Bias``, Weights (outputSize, inputSize); image input
     is flattened first (as MATLAB's layer does).
 
@@ -339,8 +346,11 @@ class Convolution2DLayer(BuiltinLayer):
             f"padding {self.Padding!r}"
 
 
-def convolution2dLayer(filterSize, numFilters, Name="", Stride=1, Padding=0, DilationFactor=1,
-                       WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None):
+def convolution2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int, Name: str = "",
+                       Stride: Union[int, Sequence[int]] = 1, Padding: Union[int, str, Sequence[int]] = 0,
+                       DilationFactor: Union[int, Sequence[int]] = 1, WeightsInitializer: str = "glorot",
+                       BiasInitializer: str = "zeros", Weights: Optional[ArrayLike] = None,
+                       Bias: Optional[ArrayLike] = None) -> Layer:
     """2-D convolution with ``numFilters`` filters of ``filterSize`` (an int or (h, w)); options as
     ``dlconv`` (Padding 0, a number or "same"; Stride; DilationFactor).
 
@@ -379,8 +389,11 @@ class TransposedConvolution2DLayer(Convolution2DLayer):
             f"cropping {self.Cropping!r}"
 
 
-def transposedConv2dLayer(filterSize, numFilters, Name="", Stride=1, Cropping=0, DilationFactor=1,
-                          WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None):
+def transposedConv2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int, Name: str = "",
+                          Stride: Union[int, Sequence[int]] = 1, Cropping: Union[int, str, Sequence[Any]] = 0,
+                          DilationFactor: Union[int, Sequence[int]] = 1, WeightsInitializer: Any = "glorot",
+                          BiasInitializer: Any = "zeros", Weights: Optional[ArrayLike] = None,
+                          Bias: Optional[ArrayLike] = None) -> Layer:
     """2-D transposed convolution (``dltranspconv``) with ``numFilters`` filters of ``filterSize``
     (an int or (h, w)); options as MATLAB's layer: ``Stride`` (default 1), ``Cropping`` (0, a
     number, [a, b], [[t, l], [b, r]] or "same": output ``Stride * input``), ``DilationFactor``.
@@ -443,8 +456,9 @@ class BatchNormalizationLayer(BuiltinLayer):
         return Z, mean, variance
 
 
-def batchNormalizationLayer(Name="", Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1,
-                            OffsetInitializer="zeros", ScaleInitializer="ones"):
+def batchNormalizationLayer(Name: str = "", Epsilon: float = 1e-5, MeanDecay: float = 0.1,
+                            VarianceDecay: float = 0.1, OffsetInitializer: str = "zeros",
+                            ScaleInitializer: str = "ones") -> Layer:
     """Batch normalisation over all axes but the channels: learnables Offset and Scale (C,),
     state TrainedMean and TrainedVariance (updated by ``forward``, used by ``predict``).
 
@@ -483,8 +497,8 @@ class LayerNormalizationLayer(BuiltinLayer):
                          OperationDimension=self.OperationDimension)
 
 
-def layerNormalizationLayer(Name="", Epsilon=1e-5, OperationDimension="auto",
-                            OffsetInitializer="zeros", ScaleInitializer="ones"):
+def layerNormalizationLayer(Name: str = "", Epsilon: float = 1e-5, OperationDimension: str = "auto",
+                            OffsetInitializer: str = "zeros", ScaleInitializer: str = "ones") -> Layer:
     """Layer normalisation of each observation (``layernorm``); learnables Offset, Scale (C,).
 
     >>> net = dlnetwork([featureInputLayer(3), layerNormalizationLayer()], Seed=0)
@@ -565,7 +579,7 @@ class SoftmaxLayer(BuiltinLayer):
         return softmax(X)
 
 
-def reluLayer(Name=""):
+def reluLayer(Name: str = "") -> Layer:
     """Rectified linear unit layer: ``max(X, 0)`` elementwise (``relu``).
 
     >>> net = dlnetwork([featureInputLayer(3), reluLayer()])
@@ -575,7 +589,7 @@ def reluLayer(Name=""):
     return ReLULayer(Name)
 
 
-def leakyReluLayer(scale=0.01, Name=""):
+def leakyReluLayer(scale: float = 0.01, Name: str = "") -> Layer:
     """Leaky ReLU layer: ``X`` where ``X > 0``, ``scale * X`` elsewhere (``leakyrelu``; default scale 0.01).
 
     >>> net = dlnetwork([featureInputLayer(2), leakyReluLayer(0.1)])
@@ -585,7 +599,7 @@ def leakyReluLayer(scale=0.01, Name=""):
     return LeakyReLULayer(scale, Name)
 
 
-def tanhLayer(Name=""):
+def tanhLayer(Name: str = "") -> Layer:
     """Hyperbolic tangent layer: ``tanh(X)`` elementwise.
 
     >>> net = dlnetwork([featureInputLayer(2), tanhLayer()])
@@ -595,7 +609,7 @@ def tanhLayer(Name=""):
     return TanhLayer(Name)
 
 
-def sigmoidLayer(Name=""):
+def sigmoidLayer(Name: str = "") -> Layer:
     """Sigmoid layer: ``1 / (1 + exp(-X))`` elementwise (``sigmoid``).
 
     >>> net = dlnetwork([featureInputLayer(2), sigmoidLayer()])
@@ -605,7 +619,7 @@ def sigmoidLayer(Name=""):
     return SigmoidLayer(Name)
 
 
-def geluLayer(Name="", Approximation="none"):
+def geluLayer(Name: str = "", Approximation: str = "none") -> Layer:
     """GELU layer (``gelu``): ``Approximation`` "none" (default) or "tanh".
 
     >>> net = dlnetwork([featureInputLayer(2), geluLayer()])
@@ -615,7 +629,7 @@ def geluLayer(Name="", Approximation="none"):
     return GELULayer(Name, Approximation)
 
 
-def softmaxLayer(Name=""):
+def softmaxLayer(Name: str = "") -> Layer:
     """Softmax over the channel (last) axis.
 
     >>> net = dlnetwork([featureInputLayer(2), softmaxLayer()])
@@ -648,7 +662,7 @@ class DropoutLayer(BuiltinLayer):
         return f"{self.Probability}"
 
 
-def dropoutLayer(probability=0.5, Name=""):
+def dropoutLayer(probability: float = 0.5, Name: str = "") -> Layer:
     """Dropout with ``probability`` in training (``forward``); the identity in ``predict``.
 
     >>> net = dlnetwork([featureInputLayer(4), dropoutLayer(0.5)])
@@ -698,7 +712,9 @@ class AveragePooling2DLayer(BuiltinLayer):
         return f"{self.PoolSize} pooling, stride {self.Stride}"
 
 
-def maxPooling2dLayer(poolSize, Name="", Stride=1, Padding=0, HasUnpoolingOutputs=False):
+def maxPooling2dLayer(poolSize: Union[int, Sequence[int]], Name: str = "",
+                      Stride: Union[int, Sequence[int]] = 1,
+                      Padding: Union[int, str, Sequence[int]] = 0, HasUnpoolingOutputs: bool = False) -> Layer:
     """2-D max pooling (MATLAB's defaults: Stride 1, Padding 0).  ``HasUnpoolingOutputs=True``
     gives the layer MATLAB's three outputs "out", "indices" and "size" (``maxpool(..., nargout=3)``)
     to connect to a ``maxUnpooling2dLayer``.
@@ -724,7 +740,7 @@ class MaxUnpooling2DLayer(BuiltinLayer):
         return maxunpool(X, indices, size)
 
 
-def maxUnpooling2dLayer(Name=""):
+def maxUnpooling2dLayer(Name: str = "") -> Layer:
     """2-D max unpooling (``maxunpool``) with MATLAB's inputs "in", "indices" and "size", fed by a
     ``maxPooling2dLayer(..., HasUnpoolingOutputs=True)``.
 
@@ -742,7 +758,9 @@ def maxUnpooling2dLayer(Name=""):
     return MaxUnpooling2DLayer(Name)
 
 
-def averagePooling2dLayer(poolSize, Name="", Stride=1, Padding=0):
+def averagePooling2dLayer(poolSize: Union[int, Sequence[int]], Name: str = "",
+                          Stride: Union[int, Sequence[int]] = 1,
+                          Padding: Union[int, str, Sequence[int]] = 0) -> Layer:
     """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 1)), averagePooling2dLayer(2, Stride=2)])
@@ -764,7 +782,7 @@ class FlattenLayer(BuiltinLayer):
         return np.reshape(X, (np.shape(X)[0], -1))
 
 
-def flattenLayer(Name=""):
+def flattenLayer(Name: str = "") -> Layer:
     """(batch, ...) -> (batch, features).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 2)), flattenLayer()])
@@ -865,9 +883,10 @@ class LSTMLayer(BuiltinLayer):
         return f"{self.NumHiddenUnits} hidden units, output mode {self.OutputMode!r}"
 
 
-def lstmLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
-              RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate", HiddenState=None,
-              CellState=None):
+def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
+              InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
+              BiasInitializer: str = "unit-forget-gate", HiddenState: Optional[ArrayLike] = None,
+              CellState: Optional[ArrayLike] = None) -> Layer:
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
     or "last" (batch, H).
 
@@ -904,8 +923,9 @@ class GRULayer(LSTMLayer):
         return Y, h
 
 
-def gruLayer(numHiddenUnits, Name="", OutputMode="sequence", InputWeightsInitializer="glorot",
-             RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros", HiddenState=None):
+def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
+             InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
+             BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None) -> Layer:
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
     Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
     ``lstmLayer``.
@@ -942,7 +962,8 @@ class EmbeddingLayer(BuiltinLayer):
         return embed(X, self.Weights)
 
 
-def embeddingLayer(dimension, numWords, Name="", WeightsInitializer="narrow-normal", Weights=None):
+def embeddingLayer(dimension: int, numWords: int, Name: str = "",
+                   WeightsInitializer: str = "narrow-normal", Weights: Optional[ArrayLike] = None) -> Layer:
     """Word embedding: integer indices 0..numWords-1 of any shape -> shape + (dimension,);
     Weights (numWords, dimension).
 
@@ -985,7 +1006,7 @@ class ConcatenationLayer(BuiltinLayer):
         return np.concatenate(X, axis=axis)
 
 
-def additionLayer(numInputs, Name=""):
+def additionLayer(numInputs: int, Name: str = "") -> Layer:
     """The elementwise sum of ``numInputs`` inputs (named "in1", "in2", ...).
 
     >>> layers = [featureInputLayer(2, Name="in"), reluLayer(Name="r"), additionLayer(2, Name="add")]
@@ -996,7 +1017,7 @@ def additionLayer(numInputs, Name=""):
     return AdditionLayer(numInputs, Name)
 
 
-def concatenationLayer(dim, numInputs, Name=""):
+def concatenationLayer(dim: int, numInputs: int, Name: str = "") -> Layer:
     """Concatenate ``numInputs`` inputs along ``dim``: "C" for the channels (the last axis) or a
     0-based numpy axis of sct's layout.
 

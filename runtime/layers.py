@@ -18,7 +18,10 @@ ops, so it is differentiated again for higher derivatives.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
 
@@ -47,14 +50,14 @@ class Layer:
     NumInputs: int = 1
     NumOutputs: int = 1
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define predict(self, X)")
 
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> Any:
         """Training-time output; the same as ``predict`` unless a layer overrides it."""
         return self.predict(X)
 
-    def __call__(self, X):
+    def __call__(self, X: ArrayLike) -> Any:
         return self.forward(X)
 
 

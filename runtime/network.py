@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .dlarray import dlarray
 from .layer_types import _RNG, NetworkDataLayout, default_format
@@ -117,8 +118,9 @@ class dlnetwork:
 
     __sct_network__ = True          # optimizers update its Learnables (runtime.optim.tree_map)
 
-    def __init__(self, layers=None, *examples, Connections=None, Initialize=True, Seed=None,
-                 OutputNames=None):
+    def __init__(self, layers: Any = None, *examples: Any, Connections: Optional[Any] = None,
+                 Initialize: bool = True, Seed: Optional[int] = None,
+                 OutputNames: Optional[Sequence[str]] = None) -> None:
         self._graph = _Graph()
         self.Learnables = Table((), (), [])
         self.State = Table((), (), [])
@@ -148,7 +150,7 @@ class dlnetwork:
     _output_names = property(lambda self: self._graph.output_names,
                              lambda self, v: setattr(self._graph, "output_names", v))
 
-    def with_learnables(self, learnables):
+    def with_learnables(self, learnables: Any) -> dlnetwork:
         """A copy of the network with these learnables (a table of the same rows, or a list)."""
         values = learnables.Value if isinstance(learnables, Table) else list(learnables)
         out = _copy(self)
@@ -192,19 +194,19 @@ class dlnetwork:
         return True
 
     @property
-    def InputNames(self):
+    def InputNames(self) -> List[str]:
         fed = {(dst, k) for _, _, dst, k in self._edges}
         return _free_ports(self._layers, fed, _input_names, _num_inputs)
 
     @property
-    def OutputNames(self):
+    def OutputNames(self) -> List[str]:
         if self._output_names is not None:
             return list(self._output_names)
         used = {(src, k) for src, k, _, _ in self._edges}
         return _free_ports(self._layers, used, _output_names, _num_outputs)
 
     @property
-    def Connections(self):
+    def Connections(self) -> Table:
         """The edges as (source, destination) pairs of names ("layer" or "layer/port")."""
         out = []
         for src, k, dst, j in self._edges:
@@ -216,7 +218,7 @@ class dlnetwork:
         return out
 
     @property
-    def Layers(self):
+    def Layers(self) -> List[Any]:
         """The layers, each holding its current learnable and state values."""
         return [self._bound(i) for i in range(len(self._layers))]
 
@@ -338,7 +340,7 @@ def _connect(net, src, dst):
     net._edges.append((s, k, d, j))
 
 
-def addLayers(net, layers):
+def addLayers(net: dlnetwork, layers: Any) -> dlnetwork:
     """MATLAB's addLayers: a copy of ``net`` with ``layers`` added, connected one after the other.
 
     >>> net = addLayers(dlnetwork(), [featureInputLayer(3, Name="in"), fullyConnectedLayer(2, Name="fc")])
@@ -353,7 +355,7 @@ def addLayers(net, layers):
     return out
 
 
-def connectLayers(net, source, destination):
+def connectLayers(net: dlnetwork, source: str, destination: str) -> dlnetwork:
     """MATLAB's connectLayers: ``source`` ("layer" or "layer/out2") to ``destination``
     ("layer" or "layer/in2").
 
@@ -371,7 +373,7 @@ def connectLayers(net, source, destination):
     return out
 
 
-def getLayer(net, name):
+def getLayer(net: dlnetwork, name: str) -> Any:
     """The layer named ``name``, holding its current values.
 
     >>> net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Name="fc")], Seed=0)
@@ -401,7 +403,7 @@ def _free_ports(layers, connected, names_of, count_of):
     return out
 
 
-def initialize(net, *examples, Seed=None):
+def initialize(net: dlnetwork, *examples: Any, Seed: Optional[int] = None) -> dlnetwork:
     """MATLAB's initialize: a copy of ``net`` whose empty learnables and states are initialised,
     sizes taken from the example inputs ``examples`` (or from the input layers).  Values already
     there are kept.
@@ -629,7 +631,8 @@ def _inputs(X1, X2, X3, X4):
     return inputs
 
 
-def forward(net, X1, X2=None, X3=None, X4=None):
+def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
+            X4: Optional[ArrayLike] = None) -> Any:
     """Training-time outputs and updated state (MATLAB's ``[Y, state] = forward(net, X)``).
 
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
@@ -649,7 +652,8 @@ def forward(net, X1, X2=None, X3=None, X4=None):
     return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
 
 
-def predict(net, X1, X2=None, X3=None, X4=None, nargout=1):
+def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
+            X4: Optional[ArrayLike] = None, nargout: int = 1) -> Any:
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
     (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.
     MATLAB's ``[Y, state] = predict(net, X)`` is ``Y, state = predict(net, X, nargout=2)``: also the
@@ -676,7 +680,7 @@ def _outputs_value(outputs):
     return tuple(outputs)
 
 
-def resetState(net):
+def resetState(net: dlnetwork) -> dlnetwork:
     """A copy of ``net`` with its state reset to the layers' initial values (batch-norm statistics
     0 and 1, recurrent layers' hidden and cell states their initial values).
 

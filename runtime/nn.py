@@ -20,7 +20,10 @@ on real operands).
 """
 from __future__ import annotations
 
+from typing import Any, Optional, Tuple
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, run_formatted
@@ -29,7 +32,7 @@ from .support import unbroadcast
 # --- activations ----------------------------------------------------------------------
 
 
-def relu(x):
+def relu(x: ArrayLike) -> Any:
     """Rectified linear unit: ``max(x, 0)`` elementwise.
 
     The derivative is 1 where ``x > 0`` and 0 elsewhere, so it is 0 at exactly
@@ -46,7 +49,7 @@ def _relu_rule(g, ans, x):
     return g * (x > 0)
 
 
-def leakyrelu(x, scale=0.01):
+def leakyrelu(x: ArrayLike, scale: float = 0.01) -> Any:
     """Leaky ReLU: ``x`` where ``x > 0``, ``scale * x`` elsewhere (MATLAB's default scale 0.01).
 
     The derivative with respect to ``x`` is 1 where ``x > 0`` and ``scale``
@@ -66,7 +69,7 @@ def _leakyrelu_rule(g, ans, x, scale=0.01):
             unbroadcast(np.where(x > 0, 0, g * np.conj(x)), scale))
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> Any:
     """The logistic function ``1 / (1 + exp(-x))``, computed without overflow.
 
     ``exp`` only ever sees ``-|x|``: ``1 / (1 + e)`` for ``x >= 0`` and
@@ -87,7 +90,7 @@ def _sigmoid_rule(g, ans, x):
     return g * np.conj(ans * (1 - ans))
 
 
-def softmax(x, axis=-1, DataFormat=None):
+def softmax(x: ArrayLike, axis: int = -1, DataFormat: Optional[str] = None) -> Any:
     """Softmax along ``axis``: ``exp(x) / sum(exp(x), axis)``.
 
     MATLAB's softmax normalises over the channel dimension 'C'; in sct's
@@ -113,7 +116,7 @@ def _softmax_rule(g, ans, x, axis=-1, DataFormat=None):
 # --- fully connected ----------------------------------------------------------------------
 
 
-def fullyconnect(x, weights, bias, DataFormat=None):
+def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: Optional[str] = None) -> Any:
     """Fully connected layer: ``x @ weights.T + bias``.
 
     ``x`` is ``(batch, in)``, or ``(in,)`` for one observation, or
@@ -172,7 +175,7 @@ def log_floor(y_pred):
     return np.finfo(dtype).tiny
 
 
-def crossentropy(y_pred, targets, axis=-1, reduction="mean", DataFormat=None):
+def crossentropy(y_pred: ArrayLike, targets: ArrayLike, axis: int = -1, reduction: str = "mean", DataFormat: Optional[str] = None) -> Any:
     """Categorical cross-entropy of probabilities ``y_pred`` (e.g. softmax outputs) and ``targets``.
 
     ``loss = -sum(targets * log(y_pred)) / N`` as MATLAB's ``crossentropy``:
@@ -238,7 +241,7 @@ def mse_observations(y):
     return shape[0] if len(shape) >= 1 else 1
 
 
-def mse(y, targets):
+def mse(y: ArrayLike, targets: ArrayLike) -> Any:
     """Half mean squared error, as MATLAB's ``mse``: ``sum((y - targets)**2) / (2 * N)``.
 
     The sum runs over every element; N is the number of observations, the
@@ -269,7 +272,8 @@ nondifferentiable(crossentropy_observations, log_floor, mse_observations)
 # derivatives through lstm, gru or embed).
 
 
-def lstm(x, h0, c0, weights, recurrent_weights, bias):
+def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
+         bias: ArrayLike) -> Tuple[Any, Any, Any]:
     """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
 
     ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
@@ -301,7 +305,8 @@ def lstm(x, h0, c0, weights, recurrent_weights, bias):
     return np.stack(outputs, axis=1), h, c
 
 
-def gru(x, h0, weights, recurrent_weights, bias):
+def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
+        bias: ArrayLike) -> Tuple[Any, Any]:
     """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
 
     ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
@@ -330,7 +335,7 @@ def gru(x, h0, weights, recurrent_weights, bias):
     return np.stack(outputs, axis=1), h
 
 
-def embed(indices, weights):
+def embed(indices: Any, weights: ArrayLike) -> Any:
     """Look up the rows of ``weights`` (words, dimension) for integer ``indices``.
 
     The result has shape ``indices.shape + (dimension,)`` (MATLAB's embed, with one
@@ -344,7 +349,7 @@ def embed(indices, weights):
     return weights[np.asarray(indices, dtype=np.intp)]
 
 
-def attention(queries, keys, values, num_heads):
+def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int) -> Any:
     """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
 
     ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import numbers
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -161,7 +162,8 @@ def _state(state, param):
 # --- the optimizers ---------------------------------------------------------------------------
 
 
-def sgdmupdate(params, grad, vel, learnRate=0.01, momentum=0.9):
+def sgdmupdate(params: Any, grad: Any, vel: Any, learnRate: float = 0.01,
+               momentum: float = 0.9) -> Tuple[Any, Any]:
     """Stochastic gradient descent with momentum (MATLAB's sgdmupdate).
 
     ``vel = momentum * vel - learnRate * grad``; ``params = params + vel``.
@@ -179,8 +181,9 @@ def sgdmupdate(params, grad, vel, learnRate=0.01, momentum=0.9):
     return tree_map(step, params, grad, vel, nout=2)
 
 
-def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001, gradDecay=0.9,
-               sqGradDecay=0.999, epsilon=1e-8):
+def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: int,
+               learnRate: float = 0.001, gradDecay: float = 0.9, sqGradDecay: float = 0.999,
+               epsilon: float = 1e-8) -> Tuple[Any, Any, Any]:
     """Adaptive moment estimation (MATLAB's adamupdate).
 
     ``averageGrad = gradDecay * averageGrad + (1 - gradDecay) * grad``;
@@ -222,7 +225,8 @@ def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.
     return tree_map(step, params, grad, averageGrad, averageSqGrad, nout=3)
 
 
-def rmspropupdate(params, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
+def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001,
+                  sqGradDecay: float = 0.9, epsilon: float = 1e-8) -> Tuple[Any, Any]:
     """Root mean square propagation (MATLAB's rmspropupdate).
 
     ``averageSqGrad = sqGradDecay * averageSqGrad + (1 - sqGradDecay) * grad^2``;
@@ -242,7 +246,7 @@ def rmspropupdate(params, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9,
     return tree_map(step, params, grad, averageSqGrad, nout=2)
 
 
-def dlupdate(fun, params, *more):
+def dlupdate(fun: Callable[..., Any], params: Any, *more: Any) -> Any:
     """Apply ``fun`` to every parameter (MATLAB's dlupdate): ``fun(p, a1, ..., an)`` leaf by leaf
     over ``params`` and the structures ``more`` (same structure, or None for MATLAB's []).
 
@@ -294,7 +298,7 @@ class lbfgsState:
     (5, 1.0, '')
     """
 
-    def __init__(self, HistorySize=10, InitialInverseHessianFactor=1):
+    def __init__(self, HistorySize: int = 10, InitialInverseHessianFactor: float = 1) -> None:
         if int(HistorySize) != HistorySize or HistorySize < 1:
             raise ValueError(f"lbfgsState: HistorySize must be a positive integer, got {HistorySize!r}")
         if not InitialInverseHessianFactor > 0:
@@ -316,7 +320,7 @@ class lbfgsState:
         self.MaxNumLineSearchIterations = 20
 
     @property
-    def HistoryIndices(self):
+    def HistoryIndices(self) -> List[int]:
         """The iteration numbers the stored history comes from (oldest first)."""
         n = len(self.StepHistory)
         return list(range(self.Iteration - n + 1, self.Iteration + 1))
@@ -396,8 +400,9 @@ def _two_loop(grad, steps, diffs, factor):
     return -r
 
 
-def lbfgsupdate(net, lossFcn, solverState=None, LineSearchMethod="weak-wolfe", MaxNumLineSearchIterations=20,
-                NumLossFunctionOutputs=None):
+def lbfgsupdate(net: Any, lossFcn: Callable[..., Any], solverState: Optional["lbfgsState"] = None,
+                LineSearchMethod: str = "weak-wolfe", MaxNumLineSearchIterations: int = 20,
+                NumLossFunctionOutputs: Optional[int] = None) -> Tuple[Any, "lbfgsState"]:
     """One step of limited-memory BFGS (MATLAB's lbfgsupdate): ``net, solverState = lbfgsupdate(net,
     lossFcn, solverState)``.
 

@@ -74,7 +74,7 @@ class Table:
         raise TypeError(f"a Table is indexed by a row number, a slice, a list of rows, a layer name "
                         f"or (layer, parameter), not {key!r}")
 
-    def rows(self, indices) -> "Table":
+    def rows(self, indices: Any) -> "Table":
         """The table of the rows ``indices`` (in that order)."""
         indices = list(indices)
         return Table(tuple(self.Layer[i] for i in indices), tuple(self.Parameter[i] for i in indices),
@@ -87,11 +87,11 @@ class Table:
                 return i
         raise KeyError(f"no parameter {parameter!r} of layer {layer!r} in the table")
 
-    def value(self, layer: str, parameter: str):
+    def value(self, layer: str, parameter: str) -> Any:
         """The value of (layer, parameter)."""
         return self.Value[self.index(layer, parameter)]
 
-    def with_values(self, values) -> "Table":
+    def with_values(self, values: Any) -> "Table":
         """The same rows with new values."""
         values = list(values)
         if len(values) != len(self.Value):
@@ -108,7 +108,7 @@ class Table:
     def VariableNames(self) -> Tuple[str, str, str]:
         return ("Layer", "Parameter", "Value")
 
-    def to_pandas(self):
+    def to_pandas(self) -> Any:
         """The table as a ``pandas.DataFrame`` (pandas must be installed)."""
         import pandas as pd
         return pd.DataFrame({"Layer": list(self.Layer), "Parameter": list(self.Parameter),

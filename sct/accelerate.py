@@ -7,7 +7,7 @@ and usable outside ``dlfeval`` too.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Tuple
+from typing import Any, Callable, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class AcceleratedFunction:
     """
 
     def __init__(self, fn: Callable, cache_size: int = 50, CheckMode: str = "none",
-                 CheckTolerance: float = 1e-4):
+                 CheckTolerance: float = 1e-4) -> None:
         if isinstance(fn, AcceleratedFunction):
             fn = fn.fn
         self.fn = fn
@@ -105,7 +105,7 @@ class AcceleratedFunction:
         self._cache.insert(key, entry)
         return entry
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return self._call(args, kwargs)
         except SctError as error:
@@ -126,7 +126,7 @@ class AcceleratedFunction:
             _check_close(result, fresh, self.CheckTolerance, getattr(fn, "__qualname__", fn))
         return result
 
-    def source(self, *args) -> str:
+    def source(self, *args: Any) -> str:
         """The generated source for arguments like ``args``."""
         from .api import GeneratedSource
         return GeneratedSource(self.compiled(args).source)
@@ -184,7 +184,7 @@ def dlaccelerate(fn: Callable, cache_size: int = 50, CheckMode: str = "none",
 
 
 def accelerate(fn: Callable = None, *, cache_size: int = 50, CheckMode: str = "none",
-               CheckTolerance: float = 1e-4):
+               CheckTolerance: float = 1e-4) -> Any:
     """Decorator form of :func:`dlaccelerate`: ``@sct.accelerate`` or ``@sct.accelerate(cache_size=10)``.
 
     >>> @accelerate

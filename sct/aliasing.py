@@ -847,16 +847,18 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
 
     # objects an adjoint may read: what active statements before a write read (in a loop,
     # anywhere in its body: the next iteration's write comes after this iteration's read)
-    saved_at: Dict[int, FrozenSet] = {}
+    # (a snapshot per statement is taken only when asked for: copying the growing set at every
+    # statement made this pass quadratic in the function's length)
+    saved_at: Dict[int, "_SavedView"] = {}
 
-    def scan(block, saved: Set) -> Set:
+    def scan(block, saved: "_Saved") -> "_Saved":
         for s in block:
-            saved_at[id(s)] = frozenset(saved)
+            saved_at[id(s)] = saved.view()
             if isinstance(s, gast.If):
-                saved = scan(s.body, set(saved)) | scan(s.orelse, set(saved))
+                saved = scan(s.body, saved.copy()).union(scan(s.orelse, saved.copy()))
             elif isinstance(s, (gast.For, gast.While)):
-                saved = scan(s.body, set(saved))
-                saved = scan(s.body, set(saved))
+                saved = scan(s.body, saved.copy())
+                saved = scan(s.body, saved.copy())
             elif isinstance(s, gast.With):
                 saved = scan(s.body, saved)
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
@@ -865,16 +867,17 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
                 if state is not None:
                     for n in loaded_names(s.value):
                         objs = state.env.get(n, frozenset())
-                        saved |= objs | state.contents(objs)
+                        saved.add_all(objs)
+                        saved.add_all(state.contents(objs))
         return saved
-    scan(fdef.body, set())
+    scan(fdef.body, _Saved())
 
     def is_active(node) -> bool:
         return any(n in active for n in loaded_names(node))
 
     def written_saved(s, name) -> bool:
         objs = analysis.objects(s, name)
-        saved = saved_at.get(id(s), frozenset())
+        saved = saved_at[id(s)].frozen() if id(s) in saved_at else frozenset()
         return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
 
     force: Set[int] = set()
@@ -989,7 +992,8 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
             continue
         callee = _callee(info, node, activity, resolver, analysis, s)
         if callee is None and not args_active and not receiver_active and \
-                not _reaches_saved_locals(analysis, s, node, saved_at.get(id(s), frozenset())):
+                not _reaches_saved_locals(analysis, s, node,
+                                           saved_at[id(s)].frozen() if id(s) in saved_at else frozenset()):
             # a method of an object that is not of the user's classes (rng.random(3)), given
             # no traced value and nothing an adjoint reads: it changes nothing sct follows
             continue
@@ -1158,6 +1162,46 @@ def _source_of(analysis: AliasAnalysis, s, name: str):
                 st.targets[0].id == name:
             return st.value
     return None
+
+
+class _Saved:
+    """A set that only grows between copies, kept with the order its members came in, so that
+    the set as it was at a statement is (this log, its length then), materialised on demand."""
+    __slots__ = ("log", "members")
+
+    def __init__(self, log=None):
+        self.log = list(log) if log else []
+        self.members = set(self.log)
+
+    def add_all(self, objs) -> None:
+        members, log = self.members, self.log
+        for o in objs:
+            if o not in members:
+                members.add(o)
+                log.append(o)
+
+    def copy(self) -> "_Saved":
+        return _Saved(self.log)
+
+    def union(self, other: "_Saved") -> "_Saved":
+        out = self.copy()
+        out.add_all(other.log)
+        return out
+
+    def view(self) -> "_SavedView":
+        return _SavedView(self, len(self.log))
+
+
+class _SavedView:
+    __slots__ = ("saved", "size", "_frozen")
+
+    def __init__(self, saved: _Saved, size: int):
+        self.saved, self.size, self._frozen = saved, size, None
+
+    def frozen(self) -> FrozenSet:
+        if self._frozen is None:
+            self._frozen = frozenset(self.saved.log[:self.size])
+        return self._frozen
 
 
 def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) -> bool:

@@ -311,22 +311,48 @@ class Activity:
         return self.calls[key]
 
     def run(self):
-        from .ir import walk_no_defs
+        from .ir import walk, walk_no_defs
         # the statements the fixed point visits, in the walk's order (the tree does not change here)
         nodes = [node for node in walk_no_defs(self.fdef)
                  if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
         forward = nodes[::-1]
+        # Semi-naive evaluation: a statement's effect only adds to the sets and depends only on
+        # the state of the names its value reads, so a statement none of whose names changed
+        # since its last visit would add nothing and is skipped (the same fixed point, reached
+        # through the same changes in the same order; visiting every statement every round made
+        # this pass a large share of the compile time).
+        reads = {id(node): tuple({n.id for n in walk(node.value) if isinstance(n, gast.Name)})
+                 for node in nodes}
+        stamp: Dict[str, int] = {}          # name -> tick of its last change
+        visited: Dict[int, int] = {}        # statement -> tick when last visited
+        tick = 0
+        sizes = lambda: (len(self.active), len(self.complex), len(self.arrays), len(self.lists),  # noqa: E731
+                         len(self.kinds))
         rounds = 0
         while True:
             # the walk meets statements last to first, so a chain of n assignments takes n rounds;
             # past 50 rounds, go first to last (the sets only grow, so this ends; it used to stop
             # at 50 rounds with the later names of a long chain not traced: wrong gradients)
             rounds += 1
-            before = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
+            before = sizes()
             for node in (nodes if rounds <= 50 else forward):
+                key = id(node)
+                last = visited.get(key)
+                if last is not None:
+                    for n in reads[key]:
+                        if stamp.get(n, -1) > last:
+                            break
+                    else:
+                        continue
+                visited[key] = tick
+                was = sizes()
                 if isinstance(node, gast.Assign):
                     self.assignment(node)
+                    changed = node.targets[0]
+                    if not isinstance(changed, gast.Name):
+                        changed = getattr(changed, "value", None)
                 elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+                    changed = getattr(node.value.func, "value", None)
                     call_node = node.value
                     func = call_node.func
                     # xs.append(v) with v active makes the list xs active
@@ -335,15 +361,22 @@ class Activity:
                             any(self.is_active(a) for a in call_node.args):
                         self.active.add(func.value.id)
                         self.lists.add(func.value.id)
+                if sizes() != was:
+                    tick += 1
+                    if isinstance(changed, gast.Name):
+                        stamp[changed.id] = tick
+                    else:           # not expected: a change to a name not found; visit all again
+                        visited.clear()
             after = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
             if after == before:
                 break
-        self.check_covered()
+        self.check_covered(nodes)
 
     # --- every traced argument of an op must be covered by its rule (issue 6, item 8) ------------
-    def check_covered(self):
+    def check_covered(self, nodes=None):
         from .ir import walk_no_defs
-        for node in walk_no_defs(self.fdef):
+        # ``nodes``: the fixed point's statements, in the same walk's order (one walk fewer)
+        for node in (walk_no_defs(self.fdef) if nodes is None else nodes):
             if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
                 self.check_call(node.value, node)
 

@@ -8,7 +8,9 @@ import threading
 import types
 import warnings
 import weakref
-from typing import Callable
+from typing import Any, Callable, Optional
+
+from numpy.typing import ArrayLike
 
 from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
@@ -27,9 +29,9 @@ def _outside(name: str):
                    f"e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
 
 
-def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool = True,
-               AllowComplex: bool = True, retain_data=None, enable_higher_derivatives=None,
-               allow_complex=None):
+def dlgradient(y: ArrayLike, *xs: Any, RetainData: bool = False, EnableHigherDerivatives: bool = True,
+               AllowComplex: bool = True, retain_data: Optional[bool] = None,
+               enable_higher_derivatives: Optional[bool] = None, allow_complex: Optional[bool] = None) -> Any:
     """Gradients of the real scalar ``y`` with respect to ``x1, ..., xk``.
 
     Only meaningful inside a function run by :func:`dlfeval`, where the
@@ -58,7 +60,8 @@ def dlgradient(y, *xs, RetainData: bool = False, EnableHigherDerivatives: bool =
     _outside("dlgradient")
 
 
-def dljacobian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+def dljacobian(u: ArrayLike, x: ArrayLike, dim: int, EnableHigherDerivatives: bool = True,
+               enable_higher_derivatives: Optional[bool] = None) -> Any:
     """Per-point Jacobian of ``u`` with respect to ``x`` (MATLAB's dljacobian).
 
     ``dim`` is the axis (0-based, negative allowed) of both ``u`` and ``x`` along
@@ -78,7 +81,8 @@ def dljacobian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_high
     _outside("dljacobian")
 
 
-def dldivergence(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+def dldivergence(u: ArrayLike, x: ArrayLike, dim: int, EnableHigherDerivatives: bool = True,
+                 enable_higher_derivatives: Optional[bool] = None) -> Any:
     """Per-point divergence: the sum over i of d u[..., i] / d x[..., i] (MATLAB's dldivergence).
 
     ``u`` and ``x`` have the same shape; ``dim`` is the batch axis.  The result
@@ -94,7 +98,8 @@ def dldivergence(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_hi
     _outside("dldivergence")
 
 
-def dllaplacian(u, x, dim: int, EnableHigherDerivatives: bool = True, enable_higher_derivatives=None):
+def dllaplacian(u: ArrayLike, x: ArrayLike, dim: int, EnableHigherDerivatives: bool = True,
+                enable_higher_derivatives: Optional[bool] = None) -> Any:
     """Per-point Laplacian of the scalar-per-point ``u``: the sum over i of d2u / dx_i2.
 
     ``u`` has one value per point (shape ``(B,)`` or ``(B, 1)``), ``x`` shape
@@ -134,7 +139,7 @@ def _entry(fun: Callable, args) -> Compiled:
     return entry
 
 
-def dlfeval(fun: Callable, *args, **kwargs):
+def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """Evaluate ``fun(*args, **kwargs)`` with differentiation enabled (MATLAB's dlfeval).
 
     ``fun`` is compiled once per kinds of arguments (types, dtypes, ranks and
@@ -364,7 +369,14 @@ def _located(exc: Exception, function=None) -> Exception:
 
 def _clean(message: str) -> str:
     """A message without the names of generated files (``<sct-generated m.f 1a2b>`` -> ``m.f``)."""
-    return re.sub(r"<sct-generated ([^ >]+) [0-9a-f]+>", r"\1", message)
+    message = re.sub(r"<sct-generated ([^ >]+) [0-9a-f]+>", r"\1", message)
+    # Python's own message about a call of a generated function names it as the user wrote it
+    # (backward_fwd() takes 4 positional arguments -> backward() ...)
+    message = re.sub(r"\b(\w+?)_(?:fwd|bwd|jvp|vjp)\(\) (takes|missing|got)", r"\1() \2", message)
+    if re.match(r"backward\(\) (takes|missing)", message):
+        message += (" (sct calls a custom layer's backward as MATLAB does: "
+                    "backward(self, X, Z, dLdZ, memory), with memory None)")
+    return message
 
 
 # --- short tracebacks -------------------------------------------------------------------------------
@@ -444,6 +456,66 @@ def user_error(error: BaseException, fun=None) -> BaseException:
     return error.with_traceback(head)
 
 
+_STYLES = {"keyword": "color: #008000; font-weight: bold", "builtin": "color: #008000",
+           "comment": "color: #3d7b7b; font-style: italic", "string": "color: #ba2121",
+           "number": "color: #666666", "def": "color: #0000ff"}
+
+
+def highlight_html(text: str) -> str:
+    """Python source as an HTML block with keywords, comments, strings and numbers coloured,
+    by the standard library's tokenizer (used when pygments is not installed).  The styles
+    are inline, so the colours survive a notebook's export to HTML.
+
+    >>> print(highlight_html("x = 1  # one"))     # doctest: +NORMALIZE_WHITESPACE
+    <div class="sct-source" style="background: #f8f8f8; padding: 0.4em"><pre style="font-family: monospace; line-height: 125%; margin: 0">x = <span style="color: #666666">1</span>  <span style="color: #3d7b7b; font-style: italic"># one</span></pre></div>
+    """
+    import builtins as _builtins
+    import html
+    import io
+    import keyword
+    import token
+    import tokenize
+
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    out, pos, after_def, prev = [], 0, False, ""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == token.ENDMARKER or tok.start[0] > len(lines):
+                break
+            start = offsets[tok.start[0] - 1] + tok.start[1]
+            end = offsets[tok.end[0] - 1] + tok.end[1] if tok.end[0] <= len(lines) else len(text)
+            style = None
+            if tok.type == token.COMMENT:
+                style = "comment"
+            elif tok.type == token.STRING:
+                style = "string"
+            elif tok.type == token.NUMBER:
+                style = "number"
+            elif tok.type == token.NAME:
+                if after_def:
+                    style = "def"
+                elif keyword.iskeyword(tok.string):
+                    style = "keyword"
+                elif hasattr(_builtins, tok.string) and not tok.string.startswith("_") and prev != ".":
+                    style = "builtin"
+            after_def = tok.type == token.NAME and tok.string in ("def", "class")
+            prev = tok.string
+            if style is None or start < pos:
+                continue
+            out.append(html.escape(text[pos:start]))
+            out.append(f'<span style="{_STYLES[style]}">{html.escape(text[start:end])}</span>')
+            pos = end
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass                            # the rest stays plain text
+    out.append(html.escape(text[pos:]))
+    return ('<div class="sct-source" style="background: #f8f8f8; padding: 0.4em">'
+            '<pre style="font-family: monospace; line-height: 125%; margin: 0">' + "".join(out) +
+            "</pre></div>")
+
+
 class GeneratedSource(str):
     """Generated code: prints as text, shows highlighted in a notebook."""
 
@@ -453,15 +525,14 @@ class GeneratedSource(str):
             from pygments.formatters import HtmlFormatter
             from pygments.lexers import PythonLexer
         except ImportError:
-            import html
-            return f"<pre>{html.escape(str(self))}</pre>"
+            return highlight_html(str(self))
         return highlight(str(self), PythonLexer(), HtmlFormatter(noclasses=True))
 
     def __repr__(self) -> str:
         return str(self)
 
 
-def source(fun: Callable, *args, callees: bool = False) -> GeneratedSource:
+def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
     """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
 
     With ``callees=True`` the function is run once on ``args`` and the generated

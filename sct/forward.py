@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .runtime.dlarray import dlarray, extractdata
 
@@ -113,7 +114,7 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     return _KERNELS[len(xs)], [function, before, after] + xs + vs + [u]
 
 
-def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
+def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> Tuple[Any, Any]:
     """``(fun(*primals), J @ tangents)``: the Jacobian-vector product of ``fun``.
 
     ``primals`` and ``tangents`` are arrays or tuples of arrays.  ``mode="forward"``
@@ -245,7 +246,7 @@ def _hvp_kernel(fun, before, after, x, v):
     return dlgradient(np.sum(np.real(np.conj(g) * v)), x)
 
 
-def hvp(fun: Callable, x, v):
+def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
     """The Hessian-vector product of the real scalar ``fun`` at ``x`` along ``v``.
 
     Computed as the gradient of ``<grad fun(x), v>`` (reverse over reverse: two

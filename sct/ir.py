@@ -78,16 +78,39 @@ def copy_tree(node, memo=None):
 
 
 def substitute(template, mapping: Dict[str, Any]):
-    """A copy of ``template`` with each loaded Name in ``mapping`` replaced (by a copy)."""
-    class Sub(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if isinstance(node.ctx, gast.Load) and node.id in mapping:
-                repl = mapping[node.id]
-                if isinstance(repl, str):
-                    return load(repl)
-                return copy_tree(repl)
-            return node
-    return Sub().visit(copy_tree(template))
+    """A copy of ``template`` with each loaded Name in ``mapping`` replaced (by a copy).
+
+    One pass that copies and replaces (the tree a copy followed by a NodeTransformer over the
+    copy's fields gave, without the second walk: this ran for every instantiated rule)."""
+    return _copy_substitute(template, {}, mapping)
+
+
+def _copy_substitute(node, memo, mapping):
+    if isinstance(node, gast.Name) and node.id in mapping and isinstance(node.ctx, gast.Load):
+        repl = mapping[node.id]
+        if isinstance(repl, str):
+            return load(repl)
+        return copy_tree(repl)
+    if isinstance(node, ast.AST):
+        done = memo.get(id(node))
+        if done is not None:        # met twice: one copy, as copy_tree makes
+            return done
+        cls = type(node)
+        new = cls.__new__(cls)
+        memo[id(node)] = new
+        d = new.__dict__
+        fields = node._fields
+        for k, v in node.__dict__.items():
+            if isinstance(v, _ATOMS):
+                d[k] = v
+            elif k in fields:       # the transformer visited fields only
+                d[k] = _copy_substitute(v, memo, mapping)
+            else:
+                d[k] = copy_tree(v, memo)
+        return new
+    if isinstance(node, list):
+        return [v if isinstance(v, _ATOMS) else _copy_substitute(v, memo, mapping) for v in node]
+    return copy_tree(node, memo)
 
 
 def walk(node):
@@ -110,7 +133,27 @@ def walk(node):
 
 
 def loaded_names(node) -> List[str]:
-    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+    """The loaded names of ``node`` in ``walk``'s order (its breadth-first loop, inlined: this
+    runs for every statement of every sweep)."""
+    AST, Name, Load = ast.AST, gast.Name, gast.Load
+    out: List[str] = []
+    todo = [node]
+    append = todo.append
+    i = 0
+    while i < len(todo):
+        n = todo[i]
+        i += 1
+        if isinstance(n, Name) and isinstance(n.ctx, Load):
+            out.append(n.id)
+        for name in n._fields:
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return out
 
 
 def dotted_name(node) -> str:

@@ -118,20 +118,37 @@ class SiteOptions:
                 raise _NotConstant(f"{name!r} is an argument of {self.fdef.name}(): its value can "
                                    "change from call to call")
             stores = self.stores[name]
-            if len(stores) != 1 or not isinstance(stores[0], gast.Assign) or \
-                    len(stores[0].targets) != 1 or not isinstance(stores[0].targets[0], gast.Name) or \
-                    stores[0] not in self.fdef.body[:self.top_index]:
-                raise _NotConstant(f"the local {name!r} is not assigned a constant once, before the "
-                                   "call, in the function's body")
-            try:
-                return self.value(stores[0].value)
-            except _NotConstant:
-                raise _NotConstant(f"the local {name!r} is assigned a value computed when the "
-                                   f"function runs (line {getattr(stores[0], 'lineno', '?')})") from None
+            code = getattr(self.fn, "__code__", None)
+            if code is not None and name not in code.co_varnames:
+                # a name sct introduced for an expression the user wrote in the call: name that
+                # expression, not the name (the user never wrote it)
+                made = [n for st in stores for n in _walk_no_defs(st) if isinstance(n, gast.Assign) and
+                        len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+                if len(made) == 1:
+                    try:
+                        return self.local_value(name, stores)
+                    except _NotConstant:
+                        from .emit import expr_source
+                        raise _NotConstant(f"the expression `{expr_source(made[0].value)}` is computed "
+                                           "when the function runs") from None
+            return self.local_value(name, stores)
         value = self.resolver.resolve_name(name)     # a global or closure value: guarded
         if value is Unresolved or value is _MISSING:
             raise _NotConstant(f"{name!r} is not defined when the function is compiled")
         return value
+
+    def local_value(self, name: str, stores: List):
+        """The value of a local assigned a constant once, before the call, in the body."""
+        if len(stores) != 1 or not isinstance(stores[0], gast.Assign) or \
+                len(stores[0].targets) != 1 or not isinstance(stores[0].targets[0], gast.Name) or \
+                stores[0] not in self.fdef.body[:self.top_index]:
+            raise _NotConstant(f"the local {name!r} is not assigned a constant once, before the "
+                               "call, in the function's body")
+        try:
+            return self.value(stores[0].value)
+        except _NotConstant:
+            raise _NotConstant(f"the local {name!r} is assigned a value computed when the "
+                               f"function runs (line {getattr(stores[0], 'lineno', '?')})") from None
 
     # --- the sites ---------------------------------------------------------------------------
     def run(self) -> None:

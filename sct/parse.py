@@ -156,9 +156,28 @@ def register_line_map(gen_filename: str, user_filename: str, source: str) -> Non
     LINE_MAPS[gen_filename] = (user_filename, lines)
 
 
+def _sct_file(filename) -> bool:
+    """A file of sct's compiler or runtime (their Python code is compiled like a user's when it
+    is called from differentiated code: a layer's forward, a runtime check)."""
+    import os
+    import sys
+    if not isinstance(filename, str) or filename.startswith("<sct-generated"):
+        return True
+    dirs = [os.path.dirname(os.path.abspath(__file__))]
+    rt = sys.modules.get("sct.runtime")
+    if rt is not None and getattr(rt, "__file__", None):
+        dirs.append(os.path.dirname(os.path.abspath(rt.__file__)))
+    path = os.path.abspath(filename)
+    return any(path.startswith(d + os.sep) for d in dirs)
+
+
 def user_location(tb):
-    """The user's (file, line, in_adjoint) for the innermost generated frame of a traceback."""
-    found = None
+    """The user's (file, line, in_adjoint) for the innermost generated frame of a traceback.
+
+    A frame compiled from sct's own Python code (a network's layer, a runtime helper) is
+    passed over for the innermost one compiled from the user's file that led to it: the
+    user's line is where the call was made."""
+    found = found_user = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if filename in LINE_MAPS:
@@ -173,8 +192,10 @@ def user_location(tb):
                     if not (0 < found[1] <= len(outer_lines)) or outer_lines[found[1] - 1] is None:
                         break
                     found = (outer_file, outer_lines[found[1] - 1], found[2])
+                if not _sct_file(found[0]):
+                    found_user = found
         tb = tb.tb_next
-    return found
+    return found_user or found
 
 
 # --- the source read must be the source of the code that runs ------------------------------------

@@ -27,6 +27,7 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
+import ast
 import copy
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -1103,18 +1104,25 @@ class Transformer:
 
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
-        me = self
+        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk(expr)):
+            return expr     # nothing to elide (the transformer below would return expr unchanged)
+        np_name, AST = self.np, ast.AST
 
-        class Elide(gast.NodeTransformer):
-            def visit_Call(self, node):
-                self.generic_visit(node)
+        def elide(node):    # a NodeTransformer's visit (children first, in place), without its dispatch
+            for field in node._fields:
+                old = getattr(node, field, None)
+                if isinstance(old, list):
+                    old[:] = [elide(v) if isinstance(v, AST) else v for v in old]
+                elif isinstance(old, AST):
+                    setattr(node, field, elide(old))
+            if type(node) is gast.Call:
                 f = node.func
                 if isinstance(f, gast.Attribute) and f.attr in conj_names and \
-                        isinstance(f.value, gast.Name) and f.value.id == me.np and \
-                        len(node.args) == 1 and me.expr_is_real(node.args[0]):
+                        isinstance(f.value, gast.Name) and f.value.id == np_name and \
+                        len(node.args) == 1 and self.expr_is_real(node.args[0]):
                     return node.args[0]
-                return node
-        return Elide().visit(expr)
+            return node
+        return elide(expr)
 
     def project_realness(self, name: str, contribution):
         if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):
@@ -1415,9 +1423,11 @@ class Transformer:
 
     def residual_names(self, stmts: List) -> List[str]:
         names: List[str] = []
+        seen, adjoints = set(), set(self.adjoint.values())     # sets: lists made this quadratic
         for st in stmts:
             for n in loaded_names(st):
-                if n in self.forward_names and n not in names and n not in self.adjoint.values():
+                if n in self.forward_names and n not in seen and n not in adjoints:
+                    seen.add(n)
                     names.append(n)
         return sorted(names, key=self.order_key)
 
@@ -1694,32 +1704,46 @@ def _number(node):
 
 def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
-    class Fold(gast.NodeTransformer):
-        def visit_Compare(self, node):
-            self.generic_visit(node)
-            if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
-                fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
-                if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
-                    return const(int(fn(node.left.value, node.comparators[0].value)))
-            return node
+    # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
+    # makes a parent's operand a number: without one, the transformer changes nothing.
+    for n in walk(expr):
+        if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
+                isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
+            break
+    else:
+        return expr
+    return _FOLD.visit(expr)
 
-        def visit_BinOp(self, node):
-            self.generic_visit(node)
-            left, right = node.left, node.right
-            if _number(left) and _number(right):
-                fn = BINOP_OPS.get(type(node.op))
-                if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
-                    return const(fn(left.value, right.value))
-            if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
-                return left
-            if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
-                return left
-            if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
-                return right
-            if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
-                return left
-            return node
-    return Fold().visit(expr)
+
+class _Fold(gast.NodeTransformer):
+    """The folds of ``simplify`` (one instance: it keeps no state)."""
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
+            fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
+            if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
+                return const(int(fn(node.left.value, node.comparators[0].value)))
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        if _number(left) and _number(right):
+            fn = BINOP_OPS.get(type(node.op))
+            if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
+                return const(fn(left.value, right.value))
+        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
+            return right
+        if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
+            return left
+        return node
+
+
+_FOLD = _Fold()
 
 
 def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name: str,

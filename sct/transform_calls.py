@@ -83,6 +83,7 @@ def vjp_pair(fn, active, args, kwargs):
         fn = fn.fn
     if isinstance(fn, Closure):                # a nested function with its captured values
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
+    _refuse_forward_mode_entry(fn)
     _refuse_closure_wrapper(fn)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
@@ -254,6 +255,20 @@ def _bound_pair(fwd, bwd, receiver, count, keywords):
         while len(_BOUND) > _WRAPPERS_MAX:
             _BOUND.popitem(last=False)
     return pair
+
+
+def _refuse_forward_mode_entry(fn) -> None:
+    """sct's forward-mode entry points compile and run their own function: called from code
+    sct differentiates they would be read as helpers (and refused for their own code)."""
+    from .forward import hvp, jvp, jvp_source
+    name = {id(jvp): "jvp", id(hvp): "hvp", id(jvp_source): "jvp_source"}.get(id(fn))
+    if name is None:
+        return
+    raise CompileError(
+        f"{name}() cannot be called inside a function sct differentiates (one dlfeval runs, or a "
+        f"helper of it): it compiles and runs its function itself. Call {name}() outside dlfeval, "
+        "or take the derivative inside with dlgradient (a Hessian-vector product: "
+        "dlgradient(np.sum(dlgradient(y, x) * v), x))", None, None, f"{name}()")
 
 
 def _refuse_closure_wrapper(fn) -> None:
