@@ -25,5 +25,5 @@ def run(name, fn):
         report(name, False, f"{type(e).__module__}.{type(e).__name__}: {str(e)[:1500]}\n" + "".join(traceback.format_exc().splitlines(True)[-6:]))
 
 def gcheck(got, f, args, i, rtol=1e-5, atol=1e-6, what=""):
-    num = numerical_gradient(f, [np.array(a, dtype=float) if isinstance(a, np.ndarray) else a for a in args], i)
+    num = numerical_gradient(f, [np.array(a, dtype=np.result_type(a, float)) if isinstance(a, np.ndarray) and a.dtype.kind in "fc" else a for a in args], i)
     assert_close(D(got), num, rtol=rtol, atol=atol, what=what)

@@ -58,3 +58,49 @@ def test_jvp_of_builtin_abs_of_complex(mode):
     h = 1e-6
     expected = (abs_times(Z + h * vx, y + h * vy) - abs_times(Z - h * vx, y - h * vy)) / (2 * h)
     assert_close(jv.data, expected, rtol=1e-6, atol=1e-8)
+
+
+# --- a run-time error inside a loop body names the line that failed (it named the `for` line, or the
+# line of an `if` before it: the generated loop bodies had no line comments) ---------------------------
+
+def error_in_loop_body(x):
+    s = 0.0
+    for i in range(3):
+        y = x[i] * 2.0
+        if np.sum(y) > 100:
+            y = y * 0.5
+        z = y @ np.ones((5, 2))          # the failing line: x[i] has 4 entries
+        s = s + np.sum(z)
+    return s, dlgradient(s, x)
+
+
+def error_in_loop_body_plain(x):
+    s = 0.0
+    for i in range(3):
+        y = x[i] * 2.0
+        z = y @ np.ones((5, 2))          # the failing line
+        s = s + np.sum(z)
+    return s
+
+
+@pytest.mark.parametrize("fun, offset", [(error_in_loop_body, 6), (error_in_loop_body_plain, 4)])
+def test_run_time_error_in_a_loop_body_names_its_line(fun, offset):
+    with pytest.raises(sct.EvaluationError, match="while evaluating `z = y @ np.ones") as info:
+        dlfeval(fun, dlarray(np.ones((3, 4))))
+    assert info.value.lineno == fun.__code__.co_firstlineno + offset
+
+
+def augmented_slice_in_loop(x):
+    out = np.zeros((3, 4))
+    for i in range(3):
+        out[i] = x[i] * 2.0
+        out[i, 1:] += out[i, :-1] * 0.5
+    loss = np.sum(out ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def test_refusal_in_a_loop_body_names_its_line():
+    # (refused as in straight-line code; the refusal must name the `+=` line, not the `for` line)
+    with pytest.raises(sct.SctError, match="out\\[...\\] \\+= ...") as info:
+        dlfeval(augmented_slice_in_loop, dlarray(np.ones((3, 4))))
+    assert info.value.lineno == augmented_slice_in_loop.__code__.co_firstlineno + 4
