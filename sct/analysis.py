@@ -577,8 +577,11 @@ class Activity:
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""
     module = getattr(op, "__module__", None) or ""
-    if registry.facts_of(op).many_outputs:
+    facts = registry.facts_of(op)
+    if facts.many_outputs:
         return False
+    if facts.elementwise or facts.real_output:
+        return True                    # builtin abs, a user's elementwise or real-valued op
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True
     return module.startswith("numpy") or module == "sct.runtime.nn"

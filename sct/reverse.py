@@ -1528,7 +1528,7 @@ class Transformer:
                 if line == last_line:
                     stmts = stmts[1:]            # the same line's comment is already there
                 last_line = line
-            elif line is not None and line != last_line and depth == 0:
+            elif line is not None and line != last_line:
                 out.append(self.line_comment(line, ""))
                 last_line = line
             elif line == last_line:
