@@ -809,7 +809,15 @@ def check_recurrent_state(state, X, hidden, name, what):
 def recurrent_initial(state, X, hidden, name, what):
     """The state a recurrent layer starts from: the stored one, one row per observation."""
     batch = check_recurrent_state(state, X, hidden, name, what)
-    return state + np.zeros((batch, hidden))
+    dtype = state_dtype(state, X)
+    return state.astype(dtype) + np.zeros((batch, hidden), dtype)
+
+
+def state_dtype(state, X):
+    """The dtype a recurrent state runs in: the data's when it is a narrower float (a float32
+    network keeps float32, as MATLAB's single data with a double state gives single)."""
+    x, s = np.result_type(X), np.result_type(state)
+    return x if x.kind == "f" and s.kind == "f" and x.itemsize < s.itemsize else s
 
 
 def _state_value(value, hidden, name, what):
@@ -1032,4 +1040,4 @@ def concatenationLayer(dim: int, numInputs: int, Name: str = "") -> Layer:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(check_recurrent_state)
+nondifferentiable(check_recurrent_state, state_dtype)

@@ -104,3 +104,23 @@ def test_refusal_in_a_loop_body_names_its_line():
     with pytest.raises(sct.SctError, match="out\\[...\\] \\+= ...") as info:
         dlfeval(augmented_slice_in_loop, dlarray(np.ones((3, 4))))
     assert info.value.lineno == augmented_slice_in_loop.__code__.co_firstlineno + 4
+
+
+def recurrent_loss(net, X, T):
+    Y, state = sct.forward(net, X)
+    loss = sct.mse(Y, T)
+    return loss, dlgradient(loss, net.Learnables), state
+
+
+@pytest.mark.parametrize("layer", [sct.lstmLayer, sct.gruLayer])
+def test_a_float32_recurrent_network_stays_float32(layer):
+    # the stored initial state is float64; float32 data and learnables keep the network float32
+    net = sct.dlnetwork([sct.sequenceInputLayer(3), layer(4, OutputMode="last"), sct.fullyConnectedLayer(2)],
+                        Seed=0)
+    net = sct.dlupdate(lambda p: p.astype(np.float32), net)
+    X = dlarray(np.random.default_rng(0).standard_normal((5, 6, 3)).astype(np.float32))
+    assert sct.predict(net, X).dtype == np.float32
+    loss, grads, state = dlfeval(recurrent_loss, net, X, np.zeros((5, 2), np.float32))
+    assert loss.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in grads.Value)
+    assert all(v.dtype == np.float32 for v in state.Value)
