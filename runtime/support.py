@@ -628,6 +628,7 @@ class CompilerHooks:
     time.  The compiler installs these when it is imported (sct.transform_calls): the runtime
     never imports the compiler."""
     vjp_pair = vjp_method_pair = vjp_init_pair = jvp_call_impl = op_jvp_impl = None
+    primal_call = primal_method = None
     changes_arguments = None          # whether a user function may change its arguments in place
 
 
@@ -647,6 +648,17 @@ def vjp_method(obj, name, active, *args, **kwargs):
 def vjp_init(cls, active, *args, **kwargs):
     """``(forward, adjoint)`` for building ``cls(*args)`` into a new object given first."""
     return HOOKS.vjp_init_pair(cls, active, args, kwargs)
+
+
+def primal_call(fn, active, *args, **kwargs):
+    """``fn(*args, **kwargs)`` run as generated code (its dlgradient sites with their sweeps)
+    where no sweep of the caller differentiates through the call: no pair, no residuals."""
+    return HOOKS.primal_call(fn, active, args, kwargs)
+
+
+def primal_method(obj, name, active, *args, **kwargs):
+    """Like :func:`primal_call` for ``obj.name(*args[1:])`` (``args[0]`` is ``obj``)."""
+    return HOOKS.primal_method(obj, name, active, args, kwargs)
 
 
 def jvp_call(fn, args, tangents, **kwargs):

@@ -141,6 +141,10 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("site", obj=target)
     if target is extractdata or target is rt_support.stop_gradient:
         return CallInfo("stop", obj=target)
+    if target is rt_support.primal_call or target is rt_support.primal_method:
+        # only the code dlfeval runs calls these, and it is never differentiated again
+        raise CompileError("internal error: code with rt.primal_call is being differentiated; "
+                           "please report this with the function's source", None, None, "rt.primal_call")
     if target is dlarray:
         return CallInfo("create", obj=target)
     rule = registry.lookup(target)

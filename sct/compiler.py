@@ -232,12 +232,15 @@ _COMPILING = threading.RLock()
 
 
 def compile_function(fn, kinds: Sequence, mode: str = "entry",
-                     active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False) -> Compiled:
+                     active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False,
+                     called: bool = False, primal_calls: bool = True) -> Compiled:
     """Generate, print and compile the differentiated form of ``fn``.
 
     ``mode`` is "entry" (the function dlfeval runs: its dlgradient sites get
     sweeps) or "vjp" (a function called from differentiated code: a forward
-    that keeps what its adjoint needs, and the adjoint).
+    that keeps what its adjoint needs, and the adjoint).  ``called``: an entry run for a
+    call from generated code (its writes to arguments are checked as a helper's);
+    ``primal_calls``: False where the entry's code is differentiated again.
     """
     try:
         with _COMPILING:
@@ -250,7 +253,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
             if collecting:
                 gc.disable()
             try:
-                return _compile_function(fn, kinds, mode, active_mask, returns_self)
+                return _compile_function(fn, kinds, mode, active_mask, returns_self, called, primal_calls)
             finally:
                 if collecting:
                     gc.enable()
@@ -269,7 +272,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
 
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
-                      returns_self: bool) -> Compiled:
+                      returns_self: bool, called: bool = False, primal_calls: bool = True) -> Compiled:
     fdef, filename, _ = function_ast(fn)
     if returns_self:       # __init__ builds its first argument: differentiate it as the result
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
@@ -333,13 +336,15 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     # sct's own generated code and runtime manage their writes (the tape) themselves
     trusted = getattr(fn, "__sct_generated__", False) or \
         (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated"))
+    alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     if not trusted:
-        lower_mutations(fdef, resolver, mode, param_kinds, owned, rt_name)
+        lower_mutations(fdef, resolver, alias_mode, param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | {n.id for n in gast.walk(fdef)
                                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     use_custom_backwards(fdef, first, rt_name)
-    force = set() if trusted else check_writes(fdef, resolver, mode, param_kinds, owned, first, filename)
+    force = set() if trusted else check_writes(fdef, resolver, alias_mode, param_kinds, owned, first,
+                                               filename)
     if not trusted:
         inplace_updates(fdef, rt_name)
     fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)
@@ -364,7 +369,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if mode == "jvp":
         if any(info.kind == "site" for info in activity.calls.values()):
             # forward over reverse: forward-differentiate the code dlfeval would run
-            entry = compile_function(fn, kinds, mode="entry")
+            entry = compile_function(fn, kinds, mode="entry", called=called, primal_calls=False)
             return compile_function(entry.entry, kinds, mode="jvp", active_mask=active_mask)
         from .tangent import TangentTransformer
         tangent_fn = TangentTransformer(fdef, filename, activity, namer, numpy_name, RT_NAMES,
@@ -373,6 +378,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     else:
         transformer = Transformer(fn, fdef, filename, activity, resolver, namer, mode, numpy_name,
                                   RT_NAMES, rt_name)
+        transformer.primal_calls = transformer.primal_calls and primal_calls
         generated = transformer.build()
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]

@@ -29,8 +29,13 @@ def _dtype_str(dtype) -> str:
     return s
 
 
-def kind_of(x: Any, traced: bool = False) -> Tuple:
-    """``traced``: count float arrays as traced (calls inside compiled code)."""
+def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
+    """``traced``: count float arrays as traced (calls inside compiled code).
+
+    A container or object met again inside one call (residuals of generated code share
+    their parts: a tree of millions of nodes over a few thousand objects at third order)
+    is read once: ``_memo`` maps its id to ``(the object, its kind)`` (the object held, so
+    its id is not reused while the call runs)."""
     cls = type(x)
     if cls is dlarray:
         data = x._data
@@ -51,23 +56,35 @@ def kind_of(x: Any, traced: bool = False) -> Tuple:
         if traced and isinstance(x, (float, complex)):
             return ("dl", np.dtype(type(x)).str, 0)
         return ("num", np.dtype(type(x)).str if isinstance(x, (int, float, complex)) else None, type(x))
+    if _memo is None:
+        _memo = {}
+    else:
+        seen = _memo.get(id(x))
+        if seen is not None and seen[0] is x:
+            return seen[1]
+    kind = _container_kind(x, traced, _memo)
+    _memo[id(x)] = (x, kind)
+    return kind
+
+
+def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if isinstance(x, (list, tuple)):
         if hasattr(type(x), "_fields"):
-            return ("obj", type(x), tuple((f, kind_of(getattr(x, f), traced)) for f in x._fields))
-        return ("seq", type(x), tuple(kind_of(v, traced) for v in x))
+            return ("obj", type(x), tuple((f, kind_of(getattr(x, f), traced, memo)) for f in x._fields))
+        return ("seq", type(x), tuple([kind_of(v, traced, memo) for v in x]))
     if isinstance(x, dict):
         try:
-            items = tuple((k, kind_of(v, traced)) for k, v in x.items())
+            items = tuple((k, kind_of(v, traced, memo)) for k, v in x.items())
         except TypeError:
             return ("const", type(x))
         return ("map", type(x), items)
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced))
+        return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))
                                       for f in dataclasses.fields(x)))   # (None: not built yet)
     if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
                                    types.BuiltinFunctionType, types.MethodType, np.ufunc)):
         return ("const", type(x) if not isinstance(x, type) else x)
     if hasattr(x, "__dict__"):
-        return ("obj", type(x), tuple((k, kind_of(v, traced)) for k, v in sorted(vars(x).items())
+        return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
     return ("const", type(x))

@@ -59,6 +59,8 @@ class VjpCall:
     bwd: str
     residuals: str
     args: List                # what the forward receives, in order (adjoints come back alike)
+    primal: Optional[gast.AST] = None   # the call's value alone (rt.primal_call/primal_method),
+                                        # where no sweep differentiates through it (entry mode)
 
 
 @dataclass
@@ -127,6 +129,10 @@ class Transformer:
         self.fname = fdef.name
         self.relevant: Optional[Set[str]] = None
         self.effects_start = namer.fresh("effects_start")   # where recomputations replay from
+        # entry mode: a helper call no sweep differentiates through runs its code as dlfeval
+        # would (no pair, no residuals); off where the entry is differentiated again (jvp)
+        self.primal_calls = mode == "entry"
+        self._in_forward = False
 
     # --- helpers --------------------------------------------------------------------------
     def fail(self, node, message: str, construct: str):
@@ -217,7 +223,11 @@ class Transformer:
                            value=call(self.rt(maker), maker_args + [mask] + args, keywords),
                            type_comment=None)
         run = assign_pair(t, residuals, call(fwd, args, keywords))
-        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args)
+        primal = None
+        if maker in ("vjp", "vjp_method") and id(s) not in self.site_calls:
+            primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
+                          maker_args + [copy.deepcopy(mask)] + args, keywords)
+        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
         self.vjp_calls[id(s)] = parts
         return parts
 
@@ -1468,7 +1478,11 @@ class Transformer:
 
     # --- forward ------------------------------------------------------------------------------------
     def forward_function(self) -> gast.FunctionDef:
-        body = self.forward_block(self.fdef.body, 0)
+        self._in_forward = True
+        try:
+            body = self.forward_block(self.fdef.body, 0)
+        finally:
+            self._in_forward = False
         head: List = []
         if self.site_records:         # recomputing sweeps replay this call's effects
             head.append(assign(self.effects_start, call(self.rt("effect_position"))))
@@ -1561,6 +1575,12 @@ class Transformer:
                 info = self.act.call_info(value)
                 if self.uses_vjp(s):
                     parts = self.vjp_parts(s)
+                    if parts.primal is not None and self.primal_calls and self._in_forward and \
+                            parts.bwd not in self.needed_final and parts.residuals not in self.needed_final:
+                        new = assign(t, parts.primal)        # no sweep reads its adjoint
+                        new.lineno = s.lineno
+                        out.append(new)
+                        return out
                     if depth > 0:
                         for name in (parts.residuals, parts.bwd):
                             if name in self.needed_final:

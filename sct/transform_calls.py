@@ -65,6 +65,48 @@ def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool
     return compiled
 
 
+def _compiled_primal(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
+    """``fn`` compiled as dlfeval would run it, for a call from generated code that no sweep
+    differentiates through (its arguments' writes are checked as a helper's)."""
+    kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
+    active = tuple(bool(m) for m in active)
+    key = ("primal", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version())
+    compiled = HELPERS.lookup(key, fn)
+    if compiled is None:
+        compiled = compile_function(fn, kinds, mode="entry", active_mask=active, called=True)
+        HELPERS.insert(key, compiled)
+    _seen(compiled)
+    return compiled
+
+
+def primal_call(fn, active, args, kwargs):
+    """``fn(*args, **kwargs)`` from generated code where no sweep needs its adjoint: a
+    Python function runs as generated entry code (no pair, no residuals); anything else
+    runs the forward of its pair."""
+    from .accelerate import AcceleratedFunction
+    if isinstance(fn, AcceleratedFunction):
+        fn = fn.fn
+    _refuse_forward_mode_entry(fn)
+    if type(fn) is types.FunctionType and getattr(fn, "__sct_closure__", None) is None and \
+            not getattr(fn, "__sct_generated__", False) and len(active) == len(args):
+        return _compiled_primal(fn, args, active).entry(*args, **kwargs)
+    fwd, _ = vjp_pair(fn, active, args, kwargs)
+    return fwd(*args, **kwargs)[0]
+
+
+def primal_method(obj, name, active, args, kwargs):
+    """Like :func:`primal_call` for ``obj.name(*args[1:])`` (``args[0]`` is ``obj``)."""
+    if not isinstance(obj, Closure) and len(active) == len(args):
+        method = getattr(obj, name)
+        if type(method) is types.MethodType and method.__self__ is obj and \
+                type(method.__func__) is types.FunctionType:
+            from .runtime.layers import has_custom_backward
+            if not (has_custom_backward(obj) and name in ("predict", "forward", "__call__")):
+                return _compiled_primal(method.__func__, args, active).entry(*args, **kwargs)
+    fwd, _ = vjp_method_pair(obj, name, active, args, kwargs)
+    return fwd(*args, **kwargs)[0]
+
+
 def function_identity(fn) -> Tuple:
     """What, besides guarded names, decides a function's generated code (the function itself
     is checked by the guards of ``Compiled.valid(fn)``: see sct.cache)."""
@@ -530,6 +572,8 @@ _support.HOOKS.vjp_method_pair = vjp_method_pair
 _support.HOOKS.vjp_init_pair = vjp_init_pair
 _support.HOOKS.jvp_call_impl = jvp_call_impl
 _support.HOOKS.op_jvp_impl = op_jvp_impl
+_support.HOOKS.primal_call = primal_call
+_support.HOOKS.primal_method = primal_method
 from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
 
 _support.HOOKS.changes_arguments = _changes_arguments
