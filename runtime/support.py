@@ -130,6 +130,21 @@ def index_adjoint(grad, x, idx):
     return out
 
 
+def index_add(total, grad, x, idx):
+    """``total + index_adjoint(grad, x, idx)``, adding into ``total`` in place where it is a
+    buffer of x's shape and dtype (the optimiser, sct/optimize.py, emits this only for an
+    adjoint that nothing else holds: one buffer per sweep instead of one per element or slice).
+    Fancy indices, other dtypes and containers: the out-of-place sum, the same numbers."""
+    if _is_zero(total):
+        return index_adjoint(grad, x, idx)
+    if type(total) is np.ndarray and type(x) is np.ndarray and total.shape == x.shape and \
+            total.dtype == x.dtype and x.dtype.kind in "fc" and \
+            getattr(grad, "dtype", None) == x.dtype and not _needs_add_at(idx):
+        total[idx] += grad
+        return total
+    return total + index_adjoint(grad, x, idx)
+
+
 def setitem(x, idx, value):
     """``x[idx] = value`` without mutating ``x`` (value semantics, as in MATLAB)."""
     if isinstance(x, list):
@@ -867,6 +882,11 @@ def _broadcast_like_rule(g, ans, value, like):
 @defrule(index_adjoint, wrt=("grad",))
 def _index_adjoint_rule(g, ans, grad, x, idx):
     return getitem_or_zero(g, idx)
+
+
+@defrule(index_add, wrt=("total", "grad"))
+def _index_add_rule(g, ans, total, grad, x, idx):
+    return unbroadcast(g, total), getitem_or_zero(g, idx)
 
 
 @defrule(getitem_or_zero, wrt=("grad",))

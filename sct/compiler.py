@@ -27,6 +27,7 @@ from .emit import to_source
 from .errors import CompileError
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .optimize import optimize
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 
@@ -356,6 +357,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         transformer = Transformer(fn, fdef, filename, activity, resolver, namer, mode, numpy_name,
                                   RT_NAMES, rt_name)
         generated = transformer.build()
+    optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"

@@ -53,7 +53,8 @@ _linear("value", rt_support.broadcast_like)
 _linear("grad", rt_numpy_ops.reduction_broadcast, rt_numpy_ops.reduction_sum, rt_numpy_ops.tie_scaled)
 _linear("a", rt_numpy_ops.reshape_method, rt_numpy_ops.transpose_method)
 # Ops linear in several arguments jointly: the op of the tangents.
-JOINT_LINEAR = {rt_support.add_grad: ("a", "b"), rt_support.setitem: ("x", "value")}
+JOINT_LINEAR = {rt_support.add_grad: ("a", "b"), rt_support.setitem: ("x", "value"),
+                rt_support.index_add: ("total", "grad")}
 
 
 class TangentTransformer:
