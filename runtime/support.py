@@ -56,6 +56,36 @@ def unbroadcast(grad, like):
     return grad
 
 
+def unbroadcast_product(a, b, like):
+    """``unbroadcast(a * b, like)`` as one contraction where the product would be summed over
+    broadcast axes (a slice times a kernel weight, summed to the weight's shape): no
+    temporary of the product's full shape.  Other cases: the product and unbroadcast."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
+            a.dtype.kind in "fc" and a.ndim == b.ndim and a.ndim <= 26:
+        shape = np.shape(like)
+        try:
+            full = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            full = None
+        if full is not None and len(shape) <= len(full) and full != shape:
+            extra = len(full) - len(shape)
+            target = (1,) * extra + tuple(shape)
+            if all(t == n or t == 1 for t, n in zip(target, full)):
+                letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                la, lb, out = [], [], []
+                for k, (n, t) in enumerate(zip(full, target)):
+                    shared, own = letters[k], letters[26 + k]
+                    # an axis of size 1 in one operand only: its own letter (a sum over one item)
+                    la.append(shared if a.shape[k] == n else own)
+                    lb.append(shared if b.shape[k] == n else own)
+                    if t == n and n != 1:
+                        out.append(shared)
+                spec = "".join(la) + "," + "".join(lb) + "->" + "".join(out)
+                result = np.einsum(spec, a, b, optimize=True)
+                return np.reshape(result, shape) if shape else result[()]
+    return unbroadcast(a * b, like)
+
+
 def _fit_zero_or_broadcast(grad, shape):
     # An adjoint computed from a zero adjoint can have a partial shape (0.0 * b has
     # b's shape); it is zero, so zeros of the right shape are its exact value.
@@ -882,6 +912,12 @@ def _broadcast_like_rule(g, ans, value, like):
 @defrule(index_adjoint, wrt=("grad",))
 def _index_adjoint_rule(g, ans, grad, x, idx):
     return getitem_or_zero(g, idx)
+
+
+@defrule(unbroadcast_product, wrt=("a", "b"))
+def _unbroadcast_product_rule(g, ans, a, b, like):
+    return unbroadcast(broadcast_like(g, a * b) * np.conj(b), a), \
+        unbroadcast(broadcast_like(g, a * b) * np.conj(a), b)
 
 
 @defrule(index_add, wrt=("total", "grad"))

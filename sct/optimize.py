@@ -47,6 +47,7 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
     if _has_scope_statements(fn):
         return
     fn.body = ZeroFacts(rt_name).run(fn.body)
+    contract_products(fn, rt_name)
     accumulate_in_place(fn, rt_name)
     dead_assignments(fn, rt_name)
 
@@ -294,6 +295,21 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
                                                                        annotation=None, type_comment=None),
                                                        attr="index_add", ctx=gast.Load()),
                                    args=[total, grad, x, idx], keywords=[])
+
+
+# --- contraction instead of a product summed by unbroadcast ---------------------------------------
+
+def contract_products(fn: gast.FunctionDef, rt_name: str) -> None:
+    """``rt.unbroadcast(a * b, like)`` (names) becomes ``rt.unbroadcast_product(a, b, like)``: one
+    contraction, without the product's full-shape temporary where it is summed over."""
+    for node in _walk_no_defs(fn.body):
+        if _rt_call(node, rt_name, "unbroadcast") and len(node.args) == 2 and not node.keywords:
+            product, like = node.args
+            if isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult) and \
+                    isinstance(product.left, gast.Name) and isinstance(product.right, gast.Name) and \
+                    isinstance(like, gast.Name):
+                node.func.attr = "unbroadcast_product"
+                node.args = [product.left, product.right, like]
 
 
 # --- dead assignments ---------------------------------------------------------------------------

@@ -144,25 +144,30 @@ def _run(fun, args, optimize, monkeypatch):
     return _data(out), text
 
 
-def _identical(a, b):
+def _identical(a, b, exact=True):
     if isinstance(a, list):
         assert len(a) == len(b)
         for u, v in zip(a, b):
-            _identical(u, v)
+            _identical(u, v, exact)
     elif isinstance(a, dict):
         assert a.keys() == b.keys()
         for k in a:
-            _identical(a[k], b[k])
+            _identical(a[k], b[k], exact)
     else:
         assert a.dtype == b.dtype and a.shape == b.shape
-        assert np.array_equal(a, b), (a, b)
+        if exact:
+            assert np.array_equal(a, b), (a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("fun, args", PROGRAMS, ids=[f.__name__ for f, _ in PROGRAMS])
 def test_optimised_and_plain_code_give_identical_results(fun, args, monkeypatch):
     on, text_on = _run(fun, args, True, monkeypatch)
     off, text_off = _run(fun, args, False, monkeypatch)
-    _identical(on, off)
+    # a product summed over broadcast axes becomes one contraction (einsum): the same
+    # sum in another order, so equal to rounding; everything else is bit for bit
+    _identical(on, off, exact=fun is not shifted_conv)
     if fun in (rosen_grad, shifted_conv, scalar_loop, fancy_repeat, float32_slices, model_loss):
         assert text_on != text_off, "the optimiser changed nothing"
 
