@@ -54,8 +54,8 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
 
 def _has_scope_statements(fn) -> bool:
     """global/nonlocal, or a call that could read the frame's names (locals(), vars(), eval)."""
-    for n in _walk_no_defs(fn.body):
-        if isinstance(n, (gast.Global, gast.Nonlocal)):
+    for n in gast.walk(fn):
+        if isinstance(n, (gast.Global, gast.Nonlocal)):     # here or in a nested function
             return True
         if isinstance(n, gast.Name) and n.id in ("locals", "vars", "eval", "exec", "dir"):
             return True
