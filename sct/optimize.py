@@ -112,6 +112,17 @@ def _jumps(stmts) -> bool:
     return False
 
 
+def _is_comment(s) -> bool:
+    from .emit import COMMENT
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and \
+        isinstance(s.value.value, str) and s.value.value.startswith(COMMENT)
+
+
+def _block(stmts: List) -> List:
+    """A body that prints as one: ``pass`` added where only comments are left."""
+    return stmts if any(not _is_comment(s) for s in stmts) else stmts + [gast.Pass()]
+
+
 def _merge(a: Facts, b: Facts) -> Facts:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
@@ -214,8 +225,8 @@ class ZeroFacts:
             body, body_out = self.block(s.body, body_facts, rewrite)
             orelse, else_out = self.block(s.orelse, else_facts, rewrite)
             if rewrite:
-                s.body = body or [gast.Pass()]
-                s.orelse = orelse
+                s.body = _block(body)
+                s.orelse = orelse if any(not _is_comment(k) for k in orelse) else []
             return [s], _merge(body_out, else_out)
         if isinstance(s, (gast.For, gast.While)):
             stored = _stored([s])
@@ -236,7 +247,7 @@ class ZeroFacts:
                     head = {k: v for k, v in facts.items() if k not in stored}
             body, _ = self.block(s.body, head, rewrite)
             if rewrite:
-                s.body = body or [gast.Pass()]
+                s.body = _block(body)
             return [s], dict(head)
         stored = _stored([s])
         return [s], {k: v for k, v in facts.items() if k not in stored}
@@ -348,10 +359,15 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
                 for field in ("body", "orelse", "finalbody"):
                     inner = getattr(s, field, None)
                     if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
-                        setattr(s, field, sweep(inner) or ([gast.Pass()] if field == "body" else []))
+                        kept = sweep(inner)
+                        if field == "body" or (field == "finalbody" and kept):
+                            kept = _block(kept)
+                        elif field == "orelse" and kept and not any(not _is_comment(k) for k in kept):
+                            kept = []
+                        setattr(s, field, kept)
                 out.append(s)
             return out
 
-        fn.body = sweep(fn.body) or [gast.Pass()]
+        fn.body = _block(sweep(fn.body))
         if not removed[0]:
             return

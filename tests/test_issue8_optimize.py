@@ -357,3 +357,27 @@ def test_hvp_float32_and_bound_method():
 def test_hvp_refuses_a_direction_of_another_shape():
     with pytest.raises(sct.SctError if hasattr(sct, "SctError") else Exception, match="direction"):
         sct.hvp(rosen, np.ones(3), np.ones(4))
+
+
+def unused_branch_value(x):
+    v0 = x - np.cos(x)
+    v2 = np.abs(x + np.cos(v0))
+    if np.sum(v0) > -0.83:
+        v3 = v2
+    else:
+        v3 = v0 - (-v0)
+    v4 = v0
+    for i in range(2):
+        v4 = v0 * 0.5
+    return np.sum(v4 ** 2)
+
+
+def test_a_branch_left_with_only_comments_still_compiles():
+    """Forward mode: the dead ``v3 = v2`` goes, its branch keeps a ``pass`` (it printed an empty
+    ``if`` body, a syntax error, before)."""
+    x, v = np.array([-0.16, 0.83, 0.036, 0.67]), np.array([0.71, -0.34, 0.046, 0.72])
+    y, jv = sct.jvp(unused_branch_value, x, v)
+    assert "pass" in sct.jvp_source(unused_branch_value, x, v)
+    h = 1e-6
+    fd = (unused_branch_value(x + h * v) - unused_branch_value(x - h * v)) / (2 * h)
+    assert_close(np.asarray(extractdata(jv)), fd, rtol=1e-6, atol=1e-8)
