@@ -56,6 +56,36 @@ def unbroadcast(grad, like):
     return grad
 
 
+def unbroadcast_product(a, b, like):
+    """``unbroadcast(a * b, like)`` as one contraction where the product would be summed over
+    broadcast axes (a slice times a kernel weight, summed to the weight's shape): no
+    temporary of the product's full shape.  Other cases: the product and unbroadcast."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
+            a.dtype.kind in "fc" and a.ndim == b.ndim and a.ndim <= 26:
+        shape = np.shape(like)
+        try:
+            full = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            full = None
+        if full is not None and len(shape) <= len(full) and full != shape:
+            extra = len(full) - len(shape)
+            target = (1,) * extra + tuple(shape)
+            if all(t == n or t == 1 for t, n in zip(target, full)):
+                letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                la, lb, out = [], [], []
+                for k, (n, t) in enumerate(zip(full, target)):
+                    shared, own = letters[k], letters[26 + k]
+                    # an axis of size 1 in one operand only: its own letter (a sum over one item)
+                    la.append(shared if a.shape[k] == n else own)
+                    lb.append(shared if b.shape[k] == n else own)
+                    if t == n and n != 1:
+                        out.append(shared)
+                spec = "".join(la) + "," + "".join(lb) + "->" + "".join(out)
+                result = np.einsum(spec, a, b, optimize=True)
+                return np.reshape(result, shape) if shape else result[()]
+    return unbroadcast(a * b, like)
+
+
 def _fit_zero_or_broadcast(grad, shape):
     # An adjoint computed from a zero adjoint can have a partial shape (0.0 * b has
     # b's shape); it is zero, so zeros of the right shape are its exact value.
@@ -128,6 +158,21 @@ def index_adjoint(grad, x, idx):
     else:
         out[idx] = grad
     return out
+
+
+def index_add(total, grad, x, idx):
+    """``total + index_adjoint(grad, x, idx)``, adding into ``total`` in place where it is a
+    buffer of x's shape and dtype (the optimiser, sct/optimize.py, emits this only for an
+    adjoint that nothing else holds: one buffer per sweep instead of one per element or slice).
+    Fancy indices, other dtypes and containers: the out-of-place sum, the same numbers."""
+    if _is_zero(total):
+        return index_adjoint(grad, x, idx)
+    if type(total) is np.ndarray and type(x) is np.ndarray and total.shape == x.shape and \
+            total.dtype == x.dtype and x.dtype.kind in "fc" and \
+            getattr(grad, "dtype", None) == x.dtype and not _needs_add_at(idx):
+        total[idx] += grad
+        return total
+    return total + index_adjoint(grad, x, idx)
 
 
 def setitem(x, idx, value):
@@ -870,32 +915,43 @@ def field_adjoint_transpose(grad, record, name, index):
 
 # --- rules of the functions above ----------------------------------------------------
 
-@defrule(unbroadcast, wrt=("grad",))
+@defrule(unbroadcast, wrt=("grad",), linear="grad")
 def _unbroadcast_rule(g, ans, grad, like):
     return broadcast_like(g, grad)
 
 
-@defrule(broadcast_like, wrt=("value",))
+@defrule(broadcast_like, wrt=("value",), linear="value")
 def _broadcast_like_rule(g, ans, value, like):
     return unbroadcast(g, value)
 
 
-@defrule(index_adjoint, wrt=("grad",))
+@defrule(index_adjoint, wrt=("grad",), linear="grad")
 def _index_adjoint_rule(g, ans, grad, x, idx):
     return getitem_or_zero(g, idx)
 
 
-@defrule(getitem_or_zero, wrt=("grad",))
+@defrule(unbroadcast_product, wrt=("a", "b"))
+def _unbroadcast_product_rule(g, ans, a, b, like):
+    return unbroadcast(broadcast_like(g, a * b) * np.conj(b), a), \
+        unbroadcast(broadcast_like(g, a * b) * np.conj(a), b)
+
+
+@defrule(index_add, wrt=("total", "grad"), joint_linear=("total", "grad"))
+def _index_add_rule(g, ans, total, grad, x, idx):
+    return unbroadcast(g, total), getitem_or_zero(g, idx)
+
+
+@defrule(getitem_or_zero, wrt=("grad",), linear="grad")
 def _getitem_or_zero_rule(g, ans, grad, idx):
     return index_adjoint(g, grad, idx)
 
 
-@defrule(item_adjoint, wrt=("grad",))
+@defrule(item_adjoint, wrt=("grad",), linear="grad")
 def _item_adjoint_rule(g, ans, grad, idx, like):
     return index_adjoint(g, grad, idx)
 
 
-@defrule(setitem, wrt=("x", "value"))
+@defrule(setitem, wrt=("x", "value"), joint_linear=("x", "value"))
 def _setitem_rule(g, ans, x, idx, value):
     # repeated advanced indices: only the last item written to a position reaches it
     return zero_at(g, idx), unbroadcast(masked(getitem_or_zero(g, idx), last_writes(x, idx, value)), value)
@@ -951,7 +1007,7 @@ def _into_rule(g, ans, value, out):
     return unbroadcast(g, value)
 
 
-@defrule(zero_at, wrt=("grad",))
+@defrule(zero_at, wrt=("grad",), linear="grad")
 def _zero_at_rule(g, ans, grad, idx):
     return zero_at(g, idx)
 
@@ -991,7 +1047,7 @@ def _drop_attribute_rule(g, ans, grad, name):
     return drop_attribute(g, name)
 
 
-@defrule(adjoint_or_zeros, wrt=("grad",))
+@defrule(adjoint_or_zeros, wrt=("grad",), linear="grad")
 def _adjoint_or_zeros_rule(g, ans, grad, like):
     return g
 
@@ -1006,12 +1062,12 @@ def _total_rule(g, ans, x):
     return broadcast_like(g, x)
 
 
-@defrule(add_grad, wrt=("a", "b"))
+@defrule(add_grad, wrt=("a", "b"), joint_linear=("a", "b"))
 def _add_grad_rule(g, ans, a, b):
     return g, g
 
 
-@defrule(project, wrt=("grad",))
+@defrule(project, wrt=("grad",), linear="grad")
 def _project_rule(g, ans, grad, x):
     return project_transpose(g, grad)
 
@@ -1423,12 +1479,12 @@ def _list_pad_rule(g, ans, grad, before, after):
     return getitem_or_zero(g, slice(before, len(ans) - after))
 
 
-@defrule(list_head, wrt=("grad",))
+@defrule(list_head, wrt=("grad",), linear="grad")
 def _list_head_rule(g, ans, grad, head):
     return list_pad(g, 0, len(grad) - len(head))
 
 
-@defrule(list_tail, wrt=("grad",))
+@defrule(list_tail, wrt=("grad",), linear="grad")
 def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 

@@ -28,6 +28,7 @@ from .emit import to_source
 from .errors import CompileError
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .optimize import optimize
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 
@@ -380,6 +381,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                   RT_NAMES, rt_name)
         transformer.primal_calls = transformer.primal_calls and primal_calls
         generated = transformer.build()
+    optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"

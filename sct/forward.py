@@ -249,8 +249,9 @@ def _hvp_kernel(fun, before, after, x, v):
 def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
     """The Hessian-vector product of the real scalar ``fun`` at ``x`` along ``v``.
 
-    Computed as the gradient of ``<grad fun(x), v>`` (reverse over reverse: two
-    generated sweeps, the second differentiating the first).
+    Computed forward over reverse: the generated gradient of ``fun`` differentiated in
+    forward mode along ``v`` (its forward sweep runs once); where forward mode cannot
+    follow the code yet, as the gradient of ``<grad fun(x), v>`` (reverse over reverse).
 
     >>> def f(x):
     ...     return np.sum(x ** 3)
@@ -265,6 +266,44 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
 
 
 def _hvp(fun: Callable, x, v):
+    from .runtime import effects
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
-    return dlfeval(_hvp_kernel, function, before, after, x, np.asarray(extractdata(v), dtype=x.dtype))
+    v = np.asarray(extractdata(v), dtype=x.dtype)
+    if v.shape != x.shape:
+        raise SctError(f"hvp: a direction of shape {v.shape} for x of shape {x.shape}")
+    with effects.held():           # fun's effects (draws, prints) happen once in all
+        start = effects.effect_position()
+        try:
+            return dlarray(_hvp_forward_over_reverse(function, before, after, extractdata(x), v))
+        except CompileError:       # something forward mode cannot follow yet: reverse over reverse
+            pass
+        effects.replay_from(start)
+        try:
+            return dlfeval(_hvp_kernel, function, before, after, x, v)
+        finally:
+            effects.replay_end()
+
+
+def _hvp_forward_over_reverse(function, before, after, x, v):
+    """H v as the tangent of the generated gradient along ``v`` (forward over reverse).
+
+    The forward sweep of ``function`` runs once, forward-differentiated (its values and
+    their tangents along ``v``); then the adjoint sweep, forward-differentiated, from the
+    seed 1 (tangent zero): its tangent is H v.  Nothing runs twice, and no second reverse
+    sweep is taped.
+    """
+    from .runtime.dlarray import unwrap
+    from .runtime.support import ZERO, project, seed
+    from .transform_calls import jvp_call_impl, vjp_pair
+    before, after = unwrap(before), unwrap(after)
+    args = tuple(before) + (x,) + tuple(after)
+    position = len(before)
+    active = tuple(i == position for i in range(len(args)))
+    fwd, bwd = vjp_pair(function, active, args, {})
+    tangents = tuple(v if i == position else ZERO for i in range(len(args)))
+    (y, residuals), (_, dot_residuals) = jvp_call_impl(fwd, args, tangents, {})
+    if np.iscomplexobj(y) or np.size(y) != 1:
+        raise SctError("hvp: fun must return a real scalar")
+    _, dot_grads = jvp_call_impl(bwd, (residuals, seed(y)), (dot_residuals, ZERO), {})
+    return project(dot_grads[position], x)

@@ -335,3 +335,17 @@ def test_public_defrule_takes_facts():
         registry.RULES.pop(scaled_sum, None)
         registry.FACTS.pop(scaled_sum, None)
     assert "linear" in sct.defrule.__doc__ and "elementwise" in sct.defrule.__doc__
+
+
+def test_the_adjoint_helpers_keep_their_linearity():
+    """Forward over reverse (hvp, jvp of a gradient) applies the adjoint helpers to tangents
+    instead of transposing their rules: their linearity is registered with their rules."""
+    from sct.runtime import support
+    from sct.runtime.registry import facts_of
+    for op in (support.unbroadcast, support.index_adjoint, support.getitem_or_zero, support.project,
+               support.zero_at, support.item_adjoint, support.adjoint_or_zeros):
+        assert facts_of(op).linear == ("grad",), op.__name__
+    assert facts_of(support.broadcast_like).linear == ("value",)
+    assert facts_of(support.add_grad).joint_linear == ("a", "b")
+    assert facts_of(support.setitem).joint_linear == ("x", "value")
+    assert facts_of(support.index_add).joint_linear == ("total", "grad")

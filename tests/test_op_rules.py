@@ -817,6 +817,10 @@ CASES = [
     Case(support.broadcast_like, [R(3, 1), C(np.zeros((2, 3, 4)))], complex=True),
     Case(support.index_adjoint, [R(3), C(np.zeros(5)), C((np.array([1, 1, 4]),))], complex=True),
     Case(support.index_adjoint, [R(2, 2), C(np.zeros((4, 3))), C((slice(1, 3), slice(0, 2)))]),
+    # (fancy index: the out-of-place sum; the in-place one is tested in test_issue8_optimize.py)
+    Case(support.index_add, [R(5), R(3), C(np.zeros(5)), C((np.array([1, 1, 4]),))]),
+    Case(support.unbroadcast_product, [R(2, 3, 4), R(2, 1, 4), C(np.zeros((3, 1)))]),
+    Case(support.unbroadcast_product, [R(3, 4), R(3, 4), C(np.zeros(4))]),
     Case(support.getitem_or_zero, [R(4, 3), C((slice(1, 3), 2))], complex=True),
     Case(support.setitem, [R(4, 3), C((slice(1, 3), 0)), R(2)], (0, 2), complex=True),
     Case(support.setitem, [R(4, 3), C(1), R(1)], (0, 2), note="broadcast value"),
