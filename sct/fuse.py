@@ -1,7 +1,8 @@
 """The fused backend: chains of elementwise numpy operations of generated code as one numexpr call.
 
 Off by default.  ``sct.set_backend("numexpr")`` (or the environment variable
-``SCT_BACKEND=numexpr`` when sct is imported) switches it on for code compiled from then on;
+``SCT_BACKEND=numexpr`` when sct is imported; ``SCT_FUSE_MIN_SIZE`` sets ``min_size``) switches
+it on for code compiled from then on;
 ``sct.set_backend("numpy")`` switches it off.  numexpr is an optional extra:
 ``pip install "sct-autodiff[fast]"``.
 
@@ -81,18 +82,24 @@ def active() -> bool:
 
 def _from_environment() -> None:
     value = os.environ.get("SCT_BACKEND", "").strip()
-    if value:
-        set_backend(value)
+    size = os.environ.get("SCT_FUSE_MIN_SIZE", "").strip()
+    if value or size:
+        set_backend(value or "numpy", int(size) if size else None)
 
 
 # --- the pass ---------------------------------------------------------------------------------
 
 _BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+# The numpy functions fused: those numexpr computes as fast as numpy.  numpy's own SIMD exp,
+# log, log1p, sin... (AVX2/AVX-512) are 1x-8x faster than numexpr's (the C library's, one
+# element at a time), so they stay numpy calls whose results a fused chain reads (measured
+# with numexpr 2.14, numpy 2.4, one thread; sct.runtime.fused evaluates them all the same).
+FUSED_FUNCTIONS = frozenset(["sqrt", "abs", "absolute", "fabs", "negative", "square", "reciprocal"])
 # calls that neither change their arguments nor anything else (a run's statements between a
 # value's definition and its use must be such, for the value to move to its use)
 _PURE_NUMPY = frozenset(["sum", "mean", "prod", "max", "min", "amax", "amin", "shape", "ndim", "size",
                          "dot", "matmul", "outer", "transpose", "reshape", "broadcast_to", "zeros_like",
-                         "ones_like", "zeros", "ones", "cos", "sin", "exp", "log", "tanh", "sqrt"])
+                         "ones_like", "zeros", "ones"]) | frozenset(_rt_fused.FUNCTIONS)
 _PURE_RT = frozenset(["reduction_broadcast", "reduction_sum", "seed", "unbroadcast"])
 
 
@@ -138,7 +145,7 @@ class _Fuser:
                 a, b = self.ops(node.left), self.ops(node.right)
                 return -1 if a < 0 or b < 0 else a + b + 1
             return -1
-        name = self.is_module_call(node, self.np, _rt_fused.FUNCTIONS)
+        name = self.is_module_call(node, self.np, FUSED_FUNCTIONS)
         if name is not None:
             if len(node.args) != _rt_fused.FUNCTIONS[name][0]:
                 return -1
@@ -160,6 +167,68 @@ class _Fuser:
             return True
         return self.is_module_call(node, self.rt, ("unbroadcast",)) is not None and \
             len(node.args) == 2 and isinstance(node.args[0], gast.Name) and isinstance(node.args[1], gast.Name)
+
+    def hoist(self, body: List) -> List:
+        """``d = g * np.cos(x) + h`` -> ``d_cos = np.cos(x); d = g * d_cos + h``: a numpy
+        function that is not fused gets its own statement, so the chain around it can be."""
+        out: List = []
+        for stmt in body:
+            value = getattr(stmt, "value", None)
+            target = stmt.targets[0].id if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and \
+                isinstance(stmt.targets[0], gast.Name) else "value" if isinstance(stmt, gast.Return) else None
+            if target is None or value is None or not self.numpy_tree(value) or \
+                    self.is_module_call(value, self.np, _rt_fused.FUNCTIONS):
+                out.append(stmt)
+                continue
+            hoisted: List = []
+
+            def visit(node):
+                for field, child in gast.iter_fields(node):
+                    if isinstance(child, list):
+                        setattr(node, field, [visit(c) if isinstance(c, gast.expr) else c for c in child])
+                    elif isinstance(child, gast.expr):
+                        setattr(node, field, visit(child))
+                name = self.is_module_call(node, self.np, _rt_fused.FUNCTIONS)
+                if name is not None and name not in FUSED_FUNCTIONS:
+                    fresh = self.fresh(f"{target}_{name}")
+                    hoisted.append(gast.Assign(targets=[gast.Name(id=fresh, ctx=gast.Store(), annotation=None,
+                                                                  type_comment=None)],
+                                               value=node, type_comment=None))
+                    gast.copy_location(hoisted[-1], stmt)
+                    self.loads[fresh] += 1
+                    return gast.Name(id=fresh, ctx=gast.Load(), annotation=None, type_comment=None)
+                return node
+            visit(stmt)
+            out.extend(hoisted)
+            out.append(stmt)
+        return out
+
+    def numpy_tree(self, node) -> bool:
+        """An elementwise tree in which numpy functions that are not fused may appear too."""
+        if self.ops(node) >= 0:
+            return False
+        if self.is_leaf(node):
+            return True
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            return self.numpy_tree(node.operand) or self.ops(node.operand) >= 0
+        if isinstance(node, gast.BinOp) and (isinstance(node.op, _BINOPS) or
+                                             (isinstance(node.op, gast.Pow) and self.exponent(node.right))):
+            return all(self.numpy_tree(c) or self.ops(c) >= 0 for c in (node.left, node.right))
+        name = self.is_module_call(node, self.np, _rt_fused.FUNCTIONS)
+        if name is not None and len(node.args) == _rt_fused.FUNCTIONS[name][0]:
+            return all(self.numpy_tree(a) or self.ops(a) >= 0 for a in node.args)
+        if self.is_module_call(node, self.rt, ("unbroadcast",)) and len(node.args) == 2 and \
+                isinstance(node.args[1], gast.Name):
+            return self.numpy_tree(node.args[0]) or self.ops(node.args[0]) >= 0
+        return False
+
+    def fresh(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.names:
+            name = f"{base}_{i}"
+            i += 1
+        self.names.add(name)
+        return name
 
     # statements
     def run_kind(self, stmt) -> Optional[str]:
@@ -212,6 +281,8 @@ class _Fuser:
     def function(self, fdef) -> None:
         self.loads = Counter()
         self.kept = set()                    # names read by nested scopes or declared global
+        self.names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)} | \
+            {a.id for a in gast.walk(fdef.args) if isinstance(a, gast.Name)}
         for node in gast.walk(fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 self.loads[node.id] += 1
@@ -236,6 +307,7 @@ class _Fuser:
                     self.block(inner)
             for handler in getattr(stmt, "handlers", []) or []:
                 self.block(handler.body)
+        body[:] = self.hoist(body)
         out: List = []
         i = 0
         while i < len(body):
@@ -324,6 +396,10 @@ class _Fuser:
             node.args = [self.replace(a) for a in node.args]
         elif isinstance(node, gast.Tuple):
             node.elts = [self.replace(e) for e in node.elts]
+        elif isinstance(node, gast.BinOp):
+            node.left, node.right = self.replace(node.left), self.replace(node.right)
+        elif isinstance(node, gast.UnaryOp):
+            node.operand = self.replace(node.operand)
         return node
 
     def fused_call(self, node):
