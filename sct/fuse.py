@@ -51,7 +51,9 @@ def set_backend(backend: str = "numpy", min_size: Optional[int] = None) -> None:
     (numexpr).  Code compiled before the switch is compiled again.
 
     >>> sct.set_backend("numexpr")            # doctest: +SKIP
-    >>> sct.set_backend("numpy")              # doctest: +SKIP
+    >>> sct.set_backend("numpy")              # the default: one numpy call per operation
+    >>> sct.get_backend()
+    'numpy'
     """
     name = str(backend).lower()
     if name not in BACKENDS:
@@ -72,7 +74,11 @@ def set_backend(backend: str = "numpy", min_size: Optional[int] = None) -> None:
 
 
 def get_backend() -> str:
-    """The backend chosen by :func:`set_backend` ("numpy" or "numexpr")."""
+    """The backend chosen by :func:`set_backend` ("numpy" or "numexpr").
+
+    >>> sct.get_backend()
+    'numpy'
+    """
     return _STATE["backend"]
 
 
