@@ -236,3 +236,9 @@ def make(case, inputs):
         return float(np.asarray(value.data)), [np.asarray(g.data) for g in grads]
 
     return call, result
+
+
+def make_fused(case, inputs):
+    """``make`` with sct's fused backend (numexpr) switched on: sct.set_backend("numexpr")."""
+    sct.set_backend("numexpr")
+    return make(case, inputs)

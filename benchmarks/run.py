@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 
 from cases_data import CASES, TARGETS  # noqa: E402
 
-IMPLS = ["numpy", "sct", "autograd", "jax", "jax.jit", "torch"]
+IMPLS = ["numpy", "sct", "sct_fused", "autograd", "jax", "jax.jit", "torch"]
 PEERS = ["autograd", "jax", "jax.jit", "torch"]
 
 THREAD_ENV = {

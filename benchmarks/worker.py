@@ -45,6 +45,7 @@ for p in (ROOT, HERE):
 IMPLEMENTATIONS = {
     "numpy": ("cases_numpy", "make", ("numpy",)),
     "sct": ("cases_sct", "make", ("sct",)),
+    "sct_fused": ("cases_sct", "make_fused", ("sct", "numexpr")),
     "autograd": ("cases_autograd", "make", ("autograd",)),
     "jax": ("cases_jax", "make", ("jax", "jaxlib")),
     "jax.jit": ("cases_jax", "make_jit", ("jax", "jaxlib")),

@@ -93,3 +93,11 @@ del _public
 def __dir__():
     """The public names only (PEP 562): the internal modules stay importable (``sct.cache``) but unlisted."""
     return sorted(__all__ + ["__version__"])
+
+
+# the optional fused backend for elementwise chains (numexpr), off unless chosen (issue 8)
+from .fuse import get_backend, set_backend  # noqa: E402
+from .fuse import _from_environment as _fuse_from_environment  # noqa: E402
+
+__all__ += ["set_backend", "get_backend"]
+_fuse_from_environment()        # SCT_BACKEND=numexpr

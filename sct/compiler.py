@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import gast
 import numpy as np
 
+from . import fuse as _fuse
 from . import runtime
 
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
@@ -35,11 +36,11 @@ from .reverse import Transformer
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
-    from .runtime import dlfun, effects, layers, nn  # noqa: F401  (register their rules)
+    from .runtime import dlfun, effects, fused, layers, nn  # noqa: F401  (register their rules)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
     for module in (runtime.support, runtime.numpy_ops, runtime.more_ops, runtime.nn, runtime.layers,
-                   runtime.dlfun, runtime.effects, runtime.formats):
+                   runtime.dlfun, runtime.effects, runtime.formats, runtime.fused):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:
@@ -275,6 +276,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True) -> Compiled:
     fdef, filename, _ = function_ast(fn)
+    if filename.startswith("<sct-generated") and _fuse.has_fused(fdef):   # read back: plain numpy
+        _fuse.unfuse(fdef, fn.__globals__)
     if returns_self:       # __init__ builds its first argument: differentiate it as the result
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
                                                      annotation=None, type_comment=None)))
@@ -382,6 +385,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         transformer.primal_calls = transformer.primal_calls and primal_calls
         generated = transformer.build()
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
+    if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
+        _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     source = to_source(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"

@@ -1,0 +1,250 @@
+"""Fused elementwise expressions: what ``rt.fused("sin(x) * y + 1", x, y)`` runs.
+
+sct's optional numexpr backend (``sct.set_backend("numexpr")``, see sct/fuse.py) replaces a
+straight-line chain of elementwise numpy operations of generated code by one call of
+:func:`fused`: the chain, written as a numpy expression over the chain's inputs (numpy's
+function names without ``np.``; ``unbroadcast(g, like)`` is sct's adjoint of broadcasting).
+The arguments follow the order in which the names first appear in the text.
+
+One call evaluates the chain with numexpr (one pass over memory, no temporaries of the full
+size) only where that gives numpy's result:
+
+* every array is float64 or float32 and all arrays and numpy scalars have the same dtype
+  (Python ints and floats take that dtype, as numpy does with them); no integer, bool or
+  complex data;
+* at least one array has ``min_size`` elements or more (numexpr's own cost is a few us);
+* an ``unbroadcast`` in the chain is the identity: every array has the same shape;
+* numpy's error settings are the defaults (nothing raises; underflow ignored).  A result
+  with an inf or a NaN is computed again by numpy, so numpy's values and its warnings
+  (``divide by zero``, ``invalid value``) are what the caller gets.
+
+Anything else, and any error of numexpr, runs the same expression with numpy: the fallback
+is exactly the code the chain replaced.  Elementary operations (``+ - * /``, ``sqrt``,
+``abs``, powers 2, 0.5, -1, 0, 1) round as numpy's do; transcendental functions (``exp``,
+``log``, ``tanh``...) and other powers use the C library's and may differ from numpy's
+own implementations in the last bit (relative 1e-16 in float64, 1e-7 in float32).
+
+This module never imports numexpr until a fused expression is evaluated.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .support import unbroadcast
+
+# numpy function name -> (number of arguments, the numexpr spelling as a format string)
+FUNCTIONS: Dict[str, Tuple[int, str]] = {
+    "sin": (1, "sin({0})"), "cos": (1, "cos({0})"), "tan": (1, "tan({0})"),
+    "arcsin": (1, "arcsin({0})"), "arccos": (1, "arccos({0})"), "arctan": (1, "arctan({0})"),
+    "sinh": (1, "sinh({0})"), "cosh": (1, "cosh({0})"), "tanh": (1, "tanh({0})"),
+    "arcsinh": (1, "arcsinh({0})"), "arccosh": (1, "arccosh({0})"), "arctanh": (1, "arctanh({0})"),
+    "exp": (1, "exp({0})"), "expm1": (1, "expm1({0})"), "log": (1, "log({0})"),
+    "log1p": (1, "log1p({0})"), "log10": (1, "log10({0})"), "sqrt": (1, "sqrt({0})"),
+    "abs": (1, "abs({0})"), "absolute": (1, "abs({0})"), "fabs": (1, "abs({0})"),
+    "negative": (1, "(-({0}))"), "square": (1, "(({0}) ** 2)"), "reciprocal": (1, "(({0}) ** -1)"),
+    "arctan2": (2, "arctan2({0}, {1})"),
+}
+# powers numpy computes by an elementary operation (square, sqrt, reciprocal, copy, ones)
+# and numexpr ('moderate' optimisation) too: kept as literals in the numexpr text
+EXACT_POWERS = (2, 0.5, -1, 0, 1)
+
+min_size = [32768]     # [n]: arrays smaller than this run with numpy (sct.set_backend sets it)
+
+_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_WEAK = (float, int)
+_CACHE: Dict[str, "FusedExpression"] = {}
+
+
+def expression_names(tree) -> List[str]:
+    """The argument names of a fused expression, in order of first appearance (function names
+    excluded)."""
+    seen: Dict[str, None] = {}
+
+    def visit(node):
+        if isinstance(node, ast.Call):
+            for a in node.args:
+                visit(a)
+            return
+        if isinstance(node, ast.Name):
+            seen.setdefault(node.id, None)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+    visit(tree)
+    return list(seen)
+
+
+def fused(expression: str, *args):
+    """Evaluate ``expression`` (a numpy expression) for ``args`` (see the module's docstring)."""
+    entry = _CACHE.get(expression)
+    if entry is None:
+        entry = _CACHE[expression] = FusedExpression(expression)
+    return entry(args)
+
+
+class _Unfusable(Exception):
+    pass
+
+
+class FusedExpression:
+    def __init__(self, expression: str):
+        self.expression = expression
+        tree = ast.parse(expression, mode="eval").body
+        self.names = expression_names(tree)
+        index = {n: i for i, n in enumerate(self.names)}
+        namespace = {name: getattr(np, name) for name in FUNCTIONS}
+        namespace["unbroadcast"] = unbroadcast
+        namespace["__builtins__"] = {}
+        # the numpy form: exactly the statements the chain replaced
+        self.numpy = eval("lambda %s: %s" % (", ".join(self.names), expression), namespace)
+        self.unbroadcasts: List[Tuple[int, Tuple[int, ...]]] = []
+        self.constants: List[float] = []
+        self.used: Dict[int, None] = {}          # the arguments numexpr reads (not references)
+        try:
+            self.text = self._numexpr_text(tree, index)
+        except _Unfusable:
+            self.text = None
+        self.programs: Dict[np.dtype, object] = {}
+        self.constant_arrays: Dict[np.dtype, list] = {}
+        self.has_unbroadcast = bool(self.unbroadcasts)
+        self.used = sorted(self.used)
+
+    # --- the numexpr program -----------------------------------------------------------------
+    def _numexpr_text(self, node, index) -> str:
+        if isinstance(node, ast.Name):
+            self.used.setdefault(index[node.id], None)
+            return "a%d" % index[node.id]
+        if isinstance(node, ast.Constant) and type(node.value) in _WEAK:
+            self.constants.append(node.value)
+            return "c%d" % (len(self.constants) - 1)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return "(-%s)" % self._numexpr_text(node.operand, index)
+        if isinstance(node, ast.BinOp):
+            left = self._numexpr_text(node.left, index)
+            if isinstance(node.op, ast.Pow):
+                p = _constant(node.right)
+                if p is None:
+                    raise _Unfusable
+                if p in EXACT_POWERS or (type(p) is int and abs(p) < 2 ** 31):
+                    return "(%s ** %r)" % (left, p)     # int literals keep float32 float32
+                self.constants.append(p)
+                return "(%s ** c%d)" % (left, len(self.constants) - 1)
+            op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}.get(type(node.op))
+            if op is None:
+                raise _Unfusable
+            return "(%s %s %s)" % (left, op, self._numexpr_text(node.right, index))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            name = node.func.id
+            if name == "unbroadcast" and len(node.args) == 2 and isinstance(node.args[1], ast.Name):
+                leaves = tuple(index[n] for n in expression_names(node.args[0]))
+                self.unbroadcasts.append((index[node.args[1].id], leaves))
+                return self._numexpr_text(node.args[0], index)
+            arity, spelling = FUNCTIONS.get(name, (None, None))
+            if arity == len(node.args):
+                return spelling.format(*[self._numexpr_text(a, index) for a in node.args])
+        raise _Unfusable
+
+    def _program(self, dtype):
+        program = self.programs.get(dtype, False)
+        if program is False:
+            program = None
+            try:
+                import numexpr
+                import numexpr.necompiler as nc
+                want = "double" if dtype == np.float64 else "float"      # numexpr's kinds
+                kind = next(t for t, k in nc.type_to_kind.items() if k == want)
+                signature = [("a%d" % i, kind) for i in self.used] + \
+                    [("c%d" % i, kind) for i in range(len(self.constants))]
+                program = numexpr.NumExpr(self.text, signature=signature, optimization="moderate")
+                self.constant_arrays[dtype] = [np.array(c, dtype=dtype) for c in self.constants]
+            except Exception:           # numexpr lacks a function for this dtype: numpy
+                program = None
+            self.programs[dtype] = program
+        return program
+
+    # --- a call ------------------------------------------------------------------------------
+    def __call__(self, args):
+        if self.text is not None:
+            out = self._try_numexpr(args)
+            if out is not None:
+                return out
+        return self.numpy(*args)
+
+    def _try_numexpr(self, args) -> Optional[np.ndarray]:
+        dtype = None
+        big = False
+        shape = None
+        same_shape = True
+        limit = min_size[0]
+        for a in args:
+            t = type(a)
+            if t is float or t is int:
+                continue
+            if t is np.ndarray:
+                if a.size >= limit:
+                    big = True
+                s = a.shape
+            elif t is np.float64 or t is np.float32:
+                s = ()
+            else:
+                return None
+            if dtype is None:
+                dtype, shape = a.dtype, s
+            else:
+                if a.dtype != dtype:
+                    return None
+                if s != shape:
+                    same_shape = False
+        if not big or dtype not in _DTYPES:
+            return None
+        if self.has_unbroadcast:
+            # the identity only where the chain and every reference have one shape
+            if not same_shape:
+                return None
+            for ref, leaves in self.unbroadcasts:
+                if type(args[ref]) is not np.ndarray or \
+                        not any(type(args[k]) is np.ndarray for k in leaves):
+                    return None
+        err = np.geterr()
+        if err["under"] != "ignore":
+            return None
+        check = False
+        for key in ("divide", "over", "invalid"):
+            mode = err[key]
+            if mode == "ignore":
+                continue
+            if mode != "warn":
+                return None     # raise, call, log, print: numpy reports it as set
+            check = True
+        program = self._program(dtype)
+        if program is None:
+            return None
+        values = []
+        for i in self.used:
+            a = args[i]
+            if type(a) is not np.ndarray:
+                if type(a) in _WEAK and not abs(a) <= (3.4e38 if dtype == np.float32 else 1.7e308):
+                    return None     # numpy's rules for a Python number out of the dtype's range
+                a = np.array(a, dtype=dtype)
+            values.append(a)
+        try:
+            out = program(*values, *self.constant_arrays[dtype])
+        except Exception:
+            return None             # numpy says what is wrong (shapes that do not broadcast...)
+        if check and not np.isfinite(np.add.reduce(out, axis=None)):
+            return None             # an inf or a NaN: numpy's values and warnings
+        if out.ndim == 0:
+            return out[()]
+        return out
+
+
+def _constant(node):
+    if isinstance(node, ast.Constant) and type(node.value) in _WEAK:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _constant(node.operand)
+        return None if v is None else -v
+    return None
