@@ -113,7 +113,11 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return self._data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__" and "out" not in kwargs and ufunc.signature is None:
+        if method == "__call__" and ufunc.signature is None:
+            out = kwargs.get("out")
+            if out is not None:             # t += v: aligned to t's labels, and labelled as t + v is
+                out = out if isinstance(out, tuple) else (out,)
+                inputs = _aligned(out[:1] + inputs)[0][1:]
             inputs, fmt = _aligned(inputs)
             return _elementwise_result(ufunc(*_unwrap(inputs), **_unwrap(kwargs)), fmt)
         return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))

@@ -31,7 +31,7 @@ import numpy as np
 from .analysis import Resolver, classify_call
 from .errors import CompileError
 from .ir import assign, call, const, load
-from .runtime import dlfun, network, nn
+from .runtime import dlfun, network, nn, support
 from .runtime import formats as rf
 
 
@@ -125,7 +125,11 @@ class FormatPass:
         self.mode = mode
         self.params = {p: tree_of_kind(k) for p, k in param_kinds.items()}
         self.kinds = param_kinds
-        self.stored = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        self.stored: Dict[str, int] = {}
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.stored[n.id] = self.stored.get(n.id, 0) + 1
+        self.local_kinds: Dict[str, Any] = {}     # names assigned once from a part of an argument
         self.out = None
         self.returned = False
 
@@ -197,6 +201,9 @@ class FormatPass:
 
     def assignment(self, s, env, rewrite):
         target = s.targets[0]
+        if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
+                and self.stored.get(target.id) == 1:
+            self.local_kinds[target.id] = self.kind_at(s.value)
         if isinstance(s.value, gast.Call):
             tree, new = self.call(s, s.value, env, rewrite)
         elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
@@ -366,6 +373,8 @@ class FormatPass:
             return None, None
         if target is rf.stripdims:
             return None, None
+        if target is support.inplace_result:        # t op= v: the format of t op v
+            return (args[0] if args else None), None
         if info.kind in ("op", "nondiff", "plain", "function") and id(target) in LAYOUT_OPS:
             return self.lower(stmt, node, LAYOUT_OPS[id(target)], args, env, rewrite)
         if info.kind in ("op", "nondiff", "plain", "function") and id(target) in FIXED_OPS:
@@ -499,6 +508,8 @@ class FormatPass:
     def kind_at(self, v):
         """The kind of the value ``v`` (a parameter, its attribute or constant item) when compiled."""
         if isinstance(v, gast.Name):
+            if v.id in self.local_kinds:
+                return self.local_kinds[v.id]
             return None if v.id in self.stored else self.kinds.get(v.id)
         if isinstance(v, gast.Attribute) or (isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant)):
             base = self.kind_at(v.value)

@@ -4,6 +4,8 @@
 network's input layer; the outputs labelled in sct's order), and two formatted operands with the same labels
 in another order are aligned by label (MATLAB keeps every formatted dlarray in one order), eagerly and
 inside dlfeval, with values and gradients checked against plain batch-first code and central differences."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -357,3 +359,91 @@ def test_stripdims_input_is_the_unformatted_path():
     Y = dlfeval(stripped, net, dlarray(x, "BC"))
     assert dims(Y) == ""
     assert_close(Y.data, np.asarray(predict(net, x)))
+
+
+# --- the network reached through containers, loops, in-place updates, second derivatives ------------------
+
+@dataclasses.dataclass
+class Model:
+    net: object
+    scale: float
+
+
+def loss_from_dict(p, X, T):
+    Y = predict(p["net"], X)
+    loss = np.sum((Y - T) ** 2)
+    return loss, dlgradient(loss, p["net"].Learnables)
+
+
+def loss_from_dataclass(m, X, T):
+    Y = predict(m.net, X)
+    loss = m.scale * np.sum((Y - T) ** 2)
+    return loss, dlgradient(loss, m.net.Learnables)
+
+
+def loss_in_loop(net, X, T):
+    loss = 0.0
+    for _ in range(2):
+        Y = predict(net, X)
+        D = Y - T
+        D += T                      # in place: keeps D's labels, T aligned
+        D -= T
+        loss = loss + np.sum(D * D) / 2
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_network_in_containers_loops_and_inplace_updates():
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4), reluLayer(), fullyConnectedLayer(3)], Seed=0)
+    x = RNG.standard_normal((3, 3))                  # square: a misaligned T would not raise
+    t = RNG.standard_normal((3, 3))                  # (C, B)
+    X, T = dlarray(x, "CB"), dlarray(t, "CB")
+    ref = float(np.sum((np.asarray(predict(net, x.T)) - t.T) ** 2))
+    first = None
+    for fun, arg in ((loss_from_dict, {"net": net}), (loss_from_dataclass, Model(net, 1.0)), (loss_in_loop, net)):
+        loss, grads = dlfeval(fun, arg, X, T)
+        assert_close(float(loss), ref, rtol=1e-12)
+        first = first or grads
+        for g, h in zip(grads.Value, first.Value):
+            assert_close(g.data, h.data, rtol=1e-12)
+    values = [np.array(v.data) for v in net.Learnables.Value]
+
+    def plain(*vals):
+        Y = np.asarray(predict(net.with_learnables([dlarray(v) for v in vals]), x.T))
+        return np.sum((Y - t.T) ** 2)
+    for i, g in enumerate(first.Value):
+        assert_close(g.data, numerical_gradient(plain, values, i), rtol=1e-5, atol=1e-8)
+    D = dlarray(t.T.copy(), "BC")                  # eagerly too
+    D += T
+    assert dims(D) == "BC"
+    assert_close(D.data, 2 * t.T)
+
+
+def input_gradient_penalty(net, X):
+    Y = predict(net, X)
+    g = dlgradient(np.sum(np.tanh(Y)), X)
+    h = np.sum(g * g)
+    return h, dlgradient(h, X), g
+
+
+def test_second_derivatives_with_respect_to_a_formatted_network_input():
+    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(5), sct.tanhLayer(), fullyConnectedLayer(2)],
+                    Seed=4)
+    x = RNG.standard_normal((2, 3))                  # (C, B)
+    h, gh, g = dlfeval(input_gradient_penalty, net, dlarray(x, "CB"))
+    assert dims(g) == "CB" and dims(gh) == "CB"
+    h2, gh2, g2 = dlfeval(input_gradient_penalty, net, dlarray(np.ascontiguousarray(x.T), "BC"))
+    assert_close(float(h), float(h2), rtol=1e-12)
+    assert_close(gh.data, gh2.data.T, rtol=1e-12)
+
+    def penalty(xcb):
+        g = np.zeros_like(xcb)
+        for k in range(xcb.size):
+            e = np.zeros(xcb.size)
+            e[k] = 1e-6
+            e = e.reshape(xcb.shape)
+            up = np.sum(np.tanh(np.asarray(predict(net, (xcb + e).T))))
+            down = np.sum(np.tanh(np.asarray(predict(net, (xcb - e).T))))
+            g.flat[k] = (up - down) / 2e-6
+        return np.sum(g * g)
+    assert_close(float(h), penalty(x), rtol=1e-6)
+    assert_close(gh.data, numerical_gradient(penalty, [x], 0, step=1e-4), rtol=1e-3, atol=1e-5)
