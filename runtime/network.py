@@ -764,7 +764,9 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
     ``Y`` the output (a tuple of outputs for several), ``state`` a table like ``net.State``
     (assign it: ``net.State = state``).  A network with several inputs takes them in the
-    order of ``net.InputNames`` (up to four).
+    order of ``net.InputNames`` (up to four).  Formatted inputs (``dlarray(X, "SSCB")``, any order of
+    the input layer's labels) are arranged into the input layer's layout, and the outputs carry their
+    format in sct's order ("BC" for a classifier); unformatted inputs are in sct's layout.
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> Y, state = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
@@ -784,7 +786,8 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
 def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
             X4: Optional[ArrayLike] = None, nargout: int = 1) -> Any:
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
-    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.
+    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.  Formatted inputs are
+    arranged by their labels and the outputs labelled, as for ``forward``.
     MATLAB's ``[Y, state] = predict(net, X)`` is ``Y, state = predict(net, X, nargout=2)``: also the
     updated state (the recurrent layers' states after the sequence), a table like ``net.State``.
 
