@@ -447,3 +447,18 @@ def test_second_derivatives_with_respect_to_a_formatted_network_input():
         return np.sum(g * g)
     assert_close(float(h), penalty(x), rtol=1e-6)
     assert_close(gh.data, numerical_gradient(penalty, [x], 0, step=1e-4), rtol=1e-3, atol=1e-5)
+
+
+def test_non_square_images_keep_the_order_of_their_spatial_axes():
+    net = dlnetwork([imageInputLayer((5, 4, 2), Normalization="none"), convolution2dLayer((3, 2), 3),
+                     fullyConnectedLayer(2)], Seed=6)
+    x = RNG.standard_normal((5, 4, 2, 3))            # H=5, W=4, C, B
+    ref = np.asarray(predict(net, np.transpose(x, (3, 0, 1, 2))))
+    for perm, fmt in (((0, 1, 2, 3), "SSCB"), ((3, 2, 0, 1), "BCSS"), ((2, 0, 3, 1), "CSBS")):
+        Y = predict(net, dlarray(np.transpose(x, perm), fmt))
+        assert dims(Y) == "BC"
+        assert_close(Y.data, ref, rtol=1e-12)
+        Z = dlfeval(outputs, net, dlarray(np.transpose(x, perm), fmt))[0]
+        assert_close(Z.data, ref, rtol=1e-12)
+    with pytest.raises(ValueError):                  # W and H swapped: the first S is the height
+        predict(net, dlarray(np.transpose(x, (1, 0, 2, 3)), "SSCB"))
