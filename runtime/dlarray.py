@@ -46,17 +46,22 @@ def _wrap(x):
     return x
 
 
-def _common_format(values) -> str:
-    """The one format of the formatted dlarrays among ``values`` ("" when none); two differ: an error."""
+def _aligned(values):
+    """``values`` with each formatted dlarray whose labels are those of the first formatted one in another
+    order transposed into the first's order (MATLAB permutes every formatted dlarray into one order, so
+    such operands line up label by label); the common format.  Different labels raise."""
     fmt = ""
-    for v in values:
+    out = None
+    for i, v in enumerate(values):
         if isinstance(v, dlarray) and v._fmt:
-            if fmt and v._fmt != fmt:
-                raise ValueError(f"dlarray formats {fmt!r} and {v._fmt!r} differ: sct keeps numpy's order of "
-                                 "dimensions (it does not permute by labels); arrange the data (np.transpose) "
-                                 "and relabel, or call stripdims")
-            fmt = v._fmt
-    return fmt
+            if not fmt:
+                fmt = v._fmt
+            elif v._fmt != fmt:
+                from .formats import align_data
+                if out is None:
+                    out = list(values)
+                out[i] = align_data(v._data, v._fmt, fmt)
+    return (values if out is None else type(values)(out)), fmt
 
 
 def _elementwise_result(result, fmt: str):
@@ -108,16 +113,20 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return self._data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
-        if method == "__call__" and "out" not in kwargs and ufunc.signature is None:
-            return _elementwise_result(result, _common_format(inputs))
-        return _wrap_result(result)
+        if method == "__call__" and ufunc.signature is None:
+            out = kwargs.get("out")
+            if out is not None:             # t += v: aligned to t's labels, and labelled as t + v is
+                out = out if isinstance(out, tuple) else (out,)
+                inputs = _aligned(out[:1] + inputs)[0][1:]
+            inputs, fmt = _aligned(inputs)
+            return _elementwise_result(ufunc(*_unwrap(inputs), **_unwrap(kwargs)), fmt)
+        return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
 
     def __array_function__(self, func, types, args, kwargs):
-        result = func(*_unwrap(args), **_unwrap(kwargs))
         if func in _ELEMENTWISE_FUNCTIONS:
-            return _elementwise_result(result, _common_format(args))
-        return _wrap_result(result)
+            args, fmt = _aligned(args)
+            return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), fmt)
+        return _wrap_result(func(*_unwrap(args), **_unwrap(kwargs)))
 
     # --- array-like attributes -------------------------------------------------------
     @property

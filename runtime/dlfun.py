@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import defrule, nondifferentiable
-from .formats import format_of, run_formatted
+from .formats import check_fixed_layout, format_of, run_formatted
 from .support import broadcast_like, unbroadcast
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
@@ -981,6 +981,7 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l1loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     5.0
     """
+    check_fixed_layout("l1loss", Y, targets, Mask)
     values = weighted(np.abs(Y - targets), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
@@ -995,6 +996,7 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l2loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     15.0
     """
+    check_fixed_layout("l2loss", Y, targets, Mask)
     diff = Y - targets
     values = weighted(diff * diff, Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
@@ -1023,6 +1025,7 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
     >>> float(huber(np.array([[0.5, -2.0]]), np.zeros((1, 2))))
     1.625
     """
+    check_fixed_layout("huber", Y, targets, Mask)
     values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 

@@ -126,6 +126,56 @@ def apply_formats(out, tree):
     return out
 
 
+# --- aligning two formats with the same labels (MATLAB permutes both into one order) ----------------
+
+
+def same_labels(a: str, b: str) -> bool:
+    """Do the formats ``a`` and ``b`` have the same labels (each as often), in any order?"""
+    return sorted(a) == sorted(b)
+
+
+def align_perm(src: str, dst: str, name: str = "dlarray") -> Optional[Tuple[int, ...]]:
+    """The permutation that arranges data labelled ``src`` in the order of ``dst`` (None: none needed).
+
+    MATLAB stores every formatted dlarray in its order S.., C, B, T, U, so two arrays with the same
+    labels in any order line up label by label; sct keeps numpy's order, so the second operand is
+    transposed to the first's.  Repeated labels (S, U) keep their relative order, as MATLAB's.
+    Different labels raise ``ValueError``."""
+    if not same_labels(src, dst):
+        raise ValueError(f"{name}: dlarray formats {dst!r} and {src!r} have different labels: sct aligns "
+                         "formatted operands by their labels only when both have the same labels; arrange the "
+                         "data (np.transpose) and relabel, or call stripdims")
+    taken: Dict[str, int] = {}
+    order = []
+    for c in dst:
+        k = taken.get(c, 0)
+        order.append([i for i, s in enumerate(src) if s == c][k])
+        taken[c] = k + 1
+    return _perm(src, order)
+
+
+def compose(first: Optional[Tuple[int, ...]], then: Optional[Tuple[int, ...]]) -> Optional[Tuple[int, ...]]:
+    """The one permutation equal to transposing by ``first`` and then by ``then``."""
+    if first is None:
+        return then
+    if then is None:
+        return first
+    out = tuple(first[i] for i in then)
+    return None if out == tuple(range(len(out))) else out
+
+
+def align_data(x, src: str, dst: str, name: str = "dlarray"):
+    """The array ``x`` (data labelled ``src``) transposed into the order of ``dst``."""
+    perm = align_perm(src, dst, name)
+    return x if perm is None else np.transpose(x, perm)
+
+
+def canonical_layout(fmt: str) -> str:
+    """sct's batch-first layout for data with the labels of ``fmt``: B, T, S.., U.., C
+    ("SSCB" -> "BSSC", "CB" -> "BC", "CBT" -> "BTC")."""
+    return "".join(c * fmt.count(c) for c in "BTSUC")
+
+
 # --- plans: how a deep-learning function runs on formatted data --------------------------------
 
 # sct's layout for unformatted data, by rank (README "Data formats")
@@ -237,13 +287,22 @@ def flat_shape(x, keep: int):
 
 
 def check_fixed_layout(fname: str, *inputs) -> None:
-    """Refuse a formatted input to a function that does not read labels, unless they are its layout."""
+    """Refuse a formatted input to a function that does not read labels, unless they are its layout
+    (for the losses, a formatted target with the prediction's labels in another order is aligned by the
+    caller, ``align_targets``)."""
+    first = ""
     for x in inputs:
         fmt = format_of(x)
+        if fmt and first and fname in LOSS_FUNCTIONS and same_labels(fmt, first):
+            continue
+        first = first or fmt
         if fmt and fmt not in FIXED_LAYOUT.get(fname, ()):
             raise ValueError(f"{fname} does not read data formats yet: its input is laid out as "
                              f"{' or '.join(FIXED_LAYOUT[fname])}, got a dlarray labelled {fmt!r}; arrange the data "
                              "(np.transpose) and call stripdims first")
+
+
+LOSS_FUNCTIONS = ("mse", "l1loss", "l2loss", "huber")
 
 
 def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataFormat=None):
@@ -260,11 +319,12 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     if len(fmt) != np.ndim(X):
         raise ValueError(f"{fname}: the data format {fmt!r} has {len(fmt)} labels but the input has "
                          f"{np.ndim(X)} dimensions")
-    if fname == "crossentropy" and len(args) > 1 and format_of(args[1]) and format_of(args[1]) != fmt:
-        raise ValueError(f"crossentropy: the targets are labelled {format_of(args[1])!r}, the predictions {fmt!r}")
     p = plan(fname, fmt, formatted, kwargs)
     wrap = any(isinstance(a, dlarray) for a in args)
     plain = [a._data if isinstance(a, dlarray) else a for a in args]
+    if fname == "crossentropy" and len(args) > 1 and format_of(args[1]) and format_of(args[1]) != fmt:
+        # targets labelled in another order: arranged by their labels into the predictions' order
+        plain[1] = align_data(plain[1], format_of(args[1]), fmt, "crossentropy")
     for pos, perm, flatten in p.pre:
         v = np.asarray(plain[pos])
         if perm is not None:
@@ -287,6 +347,7 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     return arrange(result)
 
 
-nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted)
+nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
+                  same_labels, align_perm, compose, canonical_layout)
 
 __all__ = ["dims", "finddim", "stripdims"]

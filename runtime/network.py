@@ -251,7 +251,7 @@ class dlnetwork:
 class _Graph:
     """A network's layers (in order), connections and the plan ``run_network`` follows."""
 
-    __slots__ = ("layers", "edges", "plan", "inputs", "outputs", "output_names")
+    __slots__ = ("layers", "edges", "plan", "inputs", "outputs", "output_names", "format_key")
 
     def __init__(self):
         self.layers = []
@@ -260,6 +260,14 @@ class _Graph:
         self.inputs = ()
         self.outputs = ()
         self.output_names = None
+        self.format_key = None
+
+    @property
+    def __sct_kind__(self):
+        """What compiled code is keyed on besides the type (``sct.kinds``): a small number naming the
+        structure that decides the formats of the outputs (``format_structure``), None before
+        ``initialize``."""
+        return self.format_key
 
     def copy(self):
         out = _Graph()
@@ -562,6 +570,7 @@ def _plan(net):
     net._plan = tuple(plan)
     net._inputs = tuple(inputs)
     net._outputs = tuple(outputs)
+    net._graph.format_key = _format_key(net, plan, inputs, outputs)
 
 
 # --- running -----------------------------------------------------------------------------------------
@@ -609,6 +618,123 @@ def run_network(net, inputs, training):
     return outputs, new_states
 
 
+# --- data formats -----------------------------------------------------------------------------------
+# A formatted input is arranged by its labels into the layout the network's input layer expects (sct's
+# batch-first layout); the outputs are labelled by following the formats through the layers.  The same
+# rules run outside dlfeval and when dlfeval's function is compiled (``sct.formats``), which finds the
+# structure from the kind of the network argument: ``_Graph.__sct_kind__`` is a number naming it.
+
+_FORMAT_KEYS: dict = {}            # structure -> number
+_FORMAT_STRUCTURES: list = []      # number -> structure
+
+
+def _format_rule(layer):
+    """How a layer maps the format of its (first) input to that of its outputs."""
+    from . import layer_types as lt
+    cls = type(layer)
+    if cls is lt.FeatureInputLayer:
+        return ("input", "BC")
+    if cls is lt.ImageInputLayer:
+        return ("input", "B" + "S" * (len(layer.InputSize) - 1) + "C")
+    if cls is lt.SequenceInputLayer:
+        return ("input", "BT" + "S" * (len(layer.InputSize) - 1) + "C")
+    if cls in (lt.ReLULayer, lt.LeakyReLULayer, lt.TanhLayer, lt.SigmoidLayer, lt.GELULayer, lt.SoftmaxLayer,
+               lt.DropoutLayer, lt.BatchNormalizationLayer, lt.LayerNormalizationLayer, lt.Convolution2DLayer,
+               lt.TransposedConvolution2DLayer, lt.MaxPooling2DLayer, lt.AveragePooling2DLayer,
+               lt.MaxUnpooling2DLayer, lt.AdditionLayer, lt.ConcatenationLayer):
+        return ("keep",)
+    if cls is lt.FullyConnectedLayer:
+        return ("fc",)                  # image data flattened: "BC"; "BC" and "BTC" kept
+    if cls is lt.FlattenLayer:
+        return ("flatten",)
+    if cls in (lt.LSTMLayer, lt.GRULayer):
+        return ("last",) if layer.OutputMode == "last" else ("keep",)
+    return ("unknown",)                 # embeddings, custom layers: the outputs are unformatted
+
+
+def _format_key(net, plan, inputs, outputs):
+    layers = tuple((_format_rule(layer), step[0], step[6]) for layer, step in zip(net._layers, plan))
+    structure = (len(inputs), layers, tuple(outputs))
+    key = _FORMAT_KEYS.get(structure)
+    if key is None:
+        key = _FORMAT_KEYS[structure] = len(_FORMAT_STRUCTURES)
+        _FORMAT_STRUCTURES.append(structure)
+    return key
+
+
+def _apply_rule(rule, fmts, nout):
+    f = fmts[0] if fmts else None
+    if rule[0] == "input":
+        out = rule[1]
+    elif f is None or rule[0] == "unknown":
+        out = None
+    elif rule[0] == "keep":
+        out = f if all(g == f for g in fmts) else None
+    elif rule[0] == "fc":
+        out = "BC" if len(f) > 3 else f
+    elif rule[0] == "flatten":
+        out = "BC"
+    elif rule[0] == "last":
+        out = "BC" if f == "BTC" else None
+    else:
+        out = None
+    return [out] + [None] * (nout - 1)
+
+
+def format_structure(key, fmts, fname="forward"):
+    """For a network of structure ``key`` (``_Graph.format_key``) and inputs labelled ``fmts`` ("" for an
+    unformatted input): the permutation arranging each input into the layout its input layer expects
+    (None: none needed), and the format of each output in sct's order (None: unformatted).
+    For ``[imageInputLayer((8, 8, 1)), convolution2dLayer(3, 4), fullyConnectedLayer(3)]`` and "SSCB":
+    ``([(3, 0, 1, 2)], ("BC",))``.
+    """
+    from .formats import align_perm, canonical_layout
+    n_inputs, layers, outputs = _FORMAT_STRUCTURES[key]
+    if len(fmts) != n_inputs:
+        raise ValueError(f"{fname}: the network has {n_inputs} inputs, got {len(fmts)}")
+    if not all(fmts):
+        raise ValueError(f"{fname}: some inputs are formatted dlarrays and some are not; give every input a "
+                         "format (dlarray(X, \"SSCB\")), or none (sct's batch-first layout)")
+    layouts = [None] * n_inputs
+    for rule, sources, _ in layers:                 # the layout the input layer fed by input j expects
+        for j in sources:
+            if j < n_inputs and rule[0] == "input":
+                layouts[j] = rule[1]
+    perms = []
+    for j, f in enumerate(fmts):
+        layout = layouts[j] or canonical_layout(f)
+        try:
+            perms.append(align_perm(f, layout, fname))
+        except ValueError:
+            raise ValueError(f"{fname}: input {j + 1} is labelled {f!r}, but the network's input layer takes "
+                             f"data with the labels {layout!r} (in sct's layout {layout!r}); label the data "
+                             "with those labels in any order") from None
+        layouts[j] = layout
+    slots = list(layouts)
+    for rule, sources, nout in layers:
+        slots.extend(_apply_rule(rule, [slots[j] for j in sources], nout))
+    return perms, tuple(slots[j] for j in outputs)
+
+
+def _formatted(inputs) -> bool:
+    """Is any input a formatted dlarray (outside dlfeval)?"""
+    for x in inputs:
+        if isinstance(x, dlarray) and x._fmt:
+            return True
+    return False
+
+
+def _run_formatted(net, inputs, training, fname):
+    """``run_network`` on formatted inputs (outside dlfeval): each arranged by its labels, the outputs
+    labelled; compiled code does the same by rewriting the call (``sct.formats``)."""
+    from .formats import relabel
+    perms, fmts = format_structure(net._graph.format_key, [x._fmt if isinstance(x, dlarray) else ""
+                                                            for x in inputs], fname)
+    arranged = [dlarray(x._data if p is None else np.transpose(x._data, p)) for x, p in zip(inputs, perms)]
+    outputs, states = run_network(net, arranged, training)
+    return [relabel(y, f) if f else y for y, f in zip(outputs, fmts)], states
+
+
 def _check_ready(net, inputs, fname):
     if not isinstance(net, dlnetwork):
         raise TypeError(f"{fname}: the first argument must be a dlnetwork, got {type(net).__name__}")
@@ -638,7 +764,9 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
     ``Y`` the output (a tuple of outputs for several), ``state`` a table like ``net.State``
     (assign it: ``net.State = state``).  A network with several inputs takes them in the
-    order of ``net.InputNames`` (up to four).
+    order of ``net.InputNames`` (up to four).  Formatted inputs (``dlarray(X, "SSCB")``, any order of
+    the input layer's labels) are arranged into the input layer's layout, and the outputs carry their
+    format in sct's order ("BC" for a classifier); unformatted inputs are in sct's layout.
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> Y, state = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
@@ -648,14 +776,18 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     """
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "forward")
-    outputs, states = run_network(net, inputs, True)
+    if _formatted(inputs):
+        outputs, states = _run_formatted(net, inputs, True, "forward")
+    else:
+        outputs, states = run_network(net, inputs, True)
     return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
 
 
 def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
             X4: Optional[ArrayLike] = None, nargout: int = 1) -> Any:
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
-    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.
+    (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.  Formatted inputs are
+    arranged by their labels and the outputs labelled, as for ``forward``.
     MATLAB's ``[Y, state] = predict(net, X)`` is ``Y, state = predict(net, X, nargout=2)``: also the
     updated state (the recurrent layers' states after the sequence), a table like ``net.State``.
 
@@ -666,7 +798,10 @@ def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     """
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "predict")
-    outputs, states = run_network(net, inputs, False)
+    if _formatted(inputs):
+        outputs, states = _run_formatted(net, inputs, False, "predict")
+    else:
+        outputs, states = run_network(net, inputs, False)
     if nargout == 2:
         return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
     if nargout != 1:
@@ -705,4 +840,4 @@ def resetState(net: dlnetwork) -> dlnetwork:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(_check_ready)
+nondifferentiable(_check_ready, _formatted, format_structure)

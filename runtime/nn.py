@@ -207,6 +207,9 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, axis: int = -1, reductio
     if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
         return run_formatted("crossentropy", crossentropy, (y_pred, targets), {"reduction": reduction},
                              DataFormat)
+    if type(targets) is not np.ndarray and format_of(targets):
+        raise ValueError(f"crossentropy: the targets are labelled {format_of(targets)!r} but the predictions are "
+                         "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
     tiny = log_floor(y_pred)
     per_observation = -np.sum(targets * np.log(np.maximum(y_pred, tiny)), axis=axis)
     if reduction == "none":

@@ -31,7 +31,7 @@ import numpy as np
 from .analysis import Resolver, classify_call
 from .errors import CompileError
 from .ir import assign, call, const, load
-from .runtime import dlfun, nn
+from .runtime import dlfun, network, nn, support
 from .runtime import formats as rf
 
 
@@ -124,6 +124,12 @@ class FormatPass:
         self.rt = rt_name
         self.mode = mode
         self.params = {p: tree_of_kind(k) for p, k in param_kinds.items()}
+        self.kinds = param_kinds
+        self.stored: Dict[str, int] = {}
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.stored[n.id] = self.stored.get(n.id, 0) + 1
+        self.local_kinds: Dict[str, Any] = {}     # names assigned once from a part of an argument
         self.out = None
         self.returned = False
 
@@ -189,14 +195,21 @@ class FormatPass:
             self.returned = True
             return [s]
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
-            self.call(s, s.value, env, False)
-            return [s]
+            _, new = self.call(s, s.value, env, rewrite)
+            return new if new is not None else [s]
         return [s]
 
     def assignment(self, s, env, rewrite):
         target = s.targets[0]
+        if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
+                and self.stored.get(target.id) == 1:
+            self.local_kinds[target.id] = self.kind_at(s.value)
         if isinstance(s.value, gast.Call):
             tree, new = self.call(s, s.value, env, rewrite)
+        elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
+            tree, new = self.aligned(s, s.value, ["left", "right"], env, rewrite)
+        elif isinstance(s.value, gast.Compare) and len(s.value.comparators) == 1:
+            tree, new = self.aligned(s, s.value, ["left", ("comparators", 0)], env, rewrite)
         else:
             tree, new = self.expr(s.value, env, s), None
         if isinstance(target, gast.Name):
@@ -252,19 +265,63 @@ class FormatPass:
             return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
         return None
 
-    def combine(self, trees, stmt):
-        fmts = set()
+    def combine(self, trees, stmt, perms=None):
+        """The one format of elementwise operands.  With ``perms`` (a list, filled per operand), an
+        operand with the first format's labels in another order is arranged into that order (MATLAB
+        permutes every formatted dlarray into one order); otherwise, and for different labels, refused."""
+        first = None
         for t in trees:
             if isinstance(t, _Unknown):
                 return UNKNOWN
-            if isinstance(t, str):
-                fmts.add(t)
-        if len(fmts) > 1:
-            a, b = sorted(fmts)[:2]
-            self.fail(stmt, f"dlarray formats {a!r} and {b!r} differ: sct keeps numpy's order of dimensions "
-                      "(it does not permute by labels); arrange the data (np.transpose) and relabel, or call "
-                      "stripdims")
-        return fmts.pop() if fmts else None
+        for i, t in enumerate(trees):
+            if not isinstance(t, str):
+                continue
+            if first is None or t == first:
+                first = t
+                continue
+            if perms is not None and rf.same_labels(t, first):
+                perms.append((i, rf.align_perm(t, first)))
+                continue
+            a, b = sorted((first, t))
+            if rf.same_labels(t, first):
+                self.fail(stmt, f"dlarray formats {first!r} and {t!r} have the same labels in another order; sct "
+                          "aligns them in an assignment of one operation (y = a - b) or a deep-learning function, "
+                          "not here: assign the result to a name first")
+            self.fail(stmt, f"dlarray formats {a!r} and {b!r} have different labels: sct aligns formatted "
+                      "operands by their labels only when both have the same labels; arrange the data "
+                      "(np.transpose) and relabel, or call stripdims")
+        return first
+
+    def aligned(self, stmt, node, fields, env, rewrite):
+        """An elementwise operation whose operands (``node``'s ``fields``) are combined by label: an operand
+        labelled in another order is transposed into the first's order before the statement."""
+        def get(f):
+            return getattr(node, f) if isinstance(f, str) else getattr(node, f[0])[f[1]]
+
+        def put(f, v):
+            if isinstance(f, str):
+                setattr(node, f, v)
+            else:
+                getattr(node, f[0])[f[1]] = v
+        perms: List = []
+        tree = self.combine([self.expr(get(f), env, stmt) for f in fields], stmt, perms)
+        if not rewrite or not any(p is not None for _, p in perms):
+            return tree, None
+        new: List = []
+        for i, perm in perms:
+            if perm is not None:
+                put(fields[i], self.transposed(get(fields[i]), perm, "aligned", stmt, new))
+        return tree, new + [stmt]
+
+    def transposed(self, value, perm, base, stmt, new):
+        """A load of a new name holding ``np.transpose(value, perm)``, its statement appended to ``new``."""
+        target = stmt.targets[0].id if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
+            else "x"
+        name = self.namer.fresh(f"{target}_{base}")
+        new.append(assign(name, call(f"{self.rt}.format_transpose",
+                                     [value, gast.Tuple(elts=[const(i) for i in perm], ctx=gast.Load())]),
+                          stmt.lineno))
+        return load(name)
 
     # --- calls ----------------------------------------------------------------------------------
     def call(self, stmt, node: gast.Call, env, rewrite):
@@ -316,19 +373,39 @@ class FormatPass:
             return None, None
         if target is rf.stripdims:
             return None, None
+        if target is support.inplace_result:        # t op= v: the format of t op v
+            return (args[0] if args else None), None
         if info.kind in ("op", "nondiff", "plain", "function") and id(target) in LAYOUT_OPS:
             return self.lower(stmt, node, LAYOUT_OPS[id(target)], args, env, rewrite)
         if info.kind in ("op", "nondiff", "plain", "function") and id(target) in FIXED_OPS:
             name = FIXED_OPS[id(target)]
-            for t in args + list(kws.values()):
+            new: List = []
+            first = args[0] if args else None
+            for pos, t in list(enumerate(args)) + [(k, v) for k, v in kws.items()]:
+                if name in rf.LOSS_FUNCTIONS and pos in (1, "targets", "Mask") and isinstance(first, str) and \
+                        isinstance(t, str) and t != first and rf.same_labels(t, first) and \
+                        first in rf.FIXED_LAYOUT[name]:
+                    # the targets (or mask) labelled in another order: arranged into the prediction's order
+                    perm = rf.align_perm(t, first)
+                    if rewrite:
+                        if isinstance(pos, int):
+                            node.args[pos] = self.transposed(node.args[pos], perm, "aligned", stmt, new)
+                        else:
+                            k = next(k for k in node.keywords if k.arg == pos)
+                            k.value = self.transposed(k.value, perm, "aligned", stmt, new)
+                    continue
                 if isinstance(t, _Unknown) or (isinstance(t, str) and t not in rf.FIXED_LAYOUT[name]):
                     self.fail(stmt, f"{name} does not read data formats yet: its input is laid out as "
                               f"{' or '.join(rf.FIXED_LAYOUT[name])}; arrange the data (np.transpose) and call "
                               "stripdims first")
-            return None, None
+            return None, (new + [stmt] if new else None)
         if info.kind in ("op", "nondiff", "plain") and (id(target) in ELEMENTWISE or (
                 isinstance(target, np.ufunc) and target.signature is None)):
-            return self.combine(args + list(kws.values()), stmt), None
+            if len(node.args) < 2 or kws and any(has_format(t) for t in kws.values()):
+                return self.combine(args + list(kws.values()), stmt), None
+            return self.aligned(stmt, node, [("args", i) for i in range(len(node.args))], env, rewrite)
+        if target is network.forward or target is network.predict:
+            return self.lower_network(stmt, node, target.__name__, args, kws, env, rewrite)
         if info.kind in ("function", "method") and info.rule is None:
             receiver = [env.get(info.receiver, self.params.get(info.receiver))] if info.receiver else []
             if any(has_format(t) for t in args + list(kws.values()) + receiver):
@@ -355,11 +432,17 @@ class FormatPass:
                       "differs by path, or comes from a call sct does not follow): give DataFormat= on "
                       "stripdims(x)")
         else:
+            if fname == "crossentropy" and len(args) > 1 and has_format(args[1]):
+                self.fail(stmt, f"crossentropy: the targets are labelled {args[1]!r} but the predictions are "
+                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
             return None, None
+        align = None
         if fname == "crossentropy" and len(args) > 1:
             t = args[1]
-            if isinstance(t, _Unknown) or (isinstance(t, str) and t != fmt):
+            if isinstance(t, _Unknown) or (isinstance(t, str) and not rf.same_labels(t, fmt)):
                 self.fail(stmt, f"crossentropy: the targets are labelled {t!r}, the predictions {fmt!r}")
+            if isinstance(t, str) and t != fmt:
+                align = rf.align_perm(t, fmt)     # the targets arranged into the predictions' order first
         options = {}
         for k in node.keywords:
             if k.arg in ("OperationDimension", "nargout"):
@@ -390,6 +473,8 @@ class FormatPass:
             if pos >= len(new_args):
                 self.fail(stmt, f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
             a = new_args[pos]
+            if pos == 1 and align is not None:
+                perm = rf.compose(align, perm)
             if perm is not None:
                 a = load(emit(result + "_arranged", call(f"{self.rt}.format_transpose",
                                                          [a, gast.Tuple(elts=[const(i) for i in perm],
@@ -417,6 +502,65 @@ class FormatPass:
                 parts.append(load(part))
             new.append(assign(result, gast.Tuple(elts=parts, ctx=gast.Load()), line))
         return tree, new
+
+
+    # --- networks -------------------------------------------------------------------------------
+    def kind_at(self, v):
+        """The kind of the value ``v`` (a parameter, its attribute or constant item) when compiled."""
+        if isinstance(v, gast.Name):
+            if v.id in self.local_kinds:
+                return self.local_kinds[v.id]
+            return None if v.id in self.stored else self.kinds.get(v.id)
+        if isinstance(v, gast.Attribute) or (isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant)):
+            base = self.kind_at(v.value)
+            key = v.attr if isinstance(v, gast.Attribute) else v.slice.value
+            if not (isinstance(base, tuple) and len(base) > 2 and isinstance(base[2], tuple)):
+                return None
+            if base[0] == "seq" and isinstance(key, int) and -len(base[2]) <= key < len(base[2]):
+                return base[2][key]
+            if (base[0] == "obj" and isinstance(v, gast.Attribute)) or \
+                    (base[0] == "map" and isinstance(v, gast.Subscript)):
+                for item in base[2]:
+                    if isinstance(item, tuple) and len(item) == 2 and item[0] == key:
+                        return item[1]
+        return None
+
+    def lower_network(self, stmt, node, fname, args, kws, env, rewrite):
+        """``forward(net, X)`` / ``predict(net, X)`` with formatted inputs: each input transposed into the
+        layout of the network's input layer before the call; the outputs' formats follow from the layers
+        (the network's structure is part of its kind, so another structure compiles anew)."""
+        xs = args[1:]
+        if not any(has_format(t) for t in xs + list(kws.values())):
+            return None, None
+        if any(has_format(t) for t in kws.values()):
+            self.fail(stmt, f"{fname}: pass formatted inputs positionally ({fname}(net, X1, X2))")
+        if any(not (t is None or isinstance(t, str)) for t in xs):
+            self.fail(stmt, f"{fname}: the format of an input is not known when the function is compiled (it "
+                      "differs by path, or comes from a call sct does not follow)")
+        kind = self.kind_at(node.args[0]) if node.args else None
+        graph = None
+        if isinstance(kind, tuple) and kind[:2] == ("obj", network.dlnetwork):
+            graph = next((k for n, k in kind[2] if n == "_graph"), None)
+        if not (isinstance(graph, tuple) and len(graph) == 3 and isinstance(graph[2], int)):
+            self.fail(stmt, f"{fname}: formatted inputs need the network's layers when the function is compiled: "
+                      "pass the initialized dlnetwork as an argument of the function dlfeval runs (or an attribute "
+                      "or constant item of one), not a value made or reassigned in the function")
+        try:
+            perms, outs = network.format_structure(graph[2], [t or "" for t in xs], fname)
+        except ValueError as exc:
+            self.fail(stmt, str(exc))
+        nargout = next((k.value for k in node.keywords if k.arg == "nargout"), None)
+        if nargout is not None and not isinstance(nargout, gast.Constant):
+            self.fail(stmt, f"{fname}: nargout must be a literal with formatted inputs")
+        value = outs[0] if len(outs) == 1 else (outs if any(o is not None for o in outs) else None)
+        tree = (value, None) if fname == "forward" or (nargout is not None and nargout.value == 2) else value
+        if not rewrite or not any(p is not None for p in perms):
+            return tree, None
+        new: List = []
+        for j, perm in enumerate(perms):
+            if perm is not None:
+                node.args[j + 1] = self.transposed(node.args[j + 1], perm, "arranged", stmt, new)
+        return tree, new + [stmt]
 
 
 def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):

@@ -87,4 +87,7 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if hasattr(x, "__dict__"):
         return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
+    key = getattr(x, "__sct_kind__", None)     # sct's slotted objects keyed on their structure (a network's)
+    if key is not None:
+        return ("const", type(x), key)
     return ("const", type(x))

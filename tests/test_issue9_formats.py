@@ -53,8 +53,10 @@ def test_elementwise_ops_keep_the_format_and_others_drop_it():
         assert dims(Y) == "CB"
     for Y in (np.sum(X, axis=0), X.T, X[0], X @ np.ones((2, 2)), X.reshape(6)):
         assert dims(Y) == ""
-    with pytest.raises(ValueError, match="formats 'CB' and 'BC' differ"):
-        X + dlarray(np.ones((3, 2)), "BC")
+    with pytest.raises(ValueError, match="formats 'CB' and 'CU' have different labels"):
+        X + dlarray(np.ones((3, 2)), "CU")
+    # the same labels in another order are aligned by label (MATLAB's one order): tests/test_issue9_formats2.py
+    assert dims(X + dlarray(np.ones((2, 3)), "BC")) == "CB"
 
 
 # --- DataFormat= against formatted input: values, formats, gradients --------------------------------
@@ -248,8 +250,8 @@ def calls_helper(x):
 
 
 def test_refusals_name_the_line():
-    with pytest.raises(CompileError, match="formats 'BC' and 'CB' differ") as info:
-        dlfeval(bad_mix, dlarray(np.ones((2, 2)), "CB"), dlarray(np.ones((2, 2)), "BC"))
+    with pytest.raises(CompileError, match="formats 'CB' and 'CU' have different labels") as info:
+        dlfeval(bad_mix, dlarray(np.ones((2, 2)), "CB"), dlarray(np.ones((2, 2)), "CU"))
     assert info.value.lineno == bad_mix.__code__.co_firstlineno + 1
     with pytest.raises(CompileError, match="not known when the function is compiled"):
         dlfeval(bad_branch, dlarray(X_SSCB, "SSCB"), 1.0)
