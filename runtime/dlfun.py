@@ -179,6 +179,29 @@ def _cols(x, kh, kw, geometry):
     return np.moveaxis(win, 3, 0).reshape(groups, batch * ho * wo, cpg * kh * kw), (batch, ho, wo)
 
 
+def _plain_conv(w_shape, groups):
+    """Ungrouped convolution with 4-D weights: the im2col rows run (kh, kw, C), the weights'
+    own order, and are copied with one slice assignment per tap (contiguous runs of C)."""
+    return groups == 1 and len(w_shape) == 4
+
+
+def _cols_taps(x, kh, kw, geometry):
+    """im2col for ``_plain_conv``: (B*Ho*Wo, kh*kw*C) rows of the padded input's windows."""
+    stride, pads, dilation, _ = geometry
+    xp = _pad(x, pads)
+    batch, _, _, channels = xp.shape
+    ho = (xp.shape[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
+    wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
+    out = np.empty((batch, ho, wo, kh, kw, channels), dtype=xp.dtype)
+    for i in range(kh):
+        r0 = i * dilation[0]
+        for j in range(kw):
+            c0 = j * dilation[1]
+            out[:, :, :, i, j, :] = xp[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                                       c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :]
+    return out.reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
+
+
 def _weights4(w):
     """4-D (kh, kw, cpg, Cout) weights; MATLAB's 5-D (kh, kw, cpg, fpg, groups) regrouped group-major."""
     w = np.asarray(w)
@@ -202,6 +225,9 @@ def conv_core(x, weights, geometry):
     _require_real(weights, "dlconv")
     kh, kw, cpg, cout = np.shape(_weights4(weights))
     groups = geometry[3]
+    if _plain_conv(np.shape(weights), groups):
+        cols, (batch, ho, wo) = _cols_taps(np.asarray(x), kh, kw, geometry)
+        return (cols @ np.asarray(weights).reshape(kh * kw * cpg, cout)).reshape(batch, ho, wo, cout)
     cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)
     wm = _filter_matrix(np.asarray(weights), groups)
     if groups == 1:
@@ -217,6 +243,10 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
     g = np.asarray(dy)
     batch, ho, wo = g.shape[:3]
     fpg = cout // groups
+    if _plain_conv(np.shape(weights), groups):
+        cols = g.reshape(-1, cout) @ np.asarray(weights).reshape(kh * kw * cpg, cout).T
+        cols = cols.reshape(batch, ho, wo, kh, kw, cpg)
+        return _scatter_taps(np.moveaxis(cols, (3, 4), (4, 5)), tuple(x_shape), (kh, kw), stride, dilation, pads)
     wm = _filter_matrix(np.asarray(weights), groups)                  # (G, K, fpg)
     if groups == 1:
         cols = g.reshape(-1, cout) @ wm[0].T                          # (N, C*kh*kw)
@@ -236,8 +266,11 @@ def conv_filter_adjoint(x, dy, w_shape, geometry):
     cout = w_shape[3] * w_shape[4] if five_d else w_shape[3]
     groups = geometry[3]
     fpg = cout // groups
-    cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
     g = np.asarray(dy)
+    if _plain_conv(w_shape, groups):
+        cols, _ = _cols_taps(np.asarray(x), kh, kw, geometry)
+        return (cols.T @ g.reshape(-1, cout)).reshape(kh, kw, cpg, cout)
+    cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
     if groups == 1:
         dw = (cols[0].T @ g.reshape(-1, cout)).reshape(1, cpg * kh * kw, cout)
     else:
