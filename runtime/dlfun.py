@@ -869,7 +869,18 @@ def batch_mean(X):
 
 @defrule(batch_mean)
 def _batch_mean_rule(g, ans, X):
-    return broadcast_like(g, X) / batch_count(X)
+    return batch_mean_adjoint(g, X)
+
+
+def batch_mean_adjoint(dm, X):
+    """``dm / m`` broadcast to the shape of ``X`` (a read-only view): the adjoint of ``X`` in
+    ``batch_mean``."""
+    return np.broadcast_to(np.asarray(dm) / batch_count(X), np.shape(X))
+
+
+@defrule(batch_mean_adjoint, wrt=("dm",))
+def _batch_mean_adjoint_rule(g, ans, dm, X):
+    return batch_mean(g)
 
 
 def batch_variance(X):
@@ -886,8 +897,8 @@ def batch_variance_adjoint(dv, X):
     """``2 dv (X - mean) / m``: the adjoint of ``X`` in ``batch_variance`` (zeros for a zero ``dv``)."""
     x = np.asarray(X)
     g = np.asarray(dv)
-    if not np.any(g):
-        return np.zeros(x.shape, np.result_type(x, g))
+    if not np.any(g):                     # (the network's unused statistics) a read-only view
+        return np.broadcast_to(np.zeros((), np.result_type(x, g)), x.shape)
     m, mu, centered, _ = _moments(x)
     rows, k = _rows(centered)
     return (rows * _tiled(g * (2 / m), k)).reshape(x.shape)
