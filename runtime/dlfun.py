@@ -345,7 +345,19 @@ def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0
                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
             conv_filter_adjoint(X, g, np.shape(weights),
                                 conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
-            unbroadcast(g, bias))
+            channel_unbroadcast(g, bias))
+
+
+def channel_unbroadcast(grad, like):
+    """``unbroadcast(grad, like)``; a per-channel ``like`` (shape (C,)) summed over long rows."""
+    if np.ndim(grad) >= 2 and np.shape(like) == np.shape(grad)[-1:] and np.size(grad):
+        return _channel_total(np.asarray(grad))
+    return unbroadcast(grad, like)
+
+
+@defrule(channel_unbroadcast, wrt=("grad",))
+def _channel_unbroadcast_rule(g, ans, grad, like):
+    return broadcast_like(g, grad)
 
 
 # --- transposed convolution -------------------------------------------------------------------
