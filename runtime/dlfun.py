@@ -179,6 +179,29 @@ def _cols(x, kh, kw, geometry):
     return np.moveaxis(win, 3, 0).reshape(groups, batch * ho * wo, cpg * kh * kw), (batch, ho, wo)
 
 
+def _plain_conv(w_shape, groups):
+    """Ungrouped convolution with 4-D weights: the im2col rows run (kh, kw, C), the weights'
+    own order, and are copied with one slice assignment per tap (contiguous runs of C)."""
+    return groups == 1 and len(w_shape) == 4
+
+
+def _cols_taps(x, kh, kw, geometry):
+    """im2col for ``_plain_conv``: (B*Ho*Wo, kh*kw*C) rows of the padded input's windows."""
+    stride, pads, dilation, _ = geometry
+    xp = _pad(x, pads)
+    batch, _, _, channels = xp.shape
+    ho = (xp.shape[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
+    wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
+    out = np.empty((batch, ho, wo, kh, kw, channels), dtype=xp.dtype)
+    for i in range(kh):
+        r0 = i * dilation[0]
+        for j in range(kw):
+            c0 = j * dilation[1]
+            out[:, :, :, i, j, :] = xp[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                                       c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :]
+    return out.reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
+
+
 def _weights4(w):
     """4-D (kh, kw, cpg, Cout) weights; MATLAB's 5-D (kh, kw, cpg, fpg, groups) regrouped group-major."""
     w = np.asarray(w)
@@ -202,6 +225,9 @@ def conv_core(x, weights, geometry):
     _require_real(weights, "dlconv")
     kh, kw, cpg, cout = np.shape(_weights4(weights))
     groups = geometry[3]
+    if _plain_conv(np.shape(weights), groups):
+        cols, (batch, ho, wo) = _cols_taps(np.asarray(x), kh, kw, geometry)
+        return (cols @ np.asarray(weights).reshape(kh * kw * cpg, cout)).reshape(batch, ho, wo, cout)
     cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)
     wm = _filter_matrix(np.asarray(weights), groups)
     if groups == 1:
@@ -217,6 +243,10 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
     g = np.asarray(dy)
     batch, ho, wo = g.shape[:3]
     fpg = cout // groups
+    if _plain_conv(np.shape(weights), groups):
+        cols = g.reshape(-1, cout) @ np.asarray(weights).reshape(kh * kw * cpg, cout).T
+        cols = cols.reshape(batch, ho, wo, kh, kw, cpg)
+        return _scatter_taps(np.moveaxis(cols, (3, 4), (4, 5)), tuple(x_shape), (kh, kw), stride, dilation, pads)
     wm = _filter_matrix(np.asarray(weights), groups)                  # (G, K, fpg)
     if groups == 1:
         cols = g.reshape(-1, cout) @ wm[0].T                          # (N, C*kh*kw)
@@ -236,8 +266,11 @@ def conv_filter_adjoint(x, dy, w_shape, geometry):
     cout = w_shape[3] * w_shape[4] if five_d else w_shape[3]
     groups = geometry[3]
     fpg = cout // groups
-    cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
     g = np.asarray(dy)
+    if _plain_conv(w_shape, groups):
+        cols, _ = _cols_taps(np.asarray(x), kh, kw, geometry)
+        return (cols.T @ g.reshape(-1, cout)).reshape(kh, kw, cpg, cout)
+    cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
     if groups == 1:
         dw = (cols[0].T @ g.reshape(-1, cout)).reshape(1, cpg * kh * kw, cout)
     else:
@@ -312,7 +345,19 @@ def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0
                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
             conv_filter_adjoint(X, g, np.shape(weights),
                                 conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
-            unbroadcast(g, bias))
+            channel_unbroadcast(g, bias))
+
+
+def channel_unbroadcast(grad, like):
+    """``unbroadcast(grad, like)``; a per-channel ``like`` (shape (C,)) summed over long rows."""
+    if np.ndim(grad) >= 2 and np.shape(like) == np.shape(grad)[-1:] and np.size(grad):
+        return _channel_total(np.asarray(grad))
+    return unbroadcast(grad, like)
+
+
+@defrule(channel_unbroadcast, wrt=("grad",))
+def _channel_unbroadcast_rule(g, ans, grad, like):
+    return broadcast_like(g, grad)
 
 
 # --- transposed convolution -------------------------------------------------------------------
@@ -414,12 +459,65 @@ def _max_selection(x, geometry):
     return first, shape
 
 
+def _tiled_pool(x_shape, geometry):
+    """Whether the windows tile ``x`` exactly (stride == pool size, no padding, sizes divisible):
+    then a pooling is a reshape to (B, Ho, ph, Wo, pw, C) and one pass per window tap."""
+    pool, stride, pads = geometry
+    return (tuple(pool) == tuple(stride) and not any(p for side in pads for p in side)
+            and x_shape[1] >= pool[0] and x_shape[2] >= pool[1]
+            and x_shape[1] % pool[0] == 0 and x_shape[2] % pool[1] == 0)
+
+
+def _tiles(a, pool):
+    """(B, H, W, C) as (B, H/ph, ph, W/pw, pw, C) (a view of a contiguous array), and its taps."""
+    batch, height, width, channels = a.shape
+    a6 = np.reshape(a, (batch, height // pool[0], pool[0], width // pool[1], pool[1], channels))
+    return a6, [a6[:, :, i, :, j, :] for i in range(pool[0]) for j in range(pool[1])]
+
+
+def _tile_max(taps):
+    """The elementwise maximum of the taps (NaN wins, as in ``np.max``)."""
+    out = np.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0].copy()
+    for t in taps[2:]:
+        np.maximum(out, t, out=out)
+    return out
+
+
+def _first_max_masks(taps):
+    """Per tap, where it holds its window's *first* maximum in row-major window order (the tie
+    rule of ``np.argmax``, NaN first): the masks partition the windows."""
+    top = _tile_max(taps)
+    nan = np.issubdtype(top.dtype, np.inexact) and np.isnan(top).any()
+    masks, found = [], None
+    for k, t in enumerate(taps):
+        hit = t == top
+        if nan:
+            hit |= np.isnan(t)
+        if found is not None:
+            hit &= ~found
+        if k < len(taps) - 1:
+            found = hit.copy() if found is None else (found | hit)
+        masks.append(hit)
+    return masks, top
+
+
 def maxpool_select(values, x, geometry):
     """``values`` (shaped like ``x``) read at each pooling window's first maximum of ``x``.
 
     ``maxpool_select(x, x, geometry)`` is the max pooling of ``x``; the
     selection is piecewise constant in ``x``, so this is linear in ``values``.
     """
+    if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
+        pool = geometry[0]
+        xa = np.asarray(x)
+        if values is x:                               # the pooling itself: the windows' maxima
+            return _tile_max(_tiles(xa, pool)[1])
+        masks, _ = _first_max_masks(_tiles(xa, pool)[1])
+        vtaps = _tiles(np.asarray(values), pool)[1]
+        out = vtaps[0].copy()
+        for mask, t in zip(masks[1:], vtaps[1:]):
+            np.copyto(out, t, where=mask)
+        return out
     first, shape = _max_selection(x, geometry)
     pool, stride, pads = geometry
     win = _windows(_pad(np.asarray(values), pads, 0.0), pool, stride, (1, 1))
@@ -429,9 +527,16 @@ def maxpool_select(values, x, geometry):
 
 def maxpool_scatter(dy, x, geometry):
     """The adjoint of ``values`` in ``maxpool_select``: ``g`` added at each window's maximum of ``x``."""
+    g = np.asarray(dy)
+    if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
+        pool = geometry[0]
+        masks, _ = _first_max_masks(_tiles(np.asarray(x), pool)[1])
+        out = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
+        for mask, t in zip(masks, _tiles(out, pool)[1]):
+            np.copyto(t, g, where=mask)
+        return out
     first, shape = _max_selection(x, geometry)
     pool, stride, pads = geometry
-    g = np.asarray(dy)
     cols = np.zeros(shape[:4] + (pool[0] * pool[1],), dtype=np.result_type(g, np.float32))
     np.put_along_axis(cols, first[..., None], g[..., None], axis=-1)
     return _scatter_taps(cols.reshape(shape), np.shape(x), pool, stride, (1, 1), pads)
@@ -715,6 +820,193 @@ def unbiased_factor(X):
     return m / (m - 1) if m > 1 else 1.0
 
 
+# The training form of batchnorm as ops with closed-form rules (the generated adjoint of the
+# composite takes many passes).  Per-channel sums and broadcasts run over a (rows, W*C) view:
+# numpy's inner loops over a short channel axis are ten times slower.
+
+
+def _rows(a):
+    """``a`` (..., C) as a 2-D (rows, k*C) array, and k."""
+    if a.ndim >= 3:
+        k = a.shape[-2]
+        return a.reshape(-1, k * a.shape[-1]), k
+    return a.reshape(-1, a.shape[-1]), 1
+
+
+def _tiled(v, k):
+    return np.tile(v, k) if k > 1 else v
+
+
+def _channel_total(a):
+    rows, k = _rows(a)
+    total = rows.sum(axis=0)
+    return total.reshape(k, -1).sum(axis=0) if k > 1 else total
+
+
+def _moments(x):
+    """(batch count, per-channel mean, centered x, per-channel biased variance)."""
+    m = batch_count(x)
+    mu = _channel_total(x) / m
+    rows, k = _rows(x)
+    centered = (rows - _tiled(mu, k)).reshape(x.shape)
+    return m, mu, centered, _channel_total(centered * centered) / m
+
+
+def fused_batchnorm_applies(X, offset, scaleFactor):
+    """Whether ``batchnorm``'s training form runs as the ops below: a nonempty real float array
+    of two or more axes, with offset and scale of shape (C,)."""
+    shape = np.shape(X)
+    if len(shape) < 2 or not all(shape):
+        return False
+    dtype = np.result_type(X)
+    return (np.issubdtype(dtype, np.floating) and np.shape(offset) == shape[-1:]
+            and np.shape(scaleFactor) == shape[-1:])
+
+
+def batch_total(X):
+    """The sum over every axis but the last (channel) axis, shape (C,)."""
+    return _as_dlarray_if(_channel_total(np.asarray(X)), X)
+
+
+@defrule(batch_total)
+def _batch_total_rule(g, ans, X):
+    return broadcast_like(g, X)
+
+
+def batch_mean(X):
+    """The mean over every axis but the last, shape (C,)."""
+    x = np.asarray(X)
+    return _as_dlarray_if(_channel_total(x) / batch_count(x), X)
+
+
+@defrule(batch_mean)
+def _batch_mean_rule(g, ans, X):
+    return batch_mean_adjoint(g, X)
+
+
+def batch_mean_adjoint(dm, X):
+    """``dm / m`` broadcast to the shape of ``X`` (a read-only view): the adjoint of ``X`` in
+    ``batch_mean``."""
+    return np.broadcast_to(np.asarray(dm) / batch_count(X), np.shape(X))
+
+
+@defrule(batch_mean_adjoint, wrt=("dm",))
+def _batch_mean_adjoint_rule(g, ans, dm, X):
+    return batch_mean(g)
+
+
+def batch_variance(X):
+    """The biased variance over every axis but the last, shape (C,)."""
+    return _as_dlarray_if(_moments(np.asarray(X))[3], X)
+
+
+@defrule(batch_variance)
+def _batch_variance_rule(g, ans, X):
+    return batch_variance_adjoint(g, X)
+
+
+def batch_variance_adjoint(dv, X):
+    """``2 dv (X - mean) / m``: the adjoint of ``X`` in ``batch_variance`` (zeros for a zero ``dv``)."""
+    x = np.asarray(X)
+    g = np.asarray(dv)
+    if not np.any(g):                     # (the network's unused statistics) a read-only view
+        return np.broadcast_to(np.zeros((), np.result_type(x, g)), x.shape)
+    m, mu, centered, _ = _moments(x)
+    rows, k = _rows(centered)
+    return (rows * _tiled(g * (2 / m), k)).reshape(x.shape)
+
+
+@defrule(batch_variance_adjoint, wrt=("dv", "X"))
+def _batch_variance_adjoint_rule(g, ans, dv, X):
+    return (batch_mean(g * (X - batch_mean(X))) * 2,
+            (g * dv - batch_mean(g * dv)) * (2 / batch_count(X)))
+
+
+def normalize_batch(X, Epsilon):
+    """``(X - mean) / sqrt(variance + Epsilon)`` with the per-channel batch statistics."""
+    x = np.asarray(X)
+    _, _, centered, var = _moments(x)
+    rows, k = _rows(centered)
+    return _as_dlarray_if((rows * _tiled(1 / np.sqrt(var + Epsilon), k)).reshape(x.shape), X)
+
+
+@defrule(normalize_batch, wrt=("X", "Epsilon"))
+def _normalize_batch_rule(g, ans, X, Epsilon):
+    return (batchnorm_input_adjoint(g, X, 1.0, Epsilon),
+            np.sum(batch_total(g * ans) / (batch_variance(X) + Epsilon)) * -0.5)
+
+
+def batchnorm_train(X, offset, scaleFactor, Epsilon):
+    """``scaleFactor * normalize_batch(X, Epsilon) + offset`` in three passes."""
+    x = np.asarray(X)
+    _, _, centered, var = _moments(x)
+    rows, k = _rows(centered)
+    y = rows * _tiled(np.asarray(scaleFactor) / np.sqrt(var + Epsilon), k)
+    shift = _tiled(np.asarray(offset), k)
+    if np.result_type(y, shift) == y.dtype:
+        y += shift
+    else:
+        y = y + shift
+    return _as_dlarray_if(y.reshape(x.shape), X, offset, scaleFactor)
+
+
+@defrule(batchnorm_train, wrt=("X", "offset", "scaleFactor", "Epsilon"))
+def _batchnorm_train_rule(g, ans, X, offset, scaleFactor, Epsilon):
+    return (batchnorm_input_adjoint(g, X, scaleFactor, Epsilon),
+            batch_total(g),
+            batch_total(g * normalize_batch(X, Epsilon)),
+            np.sum(batch_total(g * normalize_batch(X, Epsilon)) * scaleFactor
+                   / (batch_variance(X) + Epsilon)) * -0.5)
+
+
+def batchnorm_input_adjoint(dy, X, scaleFactor, Epsilon):
+    """The adjoint of ``X`` in ``scaleFactor * normalize_batch(X, Epsilon)`` (the closed form
+    ``scale / sigma * (g - mean(g) - xhat * mean(g * xhat))``, per channel)."""
+    x = np.asarray(X)
+    m, _, centered, var = _moments(x)
+    inv = 1 / np.sqrt(var + Epsilon)
+    crows, k = _rows(centered)
+    xhat = crows * _tiled(inv, k)
+    grows = _rows(np.broadcast_to(np.asarray(dy), x.shape))[0]
+    gx = grows * xhat
+    total_gx = gx.sum(axis=0)
+    total_g = grows.sum(axis=0)
+    if k > 1:
+        total_gx = total_gx.reshape(k, -1).sum(axis=0)
+        total_g = total_g.reshape(k, -1).sum(axis=0)
+    out = grows * m
+    out -= _tiled(total_g, k)
+    xhat *= _tiled(total_gx, k)
+    out -= xhat
+    out *= _tiled(np.asarray(scaleFactor) * inv / m, k)
+    return out.reshape(x.shape)
+
+
+@defrule(batchnorm_input_adjoint, wrt=("dy", "X", "scaleFactor", "Epsilon"))
+def _batchnorm_input_adjoint_rule(g, ans, dy, X, scaleFactor, Epsilon):
+    return (batchnorm_input_adjoint(g, X, scaleFactor, Epsilon),
+            batchnorm_input_curvature(g, dy * scaleFactor, X, Epsilon),
+            batch_total(g * batchnorm_input_adjoint(dy, X, 1.0, Epsilon)),
+            np.sum(batch_total(g * (3 * normalize_batch(X, Epsilon) * batch_mean(dy * normalize_batch(X, Epsilon))
+                                    - dy + batch_mean(dy))) * scaleFactor
+                   / (2 * (batch_variance(X) + Epsilon) ** 1.5)))
+
+
+def batchnorm_input_curvature(h, u, X, Epsilon):
+    """The adjoint of ``X`` in ``sum(h * batchnorm_input_adjoint(g, X, scale, Epsilon))`` with
+    ``u = g * scale``: per channel, with A = sum(h xhat), B = sum(u xhat),
+    C = sum(h u) - sum(h) sum(u) / m, ``-(C - A B / m) xhat / (m sigma^2) - N(B h + A u) / (m sigma)``
+    (N the normalised adjoint, ``batchnorm_input_adjoint(., X, 1, Epsilon)``).  Written in ops
+    with rules, so derivatives of any order follow."""
+    return (-(batch_total(h * u) - batch_total(h) * batch_total(u) / batch_count(X)
+              - batch_total(h * normalize_batch(X, Epsilon)) * batch_total(u * normalize_batch(X, Epsilon))
+              / batch_count(X))
+            * normalize_batch(X, Epsilon) / (batch_count(X) * (batch_variance(X) + Epsilon))
+            - batchnorm_input_adjoint(batch_total(u * normalize_batch(X, Epsilon)) * h
+                                      + batch_total(h * normalize_batch(X, Epsilon)) * u, X,
+                                      1 / (batch_count(X) * np.sqrt(batch_variance(X) + Epsilon)), Epsilon))
+
+
 def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
               runningMean: Optional[ArrayLike] = None, runningVar: Optional[ArrayLike] = None,
               Epsilon: float = 1e-5, MeanDecay: float = 0.1, VarianceDecay: float = 0.1,
@@ -752,13 +1044,20 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if runningMean is not None and nargout == 1:
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
-    axes = batch_axes(X)
-    mu = np.mean(X, axis=axes)
-    centered = X - mu
-    sigmaSq = np.mean(centered * centered, axis=axes)
-    Y = scaleFactor * (centered / np.sqrt(sigmaSq + Epsilon)) + offset
-    if nargout == 1:
-        return Y
+    if fused_batchnorm_applies(X, offset, scaleFactor):
+        Y = batchnorm_train(X, offset, scaleFactor, Epsilon)
+        if nargout == 1:
+            return Y
+        mu = batch_mean(X)
+        sigmaSq = batch_variance(X)
+    else:
+        axes = batch_axes(X)
+        mu = np.mean(X, axis=axes)
+        centered = X - mu
+        sigmaSq = np.mean(centered * centered, axis=axes)
+        Y = scaleFactor * (centered / np.sqrt(sigmaSq + Epsilon)) + offset
+        if nargout == 1:
+            return Y
     if runningMean is None:
         return Y, mu, sigmaSq
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
@@ -1151,7 +1450,7 @@ def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: int = -1) -> Any:
 
 
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size,
-                  _unpool_size, batch_axes, batch_count, unbiased_factor, layernorm_axes,
+                  _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode)
 
