@@ -70,7 +70,8 @@ class minibatchqueue:
         self.OutputAsDlarray = OutputAsDlarray
         self.NumOutputs = NumOutputs if NumOutputs is not None else \
             (len(data) if MiniBatchFcn is None else None)
-        self._rng = np.random.default_rng(Seed)
+        # no Seed: numpy's global generator (as MATLAB's shuffle draws from rng): np.random.seed repeats it
+        self._rng = np.random.default_rng(Seed) if Seed is not None else None
         self._order = np.arange(self.NumObservations)
         self._position = 0
 
@@ -89,7 +90,8 @@ class minibatchqueue:
 
     def shuffle(self) -> None:
         """A new random order of the observations; starts the pass again."""
-        self._order = self._rng.permutation(self.NumObservations)
+        rng = self._rng if self._rng is not None else np.random
+        self._order = rng.permutation(self.NumObservations)
         self._position = 0
         return self
 

@@ -1178,9 +1178,12 @@ def dropout_mask(X, Probability=0.5, Training=True, rng=None):
         raise ValueError(f"dropout: Probability must be in [0, 1), got {Probability!r}")
     if not Training or Probability == 0:
         return 1.0
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
-    keep = rng.random(np.shape(X)) >= Probability
+    if rng is None:       # numpy's global generator, as MATLAB's dropout draws from rng: np.random.seed repeats it
+        keep = np.random.random_sample(np.shape(X)) >= Probability
+    else:
+        if not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng(rng)
+        keep = rng.random(np.shape(X)) >= Probability
     dtype = np.result_type(X, np.float32) if np.issubdtype(np.result_type(X), np.inexact) else np.float64
     return keep.astype(dtype) / dtype.type(1 - Probability)
 
