@@ -361,6 +361,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     resolver.locals = local_names
     activity = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     activity.lists |= first.lists
+    if not trusted:                 # y traced only through helpers returning constant gradients
+        from .constant_helpers import check_sites
+        check_sites(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)

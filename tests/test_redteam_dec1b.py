@@ -55,3 +55,76 @@ def test_recursive_helper_differentiated_and_called_plainly():
     assert_close(_data(q), fib_like(3, x))
     assert_close(_data(y), np.sum(fib_like(4, x)))
     assert_close(_data(g), numerical_gradient(lambda z: float(np.sum(fib_like(4, z))), [x], 0))
+
+
+# --- a gradient of a gradient a helper computed with EnableHigherDerivatives=False ---------------
+# Written inline sct refuses it at compile time; through a helper the result was [0, 0].
+
+def grad_helper(x):
+    y = np.sum(x ** 3)
+    return dlgradient(y, x, EnableHigherDerivatives=False)
+
+
+def grad_helper_scaled(x):
+    g = grad_helper(x)
+    return 2.0 * g
+
+
+def grad_helper_higher(x):
+    y = np.sum(x ** 3)
+    return dlgradient(y, x)
+
+
+def through_helper(x):
+    g = grad_helper(x)
+    return dlgradient(np.sum(g), x)
+
+
+def through_helper_then_ops(x):
+    g = grad_helper(x)
+    h = g * 2.0
+    for i in range(2):
+        h = h + 1.0
+    s = np.sum(h ** 2)
+    return dlgradient(s, x)
+
+
+def through_two_helpers(x):
+    g = grad_helper_scaled(x)
+    return dlgradient(np.sum(g ** 2), x)
+
+
+def helper_plus_direct(x):
+    g = grad_helper(x)
+    return dlgradient(np.sum(g * x), x)
+
+
+def helper_higher(x):
+    g = grad_helper_higher(x)
+    return dlgradient(np.sum(g ** 2), x)
+
+
+@pytest.mark.parametrize("fun, line", [(through_helper, "g = grad_helper(x)"),
+                                       (through_helper_then_ops, "s = np.sum(h ** 2)"),
+                                       (through_two_helpers, "g = grad_helper_scaled(x)")])
+def test_gradient_through_a_helpers_constant_gradient_is_refused(fun, line):
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(np.array([0.3, -0.7])))
+    err = info.value
+    assert err.filename == __file__
+    assert "EnableHigherDerivatives=False" in str(err) and "constant" in str(err)
+    import inspect
+    lines, start = inspect.getsourcelines(fun)
+    assert err.lineno == start + len(lines) - 1          # the dlgradient line of the caller
+
+
+def test_helper_gradient_used_beside_the_input_is_a_constant_as_in_matlab():
+    x = np.array([0.3, -0.7])
+    got = _data(dlfeval(helper_plus_direct, dlarray(x)))
+    assert_close(got, 3 * x ** 2)                        # g treated as a constant: d(g.x)/dx = g
+
+
+def test_helper_gradient_with_higher_derivatives_is_differentiated():
+    x = np.array([0.3, -0.7])
+    got = _data(dlfeval(helper_higher, dlarray(x)))
+    assert_close(got, numerical_gradient(lambda z: float(np.sum((3 * z ** 2) ** 2)), [x], 0))
