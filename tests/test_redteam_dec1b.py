@@ -128,3 +128,61 @@ def test_helper_gradient_with_higher_derivatives_is_differentiated():
     x = np.array([0.3, -0.7])
     got = _data(dlfeval(helper_higher, dlarray(x)))
     assert_close(got, numerical_gradient(lambda z: float(np.sum((3 * z ** 2) ** 2)), [x], 0))
+
+
+# --- the numexpr backend: operations on Python numbers alone are Python's or numpy's ---------------
+
+import warnings  # noqa: E402
+
+import sct  # noqa: E402
+
+
+def sqrt_of_number(x, c):
+    y = np.sqrt(c) / x + x
+    return y, dlgradient(np.sum(y), x)
+
+
+def number_ratio(x, c, d):
+    y = (c / d) * x + x
+    return np.sum(y)
+
+
+def opposite_infinities(x):
+    return x * 2.0 + 1.0
+
+
+@pytest.fixture
+def numexpr_backend():
+    pytest.importorskip("numexpr")
+    sct.set_backend("numexpr", min_size=0)
+    yield
+    sct.set_backend("numpy")
+
+
+def test_numpy_function_of_a_number_promotes_float32_as_numpy_does(numexpr_backend):
+    x = np.linspace(1.0, 2.0, 6).astype(np.float32)
+    y, g = dlfeval(sqrt_of_number, dlarray(x), 2.0)
+    expected = np.sqrt(2.0) / x + x                        # np.float64 scalar: a float64 result
+    assert _data(y).dtype == expected.dtype == np.float64
+    assert_close(_data(y), expected, rtol=1e-12)
+    assert _data(g).dtype == np.float32                    # the gradient has x's type
+    assert_close(_data(g), 1 - np.sqrt(2.0) / x.astype(np.float64) ** 2, rtol=1e-6)
+
+
+def test_python_division_by_zero_raises_with_errors_ignored(numexpr_backend):
+    x = np.ones(5)
+    with np.errstate(all="ignore"):
+        with pytest.raises(ZeroDivisionError):
+            number_ratio(x, 1.0, 0.0)
+        with pytest.raises(Exception) as info:
+            dlfeval(number_ratio, dlarray(x), 1.0, 0.0)
+    assert "division by zero" in str(info.value)
+
+
+def test_no_extra_warning_from_the_finiteness_test(numexpr_backend):
+    x = np.array([np.inf, -np.inf, 1.0, 2.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = dlfeval(opposite_infinities, dlarray(x))
+    assert_close(_data(value), x * 2.0 + 1.0)
+    assert [str(w.message) for w in caught] == []          # numpy itself warns of nothing here
