@@ -103,6 +103,10 @@ class FusedExpression:
         self.unbroadcasts: List[Tuple[int, Tuple[int, ...]]] = []
         self.constants: List[float] = []
         self.used: Dict[int, None] = {}          # the arguments numexpr reads (not references)
+        # the arguments under each operation: one whose arguments are all Python numbers is
+        # Python's arithmetic (which raises on 0.0 ** -1 and 1.0 / 0) or a numpy function of
+        # numbers (a float64 scalar, which makes float32 arrays float64): numpy computes those
+        self.operations: List[frozenset] = []
         try:
             self.text = self._numexpr_text(tree, index)
         except _Unfusable:
@@ -114,6 +118,9 @@ class FusedExpression:
 
     # --- the numexpr program -----------------------------------------------------------------
     def _numexpr_text(self, node, index) -> str:
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and _constant(node) is None:
+            self.operations.append(frozenset(index[n] for n in expression_names(node)
+                                             if n in index))
         if isinstance(node, ast.Name):
             self.used.setdefault(index[node.id], None)
             return "a%d" % index[node.id]
@@ -200,6 +207,10 @@ class FusedExpression:
                     same_shape = False
         if not big or dtype not in _DTYPES:
             return None
+        numbers = {i for i, a in enumerate(args) if type(a) is float or type(a) is int}
+        for leaves in self.operations:
+            if leaves <= numbers:
+                return None
         if self.has_unbroadcast:
             # the identity only where the chain and every reference have one shape
             if not same_shape:
@@ -234,8 +245,11 @@ class FusedExpression:
             out = program(*values, *self.constant_arrays[dtype])
         except Exception:
             return None             # numpy says what is wrong (shapes that do not broadcast...)
-        if check and not np.isfinite(np.add.reduce(out, axis=None)):
-            return None             # an inf or a NaN: numpy's values and warnings
+        if check:
+            with np.errstate(invalid="ignore", over="ignore"):   # the test itself warns of nothing
+                finite = np.isfinite(np.add.reduce(out, axis=None))
+            if not finite:
+                return None         # an inf or a NaN: numpy's values and warnings
         if out.ndim == 0:
             return out[()]
         return out

@@ -361,6 +361,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     resolver.locals = local_names
     activity = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     activity.lists |= first.lists
+    if not trusted:                 # y traced only through helpers returning constant gradients
+        from .constant_helpers import check_sites
+        check_sites(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)
@@ -414,9 +417,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             generated_fn.__kwdefaults__ = fn.__kwdefaults__
     fwd = namespace[generated.fwd] if generated.fwd else None
     bwd = namespace[generated.bwd] if generated.bwd else None
-    for value in namespace.values():
+    for value in list(namespace.values()):
         if isinstance(value, types.FunctionType) and value.__code__.co_filename == gen_filename:
             value.__sct_generated__ = True
+    if generated.entry in resolver.guards:      # the entry keeps the user's name: a recursive
+        namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
     attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
     return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
