@@ -304,19 +304,31 @@ def unwrap(x):
     return _unwrap(x)
 
 
-def wrap_outputs(x):
+def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 
     Python floats and complex numbers (from ``math`` functions, say) come back as
-    0-d dlarrays too; ints, bools and strings stay as they are."""
+    0-d dlarrays too; ints, bools and strings stay as they are.  Two results never share
+    one array (the gradients of ``x + y`` are computed as one object): a repeated array is
+    copied, so changing one result in place cannot change another, as with MATLAB's values;
+    a read-only view (the gradient of a sum is a broadcast) comes back as an array of its own."""
     cls = type(x)
     if cls is np.ndarray and x.dtype.type in _KEPT:     # what _as_data keeps as it is
+        if not x.flags.writeable:          # a broadcast view (the gradient of a sum): a real array
+            x = x.copy()
+        if _seen is not None:
+            if id(x) in _seen:
+                x = x.copy()
+            else:
+                _seen[id(x)] = x
         out = _new_dlarray(dlarray)
         out._data = x
         out._fmt = ""
         return out
+    if _seen is None:
+        _seen = {}
     if cls is tuple:
-        return tuple(map(wrap_outputs, x))
+        return tuple([wrap_outputs(v, _seen) for v in x])
     if cls in _KEPT:                                    # a numpy scalar: a 0-d array, as _as_data
         out = _new_dlarray(dlarray)
         out._data = np.asarray(x)
@@ -325,15 +337,15 @@ def wrap_outputs(x):
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
         return dlarray(x)
     if isinstance(x, list):
-        return [wrap_outputs(v) for v in x]
+        return [wrap_outputs(v, _seen) for v in x]
     if isinstance(x, tuple):
         if hasattr(type(x), "_fields"):
-            return type(x)(*[wrap_outputs(v) for v in x])
-        return tuple(wrap_outputs(v) for v in x)
+            return type(x)(*[wrap_outputs(v, _seen) for v in x])
+        return tuple(wrap_outputs(v, _seen) for v in x)
     if isinstance(x, dict):
-        return {k: wrap_outputs(v) for k, v in x.items()}
+        return {k: wrap_outputs(v, _seen) for k, v in x.items()}
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return dataclasses.replace(x, **{f.name: wrap_outputs(getattr(x, f.name))
+        return dataclasses.replace(x, **{f.name: wrap_outputs(getattr(x, f.name), _seen)
                                          for f in dataclasses.fields(x) if f.init})
     if hasattr(x, "__dict__") and not isinstance(x, type):
         from .support import GRADIENT_OBJECTS
@@ -344,7 +356,7 @@ def wrap_outputs(x):
         if mine:             # a gradient sct built (a copy): its arrays come back as dlarrays
             fields = vars(x)
             for k, v in list(fields.items()):
-                new = wrap_outputs(v)
+                new = wrap_outputs(v, _seen)
                 if new is not v:
                     fields[k] = new
     return x

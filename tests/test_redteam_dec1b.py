@@ -186,3 +186,27 @@ def test_no_extra_warning_from_the_finiteness_test(numexpr_backend):
         value = dlfeval(opposite_infinities, dlarray(x))
     assert_close(_data(value), x * 2.0 + 1.0)
     assert [str(w.message) for w in caught] == []          # numpy itself warns of nothing here
+
+
+def grads_of_a_sum(x, y):
+    z = np.sum(x + y)
+    return z, dlgradient(z, x, y)
+
+
+def grads_of_a_dict(p):
+    z = np.sum(p["w"] + p["b"])
+    return z, dlgradient(z, p)
+
+
+def test_results_never_share_an_array():
+    # the adjoints of x + y are one object inside the generated code; the results are separate
+    # arrays (changing one in place, as a user clipping a gradient does, leaves the other alone)
+    z, (gx, gy) = sct.dlfeval(grads_of_a_sum, sct.dlarray(np.ones(3)), sct.dlarray(np.ones(3)))
+    assert not np.shares_memory(gx.data, gy.data)
+    gx *= 0.5
+    np.testing.assert_array_equal(gy.data, np.ones(3))
+    np.testing.assert_array_equal(gx.data, 0.5 * np.ones(3))
+    z, g = sct.dlfeval(grads_of_a_dict, {"w": sct.dlarray(np.ones(3)), "b": sct.dlarray(np.ones(3))})
+    assert not np.shares_memory(g["w"].data, g["b"].data)
+    g["w"] -= 1.0
+    np.testing.assert_array_equal(g["b"].data, np.ones(3))
