@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import gast
-import numpy as np
 import operator
 
 from .runtime import registry
@@ -44,37 +42,13 @@ from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk
 from .naming import Namer
 from .parse import source_line
-
-BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
-             gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
-             gast.Mod: operator.mod}
-UNARY_OPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
-ZERO = const(0.0)
+from .calls import CallLowering, VjpCall  # noqa: F401  (VjpCall: re-exported)
+from .sites import Site, SiteFinding, SiteKind, _in_order, _roots
+from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, ZERO, _function, _is_comment,  # noqa: F401
+                        _reach, _strip_unbroadcast, assign_pair, instantiate_template, simplify)
 
 
-@dataclass
-class VjpCall:
-    statements: List          # forward: get the pair, run the forward
-    fwd: str
-    bwd: str
-    residuals: str
-    args: List                # what the forward receives, in order (adjoints come back alike)
-    primal: Optional[gast.AST] = None   # the call's value alone (rt.primal_call/primal_method),
                                         # where no sweep differentiates through it (entry mode)
-
-
-@dataclass
-class Site:
-    stmt: gast.Assign
-    frames: List[Tuple[List, int, Any, int]]   # (block, index, parent compound, depth of block)
-    y: str
-    xs: List[gast.AST]
-    options: Dict[str, bool]
-    line: int
-    kind: str = "dlgradient"        # dlgradient | dljacobian | dldivergence
-    dim: Any = None
-    in_loop: bool = False
-    sels: Optional[List] = None     # what each x selects: see Transformer.resolve_x
 
 
 class Generated:
@@ -87,7 +61,7 @@ class Generated:
         self.bwd: Optional[str] = None
 
 
-class Transformer:
+class Transformer(SiteFinding, CallLowering):
     def __init__(self, fn, fdef: gast.FunctionDef, filename: str, activity: Activity,
                  resolver: Resolver, namer: Namer, mode: str, numpy_name: str,
                  rt_names: Dict[int, str], rt_name: str = "rt"):
@@ -160,301 +134,6 @@ class Transformer:
             self.forward_names.add(name)
         return self.counters[id(loop)]
 
-    def uses_vjp(self, s) -> bool:
-        """Is this statement a call differentiated through a generated forward/adjoint pair?"""
-        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and
-                isinstance(s.value, gast.Call)):
-            return False
-        if id(s) in self.site_records:
-            return True
-        if id(s) in self.site_calls:
-            return False
-        info = self.act.call_info(s.value)
-        return info.kind in ("function", "method") and info.rule is None and \
-            self.act.value_active(s.value) and s.targets[0].id in self.act.active
-
-    def vjp_parts(self, s: gast.Assign) -> "VjpCall":
-        """How a call to a function (not an op) is differentiated: through its generated pair."""
-        if id(s) in self.vjp_calls:
-            return self.vjp_calls[id(s)]
-        t = s.targets[0].id
-        value = s.value
-        info = self.act.call_info(value)
-        pre: List = []
-        keywords = list(value.keywords)
-        if id(s) in self.site_calls:            # a gradient differentiated again
-            sweep = self.site_calls[id(s)]
-            args = [load(p) for p in self.sweep_params[sweep]]
-            keywords = []                        # the options were used up by the sweep
-            base, maker, maker_args = sweep, "vjp", [load(sweep)]
-        elif info.kind == "method":
-            args = [load(info.receiver)] + list(value.args)
-            base, maker, maker_args = f"{info.receiver}_{info.method}", "vjp_method", \
-                [load(info.receiver), const(info.method)]
-        elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
-            # calling an object that holds traced values (a layer): its __call__, with it first
-            receiver = value.func.id
-            args = [load(receiver)] + list(value.args)
-            base, maker, maker_args = receiver, "vjp_method", [load(receiver), const("__call__")]
-        elif isinstance(info.obj, type) and not (issubclass(info.obj, tuple) and
-                                                 hasattr(info.obj, "_fields")):
-            # building an object of the user's class
-            new = self.namer.fresh(t + "_new")
-            self.forward_names.add(new)
-            pre.append(assign(new, call(self.rt("new_object"), [value.func])))
-            args = [load(new)] + list(value.args)
-            base, maker, maker_args = info.obj.__name__, "vjp_init", [value.func]
-        else:
-            args = list(value.args)
-            name = value.func.attr if isinstance(value.func, gast.Attribute) else \
-                getattr(value.func, "id", "call")
-            base, maker, maker_args = name, "vjp", [value.func]
-        if any(self.act.is_active(k.value) for k in keywords):
-            args, keywords = self.keywords_to_positions(s, info, args, keywords)
-        fwd = self.namer.fresh(base + "_fwd")
-        bwd = self.namer.fresh(base + "_bwd")
-        residuals = self.namer.fresh(t + "_residuals")
-        self.forward_names |= {fwd, bwd, residuals}
-        mask = self.mask(args)
-        if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
-            mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
-                        [a.value if isinstance(a, gast.Starred) else a for a in args])
-        pair = gast.Assign(targets=[gast.Tuple(elts=[store(fwd), store(bwd)], ctx=gast.Store())],
-                           value=call(self.rt(maker), maker_args + [mask] + args, keywords),
-                           type_comment=None)
-        run = assign_pair(t, residuals, call(fwd, args, keywords))
-        primal = None
-        if maker in ("vjp", "vjp_method") and id(s) not in self.site_calls:
-            primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
-                          maker_args + [copy.deepcopy(mask)] + args, keywords)
-        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
-        self.vjp_calls[id(s)] = parts
-        return parts
-
-    def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):
-        """Differentiable values passed by keyword go to their parameter's position (adjoints
-        come back by position), using the callee's signature known when compiling."""
-        import inspect
-        callee = info.obj.__init__ if isinstance(info.obj, type) else info.obj
-        names = ", ".join(k.arg for k in keywords if self.act.is_active(k.value))
-        advice = (f"pass {names} positionally: sct differentiates the positional parameters "
-                  "of functions it only meets at run time")
-        import dataclasses as _dataclasses
-        if callee is _dataclasses.replace:
-            self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
-                      "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
-        if not callable(callee) or info.kind != "function":
-            self.fail(s, advice, "keyword argument")
-        try:
-            signature = inspect.signature(callee)
-            bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
-        except (TypeError, ValueError) as exc:
-            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
-        positional: List = []
-        rest: List = []
-        params = list(signature.parameters.values())
-        last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
-        for i, p in enumerate(params):
-            if p.kind == p.KEYWORD_ONLY:
-                if p.name in bound.arguments:
-                    if self.act.is_active(bound.arguments[p.name]):
-                        self.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
-                                  "parameter to differentiate with respect to it", "keyword argument")
-                    rest.append(gast.keyword(arg=p.name, value=bound.arguments[p.name]))
-                continue
-            if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
-                self.fail(s, advice, "keyword argument")
-            if i > last:
-                break
-            if p.name in bound.arguments:
-                positional.append(bound.arguments[p.name])
-            elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
-                positional.append(const(p.default))
-            else:
-                self.fail(s, advice, "keyword argument")
-        return positional, rest
-
-    # --- sites ---------------------------------------------------------------------------------
-    def find_sites(self) -> List[Site]:
-        sites: List[Site] = []
-
-        def walk(block, frames, depth, in_loop):
-            for i, s in enumerate(block):
-                if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
-                        self.act.call_info(s.value).kind == "site":
-                    site = self.make_site(s, frames + [(block, i, None, depth)])
-                    site.in_loop = in_loop
-                    sites.append(site)
-                elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-                        self.act.call_info(s.value).kind == "site":
-                    self.fail(s, "the result of dlgradient is not used: assign it, "
-                              "e.g. dydx = dlgradient(y, x)", "dlgradient")
-                elif isinstance(s, gast.If):
-                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
-                    walk(s.orelse, frames + [(block, i, s, depth)], depth + 1, in_loop)
-                elif isinstance(s, gast.With):
-                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
-                elif isinstance(s, (gast.For, gast.While)):
-                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
-        walk(self.fdef.body, [], 0, False)
-        return sites
-
-    def make_site(self, stmt: gast.Assign, frames) -> Site:
-        node = stmt.value
-        line = getattr(stmt, "lineno", self.fdef.lineno)
-        kind = self.act.call_info(node).obj.__name__
-        options = {"RetainData": False, "EnableHigherDerivatives": True, "AllowComplex": True}
-        aliases = {"retain_data": "RetainData", "enable_higher_derivatives": "EnableHigherDerivatives",
-                   "allow_complex": "AllowComplex"}
-        for k in node.keywords:
-            key = aliases.get(k.arg, k.arg)
-            if key not in options:
-                self.fail(stmt, f"dlgradient has no option {k.arg!r}; the options are RetainData, "
-                          "EnableHigherDerivatives and AllowComplex", "dlgradient")
-            if not isinstance(k.value, gast.Constant):
-                self.fail(stmt, f"the dlgradient option {k.arg} must be the literal True or False",
-                          "dlgradient")
-            options[key] = bool(k.value.value)
-        if kind != "dlgradient":
-            if len(node.args) != 3:
-                self.fail(stmt, f"{kind} takes (u, x, dim): dim is the batch axis of u and x",
-                          kind)
-            u, x, dim = node.args
-            if not isinstance(u, gast.Name) or u.id not in self.act.active:
-                self.fail(stmt, f"{kind}: u does not depend on any traced input", kind)
-            if not isinstance(x, gast.Name) or x.id not in self.act.active:
-                self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
-                          "computed from one)", kind)
-            return Site(stmt, frames, u.id, [x], options, line, kind, dim)
-        if len(node.args) < 2:
-            self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
-                      "dlgradient")
-        y, xs = node.args[0], node.args[1:]
-        if not isinstance(y, gast.Name) or y.id not in self.act.active:
-            constant = self.constant_gradient_in(y)
-            if constant is not None:
-                self.fail(stmt, f"dlgradient: y depends on the traced inputs only through the gradient "
-                          f"computed on line {constant} with EnableHigherDerivatives=False, which makes "
-                          "that gradient a constant, so this derivative would be zero. Remove "
-                          "EnableHigherDerivatives=False (the default, True, lets it be differentiated "
-                          "again)", "dlgradient")
-            self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
-                      "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
-                      "constants)", "dlgradient")
-        defs = self.site_line_defs(frames, line)
-        sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
-        for root in _roots(sels):
-            if root not in self.act.active:
-                where = self.defined_line.get(root)
-                if self.created_by_dlarray(root):
-                    self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a "
-                              f"dlarray created inside {self.fname}() (line {where}), and only the arguments "
-                              "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
-                              f"to dlfeval as an argument: dlfeval({self.fname}, ..., {root})", "dlgradient")
-                origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
-                          if root not in self.params else "it is not a dlarray argument of dlfeval")
-                self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
-                          "only dlarrays passed to dlfeval, and values computed from them, are traced",
-                          "dlgradient")
-            if root in self.act.complex and not options["AllowComplex"]:
-                self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
-                          "dlgradient")
-        return Site(stmt, frames, y.id, list(xs), options, line, sels=sels)
-
-    def created_by_dlarray(self, name: str) -> bool:
-        """Is ``name`` assigned ``dlarray(...)`` in this function (a constant inside dlfeval)?"""
-        for n in gast.walk(self.fdef):
-            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
-                v = n.value
-                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "create":
-                    return True
-        return False
-
-    def constant_gradient_in(self, y) -> Optional[int]:
-        """The line of a gradient taken with EnableHigherDerivatives=False that ``y`` is computed
-        from (so y is a constant because of it), or None."""
-        if not isinstance(y, gast.Name):
-            return None
-        defs: Dict[str, List] = {}
-        for n in gast.walk(self.fdef):
-            if isinstance(n, gast.Assign):
-                for t in n.targets:
-                    for m in gast.walk(t):
-                        if isinstance(m, gast.Name):
-                            defs.setdefault(m.id, []).append(n)
-        seen, todo = set(), [y.id]
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            for st in defs.get(name, ()):
-                v = st.value
-                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "site" and any(
-                        k.arg in ("EnableHigherDerivatives", "enable_higher_derivatives") and
-                        isinstance(k.value, gast.Constant) and not k.value.value for k in v.keywords):
-                    return getattr(st, "lineno", None)
-                todo.extend(m.id for m in gast.walk(v) if isinstance(m, gast.Name))
-        return None
-
-    # --- what x denotes at a site ----------------------------------------------------------
-    def site_line_defs(self, frames, line: int) -> Dict[str, Any]:
-        """The values of the names the normalizer made for the site's own line (``p["w"]``
-        in ``dlgradient(y, p["w"])`` becomes a name assigned just before the site)."""
-        block, index = frames[-1][0], frames[-1][1]
-        defs: Dict[str, Any] = {}
-        j = index - 1
-        while j >= 0 and getattr(block[j], "lineno", None) == line:
-            st = block[j]
-            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
-                defs.setdefault(st.targets[0].id, st.value)
-            j -= 1
-        return defs
-
-    def name_counts(self) -> Dict[str, Tuple[int, int]]:
-        """(stores, loads) of every name in the function."""
-        if getattr(self, "_name_counts", None) is None:
-            counts: Dict[str, List[int]] = {}
-            for n in gast.walk(self.fdef):
-                if isinstance(n, gast.Name):
-                    c = counts.setdefault(n.id, [0, 0])
-                    c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
-            self._name_counts = {k: (v[0], v[1]) for k, v in counts.items()}
-        return self._name_counts
-
-    def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
-        """What the x of a site selects, as a tree: ("root", name) (a name's current value),
-        ("item", sel, index), ("attr", sel, name), ("list"|"tuple", [sels]),
-        ("dict", [(key, sel)]), ("star", sel)."""
-        what = "dlgradient"
-        if isinstance(node, gast.Starred) and top:
-            return ("star", self.resolve_x(node.value, defs, stmt))
-        if isinstance(node, gast.Name):
-            value = defs.get(node.id)
-            if value is None or self.name_counts().get(node.id, (0, 0))[0] != 1:
-                return ("root", node.id)
-            if isinstance(value, gast.Name):
-                return self.resolve_x(value, defs, stmt)
-            if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
-                return ("item", self.resolve_x(value.value, defs, stmt), value.slice)
-            if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
-                return ("attr", self.resolve_x(value.value, defs, stmt), value.attr)
-            if isinstance(value, (gast.List, gast.Tuple)) and \
-                    not any(isinstance(e, gast.Starred) for e in value.elts):
-                return ("list" if isinstance(value, gast.List) else "tuple",
-                        [self.resolve_x(e, defs, stmt) for e in value.elts])
-            if isinstance(value, gast.Dict) and all(k is not None for k in value.keys):
-                return ("dict", [(k, self.resolve_x(v, defs, stmt)) for k, v in zip(value.keys, value.values)])
-            return ("root", node.id)        # a value: check_roots_reached refuses one made here
-        if isinstance(node, gast.Constant):
-            self.fail(stmt, f"dlgradient: cannot differentiate with respect to the constant "
-                      f"{node.value!r}: x must be a traced value", what)
-        if isinstance(node, gast.Starred):
-            self.fail(stmt, "dlgradient: a starred x is only allowed as an argument of dlgradient itself "
-                      "(dlgradient(y, *xs))", what)
-        self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
-                  "tuple or dict of them", what)
-
     # --- entry point -------------------------------------------------------------------------
     def build(self) -> Generated:
         # Pass A finds which primal values the adjoints read (so only those are
@@ -485,7 +164,7 @@ class Transformer:
             name = self.namer.fresh(f"{self.fname}_dlgradient_line{site.line}")
             self.site_calls[id(site.stmt)] = name
             target = site.stmt.targets[0].id
-            if site.options["EnableHigherDerivatives"] and target in self.act.active and \
+            if site.options.enable_higher_derivatives and target in self.act.active and \
                     self.higher_order_needed(site, sites[k + 1:]):
                 if site.in_loop:
                     self.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
@@ -1175,7 +854,7 @@ class Transformer:
             self.last_prefix.append(expr_stmt(call(self.rt("replay_end"))))
             body.extend(self.last_prefix)
         head_at = len(body)
-        if site.kind == "dlgradient":
+        if site.kind == SiteKind.DLGRADIENT:
             body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
             body.append(assign(self.d(site.y), load(self.seed_name)))
@@ -1399,7 +1078,7 @@ class Transformer:
                 body = copy.deepcopy(tape_head) + body
         else:
             extra = [gast.Expr(value=load(site.y)), gast.Expr(value=site.xs[0])] \
-                if site.kind != "dlgradient" else []
+                if site.kind != SiteKind.DLGRADIENT else []
             params = self.residual_names(body + [gast.Expr(value=r) for r in result] + extra)
             if uses_tape and self.tape not in params:
                 params.append(self.tape)
@@ -1407,19 +1086,19 @@ class Transformer:
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
         header = self.line_comment(site.line, "gradient at")
         fbody = [header] + body + [gast.Return(value=value)]
-        if site.kind == "dlgradient":
+        if site.kind == SiteKind.DLGRADIENT:
             return [_function(name, params, fbody)]
         # dljacobian / dldivergence: the sweep takes its values packed, and a seed for u;
         # a second function runs it once per component of u.
         if not isinstance(site.dim, gast.Constant) or not isinstance(site.dim.value, int):
-            self.fail(site.stmt, f"{site.kind}: dim must be a literal integer (the batch axis)", site.kind)
+            self.fail(site.stmt, f"{site.kind}: dim must be a literal integer (the batch axis)", site.kind.value)
         packed = self.namer.fresh("values")
         sweep_name = self.namer.fresh(name + "_vjp")
         unpack = gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params], ctx=gast.Store())],
                              value=load(packed), type_comment=None)
         sweep = _function(sweep_name, [packed, self.seed_name], [header, unpack] + body +
                           [gast.Return(value=value)])
-        assembler = "batch_jacobian" if site.kind == "dljacobian" else "batch_divergence"
+        assembler = "batch_jacobian" if site.kind == SiteKind.DLJACOBIAN else "batch_divergence"
         assemble = gast.Return(value=call(self.rt(assembler), [
             load(sweep_name), gast.Tuple(elts=[load(p) for p in params], ctx=gast.Load()),
             load(site.y), site.xs[0], site.dim]))
@@ -1662,189 +1341,4 @@ class Transformer:
             return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
         return [s]
 
-    def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
-        """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a
-        write into the caller's object): run once, replayed where code is recomputed.
-        ``rt.maybe_effect`` where only the run can tell; None for other calls."""
-        from .runtime.effects import effectful, _user_code
-        from .analysis import Unresolved, _MISSING
-        if not inactive:
-            return None
-        info = self.act.call_info(value)
-        if info.kind in ("site", "stop", "create"):
-            return None
-        func = value.func
-        target = self.resolver.resolve(func)
-        wrapper = None
-        if target is not Unresolved:
-            if target is not _MISSING:
-                try:
-                    if effectful(target):
-                        wrapper = "effect"
-                    elif info.kind == "function" and _user_code(target):
-                        wrapper = "user_call"     # run once: replayed where code is recomputed
-                except Exception:
-                    wrapper = None
-        elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
-            receiver = func.value.id
-            if statement and (receiver in self.params or receiver not in self.forward_names):
-                wrapper = "effect"        # a call for its effect on the caller's object
-            else:
-                wrapper = "maybe_effect"
-        elif isinstance(func, gast.Name) and info.rule is None and func.id not in self.act.active:
-            wrapper = "maybe_effect"      # a function value: only the run can tell
-        if wrapper is None:
-            return None
-        return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
 
-    def mask(self, args) -> gast.Tuple:
-        args = [a.value if isinstance(a, gast.Starred) else a for a in args]
-        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
-                          ctx=gast.Load())
-
-    def starred_flags(self, args) -> gast.Tuple:
-        return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())
-
-
-SCALAR_SAFE_OPS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow}
-
-
-def _strip_unbroadcast(expr, rt_name: str):
-    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and \
-            expr.func.attr == "unbroadcast" and isinstance(expr.func.value, gast.Name) and \
-            expr.func.value.id == rt_name:
-        return expr.args[0]
-    return expr
-
-
-def _number(node):
-    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and \
-        not isinstance(node.value, bool)
-
-
-def simplify(expr):
-    """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
-    # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
-    # makes a parent's operand a number: without one, the transformer changes nothing.
-    for n in walk(expr):
-        if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
-                isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
-            break
-    else:
-        return expr
-    return _FOLD.visit(expr)
-
-
-class _Fold(gast.NodeTransformer):
-    """The folds of ``simplify`` (one instance: it keeps no state)."""
-    def visit_Compare(self, node):
-        self.generic_visit(node)
-        if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
-            fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
-            if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
-                return const(int(fn(node.left.value, node.comparators[0].value)))
-        return node
-
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        left, right = node.left, node.right
-        if _number(left) and _number(right):
-            fn = BINOP_OPS.get(type(node.op))
-            if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
-                return const(fn(left.value, right.value))
-        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
-            return left
-        if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
-            return left
-        if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
-            return right
-        if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
-            return left
-        return node
-
-
-_FOLD = _Fold()
-
-
-def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name: str,
-                         rt_names: Dict[int, str], rt_name: str):
-    """A rule's expression with the call's names put in, and the rule module's own names
-    (numpy, runtime helpers) spelled as generated code reaches them."""
-    mapping = dict(mapping)
-    for n in walk(template):
-        if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
-            obj = globals_[n.id]
-            if obj is np:
-                mapping[n.id] = numpy_name
-            elif id(obj) in rt_names:
-                mapping[n.id] = attr(load(rt_name), rt_names[id(obj)])
-            else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
-                mapping[n.id] = attr(load(rt_name), _reach(obj, n.id, rt_names))
-    return substitute(template, mapping)
-
-
-def _reach(obj, name: str, rt_names: Dict[int, str]) -> str:
-    """Put ``obj`` (a global of a user's rule) in the runtime namespace generated code sees as
-    ``rt``, under a name of its own; the object is kept there, so its id stays its own."""
-    from .compiler import RT
-    public = f"user_{name}"
-    k = 1
-    while hasattr(RT, public) and getattr(RT, public) is not obj:
-        k += 1
-        public = f"user_{name}_{k}"
-    setattr(RT, public, obj)
-    rt_names[id(obj)] = public
-    return public
-
-
-def _roots(sels) -> List[str]:
-    """The root names a site's selections read, in order."""
-    out: List[str] = []
-
-    def walk(sel):
-        kind = sel[0]
-        if kind == "root":
-            if sel[1] not in out:
-                out.append(sel[1])
-        elif kind in ("item", "attr", "star"):
-            walk(sel[1])
-        elif kind in ("list", "tuple"):
-            for e in sel[1]:
-                walk(e)
-        elif kind == "dict":
-            for _, e in sel[1]:
-                walk(e)
-    for sel in sels:
-        walk(sel)
-    return out
-
-
-def _is_comment(st) -> bool:
-    from .emit import COMMENT
-    return isinstance(st, gast.Expr) and isinstance(st.value, gast.Constant) and \
-        isinstance(st.value.value, str) and st.value.value.startswith(COMMENT)
-
-
-def _in_order(block: List):
-    """Statements of a body in source order, entering compound statements."""
-    for s in block:
-        yield s
-        for field_name in ("body", "orelse"):
-            yield from _in_order(getattr(s, field_name, []) or [])
-
-
-def assign_pair(a: str, b: str, value) -> gast.Assign:
-    return gast.Assign(targets=[gast.Tuple(elts=[store(a), store(b)], ctx=gast.Store())],
-                       value=value, type_comment=None)
-
-
-def _function(name: str, params: List[str], body: List, kwonly: List[str] = (),
-              vararg: Optional[str] = None, kwarg: Optional[str] = None) -> gast.FunctionDef:
-    def param(p):
-        return gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
-    args = gast.arguments(args=[param(p) for p in params], posonlyargs=[],
-                          vararg=param(vararg) if vararg else None,
-                          kwonlyargs=[param(p) for p in kwonly], kw_defaults=[None] * len(kwonly),
-                          kwarg=param(kwarg) if kwarg else None, defaults=[])
-    return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
-                            type_comment=None, type_params=[])
