@@ -57,7 +57,7 @@ class StatementAdjoints:
         return assign(name, call(attr(load(self.tape), "pop")))
 
     def restores(self, name: str, depth: int) -> bool:
-        return depth > 0 and name in self.needed_final
+        return depth > 0 and name in self.plan.needed
 
     def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         t = s.targets[0].id
@@ -115,7 +115,7 @@ class StatementAdjoints:
     def capture(self, t: str, reached: bool) -> List:
         """For a name a site differentiates with respect to: keep the adjoint of the version
         the site sees, the first time the sweep undoes an assignment of it."""
-        if t not in getattr(self, "captures", {}):
+        if t not in self.captures:
             return []
         found, grad = self.captures[t]
         value = load(self.d(t)) if reached else ZERO
@@ -187,7 +187,7 @@ class StatementAdjoints:
         out = list(pre)
         if isinstance(s, gast.For):
             target = s.target.id
-            if target in self.needed_final:
+            if target in self.plan.needed:
                 body.append(self.pop(target))
         if not body and depth == 0:      # nothing in the loop reaches the gradient
             return out, R_in
@@ -207,12 +207,12 @@ class StatementAdjoints:
         if not self.needs_tape(s):
             return [], R
         out: List = []
-        if isinstance(s, gast.For) and s.target.id in self.needed_final:
+        if isinstance(s, gast.For) and s.target.id in self.plan.needed:
             out.append(self.pop(s.target.id))
         R_in = self.loop_reach(s, R)
         out.extend(self.init_adjoints(self.touched(s.body, R_in), state))
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
-        if isinstance(s, gast.For) and s.target.id in self.needed_final:
+        if isinstance(s, gast.For) and s.target.id in self.plan.needed:
             body.append(self.pop(s.target.id))
         n = self.counter(s)
         self.needed.add(n)

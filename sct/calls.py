@@ -58,7 +58,7 @@ class CallLowering:
         keywords = list(value.keywords)
         if id(s) in self.site_calls:            # a gradient differentiated again
             sweep = self.site_calls[id(s)]
-            args = [load(p) for p in self.sweep_params[sweep]]
+            args = [load(p) for p in self.sweeps[sweep].params]
             keywords = []                        # the options were used up by the sweep
             base, maker, maker_args = sweep, "vjp", [load(sweep)]
         elif info.kind == "method":

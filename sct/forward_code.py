@@ -11,6 +11,7 @@ import gast
 from .runtime import registry
 
 from .ir import assign, attr, call, const, load, store, expr_stmt
+from .plans import Mode
 from .templates import _function, _is_comment
 
 
@@ -31,15 +32,15 @@ class ForwardCode:
         if self.uses_tape:
             head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
             head.extend(self.unbound_inits())
-        name = self.fname if self.mode == "entry" else self.namer.fresh(self.fname + "_fwd")
+        name = self.fname if self.mode == Mode.ENTRY else self.namer.fresh(self.fname + "_fwd")
         return _function(name, list(self.params), head + body, self.kwonly, self.vararg, self.kwarg)
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
         in_compounds = self.assigned_in_compounds() | self.nested_counters | {
             n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-        passed_on = set(self.needed_final) | set(self.residuals) | {
-            p for params in self.sweep_params.values() for p in params}
+        passed_on = set(self.plan.needed) | set(self.residuals) | {
+            p for sweep in self.sweeps.values() for p in sweep.params}
         unbound = sorted(in_compounds & passed_on - set(self.params) - self.bound_before_compounds(),
                          key=self.order_key)
         return [assign(name, const(None)) for name in unbound]
@@ -70,12 +71,12 @@ class ForwardCode:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             t = s.targets[0].id
             out = []
-            if depth > 0 and t in self.needed_final:
+            if depth > 0 and t in self.plan.needed:
                 out.append(self.push(load(t)))
             value = s.value
             if id(s) in self.site_calls and id(s) not in self.site_records:
                 name = self.site_calls[id(s)]
-                params = self.sweep_params[name]
+                params = self.sweeps[name].params
                 args = [call("list", [load(p)]) if p == self.tape else load(p) for p in params]
                 new = assign(t, call(name, args))
                 new.lineno = s.lineno
@@ -92,14 +93,14 @@ class ForwardCode:
                 if self.uses_vjp(s):
                     parts = self.vjp_parts(s)
                     if parts.primal is not None and self.primal_calls and self._in_forward and \
-                            parts.bwd not in self.needed_final and parts.residuals not in self.needed_final:
+                            parts.bwd not in self.plan.needed and parts.residuals not in self.plan.needed:
                         new = assign(t, parts.primal)        # no sweep reads its adjoint
                         new.lineno = s.lineno
                         out.append(new)
                         return out
                     if depth > 0:
                         for name in (parts.residuals, parts.bwd):
-                            if name in self.needed_final:
+                            if name in self.plan.needed:
                                 out.append(self.push(load(name)))
                     for new in parts.statements:
                         new.lineno = s.lineno
@@ -160,7 +161,7 @@ class ForwardCode:
             body = [assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))]
             if isinstance(s, gast.For):
                 target = s.target.id
-                if target in self.needed_final:
+                if target in self.plan.needed:
                     nxt = self.namer.fresh(target + "_next")
                     header_target = store(nxt)
                     body += [self.push(load(target)), assign(target, load(nxt))]
@@ -173,7 +174,7 @@ class ForwardCode:
             node.lineno = s.lineno
             post = [self.push(load(n))] if depth > 0 else []
             return [self.line_comment(s.lineno, "")] + pre + [node] + post
-        if isinstance(s, gast.Return) and self.mode == "vjp":
+        if isinstance(s, gast.Return) and self.mode == Mode.VJP:
             residuals = gast.Tuple(elts=[load(p) for p in self.residuals], ctx=gast.Load())
             return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
         return [s]

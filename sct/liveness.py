@@ -12,6 +12,7 @@ from .runtime import registry
 from .analysis import Activity, bind_arguments
 from .ir import load
 from .sites import Site
+from .plans import Mode
 from .templates import BINOP_OPS, UNARY_OPS
 
 
@@ -74,7 +75,7 @@ class Liveness:
         name = self.site_calls.get(id(s))
         if name is None or id(s) not in self.site_records:
             return []
-        return [p for p in self.sweep_params.get(name, []) if p != self.tape]
+        return [p for p in self.sweeps[name].params if p != self.tape] if name in self.sweeps else []
 
     def reach(self, block: List, R: Set[str]) -> Set[str]:
         R = set(R)
@@ -125,9 +126,9 @@ class Liveness:
         for n in gast.walk(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
-                if t in self.act.active or t in self.needed_final:
+                if t in self.act.active or t in self.plan.needed:
                     return True
-            if isinstance(n, gast.For) and n.target.id in self.needed_final:
+            if isinstance(n, gast.For) and n.target.id in self.plan.needed:
                 return True
         return False
 
@@ -139,7 +140,7 @@ class Liveness:
         return depth > 0 or test.id in self.assigned_in_compounds()
 
     def assigned_in_compounds(self) -> Set[str]:
-        if getattr(self, "_in_compounds", None) is not None:
+        if self._in_compounds is not None:
             return self._in_compounds
         names: Set[str] = set()
         for s in self.fdef.body:
@@ -168,7 +169,7 @@ class Liveness:
         """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
         target = site.stmt.targets[0].id
         self.relevant = None
-        if self.mode == "vjp":
+        if self.mode == Mode.VJP:
             ret = self.fdef.body[-1]
             if isinstance(ret.value, gast.Name) and target in self.reach(self.fdef.body[:-1], {ret.value.id}):
                 return True

@@ -27,13 +27,13 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
 from .adjoints import StatementAdjoints
 from .analysis import Activity, Resolver
-from .calls import CallLowering
+from .calls import CallLowering, VjpCall
 from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
 from .errors import CompileError
@@ -41,8 +41,9 @@ from .forward_code import ForwardCode
 from .ir import attr, load
 from .liveness import Liveness
 from .naming import Namer
+from .plans import Mode, SweepPlan, TapePlan
 from .site_checks import SiteChecks
-from .sites import SiteFinding, _in_order
+from .sites import Site, SiteFinding, _in_order
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
 from .templates import _function, _reach, instantiate_template, simplify  # noqa: F401
@@ -63,17 +64,16 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
     """Runs the passes over one function (see the module's docstring): the sites, then for
     each its sweep, then the forward code; ``build`` runs it twice (see there)."""
 
-    def __init__(self, fn, fdef: gast.FunctionDef, filename: str, activity: Activity,
+    def __init__(self, fdef: gast.FunctionDef, filename: str, activity: Activity,
                  resolver: Resolver, namer: Namer, mode: str, numpy_name: str,
                  rt_names: Dict[int, str], rt_name: str = "rt"):
         self.rt_name = rt_name
-        self.fn = fn
         self.fdef = fdef
         self.filename = filename
         self.act = activity
         self.resolver = resolver
         self.namer = namer
-        self.mode = mode                   # "entry" or "vjp"
+        self.mode = Mode(mode)
         self.np = numpy_name
         self.rt_names = rt_names
         self.params = [a.id for a in fdef.args.args]
@@ -106,8 +106,25 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.effects_start = namer.fresh("effects_start")   # where recomputations replay from
         # entry mode: a helper call no sweep differentiates through runs its code as dlfeval
         # would (no pair, no residuals); off where the entry is differentiated again (jvp)
-        self.primal_calls = mode == "entry"
+        self.primal_calls = self.mode == Mode.ENTRY
         self._in_forward = False
+        # what the liveness pass found (see build): the primal values the adjoints read
+        self.plan = TapePlan(frozenset())
+        # the state of one generation (reset by generate)
+        self.nested_counters: Set[str] = set()         # loop counters of loops inside compounds
+        self.vjp_calls: Dict[int, VjpCall] = {}         # id(statement) -> its lowered call
+        self.site_records: Set[int] = set()             # ids of sites differentiated again
+        self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
+        self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
+        self.sites_so_far: List[Site] = []              # the sites before the one being swept
+        self.seed_name = ""                             # the seed parameter of a batched sweep
+        # the state of one sweep
+        self.captures: Dict[str, Tuple[str, str]] = {}  # root -> (found flag, its gradient)
+        self.last_prefix: List = []                     # a self-contained sweep's recomputation
+        self.pending_pre: List = []                     # statements before a contribution
+        # caches of facts of fdef
+        self._name_counts: Optional[Dict[str, Tuple[int, int]]] = None
+        self._in_compounds: Optional[Set[str]] = None
 
     # --- helpers --------------------------------------------------------------------------
     def fail(self, node, message: str, construct: str):
@@ -142,22 +159,22 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         # names are thrown away, so the output does not depend on it.
         snapshot = (set(self.namer.taken), dict(self.adjoint), dict(self.counters),
                     set(self.forward_names))
-        self.needed_final = set(self.forward_names)
+        self.plan = TapePlan(frozenset(self.forward_names))      # pass A: assume all are read
         self.generate()
-        needed = set(self.needed)
+        needed = frozenset(self.needed)
         (self.namer.taken, self.adjoint, self.counters, self.forward_names) = snapshot
         self.needed = set()
         self.uses_tape = False
-        self.needed_final = needed
+        self.plan = TapePlan(needed)
         return self.generate()
 
     def generate(self) -> Generated:
         out = Generated()
         self.site_calls = {}
-        self.nested_counters: Set[str] = set()
+        self.nested_counters = set()
         self.vjp_calls = {}
         self.site_records = set()
-        self.sweep_params = {}
+        self.sweeps = {}
         self.residuals = []
         sites = self.find_sites()
         for k, site in enumerate(sites):
@@ -177,12 +194,12 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
             self.seed_name = self.namer.fresh("seed")
             body, result = self.site_sweep(site, contained)
             out.functions.extend(self.sweep_function(name, body, result, site, contained))
-        if self.mode == "vjp":
+        if self.mode == Mode.VJP:
             bwd = self.bwd_function(self.vjp_sweep(self.fdef.body[-1]))
         forward = self.forward_function()
         out.functions.insert(0, forward)
         out.entry = forward.name
-        if self.mode == "vjp":
+        if self.mode == Mode.VJP:
             out.fwd = forward.name
             out.functions.insert(1, bwd)
             out.bwd = bwd.name

@@ -194,7 +194,7 @@ class SiteFinding:
 
     def name_counts(self) -> Dict[str, Tuple[int, int]]:
         """(stores, loads) of every name in the function."""
-        if getattr(self, "_name_counts", None) is None:
+        if self._name_counts is None:
             counts: Dict[str, List[int]] = {}
             for n in gast.walk(self.fdef):
                 if isinstance(n, gast.Name):

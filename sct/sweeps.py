@@ -11,6 +11,7 @@ import gast
 from .analysis import index_value
 from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk
 from .sites import Site, SiteKind, _roots
+from .plans import SweepPlan
 from .templates import ZERO, _function
 
 
@@ -195,7 +196,7 @@ class Sweeps:
             params = self.residual_names(body + [gast.Expr(value=r) for r in result] + extra)
             if uses_tape and self.tape not in params:
                 params.append(self.tape)
-        self.sweep_params[name] = params
+        self.sweeps[name] = SweepPlan(name, site.line, tuple(params), uses_tape, self_contained)
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
         header = self.line_comment(site.line, "gradient at")
         fbody = [header] + body + [gast.Return(value=value)]
