@@ -42,69 +42,7 @@ class Contributions:
     def contributions(self, s: gast.Assign, g: str, ans: str, state, depth: int) -> List:
         value = s.value
         self.pending_pre = []
-        pieces: List[Tuple[str, Any]] = []       # (operand name, contribution expr)
-        if isinstance(value, gast.Name):
-            pieces.append((value.id, load(g)))
-        elif isinstance(value, (gast.BinOp, gast.UnaryOp)) and \
-                type(value.op) not in BINOP_OPS and type(value.op) not in UNARY_OPS:
-            pass      # `not`, `~`, `//`, bit operations: boolean or piecewise-constant results
-        elif isinstance(value, gast.BinOp):
-            if value.op.__class__ is gast.Add and self.is_list(value):
-                left, right = value.left, value.right
-                if isinstance(left, gast.Name) and left.id in self.act.active:
-                    pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
-                if isinstance(right, gast.Name) and right.id in self.act.active:
-                    pieces.append((right.id, call(self.rt("list_tail"), [load(g), left])))
-                if isinstance(right, gast.List):      # xs + [v], from xs.append(v)
-                    tail = call(self.rt("list_tail"), [load(g), left])
-                    for i, e in enumerate(right.elts):
-                        if isinstance(e, gast.Name):
-                            pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
-            elif value.op.__class__ is gast.Add and not all(
-                    isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
-                    for o in (value.left, value.right)):
-                # operands not known to be arrays may be lists or tuples (concatenated): the
-                # runtime tells (``l[:0] + m``: m's adjoint is its part of the list adjoint)
-                left, right = value.left, value.right
-                for side, o in (("concat_head", left), ("concat_tail", right)):
-                    if isinstance(o, gast.Name) and o.id in self.act.active:
-                        pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
-            elif value.op.__class__ is gast.Mult and self.may_repeat(value):
-                # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
-                # array operand: the count is a constant int, never traced)
-                for seq, n in ((value.left, value.right), (value.right, value.left)):
-                    if isinstance(seq, gast.Name) and seq.id in self.act.active:
-                        pieces.append((seq.id, call(self.rt("repeat_adjoint"), [load(g), seq, n])))
-            else:
-                pieces += self.operator_pieces(BINOP_OPS[type(value.op)], [value.left, value.right], g, ans, s)
-        elif isinstance(value, gast.UnaryOp):
-            pieces += self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
-        elif isinstance(value, gast.Subscript):
-            pieces += self.operator_pieces(operator.getitem, [value.value, index_value(value.slice, self.rt_name)],
-                                           g, ans, s)
-        elif isinstance(value, gast.Attribute):
-            base = value.value
-            op = registry.ATTRIBUTES.get(value.attr)
-            if op is not None and self.is_array(base.id):
-                pieces += self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
-                                           g, ans, s)
-            elif op is not None and base.id not in self.act.kinds:
-                # an array attribute or an object's field: decided when it runs
-                pieces.append((base.id, call(self.rt("attribute_adjoint_any"),
-                                             [load(g), base, const(value.attr)])))
-            else:
-                pieces.append((base.id, call(self.rt("attribute_adjoint"),
-                                             [load(g), base, const(value.attr)])))
-        elif isinstance(value, (gast.Tuple, gast.List)):
-            for i, e in enumerate(value.elts):
-                if isinstance(e, gast.Name):
-                    pieces.append((e.id, call(self.rt("item_adjoint"), [load(g), const(i), e])))
-        elif isinstance(value, gast.Dict):
-            for k, v in zip(value.keys, value.values):
-                if isinstance(v, gast.Name):
-                    pieces.append((v.id, call(self.rt("item_adjoint"), [load(g), k, v])))
-        elif isinstance(value, gast.Call):
-            pieces += self.call_pieces(s, value, g, ans)
+        pieces = self.value_pieces(s, value, g, ans)      # (operand name, contribution expr)
         out = list(self.pending_pre)
         # a generated adjoint may give the zero marker for an argument it did not reach
         marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
@@ -117,6 +55,75 @@ class Contributions:
             if marker_possible:
                 state.setdefault("maybe_zero", set()).add(name)
         return out
+
+    def value_pieces(self, s: gast.Assign, value, g: str, ans: str) -> List[Tuple[str, Any]]:
+        """What ``t = value`` contributes to each operand's adjoint, given t's adjoint ``g``."""
+        if isinstance(value, gast.Name):
+            return [(value.id, load(g))]
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)) and \
+                type(value.op) not in BINOP_OPS and type(value.op) not in UNARY_OPS:
+            return []      # `not`, `~`, `//`, bit operations: boolean or piecewise-constant results
+        if isinstance(value, gast.BinOp):
+            return self.binop_pieces(value, g, ans, s)
+        if isinstance(value, gast.UnaryOp):
+            return self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
+        if isinstance(value, gast.Subscript):
+            return self.operator_pieces(operator.getitem, [value.value, index_value(value.slice, self.rt_name)],
+                                        g, ans, s)
+        if isinstance(value, gast.Attribute):
+            return self.attribute_pieces(value, g, ans, s)
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return [(e.id, call(self.rt("item_adjoint"), [load(g), const(i), e]))
+                    for i, e in enumerate(value.elts) if isinstance(e, gast.Name)]
+        if isinstance(value, gast.Dict):
+            return [(v.id, call(self.rt("item_adjoint"), [load(g), k, v]))
+                    for k, v in zip(value.keys, value.values) if isinstance(v, gast.Name)]
+        if isinstance(value, gast.Call):
+            return self.call_pieces(s, value, g, ans)
+        return []
+
+    def binop_pieces(self, value: gast.BinOp, g: str, ans: str, s) -> List[Tuple[str, Any]]:
+        pieces: List[Tuple[str, Any]] = []
+        if value.op.__class__ is gast.Add and self.is_list(value):
+            left, right = value.left, value.right
+            if isinstance(left, gast.Name) and left.id in self.act.active:
+                pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
+            if isinstance(right, gast.Name) and right.id in self.act.active:
+                pieces.append((right.id, call(self.rt("list_tail"), [load(g), left])))
+            if isinstance(right, gast.List):      # xs + [v], from xs.append(v)
+                tail = call(self.rt("list_tail"), [load(g), left])
+                for i, e in enumerate(right.elts):
+                    if isinstance(e, gast.Name):
+                        pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
+        elif value.op.__class__ is gast.Add and not all(
+                isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+                for o in (value.left, value.right)):
+            # operands not known to be arrays may be lists or tuples (concatenated): the
+            # runtime tells (``l[:0] + m``: m's adjoint is its part of the list adjoint)
+            left, right = value.left, value.right
+            for side, o in (("concat_head", left), ("concat_tail", right)):
+                if isinstance(o, gast.Name) and o.id in self.act.active:
+                    pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
+        elif value.op.__class__ is gast.Mult and self.may_repeat(value):
+            # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
+            # array operand: the count is a constant int, never traced)
+            for seq, n in ((value.left, value.right), (value.right, value.left)):
+                if isinstance(seq, gast.Name) and seq.id in self.act.active:
+                    pieces.append((seq.id, call(self.rt("repeat_adjoint"), [load(g), seq, n])))
+        else:
+            pieces += self.operator_pieces(BINOP_OPS[type(value.op)], [value.left, value.right], g, ans, s)
+        return pieces
+
+    def attribute_pieces(self, value: gast.Attribute, g: str, ans: str, s) -> List[Tuple[str, Any]]:
+        base = value.value
+        op = registry.ATTRIBUTES.get(value.attr)
+        if op is not None and self.is_array(base.id):
+            return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
+                                    g, ans, s)
+        if op is not None and base.id not in self.act.kinds:
+            # an array attribute or an object's field: decided when it runs
+            return [(base.id, call(self.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
+        return [(base.id, call(self.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
 
     def operator_pieces(self, op, operands, g: str, ans: str, s):
         rule = registry.lookup(op)

@@ -4,7 +4,7 @@ the adjoint of a function differentiated from its caller, and the functions that
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Set
+from typing import Dict, List, Set, Tuple
 
 import gast
 
@@ -30,12 +30,7 @@ class Sweeps:
             self.check_roots_reached(site, roots)
             self.check_through_gradients(site, roots)
             self.check_attribute_stores(site)
-            counts = self.name_counts()
-            for r in roots:
-                # a name assigned in a loop or branch, or more than once: its gradient is the
-                # adjoint of the version the site sees (the first definition the sweep undoes)
-                if r in self.assigned_in_compounds() or counts.get(r, (0, 0))[0] > 1:
-                    self.captures[r] = (self.namer.fresh(f"found_{r}"), self.namer.fresh(f"grad_{r}"))
+            self.captures = self.site_captures(roots)
         self.relevant = self.depends_on(set(roots))
         state = {"initialized": {site.y}}
         body: List = []
@@ -52,20 +47,7 @@ class Sweeps:
             body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
             body.append(assign(self.d(site.y), load(self.seed_name)))
-        R = {site.y}
-        rev: List = []
-        for block, index, parent, depth in reversed(site.frames):
-            if depth > 0:            # inside a branch: adjoints accumulate from zero
-                rev.extend(self.init_adjoints(self.touched(block[:index], R), state))
-            if isinstance(parent, (gast.For, gast.While)):
-                # the site is in this loop's current iteration (just undone): now the
-                # iterations before it
-                part, R = self.reverse_earlier_iterations(parent, R, depth, state)
-                rev.extend(part)
-            # the statements before the site in its block (inside `parent`, an if, the
-            # branch is not recorded yet) are done
-            part, R = self.reverse_block(block[:index], R, depth, state)
-            rev.extend(part)
+        rev = self.reverse_before_site(site, state)
         body.extend(rev)
         if site.sels is not None:
             results = self.site_results(site, body, head_at, rev, state)
@@ -86,6 +68,35 @@ class Sweeps:
                 if n in self.forward_names:
                     self.needed.add(n)
         return body, results
+
+    def site_captures(self, roots: List[str]) -> Dict[str, Tuple[str, str]]:
+        """A name assigned in a loop or branch, or more than once: its gradient is the adjoint
+        of the version the site sees (the first definition the sweep undoes), kept in a flag
+        and a variable of its own."""
+        captures: Dict[str, Tuple[str, str]] = {}
+        counts = self.name_counts()
+        for r in roots:
+            if r in self.assigned_in_compounds() or counts.get(r, (0, 0))[0] > 1:
+                captures[r] = (self.namer.fresh(f"found_{r}"), self.namer.fresh(f"grad_{r}"))
+        return captures
+
+    def reverse_before_site(self, site: Site, state) -> List:
+        """The adjoint of everything the site's y was computed by, innermost block first."""
+        R = {site.y}
+        rev: List = []
+        for block, index, parent, depth in reversed(site.frames):
+            if depth > 0:            # inside a branch: adjoints accumulate from zero
+                rev.extend(self.init_adjoints(self.touched(block[:index], R), state))
+            if isinstance(parent, (gast.For, gast.While)):
+                # the site is in this loop's current iteration (just undone): now the
+                # iterations before it
+                part, R = self.reverse_earlier_iterations(parent, R, depth, state)
+                rev.extend(part)
+            # the statements before the site in its block (inside `parent`, an if, the
+            # branch is not recorded yet) are done
+            part, R = self.reverse_block(block[:index], R, depth, state)
+            rev.extend(part)
+        return rev
 
     def site_results(self, site: Site, body: List, head_at: int, rev: List, state) -> List:
         """The gradient of each x: the (captured) adjoint of its root names, with the x's own
