@@ -83,19 +83,7 @@ class SiteFinding:
         node = stmt.value
         line = getattr(stmt, "lineno", self.fdef.lineno)
         kind = SiteKind(self.act.call_info(node).obj.__name__)
-        options = {"RetainData": False, "EnableHigherDerivatives": True, "AllowComplex": True}
-        aliases = {"retain_data": "RetainData", "enable_higher_derivatives": "EnableHigherDerivatives",
-                   "allow_complex": "AllowComplex"}
-        for k in node.keywords:
-            key = aliases.get(k.arg, k.arg)
-            if key not in options:
-                self.fail(stmt, f"dlgradient has no option {k.arg!r}; the options are RetainData, "
-                          "EnableHigherDerivatives and AllowComplex", "dlgradient")
-            if not isinstance(k.value, gast.Constant):
-                self.fail(stmt, f"the dlgradient option {k.arg} must be the literal True or False",
-                          "dlgradient")
-            options[key] = bool(k.value.value)
-        typed = SiteOptions(**{OPTION_NAMES[k]: v for k, v in options.items()})
+        options = self.site_options(stmt)
         if kind != SiteKind.DLGRADIENT:
             if len(node.args) != 3:
                 self.fail(stmt, f"{kind} takes (u, x, dim): dim is the batch axis of u and x",
@@ -106,7 +94,7 @@ class SiteFinding:
             if not isinstance(x, gast.Name) or x.id not in self.act.active:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
-            return Site(stmt, tuple(frames), u.id, (x,), typed, line, kind, dim, in_loop)
+            return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop)
         if len(node.args) < 2:
             self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
                       "dlgradient")
@@ -137,10 +125,26 @@ class SiteFinding:
                 self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
                           "only dlarrays passed to dlfeval, and values computed from them, are traced",
                           "dlgradient")
-            if root in self.act.complex and not options["AllowComplex"]:
+            if root in self.act.complex and not options.allow_complex:
                 self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
-        return Site(stmt, tuple(frames), y.id, tuple(xs), typed, line, in_loop=in_loop, sels=tuple(sels))
+        return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels))
+
+    def site_options(self, stmt: gast.Assign) -> SiteOptions:
+        """The options of a site's call: literal True or False, by MATLAB's or Python's name."""
+        options = {"RetainData": False, "EnableHigherDerivatives": True, "AllowComplex": True}
+        aliases = {"retain_data": "RetainData", "enable_higher_derivatives": "EnableHigherDerivatives",
+                   "allow_complex": "AllowComplex"}
+        for k in stmt.value.keywords:
+            key = aliases.get(k.arg, k.arg)
+            if key not in options:
+                self.fail(stmt, f"dlgradient has no option {k.arg!r}; the options are RetainData, "
+                          "EnableHigherDerivatives and AllowComplex", "dlgradient")
+            if not isinstance(k.value, gast.Constant):
+                self.fail(stmt, f"the dlgradient option {k.arg} must be the literal True or False",
+                          "dlgradient")
+            options[key] = bool(k.value.value)
+        return SiteOptions(**{OPTION_NAMES[k]: v for k, v in options.items()})
 
     def created_by_dlarray(self, name: str) -> bool:
         """Is ``name`` assigned ``dlarray(...)`` in this function (a constant inside dlfeval)?"""
