@@ -383,7 +383,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                         rt_name).build()
         generated = types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None)
     else:
-        transformer = Transformer(fn, fdef, filename, activity, resolver, namer, mode, numpy_name,
+        transformer = Transformer(fdef, filename, activity, resolver, namer, mode, numpy_name,
                                   RT_NAMES, rt_name)
         transformer.primal_calls = transformer.primal_calls and primal_calls
         generated = transformer.build()

@@ -1,0 +1,235 @@
+"""The adjoint of statement lists: what a sweep runs for the statements before its site,
+newest first, restoring from the tape inside loops and branches.
+"""
+from __future__ import annotations
+
+import copy
+from typing import List, Set, Tuple
+
+import gast
+
+from .emit import comment
+from .ir import assign, attr, call, const, load, loaded_names, store, expr_stmt
+from .parse import source_line
+from .templates import ZERO
+
+
+class StatementAdjoints:
+    """The adjoint of a statement list, newest first: assignments, attribute stores, branches
+    and loops, with the tape popped where the forward pushed (mixed into reverse.Transformer)."""
+
+    # --- adjoint of a statement list --------------------------------------------------------------
+    def reverse_block(self, block: List, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        out: List = []
+        last_line = None
+        for s in reversed(block):
+            stmts, R = self.reverse_stmt(s, R, depth, state)
+            if stmts:
+                line = getattr(s, "lineno", None)
+                if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
+                    out.append(self.line_comment(line, "adjoint of"))
+                    last_line = line
+                out.extend(stmts)
+        return out, R
+
+    def line_comment(self, line: int, prefix: str):
+        text = source_line(self.filename, line)
+        head = f"{prefix} line {line}" if prefix else f"line {line}"
+        return comment(f"{head}: {text}" if text else head)
+
+    def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            return self.reverse_assign(s, R, depth, state)
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
+            return self.reverse_attribute_store(s, R, depth, state)
+        if isinstance(s, gast.If):
+            return self.reverse_if(s, R, depth, state)
+        if isinstance(s, gast.With):           # ran once: its body's adjoint, in place
+            pre = self.init_adjoints(self.touched(s.body, R), state)
+            body, R = self.reverse_block(s.body, R, depth + 1, state)
+            return pre + body, R
+        if isinstance(s, (gast.For, gast.While)):
+            return self.reverse_loop(s, R, depth, state)
+        return [], R
+
+    def pop(self, name: str) -> gast.Assign:
+        self.uses_tape = True
+        return assign(name, call(attr(load(self.tape), "pop")))
+
+    def restores(self, name: str, depth: int) -> bool:
+        return depth > 0 and name in self.plan.needed
+
+    def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        t = s.targets[0].id
+        out: List = []
+        pops: List = []
+        if self.uses_vjp(s):                 # undo in the reverse order of the records
+            parts = self.vjp_parts(s)
+            pops = [self.pop(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
+        if self.restores(t, depth):
+            pops.append(self.pop(t))
+        reached = t in R and t in self.act.active and (depth > 0 or t in state["initialized"])
+        capture = self.capture(t, reached)
+        if not reached:
+            return capture + pops, R
+        ops = self.operands(s)
+        g = self.d(t)
+        # The adjoint of t's earlier value starts at zero (inside loops and branches).
+        reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
+        if reset:             # after the loop or branch, t's adjoint may be the zero marker
+            state.setdefault("maybe_zero", set()).add(t)
+        if depth > 0 and t in loaded_names(s.value) and self.uses_vjp(s):
+            # x = helper(x): the adjoint reads the current records (popped after it) and
+            # writes the old x's adjoint, which starts at zero
+            g_out = self.namer.fresh(g + "_out")
+            parts = self.contributions(s, g_out, t, state, depth)
+            out.extend(capture)
+            out.append(assign(g_out, load(g)))
+            out += reset + self.unless_zero(g_out, parts, depth) + pops
+            self.note_reads(out)
+            return out, R | set(ops)
+        if depth > 0 and t in loaded_names(s.value):
+            # x = f(x): the rule needs the old x, so restore it first
+            g_out = self.namer.fresh(g + "_out")
+            ans = self.namer.fresh(t + "_new")
+            keep_new = assign(ans, load(t))
+            parts = self.contributions(s, g_out, ans, state, depth)
+            out.extend(capture)
+            out.append(assign(g_out, load(g)))
+            if ans in {n for st in parts for n in loaded_names(st)}:
+                out.append(keep_new)
+            out += pops + reset + self.unless_zero(g_out, parts, depth)
+            self.note_reads(out)
+            return out, R | set(ops)
+        out.extend(capture)
+        guard_depth = depth
+        if depth == 0 and t in state.get("maybe_zero", ()):
+            # its adjoint may still be the zero marker: guard, and start operands at zero
+            guard_depth = 1
+            out.extend(self.init_adjoints(set(ops), state))
+        out.extend(self.unless_zero(g, self.contributions(s, g, t, state, depth), guard_depth))
+        out += pops + reset
+        self.note_reads(out)
+        return out, ((R - {t}) | set(ops)) if depth == 0 else (R | set(ops))
+
+    def capture(self, t: str, reached: bool) -> List:
+        """For a name a site differentiates with respect to: keep the adjoint of the version
+        the site sees, the first time the sweep undoes an assignment of it."""
+        if t not in self.captures:
+            return []
+        found, grad = self.captures[t]
+        value = load(self.d(t)) if reached else ZERO
+        return [gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
+                        body=[assign(grad, value), assign(found, const(True))], orelse=[])]
+
+    def unless_zero(self, g: str, stmts: List, depth: int) -> List:
+        """Inside loops and branches an adjoint may still be the zero marker: skip its rule then
+        (every rule is linear in the adjoint, so skipping is exact, and cheaper than zeros)."""
+        if depth == 0 or not stmts:
+            return stmts
+        test = gast.Compare(left=load(g), ops=[gast.IsNot()], comparators=[self.rt("ZERO")])
+        return [gast.If(test=test, body=stmts, orelse=[])]
+
+    def reverse_attribute_store(self, s: gast.Assign, R: Set[str], depth: int, state):
+        """``obj.name = v``: v's adjoint is obj's adjoint of that field, which is then spent."""
+        target = s.targets[0]
+        obj, value = target.value, s.value
+        if not isinstance(obj, gast.Name) or obj.id not in R or \
+                not (isinstance(value, gast.Name) and value.id in self.act.active):
+            return [], R
+        d_obj = self.d(obj.id)
+        self.init_adjoints({obj.id}, state)
+        state.setdefault("maybe_zero", set()).add(value.id)    # the field's adjoint may be the marker
+        out = [self.accumulate(value.id, call(self.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),
+                               state, depth),
+               assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
+        return out, R | {value.id}
+
+    def note_reads(self, stmts: List):
+        for st in stmts:
+            for n in loaded_names(st):
+                if n in self.forward_names:
+                    self.needed.add(n)
+
+    def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        touched = self.touched(s.body + s.orelse, R)
+        pre = self.init_adjoints(touched, state)
+        body, R1 = self.reverse_block(s.body, R, depth + 1, state)
+        orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
+        out = list(pre)
+        if not self.needs_tape(s):
+            return out, R
+        if not body and not orelse:
+            if self.cond_on_tape(s, depth):
+                self.uses_tape = True
+                out.append(expr_stmt(call(attr(load(self.tape), "pop"))))
+            return out, R
+        test = s.test
+        if self.cond_on_tape(s, depth):
+            cond = self.namer.fresh("cond_taken")
+            out.append(self.pop(cond))
+            test = load(cond)
+        else:
+            self.note_reads([gast.Expr(value=test)])
+        out.append(self.line_comment(s.lineno, "adjoint of the branch on"))
+        node = gast.If(test=copy.deepcopy(test), body=body or [gast.Pass()], orelse=orelse)
+        out.append(node)
+        return out, R1 | R2
+
+    def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        if not self.needs_tape(s):
+            return [], R
+        R_in = self.loop_reach(s, R)
+        touched = self.touched(s.body, R_in)
+        pre = self.init_adjoints(touched, state)
+        body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
+        n = self.counter(s)
+        out = list(pre)
+        if isinstance(s, gast.For):
+            target = s.target.id
+            if target in self.plan.needed:
+                body.append(self.pop(target))
+        if not body and depth == 0:      # nothing in the loop reaches the gradient
+            return out, R_in
+        if depth > 0:
+            out.append(self.pop(n))
+        else:
+            self.needed.add(n)
+        out.append(self.line_comment(s.lineno, "adjoint of the loop on"))
+        loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
+                        orelse=[], type_comment=None)
+        out.append(loop)
+        return out, R_in
+
+    def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
+        """For a site inside loop ``s``: undo the current iteration's start, then the
+        iterations that completed before it (their count is the counter minus one)."""
+        if not self.needs_tape(s):
+            return [], R
+        out: List = []
+        if isinstance(s, gast.For) and s.target.id in self.plan.needed:
+            out.append(self.pop(s.target.id))
+        R_in = self.loop_reach(s, R)
+        out.extend(self.init_adjoints(self.touched(s.body, R_in), state))
+        body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
+        if isinstance(s, gast.For) and s.target.id in self.plan.needed:
+            body.append(self.pop(s.target.id))
+        n = self.counter(s)
+        self.needed.add(n)
+        out.append(self.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
+        done = gast.BinOp(left=load(n), op=gast.Sub(), right=const(1))
+        out.append(gast.For(target=store("_"), iter=call("range", [done]), body=body or [gast.Pass()],
+                            orelse=[], type_comment=None))
+        return out, R_in
+
+    def init_adjoints(self, names: Set[str], state) -> List:
+        out = []
+        for name in sorted(names, key=self.order_key):
+            if name not in state["initialized"]:
+                out.append(assign(self.d(name), self.rt("ZERO")))
+                state.setdefault("maybe_zero", set()).add(name)
+                state["initialized"].add(name)
+        return out
+
+    def order_key(self, name: str):
+        return (self.def_order.get(name, 10**6), name)

@@ -1,0 +1,192 @@
+"""Calls of helpers, methods, constructors and callable objects in differentiated code.
+
+A call that a sweep differentiates through becomes a pair ``f_fwd`` / ``f_bwd`` obtained with
+``rt.vjp`` (``rt.vjp_method``, ``rt.vjp_init``); its lowering is a frozen :class:`VjpCall`.
+Calls with effects (draws, prints, writes into the caller's objects) are wrapped so that
+recomputing sweeps replay them.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import List, Optional
+
+import gast
+
+from .analysis import CallInfo
+from .ir import assign, call, const, load, store
+from .templates import assign_pair
+
+
+@dataclass(frozen=True)
+class VjpCall:
+    statements: List          # forward: get the pair, run the forward
+    fwd: str
+    bwd: str
+    residuals: str
+    args: List                # what the forward receives, in order (adjoints come back alike)
+    primal: Optional[gast.AST] = None   # the call's value alone (rt.primal_call/primal_method),
+                                        # where no sweep differentiates through it (entry mode)
+
+
+class CallLowering:
+    """Lowering calls of functions (not ops) that sweeps differentiate: their forward/adjoint
+    pairs (rt.vjp ...), or their plain run (rt.primal_call) where no sweep reads their adjoint;
+    and the effect wrappers of calls made for their effects (mixed into reverse.Transformer)."""
+
+    def uses_vjp(self, s) -> bool:
+        """Is this statement a call differentiated through a generated forward/adjoint pair?"""
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and
+                isinstance(s.value, gast.Call)):
+            return False
+        if id(s) in self.site_records:
+            return True
+        if id(s) in self.site_calls:
+            return False
+        info = self.act.call_info(s.value)
+        return info.kind in ("function", "method") and info.rule is None and \
+            self.act.value_active(s.value) and s.targets[0].id in self.act.active
+
+    def vjp_parts(self, s: gast.Assign) -> "VjpCall":
+        """How a call to a function (not an op) is differentiated: through its generated pair."""
+        if id(s) in self.vjp_calls:
+            return self.vjp_calls[id(s)]
+        t = s.targets[0].id
+        value = s.value
+        info = self.act.call_info(value)
+        pre: List = []
+        keywords = list(value.keywords)
+        if id(s) in self.site_calls:            # a gradient differentiated again
+            sweep = self.site_calls[id(s)]
+            args = [load(p) for p in self.sweeps[sweep].params]
+            keywords = []                        # the options were used up by the sweep
+            base, maker, maker_args = sweep, "vjp", [load(sweep)]
+        elif info.kind == "method":
+            args = [load(info.receiver)] + list(value.args)
+            base, maker, maker_args = f"{info.receiver}_{info.method}", "vjp_method", \
+                [load(info.receiver), const(info.method)]
+        elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
+            # calling an object that holds traced values (a layer): its __call__, with it first
+            receiver = value.func.id
+            args = [load(receiver)] + list(value.args)
+            base, maker, maker_args = receiver, "vjp_method", [load(receiver), const("__call__")]
+        elif isinstance(info.obj, type) and not (issubclass(info.obj, tuple) and
+                                                 hasattr(info.obj, "_fields")):
+            # building an object of the user's class
+            new = self.namer.fresh(t + "_new")
+            self.forward_names.add(new)
+            pre.append(assign(new, call(self.rt("new_object"), [value.func])))
+            args = [load(new)] + list(value.args)
+            base, maker, maker_args = info.obj.__name__, "vjp_init", [value.func]
+        else:
+            args = list(value.args)
+            name = value.func.attr if isinstance(value.func, gast.Attribute) else \
+                getattr(value.func, "id", "call")
+            base, maker, maker_args = name, "vjp", [value.func]
+        if any(self.act.is_active(k.value) for k in keywords):
+            args, keywords = self.keywords_to_positions(s, info, args, keywords)
+        fwd = self.namer.fresh(base + "_fwd")
+        bwd = self.namer.fresh(base + "_bwd")
+        residuals = self.namer.fresh(t + "_residuals")
+        self.forward_names |= {fwd, bwd, residuals}
+        mask = self.mask(args)
+        if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
+            mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
+                        [a.value if isinstance(a, gast.Starred) else a for a in args])
+        pair = gast.Assign(targets=[gast.Tuple(elts=[store(fwd), store(bwd)], ctx=gast.Store())],
+                           value=call(self.rt(maker), maker_args + [mask] + args, keywords),
+                           type_comment=None)
+        run = assign_pair(t, residuals, call(fwd, args, keywords))
+        primal = None
+        if maker in ("vjp", "vjp_method") and id(s) not in self.site_calls:
+            primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
+                          maker_args + [copy.deepcopy(mask)] + args, keywords)
+        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
+        self.vjp_calls[id(s)] = parts
+        return parts
+
+    def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):
+        """Differentiable values passed by keyword go to their parameter's position (adjoints
+        come back by position), using the callee's signature known when compiling."""
+        import inspect
+        callee = info.obj.__init__ if isinstance(info.obj, type) else info.obj
+        names = ", ".join(k.arg for k in keywords if self.act.is_active(k.value))
+        advice = (f"pass {names} positionally: sct differentiates the positional parameters "
+                  "of functions it only meets at run time")
+        import dataclasses as _dataclasses
+        if callee is _dataclasses.replace:
+            self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
+                      "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
+        if not callable(callee) or info.kind != "function":
+            self.fail(s, advice, "keyword argument")
+        try:
+            signature = inspect.signature(callee)
+            bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
+        except (TypeError, ValueError) as exc:
+            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
+        positional: List = []
+        rest: List = []
+        params = list(signature.parameters.values())
+        last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
+        for i, p in enumerate(params):
+            if p.kind == p.KEYWORD_ONLY:
+                if p.name in bound.arguments:
+                    if self.act.is_active(bound.arguments[p.name]):
+                        self.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
+                                  "parameter to differentiate with respect to it", "keyword argument")
+                    rest.append(gast.keyword(arg=p.name, value=bound.arguments[p.name]))
+                continue
+            if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
+                self.fail(s, advice, "keyword argument")
+            if i > last:
+                break
+            if p.name in bound.arguments:
+                positional.append(bound.arguments[p.name])
+            elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
+                positional.append(const(p.default))
+            else:
+                self.fail(s, advice, "keyword argument")
+        return positional, rest
+
+    def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
+        """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a
+        write into the caller's object): run once, replayed where code is recomputed.
+        ``rt.maybe_effect`` where only the run can tell; None for other calls."""
+        from .runtime.effects import effectful, _user_code
+        from .analysis import Unresolved, _MISSING
+        if not inactive:
+            return None
+        info = self.act.call_info(value)
+        if info.kind in ("site", "stop", "create"):
+            return None
+        func = value.func
+        target = self.resolver.resolve(func)
+        wrapper = None
+        if target is not Unresolved:
+            if target is not _MISSING:
+                try:
+                    if effectful(target):
+                        wrapper = "effect"
+                    elif info.kind == "function" and _user_code(target):
+                        wrapper = "user_call"     # run once: replayed where code is recomputed
+                except Exception:
+                    wrapper = None
+        elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
+            receiver = func.value.id
+            if statement and (receiver in self.params or receiver not in self.forward_names):
+                wrapper = "effect"        # a call for its effect on the caller's object
+            else:
+                wrapper = "maybe_effect"
+        elif isinstance(func, gast.Name) and info.rule is None and func.id not in self.act.active:
+            wrapper = "maybe_effect"      # a function value: only the run can tell
+        if wrapper is None:
+            return None
+        return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
+
+    def mask(self, args) -> gast.Tuple:
+        args = [a.value if isinstance(a, gast.Starred) else a for a in args]
+        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
+                          ctx=gast.Load())
+
+    def starred_flags(self, args) -> gast.Tuple:
+        return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())

@@ -1,0 +1,59 @@
+"""Complex handling of adjoints, once for every rule.
+"""
+from __future__ import annotations
+
+import ast
+
+import gast
+
+from .ir import attr, call, load, walk
+
+
+class ComplexProjection:
+    """Complex values, once for every rule: a real value's adjoint is projected on the reals,
+    and ``conj`` of a real expression is dropped (mixed into reverse.Transformer)."""
+
+    # --- complex handling, once for every rule ------------------------------------------------
+    def expr_is_real(self, node) -> bool:
+        for n in walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                base = self.primal_of(n.id)
+                if base in self.act.complex:
+                    return False
+            if isinstance(n, gast.Constant) and isinstance(n.value, complex):
+                return False
+        return True
+
+    def primal_of(self, name: str) -> str:
+        """The value whose adjoint is called ``name`` (or ``name`` itself)."""
+        if self._primal_by_adjoint_of is not self.adjoint or len(self._primal_by_adjoint) != len(self.adjoint):
+            self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
+            self._primal_by_adjoint_of = self.adjoint
+        return self._primal_by_adjoint.get(name, name)
+
+    def elide_conj(self, expr):
+        conj_names = {"conj", "conjugate"}
+        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk(expr)):
+            return expr     # nothing to elide (the transformer below would return expr unchanged)
+        np_name, AST = self.np, ast.AST
+
+        def elide(node):    # a NodeTransformer's visit (children first, in place), without its dispatch
+            for field in node._fields:
+                old = getattr(node, field, None)
+                if isinstance(old, list):
+                    old[:] = [elide(v) if isinstance(v, AST) else v for v in old]
+                elif isinstance(old, AST):
+                    setattr(node, field, elide(old))
+            if type(node) is gast.Call:
+                f = node.func
+                if isinstance(f, gast.Attribute) and f.attr in conj_names and \
+                        isinstance(f.value, gast.Name) and f.value.id == np_name and \
+                        len(node.args) == 1 and self.expr_is_real(node.args[0]):
+                    return node.args[0]
+            return node
+        return elide(expr)
+
+    def project_realness(self, name: str, contribution):
+        if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):
+            return call(attr(load(self.np), "real"), [contribution])
+        return contribution

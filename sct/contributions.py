@@ -1,0 +1,255 @@
+"""The adjoint of one assignment ``t = op(a, b, ...)``: the rule's expression for each operand
+(from ``runtime``, by template), accumulated into the operands' adjoints.
+"""
+from __future__ import annotations
+
+import copy
+import operator
+from typing import Any, Dict, List, Tuple
+
+import gast
+
+from .runtime import registry
+
+from .analysis import CallInfo, bind_arguments, index_value
+from .ir import assign, call, const, load
+from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
+                        instantiate_template, simplify)
+
+
+class Contributions:
+    """The adjoint contributions of one assignment: each op's rule with the call's names put
+    in, shared calls made once, accumulated into the operands' adjoints (mixed into
+    reverse.Transformer)."""
+
+    # --- contributions ---------------------------------------------------------------------------
+    def accumulate(self, name: str, contribution, state, depth: int) -> gast.Assign:
+        dn = self.d(name)
+        if name not in state["initialized"] and depth == 0:
+            state["initialized"].add(name)
+            return assign(dn, contribution)
+        state["initialized"].add(name)
+        may_be_marker = isinstance(contribution, gast.Subscript) or (
+            isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and
+            contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint",
+                                       "starred_adjoint"))
+        if self.is_array(name) and not may_be_marker:
+            # (an adjoint read from a container or a helper's results may be the zero marker:
+            # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
+            return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))
+        return assign(dn, call(self.rt("add_grad"), [load(dn), contribution]))
+
+    def contributions(self, s: gast.Assign, g: str, ans: str, state, depth: int) -> List:
+        value = s.value
+        self.pending_pre = []
+        pieces = self.value_pieces(s, value, g, ans)      # (operand name, contribution expr)
+        out = list(self.pending_pre)
+        # a generated adjoint may give the zero marker for an argument it did not reach
+        marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
+            self.act.call_info(value).kind in ("function", "method", "site")
+        for name, contribution in pieces:
+            if name not in self.act.active or (self.relevant is not None and name not in self.relevant):
+                continue
+            contribution = self.project_realness(name, contribution)
+            out.append(self.accumulate(name, contribution, state, depth))
+            if marker_possible:
+                state.setdefault("maybe_zero", set()).add(name)
+        return out
+
+    def value_pieces(self, s: gast.Assign, value, g: str, ans: str) -> List[Tuple[str, Any]]:
+        """What ``t = value`` contributes to each operand's adjoint, given t's adjoint ``g``."""
+        if isinstance(value, gast.Name):
+            return [(value.id, load(g))]
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)) and \
+                type(value.op) not in BINOP_OPS and type(value.op) not in UNARY_OPS:
+            return []      # `not`, `~`, `//`, bit operations: boolean or piecewise-constant results
+        if isinstance(value, gast.BinOp):
+            return self.binop_pieces(value, g, ans, s)
+        if isinstance(value, gast.UnaryOp):
+            return self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
+        if isinstance(value, gast.Subscript):
+            return self.operator_pieces(operator.getitem, [value.value, index_value(value.slice, self.rt_name)],
+                                        g, ans, s)
+        if isinstance(value, gast.Attribute):
+            return self.attribute_pieces(value, g, ans, s)
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return [(e.id, call(self.rt("item_adjoint"), [load(g), const(i), e]))
+                    for i, e in enumerate(value.elts) if isinstance(e, gast.Name)]
+        if isinstance(value, gast.Dict):
+            return [(v.id, call(self.rt("item_adjoint"), [load(g), k, v]))
+                    for k, v in zip(value.keys, value.values) if isinstance(v, gast.Name)]
+        if isinstance(value, gast.Call):
+            return self.call_pieces(s, value, g, ans)
+        return []
+
+    def binop_pieces(self, value: gast.BinOp, g: str, ans: str, s) -> List[Tuple[str, Any]]:
+        pieces: List[Tuple[str, Any]] = []
+        if value.op.__class__ is gast.Add and self.is_list(value):
+            left, right = value.left, value.right
+            if isinstance(left, gast.Name) and left.id in self.act.active:
+                pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
+            if isinstance(right, gast.Name) and right.id in self.act.active:
+                pieces.append((right.id, call(self.rt("list_tail"), [load(g), left])))
+            if isinstance(right, gast.List):      # xs + [v], from xs.append(v)
+                tail = call(self.rt("list_tail"), [load(g), left])
+                for i, e in enumerate(right.elts):
+                    if isinstance(e, gast.Name):
+                        pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
+        elif value.op.__class__ is gast.Add and not all(
+                isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+                for o in (value.left, value.right)):
+            # operands not known to be arrays may be lists or tuples (concatenated): the
+            # runtime tells (``l[:0] + m``: m's adjoint is its part of the list adjoint)
+            left, right = value.left, value.right
+            for side, o in (("concat_head", left), ("concat_tail", right)):
+                if isinstance(o, gast.Name) and o.id in self.act.active:
+                    pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
+        elif value.op.__class__ is gast.Mult and self.may_repeat(value):
+            # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
+            # array operand: the count is a constant int, never traced)
+            for seq, n in ((value.left, value.right), (value.right, value.left)):
+                if isinstance(seq, gast.Name) and seq.id in self.act.active:
+                    pieces.append((seq.id, call(self.rt("repeat_adjoint"), [load(g), seq, n])))
+        else:
+            pieces += self.operator_pieces(BINOP_OPS[type(value.op)], [value.left, value.right], g, ans, s)
+        return pieces
+
+    def attribute_pieces(self, value: gast.Attribute, g: str, ans: str, s) -> List[Tuple[str, Any]]:
+        base = value.value
+        op = registry.ATTRIBUTES.get(value.attr)
+        if op is not None and self.is_array(base.id):
+            return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
+                                    g, ans, s)
+        if op is not None and base.id not in self.act.kinds:
+            # an array attribute or an object's field: decided when it runs
+            return [(base.id, call(self.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
+        return [(base.id, call(self.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
+
+    def operator_pieces(self, op, operands, g: str, ans: str, s):
+        rule = registry.lookup(op)
+        if rule is None:
+            self.fail(s, f"no derivative rule for the operator {op.__name__}; add one with "
+                      "@sct.defrule (see help(sct.defrule))", "operator")
+        return self.rule_pieces(rule, self.bind(rule, operands, []), g, ans, s)
+
+    def may_repeat(self, value: gast.BinOp) -> bool:
+        """May ``a * b`` repeat a list or tuple (with a count that is never traced)?"""
+        operands = (value.left, value.right)
+        if any(isinstance(o, gast.Name) and o.id in self.act.active and
+               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq")
+               for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
+                                              for o in operands):
+            return False          # a traced factor: ordinary multiplication
+        if self.is_list(value) or any(isinstance(o, gast.Name) and
+                                      self.act.kinds.get(o.id, ("",))[0] == "seq" for o in operands):
+            return True
+        return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
+            not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+                    for o in operands)
+
+    def is_list(self, value: gast.BinOp) -> bool:
+        return any(isinstance(o, (gast.Name)) and o.id in self.act.lists or isinstance(o, gast.List)
+                   for o in (value.left, value.right))
+
+    def bind(self, rule, args, keywords):
+        node = gast.Call(func=load("_"), args=list(args), keywords=list(keywords))
+        return bind_arguments(rule, node, self.filename, getattr(node, "lineno", 0))
+
+    def call_pieces(self, s, value: gast.Call, g: str, ans: str):
+        info: CallInfo = self.act.call_info(value)
+        if info.kind == "op":
+            for a in value.args:
+                if isinstance(a, gast.Starred):
+                    self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
+            bound = bind_arguments(info.rule, value, self.filename, s.lineno)
+            return self.rule_pieces(info.rule, bound, g, ans, s)
+        if info.kind == "method" and info.rule is not None:
+            bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
+            return self.rule_pieces(info.rule, bound, g, ans, s)
+        if info.kind == "site" and id(s) not in self.site_records:
+            return []
+        if info.kind in ("function", "method", "site"):
+            parts = self.vjp_parts(s)
+            grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
+            self.pending_pre.append(assign(grads, call(parts.bwd, [load(parts.residuals), load(g)])))
+            if any(isinstance(a, gast.Starred) for a in parts.args):
+                # f(*xs): the adjoints of xs are a run of the results, found when it runs
+                values = [a.value if isinstance(a, gast.Starred) else a for a in parts.args]
+                flags = self.starred_flags(parts.args)
+                return [(v.id, call(self.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
+                        for i, v in enumerate(values) if isinstance(v, gast.Name)]
+            return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
+                    for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
+        if info.kind == "plain" and info.obj is getattr:
+            self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
+                      "traced values: sct follows attributes it can name; write obj.attribute (or "
+                      "getattr with a string literal), or keep such values in a dict", "getattr")
+        if info.kind == "plain":
+            self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
+                      "function sct can read, and the runtime has no rule for it. Add one with "
+                      "@sct.defrule (see help(sct.defrule)), use numpy functions that have rules, or "
+                      "wrap its input with extractdata if it must be a constant", "call")
+        return []
+
+    def describe(self, func) -> str:
+        from .emit import expr_source
+        return expr_source(func)
+
+    def rule_pieces(self, rule, bound: Dict[str, Any], g: str, ans: str, s):
+        if rule is None:
+            self.fail(s, "no derivative rule for this operation; add one with @sct.defrule "
+                      "(see help(sct.defrule))", "operation")
+        pieces = []
+        templates = rule.templates()
+        globals_ = rule.fn.__globals__
+        for param in rule.wrt:
+            arg = bound.get(param)
+            if not isinstance(arg, gast.Name) or arg.id not in self.act.active:
+                if isinstance(arg, (gast.Tuple, gast.List)) and any(
+                        isinstance(e, gast.Name) and e.id in self.act.active for e in arg.elts):
+                    expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+                    tmp = self.namer.fresh(f"d_{s.targets[0].id}_{param}")
+                    self.pending_pre.append(assign(tmp, expr))
+                    for i, e in enumerate(arg.elts):
+                        if isinstance(e, gast.Name):
+                            pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(tmp), const(i)])))
+                continue
+            expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+            if rule.op in SCALAR_SAFE_OPS and all(
+                    isinstance(bound.get(other), gast.Constant) and
+                    isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
+                expr = _strip_unbroadcast(expr, self.rt_name)   # a number never broadcasts the other
+            pieces.append((arg.id, simplify(expr)))
+        return self.share_common_calls(pieces, s)
+
+    def share_common_calls(self, pieces, s):
+        """A call that several of one op's contributions make (a custom layer's backward, say)
+        is made once, into a temporary."""
+        if len(pieces) < 2:
+            return pieces
+        seen: Dict[str, int] = {}
+        for _, expr in pieces:
+            for dump in {gast.dump(n) for n in gast.walk(expr) if isinstance(n, gast.Call)}:
+                seen[dump] = seen.get(dump, 0) + 1
+        shared = [d for d, count in seen.items() if count > 1]
+        if not shared:
+            return pieces
+        largest = max(shared, key=len)
+        name = self.namer.fresh(f"d_{s.targets[0].id}_parts")
+        node = next(n for _, e in pieces for n in gast.walk(e)
+                    if isinstance(n, gast.Call) and gast.dump(n) == largest)
+        self.pending_pre.append(assign(name, copy.deepcopy(node)))
+
+        class Replace(gast.NodeTransformer):
+            def visit_Call(self, n):
+                if gast.dump(n) == largest:
+                    return load(name)
+                self.generic_visit(n)
+                return n
+        return [(target, Replace().visit(expr)) for target, expr in pieces]
+
+    def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
+        mapping: Dict[str, Any] = {"g": g, "ans": ans}
+        mapping.update(bound)
+        return self.elide_conj(instantiate_template(template, mapping, globals_, self.np,
+                                                    self.rt_names, self.rt_name))

@@ -1,0 +1,182 @@
+"""Reachability and liveness: which active names a statement's adjoint contributes to, which
+adjoints a block may make nonzero, which compound statements record on the tape.
+"""
+from __future__ import annotations
+
+from typing import List, Set
+
+import gast
+
+from .runtime import registry
+
+from .analysis import Activity, bind_arguments
+from .ir import load
+from .sites import Site
+from .plans import Mode
+from .templates import BINOP_OPS, UNARY_OPS
+
+
+class Liveness:
+    """Which adjoints may be nonzero, which compound statements need the tape, and which gradients
+    are differentiated again (mixed into reverse.Transformer)."""
+
+    # --- reachability: which adjoints may be nonzero --------------------------------------------
+    def operands(self, s: gast.Assign) -> List[str]:
+        """The active names whose adjoints the statement contributes to."""
+        value = s.value
+        names: List[str] = []
+        if isinstance(value, gast.Name):
+            names = [value.id]
+        elif isinstance(value, gast.BinOp) and type(value.op) in BINOP_OPS:
+            names = [n.id for n in (value.left, value.right) if isinstance(n, gast.Name)]
+            if isinstance(value.right, gast.List):
+                names += [e.id for e in value.right.elts if isinstance(e, gast.Name)]
+            if isinstance(value.op, gast.Mod):
+                names = names[:1]
+        elif isinstance(value, gast.UnaryOp) and type(value.op) in UNARY_OPS:
+            names = [value.operand.id] if isinstance(value.operand, gast.Name) else []
+        elif isinstance(value, (gast.Subscript, gast.Attribute)):
+            names = [value.value.id] if isinstance(value.value, gast.Name) else []
+        elif isinstance(value, (gast.Tuple, gast.List)):
+            names = [e.id for e in value.elts if isinstance(e, gast.Name)]
+        elif isinstance(value, gast.Dict):
+            names = [v.id for v in value.values if isinstance(v, gast.Name)]
+        elif isinstance(value, gast.Call):
+            info = self.act.call_info(value)
+            if info.kind in ("stop", "create", "nondiff", "plain") or \
+                    (info.kind == "method" and info.method in registry.NONDIFF_METHODS):
+                return []
+            if info.kind == "site":
+                names = self.site_inputs(s)
+            elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
+                names = [value.func.id] + [n.id for n in value.args if isinstance(n, gast.Name)]
+            elif info.rule is not None:           # an op: only arguments it has a rule for
+                call_node = value if info.kind == "op" else gast.Call(
+                    func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
+                bound = bind_arguments(info.rule, call_node, self.filename, getattr(s, "lineno", 0))
+                names = []
+                for p in info.rule.wrt:
+                    arg = bound.get(p)
+                    if isinstance(arg, gast.Name):
+                        names.append(arg.id)
+                    elif isinstance(arg, (gast.Tuple, gast.List)):
+                        names += [e.id for e in arg.elts if isinstance(e, gast.Name)]
+            else:
+                names = [n.id for n in value.args if isinstance(n, gast.Name)]
+                names += [n.value.id for n in value.args
+                          if isinstance(n, gast.Starred) and isinstance(n.value, gast.Name)]
+                names += [k.value.id for k in value.keywords if isinstance(k.value, gast.Name)]
+                if info.receiver:
+                    names.append(info.receiver)
+        return [n for n in names if n in self.act.active and
+                (self.relevant is None or n in self.relevant)]
+
+    def site_inputs(self, s) -> List[str]:
+        name = self.site_calls.get(id(s))
+        if name is None or id(s) not in self.site_records:
+            return []
+        return [p for p in self.sweeps[name].params if p != self.tape] if name in self.sweeps else []
+
+    def reach(self, block: List, R: Set[str]) -> Set[str]:
+        R = set(R)
+        for s in reversed(block):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                t = s.targets[0].id
+                if t in R and t in self.act.active:
+                    R |= set(self.operands(s))
+            elif isinstance(s, gast.If):
+                R = self.reach(s.body, R) | self.reach(s.orelse, R)
+            elif isinstance(s, gast.With):
+                R = self.reach(s.body, R)
+            elif isinstance(s, (gast.For, gast.While)):
+                R = self.loop_reach(s, R)
+        return R
+
+    def loop_reach(self, loop, R: Set[str]) -> Set[str]:
+        current = set(R)
+        while True:
+            after = current | self.reach(loop.body, current)
+            if after == current:
+                return current
+            current = after
+
+    def touched(self, block: List, R: Set[str]) -> Set[str]:
+        """Adjoints a compound statement's reverse may write."""
+        R_all = set(R)
+        for _ in range(3):
+            R_all |= self.reach(block, R_all)
+        names = set()
+        for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                t = n.targets[0].id
+                if t in R_all and t in self.act.active:
+                    names.add(t)
+                    names |= set(self.operands(n))
+        return names
+
+    # --- the sweeps -----------------------------------------------------------------------------
+    def depends_on(self, names: Set[str]) -> Set[str]:
+        """Names whose values depend on ``names`` (only their adjoints lead to those names)."""
+        seeds = {n for n in names if n in self.act.active}
+        flow = Activity(self.fdef, self.act.resolver, self.act.kinds, seeds, set(), self.filename)
+        return flow.active & self.act.active
+
+    def needs_tape(self, s) -> bool:
+        """Does the adjoint of this compound statement do anything (contribute or restore)?"""
+        for n in gast.walk(s):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                t = n.targets[0].id
+                if t in self.act.active or t in self.plan.needed:
+                    return True
+            if isinstance(n, gast.For) and n.target.id in self.plan.needed:
+                return True
+        return False
+
+    def cond_on_tape(self, s: gast.If, depth: int) -> bool:
+        """Is the branch taken recorded (True) or read from a name that never changes?"""
+        test = s.test
+        if isinstance(test, gast.Constant):
+            return False
+        return depth > 0 or test.id in self.assigned_in_compounds()
+
+    def assigned_in_compounds(self) -> Set[str]:
+        if self._in_compounds is not None:
+            return self._in_compounds
+        names: Set[str] = set()
+        for s in self.fdef.body:
+            if isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
+                for n in gast.walk(s):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        names.add(n.id)
+        self._in_compounds = names
+        return names
+
+    def bound_before_compounds(self) -> Set[str]:
+        """Names assigned at the top level before any compound statement assigns them."""
+        bound: Set[str] = set()
+        seen_in_compound: Set[str] = set()
+        for s in self.fdef.body:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                if s.targets[0].id not in seen_in_compound:
+                    bound.add(s.targets[0].id)
+            elif isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
+                for n in gast.walk(s):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        seen_in_compound.add(n.id)
+        return bound
+
+    def higher_order_needed(self, site: Site, later: List[Site]) -> bool:
+        """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
+        target = site.stmt.targets[0].id
+        self.relevant = None
+        if self.mode == Mode.VJP:
+            ret = self.fdef.body[-1]
+            if isinstance(ret.value, gast.Name) and target in self.reach(self.fdef.body[:-1], {ret.value.id}):
+                return True
+        for other in later:
+            R = {other.y}
+            for block, index, parent, depth in reversed(other.frames):
+                R = self.reach(block[:index], R)
+            if target in R:
+                return True
+        return False

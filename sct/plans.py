@@ -1,0 +1,39 @@
+"""The typed, frozen results the reverse-mode passes hand to the code writers.
+
+``Mode``: what is generated for a function (``ENTRY``: the code dlfeval runs; ``VJP``: a
+forward/adjoint pair for a function differentiated from its caller).  ``TapePlan``: what the
+liveness pass found the adjoints read, so the forward code records exactly that.
+``SweepPlan``: one site's sweep function as its callers see it (what it reads, whether it
+pops the tape).  The site itself is a ``sites.Site``; a lowered helper call a ``calls.VjpCall``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import FrozenSet, Tuple
+
+
+class Mode(str, Enum):
+    ENTRY = "entry"
+    VJP = "vjp"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class TapePlan:
+    """The primal values some adjoint reads: inside loops and branches the forward code
+    records them on the tape (and the sweeps pop them); at the top level they are passed
+    to the sweeps by name.  The first generation assumes every forward name is read."""
+    needed: FrozenSet[str]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A generated sweep function, as the code that calls it reads it."""
+    name: str
+    line: int                    # the site's line
+    params: Tuple[str, ...]      # what it reads, in order (the tape's name among them if it pops)
+    uses_tape: bool
+    self_contained: bool         # recomputes what precedes the site from the arguments

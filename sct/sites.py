@@ -1,0 +1,272 @@
+"""The differentiation sites of a function (``dlgradient``, ``dljacobian``, ``dldivergence``).
+
+Each site is found once, its options read and checked, and what each of its x selects resolved
+into a tree of selections; the result is a frozen :class:`Site` that the sweeps only read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Dict, List, Optional, Tuple
+
+import gast
+
+
+class SiteKind(str, Enum):
+    """Which function a site calls (its value is the function's name)."""
+    DLGRADIENT = "dlgradient"
+    DLJACOBIAN = "dljacobian"
+    DLDIVERGENCE = "dldivergence"
+    DLLAPLACIAN = "dllaplacian"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """The options of a dlgradient call (literal True/False, read once)."""
+    retain_data: bool = False
+    enable_higher_derivatives: bool = True
+    allow_complex: bool = True
+
+
+OPTION_NAMES = {"RetainData": "retain_data", "EnableHigherDerivatives": "enable_higher_derivatives",
+                "AllowComplex": "allow_complex"}
+
+
+@dataclass(frozen=True)
+class Site:
+    """One differentiation site, as the sweeps read it."""
+    stmt: gast.Assign
+    frames: Tuple[Tuple[List, int, Any, int], ...]   # (block, index, parent compound, depth of block)
+    y: str
+    xs: Tuple[gast.AST, ...]
+    options: SiteOptions
+    line: int
+    kind: SiteKind = SiteKind.DLGRADIENT
+    dim: Any = None
+    in_loop: bool = False
+    sels: Optional[Tuple] = None     # what each x selects: see SiteFinding.resolve_x
+
+
+class SiteFinding:
+    """Finding the dlgradient / dljacobian / dldivergence sites of a function, reading their
+    options and what each x selects (mixed into reverse.Transformer)."""
+
+    # --- sites ---------------------------------------------------------------------------------
+    def find_sites(self) -> List[Site]:
+        sites: List[Site] = []
+
+        def walk(block, frames, depth, in_loop):
+            for i, s in enumerate(block):
+                if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
+                        self.act.call_info(s.value).kind == "site":
+                    sites.append(self.make_site(s, frames + [(block, i, None, depth)], in_loop))
+                elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                        self.act.call_info(s.value).kind == "site":
+                    self.fail(s, "the result of dlgradient is not used: assign it, "
+                              "e.g. dydx = dlgradient(y, x)", "dlgradient")
+                elif isinstance(s, gast.If):
+                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
+                    walk(s.orelse, frames + [(block, i, s, depth)], depth + 1, in_loop)
+                elif isinstance(s, gast.With):
+                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, in_loop)
+                elif isinstance(s, (gast.For, gast.While)):
+                    walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
+        walk(self.fdef.body, [], 0, False)
+        return sites
+
+    def make_site(self, stmt: gast.Assign, frames, in_loop: bool) -> Site:
+        node = stmt.value
+        line = getattr(stmt, "lineno", self.fdef.lineno)
+        kind = SiteKind(self.act.call_info(node).obj.__name__)
+        options = self.site_options(stmt)
+        if kind != SiteKind.DLGRADIENT:
+            if len(node.args) != 3:
+                self.fail(stmt, f"{kind} takes (u, x, dim): dim is the batch axis of u and x",
+                          kind.value)
+            u, x, dim = node.args
+            if not isinstance(u, gast.Name) or u.id not in self.act.active:
+                self.fail(stmt, f"{kind}: u does not depend on any traced input", kind.value)
+            if not isinstance(x, gast.Name) or x.id not in self.act.active:
+                self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
+                          "computed from one)", kind.value)
+            return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop)
+        if len(node.args) < 2:
+            self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
+                      "dlgradient")
+        y, xs = node.args[0], node.args[1:]
+        if not isinstance(y, gast.Name) or y.id not in self.act.active:
+            constant = self.constant_gradient_in(y)
+            if constant is not None:
+                self.fail(stmt, f"dlgradient: y depends on the traced inputs only through the gradient "
+                          f"computed on line {constant} with EnableHigherDerivatives=False, which makes "
+                          "that gradient a constant, so this derivative would be zero. Remove "
+                          "EnableHigherDerivatives=False (the default, True, lets it be differentiated "
+                          "again)", "dlgradient")
+            self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
+                      "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
+                      "constants)", "dlgradient")
+        defs = self.site_line_defs(frames, line)
+        sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
+        for root in _roots(sels):
+            if root not in self.act.active:
+                where = self.defined_line.get(root)
+                if self.created_by_dlarray(root):
+                    self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a "
+                              f"dlarray created inside {self.fname}() (line {where}), and only the arguments "
+                              "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
+                              f"to dlfeval as an argument: dlfeval({self.fname}, ..., {root})", "dlgradient")
+                origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
+                          if root not in self.params else "it is not a dlarray argument of dlfeval")
+                self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
+                          "only dlarrays passed to dlfeval, and values computed from them, are traced",
+                          "dlgradient")
+            if root in self.act.complex and not options.allow_complex:
+                self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
+                          "dlgradient")
+        return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels))
+
+    def site_options(self, stmt: gast.Assign) -> SiteOptions:
+        """The options of a site's call: literal True or False, by MATLAB's or Python's name."""
+        options = {"RetainData": False, "EnableHigherDerivatives": True, "AllowComplex": True}
+        aliases = {"retain_data": "RetainData", "enable_higher_derivatives": "EnableHigherDerivatives",
+                   "allow_complex": "AllowComplex"}
+        for k in stmt.value.keywords:
+            key = aliases.get(k.arg, k.arg)
+            if key not in options:
+                self.fail(stmt, f"dlgradient has no option {k.arg!r}; the options are RetainData, "
+                          "EnableHigherDerivatives and AllowComplex", "dlgradient")
+            if not isinstance(k.value, gast.Constant):
+                self.fail(stmt, f"the dlgradient option {k.arg} must be the literal True or False",
+                          "dlgradient")
+            options[key] = bool(k.value.value)
+        return SiteOptions(**{OPTION_NAMES[k]: v for k, v in options.items()})
+
+    def created_by_dlarray(self, name: str) -> bool:
+        """Is ``name`` assigned ``dlarray(...)`` in this function (a constant inside dlfeval)?"""
+        for n in gast.walk(self.fdef):
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
+                v = n.value
+                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "create":
+                    return True
+        return False
+
+    def constant_gradient_in(self, y) -> Optional[int]:
+        """The line of a gradient taken with EnableHigherDerivatives=False that ``y`` is computed
+        from (so y is a constant because of it), or None."""
+        if not isinstance(y, gast.Name):
+            return None
+        defs: Dict[str, List] = {}
+        for n in gast.walk(self.fdef):
+            if isinstance(n, gast.Assign):
+                for t in n.targets:
+                    for m in gast.walk(t):
+                        if isinstance(m, gast.Name):
+                            defs.setdefault(m.id, []).append(n)
+        seen, todo = set(), [y.id]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for st in defs.get(name, ()):
+                v = st.value
+                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "site" and any(
+                        k.arg in ("EnableHigherDerivatives", "enable_higher_derivatives") and
+                        isinstance(k.value, gast.Constant) and not k.value.value for k in v.keywords):
+                    return getattr(st, "lineno", None)
+                todo.extend(m.id for m in gast.walk(v) if isinstance(m, gast.Name))
+        return None
+
+    # --- what x denotes at a site ----------------------------------------------------------
+    def site_line_defs(self, frames, line: int) -> Dict[str, Any]:
+        """The values of the names the normalizer made for the site's own line (``p["w"]``
+        in ``dlgradient(y, p["w"])`` becomes a name assigned just before the site)."""
+        block, index = frames[-1][0], frames[-1][1]
+        defs: Dict[str, Any] = {}
+        j = index - 1
+        while j >= 0 and getattr(block[j], "lineno", None) == line:
+            st = block[j]
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                defs.setdefault(st.targets[0].id, st.value)
+            j -= 1
+        return defs
+
+    def name_counts(self) -> Dict[str, Tuple[int, int]]:
+        """(stores, loads) of every name in the function."""
+        if self._name_counts is None:
+            counts: Dict[str, List[int]] = {}
+            for n in gast.walk(self.fdef):
+                if isinstance(n, gast.Name):
+                    c = counts.setdefault(n.id, [0, 0])
+                    c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
+            self._name_counts = {k: (v[0], v[1]) for k, v in counts.items()}
+        return self._name_counts
+
+    def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
+        """What the x of a site selects, as a tree: ("root", name) (a name's current value),
+        ("item", sel, index), ("attr", sel, name), ("list"|"tuple", [sels]),
+        ("dict", [(key, sel)]), ("star", sel)."""
+        what = "dlgradient"
+        if isinstance(node, gast.Starred) and top:
+            return ("star", self.resolve_x(node.value, defs, stmt))
+        if isinstance(node, gast.Name):
+            value = defs.get(node.id)
+            if value is None or self.name_counts().get(node.id, (0, 0))[0] != 1:
+                return ("root", node.id)
+            if isinstance(value, gast.Name):
+                return self.resolve_x(value, defs, stmt)
+            if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                return ("item", self.resolve_x(value.value, defs, stmt), value.slice)
+            if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
+                return ("attr", self.resolve_x(value.value, defs, stmt), value.attr)
+            if isinstance(value, (gast.List, gast.Tuple)) and \
+                    not any(isinstance(e, gast.Starred) for e in value.elts):
+                return ("list" if isinstance(value, gast.List) else "tuple",
+                        [self.resolve_x(e, defs, stmt) for e in value.elts])
+            if isinstance(value, gast.Dict) and all(k is not None for k in value.keys):
+                return ("dict", [(k, self.resolve_x(v, defs, stmt)) for k, v in zip(value.keys, value.values)])
+            return ("root", node.id)        # a value: check_roots_reached refuses one made here
+        if isinstance(node, gast.Constant):
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to the constant "
+                      f"{node.value!r}: x must be a traced value", what)
+        if isinstance(node, gast.Starred):
+            self.fail(stmt, "dlgradient: a starred x is only allowed as an argument of dlgradient itself "
+                      "(dlgradient(y, *xs))", what)
+        self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
+                  "tuple or dict of them", what)
+
+
+def _roots(sels) -> List[str]:
+    """The root names a site's selections read, in order."""
+    out: List[str] = []
+
+    def walk(sel):
+        kind = sel[0]
+        if kind == "root":
+            if sel[1] not in out:
+                out.append(sel[1])
+        elif kind in ("item", "attr", "star"):
+            walk(sel[1])
+        elif kind in ("list", "tuple"):
+            for e in sel[1]:
+                walk(e)
+        elif kind == "dict":
+            for _, e in sel[1]:
+                walk(e)
+    for sel in sels:
+        walk(sel)
+    return out
+
+
+
+def _in_order(block: List):
+    """Statements of a body in source order, entering compound statements."""
+    for s in block:
+        yield s
+        for field_name in ("body", "orelse"):
+            yield from _in_order(getattr(s, field_name, []) or [])

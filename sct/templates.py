@@ -1,0 +1,150 @@
+"""Adjoint code from rule templates: a rule's expression with the call's names put in,
+folded (``simplify``), and the small pieces of generated code the passes share.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, Dict, List, Optional
+
+import gast
+import numpy as np
+
+from .ir import attr, const, load, store, substitute, walk
+
+
+BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+             gast.Mod: operator.mod}
+
+
+
+UNARY_OPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
+
+
+
+ZERO = const(0.0)
+
+
+
+SCALAR_SAFE_OPS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow}
+
+
+
+def _strip_unbroadcast(expr, rt_name: str):
+    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and \
+            expr.func.attr == "unbroadcast" and isinstance(expr.func.value, gast.Name) and \
+            expr.func.value.id == rt_name:
+        return expr.args[0]
+    return expr
+
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and \
+        not isinstance(node.value, bool)
+
+
+
+def simplify(expr):
+    """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
+    # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
+    # makes a parent's operand a number: without one, the transformer changes nothing.
+    for n in walk(expr):
+        if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
+                isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
+            break
+    else:
+        return expr
+    return _FOLD.visit(expr)
+
+
+
+class _Fold(gast.NodeTransformer):
+    """The folds of ``simplify`` (one instance: it keeps no state)."""
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
+            fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
+            if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
+                return const(int(fn(node.left.value, node.comparators[0].value)))
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        if _number(left) and _number(right):
+            fn = BINOP_OPS.get(type(node.op))
+            if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
+                return const(fn(left.value, right.value))
+        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
+            return right
+        if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
+            return left
+        return node
+
+
+
+_FOLD = _Fold()
+
+
+
+def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name: str,
+                         rt_names: Dict[int, str], rt_name: str):
+    """A rule's expression with the call's names put in, and the rule module's own names
+    (numpy, runtime helpers) spelled as generated code reaches them."""
+    mapping = dict(mapping)
+    for n in walk(template):
+        if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
+            obj = globals_[n.id]
+            if obj is np:
+                mapping[n.id] = numpy_name
+            elif id(obj) in rt_names:
+                mapping[n.id] = attr(load(rt_name), rt_names[id(obj)])
+            else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
+                mapping[n.id] = attr(load(rt_name), _reach(obj, n.id, rt_names))
+    return substitute(template, mapping)
+
+
+
+def _reach(obj, name: str, rt_names: Dict[int, str]) -> str:
+    """Put ``obj`` (a global of a user's rule) in the runtime namespace generated code sees as
+    ``rt``, under a name of its own; the object is kept there, so its id stays its own."""
+    from .compiler import RT
+    public = f"user_{name}"
+    k = 1
+    while hasattr(RT, public) and getattr(RT, public) is not obj:
+        k += 1
+        public = f"user_{name}_{k}"
+    setattr(RT, public, obj)
+    rt_names[id(obj)] = public
+    return public
+
+
+
+def _is_comment(st) -> bool:
+    from .emit import COMMENT
+    return isinstance(st, gast.Expr) and isinstance(st.value, gast.Constant) and \
+        isinstance(st.value.value, str) and st.value.value.startswith(COMMENT)
+
+
+
+def assign_pair(a: str, b: str, value) -> gast.Assign:
+    return gast.Assign(targets=[gast.Tuple(elts=[store(a), store(b)], ctx=gast.Store())],
+                       value=value, type_comment=None)
+
+
+
+def _function(name: str, params: List[str], body: List, kwonly: List[str] = (),
+              vararg: Optional[str] = None, kwarg: Optional[str] = None) -> gast.FunctionDef:
+    def param(p):
+        return gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+    args = gast.arguments(args=[param(p) for p in params], posonlyargs=[],
+                          vararg=param(vararg) if vararg else None,
+                          kwonlyargs=[param(p) for p in kwonly], kw_defaults=[None] * len(kwonly),
+                          kwarg=param(kwarg) if kwarg else None, defaults=[])
+    return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
