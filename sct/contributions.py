@@ -229,7 +229,7 @@ class Contributions:
             return pieces
         seen: Dict[str, int] = {}
         for _, expr in pieces:
-            for dump in {gast.dump(n) for n in gast.walk(expr) if isinstance(n, gast.Call)}:
+            for dump in dict.fromkeys(gast.dump(n) for n in gast.walk(expr) if isinstance(n, gast.Call)):
                 seen[dump] = seen.get(dump, 0) + 1
         shared = [d for d, count in seen.items() if count > 1]
         if not shared:
