@@ -718,7 +718,7 @@ class CallSite:
     func, keywords)`` (a tuple replaced whole, so readers need no lock); a call that matches none
     goes to the compiler (``HOOKS.site_miss``), which adds one.  After ``MAX_MISSES`` misses a site
     stops adding (a call whose callee or kinds keep changing takes the general path)."""
-    __slots__ = ("entries", "misses", "label")
+    __slots__ = ("entries", "misses", "label", "__weakref__")
     MAX_ENTRIES = 16
     MAX_MISSES = 64
 

@@ -17,6 +17,7 @@ from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state
 
+from . import cache as _cache
 from .cache import ENTRIES as _ENTRIES
 from .callables import as_function
 from .compiler import Compiled, compile_function
@@ -149,6 +150,7 @@ def _entry(fun: Callable, args) -> Compiled:
 # (sct.kinds.make_matcher), so a repeated dlfeval neither computes kinds nor hashes a key.
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
+_cache.ON_CLEAR.append(_ENTRY_SITES.clear)
 
 
 def _remember_entry(fun, args, entry) -> None:
@@ -598,5 +600,4 @@ def clear_cache() -> None:
     [6.0]
     """
     from . import cache
-    _ENTRY_SITES.clear()
     cache.clear()

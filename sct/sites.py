@@ -5,11 +5,25 @@ site object in the generated globals, which keeps the generated code it used (se
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Dict
 
 import gast
 
+from . import cache
 from .runtime.support import CallSite
+
+_LIVE: "weakref.WeakSet[CallSite]" = weakref.WeakSet()     # every site of live generated code
+
+
+def forget_entries() -> None:
+    """Empty every call site (``sct.cache.clear``: the helpers are compiled again on next use)."""
+    for site in list(_LIVE):
+        site.entries = ()
+        site.misses = 0
+
+
+cache.ON_CLEAR.append(forget_entries)
 
 _SITE_CALLS = {"vjp": "vjp_at", "vjp_method": "vjp_method_at", "vjp_init": "vjp_init_at",
                "primal_call": "primal_call_at", "primal_method": "primal_method_at"}
@@ -38,7 +52,8 @@ def attach_sites(functions, rt_name: str, namer) -> Dict[str, Any]:
                 label = "call"
             label = (label if label.isidentifier() else "call")[:40]
             name = namer.fresh(label + "_site")
-            sites[name] = CallSite(label)
+            sites[name] = site = CallSite(label)
+            _LIVE.add(site)
             node.func.attr = _SITE_CALLS[node.func.attr]
             node.args.insert(0, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
             node._sct_site = True
