@@ -674,6 +674,7 @@ class CompilerHooks:
     never imports the compiler."""
     vjp_pair = vjp_method_pair = vjp_init_pair = jvp_call_impl = op_jvp_impl = None
     primal_call = primal_method = None
+    site_miss = None                  # a call site's first call, or one its entries do not match
     changes_arguments = None          # whether a user function may change its arguments in place
 
 
@@ -704,6 +705,95 @@ def primal_call(fn, active, *args, **kwargs):
 def primal_method(obj, name, active, *args, **kwargs):
     """Like :func:`primal_call` for ``obj.name(*args[1:])`` (``args[0]`` is ``obj``)."""
     return HOOKS.primal_method(obj, name, active, args, kwargs)
+
+
+# --- call sites: each call of generated code to a function fixed when it was compiled --------------
+
+class CallSite:
+    """One call in generated code (``rt.vjp_at(site, helper, ...)``): the pairs it used, each with
+    a matcher of its arguments' kinds and the guards of the code, so a repeated call runs the
+    generated code directly instead of computing kinds and looking up the cache.
+
+    ``entries``: tuples ``(callee, active, match(args), guards(func), rules version, first, second,
+    func, keywords)`` (a tuple replaced whole, so readers need no lock); a call that matches none
+    goes to the compiler (``HOOKS.site_miss``), which adds one.  After ``MAX_MISSES`` misses a site
+    stops adding (a call whose callee or kinds keep changing takes the general path)."""
+    __slots__ = ("entries", "misses", "label", "__weakref__")
+    MAX_ENTRIES = 16
+    MAX_MISSES = 64
+
+    def __init__(self, label: str = ""):
+        self.entries = ()
+        self.misses = 0
+        self.label = label
+
+    def __repr__(self):
+        return f"<sct call site {self.label}>"
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return (CallSite, (self.label,))
+
+
+BYPASS_SITES = [0]     # > 0: every call takes the general path (sct.source records what runs)
+
+from .registry import _version as _rules_version  # noqa: E402
+
+
+def vjp_at(site, fn, active, /, *args, **kwargs):
+    """:func:`vjp` at a call site: ``(forward, adjoint)`` of ``fn`` for arguments like ``args``."""
+    if not BYPASS_SITES[0]:
+        for e in site.entries:
+            if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
+                return e[5], e[6]
+    return HOOKS.site_miss(site, "vjp", fn, None, active, args, kwargs)
+
+
+def vjp_method_at(site, obj, name, active, /, *args, **kwargs):
+    """:func:`vjp_method` at a call site."""
+    if not BYPASS_SITES[0]:
+        cls = type(obj)
+        for e in site.entries:
+            if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0]:
+                method = getattr(obj, name)
+                if type(method) is types.MethodType and method.__func__ is e[7] and \
+                        method.__self__ is obj and e[3](e[7]):
+                    return e[5], e[6]
+    return HOOKS.site_miss(site, "vjp_method", obj, name, active, args, kwargs)
+
+
+def vjp_init_at(site, cls, active, /, *args, **kwargs):
+    """:func:`vjp_init` at a call site."""
+    if not BYPASS_SITES[0]:
+        for e in site.entries:
+            if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0] and \
+                    cls.__init__ is e[7] and e[3](e[7]) and e[8] == tuple(kwargs):
+                return e[5], e[6]
+    return HOOKS.site_miss(site, "vjp_init", cls, None, active, args, kwargs)
+
+
+def primal_call_at(site, fn, active, /, *args, **kwargs):
+    """:func:`primal_call` at a call site: the value of ``fn(*args, **kwargs)``."""
+    if not BYPASS_SITES[0]:
+        for e in site.entries:
+            if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
+                return e[5](*args, **kwargs)
+    return HOOKS.site_miss(site, "primal_call", fn, None, active, args, kwargs)
+
+
+def primal_method_at(site, obj, name, active, /, *args, **kwargs):
+    """:func:`primal_method` at a call site."""
+    if not BYPASS_SITES[0]:
+        cls = type(obj)
+        for e in site.entries:
+            if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0]:
+                method = getattr(obj, name)
+                if type(method) is types.MethodType and method.__func__ is e[7] and \
+                        method.__self__ is obj and e[3](e[7]):
+                    return e[5](*args, **kwargs)
+    return HOOKS.site_miss(site, "primal_method", obj, name, active, args, kwargs)
 
 
 def jvp_call(fn, args, tangents, **kwargs):
@@ -1527,7 +1617,8 @@ def index_trick(obj, index, name=None):
 
 nondifferentiable(index_trick)
 
-nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object)
+nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
+                  vjp_at, vjp_method_at, vjp_init_at)
 
 
 @defrule(bind_closure, wrt=("env",), many_outputs=True)

@@ -141,7 +141,8 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("site", obj=target)
     if target is extractdata or target is rt_support.stop_gradient:
         return CallInfo("stop", obj=target)
-    if target is rt_support.primal_call or target is rt_support.primal_method:
+    if target in (rt_support.primal_call, rt_support.primal_method, rt_support.primal_call_at,
+                  rt_support.primal_method_at):
         # only the code dlfeval runs calls these, and it is never differentiated again
         raise CompileError("internal error: code with rt.primal_call is being differentiated; "
                            "please report this with the function's source", None, None, "rt.primal_call")

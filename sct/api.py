@@ -17,6 +17,7 @@ from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state
 
+from . import cache as _cache
 from .cache import ENTRIES as _ENTRIES
 from .callables import as_function
 from .compiler import Compiled, compile_function
@@ -126,17 +127,43 @@ def _entry(fun: Callable, args) -> Compiled:
     Looked up in ``sct.cache.ENTRIES`` (bounded, thread-safe) by the function's code, globals and
     argument kinds, then checked by the guards against ``fun`` itself: a fresh closure of the same
     code with the same captured values finds the code of an earlier one."""
+    code = getattr(fun, "__code__", None)
+    site = _ENTRY_SITES.get(id(code)) if code is not None else None
+    if site is not None and site[0] is code:           # the entries this def used, by matcher
+        for e in site[1]:
+            if e[0] is fun.__globals__ and e[1](args) and e[2] == _RULES_VERSION[0] and e[3].check(fun):
+                return e[3]
     kinds = tuple([kind_of(a) for a in args])
     try:
         key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
     except AttributeError:              # not a Python function: compile_function says what it is
         return compile_function(fun, kinds, mode="entry")
     entry = _ENTRIES.lookup(key, fun)
-    if entry is not None:
-        return entry
-    entry = compile_function(fun, kinds, mode="entry")
-    _ENTRIES.insert(key, entry)
+    if entry is None:
+        entry = compile_function(fun, kinds, mode="entry")
+        _ENTRIES.insert(key, entry)
+    _remember_entry(fun, args, entry)
     return entry
+
+
+# Per def (code object): the compiled entries it ran, each with a matcher of its arguments' kinds
+# (sct.kinds.make_matcher), so a repeated dlfeval neither computes kinds nor hashes a key.
+_ENTRY_SITES: dict = {}
+_ENTRY_SITES_MAX = 1024
+_cache.ON_CLEAR.append(_ENTRY_SITES.clear)
+
+
+def _remember_entry(fun, args, entry) -> None:
+    from .kinds import make_matcher
+    match = make_matcher(tuple(args), (False,) * len(args))
+    if match is None:
+        return
+    code = fun.__code__
+    site = _ENTRY_SITES.get(id(code))
+    old = site[1] if site is not None and site[0] is code else ()
+    if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
+        _ENTRY_SITES.clear()
+    _ENTRY_SITES[id(code)] = (code, ((fun.__globals__, match, _RULES_VERSION[0], entry),) + old[:7])
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:

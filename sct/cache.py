@@ -155,9 +155,15 @@ def configure(entries: Optional[int] = None, helpers: Optional[int] = None) -> N
         HELPERS.resize(helpers)
 
 
+#: What else keeps compiled code to clear with the caches (dlfeval's entry sites, call sites).
+ON_CLEAR: List[Callable[[], None]] = []
+
+
 def clear() -> None:
     ENTRIES.clear()
     HELPERS.clear()
+    for forget in ON_CLEAR:
+        forget()
 
 
 def function_key(fn) -> tuple:

@@ -32,6 +32,7 @@ from .normalize import Normalizer
 from .optimize import optimize
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
+from .call_sites import attach_sites
 
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
@@ -387,6 +388,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                   RT_NAMES, rt_name)
         transformer.primal_calls = transformer.primal_calls and primal_calls
         generated = transformer.build()
+    sites = attach_sites(generated.functions, rt_name, namer)      # sct/sites.py
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
@@ -401,6 +403,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     for name, guard in resolver.guards.items():
         namespace[name] = guard.value
     namespace[rt_name] = RT
+    namespace.update(sites)
     namespace[numpy_name] = np if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) \
         else namespace["np"]
     try:

@@ -14,6 +14,7 @@ from typing import Any, Tuple
 import numpy as np
 
 from .runtime.dlarray import dlarray
+from .runtime.support import Closure
 
 
 _DTYPE_STR: dict = {}
@@ -91,3 +92,163 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if key is not None:
         return ("const", type(x), key)
     return ("const", type(x))
+
+
+# --- matchers: "would kind_of give these arguments the same kinds?", generated per call site -------
+
+_SCALAR_TYPES = (bool, int, float, complex, str, bytes, type(None), slice, range, types.FunctionType,
+                 types.BuiltinFunctionType, types.MethodType, np.ufunc, np.bool_)
+
+
+def _plain_slots(cls) -> bool:
+    """Instances of ``cls`` have no ``__dict__`` and read attributes the ordinary way."""
+    return getattr(cls, "__dictoffset__", 1) == 0 and "__getattr__" not in dir(cls) and \
+        cls.__getattribute__ is object.__getattribute__
+
+
+class _MatcherWriter:
+    """Writes one flat Python function ``match(args)`` that returns True only for arguments whose
+    kinds ``kind_of`` computes equal to those of the example arguments: it checks every input
+    ``kind_of`` reads (exact types, dtypes, ranks, formats, keys, fields) of the same structure;
+    a part it cannot check that way is compared by ``kind_of`` itself.  Stricter than kind equality
+    is allowed (a miss only takes the slow path), looser never."""
+
+    def __init__(self, limit: int):
+        self.lines = []
+        self.consts: dict = {"KIND_OF": kind_of, "DL": dlarray, "ND": np.ndarray}
+        self.count = 0               # parts checked
+        self.names = 0               # variables written
+        self.limit = limit
+
+    def const(self, value) -> str:
+        name = f"C{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def fail_unless(self, cond: str) -> None:
+        self.lines.append(f"    if not ({cond}): return False")
+
+    def var(self, expr: str) -> str:
+        name = f"v{self.names}"
+        self.names += 1
+        self.lines.append(f"    {name} = {expr}")
+        return name
+
+    def node(self, v: str, x: Any, traced: bool) -> None:
+        self.count += 1
+        if self.count > self.limit:
+            raise OverflowError
+        cls = type(x)
+        if cls is dlarray:
+            data = x._data
+            if type(data) is not np.ndarray:
+                return self.generic(v, x, traced)
+            d = self.var(f"{v}._data")
+            self.fail_unless(f"type({d}) is ND and {d}.dtype is {self.const(data.dtype)} and "
+                             f"{d}.ndim == {data.ndim}")
+            if x._fmt:
+                self.fail_unless(f"{v}._fmt == {self.const(x._fmt)}")
+            else:
+                self.fail_unless(f"not {v}._fmt")
+            return
+        if cls is np.ndarray:
+            self.fail_unless(f"{v}.dtype is {self.const(x.dtype)} and {v}.ndim == {x.ndim}")
+            return
+        if cls in _SCALAR_TYPES or (isinstance(x, np.generic) and cls in (np.float64, np.float32, np.float16,
+                                                                           np.complex128, np.complex64,
+                                                                           np.int64, np.int32, np.int16,
+                                                                           np.int8, np.uint8, np.uint16,
+                                                                           np.uint32, np.uint64)):
+            return                     # the type alone decides the kind (checked by the caller)
+        if cls is tuple or cls is list or cls is Closure:
+            self.fail_unless(f"len({v}) == {len(x)}")
+            for i, item in enumerate(x):
+                self.child(self.var(f"{v}[{i}]"), item, traced)
+            return
+        if cls is dict:
+            keys = list(x)
+            try:
+                hash(tuple(keys))
+            except TypeError:
+                return self.generic(v, x, traced)
+            if not all(type(k) in (str, int) for k in keys):
+                return self.generic(v, x, traced)
+            self.fail_unless(f"len({v}) == {len(keys)} and list({v}) == {self.const(keys)}")
+            for k in keys:
+                self.child(self.var(f"{v}[{k!r}]"), x[k], traced)
+            return
+        if isinstance(x, (list, tuple, dict)):
+            if isinstance(x, tuple) and hasattr(cls, "_fields") and cls.__getattribute__ is tuple.__getattribute__:
+                for f in cls._fields:          # a namedtuple: its fields by name (as kind_of reads them)
+                    if not f.isidentifier():
+                        return self.generic(v, x, traced)
+                for f in cls._fields:
+                    self.child(self.var(f"{v}.{f}"), getattr(x, f), traced)
+                return
+            return self.generic(v, x, traced)
+        if dataclasses.is_dataclass(x):
+            if cls.__getattribute__ is not object.__getattribute__ or "__getattr__" in dir(cls):
+                return self.generic(v, x, traced)
+            for f in dataclasses.fields(x):
+                if not f.name.isidentifier() or not hasattr(x, f.name):
+                    return self.generic(v, x, traced)
+                self.child(self.var(f"{v}.{f.name}"), getattr(x, f.name), traced)
+            return
+        if isinstance(x, type):
+            return                     # compared by identity by the caller
+        if getattr(cls, "__dictoffset__", 0) != 0 and cls.__getattribute__ is object.__getattribute__ and \
+                type(getattr(x, "__dict__", None)) is dict:
+            d = vars(x)
+            keys = [k for k in d if not k.startswith("__")]
+            if len(keys) != len(d) or not all(type(k) is str and k.isidentifier() for k in keys):
+                return self.generic(v, x, traced)
+            dv = self.var(f"{v}.__dict__")
+            self.fail_unless(f"{dv}.keys() == {self.const(frozenset(keys))}")
+            for k in sorted(keys):
+                self.child(self.var(f"{dv}[{k!r}]"), d[k], traced)
+            return
+        if not hasattr(x, "__dict__") and _plain_slots(cls):
+            key = getattr(x, "__sct_kind__", None)
+            if key is None and hasattr(cls, "__sct_kind__"):
+                self.fail_unless(f"{v}.__sct_kind__ is None")
+                return
+            if key is not None and type(key) in (int, str):
+                self.fail_unless(f"{v}.__sct_kind__ == {self.const(key)}")
+                return
+            if key is None and not hasattr(cls, "__sct_kind__"):
+                return                 # ("const", type): the type decides
+        return self.generic(v, x, traced)
+
+    def child(self, v: str, x: Any, traced: bool) -> None:
+        """Check the exact type of ``x`` (or identity of a class), then its parts."""
+        if isinstance(x, type):
+            self.fail_unless(f"{v} is {self.const(x)}")
+            return
+        if x is None:
+            self.fail_unless(f"{v} is None")
+            return
+        self.fail_unless(f"type({v}) is {self.const(type(x))}")
+        self.node(v, x, traced)
+
+    def generic(self, v: str, x: Any, traced: bool) -> None:
+        self.fail_unless(f"KIND_OF({v}, {bool(traced)}) == {self.const(kind_of(x, traced))}")
+
+
+def make_matcher(args: Tuple, traced: Tuple[bool, ...], limit: int = 400):
+    """A function ``match(args)``: True only if ``kind_of`` gives each of ``args`` the kind it gives
+    the example here (with ``traced`` per argument), by checks of the parts ``kind_of`` reads
+    (about 40 ns each) instead of building the kinds; None where the arguments are too big
+    (more than ``limit`` parts)."""
+    writer = _MatcherWriter(limit)
+    writer.lines.append(f"    if len(args) != {len(args)}: return False")
+    try:
+        for i, (x, t) in enumerate(zip(args, traced)):
+            writer.child(writer.var(f"args[{i}]"), x, bool(t))
+    except (OverflowError, RecursionError):
+        return None
+    source = "def match(args):\n" + "\n".join(writer.lines) + "\n    return True\n"
+    namespace = dict(writer.consts)
+    exec(compile(source, "<sct-kind-matcher>", "exec"), namespace)
+    match = namespace["match"]
+    match.source = source
+    return match

@@ -24,24 +24,30 @@ from .runtime.support import ZERO, Closure
 from .cache import HELPERS, function_key
 from .compiler import Compiled, compile_function
 from .errors import CompileError
-from .kinds import kind_of
+from .kinds import kind_of, make_matcher
 
 class _Recording(threading.local):
     used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
 
 
 _RECORDING = _Recording()
+_BYPASS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
 def recording():
     """Collect, in this thread, the compiled pairs used while the block runs."""
+    from .runtime.support import BYPASS_SITES
     previous = _RECORDING.used
     used: list = []
     _RECORDING.used = used
+    with _BYPASS_LOCK:
+        BYPASS_SITES[0] += 1           # call sites take the general path, which records
     try:
         yield used
     finally:
+        with _BYPASS_LOCK:
+            BYPASS_SITES[0] -= 1
         _RECORDING.used = previous
         if previous is not None:
             previous.extend(used)
@@ -563,6 +569,109 @@ def _generated_pair(tag, op, rule_fn, source, shape):
     return pair
 
 
+# --- call sites ------------------------------------------------------------------------------------
+# Each call that generated code makes through rt.vjp/vjp_method/vjp_init/primal_call/primal_method
+# gets a site object in the generated globals (``sct.call_sites.attach_sites``, run by the compiler on the
+# generated functions): ``rt.vjp(helper, mask, *args)`` becomes ``rt.vjp_at(helper_site, helper, mask, *args)``.
+# The site keeps the pairs it used with a matcher of the arguments' kinds (sct.kinds.make_matcher)
+# and the code's guards; a call matching an entry runs the generated code without computing kinds
+# or looking up the cache.  Any other call comes here: the general path, and an entry for next time.
+
+def _add_entry(site, entry) -> None:
+    from .runtime.support import CallSite
+    site.entries = ((entry,) + site.entries)[:CallSite.MAX_ENTRIES]
+
+
+def _traced(active, args) -> tuple:
+    return tuple(bool(m) for m in active[:len(args)]) + (False,) * (len(args) - len(active))
+
+
+def _always(fn) -> bool:
+    return True
+
+
+def site_miss(site, op, target, name, active, args, kwargs):
+    """A call at ``site`` that none of its entries matched: the general path (``vjp_pair`` and
+    the others), and, where the callee is a Python function compiled for these kinds, an entry
+    so that the next such call runs its generated code directly."""
+    from .runtime.support import CallSite
+    site.misses += 1
+    cacheable = site.misses <= CallSite.MAX_MISSES and _RECORDING.used is None
+    active = tuple(active)
+    version = registry.rules_version()
+    if op in ("vjp", "primal_call"):
+        fn = target
+        if not cacheable or type(fn) is not types.FunctionType or \
+                getattr(fn, "__sct_closure__", None) is not None:
+            if op == "vjp":
+                return vjp_pair(fn, active, args, kwargs)
+            return primal_call(fn, active, args, kwargs)
+        _refuse_forward_mode_entry(fn)
+        if op == "vjp":
+            _refuse_closure_wrapper(fn)
+            compiled = _compiled_vjp(fn, args, active)
+            first, second = compiled.fwd, compiled.bwd
+        else:
+            if getattr(fn, "__sct_generated__", False) or len(active) != len(args):
+                return primal_call(fn, active, args, kwargs)
+            compiled = _compiled_primal(fn, args, active)
+            first, second = compiled.entry, None
+        match = make_matcher(args, _traced(active, args))
+        if match is not None:
+            _add_entry(site, (fn, active, match, compiled.check, version, first, second, fn, ()))
+        return (first, second) if op == "vjp" else first(*args, **kwargs)
+    if op in ("vjp_method", "primal_method"):
+        obj = target
+        general = (lambda: vjp_method_pair(obj, name, active, args, kwargs)) if op == "vjp_method" else \
+            (lambda: primal_method(obj, name, active, args, kwargs))
+        if not cacheable or isinstance(obj, Closure) or len(active) != len(args) or not args or \
+                args[0] is not obj:
+            return general()
+        method = getattr(obj, name)
+        if not (type(method) is types.MethodType and method.__self__ is obj and
+                type(method.__func__) is types.FunctionType):
+            return general()
+        from .runtime.layers import Layer, has_custom_backward
+        if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
+            return general()
+        func = method.__func__
+        if op == "vjp_method":
+            compiled = _compiled_vjp(func, args, active)
+            first, second = compiled.fwd, compiled.bwd
+        else:
+            compiled = _compiled_primal(func, args, active)
+            first, second = compiled.entry, None
+        match = make_matcher(args, _traced(active, args))
+        if match is not None:
+            check = compiled.check
+            if isinstance(obj, Layer):        # a backward added to the class later takes over
+                cls = type(obj)
+                check = (lambda f, check=compiled.check: check(f) and
+                         not callable(getattr(cls, "backward", None)))
+            _add_entry(site, (type(obj), active, match, check, version, first, second, func, ()))
+        return (first, second) if op == "vjp_method" else first(*args, **kwargs)
+    if op == "vjp_init":
+        cls = target
+        pair = vjp_init_pair(cls, active, args, kwargs)
+        if not cacheable or not isinstance(cls, type):
+            return pair
+        init = cls.__init__
+        if _generated_dataclass_init(cls):
+            count = len(args)
+            match, check = (lambda a: len(a) == count), _always
+        elif type(init) is types.FunctionType:
+            compiled = _compiled_vjp(init, tuple(args), active, returns_self=True)
+            if (compiled.fwd, compiled.bwd) != tuple(pair):
+                return pair
+            match, check = make_matcher(args, _traced(active, args)), compiled.check
+        else:
+            return pair
+        if match is not None:
+            _add_entry(site, (cls, active, match, check, version, pair[0], pair[1], init, tuple(kwargs)))
+        return pair
+    raise AssertionError(op)
+
+
 # Generated code reaches the functions above through the runtime's hooks: the compiler
 # installs them, so the runtime never imports the compiler.
 from .runtime import support as _support  # noqa: E402
@@ -574,6 +683,7 @@ _support.HOOKS.jvp_call_impl = jvp_call_impl
 _support.HOOKS.op_jvp_impl = op_jvp_impl
 _support.HOOKS.primal_call = primal_call
 _support.HOOKS.primal_method = primal_method
+_support.HOOKS.site_miss = site_miss
 from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
 
 _support.HOOKS.changes_arguments = _changes_arguments

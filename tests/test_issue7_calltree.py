@@ -91,8 +91,8 @@ def test_wrapped_loss_with_inner_gradient_is_the_direct_value():
 
 def test_wrapped_call_runs_without_a_pair_and_source_shows_it():
     text = str(sct.source(wrapped, dlarray(W), dlarray(X)))
-    assert "rt.primal_call(loss_with_gradient" in text
-    assert "rt.vjp(" not in text
+    assert "rt.primal_call_at(loss_with_gradient_site, loss_with_gradient" in text   # a call site
+    assert "rt.vjp" not in text
     shown = str(sct.source(wrapped, dlarray(W), dlarray(X), callees=True))
     assert "generated for a call made from it" in shown
     assert "def loss_with_gradient(w, x):" in shown          # the helper's entry code
@@ -101,7 +101,7 @@ def test_wrapped_call_runs_without_a_pair_and_source_shows_it():
 
 def test_a_helper_a_sweep_differentiates_keeps_its_pair_and_is_exact():
     text = str(sct.source(wrapped_differentiated, dlarray(W), dlarray(X)))
-    assert "rt.vjp(loss_with_gradient" in text and "primal_call" not in text
+    assert "rt.vjp_at(loss_with_gradient_site, loss_with_gradient" in text and "primal_call" not in text
     value, grad = dlfeval(wrapped_differentiated, dlarray(W), dlarray(X))
     assert_close(extractdata(value), residual_plain(W, X))
     assert_close(extractdata(grad), numerical_gradient(lambda w: residual_plain(w, X), [W], 0), rtol=1e-5)
@@ -110,7 +110,7 @@ def test_a_helper_a_sweep_differentiates_keeps_its_pair_and_is_exact():
 def test_loops_of_helper_calls_with_and_without_a_sweep():
     w, x = dlarray(np.array(0.5)), np.array(0.3)
     assert_close(extractdata(dlfeval(model_no_site, w, x, 7)), run_layers(0.5, 0.3, 7))
-    assert "rt.primal_call(layer" in str(sct.source(model_no_site, w, x, 3))
+    assert "rt.primal_call_at(layer_site, layer" in str(sct.source(model_no_site, w, x, 3))
     loss, grad = dlfeval(model_site, w, x, 7)
     assert_close(extractdata(loss), run_layers(0.5, 0.3, 7))
     assert_close(extractdata(grad), numerical_gradient(lambda v: run_layers(v, 0.3, 7), [np.array(0.5)], 0),
@@ -134,7 +134,7 @@ def method_caller(s, x):
 
 def test_a_method_no_sweep_differentiates_runs_as_entry_code():
     s, x = Scaler(3.0), dlarray(np.array([1.0, -2.0]))
-    assert "rt.primal_method(s, 'apply'" in str(sct.source(method_caller, s, x))
+    assert "rt.primal_method_at(apply_site, s, 'apply'" in str(sct.source(method_caller, s, x))
     value, grad = dlfeval(method_caller, s, x)
     assert_close(extractdata(value), 9.0 * 5.0 + 1.0)
     assert_close(extractdata(grad), 18.0 * np.array([1.0, -2.0]))

@@ -1,0 +1,60 @@
+"""Call sites: each call that generated code makes to a function fixed when it was compiled
+(``rt.vjp``, ``rt.vjp_method``, ``rt.vjp_init``, ``rt.primal_call``, ``rt.primal_method``) gets its own
+site object in the generated globals, which keeps the generated code it used (see
+``runtime.support.CallSite`` and ``sct.transform_calls.site_miss``).
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Dict
+
+import gast
+
+from . import cache
+from .runtime.support import CallSite
+
+_LIVE: "weakref.WeakSet[CallSite]" = weakref.WeakSet()     # every site of live generated code
+
+
+def forget_entries() -> None:
+    """Empty every call site (``sct.cache.clear``: the helpers are compiled again on next use)."""
+    for site in list(_LIVE):
+        site.entries = ()
+        site.misses = 0
+
+
+cache.ON_CLEAR.append(forget_entries)
+
+_SITE_CALLS = {"vjp": "vjp_at", "vjp_method": "vjp_method_at", "vjp_init": "vjp_init_at",
+               "primal_call": "primal_call_at", "primal_method": "primal_method_at"}
+
+
+def attach_sites(functions, rt_name: str, namer) -> Dict[str, Any]:
+    """Give each ``rt.vjp``-like call in ``functions`` (generated ASTs) its site object; returns
+    the globals to add (name -> site)."""
+    sites: Dict[str, Any] = {}
+    for fdef in functions:
+        for node in gast.walk(fdef):
+            if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and
+                    isinstance(node.func.value, gast.Name) and node.func.value.id == rt_name and
+                    node.func.attr in _SITE_CALLS and node.args and
+                    not getattr(node, "_sct_site", False)):
+                continue
+            method = node.func.attr in ("vjp_method", "primal_method")
+            target = node.args[1] if method and len(node.args) > 1 else node.args[0]
+            if isinstance(target, gast.Constant) and isinstance(target.value, str):
+                label = target.value.strip("_")
+            elif isinstance(target, gast.Name):
+                label = target.id
+            elif isinstance(target, gast.Attribute):
+                label = target.attr
+            else:
+                label = "call"
+            label = (label if label.isidentifier() else "call")[:40]
+            name = namer.fresh(label + "_site")
+            sites[name] = site = CallSite(label)
+            _LIVE.add(site)
+            node.func.attr = _SITE_CALLS[node.func.attr]
+            node.args.insert(0, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+            node._sct_site = True
+    return sites
