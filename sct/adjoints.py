@@ -35,7 +35,7 @@ class StatementAdjoints:
     def line_comment(self, line: int, prefix: str):
         text = source_line(self.filename, line)
         head = f"{prefix} line {line}" if prefix else f"line {line}"
-        return comment(f"{head}: {text}" if text else head)
+        return comment(f"{head}: {text}" if text else head, line=line)
 
     def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):

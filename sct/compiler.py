@@ -25,7 +25,7 @@ from . import runtime
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
 from .aliasing import check_writes, inplace_updates, lower_mutations
-from .emit import to_source
+from .emit import source_and_lines
 from .errors import CompileError
 from .naming import Namer, names_in
 from .normalize import Normalizer
@@ -392,13 +392,13 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
-    source = to_source(generated.functions)
+    source, line_table = source_and_lines(generated.functions)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
     from . import cache
     cache.acquire_generated(gen_filename)      # source and line map kept while its code lives
     register_source(gen_filename, source)
-    register_line_map(gen_filename, filename, source)
+    register_line_map(gen_filename, filename, line_table)
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
     for name, guard in resolver.guards.items():
         namespace[name] = guard.value

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import io
 import math
+from typing import List, Optional, Tuple
 
 import astunparse
 import gast
@@ -23,18 +24,51 @@ import gast
 COMMENT = "\x00sct-comment\x00"
 
 
-def comment(text: str) -> gast.Expr:
-    """A statement that prints as ``# text``."""
-    return gast.Expr(value=gast.Constant(value=COMMENT + text, kind=None))
+LINE = "\x01"          # a comment's user line travels on its node: COMMENT + LINE + "12" + LINE + text
+
+
+def comment(text: str, line: Optional[int] = None) -> gast.Expr:
+    """A statement that prints as ``# text``; ``line``: the user's line the code after it comes
+    from (it goes into the generated file's line table, built while printing)."""
+    marker = f"{LINE}{line}{LINE}" if line is not None else ""
+    return gast.Expr(value=gast.Constant(value=COMMENT + marker + text, kind=None))
+
+
+class _CountingText(io.StringIO):
+    """The printer's output, counting the lines written so far."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines_written = 0
+
+    def write(self, text):
+        self.lines_written += text.count("\n")
+        return super().write(text)
 
 
 class Printer(astunparse.Unparser):
+    def __init__(self, tree, file):
+        self.events: List[Tuple[int, Optional[int]]] = []    # (printed line, user line or None)
+        super().__init__(tree, file=file)
+
+    def fill(self, text=""):
+        super().fill(text)
+        if self._indent == 0 and text.startswith(("def ", "async def ")) and isinstance(self.f, _CountingText):
+            self.events.append((self.f.lines_written, None))   # a new function: no user line yet
+
     def _Expr(self, tree):
         value = tree.value
         if isinstance(value, ast.Constant) and isinstance(value.value, str) and \
                 value.value.startswith(COMMENT):
-            for line in value.value[len(COMMENT):].splitlines() or [""]:
+            text = value.value[len(COMMENT):]
+            user_line = None
+            if text.startswith(LINE):
+                number, text = text[1:].split(LINE, 1)
+                user_line = int(number)
+            for i, line in enumerate(text.splitlines() or [""]):
                 self.fill("# " + line)
+                if i == 0 and user_line is not None and isinstance(self.f, _CountingText):
+                    self.events.append((self.f.lines_written, user_line))
             return
         super()._Expr(tree)
 
@@ -188,18 +222,35 @@ def number_source(value) -> str:
 
 def to_source(nodes) -> str:
     """Python source of gast nodes (a node or a list of statements/functions)."""
+    return source_and_lines(nodes)[0]
+
+
+def source_and_lines(nodes) -> Tuple[str, List[Optional[int]]]:
+    """Python source of gast nodes, and the user's line each printed line comes from (None
+    where none: a ``def`` line and the code before a function's first line comment)."""
     if not isinstance(nodes, list):
         nodes = [nodes]
     module = gast.Module(body=nodes, type_ignores=[])
     tree = gast.gast_to_ast(module)
     ast.fix_missing_locations(tree)
-    out = io.StringIO()
-    Printer(tree, file=out)
+    out = _CountingText()
+    printer = Printer(tree, file=out)
     text = out.getvalue()
     lines = [line.rstrip() for line in text.splitlines()]
-    while lines and not lines[0]:
-        lines.pop(0)
-    return "\n".join(lines) + "\n"
+    skipped = 0
+    while skipped < len(lines) and not lines[skipped]:
+        skipped += 1
+    lines = lines[skipped:]
+    table: List[Optional[int]] = []
+    events = iter(printer.events)
+    event = next(events, None)
+    current = None
+    for i in range(len(lines)):
+        while event is not None and event[0] <= i + skipped:
+            current = event[1]
+            event = next(events, None)
+        table.append(current)
+    return "\n".join(lines) + "\n", table
 
 
 def expr_source(node) -> str:

@@ -6,7 +6,7 @@ import importlib.machinery
 import inspect
 import linecache
 import textwrap
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import gast
 
@@ -141,19 +141,10 @@ def source_line(filename: str, lineno: int) -> str:
 LINE_MAPS = {}
 
 
-def register_line_map(gen_filename: str, user_filename: str, source: str) -> None:
-    """Remember which user line each generated line comes from (from the line comments)."""
-    import re
-    current = None
-    lines = []
-    for text in source.splitlines():
-        m = re.match(r"\s*# (?:adjoint of (?:the (?:branch|loop) on )?|gradient at )?line (\d+)", text)
-        if m:
-            current = int(m.group(1))
-        elif re.match(r"def ", text):
-            current = None
-        lines.append(current)
-    LINE_MAPS[gen_filename] = (user_filename, lines)
+def register_line_map(gen_filename: str, user_filename: str, lines: List[Optional[int]]) -> None:
+    """Remember which user line each generated line comes from (the table the printer built
+    from the line comments' nodes: ``emit.source_and_lines``)."""
+    LINE_MAPS[gen_filename] = (user_filename, list(lines))
 
 
 def _sct_file(filename) -> bool:

@@ -77,7 +77,7 @@ class TangentTransformer:
             line = getattr(s, "lineno", None)
             if line is not None and line != last:
                 text = source_line(self.filename, line)
-                out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
+                out.append(comment(f"line {line}: {text}" if text else f"line {line}", line=line))
                 last = line
             out.extend(self.stmt(s))
         return out

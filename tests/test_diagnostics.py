@@ -115,7 +115,7 @@ def square_sum_gradient(x):
 def test_internal_failure_is_a_compile_error_naming_the_function(monkeypatch):
     import sct.compiler
     sct.clear_cache()
-    monkeypatch.setattr(sct.compiler, "to_source", lambda *a: (_ for _ in ()).throw(AttributeError("boom")))
+    monkeypatch.setattr(sct.compiler, "source_and_lines", lambda *a: (_ for _ in ()).throw(AttributeError("boom")))
     with pytest.raises(sct.CompileError, match="internal error.*square_sum_gradient.*boom") as info:
         dlfeval(square_sum_gradient, dlarray([1.0, 2.0]))
     assert info.value.filename == __file__
