@@ -134,10 +134,15 @@ class StatementAdjoints:
         """``obj.name = v``: v's adjoint is obj's adjoint of that field, which is then spent."""
         target = s.targets[0]
         obj, value = target.value, s.value
-        if not isinstance(obj, gast.Name) or obj.id not in R or \
-                not (isinstance(value, gast.Name) and value.id in self.act.active):
+        if not isinstance(obj, gast.Name) or obj.id not in R:
             return [], R
         d_obj = self.d(obj.id)
+        if not (isinstance(value, gast.Name) and value.id in self.act.active):
+            # a constant stored: the field's adjoint (from reads after this store) is spent here,
+            # never passed on to the value the field held before
+            if obj.id not in state["initialized"]:
+                return [], R
+            return [assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))], R
         self.init_adjoints({obj.id}, state)
         state.setdefault("maybe_zero", set()).add(value.id)    # the field's adjoint may be the marker
         out = [self.accumulate(value.id, call(self.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),

@@ -620,6 +620,25 @@ class AliasAnalysis:
                        f"taken from one), and {other} is read later"
         return None
 
+    def other_name_of(self, s, name: str, objs) -> Optional[str]:
+        """Why ``objs`` (what ``name`` holds at ``s``) may also be read later through another
+        name (None: through ``name`` only)."""
+        state = self.before.get(id(s))
+        if state is None:
+            return "sct could not follow where it comes from"
+        live = self.live_after.get(id(s), frozenset()) | self.captured
+        for other in sorted(live):
+            if other == name or other not in state.env:
+                continue
+            if objs & state.env[other]:
+                how = self.origin.get(other) or ""
+                how = f" ({other} is {how})" if how else ""
+                return f"{other} may be the same object as {name}{how}, and it is read later"
+            if objs & frozenset(state.reach(state.env[other])):
+                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
+                       f"taken from one), and {other} is read later"
+        return None
+
     def builtin(self, s, name: str) -> bool:
         """Is ``name`` surely a list, dict or array (not an object of the user's class)?"""
         act = self.activity
@@ -918,8 +937,10 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
                      f"new value (or a new object) instead of storing it on {name}",
                      f"{name}.{attr_name} = ...")
             why = analysis.sharing(s, name)
-            if why is not None and not (mode == "entry" and objs and
-                                        all(o[0] == "arg" for o in objs) and "is an argument" in why):
+            if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
+                    "is an argument" in why:
+                why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
+            if why is not None:
                 fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
                      f"follows the new value through {name} only. Build a new object, or set the "
                      "attribute through the one name you read it with", f"{name}.{attr_name} = ...")

@@ -321,6 +321,13 @@ class Activity:
         nodes = [node for node in walk_no_defs(self.fdef)
                  if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
         forward = nodes[::-1]
+        # fields written anywhere here (``o.b = ...``, ``d["k"] = ...``, through any name): a read
+        # of such a field may see the written value, so its argument kind does not decide it
+        self.written_keys = {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
+                             for node in nodes if isinstance(node, gast.Assign)
+                             for t in node.targets
+                             if isinstance(t, gast.Attribute) or
+                             (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
         # Semi-naive evaluation: a statement's effect only adds to the sets and depends only on
         # the state of the names its value reads, so a statement none of whose names changed
         # since its last visit would add nothing and is skipped (the same fixed point, reached
@@ -465,10 +472,15 @@ class Activity:
                    if isinstance(n, (gast.Name, gast.Constant)))
 
     def value_kind(self, value):
+        written = getattr(self, "written_keys", ())
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 isinstance(value.slice, gast.Constant):
+            if ("item", value.slice.value) in written:
+                return None
             return child_kind(self.kinds.get(value.value.id), value.slice.value)
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
+            if ("attr", value.attr) in written:
+                return None
             return child_kind(self.kinds.get(value.value.id), value.attr)
         if isinstance(value, gast.Name):
             return self.kinds.get(value.id)

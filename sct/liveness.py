@@ -84,6 +84,8 @@ class Liveness:
                 t = s.targets[0].id
                 if t in R and t in self.act.active:
                     R |= set(self.operands(s))
+            elif self.stored_field(s, R) is not None:      # obj.name = v: v reaches obj's adjoint
+                R.add(s.value.id)
             elif isinstance(s, gast.If):
                 R = self.reach(s.body, R) | self.reach(s.orelse, R)
             elif isinstance(s, gast.With):
@@ -112,7 +114,19 @@ class Liveness:
                 if t in R_all and t in self.act.active:
                     names.add(t)
                     names |= set(self.operands(n))
+            obj = self.stored_field(n, R_all)
+            if obj is not None:                 # its reverse reads obj's adjoint and adds to v's
+                names |= {obj, n.value.id}
         return names
+
+    def stored_field(self, s, R: Set[str]):
+        """For ``obj.name = v`` (v active, obj reached): obj's name, else None."""
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
+            obj = s.targets[0].value
+            if isinstance(obj, gast.Name) and obj.id in R and isinstance(s.value, gast.Name) and \
+                    s.value.id in self.act.active:
+                return obj.id
+        return None
 
     # --- the sweeps -----------------------------------------------------------------------------
     def depends_on(self, names: Set[str]) -> Set[str]:
@@ -128,6 +142,9 @@ class Liveness:
                 t = n.targets[0].id
                 if t in self.act.active or t in self.plan.needed:
                     return True
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Attribute) and \
+                    isinstance(n.targets[0].value, gast.Name) and n.targets[0].value.id in self.act.active:
+                return True             # obj.name = v: moves obj's adjoint of that field
             if isinstance(n, gast.For) and n.target.id in self.plan.needed:
                 return True
         return False
