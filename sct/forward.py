@@ -11,6 +11,8 @@ products by differentiating a generated gradient once more.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Callable, Tuple
 
 import numpy as np
@@ -267,6 +269,11 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
 
 def _hvp(fun: Callable, x, v):
     from .runtime import effects
+    if isinstance(x, dict) or dataclasses.is_dataclass(x) or (
+            isinstance(x, (list, tuple)) and not _numeric_sequence(x)):
+        raise SctError(f"hvp: x must be one array, got a {type(x).__name__}; for parameters in a "
+                       "structure take the product inside dlfeval: "
+                       "dlgradient(np.sum(dlgradient(y, p['w']) * v), p['w']) for each array")
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
     v = np.asarray(extractdata(v), dtype=x.dtype)
@@ -283,6 +290,14 @@ def _hvp(fun: Callable, x, v):
             return dlfeval(_hvp_kernel, function, before, after, x, v)
         finally:
             effects.replay_end()
+
+
+def _numeric_sequence(x) -> bool:
+    """A list or tuple that is one array of numbers (``[1.0, 2.0]``), not a structure of arrays."""
+    try:
+        return np.asarray(extractdata(x) if isinstance(x, dlarray) else x).dtype.kind in "biufc"
+    except (TypeError, ValueError):
+        return False
 
 
 def _hvp_forward_over_reverse(function, before, after, x, v):

@@ -210,3 +210,15 @@ def test_results_never_share_an_array():
     assert not np.shares_memory(g["w"].data, g["b"].data)
     g["w"] -= 1.0
     np.testing.assert_array_equal(g["b"].data, np.ones(3))
+
+
+def test_hvp_of_a_structure_says_what_to_do():
+    with pytest.raises(sct.SctError, match="x must be one array, got a dict"):
+        sct.hvp(lambda p: np.sum(p["w"] ** 3), {"w": np.ones(2)}, {"w": np.ones(2)})
+
+
+def test_hvp_of_a_list_of_numbers_is_an_array():
+    out = sct.hvp(lambda x: np.sum(x ** 3), [1.0, 2.0], [1.0, 0.0])
+    np.testing.assert_allclose(extractdata(out), [6.0, 0.0])
+    with pytest.raises(sct.SctError, match="x must be one array, got a list"):
+        sct.hvp(lambda p: np.sum(p[0] ** 3), [np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
