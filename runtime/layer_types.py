@@ -323,12 +323,14 @@ class Convolution2DLayer(BuiltinLayer):
         self.Weights = Weights
         self.Bias = Bias
 
+    def weights_geometry(self):
+        """The weights' shape and the fans of their initializer."""
+        kh, kw = self.FilterSize
+        return (kh, kw, self.NumChannels, self.NumFilters), kh * kw * self.NumChannels, kh * kw * self.NumFilters
+
     def initialize(self, layout):
         self.NumChannels = _channels(layout, self.Name)
-        kh, kw = self.FilterSize
-        shape = (kh, kw, self.NumChannels, self.NumFilters)
-        fan_in = kh * kw * self.NumChannels
-        fan_out = kh * kw * self.NumFilters
+        shape, fan_in, fan_out = self.weights_geometry()
         if self.Weights is None:
             self.Weights = initial_values(self.WeightsInitializer, shape, fan_in, fan_out, self.Name)
         else:
@@ -366,19 +368,9 @@ class TransposedConvolution2DLayer(Convolution2DLayer):
     Type = "2-D Transposed Convolution"
     BaseName = "transconv"
 
-    def initialize(self, layout):
-        self.NumChannels = _channels(layout, self.Name)
-        kh, kw = self.FilterSize
-        shape = (kh, kw, self.NumFilters, self.NumChannels)        # MATLAB's (h, w, numFilters, numChannels)
-        fan_in = kh * kw * self.NumFilters                           # MATLAB's Glorot/He for transposed layers
-        fan_out = kh * kw * self.NumChannels
-        if self.Weights is None:
-            self.Weights = initial_values(self.WeightsInitializer, shape, fan_in, fan_out, self.Name)
-        else:
-            self.Weights = _given(self.Weights, shape, self.Name, "Weights")
-        if self.Bias is None:
-            self.Bias = initial_values(self.BiasInitializer, (self.NumFilters,), fan_in, fan_out, self.Name)
-        return self
+    def weights_geometry(self):
+        kh, kw = self.FilterSize    # MATLAB's (h, w, numFilters, numChannels), its fans for transposed layers
+        return (kh, kw, self.NumFilters, self.NumChannels), kh * kw * self.NumFilters, kh * kw * self.NumChannels
 
     def predict(self, X):
         return dltranspconv(X, self.Weights, self.Bias, Stride=self.Stride, DilationFactor=self.DilationFactor,

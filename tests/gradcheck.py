@@ -32,6 +32,11 @@ def numerical_gradient(f: Callable[..., float], args: Sequence, index: int,
     return grad
 
 
+def numerical_gradients(f: Callable[[list], float], values: Sequence, step: float = 1e-6) -> list:
+    """Central-difference gradients of the real scalar ``f(list of arrays)`` w.r.t. each array."""
+    return [numerical_gradient(lambda *vs: f(list(vs)), values, k, step) for k in range(len(values))]
+
+
 def _numeric(a) -> bool:
     return isinstance(a, (int, float, complex, np.ndarray, np.number))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sct import dlarray, dlfeval, dlgradient, extractdata, forward, predict
-from tests.gradcheck import assert_close, numerical_gradient
+from tests.gradcheck import assert_close, numerical_gradient, numerical_gradients
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -14,21 +14,6 @@ def one_blas_thread():
     # the models are small: BLAS threads only contend (on the 2-core CI machine, 5x slower)
     with threadpoolctl.threadpool_limits(1):
         yield
-
-
-def central_differences(f, values, step=1e-6):
-    """The gradient of the scalar ``f(list of arrays)`` with respect to each array."""
-    grads = []
-    for k, v in enumerate(values):
-        g = np.zeros_like(v)
-        for idx in np.ndindex(v.shape):
-            plus = [u.copy() for u in values]
-            minus = [u.copy() for u in values]
-            plus[k][idx] += step
-            minus[k][idx] -= step
-            g[idx] = (f(plus) - f(minus)) / (2 * step)
-        grads.append(g)
-    return grads
 
 
 # --- (a) image classifier: convolution, batch norm, pooling, dropout on the real digits ---------------
@@ -66,7 +51,7 @@ def test_image_classifier_gradient_is_exact():
         slope = (f([w + h * d for w, d in zip(values, v)]) - f([w - h * d for w, d in zip(values, v)])) / (2 * h)
         assert sum(np.sum(a * d) for a, d in zip(g, v)) == pytest.approx(slope, rel=1e-5)
     small = [k for k, w in enumerate(values) if w.size <= 16]
-    expected = central_differences(lambda vals: f([vals[small.index(k)] if k in small else w
+    expected = numerical_gradients(lambda vals: f([vals[small.index(k)] if k in small else w
                                                    for k, w in enumerate(values)]), [values[k] for k in small])
     for k, e in zip(small, expected):
         assert_close(g[k], e, rtol=1e-4, atol=1e-7, what=f"{grads.Layer[k]}.{grads.Parameter[k]}")
@@ -117,7 +102,7 @@ def test_burgers_loss_derivatives_are_exact():
     def f(vals):
         p = {n: dlarray(v) for n, v in zip(names, vals)}
         return float(dlfeval(bp.model_loss, p, X, T, X0, T0, U0)[0])
-    expected = central_differences(f, [np.array(extractdata(parameters[n])) for n in names])
+    expected = numerical_gradients(f, [np.array(extractdata(parameters[n])) for n in names])
     for n, e in zip(names, expected):
         assert_close(extractdata(grads[n]), e, rtol=1e-5, atol=1e-8, what=n)
 
@@ -156,7 +141,7 @@ def test_wgan_critic_input_gradient_is_exact():
 
 
 @pytest.mark.parametrize("lambda_", [10.0, 0.0])
-def test_wgan_gradient_penalty_gradient_matches_central_differences(lambda_):
+def test_wgan_gradient_penalty_gradient_matches_numerical_gradients(lambda_):
     from examples import wgan_gp as wg
     netG, netD, X, Z, epsilon = small_gan()
     lossD, lossDUnregularized, grads = dlfeval(wg.model_loss_d, netD, netG, X, Z, epsilon, lambda_)
@@ -165,7 +150,7 @@ def test_wgan_gradient_penalty_gradient_matches_central_differences(lambda_):
     def f(vals):
         net = netD.with_learnables([dlarray(v) for v in vals])
         return float(dlfeval(wg.model_loss_d, net, netG, X, Z, epsilon, lambda_)[0])
-    expected = central_differences(f, values)
+    expected = numerical_gradients(f, values)
     for row, e in zip(grads, expected):
         assert_close(extractdata(row.Value), e, rtol=1e-5, atol=1e-7, what=f"{row.Layer}.{row.Parameter}")
     if lambda_:
@@ -184,7 +169,7 @@ def test_wgan_generator_gradient_is_exact():
 
     def f(vals):
         return float(dlfeval(wg.model_loss_g, netG.with_learnables([dlarray(v) for v in vals]), netD, Z)[0])
-    for row, e in zip(grads, central_differences(f, values)):
+    for row, e in zip(grads, numerical_gradients(f, values)):
         assert_close(extractdata(row.Value), e, rtol=1e-5, atol=1e-7, what=f"{row.Layer}.{row.Parameter}")
 
 
@@ -219,7 +204,7 @@ def test_lstm_classifier_gradient_is_exact():
 
     def f(vals):
         return float(dlfeval(sl.model_loss, net.with_learnables([dlarray(v) for v in vals]), X, T)[0])
-    for row, e in zip(grads, central_differences(f, values)):
+    for row, e in zip(grads, numerical_gradients(f, values)):
         assert_close(extractdata(row.Value), e, rtol=1e-5, atol=1e-7, what=f"{row.Layer}.{row.Parameter}")
 
 

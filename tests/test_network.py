@@ -17,9 +17,9 @@ from sct import (Layer, Table, additionLayer, adamupdate, batchNormalizationLaye
                  sequenceInputLayer, sgdmupdate, sigmoidLayer, softmaxLayer, tanhLayer)
 
 try:
-    from tests.gradcheck import assert_close
+    from tests.gradcheck import assert_close, numerical_gradients
 except ImportError:                      # run as plain `pytest` from inside tests/
-    from gradcheck import assert_close
+    from gradcheck import assert_close, numerical_gradients
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -27,21 +27,6 @@ except ImportError:                      # run as plain `pytest` from inside tes
 
 def values_of(table):
     return [np.array(extractdata(v), dtype=np.float64) for v in table.Value]
-
-
-def central_differences(f, values, step=1e-6):
-    """The gradient of the scalar ``f(list of arrays)`` with respect to each array."""
-    grads = []
-    for k, v in enumerate(values):
-        g = np.zeros_like(v)
-        for idx in np.ndindex(v.shape):
-            plus = [u.copy() for u in values]
-            minus = [u.copy() for u in values]
-            plus[k][idx] += step
-            minus[k][idx] -= step
-            g[idx] = (f(plus) - f(minus)) / (2 * step)
-        grads.append(g)
-    return grads
 
 
 def assert_table_close(table, expected, rtol=1e-5, atol=1e-7):
@@ -151,7 +136,7 @@ def test_mlp_forward_and_predict_match_numpy():
     assert_close(float(loss), -np.sum(T3 * np.log(ref)) / 6)
 
 
-def test_mlp_gradients_are_a_table_matching_central_differences():
+def test_mlp_gradients_are_a_table_matching_numerical_gradients():
     net = mlp()
     loss, grads, _ = dlfeval(model_loss, net, dlarray(X5), T3)
     assert isinstance(grads, Table)
@@ -159,7 +144,7 @@ def test_mlp_gradients_are_a_table_matching_central_differences():
 
     def f(values):
         return -np.sum(T3 * np.log(mlp_reference(values, X5))) / 6
-    assert_table_close(grads, central_differences(f, values_of(net.Learnables)))
+    assert_table_close(grads, numerical_gradients(f, values_of(net.Learnables)))
 
 
 def test_network_code_is_compiled_once_and_cached():
@@ -254,7 +239,7 @@ def test_cnn_forward_predict_and_state_match_numpy():
     assert_close(extractdata(Y), cnn_reference(values, [mean, var], XI, training=True)[0])
 
 
-def test_cnn_gradients_match_central_differences():
+def test_cnn_gradients_match_numerical_gradients():
     net = cnn(seed=1)
     states = values_of(net.State)
     _, grads, _ = dlfeval(model_loss, net, dlarray(XI), T4)
@@ -262,7 +247,7 @@ def test_cnn_gradients_match_central_differences():
     def f(values):
         p, _ = cnn_reference(values, states, XI, training=True)
         return -np.sum(T4 * np.log(p)) / 5
-    assert_table_close(grads, central_differences(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
+    assert_table_close(grads, numerical_gradients(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
 
 
 def test_dropout_layer_trains_and_predicts():
@@ -290,7 +275,7 @@ def test_gradient_penalty_second_derivative():
         return float(np.sum(dX * dX))
     values = values_of(net.Learnables)
     assert_close(float(penalty), f(values))
-    assert_table_close(grads, central_differences(f, values), rtol=1e-4, atol=1e-6)
+    assert_table_close(grads, numerical_gradients(f, values), rtol=1e-4, atol=1e-6)
 
 
 # --- graphs, more layers, custom layers -------------------------------------------------------------
@@ -315,7 +300,7 @@ def test_layer_graph_with_addition_and_concatenation():
     values = values_of(net.Learnables)
     assert_close(extractdata(predict(net, X)), ref(values))
     _, grads = dlfeval(predict_loss, net, dlarray(X))
-    assert_table_close(grads, central_differences(lambda v: np.sum(np.sin(ref(v))), values))
+    assert_table_close(grads, numerical_gradients(lambda v: np.sum(np.sin(ref(v))), values))
     # the same graph with addLayers / connectLayers
     g = sct.addLayers(dlnetwork(), layers[:3])
     g = sct.addLayers(g, layers[3:5])
@@ -384,7 +369,7 @@ def test_custom_layer_in_a_network(cls):
     values = values_of(net.Learnables)
     assert_close(extractdata(predict(net, X)), ref(values))
     _, grads = dlfeval(squared_output_loss, net, dlarray(X))
-    assert_table_close(grads, central_differences(lambda v: np.sum(ref(v) ** 2) / 2, values))
+    assert_table_close(grads, numerical_gradients(lambda v: np.sum(ref(v) ** 2) / 2, values))
 
 
 class RunningScale(Layer):
@@ -434,7 +419,7 @@ def test_more_layers_gradients():
 
         def f(values, net=net, X=X):
             return float(np.sum(np.sin(extractdata(predict(with_values(net, values), X)))))
-        assert_table_close(grads, central_differences(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
+        assert_table_close(grads, numerical_gradients(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
     # LSTM defaults: orthogonal recurrent weights, unit forget gate bias
     lstm_net = nets["lstm"][0]
     R = extractdata(lstm_net.Learnables.value("lstm", "RecurrentWeights"))
@@ -584,7 +569,7 @@ def test_physics_informed_burgers_loss_and_its_gradient():
 
     def f(values):
         return float(dlfeval(burgers_loss, with_values(net, values), dlarray(X), dlarray(T), X0, U0)[0])
-    assert_table_close(grads, central_differences(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
+    assert_table_close(grads, numerical_gradients(f, values_of(net.Learnables)), rtol=1e-4, atol=1e-6)
 
     # and a few Adam steps lower the loss
     avg = avg_sq = None
