@@ -742,17 +742,18 @@ BYPASS_SITES = [0]     # > 0: every call takes the general path (sct.source reco
 from .registry import _version as _rules_version  # noqa: E402
 
 
-def vjp_at(site, fn, active, /, *args, **kwargs):
-    """:func:`vjp` at a call site: ``(forward, adjoint)`` of ``fn`` for arguments like ``args``."""
+def _function_entry(site, fn, active, args):
+    """The entry of ``site`` compiled for calling ``fn`` with arguments like ``args``, or None."""
     if not BYPASS_SITES[0]:
         for e in site.entries:
             if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
-                return e[5], e[6]
-    return HOOKS.site_miss(site, "vjp", fn, None, active, args, kwargs)
+                return e
+    return None
 
 
-def vjp_method_at(site, obj, name, active, /, *args, **kwargs):
-    """:func:`vjp_method` at a call site."""
+def _method_entry(site, obj, name, active, args):
+    """The entry of ``site`` compiled for ``obj.name(...)`` with arguments like ``args`` (the
+    method still the one it was compiled from), or None."""
     if not BYPASS_SITES[0]:
         cls = type(obj)
         for e in site.entries:
@@ -760,7 +761,23 @@ def vjp_method_at(site, obj, name, active, /, *args, **kwargs):
                 method = getattr(obj, name)
                 if type(method) is types.MethodType and method.__func__ is e[7] and \
                         method.__self__ is obj and e[3](e[7]):
-                    return e[5], e[6]
+                    return e
+    return None
+
+
+def vjp_at(site, fn, active, /, *args, **kwargs):
+    """:func:`vjp` at a call site: ``(forward, adjoint)`` of ``fn`` for arguments like ``args``."""
+    e = _function_entry(site, fn, active, args)
+    if e is not None:
+        return e[5], e[6]
+    return HOOKS.site_miss(site, "vjp", fn, None, active, args, kwargs)
+
+
+def vjp_method_at(site, obj, name, active, /, *args, **kwargs):
+    """:func:`vjp_method` at a call site."""
+    e = _method_entry(site, obj, name, active, args)
+    if e is not None:
+        return e[5], e[6]
     return HOOKS.site_miss(site, "vjp_method", obj, name, active, args, kwargs)
 
 
@@ -776,23 +793,17 @@ def vjp_init_at(site, cls, active, /, *args, **kwargs):
 
 def primal_call_at(site, fn, active, /, *args, **kwargs):
     """:func:`primal_call` at a call site: the value of ``fn(*args, **kwargs)``."""
-    if not BYPASS_SITES[0]:
-        for e in site.entries:
-            if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
-                return e[5](*args, **kwargs)
+    e = _function_entry(site, fn, active, args)
+    if e is not None:
+        return e[5](*args, **kwargs)
     return HOOKS.site_miss(site, "primal_call", fn, None, active, args, kwargs)
 
 
 def primal_method_at(site, obj, name, active, /, *args, **kwargs):
     """:func:`primal_method` at a call site."""
-    if not BYPASS_SITES[0]:
-        cls = type(obj)
-        for e in site.entries:
-            if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0]:
-                method = getattr(obj, name)
-                if type(method) is types.MethodType and method.__func__ is e[7] and \
-                        method.__self__ is obj and e[3](e[7]):
-                    return e[5](*args, **kwargs)
+    e = _method_entry(site, obj, name, active, args)
+    if e is not None:
+        return e[5](*args, **kwargs)
     return HOOKS.site_miss(site, "primal_method", obj, name, active, args, kwargs)
 
 
