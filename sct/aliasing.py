@@ -1456,6 +1456,20 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     return True
 
 
+def _generated_dataclass_init(cls) -> bool:
+    """Is ``cls.__init__`` the one ``@dataclass`` wrote (it only stores its arguments)?"""
+    import dataclasses
+    init = cls.__dict__.get("__init__") if dataclasses.is_dataclass(cls) else None
+    if init is None:
+        for base in cls.__mro__[1:]:
+            if "__init__" in base.__dict__:
+                init = base.__dict__["__init__"] if dataclasses.is_dataclass(base) else None
+                break
+    code = getattr(init, "__code__", None)
+    return code is not None and code.co_filename.startswith("<") and \
+        getattr(cls, "__dataclass_params__", None) is not None
+
+
 # --- may a call of a user's function be replayed instead of run again? ----------------------------
 
 # methods of arrays, lists and dicts that read their receiver only
@@ -1475,7 +1489,6 @@ def changes_arguments(fn, depth: int = 0) -> bool:
     argument (or its receiver, or an object reachable from them) in place?  True when unsure.
     Changes of the module's own globals are effects, not changes of arguments."""
     import types
-    from .transform_calls import _generated_dataclass_init
     if isinstance(fn, types.MethodType):
         return _changes_code(fn.__func__, 0, depth)
     if isinstance(fn, type):

@@ -26,7 +26,9 @@ import numpy as np
 from .runtime import registry
 from .runtime import support as rt_support
 
+from .callables import WrappedFunction
 from .errors import CompileError
+from .hooks import API
 from .ir import assign, call, load, loaded_names
 
 _MISSING = object()
@@ -119,7 +121,6 @@ class CallInfo:
 
 
 def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
-    import sct.api as api
     from .runtime.dlarray import dlarray, extractdata
     func = node.func
     target = resolver.resolve(func)
@@ -134,10 +135,9 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo("function", obj=None)
     if target is _MISSING:
         return CallInfo("plain")
-    from .accelerate import AcceleratedFunction
-    if isinstance(target, AcceleratedFunction):
+    if isinstance(target, WrappedFunction):
         target = target.fn               # inside differentiated code it is its function
-    if target in api.SITE_FUNCTIONS:
+    if target in API.SITE_FUNCTIONS:
         return CallInfo("site", obj=target)
     if target is extractdata or target is rt_support.stop_gradient:
         return CallInfo("stop", obj=target)

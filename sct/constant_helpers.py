@@ -22,6 +22,7 @@ from typing import Dict, Optional, Set, Tuple
 import gast
 
 from .errors import CompileError
+from .hooks import API
 
 _EHD = ("EnableHigherDerivatives", "enable_higher_derivatives")
 
@@ -130,7 +131,6 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
     try:
         import inspect
         import textwrap
-        from . import api
         source = textwrap.dedent(inspect.getsource(fn))
         tree = ast.parse(source)
         fdef = tree.body[0]
@@ -142,7 +142,7 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
 
         def is_cut(call) -> bool:
             target = _resolve(fn, call.func)
-            if target is api.dlgradient and _no_higher(call):
+            if target is API.dlgradient and _no_higher(call):
                 lines.append(first_line + call.lineno - 1)
                 return True
             if type(target) is types.FunctionType and target is not fn:
