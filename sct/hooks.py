@@ -5,8 +5,8 @@ The import graph has no circle (tests/test_import_layers.py).  From the bottom:
 1. the runtime, ``sct.runtime`` (``runtime/``): it imports nothing of ``sct``;
 2. the compiler's data: errors, kinds, plans, ir, naming, emit, ``rt_namespace``, this module;
 3. the passes (parse, normalize, aliasing, analysis, reverse, tangent, ...), then ``compiler``;
-4. on top: ``transform_calls`` and ``call_sites`` (helpers compiled at run time), ``api``,
-   ``accelerate``, ``forward``, and ``sct/__init__``.
+4. on top: ``transform_calls`` (helpers compiled at run time), ``api``, ``accelerate``,
+   ``forward``, and ``sct/__init__``.
 
 A module never imports one above it, not even inside a function.  Where a pass must recognise
 an object that an upper layer defines (the user's code calls ``dlgradient``; a helper called
