@@ -34,6 +34,7 @@ from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 from .tangent import TangentTransformer
 from .call_sites import attach_sites
+from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 
 
@@ -352,7 +353,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if user_np is not np and user_np is not _MISSING and "np" in local_names:
         numpy_name = namer.fresh("numpy")
     if mode == "jvp":
-        if any(info.kind == "site" for info in activity.calls.values()):
+        if any(info.kind == CallKind.SITE for info in activity.calls.values()):
             # forward over reverse: forward-differentiate the code dlfeval would run
             entry = compile_function(fn, kinds, mode="entry", called=called, primal_calls=False)
             return compile_function(entry.entry, kinds, mode="jvp", active_mask=active_mask)
