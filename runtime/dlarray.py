@@ -8,9 +8,12 @@ and return dlarrays.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
+
+from .labels import align_data, formatted_data
 
 _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
 
@@ -39,6 +42,10 @@ def _unwrap(x):
 
 _new_dlarray = object.__new__
 
+# Gradients with an object's structure that sct built (copies, by support.project): wrap_outputs
+# gives their arrays back as dlarrays.
+GRADIENT_OBJECTS: "weakref.WeakSet" = weakref.WeakSet()
+
 
 def _wrap(x):
     if isinstance(x, np.ndarray) or isinstance(x, np.generic):
@@ -57,7 +64,6 @@ def _aligned(values):
             if not fmt:
                 fmt = v._fmt
             elif v._fmt != fmt:
-                from .formats import align_data
                 if out is None:
                     out = list(values)
                 out[i] = align_data(v._data, v._fmt, fmt)
@@ -100,7 +106,6 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         self._data = _as_data(data)
         self._fmt = data._fmt if fmt is None and isinstance(data, dlarray) else ""
         if fmt is not None:
-            from .formats import formatted_data
             if isinstance(data, dlarray) and data._fmt:
                 raise ValueError(f"dlarray: the data is already labelled {data._fmt!r}; call stripdims first")
             self._data = formatted_data(self._data, fmt)
@@ -348,7 +353,6 @@ def wrap_outputs(x, _seen=None):
         return dataclasses.replace(x, **{f.name: wrap_outputs(getattr(x, f.name), _seen)
                                          for f in dataclasses.fields(x) if f.init})
     if hasattr(x, "__dict__") and not isinstance(x, type):
-        from .support import GRADIENT_OBJECTS
         try:
             mine = x in GRADIENT_OBJECTS
         except TypeError:

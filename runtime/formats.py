@@ -21,34 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-
-LABELS = "SCBTU"
-
-
-def check_format(fmt, ndim: Optional[int] = None, name: str = "dlarray") -> str:
-    """``fmt`` validated as MATLAB does: letters S, C, B, T, U, at most one C, B and T, at least
-    as many labels as ``ndim`` (extra labels are trailing singleton dimensions)."""
-    if not isinstance(fmt, str):
-        raise TypeError(f"{name}: the data format must be a string of the labels S, C, B, T, U, got {fmt!r}")
-    bad = sorted(set(c for c in fmt if c not in LABELS))
-    if bad:
-        raise ValueError(f"{name}: invalid dimension label(s) {''.join(bad)!r} in format {fmt!r}: "
-                         "use S (spatial), C (channel), B (batch), T (time), U (unspecified)")
-    for label in "CBT":
-        if fmt.count(label) > 1:
-            raise ValueError(f"{name}: format {fmt!r} has more than one {label!r} dimension "
-                             "(at most one C, one B and one T)")
-    if ndim is not None and len(fmt) < ndim:
-        raise ValueError(f"{name}: format {fmt!r} has {len(fmt)} labels but the data has {ndim} dimensions")
-    return fmt
-
-
-def formatted_data(data: np.ndarray, fmt: str, name: str = "dlarray") -> np.ndarray:
-    """``data`` with trailing singleton dimensions for the labels beyond its dimensions."""
-    check_format(fmt, data.ndim, name)
-    if len(fmt) > data.ndim:
-        data = data.reshape(data.shape + (1,) * (len(fmt) - data.ndim))
-    return data
+from .labels import (LABELS, _perm, align_data, align_perm, check_format,  # noqa: F401
+                     formatted_data, same_labels)
 
 
 def format_of(x) -> str:
@@ -126,32 +100,7 @@ def apply_formats(out, tree):
     return out
 
 
-# --- aligning two formats with the same labels (MATLAB permutes both into one order) ----------------
-
-
-def same_labels(a: str, b: str) -> bool:
-    """Do the formats ``a`` and ``b`` have the same labels (each as often), in any order?"""
-    return sorted(a) == sorted(b)
-
-
-def align_perm(src: str, dst: str, name: str = "dlarray") -> Optional[Tuple[int, ...]]:
-    """The permutation that arranges data labelled ``src`` in the order of ``dst`` (None: none needed).
-
-    MATLAB stores every formatted dlarray in its order S.., C, B, T, U, so two arrays with the same
-    labels in any order line up label by label; sct keeps numpy's order, so the second operand is
-    transposed to the first's.  Repeated labels (S, U) keep their relative order, as MATLAB's.
-    Different labels raise ``ValueError``."""
-    if not same_labels(src, dst):
-        raise ValueError(f"{name}: dlarray formats {dst!r} and {src!r} have different labels: sct aligns "
-                         "formatted operands by their labels only when both have the same labels; arrange the "
-                         "data (np.transpose) and relabel, or call stripdims")
-    taken: Dict[str, int] = {}
-    order = []
-    for c in dst:
-        k = taken.get(c, 0)
-        order.append([i for i, s in enumerate(src) if s == c][k])
-        taken[c] = k + 1
-    return _perm(src, order)
+# --- aligning two formats with the same labels (MATLAB permutes both into one order; labels.py) -----
 
 
 def compose(first: Optional[Tuple[int, ...]], then: Optional[Tuple[int, ...]]) -> Optional[Tuple[int, ...]]:
@@ -162,12 +111,6 @@ def compose(first: Optional[Tuple[int, ...]], then: Optional[Tuple[int, ...]]) -
         return first
     out = tuple(first[i] for i in then)
     return None if out == tuple(range(len(out))) else out
-
-
-def align_data(x, src: str, dst: str, name: str = "dlarray"):
-    """The array ``x`` (data labelled ``src``) transposed into the order of ``dst``."""
-    perm = align_perm(src, dst, name)
-    return x if perm is None else np.transpose(x, perm)
 
 
 def canonical_layout(fmt: str) -> str:
@@ -203,11 +146,6 @@ class Plan:
         self.post = post
         self.out_format = out_format
         self.item = item
-
-
-def _perm(fmt: str, order: List[int]) -> Optional[Tuple[int, ...]]:
-    perm = tuple(order)
-    return None if perm == tuple(range(len(fmt))) else perm
 
 
 def _inverse(perm):

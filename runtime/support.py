@@ -615,8 +615,7 @@ def _project_object(grad, x):
     return x
 
 
-import weakref as _weakref  # noqa: E402
-GRADIENT_OBJECTS: "_weakref.WeakSet" = _weakref.WeakSet()   # gradients with an object's structure
+from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
 
 
 def _differentiable_leafy(v) -> bool:

@@ -13,14 +13,15 @@ import numpy as np
 
 from .runtime import registry
 
+from .api import GeneratedSource, _positional, dlfeval, run_compiled, user_error
 from .cache import LRU
-from .callables import as_function
+from .callables import WrappedFunction, as_function
 from .errors import SctError
 from .compiler import Compiled, compile_function
 from .kinds import kind_of
 
 
-class AcceleratedFunction:
+class AcceleratedFunction(WrappedFunction):
     """The compiled, cached form of ``fn`` (``sct.dlaccelerate(fn)`` or ``@sct.accelerate``).
 
     >>> @accelerate
@@ -109,16 +110,13 @@ class AcceleratedFunction:
         try:
             return self._call(args, kwargs)
         except SctError as error:
-            raise _api().user_error(error, self.fn)
+            raise user_error(error, self.fn)
 
     def _call(self, args, kwargs):
-        api = _api()              # not an import statement per call (about 1 us each)
-        dlfeval, run_compiled = api.dlfeval, api.run_compiled
         if not self.enabled:                 # no cache, but still differentiated (as under dlfeval)
             return dlfeval(self.fn, *args, **kwargs)
         fn, args, kwargs = as_function(self.fn, args, kwargs)
         if kwargs:
-            from .api import _positional
             args = _positional(fn, args, kwargs)
         result = run_compiled(self.compiled_for(fn, args), args)
         if self._check_mode == "tolerance":
@@ -128,24 +126,12 @@ class AcceleratedFunction:
 
     def source(self, *args: Any) -> str:
         """The generated source for arguments like ``args``."""
-        from .api import GeneratedSource
         return GeneratedSource(self.compiled(args).source)
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return (f"AcceleratedFunction({name}, cache {len(self._cache)}/{self.cache_size}, "
                 f"hit rate {self.hit_rate:.2f}, enabled={self.enabled})")
-
-
-_API: list = []
-
-
-def _api():
-    """sct.api (imported on first use: it imports this module)."""
-    if not _API:
-        from . import api
-        _API.append(api)
-    return _API[0]
 
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:

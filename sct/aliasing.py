@@ -34,6 +34,7 @@ from .runtime import registry
 
 from .errors import CompileError
 from .ir import assign, call, const, load, loaded_names, walk_no_defs
+from .plans import CallKind
 
 EXT = ("ext",)                       # every object this function does not own
 
@@ -401,11 +402,11 @@ class AliasAnalysis:
         if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
                 node.func.value.id in self.locals:
             receiver = self.names(state, node.func.value)
-        if info.kind == "site":
+        if info.kind == CallKind.SITE:
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
-        if info.kind == "op" and name in CONTAINER_COPIES and name != "as_sequence":
+        if info.kind == CallKind.OP and name in CONTAINER_COPIES and name != "as_sequence":
             # a new list, tuple or dict holding the items (or the rows of an array argument)
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
@@ -417,16 +418,16 @@ class AliasAnalysis:
             return self.names(state, node.args[0])    # the new value (the old one was unshared)
         if _number_result(node, info, name):
             return frozenset()                   # a number: immutable, `+=` rebinds it
-        if info.kind in ("op", "nondiff", "stop", "create"):
-            if name in VIEW_FUNCTIONS or copy_false or info.kind in ("stop", "create"):
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE):
+            if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
                 objs = args | receiver
                 return objs | state.contents(objs)
-            if info.kind == "op" and info.obj is not None:
+            if info.kind == CallKind.OP and info.obj is not None:
                 from .analysis import returns_array
                 if returns_array(info.obj):
                     self.array_sites.add(site)
             return self.fresh(state, site)
-        if info.kind == "method" and (info.method in registry.METHODS or info.method in MUTATORS or
+        if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
                                       info.method in registry.NONDIFF_METHODS or
                                       info.method in VIEW_METHODS or info.method == "copy"):
             if info.method in VIEW_METHODS or copy_false:
@@ -437,7 +438,7 @@ class AliasAnalysis:
             if info.method in MUTATORS:          # pop and friends hand out an item
                 return state.contents(receiver) | frozenset({EXT} if not receiver else ())
             return self.fresh(state, site)
-        if info.kind == "plain":
+        if info.kind == CallKind.PLAIN:
             if name in IMMUTABLE_BUILTINS:
                 return frozenset()
             if name in COPY_BUILTINS:
@@ -452,7 +453,7 @@ class AliasAnalysis:
             node.func.value.id in self.super_names and not args
         if not via_super:           # super().__init__() runs on self like the method itself
             state.escaped = state.escaped | reached
-        if info.kind == "function" and _returns_fresh(info.obj):
+        if info.kind == CallKind.FUNCTION and _returns_fresh(info.obj):
             # every return makes a new value (``return np.tanh(v * s)``): the result is a
             # new object, whose items may still be anything
             return self.fresh(state, site, reached | frozenset({EXT}))
@@ -672,16 +673,16 @@ def _number_result(node: gast.Call, info, name: str) -> bool:
     axis, ``float(v)``, ``v.item()``?"""
     if isinstance(info.obj, type) and issubclass(info.obj, np.generic):
         return True                              # np.float32(v): a numpy scalar
-    if info.kind == "method":
+    if info.kind == CallKind.METHOD:
         method = info.method
         if method == "item" or (method in SCALAR_REDUCTIONS and not node.args and
                                 all(k.arg in ("dtype", "ddof", "where", "initial") for k in node.keywords)):
             return True
         return False
-    if name in NUMBER_BUILTINS and info.kind in ("op", "plain", "nondiff") and \
+    if name in NUMBER_BUILTINS and info.kind in (CallKind.OP, CallKind.PLAIN, CallKind.NONDIFF) and \
             getattr(info.obj, "__module__", None) in ("builtins", None, "runtime.numpy_ops", "runtime.support"):
         return info.obj in (float, int, complex, bool, len) or info.obj is None and name in NUMBER_BUILTINS
-    if info.kind in ("op", "nondiff") and name in SCALAR_REDUCTIONS and \
+    if info.kind in (CallKind.OP, CallKind.NONDIFF) and name in SCALAR_REDUCTIONS and \
             (getattr(info.obj, "__module__", "") or "").startswith("numpy") and len(node.args) == 1 and \
             all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
         return True
@@ -1002,7 +1003,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
                 continue
         # a call of the user's function or method that is not differentiated through its pair
         info = activity.call_info(node)
-        if info.kind not in ("function", "method") or info.rule is not None:
+        if info.kind not in (CallKind.FUNCTION, CallKind.METHOD) or info.rule is not None:
             continue
         through_pair = result is not None and result in active and activity.value_active(node)
         if through_pair:
@@ -1357,7 +1358,7 @@ def _dotted(node) -> str:
 def _callee(info, node, activity, resolver=None, analysis=None, s=None):
     import types
     obj = info.obj
-    if info.kind == "method":
+    if info.kind == CallKind.METHOD:
         kind = activity.kinds.get(info.receiver)
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
         parent = _super_class(info.receiver, analysis, resolver)
@@ -1456,6 +1457,20 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     return True
 
 
+def _generated_dataclass_init(cls) -> bool:
+    """Is ``cls.__init__`` the one ``@dataclass`` wrote (it only stores its arguments)?"""
+    import dataclasses
+    init = cls.__dict__.get("__init__") if dataclasses.is_dataclass(cls) else None
+    if init is None:
+        for base in cls.__mro__[1:]:
+            if "__init__" in base.__dict__:
+                init = base.__dict__["__init__"] if dataclasses.is_dataclass(base) else None
+                break
+    code = getattr(init, "__code__", None)
+    return code is not None and code.co_filename.startswith("<") and \
+        getattr(cls, "__dataclass_params__", None) is not None
+
+
 # --- may a call of a user's function be replayed instead of run again? ----------------------------
 
 # methods of arrays, lists and dicts that read their receiver only
@@ -1475,7 +1490,6 @@ def changes_arguments(fn, depth: int = 0) -> bool:
     argument (or its receiver, or an object reachable from them) in place?  True when unsure.
     Changes of the module's own globals are effects, not changes of arguments."""
     import types
-    from .transform_calls import _generated_dataclass_init
     if isinstance(fn, types.MethodType):
         return _changes_code(fn.__func__, 0, depth)
     if isinstance(fn, type):

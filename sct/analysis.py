@@ -26,8 +26,11 @@ import numpy as np
 from .runtime import registry
 from .runtime import support as rt_support
 
+from .callables import WrappedFunction
 from .errors import CompileError
+from .hooks import API
 from .ir import assign, call, load, loaded_names
+from .plans import CallKind
 
 _MISSING = object()
 
@@ -111,7 +114,7 @@ class Resolver:
 
 @dataclass
 class CallInfo:
-    kind: str                 # site | stop | create | op | nondiff | function | method | plain
+    kind: CallKind
     obj: Any = None
     rule: Optional[registry.Rule] = None
     receiver: Optional[str] = None     # the local whose method is called
@@ -119,7 +122,6 @@ class CallInfo:
 
 
 def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
-    import sct.api as api
     from .runtime.dlarray import dlarray, extractdata
     func = node.func
     target = resolver.resolve(func)
@@ -128,43 +130,42 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
             name = func.attr
             if name in registry.METHODS:
                 op = registry.METHODS[name]
-                return CallInfo("method", obj=op, rule=registry.lookup(op),
+                return CallInfo(CallKind.METHOD, obj=op, rule=registry.lookup(op),
                                 receiver=func.value.id, method=name)
-            return CallInfo("method", receiver=func.value.id, method=name)
-        return CallInfo("function", obj=None)
+            return CallInfo(CallKind.METHOD, receiver=func.value.id, method=name)
+        return CallInfo(CallKind.FUNCTION, obj=None)
     if target is _MISSING:
-        return CallInfo("plain")
-    from .accelerate import AcceleratedFunction
-    if isinstance(target, AcceleratedFunction):
+        return CallInfo(CallKind.PLAIN)
+    if isinstance(target, WrappedFunction):
         target = target.fn               # inside differentiated code it is its function
-    if target in api.SITE_FUNCTIONS:
-        return CallInfo("site", obj=target)
+    if target in API.SITE_FUNCTIONS:
+        return CallInfo(CallKind.SITE, obj=target)
     if target is extractdata or target is rt_support.stop_gradient:
-        return CallInfo("stop", obj=target)
+        return CallInfo(CallKind.STOP, obj=target)
     if target in (rt_support.primal_call, rt_support.primal_method, rt_support.primal_call_at,
                   rt_support.primal_method_at):
         # only the code dlfeval runs calls these, and it is never differentiated again
         raise CompileError("internal error: code with rt.primal_call is being differentiated; "
                            "please report this with the function's source", None, None, "rt.primal_call")
     if target is dlarray:
-        return CallInfo("create", obj=target)
+        return CallInfo(CallKind.CREATE, obj=target)
     rule = registry.lookup(target)
     if rule is not None:
-        return CallInfo("op", obj=target, rule=rule)
+        return CallInfo(CallKind.OP, obj=target, rule=rule)
     if registry.is_nondifferentiable(target):
-        return CallInfo("nondiff", obj=target)
+        return CallInfo(CallKind.NONDIFF, obj=target)
     if isinstance(target, types.FunctionType) or isinstance(target, types.MethodType):
-        return CallInfo("function", obj=target)
+        return CallInfo(CallKind.FUNCTION, obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
-        return CallInfo("function", obj=target)     # a user class: its __init__ is transformed
+        return CallInfo(CallKind.FUNCTION, obj=target)     # a user class: its __init__ is transformed
     if isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
-        return CallInfo("function", obj=target)     # a namedtuple: built from its fields
+        return CallInfo(CallKind.FUNCTION, obj=target)     # a namedtuple: built from its fields
     if isinstance(target, type) and target.__init__ is object.__init__ and \
             target.__new__ is object.__new__ and target.__module__ != "builtins":
-        return CallInfo("nondiff", obj=target)      # a user class without __init__: an empty object
+        return CallInfo(CallKind.NONDIFF, obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
-        return CallInfo("function", obj=target)     # an object of a user class: its __call__
-    return CallInfo("plain", obj=target)
+        return CallInfo(CallKind.FUNCTION, obj=target)     # an object of a user class: its __call__
+    return CallInfo(CallKind.PLAIN, obj=target)
 
 
 def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: int) -> Dict[str, Any]:
@@ -402,7 +403,7 @@ class Activity:
                 f"derivative of {what} with respect to {param!r} (it would silently be zero). "
                 f"{advice}", self.filename, line, what)
 
-        if info.kind == "nondiff":
+        if info.kind == CallKind.NONDIFF:
             check = CONTINUOUS_NONDIFF.get(id(info.obj))
             if check is not None:
                 found = check(value, self.is_active)
@@ -410,11 +411,11 @@ class Activity:
                     refuse(*found)
             return
         rule = info.rule
-        if rule is None or info.kind not in ("op", "method"):
+        if rule is None or info.kind not in (CallKind.OP, CallKind.METHOD):
             return
         if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
             return             # the runtime's own helpers: their other parameters are shapes
-        node = value if info.kind == "op" else gast.Call(
+        node = value if info.kind == CallKind.OP else gast.Call(
             func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
         if any(isinstance(a, gast.Starred) for a in node.args):
             return
@@ -522,14 +523,14 @@ class Activity:
             args_active = any(self.is_active(a) for a in value.args) or \
                 any(self.is_active(k.value) for k in value.keywords) or \
                 (isinstance(value.func, gast.Name) and value.func.id in self.active)
-            if info.kind == "site":
+            if info.kind == CallKind.SITE:
                 return _option(value, ("EnableHigherDerivatives", "enable_higher_derivatives"), True)
-            if info.kind in ("stop", "create", "nondiff"):
+            if info.kind in (CallKind.STOP, CallKind.CREATE, CallKind.NONDIFF):
                 return False
-            if info.kind == "op":
+            if info.kind == CallKind.OP:
                 bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
-            if info.kind == "method":
+            if info.kind == CallKind.METHOD:
                 if info.method in registry.NONDIFF_METHODS:
                     return False
                 return args_active or info.receiver in self.active
@@ -539,13 +540,13 @@ class Activity:
     def value_complex(self, value) -> bool:
         if isinstance(value, gast.Call):
             info = self.call_info(value)
-            if registry.facts_of(info.obj).real_output or info.kind in ("nondiff",):
+            if registry.facts_of(info.obj).real_output or info.kind in (CallKind.NONDIFF,):
                 return False
-            if info.kind == "op" and registry.facts_of(info.obj).complex_output:
+            if info.kind == CallKind.OP and registry.facts_of(info.obj).complex_output:
                 return True            # complex results from real arguments (np.fft.fft, np.linalg.eig)
-            if info.kind == "method" and info.method in ("real", "imag"):
+            if info.kind == CallKind.METHOD and info.method in ("real", "imag"):
                 return False
-            if info.kind == "site":
+            if info.kind == CallKind.SITE:
                 return any(self.is_complex(a) for a in value.args[1:])
             return self.is_complex(value) or any(self.is_complex(a) for a in value.args) or \
                 any(self.is_complex(k.value) for k in value.keywords) or \
@@ -579,7 +580,7 @@ class Activity:
             return array_operand(value.operand)
         if isinstance(value, gast.Call):
             info = self.call_info(value)
-            if info.kind in ("op", "method") and info.obj is not None:
+            if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:

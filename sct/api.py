@@ -18,8 +18,10 @@ from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state
 
 from . import cache as _cache
+from . import hooks as _hooks
+from . import transform_calls
 from .cache import ENTRIES as _ENTRIES
-from .callables import as_function
+from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError
 from .kinds import kind_of
@@ -191,13 +193,17 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 def _dlfeval(fun: Callable, args, kwargs):
-    from .accelerate import AcceleratedFunction
-    if isinstance(fun, AcceleratedFunction):
+    if isinstance(fun, WrappedFunction):          # an AcceleratedFunction: its own cache
         return fun(*args, **kwargs)
     fun, args, kwargs = as_function(fun, args, kwargs)
     if kwargs:                      # keywords go to their positions: kinds are positional
         args = _positional(fun, args, kwargs)
     return run_compiled(_entry(fun, args), args)
+
+
+# the compiler recognises these in the user's code without importing this module (sct.hooks)
+_hooks.lend_api(dlfeval=dlfeval, dlgradient=dlgradient, dljacobian=dljacobian, dldivergence=dldivergence,
+                dllaplacian=dllaplacian, SITE_FUNCTIONS=SITE_FUNCTIONS)
 
 
 def _positional(fun: Callable, args, kwargs) -> tuple:
@@ -574,7 +580,6 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
     text = _entry(fun, args).source
     if not callees:
         return GeneratedSource(text)
-    from . import transform_calls
     with transform_calls.recording() as used:
         dlfeval(fun, *args)
     parts, shown = [text], set()

@@ -39,3 +39,11 @@ def as_function(fun: Callable, args: Tuple, kwargs: Dict[str, Any]):
     raise SctError(f"dlfeval cannot differentiate {name!r}: it is not a Python function "
                    f"(sct transforms Python source). Wrap it in one, e.g. "
                    f"dlfeval(lambda x: {name}(x), x), or `def f(x): return {name}(x)`")
+
+
+class WrappedFunction:
+    """Base of a callable that stands for its function ``fn`` in code sct differentiates:
+    ``sct.AcceleratedFunction``, which lives above the compiler; the passes and the run-time
+    call hooks test this class and read ``fn`` (sct.hooks)."""
+    __slots__ = ()
+    fn: Callable

@@ -15,6 +15,7 @@ import gast
 
 from .analysis import CallInfo
 from .ir import assign, call, const, load, store
+from .plans import CallKind
 from .templates import assign_pair
 
 
@@ -44,7 +45,7 @@ class CallLowering:
         if id(s) in self.site_calls:
             return False
         info = self.act.call_info(s.value)
-        return info.kind in ("function", "method") and info.rule is None and \
+        return info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None and \
             self.act.value_active(s.value) and s.targets[0].id in self.act.active
 
     def vjp_parts(self, s: gast.Assign) -> "VjpCall":
@@ -61,7 +62,7 @@ class CallLowering:
             args = [load(p) for p in self.sweeps[sweep].params]
             keywords = []                        # the options were used up by the sweep
             base, maker, maker_args = sweep, "vjp", [load(sweep)]
-        elif info.kind == "method":
+        elif info.kind == CallKind.METHOD:
             args = [load(info.receiver)] + list(value.args)
             base, maker, maker_args = f"{info.receiver}_{info.method}", "vjp_method", \
                 [load(info.receiver), const(info.method)]
@@ -117,7 +118,7 @@ class CallLowering:
         if callee is _dataclasses.replace:
             self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
                       "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
-        if not callable(callee) or info.kind != "function":
+        if not callable(callee) or info.kind != CallKind.FUNCTION:
             self.fail(s, advice, "keyword argument")
         try:
             signature = inspect.signature(callee)
@@ -157,7 +158,7 @@ class CallLowering:
         if not inactive:
             return None
         info = self.act.call_info(value)
-        if info.kind in ("site", "stop", "create"):
+        if info.kind in (CallKind.SITE, CallKind.STOP, CallKind.CREATE):
             return None
         func = value.func
         target = self.resolver.resolve(func)
@@ -167,7 +168,7 @@ class CallLowering:
                 try:
                     if effectful(target):
                         wrapper = "effect"
-                    elif info.kind == "function" and _user_code(target):
+                    elif info.kind == CallKind.FUNCTION and _user_code(target):
                         wrapper = "user_call"     # run once: replayed where code is recomputed
                 except Exception:
                     wrapper = None

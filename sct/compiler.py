@@ -14,48 +14,28 @@ import hashlib
 import threading
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import gast
 import numpy as np
 
 from . import fuse as _fuse
-from . import runtime
 
 from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
 from .aliasing import check_writes, inplace_updates, lower_mutations
 from .emit import source_and_lines
 from .errors import CompileError
+from .hooks import API
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .optimize import optimize
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
+from .tangent import TangentTransformer
 from .call_sites import attach_sites
-
-
-def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
-    """``rt`` in generated code: every public function of the runtime, by name."""
-    from .runtime import dlfun, effects, fused, layers, nn  # noqa: F401  (register their rules)
-    ns = types.SimpleNamespace()
-    ids: Dict[int, str] = {}
-    for module in (runtime.support, runtime.numpy_ops, runtime.more_ops, runtime.nn, runtime.layers,
-                   runtime.dlfun, runtime.effects, runtime.formats, runtime.fused):
-        for name, value in vars(module).items():
-            if callable(value) and not name.startswith("__") and \
-                    getattr(value, "__module__", "") == module.__name__:
-                public = name.lstrip("_") if not hasattr(ns, name.lstrip("_")) else name
-                if not hasattr(ns, public):
-                    setattr(ns, public, value)
-                    ids[id(value)] = public
-    ns.ZERO = runtime.support.ZERO          # the zero adjoint marker, compared by identity
-    ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
-    ns.format_reshape = np.reshape
-    return ns, ids
-
-
-RT, RT_NAMES = _runtime_namespace()
+from .plans import CallKind
+from .rt_namespace import RT, RT_NAMES
 
 
 @dataclass
@@ -201,7 +181,6 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
     (Points are independent along ``dim``, so the gradient of the sum of u gives
     every point's gradient at once.)
     """
-    from . import api
     from .ir import assign, call, load
     for i in range(len(body) - 1, -1, -1):
         s = body[i]
@@ -209,7 +188,7 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
             if isinstance(getattr(s, field_name, None), list):
                 expand_laplacians(getattr(s, field_name), resolver, namer, rt_name)
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and
-                resolver.resolve(s.value.func) is api.dllaplacian):
+                resolver.resolve(s.value.func) is API.dllaplacian):
             continue
         node = s.value
         if len(node.args) != 3:
@@ -328,8 +307,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
     local_names |= {n.name for n in nested}
-    from . import api
-    known = {rt_name: RT, "__sct_dlgradient": api.dlgradient, "__sct_dldivergence": api.dldivergence}
+    known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
     imported_guards: Dict[Any, tuple] = {}
     known.update(imported_names(fdef, imported_guards))
     resolver = Resolver(fn, local_names, known=known)
@@ -375,11 +353,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if user_np is not np and user_np is not _MISSING and "np" in local_names:
         numpy_name = namer.fresh("numpy")
     if mode == "jvp":
-        if any(info.kind == "site" for info in activity.calls.values()):
+        if any(info.kind == CallKind.SITE for info in activity.calls.values()):
             # forward over reverse: forward-differentiate the code dlfeval would run
             entry = compile_function(fn, kinds, mode="entry", called=called, primal_calls=False)
             return compile_function(entry.entry, kinds, mode="jvp", active_mask=active_mask)
-        from .tangent import TangentTransformer
         tangent_fn = TangentTransformer(fdef, filename, activity, namer, numpy_name, RT_NAMES,
                                         rt_name).build()
         generated = types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None)

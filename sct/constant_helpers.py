@@ -22,6 +22,8 @@ from typing import Dict, Optional, Set, Tuple
 import gast
 
 from .errors import CompileError
+from .hooks import API
+from .plans import CallKind
 
 _EHD = ("EnableHigherDerivatives", "enable_higher_derivatives")
 
@@ -130,7 +132,6 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
     try:
         import inspect
         import textwrap
-        from . import api
         source = textwrap.dedent(inspect.getsource(fn))
         tree = ast.parse(source)
         fdef = tree.body[0]
@@ -142,7 +143,7 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
 
         def is_cut(call) -> bool:
             target = _resolve(fn, call.func)
-            if target is api.dlgradient and _no_higher(call):
+            if target is API.dlgradient and _no_higher(call):
                 lines.append(first_line + call.lineno - 1)
                 return True
             if type(target) is types.FunctionType and target is not fn:
@@ -174,7 +175,7 @@ def check_sites(fdef: gast.FunctionDef, activity, filename: str) -> None:
     for node in gast.walk(fdef):
         if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call):
             info = activity.call_info(node.value)
-            if info.kind == "site" and getattr(info.obj, "__name__", "") == "dlgradient" and \
+            if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient" and \
                     node.value.args and isinstance(node.value.args[0], gast.Name) and \
                     node.value.args[0].id in activity.active:
                 sites.append(node)
@@ -195,9 +196,9 @@ def check_sites(fdef: gast.FunctionDef, activity, filename: str) -> None:
 
         def is_cut(call) -> bool:
             info = activity.call_info(call)
-            if info.kind == "site" and _no_higher(call):
+            if info.kind == CallKind.SITE and _no_higher(call):
                 return True
-            if info.kind == "function" and type(info.obj) is types.FunctionType:
+            if info.kind == CallKind.FUNCTION and type(info.obj) is types.FunctionType:
                 line = constant_result_line(info.obj)
                 if line is not None:
                     found.append((info.obj, line, getattr(call, "lineno", None)))

@@ -13,6 +13,7 @@ from .runtime import registry
 
 from .analysis import CallInfo, bind_arguments, index_value
 from .ir import assign, call, const, load
+from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
                         instantiate_template, simplify)
 
@@ -46,7 +47,7 @@ class Contributions:
         out = list(self.pending_pre)
         # a generated adjoint may give the zero marker for an argument it did not reach
         marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
-            self.act.call_info(value).kind in ("function", "method", "site")
+            self.act.call_info(value).kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE)
         for name, contribution in pieces:
             if name not in self.act.active or (self.relevant is not None and name not in self.relevant):
                 continue
@@ -157,18 +158,18 @@ class Contributions:
 
     def call_pieces(self, s, value: gast.Call, g: str, ans: str):
         info: CallInfo = self.act.call_info(value)
-        if info.kind == "op":
+        if info.kind == CallKind.OP:
             for a in value.args:
                 if isinstance(a, gast.Starred):
                     self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
             bound = bind_arguments(info.rule, value, self.filename, s.lineno)
             return self.rule_pieces(info.rule, bound, g, ans, s)
-        if info.kind == "method" and info.rule is not None:
+        if info.kind == CallKind.METHOD and info.rule is not None:
             bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
             return self.rule_pieces(info.rule, bound, g, ans, s)
-        if info.kind == "site" and id(s) not in self.site_records:
+        if info.kind == CallKind.SITE and id(s) not in self.site_records:
             return []
-        if info.kind in ("function", "method", "site"):
+        if info.kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE):
             parts = self.vjp_parts(s)
             grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
             self.pending_pre.append(assign(grads, call(parts.bwd, [load(parts.residuals), load(g)])))
@@ -180,11 +181,11 @@ class Contributions:
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
             return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
                     for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
-        if info.kind == "plain" and info.obj is getattr:
+        if info.kind == CallKind.PLAIN and info.obj is getattr:
             self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
                       "traced values: sct follows attributes it can name; write obj.attribute (or "
                       "getattr with a string literal), or keep such values in a dict", "getattr")
-        if info.kind == "plain":
+        if info.kind == CallKind.PLAIN:
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Add one with "
                       "@sct.defrule (see help(sct.defrule)), use numpy functions that have rules, or "

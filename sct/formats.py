@@ -31,6 +31,7 @@ import numpy as np
 from .analysis import Resolver, classify_call
 from .errors import CompileError
 from .ir import assign, call, const, load
+from .plans import CallKind
 from .runtime import dlfun, network, nn, support
 from .runtime import formats as rf
 
@@ -332,7 +333,7 @@ class FormatPass:
         target = info.obj
         args = [self.expr(a, env, stmt) for a in node.args]
         kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg}
-        if info.kind == "create":
+        if info.kind == CallKind.CREATE:
             fmt_node = node.args[1] if len(node.args) > 1 else \
                 next((k.value for k in node.keywords if k.arg == "fmt"), None)
             if fmt_node is None:
@@ -347,10 +348,10 @@ class FormatPass:
             except (TypeError, ValueError) as exc:
                 self.fail(stmt, str(exc))
             return fmt_node.value, None
-        if info.kind == "site":
+        if info.kind == CallKind.SITE:
             xs = args[1:]
             return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), None
-        if info.kind == "stop":
+        if info.kind == CallKind.STOP:
             return None, None
         if target is rf.dims or target is rf.finddim or target is layout_finddim:
             x = args[0] if args else None
@@ -375,9 +376,9 @@ class FormatPass:
             return None, None
         if target is support.inplace_result:        # t op= v: the format of t op v
             return (args[0] if args else None), None
-        if info.kind in ("op", "nondiff", "plain", "function") and id(target) in LAYOUT_OPS:
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION) and id(target) in LAYOUT_OPS:
             return self.lower(stmt, node, LAYOUT_OPS[id(target)], args, env, rewrite)
-        if info.kind in ("op", "nondiff", "plain", "function") and id(target) in FIXED_OPS:
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION) and id(target) in FIXED_OPS:
             name = FIXED_OPS[id(target)]
             new: List = []
             first = args[0] if args else None
@@ -399,14 +400,14 @@ class FormatPass:
                               f"{' or '.join(rf.FIXED_LAYOUT[name])}; arrange the data (np.transpose) and call "
                               "stripdims first")
             return None, (new + [stmt] if new else None)
-        if info.kind in ("op", "nondiff", "plain") and (id(target) in ELEMENTWISE or (
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
                 isinstance(target, np.ufunc) and target.signature is None)):
             if len(node.args) < 2 or kws and any(has_format(t) for t in kws.values()):
                 return self.combine(args + list(kws.values()), stmt), None
             return self.aligned(stmt, node, [("args", i) for i in range(len(node.args))], env, rewrite)
         if target is network.forward or target is network.predict:
             return self.lower_network(stmt, node, target.__name__, args, kws, env, rewrite)
-        if info.kind in ("function", "method") and info.rule is None:
+        if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None:
             receiver = [env.get(info.receiver, self.params.get(info.receiver))] if info.receiver else []
             if any(has_format(t) for t in args + list(kws.values()) + receiver):
                 name = getattr(target, "__name__", None) or info.method or "the function"

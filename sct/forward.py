@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 from .runtime.dlarray import dlarray, extractdata
 
 from .api import dlgradient, dlfeval, run_generated, source, user_error
+from . import hooks as _hooks
 from .callables import as_function
 from .errors import CompileError, SctError
 
@@ -322,3 +323,7 @@ def _hvp_forward_over_reverse(function, before, after, x, v):
         raise SctError("hvp: fun must return a real scalar")
     _, dot_grads = jvp_call_impl(bwd, (residuals, seed(y)), (dot_residuals, ZERO), {})
     return project(dot_grads[position], x)
+
+
+# differentiated code may not call these (sct.transform_calls refuses them; sct.hooks)
+_hooks.lend_forward_entries(jvp=jvp, hvp=hvp, jvp_source=jvp_source)

@@ -11,7 +11,7 @@ import gast
 from .runtime import registry
 
 from .ir import assign, attr, call, const, load, store, expr_stmt
-from .plans import Mode
+from .plans import CallKind, Mode
 from .templates import _function, _is_comment
 
 
@@ -104,7 +104,7 @@ class ForwardCode:
             info = self.act.call_info(value)
             if self.uses_vjp(s):
                 return out + self.forward_vjp_call(s, t, depth)
-            if info.kind == "create":
+            if info.kind == CallKind.CREATE:
                 new = assign(t, call(self.rt("as_dlarray_data"), value.args, value.keywords))
             else:
                 wrapped = self.effect_call(value, t not in self.act.active, False)

@@ -36,6 +36,7 @@ import gast
 
 from .errors import SctError
 from .runtime import fused as _rt_fused, registry
+from .rt_namespace import RT
 
 BACKENDS = ("numpy", "numexpr")
 _STATE = {"backend": "numpy"}
@@ -477,7 +478,6 @@ def has_fused(fdef) -> bool:
 def unfuse(fdef, namespace: Dict) -> None:
     """Expand the ``rt.fused("...", args)`` calls of generated code back into the numpy
     expressions they stand for (before that code is differentiated again)."""
-    from .compiler import RT
     import numpy as np
     numpy_name = next((k for k, v in namespace.items() if v is np), None)
 

@@ -12,7 +12,7 @@ from .runtime import registry
 from .analysis import Activity, bind_arguments
 from .ir import load
 from .sites import Site
-from .plans import Mode
+from .plans import CallKind, Mode
 from .templates import BINOP_OPS, UNARY_OPS
 
 
@@ -43,15 +43,15 @@ class Liveness:
             names = [v.id for v in value.values if isinstance(v, gast.Name)]
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
-            if info.kind in ("stop", "create", "nondiff", "plain") or \
-                    (info.kind == "method" and info.method in registry.NONDIFF_METHODS):
+            if info.kind in (CallKind.STOP, CallKind.CREATE, CallKind.NONDIFF, CallKind.PLAIN) or \
+                    (info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS):
                 return []
-            if info.kind == "site":
+            if info.kind == CallKind.SITE:
                 names = self.site_inputs(s)
             elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
                 names = [value.func.id] + [n.id for n in value.args if isinstance(n, gast.Name)]
             elif info.rule is not None:           # an op: only arguments it has a rule for
-                call_node = value if info.kind == "op" else gast.Call(
+                call_node = value if info.kind == CallKind.OP else gast.Call(
                     func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
                 bound = bind_arguments(info.rule, call_node, self.filename, getattr(s, "lineno", 0))
                 names = []

@@ -24,6 +24,7 @@ import gast
 
 from .analysis import Guard, Unresolved, _MISSING
 from .errors import CompileError
+from .hooks import API
 
 OPTIONS = {"dlgradient": ("RetainData", "EnableHigherDerivatives", "AllowComplex"),
            "dljacobian": ("EnableHigherDerivatives",),
@@ -152,7 +153,6 @@ class SiteOptions:
 
     # --- the sites ---------------------------------------------------------------------------
     def run(self) -> None:
-        from . import api
         for index, st in enumerate(self.fdef.body):
             self.top_index = index
             for node, line in _walk_lines(st, getattr(st, "lineno", None)):
@@ -161,9 +161,9 @@ class SiteOptions:
                     if any(isinstance(a, gast.Starred) for a in node.args):
                         self.line = line
                         self.starred_op(node, target)
-                    if target is api.dlfeval:
+                    if target is API.dlfeval:
                         self.nested_dlfeval(node)
-                    elif target in api.SITE_FUNCTIONS:
+                    elif target in API.SITE_FUNCTIONS:
                         self.line = line
                         self.canonical(node, target.__name__)
 

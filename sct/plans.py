@@ -21,6 +21,23 @@ class Mode(str, Enum):
         return self.value
 
 
+class CallKind(str, Enum):
+    """What a call in the user's code is, as analysis classifies it (``analysis.CallInfo.kind``)."""
+    SITE = "site"              # dlgradient, dljacobian, dldivergence, dllaplacian
+    STOP = "stop"              # extractdata, stop_gradient: the value, no derivative
+    CREATE = "create"          # dlarray(...)
+    OP = "op"                  # an op with a derivative rule (runtime registry, sct.defrule)
+    NONDIFF = "nondiff"        # an op declared without derivative, or an empty user class
+    FUNCTION = "function"      # a user's function, class or callable object: differentiated through
+    METHOD = "method"          # x.name(...) on a local: an op's method or a user's method
+    PLAIN = "plain"            # anything else (builtins, unresolved globals): run as it is
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
 @dataclass(frozen=True)
 class TapePlan:
     """The primal values some adjoint reads: inside loops and branches the forward code

@@ -11,6 +11,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
+from .plans import CallKind
+
 
 class SiteKind(str, Enum):
     """Which function a site calls (its value is the function's name)."""
@@ -63,10 +65,10 @@ class SiteFinding:
         def walk(block, frames, depth, in_loop):
             for i, s in enumerate(block):
                 if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
-                        self.act.call_info(s.value).kind == "site":
+                        self.act.call_info(s.value).kind == CallKind.SITE:
                     sites.append(self.make_site(s, frames + [(block, i, None, depth)], in_loop))
                 elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-                        self.act.call_info(s.value).kind == "site":
+                        self.act.call_info(s.value).kind == CallKind.SITE:
                     self.fail(s, "the result of dlgradient is not used: assign it, "
                               "e.g. dydx = dlgradient(y, x)", "dlgradient")
                 elif isinstance(s, gast.If):
@@ -151,7 +153,7 @@ class SiteFinding:
         for n in gast.walk(self.fdef):
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
                 v = n.value
-                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "create":
+                if isinstance(v, gast.Call) and self.act.call_info(v).kind == CallKind.CREATE:
                     return True
         return False
 
@@ -175,7 +177,7 @@ class SiteFinding:
             seen.add(name)
             for st in defs.get(name, ()):
                 v = st.value
-                if isinstance(v, gast.Call) and self.act.call_info(v).kind == "site" and any(
+                if isinstance(v, gast.Call) and self.act.call_info(v).kind == CallKind.SITE and any(
                         k.arg in ("EnableHigherDerivatives", "enable_higher_derivatives") and
                         isinstance(k.value, gast.Constant) and not k.value.value for k in v.keywords):
                     return getattr(st, "lineno", None)

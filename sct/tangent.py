@@ -29,6 +29,7 @@ from .analysis import OPERATORS, Activity, CallInfo, bind_arguments
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
+from .plans import CallKind
 from .reverse import _function, _reach, instantiate_template, simplify
 
 class TangentTransformer:
@@ -167,7 +168,7 @@ class TangentTransformer:
         rule = registry.lookup(op) if op is not None else None
         if rule is None:
             self.fail(value, f"forward mode has no tangent for the operator {type(value.op).__name__}")
-        info = CallInfo("op", obj=op, rule=rule)
+        info = CallInfo(CallKind.OP, obj=op, rule=rule)
         node = gast.Call(func=_method_op_reference(self, info), args=[a, b], keywords=[])
 
         def apply(args, keywords):
@@ -184,15 +185,15 @@ class TangentTransformer:
 
     def call_tangent(self, s, value: gast.Call, ans: str):
         info: CallInfo = self.act.call_info(value)
-        if info.kind == "op" or (info.kind == "method" and info.rule is not None):
-            node = value if info.kind == "op" else gast.Call(
+        if info.kind == CallKind.OP or (info.kind == CallKind.METHOD and info.rule is not None):
+            node = value if info.kind == CallKind.OP else gast.Call(
                 func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
             return self.op_tangent(s, info, node, ans)
-        if info.kind in ("function", "method", "site"):
+        if info.kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE):
             if any(isinstance(a, gast.Starred) for a in value.args) or \
                     any(self.act.is_active(k.value) for k in value.keywords):
                 self.fail(s, "forward mode follows traced values passed positionally to functions")
-            if info.kind == "method":
+            if info.kind == CallKind.METHOD:
                 maker, head = "jvp_method", [load(info.receiver), const(info.method)]
                 args = [load(info.receiver)] + list(value.args)
             elif isinstance(value.func, gast.Name) and value.func.id in self.act.active:
@@ -220,7 +221,7 @@ class TangentTransformer:
         bound = bind_arguments(rule, node, self.filename, getattr(s, "lineno", 0))
         active = [p for p in rule.wrt if self.bound_active(bound.get(p))]
         if apply is None:
-            func = copy.deepcopy(node.func) if info.kind == "op" else _method_op_reference(self, info)
+            func = copy.deepcopy(node.func) if info.kind == CallKind.OP else _method_op_reference(self, info)
 
             def apply(args, keywords):
                 return gast.Call(func=func, args=args, keywords=keywords)
@@ -301,7 +302,7 @@ class TangentTransformer:
         keywords = [k for k in node.keywords]
         kw_dots = gast.Dict(keys=[const(k.arg) for k in keywords if k.arg in active],
                             values=[self.dot_or_zero(k.value) for k in keywords if k.arg in active])
-        op = copy.deepcopy(node.func) if info.kind == "op" else _method_op_reference(self, info)
+        op = copy.deepcopy(node.func) if info.kind == CallKind.OP else _method_op_reference(self, info)
         return call(self.rt("op_jvp"), [op, gast.Tuple(elts=args, ctx=gast.Load()),
                                         gast.Dict(keys=[const(k.arg) for k in keywords],
                                                   values=[k.value for k in keywords]),

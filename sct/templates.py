@@ -10,6 +10,7 @@ import gast
 import numpy as np
 
 from .ir import attr, const, load, store, substitute, walk
+from .rt_namespace import RT
 
 
 BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -113,7 +114,6 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
 def _reach(obj, name: str, rt_names: Dict[int, str]) -> str:
     """Put ``obj`` (a global of a user's rule) in the runtime namespace generated code sees as
     ``rt``, under a name of its own; the object is kept there, so its id stays its own."""
-    from .compiler import RT
     public = f"user_{name}"
     k = 1
     while hasattr(RT, public) and getattr(RT, public) is not obj:

@@ -22,9 +22,12 @@ from .runtime import registry
 from .runtime.support import ZERO, Closure
 
 from .cache import HELPERS, function_key
+from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
 from .errors import CompileError
+from .hooks import FORWARD_ENTRIES
 from .kinds import kind_of, make_matcher
+from .aliasing import _generated_dataclass_init
 
 class _Recording(threading.local):
     used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
@@ -89,8 +92,7 @@ def primal_call(fn, active, args, kwargs):
     """``fn(*args, **kwargs)`` from generated code where no sweep needs its adjoint: a
     Python function runs as generated entry code (no pair, no residuals); anything else
     runs the forward of its pair."""
-    from .accelerate import AcceleratedFunction
-    if isinstance(fn, AcceleratedFunction):
+    if isinstance(fn, WrappedFunction):
         fn = fn.fn
     _refuse_forward_mode_entry(fn)
     if type(fn) is types.FunctionType and getattr(fn, "__sct_closure__", None) is None and \
@@ -126,8 +128,7 @@ def vjp_pair(fn, active, args, kwargs):
     returns one adjoint per positional argument.  Both are generated Python with
     source, so differentiated code that calls them can be differentiated again.
     """
-    from .accelerate import AcceleratedFunction
-    if isinstance(fn, AcceleratedFunction):
+    if isinstance(fn, WrappedFunction):
         fn = fn.fn
     if isinstance(fn, Closure):                # a nested function with its captured values
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
@@ -157,11 +158,10 @@ def vjp_pair(fn, active, args, kwargs):
 def vjp_method_pair(obj, name, active, args, kwargs):
     """Like :func:`vjp_pair` for ``obj.name(*args[1:])``: ``args[0]`` is ``obj``, and the
     functions take it first too."""
-    from .accelerate import AcceleratedFunction
     if name == "__call__" and isinstance(obj, Closure):
         env_active = (bool(active[0]),) * len(obj) if active else (False,) * len(obj)
         return _closure_pair(obj, env_active, tuple(active[1:]), tuple(args[1:]), kwargs, receiver=True)
-    if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, AcceleratedFunction)):
+    if name == "__call__" and isinstance(obj, (types.FunctionType, types.MethodType, WrappedFunction)):
         fwd, bwd = vjp_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs)   # a function value
         # generated source (code calling it can be differentiated again); a closure's pair
         # inside refuses that itself (see _refuse_closure_wrapper)
@@ -195,9 +195,8 @@ def vjp_method_pair(obj, name, active, args, kwargs):
 def _is_callable_object(value, any_object: bool = False) -> bool:
     """An object of a user's class (not a function, method, class, module or builtin);
     unless ``any_object``, one that is callable."""
-    from .accelerate import AcceleratedFunction
     if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
-                          types.BuiltinMethodType, types.ModuleType, type, AcceleratedFunction)) or \
+                          types.BuiltinMethodType, types.ModuleType, type, WrappedFunction)) or \
             not hasattr(value, "__dict__") or isinstance(value, __import__("numpy").ufunc):
         return False
     return any_object or callable(value)
@@ -308,8 +307,7 @@ def _bound_pair(fwd, bwd, receiver, count, keywords):
 def _refuse_forward_mode_entry(fn) -> None:
     """sct's forward-mode entry points compile and run their own function: called from code
     sct differentiates they would be read as helpers (and refused for their own code)."""
-    from .forward import hvp, jvp, jvp_source
-    name = {id(jvp): "jvp", id(hvp): "hvp", id(jvp_source): "jvp_source"}.get(id(fn))
+    name = FORWARD_ENTRIES.get(id(fn))
     if name is None:
         return
     raise CompileError(
@@ -378,20 +376,6 @@ def vjp_init_pair(cls, active, args, kwargs):
     return compiled.fwd, compiled.bwd
 
 
-def _generated_dataclass_init(cls) -> bool:
-    """Is ``cls.__init__`` the one ``@dataclass`` wrote (it only stores its arguments)?"""
-    import dataclasses
-    init = cls.__dict__.get("__init__") if dataclasses.is_dataclass(cls) else None
-    if init is None:
-        for base in cls.__mro__[1:]:
-            if "__init__" in base.__dict__:
-                init = base.__dict__["__init__"] if dataclasses.is_dataclass(base) else None
-                break
-    code = getattr(init, "__code__", None)
-    return code is not None and code.co_filename.startswith("<") and \
-        getattr(cls, "__dataclass_params__", None) is not None
-
-
 def _record_pair(cls, count, keywords, namedtuple: bool):
     """The pair of building a namedtuple or a dataclass (with the ``__init__`` that
     ``@dataclass`` wrote): the adjoint of each argument is the adjoint of its field.
@@ -430,8 +414,7 @@ def _is_zero_tangent(t) -> bool:
 
 
 def jvp_call_impl(fn, args, tangents, kwargs):
-    from .accelerate import AcceleratedFunction
-    if isinstance(fn, AcceleratedFunction):
+    if isinstance(fn, WrappedFunction):
         fn = fn.fn
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):

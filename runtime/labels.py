@@ -1,0 +1,73 @@
+"""The labels of a data format (S, C, B, T, U) as plain strings and arrays: a format checked, data
+padded to its labels, one labelling aligned to another.  No dlarray here: the dlarray type and the
+data formats (``formats.py``: how deep-learning functions run on formatted data) both build on it.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+LABELS = "SCBTU"
+
+
+def check_format(fmt, ndim: Optional[int] = None, name: str = "dlarray") -> str:
+    """``fmt`` validated as MATLAB does: letters S, C, B, T, U, at most one C, B and T, at least
+    as many labels as ``ndim`` (extra labels are trailing singleton dimensions)."""
+    if not isinstance(fmt, str):
+        raise TypeError(f"{name}: the data format must be a string of the labels S, C, B, T, U, got {fmt!r}")
+    bad = sorted(set(c for c in fmt if c not in LABELS))
+    if bad:
+        raise ValueError(f"{name}: invalid dimension label(s) {''.join(bad)!r} in format {fmt!r}: "
+                         "use S (spatial), C (channel), B (batch), T (time), U (unspecified)")
+    for label in "CBT":
+        if fmt.count(label) > 1:
+            raise ValueError(f"{name}: format {fmt!r} has more than one {label!r} dimension "
+                             "(at most one C, one B and one T)")
+    if ndim is not None and len(fmt) < ndim:
+        raise ValueError(f"{name}: format {fmt!r} has {len(fmt)} labels but the data has {ndim} dimensions")
+    return fmt
+
+
+def formatted_data(data: np.ndarray, fmt: str, name: str = "dlarray") -> np.ndarray:
+    """``data`` with trailing singleton dimensions for the labels beyond its dimensions."""
+    check_format(fmt, data.ndim, name)
+    if len(fmt) > data.ndim:
+        data = data.reshape(data.shape + (1,) * (len(fmt) - data.ndim))
+    return data
+
+
+def same_labels(a: str, b: str) -> bool:
+    """Do the formats ``a`` and ``b`` have the same labels (each as often), in any order?"""
+    return sorted(a) == sorted(b)
+
+
+def align_perm(src: str, dst: str, name: str = "dlarray") -> Optional[Tuple[int, ...]]:
+    """The permutation that arranges data labelled ``src`` in the order of ``dst`` (None: none needed).
+
+    MATLAB stores every formatted dlarray in its order S.., C, B, T, U, so two arrays with the same
+    labels in any order line up label by label; sct keeps numpy's order, so the second operand is
+    transposed to the first's.  Repeated labels (S, U) keep their relative order, as MATLAB's.
+    Different labels raise ``ValueError``."""
+    if not same_labels(src, dst):
+        raise ValueError(f"{name}: dlarray formats {dst!r} and {src!r} have different labels: sct aligns "
+                         "formatted operands by their labels only when both have the same labels; arrange the "
+                         "data (np.transpose) and relabel, or call stripdims")
+    taken: Dict[str, int] = {}
+    order = []
+    for c in dst:
+        k = taken.get(c, 0)
+        order.append([i for i, s in enumerate(src) if s == c][k])
+        taken[c] = k + 1
+    return _perm(src, order)
+
+
+def align_data(x, src: str, dst: str, name: str = "dlarray"):
+    """The array ``x`` (data labelled ``src``) transposed into the order of ``dst``."""
+    perm = align_perm(src, dst, name)
+    return x if perm is None else np.transpose(x, perm)
+
+
+def _perm(fmt: str, order: List[int]) -> Optional[Tuple[int, ...]]:
+    perm = tuple(order)
+    return None if perm == tuple(range(len(fmt))) else perm

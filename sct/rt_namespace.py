@@ -1,0 +1,33 @@
+"""``rt``: the namespace through which generated code reaches the runtime (``RT``), and the name
+of each runtime function in it (``RT_NAMES``, by id).  Built once from the runtime alone, so every
+pass can read it; ``sct.compiler`` puts it in each generated module's globals.
+"""
+from __future__ import annotations
+
+import types
+from typing import Dict, Tuple
+
+import numpy as np
+
+from .runtime import dlfun, effects, formats, fused, labels, layers, more_ops, nn, numpy_ops, support
+
+
+def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
+    """``rt`` in generated code: every public function of the runtime, by name."""
+    ns = types.SimpleNamespace()
+    ids: Dict[int, str] = {}
+    for module in (support, numpy_ops, more_ops, nn, layers, dlfun, effects, formats, labels, fused):
+        for name, value in vars(module).items():
+            if callable(value) and not name.startswith("__") and \
+                    getattr(value, "__module__", "") == module.__name__:
+                public = name.lstrip("_") if not hasattr(ns, name.lstrip("_")) else name
+                if not hasattr(ns, public):
+                    setattr(ns, public, value)
+                    ids[id(value)] = public
+    ns.ZERO = support.ZERO                  # the zero adjoint marker, compared by identity
+    ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
+    ns.format_reshape = np.reshape
+    return ns, ids
+
+
+RT, RT_NAMES = _runtime_namespace()
