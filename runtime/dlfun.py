@@ -40,6 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, run_formatted
 from .support import broadcast_like, unbroadcast
+from .nn import log_floor
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -1373,11 +1374,11 @@ def index_divisor(Y, targets, MaskIndex, Reduction, NormalizationFactor):
 
 
 def index_mask(targets, MaskIndex):
-    """1.0 where a target counts, 0.0 where it equals ``MaskIndex``."""
+    """True where a target counts, False where it equals ``MaskIndex``."""
     targets = np.asarray(targets)
     if MaskIndex is None:
-        return np.ones(targets.shape)
-    return (targets != MaskIndex).astype(np.float64)
+        return np.ones(targets.shape, dtype=bool)
+    return targets != MaskIndex          # bool: a float32 loss stays float32
 
 
 def safe_targets(targets, MaskIndex):
@@ -1407,7 +1408,7 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     """
     t = safe_targets(targets, MaskIndex)
     p = class_probabilities_at(Y, t)
-    values = -np.log(np.maximum(p, np.finfo(np.float64).tiny)) * index_mask(targets, MaskIndex)
+    values = -np.log(np.maximum(p, log_floor(p))) * index_mask(targets, MaskIndex)
     if weights is not None:
         if np.ndim(weights) == 1 and np.shape(weights)[0] == np.shape(Y)[-1]:
             values = values * np.take(weights, t)
