@@ -443,6 +443,12 @@ class FormatPass:
                 self.fail(stmt, f"crossentropy: the targets are labelled {t!r}, the predictions {fmt!r}")
             if isinstance(t, str) and t != fmt:
                 align = rf.align_perm(t, fmt)     # the targets arranged into the predictions' order first
+        if fname == "crossentropy":
+            for k in node.keywords:
+                if k.arg == "Mask" or (k.arg == "Reduction" and not (isinstance(k.value, gast.Constant)
+                                                                    and k.value.value in ("sum", None))):
+                    self.fail(stmt, "crossentropy: Mask and Reduction='none' are taken for data in sct's layout "
+                              "(batch first, classes last): pass stripdims(Y) arranged that way")
         options = {}
         for k in node.keywords:
             if k.arg in ("OperationDimension", "nargout"):
@@ -469,6 +475,14 @@ class FormatPass:
             return name
 
         new_args = list(node.args)
+        if fname == "crossentropy":               # weights with formatted data: vectors only (checked when run)
+            if len(new_args) > 2:
+                new_args[2] = load(emit(result + "_weights", call(f"{self.rt}.crossentropy_class_weights",
+                                                                  [new_args[2]])))
+            for k in node.keywords:
+                if k.arg == "weights":
+                    k.value = load(emit(result + "_weights", call(f"{self.rt}.crossentropy_class_weights",
+                                                                  [k.value])))
         for pos, perm, flatten in p.pre:
             if pos >= len(new_args):
                 self.fail(stmt, f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
