@@ -361,38 +361,36 @@ def crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights=None, Mask=No
     return g / crossentropy_observations(y_pred, axis)
 
 
-def crossentropy_complement_y(scale, y_pred, targets, ClassificationMode):
-    """The multilabel term of the adjoint of ``y_pred``: ``scale (1 - T) / (1 - Y)`` (0 for single-label)."""
-    if ClassificationMode != "multilabel":
-        return 0.0
-    rest = 1 - y_pred
-    return np.where(rest > log_floor(y_pred), scale * np.conj(1 - targets) / np.where(rest > log_floor(y_pred), rest, 1), 0)
+def crossentropy_slope_y(y_pred, targets, ClassificationMode):
+    """The derivative of the elementwise loss values by ``y_pred``: ``-T / Y`` (``+ (1 - T) / (1 - Y)`` for
+    multilabel), 0 where the log floor is active."""
+    slope = np.where(y_pred > log_floor(y_pred), -np.conj(targets) / np.where(y_pred > log_floor(y_pred), y_pred, 1), 0)
+    if ClassificationMode == "multilabel":
+        rest = 1 - y_pred
+        slope = slope + np.where(rest > log_floor(y_pred),
+                                 np.conj(1 - targets) / np.where(rest > log_floor(y_pred), rest, 1), 0)
+    return slope
 
 
-def crossentropy_complement_t(scale, y_pred, ClassificationMode):
-    """The multilabel term of the adjoint of ``targets``: ``scale log(1 - Y)`` (0 for single-label)."""
-    if ClassificationMode != "multilabel":
-        return 0.0
-    return scale * np.log(np.maximum(1 - y_pred, log_floor(y_pred)))
+def crossentropy_slope_t(y_pred, ClassificationMode):
+    """The derivative of the elementwise loss values by ``targets``: ``-log Y`` (``+ log(1 - Y)`` for
+    multilabel), of the floored predictions."""
+    slope = -np.log(np.where(y_pred > log_floor(y_pred), y_pred, log_floor(y_pred)))
+    if ClassificationMode == "multilabel":
+        slope = slope + np.log(np.maximum(1 - y_pred, log_floor(y_pred)))
+    return slope
 
 
 @defrule(crossentropy, wrt=("y_pred", "targets"))
 def _crossentropy_rule(g, ans, y_pred, targets, weights=None, axis=-1, reduction="mean", DataFormat=None,
                        ClassificationMode="single-label", Mask=None, Reduction=None, NormalizationFactor=None,
                        WeightsFormat=None):
-    return (unbroadcast(np.where(y_pred > log_floor(y_pred),
-                                 -crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
-                                                             NormalizationFactor, ClassificationMode, WeightsFormat)
-                                 * np.conj(targets) / np.where(y_pred > log_floor(y_pred), y_pred, 1), 0)
-                        + crossentropy_complement_y(crossentropy_adjoint_scale(
-                            g, y_pred, axis, reduction, weights, Mask, Reduction, NormalizationFactor,
-                            ClassificationMode, WeightsFormat), y_pred, targets, ClassificationMode), y_pred),
-            unbroadcast(-crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
-                                                    NormalizationFactor, ClassificationMode, WeightsFormat)
-                        * np.log(np.where(y_pred > log_floor(y_pred), y_pred, log_floor(y_pred)))
-                        + crossentropy_complement_t(crossentropy_adjoint_scale(
-                            g, y_pred, axis, reduction, weights, Mask, Reduction, NormalizationFactor,
-                            ClassificationMode, WeightsFormat), y_pred, ClassificationMode), targets))
+    return (unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
+                                                   NormalizationFactor, ClassificationMode, WeightsFormat)
+                        * crossentropy_slope_y(y_pred, targets, ClassificationMode), y_pred),
+            unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
+                                                   NormalizationFactor, ClassificationMode, WeightsFormat)
+                        * crossentropy_slope_t(y_pred, ClassificationMode), targets))
 
 
 def mse_observations(y):
