@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, run_formatted
+from .formats import format_of, formatted_loss, run_formatted
 from .support import broadcast_like, unbroadcast
 from .nn import log_floor
 
@@ -1270,7 +1270,7 @@ def weighted(values, Y, weights, Mask):
 
 def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
            Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-           NormalizationFactor: Union[str, float] = "batch-size") -> Any:
+           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None) -> Any:
     """L1 loss (MATLAB's l1loss): ``sum(weights * Mask * |Y - targets|) / N``, the mean absolute error
     for the defaults (Reduction "sum", NormalizationFactor "batch-size").
 
@@ -1284,14 +1284,17 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l1loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     5.0
     """
-    check_fixed_layout("l1loss", Y, targets, Mask)
+    if formatted_loss("l1loss", Y, targets, Mask, weights, Reduction, DataFormat):
+        return run_formatted("l1loss", l1loss, (Y, targets, weights),
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor},
+                             DataFormat)
     values = weighted(np.abs(Y - targets), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
 
 def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
            Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-           NormalizationFactor: Union[str, float] = "batch-size") -> Any:
+           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None) -> Any:
     """L2 loss (MATLAB's l2loss): ``sum(weights * Mask * (Y - targets)^2) / N`` (no 1/2, unlike ``mse``).
 
     Options as ``l1loss``.
@@ -1299,7 +1302,10 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l2loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     15.0
     """
-    check_fixed_layout("l2loss", Y, targets, Mask)
+    if formatted_loss("l2loss", Y, targets, Mask, weights, Reduction, DataFormat):
+        return run_formatted("l2loss", l2loss, (Y, targets, weights),
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor},
+                             DataFormat)
     diff = Y - targets
     values = weighted(diff * diff, Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
@@ -1319,7 +1325,8 @@ def _huber_values_rule(g, ans, d, delta):
 
 def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
           Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-          NormalizationFactor: Union[str, float] = "batch-size", TransitionPoint: float = 1) -> Any:
+          NormalizationFactor: Union[str, float] = "batch-size", TransitionPoint: float = 1,
+          DataFormat: Optional[str] = None) -> Any:
     """Huber loss (MATLAB's huber): elementwise ``d^2/2`` for ``|d| <= TransitionPoint`` and
     ``TransitionPoint * (|d| - TransitionPoint/2)`` beyond (d = Y - targets), weighted, masked and
     reduced as ``l1loss`` (defaults: TransitionPoint 1, Reduction "sum", NormalizationFactor
@@ -1328,7 +1335,10 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
     >>> float(huber(np.array([[0.5, -2.0]]), np.zeros((1, 2))))
     1.625
     """
-    check_fixed_layout("huber", Y, targets, Mask)
+    if formatted_loss("huber", Y, targets, Mask, weights, Reduction, DataFormat):
+        return run_formatted("huber", huber, (Y, targets, weights),
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "TransitionPoint": TransitionPoint},
+                             DataFormat)
     values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, run_formatted
+from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -277,12 +277,12 @@ def crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduc
     return matlab
 
 
-def crossentropy_class_weights(weights):
+def crossentropy_class_weights(weights, fname="crossentropy"):
     """``weights`` as they are, when they are a vector (per class or per observation): what formatted
     data may take (elementwise weights are in sct's layout only)."""
     if weights is not None and np.ndim(weights) > 1:
-        raise ValueError("crossentropy: elementwise weights are taken for data in sct's layout (batch first, "
-                         "classes last): pass stripdims(Y) arranged that way, or per-class weights of shape (C,)")
+        raise ValueError(f"{fname}: elementwise weights are taken for data in sct's layout (batch first, "
+                         "channels last): pass stripdims(Y) arranged that way, or per-channel weights of shape (C,)")
     return weights
 
 
@@ -399,7 +399,7 @@ def mse_observations(y):
     return shape[0] if len(shape) >= 1 else 1
 
 
-def mse(y: ArrayLike, targets: ArrayLike) -> Any:
+def mse(y: ArrayLike, targets: ArrayLike, DataFormat: Optional[str] = None) -> Any:
     """Half mean squared error, as MATLAB's ``mse``: ``sum((y - targets)**2) / (2 * N)``.
 
     The sum runs over every element; N is the number of observations, the
@@ -411,13 +411,14 @@ def mse(y: ArrayLike, targets: ArrayLike) -> Any:
     >>> float(mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     7.5
     """
-    if type(y) is not np.ndarray:
-        check_fixed_layout("mse", y, targets)
+    if (DataFormat is not None or type(y) is not np.ndarray or type(targets) is not np.ndarray) and \
+            formatted_loss("mse", y, targets, None, None, "sum", DataFormat):
+        return run_formatted("mse", mse, (y, targets), {}, DataFormat)
     return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
 
 
 @defrule(mse, wrt=("y", "targets"))
-def _mse_rule(g, ans, y, targets):
+def _mse_rule(g, ans, y, targets, DataFormat=None):
     return (unbroadcast(g * np.conj(y - targets) / mse_observations(y), y),
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 

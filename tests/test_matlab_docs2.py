@@ -153,3 +153,107 @@ def test_crossentropy_formatted_refuses_what_it_cannot_arrange():
         crossentropy(y, t, Mask=np.ones((3, 4)))
     with pytest.raises(ValueError, match="elementwise weights"):
         crossentropy(y, t, np.ones((3, 4)))
+
+
+# --- mse, l1loss, l2loss, huber on formatted data (MATLAB's examples label the data "SSCB", "CB") ------------
+
+from sct import dims, huber, l1loss, l2loss, mse, stripdims  # noqa: E402
+
+
+def test_mse_doc_example_sscb():
+    # MATLAB: Y = dlarray(rand(6,6,1,1),'SSCB'); targets = ones(6,6,1,1); loss = mse(Y,targets)
+    y = rng.random((6, 6, 1, 1))
+    Y = dlarray(y, "SSCB")
+    expected = np.sum((y - 1) ** 2) / 2            # half the sum over N = 1 observation
+    loss = mse(Y, np.ones((6, 6, 1, 1)))
+    assert dims(loss) == "" and loss.shape == ()
+    assert_close(loss, expected, rtol=1e-12)
+    assert_close(mse(y, np.ones((6, 6, 1, 1)), DataFormat="SSCB"), expected, rtol=1e-12)
+
+    def model(Y, T):
+        loss = mse(Y, T)
+        return loss, dlgradient(loss, Y)
+    loss, grad = dlfeval(model, Y, np.ones((6, 6, 1, 1)))
+    assert_close(loss, expected, rtol=1e-12)
+    assert dims(grad) == "SSCB" and grad.shape == (6, 6, 1, 1)
+    assert_close(extractdata(grad), y - 1, rtol=1e-12)
+
+
+def regression_losses(Y, T, w):
+    return (mse(Y, T), l1loss(Y, T), l2loss(Y, T, w), huber(Y, T, TransitionPoint=0.5),
+            l2loss(Y, T, NormalizationFactor="all-elements"))
+
+
+def regression_total(Y, T, w):        # formats are followed in this function, not into helpers (README)
+    total = mse(Y, T) + l1loss(Y, T) + l2loss(Y, T, w) + huber(Y, T, TransitionPoint=0.5) \
+        + l2loss(Y, T, NormalizationFactor="all-elements")
+    return total, dlgradient(total, Y)
+
+
+def plain_losses(y, t, w):                          # y, t: (B, C)
+    d = y - t
+    a = np.abs(d)
+    hub = np.where(a <= 0.5, 0.5 * d * d, 0.5 * a - 0.125)
+    n = y.shape[0]
+    return (np.sum(d * d) / (2 * n), np.sum(a) / n, np.sum(w * d * d) / n, np.sum(hub) / n, np.sum(d * d) / d.size)
+
+
+@pytest.mark.parametrize("fmt", ["CB", "BC"])
+def test_regression_losses_cb_eager_and_compiled(fmt):
+    y = rng.standard_normal((5, 3))                 # (B, C)
+    t = rng.standard_normal((5, 3))
+    w = np.array([0.5, 1.0, 2.0])                   # per channel
+    Y = dlarray(y.T if fmt == "CB" else y, fmt)
+    Tt = t.T if fmt == "CB" else t                  # unformatted targets take Y's format (MATLAB)
+    ref = plain_losses(y, t, w)
+    for out in (regression_losses(Y, Tt, w), dlfeval(regression_losses, Y, Tt, w)):
+        for got, want in zip(out, ref):
+            assert dims(got) == "" and got.shape == ()
+            assert_close(got, want, rtol=1e-12)
+    total, grad = dlfeval(regression_total, Y, Tt, w)
+    assert dims(grad) == fmt
+
+    def plain(y):
+        return sum(plain_losses(y, t, w))
+    expected = numerical_gradient(plain, [y], 0)
+    assert_close(extractdata(grad), expected.T if fmt == "CB" else expected, rtol=1e-5, atol=1e-7)
+
+
+def test_regression_losses_formatted_targets_and_mask_align():
+    y = rng.standard_normal((2, 3, 4))              # B T C
+    t = rng.standard_normal((2, 3, 4))
+    m = (rng.random((2, 3, 4)) > 0.3).astype(float)
+
+    def masked(Y, T, M):
+        loss = l1loss(Y, T, Mask=M, NormalizationFactor="mask-included")
+        return loss, dlgradient(loss, Y)
+    Y = dlarray(np.transpose(y, (2, 0, 1)), "CBT")
+    T = dlarray(np.transpose(t, (1, 2, 0)), "TCB")
+    M = dlarray(np.transpose(m, (2, 1, 0)), "CTB")
+    counts = np.maximum(m.sum(axis=(1, 2), keepdims=True), 1)
+    expected = np.sum(m * np.abs(y - t) / counts)
+    for loss in (l1loss(Y, T, Mask=M, NormalizationFactor="mask-included"), dlfeval(masked, Y, T, M)[0]):
+        assert_close(loss, expected, rtol=1e-12)
+    grad = dlfeval(masked, Y, T, M)[1]
+    assert dims(grad) == "CBT"
+    assert_close(extractdata(grad), np.transpose(m * np.sign(y - t) / counts, (2, 0, 1)), rtol=1e-12)
+
+
+def test_regression_losses_formatted_refusals():
+    Y = dlarray(np.ones((3, 2)), "CB")
+    with pytest.raises(ValueError, match="no batch dimension"):
+        mse(dlarray(np.ones((3, 2)), "SC"), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="Reduction='none'"):
+        l2loss(Y, np.zeros((3, 2)), Reduction="none")
+    with pytest.raises(ValueError, match="predictions are unformatted"):
+        mse(np.ones((2, 3)), dlarray(np.ones((3, 2)), "CB"))
+
+    def none_reduction(Y, T):
+        return huber(Y, T, Reduction="none")
+    with pytest.raises(sct.CompileError, match="Reduction='none'"):
+        dlfeval(none_reduction, Y, np.zeros((3, 2)))
+
+    def elementwise(Y, T, w):
+        return l2loss(Y, T, w)
+    with pytest.raises(sct.EvaluationError, match="elementwise weights"):
+        dlfeval(elementwise, Y, np.zeros((3, 2)), np.ones((3, 2)))
