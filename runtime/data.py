@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 
 from .dlarray import dlarray
+from .formats import check_format
 
 __all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_digits"]
 
@@ -37,6 +38,15 @@ class minibatchqueue:
     floating outputs come as dlarrays; a bool or one per output); ``Seed`` for the
     shuffles (default: fresh randomness).
 
+    ``MiniBatchFormat``: the data format of each output (one string, or one per output; ``""``
+    unformatted): a mini-batch has its observations along axis 0 and the other axes in the order of
+    the data, so ``"BC"``, ``"BSSC"``, ``"BTC"`` label it as it is, and a format with B elsewhere
+    moves the observations' axis there (``"CB"``: (C, B), ``"SSCB"``: (H, W, C, B), MATLAB's
+    layouts); outputs that are not arrays are left as they are.  ``OutputCast``: ``"single"``,
+    ``"double"``, ``"half"``, ``"logical"`` or an integer type (one, or one per output; default
+    None: the data's own type -- MATLAB casts to single by default).  ``OutputEnvironment``
+    ``"auto"`` or ``"cpu"`` (the data stay where they are).
+
     ``hasdata(mbq)``, ``next(mbq)`` (a tuple when there are several outputs),
     ``reset(mbq)`` (back to the start, same order), ``shuffle(mbq)`` (a new random
     order, and reset).  Iterating over ``mbq`` gives the remaining batches of one pass.
@@ -49,7 +59,8 @@ class minibatchqueue:
 
     def __init__(self, *data: Any, MiniBatchSize: int = 128, PartialMiniBatch: str = "return",
                  MiniBatchFcn: Optional[Callable[..., Any]] = None, OutputAsDlarray: bool = True,
-                 NumOutputs: Optional[int] = None, Seed: Optional[int] = None) -> None:
+                 NumOutputs: Optional[int] = None, Seed: Optional[int] = None, MiniBatchFormat: Any = None,
+                 OutputCast: Any = None, OutputEnvironment: Any = "auto") -> None:
         if not data:
             raise ValueError("minibatchqueue: give at least one data array")
         arrays = [d.data if isinstance(d, dlarray) else d for d in data]
@@ -74,6 +85,23 @@ class minibatchqueue:
         self._rng = np.random.default_rng(Seed) if Seed is not None else None
         self._order = np.arange(self.NumObservations)
         self._position = 0
+        self.MiniBatchFormat = MiniBatchFormat
+        self.OutputCast = OutputCast
+        for name, value in (("MiniBatchFormat", MiniBatchFormat), ("OutputCast", OutputCast)):
+            if value is not None and not isinstance(value, str) and \
+                    not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+                raise ValueError(f"minibatchqueue: {name} must be a string or a list of strings, got {value!r}")
+        for cast in _per_output(OutputCast, None) if OutputCast is not None else ():
+            if cast not in _CASTS:
+                raise ValueError(f"minibatchqueue: OutputCast must be one of {sorted(_CASTS)}, got {cast!r}")
+        for fmt in _per_output(MiniBatchFormat, None) if MiniBatchFormat is not None else ():
+            if fmt:
+                check_format(fmt, None, "minibatchqueue")
+        envs = OutputEnvironment if isinstance(OutputEnvironment, (list, tuple)) else [OutputEnvironment]
+        for env in envs:
+            if env not in ("auto", "cpu"):
+                raise ValueError(f"minibatchqueue: OutputEnvironment {env!r} is not available: sct's mini-batches "
+                                 "stay where the data are ('auto' or 'cpu')")
 
     # --- MATLAB's functions as methods ------------------------------------------------------------
     def hasdata(self) -> bool:
@@ -110,10 +138,14 @@ class minibatchqueue:
         if self.NumOutputs is not None and len(outputs) != self.NumOutputs:
             raise ValueError(f"minibatchqueue: MiniBatchFcn returned {len(outputs)} outputs, "
                              f"NumOutputs is {self.NumOutputs}")
+        if self.OutputCast is not None:
+            outputs = [_cast(o, c) for o, c in zip(outputs, _per_output(self.OutputCast, len(outputs)))]
         flags = self.OutputAsDlarray
         if isinstance(flags, (bool, np.bool_)):
             flags = [bool(flags)] * len(outputs)
         outputs = [dlarray(o) if f and _floating(o) else o for o, f in zip(outputs, flags)]
+        if self.MiniBatchFormat is not None:
+            outputs = [_formatted(o, fmt) for o, fmt in zip(outputs, _per_output(self.MiniBatchFormat, len(outputs)))]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     __next__ = next
@@ -130,6 +162,42 @@ class minibatchqueue:
     def __repr__(self):
         return (f"minibatchqueue: {self.NumObservations} observations in mini-batches of "
                 f"{self.MiniBatchSize} (partial: {self.PartialMiniBatch!r}), at {self._position}")
+
+
+_CASTS = {"single": np.float32, "double": np.float64, "half": np.float16, "logical": np.bool_,
+          "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+          "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32, "uint64": np.uint64}
+
+
+def _per_output(value, count):
+    """One option for every output: a string for all of them, or a list with one per output."""
+    if isinstance(value, str):
+        return [value] * (count or 1)
+    value = list(value)
+    if count is not None and len(value) != count:
+        raise ValueError(f"minibatchqueue: {len(value)} values given for {count} outputs")
+    return value
+
+
+def _cast(x, cast):
+    """``x`` cast to MATLAB's type name ``cast`` (numeric arrays only; other outputs as they are)."""
+    data = x.data if isinstance(x, dlarray) else x
+    if not isinstance(data, np.ndarray) or not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        return x
+    out = data.astype(_CASTS[cast], copy=False)
+    return dlarray(out) if isinstance(x, dlarray) else out
+
+
+def _formatted(x, fmt):
+    """The mini-batch ``x`` (observations along axis 0) labelled ``fmt``, its observations moved to B."""
+    if not fmt:
+        return x
+    data = x.data if isinstance(x, dlarray) else x
+    if not isinstance(data, np.ndarray):
+        return x
+    if "B" in fmt and fmt.index("B") < max(np.ndim(data), 1):
+        data = np.moveaxis(data, 0, fmt.index("B"))
+    return dlarray(data, fmt)
 
 
 def _take(d, idx):

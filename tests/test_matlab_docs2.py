@@ -257,3 +257,64 @@ def test_regression_losses_formatted_refusals():
         return l2loss(Y, T, w)
     with pytest.raises(sct.EvaluationError, match="elementwise weights"):
         dlfeval(elementwise, Y, np.zeros((3, 2)), np.ones((3, 2)))
+
+
+# --- minibatchqueue: MiniBatchFormat, OutputCast, OutputEnvironment ---------------------------------------
+
+from sct import (dlnetwork, featureInputLayer, forward, fullyConnectedLayer, hasdata,  # noqa: E402
+                 imageInputLayer, minibatchqueue, onehotencode, softmaxLayer)
+
+
+def test_minibatchqueue_formats_and_casts_like_matlab():
+    X = rng.standard_normal((10, 4, 4, 1))          # observations first (sct's layout)
+    labels = rng.integers(0, 3, 10)
+    mbq = minibatchqueue(X, labels, MiniBatchSize=4, MiniBatchFormat=["SSCB", ""], OutputCast=["single", "double"],
+                         MiniBatchFcn=lambda X, T: (X, onehotencode(T, 3)), OutputEnvironment="cpu")
+    Xb, Tb = next(mbq)
+    assert dims(Xb) == "SSCB" and Xb.shape == (4, 4, 1, 4) and Xb.dtype == np.float32
+    assert_close(extractdata(Xb), np.moveaxis(X[:4], 0, 3).astype(np.float32))
+    assert dims(Tb) == "" and Tb.dtype == np.float64 and Tb.shape == (4, 3)
+    # the MATLAB pattern: a formatted mini-batch into a network
+    net = dlnetwork([imageInputLayer([4, 4, 1], Normalization="none"), fullyConnectedLayer(3), softmaxLayer()],
+                    Seed=0)
+    Y, _ = forward(net, Xb)
+    assert dims(Y) == "BC" and Y.shape == (4, 3)
+    mbq2 = minibatchqueue(rng.standard_normal((5, 3)), MiniBatchSize=2, MiniBatchFormat="CB", OutputCast="single")
+    batches = []
+    while hasdata(mbq2):
+        batches.append(next(mbq2))
+    assert [b.shape for b in batches] == [(3, 2), (3, 2), (3, 1)] and all(dims(b) == "CB" for b in batches)
+    assert all(b.dtype == np.float32 for b in batches)
+    with pytest.raises(ValueError, match="OutputCast"):
+        minibatchqueue(X, OutputCast="float")
+    with pytest.raises(ValueError, match="OutputEnvironment"):
+        minibatchqueue(X, OutputEnvironment="gpu")
+    with pytest.raises(ValueError, match="minibatchqueue"):
+        minibatchqueue(X, MiniBatchFormat="SXB")
+
+
+# --- optimizers: MATLAB's [] as the initial state -----------------------------------------------------------
+
+
+def test_optimizer_state_empty_list_is_matlab_empty():
+    p = {"W": dlarray(np.array([1.0, 2.0], np.float32)), "b": dlarray(np.array([0.5], np.float32))}
+    g = {"W": dlarray(np.array([0.5, -1.0], np.float32)), "b": dlarray(np.array([2.0], np.float32))}
+    for empty in ([], None, ()):
+        new, vel = sgdmupdate(p, g, empty)
+        assert_close(extractdata(new["W"]), np.array([0.995, 2.01]), rtol=1e-6)
+        assert new["W"].dtype == np.float32 and vel["b"].dtype == np.float32
+        new, avg, avg_sq = adamupdate(p, g, empty, empty, 1)
+        assert_close(extractdata(new["W"]), np.array([0.999, 2.001]), rtol=1e-6)   # lr 0.001, bias-corrected
+        new, avg_sq = rmspropupdate(p, g, empty)
+        assert_close(extractdata(new["b"]), np.array([0.5 - 0.001 * 2 / (np.sqrt(0.1 * 4) + 1e-8)]), rtol=1e-6)
+
+
+def test_indexcrossentropy_float32_stays_float32():
+    y = dlarray(P.astype(np.float32))
+
+    def model(y):
+        loss = indexcrossentropy(y, np.array([0, 2, 1, 2]))
+        return loss, dlgradient(loss, y)
+    loss, grad = dlfeval(model, y)
+    assert loss.dtype == np.float32 and grad.dtype == np.float32
+    assert_close(loss, -np.mean(np.log(P[np.arange(4), [0, 2, 1, 2]])), rtol=1e-6)
