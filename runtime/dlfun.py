@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import defrule, nondifferentiable
-from .formats import format_of, formatted_loss, run_formatted
+from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
 from .support import broadcast_like, unbroadcast
 from .nn import log_floor
 
@@ -399,7 +399,7 @@ def transpconv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Cropping=0
 
 def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int, Sequence[int]] = 1,
                  DilationFactor: Union[int, Sequence[int]] = 1,
-                 Cropping: Union[int, str, Sequence[Any]] = 0) -> Any:
+                 Cropping: Union[int, str, Sequence[Any]] = 0, DataFormat: Optional[str] = None) -> Any:
     """2-D transposed convolution (MATLAB's dltranspconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, numChannels).  ``weights`` is MATLAB's
@@ -426,6 +426,9 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
     >>> Y.shape, float(Y[0, 2, 2, 0])
     ((1, 5, 5, 2), 12.0)
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("dltranspconv", dltranspconv, (X, weights, bias),
+                             {"Stride": Stride, "DilationFactor": DilationFactor, "Cropping": Cropping}, DataFormat)
     _require_real(X, "dltranspconv")
     _require_real(weights, "dltranspconv")
     y_shape, geometry = transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)
@@ -438,7 +441,7 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
 
 
 @defrule(dltranspconv, wrt=("X", "weights", "bias"))
-def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cropping=0):
+def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataFormat=None):
     return (conv_core(g, weights,
                       transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)[1]),
             conv_filter_adjoint(g, X, np.shape(weights),
@@ -652,6 +655,8 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
            [ 0.,  0.,  0.,  0.],
            [ 0., 13.,  0., 15.]])
     """
+    if type(X) is not np.ndarray:
+        check_fixed_layout("maxunpool", X)
     _require_real(X, "maxunpool")
     size = _unpool_size(outputSize)
     x = np.asarray(X)

@@ -181,14 +181,15 @@ def canonical_layout(fmt: str) -> str:
 # sct's layout for unformatted data, by rank (README "Data formats")
 DEFAULT_FORMATS = {1: "C", 2: "BC", 3: "BTC", 4: "BSSC", 5: "BSSSC"}
 
-CONV_FUNCTIONS = ("dlconv", "maxpool", "avgpool")
+CONV_FUNCTIONS = ("dlconv", "maxpool", "avgpool", "dltranspconv")
 NORM_FUNCTIONS = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
 # the regression losses read the labels too: their data is arranged batch first (N = the size of B)
 LOSS_FUNCTIONS = ("mse", "l1loss", "l2loss", "huber")
 LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy") + LOSS_FUNCTIONS
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
-FIXED_LAYOUT = {"lstm": ("BTC",), "gru": ("BTC",), "attention": ("BTC",), "indexcrossentropy": ("BC", "BTC")}
+FIXED_LAYOUT = {"lstm": ("BTC",), "gru": ("BTC",), "attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
+                "embed": ("B", "BT"), "maxunpool": ("BSSC",)}
 
 
 class Plan:

@@ -506,6 +506,8 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
     array([[[4., 5.],
             [0., 1.]]])
     """
+    if type(indices) is not np.ndarray:
+        check_fixed_layout("embed", indices)
     return weights[np.asarray(indices, dtype=np.intp)]
 
 

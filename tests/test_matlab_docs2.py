@@ -318,3 +318,43 @@ def test_indexcrossentropy_float32_stays_float32():
     loss, grad = dlfeval(model, y)
     assert loss.dtype == np.float32 and grad.dtype == np.float32
     assert_close(loss, -np.mean(np.log(P[np.arange(4), [0, 2, 1, 2]])), rtol=1e-6)
+
+
+# --- dltranspconv reads data formats (it used to treat "SSCB" data as batch-first) ---------------------------
+
+from sct import dltranspconv, embed, maxunpool  # noqa: E402
+
+
+def transposed(X, W, b):
+    Y = dltranspconv(X, W, b, Stride=2, Cropping="same")
+    y = np.sum(Y * Y)
+    return Y, y, dlgradient(y, X, W)
+
+
+def test_dltranspconv_sscb_eager_and_compiled():
+    x = rng.standard_normal((2, 4, 4, 3))              # B H W C
+    w = rng.standard_normal((3, 3, 5, 3))              # MATLAB: kh kw numFilters numChannels
+    xs = np.transpose(x, (1, 2, 3, 0))                 # MATLAB's SSCB
+    plain = dltranspconv(x, w, 0.5, Stride=2)
+    got = dltranspconv(dlarray(xs, "SSCB"), w, 0.5, Stride=2)
+    assert dims(got) == "SSCB" and got.shape == (9, 9, 5, 2)
+    assert_close(extractdata(got), np.transpose(plain, (1, 2, 3, 0)), rtol=1e-12)
+    assert_close(dltranspconv(xs, w, 0.5, Stride=2, DataFormat="SSCB"), np.transpose(plain, (1, 2, 3, 0)),
+                 rtol=1e-12)
+    Y, y, (gx, gw) = dlfeval(transposed, dlarray(xs, "SSCB"), dlarray(w), 0.5)
+    assert dims(Y) == "SSCB" and Y.shape == (8, 8, 5, 2) and dims(gx) == "SSCB"
+
+    def loss(x, w):
+        Y = dltranspconv(x, w, 0.5, Stride=2, Cropping="same")
+        return np.sum(Y * Y)
+    assert_close(y, loss(x, w), rtol=1e-12)
+    assert_close(extractdata(gx), np.transpose(numerical_gradient(loss, [x, w], 0), (1, 2, 3, 0)), rtol=1e-5,
+                 atol=1e-6)
+    assert_close(extractdata(gw), numerical_gradient(loss, [x, w], 1), rtol=1e-5, atol=1e-6)
+
+
+def test_embed_and_maxunpool_refuse_formats_they_do_not_read():
+    with pytest.raises(ValueError, match="embed does not read data formats"):
+        embed(dlarray(np.zeros((1, 2)), "CB"), rng.random((3, 4)))
+    with pytest.raises(ValueError, match="maxunpool does not read data formats"):
+        maxunpool(dlarray(np.zeros((2, 2, 1, 1)), "SSCB"), np.zeros((2, 2, 1, 1), int), (1, 4, 4, 1))
