@@ -24,7 +24,107 @@ import numpy as np
 from .dlarray import dlarray
 from .formats import check_format
 
-__all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_digits"]
+__all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_digits", "arrayDatastore", "combine",
+           "read"]
+
+
+class arrayDatastore:
+    """An in-memory datastore of an array (MATLAB's arrayDatastore), for ``minibatchqueue``.
+
+    ``IterationDimension`` (default 0, a Python axis) is the axis of the observations:
+    MATLAB's ``arrayDatastore(X, IterationDimension=4)`` for (H, W, C, N) images is
+    ``arrayDatastore(X, IterationDimension=3)``.  ``read(ds)`` gives the next ``ReadSize``
+    observations (default 1), the observations' axis first; ``hasdata``, ``reset``;
+    ``combine(dsX, dsT)`` pairs datastores, and ``minibatchqueue(ds, ...)`` batches them
+    (the observations along axis 0, as for arrays).
+
+    >>> ds = arrayDatastore(np.arange(6.0).reshape(2, 3), IterationDimension=1)
+    >>> read(ds).tolist(), ds.NumObservations
+    ([[0.0, 3.0]], 3)
+    """
+
+    def __init__(self, data: Any, IterationDimension: int = 0, ReadSize: int = 1, OutputType: str = "same") -> None:
+        values = data.data if isinstance(data, dlarray) else np.asarray(data)
+        if not isinstance(IterationDimension, numbers.Integral) or not -values.ndim <= IterationDimension < max(values.ndim, 1):
+            raise ValueError(f"arrayDatastore: IterationDimension must be an axis of the data (0-based, "
+                             f"{values.ndim} axes), got {IterationDimension!r}")
+        if not isinstance(ReadSize, numbers.Integral) or ReadSize < 1:
+            raise ValueError(f"arrayDatastore: ReadSize must be a positive integer, got {ReadSize!r}")
+        if OutputType not in ("same", "cell"):
+            raise ValueError(f"arrayDatastore: OutputType must be 'same' or 'cell', got {OutputType!r}")
+        self.Data = np.moveaxis(values, IterationDimension, 0) if values.ndim else values[None]
+        self.IterationDimension = IterationDimension
+        self.ReadSize = int(ReadSize)
+        self.OutputType = OutputType
+        self.NumObservations = len(self.Data)
+        self._position = 0
+
+    def arrays(self):
+        """The data, observations first (what minibatchqueue batches)."""
+        return [self.Data]
+
+    def hasdata(self) -> bool:
+        return self._position < self.NumObservations
+
+    def reset(self):
+        self._position = 0
+        return self
+
+    def read(self):
+        if not self.hasdata():
+            raise StopIteration("arrayDatastore: no data left; call reset(ds)")
+        part = self.Data[self._position:self._position + self.ReadSize]
+        self._position += len(part)
+        return list(part) if self.OutputType == "cell" else part
+
+    def __repr__(self):
+        return f"arrayDatastore: {self.NumObservations} observations of shape {self.Data.shape[1:]}"
+
+
+class CombinedDatastore:
+    """Datastores read together (MATLAB's ``combine(ds1, ds2, ...)``)."""
+
+    def __init__(self, *stores: Any) -> None:
+        counts = {s.NumObservations for s in stores}
+        if len(counts) != 1:
+            raise ValueError(f"combine: the datastores have different numbers of observations "
+                             f"{[s.NumObservations for s in stores]}")
+        self.UnderlyingDatastores = list(stores)
+        self.NumObservations = counts.pop()
+
+    def arrays(self):
+        return [a for s in self.UnderlyingDatastores for a in s.arrays()]
+
+    def hasdata(self) -> bool:
+        return all(s.hasdata() for s in self.UnderlyingDatastores)
+
+    def reset(self):
+        for s in self.UnderlyingDatastores:
+            s.reset()
+        return self
+
+    def read(self):
+        return tuple(s.read() for s in self.UnderlyingDatastores)
+
+
+def combine(*stores: Any) -> CombinedDatastore:
+    """MATLAB's ``combine(dsX, dsT)``: datastores read together; ``minibatchqueue`` batches each.
+
+    >>> ds = combine(arrayDatastore(np.zeros((4, 2))), arrayDatastore(np.arange(4)))
+    >>> X, T = minibatchqueue(ds, MiniBatchSize=4).next()
+    >>> X.shape, T.tolist()
+    ((4, 2), [0, 1, 2, 3])
+    """
+    return CombinedDatastore(*stores)
+
+
+def read(ds: Any) -> Any:
+    """MATLAB's ``read(ds)``: the next observations of a datastore.
+
+    >>> read(arrayDatastore(np.array([[1.0, 2.0], [3.0, 4.0]]))).tolist()
+    [[1.0, 2.0]]
+    """
+    return ds.read()
 
 
 class minibatchqueue:
@@ -61,6 +161,8 @@ class minibatchqueue:
                  MiniBatchFcn: Optional[Callable[..., Any]] = None, OutputAsDlarray: bool = True,
                  NumOutputs: Optional[int] = None, Seed: Optional[int] = None, MiniBatchFormat: Any = None,
                  OutputCast: Any = None, OutputEnvironment: Any = "auto") -> None:
+        if len(data) == 1 and isinstance(data[0], (arrayDatastore, CombinedDatastore)):
+            data = tuple(data[0].arrays())          # a datastore: its arrays, observations first
         if not data:
             raise ValueError("minibatchqueue: give at least one data array")
         arrays = [d.data if isinstance(d, dlarray) else d for d in data]
@@ -210,7 +312,7 @@ def _floating(x) -> bool:
     return isinstance(x, dlarray) or (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.inexact))
 
 
-def hasdata(mbq: minibatchqueue) -> bool:
+def hasdata(mbq: Any) -> bool:
     """MATLAB's hasdata(mbq).
 
     >>> mbq = minibatchqueue(np.arange(3.0), MiniBatchSize=2)
@@ -234,7 +336,7 @@ def shuffle(mbq: minibatchqueue) -> None:
     return mbq.shuffle()
 
 
-def reset(mbq: minibatchqueue) -> None:
+def reset(mbq: Any) -> None:
     """MATLAB's reset(mbq): from the start, same order.
 
     >>> mbq = minibatchqueue(np.arange(4.0), MiniBatchSize=2)

@@ -358,3 +358,33 @@ def test_embed_and_maxunpool_refuse_formats_they_do_not_read():
         embed(dlarray(np.zeros((1, 2)), "CB"), rng.random((3, 4)))
     with pytest.raises(ValueError, match="maxunpool does not read data formats"):
         maxunpool(dlarray(np.zeros((2, 2, 1, 1)), "SSCB"), np.zeros((2, 2, 1, 1), int), (1, 4, 4, 1))
+
+
+# --- arrayDatastore and combine feed minibatchqueue (MATLAB's custom training loop pattern) ----------------
+
+from sct import arrayDatastore, combine, read, reset  # noqa: E402
+
+
+def test_array_datastore_minibatchqueue_pattern():
+    # MATLAB: dsX = arrayDatastore(XTrain, IterationDimension=4); dsT = arrayDatastore(TTrain);
+    #         ds = combine(dsX, dsT); mbq = minibatchqueue(ds, MiniBatchSize=..., MiniBatchFormat=["SSCB", ""])
+    X = rng.standard_normal((4, 4, 1, 6))              # H W C N, MATLAB's layout
+    labels = np.arange(6) % 3
+    dsX = arrayDatastore(X, IterationDimension=3)
+    assert dsX.NumObservations == 6 and read(dsX).shape == (1, 4, 4, 1)
+    reset(dsX)
+    ds = combine(dsX, arrayDatastore(labels))
+    first_x, first_t = read(ds)
+    assert_close(first_x[0], X[..., 0]) and first_t.tolist() == [0]
+    mbq = minibatchqueue(ds, MiniBatchSize=4, MiniBatchFormat=["SSCB", ""],
+                         MiniBatchFcn=lambda X, T: (X, onehotencode(T, 3)))
+    Xb, Tb = next(mbq)
+    assert dims(Xb) == "SSCB" and Xb.shape == (4, 4, 1, 4)
+    assert_close(extractdata(Xb), X[..., :4])
+    assert_close(extractdata(Tb), np.eye(3)[labels[:4]])
+    Xb, Tb = next(mbq)
+    assert Xb.shape == (4, 4, 1, 2) and not hasdata(mbq)
+    with pytest.raises(ValueError, match="IterationDimension"):
+        arrayDatastore(X, IterationDimension=4)
+    with pytest.raises(ValueError, match="different numbers"):
+        combine(dsX, arrayDatastore(np.arange(5)))
