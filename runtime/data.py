@@ -59,25 +59,28 @@ class arrayDatastore:
         self.NumObservations = len(self.Data)
         self._position = 0
 
-    def arrays(self):
+    def arrays(self) -> list:
         """The data, observations first (what minibatchqueue batches)."""
         return [self.Data]
 
     def hasdata(self) -> bool:
+        """Are there observations left to read?"""
         return self._position < self.NumObservations
 
-    def reset(self):
+    def reset(self) -> "arrayDatastore":
+        """Back to the first observation."""
         self._position = 0
         return self
 
-    def read(self):
+    def read(self) -> Any:
+        """The next ``ReadSize`` observations."""
         if not self.hasdata():
             raise StopIteration("arrayDatastore: no data left; call reset(ds)")
         part = self.Data[self._position:self._position + self.ReadSize]
         self._position += len(part)
         return list(part) if self.OutputType == "cell" else part
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"arrayDatastore: {self.NumObservations} observations of shape {self.Data.shape[1:]}"
 
 
@@ -92,18 +95,22 @@ class CombinedDatastore:
         self.UnderlyingDatastores = list(stores)
         self.NumObservations = counts.pop()
 
-    def arrays(self):
+    def arrays(self) -> list:
+        """The arrays of every datastore, observations first."""
         return [a for s in self.UnderlyingDatastores for a in s.arrays()]
 
     def hasdata(self) -> bool:
+        """Are there observations left to read?"""
         return all(s.hasdata() for s in self.UnderlyingDatastores)
 
-    def reset(self):
+    def reset(self) -> "CombinedDatastore":
+        """Back to the first observation."""
         for s in self.UnderlyingDatastores:
             s.reset()
         return self
 
-    def read(self):
+    def read(self) -> tuple:
+        """The next observations of each datastore."""
         return tuple(s.read() for s in self.UnderlyingDatastores)
 
 
