@@ -22,8 +22,116 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 
 from .dlarray import dlarray
+from .formats import check_format
 
-__all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_digits"]
+__all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_digits", "arrayDatastore", "combine",
+           "read"]
+
+
+class arrayDatastore:
+    """An in-memory datastore of an array (MATLAB's arrayDatastore), for ``minibatchqueue``.
+
+    ``IterationDimension`` (default 0, a Python axis) is the axis of the observations:
+    MATLAB's ``arrayDatastore(X, IterationDimension=4)`` for (H, W, C, N) images is
+    ``arrayDatastore(X, IterationDimension=3)``.  ``read(ds)`` gives the next ``ReadSize``
+    observations (default 1), the observations' axis first; ``hasdata``, ``reset``;
+    ``combine(dsX, dsT)`` pairs datastores, and ``minibatchqueue(ds, ...)`` batches them
+    (the observations along axis 0, as for arrays).
+
+    >>> ds = arrayDatastore(np.arange(6.0).reshape(2, 3), IterationDimension=1)
+    >>> read(ds).tolist(), ds.NumObservations
+    ([[0.0, 3.0]], 3)
+    """
+
+    def __init__(self, data: Any, IterationDimension: int = 0, ReadSize: int = 1, OutputType: str = "same") -> None:
+        values = data.data if isinstance(data, dlarray) else np.asarray(data)
+        if not isinstance(IterationDimension, numbers.Integral) or not -values.ndim <= IterationDimension < max(values.ndim, 1):
+            raise ValueError(f"arrayDatastore: IterationDimension must be an axis of the data (0-based, "
+                             f"{values.ndim} axes), got {IterationDimension!r}")
+        if not isinstance(ReadSize, numbers.Integral) or ReadSize < 1:
+            raise ValueError(f"arrayDatastore: ReadSize must be a positive integer, got {ReadSize!r}")
+        if OutputType not in ("same", "cell"):
+            raise ValueError(f"arrayDatastore: OutputType must be 'same' or 'cell', got {OutputType!r}")
+        self.Data = np.moveaxis(values, IterationDimension, 0) if values.ndim else values[None]
+        self.IterationDimension = IterationDimension
+        self.ReadSize = int(ReadSize)
+        self.OutputType = OutputType
+        self.NumObservations = len(self.Data)
+        self._position = 0
+
+    def arrays(self) -> list:
+        """The data, observations first (what minibatchqueue batches)."""
+        return [self.Data]
+
+    def hasdata(self) -> bool:
+        """Are there observations left to read?"""
+        return self._position < self.NumObservations
+
+    def reset(self) -> "arrayDatastore":
+        """Back to the first observation."""
+        self._position = 0
+        return self
+
+    def read(self) -> Any:
+        """The next ``ReadSize`` observations."""
+        if not self.hasdata():
+            raise StopIteration("arrayDatastore: no data left; call reset(ds)")
+        part = self.Data[self._position:self._position + self.ReadSize]
+        self._position += len(part)
+        return list(part) if self.OutputType == "cell" else part
+
+    def __repr__(self) -> str:
+        return f"arrayDatastore: {self.NumObservations} observations of shape {self.Data.shape[1:]}"
+
+
+class CombinedDatastore:
+    """Datastores read together (MATLAB's ``combine(ds1, ds2, ...)``)."""
+
+    def __init__(self, *stores: Any) -> None:
+        counts = {s.NumObservations for s in stores}
+        if len(counts) != 1:
+            raise ValueError(f"combine: the datastores have different numbers of observations "
+                             f"{[s.NumObservations for s in stores]}")
+        self.UnderlyingDatastores = list(stores)
+        self.NumObservations = counts.pop()
+
+    def arrays(self) -> list:
+        """The arrays of every datastore, observations first."""
+        return [a for s in self.UnderlyingDatastores for a in s.arrays()]
+
+    def hasdata(self) -> bool:
+        """Are there observations left to read?"""
+        return all(s.hasdata() for s in self.UnderlyingDatastores)
+
+    def reset(self) -> "CombinedDatastore":
+        """Back to the first observation."""
+        for s in self.UnderlyingDatastores:
+            s.reset()
+        return self
+
+    def read(self) -> tuple:
+        """The next observations of each datastore."""
+        return tuple(s.read() for s in self.UnderlyingDatastores)
+
+
+def combine(*stores: Any) -> CombinedDatastore:
+    """MATLAB's ``combine(dsX, dsT)``: datastores read together; ``minibatchqueue`` batches each.
+
+    >>> ds = combine(arrayDatastore(np.zeros((4, 2))), arrayDatastore(np.arange(4)))
+    >>> X, T = minibatchqueue(ds, MiniBatchSize=4).next()
+    >>> X.shape, T.tolist()
+    ((4, 2), [0, 1, 2, 3])
+    """
+    return CombinedDatastore(*stores)
+
+
+def read(ds: Any) -> Any:
+    """MATLAB's ``read(ds)``: the next observations of a datastore.
+
+    >>> read(arrayDatastore(np.array([[1.0, 2.0], [3.0, 4.0]]))).tolist()
+    [[1.0, 2.0]]
+    """
+    return ds.read()
 
 
 class minibatchqueue:
@@ -37,6 +145,15 @@ class minibatchqueue:
     floating outputs come as dlarrays; a bool or one per output); ``Seed`` for the
     shuffles (default: fresh randomness).
 
+    ``MiniBatchFormat``: the data format of each output (one string, or one per output; ``""``
+    unformatted): a mini-batch has its observations along axis 0 and the other axes in the order of
+    the data, so ``"BC"``, ``"BSSC"``, ``"BTC"`` label it as it is, and a format with B elsewhere
+    moves the observations' axis there (``"CB"``: (C, B), ``"SSCB"``: (H, W, C, B), MATLAB's
+    layouts); outputs that are not arrays are left as they are.  ``OutputCast``: ``"single"``,
+    ``"double"``, ``"half"``, ``"logical"`` or an integer type (one, or one per output; default
+    None: the data's own type -- MATLAB casts to single by default).  ``OutputEnvironment``
+    ``"auto"`` or ``"cpu"`` (the data stay where they are).
+
     ``hasdata(mbq)``, ``next(mbq)`` (a tuple when there are several outputs),
     ``reset(mbq)`` (back to the start, same order), ``shuffle(mbq)`` (a new random
     order, and reset).  Iterating over ``mbq`` gives the remaining batches of one pass.
@@ -49,7 +166,10 @@ class minibatchqueue:
 
     def __init__(self, *data: Any, MiniBatchSize: int = 128, PartialMiniBatch: str = "return",
                  MiniBatchFcn: Optional[Callable[..., Any]] = None, OutputAsDlarray: bool = True,
-                 NumOutputs: Optional[int] = None, Seed: Optional[int] = None) -> None:
+                 NumOutputs: Optional[int] = None, Seed: Optional[int] = None, MiniBatchFormat: Any = None,
+                 OutputCast: Any = None, OutputEnvironment: Any = "auto") -> None:
+        if len(data) == 1 and isinstance(data[0], (arrayDatastore, CombinedDatastore)):
+            data = tuple(data[0].arrays())          # a datastore: its arrays, observations first
         if not data:
             raise ValueError("minibatchqueue: give at least one data array")
         arrays = [d.data if isinstance(d, dlarray) else d for d in data]
@@ -74,6 +194,23 @@ class minibatchqueue:
         self._rng = np.random.default_rng(Seed) if Seed is not None else None
         self._order = np.arange(self.NumObservations)
         self._position = 0
+        self.MiniBatchFormat = MiniBatchFormat
+        self.OutputCast = OutputCast
+        for name, value in (("MiniBatchFormat", MiniBatchFormat), ("OutputCast", OutputCast)):
+            if value is not None and not isinstance(value, str) and \
+                    not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+                raise ValueError(f"minibatchqueue: {name} must be a string or a list of strings, got {value!r}")
+        for cast in _per_output(OutputCast, None) if OutputCast is not None else ():
+            if cast not in _CASTS:
+                raise ValueError(f"minibatchqueue: OutputCast must be one of {sorted(_CASTS)}, got {cast!r}")
+        for fmt in _per_output(MiniBatchFormat, None) if MiniBatchFormat is not None else ():
+            if fmt:
+                check_format(fmt, None, "minibatchqueue")
+        envs = OutputEnvironment if isinstance(OutputEnvironment, (list, tuple)) else [OutputEnvironment]
+        for env in envs:
+            if env not in ("auto", "cpu"):
+                raise ValueError(f"minibatchqueue: OutputEnvironment {env!r} is not available: sct's mini-batches "
+                                 "stay where the data are ('auto' or 'cpu')")
 
     # --- MATLAB's functions as methods ------------------------------------------------------------
     def hasdata(self) -> bool:
@@ -110,10 +247,14 @@ class minibatchqueue:
         if self.NumOutputs is not None and len(outputs) != self.NumOutputs:
             raise ValueError(f"minibatchqueue: MiniBatchFcn returned {len(outputs)} outputs, "
                              f"NumOutputs is {self.NumOutputs}")
+        if self.OutputCast is not None:
+            outputs = [_cast(o, c) for o, c in zip(outputs, _per_output(self.OutputCast, len(outputs)))]
         flags = self.OutputAsDlarray
         if isinstance(flags, (bool, np.bool_)):
             flags = [bool(flags)] * len(outputs)
         outputs = [dlarray(o) if f and _floating(o) else o for o, f in zip(outputs, flags)]
+        if self.MiniBatchFormat is not None:
+            outputs = [_formatted(o, fmt) for o, fmt in zip(outputs, _per_output(self.MiniBatchFormat, len(outputs)))]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     __next__ = next
@@ -132,6 +273,42 @@ class minibatchqueue:
                 f"{self.MiniBatchSize} (partial: {self.PartialMiniBatch!r}), at {self._position}")
 
 
+_CASTS = {"single": np.float32, "double": np.float64, "half": np.float16, "logical": np.bool_,
+          "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+          "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32, "uint64": np.uint64}
+
+
+def _per_output(value, count):
+    """One option for every output: a string for all of them, or a list with one per output."""
+    if isinstance(value, str):
+        return [value] * (count or 1)
+    value = list(value)
+    if count is not None and len(value) != count:
+        raise ValueError(f"minibatchqueue: {len(value)} values given for {count} outputs")
+    return value
+
+
+def _cast(x, cast):
+    """``x`` cast to MATLAB's type name ``cast`` (numeric arrays only; other outputs as they are)."""
+    data = x.data if isinstance(x, dlarray) else x
+    if not isinstance(data, np.ndarray) or not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        return x
+    out = data.astype(_CASTS[cast], copy=False)
+    return dlarray(out) if isinstance(x, dlarray) else out
+
+
+def _formatted(x, fmt):
+    """The mini-batch ``x`` (observations along axis 0) labelled ``fmt``, its observations moved to B."""
+    if not fmt:
+        return x
+    data = x.data if isinstance(x, dlarray) else x
+    if not isinstance(data, np.ndarray):
+        return x
+    if "B" in fmt and fmt.index("B") < max(np.ndim(data), 1):
+        data = np.moveaxis(data, 0, fmt.index("B"))
+    return dlarray(data, fmt)
+
+
 def _take(d, idx):
     if isinstance(d, (list, tuple)):
         return [d[i] for i in idx]
@@ -142,7 +319,7 @@ def _floating(x) -> bool:
     return isinstance(x, dlarray) or (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.inexact))
 
 
-def hasdata(mbq: minibatchqueue) -> bool:
+def hasdata(mbq: Any) -> bool:
     """MATLAB's hasdata(mbq).
 
     >>> mbq = minibatchqueue(np.arange(3.0), MiniBatchSize=2)
@@ -166,7 +343,7 @@ def shuffle(mbq: minibatchqueue) -> None:
     return mbq.shuffle()
 
 
-def reset(mbq: minibatchqueue) -> None:
+def reset(mbq: Any) -> None:
     """MATLAB's reset(mbq): from the start, same order.
 
     >>> mbq = minibatchqueue(np.arange(4.0), MiniBatchSize=2)

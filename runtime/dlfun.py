@@ -38,8 +38,9 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, run_formatted
+from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
 from .support import broadcast_like, unbroadcast
+from .nn import log_floor
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -398,7 +399,7 @@ def transpconv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Cropping=0
 
 def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int, Sequence[int]] = 1,
                  DilationFactor: Union[int, Sequence[int]] = 1,
-                 Cropping: Union[int, str, Sequence[Any]] = 0) -> Any:
+                 Cropping: Union[int, str, Sequence[Any]] = 0, DataFormat: Optional[str] = None) -> Any:
     """2-D transposed convolution (MATLAB's dltranspconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, numChannels).  ``weights`` is MATLAB's
@@ -425,6 +426,9 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
     >>> Y.shape, float(Y[0, 2, 2, 0])
     ((1, 5, 5, 2), 12.0)
     """
+    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+        return run_formatted("dltranspconv", dltranspconv, (X, weights, bias),
+                             {"Stride": Stride, "DilationFactor": DilationFactor, "Cropping": Cropping}, DataFormat)
     _require_real(X, "dltranspconv")
     _require_real(weights, "dltranspconv")
     y_shape, geometry = transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)
@@ -437,7 +441,7 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
 
 
 @defrule(dltranspconv, wrt=("X", "weights", "bias"))
-def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cropping=0):
+def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataFormat=None):
     return (conv_core(g, weights,
                       transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)[1]),
             conv_filter_adjoint(g, X, np.shape(weights),
@@ -651,6 +655,8 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
            [ 0.,  0.,  0.,  0.],
            [ 0., 13.,  0., 15.]])
     """
+    if type(X) is not np.ndarray:
+        check_fixed_layout("maxunpool", X)
     _require_real(X, "maxunpool")
     size = _unpool_size(outputSize)
     x = np.asarray(X)
@@ -1269,7 +1275,7 @@ def weighted(values, Y, weights, Mask):
 
 def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
            Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-           NormalizationFactor: Union[str, float] = "batch-size") -> Any:
+           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None) -> Any:
     """L1 loss (MATLAB's l1loss): ``sum(weights * Mask * |Y - targets|) / N``, the mean absolute error
     for the defaults (Reduction "sum", NormalizationFactor "batch-size").
 
@@ -1283,14 +1289,17 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l1loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     5.0
     """
-    check_fixed_layout("l1loss", Y, targets, Mask)
+    if formatted_loss("l1loss", Y, targets, Mask, weights, Reduction, DataFormat):
+        return run_formatted("l1loss", l1loss, (Y, targets, weights),
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor},
+                             DataFormat)
     values = weighted(np.abs(Y - targets), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
 
 def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
            Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-           NormalizationFactor: Union[str, float] = "batch-size") -> Any:
+           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None) -> Any:
     """L2 loss (MATLAB's l2loss): ``sum(weights * Mask * (Y - targets)^2) / N`` (no 1/2, unlike ``mse``).
 
     Options as ``l1loss``.
@@ -1298,7 +1307,10 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l2loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     15.0
     """
-    check_fixed_layout("l2loss", Y, targets, Mask)
+    if formatted_loss("l2loss", Y, targets, Mask, weights, Reduction, DataFormat):
+        return run_formatted("l2loss", l2loss, (Y, targets, weights),
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor},
+                             DataFormat)
     diff = Y - targets
     values = weighted(diff * diff, Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
@@ -1318,7 +1330,8 @@ def _huber_values_rule(g, ans, d, delta):
 
 def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
           Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-          NormalizationFactor: Union[str, float] = "batch-size", TransitionPoint: float = 1) -> Any:
+          NormalizationFactor: Union[str, float] = "batch-size", TransitionPoint: float = 1,
+          DataFormat: Optional[str] = None) -> Any:
     """Huber loss (MATLAB's huber): elementwise ``d^2/2`` for ``|d| <= TransitionPoint`` and
     ``TransitionPoint * (|d| - TransitionPoint/2)`` beyond (d = Y - targets), weighted, masked and
     reduced as ``l1loss`` (defaults: TransitionPoint 1, Reduction "sum", NormalizationFactor
@@ -1327,7 +1340,10 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
     >>> float(huber(np.array([[0.5, -2.0]]), np.zeros((1, 2))))
     1.625
     """
-    check_fixed_layout("huber", Y, targets, Mask)
+    if formatted_loss("huber", Y, targets, Mask, weights, Reduction, DataFormat):
+        return run_formatted("huber", huber, (Y, targets, weights),
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "TransitionPoint": TransitionPoint},
+                             DataFormat)
     values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
@@ -1373,11 +1389,11 @@ def index_divisor(Y, targets, MaskIndex, Reduction, NormalizationFactor):
 
 
 def index_mask(targets, MaskIndex):
-    """1.0 where a target counts, 0.0 where it equals ``MaskIndex``."""
+    """True where a target counts, False where it equals ``MaskIndex``."""
     targets = np.asarray(targets)
     if MaskIndex is None:
-        return np.ones(targets.shape)
-    return (targets != MaskIndex).astype(np.float64)
+        return np.ones(targets.shape, dtype=bool)
+    return targets != MaskIndex          # bool: a float32 loss stays float32
 
 
 def safe_targets(targets, MaskIndex):
@@ -1407,7 +1423,7 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     """
     t = safe_targets(targets, MaskIndex)
     p = class_probabilities_at(Y, t)
-    values = -np.log(np.maximum(p, np.finfo(np.float64).tiny)) * index_mask(targets, MaskIndex)
+    values = -np.log(np.maximum(p, log_floor(p))) * index_mask(targets, MaskIndex)
     if weights is not None:
         if np.ndim(weights) == 1 and np.shape(weights)[0] == np.shape(Y)[-1]:
             values = values * np.take(weights, t)

@@ -124,14 +124,15 @@ def canonical_layout(fmt: str) -> str:
 # sct's layout for unformatted data, by rank (README "Data formats")
 DEFAULT_FORMATS = {1: "C", 2: "BC", 3: "BTC", 4: "BSSC", 5: "BSSSC"}
 
-CONV_FUNCTIONS = ("dlconv", "maxpool", "avgpool")
+CONV_FUNCTIONS = ("dlconv", "maxpool", "avgpool", "dltranspconv")
 NORM_FUNCTIONS = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
-LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy")
+# the regression losses read the labels too: their data is arranged batch first (N = the size of B)
+LOSS_FUNCTIONS = ("mse", "l1loss", "l2loss", "huber")
+LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy") + LOSS_FUNCTIONS
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
-FIXED_LAYOUT = {"lstm": ("BTC",), "gru": ("BTC",), "attention": ("BTC",), "mse": ("BC", "BSSC", "BTC"),
-                "l1loss": ("BC", "BSSC", "BTC"), "l2loss": ("BC", "BSSC", "BTC"),
-                "huber": ("BC", "BSSC", "BTC"), "indexcrossentropy": ("BC", "BTC")}
+FIXED_LAYOUT = {"lstm": ("BTC",), "gru": ("BTC",), "attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
+                "embed": ("B", "BT"), "maxunpool": ("BSSC",)}
 
 
 class Plan:
@@ -200,6 +201,13 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         order = _batch_first_channel_last(fmt, fname, need_batch=False)
         perm = _perm(fmt, order)
         return Plan([(0, perm, None), (1, perm, None)], {"axis": -1}, None, None)
+    if fname in LOSS_FUNCTIONS:
+        # batch first (B, T, S.., U.., C): the targets and the mask are in the predictions' order (MATLAB
+        # applies Y's format to unformatted ones), so they are arranged the same way
+        if "B" not in fmt:
+            raise ValueError(f"{fname}: the data format {fmt!r} has no batch dimension 'B'")
+        perm = _perm(fmt, [i for c in "BTSUC" for i, d in enumerate(fmt) if d == c])
+        return Plan([(0, perm, None), (1, perm, None), ("Mask", perm, None)], {}, None, None)
     if fname == "fullyconnect":
         if "B" not in fmt:
             raise ValueError(f"fullyconnect: the data format {fmt!r} has no batch dimension 'B'")
@@ -240,7 +248,21 @@ def check_fixed_layout(fname: str, *inputs) -> None:
                              "(np.transpose) and call stripdims first")
 
 
-LOSS_FUNCTIONS = ("mse", "l1loss", "l2loss", "huber")
+
+def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = "sum", DataFormat=None) -> bool:
+    """Does the loss ``fname`` run on formatted data (a formatted ``Y`` or ``DataFormat=``)?  Refuses
+    what the arrangement cannot follow: formatted targets or mask for unformatted predictions,
+    ``Reduction="none"`` and elementwise weights."""
+    if DataFormat is None and not (type(Y) is not np.ndarray and format_of(Y)):
+        for what, v in (("targets", targets), ("Mask", Mask)):
+            if type(v) is not np.ndarray and format_of(v):
+                raise ValueError(f"{fname}: the {what} are labelled {format_of(v)!r} but the predictions are "
+                                 "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
+        return False
+    if Reduction == "none" or (weights is not None and np.ndim(weights) > 1):
+        raise ValueError(f"{fname}: Reduction='none' and elementwise weights are taken for data in sct's layout "
+                         "(batch first, channels last): pass stripdims(Y) arranged that way")
+    return True
 
 
 def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataFormat=None):
@@ -260,16 +282,25 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     p = plan(fname, fmt, formatted, kwargs)
     wrap = any(isinstance(a, dlarray) for a in args)
     plain = [a._data if isinstance(a, dlarray) else a for a in args]
-    if fname == "crossentropy" and len(args) > 1 and format_of(args[1]) and format_of(args[1]) != fmt:
-        # targets labelled in another order: arranged by their labels into the predictions' order
-        plain[1] = align_data(plain[1], format_of(args[1]), fmt, "crossentropy")
+    kwargs = dict(kwargs)
+    if fname == "crossentropy" or fname in LOSS_FUNCTIONS:
+        # targets (and a mask) labelled in another order: arranged by their labels into the predictions' order
+        for where, values in ((1, plain), ("Mask", kwargs)):
+            v = args[1] if where == 1 and len(args) > 1 else kwargs.get(where) if where == "Mask" else None
+            if isinstance(v, dlarray):
+                values[where] = v._data
+                if format_of(v) and format_of(v) != fmt:
+                    values[where] = align_data(v._data, format_of(v), fmt, fname)
     for pos, perm, flatten in p.pre:
-        v = np.asarray(plain[pos])
+        values = kwargs if isinstance(pos, str) else plain
+        if isinstance(pos, str) and values.get(pos) is None:
+            continue
+        v = np.asarray(values[pos])
         if perm is not None:
             v = np.transpose(v, perm)
         if flatten is not None:
             v = np.reshape(v, flat_shape(v, flatten))
-        plain[pos] = v
+        values[pos] = v
     result = fn(*plain, **{**kwargs, **p.options})
 
     def arrange(y):
@@ -286,6 +317,7 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
 
 
 nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
+                  formatted_loss,
                   same_labels, align_perm, compose, canonical_layout)
 
 __all__ = ["dims", "finddim", "stripdims"]

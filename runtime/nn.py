@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, run_formatted
+from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -175,7 +175,14 @@ def log_floor(y_pred):
     return np.finfo(dtype).tiny
 
 
-def crossentropy(y_pred: ArrayLike, targets: ArrayLike, axis: int = -1, reduction: str = "mean", DataFormat: Optional[str] = None) -> Any:
+_MODES = ("single-label", "multilabel")
+_CE_NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
+
+
+def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None, axis: int = -1,
+                 reduction: str = "mean", DataFormat: Optional[str] = None, ClassificationMode: str = "single-label",
+                 Mask: Optional[ArrayLike] = None, Reduction: Optional[str] = None,
+                 NormalizationFactor: Optional[str] = None, WeightsFormat: Optional[str] = None) -> Any:
     """Categorical cross-entropy of probabilities ``y_pred`` (e.g. softmax outputs) and ``targets``.
 
     ``loss = -sum(targets * log(y_pred)) / N`` as MATLAB's ``crossentropy``:
@@ -191,6 +198,18 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, axis: int = -1, reductio
     each observation, ``-sum(targets * log(y_pred), axis)``, shaped like
     ``y_pred`` without ``axis``.
 
+    MATLAB's options: ``weights`` (third argument: per class, shape (C,), or
+    per observation, shape (N,) -- ``WeightsFormat="C"`` or ``"B"`` says which
+    for a 1-D vector --, or elementwise, broadcasting against ``y_pred``);
+    ``ClassificationMode="multilabel"``: ``-(T log Y + (1 - T) log(1 - Y))``
+    elementwise; ``Mask`` (elementwise 0/1, broadcasting against ``y_pred``);
+    ``Reduction`` ``"sum"`` (default) or ``"none"`` (the weighted, masked
+    elementwise loss values, shaped like ``y_pred``); ``NormalizationFactor``
+    ``"batch-size"`` (default), ``"all-elements"`` (the number of elements, the
+    class axis excluded for single-label), ``"mask-included"`` (each
+    observation by its number of included elements, the class axis excluded
+    for single-label) or ``"none"``.
+
     ``log`` is taken of ``max(y_pred, tiny)`` (``tiny`` the dtype's smallest
     normal number), so a zero prediction gives a large finite loss instead of
     ``inf`` and a zero target times a zero prediction contributes 0, not NaN;
@@ -201,16 +220,31 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, axis: int = -1, reductio
     >>> T = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> round(float(crossentropy(Y, T)), 4)
     0.367
+    >>> round(float(crossentropy(Y, T, ClassificationMode="multilabel")), 4)
+    0.734
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    matlab = crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,
+                                      WeightsFormat)
     if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
-        return run_formatted("crossentropy", crossentropy, (y_pred, targets), {"reduction": reduction},
-                             DataFormat)
+        if matlab and (Mask is not None or Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
+            raise ValueError("crossentropy: Mask, Reduction='none' and elementwise weights are taken for data in "
+                             "sct's layout (batch first, classes last): pass stripdims(Y) arranged that way")
+        return run_formatted("crossentropy", crossentropy, (y_pred, targets, weights),
+                             {"reduction": reduction, "ClassificationMode": ClassificationMode,
+                              "Reduction": Reduction, "NormalizationFactor": NormalizationFactor,
+                              "WeightsFormat": WeightsFormat}, DataFormat)
     if type(targets) is not np.ndarray and format_of(targets):
         raise ValueError(f"crossentropy: the targets are labelled {format_of(targets)!r} but the predictions are "
                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
     tiny = log_floor(y_pred)
+    if matlab:
+        values = crossentropy_values(y_pred, targets, ClassificationMode) \
+            * crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat)
+        if Reduction == "none":
+            return values
+        return np.sum(values / crossentropy_divisor(y_pred, axis, Mask, NormalizationFactor, ClassificationMode))
     per_observation = -np.sum(targets * np.log(np.maximum(y_pred, tiny)), axis=axis)
     if reduction == "none":
         return per_observation
@@ -220,8 +254,106 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, axis: int = -1, reductio
     return total / crossentropy_observations(y_pred, axis)
 
 
-def crossentropy_adjoint_scale(g, y_pred, axis, reduction):
-    """The adjoint of crossentropy's output as a factor broadcasting against ``y_pred``."""
+def crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,
+                             WeightsFormat):
+    """Are MATLAB's options (weights, Mask, ClassificationMode, Reduction, NormalizationFactor) in use?"""
+    if ClassificationMode not in _MODES:
+        raise ValueError(f"crossentropy: ClassificationMode must be 'single-label' or 'multilabel', "
+                         f"got {ClassificationMode!r}")
+    if Reduction is not None and Reduction not in ("sum", "none"):
+        raise ValueError(f"crossentropy: Reduction must be 'sum' or 'none', got {Reduction!r}")
+    if NormalizationFactor is not None and NormalizationFactor not in _CE_NORMALIZATIONS:
+        raise ValueError(f"crossentropy: NormalizationFactor must be one of {_CE_NORMALIZATIONS}, "
+                         f"got {NormalizationFactor!r}")
+    if NormalizationFactor == "mask-included" and Mask is None:
+        raise ValueError("crossentropy: NormalizationFactor 'mask-included' needs a Mask")
+    if WeightsFormat is not None and weights is None:
+        raise ValueError("crossentropy: WeightsFormat is given but there are no weights")
+    matlab = weights is not None or Mask is not None or ClassificationMode != "single-label" \
+        or Reduction is not None or NormalizationFactor is not None
+    if matlab and reduction != "mean":
+        raise ValueError("crossentropy: give either sct's reduction= or MATLAB's options (weights, Mask, "
+                         "ClassificationMode, Reduction, NormalizationFactor), not both")
+    return matlab
+
+
+def crossentropy_class_weights(weights, fname="crossentropy"):
+    """``weights`` as they are, when they are a vector (per class or per observation): what formatted
+    data may take (elementwise weights are in sct's layout only)."""
+    if weights is not None and np.ndim(weights) > 1:
+        raise ValueError(f"{fname}: elementwise weights are taken for data in sct's layout (batch first, "
+                         "channels last): pass stripdims(Y) arranged that way, or per-channel weights of shape (C,)")
+    return weights
+
+
+def crossentropy_values(y_pred, targets, ClassificationMode):
+    """MATLAB's elementwise cross-entropy loss values (log of the floored predictions)."""
+    tiny = log_floor(y_pred)
+    values = -(targets * np.log(np.maximum(y_pred, tiny)))
+    if ClassificationMode == "multilabel":
+        values = values - (1 - targets) * np.log(np.maximum(1 - y_pred, tiny))
+    return values
+
+
+def crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat):
+    """The shape that lines a weight vector up with ``y_pred`` (per class or per observation); None for
+    elementwise weights (they broadcast as they are)."""
+    ndim = np.ndim(y_pred)
+    if np.ndim(weights) != 1 or ndim < 1:
+        return None
+    n = np.shape(weights)[0]
+    classes = np.shape(y_pred)[axis]
+    batch = (1 if axis % ndim == 0 else 0) if ndim >= 2 else None
+    if WeightsFormat is not None and WeightsFormat not in ("C", "B"):
+        raise ValueError(f"crossentropy: WeightsFormat of a vector must be 'C' or 'B', got {WeightsFormat!r}")
+    along = axis % ndim if (WeightsFormat == "C" or (WeightsFormat is None and n == classes)) else batch
+    if along is None or np.shape(y_pred)[along] != n:
+        raise ValueError(f"crossentropy: {n} weights match neither the {classes} classes nor the observations")
+    shape = [1] * ndim
+    shape[along] = n
+    return tuple(shape)
+
+
+def crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat):
+    """The weights and the mask as one factor broadcasting against ``y_pred`` (1.0 when neither is given)."""
+    factor = 1.0
+    if weights is not None:
+        shape = crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat)
+        factor = weights if shape is None else np.reshape(weights, shape)
+    if Mask is not None:
+        factor = factor * Mask
+    return factor
+
+
+def crossentropy_divisor(y_pred, axis, Mask, NormalizationFactor, ClassificationMode):
+    """What MATLAB's crossentropy divides the summed loss by (per observation for "mask-included")."""
+    shape = np.shape(y_pred)
+    factor = NormalizationFactor or "batch-size"
+    if factor == "none":
+        return 1.0
+    if factor == "batch-size":
+        return float(crossentropy_observations(y_pred, axis))
+    classes = shape[axis] if shape and ClassificationMode == "single-label" else 1
+    if factor == "all-elements":
+        return float(max(np.size(y_pred) // max(classes, 1), 1))
+    included = np.broadcast_to(np.asarray(Mask) != 0, shape)
+    if len(shape) < 2:
+        return float(max(np.count_nonzero(included) / classes, 1))
+    batch = 1 if axis % len(shape) == 0 else 0
+    count = np.sum(included, axis=tuple(i for i in range(len(shape)) if i != batch), keepdims=True) / classes
+    return np.maximum(count, 1).astype(np.float64)
+
+
+def crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights=None, Mask=None, Reduction=None,
+                               NormalizationFactor=None, ClassificationMode="single-label", WeightsFormat=None):
+    """The adjoint of crossentropy's output as a factor broadcasting against ``y_pred`` (with MATLAB's
+    options: times the weights and the mask, over the normalization)."""
+    if crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,
+                                WeightsFormat):
+        scaled = g * crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat)
+        if Reduction == "none":
+            return scaled
+        return scaled / crossentropy_divisor(y_pred, axis, Mask, NormalizationFactor, ClassificationMode)
     if reduction == "none":
         return np.expand_dims(g, axis)
     if reduction == "sum":
@@ -229,13 +361,36 @@ def crossentropy_adjoint_scale(g, y_pred, axis, reduction):
     return g / crossentropy_observations(y_pred, axis)
 
 
+def crossentropy_slope_y(y_pred, targets, ClassificationMode):
+    """The derivative of the elementwise loss values by ``y_pred``: ``-T / Y`` (``+ (1 - T) / (1 - Y)`` for
+    multilabel), 0 where the log floor is active."""
+    slope = np.where(y_pred > log_floor(y_pred), -np.conj(targets) / np.where(y_pred > log_floor(y_pred), y_pred, 1), 0)
+    if ClassificationMode == "multilabel":
+        rest = 1 - y_pred
+        slope = slope + np.where(rest > log_floor(y_pred),
+                                 np.conj(1 - targets) / np.where(rest > log_floor(y_pred), rest, 1), 0)
+    return slope
+
+
+def crossentropy_slope_t(y_pred, ClassificationMode):
+    """The derivative of the elementwise loss values by ``targets``: ``-log Y`` (``+ log(1 - Y)`` for
+    multilabel), of the floored predictions."""
+    slope = -np.log(np.where(y_pred > log_floor(y_pred), y_pred, log_floor(y_pred)))
+    if ClassificationMode == "multilabel":
+        slope = slope + np.log(np.maximum(1 - y_pred, log_floor(y_pred)))
+    return slope
+
+
 @defrule(crossentropy, wrt=("y_pred", "targets"))
-def _crossentropy_rule(g, ans, y_pred, targets, axis=-1, reduction="mean", DataFormat=None):
-    return (unbroadcast(np.where(y_pred > log_floor(y_pred),
-                                 -crossentropy_adjoint_scale(g, y_pred, axis, reduction) * np.conj(targets)
-                                 / np.where(y_pred > log_floor(y_pred), y_pred, 1), 0), y_pred),
-            unbroadcast(-crossentropy_adjoint_scale(g, y_pred, axis, reduction)
-                        * np.log(np.where(y_pred > log_floor(y_pred), y_pred, log_floor(y_pred))), targets))
+def _crossentropy_rule(g, ans, y_pred, targets, weights=None, axis=-1, reduction="mean", DataFormat=None,
+                       ClassificationMode="single-label", Mask=None, Reduction=None, NormalizationFactor=None,
+                       WeightsFormat=None):
+    return (unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
+                                                   NormalizationFactor, ClassificationMode, WeightsFormat)
+                        * crossentropy_slope_y(y_pred, targets, ClassificationMode), y_pred),
+            unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
+                                                   NormalizationFactor, ClassificationMode, WeightsFormat)
+                        * crossentropy_slope_t(y_pred, ClassificationMode), targets))
 
 
 def mse_observations(y):
@@ -244,7 +399,7 @@ def mse_observations(y):
     return shape[0] if len(shape) >= 1 else 1
 
 
-def mse(y: ArrayLike, targets: ArrayLike) -> Any:
+def mse(y: ArrayLike, targets: ArrayLike, DataFormat: Optional[str] = None) -> Any:
     """Half mean squared error, as MATLAB's ``mse``: ``sum((y - targets)**2) / (2 * N)``.
 
     The sum runs over every element; N is the number of observations, the
@@ -256,18 +411,20 @@ def mse(y: ArrayLike, targets: ArrayLike) -> Any:
     >>> float(mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     7.5
     """
-    if type(y) is not np.ndarray:
-        check_fixed_layout("mse", y, targets)
+    if (DataFormat is not None or type(y) is not np.ndarray or type(targets) is not np.ndarray) and \
+            formatted_loss("mse", y, targets, None, None, "sum", DataFormat):
+        return run_formatted("mse", mse, (y, targets), {}, DataFormat)
     return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
 
 
 @defrule(mse, wrt=("y", "targets"))
-def _mse_rule(g, ans, y, targets):
+def _mse_rule(g, ans, y, targets, DataFormat=None):
     return (unbroadcast(g * np.conj(y - targets) / mse_observations(y), y),
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(crossentropy_observations, log_floor, mse_observations)
+nondifferentiable(crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode,
+                  crossentropy_divisor, crossentropy_class_weights, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------
 # These are plain functions of registered ops, with no rule of their own: the compiler
@@ -349,6 +506,8 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
     array([[[4., 5.],
             [0., 1.]]])
     """
+    if type(indices) is not np.ndarray:
+        check_fixed_layout("embed", indices)
     return weights[np.asarray(indices, dtype=np.intp)]
 
 

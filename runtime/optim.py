@@ -60,9 +60,17 @@ def _holds_arrays(v) -> bool:
     return hasattr(v, "__dict__") and not callable(v) and not isinstance(v, type)
 
 
+def _empty(x) -> bool:
+    """MATLAB's ``[]`` as an optimizer state: None, an empty list or tuple, or an empty array."""
+    if x is None or (type(x) in (list, tuple) and not x):
+        return True
+    return isinstance(x, (np.ndarray, dlarray)) and np.size(x) == 0
+
+
 def _part(tree, key, kind):
-    """The part of a companion tree (gradient, state) at ``key``; None stays None (MATLAB's [])."""
-    if tree is None:
+    """The part of a companion tree (gradient, state) at ``key``; None and ``[]`` (MATLAB's ``[]``)
+    give None."""
+    if _empty(tree):
         return None
     if kind == "attr":
         return getattr(tree, key) if not isinstance(tree, dict) else tree[key]
@@ -153,8 +161,8 @@ def _float(x):
 
 
 def _state(state, param):
-    """The state's values, zeros like the parameter when the state is None (MATLAB's [])."""
-    if state is None:
+    """The state's values, zeros like the parameter when the state is None or ``[]`` (MATLAB's [])."""
+    if _empty(state):
         return np.zeros_like(param)
     return _data(state)
 

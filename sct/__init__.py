@@ -64,7 +64,7 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            "clear_cache"]
 
 # networks, layers, tables and mini-batches (issue 9)
-from .runtime.data import hasdata, load_digits, minibatchqueue, reset, shuffle  # noqa: E402
+from .runtime.data import arrayDatastore, combine, hasdata, load_digits, minibatchqueue, read, reset, shuffle  # noqa: E402
 from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooling2dLayer,  # noqa: E402
                                  batchNormalizationLayer, concatenationLayer, convolution2dLayer, dropoutLayer,
                                  embeddingLayer, featureInputLayer, finddim, flattenLayer, fullyConnectedLayer,
@@ -82,7 +82,7 @@ __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "conne
             "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
             "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
-            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits"]
+            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits", "arrayDatastore", "combine", "read"]
 
 # Public classes report themselves under sct (tracebacks, reprs), wherever they are defined.
 for _public in (dlarray, Layer, Table, AcceleratedFunction):

@@ -433,17 +433,29 @@ class FormatPass:
                       "differs by path, or comes from a call sct does not follow): give DataFormat= on "
                       "stripdims(x)")
         else:
-            if fname == "crossentropy" and len(args) > 1 and has_format(args[1]):
-                self.fail(stmt, f"crossentropy: the targets are labelled {args[1]!r} but the predictions are "
-                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
+            loss = fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS
+            kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg in ("targets", "Mask")}
+            for what, t in (("targets", args[1] if len(args) > 1 else kws.get("targets")), ("Mask", kws.get("Mask"))):
+                if loss and has_format(t):
+                    self.fail(stmt, f"{fname}: the {what} are labelled {t!r} but the predictions are "
+                              "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
             return None, None
-        align = None
-        if fname == "crossentropy" and len(args) > 1:
-            t = args[1]
-            if isinstance(t, _Unknown) or (isinstance(t, str) and not rf.same_labels(t, fmt)):
-                self.fail(stmt, f"crossentropy: the targets are labelled {t!r}, the predictions {fmt!r}")
-            if isinstance(t, str) and t != fmt:
-                align = rf.align_perm(t, fmt)     # the targets arranged into the predictions' order first
+        align = {}
+        if fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS:
+            mask = next((k.value for k in node.keywords if k.arg == "Mask"), None)
+            for pos, t in ((1, args[1] if len(args) > 1 else None),
+                           ("Mask", self.expr(mask, env, stmt) if mask is not None else None)):
+                if isinstance(t, _Unknown) or (isinstance(t, str) and not rf.same_labels(t, fmt)):
+                    self.fail(stmt, f"{fname}: the {'targets' if pos == 1 else 'mask'} are labelled {t!r}, "
+                              f"the predictions {fmt!r}")
+                if isinstance(t, str) and t != fmt:
+                    align[pos] = rf.align_perm(t, fmt)     # arranged into the predictions' order first
+            for k in node.keywords:
+                if (k.arg == "Mask" and fname == "crossentropy") or (
+                        k.arg == "Reduction" and not (isinstance(k.value, gast.Constant)
+                                                      and k.value.value in ("sum", None))):
+                    self.fail(stmt, f"{fname}: Mask (crossentropy) and Reduction='none' are taken for data in "
+                              "sct's layout (batch first, channels last): pass stripdims(Y) arranged that way")
         options = {}
         for k in node.keywords:
             if k.arg in ("OperationDimension", "nargout"):
@@ -470,12 +482,26 @@ class FormatPass:
             return name
 
         new_args = list(node.args)
+        if fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS:   # weights: vectors only (checked when run)
+            if len(new_args) > 2 and fname != "mse":
+                new_args[2] = load(emit(result + "_weights", call(f"{self.rt}.crossentropy_class_weights",
+                                                                  [new_args[2], const(fname)])))
+            for k in node.keywords:
+                if k.arg == "weights":
+                    k.value = load(emit(result + "_weights", call(f"{self.rt}.crossentropy_class_weights",
+                                                                  [k.value, const(fname)])))
+        keyed = {k.arg: k for k in node.keywords}
         for pos, perm, flatten in p.pre:
-            if pos >= len(new_args):
+            if isinstance(pos, str):
+                if pos not in keyed:
+                    continue
+                a = keyed[pos].value
+            elif pos >= len(new_args):
                 self.fail(stmt, f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
-            a = new_args[pos]
-            if pos == 1 and align is not None:
-                perm = rf.compose(align, perm)
+            else:
+                a = new_args[pos]
+            if pos in align:
+                perm = rf.compose(align[pos], perm)
             if perm is not None:
                 a = load(emit(result + "_arranged", call(f"{self.rt}.format_transpose",
                                                          [a, gast.Tuple(elts=[const(i) for i in perm],
@@ -483,7 +509,10 @@ class FormatPass:
             if flatten is not None:
                 shape = emit(result + "_shape", call(f"{self.rt}.flat_shape", [a, const(flatten)]))
                 a = load(emit(result + "_flat", call(f"{self.rt}.format_reshape", [a, load(shape)])))
-            new_args[pos] = a
+            if isinstance(pos, str):
+                keyed[pos].value = a
+            else:
+                new_args[pos] = a
         keywords = [k for k in node.keywords if k.arg != "DataFormat" and k.arg not in p.options]
         keywords += [gast.keyword(arg=k, value=const(v)) for k, v in p.options.items()]
         core = gast.Call(func=node.func, args=new_args, keywords=keywords)

@@ -47,7 +47,8 @@ def check(op, args, wrt, **kwargs):
 # --- the rules are well formed ------------------------------------------------------------
 
 ALL_OPS = [nn.relu, nn.leakyrelu, nn.sigmoid, nn.softmax, nn.fullyconnect, nn.crossentropy, nn.mse]
-HELPERS = [nn.fullyconnect_weights_adjoint, nn.crossentropy_adjoint_scale]
+HELPERS = [nn.fullyconnect_weights_adjoint, nn.crossentropy_adjoint_scale, nn.crossentropy_factor,
+           nn.crossentropy_slope_y, nn.crossentropy_slope_t]
 WRT = {
     nn.relu: ("x",), nn.leakyrelu: ("x", "scale"), nn.sigmoid: ("x",), nn.softmax: ("x",),
     nn.fullyconnect: ("x", "weights", "bias"), nn.crossentropy: ("y_pred", "targets"),
