@@ -147,12 +147,30 @@ def _mask(node) -> Optional[Tuple[bool, ...]]:
     return None
 
 
-def _arg_kind(node, traced: bool, kinds: Dict[str, Any], local: set):
+def _arg_kind(node, traced: bool, kinds: Dict[str, Any], local: set, own: Dict[str, Any]):
     if isinstance(node, gast.Constant):
         return kind_of(node.value, traced)
     if isinstance(node, gast.Name) and node.id in local:
+        if node.id in own:
+            return own[node.id]
         return _retrace(kinds.get(node.id), traced)
     return None
+
+
+_INT_KIND = kind_of(0)
+_INT_RESULTS = ("effect_position",)       # runtime functions of generated code returning an int
+
+
+def _generated_kinds(fdef) -> Dict[str, Any]:
+    """Kinds of the generated code's own names: ``effects_start = rt.effect_position()``."""
+    found: Dict[str, Any] = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and node.value.func.attr in _INT_RESULTS and \
+                isinstance(node.value.func.value, gast.Name) and not node.value.args:
+            found[node.targets[0].id] = _INT_KIND
+    return found
 
 
 class _Resolution:
@@ -162,12 +180,12 @@ class _Resolution:
         self.namespace = namespace
         self.kinds = kinds
         self.version = version
-        self.locals: Dict[int, set] = {}
+        self.locals: Dict[int, Tuple[set, Dict[str, Any]]] = {}
 
-    def local(self, fdef) -> set:
+    def local(self, fdef) -> Tuple[set, Dict[str, Any]]:
         found = self.locals.get(id(fdef))
         if found is None:
-            found = self.locals[id(fdef)] = _local_names(fdef)
+            found = self.locals[id(fdef)] = (_local_names(fdef), _generated_kinds(fdef))
         return found
 
     def record(self, call, compiled=None, reason="", resolved=False) -> CallRecord:
@@ -176,7 +194,7 @@ class _Resolution:
 
     def resolve(self, call) -> CallRecord:
         node = call.node
-        local = self.local(call.fdef)
+        local, own = self.local(call.fdef)
         method = call.op in ("vjp_method", "primal_method")
         # the call after attach_sites: rt.X_at(site, target, [name,] mask, *args, **kwargs)
         rest = node.args[1:]
@@ -190,7 +208,7 @@ class _Resolution:
         args = rest[3:] if method else rest[2:]
         if mask is None or len(mask) != len(args) or (method and name is None):
             return self.record(call, reason="arguments known at run time only")
-        kinds = tuple(_arg_kind(a, m, self.kinds, local) for a, m in zip(args, mask))
+        kinds = tuple(_arg_kind(a, m, self.kinds, local, own) for a, m in zip(args, mask))
         keywords = tuple(k.arg for k in node.keywords)
         if call.op in ("vjp", "primal_call"):
             fn = _static_value(target, self.namespace, local)
@@ -205,11 +223,11 @@ class _Resolution:
             return self.record(call, reason="callee known at run time only")
         if call.op == "primal_call" and getattr(fn, "__sct_generated__", False):
             return self.record(call, reason="generated code called as a value")
+        if _recursive(fn):
+            return self.record(call, reason="a recursive call")
         if any(k is None for k in kinds):
             return self.record(call, reason="argument kinds known at run time only")
         _tc._refuse_forward_mode_entry(fn)
-        if _recursive(fn):
-            return self.record(call, reason="a recursive call")
         with _descend(fn):
             if call.op == "vjp":
                 compiled = _tc.vjp_for_kinds(fn, kinds, mask)
