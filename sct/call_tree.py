@@ -244,6 +244,7 @@ class _Resolution:
             return self.record(call, reason="receiver or argument kinds known at run time only")
         cls = receiver[1]
         if not isinstance(cls, type) or issubclass(cls, (Closure, list, tuple, dict, type)) or \
+                (cls.__module__ or "").split(".")[0] in ("sct", "sct_generated", "builtins") or \
                 (receiver[0] == "obj" and any(f == name for f, _ in receiver[2])):
             return self.record(call, reason="callee known at run time only")
         try:
