@@ -1,6 +1,7 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
+import linecache
 import os
 import re
 import sys
@@ -589,6 +590,14 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
             if record.compiled is not None and record.compiled.filename not in shown:
                 show(record.compiled, "# ---- generated for a call made from it: "
                      f"{record.compiled.filename.strip('<>')} ----")
+            elif record.compiled is None:           # left to run time: what earlier runs made
+                for e in record.site.entries:
+                    made = getattr(getattr(e[5], "__code__", None), "co_filename", "")
+                    lines = linecache.getlines(made) if made.startswith("<sct-generated ") else []
+                    if lines and made not in shown:
+                        shown.add(made)
+                        parts.append(f"# ---- generated on a first call of {record.label}() (line "
+                                     f"{record.line}): {made.strip('<>')} ----\n" + "".join(lines))
 
     show(compiled, None)
     return GeneratedSource("\n".join(parts))

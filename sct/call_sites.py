@@ -36,7 +36,7 @@ def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -
     site (what sct.call_tree resolves when the caller is compiled)."""
     sites: Dict[str, Any] = {}
     for fdef in functions:
-        lines = _site_lines(fdef, rt_name) if found is not None else {}
+        lines = None                  # read from the function's line comments when it has a site
         for node in gast.walk(fdef):
             if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and
                     isinstance(node.func.value, gast.Name) and node.func.value.id == rt_name and
@@ -58,6 +58,8 @@ def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -
             sites[name] = site = CallSite(label)
             _LIVE.add(site)
             if found is not None:
+                if lines is None:
+                    lines = _site_lines(fdef, rt_name)
                 found.append(SiteCall(name, site, node.func.attr, node, fdef, lines.get(id(node)), label))
             node.func.attr = _SITE_CALLS[node.func.attr]
             node.args.insert(0, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))

@@ -424,3 +424,23 @@ def test_source_with_callees_does_not_run_the_function(compilations):
     assert text.count("generated for a call made from it") == 3
     compile(text, "<generated>", "exec")
     assert RUNS[0] == 0
+
+
+def cube_of_computed(w, x):
+    y = scale(w, x)
+    z = np.sum(cube(y))             # y is made here: cube is compiled on its first call
+    return z, dlgradient(z, w)
+
+
+def test_source_after_a_run_also_shows_what_the_first_calls_made(compilations):
+    before = str(sct.source(cube_of_computed, dlarray(W), dlarray(X), callees=True))
+    line = cube_of_computed.__code__.co_firstlineno + 2
+    assert f"# ---- cube() at line {line} in {__name__}.cube_of_computed: compiled on first call" in before
+    assert "def cube_fwd(" not in before and "def scale_fwd(" in before
+    value, grad = dlfeval(cube_of_computed, dlarray(W), dlarray(X))
+    after = str(sct.source(cube_of_computed, dlarray(W), dlarray(X), callees=True))
+    assert f"# ---- generated on a first call of cube() (line {line})" in after
+    assert after.count("def cube_fwd(") == 1 and after.count("def scale_fwd(") == 1
+    compile(after, "<generated>", "exec")
+    plain = lambda w: np.sum((w * X + np.sin(w)) ** 3)      # noqa: E731
+    assert_close(extractdata(grad), numerical_gradient(plain, [W], 0))
