@@ -151,25 +151,106 @@ def _arg_kind(node, traced: bool, kinds: Dict[str, Any], local: set, own: Dict[s
     if isinstance(node, gast.Constant):
         return kind_of(node.value, traced)
     if isinstance(node, gast.Name) and node.id in local:
-        if node.id in own:
-            return own[node.id]
-        return _retrace(kinds.get(node.id), traced)
+        kind = kinds.get(node.id)
+        return _retrace(own.get(node.id) if kind is None else kind, traced)
     return None
 
 
 _INT_KIND = kind_of(0)
 _INT_RESULTS = ("effect_position",)       # runtime functions of generated code returning an int
+_ELEMENTWISE = {gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow}
+_REDUCTIONS = (np.sum, np.mean, np.prod, np.max, np.min)
 
 
-def _generated_kinds(fdef) -> Dict[str, Any]:
-    """Kinds of the generated code's own names: ``effects_start = rt.effect_position()``."""
+def _array_leaf(kind):
+    """(dtype string, ndim) of a float or complex array kind, else None."""
+    if isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd") and \
+            np.dtype(kind[1]).kind in "fc":
+        return kind[1], kind[2]
+    return None
+
+
+def _weak_scalar(node, kind) -> bool:
+    """A Python int or float (numpy keeps an array's float dtype against it)."""
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float)
+    return isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "num" and kind[2] in (int, float)
+
+
+def _value_kind(value, known, namespace: Dict[str, Any]):
+    """The kind of what an assignment of generated code computes, where plain numpy says it
+    (elementwise operators and unary ufuncs keep a float array's dtype, a reduction without
+    options gives a 0-d value, ``@`` its ranks); None otherwise.  A guess that the sites check:
+    a wrong one only leaves the call to its first run."""
+    if isinstance(value, gast.Name):
+        return known(value.id)
+    if isinstance(value, gast.BinOp):
+        operands = [(o, known(o.id) if isinstance(o, gast.Name) else None) for o in (value.left, value.right)]
+        leaves = [_array_leaf(k) for _, k in operands]
+        if type(value.op) in _ELEMENTWISE:
+            if leaves[0] and leaves[1]:
+                if leaves[0][0] != leaves[1][0]:
+                    return None
+                return ("nd", leaves[0][0], max(leaves[0][1], leaves[1][1]))
+            for leaf, (other, kind) in ((leaves[0], operands[1]), (leaves[1], operands[0])):
+                if leaf and _weak_scalar(other, kind):
+                    return ("nd",) + leaf
+            return None
+        if isinstance(value.op, gast.MatMult) and leaves[0] and leaves[1] and leaves[0][0] == leaves[1][0]:
+            a, b = leaves[0][1], leaves[1][1]
+            if a == 0 or b == 0:
+                return None
+            rank = {(1, 1): 0, (2, 1): 1, (1, 2): 1}.get((a, b), max(a, b))
+            return ("nd", leaves[0][0], rank)
+        return None
+    if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
+            isinstance(value.args[0], gast.Name):
+        func = value.func
+        op = namespace.get(func.id) if isinstance(func, gast.Name) else None
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            base = namespace.get(func.value.id)
+            op = getattr(base, func.attr, None) if base is np else None
+        leaf = _array_leaf(known(value.args[0].id))
+        if leaf is None or op is None:
+            return None
+        if isinstance(op, np.ufunc) and op.nin == 1 and op.nout == 1 and \
+                op.__name__ in ("sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "sqrt",
+                                "square", "negative", "arctan", "log1p", "expm1", "reciprocal"):
+            return ("nd",) + leaf
+        if any(op is r for r in _REDUCTIONS):
+            return ("nd", leaf[0], 0)
+    return None
+
+
+def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any]) -> Dict[str, Any]:
+    """Kinds of names the generated function assigns, from their first assignment in order:
+    ``effects_start = rt.effect_position()`` (an int), and values plain numpy computes from
+    values of known kinds (see :func:`_value_kind`)."""
     found: Dict[str, Any] = {}
-    for node in gast.walk(fdef):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
-                isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.Call) and \
-                isinstance(node.value.func, gast.Attribute) and node.value.func.attr in _INT_RESULTS and \
-                isinstance(node.value.func.value, gast.Name) and not node.value.args:
-            found[node.targets[0].id] = _INT_KIND
+
+    def known(name):
+        kind = kinds.get(name)
+        return found.get(name) if kind is None else kind
+
+    todo = [fdef]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            name = node.targets[0].id
+            value = node.value
+            if name not in found and name not in kinds:
+                if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                        value.func.attr in _INT_RESULTS and isinstance(value.func.value, gast.Name) and \
+                        not value.args:
+                    found[name] = _INT_KIND
+                else:
+                    kind = _value_kind(value, known, namespace)
+                    if kind is not None:
+                        found[name] = kind
+            continue
+        if isinstance(node, (gast.Expr, gast.Return)):
+            continue
+        todo.extend(reversed(list(gast.iter_child_nodes(node))))
     return found
 
 
@@ -185,7 +266,8 @@ class _Resolution:
     def local(self, fdef) -> Tuple[set, Dict[str, Any]]:
         found = self.locals.get(id(fdef))
         if found is None:
-            found = self.locals[id(fdef)] = (_local_names(fdef), _generated_kinds(fdef))
+            found = self.locals[id(fdef)] = (_local_names(fdef),
+                                             _generated_kinds(fdef, self.kinds, self.namespace))
         return found
 
     def record(self, call, compiled=None, reason="", resolved=False) -> CallRecord:

@@ -444,3 +444,39 @@ def test_source_after_a_run_also_shows_what_the_first_calls_made(compilations):
     compile(after, "<generated>", "exec")
     plain = lambda w: np.sum((w * X + np.sin(w)) ** 3)      # noqa: E731
     assert_close(extractdata(grad), numerical_gradient(plain, [W], 0))
+
+
+# --- kinds of values the caller computes with plain numpy ------------------------------------------
+def computed_arguments(w, x, m):
+    h = np.tanh(w * x + 1.0)
+    v = m @ h                       # a matrix times a vector: a vector
+    s = np.sum(h)                   # 0-d
+    y = np.sum(cube(h)) + np.sum(scale(v, h)) + cube(s)
+    return y, dlgradient(y, w, m)
+
+
+def computed_plain(w, x, m):
+    h = np.tanh(w * x + 1.0)
+    v = m @ h
+    s = np.sum(h)
+    return np.sum(h ** 3) + np.sum(v * h + np.sin(v)) + s ** 3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_arguments_computed_with_numpy_have_known_kinds(compilations, dtype):
+    m = np.array([[0.2, -0.5, 0.1], [0.3, 0.4, -0.2], [0.0, 0.6, 0.5]])
+    args = [W.astype(dtype), X.astype(dtype), m.astype(dtype)]
+    compiled = compiled_for(computed_arguments, *[dlarray(a) for a in args])
+    for r in compiled.calls:
+        assert r.resolved, r
+    made = list(compilations)
+    value, (gw, gm) = dlfeval(computed_arguments, *[dlarray(a) for a in args])
+    assert compilations == made
+    for r in compiled.calls:
+        assert r.site.misses == 0
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float64 else dict(rtol=2e-3, atol=2e-3)
+    exact = [W, X, m]
+    assert extractdata(gw).dtype == dtype and extractdata(gm).dtype == dtype
+    assert_close(extractdata(value), computed_plain(*exact), **tol)
+    assert_close(extractdata(gw), numerical_gradient(computed_plain, exact, 0), **tol)
+    assert_close(extractdata(gm), numerical_gradient(computed_plain, exact, 2), **tol)
