@@ -1,6 +1,7 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
+import linecache
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state
 
 from . import cache as _cache
+from .call_tree import describe
 from . import hooks as _hooks
 from . import transform_calls
 from .cache import ENTRIES as _ENTRIES
@@ -568,26 +570,42 @@ class GeneratedSource(str):
 def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
     """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
 
-    With ``callees=True`` the function is run once on ``args`` and the generated
-    forward/adjoint pairs of every function it called (helpers, methods, the
-    runtime's own helpers) follow, each under a header naming it.
+    With ``callees=True`` the generated code of every function it calls (helpers, methods,
+    constructors, callable objects, and what they call in turn) follows, each under a header
+    naming it: the code made for those calls when ``fun`` was compiled.  ``fun`` is not run.
+    A call whose callee or argument kinds are known only at run time (a function chosen from
+    data, a helper given a value computed in ``fun``) is listed by name and line: its code is
+    compiled on its first call.
 
     >>> print(sct.source(rosenbrock, dlarray([-1.0, 2.0])))   # doctest: +SKIP
     def rosenbrock(x):
         # line 2: y = 100*(x[1] - x[0]**2)**2 + (1 - x[0])**2
         ...
     """
-    text = _entry(fun, args).source
+    compiled = _entry(fun, args)
     if not callees:
-        return GeneratedSource(text)
-    with transform_calls.recording() as used:
-        dlfeval(fun, *args)
-    parts, shown = [text], set()
-    for compiled in used:
-        if compiled.filename not in shown:
-            shown.add(compiled.filename)
-            parts.append(f"# ---- generated for a call made from it: {compiled.filename.strip('<>')} ----\n"
-                         + compiled.source)
+        return GeneratedSource(compiled.source)
+    parts: list = []
+    shown: set = set()
+
+    def show(code, header: Optional[str]) -> None:
+        shown.add(code.filename)
+        parts.append(code.source if header is None else header + "\n" + code.source)
+        parts.extend(describe(code.calls, code.filename.strip("<>").split(" ")[1]))
+        for record in code.calls:
+            if record.compiled is not None and record.compiled.filename not in shown:
+                show(record.compiled, "# ---- generated for a call made from it: "
+                     f"{record.compiled.filename.strip('<>')} ----")
+            elif record.compiled is None:           # left to run time: what earlier runs made
+                for e in record.site.entries:
+                    made = getattr(getattr(e[5], "__code__", None), "co_filename", "")
+                    lines = linecache.getlines(made) if made.startswith("<sct-generated ") else []
+                    if lines and made not in shown:
+                        shown.add(made)
+                        parts.append(f"# ---- generated on a first call of {record.label}() (line "
+                                     f"{record.line}): {made.strip('<>')} ----\n" + "".join(lines))
+
+    show(compiled, None)
     return GeneratedSource("\n".join(parts))
 
 

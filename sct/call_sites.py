@@ -6,7 +6,8 @@ site object in the generated globals, which keeps the generated code it used (se
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
 
 import gast
 
@@ -29,11 +30,13 @@ _SITE_CALLS = {"vjp": "vjp_at", "vjp_method": "vjp_method_at", "vjp_init": "vjp_
                "primal_call": "primal_call_at", "primal_method": "primal_method_at"}
 
 
-def attach_sites(functions, rt_name: str, namer) -> Dict[str, Any]:
+def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -> Dict[str, Any]:
     """Give each ``rt.vjp``-like call in ``functions`` (generated ASTs) its site object; returns
-    the globals to add (name -> site)."""
+    the globals to add (name -> site).  ``found``: a list that receives a :class:`SiteCall` per
+    site (what sct.call_tree resolves when the caller is compiled)."""
     sites: Dict[str, Any] = {}
     for fdef in functions:
+        lines = None                  # read from the function's line comments when it has a site
         for node in gast.walk(fdef):
             if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and
                     isinstance(node.func.value, gast.Name) and node.func.value.id == rt_name and
@@ -54,7 +57,48 @@ def attach_sites(functions, rt_name: str, namer) -> Dict[str, Any]:
             name = namer.fresh(label + "_site")
             sites[name] = site = CallSite(label)
             _LIVE.add(site)
+            if found is not None:
+                if lines is None:
+                    lines = _site_lines(fdef, rt_name)
+                found.append(SiteCall(name, site, node.func.attr, node, fdef, lines.get(id(node)), label))
             node.func.attr = _SITE_CALLS[node.func.attr]
             node.args.insert(0, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
             node._sct_site = True
     return sites
+
+
+@dataclass(frozen=True)
+class SiteCall:
+    """One call site of generated code: ``op`` is what it was before it got its site
+    (``vjp``, ``vjp_method``, ``vjp_init``, ``primal_call``, ``primal_method``); ``node`` the call
+    (its site name first), in the generated function ``fdef``; ``line`` the user's line."""
+    name: str
+    site: Any
+    op: str
+    node: Any
+    fdef: Any
+    line: Optional[int]
+    label: str
+
+
+def _site_lines(fdef, rt_name: str) -> Dict[int, int]:
+    """id(call) -> the user's line of the code it is in (read from the line comments before it)."""
+    from .emit import COMMENT, LINE
+    marker = COMMENT + LINE
+    lines: Dict[int, int] = {}
+    line = getattr(fdef, "lineno", None)
+    todo = [fdef]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant) and \
+                isinstance(node.value.value, str) and node.value.value.startswith(marker):
+            text = node.value.value[len(marker):]
+            number = text.split(LINE, 1)[0]
+            if number.isdigit():
+                line = int(number)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr in _SITE_CALLS and isinstance(node.func.value, gast.Name) and \
+                node.func.value.id == rt_name:
+            lines[id(node)] = line
+        todo.extend(reversed(list(gast.iter_child_nodes(node))))
+    return lines

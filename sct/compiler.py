@@ -26,6 +26,7 @@ from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, k
 from .aliasing import check_writes, inplace_updates, lower_mutations
 from .emit import source_and_lines
 from .errors import CompileError
+from . import hooks
 from .hooks import API
 from .naming import Namer, names_in
 from .normalize import Normalizer
@@ -49,6 +50,7 @@ class Compiled:
     filename: str
     check: Optional[Callable] = None     # check(fn): the guards, for fn (sct.cache.make_check)
     formats: Any = None                  # the data formats of the outputs (sct.formats), None: none
+    calls: Any = ()                      # its call sites' records (sct.call_tree.CallRecord)
 
     def __post_init__(self):
         if self.check is None:
@@ -365,7 +367,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                   RT_NAMES, rt_name)
         transformer.primal_calls = transformer.primal_calls and primal_calls
         generated = transformer.build()
-    sites = attach_sites(generated.functions, rt_name, namer)      # sct/sites.py
+    site_calls: List = []
+    sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
@@ -404,5 +407,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
     attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
-    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
-                    cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
+    compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
+                        cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
+    if site_calls:          # the callees' code, made now and kept in the call sites (sct/call_tree.py)
+        compiled.calls = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds)
+    return compiled

@@ -5,7 +5,8 @@ The import graph has no circle (tests/test_import_layers.py).  From the bottom:
 1. the runtime, ``sct.runtime`` (``runtime/``): it imports nothing of ``sct``;
 2. the compiler's data: errors, kinds, plans, ir, naming, emit, ``rt_namespace``, this module;
 3. the passes (parse, normalize, aliasing, analysis, reverse, tangent, ...), then ``compiler``;
-4. on top: ``transform_calls`` (helpers compiled at run time), ``api``, ``accelerate``,
+4. on top: ``transform_calls`` (helpers compiled at run time), ``call_tree`` (helpers compiled with
+   their caller), ``api``, ``accelerate``,
    ``forward``, and ``sct/__init__``.
 
 A module never imports one above it, not even inside a function.  Where a pass must recognise
@@ -19,6 +20,9 @@ time the same way: ``sct.transform_calls`` installs ``sct.runtime.support.HOOKS`
 ``API`` (lent by ``sct.api``): ``dlfeval``, ``dlgradient``, ``dljacobian``, ``dldivergence``,
 ``dllaplacian`` and ``SITE_FUNCTIONS`` (the four that mark a differentiation site).
 
+``CALL_TREE`` (lent by ``sct.call_tree``): ``resolve``, which ``compiler`` calls after compiling a
+function with helper call sites, to compile the callees it can resolve then (``sct/call_tree.py``).
+
 ``FORWARD_ENTRIES`` (lent by ``sct.forward``): ``{id(jvp): "jvp", id(hvp): "hvp",
 id(jvp_source): "jvp_source"}``, the forward-mode entry points differentiated code may not call.
 """
@@ -29,6 +33,7 @@ from typing import Any, Dict
 
 API = types.SimpleNamespace()
 FORWARD_ENTRIES: Dict[int, str] = {}
+CALL_TREE = types.SimpleNamespace(resolve=None)
 
 _API_NAMES = ("dlfeval", "dlgradient", "dljacobian", "dldivergence", "dllaplacian", "SITE_FUNCTIONS")
 
@@ -42,3 +47,8 @@ def lend_api(**functions: Any) -> None:
 def lend_forward_entries(**functions: Any) -> None:
     """``sct.forward`` lends its entry points, by name."""
     FORWARD_ENTRIES.update({id(fn): name for name, fn in functions.items()})
+
+
+def lend_call_tree(resolve: Any) -> None:
+    """``sct.call_tree`` lends ``resolve_call_tree``."""
+    CALL_TREE.resolve = resolve

@@ -64,6 +64,12 @@ def _seen(compiled: Compiled) -> None:
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
+    return vjp_for_kinds(fn, kinds, active, returns_self)
+
+
+def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool = False) -> Compiled:
+    """The pair of ``fn`` for arguments of these kinds (``kind_of(arg, traced=m)``), from the
+    helpers' cache or compiled now (also when its caller is compiled: sct.call_tree)."""
     active = tuple(bool(m) for m in active)
     key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
     compiled = HELPERS.lookup(key, fn)
@@ -78,6 +84,11 @@ def _compiled_primal(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
     """``fn`` compiled as dlfeval would run it, for a call from generated code that no sweep
     differentiates through (its arguments' writes are checked as a helper's)."""
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
+    return primal_for_kinds(fn, kinds, active)
+
+
+def primal_for_kinds(fn, kinds: tuple, active: Sequence[bool]) -> Compiled:
+    """The entry code of ``fn`` run for a call from generated code, for arguments of these kinds."""
     active = tuple(bool(m) for m in active)
     key = ("primal", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version())
     compiled = HELPERS.lookup(key, fn)

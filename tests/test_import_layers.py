@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = {"sct": ROOT / "sct", "sct.runtime": ROOT / "runtime"}     # runtime/ installs as sct.runtime
 
 # the API layer: nothing of the compiler (below sct.compiler) may import these, nor sct.compiler
-TOP = {"sct", "sct.api", "sct.accelerate", "sct.forward", "sct.transform_calls", "sct.cli", "sct.demo",
+TOP = {"sct", "sct.api", "sct.accelerate", "sct.forward", "sct.transform_calls", "sct.call_tree", "sct.cli", "sct.demo",
        "sct.__main__"}
 
 

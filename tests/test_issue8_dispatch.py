@@ -78,7 +78,8 @@ def test_helper_in_a_loop_is_exact_and_compiled_once(compilations):
         dlfeval(loop_model, dlarray(w), 50)
     assert compilations == first               # no compilation on later calls
     site = [s for s in sites_of(loop_model, dlarray(w), 50).values() if s.label == "step"]
-    assert len(site) == 1 and len(site[0].entries) == 1 and site[0].misses == 1
+    # made when loop_model was compiled (sct/call_tree.py): the site never missed
+    assert len(site) == 1 and len(site[0].entries) == 1 and site[0].misses == 0
 
 
 def test_kinds_changing_at_one_site_recompile_and_stay_exact(compilations):
