@@ -89,7 +89,7 @@ class CallLowering:
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
         self.forward_names |= {fwd, bwd, residuals}
-        mask = self.mask(args)
+        mask = self.mask(args, s)
         if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
             mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
                         [a.value if isinstance(a, gast.Starred) else a for a in args])
@@ -183,10 +183,16 @@ class CallLowering:
             return None
         return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
 
-    def mask(self, args) -> gast.Tuple:
+    def mask(self, args, s=None) -> gast.Tuple:
+        """Which arguments the pair differentiates: the active ones whose adjoints some sweep
+        reads (pass A of ``Transformer.build`` found them; an argument no dlgradient target
+        reaches, such as a loss's data, is left out), every active one before that is known."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
-        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
-                          ctx=gast.Load())
+        plan = self.read_plan
+        reads = plan.get(id(s)) if plan is not None and s is not None else None
+        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active and
+                                      (reads is None or i in reads))
+                                for i, a in enumerate(args)], ctx=gast.Load())
 
     def starred_flags(self, args) -> gast.Tuple:
         return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())
