@@ -15,6 +15,7 @@ import gast
 
 from .analysis import CallInfo
 from .ir import assign, call, const, load, store
+from .plans import NO_ADJOINT
 from .templates import assign_pair
 
 
@@ -184,15 +185,18 @@ class CallLowering:
         return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
 
     def mask(self, args, s=None) -> gast.Tuple:
-        """Which arguments the pair differentiates: the active ones whose adjoints some sweep
-        reads (pass A of ``Transformer.build`` found them; an argument no dlgradient target
-        reaches, such as a loss's data, is left out), every active one before that is known."""
+        """Which arguments the pair differentiates: True for the active ones whose adjoints some
+        sweep reads (pass A of ``Transformer.build`` found them, see ``Contributions``), every
+        active one before that is known; NO_ADJOINT for an active one no sweep reads (the data of
+        a loss): still traced, but the pair's adjoint skips it."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
         plan = self.read_plan
         reads = plan.get(id(s)) if plan is not None and s is not None else None
-        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active and
-                                      (reads is None or i in reads))
-                                for i, a in enumerate(args)], ctx=gast.Load())
+        flags = []
+        for i, a in enumerate(args):
+            active = isinstance(a, gast.Name) and a.id in self.act.active
+            flags.append(const(NO_ADJOINT if active and reads is not None and i not in reads else active))
+        return gast.Tuple(elts=flags, ctx=gast.Load())
 
     def starred_flags(self, args) -> gast.Tuple:
         return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())

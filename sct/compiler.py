@@ -30,6 +30,7 @@ from .errors import CompileError
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .optimize import optimize
+from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 from .call_sites import attach_sites
@@ -387,6 +388,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         transformer = Transformer(fdef, filename, activity, resolver, namer, mode, numpy_name,
                                   RT_NAMES, rt_name)
         transformer.primal_calls = transformer.primal_calls and primal_calls
+        if mode == "vjp":
+            transformer.no_adjoint = {p for p, m in zip(params, mask) if m == NO_ADJOINT and p in active}
         generated = transformer.build()
     sites = attach_sites(generated.functions, rt_name, namer)      # sct/sites.py
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)

@@ -115,6 +115,9 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         # reaches, the data of a loss, gets no adjoint computed); None: every active argument
         self.adjoint_reads: Dict[int, Set[int]] = {}
         self.read_plan: Optional[Dict[int, FrozenSet[int]]] = None
+        # VJP mode: parameters the caller wants no adjoint of (NO_ADJOINT in its mask; set by
+        # compile_function): the adjoint sweep follows only the others
+        self.no_adjoint: Set[str] = set()
         # the state of one generation (reset by generate)
         self.nested_counters: Set[str] = set()         # loop counters of loops inside compounds
         self.vjp_calls: Dict[int, VjpCall] = {}         # id(statement) -> its lowered call
@@ -167,7 +170,10 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.plan = TapePlan(frozenset(self.forward_names))      # pass A: assume all are read
         self.generate()
         needed = frozenset(self.needed)
-        read_plan = {k: frozenset(v) for k, v in self.adjoint_reads.items()}
+        # narrowed only where no sweep's code is differentiated again (a gradient of a gradient,
+        # forward over reverse): there the pairs' code is, and needs every active argument
+        read_plan = {k: frozenset(v) for k, v in self.adjoint_reads.items()} \
+            if (self.mode == Mode.VJP or self.primal_calls) and not self.site_records else None
         (self.namer.taken, self.adjoint, self.counters, self.forward_names) = snapshot
         self.needed = set()
         self.uses_tape = False

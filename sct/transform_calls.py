@@ -25,6 +25,7 @@ from .cache import HELPERS, function_key
 from .compiler import Compiled, compile_function
 from .errors import CompileError
 from .kinds import kind_of, make_matcher
+from .plans import NO_ADJOINT
 
 class _Recording(threading.local):
     used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
@@ -61,7 +62,7 @@ def _seen(compiled: Compiled) -> None:
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
-    active = tuple(bool(m) for m in active)
+    active = tuple(m if m == NO_ADJOINT else bool(m) for m in active)   # (sct/plans.py)
     key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
