@@ -1620,6 +1620,23 @@ def index_slice(start, stop, step):
 nondifferentiable(index_slice)
 
 
+#: Arrays at least this large are kept by their shape alone (below it a proxy saves nothing).
+SHAPE_PROXY_SIZE = 2048
+
+
+def shape_proxy(x):
+    """What a helper's forward keeps of ``x`` for an adjoint that reads only its shape and dtype
+    (``unbroadcast``'s ``like``, ``zero_adjoint``'s argument, ...; sct/optimize.py decides):
+    for a large array, a read-only zero-stride array of the same shape and dtype, so the array
+    itself is freed when the forward is done with it.  Anything else: ``x`` itself."""
+    if type(x) is np.ndarray and x.size >= SHAPE_PROXY_SIZE:
+        return np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    return x
+
+
+nondifferentiable(shape_proxy)
+
+
 def index_trick(obj, index, name=None):
     """``obj[index]`` for numpy's index-trick objects (np.mgrid, np.ogrid, np.s_, np.r_ with
     directives, ...): a constant; the compiler refuses it when ``index`` is traced."""

@@ -396,7 +396,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             transformer.no_adjoint = {p for p, m in zip(params, mask) if m == NO_ADJOINT and p in active}
         generated = transformer.build()
     sites = attach_sites(generated.functions, rt_name, namer)      # sct/sites.py
-    optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
+    optimize(generated.functions, rt_name, (generated.fwd, generated.bwd))   # sct/optimize.py (SCT_OPTIMIZE=0: off)
     if keep is not None and trusted and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:

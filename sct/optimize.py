@@ -34,13 +34,18 @@ def enabled() -> bool:
     return os.environ.get("SCT_OPTIMIZE", "1").strip() not in ("0", "false", "no", "off")
 
 
-def optimize(functions: List, rt_name: str = "rt") -> None:
-    """Rewrite the generated functions in place (each on its own)."""
+def optimize(functions: List, rt_name: str = "rt", pair=None) -> None:
+    """Rewrite the generated functions in place (each on its own); ``pair``: the names of a
+    helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
     if not enabled():
         return
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             optimize_function(fn, rt_name)
+    if pair is not None and all(pair):
+        named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
+        if pair[0] in named and pair[1] in named:
+            shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
 def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
@@ -566,3 +571,79 @@ def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np") ->
 
     body, _ = block(fn.body, set(), True)
     fn.body = _block(body)
+
+
+# --- residuals the adjoint reads only for their shape -------------------------------------------
+
+#: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
+#: (``rt.shape_proxy`` keeps exactly those of an array).
+_SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2,
+                    "item_adjoint": 2}
+
+
+def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
+    """A helper's forward keeps, of a value its adjoint reads only for its shape, just that
+    (``rt.shape_proxy``): in the residuals it returns and on the tape, so the array is freed once
+    the forward is done with it (a per-iteration value in a loop is not kept once per iteration).
+
+    The adjoint's first statement unpacks the residuals by position; a name is proxied where every
+    read of it in the adjoint is an argument ``_SHAPE_ARGUMENTS`` names.  Tape entries are pushed
+    by name and popped into the same name (``tape.append(z)`` ... ``z = tape.pop()``)."""
+    if not fwd.body or not bwd.body or not isinstance(fwd.body[-1], gast.Return):
+        return
+    if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
+           for f in (fwd, bwd) for n in _walk_no_defs(f.body)):
+        return
+    residual_param = bwd.args.args[0].id if bwd.args.args else None
+    unpack = next((s for s in bwd.body if not _is_comment(s)), None)
+    if not (isinstance(unpack, gast.Assign) and len(unpack.targets) == 1 and
+            isinstance(unpack.targets[0], gast.Tuple) and _name(unpack.value) == residual_param and
+            all(isinstance(e, gast.Name) for e in unpack.targets[0].elts)):
+        return
+    unpacked = [e.id for e in unpack.targets[0].elts]
+    ret = fwd.body[-1].value
+    if not (isinstance(ret, gast.Tuple) and len(ret.elts) == 2 and isinstance(ret.elts[1], gast.Tuple) and
+            len(ret.elts[1].elts) == len(unpacked)):
+        return
+    residuals = ret.elts[1]
+    shape_reads: Set[int] = set()
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id in (rt_name, "rt"):
+            position = _SHAPE_ARGUMENTS.get(node.func.attr)
+            if position is not None and len(node.args) > position and \
+                    isinstance(node.args[position], gast.Name):
+                shape_reads.add(id(node.args[position]))
+    other_reads: Set[str] = set()
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in shape_reads:
+            other_reads.add(node.id)
+    params = {a.id for a in fwd.args.args}
+    popped: Dict[str, str] = {}             # name -> the tape it is popped from
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Attribute) and \
+                node.value.func.attr == "pop" and isinstance(node.value.func.value, gast.Name) and \
+                not node.value.args:
+            popped[node.targets[0].id] = node.value.func.value.id
+    shape_only = {n for n in unpacked if n not in other_reads and n not in params}
+    shape_only |= {n for n in popped if n not in other_reads and n not in params}
+
+    def proxy(name: str):
+        return gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                             type_comment=None),
+                                             attr="shape_proxy", ctx=gast.Load()),
+                         args=[gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)],
+                         keywords=[])
+
+    residuals.elts = [proxy(e.id) if isinstance(e, gast.Name) and e.id == u and u in shape_only else e
+                      for e, u in zip(residuals.elts, unpacked)]
+    for node in _walk_no_defs(fwd.body):
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
+                isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
+                not node.value.keywords and isinstance(node.value.args[0], gast.Name):
+            name = node.value.args[0].id
+            if name in shape_only and popped.get(name) == node.value.func.value.id:
+                node.value.args = [proxy(name)]
