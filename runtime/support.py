@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import operator
 import types
 from typing import Any
 
@@ -1635,6 +1636,38 @@ def shape_proxy(x):
 
 
 nondifferentiable(shape_proxy)
+
+
+#: Temporaries at least this large are overwritten in place by ``into`` (below it the checks cost
+#: more than the allocation saves).
+INTO_SIZE = 2048
+_INTO_UFUNCS = {"add": (np.add, operator.add), "sub": (np.subtract, operator.sub),
+                "mul": (np.multiply, operator.mul), "div": (np.true_divide, operator.truediv)}
+
+
+def into(op, a, b, side):
+    """``a <op> b`` (op: "add", "sub", "mul", "div"), written into the buffer of ``a`` (side 0) or
+    ``b`` (side 1) where that operand is a temporary of generated code that nothing reads again
+    (sct/optimize.py proves that) and the result has its shape and dtype; else ``a <op> b``.
+    The same ufunc on the same operands: the same numbers."""
+    ufunc, plain = _INTO_UFUNCS[op]
+    t = b if side else a
+    other = a if side else b
+    if type(t) is np.ndarray and t.size >= INTO_SIZE and t.flags.owndata and t.flags.writeable and \
+            (type(other) is np.ndarray or type(other) in (float, int)) and \
+            np.result_type(a, b) == t.dtype and \
+            (type(other) is not np.ndarray or other.shape == t.shape or
+             np.broadcast_shapes(other.shape, t.shape) == t.shape):
+        return ufunc(a, b, out=t)
+    return plain(a, b)
+
+
+def into_neg(a):
+    """``-a`` written into ``a``'s buffer where it is a temporary nothing reads again (``into``)."""
+    if type(a) is np.ndarray and a.size >= INTO_SIZE and a.flags.owndata and a.flags.writeable and \
+            a.dtype.kind in "fc":
+        return np.negative(a, out=a)
+    return -a
 
 
 def index_trick(obj, index, name=None):

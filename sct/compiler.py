@@ -29,7 +29,7 @@ from .emit import source_and_lines
 from .errors import CompileError
 from .naming import Namer, names_in
 from .normalize import Normalizer
-from .optimize import optimize, keep_outputs, prune_dead, enabled as optimize_enabled
+from .optimize import optimize, keep_outputs, prune_dead, reuse_temporaries, enabled as optimize_enabled
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
@@ -403,6 +403,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name == generated.entry:
                 keep_outputs(generated_fn, keep)
                 prune_dead(generated_fn, runtime_names, numpy_name)
+                if not _fuse.active():
+                    reuse_temporaries(generated_fn, rt_name)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     source, line_table = source_and_lines(generated.functions)

@@ -62,6 +62,9 @@ def _reduced(fun, primals):
     function, args, kwargs = as_function(fun, primals, {})
     before = tuple(args[:len(args) - len(primals)])
     after = ()
+    if not kwargs and isinstance(function, types.FunctionType) and not function.__defaults__ and \
+            not function.__code__.co_kwonlyargcount:
+        return function, before, after      # no keywords, no defaults: nothing goes after
     import inspect
     parameters = inspect.signature(function).parameters.values()
     if kwargs or any(p.default is not p.empty for p in parameters):

@@ -647,3 +647,65 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
             name = node.value.args[0].id
             if name in shape_only and popped.get(name) == node.value.func.value.id:
                 node.value.args = [proxy(name)]
+
+
+# --- temporaries overwritten in place ----------------------------------------------------------
+
+_INTO_OPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div"}
+
+
+def reuse_temporaries(fn: gast.FunctionDef, rt_name: str) -> None:
+    """``u = t * b`` where ``t`` is a temporary (assigned once, by arithmetic, earlier in the same
+    block) read nowhere else becomes ``u = rt.into("mul", t, b, 0)``: the product is written into
+    ``t``'s buffer where the run finds it an array of the result's shape and dtype (a value of
+    arithmetic on arrays is a fresh array no other name holds).  Used on generated code that is
+    not differentiated again (sct/forward.py's Hessian-vector products)."""
+    if _has_scope_statements(fn):
+        return
+    loads: Dict[str, int] = {}
+    stores: Dict[str, int] = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name):
+            table = loads if isinstance(node.ctx, gast.Load) else stores
+            table[node.id] = table.get(node.id, 0) + 1
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)) and node is not fn:
+            return
+    params = {a.id for a in fn.args.args}
+
+    def arithmetic(value) -> bool:
+        return isinstance(value, gast.BinOp) and (type(value.op) in _INTO_OPS or isinstance(value.op, gast.Pow)) or \
+            isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub)
+
+    def rt_attr(attr):
+        return gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                              attr=attr, ctx=gast.Load())
+
+    def block(stmts):
+        temps: Set[str] = set()
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    block(inner)
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+                continue
+            value = s.value
+
+            def free(node) -> bool:
+                return isinstance(node, gast.Name) and node.id in temps and loads.get(node.id) == 1 and \
+                    node.id not in params
+            if isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
+                side = 0 if free(value.left) else 1 if free(value.right) else None
+                if side is not None and not (isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name)
+                                             and value.left.id == value.right.id):
+                    s.value = gast.Call(func=rt_attr("into"),
+                                        args=[gast.Constant(value=_INTO_OPS[type(value.op)], kind=None),
+                                              value.left, value.right, gast.Constant(value=side, kind=None)],
+                                        keywords=[])
+            elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and free(value.operand):
+                s.value = gast.Call(func=rt_attr("into_neg"), args=[value.operand], keywords=[])
+            target = s.targets[0].id
+            if arithmetic(value) and stores.get(target) == 1:
+                temps.add(target)
+
+    block(fn.body)
