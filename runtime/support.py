@@ -1638,14 +1638,14 @@ def shape_proxy(x):
 nondifferentiable(shape_proxy)
 
 
-#: Temporaries at least this large are overwritten in place by ``into`` (below it the checks cost
-#: more than the allocation saves).
+#: Temporaries at least this large are overwritten in place by ``into_temporary`` (below it the
+#: checks cost more than the allocation saves).
 INTO_SIZE = 2048
 _INTO_UFUNCS = {"add": (np.add, operator.add), "sub": (np.subtract, operator.sub),
                 "mul": (np.multiply, operator.mul), "div": (np.true_divide, operator.truediv)}
 
 
-def into(op, a, b, side):
+def into_temporary(op, a, b, side):
     """``a <op> b`` (op: "add", "sub", "mul", "div"), written into the buffer of ``a`` (side 0) or
     ``b`` (side 1) where that operand is a temporary of generated code that nothing reads again
     (sct/optimize.py proves that) and the result has its shape and dtype; else ``a <op> b``.
@@ -1662,8 +1662,9 @@ def into(op, a, b, side):
     return plain(a, b)
 
 
-def into_neg(a):
-    """``-a`` written into ``a``'s buffer where it is a temporary nothing reads again (``into``)."""
+def negative_into(a):
+    """``-a`` written into ``a``'s buffer where it is a temporary nothing reads again
+    (``into_temporary``)."""
     if type(a) is np.ndarray and a.size >= INTO_SIZE and a.flags.owndata and a.flags.writeable and \
             a.dtype.kind in "fc":
         return np.negative(a, out=a)

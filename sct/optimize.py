@@ -656,8 +656,8 @@ _INTO_OPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div"
 
 def reuse_temporaries(fn: gast.FunctionDef, rt_name: str) -> None:
     """``u = t * b`` where ``t`` is a temporary (assigned once, by arithmetic, earlier in the same
-    block) read nowhere else becomes ``u = rt.into("mul", t, b, 0)``: the product is written into
-    ``t``'s buffer where the run finds it an array of the result's shape and dtype (a value of
+    block) read nowhere else becomes ``u = rt.into_temporary("mul", t, b, 0)``: the product is written
+    into ``t``'s buffer where the run finds it an array of the result's shape and dtype (a value of
     arithmetic on arrays is a fresh array no other name holds).  Used on generated code that is
     not differentiated again (sct/forward.py's Hessian-vector products)."""
     if _has_scope_statements(fn):
@@ -698,12 +698,12 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str) -> None:
                 side = 0 if free(value.left) else 1 if free(value.right) else None
                 if side is not None and not (isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name)
                                              and value.left.id == value.right.id):
-                    s.value = gast.Call(func=rt_attr("into"),
+                    s.value = gast.Call(func=rt_attr("into_temporary"),
                                         args=[gast.Constant(value=_INTO_OPS[type(value.op)], kind=None),
                                               value.left, value.right, gast.Constant(value=side, kind=None)],
                                         keywords=[])
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and free(value.operand):
-                s.value = gast.Call(func=rt_attr("into_neg"), args=[value.operand], keywords=[])
+                s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
             target = s.targets[0].id
             if arithmetic(value) and stores.get(target) == 1:
                 temps.add(target)

@@ -430,14 +430,14 @@ def test_into_same_numbers_and_falls_back():
         t = r.standard_normal((60, 50)).astype(dtype)
         b = r.standard_normal(50).astype(dtype)
         expected = t * b
-        assert_close(support.into("mul", t.copy(), b, 0), expected, rtol=0, atol=0)
-        assert support.into("mul", t.copy(), b, 0).dtype == dtype
-        assert_close(support.into("sub", b, t.copy(), 1), b - t, rtol=0, atol=0)
-        assert_close(support.into_neg(t.copy()), -t, rtol=0, atol=0)
+        assert_close(support.into_temporary("mul", t.copy(), b, 0), expected, rtol=0, atol=0)
+        assert support.into_temporary("mul", t.copy(), b, 0).dtype == dtype
+        assert_close(support.into_temporary("sub", b, t.copy(), 1), b - t, rtol=0, atol=0)
+        assert_close(support.negative_into(t.copy()), -t, rtol=0, atol=0)
     small = np.ones(5000, dtype=np.float32)
-    out = support.into("add", small, np.ones(5000), 0)          # float64 result: not in place
+    out = support.into_temporary("add", small, np.ones(5000), 0)          # float64 result: not in place
     assert out.dtype == np.float64 and small[0] == 1.0
     grow = np.ones(3000)
-    out = support.into("mul", grow, np.ones((2, 3000)), 0)      # the result is larger: not in place
+    out = support.into_temporary("mul", grow, np.ones((2, 3000)), 0)      # the result is larger: not in place
     assert out.shape == (2, 3000) and grow.shape == (3000,)
-    assert support.into("mul", 2.0, 3.0, 0) == 6.0
+    assert support.into_temporary("mul", 2.0, 3.0, 0) == 6.0
