@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import operator
 import types
 from typing import Any
 
@@ -1617,6 +1618,56 @@ def index_slice(start, stop, step):
 
 
 nondifferentiable(index_slice)
+
+
+#: Arrays at least this large are kept by their shape alone (below it a proxy saves nothing).
+SHAPE_PROXY_SIZE = 2048
+
+
+def shape_proxy(x):
+    """What a helper's forward keeps of ``x`` for an adjoint that reads only its shape and dtype
+    (``unbroadcast``'s ``like``, ``zero_adjoint``'s argument, ...; sct/optimize.py decides):
+    for a large array, a read-only zero-stride array of the same shape and dtype, so the array
+    itself is freed when the forward is done with it.  Anything else: ``x`` itself."""
+    if type(x) is np.ndarray and x.size >= SHAPE_PROXY_SIZE:
+        return np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    return x
+
+
+nondifferentiable(shape_proxy)
+
+
+#: Temporaries at least this large are overwritten in place by ``into_temporary`` (below it the
+#: checks cost more than the allocation saves).
+INTO_SIZE = 2048
+_INTO_UFUNCS = {"add": (np.add, operator.add), "sub": (np.subtract, operator.sub),
+                "mul": (np.multiply, operator.mul), "div": (np.true_divide, operator.truediv)}
+
+
+def into_temporary(op, a, b, side):
+    """``a <op> b`` (op: "add", "sub", "mul", "div"), written into the buffer of ``a`` (side 0) or
+    ``b`` (side 1) where that operand is a temporary of generated code that nothing reads again
+    (sct/optimize.py proves that) and the result has its shape and dtype; else ``a <op> b``.
+    The same ufunc on the same operands: the same numbers."""
+    ufunc, plain = _INTO_UFUNCS[op]
+    t = b if side else a
+    other = a if side else b
+    if type(t) is np.ndarray and t.size >= INTO_SIZE and t.flags.owndata and t.flags.writeable and \
+            (type(other) is np.ndarray or type(other) in (float, int)) and \
+            np.result_type(a, b) == t.dtype and \
+            (type(other) is not np.ndarray or other.shape == t.shape or
+             np.broadcast_shapes(other.shape, t.shape) == t.shape):
+        return ufunc(a, b, out=t)
+    return plain(a, b)
+
+
+def negative_into(a):
+    """``-a`` written into ``a``'s buffer where it is a temporary nothing reads again
+    (``into_temporary``)."""
+    if type(a) is np.ndarray and a.size >= INTO_SIZE and a.flags.owndata and a.flags.writeable and \
+            a.dtype.kind in "fc":
+        return np.negative(a, out=a)
+    return -a
 
 
 def index_trick(obj, index, name=None):

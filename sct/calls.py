@@ -16,6 +16,7 @@ import gast
 from .analysis import CallInfo
 from .ir import assign, call, const, load, store
 from .plans import CallKind
+from .plans import NO_ADJOINT
 from .templates import assign_pair
 
 
@@ -90,7 +91,7 @@ class CallLowering:
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
         self.forward_names |= {fwd, bwd, residuals}
-        mask = self.mask(args)
+        mask = self.mask(args, s)
         if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
             mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
                         [a.value if isinstance(a, gast.Starred) else a for a in args])
@@ -184,10 +185,19 @@ class CallLowering:
             return None
         return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
 
-    def mask(self, args) -> gast.Tuple:
+    def mask(self, args, s=None) -> gast.Tuple:
+        """Which arguments the pair differentiates: True for the active ones whose adjoints some
+        sweep reads (pass A of ``Transformer.build`` found them, see ``Contributions``), every
+        active one before that is known; NO_ADJOINT for an active one no sweep reads (the data of
+        a loss): still traced, but the pair's adjoint skips it."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
-        return gast.Tuple(elts=[const(isinstance(a, gast.Name) and a.id in self.act.active) for a in args],
-                          ctx=gast.Load())
+        plan = self.read_plan
+        reads = plan.get(id(s)) if plan is not None and s is not None else None
+        flags = []
+        for i, a in enumerate(args):
+            active = isinstance(a, gast.Name) and a.id in self.act.active
+            flags.append(const(NO_ADJOINT if active and reads is not None and i not in reads else active))
+        return gast.Tuple(elts=flags, ctx=gast.Load())
 
     def starred_flags(self, args) -> gast.Tuple:
         return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())

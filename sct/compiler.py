@@ -30,7 +30,8 @@ from . import hooks
 from .hooks import API
 from .naming import Namer, names_in
 from .normalize import Normalizer
-from .optimize import optimize
+from .optimize import optimize, keep_outputs, prune_dead, reuse_temporaries, enabled as optimize_enabled
+from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 from .tangent import TangentTransformer
@@ -217,14 +218,16 @@ _COMPILING = threading.RLock()
 
 def compile_function(fn, kinds: Sequence, mode: str = "entry",
                      active_mask: Optional[Sequence[bool]] = None, returns_self: bool = False,
-                     called: bool = False, primal_calls: bool = True) -> Compiled:
+                     called: bool = False, primal_calls: bool = True, keep=None) -> Compiled:
     """Generate, print and compile the differentiated form of ``fn``.
 
     ``mode`` is "entry" (the function dlfeval runs: its dlgradient sites get
     sweeps) or "vjp" (a function called from differentiated code: a forward
     that keeps what its adjoint needs, and the adjoint).  ``called``: an entry run for a
     call from generated code (its writes to arguments are checked as a helper's);
-    ``primal_calls``: False where the entry's code is differentiated again.
+    ``primal_calls``: False where the entry's code is differentiated again.  ``keep``: for sct's
+    own generated code, which parts of the entry's returned value the caller reads (see
+    ``sct.optimize.keep_outputs``); what only the others needed is not computed.
     """
     try:
         with _COMPILING:
@@ -237,7 +240,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
             if collecting:
                 gc.disable()
             try:
-                return _compile_function(fn, kinds, mode, active_mask, returns_self, called, primal_calls)
+                return _compile_function(fn, kinds, mode, active_mask, returns_self, called, primal_calls,
+                                         keep)
             finally:
                 if collecting:
                     gc.enable()
@@ -256,7 +260,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
 
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
-                      returns_self: bool, called: bool = False, primal_calls: bool = True) -> Compiled:
+                      returns_self: bool, called: bool = False, primal_calls: bool = True,
+                      keep=None) -> Compiled:
     fdef, filename, _ = function_ast(fn)
     if filename.startswith("<sct-generated") and _fuse.has_fused(fdef):   # read back: plain numpy
         _fuse.unfuse(fdef, fn.__globals__)
@@ -366,10 +371,20 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         transformer = Transformer(fdef, filename, activity, resolver, namer, mode, numpy_name,
                                   RT_NAMES, rt_name)
         transformer.primal_calls = transformer.primal_calls and primal_calls
+        if mode == "vjp":
+            transformer.no_adjoint = {p for p, m in zip(params, mask) if m == NO_ADJOINT and p in active}
         generated = transformer.build()
     site_calls: List = []
     sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
-    optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
+    optimize(generated.functions, rt_name, (generated.fwd, generated.bwd))   # sct/optimize.py (SCT_OPTIMIZE=0: off)
+    if keep is not None and trusted and optimize_enabled():    # only the parts the caller reads
+        runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name == generated.entry:
+                keep_outputs(generated_fn, keep)
+                prune_dead(generated_fn, runtime_names, numpy_name)
+                if not _fuse.active():
+                    reuse_temporaries(generated_fn, rt_name)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     source, line_table = source_and_lines(generated.functions)

@@ -177,10 +177,14 @@ class Contributions:
                 # f(*xs): the adjoints of xs are a run of the results, found when it runs
                 values = [a.value if isinstance(a, gast.Starred) else a for a in parts.args]
                 flags = self.starred_flags(parts.args)
+                self.note_adjoint_reads(s, range(len(values)))      # every one (positions move)
                 return [(v.id, call(self.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
-            return [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
-                    for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
+            pieces = [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
+                      for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
+            self.note_adjoint_reads(s, [i for i, a in enumerate(parts.args) if isinstance(a, gast.Name)
+                                        and self.reads_adjoint_of(a.id)])
+            return pieces
         if info.kind == CallKind.PLAIN and info.obj is getattr:
             self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
                       "traced values: sct follows attributes it can name; write obj.attribute (or "
@@ -191,6 +195,20 @@ class Contributions:
                       "@sct.defrule (see help(sct.defrule)), use numpy functions that have rules, or "
                       "wrap its input with extractdata if it must be a constant", "call")
         return []
+
+    def reads_adjoint_of(self, name: str) -> bool:
+        """Does this sweep take ``name``'s adjoint further (the filter of ``contributions``)?"""
+        return name in self.act.active and (self.relevant is None or name in self.relevant)
+
+    def note_adjoint_reads(self, s, positions) -> None:
+        """The argument positions of a helper call whose adjoints a sweep reads: pass A records
+        them for the pair's mask (``CallLowering.mask``); pass B checks it asks for no more."""
+        positions = set(positions)
+        self.adjoint_reads.setdefault(id(s), set()).update(positions)
+        if self.read_plan is not None and id(s) in self.read_plan and \
+                not positions <= self.read_plan[id(s)]:
+            self.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "
+                      "was not asked for; please report this with the function's source", "call")
 
     def describe(self, func) -> str:
         from .emit import expr_source

@@ -12,6 +12,7 @@ products by differentiating a generated gradient once more.
 from __future__ import annotations
 
 import dataclasses
+import types
 
 from typing import Any, Callable, Tuple
 
@@ -62,6 +63,9 @@ def _reduced(fun, primals):
     function, args, kwargs = as_function(fun, primals, {})
     before = tuple(args[:len(args) - len(primals)])
     after = ()
+    if not kwargs and isinstance(function, types.FunctionType) and not function.__defaults__ and \
+            not function.__code__.co_kwonlyargcount:
+        return function, before, after      # no keywords, no defaults: nothing goes after
     import inspect
     parameters = inspect.signature(function).parameters.values()
     if kwargs or any(p.default is not p.empty for p in parameters):
@@ -318,11 +322,113 @@ def _hvp_forward_over_reverse(function, before, after, x, v):
     active = tuple(i == position for i in range(len(args)))
     fwd, bwd = vjp_pair(function, active, args, {})
     tangents = tuple(v if i == position else ZERO for i in range(len(args)))
+    if _generated(fwd) and _generated(bwd):
+        return project(_hvp_pruned(fwd, bwd, args, tangents)[position], x)
     (y, residuals), (_, dot_residuals) = jvp_call_impl(fwd, args, tangents, {})
     if np.iscomplexobj(y) or np.size(y) != 1:
         raise SctError("hvp: fun must return a real scalar")
     _, dot_grads = jvp_call_impl(bwd, (residuals, seed(y)), (dot_residuals, ZERO), {})
     return project(dot_grads[position], x)
+
+
+def _generated(fn) -> bool:
+    return isinstance(fn, types.FunctionType) and getattr(fn, "__sct_generated__", False)
+
+
+def _hvp_pruned(fwd, bwd, args, tangents):
+    """The tangents of the adjoints (H v), computing only what they need.
+
+    The adjoint's forward-mode code is generated keeping only its tangent (the gradient itself
+    is not computed), and the forward's keeping only the residuals and residual tangents that
+    this adjoint code reads (what it reads is found in its code, on the first call, and kept
+    per kind of arguments on ``fwd``).  If a later adjoint code reads more than the forward
+    was asked for, a CompileError sends hvp to reverse over reverse (the same numbers)."""
+    from .runtime.support import ZERO, seed
+    from .kinds import kind_of
+    plans = fwd.__dict__.setdefault("__sct_hvp_plans__", {})
+    arg_kinds = tuple(kind_of(a, traced=t is not ZERO) for a, t in zip(args, tangents))
+    plan = plans.get(arg_kinds)
+    # every residual is kept (a residual left out would make its name a constant to the
+    # adjoint's forward-mode code, and its tangent ignored), only tangents are left out
+    keep = ((True, True), (False, True)) if plan is None else ((True, True), (False, plan))
+    _, ((y, residuals), (_, dot_residuals)) = _jvp_keeping(fwd, args, tangents, keep)
+    if np.iscomplexobj(y) or np.size(y) != 1:
+        raise SctError("hvp: fun must return a real scalar")
+    compiled, call = _jvp_keeping(bwd, (residuals, seed(y)), (dot_residuals, ZERO), (False, True),
+                                  run=False)
+    reads = _reads_of_residuals(compiled, len(residuals))[1]
+    if plan is not None and not all(p or not r for p, r in zip(plan, reads)):
+        plans[arg_kinds] = tuple(a or b for a, b in zip(plan, reads))
+        raise CompileError("hvp: the adjoint code reads residual tangents its forward was not asked for")
+    if plan is None:
+        plans[arg_kinds] = reads
+    return call()[1]
+
+
+def _jvp_keeping(fn, args, tangents, keep, run: bool = True):
+    """``jvp_call_impl`` of sct's own generated ``fn``, its code keeping only the parts ``keep``
+    marks of its result (``sct.optimize.keep_outputs``).  ``run=False``: the compiled code and a
+    function running it."""
+    from .runtime import registry
+    from .runtime.support import ZERO
+    from .cache import HELPERS, function_key
+    from .compiler import compile_function
+    from .kinds import kind_of
+    from .transform_calls import _is_zero_tangent, _seen
+    active = tuple(not _is_zero_tangent(t) for t in tangents)
+    kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
+    key = ("jvp-keep",) + function_key(fn) + (kinds, active, registry.rules_version(), keep)
+    compiled = HELPERS.lookup(key, fn)
+    if compiled is None:
+        compiled = compile_function(fn, kinds, mode="jvp", active_mask=active, keep=keep)
+        HELPERS.insert(key, compiled)
+    _seen(compiled)
+    params = compiled.entry.__code__.co_argcount // 2
+    values = list(args) + [None] * (params - len(args))
+    dots = list(tangents) + [ZERO] * (params - len(tangents))
+    if len(args) < params:                 # defaults of the original function
+        defaults = fn.__defaults__ or ()
+        for i in range(len(args), params):
+            values[i] = defaults[i - (params - len(defaults))]
+    if run:
+        return compiled, compiled.entry(*values, *dots)
+    return compiled, lambda: compiled.entry(*values, *dots)
+
+
+def _reads_of_residuals(compiled, count: int):
+    """Which residuals and which residual tangents (by position) the generated forward-mode
+    adjoint ``compiled`` reads: all where it reads them other than by a constant index."""
+    entry = compiled.entry
+    found = entry.__dict__.get("__sct_residual_reads__")
+    if found is not None and len(found[0]) == count:
+        return found
+    import ast
+    tree = ast.parse(compiled.source)
+    everything = ((True,) * count, (True,) * count)
+    result = everything
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == entry.__name__:
+            params = [a.arg for a in node.args.args]
+            names = (params[0], params[len(params) // 2])
+            reads = [set(), set()]
+            indexed = set()
+            ok = True
+            for n in ast.walk(node):
+                if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id in names:
+                    if isinstance(n.slice, ast.Constant) and type(n.slice.value) is int and \
+                            0 <= n.slice.value < count:
+                        reads[names.index(n.value.id)].add(n.slice.value)
+                        indexed.add(id(n.value))
+                    else:
+                        ok = False
+            for n in ast.walk(node):
+                if isinstance(n, ast.Name) and n.id in names and id(n) not in indexed and \
+                        not isinstance(n.ctx, ast.Param if hasattr(ast, "Param") else ()):
+                    ok = False              # read whole (or stored to): everything
+            if ok:
+                result = tuple(tuple(i in r for i in range(count)) for r in reads)
+    entry.__sct_residual_reads__ = result
+    return result
 
 
 # differentiated code may not call these (sct.transform_calls refuses them; sct.hooks)

@@ -34,13 +34,18 @@ def enabled() -> bool:
     return os.environ.get("SCT_OPTIMIZE", "1").strip() not in ("0", "false", "no", "off")
 
 
-def optimize(functions: List, rt_name: str = "rt") -> None:
-    """Rewrite the generated functions in place (each on its own)."""
+def optimize(functions: List, rt_name: str = "rt", pair=None) -> None:
+    """Rewrite the generated functions in place (each on its own); ``pair``: the names of a
+    helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
     if not enabled():
         return
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             optimize_function(fn, rt_name)
+    if pair is not None and all(pair):
+        named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
+        if pair[0] in named and pair[1] in named:
+            shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
 def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
@@ -371,3 +376,336 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
         fn.body = _block(sweep(fn.body))
         if not removed[0]:
             return
+
+
+# --- outputs nobody reads, and everything only they needed (generated code only) ---------------
+#
+# Used where sct runs its own generated code in a new way and knows which of its results the
+# caller reads: the Hessian-vector product (sct/forward.py) forward-differentiates a gradient's
+# forward and adjoint, and reads only the adjoint's tangent (not the gradient itself) and only
+# the residuals' tangents that tangent reads.  ``keep`` says which parts of the returned value are
+# read; the parts not read become ``None`` and ``prune_dead`` removes every computation that only
+# they needed.  Only for sct's own generated code, whose operations on arrays have no effects.
+
+#: Runtime helpers that read their arguments and change nothing (``index_add`` writes into its
+#: first argument: it counts as an assignment of that name too).
+_PURE_RT_CALLS = frozenset({
+    "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
+    "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
+    "item_adjoint", "copy_list", "index_add"})
+#: numpy functions of arrays without effects (generated code calls them on arrays).
+_PURE_NP_CALLS = frozenset({
+    "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+    "sqrt", "square", "abs", "absolute", "negative", "multiply", "add", "subtract", "divide",
+    "true_divide", "power", "maximum", "minimum", "conj", "conjugate", "real", "imag", "where",
+    "ones_like", "zeros_like", "reshape", "transpose", "matmul", "dot", "broadcast_to", "sign",
+    "reciprocal", "shape", "ndim", "size"})
+_PURE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "T", "real", "imag"})
+
+
+def keep_outputs(fn: gast.FunctionDef, keep) -> None:
+    """Replace the parts of ``fn``'s final ``return`` value that ``keep`` marks unread by ``None``.
+
+    ``keep`` is True (all read), False (nothing read) or a tuple with one entry per item of a
+    returned tuple.  A returned name is followed to its tuple display where it is assigned once
+    and read nowhere else; where the structure is not that plain, the part is kept whole."""
+    if keep is True or not fn.body or not isinstance(fn.body[-1], gast.Return) or fn.body[-1].value is None:
+        return
+    stores: Dict[str, int] = {}
+    loads: Dict[str, int] = {}
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name):
+            table = loads if isinstance(node.ctx, gast.Load) else stores
+            table[node.id] = table.get(node.id, 0) + 1
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+            return                                      # names read where we do not look
+    params = {a.id for a in fn.args.args}
+    displays = {}
+    for s in fn.body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and isinstance(s.value, gast.Tuple):
+            displays[s.targets[0].id] = s.value
+
+    def prune(node, spec):
+        if spec is True:
+            return node
+        if spec is False or spec is None:
+            return gast.Constant(value=None, kind=None)
+        display = node
+        if isinstance(node, gast.Name):
+            name = node.id
+            if name in params or stores.get(name) != 1 or loads.get(name) != 1 or name not in displays:
+                return node
+            display = displays[name]
+        if not isinstance(display, gast.Tuple) or len(display.elts) != len(spec) or \
+                any(isinstance(e, gast.Starred) for e in display.elts):
+            return node
+        display.elts = [prune(e, s) for e, s in zip(display.elts, spec)]
+        return node
+
+    ret = fn.body[-1]
+    ret.value = prune(ret.value, keep)
+
+
+def _pure_expr(node, rt_names: Set[str], np_name: str) -> bool:
+    if node is None or isinstance(node, (gast.Constant, gast.Name)):
+        return True
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return all(_pure_expr(e, rt_names, np_name) for e in node.elts)
+    if isinstance(node, gast.BinOp):
+        return _pure_expr(node.left, rt_names, np_name) and _pure_expr(node.right, rt_names, np_name)
+    if isinstance(node, gast.UnaryOp):
+        return _pure_expr(node.operand, rt_names, np_name)
+    if isinstance(node, gast.BoolOp):
+        return all(_pure_expr(v, rt_names, np_name) for v in node.values)
+    if isinstance(node, gast.Compare):
+        return _pure_expr(node.left, rt_names, np_name) and \
+            all(_pure_expr(c, rt_names, np_name) for c in node.comparators)
+    if isinstance(node, gast.IfExp):
+        return all(_pure_expr(v, rt_names, np_name) for v in (node.test, node.body, node.orelse))
+    if isinstance(node, gast.Slice):
+        return all(_pure_expr(v, rt_names, np_name) for v in (node.lower, node.upper, node.step))
+    if isinstance(node, gast.Subscript):
+        return _pure_expr(node.value, rt_names, np_name) and _pure_expr(node.slice, rt_names, np_name)
+    if isinstance(node, gast.Attribute):
+        if isinstance(node.value, gast.Name) and node.value.id in rt_names:
+            return node.attr in _PURE_RT_CALLS
+        return node.attr in _PURE_ATTRIBUTES and _pure_expr(node.value, rt_names, np_name)
+    if isinstance(node, gast.Call):
+        func = node.func
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+            return False
+        if func.value.id in rt_names:
+            ok = func.attr in _PURE_RT_CALLS
+        elif func.value.id == np_name:
+            ok = func.attr in _PURE_NP_CALLS
+        else:
+            return False
+        return ok and all(_pure_expr(a, rt_names, np_name) for a in node.args) and \
+            all(_pure_expr(k.value, rt_names, np_name) for k in node.keywords)
+    return False
+
+
+def _defined(s, rt_names: Set[str]) -> Optional[Set[str]]:
+    """The names a removable assignment defines (``index_add`` also writes its first argument),
+    or None where the statement is not removable (an effect, a store into an object)."""
+    if not isinstance(s, gast.Assign):
+        return None
+    names: Set[str] = set()
+    for t in s.targets:
+        if isinstance(t, gast.Name):
+            names.add(t.id)
+        elif isinstance(t, gast.Tuple) and all(isinstance(e, gast.Name) for e in t.elts):
+            names |= {e.id for e in t.elts}
+        else:
+            return None
+    value = s.value
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and value.func.value.id in rt_names and \
+            value.func.attr == "index_add":
+        if not value.args or not isinstance(value.args[0], gast.Name):
+            return None
+        names.add(value.args[0].id)
+    return names
+
+
+def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np") -> None:
+    """Remove the assignments of effect-free expressions whose names are not live after them
+    (backward liveness through branches and loops, a fixed point at each loop; ``index_add``
+    writes its first argument, so it stays while that is live).  Statements with effects,
+    loops with ``break``/``continue``, ``try`` and ``with`` keep everything they read."""
+    if _has_scope_statements(fn) or any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda))
+                                        for n in _walk_no_defs(fn.body)):
+        return
+
+    def loads_of(node) -> Set[str]:
+        return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+    def removable(s) -> Optional[Set[str]]:
+        names = _defined(s, rt_names)
+        if names is None or not _pure_expr(s.value, rt_names, np_name):
+            return None
+        return names
+
+    def block(stmts, live: Set[str], apply: bool):
+        """(the statements kept, the names live before them) given those live after."""
+        live = set(live)
+        out = []
+        for s in reversed(stmts):
+            names = removable(s)
+            if names is not None:
+                if not names & live:
+                    continue                        # nothing after reads what it defines
+                strong = {t.id for t in s.targets if isinstance(t, gast.Name)} | \
+                    {e.id for t in s.targets if isinstance(t, gast.Tuple) for e in t.elts}
+                live = (live - strong) | loads_of(s.value)
+            elif isinstance(s, gast.Return):
+                live = loads_of(s)
+            elif isinstance(s, gast.If):
+                body, live_body = block(s.body, live, apply)
+                orelse, live_else = block(s.orelse, live, apply)
+                if apply:
+                    s.body = _block(body)
+                    s.orelse = orelse if any(not _is_comment(k) for k in orelse) else []
+                live = live_body | live_else | loads_of(s.test)
+            elif isinstance(s, (gast.For, gast.While)) and not _jumps(s.body) and not s.orelse:
+                header = loads_of(s.iter) if isinstance(s, gast.For) else loads_of(s.test)
+                killed = {n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)} \
+                    if isinstance(s, gast.For) else set()
+                head = set(live) | header
+                while True:                         # the names live at the loop's head
+                    _, inner = block(s.body, head, False)
+                    new = set(live) | header | (inner - killed)
+                    if new == head:
+                        break
+                    head = new
+                if apply:
+                    body, _ = block(s.body, head, True)
+                    s.body = _block(body)
+                live = head
+            else:                                   # effects, try, with, jumps: all it reads
+                live = live | loads_of(s)
+            out.append(s)
+        out.reverse()
+        return out, live
+
+    body, _ = block(fn.body, set(), True)
+    fn.body = _block(body)
+
+
+# --- residuals the adjoint reads only for their shape -------------------------------------------
+
+#: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
+#: (``rt.shape_proxy`` keeps exactly those of an array).
+_SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2,
+                    "item_adjoint": 2}
+
+
+def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
+    """A helper's forward keeps, of a value its adjoint reads only for its shape, just that
+    (``rt.shape_proxy``): in the residuals it returns and on the tape, so the array is freed once
+    the forward is done with it (a per-iteration value in a loop is not kept once per iteration).
+
+    The adjoint's first statement unpacks the residuals by position; a name is proxied where every
+    read of it in the adjoint is an argument ``_SHAPE_ARGUMENTS`` names.  Tape entries are pushed
+    by name and popped into the same name (``tape.append(z)`` ... ``z = tape.pop()``)."""
+    if not fwd.body or not bwd.body or not isinstance(fwd.body[-1], gast.Return):
+        return
+    if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
+           for f in (fwd, bwd) for n in _walk_no_defs(f.body)):
+        return
+    residual_param = bwd.args.args[0].id if bwd.args.args else None
+    unpack = next((s for s in bwd.body if not _is_comment(s)), None)
+    if not (isinstance(unpack, gast.Assign) and len(unpack.targets) == 1 and
+            isinstance(unpack.targets[0], gast.Tuple) and _name(unpack.value) == residual_param and
+            all(isinstance(e, gast.Name) for e in unpack.targets[0].elts)):
+        return
+    unpacked = [e.id for e in unpack.targets[0].elts]
+    ret = fwd.body[-1].value
+    if not (isinstance(ret, gast.Tuple) and len(ret.elts) == 2 and isinstance(ret.elts[1], gast.Tuple) and
+            len(ret.elts[1].elts) == len(unpacked)):
+        return
+    residuals = ret.elts[1]
+    shape_reads: Set[int] = set()
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id in (rt_name, "rt"):
+            position = _SHAPE_ARGUMENTS.get(node.func.attr)
+            if position is not None and len(node.args) > position and \
+                    isinstance(node.args[position], gast.Name):
+                shape_reads.add(id(node.args[position]))
+    other_reads: Set[str] = set()
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in shape_reads:
+            other_reads.add(node.id)
+    params = {a.id for a in fwd.args.args}
+    popped: Dict[str, str] = {}             # name -> the tape it is popped from
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Attribute) and \
+                node.value.func.attr == "pop" and isinstance(node.value.func.value, gast.Name) and \
+                not node.value.args:
+            popped[node.targets[0].id] = node.value.func.value.id
+    shape_only = {n for n in unpacked if n not in other_reads and n not in params}
+    shape_only |= {n for n in popped if n not in other_reads and n not in params}
+
+    def proxy(name: str):
+        return gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                             type_comment=None),
+                                             attr="shape_proxy", ctx=gast.Load()),
+                         args=[gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)],
+                         keywords=[])
+
+    residuals.elts = [proxy(e.id) if isinstance(e, gast.Name) and e.id == u and u in shape_only else e
+                      for e, u in zip(residuals.elts, unpacked)]
+    for node in _walk_no_defs(fwd.body):
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
+                isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
+                not node.value.keywords and isinstance(node.value.args[0], gast.Name):
+            name = node.value.args[0].id
+            if name in shape_only and popped.get(name) == node.value.func.value.id:
+                node.value.args = [proxy(name)]
+
+
+# --- temporaries overwritten in place ----------------------------------------------------------
+
+_INTO_OPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div"}
+
+
+def reuse_temporaries(fn: gast.FunctionDef, rt_name: str) -> None:
+    """``u = t * b`` where ``t`` is a temporary (assigned once, by arithmetic, earlier in the same
+    block) read nowhere else becomes ``u = rt.into_temporary("mul", t, b, 0)``: the product is written
+    into ``t``'s buffer where the run finds it an array of the result's shape and dtype (a value of
+    arithmetic on arrays is a fresh array no other name holds).  Used on generated code that is
+    not differentiated again (sct/forward.py's Hessian-vector products)."""
+    if _has_scope_statements(fn):
+        return
+    loads: Dict[str, int] = {}
+    stores: Dict[str, int] = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name):
+            table = loads if isinstance(node.ctx, gast.Load) else stores
+            table[node.id] = table.get(node.id, 0) + 1
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)) and node is not fn:
+            return
+    params = {a.id for a in fn.args.args}
+
+    def arithmetic(value) -> bool:
+        return isinstance(value, gast.BinOp) and (type(value.op) in _INTO_OPS or isinstance(value.op, gast.Pow)) or \
+            isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub)
+
+    def rt_attr(attr):
+        return gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                              attr=attr, ctx=gast.Load())
+
+    def block(stmts):
+        temps: Set[str] = set()
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    block(inner)
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+                continue
+            value = s.value
+
+            def free(node) -> bool:
+                return isinstance(node, gast.Name) and node.id in temps and loads.get(node.id) == 1 and \
+                    node.id not in params
+            if isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
+                side = 0 if free(value.left) else 1 if free(value.right) else None
+                if side is not None and not (isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name)
+                                             and value.left.id == value.right.id):
+                    s.value = gast.Call(func=rt_attr("into_temporary"),
+                                        args=[gast.Constant(value=_INTO_OPS[type(value.op)], kind=None),
+                                              value.left, value.right, gast.Constant(value=side, kind=None)],
+                                        keywords=[])
+            elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and free(value.operand):
+                s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
+            target = s.targets[0].id
+            if arithmetic(value) and stores.get(target) == 1:
+                temps.add(target)
+
+    block(fn.body)

@@ -38,6 +38,12 @@ class CallKind(str, Enum):
     __format__ = str.__format__
 
 
+#: An activity-mask entry of a helper's pair (``rt.vjp_at(site, f, mask, ...)``): the argument
+#: is traced, but no sweep of the caller reads its adjoint, so the pair's adjoint skips it (the
+#: data of a loss).  Truthy, so everything that asks "traced?" answers as for ``True``.
+NO_ADJOINT = "no_adjoint"
+
+
 @dataclass(frozen=True)
 class TapePlan:
     """The primal values some adjoint reads: inside loops and branches the forward code

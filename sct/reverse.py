@@ -27,7 +27,7 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
@@ -110,6 +110,14 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self._in_forward = False
         # what the liveness pass found (see build): the primal values the adjoints read
         self.plan = TapePlan(frozenset())
+        # which arguments' adjoints a sweep reads, per helper call (id of its statement): pass A
+        # records them, pass B asks the pair for those alone (an argument no dlgradient target
+        # reaches, the data of a loss, gets no adjoint computed); None: every active argument
+        self.adjoint_reads: Dict[int, Set[int]] = {}
+        self.read_plan: Optional[Dict[int, FrozenSet[int]]] = None
+        # VJP mode: parameters the caller wants no adjoint of (NO_ADJOINT in its mask; set by
+        # compile_function): the adjoint sweep follows only the others
+        self.no_adjoint: Set[str] = set()
         # the state of one generation (reset by generate)
         self.nested_counters: Set[str] = set()         # loop counters of loops inside compounds
         self.vjp_calls: Dict[int, VjpCall] = {}         # id(statement) -> its lowered call
@@ -162,15 +170,21 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.plan = TapePlan(frozenset(self.forward_names))      # pass A: assume all are read
         self.generate()
         needed = frozenset(self.needed)
+        # narrowed only where no sweep's code is differentiated again (a gradient of a gradient,
+        # forward over reverse): there the pairs' code is, and needs every active argument
+        read_plan = {k: frozenset(v) for k, v in self.adjoint_reads.items()} \
+            if (self.mode == Mode.VJP or self.primal_calls) and not self.site_records else None
         (self.namer.taken, self.adjoint, self.counters, self.forward_names) = snapshot
         self.needed = set()
         self.uses_tape = False
         self.plan = TapePlan(needed)
+        self.read_plan = read_plan
         return self.generate()
 
     def generate(self) -> Generated:
         out = Generated()
         self.site_calls = {}
+        self.adjoint_reads = {}
         self.nested_counters = set()
         self.vjp_calls = {}
         self.site_records = set()

@@ -164,6 +164,9 @@ class Sweeps:
 
     def vjp_sweep(self, ret: gast.Return):
         self.relevant = None
+        if self.no_adjoint:         # only what the wanted parameters reach (as a site's sweep)
+            self.relevant = self.depends_on({p for p in self.params + [self.vararg or ""]
+                                             if p in self.act.active and p not in self.no_adjoint})
         self.captures = {}
         state = {"initialized": set()}
         body: List = []
@@ -176,7 +179,9 @@ class Sweeps:
         body.extend(rev)
         results = []
         for p in self.params:
-            if p in state.get("maybe_zero", ()):      # may still be the zero marker
+            if p in self.no_adjoint:                  # the caller reads no adjoint of it
+                results.append(ZERO)
+            elif p in state.get("maybe_zero", ()):      # may still be the zero marker
                 results.append(call(self.rt("adjoint_or_zeros"), [load(self.d(p)), load(p)]))
             elif p in state["initialized"]:
                 results.append(load(self.d(p)))

@@ -28,6 +28,7 @@ from .errors import CompileError
 from .hooks import FORWARD_ENTRIES
 from .kinds import kind_of, make_matcher
 from .aliasing import _generated_dataclass_init
+from .plans import NO_ADJOINT
 
 class _Recording(threading.local):
     used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
@@ -70,7 +71,7 @@ def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool
 def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     """The pair of ``fn`` for arguments of these kinds (``kind_of(arg, traced=m)``), from the
     helpers' cache or compiled now (also when its caller is compiled: sct.call_tree)."""
-    active = tuple(bool(m) for m in active)
+    active = tuple(m if m == NO_ADJOINT else bool(m) for m in active)   # (sct/plans.py)
     key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
