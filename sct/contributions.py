@@ -12,7 +12,7 @@ import gast
 from .runtime import registry
 
 from .analysis import CallInfo, bind_arguments, index_value
-from .ir import assign, call, const, load
+from .ir import assign, call, const, load, node_key, walk
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
                         instantiate_template, simplify)
 
@@ -226,6 +226,13 @@ class Contributions:
         """A call that several of one op's contributions make (a custom layer's backward, say)
         is made once, into a temporary."""
         if len(pieces) < 2:
+            return pieces
+        # first by keys equal where the dumps are (sct.ir.node_key): most ops share no call
+        counts: Dict[Any, int] = {}
+        for _, expr in pieces:
+            for key in {node_key(n) for n in walk(expr) if isinstance(n, gast.Call)}:
+                counts[key] = counts.get(key, 0) + 1
+        if all(count < 2 for count in counts.values()):
             return pieces
         seen: Dict[str, int] = {}
         for _, expr in pieces:

@@ -113,6 +113,28 @@ def _copy_substitute(node, memo, mapping):
     return copy_tree(node, memo)
 
 
+def node_key(node):
+    """A hashable key of a tree, equal for two trees exactly when their ``gast.dump`` strings
+    are (the fields ``dump`` prints, leaves by ``repr``), several times faster to make."""
+    if isinstance(node, ast.AST):
+        cls = type(node)
+        parts = [cls.__name__]
+        for name in node._fields:
+            value = getattr(node, name, _SKIPPED)
+            if value is _SKIPPED or (value is None and getattr(cls, name, 42) is None) or \
+                    (type(value) is list and not value):
+                continue            # what dump leaves out
+            parts.append(name)
+            parts.append(node_key(value))
+        return tuple(parts)
+    if isinstance(node, list):
+        return ("[", *[node_key(v) for v in node])
+    return repr(node)
+
+
+_SKIPPED = object()
+
+
 def walk(node):
     """``gast.walk`` (the same nodes in the same breadth-first order), about twice as fast:
     the fields are read directly instead of through ``iter_child_nodes``/``iter_fields``."""

@@ -21,10 +21,13 @@ nothing but speed:
 """
 from __future__ import annotations
 
+import ast
 import os
 from typing import Dict, List, Optional, Set
 
 import gast
+
+from .ir import walk
 
 ZERO, NONZERO = "zero", "nonzero"
 Facts = Dict[str, str]
@@ -54,7 +57,7 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
 
 def _has_scope_statements(fn) -> bool:
     """global/nonlocal, or a call that could read the frame's names (locals(), vars(), eval)."""
-    for n in gast.walk(fn):
+    for n in walk(fn):
         if isinstance(n, (gast.Global, gast.Nonlocal)):     # here or in a nested function
             return True
         if isinstance(n, gast.Name) and n.id in ("locals", "vars", "eval", "exec", "dir"):
@@ -65,13 +68,22 @@ def _has_scope_statements(fn) -> bool:
 # --- helpers -------------------------------------------------------------------------------
 
 def _walk_no_defs(stmts):
+    AST, defs = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
     todo = list(stmts)
+    pop, append = todo.pop, todo.append
     while todo:
-        node = todo.pop()
+        node = pop()
         yield node
-        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):
+        if isinstance(node, defs):
             continue
-        todo.extend(gast.iter_child_nodes(node))
+        for name in node._fields:           # iter_child_nodes, read directly (same order)
+            field = getattr(node, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for child in field:
+                    if isinstance(child, AST):
+                        append(child)
 
 
 def _is_rt(node, rt_name: str, attr: str) -> bool:
@@ -188,7 +200,7 @@ class ZeroFacts:
                         "tie_scaled")
 
     def block(self, stmts: List, facts: Facts, rewrite: bool):
-        facts = dict(facts)
+        facts = dict(facts)         # the block's own: its statements update it in place
         out: List = []
         for s in stmts:
             new, facts = self.statement(s, facts, rewrite)
@@ -204,7 +216,6 @@ class ZeroFacts:
                 value = first
                 if rewrite:
                     s.value = first
-            facts = dict(facts)
             kind = self.classify(value, facts)
             if kind is None:
                 facts.pop(target, None)
@@ -249,8 +260,9 @@ class ZeroFacts:
             if rewrite:
                 s.body = _block(body)
             return [s], dict(head)
-        stored = _stored([s])
-        return [s], {k: v for k, v in facts.items() if k not in stored}
+        for name in _stored([s]):
+            facts.pop(name, None)
+        return [s], facts
 
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
