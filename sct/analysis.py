@@ -316,7 +316,7 @@ class Activity:
         return self.calls[key]
 
     def run(self):
-        from .ir import walk, walk_no_defs
+        from .ir import walk_no_defs, walk_nodes
         # the statements the fixed point visits, in the walk's order (the tree does not change here)
         nodes = [node for node in walk_no_defs(self.fdef)
                  if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
@@ -333,7 +333,7 @@ class Activity:
         # since its last visit would add nothing and is skipped (the same fixed point, reached
         # through the same changes in the same order; visiting every statement every round made
         # this pass a large share of the compile time).
-        reads = {id(node): tuple({n.id for n in walk(node.value) if isinstance(n, gast.Name)})
+        reads = {id(node): tuple({n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)})
                  for node in nodes}
         stamp: Dict[str, int] = {}          # name -> tick of its last change
         visited: Dict[int, int] = {}        # statement -> tick when last visited

@@ -11,6 +11,7 @@ from typing import Any, Dict
 import gast
 
 from . import cache
+from .ir import walk_nodes
 from .runtime.support import CallSite
 
 _LIVE: "weakref.WeakSet[CallSite]" = weakref.WeakSet()     # every site of live generated code
@@ -34,7 +35,7 @@ def attach_sites(functions, rt_name: str, namer) -> Dict[str, Any]:
     the globals to add (name -> site)."""
     sites: Dict[str, Any] = {}
     for fdef in functions:
-        for node in gast.walk(fdef):
+        for node in walk_nodes(fdef):
             if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and
                     isinstance(node.func.value, gast.Name) and node.func.value.id == rt_name and
                     node.func.attr in _SITE_CALLS and node.args and

@@ -6,7 +6,7 @@ import ast
 
 import gast
 
-from .ir import attr, call, load, walk
+from .ir import attr, call, load, walk_nodes
 
 
 class ComplexProjection:
@@ -15,7 +15,7 @@ class ComplexProjection:
 
     # --- complex handling, once for every rule ------------------------------------------------
     def expr_is_real(self, node) -> bool:
-        for n in walk(node):
+        for n in walk_nodes(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 base = self.primal_of(n.id)
                 if base in self.act.complex:
@@ -33,7 +33,7 @@ class ComplexProjection:
 
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
-        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk(expr)):
+        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk_nodes(expr)):
             return expr     # nothing to elide (the transformer below would return expr unchanged)
         np_name, AST = self.np, ast.AST
 

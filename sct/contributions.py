@@ -12,7 +12,7 @@ import gast
 from .runtime import registry
 
 from .analysis import CallInfo, bind_arguments, index_value
-from .ir import assign, call, const, load, node_key, walk
+from .ir import assign, call, const, load, node_key, walk_nodes
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
                         instantiate_template, simplify)
 
@@ -230,7 +230,7 @@ class Contributions:
         # first by keys equal where the dumps are (sct.ir.node_key): most ops share no call
         counts: Dict[Any, int] = {}
         for _, expr in pieces:
-            for key in {node_key(n) for n in walk(expr) if isinstance(n, gast.Call)}:
+            for key in {node_key(n) for n in walk_nodes(expr) if isinstance(n, gast.Call)}:
                 counts[key] = counts.get(key, 0) + 1
         if all(count < 2 for count in counts.values()):
             return pieces

@@ -10,7 +10,7 @@ import gast
 from .runtime import registry
 
 from .analysis import Activity, bind_arguments
-from .ir import load
+from .ir import load, walk_nodes
 from .sites import Site
 from .plans import Mode
 from .templates import BINOP_OPS, UNARY_OPS
@@ -108,7 +108,7 @@ class Liveness:
         for _ in range(3):
             R_all |= self.reach(block, R_all)
         names = set()
-        for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+        for n in walk_nodes(gast.Module(body=block, type_ignores=[])):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
                 if t in R_all and t in self.act.active:
@@ -137,7 +137,7 @@ class Liveness:
 
     def needs_tape(self, s) -> bool:
         """Does the adjoint of this compound statement do anything (contribute or restore)?"""
-        for n in gast.walk(s):
+        for n in walk_nodes(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
                 if t in self.act.active or t in self.plan.needed:
@@ -162,7 +162,7 @@ class Liveness:
         names: Set[str] = set()
         for s in self.fdef.body:
             if isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                for n in gast.walk(s):
+                for n in walk_nodes(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         names.add(n.id)
         self._in_compounds = names
@@ -177,7 +177,7 @@ class Liveness:
                 if s.targets[0].id not in seen_in_compound:
                     bound.add(s.targets[0].id)
             elif isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                for n in gast.walk(s):
+                for n in walk_nodes(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         seen_in_compound.add(n.id)
         return bound

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import walk
+from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
 Facts = Dict[str, str]
@@ -57,7 +57,7 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
 
 def _has_scope_statements(fn) -> bool:
     """global/nonlocal, or a call that could read the frame's names (locals(), vars(), eval)."""
-    for n in walk(fn):
+    for n in walk_nodes(fn):
         if isinstance(n, (gast.Global, gast.Nonlocal)):     # here or in a nested function
             return True
         if isinstance(n, gast.Name) and n.id in ("locals", "vars", "eval", "exec", "dir"):
@@ -68,7 +68,8 @@ def _has_scope_statements(fn) -> bool:
 # --- helpers -------------------------------------------------------------------------------
 
 def _walk_no_defs(stmts):
-    AST, defs = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+    AST, defs, fields_of = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef), \
+        _CHILD_FIELDS
     todo = list(stmts)
     pop, append = todo.pop, todo.append
     while todo:
@@ -76,8 +77,11 @@ def _walk_no_defs(stmts):
         yield node
         if isinstance(node, defs):
             continue
-        for name in node._fields:           # iter_child_nodes, read directly (same order)
-            field = getattr(node, name, None)
+        fields = fields_of.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for name in fields:                 # iter_child_nodes, read directly (same order), without
+            field = getattr(node, name, None)   # the context and operator leaves (sct.ir.walk_nodes)
             if isinstance(field, AST):
                 append(field)
             elif isinstance(field, list):

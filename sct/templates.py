@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .ir import attr, const, load, store, substitute, walk
+from .ir import attr, const, load, store, substitute, walk_nodes
 
 
 BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -49,7 +49,7 @@ def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
     # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
     # makes a parent's operand a number: without one, the transformer changes nothing.
-    for n in walk(expr):
+    for n in walk_nodes(expr):
         if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
                 isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
             break
@@ -97,7 +97,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
     """A rule's expression with the call's names put in, and the rule module's own names
     (numpy, runtime helpers) spelled as generated code reaches them."""
     mapping = dict(mapping)
-    for n in walk(template):
+    for n in walk_nodes(template):
         if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
             obj = globals_[n.id]
             if obj is np:
