@@ -897,6 +897,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
                         saved.add_all(state.contents(objs))
         return saved
     scan(fdef.body, _Saved())
+    del scan        # (a recursive closure: its cycle would keep the whole analysis for the collector)
 
     def is_active(node) -> bool:
         return any(n in active for n in loaded_names(node))

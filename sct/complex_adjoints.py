@@ -51,7 +51,9 @@ class ComplexProjection:
                         len(node.args) == 1 and self.expr_is_real(node.args[0]):
                     return node.args[0]
             return node
-        return elide(expr)
+        result = elide(expr)
+        del elide       # (a recursive closure: freed now rather than by the cyclic collector)
+        return result
 
     def project_realness(self, name: str, contribution):
         if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):

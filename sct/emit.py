@@ -231,8 +231,7 @@ def source_and_lines(nodes) -> Tuple[str, List[Optional[int]]]:
     if not isinstance(nodes, list):
         nodes = [nodes]
     module = gast.Module(body=nodes, type_ignores=[])
-    tree = gast.gast_to_ast(module)
-    ast.fix_missing_locations(tree)
+    tree = gast.gast_to_ast(module)     # (no locations needed: astunparse reads none)
     out = _CountingText()
     printer = Printer(tree, file=out)
     text = out.getvalue()

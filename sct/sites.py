@@ -79,6 +79,7 @@ class SiteFinding:
                 elif isinstance(s, (gast.For, gast.While)):
                     walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
         walk(self.fdef.body, [], 0, False)
+        del walk        # (a recursive closure holding self: freed now, not by the cyclic collector)
         return sites
 
     def make_site(self, stmt: gast.Assign, frames, in_loop: bool) -> Site:

@@ -154,6 +154,7 @@ class Sweeps:
             return call(self.rt("project"), list(grad_and_value(sel)))
 
         results = [result(sel) for sel in site.sels]
+        del result, grad_and_value      # (recursive closures holding self: freed now, not by the cyclic collector)
         body[head_at:head_at] = head
         body.extend(tail)
         if any(sel[0] == "star" for sel in site.sels):
