@@ -307,7 +307,11 @@ class Activity:
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
         self.calls: Dict[int, CallInfo] = {}
-        self.run()
+        self._bound_memo: Optional[Dict[int, tuple]] = {}
+        try:
+            self.run()
+        finally:
+            self._bound_memo = None
 
     def call_info(self, node: gast.Call) -> CallInfo:
         key = id(node)
@@ -527,7 +531,14 @@ class Activity:
             if info.kind in ("stop", "create", "nondiff"):
                 return False
             if info.kind == "op":
-                bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                memo = self._bound_memo      # while run() visits the unchanged tree: bound once
+                hit = memo.get(id(value)) if memo is not None else None
+                if hit is not None and hit[0] is value:
+                    bound = hit[1]
+                else:
+                    bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                    if memo is not None:
+                        memo[id(value)] = (value, bound)
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
             if info.kind == "method":
                 if info.method in registry.NONDIFF_METHODS:

@@ -131,9 +131,15 @@ class Liveness:
     # --- the sweeps -----------------------------------------------------------------------------
     def depends_on(self, names: Set[str]) -> Set[str]:
         """Names whose values depend on ``names`` (only their adjoints lead to those names)."""
-        seeds = {n for n in names if n in self.act.active}
-        flow = Activity(self.fdef, self.act.resolver, self.act.kinds, seeds, set(), self.filename)
-        return flow.active & self.act.active
+        seeds = frozenset(n for n in names if n in self.act.active)
+        # the same for both generations of build() (they do not change the function): the
+        # fixed point over the whole function is found once per set of seeds
+        memo = self.__dict__.setdefault("_depends_on_memo", {})
+        flow = memo.get(seeds)
+        if flow is None:
+            flow = memo[seeds] = frozenset(Activity(self.fdef, self.act.resolver, self.act.kinds, set(seeds),
+                                                    set(), self.filename).active)
+        return set(flow & self.act.active)
 
     def needs_tape(self, s) -> bool:
         """Does the adjoint of this compound statement do anything (contribute or restore)?"""
