@@ -119,19 +119,44 @@ def install_pass_sampler(interval: float = 0.0005):
     """Sample the main thread's stack every ``interval`` seconds (a daemon thread; CPython's
     switch interval lowered to match) and add the time since the last sample to the pass the
     stack is in.  Returns (totals, stop).  Python's compile() and exec() of the generated code
-    are wrapped in sct.compiler so that they get their own row."""
+    (wrapped in sct.compiler) and the cyclic garbage collector (gc.callbacks) hold the GIL, so
+    the sampler cannot see them: they are timed directly, in rows of their own."""
     import builtins
     import threading
     from sct import compiler
 
+    main_id = threading.get_ident()
+    totals: dict = {}
+    timed = [0.0]       # time given to a row by a timer since the last sample (the GIL was held)
+
+    def add(label, dt):
+        totals[label] = totals.get(label, 0.0) + dt
+        timed[0] += dt
+
+    # compile(), exec() and the cyclic collector hold the GIL: the sampler cannot look while they
+    # run, so they are timed directly and their time left out of the next sample's interval
     def wrap(fn):
         def _timed_builtin(*args, **kwargs):
-            return fn(*args, **kwargs)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if threading.get_ident() == main_id:
+                    add(COMPILE_LABEL, time.perf_counter() - t0)
         return _timed_builtin
     compiler.compile = wrap(builtins.compile)     # module globals shadow builtins
     compiler.exec = wrap(builtins.exec)
-    main_id = threading.get_ident()
-    totals: dict = {}
+    gc_start = [0.0]
+
+    def on_gc(phase, info):
+        if threading.get_ident() != main_id:
+            return
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            add("garbage collector", time.perf_counter() - gc_start[0])
+    import gc
+    gc.callbacks.append(on_gc)
     done = threading.Event()
     sys.setswitchinterval(interval)
 
@@ -142,7 +167,8 @@ def install_pass_sampler(interval: float = 0.0005):
             frame = sys._current_frames().get(main_id)
             now = time.perf_counter()
             label = _pass_of(frame)
-            totals[label] = totals.get(label, 0.0) + now - last
+            dt, timed[0] = max(0.0, now - last - timed[0]), 0.0
+            totals[label] = totals.get(label, 0.0) + dt
             last = now
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -151,6 +177,7 @@ def install_pass_sampler(interval: float = 0.0005):
     def stop():
         done.set()
         thread.join()
+        gc.callbacks.remove(on_gc)
         sys.setswitchinterval(0.005)
     return totals, stop
 
