@@ -193,8 +193,24 @@ class AliasAnalysis:
             if extra is not None:
                 self.params.append(extra.id)
         self.owned_params = set(owned_params)
-        self.locals = set(self.params) | {n.id for n in walk_no_defs(fdef) if isinstance(n, gast.Name)
-                                          and isinstance(n.ctx, gast.Store)}
+        # one walk for the names bound here, slice(...) and super() results and the nested defs
+        self.locals = set(self.params)
+        self.slice_names: Set[str] = set()
+        self.super_names: Set[str] = set()
+        nested = []
+        for n in walk_no_defs(fdef):
+            if isinstance(n, gast.Name):
+                if isinstance(n.ctx, gast.Store):
+                    self.locals.add(n.id)
+            elif isinstance(n, gast.Assign):
+                if isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call) and \
+                        isinstance(n.value.func, gast.Name):
+                    if n.value.func.id == "slice":
+                        self.slice_names.add(n.targets[0].id)
+                    elif n.value.func.id == "super":
+                        self.super_names.add(n.targets[0].id)
+            elif isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef:
+                nested.append(n)
         self.before: Dict[int, State] = {}     # statement id -> state before it
         self.live_after: Dict[int, FrozenSet[str]] = {}
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
@@ -202,21 +218,12 @@ class AliasAnalysis:
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
-        self.slice_names = {s.targets[0].id for s in walk_no_defs(fdef)
-                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                            and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
-                            and s.value.func.id == "slice"}
-        self.super_names = {s.targets[0].id for s in walk_no_defs(fdef)
-                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                            and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
-                            and s.value.func.id == "super"}
         # names nested functions read see every later change: always live
         self.captured: Set[str] = set()
-        for n in walk_no_defs(fdef):
-            if isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef:
-                for m in gast.walk(n):
-                    if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Load) and m.id in self.locals:
-                        self.captured.add(m.id)
+        for n in nested:
+            for m in gast.walk(n):
+                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Load) and m.id in self.locals:
+                    self.captured.add(m.id)
         self.run()
 
     # --- calls --------------------------------------------------------------------------------
@@ -891,6 +898,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
                         saved.add_all(state.contents(objs))
         return saved
     scan(fdef.body, _Saved())
+    del scan        # (a recursive closure: its cycle would keep the whole analysis for the collector)
 
     def is_active(node) -> bool:
         return any(n in active for n in loaded_names(node))

@@ -308,7 +308,11 @@ class Activity:
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
         self.calls: Dict[int, CallInfo] = {}
-        self.run()
+        self._bound_memo: Optional[Dict[int, tuple]] = {}
+        try:
+            self.run()
+        finally:
+            self._bound_memo = None
 
     def call_info(self, node: gast.Call) -> CallInfo:
         key = id(node)
@@ -317,7 +321,7 @@ class Activity:
         return self.calls[key]
 
     def run(self):
-        from .ir import walk, walk_no_defs
+        from .ir import walk_no_defs, walk_nodes
         # the statements the fixed point visits, in the walk's order (the tree does not change here)
         nodes = [node for node in walk_no_defs(self.fdef)
                  if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
@@ -334,7 +338,7 @@ class Activity:
         # since its last visit would add nothing and is skipped (the same fixed point, reached
         # through the same changes in the same order; visiting every statement every round made
         # this pass a large share of the compile time).
-        reads = {id(node): tuple({n.id for n in walk(node.value) if isinstance(n, gast.Name)})
+        reads = {id(node): tuple({n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)})
                  for node in nodes}
         stamp: Dict[str, int] = {}          # name -> tick of its last change
         visited: Dict[int, int] = {}        # statement -> tick when last visited
@@ -528,7 +532,14 @@ class Activity:
             if info.kind in (CallKind.STOP, CallKind.CREATE, CallKind.NONDIFF):
                 return False
             if info.kind == CallKind.OP:
-                bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                memo = self._bound_memo      # while run() visits the unchanged tree: bound once
+                hit = memo.get(id(value)) if memo is not None else None
+                if hit is not None and hit[0] is value:
+                    bound = hit[1]
+                else:
+                    bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                    if memo is not None:
+                        memo[id(value)] = (value, bound)
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
             if info.kind == CallKind.METHOD:
                 if info.method in registry.NONDIFF_METHODS:

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 import gast
 
 from . import cache
+from .ir import walk_nodes
 from .runtime.support import CallSite
 
 _LIVE: "weakref.WeakSet[CallSite]" = weakref.WeakSet()     # every site of live generated code
@@ -37,7 +38,7 @@ def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -
     sites: Dict[str, Any] = {}
     for fdef in functions:
         lines = None                  # read from the function's line comments when it has a site
-        for node in gast.walk(fdef):
+        for node in walk_nodes(fdef):
             if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and
                     isinstance(node.func.value, gast.Name) and node.func.value.id == rt_name and
                     node.func.attr in _SITE_CALLS and node.args and

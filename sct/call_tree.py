@@ -30,6 +30,7 @@ from .runtime import registry
 from .runtime.support import CallSite, Closure
 
 from .kinds import kind_of, make_matcher
+from .plans import NO_ADJOINT
 from . import hooks
 from . import transform_calls as _tc
 
@@ -141,8 +142,10 @@ def _static_value(node, namespace: Dict[str, Any], local: set):
     return _MISSING
 
 
-def _mask(node) -> Optional[Tuple[bool, ...]]:
-    if isinstance(node, gast.Tuple) and all(isinstance(e, gast.Constant) and isinstance(e.value, bool)
+def _mask(node) -> Optional[Tuple[Any, ...]]:
+    """The call's activity mask: True/False per argument, or NO_ADJOINT (sct/plans.py)."""
+    if isinstance(node, gast.Tuple) and all(isinstance(e, gast.Constant) and
+                                            (isinstance(e.value, bool) or e.value == NO_ADJOINT)
                                             for e in node.elts):
         return tuple(e.value for e in node.elts)
     return None
@@ -291,7 +294,7 @@ class _Resolution:
         args = rest[3:] if method else rest[2:]
         if mask is None or len(mask) != len(args) or (method and name is None):
             return self.record(call, reason="arguments known at run time only")
-        kinds = tuple(_arg_kind(a, m, self.kinds, local, own) for a, m in zip(args, mask))
+        kinds = tuple(_arg_kind(a, bool(m), self.kinds, local, own) for a, m in zip(args, mask))
         keywords = tuple(k.arg for k in node.keywords)
         if call.op in ("vjp", "primal_call"):
             fn = _static_value(target, self.namespace, local)

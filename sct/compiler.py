@@ -28,6 +28,7 @@ from .emit import source_and_lines
 from .errors import CompileError
 from . import hooks
 from .hooks import API
+from .ir import walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .optimize import optimize, keep_outputs, prune_dead, reuse_temporaries, enabled as optimize_enabled
@@ -122,7 +123,7 @@ def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
     from .closures import free_names
     for node in nested:
         free = free_names(node)
-        for n in gast.walk(node):
+        for n in walk_nodes(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in free and \
                     n.id in activity.active:
                 raise CompileError(f"the nested function {node.name}() reads {n.id!r}, a traced value of "
@@ -155,7 +156,7 @@ def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) ->
     ``from m import a`` guarded in ``attribute_guards``, like ``m.a``)."""
     import importlib
     found: Dict[str, Any] = {}
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):
         try:
             if isinstance(node, gast.Import):
                 for alias in node.names:
@@ -308,7 +309,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if kwarg:
         param_kinds[kwarg] = ("const", dict)
 
-    local_names = set(params) | {n.id for n in gast.walk(fdef)
+    local_names = set(params) | {n.id for n in walk_nodes(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     nested = [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
         [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
@@ -329,7 +330,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     if not trusted:
         lower_mutations(fdef, resolver, alias_mode, param_kinds, owned, rt_name)
-    resolver.locals = resolver.locals | {n.id for n in gast.walk(fdef)
+    resolver.locals = resolver.locals | {n.id for n in walk_nodes(fdef)
                                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
     use_custom_backwards(fdef, first, rt_name)
@@ -341,7 +342,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     rename_straight_line(fdef, namer)
     from .formats import follow_formats
     out_formats = None if trusted else follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
-    local_names = set(params) | {n.id for n in gast.walk(fdef)
+    local_names = set(params) | {n.id for n in walk_nodes(fdef)
                                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     local_names |= {n.name for n in nested}
     resolver.locals = local_names

@@ -6,7 +6,7 @@ import ast
 
 import gast
 
-from .ir import attr, call, load, walk
+from .ir import attr, call, load, walk_nodes
 
 
 class ComplexProjection:
@@ -15,7 +15,7 @@ class ComplexProjection:
 
     # --- complex handling, once for every rule ------------------------------------------------
     def expr_is_real(self, node) -> bool:
-        for n in walk(node):
+        for n in walk_nodes(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 base = self.primal_of(n.id)
                 if base in self.act.complex:
@@ -33,7 +33,7 @@ class ComplexProjection:
 
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
-        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk(expr)):
+        if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk_nodes(expr)):
             return expr     # nothing to elide (the transformer below would return expr unchanged)
         np_name, AST = self.np, ast.AST
 
@@ -51,7 +51,9 @@ class ComplexProjection:
                         len(node.args) == 1 and self.expr_is_real(node.args[0]):
                     return node.args[0]
             return node
-        return elide(expr)
+        result = elide(expr)
+        del elide       # (a recursive closure: freed now rather than by the cyclic collector)
+        return result
 
     def project_realness(self, name: str, contribution):
         if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):

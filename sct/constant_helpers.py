@@ -24,6 +24,7 @@ import gast
 from .errors import CompileError
 from .hooks import API
 from .plans import CallKind
+from .ir import walk_nodes
 
 _EHD = ("EnableHigherDerivatives", "enable_higher_derivatives")
 
@@ -75,7 +76,7 @@ def _simple_statements(body):
                           ast.Nonlocal, ast.Import, ast.ImportFrom)):
             return None
         mod = gast if isinstance(s, gast.AST) else ast
-        for n in (gast.walk(s) if mod is gast else ast.walk(s)):
+        for n in (walk_nodes(s) if mod is gast else ast.walk(s)):
             if isinstance(n, (mod.Lambda, mod.Yield, mod.YieldFrom, mod.Await)) or \
                     type(n).__name__ == "NamedExpr":
                 return None
@@ -172,7 +173,7 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
 def check_sites(fdef: gast.FunctionDef, activity, filename: str) -> None:
     """Refuse a dlgradient whose y is traced only through helpers returning constants."""
     sites = []
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call):
             info = activity.call_info(node.value)
             if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient" and \
@@ -189,7 +190,7 @@ def check_sites(fdef: gast.FunctionDef, activity, filename: str) -> None:
         if extra is not None:
             params.add(extra.id)
     traced = params & activity.active
-    locals_ = params | {n.id for s in stmts for n in gast.walk(s)
+    locals_ = params | {n.id for s in stmts for n in walk_nodes(s)
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     for site in sites:
         found = []

@@ -12,10 +12,18 @@ import gast
 from .runtime import registry
 
 from .analysis import CallInfo, bind_arguments, index_value
-from .ir import assign, call, const, load
+from .ir import assign, call, const, dotted_name, load, node_key, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
                         instantiate_template, simplify)
+
+
+def _call_signature(node: gast.Call):
+    """The same for two calls whose ``gast.dump`` strings are equal (cheap: callee, argument
+    names or kinds, keyword names)."""
+    return (dotted_name(node.func) or type(node.func).__name__, len(node.args),
+            tuple(a.id if isinstance(a, gast.Name) else type(a).__name__ for a in node.args),
+            tuple(k.arg for k in node.keywords))
 
 
 class Contributions:
@@ -246,6 +254,15 @@ class Contributions:
         is made once, into a temporary."""
         if len(pieces) < 2:
             return pieces
+        # first by what equal dumps need: the same callee, arguments and keywords (most ops share
+        # no call), then by keys equal exactly where the dumps are (sct.ir.node_key)
+        for key_of in (_call_signature, node_key):
+            counts: Dict[Any, int] = {}
+            for _, expr in pieces:
+                for key in {key_of(n) for n in walk_nodes(expr) if isinstance(n, gast.Call)}:
+                    counts[key] = counts.get(key, 0) + 1
+            if all(count < 2 for count in counts.values()):
+                return pieces
         seen: Dict[str, int] = {}
         for _, expr in pieces:
             for dump in dict.fromkeys(gast.dump(n) for n in gast.walk(expr) if isinstance(n, gast.Call)):

@@ -220,6 +220,37 @@ def number_source(value) -> str:
     return "complex(%s, %s)" % (_float_source(value.real), _float_source(value.imag))
 
 
+class _ToAst(gast.ast3.GAstToAst3):
+    """``gast.gast_to_ast`` with a faster generic conversion (the node classes looked up once
+    per class; the location attributes copied where present, without an AttributeError for
+    each one a generated node lacks).  The special cases stay gast's own."""
+
+    _classes: dict = {}
+
+    def _visit(self, node):
+        if isinstance(node, ast.AST):
+            return self.visit(node)
+        if isinstance(node, list):
+            return [self._visit(n) for n in node]
+        return node
+
+    def generic_visit(self, node):
+        cls = node.__class__
+        info = self._classes.get(cls)
+        if info is None:
+            info = self._classes[cls] = (getattr(ast, cls.__name__, None), cls._fields, cls._attributes)
+        to, fields, attributes = info
+        if to is None:          # not part of the AST (as gast's own converter)
+            return None
+        d = node.__dict__
+        new = to(**{field: self._visit(d[field] if field in d else getattr(node, field))
+                    for field in fields if field in d or hasattr(node, field)})
+        for name in attributes:
+            if name in d:
+                setattr(new, name, d[name])
+        return new
+
+
 def to_source(nodes) -> str:
     """Python source of gast nodes (a node or a list of statements/functions)."""
     return source_and_lines(nodes)[0]
@@ -231,8 +262,7 @@ def source_and_lines(nodes) -> Tuple[str, List[Optional[int]]]:
     if not isinstance(nodes, list):
         nodes = [nodes]
     module = gast.Module(body=nodes, type_ignores=[])
-    tree = gast.gast_to_ast(module)
-    ast.fix_missing_locations(tree)
+    tree = _ToAst().visit(module)       # (no locations needed: astunparse reads none)
     out = _CountingText()
     printer = Printer(tree, file=out)
     text = out.getvalue()

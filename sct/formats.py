@@ -30,7 +30,7 @@ import numpy as np
 
 from .analysis import Resolver, classify_call
 from .errors import CompileError
-from .ir import assign, call, const, load
+from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
 from .runtime import formats as rf
@@ -104,7 +104,7 @@ def output_tree(tree):
 def _uses_formats(fdef, resolver: Resolver) -> bool:
     from .runtime.dlarray import dlarray
     from .runtime.layer_types import finddim as layout_finddim
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):
         if isinstance(node, gast.Call):
             if any(k.arg == "DataFormat" for k in node.keywords):
                 return True
@@ -127,7 +127,7 @@ class FormatPass:
         self.params = {p: tree_of_kind(k) for p, k in param_kinds.items()}
         self.kinds = param_kinds
         self.stored: Dict[str, int] = {}
-        for n in gast.walk(fdef):
+        for n in walk_nodes(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.stored[n.id] = self.stored.get(n.id, 0) + 1
         self.local_kinds: Dict[str, Any] = {}     # names assigned once from a part of an argument
@@ -170,7 +170,7 @@ class FormatPass:
             return [s]
         if isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For):
-                for n in gast.walk(s.target):
+                for n in walk_nodes(s.target):
                     if isinstance(n, gast.Name):
                         env[n.id] = None
             for _ in range(20):

@@ -10,7 +10,7 @@ import gast
 from .runtime import registry
 
 from .analysis import Activity, bind_arguments
-from .ir import load
+from .ir import load, walk_nodes
 from .sites import Site
 from .plans import CallKind, Mode
 from .templates import BINOP_OPS, UNARY_OPS
@@ -108,7 +108,7 @@ class Liveness:
         for _ in range(3):
             R_all |= self.reach(block, R_all)
         names = set()
-        for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+        for n in walk_nodes(gast.Module(body=block, type_ignores=[])):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
                 if t in R_all and t in self.act.active:
@@ -131,13 +131,19 @@ class Liveness:
     # --- the sweeps -----------------------------------------------------------------------------
     def depends_on(self, names: Set[str]) -> Set[str]:
         """Names whose values depend on ``names`` (only their adjoints lead to those names)."""
-        seeds = {n for n in names if n in self.act.active}
-        flow = Activity(self.fdef, self.act.resolver, self.act.kinds, seeds, set(), self.filename)
-        return flow.active & self.act.active
+        seeds = frozenset(n for n in names if n in self.act.active)
+        # the same for both generations of build() (they do not change the function): the
+        # fixed point over the whole function is found once per set of seeds
+        memo = self.__dict__.setdefault("_depends_on_memo", {})
+        flow = memo.get(seeds)
+        if flow is None:
+            flow = memo[seeds] = frozenset(Activity(self.fdef, self.act.resolver, self.act.kinds, set(seeds),
+                                                    set(), self.filename).active)
+        return set(flow & self.act.active)
 
     def needs_tape(self, s) -> bool:
         """Does the adjoint of this compound statement do anything (contribute or restore)?"""
-        for n in gast.walk(s):
+        for n in walk_nodes(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
                 if t in self.act.active or t in self.plan.needed:
@@ -162,7 +168,7 @@ class Liveness:
         names: Set[str] = set()
         for s in self.fdef.body:
             if isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                for n in gast.walk(s):
+                for n in walk_nodes(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         names.add(n.id)
         self._in_compounds = names
@@ -177,7 +183,7 @@ class Liveness:
                 if s.targets[0].id not in seen_in_compound:
                     bound.add(s.targets[0].id)
             elif isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                for n in gast.walk(s):
+                for n in walk_nodes(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         seen_in_compound.add(n.id)
         return bound

@@ -7,10 +7,12 @@ from typing import Iterable, Set
 
 import gast
 
+from .ir import walk_nodes
+
 
 def names_in(node) -> Set[str]:
     """Every identifier used in ``node`` (gast spells parameters as Names too)."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
 class Namer:

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import gast
 
 from .errors import CompileError
-from .ir import assign, call, const, load, store, walk_no_defs
+from .ir import assign, call, const, load, node_key, store, walk, walk_no_defs
 from .naming import Namer
 
 BINOP_NAMES = {
@@ -527,8 +527,8 @@ class Normalizer:
         rhs = self.simple(node, out, hint)       # operands first, so names follow the order
         key = None
         if isinstance(rhs, (gast.Subscript, gast.Attribute, gast.BinOp, gast.UnaryOp, gast.Compare)) and \
-                not any(isinstance(n, gast.Call) for n in gast.walk(rhs)):
-            key = (id(out), gast.dump(rhs))
+                not any(isinstance(n, gast.Call) for n in walk(rhs)):
+            key = (id(out), node_key(rhs))        # equal where gast.dump's strings are
             if key in self.computed:
                 return load(self.computed[key])
         name = self.namer.fresh(self.temp_name(node, hint))

@@ -21,10 +21,13 @@ nothing but speed:
 """
 from __future__ import annotations
 
+import ast
 import os
 from typing import Dict, List, Optional, Set
 
 import gast
+
+from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
 Facts = Dict[str, str]
@@ -59,7 +62,7 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
 
 def _has_scope_statements(fn) -> bool:
     """global/nonlocal, or a call that could read the frame's names (locals(), vars(), eval)."""
-    for n in gast.walk(fn):
+    for n in walk_nodes(fn):
         if isinstance(n, (gast.Global, gast.Nonlocal)):     # here or in a nested function
             return True
         if isinstance(n, gast.Name) and n.id in ("locals", "vars", "eval", "exec", "dir"):
@@ -70,13 +73,26 @@ def _has_scope_statements(fn) -> bool:
 # --- helpers -------------------------------------------------------------------------------
 
 def _walk_no_defs(stmts):
+    AST, defs, fields_of = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef), \
+        _CHILD_FIELDS
     todo = list(stmts)
+    pop, append = todo.pop, todo.append
     while todo:
-        node = todo.pop()
+        node = pop()
         yield node
-        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):
+        if isinstance(node, defs):
             continue
-        todo.extend(gast.iter_child_nodes(node))
+        fields = fields_of.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for name in fields:                 # iter_child_nodes, read directly (same order), without
+            field = getattr(node, name, None)   # the context and operator leaves (sct.ir.walk_nodes)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for child in field:
+                    if isinstance(child, AST):
+                        append(child)
 
 
 def _is_rt(node, rt_name: str, attr: str) -> bool:
@@ -193,7 +209,7 @@ class ZeroFacts:
                         "tie_scaled")
 
     def block(self, stmts: List, facts: Facts, rewrite: bool):
-        facts = dict(facts)
+        facts = dict(facts)         # the block's own: its statements update it in place
         out: List = []
         for s in stmts:
             new, facts = self.statement(s, facts, rewrite)
@@ -209,7 +225,6 @@ class ZeroFacts:
                 value = first
                 if rewrite:
                     s.value = first
-            facts = dict(facts)
             kind = self.classify(value, facts)
             if kind is None:
                 facts.pop(target, None)
@@ -254,8 +269,9 @@ class ZeroFacts:
             if rewrite:
                 s.body = _block(body)
             return [s], dict(head)
-        stored = _stored([s])
-        return [s], {k: v for k, v in facts.items() if k not in stored}
+        for name in _stored([s]):
+            facts.pop(name, None)
+        return [s], facts
 
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------

@@ -38,7 +38,7 @@ from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
 from .errors import CompileError
 from .forward_code import ForwardCode
-from .ir import attr, load
+from .ir import attr, load, walk_nodes
 from .liveness import Liveness
 from .naming import Namer
 from .plans import Mode, SweepPlan, TapePlan
@@ -88,7 +88,7 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.uses_tape = False
         self.forward_names: Set[str] = set(self.params) | set(self.kwonly) | \
             {n for n in (self.vararg, self.kwarg) if n}
-        for n in gast.walk(fdef):
+        for n in walk_nodes(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.forward_names.add(n.id)
         self.counters: Dict[int, str] = {}
@@ -98,7 +98,7 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         for n in _in_order(fdef.body):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 self.defined_line.setdefault(n.targets[0].id, getattr(n, "lineno", fdef.lineno))
-            for m in gast.walk(n) if isinstance(n, gast.Assign) else ():
+            for m in walk_nodes(n) if isinstance(n, gast.Assign) else ():
                 if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
                     self.def_order.setdefault(m.id, len(self.def_order))
         self.fname = fdef.name

@@ -7,6 +7,7 @@ from typing import List, Set
 
 import gast
 
+from .ir import walk_nodes
 from .sites import Site, _in_order, _roots
 
 
@@ -19,7 +20,7 @@ class SiteChecks:
         argument reassigned before the site would be read at its new value."""
         for block, index, _, _ in site.frames:
             for st in block[:index]:
-                for n in gast.walk(st):
+                for n in walk_nodes(st):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and \
                             n.id in self.params:
                         self.fail(site.stmt, f"the gradient on line {site.line} is differentiated "
@@ -35,7 +36,7 @@ class SiteChecks:
         for r in roots:
             lines = {getattr(st, "lineno", None) for st in _in_order(self.fdef.body)
                      if isinstance(st, gast.Assign) and r in {n.id for t in st.targets
-                                                               for n in gast.walk(t)
+                                                               for n in walk_nodes(t)
                                                                if isinstance(n, gast.Name)}}
             if lines == {site.line} and r not in self.params:
                 line_only.append(r)

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import gast
 
 from .plans import CallKind
+from .ir import walk_nodes
 
 
 class SiteKind(str, Enum):
@@ -79,6 +80,7 @@ class SiteFinding:
                 elif isinstance(s, (gast.For, gast.While)):
                     walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
         walk(self.fdef.body, [], 0, False)
+        del walk        # (a recursive closure holding self: freed now, not by the cyclic collector)
         return sites
 
     def make_site(self, stmt: gast.Assign, frames, in_loop: bool) -> Site:
@@ -150,7 +152,7 @@ class SiteFinding:
 
     def created_by_dlarray(self, name: str) -> bool:
         """Is ``name`` assigned ``dlarray(...)`` in this function (a constant inside dlfeval)?"""
-        for n in gast.walk(self.fdef):
+        for n in walk_nodes(self.fdef):
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
                 v = n.value
                 if isinstance(v, gast.Call) and self.act.call_info(v).kind == CallKind.CREATE:
@@ -163,10 +165,10 @@ class SiteFinding:
         if not isinstance(y, gast.Name):
             return None
         defs: Dict[str, List] = {}
-        for n in gast.walk(self.fdef):
+        for n in walk_nodes(self.fdef):
             if isinstance(n, gast.Assign):
                 for t in n.targets:
-                    for m in gast.walk(t):
+                    for m in walk_nodes(t):
                         if isinstance(m, gast.Name):
                             defs.setdefault(m.id, []).append(n)
         seen, todo = set(), [y.id]
@@ -181,7 +183,7 @@ class SiteFinding:
                         k.arg in ("EnableHigherDerivatives", "enable_higher_derivatives") and
                         isinstance(k.value, gast.Constant) and not k.value.value for k in v.keywords):
                     return getattr(st, "lineno", None)
-                todo.extend(m.id for m in gast.walk(v) if isinstance(m, gast.Name))
+                todo.extend(m.id for m in walk_nodes(v) if isinstance(m, gast.Name))
         return None
 
     # --- what x denotes at a site ----------------------------------------------------------
@@ -202,7 +204,7 @@ class SiteFinding:
         """(stores, loads) of every name in the function."""
         if self._name_counts is None:
             counts: Dict[str, List[int]] = {}
-            for n in gast.walk(self.fdef):
+            for n in walk_nodes(self.fdef):
                 if isinstance(n, gast.Name):
                     c = counts.setdefault(n.id, [0, 0])
                     c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1

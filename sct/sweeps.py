@@ -9,7 +9,7 @@ from typing import Dict, List, Set, Tuple
 import gast
 
 from .analysis import index_value
-from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk
+from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk_nodes
 from .sites import Site, SiteKind, _roots
 from .plans import SweepPlan
 from .templates import ZERO, _function
@@ -108,7 +108,7 @@ class Sweeps:
             final = load(self.d(r)) if r in state["initialized"] else ZERO
             tail.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
                                 body=[assign(grad, final)], orelse=[]))
-        changed = {n.id for st in rev for n in walk(st)
+        changed = {n.id for st in rev for n in walk_nodes(st)
                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         snapshots: Dict[str, str] = {}
 
@@ -154,6 +154,7 @@ class Sweeps:
             return call(self.rt("project"), list(grad_and_value(sel)))
 
         results = [result(sel) for sel in site.sels]
+        del result, grad_and_value      # (recursive closures holding self: freed now, not by the cyclic collector)
         body[head_at:head_at] = head
         body.extend(tail)
         if any(sel[0] == "star" for sel in site.sels):
@@ -199,7 +200,7 @@ class Sweeps:
     def sweep_function(self, name: str, body_and_result, results, site: Site,
                        self_contained: bool = False) -> gast.FunctionDef:
         body, result = body_and_result, results
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk(st))
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk_nodes(st))
         tape_head = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
@@ -235,7 +236,7 @@ class Sweeps:
         head: List = []
         if self_contained:          # u is recomputed here too: the assembler needs its shape
             head = copy.deepcopy(self.last_prefix)
-            if any(isinstance(n, gast.Name) and n.id == self.tape for st in head for n in gast.walk(st)):
+            if any(isinstance(n, gast.Name) and n.id == self.tape for st in head for n in walk_nodes(st)):
                 head = copy.deepcopy(tape_head) + head
         whole = _function(name, params, [header] + head + [assemble])
         return [whole, sweep]
@@ -253,7 +254,7 @@ class Sweeps:
     def bwd_function(self, sweep) -> gast.FunctionDef:
         body, results, ret = sweep
         params = self.residual_names(body + [gast.Expr(value=r) for r in results])
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk(st))
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk_nodes(st))
         if uses_tape and self.tape not in params:
             params.append(self.tape)
         self.residuals = params

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .ir import attr, const, load, store, substitute, walk
+from .ir import attr, const, load, store, substitute, walk_nodes
 from .rt_namespace import RT
 
 
@@ -50,7 +50,7 @@ def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
     # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
     # makes a parent's operand a number: without one, the transformer changes nothing.
-    for n in walk(expr):
+    for n in walk_nodes(expr):
         if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
                 isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
             break
@@ -98,16 +98,32 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
     """A rule's expression with the call's names put in, and the rule module's own names
     (numpy, runtime helpers) spelled as generated code reaches them."""
     mapping = dict(mapping)
-    for n in walk(template):
-        if isinstance(n, gast.Name) and n.id not in mapping and n.id in globals_:
-            obj = globals_[n.id]
+    for name in _template_names(template):
+        if name not in mapping and name in globals_:
+            obj = globals_[name]
             if obj is np:
-                mapping[n.id] = numpy_name
+                mapping[name] = numpy_name
             elif id(obj) in rt_names:
-                mapping[n.id] = attr(load(rt_name), rt_names[id(obj)])
+                mapping[name] = attr(load(rt_name), rt_names[id(obj)])
             else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
-                mapping[n.id] = attr(load(rt_name), _reach(obj, n.id, rt_names))
+                mapping[name] = attr(load(rt_name), _reach(obj, name, rt_names))
     return substitute(template, mapping)
+
+
+_TEMPLATE_NAMES: Dict[int, tuple] = {}
+
+
+def _template_names(template) -> tuple:
+    """The names a rule's template uses, in the walk's order (found once per template: a
+    template is instantiated for every call of its op)."""
+    hit = _TEMPLATE_NAMES.get(id(template))
+    if hit is not None and hit[0] is template:
+        return hit[1]
+    if len(_TEMPLATE_NAMES) > 4096:
+        _TEMPLATE_NAMES.clear()
+    names = tuple(n.id for n in walk_nodes(template) if isinstance(n, gast.Name))
+    _TEMPLATE_NAMES[id(template)] = (template, names)
+    return names
 
 
 
