@@ -879,6 +879,11 @@ def tangent_attribute(tangent, obj, name):
     if _is_zero(tangent) or tangent is None:
         return zero_adjoint(getattr(obj, name))
     refuse_computed_attribute(obj, name, "tangent")
+    if isinstance(getattr(type(obj), name, None), types.FunctionType) and \
+            name not in getattr(obj, "__dict__", {}):
+        raise SctRuntimeError(f"`.{name}` is a method of {type(obj).__name__} taken as a value, and the tangent "
+                              f"of its object's fields would be lost; call the method through its object "
+                              f"(obj.{name}(...))")
     if isinstance(tangent, dict):
         return tangent[name] if name in tangent else zero_adjoint(getattr(obj, name))
     return getattr(tangent, name)
