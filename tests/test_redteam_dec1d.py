@@ -1,0 +1,227 @@
+"""Red team (attributes computed by code sct does not read, methods taken as values).
+
+* ``obj.weight`` where ``weight`` is a ``property`` (or a ``functools.cached_property``, or
+  answered by ``__getattr__``): the read was taken for a field, its adjoint ``{"weight": g}``
+  was dropped by the constructor's adjoint (nobody stores ``weight``), and the gradient was
+  silently zero, in reverse and forward mode; ``net.Layers[i].Weights`` inside ``dlfeval``
+  the same.  Now refused at the line, unless the getter's value is an int, bool, str or None
+  (a count such as ``self.w.shape[0]`` has no derivative to lose).
+* ``fn = layer.forward; fn(x)`` (or ``apply(layer.forward, x)``, a list of bound methods)
+  with ``layer`` holding traced arrays: the bound method's pair differentiates its arguments
+  only, so the derivative through ``self``'s fields was dropped.  Now refused at the line;
+  a bound method of an object whose arrays carry no derivative still runs.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import sct
+from sct import EvaluationError, SctError, dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import assert_close, numerical_gradient
+
+X = np.array([1.0, -2.0, 0.5])
+
+
+class WithProperty:
+    def __init__(self, w):
+        self.w = w
+
+    @property
+    def weight(self):
+        return self.w * 2.0
+
+    @property
+    def n(self):
+        return self.w.shape[0]
+
+
+class WithCachedProperty:
+    def __init__(self, w):
+        self.w = w
+
+    @functools.cached_property
+    def weight(self):
+        return self.w * 2.0
+
+
+class WithGetattr:
+    def __init__(self, w):
+        self.params = {"weight": w}
+
+    def __getattr__(self, name):
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name] * 2.0
+        raise AttributeError(name)
+
+
+def property_model(x):
+    layer = WithProperty(x)
+    y = np.sum(layer.weight ** 2)
+    return y, dlgradient(y, x)
+
+
+def cached_property_model(x):
+    layer = WithCachedProperty(x)
+    y = np.sum(layer.weight ** 2)
+    return y, dlgradient(y, x)
+
+
+def getattr_model(x):
+    layer = WithGetattr(x)
+    y = np.sum(layer.weight ** 2)
+    return y, dlgradient(y, x)
+
+
+def property_of_argument(layer):
+    y = np.sum(layer.weight ** 2)
+    return y, dlgradient(y, layer)
+
+
+def property_plain(x):
+    return np.sum(WithProperty(x).weight ** 2)
+
+
+PROPERTY_LINES = {property_model: 2, cached_property_model: 2, getattr_model: 2, property_of_argument: 1}
+
+
+@pytest.mark.parametrize("model", list(PROPERTY_LINES), ids=lambda f: f.__name__)
+def test_a_derivative_through_a_getter_is_refused_at_its_line(model):
+    # was: value 21, gradient [0, 0, 0] (right: 8 x)
+    arg = WithProperty(dlarray(X)) if model is property_of_argument else dlarray(X)
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(model, arg)
+    assert info.value.lineno == model.__code__.co_firstlineno + PROPERTY_LINES[model]
+    assert "weight" in str(info.value) and "method" in str(info.value)
+
+
+def test_forward_mode_through_a_property_is_refused():
+    # was: tangent 0 (right: sum(8 x v))
+    with pytest.raises(SctError, match="weight"):
+        sct.jvp(property_plain, (X,), (np.ones(3),))
+
+
+def count_model(x):
+    layer = WithProperty(x)
+    y = np.sum(layer.w ** 2) / layer.n
+    return y, dlgradient(y, x)
+
+
+def test_an_integer_property_is_a_constant():
+    y, g = dlfeval(count_model, dlarray(X))
+    assert_close(extractdata(y), np.sum(X ** 2) / 3)
+    assert_close(extractdata(g), 2 * X / 3)
+
+
+def network_weights_model(net, X):
+    w = net.Layers[1].Weights
+    y = np.sum(w ** 2) + np.sum(sct.predict(net, X))
+    return y, dlgradient(y, net.Learnables)
+
+
+def test_network_layers_property_read_inside_dlfeval_is_refused():
+    # was: the gradient of sum(w ** 2) through net.Layers silently 0
+    net = sct.dlnetwork([sct.featureInputLayer(3), sct.fullyConnectedLayer(2)], Seed=0)
+    with pytest.raises(EvaluationError, match="Learnables") as info:
+        dlfeval(network_weights_model, net, np.ones((4, 3)))
+    assert info.value.lineno == network_weights_model.__code__.co_firstlineno + 1
+
+
+# --- methods taken as values ----------------------------------------------------------------------
+
+class Scale:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, u):
+        return u * self.w
+
+
+def apply(fn, u):
+    return fn(u)
+
+
+def method_value_model(x):
+    layer = Scale(x)
+    fn = layer.forward
+    y = np.sum(fn(x))
+    return y, dlgradient(y, x)
+
+
+def method_passed_model(x):
+    layer = Scale(x)
+    y = np.sum(apply(layer.forward, x))
+    return y, dlgradient(y, x)
+
+
+def method_list_model(x):
+    fns = [Scale(x).forward, Scale(x * 2.0).forward]
+    y = 0.0
+    for fn in fns:
+        y = y + np.sum(fn(x))
+    return y, dlgradient(y, x)
+
+
+def method_of_argument_model(x, layer):
+    fn = layer.forward
+    y = np.sum(fn(x))
+    return y, dlgradient(y, layer)
+
+
+def method_value_plain(x):
+    fn = Scale(x).forward
+    return np.sum(fn(x))
+
+
+METHOD_LINES = {method_value_model: 3, method_passed_model: 2, method_list_model: 4, method_of_argument_model: 2}
+
+
+@pytest.mark.parametrize("model", list(METHOD_LINES), ids=lambda f: f.__name__)
+def test_a_method_value_of_an_object_holding_traced_arrays_is_refused(model):
+    # was: the gradient of sum(x * x) given as x (right: 2 x); with layer as x: 0 (right: x)
+    args = (X, Scale(dlarray(X))) if model is method_of_argument_model else (dlarray(X),)
+    with pytest.raises(SctError, match="forward") as info:
+        dlfeval(model, *args)
+    assert info.value.lineno == model.__code__.co_firstlineno + METHOD_LINES[model]
+    with pytest.raises(SctError, match="forward"):       # the same call again: not a cached pass
+        dlfeval(model, *args)
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_forward_mode_through_a_method_value_is_refused(mode):
+    # was: tangent sum(x v) (right: sum(2 x v))
+    with pytest.raises(SctError, match="forward"):
+        sct.jvp(method_value_plain, (X,), (np.ones(3),), mode=mode)
+
+
+class Standardize:
+    def __init__(self, mu, sd):
+        self.mu = mu
+        self.sd = sd
+
+    def transform(self, u):
+        return (u - self.mu) / self.sd
+
+
+def run_transform(model, u):
+    f = model.transform
+    return f(u)
+
+
+def constant_method_value_model(x, scaler):
+    f = scaler.transform
+    y = np.sum(f(x) ** 2) + np.sum(run_transform(scaler, x))
+    return y, dlgradient(y, x)
+
+
+def test_a_method_value_of_a_constant_object_is_differentiated():
+    scaler = Standardize(np.array([0.5, 0.5, 0.5]), np.array([2.0, 4.0, 1.0]))
+
+    def plain(x):
+        return np.sum(((x - scaler.mu) / scaler.sd) ** 2) + np.sum((x - scaler.mu) / scaler.sd)
+    y, g = dlfeval(constant_method_value_model, dlarray(X), scaler)
+    assert_close(extractdata(y), plain(X))
+    assert_close(extractdata(g), numerical_gradient(plain, [X], 0), atol=1e-5)
