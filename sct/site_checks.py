@@ -28,6 +28,60 @@ class SiteChecks:
                                   f"the arguments. Give the new value another name (e.g. "
                                   f"{n.id}2 = ...)", "dlgradient")
 
+    def check_outside_writes(self, site: Site):
+        """A gradient differentiated again recomputes the statements before it: a write there
+        into an item or attribute of an object from outside the function (a global's, a
+        closure's, an argument's, or a name taken from one) would happen twice, and the
+        recomputation would read the object as the first run left it."""
+        outside = set(self.params) | set(self.kwonly) | {n for n in (self.vararg, self.kwarg) if n}
+
+        def root(node):
+            while isinstance(node, (gast.Subscript, gast.Attribute)):
+                node = node.value
+            return node.id if isinstance(node, gast.Name) else None
+
+        def from_outside(value) -> bool:
+            r = root(value)
+            return r is not None and (r in outside or r not in self.forward_names)
+
+        changed = True
+        while changed:                  # names bound to (a part of) such an object
+            changed = False
+            for st in _in_order(self.fdef.body):
+                pairs = [(st.targets[0], st.value)] if isinstance(st, gast.Assign) else \
+                    [(st.target, st.iter)] if isinstance(st, gast.For) else []
+                for target, value in pairs:
+                    if isinstance(target, gast.Name) and target.id not in outside and from_outside(value):
+                        outside.add(target.id)
+                        changed = True
+        from .aliasing import WRITING_FUNCTIONS
+        def nodes(node, holder):        # (node, the innermost statement holding it)
+            yield node, holder
+            for child in gast.iter_child_nodes(node):
+                yield from nodes(child, child if isinstance(child, gast.stmt) else holder)
+        for block, index, _, _ in site.frames:
+            for st in block[:index]:
+                for n, holder in nodes(st, st):
+                    targets = n.targets if isinstance(n, gast.Assign) else \
+                        [n.target] if isinstance(n, gast.AugAssign) else []
+                    if isinstance(n, gast.Call):      # np.copyto(z, v), np.add.at(z, i, v), out=z
+                        f = n.func
+                        if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") \
+                                and n.args:
+                            targets = [n.args[0]]
+                        targets = targets + [k.value for k in n.keywords if k.arg == "out"]
+                        targets = [gast.Subscript(value=t, slice=gast.Constant(value=0, kind=None),
+                                                  ctx=gast.Store()) for t in targets
+                                   if isinstance(t, (gast.Name, gast.Subscript, gast.Attribute))]
+                    for t in targets:
+                        if isinstance(t, (gast.Subscript, gast.Attribute)) and from_outside(t):
+                            self.fail(holder, f"this line writes into {root(t)}, an object from outside "
+                                      f"{self.fname}() (a global, a closure value or an argument, or a part "
+                                      f"of one), before the dlgradient on line {site.line}, whose gradient "
+                                      f"is differentiated again: sct recomputes the code before that "
+                                      f"dlgradient, so the write would happen twice. Make the change after "
+                                      f"the gradients, or in a helper function (it runs once)", "write")
+
     def check_roots_reached(self, site: Site, roots: List[str]):
         """A name made on the site's own line that y does not reach (a list built by a
         comprehension in the call) is a new value: refuse rather than answer zeros."""

@@ -225,3 +225,147 @@ def test_a_method_value_of_a_constant_object_is_differentiated():
     y, g = dlfeval(constant_method_value_model, dlarray(X), scaler)
     assert_close(extractdata(y), plain(X))
     assert_close(extractdata(g), numerical_gradient(plain, [X], 0), atol=1e-5)
+
+
+# --- writes into objects from outside the function, before a gradient differentiated again ------------
+# The second derivative's sweep recomputes the code before the first dlgradient: a write there into a
+# global's, a closure's or an argument's item or attribute ran twice (`COUNT[0] += 1` left COUNT at 2),
+# and the recomputation read the changed object (z 612 and its gradient [144, 1152] where plain Python
+# gives 153 and [36, 288]).  Now refused at the write's line; a helper doing the write runs once.
+
+COUNT = [0]
+ARR = np.zeros(2)
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+
+STATS = Counter()
+
+
+def global_item_twice(x):
+    COUNT[0] += 1
+    y = np.sum(x ** 3) * COUNT[0]
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def global_attribute_twice(x):
+    STATS.n = STATS.n + 1
+    y = np.sum(x ** 3) * STATS.n
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def argument_item_twice(x, d):
+    d["n"] = d["n"] + 1
+    y = np.sum(x ** 3) * d["n"]
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def argument_attribute_twice(x, st):
+    st.n += 1
+    y = np.sum(x ** 3) * st.n
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def global_add_at_twice(x):
+    np.add.at(ARR, 0, 1.0)
+    y = np.sum(x ** 3) * ARR[0]
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def global_copyto_twice(x):
+    np.copyto(ARR, ARR + 1.0)
+    y = np.sum(x ** 3) * ARR[0]
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def bump():
+    COUNT[0] += 1
+    return COUNT[0]
+
+
+def helper_write_once(x):
+    k = bump()
+    y = np.sum(x ** 3) * k
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def first_order_global_write(x):
+    COUNT[0] += 1
+    y = np.sum(x ** 3) * COUNT[0]
+    return y, dlgradient(y, x)
+
+
+def reset_state():
+    COUNT[0] = 0
+    ARR[:] = 0.0
+    STATS.n = 0
+
+
+@pytest.mark.parametrize("model, extra", [
+    (global_item_twice, ()), (global_attribute_twice, ()), (argument_item_twice, ({"n": 0},)),
+    (argument_attribute_twice, (Counter(),)), (global_add_at_twice, ()), (global_copyto_twice, ())],
+    ids=lambda v: getattr(v, "__name__", ""))
+def test_a_write_outside_before_a_gradient_differentiated_again_is_refused(model, extra):
+    reset_state()
+    with pytest.raises(sct.CompileError, match="twice") as info:
+        dlfeval(model, dlarray(np.array([1.0, 2.0])), *extra)
+    assert info.value.lineno == model.__code__.co_firstlineno + 1
+    assert COUNT[0] == 0 and STATS.n == 0 and not ARR.any()      # refused before anything ran
+
+
+def test_a_helper_writing_outside_runs_once_under_a_second_derivative():
+    reset_state()
+    x = np.array([1.0, 2.0])
+    z, dz = dlfeval(helper_write_once, dlarray(x))
+    assert COUNT[0] == 1
+    assert_close(extractdata(z), np.sum((3 * x ** 2) ** 2))
+    assert_close(extractdata(dz), 2 * 3 * x ** 2 * 6 * x)
+
+
+def test_a_first_order_gradient_after_a_global_write_runs_it_once():
+    reset_state()
+    x = np.array([1.0, 2.0])
+    y, g = dlfeval(first_order_global_write, dlarray(x))
+    assert COUNT[0] == 1
+    assert_close(extractdata(g), 3 * x ** 2)
+
+
+# --- lists and dicts passed to dlfeval ---------------------------------------------------------------
+# dlfeval copied every list and dict argument (to unwrap dlarrays), so a write into one inside the
+# function (an untraced item, an append, a pop) never reached the caller's object: `buf` stayed
+# [1.0, 2.0] where plain Python leaves [5.0, 2.0, 7].  One holding no dlarray is now passed as it is.
+
+def writes_into_containers(x, buf, d, t):
+    buf[0] = 5.0
+    buf.append(7)
+    d["k"] = 1
+    d.pop("z")
+    t[0][0] = 9.0
+    y = np.sum(x ** 2) * len(buf)
+    return y, dlgradient(y, x)
+
+
+def test_writes_into_list_and_dict_arguments_reach_the_caller():
+    x = np.array([1.0, 2.0])
+    buf, d, t = [1.0, 2.0], {"z": 0}, ([1.0],)
+    y, g = dlfeval(writes_into_containers, dlarray(x), buf, d, t)
+    assert buf == [5.0, 2.0, 7] and d == {"k": 1} and t == ([9.0],)
+    assert_close(extractdata(y), 3 * np.sum(x ** 2))
+    assert_close(extractdata(g), 6 * x)
