@@ -335,6 +335,25 @@ def item_adjoint(grad, idx, like):
 
 # --- attributes of containers --------------------------------------------------
 
+def array_receiver(obj, name):
+    """Generated code reads ``obj.name(...)`` as numpy's method ``name`` of an array (``h.sum()``)
+    where the compiler could not tell what ``obj`` holds: refuse an object whose class has its own
+    method of that name, or a module (``xp.sum(a)``), whose derivative that would not be."""
+    if not isinstance(obj, types.ModuleType) and (_is_array(obj) or
+                                                  isinstance(obj, (numbers.Number, list, tuple, dict))):
+        return
+    if isinstance(obj, types.ModuleType) or isinstance(getattr(type(obj), name, None), types.FunctionType):
+        what = f"the module {obj.__name__}" if isinstance(obj, types.ModuleType) else \
+            f"an object of {type(obj).__name__}, whose method {name}() it is"
+        raise SctRuntimeError(
+            f"`.{name}(...)` is compiled as numpy's array method {name}, but its receiver is {what}: "
+            f"its derivative would be lost. " + (
+                f"Call {obj.__name__}'s functions by the module's name (np.{name}(...)), or import it "
+                f"inside the function (import {obj.__name__} as ...)" if isinstance(obj, types.ModuleType) else
+                f"Build the object in this function ({type(obj).__name__}(...)) or pass it in, so that sct "
+                f"knows its class, or rename the method"))
+
+
 def computed_attribute(obj, name):
     """How ``obj.name`` is computed when a getter of its class computes it (a ``property``, a
     ``functools.cached_property``, ``__getattr__``), else None.  Its value then depends on
@@ -1645,7 +1664,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, array_receiver)
 
 
 def at_least_1d(a):
