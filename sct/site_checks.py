@@ -3,7 +3,7 @@ gradient would not be the exact derivative.
 """
 from __future__ import annotations
 
-from typing import List, Set
+from typing import Dict, List, Set, Tuple
 
 import gast
 
@@ -29,20 +29,25 @@ class SiteChecks:
                                   f"{n.id}2 = ...)", "dlgradient")
 
     def check_outside_writes(self, site: Site):
-        """A gradient differentiated again recomputes the statements before it: a write there
-        into an item or attribute of an object from outside the function (a global's, a
-        closure's, an argument's, or a name taken from one) would happen twice, and the
-        recomputation would read the object as the first run left it."""
-        outside = set(self.params) | set(self.kwonly) | {n for n in (self.vararg, self.kwarg) if n}
+        """A gradient differentiated again recomputes the statements before it, on the objects as
+        the first run left them: a write there into an item or attribute of an object from outside
+        the function (a global's, a closure's, an argument's, or a name taken from one) that the
+        code before it reads (``COUNT[0] += 1``, ``np.add.at(z, i, v)``, a write in a loop that
+        reads it) would read the changed object, and write it twice."""
+        params = set(self.params) | set(self.kwonly) | {n for n in (self.vararg, self.kwarg) if n}
+        origin: Dict[str, str] = {}          # a name bound to (a part of) an outside object -> that object
 
         def root(node):
             while isinstance(node, (gast.Subscript, gast.Attribute)):
                 node = node.value
             return node.id if isinstance(node, gast.Name) else None
 
-        def from_outside(value) -> bool:
-            r = root(value)
-            return r is not None and (r in outside or r not in self.forward_names)
+        def outside(name):
+            if name is None:
+                return None
+            if name in origin:
+                return origin[name]
+            return name if name in params or name not in self.forward_names else None
 
         changed = True
         while changed:                  # names bound to (a part of) such an object
@@ -51,36 +56,66 @@ class SiteChecks:
                 pairs = [(st.targets[0], st.value)] if isinstance(st, gast.Assign) else \
                     [(st.target, st.iter)] if isinstance(st, gast.For) else []
                 for target, value in pairs:
-                    if isinstance(target, gast.Name) and target.id not in outside and from_outside(value):
-                        outside.add(target.id)
+                    if isinstance(target, gast.Name) and target.id not in params and \
+                            target.id not in origin and outside(root(value)) is not None:
+                        origin[target.id] = outside(root(value))
                         changed = True
         from .aliasing import WRITING_FUNCTIONS
-        def nodes(node, holder):        # (node, the innermost statement holding it)
-            yield node, holder
-            for child in gast.iter_child_nodes(node):
-                yield from nodes(child, child if isinstance(child, gast.stmt) else holder)
-        for block, index, _, _ in site.frames:
-            for st in block[:index]:
-                for n, holder in nodes(st, st):
-                    targets = n.targets if isinstance(n, gast.Assign) else \
-                        [n.target] if isinstance(n, gast.AugAssign) else []
-                    if isinstance(n, gast.Call):      # np.copyto(z, v), np.add.at(z, i, v), out=z
-                        f = n.func
-                        if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") \
-                                and n.args:
-                            targets = [n.args[0]]
-                        targets = targets + [k.value for k in n.keywords if k.arg == "out"]
-                        targets = [gast.Subscript(value=t, slice=gast.Constant(value=0, kind=None),
-                                                  ctx=gast.Store()) for t in targets
-                                   if isinstance(t, (gast.Name, gast.Subscript, gast.Attribute))]
-                    for t in targets:
-                        if isinstance(t, (gast.Subscript, gast.Attribute)) and from_outside(t):
-                            self.fail(holder, f"this line writes into {root(t)}, an object from outside "
-                                      f"{self.fname}() (a global, a closure value or an argument, or a part "
-                                      f"of one), before the dlgradient on line {site.line}, whose gradient "
-                                      f"is differentiated again: sct recomputes the code before that "
-                                      f"dlgradient, so the write would happen twice. Make the change after "
-                                      f"the gradients, or in a helper function (it runs once)", "write")
+
+        def reads(node) -> Set[str]:
+            return {outside(n.id) for n in gast.walk(node)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and outside(n.id)}
+
+        def writes(st) -> List[Tuple[str, bool]]:
+            """The outside objects ``st`` writes into, each with whether the write reads it too."""
+            out = []
+            targets = st.targets if isinstance(st, gast.Assign) else \
+                [st.target] if isinstance(st, gast.AugAssign) else []
+            out += [(outside(root(t)), isinstance(st, gast.AugAssign)) for t in targets
+                    if isinstance(t, (gast.Subscript, gast.Attribute))]
+            value = getattr(st, "value", None)
+            if isinstance(value, gast.Call):    # np.copyto(z, v), np.add.at(z, i, v), out=z
+                f = value.func
+                if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") and \
+                        value.args:
+                    out.append((outside(root(value.args[0])), f.attr == "at"))
+                out += [(outside(root(k.value)), False) for k in value.keywords if k.arg == "out"]
+            return [(r, rmw) for r, rmw in out if r is not None]
+
+        def value_reads(st) -> Set[str]:
+            parts = [getattr(st, "value", None)] + ([st.test] if isinstance(st, (gast.If, gast.While)) else []) + \
+                ([st.iter] if isinstance(st, gast.For) else [])
+            found: Set[str] = set()
+            for part in parts:
+                if part is not None:
+                    found |= reads(part)
+            return found
+
+        def visit(block, seen: Set[str], loop_reads: Set[str]):
+            for st in block:
+                seen |= value_reads(st)
+                for r, rmw in writes(st):
+                    if rmw or r in seen or r in loop_reads:
+                        self.fail(st, f"this line writes into {r}, an object from outside {self.fname}() "
+                                  f"(a global, a closure value or an argument), which the code before the "
+                                  f"dlgradient on line {site.line} reads; that gradient is differentiated "
+                                  f"again, so sct recomputes this code, on {r} as the first run left it: "
+                                  f"the write would happen twice. Make the change after the gradients, or "
+                                  f"in a helper function (it runs once)", "write")
+                if isinstance(st, (gast.For, gast.While)):
+                    inner = loop_reads | {r for s in st.body for r in reads(s)} | value_reads(st)
+                    visit(st.body, seen, inner)
+                elif isinstance(st, gast.If):
+                    visit(st.body, seen, loop_reads)
+                    visit(st.orelse, seen, loop_reads)
+                elif isinstance(st, gast.With):
+                    visit(st.body, seen, loop_reads)
+
+        seen: Set[str] = set()
+        for block, index, parent, _ in site.frames:
+            loop_reads = {r for s in block for r in reads(s)} if isinstance(parent, (gast.For, gast.While)) \
+                else set()
+            visit(block[:index], seen, loop_reads)
 
     def check_roots_reached(self, site: Site, roots: List[str]):
         """A name made on the site's own line that y does not reach (a list built by a
