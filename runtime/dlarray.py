@@ -32,11 +32,18 @@ def _unwrap(x):
         return tuple(map(_unwrap, x))
     if isinstance(x, dlarray):
         return x._data
+    # a list or dict holding no dlarray is passed on as it is: a write into it (a log appended to, a
+    # counter in a dict) is the caller's, as in Python; one holding dlarrays is a copy with their data
     if isinstance(x, (list, tuple)):
-        return type(x)(_unwrap(v) for v in x) if not hasattr(type(x), "_fields") \
-            else type(x)(*[_unwrap(v) for v in x])
+        items = [_unwrap(v) for v in x]
+        if all(a is b for a, b in zip(items, x)):
+            return x
+        return type(x)(items) if not hasattr(type(x), "_fields") else type(x)(*items)
     if isinstance(x, dict):
-        return {k: _unwrap(v) for k, v in x.items()}
+        items = {k: _unwrap(v) for k, v in x.items()}
+        if all(items[k] is v for k, v in x.items()):
+            return x
+        return items
     return x
 
 

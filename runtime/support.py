@@ -8,6 +8,7 @@ follow that array's module (CuPy dispatches these through ``__array_function__``
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 import operator
 import types
@@ -335,9 +336,74 @@ def item_adjoint(grad, idx, like):
 
 # --- attributes of containers --------------------------------------------------
 
+def array_receiver(obj, name):
+    """Generated code reads ``obj.name(...)`` as numpy's method ``name`` of an array (``h.sum()``)
+    where the compiler could not tell what ``obj`` holds: refuse an object whose class has its own
+    method of that name, or a module (``xp.sum(a)``), whose derivative that would not be."""
+    if not isinstance(obj, types.ModuleType) and (_is_array(obj) or
+                                                  isinstance(obj, (numbers.Number, list, tuple, dict))):
+        return
+    if isinstance(obj, types.ModuleType) or isinstance(getattr(type(obj), name, None), types.FunctionType):
+        what = f"the module {obj.__name__}" if isinstance(obj, types.ModuleType) else \
+            f"an object of {type(obj).__name__}, whose method {name}() it is"
+        raise SctRuntimeError(
+            f"`.{name}(...)` is compiled as numpy's array method {name}, but its receiver is {what}: "
+            f"its derivative would be lost. " + (
+                f"Call {obj.__name__}'s functions by the module's name (np.{name}(...)), or import it "
+                f"inside the function (import {obj.__name__} as ...)" if isinstance(obj, types.ModuleType) else
+                f"Build the object in this function ({type(obj).__name__}(...)) or pass it in, so that sct "
+                f"knows its class, or rename the method"))
+
+
+def computed_attribute(obj, name):
+    """How ``obj.name`` is computed when a getter of its class computes it (a ``property``, a
+    ``functools.cached_property``, ``__getattr__``), else None.  Its value then depends on
+    ``obj``'s fields through code sct does not differentiate: a derivative reaching it must not
+    be dropped as if it were a field nobody reads."""
+    if obj is None or isinstance(obj, (dict, list, tuple)) or _is_array(obj):
+        return None
+    cls = type(obj)
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            if isinstance(attr, property):
+                return f"the property {cls.__name__}.{name}"
+            if isinstance(attr, functools.cached_property):
+                return f"the cached_property {cls.__name__}.{name}"
+            return None
+    if name not in getattr(obj, "__dict__", {}) and hasattr(cls, "__getattr__"):
+        return f"{cls.__name__}.__getattr__({name!r})"
+    return None
+
+
+def refuse_computed_attribute(obj, name, what):
+    """Raise where a nonzero derivative reaches ``obj.name`` computed by a getter (see
+    :func:`computed_attribute`) whose value can carry one (not an int, bool, str or None)."""
+    how = computed_attribute(obj, name)
+    if how is None:
+        return
+    try:
+        value = getattr(obj, name)
+    except Exception:
+        value = None
+    else:
+        if isinstance(value, (bool, int, str, bytes, type(None))) or \
+                (_is_array(value) and not np.issubdtype(value.dtype, np.inexact)):
+            return                     # a count, a flag, a name: no derivative to lose
+    own = type(obj).__module__.split(".")[0] in ("sct", "runtime")
+    advice = (f"read the values from its Learnables (or State) table instead" if own else
+              f"make it a method and call it (`def {name}(self): ...`, then `obj.{name}()`), or read "
+              f"the fields it uses")
+    raise SctRuntimeError(
+        f"the {what} reaches `.{name}`, which {how} computes from the object's fields; sct does not "
+        f"differentiate through attribute getters (that derivative would be lost): {advice}")
+
+
 def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
+    if not _is_zero(grad):
+        refuse_computed_attribute(obj, name, "derivative")
     if isinstance(obj, tuple) and hasattr(type(obj), "_fields") and name in type(obj)._fields:
         return type(obj)(*[grad if f == name else ZERO for f in type(obj)._fields])
     return {name: grad}
@@ -369,6 +435,8 @@ def attribute_adjoint_any(grad, obj, name):
         from .registry import ATTRIBUTES, lookup
         op = ATTRIBUTES[name]
         return lookup(op).fn(grad, getattr(obj, name), obj)
+    if not _is_zero(grad):
+        refuse_computed_attribute(obj, name, "derivative")
     return {name: grad}
 
 
@@ -829,6 +897,12 @@ def tangent_attribute(tangent, obj, name):
     """The tangent of ``obj.name`` given the tangent of ``obj`` (an object like it, or a dict)."""
     if _is_zero(tangent) or tangent is None:
         return zero_adjoint(getattr(obj, name))
+    refuse_computed_attribute(obj, name, "tangent")
+    if isinstance(getattr(type(obj), name, None), types.FunctionType) and \
+            name not in getattr(obj, "__dict__", {}):
+        raise SctRuntimeError(f"`.{name}` is a method of {type(obj).__name__} taken as a value, and the tangent "
+                              f"of its object's fields would be lost; call the method through its object "
+                              f"(obj.{name}(...))")
     if isinstance(tangent, dict):
         return tangent[name] if name in tangent else zero_adjoint(getattr(obj, name))
     return getattr(tangent, name)
@@ -1590,7 +1664,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, array_receiver)
 
 
 def at_least_1d(a):

@@ -65,8 +65,11 @@ class Resolver:
         self.globals = fn.__globals__
         self.guards: Dict[str, Guard] = {}
         self.attribute_guards: Dict[Any, tuple] = {}    # (id(base), attr) -> (base, attr, value)
+        self.aliases: Dict[str, Any] = {}   # locals bound once to a module (``xp = np``)
 
     def resolve_name(self, name: str):
+        if name in self.aliases:
+            return self.aliases[name]
         if name in self.locals:
             return Unresolved
         if name in self.known:
@@ -308,6 +311,7 @@ class Activity:
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
         self.calls: Dict[int, CallInfo] = {}
+        self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
         self._bound_memo: Optional[Dict[int, tuple]] = {}
         try:
             self.run()
@@ -317,8 +321,41 @@ class Activity:
     def call_info(self, node: gast.Call) -> CallInfo:
         key = id(node)
         if key not in self.calls:
-            self.calls[key] = classify_call(node, self.resolver)
+            info = classify_call(node, self.resolver)
+            if info.kind == CallKind.METHOD and info.rule is not None:
+                if self.user_receiver(info.receiver):
+                    # ``agg.sum(x)`` on an object of the user's class is its own method, not numpy's sum
+                    info = CallInfo(CallKind.METHOD, receiver=info.receiver, method=info.method)
+                elif info.receiver not in self.kinds:
+                    return info                 # its kind may be found later: decided again then
+            self.calls[key] = info
         return self.calls[key]
+
+    def user_receiver(self, name: str) -> bool:
+        """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or
+        every assignment to it builds one)?"""
+        if name in self.objects:
+            return True
+        kind = self.kinds.get(name)
+        return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and \
+            isinstance(kind[1], type) and not issubclass(kind[1], (tuple, np.ndarray)) and \
+            not (getattr(kind[1], "__module__", "") or "").startswith(("sct.", "numpy"))
+
+    def user_objects(self) -> Set[str]:
+        from .ir import walk_no_defs
+        stores: Dict[str, int] = {}
+        builds: Dict[str, int] = {}
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                    isinstance(node.value, gast.Call):
+                cls = self.resolver.resolve(node.value.func)
+                if isinstance(cls, type) and isinstance(getattr(cls, "__init__", None), types.FunctionType) \
+                        and not issubclass(cls, (tuple, np.ndarray)) and \
+                        not (getattr(cls, "__module__", "") or "").startswith(("sct.", "numpy")):
+                    builds[node.targets[0].id] = builds.get(node.targets[0].id, 0) + 1
+        return {n for n, count in builds.items() if stores.get(n) == count and n not in self.kinds}
 
     def run(self):
         from .ir import walk_no_defs, walk_nodes

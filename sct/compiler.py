@@ -179,6 +179,25 @@ def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) ->
     return found
 
 
+def module_aliases(fdef, resolver: Resolver, params) -> None:
+    """``xp = np`` (a local assigned once, from a module): the module, as ``import numpy as xp``
+    would bind it, so that ``xp.sum(a)`` is numpy's sum (not the array method ``sum`` of ``xp``)."""
+    import types
+    stores: Dict[str, int] = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    for node in fdef.body:
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and isinstance(node.value, (gast.Name, gast.Attribute)):
+            name = node.targets[0].id
+            if stores.get(name) != 1 or name in params:
+                continue
+            value = resolver.resolve(node.value)
+            if isinstance(value, types.ModuleType):
+                resolver.aliases[name] = value
+
+
 def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str) -> None:
     """``lap = dllaplacian(u, x, dim)`` becomes the divergence of the gradient of u.
 
@@ -320,6 +339,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     known.update(imported_names(fdef, imported_guards))
     resolver = Resolver(fn, local_names, known=known)
     resolver.attribute_guards.update(imported_guards)
+    module_aliases(fdef, resolver, params)
     from .options import canonicalize_sites
     canonicalize_sites(fn, fdef, resolver, filename, given)
     expand_laplacians(fdef.body, resolver, namer, rt_name)

@@ -11,6 +11,7 @@ import gast
 from .runtime import registry
 
 from .ir import assign, attr, call, const, load, store, expr_stmt
+from .analysis import leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
 
@@ -104,6 +105,10 @@ class ForwardCode:
             info = self.act.call_info(value)
             if self.uses_vjp(s):
                 return out + self.forward_vjp_call(s, t, depth)
+            if info.kind == CallKind.METHOD and info.rule is not None and t in self.act.active and \
+                    info.receiver not in self.act.arrays and leaf_kind(self.act.kinds.get(info.receiver)) is None:
+                # a receiver the compiler could not tell is an array: not one with its own method
+                out.append(expr_stmt(call(self.rt("array_receiver"), [load(info.receiver), const(info.method)])))
             if info.kind == CallKind.CREATE:
                 new = assign(t, call(self.rt("as_dlarray_data"), value.args, value.keywords))
             else:

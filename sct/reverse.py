@@ -203,6 +203,7 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
                               "again yet: compute it after the loop, or pass "
                               "EnableHigherDerivatives=False", "dlgradient")
                 self.check_arguments_kept(site)
+                self.check_outside_writes(site)
                 self.site_records.add(id(site.stmt))
             contained = id(site.stmt) in self.site_records
             self.seed_name = self.namer.fresh("seed")

@@ -3,7 +3,7 @@ gradient would not be the exact derivative.
 """
 from __future__ import annotations
 
-from typing import List, Set
+from typing import Dict, List, Set, Tuple
 
 import gast
 
@@ -28,6 +28,95 @@ class SiteChecks:
                                   f"{getattr(st, 'lineno', '?')}): sct recomputes that gradient from "
                                   f"the arguments. Give the new value another name (e.g. "
                                   f"{n.id}2 = ...)", "dlgradient")
+
+    def check_outside_writes(self, site: Site):
+        """A gradient differentiated again recomputes the statements before it, on the objects as
+        the first run left them: a write there into an item or attribute of an object from outside
+        the function (a global's, a closure's, an argument's, or a name taken from one) that the
+        code before it reads (``COUNT[0] += 1``, ``np.add.at(z, i, v)``, a write in a loop that
+        reads it) would read the changed object, and write it twice."""
+        params = set(self.params) | set(self.kwonly) | {n for n in (self.vararg, self.kwarg) if n}
+        origin: Dict[str, str] = {}          # a name bound to (a part of) an outside object -> that object
+
+        def root(node):
+            while isinstance(node, (gast.Subscript, gast.Attribute)):
+                node = node.value
+            return node.id if isinstance(node, gast.Name) else None
+
+        def outside(name):
+            if name is None:
+                return None
+            if name in origin:
+                return origin[name]
+            return name if name in params or name not in self.forward_names else None
+
+        changed = True
+        while changed:                  # names bound to (a part of) such an object
+            changed = False
+            for st in _in_order(self.fdef.body):
+                pairs = [(st.targets[0], st.value)] if isinstance(st, gast.Assign) else \
+                    [(st.target, st.iter)] if isinstance(st, gast.For) else []
+                for target, value in pairs:
+                    if isinstance(target, gast.Name) and target.id not in params and \
+                            target.id not in origin and outside(root(value)) is not None:
+                        origin[target.id] = outside(root(value))
+                        changed = True
+        from .aliasing import WRITING_FUNCTIONS
+
+        def reads(node) -> Set[str]:
+            return {outside(n.id) for n in gast.walk(node)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and outside(n.id)}
+
+        def writes(st) -> List[Tuple[str, bool]]:
+            """The outside objects ``st`` writes into, each with whether the write reads it too."""
+            out = []
+            targets = st.targets if isinstance(st, gast.Assign) else \
+                [st.target] if isinstance(st, gast.AugAssign) else []
+            out += [(outside(root(t)), isinstance(st, gast.AugAssign)) for t in targets
+                    if isinstance(t, (gast.Subscript, gast.Attribute))]
+            value = getattr(st, "value", None)
+            if isinstance(value, gast.Call):    # np.copyto(z, v), np.add.at(z, i, v), out=z
+                f = value.func
+                if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") and \
+                        value.args:
+                    out.append((outside(root(value.args[0])), f.attr == "at"))
+                out += [(outside(root(k.value)), False) for k in value.keywords if k.arg == "out"]
+            return [(r, rmw) for r, rmw in out if r is not None]
+
+        def value_reads(st) -> Set[str]:
+            parts = [getattr(st, "value", None)] + ([st.test] if isinstance(st, (gast.If, gast.While)) else []) + \
+                ([st.iter] if isinstance(st, gast.For) else [])
+            found: Set[str] = set()
+            for part in parts:
+                if part is not None:
+                    found |= reads(part)
+            return found
+
+        def visit(block, seen: Set[str], loop_reads: Set[str]):
+            for st in block:
+                seen |= value_reads(st)
+                for r, rmw in writes(st):
+                    if rmw or r in seen or r in loop_reads:
+                        self.fail(st, f"this line writes into {r}, an object from outside {self.fname}() "
+                                  f"(a global, a closure value or an argument), which the code before the "
+                                  f"dlgradient on line {site.line} reads; that gradient is differentiated "
+                                  f"again, so sct recomputes this code, on {r} as the first run left it: "
+                                  f"the write would happen twice. Make the change after the gradients, or "
+                                  f"in a helper function (it runs once)", "write")
+                if isinstance(st, (gast.For, gast.While)):
+                    inner = loop_reads | {r for s in st.body for r in reads(s)} | value_reads(st)
+                    visit(st.body, seen, inner)
+                elif isinstance(st, gast.If):
+                    visit(st.body, seen, loop_reads)
+                    visit(st.orelse, seen, loop_reads)
+                elif isinstance(st, gast.With):
+                    visit(st.body, seen, loop_reads)
+
+        seen: Set[str] = set()
+        for block, index, parent, _ in site.frames:
+            loop_reads = {r for s in block for r in reads(s)} if isinstance(parent, (gast.For, gast.While)) \
+                else set()
+            visit(block[:index], seen, loop_reads)
 
     def check_roots_reached(self, site: Site, roots: List[str]):
         """A name made on the site's own line that y does not reach (a list built by a

@@ -25,7 +25,7 @@ import numpy as np
 
 from .runtime import registry
 
-from .analysis import OPERATORS, Activity, CallInfo, bind_arguments
+from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store
 from .naming import Namer
@@ -114,6 +114,16 @@ class TangentTransformer:
             return [s]
         if not self.act.value_active(value):
             return [s, assign(self.dot(t), call(self.rt("zero_adjoint"), [load(t)]))]
+        if isinstance(value, gast.Call):
+            info = self.act.call_info(value)
+            if info.kind == CallKind.METHOD and info.rule is not None and info.receiver not in self.act.arrays and \
+                    leaf_kind(self.act.kinds.get(info.receiver)) is None:
+                # a receiver the compiler could not tell is an array: not one with its own method
+                check = gast.Expr(value=call(self.rt("array_receiver"), [load(info.receiver), const(info.method)]))
+                return [check] + self.assignment_tangent(s, t, value)
+        return self.assignment_tangent(s, t, value)
+
+    def assignment_tangent(self, s: gast.Assign, t: str, value) -> List:
         if t in loaded_names(value):          # x = f(x): the tangent needs the old x
             new = self.namer.fresh(t + "_new")
             tangent = self.tangent(s, value, new)

@@ -146,6 +146,7 @@ def vjp_pair(fn, active, args, kwargs):
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
     _refuse_forward_mode_entry(fn)
     _refuse_closure_wrapper(fn)
+    _refuse_traced_bound_methods(args, active)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = fn.__call__                       # an object of a user class: its __call__
@@ -170,6 +171,7 @@ def vjp_pair(fn, active, args, kwargs):
 def vjp_method_pair(obj, name, active, args, kwargs):
     """Like :func:`vjp_pair` for ``obj.name(*args[1:])``: ``args[0]`` is ``obj``, and the
     functions take it first too."""
+    _refuse_traced_bound_methods(args, active)
     if name == "__call__" and isinstance(obj, Closure):
         env_active = (bool(active[0]),) * len(obj) if active else (False,) * len(obj)
         return _closure_pair(obj, env_active, tuple(active[1:]), tuple(args[1:]), kwargs, receiver=True)
@@ -202,6 +204,20 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                            f"(self.{name} = layer) and call it, or call its method through it")
     fwd, bwd = vjp_pair(method, tuple(active[1:]), tuple(args[1:]), kwargs)
     return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))   # a function held in a field
+
+
+def _refuse_traced_bound_methods(values, active) -> None:
+    """A method taken as a value (``fn = layer.forward``) of an object whose arrays carry a
+    derivative: the derivative through ``self``'s fields would be lost (a bound method's pair
+    differentiates the method's own arguments only), so it is refused."""
+    for value, on in zip(values, active):
+        if on and isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType) \
+                and _is_callable_object(value.__self__, True) and _holds_arrays(value.__self__):
+            owner = type(value.__self__).__name__
+            raise CompileError(f"{owner}.{value.__func__.__name__} is a method taken as a value of an object "
+                               f"holding traced arrays: sct cannot give the derivative through that "
+                               f"object's fields to it. Call the method through its object "
+                               f"(obj.{value.__func__.__name__}(...)), or pass the object and call it there")
 
 
 def _is_callable_object(value, any_object: bool = False) -> bool:
@@ -597,7 +613,8 @@ def site_miss(site, op, target, name, active, args, kwargs):
     if op in ("vjp", "primal_call"):
         fn = target
         if not cacheable or type(fn) is not types.FunctionType or \
-                getattr(fn, "__sct_closure__", None) is not None:
+                getattr(fn, "__sct_closure__", None) is not None or \
+                any(isinstance(a, types.MethodType) for a in args):     # checked each time (vjp_pair)
             if op == "vjp":
                 return vjp_pair(fn, active, args, kwargs)
             return primal_call(fn, active, args, kwargs)
@@ -620,7 +637,7 @@ def site_miss(site, op, target, name, active, args, kwargs):
         general = (lambda: vjp_method_pair(obj, name, active, args, kwargs)) if op == "vjp_method" else \
             (lambda: primal_method(obj, name, active, args, kwargs))
         if not cacheable or isinstance(obj, Closure) or len(active) != len(args) or not args or \
-                args[0] is not obj:
+                args[0] is not obj or any(isinstance(a, types.MethodType) for a in args):
             return general()
         method = getattr(obj, name)
         if not (type(method) is types.MethodType and method.__self__ is obj and
