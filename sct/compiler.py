@@ -37,11 +37,11 @@ from .call_sites import attach_sites
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
-    from .runtime import dlfun, effects, fused, layers, nn  # noqa: F401  (register their rules)
+    from .runtime import dlfun, effects, fused, layers, nn, scalar_ops  # noqa: F401  (register their rules)
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
     for module in (runtime.support, runtime.numpy_ops, runtime.more_ops, runtime.nn, runtime.layers,
-                   runtime.dlfun, runtime.effects, runtime.formats, runtime.fused):
+                   runtime.dlfun, runtime.effects, runtime.formats, runtime.fused, runtime.scalar_ops):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:
@@ -50,6 +50,8 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                     setattr(ns, public, value)
                     ids[id(value)] = public
     ns.ZERO = runtime.support.ZERO          # the zero adjoint marker, compared by identity
+    for name, value in runtime.scalar_ops.EXPORTS.items():     # math functions, called directly
+        setattr(ns, name, value)
     ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
     ns.format_reshape = np.reshape
     return ns, ids
@@ -390,6 +392,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         generated = transformer.build()
     sites = attach_sites(generated.functions, rt_name, namer)      # sct/sites.py
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
+    if mode == "entry" and primal_calls and not trusted and not filename.startswith("<sct-generated"):
+        from .scalars import specialise           # sct/scalars.py (SCT_SCALARS=0: off)
+        specialise(generated.functions, generated.entry, param_kinds, rt_name,
+                   numpy_name if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) else None)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     source, line_table = source_and_lines(generated.functions)

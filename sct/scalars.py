@@ -1,0 +1,686 @@
+"""Scalar specialisation: generated code on real float64 scalars runs as Python floats.
+
+Where the kinds of dlfeval's arguments say an input is a real float64 scalar (a 0-d float64
+dlarray or array, a numpy float64), the values computed from it by arithmetic with numbers,
+numpy's elementwise functions of one argument and comparisons are numpy float64 scalars.  This
+pass (applied to an entry function and the sweeps it calls, after sct/optimize.py) infers
+which names hold only such values, and rewrites the forward and adjoint code so that those
+names hold Python floats instead:
+
+* ``x * y``, ``x + 1.0``, ``-x``, ``x > 0.5`` stay as they are (on Python floats: about 5x
+  faster than on numpy scalars); ``/`` and ``**`` go through ``rt.scalar_divide`` and
+  ``rt.scalar_power``, which give numpy's inf/nan where Python would raise;
+* ``np.sin(x)`` becomes ``rt.scalar_sin(x)`` (``math.sin``, numpy's result where ``math`` would
+  raise a domain or overflow error), ``np.tanh`` ``rt.math_tanh`` (``math.tanh``);
+* ``rt.unbroadcast(d, like)`` of scalars is ``d``, ``rt.unbroadcast_product(a, b, like)`` is
+  ``a * b``;
+* an argument ``x`` of such a kind is read as ``x_f = float(x)`` once (the array itself
+  stays where the code needs it: ``rt.project(d_x, x)``);
+* where a specialised value leaves the specialised code (returned, stored in a container,
+  passed to a helper or a runtime function), it becomes the numpy float64 the unspecialised
+  code held (``rt.to_numpy``); a value that may still be the argument itself (``y = x``
+  with a loop that ran no step) becomes that argument again.
+
+float32, complex and integer inputs are not specialised (their numpy semantics differ from
+Python's floats), nor is code that is differentiated again (a sweep called through
+``rt.vjp_at``, the entry of forward-over-reverse).  The tape keeps its layout; the values it
+holds are Python floats.  ``SCT_SCALARS=0`` in the environment switches the pass off.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Dict, List, Optional, Set
+
+import gast
+import numpy as np
+
+from .runtime.scalar_ops import FUNCTIONS
+
+F, A, P, I, C, N, Z, O = "F", "A", "P", "I", "C", "N", "Z", "O"
+_NUMERIC = frozenset((F, A, P, I, Z))
+_SPEC = frozenset((F, N, Z))
+_ARITH = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
+_ORDER = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
+
+
+def enabled() -> bool:
+    return os.environ.get("SCT_SCALARS", "1").strip() not in ("0", "false", "no", "off")
+
+
+def param_type(kind) -> str:
+    """What the value of an argument of this kind is: A (a real float64 scalar or 0-d array),
+    P (a Python float), I (a Python int), O (anything else)."""
+    if isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd") and kind[2] == 0:
+        try:
+            if np.dtype(kind[1]) == np.float64:
+                return A
+        except TypeError:
+            return O
+        return O
+    if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "num":
+        if kind[2] is float:
+            return P
+        if kind[2] is int:
+            return I
+    return O
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _rt_attr(rt_name, attr):
+    return gast.Attribute(value=_load(rt_name), attr=attr, ctx=gast.Load())
+
+
+def _call(func, args):
+    return gast.Call(func=func, args=list(args), keywords=[])
+
+
+def _is_rt(node, rt_name, *attrs) -> bool:
+    return isinstance(node, gast.Attribute) and node.attr in attrs and \
+        isinstance(node.value, gast.Name) and node.value.id == rt_name
+
+
+def _rt_call(node, rt_name, *attrs) -> bool:
+    return isinstance(node, gast.Call) and _is_rt(node.func, rt_name, *attrs)
+
+
+def _pop_of(value) -> Optional[str]:
+    """``L.pop()``: the list's name."""
+    if isinstance(value, gast.Call) and not value.args and not value.keywords and \
+            isinstance(value.func, gast.Attribute) and value.func.attr == "pop" and \
+            isinstance(value.func.value, gast.Name):
+        return value.func.value.id
+    return None
+
+
+def _append_of(stmt):
+    """``L.append(v)`` as a statement: (L, v)."""
+    if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+        c = stmt.value
+        if isinstance(c.func, gast.Attribute) and c.func.attr == "append" and \
+                isinstance(c.func.value, gast.Name) and len(c.args) == 1 and not c.keywords:
+            return c.func.value.id, c.args[0]
+    return None
+
+
+def _statements(stmts):
+    for s in stmts:
+        yield s
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and not isinstance(s, gast.FunctionDef):
+                yield from _statements(inner)
+
+
+_UNSUPPORTED = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Global,
+                gast.Nonlocal, gast.Try, gast.With, gast.AsyncWith, gast.AsyncFor, gast.Await,
+                gast.Yield, gast.YieldFrom, gast.NamedExpr, gast.ListComp, gast.SetComp,
+                gast.DictComp, gast.GeneratorExp)
+
+
+def _supported(fn) -> bool:
+    for node in gast.walk(fn):
+        if node is not fn and isinstance(node, _UNSUPPORTED):
+            return False
+        if isinstance(node, gast.Name) and node.id in ("locals", "vars", "eval", "exec", "float"):
+            return False
+    return True
+
+
+# --- the types of values ----------------------------------------------------------------------
+
+class Types:
+    """Flow-insensitive types of one function's names: sets of F (numpy float64 in the
+    unspecialised code), A (the argument: a float64 scalar or 0-d array), P (Python float),
+    I (Python int), C (numpy bool from a comparison), N (None), Z (the zero marker), O (other)."""
+
+    def __init__(self, fn, params: Dict[str, Set[str]], pops: Dict[str, Dict[str, Set[str]]],
+                 forced: Set[str], rt_name: str, numpy_name: Optional[str], adjoints: bool = False):
+        self.fn, self.rt, self.np = fn, rt_name, numpy_name
+        # in a sweep, an adjoint (``d_...``) that is a Python float only where it came from the
+        # zero marker (``0.0 * c``) may be one everywhere: its value is the same, and the sweep
+        # hands it on only through rt.project (which gives the gradient its argument's dtype)
+        self.adjoints = adjoints
+        self.pops = pops
+        self.forced = forced
+        self.assigns: List = []
+        self.stored: Set[str] = set()
+        self.types: Dict[str, Set[str]] = {}
+        self._collect(fn.body)
+        # an argument read as a float (A) only where the body never rebinds it
+        self.params = {p: ({O} if t == {A} and p in self.stored else set(t)) for p, t in params.items()}
+        for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs:
+            self.stored.add(a.id)
+            self.params.setdefault(a.id, {O})
+        for a in (fn.args.vararg, fn.args.kwarg):
+            if a is not None:
+                self.stored.add(a.id)
+                self.types[a.id] = {O}
+                self.params[a.id] = {O}
+        for p, t in self.params.items():
+            self.types[p] = set(t)
+        self._solve()
+
+    def _collect(self, stmts):
+        for s in _statements(stmts):
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+                self.assigns.append((s.targets[0].id, s.value))
+                self.stored.add(s.targets[0].id)
+                continue
+            if isinstance(s, gast.For):
+                iter_ = s.iter
+                is_range = isinstance(iter_, gast.Call) and isinstance(iter_.func, gast.Name) and \
+                    iter_.func.id == "range" and isinstance(s.target, gast.Name)
+                for n in gast.walk(s.target):
+                    if isinstance(n, gast.Name):
+                        self.assigns.append((n.id, I if is_range else O))
+                        self.stored.add(n.id)
+                continue
+            parts = [s] if not isinstance(s, (gast.If, gast.While)) else [s.test]
+            for part in parts:
+                for n in gast.walk(part):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                        self.assigns.append((n.id, O))
+                        self.stored.add(n.id)
+
+    def _solve(self):
+        for _ in range(200):
+            changed = False
+            for target, value in self.assigns:
+                t = {O} if target in self.forced else \
+                    ({value} if isinstance(value, str) else self.value_type(target, value))
+                t = {F if a == A else a for a in t}         # a copy of an argument is its float
+                old = self.types.setdefault(target, set())
+                if not t <= old:
+                    old |= t
+                    changed = True
+            if not changed:
+                return
+        for k in self.types:                 # no fixed point (cannot happen: finite lattice)
+            self.types[k] = {O}
+
+    def value_type(self, target, value) -> Set[str]:
+        lst = _pop_of(value)
+        if lst is not None and lst in self.pops:
+            return set(self.pops[lst].get(target, {O}))
+        return self.of(value)
+
+    def name(self, name: str) -> Set[str]:
+        if name in self.forced:
+            return {O}
+        if name in self.types:
+            return self.types[name]
+        return set() if name in self.stored else {O}
+
+    def of(self, e) -> Set[str]:
+        if isinstance(e, gast.Name):
+            return self.name(e.id)
+        if isinstance(e, gast.Constant):
+            v = e.value
+            if isinstance(v, bool):
+                return {O}
+            if isinstance(v, int):
+                return {I} if abs(v) < 2 ** 53 else {O}
+            if isinstance(v, float):
+                return {P}
+            if v is None:
+                return {N}
+            return {O}
+        if _is_rt(e, self.rt, "ZERO"):
+            return {Z}
+        if isinstance(e, gast.BinOp):
+            if not isinstance(e.op, _ARITH):
+                return {O}
+            lt, rt_ = self.of(e.left) - {N}, self.of(e.right) - {N}
+            return {_combine(a, b, e.op) for a in lt for b in rt_}
+        if isinstance(e, gast.UnaryOp):
+            if not isinstance(e.op, gast.USub):
+                return {O}
+            return {{F: F, A: F, P: P, I: I, Z: P}.get(a, O) for a in self.of(e.operand) - {N}}
+        if isinstance(e, gast.Compare):
+            if len(e.ops) != 1 or not isinstance(e.ops[0], _ORDER):
+                return {O}
+            both = (self.of(e.left) | self.of(e.comparators[0])) - {N}
+            if both and both <= _NUMERIC and both & {F, A}:
+                return {C}
+            return {O}
+        if isinstance(e, gast.Call) and not e.keywords:
+            f = e.func
+            if self.np is not None and isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
+                    f.value.id == self.np and f.attr in _NUMPY and len(e.args) == 1:
+                t = self.of(e.args[0]) - {N}
+                return {F} if t and t <= {F, A, P} else {O}
+            if _rt_call(e, self.rt, "unbroadcast") and len(e.args) == 2:
+                d, like = (self.of(a) - {N} for a in e.args)
+                return set(d) if like <= {F, A} and d <= {F, A, P, Z} else {O}
+            if _rt_call(e, self.rt, "unbroadcast_product") and len(e.args) == 3:
+                a, b, like = (self.of(x) - {N} for x in e.args)
+                if like <= {F, A} and a <= _NUMERIC and b <= _NUMERIC:
+                    return {_combine(u, v, gast.Mult()) for u in a for v in b}
+                return {O}
+            if _rt_call(e, self.rt, "seed") and len(e.args) == 1:
+                t = self.of(e.args[0]) - {N}
+                return {F} if t and t <= {F, A} else {O}
+        return {O}
+
+    def spec(self, name: str) -> bool:
+        """Whether ``name`` holds, in the specialised code, a Python float (or None, or the zero
+        marker) where the unspecialised code held a numpy float64, or a Python bool for a numpy bool."""
+        if name in self.forced:
+            return False
+        t = self.types.get(name)
+        if not t or self.params.get(name) == {A}:
+            return False
+        if self.adjoints and name.startswith("d_") and t <= _SPEC | {P} and F in t:
+            return True
+        return (t <= _SPEC and F in t) or t == {C}
+
+
+_NUMPY = dict(FUNCTIONS, abs="math_fabs", absolute="math_fabs", fabs="math_fabs")
+
+
+def _combine(a: str, b: str, op) -> str:
+    if a not in _NUMERIC or b not in _NUMERIC:
+        return O
+    if a in (F, A) or b in (F, A):
+        return F
+    pa, pb = (P if a == Z else a), (P if b == Z else b)
+    if isinstance(op, gast.Pow):
+        return O
+    if pa == I and pb == I:
+        return P if isinstance(op, gast.Div) else I
+    return P
+
+
+# --- the pass -------------------------------------------------------------------------------
+
+class Specialiser:
+    def __init__(self, functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]):
+        self.functions = [f for f in functions if isinstance(f, gast.FunctionDef)]
+        self.by_name = {f.name: f for f in self.functions}
+        self.entry = self.by_name.get(entry)
+        self.param_kinds = param_kinds
+        self.rt = rt_name
+        self.np = numpy_name
+        names = set()
+        for f in self.functions:
+            names |= {n.id for n in gast.walk(f) if isinstance(n, gast.Name)}
+            names |= {a.id for a in gast.walk(f) if isinstance(a, gast.Name)}
+        self.taken = names
+
+    def fresh(self, base: str) -> str:
+        name = base + "_f"
+        k = 1
+        while name in self.taken:
+            name = f"{base}_f{k}"
+            k += 1
+        self.taken.add(name)
+        return name
+
+    # which module functions are sweeps: called (only) from the entry, by name
+    def sweeps(self) -> Dict[str, List[gast.Call]]:
+        calls: Dict[str, List[gast.Call]] = {}
+        bad: Set[str] = set()
+        for f in self.functions:
+            call_funcs = set()
+            for node in gast.walk(f):
+                if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+                        node.func.id in self.by_name:
+                    call_funcs.add(id(node.func))
+                    if f is self.entry and not node.keywords and \
+                            not any(isinstance(a, gast.Starred) for a in node.args):
+                        calls.setdefault(node.func.id, []).append(node)
+                    else:
+                        bad.add(node.func.id)
+            for node in gast.walk(f):
+                if isinstance(node, gast.Name) and node.id in self.by_name and id(node) not in call_funcs:
+                    bad.add(node.id)         # passed as a value (rt.vjp_at): differentiated again
+        return {k: v for k, v in calls.items() if k not in bad and k != self.entry.name and
+                len(self.by_name[k].args.args) >= max(len(c.args) for c in v) and
+                not self.by_name[k].args.vararg and not self.by_name[k].args.kwonlyargs and
+                not self.by_name[k].args.posonlyargs and _supported(self.by_name[k])}
+
+    def tapes(self, fn) -> Set[str]:
+        """Lists of ``fn`` made once as ``[]`` and used only by ``L.append(v)`` statements and
+        ``list(L)`` as an argument of a sweep's call (the generated tapes)."""
+        made: Dict[str, int] = {}
+        for s in _statements(fn.body):
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+                t = s.targets[0].id
+                empty = isinstance(s.value, gast.List) and not s.value.elts
+                made[t] = made.get(t, 0) + (1 if empty else 100)
+        ok = {t for t, n in made.items() if n == 1}
+        allowed = set()
+        for s in _statements(fn.body):
+            app = _append_of(s)
+            if app is not None:
+                allowed.add(id(s.value.func.value))
+        for node in gast.walk(fn):
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.sweep_calls:
+                for a in node.args:
+                    if isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and a.func.id == "list" and \
+                            len(a.args) == 1 and isinstance(a.args[0], gast.Name) and not a.keywords:
+                        allowed.add(id(a.args[0]))
+        for node in gast.walk(fn):
+            if isinstance(node, gast.Name) and node.id in ok and isinstance(node.ctx, gast.Load) and \
+                    id(node) not in allowed:
+                ok.discard(node.id)
+        if any(isinstance(n, gast.Name) and n.id == "list" and isinstance(n.ctx, gast.Store)
+               for n in gast.walk(fn)):
+            return set()
+        return ok
+
+    def run(self) -> None:
+        if self.entry is None or not _supported(self.entry):
+            return
+        params = [a.id for a in self.entry.args.args]
+        ptypes = {p: {param_type(self.param_kinds.get(p))} for p in params}
+        if not any(t == {A} for t in ptypes.values()):
+            return
+        self.sweep_calls = self.sweeps()
+        tapes = self.tapes(self.entry)
+        forced: Set[str] = set()
+        for _ in range(20):
+            entry_types = Types(self.entry, ptypes, {}, forced, self.rt, self.np)
+            ok, violations, sweep_info = self.plan(entry_types, tapes, ptypes)
+            if ok:
+                break
+            forced |= violations
+        else:
+            return
+        self.rewrite_entry(entry_types, tapes, sweep_info)
+
+    def plan(self, types: "Types", tapes, ptypes):
+        """The sweeps' types and the names whose plain uses would be wrong (a value that may be
+        the argument array itself, used where it could be written to)."""
+        sweep_info = {}
+        for name, calls in self.sweep_calls.items():
+            fn = self.by_name[name]
+            pparams = [a.id for a in fn.args.args]
+            st: Dict[str, Set[str]] = {}
+            tape_params = {}
+            for call in calls:
+                for p, a in zip(pparams, call.args):
+                    t = self.arg_type(a, types, tapes)
+                    if t == "tape":
+                        tape_params[p] = a.args[0].id
+                        t = {O}
+                    st.setdefault(p, set()).update(t)
+            for p in pparams:
+                st.setdefault(p, {O})
+            pops = {p: self.tape_types(tape, types) for p, tape in tape_params.items()}
+            sweep_types = Types(fn, st, pops, set(), self.rt, self.np, adjoints=True)
+            sweep_info[name] = (sweep_types, tape_params)
+        # uses of argument aliases and of the arguments themselves that must stay exact
+        violations = self.alias_violations(types, tapes, ptypes, sweep_info)
+        return not violations, violations, sweep_info
+
+    def arg_type(self, a, types, tapes):
+        if isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and a.func.id == "list" and \
+                len(a.args) == 1 and isinstance(a.args[0], gast.Name) and a.args[0].id in tapes:
+            return "tape"
+        if isinstance(a, gast.Name):
+            if types.params.get(a.id) == {A}:
+                return {A}
+            if types.spec(a.id):
+                return set(types.types[a.id])
+        return {O}
+
+    def tape_types(self, tape: str, types: "Types") -> Dict[str, Set[str]]:
+        """What a name popped from the tape held when pushed: its own type (the generated code
+        pushes a name's value before overwriting it and pops it back into the same name)."""
+        out: Dict[str, Set[str]] = {}
+        for s in _statements(self.entry.body):
+            app = _append_of(s)
+            if app is not None and app[0] == tape and isinstance(app[1], gast.Name):
+                n = app[1].id
+                out[n] = set(types.types.get(n, {O})) if types.spec(n) else {O}
+        return out
+
+    # --- the entry's argument aliases ---------------------------------------------------------
+
+    def taints(self, types: "Types") -> Dict[str, Set[str]]:
+        """Names that may hold an argument itself (``y = x``, copied on): name -> arguments."""
+        taint: Dict[str, Set[str]] = {p: {p} for p, t in types.params.items() if t == {A}}
+        for _ in range(100):
+            changed = False
+            for target, value in types.assigns:
+                src = None
+                if isinstance(value, gast.Name):
+                    src = value.id
+                elif _rt_call(value, self.rt, "unbroadcast") and len(value.args) == 2 and \
+                        isinstance(value.args[0], gast.Name):
+                    src = value.args[0].id
+                if src in taint and not taint[src] <= taint.get(target, set()):
+                    taint.setdefault(target, set()).update(taint[src])
+                    changed = True
+            if not changed:
+                break
+        return taint
+
+    def alias_violations(self, types: "Types", tapes, ptypes, sweep_info) -> Set[str]:
+        taint = self.taints(types)
+        watched = {n for n in taint if n in types.params or types.spec(n)}
+        safe: Set[int] = set()          # loads where an argument (alias) may appear as it is
+        returned = self.returned_tuples(types)
+        for s in _statements(self.entry.body):
+            if isinstance(s, gast.Return) and s.value is not None:
+                safe |= self.top_names(s.value)
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+                v = s.value
+                if s.targets[0].id in returned:
+                    safe |= self.top_names(v)
+                if types.spec(s.targets[0].id):
+                    safe |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
+                if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in self.sweep_calls:
+                    safe |= {id(a) for a in v.args if isinstance(a, gast.Name)}
+                if _rt_call(v, self.rt, "project", "unbroadcast"):
+                    safe |= {id(a) for a in v.args[1:] if isinstance(a, gast.Name)}
+            app = _append_of(s)
+            if app is not None and app[0] in tapes and isinstance(app[1], gast.Name):
+                safe.add(id(app[1]))
+            if isinstance(s, (gast.If, gast.While)) and s.test is not None:
+                if types.of(s.test) == {C}:
+                    safe |= {id(n) for n in gast.walk(s.test) if isinstance(n, gast.Name)}
+        bad = set()
+        for node in gast.walk(self.entry):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in watched and \
+                    id(node) not in safe:
+                bad.add(node.id)
+        for n in list(bad):
+            if n in types.params:          # an argument that may be written: not read as a float
+                ptypes[n] = {O}
+                bad.discard(n)
+                bad.add("\0param")
+        for n, ps in taint.items():       # an alias of more than one argument: no restoring
+            if len(ps) > 1 and n not in types.params and types.spec(n):
+                bad.add(n)
+        return bad
+
+    def returned_tuples(self, types) -> Set[str]:
+        """Names assigned a tuple and read only by ``return name``."""
+        loads: Dict[str, int] = {}
+        ret: Dict[str, int] = {}
+        for node in gast.walk(self.entry):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+        for s in _statements(self.entry.body):
+            if isinstance(s, gast.Return) and isinstance(s.value, gast.Name):
+                ret[s.value.id] = ret.get(s.value.id, 0) + 1
+        return {n for n, k in ret.items() if loads.get(n) == k}
+
+    @staticmethod
+    def top_names(value) -> Set[int]:
+        if isinstance(value, gast.Name):
+            return {id(value)}
+        if isinstance(value, gast.Tuple):
+            return {id(e) for e in value.elts if isinstance(e, gast.Name)}
+        return set()
+
+    # --- rewriting ----------------------------------------------------------------------------
+
+    def rewrite_entry(self, types: "Types", tapes, sweep_info) -> None:
+        taint = self.taints(types)
+        floats: Dict[str, str] = {}
+        Rewriter(self, self.entry, types, tapes, floats, taint, sweep_info, entry_pops=None).run()
+        for name, (sweep_types, tape_params) in sweep_info.items():
+            fn = self.by_name[name]
+            sweep_floats: Dict[str, str] = {}
+            spec_entry = {n for n in types.types if types.spec(n)}
+            Rewriter(self, fn, sweep_types, set(), sweep_floats, {}, {}, entry_pops=(tape_params, spec_entry)).run()
+
+
+class Rewriter:
+    def __init__(self, owner: Specialiser, fn, types: Types, tapes, floats, taint, sweep_info, entry_pops):
+        self.o, self.fn, self.t = owner, fn, types
+        self.tapes, self.floats, self.taint = tapes, floats, taint
+        self.sweep_info = sweep_info
+        self.entry_pops = entry_pops
+        self.rt = owner.rt
+
+    def run(self):
+        self.fn.body = self.block(self.fn.body)
+        head = []
+        for a in self.fn.args.args:
+            if a.id in self.floats:
+                s = gast.Assign(targets=[gast.Name(id=self.floats[a.id], ctx=gast.Store(), annotation=None,
+                                                   type_comment=None)],
+                                value=_call(_load("float"), [_load(a.id)]), type_comment=None)
+                head.append(s)
+        if head:
+            self.fn.body = head + self.fn.body
+
+    def float_of(self, param: str) -> str:
+        if param not in self.floats:
+            self.floats[param] = self.o.fresh(param)
+        return self.floats[param]
+
+    def is_float_param(self, name: str) -> bool:
+        return self.t.params.get(name) == {A} and name not in self.t.forced
+
+    # expressions computed as Python floats
+    def spec(self, e):
+        t = self.t
+        if isinstance(e, gast.Name):
+            if self.is_float_param(e.id):
+                return _load(self.float_of(e.id))
+            return e
+        if isinstance(e, gast.BinOp):
+            ty = t.of(e)
+            if F not in ty:
+                return e
+            left, right = self.spec(e.left), self.spec(e.right)
+            if isinstance(e.op, gast.Div):
+                if isinstance(right, gast.Constant) and type(right.value) in (int, float) and right.value != 0:
+                    return gast.BinOp(left=left, op=e.op, right=right)
+                return _call(_rt_attr(self.rt, "scalar_divide"), [left, right])
+            if isinstance(e.op, gast.Pow):
+                return _call(_rt_attr(self.rt, "scalar_power"), [left, right])
+            return gast.BinOp(left=left, op=e.op, right=right)
+        if isinstance(e, gast.UnaryOp):
+            if F not in t.of(e):
+                return e
+            return gast.UnaryOp(op=e.op, operand=self.spec(e.operand))
+        if isinstance(e, gast.Compare):
+            return gast.Compare(left=self.spec(e.left), ops=e.ops, comparators=[self.spec(e.comparators[0])])
+        if isinstance(e, gast.Call):
+            f = e.func
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == self.o.np:
+                return _call(_rt_attr(self.rt, _NUMPY[f.attr]), [self.spec(e.args[0])])
+            if _rt_call(e, self.rt, "unbroadcast"):
+                return self.spec(e.args[0])
+            if _rt_call(e, self.rt, "unbroadcast_product"):
+                return gast.BinOp(left=self.spec(e.args[0]), op=gast.Mult(), right=self.spec(e.args[1]))
+            if _rt_call(e, self.rt, "seed"):
+                return _call(e.func, [self.spec(e.args[0])])
+        return e
+
+    # expressions left as they are: specialised values in them become numpy's again
+    def plain(self, e):
+        rw = self
+
+        class Back(gast.NodeTransformer):
+            def visit_Name(self, node):
+                if not isinstance(node.ctx, gast.Load):
+                    return node
+                return rw.back(node)
+
+        return Back().visit(e)
+
+    def back(self, node):
+        name = node.id
+        if not self.t.spec(name):
+            return node
+        if self.t.types[name] == {C}:
+            return _call(_rt_attr(self.rt, "to_numpy_bool"), [node])
+        out = _call(_rt_attr(self.rt, "to_numpy"), [node])
+        params = self.taint.get(name)
+        if params:                    # still the argument itself where no step changed it
+            (p,) = params
+            if self.is_float_param(p):
+                return gast.IfExp(test=gast.Compare(left=_load(name), ops=[gast.Is()],
+                                                    comparators=[_load(self.float_of(p))]),
+                                  body=_load(p), orelse=out)
+        return out
+
+    def block(self, stmts):
+        return [self.statement(s) for s in stmts]
+
+    def statement(self, s):
+        t = self.t
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            target = s.targets[0].id
+            lst = _pop_of(s.value)
+            if lst is not None and self.entry_pops is not None and lst in self.entry_pops[0]:
+                if not t.spec(target) and target in self.entry_pops[1]:
+                    s.value = _call(_rt_attr(self.rt, "to_numpy"), [s.value])
+                return s
+            if t.spec(target):
+                s.value = self.spec(s.value)
+                return s
+            v = s.value
+            if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in self.sweep_info:
+                sweep_types, tape_params = self.sweep_info[v.func.id]
+                names = [a.id for a in self.o.by_name[v.func.id].args.args]
+                args = []
+                for p, a in zip(names, v.args):
+                    if p in tape_params:
+                        args.append(a)
+                    elif sweep_types.params.get(p) == {A} and isinstance(a, gast.Name) and \
+                            self.t.params.get(a.id) == {A}:
+                        args.append(a)
+                    elif sweep_types.spec(p) and isinstance(a, gast.Name):
+                        args.append(a)
+                    else:
+                        args.append(self.plain(a))
+                v.args = args
+                return s
+            s.value = self.plain(v)
+            return s
+        app = _append_of(s)
+        if app is not None and app[0] in self.tapes and isinstance(app[1], gast.Name) and \
+                t.types.get(app[1].id) != {C}:
+            return s                  # popped back into the same name by the sweep
+        if isinstance(s, (gast.If, gast.While)):
+            s.test = self.spec(s.test) if t.of(s.test) == {C} else self.plain(s.test)
+            s.body = self.block(s.body)
+            s.orelse = self.block(s.orelse)
+            return s
+        if isinstance(s, gast.For):
+            s.iter = self.plain(s.iter)
+            s.body = self.block(s.body)
+            s.orelse = self.block(s.orelse)
+            return s
+        return self.plain(s)
+
+
+def specialise(functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]) -> None:
+    """Rewrite the entry ``entry`` of ``functions`` (gast) and the sweeps it calls in place."""
+    if not enabled():
+        return
+    Specialiser(functions, entry, param_kinds, rt_name, numpy_name).run()
