@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .registry import alias, defrule, lookup, nondifferentiable
-from .support import ZERO
+from .support import ZERO, project, seed
 
 _float64 = np.float64
 
@@ -29,6 +29,22 @@ def to_numpy(v):
 def to_numpy_bool(v):
     """A comparison of specialised scalars as numpy gives it: a numpy bool."""
     return np.bool_(v) if type(v) is bool else v
+
+
+def scalar_seed(y):
+    """``seed(y)`` (the adjoint that starts a sweep) for a specialised scalar ``y``."""
+    if type(y) is float:
+        return 1.0
+    return seed(y)
+
+
+def scalar_project(grad, x):
+    """``project(grad, x)`` (the gradient of ``x``) for a specialised scalar adjoint ``grad``
+    of a real float64 scalar argument ``x``."""
+    if type(grad) is float and grad != 0.0 and type(x) is np.ndarray and x.ndim == 0 and \
+            x.dtype == np.float64:
+        return np.array(grad)
+    return project(to_numpy(grad), x)
 
 
 def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):
@@ -79,7 +95,7 @@ def scalar_power(a, b):
 
 
 # The math functions that never raise for a float: called directly by generated code.
-EXPORTS = {"math_tanh": math.tanh, "math_arctan": math.atan}
+EXPORTS = {"math_tanh": math.tanh, "math_arctan": math.atan, "math_fabs": math.fabs}
 
 # numpy function name -> what specialised code calls instead (an ``rt`` attribute)
 FUNCTIONS = {"sin": "scalar_sin", "cos": "scalar_cos", "tan": "scalar_tan", "exp": "scalar_exp",
@@ -104,6 +120,14 @@ def _register() -> None:
         return g
 
     nondifferentiable(to_numpy_bool)
+
+    @defrule(scalar_seed)
+    def _scalar_seed_rule(g, ans, y):
+        return ZERO
+
+    @defrule(scalar_project, wrt=("grad",), linear="grad")
+    def _scalar_project_rule(g, ans, grad, x):
+        return lookup(project).fn(g, ans, grad, x)
 
 
 _register()

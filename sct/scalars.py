@@ -24,7 +24,8 @@ names hold Python floats instead:
 float32, complex and integer inputs are not specialised (their numpy semantics differ from
 Python's floats), nor is code that is differentiated again (a sweep called through
 ``rt.vjp_at``, the entry of forward-over-reverse).  The tape keeps its layout; the values it
-holds are Python floats.  ``SCT_SCALARS=0`` in the environment switches the pass off.
+holds are Python floats.  ``SCT_SCALARS=0`` in the environment switches the pass off (and
+``SCT_OPTIMIZE=0``, which gives the plain generated code).
 """
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ _ORDER = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
 
 
 def enabled() -> bool:
-    return os.environ.get("SCT_SCALARS", "1").strip() not in ("0", "false", "no", "off")
+    """On unless SCT_SCALARS=0 (or SCT_OPTIMIZE=0: the plain generated code)."""
+    from .optimize import enabled as optimizing
+    return optimizing() and os.environ.get("SCT_SCALARS", "1").strip() not in ("0", "false", "no", "off")
 
 
 def param_type(kind) -> str:
@@ -140,12 +143,14 @@ class Types:
     I (Python int), C (numpy bool from a comparison), N (None), Z (the zero marker), O (other)."""
 
     def __init__(self, fn, params: Dict[str, Set[str]], pops: Dict[str, Dict[str, Set[str]]],
-                 forced: Set[str], rt_name: str, numpy_name: Optional[str], adjoints: bool = False):
+                 forced: Set[str], rt_name: str, numpy_name: Optional[str]):
         self.fn, self.rt, self.np = fn, rt_name, numpy_name
-        # in a sweep, an adjoint (``d_...``) that is a Python float only where it came from the
-        # zero marker (``0.0 * c``) may be one everywhere: its value is the same, and the sweep
-        # hands it on only through rt.project (which gives the gradient its argument's dtype)
-        self.adjoints = adjoints
+        # In a sweep, a value that is a Python float only on some paths (an adjoint from the zero
+        # marker, ``0.0 * c``; an accumulator's start) may be a numpy float64 where it leaves the
+        # specialised code: the numbers are the same, and the sweep hands its results on only
+        # through rt.project (which gives a gradient its argument's dtype).  In the entry, such
+        # a value leaves only by being returned from dlfeval (a 0-d dlarray either way) or to
+        # a sweep (Specialiser.alias_violations).
         self.pops = pops
         self.forced = forced
         self.assigns: List = []
@@ -258,6 +263,9 @@ class Types:
             if _rt_call(e, self.rt, "unbroadcast") and len(e.args) == 2:
                 d, like = (self.of(a) - {N} for a in e.args)
                 return set(d) if like <= {F, A} and d <= {F, A, P, Z} else {O}
+            if _rt_call(e, self.rt, "concat_head", "concat_tail") and len(e.args) == 3:
+                d, a, b = (self.of(x) - {N} for x in e.args)   # ``a + b`` of numbers: unbroadcast
+                return set(d) if a <= _NUMERIC and b <= _NUMERIC and d <= {F, A, P, Z} else {O}
             if _rt_call(e, self.rt, "unbroadcast_product") and len(e.args) == 3:
                 a, b, like = (self.of(x) - {N} for x in e.args)
                 if like <= {F, A} and a <= _NUMERIC and b <= _NUMERIC:
@@ -265,7 +273,7 @@ class Types:
                 return {O}
             if _rt_call(e, self.rt, "seed") and len(e.args) == 1:
                 t = self.of(e.args[0]) - {N}
-                return {F} if t and t <= {F, A} else {O}
+                return ({F} | (t & {P})) if t and t <= {F, A, P} and t & {F, A} else {O}
         return {O}
 
     def spec(self, name: str) -> bool:
@@ -276,12 +284,20 @@ class Types:
         t = self.types.get(name)
         if not t or self.params.get(name) == {A}:
             return False
-        if self.adjoints and name.startswith("d_") and t <= _SPEC | {P} and F in t:
-            return True
-        return (t <= _SPEC and F in t) or t == {C}
+        return (t <= _SPEC | {P} and F in t) or t == {C}
+
+    def mixed(self, name: str) -> bool:
+        """A specialised name that may hold a Python float in the unspecialised code too
+        (``s = 0.0`` before a loop adding to it)."""
+        return self.spec(name) and P in self.types[name]
 
 
 _NUMPY = dict(FUNCTIONS, abs="math_fabs", absolute="math_fabs", fabs="math_fabs")
+
+
+def _plain_number(t) -> bool:
+    """Python ints or floats (or None) in the unspecialised code as well: passed on as they are."""
+    return bool(t) and t <= {P, I, N} and bool(t - {N})
 
 
 def _combine(a: str, b: str, op) -> str:
@@ -394,6 +410,8 @@ class Specialiser:
         else:
             return
         self.rewrite_entry(entry_types, tapes, sweep_info)
+        for fn in [self.entry] + [self.by_name[name] for name in sweep_info]:
+            DeadZeros(self.rt).run(fn)
 
     def plan(self, types: "Types", tapes, ptypes):
         """The sweeps' types and the names whose plain uses would be wrong (a value that may be
@@ -414,7 +432,7 @@ class Specialiser:
             for p in pparams:
                 st.setdefault(p, {O})
             pops = {p: self.tape_types(tape, types) for p, tape in tape_params.items()}
-            sweep_types = Types(fn, st, pops, set(), self.rt, self.np, adjoints=True)
+            sweep_types = Types(fn, st, pops, set(), self.rt, self.np)
             sweep_info[name] = (sweep_types, tape_params)
         # uses of argument aliases and of the arguments themselves that must stay exact
         violations = self.alias_violations(types, tapes, ptypes, sweep_info)
@@ -427,8 +445,8 @@ class Specialiser:
         if isinstance(a, gast.Name):
             if types.params.get(a.id) == {A}:
                 return {A}
-            if types.spec(a.id):
-                return set(types.types[a.id])
+            if types.spec(a.id) or _plain_number(types.name(a.id)):
+                return set(types.name(a.id))
         return {O}
 
     def tape_types(self, tape: str, types: "Types") -> Dict[str, Set[str]]:
@@ -439,7 +457,8 @@ class Specialiser:
             app = _append_of(s)
             if app is not None and app[0] == tape and isinstance(app[1], gast.Name):
                 n = app[1].id
-                out[n] = set(types.types.get(n, {O})) if types.spec(n) else {O}
+                t = types.name(n)
+                out[n] = set(t) if types.spec(n) or _plain_number(t) else {O}
         return out
 
     # --- the entry's argument aliases ---------------------------------------------------------
@@ -465,7 +484,8 @@ class Specialiser:
 
     def alias_violations(self, types: "Types", tapes, ptypes, sweep_info) -> Set[str]:
         taint = self.taints(types)
-        watched = {n for n in taint if n in types.params or types.spec(n)}
+        watched = {n for n in taint if n in types.params or types.spec(n)} | \
+            {n for n in types.types if types.mixed(n)}
         safe: Set[int] = set()          # loads where an argument (alias) may appear as it is
         returned = self.returned_tuples(types)
         for s in _statements(self.entry.body):
@@ -592,12 +612,12 @@ class Rewriter:
             f = e.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == self.o.np:
                 return _call(_rt_attr(self.rt, _NUMPY[f.attr]), [self.spec(e.args[0])])
-            if _rt_call(e, self.rt, "unbroadcast"):
+            if _rt_call(e, self.rt, "unbroadcast", "concat_head", "concat_tail"):
                 return self.spec(e.args[0])
             if _rt_call(e, self.rt, "unbroadcast_product"):
                 return gast.BinOp(left=self.spec(e.args[0]), op=gast.Mult(), right=self.spec(e.args[1]))
             if _rt_call(e, self.rt, "seed"):
-                return _call(e.func, [self.spec(e.args[0])])
+                return _call(_rt_attr(self.rt, "scalar_seed"), [self.spec(e.args[0])])
         return e
 
     # expressions left as they are: specialised values in them become numpy's again
@@ -605,6 +625,20 @@ class Rewriter:
         rw = self
 
         class Back(gast.NodeTransformer):
+            def visit_Compare(self, node):
+                if len(node.ops) == 1 and isinstance(node.ops[0], (gast.Is, gast.IsNot)) and \
+                        isinstance(node.left, gast.Name) and _is_rt(node.comparators[0], rw.rt, "ZERO"):
+                    return node          # the zero marker passes through to_numpy as it is
+                return self.generic_visit(node)
+
+            def visit_Call(self, node):
+                if _rt_call(node, rw.rt, "project") and len(node.args) == 2 and not node.keywords and \
+                        all(isinstance(a, gast.Name) for a in node.args) and rw.t.spec(node.args[0].id) and \
+                        rw.t.params.get(node.args[1].id) == {A} and rw.t.types[node.args[0].id] != {C}:
+                    node.func.attr = "scalar_project"     # the gradient of a float64 scalar argument
+                    return node
+                return self.generic_visit(node)
+
             def visit_Name(self, node):
                 if not isinstance(node.ctx, gast.Load):
                     return node
@@ -677,6 +711,80 @@ class Rewriter:
             s.orelse = self.block(s.orelse)
             return s
         return self.plain(s)
+
+
+# --- dead zero markers -----------------------------------------------------------------------
+
+def _reads(node) -> Set[str]:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _jumps(stmts) -> bool:
+    todo = list(stmts)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (gast.Break, gast.Continue)):
+            return True
+        if not isinstance(node, (gast.For, gast.While)):
+            todo.extend(gast.iter_child_nodes(node))
+    return False
+
+
+class DeadZeros:
+    """``d = rt.ZERO`` where no path reads that value (it is assigned again first): removed.
+    A backward liveness over the function (a fixed point at each loop)."""
+
+    def __init__(self, rt_name: str):
+        self.rt = rt_name
+
+    def run(self, fn) -> None:
+        fn.body = self.block(fn.body, set(), remove=True)[0] or [gast.Pass()]
+
+    def block(self, stmts, live: Set[str], remove: bool):
+        live = set(live)
+        out = []
+        for s in reversed(stmts):
+            keep, live = self.statement(s, live, remove)
+            if keep is not None:
+                out.append(keep)
+        out.reverse()
+        return out, live
+
+    def statement(self, s, live: Set[str], remove: bool):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            if remove and _is_rt(s.value, self.rt, "ZERO") and t not in live:
+                return None, live
+            return s, (live - {t}) | _reads(s.value)
+        if isinstance(s, gast.If):
+            body, lb = self.block(s.body, live, remove)
+            orelse, lo = self.block(s.orelse, live, remove)
+            if remove:
+                s.body = body or [gast.Pass()]
+                s.orelse = orelse
+            return s, lb | lo | _reads(s.test)
+        if isinstance(s, (gast.For, gast.While)):
+            head = set(live) | _reads(s.iter if isinstance(s, gast.For) else s.test)
+            if _jumps(s.body) or s.orelse:
+                head |= _reads(s)
+                everything = head
+                if remove:
+                    s.body = self.block(s.body, everything, remove=False)[0]
+                return s, everything
+            for _ in range(100):
+                _, inner = self.block(s.body, head, remove=False)
+                new = head | inner
+                if new == head:
+                    break
+                head = new
+            else:
+                head |= _reads(s)
+            if remove:
+                s.body = self.block(s.body, head, remove=True)[0] or [gast.Pass()]
+            return s, head
+        if isinstance(s, gast.Return):
+            return s, _reads(s)
+        return s, live | _reads(s)
 
 
 def specialise(functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]) -> None:
