@@ -392,7 +392,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         generated = transformer.build()
     sites = attach_sites(generated.functions, rt_name, namer)      # sct/sites.py
     optimize(generated.functions, rt_name)        # sct/optimize.py (SCT_OPTIMIZE=0: off)
-    if mode == "entry" and primal_calls and not trusted and not filename.startswith("<sct-generated"):
+    if mode == "entry" and primal_calls and not called and not trusted and \
+            not filename.startswith("<sct-generated"):     # dlfeval's own entries, not differentiated again
         from .scalars import specialise           # sct/scalars.py (SCT_SCALARS=0: off)
         specialise(generated.functions, generated.entry, param_kinds, rt_name,
                    numpy_name if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) else None)

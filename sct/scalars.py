@@ -38,8 +38,8 @@ import numpy as np
 
 from .runtime.scalar_ops import FUNCTIONS
 
-F, A, P, I, C, N, Z, O = "F", "A", "P", "I", "C", "N", "Z", "O"
-_NUMERIC = frozenset((F, A, P, I, Z))
+F, A, P, I, J, C, N, Z, O = "F", "A", "P", "I", "J", "C", "N", "Z", "O"
+_NUMERIC = frozenset((F, A, P, I, J, Z))
 _SPEC = frozenset((F, N, Z))
 _ARITH = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
 _ORDER = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
@@ -53,7 +53,7 @@ def enabled() -> bool:
 
 def param_type(kind) -> str:
     """What the value of an argument of this kind is: A (a real float64 scalar or 0-d array),
-    P (a Python float), I (a Python int), O (anything else)."""
+    P (a Python float), J (a Python int), O (anything else)."""
     if isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd") and kind[2] == 0:
         try:
             if np.dtype(kind[1]) == np.float64:
@@ -65,7 +65,7 @@ def param_type(kind) -> str:
         if kind[2] is float:
             return P
         if kind[2] is int:
-            return I
+            return J
     return O
 
 
@@ -140,7 +140,8 @@ def _supported(fn) -> bool:
 class Types:
     """Flow-insensitive types of one function's names: sets of F (numpy float64 in the
     unspecialised code), A (the argument: a float64 scalar or 0-d array), P (Python float),
-    I (Python int), C (numpy bool from a comparison), N (None), Z (the zero marker), O (other)."""
+    I (Python int), J (a Python int argument: not compared with floats), C (numpy bool from a
+    comparison), N (None), Z (the zero marker), O (other)."""
 
     def __init__(self, fn, params: Dict[str, Set[str]], pops: Dict[str, Dict[str, Set[str]]],
                  forced: Set[str], rt_name: str, numpy_name: Optional[str]):
@@ -246,13 +247,13 @@ class Types:
         if isinstance(e, gast.UnaryOp):
             if not isinstance(e.op, gast.USub):
                 return {O}
-            return {{F: F, A: F, P: P, I: I, Z: P}.get(a, O) for a in self.of(e.operand) - {N}}
+            return {{F: F, A: F, P: P, I: I, J: I, Z: P}.get(a, O) for a in self.of(e.operand) - {N}}
         if isinstance(e, gast.Compare):
             if len(e.ops) != 1 or not isinstance(e.ops[0], _ORDER):
                 return {O}
             both = (self.of(e.left) | self.of(e.comparators[0])) - {N}
-            if both and both <= _NUMERIC and both & {F, A}:
-                return {C}
+            if both and both <= _NUMERIC - {J} and both & {F, A}:
+                return {C}         # (an int argument may be beyond 2**53, compared exactly by Python)
             return {O}
         if isinstance(e, gast.Call) and not e.keywords:
             f = e.func
@@ -297,7 +298,7 @@ _NUMPY = dict(FUNCTIONS, abs="math_fabs", absolute="math_fabs", fabs="math_fabs"
 
 def _plain_number(t) -> bool:
     """Python ints or floats (or None) in the unspecialised code as well: passed on as they are."""
-    return bool(t) and t <= {P, I, N} and bool(t - {N})
+    return bool(t) and t <= {P, I, J, N} and bool(t - {N})
 
 
 def _combine(a: str, b: str, op) -> str:
@@ -305,7 +306,7 @@ def _combine(a: str, b: str, op) -> str:
         return O
     if a in (F, A) or b in (F, A):
         return F
-    pa, pb = (P if a == Z else a), (P if b == Z else b)
+    pa, pb = ({Z: P, J: I}.get(a, a)), ({Z: P, J: I}.get(b, b))
     if isinstance(op, gast.Pow):
         return O
     if pa == I and pb == I:
@@ -410,8 +411,60 @@ class Specialiser:
         else:
             return
         self.rewrite_entry(entry_types, tapes, sweep_info)
+        self.drop_unread_tape_entries(tapes, sweep_info)
         for fn in [self.entry] + [self.by_name[name] for name in sweep_info]:
             DeadZeros(self.rt).run(fn)
+
+    def drop_unread_tape_entries(self, tapes, sweep_info) -> None:
+        """A value pushed on a tape only to be popped back into its name by sweeps that never
+        read that name: neither pushed nor popped.  (The sweeps pop each name's values back into
+        the same name, in the reverse order of the pushes, so leaving out every push and pop of
+        one name leaves the others' order as it was.)"""
+        for tape in tapes:
+            receivers = []
+            for name, (sweep_types, tape_params) in sweep_info.items():
+                ps = [p for p, t in tape_params.items() if t == tape]
+                if ps:
+                    receivers.append((self.by_name[name], ps))
+            passed = sum(1 for node in gast.walk(self.entry) if isinstance(node, gast.Name) and
+                         node.id == tape and isinstance(node.ctx, gast.Load) and
+                         not any(node is s.value.func.value for s in _statements(self.entry.body)
+                                 if _append_of(s) is not None))
+            if not receivers or passed != sum(len(self.sweep_calls[fn.name]) for fn, _ in receivers):
+                continue
+            pushed = {app[1].id for app in map(_append_of, _statements(self.entry.body))
+                      if app is not None and app[0] == tape and isinstance(app[1], gast.Name)}
+            unread = set(pushed)
+            for fn, ps in receivers:
+                pops = self.pop_lists(fn, ps)
+                if pops is None:
+                    unread = set()
+                    break
+                unread -= {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            if not unread:
+                continue
+            self.entry.body = _drop(self.entry.body, lambda st: (lambda app: app is not None and app[0] == tape and
+                                    isinstance(app[1], gast.Name) and app[1].id in unread)(_append_of(st)))
+            for fn, ps in receivers:
+                lists = self.pop_lists(fn, ps)
+                fn.body = _drop(fn.body, lambda st: isinstance(st, gast.Assign) and len(st.targets) == 1 and
+                                isinstance(st.targets[0], gast.Name) and st.targets[0].id in unread and
+                                _pop_of(st.value) in lists)
+
+    @staticmethod
+    def pop_lists(fn, params) -> Optional[Set[str]]:
+        """The names the sweep pops the tape from: its parameter, or None where the parameter is
+        used otherwise than by ``.pop()`` (and one copy ``tape = rt.copy_list(tape)``)."""
+        names = set(params)
+        for node in gast.walk(fn):
+            if isinstance(node, gast.Name) and node.id in names and isinstance(node.ctx, gast.Store):
+                return None
+        pop_bases = {id(node.func.value) for node in gast.walk(fn) if _pop_of(node) in names}
+        for node in gast.walk(fn):
+            if isinstance(node, gast.Name) and node.id in names and id(node) not in pop_bases:
+                if not isinstance(node.ctx, gast.Param) and node not in fn.args.args:
+                    return None
+        return names
 
     def plan(self, types: "Types", tapes, ptypes):
         """The sweeps' types and the names whose plain uses would be wrong (a value that may be
@@ -507,10 +560,20 @@ class Specialiser:
             if isinstance(s, (gast.If, gast.While)) and s.test is not None:
                 if types.of(s.test) == {C}:
                     safe |= {id(n) for n in gast.walk(s.test) if isinstance(n, gast.Name)}
+        operands: Set[int] = set()       # operands of operators: read, never written to
+        for node in gast.walk(self.entry):
+            if isinstance(node, gast.BinOp):
+                operands |= {id(node.left), id(node.right)}
+            elif isinstance(node, gast.UnaryOp):
+                operands.add(id(node.operand))
+            elif isinstance(node, gast.Compare):
+                operands |= {id(node.left)} | {id(c) for c in node.comparators}
         bad = set()
         for node in gast.walk(self.entry):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in watched and \
                     id(node) not in safe:
+                if id(node) in operands and not types.mixed(node.id):
+                    continue          # the argument itself, or the numpy float64 it became
                 bad.add(node.id)
         for n in list(bad):
             if n in types.params:          # an argument that may be written: not read as a float
@@ -711,6 +774,20 @@ class Rewriter:
             s.orelse = self.block(s.orelse)
             return s
         return self.plain(s)
+
+
+def _drop(stmts, dead):
+    out = []
+    for s in stmts:
+        if dead(s):
+            continue
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
+                kept = _drop(inner, dead)
+                setattr(s, field, kept or ([gast.Pass()] if field == "body" else []))
+        out.append(s)
+    return out
 
 
 # --- dead zero markers -----------------------------------------------------------------------

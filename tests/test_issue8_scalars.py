@@ -5,6 +5,7 @@ is checked against plain numpy (values to 1 ulp where ``math`` and numpy may dif
 otherwise), against central differences (gradients), and against the same code with the
 specialisation off (SCT_SCALARS=0): same values, dtypes and types.
 """
+import os
 import warnings
 
 import numpy as np
@@ -386,6 +387,42 @@ def test_argument_used_elsewhere_is_exact():
     assert data(out[0]) == data(ref[0]) and data(out[1]) == data(ref[1])
 
 
+def int_grad(x, n):
+    y = x
+    for i in range(n):
+        y = y * 0.9 + np.sin(y) / (i + 1) + n * 0.01
+    return y, dlgradient(y, x)
+
+
+def test_ints():
+    for x in (dlarray(2), dlarray(np.array(2))):            # integer data: a float64 dlarray
+        out = run(int_grad, x, 3)
+        ref = run(int_grad, x, 3, scalars=False)
+        same_kind(out, ref)
+        assert data(out[0]).dtype == np.float64
+        assert_close(data(out[0]), data(ref[0]), rtol=1e-14, atol=0)
+        assert_close(data(out[1]), data(ref[1]), rtol=1e-12, atol=0)
+    assert "scalar_sin" in source(int_grad, dlarray(2.0), 3)
+
+
+def test_python_float_input_stays_a_constant():
+    def f(x, c):
+        y = x * c + np.sin(c)
+        return y, dlgradient(y, c)
+
+    for scalars in (True, False):
+        with pytest.raises(sct.CompileError):
+            run(f, dlarray(1.0), 0.5, scalars=scalars)
+
+    def g(c):
+        y = c * 2.0 + np.sin(c)
+        return y
+
+    out, ref = run(g, 0.5), run(g, 0.5, scalars=False)
+    same_kind(out, ref)
+    assert data(out) == data(ref)
+
+
 def test_switch_off(monkeypatch):
     monkeypatch.setenv("SCT_SCALARS", "0")
     text = source(loop_grad, dlarray(0.3))
@@ -409,3 +446,79 @@ def test_scalar_ops_match_numpy():
                 assert_ulps(so.scalar_power(float(a), b), np.float64(a) ** b, ulps=1, what=f"{a}**{b}")
         assert so.scalar_power(0.0, -1.0) == np.inf and np.isnan(so.scalar_power(-8.0, 1 / 3))
         assert so.scalar_power(1e200, 2) == np.inf
+
+
+# --- random scalar programs: specialised vs unspecialised vs plain numpy vs central differences ----
+
+def _expr(rng, names, depth=0):
+    if depth > 2 or rng.random() < 0.3:
+        return rng.choice(names + [repr(round(rng.uniform(-2, 2), 2)), str(rng.randint(1, 3))])
+    a, b = _expr(rng, names, depth + 1), _expr(rng, names, depth + 1)
+    return rng.choice([f"({a} + {b})", f"({a} - {b})", f"({a} * {b})", f"({a} / (1.5 + {b} * {b}))",
+                       f"np.sin({a})", f"np.cos({a}) * {b}", f"np.tanh({a})", f"np.exp(-{a} * {a})",
+                       f"np.sqrt(1.0 + {a} * {a})", f"np.log(2.0 + np.cos({a}))", f"({a}) ** 2",
+                       f"-{a}", f"np.abs({a}) * 0.5", f"np.arctan({a})", f"({a} / {b})"])
+
+
+def _program(rng, name):
+    lines = ["y = x * 0.5 + c", "s = 0.0"]
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.choice(["assign", "if", "for", "while"])
+        names = ["x", "y", "s", "c"]
+        if kind == "assign":
+            lines.append(f"y = {_expr(rng, names)}")
+        elif kind == "if":
+            lines += [f"if {_expr(rng, names)} > {round(rng.uniform(-1, 1), 2)}:",
+                      f"    y = {_expr(rng, names)}", "else:", f"    s = s + {_expr(rng, names)}"]
+        elif kind == "for":
+            lines += [f"for i in range({rng.randint(0, 4)}):", f"    y = 0.5 * y + 0.1 * {_expr(rng, names + ['i'])}",
+                      "    s = s + 0.1 * y"]
+        else:
+            lines += ["n = 0", "while y < 2.0 and n < 3:", f"    y = y + 0.5 + 0.1 * np.tanh({_expr(rng, names)})",
+                      "    n = n + 1"]
+    lines.append("z = y + s * 0.5 + 0.01 * x")
+    body = "\n".join("    " + l for l in lines)
+    value = f"def {name}_value(x, c):\n{body}\n    return z\n"
+    grad = f"def {name}_grad(x, c):\n{body}\n    return z, dlgradient(z, x)\n"
+    return value + "\n\n" + grad
+
+
+def test_random_scalar_programs(tmp_path, monkeypatch):
+    import importlib
+    import random
+    import sys
+    rng = random.Random(int(os.environ.get("SCT_SCALAR_PROGRAMS_SEED", "8")))
+    sources = ["import numpy as np\nfrom sct import dlgradient\n"]
+    count = 40
+    for k in range(count):
+        sources.append(_program(rng, f"p{k}"))
+    (tmp_path / "scalar_programs.py").write_text("\n\n".join(sources))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("scalar_programs", None)
+    mod = importlib.import_module("scalar_programs")
+    specialised = 0
+    for k in range(count):
+        value, grad = getattr(mod, f"p{k}_value"), getattr(mod, f"p{k}_grad")
+        for x0 in (0.3, -1.1):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                specialised += "scalar_" in source(grad, dlarray(x0), 0.7) or "float(x)" in source(grad, dlarray(x0), 0.7)
+                try:
+                    value(np.array(x0), 0.7)
+                except ZeroDivisionError:           # a Python int divisor of 0: raised either way
+                    for scalars in (True, False):
+                        with pytest.raises(sct.EvaluationError, match="ZeroDivisionError"):
+                            run(grad, dlarray(x0), 0.7, scalars=scalars)
+                    continue
+                out = run(grad, dlarray(x0), 0.7)
+                ref = run(grad, dlarray(x0), 0.7, scalars=False)
+                plain = value(np.array(x0), 0.7)
+            same_kind(out, ref)
+            # math's tanh and exp may differ from numpy's by an ulp; a loop or 1 - tanh**2 can
+            # scale that up a little
+            assert_close(data(out[0]), plain, rtol=1e-12, atol=1e-14, what=f"p{k}({x0}) value")
+            assert_close(data(out[1]), data(ref[1]), rtol=1e-11, atol=1e-14, what=f"p{k}({x0}) gradient")
+            if np.isfinite(data(out[1])):
+                num = numerical_gradient(lambda v: value(v, 0.7), [np.float64(x0)], 0)
+                assert_close(data(out[1]), num, rtol=1e-4, atol=1e-5, what=f"p{k}({x0}) gradient")
+    assert specialised >= count           # most programs run on Python floats
