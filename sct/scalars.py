@@ -126,8 +126,8 @@ _UNSUPPORTED = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.Class
                 gast.DictComp, gast.GeneratorExp)
 
 
-def _supported(fn) -> bool:
-    for node in gast.walk(fn):
+def _supported(fn, nodes=None) -> bool:
+    for node in (nodes if nodes is not None else gast.walk(fn)):
         if node is not fn and isinstance(node, _UNSUPPORTED):
             return False
         if isinstance(node, gast.Name) and node.id in ("locals", "vars", "eval", "exec", "float"):
@@ -324,11 +324,18 @@ class Specialiser:
         self.param_kinds = param_kinds
         self.rt = rt_name
         self.np = numpy_name
+        self._walks: Dict[int, list] = {}
         names = set()
         for f in self.functions:
-            names |= {n.id for n in gast.walk(f) if isinstance(n, gast.Name)}
-            names |= {a.id for a in gast.walk(f) if isinstance(a, gast.Name)}
+            names |= {n.id for n in self.nodes(f) if isinstance(n, gast.Name)}
         self.taken = names
+
+    def nodes(self, fn) -> list:
+        """Every node of ``fn`` (walked once; again after a rewrite)."""
+        found = self._walks.get(id(fn))
+        if found is None or found[0] is not fn:
+            found = self._walks[id(fn)] = (fn, list(gast.walk(fn)))
+        return found[1]
 
     def fresh(self, base: str) -> str:
         name = base + "_f"
@@ -345,7 +352,7 @@ class Specialiser:
         bad: Set[str] = set()
         for f in self.functions:
             call_funcs = set()
-            for node in gast.walk(f):
+            for node in self.nodes(f):
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
                         node.func.id in self.by_name:
                     call_funcs.add(id(node.func))
@@ -354,13 +361,13 @@ class Specialiser:
                         calls.setdefault(node.func.id, []).append(node)
                     else:
                         bad.add(node.func.id)
-            for node in gast.walk(f):
+            for node in self.nodes(f):
                 if isinstance(node, gast.Name) and node.id in self.by_name and id(node) not in call_funcs:
                     bad.add(node.id)         # passed as a value (rt.vjp_at): differentiated again
         return {k: v for k, v in calls.items() if k not in bad and k != self.entry.name and
                 len(self.by_name[k].args.args) >= max(len(c.args) for c in v) and
                 not self.by_name[k].args.vararg and not self.by_name[k].args.kwonlyargs and
-                not self.by_name[k].args.posonlyargs and _supported(self.by_name[k])}
+                not self.by_name[k].args.posonlyargs and _supported(self.by_name[k], self.nodes(self.by_name[k]))}
 
     def tapes(self, fn) -> Set[str]:
         """Lists of ``fn`` made once as ``[]`` and used only by ``L.append(v)`` statements and
@@ -377,23 +384,23 @@ class Specialiser:
             app = _append_of(s)
             if app is not None:
                 allowed.add(id(s.value.func.value))
-        for node in gast.walk(fn):
+        for node in self.nodes(fn):
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.sweep_calls:
                 for a in node.args:
                     if isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and a.func.id == "list" and \
                             len(a.args) == 1 and isinstance(a.args[0], gast.Name) and not a.keywords:
                         allowed.add(id(a.args[0]))
-        for node in gast.walk(fn):
+        for node in self.nodes(fn):
             if isinstance(node, gast.Name) and node.id in ok and isinstance(node.ctx, gast.Load) and \
                     id(node) not in allowed:
                 ok.discard(node.id)
         if any(isinstance(n, gast.Name) and n.id == "list" and isinstance(n.ctx, gast.Store)
-               for n in gast.walk(fn)):
+               for n in self.nodes(fn)):
             return set()
         return ok
 
     def run(self) -> None:
-        if self.entry is None or not _supported(self.entry):
+        if self.entry is None or not _supported(self.entry, self.nodes(self.entry)):
             return
         params = [a.id for a in self.entry.args.args]
         ptypes = {p: {param_type(self.param_kinds.get(p))} for p in params}
@@ -411,6 +418,7 @@ class Specialiser:
         else:
             return
         self.rewrite_entry(entry_types, tapes, sweep_info)
+        self._walks.clear()
         self.drop_unread_tape_entries(tapes, sweep_info)
         for fn in [self.entry] + [self.by_name[name] for name in sweep_info]:
             DeadZeros(self.rt).run(fn)
@@ -426,10 +434,9 @@ class Specialiser:
                 ps = [p for p, t in tape_params.items() if t == tape]
                 if ps:
                     receivers.append((self.by_name[name], ps))
-            passed = sum(1 for node in gast.walk(self.entry) if isinstance(node, gast.Name) and
-                         node.id == tape and isinstance(node.ctx, gast.Load) and
-                         not any(node is s.value.func.value for s in _statements(self.entry.body)
-                                 if _append_of(s) is not None))
+            bases = {id(st.value.func.value) for st in _statements(self.entry.body) if _append_of(st) is not None}
+            passed = sum(1 for node in self.nodes(self.entry) if isinstance(node, gast.Name) and
+                         node.id == tape and isinstance(node.ctx, gast.Load) and id(node) not in bases)
             if not receivers or passed != sum(len(self.sweep_calls[fn.name]) for fn, _ in receivers):
                 continue
             pushed = {app[1].id for app in map(_append_of, _statements(self.entry.body))
@@ -440,7 +447,7 @@ class Specialiser:
                 if pops is None:
                     unread = set()
                     break
-                unread -= {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+                unread -= {n.id for n in self.nodes(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             if not unread:
                 continue
             self.entry.body = _drop(self.entry.body, lambda st: (lambda app: app is not None and app[0] == tape and
@@ -451,16 +458,16 @@ class Specialiser:
                                 isinstance(st.targets[0], gast.Name) and st.targets[0].id in unread and
                                 _pop_of(st.value) in lists)
 
-    @staticmethod
-    def pop_lists(fn, params) -> Optional[Set[str]]:
+    def pop_lists(self, fn, params) -> Optional[Set[str]]:
         """The names the sweep pops the tape from: its parameter, or None where the parameter is
         used otherwise than by ``.pop()`` (and one copy ``tape = rt.copy_list(tape)``)."""
         names = set(params)
-        for node in gast.walk(fn):
+        nodes = self.nodes(fn)
+        for node in nodes:
             if isinstance(node, gast.Name) and node.id in names and isinstance(node.ctx, gast.Store):
                 return None
-        pop_bases = {id(node.func.value) for node in gast.walk(fn) if _pop_of(node) in names}
-        for node in gast.walk(fn):
+        pop_bases = {id(node.func.value) for node in nodes if isinstance(node, gast.Call) and _pop_of(node) in names}
+        for node in nodes:
             if isinstance(node, gast.Name) and node.id in names and id(node) not in pop_bases:
                 if not isinstance(node.ctx, gast.Param) and node not in fn.args.args:
                     return None
@@ -561,7 +568,7 @@ class Specialiser:
                 if types.of(s.test) == {C}:
                     safe |= {id(n) for n in gast.walk(s.test) if isinstance(n, gast.Name)}
         operands: Set[int] = set()       # operands of operators: read, never written to
-        for node in gast.walk(self.entry):
+        for node in self.nodes(self.entry):
             if isinstance(node, gast.BinOp):
                 operands |= {id(node.left), id(node.right)}
             elif isinstance(node, gast.UnaryOp):
@@ -569,7 +576,7 @@ class Specialiser:
             elif isinstance(node, gast.Compare):
                 operands |= {id(node.left)} | {id(c) for c in node.comparators}
         bad = set()
-        for node in gast.walk(self.entry):
+        for node in self.nodes(self.entry):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in watched and \
                     id(node) not in safe:
                 if id(node) in operands and not types.mixed(node.id):
@@ -589,7 +596,7 @@ class Specialiser:
         """Names assigned a tuple and read only by ``return name``."""
         loads: Dict[str, int] = {}
         ret: Dict[str, int] = {}
-        for node in gast.walk(self.entry):
+        for node in self.nodes(self.entry):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 loads[node.id] = loads.get(node.id, 0) + 1
         for s in _statements(self.entry.body):
@@ -776,6 +783,17 @@ class Rewriter:
         return self.plain(s)
 
 
+def _block(stmts):
+    """A body that prints as one: ``pass`` where only comments are left."""
+    from .optimize import _block as block
+    return block(stmts)
+
+
+def _else(stmts):
+    from .optimize import _is_comment
+    return stmts if any(not _is_comment(s) for s in stmts) else []
+
+
 def _drop(stmts, dead):
     out = []
     for s in stmts:
@@ -785,7 +803,7 @@ def _drop(stmts, dead):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
                 kept = _drop(inner, dead)
-                setattr(s, field, kept or ([gast.Pass()] if field == "body" else []))
+                setattr(s, field, _block(kept) if field == "body" else _else(kept))
         out.append(s)
     return out
 
@@ -813,9 +831,16 @@ class DeadZeros:
 
     def __init__(self, rt_name: str):
         self.rt = rt_name
+        self.read: Dict[int, Set[str]] = {}
+
+    def reads(self, node) -> Set[str]:
+        found = self.read.get(id(node))
+        if found is None or found[0] is not node:
+            found = self.read[id(node)] = (node, _reads(node))
+        return found[1]
 
     def run(self, fn) -> None:
-        fn.body = self.block(fn.body, set(), remove=True)[0] or [gast.Pass()]
+        fn.body = _block(self.block(fn.body, set(), remove=True)[0])
 
     def block(self, stmts, live: Set[str], remove: bool):
         live = set(live)
@@ -832,21 +857,19 @@ class DeadZeros:
             t = s.targets[0].id
             if remove and _is_rt(s.value, self.rt, "ZERO") and t not in live:
                 return None, live
-            return s, (live - {t}) | _reads(s.value)
+            return s, (live - {t}) | self.reads(s.value)
         if isinstance(s, gast.If):
             body, lb = self.block(s.body, live, remove)
             orelse, lo = self.block(s.orelse, live, remove)
             if remove:
-                s.body = body or [gast.Pass()]
-                s.orelse = orelse
-            return s, lb | lo | _reads(s.test)
+                s.body = _block(body)
+                s.orelse = _else(orelse)
+            return s, lb | lo | self.reads(s.test)
         if isinstance(s, (gast.For, gast.While)):
-            head = set(live) | _reads(s.iter if isinstance(s, gast.For) else s.test)
+            head = set(live) | self.reads(s.iter if isinstance(s, gast.For) else s.test)
             if _jumps(s.body) or s.orelse:
-                head |= _reads(s)
+                head |= self.reads(s)
                 everything = head
-                if remove:
-                    s.body = self.block(s.body, everything, remove=False)[0]
                 return s, everything
             for _ in range(100):
                 _, inner = self.block(s.body, head, remove=False)
@@ -855,13 +878,13 @@ class DeadZeros:
                     break
                 head = new
             else:
-                head |= _reads(s)
+                head |= self.reads(s)
             if remove:
-                s.body = self.block(s.body, head, remove=True)[0] or [gast.Pass()]
+                s.body = _block(self.block(s.body, head, remove=True)[0])
             return s, head
         if isinstance(s, gast.Return):
-            return s, _reads(s)
-        return s, live | _reads(s)
+            return s, self.reads(s)
+        return s, live | self.reads(s)
 
 
 def specialise(functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]) -> None:
