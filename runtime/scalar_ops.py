@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .registry import alias, defrule, lookup, nondifferentiable
+from .errors import EvaluationError
 from .support import ZERO, project, seed
 
 _float64 = np.float64
@@ -29,6 +30,17 @@ def to_numpy(v):
 def to_numpy_bool(v):
     """A comparison of specialised scalars as numpy gives it: a numpy bool."""
     return np.bool_(v) if type(v) is bool else v
+
+
+def scalar_argument(x) -> float:
+    """A real float64 scalar argument (a 0-d float64 array or a numpy float64) as a Python float."""
+    cls = type(x)
+    if cls is np.ndarray or cls is _float64:
+        return float(x)
+    raise EvaluationError(
+        f"an argument of type {cls.__name__} (a 0-d float64 array of a subclass) reached code "
+        "specialised for plain float64 scalars; pass np.asarray(value) or a dlarray, or set "
+        "SCT_SCALARS=0 in the environment")
 
 
 def scalar_seed(y):
@@ -120,6 +132,10 @@ def _register() -> None:
         return g
 
     nondifferentiable(to_numpy_bool)
+
+    @defrule(scalar_argument, linear="x")
+    def _scalar_argument_rule(g, ans, x):
+        return g
 
     @defrule(scalar_seed)
     def _scalar_seed_rule(g, ans, y):

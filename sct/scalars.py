@@ -14,8 +14,8 @@ names hold Python floats instead:
   raise a domain or overflow error), ``np.tanh`` ``rt.math_tanh`` (``math.tanh``);
 * ``rt.unbroadcast(d, like)`` of scalars is ``d``, ``rt.unbroadcast_product(a, b, like)`` is
   ``a * b``;
-* an argument ``x`` of such a kind is read as ``x_f = float(x)`` once (the array itself
-  stays where the code needs it: ``rt.project(d_x, x)``);
+* an argument ``x`` of such a kind is read once as ``x_f = rt.scalar_argument(x)``
+  (``float(x)``); the array itself stays where the code needs it (``rt.project(d_x, x)``);
 * where a specialised value leaves the specialised code (returned, stored in a container,
   passed to a helper or a runtime function), it becomes the numpy float64 the unspecialised
   code held (``rt.to_numpy``); a value that may still be the argument itself (``y = x``
@@ -640,7 +640,8 @@ class Rewriter:
             if a.id in self.floats:
                 s = gast.Assign(targets=[gast.Name(id=self.floats[a.id], ctx=gast.Store(), annotation=None,
                                                    type_comment=None)],
-                                value=_call(_load("float"), [_load(a.id)]), type_comment=None)
+                                value=_call(_rt_attr(self.rt, "scalar_argument"), [_load(a.id)]),
+                                type_comment=None)
                 head.append(s)
         if head:
             self.fn.body = head + self.fn.body
