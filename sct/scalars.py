@@ -38,7 +38,7 @@ import numpy as np
 
 from .runtime.scalar_ops import FUNCTIONS
 
-F, A, P, I, J, C, N, Z, O = "F", "A", "P", "I", "J", "C", "N", "Z", "O"
+F, A, P, I, J, C, B, N, Z, O = "F", "A", "P", "I", "J", "C", "B", "N", "Z", "O"
 _NUMERIC = frozenset((F, A, P, I, J, Z))
 _SPEC = frozenset((F, N, Z))
 _ARITH = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
@@ -141,7 +141,7 @@ class Types:
     """Flow-insensitive types of one function's names: sets of F (numpy float64 in the
     unspecialised code), A (the argument: a float64 scalar or 0-d array), P (Python float),
     I (Python int), J (a Python int argument: not compared with floats), C (numpy bool from a
-    comparison), N (None), Z (the zero marker), O (other)."""
+    comparison), B (Python bool), N (None), Z (the zero marker), O (other)."""
 
     def __init__(self, fn, params: Dict[str, Set[str]], pops: Dict[str, Dict[str, Set[str]]],
                  forced: Set[str], rt_name: str, numpy_name: Optional[str]):
@@ -229,7 +229,7 @@ class Types:
         if isinstance(e, gast.Constant):
             v = e.value
             if isinstance(v, bool):
-                return {O}
+                return {B}
             if isinstance(v, int):
                 return {I} if abs(v) < 2 ** 53 else {O}
             if isinstance(v, float):
@@ -254,6 +254,8 @@ class Types:
             both = (self.of(e.left) | self.of(e.comparators[0])) - {N}
             if both and both <= _NUMERIC - {J} and both & {F, A}:
                 return {C}         # (an int argument may be beyond 2**53, compared exactly by Python)
+            if both and both <= {P, I, J}:
+                return {B}         # Python numbers: a Python bool either way
             return {O}
         if isinstance(e, gast.Call) and not e.keywords:
             f = e.func
@@ -285,12 +287,12 @@ class Types:
         t = self.types.get(name)
         if not t or self.params.get(name) == {A}:
             return False
-        return (t <= _SPEC | {P} and F in t) or t == {C}
+        return (t <= _SPEC | {P} and F in t) or (C in t and t <= {C, B})
 
     def mixed(self, name: str) -> bool:
-        """A specialised name that may hold a Python float in the unspecialised code too
+        """A specialised name that may hold a Python float (bool) in the unspecialised code too
         (``s = 0.0`` before a loop adding to it)."""
-        return self.spec(name) and P in self.types[name]
+        return self.spec(name) and bool(self.types[name] & {P, B})
 
 
 _NUMPY = dict(FUNCTIONS, abs="math_fabs", absolute="math_fabs", fabs="math_fabs")
@@ -547,6 +549,7 @@ class Specialiser:
         watched = {n for n in taint if n in types.params or types.spec(n)} | \
             {n for n in types.types if types.mixed(n)}
         safe: Set[int] = set()          # loads where an argument (alias) may appear as it is
+        tests: Set[int] = set()         # loads whose truth only is read
         returned = self.returned_tuples(types)
         for s in _statements(self.entry.body):
             if isinstance(s, gast.Return) and s.value is not None:
@@ -557,6 +560,8 @@ class Specialiser:
                     safe |= self.top_names(v)
                 if types.spec(s.targets[0].id):
                     safe |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
+                    if _truth(types.types[s.targets[0].id]):
+                        tests |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
                 if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in self.sweep_calls:
                     safe |= {id(a) for a in v.args if isinstance(a, gast.Name)}
                 if _rt_call(v, self.rt, "project", "unbroadcast"):
@@ -565,8 +570,10 @@ class Specialiser:
             if app is not None and app[0] in tapes and isinstance(app[1], gast.Name):
                 safe.add(id(app[1]))
             if isinstance(s, (gast.If, gast.While)) and s.test is not None:
-                if types.of(s.test) == {C}:
-                    safe |= {id(n) for n in gast.walk(s.test) if isinstance(n, gast.Name)}
+                for part in _truth_parts(s.test):
+                    if _truth(types.of(part)):
+                        safe |= {id(n) for n in gast.walk(part) if isinstance(n, gast.Name)}
+                        tests |= {id(n) for n in gast.walk(part) if isinstance(n, gast.Name)}
         operands: Set[int] = set()       # operands of operators: read, never written to
         for node in self.nodes(self.entry):
             if isinstance(node, gast.BinOp):
@@ -582,6 +589,9 @@ class Specialiser:
                 if id(node) in operands and not types.mixed(node.id):
                     continue          # the argument itself, or the numpy float64 it became
                 bad.add(node.id)
+            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in tests and \
+                    B in types.types.get(node.id, ()) and types.spec(node.id):
+                bad.add(node.id)      # a Python or a numpy bool: read only as a test
         for n in list(bad):
             if n in types.params:          # an argument that may be written: not read as a float
                 ptypes[n] = {O}
@@ -691,6 +701,19 @@ class Rewriter:
                 return _call(_rt_attr(self.rt, "scalar_seed"), [self.spec(e.args[0])])
         return e
 
+    def test(self, e):
+        """The test of an ``if`` or ``while``: only its truth is read, so comparisons joined by
+        ``and``/``or``/``not`` may give Python bools."""
+        if _truth(self.t.of(e)):
+            return self.spec(e)
+        if isinstance(e, gast.BoolOp):
+            e.values = [self.test(v) for v in e.values]
+            return e
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.Not):
+            e.operand = self.test(e.operand)
+            return e
+        return self.plain(e)
+
     # expressions left as they are: specialised values in them become numpy's again
     def plain(self, e):
         rw = self
@@ -705,7 +728,7 @@ class Rewriter:
             def visit_Call(self, node):
                 if _rt_call(node, rw.rt, "project") and len(node.args) == 2 and not node.keywords and \
                         all(isinstance(a, gast.Name) for a in node.args) and rw.t.spec(node.args[0].id) and \
-                        rw.t.params.get(node.args[1].id) == {A} and rw.t.types[node.args[0].id] != {C}:
+                        rw.t.params.get(node.args[1].id) == {A} and C not in rw.t.types[node.args[0].id]:
                     node.func.attr = "scalar_project"     # the gradient of a float64 scalar argument
                     return node
                 return self.generic_visit(node)
@@ -721,7 +744,7 @@ class Rewriter:
         name = node.id
         if not self.t.spec(name):
             return node
-        if self.t.types[name] == {C}:
+        if C in self.t.types[name]:
             return _call(_rt_attr(self.rt, "to_numpy_bool"), [node])
         out = _call(_rt_attr(self.rt, "to_numpy"), [node])
         params = self.taint.get(name)
@@ -769,10 +792,10 @@ class Rewriter:
             return s
         app = _append_of(s)
         if app is not None and app[0] in self.tapes and isinstance(app[1], gast.Name) and \
-                t.types.get(app[1].id) != {C}:
+                C not in t.types.get(app[1].id, ()):
             return s                  # popped back into the same name by the sweep
         if isinstance(s, (gast.If, gast.While)):
-            s.test = self.spec(s.test) if t.of(s.test) == {C} else self.plain(s.test)
+            s.test = self.test(s.test)
             s.body = self.block(s.body)
             s.orelse = self.block(s.orelse)
             return s
@@ -793,6 +816,21 @@ def _block(stmts):
 def _else(stmts):
     from .optimize import _is_comment
     return stmts if any(not _is_comment(s) for s in stmts) else []
+
+
+def _truth(t) -> bool:
+    """A comparison of specialised values (or Python bools): its truth is the same either way."""
+    return C in t and t <= {C, B}
+
+
+def _truth_parts(e):
+    """The operands of the ``and``/``or``/``not`` of a test, and the test itself."""
+    yield e
+    if isinstance(e, gast.BoolOp):
+        for v in e.values:
+            yield from _truth_parts(v)
+    elif isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.Not):
+        yield from _truth_parts(e.operand)
 
 
 def _drop(stmts, dead):
