@@ -4,8 +4,8 @@ would raise (a domain error, an overflow, a division by zero), so every value is
 
 ``to_numpy(v)`` turns a specialised value back into what the unspecialised code held (a numpy
 float64) where it leaves the specialised code; the zero marker and None pass unchanged.
-Each function has the rule of its numpy counterpart, so code that calls them can be
-differentiated again.
+These functions have no derivative rules: specialised code is never differentiated again
+(sct/scalars.py leaves alone the code that is); code calling them would be refused.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 
-from .registry import alias, defrule, lookup, nondifferentiable
 from .errors import EvaluationError
 from .support import ZERO, project, seed
 
@@ -115,35 +114,3 @@ FUNCTIONS = {"sin": "scalar_sin", "cos": "scalar_cos", "tan": "scalar_tan", "exp
              "log2": "scalar_log2", "log10": "scalar_log10", "sqrt": "scalar_sqrt",
              "sinh": "scalar_sinh", "cosh": "scalar_cosh", "arcsin": "scalar_arcsin",
              "arccos": "scalar_arccos", "tanh": "math_tanh", "arctan": "math_arctan"}
-
-
-def _register() -> None:
-    for name, target in FUNCTIONS.items():
-        fn = globals().get(target)
-        if fn is not None and lookup(getattr(np, name)) is not None:
-            alias(fn, getattr(np, name))
-    if lookup(np.divide) is not None:
-        alias(scalar_divide, np.divide)
-    if lookup(np.power) is not None:
-        alias(scalar_power, np.power)
-
-    @defrule(to_numpy, linear="v")
-    def _to_numpy_rule(g, ans, v):
-        return g
-
-    nondifferentiable(to_numpy_bool)
-
-    @defrule(scalar_argument, linear="x")
-    def _scalar_argument_rule(g, ans, x):
-        return g
-
-    @defrule(scalar_seed)
-    def _scalar_seed_rule(g, ans, y):
-        return ZERO
-
-    @defrule(scalar_project, wrt=("grad",), linear="grad")
-    def _scalar_project_rule(g, ans, grad, x):
-        return lookup(project).fn(g, ans, grad, x)
-
-
-_register()
