@@ -39,6 +39,7 @@ from .tangent import TangentTransformer
 from .call_sites import attach_sites
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
+from .scalars import specialise
 
 
 @dataclass
@@ -406,6 +407,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                 prune_dead(generated_fn, runtime_names, numpy_name)
                 if not _fuse.active():
                     reuse_temporaries(generated_fn, rt_name)
+    if mode == "entry" and primal_calls and not called and not trusted and \
+            not filename.startswith("<sct-generated"):     # dlfeval's own entries, not differentiated again
+        specialise(generated.functions, generated.entry, param_kinds, rt_name,      # sct/scalars.py
+                   numpy_name if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) else None)
     if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     source, line_table = source_and_lines(generated.functions)

@@ -9,14 +9,14 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .runtime import dlfun, effects, formats, fused, labels, layers, more_ops, nn, numpy_ops, support
+from .runtime import dlfun, effects, formats, fused, labels, layers, more_ops, nn, numpy_ops, scalar_ops, support
 
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
-    for module in (support, numpy_ops, more_ops, nn, layers, dlfun, effects, formats, labels, fused):
+    for module in (support, numpy_ops, more_ops, nn, layers, dlfun, effects, formats, labels, fused, scalar_ops):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:
@@ -25,6 +25,8 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                     setattr(ns, public, value)
                     ids[id(value)] = public
     ns.ZERO = support.ZERO                  # the zero adjoint marker, compared by identity
+    for name, value in scalar_ops.EXPORTS.items():     # math functions, called directly (sct/scalars.py)
+        setattr(ns, name, value)
     ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
     ns.format_reshape = np.reshape
     return ns, ids

@@ -1,0 +1,116 @@
+"""Scalar forms of numpy's functions, for generated code specialised to real float64 scalars
+(sct/scalars.py): Python's ``math`` where it gives numpy's result, numpy itself where ``math``
+would raise (a domain error, an overflow, a division by zero), so every value is numpy's.
+
+``to_numpy(v)`` turns a specialised value back into what the unspecialised code held (a numpy
+float64) where it leaves the specialised code; the zero marker and None pass unchanged.
+These functions have no derivative rules: specialised code is never differentiated again
+(sct/scalars.py leaves alone the code that is); code calling them would be refused.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import EvaluationError
+from .support import ZERO, project, seed
+
+_float64 = np.float64
+
+
+def to_numpy(v):
+    """A specialised scalar as the unspecialised code had it: a numpy float64."""
+    if type(v) is float and v is not ZERO:
+        return _float64(v)
+    return v
+
+
+def to_numpy_bool(v):
+    """A comparison of specialised scalars as numpy gives it: a numpy bool."""
+    return np.bool_(v) if type(v) is bool else v
+
+
+def scalar_argument(x) -> float:
+    """A real float64 scalar argument (a 0-d float64 array or a numpy float64) as a Python float."""
+    cls = type(x)
+    if cls is np.ndarray or cls is _float64:
+        return float(x)
+    raise EvaluationError(
+        f"an argument of type {cls.__name__} (a 0-d float64 array of a subclass) reached code "
+        "specialised for plain float64 scalars; pass np.asarray(value) or a dlarray, or set "
+        "SCT_SCALARS=0 in the environment")
+
+
+def scalar_seed(y):
+    """``seed(y)`` (the adjoint that starts a sweep) for a specialised scalar ``y``."""
+    if type(y) is float:
+        return 1.0
+    return seed(y)
+
+
+def scalar_project(grad, x):
+    """``project(grad, x)`` (the gradient of ``x``) for a specialised scalar adjoint ``grad``
+    of a real float64 scalar argument ``x``."""
+    if type(grad) is float and grad != 0.0 and type(x) is np.ndarray and x.ndim == 0 and \
+            x.dtype == np.float64:
+        return np.array(grad)
+    return project(to_numpy(grad), x)
+
+
+def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):
+    def scalar(x):
+        try:
+            return math_fn(x)
+        except errors:
+            return np_fn(x)       # numpy's nan/inf (and its warning)
+    scalar.__name__ = scalar.__qualname__ = "scalar_" + np_fn.__name__
+    scalar.__module__ = __name__
+    scalar.__doc__ = f"``np.{np_fn.__name__}`` of a real float64 scalar, by ``math.{math_fn.__name__}``."
+    return scalar
+
+
+scalar_sin = _guarded(math.sin, np.sin)
+scalar_cos = _guarded(math.cos, np.cos)
+scalar_tan = _guarded(math.tan, np.tan)
+scalar_exp = _guarded(math.exp, np.exp)
+scalar_expm1 = _guarded(math.expm1, np.expm1)
+scalar_log = _guarded(math.log, np.log)
+scalar_log1p = _guarded(math.log1p, np.log1p)
+scalar_log2 = _guarded(math.log2, np.log2)
+scalar_log10 = _guarded(math.log10, np.log10)
+scalar_sqrt = _guarded(math.sqrt, np.sqrt)
+scalar_sinh = _guarded(math.sinh, np.sinh)
+scalar_cosh = _guarded(math.cosh, np.cosh)
+scalar_arcsin = _guarded(math.asin, np.arcsin)
+scalar_arccos = _guarded(math.acos, np.arccos)
+
+
+def scalar_divide(a, b):
+    """``a / b`` of real scalars with numpy's result where ``b`` is zero (inf or nan, a warning)."""
+    if b:
+        return a / b
+    return np.divide(_float64(a), b)
+
+
+def scalar_power(a, b):
+    """``a ** b`` of real scalars with numpy's result where Python's would overflow, divide by
+    zero or be complex."""
+    try:
+        r = a ** b
+    except (OverflowError, ZeroDivisionError):
+        return np.power(_float64(a), b)
+    if type(r) is complex:
+        return np.power(_float64(a), b)
+    return r
+
+
+# The math functions that never raise for a float: called directly by generated code.
+EXPORTS = {"math_tanh": math.tanh, "math_arctan": math.atan, "math_fabs": math.fabs}
+
+# numpy function name -> what specialised code calls instead (an ``rt`` attribute)
+FUNCTIONS = {"sin": "scalar_sin", "cos": "scalar_cos", "tan": "scalar_tan", "exp": "scalar_exp",
+             "expm1": "scalar_expm1", "log": "scalar_log", "log1p": "scalar_log1p",
+             "log2": "scalar_log2", "log10": "scalar_log10", "sqrt": "scalar_sqrt",
+             "sinh": "scalar_sinh", "cosh": "scalar_cosh", "arcsin": "scalar_arcsin",
+             "arccos": "scalar_arccos", "tanh": "math_tanh", "arctan": "math_arctan"}
