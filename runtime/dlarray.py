@@ -304,6 +304,34 @@ def unwrap(x):
     return _unwrap(x)
 
 
+_ND = np.ndarray
+
+
+def _wrap_tuple(x):
+    """``wrap_outputs`` of a tuple (the top level), its arrays and numpy scalars wrapped here,
+    other parts by ``wrap_outputs`` with the arrays seen so far."""
+    seen: dict = {}
+    out = []
+    for v in x:
+        cls = type(v)
+        if cls is _ND and v.dtype.type in _KEPT:
+            if not v.flags.writeable or id(v) in seen:   # a broadcast view, or met before: a copy
+                v = v.copy()
+            seen[id(v)] = v
+            d = _new_dlarray(dlarray)
+            d._data = v
+            d._fmt = ""
+            out.append(d)
+        elif cls in _KEPT:
+            d = _new_dlarray(dlarray)
+            d._data = np.asarray(v)
+            d._fmt = ""
+            out.append(d)
+        else:
+            out.append(wrap_outputs(v, seen))
+    return tuple(out)
+
+
 def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 
@@ -313,6 +341,8 @@ def wrap_outputs(x, _seen=None):
     copied, so changing one result in place cannot change another, as with MATLAB's values;
     a read-only view (the gradient of a sum is a broadcast) comes back as an array of its own."""
     cls = type(x)
+    if cls is tuple and _seen is None:                  # what generated code returns: (value, grads...)
+        return _wrap_tuple(x)
     if cls is np.ndarray and x.dtype.type in _KEPT:     # what _as_data keeps as it is
         if not x.flags.writeable:          # a broadcast view (the gradient of a sum): a real array
             x = x.copy()

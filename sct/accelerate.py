@@ -48,6 +48,7 @@ class AcceleratedFunction:
         self.CheckTolerance = CheckTolerance
         self._hits = 0
         self._misses = 0
+        self._fast: tuple = ()      # ((hit, compiled, bucket), ...): the cached entries, by make_hit
         functools.update_wrapper(self, fn)
 
     @property
@@ -58,6 +59,7 @@ class AcceleratedFunction:
     @cache_size.setter
     def cache_size(self, size: int) -> None:
         self._cache.resize(size)
+        self._fast = ()
 
     # --- statistics ----------------------------------------------------------------------
     @property
@@ -73,6 +75,7 @@ class AcceleratedFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast = ()
         self._hits = self._misses = 0
 
     @property
@@ -103,10 +106,33 @@ class AcceleratedFunction:
         self._misses += 1
         entry = compile_function(fn, kinds, mode="entry")
         self._cache.insert(key, entry)
+        self._remember(fn, args, key, entry)
         return entry
+
+    def _remember(self, fn, args, key, entry) -> None:
+        """Add ``entry`` to the hits tried first by ``__call__`` (at most 8, newest first); the
+        others kept are those still in the cache (an evicted entry is not run again)."""
+        if fn is not self.fn:                  # a method or partial: run by _call
+            return
+        hit = _api().make_hit(fn, args, entry)
+        kept = self._cache.entries()
+        old = tuple(e for e in self._fast if any(e[1] is k for k in kept))
+        bucket = self._cache._data.get(key)
+        if hit is None or bucket is None:
+            self._fast = old
+            return
+        self._fast = ((hit, entry, bucket),) + old[:7]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
+            if not kwargs and self.enabled and self._check_mode == "none":
+                fn = self.fn                       # a hit: arguments checked and unwrapped at once
+                for hit, compiled, bucket in self._fast:
+                    data = hit(fn, args)
+                    if data is not None:
+                        self._hits += 1
+                        bucket.used = True         # as LRU.lookup marks a hit
+                        return _run_hit(compiled, data)
             return self._call(args, kwargs)
         except SctError as error:
             raise _api().user_error(error, self.fn)
@@ -146,6 +172,13 @@ def _api():
         from . import api
         _API.append(api)
     return _API[0]
+
+
+def _run_hit(compiled, data):
+    """sct.api.run_hit (bound here on first use, in place of this function)."""
+    global _run_hit
+    _run_hit = _api().run_hit
+    return _run_hit(compiled, data)
 
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:

@@ -15,10 +15,11 @@ from numpy.typing import ArrayLike
 from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
-from .runtime.effects import state as _effects_state
+from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 
 from . import cache as _cache
 from .cache import ENTRIES as _ENTRIES
+from .accelerate import AcceleratedFunction
 from .callables import as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError
@@ -130,9 +131,9 @@ def _entry(fun: Callable, args) -> Compiled:
     code = getattr(fun, "__code__", None)
     site = _ENTRY_SITES.get(id(code)) if code is not None else None
     if site is not None and site[0] is code:           # the entries this def used, by matcher
-        for e in site[1]:
-            if e[0] is fun.__globals__ and e[1](args) and e[2] == _RULES_VERSION[0] and e[3].check(fun):
-                return e[3]
+        for hit, compiled in site[1]:
+            if hit(fun, args) is not None:
+                return compiled
     kinds = tuple([kind_of(a) for a in args])
     try:
         key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
@@ -146,24 +147,45 @@ def _entry(fun: Callable, args) -> Compiled:
     return entry
 
 
-# Per def (code object): the compiled entries it ran, each with a matcher of its arguments' kinds
-# (sct.kinds.make_matcher), so a repeated dlfeval neither computes kinds nor hashes a key.
+# Per def (code object): the compiled entries it ran, newest first, each as ``(hit, compiled)``
+# where ``hit`` (make_hit) is generated for the entry, so a repeated dlfeval neither computes kinds
+# nor hashes a key.
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
 _cache.ON_CLEAR.append(_ENTRY_SITES.clear)
 
 
+def make_hit(fun, args, compiled: Compiled):
+    """``hit(f, args)``: the plain data of ``args`` (what ``unwrap(args)`` gives) when ``compiled``
+    is right for ``f(*args)``, else None.  One generated function (sct.kinds.make_unwrapper) that
+    checks everything the cache key and the guards hold: the rule set and backend version it was
+    compiled under, the arguments' kinds part by part (exact types, dtypes, ranks, formats, keys,
+    fields) while unwrapping them, then ``compiled.check(f)`` (code, globals, defaults, closure
+    cells, the globals and attributes the code read).  None where the arguments are too big."""
+    from .kinds import make_unwrapper
+    made = make_unwrapper(tuple(args))
+    if made is None:
+        return None
+    lines, consts, result = made
+    consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
+    text = (f"def hit(f, args):\n    if RV[0] != {_RULES_VERSION[0]}: return None\n" + "\n".join(lines) +
+            f"\n    if not CHECK(f): return None\n    return {result}\n")
+    exec(compile(text, "<sct-entry-hit>", "exec"), consts)
+    hit = consts["hit"]
+    hit.source = text
+    return hit
+
+
 def _remember_entry(fun, args, entry) -> None:
-    from .kinds import make_matcher
-    match = make_matcher(tuple(args), (False,) * len(args))
-    if match is None:
+    hit = make_hit(fun, args, entry)
+    if hit is None:
         return
     code = fun.__code__
     site = _ENTRY_SITES.get(id(code))
     old = site[1] if site is not None and site[0] is code else ()
     if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
         _ENTRY_SITES.clear()
-    _ENTRY_SITES[id(code)] = (code, ((fun.__globals__, match, _RULES_VERSION[0], entry),) + old[:7])
+    _ENTRY_SITES[id(code)] = (code, ((hit, entry),) + old[:7])
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -181,17 +203,26 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     try:
-        if type(fun) is types.FunctionType and not kwargs:      # the usual call: no adapting
-            compiled = _entry(fun, args)
-            out = wrap_outputs(run_generated(compiled.entry, unwrap(args)))
-            return out if compiled.formats is None else apply_formats(out, compiled.formats)
+        if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
+            code = fun.__code__
+            site = _ENTRY_SITES.get(id(code))
+            if site is not None and site[0] is code:    # a hit: checked and unwrapped in one call
+                for hit, compiled in site[1]:
+                    data = hit(fun, args)
+                    if data is not None:
+                        return run_hit(compiled, data)
+            return run_compiled(_entry(fun, args), args)
+        if type(fun) is AcceleratedFunction:
+            return fun(*args, **kwargs)
         return _dlfeval(fun, args, kwargs)
     except SctError as error:
         raise user_error(error, fun)
 
 
+_FUNCTION = types.FunctionType
+
+
 def _dlfeval(fun: Callable, args, kwargs):
-    from .accelerate import AcceleratedFunction
     if isinstance(fun, AcceleratedFunction):
         return fun(*args, **kwargs)
     fun, args, kwargs = as_function(fun, args, kwargs)
@@ -225,6 +256,12 @@ def run_compiled(compiled: Compiled, args):
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
+def run_hit(compiled: Compiled, data):
+    """``run_compiled`` for arguments a hit has unwrapped already."""
+    out = wrap_outputs(run_generated(compiled.entry, data))
+    return out if compiled.formats is None else apply_formats(out, compiled.formats)
+
+
 _CAPTURE = threading.local()        # .log: the warnings of this thread's run of generated code
 
 
@@ -239,6 +276,7 @@ def _install_warning_hook() -> bool:
     if original is None:
         return False
     if getattr(original, "_sct_hook", False):
+        _HOOK[0] = original
         return True
 
     def _showwarnmsg(msg):
@@ -249,18 +287,23 @@ def _install_warning_hook() -> bool:
         original(msg)
     _showwarnmsg._sct_hook = True
     warnings._showwarnmsg = _showwarnmsg
+    _HOOK[0] = _showwarnmsg
     return True
 
 
+_HOOK: list = [None]                # [the hook installed], checked by identity on every run
 _HOOKED = _install_warning_hook()
+_EFFECTS_LOCAL = _effects_local     # the thread-local of sct.runtime.effects.state()
 
 
 def run_generated(function, args):
     """Call generated code; an error inside it is reported at the user's line (and so is a
     warning, e.g. numpy's ``invalid value encountered in log``)."""
-    if not _HOOKED or not getattr(warnings._showwarnmsg, "_sct_hook", False):
+    hook = _HOOK[0]
+    if hook is None or warnings._showwarnmsg is not hook and \
+            not getattr(warnings._showwarnmsg, "_sct_hook", False):
         return _run_generated_catching(function, args)
-    effects = _effects_state()       # the effects log is kept for this outermost run
+    effects = getattr(_EFFECTS_LOCAL, "state", None) or _effects_state()   # kept for this outermost run
     effects.depth += 1
     outer = getattr(_CAPTURE, "log", None)
     caught: list = []
@@ -277,8 +320,10 @@ def run_generated(function, args):
         effects.depth -= 1
         if effects.depth <= 0:
             effects.depth = 0
-            effects.log.clear()
-            effects.cursors.clear()
+            if effects.log:
+                effects.log.clear()
+            if effects.cursors:
+                effects.cursors.clear()
         if caught:
             _warn_at_user_lines(caught)
 

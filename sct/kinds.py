@@ -113,12 +113,14 @@ class _MatcherWriter:
     a part it cannot check that way is compared by ``kind_of`` itself.  Stricter than kind equality
     is allowed (a miss only takes the slow path), looser never."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, fail: str = "False"):
         self.lines = []
         self.consts: dict = {"KIND_OF": kind_of, "DL": dlarray, "ND": np.ndarray}
         self.count = 0               # parts checked
         self.names = 0               # variables written
         self.limit = limit
+        self.fail = fail             # what the function returns for other kinds
+        self.data: dict = {}         # variable of a dlarray -> the variable of its data
 
     def const(self, value) -> str:
         name = f"C{len(self.consts)}"
@@ -126,7 +128,7 @@ class _MatcherWriter:
         return name
 
     def fail_unless(self, cond: str) -> None:
-        self.lines.append(f"    if not ({cond}): return False")
+        self.lines.append(f"    if not ({cond}): return {self.fail}")
 
     def var(self, expr: str) -> str:
         name = f"v{self.names}"
@@ -143,7 +145,7 @@ class _MatcherWriter:
             data = x._data
             if type(data) is not np.ndarray:
                 return self.generic(v, x, traced)
-            d = self.var(f"{v}._data")
+            d = self.data[v] = self.var(f"{v}._data")
             self.fail_unless(f"type({d}) is ND and {d}.dtype is {self.const(data.dtype)} and "
                              f"{d}.ndim == {data.ndim}")
             if x._fmt:
@@ -252,3 +254,32 @@ def make_matcher(args: Tuple, traced: Tuple[bool, ...], limit: int = 400):
     match = namespace["match"]
     match.source = source
     return match
+
+
+def make_unwrapper(args: Tuple, limit: int = 400):
+    """``make_matcher`` for dlfeval's entries (nothing traced) that also unwraps: a function
+    ``unwrapped(args)`` that returns ``sct.runtime.dlarray.unwrap(args)`` when ``kind_of`` gives
+    ``args`` the kinds of the example ``args``, and None otherwise.  A dlarray's data is the
+    variable the check read; a container is unwrapped by ``unwrap`` itself (a new one, as before).
+    Returns ``(source lines, constants, result expression)`` for the caller to build its function
+    around (sct.api adds the guards of the code), or None where the arguments are too big."""
+    from .runtime.dlarray import unwrap
+    writer = _MatcherWriter(limit, fail="None")
+    writer.consts["UNWRAP"] = unwrap
+    writer.lines.append(f"    if len(args) != {len(args)}: return None")
+    parts = []
+    try:
+        for i, x in enumerate(args):
+            v = writer.var(f"args[{i}]")
+            writer.child(v, x, False)
+            cls = type(x)
+            if cls is dlarray and v in writer.data:
+                parts.append(writer.data[v])
+            elif x is None or isinstance(x, type) or not issubclass(cls, (dlarray, list, tuple, dict)):
+                parts.append(v)             # unwrap returns it as it is
+            else:
+                parts.append(f"UNWRAP({v})")
+    except (OverflowError, RecursionError):
+        return None
+    result = "(" + "".join(p + ", " for p in parts) + ")"
+    return writer.lines, writer.consts, result
