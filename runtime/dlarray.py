@@ -332,6 +332,56 @@ def _wrap_tuple(x):
     return tuple(out)
 
 
+def make_wrapper(example, limit: int = 8):
+    """A function ``wrap(out)`` equal to ``wrap_outputs(out)``, written for outputs laid out as
+    ``example``: a tuple of arrays and numpy scalars of sct's dtypes (what generated code returns
+    for ``return y, dlgradient(y, x)``), each checked by exact type and dtype, a repeated or
+    read-only array copied as ``wrap_outputs`` copies it; any other output goes to
+    ``wrap_outputs``.  ``wrap_outputs`` itself where ``example`` is laid out otherwise or holds
+    more than ``limit`` arrays."""
+    if type(example) is not tuple or not example:
+        return wrap_outputs
+    consts = {"GENERIC": wrap_outputs, "NEW": _new_dlarray, "DL": dlarray, "ND": _ND, "ASARRAY": np.asarray}
+    lines = [f"    if type(o) is not tuple or len(o) != {len(example)}: return GENERIC(o)",
+             "    " + "".join(f"v{i}, " for i in range(len(example))) + "= o"]
+    arrays = []
+    for i, v in enumerate(example):
+        cls = type(v)
+        if cls is _ND and v.dtype.type in _KEPT:
+            consts[f"T{i}"] = v.dtype
+            lines.append(f"    if type(v{i}) is not ND or v{i}.dtype is not T{i}: return GENERIC(o)")
+            same = "".join(f" or v{i} is v{j}" for j in arrays)
+            lines.append(f"    if not v{i}.flags.writeable{same}: v{i} = v{i}.copy()")
+            arrays.append(i)
+            lines.append(f"    w{i} = NEW(DL); w{i}._data = v{i}; w{i}._fmt = ''")
+        elif cls in _KEPT:
+            consts[f"T{i}"] = cls
+            lines.append(f"    if type(v{i}) is not T{i}: return GENERIC(o)")
+            lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''")
+        else:
+            return wrap_outputs
+    if len(arrays) > limit:
+        return wrap_outputs
+    lines.append("    return (" + "".join(f"w{i}, " for i in range(len(example))) + ")")
+    text = "def wrap(o):\n" + "\n".join(lines) + "\n"
+    exec(compile(text, "<sct-output-wrapper>", "exec"), consts)
+    wrap = consts["wrap"]
+    wrap.source = text
+    return wrap
+
+
+def learning_wrapper():
+    """A box ``[wrap]`` whose function wraps the first outputs with ``wrap_outputs`` and puts in
+    its place the function ``make_wrapper`` writes for outputs laid out as those."""
+    box: list = [None]
+
+    def first(out):
+        box[0] = make_wrapper(out)
+        return wrap_outputs(out)
+    box[0] = first
+    return box
+
+
 def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Tuple
 import numpy as np
 
 from .runtime import registry
+from .runtime.dlarray import learning_wrapper
 
 from .cache import LRU
 from .callables import as_function
@@ -48,7 +49,7 @@ class AcceleratedFunction:
         self.CheckTolerance = CheckTolerance
         self._hits = 0
         self._misses = 0
-        self._fast: tuple = ()      # ((hit, compiled, bucket), ...): the cached entries, by make_hit
+        self._fast: tuple = ()      # ((hit, compiled, bucket, wrap), ...): cached entries (make_hit)
         functools.update_wrapper(self, fn)
 
     @property
@@ -121,18 +122,18 @@ class AcceleratedFunction:
         if hit is None or bucket is None:
             self._fast = old
             return
-        self._fast = ((hit, entry, bucket),) + old[:7]
+        self._fast = ((hit, entry, bucket, learning_wrapper()),) + old[:7]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             if not kwargs and self.enabled and self._check_mode == "none":
                 fn = self.fn                       # a hit: arguments checked and unwrapped at once
-                for hit, compiled, bucket in self._fast:
+                for hit, compiled, bucket, wrap in self._fast:
                     data = hit(fn, args)
                     if data is not None:
                         self._hits += 1
                         bucket.used = True         # as LRU.lookup marks a hit
-                        return _run_hit(compiled, data)
+                        return _run_hit(compiled, data, wrap)
             return self._call(args, kwargs)
         except SctError as error:
             raise _api().user_error(error, self.fn)
@@ -174,11 +175,11 @@ def _api():
     return _API[0]
 
 
-def _run_hit(compiled, data):
+def _run_hit(compiled, data, wrap):
     """sct.api.run_hit (bound here on first use, in place of this function)."""
     global _run_hit
     _run_hit = _api().run_hit
-    return _run_hit(compiled, data)
+    return _run_hit(compiled, data, wrap)
 
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from numpy.typing import ArrayLike
 
 from .runtime import registry
-from .runtime.dlarray import unwrap, wrap_outputs
+from .runtime.dlarray import learning_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 
@@ -131,7 +131,7 @@ def _entry(fun: Callable, args) -> Compiled:
     code = getattr(fun, "__code__", None)
     site = _ENTRY_SITES.get(id(code)) if code is not None else None
     if site is not None and site[0] is code:           # the entries this def used, by matcher
-        for hit, compiled in site[1]:
+        for hit, compiled, _ in site[1]:
             if hit(fun, args) is not None:
                 return compiled
     kinds = tuple([kind_of(a) for a in args])
@@ -147,9 +147,9 @@ def _entry(fun: Callable, args) -> Compiled:
     return entry
 
 
-# Per def (code object): the compiled entries it ran, newest first, each as ``(hit, compiled)``
+# Per def (code object): the compiled entries it ran, newest first, each as ``(hit, compiled, wrap)``
 # where ``hit`` (make_hit) is generated for the entry, so a repeated dlfeval neither computes kinds
-# nor hashes a key.
+# nor hashes a key, and ``wrap[0]`` wraps its outputs (sct.runtime.dlarray.learning_wrapper).
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
 _cache.ON_CLEAR.append(_ENTRY_SITES.clear)
@@ -168,8 +168,16 @@ def make_hit(fun, args, compiled: Compiled):
         return None
     lines, consts, result = made
     consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
+    check = compiled.check
+    body, names = getattr(check, "body", None), getattr(check, "consts", None)
+    if body is not None and names is not None and not set(names) & set(consts) and \
+            all(line.count("return False") <= 1 for line in body):   # sct.cache.make_check's lines
+        consts.update(names)
+        guards = [line.replace("return False", "return None") for line in body]
+    else:
+        guards = ["    if not CHECK(f): return None"]
     text = (f"def hit(f, args):\n    if RV[0] != {_RULES_VERSION[0]}: return None\n" + "\n".join(lines) +
-            f"\n    if not CHECK(f): return None\n    return {result}\n")
+            "\n" + "\n".join(guards) + f"\n    return {result}\n")
     exec(compile(text, "<sct-entry-hit>", "exec"), consts)
     hit = consts["hit"]
     hit.source = text
@@ -185,7 +193,7 @@ def _remember_entry(fun, args, entry) -> None:
     old = site[1] if site is not None and site[0] is code else ()
     if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
         _ENTRY_SITES.clear()
-    _ENTRY_SITES[id(code)] = (code, ((hit, entry),) + old[:7])
+    _ENTRY_SITES[id(code)] = (code, ((hit, entry, learning_wrapper()),) + old[:7])
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -207,10 +215,11 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
             code = fun.__code__
             site = _ENTRY_SITES.get(id(code))
             if site is not None and site[0] is code:    # a hit: checked and unwrapped in one call
-                for hit, compiled in site[1]:
+                for hit, compiled, wrap in site[1]:
                     data = hit(fun, args)
                     if data is not None:
-                        return run_hit(compiled, data)
+                        out = wrap[0](run_generated(compiled.entry, data))
+                        return out if compiled.formats is None else apply_formats(out, compiled.formats)
             return run_compiled(_entry(fun, args), args)
         if type(fun) is AcceleratedFunction:
             return fun(*args, **kwargs)
@@ -256,9 +265,9 @@ def run_compiled(compiled: Compiled, args):
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
-def run_hit(compiled: Compiled, data):
-    """``run_compiled`` for arguments a hit has unwrapped already."""
-    out = wrap_outputs(run_generated(compiled.entry, data))
+def run_hit(compiled: Compiled, data, wrap):
+    """``run_compiled`` for arguments a hit has unwrapped already; ``wrap[0]`` wraps the outputs."""
+    out = wrap[0](run_generated(compiled.entry, data))
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
