@@ -145,8 +145,7 @@ class AcceleratedFunction:
             return dlfeval(self.fn, *args, **kwargs)
         fn, args, kwargs = as_function(self.fn, args, kwargs)
         if kwargs:
-            from .api import _positional
-            args = _positional(fn, args, kwargs)
+            args = api._positional(fn, args, kwargs)
         result = run_compiled(self.compiled_for(fn, args), args)
         if self._check_mode == "tolerance":
             fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in args]), mode="entry"), args)

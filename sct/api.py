@@ -240,7 +240,13 @@ def _dlfeval(fun: Callable, args, kwargs):
     return run_compiled(_entry(fun, args), args)
 
 
+_BINDINGS: dict = {}            # id(code) -> (code, {name: position}): _positional's fast path
+
+
 def _positional(fun: Callable, args, kwargs) -> tuple:
+    fast = _positional_fast(fun, args, kwargs)
+    if fast is not None:
+        return fast
     import inspect
     try:
         bound = inspect.signature(fun).bind(*args, **kwargs)
@@ -257,6 +263,46 @@ def _positional(fun: Callable, args, kwargs) -> tuple:
         raise SctError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet; "
                        "make them ordinary parameters")
     return tuple(bound.args)
+
+
+def _positional_fast(fun, args, kwargs):
+    """What ``inspect.signature(fun).bind(*args, **kwargs)`` with its defaults applied gives as
+    positional arguments, for a plain function whose parameters are all positional-or-keyword
+    (no ``*args``, ``**kwargs``, keyword-only or positional-only ones, no ``__wrapped__`` or
+    ``__signature__``); None for any other function or call (an error included: the general
+    path says what is wrong)."""
+    if type(fun) is not _FUNCTION or fun.__dict__:
+        return None
+    code = fun.__code__
+    known = _BINDINGS.get(id(code))
+    if known is None or known[0] is not code:
+        if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
+            return None                  # CO_VARARGS | CO_VARKEYWORDS, keyword-only, positional-only
+        known = (code, {name: i for i, name in enumerate(code.co_varnames[:code.co_argcount])})
+        if len(_BINDINGS) >= 1024:
+            _BINDINGS.clear()
+        _BINDINGS[id(code)] = known
+    positions = known[1]
+    count = len(positions)
+    if len(args) > count:
+        return None
+    out = list(args) + [_UNSET] * (count - len(args))
+    for name, value in kwargs.items():
+        i = positions.get(name)
+        if i is None or out[i] is not _UNSET:
+            return None
+        out[i] = value
+    defaults = fun.__defaults__ or ()
+    first = count - len(defaults)
+    for i in range(len(args), count):
+        if out[i] is _UNSET:
+            if i < first:
+                return None
+            out[i] = defaults[i - first]
+    return tuple(out)
+
+
+_UNSET = object()
 
 
 def run_compiled(compiled: Compiled, args):
