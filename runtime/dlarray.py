@@ -334,30 +334,46 @@ def _wrap_tuple(x):
 
 def make_wrapper(example, limit: int = 8):
     """A function ``wrap(out)`` equal to ``wrap_outputs(out)``, written for outputs laid out as
-    ``example``: a tuple of arrays and numpy scalars of sct's dtypes (what generated code returns
-    for ``return y, dlgradient(y, x)``), each checked by exact type and dtype, a repeated or
-    read-only array copied as ``wrap_outputs`` copies it; any other output goes to
-    ``wrap_outputs``.  ``wrap_outputs`` itself where ``example`` is laid out otherwise or holds
-    more than ``limit`` arrays."""
+    ``example``: a tuple of arrays and numpy scalars of sct's dtypes and of dicts of such arrays
+    (what generated code returns for ``return y, dlgradient(y, x)`` or ``dlgradient(y, params)``),
+    each checked by exact type and dtype, a repeated or read-only array copied as ``wrap_outputs``
+    copies it; any other output goes to ``wrap_outputs``.  ``wrap_outputs`` itself where
+    ``example`` is laid out otherwise or holds more than ``limit`` arrays at the top level."""
     if type(example) is not tuple or not example:
         return wrap_outputs
-    consts = {"GENERIC": wrap_outputs, "NEW": _new_dlarray, "DL": dlarray, "ND": _ND, "ASARRAY": np.asarray}
+    consts = {"GENERIC": wrap_outputs, "NEW": _new_dlarray, "DL": dlarray, "ND": _ND, "ASARRAY": np.asarray,
+              "KEPT": _KEPT}
     lines = [f"    if type(o) is not tuple or len(o) != {len(example)}: return GENERIC(o)",
              "    " + "".join(f"v{i}, " for i in range(len(example))) + "= o"]
+    dicts = any(type(v) is dict for v in example)
+    if dicts:                   # the arrays met so far by id, as wrap_outputs keeps them
+        lines.append("    seen = {}")
     arrays = []
     for i, v in enumerate(example):
         cls = type(v)
         if cls is _ND and v.dtype.type in _KEPT:
             consts[f"T{i}"] = v.dtype
             lines.append(f"    if type(v{i}) is not ND or v{i}.dtype is not T{i}: return GENERIC(o)")
-            same = "".join(f" or v{i} is v{j}" for j in arrays)
-            lines.append(f"    if not v{i}.flags.writeable{same}: v{i} = v{i}.copy()")
+            if dicts:
+                lines.append(f"    if not v{i}.flags.writeable or id(v{i}) in seen: v{i} = v{i}.copy()")
+                lines.append(f"    seen[id(v{i})] = v{i}")
+            else:
+                same = "".join(f" or v{i} is v{j}" for j in arrays)
+                lines.append(f"    if not v{i}.flags.writeable{same}: v{i} = v{i}.copy()")
             arrays.append(i)
             lines.append(f"    w{i} = NEW(DL); w{i}._data = v{i}; w{i}._fmt = ''")
         elif cls in _KEPT:
             consts[f"T{i}"] = cls
             lines.append(f"    if type(v{i}) is not T{i}: return GENERIC(o)")
             lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''")
+        elif cls is dict and all(type(a) is _ND and a.dtype.type in _KEPT for a in v.values()):
+            lines += [f"    if type(v{i}) is not dict: return GENERIC(o)",
+                      f"    w{i} = {{}}",
+                      f"    for k, a in v{i}.items():",
+                      "        if type(a) is not ND or a.dtype.type not in KEPT: return GENERIC(o)",
+                      "        if not a.flags.writeable or id(a) in seen: a = a.copy()",
+                      "        seen[id(a)] = a",
+                      f"        w = NEW(DL); w._data = a; w._fmt = ''; w{i}[k] = w"]
         else:
             return wrap_outputs
     if len(arrays) > limit:

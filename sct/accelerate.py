@@ -103,6 +103,8 @@ class AcceleratedFunction:
         entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
         if entry is not None:
             self._hits += 1
+            if fn is self.fn and not any(e[1] is entry for e in self._fast):
+                self._remember(fn, args, key, entry)   # (forgotten by a resize): tried first again
             return entry
         self._misses += 1
         entry = compile_function(fn, kinds, mode="entry")

@@ -121,6 +121,7 @@ class _MatcherWriter:
         self.limit = limit
         self.fail = fail             # what the function returns for other kinds
         self.data: dict = {}         # variable of a dlarray -> the variable of its data
+        self.parts: dict = {}        # variable of a list, tuple or dict -> [(index or key, variable)]
 
     def const(self, value) -> str:
         name = f"C{len(self.consts)}"
@@ -164,8 +165,10 @@ class _MatcherWriter:
             return                     # the type alone decides the kind (checked by the caller)
         if cls is tuple or cls is list or cls is Closure:
             self.fail_unless(f"len({v}) == {len(x)}")
+            items = self.parts[v] = []
             for i, item in enumerate(x):
-                self.child(self.var(f"{v}[{i}]"), item, traced)
+                items.append((i, self.var(f"{v}[{i}]")))
+                self.child(items[-1][1], item, traced)
             return
         if cls is dict:
             keys = list(x)
@@ -176,8 +179,10 @@ class _MatcherWriter:
             if not all(type(k) in (str, int) for k in keys):
                 return self.generic(v, x, traced)
             self.fail_unless(f"len({v}) == {len(keys)} and list({v}) == {self.const(keys)}")
+            items = self.parts[v] = []
             for k in keys:
-                self.child(self.var(f"{v}[{k!r}]"), x[k], traced)
+                items.append((k, self.var(f"{v}[{k!r}]")))
+                self.child(items[-1][1], x[k], traced)
             return
         if isinstance(x, (list, tuple, dict)):
             if isinstance(x, tuple) and hasattr(cls, "_fields") and cls.__getattribute__ is tuple.__getattribute__:
@@ -267,18 +272,27 @@ def make_unwrapper(args: Tuple, limit: int = 400):
     writer = _MatcherWriter(limit, fail="None")
     writer.consts["UNWRAP"] = unwrap
     writer.lines.append(f"    if len(args) != {len(args)}: return None")
+    def unwrapped(v: str, x: Any) -> str:
+        """The expression of ``unwrap(x)`` for ``x`` read as ``v`` (its exact type checked)."""
+        cls = type(x)
+        if cls is dlarray and v in writer.data:
+            return writer.data[v]
+        if x is None or isinstance(x, type) or not issubclass(cls, (dlarray, list, tuple, dict)):
+            return v                    # unwrap returns it as it is
+        items = writer.parts.get(v)
+        if items is not None and cls is dict:        # its keys checked in order: a dict display
+            return "{" + "".join(f"{k!r}: {unwrapped(u, x[k])}, " for k, u in items) + "}"
+        if items is not None and cls in (list, tuple):
+            inner = "".join(unwrapped(u, x[i]) + ", " for i, u in items)
+            return f"[{inner}]" if cls is list else f"({inner})"
+        return f"UNWRAP({v})"
+
     parts = []
     try:
         for i, x in enumerate(args):
             v = writer.var(f"args[{i}]")
             writer.child(v, x, False)
-            cls = type(x)
-            if cls is dlarray and v in writer.data:
-                parts.append(writer.data[v])
-            elif x is None or isinstance(x, type) or not issubclass(cls, (dlarray, list, tuple, dict)):
-                parts.append(v)             # unwrap returns it as it is
-            else:
-                parts.append(f"UNWRAP({v})")
+            parts.append(unwrapped(v, x))
     except (OverflowError, RecursionError):
         return None
     result = "(" + "".join(p + ", " for p in parts) + ")"

@@ -452,9 +452,13 @@ def test_the_written_wrapper_equals_wrap_outputs():
     a = np.arange(3.0)
     ro = np.broadcast_to(np.ones(1), (3,))
     examples = [(np.float64(1.0), a), (a, a), (np.float32(2.0), a.astype(np.float32), ro),
-                (np.bool_(True), a > 1), (1.0, a), (a, [a]), (), (np.float64(1.0),)]
+                (np.bool_(True), a > 1), (1.0, a), (a, [a]), (), (np.float64(1.0),),
+                (np.float64(1.0), {"w": a, "b": a + 1}), (a, {"w": a, "b": ro}), ({"w": a}, {"w": a})]
     others = [(np.float32(1.0), a), (a, a, a), (1, a), (np.float64(1.0), a.astype(np.float32)),
-              (np.float64(1.0), a.astype(np.int64)), [a], (np.float64(1.0), ro), (a, a), ({"a": a}, a)]
+              (np.float64(1.0), a.astype(np.int64)), [a], (np.float64(1.0), ro), (a, a), ({"a": a}, a),
+              (np.float64(1.0), {"w": a, "b": a}), (np.float64(1.0), {"w": a, "b": 1.0}),
+              (np.float64(1.0), {"b": ro, "w": a.astype(np.float32), "c": a}), (a, {"w": a}),
+              (np.float64(1.0), {"w": {"v": a}}), (np.float64(1.0), {}), ({"w": a}, {"v": a})]
     for example in examples:
         wrap = make_wrapper(example)
         for out in [example] + others:
@@ -463,14 +467,60 @@ def test_the_written_wrapper_equals_wrap_outputs():
             got_l = got if isinstance(got, (tuple, list)) else [got]
             want_l = want if isinstance(want, (tuple, list)) else [want]
             assert len(got_l) == len(want_l)
-            for u, v in zip(got_l, want_l):
+            arrays = []
+
+            def same(u, v):
                 assert type(u) is type(v)
                 if isinstance(u, dlarray):
                     assert u.data.dtype == v.data.dtype and u.data.shape == v.data.shape
                     np.testing.assert_array_equal(u.data, v.data)
                     assert u.data.flags.writeable
-            arrays = [u.data for u in got_l if isinstance(u, dlarray)]
-            assert len({id(x) for x in arrays}) == len(arrays)
+                    arrays.append(u.data)
+                elif isinstance(u, dict):
+                    assert list(u) == list(v)
+                    for k in u:
+                        same(u[k], v[k])
+                elif isinstance(u, (list, tuple)):
+                    assert len(u) == len(v)
+                    for p, q in zip(u, v):
+                        same(p, q)
+                else:
+                    assert u == v
+            for u, v in zip(got_l, want_l):
+                same(u, v)
+            assert len({id(x) for x in arrays}) == len(arrays)      # no two results share an array
+
+
+def test_the_hit_unwraps_as_unwrap_does():
+    from sct.api import make_hit
+    from sct.runtime.dlarray import unwrap
+    d = lambda *s: dlarray(np.ones(s))
+    P = collections.namedtuple("P", "a b")
+    shapes = [
+        (d(2), np.ones(2), 1.0, 2, None, "s"),
+        ({"w": d(2, 2), "b": d(2), "n": 3},),
+        ([d(2), [d(3), np.ones(1)], (d(1),)], {"x": {"y": d(2)}}),
+        ((d(2), {"k": [d(1), 2.0]}),),
+        (P(d(2), np.ones(2)), Params(d(1), np.zeros(1))),
+        ({1: d(2), "a": [np.float32(1.0)]},),
+        (d(2).data[0], np.float32(2.0), True),
+    ]
+
+    def structure(x):
+        if isinstance(x, dict):
+            return (type(x), [(k, structure(v)) for k, v in x.items()])
+        if isinstance(x, (list, tuple)):
+            return (type(x), [structure(v) for v in x])
+        return (type(x), id(x))
+    for args in shapes:
+        class Fake:                                  # a compiled entry whose guards always hold
+            check = staticmethod(lambda f: True)
+        hit = make_hit(no_arguments, args, Fake)
+        got = hit(no_arguments, args)
+        assert structure(got) == structure(unwrap(args))
+        for x in args:                               # the containers are new ones, as unwrap's
+            if isinstance(x, (list, dict)):
+                assert all(g is not x for g in got)
 
 
 # --- errors ------------------------------------------------------------------------------------------
