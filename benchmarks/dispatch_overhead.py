@@ -13,7 +13,9 @@ that on a shared machine the time spent waiting for a CPU is not counted.
     generated entry ``compiled.entry(x_data)`` directly (what a hit has to run anyway);
 (b) the same function as ``sct.accelerate(f)(x)`` and as ``dlfeval(accelerate(f), x)``;
 (c) ``benchmarks/cases_sct.rosenbrock_grad`` through dlfeval against
-    ``benchmarks/cases_numpy.rosenbrock_grad`` on plain arrays (the 'rosenbrock' case of run.py).
+    ``benchmarks/cases_numpy.rosenbrock_grad`` on plain arrays (the 'rosenbrock' case of run.py);
+(d) a training step's loss over a dict of four small parameters (the README's model, 8x4 inputs)
+    through dlfeval against its generated entry, and (e) the same with keyword arguments.
 
 The dispatch overhead is (a)/(b) minus the direct call of the generated code.
 """
@@ -49,6 +51,13 @@ def trivial(x):
 
 
 CLOCK = [time.process_time]         # CPU time of this process: a busy machine's other work left out
+
+
+def model_loss(p, x, t):
+    h = np.tanh(x @ p["w1"].T + p["b1"])
+    y = h @ p["w2"].T + p["b2"]
+    loss = np.sum((y - t) ** 2)
+    return loss, dlgradient(loss, p)
 
 
 def _number(fn, target: float) -> int:
@@ -105,6 +114,18 @@ def measure(runs: int = 7, target: float = 0.2) -> dict:
     out.update(per_call({"c_generated": lambda: ros_generated(xrd),
                          "c_sct": lambda: dlfeval(ros, xr),
                          "c_numpy": lambda: hand(xn)}, runs, target))
+
+    rng = np.random.default_rng(0)
+    xm = rng.standard_normal((8, 4))
+    tm = np.eye(2)[(xm[:, 0] > 0).astype(int)]
+    params = {"w1": dlarray(rng.standard_normal((16, 4))), "b1": dlarray(np.zeros(16)),
+              "w2": dlarray(rng.standard_normal((2, 16))), "b2": dlarray(np.zeros(2))}
+    dlfeval(model_loss, params, xm, tm)
+    model_generated = _entry(model_loss, (params, xm, tm)).entry
+    plain = {k: v._data for k, v in params.items()}
+    out.update(per_call({"d_generated": lambda: model_generated(plain, xm, tm),
+                         "d_sct": lambda: dlfeval(model_loss, params, xm, tm),
+                         "e_keywords": lambda: dlfeval(model_loss, params, x=xm, t=tm)}, runs, target))
     return out
 
 
@@ -128,6 +149,9 @@ def report(t: dict) -> str:
         row("(c) Rosenbrock: hand-written numpy", "c_numpy"),
         f"| (c) sct / hand-written numpy | {t['c_sct'] / t['c_numpy']:.2f}x "
         f"({t['c_sct_min'] / t['c_numpy_min']:.2f}x) | |",
+        row("(d) dict of 4 parameters (README model, tiny): generated entry directly", "d_generated"),
+        row("(d) the same through dlfeval", "d_sct", "d_generated"),
+        row("(e) (d) with x and t passed by keyword", "e_keywords", "d_generated"),
     ]
     return "\n".join(lines)
 

@@ -237,6 +237,13 @@ def _dlfeval(fun: Callable, args, kwargs):
     fun, args, kwargs = as_function(fun, args, kwargs)
     if kwargs:                      # keywords go to their positions: kinds are positional
         args = _positional(fun, args, kwargs)
+    code = getattr(fun, "__code__", None)
+    site = _ENTRY_SITES.get(id(code)) if code is not None else None
+    if site is not None and site[0] is code:           # a hit, as in dlfeval
+        for hit, compiled, wrap in site[1]:
+            data = hit(fun, args)
+            if data is not None:
+                return run_hit(compiled, data, wrap)
     return run_compiled(_entry(fun, args), args)
 
 

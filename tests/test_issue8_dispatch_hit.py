@@ -602,3 +602,20 @@ def test_entry_sites_hold_a_bounded_number_of_entries():
         dlfeval(scaled, dlarray(x))
     site = _ENTRY_SITES[id(scaled.__code__)]
     assert site[0] is scaled.__code__ and len(site[1]) <= 8
+
+
+def test_keyword_calls_hit_and_are_never_stale(monkeypatch, compilations):
+    acc = accelerate(scaled)
+    x = np.array([1.0, 3.0])
+    for scale in (2.0, 2.0, 7.0, 7.0, 2.0):
+        monkeypatch.setattr(HERE, "SCALE", scale)
+        for call in (lambda: dlfeval(scaled, x=dlarray(x)), lambda: acc(x=dlarray(x)),
+                     lambda: dlfeval(acc, x=dlarray(x))):
+            y, g = call()
+            assert_close(data(y), np.sum(scale * x ** 2))
+            assert_close(data(g), 2 * scale * x)
+    for v in (x.astype(np.float32), x[None, :]):         # kinds through keywords
+        y, g = dlfeval(scaled, x=dlarray(v))
+        assert data(g).dtype == v.dtype and data(g).shape == v.shape
+        assert_close(data(g), 4.0 * v)
+    assert acc.hit_rate > 0.5
