@@ -316,6 +316,100 @@ def unwrap(x):
     return _unwrap(x)
 
 
+_ND = np.ndarray
+
+
+def _wrap_tuple(x):
+    """``wrap_outputs`` of a tuple (the top level), its arrays and numpy scalars wrapped here,
+    other parts by ``wrap_outputs`` with the arrays seen so far."""
+    seen: dict = {}
+    out = []
+    for v in x:
+        cls = type(v)
+        if cls is _ND and v.dtype.type in _KEPT:
+            if not v.flags.writeable or id(v) in seen:   # a broadcast view, or met before: a copy
+                v = v.copy()
+            seen[id(v)] = v
+            d = _new_dlarray(dlarray)
+            d._data = v
+            d._fmt = ""
+            out.append(d)
+        elif cls in _KEPT:
+            d = _new_dlarray(dlarray)
+            d._data = np.asarray(v)
+            d._fmt = ""
+            out.append(d)
+        else:
+            out.append(wrap_outputs(v, seen))
+    return tuple(out)
+
+
+def make_wrapper(example, limit: int = 8):
+    """A function ``wrap(out)`` equal to ``wrap_outputs(out)``, written for outputs laid out as
+    ``example``: a tuple of arrays and numpy scalars of sct's dtypes and of dicts of such arrays
+    (what generated code returns for ``return y, dlgradient(y, x)`` or ``dlgradient(y, params)``),
+    each checked by exact type and dtype, a repeated or read-only array copied as ``wrap_outputs``
+    copies it; any other output goes to ``wrap_outputs``.  ``wrap_outputs`` itself where
+    ``example`` is laid out otherwise or holds more than ``limit`` arrays at the top level."""
+    if type(example) is not tuple or not example:
+        return wrap_outputs
+    consts = {"GENERIC": wrap_outputs, "NEW": _new_dlarray, "DL": dlarray, "ND": _ND, "ASARRAY": np.asarray,
+              "KEPT": _KEPT}
+    lines = [f"    if type(o) is not tuple or len(o) != {len(example)}: return GENERIC(o)",
+             "    " + "".join(f"v{i}, " for i in range(len(example))) + "= o"]
+    dicts = any(type(v) is dict for v in example)
+    if dicts:                   # the arrays met so far by id, as wrap_outputs keeps them
+        lines.append("    seen = {}")
+    arrays = []
+    for i, v in enumerate(example):
+        cls = type(v)
+        if cls is _ND and v.dtype.type in _KEPT:
+            consts[f"T{i}"] = v.dtype
+            lines.append(f"    if type(v{i}) is not ND or v{i}.dtype is not T{i}: return GENERIC(o)")
+            if dicts:
+                lines.append(f"    if not v{i}.flags.writeable or id(v{i}) in seen: v{i} = v{i}.copy()")
+                lines.append(f"    seen[id(v{i})] = v{i}")
+            else:
+                same = "".join(f" or v{i} is v{j}" for j in arrays)
+                lines.append(f"    if not v{i}.flags.writeable{same}: v{i} = v{i}.copy()")
+            arrays.append(i)
+            lines.append(f"    w{i} = NEW(DL); w{i}._data = v{i}; w{i}._fmt = ''")
+        elif cls in _KEPT:
+            consts[f"T{i}"] = cls
+            lines.append(f"    if type(v{i}) is not T{i}: return GENERIC(o)")
+            lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''")
+        elif cls is dict and all(type(a) is _ND and a.dtype.type in _KEPT for a in v.values()):
+            lines += [f"    if type(v{i}) is not dict: return GENERIC(o)",
+                      f"    w{i} = {{}}",
+                      f"    for k, a in v{i}.items():",
+                      "        if type(a) is not ND or a.dtype.type not in KEPT: return GENERIC(o)",
+                      "        if not a.flags.writeable or id(a) in seen: a = a.copy()",
+                      "        seen[id(a)] = a",
+                      f"        w = NEW(DL); w._data = a; w._fmt = ''; w{i}[k] = w"]
+        else:
+            return wrap_outputs
+    if len(arrays) > limit:
+        return wrap_outputs
+    lines.append("    return (" + "".join(f"w{i}, " for i in range(len(example))) + ")")
+    text = "def wrap(o):\n" + "\n".join(lines) + "\n"
+    exec(compile(text, "<sct-output-wrapper>", "exec"), consts)
+    wrap = consts["wrap"]
+    wrap.source = text
+    return wrap
+
+
+def learning_wrapper():
+    """A box ``[wrap]`` whose function wraps the first outputs with ``wrap_outputs`` and puts in
+    its place the function ``make_wrapper`` writes for outputs laid out as those."""
+    box: list = [None]
+
+    def first(out):
+        box[0] = make_wrapper(out)
+        return wrap_outputs(out)
+    box[0] = first
+    return box
+
+
 def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 
@@ -325,6 +419,8 @@ def wrap_outputs(x, _seen=None):
     copied, so changing one result in place cannot change another, as with MATLAB's values;
     a read-only view (the gradient of a sum is a broadcast) comes back as an array of its own."""
     cls = type(x)
+    if cls is tuple and _seen is None:                  # what generated code returns: (value, grads...)
+        return _wrap_tuple(x)
     if cls is np.ndarray and x.dtype.type in _KEPT:     # what _as_data keeps as it is
         if not x.flags.writeable:          # a broadcast view (the gradient of a sum): a real array
             x = x.copy()

@@ -640,6 +640,8 @@ def _project_leaf(grad, x):
     if type(grad) is np.ndarray and type(x) is np.ndarray and grad.dtype == x.dtype and \
             grad.shape == x.shape:
         return grad                    # already a gradient of x
+    if type(x) is np.ndarray and type(grad) is x.dtype.type and x.ndim == 0 and x.dtype.kind in "fc":
+        return np.asarray(grad)        # a numpy scalar of x's dtype, x 0-d: what the rest gives
     xdtype = np.asarray(x).dtype if not _is_array(x) else x.dtype
     if not np.issubdtype(xdtype, np.inexact):
         xdtype = np.dtype(np.float64)

@@ -12,8 +12,9 @@ from typing import Any, Callable, Tuple
 import numpy as np
 
 from .runtime import registry
+from .runtime.dlarray import learning_wrapper
 
-from .api import GeneratedSource, _positional, dlfeval, run_compiled, user_error
+from .api import GeneratedSource, _positional, dlfeval, make_hit, run_compiled, run_hit as _run_hit, user_error
 from .cache import LRU
 from .callables import WrappedFunction, as_function
 from .errors import SctError
@@ -49,6 +50,7 @@ class AcceleratedFunction(WrappedFunction):
         self.CheckTolerance = CheckTolerance
         self._hits = 0
         self._misses = 0
+        self._fast: tuple = ()      # ((hit, compiled, bucket, wrap), ...): cached entries (make_hit)
         functools.update_wrapper(self, fn)
 
     @property
@@ -59,6 +61,7 @@ class AcceleratedFunction(WrappedFunction):
     @cache_size.setter
     def cache_size(self, size: int) -> None:
         self._cache.resize(size)
+        self._fast = ()
 
     # --- statistics ----------------------------------------------------------------------
     @property
@@ -74,6 +77,7 @@ class AcceleratedFunction(WrappedFunction):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast = ()
         self._hits = self._misses = 0
 
     @property
@@ -100,14 +104,39 @@ class AcceleratedFunction(WrappedFunction):
         entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
         if entry is not None:
             self._hits += 1
+            if fn is self.fn and not any(e[1] is entry for e in self._fast):
+                self._remember(fn, args, key, entry)   # (forgotten by a resize): tried first again
             return entry
         self._misses += 1
         entry = compile_function(fn, kinds, mode="entry")
         self._cache.insert(key, entry)
+        self._remember(fn, args, key, entry)
         return entry
+
+    def _remember(self, fn, args, key, entry) -> None:
+        """Add ``entry`` to the hits tried first by ``__call__`` (at most 8, newest first); the
+        others kept are those still in the cache (an evicted entry is not run again)."""
+        if fn is not self.fn:                  # a method or partial: run by _call
+            return
+        hit = make_hit(fn, args, entry)
+        kept = self._cache.entries()
+        old = tuple(e for e in self._fast if any(e[1] is k for k in kept))
+        bucket = self._cache._data.get(key)
+        if hit is None or bucket is None:
+            self._fast = old
+            return
+        self._fast = ((hit, entry, bucket, learning_wrapper()),) + old[:7]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
+            if not kwargs and self.enabled and self._check_mode == "none":
+                fn = self.fn                       # a hit: arguments checked and unwrapped at once
+                for hit, compiled, bucket, wrap in self._fast:
+                    data = hit(fn, args)
+                    if data is not None:
+                        self._hits += 1
+                        bucket.used = True         # as LRU.lookup marks a hit
+                        return _run_hit(compiled, data, wrap)
             return self._call(args, kwargs)
         except SctError as error:
             raise user_error(error, self.fn)
@@ -118,6 +147,13 @@ class AcceleratedFunction(WrappedFunction):
         fn, args, kwargs = as_function(self.fn, args, kwargs)
         if kwargs:
             args = _positional(fn, args, kwargs)
+            if fn is self.fn and self._check_mode == "none":
+                for hit, compiled, bucket, wrap in self._fast:    # a hit, as in __call__
+                    data = hit(fn, args)
+                    if data is not None:
+                        self._hits += 1
+                        bucket.used = True
+                        return _run_hit(compiled, data, wrap)
         result = run_compiled(self.compiled_for(fn, args), args)
         if self._check_mode == "tolerance":
             fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in args]), mode="entry"), args)

@@ -14,9 +14,9 @@ from typing import Any, Callable, Optional
 from numpy.typing import ArrayLike
 
 from .runtime import registry
-from .runtime.dlarray import unwrap, wrap_outputs
+from .runtime.dlarray import learning_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
-from .runtime.effects import state as _effects_state
+from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 
 from . import cache as _cache
 from .call_tree import describe
@@ -134,9 +134,9 @@ def _entry(fun: Callable, args) -> Compiled:
     code = getattr(fun, "__code__", None)
     site = _ENTRY_SITES.get(id(code)) if code is not None else None
     if site is not None and site[0] is code:           # the entries this def used, by matcher
-        for e in site[1]:
-            if e[0] is fun.__globals__ and e[1](args) and e[2] == _RULES_VERSION[0] and e[3].check(fun):
-                return e[3]
+        for hit, compiled, _ in site[1]:
+            if hit(fun, args) is not None:
+                return compiled
     kinds = tuple([kind_of(a) for a in args])
     try:
         key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
@@ -150,24 +150,53 @@ def _entry(fun: Callable, args) -> Compiled:
     return entry
 
 
-# Per def (code object): the compiled entries it ran, each with a matcher of its arguments' kinds
-# (sct.kinds.make_matcher), so a repeated dlfeval neither computes kinds nor hashes a key.
+# Per def (code object): the compiled entries it ran, newest first, each as ``(hit, compiled, wrap)``
+# where ``hit`` (make_hit) is generated for the entry, so a repeated dlfeval neither computes kinds
+# nor hashes a key, and ``wrap[0]`` wraps its outputs (sct.runtime.dlarray.learning_wrapper).
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
 _cache.ON_CLEAR.append(_ENTRY_SITES.clear)
 
 
+def make_hit(fun, args, compiled: Compiled):
+    """``hit(f, args)``: the plain data of ``args`` (what ``unwrap(args)`` gives) when ``compiled``
+    is right for ``f(*args)``, else None.  One generated function (sct.kinds.make_unwrapper) that
+    checks everything the cache key and the guards hold: the rule set and backend version it was
+    compiled under, the arguments' kinds part by part (exact types, dtypes, ranks, formats, keys,
+    fields) while unwrapping them, then ``compiled.check(f)`` (code, globals, defaults, closure
+    cells, the globals and attributes the code read).  None where the arguments are too big."""
+    from .kinds import make_unwrapper
+    made = make_unwrapper(tuple(args))
+    if made is None:
+        return None
+    lines, consts, result = made
+    consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
+    check = compiled.check
+    body, names = getattr(check, "body", None), getattr(check, "consts", None)
+    if body is not None and names is not None and not set(names) & set(consts) and \
+            all(line.count("return False") <= 1 for line in body):   # sct.cache.make_check's lines
+        consts.update(names)
+        guards = [line.replace("return False", "return None") for line in body]
+    else:
+        guards = ["    if not CHECK(f): return None"]
+    text = (f"def hit(f, args):\n    if RV[0] != {_RULES_VERSION[0]}: return None\n" + "\n".join(lines) +
+            "\n" + "\n".join(guards) + f"\n    return {result}\n")
+    exec(compile(text, "<sct-entry-hit>", "exec"), consts)
+    hit = consts["hit"]
+    hit.source = text
+    return hit
+
+
 def _remember_entry(fun, args, entry) -> None:
-    from .kinds import make_matcher
-    match = make_matcher(tuple(args), (False,) * len(args))
-    if match is None:
+    hit = make_hit(fun, args, entry)
+    if hit is None:
         return
     code = fun.__code__
     site = _ENTRY_SITES.get(id(code))
     old = site[1] if site is not None and site[0] is code else ()
     if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
         _ENTRY_SITES.clear()
-    _ENTRY_SITES[id(code)] = (code, ((fun.__globals__, match, _RULES_VERSION[0], entry),) + old[:7])
+    _ENTRY_SITES[id(code)] = (code, ((hit, entry, learning_wrapper()),) + old[:7])
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -185,13 +214,22 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     try:
-        if type(fun) is types.FunctionType and not kwargs:      # the usual call: no adapting
-            compiled = _entry(fun, args)
-            out = wrap_outputs(run_generated(compiled.entry, unwrap(args)))
-            return out if compiled.formats is None else apply_formats(out, compiled.formats)
-        return _dlfeval(fun, args, kwargs)
+        if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
+            code = fun.__code__
+            site = _ENTRY_SITES.get(id(code))
+            if site is not None and site[0] is code:    # a hit: checked and unwrapped in one call
+                for hit, compiled, wrap in site[1]:
+                    data = hit(fun, args)
+                    if data is not None:
+                        out = wrap[0](run_generated(compiled.entry, data))
+                        return out if compiled.formats is None else apply_formats(out, compiled.formats)
+            return run_compiled(_entry(fun, args), args)
+        return _dlfeval(fun, args, kwargs)           # an AcceleratedFunction: its own cache
     except SctError as error:
         raise user_error(error, fun)
+
+
+_FUNCTION = types.FunctionType
 
 
 def _dlfeval(fun: Callable, args, kwargs):
@@ -200,6 +238,13 @@ def _dlfeval(fun: Callable, args, kwargs):
     fun, args, kwargs = as_function(fun, args, kwargs)
     if kwargs:                      # keywords go to their positions: kinds are positional
         args = _positional(fun, args, kwargs)
+    code = getattr(fun, "__code__", None)
+    site = _ENTRY_SITES.get(id(code)) if code is not None else None
+    if site is not None and site[0] is code:           # a hit, as in dlfeval
+        for hit, compiled, wrap in site[1]:
+            data = hit(fun, args)
+            if data is not None:
+                return run_hit(compiled, data, wrap)
     return run_compiled(_entry(fun, args), args)
 
 
@@ -208,7 +253,13 @@ _hooks.lend_api(dlfeval=dlfeval, dlgradient=dlgradient, dljacobian=dljacobian, d
                 dllaplacian=dllaplacian, SITE_FUNCTIONS=SITE_FUNCTIONS)
 
 
+_BINDINGS: dict = {}            # id(code) -> (code, {name: position}): _positional's fast path
+
+
 def _positional(fun: Callable, args, kwargs) -> tuple:
+    fast = _positional_fast(fun, args, kwargs)
+    if fast is not None:
+        return fast
     import inspect
     try:
         bound = inspect.signature(fun).bind(*args, **kwargs)
@@ -227,9 +278,55 @@ def _positional(fun: Callable, args, kwargs) -> tuple:
     return tuple(bound.args)
 
 
+def _positional_fast(fun, args, kwargs):
+    """What ``inspect.signature(fun).bind(*args, **kwargs)`` with its defaults applied gives as
+    positional arguments, for a plain function whose parameters are all positional-or-keyword
+    (no ``*args``, ``**kwargs``, keyword-only or positional-only ones, no ``__wrapped__`` or
+    ``__signature__``); None for any other function or call (an error included: the general
+    path says what is wrong)."""
+    if type(fun) is not _FUNCTION or fun.__dict__:
+        return None
+    code = fun.__code__
+    known = _BINDINGS.get(id(code))
+    if known is None or known[0] is not code:
+        if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
+            return None                  # CO_VARARGS | CO_VARKEYWORDS, keyword-only, positional-only
+        known = (code, {name: i for i, name in enumerate(code.co_varnames[:code.co_argcount])})
+        if len(_BINDINGS) >= 1024:
+            _BINDINGS.clear()
+        _BINDINGS[id(code)] = known
+    positions = known[1]
+    count = len(positions)
+    if len(args) > count:
+        return None
+    out = list(args) + [_UNSET] * (count - len(args))
+    for name, value in kwargs.items():
+        i = positions.get(name)
+        if i is None or out[i] is not _UNSET:
+            return None
+        out[i] = value
+    defaults = fun.__defaults__ or ()
+    first = count - len(defaults)
+    for i in range(len(args), count):
+        if out[i] is _UNSET:
+            if i < first:
+                return None
+            out[i] = defaults[i - first]
+    return tuple(out)
+
+
+_UNSET = object()
+
+
 def run_compiled(compiled: Compiled, args):
     """Run generated code on the plain data of ``args``; wrap arrays that come back."""
     out = wrap_outputs(run_generated(compiled.entry, unwrap(args)))
+    return out if compiled.formats is None else apply_formats(out, compiled.formats)
+
+
+def run_hit(compiled: Compiled, data, wrap):
+    """``run_compiled`` for arguments a hit has unwrapped already; ``wrap[0]`` wraps the outputs."""
+    out = wrap[0](run_generated(compiled.entry, data))
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
@@ -247,6 +344,7 @@ def _install_warning_hook() -> bool:
     if original is None:
         return False
     if getattr(original, "_sct_hook", False):
+        _HOOK[0] = original
         return True
 
     def _showwarnmsg(msg):
@@ -257,18 +355,23 @@ def _install_warning_hook() -> bool:
         original(msg)
     _showwarnmsg._sct_hook = True
     warnings._showwarnmsg = _showwarnmsg
+    _HOOK[0] = _showwarnmsg
     return True
 
 
+_HOOK: list = [None]                # [the hook installed], checked by identity on every run
 _HOOKED = _install_warning_hook()
+_EFFECTS_LOCAL = _effects_local     # the thread-local of sct.runtime.effects.state()
 
 
 def run_generated(function, args):
     """Call generated code; an error inside it is reported at the user's line (and so is a
     warning, e.g. numpy's ``invalid value encountered in log``)."""
-    if not _HOOKED or not getattr(warnings._showwarnmsg, "_sct_hook", False):
+    hook = _HOOK[0]
+    if hook is None or warnings._showwarnmsg is not hook and \
+            not getattr(warnings._showwarnmsg, "_sct_hook", False):
         return _run_generated_catching(function, args)
-    effects = _effects_state()       # the effects log is kept for this outermost run
+    effects = getattr(_EFFECTS_LOCAL, "state", None) or _effects_state()   # kept for this outermost run
     effects.depth += 1
     outer = getattr(_CAPTURE, "log", None)
     caught: list = []
@@ -285,8 +388,10 @@ def run_generated(function, args):
         effects.depth -= 1
         if effects.depth <= 0:
             effects.depth = 0
-            effects.log.clear()
-            effects.cursors.clear()
+            if effects.log:
+                effects.log.clear()
+            if effects.cursors:
+                effects.cursors.clear()
         if caught:
             _warn_at_user_lines(caught)
 

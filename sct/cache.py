@@ -288,7 +288,10 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     lines.append("    return True")
     namespace = dict(consts)
     exec(compile("\n".join(lines) + "\n", "<sct-guard>", "exec"), namespace)
-    return namespace["check"]
+    check = namespace["check"]
+    check.body = lines[1:-1]           # for sct.api.make_hit, which writes the checks inline
+    check.consts = consts
+    return check
 
 
 # --- generated source: visible to inspect and tracebacks while its functions live ---------------

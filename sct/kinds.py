@@ -113,12 +113,15 @@ class _MatcherWriter:
     a part it cannot check that way is compared by ``kind_of`` itself.  Stricter than kind equality
     is allowed (a miss only takes the slow path), looser never."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, fail: str = "False"):
         self.lines = []
         self.consts: dict = {"KIND_OF": kind_of, "DL": dlarray, "ND": np.ndarray}
         self.count = 0               # parts checked
         self.names = 0               # variables written
         self.limit = limit
+        self.fail = fail             # what the function returns for other kinds
+        self.data: dict = {}         # variable of a dlarray -> the variable of its data
+        self.parts: dict = {}        # variable of a list, tuple or dict -> [(index or key, variable)]
 
     def const(self, value) -> str:
         name = f"C{len(self.consts)}"
@@ -126,7 +129,7 @@ class _MatcherWriter:
         return name
 
     def fail_unless(self, cond: str) -> None:
-        self.lines.append(f"    if not ({cond}): return False")
+        self.lines.append(f"    if not ({cond}): return {self.fail}")
 
     def var(self, expr: str) -> str:
         name = f"v{self.names}"
@@ -143,7 +146,7 @@ class _MatcherWriter:
             data = x._data
             if type(data) is not np.ndarray:
                 return self.generic(v, x, traced)
-            d = self.var(f"{v}._data")
+            d = self.data[v] = self.var(f"{v}._data")
             self.fail_unless(f"type({d}) is ND and {d}.dtype is {self.const(data.dtype)} and "
                              f"{d}.ndim == {data.ndim}")
             if x._fmt:
@@ -162,8 +165,10 @@ class _MatcherWriter:
             return                     # the type alone decides the kind (checked by the caller)
         if cls is tuple or cls is list or cls is Closure:
             self.fail_unless(f"len({v}) == {len(x)}")
+            items = self.parts[v] = []
             for i, item in enumerate(x):
-                self.child(self.var(f"{v}[{i}]"), item, traced)
+                items.append((i, self.var(f"{v}[{i}]")))
+                self.child(items[-1][1], item, traced)
             return
         if cls is dict:
             keys = list(x)
@@ -174,8 +179,10 @@ class _MatcherWriter:
             if not all(type(k) in (str, int) for k in keys):
                 return self.generic(v, x, traced)
             self.fail_unless(f"len({v}) == {len(keys)} and list({v}) == {self.const(keys)}")
+            items = self.parts[v] = []
             for k in keys:
-                self.child(self.var(f"{v}[{k!r}]"), x[k], traced)
+                items.append((k, self.var(f"{v}[{k!r}]")))
+                self.child(items[-1][1], x[k], traced)
             return
         if isinstance(x, (list, tuple, dict)):
             if isinstance(x, tuple) and hasattr(cls, "_fields") and cls.__getattribute__ is tuple.__getattribute__:
@@ -252,3 +259,41 @@ def make_matcher(args: Tuple, traced: Tuple[bool, ...], limit: int = 400):
     match = namespace["match"]
     match.source = source
     return match
+
+
+def make_unwrapper(args: Tuple, limit: int = 400):
+    """``make_matcher`` for dlfeval's entries (nothing traced) that also unwraps: a function
+    ``unwrapped(args)`` that returns ``sct.runtime.dlarray.unwrap(args)`` when ``kind_of`` gives
+    ``args`` the kinds of the example ``args``, and None otherwise.  A dlarray's data is the
+    variable the check read; a container is unwrapped by ``unwrap`` itself (a new one, as before).
+    Returns ``(source lines, constants, result expression)`` for the caller to build its function
+    around (sct.api adds the guards of the code), or None where the arguments are too big."""
+    from .runtime.dlarray import unwrap
+    writer = _MatcherWriter(limit, fail="None")
+    writer.consts["UNWRAP"] = unwrap
+    writer.lines.append(f"    if len(args) != {len(args)}: return None")
+    def unwrapped(v: str, x: Any) -> str:
+        """The expression of ``unwrap(x)`` for ``x`` read as ``v`` (its exact type checked)."""
+        cls = type(x)
+        if cls is dlarray and v in writer.data:
+            return writer.data[v]
+        if x is None or isinstance(x, type) or not issubclass(cls, (dlarray, list, tuple, dict)):
+            return v                    # unwrap returns it as it is
+        items = writer.parts.get(v)
+        if items is not None and cls is dict:        # its keys checked in order: a dict display
+            return "{" + "".join(f"{k!r}: {unwrapped(u, x[k])}, " for k, u in items) + "}"
+        if items is not None and cls in (list, tuple):
+            inner = "".join(unwrapped(u, x[i]) + ", " for i, u in items)
+            return f"[{inner}]" if cls is list else f"({inner})"
+        return f"UNWRAP({v})"
+
+    parts = []
+    try:
+        for i, x in enumerate(args):
+            v = writer.var(f"args[{i}]")
+            writer.child(v, x, False)
+            parts.append(unwrapped(v, x))
+    except (OverflowError, RecursionError):
+        return None
+    result = "(" + "".join(p + ", " for p in parts) + ")"
+    return writer.lines, writer.consts, result
