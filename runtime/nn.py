@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
+from .formats import check_fixed_layout, dims, format_of, formatted_loss, run_formatted, run_recurrent
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -433,7 +433,7 @@ nondifferentiable(crossentropy_observations, log_floor, mse_observations, crosse
 
 
 def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-         bias: ArrayLike) -> Tuple[Any, Any, Any]:
+         bias: ArrayLike, DataFormat: Optional[str] = None) -> Tuple[Any, Any, Any]:
     """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
 
     ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
@@ -447,8 +447,24 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     >>> Y, h, c = lstm(x, h0, c0, 0.1 * np.ones((16, 3)), np.zeros((16, 4)), np.zeros(16))
     >>> Y.shape, h.shape, c.shape
     ((2, 5, 4), (2, 4), (2, 4))
+
+    A formatted ``x`` (MATLAB's "CBT", any order; or ``DataFormat="CBT"`` for an unformatted one) is
+    read by its labels (S dimensions flattened into the channels, row-major in ``x``'s order); the
+    outputs then have ``x``'s order of B, T and C (format "CBT" for a formatted ``x``), and the
+    states ``h0``, ``c0`` and the returned ones are in ``x``'s order of C and B: MATLAB's
+    (hidden, batch) -- or (hidden, 1), (hidden,) for all observations -- when C comes first, as in
+    "CBT". A formatted ``h0`` ("CB", "BC" or "C") is read by its labels and the state returned is
+    then formatted ("CB" in ``x``'s order).
+
+    >>> from sct import dlarray
+    >>> X = dlarray(np.ones((3, 2, 5)), "CBT")         # C=3, B=2, T=5
+    >>> Y, h, c = lstm(X, np.zeros((4, 1)), np.zeros((4, 1)), 0.1 * np.ones((16, 3)), np.zeros((16, 4)),
+    ...                np.zeros(16))
+    >>> dims(Y), Y.shape, h.shape
+    ('CBT', (4, 2, 5), (4, 2))
     """
-    check_fixed_layout("lstm", x)
+    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+        return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat)
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -466,7 +482,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
 
 
 def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-        bias: ArrayLike) -> Tuple[Any, Any]:
+        bias: ArrayLike, DataFormat: Optional[str] = None) -> Tuple[Any, Any]:
     """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
 
     ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
@@ -479,8 +495,11 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     >>> Y, h = gru(x, np.zeros((2, 4)), 0.1 * np.ones((12, 3)), np.zeros((12, 4)), np.zeros(12))
     >>> Y.shape, h.shape
     ((2, 5, 4), (2, 4))
+
+    Formatted ``x`` (MATLAB's "CBT") and ``DataFormat=`` as for ``lstm``.
     """
-    check_fixed_layout("gru", x)
+    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+        return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat)
     hidden = np.shape(h0)[-1]
     h = h0
     outputs = []
