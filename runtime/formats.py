@@ -174,8 +174,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
     check_format(fmt, None, fname)
     keep = fmt if formatted else None
     if fname in CONV_FUNCTIONS:
-        if sorted(fmt) != sorted("SSCB"):
-            raise ValueError(f"{fname}: sct's {fname} is 2-D: the data format must have two 'S', one 'C' "
+        if sorted(fmt) not in (sorted("SSCB"), sorted("SCB")) or (fname == "dltranspconv" and len(fmt) != 4):
+            raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
+                             f"format must have {'two' if fname == 'dltranspconv' else 'one or two'} 'S', one 'C' "
                              f"and one 'B' dimension, got {fmt!r}")
         if options.get("nargout", 1) != 1:
             raise ValueError(f"{fname}: the indices output (nargout=3) is for unformatted input in sct's layout "

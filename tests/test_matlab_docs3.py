@@ -253,3 +253,255 @@ def test_recurrent_format_refusals():
         return gru(X, h0, W3, R3, B3)
     with pytest.raises(sct.CompileError, match="format of X"):
         dlfeval(unformatted_x, dlarray(X_CBT), dlarray(H0, "CB"))
+
+
+# --- PaddingValue (dlconv: a number or a mode; avgpool: 0 or "mean"; maxpool: none) ----------------------------
+
+from sct import avgpool, dlconv, maxpool  # noqa: E402
+
+MODES = {"replicate": "edge", "symmetric-include-edge": "symmetric", "symmetric-exclude-edge": "reflect"}
+
+
+def ref_pad(x, pads, value):
+    """x (B, H, W, C) padded spatially by MATLAB's PaddingValue (modes as numpy's pad modes, checked below)."""
+    width = ((0, 0), pads[0], pads[1], (0, 0))
+    if isinstance(value, str):
+        return np.pad(x, width, mode=MODES[value])
+    return np.pad(x, width, constant_values=value)
+
+
+def ref_conv(xp, w, b, stride):
+    """Cross-correlation of the padded (B, H, W, C) input with (kh, kw, C, F) weights, by loops."""
+    kh, kw, _, f = w.shape
+    ho = (xp.shape[1] - kh) // stride + 1
+    wo = (xp.shape[2] - kw) // stride + 1
+    out = np.zeros((xp.shape[0], ho, wo, f))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            out[:, i, j, :] = np.tensordot(patch, w, axes=([1, 2, 3], [0, 1, 2])) + b
+    return out
+
+
+def test_padding_modes_are_matlabs():
+    # MATLAB: "symmetric-include-edge" mirrors with the edge, "symmetric-exclude-edge" without it,
+    # "replicate" repeats the edge: [1 2 3] padded by 2 on each side, written out by hand
+    x = np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1, 1)
+    w = np.ones((1, 1, 1, 1))
+    expected = {"symmetric-include-edge": [2, 1, 1, 2, 3, 3, 2], "symmetric-exclude-edge": [3, 2, 1, 2, 3, 2, 1],
+                "replicate": [1, 1, 1, 2, 3, 3, 3], 7.5: [7.5, 7.5, 1, 2, 3, 7.5, 7.5]}
+    for value, row in expected.items():
+        y = dlconv(x, w, 0, Padding=[[2, 0], [2, 0]], PaddingValue=value)
+        assert_close(y[0, :, 0, 0], np.array(row, float), rtol=0, atol=0)
+        assert_close(ref_pad(x, ((2, 2), (0, 0)), value)[0, :, 0, 0], np.array(row, float), rtol=0, atol=0)
+
+
+X_IMG = rng.standard_normal((2, 5, 4, 3))            # B H W C
+W_IMG = rng.standard_normal((3, 3, 3, 2))
+
+
+@pytest.mark.parametrize("value", [1.5, -2.0, "replicate", "symmetric-include-edge", "symmetric-exclude-edge"])
+def test_dlconv_padding_value_values_gradients_second_order(value):
+    y = dlconv(X_IMG, W_IMG, 0.5, Padding=1, PaddingValue=value)
+    assert_close(y, ref_conv(ref_pad(X_IMG, ((1, 1), (1, 1)), value), W_IMG, 0.5, 1), rtol=1e-12, atol=1e-12)
+
+    def loss(x, w):
+        return np.sum(dlconv(x, w, 0.5, Padding=1, PaddingValue=value) ** 2)
+
+    def ref_loss(x, w):
+        return np.sum(ref_conv(ref_pad(x, ((1, 1), (1, 1)), value), w, 0.5, 1) ** 2)
+
+    def model(x, w):
+        l = loss(x, w) if False else np.sum(dlconv(x, w, 0.5, Padding=1, PaddingValue=value) ** 2)
+        return l, dlgradient(l, x, w)
+    l, (gx, gw) = dlfeval(model, dlarray(X_IMG), dlarray(W_IMG))
+    assert_close(l, ref_loss(X_IMG, W_IMG), rtol=1e-12)
+    assert_close(extractdata(gx), numerical_gradient(ref_loss, [X_IMG, W_IMG], 0), rtol=1e-5, atol=1e-6)
+    assert_close(extractdata(gw), numerical_gradient(ref_loss, [X_IMG, W_IMG], 1), rtol=1e-5, atol=1e-6)
+    # second order, Padding="same" with a stride: a gradient penalty
+    v = rng.standard_normal(X_IMG.shape)
+    vw = rng.standard_normal(W_IMG.shape)
+
+    def first(x, w):
+        y = dlconv(x, w, 0.5, Padding="same", Stride=2, PaddingValue=value)
+        return dlgradient(np.sum(y ** 2), x, w)
+
+    def second(x, w):
+        y = dlconv(x, w, 0.5, Padding="same", Stride=2, PaddingValue=value)
+        gx, gw = dlgradient(np.sum(y ** 2), x, w)
+        return dlgradient(np.sum(gx * v) + np.sum(gw * vw), x, w)
+    got = dlfeval(second, dlarray(X_IMG), dlarray(W_IMG))
+
+    def directional(x, w):                            # <first derivative, (v, vw)>, the first derivative checked above
+        a, b = dlfeval(first, dlarray(x), dlarray(w))
+        return float(np.sum(extractdata(a) * v) + np.sum(extractdata(b) * vw))
+    for k in range(2):
+        assert_close(extractdata(got[k]), numerical_gradient(directional, [X_IMG, W_IMG], k, step=1e-5), rtol=1e-4,
+                     atol=1e-6)
+
+
+def test_dlconv_padding_value_sscb_float32():
+    # MATLAB: X = dlarray(X,"SSCB"); Y = dlconv(X,weights,bias,Padding="same",PaddingValue="replicate")
+    xs = np.transpose(X_IMG, (1, 2, 3, 0)).astype(np.float32)
+    w32 = W_IMG.astype(np.float32)
+
+    def model(X, w):
+        Y = dlconv(X, w, 0, Padding="same", PaddingValue="replicate")
+        loss = np.sum(Y * Y)
+        return Y, loss, dlgradient(loss, X, w)
+    Y, loss, (gx, gw) = dlfeval(model, dlarray(xs, "SSCB"), dlarray(w32))
+    want = ref_conv(ref_pad(X_IMG, ((1, 1), (1, 1)), "replicate"), W_IMG, 0, 1)
+    assert dims(Y) == "SSCB" and Y.dtype == np.float32 and gx.dtype == np.float32 and gw.dtype == np.float32
+    assert_close(extractdata(Y), np.transpose(want, (1, 2, 3, 0)), rtol=1e-4, atol=1e-4)
+    Ye = dlconv(dlarray(xs, "SSCB"), w32, 0, Padding="same", PaddingValue="replicate")
+    assert dims(Ye) == "SSCB" and Ye.dtype == np.float32
+    assert_close(extractdata(Ye), extractdata(Y), rtol=1e-6)
+
+    def ref_loss(x):
+        return np.sum(ref_conv(ref_pad(x, ((1, 1), (1, 1)), "replicate"), W_IMG, 0, 1) ** 2)
+    assert_close(extractdata(gx), np.transpose(numerical_gradient(ref_loss, [X_IMG], 0), (1, 2, 3, 0)), rtol=2e-3,
+                 atol=2e-3)
+
+
+def ref_avgpool_mean(x, k, pad):
+    """Average over the entries of x in each k-by-k window (stride 1), the padding left out."""
+    b, h, w, c = x.shape
+    out = np.zeros((b, h + 2 * pad - k + 1, w + 2 * pad - k + 1, c))
+    for i in range(out.shape[1]):
+        for j in range(out.shape[2]):
+            r0, r1 = max(i - pad, 0), min(i - pad + k, h)
+            c0, c1 = max(j - pad, 0), min(j - pad + k, w)
+            out[:, i, j, :] = x[:, r0:r1, c0:c1, :].mean(axis=(1, 2))
+    return out
+
+
+def test_avgpool_padding_value_mean():
+    got = avgpool(X_IMG, 3, Padding=1, PaddingValue="mean")
+    assert_close(got, ref_avgpool_mean(X_IMG, 3, 1), rtol=1e-12, atol=1e-12)
+    assert_close(avgpool(X_IMG, 3, Padding=1, PaddingValue=0), avgpool(X_IMG, 3, Padding=1), rtol=0, atol=0)
+
+    def model(x):
+        y = avgpool(x, 3, Padding=1, PaddingValue="mean")
+        loss = np.sum(y ** 3)
+        g = dlgradient(loss, x)
+        return loss, g, dlgradient(np.sum(g * g), x)
+    loss, g, gg = dlfeval(model, dlarray(X_IMG))
+
+    def ref_loss(x):
+        return np.sum(ref_avgpool_mean(x, 3, 1) ** 3)
+    assert_close(loss, ref_loss(X_IMG), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(ref_loss, [X_IMG], 0), rtol=1e-5, atol=1e-7)
+
+    def g2(x):
+        return float(np.sum(extractdata(dlfeval(model, dlarray(x))[1]) ** 2))
+    assert_close(extractdata(gg), numerical_gradient(g2, [X_IMG], 0, step=1e-5), rtol=1e-4, atol=1e-6)
+    x32 = dlarray(np.transpose(X_IMG, (1, 2, 3, 0)).astype(np.float32), "SSCB")
+    y32 = avgpool(x32, 3, Padding=1, PaddingValue="mean")
+    assert y32.dtype == np.float32 and dims(y32) == "SSCB"
+    assert_close(extractdata(y32), np.transpose(ref_avgpool_mean(X_IMG, 3, 1), (1, 2, 3, 0)), rtol=1e-5, atol=1e-6)
+
+
+def test_padding_value_refusals():
+    with pytest.raises(ValueError, match="PaddingValue must be"):
+        dlconv(X_IMG, W_IMG, 0, Padding=1, PaddingValue="circular")
+    with pytest.raises(ValueError, match="PaddingValue must be 0 or 'mean'"):
+        avgpool(X_IMG, 2, Padding=1, PaddingValue=2.0)
+    with pytest.raises(ValueError, match="maxpool takes no PaddingValue"):
+        maxpool(X_IMG, 2, Padding=1, PaddingValue=0)
+
+
+# --- 1-D convolution and pooling ("SCB") ------------------------------------------------------------------------
+
+
+def ref_conv1d(x, w, b, stride, before, after, value=0.0):
+    """x (B, L, C), w (k, C, F): the padded cross-correlation by loops."""
+    xp = ref_pad(x[:, :, None, :], ((before, after), (0, 0)), value)[:, :, 0, :]
+    k = w.shape[0]
+    lo = (xp.shape[1] - k) // stride + 1
+    return np.stack([np.tensordot(xp[:, i * stride:i * stride + k, :], w, axes=([1, 2], [0, 1])) + b
+                     for i in range(lo)], axis=1)
+
+
+X_SEQ = rng.standard_normal((7, 3, 2))                # MATLAB's "SCB": length 7, 3 channels, 2 observations
+W_SEQ = rng.standard_normal((3, 3, 4))                # filterSize 3, 3 channels, 4 filters
+
+
+def test_dlconv_1d_scb_doc_pattern():
+    # MATLAB: X = dlarray(X,"SCB"); Y = dlconv(X,weights,bias,Stride=2,Padding="same")
+    X = dlarray(X_SEQ, "SCB")
+    Y = dlconv(X, W_SEQ, 0.1, Stride=2, Padding="same")
+    xb = np.transpose(X_SEQ, (2, 0, 1))               # (B, L, C)
+    want = ref_conv1d(xb, W_SEQ, 0.1, 2, 1, 1)         # "same": ceil(7/2)=4 outputs, total padding 2
+    assert dims(Y) == "SCB" and Y.shape == (4, 4, 2)
+    assert_close(extractdata(Y), np.transpose(want, (1, 2, 0)), rtol=1e-12, atol=1e-12)
+    assert_close(dlconv(xb, W_SEQ, 0.1, Stride=2, Padding="same"), want, rtol=1e-12, atol=1e-12)
+    assert_close(dlconv(X_SEQ, W_SEQ, 0.1, Stride=2, Padding="same", DataFormat="SCB"),
+                 np.transpose(want, (1, 2, 0)), rtol=1e-12, atol=1e-12)
+    assert_close(dlconv(xb, W_SEQ, 0, Padding=[2, 0], PaddingValue="symmetric-exclude-edge"),
+                 ref_conv1d(xb, W_SEQ, 0, 1, 2, 0, "symmetric-exclude-edge"), rtol=1e-12, atol=1e-12)
+
+    def model(X, w):
+        Y = dlconv(X, w, 0.1, Stride=2, Padding="same", PaddingValue="replicate")
+        loss = np.sum(Y * Y)
+        return Y, loss, dlgradient(loss, X, w)
+    Yc, loss, (gx, gw) = dlfeval(model, X, dlarray(W_SEQ))
+    assert dims(Yc) == "SCB" and dims(gx) == "SCB" and gw.shape == W_SEQ.shape
+
+    def ref_loss(x, w):
+        return np.sum(ref_conv1d(np.transpose(x, (2, 0, 1)), w, 0.1, 2, 1, 1, "replicate") ** 2)
+    assert_close(loss, ref_loss(X_SEQ, W_SEQ), rtol=1e-12)
+    assert_close(extractdata(gx), numerical_gradient(ref_loss, [X_SEQ, W_SEQ], 0), rtol=1e-5, atol=1e-6)
+    assert_close(extractdata(gw), numerical_gradient(ref_loss, [X_SEQ, W_SEQ], 1), rtol=1e-5, atol=1e-6)
+
+
+def ref_pool1d(x, k, stride, op):
+    lo = (x.shape[1] - k) // stride + 1
+    return np.stack([op(x[:, i * stride:i * stride + k, :], axis=1) for i in range(lo)], axis=1)
+
+
+def test_pooling_1d_scb_values_gradients_second_order():
+    X = dlarray(X_SEQ, "SCB")
+    xb = np.transpose(X_SEQ, (2, 0, 1))
+    for fn, op in ((maxpool, np.max), (avgpool, np.mean)):
+        Y = fn(X, 3, Stride=2)
+        assert dims(Y) == "SCB" and Y.shape == (3, 3, 2)
+        assert_close(extractdata(Y), np.transpose(ref_pool1d(xb, 3, 2, op), (1, 2, 0)), rtol=1e-12, atol=1e-12)
+    g = maxpool(X, "global")
+    assert g.shape == (1, 3, 2) and dims(g) == "SCB"
+    assert_close(extractdata(g)[0], X_SEQ.max(axis=0), rtol=0, atol=0)
+    v = rng.standard_normal(X_SEQ.shape)
+
+    def model(X):
+        loss = np.sum(maxpool(X, 3, Stride=2) ** 2) + np.sum(avgpool(X, 2, Padding=1, PaddingValue="mean") ** 3)
+        g = dlgradient(loss, X)
+        return loss, g, dlgradient(np.sum(g * v), X)
+    loss, g1, g2 = dlfeval(model, X)
+    assert dims(g1) == "SCB" and dims(g2) == "SCB"
+
+    def ref_loss(x):
+        xb = np.transpose(x, (2, 0, 1))
+        padded = np.pad(xb, ((0, 0), (1, 1), (0, 0)))
+        counts = np.convolve(np.pad(np.ones(xb.shape[1]), 1), np.ones(2), "valid")[None, :, None]
+        mean = ref_pool1d(padded, 2, 1, np.sum) / counts
+        return np.sum(ref_pool1d(xb, 3, 2, np.max) ** 2) + np.sum(mean ** 3)
+    assert_close(loss, ref_loss(X_SEQ), rtol=1e-12)
+    assert_close(extractdata(g1), numerical_gradient(ref_loss, [X_SEQ], 0), rtol=1e-5, atol=1e-7)
+
+    def gv(x):
+        return float(np.sum(extractdata(dlfeval(model, dlarray(x, "SCB"))[1]) * v))
+    assert_close(extractdata(g2), numerical_gradient(gv, [X_SEQ], 0, step=1e-5), rtol=1e-4, atol=1e-6)
+    # float32 stays float32; indices of the 1-D maxpool index the (B, L, C) data
+    y32 = maxpool(dlarray(X_SEQ.astype(np.float32), "SCB"), 2, Stride=2)
+    assert y32.dtype == np.float32
+    vals, idx, size = maxpool(xb, 2, Stride=2, nargout=3)
+    assert size == xb.shape
+    assert_close(np.reshape(xb, -1)[idx], vals, rtol=0, atol=0)
+
+
+def test_conv_1d_refusals():
+    with pytest.raises(ValueError, match="1-D convolution"):
+        dlconv(np.transpose(X_SEQ, (2, 0, 1)), W_IMG, 0)
+    with pytest.raises(ValueError, match="one positive integer"):
+        maxpool(np.transpose(X_SEQ, (2, 0, 1)), [2, 2])
+    with pytest.raises(ValueError, match="2-D or 1-D"):
+        maxpool(dlarray(np.ones((2, 3)), "CB"), 2)
