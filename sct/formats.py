@@ -132,6 +132,7 @@ class FormatPass:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.stored[n.id] = self.stored.get(n.id, 0) + 1
         self.local_kinds: Dict[str, Any] = {}     # names assigned once from a part of an argument
+        self.constants: Dict[str, Any] = {}       # names assigned once a literal
         self.out = None
         self.returned = False
 
@@ -203,6 +204,10 @@ class FormatPass:
 
     def assignment(self, s, env, rewrite):
         target = s.targets[0]
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and (
+                isinstance(s.value, gast.Constant) or (isinstance(s.value, (gast.List, gast.Tuple)) and
+                                                        all(isinstance(e, gast.Constant) for e in s.value.elts))):
+            self.constants[target.id] = s.value     # a literal hoisted by normalize (Outputs=["fc1", ...])
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)
@@ -670,8 +675,19 @@ class FormatPass:
             self.fail(stmt, f"{fname}: formatted inputs need the network's layers when the function is compiled: "
                       "pass the initialized dlnetwork as an argument of the function dlfeval runs (or an attribute "
                       "or constant item of one), not a value made or reassigned in the function")
+        wanted = next((k.value for k in node.keywords if k.arg == "Outputs"), None)
+        if isinstance(wanted, gast.Name) and wanted.id in self.constants:
+            wanted = self.constants[wanted.id]
+        outputs = None
+        if wanted is not None:
+            items = wanted.elts if isinstance(wanted, (gast.List, gast.Tuple)) else [wanted]
+            if not all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in items):
+                self.fail(stmt, f"{fname}: with formatted inputs, Outputs must be literal layer names "
+                          "(Outputs=[\"fc1\", \"softmax\"]): the outputs' formats are found when the function "
+                          "is compiled")
+            outputs = [e.value for e in items] if isinstance(wanted, (gast.List, gast.Tuple)) else items[0].value
         try:
-            perms, outs = network.format_structure(graph[2], [t or "" for t in xs], fname)
+            perms, outs = network.format_structure(graph[2], [t or "" for t in xs], fname, outputs)
         except ValueError as exc:
             self.fail(stmt, str(exc))
         nargout = next((k.value for k in node.keywords if k.arg == "nargout"), None)

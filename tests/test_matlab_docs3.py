@@ -505,3 +505,80 @@ def test_conv_1d_refusals():
         maxpool(np.transpose(X_SEQ, (2, 0, 1)), [2, 2])
     with pytest.raises(ValueError, match="2-D or 1-D"):
         maxpool(dlarray(np.ones((2, 3)), "CB"), 2)
+
+
+# --- forward / predict with Outputs= (MATLAB: [Y1,Y2] = forward(net,X,Outputs=["fc1","softmax"])) ---------------
+
+from sct import (dlnetwork, featureInputLayer, forward, fullyConnectedLayer, predict,  # noqa: E402
+                 reluLayer, softmaxLayer)
+
+
+def small_net():
+    return dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc1"), reluLayer(Name="relu"),
+                      fullyConnectedLayer(2, Name="fc2"), softmaxLayer(Name="softmax")], Seed=0)
+
+
+def net_ref(x, w1, b1, w2, b2):
+    """(fc1, softmax) of the network by hand, x (B, 3)."""
+    fc1 = x @ w1.T + b1
+    z = np.maximum(fc1, 0) @ w2.T + b2
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return fc1, e / e.sum(axis=1, keepdims=True)
+
+
+X_NET = rng.standard_normal((5, 3))
+WEIGHTS = rng.standard_normal(2)
+
+
+def outputs_loss(net, X):
+    (Y1, Y2), state = forward(net, X, Outputs=["fc1", "softmax"])
+    loss = np.sum(Y1 * Y1) + np.sum(Y2 * WEIGHTS)
+    return Y1, Y2, loss, dlgradient(loss, net.Learnables)
+
+
+def predict_outputs(net, X):
+    Y2, Y1 = predict(net, X, Outputs=["softmax", "fc1"])
+    return Y1, Y2
+
+
+@pytest.mark.parametrize("formatted", [False, True])
+def test_forward_outputs_values_and_gradients(formatted):
+    net = small_net()
+    p = [extractdata(net.Learnables[name, param]) for name, param in
+         (("fc1", "Weights"), ("fc1", "Bias"), ("fc2", "Weights"), ("fc2", "Bias"))]
+    fc1, soft = net_ref(X_NET, *p)
+    X = dlarray(X_NET.T, "CB") if formatted else dlarray(X_NET)
+    # eagerly
+    (Y1, Y2), _ = forward(net, X, Outputs=["fc1", "softmax"])
+    assert_close(extractdata(Y1), fc1, rtol=1e-12) and assert_close(extractdata(Y2), soft, rtol=1e-12)
+    P1, P2 = predict(net, X, Outputs=["fc1", "softmax"])
+    assert_close(extractdata(P1), fc1, rtol=1e-12)
+    assert_close(extractdata(predict(net, X, Outputs="fc2")), np.maximum(fc1, 0) @ p[2].T + p[3], rtol=1e-12)
+    # compiled
+    Y1, Y2, loss, grads = dlfeval(outputs_loss, net, X)
+    assert dims(Y1) == ("BC" if formatted else "") and dims(Y2) == dims(Y1)
+    assert_close(extractdata(Y1), fc1, rtol=1e-12)
+    assert_close(extractdata(Y2), soft, rtol=1e-12)
+
+    def ref_loss(w1, b1, w2, b2):
+        a, b = net_ref(X_NET, w1, b1, w2, b2)
+        return np.sum(a * a) + np.sum(b * WEIGHTS)
+    assert_close(loss, ref_loss(*p), rtol=1e-12)
+    for k, key in enumerate((("fc1", "Weights"), ("fc1", "Bias"), ("fc2", "Weights"), ("fc2", "Bias"))):
+        assert_close(extractdata(grads[key]), numerical_gradient(ref_loss, p, k), rtol=1e-5, atol=1e-7)
+    Q1, Q2 = dlfeval(predict_outputs, net, X)
+    assert_close(extractdata(Q1), fc1, rtol=1e-12)
+    assert_close(extractdata(Q2), soft, rtol=1e-12)
+
+
+def test_outputs_refusals():
+    net = small_net()
+    with pytest.raises(ValueError, match="no layer 'fc3'"):
+        predict(net, X_NET, Outputs=["fc3"])
+    with pytest.raises(ValueError, match="no output 'out2'"):
+        predict(net, X_NET, Outputs=["fc1/out2"])
+
+    def computed_names(net, X, names):
+        return predict(net, X, Outputs=names)
+    with pytest.raises(sct.CompileError, match="Outputs must be literal layer names"):
+        dlfeval(computed_names, net, dlarray(X_NET.T, "CB"), ["fc1"])
