@@ -20,6 +20,7 @@ on real operands).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -530,12 +531,23 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
     return weights[np.asarray(indices, dtype=np.intp)]
 
 
-def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int) -> Any:
+def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",
+              PaddingMask: Any = None, AttentionMask: Any = "none", DropoutProbability: float = 0) -> Any:
     """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
 
     ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,
     features); features split evenly into ``num_heads`` heads.  Returns
     (batch, target, features) and the attention weights (batch, heads, target, source).
+
+    MATLAB's options: ``Scale`` ("auto": 1/sqrt(features per head), or a number
+    multiplying the scores); ``PaddingMask`` (shaped like ``keys``, or (batch,
+    source); its first channel says which keys are data (1) and which padding (0):
+    no query attends to padding); ``AttentionMask`` ("none", "causal": query ``m``
+    attends to keys ``n <= m`` only, or an array in the weights' layout, (target,
+    source) or (batch, target, source), 0 where attention is prevented); a prevented
+    score counts as -Inf in the softmax.  ``DropoutProbability``: dropout of the
+    attention weights (numpy's global generator, so ``np.random.seed`` repeats it;
+    the weights returned are the ones applied, after dropout).
 
     >>> q = np.ones((2, 3, 4))
     >>> kv = np.ones((2, 5, 4))
@@ -549,11 +561,65 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int) 
     q = np.transpose(np.reshape(queries, (batch, target, num_heads, per_head)), (0, 2, 1, 3))
     k = np.transpose(np.reshape(keys, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
     v = np.transpose(np.reshape(values, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
-    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(per_head)
+    if attention_auto_scale(Scale):
+        scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(per_head)   # a Python float: float32 stays float32
+    else:
+        scores = (q @ np.swapaxes(k, -1, -2)) * Scale
+    allowed = attention_allowed(PaddingMask, AttentionMask, batch, target, source)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
     weights = softmax(scores, axis=-1)
+    if DropoutProbability != 0:
+        weights = weights * _dlfun.dropout_mask(weights, DropoutProbability)
     out = np.transpose(weights @ v, (0, 2, 1, 3))
     return np.reshape(out, (batch, target, features)), weights
 
 
+def attention_auto_scale(Scale) -> bool:
+    """Is MATLAB's Scale option "auto" (1/sqrt of the features per head)?"""
+    if isinstance(Scale, str):
+        if Scale != "auto":
+            raise ValueError(f"attention: Scale must be 'auto' or a number, got {Scale!r}")
+        return True
+    if np.ndim(Scale) != 0:
+        raise ValueError(f"attention: Scale must be 'auto' or a scalar, got an array of shape {np.shape(Scale)}")
+    return False
+
+
+def attention_allowed(PaddingMask, AttentionMask, batch, target, source):
+    """(batch or 1, 1, target, source) booleans: which scores the softmax reads (None: all)."""
+    allowed = None
+    if PaddingMask is not None:
+        m = np.asarray(PaddingMask)
+        if m.ndim == 3:
+            m = m[:, :, 0]                       # the first channel says which keys are padding
+        if m.shape != (batch, source):
+            raise ValueError(f"attention: PaddingMask must be shaped like keys (batch, source, channels) or "
+                             f"(batch, source) = ({batch}, {source}), got {np.shape(PaddingMask)}")
+        allowed = (m != 0)[:, None, None, :]
+    if isinstance(AttentionMask, str):
+        if AttentionMask == "causal":
+            causal = np.arange(source)[None, :] <= np.arange(target)[:, None]
+            allowed = causal[None, None] if allowed is None else allowed & causal[None, None]
+        elif AttentionMask != "none":
+            raise ValueError(f"attention: AttentionMask must be 'none', 'causal' or an array, got {AttentionMask!r}")
+    elif AttentionMask is not None:
+        a = np.asarray(AttentionMask) != 0
+        if a.shape == (target, source):
+            a = a[None, None]
+        elif a.shape == (batch, target, source):
+            a = a[:, None]
+        else:
+            raise ValueError(f"attention: AttentionMask must be (target, source) = ({target}, {source}) or "
+                             f"(batch, target, source), the layout of the weights, got {a.shape}")
+        allowed = a if allowed is None else allowed & a
+    return allowed
+
+
+nondifferentiable(attention_auto_scale, attention_allowed)
+
+
 __all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",
            "lstm", "gru", "embed", "attention"]
+
+from . import dlfun as _dlfun  # noqa: E402  (dropout_mask; dlfun imports this module first)

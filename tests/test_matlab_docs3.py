@@ -305,14 +305,11 @@ def test_dlconv_padding_value_values_gradients_second_order(value):
     y = dlconv(X_IMG, W_IMG, 0.5, Padding=1, PaddingValue=value)
     assert_close(y, ref_conv(ref_pad(X_IMG, ((1, 1), (1, 1)), value), W_IMG, 0.5, 1), rtol=1e-12, atol=1e-12)
 
-    def loss(x, w):
-        return np.sum(dlconv(x, w, 0.5, Padding=1, PaddingValue=value) ** 2)
-
     def ref_loss(x, w):
         return np.sum(ref_conv(ref_pad(x, ((1, 1), (1, 1)), value), w, 0.5, 1) ** 2)
 
     def model(x, w):
-        l = loss(x, w) if False else np.sum(dlconv(x, w, 0.5, Padding=1, PaddingValue=value) ** 2)
+        l = np.sum(dlconv(x, w, 0.5, Padding=1, PaddingValue=value) ** 2)
         return l, dlgradient(l, x, w)
     l, (gx, gw) = dlfeval(model, dlarray(X_IMG), dlarray(W_IMG))
     assert_close(l, ref_loss(X_IMG, W_IMG), rtol=1e-12)
@@ -582,3 +579,126 @@ def test_outputs_refusals():
         return predict(net, X, Outputs=names)
     with pytest.raises(sct.CompileError, match="Outputs must be literal layer names"):
         dlfeval(computed_names, net, dlarray(X_NET.T, "CB"), ["fc1"])
+
+
+# --- attention: Scale, PaddingMask, AttentionMask, DropoutProbability ------------------------------------------
+
+from sct import attention  # noqa: E402
+
+Q_ATT = rng.standard_normal((2, 4, 6))                # (batch, target, features)
+K_ATT = rng.standard_normal((2, 5, 6))                # (batch, source, features)
+V_ATT = rng.standard_normal((2, 5, 6))
+PAD = np.ones((2, 5, 3))                              # shaped like keys' (batch, source) + channels
+PAD[1, 3:, 0] = 0                                     # the last two keys of observation 2 are padding (channel 1)
+
+
+def ref_attention(q, k, v, heads, scale=None, allowed=None, keep=None):
+    """By hand, one head and one observation at a time; ``allowed`` (B, Nq, Nk) booleans."""
+    b, nq, f = q.shape
+    d = f // heads
+    out = np.zeros_like(q)
+    weights = np.zeros((b, heads, nq, k.shape[1]))
+    for i in range(b):
+        for h in range(heads):
+            cols = slice(h * d, (h + 1) * d)
+            s = q[i, :, cols] @ k[i, :, cols].T * (1 / np.sqrt(d) if scale is None else scale)
+            if allowed is not None:
+                s = np.where(allowed[i], s, -np.inf)
+            e = np.exp(s - s.max(axis=1, keepdims=True))
+            a = e / e.sum(axis=1, keepdims=True)
+            if keep is not None:
+                a = a * keep[i, h]
+            weights[i, h] = a
+            out[i, :, cols] = a @ v[i, :, cols]
+    return out, weights
+
+
+def masks():
+    causal = np.arange(5)[None, :] <= np.arange(4)[:, None]          # query m sees keys n <= m
+    padding = PAD[:, :, 0] != 0
+    return causal[None] & padding[:, None, :]
+
+
+def test_attention_options_values():
+    y, a = attention(Q_ATT, K_ATT, V_ATT, 2, Scale=0.7, PaddingMask=PAD, AttentionMask="causal")
+    y_ref, a_ref = ref_attention(Q_ATT, K_ATT, V_ATT, 2, 0.7, masks())
+    assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    assert_close(a, a_ref, rtol=1e-12, atol=1e-12)
+    assert np.all(a[1, :, :, 3:] == 0) and np.all(a[:, :, 0, 1:] == 0)
+    custom = rng.random((4, 5)) > 0.3
+    custom[:, 0] = True
+    y2, _ = attention(Q_ATT, K_ATT, V_ATT, 3, AttentionMask=custom.astype(float))
+    assert_close(y2, ref_attention(Q_ATT, K_ATT, V_ATT, 3, None, np.broadcast_to(custom, (2, 4, 5)))[0], rtol=1e-12,
+                 atol=1e-12)
+    per_obs = np.stack([custom, np.ones((4, 5), bool)])
+    y3, _ = attention(Q_ATT, K_ATT, V_ATT, 3, AttentionMask=per_obs, PaddingMask=PAD[:, :, 0])
+    assert_close(y3, ref_attention(Q_ATT, K_ATT, V_ATT, 3, None, per_obs & (PAD[:, None, :, 0] != 0))[0],
+                 rtol=1e-12, atol=1e-12)
+    assert_close(attention(Q_ATT, K_ATT, V_ATT, 2, Scale="auto")[0], attention(Q_ATT, K_ATT, V_ATT, 2)[0], rtol=0,
+                 atol=0)
+
+
+def test_attention_options_gradients_second_order_float32():
+    def model(q, k, v, s):
+        y, a = attention(q, k, v, 2, Scale=s, PaddingMask=PAD, AttentionMask="causal")
+        loss = np.sum(y * y) + np.sum(a[:, 0] * a[:, 1])
+        return loss, dlgradient(loss, q, k, v, s)
+    loss, grads = dlfeval(model, dlarray(Q_ATT), dlarray(K_ATT), dlarray(V_ATT), dlarray(0.7))
+
+    def ref_loss(q, k, v, s):
+        y, a = ref_attention(q, k, v, 2, s, masks())
+        return np.sum(y * y) + np.sum(a[:, 0] * a[:, 1])
+    args = [Q_ATT, K_ATT, V_ATT, np.array(0.7)]
+    assert_close(loss, ref_loss(*args), rtol=1e-12)
+    for i, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(ref_loss, args, i), rtol=1e-5, atol=1e-7)
+    u = rng.standard_normal(Q_ATT.shape)
+
+    def first(q):
+        y, a = attention(q, K_ATT, V_ATT, 2, PaddingMask=PAD, AttentionMask="causal")
+        return dlgradient(np.sum(y * y), q)
+
+    def second(q):
+        y, a = attention(q, K_ATT, V_ATT, 2, PaddingMask=PAD, AttentionMask="causal")
+        g = dlgradient(np.sum(y * y), q)
+        return dlgradient(np.sum(g * u), q)
+    got = dlfeval(second, dlarray(Q_ATT))
+
+    def gu(q):
+        return float(np.sum(extractdata(dlfeval(first, dlarray(q))) * u))
+    assert_close(extractdata(got), numerical_gradient(gu, [Q_ATT], 0, step=1e-5), rtol=1e-4, atol=1e-6)
+    y32, a32 = attention(Q_ATT.astype(np.float32), K_ATT.astype(np.float32), V_ATT.astype(np.float32), 2,
+                         PaddingMask=PAD, AttentionMask="causal")
+    assert y32.dtype == np.float32 and a32.dtype == np.float32
+    g32 = dlfeval(first, dlarray(Q_ATT.astype(np.float32)))
+    assert g32.dtype == np.float32
+
+
+def test_attention_dropout_repeats_under_seed():
+    def model(q):
+        y, a = attention(q, K_ATT, V_ATT, 2, DropoutProbability=0.25)
+        loss = np.sum(y * y)
+        return y, loss, dlgradient(loss, q)
+    np.random.seed(5)
+    keep = (np.random.random_sample((2, 2, 4, 5)) >= 0.25) / 0.75     # the mask numpy's generator draws
+    y_ref = ref_attention(Q_ATT, K_ATT, V_ATT, 2, keep=keep)[0]
+    np.random.seed(5)
+    y, loss, g = dlfeval(model, dlarray(Q_ATT))
+    assert_close(extractdata(y), y_ref, rtol=1e-12, atol=1e-12)
+    np.random.seed(5)
+    assert_close(attention(Q_ATT, K_ATT, V_ATT, 2, DropoutProbability=0.25)[0], y_ref, rtol=1e-12, atol=1e-12)
+
+    def ref_loss(q):
+        return np.sum(ref_attention(q, K_ATT, V_ATT, 2, keep=keep)[0] ** 2)
+    assert_close(extractdata(g), numerical_gradient(ref_loss, [Q_ATT], 0), rtol=1e-5, atol=1e-7)
+
+
+def test_attention_option_errors():
+    with pytest.raises(ValueError, match="Scale must be"):
+        attention(Q_ATT, K_ATT, V_ATT, 2, Scale="none")
+    with pytest.raises(ValueError, match="AttentionMask must be"):
+        attention(Q_ATT, K_ATT, V_ATT, 2, AttentionMask="upper")
+    with pytest.raises(ValueError, match="AttentionMask must be"):
+        attention(Q_ATT, K_ATT, V_ATT, 2, AttentionMask=np.ones((5, 4)))
+    with pytest.raises(ValueError, match="PaddingMask must be"):
+        attention(Q_ATT, K_ATT, V_ATT, 2, PaddingMask=np.ones((2, 4)))
