@@ -314,6 +314,9 @@ def run_recurrent(fname: str, fn, args: tuple, DataFormat=None):
         if formatted:
             raise ValueError(f"{fname}: DataFormat is for unformatted input; the input is labelled {fmt!r}")
         fmt = DataFormat
+    if not fmt:
+        raise ValueError(f"{fname}: X is unformatted while the states or weights are formatted: label X "
+                         "(dlarray(X, \"CBT\")) or give DataFormat=")
     check_format(fmt, np.ndim(X), fname)
     if len(fmt) != np.ndim(X):
         raise ValueError(f"{fname}: the data format {fmt!r} has {len(fmt)} labels but the input has "

@@ -464,7 +464,8 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     >>> dims(Y), Y.shape, h.shape
     ('CBT', (4, 2, 5), (4, 2))
     """
-    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
+                                     for a in (x, h0, c0, weights, recurrent_weights, bias)):
         return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat)
     hidden = np.shape(h0)[-1]
     h = h0
@@ -499,7 +500,8 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
 
     Formatted ``x`` (MATLAB's "CBT") and ``DataFormat=`` as for ``lstm``.
     """
-    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
+                                     for a in (x, h0, weights, recurrent_weights, bias)):
         return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat)
     hidden = np.shape(h0)[-1]
     h = h0
@@ -570,7 +572,7 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
         scores = np.where(allowed, scores, -np.inf)
     weights = softmax(scores, axis=-1)
     if DropoutProbability != 0:
-        weights = weights * _dlfun.dropout_mask(weights, DropoutProbability)
+        weights = weights * attention_dropout_mask(weights, DropoutProbability)
     out = np.transpose(weights @ v, (0, 2, 1, 3))
     return np.reshape(out, (batch, target, features)), weights
 
@@ -616,10 +618,19 @@ def attention_allowed(PaddingMask, AttentionMask, batch, target, source):
     return allowed
 
 
-nondifferentiable(attention_auto_scale, attention_allowed)
+def attention_dropout_mask(weights, probability):
+    """The scaled keep-mask of the attention weights' dropout (as ``dropout``'s: 1/(1-p) where kept),
+    drawn from numpy's global generator (``np.random.seed`` repeats it; a recorded effect, replayed
+    where sct recomputes code for a second derivative)."""
+    if not 0 <= probability < 1:
+        raise ValueError(f"attention: DropoutProbability must be in [0, 1), got {probability!r}")
+    keep = np.random.random_sample(np.shape(weights)) >= probability
+    dtype = np.result_type(weights, np.float32)
+    return keep.astype(dtype) / dtype.type(1 - probability)
+
+
+nondifferentiable(attention_auto_scale, attention_allowed, attention_dropout_mask)
 
 
 __all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",
            "lstm", "gru", "embed", "attention"]
-
-from . import dlfun as _dlfun  # noqa: E402  (dropout_mask; dlfun imports this module first)

@@ -244,6 +244,9 @@ def test_recurrent_format_refusals():
     with pytest.raises(ValueError, match="'CU'"):
         lstm(dlarray(X_CBT, "CBT"), H0, C0, dlarray(W4.T, "UC"), R4, B4)
 
+    with pytest.raises(ValueError, match="X is unformatted"):
+        gru(X_CBT, dlarray(H0, "CB"), W3, R3, B3)
+
     def bad_state(X, h0):
         return gru(X, h0, W3, R3, B3)
     with pytest.raises(sct.CompileError, match="H0 must be labelled"):
