@@ -98,8 +98,69 @@ def _padding(padding, in_size, window, stride, name):
     raise ValueError(f"{name}: Padding must be 'same', a nonnegative integer, [a b] or [t l; b r]")
 
 
-def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0):
-    """(stride, pads, dilation, groups) of ``dlconv`` for these shapes and options."""
+_PAD_MODES = {"symmetric-include-edge": "symmetric", "symmetric-exclude-edge": "reflect", "replicate": "edge"}
+
+
+def _padding_value(value, fname):
+    """MATLAB's PaddingValue of dlconv: None for the default 0, else a number or one of the modes."""
+    if isinstance(value, str):
+        if value not in _PAD_MODES:
+            raise ValueError(f"{fname}: PaddingValue must be a number, 'symmetric-include-edge', "
+                             f"'symmetric-exclude-edge' or 'replicate', got {value!r}")
+        return value
+    if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real) or \
+            isinstance(np.asarray(value).item(), bool):
+        raise ValueError(f"{fname}: PaddingValue must be a real scalar or a padding mode, got {value!r}")
+    v = float(np.asarray(value).item())
+    return None if v == 0 else v
+
+
+def _pad_value(geometry):
+    """The padding value (0.0, a number or a mode name) of a convolution geometry."""
+    return geometry[4] if len(geometry) > 4 else 0.0
+
+
+def linear_geometry(geometry):
+    """The geometry of the linear part of the convolution: a constant padding value counts as 0
+    (its derivative is zero); the modes that copy the input stay."""
+    if len(geometry) > 4 and not isinstance(geometry[4], str):
+        return geometry[:4]
+    return geometry
+
+
+def _one_d_padding(padding, name):
+    """MATLAB's 1-D Padding (a number, [before, after] or "same") in the 2-D form of a (L, 1) image."""
+    if isinstance(padding, str):
+        return padding
+    p = np.ravel(np.asarray(padding))
+    if p.size == 1:
+        return [[int(p[0]), 0], [int(p[0]), 0]]
+    if p.size == 2:
+        return [[int(p[0]), 0], [int(p[1]), 0]]
+    raise ValueError(f"{name}: 1-D Padding must be 'same', a nonnegative integer or [before, after], got {padding!r}")
+
+
+def _one_d(value, name):
+    """A 1-D Stride/DilationFactor/poolsize as the (n, 1) of a (L, 1) image."""
+    values = tuple(int(v) for v in np.ravel(value))
+    if len(values) != 1:
+        raise ValueError(f"{name} of a 1-D operation must be one positive integer, got {value!r}")
+    return (values[0], 1)
+
+
+def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0, PaddingValue=0):
+    """(stride, pads, dilation, groups[, padding value]) of ``dlconv`` for these shapes and options;
+    a 3-D ``x_shape`` (batch, length, channels) with 3-D weights (k, channels, filters) is 1-D,
+    computed as the (length, 1) image."""
+    value = _padding_value(PaddingValue, "dlconv")
+    if len(x_shape) == 3:
+        if len(w_shape) != 3:
+            raise ValueError("dlconv: 1-D convolution (X of shape (batch, length, channels)) takes weights of shape "
+                             f"(filterSize, channels per group, filters), got shape {tuple(w_shape)}")
+        geometry = conv_geometry((x_shape[0], x_shape[1], 1, x_shape[2]), (w_shape[0], 1) + tuple(w_shape[1:]),
+                                 _one_d(Stride, "Stride"), _one_d(DilationFactor, "DilationFactor"),
+                                 _one_d_padding(Padding, "dlconv"), PaddingValue)
+        return geometry
     if len(x_shape) != 4:
         raise ValueError(f"dlconv: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
     if len(w_shape) == 5:                     # MATLAB's grouped (kh, kw, cpg, fpg, groups)
@@ -119,11 +180,25 @@ def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0):
         raise ValueError(f"dlconv: {cout} filters do not split into {groups} groups")
     window = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
     pads = _padding(Padding, x_shape[1:3], window, stride, "dlconv")
-    return (stride, pads, dilation, groups)
+    if value is None:
+        return (stride, pads, dilation, groups)
+    return (stride, pads, dilation, groups, value)
 
 
-def pool_geometry(x_shape, poolsize, Stride=1, Padding=0):
-    """(pool, stride, pads) of ``maxpool`` / ``avgpool``; ``poolsize="global"`` pools all of H and W."""
+def pool_geometry(x_shape, poolsize, Stride=1, Padding=0, PaddingValue=0):
+    """(pool, stride, pads[, "mean"]) of ``maxpool`` / ``avgpool``; ``poolsize="global"`` pools all of H
+    and W; a 3-D ``x_shape`` (batch, length, channels) is 1-D pooling, computed as the (length, 1) image.
+    ``PaddingValue="mean"`` (avgpool): the padding is left out of each window's average."""
+    if PaddingValue is not None and not (isinstance(PaddingValue, str) and PaddingValue == "mean"):
+        if isinstance(PaddingValue, str) or np.ndim(PaddingValue) != 0 or float(np.asarray(PaddingValue)) != 0:
+            raise ValueError(f"avgpool: PaddingValue must be 0 or 'mean' (MATLAB's), got {PaddingValue!r}")
+    if len(x_shape) == 3:
+        pool = poolsize if isinstance(poolsize, str) else _one_d(poolsize, "poolsize")
+        if isinstance(poolsize, str) and poolsize == "global":
+            pool = (x_shape[1], 1)
+        return pool_geometry((x_shape[0], x_shape[1], 1, x_shape[2]), pool, _one_d(Stride, "Stride")
+                             if not (isinstance(poolsize, str) and poolsize == "global") else pool,
+                             _one_d_padding(Padding, "pooling"), PaddingValue)
     if len(x_shape) != 4:
         raise ValueError(f"pooling: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
     if isinstance(poolsize, str):
@@ -133,6 +208,8 @@ def pool_geometry(x_shape, poolsize, Stride=1, Padding=0):
     pool = _pair(poolsize, "poolsize")
     stride = _pair(Stride, "Stride")
     pads = _padding(Padding, x_shape[1:3], pool, stride, "pooling")
+    if isinstance(PaddingValue, str) and any(p for side in pads for p in side):
+        return (pool, stride, pads, "mean")
     return (pool, stride, pads)
 
 
@@ -150,8 +227,31 @@ def _pad(x, pads, value=0.0):
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
 
 
-def _scatter_taps(cols, x_shape, window, stride, dilation, pads):
-    """The adjoint of ``_windows``: add the (B, Ho, Wo, C, kh, kw) values back into the input."""
+def _pad_with(x, pads, value):
+    """``x`` (B, H, W, C) padded spatially with a number or by one of MATLAB's modes (PaddingValue)."""
+    if not isinstance(value, str):
+        return _pad(x, pads, value)
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), mode=_PAD_MODES[value])
+
+
+def _mode_pad_adjoint(gp, x_shape, pads, value):
+    """The adjoint of ``_pad_with(x, pads, mode)``: each padded entry's adjoint added to the entry it copies."""
+    out = gp
+    for axis, (before, after) in ((1, pads[0]), (2, pads[1])):
+        n = x_shape[axis]
+        source = np.pad(np.arange(n), (before, after), mode=_PAD_MODES[value])
+        gather = np.zeros((n, source.size), dtype=np.result_type(gp, np.float32))
+        gather[source, np.arange(source.size)] = 1
+        out = np.moveaxis(np.tensordot(gather, np.moveaxis(out, axis, 0), axes=1), 0, axis)
+    return out
+
+
+def _scatter_taps(cols, x_shape, window, stride, dilation, pads, value=0.0):
+    """The adjoint of ``_windows``: add the (B, Ho, Wo, C, kh, kw) values back into the input (padded by
+    ``value``: a constant's entries are dropped, a mode's go back to the entries they copy)."""
     (t, b), (l, r) = pads
     batch, height, width, channels = x_shape
     ho, wo = cols.shape[1], cols.shape[2]
@@ -162,6 +262,8 @@ def _scatter_taps(cols, x_shape, window, stride, dilation, pads):
             c0 = j * dilation[1]
             out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
                 c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += cols[..., i, j]
+    if isinstance(value, str):
+        return _mode_pad_adjoint(out, x_shape, pads, value)
     return out[:, t:t + height, l:l + width, :]
 
 
@@ -170,8 +272,8 @@ def _scatter_taps(cols, x_shape, window, stride, dilation, pads):
 
 def _cols(x, kh, kw, geometry):
     """im2col: (groups, B*Ho*Wo, cpg*kh*kw) rows of the padded input's windows."""
-    stride, pads, dilation, groups = geometry
-    win = _windows(_pad(x, pads), (kh, kw), stride, dilation)       # (B, Ho, Wo, C, kh, kw)
+    stride, pads, dilation, groups = geometry[:4]
+    win = _windows(_pad_with(x, pads, _pad_value(geometry)), (kh, kw), stride, dilation)  # (B, Ho, Wo, C, kh, kw)
     batch, ho, wo, channels = win.shape[:4]
     cpg = channels // groups
     if groups == 1:
@@ -188,8 +290,8 @@ def _plain_conv(w_shape, groups):
 
 def _cols_taps(x, kh, kw, geometry):
     """im2col for ``_plain_conv``: (B*Ho*Wo, kh*kw*C) rows of the padded input's windows."""
-    stride, pads, dilation, _ = geometry
-    xp = _pad(x, pads)
+    stride, pads, dilation, _ = geometry[:4]
+    xp = _pad_with(x, pads, _pad_value(geometry))
     batch, _, _, channels = xp.shape
     ho = (xp.shape[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
     wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
@@ -222,6 +324,8 @@ def _filter_matrix(w, groups):
 
 def conv_core(x, weights, geometry):
     """Convolution (cross-correlation, as MATLAB's dlconv) without bias; ``geometry`` from conv_geometry."""
+    if np.ndim(x) == 3:                                   # 1-D: the (length, 1) image
+        return conv_core(np.asarray(x)[:, :, None, :], np.asarray(weights)[:, None], geometry)[:, :, 0, :]
     _require_real(x, "dlconv")
     _require_real(weights, "dlconv")
     kh, kw, cpg, cout = np.shape(_weights4(weights))
@@ -239,15 +343,20 @@ def conv_core(x, weights, geometry):
 
 def conv_input_adjoint(dy, weights, x_shape, geometry):
     """The transposed convolution: the adjoint of ``x`` in ``conv_core(x, weights, geometry)``."""
+    if len(x_shape) == 3:                                 # 1-D: the (length, 1) image
+        return conv_input_adjoint(np.asarray(dy)[:, :, None, :], np.asarray(weights)[:, None],
+                                  (x_shape[0], x_shape[1], 1, x_shape[2]), geometry)[:, :, 0, :]
     kh, kw, cpg, cout = np.shape(_weights4(weights))
-    stride, pads, dilation, groups = geometry
+    stride, pads, dilation, groups = geometry[:4]
+    value = _pad_value(geometry)
     g = np.asarray(dy)
     batch, ho, wo = g.shape[:3]
     fpg = cout // groups
     if _plain_conv(np.shape(weights), groups):
         cols = g.reshape(-1, cout) @ np.asarray(weights).reshape(kh * kw * cpg, cout).T
         cols = cols.reshape(batch, ho, wo, kh, kw, cpg)
-        return _scatter_taps(np.moveaxis(cols, (3, 4), (4, 5)), tuple(x_shape), (kh, kw), stride, dilation, pads)
+        return _scatter_taps(np.moveaxis(cols, (3, 4), (4, 5)), tuple(x_shape), (kh, kw), stride, dilation, pads,
+                             value)
     wm = _filter_matrix(np.asarray(weights), groups)                  # (G, K, fpg)
     if groups == 1:
         cols = g.reshape(-1, cout) @ wm[0].T                          # (N, C*kh*kw)
@@ -257,11 +366,14 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
         cols = np.matmul(gm, np.swapaxes(wm, 1, 2))                   # (G, N, cpg*kh*kw)
         cols = np.moveaxis(cols.reshape(groups, batch, ho, wo, cpg, kh, kw), 0, 3)
         cols = cols.reshape(batch, ho, wo, groups * cpg, kh, kw)
-    return _scatter_taps(cols, tuple(x_shape), (kh, kw), stride, dilation, pads)
+    return _scatter_taps(cols, tuple(x_shape), (kh, kw), stride, dilation, pads, value)
 
 
 def conv_filter_adjoint(x, dy, w_shape, geometry):
     """The adjoint of ``weights`` in ``conv_core(x, weights, geometry)``: windows of x against g."""
+    if len(w_shape) == 3:                                 # 1-D: the (length, 1) image
+        return conv_filter_adjoint(np.asarray(x)[:, :, None, :], np.asarray(dy)[:, :, None, :],
+                                   (w_shape[0], 1) + tuple(w_shape[1:]), geometry)[:, 0]
     five_d = len(w_shape) == 5
     kh, kw, cpg = w_shape[:3]
     cout = w_shape[3] * w_shape[4] if five_d else w_shape[3]
@@ -291,8 +403,8 @@ def _conv_core_rule(g, ans, x, weights, geometry):
 
 @defrule(conv_input_adjoint, wrt=("dy", "weights"))
 def _conv_input_adjoint_rule(g, ans, dy, weights, x_shape, geometry):
-    return (conv_core(g, weights, geometry),
-            conv_filter_adjoint(g, dy, np.shape(weights), geometry))
+    return (conv_core(g, weights, linear_geometry(geometry)),
+            conv_filter_adjoint(g, dy, np.shape(weights), linear_geometry(geometry)))
 
 
 @defrule(conv_filter_adjoint, wrt=("x", "dy"))
@@ -303,8 +415,9 @@ def _conv_filter_adjoint_rule(g, ans, x, dy, w_shape, geometry):
 
 def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int, Sequence[int]] = 1,
            DilationFactor: Union[int, Sequence[int]] = 1,
-           Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None) -> Any:
-    """2-D convolution (MATLAB's dlconv) in the batch-first, channels-last layout.
+           Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
+           PaddingValue: Union[float, str] = 0) -> Any:
+    """2-D (or 1-D) convolution (MATLAB's dlconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, channels); ``weights`` is MATLAB's
     filterSize-by-numChannels-by-numFilters array ``(kh, kw, Cin/groups,
@@ -317,7 +430,14 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
     (default 1), ``Padding``: 0 (default), a number, ``[a, b]`` (top/bottom,
     left/right), ``[[t, l], [b, r]]``, or ``"same"`` (output
     ``ceil(input / stride)``, the odd extra row/column at the bottom/right).
-    Padding is with zeros.  The result is (batch, Ho, Wo, Cout).
+    ``PaddingValue`` (MATLAB's): 0 (default), any number, or the modes
+    ``"symmetric-include-edge"`` (the edge row repeated, numpy's "symmetric"),
+    ``"symmetric-exclude-edge"`` (mirrored without the edge, numpy's "reflect")
+    and ``"replicate"`` (the edge copied, numpy's "edge"); the derivative of a
+    mode's padding goes back to the entries it copies, a constant has none.
+    The result is (batch, Ho, Wo, Cout).  A 3-D ``X`` (batch, length, channels)
+    with weights (filterSize, channels per group, filters) is a 1-D convolution
+    (MATLAB's "SCB" data; ``Padding``: a number, ``[before, after]`` or "same").
     Differentiable in ``X``, ``weights`` and ``bias``, to any order.
 
     >>> X = np.ones((1, 4, 4, 3))
@@ -331,8 +451,10 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
     """
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("dlconv", dlconv, (X, weights, bias),
-                             {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding}, DataFormat)
-    y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding))
+                             {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding,
+                              "PaddingValue": PaddingValue}, DataFormat)
+    y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
+                                            PaddingValue))
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
         y += bias                          # in place: no second output-sized allocation
@@ -341,11 +463,13 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
 
 
 @defrule(dlconv, wrt=("X", "weights", "bias"))
-def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None):
+def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None, PaddingValue=0):
     return (conv_input_adjoint(g, weights, np.shape(X),
-                               conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+                               conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
+                                             PaddingValue)),
             conv_filter_adjoint(X, g, np.shape(weights),
-                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding)),
+                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
+                                              PaddingValue)),
             channel_unbroadcast(g, bias))
 
 
@@ -455,7 +579,7 @@ def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cro
 
 def _max_selection(x, geometry):
     """Per window, a one-hot (B, Ho, Wo, C, ph, pw) mask of its first maximum."""
-    pool, stride, pads = geometry
+    pool, stride, pads = geometry[:3]
     win = _windows(_pad(np.asarray(x), pads, -np.inf), pool, stride, (1, 1))
     shape = win.shape
     flat = win.reshape(shape[:4] + (-1,))
@@ -466,7 +590,7 @@ def _max_selection(x, geometry):
 def _tiled_pool(x_shape, geometry):
     """Whether the windows tile ``x`` exactly (stride == pool size, no padding, sizes divisible):
     then a pooling is a reshape to (B, Ho, ph, Wo, pw, C) and one pass per window tap."""
-    pool, stride, pads = geometry
+    pool, stride, pads = geometry[:3]
     return (tuple(pool) == tuple(stride) and not any(p for side in pads for p in side)
             and x_shape[1] >= pool[0] and x_shape[2] >= pool[1]
             and x_shape[1] % pool[0] == 0 and x_shape[2] % pool[1] == 0)
@@ -511,6 +635,9 @@ def maxpool_select(values, x, geometry):
     ``maxpool_select(x, x, geometry)`` is the max pooling of ``x``; the
     selection is piecewise constant in ``x``, so this is linear in ``values``.
     """
+    if np.ndim(x) == 3:                                   # 1-D: the (length, 1) image
+        xa = np.asarray(x)[:, :, None, :]
+        return maxpool_select(xa if values is x else np.asarray(values)[:, :, None, :], xa, geometry)[:, :, 0, :]
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
         xa = np.asarray(x)
@@ -523,7 +650,7 @@ def maxpool_select(values, x, geometry):
             np.copyto(out, t, where=mask)
         return out
     first, shape = _max_selection(x, geometry)
-    pool, stride, pads = geometry
+    pool, stride, pads = geometry[:3]
     win = _windows(_pad(np.asarray(values), pads, 0.0), pool, stride, (1, 1))
     flat = win.reshape(shape[:4] + (-1,))
     return np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
@@ -531,6 +658,8 @@ def maxpool_select(values, x, geometry):
 
 def maxpool_scatter(dy, x, geometry):
     """The adjoint of ``values`` in ``maxpool_select``: ``g`` added at each window's maximum of ``x``."""
+    if np.ndim(x) == 3:                                   # 1-D: the (length, 1) image
+        return maxpool_scatter(np.asarray(dy)[:, :, None, :], np.asarray(x)[:, :, None, :], geometry)[:, :, 0, :]
     g = np.asarray(dy)
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
@@ -540,7 +669,7 @@ def maxpool_scatter(dy, x, geometry):
             np.copyto(t, g, where=mask)
         return out
     first, shape = _max_selection(x, geometry)
-    pool, stride, pads = geometry
+    pool, stride, pads = geometry[:3]
     cols = np.zeros(shape[:4] + (pool[0] * pool[1],), dtype=np.result_type(g, np.float32))
     np.put_along_axis(cols, first[..., None], g[..., None], axis=-1)
     return _scatter_taps(cols.reshape(shape), np.shape(x), pool, stride, (1, 1), pads)
@@ -558,7 +687,7 @@ def _maxpool_scatter_rule(g, ans, dy, x, geometry):
 
 def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
             Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
-            nargout: int = 1) -> Any:
+            nargout: int = 1, PaddingValue: Any = None) -> Any:
     """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
 
     ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
@@ -584,6 +713,9 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     (array([[ 5,  7],
            [13, 15]]), (1, 4, 4, 1))
     """
+    if PaddingValue is not None:
+        raise ValueError("maxpool: MATLAB's maxpool takes no PaddingValue: the padding never wins a maximum "
+                         "(it counts as -Inf); pad the data yourself (np.pad) to pool a padded input")
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         if nargout != 1:
             raise ValueError("maxpool: the indices output (nargout=3) is for unformatted input in sct's "
@@ -613,8 +745,11 @@ def maxpool_indices(X, poolsize, Stride=1, Padding=0):
     _require_real(X, "maxpool")
     x = np.asarray(X)
     geometry = pool_geometry(x.shape, poolsize, Stride, Padding)
+    if x.ndim == 3:                                       # 1-D: the (length, 1) image (same linear indices)
+        return maxpool_indices(x[:, :, None, :], poolsize if isinstance(poolsize, str) else geometry[0],
+                               geometry[1], [[geometry[2][0][0], 0], [geometry[2][0][1], 0]])[:, :, 0, :]
     first, shape = _max_selection(x, geometry)
-    pool, stride, pads = geometry
+    pool, stride, pads = geometry[:3]
     batch, ho, wo, channels = shape[:4]
     rows = np.arange(ho)[:, None, None] * stride[0] + first // pool[1] - pads[0][0]
     cols = np.arange(wo)[None, :, None] * stride[1] + first % pool[1] - pads[1][0]
@@ -688,17 +823,35 @@ def _unpool_gather_rule(g, ans, dy, indx):
 
 
 def avgpool_core(x, geometry):
-    """Average pooling: the mean of each window, padding counted as zeros (MATLAB's default)."""
+    """Average pooling: the mean of each window, padding counted as zeros (MATLAB's default) or, with the
+    geometry of PaddingValue="mean", left out of each window's count."""
+    if np.ndim(x) == 3:                                   # 1-D: the (length, 1) image
+        return avgpool_core(np.asarray(x)[:, :, None, :], geometry)[:, :, 0, :]
     _require_real(x, "avgpool")
-    pool, stride, pads = geometry
+    pool, stride, pads = geometry[:3]
     win = _windows(_pad(np.asarray(x), pads, 0.0), pool, stride, (1, 1))
+    if len(geometry) > 3:
+        return np.sum(win, axis=(-2, -1)) / _window_counts(np.shape(x), geometry, win.dtype)
     return np.mean(win, axis=(-2, -1))
+
+
+def _window_counts(x_shape, geometry, dtype):
+    """(1, Ho, Wo, 1): how many entries of ``x`` (not padding) each pooling window holds."""
+    pool, stride, pads = geometry[:3]
+    ones = np.ones((1, x_shape[1], x_shape[2], 1), dtype=np.result_type(dtype, np.float32))
+    return np.sum(_windows(_pad(ones, pads, 0.0), pool, stride, (1, 1)), axis=(-2, -1))
 
 
 def avgpool_scatter(dy, x_shape, geometry):
     """The adjoint of ``x`` in ``avgpool_core``: each output's adjoint spread evenly over its window."""
-    pool, stride, pads = geometry
-    g = np.asarray(dy) / (pool[0] * pool[1])
+    if len(x_shape) == 3:                                 # 1-D: the (length, 1) image
+        return avgpool_scatter(np.asarray(dy)[:, :, None, :], (x_shape[0], x_shape[1], 1, x_shape[2]),
+                               geometry)[:, :, 0, :]
+    pool, stride, pads = geometry[:3]
+    if len(geometry) > 3:
+        g = np.asarray(dy) / _window_counts(x_shape, geometry, np.asarray(dy).dtype)
+    else:
+        g = np.asarray(dy) / (pool[0] * pool[1])
     cols = np.broadcast_to(g[..., None, None], g.shape + tuple(pool))
     return _scatter_taps(cols, tuple(x_shape), pool, stride, (1, 1), pads)
 
@@ -714,11 +867,14 @@ def _avgpool_scatter_rule(g, ans, dy, x_shape, geometry):
 
 
 def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
-            Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None) -> Any:
+            Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
+            PaddingValue: Union[float, str] = 0) -> Any:
     """2-D average pooling (MATLAB's avgpool) of (batch, height, width, channels) ``X``.
 
     Options as ``maxpool``; padded positions count as zeros in the average
-    (MATLAB's ``PaddingValue`` 0).
+    (MATLAB's ``PaddingValue`` 0, the default) or, with ``PaddingValue="mean"``,
+    are left out of it (each window's average over the entries of ``X`` it holds).
+    A 3-D ``X`` (batch, length, channels) is 1-D pooling (MATLAB's "SCB" data).
 
     >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
     >>> avgpool(X, 2, Stride=2)[0, :, :, 0]
@@ -726,13 +882,14 @@ def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
            [10.5, 12.5]])
     """
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
-        return run_formatted("avgpool", avgpool, (X, poolsize), {"Stride": Stride, "Padding": Padding}, DataFormat)
-    return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding)), X)
+        return run_formatted("avgpool", avgpool, (X, poolsize),
+                             {"Stride": Stride, "Padding": Padding, "PaddingValue": PaddingValue}, DataFormat)
+    return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding, PaddingValue)), X)
 
 
 @defrule(avgpool)
-def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None):
-    return avgpool_scatter(g, np.shape(X), pool_geometry(np.shape(X), poolsize, Stride, Padding))
+def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None, PaddingValue=0):
+    return avgpool_scatter(g, np.shape(X), pool_geometry(np.shape(X), poolsize, Stride, Padding, PaddingValue))
 
 
 # --- activations ------------------------------------------------------------------------------
@@ -1468,7 +1625,7 @@ def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: int = -1) -> Any:
     return classes[np.argmax(np.asarray(B), axis=axis)]
 
 
-nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size,
+nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode)

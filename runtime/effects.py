@@ -216,8 +216,9 @@ class held:
 
 def _register():
     from .registry import nondifferentiable
-    from . import dlfun
+    from . import dlfun, nn
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
+    nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end)
 
 

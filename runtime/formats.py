@@ -131,7 +131,7 @@ LOSS_FUNCTIONS = ("mse", "l1loss", "l2loss", "huber")
 LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy") + LOSS_FUNCTIONS
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
-FIXED_LAYOUT = {"lstm": ("BTC",), "gru": ("BTC",), "attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
+FIXED_LAYOUT = {"attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
                 "embed": ("B", "BT"), "maxunpool": ("BSSC",)}
 
 
@@ -174,8 +174,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
     check_format(fmt, None, fname)
     keep = fmt if formatted else None
     if fname in CONV_FUNCTIONS:
-        if sorted(fmt) != sorted("SSCB"):
-            raise ValueError(f"{fname}: sct's {fname} is 2-D: the data format must have two 'S', one 'C' "
+        if sorted(fmt) not in (sorted("SSCB"), sorted("SCB")) or (fname == "dltranspconv" and len(fmt) != 4):
+            raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
+                             f"format must have {'two' if fname == 'dltranspconv' else 'one or two'} 'S', one 'C' "
                              f"and one 'B' dimension, got {fmt!r}")
         if options.get("nargout", 1) != 1:
             raise ValueError(f"{fname}: the indices output (nargout=3) is for unformatted input in sct's layout "
@@ -225,6 +226,132 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         post = _perm(out, [internal.index(c) for c in out])
         return Plan([(0, perm, flatten)], {}, post, out if formatted else None)
     raise ValueError(f"{fname} does not take a data format")
+
+
+# --- lstm and gru on formatted data --------------------------------------------------------
+
+RECURRENT_FUNCTIONS = {"lstm": 2, "gru": 1}          # the number of state inputs (H0, C0) / outputs
+
+
+class RecurrentPlan:
+    """How ``lstm``/``gru`` run on data labelled ``fmt``: ``x_perm`` arranges X batch first, time
+    next, the S and C axes last (``reshape``: then flattened to (B|1, T|1, features)); the result
+    (B', T', hidden) is reshaped to the labels X has (``has_b``, ``has_t``) and transposed by
+    ``y_post`` into X's order of B, T, C (``y_format``: MATLAB's, X's format less its S labels).
+    The states are (batch, hidden) in sct's layout; ``c_first``: in X's order of C and B, so
+    MATLAB's (hidden, batch) when X is "CBT" (``state_format`` their labels)."""
+
+    def __init__(self, fmt: str, formatted: bool):
+        self.has_b = "B" in fmt
+        self.has_t = "T" in fmt
+        lead = ([fmt.index("B")] if self.has_b else []) + ([fmt.index("T")] if self.has_t else [])
+        rest = [i for i in range(len(fmt)) if i not in lead]
+        self.x_perm = _perm(fmt, lead + rest)
+        self.reshape = not (self.has_b and self.has_t and len(rest) == 1)
+        out = "".join(c for c in fmt if c in "BTC")
+        internal = ("B" if self.has_b else "") + ("T" if self.has_t else "") + "C"
+        self.y_post = _perm(out, [internal.index(c) for c in out])
+        self.y_format = out if formatted else None
+        other = "B" if self.has_b else ("T" if self.has_t else None)
+        self.c_first = other is None or fmt.index("C") < fmt.index(other)
+        self.state_format = "CB" if self.c_first else "BC"
+
+
+def recurrent_plan(fname: str, fmt: str, formatted: bool, state_formats=(), weight_formats=()) -> RecurrentPlan:
+    """The plan of ``fname`` (lstm, gru) for X labelled ``fmt``; checks the formats of the states
+    (labels C and optionally B) and of the weights (MATLAB's "CU", bias "C")."""
+    check_format(fmt, None, fname)
+    if "C" not in fmt:
+        raise ValueError(f"{fname}: the data format {fmt!r} has no channel dimension 'C'")
+    if "U" in fmt:
+        raise ValueError(f"{fname}: the data format {fmt!r} has a 'U' dimension; sct's {fname} reads C, B, T "
+                         "and S (flattened into the channels) dimensions: drop the singleton U first")
+    for name, f in state_formats:
+        if f and (set(f) - set("CB") or "C" not in f):
+            raise ValueError(f"{fname}: {name} must be labelled 'C' or with C and B dimensions, got {f!r}")
+    for name, f, allowed in weight_formats:
+        if f and f not in allowed:
+            raise ValueError(f"{fname}: {name} labelled {f!r}: sct reads them as MATLAB's "
+                             f"{' or '.join(repr(a) for a in allowed)} (rows: the stacked gates)")
+    return RecurrentPlan(fmt, formatted)
+
+
+def recurrent_shape(x, has_b: bool, has_t: bool):
+    """The (B|1, T|1, features) shape of arranged data (batch, time, S.., C) with the labels it has."""
+    shape = np.shape(x)
+    b = shape[0] if has_b else 1
+    t = shape[int(has_b)] if has_t else 1
+    return (b, t, int(np.prod(shape[int(has_b) + int(has_t):], dtype=np.int64)))
+
+
+def recurrent_out_shape(y, has_b: bool, has_t: bool):
+    """The (B', T', hidden) result of lstm/gru without the axes X has no label for."""
+    shape = np.shape(y)
+    return tuple(n for n, keep in zip(shape, (has_b, has_t, True)) if keep)
+
+
+def state_arrange(h, c_first: bool):
+    """A state (H0, C0, hiddenState) between sct's (batch, hidden) and X's order: transposed when
+    ``c_first`` and 2-D (MATLAB's (hidden, batch) or (hidden, 1)); a vector is used as it is."""
+    if c_first and np.ndim(h) == 2:
+        return np.transpose(h)
+    return h
+
+
+@defrule(state_arrange, wrt=("h",), linear=("h",))
+def _state_arrange_rule(g, ans, h, c_first):
+    return state_arrange(g, c_first)
+
+
+def run_recurrent(fname: str, fn, args: tuple, DataFormat=None):
+    """Eager (outside dlfeval) ``lstm``/``gru`` on formatted data (or DataFormat=), by its plan."""
+    from .dlarray import dlarray
+    nstate = RECURRENT_FUNCTIONS[fname]
+    X = args[0]
+    fmt = format_of(X)
+    formatted = bool(fmt)
+    if DataFormat is not None:
+        if formatted:
+            raise ValueError(f"{fname}: DataFormat is for unformatted input; the input is labelled {fmt!r}")
+        fmt = DataFormat
+    if not fmt:
+        raise ValueError(f"{fname}: X is unformatted while the states or weights are formatted: label X "
+                         "(dlarray(X, \"CBT\")) or give DataFormat=")
+    check_format(fmt, np.ndim(X), fname)
+    if len(fmt) != np.ndim(X):
+        raise ValueError(f"{fname}: the data format {fmt!r} has {len(fmt)} labels but the input has "
+                         f"{np.ndim(X)} dimensions")
+    names = ("H0", "C0")[:nstate]
+    states = args[1:1 + nstate]
+    p = recurrent_plan(fname, fmt, formatted, [(n, format_of(s)) for n, s in zip(names, states)],
+                       [(n, format_of(w), a) for n, w, a in zip(("weights", "recurrentWeights", "bias"),
+                                                                 args[1 + nstate:], (("CU",), ("CU",), ("C",)))])
+    plain = [a._data if isinstance(a, dlarray) else a for a in args]
+    x = np.asarray(plain[0])
+    if p.x_perm is not None:
+        x = np.transpose(x, p.x_perm)
+    if p.reshape:
+        x = np.reshape(x, recurrent_shape(x, p.has_b, p.has_t))
+    plain[0] = x
+    for i, s in enumerate(states, 1):
+        f = format_of(s)
+        if f:
+            plain[i] = align_data(np.asarray(plain[i]), f, "BC") if "B" in f else np.asarray(plain[i])
+        else:
+            plain[i] = state_arrange(np.asarray(plain[i]), p.c_first)
+    result = fn(*plain)
+    y = np.asarray(result[0])
+    if p.reshape:
+        y = np.reshape(y, recurrent_out_shape(y, p.has_b, p.has_t))
+    if p.y_post is not None:
+        y = np.transpose(y, p.y_post)
+    wrap = any(isinstance(a, dlarray) for a in args)
+    outs = [relabel(dlarray(y), p.y_format) if wrap else y]
+    for s, h in zip(states, result[1:]):
+        h = state_arrange(np.asarray(h), p.c_first)
+        outs.append((relabel(dlarray(h), p.state_format if format_of(s) and formatted else None))
+                    if wrap else h)
+    return tuple(outs)
 
 
 def flat_shape(x, keep: int):
@@ -317,7 +444,7 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
 
 
 nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
-                  formatted_loss,
+                  formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 
 __all__ = ["dims", "finddim", "stripdims"]

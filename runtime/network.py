@@ -576,8 +576,58 @@ def _plan(net):
 # --- running -----------------------------------------------------------------------------------------
 
 
-def run_network(net, inputs, training):
-    """The network's outputs (a list) and new state values (a list) for the list ``inputs``.
+def _slots_by_name(names, nouts, n_inputs, Outputs, fname):
+    """The activations (indices, as ``_plan``'s slots) MATLAB's ``Outputs=`` names: layer names, or
+    "layer/port" for a layer with several outputs (its first output without a port)."""
+    outputs = [Outputs] if isinstance(Outputs, str) else list(Outputs)
+    if not outputs or not all(isinstance(o, str) for o in outputs):
+        raise ValueError(f"{fname}: Outputs must be a layer name or a list of them, got {Outputs!r}")
+    starts = {}
+    count = n_inputs
+    for name, nout in zip(names, nouts):
+        starts[name] = (count, nout)
+        count += nout
+    slots = []
+    for o in outputs:
+        layer_name, _, port = o.partition("/")
+        if layer_name not in starts:
+            raise ValueError(f"{fname}: Outputs names {o!r}, but the network has no layer {layer_name!r} "
+                             f"(layers: {', '.join(names)})")
+        start, nout = starts[layer_name]
+        slots.append(start + (port_index(layer_name, port, nout) if port else 0))
+    return tuple(slots)
+
+
+def port_index(layer_name, port, nout):
+    """The output number of ``port`` ("out", "out1", ..., or the layer's own OutputNames)."""
+    if port == "out" and nout == 1:
+        return 0
+    if port.startswith("out") and port[3:].isdigit() and 1 <= int(port[3:]) <= nout:
+        return int(port[3:]) - 1
+    raise ValueError(f"Outputs: layer {layer_name!r} has no output {port!r}")
+
+
+def output_slots(net, Outputs, fname="forward"):
+    """The activations ``run_network`` returns: the network's outputs, or those MATLAB's ``Outputs=``
+    names (``forward(net, X, Outputs=["fc1", "softmax"])``)."""
+    if Outputs is None:
+        return None
+    slots = []
+    names = [layer.Name for layer in net._layers]
+    for o in ([Outputs] if isinstance(Outputs, str) else list(Outputs)):
+        layer_name, _, port = o.partition("/") if isinstance(o, str) else (o, "", "")
+        if port and layer_name in names:           # a named port of the layer's own OutputNames
+            layer = net._layers[names.index(layer_name)]
+            ports = _output_names(layer)
+            if port in ports:
+                o = f"{layer_name}/out{ports.index(port) + 1}" if len(ports) > 1 else layer_name
+        slots.append(o)
+    return _slots_by_name(names, [step[6] for step in net._graph.plan], len(net._inputs), slots, fname)
+
+
+def run_network(net, inputs, training, outputs=None):
+    """The network's outputs (a list) and new state values (a list) for the list ``inputs``
+    (``outputs``: the activations to return instead, from ``output_slots``).
 
     Plain Python of the layers' own code: sct compiles it (once per structure of network)."""
     values = net.Learnables.Value
@@ -612,10 +662,11 @@ def run_network(net, inputs, training):
                 acts.append(out[k])
             for k in range(nout, nout + d - c):
                 new_states.append(out[k])
-    outputs = []
-    for j in graph.outputs:
-        outputs.append(acts[j])
-    return outputs, new_states
+    wanted = graph.outputs if outputs is None else outputs
+    result = []
+    for j in wanted:
+        result.append(acts[j])
+    return result, new_states
 
 
 # --- data formats -----------------------------------------------------------------------------------
@@ -653,7 +704,7 @@ def _format_rule(layer):
 
 
 def _format_key(net, plan, inputs, outputs):
-    layers = tuple((_format_rule(layer), step[0], step[6]) for layer, step in zip(net._layers, plan))
+    layers = tuple((_format_rule(layer), step[0], step[6], layer.Name) for layer, step in zip(net._layers, plan))
     structure = (len(inputs), layers, tuple(outputs))
     key = _FORMAT_KEYS.get(structure)
     if key is None:
@@ -681,12 +732,12 @@ def _apply_rule(rule, fmts, nout):
     return [out] + [None] * (nout - 1)
 
 
-def format_structure(key, fmts, fname="forward"):
+def format_structure(key, fmts, fname="forward", Outputs=None):
     """For a network of structure ``key`` (``_Graph.format_key``) and inputs labelled ``fmts`` ("" for an
     unformatted input): the permutation arranging each input into the layout its input layer expects
     (None: none needed), and the format of each output in sct's order (None: unformatted).
     For ``[imageInputLayer((8, 8, 1)), convolution2dLayer(3, 4), fullyConnectedLayer(3)]`` and "SSCB":
-    ``([(3, 0, 1, 2)], ("BC",))``.
+    ``([(3, 0, 1, 2)], ("BC",))``.  ``Outputs``: MATLAB's layer names of the outputs wanted instead.
     """
     from .formats import align_perm, canonical_layout
     n_inputs, layers, outputs = _FORMAT_STRUCTURES[key]
@@ -696,7 +747,7 @@ def format_structure(key, fmts, fname="forward"):
         raise ValueError(f"{fname}: some inputs are formatted dlarrays and some are not; give every input a "
                          "format (dlarray(X, \"SSCB\")), or none (sct's batch-first layout)")
     layouts = [None] * n_inputs
-    for rule, sources, _ in layers:                 # the layout the input layer fed by input j expects
+    for rule, sources, _, _ in layers:              # the layout the input layer fed by input j expects
         for j in sources:
             if j < n_inputs and rule[0] == "input":
                 layouts[j] = rule[1]
@@ -711,8 +762,11 @@ def format_structure(key, fmts, fname="forward"):
                              "with those labels in any order") from None
         layouts[j] = layout
     slots = list(layouts)
-    for rule, sources, nout in layers:
+    for rule, sources, nout, _ in layers:
         slots.extend(_apply_rule(rule, [slots[j] for j in sources], nout))
+    if Outputs is not None:
+        outputs = _slots_by_name([layer[3] for layer in layers], [layer[2] for layer in layers], n_inputs,
+                                 Outputs, fname)
     return perms, tuple(slots[j] for j in outputs)
 
 
@@ -724,14 +778,14 @@ def _formatted(inputs) -> bool:
     return False
 
 
-def _run_formatted(net, inputs, training, fname):
+def _run_formatted(net, inputs, training, fname, Outputs=None):
     """``run_network`` on formatted inputs (outside dlfeval): each arranged by its labels, the outputs
     labelled; compiled code does the same by rewriting the call (``sct.formats``)."""
     from .formats import relabel
     perms, fmts = format_structure(net._graph.format_key, [x._fmt if isinstance(x, dlarray) else ""
-                                                            for x in inputs], fname)
+                                                            for x in inputs], fname, Outputs)
     arranged = [dlarray(x._data if p is None else np.transpose(x._data, p)) for x, p in zip(inputs, perms)]
-    outputs, states = run_network(net, arranged, training)
+    outputs, states = run_network(net, arranged, training, output_slots(net, Outputs, fname))
     return [relabel(y, f) if f else y for y, f in zip(outputs, fmts)], states
 
 
@@ -758,7 +812,7 @@ def _inputs(X1, X2, X3, X4):
 
 
 def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
-            X4: Optional[ArrayLike] = None) -> Any:
+            X4: Optional[ArrayLike] = None, Outputs: Any = None) -> Any:
     """Training-time outputs and updated state (MATLAB's ``[Y, state] = forward(net, X)``).
 
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
@@ -767,6 +821,9 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     order of ``net.InputNames`` (up to four).  Formatted inputs (``dlarray(X, "SSCB")``, any order of
     the input layer's labels) are arranged into the input layer's layout, and the outputs carry their
     format in sct's order ("BC" for a classifier); unformatted inputs are in sct's layout.
+    MATLAB's ``[Y1, Y2, state] = forward(net, X, Outputs=["fc1", "softmax"])`` is
+    ``(Y1, Y2), state = forward(net, X, Outputs=["fc1", "softmax"])``: the outputs of those layers
+    ("layer/port" for one of several outputs), in that order.
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> Y, state = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
@@ -777,19 +834,20 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "forward")
     if _formatted(inputs):
-        outputs, states = _run_formatted(net, inputs, True, "forward")
+        outputs, states = _run_formatted(net, inputs, True, "forward", Outputs)
     else:
-        outputs, states = run_network(net, inputs, True)
+        outputs, states = run_network(net, inputs, True, output_slots(net, Outputs, "forward"))
     return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
 
 
 def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
-            X4: Optional[ArrayLike] = None, nargout: int = 1) -> Any:
+            X4: Optional[ArrayLike] = None, nargout: int = 1, Outputs: Any = None) -> Any:
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
     (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.  Formatted inputs are
     arranged by their labels and the outputs labelled, as for ``forward``.
     MATLAB's ``[Y, state] = predict(net, X)`` is ``Y, state = predict(net, X, nargout=2)``: also the
     updated state (the recurrent layers' states after the sequence), a table like ``net.State``.
+    ``Outputs=["fc1", "softmax"]`` (MATLAB's) returns those layers' outputs instead: ``Y1, Y2 = predict(...)``.
 
     >>> fc = fullyConnectedLayer(1, Weights=np.array([[1.0, 2.0]]), Bias=np.array([0.5]))
     >>> net = dlnetwork([featureInputLayer(2), fc])
@@ -799,9 +857,9 @@ def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "predict")
     if _formatted(inputs):
-        outputs, states = _run_formatted(net, inputs, False, "predict")
+        outputs, states = _run_formatted(net, inputs, False, "predict", Outputs)
     else:
-        outputs, states = run_network(net, inputs, False)
+        outputs, states = run_network(net, inputs, False, output_slots(net, Outputs, "predict"))
     if nargout == 2:
         return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
     if nargout != 1:
@@ -840,4 +898,4 @@ def resetState(net: dlnetwork) -> dlnetwork:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(_check_ready, _formatted, format_structure)
+nondifferentiable(_check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index)

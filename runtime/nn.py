@@ -20,13 +20,14 @@ on real operands).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
+from .formats import check_fixed_layout, dims, format_of, formatted_loss, run_formatted, run_recurrent
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -433,7 +434,7 @@ nondifferentiable(crossentropy_observations, log_floor, mse_observations, crosse
 
 
 def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-         bias: ArrayLike) -> Tuple[Any, Any, Any]:
+         bias: ArrayLike, DataFormat: Optional[str] = None) -> Tuple[Any, Any, Any]:
     """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
 
     ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
@@ -447,8 +448,25 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     >>> Y, h, c = lstm(x, h0, c0, 0.1 * np.ones((16, 3)), np.zeros((16, 4)), np.zeros(16))
     >>> Y.shape, h.shape, c.shape
     ((2, 5, 4), (2, 4), (2, 4))
+
+    A formatted ``x`` (MATLAB's "CBT", any order; or ``DataFormat="CBT"`` for an unformatted one) is
+    read by its labels (S dimensions flattened into the channels, row-major in ``x``'s order); the
+    outputs then have ``x``'s order of B, T and C (format "CBT" for a formatted ``x``), and the
+    states ``h0``, ``c0`` and the returned ones are in ``x``'s order of C and B: MATLAB's
+    (hidden, batch) -- or (hidden, 1), (hidden,) for all observations -- when C comes first, as in
+    "CBT". A formatted ``h0`` ("CB", "BC" or "C") is read by its labels and the state returned is
+    then formatted ("CB" in ``x``'s order).
+
+    >>> from sct import dlarray
+    >>> X = dlarray(np.ones((3, 2, 5)), "CBT")         # C=3, B=2, T=5
+    >>> Y, h, c = lstm(X, np.zeros((4, 1)), np.zeros((4, 1)), 0.1 * np.ones((16, 3)), np.zeros((16, 4)),
+    ...                np.zeros(16))
+    >>> dims(Y), Y.shape, h.shape
+    ('CBT', (4, 2, 5), (4, 2))
     """
-    check_fixed_layout("lstm", x)
+    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
+                                     for a in (x, h0, c0, weights, recurrent_weights, bias)):
+        return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat)
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -466,7 +484,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
 
 
 def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-        bias: ArrayLike) -> Tuple[Any, Any]:
+        bias: ArrayLike, DataFormat: Optional[str] = None) -> Tuple[Any, Any]:
     """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
 
     ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
@@ -479,8 +497,12 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     >>> Y, h = gru(x, np.zeros((2, 4)), 0.1 * np.ones((12, 3)), np.zeros((12, 4)), np.zeros(12))
     >>> Y.shape, h.shape
     ((2, 5, 4), (2, 4))
+
+    Formatted ``x`` (MATLAB's "CBT") and ``DataFormat=`` as for ``lstm``.
     """
-    check_fixed_layout("gru", x)
+    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
+                                     for a in (x, h0, weights, recurrent_weights, bias)):
+        return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat)
     hidden = np.shape(h0)[-1]
     h = h0
     outputs = []
@@ -511,12 +533,23 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
     return weights[np.asarray(indices, dtype=np.intp)]
 
 
-def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int) -> Any:
+def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",
+              PaddingMask: Any = None, AttentionMask: Any = "none", DropoutProbability: float = 0) -> Any:
     """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
 
     ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,
     features); features split evenly into ``num_heads`` heads.  Returns
     (batch, target, features) and the attention weights (batch, heads, target, source).
+
+    MATLAB's options: ``Scale`` ("auto": 1/sqrt(features per head), or a number
+    multiplying the scores); ``PaddingMask`` (shaped like ``keys``, or (batch,
+    source); its first channel says which keys are data (1) and which padding (0):
+    no query attends to padding); ``AttentionMask`` ("none", "causal": query ``m``
+    attends to keys ``n <= m`` only, or an array in the weights' layout, (target,
+    source) or (batch, target, source), 0 where attention is prevented); a prevented
+    score counts as -Inf in the softmax.  ``DropoutProbability``: dropout of the
+    attention weights (numpy's global generator, so ``np.random.seed`` repeats it;
+    the weights returned are the ones applied, after dropout).
 
     >>> q = np.ones((2, 3, 4))
     >>> kv = np.ones((2, 5, 4))
@@ -530,10 +563,73 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int) 
     q = np.transpose(np.reshape(queries, (batch, target, num_heads, per_head)), (0, 2, 1, 3))
     k = np.transpose(np.reshape(keys, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
     v = np.transpose(np.reshape(values, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
-    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(per_head)
+    if attention_auto_scale(Scale):
+        scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(per_head)   # a Python float: float32 stays float32
+    else:
+        scores = (q @ np.swapaxes(k, -1, -2)) * Scale
+    allowed = attention_allowed(PaddingMask, AttentionMask, batch, target, source)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
     weights = softmax(scores, axis=-1)
+    if DropoutProbability != 0:
+        weights = weights * attention_dropout_mask(weights, DropoutProbability)
     out = np.transpose(weights @ v, (0, 2, 1, 3))
     return np.reshape(out, (batch, target, features)), weights
+
+
+def attention_auto_scale(Scale) -> bool:
+    """Is MATLAB's Scale option "auto" (1/sqrt of the features per head)?"""
+    if isinstance(Scale, str):
+        if Scale != "auto":
+            raise ValueError(f"attention: Scale must be 'auto' or a number, got {Scale!r}")
+        return True
+    if np.ndim(Scale) != 0:
+        raise ValueError(f"attention: Scale must be 'auto' or a scalar, got an array of shape {np.shape(Scale)}")
+    return False
+
+
+def attention_allowed(PaddingMask, AttentionMask, batch, target, source):
+    """(batch or 1, 1, target, source) booleans: which scores the softmax reads (None: all)."""
+    allowed = None
+    if PaddingMask is not None:
+        m = np.asarray(PaddingMask)
+        if m.ndim == 3:
+            m = m[:, :, 0]                       # the first channel says which keys are padding
+        if m.shape != (batch, source):
+            raise ValueError(f"attention: PaddingMask must be shaped like keys (batch, source, channels) or "
+                             f"(batch, source) = ({batch}, {source}), got {np.shape(PaddingMask)}")
+        allowed = (m != 0)[:, None, None, :]
+    if isinstance(AttentionMask, str):
+        if AttentionMask == "causal":
+            causal = np.arange(source)[None, :] <= np.arange(target)[:, None]
+            allowed = causal[None, None] if allowed is None else allowed & causal[None, None]
+        elif AttentionMask != "none":
+            raise ValueError(f"attention: AttentionMask must be 'none', 'causal' or an array, got {AttentionMask!r}")
+    elif AttentionMask is not None:
+        a = np.asarray(AttentionMask) != 0
+        if a.shape == (target, source):
+            a = a[None, None]
+        elif a.shape == (batch, target, source):
+            a = a[:, None]
+        else:
+            raise ValueError(f"attention: AttentionMask must be (target, source) = ({target}, {source}) or "
+                             f"(batch, target, source), the layout of the weights, got {a.shape}")
+        allowed = a if allowed is None else allowed & a
+    return allowed
+
+
+def attention_dropout_mask(weights, probability):
+    """The scaled keep-mask of the attention weights' dropout (as ``dropout``'s: 1/(1-p) where kept),
+    drawn from numpy's global generator (``np.random.seed`` repeats it; a recorded effect, replayed
+    where sct recomputes code for a second derivative)."""
+    if not 0 <= probability < 1:
+        raise ValueError(f"attention: DropoutProbability must be in [0, 1), got {probability!r}")
+    keep = np.random.random_sample(np.shape(weights)) >= probability
+    dtype = np.result_type(weights, np.float32)
+    return keep.astype(dtype) / dtype.type(1 - probability)
+
+
+nondifferentiable(attention_auto_scale, attention_allowed, attention_dropout_mask)
 
 
 __all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",

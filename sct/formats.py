@@ -46,6 +46,7 @@ UNKNOWN = _Unknown()        # a value whose format differs by path or cannot be 
 
 LAYOUT_OPS = {id(getattr(dlfun, n, None) or getattr(nn, n)): n for n in rf.LAYOUT_FUNCTIONS}
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
+RECURRENT_OPS = {id(getattr(nn, n)): n for n in rf.RECURRENT_FUNCTIONS}
 ELEMENTWISE = {id(f) for f in (np.where, np.clip, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu, dlfun.dropout)}
 
 
@@ -131,6 +132,7 @@ class FormatPass:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.stored[n.id] = self.stored.get(n.id, 0) + 1
         self.local_kinds: Dict[str, Any] = {}     # names assigned once from a part of an argument
+        self.constants: Dict[str, Any] = {}       # names assigned once a literal
         self.out = None
         self.returned = False
 
@@ -202,6 +204,10 @@ class FormatPass:
 
     def assignment(self, s, env, rewrite):
         target = s.targets[0]
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and (
+                isinstance(s.value, gast.Constant) or (isinstance(s.value, (gast.List, gast.Tuple)) and
+                                                        all(isinstance(e, gast.Constant) for e in s.value.elts))):
+            self.constants[target.id] = s.value     # a literal hoisted by normalize (Outputs=["fc1", ...])
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)
@@ -378,6 +384,8 @@ class FormatPass:
             return (args[0] if args else None), None
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION) and id(target) in LAYOUT_OPS:
             return self.lower(stmt, node, LAYOUT_OPS[id(target)], args, env, rewrite)
+        if id(target) in RECURRENT_OPS and target is getattr(nn, RECURRENT_OPS[id(target)]):
+            return self.lower_recurrent(stmt, node, RECURRENT_OPS[id(target)], args, kws, env, rewrite)
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION) and id(target) in FIXED_OPS:
             name = FIXED_OPS[id(target)]
             new: List = []
@@ -534,6 +542,98 @@ class FormatPass:
         return tree, new
 
 
+    def lower_recurrent(self, stmt, node, fname, args, kws, env, rewrite):
+        """``lstm``/``gru`` on formatted X (or DataFormat=): X arranged (batch, time, features), the
+        states into (batch, hidden), the default-layout call, and its outputs arranged back
+        (``sct.runtime.formats.recurrent_plan``)."""
+        nstate = rf.RECURRENT_FUNCTIONS[fname]
+        names = ("X", "H0", "C0")[:1 + nstate] + ("weights", "recurrentWeights", "bias")
+        for k in node.keywords:
+            if k.arg != "DataFormat" and has_format(kws.get(k.arg)):
+                self.fail(stmt, f"{fname}: pass formatted inputs positionally")
+        x = args[0] if args else None
+        explicit = next((k for k in node.keywords if k.arg == "DataFormat"), None)
+        if explicit is not None:
+            if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
+                self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
+            if isinstance(x, str):
+                self.fail(stmt, f"{fname}: DataFormat is for unformatted input; the input is labelled {x!r}")
+            fmt, formatted = explicit.value.value, False
+        elif isinstance(x, str):
+            fmt, formatted = x, True
+        elif isinstance(x, _Unknown) or any(has_format(t) for t in args[1:]):
+            self.fail(stmt, f"{fname}: the format of X is not known when the function is compiled (it differs by "
+                      "path, comes from a call sct does not follow, or X is unformatted while the states or "
+                      "weights are formatted): label X or give DataFormat= on stripdims(X)")
+        else:
+            return None, None
+        for t in args[1:]:
+            if not (t is None or isinstance(t, str)):
+                self.fail(stmt, f"{fname}: the format of an argument is not known when the function is compiled")
+        if len(node.args) < 1 + nstate:
+            self.fail(stmt, f"{fname}: pass X and the states positionally with formatted data")
+        states = [args[i] if i < len(args) else None for i in range(1, 1 + nstate)]
+        weight_formats = [(n, args[i] if i < len(args) else None, a) for i, n, a in
+                          zip(range(1 + nstate, 4 + nstate), names[1 + nstate:], (("CU",), ("CU",), ("C",)))]
+        try:
+            p = rf.recurrent_plan(fname, fmt, formatted, list(zip(names[1:], states)), weight_formats)
+        except (TypeError, ValueError) as exc:
+            self.fail(stmt, str(exc))
+        tree = (p.y_format,) + tuple(p.state_format if (s and formatted) else None for s in states)
+        if not any(t is not None for t in tree):
+            tree = None
+        if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+            if rewrite:
+                self.fail(stmt, f"{fname} on formatted data: assign its result (Y, h = {fname}(...))")
+            return tree, None
+        line = stmt.lineno
+        result = stmt.targets[0].id
+        new: List = []
+
+        def emit(base, value):
+            name = self.namer.fresh(base)
+            new.append(assign(name, value, line))
+            return name
+
+        def perm_tuple(perm):
+            return gast.Tuple(elts=[const(i) for i in perm], ctx=gast.Load())
+
+        new_args = list(node.args)
+        a = new_args[0]
+        if p.x_perm is not None:
+            a = load(emit(result + "_arranged", call(f"{self.rt}.format_transpose", [a, perm_tuple(p.x_perm)])))
+        if p.reshape:
+            shape = emit(result + "_shape", call(f"{self.rt}.recurrent_shape", [a, const(p.has_b), const(p.has_t)]))
+            a = load(emit(result + "_flat", call(f"{self.rt}.format_reshape", [a, load(shape)])))
+        new_args[0] = a
+        for i, s in enumerate(states, 1):
+            if isinstance(s, str):
+                perm = rf.align_perm(s, "BC", fname) if "B" in s else None
+                if perm is not None:
+                    new_args[i] = load(emit(f"{result}_state", call(f"{self.rt}.format_transpose",
+                                                                    [new_args[i], perm_tuple(perm)])))
+            elif p.c_first:
+                new_args[i] = load(emit(f"{result}_state", call(f"{self.rt}.state_arrange",
+                                                                [new_args[i], const(True)])))
+        keywords = [k for k in node.keywords if k.arg != "DataFormat"]
+        inner = emit(result + "_core", gast.Call(func=node.func, args=new_args, keywords=keywords))
+        parts = []
+        y = emit(f"{result}_0", gast.Subscript(value=load(inner), slice=const(0), ctx=gast.Load()))
+        if p.reshape:
+            shape = emit(result + "_shape", call(f"{self.rt}.recurrent_out_shape",
+                                                 [load(y), const(p.has_b), const(p.has_t)]))
+            y = emit(f"{result}_0", call(f"{self.rt}.format_reshape", [load(y), load(shape)]))
+        if p.y_post is not None:
+            y = emit(f"{result}_0", call(f"{self.rt}.format_transpose", [load(y), perm_tuple(p.y_post)]))
+        parts.append(load(y))
+        for i in range(1, 1 + nstate):
+            h = emit(f"{result}_{i}", gast.Subscript(value=load(inner), slice=const(i), ctx=gast.Load()))
+            if p.c_first:
+                h = emit(f"{result}_{i}", call(f"{self.rt}.state_arrange", [load(h), const(True)]))
+            parts.append(load(h))
+        new.append(assign(result, gast.Tuple(elts=parts, ctx=gast.Load()), line))
+        return tree, new
+
     # --- networks -------------------------------------------------------------------------------
     def kind_at(self, v):
         """The kind of the value ``v`` (a parameter, its attribute or constant item) when compiled."""
@@ -575,8 +675,19 @@ class FormatPass:
             self.fail(stmt, f"{fname}: formatted inputs need the network's layers when the function is compiled: "
                       "pass the initialized dlnetwork as an argument of the function dlfeval runs (or an attribute "
                       "or constant item of one), not a value made or reassigned in the function")
+        wanted = next((k.value for k in node.keywords if k.arg == "Outputs"), None)
+        if isinstance(wanted, gast.Name) and wanted.id in self.constants:
+            wanted = self.constants[wanted.id]
+        outputs = None
+        if wanted is not None:
+            items = wanted.elts if isinstance(wanted, (gast.List, gast.Tuple)) else [wanted]
+            if not all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in items):
+                self.fail(stmt, f"{fname}: with formatted inputs, Outputs must be literal layer names "
+                          "(Outputs=[\"fc1\", \"softmax\"]): the outputs' formats are found when the function "
+                          "is compiled")
+            outputs = [e.value for e in items] if isinstance(wanted, (gast.List, gast.Tuple)) else items[0].value
         try:
-            perms, outs = network.format_structure(graph[2], [t or "" for t in xs], fname)
+            perms, outs = network.format_structure(graph[2], [t or "" for t in xs], fname, outputs)
         except ValueError as exc:
             self.fail(stmt, str(exc))
         nargout = next((k.value for k in node.keywords if k.arg == "nargout"), None)

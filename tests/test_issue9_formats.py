@@ -261,8 +261,8 @@ def test_refusals_name_the_line():
         maxpool(dlarray(np.ones((2, 3)), "CB"), 2)
     with pytest.raises(ValueError, match="DataFormat is for unformatted"):
         dlconv(dlarray(X_SSCB, "SSCB"), W_CONV, 0, DataFormat="SSCB")
-    with pytest.raises(ValueError, match="does not read data formats"):
-        sct.lstm(dlarray(np.ones((3, 2, 4)), "CBT"), np.zeros((2, 1)), np.zeros((2, 1)), np.zeros((4, 3)),
+    with pytest.raises(ValueError, match="'U' dimension"):      # lstm reads C, B, T and S labels
+        sct.lstm(dlarray(np.ones((3, 2, 4, 1)), "CBTU"), np.zeros((2, 1)), np.zeros((2, 1)), np.zeros((4, 3)),
                  np.zeros((4, 1)), np.zeros(4))
 
 
