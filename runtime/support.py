@@ -807,31 +807,27 @@ class CallSite:
         return (CallSite, (self.label,))
 
 
-BYPASS_SITES = [0]     # > 0: every call takes the general path (sct.source records what runs)
-
 from .registry import _version as _rules_version  # noqa: E402
 
 
 def _function_entry(site, fn, active, args):
     """The entry of ``site`` compiled for calling ``fn`` with arguments like ``args``, or None."""
-    if not BYPASS_SITES[0]:
-        for e in site.entries:
-            if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
-                return e
+    for e in site.entries:
+        if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
+            return e
     return None
 
 
 def _method_entry(site, obj, name, active, args):
     """The entry of ``site`` compiled for ``obj.name(...)`` with arguments like ``args`` (the
     method still the one it was compiled from), or None."""
-    if not BYPASS_SITES[0]:
-        cls = type(obj)
-        for e in site.entries:
-            if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0]:
-                method = getattr(obj, name)
-                if type(method) is types.MethodType and method.__func__ is e[7] and \
-                        method.__self__ is obj and e[3](e[7]):
-                    return e
+    cls = type(obj)
+    for e in site.entries:
+        if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0]:
+            method = getattr(obj, name)
+            if type(method) is types.MethodType and method.__func__ is e[7] and \
+                    method.__self__ is obj and e[3](e[7]):
+                return e
     return None
 
 
@@ -853,11 +849,10 @@ def vjp_method_at(site, obj, name, active, /, *args, **kwargs):
 
 def vjp_init_at(site, cls, active, /, *args, **kwargs):
     """:func:`vjp_init` at a call site."""
-    if not BYPASS_SITES[0]:
-        for e in site.entries:
-            if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0] and \
-                    cls.__init__ is e[7] and e[3](e[7]) and e[8] == tuple(kwargs):
-                return e[5], e[6]
+    for e in site.entries:
+        if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0] and \
+                cls.__init__ is e[7] and e[3](e[7]) and e[8] == tuple(kwargs):
+            return e[5], e[6]
     return HOOKS.site_miss(site, "vjp_init", cls, None, active, args, kwargs)
 
 

@@ -374,7 +374,7 @@ def _jvp_keeping(fn, args, tangents, keep, run: bool = True):
     from .cache import HELPERS, function_key
     from .compiler import compile_function
     from .kinds import kind_of
-    from .transform_calls import _is_zero_tangent, _seen
+    from .transform_calls import _is_zero_tangent
     active = tuple(not _is_zero_tangent(t) for t in tangents)
     kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
     key = ("jvp-keep",) + function_key(fn) + (kinds, active, registry.rules_version(), keep)
@@ -382,7 +382,6 @@ def _jvp_keeping(fn, args, tangents, keep, run: bool = True):
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="jvp", active_mask=active, keep=keep)
         HELPERS.insert(key, compiled)
-    _seen(compiled)
     params = compiled.entry.__code__.co_argcount // 2
     values = list(args) + [None] * (params - len(args))
     dots = list(tangents) + [ZERO] * (params - len(tangents))

@@ -9,7 +9,6 @@ can be differentiated again.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import types
@@ -30,39 +29,6 @@ from .kinds import kind_of, make_matcher
 from .aliasing import _generated_dataclass_init
 from .plans import NO_ADJOINT
 
-class _Recording(threading.local):
-    used = None          # while sct.source(..., callees=True) runs: the pairs used, in order
-
-
-_RECORDING = _Recording()
-_BYPASS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def recording():
-    """Collect, in this thread, the compiled pairs used while the block runs."""
-    from .runtime.support import BYPASS_SITES
-    previous = _RECORDING.used
-    used: list = []
-    _RECORDING.used = used
-    with _BYPASS_LOCK:
-        BYPASS_SITES[0] += 1           # call sites take the general path, which records
-    try:
-        yield used
-    finally:
-        with _BYPASS_LOCK:
-            BYPASS_SITES[0] -= 1
-        _RECORDING.used = previous
-        if previous is not None:
-            previous.extend(used)
-
-
-def _seen(compiled: Compiled) -> None:
-    used = _RECORDING.used
-    if used is not None:
-        used.append(compiled)
-
-
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
     return vjp_for_kinds(fn, kinds, active, returns_self)
@@ -77,7 +43,6 @@ def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool =
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
         HELPERS.insert(key, compiled)
-    _seen(compiled)
     return compiled
 
 
@@ -96,7 +61,6 @@ def primal_for_kinds(fn, kinds: tuple, active: Sequence[bool]) -> Compiled:
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="entry", active_mask=active, called=True)
         HELPERS.insert(key, compiled)
-    _seen(compiled)
     return compiled
 
 
@@ -478,7 +442,6 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="jvp", active_mask=active)
         HELPERS.insert(key, compiled)
-    _seen(compiled)
     params = compiled.entry.__code__.co_argcount // 2
     values = list(args) + [None] * (params - len(args))
     dots = list(tangents) + [ZERO] * (params - len(tangents))
@@ -607,7 +570,7 @@ def site_miss(site, op, target, name, active, args, kwargs):
     so that the next such call runs its generated code directly."""
     from .runtime.support import CallSite
     site.misses += 1
-    cacheable = site.misses <= CallSite.MAX_MISSES and _RECORDING.used is None
+    cacheable = site.misses <= CallSite.MAX_MISSES
     active = tuple(active)
     version = registry.rules_version()
     if op in ("vjp", "primal_call"):
