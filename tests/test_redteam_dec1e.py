@@ -1,0 +1,75 @@
+"""Red team (Dec 1, e): regressions for what the attack on the call tree, NO_ADJOINT, the hvp
+path and the compile-time speedups found.  Values against plain Python, gradients against
+central differences (tests/gradcheck.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import assert_close, numerical_gradient
+
+X0 = np.array([0.5, -1.0, 2.0])
+
+
+# --- normalize: a repeated d[k] / o.a in one statement is read again after a call ------------------
+def bump(d):
+    d["k"] = d["k"] + 1.0
+    return 1.0
+
+
+class Holder:
+    pass
+
+
+def triple(s):
+    s.k = s.k * 3.0
+    return s.k
+
+
+def dict_read_twice(x):
+    d = {"k": 1.0}
+    return np.sum(x * d["k"] + bump(d) * x * d["k"])        # the second d["k"] is 2.0
+
+
+def attribute_read_twice(x):
+    s = Holder()
+    s.k = 2.0
+    return np.sum((x * s.k) + triple(s) + (x * s.k))          # the second s.k is 6.0
+
+
+def dict_read_around_ifexp(x):
+    d = {"k": 1.0}
+    return np.sum(x * d["k"] + (bump(d) if x[0] > 0 else 0.0) * x * d["k"])
+
+
+def dict_read_twice_grad(x):
+    y = dict_read_twice(x)
+    return y, dlgradient(y, x)
+
+
+def attribute_read_twice_grad(x):
+    y = attribute_read_twice(x)
+    return y, dlgradient(y, x)
+
+
+def dict_read_around_ifexp_grad(x):
+    y = dict_read_around_ifexp(x)
+    return y, dlgradient(y, x)
+
+
+def dict_inline_grad(x):
+    d = {"k": 1.0}
+    y = np.sum(x * d["k"] + bump(d) * x * d["k"])
+    return y, dlgradient(y, x)
+
+
+def test_subscript_read_again_after_a_call_that_changes_it():
+    for plain, compiled in ((dict_read_twice, dict_read_twice_grad),
+                            (attribute_read_twice, attribute_read_twice_grad),
+                            (dict_read_around_ifexp, dict_read_around_ifexp_grad),
+                            (dict_read_twice, dict_inline_grad)):
+        value, grad = dlfeval(compiled, dlarray(X0))
+        assert_close(extractdata(value), plain(X0), what=compiled.__name__)
+        assert_close(extractdata(grad), numerical_gradient(plain, [X0], 0), what=compiled.__name__)
+    # without a gradient too (the value alone was 3.0 for 4.5)
+    assert_close(extractdata(dlfeval(dict_read_twice, dlarray(X0))), 4.5)
