@@ -73,3 +73,38 @@ def test_subscript_read_again_after_a_call_that_changes_it():
         assert_close(extractdata(grad), numerical_gradient(plain, [X0], 0), what=compiled.__name__)
     # without a gradient too (the value alone was 3.0 for 4.5)
     assert_close(extractdata(dlfeval(dict_read_twice, dlarray(X0))), 4.5)
+
+
+# --- a callable object called as obj(x): its class's __call__, never an instance attribute ----------
+class Scaler:
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, x):
+        return self.k * x
+
+
+SHADOWED = Scaler(2.0)
+SHADOWED.__call__ = lambda x: x * 100.0      # obj(x) ignores it (Python looks __call__ up on the class)
+
+
+def call_shadowed(x):
+    y = np.sum(SHADOWED(x) * x)
+    return y, dlgradient(y, x)
+
+
+def call_shadowed_argument(c, x):
+    y = np.sum(c(x) * x)
+    return y, dlgradient(y, x)
+
+
+def test_callable_object_with_an_instance_call_attribute():
+    plain = lambda x: np.sum(SHADOWED(x) * x)      # noqa: E731
+    assert_close(plain(X0), np.sum(2.0 * X0 * X0))
+    for _ in range(2):                               # the compiled call and the cached one
+        value, grad = dlfeval(call_shadowed, dlarray(X0))
+        assert_close(extractdata(value), plain(X0))
+        assert_close(extractdata(grad), numerical_gradient(plain, [X0], 0))
+        value, grad = dlfeval(call_shadowed_argument, SHADOWED, dlarray(X0))
+        assert_close(extractdata(value), plain(X0))
+        assert_close(extractdata(grad), 4.0 * X0)
