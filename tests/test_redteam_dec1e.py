@@ -108,3 +108,16 @@ def test_callable_object_with_an_instance_call_attribute():
         value, grad = dlfeval(call_shadowed_argument, SHADOWED, dlarray(X0))
         assert_close(extractdata(value), plain(X0))
         assert_close(extractdata(grad), 4.0 * X0)
+
+
+# --- hvp of a function returning a tuple: a clear refusal, not numpy's ValueError -------------------
+def value_and_temporary(x):
+    t = x * 2.0
+    return np.sum(t * x), t
+
+
+def test_hvp_of_a_function_returning_a_tuple_is_refused():
+    import pytest
+    from sct import SctError, hvp
+    with pytest.raises(SctError, match="real scalar"):
+        hvp(value_and_temporary, np.ones(3), np.ones(3))
