@@ -204,7 +204,8 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
             a, b = leaves[0][1], leaves[1][1]
             if a == 0 or b == 0:
                 return None
-            rank = {(1, 1): 0, (2, 1): 1, (1, 2): 1}.get((a, b), max(a, b))
+            # numpy's matmul: a 1-D operand loses its dimension (stacks of matrices keep theirs)
+            rank = 0 if a == b == 1 else b - 1 if a == 1 else a - 1 if b == 1 else max(a, b)
             return ("nd", leaves[0][0], rank)
         return None
     if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \

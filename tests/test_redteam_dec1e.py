@@ -121,3 +121,30 @@ def test_hvp_of_a_function_returning_a_tuple_is_refused():
     from sct import SctError, hvp
     with pytest.raises(SctError, match="real scalar"):
         hvp(value_and_temporary, np.ones(3), np.ones(3))
+
+
+# --- call tree: the kind of A @ v predicted with numpy's ranks (3-D @ 1-D is 2-D) -------------------
+def last_axis_energy(a):
+    return np.sum(a * a, axis=-1)
+
+
+def stacked_matvec(A, v):
+    y = A @ v
+    z = np.sum(last_axis_energy(y))
+    return z, dlgradient(z, v)
+
+
+def test_matmul_rank_predicted_for_the_call_tree():
+    import sct
+    from sct.api import _entry
+    A = np.random.default_rng(0).standard_normal((2, 3, 4))
+    v = np.array([0.3, -0.1, 0.7, 0.2])
+    sct.clear_cache()
+    compiled = _entry(stacked_matvec, (dlarray(A), dlarray(v)))
+    (record,) = [r for r in compiled.calls if r.label == "last_axis_energy"]
+    assert record.resolved
+    value, grad = dlfeval(stacked_matvec, dlarray(A), dlarray(v))
+    assert record.site.misses == 0                 # the code made at compile time is what ran
+    plain = lambda v: np.sum(last_axis_energy(A @ v))      # noqa: E731
+    assert_close(extractdata(value), plain(v))
+    assert_close(extractdata(grad), numerical_gradient(plain, [v], 0))
