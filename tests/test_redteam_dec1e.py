@@ -148,3 +148,21 @@ def test_matmul_rank_predicted_for_the_call_tree():
     plain = lambda v: np.sum(last_axis_energy(A @ v))      # noqa: E731
     assert_close(extractdata(value), plain(v))
     assert_close(extractdata(grad), numerical_gradient(plain, [v], 0))
+
+
+# --- hvp: an integer temporary divided (true division makes floats: not written into it) ----------
+N_INT = 3000            # above runtime.support.INTO_SIZE: the temporary is reused in place
+
+
+def weighted_by_integer_ratio(x):
+    k = np.arange(N_INT) * 2
+    s = k / 3
+    return np.sum(np.sin(x) * s)
+
+
+def test_hvp_with_an_integer_temporary_divided():
+    from sct import hvp
+    x = np.linspace(-1.0, 1.0, N_INT)
+    v = np.cos(np.arange(N_INT))
+    h = extractdata(hvp(weighted_by_integer_ratio, x, v))
+    assert_close(h, -np.sin(x) * (np.arange(N_INT) * 2 / 3) * v)
