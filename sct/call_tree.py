@@ -437,7 +437,7 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
             try:
                 records.append(resolution.resolve(call))
             except Exception as exc:        # noqa: BLE001  (compiled again, and reported, on first call)
-                records.append(resolution.record(call, reason=f"compiled on first call ({type(exc).__name__})"))
+                records.append(resolution.record(call, reason=f"compiling it for the predicted kinds raised {type(exc).__name__}"))
     return records
 
 
