@@ -166,3 +166,20 @@ def test_hvp_with_an_integer_temporary_divided():
     v = np.cos(np.arange(N_INT))
     h = extractdata(hvp(weighted_by_integer_ratio, x, v))
     assert_close(h, -np.sin(x) * (np.arange(N_INT) * 2 / 3) * v)
+
+
+# --- hvp / jvp of an accelerated function: the function it runs (not AcceleratedFunction.__call__) -
+def cubic_energy(x):
+    t = x * x
+    return np.sum(t * x + np.sin(x))
+
+
+def test_hvp_and_jvp_of_an_accelerated_function():
+    from sct import dlaccelerate, hvp, jvp
+    fast = dlaccelerate(cubic_energy)
+    x = np.array([0.3, -1.2, 0.8])
+    v = np.array([1.0, 0.5, -2.0])
+    assert_close(extractdata(hvp(fast, x, v)), (6.0 * x - np.sin(x)) * v)
+    value, tangent = jvp(fast, (x,), (v,))
+    assert_close(extractdata(value), cubic_energy(x))
+    assert_close(extractdata(tangent), np.sum((3.0 * x * x + np.cos(x)) * v))
