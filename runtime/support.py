@@ -1725,7 +1725,7 @@ def into_temporary(op, a, b, side):
     other = a if side else b
     if type(t) is np.ndarray and t.size >= INTO_SIZE and t.flags.owndata and t.flags.writeable and \
             (type(other) is np.ndarray or type(other) in (float, int)) and \
-            np.result_type(a, b) == t.dtype and \
+            np.result_type(a, b) == t.dtype and (op != "div" or t.dtype.kind in "fc") and \
             (type(other) is not np.ndarray or other.shape == t.shape or
              np.broadcast_shapes(other.shape, t.shape) == t.shape):
         return ufunc(a, b, out=t)

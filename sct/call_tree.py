@@ -204,7 +204,8 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
             a, b = leaves[0][1], leaves[1][1]
             if a == 0 or b == 0:
                 return None
-            rank = {(1, 1): 0, (2, 1): 1, (1, 2): 1}.get((a, b), max(a, b))
+            # numpy's matmul: a 1-D operand loses its dimension (stacks of matrices keep theirs)
+            rank = 0 if a == b == 1 else b - 1 if a == 1 else a - 1 if b == 1 else max(a, b)
             return ("nd", leaves[0][0], rank)
         return None
     if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
@@ -436,7 +437,7 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
             try:
                 records.append(resolution.resolve(call))
             except Exception as exc:        # noqa: BLE001  (compiled again, and reported, on first call)
-                records.append(resolution.record(call, reason=f"compiled on first call ({type(exc).__name__})"))
+                records.append(resolution.record(call, reason=f"compiling it for the predicted kinds raised {type(exc).__name__}"))
     return records
 
 

@@ -28,6 +28,8 @@ def as_function(fun: Callable, args: Tuple, kwargs: Dict[str, Any]):
             fun, args, kwargs = fun.func, tuple(fun.args) + tuple(args), {**fun.keywords, **kwargs}
         elif isinstance(fun, (staticmethod, classmethod)):
             fun = fun.__func__
+        elif isinstance(fun, WrappedFunction):      # an accelerated function: the function it runs
+            fun = fun.fn
         elif isinstance(fun, (types.BuiltinFunctionType, types.BuiltinMethodType)) or \
                 type(fun).__name__ == "ufunc" or not callable(fun):
             break

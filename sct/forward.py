@@ -325,10 +325,18 @@ def _hvp_forward_over_reverse(function, before, after, x, v):
     if _generated(fwd) and _generated(bwd):
         return project(_hvp_pruned(fwd, bwd, args, tangents)[position], x)
     (y, residuals), (_, dot_residuals) = jvp_call_impl(fwd, args, tangents, {})
-    if np.iscomplexobj(y) or np.size(y) != 1:
+    if not _real_scalar(y):
         raise SctError("hvp: fun must return a real scalar")
     _, dot_grads = jvp_call_impl(bwd, (residuals, seed(y)), (dot_residuals, ZERO), {})
     return project(dot_grads[position], x)
+
+
+def _real_scalar(y) -> bool:
+    """Is ``y`` (what fun returned) one real number?  A tuple or list is not (numpy would fail
+    to make an array of a value and an array, so it is told here, not by numpy)."""
+    if isinstance(y, (tuple, list, dict)):
+        return False
+    return not np.iscomplexobj(y) and np.size(y) == 1
 
 
 def _generated(fn) -> bool:
@@ -352,7 +360,7 @@ def _hvp_pruned(fwd, bwd, args, tangents):
     # adjoint's forward-mode code, and its tangent ignored), only tangents are left out
     keep = ((True, True), (False, True)) if plan is None else ((True, True), (False, plan))
     _, ((y, residuals), (_, dot_residuals)) = _jvp_keeping(fwd, args, tangents, keep)
-    if np.iscomplexobj(y) or np.size(y) != 1:
+    if not _real_scalar(y):
         raise SctError("hvp: fun must return a real scalar")
     compiled, call = _jvp_keeping(bwd, (residuals, seed(y)), (dot_residuals, ZERO), (False, True),
                                   run=False)

@@ -165,6 +165,8 @@ class Normalizer:
     def emit(self, out: List, node):
         node.lineno = self.line
         out.append(node)
+        if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
+            self.computed = {}         # a call may change what d[k] or o.a read (or rebind a name)
         return node
 
     def stmt(self, s, out: List):
@@ -523,6 +525,8 @@ class Normalizer:
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
+            if any(isinstance(n, gast.Call) for n in walk(node)):
+                self.computed = {}     # (see emit)
             return load(name)
         rhs = self.simple(node, out, hint)       # operands first, so names follow the order
         key = None

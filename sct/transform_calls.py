@@ -113,7 +113,8 @@ def vjp_pair(fn, active, args, kwargs):
     _refuse_traced_bound_methods(args, active)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
-        fn = fn.__call__                       # an object of a user class: its __call__
+        # an object of a user class: its class's __call__ (what fn(...) runs, not an instance attribute)
+        fn = types.MethodType(type(fn).__call__, fn)
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
@@ -410,7 +411,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
         fn = fn.fn
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
-        fn = fn.__call__
+        fn = types.MethodType(type(fn).__call__, fn)        # (as vjp_pair)
     if isinstance(fn, Closure):
         fn.check()
         if any(np.issubdtype(np.result_type(v), np.inexact) for v in fn
