@@ -40,6 +40,7 @@ from .call_sites import attach_sites
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
+from .global_writes import check_global_rebinds
 
 
 @dataclass
@@ -420,6 +421,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     cache.acquire_generated(gen_filename)      # source and line map kept while its code lives
     register_source(gen_filename, source)
     register_line_map(gen_filename, filename, line_table)
+    if not trusted:                 # a global it reads rebound by a function it calls (sct/global_writes.py)
+        check_global_rebinds(fn, resolver.guards, filename)
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
     for name, guard in resolver.guards.items():
         namespace[name] = guard.value
