@@ -45,7 +45,7 @@ class StatementAdjoints:
         if isinstance(s, gast.If):
             return self.reverse_if(s, R, depth, state)
         if isinstance(s, gast.With):           # ran once: its body's adjoint, in place
-            pre = self.init_adjoints(self.touched(s.body, R), state)
+            pre = self.init_adjoints(self.live.touched(s.body, R, self.relevant), state)
             body, R = self.reverse_block(s.body, R, depth + 1, state)
             return pre + body, R
         if isinstance(s, (gast.For, gast.While)):
@@ -72,7 +72,7 @@ class StatementAdjoints:
         capture = self.capture(t, reached)
         if not reached:
             return capture + pops, R
-        ops = self.operands(s)
+        ops = self.live.operands(s, self.relevant)
         g = self.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
         reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
@@ -157,20 +157,20 @@ class StatementAdjoints:
                     self.needed.add(n)
 
     def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        touched = self.touched(s.body + s.orelse, R)
+        touched = self.live.touched(s.body + s.orelse, R, self.relevant)
         pre = self.init_adjoints(touched, state)
         body, R1 = self.reverse_block(s.body, R, depth + 1, state)
         orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
         out = list(pre)
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.plan.needed):
             return out, R
         if not body and not orelse:
-            if self.cond_on_tape(s, depth):
+            if self.live.cond_on_tape(s, depth):
                 self.uses_tape = True
                 out.append(expr_stmt(call(attr(load(self.tape), "pop"))))
             return out, R
         test = s.test
-        if self.cond_on_tape(s, depth):
+        if self.live.cond_on_tape(s, depth):
             cond = self.namer.fresh("cond_taken")
             out.append(self.pop(cond))
             test = load(cond)
@@ -182,10 +182,10 @@ class StatementAdjoints:
         return out, R1 | R2
 
     def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.plan.needed):
             return [], R
-        R_in = self.loop_reach(s, R)
-        touched = self.touched(s.body, R_in)
+        R_in = self.live.loop_reach(s, R, self.relevant)
+        touched = self.live.touched(s.body, R_in, self.relevant)
         pre = self.init_adjoints(touched, state)
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
         n = self.counter(s)
@@ -209,13 +209,13 @@ class StatementAdjoints:
     def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         """For a site inside loop ``s``: undo the current iteration's start, then the
         iterations that completed before it (their count is the counter minus one)."""
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.plan.needed):
             return [], R
         out: List = []
         if isinstance(s, gast.For) and s.target.id in self.plan.needed:
             out.append(self.pop(s.target.id))
-        R_in = self.loop_reach(s, R)
-        out.extend(self.init_adjoints(self.touched(s.body, R_in), state))
+        R_in = self.live.loop_reach(s, R, self.relevant)
+        out.extend(self.init_adjoints(self.live.touched(s.body, R_in, self.relevant), state))
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
         if isinstance(s, gast.For) and s.target.id in self.plan.needed:
             body.append(self.pop(s.target.id))

@@ -37,11 +37,11 @@ class ForwardCode:
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
-        in_compounds = self.assigned_in_compounds() | self.nested_counters | {
+        in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
             n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
         passed_on = set(self.plan.needed) | set(self.residuals) | {
             p for sweep in self.sweeps.values() for p in sweep.params}
-        unbound = sorted(in_compounds & passed_on - set(self.params) - self.bound_before_compounds(),
+        unbound = sorted(in_compounds & passed_on - set(self.params) - self.facts.bound_before_compounds,
                          key=self.order_key)
         return [assign(name, const(None)) for name in unbound]
 
@@ -156,7 +156,7 @@ class ForwardCode:
         # adjoint reads it before undoing the branch's own records.
         body = self.forward_block(s.body, depth + 1)
         orelse = self.forward_block(s.orelse, depth + 1)
-        if self.needs_tape(s) and self.cond_on_tape(s, depth):
+        if self.live.needs_tape(s, self.plan.needed) and self.live.cond_on_tape(s, depth):
             body.append(self.push(const(True)))
             orelse.append(self.push(const(False)))
         node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
@@ -164,7 +164,7 @@ class ForwardCode:
         return [self.line_comment(s.lineno, ""), node]
 
     def forward_loop(self, s, depth: int) -> List:
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.plan.needed):
             node = copy.copy(s)
             node.body = self.forward_block(s.body, depth + 1) or [gast.Pass()]
             return [node]

@@ -3,6 +3,7 @@
 ``Mode``: what is generated for a function (``ENTRY``: the code dlfeval runs; ``VJP``: a
 forward/adjoint pair for a function differentiated from its caller).  ``TapePlan``: what the
 liveness pass found the adjoints read, so the forward code records exactly that.
+``FunctionFacts``: what the passes read of the function itself, found once.
 ``SweepPlan``: one site's sweep function as its callers see it (what it reads, whether it
 pops the tape).  The site itself is a ``sites.Site``; a lowered helper call a ``calls.VjpCall``.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import FrozenSet, Tuple
+from typing import FrozenSet, Mapping, NoReturn, Optional, Tuple
+
+from .errors import CompileError
 
 
 class Mode(str, Enum):
@@ -60,3 +63,26 @@ class SweepPlan:
     params: Tuple[str, ...]      # what it reads, in order (the tape's name among them if it pops)
     uses_tape: bool
     self_contained: bool         # recomputes what precedes the site from the arguments
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """What every pass reads of the function itself (its signature, where and in which order
+    names are defined, which names compound statements assign), found once by
+    ``sites.function_facts`` before any pass runs."""
+    fname: str
+    filename: str
+    line: int                                   # the def's line (errors without a node's own)
+    params: Tuple[str, ...]
+    kwonly: Tuple[str, ...]
+    vararg: Optional[str]
+    kwarg: Optional[str]
+    stored: FrozenSet[str]                      # the parameters and every name assigned
+    defined_line: Mapping[str, int]             # name -> the line of its first assignment
+    def_order: Mapping[str, int]                # name -> rank of its first definition
+    name_counts: Mapping[str, Tuple[int, int]]  # name -> (stores, loads)
+    assigned_in_compounds: FrozenSet[str]       # names a top-level if/for/while/with assigns
+    bound_before_compounds: FrozenSet[str]      # assigned at the top level before any compound
+
+    def fail(self, node, message: str, construct: str) -> NoReturn:
+        raise CompileError(message, self.filename, getattr(node, "lineno", self.line), construct)

@@ -36,14 +36,13 @@ from .analysis import Activity, Resolver
 from .calls import CallLowering, VjpCall
 from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
-from .errors import CompileError
 from .forward_code import ForwardCode
-from .ir import attr, load, walk_nodes
+from .ir import attr, load
 from .liveness import Liveness
 from .naming import Namer
 from .plans import Mode, SweepPlan, TapePlan
 from .site_checks import SiteChecks
-from .sites import Site, SiteFinding, _in_order
+from .sites import Site, SiteFinding, function_facts
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
 from .templates import _function, _reach, instantiate_template, simplify  # noqa: F401
@@ -59,8 +58,8 @@ class Generated:
         self.bwd: Optional[str] = None
 
 
-class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions,
-                  ComplexProjection, StatementAdjoints, Sweeps, ForwardCode):
+class Transformer(CallLowering, Contributions, ComplexProjection, StatementAdjoints, Sweeps,
+                  ForwardCode):
     """Runs the passes over one function (see the module's docstring): the sites, then for
     each its sweep, then the forward code; ``build`` runs it twice (see there)."""
 
@@ -76,31 +75,24 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.mode = Mode(mode)
         self.np = numpy_name
         self.rt_names = rt_names
-        self.params = [a.id for a in fdef.args.args]
-        self.kwonly = [a.id for a in fdef.args.kwonlyargs]
-        self.vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
-        self.kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
+        # the analyses every later pass reads (frozen or read-only)
+        self.facts = facts = function_facts(fdef, filename)
+        self.live = Liveness(fdef, facts, activity, self.mode, self.site_inputs)
+        self.checks = SiteChecks(fdef, facts, self.live)
+        self.params = list(facts.params)
+        self.kwonly = list(facts.kwonly)
+        self.vararg = facts.vararg
+        self.kwarg = facts.kwarg
         self.adjoint: Dict[str, str] = {}
         self._primal_by_adjoint: Dict[str, str] = {}
         self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
         self.tape = namer.fresh("tape")
         self.needed: Set[str] = set()      # primal names some adjoint reads
         self.uses_tape = False
-        self.forward_names: Set[str] = set(self.params) | set(self.kwonly) | \
-            {n for n in (self.vararg, self.kwarg) if n}
-        for n in walk_nodes(fdef):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                self.forward_names.add(n.id)
+        self.forward_names: Set[str] = set(facts.stored)
         self.counters: Dict[int, str] = {}
         self.site_calls: Dict[int, str] = {}
-        self.defined_line: Dict[str, int] = {}
-        self.def_order: Dict[str, int] = {p: i for i, p in enumerate(self.params)}
-        for n in _in_order(fdef.body):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                self.defined_line.setdefault(n.targets[0].id, getattr(n, "lineno", fdef.lineno))
-            for m in walk_nodes(n) if isinstance(n, gast.Assign) else ():
-                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
-                    self.def_order.setdefault(m.id, len(self.def_order))
+        self.def_order = facts.def_order
         self.fname = fdef.name
         self.relevant: Optional[Set[str]] = None
         self.effects_start = namer.fresh("effects_start")   # where recomputations replay from
@@ -130,13 +122,18 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.captures: Dict[str, Tuple[str, str]] = {}  # root -> (found flag, its gradient)
         self.last_prefix: List = []                     # a self-contained sweep's recomputation
         self.pending_pre: List = []                     # statements before a contribution
-        # caches of facts of fdef
-        self._name_counts: Optional[Dict[str, Tuple[int, int]]] = None
-        self._in_compounds: Optional[Set[str]] = None
 
     # --- helpers --------------------------------------------------------------------------
     def fail(self, node, message: str, construct: str):
-        raise CompileError(message, self.filename, getattr(node, "lineno", self.fdef.lineno), construct)
+        self.facts.fail(node, message, construct)
+
+    def site_inputs(self, s) -> List[str]:
+        """What the sweep of a gradient differentiated again reads (for ``Liveness``): the
+        parameters of its sweep once made, less the tape; [] for any other statement."""
+        name = self.site_calls.get(id(s))
+        if name is None or id(s) not in self.site_records:
+            return []
+        return [p for p in self.sweeps[name].params if p != self.tape] if name in self.sweeps else []
 
     def d(self, name: str) -> str:
         if name not in self.adjoint:
@@ -165,6 +162,7 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         # Pass A finds which primal values the adjoints read (so only those are
         # recorded); pass B writes the code with that knowledge.  Pass A's
         # names are thrown away, so the output does not depend on it.
+        self.sites = SiteFinding(self.fdef, self.facts, self.act).find_sites()
         snapshot = (set(self.namer.taken), dict(self.adjoint), dict(self.counters),
                     set(self.forward_names))
         self.plan = TapePlan(frozenset(self.forward_names))      # pass A: assume all are read
@@ -190,19 +188,19 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.site_records = set()
         self.sweeps = {}
         self.residuals = []
-        sites = self.find_sites()
+        sites = list(self.sites)
         for k, site in enumerate(sites):
             self.sites_so_far = sites[:k]
             name = self.namer.fresh(f"{self.fname}_dlgradient_line{site.line}")
             self.site_calls[id(site.stmt)] = name
             target = site.stmt.targets[0].id
             if site.options.enable_higher_derivatives and target in self.act.active and \
-                    self.higher_order_needed(site, sites[k + 1:]):
+                    self.live.higher_order_needed(site, sites[k + 1:]):
                 if site.in_loop:
                     self.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
                               "again yet: compute it after the loop, or pass "
                               "EnableHigherDerivatives=False", "dlgradient")
-                self.check_arguments_kept(site)
+                self.checks.check_arguments_kept(site)
                 self.site_records.add(id(site.stmt))
             contained = id(site.stmt) in self.site_records
             self.seed_name = self.namer.fresh("seed")

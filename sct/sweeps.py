@@ -27,11 +27,12 @@ class Sweeps:
             [x.id for x in site.xs if isinstance(x, gast.Name)]
         self.captures = {}
         if site.sels is not None:
-            self.check_roots_reached(site, roots)
-            self.check_through_gradients(site, roots)
-            self.check_attribute_stores(site)
+            self.checks.check_roots_reached(site, roots)
+            self.checks.check_through_gradients(site, roots, [s for s in self.sites_so_far
+                                                              if id(s.stmt) in self.site_records])
+            self.checks.check_attribute_stores(site)
             self.captures = self.site_captures(roots)
-        self.relevant = self.depends_on(set(roots))
+        self.relevant = self.live.depends_on(set(roots))
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []
@@ -74,9 +75,9 @@ class Sweeps:
         of the version the site sees (the first definition the sweep undoes), kept in a flag
         and a variable of its own."""
         captures: Dict[str, Tuple[str, str]] = {}
-        counts = self.name_counts()
+        counts = self.facts.name_counts
         for r in roots:
-            if r in self.assigned_in_compounds() or counts.get(r, (0, 0))[0] > 1:
+            if r in self.facts.assigned_in_compounds or counts.get(r, (0, 0))[0] > 1:
                 captures[r] = (self.namer.fresh(f"found_{r}"), self.namer.fresh(f"grad_{r}"))
         return captures
 
@@ -86,7 +87,7 @@ class Sweeps:
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero
-                rev.extend(self.init_adjoints(self.touched(block[:index], R), state))
+                rev.extend(self.init_adjoints(self.live.touched(block[:index], R, self.relevant), state))
             if isinstance(parent, (gast.For, gast.While)):
                 # the site is in this loop's current iteration (just undone): now the
                 # iterations before it
@@ -166,7 +167,7 @@ class Sweeps:
     def vjp_sweep(self, ret: gast.Return):
         self.relevant = None
         if self.no_adjoint:         # only what the wanted parameters reach (as a site's sweep)
-            self.relevant = self.depends_on({p for p in self.params + [self.vararg or ""]
+            self.relevant = self.live.depends_on({p for p in self.params + [self.vararg or ""]
                                              if p in self.act.active and p not in self.no_adjoint})
         self.captures = {}
         state = {"initialized": set()}
