@@ -14,6 +14,7 @@ from typing import List, Optional
 import gast
 
 from .analysis import CallInfo
+from .generation import EmitPass
 from .ir import assign, call, const, load, store
 from .plans import CallKind
 from .plans import NO_ADJOINT
@@ -31,19 +32,20 @@ class VjpCall:
                                         # where no sweep differentiates through it (entry mode)
 
 
-class CallLowering:
+class CallLowering(EmitPass):
     """Lowering calls of functions (not ops) that sweeps differentiate: their forward/adjoint
     pairs (rt.vjp ...), or their plain run (rt.primal_call) where no sweep reads their adjoint;
-    and the effect wrappers of calls made for their effects (mixed into reverse.Transformer)."""
+    and the effect wrappers of calls made for their effects.  Each lowering is made once per
+    generation (``gen.vjp_calls``)."""
 
     def uses_vjp(self, s) -> bool:
         """Is this statement a call differentiated through a generated forward/adjoint pair?"""
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and
                 isinstance(s.value, gast.Call)):
             return False
-        if id(s) in self.site_records:
+        if id(s) in self.gen.site_records:
             return True
-        if id(s) in self.site_calls:
+        if id(s) in self.gen.site_calls:
             return False
         info = self.act.call_info(s.value)
         return info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None and \
@@ -51,16 +53,16 @@ class CallLowering:
 
     def vjp_parts(self, s: gast.Assign) -> "VjpCall":
         """How a call to a function (not an op) is differentiated: through its generated pair."""
-        if id(s) in self.vjp_calls:
-            return self.vjp_calls[id(s)]
+        if id(s) in self.gen.vjp_calls:
+            return self.gen.vjp_calls[id(s)]
         t = s.targets[0].id
         value = s.value
         info = self.act.call_info(value)
         pre: List = []
         keywords = list(value.keywords)
-        if id(s) in self.site_calls:            # a gradient differentiated again
-            sweep = self.site_calls[id(s)]
-            args = [load(p) for p in self.sweeps[sweep].params]
+        if id(s) in self.gen.site_calls:            # a gradient differentiated again
+            sweep = self.gen.site_calls[id(s)]
+            args = [load(p) for p in self.gen.sweeps[sweep].params]
             keywords = []                        # the options were used up by the sweep
             base, maker, maker_args = sweep, "vjp", [load(sweep)]
         elif info.kind == CallKind.METHOD:
@@ -76,8 +78,8 @@ class CallLowering:
                                                  hasattr(info.obj, "_fields")):
             # building an object of the user's class
             new = self.namer.fresh(t + "_new")
-            self.forward_names.add(new)
-            pre.append(assign(new, call(self.rt("new_object"), [value.func])))
+            self.gen.forward_names.add(new)
+            pre.append(assign(new, call(self.gen.rt("new_object"), [value.func])))
             args = [load(new)] + list(value.args)
             base, maker, maker_args = info.obj.__name__, "vjp_init", [value.func]
         else:
@@ -90,21 +92,21 @@ class CallLowering:
         fwd = self.namer.fresh(base + "_fwd")
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
-        self.forward_names |= {fwd, bwd, residuals}
+        self.gen.forward_names |= {fwd, bwd, residuals}
         mask = self.mask(args, s)
         if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
-            mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
+            mask = call(self.gen.rt("starred_mask"), [mask, self.starred_flags(args)] +
                         [a.value if isinstance(a, gast.Starred) else a for a in args])
         pair = gast.Assign(targets=[gast.Tuple(elts=[store(fwd), store(bwd)], ctx=gast.Store())],
-                           value=call(self.rt(maker), maker_args + [mask] + args, keywords),
+                           value=call(self.gen.rt(maker), maker_args + [mask] + args, keywords),
                            type_comment=None)
         run = assign_pair(t, residuals, call(fwd, args, keywords))
         primal = None
-        if maker in ("vjp", "vjp_method") and id(s) not in self.site_calls:
-            primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
+        if maker in ("vjp", "vjp_method") and id(s) not in self.gen.site_calls:
+            primal = call(self.gen.rt("primal_call" if maker == "vjp" else "primal_method"),
                           maker_args + [copy.deepcopy(mask)] + args, keywords)
         parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
-        self.vjp_calls[id(s)] = parts
+        self.gen.vjp_calls[id(s)] = parts
         return parts
 
     def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):
@@ -117,15 +119,15 @@ class CallLowering:
                   "of functions it only meets at run time")
         import dataclasses as _dataclasses
         if callee is _dataclasses.replace:
-            self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
+            self.gen.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
                       "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
         if not callable(callee) or info.kind != CallKind.FUNCTION:
-            self.fail(s, advice, "keyword argument")
+            self.gen.fail(s, advice, "keyword argument")
         try:
             signature = inspect.signature(callee)
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
-            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
+            self.gen.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
         positional: List = []
         rest: List = []
         params = list(signature.parameters.values())
@@ -134,12 +136,12 @@ class CallLowering:
             if p.kind == p.KEYWORD_ONLY:
                 if p.name in bound.arguments:
                     if self.act.is_active(bound.arguments[p.name]):
-                        self.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
+                        self.gen.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
                                   "parameter to differentiate with respect to it", "keyword argument")
                     rest.append(gast.keyword(arg=p.name, value=bound.arguments[p.name]))
                 continue
             if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
-                self.fail(s, advice, "keyword argument")
+                self.gen.fail(s, advice, "keyword argument")
             if i > last:
                 break
             if p.name in bound.arguments:
@@ -147,7 +149,7 @@ class CallLowering:
             elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
                 positional.append(const(p.default))
             else:
-                self.fail(s, advice, "keyword argument")
+                self.gen.fail(s, advice, "keyword argument")
         return positional, rest
 
     def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
@@ -162,7 +164,7 @@ class CallLowering:
         if info.kind in (CallKind.SITE, CallKind.STOP, CallKind.CREATE):
             return None
         func = value.func
-        target = self.resolver.resolve(func)
+        target = self.gen.resolver.resolve(func)
         wrapper = None
         if target is not Unresolved:
             if target is not _MISSING:
@@ -175,7 +177,7 @@ class CallLowering:
                     wrapper = None
         elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
             receiver = func.value.id
-            if statement and (receiver in self.params or receiver not in self.forward_names):
+            if statement and (receiver in self.gen.params or receiver not in self.gen.forward_names):
                 wrapper = "effect"        # a call for its effect on the caller's object
             else:
                 wrapper = "maybe_effect"
@@ -183,7 +185,7 @@ class CallLowering:
             wrapper = "maybe_effect"      # a function value: only the run can tell
         if wrapper is None:
             return None
-        return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
+        return call(self.gen.rt(wrapper), [func] + list(value.args), value.keywords)
 
     def mask(self, args, s=None) -> gast.Tuple:
         """Which arguments the pair differentiates: True for the active ones whose adjoints some
@@ -191,7 +193,7 @@ class CallLowering:
         active one before that is known; NO_ADJOINT for an active one no sweep reads (the data of
         a loss): still traced, but the pair's adjoint skips it."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
-        plan = self.read_plan
+        plan = self.gen.read_plan
         reads = plan.get(id(s)) if plan is not None and s is not None else None
         flags = []
         for i, a in enumerate(args):

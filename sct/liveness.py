@@ -24,13 +24,15 @@ class Liveness:
     again reads (the sweeps made so far; [] for any other statement)."""
 
     def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts, act: Activity, mode: Mode,
-                 site_inputs: Callable[[gast.stmt], List[str]]):
+                 site_inputs: Callable[[gast.stmt], List[str]], depends_on_memo: Optional[Dict] = None):
         self.fdef = fdef
         self.facts = facts
         self.act = act
         self.mode = mode
         self.site_inputs = site_inputs
-        self._depends_on_memo: Dict[FrozenSet[str], FrozenSet[str]] = {}
+        # depends_on's fixed points, per set of seeds (shared by both generations of a build)
+        self._depends_on_memo: Dict[FrozenSet[str], FrozenSet[str]] = \
+            {} if depends_on_memo is None else depends_on_memo
 
     # --- reachability: which adjoints may be nonzero --------------------------------------------
     def operands(self, s: gast.Assign, relevant: Optional[Set[str]]) -> List[str]:

@@ -51,8 +51,11 @@ NO_ADJOINT = "no_adjoint"
 class TapePlan:
     """The primal values some adjoint reads: inside loops and branches the forward code
     records them on the tape (and the sweeps pop them); at the top level they are passed
-    to the sweeps by name.  The first generation assumes every forward name is read."""
+    to the sweeps by name.  The first generation assumes every forward name is read.
+    ``reads``: per helper call (id of its statement), the arguments whose adjoints a sweep
+    reads, so the pair is asked for those alone; None: every active argument."""
     needed: FrozenSet[str]
+    reads: Optional[Mapping[int, FrozenSet[int]]] = None
 
 
 @dataclass(frozen=True)
