@@ -77,7 +77,7 @@ class StatementAdjoints(EmitPass):
         ops = self.live.operands(s, self.gen.relevant)
         g = self.gen.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
-        reset = [assign(g, self.gen.rt("ZERO"))] if depth > 0 else []
+        reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
         if reset:             # after the loop or branch, t's adjoint may be the zero marker
             state.setdefault("maybe_zero", set()).add(t)
         if depth > 0 and t in loaded_names(s.value) and self.calls.uses_vjp(s):
@@ -129,7 +129,7 @@ class StatementAdjoints(EmitPass):
         (every rule is linear in the adjoint, so skipping is exact, and cheaper than zeros)."""
         if depth == 0 or not stmts:
             return stmts
-        test = gast.Compare(left=load(g), ops=[gast.IsNot()], comparators=[self.gen.rt("ZERO")])
+        test = gast.Compare(left=load(g), ops=[gast.IsNot()], comparators=[self.rt("ZERO")])
         return [gast.If(test=test, body=stmts, orelse=[])]
 
     def reverse_attribute_store(self, s: gast.Assign, R: Set[str], depth: int, state):
@@ -144,12 +144,13 @@ class StatementAdjoints(EmitPass):
             # never passed on to the value the field held before
             if obj.id not in state["initialized"]:
                 return [], R
-            return [assign(d_obj, call(self.gen.rt("drop_attribute"), [load(d_obj), const(target.attr)]))], R
+            return [assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))], R
         self.init_adjoints({obj.id}, state)
         state.setdefault("maybe_zero", set()).add(value.id)    # the field's adjoint may be the marker
-        out = [self.contrib.accumulate(value.id, call(self.gen.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),
-                               state, depth),
-               assign(d_obj, call(self.gen.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
+        out = [self.contrib.accumulate(value.id, call(self.rt("getattr_or_zero"),
+                                                      [load(d_obj), const(target.attr)]),
+                                       state, depth),
+               assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
         return out, R | {value.id}
 
     def note_reads(self, stmts: List):
@@ -233,7 +234,7 @@ class StatementAdjoints(EmitPass):
         out = []
         for name in sorted(names, key=self.gen.order_key):
             if name not in state["initialized"]:
-                out.append(assign(self.gen.d(name), self.gen.rt("ZERO")))
+                out.append(assign(self.gen.d(name), self.rt("ZERO")))
                 state.setdefault("maybe_zero", set()).add(name)
                 state["initialized"].add(name)
         return out

@@ -79,7 +79,7 @@ class CallLowering(EmitPass):
             # building an object of the user's class
             new = self.namer.fresh(t + "_new")
             self.gen.forward_names.add(new)
-            pre.append(assign(new, call(self.gen.rt("new_object"), [value.func])))
+            pre.append(assign(new, call(self.rt("new_object"), [value.func])))
             args = [load(new)] + list(value.args)
             base, maker, maker_args = info.obj.__name__, "vjp_init", [value.func]
         else:
@@ -95,15 +95,15 @@ class CallLowering(EmitPass):
         self.gen.forward_names |= {fwd, bwd, residuals}
         mask = self.mask(args, s)
         if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
-            mask = call(self.gen.rt("starred_mask"), [mask, self.starred_flags(args)] +
+            mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
                         [a.value if isinstance(a, gast.Starred) else a for a in args])
         pair = gast.Assign(targets=[gast.Tuple(elts=[store(fwd), store(bwd)], ctx=gast.Store())],
-                           value=call(self.gen.rt(maker), maker_args + [mask] + args, keywords),
+                           value=call(self.rt(maker), maker_args + [mask] + args, keywords),
                            type_comment=None)
         run = assign_pair(t, residuals, call(fwd, args, keywords))
         primal = None
         if maker in ("vjp", "vjp_method") and id(s) not in self.gen.site_calls:
-            primal = call(self.gen.rt("primal_call" if maker == "vjp" else "primal_method"),
+            primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
                           maker_args + [copy.deepcopy(mask)] + args, keywords)
         parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
         self.gen.vjp_calls[id(s)] = parts
@@ -119,15 +119,15 @@ class CallLowering(EmitPass):
                   "of functions it only meets at run time")
         import dataclasses as _dataclasses
         if callee is _dataclasses.replace:
-            self.gen.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
+            self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
                       "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
         if not callable(callee) or info.kind != CallKind.FUNCTION:
-            self.gen.fail(s, advice, "keyword argument")
+            self.fail(s, advice, "keyword argument")
         try:
             signature = inspect.signature(callee)
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
-            self.gen.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
+            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
         positional: List = []
         rest: List = []
         params = list(signature.parameters.values())
@@ -136,12 +136,12 @@ class CallLowering(EmitPass):
             if p.kind == p.KEYWORD_ONLY:
                 if p.name in bound.arguments:
                     if self.act.is_active(bound.arguments[p.name]):
-                        self.gen.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
+                        self.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
                                   "parameter to differentiate with respect to it", "keyword argument")
                     rest.append(gast.keyword(arg=p.name, value=bound.arguments[p.name]))
                 continue
             if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
-                self.gen.fail(s, advice, "keyword argument")
+                self.fail(s, advice, "keyword argument")
             if i > last:
                 break
             if p.name in bound.arguments:
@@ -149,7 +149,7 @@ class CallLowering(EmitPass):
             elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
                 positional.append(const(p.default))
             else:
-                self.gen.fail(s, advice, "keyword argument")
+                self.fail(s, advice, "keyword argument")
         return positional, rest
 
     def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
@@ -185,7 +185,7 @@ class CallLowering(EmitPass):
             wrapper = "maybe_effect"      # a function value: only the run can tell
         if wrapper is None:
             return None
-        return call(self.gen.rt(wrapper), [func] + list(value.args), value.keywords)
+        return call(self.rt(wrapper), [func] + list(value.args), value.keywords)
 
     def mask(self, args, s=None) -> gast.Tuple:
         """Which arguments the pair differentiates: True for the active ones whose adjoints some

@@ -55,7 +55,7 @@ class Contributions(EmitPass):
             # (an adjoint read from a container or a helper's results may be the zero marker:
             # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
             return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))
-        return assign(dn, call(self.gen.rt("add_grad"), [load(dn), contribution]))
+        return assign(dn, call(self.rt("add_grad"), [load(dn), contribution]))
 
     def contributions(self, s: gast.Assign, g: str, ans: str, state, depth: int) -> List:
         value = s.value
@@ -86,15 +86,16 @@ class Contributions(EmitPass):
         if isinstance(value, gast.UnaryOp):
             return self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
         if isinstance(value, gast.Subscript):
-            return self.operator_pieces(operator.getitem, [value.value, index_value(value.slice, self.gen.rt_name)],
+            return self.operator_pieces(operator.getitem,
+                                        [value.value, index_value(value.slice, self.gen.rt_name)],
                                         g, ans, s)
         if isinstance(value, gast.Attribute):
             return self.attribute_pieces(value, g, ans, s)
         if isinstance(value, (gast.Tuple, gast.List)):
-            return [(e.id, call(self.gen.rt("item_adjoint"), [load(g), const(i), e]))
+            return [(e.id, call(self.rt("item_adjoint"), [load(g), const(i), e]))
                     for i, e in enumerate(value.elts) if isinstance(e, gast.Name)]
         if isinstance(value, gast.Dict):
-            return [(v.id, call(self.gen.rt("item_adjoint"), [load(g), k, v]))
+            return [(v.id, call(self.rt("item_adjoint"), [load(g), k, v]))
                     for k, v in zip(value.keys, value.values) if isinstance(v, gast.Name)]
         if isinstance(value, gast.Call):
             return self.call_pieces(s, value, g, ans)
@@ -105,14 +106,14 @@ class Contributions(EmitPass):
         if value.op.__class__ is gast.Add and self.is_list(value):
             left, right = value.left, value.right
             if isinstance(left, gast.Name) and left.id in self.act.active:
-                pieces.append((left.id, call(self.gen.rt("list_head"), [load(g), load(left.id)])))
+                pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
             if isinstance(right, gast.Name) and right.id in self.act.active:
-                pieces.append((right.id, call(self.gen.rt("list_tail"), [load(g), left])))
+                pieces.append((right.id, call(self.rt("list_tail"), [load(g), left])))
             if isinstance(right, gast.List):      # xs + [v], from xs.append(v)
-                tail = call(self.gen.rt("list_tail"), [load(g), left])
+                tail = call(self.rt("list_tail"), [load(g), left])
                 for i, e in enumerate(right.elts):
                     if isinstance(e, gast.Name):
-                        pieces.append((e.id, call(self.gen.rt("getitem_or_zero"), [tail, const(i)])))
+                        pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
         elif value.op.__class__ is gast.Add and not all(
                 isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)
                 for o in (value.left, value.right)):
@@ -121,13 +122,13 @@ class Contributions(EmitPass):
             left, right = value.left, value.right
             for side, o in (("concat_head", left), ("concat_tail", right)):
                 if isinstance(o, gast.Name) and o.id in self.act.active:
-                    pieces.append((o.id, call(self.gen.rt(side), [load(g), left, right])))
+                    pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
         elif value.op.__class__ is gast.Mult and self.may_repeat(value):
             # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
             # array operand: the count is a constant int, never traced)
             for seq, n in ((value.left, value.right), (value.right, value.left)):
                 if isinstance(seq, gast.Name) and seq.id in self.act.active:
-                    pieces.append((seq.id, call(self.gen.rt("repeat_adjoint"), [load(g), seq, n])))
+                    pieces.append((seq.id, call(self.rt("repeat_adjoint"), [load(g), seq, n])))
         else:
             pieces += self.operator_pieces(BINOP_OPS[type(value.op)], [value.left, value.right], g, ans, s)
         return pieces
@@ -140,13 +141,13 @@ class Contributions(EmitPass):
                                     g, ans, s)
         if op is not None and base.id not in self.act.kinds:
             # an array attribute or an object's field: decided when it runs
-            return [(base.id, call(self.gen.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
-        return [(base.id, call(self.gen.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
+            return [(base.id, call(self.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
+        return [(base.id, call(self.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
 
     def operator_pieces(self, op, operands, g: str, ans: str, s):
         rule = registry.lookup(op)
         if rule is None:
-            self.gen.fail(s, f"no derivative rule for the operator {op.__name__}; add one with "
+            self.fail(s, f"no derivative rule for the operator {op.__name__}; add one with "
                       "@sct.defrule (see help(sct.defrule))", "operator")
         return self.rule_pieces(rule, self.bind(rule, operands, []), g, ans, s)
 
@@ -178,7 +179,7 @@ class Contributions(EmitPass):
         if info.kind == CallKind.OP:
             for a in value.args:
                 if isinstance(a, gast.Starred):
-                    self.gen.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
+                    self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
             bound = bind_arguments(info.rule, value, self.gen.filename, s.lineno)
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.METHOD and info.rule is not None:
@@ -195,7 +196,7 @@ class Contributions(EmitPass):
                 values = [a.value if isinstance(a, gast.Starred) else a for a in parts.args]
                 flags = self.calls.starred_flags(parts.args)
                 self.note_adjoint_reads(s, range(len(values)))      # every one (positions move)
-                return [(v.id, call(self.gen.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
+                return [(v.id, call(self.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
             pieces = [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
                       for i, a in enumerate(parts.args) if isinstance(a, gast.Name)]
@@ -203,11 +204,11 @@ class Contributions(EmitPass):
                                         and self.reads_adjoint_of(a.id)])
             return pieces
         if info.kind == CallKind.PLAIN and info.obj is getattr:
-            self.gen.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
+            self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
                       "traced values: sct follows attributes it can name; write obj.attribute (or "
                       "getattr with a string literal), or keep such values in a dict", "getattr")
         if info.kind == CallKind.PLAIN:
-            self.gen.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
+            self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Add one with "
                       "@sct.defrule (see help(sct.defrule)), use numpy functions that have rules, or "
                       "wrap its input with extractdata if it must be a constant", "call")
@@ -224,7 +225,7 @@ class Contributions(EmitPass):
         self.gen.adjoint_reads.setdefault(id(s), set()).update(positions)
         if self.gen.read_plan is not None and id(s) in self.gen.read_plan and \
                 not positions <= self.gen.read_plan[id(s)]:
-            self.gen.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "
+            self.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "
                       "was not asked for; please report this with the function's source", "call")
 
     def describe(self, func) -> str:
@@ -233,7 +234,7 @@ class Contributions(EmitPass):
 
     def rule_pieces(self, rule, bound: Dict[str, Any], g: str, ans: str, s):
         if rule is None:
-            self.gen.fail(s, "no derivative rule for this operation; add one with @sct.defrule "
+            self.fail(s, "no derivative rule for this operation; add one with @sct.defrule "
                       "(see help(sct.defrule))", "operation")
         pieces = []
         templates = rule.templates()
@@ -248,7 +249,7 @@ class Contributions(EmitPass):
                     self.pending_pre.append(assign(tmp, expr))
                     for i, e in enumerate(arg.elts):
                         if isinstance(e, gast.Name):
-                            pieces.append((e.id, call(self.gen.rt("getitem_or_zero"), [load(tmp), const(i)])))
+                            pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(tmp), const(i)])))
                 continue
             expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
             if rule.op in SCALAR_SAFE_OPS and all(

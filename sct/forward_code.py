@@ -36,12 +36,13 @@ class ForwardCode(EmitPass):
             self._in_forward = False
         head: List = []
         if self.gen.site_records:         # recomputing sweeps replay this call's effects
-            head.append(assign(self.gen.effects_start, call(self.gen.rt("effect_position"))))
+            head.append(assign(self.gen.effects_start, call(self.rt("effect_position"))))
         if self.gen.uses_tape:
             head.append(assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load())))
             head.extend(self.unbound_inits())
         name = self.gen.fname if self.gen.mode == Mode.ENTRY else self.namer.fresh(self.gen.fname + "_fwd")
-        return _function(name, list(self.gen.params), head + body, self.gen.kwonly, self.gen.vararg, self.gen.kwarg)
+        return _function(name, list(self.gen.params), head + body, self.gen.kwonly, self.gen.vararg,
+                         self.gen.kwarg)
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
@@ -107,13 +108,13 @@ class ForwardCode(EmitPass):
             new = assign(t, call(name, args))
         elif isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
                 isinstance(value.value, gast.Name) and value.value.id in self.act.active:
-            new = assign(t, call(self.gen.rt("stop_gradient"), [value.value]))   # dlarray's .data
+            new = assign(t, call(self.rt("stop_gradient"), [value.value]))   # dlarray's .data
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if self.calls.uses_vjp(s):
                 return out + self.forward_vjp_call(s, t, depth)
             if info.kind == CallKind.CREATE:
-                new = assign(t, call(self.gen.rt("as_dlarray_data"), value.args, value.keywords))
+                new = assign(t, call(self.rt("as_dlarray_data"), value.args, value.keywords))
             else:
                 wrapped = self.calls.effect_call(value, t not in self.act.active, False)
                 if wrapped is not None:
@@ -149,7 +150,7 @@ class ForwardCode(EmitPass):
         name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
         if name == "shuffle" and len(s.value.args) == 1 and not s.value.keywords and \
                 isinstance(s.value.args[0], gast.Name) and s.value.args[0].id not in self.act.active:
-            new = assign(s.value.args[0].id, call(self.gen.rt("shuffled"), [func, s.value.args[0]]))
+            new = assign(s.value.args[0].id, call(self.rt("shuffled"), [func, s.value.args[0]]))
             new.lineno = getattr(s, "lineno", None)
             return [new]
         wrapped = self.calls.effect_call(s.value, True, True)

@@ -145,3 +145,5 @@ class EmitPass:
         self.live = gen.live
         self.facts = gen.facts
         self.namer = gen.namer
+        self.fail = gen.fail        # (pure helpers)
+        self.rt = gen.rt

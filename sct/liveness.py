@@ -176,7 +176,8 @@ class Liveness:
         target = site.stmt.targets[0].id
         if self.mode == Mode.VJP:
             ret = self.fdef.body[-1]
-            if isinstance(ret.value, gast.Name) and target in self.reach(self.fdef.body[:-1], {ret.value.id}, None):
+            if isinstance(ret.value, gast.Name) and \
+                    target in self.reach(self.fdef.body[:-1], {ret.value.id}, None):
                 return True
         for other in later:
             R = {other.y}

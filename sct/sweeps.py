@@ -48,14 +48,14 @@ class Sweeps(EmitPass):
         self.last_prefix = []
         if self_contained:
             # what precedes the site runs again: its effects (draws, prints) are replayed
-            self.last_prefix.append(expr_stmt(call(self.gen.rt("replay_from"), [load(self.gen.effects_start)])))
+            self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(self.gen.effects_start)])))
             for block, index, _, depth in site.frames:
                 self.last_prefix.extend(self.forward.forward_block(block[:index], depth))
-            self.last_prefix.append(expr_stmt(call(self.gen.rt("replay_end"))))
+            self.last_prefix.append(expr_stmt(call(self.rt("replay_end"))))
             body.extend(self.last_prefix)
         head_at = len(body)
         if site.kind == SiteKind.DLGRADIENT:
-            body.append(assign(self.gen.d(site.y), call(self.gen.rt("seed"), [load(site.y)])))
+            body.append(assign(self.gen.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
             body.append(assign(self.gen.d(site.y), load(self.gen.seed_name)))
         rev = self.reverse_before_site(site, state)
@@ -70,9 +70,9 @@ class Sweeps(EmitPass):
         for x in site.xs:
             if isinstance(x, gast.Name):
                 dx = load(self.gen.d(x.id)) if x.id in state["initialized"] else ZERO
-                results.append(call(self.gen.rt("project"), [dx, load(x.id)]))
+                results.append(call(self.rt("project"), [dx, load(x.id)]))
             else:
-                results.append(call(self.gen.rt("project"), [ZERO, x]))
+                results.append(call(self.rt("project"), [ZERO, x]))
         self.adjoints.note_reads(body)
         for x in site.xs:
             for n in loaded_names(x):
@@ -97,7 +97,8 @@ class Sweeps(EmitPass):
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero
-                rev.extend(self.adjoints.init_adjoints(self.live.touched(block[:index], R, self.gen.relevant), state))
+                touched = self.live.touched(block[:index], R, self.gen.relevant)
+                rev.extend(self.adjoints.init_adjoints(touched, state))
             if isinstance(parent, (gast.For, gast.While)):
                 # the site is in this loop's current iteration (just undone): now the
                 # iterations before it
@@ -146,9 +147,9 @@ class Sweeps(EmitPass):
             g, v = grad_and_value(sel[1])
             if kind == "item":
                 index = primal_expr(sel[2])
-                return (call(self.gen.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.gen.rt_name)]),
+                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.gen.rt_name)]),
                         gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
-            return (call(self.gen.rt("select_attribute"), [g, v, const(sel[2])]),
+            return (call(self.rt("select_attribute"), [g, v, const(sel[2])]),
                     attr(copy.deepcopy(v), sel[2]))
 
         def result(sel):
@@ -162,7 +163,7 @@ class Sweeps(EmitPass):
                                  values=[result(e) for _, e in sel[1]])
             if kind == "star":
                 return result(sel[1])
-            return call(self.gen.rt("project"), list(grad_and_value(sel)))
+            return call(self.rt("project"), list(grad_and_value(sel)))
 
         results = [result(sel) for sel in site.sels]
         del result, grad_and_value      # (recursive closures holding self: freed now, not by the cyclic collector)
@@ -171,7 +172,7 @@ class Sweeps(EmitPass):
         if any(sel[0] == "star" for sel in site.sels):
             parts = [r if sel[0] == "star" else gast.List(elts=[r], ctx=gast.Load())
                      for sel, r in zip(site.sels, results)]
-            results = [call(self.gen.rt("join_gradients"), [gast.List(elts=parts, ctx=gast.Load())])]
+            results = [call(self.rt("join_gradients"), [gast.List(elts=parts, ctx=gast.Load())])]
         return results
 
     def vjp_sweep(self, ret: gast.Return):
@@ -194,16 +195,16 @@ class Sweeps(EmitPass):
             if p in self.gen.no_adjoint:                  # the caller reads no adjoint of it
                 results.append(ZERO)
             elif p in state.get("maybe_zero", ()):      # may still be the zero marker
-                results.append(call(self.gen.rt("adjoint_or_zeros"), [load(self.gen.d(p)), load(p)]))
+                results.append(call(self.rt("adjoint_or_zeros"), [load(self.gen.d(p)), load(p)]))
             elif p in state["initialized"]:
                 results.append(load(self.gen.d(p)))
             elif p in self.act.active:            # reached by nothing: zeros of its shape
-                results.append(call(self.gen.rt("zero_adjoint"), [load(p)]))
+                results.append(call(self.rt("zero_adjoint"), [load(p)]))
             else:
                 results.append(ZERO)
         if self.gen.vararg:                            # one adjoint per extra argument
             adjoint = load(self.gen.d(self.gen.vararg)) if self.gen.vararg in state["initialized"] else ZERO
-            results.append(gast.Starred(value=call(self.gen.rt("vararg_adjoints"),
+            results.append(gast.Starred(value=call(self.rt("vararg_adjoints"),
                                                    [adjoint, load(self.gen.vararg)]), ctx=gast.Load()))
         return body, results, ret
 
@@ -215,7 +216,8 @@ class Sweeps(EmitPass):
         tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + self.forward.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
-            params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + [self.gen.effects_start]
+            params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
+                [self.gen.effects_start]
             if uses_tape:
                 body = copy.deepcopy(tape_head) + body
         else:
@@ -233,7 +235,7 @@ class Sweeps(EmitPass):
         # dljacobian / dldivergence: the sweep takes its values packed, and a seed for u;
         # a second function runs it once per component of u.
         if not isinstance(site.dim, gast.Constant) or not isinstance(site.dim.value, int):
-            self.gen.fail(site.stmt, f"{site.kind}: dim must be a literal integer (the batch axis)", site.kind.value)
+            self.fail(site.stmt, f"{site.kind}: dim must be a literal integer (the batch axis)", site.kind.value)
         packed = self.namer.fresh("values")
         sweep_name = self.namer.fresh(name + "_vjp")
         unpack = gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params], ctx=gast.Store())],
@@ -241,7 +243,7 @@ class Sweeps(EmitPass):
         sweep = _function(sweep_name, [packed, self.gen.seed_name], [header, unpack] + body +
                           [gast.Return(value=value)])
         assembler = "batch_jacobian" if site.kind == SiteKind.DLJACOBIAN else "batch_divergence"
-        assemble = gast.Return(value=call(self.gen.rt(assembler), [
+        assemble = gast.Return(value=call(self.rt(assembler), [
             load(sweep_name), gast.Tuple(elts=[load(p) for p in params], ctx=gast.Load()),
             load(site.y), site.xs[0], site.dim]))
         head: List = []
@@ -280,17 +282,17 @@ class Sweeps(EmitPass):
                 head[0] = gast.Assign(targets=[gast.Tuple(elts=[store(params[0])], ctx=gast.Store())],
                                       value=load(residual_arg), type_comment=None)
         if uses_tape:          # pop a copy: the adjoint may run again on the same residuals
-            head.append(assign(self.gen.tape, call(self.gen.rt("copy_list"), [load(self.gen.tape)])))
-        zeros = [call(self.gen.rt("zero_adjoint"), [load(p)]) if p in self.act.active else ZERO
+            head.append(assign(self.gen.tape, call(self.rt("copy_list"), [load(self.gen.tape)])))
+        zeros = [call(self.rt("zero_adjoint"), [load(p)]) if p in self.act.active else ZERO
                  for p in self.gen.params]
         if self.gen.vararg:
-            zeros.append(gast.Starred(value=call(self.gen.rt("vararg_adjoints"), [ZERO, load(self.gen.vararg)]),
+            zeros.append(gast.Starred(value=call(self.rt("vararg_adjoints"), [ZERO, load(self.gen.vararg)]),
                                       ctx=gast.Load()))
         if all(isinstance(p, str) for p in self.gen.params) and \
                 all(n.id in params for z in zeros if isinstance(z, gast.Call) for n in z.args):
             # nothing reached the value: every adjoint is zero, skip the sweep
             head.append(gast.If(test=gast.Compare(left=load(dret), ops=[gast.Is()],
-                                                  comparators=[self.gen.rt("ZERO")]),
+                                                  comparators=[self.rt("ZERO")]),
                                 body=[gast.Return(value=gast.Tuple(elts=zeros, ctx=gast.Load()))],
                                 orelse=[]))
         value = gast.Tuple(elts=results, ctx=gast.Load())
