@@ -11,7 +11,7 @@ as ``self.gen`` and the passes they call by name.
 """
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
@@ -53,8 +53,6 @@ class Generation:
         self.def_order = facts.def_order
         self.tape = tape
         self.effects_start = effects_start                 # where recomputations replay from
-        self.live = Liveness(fdef, facts, activity, mode, self.site_inputs, depends_on_memo)
-        self.checks = SiteChecks(fdef, facts, self.live)
         # the primal values the adjoints read (pass A assumes all) and, per helper call, which
         # arguments' adjoints a sweep reads (None: every active one; see Transformer.build)
         self.plan = plan
@@ -80,6 +78,12 @@ class Generation:
         self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
         self.sites_so_far: List[Site] = []              # the sites before the one being swept
         self.seed_name = ""                             # the seed parameter of a batched sweep
+        # liveness reads what the sweeps of gradients differentiated again read (so far): given
+        # those records, not this object (no reference cycle keeping the trees for the collector)
+        self.live = Liveness(fdef, facts, activity, mode,
+                             site_inputs(self.site_calls, self.site_records, self.sweeps, tape),
+                             depends_on_memo)
+        self.checks = SiteChecks(fdef, facts, self.live)
         # --- the state of one sweep ------------------------------------------------------------
         self.relevant: Optional[Set[str]] = None        # the names it follows (None: all active)
         self.captures: Dict[str, Tuple[str, str]] = {}  # root -> (found flag, its gradient)
@@ -87,14 +91,6 @@ class Generation:
     # --- helpers every emitting pass uses ----------------------------------------------------
     def fail(self, node, message: str, construct: str):
         self.facts.fail(node, message, construct)
-
-    def site_inputs(self, s) -> List[str]:
-        """What the sweep of a gradient differentiated again reads (for ``Liveness``): the
-        parameters of its sweep once made, less the tape; [] for any other statement."""
-        name = self.site_calls.get(id(s))
-        if name is None or id(s) not in self.site_records:
-            return []
-        return [p for p in self.sweeps[name].params if p != self.tape] if name in self.sweeps else []
 
     def d(self, name: str) -> str:
         if name not in self.adjoint:
@@ -134,6 +130,18 @@ class Generation:
 
     def order_key(self, name: str):
         return (self.def_order.get(name, 10**6), name)
+
+
+def site_inputs(site_calls: Dict[int, str], site_records: Set[int], sweeps: Dict[str, SweepPlan],
+                tape: str) -> Callable[[gast.stmt], List[str]]:
+    """What the sweep of a gradient differentiated again reads (for ``Liveness``): the
+    parameters of its sweep once made, less the tape; [] for any other statement."""
+    def inputs(s) -> List[str]:
+        name = site_calls.get(id(s))
+        if name is None or id(s) not in site_records:
+            return []
+        return [p for p in sweeps[name].params if p != tape] if name in sweeps else []
+    return inputs
 
 
 class EmitPass:
