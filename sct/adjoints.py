@@ -47,7 +47,7 @@ class StatementAdjoints(EmitPass):
         if isinstance(s, gast.If):
             return self.reverse_if(s, R, depth, state)
         if isinstance(s, gast.With):           # ran once: its body's adjoint, in place
-            pre = self.init_adjoints(self.live.touched(s.body, R, self.gen.relevant), state)
+            pre = self.init_adjoints(self.live.touched(s.body, R, self.gen.scope.relevant), state)
             body, R = self.reverse_block(s.body, R, depth + 1, state)
             return pre + body, R
         if isinstance(s, (gast.For, gast.While)):
@@ -74,7 +74,7 @@ class StatementAdjoints(EmitPass):
         capture = self.capture(t, reached)
         if not reached:
             return capture + pops, R
-        ops = self.live.operands(s, self.gen.relevant)
+        ops = self.live.operands(s, self.gen.scope.relevant)
         g = self.gen.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
         reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
@@ -117,9 +117,9 @@ class StatementAdjoints(EmitPass):
     def capture(self, t: str, reached: bool) -> List:
         """For a name a site differentiates with respect to: keep the adjoint of the version
         the site sees, the first time the sweep undoes an assignment of it."""
-        if t not in self.gen.captures:
+        if t not in self.gen.scope.captures:
             return []
-        found, grad = self.gen.captures[t]
+        found, grad = self.gen.scope.captures[t]
         value = load(self.gen.d(t)) if reached else ZERO
         return [gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
                         body=[assign(grad, value), assign(found, const(True))], orelse=[])]
@@ -160,7 +160,7 @@ class StatementAdjoints(EmitPass):
                     self.gen.needed.add(n)
 
     def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        touched = self.live.touched(s.body + s.orelse, R, self.gen.relevant)
+        touched = self.live.touched(s.body + s.orelse, R, self.gen.scope.relevant)
         pre = self.init_adjoints(touched, state)
         body, R1 = self.reverse_block(s.body, R, depth + 1, state)
         orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
@@ -187,8 +187,8 @@ class StatementAdjoints(EmitPass):
     def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         if not self.live.needs_tape(s, self.gen.plan.needed):
             return [], R
-        R_in = self.live.loop_reach(s, R, self.gen.relevant)
-        touched = self.live.touched(s.body, R_in, self.gen.relevant)
+        R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
+        touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
         pre = self.init_adjoints(touched, state)
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
         n = self.gen.counter(s)
@@ -217,8 +217,9 @@ class StatementAdjoints(EmitPass):
         out: List = []
         if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
             out.append(self.pop(s.target.id))
-        R_in = self.live.loop_reach(s, R, self.gen.relevant)
-        out.extend(self.init_adjoints(self.live.touched(s.body, R_in, self.gen.relevant), state))
+        R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
+        touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
+        out.extend(self.init_adjoints(touched, state))
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
         if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
             body.append(self.pop(s.target.id))

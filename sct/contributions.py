@@ -66,7 +66,7 @@ class Contributions(EmitPass):
         marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
             self.act.call_info(value).kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE)
         for name, contribution in pieces:
-            if name not in self.act.active or (self.gen.relevant is not None and name not in self.gen.relevant):
+            if not self.reads_adjoint_of(name):
                 continue
             contribution = self.complex.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
@@ -216,7 +216,8 @@ class Contributions(EmitPass):
 
     def reads_adjoint_of(self, name: str) -> bool:
         """Does this sweep take ``name``'s adjoint further (the filter of ``contributions``)?"""
-        return name in self.act.active and (self.gen.relevant is None or name in self.gen.relevant)
+        relevant = self.gen.scope.relevant
+        return name in self.act.active and (relevant is None or name in relevant)
 
     def note_adjoint_reads(self, s, positions) -> None:
         """The argument positions of a helper call whose adjoints a sweep reads: pass A records

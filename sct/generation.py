@@ -11,7 +11,7 @@ as ``self.gen`` and the passes they call by name.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Set
 
 import gast
 
@@ -21,7 +21,7 @@ from .ir import attr, load
 from .liveness import Liveness
 from .naming import Namer
 from .parse import source_line
-from .plans import FunctionFacts, Mode, SweepPlan, TapePlan
+from .plans import FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
 from .site_checks import SiteChecks
 from .sites import Site
 
@@ -85,8 +85,7 @@ class Generation:
                              depends_on_memo)
         self.checks = SiteChecks(fdef, facts, self.live)
         # --- the state of one sweep ------------------------------------------------------------
-        self.relevant: Optional[Set[str]] = None        # the names it follows (None: all active)
-        self.captures: Dict[str, Tuple[str, str]] = {}  # root -> (found flag, its gradient)
+        self.scope = SweepScope()                       # what it follows (set by Sweeps)
 
     # --- helpers every emitting pass uses ----------------------------------------------------
     def fail(self, node, message: str, construct: str):

@@ -9,8 +9,9 @@ pops the tape).  The site itself is a ``sites.Site``; a lowered helper call a ``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import FrozenSet, Mapping, NoReturn, Optional, Tuple
 
 from .errors import CompileError
@@ -56,6 +57,16 @@ class TapePlan:
     reads, so the pair is asked for those alone; None: every active argument."""
     needed: FrozenSet[str]
     reads: Optional[Mapping[int, FrozenSet[int]]] = None
+
+
+@dataclass(frozen=True)
+class SweepScope:
+    """What one sweep follows, found before it is written (``sweeps.Sweeps``): ``relevant``,
+    the active names whose adjoints lead to what it differentiates with respect to (None:
+    every active one), and ``captures``: root -> (found flag, its gradient) for a name whose
+    gradient is the adjoint of the version the site sees."""
+    relevant: Optional[FrozenSet[str]] = None
+    captures: Mapping[str, Tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

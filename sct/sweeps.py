@@ -4,6 +4,7 @@ the adjoint of a function differentiated from its caller, and the functions that
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 from typing import Dict, List, Set, Tuple
 
 import gast
@@ -14,7 +15,7 @@ from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk_nodes
 from .sites import Site, SiteKind, _roots
-from .plans import SweepPlan
+from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
 
 
@@ -35,14 +36,15 @@ class Sweeps(EmitPass):
         as ordinary code) instead of receiving their values."""
         roots = _roots(site.sels) if site.sels is not None else \
             [x.id for x in site.xs if isinstance(x, gast.Name)]
-        self.gen.captures = {}
+        captures: Dict[str, Tuple[str, str]] = {}
         if site.sels is not None:
             self.gen.checks.check_roots_reached(site, roots)
             self.gen.checks.check_through_gradients(site, roots, [s for s in self.gen.sites_so_far
                                                               if id(s.stmt) in self.gen.site_records])
             self.gen.checks.check_attribute_stores(site)
-            self.gen.captures = self.site_captures(roots)
-        self.gen.relevant = self.live.depends_on(set(roots))
+            captures = self.site_captures(roots)
+        relevant = frozenset(self.live.depends_on(set(roots)))
+        self.gen.scope = SweepScope(relevant, MappingProxyType(captures))
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []
@@ -62,7 +64,7 @@ class Sweeps(EmitPass):
         body.extend(rev)
         if site.sels is not None:
             results = self.site_results(site, body, head_at, rev, state)
-            self.gen.captures = {}
+            self.gen.scope = SweepScope(self.gen.scope.relevant)
             self.adjoints.note_reads(body)
             self.adjoints.note_reads([gast.Expr(value=r) for r in results])
             return body, results
@@ -97,7 +99,7 @@ class Sweeps(EmitPass):
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero
-                touched = self.live.touched(block[:index], R, self.gen.relevant)
+                touched = self.live.touched(block[:index], R, self.gen.scope.relevant)
                 rev.extend(self.adjoints.init_adjoints(touched, state))
             if isinstance(parent, (gast.For, gast.While)):
                 # the site is in this loop's current iteration (just undone): now the
@@ -115,7 +117,7 @@ class Sweeps(EmitPass):
         selection applied, projected on its value at the site."""
         head: List = []
         tail: List = []
-        for r, (found, grad) in self.gen.captures.items():
+        for r, (found, grad) in self.gen.scope.captures.items():
             head += [assign(found, const(False)), assign(grad, ZERO)]
             final = load(self.gen.d(r)) if r in state["initialized"] else ZERO
             tail.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
@@ -139,8 +141,8 @@ class Sweeps(EmitPass):
             kind = sel[0]
             if kind == "root":
                 r = sel[1]
-                if r in self.gen.captures:
-                    g = load(self.gen.captures[r][1])
+                if r in self.gen.scope.captures:
+                    g = load(self.gen.scope.captures[r][1])
                 else:
                     g = load(self.gen.d(r)) if r in state["initialized"] else ZERO
                 return g, primal(r)
@@ -176,11 +178,12 @@ class Sweeps(EmitPass):
         return results
 
     def vjp_sweep(self, ret: gast.Return):
-        self.gen.relevant = None
+        relevant = None
         if self.gen.no_adjoint:         # only what the wanted parameters reach (as a site's sweep)
-            self.gen.relevant = self.live.depends_on({p for p in self.gen.params + [self.gen.vararg or ""]
-                                             if p in self.act.active and p not in self.gen.no_adjoint})
-        self.gen.captures = {}
+            wanted = {p for p in self.gen.params + [self.gen.vararg or ""]
+                      if p in self.act.active and p not in self.gen.no_adjoint}
+            relevant = frozenset(self.live.depends_on(wanted))
+        self.gen.scope = SweepScope(relevant)
         state = {"initialized": set()}
         body: List = []
         R: Set[str] = set()

@@ -39,7 +39,7 @@ def test_transformer_composes_no_passes():
     assert methods == ["__init__", "build", "generation"]
 
 
-@pytest.mark.parametrize("cls", [plans.FunctionFacts, plans.TapePlan, plans.SweepPlan, sites.Site,
+@pytest.mark.parametrize("cls", [plans.FunctionFacts, plans.TapePlan, plans.SweepPlan, plans.SweepScope, sites.Site,
                                  sites.SiteOptions, calls.VjpCall], ids=lambda c: c.__name__)
 def test_plans_are_frozen(cls):
     assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
