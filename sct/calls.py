@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import gast
 
@@ -36,7 +36,11 @@ class CallLowering(EmitPass):
     """Lowering calls of functions (not ops) that sweeps differentiate: their forward/adjoint
     pairs (rt.vjp ...), or their plain run (rt.primal_call) where no sweep reads their adjoint;
     and the effect wrappers of calls made for their effects.  Each lowering is made once per
-    generation (``gen.vjp_calls``)."""
+    generation (``vjp_calls``)."""
+
+    def __init__(self, gen):
+        super().__init__(gen)
+        self.vjp_calls: Dict[int, VjpCall] = {}     # id(statement) -> its lowered call
 
     def uses_vjp(self, s) -> bool:
         """Is this statement a call differentiated through a generated forward/adjoint pair?"""
@@ -53,8 +57,8 @@ class CallLowering(EmitPass):
 
     def vjp_parts(self, s: gast.Assign) -> "VjpCall":
         """How a call to a function (not an op) is differentiated: through its generated pair."""
-        if id(s) in self.gen.vjp_calls:
-            return self.gen.vjp_calls[id(s)]
+        if id(s) in self.vjp_calls:
+            return self.vjp_calls[id(s)]
         t = s.targets[0].id
         value = s.value
         info = self.act.call_info(value)
@@ -106,7 +110,7 @@ class CallLowering(EmitPass):
             primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
                           maker_args + [copy.deepcopy(mask)] + args, keywords)
         parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
-        self.gen.vjp_calls[id(s)] = parts
+        self.vjp_calls[id(s)] = parts
         return parts
 
     def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):

@@ -47,7 +47,7 @@ class ForwardCode(EmitPass):
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
         in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
-            n for parts in self.gen.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
+            n for parts in self.calls.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
         passed_on = set(self.gen.plan.needed) | set(self.gen.residuals) | {
             p for sweep in self.gen.sweeps.values() for p in sweep.params}
         unbound = sorted(in_compounds & passed_on - set(self.gen.params) - self.facts.bound_before_compounds,

@@ -23,7 +23,6 @@ from .naming import Namer
 from .parse import source_line
 from .plans import FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
 from .site_checks import SiteChecks
-from .sites import Site
 
 
 class Generation:
@@ -74,10 +73,7 @@ class Generation:
         self.site_calls: Dict[int, str] = {}            # id(site statement) -> its sweep's name
         self.site_records: Set[int] = set()             # ids of sites differentiated again
         self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
-        self.vjp_calls: Dict = {}                       # id(statement) -> its lowered call (VjpCall)
         self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
-        self.sites_so_far: List[Site] = []              # the sites before the one being swept
-        self.seed_name = ""                             # the seed parameter of a batched sweep
         # liveness reads what the sweeps of gradients differentiated again read (so far): given
         # those records, not this object (no reference cycle keeping the trees for the collector)
         self.live = Liveness(fdef, facts, activity, mode,

@@ -123,7 +123,6 @@ def generate(gen: Generation, sites: Tuple[Site, ...]) -> Generated:
     sweeps = Sweeps(gen, adjoints, forward)
     out = Generated()
     for k, site in enumerate(sites):
-        gen.sites_so_far = list(sites[:k])
         name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
         gen.site_calls[id(site.stmt)] = name
         target = site.stmt.targets[0].id
@@ -136,9 +135,10 @@ def generate(gen: Generation, sites: Tuple[Site, ...]) -> Generated:
             gen.checks.check_arguments_kept(site)
             gen.site_records.add(id(site.stmt))
         contained = id(site.stmt) in gen.site_records
-        gen.seed_name = gen.namer.fresh("seed")
-        body, result = sweeps.site_sweep(site, contained)
-        out.functions.extend(sweeps.sweep_function(name, body, result, site, contained))
+        seed = gen.namer.fresh("seed")
+        inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
+        body, result = sweeps.site_sweep(site, contained, seed, inner)
+        out.functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
     if gen.mode == Mode.VJP:
         bwd = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1]))
     fwd = forward.forward_function()

@@ -30,17 +30,17 @@ class Sweeps(EmitPass):
         self.forward = forward
         self.last_prefix: List = []             # a self-contained sweep's recomputation
 
-    def site_sweep(self, site: Site, self_contained: bool = False):
+    def site_sweep(self, site: Site, self_contained: bool, seed: str, inner: List[Site]):
         """The sweep of a site.  ``self_contained``: it recomputes the statements before
         the site from the function's arguments (so a later sweep can differentiate it
-        as ordinary code) instead of receiving their values."""
+        as ordinary code) instead of receiving their values.  ``seed``: the seed parameter
+        of a batched sweep (dljacobian...); ``inner``: the earlier sites differentiated again."""
         roots = _roots(site.sels) if site.sels is not None else \
             [x.id for x in site.xs if isinstance(x, gast.Name)]
         captures: Dict[str, Tuple[str, str]] = {}
         if site.sels is not None:
             self.gen.checks.check_roots_reached(site, roots)
-            self.gen.checks.check_through_gradients(site, roots, [s for s in self.gen.sites_so_far
-                                                              if id(s.stmt) in self.gen.site_records])
+            self.gen.checks.check_through_gradients(site, roots, inner)
             self.gen.checks.check_attribute_stores(site)
             captures = self.site_captures(roots)
         relevant = frozenset(self.live.depends_on(set(roots)))
@@ -59,7 +59,7 @@ class Sweeps(EmitPass):
         if site.kind == SiteKind.DLGRADIENT:
             body.append(assign(self.gen.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
-            body.append(assign(self.gen.d(site.y), load(self.gen.seed_name)))
+            body.append(assign(self.gen.d(site.y), load(seed)))
         rev = self.reverse_before_site(site, state)
         body.extend(rev)
         if site.sels is not None:
@@ -213,7 +213,7 @@ class Sweeps(EmitPass):
 
     # --- assembling functions ---------------------------------------------------------------------
     def sweep_function(self, name: str, body_and_result, results, site: Site,
-                       self_contained: bool = False) -> gast.FunctionDef:
+                       self_contained: bool, seed: str) -> gast.FunctionDef:
         body, result = body_and_result, results
         uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
         tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + self.forward.unbound_inits()
@@ -243,7 +243,7 @@ class Sweeps(EmitPass):
         sweep_name = self.namer.fresh(name + "_vjp")
         unpack = gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params], ctx=gast.Store())],
                              value=load(packed), type_comment=None)
-        sweep = _function(sweep_name, [packed, self.gen.seed_name], [header, unpack] + body +
+        sweep = _function(sweep_name, [packed, seed], [header, unpack] + body +
                           [gast.Return(value=value)])
         assembler = "batch_jacobian" if site.kind == SiteKind.DLJACOBIAN else "batch_divergence"
         assemble = gast.Return(value=call(self.rt(assembler), [
