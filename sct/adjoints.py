@@ -8,15 +8,22 @@ from typing import List, Set, Tuple
 
 import gast
 
-from .emit import comment
+from .calls import CallLowering
+from .contributions import Contributions
+from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, loaded_names, store, expr_stmt
-from .parse import source_line
 from .templates import ZERO
 
 
-class StatementAdjoints:
+class StatementAdjoints(EmitPass):
     """The adjoint of a statement list, newest first: assignments, attribute stores, branches
-    and loops, with the tape popped where the forward pushed (mixed into reverse.Transformer)."""
+    and loops, with the tape popped where the forward pushed.  Each assignment's adjoint is
+    ``contrib``'s; a helper call's pair is ``calls``'."""
+
+    def __init__(self, gen: Generation, calls: CallLowering, contrib: Contributions):
+        super().__init__(gen)
+        self.calls = calls
+        self.contrib = contrib
 
     # --- adjoint of a statement list --------------------------------------------------------------
     def reverse_block(self, block: List, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
@@ -27,15 +34,10 @@ class StatementAdjoints:
             if stmts:
                 line = getattr(s, "lineno", None)
                 if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                    out.append(self.line_comment(line, "adjoint of"))
+                    out.append(self.gen.line_comment(line, "adjoint of"))
                     last_line = line
                 out.extend(stmts)
         return out, R
-
-    def line_comment(self, line: int, prefix: str):
-        text = source_line(self.filename, line)
-        head = f"{prefix} line {line}" if prefix else f"line {line}"
-        return comment(f"{head}: {text}" if text else head, line=line)
 
     def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
@@ -45,7 +47,7 @@ class StatementAdjoints:
         if isinstance(s, gast.If):
             return self.reverse_if(s, R, depth, state)
         if isinstance(s, gast.With):           # ran once: its body's adjoint, in place
-            pre = self.init_adjoints(self.touched(s.body, R), state)
+            pre = self.init_adjoints(self.live.touched(s.body, R, self.gen.scope.relevant), state)
             body, R = self.reverse_block(s.body, R, depth + 1, state)
             return pre + body, R
         if isinstance(s, (gast.For, gast.While)):
@@ -53,18 +55,18 @@ class StatementAdjoints:
         return [], R
 
     def pop(self, name: str) -> gast.Assign:
-        self.uses_tape = True
-        return assign(name, call(attr(load(self.tape), "pop")))
+        self.gen.uses_tape = True
+        return assign(name, call(attr(load(self.gen.tape), "pop")))
 
     def restores(self, name: str, depth: int) -> bool:
-        return depth > 0 and name in self.plan.needed
+        return depth > 0 and name in self.gen.plan.needed
 
     def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         t = s.targets[0].id
         out: List = []
         pops: List = []
-        if self.uses_vjp(s):                 # undo in the reverse order of the records
-            parts = self.vjp_parts(s)
+        if self.calls.uses_vjp(s):                 # undo in the reverse order of the records
+            parts = self.calls.vjp_parts(s)
             pops = [self.pop(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
         if self.restores(t, depth):
             pops.append(self.pop(t))
@@ -72,17 +74,17 @@ class StatementAdjoints:
         capture = self.capture(t, reached)
         if not reached:
             return capture + pops, R
-        ops = self.operands(s)
-        g = self.d(t)
+        ops = self.live.operands(s, self.gen.scope.relevant)
+        g = self.gen.d(t)
         # The adjoint of t's earlier value starts at zero (inside loops and branches).
         reset = [assign(g, self.rt("ZERO"))] if depth > 0 else []
         if reset:             # after the loop or branch, t's adjoint may be the zero marker
             state.setdefault("maybe_zero", set()).add(t)
-        if depth > 0 and t in loaded_names(s.value) and self.uses_vjp(s):
+        if depth > 0 and t in loaded_names(s.value) and self.calls.uses_vjp(s):
             # x = helper(x): the adjoint reads the current records (popped after it) and
             # writes the old x's adjoint, which starts at zero
             g_out = self.namer.fresh(g + "_out")
-            parts = self.contributions(s, g_out, t, state, depth)
+            parts = self.contrib.contributions(s, g_out, t, state, depth)
             out.extend(capture)
             out.append(assign(g_out, load(g)))
             out += reset + self.unless_zero(g_out, parts, depth) + pops
@@ -93,7 +95,7 @@ class StatementAdjoints:
             g_out = self.namer.fresh(g + "_out")
             ans = self.namer.fresh(t + "_new")
             keep_new = assign(ans, load(t))
-            parts = self.contributions(s, g_out, ans, state, depth)
+            parts = self.contrib.contributions(s, g_out, ans, state, depth)
             out.extend(capture)
             out.append(assign(g_out, load(g)))
             if ans in {n for st in parts for n in loaded_names(st)}:
@@ -107,7 +109,7 @@ class StatementAdjoints:
             # its adjoint may still be the zero marker: guard, and start operands at zero
             guard_depth = 1
             out.extend(self.init_adjoints(set(ops), state))
-        out.extend(self.unless_zero(g, self.contributions(s, g, t, state, depth), guard_depth))
+        out.extend(self.unless_zero(g, self.contrib.contributions(s, g, t, state, depth), guard_depth))
         out += pops + reset
         self.note_reads(out)
         return out, ((R - {t}) | set(ops)) if depth == 0 else (R | set(ops))
@@ -115,10 +117,10 @@ class StatementAdjoints:
     def capture(self, t: str, reached: bool) -> List:
         """For a name a site differentiates with respect to: keep the adjoint of the version
         the site sees, the first time the sweep undoes an assignment of it."""
-        if t not in self.captures:
+        if t not in self.gen.scope.captures:
             return []
-        found, grad = self.captures[t]
-        value = load(self.d(t)) if reached else ZERO
+        found, grad = self.gen.scope.captures[t]
+        value = load(self.gen.d(t)) if reached else ZERO
         return [gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
                         body=[assign(grad, value), assign(found, const(True))], orelse=[])]
 
@@ -136,7 +138,7 @@ class StatementAdjoints:
         obj, value = target.value, s.value
         if not isinstance(obj, gast.Name) or obj.id not in R:
             return [], R
-        d_obj = self.d(obj.id)
+        d_obj = self.gen.d(obj.id)
         if not (isinstance(value, gast.Name) and value.id in self.act.active):
             # a constant stored: the field's adjoint (from reads after this store) is spent here,
             # never passed on to the value the field held before
@@ -145,62 +147,63 @@ class StatementAdjoints:
             return [assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))], R
         self.init_adjoints({obj.id}, state)
         state.setdefault("maybe_zero", set()).add(value.id)    # the field's adjoint may be the marker
-        out = [self.accumulate(value.id, call(self.rt("getattr_or_zero"), [load(d_obj), const(target.attr)]),
-                               state, depth),
+        out = [self.contrib.accumulate(value.id, call(self.rt("getattr_or_zero"),
+                                                      [load(d_obj), const(target.attr)]),
+                                       state, depth),
                assign(d_obj, call(self.rt("drop_attribute"), [load(d_obj), const(target.attr)]))]
         return out, R | {value.id}
 
     def note_reads(self, stmts: List):
         for st in stmts:
             for n in loaded_names(st):
-                if n in self.forward_names:
-                    self.needed.add(n)
+                if n in self.gen.forward_names:
+                    self.gen.needed.add(n)
 
     def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        touched = self.touched(s.body + s.orelse, R)
+        touched = self.live.touched(s.body + s.orelse, R, self.gen.scope.relevant)
         pre = self.init_adjoints(touched, state)
         body, R1 = self.reverse_block(s.body, R, depth + 1, state)
         orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
         out = list(pre)
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.gen.plan.needed):
             return out, R
         if not body and not orelse:
-            if self.cond_on_tape(s, depth):
-                self.uses_tape = True
-                out.append(expr_stmt(call(attr(load(self.tape), "pop"))))
+            if self.live.cond_on_tape(s, depth):
+                self.gen.uses_tape = True
+                out.append(expr_stmt(call(attr(load(self.gen.tape), "pop"))))
             return out, R
         test = s.test
-        if self.cond_on_tape(s, depth):
+        if self.live.cond_on_tape(s, depth):
             cond = self.namer.fresh("cond_taken")
             out.append(self.pop(cond))
             test = load(cond)
         else:
             self.note_reads([gast.Expr(value=test)])
-        out.append(self.line_comment(s.lineno, "adjoint of the branch on"))
+        out.append(self.gen.line_comment(s.lineno, "adjoint of the branch on"))
         node = gast.If(test=copy.deepcopy(test), body=body or [gast.Pass()], orelse=orelse)
         out.append(node)
         return out, R1 | R2
 
     def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.gen.plan.needed):
             return [], R
-        R_in = self.loop_reach(s, R)
-        touched = self.touched(s.body, R_in)
+        R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
+        touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
         pre = self.init_adjoints(touched, state)
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
-        n = self.counter(s)
+        n = self.gen.counter(s)
         out = list(pre)
         if isinstance(s, gast.For):
             target = s.target.id
-            if target in self.plan.needed:
+            if target in self.gen.plan.needed:
                 body.append(self.pop(target))
         if not body and depth == 0:      # nothing in the loop reaches the gradient
             return out, R_in
         if depth > 0:
             out.append(self.pop(n))
         else:
-            self.needed.add(n)
-        out.append(self.line_comment(s.lineno, "adjoint of the loop on"))
+            self.gen.needed.add(n)
+        out.append(self.gen.line_comment(s.lineno, "adjoint of the loop on"))
         loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
                         orelse=[], type_comment=None)
         out.append(loop)
@@ -209,19 +212,20 @@ class StatementAdjoints:
     def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         """For a site inside loop ``s``: undo the current iteration's start, then the
         iterations that completed before it (their count is the counter minus one)."""
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.gen.plan.needed):
             return [], R
         out: List = []
-        if isinstance(s, gast.For) and s.target.id in self.plan.needed:
+        if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
             out.append(self.pop(s.target.id))
-        R_in = self.loop_reach(s, R)
-        out.extend(self.init_adjoints(self.touched(s.body, R_in), state))
+        R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
+        touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
+        out.extend(self.init_adjoints(touched, state))
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
-        if isinstance(s, gast.For) and s.target.id in self.plan.needed:
+        if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
             body.append(self.pop(s.target.id))
-        n = self.counter(s)
-        self.needed.add(n)
-        out.append(self.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
+        n = self.gen.counter(s)
+        self.gen.needed.add(n)
+        out.append(self.gen.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
         done = gast.BinOp(left=load(n), op=gast.Sub(), right=const(1))
         out.append(gast.For(target=store("_"), iter=call("range", [done]), body=body or [gast.Pass()],
                             orelse=[], type_comment=None))
@@ -229,12 +233,9 @@ class StatementAdjoints:
 
     def init_adjoints(self, names: Set[str], state) -> List:
         out = []
-        for name in sorted(names, key=self.order_key):
+        for name in sorted(names, key=self.gen.order_key):
             if name not in state["initialized"]:
-                out.append(assign(self.d(name), self.rt("ZERO")))
+                out.append(assign(self.gen.d(name), self.rt("ZERO")))
                 state.setdefault("maybe_zero", set()).add(name)
                 state["initialized"].add(name)
         return out
-
-    def order_key(self, name: str):
-        return (self.def_order.get(name, 10**6), name)

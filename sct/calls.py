@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import gast
 
 from .analysis import CallInfo
+from .generation import EmitPass
 from .ir import assign, call, const, load, store
 from .plans import CallKind
 from .plans import NO_ADJOINT
@@ -31,19 +32,24 @@ class VjpCall:
                                         # where no sweep differentiates through it (entry mode)
 
 
-class CallLowering:
+class CallLowering(EmitPass):
     """Lowering calls of functions (not ops) that sweeps differentiate: their forward/adjoint
     pairs (rt.vjp ...), or their plain run (rt.primal_call) where no sweep reads their adjoint;
-    and the effect wrappers of calls made for their effects (mixed into reverse.Transformer)."""
+    and the effect wrappers of calls made for their effects.  Each lowering is made once per
+    generation (``vjp_calls``)."""
+
+    def __init__(self, gen):
+        super().__init__(gen)
+        self.vjp_calls: Dict[int, VjpCall] = {}     # id(statement) -> its lowered call
 
     def uses_vjp(self, s) -> bool:
         """Is this statement a call differentiated through a generated forward/adjoint pair?"""
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and
                 isinstance(s.value, gast.Call)):
             return False
-        if id(s) in self.site_records:
+        if id(s) in self.gen.site_records:
             return True
-        if id(s) in self.site_calls:
+        if id(s) in self.gen.site_calls:
             return False
         info = self.act.call_info(s.value)
         return info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None and \
@@ -58,9 +64,9 @@ class CallLowering:
         info = self.act.call_info(value)
         pre: List = []
         keywords = list(value.keywords)
-        if id(s) in self.site_calls:            # a gradient differentiated again
-            sweep = self.site_calls[id(s)]
-            args = [load(p) for p in self.sweeps[sweep].params]
+        if id(s) in self.gen.site_calls:            # a gradient differentiated again
+            sweep = self.gen.site_calls[id(s)]
+            args = [load(p) for p in self.gen.sweeps[sweep].params]
             keywords = []                        # the options were used up by the sweep
             base, maker, maker_args = sweep, "vjp", [load(sweep)]
         elif info.kind == CallKind.METHOD:
@@ -76,7 +82,7 @@ class CallLowering:
                                                  hasattr(info.obj, "_fields")):
             # building an object of the user's class
             new = self.namer.fresh(t + "_new")
-            self.forward_names.add(new)
+            self.gen.forward_names.add(new)
             pre.append(assign(new, call(self.rt("new_object"), [value.func])))
             args = [load(new)] + list(value.args)
             base, maker, maker_args = info.obj.__name__, "vjp_init", [value.func]
@@ -90,7 +96,7 @@ class CallLowering:
         fwd = self.namer.fresh(base + "_fwd")
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
-        self.forward_names |= {fwd, bwd, residuals}
+        self.gen.forward_names |= {fwd, bwd, residuals}
         mask = self.mask(args, s)
         if any(isinstance(a, gast.Starred) for a in args):   # f(*xs): one flag per item of xs
             mask = call(self.rt("starred_mask"), [mask, self.starred_flags(args)] +
@@ -100,7 +106,7 @@ class CallLowering:
                            type_comment=None)
         run = assign_pair(t, residuals, call(fwd, args, keywords))
         primal = None
-        if maker in ("vjp", "vjp_method") and id(s) not in self.site_calls:
+        if maker in ("vjp", "vjp_method") and id(s) not in self.gen.site_calls:
             primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
                           maker_args + [copy.deepcopy(mask)] + args, keywords)
         parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
@@ -162,7 +168,7 @@ class CallLowering:
         if info.kind in (CallKind.SITE, CallKind.STOP, CallKind.CREATE):
             return None
         func = value.func
-        target = self.resolver.resolve(func)
+        target = self.gen.resolver.resolve(func)
         wrapper = None
         if target is not Unresolved:
             if target is not _MISSING:
@@ -175,7 +181,7 @@ class CallLowering:
                     wrapper = None
         elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
             receiver = func.value.id
-            if statement and (receiver in self.params or receiver not in self.forward_names):
+            if statement and (receiver in self.gen.params or receiver not in self.gen.forward_names):
                 wrapper = "effect"        # a call for its effect on the caller's object
             else:
                 wrapper = "maybe_effect"
@@ -191,7 +197,7 @@ class CallLowering:
         active one before that is known; NO_ADJOINT for an active one no sweep reads (the data of
         a loss): still traced, but the pair's adjoint skips it."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
-        plan = self.read_plan
+        plan = self.gen.read_plan
         reads = plan.get(id(s)) if plan is not None and s is not None else None
         flags = []
         for i, a in enumerate(args):

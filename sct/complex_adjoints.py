@@ -6,36 +6,30 @@ import ast
 
 import gast
 
+from .generation import EmitPass
 from .ir import attr, call, load, walk_nodes
 
 
-class ComplexProjection:
+class ComplexProjection(EmitPass):
     """Complex values, once for every rule: a real value's adjoint is projected on the reals,
-    and ``conj`` of a real expression is dropped (mixed into reverse.Transformer)."""
+    and ``conj`` of a real expression is dropped."""
 
     # --- complex handling, once for every rule ------------------------------------------------
     def expr_is_real(self, node) -> bool:
         for n in walk_nodes(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                base = self.primal_of(n.id)
+                base = self.gen.primal_of(n.id)
                 if base in self.act.complex:
                     return False
             if isinstance(n, gast.Constant) and isinstance(n.value, complex):
                 return False
         return True
 
-    def primal_of(self, name: str) -> str:
-        """The value whose adjoint is called ``name`` (or ``name`` itself)."""
-        if self._primal_by_adjoint_of is not self.adjoint or len(self._primal_by_adjoint) != len(self.adjoint):
-            self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
-            self._primal_by_adjoint_of = self.adjoint
-        return self._primal_by_adjoint.get(name, name)
-
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
         if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk_nodes(expr)):
             return expr     # nothing to elide (the transformer below would return expr unchanged)
-        np_name, AST = self.np, ast.AST
+        np_name, AST = self.gen.np, ast.AST
 
         def elide(node):    # a NodeTransformer's visit (children first, in place), without its dispatch
             for field in node._fields:
@@ -56,6 +50,6 @@ class ComplexProjection:
         return result
 
     def project_realness(self, name: str, contribution):
-        if name not in self.act.complex and self.is_array(name) and not self.expr_is_real(contribution):
-            return call(attr(load(self.np), "real"), [contribution])
+        if name not in self.act.complex and self.gen.is_array(name) and not self.expr_is_real(contribution):
+            return call(attr(load(self.gen.np), "real"), [contribution])
         return contribution

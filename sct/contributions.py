@@ -12,6 +12,9 @@ import gast
 from .runtime import registry
 
 from .analysis import CallInfo, bind_arguments, index_value
+from .calls import CallLowering
+from .complex_adjoints import ComplexProjection
+from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
@@ -26,14 +29,20 @@ def _call_signature(node: gast.Call):
             tuple(k.arg for k in node.keywords))
 
 
-class Contributions:
+class Contributions(EmitPass):
     """The adjoint contributions of one assignment: each op's rule with the call's names put
-    in, shared calls made once, accumulated into the operands' adjoints (mixed into
-    reverse.Transformer)."""
+    in, shared calls made once, accumulated into the operands' adjoints.  Calls the helper
+    pairs of ``calls`` and the complex projection of ``complex``."""
+
+    def __init__(self, gen: Generation, calls: CallLowering, complex: ComplexProjection):
+        super().__init__(gen)
+        self.calls = calls
+        self.complex = complex
+        self.pending_pre: List = []             # statements before a contribution
 
     # --- contributions ---------------------------------------------------------------------------
     def accumulate(self, name: str, contribution, state, depth: int) -> gast.Assign:
-        dn = self.d(name)
+        dn = self.gen.d(name)
         if name not in state["initialized"] and depth == 0:
             state["initialized"].add(name)
             return assign(dn, contribution)
@@ -42,7 +51,7 @@ class Contributions:
             isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and
             contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint",
                                        "starred_adjoint"))
-        if self.is_array(name) and not may_be_marker:
+        if self.gen.is_array(name) and not may_be_marker:
             # (an adjoint read from a container or a helper's results may be the zero marker:
             # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
             return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))
@@ -57,9 +66,9 @@ class Contributions:
         marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
             self.act.call_info(value).kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE)
         for name, contribution in pieces:
-            if name not in self.act.active or (self.relevant is not None and name not in self.relevant):
+            if not self.reads_adjoint_of(name):
                 continue
-            contribution = self.project_realness(name, contribution)
+            contribution = self.complex.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
             if marker_possible:
                 state.setdefault("maybe_zero", set()).add(name)
@@ -77,7 +86,8 @@ class Contributions:
         if isinstance(value, gast.UnaryOp):
             return self.operator_pieces(UNARY_OPS[type(value.op)], [value.operand], g, ans, s)
         if isinstance(value, gast.Subscript):
-            return self.operator_pieces(operator.getitem, [value.value, index_value(value.slice, self.rt_name)],
+            return self.operator_pieces(operator.getitem,
+                                        [value.value, index_value(value.slice, self.gen.rt_name)],
                                         g, ans, s)
         if isinstance(value, gast.Attribute):
             return self.attribute_pieces(value, g, ans, s)
@@ -105,7 +115,7 @@ class Contributions:
                     if isinstance(e, gast.Name):
                         pieces.append((e.id, call(self.rt("getitem_or_zero"), [tail, const(i)])))
         elif value.op.__class__ is gast.Add and not all(
-                isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+                isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)
                 for o in (value.left, value.right)):
             # operands not known to be arrays may be lists or tuples (concatenated): the
             # runtime tells (``l[:0] + m``: m's adjoint is its part of the list adjoint)
@@ -126,7 +136,7 @@ class Contributions:
     def attribute_pieces(self, value: gast.Attribute, g: str, ans: str, s) -> List[Tuple[str, Any]]:
         base = value.value
         op = registry.ATTRIBUTES.get(value.attr)
-        if op is not None and self.is_array(base.id):
+        if op is not None and self.gen.is_array(base.id):
             return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
                                     g, ans, s)
         if op is not None and base.id not in self.act.kinds:
@@ -153,7 +163,7 @@ class Contributions:
                                       self.act.kinds.get(o.id, ("",))[0] == "seq" for o in operands):
             return True
         return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
-            not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.is_array(o.id)
+            not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)
                     for o in operands)
 
     def is_list(self, value: gast.BinOp) -> bool:
@@ -162,7 +172,7 @@ class Contributions:
 
     def bind(self, rule, args, keywords):
         node = gast.Call(func=load("_"), args=list(args), keywords=list(keywords))
-        return bind_arguments(rule, node, self.filename, getattr(node, "lineno", 0))
+        return bind_arguments(rule, node, self.gen.filename, getattr(node, "lineno", 0))
 
     def call_pieces(self, s, value: gast.Call, g: str, ans: str):
         info: CallInfo = self.act.call_info(value)
@@ -170,21 +180,21 @@ class Contributions:
             for a in value.args:
                 if isinstance(a, gast.Starred):
                     self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
-            bound = bind_arguments(info.rule, value, self.filename, s.lineno)
+            bound = bind_arguments(info.rule, value, self.gen.filename, s.lineno)
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.METHOD and info.rule is not None:
             bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
             return self.rule_pieces(info.rule, bound, g, ans, s)
-        if info.kind == CallKind.SITE and id(s) not in self.site_records:
+        if info.kind == CallKind.SITE and id(s) not in self.gen.site_records:
             return []
         if info.kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE):
-            parts = self.vjp_parts(s)
+            parts = self.calls.vjp_parts(s)
             grads = self.namer.fresh(f"d_{s.targets[0].id}_args")
             self.pending_pre.append(assign(grads, call(parts.bwd, [load(parts.residuals), load(g)])))
             if any(isinstance(a, gast.Starred) for a in parts.args):
                 # f(*xs): the adjoints of xs are a run of the results, found when it runs
                 values = [a.value if isinstance(a, gast.Starred) else a for a in parts.args]
-                flags = self.starred_flags(parts.args)
+                flags = self.calls.starred_flags(parts.args)
                 self.note_adjoint_reads(s, range(len(values)))      # every one (positions move)
                 return [(v.id, call(self.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
@@ -206,15 +216,16 @@ class Contributions:
 
     def reads_adjoint_of(self, name: str) -> bool:
         """Does this sweep take ``name``'s adjoint further (the filter of ``contributions``)?"""
-        return name in self.act.active and (self.relevant is None or name in self.relevant)
+        relevant = self.gen.scope.relevant
+        return name in self.act.active and (relevant is None or name in relevant)
 
     def note_adjoint_reads(self, s, positions) -> None:
         """The argument positions of a helper call whose adjoints a sweep reads: pass A records
         them for the pair's mask (``CallLowering.mask``); pass B checks it asks for no more."""
         positions = set(positions)
-        self.adjoint_reads.setdefault(id(s), set()).update(positions)
-        if self.read_plan is not None and id(s) in self.read_plan and \
-                not positions <= self.read_plan[id(s)]:
+        self.gen.adjoint_reads.setdefault(id(s), set()).update(positions)
+        if self.gen.read_plan is not None and id(s) in self.gen.read_plan and \
+                not positions <= self.gen.read_plan[id(s)]:
             self.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "
                       "was not asked for; please report this with the function's source", "call")
 
@@ -245,7 +256,7 @@ class Contributions:
             if rule.op in SCALAR_SAFE_OPS and all(
                     isinstance(bound.get(other), gast.Constant) and
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
-                expr = _strip_unbroadcast(expr, self.rt_name)   # a number never broadcasts the other
+                expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
             pieces.append((arg.id, simplify(expr)))
         return self.share_common_calls(pieces, s)
 
@@ -287,5 +298,5 @@ class Contributions:
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
         mapping.update(bound)
-        return self.elide_conj(instantiate_template(template, mapping, globals_, self.np,
-                                                    self.rt_names, self.rt_name))
+        return self.complex.elide_conj(instantiate_template(template, mapping, globals_, self.gen.np,
+                                                    self.gen.rt_names, self.gen.rt_name))

@@ -4,51 +4,60 @@ restore inside loops and branches, and calling the sweeps at the sites.
 from __future__ import annotations
 
 import copy
-from typing import List
+from typing import List, Set
 
 import gast
 
 from .runtime import registry
 
+from .calls import CallLowering
+from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, store, expr_stmt
 from .analysis import leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
 
 
-class ForwardCode:
+class ForwardCode(EmitPass):
     """The forward function: the user's code with the tape records, counters, sweep calls and
-    helper pairs put in (mixed into reverse.Transformer)."""
+    helper pairs (``calls``) put in."""
+
+    def __init__(self, gen: Generation, calls: CallLowering):
+        super().__init__(gen)
+        self.calls = calls
+        self._in_forward = False                # writing the forward function (not a prefix)
+        self.nested_counters: Set[str] = set()  # loop counters of loops inside compounds
 
     # --- forward ------------------------------------------------------------------------------------
     def forward_function(self) -> gast.FunctionDef:
         self._in_forward = True
         try:
-            body = self.forward_block(self.fdef.body, 0)
+            body = self.forward_block(self.gen.fdef.body, 0)
         finally:
             self._in_forward = False
         head: List = []
-        if self.site_records:         # recomputing sweeps replay this call's effects
-            head.append(assign(self.effects_start, call(self.rt("effect_position"))))
-        if self.uses_tape:
-            head.append(assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+        if self.gen.site_records:         # recomputing sweeps replay this call's effects
+            head.append(assign(self.gen.effects_start, call(self.rt("effect_position"))))
+        if self.gen.uses_tape:
+            head.append(assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load())))
             head.extend(self.unbound_inits())
-        name = self.fname if self.mode == Mode.ENTRY else self.namer.fresh(self.fname + "_fwd")
-        return _function(name, list(self.params), head + body, self.kwonly, self.vararg, self.kwarg)
+        name = self.gen.fname if self.gen.mode == Mode.ENTRY else self.namer.fresh(self.gen.fname + "_fwd")
+        return _function(name, list(self.gen.params), head + body, self.gen.kwonly, self.gen.vararg,
+                         self.gen.kwarg)
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
-        in_compounds = self.assigned_in_compounds() | self.nested_counters | {
-            n for parts in self.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-        passed_on = set(self.plan.needed) | set(self.residuals) | {
-            p for sweep in self.sweeps.values() for p in sweep.params}
-        unbound = sorted(in_compounds & passed_on - set(self.params) - self.bound_before_compounds(),
-                         key=self.order_key)
+        in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
+            n for parts in self.calls.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
+        passed_on = set(self.gen.plan.needed) | set(self.gen.residuals) | {
+            p for sweep in self.gen.sweeps.values() for p in sweep.params}
+        unbound = sorted(in_compounds & passed_on - set(self.gen.params) - self.facts.bound_before_compounds,
+                         key=self.gen.order_key)
         return [assign(name, const(None)) for name in unbound]
 
     def push(self, value) -> gast.Expr:
-        self.uses_tape = True
-        return expr_stmt(call(attr(load(self.tape), "append"), [value]))
+        self.gen.uses_tape = True
+        return expr_stmt(call(attr(load(self.gen.tape), "append"), [value]))
 
     def forward_block(self, block: List, depth: int) -> List:
         out: List = []
@@ -61,7 +70,7 @@ class ForwardCode:
                     stmts = stmts[1:]            # the same line's comment is already there
                 last_line = line
             elif line is not None and line != last_line:
-                out.append(self.line_comment(line, ""))
+                out.append(self.gen.line_comment(line, ""))
                 last_line = line
             elif line == last_line:
                 stmts = [st for st in stmts if not _is_comment(st)]
@@ -76,34 +85,34 @@ class ForwardCode:
         if isinstance(s, gast.If):
             return self.forward_if(s, depth)
         if isinstance(s, gast.With):
-            return [self.line_comment(s.lineno, ""),
+            return [self.gen.line_comment(s.lineno, ""),
                     gast.With(items=s.items, body=self.forward_block(s.body, depth + 1) or [gast.Pass()],
                               type_comment=None)]
         if isinstance(s, (gast.For, gast.While)):
             return self.forward_loop(s, depth)
-        if isinstance(s, gast.Return) and self.mode == Mode.VJP:
-            residuals = gast.Tuple(elts=[load(p) for p in self.residuals], ctx=gast.Load())
+        if isinstance(s, gast.Return) and self.gen.mode == Mode.VJP:
+            residuals = gast.Tuple(elts=[load(p) for p in self.gen.residuals], ctx=gast.Load())
             return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
         return [s]
 
     def forward_assign(self, s: gast.Assign, depth: int) -> List:
         t = s.targets[0].id
         out = []
-        if depth > 0 and t in self.plan.needed:
+        if depth > 0 and t in self.gen.plan.needed:
             out.append(self.push(load(t)))
         value = s.value
         new = None
-        if id(s) in self.site_calls and id(s) not in self.site_records:
-            name = self.site_calls[id(s)]
-            params = self.sweeps[name].params
-            args = [call("list", [load(p)]) if p == self.tape else load(p) for p in params]
+        if id(s) in self.gen.site_calls and id(s) not in self.gen.site_records:
+            name = self.gen.site_calls[id(s)]
+            params = self.gen.sweeps[name].params
+            args = [call("list", [load(p)]) if p == self.gen.tape else load(p) for p in params]
             new = assign(t, call(name, args))
         elif isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
                 isinstance(value.value, gast.Name) and value.value.id in self.act.active:
             new = assign(t, call(self.rt("stop_gradient"), [value.value]))   # dlarray's .data
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
-            if self.uses_vjp(s):
+            if self.calls.uses_vjp(s):
                 return out + self.forward_vjp_call(s, t, depth)
             if info.kind == CallKind.METHOD and info.rule is not None and t in self.act.active and \
                     info.receiver not in self.act.arrays and leaf_kind(self.act.kinds.get(info.receiver)) is None:
@@ -112,7 +121,7 @@ class ForwardCode:
             if info.kind == CallKind.CREATE:
                 new = assign(t, call(self.rt("as_dlarray_data"), value.args, value.keywords))
             else:
-                wrapped = self.effect_call(value, t not in self.act.active, False)
+                wrapped = self.calls.effect_call(value, t not in self.act.active, False)
                 if wrapped is not None:
                     new = assign(t, wrapped)
         if new is None:
@@ -125,16 +134,16 @@ class ForwardCode:
     def forward_vjp_call(self, s: gast.Assign, t: str, depth: int) -> List:
         """A call differentiated through its pair: get the pair and run its forward, recording
         what the sweeps pop (or, where no sweep reads its adjoint, just run it)."""
-        parts = self.vjp_parts(s)
-        if parts.primal is not None and self.primal_calls and self._in_forward and \
-                parts.bwd not in self.plan.needed and parts.residuals not in self.plan.needed:
+        parts = self.calls.vjp_parts(s)
+        if parts.primal is not None and self.gen.primal_calls and self._in_forward and \
+                parts.bwd not in self.gen.plan.needed and parts.residuals not in self.gen.plan.needed:
             new = assign(t, parts.primal)        # no sweep reads its adjoint
             new.lineno = s.lineno
             return [new]
         out = []
         if depth > 0:
             for name in (parts.residuals, parts.bwd):
-                if name in self.plan.needed:
+                if name in self.gen.plan.needed:
                     out.append(self.push(load(name)))
         for new in parts.statements:
             new.lineno = s.lineno
@@ -149,7 +158,7 @@ class ForwardCode:
             new = assign(s.value.args[0].id, call(self.rt("shuffled"), [func, s.value.args[0]]))
             new.lineno = getattr(s, "lineno", None)
             return [new]
-        wrapped = self.effect_call(s.value, True, True)
+        wrapped = self.calls.effect_call(s.value, True, True)
         if wrapped is not None:
             new = expr_stmt(wrapped)
             new.lineno = getattr(s, "lineno", None)
@@ -161,26 +170,26 @@ class ForwardCode:
         # adjoint reads it before undoing the branch's own records.
         body = self.forward_block(s.body, depth + 1)
         orelse = self.forward_block(s.orelse, depth + 1)
-        if self.needs_tape(s) and self.cond_on_tape(s, depth):
+        if self.live.needs_tape(s, self.gen.plan.needed) and self.live.cond_on_tape(s, depth):
             body.append(self.push(const(True)))
             orelse.append(self.push(const(False)))
         node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
         node.lineno = s.lineno
-        return [self.line_comment(s.lineno, ""), node]
+        return [self.gen.line_comment(s.lineno, ""), node]
 
     def forward_loop(self, s, depth: int) -> List:
-        if not self.needs_tape(s):
+        if not self.live.needs_tape(s, self.gen.plan.needed):
             node = copy.copy(s)
             node.body = self.forward_block(s.body, depth + 1) or [gast.Pass()]
             return [node]
-        n = self.counter(s)
+        n = self.gen.counter(s)
         if depth > 0:
             self.nested_counters.add(n)
         pre = [assign(n, const(0))]
         body = [assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))]
         if isinstance(s, gast.For):
             target = s.target.id
-            if target in self.plan.needed:
+            if target in self.gen.plan.needed:
                 nxt = self.namer.fresh(target + "_next")
                 header_target = store(nxt)
                 body += [self.push(load(target)), assign(target, load(nxt))]
@@ -192,4 +201,4 @@ class ForwardCode:
         body.extend(self.forward_block(s.body, depth + 1))
         node.lineno = s.lineno
         post = [self.push(load(n))] if depth > 0 else []
-        return [self.line_comment(s.lineno, "")] + pre + [node] + post
+        return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post

@@ -3,7 +3,7 @@ adjoints a block may make nonzero, which compound statements record on the tape.
 """
 from __future__ import annotations
 
-from typing import List, Set
+from typing import Callable, Dict, FrozenSet, List, Optional, Set
 
 import gast
 
@@ -12,16 +12,30 @@ from .runtime import registry
 from .analysis import Activity, bind_arguments
 from .ir import load, walk_nodes
 from .sites import Site
-from .plans import CallKind, Mode
+from .plans import CallKind, FunctionFacts, Mode
 from .templates import BINOP_OPS, UNARY_OPS
 
 
 class Liveness:
     """Which adjoints may be nonzero, which compound statements need the tape, and which gradients
-    are differentiated again (mixed into reverse.Transformer)."""
+    are differentiated again.  Reads the function, its facts and activity; ``relevant`` (the
+    names a sweep follows, None: every active one) and the tape plan's ``needed`` are passed
+    by the sweep that asks.  ``site_inputs(stmt)``: what the sweep of a gradient differentiated
+    again reads (the sweeps made so far; [] for any other statement)."""
+
+    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts, act: Activity, mode: Mode,
+                 site_inputs: Callable[[gast.stmt], List[str]], depends_on_memo: Optional[Dict] = None):
+        self.fdef = fdef
+        self.facts = facts
+        self.act = act
+        self.mode = mode
+        self.site_inputs = site_inputs
+        # depends_on's fixed points, per set of seeds (shared by both generations of a build)
+        self._depends_on_memo: Dict[FrozenSet[str], FrozenSet[str]] = \
+            {} if depends_on_memo is None else depends_on_memo
 
     # --- reachability: which adjoints may be nonzero --------------------------------------------
-    def operands(self, s: gast.Assign) -> List[str]:
+    def operands(self, s: gast.Assign, relevant: Optional[Set[str]]) -> List[str]:
         """The active names whose adjoints the statement contributes to."""
         value = s.value
         names: List[str] = []
@@ -53,7 +67,7 @@ class Liveness:
             elif info.rule is not None:           # an op: only arguments it has a rule for
                 call_node = value if info.kind == CallKind.OP else gast.Call(
                     func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
-                bound = bind_arguments(info.rule, call_node, self.filename, getattr(s, "lineno", 0))
+                bound = bind_arguments(info.rule, call_node, self.facts.filename, getattr(s, "lineno", 0))
                 names = []
                 for p in info.rule.wrt:
                     arg = bound.get(p)
@@ -69,51 +83,45 @@ class Liveness:
                 if info.receiver:
                     names.append(info.receiver)
         return [n for n in names if n in self.act.active and
-                (self.relevant is None or n in self.relevant)]
+                (relevant is None or n in relevant)]
 
-    def site_inputs(self, s) -> List[str]:
-        name = self.site_calls.get(id(s))
-        if name is None or id(s) not in self.site_records:
-            return []
-        return [p for p in self.sweeps[name].params if p != self.tape] if name in self.sweeps else []
-
-    def reach(self, block: List, R: Set[str]) -> Set[str]:
+    def reach(self, block: List, R: Set[str], relevant: Optional[Set[str]]) -> Set[str]:
         R = set(R)
         for s in reversed(block):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 t = s.targets[0].id
                 if t in R and t in self.act.active:
-                    R |= set(self.operands(s))
+                    R |= set(self.operands(s, relevant))
             elif self.stored_field(s, R) is not None:      # obj.name = v: v reaches obj's adjoint
                 R.add(s.value.id)
             elif isinstance(s, gast.If):
-                R = self.reach(s.body, R) | self.reach(s.orelse, R)
+                R = self.reach(s.body, R, relevant) | self.reach(s.orelse, R, relevant)
             elif isinstance(s, gast.With):
-                R = self.reach(s.body, R)
+                R = self.reach(s.body, R, relevant)
             elif isinstance(s, (gast.For, gast.While)):
-                R = self.loop_reach(s, R)
+                R = self.loop_reach(s, R, relevant)
         return R
 
-    def loop_reach(self, loop, R: Set[str]) -> Set[str]:
+    def loop_reach(self, loop, R: Set[str], relevant: Optional[Set[str]]) -> Set[str]:
         current = set(R)
         while True:
-            after = current | self.reach(loop.body, current)
+            after = current | self.reach(loop.body, current, relevant)
             if after == current:
                 return current
             current = after
 
-    def touched(self, block: List, R: Set[str]) -> Set[str]:
+    def touched(self, block: List, R: Set[str], relevant: Optional[Set[str]]) -> Set[str]:
         """Adjoints a compound statement's reverse may write."""
         R_all = set(R)
         for _ in range(3):
-            R_all |= self.reach(block, R_all)
+            R_all |= self.reach(block, R_all, relevant)
         names = set()
         for n in walk_nodes(gast.Module(body=block, type_ignores=[])):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
                 if t in R_all and t in self.act.active:
                     names.add(t)
-                    names |= set(self.operands(n))
+                    names |= set(self.operands(n, relevant))
             obj = self.stored_field(n, R_all)
             if obj is not None:                 # its reverse reads obj's adjoint and adds to v's
                 names |= {obj, n.value.id}
@@ -134,24 +142,25 @@ class Liveness:
         seeds = frozenset(n for n in names if n in self.act.active)
         # the same for both generations of build() (they do not change the function): the
         # fixed point over the whole function is found once per set of seeds
-        memo = self.__dict__.setdefault("_depends_on_memo", {})
+        memo = self._depends_on_memo
         flow = memo.get(seeds)
         if flow is None:
             flow = memo[seeds] = frozenset(Activity(self.fdef, self.act.resolver, self.act.kinds, set(seeds),
-                                                    set(), self.filename).active)
+                                                    set(), self.facts.filename).active)
         return set(flow & self.act.active)
 
-    def needs_tape(self, s) -> bool:
-        """Does the adjoint of this compound statement do anything (contribute or restore)?"""
+    def needs_tape(self, s, needed: FrozenSet[str]) -> bool:
+        """Does the adjoint of this compound statement do anything (contribute or restore)?
+        ``needed``: the tape plan's (the primal values some adjoint reads)."""
         for n in walk_nodes(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 t = n.targets[0].id
-                if t in self.act.active or t in self.plan.needed:
+                if t in self.act.active or t in needed:
                     return True
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Attribute) and \
                     isinstance(n.targets[0].value, gast.Name) and n.targets[0].value.id in self.act.active:
                 return True             # obj.name = v: moves obj's adjoint of that field
-            if isinstance(n, gast.For) and n.target.id in self.plan.needed:
+            if isinstance(n, gast.For) and n.target.id in needed:
                 return True
         return False
 
@@ -160,46 +169,20 @@ class Liveness:
         test = s.test
         if isinstance(test, gast.Constant):
             return False
-        return depth > 0 or test.id in self.assigned_in_compounds()
-
-    def assigned_in_compounds(self) -> Set[str]:
-        if self._in_compounds is not None:
-            return self._in_compounds
-        names: Set[str] = set()
-        for s in self.fdef.body:
-            if isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                for n in walk_nodes(s):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                        names.add(n.id)
-        self._in_compounds = names
-        return names
-
-    def bound_before_compounds(self) -> Set[str]:
-        """Names assigned at the top level before any compound statement assigns them."""
-        bound: Set[str] = set()
-        seen_in_compound: Set[str] = set()
-        for s in self.fdef.body:
-            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                if s.targets[0].id not in seen_in_compound:
-                    bound.add(s.targets[0].id)
-            elif isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                for n in walk_nodes(s):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                        seen_in_compound.add(n.id)
-        return bound
+        return depth > 0 or test.id in self.facts.assigned_in_compounds
 
     def higher_order_needed(self, site: Site, later: List[Site]) -> bool:
         """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
         target = site.stmt.targets[0].id
-        self.relevant = None
         if self.mode == Mode.VJP:
             ret = self.fdef.body[-1]
-            if isinstance(ret.value, gast.Name) and target in self.reach(self.fdef.body[:-1], {ret.value.id}):
+            if isinstance(ret.value, gast.Name) and \
+                    target in self.reach(self.fdef.body[:-1], {ret.value.id}, None):
                 return True
         for other in later:
             R = {other.y}
             for block, index, parent, depth in reversed(other.frames):
-                R = self.reach(block[:index], R)
+                R = self.reach(block[:index], R, None)
             if target in R:
                 return True
         return False

@@ -3,14 +3,18 @@
 ``Mode``: what is generated for a function (``ENTRY``: the code dlfeval runs; ``VJP``: a
 forward/adjoint pair for a function differentiated from its caller).  ``TapePlan``: what the
 liveness pass found the adjoints read, so the forward code records exactly that.
+``FunctionFacts``: what the passes read of the function itself, found once.
 ``SweepPlan``: one site's sweep function as its callers see it (what it reads, whether it
 pops the tape).  The site itself is a ``sites.Site``; a lowered helper call a ``calls.VjpCall``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import FrozenSet, Tuple
+from types import MappingProxyType
+from typing import FrozenSet, Mapping, NoReturn, Optional, Tuple
+
+from .errors import CompileError
 
 
 class Mode(str, Enum):
@@ -48,8 +52,21 @@ NO_ADJOINT = "no_adjoint"
 class TapePlan:
     """The primal values some adjoint reads: inside loops and branches the forward code
     records them on the tape (and the sweeps pop them); at the top level they are passed
-    to the sweeps by name.  The first generation assumes every forward name is read."""
+    to the sweeps by name.  The first generation assumes every forward name is read.
+    ``reads``: per helper call (id of its statement), the arguments whose adjoints a sweep
+    reads, so the pair is asked for those alone; None: every active argument."""
     needed: FrozenSet[str]
+    reads: Optional[Mapping[int, FrozenSet[int]]] = None
+
+
+@dataclass(frozen=True)
+class SweepScope:
+    """What one sweep follows, found before it is written (``sweeps.Sweeps``): ``relevant``,
+    the active names whose adjoints lead to what it differentiates with respect to (None:
+    every active one), and ``captures``: root -> (found flag, its gradient) for a name whose
+    gradient is the adjoint of the version the site sees."""
+    relevant: Optional[FrozenSet[str]] = None
+    captures: Mapping[str, Tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -60,3 +77,26 @@ class SweepPlan:
     params: Tuple[str, ...]      # what it reads, in order (the tape's name among them if it pops)
     uses_tape: bool
     self_contained: bool         # recomputes what precedes the site from the arguments
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """What every pass reads of the function itself (its signature, where and in which order
+    names are defined, which names compound statements assign), found once by
+    ``sites.function_facts`` before any pass runs."""
+    fname: str
+    filename: str
+    line: int                                   # the def's line (errors without a node's own)
+    params: Tuple[str, ...]
+    kwonly: Tuple[str, ...]
+    vararg: Optional[str]
+    kwarg: Optional[str]
+    stored: FrozenSet[str]                      # the parameters and every name assigned
+    defined_line: Mapping[str, int]             # name -> the line of its first assignment
+    def_order: Mapping[str, int]                # name -> rank of its first definition
+    name_counts: Mapping[str, Tuple[int, int]]  # name -> (stores, loads)
+    assigned_in_compounds: FrozenSet[str]       # names a top-level if/for/while/with assigns
+    bound_before_compounds: FrozenSet[str]      # assigned at the top level before any compound
+
+    def fail(self, node, message: str, construct: str) -> NoReturn:
+        raise CompileError(message, self.filename, getattr(node, "lineno", self.line), construct)

@@ -27,23 +27,20 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
 from .adjoints import StatementAdjoints
 from .analysis import Activity, Resolver
-from .calls import CallLowering, VjpCall
+from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
-from .errors import CompileError
 from .forward_code import ForwardCode
-from .ir import attr, load, walk_nodes
-from .liveness import Liveness
+from .generation import Generation
 from .naming import Namer
-from .plans import Mode, SweepPlan, TapePlan
-from .site_checks import SiteChecks
-from .sites import Site, SiteFinding, _in_order
+from .plans import FunctionFacts, Mode, TapePlan
+from .sites import Site, SiteFinding, function_facts
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
 from .templates import _function, _reach, instantiate_template, simplify  # noqa: F401
@@ -59,15 +56,12 @@ class Generated:
         self.bwd: Optional[str] = None
 
 
-class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions,
-                  ComplexProjection, StatementAdjoints, Sweeps, ForwardCode):
-    """Runs the passes over one function (see the module's docstring): the sites, then for
-    each its sweep, then the forward code; ``build`` runs it twice (see there)."""
+class Transformer:
+    """Runs the passes over one function (see the module's docstring and ``build``)."""
 
     def __init__(self, fdef: gast.FunctionDef, filename: str, activity: Activity,
                  resolver: Resolver, namer: Namer, mode: str, numpy_name: str,
                  rt_names: Dict[int, str], rt_name: str = "rt"):
-        self.rt_name = rt_name
         self.fdef = fdef
         self.filename = filename
         self.act = activity
@@ -76,151 +70,83 @@ class Transformer(SiteFinding, SiteChecks, Liveness, CallLowering, Contributions
         self.mode = Mode(mode)
         self.np = numpy_name
         self.rt_names = rt_names
-        self.params = [a.id for a in fdef.args.args]
-        self.kwonly = [a.id for a in fdef.args.kwonlyargs]
-        self.vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
-        self.kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
-        self.adjoint: Dict[str, str] = {}
-        self._primal_by_adjoint: Dict[str, str] = {}
-        self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
+        self.rt_name = rt_name
         self.tape = namer.fresh("tape")
-        self.needed: Set[str] = set()      # primal names some adjoint reads
-        self.uses_tape = False
-        self.forward_names: Set[str] = set(self.params) | set(self.kwonly) | \
-            {n for n in (self.vararg, self.kwarg) if n}
-        for n in walk_nodes(fdef):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                self.forward_names.add(n.id)
-        self.counters: Dict[int, str] = {}
-        self.site_calls: Dict[int, str] = {}
-        self.defined_line: Dict[str, int] = {}
-        self.def_order: Dict[str, int] = {p: i for i, p in enumerate(self.params)}
-        for n in _in_order(fdef.body):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                self.defined_line.setdefault(n.targets[0].id, getattr(n, "lineno", fdef.lineno))
-            for m in walk_nodes(n) if isinstance(n, gast.Assign) else ():
-                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
-                    self.def_order.setdefault(m.id, len(self.def_order))
-        self.fname = fdef.name
-        self.relevant: Optional[Set[str]] = None
         self.effects_start = namer.fresh("effects_start")   # where recomputations replay from
         # entry mode: a helper call no sweep differentiates through runs its code as dlfeval
         # would (no pair, no residuals); off where the entry is differentiated again (jvp)
         self.primal_calls = self.mode == Mode.ENTRY
-        self._in_forward = False
-        # what the liveness pass found (see build): the primal values the adjoints read
-        self.plan = TapePlan(frozenset())
-        # which arguments' adjoints a sweep reads, per helper call (id of its statement): pass A
-        # records them, pass B asks the pair for those alone (an argument no dlgradient target
-        # reaches, the data of a loss, gets no adjoint computed); None: every active argument
-        self.adjoint_reads: Dict[int, Set[int]] = {}
-        self.read_plan: Optional[Dict[int, FrozenSet[int]]] = None
         # VJP mode: parameters the caller wants no adjoint of (NO_ADJOINT in its mask; set by
         # compile_function): the adjoint sweep follows only the others
         self.no_adjoint: Set[str] = set()
-        # the state of one generation (reset by generate)
-        self.nested_counters: Set[str] = set()         # loop counters of loops inside compounds
-        self.vjp_calls: Dict[int, VjpCall] = {}         # id(statement) -> its lowered call
-        self.site_records: Set[int] = set()             # ids of sites differentiated again
-        self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
-        self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
-        self.sites_so_far: List[Site] = []              # the sites before the one being swept
-        self.seed_name = ""                             # the seed parameter of a batched sweep
-        # the state of one sweep
-        self.captures: Dict[str, Tuple[str, str]] = {}  # root -> (found flag, its gradient)
-        self.last_prefix: List = []                     # a self-contained sweep's recomputation
-        self.pending_pre: List = []                     # statements before a contribution
-        # caches of facts of fdef
-        self._name_counts: Optional[Dict[str, Tuple[int, int]]] = None
-        self._in_compounds: Optional[Set[str]] = None
-
-    # --- helpers --------------------------------------------------------------------------
-    def fail(self, node, message: str, construct: str):
-        raise CompileError(message, self.filename, getattr(node, "lineno", self.fdef.lineno), construct)
-
-    def d(self, name: str) -> str:
-        if name not in self.adjoint:
-            fresh = self.namer.fresh("d_" + name)
-            in_sync = self._primal_by_adjoint_of is self.adjoint and \
-                len(self._primal_by_adjoint) == len(self.adjoint)
-            self.adjoint[name] = fresh
-            if in_sync:                 # keep primal_of's inverse map current (no rebuild per name)
-                self._primal_by_adjoint[fresh] = name
-        return self.adjoint[name]
-
-    def is_array(self, name: str) -> bool:
-        from .analysis import leaf_kind
-        return (name in self.act.arrays or leaf_kind(self.act.kinds.get(name)) is not None) and \
-            name not in self.act.lists
-
-    def counter(self, loop) -> str:
-        if id(loop) not in self.counters:
-            name = self.namer.fresh("n_" + (loop.target.id if isinstance(loop, gast.For) else "while"))
-            self.counters[id(loop)] = name
-            self.forward_names.add(name)
-        return self.counters[id(loop)]
 
     # --- entry point -------------------------------------------------------------------------
     def build(self) -> Generated:
-        # Pass A finds which primal values the adjoints read (so only those are
-        # recorded); pass B writes the code with that knowledge.  Pass A's
-        # names are thrown away, so the output does not depend on it.
-        snapshot = (set(self.namer.taken), dict(self.adjoint), dict(self.counters),
-                    set(self.forward_names))
-        self.plan = TapePlan(frozenset(self.forward_names))      # pass A: assume all are read
-        self.generate()
-        needed = frozenset(self.needed)
-        # narrowed only where no sweep's code is differentiated again (a gradient of a gradient,
-        # forward over reverse): there the pairs' code is, and needs every active argument
-        read_plan = {k: frozenset(v) for k, v in self.adjoint_reads.items()} \
-            if (self.mode == Mode.VJP or self.primal_calls) and not self.site_records else None
-        (self.namer.taken, self.adjoint, self.counters, self.forward_names) = snapshot
-        self.needed = set()
-        self.uses_tape = False
-        self.plan = TapePlan(needed)
-        self.read_plan = read_plan
-        return self.generate()
+        """The pipeline: the function's facts and sites (analysis, frozen); pass A writes
+        the code assuming every primal value is read, to find the tape plan (which values
+        the adjoints read, which argument adjoints each helper's sweep reads); pass B writes
+        the code with that plan.  Pass A's names are given back, so the output does not
+        depend on it."""
+        facts = function_facts(self.fdef, self.filename)
+        sites = SiteFinding(self.fdef, facts, self.act).find_sites()
+        memo: Dict = {}                 # liveness's fixed points, the same for both passes
+        taken = set(self.namer.taken)
+        first = self.generation(facts, TapePlan(facts.stored), memo)
+        generate(first, sites)
+        plan = tape_plan(first, self.mode, self.primal_calls)
+        self.namer.taken = taken
+        return generate(self.generation(facts, plan, memo), sites)
 
-    def generate(self) -> Generated:
-        out = Generated()
-        self.site_calls = {}
-        self.adjoint_reads = {}
-        self.nested_counters = set()
-        self.vjp_calls = {}
-        self.site_records = set()
-        self.sweeps = {}
-        self.residuals = []
-        sites = self.find_sites()
-        for k, site in enumerate(sites):
-            self.sites_so_far = sites[:k]
-            name = self.namer.fresh(f"{self.fname}_dlgradient_line{site.line}")
-            self.site_calls[id(site.stmt)] = name
-            target = site.stmt.targets[0].id
-            if site.options.enable_higher_derivatives and target in self.act.active and \
-                    self.higher_order_needed(site, sites[k + 1:]):
-                if site.in_loop:
-                    self.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
-                              "again yet: compute it after the loop, or pass "
-                              "EnableHigherDerivatives=False", "dlgradient")
-                self.check_arguments_kept(site)
-                self.check_outside_writes(site)
-                self.site_records.add(id(site.stmt))
-            contained = id(site.stmt) in self.site_records
-            self.seed_name = self.namer.fresh("seed")
-            body, result = self.site_sweep(site, contained)
-            out.functions.extend(self.sweep_function(name, body, result, site, contained))
-        if self.mode == Mode.VJP:
-            bwd = self.bwd_function(self.vjp_sweep(self.fdef.body[-1]))
-        forward = self.forward_function()
-        out.functions.insert(0, forward)
-        out.entry = forward.name
-        if self.mode == Mode.VJP:
-            out.fwd = forward.name
-            out.functions.insert(1, bwd)
-            out.bwd = bwd.name
-        return out
-
-    def rt(self, name: str):
-        return attr(load(self.rt_name), name)
+    def generation(self, facts: FunctionFacts, plan: TapePlan, memo: Dict) -> Generation:
+        return Generation(self.fdef, facts, self.act, self.resolver, self.namer, self.mode, self.np,
+                          self.rt_names, self.rt_name, self.tape, self.effects_start, plan,
+                          self.primal_calls, frozenset(self.no_adjoint), memo)
 
 
+def tape_plan(first: Generation, mode: Mode, primal_calls: bool) -> TapePlan:
+    """What pass A found: the primal values the adjoints read, and which argument adjoints
+    each helper call's sweep reads -- narrowed only where no sweep's code is differentiated
+    again (a gradient of a gradient, forward over reverse): there the pairs' code is, and
+    needs every active argument."""
+    reads = {k: frozenset(v) for k, v in first.adjoint_reads.items()} \
+        if (mode == Mode.VJP or primal_calls) and not first.site_records else None
+    return TapePlan(frozenset(first.needed), reads)
+
+
+def generate(gen: Generation, sites: Tuple[Site, ...]) -> Generated:
+    """One generation: each site's sweep (in order), the helper's adjoint (VJP mode), then
+    the forward code that calls them."""
+    calls = CallLowering(gen)
+    contrib = Contributions(gen, calls, ComplexProjection(gen))
+    adjoints = StatementAdjoints(gen, calls, contrib)
+    forward = ForwardCode(gen, calls)
+    sweeps = Sweeps(gen, adjoints, forward)
+    out = Generated()
+    for k, site in enumerate(sites):
+        name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
+        gen.site_calls[id(site.stmt)] = name
+        target = site.stmt.targets[0].id
+        if site.options.enable_higher_derivatives and target in gen.act.active and \
+                gen.live.higher_order_needed(site, sites[k + 1:]):
+            if site.in_loop:
+                gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
+                         "again yet: compute it after the loop, or pass "
+                         "EnableHigherDerivatives=False", "dlgradient")
+            gen.checks.check_arguments_kept(site)
+            gen.checks.check_outside_writes(site)
+            gen.site_records.add(id(site.stmt))
+        contained = id(site.stmt) in gen.site_records
+        seed = gen.namer.fresh("seed")
+        inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
+        body, result = sweeps.site_sweep(site, contained, seed, inner)
+        out.functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
+    if gen.mode == Mode.VJP:
+        bwd = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1]))
+    fwd = forward.forward_function()
+    out.functions.insert(0, fwd)
+    out.entry = fwd.name
+    if gen.mode == Mode.VJP:
+        out.fwd = fwd.name
+        out.functions.insert(1, bwd)
+        out.bwd = bwd.name
+    return out

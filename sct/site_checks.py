@@ -8,12 +8,21 @@ from typing import Dict, List, Set, Tuple
 import gast
 
 from .ir import walk_nodes
+from .liveness import Liveness
+from .plans import FunctionFacts
 from .sites import Site, _in_order, _roots
 
 
 class SiteChecks:
-    """Refusals of sites whose gradient sct cannot model exactly (mixed into
-    reverse.Transformer)."""
+    """Refusals of sites whose gradient sct cannot model exactly: each check reads the site, the
+    function and its facts, and the reachability of ``liveness.Liveness``; it returns nothing
+    or refuses."""
+
+    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts, live: Liveness):
+        self.fdef = fdef
+        self.facts = facts
+        self.live = live
+        self.fail = facts.fail
 
     def check_arguments_kept(self, site: Site):
         """A gradient differentiated again is recomputed from the function's arguments: an
@@ -22,7 +31,7 @@ class SiteChecks:
             for st in block[:index]:
                 for n in walk_nodes(st):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and \
-                            n.id in self.params:
+                            n.id in self.facts.params:
                         self.fail(site.stmt, f"the gradient on line {site.line} is differentiated "
                                   f"again, and the argument {n.id!r} is reassigned before it (line "
                                   f"{getattr(st, 'lineno', '?')}): sct recomputes that gradient from "
@@ -35,7 +44,8 @@ class SiteChecks:
         the function (a global's, a closure's, an argument's, or a name taken from one) that the
         code before it reads (``COUNT[0] += 1``, ``np.add.at(z, i, v)``, a write in a loop that
         reads it) would read the changed object, and write it twice."""
-        params = set(self.params) | set(self.kwonly) | {n for n in (self.vararg, self.kwarg) if n}
+        facts = self.facts
+        params = set(facts.params) | set(facts.kwonly) | {n for n in (facts.vararg, facts.kwarg) if n}
         origin: Dict[str, str] = {}          # a name bound to (a part of) an outside object -> that object
 
         def root(node):
@@ -48,7 +58,7 @@ class SiteChecks:
                 return None
             if name in origin:
                 return origin[name]
-            return name if name in params or name not in self.forward_names else None
+            return name if name in params or name not in facts.stored else None
 
         changed = True
         while changed:                  # names bound to (a part of) such an object
@@ -97,7 +107,7 @@ class SiteChecks:
                 seen |= value_reads(st)
                 for r, rmw in writes(st):
                     if rmw or r in seen or r in loop_reads:
-                        self.fail(st, f"this line writes into {r}, an object from outside {self.fname}() "
+                        self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
                                   f"(a global, a closure value or an argument), which the code before the "
                                   f"dlgradient on line {site.line} reads; that gradient is differentiated "
                                   f"again, so sct recomputes this code, on {r} as the first run left it: "
@@ -127,14 +137,13 @@ class SiteChecks:
                      if isinstance(st, gast.Assign) and r in {n.id for t in st.targets
                                                                for n in walk_nodes(t)
                                                                if isinstance(n, gast.Name)}}
-            if lines == {site.line} and r not in self.params:
+            if lines == {site.line} and r not in self.facts.params:
                 line_only.append(r)
         if not line_only:
             return
-        self.relevant = None
         R = {site.y}
         for block, index, parent, depth in reversed(site.frames):
-            R = self.reach(block[:index], R)
+            R = self.live.reach(block[:index], R, None)
         for r in line_only:
             if r not in R:
                 self.fail(site.stmt, "dlgradient: this x is a new value made in the call itself "
@@ -170,20 +179,18 @@ class SiteChecks:
                           "sct does not follow the object's fields as they change. Assign the new "
                           "value to a name and differentiate with respect to that name", "dlgradient")
 
-    def check_through_gradients(self, site: Site, roots: List[str]):
-        """An earlier gradient that this y depends on is recomputed from the function's
-        arguments, so the derivative through it reaches only arguments: refuse a root that is an
-        intermediate value that gradient depends on."""
-        inner = [s for s in self.sites_so_far if id(s.stmt) in self.site_records]
-        intermediate = [r for r in roots if r not in self.params and r != self.vararg]
+    def check_through_gradients(self, site: Site, roots: List[str], inner: List[Site]):
+        """An earlier gradient that this y depends on (``inner``: the earlier sites differentiated
+        again) is recomputed from the function's arguments, so the derivative through it reaches
+        only arguments: refuse a root that is an intermediate value that gradient depends on."""
+        intermediate = [r for r in roots if r not in self.facts.params and r != self.facts.vararg]
         if not inner or not intermediate:
             return
-        self.relevant = None
 
         def reach_of(s: Site, start: Set[str]) -> Set[str]:
             R = set(start)
             for block, index, _, _ in reversed(s.frames):
-                R = self.reach(block[:index], R)
+                R = self.live.reach(block[:index], R, None)
             return R
         R = reach_of(site, {site.y})
         for s in inner:
@@ -191,9 +198,9 @@ class SiteChecks:
                 hit = [r for r in intermediate if r in reach_of(s, {s.y})]
                 if hit:
                     self.fail(site.stmt, f"y depends on the gradient computed on line {s.line}, which "
-                              f"sct recomputes from the arguments of {self.fname}(); the derivative "
+                              f"sct recomputes from the arguments of {self.facts.fname}(); the derivative "
                               f"through it with respect to the intermediate value {hit[0]!r} is not "
                               f"modelled. Differentiate with respect to an argument of "
-                              f"{self.fname}(), or compute that gradient with "
+                              f"{self.facts.fname}(), or compute that gradient with "
                               "EnableHigherDerivatives=False if it is meant as a constant",
                               "dlgradient")

@@ -11,7 +11,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
-from .plans import CallKind
+from types import MappingProxyType
+
+from .plans import CallKind, FunctionFacts
 from .ir import walk_nodes
 
 
@@ -57,10 +59,16 @@ class Site:
 
 class SiteFinding:
     """Finding the dlgradient / dljacobian / dldivergence sites of a function, reading their
-    options and what each x selects (mixed into reverse.Transformer)."""
+    options and what each x selects: ``find_sites`` returns them, frozen."""
+
+    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts, act):
+        self.fdef = fdef
+        self.facts = facts
+        self.act = act
+        self.fail = facts.fail
 
     # --- sites ---------------------------------------------------------------------------------
-    def find_sites(self) -> List[Site]:
+    def find_sites(self) -> Tuple[Site, ...]:
         sites: List[Site] = []
 
         def walk(block, frames, depth, in_loop):
@@ -81,11 +89,11 @@ class SiteFinding:
                     walk(s.body, frames + [(block, i, s, depth)], depth + 1, True)
         walk(self.fdef.body, [], 0, False)
         del walk        # (a recursive closure holding self: freed now, not by the cyclic collector)
-        return sites
+        return tuple(sites)
 
     def make_site(self, stmt: gast.Assign, frames, in_loop: bool) -> Site:
         node = stmt.value
-        line = getattr(stmt, "lineno", self.fdef.lineno)
+        line = getattr(stmt, "lineno", self.facts.line)
         kind = SiteKind(self.act.call_info(node).obj.__name__)
         options = self.site_options(stmt)
         if kind != SiteKind.DLGRADIENT:
@@ -118,14 +126,14 @@ class SiteFinding:
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         for root in _roots(sels):
             if root not in self.act.active:
-                where = self.defined_line.get(root)
+                where = self.facts.defined_line.get(root)
                 if self.created_by_dlarray(root):
                     self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a "
-                              f"dlarray created inside {self.fname}() (line {where}), and only the arguments "
+                              f"dlarray created inside {self.facts.fname}() (line {where}), and only the arguments "
                               "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
-                              f"to dlfeval as an argument: dlfeval({self.fname}, ..., {root})", "dlgradient")
+                              f"to dlfeval as an argument: dlfeval({self.facts.fname}, ..., {root})", "dlgradient")
                 origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
-                          if root not in self.params else "it is not a dlarray argument of dlfeval")
+                          if root not in self.facts.params else "it is not a dlarray argument of dlfeval")
                 self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
                           "only dlarrays passed to dlfeval, and values computed from them, are traced",
                           "dlgradient")
@@ -200,17 +208,6 @@ class SiteFinding:
             j -= 1
         return defs
 
-    def name_counts(self) -> Dict[str, Tuple[int, int]]:
-        """(stores, loads) of every name in the function."""
-        if self._name_counts is None:
-            counts: Dict[str, List[int]] = {}
-            for n in walk_nodes(self.fdef):
-                if isinstance(n, gast.Name):
-                    c = counts.setdefault(n.id, [0, 0])
-                    c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
-            self._name_counts = {k: (v[0], v[1]) for k, v in counts.items()}
-        return self._name_counts
-
     def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
         """What the x of a site selects, as a tree: ("root", name) (a name's current value),
         ("item", sel, index), ("attr", sel, name), ("list"|"tuple", [sels]),
@@ -220,7 +217,7 @@ class SiteFinding:
             return ("star", self.resolve_x(node.value, defs, stmt))
         if isinstance(node, gast.Name):
             value = defs.get(node.id)
-            if value is None or self.name_counts().get(node.id, (0, 0))[0] != 1:
+            if value is None or self.facts.name_counts.get(node.id, (0, 0))[0] != 1:
                 return ("root", node.id)
             if isinstance(value, gast.Name):
                 return self.resolve_x(value, defs, stmt)
@@ -274,3 +271,41 @@ def _in_order(block: List):
         yield s
         for field_name in ("body", "orelse"):
             yield from _in_order(getattr(s, field_name, []) or [])
+
+
+def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
+    """What the passes read of the function itself (see ``plans.FunctionFacts``)."""
+    params = tuple(a.id for a in fdef.args.args)
+    kwonly = tuple(a.id for a in fdef.args.kwonlyargs)
+    vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
+    kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
+    stored = set(params) | set(kwonly) | {n for n in (vararg, kwarg) if n}
+    counts: Dict[str, List[int]] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Store):
+                stored.add(n.id)
+            c = counts.setdefault(n.id, [0, 0])
+            c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
+    defined_line: Dict[str, int] = {}
+    def_order: Dict[str, int] = {p: i for i, p in enumerate(params)}
+    for n in _in_order(fdef.body):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            defined_line.setdefault(n.targets[0].id, getattr(n, "lineno", fdef.lineno))
+        for m in walk_nodes(n) if isinstance(n, gast.Assign) else ():
+            if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
+                def_order.setdefault(m.id, len(def_order))
+    bound: set = set()              # assigned at the top level before any compound assigns it
+    seen_in_compound: set = set()   # every name a top-level compound assigns
+    for s in fdef.body:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            if s.targets[0].id not in seen_in_compound:
+                bound.add(s.targets[0].id)
+        elif isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
+            for n in walk_nodes(s):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    seen_in_compound.add(n.id)
+    return FunctionFacts(fdef.name, filename, fdef.lineno, params, kwonly, vararg, kwarg, frozenset(stored),
+                         MappingProxyType(defined_line), MappingProxyType(def_order),
+                         MappingProxyType({k: (v[0], v[1]) for k, v in counts.items()}),
+                         frozenset(seen_in_compound), frozenset(bound))

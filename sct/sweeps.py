@@ -4,69 +4,82 @@ the adjoint of a function differentiated from its caller, and the functions that
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 from typing import Dict, List, Set, Tuple
 
 import gast
 
+from .adjoints import StatementAdjoints
 from .analysis import index_value
+from .forward_code import ForwardCode
+from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk_nodes
 from .sites import Site, SiteKind, _roots
-from .plans import SweepPlan
+from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
 
 
-class Sweeps:
-    """Each site's sweep (and a differentiated helper's adjoint), assembled into functions
-    (mixed into reverse.Transformer)."""
+class Sweeps(EmitPass):
+    """Each site's sweep (and a differentiated helper's adjoint), assembled into functions:
+    the statements' adjoints are ``adjoints``', a self-contained sweep's recomputation
+    ``forward``'s."""
 
-    def site_sweep(self, site: Site, self_contained: bool = False):
+    def __init__(self, gen: Generation, adjoints: StatementAdjoints, forward: ForwardCode):
+        super().__init__(gen)
+        self.adjoints = adjoints
+        self.forward = forward
+        self.last_prefix: List = []             # a self-contained sweep's recomputation
+
+    def site_sweep(self, site: Site, self_contained: bool, seed: str, inner: List[Site]):
         """The sweep of a site.  ``self_contained``: it recomputes the statements before
         the site from the function's arguments (so a later sweep can differentiate it
-        as ordinary code) instead of receiving their values."""
+        as ordinary code) instead of receiving their values.  ``seed``: the seed parameter
+        of a batched sweep (dljacobian...); ``inner``: the earlier sites differentiated again."""
         roots = _roots(site.sels) if site.sels is not None else \
             [x.id for x in site.xs if isinstance(x, gast.Name)]
-        self.captures = {}
+        captures: Dict[str, Tuple[str, str]] = {}
         if site.sels is not None:
-            self.check_roots_reached(site, roots)
-            self.check_through_gradients(site, roots)
-            self.check_attribute_stores(site)
-            self.captures = self.site_captures(roots)
-        self.relevant = self.depends_on(set(roots))
+            self.gen.checks.check_roots_reached(site, roots)
+            self.gen.checks.check_through_gradients(site, roots, inner)
+            self.gen.checks.check_attribute_stores(site)
+            captures = self.site_captures(roots)
+        relevant = frozenset(self.live.depends_on(set(roots)))
+        self.gen.scope = SweepScope(relevant, MappingProxyType(captures))
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []
         if self_contained:
             # what precedes the site runs again: its effects (draws, prints) are replayed
-            self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(self.effects_start)])))
+            self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(self.gen.effects_start)])))
             for block, index, _, depth in site.frames:
-                self.last_prefix.extend(self.forward_block(block[:index], depth))
+                self.last_prefix.extend(self.forward.forward_block(block[:index], depth))
             self.last_prefix.append(expr_stmt(call(self.rt("replay_end"))))
             body.extend(self.last_prefix)
         head_at = len(body)
         if site.kind == SiteKind.DLGRADIENT:
-            body.append(assign(self.d(site.y), call(self.rt("seed"), [load(site.y)])))
+            body.append(assign(self.gen.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
-            body.append(assign(self.d(site.y), load(self.seed_name)))
+            body.append(assign(self.gen.d(site.y), load(seed)))
         rev = self.reverse_before_site(site, state)
         body.extend(rev)
         if site.sels is not None:
             results = self.site_results(site, body, head_at, rev, state)
-            self.captures = {}
-            self.note_reads(body)
-            self.note_reads([gast.Expr(value=r) for r in results])
+            self.gen.scope = SweepScope(self.gen.scope.relevant)
+            self.adjoints.note_reads(body)
+            self.adjoints.note_reads([gast.Expr(value=r) for r in results])
             return body, results
         results = []
         for x in site.xs:
             if isinstance(x, gast.Name):
-                dx = load(self.d(x.id)) if x.id in state["initialized"] else ZERO
+                dx = load(self.gen.d(x.id)) if x.id in state["initialized"] else ZERO
                 results.append(call(self.rt("project"), [dx, load(x.id)]))
             else:
                 results.append(call(self.rt("project"), [ZERO, x]))
-        self.note_reads(body)
+        self.adjoints.note_reads(body)
         for x in site.xs:
             for n in loaded_names(x):
-                if n in self.forward_names:
-                    self.needed.add(n)
+                if n in self.gen.forward_names:
+                    self.gen.needed.add(n)
         return body, results
 
     def site_captures(self, roots: List[str]) -> Dict[str, Tuple[str, str]]:
@@ -74,9 +87,9 @@ class Sweeps:
         of the version the site sees (the first definition the sweep undoes), kept in a flag
         and a variable of its own."""
         captures: Dict[str, Tuple[str, str]] = {}
-        counts = self.name_counts()
+        counts = self.facts.name_counts
         for r in roots:
-            if r in self.assigned_in_compounds() or counts.get(r, (0, 0))[0] > 1:
+            if r in self.facts.assigned_in_compounds or counts.get(r, (0, 0))[0] > 1:
                 captures[r] = (self.namer.fresh(f"found_{r}"), self.namer.fresh(f"grad_{r}"))
         return captures
 
@@ -86,15 +99,16 @@ class Sweeps:
         rev: List = []
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero
-                rev.extend(self.init_adjoints(self.touched(block[:index], R), state))
+                touched = self.live.touched(block[:index], R, self.gen.scope.relevant)
+                rev.extend(self.adjoints.init_adjoints(touched, state))
             if isinstance(parent, (gast.For, gast.While)):
                 # the site is in this loop's current iteration (just undone): now the
                 # iterations before it
-                part, R = self.reverse_earlier_iterations(parent, R, depth, state)
+                part, R = self.adjoints.reverse_earlier_iterations(parent, R, depth, state)
                 rev.extend(part)
             # the statements before the site in its block (inside `parent`, an if, the
             # branch is not recorded yet) are done
-            part, R = self.reverse_block(block[:index], R, depth, state)
+            part, R = self.adjoints.reverse_block(block[:index], R, depth, state)
             rev.extend(part)
         return rev
 
@@ -103,9 +117,9 @@ class Sweeps:
         selection applied, projected on its value at the site."""
         head: List = []
         tail: List = []
-        for r, (found, grad) in self.captures.items():
+        for r, (found, grad) in self.gen.scope.captures.items():
             head += [assign(found, const(False)), assign(grad, ZERO)]
-            final = load(self.d(r)) if r in state["initialized"] else ZERO
+            final = load(self.gen.d(r)) if r in state["initialized"] else ZERO
             tail.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
                                 body=[assign(grad, final)], orelse=[]))
         changed = {n.id for st in rev for n in walk_nodes(st)
@@ -127,15 +141,15 @@ class Sweeps:
             kind = sel[0]
             if kind == "root":
                 r = sel[1]
-                if r in self.captures:
-                    g = load(self.captures[r][1])
+                if r in self.gen.scope.captures:
+                    g = load(self.gen.scope.captures[r][1])
                 else:
-                    g = load(self.d(r)) if r in state["initialized"] else ZERO
+                    g = load(self.gen.d(r)) if r in state["initialized"] else ZERO
                 return g, primal(r)
             g, v = grad_and_value(sel[1])
             if kind == "item":
                 index = primal_expr(sel[2])
-                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.rt_name)]),
+                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.gen.rt_name)]),
                         gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
             return (call(self.rt("select_attribute"), [g, v, const(sel[2])]),
                     attr(copy.deepcopy(v), sel[2]))
@@ -164,58 +178,60 @@ class Sweeps:
         return results
 
     def vjp_sweep(self, ret: gast.Return):
-        self.relevant = None
-        if self.no_adjoint:         # only what the wanted parameters reach (as a site's sweep)
-            self.relevant = self.depends_on({p for p in self.params + [self.vararg or ""]
-                                             if p in self.act.active and p not in self.no_adjoint})
-        self.captures = {}
+        relevant = None
+        if self.gen.no_adjoint:         # only what the wanted parameters reach (as a site's sweep)
+            wanted = {p for p in self.gen.params + [self.gen.vararg or ""]
+                      if p in self.act.active and p not in self.gen.no_adjoint}
+            relevant = frozenset(self.live.depends_on(wanted))
+        self.gen.scope = SweepScope(relevant)
         state = {"initialized": set()}
         body: List = []
         R: Set[str] = set()
         if isinstance(ret.value, gast.Name) and ret.value.id in self.act.active:
             R = {ret.value.id}
             state["initialized"].add(ret.value.id)
-            self.d(ret.value.id)
-        rev, R = self.reverse_block(self.fdef.body[:-1], R, 0, state)
+            self.gen.d(ret.value.id)
+        rev, R = self.adjoints.reverse_block(self.gen.fdef.body[:-1], R, 0, state)
         body.extend(rev)
         results = []
-        for p in self.params:
-            if p in self.no_adjoint:                  # the caller reads no adjoint of it
+        for p in self.gen.params:
+            if p in self.gen.no_adjoint:                  # the caller reads no adjoint of it
                 results.append(ZERO)
             elif p in state.get("maybe_zero", ()):      # may still be the zero marker
-                results.append(call(self.rt("adjoint_or_zeros"), [load(self.d(p)), load(p)]))
+                results.append(call(self.rt("adjoint_or_zeros"), [load(self.gen.d(p)), load(p)]))
             elif p in state["initialized"]:
-                results.append(load(self.d(p)))
+                results.append(load(self.gen.d(p)))
             elif p in self.act.active:            # reached by nothing: zeros of its shape
                 results.append(call(self.rt("zero_adjoint"), [load(p)]))
             else:
                 results.append(ZERO)
-        if self.vararg:                            # one adjoint per extra argument
-            adjoint = load(self.d(self.vararg)) if self.vararg in state["initialized"] else ZERO
+        if self.gen.vararg:                            # one adjoint per extra argument
+            adjoint = load(self.gen.d(self.gen.vararg)) if self.gen.vararg in state["initialized"] else ZERO
             results.append(gast.Starred(value=call(self.rt("vararg_adjoints"),
-                                                   [adjoint, load(self.vararg)]), ctx=gast.Load()))
+                                                   [adjoint, load(self.gen.vararg)]), ctx=gast.Load()))
         return body, results, ret
 
     # --- assembling functions ---------------------------------------------------------------------
     def sweep_function(self, name: str, body_and_result, results, site: Site,
-                       self_contained: bool = False) -> gast.FunctionDef:
+                       self_contained: bool, seed: str) -> gast.FunctionDef:
         body, result = body_and_result, results
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk_nodes(st))
-        tape_head = [assign(self.tape, gast.List(elts=[], ctx=gast.Load()))] + self.unbound_inits()
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
+        tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + self.forward.unbound_inits()
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
-            params = [p for p in self.params + [self.vararg] if p and p in read] + [self.effects_start]
+            params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
+                [self.gen.effects_start]
             if uses_tape:
                 body = copy.deepcopy(tape_head) + body
         else:
             extra = [gast.Expr(value=load(site.y)), gast.Expr(value=site.xs[0])] \
                 if site.kind != SiteKind.DLGRADIENT else []
             params = self.residual_names(body + [gast.Expr(value=r) for r in result] + extra)
-            if uses_tape and self.tape not in params:
-                params.append(self.tape)
-        self.sweeps[name] = SweepPlan(name, site.line, tuple(params), uses_tape, self_contained)
+            if uses_tape and self.gen.tape not in params:
+                params.append(self.gen.tape)
+        self.gen.sweeps[name] = SweepPlan(name, site.line, tuple(params), uses_tape, self_contained)
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
-        header = self.line_comment(site.line, "gradient at")
+        header = self.gen.line_comment(site.line, "gradient at")
         fbody = [header] + body + [gast.Return(value=value)]
         if site.kind == SiteKind.DLGRADIENT:
             return [_function(name, params, fbody)]
@@ -227,7 +243,7 @@ class Sweeps:
         sweep_name = self.namer.fresh(name + "_vjp")
         unpack = gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params], ctx=gast.Store())],
                              value=load(packed), type_comment=None)
-        sweep = _function(sweep_name, [packed, self.seed_name], [header, unpack] + body +
+        sweep = _function(sweep_name, [packed, seed], [header, unpack] + body +
                           [gast.Return(value=value)])
         assembler = "batch_jacobian" if site.kind == SiteKind.DLJACOBIAN else "batch_divergence"
         assemble = gast.Return(value=call(self.rt(assembler), [
@@ -236,29 +252,29 @@ class Sweeps:
         head: List = []
         if self_contained:          # u is recomputed here too: the assembler needs its shape
             head = copy.deepcopy(self.last_prefix)
-            if any(isinstance(n, gast.Name) and n.id == self.tape for st in head for n in walk_nodes(st)):
+            if any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in head for n in walk_nodes(st)):
                 head = copy.deepcopy(tape_head) + head
         whole = _function(name, params, [header] + head + [assemble])
         return [whole, sweep]
 
     def residual_names(self, stmts: List) -> List[str]:
         names: List[str] = []
-        seen, adjoints = set(), set(self.adjoint.values())     # sets: lists made this quadratic
+        seen, adjoints = set(), set(self.gen.adjoint.values())     # sets: lists made this quadratic
         for st in stmts:
             for n in loaded_names(st):
-                if n in self.forward_names and n not in seen and n not in adjoints:
+                if n in self.gen.forward_names and n not in seen and n not in adjoints:
                     seen.add(n)
                     names.append(n)
-        return sorted(names, key=self.order_key)
+        return sorted(names, key=self.gen.order_key)
 
     def bwd_function(self, sweep) -> gast.FunctionDef:
         body, results, ret = sweep
         params = self.residual_names(body + [gast.Expr(value=r) for r in results])
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape for st in body for n in walk_nodes(st))
-        if uses_tape and self.tape not in params:
-            params.append(self.tape)
-        self.residuals = params
-        dret = self.d(ret.value.id) if isinstance(ret.value, gast.Name) else self.namer.fresh("d_out")
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
+        if uses_tape and self.gen.tape not in params:
+            params.append(self.gen.tape)
+        self.gen.residuals = params
+        dret = self.gen.d(ret.value.id) if isinstance(ret.value, gast.Name) else self.namer.fresh("d_out")
         residual_arg = self.namer.fresh("residuals")
         head = []
         if params:
@@ -269,13 +285,13 @@ class Sweeps:
                 head[0] = gast.Assign(targets=[gast.Tuple(elts=[store(params[0])], ctx=gast.Store())],
                                       value=load(residual_arg), type_comment=None)
         if uses_tape:          # pop a copy: the adjoint may run again on the same residuals
-            head.append(assign(self.tape, call(self.rt("copy_list"), [load(self.tape)])))
+            head.append(assign(self.gen.tape, call(self.rt("copy_list"), [load(self.gen.tape)])))
         zeros = [call(self.rt("zero_adjoint"), [load(p)]) if p in self.act.active else ZERO
-                 for p in self.params]
-        if self.vararg:
-            zeros.append(gast.Starred(value=call(self.rt("vararg_adjoints"), [ZERO, load(self.vararg)]),
+                 for p in self.gen.params]
+        if self.gen.vararg:
+            zeros.append(gast.Starred(value=call(self.rt("vararg_adjoints"), [ZERO, load(self.gen.vararg)]),
                                       ctx=gast.Load()))
-        if all(isinstance(p, str) for p in self.params) and \
+        if all(isinstance(p, str) for p in self.gen.params) and \
                 all(n.id in params for z in zeros if isinstance(z, gast.Call) for n in z.args):
             # nothing reached the value: every adjoint is zero, skip the sweep
             head.append(gast.If(test=gast.Compare(left=load(dret), ops=[gast.Is()],
@@ -284,4 +300,4 @@ class Sweeps:
                                 orelse=[]))
         value = gast.Tuple(elts=results, ctx=gast.Load())
         fbody = head + body + [gast.Return(value=value)]
-        return _function(self.namer.fresh(self.fname + "_bwd"), [residual_arg, dret], fbody)
+        return _function(self.namer.fresh(self.gen.fname + "_bwd"), [residual_arg, dret], fbody)

@@ -1,0 +1,152 @@
+"""The state of one generation of a function's code, shared by the emitting passes.
+
+``reverse.Transformer.build`` makes one ``Generation`` per pass over the function (pass A, which
+finds what the adjoints read, and pass B, which writes the code): it holds what the analyses
+found (read only: the function's facts, its activity, liveness, the site checks, the tape plan)
+and the names and records the emitting passes make as they go (adjoint names, loop counters,
+the sweeps and helper pairs made so far, what the adjoints read).  The emitting passes
+(``calls.CallLowering``, ``complex_adjoints.ComplexProjection``, ``contributions.Contributions``,
+``adjoints.StatementAdjoints``, ``forward_code.ForwardCode``, ``sweeps.Sweeps``) each hold it
+as ``self.gen`` and the passes they call by name.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, FrozenSet, List, Optional, Set
+
+import gast
+
+from .analysis import Activity, Resolver, leaf_kind
+from .emit import comment
+from .ir import attr, load
+from .liveness import Liveness
+from .naming import Namer
+from .parse import source_line
+from .plans import FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
+from .site_checks import SiteChecks
+
+
+class Generation:
+    """One generation's inputs (read only) and the state the emitting passes share."""
+
+    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts, activity: Activity,
+                 resolver: Resolver, namer: Namer, mode: Mode, numpy_name: str,
+                 rt_names: Dict[int, str], rt_name: str, tape: str, effects_start: str,
+                 plan: TapePlan, primal_calls: bool, no_adjoint: FrozenSet[str],
+                 depends_on_memo: Dict):
+        # --- inputs: the function, what analysis found, the plans (read only) ---------------
+        self.fdef = fdef
+        self.facts = facts
+        self.filename = facts.filename
+        self.fname = facts.fname
+        self.act = activity
+        self.resolver = resolver
+        self.namer = namer
+        self.mode = mode
+        self.np = numpy_name
+        self.rt_names = rt_names
+        self.rt_name = rt_name
+        self.params = list(facts.params)
+        self.kwonly = list(facts.kwonly)
+        self.vararg = facts.vararg
+        self.kwarg = facts.kwarg
+        self.def_order = facts.def_order
+        self.tape = tape
+        self.effects_start = effects_start                 # where recomputations replay from
+        # the primal values the adjoints read (pass A assumes all) and, per helper call, which
+        # arguments' adjoints a sweep reads (None: every active one; see Transformer.build)
+        self.plan = plan
+        self.read_plan = plan.reads
+        # entry mode: a helper call no sweep differentiates through runs its code as dlfeval
+        # would (no pair, no residuals); off where the entry is differentiated again (jvp)
+        self.primal_calls = primal_calls
+        # VJP mode: parameters the caller wants no adjoint of: the adjoint sweep follows the others
+        self.no_adjoint = no_adjoint
+        # --- what the emitting passes make and record ----------------------------------------
+        self.adjoint: Dict[str, str] = {}                # primal name -> its adjoint's name
+        self._primal_by_adjoint: Dict[str, str] = {}
+        self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
+        self.counters: Dict[int, str] = {}              # id(loop) -> its iteration counter
+        self.forward_names: Set[str] = set(facts.stored)   # every name the forward code binds
+        self.needed: Set[str] = set()                   # primal names some adjoint reads
+        self.adjoint_reads: Dict[int, Set[int]] = {}    # id(helper call) -> argument adjoints read
+        self.uses_tape = False
+        self.site_calls: Dict[int, str] = {}            # id(site statement) -> its sweep's name
+        self.site_records: Set[int] = set()             # ids of sites differentiated again
+        self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
+        self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
+        # liveness reads what the sweeps of gradients differentiated again read (so far): given
+        # those records, not this object (no reference cycle keeping the trees for the collector)
+        self.live = Liveness(fdef, facts, activity, mode,
+                             site_inputs(self.site_calls, self.site_records, self.sweeps, tape),
+                             depends_on_memo)
+        self.checks = SiteChecks(fdef, facts, self.live)
+        # --- the state of one sweep ------------------------------------------------------------
+        self.scope = SweepScope()                       # what it follows (set by Sweeps)
+
+    # --- helpers every emitting pass uses ----------------------------------------------------
+    def fail(self, node, message: str, construct: str):
+        self.facts.fail(node, message, construct)
+
+    def d(self, name: str) -> str:
+        if name not in self.adjoint:
+            fresh = self.namer.fresh("d_" + name)
+            in_sync = self._primal_by_adjoint_of is self.adjoint and \
+                len(self._primal_by_adjoint) == len(self.adjoint)
+            self.adjoint[name] = fresh
+            if in_sync:                 # keep primal_of's inverse map current (no rebuild per name)
+                self._primal_by_adjoint[fresh] = name
+        return self.adjoint[name]
+
+    def primal_of(self, name: str) -> str:
+        """The value whose adjoint is called ``name`` (or ``name`` itself)."""
+        if self._primal_by_adjoint_of is not self.adjoint or len(self._primal_by_adjoint) != len(self.adjoint):
+            self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
+            self._primal_by_adjoint_of = self.adjoint
+        return self._primal_by_adjoint.get(name, name)
+
+    def is_array(self, name: str) -> bool:
+        return (name in self.act.arrays or leaf_kind(self.act.kinds.get(name)) is not None) and \
+            name not in self.act.lists
+
+    def counter(self, loop) -> str:
+        if id(loop) not in self.counters:
+            name = self.namer.fresh("n_" + (loop.target.id if isinstance(loop, gast.For) else "while"))
+            self.counters[id(loop)] = name
+            self.forward_names.add(name)
+        return self.counters[id(loop)]
+
+    def rt(self, name: str):
+        return attr(load(self.rt_name), name)
+
+    def line_comment(self, line: int, prefix: str):
+        text = source_line(self.filename, line)
+        head = f"{prefix} line {line}" if prefix else f"line {line}"
+        return comment(f"{head}: {text}" if text else head, line=line)
+
+    def order_key(self, name: str):
+        return (self.def_order.get(name, 10**6), name)
+
+
+def site_inputs(site_calls: Dict[int, str], site_records: Set[int], sweeps: Dict[str, SweepPlan],
+                tape: str) -> Callable[[gast.stmt], List[str]]:
+    """What the sweep of a gradient differentiated again reads (for ``Liveness``): the
+    parameters of its sweep once made, less the tape; [] for any other statement."""
+    def inputs(s) -> List[str]:
+        name = site_calls.get(id(s))
+        if name is None or id(s) not in site_records:
+            return []
+        return [p for p in sweeps[name].params if p != tape] if name in sweeps else []
+    return inputs
+
+
+class EmitPass:
+    """An emitting pass: reads the generation's inputs, records in its state."""
+
+    def __init__(self, gen: Generation):
+        self.gen = gen
+        self.act = gen.act          # (read only, as named here for brevity)
+        self.live = gen.live
+        self.facts = gen.facts
+        self.namer = gen.namer
+        self.fail = gen.fail        # (pure helpers)
+        self.rt = gen.rt
