@@ -295,7 +295,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
-    expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian: here
+    expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object
