@@ -865,178 +865,221 @@ def _is_add_at(target) -> bool:
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
     new values because an adjoint reads the old value."""
-    analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params, activity)
-    active = activity.active
-    fname = fdef.name
+    return _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename).run()
 
-    def fail(s, message, construct):
-        raise CompileError(message, filename, getattr(s, "lineno", fdef.lineno), construct)
 
-    # objects an adjoint may read: what active statements before a write read (in a loop,
-    # anywhere in its body: the next iteration's write comes after this iteration's read)
-    # (a snapshot per statement is taken only when asked for: copying the growing set at every
-    # statement made this pass quadratic in the function's length)
-    saved_at: Dict[int, "_SavedView"] = {}
+class _WriteCheck:
+    """``check_writes`` for one function: one method per kind of write (into an item, into an
+    attribute, by a call); ``force`` collects the writes that must become new values."""
 
-    def scan(block, saved: "_Saved") -> "_Saved":
+    def __init__(self, fdef, resolver, mode, param_kinds, owned_params, activity, filename: str):
+        self.fdef, self.resolver, self.mode, self.param_kinds = fdef, resolver, mode, param_kinds
+        self.activity, self.filename = activity, filename
+        self.analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params, activity)
+        self.active = activity.active
+        self.fname = fdef.name
+        # objects an adjoint may read, per statement: see _scan
+        self.saved_at: Dict[int, "_SavedView"] = {}
+        self.force: Set[int] = set()
+
+    def run(self) -> Set[int]:
+        self._scan(self.fdef.body, _Saved())
+        self.fdef.sct_number_guards = []
+        for s in _statements(self.fdef.body):
+            if getattr(s, "sct_augmented", None) is not None:
+                _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+                    isinstance(s.targets[0].value, gast.Name):
+                self._item_write(s, s.targets[0].value.id)
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) and \
+                    isinstance(s.targets[0].value, gast.Name):
+                if not self._attribute_write(s, s.targets[0].value.id, s.targets[0].attr):
+                    continue        # nothing traced is stored: nothing more to check
+            node, result = _mutating_call(s)
+            if node is not None:
+                self._call(s, node, result)
+        return self.force
+
+    def fail(self, s, message, construct):
+        raise CompileError(message, self.filename, getattr(s, "lineno", self.fdef.lineno), construct)
+
+    def _scan(self, block, saved: "_Saved") -> "_Saved":
+        """Objects an adjoint may read: what active statements before a write read (in a loop,
+        anywhere in its body: the next iteration's write comes after this iteration's read).
+        (A snapshot per statement is taken only when asked for: copying the growing set at every
+        statement made this pass quadratic in the function's length.)"""
         for s in block:
-            saved_at[id(s)] = saved.view()
+            self.saved_at[id(s)] = saved.view()
             if isinstance(s, gast.If):
-                saved = scan(s.body, saved.copy()).union(scan(s.orelse, saved.copy()))
+                saved = self._scan(s.body, saved.copy()).union(self._scan(s.orelse, saved.copy()))
             elif isinstance(s, (gast.For, gast.While)):
-                saved = scan(s.body, saved.copy())
-                saved = scan(s.body, saved.copy())
+                saved = self._scan(s.body, saved.copy())
+                saved = self._scan(s.body, saved.copy())
             elif isinstance(s, gast.With):
-                saved = scan(s.body, saved)
+                saved = self._scan(s.body, saved)
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
-                    s.targets[0].id in active:
-                state = analysis.before.get(id(s))
+                    s.targets[0].id in self.active:
+                state = self.analysis.before.get(id(s))
                 if state is not None:
                     for n in loaded_names(s.value):
                         objs = state.env.get(n, frozenset())
                         saved.add_all(objs)
                         saved.add_all(state.contents(objs))
         return saved
-    scan(fdef.body, _Saved())
-    del scan        # (a recursive closure: its cycle would keep the whole analysis for the collector)
 
-    def is_active(node) -> bool:
-        return any(n in active for n in loaded_names(node))
+    def is_active(self, node) -> bool:
+        return any(n in self.active for n in loaded_names(node))
 
-    def written_saved(s, name) -> bool:
-        objs = analysis.objects(s, name)
-        saved = saved_at[id(s)].frozen() if id(s) in saved_at else frozenset()
+    def saved(self, s) -> frozenset:
+        return self.saved_at[id(s)].frozen() if id(s) in self.saved_at else frozenset()
+
+    def written_saved(self, s, name) -> bool:
+        objs = self.analysis.objects(s, name)
+        saved = self.saved(s)
         return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
 
-    force: Set[int] = set()
-    fdef.sct_number_guards = []
-    for s in _statements(fdef.body):
-        if getattr(s, "sct_augmented", None) is not None:
-            _check_augmented(s, analysis, param_kinds, mode, fail)
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
-                isinstance(s.targets[0].value, gast.Name):
-            name = s.targets[0].value.id
-            tracked = name in active or is_active(s.value)
-            needs_value = tracked or written_saved(s, name)
-            if needs_value:
-                why = analysis.sharing(s, name)
-                if why is not None:
-                    what = "a traced value" if tracked else "a value an earlier differentiated operation read"
-                    fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
-                         f"differentiates this write as a new value of {name} only. Write "
-                         f"`{name} = {name}.copy()` before writing into it (or build a new array)",
-                         f"write into {name}")
-                if not tracked:
-                    force.add(id(s))
-            elif mode == "vjp" and _not_owned(analysis, s, name):
-                fail(s, f"{fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
-                     f"whose derivative may need the old value; return the new value instead "
-                     f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
-        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) and \
-                isinstance(s.targets[0].value, gast.Name):
-            name = s.targets[0].value.id
-            attr_name = s.targets[0].attr
-            tracked = name in active or is_active(s.value)
-            if not tracked:
-                continue
-            objs = analysis.objects(s, name)
-            if mode == "vjp" and any(o == EXT or o[0] == "arg" for o in objs):
-                fail(s, f"{fname}() sets {name}.{attr_name} to a traced value on an object its caller "
-                     "passed in; sct follows values, not changes of the caller's objects: return the "
-                     f"new value (or a new object) instead of storing it on {name}",
-                     f"{name}.{attr_name} = ...")
+    def _item_write(self, s, name: str) -> None:
+        """``name[...] = value``."""
+        analysis, fail = self.analysis, self.fail
+        tracked = name in self.active or self.is_active(s.value)
+        needs_value = tracked or self.written_saved(s, name)
+        if needs_value:
             why = analysis.sharing(s, name)
-            if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
-                    "is an argument" in why:
-                why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
             if why is not None:
-                fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
-                     f"follows the new value through {name} only. Build a new object, or set the "
-                     "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
-        node, result = _mutating_call(s)
-        if node is None:
-            continue
+                what = "a traced value" if tracked else "a value an earlier differentiated operation read"
+                fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
+                     f"differentiates this write as a new value of {name} only. Write "
+                     f"`{name} = {name}.copy()` before writing into it (or build a new array)",
+                     f"write into {name}")
+            if not tracked:
+                self.force.add(id(s))
+        elif self.mode == "vjp" and _not_owned(analysis, s, name):
+            fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
+                 f"whose derivative may need the old value; return the new value instead "
+                 f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _attribute_write(self, s, name: str, attr_name: str) -> bool:
+        """``name.attr_name = value``; whether the value is traced."""
+        analysis, fail, mode = self.analysis, self.fail, self.mode
+        tracked = name in self.active or self.is_active(s.value)
+        if not tracked:
+            return False
+        objs = analysis.objects(s, name)
+        if mode == "vjp" and any(o == EXT or o[0] == "arg" for o in objs):
+            fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object its caller "
+                 "passed in; sct follows values, not changes of the caller's objects: return the "
+                 f"new value (or a new object) instead of storing it on {name}",
+                 f"{name}.{attr_name} = ...")
+        why = analysis.sharing(s, name)
+        if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
+                "is an argument" in why:
+            why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
+        if why is not None:
+            fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
+                 f"follows the new value through {name} only. Build a new object, or set the "
+                 "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
+        return True
+
+    def _call(self, s, node, result) -> None:
+        """A call that may change its arguments or object in place (``result``: the name its
+        value is assigned to, or None)."""
         func = node.func
-        target = _resolved(resolver, func) if not (isinstance(func, gast.Attribute) and
-                                                   isinstance(func.value, gast.Name) and
-                                                   func.value.id in analysis.locals) else None
-        args_active = any(is_active(a) for a in node.args) or any(is_active(k.value) for k in node.keywords)
+        target = _resolved(self.resolver, func) if not (isinstance(func, gast.Attribute) and
+                                                        isinstance(func.value, gast.Name) and
+                                                        func.value.id in self.analysis.locals) else None
+        args_active = any(self.is_active(a) for a in node.args) or \
+            any(self.is_active(k.value) for k in node.keywords)
         outs = [k for k in node.keywords if k.arg == "out"]
         if outs:
-            out_names = loaded_names(outs[0].value)
-            for z in out_names:
-                if z in active or args_active or written_saved(s, z):
-                    fail(s, f"out={z} writes the result into {z} in place, which sct does not follow "
-                         f"here; write `{z} = ...` with the result instead", "out=")
-                if mode == "vjp" and _not_owned(analysis, s, z):
-                    fail(s, f"{fname}() writes into its caller's {z} with out=; return the new value "
-                         "instead", "out=")
-            continue
+            self._out_write(s, outs[0], args_active)
+            return
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
             (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
         if writes_first and node.args and isinstance(node.args[0], gast.Name):
-            z = node.args[0].id
-            if z in active or args_active or written_saved(s, z):
-                fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
-                     f"this function created and no other name shares; write `{z} = {z}.copy()` "
-                     f"first, or compute a new array", f"{_dotted(func)}")
-            if mode == "vjp" and _not_owned(analysis, s, z):
-                fail(s, f"{fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
-                     "value instead", f"{_dotted(func)}")
-            continue
+            self._first_argument_write(s, func, node.args[0].id, args_active)
+            return
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                func.value.id in analysis.locals:
-            z, method = func.value.id, func.attr
-            if method in MUTATORS and analysis.builtin(s, z):
-                tracked = z in active or args_active
-                modelled = method in ("append",) and len(node.args) == 1 and result is None or \
-                    method == "pop" and not node.args and not node.keywords
-                if tracked or written_saved(s, z):
-                    why = analysis.sharing(s, z)
-                    if not modelled:
-                        reason = why or "sct models this method only on a value it can copy"
-                        fail(s, f"{z}.{method}(...) changes {z} in place, and {reason}; write "
-                             f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
-                             "a new value", f"{z}.{method}")
-                    if why is not None:
-                        fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
-                             f"new value through {z} only. Write `{z} = list({z})` (or "
-                             f"`{z}.copy()`) first", f"{z}.{method}")
-                    if not tracked:
-                        force.add(id(s))
-                elif mode == "vjp" and method in ARRAY_MUTATORS and _not_owned(analysis, s, z):
-                    fail(s, f"{fname}() changes its caller's {z} with {z}.{method}(); return the new "
-                         "value instead", f"{z}.{method}")
-                continue
-        # a call of the user's function or method that is not differentiated through its pair
+                func.value.id in self.analysis.locals:
+            if self._method_write(s, node, result, func.value.id, func.attr, args_active):
+                return
+        self._user_call(s, node, result, args_active)
+
+    def _out_write(self, s, out, args_active: bool) -> None:
+        """``f(..., out=z)``."""
+        for z in loaded_names(out.value):
+            if z in self.active or args_active or self.written_saved(s, z):
+                self.fail(s, f"out={z} writes the result into {z} in place, which sct does not follow "
+                          f"here; write `{z} = ...` with the result instead", "out=")
+            if self.mode == "vjp" and _not_owned(self.analysis, s, z):
+                self.fail(s, f"{self.fname}() writes into its caller's {z} with out=; return the new value "
+                          "instead", "out=")
+
+    def _first_argument_write(self, s, func, z: str, args_active: bool) -> None:
+        """``np.copyto(z, ...)``, ``np.add.at(z, ...)``: numpy functions that write into their first
+        argument."""
+        if z in self.active or args_active or self.written_saved(s, z):
+            self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
+                      f"this function created and no other name shares; write `{z} = {z}.copy()` "
+                      f"first, or compute a new array", f"{_dotted(func)}")
+        if self.mode == "vjp" and _not_owned(self.analysis, s, z):
+            self.fail(s, f"{self.fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
+                      "value instead", f"{_dotted(func)}")
+
+    def _method_write(self, s, node, result, z: str, method: str, args_active: bool) -> bool:
+        """``z.method(...)`` on a local: whether it is a mutator of a builtin or array (checked here)."""
+        analysis, fail = self.analysis, self.fail
+        if not (method in MUTATORS and analysis.builtin(s, z)):
+            return False
+        tracked = z in self.active or args_active
+        modelled = method in ("append",) and len(node.args) == 1 and result is None or \
+            method == "pop" and not node.args and not node.keywords
+        if tracked or self.written_saved(s, z):
+            why = analysis.sharing(s, z)
+            if not modelled:
+                reason = why or "sct models this method only on a value it can copy"
+                fail(s, f"{z}.{method}(...) changes {z} in place, and {reason}; write "
+                     f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
+                     "a new value", f"{z}.{method}")
+            if why is not None:
+                fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
+                     f"new value through {z} only. Write `{z} = list({z})` (or "
+                     f"`{z}.copy()`) first", f"{z}.{method}")
+            if not tracked:
+                self.force.add(id(s))
+        elif self.mode == "vjp" and method in ARRAY_MUTATORS and _not_owned(analysis, s, z):
+            fail(s, f"{self.fname}() changes its caller's {z} with {z}.{method}(); return the new "
+                 "value instead", f"{z}.{method}")
+        return True
+
+    def _user_call(self, s, node, result, args_active: bool) -> None:
+        """A call of the user's function or method that is not differentiated through its pair."""
+        activity, analysis, active = self.activity, self.analysis, self.active
         info = activity.call_info(node)
         if info.kind not in (CallKind.FUNCTION, CallKind.METHOD) or info.rule is not None:
-            continue
+            return
         through_pair = result is not None and result in active and activity.value_active(node)
         if through_pair:
-            continue
+            return
         receiver_active = info.receiver is not None and info.receiver in active
-        touches_saved = any(written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
+        touches_saved = any(self.written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
         if not (args_active or receiver_active or touches_saved):
-            continue
-        callee = _callee(info, node, activity, resolver, analysis, s)
+            return
+        callee = _callee(info, node, activity, self.resolver, analysis, s)
         if callee is None and not args_active and not receiver_active and \
-                not _reaches_saved_locals(analysis, s, node,
-                                           saved_at[id(s)].frozen() if id(s) in saved_at else frozenset()):
+                not _reaches_saved_locals(analysis, s, node, self.saved(s)):
             # a method of an object that is not of the user's classes (rng.random(3)), given
             # no traced value and nothing an adjoint reads: it changes nothing sct follows
-            continue
+            return
         # with no traced argument, a callee may set attributes of its object to what it
         # computes from its arguments (super().__init__(), counters): nothing traced moves
         if callee is None or not _pure(callee, self_attributes=not args_active):
-            what = _dotted(func) or "this call"
+            what = _dotted(node.func) or "this call"
             given = "is called with traced values" if args_active or receiver_active else \
                 "is given values that earlier differentiated operations read"
-            fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
-                 "and it may change its arguments or its object in place, which sct does not follow; "
-                 f"return the new values from {what}() and assign them", what)
-    return force
+            self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
+                      "and it may change its arguments or its object in place, which sct does not follow; "
+                      f"return the new values from {what}() and assign them", what)
 
 
 INPLACE_METHODS = {

@@ -41,6 +41,11 @@ from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
 from .global_writes import check_global_rebinds
+from . import cache
+from .constant_helpers import check_sites
+from .formats import follow_formats
+from .kinds import kind_of
+from .options import canonicalize_sites
 
 
 @dataclass
@@ -284,6 +289,64 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
                       keep=None) -> Compiled:
+    """The pipeline: one line per pass, in order (the module that does it named beside it)."""
+    fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
+    namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    fdef = Normalizer(fdef, filename, namer, rt_name).run()                     # sct/normalize.py (+ closures)
+    sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
+    resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
+    canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
+    expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
+    trusted = _trusted(fn)
+    alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
+    owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object
+    first, force = _mutations(fdef, resolver, sig, alias_mode, owned, trusted, rt_name, filename)  # sct/aliasing.py
+    fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)  # sct/analysis.py
+    rename_straight_line(fdef, namer)                                           # sct/analysis.py
+    out_formats = None if trusted else \
+        follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
+    activity, local_names = _activity(fdef, resolver, sig, first, nested, trusted, filename)  # sct/analysis.py
+    numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
+    if mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values()):
+        # forward over reverse: forward-differentiate the code dlfeval would run
+        entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
+        return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
+    generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
+                          primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
+    scalars = mode == "entry" and primal_calls and not called and not trusted and \
+        not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
+    sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
+                                 keep if trusted else None, resolver,
+                                 sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
+    source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
+    if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
+        check_global_rebinds(fn, resolver.guards, filename)
+    namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
+    compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
+                     out_formats)                                               # compile, sct/cache.py
+    if site_calls:          # the callees' code, made now and kept in the call sites (sct/call_tree.py)
+        compiled.calls = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds)
+    return compiled
+
+
+@dataclass
+class _Signature:
+    """A function's named parameters and what is known of the arguments they receive."""
+    params: List[str]
+    kinds: List                      # one per named parameter (a default's kind where none was given)
+    given: int                       # how many of those the caller gave
+    param_kinds: Dict[str, Any]      # per parameter, *args and **kwargs included
+    mask: List                       # per named parameter: True, False or NO_ADJOINT
+    active: set                      # the parameters holding traced values
+    complex_: set                    # and those holding complex values
+
+
+def _stored_names(fdef) -> set:
+    return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _parse(fn, returns_self: bool):
+    """The tree of ``fn`` and its file name (sct's own fused code read back as plain numpy)."""
     fdef, filename, _ = function_ast(fn)
     if filename.startswith("<sct-generated") and _fuse.has_fused(fdef):   # read back: plain numpy
         _fuse.unfuse(fdef, fn.__globals__)
@@ -291,11 +354,21 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
                                                      annotation=None, type_comment=None)))
         fdef.body[-1].lineno = fdef.body[-2].lineno if len(fdef.body) > 1 else fdef.lineno
+    return fdef, filename
+
+
+def _namer(fdef):
+    """Fresh names that clash with none of the user's, and the name of the runtime module."""
     user_names = names_in(fdef)
     reserved = set(dir(builtins)) | {"rt", "np"}
     namer = Namer(user_names | reserved)
     rt_name = "rt" if "rt" not in user_names else namer.fresh("sct_rt")
-    fdef = Normalizer(fdef, filename, namer, rt_name).run()
+    return namer, rt_name
+
+
+def _signature(fn, fdef, kinds: Sequence, active_mask: Optional[Sequence[bool]], mode: str,
+               filename: str) -> _Signature:
+    """The kinds of the (normalized) function's parameters: given, or its defaults'."""
     params = [a.id for a in fdef.args.args]
     vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
     kwarg = fdef.args.kwarg.id if fdef.args.kwarg is not None else None
@@ -309,7 +382,6 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         defaults = fn.__defaults__ or ()
         missing = params[len(kinds):]
         offset = len(params) - len(defaults)
-        from .kinds import kind_of
         for i, p in enumerate(missing, start=len(kinds)):
             kinds.append(kind_of(defaults[i - offset]) if i >= offset else ("const", type(None)))
     param_kinds = dict(zip(params, kinds))
@@ -329,12 +401,20 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                fdef.lineno, "*args")
     if kwarg:
         param_kinds[kwarg] = ("const", dict)
+    return _Signature(params, kinds, given, param_kinds, mask, active, complex_)
 
-    local_names = set(params) | {n.id for n in walk_nodes(fdef)
-                                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    nested = [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
+
+def _nested_functions(fdef) -> List:
+    """The functions defined in ``fdef`` (not those defined in them)."""
+    return [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
         [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
+
+
+def _resolver(fn, fdef, params: List[str], rt_name: str):
+    """What the function's names refer to (guarded), and its nested functions."""
+    local_names = set(params) | _stored_names(fdef)
+    nested = _nested_functions(fdef)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
     imported_guards: Dict[Any, tuple] = {}
@@ -342,65 +422,83 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     resolver = Resolver(fn, local_names, known=known)
     resolver.attribute_guards.update(imported_guards)
     module_aliases(fdef, resolver, params)
-    from .options import canonicalize_sites
-    canonicalize_sites(fn, fdef, resolver, filename, given)
-    expand_laplacians(fdef.body, resolver, namer, rt_name)
-    owned = {params[0]} if returns_self and params else set()     # __init__'s new object
-    # sct's own generated code and runtime manage their writes (the tape) themselves
-    trusted = getattr(fn, "__sct_generated__", False) or \
+    return resolver, nested
+
+
+def _trusted(fn) -> bool:
+    """sct's own generated code and runtime manage their writes (the tape) themselves."""
+    return getattr(fn, "__sct_generated__", False) or \
         (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated"))
-    alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
+
+
+def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned: set, trusted: bool,
+               rt_name: str, filename: str):
+    """Writes through names lowered and checked (sct/aliasing.py): the first activity, and the
+    names whose writes must be made functional."""
     if not trusted:
-        lower_mutations(fdef, resolver, alias_mode, param_kinds, owned, rt_name)
-    resolver.locals = resolver.locals | {n.id for n in walk_nodes(fdef)
-                                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    first = Activity(fdef, resolver, param_kinds, active, complex_, filename)
+        lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
+    resolver.locals = resolver.locals | _stored_names(fdef)
+    first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
     use_custom_backwards(fdef, first, rt_name)
-    force = set() if trusted else check_writes(fdef, resolver, alias_mode, param_kinds, owned, first,
+    force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
                                                filename)
     if not trusted:
         inplace_updates(fdef, rt_name)
-    fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)
-    rename_straight_line(fdef, namer)
-    from .formats import follow_formats
-    out_formats = None if trusted else follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
-    local_names = set(params) | {n.id for n in walk_nodes(fdef)
-                                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return first, force
+
+
+def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, nested: List, trusted: bool,
+              filename: str):
+    """The activity of the rewritten function, checked, and its local names (every global it
+    reads guarded)."""
+    local_names = set(sig.params) | _stored_names(fdef)
     local_names |= {n.name for n in nested}
     resolver.locals = local_names
-    activity = Activity(fdef, resolver, param_kinds, active, complex_, filename)
+    activity = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
     activity.lists |= first.lists
     if not trusted:                 # y traced only through helpers returning constant gradients
-        from .constant_helpers import check_sites
         check_sites(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)
+    return activity, local_names
 
+
+def _numpy_name(fdef, resolver: Resolver, namer: Namer, local_names: set):
+    """The name numpy has in the generated code, and whether ``np`` there is numpy (not the user's)."""
     user_np = resolver.resolve_name("np")
     numpy_name = "np" if user_np is np or user_np is _MISSING or "np" not in names_in(fdef) \
         else namer.fresh("numpy")
     if user_np is not np and user_np is not _MISSING and "np" in local_names:
         numpy_name = namer.fresh("numpy")
+    return numpy_name, numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)
+
+
+def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer: Namer, mode: str,
+              numpy_name: str, rt_name: str, primal_calls: bool, sig: _Signature):
+    """The generated functions: tangent code (mode "jvp"), else forward and adjoint code."""
     if mode == "jvp":
-        if any(info.kind == CallKind.SITE for info in activity.calls.values()):
-            # forward over reverse: forward-differentiate the code dlfeval would run
-            entry = compile_function(fn, kinds, mode="entry", called=called, primal_calls=False)
-            return compile_function(entry.entry, kinds, mode="jvp", active_mask=active_mask)
         tangent_fn = TangentTransformer(fdef, filename, activity, namer, numpy_name, RT_NAMES,
                                         rt_name).build()
-        generated = types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None)
-    else:
-        transformer = Transformer(fdef, filename, activity, resolver, namer, mode, numpy_name,
-                                  RT_NAMES, rt_name)
-        transformer.primal_calls = transformer.primal_calls and primal_calls
-        if mode == "vjp":
-            transformer.no_adjoint = {p for p, m in zip(params, mask) if m == NO_ADJOINT and p in active}
-        generated = transformer.build()
+        return types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None)
+    transformer = Transformer(fdef, filename, activity, resolver, namer, mode, numpy_name,
+                              RT_NAMES, rt_name)
+    transformer.primal_calls = transformer.primal_calls and primal_calls
+    if mode == "vjp":
+        transformer.no_adjoint = {p for p, m in zip(sig.params, sig.mask) if m == NO_ADJOINT and p in sig.active}
+    return transformer.build()
+
+
+def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy: bool, keep,
+             resolver: Resolver, scalar_kinds: Optional[Dict[str, Any]]):
+    """The generated functions' call sites attached, then optimized: ``keep`` (sct's own code: the
+    parts of the entry's value its caller reads), ``scalar_kinds`` (specialise scalars: the
+    parameters' kinds), fused where numexpr is the backend.  Returns the call sites' objects and
+    records."""
     site_calls: List = []
     sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd))   # sct/optimize.py (SCT_OPTIMIZE=0: off)
-    if keep is not None and trusted and optimize_enabled():    # only the parts the caller reads
+    if keep is not None and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name == generated.entry:
@@ -408,34 +506,41 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                 prune_dead(generated_fn, runtime_names, numpy_name)
                 if not _fuse.active():
                     reuse_temporaries(generated_fn, rt_name)
-    if mode == "entry" and primal_calls and not called and not trusted and \
-            not filename.startswith("<sct-generated"):     # dlfeval's own entries, not differentiated again
-        specialise(generated.functions, generated.entry, param_kinds, rt_name,      # sct/scalars.py
-                   numpy_name if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) else None)
-    if _fuse.active() and (numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)):
+    if scalar_kinds is not None:
+        specialise(generated.functions, generated.entry, scalar_kinds, rt_name,      # sct/scalars.py
+                   numpy_name if plain_numpy else None)
+    if _fuse.active() and plain_numpy:
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
-    source, line_table = source_and_lines(generated.functions)
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
-    from . import cache
-    cache.acquire_generated(gen_filename)      # source and line map kept while its code lives
-    register_source(gen_filename, source)
-    register_line_map(gen_filename, filename, line_table)
-    if not trusted:                 # a global it reads rebound by a function it calls (sct/global_writes.py)
-        check_global_rebinds(fn, resolver.guards, filename)
+    return sites, site_calls
+
+
+def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, numpy_name: str,
+               plain_numpy: bool) -> Dict[str, Any]:
+    """The globals of the generated code: what the user's names referred to, the runtime, the sites."""
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
     for name, guard in resolver.guards.items():
         namespace[name] = guard.value
     namespace[rt_name] = RT
     namespace.update(sites)
-    namespace[numpy_name] = np if numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING) \
-        else namespace["np"]
+    namespace[numpy_name] = np if plain_numpy else namespace["np"]
+    return namespace
+
+
+def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],
+          resolver: Resolver, out_formats) -> Compiled:
+    """Compile ``source`` and run it in ``namespace``: its functions, under a file name whose source
+    and line map sct keeps while they live, with the guards that say when to rebuild them."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    gen_filename = f"<sct-generated {fn.__module__}.{fn.__qualname__} {digest}>"
+    cache.acquire_generated(gen_filename)      # source and line map kept while its code lives
+    register_source(gen_filename, source)
+    register_line_map(gen_filename, filename, line_table)
     try:
         code = compile(source, gen_filename, "exec")
     except SyntaxError as exc:        # a bug of sct, not of the user: say so plainly
         raise CompileError(f"internal error: generated code for {fn.__qualname__} does not compile "
                            f"({exc}); please report this with the function's source",
-                           filename, fdef.lineno, "generated code") from None
+                           filename, lineno, "generated code") from None
     exec(code, namespace)
     entry = namespace[generated.entry]
     for generated_fn in (entry, namespace.get(generated.fwd or "")):
@@ -451,8 +556,5 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
     attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
-    compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
-                        cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
-    if site_calls:          # the callees' code, made now and kept in the call sites (sct/call_tree.py)
-        compiled.calls = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds)
-    return compiled
+    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
+                    cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
