@@ -67,7 +67,8 @@ class TangentTransformer:
         dots = [self.dot(p) for p in self.params]
         body = self.block(self.fdef.body)
         name = self.namer.fresh(self.fdef.name + "_jvp")
-        return _function(name, self.params + dots, body)
+        kwonly = [a.id for a in self.fdef.args.kwonlyargs]     # constants: the call site refuses traced keywords
+        return _function(name, self.params + dots, body, kwonly)
 
     def block(self, stmts: List) -> List:
         from .emit import comment

@@ -446,10 +446,17 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     params = compiled.entry.__code__.co_argcount // 2
     values = list(args) + [None] * (params - len(args))
     dots = list(tangents) + [ZERO] * (params - len(tangents))
-    if len(args) < params:                 # defaults of the original function
+    if len(args) < params:                 # keywords naming a positional parameter, else its default
         defaults = fn.__defaults__ or ()
+        kwargs = dict(kwargs)
+        names = fn.__code__.co_varnames
         for i in range(len(args), params):
-            values[i] = defaults[i - (params - len(defaults))]
+            if names[i] in kwargs:
+                values[i] = kwargs.pop(names[i])
+            else:
+                values[i] = defaults[i - (params - len(defaults))]
+    for name, default in (fn.__kwdefaults__ or {}).items():     # keyword-only defaults
+        kwargs = kwargs if name in kwargs else {**kwargs, name: default}
     return compiled.entry(*values, *dots, **kwargs)
 
 

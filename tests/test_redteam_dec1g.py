@@ -1,0 +1,100 @@
+"""Red team (Dec 1, g): a corpus of functions written the way scientific-Python / ML code is
+(keyword calls of helpers with defaults, keyword-only parameters, integer label arrays) under
+forward mode (sct.jvp).  Values against plain Python, tangents against central differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import SctError
+from gradcheck import assert_close
+
+
+def smooth_l1(x, beta=1.0, reduce="mean"):
+    a = np.abs(x)
+    loss = np.where(a < beta, 0.5 * a ** 2 / beta, a - 0.5 * beta)
+    if reduce == "mean":
+        return np.mean(loss)
+    return np.sum(loss)
+
+
+def smooth_l1_keywords(x):
+    return smooth_l1(x, reduce="sum", beta=0.5) + smooth_l1(x * 2)
+
+
+def smooth_l1_one_keyword(x):
+    return smooth_l1(x, beta=0.5)
+
+
+def scaled(x, *, scale=2.0, mode="a"):
+    return np.sum(x * scale) if mode == "a" else np.sum(np.sin(x))
+
+
+def keyword_only_calls(x):
+    return scaled(x, mode="b") + scaled(x, scale=3.0) + scaled(x)
+
+
+def cross_entropy_labels(logits, labels):
+    n = logits.shape[0]
+    lse = np.log(np.sum(np.exp(logits), axis=1))
+    return np.mean(lse - logits[np.arange(n), labels])
+
+
+def mlp(params, x):
+    return np.sum(np.tanh(x @ params["w"]))
+
+
+def _central(f, primals, tangents, index=0, eps=1e-6):
+    up = list(primals)
+    down = list(primals)
+    up[index] = primals[index] + eps * tangents[index]
+    down[index] = primals[index] - eps * tangents[index]
+    return (f(*up) - f(*down)) / (2 * eps)
+
+
+X = np.array([0.3, -1.7, 0.9, 2.4, -0.2])
+V = np.array([1.0, -0.5, 0.25, 2.0, 0.7])
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("fun", [smooth_l1_keywords, smooth_l1_one_keyword, keyword_only_calls])
+def test_jvp_helper_called_with_keywords(fun, mode):
+    # was: "smooth_l1() got multiple values for argument 'reduce'" (a default filled in the slot a
+    # keyword names) and "unexpected keyword argument 'mode'" (keyword-only parameters dropped)
+    y, jv = sct.jvp(fun, X, V, mode=mode)
+    assert_close(sct.extractdata(y), fun(X), what=fun.__name__)
+    assert_close(sct.extractdata(jv), _central(fun, [X], [V]), rtol=1e-5, atol=1e-6, what=fun.__name__)
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("label_tangent", [None, "int", "float"])
+def test_jvp_integer_label_array_stays_an_index(mode, label_tangent):
+    # was: the int label array became floats: "arrays used as indices must be of integer type"
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 3))
+    dlogits = rng.standard_normal((4, 3))
+    labels = np.array([0, 2, 1, 2])
+    t = {None: None, "int": np.zeros(4, dtype=int), "float": np.zeros(4)}[label_tangent]
+    y, jv = sct.jvp(cross_entropy_labels, (logits, labels), (dlogits, t), mode=mode)
+    assert_close(sct.extractdata(y), cross_entropy_labels(logits, labels))
+    expected = _central(lambda a: cross_entropy_labels(a, labels), [logits], [dlogits])
+    assert_close(sct.extractdata(jv), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_jvp_dict_primal_is_refused_clearly():
+    # was: TypeError "float() argument must be ... not 'dict'" from inside jvp
+    params = {"w": np.ones((5, 2))}
+    with pytest.raises(SctError, match="primal is a dict"):
+        sct.jvp(mlp, (params, np.ones((3, 5))), ({"w": np.ones((5, 2))}, np.zeros((3, 5))))
+
+
+def test_hvp_of_helper_called_with_keywords():
+    # the Hessian-vector product goes through the same forward call of smooth_l1 / scaled
+    for fun in (smooth_l1_keywords, keyword_only_calls):
+        hv = np.asarray(sct.extractdata(sct.hvp(fun, X, V)))
+
+        def grad(x):
+            return np.array([_central(fun, [x], [e]) for e in np.eye(len(x))])
+        expected = (grad(X + 1e-4 * V) - grad(X - 1e-4 * V)) / 2e-4
+        assert_close(hv, expected, rtol=1e-3, atol=1e-4, what=fun.__name__)
