@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import sct
-from sct import SctError
-from gradcheck import assert_close
+from sct import SctError, dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import assert_close, numerical_gradient
 
 
 def smooth_l1(x, beta=1.0, reduce="mean"):
@@ -98,3 +98,67 @@ def test_hvp_of_helper_called_with_keywords():
             return np.array([_central(fun, [x], [e]) for e in np.eye(len(x))])
         expected = (grad(X + 1e-4 * V) - grad(X - 1e-4 * V)) / 2e-4
         assert_close(hv, expected, rtol=1e-3, atol=1e-4, what=fun.__name__)
+
+
+# --- enumerate and zip nested in each other (was: "no derivative rule for zip / enumerate") ------
+def enumerate_zip(xs, ws):
+    total = 0.0
+    for i, (x, w) in enumerate(zip(xs, ws)):
+        total = total + (i + 1) * x * w
+    return total
+
+
+def zip_enumerate(xs, ws):
+    total = 0.0
+    for (i, x), w in zip(enumerate(xs), ws):
+        total = total + (i + 1) * x * np.sin(w)
+    return total
+
+
+def enumerate_zip_three_uneven(xs, ws, bs):
+    total = 0.0
+    for i, (x, w, b) in enumerate(zip(xs, ws[1:], bs)):       # stops at the shortest
+        total = total + i * x * w + b ** 2
+    return total
+
+
+def enumerate_items(params):
+    total = 0.0
+    for i, (name, w) in enumerate(sorted(params.items())):
+        total = total + (i + 1.0) * np.sum(w ** 2)
+    return total
+
+
+def _grads2(xs, ws):
+    y = enumerate_zip(xs, ws) + zip_enumerate(xs, ws)
+    return y, dlgradient(y, xs, ws)
+
+
+def _grads3(xs, ws, bs):
+    y = enumerate_zip_three_uneven(xs, ws, bs)
+    return y, dlgradient(y, xs, ws, bs)
+
+
+def _grads_items(params):
+    y = enumerate_items(params)
+    return y, dlgradient(y, params)
+
+
+def test_enumerate_of_zip_and_zip_of_enumerate():
+    xs, ws, bs = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.3, -0.7, 0.9]), np.array([0.2, 0.4])
+
+    def plain2(a, b):
+        return enumerate_zip(a, b[:3]) + zip_enumerate(a, b[:3])
+    y, (gx, gw) = dlfeval(_grads2, dlarray(xs), dlarray(ws[:3]))
+    assert_close(extractdata(y), plain2(xs, ws))
+    assert_close(extractdata(gx), numerical_gradient(plain2, [xs, ws[:3]], 0))
+    assert_close(extractdata(gw), numerical_gradient(plain2, [xs, ws[:3]], 1))
+    y, grads = dlfeval(_grads3, dlarray(xs), dlarray(ws), dlarray(bs))
+    assert_close(extractdata(y), enumerate_zip_three_uneven(xs, ws, bs))
+    for k, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(enumerate_zip_three_uneven, [xs, ws, bs], k))
+    params = {"b": np.array([0.1, -0.2]), "a": np.array([[1.0, 2.0]])}
+    y, g = dlfeval(_grads_items, {k: dlarray(v) for k, v in params.items()})
+    assert_close(extractdata(y), enumerate_items(params))
+    assert_close(extractdata(g["a"]), 2 * params["a"])
+    assert_close(extractdata(g["b"]), 4 * params["b"])
