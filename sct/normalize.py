@@ -330,10 +330,14 @@ class Normalizer:
         else:
             index = self.namer.fresh("k")
         for target in index_targets:           # enumerate nested in zip / enumerate: the same position
+            position = load(index)
+            if isinstance(target, tuple):      # enumerate(..., start)
+                target, start = target
+                position = gast.BinOp(left=position, op=gast.Add(), right=start)
             if isinstance(target, gast.Name):
-                self.emit(body, assign(target.id, load(index)))
+                self.emit(body, assign(target.id, position))
             else:
-                self.store_into(target, load(index), body)
+                self.store_into(target, self.atom(position, body, hint="i"), body)
         loop = gast.For(target=store(index), iter=call("range", [length]), body=body,
                         orelse=[], type_comment=None)
         self.emit(out, loop)
@@ -354,6 +358,21 @@ class Normalizer:
                 isinstance(target, gast.Tuple) and len(target.elts) == 2:
             index_targets.append(target.elts[0])
             self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and len(it.args) + len(it.keywords) == 2 and len(it.args) >= 1 and \
+                all(k.arg == "start" for k in it.keywords):
+            start = self.atom(it.args[1] if len(it.args) == 2 else it.keywords[0].value, out, hint="start")
+            index_targets.append((target.elts[0], start))
+            self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "reversed" \
+                and len(it.args) == 1 and not it.keywords:
+            seq = self.sequence(it.args[0], out)
+            back = gast.Subscript(value=seq, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
+                                  ctx=gast.Load())
+            seq = self.atom(back, out, hint="seq")
+            sequences.append((target, seq))
+            lengths.append(self.atom(call("len", [seq]), out, hint="n"))
         elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
                 and not it.keywords and isinstance(target, gast.Tuple) and \
                 len(target.elts) == len(it.args) and it.args:

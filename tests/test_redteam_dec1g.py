@@ -162,3 +162,76 @@ def test_enumerate_of_zip_and_zip_of_enumerate():
     assert_close(extractdata(y), enumerate_items(params))
     assert_close(extractdata(g["a"]), 2 * params["a"])
     assert_close(extractdata(g["b"]), 4 * params["b"])
+
+
+# --- enumerate(..., start) and reversed(...) in a for loop (were refused: no derivative rule) -------
+def reversed_range(x):
+    h = 0.0
+    for i in reversed(range(len(x))):
+        h = np.tanh(h * x[i] + i)
+    return h
+
+
+def enumerate_reversed_list(x):
+    hs = [x * 1.0, np.sin(x), x ** 2]
+    acc = 0.0
+    for j, h in enumerate(reversed(hs), 1):
+        acc = acc + j * np.sum(h)
+    return acc
+
+
+def enumerate_start_zip(xs, ws):
+    t = 0.0
+    for i, (x, w) in enumerate(zip(xs, ws), start=2):
+        t = t + i * x * w
+    return t
+
+
+def reversed_array(x):
+    h = 0.0
+    for v in reversed(x):
+        h = np.tanh(h + v)
+    return h
+
+
+def _grad_of(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+def _grad_of_zip(xs, ws):
+    y = enumerate_start_zip(xs, ws)
+    return y, dlgradient(y, xs, ws)
+
+
+def test_enumerate_start_and_reversed():
+    x = np.array([0.3, -0.8, 1.1])
+    w = np.array([0.5, 2.0, -1.0])
+    for f in (reversed_range, enumerate_reversed_list, reversed_array):
+        for dtype, tol in ((np.float64, 1e-6), (np.float32, 1e-4)):
+            y, g = dlfeval(_grad_of, f, dlarray(x.astype(dtype)))
+            assert extractdata(g).dtype == dtype
+            assert_close(extractdata(y), f(x), rtol=tol, atol=tol, what=f.__name__)
+            assert_close(extractdata(g), numerical_gradient(f, [x], 0), rtol=tol, atol=tol, what=f.__name__)
+    y, grads = dlfeval(_grad_of_zip, dlarray(x), dlarray(w))
+    assert_close(extractdata(y), enumerate_start_zip(x, w))
+    for k, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(enumerate_start_zip, [x, w], k))
+
+
+def _second(x):
+    y = enumerate_reversed_list(x) + reversed_array(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    n = np.sum(g * g)
+    return n, dlgradient(n, x)
+
+
+def test_reversed_second_derivative():
+    x = np.array([0.3, -0.8, 1.1])
+
+    def norm2(v):
+        f = lambda u: enumerate_reversed_list(u) + reversed_array(u)      # noqa: E731
+        return float(np.sum(numerical_gradient(f, [v], 0) ** 2))
+    n, g = dlfeval(_second, dlarray(x))
+    assert_close(extractdata(n), norm2(x), rtol=1e-5)
+    assert_close(extractdata(g), numerical_gradient(norm2, [x], 0, step=1e-4), rtol=1e-3, atol=1e-4)
