@@ -463,6 +463,11 @@ def jvp_call_impl(fn, args, tangents, kwargs):
 def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     """J @ tangent for one op: the vjp of its rule with respect to g (rules are linear in g)."""
     from .runtime.support import zero_adjoint
+    if isinstance(ans, (type({}.values()), type({}.items()), type({}.keys()))):
+        ans = list(ans)                    # d.values() called as a method: the rule's list
+    from .runtime.support import as_sequence, zero_tangent
+    if op is as_sequence and args and isinstance(args[0], dict):
+        return zero_tangent(ans)           # `for key in d`: the keys, constants
     rule = registry.lookup(op)
     names = list(rule.signature.parameters)
     dots = {names[i]: t for i, t in enumerate(tangents) if i < len(names) and not _is_zero_tangent(t)}

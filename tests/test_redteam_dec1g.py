@@ -235,3 +235,83 @@ def test_reversed_second_derivative():
     n, g = dlfeval(_second, dlarray(x))
     assert_close(extractdata(n), norm2(x), rtol=1e-5)
     assert_close(extractdata(g), numerical_gradient(norm2, [x], 0, step=1e-4), rtol=1e-3, atol=1e-4)
+
+
+# --- forward mode: a dict built in the function and updated in a loop (was: "'float' object is not
+# subscriptable" -- the dict's zero tangent was a scalar; and d.values() of a dict of tangents) -----
+def running_stats(x):
+    stats = {"mean": 0.0, "m2": 0.0}
+    n = 0
+    for v in x:
+        n += 1
+        delta = v - stats["mean"]
+        stats["mean"] += delta / n
+        stats["m2"] += delta * (v - stats["mean"])
+    return stats["m2"] / (n - 1) + stats["mean"] ** 2
+
+
+def dict_comprehension(x):
+    d = {k: x * k for k in range(1, 4)}
+    return sum(np.sum(v ** 2) for v in d.values())
+
+
+def dict_items_loop(x):
+    state = {"a": x * 1.0, "b": np.sin(x)}
+    for _ in range(2):
+        for key in state:
+            state[key] = state[key] * np.cos(x) + 0.1
+    return sum(np.sum(v) for v in state.values()) + np.sum(state["a"] * state["b"])
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("fun", [running_stats, dict_comprehension, dict_items_loop])
+def test_jvp_dict_built_and_updated_in_the_function(fun, mode):
+    y, jv = sct.jvp(fun, X, V, mode=mode)
+    assert_close(sct.extractdata(y), fun(X), what=fun.__name__)
+    assert_close(sct.extractdata(jv), _central(fun, [X], [V]), rtol=1e-5, atol=1e-6, what=fun.__name__)
+    hv = np.asarray(sct.extractdata(sct.hvp(fun, X, V)))
+
+    def grad(x):
+        return np.array([_central(fun, [x], [e]) for e in np.eye(len(x))])
+    assert_close(hv, (grad(X + 1e-4 * V) - grad(X - 1e-4 * V)) / 2e-4, rtol=1e-3, atol=1e-4, what=fun.__name__)
+
+
+# --- reverse mode: a dict of arrays updated in a loop over its keys (was refused: "seq_as_sequence may
+# be the same object as state"; the loop walks a new list of the keys, never the dict's values) -------
+def update_over_keys(x):
+    state = {"a": x * 1.0, "b": np.sin(x)}
+    for key in state:
+        state[key] = state[key] * np.cos(x) + 0.1
+    for key in list(state):
+        state[key] = state[key] ** 2
+    for key in sorted(state):
+        state[key] = state[key] + x[0]
+    return np.sum(state["a"] * state["b"])
+
+
+def values_changed_in_place(x):
+    d = {"a": x * 1.0, "b": x * 2.0}
+    for v in list(d.values()):
+        v *= x
+    return np.sum(d["a"] + d["b"])
+
+
+def _grad_update(x):
+    y = update_over_keys(x)
+    return y, dlgradient(y, x)
+
+
+def _grad_values_in_place(x):
+    y = values_changed_in_place(x)
+    return y, dlgradient(y, x)
+
+
+def test_dict_updated_over_its_keys():
+    for dtype, tol in ((np.float64, 1e-6), (np.float32, 1e-4)):
+        y, g = dlfeval(_grad_update, dlarray(X.astype(dtype)))
+        assert_close(extractdata(y), update_over_keys(X), rtol=tol, atol=tol)
+        assert_close(extractdata(g), numerical_gradient(update_over_keys, [X], 0), rtol=tol, atol=tol)
+    # the values themselves written in place through a list of them: still refused
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(_grad_values_in_place, dlarray(X))
+    assert info.value.lineno is not None
