@@ -721,6 +721,18 @@ def zero_adjoint(x):
     return ZERO
 
 
+def zero_tangent(x):
+    """Forward mode's zero tangent of ``x``: ``zero_adjoint``'s, except that a dict keeps its keys
+    (the generated tangent code reads and writes them: ``dot_d["k"]``)."""
+    if isinstance(x, dict):
+        return {k: zero_tangent(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [zero_tangent(v) for v in x]
+    if isinstance(x, tuple) and not _is_namedtuple(x):
+        return tuple(zero_tangent(v) for v in x)
+    return zero_adjoint(x)
+
+
 def adjoint_or_zeros(grad, like):
     """``grad``, or zeros shaped like ``like`` if no contribution reached it."""
     return zero_adjoint(like) if grad is ZERO else grad

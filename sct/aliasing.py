@@ -413,6 +413,13 @@ class AliasAnalysis:
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
+        if info.kind == CallKind.OP and name in ("as_sequence", "list", "tuple", "sorted", "set") and \
+                len(node.args) == 1 and not node.keywords and not receiver and \
+                args and all(self.is_mapping(o) for o in args):
+            # a new list of a dict's keys (hashable: never one of its values): `for k in d`, list(d)
+            if name != "as_sequence":
+                self.seq_sites.add(site)
+            return self.fresh(state, site)
         if info.kind == CallKind.OP and name in CONTAINER_COPIES and name != "as_sequence":
             # a new list, tuple or dict holding the items (or the rows of an array argument)
             objs = args | receiver

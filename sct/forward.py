@@ -84,7 +84,13 @@ def _reduced(fun, primals):
 
 def _integer_primals(primals, tangents) -> list:
     """Which primals are integers (a loop count, an index): constants, whose tangent must be 0."""
-    fixed = [isinstance(p, (int, np.integer)) for p in primals]
+    for p in primals:
+        if isinstance(p, (dict, list, tuple, set, str)) or p is None:
+            raise SctError(f"jvp: a primal is a {type(p).__name__}; primals are arrays or numbers "
+                           "(differentiate a function of the arrays inside it, e.g. "
+                           "jvp(lambda w: f({'w': w}), w, v), or use dlgradient)")
+    fixed = [isinstance(p, (int, np.integer)) or
+             (isinstance(p, np.ndarray) and p.dtype.kind in "biu") for p in primals]  # int arrays: indices
     for p, t, is_int in zip(primals, tangents, fixed):
         if is_int and t is not None and np.any(np.asarray(extractdata(t)) != 0):
             raise SctError(f"jvp: the integer primal {p!r} cannot have a nonzero tangent")

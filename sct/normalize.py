@@ -319,30 +319,25 @@ class Normalizer:
         # Any other iterable is walked by position, so each item is an indexing
         # operation the compiler knows the adjoint of.
         sequences: List[Tuple[gast.AST, gast.AST]] = []
-        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
-                it.func.id == "enumerate" and len(it.args) == 1 and not it.keywords and \
-                isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2:
-            seq = self.sequence(it.args[0], out)
-            index_target, item_target = s.target.elts
-            sequences.append((item_target, seq))
-            length = self.atom(call("len", [seq]), out, hint="n")
-        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
-                and not it.keywords and isinstance(s.target, gast.Tuple) and \
-                len(s.target.elts) == len(it.args):
-            seqs = [self.sequence(a, out) for a in it.args]
-            sequences.extend(zip(s.target.elts, seqs))
-            lengths = [self.atom(call("len", [q]), out, hint="n") for q in seqs]
-            length = lengths[0] if len(lengths) == 1 else self.atom(call("min", lengths), out, hint="n")
-            index_target = None
-        else:
-            seq = self.sequence(it, out)
-            sequences.append((s.target, seq))
-            length = self.atom(call("len", [seq]), out, hint="n")
-            index_target = None
+        lengths: List[gast.AST] = []
+        index_targets: List[gast.AST] = []
+        self.walked(it, s.target, out, sequences, lengths, index_targets)
+        length = lengths[0] if len(lengths) == 1 else self.atom(call("min", lengths), out, hint="n")
+        index_target = index_targets[0] if index_targets else None
         if index_target is not None and isinstance(index_target, gast.Name):
             index = index_target.id
+            index_targets = index_targets[1:]
         else:
             index = self.namer.fresh("k")
+        for target in index_targets:           # enumerate nested in zip / enumerate: the same position
+            position = load(index)
+            if isinstance(target, tuple):      # enumerate(..., start)
+                target, start = target
+                position = gast.BinOp(left=position, op=gast.Add(), right=start)
+            if isinstance(target, gast.Name):
+                self.emit(body, assign(target.id, position))
+            else:
+                self.store_into(target, self.atom(position, body, hint="i"), body)
         loop = gast.For(target=store(index), iter=call("range", [length]), body=body,
                         orelse=[], type_comment=None)
         self.emit(out, loop)
@@ -354,6 +349,39 @@ class Normalizer:
                 tmp = self.atom(item, body, hint="item")
                 self.store_into(target, tmp, body)
         self.block(s.body, body)
+
+    def walked(self, it, target, out: List, sequences: List, lengths: List, index_targets: List):
+        """The sequences a for loop over ``it`` walks by position, with their targets: enumerate
+        and zip (nested in each other too) are taken apart; any other iterable is one sequence."""
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id == "enumerate" and len(it.args) == 1 and not it.keywords and \
+                isinstance(target, gast.Tuple) and len(target.elts) == 2:
+            index_targets.append(target.elts[0])
+            self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and len(it.args) + len(it.keywords) == 2 and len(it.args) >= 1 and \
+                all(k.arg == "start" for k in it.keywords):
+            start = self.atom(it.args[1] if len(it.args) == 2 else it.keywords[0].value, out, hint="start")
+            index_targets.append((target.elts[0], start))
+            self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "reversed" \
+                and len(it.args) == 1 and not it.keywords:
+            seq = self.sequence(it.args[0], out)
+            back = gast.Subscript(value=seq, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
+                                  ctx=gast.Load())
+            seq = self.atom(back, out, hint="seq")
+            sequences.append((target, seq))
+            lengths.append(self.atom(call("len", [seq]), out, hint="n"))
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
+                and not it.keywords and isinstance(target, gast.Tuple) and \
+                len(target.elts) == len(it.args) and it.args:
+            for a, t in zip(it.args, target.elts):
+                self.walked(a, t, out, sequences, lengths, index_targets)
+        else:
+            seq = self.sequence(it, out)
+            sequences.append((target, seq))
+            lengths.append(self.atom(call("len", [seq]), out, hint="n"))
 
     def sequence(self, iterable, out: List):
         """What a for loop walks by position: lists, tuples and arrays as they are, and any

@@ -67,7 +67,8 @@ class TangentTransformer:
         dots = [self.dot(p) for p in self.params]
         body = self.block(self.fdef.body)
         name = self.namer.fresh(self.fdef.name + "_jvp")
-        return _function(name, self.params + dots, body)
+        kwonly = [a.id for a in self.fdef.args.kwonlyargs]     # constants: the call site refuses traced keywords
+        return _function(name, self.params + dots, body, kwonly)
 
     def block(self, stmts: List) -> List:
         from .emit import comment
@@ -113,7 +114,7 @@ class TangentTransformer:
         if t not in self.act.active:
             return [s]
         if not self.act.value_active(value):
-            return [s, assign(self.dot(t), call(self.rt("zero_adjoint"), [load(t)]))]
+            return [s, assign(self.dot(t), call(self.rt("zero_tangent"), [load(t)]))]
         if isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if info.kind == CallKind.METHOD and info.rule is not None and info.receiver not in self.act.arrays and \
@@ -162,7 +163,7 @@ class TangentTransformer:
 
     def dot_or_zero(self, node):
         d = self.dot_of(node)
-        return d if d is not None else call(self.rt("zero_adjoint"), [node])
+        return d if d is not None else call(self.rt("zero_tangent"), [node])
 
     def fit(self, expr, ans: str):
         """A tangent that may have a smaller (broadcast) shape, brought to ans's shape."""

@@ -446,16 +446,28 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     params = compiled.entry.__code__.co_argcount // 2
     values = list(args) + [None] * (params - len(args))
     dots = list(tangents) + [ZERO] * (params - len(tangents))
-    if len(args) < params:                 # defaults of the original function
+    if len(args) < params:                 # keywords naming a positional parameter, else its default
         defaults = fn.__defaults__ or ()
+        kwargs = dict(kwargs)
+        names = fn.__code__.co_varnames
         for i in range(len(args), params):
-            values[i] = defaults[i - (params - len(defaults))]
+            if names[i] in kwargs:
+                values[i] = kwargs.pop(names[i])
+            else:
+                values[i] = defaults[i - (params - len(defaults))]
+    for name, default in (fn.__kwdefaults__ or {}).items():     # keyword-only defaults
+        kwargs = kwargs if name in kwargs else {**kwargs, name: default}
     return compiled.entry(*values, *dots, **kwargs)
 
 
 def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     """J @ tangent for one op: the vjp of its rule with respect to g (rules are linear in g)."""
     from .runtime.support import zero_adjoint
+    if isinstance(ans, (type({}.values()), type({}.items()), type({}.keys()))):
+        ans = list(ans)                    # d.values() called as a method: the rule's list
+    from .runtime.support import as_sequence, zero_tangent
+    if op is as_sequence and args and isinstance(args[0], dict):
+        return zero_tangent(ans)           # `for key in d`: the keys, constants
     rule = registry.lookup(op)
     names = list(rule.signature.parameters)
     dots = {names[i]: t for i, t in enumerate(tangents) if i < len(names) and not _is_zero_tangent(t)}
