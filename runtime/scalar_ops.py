@@ -105,6 +105,15 @@ def scalar_power(a, b):
     return r
 
 
+def scalar_power_of(x, a, b):
+    """``a ** b`` where the base ``a`` may be (the float of) the argument ``x`` itself (``x`` is
+    None where it is not): numpy computes ``x ** 0.5`` of a 0-d array by ``np.sqrt`` (nan at
+    -inf, -0.0 at -0.0), of a numpy float64 by ``pow`` (inf, 0.0), so the array decides."""
+    if type(x) is np.ndarray:
+        return float(x ** b)
+    return scalar_power(a, b)
+
+
 # The math functions that never raise for a float: called directly by generated code.
 EXPORTS = {"math_tanh": math.tanh, "math_arctan": math.atan, "math_fabs": math.fabs}
 
