@@ -127,3 +127,57 @@ def test_nested_containers_without_dlarrays_and_with_them():
     for _ in range(3):
         y, g = dlfeval(f, dlarray(2.0), params)
     assert float(extractdata(g)) == 3.0 and params["cnt"] == {"n": 3}
+
+
+# --- 3. np.errstate(...="raise") around dlfeval is honoured by specialised code ------------------
+
+def overflows(x):
+    return x * 1e200 * 1e200
+
+
+def invalid_after_tanh(x):
+    y = np.tanh(x) * 1e308 * 10.0
+    return y - y
+
+
+def underflows_grad(x):
+    y = x * 1e-200 * 1e-200 + np.sin(x)
+    return y, dlgradient(y, x)
+
+
+def quiet_grad(x):
+    y = x * np.exp(x) / (1.0 + x * x) + np.tanh(x) ** 2
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fn,err", [(overflows, "over"), (invalid_after_tanh, "over"),
+                                    (underflows_grad, "under")])
+@pytest.mark.parametrize("scalars", [True, False])
+def test_errstate_raise_is_honoured(fn, err, scalars):
+    old = os.environ.get("SCT_SCALARS")
+    os.environ["SCT_SCALARS"] = "1" if scalars else "0"
+    try:
+        with np.errstate(**{err: "raise"}):
+            with pytest.raises(sct.EvaluationError, match="FloatingPointError"):
+                dlfeval(fn, dlarray(np.array(0.7)))
+        with np.errstate(all="ignore"):          # the same compiled code, quiet again
+            out = dlfeval(fn, dlarray(np.array(0.7)))
+        first = out[0] if isinstance(out, tuple) else out
+        assert np.isinf(extractdata(first)) or np.isnan(extractdata(first)) or extractdata(first) == np.sin(0.7)
+    finally:
+        if old is None:
+            os.environ.pop("SCT_SCALARS", None)
+        else:
+            os.environ["SCT_SCALARS"] = old
+
+
+@pytest.mark.parametrize("v", [0.3, -1.2])
+def test_errstate_raise_without_errors_gives_the_same_values(v):
+    with np.errstate(all="raise"):
+        y, g = run(quiet_grad, dlarray(np.array(v)))
+    y0, g0 = run(quiet_grad, dlarray(np.array(v)), scalars=False)
+    y1, g1 = run(quiet_grad, dlarray(np.array(v)))
+    assert bits(y) == bits(y0) and bits(g) == bits(g0)
+    assert abs(float(extractdata(y1)) - float(extractdata(y))) <= 4 * np.spacing(abs(float(extractdata(y))))
+    num = numerical_gradient(lambda t: t * np.exp(t) / (1.0 + t * t) + np.tanh(t) ** 2, [np.float64(v)], 0)
+    assert_close(extractdata(g), num, rtol=1e-6)
