@@ -181,3 +181,12 @@ def test_errstate_raise_without_errors_gives_the_same_values(v):
     assert abs(float(extractdata(y1)) - float(extractdata(y))) <= 4 * np.spacing(abs(float(extractdata(y))))
     num = numerical_gradient(lambda t: t * np.exp(t) / (1.0 + t * t) + np.tanh(t) ** 2, [np.float64(v)], 0)
     assert_close(extractdata(g), num, rtol=1e-6)
+
+
+def test_writes_into_a_dict_argument_through_accelerate():
+    counter = {"n": 0}
+    fast = sct.accelerate(count_calls)
+    for _ in range(3):
+        fast(dlarray(1.5), counter)
+        dlfeval(count_calls, dlarray(1.5), counter)
+    assert counter == {"n": 6}
