@@ -31,10 +31,36 @@ def to_numpy_bool(v):
     return np.bool_(v) if type(v) is bool else v
 
 
+try:                  # numpy's floating-point error state (np.errstate): one object per state
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:   # pragma: no cover - another numpy: np.geterr() on every call
+    _ERRSTATE = None
+_QUIET = ("ignore", "warn")
+_QUIET_STATE = [None]     # the last error state seen under which Python floats are numpy's values
+
+
+def _floats_allowed() -> bool:
+    """Whether numpy's error state lets Python floats stand for numpy float64s: Python's float
+    arithmetic neither warns nor raises on overflow, underflow or invalid results, so where the
+    user asked numpy to raise (``np.errstate(over="raise")``) the values stay numpy scalars."""
+    state = _ERRSTATE.get() if _ERRSTATE is not None else None
+    if state is not None and state is _QUIET_STATE[0]:
+        return True
+    err = np.geterr()
+    ok = all(err[k] in _QUIET for k in ("over", "under", "invalid", "divide"))
+    if ok and state is not None:
+        _QUIET_STATE[0] = state
+    return ok
+
+
 def scalar_argument(x) -> float:
-    """A real float64 scalar argument (a 0-d float64 array or a numpy float64) as a Python float."""
+    """A real float64 scalar argument (a 0-d float64 array or a numpy float64) as a Python float
+    (as a numpy float64 where numpy's error state asks to raise: the code then runs on numpy's
+    scalars, which honour it)."""
     cls = type(x)
     if cls is np.ndarray or cls is _float64:
+        if not _floats_allowed():
+            return _float64(x)
         return float(x)
     raise EvaluationError(
         f"an argument of type {cls.__name__} (a 0-d float64 array of a subclass) reached code "
@@ -60,6 +86,8 @@ def scalar_project(grad, x):
 
 def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):
     def scalar(x):
+        if type(x) is not float:
+            return np_fn(x)       # a numpy float64: numpy's error state is to be honoured
         try:
             return math_fn(x)
         except errors:
@@ -105,8 +133,27 @@ def scalar_power(a, b):
     return r
 
 
-# The math functions that never raise for a float: called directly by generated code.
-EXPORTS = {"math_tanh": math.tanh, "math_arctan": math.atan, "math_fabs": math.fabs}
+def scalar_power_of(x, a, b):
+    """``a ** b`` where the base ``a`` may be (the float of) the argument ``x`` itself (``x`` is
+    None where it is not): numpy computes ``x ** 0.5`` of a 0-d array by ``np.sqrt`` (nan at
+    -inf, -0.0 at -0.0), of a numpy float64 by ``pow`` (inf, 0.0), so the array decides."""
+    if type(x) is np.ndarray:
+        r = x ** b
+        return float(r) if type(a) is float else r
+    return scalar_power(a, b)
+
+
+def _exact(math_fn, np_fn):
+    def scalar(x):
+        return math_fn(x) if type(x) is float else np_fn(x)
+    scalar.__name__ = scalar.__qualname__ = "math_" + np_fn.__name__
+    scalar.__module__ = __name__
+    return scalar
+
+
+# The math functions that never raise for a float (numpy's for a numpy float64: see scalar_argument).
+EXPORTS = {"math_tanh": _exact(math.tanh, np.tanh), "math_arctan": _exact(math.atan, np.arctan),
+           "math_fabs": _exact(math.fabs, np.fabs)}
 
 # numpy function name -> what specialised code calls instead (an ``rt`` attribute)
 FUNCTIONS = {"sin": "scalar_sin", "cos": "scalar_cos", "tan": "scalar_tan", "exp": "scalar_exp",

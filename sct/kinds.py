@@ -261,6 +261,17 @@ def make_matcher(args: Tuple, traced: Tuple[bool, ...], limit: int = 400):
     return match
 
 
+def _holds_dlarray(x) -> bool:
+    """Whether ``unwrap`` replaces anything inside ``x`` (else it passes ``x`` on as it is)."""
+    if isinstance(x, dlarray):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_holds_dlarray(v) for v in x)
+    if isinstance(x, dict):
+        return any(_holds_dlarray(v) for v in x.values())
+    return False
+
+
 def make_unwrapper(args: Tuple, limit: int = 400):
     """``make_matcher`` for dlfeval's entries (nothing traced) that also unwraps: a function
     ``unwrapped(args)`` that returns ``sct.runtime.dlarray.unwrap(args)`` when ``kind_of`` gives
@@ -280,6 +291,8 @@ def make_unwrapper(args: Tuple, limit: int = 400):
         if x is None or isinstance(x, type) or not issubclass(cls, (dlarray, list, tuple, dict)):
             return v                    # unwrap returns it as it is
         items = writer.parts.get(v)
+        if items is not None and not _holds_dlarray(x):
+            return f"UNWRAP({v})"       # passed on as it is (a write into it is the caller's)
         if items is not None and cls is dict:        # its keys checked in order: a dict display
             return "{" + "".join(f"{k!r}: {unwrapped(u, x[k])}, " for k, u in items) + "}"
         if items is not None and cls in (list, tuple):

@@ -664,6 +664,21 @@ class Rewriter:
     def is_float_param(self, name: str) -> bool:
         return self.t.params.get(name) == {A} and name not in self.t.forced
 
+    def argument_of(self, e):
+        """An expression giving the argument array where the value of ``e`` may be it, else None."""
+        if not isinstance(e, gast.Name):
+            return None
+        if self.is_float_param(e.id):
+            return _load(e.id)
+        params = self.taint.get(e.id)
+        if params and len(params) == 1:
+            (p,) = params
+            if self.is_float_param(p):
+                return gast.IfExp(test=gast.Compare(left=_load(e.id), ops=[gast.Is()],
+                                                    comparators=[_load(self.float_of(p))]),
+                                  body=_load(p), orelse=gast.Constant(value=None, kind=None))
+        return None
+
     # expressions computed as Python floats
     def spec(self, e):
         t = self.t
@@ -681,6 +696,9 @@ class Rewriter:
                     return gast.BinOp(left=left, op=e.op, right=right)
                 return _call(_rt_attr(self.rt, "scalar_divide"), [left, right])
             if isinstance(e.op, gast.Pow):
+                arg = self.argument_of(e.left)
+                if arg is not None:        # numpy's power of a 0-d array is not pow (x ** 0.5)
+                    return _call(_rt_attr(self.rt, "scalar_power_of"), [arg, left, right])
                 return _call(_rt_attr(self.rt, "scalar_power"), [left, right])
             return gast.BinOp(left=left, op=e.op, right=right)
         if isinstance(e, gast.UnaryOp):
