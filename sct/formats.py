@@ -425,17 +425,25 @@ class FormatPass:
                           "function", "formatted argument")
         return None, None
 
-    def lower(self, stmt, node, fname, args, env, rewrite):
-        x = args[0] if args else None
+    def given_format(self, stmt, node, fname: str, x):
+        """The input's format as the call gives it: ``(DataFormat=..., False)`` for an unformatted
+        input, ``(its labels, True)`` for a formatted one, or None (neither)."""
         explicit = next((k for k in node.keywords if k.arg == "DataFormat"), None)
         if explicit is not None:
             if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
                 self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
             if isinstance(x, str):
                 self.fail(stmt, f"{fname}: DataFormat is for unformatted input; the input is labelled {x!r}")
-            fmt, formatted = explicit.value.value, False
-        elif isinstance(x, str):
-            fmt, formatted = x, True
+            return explicit.value.value, False
+        if isinstance(x, str):
+            return x, True
+        return None
+
+    def lower(self, stmt, node, fname, args, env, rewrite):
+        x = args[0] if args else None
+        given = self.given_format(stmt, node, fname, x)
+        if given is not None:
+            fmt, formatted = given
         elif isinstance(x, _Unknown):
             self.fail(stmt, f"{fname}: the format of its input is not known when the function is compiled (it "
                       "differs by path, or comes from a call sct does not follow): give DataFormat= on "
@@ -552,15 +560,9 @@ class FormatPass:
             if k.arg != "DataFormat" and has_format(kws.get(k.arg)):
                 self.fail(stmt, f"{fname}: pass formatted inputs positionally")
         x = args[0] if args else None
-        explicit = next((k for k in node.keywords if k.arg == "DataFormat"), None)
-        if explicit is not None:
-            if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
-                self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
-            if isinstance(x, str):
-                self.fail(stmt, f"{fname}: DataFormat is for unformatted input; the input is labelled {x!r}")
-            fmt, formatted = explicit.value.value, False
-        elif isinstance(x, str):
-            fmt, formatted = x, True
+        given = self.given_format(stmt, node, fname, x)
+        if given is not None:
+            fmt, formatted = given
         elif isinstance(x, _Unknown) or any(has_format(t) for t in args[1:]):
             self.fail(stmt, f"{fname}: the format of X is not known when the function is compiled (it differs by "
                       "path, comes from a call sct does not follow, or X is unformatted while the states or "
