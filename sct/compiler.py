@@ -350,6 +350,9 @@ def _parse(fn, returns_self: bool):
     fdef, filename, _ = function_ast(fn)
     if filename.startswith("<sct-generated") and _fuse.has_fused(fdef):   # read back: plain numpy
         _fuse.unfuse(fdef, fn.__globals__)
+    if fdef.args.posonlyargs:   # positional-only parameters: every call passes them by position
+        fdef.args.args = fdef.args.posonlyargs + fdef.args.args
+        fdef.args.posonlyargs = []
     if returns_self:       # __init__ builds its first argument: differentiate it as the result
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
                                                      annotation=None, type_comment=None)))
