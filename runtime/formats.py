@@ -303,17 +303,23 @@ def _state_arrange_rule(g, ans, h, c_first):
     return state_arrange(g, c_first)
 
 
+def _given_format(fname: str, X, DataFormat):
+    """``(format, formatted)`` of an eager call's input: its labels, or ``DataFormat=`` for an
+    unformatted one (both given: an error)."""
+    fmt = format_of(X)
+    if DataFormat is not None:
+        if fmt:
+            raise ValueError(f"{fname}: DataFormat is for unformatted input; the input is labelled {fmt!r}")
+        return DataFormat, False
+    return fmt, bool(fmt)
+
+
 def run_recurrent(fname: str, fn, args: tuple, DataFormat=None):
     """Eager (outside dlfeval) ``lstm``/``gru`` on formatted data (or DataFormat=), by its plan."""
     from .dlarray import dlarray
     nstate = RECURRENT_FUNCTIONS[fname]
     X = args[0]
-    fmt = format_of(X)
-    formatted = bool(fmt)
-    if DataFormat is not None:
-        if formatted:
-            raise ValueError(f"{fname}: DataFormat is for unformatted input; the input is labelled {fmt!r}")
-        fmt = DataFormat
+    fmt, formatted = _given_format(fname, X, DataFormat)
     if not fmt:
         raise ValueError(f"{fname}: X is unformatted while the states or weights are formatted: label X "
                          "(dlarray(X, \"CBT\")) or give DataFormat=")
@@ -396,12 +402,7 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     """Eager (outside dlfeval) run of ``fn`` on formatted data: by its plan, on plain arrays."""
     from .dlarray import dlarray
     X = args[0]
-    fmt = format_of(X)
-    formatted = bool(fmt)
-    if DataFormat is not None:
-        if formatted:
-            raise ValueError(f"{fname}: DataFormat is for unformatted input; the input is labelled {fmt!r}")
-        fmt = DataFormat
+    fmt, formatted = _given_format(fname, X, DataFormat)
     check_format(fmt, np.ndim(X), fname)
     if len(fmt) != np.ndim(X):
         raise ValueError(f"{fname}: the data format {fmt!r} has {len(fmt)} labels but the input has "

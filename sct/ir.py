@@ -176,25 +176,6 @@ def walk_nodes(node):
         yield node
 
 
-def walk(node):
-    """``gast.walk`` (the same nodes in the same breadth-first order), about twice as fast:
-    the fields are read directly instead of through ``iter_child_nodes``/``iter_fields``."""
-    AST = ast.AST
-    todo = deque([node])
-    popleft, append = todo.popleft, todo.append
-    while todo:
-        node = popleft()
-        for name in node._fields:
-            field = getattr(node, name, None)
-            if isinstance(field, AST):
-                append(field)
-            elif isinstance(field, list):
-                for item in field:
-                    if isinstance(item, AST):
-                        append(item)
-        yield node
-
-
 def loaded_names(node) -> List[str]:
     """The loaded names of ``node`` in ``walk``'s order (its breadth-first loop, inlined: this
     runs for every statement of every sweep)."""

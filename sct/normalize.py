@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import gast
 
 from .errors import CompileError
-from .ir import assign, call, const, load, node_key, store, walk, walk_no_defs
+from .ir import assign, call, const, load, node_key, store, walk_no_defs, walk_nodes
 from .naming import Namer
 
 BINOP_NAMES = {
@@ -553,13 +553,13 @@ class Normalizer:
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
-            if any(isinstance(n, gast.Call) for n in walk(node)):
+            if any(isinstance(n, gast.Call) for n in walk_nodes(node)):
                 self.computed = {}     # (see emit)
             return load(name)
         rhs = self.simple(node, out, hint)       # operands first, so names follow the order
         key = None
         if isinstance(rhs, (gast.Subscript, gast.Attribute, gast.BinOp, gast.UnaryOp, gast.Compare)) and \
-                not any(isinstance(n, gast.Call) for n in walk(rhs)):
+                not any(isinstance(n, gast.Call) for n in walk_nodes(rhs)):
             key = (id(out), node_key(rhs))        # equal where gast.dump's strings are
             if key in self.computed:
                 return load(self.computed[key])

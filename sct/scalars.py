@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
+from .optimize import _block, _is_comment, _jumps, enabled as _optimizing
 from .runtime.scalar_ops import FUNCTIONS
 
 F, A, P, I, J, C, B, N, Z, O = "F", "A", "P", "I", "J", "C", "B", "N", "Z", "O"
@@ -47,8 +48,7 @@ _ORDER = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
 
 def enabled() -> bool:
     """On unless SCT_SCALARS=0 (or SCT_OPTIMIZE=0: the plain generated code)."""
-    from .optimize import enabled as optimizing
-    return optimizing() and os.environ.get("SCT_SCALARS", "1").strip() not in ("0", "false", "no", "off")
+    return _optimizing() and os.environ.get("SCT_SCALARS", "1").strip() not in ("0", "false", "no", "off")
 
 
 def param_type(kind) -> str:
@@ -825,14 +825,7 @@ class Rewriter:
         return self.plain(s)
 
 
-def _block(stmts):
-    """A body that prints as one: ``pass`` where only comments are left."""
-    from .optimize import _block as block
-    return block(stmts)
-
-
 def _else(stmts):
-    from .optimize import _is_comment
     return stmts if any(not _is_comment(s) for s in stmts) else []
 
 
@@ -869,17 +862,6 @@ def _drop(stmts, dead):
 
 def _reads(node) -> Set[str]:
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-
-
-def _jumps(stmts) -> bool:
-    todo = list(stmts)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (gast.Break, gast.Continue)):
-            return True
-        if not isinstance(node, (gast.For, gast.While)):
-            todo.extend(gast.iter_child_nodes(node))
-    return False
 
 
 class DeadZeros:
