@@ -1,0 +1,324 @@
+"""Normalization of expressions: every expression becomes a name or a constant (``atom``) or one
+operation on such (``simple``), emitting the statements that compute its operands first; a pure
+sub-expression repeated in one statement is computed once (``computed``).  A mixin of
+``sct.normalize.Normalizer`` (it reads the shared state there: ``fdef``, ``namer``, ``line``,
+``computed``, ``locals``, ``rt_name``, and calls ``emit``, ``assign_to``, ``lambda_def``, ``fail``)."""
+from __future__ import annotations
+
+from typing import List
+
+import gast
+
+from .ir import assign, call, const, load, node_key, store, walk_nodes
+
+BINOP_NAMES = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
+    gast.MatMult: "matmul", gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.BitAnd: "and",
+    gast.BitOr: "or", gast.BitXor: "xor", gast.LShift: "lshift", gast.RShift: "rshift",
+}
+INDEX_TRICKS = {"r_", "c_", "mgrid", "ogrid", "s_", "index_exp"}
+UNARY_NAMES = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert"}
+COMPARE_NAMES = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
+                 gast.NotEq: "ne", gast.Is: "is", gast.IsNot: "isnot", gast.In: "in",
+                 gast.NotIn: "notin"}
+
+UNSUPPORTED = {
+    gast.Yield: ("yield", "return a list instead of yielding values"),
+    gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
+    gast.Await: ("await", "differentiate synchronous code"),
+    gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
+    gast.SetComp: ("a set comprehension", "use a list"),
+    gast.Global: ("a global statement", "pass the value in and return the new one"),
+    gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
+    gast.Try: ("try/except", "check the condition with if instead of catching an exception"),
+    gast.AsyncFor: ("async for", "use a plain for loop"),
+    gast.AsyncWith: ("async with", "move it outside the differentiated function"),
+    gast.ClassDef: ("a class definition", "define the class at module level"),
+}
+
+
+
+class Expressions:
+    """Expressions as atoms and single operations."""
+
+    def atom(self, node, out: List, hint: str):
+        """``node`` as a name or a constant, emitting what computes it."""
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
+                isinstance(node.operand, gast.Constant) and \
+                isinstance(node.operand.value, (int, float, complex)) and \
+                not isinstance(node.operand.value, bool):
+            return const(-node.operand.value)          # -1 is a number, not an operation
+        if isinstance(node, (gast.Name, gast.Constant)):
+            if isinstance(node, gast.Name):
+                return load(node.id)
+            return node
+        if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
+            return self.simple(node, out, hint)
+        if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
+            name = self.namer.fresh(self.temp_name(node, hint))
+            self.assign_to(name, node, out, hint)
+            if any(isinstance(n, gast.Call) for n in walk_nodes(node)):
+                self.computed = {}     # (see emit)
+            return load(name)
+        rhs = self.simple(node, out, hint)       # operands first, so names follow the order
+        key = None
+        if isinstance(rhs, (gast.Subscript, gast.Attribute, gast.BinOp, gast.UnaryOp, gast.Compare)) and \
+                not any(isinstance(n, gast.Call) for n in walk_nodes(rhs)):
+            key = (id(out), node_key(rhs))        # equal where gast.dump's strings are
+            if key in self.computed:
+                return load(self.computed[key])
+        name = self.namer.fresh(self.temp_name(node, hint))
+        self.emit(out, assign(name, rhs))
+        if key is not None:
+            self.computed[key] = name
+        return load(name)
+
+    def temp_name(self, node, hint: str) -> str:
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+            if isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, int) \
+                    and node.slice.value >= 0:
+                return f"{node.value.id}{node.slice.value}"
+            return f"{node.value.id}_item"
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+            return f"{node.value.id}_{node.attr}"
+        if isinstance(node, gast.BinOp):
+            return f"{hint}_{BINOP_NAMES.get(type(node.op), 'op')}"
+        if isinstance(node, gast.UnaryOp):
+            return f"{hint}_{UNARY_NAMES.get(type(node.op), 'op')}"
+        if isinstance(node, gast.Compare):
+            return "cond"
+        if isinstance(node, gast.Call):
+            f = node.func
+            fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "call")
+            return f"{hint}_{fname}"
+        return f"{hint}_t"
+
+    def index_trick(self, node: gast.Subscript):
+        """``np.r_[a, b]`` / ``np.c_[a, b]`` are concatenations: written as such, so they are
+        differentiated; any other index-trick object (``np.mgrid[...]``, ``np.r_`` with slices or
+        directives) becomes ``rt.index_trick(obj, index)``, refused when the index is traced."""
+        module = node.value.value
+        items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+
+        def np_call(name, args, keywords=()):
+            return gast.Call(func=gast.Attribute(value=load(module.id), attr=name, ctx=gast.Load()),
+                             args=list(args), keywords=list(keywords))
+
+        plain = items and not any(isinstance(e, (gast.Slice, gast.Starred)) or
+                                  (isinstance(e, gast.Constant) and isinstance(e.value, str))
+                                  for e in items)
+        if plain and node.value.attr == "r_":
+            pieces = [call(f"{self.rt_name}.at_least_1d", [e]) for e in items]
+            return np_call("concatenate", [gast.List(elts=pieces, ctx=gast.Load())],
+                           [gast.keyword(arg="axis", value=const(0))])
+        if plain and node.value.attr == "c_":
+            # each piece at least 2-D with its own axes first ((n,) -> (n, 1)), joined on the last
+            pieces = []
+            for e in items:
+                shape = gast.BinOp(
+                    left=np_call("shape", [e]), op=gast.Add(),
+                    right=gast.BinOp(left=gast.Tuple(elts=[const(1)], ctx=gast.Load()), op=gast.Mult(),
+                                     right=gast.BinOp(left=const(2), op=gast.Sub(),
+                                                      right=np_call("ndim", [e]))))
+                pieces.append(np_call("reshape", [e, shape]))
+            return np_call("concatenate", [gast.List(elts=pieces, ctx=gast.Load())],
+                           [gast.keyword(arg="axis", value=const(-1))])
+
+        def as_value(e):
+            if isinstance(e, gast.Slice):
+                return gast.Call(func=load("slice"), keywords=[], args=[
+                    e.lower or const(None), e.upper or const(None), e.step or const(None)])
+            return e
+        index = gast.Tuple(elts=[as_value(e) for e in items], ctx=gast.Load()) \
+            if isinstance(node.slice, gast.Tuple) else as_value(node.slice)
+        spelled = f"{module.id}.{node.value.attr}"
+        return call(f"{self.rt_name}.index_trick", [node.value, index, const(spelled)])
+
+    def simple(self, node, out: List, hint: str):
+        """``node`` with every operand an atom (one operation)."""
+        if isinstance(node, (gast.Name, gast.Constant)):
+            return node
+        if isinstance(node, gast.BinOp):
+            return gast.BinOp(left=self.atom(node.left, out, hint), op=node.op,
+                              right=self.atom(node.right, out, hint))
+        if isinstance(node, gast.UnaryOp):
+            return gast.UnaryOp(op=node.op, operand=self.atom(node.operand, out, hint))
+        if isinstance(node, gast.Compare):
+            return self.compare(node, out, hint)
+        if isinstance(node, (gast.BoolOp, gast.IfExp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
+            return self.atom(node, out, hint)
+        if isinstance(node, gast.Call):
+            return self.call_expr(node, out, hint)
+        if isinstance(node, gast.Attribute):
+            return gast.Attribute(value=self.chain(node.value, out, hint), attr=node.attr,
+                                  ctx=gast.Load())
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
+                isinstance(node.value.value, gast.Name) and node.value.attr in INDEX_TRICKS:
+            return self.simple(self.index_trick(node), out, hint)
+        if isinstance(node, gast.Subscript):
+            return gast.Subscript(value=self.atom(node.value, out, hint),
+                                  slice=self.index(node.slice, out), ctx=gast.Load())
+        if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
+            return self.collection(node, out, hint)
+        if isinstance(node, gast.JoinedStr):
+            return node
+        if isinstance(node, gast.Lambda):
+            # a lambda becomes a nested def, compiled on its own when it is called
+            name = self.namer.fresh(hint + "_lambda")
+            self.emit(out, self.lambda_def(name, node, out))
+            return load(name)
+        if isinstance(node, gast.Slice):
+            return node
+        kind = UNSUPPORTED.get(type(node))
+        if kind:
+            self.fail(node, *kind)
+        self.fail(node, type(node).__name__, "rewrite the expression with simpler operations")
+
+    def compare(self, node: gast.Compare, out: List, hint: str):
+        """``a < b`` as it is; a chain ``a < b < c`` as ``a < b and b < c`` (each operand once)."""
+        if len(node.ops) == 1:
+            return gast.Compare(left=self.atom(node.left, out, hint), ops=node.ops,
+                                comparators=[self.atom(node.comparators[0], out, hint)])
+        parts = []
+        left = node.left
+        for op, right in zip(node.ops, node.comparators):
+            right_atom = self.atom(right, out, hint)
+            parts.append(gast.Compare(left=left, ops=[op], comparators=[right_atom]))
+            left = right_atom
+        return self.simple(gast.BoolOp(op=gast.And(), values=parts), out, hint)
+
+    def call_expr(self, node: gast.Call, out: List, hint: str):
+        """A call with its function (an attribute chain on a module kept), arguments and keywords
+        atoms; ``map(f, xs)`` becomes a list comprehension, ``super()`` names its arguments."""
+        if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
+                and not node.keywords:
+            return self.atom(self.mapped(node), out, hint)
+        if isinstance(node.func, gast.Name) and node.func.id == "super" and not node.args and \
+                self.fdef.args.args:
+            # zero-argument super() needs the __class__ cell of the original method; name it
+            node = gast.Call(func=node.func, args=[load("__class__"), load(self.fdef.args.args[0].id)],
+                             keywords=[])
+        func = node.func
+        if isinstance(func, gast.Attribute):
+            func = gast.Attribute(value=self.chain(func.value, out, hint), attr=func.attr,
+                                  ctx=gast.Load())
+        elif not isinstance(func, gast.Name):
+            func = self.atom(func, out, hint)
+        args = []
+        for a in node.args:
+            if isinstance(a, gast.Starred):
+                args.append(gast.Starred(value=self.atom(a.value, out, hint), ctx=gast.Load()))
+            else:
+                args.append(self.atom(a, out, hint))
+        keywords = []
+        for k in node.keywords:
+            if k.arg is None:
+                self.fail(node, "**kwargs in a call", "pass the keywords explicitly")
+            keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out, hint)))
+        return gast.Call(func=func, args=args, keywords=keywords)
+
+    def mapped(self, node: gast.Call) -> gast.ListComp:
+        """``map(f, xs, ...)`` as ``[f(v, ...) for v, ... in zip(xs, ...)]``."""
+        names = [self.namer.fresh("item") for _ in node.args[1:]]
+        targets = [store(n) for n in names]
+        target = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())
+        source = node.args[1] if len(node.args) == 2 else call("zip", node.args[1:])
+        return gast.ListComp(elt=gast.Call(func=node.args[0], args=[load(n) for n in names], keywords=[]),
+                             generators=[gast.comprehension(target=target, iter=source, ifs=[],
+                                                            is_async=0)])
+
+    def collection(self, node, out: List, hint: str):
+        """A tuple, list or dict display with its items atoms (``*l`` and ``**d`` merged)."""
+        if isinstance(node, gast.Dict):
+            if any(k is None for k in node.keys):
+                return self.merged_dict(node, out, hint)
+            return gast.Dict(keys=[self.atom(k, out, hint) for k in node.keys],
+                             values=[self.atom(v, out, hint) for v in node.values])
+        if any(isinstance(e, gast.Starred) for e in node.elts):
+            return self.starred_literal(node, out, hint)
+        return type(node)(elts=[self.atom(e, out, hint) for e in node.elts], ctx=gast.Load())
+
+    def starred_literal(self, node, out: List, hint: str):
+        """``[*l, v]`` / ``(*l, v)``: the pieces concatenated (each ``*l`` a new list)."""
+        parts, run = [], []
+
+        def flush():
+            if run:
+                parts.append(self.atom(gast.List(elts=list(run), ctx=gast.Load()), out, hint))
+                run.clear()
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                flush()
+                parts.append(self.atom(call(f"{self.rt_name}.listed", [e.value]), out, hint))
+            else:
+                run.append(e)
+        flush()
+        value = parts[0]
+        for part in parts[1:]:
+            value = self.atom(gast.BinOp(left=value, op=gast.Add(), right=part), out, hint)
+        return call(f"{self.rt_name}.{'tupled' if isinstance(node, gast.Tuple) else 'listed'}", [value])
+
+    def merged_dict(self, node: gast.Dict, out: List, hint: str):
+        """``{**p, "w": v}``: the pieces merged in order, later keys winning."""
+        parts, keys, values = [], [], []
+
+        def flush():
+            if keys:
+                parts.append(self.atom(gast.Dict(keys=list(keys), values=list(values)), out, hint))
+                keys.clear()
+                values.clear()
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                flush()
+                parts.append(self.atom(v, out, hint))
+            else:
+                keys.append(k)
+                values.append(v)
+        flush()
+        value = self.atom(gast.Dict(keys=[], values=[]), out, hint)
+        for i, part in enumerate(parts):
+            merged = call(f"{self.rt_name}.dict_merged", [value, part])
+            if i == len(parts) - 1:
+                return merged
+            value = self.atom(merged, out, hint)
+        return value
+
+    def chain(self, node, out: List, hint: str):
+        """Keep ``np.linalg`` attribute chains on a global name (a module path, resolved when
+        compiling); a chain on a local value (``self.a``, ``w.T``) is a value: atomized."""
+        if isinstance(node, gast.Name):
+            return load(node.id)
+        if isinstance(node, gast.Attribute) and _is_name_chain(node) and not self.local_root(node):
+            return node
+        return self.atom(node, out, hint)
+
+    def local_root(self, node) -> bool:
+        """Is the name at the root of this attribute chain bound in the function (a value
+        the compiler traces), not a global such as a module?"""
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        if self.locals is None:
+            a = self.fdef.args
+            params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p]
+            self.locals = {p.id for p in params} | {
+                n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name) and
+                isinstance(n.ctx, (gast.Store, gast.Param))} | {
+                n.name for s in self.fdef.body for n in gast.walk(s) if isinstance(n, gast.FunctionDef)}
+        return isinstance(node, gast.Name) and node.id in self.locals
+
+    def index(self, node, out: List):
+        if isinstance(node, gast.Slice):
+            return gast.Slice(lower=self.opt_atom(node.lower, out), upper=self.opt_atom(node.upper, out),
+                              step=self.opt_atom(node.step, out))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e, out) for e in node.elts], ctx=gast.Load())
+        return self.atom(node, out, hint="idx")
+
+    def opt_atom(self, node, out: List):
+        return None if node is None else self.atom(node, out, hint="idx")
+
+
+def _is_name_chain(node) -> bool:
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)

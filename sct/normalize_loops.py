@@ -1,0 +1,259 @@
+"""Normalization of loops and comprehensions: ``for`` over ``range`` kept, any other iterable
+(``enumerate``, ``zip``, ``reversed``, lists, dicts, arrays) walked by position; ``while`` with its
+test evaluated into a name; list, generator and dict comprehensions written as loops in a scope of
+their own.  A mixin of ``sct.normalize.Normalizer`` (it reads the shared state there: ``namer``,
+``line``, ``computed``, ``rt_name``, and calls ``emit``, ``block``, ``atom``, ``assign_to``,
+``store_into``, ``fail``)."""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Tuple
+
+import gast
+
+from .ir import assign, call, const, load, store
+
+
+class Loops:
+    """``for``, ``while`` and comprehensions, lowered to the core language's loops."""
+
+    def for_loop(self, s: gast.For, out: List):
+        if s.orelse:
+            self.fail(s, "for ... else", "set a flag in the loop and test it after")
+        it = s.iter
+        body: List = []
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" \
+                and not it.keywords:
+            args = [self.atom(a, out, hint="n") for a in it.args]
+            target = s.target
+            if not isinstance(target, gast.Name):
+                self.fail(s, "unpacking a range item", "use a single loop variable")
+            loop = gast.For(target=store(target.id), iter=call("range", args), body=body,
+                            orelse=[], type_comment=None)
+            self.emit(out, loop)
+            self.block(s.body, body)
+            return
+        # Any other iterable is walked by position, so each item is an indexing
+        # operation the compiler knows the adjoint of.
+        sequences: List[Tuple[gast.AST, gast.AST]] = []
+        lengths: List[gast.AST] = []
+        index_targets: List[gast.AST] = []
+        self.walked(it, s.target, out, sequences, lengths, index_targets)
+        length = lengths[0] if len(lengths) == 1 else self.atom(call("min", lengths), out, hint="n")
+        index_target = index_targets[0] if index_targets else None
+        if index_target is not None and isinstance(index_target, gast.Name):
+            index = index_target.id
+            index_targets = index_targets[1:]
+        else:
+            index = self.namer.fresh("k")
+        for target in index_targets:           # enumerate nested in zip / enumerate: the same position
+            position = load(index)
+            if isinstance(target, tuple):      # enumerate(..., start)
+                target, start = target
+                position = gast.BinOp(left=position, op=gast.Add(), right=start)
+            if isinstance(target, gast.Name):
+                self.emit(body, assign(target.id, position))
+            else:
+                self.store_into(target, self.atom(position, body, hint="i"), body)
+        loop = gast.For(target=store(index), iter=call("range", [length]), body=body,
+                        orelse=[], type_comment=None)
+        self.emit(out, loop)
+        for target, seq in sequences:
+            item = gast.Subscript(value=seq, slice=load(index), ctx=gast.Load())
+            if isinstance(target, gast.Name):
+                self.emit(body, assign(target.id, item))
+            else:
+                tmp = self.atom(item, body, hint="item")
+                self.store_into(target, tmp, body)
+        self.block(s.body, body)
+
+    def walked(self, it, target, out: List, sequences: List, lengths: List, index_targets: List):
+        """The sequences a for loop over ``it`` walks by position, with their targets: enumerate
+        and zip (nested in each other too) are taken apart; any other iterable is one sequence."""
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id == "enumerate" and len(it.args) == 1 and not it.keywords and \
+                isinstance(target, gast.Tuple) and len(target.elts) == 2:
+            index_targets.append(target.elts[0])
+            self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and len(it.args) + len(it.keywords) == 2 and len(it.args) >= 1 and \
+                all(k.arg == "start" for k in it.keywords):
+            start = self.atom(it.args[1] if len(it.args) == 2 else it.keywords[0].value, out, hint="start")
+            index_targets.append((target.elts[0], start))
+            self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "reversed" \
+                and len(it.args) == 1 and not it.keywords:
+            seq = self.sequence(it.args[0], out)
+            back = gast.Subscript(value=seq, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
+                                  ctx=gast.Load())
+            seq = self.atom(back, out, hint="seq")
+            sequences.append((target, seq))
+            lengths.append(self.atom(call("len", [seq]), out, hint="n"))
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
+                and not it.keywords and isinstance(target, gast.Tuple) and \
+                len(target.elts) == len(it.args) and it.args:
+            for a, t in zip(it.args, target.elts):
+                self.walked(a, t, out, sequences, lengths, index_targets)
+        else:
+            seq = self.sequence(it, out)
+            sequences.append((target, seq))
+            lengths.append(self.atom(call("len", [seq]), out, hint="n"))
+
+    def sequence(self, iterable, out: List):
+        """What a for loop walks by position: lists, tuples and arrays as they are, and any
+        other iterable (dict keys, views, generators) as a list."""
+        value = self.atom(iterable, out, hint="seq")
+        return self.atom(call(f"{self.rt_name}.as_sequence", [value]), out, hint="seq")
+
+    def while_loop(self, s: gast.While, out: List):
+        if s.orelse:
+            self.fail(s, "while ... else", "set a flag in the loop and test it after")
+        body: List = []
+        test = self.atom(s.test, out, hint="cond")
+        if not isinstance(test, gast.Name):
+            name = self.namer.fresh("cond")
+            self.emit(out, assign(name, test))
+            test = load(name)
+        loop = gast.While(test=test, body=body, orelse=[])
+        self.emit(out, loop)
+        self.block(s.body, body)
+        line = self.line
+        self.line = s.lineno
+        self.computed = {}
+        closing = body[-1] if body else None
+        if isinstance(closing, gast.If) and isinstance(closing.test, gast.Name) and \
+                len(closing.body) == 1 and isinstance(closing.body[0], gast.Break) and \
+                not closing.orelse:
+            # `if stop: break` then the test: the test is not evaluated after a break, so
+            # no statement of the body follows a break (the adjoint replays whole iterations):
+            # `if stop: cond = False` / `else: cond = <test>`
+            closing.body = [assign(test.id, const(False), s.lineno)]
+            self.assign_to(test.id, s.test, closing.orelse)
+        else:
+            self.assign_to(test.id, s.test, body)
+        self.line = line
+
+    # --- comprehensions ---------------------------------------------------------------------
+    def scoped(self, node):
+        """A copy of the comprehension ``node`` whose variables have fresh names: in Python 3
+        they live in the comprehension's own scope, and must not overwrite the function's."""
+        node = copy.deepcopy(node)
+        mapping: Dict[str, str] = {}
+        for i, gen in enumerate(node.generators):
+            if i > 0:                       # the first iterable is evaluated outside
+                gen.iter = _rename_loads(gen.iter, mapping)
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    mapping[n.id] = self.namer.fresh(n.id)
+            gen.target = _rename_stores(gen.target, mapping)
+            gen.ifs = [_rename_loads(c, mapping) for c in gen.ifs]
+        for field in ("elt", "key", "value"):
+            if getattr(node, field, None) is not None:
+                setattr(node, field, _rename_loads(getattr(node, field), mapping))
+        return node
+
+    def reads_itself(self, name: str, node) -> Optional[str]:
+        """``p = {k: v for k, v in p.items()}`` reads the old ``p``: the new value is built
+        under a name of its own (returned), bound to ``name`` once complete, as Python does."""
+        if any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(node)):
+            return self.namer.fresh(name + "_new")
+        return None
+
+    def list_comp(self, name: str, node: gast.ListComp, out: List):
+        built = self.reads_itself(name, node)
+        if built is not None:
+            self.list_comp(built, node, out)
+            self.emit(out, assign(name, load(built)))
+            return
+        node = self.scoped(node)
+        item = self.namer.fresh(name + "_item")
+        self.comprehension(name, node, gast.List(elts=[], ctx=gast.Load()), [
+            gast.Assign(targets=[store(item)], value=node.elt, type_comment=None),
+            gast.Assign(targets=[store(name)],
+                        value=gast.BinOp(left=load(name), op=gast.Add(),
+                                         right=gast.List(elts=[load(item)], ctx=gast.Load())),
+                        type_comment=None)], out)
+
+    def dict_comp(self, name: str, node: gast.DictComp, out: List):
+        built = self.reads_itself(name, node)
+        if built is not None:
+            self.dict_comp(built, node, out)
+            self.emit(out, assign(name, load(built)))
+            return
+        node = self.scoped(node)
+        key, item = self.namer.fresh(name + "_key"), self.namer.fresh(name + "_item")
+        self.comprehension(name, node, gast.Dict(keys=[], values=[]), [
+            gast.Assign(targets=[store(key)], value=node.key, type_comment=None),
+            gast.Assign(targets=[store(item)], value=node.value, type_comment=None),
+            gast.Assign(targets=[gast.Subscript(value=load(name), slice=load(key), ctx=gast.Store())],
+                        value=load(item), type_comment=None)], out)
+
+    def comprehension(self, name: str, node, empty, inner: List, out: List):
+        """``name = empty`` then ``inner`` inside the comprehension's loops and conditions."""
+        self.emit(out, assign(name, empty))
+        for gen in reversed(node.generators):
+            if gen.is_async:
+                self.fail(node, "async comprehension", "use a plain loop")
+            for cond in reversed(gen.ifs):
+                inner = [gast.If(test=cond, body=inner, orelse=[])]
+            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
+        for s in inner:
+            s.lineno = self.line
+        self.block(inner, out)
+
+
+def _rename_stores(target, mapping: Dict[str, str]):
+    for n in gast.walk(target):
+        if isinstance(n, gast.Name) and n.id in mapping:
+            n.id = mapping[n.id]
+    return target
+
+
+def _rename_loads(node, mapping: Dict[str, str]):
+    """``node`` with the names in ``mapping`` renamed where they are read, except inside nested
+    scopes that bind them again (comprehensions, lambdas)."""
+    if not mapping:
+        return node
+
+    class Rename(gast.NodeTransformer):
+        def __init__(self, names):
+            self.names = names
+
+        def visit_Name(self, n):
+            if isinstance(n.ctx, gast.Load) and n.id in self.names:
+                n.id = self.names[n.id]
+            return n
+
+        def visit_Lambda(self, n):
+            bound = {a.id for a in n.args.args + n.args.kwonlyargs if isinstance(a, gast.Name)}
+            inner = {k: v for k, v in self.names.items() if k not in bound}
+            n.args.defaults = [Rename(self.names).visit(d) for d in n.args.defaults]
+            n.body = Rename(inner).visit(n.body)
+            return n
+
+        def comprehension_scope(self, n, fields):
+            names = dict(self.names)
+            for i, gen in enumerate(n.generators):
+                gen.iter = Rename(self.names if i == 0 else names).visit(gen.iter)
+                for t in gast.walk(gen.target):
+                    if isinstance(t, gast.Name):
+                        names.pop(t.id, None)
+                gen.ifs = [Rename(names).visit(c) for c in gen.ifs]
+            for field in fields:
+                setattr(n, field, Rename(names).visit(getattr(n, field)))
+            return n
+
+        def visit_ListComp(self, n):
+            return self.comprehension_scope(n, ("elt",))
+
+        def visit_SetComp(self, n):
+            return self.comprehension_scope(n, ("elt",))
+
+        def visit_GeneratorExp(self, n):
+            return self.comprehension_scope(n, ("elt",))
+
+        def visit_DictComp(self, n):
+            return self.comprehension_scope(n, ("key", "value"))
+
+    return Rename(mapping).visit(node)

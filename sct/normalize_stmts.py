@@ -1,0 +1,255 @@
+"""Normalization of statements: each statement of the user's becomes statements of the core
+language (see ``sct.normalize``), dispatched by its type; assignments (to names, items,
+attributes, tuples; augmented and annotated) store one atom each.  A mixin of
+``sct.normalize.Normalizer`` (it reads the shared state there: ``namer``, ``line``, ``rt_name``,
+and calls ``emit``, ``block``, ``atom``, ``simple``, ``index``, ``fail`` and the loops' methods)."""
+from __future__ import annotations
+
+import copy
+from typing import List, Optional
+
+import gast
+
+from .ir import assign, call, const, load
+from .normalize_exprs import BINOP_NAMES
+
+
+class Statements:
+    """Statements and assignments."""
+
+    # the method that lowers each kind of statement (any other is refused)
+    STATEMENTS = {
+        gast.Assign: "assign_stmt", gast.AugAssign: "aug_assign", gast.AnnAssign: "ann_assign",
+        gast.Expr: "expr_stmt", gast.If: "if_stmt", gast.For: "for_loop", gast.While: "while_loop",
+        gast.Return: "return_stmt", gast.Pass: "pass_stmt", gast.Break: "jump_stmt",
+        gast.Continue: "jump_stmt", gast.With: "with_stmt", gast.Delete: "delete_stmt",
+        gast.FunctionDef: "def_stmt", gast.Import: "kept_stmt", gast.ImportFrom: "kept_stmt",
+        gast.Assert: "kept_stmt", gast.Raise: "kept_stmt",
+    }
+
+    def stmt(self, s, out: List):
+        handler = self.STATEMENTS.get(type(s))
+        if handler is None:
+            self.fail(s, type(s).__name__, "rewrite it with assignments, if, for and while")
+        getattr(self, handler)(s, out)
+
+    def assign_stmt(self, s: gast.Assign, out: List):
+        value = s.value
+        if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            self.assign_to(s.targets[0].id, value, out)
+            return
+        target0 = s.targets[0]
+        if len(s.targets) == 1 and isinstance(target0, (gast.Tuple, gast.List)) and \
+                isinstance(value, (gast.Tuple, gast.List)) and len(target0.elts) == len(value.elts) and \
+                not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
+            self.unpack_pairwise(target0, value, out)
+            return
+        tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
+        for target in s.targets:
+            self.store_into(target, tmp, out)
+
+    def unpack_pairwise(self, target, value, out: List):
+        """``a, b = e1, e2``: every value first (``a, b = b, a`` swaps), then each target, with no
+        tuple in between (so each name holds its own item, for the aliasing analysis)."""
+        items = []
+        for t, e in zip(target.elts, value.elts):
+            item = self.atom(e, out, hint=self.hint_of(t))
+            if isinstance(e, gast.Name) and isinstance(item, gast.Name):
+                fresh = self.namer.fresh(self.hint_of(t))
+                self.emit(out, assign(fresh, item))
+                item = load(fresh)
+            items.append(item)
+        for t, item in zip(target.elts, items):
+            self.store_into(t, item, out)
+
+    def aug_assign(self, s: gast.AugAssign, out: List):
+        # ``t += v`` changes an array (list, dict) t holds in place, and rebinds a number:
+        # the statement computing the new value is marked (``sct_augmented``) with the
+        # name of the old value, for the aliasing analysis (sct.aliasing.check_augmented)
+        # ``rt.inplace_result(new, old)`` keeps an array's dtype and shape (numpy changes it
+        # in place); a number, tuple or list is the new value itself
+        target = s.target
+        if isinstance(target, gast.Name):
+            current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
+            tmp = self.namer.fresh(target.id + "_" + BINOP_NAMES.get(type(s.op), "op"))
+            self.assign_to(tmp, current, out)
+            if out and isinstance(out[-1], gast.Assign):
+                out[-1].sct_augmented = (target.id, None)
+            self.emit(out, assign(target.id, call(f"{self.rt_name}.inplace_result",
+                                                  [load(tmp), load(target.id)])))
+        elif isinstance(target, (gast.Subscript, gast.Attribute)):
+            self.aug_assign_part(s, out)
+        else:
+            self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
+
+    def aug_assign_part(self, s: gast.AugAssign, out: List):
+        """``t[i] += v`` / ``o.a += v``: the container and the index are evaluated once, as in Python."""
+        target = s.target
+        hint = self.hint_of(target)
+        obj = self.atom(self.as_load(target.value), out, hint=hint)
+        if isinstance(target, gast.Subscript):
+            index = self.index(target.slice, out)
+            old = gast.Subscript(value=obj, slice=index, ctx=gast.Load())
+            new_target = gast.Subscript(value=obj, slice=copy.deepcopy(index), ctx=gast.Store())
+        else:
+            old = gast.Attribute(value=obj, attr=target.attr, ctx=gast.Load())
+            new_target = gast.Attribute(value=obj, attr=target.attr, ctx=gast.Store())
+        old_name = self.atom(old, out, hint=hint)
+        tmp = self.namer.fresh(hint + "_" + BINOP_NAMES.get(type(s.op), "op"))
+        self.assign_to(tmp, gast.BinOp(left=old_name, op=s.op, right=s.value), out)
+        if out and isinstance(out[-1], gast.Assign):
+            out[-1].sct_augmented = (getattr(old_name, "id", None),
+                                     getattr(obj, "id", None))
+        new_value = self.namer.fresh(hint + "_" + BINOP_NAMES.get(type(s.op), "op"))
+        self.emit(out, assign(new_value, call(f"{self.rt_name}.inplace_result", [load(tmp), old_name])))
+        self.emit(out, gast.Assign(targets=[new_target], value=load(new_value), type_comment=None))
+
+    def ann_assign(self, s: gast.AnnAssign, out: List):
+        if s.value is not None:
+            self.stmt(gast.Assign(targets=[s.target], value=s.value, type_comment=None), out)
+
+    def expr_stmt(self, s: gast.Expr, out: List):
+        if isinstance(s.value, gast.Constant):
+            return
+        value = self.simple(s.value, out, hint="out")
+        self.emit(out, gast.Expr(value=value))
+
+    def if_stmt(self, s: gast.If, out: List):
+        test = self.atom(s.test, out, hint="cond")
+        node = gast.If(test=test, body=[], orelse=[])
+        self.emit(out, node)
+        self.block(s.body, node.body)
+        self.block(s.orelse, node.orelse)
+
+    def return_stmt(self, s: gast.Return, out: List):
+        value = const(None) if s.value is None else self.atom(s.value, out, hint="out")
+        self.emit(out, gast.Return(value=value))
+
+    def pass_stmt(self, s, out: List):
+        return
+
+    def jump_stmt(self, s, out: List):
+        self.emit(out, type(s)())
+
+    def with_stmt(self, s: gast.With, out: List):
+        node = gast.With(items=s.items, body=[], type_comment=None)
+        self.emit(out, node)         # the body runs once, inside the context
+        self.block(s.body, node.body)
+        if not node.body:
+            node.body.append(gast.Pass())
+
+    def delete_stmt(self, s: gast.Delete, out: List):
+        if not all(isinstance(t, gast.Name) for t in s.targets):
+            self.fail(s, "del of an item or attribute", "build a new value without it")
+        return                       # unbinding a name changes no value: nothing to do
+
+    def def_stmt(self, s: gast.FunctionDef, out: List):
+        self.nested_defaults(s, out)
+        self.emit(out, s)            # a nested helper: compiled on its own when it is called
+
+    def kept_stmt(self, s, out: List):
+        self.emit(out, s)            # import, assert, raise: kept as written (no derivative flows through them)
+
+    # --- assignments ------------------------------------------------------------------------
+    def hint_of(self, target) -> str:
+        if isinstance(target, gast.Name):
+            return target.id
+        if isinstance(target, (gast.Subscript, gast.Attribute)):
+            return self.hint_of(target.value)
+        if isinstance(target, (gast.Tuple, gast.List)) and target.elts:
+            return self.hint_of(target.elts[0])
+        return "t"
+
+    def as_load(self, target):
+        if isinstance(target, gast.Name):
+            return load(target.id)
+        if isinstance(target, gast.Subscript):
+            return gast.Subscript(value=self.as_load(target.value), slice=target.slice, ctx=gast.Load())
+        if isinstance(target, gast.Attribute):
+            return gast.Attribute(value=self.as_load(target.value), attr=target.attr, ctx=gast.Load())
+        self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
+
+    def assign_to(self, name: str, value, out: List, hint: Optional[str] = None):
+        hint = hint or name
+        if isinstance(value, gast.IfExp):
+            test = self.atom(value.test, out, hint="cond")
+            node = gast.If(test=test, body=[], orelse=[])
+            self.emit(out, node)
+            self.assign_to(name, value.body, node.body, hint)
+            self.assign_to(name, value.orelse, node.orelse, hint)
+            return
+        if isinstance(value, gast.BoolOp):
+            self.bool_op(name, value, out)
+            return
+        if isinstance(value, gast.DictComp):
+            self.dict_comp(name, value, out)
+            return
+        if isinstance(value, (gast.ListComp, gast.GeneratorExp)):   # a generator becomes a list
+            self.list_comp(name, value, out)
+            return
+        if isinstance(value, gast.Lambda):   # f = lambda ...: the def f (what a call of f reads)
+            self.emit(out, self.lambda_def(name, value, out))
+            return
+        rhs = self.simple(value, out, hint=hint)
+        self.emit(out, assign(name, rhs))
+
+    def store_into(self, target, value, out: List):
+        if isinstance(target, gast.Name):
+            self.emit(out, assign(target.id, value))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in target.elts):
+                self.fail(target, "starred unpacking", "index the sequence explicitly")
+            for i, elt in enumerate(target.elts):
+                item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
+                if isinstance(elt, gast.Name):
+                    self.emit(out, assign(elt.id, item))
+                else:
+                    tmp = self.atom(item, out, hint=self.hint_of(elt))
+                    self.store_into(elt, tmp, out)
+        elif isinstance(target, gast.Subscript):
+            obj = self.atom(self.as_load(target.value), out, hint=self.hint_of(target))
+            index = self.index(target.slice, out)
+            self.emit(out, gast.Assign(targets=[gast.Subscript(value=obj, slice=index, ctx=gast.Store())],
+                                       value=value, type_comment=None))
+        elif isinstance(target, gast.Attribute):
+            obj = self.atom(self.as_load(target.value), out, hint=self.hint_of(target))
+            self.emit(out, gast.Assign(targets=[gast.Attribute(value=obj, attr=target.attr, ctx=gast.Store())],
+                                       value=value, type_comment=None))
+        else:
+            self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
+
+    def bool_op(self, name: str, node: gast.BoolOp, out: List):
+        # a and b -> name = a; if name: name = b  (short-circuit kept)
+        self.assign_to(name, node.values[0], out)
+        for value in node.values[1:]:
+            test = load(name)
+            if isinstance(node.op, gast.Or):
+                test = self.atom(gast.UnaryOp(op=gast.Not(), operand=test), out, hint="cond")
+            branch = gast.If(test=test, body=[], orelse=[])
+            self.emit(out, branch)
+            self.assign_to(name, value, branch.body)
+            out = branch.body
+
+    # --- nested defs -----------------------------------------------------------------------
+    def lambda_def(self, name: str, node: gast.Lambda, out: List) -> gast.FunctionDef:
+        fdef = gast.FunctionDef(name=name, args=node.args, body=[gast.Return(value=node.body)],
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        fdef.lineno = self.line
+        fdef.body[0].lineno = self.line
+        self.nested_defaults(fdef, out)
+        return fdef
+
+    def nested_defaults(self, fdef, out: List):
+        """A nested def's default values are computed when the def runs: each into a name of
+        its own, so a call can pass the value the def saw."""
+        args = fdef.args
+        args.defaults = [self.default_atom(fdef, d, out) for d in args.defaults]
+        args.kw_defaults = [None if d is None else self.default_atom(fdef, d, out) for d in args.kw_defaults]
+
+    def default_atom(self, fdef, node, out: List):
+        value = self.atom(node, out, hint=fdef.name + "_default")
+        if isinstance(value, gast.Name):
+            name = self.namer.fresh(fdef.name + "_default")
+            self.emit(out, assign(name, value))
+            return load(name)
+        return value
