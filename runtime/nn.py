@@ -239,13 +239,18 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     if type(targets) is not np.ndarray and format_of(targets):
         raise ValueError(f"crossentropy: the targets are labelled {format_of(targets)!r} but the predictions are "
                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
-    tiny = log_floor(y_pred)
     if matlab:
         values = crossentropy_values(y_pred, targets, ClassificationMode) \
             * crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat)
         if Reduction == "none":
             return values
         return np.sum(values / crossentropy_divisor(y_pred, axis, Mask, NormalizationFactor, ClassificationMode))
+    return _crossentropy_reduced(y_pred, targets, axis, reduction)
+
+
+def _crossentropy_reduced(y_pred, targets, axis, reduction):
+    """crossentropy with sct's ``reduction`` (no MATLAB options): per observation, summed or the mean."""
+    tiny = log_floor(y_pred)
     per_observation = -np.sum(targets * np.log(np.maximum(y_pred, tiny)), axis=axis)
     if reduction == "none":
         return per_observation
