@@ -474,7 +474,8 @@ def _run_examples(net, layers, examples):
         xs, fed = _example_inputs(layer, edges_in, values, examples, fed)
         init = getattr(layer, "initialize", None)
         if callable(init):
-            layout = _layout_of(xs[0][0], xs[0][1] if len(xs[0][1] or "") == np.ndim(xs[0][0]) else None)
+            x0, fmt0 = xs[0]
+            layout = _layout_of(x0, fmt0 if len(fmt0 or "") == np.ndim(x0) else None)
             result = init(layout) if _takes_layout(init) else init()
             if result is not None:
                 if not isinstance(result, type(layer)):

@@ -45,10 +45,12 @@ def _arg_names(args) -> List[str]:
     return names
 
 
-def _scope_walk(node, own_root=True):
-    """The nodes evaluated in ``node``'s own scope; yields (node, None) and, for each nested
-    scope met, (None, scope)."""
-    todo = list(gast.iter_child_nodes(node)) if own_root else [node]
+def _scope_walk(node):
+    """The nodes of ``node`` (itself included) evaluated in the scope it is in: yields
+    ("node", n) for each, ("bind", name) for a def or class it binds, and ("scope", s) for each
+    nested scope met (a def's defaults and decorators, a class's bases, a comprehension's
+    first iterable are walked here)."""
+    todo = [node]
     while todo:
         n = todo.pop()
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef)):
@@ -106,7 +108,7 @@ def _frees(scope):
         roots = scope.body
     inner: Set[str] = set()
     for root in roots:
-        for kind, item in _scope_walk(root, own_root=False):
+        for kind, item in _scope_walk(root):
             if kind == "bind":
                 local.add(item)
             elif kind == "scope":
@@ -275,7 +277,8 @@ class ClosureConverter:
         """A converted def takes its captured names as leading parameters (refused where it
         writes into one of them)."""
         env = self.env[id(d)]
-        node = _writes_into(d, set(env) - set(_frees(d)[1]))
+        _, own = _frees(d)
+        node = _writes_into(d, set(env) - set(own))
         if node is not None:
             self.fail(node, f"a nested function that writes into a captured value ({d.name}() "
                       "changes a value of the enclosing function)",
