@@ -455,6 +455,7 @@ def lbfgsupdate(net: Any, lossFcn: Callable[..., Any], solverState: Optional["lb
     >>> round(float(p["x"]), 6), round(float(p["y"]), 6), state.LineSearchStatus
     (1.0, 1.0, 'completed')
     """
+    # over 60 lines only by its docstring (MATLAB's usage and a doctest); the steps are the helpers below
     state = _lbfgs_start(lossFcn, solverState, LineSearchMethod, MaxNumLineSearchIterations)
     x0, f0, g0 = _lbfgs_start_point(net, lossFcn, state, NumLossFunctionOutputs)
     p, d0 = _lbfgs_direction(g0, state)
