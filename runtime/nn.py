@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, dims, format_of, formatted_loss, run_formatted, run_recurrent
+from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted, run_recurrent
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------

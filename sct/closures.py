@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import assign, call, const, load, store
+from .ir import assign, call, const, load
 
 SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)

@@ -18,7 +18,7 @@ and the ``dim`` of dljacobian/dldivergence/dllaplacian as a literal integer.
 from __future__ import annotations
 
 import operator
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import gast
 
