@@ -440,10 +440,6 @@ def _initialize_in_place(net, examples, Seed):
     if net.Initialized:                    # put the current values back before initialising again
         layers = [net._bound(i) for i in range(len(layers))]
     inputs = net.InputNames
-    index = {layer.Name: i for i, layer in enumerate(layers)}
-    edges_in = {}
-    for s, k, d, j in net._edges:
-        edges_in[(d, j)] = (s, k)
     examples = [extractdata(x) if isinstance(x, dlarray) else np.asarray(x) for x in examples]
     if examples and len(examples) != len(inputs):
         raise ValueError(f"initialize: the network has {len(inputs)} inputs ({', '.join(inputs)}), "
@@ -452,41 +448,71 @@ def _initialize_in_place(net, examples, Seed):
     if rng is not None:
         _RNG.append(rng)
     try:
-        values = {}                                  # (layer, output) -> example value, format
-        fed = 0
-        for layer in layers:
-            xs = []
-            for j in range(_num_inputs(layer)):
-                if (layer.Name, j) in edges_in:
-                    xs.append(values[edges_in[(layer.Name, j)]])
-                elif examples:
-                    x = examples[fed]
-                    xs.append((x, getattr(layer, "Format", None) if _is_input_layer(layer) else None))
-                    fed += 1
-                elif _is_input_layer(layer):
-                    xs.append((layer.example(), layer.Format))
-                    fed += 1
-                else:
-                    raise ValueError(f"initialize: the input of layer {layer.Name!r} is not connected and "
-                                     "there is no input layer: give example inputs, initialize(net, X)")
-            init = getattr(layer, "initialize", None)
-            if callable(init):
-                layout = _layout_of(xs[0][0], xs[0][1] if len(xs[0][1] or "") == np.ndim(xs[0][0]) else None)
-                result = init(layout) if _takes_layout(init) else init()
-                if result is not None:
-                    if not isinstance(result, type(layer)):
-                        raise TypeError(f"initialize of layer {layer.Name!r} must return the layer")
-                    layers[index[layer.Name]] = layer = result
-            out = layer.predict(*[x for x, _ in xs])
-            outs = out if (_num_outputs(layer) + len(_state_names(layer)) > 1) else (out,)
-            fmt_in = xs[0][1] if xs else None
-            for k in range(_num_outputs(layer)):
-                y = extractdata(outs[k]) if isinstance(outs[k], dlarray) else np.asarray(outs[k])
-                fmt = fmt_in if fmt_in and len(fmt_in) == np.ndim(y) else None
-                values[(layer.Name, k)] = (y, fmt)
+        _run_examples(net, layers, examples)
     finally:
         if rng is not None:
             _RNG.pop()
+    learnables, state = _value_tables(layers)
+    net._layers = layers
+    net.Learnables = learnables
+    net.State = state
+    _plan(net)
+    net.Initialized = True
+
+
+def _run_examples(net, layers, examples):
+    """Initialise each layer of ``layers`` (in order) on the example values that reach it, replacing
+    it in ``layers`` where its ``initialize`` returns a new layer."""
+    from .dlarray import extractdata
+    index = {layer.Name: i for i, layer in enumerate(layers)}
+    edges_in = {}
+    for s, k, d, j in net._edges:
+        edges_in[(d, j)] = (s, k)
+    values = {}                                  # (layer, output) -> example value, format
+    fed = 0
+    for layer in layers:
+        xs, fed = _example_inputs(layer, edges_in, values, examples, fed)
+        init = getattr(layer, "initialize", None)
+        if callable(init):
+            x0, fmt0 = xs[0]
+            layout = _layout_of(x0, fmt0 if len(fmt0 or "") == np.ndim(x0) else None)
+            result = init(layout) if _takes_layout(init) else init()
+            if result is not None:
+                if not isinstance(result, type(layer)):
+                    raise TypeError(f"initialize of layer {layer.Name!r} must return the layer")
+                layers[index[layer.Name]] = layer = result
+        out = layer.predict(*[x for x, _ in xs])
+        outs = out if (_num_outputs(layer) + len(_state_names(layer)) > 1) else (out,)
+        fmt_in = xs[0][1] if xs else None
+        for k in range(_num_outputs(layer)):
+            y = extractdata(outs[k]) if isinstance(outs[k], dlarray) else np.asarray(outs[k])
+            fmt = fmt_in if fmt_in and len(fmt_in) == np.ndim(y) else None
+            values[(layer.Name, k)] = (y, fmt)
+
+
+def _example_inputs(layer, edges_in, values, examples, fed):
+    """The (value, format) of each input of ``layer``: a connected layer's output, the next example
+    input, or its input layer's own example; and how many examples are used after it."""
+    xs = []
+    for j in range(_num_inputs(layer)):
+        if (layer.Name, j) in edges_in:
+            xs.append(values[edges_in[(layer.Name, j)]])
+        elif examples:
+            x = examples[fed]
+            xs.append((x, getattr(layer, "Format", None) if _is_input_layer(layer) else None))
+            fed += 1
+        elif _is_input_layer(layer):
+            xs.append((layer.example(), layer.Format))
+            fed += 1
+        else:
+            raise ValueError(f"initialize: the input of layer {layer.Name!r} is not connected and "
+                             "there is no input layer: give example inputs, initialize(net, X)")
+    return xs, fed
+
+
+def _value_tables(layers):
+    """The Learnables and State tables of ``layers``' values (each required), which are then
+    emptied in the layers: the values live in the tables only."""
     learn_layer, learn_param, learn_value = [], [], []
     state_layer, state_param, state_value = [], [], []
     for layer in layers:
@@ -507,11 +533,8 @@ def _initialize_in_place(net, examples, Seed):
     for layer in layers:                             # the values live in the tables only
         for n in _learnable_names(layer) + _state_names(layer):
             setattr(layer, n, None)
-    net._layers = layers
-    net.Learnables = Table(tuple(learn_layer), tuple(learn_param), learn_value)
-    net.State = Table(tuple(state_layer), tuple(state_param), state_value)
-    _plan(net)
-    net.Initialized = True
+    return (Table(tuple(learn_layer), tuple(learn_param), learn_value),
+            Table(tuple(state_layer), tuple(state_param), state_value))
 
 
 def _takes_layout(fn) -> bool:

@@ -17,6 +17,7 @@ differentiated either).
 """
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import numbers
@@ -454,6 +455,52 @@ def lbfgsupdate(net: Any, lossFcn: Callable[..., Any], solverState: Optional["lb
     >>> round(float(p["x"]), 6), round(float(p["y"]), 6), state.LineSearchStatus
     (1.0, 1.0, 'completed')
     """
+    # over 60 lines only by its docstring (MATLAB's usage and a doctest); the steps are the helpers below
+    state = _lbfgs_start(lossFcn, solverState, LineSearchMethod, MaxNumLineSearchIterations)
+    x0, f0, g0 = _lbfgs_start_point(net, lossFcn, state, NumLossFunctionOutputs)
+    p, d0 = _lbfgs_direction(g0, state)
+    if d0 == 0:                                      # a stationary point: nothing to do
+        state.LineSearchStatus = "completed"
+        return _lbfgs_stay(net, state, g0, forget=False)
+
+    found, best = _line_search(net, lossFcn, x0, f0, p, d0, LineSearchMethod,
+                               state.MaxNumLineSearchIterations, NumLossFunctionOutputs)
+    state.LineSearchStatus = "completed" if found is not None else "failed"
+    if found is None:
+        found = best
+    if found is None:                                # no decrease at all: stay, and forget the history
+        return _lbfgs_stay(net, state, g0, forget=True)
+    return _lbfgs_step(state, found, g0, p)
+
+
+def _lbfgs_start_point(net, lossFcn, state: "lbfgsState", nout):
+    """The parameters, the loss and the gradients where the step starts, flat (the loss and
+    gradients kept in ``state``, evaluated on the first call)."""
+    leaves, _ = _leaves(net)
+    x0 = _flat(leaves, "parameters")
+    if state.Loss is None or state.Gradients is None:
+        f0, grads0, extra0, loss_out = _evaluate(lossFcn, net, nout)
+        state.Loss, state.Gradients, state.AdditionalLossFunctionOutputs = loss_out, grads0, extra0
+    else:
+        f0 = float(np.real(np.asarray(_data(state.Loss)).reshape(-1)[0]))
+    g0 = _flat(_leaves(net, state.Gradients)[1], "gradients")
+    if g0.shape != x0.shape:
+        raise ValueError("lbfgsupdate: the gradients do not match the parameters")
+    return x0, f0, g0
+
+
+def _lbfgs_stay(net, state: "lbfgsState", g0, forget: bool):
+    """No step: the parameters stay (``forget``: and the history is cleared)."""
+    if forget:
+        state.StepHistory, state.GradientsDifferenceHistory = [], []
+        state.InverseHessianFactor = state.InitialInverseHessianFactor
+    state.StepNorm = 0.0
+    state.GradientsNorm = float(np.linalg.norm(g0))
+    return net, state
+
+
+def _lbfgs_start(lossFcn, solverState, LineSearchMethod, MaxNumLineSearchIterations) -> "lbfgsState":
+    """lbfgsupdate's arguments checked, and the state it updates (a copy of ``solverState``)."""
     if LineSearchMethod not in _LINE_SEARCHES:
         raise ValueError(f"lbfgsupdate: LineSearchMethod must be one of {_LINE_SEARCHES}, got {LineSearchMethod!r}")
     if int(MaxNumLineSearchIterations) != MaxNumLineSearchIterations or MaxNumLineSearchIterations < 1:
@@ -468,69 +515,60 @@ def lbfgsupdate(net: Any, lossFcn: Callable[..., Any], solverState: Optional["lb
     state.GradientsDifferenceHistory = list(state.GradientsDifferenceHistory)
     state.LineSearchMethod = LineSearchMethod
     state.MaxNumLineSearchIterations = int(MaxNumLineSearchIterations)
+    return state
 
-    leaves, _ = _leaves(net)
-    x0 = _flat(leaves, "parameters")
-    if state.Loss is None or state.Gradients is None:
-        f0, grads0, extra0, loss_out = _evaluate(lossFcn, net, NumLossFunctionOutputs)
-        state.Loss, state.Gradients, state.AdditionalLossFunctionOutputs = loss_out, grads0, extra0
-    else:
-        f0 = float(np.real(np.asarray(_data(state.Loss)).reshape(-1)[0]))
-    g0 = _flat(_leaves(net, state.Gradients)[1], "gradients")
-    if g0.shape != x0.shape:
-        raise ValueError("lbfgsupdate: the gradients do not match the parameters")
 
+def _lbfgs_direction(g0, state: "lbfgsState"):
+    """The search direction ``p`` and the slope ``g0'p`` along it (steepest descent, with the
+    history cleared, where the two-loop direction is not a descent direction)."""
     p = _two_loop(g0, state.StepHistory, state.GradientsDifferenceHistory, state.InverseHessianFactor)
     d0 = float(np.dot(g0, p))
     if not d0 < 0:                                   # not a descent direction: steepest descent
         state.StepHistory, state.GradientsDifferenceHistory = [], []
         p = -state.InverseHessianFactor * g0
         d0 = float(np.dot(g0, p))
-    if d0 == 0:                                      # a stationary point: nothing to do
-        state.StepNorm = 0.0
-        state.GradientsNorm = float(np.linalg.norm(g0))
-        state.LineSearchStatus = "completed"
-        return net, state
+    return p, d0
 
+
+_Trial = collections.namedtuple("_Trial", "step loss gradients extra loss_out params")
+
+
+def _line_search(net, lossFcn, x0, f0, p, d0, method, iterations, nout):
+    """(the step that satisfies ``method``'s conditions, the best step with sufficient decrease),
+    each a ``_Trial`` or None."""
     lo, hi, a = 0.0, np.inf, 1.0
-    found = None                                     # (a, f, grads, extra, loss, params)
-    best = None                                      # the best step with sufficient decrease
-    for _ in range(state.MaxNumLineSearchIterations):
+    best = None
+    for _ in range(iterations):
         trial = _rebuild(net, x0 + a * p)
-        f, grads, extra, loss_out = _evaluate(lossFcn, trial, NumLossFunctionOutputs)
+        f, grads, extra, loss_out = _evaluate(lossFcn, trial, nout)
+        here = _Trial(a, f, grads, extra, loss_out, trial)
         armijo = np.isfinite(f) and f <= f0 + _ARMIJO * a * d0
-        if armijo and (best is None or f < best[1]):
-            best = (a, f, grads, extra, loss_out, trial)
-        if LineSearchMethod == "backtracking":
+        if armijo and (best is None or f < best.loss):
+            best = here
+        if method == "backtracking":
             if armijo:
-                found = (a, f, grads, extra, loss_out, trial)
-                break
+                return here, best
             a *= 0.5
             continue
         if not armijo:
             hi = a
         else:
             slope = float(np.dot(_flat(_leaves(trial, grads)[1], "gradients"), p))
-            if LineSearchMethod == "strong-wolfe" and slope > -_CURVATURE * d0:
+            if method == "strong-wolfe" and slope > -_CURVATURE * d0:
                 hi = a
             elif slope < _CURVATURE * d0:
                 lo = a
             else:
-                found = (a, f, grads, extra, loss_out, trial)
-                break
+                return here, best
         a = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * lo
-    state.LineSearchStatus = "completed" if found is not None else "failed"
-    if found is None:
-        found = best
-    if found is None:                                # no decrease at all: stay, and forget the history
-        state.StepHistory, state.GradientsDifferenceHistory = [], []
-        state.InverseHessianFactor = state.InitialInverseHessianFactor
-        state.StepNorm = 0.0
-        state.GradientsNorm = float(np.linalg.norm(g0))
-        return net, state
-    a, f, grads, extra, loss_out, trial = found
-    g1 = _flat(_leaves(trial, grads)[1], "gradients")
-    s = a * p
+    return None, best
+
+
+def _lbfgs_step(state: "lbfgsState", found: _Trial, g0, p):
+    """Take the step ``found``: the history gets its step and gradient difference (restarted where
+    the curvature along it is not positive); the state its loss, gradients and norms."""
+    g1 = _flat(_leaves(found.params, found.gradients)[1], "gradients")
+    s = found.step * p
     y = g1 - g0
     sy = float(np.dot(s, y))
     if sy > np.finfo(np.float64).eps * float(np.dot(y, y)) and sy > 0:
@@ -543,7 +581,7 @@ def lbfgsupdate(net: Any, lossFcn: Callable[..., Any], solverState: Optional["lb
         state.StepHistory, state.GradientsDifferenceHistory = [], []   # without the Wolfe curvature
         state.InverseHessianFactor = state.InitialInverseHessianFactor  # condition): restart
     state.Iteration += 1
-    state.Loss, state.Gradients, state.AdditionalLossFunctionOutputs = loss_out, grads, extra
+    state.Loss, state.Gradients, state.AdditionalLossFunctionOutputs = found.loss_out, found.gradients, found.extra
     state.StepNorm = float(np.linalg.norm(s))
     state.GradientsNorm = float(np.linalg.norm(g1))
-    return trial, state
+    return found.params, state

@@ -250,7 +250,30 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     consts["KD"] = fn.__kwdefaults__
     lines.append("    d = f.__kwdefaults__")
     lines.append("    if d is not KD and not same(d, KD): return False")
-    freevars = code.co_freevars
+    cell_lines = _name_guard_checks(fn, name_guards, consts, lines)
+    for j, (base, attribute, value) in enumerate(attribute_guards):
+        consts[f"A{j}"], consts[f"AV{j}"] = base, value
+        lines.append(f"    v = getattr(A{j}, {attribute!r}, M)")
+        lines.append(f"    if v is not AV{j} and not same_attr(v, AV{j}): return False")
+    if cell_lines:
+        lines.append("    c = f.__closure__")
+        lines.append("    try:")
+        lines.extend(cell_lines)
+        lines.append("    except (ValueError, TypeError, IndexError):")
+        lines.append("        return False")
+    lines.append("    return True")
+    namespace = dict(consts)
+    exec(compile("\n".join(lines) + "\n", "<sct-guard>", "exec"), namespace)
+    check = namespace["check"]
+    check.body = lines[1:-1]           # for sct.api.make_hit, which writes the checks inline
+    check.consts = consts
+    return check
+
+
+def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]) -> List[str]:
+    """make_check's lines for the name guards: those of dict namespaces appended to ``lines``,
+    those of ``fn``'s closure cells returned (they run inside one ``try``); constants into ``consts``."""
+    freevars = fn.__code__.co_freevars
     cell_lines: List[str] = []
     bdict = builtins.__dict__
     for i, guard in enumerate(name_guards):
@@ -275,23 +298,7 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
         else:                                          # a cell not of fn (should not happen): by identity
             consts[f"N{i}"] = namespace
             cell_lines.append(f"        if N{i}.cell_contents is not {value_name}: return False")
-    for j, (base, attribute, value) in enumerate(attribute_guards):
-        consts[f"A{j}"], consts[f"AV{j}"] = base, value
-        lines.append(f"    v = getattr(A{j}, {attribute!r}, M)")
-        lines.append(f"    if v is not AV{j} and not same_attr(v, AV{j}): return False")
-    if cell_lines:
-        lines.append("    c = f.__closure__")
-        lines.append("    try:")
-        lines.extend(cell_lines)
-        lines.append("    except (ValueError, TypeError, IndexError):")
-        lines.append("        return False")
-    lines.append("    return True")
-    namespace = dict(consts)
-    exec(compile("\n".join(lines) + "\n", "<sct-guard>", "exec"), namespace)
-    check = namespace["check"]
-    check.body = lines[1:-1]           # for sct.api.make_hit, which writes the checks inline
-    check.consts = consts
-    return check
+    return cell_lines
 
 
 # --- generated source: visible to inspect and tracebacks while its functions live ---------------

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import assign, call, const, load, store
+from .ir import assign, call, const, load
 
 SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
@@ -45,10 +45,12 @@ def _arg_names(args) -> List[str]:
     return names
 
 
-def _scope_walk(node, own_root=True):
-    """The nodes evaluated in ``node``'s own scope; yields (node, None) and, for each nested
-    scope met, (None, scope)."""
-    todo = list(gast.iter_child_nodes(node)) if own_root else [node]
+def _scope_walk(node):
+    """The nodes of ``node`` (itself included) evaluated in the scope it is in: yields
+    ("node", n) for each, ("bind", name) for a def or class it binds, and ("scope", s) for each
+    nested scope met (a def's defaults and decorators, a class's bases, a comprehension's
+    first iterable are walked here)."""
+    todo = [node]
     while todo:
         n = todo.pop()
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef)):
@@ -106,7 +108,7 @@ def _frees(scope):
         roots = scope.body
     inner: Set[str] = set()
     for root in roots:
-        for kind, item in _scope_walk(root, own_root=False):
+        for kind, item in _scope_walk(root):
             if kind == "bind":
                 local.add(item)
             elif kind == "scope":
@@ -184,6 +186,23 @@ def _writes_into(fdef, names: Set[str]) -> Optional[gast.AST]:
     return None
 
 
+def _to_convert(defs, raw, by_name) -> Set[int]:
+    """The defs that read the enclosing function's locals (``raw``: the ones each reads), directly
+    or through another such def, or that take a name as a default value (a fixed point)."""
+    convert: Set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for d in defs:
+            if id(d) in convert:
+                continue
+            if any(n not in by_name or id(by_name[n]) in convert for n in raw[id(d)]) or \
+                    any(isinstance(v, gast.Name) for v in d.args.defaults):
+                convert.add(id(d))
+                changed = True
+    return convert
+
+
 class ClosureConverter:
     def __init__(self, fdef, namer, rt_name: str, fail, filename: str):
         self.fdef = fdef
@@ -192,6 +211,10 @@ class ClosureConverter:
         self.fail = fail
         self.filename = filename
         self.frame: Optional[str] = None
+        self.env: Dict[int, List[str]] = {}          # converted def -> the names it takes first
+        self.direct: Dict[str, gast.FunctionDef] = {}  # name -> converted def bound once under it
+        self.escaping_names: Set[str] = set()         # names held by a bound Closure
+        self.fallback: Set[int] = set()               # converted defs bound more than once
 
     def run(self) -> None:
         fdef = self.fdef
@@ -199,40 +222,15 @@ class ClosureConverter:
                 if isinstance(s, gast.FunctionDef)]
         if not defs:
             return
-        enclosing = set(_arg_names(fdef.args))
-        bind_count: Dict[str, int] = {}
-        for block in _blocks(fdef.body):
-            for s in block:
-                for name in _stored(s):
-                    enclosing.add(name)
-                    bind_count[name] = bind_count.get(name, 0) + 1
-                if isinstance(s, gast.For):       # the loop binds its target at every pass
-                    for name in _stored(s):
-                        bind_count[name] = bind_count.get(name, 0) + 1
-        for d in defs:
-            for n in nonlocal_nodes(d):
-                self.fail(n, "a nested function that assigns to an enclosing variable (nonlocal "
-                          + ", ".join(n.names) + ")",
-                          "return the new value from the nested function and assign it in the "
-                          "enclosing function")
+        enclosing, bind_count = self._enclosing_names()
+        self._refuse_nonlocal(defs)
         raw = {id(d): free_names(d) & enclosing for d in defs}
         by_name: Dict[str, gast.FunctionDef] = {d.name: d for d in defs if bind_count.get(d.name) == 1}
-        convert: Set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for d in defs:
-                if id(d) in convert:
-                    continue
-                if any(n not in by_name or id(by_name[n]) in convert for n in raw[id(d)]) or \
-                        any(isinstance(v, gast.Name) for v in d.args.defaults):
-                    convert.add(id(d))
-                    changed = True
+        convert = _to_convert(defs, raw, by_name)
         if not convert:
             return
         # what each converted def takes first: its captured names (defs not converted are read
         # from their cells as before)
-        self.env: Dict[int, List[str]] = {}
         for d in defs:
             if id(d) in convert:
                 self.env[id(d)] = sorted(n for n in raw[id(d)]
@@ -243,29 +241,53 @@ class ClosureConverter:
             if id(d) in convert:
                 self._check_acyclic(d, [])
         for d in defs:
-            if id(d) not in convert:
-                continue
-            env = self.env[id(d)]
-            node = _writes_into(d, set(env) - set(_frees(d)[1]))
-            if node is not None:
-                self.fail(node, f"a nested function that writes into a captured value ({d.name}() "
-                          "changes a value of the enclosing function)",
-                          f"return the new value from {d.name}() and assign it in the enclosing function")
-            params = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in env]
-            if getattr(d.args, "posonlyargs", None):
-                d.args.posonlyargs = params + d.args.posonlyargs
-            else:
-                d.args.args = params + d.args.args
-        self.escaping_names: Set[str] = set()
-        self.fallback: Dict[int, str] = {}
-        for d in defs:
-            if id(d) in convert and d.name not in self.direct:
-                self.fallback[id(d)] = d.name
+            if id(d) in convert:
+                self._take_captured(d)
+        self.fallback = {id(d) for d in defs if id(d) in convert and d.name not in self.direct}
         fdef.body = self.rewrite_block(fdef.body)
         if self.frame is not None:
             self.expire_after_stores(fdef.body)
             fdef.body.insert(0, assign(self.frame, call(f"{self.rt_name}.closure_frame",
                                                         [const(self.filename)]), fdef.lineno))
+
+    def _enclosing_names(self):
+        """The enclosing function's names, and how many times each is bound (a loop's target
+        once more: it is bound at every pass)."""
+        enclosing = set(_arg_names(self.fdef.args))
+        bind_count: Dict[str, int] = {}
+        for block in _blocks(self.fdef.body):
+            for s in block:
+                for name in _stored(s):
+                    enclosing.add(name)
+                    bind_count[name] = bind_count.get(name, 0) + 1
+                if isinstance(s, gast.For):       # the loop binds its target at every pass
+                    for name in _stored(s):
+                        bind_count[name] = bind_count.get(name, 0) + 1
+        return enclosing, bind_count
+
+    def _refuse_nonlocal(self, defs) -> None:
+        for d in defs:
+            for n in nonlocal_nodes(d):
+                self.fail(n, "a nested function that assigns to an enclosing variable (nonlocal "
+                          + ", ".join(n.names) + ")",
+                          "return the new value from the nested function and assign it in the "
+                          "enclosing function")
+
+    def _take_captured(self, d) -> None:
+        """A converted def takes its captured names as leading parameters (refused where it
+        writes into one of them)."""
+        env = self.env[id(d)]
+        _, own = _frees(d)
+        node = _writes_into(d, set(env) - set(own))
+        if node is not None:
+            self.fail(node, f"a nested function that writes into a captured value ({d.name}() "
+                      "changes a value of the enclosing function)",
+                      f"return the new value from {d.name}() and assign it in the enclosing function")
+        params = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in env]
+        if getattr(d.args, "posonlyargs", None):
+            d.args.posonlyargs = params + d.args.posonlyargs
+        else:
+            d.args.args = params + d.args.args
 
     def _check_acyclic(self, d, path):
         if d.name in path:

@@ -98,6 +98,8 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
 
 _SCALAR_TYPES = (bool, int, float, complex, str, bytes, type(None), slice, range, types.FunctionType,
                  types.BuiltinFunctionType, types.MethodType, np.ufunc, np.bool_)
+_NUMPY_SCALAR_TYPES = (np.float64, np.float32, np.float16, np.complex128, np.complex64, np.int64, np.int32,
+                       np.int16, np.int8, np.uint8, np.uint16, np.uint32, np.uint64)
 
 
 def _plain_slots(cls) -> bool:
@@ -142,89 +144,108 @@ class _MatcherWriter:
         if self.count > self.limit:
             raise OverflowError
         cls = type(x)
-        if cls is dlarray:
-            data = x._data
-            if type(data) is not np.ndarray:
-                return self.generic(v, x, traced)
-            d = self.data[v] = self.var(f"{v}._data")
-            self.fail_unless(f"type({d}) is ND and {d}.dtype is {self.const(data.dtype)} and "
-                             f"{d}.ndim == {data.ndim}")
-            if x._fmt:
-                self.fail_unless(f"{v}._fmt == {self.const(x._fmt)}")
-            else:
-                self.fail_unless(f"not {v}._fmt")
-            return
-        if cls is np.ndarray:
-            self.fail_unless(f"{v}.dtype is {self.const(x.dtype)} and {v}.ndim == {x.ndim}")
-            return
-        if cls in _SCALAR_TYPES or (isinstance(x, np.generic) and cls in (np.float64, np.float32, np.float16,
-                                                                           np.complex128, np.complex64,
-                                                                           np.int64, np.int32, np.int16,
-                                                                           np.int8, np.uint8, np.uint16,
-                                                                           np.uint32, np.uint64)):
+        exact = self._BY_TYPE.get(cls)
+        if exact is not None:
+            return exact(self, v, x, traced)
+        if cls in _SCALAR_TYPES or (isinstance(x, np.generic) and cls in _NUMPY_SCALAR_TYPES):
             return                     # the type alone decides the kind (checked by the caller)
-        if cls is tuple or cls is list or cls is Closure:
-            self.fail_unless(f"len({v}) == {len(x)}")
-            items = self.parts[v] = []
-            for i, item in enumerate(x):
-                items.append((i, self.var(f"{v}[{i}]")))
-                self.child(items[-1][1], item, traced)
-            return
-        if cls is dict:
-            keys = list(x)
-            try:
-                hash(tuple(keys))
-            except TypeError:
-                return self.generic(v, x, traced)
-            if not all(type(k) in (str, int) for k in keys):
-                return self.generic(v, x, traced)
-            self.fail_unless(f"len({v}) == {len(keys)} and list({v}) == {self.const(keys)}")
-            items = self.parts[v] = []
-            for k in keys:
-                items.append((k, self.var(f"{v}[{k!r}]")))
-                self.child(items[-1][1], x[k], traced)
-            return
         if isinstance(x, (list, tuple, dict)):
-            if isinstance(x, tuple) and hasattr(cls, "_fields") and cls.__getattribute__ is tuple.__getattribute__:
-                for f in cls._fields:          # a namedtuple: its fields by name (as kind_of reads them)
-                    if not f.isidentifier():
-                        return self.generic(v, x, traced)
-                for f in cls._fields:
-                    self.child(self.var(f"{v}.{f}"), getattr(x, f), traced)
-                return
-            return self.generic(v, x, traced)
+            return self.namedtuple_node(v, x, traced)
         if dataclasses.is_dataclass(x):
-            if cls.__getattribute__ is not object.__getattribute__ or "__getattr__" in dir(cls):
-                return self.generic(v, x, traced)
-            for f in dataclasses.fields(x):
-                if not f.name.isidentifier() or not hasattr(x, f.name):
-                    return self.generic(v, x, traced)
-                self.child(self.var(f"{v}.{f.name}"), getattr(x, f.name), traced)
-            return
+            return self.dataclass_node(v, x, traced)
         if isinstance(x, type):
             return                     # compared by identity by the caller
         if getattr(cls, "__dictoffset__", 0) != 0 and cls.__getattribute__ is object.__getattribute__ and \
                 type(getattr(x, "__dict__", None)) is dict:
-            d = vars(x)
-            keys = [k for k in d if not k.startswith("__")]
-            if len(keys) != len(d) or not all(type(k) is str and k.isidentifier() for k in keys):
-                return self.generic(v, x, traced)
-            dv = self.var(f"{v}.__dict__")
-            self.fail_unless(f"{dv}.keys() == {self.const(frozenset(keys))}")
-            for k in sorted(keys):
-                self.child(self.var(f"{dv}[{k!r}]"), d[k], traced)
+            return self.attributes_node(v, x, traced)
+        if not hasattr(x, "__dict__") and _plain_slots(cls) and self.slotted_node(v, x, cls):
             return
-        if not hasattr(x, "__dict__") and _plain_slots(cls):
-            key = getattr(x, "__sct_kind__", None)
-            if key is None and hasattr(cls, "__sct_kind__"):
-                self.fail_unless(f"{v}.__sct_kind__ is None")
-                return
-            if key is not None and type(key) in (int, str):
-                self.fail_unless(f"{v}.__sct_kind__ == {self.const(key)}")
-                return
-            if key is None and not hasattr(cls, "__sct_kind__"):
-                return                 # ("const", type): the type decides
         return self.generic(v, x, traced)
+
+    def dlarray_node(self, v: str, x: Any, traced: bool) -> None:
+        data = x._data
+        if type(data) is not np.ndarray:
+            return self.generic(v, x, traced)
+        d = self.data[v] = self.var(f"{v}._data")
+        self.fail_unless(f"type({d}) is ND and {d}.dtype is {self.const(data.dtype)} and "
+                         f"{d}.ndim == {data.ndim}")
+        if x._fmt:
+            self.fail_unless(f"{v}._fmt == {self.const(x._fmt)}")
+        else:
+            self.fail_unless(f"not {v}._fmt")
+
+    def ndarray_node(self, v: str, x: Any, traced: bool) -> None:
+        self.fail_unless(f"{v}.dtype is {self.const(x.dtype)} and {v}.ndim == {x.ndim}")
+
+    def sequence_node(self, v: str, x: Any, traced: bool) -> None:
+        """A tuple, list or Closure: its length, then each item."""
+        self.fail_unless(f"len({v}) == {len(x)}")
+        items = self.parts[v] = []
+        for i, item in enumerate(x):
+            items.append((i, self.var(f"{v}[{i}]")))
+            self.child(items[-1][1], item, traced)
+
+    def dict_node(self, v: str, x: Any, traced: bool) -> None:
+        """A dict of str or int keys: its keys in order, then each value."""
+        keys = list(x)
+        try:
+            hash(tuple(keys))
+        except TypeError:
+            return self.generic(v, x, traced)
+        if not all(type(k) in (str, int) for k in keys):
+            return self.generic(v, x, traced)
+        self.fail_unless(f"len({v}) == {len(keys)} and list({v}) == {self.const(keys)}")
+        items = self.parts[v] = []
+        for k in keys:
+            items.append((k, self.var(f"{v}[{k!r}]")))
+            self.child(items[-1][1], x[k], traced)
+
+    def namedtuple_node(self, v: str, x: Any, traced: bool) -> None:
+        """A subclass of list, tuple or dict: a namedtuple by its fields, anything else by kind_of."""
+        cls = type(x)
+        if isinstance(x, tuple) and hasattr(cls, "_fields") and cls.__getattribute__ is tuple.__getattribute__:
+            for f in cls._fields:          # a namedtuple: its fields by name (as kind_of reads them)
+                if not f.isidentifier():
+                    return self.generic(v, x, traced)
+            for f in cls._fields:
+                self.child(self.var(f"{v}.{f}"), getattr(x, f), traced)
+            return
+        return self.generic(v, x, traced)
+
+    def dataclass_node(self, v: str, x: Any, traced: bool) -> None:
+        cls = type(x)
+        if cls.__getattribute__ is not object.__getattribute__ or "__getattr__" in dir(cls):
+            return self.generic(v, x, traced)
+        for f in dataclasses.fields(x):
+            if not f.name.isidentifier() or not hasattr(x, f.name):
+                return self.generic(v, x, traced)
+            self.child(self.var(f"{v}.{f.name}"), getattr(x, f.name), traced)
+
+    def attributes_node(self, v: str, x: Any, traced: bool) -> None:
+        """An object with a plain ``__dict__``: its attribute names, then each value."""
+        d = vars(x)
+        keys = [k for k in d if not k.startswith("__")]
+        if len(keys) != len(d) or not all(type(k) is str and k.isidentifier() for k in keys):
+            return self.generic(v, x, traced)
+        dv = self.var(f"{v}.__dict__")
+        self.fail_unless(f"{dv}.keys() == {self.const(frozenset(keys))}")
+        for k in sorted(keys):
+            self.child(self.var(f"{dv}[{k!r}]"), d[k], traced)
+
+    def slotted_node(self, v: str, x: Any, cls) -> bool:
+        """An object without ``__dict__``, keyed by its ``__sct_kind__``; False where that is not
+        checkable here (the caller compares by kind_of)."""
+        key = getattr(x, "__sct_kind__", None)
+        if key is None and hasattr(cls, "__sct_kind__"):
+            self.fail_unless(f"{v}.__sct_kind__ is None")
+            return True
+        if key is not None and type(key) in (int, str):
+            self.fail_unless(f"{v}.__sct_kind__ == {self.const(key)}")
+            return True
+        return key is None and not hasattr(cls, "__sct_kind__")    # ("const", type): the type decides
+
+    _BY_TYPE = {dlarray: dlarray_node, np.ndarray: ndarray_node, tuple: sequence_node, list: sequence_node,
+                Closure: sequence_node, dict: dict_node}
 
     def child(self, v: str, x: Any, traced: bool) -> None:
         """Check the exact type of ``x`` (or identity of a class), then its parts."""

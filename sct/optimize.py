@@ -533,60 +533,72 @@ def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np") ->
     if _has_scope_statements(fn) or any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda))
                                         for n in _walk_no_defs(fn.body)):
         return
+    body, _ = _DeadPruner(rt_names, np_name).block(fn.body, set(), True)
+    fn.body = _block(body)
 
-    def loads_of(node) -> Set[str]:
-        return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
-    def removable(s) -> Optional[Set[str]]:
-        names = _defined(s, rt_names)
-        if names is None or not _pure_expr(s.value, rt_names, np_name):
+def _loads_of(node) -> Set[str]:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+class _DeadPruner:
+    """prune_dead's backward liveness over one function."""
+
+    def __init__(self, rt_names: Set[str], np_name: str):
+        self.rt_names = rt_names
+        self.np_name = np_name
+
+    def removable(self, s) -> Optional[Set[str]]:
+        names = _defined(s, self.rt_names)
+        if names is None or not _pure_expr(s.value, self.rt_names, self.np_name):
             return None
         return names
 
-    def block(stmts, live: Set[str], apply: bool):
+    def block(self, stmts, live: Set[str], apply: bool):
         """(the statements kept, the names live before them) given those live after."""
         live = set(live)
         out = []
         for s in reversed(stmts):
-            names = removable(s)
+            names = self.removable(s)
             if names is not None:
                 if not names & live:
                     continue                        # nothing after reads what it defines
                 strong = {t.id for t in s.targets if isinstance(t, gast.Name)} | \
                     {e.id for t in s.targets if isinstance(t, gast.Tuple) for e in t.elts}
-                live = (live - strong) | loads_of(s.value)
+                live = (live - strong) | _loads_of(s.value)
             elif isinstance(s, gast.Return):
-                live = loads_of(s)
+                live = _loads_of(s)
             elif isinstance(s, gast.If):
-                body, live_body = block(s.body, live, apply)
-                orelse, live_else = block(s.orelse, live, apply)
+                body, live_body = self.block(s.body, live, apply)
+                orelse, live_else = self.block(s.orelse, live, apply)
                 if apply:
                     s.body = _block(body)
                     s.orelse = orelse if any(not _is_comment(k) for k in orelse) else []
-                live = live_body | live_else | loads_of(s.test)
+                live = live_body | live_else | _loads_of(s.test)
             elif isinstance(s, (gast.For, gast.While)) and not _jumps(s.body) and not s.orelse:
-                header = loads_of(s.iter) if isinstance(s, gast.For) else loads_of(s.test)
-                killed = {n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)} \
-                    if isinstance(s, gast.For) else set()
-                head = set(live) | header
-                while True:                         # the names live at the loop's head
-                    _, inner = block(s.body, head, False)
-                    new = set(live) | header | (inner - killed)
-                    if new == head:
-                        break
-                    head = new
-                if apply:
-                    body, _ = block(s.body, head, True)
-                    s.body = _block(body)
-                live = head
+                live = self.loop(s, live, apply)
             else:                                   # effects, try, with, jumps: all it reads
-                live = live | loads_of(s)
+                live = live | _loads_of(s)
             out.append(s)
         out.reverse()
         return out, live
 
-    body, _ = block(fn.body, set(), True)
-    fn.body = _block(body)
+    def loop(self, s, live: Set[str], apply: bool) -> Set[str]:
+        """The names live at the head of loop ``s`` (a fixed point), given those live after it."""
+        header = _loads_of(s.iter) if isinstance(s, gast.For) else _loads_of(s.test)
+        killed = {n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)} \
+            if isinstance(s, gast.For) else set()
+        head = set(live) | header
+        while True:                         # the names live at the loop's head
+            _, inner = self.block(s.body, head, False)
+            new = set(live) | header | (inner - killed)
+            if new == head:
+                break
+            head = new
+        if apply:
+            body, _ = self.block(s.body, head, True)
+            s.body = _block(body)
+        return head
 
 
 # --- residuals the adjoint reads only for their shape -------------------------------------------
@@ -611,18 +623,50 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
            for f in (fwd, bwd) for n in _walk_no_defs(f.body)):
         return
+    found = _residuals_unpacked(fwd, bwd)
+    if found is None:
+        return
+    residuals, unpacked = found
+    shape_reads = _shape_reads(bwd, rt_name)
+    other_reads: Set[str] = set()
+    for node in _walk_no_defs(bwd.body):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in shape_reads:
+            other_reads.add(node.id)
+    params = {a.id for a in fwd.args.args}
+    popped = _popped(bwd)
+    shape_only = {n for n in unpacked if n not in other_reads and n not in params}
+    shape_only |= {n for n in popped if n not in other_reads and n not in params}
+    residuals.elts = [_shape_proxy(rt_name, e.id) if isinstance(e, gast.Name) and e.id == u and u in shape_only
+                      else e for e, u in zip(residuals.elts, unpacked)]
+    for node in _walk_no_defs(fwd.body):
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
+                isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
+                not node.value.keywords and isinstance(node.value.args[0], gast.Name):
+            name = node.value.args[0].id
+            if name in shape_only and popped.get(name) == node.value.func.value.id:
+                node.value.args = [_shape_proxy(rt_name, name)]
+
+
+def _residuals_unpacked(fwd: gast.FunctionDef, bwd: gast.FunctionDef):
+    """(the tuple of residuals ``fwd`` returns, the names ``bwd``'s first statement unpacks them
+    into), or None where the two are not of that form."""
     residual_param = bwd.args.args[0].id if bwd.args.args else None
     unpack = next((s for s in bwd.body if not _is_comment(s)), None)
     if not (isinstance(unpack, gast.Assign) and len(unpack.targets) == 1 and
             isinstance(unpack.targets[0], gast.Tuple) and _name(unpack.value) == residual_param and
             all(isinstance(e, gast.Name) for e in unpack.targets[0].elts)):
-        return
+        return None
     unpacked = [e.id for e in unpack.targets[0].elts]
     ret = fwd.body[-1].value
     if not (isinstance(ret, gast.Tuple) and len(ret.elts) == 2 and isinstance(ret.elts[1], gast.Tuple) and
             len(ret.elts[1].elts) == len(unpacked)):
-        return
-    residuals = ret.elts[1]
+        return None
+    return ret.elts[1], unpacked
+
+
+def _shape_reads(bwd: gast.FunctionDef, rt_name: str) -> Set[int]:
+    """The ids of the Name nodes ``bwd`` passes where a runtime helper reads only the shape."""
     shape_reads: Set[int] = set()
     for node in _walk_no_defs(bwd.body):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
@@ -631,38 +675,28 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
             if position is not None and len(node.args) > position and \
                     isinstance(node.args[position], gast.Name):
                 shape_reads.add(id(node.args[position]))
-    other_reads: Set[str] = set()
-    for node in _walk_no_defs(bwd.body):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in shape_reads:
-            other_reads.add(node.id)
-    params = {a.id for a in fwd.args.args}
-    popped: Dict[str, str] = {}             # name -> the tape it is popped from
+    return shape_reads
+
+
+def _popped(bwd: gast.FunctionDef) -> Dict[str, str]:
+    """name -> the tape it is popped from (``name = tape.pop()`` in ``bwd``)."""
+    popped: Dict[str, str] = {}
     for node in _walk_no_defs(bwd.body):
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
                 and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Attribute) and \
                 node.value.func.attr == "pop" and isinstance(node.value.func.value, gast.Name) and \
                 not node.value.args:
             popped[node.targets[0].id] = node.value.func.value.id
-    shape_only = {n for n in unpacked if n not in other_reads and n not in params}
-    shape_only |= {n for n in popped if n not in other_reads and n not in params}
+    return popped
 
-    def proxy(name: str):
-        return gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
-                                                             type_comment=None),
-                                             attr="shape_proxy", ctx=gast.Load()),
-                         args=[gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)],
-                         keywords=[])
 
-    residuals.elts = [proxy(e.id) if isinstance(e, gast.Name) and e.id == u and u in shape_only else e
-                      for e, u in zip(residuals.elts, unpacked)]
-    for node in _walk_no_defs(fwd.body):
-        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
-                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
-                isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
-                not node.value.keywords and isinstance(node.value.args[0], gast.Name):
-            name = node.value.args[0].id
-            if name in shape_only and popped.get(name) == node.value.func.value.id:
-                node.value.args = [proxy(name)]
+def _shape_proxy(rt_name: str, name: str):
+    """``rt.shape_proxy(name)``."""
+    return gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                         type_comment=None),
+                                         attr="shape_proxy", ctx=gast.Load()),
+                     args=[gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)],
+                     keywords=[])
 
 
 # --- temporaries overwritten in place ----------------------------------------------------------

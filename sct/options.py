@@ -18,7 +18,7 @@ and the ``dim`` of dljacobian/dldivergence/dllaplacian as a literal integer.
 from __future__ import annotations
 
 import operator
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import gast
 
@@ -76,9 +76,10 @@ class SiteOptions:
         for a in fdef.args.args + fdef.args.kwonlyargs:
             self.stores.setdefault(a.id, [])
         self.top_index = 0
+        self.line: Optional[int] = None     # the line of the call being read (for errors)
 
     def fail(self, node, message: str, construct: str):
-        line = getattr(node, "lineno", None) or getattr(self, "line", None) or self.fdef.lineno
+        line = getattr(node, "lineno", None) or self.line or self.fdef.lineno
         raise CompileError(message, self.filename, line, construct)
 
     # --- values fixed at compile time -------------------------------------------------------
@@ -191,9 +192,25 @@ class SiteOptions:
         node.args = node.args[1:]
 
     def canonical(self, node: gast.Call, kind: str) -> None:
-        fixed = 1 if kind == "dlgradient" else 3      # y | u, x, dim
         args = list(node.args)
-        start = None
+        start = self.option_start(node, kind, args)
+        keywords = []
+        if start is not None:
+            if start == 1:
+                self.fail(node, "dlgradient(y, x1, ..., xk, Name, Value): an option name comes "
+                          "after the xs", kind)
+            keywords = self.name_value_options(node, kind, args[start:])
+            args = args[:start]
+        keywords += self.keyword_options(node, kind)
+        canonical = self.fixed_options(node, kind, keywords)
+        if kind != "dlgradient":
+            self.fix_dim(node, kind, args)
+        node.args = args
+        node.keywords = canonical
+
+    def option_start(self, node: gast.Call, kind: str, args: List) -> Optional[int]:
+        """The position of the first option name among the arguments (None: no name-value pairs)."""
+        fixed = 1 if kind == "dlgradient" else 3      # y | u, x, dim
         for i in range(fixed, len(args)):
             a = args[i]
             if isinstance(a, gast.Starred):
@@ -201,33 +218,35 @@ class SiteOptions:
                     self.fail(node, f"{kind} does not take *arguments: {kind}(u, x, dim)", kind)
                 continue
             if self.is_string(a):
-                start = i
-                break
+                return i
             if kind != "dlgradient":
                 self.fail(node, f"{kind} takes (u, x, dim) and then name-value options, e.g. "
                           f"{kind}(u, x, 0, \"EnableHigherDerivatives\", False)", kind)
+        return None
+
+    def name_value_options(self, node: gast.Call, kind: str, pairs: List) -> List:
+        """MATLAB's ``Name, Value, ...`` pairs as keywords with the canonical names."""
         keywords = []
-        if start is not None:
-            if start == 1:
-                self.fail(node, "dlgradient(y, x1, ..., xk, Name, Value): an option name comes "
-                          "after the xs", kind)
-            pairs = args[start:]
-            args = args[:start]
-            for j in range(0, len(pairs), 2):
-                name_node = pairs[j]
-                name = self.string(name_node)
-                if name is None:
-                    self.fail(node, f"{kind}: after the first option name only name-value pairs may "
-                              "follow", kind)
-                key = _CANONICAL.get(name.lower())
-                if key is None or key not in OPTIONS[kind]:
-                    what = "no option" if key is None else "no such option for " + kind
-                    self.fail(node, f"{kind} has {what} {name!r}: the options are "
-                              f"{', '.join(OPTIONS[kind])} (a string is never an x)", kind)
-                if j + 1 >= len(pairs):
-                    self.fail(node, f"{kind}: the option {name!r} has no value: write "
-                              f"{kind}(..., {name!r}, True)", kind)
-                keywords.append(gast.keyword(arg=key, value=pairs[j + 1]))
+        for j in range(0, len(pairs), 2):
+            name_node = pairs[j]
+            name = self.string(name_node)
+            if name is None:
+                self.fail(node, f"{kind}: after the first option name only name-value pairs may "
+                          "follow", kind)
+            key = _CANONICAL.get(name.lower())
+            if key is None or key not in OPTIONS[kind]:
+                what = "no option" if key is None else "no such option for " + kind
+                self.fail(node, f"{kind} has {what} {name!r}: the options are "
+                          f"{', '.join(OPTIONS[kind])} (a string is never an x)", kind)
+            if j + 1 >= len(pairs):
+                self.fail(node, f"{kind}: the option {name!r} has no value: write "
+                          f"{kind}(..., {name!r}, True)", kind)
+            keywords.append(gast.keyword(arg=key, value=pairs[j + 1]))
+        return keywords
+
+    def keyword_options(self, node: gast.Call, kind: str) -> List:
+        """The call's keywords with the canonical option names."""
+        keywords = []
         for k in node.keywords:
             if k.arg is None:
                 self.fail(node, f"{kind}: options cannot be passed with **; name them", kind)
@@ -236,6 +255,10 @@ class SiteOptions:
                 self.fail(node, f"{kind} has no option {k.arg!r}; the options are "
                           f"{', '.join(OPTIONS[kind])}", kind)
             keywords.append(gast.keyword(arg=key, value=k.value))
+        return keywords
+
+    def fixed_options(self, node: gast.Call, kind: str, keywords: List) -> List:
+        """Each option once, its value fixed at compile time as a literal bool."""
         seen = set()
         canonical = []
         for k in keywords:
@@ -251,22 +274,23 @@ class SiteOptions:
             if not isinstance(value, (bool, int)) and type(value).__name__ != "bool_":
                 self.fail(node, f"the {kind} option {k.arg} must be True or False, not {value!r}", kind)
             canonical.append(gast.keyword(arg=k.arg, value=gast.Constant(value=bool(value), kind=None)))
-        if kind != "dlgradient":
-            if len(args) != 3:
-                self.fail(node, f"{kind} takes (u, x, dim): dim is the batch axis of u and x", kind)
-            try:
-                dim = self.value(args[2])
-            except _NotConstant as exc:
-                self.fail(node, f"{kind}: dim must be fixed when the function is compiled (a literal, a "
-                          f"module constant, a closure or default value, or a local assigned a "
-                          f"constant), but {exc.why}", kind)
-            import numbers
-            if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-                self.fail(node, f"{kind}: dim must be an integer (the batch axis), not {dim!r}", kind)
-            args[2] = gast.Constant(value=int(dim), kind=None)
-            gast.copy_location(args[2], node)
-        node.args = args
-        node.keywords = canonical
+        return canonical
+
+    def fix_dim(self, node: gast.Call, kind: str, args: List) -> None:
+        """``dim`` of dljacobian/dldivergence/dllaplacian (``args[2]``) as a literal integer."""
+        if len(args) != 3:
+            self.fail(node, f"{kind} takes (u, x, dim): dim is the batch axis of u and x", kind)
+        try:
+            dim = self.value(args[2])
+        except _NotConstant as exc:
+            self.fail(node, f"{kind}: dim must be fixed when the function is compiled (a literal, a "
+                      f"module constant, a closure or default value, or a local assigned a "
+                      f"constant), but {exc.why}", kind)
+        import numbers
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            self.fail(node, f"{kind}: dim must be an integer (the batch axis), not {dim!r}", kind)
+        args[2] = gast.Constant(value=int(dim), kind=None)
+        gast.copy_location(args[2], node)
 
     def is_string(self, node) -> bool:
         return self.string(node) is not None
