@@ -181,66 +181,22 @@ class FusedExpression:
         return self.numpy(*args)
 
     def _try_numexpr(self, args) -> Optional[np.ndarray]:
-        dtype = None
-        big = False
-        shape = None
-        same_shape = True
-        limit = min_size[0]
-        for a in args:
-            t = type(a)
-            if t is float or t is int:
-                continue
-            if t is np.ndarray:
-                if a.size >= limit:
-                    big = True
-                s = a.shape
-            elif t is np.float64 or t is np.float32:
-                s = ()
-            else:
-                return None
-            if dtype is None:
-                dtype, shape = a.dtype, s
-            else:
-                if a.dtype != dtype:
-                    return None
-                if s != shape:
-                    same_shape = False
-        if not big or dtype not in _DTYPES:
+        """numexpr's result, or None where numpy computes this call (see the helpers' reasons)."""
+        found = _common_dtype(args)
+        if found is None:
             return None
-        numbers = {i for i, a in enumerate(args) if type(a) is float or type(a) is int}
-        for leaves in self.operations:
-            if leaves <= numbers:
-                return None
-        if self.has_unbroadcast:
-            # the identity only where the chain and every reference have one shape
-            if not same_shape:
-                return None
-            for ref, leaves in self.unbroadcasts:
-                if type(args[ref]) is not np.ndarray or \
-                        not any(type(args[k]) is np.ndarray for k in leaves):
-                    return None
-        err = np.geterr()
-        if err["under"] != "ignore":
+        dtype, same_shape = found
+        if not self._numexpr_applies(args, same_shape):
             return None
-        check = False
-        for key in ("divide", "over", "invalid"):
-            mode = err[key]
-            if mode == "ignore":
-                continue
-            if mode != "warn":
-                return None     # raise, call, log, print: numpy reports it as set
-            check = True
+        check = _error_check()
+        if check is None:
+            return None
         program = self._program(dtype)
         if program is None:
             return None
-        values = []
-        for i in self.used:
-            a = args[i]
-            if type(a) is not np.ndarray:
-                if type(a) in _WEAK and not abs(a) <= (3.4e38 if dtype == np.float32 else 1.7e308):
-                    return None     # numpy's rules for a Python number out of the dtype's range
-                a = np.array(a, dtype=dtype)
-            values.append(a)
+        values = self._values(args, dtype)
+        if values is None:
+            return None
         try:
             out = program(*values, *self.constant_arrays[dtype])
         except Exception:
@@ -253,6 +209,84 @@ class FusedExpression:
         if out.ndim == 0:
             return out[()]
         return out
+
+    def _numexpr_applies(self, args, same_shape: bool) -> bool:
+        """No operation of Python numbers only, and every unbroadcast the identity."""
+        numbers = {i for i, a in enumerate(args) if type(a) is float or type(a) is int}
+        for leaves in self.operations:
+            if leaves <= numbers:
+                return False
+        if self.has_unbroadcast:
+            # the identity only where the chain and every reference have one shape
+            if not same_shape:
+                return False
+            for ref, leaves in self.unbroadcasts:
+                if type(args[ref]) is not np.ndarray or \
+                        not any(type(args[k]) is np.ndarray for k in leaves):
+                    return False
+        return True
+
+    def _values(self, args, dtype) -> Optional[list]:
+        """The arguments numexpr reads, Python numbers as 0-d arrays of ``dtype`` (None: one is out
+        of the dtype's range)."""
+        values = []
+        for i in self.used:
+            a = args[i]
+            if type(a) is not np.ndarray:
+                if type(a) in _WEAK and not abs(a) <= (3.4e38 if dtype == np.float32 else 1.7e308):
+                    return None     # numpy's rules for a Python number out of the dtype's range
+                a = np.array(a, dtype=dtype)
+            values.append(a)
+        return values
+
+
+def _common_dtype(args) -> Optional[Tuple[np.dtype, bool]]:
+    """``(dtype, same shape)`` of the array and numpy-scalar arguments: one float dtype and one
+    array of at least ``min_size`` elements, else None (numpy computes the call)."""
+    dtype = None
+    big = False
+    shape = None
+    same_shape = True
+    limit = min_size[0]
+    for a in args:
+        t = type(a)
+        if t is float or t is int:
+            continue
+        if t is np.ndarray:
+            if a.size >= limit:
+                big = True
+            s = a.shape
+        elif t is np.float64 or t is np.float32:
+            s = ()
+        else:
+            return None
+        if dtype is None:
+            dtype, shape = a.dtype, s
+        else:
+            if a.dtype != dtype:
+                return None
+            if s != shape:
+                same_shape = False
+    if not big or dtype not in _DTYPES:
+        return None
+    return dtype, same_shape
+
+
+def _error_check() -> Optional[bool]:
+    """Whether numexpr's result must be checked for infs and NaNs (numpy warns of them), or None
+    where numpy's error state asks for what only numpy does (raise, call, log, print)."""
+    err = np.geterr()
+    if err["under"] != "ignore":
+        return None
+    check = False
+    for key in ("divide", "over", "invalid"):
+        mode = err[key]
+        if mode == "ignore":
+            continue
+        if mode != "warn":
+            return None     # raise, call, log, print: numpy reports it as set
+        check = True
+    return check
 
 
 def _constant(node):

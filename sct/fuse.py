@@ -110,12 +110,12 @@ _PURE_NUMPY = frozenset(["sum", "mean", "prod", "max", "min", "amax", "amin", "s
 _PURE_RT = frozenset(["reduction_broadcast", "reduction_sum", "seed", "unbroadcast"])
 
 
-class _Fuser:
+class _Elementwise:
+    """What is elementwise: the expressions of generated code that numexpr computes."""
     def __init__(self, rt_name: str, numpy_name: str):
         self.rt = rt_name
         self.np = numpy_name
 
-    # what is elementwise
     def is_leaf(self, node) -> bool:
         if isinstance(node, gast.Name):
             return isinstance(node.ctx, gast.Load)
@@ -175,6 +175,30 @@ class _Fuser:
         return self.is_module_call(node, self.rt, ("unbroadcast",)) is not None and \
             len(node.args) == 2 and isinstance(node.args[0], gast.Name) and isinstance(node.args[1], gast.Name)
 
+    def numpy_tree(self, node) -> bool:
+        """An elementwise tree in which numpy functions that are not fused may appear too."""
+        if self.ops(node) >= 0:
+            return False
+        if self.is_leaf(node):
+            return True
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            return self.numpy_tree(node.operand) or self.ops(node.operand) >= 0
+        if isinstance(node, gast.BinOp) and (isinstance(node.op, _BINOPS) or
+                                             (isinstance(node.op, gast.Pow) and self.exponent(node.right))):
+            return all(self.numpy_tree(c) or self.ops(c) >= 0 for c in (node.left, node.right))
+        name = self.is_module_call(node, self.np, _rt_fused.FUNCTIONS)
+        if name is not None and len(node.args) == _rt_fused.FUNCTIONS[name][0]:
+            return all(self.numpy_tree(a) or self.ops(a) >= 0 for a in node.args)
+        if self.is_module_call(node, self.rt, ("unbroadcast",)) and len(node.args) == 2 and \
+                isinstance(node.args[1], gast.Name):
+            return self.numpy_tree(node.args[0]) or self.ops(node.args[0]) >= 0
+        return False
+
+
+class _Fuser(_Elementwise):
+    """Runs of statements of one function: numpy calls hoisted out of elementwise trees, values moved
+    to their one use, and the maximal trees of two operations or more as ``rt.fused`` calls."""
+
     def hoist(self, body: List) -> List:
         """``d = g * np.cos(x) + h`` -> ``d_cos = np.cos(x); d = g * d_cos + h``: a numpy
         function that is not fused gets its own statement, so the chain around it can be."""
@@ -209,25 +233,6 @@ class _Fuser:
             out.extend(hoisted)
             out.append(stmt)
         return out
-
-    def numpy_tree(self, node) -> bool:
-        """An elementwise tree in which numpy functions that are not fused may appear too."""
-        if self.ops(node) >= 0:
-            return False
-        if self.is_leaf(node):
-            return True
-        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-            return self.numpy_tree(node.operand) or self.ops(node.operand) >= 0
-        if isinstance(node, gast.BinOp) and (isinstance(node.op, _BINOPS) or
-                                             (isinstance(node.op, gast.Pow) and self.exponent(node.right))):
-            return all(self.numpy_tree(c) or self.ops(c) >= 0 for c in (node.left, node.right))
-        name = self.is_module_call(node, self.np, _rt_fused.FUNCTIONS)
-        if name is not None and len(node.args) == _rt_fused.FUNCTIONS[name][0]:
-            return all(self.numpy_tree(a) or self.ops(a) >= 0 for a in node.args)
-        if self.is_module_call(node, self.rt, ("unbroadcast",)) and len(node.args) == 2 and \
-                isinstance(node.args[1], gast.Name):
-            return self.numpy_tree(node.args[0]) or self.ops(node.args[0]) >= 0
-        return False
 
     def fresh(self, base: str) -> str:
         name, i = base, 1

@@ -151,7 +151,7 @@ class Types:
         # specialised code: the numbers are the same, and the sweep hands its results on only
         # through rt.project (which gives a gradient its argument's dtype).  In the entry, such
         # a value leaves only by being returned from dlfeval (a 0-d dlarray either way) or to
-        # a sweep (Specialiser.alias_violations).
+        # a sweep (ArgumentAliases.alias_violations).
         self.pops = pops
         self.forced = forced
         self.assigns: List = []
@@ -317,6 +317,113 @@ def _combine(a: str, b: str, op) -> str:
 
 
 # --- the pass -------------------------------------------------------------------------------
+
+class ArgumentAliases:
+    """The entry's argument aliases: names that may hold an argument array itself, and the uses of
+    them (and of the arguments) that must stay exact when the scalars are specialised."""
+    def __init__(self, owner: "Specialiser"):
+        self.entry = owner.entry
+        self.nodes = owner.nodes
+        self.sweep_calls = owner.sweep_calls
+        self.rt = owner.rt
+
+    def taints(self, types: "Types") -> Dict[str, Set[str]]:
+        """Names that may hold an argument itself (``y = x``, copied on): name -> arguments."""
+        taint: Dict[str, Set[str]] = {p: {p} for p, t in types.params.items() if t == {A}}
+        for _ in range(100):
+            changed = False
+            for target, value in types.assigns:
+                src = None
+                if isinstance(value, gast.Name):
+                    src = value.id
+                elif _rt_call(value, self.rt, "unbroadcast") and len(value.args) == 2 and \
+                        isinstance(value.args[0], gast.Name):
+                    src = value.args[0].id
+                if src in taint and not taint[src] <= taint.get(target, set()):
+                    taint.setdefault(target, set()).update(taint[src])
+                    changed = True
+            if not changed:
+                break
+        return taint
+
+    def alias_violations(self, types: "Types", tapes, ptypes, sweep_info) -> Set[str]:
+        taint = self.taints(types)
+        watched = {n for n in taint if n in types.params or types.spec(n)} | \
+            {n for n in types.types if types.mixed(n)}
+        safe: Set[int] = set()          # loads where an argument (alias) may appear as it is
+        tests: Set[int] = set()         # loads whose truth only is read
+        returned = self.returned_tuples(types)
+        for s in _statements(self.entry.body):
+            if isinstance(s, gast.Return) and s.value is not None:
+                safe |= self.top_names(s.value)
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+                v = s.value
+                if s.targets[0].id in returned:
+                    safe |= self.top_names(v)
+                if types.spec(s.targets[0].id):
+                    safe |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
+                    if _truth(types.types[s.targets[0].id]):
+                        tests |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
+                if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in self.sweep_calls:
+                    safe |= {id(a) for a in v.args if isinstance(a, gast.Name)}
+                if _rt_call(v, self.rt, "project", "unbroadcast"):
+                    safe |= {id(a) for a in v.args[1:] if isinstance(a, gast.Name)}
+            app = _append_of(s)
+            if app is not None and app[0] in tapes and isinstance(app[1], gast.Name):
+                safe.add(id(app[1]))
+            if isinstance(s, (gast.If, gast.While)) and s.test is not None:
+                for part in _truth_parts(s.test):
+                    if _truth(types.of(part)):
+                        safe |= {id(n) for n in gast.walk(part) if isinstance(n, gast.Name)}
+                        tests |= {id(n) for n in gast.walk(part) if isinstance(n, gast.Name)}
+        operands: Set[int] = set()       # operands of operators: read, never written to
+        for node in self.nodes(self.entry):
+            if isinstance(node, gast.BinOp):
+                operands |= {id(node.left), id(node.right)}
+            elif isinstance(node, gast.UnaryOp):
+                operands.add(id(node.operand))
+            elif isinstance(node, gast.Compare):
+                operands |= {id(node.left)} | {id(c) for c in node.comparators}
+        bad = set()
+        for node in self.nodes(self.entry):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in watched and \
+                    id(node) not in safe:
+                if id(node) in operands and not types.mixed(node.id):
+                    continue          # the argument itself, or the numpy float64 it became
+                bad.add(node.id)
+            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in tests and \
+                    B in types.types.get(node.id, ()) and types.spec(node.id):
+                bad.add(node.id)      # a Python or a numpy bool: read only as a test
+        for n in list(bad):
+            if n in types.params:          # an argument that may be written: not read as a float
+                ptypes[n] = {O}
+                bad.discard(n)
+                bad.add("\0param")
+        for n, ps in taint.items():       # an alias of more than one argument: no restoring
+            if len(ps) > 1 and n not in types.params and types.spec(n):
+                bad.add(n)
+        return bad
+
+    def returned_tuples(self, types) -> Set[str]:
+        """Names assigned a tuple and read only by ``return name``."""
+        loads: Dict[str, int] = {}
+        ret: Dict[str, int] = {}
+        for node in self.nodes(self.entry):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+        for s in _statements(self.entry.body):
+            if isinstance(s, gast.Return) and isinstance(s.value, gast.Name):
+                ret[s.value.id] = ret.get(s.value.id, 0) + 1
+        return {n for n, k in ret.items() if loads.get(n) == k}
+
+    @staticmethod
+    def top_names(value) -> Set[int]:
+        if isinstance(value, gast.Name):
+            return {id(value)}
+        if isinstance(value, gast.Tuple):
+            return {id(e) for e in value.elts if isinstance(e, gast.Name)}
+        return set()
+
 
 class Specialiser:
     def __init__(self, functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]):
@@ -497,7 +604,7 @@ class Specialiser:
             sweep_types = Types(fn, st, pops, set(), self.rt, self.np)
             sweep_info[name] = (sweep_types, tape_params)
         # uses of argument aliases and of the arguments themselves that must stay exact
-        violations = self.alias_violations(types, tapes, ptypes, sweep_info)
+        violations = ArgumentAliases(self).alias_violations(types, tapes, ptypes, sweep_info)
         return not violations, violations, sweep_info
 
     def arg_type(self, a, types, tapes):
@@ -523,109 +630,10 @@ class Specialiser:
                 out[n] = set(t) if types.spec(n) or _plain_number(t) else {O}
         return out
 
-    # --- the entry's argument aliases ---------------------------------------------------------
-
-    def taints(self, types: "Types") -> Dict[str, Set[str]]:
-        """Names that may hold an argument itself (``y = x``, copied on): name -> arguments."""
-        taint: Dict[str, Set[str]] = {p: {p} for p, t in types.params.items() if t == {A}}
-        for _ in range(100):
-            changed = False
-            for target, value in types.assigns:
-                src = None
-                if isinstance(value, gast.Name):
-                    src = value.id
-                elif _rt_call(value, self.rt, "unbroadcast") and len(value.args) == 2 and \
-                        isinstance(value.args[0], gast.Name):
-                    src = value.args[0].id
-                if src in taint and not taint[src] <= taint.get(target, set()):
-                    taint.setdefault(target, set()).update(taint[src])
-                    changed = True
-            if not changed:
-                break
-        return taint
-
-    def alias_violations(self, types: "Types", tapes, ptypes, sweep_info) -> Set[str]:
-        taint = self.taints(types)
-        watched = {n for n in taint if n in types.params or types.spec(n)} | \
-            {n for n in types.types if types.mixed(n)}
-        safe: Set[int] = set()          # loads where an argument (alias) may appear as it is
-        tests: Set[int] = set()         # loads whose truth only is read
-        returned = self.returned_tuples(types)
-        for s in _statements(self.entry.body):
-            if isinstance(s, gast.Return) and s.value is not None:
-                safe |= self.top_names(s.value)
-            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
-                v = s.value
-                if s.targets[0].id in returned:
-                    safe |= self.top_names(v)
-                if types.spec(s.targets[0].id):
-                    safe |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
-                    if _truth(types.types[s.targets[0].id]):
-                        tests |= {id(n) for n in gast.walk(v) if isinstance(n, gast.Name)}
-                if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in self.sweep_calls:
-                    safe |= {id(a) for a in v.args if isinstance(a, gast.Name)}
-                if _rt_call(v, self.rt, "project", "unbroadcast"):
-                    safe |= {id(a) for a in v.args[1:] if isinstance(a, gast.Name)}
-            app = _append_of(s)
-            if app is not None and app[0] in tapes and isinstance(app[1], gast.Name):
-                safe.add(id(app[1]))
-            if isinstance(s, (gast.If, gast.While)) and s.test is not None:
-                for part in _truth_parts(s.test):
-                    if _truth(types.of(part)):
-                        safe |= {id(n) for n in gast.walk(part) if isinstance(n, gast.Name)}
-                        tests |= {id(n) for n in gast.walk(part) if isinstance(n, gast.Name)}
-        operands: Set[int] = set()       # operands of operators: read, never written to
-        for node in self.nodes(self.entry):
-            if isinstance(node, gast.BinOp):
-                operands |= {id(node.left), id(node.right)}
-            elif isinstance(node, gast.UnaryOp):
-                operands.add(id(node.operand))
-            elif isinstance(node, gast.Compare):
-                operands |= {id(node.left)} | {id(c) for c in node.comparators}
-        bad = set()
-        for node in self.nodes(self.entry):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in watched and \
-                    id(node) not in safe:
-                if id(node) in operands and not types.mixed(node.id):
-                    continue          # the argument itself, or the numpy float64 it became
-                bad.add(node.id)
-            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in tests and \
-                    B in types.types.get(node.id, ()) and types.spec(node.id):
-                bad.add(node.id)      # a Python or a numpy bool: read only as a test
-        for n in list(bad):
-            if n in types.params:          # an argument that may be written: not read as a float
-                ptypes[n] = {O}
-                bad.discard(n)
-                bad.add("\0param")
-        for n, ps in taint.items():       # an alias of more than one argument: no restoring
-            if len(ps) > 1 and n not in types.params and types.spec(n):
-                bad.add(n)
-        return bad
-
-    def returned_tuples(self, types) -> Set[str]:
-        """Names assigned a tuple and read only by ``return name``."""
-        loads: Dict[str, int] = {}
-        ret: Dict[str, int] = {}
-        for node in self.nodes(self.entry):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                loads[node.id] = loads.get(node.id, 0) + 1
-        for s in _statements(self.entry.body):
-            if isinstance(s, gast.Return) and isinstance(s.value, gast.Name):
-                ret[s.value.id] = ret.get(s.value.id, 0) + 1
-        return {n for n, k in ret.items() if loads.get(n) == k}
-
-    @staticmethod
-    def top_names(value) -> Set[int]:
-        if isinstance(value, gast.Name):
-            return {id(value)}
-        if isinstance(value, gast.Tuple):
-            return {id(e) for e in value.elts if isinstance(e, gast.Name)}
-        return set()
-
     # --- rewriting ----------------------------------------------------------------------------
 
     def rewrite_entry(self, types: "Types", tapes, sweep_info) -> None:
-        taint = self.taints(types)
+        taint = ArgumentAliases(self).taints(types)
         floats: Dict[str, str] = {}
         Rewriter(self, self.entry, types, tapes, floats, taint, sweep_info, entry_pops=None).run()
         for name, (sweep_types, tape_params) in sweep_info.items():

@@ -1,0 +1,309 @@
+"""Data formats at compile time, the walk: the format of every name of a normalized function.
+
+The values followed (a *tree*): None (unformatted), a format string (``"SSCB"``), a tuple or dict
+of trees (the items of a tuple, list or dict), or ``UNKNOWN`` (the format differs by path or
+cannot be followed).  ``FormatInference`` walks the statements and expressions (branches merged,
+loops to a fixed point) and aligns elementwise operands by their labels; what a call gives is
+``call``'s answer: unformatted here, the deep-learning functions in ``sct.formats.FormatPass``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import gast
+
+from .analysis import Resolver
+from .errors import CompileError
+from .ir import assign, call, const, load, walk_nodes
+from .runtime import formats as rf
+
+
+class _Unknown:
+    def __repr__(self):
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()        # a value whose format differs by path or cannot be followed
+
+
+def tree_of_kind(kind):
+    """The formats inside an argument of this kind (None when there are none)."""
+    if not isinstance(kind, tuple) or not kind:
+        return None
+    tag = kind[0]
+    if tag in ("dl", "nd"):
+        return kind[3] if len(kind) > 3 else None
+    if tag == "seq":
+        items = tuple(tree_of_kind(k) for k in kind[2])
+        return items if any(t is not None for t in items) else None
+    if tag in ("map", "obj"):
+        try:
+            items = {k: tree_of_kind(v) for k, v in kind[2]}
+        except (TypeError, ValueError):
+            return None
+        return items if any(t is not None for t in items.values()) else None
+    return None
+
+
+def has_format(tree) -> bool:
+    if tree is None:
+        return False
+    if isinstance(tree, tuple):
+        return any(has_format(t) for t in tree)
+    if isinstance(tree, dict):
+        return any(has_format(t) for t in tree.values())
+    return True          # a str or UNKNOWN
+
+
+def merge(a, b):
+    if a is b or (type(a) is type(b) and not isinstance(a, _Unknown) and a == b):
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return tuple(merge(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return {k: merge(a[k], b[k]) for k in a}
+    return UNKNOWN
+
+
+def output_tree(tree):
+    """What dlfeval puts on the outputs: UNKNOWN becomes unformatted."""
+    if isinstance(tree, _Unknown):
+        return None
+    if isinstance(tree, tuple):
+        items = tuple(output_tree(t) for t in tree)
+        return items if any(t is not None for t in items) else None
+    if isinstance(tree, dict):
+        items = {k: output_tree(t) for k, t in tree.items()}
+        return items if any(t is not None for t in items.values()) else None
+    return tree
+
+
+class FormatInference:
+    """The formats of the names of ``fdef`` (rewriting it where ``rewrite``): statements, expressions
+    and elementwise operands; ``call`` says what a call gives (override it)."""
+    def __init__(self, fdef, resolver: Resolver, param_kinds: Dict[str, Any], filename: str, namer,
+                 rt_name: str, mode: str):
+        self.fdef = fdef
+        self.resolver = resolver
+        self.filename = filename
+        self.namer = namer
+        self.rt = rt_name
+        self.mode = mode
+        self.params = {p: tree_of_kind(k) for p, k in param_kinds.items()}
+        self.kinds = param_kinds
+        self.stored: Dict[str, int] = {}
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.stored[n.id] = self.stored.get(n.id, 0) + 1
+        self.local_kinds: Dict[str, Any] = {}     # names assigned once from a part of an argument
+        self.constants: Dict[str, Any] = {}       # names assigned once a literal
+        self.out = None
+        self.returned = False
+
+    def fail(self, stmt, message: str, construct: str = "data format"):
+        raise CompileError(message, self.filename, getattr(stmt, "lineno", None) or self.fdef.lineno, construct)
+
+    # --- statements ---------------------------------------------------------------------------
+    def block(self, stmts: List, env: Dict[str, Any], rewrite: bool) -> List:
+        out: List = []
+        for s in stmts:
+            out.extend(self.statement(s, env, rewrite))
+        return out
+
+    def statement(self, s, env, rewrite):
+        if isinstance(s, gast.Assign):
+            return self.assignment(s, env, rewrite)
+        if isinstance(s, gast.If):
+            left, right = dict(env), dict(env)
+            body = self.block(s.body, left, rewrite)
+            orelse = self.block(s.orelse, right, rewrite)
+            for k in set(left) | set(right):
+                env[k] = merge(left.get(k), right.get(k))
+            if rewrite:
+                s.body, s.orelse = body, orelse
+            return [s]
+        if isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For):
+                for n in walk_nodes(s.target):
+                    if isinstance(n, gast.Name):
+                        env[n.id] = None
+            for _ in range(20):
+                inner = dict(env)
+                self.block(s.body, inner, False)
+                new = {k: merge(env.get(k), inner.get(k)) for k in set(env) | set(inner)}
+                if all(new[k] is env.get(k) or (not isinstance(new[k], _Unknown) and new[k] == env.get(k))
+                       for k in new):
+                    break
+                env.update(new)
+            else:
+                for k in list(env):
+                    if has_format(env[k]):
+                        env[k] = UNKNOWN
+            body = self.block(s.body, dict(env), rewrite)
+            orelse = self.block(s.orelse, env, rewrite)
+            if rewrite:
+                s.body, s.orelse = body, orelse
+            return [s]
+        if isinstance(s, gast.Return):
+            tree = self.expr(s.value, env, s) if s.value is not None else None
+            self.out = tree if not self.returned else merge(self.out, tree)
+            self.returned = True
+            return [s]
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            _, new = self.call(s, s.value, env, rewrite)
+            return new if new is not None else [s]
+        return [s]
+
+    def assignment(self, s, env, rewrite):
+        target = s.targets[0]
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and (
+                isinstance(s.value, gast.Constant) or (isinstance(s.value, (gast.List, gast.Tuple)) and
+                                                        all(isinstance(e, gast.Constant) for e in s.value.elts))):
+            self.constants[target.id] = s.value     # a literal hoisted by normalize (Outputs=["fc1", ...])
+        if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
+                and self.stored.get(target.id) == 1:
+            self.local_kinds[target.id] = self.kind_at(s.value)
+        if isinstance(s.value, gast.Call):
+            tree, new = self.call(s, s.value, env, rewrite)
+        elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
+            tree, new = self.aligned(s, s.value, ["left", "right"], env, rewrite)
+        elif isinstance(s.value, gast.Compare) and len(s.value.comparators) == 1:
+            tree, new = self.aligned(s, s.value, ["left", ("comparators", 0)], env, rewrite)
+        else:
+            tree, new = self.expr(s.value, env, s), None
+        if isinstance(target, gast.Name):
+            env[target.id] = tree
+        elif isinstance(target, gast.Tuple):
+            for i, e in enumerate(target.elts):
+                if isinstance(e, gast.Name):
+                    env[e.id] = tree[i] if isinstance(tree, tuple) and i < len(tree) else \
+                        (UNKNOWN if isinstance(tree, _Unknown) else None)
+        return new if new is not None else [s]
+
+    # --- expressions ----------------------------------------------------------------------------
+    def expr(self, v, env, stmt):
+        if isinstance(v, gast.Name):
+            return env.get(v.id, self.params.get(v.id))
+        if isinstance(v, (gast.Tuple, gast.List)):
+            items = tuple(self.expr(e, env, stmt) for e in v.elts)
+            return items if any(has_format(t) for t in items) else None
+        if isinstance(v, gast.Dict):
+            items = {k.value: self.expr(e, env, stmt) for k, e in zip(v.keys, v.values)
+                     if isinstance(k, gast.Constant)}
+            return items if any(has_format(t) for t in items.values()) else None
+        if isinstance(v, gast.Subscript):
+            base = self.expr(v.value, env, stmt)
+            if isinstance(base, _Unknown):
+                return UNKNOWN
+            key = v.slice
+            if isinstance(base, tuple) and isinstance(key, gast.Constant) and isinstance(key.value, int) \
+                    and -len(base) <= key.value < len(base):
+                return base[key.value]
+            if isinstance(base, dict) and isinstance(key, gast.Constant):
+                return base.get(key.value)
+            if isinstance(base, str):
+                items = key.elts if isinstance(key, gast.Tuple) else [key]
+                return base if all(isinstance(i, gast.Slice) for i in items) and len(items) <= len(base) \
+                    else None
+            return None
+        if isinstance(v, gast.Attribute):
+            base = self.expr(v.value, env, stmt)
+            if isinstance(base, dict):
+                return base.get(v.attr)
+            return None
+        if isinstance(v, gast.BinOp):
+            if isinstance(v.op, gast.MatMult):
+                return None
+            return self.combine([self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)], stmt)
+        if isinstance(v, gast.UnaryOp):
+            return None if isinstance(v.op, gast.Not) else self.expr(v.operand, env, stmt)
+        if isinstance(v, gast.Compare):
+            return self.combine([self.expr(v.left, env, stmt)] + [self.expr(c, env, stmt) for c in v.comparators],
+                                stmt)
+        if isinstance(v, gast.IfExp):
+            return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
+        return None
+
+    def combine(self, trees, stmt, perms=None):
+        """The one format of elementwise operands.  With ``perms`` (a list, filled per operand), an
+        operand with the first format's labels in another order is arranged into that order (MATLAB
+        permutes every formatted dlarray into one order); otherwise, and for different labels, refused."""
+        first = None
+        for t in trees:
+            if isinstance(t, _Unknown):
+                return UNKNOWN
+        for i, t in enumerate(trees):
+            if not isinstance(t, str):
+                continue
+            if first is None or t == first:
+                first = t
+                continue
+            if perms is not None and rf.same_labels(t, first):
+                perms.append((i, rf.align_perm(t, first)))
+                continue
+            a, b = sorted((first, t))
+            if rf.same_labels(t, first):
+                self.fail(stmt, f"dlarray formats {first!r} and {t!r} have the same labels in another order; sct "
+                          "aligns them in an assignment of one operation (y = a - b) or a deep-learning function, "
+                          "not here: assign the result to a name first")
+            self.fail(stmt, f"dlarray formats {a!r} and {b!r} have different labels: sct aligns formatted "
+                      "operands by their labels only when both have the same labels; arrange the data "
+                      "(np.transpose) and relabel, or call stripdims")
+        return first
+
+    def aligned(self, stmt, node, fields, env, rewrite):
+        """An elementwise operation whose operands (``node``'s ``fields``) are combined by label: an operand
+        labelled in another order is transposed into the first's order before the statement."""
+        def get(f):
+            return getattr(node, f) if isinstance(f, str) else getattr(node, f[0])[f[1]]
+
+        def put(f, v):
+            if isinstance(f, str):
+                setattr(node, f, v)
+            else:
+                getattr(node, f[0])[f[1]] = v
+        perms: List = []
+        tree = self.combine([self.expr(get(f), env, stmt) for f in fields], stmt, perms)
+        if not rewrite or not any(p is not None for _, p in perms):
+            return tree, None
+        new: List = []
+        for i, perm in perms:
+            if perm is not None:
+                put(fields[i], self.transposed(get(fields[i]), perm, "aligned", stmt, new))
+        return tree, new + [stmt]
+
+    def transposed(self, value, perm, base, stmt, new):
+        """A load of a new name holding ``np.transpose(value, perm)``, its statement appended to ``new``."""
+        target = stmt.targets[0].id if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
+            else "x"
+        name = self.namer.fresh(f"{target}_{base}")
+        new.append(assign(name, call(f"{self.rt}.format_transpose",
+                                     [value, gast.Tuple(elts=[const(i) for i in perm], ctx=gast.Load())]),
+                          stmt.lineno))
+        return load(name)
+
+    # --- calls ---------------------------------------------------------------------------------
+    def call(self, stmt, node: gast.Call, env, rewrite):
+        """(the result's format tree, replacement statements or None): unformatted, as written."""
+        return None, None
+
+    # --- kinds -------------------------------------------------------------------------------
+    def kind_at(self, v):
+        """The kind of the value ``v`` (a parameter, its attribute or constant item) when compiled."""
+        if isinstance(v, gast.Name):
+            if v.id in self.local_kinds:
+                return self.local_kinds[v.id]
+            return None if v.id in self.stored else self.kinds.get(v.id)
+        if isinstance(v, gast.Attribute) or (isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant)):
+            base = self.kind_at(v.value)
+            key = v.attr if isinstance(v, gast.Attribute) else v.slice.value
+            if not (isinstance(base, tuple) and len(base) > 2 and isinstance(base[2], tuple)):
+                return None
+            if base[0] == "seq" and isinstance(key, int) and -len(base[2]) <= key < len(base[2]):
+                return base[2][key]
+            if (base[0] == "obj" and isinstance(v, gast.Attribute)) or \
+                    (base[0] == "map" and isinstance(v, gast.Subscript)):
+                for item in base[2]:
+                    if isinstance(item, tuple) and len(item) == 2 and item[0] == key:
+                        return item[1]
+        return None

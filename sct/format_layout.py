@@ -1,0 +1,286 @@
+"""Data formats at compile time, the functions that read a layout (``dlconv``, the poolings and
+normalisations, ``fullyconnect``, ``softmax``, the losses; ``lstm``, ``gru``) on formatted data or
+with ``DataFormat=``: ``LayoutCalls`` plans the call (``sct.runtime.formats.plan``/``recurrent_plan``),
+and the functions below write the statements it is lowered into: its inputs arranged into sct's
+default layout (``rt.format_transpose``/``rt.format_reshape``), the same call in that layout, and its
+results arranged back into MATLAB's layout.
+"""
+from __future__ import annotations
+
+from typing import List
+
+import gast
+
+from .format_inference import FormatInference, _Unknown, has_format
+from .ir import assign, call, const, load
+from .runtime import dlfun, nn
+from .runtime import formats as rf
+
+
+LAYOUT_OPS = {id(getattr(dlfun, n, None) or getattr(nn, n)): n for n in rf.LAYOUT_FUNCTIONS}
+RECURRENT_OPS = {id(getattr(nn, n)): n for n in rf.RECURRENT_FUNCTIONS}
+
+
+def perm_tuple(perm):
+    return gast.Tuple(elts=[const(i) for i in perm], ctx=gast.Load())
+
+
+class Emitter:
+    """The statements that replace ``result = f(...)``: each value assigned to a fresh name made from
+    ``result``, on the call's line."""
+    def __init__(self, namer, rt_name: str, stmt):
+        self.namer = namer
+        self.rt = rt_name
+        self.line = stmt.lineno
+        self.result = stmt.targets[0].id
+        self.new: List = []
+
+    def emit(self, suffix: str, value) -> str:
+        """A fresh name (``result`` + ``suffix``) assigned ``value``."""
+        name = self.namer.fresh(self.result + suffix)
+        self.new.append(assign(name, value, self.line))
+        return name
+
+    def rt_call(self, suffix: str, function: str, args) -> str:
+        return self.emit(suffix, call(f"{self.rt}.{function}", args))
+
+    def item(self, suffix: str, name: str, i: int) -> str:
+        return self.emit(suffix, gast.Subscript(value=load(name), slice=const(i), ctx=gast.Load()))
+
+    def finish(self, value) -> List:
+        """``result = value`` last; every statement."""
+        self.new.append(assign(self.result, value, self.line))
+        return self.new
+
+
+# --- the functions that read a layout (sct.runtime.formats.plan) ---------------------------------
+def layout_call(em: Emitter, node: gast.Call, fname: str, p, align, fail) -> List:
+    """The inputs arranged (and flattened) as ``p.pre`` says (``align``: a permutation first, by
+    position), the call with ``p.options``, and its result (or its item ``p.item``) arranged by
+    ``p.post``; ``fail(message)`` refuses."""
+    args = list(node.args)
+    if fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS:   # weights: vectors only (checked when run)
+        _class_weights(em, node, fname, args)
+    _arrange_inputs(em, node, fname, p, align, args, fail)
+    keywords = [k for k in node.keywords if k.arg != "DataFormat" and k.arg not in p.options]
+    keywords += [gast.keyword(arg=k, value=const(v)) for k, v in p.options.items()]
+    core = gast.Call(func=node.func, args=args, keywords=keywords)
+    if p.post is None:
+        return em.finish(core)
+    inner = em.emit("_core", core)
+    if p.item is None:
+        return em.finish(call(f"{em.rt}.format_transpose", [load(inner), perm_tuple(p.post)]))
+    parts = []
+    for i in range(3):
+        part = em.item(f"_{i}", inner, i)
+        if i == p.item:
+            part = em.rt_call(f"_{i}", "format_transpose", [load(part), perm_tuple(p.post)])
+        parts.append(load(part))
+    return em.finish(gast.Tuple(elts=parts, ctx=gast.Load()))
+
+
+def _class_weights(em: Emitter, node: gast.Call, fname: str, args: List) -> None:
+    """A loss's class weights (third argument or ``weights=``) checked as a vector when run."""
+    if len(args) > 2 and fname != "mse":
+        args[2] = load(em.rt_call("_weights", "crossentropy_class_weights", [args[2], const(fname)]))
+    for k in node.keywords:
+        if k.arg == "weights":
+            k.value = load(em.rt_call("_weights", "crossentropy_class_weights", [k.value, const(fname)]))
+
+
+def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: List, fail) -> None:
+    keyed = {k.arg: k for k in node.keywords}
+    for pos, perm, flatten in p.pre:
+        if isinstance(pos, str):
+            if pos not in keyed:
+                continue
+            a = keyed[pos].value
+        elif pos >= len(args):
+            fail(f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
+        else:
+            a = args[pos]
+        if pos in align:
+            perm = rf.compose(align[pos], perm)
+        if perm is not None:
+            a = load(em.rt_call("_arranged", "format_transpose", [a, perm_tuple(perm)]))
+        if flatten is not None:
+            shape = em.rt_call("_shape", "flat_shape", [a, const(flatten)])
+            a = load(em.rt_call("_flat", "format_reshape", [a, load(shape)]))
+        if isinstance(pos, str):
+            keyed[pos].value = a
+        else:
+            args[pos] = a
+
+
+# --- lstm and gru (sct.runtime.formats.recurrent_plan) -------------------------------------------
+def recurrent_call(em: Emitter, node: gast.Call, fname: str, p, states: List, nstate: int) -> List:
+    """X arranged (batch, time, features), the states into (batch, hidden), the default-layout call,
+    and its outputs arranged back."""
+    args = _recurrent_inputs(em, node, fname, p, states)
+    keywords = [k for k in node.keywords if k.arg != "DataFormat"]
+    inner = em.emit("_core", gast.Call(func=node.func, args=args, keywords=keywords))
+    parts = []
+    y = em.item("_0", inner, 0)
+    if p.reshape:
+        shape = em.rt_call("_shape", "recurrent_out_shape", [load(y), const(p.has_b), const(p.has_t)])
+        y = em.rt_call("_0", "format_reshape", [load(y), load(shape)])
+    if p.y_post is not None:
+        y = em.rt_call("_0", "format_transpose", [load(y), perm_tuple(p.y_post)])
+    parts.append(load(y))
+    for i in range(1, 1 + nstate):
+        h = em.item(f"_{i}", inner, i)
+        if p.c_first:
+            h = em.rt_call(f"_{i}", "state_arrange", [load(h), const(True)])
+        parts.append(load(h))
+    return em.finish(gast.Tuple(elts=parts, ctx=gast.Load()))
+
+
+def _recurrent_inputs(em: Emitter, node: gast.Call, fname: str, p, states: List) -> List:
+    args = list(node.args)
+    a = args[0]
+    if p.x_perm is not None:
+        a = load(em.rt_call("_arranged", "format_transpose", [a, perm_tuple(p.x_perm)]))
+    if p.reshape:
+        shape = em.rt_call("_shape", "recurrent_shape", [a, const(p.has_b), const(p.has_t)])
+        a = load(em.rt_call("_flat", "format_reshape", [a, load(shape)]))
+    args[0] = a
+    for i, s in enumerate(states, 1):
+        if isinstance(s, str):
+            perm = rf.align_perm(s, "BC", fname) if "B" in s else None
+            if perm is not None:
+                args[i] = load(em.rt_call("_state", "format_transpose", [args[i], perm_tuple(perm)]))
+        elif p.c_first:
+            args[i] = load(em.rt_call("_state", "state_arrange", [args[i], const(True)]))
+    return args
+
+
+class LayoutCalls(FormatInference):
+    """The calls of the functions that read a layout: each planned here, its statements written by
+    ``layout_call``/``recurrent_call``."""
+    def given_format(self, stmt, node, fname: str, x):
+        """The input's format as the call gives it: ``(DataFormat=..., False)`` for an unformatted
+        input, ``(its labels, True)`` for a formatted one, or None (neither)."""
+        explicit = next((k for k in node.keywords if k.arg == "DataFormat"), None)
+        if explicit is not None:
+            if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
+                self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
+            if isinstance(x, str):
+                self.fail(stmt, f"{fname}: DataFormat is for unformatted input; the input is labelled {x!r}")
+            return explicit.value.value, False
+        if isinstance(x, str):
+            return x, True
+        return None
+
+    # --- the functions that read a layout -----------------------------------------------------
+    def lower(self, stmt, node, info, args, kws, env, rewrite):
+        """dlconv, the poolings, normalisations, losses... on formatted data (or DataFormat=): planned
+        here (``sct.runtime.formats.plan``), the statements from ``sct.format_emit.layout_call``."""
+        fname = LAYOUT_OPS[id(info.obj)]
+        x = args[0] if args else None
+        given = self.given_format(stmt, node, fname, x)
+        if given is None:
+            self.check_unformatted(stmt, fname, x, args, kws)
+            return None, None
+        fmt, formatted = given
+        align = {}
+        if fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS:
+            align = self.loss_alignment(stmt, node, fname, args, fmt, env)
+        p = self.layout_plan(stmt, node, fname, fmt, formatted)
+        tree = p.out_format
+        if p.item is not None:
+            tree = (p.out_format, None, None) if p.out_format else None
+        if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+            return tree, None
+        return tree, layout_call(Emitter(self.namer, self.rt, stmt), node, fname, p, align,
+                                 lambda message: self.fail(stmt, message))
+
+    def check_unformatted(self, stmt, fname, x, args, kws):
+        """An input with no given format: refused where its format is not known, or where a loss's
+        targets or mask are labelled."""
+        if isinstance(x, _Unknown):
+            self.fail(stmt, f"{fname}: the format of its input is not known when the function is compiled (it "
+                      "differs by path, or comes from a call sct does not follow): give DataFormat= on "
+                      "stripdims(x)")
+        loss = fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS
+        for what, t in (("targets", args[1] if len(args) > 1 else kws.get("targets")), ("Mask", kws.get("Mask"))):
+            if loss and has_format(t):
+                self.fail(stmt, f"{fname}: the {what} are labelled {t!r} but the predictions are "
+                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
+
+    def loss_alignment(self, stmt, node, fname, args, fmt, env):
+        """A loss's targets (position 1) and mask labelled in another order than the predictions:
+        position -> the permutation into the predictions' order."""
+        align = {}
+        mask = next((k.value for k in node.keywords if k.arg == "Mask"), None)
+        for pos, t in ((1, args[1] if len(args) > 1 else None),
+                       ("Mask", self.expr(mask, env, stmt) if mask is not None else None)):
+            if isinstance(t, _Unknown) or (isinstance(t, str) and not rf.same_labels(t, fmt)):
+                self.fail(stmt, f"{fname}: the {'targets' if pos == 1 else 'mask'} are labelled {t!r}, "
+                          f"the predictions {fmt!r}")
+            if isinstance(t, str) and t != fmt:
+                align[pos] = rf.align_perm(t, fmt)     # arranged into the predictions' order first
+        for k in node.keywords:
+            if (k.arg == "Mask" and fname == "crossentropy") or (
+                    k.arg == "Reduction" and not (isinstance(k.value, gast.Constant)
+                                                  and k.value.value in ("sum", None))):
+                self.fail(stmt, f"{fname}: Mask (crossentropy) and Reduction='none' are taken for data in "
+                          "sct's layout (batch first, channels last): pass stripdims(Y) arranged that way")
+        return align
+
+    def layout_plan(self, stmt, node, fname, fmt, formatted):
+        options = {}
+        for k in node.keywords:
+            if k.arg in ("OperationDimension", "nargout"):
+                if not isinstance(k.value, gast.Constant):
+                    self.fail(stmt, f"{fname}: {k.arg} must be a literal with formatted data")
+                options[k.arg] = k.value.value
+        try:
+            return rf.plan(fname, fmt, formatted, options)
+        except (TypeError, ValueError) as exc:
+            self.fail(stmt, str(exc))
+
+
+    # --- lstm and gru ---------------------------------------------------------------------------
+    def lower_recurrent(self, stmt, node, info, args, kws, env, rewrite):
+        """``lstm``/``gru`` on formatted X (or DataFormat=): planned here
+        (``sct.runtime.formats.recurrent_plan``), the statements from ``sct.format_emit.recurrent_call``."""
+        fname = RECURRENT_OPS[id(info.obj)]
+        nstate = rf.RECURRENT_FUNCTIONS[fname]
+        for k in node.keywords:
+            if k.arg != "DataFormat" and has_format(kws.get(k.arg)):
+                self.fail(stmt, f"{fname}: pass formatted inputs positionally")
+        x = args[0] if args else None
+        given = self.given_format(stmt, node, fname, x)
+        if given is not None:
+            fmt, formatted = given
+        elif isinstance(x, _Unknown) or any(has_format(t) for t in args[1:]):
+            self.fail(stmt, f"{fname}: the format of X is not known when the function is compiled (it differs by "
+                      "path, comes from a call sct does not follow, or X is unformatted while the states or "
+                      "weights are formatted): label X or give DataFormat= on stripdims(X)")
+        else:
+            return None, None
+        for t in args[1:]:
+            if not (t is None or isinstance(t, str)):
+                self.fail(stmt, f"{fname}: the format of an argument is not known when the function is compiled")
+        if len(node.args) < 1 + nstate:
+            self.fail(stmt, f"{fname}: pass X and the states positionally with formatted data")
+        states = [args[i] if i < len(args) else None for i in range(1, 1 + nstate)]
+        p = self.recurrent_plan(stmt, fname, fmt, formatted, args, states)
+        tree = (p.y_format,) + tuple(p.state_format if (s and formatted) else None for s in states)
+        if not any(t is not None for t in tree):
+            tree = None
+        if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+            if rewrite:
+                self.fail(stmt, f"{fname} on formatted data: assign its result (Y, h = {fname}(...))")
+            return tree, None
+        return tree, recurrent_call(Emitter(self.namer, self.rt, stmt), node, fname, p, states, nstate)
+
+    def recurrent_plan(self, stmt, fname, fmt, formatted, args, states):
+        nstate = len(states)
+        names = ("X", "H0", "C0")[:1 + nstate] + ("weights", "recurrentWeights", "bias")
+        weight_formats = [(n, args[i] if i < len(args) else None, a) for i, n, a in
+                          zip(range(1 + nstate, 4 + nstate), names[1 + nstate:], (("CU",), ("CU",), ("C",)))]
+        try:
+            return rf.recurrent_plan(fname, fmt, formatted, list(zip(names[1:], states)), weight_formats)
+        except (TypeError, ValueError) as exc:
+            self.fail(stmt, str(exc))
