@@ -7,6 +7,7 @@ from typing import Dict, List, Set, Tuple
 
 import gast
 
+from .alias_state import WRITING_FUNCTIONS
 from .ir import walk_nodes
 from .liveness import Liveness
 from .plans import FunctionFacts
@@ -44,89 +45,35 @@ class SiteChecks:
         the function (a global's, a closure's, an argument's, or a name taken from one) that the
         code before it reads (``COUNT[0] += 1``, ``np.add.at(z, i, v)``, a write in a loop that
         reads it) would read the changed object, and write it twice."""
-        facts = self.facts
-        params = set(facts.params) | set(facts.kwonly) | {n for n in (facts.vararg, facts.kwarg) if n}
-        origin: Dict[str, str] = {}          # a name bound to (a part of) an outside object -> that object
-
-        def root(node):
-            while isinstance(node, (gast.Subscript, gast.Attribute)):
-                node = node.value
-            return node.id if isinstance(node, gast.Name) else None
-
-        def outside(name):
-            if name is None:
-                return None
-            if name in origin:
-                return origin[name]
-            return name if name in params or name not in facts.stored else None
-
-        changed = True
-        while changed:                  # names bound to (a part of) such an object
-            changed = False
-            for st in _in_order(self.fdef.body):
-                pairs = [(st.targets[0], st.value)] if isinstance(st, gast.Assign) else \
-                    [(st.target, st.iter)] if isinstance(st, gast.For) else []
-                for target, value in pairs:
-                    if isinstance(target, gast.Name) and target.id not in params and \
-                            target.id not in origin and outside(root(value)) is not None:
-                        origin[target.id] = outside(root(value))
-                        changed = True
-        from .aliasing import WRITING_FUNCTIONS
-
-        def reads(node) -> Set[str]:
-            return {outside(n.id) for n in gast.walk(node)
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and outside(n.id)}
-
-        def writes(st) -> List[Tuple[str, bool]]:
-            """The outside objects ``st`` writes into, each with whether the write reads it too."""
-            out = []
-            targets = st.targets if isinstance(st, gast.Assign) else \
-                [st.target] if isinstance(st, gast.AugAssign) else []
-            out += [(outside(root(t)), isinstance(st, gast.AugAssign)) for t in targets
-                    if isinstance(t, (gast.Subscript, gast.Attribute))]
-            value = getattr(st, "value", None)
-            if isinstance(value, gast.Call):    # np.copyto(z, v), np.add.at(z, i, v), out=z
-                f = value.func
-                if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") and \
-                        value.args:
-                    out.append((outside(root(value.args[0])), f.attr == "at"))
-                out += [(outside(root(k.value)), False) for k in value.keywords if k.arg == "out"]
-            return [(r, rmw) for r, rmw in out if r is not None]
-
-        def value_reads(st) -> Set[str]:
-            parts = [getattr(st, "value", None)] + ([st.test] if isinstance(st, (gast.If, gast.While)) else []) + \
-                ([st.iter] if isinstance(st, gast.For) else [])
-            found: Set[str] = set()
-            for part in parts:
-                if part is not None:
-                    found |= reads(part)
-            return found
-
-        def visit(block, seen: Set[str], loop_reads: Set[str]):
-            for st in block:
-                seen |= value_reads(st)
-                for r, rmw in writes(st):
-                    if rmw or r in seen or r in loop_reads:
-                        self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
-                                  f"(a global, a closure value or an argument), which the code before the "
-                                  f"dlgradient on line {site.line} reads; that gradient is differentiated "
-                                  f"again, so sct recomputes this code, on {r} as the first run left it: "
-                                  f"the write would happen twice. Make the change after the gradients, or "
-                                  f"in a helper function (it runs once)", "write")
-                if isinstance(st, (gast.For, gast.While)):
-                    inner = loop_reads | {r for s in st.body for r in reads(s)} | value_reads(st)
-                    visit(st.body, seen, inner)
-                elif isinstance(st, gast.If):
-                    visit(st.body, seen, loop_reads)
-                    visit(st.orelse, seen, loop_reads)
-                elif isinstance(st, gast.With):
-                    visit(st.body, seen, loop_reads)
-
+        outside = _OutsideObjects(self.fdef, self.facts)
         seen: Set[str] = set()
         for block, index, parent, _ in site.frames:
-            loop_reads = {r for s in block for r in reads(s)} if isinstance(parent, (gast.For, gast.While)) \
-                else set()
-            visit(block[:index], seen, loop_reads)
+            in_loop = isinstance(parent, (gast.For, gast.While))
+            loop_reads = {r for s in block for r in outside.reads(s)} if in_loop else set()
+            self._visit_outside_writes(outside, site, block[:index], seen, loop_reads)
+
+    def _visit_outside_writes(self, outside: "_OutsideObjects", site: Site, block, seen: Set[str],
+                              loop_reads: Set[str]):
+        """Refuse a write in ``block`` into an outside object read before it (``seen``), read in
+        the enclosing loops (``loop_reads``), or read by the write itself."""
+        for st in block:
+            seen |= outside.value_reads(st)
+            for r, rmw in outside.writes(st):
+                if rmw or r in seen or r in loop_reads:
+                    self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
+                              f"(a global, a closure value or an argument), which the code before the "
+                              f"dlgradient on line {site.line} reads; that gradient is differentiated "
+                              f"again, so sct recomputes this code, on {r} as the first run left it: "
+                              f"the write would happen twice. Make the change after the gradients, or "
+                              f"in a helper function (it runs once)", "write")
+            if isinstance(st, (gast.For, gast.While)):
+                inner = loop_reads | {r for s in st.body for r in outside.reads(s)} | outside.value_reads(st)
+                self._visit_outside_writes(outside, site, st.body, seen, inner)
+            elif isinstance(st, gast.If):
+                self._visit_outside_writes(outside, site, st.body, seen, loop_reads)
+                self._visit_outside_writes(outside, site, st.orelse, seen, loop_reads)
+            elif isinstance(st, gast.With):
+                self._visit_outside_writes(outside, site, st.body, seen, loop_reads)
 
     def check_roots_reached(self, site: Site, roots: List[str]):
         """A name made on the site's own line that y does not reach (a list built by a
@@ -204,3 +151,68 @@ class SiteChecks:
                               f"{self.facts.fname}(), or compute that gradient with "
                               "EnableHigherDerivatives=False if it is meant as a constant",
                               "dlgradient")
+
+
+def _root(node):
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+class _OutsideObjects:
+    """For ``SiteChecks.check_outside_writes``: the objects from outside a function (a global's, a
+    closure's, an argument's) each name may be (a part of), and what a statement reads and writes
+    of them."""
+
+    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts):
+        self.facts = facts
+        self.params = set(facts.params) | set(facts.kwonly) | {n for n in (facts.vararg, facts.kwarg) if n}
+        self.origin: Dict[str, str] = {}     # a name bound to (a part of) an outside object -> that object
+        changed = True
+        while changed:                  # names bound to (a part of) such an object
+            changed = False
+            for st in _in_order(fdef.body):
+                pairs = [(st.targets[0], st.value)] if isinstance(st, gast.Assign) else \
+                    [(st.target, st.iter)] if isinstance(st, gast.For) else []
+                for target, value in pairs:
+                    if isinstance(target, gast.Name) and target.id not in self.params and \
+                            target.id not in self.origin and self.outside(_root(value)) is not None:
+                        self.origin[target.id] = self.outside(_root(value))
+                        changed = True
+
+    def outside(self, name):
+        """The outside object ``name`` is (a part of), or None."""
+        if name is None:
+            return None
+        if name in self.origin:
+            return self.origin[name]
+        return name if name in self.params or name not in self.facts.stored else None
+
+    def reads(self, node) -> Set[str]:
+        return {self.outside(n.id) for n in gast.walk(node)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.outside(n.id)}
+
+    def writes(self, st) -> List[Tuple[str, bool]]:
+        """The outside objects ``st`` writes into, each with whether the write reads it too."""
+        out = []
+        targets = st.targets if isinstance(st, gast.Assign) else \
+            [st.target] if isinstance(st, gast.AugAssign) else []
+        out += [(self.outside(_root(t)), isinstance(st, gast.AugAssign)) for t in targets
+                if isinstance(t, (gast.Subscript, gast.Attribute))]
+        value = getattr(st, "value", None)
+        if isinstance(value, gast.Call):    # np.copyto(z, v), np.add.at(z, i, v), out=z
+            f = value.func
+            if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") and \
+                    value.args:
+                out.append((self.outside(_root(value.args[0])), f.attr == "at"))
+            out += [(self.outside(_root(k.value)), False) for k in value.keywords if k.arg == "out"]
+        return [(r, rmw) for r, rmw in out if r is not None]
+
+    def value_reads(self, st) -> Set[str]:
+        parts = [getattr(st, "value", None)] + ([st.test] if isinstance(st, (gast.If, gast.While)) else []) + \
+            ([st.iter] if isinstance(st, gast.For) else [])
+        found: Set[str] = set()
+        for part in parts:
+            if part is not None:
+                found |= self.reads(part)
+        return found

@@ -1,0 +1,208 @@
+"""Augmented assignments (``t op= v``, ``d[k] op= v``, ``o.a op= v``) in the aliasing pass
+(sct/aliasing.py): Python changes an array, list or dict that ``t`` holds in place, where sct
+computes a new value; ``_check_augmented`` proves that nothing else sees the old object, or
+refuses, or (where only the run can tell whether the item is a number) records a
+``NumberGuard`` that ``inplace_updates`` turns into a check the run makes first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import gast
+
+from .alias_state import EXT, _statements
+from .ir import call, const, load
+from .points_to import AliasAnalysis
+
+INPLACE_METHODS = {
+    gast.Add: "__iadd__", gast.Sub: "__isub__", gast.Mult: "__imul__", gast.Div: "__itruediv__",
+    gast.FloorDiv: "__ifloordiv__", gast.Mod: "__imod__", gast.Pow: "__ipow__",
+    gast.MatMult: "__imatmul__", gast.BitAnd: "__iand__", gast.BitOr: "__ior__",
+    gast.BitXor: "__ixor__", gast.LShift: "__ilshift__", gast.RShift: "__irshift__",
+}
+OP_SYMBOLS = {
+    gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//", gast.Mod: "%",
+    gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|", gast.BitXor: "^",
+    gast.LShift: "<<", gast.RShift: ">>",
+}
+
+
+def _rebinds(kind, op, mode: str) -> bool:
+    """Does ``t op= v`` rebind ``t`` to a new value when ``t`` has this argument kind (a
+    number, a tuple, an object without the in-place method), rather than change it in place?"""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    method = INPLACE_METHODS.get(type(op), "__iadd__")
+    tag = kind[0]
+    if tag == "num":
+        return True
+    if tag in ("dl", "nd"):
+        # a traced scalar handed to a helper is a Python or numpy number (immutable);
+        # a dlarray or ndarray given to dlfeval changes in place, even with no dimensions
+        return mode == "vjp" and len(kind) > 2 and kind[2] == 0
+    if tag in ("seq", "map", "obj", "const") and len(kind) > 1 and isinstance(kind[1], type):
+        return not hasattr(kind[1], method)
+    return False
+
+
+def _element_kinds(kind, key=None):
+    """The kinds of the items of a container argument (of the item ``key`` where known)."""
+    if not isinstance(kind, tuple) or len(kind) < 3 or not isinstance(kind[2], tuple):
+        return None
+    if kind[0] == "seq":
+        if isinstance(key, int) and -len(kind[2]) <= key < len(kind[2]):
+            return [kind[2][key]]
+        return list(kind[2])
+    if kind[0] in ("map", "obj"):
+        items = [k for k in kind[2] if isinstance(k, tuple) and len(k) == 2]
+        if key is not None and any(k == key for k, _ in items):
+            return [v for k, v in items if k == key]
+        return [v for _, v in items] if kind[0] == "map" or key is None else None
+    return None
+
+
+@dataclass(frozen=True)
+class NumberGuard:
+    """``d[k] op= v`` whose old item may be a number (rebound, exact) or an array (changed in
+    place, refused): the run checks ``old_name`` with ``message`` before ``stmt``."""
+    stmt: gast.stmt
+    old_name: str
+    message: str
+
+
+def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -> None:
+    """``t op= v`` (and ``d[k] op= v``, ``o.a op= v``): Python changes an array, list or dict
+    that t holds in place, where sct computes a new value.  That is the same program only when
+    nothing else can see the old object: check it, or refuse."""
+    old_name, container = s.sct_augmented
+    value = s.value
+    if not isinstance(value, gast.BinOp) or old_name is None:
+        return
+    state = analysis.before.get(id(s))
+    if state is None:
+        return
+    if container is None:                       # t op= v
+        _check_rebinding(s, analysis, param_kinds, mode, fail, old_name)
+    else:
+        _check_item_update(s, analysis, param_kinds, mode, fail, old_name, container)
+
+
+def _check_rebinding(s, analysis: AliasAnalysis, param_kinds, mode: str, fail, old_name: str) -> None:
+    """``t op= v``: the objects t holds (less the arguments it rebinds) are seen through t only."""
+    op = s.value.op
+    symbol = OP_SYMBOLS.get(type(op), "+")
+    objs = analysis.objects(s, old_name)
+    objs = frozenset(o for o in objs if not (o[0] == "arg" and
+                                              _rebinds(param_kinds.get(o[1]), op, mode)))
+    why = analysis.sharing_of(s, old_name, objs, exclude={s.targets[0].id})   # s rebinds its target
+    if why is not None:
+        fail(s, f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
+             f"and {why}; sct follows the new value through {old_name} only. Write "
+             f"`{old_name} = {old_name} {symbol} ...` for a new value (or "
+             f"`{old_name} = {old_name}.copy()` first)", f"{old_name} {symbol}=")
+
+
+def _check_item_update(s, analysis: AliasAnalysis, param_kinds, mode: str, fail, old_name: str,
+                       container: str) -> None:
+    """``d[k] op= v``: the old item is changed in place (an array within a list, dict or object;
+    an item of an array is part of it, and the write into d is checked on its own)."""
+    op = s.value.op
+    symbol = OP_SYMBOLS.get(type(op), "+")
+    state = analysis.before.get(id(s))
+    key = None
+    src = _source_of(analysis, s, old_name)
+    if isinstance(src, gast.Subscript) and isinstance(src.slice, gast.Constant):
+        key = src.slice.value
+    elif isinstance(src, gast.Attribute):
+        key = src.attr
+    items = _changed_items(analysis, state, analysis.objects(s, container), key, param_kinds, op, mode)
+    what = f"{container}[...]" if isinstance(src, gast.Subscript) else \
+        f"{container}.{src.attr}" if isinstance(src, gast.Attribute) else container
+    why = analysis.sharing_of(s, what, frozenset(items), exclude={container, old_name, s.targets[0].id})
+    if why is None and items & state.multi:
+        why = f"{container} may hold the same object at another place too (as `[a] * 2` does)"
+    if why is not None:
+        message = (f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "
+                   f"{why}; sct follows the new value through {container} only. Write "
+                   f"`{what} = {what} {symbol} ...` for a new value")
+        if _may_be_number(analysis, items, param_kinds):
+            # a number (an int attribute, a float in a dict) is rebound, which is exact: only the
+            # run can tell, so the run checks it before the statement
+            guards = getattr(analysis.fdef, "sct_number_guards", None)
+            if guards is not None:
+                guards.append(NumberGuard(s, old_name, message))
+                return
+        fail(s, message, f"{what} {symbol}=")
+
+
+def _changed_items(analysis: AliasAnalysis, state, holders, key, param_kinds, op, mode: str) -> set:
+    """The objects the containers ``holders`` may hold (at ``key`` where known) that ``op=``
+    changes in place: not the items of arrays, nor argument items it rebinds."""
+    items = set()
+    for h in holders:
+        inside = state.heap.get(h, frozenset())
+        if h[0] == "arg" and isinstance(param_kinds.get(h[1]), tuple) and \
+                param_kinds[h[1]][:1] in (("dl",), ("nd",)) or \
+                h[0] in ("new", "old") and h[1] in analysis.array_sites:
+            continue          # an item of an array is part of it: the write into it is checked
+        if h[0] == "arg":
+            kinds = _element_kinds(param_kinds.get(h[1]), key)
+            if kinds is not None and all(_rebinds(k, op, mode) for k in kinds):
+                inside = inside - {EXT}
+        items |= inside
+    return items
+
+
+def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
+    """May one of ``objs`` be a number (not surely an array, list or dict)?"""
+    for o in objs:
+        if o == EXT:
+            return True
+        if o[0] == "arg":
+            kind = param_kinds.get(o[1])
+            if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("seq",), ("map",))):
+                return True
+        elif o[0] in ("new", "old") and not (o[1] in analysis.array_sites or o[1] in analysis.seq_sites or
+                                               o[1] in analysis.map_sites):
+            return True
+    return False
+
+
+def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -> None:
+    """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
+    wanted = {id(g.stmt): (g.old_name, g.message) for g in guards}
+    i = 0
+    while i < len(body):
+        s = body[i]
+        for field_name in ("body", "orelse"):
+            inner = getattr(s, field_name, None)
+            if isinstance(inner, list):
+                _insert_number_guards(inner, guards, rt_name)
+        if id(s) in wanted:
+            old, message = wanted[id(s)]
+            check = gast.Expr(value=call(f"{rt_name}.require_number", [load(old), const(message)]))
+            check.lineno = s.lineno
+            body.insert(i, check)
+            i += 1
+        i += 1
+
+
+def _source_of(analysis: AliasAnalysis, s, name: str):
+    """The value ``name`` was last assigned from before ``s`` in the same block (the item load
+    the normaliser emits right before an augmented statement)."""
+    for st in _statements(analysis.fdef.body):
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id == name:
+            return st.value
+    return None
+
+
+
+def inplace_updates(fdef, rt_name: str) -> None:
+    """The augmented statements only the run can check (an item or attribute that may be a
+    number, see check_writes) get their check first."""
+    guards = getattr(fdef, "sct_number_guards", None)
+    if guards:
+        _insert_number_guards(fdef.body, guards, rt_name)
+    fdef.sct_number_guards = None

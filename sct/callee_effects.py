@@ -1,0 +1,424 @@
+"""What a user's function does to what it is given, read from its source (for the aliasing
+analysis, sct/aliasing.py): whether every value it returns is new (``_returns_fresh``), whether it
+changes nothing in place (``_pure``), and whether a call of it may change an argument, its receiver
+or an object reachable from them (``changes_arguments``: may the call be replayed instead of run
+again?).  Each answers True only where the source shows it; unsure is the safe answer.
+"""
+from __future__ import annotations
+
+import types
+from typing import Dict, List, Set, Tuple
+
+import gast
+import numpy as np
+
+from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS,
+                          WRITING_FUNCTIONS, _dotted)
+from .ir import loaded_names, walk_no_defs
+
+# --- does every return give a new object? ----------------------------------------------------------
+
+_FRESH_CACHE: Dict = {}
+
+
+def _returns_fresh(fn) -> bool:
+    """Does every ``return`` of the plain function ``fn`` give a new object: an arithmetic
+    result, a literal or comprehension, a numpy call that is not a view, or a local name bound
+    only to such values?"""
+    if not isinstance(fn, types.FunctionType):
+        return False
+    key = fn.__code__
+    if key in _FRESH_CACHE:
+        return _FRESH_CACHE[key]
+    _FRESH_CACHE[key] = False
+    try:
+        from .parse import function_ast
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    if len(_FRESH_CACHE) > 4096:
+        _FRESH_CACHE.clear()
+    bindings, others = _bindings(fdef)
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
+    kept = _kept_names(fn, fdef)
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in gast.walk(fdef)):
+        _FRESH_CACHE[key] = False           # a closure may keep any local
+        return False
+    ok = bool(returns)
+    for r in returns:
+        v = r.value
+        if _fresh_value(fn, v):
+            continue
+        if isinstance(v, gast.Name) and v.id not in params and v.id not in others and v.id not in kept and \
+                v.id in bindings and all(_fresh_value(fn, b) for b in bindings[v.id]):
+            continue
+        ok = False
+    _FRESH_CACHE[key] = ok
+    return ok
+
+
+def _fresh_call(fn, node) -> bool:
+    """Is ``node`` (a call in ``fn``) a numpy function or ufunc that makes a new array?"""
+    chain = []
+    f = node.func
+    while isinstance(f, gast.Attribute):
+        chain.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name) or not chain:
+        return False
+    value = fn.__globals__.get(f.id)
+    for name in reversed(chain):
+        if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
+            return False
+        value = getattr(value, name, None)
+    module = getattr(value, "__module__", "") or ""
+    name = getattr(value, "__name__", "")
+    return (isinstance(value, np.ufunc) or module.startswith("numpy")) and \
+        name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS
+
+
+def _fresh_value(fn, node) -> bool:
+    if isinstance(node, (gast.BinOp, gast.UnaryOp, gast.List, gast.Tuple, gast.Dict,
+                         gast.ListComp, gast.DictComp)):
+        return True
+    return isinstance(node, gast.Call) and _fresh_call(fn, node)
+
+
+def _bindings(fdef) -> Tuple[Dict[str, List], Set[str]]:
+    """The values each local name is assigned (``name = value``), and the names bound otherwise
+    (unpacking, a loop, ``with``, an annotated assignment)."""
+    bindings: Dict[str, List] = {}
+    others = set()
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Name):
+                    bindings.setdefault(t.id, []).append(n.value)
+                else:
+                    others |= {m.id for m in gast.walk(t) if isinstance(m, gast.Name)}
+        elif isinstance(n, (gast.For, gast.AugAssign, gast.AnnAssign, gast.With)):
+            target = n.target if not isinstance(n, gast.With) else None
+            if target is not None and not isinstance(n, gast.AugAssign):
+                others |= {m.id for m in gast.walk(target) if isinstance(m, gast.Name)}
+    return bindings, others
+
+
+def _kept_names(fn, fdef) -> Set[str]:
+    """A name handed to a call, put in a literal, bound to another name or stored elsewhere
+    may be kept there: its value is not new to the caller."""
+    kept = set()
+    for n in walk_no_defs(fdef):
+        children = []
+        if isinstance(n, gast.Call) and not _fresh_call(fn, n):     # numpy ops keep nothing
+            children = list(n.args) + [k.value for k in n.keywords]
+        elif isinstance(n, (gast.List, gast.Tuple, gast.Set)):
+            children = list(n.elts)
+        elif isinstance(n, gast.Dict):
+            children = list(n.values)
+        elif isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None:
+            children = [n.value]
+        elif isinstance(n, (gast.Yield, gast.YieldFrom, gast.Lambda, gast.FunctionDef)) and n is not fdef:
+            children = list(gast.walk(n))
+        for c in children:
+            if isinstance(c, gast.Starred):
+                c = c.value
+            if isinstance(c, gast.Name):
+                kept.add(c.id)
+    return kept
+
+
+# --- does a function change nothing in place? -----------------------------------------------------
+
+def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
+    """Does ``fn`` (and the functions it calls by global name) change nothing in place?
+    ``self_attributes``: setting attributes of its first parameter to values not read from
+    that parameter is allowed."""
+    from .parse import function_ast
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    first = fdef.args.args[0].id if fdef.args.args else None
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            return False
+        if self_attributes and isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], gast.Attribute) and isinstance(n.targets[0].value, gast.Name) and \
+                n.targets[0].value.id == first and first not in loaded_names(n.value):
+            n.targets[0].ctx = gast.Load()     # checked: do not count it below (a copy of the tree)
+            continue
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            return False
+        if isinstance(n, gast.AugAssign):
+            return False
+        if isinstance(n, gast.Call):
+            if any(k.arg == "out" for k in n.keywords):
+                return False
+            f = n.func
+            if isinstance(f, gast.Attribute) and (f.attr in MUTATORS or f.attr in WRITING_FUNCTIONS or
+                                                  f.attr == "at"):
+                return False
+            if isinstance(f, gast.Name) and f.id in ("setattr", "delattr", "exec", "eval"):
+                return False
+            if isinstance(f, gast.Name) and depth < 3:
+                callee = fn.__globals__.get(f.id)
+                if isinstance(callee, types.FunctionType) and callee is not fn and \
+                        not (callee.__module__ or "").startswith(("numpy", "sct")):
+                    if not _pure(callee, depth + 1):
+                        return False
+    return True
+
+
+def _generated_dataclass_init(cls) -> bool:
+    """Is ``cls.__init__`` the one ``@dataclass`` wrote (it only stores its arguments)?"""
+    import dataclasses
+    init = cls.__dict__.get("__init__") if dataclasses.is_dataclass(cls) else None
+    if init is None:
+        for base in cls.__mro__[1:]:
+            if "__init__" in base.__dict__:
+                init = base.__dict__["__init__"] if dataclasses.is_dataclass(base) else None
+                break
+    code = getattr(init, "__code__", None)
+    return code is not None and code.co_filename.startswith("<") and \
+        getattr(cls, "__dataclass_params__", None) is not None
+
+
+# --- may a call of a user's function be replayed instead of run again? ----------------------------
+
+# methods of arrays, lists and dicts that read their receiver only
+_READING_METHODS = {
+    "sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "argmax", "argmin", "cumsum",
+    "cumprod", "reshape", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "copy", "astype",
+    "item", "tolist", "dot", "conj", "conjugate", "round", "clip", "nonzero", "trace", "diagonal",
+    "repeat", "take", "searchsorted", "ptp", "keys", "values", "items", "get", "count", "index",
+    "format", "join", "split", "strip", "lower", "upper", "startswith", "endswith", "replace",
+    "__getitem__", "__len__", "__contains__", "view", "tobytes", "real", "imag",
+}
+_CHANGES: Dict[int, Tuple[object, int, bool]] = {}
+
+
+def changes_arguments(fn, depth: int = 0) -> bool:
+    """May calling ``fn`` (a user's function, bound method, class or callable object) change an
+    argument (or its receiver, or an object reachable from them) in place?  True when unsure.
+    Changes of the module's own globals are effects, not changes of arguments."""
+    if isinstance(fn, types.MethodType):
+        return _changes_code(fn.__func__, 0, depth)
+    if isinstance(fn, type):
+        if fn.__new__ is not object.__new__:
+            return True
+        init = getattr(fn, "__init__", None)
+        if _generated_dataclass_init(fn):
+            post = getattr(fn, "__post_init__", None)
+            return post is not None and _changes_code(post, 1, depth)
+        if init is object.__init__:
+            return False
+        return _changes_code(init, 1, depth)         # self is the new object, not an argument
+    if isinstance(fn, types.FunctionType):
+        return _changes_code(fn, 0, depth)
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType) and hasattr(fn, "__dict__"):
+        return _changes_code(call, 0, depth)
+    return True
+
+
+def _changes_code(fn, skip: int, depth: int) -> bool:
+    if not isinstance(fn, types.FunctionType) or depth > 3:
+        return True
+    code = fn.__code__
+    key = id(code)
+    hit = _CHANGES.get(key)
+    if hit is not None and hit[0] is code and hit[1] == skip:
+        return hit[2]
+    try:
+        result = _changes(fn, skip)
+    except Exception:
+        result = True
+    if len(_CHANGES) > 512:
+        _CHANGES.clear()
+    _CHANGES[key] = (code, skip, result)
+    return result
+
+
+def _changes(fn, skip: int) -> bool:
+    """``changes_arguments`` for the function ``fn`` read from its source (``skip``: leading
+    parameters that are not the caller's, e.g. the new object of ``__init__``)."""
+    from .parse import function_ast
+    fdef, _, _ = function_ast(fn)
+    a = fdef.args
+    params = [p.id for p in a.posonlyargs + a.args][skip:] + [p.id for p in a.kwonlyargs] + \
+        [p.id for p in (a.vararg, a.kwarg) if p is not None]
+    flow = _ArgumentFlow(fdef, params)
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            if _store_changes(n, flow):
+                return True
+        if isinstance(n, gast.Call) and _call_changes(fn, n, flow):
+            return True
+    return False
+
+
+def _root(node):
+    while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def _depth(node) -> int:
+    d = 0
+    while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+        node = node.value
+        d += 1
+    return d
+
+
+def _assignment(n):
+    """``(targets, value)`` of an assignment, loop, comprehension or ``with``."""
+    if isinstance(n, gast.Assign):
+        return n.targets, n.value
+    if isinstance(n, gast.AnnAssign):
+        return [n.target], n.value
+    if isinstance(n, (gast.For, gast.comprehension)):
+        return [n.target], n.iter
+    targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
+    return targets, gast.Tuple(elts=[i.context_expr for i in n.items], ctx=gast.Load())
+
+
+class _ArgumentFlow:
+    """The local names of a function that may be (views of, containers holding) its arguments
+    (``derived``), and the local objects given an argument as an attribute or item
+    (``holders``), to a fixed point over its assignments."""
+
+    def __init__(self, fdef, params: List[str]):
+        self.derived: Set[str] = set(params)
+        self.holders: Set[str] = set()
+        assigns = [n for n in gast.walk(fdef) if isinstance(n, (gast.Assign, gast.AnnAssign, gast.For,
+                                                               gast.With, gast.comprehension))]
+        changed = True
+        while changed:
+            changed = False
+            for n in assigns:
+                targets, value = _assignment(n)
+                if self.shares(value) and self._bind(targets):
+                    changed = True
+
+    def _bind(self, targets) -> bool:
+        """Mark what the targets of a sharing value bind or set; whether anything was new."""
+        changed = False
+        for t in targets:
+            for name in _bound_names(t):
+                if name not in self.derived:
+                    self.derived.add(name)
+                    changed = True
+            if isinstance(t, (gast.Attribute, gast.Subscript)):
+                name = _root(t)
+                if name is not None and name not in self.derived and name not in self.holders:
+                    self.holders.add(name)
+                    changed = True
+        return changed
+
+    def shares(self, value) -> bool:
+        """Can ``value`` be (a view of, a container holding) an argument?"""
+        if value is None or isinstance(value, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare,
+                                               gast.JoinedStr, gast.Lambda)):
+            return False
+        if isinstance(value, gast.Call):
+            func = value.func
+            dotted = _dotted(func)
+            if dotted.split(".")[0] in ("np", "numpy", "math") and \
+                    dotted.rsplit(".", 1)[-1] not in VIEW_FUNCTIONS:
+                return False
+            if isinstance(func, gast.Attribute) and func.attr in ("copy", "astype", "tolist", "sum",
+                                                                  "mean", "item", "dot"):
+                return False
+        return any(n in self.derived or n in self.holders for n in loaded_names(value))
+
+    def derived_node(self, node, levels: int = 1) -> bool:
+        """Does changing ``node`` (``levels`` below it) change an argument?  Setting an attribute
+        of an object that only holds one does not; changing what it holds does."""
+        name = _root(node)
+        return name in self.derived or (name in self.holders and _depth(node) + levels >= 2)
+
+
+def _store_changes(n, flow: _ArgumentFlow) -> bool:
+    """Does the assignment, augmented assignment or ``del`` ``n`` change an argument?"""
+    targets = n.targets if isinstance(n, (gast.Assign, gast.Delete)) else [n.target]
+    for t in targets:
+        for x in gast.walk(t):
+            if isinstance(x, (gast.Attribute, gast.Subscript)) and \
+                    isinstance(x.ctx, (gast.Store, gast.Del)) and flow.derived_node(x, 0):
+                return True
+        if isinstance(n, gast.AugAssign) and (isinstance(t, gast.Name) and t.id in flow.derived or
+                                              not isinstance(t, gast.Name) and flow.derived_node(t)):
+            return True            # t += v changes an array or list in place
+    return False
+
+
+def _call_changes(fn, n: gast.Call, flow: _ArgumentFlow) -> bool:
+    """May the call ``n`` in ``fn`` change an argument of ``fn``?"""
+    func = n.func
+    args = list(n.args) + [k.value for k in n.keywords]
+    touches = any(flow.shares(x) or (isinstance(x, gast.Name) and x.id in flow.derived) for x in args)
+    if any(k.arg == "out" for k in n.keywords):
+        return True
+    if isinstance(func, gast.Name) and func.id in ("setattr", "delattr", "exec", "eval") and touches:
+        return True
+    if isinstance(func, gast.Attribute):
+        verdict = _method_call_changes(func, flow, touches)
+        if verdict is not None:
+            return verdict
+    if not touches:
+        return False
+    if isinstance(func, gast.Name):
+        return _function_call_changes(fn, func)
+    if isinstance(func, gast.Attribute) and not flow.derived_node(func.value):
+        base = fn.__globals__.get(_root(func.value)) if _root(func.value) else None
+        if isinstance(base, types.ModuleType) and \
+                (base.__name__.split(".")[0] in ("numpy", "math", "cmath", "sct")):
+            return False
+        return True
+    return False
+
+
+def _method_call_changes(func: gast.Attribute, flow: _ArgumentFlow, touches: bool):
+    """``obj.method(...)``: True or False where the method tells, None to look at the call further."""
+    if func.attr in MUTATORS or func.attr in WRITING_FUNCTIONS or func.attr in ("at", "shuffle"):
+        return flow.derived_node(func.value) or (touches and func.attr not in MUTATORS)
+    if flow.derived_node(func.value) and func.attr not in _READING_METHODS:
+        return True         # a method that may change (a part of) an argument: see _function_call_changes
+    dotted = _dotted(func)
+    if dotted.split(".")[0] in ("np", "numpy", "math", "cmath"):
+        return False
+    return None
+
+
+def _function_call_changes(fn, func: gast.Name) -> bool:
+    """``f(...)`` given (a part of) an argument: may ``f`` change it?"""
+    if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
+        return False
+    callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
+    if isinstance(callee, (types.FunctionType, type)) and \
+            not (getattr(callee, "__module__", "") or "").startswith(("numpy", "sct")):
+        # A user's function (or a method, in _method_call_changes) given (a part of) an argument: unsure.
+        # Before this module was split out of sct/aliasing.py, a recursive
+        # ``changes_arguments(callee, depth + 1)`` (and for ``self.method(...)`` a look at the
+        # class's method) stood here, but a local helper named ``depth`` shadowed the parameter,
+        # so it always raised and the answer was always True.  Kept True (no behaviour change);
+        # following the callee is a change of its own.
+        return True
+    if getattr(callee, "__module__", "") and str(getattr(callee, "__module__", "")).startswith(
+            ("numpy", "sct", "math")):
+        return False
+    return True
+
+
+def _bound_names(target) -> List[str]:
+    """The names an assignment target binds (not those of an attribute or item it sets)."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, gast.Starred):
+        return _bound_names(target.value)
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for e in target.elts for n in _bound_names(e)]
+    return []
+

@@ -1,0 +1,642 @@
+"""The points-to analysis of sct/aliasing.py: which objects every name may hold before each
+statement, and which names are live after it; and the questions the write checks ask of them.
+
+``AliasAnalysis`` is a flow-sensitive points-to analysis over the normalized function.  Objects
+are allocation sites (with the recency abstraction: the object a site made last, and all older
+ones), each argument, and one object for everything else (globals, what arguments contain, what
+unknown calls return).  Views (``x[1:]``, ``x.T``, ``x.reshape(...)``) count as the object itself.
+With liveness, a write into ``n`` is *unshared* when every object ``n`` may hold was made by this
+function and no other live name, no container or view reachable from one, and no callee can
+reach it.  Three layers: ``_Values`` (the objects an expression's value may be), ``PointsTo``
+(statements, branches and loops to a fixed point) and ``AliasAnalysis`` (liveness and the
+questions).
+"""
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Optional, Set, Tuple
+
+import gast
+import numpy as np
+
+from .runtime import registry
+
+from .alias_state import (CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
+                          SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
+                          _new, _old)
+from .callee_effects import _returns_fresh
+from .ir import loaded_names, walk_no_defs
+from .plans import CallKind
+
+# reductions whose result is a number (a numpy scalar) when given no axis
+SCALAR_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "nansum",
+                     "nanmean", "nanmax", "nanmin", "nanprod", "nanstd", "nanvar", "vdot", "norm",
+                     "ptp", "median", "count_nonzero"}
+NUMBER_BUILTINS = {"float", "int", "complex", "bool", "len", "item"}
+# call kinds whose result is a new value, a view of the arguments or a number (never kept)
+_OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE)
+
+
+def _number_result(node: gast.Call, info, name: str) -> bool:
+    """Is the call's result surely a number (immutable): ``np.sum(a)``, ``a.mean()`` with no
+    axis, ``float(v)``, ``v.item()``?"""
+    if isinstance(info.obj, type) and issubclass(info.obj, np.generic):
+        return True                              # np.float32(v): a numpy scalar
+    if info.kind == CallKind.METHOD:
+        method = info.method
+        if method == "item" or (method in SCALAR_REDUCTIONS and not node.args and
+                                all(k.arg in ("dtype", "ddof", "where", "initial") for k in node.keywords)):
+            return True
+        return False
+    if name in NUMBER_BUILTINS and info.kind in (CallKind.OP, CallKind.PLAIN, CallKind.NONDIFF) and \
+            getattr(info.obj, "__module__", None) in ("builtins", None, "runtime.numpy_ops", "runtime.support"):
+        return info.obj in (float, int, complex, bool, len) or info.obj is None and name in NUMBER_BUILTINS
+    if info.kind in (CallKind.OP, CallKind.NONDIFF) and name in SCALAR_REDUCTIONS and \
+            (getattr(info.obj, "__module__", "") or "").startswith("numpy") and len(node.args) == 1 and \
+            all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
+        return True
+    return False
+
+
+def _local_facts(fdef: gast.FunctionDef, params):
+    """One walk for the names bound in ``fdef``, the names bound to ``slice(...)`` and ``super()``
+    results, and the nested functions and lambdas."""
+    names = set(params)
+    slice_names: Set[str] = set()
+    super_names: Set[str] = set()
+    nested = []
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Store):
+                names.add(n.id)
+        elif isinstance(n, gast.Assign):
+            if isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call) and \
+                    isinstance(n.value.func, gast.Name):
+                if n.value.func.id == "slice":
+                    slice_names.add(n.targets[0].id)
+                elif n.value.func.id == "super":
+                    super_names.add(n.targets[0].id)
+        elif isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef:
+            nested.append(n)
+    return names, slice_names, super_names, nested
+
+
+class _Values:
+    """The objects an expression's value may be, in a state (``value_objects``); allocating a
+    new object ages the site's previous one (the recency abstraction)."""
+
+    def __init__(self, fdef: gast.FunctionDef, resolver, mode: str, param_kinds: Dict,
+                 owned_params: Set[str] = frozenset(), activity=None):
+        from .analysis import classify_call
+        self.fdef = fdef
+        self.resolver = resolver
+        self.mode = mode
+        self.kinds = param_kinds
+        self.activity = activity
+        self._classify = classify_call
+        self.params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs]
+        for extra in (fdef.args.vararg, fdef.args.kwarg):
+            if extra is not None:
+                self.params.append(extra.id)
+        self.owned_params = set(owned_params)
+        self.locals, self.slice_names, self.super_names, self.nested = _local_facts(fdef, self.params)
+        self.allocated: Set = set()            # allocation sites met so far
+        self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
+        self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
+        self.map_sites: Set = set()            # allocation sites known to make dicts
+
+    # --- objects ------------------------------------------------------------------------------
+    def names(self, state: State, node) -> FrozenSet:
+        if isinstance(node, gast.Name):
+            if node.id in state.env:
+                return state.env[node.id]
+            if node.id in self.locals:
+                return frozenset()
+            return frozenset({EXT})
+        if isinstance(node, gast.Starred):
+            return self.names(state, node.value)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            out = frozenset()
+            for e in node.elts:
+                out |= self.names(state, e)
+            return out
+        return frozenset()
+
+    def alloc(self, state: State, site) -> Tuple:
+        new, old = _new(site), _old(site)
+        if site not in self.allocated:
+            # the site's first object: nothing can hold it yet, nothing to age
+            self.allocated.add(site)
+            return new
+
+        def age(objs):
+            return frozenset(old if o == new else o for o in objs) if new in objs else objs
+        env = {}
+        for k, v in state.env.items():
+            env[k] = age(v)
+        state.env = _Map(env)
+        heap = {}
+        for k, v in state.heap.items():
+            k2 = old if k == new else k
+            heap[k2] = heap.get(k2, frozenset()) | age(v)
+        state.heap = _Map(heap)
+        state.escaped = age(state.escaped)
+        state.multi = age(state.multi)
+        return new
+
+    def is_sequence(self, o) -> bool:
+        """Is the object ``o`` surely a list or tuple (slicing it copies)?"""
+        if o[0] == "arg":
+            kind = self.kinds.get(o[1])
+            return isinstance(kind, tuple) and kind[:1] == ("seq",)
+        return o[0] in ("new", "old") and o[1] in self.seq_sites
+
+    def is_mapping(self, o) -> bool:
+        """Is the object ``o`` surely a dict?"""
+        if o[0] == "arg":
+            kind = self.kinds.get(o[1])
+            return isinstance(kind, tuple) and kind[:1] == ("map",) and kind[1] is dict
+        return o[0] in ("new", "old") and o[1] in self.map_sites
+
+    def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
+        o = self.alloc(state, site)
+        state.heap[o] = frozenset(contents)
+        return frozenset({o})
+
+    def is_scalar_item(self, value: gast.Subscript) -> bool:
+        """``x[i]`` of a 1-D array argument with no slice: a number or a copy, never a view."""
+        base = value.value
+        kind = self.kinds.get(base.id) if isinstance(base, gast.Name) else None
+        if not (isinstance(kind, tuple) and len(kind) >= 3 and kind[0] in ("dl", "nd") and kind[2] == 1):
+            return False
+        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        for item in items:
+            if isinstance(item, gast.Slice):
+                return False
+            if isinstance(item, gast.Constant) and (item.value is None or item.value is Ellipsis):
+                return False
+            if isinstance(item, gast.Name) and item.id in self.slice_names:
+                return False
+        return len(items) == 1
+
+
+    # --- expressions --------------------------------------------------------------------------
+    def value_objects(self, state: State, value, site) -> FrozenSet:
+        rule = _VALUE_RULES.get(type(value))
+        return rule(self, state, value, site) if rule is not None else frozenset({EXT})
+
+    def _name_objects(self, state: State, value, site) -> FrozenSet:
+        return self.names(state, value)
+
+    def _no_objects(self, state: State, value, site) -> FrozenSet:
+        return frozenset()
+
+    def _operation_objects(self, state: State, value, site) -> FrozenSet:
+        """``a + b``, ``-a``: a new value (a list or tuple holding the operands' items)."""
+        operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
+        objs = frozenset()
+        for o in operands:
+            objs |= self.names(state, o)
+        if isinstance(value, gast.BinOp):
+            parts = [self.names(state, o) if isinstance(o, gast.List) else
+                     state.contents(self.names(state, o)) for o in operands]
+            if isinstance(value.op, gast.Mult):          # [a] * 2 holds a twice
+                state.multi = state.multi | parts[0] | parts[1]
+            elif isinstance(value.op, gast.Add):         # l + [a] with a already in l
+                state.multi = state.multi | (parts[0] & parts[1])
+        if isinstance(value, gast.BinOp) and (
+                any(isinstance(o, gast.List) for o in operands) or
+                (objs and all(self.is_sequence(o) for o in objs))):
+            self.seq_sites.add(site)
+        if isinstance(value, gast.BinOp) and isinstance(value.right, gast.List):
+            objs |= self.names(state, value.right)
+            return self.fresh(state, site, state.contents(objs) | self.names(state, value.right))
+        if self.activity is not None and self.activity.value_is_array(value):
+            self.array_sites.add(site)       # an array holds numbers, not objects
+            return self.fresh(state, site)
+        return self.fresh(state, site, state.contents(objs))
+
+    def _subscript_objects(self, state: State, value, site) -> FrozenSet:
+        base = self.names(state, value.value)
+        if self.is_scalar_item(value):
+            return frozenset()
+        if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
+            self.seq_sites.add(site)         # l[:] of a list or tuple: a new one
+            return self.fresh(state, site, state.contents(base))
+        if not isinstance(value.slice, (gast.Slice, gast.Tuple)) and base and \
+                all(self.is_sequence(o) or self.is_mapping(o) for o in base):
+            return state.contents(base)      # an item of a list, tuple or dict, not a view of it
+        return base | state.contents(base)
+
+    def _attribute_objects(self, state: State, value, site) -> FrozenSet:
+        chain = []
+        node = value
+        while isinstance(node, gast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id not in self.locals:
+            return frozenset({EXT})
+        objs = self.names(state, node)
+        for attr_name in reversed(chain):
+            if attr_name in registry.NONDIFF_ATTRIBUTES:
+                return frozenset()
+            if attr_name in VIEW_ATTRIBUTES:
+                objs = objs | state.contents(objs)
+            else:
+                objs = state.contents(objs)
+        return objs
+
+    def _literal_objects(self, state: State, value, site) -> FrozenSet:
+        """``(a, b)``, ``[a, b]``, ``{"k": a}``: a new container holding the items."""
+        (self.map_sites if isinstance(value, gast.Dict) else self.seq_sites).add(site)
+        objs = frozenset()
+        for v in (value.values if isinstance(value, gast.Dict) else value.elts):
+            item = self.names(state, v)
+            state.multi = state.multi | (objs & item)      # [a, a]
+            objs |= item
+        return self.fresh(state, site, objs)
+
+    # --- calls --------------------------------------------------------------------------------
+    def info(self, node: gast.Call):
+        if self.activity is not None:
+            return self.activity.call_info(node)
+        return self._classify(node, self.resolver)
+
+    def callee_name(self, node: gast.Call, info) -> str:
+        obj = info.obj
+        name = getattr(obj, "__name__", None) if obj is not None else None
+        if name is None:
+            f = node.func
+            name = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
+        return name or ""
+
+    def call_args(self, state: State, node: gast.Call) -> FrozenSet:
+        objs = frozenset()
+        for a in node.args:
+            objs |= self.names(state, a)
+        for k in node.keywords:
+            objs |= self.names(state, k.value)
+        return objs
+
+    def call_objects(self, state: State, node: gast.Call, site) -> FrozenSet:
+        info = self.info(node)
+        args = self.call_args(state, node)
+        name = self.callee_name(node, info)
+        receiver = frozenset()
+        if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+                node.func.value.id in self.locals:
+            receiver = self.names(state, node.func.value)
+        if info.kind == CallKind.SITE:
+            return self.fresh(state, site)
+        copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
+                         for k in node.keywords)
+        if info.kind == CallKind.OP:
+            objs = self._container_call(state, node, name, args, receiver, site)
+            if objs is not None:
+                return objs
+        if name == "inplace_result" and node.args:
+            return self.names(state, node.args[0])    # the new value (the old one was unshared)
+        if _number_result(node, info, name):
+            return frozenset()                   # a number: immutable, `+=` rebinds it
+        if info.kind in _OP_KINDS:
+            return self._op_call(state, info, name, args, receiver, copy_false, site)
+        if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
+                                             info.method in registry.NONDIFF_METHODS or
+                                             info.method in VIEW_METHODS or info.method == "copy"):
+            return self._method_call(state, info, args, receiver, copy_false, site)
+        if info.kind == CallKind.PLAIN:
+            return self._plain_call(state, name, args, receiver, site)
+        return self._user_call(state, node, info, args, receiver, site)
+
+    def _container_call(self, state: State, node: gast.Call, name: str, args, receiver, site):
+        """An op that makes a new list, tuple or dict (None: not one)."""
+        if name in ("as_sequence", "list", "tuple", "sorted", "set") and \
+                len(node.args) == 1 and not node.keywords and not receiver and \
+                args and all(self.is_mapping(o) for o in args):
+            # a new list of a dict's keys (hashable: never one of its values): `for k in d`, list(d)
+            if name != "as_sequence":
+                self.seq_sites.add(site)
+            return self.fresh(state, site)
+        if name in CONTAINER_COPIES and name != "as_sequence":
+            # a new list, tuple or dict holding the items (or the rows of an array argument)
+            objs = args | receiver
+            if name in SEQUENCE_MAKERS:
+                self.seq_sites.add(site)
+            elif name in ("dict", "dict_merged"):
+                self.map_sites.add(site)
+            return self.fresh(state, site, objs | state.contents(objs))
+        return None
+
+    def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site) -> FrozenSet:
+        """An op sct differentiates or knows: a view of its arguments, or a new value."""
+        if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
+            objs = args | receiver
+            return objs | state.contents(objs)
+        if info.kind == CallKind.OP and info.obj is not None:
+            from .analysis import returns_array
+            if returns_array(info.obj):
+                self.array_sites.add(site)
+        return self.fresh(state, site)
+
+    def _method_call(self, state: State, info, args, receiver, copy_false: bool, site) -> FrozenSet:
+        """A method of an array, list or dict sct knows."""
+        if info.method in VIEW_METHODS or copy_false:
+            objs = receiver | args
+            return objs | state.contents(objs)
+        if info.method == "copy":
+            return self.fresh(state, site, state.contents(receiver))
+        if info.method in MUTATORS:          # pop and friends hand out an item
+            return state.contents(receiver) | frozenset({EXT} if not receiver else ())
+        return self.fresh(state, site)
+
+    def _plain_call(self, state: State, name: str, args, receiver, site) -> FrozenSet:
+        """A call run as it is (a builtin, a function of another library)."""
+        if name in IMMUTABLE_BUILTINS:
+            return frozenset()
+        if name in COPY_BUILTINS:
+            return self.fresh(state, site, args | state.contents(args))
+        objs = args | receiver
+        return self.fresh(state, site, objs | state.contents(objs)) | objs | state.contents(objs) | \
+            frozenset({EXT})
+
+    def _user_call(self, state: State, node: gast.Call, info, args, receiver, site) -> FrozenSet:
+        """A user function, method or object: it may return (a part of) any argument, and keep them."""
+        objs = args | receiver
+        reached = frozenset(state.reach(objs))
+        via_super = isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+            node.func.value.id in self.super_names and not args
+        if not via_super:           # super().__init__() runs on self like the method itself
+            state.escaped = state.escaped | reached
+        if info.kind == CallKind.FUNCTION and _returns_fresh(info.obj):
+            # every return makes a new value (``return np.tanh(v * s)``): the result is a
+            # new object, whose items may still be anything
+            return self.fresh(state, site, reached | frozenset({EXT}))
+        return reached | frozenset({EXT})
+
+
+_VALUE_RULES = {
+    gast.Name: _Values._name_objects,
+    gast.Constant: _Values._no_objects, gast.Compare: _Values._no_objects,
+    gast.JoinedStr: _Values._no_objects, gast.BoolOp: _Values._no_objects,
+    gast.BinOp: _Values._operation_objects, gast.UnaryOp: _Values._operation_objects,
+    gast.Subscript: _Values._subscript_objects,
+    gast.Attribute: _Values._attribute_objects,
+    gast.Tuple: _Values._literal_objects, gast.List: _Values._literal_objects,
+    gast.Dict: _Values._literal_objects,
+    gast.Call: _Values.call_objects,
+}
+
+
+class PointsTo(_Values):
+    """The state before every statement (``before``), to a fixed point over loops and joined
+    after branches, and how each name was bound (``origin``, for messages)."""
+
+    def __init__(self, fdef: gast.FunctionDef, resolver, mode: str, param_kinds: Dict,
+                 owned_params: Set[str] = frozenset(), activity=None):
+        super().__init__(fdef, resolver, mode, param_kinds, owned_params, activity)
+        self.before: Dict[int, State] = {}     # statement id -> state before it
+        self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
+
+    def run(self):
+        state = State()
+        for p in self.params:
+            state.env[p] = frozenset({_new(("param", p))}) if p in self.owned_params else \
+                frozenset({("arg", p)})
+            if p not in self.owned_params:
+                state.heap[("arg", p)] = frozenset({EXT})
+        state.heap[EXT] = frozenset({EXT})
+        self.block(self.fdef.body, state)
+
+    def store(self, state: State, objs, value_objs):
+        for o in objs:
+            state.multi = state.multi | (state.heap.get(o, frozenset()) & value_objs)
+            state.heap[o] = state.heap.get(o, frozenset()) | value_objs
+            if o == EXT or o[0] == "arg":
+                state.escaped = state.escaped | frozenset(state.reach(value_objs))
+
+    def block(self, stmts, state: State):
+        for s in stmts:
+            self.statement(s, state)
+
+    def statement(self, s, state: State):
+        self.before[id(s)] = state.copy()
+        rule = _STATEMENT_RULES.get(type(s))
+        if rule is not None:
+            rule(self, s, state)
+
+    def _assign(self, s: gast.Assign, state: State):
+        target = s.targets[0]
+        if isinstance(target, gast.Name):
+            objs = self.value_objects(state, s.value, id(s))
+            state.env[target.id] = objs
+            self.origin[target.id] = self.describe(s.value)
+        elif isinstance(target, (gast.Subscript, gast.Attribute)):
+            value_objs = self.value_objects(state, s.value, id(s)) if isinstance(s.value, gast.Call) \
+                else self.names(state, s.value)
+            self.store(state, self.names(state, target.value), value_objs)
+        elif isinstance(target, gast.Tuple):       # fwd, bwd = ... (generated only)
+            objs = self.value_objects(state, s.value, id(s))
+            for e in target.elts:
+                if isinstance(e, gast.Name):
+                    state.env[e.id] = objs | state.contents(objs)
+
+    def _expression(self, s: gast.Expr, state: State):
+        if not isinstance(s.value, gast.Call):
+            return
+        node = s.value
+        self.value_objects(state, node, id(s))
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.attr in MUTATORS and func.value.id in self.locals:
+            self.store(state, self.names(state, func.value), self.call_args(state, node))
+
+    def _branch(self, s: gast.If, state: State):
+        a = state.copy()
+        b = state.copy()
+        self.block(s.body, a)
+        self.block(s.orelse, b)
+        joined = a.join(b)
+        state.env, state.heap, state.escaped = joined.env, joined.heap, joined.escaped
+        state.multi = joined.multi       # ``d = [a, a]`` in a branch: d holds a twice after it
+
+    def _loop(self, s, state: State):
+        if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
+            state.env[s.target.id] = frozenset()
+        current = state.copy()
+        for _ in range(100):
+            entry = current.copy()
+            body = entry.copy()
+            self.block(s.body, body)
+            nxt = current.join(body)
+            if nxt.key() == current.key():
+                break
+            current = nxt
+        # a last pass records the states before the body's statements at the fixed point
+        body = current.copy()
+        self.block(s.body, body)
+        state.env, state.heap, state.escaped = current.env, current.heap, current.escaped
+        state.multi = current.multi
+
+    def _with(self, s: gast.With, state: State):
+        self.block(s.body, state)
+
+    def describe(self, value) -> str:
+        if isinstance(value, gast.Name):
+            return f"a second name for {value.id}"
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+            return f"a view or an item of {value.value.id}"
+        if isinstance(value, gast.Attribute):
+            root = value
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name):
+                return f"an attribute of {root.id}"
+        if isinstance(value, gast.Call):
+            f = value.func
+            fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "a function")
+            return f"the result of {fname}()"
+        return ""
+
+
+_STATEMENT_RULES = {
+    gast.Assign: PointsTo._assign, gast.Expr: PointsTo._expression, gast.If: PointsTo._branch,
+    gast.For: PointsTo._loop, gast.While: PointsTo._loop, gast.With: PointsTo._with,
+}
+
+
+class AliasAnalysis(PointsTo):
+    """The points-to states and the names live after each statement of ``fdef``, and the
+    questions the write checks and the lowering of in-place operations ask: may a change of
+    what a name holds be seen through something else?"""
+
+    def __init__(self, fdef: gast.FunctionDef, resolver, mode: str, param_kinds: Dict,
+                 owned_params: Set[str] = frozenset(), activity=None):
+        super().__init__(fdef, resolver, mode, param_kinds, owned_params, activity)
+        self.live_after: Dict[int, FrozenSet[str]] = {}
+        # names nested functions read see every later change: always live
+        self.captured: Set[str] = set()
+        for n in self.nested:
+            for m in gast.walk(n):
+                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Load) and m.id in self.locals:
+                    self.captured.add(m.id)
+        self.run()
+        self.liveness(self.fdef.body, frozenset())
+
+    # --- liveness ----------------------------------------------------------------------------------
+    def uses(self, s) -> Set[str]:
+        if isinstance(s, gast.Assign):
+            names = set(loaded_names(s.value))
+            target = s.targets[0]
+            if not isinstance(target, gast.Name):
+                names |= set(loaded_names(target))
+            return names
+        if isinstance(s, (gast.FunctionDef,)):
+            return set()
+        return set(loaded_names(s))
+
+    def liveness(self, stmts, live_out: FrozenSet[str]) -> FrozenSet[str]:
+        live = frozenset(live_out) | frozenset(self.captured)
+        for s in reversed(stmts):
+            if isinstance(s, gast.If):
+                live = self.liveness(s.body, live) | self.liveness(s.orelse, live) | \
+                    frozenset(loaded_names(s.test))
+            elif isinstance(s, (gast.For, gast.While)):
+                head = frozenset(loaded_names(s.iter if isinstance(s, gast.For) else s.test))
+                current = live | head
+                for _ in range(100):
+                    entry = self.liveness(s.body, current) | head
+                    nxt = current | entry
+                    if nxt == current:
+                        break
+                    current = nxt
+                live = current
+            elif isinstance(s, gast.With):
+                live = self.liveness(s.body, live) | frozenset(
+                    n for item in s.items for n in loaded_names(item.context_expr))
+            else:
+                self.live_after[id(s)] = self.live_after.get(id(s), frozenset()) | live
+                defs = {s.targets[0].id} if isinstance(s, gast.Assign) and \
+                    isinstance(s.targets[0], gast.Name) else set()
+                live = (live - defs) | frozenset(self.uses(s)) | frozenset(self.captured)
+        return live
+
+    # --- the question ------------------------------------------------------------------------
+    def sharing(self, s, name: str) -> Optional[str]:
+        """Why a write into ``name`` at ``s`` may be seen through something else (None: it can't)."""
+        state = self.before.get(id(s))
+        if state is None:
+            return "sct could not follow where it comes from"
+        objs = state.env.get(name)
+        if objs is None:
+            objs = frozenset() if name in self.locals else frozenset({EXT})
+        return self.sharing_of(s, name, objs)
+
+    def sharing_of(self, s, name: str, objs, exclude=frozenset()) -> Optional[str]:
+        """Why a change of the objects ``objs`` (what ``name`` holds) at ``s`` may be seen
+        through something else than ``name`` and the names in ``exclude`` (None: it can't)."""
+        state = self.before.get(id(s))
+        if state is None:
+            return "sct could not follow where it comes from"
+        if not objs:
+            return None
+        for o in objs:
+            if o[0] == "arg":
+                if self.mode == "entry":
+                    return f"{o[1]} is an argument of {self.fdef.name}() and would change too"
+                return f"{o[1]} is an argument of {self.fdef.name}(): the caller's object would change too"
+        if EXT in objs:
+            how = self.origin.get(name) or ""
+            how = f" ({name} is {how})" if how else ""
+            return f"{name} may be an object {self.fdef.name}() did not create{how}, which would " \
+                   "change too"
+        if objs & state.escaped:
+            return f"{name} was passed to a function or stored in an object that may keep it"
+        live = self.live_after.get(id(s), frozenset()) | self.captured
+        for other in sorted(live):
+            if other == name or other in exclude or other not in state.env:
+                continue
+            if objs & state.env[other]:
+                how = self.origin.get(other) or ""
+                how = f" ({other} is {how})" if how else ""
+                return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
+            if objs & frozenset(state.reach(state.env[other])):
+                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
+                       f"taken from one), and {other} is read later"
+        return None
+
+    def other_name_of(self, s, name: str, objs) -> Optional[str]:
+        """Why ``objs`` (what ``name`` holds at ``s``) may also be read later through another
+        name (None: through ``name`` only)."""
+        state = self.before.get(id(s))
+        if state is None:
+            return "sct could not follow where it comes from"
+        live = self.live_after.get(id(s), frozenset()) | self.captured
+        for other in sorted(live):
+            if other == name or other not in state.env:
+                continue
+            if objs & state.env[other]:
+                how = self.origin.get(other) or ""
+                how = f" ({other} is {how})" if how else ""
+                return f"{other} may be the same object as {name}{how}, and it is read later"
+            if objs & frozenset(state.reach(state.env[other])):
+                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
+                       f"taken from one), and {other} is read later"
+        return None
+
+    def builtin(self, s, name: str) -> bool:
+        """Is ``name`` surely a list, dict or array (not an object of the user's class)?"""
+        act = self.activity
+        if act is not None and (name in act.lists or name in act.arrays):
+            return True
+        kind = self.kinds.get(name)
+        if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "dl", "nd"):
+            return True
+        objs = self.objects(s, name)
+        return bool(objs) and all(o[0] in ("new", "old") for o in objs) and \
+            not any(o[1] == ("param", p) for o in objs for p in self.owned_params)
+
+    def objects(self, s, name: str) -> FrozenSet:
+        state = self.before.get(id(s))
+        if state is None:
+            return frozenset({EXT})
+        return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+

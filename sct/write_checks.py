@@ -1,0 +1,372 @@
+"""The write checks of sct/aliasing.py: every write into an item or attribute, and every call
+that may change its arguments or object in place, is proved exact (nothing else sees the old
+object, and no adjoint reads it) or refused with the user's line; ``check_writes`` names the
+writes that must become new values because an adjoint reads the old one.
+"""
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Set
+
+import gast
+import numpy as np
+
+from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
+    _resolved, _statements
+from .augmented_writes import _check_augmented
+from .callee_effects import _pure
+from .errors import CompileError
+from .ir import loaded_names
+from .plans import CallKind
+from .points_to import AliasAnalysis
+
+def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
+    """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
+    new values because an adjoint reads the old value."""
+    return _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename).run()
+
+
+class _WriteCheck:
+    """``check_writes`` for one function: one method per kind of write (into an item, into an
+    attribute, by a call); ``force`` collects the writes that must become new values."""
+
+    def __init__(self, fdef, resolver, mode, param_kinds, owned_params, activity, filename: str):
+        self.fdef, self.resolver, self.mode, self.param_kinds = fdef, resolver, mode, param_kinds
+        self.activity, self.filename = activity, filename
+        self.analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params, activity)
+        self.active = activity.active
+        self.fname = fdef.name
+        # objects an adjoint may read, per statement: see _scan
+        self.saved_at: Dict[int, "_SavedView"] = {}
+        self.force: Set[int] = set()
+
+    def run(self) -> Set[int]:
+        self._scan(self.fdef.body, _Saved())
+        self.fdef.sct_number_guards = []
+        for s in _statements(self.fdef.body):
+            if getattr(s, "sct_augmented", None) is not None:
+                _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+                    isinstance(s.targets[0].value, gast.Name):
+                self._item_write(s, s.targets[0].value.id)
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) and \
+                    isinstance(s.targets[0].value, gast.Name):
+                if not self._attribute_write(s, s.targets[0].value.id, s.targets[0].attr):
+                    continue        # nothing traced is stored: nothing more to check
+            node, result = _mutating_call(s)
+            if node is not None:
+                self._call(s, node, result)
+        return self.force
+
+    def fail(self, s, message, construct):
+        raise CompileError(message, self.filename, getattr(s, "lineno", self.fdef.lineno), construct)
+
+    def _scan(self, block, saved: "_Saved") -> "_Saved":
+        """Objects an adjoint may read: what active statements before a write read (in a loop,
+        anywhere in its body: the next iteration's write comes after this iteration's read).
+        (A snapshot per statement is taken only when asked for: copying the growing set at every
+        statement made this pass quadratic in the function's length.)"""
+        for s in block:
+            self.saved_at[id(s)] = saved.view()
+            if isinstance(s, gast.If):
+                saved = self._scan(s.body, saved.copy()).union(self._scan(s.orelse, saved.copy()))
+            elif isinstance(s, (gast.For, gast.While)):
+                saved = self._scan(s.body, saved.copy())
+                saved = self._scan(s.body, saved.copy())
+            elif isinstance(s, gast.With):
+                saved = self._scan(s.body, saved)
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    s.targets[0].id in self.active:
+                state = self.analysis.before.get(id(s))
+                if state is not None:
+                    for n in loaded_names(s.value):
+                        objs = state.env.get(n, frozenset())
+                        saved.add_all(objs)
+                        saved.add_all(state.contents(objs))
+        return saved
+
+    def is_active(self, node) -> bool:
+        return any(n in self.active for n in loaded_names(node))
+
+    def saved(self, s) -> frozenset:
+        return self.saved_at[id(s)].frozen() if id(s) in self.saved_at else frozenset()
+
+    def written_saved(self, s, name) -> bool:
+        objs = self.analysis.objects(s, name)
+        saved = self.saved(s)
+        return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
+
+    def _item_write(self, s, name: str) -> None:
+        """``name[...] = value``."""
+        analysis, fail = self.analysis, self.fail
+        tracked = name in self.active or self.is_active(s.value)
+        needs_value = tracked or self.written_saved(s, name)
+        if needs_value:
+            why = analysis.sharing(s, name)
+            if why is not None:
+                what = "a traced value" if tracked else "a value an earlier differentiated operation read"
+                fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
+                     f"differentiates this write as a new value of {name} only. Write "
+                     f"`{name} = {name}.copy()` before writing into it (or build a new array)",
+                     f"write into {name}")
+            if not tracked:
+                self.force.add(id(s))
+        elif self.mode == "vjp" and _not_owned(analysis, s, name):
+            fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
+                 f"whose derivative may need the old value; return the new value instead "
+                 f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _attribute_write(self, s, name: str, attr_name: str) -> bool:
+        """``name.attr_name = value``; whether the value is traced."""
+        analysis, fail, mode = self.analysis, self.fail, self.mode
+        tracked = name in self.active or self.is_active(s.value)
+        if not tracked:
+            return False
+        objs = analysis.objects(s, name)
+        if mode == "vjp" and any(o == EXT or o[0] == "arg" for o in objs):
+            fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object its caller "
+                 "passed in; sct follows values, not changes of the caller's objects: return the "
+                 f"new value (or a new object) instead of storing it on {name}",
+                 f"{name}.{attr_name} = ...")
+        why = analysis.sharing(s, name)
+        if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
+                "is an argument" in why:
+            why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
+        if why is not None:
+            fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
+                 f"follows the new value through {name} only. Build a new object, or set the "
+                 "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
+        return True
+
+    def _call(self, s, node, result) -> None:
+        """A call that may change its arguments or object in place (``result``: the name its
+        value is assigned to, or None)."""
+        func = node.func
+        target = _resolved(self.resolver, func) if not (isinstance(func, gast.Attribute) and
+                                                        isinstance(func.value, gast.Name) and
+                                                        func.value.id in self.analysis.locals) else None
+        args_active = any(self.is_active(a) for a in node.args) or \
+            any(self.is_active(k.value) for k in node.keywords)
+        outs = [k for k in node.keywords if k.arg == "out"]
+        if outs:
+            self._out_write(s, outs[0], args_active)
+            return
+        fname_called = getattr(target, "__name__", "") if target is not None else ""
+        writes_first = target is not None and (
+            (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
+        if writes_first and node.args and isinstance(node.args[0], gast.Name):
+            self._first_argument_write(s, func, node.args[0].id, args_active)
+            return
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id in self.analysis.locals:
+            if self._method_write(s, node, result, func.value.id, func.attr, args_active):
+                return
+        self._user_call(s, node, result, args_active)
+
+    def _out_write(self, s, out, args_active: bool) -> None:
+        """``f(..., out=z)``."""
+        for z in loaded_names(out.value):
+            if z in self.active or args_active or self.written_saved(s, z):
+                self.fail(s, f"out={z} writes the result into {z} in place, which sct does not follow "
+                          f"here; write `{z} = ...` with the result instead", "out=")
+            if self.mode == "vjp" and _not_owned(self.analysis, s, z):
+                self.fail(s, f"{self.fname}() writes into its caller's {z} with out=; return the new value "
+                          "instead", "out=")
+
+    def _first_argument_write(self, s, func, z: str, args_active: bool) -> None:
+        """``np.copyto(z, ...)``, ``np.add.at(z, ...)``: numpy functions that write into their first
+        argument."""
+        if z in self.active or args_active or self.written_saved(s, z):
+            self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
+                      f"this function created and no other name shares; write `{z} = {z}.copy()` "
+                      f"first, or compute a new array", f"{_dotted(func)}")
+        if self.mode == "vjp" and _not_owned(self.analysis, s, z):
+            self.fail(s, f"{self.fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
+                      "value instead", f"{_dotted(func)}")
+
+    def _method_write(self, s, node, result, z: str, method: str, args_active: bool) -> bool:
+        """``z.method(...)`` on a local: whether it is a mutator of a builtin or array (checked here)."""
+        analysis, fail = self.analysis, self.fail
+        if not (method in MUTATORS and analysis.builtin(s, z)):
+            return False
+        tracked = z in self.active or args_active
+        modelled = method in ("append",) and len(node.args) == 1 and result is None or \
+            method == "pop" and not node.args and not node.keywords
+        if tracked or self.written_saved(s, z):
+            why = analysis.sharing(s, z)
+            if not modelled:
+                reason = why or "sct models this method only on a value it can copy"
+                fail(s, f"{z}.{method}(...) changes {z} in place, and {reason}; write "
+                     f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
+                     "a new value", f"{z}.{method}")
+            if why is not None:
+                fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
+                     f"new value through {z} only. Write `{z} = list({z})` (or "
+                     f"`{z}.copy()`) first", f"{z}.{method}")
+            if not tracked:
+                self.force.add(id(s))
+        elif self.mode == "vjp" and method in ARRAY_MUTATORS and _not_owned(analysis, s, z):
+            fail(s, f"{self.fname}() changes its caller's {z} with {z}.{method}(); return the new "
+                 "value instead", f"{z}.{method}")
+        return True
+
+    def _user_call(self, s, node, result, args_active: bool) -> None:
+        """A call of the user's function or method that is not differentiated through its pair."""
+        activity, analysis, active = self.activity, self.analysis, self.active
+        info = activity.call_info(node)
+        if info.kind not in (CallKind.FUNCTION, CallKind.METHOD) or info.rule is not None:
+            return
+        through_pair = result is not None and result in active and activity.value_active(node)
+        if through_pair:
+            return
+        receiver_active = info.receiver is not None and info.receiver in active
+        touches_saved = any(self.written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
+        if not (args_active or receiver_active or touches_saved):
+            return
+        callee = _callee(info, node, activity, self.resolver, analysis, s)
+        if callee is None and not args_active and not receiver_active and \
+                not _reaches_saved_locals(analysis, s, node, self.saved(s)):
+            # a method of an object that is not of the user's classes (rng.random(3)), given
+            # no traced value and nothing an adjoint reads: it changes nothing sct follows
+            return
+        # with no traced argument, a callee may set attributes of its object to what it
+        # computes from its arguments (super().__init__(), counters): nothing traced moves
+        if callee is None or not _pure(callee, self_attributes=not args_active):
+            what = _dotted(node.func) or "this call"
+            given = "is called with traced values" if args_active or receiver_active else \
+                "is given values that earlier differentiated operations read"
+            self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
+                      "and it may change its arguments or its object in place, which sct does not follow; "
+                      f"return the new values from {what}() and assign them", what)
+
+
+
+class _Saved:
+    """A set that only grows between copies, kept with the order its members came in, so that
+    the set as it was at a statement is (this log, its length then), materialised on demand."""
+    __slots__ = ("log", "members")
+
+    def __init__(self, log=None):
+        self.log = list(log) if log else []
+        self.members = set(self.log)
+
+    def add_all(self, objs) -> None:
+        members, log = self.members, self.log
+        for o in objs:
+            if o not in members:
+                members.add(o)
+                log.append(o)
+
+    def copy(self) -> "_Saved":
+        return _Saved(self.log)
+
+    def union(self, other: "_Saved") -> "_Saved":
+        out = self.copy()
+        out.add_all(other.log)
+        return out
+
+    def view(self) -> "_SavedView":
+        return _SavedView(self, len(self.log))
+
+
+class _SavedView:
+    __slots__ = ("saved", "size", "_frozen")
+
+    def __init__(self, saved: _Saved, size: int):
+        self.saved, self.size, self._frozen = saved, size, None
+
+    def frozen(self) -> FrozenSet:
+        if self._frozen is None:
+            self._frozen = frozenset(self.saved.log[:self.size])
+        return self._frozen
+
+
+def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) -> bool:
+    """Do the call's arguments or receiver reach an object this function made that an
+    adjoint reads?"""
+    state = analysis.before.get(id(s))
+    if state is None:
+        return True
+    objs = frozenset()
+    for n in loaded_names(node):
+        if n in analysis.locals:
+            objs |= state.env.get(n, frozenset())
+    return any(o in saved and o[0] in ("new", "old") for o in state.reach(objs))
+
+
+
+def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:
+    objs = analysis.objects(s, name)
+    return any(o == EXT or o[0] == "arg" for o in objs)
+
+
+def _is_numpy(obj) -> bool:
+    return (getattr(obj, "__module__", "") or "").startswith("numpy")
+
+
+def _is_ufunc_method(obj) -> bool:
+    """``np.add.at`` and the other ufuncs' ``at``: they write into their first argument."""
+    return isinstance(getattr(obj, "__self__", None), np.ufunc) and getattr(obj, "__name__", "") == "at"
+
+
+
+
+def _callee(info, node, activity, resolver=None, analysis=None, s=None):
+    import types
+    obj = info.obj
+    if info.kind == CallKind.METHOD:
+        kind = activity.kinds.get(info.receiver)
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        parent = _super_class(info.receiver, analysis, resolver)
+        if parent is not None:           # super().method(...): the next class in the MRO
+            obj = parent
+        elif cls is None:
+            return None
+        else:
+            obj = getattr(cls, info.method, None)
+        if parent is not None:
+            obj = getattr(parent, info.method, None)
+    if isinstance(obj, type):
+        obj = getattr(obj, "__init__", None)
+    if not isinstance(obj, types.FunctionType) and callable(obj) and \
+            isinstance(getattr(type(obj), "__call__", None), types.FunctionType):
+        obj = type(obj).__call__
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    return obj if isinstance(obj, types.FunctionType) else None
+
+
+def _super_class(receiver, analysis, resolver):
+    """For ``r = super(__class__, self)``: the class after ``__class__`` in ``self``'s MRO
+    (the one that defines the method is found by getattr on a ``super`` proxy type)."""
+    if analysis is None or resolver is None or receiver is None:
+        return None
+    for st in _statements(analysis.fdef.body):
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id == receiver and isinstance(st.value, gast.Call) and \
+                isinstance(st.value.func, gast.Name) and st.value.func.id == "super" and st.value.args:
+            first = st.value.args[0]
+            if not isinstance(first, gast.Name):
+                return None
+            try:
+                cls = resolver.resolve_name(first.id)
+            except Exception:
+                return None
+            if not isinstance(cls, type):
+                return None
+            mro = cls.__mro__
+            return _MROProxy(mro[1:])
+    return None
+
+
+class _MROProxy:
+    """getattr through a list of classes, like super() does."""
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    def __getattr__(self, name):
+        for c in self.classes:
+            if name in vars(c):
+                return vars(c)[name]
+        raise AttributeError(name)
+
