@@ -43,7 +43,6 @@ LIST_MUTATORS = {"append", "extend", "insert", "remove", "pop", "clear", "sort",
 ARRAY_MUTATORS = {"sort", "fill", "resize", "put", "itemset", "partition", "setfield", "byteswap",
                   "setflags"}
 MUTATORS = LIST_MUTATORS | ARRAY_MUTATORS
-MODELLED = {"sort", "fill", "reverse", "extend", "append", "pop"}
 # numpy functions that write into their first argument
 WRITING_FUNCTIONS = {"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"}
 
