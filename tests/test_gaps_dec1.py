@@ -1,0 +1,372 @@
+"""Gaps users hit (Dec 1): ops and constructs refused before, written the way users write them.
+
+np.linalg.qr (reduced, square and tall, R alone), np.linalg.lstsq (with starred unpacking),
+np.polyval (traced coefficients and x), np.median (axis / keepdims; the middle entry, or the
+mean of the two middle ones), functools.reduce over a list of arrays (an op, operator, a lambda,
+a helper), ``x, *rest = ...``.  Values equal numpy's, gradients and second derivatives match
+central differences (tests/gradcheck.py), float32 stays float32.
+"""
+from __future__ import annotations
+
+import functools
+import operator
+from functools import reduce
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
+
+from gradcheck import assert_close, check_grads, numerical_gradient
+
+RNG = np.random.default_rng(2024)
+A43 = RNG.uniform(-1, 1, (4, 3))
+A34 = np.ascontiguousarray(A43.T)       # (gradcheck perturbs C-ordered copies: no transposed views)
+A33 = RNG.uniform(-1, 1, (3, 3)) + 2 * np.eye(3)
+A33T = np.ascontiguousarray(A33.T)
+B4 = RNG.uniform(-1, 1, 4)
+B42 = RNG.uniform(-1, 1, (4, 2))
+C4 = RNG.uniform(-1, 1, 4)
+X23 = RNG.uniform(-1, 1, (2, 3))
+X23R = np.ascontiguousarray(X23[::-1])
+M56 = RNG.uniform(-1, 1, (5, 6))
+M346 = RNG.uniform(-1, 1, (3, 4, 6))
+
+
+# --- user-style losses ------------------------------------------------------------------------------
+
+def qr_loss(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * np.sin(q[:, :1])) + np.sum(np.triu(r) ** 2) + np.sum(np.abs(np.diag(r)))
+
+
+def qr_projection_loss(a):
+    # the projector onto a's columns: Q Q^T (independent of signs), through a helper in a loop
+    q = np.linalg.qr(a)[0]
+    total = 0.0
+    for k in range(q.shape[1]):
+        total = total + project(q[:, k], np.arange(1.0, a.shape[0] + 1))
+    return total
+
+
+def project(v, w):
+    return np.dot(v, w) ** 2
+
+
+def qr_r_only_loss(a):
+    r = np.linalg.qr(a, mode="r")
+    return np.sum(r * r[0, 0])
+
+
+def qr_method_chain_loss(a):
+    res = np.linalg.qr(a @ a.T + np.eye(a.shape[0]))
+    return np.sum(res.Q[:, 0] * res.R[0])
+
+
+def lstsq_loss(a, b):
+    x, *rest = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(x ** 2) + np.sum(np.sin(x))
+
+
+def lstsq_all_loss(a, b):
+    x, residuals, rank, s = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(x * x[0]) + np.sum(residuals) + np.sum(s ** 2) * (rank == 3)
+
+
+def lstsq_tail_loss(a, b):
+    x, *middle, s = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(x) * np.sum(s) + np.sum(middle[0])
+
+
+def polyval_loss(c, x):
+    return np.sum(np.polyval(c, x) ** 2)
+
+
+def polyval_list_loss(c, x):
+    # coefficients written as a list, one of them traced
+    return np.sum(np.tanh(np.polyval([c[0], 0.5, c[1] * c[2]], x)))
+
+
+def median_loss(x):
+    return np.sum(np.median(x, axis=0) ** 2) + np.median(x) * np.sum(np.median(x, axis=1, keepdims=True))
+
+
+def median_tuple_axis_loss(x):
+    return np.sum(np.exp(np.median(x, axis=(0, 2))))
+
+
+def reduce_add_loss(x, y):
+    xs = [x, y * 2, x * y]
+    return np.sum(reduce(np.add, xs) ** 2)
+
+
+def reduce_matmul_loss(a, b):
+    mats = [a, b, a.T @ b, b]
+    return np.sum(functools.reduce(lambda p, q: p @ q, mats))
+
+
+def reduce_operator_loss(x, y):
+    total = functools.reduce(operator.mul, [x, y, x + 1.0], np.ones(x.shape))
+    return np.sum(total)
+
+
+def reduce_helper_loss(x, y):
+    return np.sum(reduce(combine, [x, y, np.sin(x)]) ** 2)
+
+
+def combine(acc, item):
+    return acc * 0.5 + np.tanh(item)
+
+
+# --- values --------------------------------------------------------------------------------------
+
+
+def value_of(fun, *args):
+    def run(*xs):
+        return fun(*xs)
+    out = dlfeval(run, *[dlarray(a) for a in args])
+    return np.asarray(getattr(out, "data", out))
+
+
+@pytest.mark.parametrize("fun, args", [
+    (qr_loss, (A43,)), (qr_loss, (A33,)), (qr_r_only_loss, (A43,)), (qr_method_chain_loss, (A33,)),
+    (lstsq_loss, (A43, B4)), (lstsq_loss, (A43, B42)), (lstsq_all_loss, (A43, B4)), (lstsq_tail_loss, (A43, B42)),
+    (polyval_loss, (C4, X23)), (median_loss, (M56,)), (median_tuple_axis_loss, (M346,)),
+    (reduce_add_loss, (X23, X23R)), (reduce_matmul_loss, (A33, A33T)), (reduce_operator_loss, (C4, B4)),
+    (reduce_helper_loss, (C4, B4)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_values_equal_plain_python(fun, args):
+    assert_close(value_of(fun, *args), fun(*args), rtol=1e-12, atol=1e-12, what=fun.__name__)
+
+
+def test_values_of_the_ops_equal_numpys():
+    def f(a, b, c, x, m):
+        q, r = np.linalg.qr(a)
+        sol = np.linalg.lstsq(a, b, rcond=None)[0]
+        return q, r, sol, np.polyval(c, x), np.median(m, axis=1), np.median(m[:4], axis=0, keepdims=True)
+    got = dlfeval(f, *[dlarray(v) for v in (A43, B4, C4, X23, M56)])
+    want = f(A43, B4, C4, X23, M56)
+    for g, w in zip(got, want):
+        assert_close(np.asarray(g.data), w, rtol=1e-13, atol=1e-13)
+
+
+# --- gradients and second derivatives ---------------------------------------------------------------
+
+
+GRADIENT_CASES = [
+    (qr_loss, (A43,)), (qr_loss, (A33,)), (qr_projection_loss, (A43,)), (qr_r_only_loss, (A43,)),
+    (qr_r_only_loss, (A33T,)), (qr_method_chain_loss, (A33,)),
+    (lstsq_loss, (A43, B4)), (lstsq_loss, (A43, B42)), (lstsq_loss, (A34, B4[:3])),
+    (lstsq_all_loss, (A43, B4)), (lstsq_tail_loss, (A43, B42)),
+    (polyval_loss, (C4, X23)), (polyval_loss, (C4[:1], X23)), (polyval_list_loss, (C4[:3], X23)),
+    (median_loss, (M56,)), (median_tuple_axis_loss, (M346,)),
+    (reduce_add_loss, (X23, X23R)), (reduce_matmul_loss, (A33, A33T)), (reduce_operator_loss, (C4, B4)),
+    (reduce_helper_loss, (C4, B4)),
+]
+
+
+@pytest.mark.parametrize("fun, args", GRADIENT_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_gradients_match_central_differences(fun, args):
+    check_grads(fun, *args, rtol=1e-5, atol=1e-6)
+
+
+def _gradient(fun, x, rest):
+    y = fun(x, *rest)
+    return dlgradient(y, x)
+
+
+def _hessian_vector(fun, x, v, rest):
+    g = dlgradient(fun(x, *rest), x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def sct_gradient(fun, x, rest):
+    return np.asarray(dlfeval(_gradient, fun, dlarray(x), rest).data)
+
+
+def _x_first(x, c):
+    return polyval_loss(c, x)
+
+
+def _b_first(b, a):
+    return lstsq_loss(a, b)
+
+
+SECOND_CASES = [
+    (qr_loss, A43, ()), (qr_loss, A33, ()), (qr_r_only_loss, A43, ()), (qr_projection_loss, A43, ()),
+    (lstsq_loss, A43, (B4,)), (lstsq_all_loss, A43, (B4,)),
+    (lstsq_loss, B4, (A43,)),
+    (polyval_loss, C4, (X23,)), (_x_first, X23, (C4,)),
+    (median_loss, M56, ()), (reduce_matmul_loss, A33, (A33T,)), (reduce_helper_loss, C4, (B4,)),
+]
+
+
+@pytest.mark.parametrize("fun, x, rest", SECOND_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_second_derivatives(fun, x, rest):
+    if fun is lstsq_loss and x is B4:          # differentiate in b: lstsq_loss(a, b) with b first
+        fun = _b_first
+    v = np.random.default_rng(9).uniform(-1, 1, np.shape(x))
+    expected = numerical_gradient(lambda xx: float(np.sum(sct_gradient(fun, xx, rest) * v)), [x], 0, step=1e-5)
+    hv = np.asarray(dlfeval(_hessian_vector, fun, dlarray(x), v, rest).data)
+    np.testing.assert_allclose(hv, expected, rtol=1e-4, atol=1e-5)
+
+
+
+# --- float32 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fun, args", [
+    (qr_loss, (A43,)), (qr_r_only_loss, (A43,)), (lstsq_loss, (A43, B4)), (lstsq_all_loss, (A43, B4)),
+    (polyval_loss, (C4, X23)), (median_loss, (M56,)), (reduce_matmul_loss, (A33, A33T)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_float32_stays_float32(fun, args):
+    def run(*xs):
+        y = fun(*xs)
+        return y, dlgradient(y, *xs)
+    args32 = [a.astype(np.float32) for a in args]
+    y, *grads = dlfeval(run, *[dlarray(a) for a in args32])
+    y64, *grads64 = dlfeval(run, *[dlarray(a) for a in args])
+    grads = grads[0] if len(args) > 1 else grads
+    grads64 = grads64[0] if len(args) > 1 else grads64
+    assert np.asarray(y.data).dtype == np.float32
+    for g, g64 in zip(grads, grads64):
+        assert np.asarray(g.data).dtype == np.float32, fun.__name__
+        assert_close(np.asarray(g.data), np.asarray(g64.data), rtol=2e-3, atol=2e-3)
+
+
+# --- median: the selection ---------------------------------------------------------------------------
+
+
+def test_median_gradient_is_the_middle_entry_or_the_two_middles_halved():
+    def f(x):
+        y = np.median(x)
+        return y, dlgradient(y, x)
+    _, g = dlfeval(f, dlarray(np.array([3.0, -1.0, 2.0, 7.0, 0.5])))
+    np.testing.assert_array_equal(g.data, [0.0, 0.0, 1.0, 0.0, 0.0])
+    _, g = dlfeval(f, dlarray(np.array([3.0, -1.0, 2.0, 7.0])))
+    np.testing.assert_array_equal(g.data, [0.5, 0.0, 0.5, 0.0])
+    # ties: one of the equal entries (stable order), never a zero gradient
+    _, g = dlfeval(f, dlarray(np.array([1.0, 1.0, 1.0])))
+    assert float(np.sum(g.data)) == 1.0
+
+
+def test_median_in_a_dict_of_params_and_a_loop():
+    params = {"w": RNG.uniform(-1, 1, (5, 3)), "b": RNG.uniform(-1, 1, 3)}
+
+    def loss(p):
+        total = 0.0
+        for k in range(2):
+            total = total + np.sum(np.median(p["w"] * (k + 1) + p["b"], axis=0) ** 2)
+        return total
+
+    def f(p):
+        y = loss(p)
+        return y, dlgradient(y, p)
+    y, g = dlfeval(f, {k: dlarray(v) for k, v in params.items()})
+    assert_close(float(y.data), loss(params), rtol=1e-12)
+    for key in params:
+        expected = numerical_gradient(lambda v: loss({**params, key: v}), [params[key]], 0)
+        assert_close(np.asarray(g[key].data), expected, rtol=1e-5, atol=1e-6, what=key)
+
+
+# --- forward mode ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fun, args", [(polyval_loss, (C4, X23)), (median_loss, (M56,)),
+                                       (reduce_add_loss, (X23, X23R)), (reduce_helper_loss, (C4, B4)),
+                                       (qr_loss, (A43,)), (qr_r_only_loss, (A43,)), (lstsq_loss, (A43, B4)),
+                                       (lstsq_all_loss, (A43, B42))],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_forward_mode(fun, args):
+    rng = np.random.default_rng(5)
+    dirs = tuple(rng.uniform(-1, 1, np.shape(a)) for a in args)
+    value, tangent = sct.jvp(fun, args, dirs)
+    assert_close(np.asarray(getattr(value, "data", value)), fun(*args), rtol=1e-12)
+    expected = sum(np.sum(numerical_gradient(fun, list(args), k) * d) for k, d in enumerate(dirs))
+    assert_close(float(np.asarray(getattr(tangent, "data", tangent))), expected, rtol=1e-6, atol=1e-8)
+
+
+# --- refusals and Python's errors -------------------------------------------------------------------
+
+
+def test_qr_raw_mode_is_refused():
+    def f(a):
+        h, tau = np.linalg.qr(a, mode="raw")
+        y = np.sum(h)
+        return y, dlgradient(y, a)
+    with pytest.raises((EvaluationError, NotImplementedError), match="mode='raw'"):
+        dlfeval(f, dlarray(A43))
+
+
+def test_complete_qr_of_a_tall_matrix_refuses_the_extra_columns():
+    def f(a):
+        q, r = np.linalg.qr(a, mode="complete")
+        y = np.sum(q[:, -1] ** 3) + np.sum(r)
+        return y, dlgradient(y, a)
+    with pytest.raises((EvaluationError, NotImplementedError), match="not unique"):
+        dlfeval(f, dlarray(A43))
+
+    def g(a):
+        q, r = np.linalg.qr(a, mode="complete")
+        return np.sum(q[:, :3] * a) + np.sum(r ** 2)
+    check_grads(g, A43)
+
+
+def test_starred_unpacking_keeps_pythons_semantics():
+    def f(x):
+        a, *rest, b = [x, x * 2, x * 3, x * 4]
+        first, *others = (x, x + 1)
+        *init, last = [x * 5]
+        y = np.sum(a * b) + np.sum(rest[0] * rest[1]) + np.sum(others[0]) + np.sum(last) + len(init)
+        assert isinstance(rest, list) and isinstance(init, list)
+        return y, dlgradient(y, x)
+    x = np.array([0.5, -1.5])
+    y, g = dlfeval(f, dlarray(x))
+    plain = lambda x: np.sum(x * x * 4) + np.sum(x * 2 * x * 3) + np.sum(x + 1) + np.sum(x * 5)
+    assert_close(float(y.data), plain(x), rtol=1e-12)
+    assert_close(np.asarray(g.data), numerical_gradient(plain, [x], 0), rtol=1e-6)
+
+    def too_few(x):
+        a, *rest, b, c = [x, x * 2]
+        y = np.sum(a)
+        return y, dlgradient(y, x)
+    with pytest.raises(EvaluationError, match="not enough values to unpack") as info:
+        dlfeval(too_few, dlarray(x))
+    assert info.value.lineno == too_few.__code__.co_firstlineno + 1
+
+
+def test_reduce_of_an_empty_list_raises_like_python():
+    def f(x):
+        y = np.sum(reduce(np.add, [])) + np.sum(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(EvaluationError, match="reduce.. of empty iterable"):
+        dlfeval(f, dlarray(C4))
+
+
+def test_reduce_in_a_helper_called_in_a_loop_with_params_in_a_dict():
+    params = {"layers": [RNG.uniform(-1, 1, (3, 3)) for _ in range(3)], "x": RNG.uniform(-1, 1, 3)}
+
+    def chain(mats):
+        return reduce(lambda p, q: np.tanh(p @ q), mats)
+
+    def loss(p):
+        total = 0.0
+        for k in range(2):
+            total = total + np.sum(chain(p["layers"][k:]) @ p["x"])
+        return total
+
+    def f(p):
+        y = loss(p)
+        return y, dlgradient(y, p)
+    y, g = dlfeval(f, {"layers": [dlarray(m) for m in params["layers"]], "x": dlarray(params["x"])})
+    assert_close(float(y.data), loss(params), rtol=1e-12)
+    expected = numerical_gradient(lambda v: loss({**params, "x": v}), [params["x"]], 0)
+    assert_close(np.asarray(g["x"].data), expected, rtol=1e-5, atol=1e-7)
+    for k in range(3):
+        def lk(m, k=k):
+            layers = list(params["layers"])
+            layers[k] = m
+            return loss({**params, "layers": layers})
+        expected = numerical_gradient(lk, [params["layers"][k]], 0)
+        assert_close(np.asarray(g["layers"][k].data), expected, rtol=1e-5, atol=1e-7)
