@@ -370,3 +370,162 @@ def test_reduce_in_a_helper_called_in_a_loop_with_params_in_a_dict():
             return loss({**params, "layers": layers})
         expected = numerical_gradient(lk, [params["layers"][k]], 0)
         assert_close(np.asarray(g["layers"][k].data), expected, rtol=1e-5, atol=1e-7)
+
+
+# --- lstm / gru options: OutputMode, ResetGateMode, "SCBT" input ------------------------------------
+
+from sct import dims                                    # noqa: E402
+from sct.runtime.nn import gru, lstm                    # noqa: E402
+
+HID = 3
+XS = RNG.uniform(-1, 1, (2, 4, 5))                     # (batch, time, channels)
+WL, RL, BL = RNG.uniform(-0.5, 0.5, (4 * HID, 5)), RNG.uniform(-0.5, 0.5, (4 * HID, HID)), RNG.uniform(-0.5, 0.5, 4 * HID)
+WG, RG = RNG.uniform(-0.5, 0.5, (3 * HID, 5)), RNG.uniform(-0.5, 0.5, (3 * HID, HID))
+BG3, BG6 = RNG.uniform(-0.5, 0.5, 3 * HID), RNG.uniform(-0.5, 0.5, 6 * HID)
+MODES = [("after-multiplication", BG3), ("before-multiplication", BG3), ("recurrent-bias-after-multiplication", BG6)]
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def reference_gru(x, h, w, r, b, mode):
+    """MATLAB's GRU equations, gate by gate (reset r, update z, candidate), written out."""
+    n = HID
+    bw, br = (b[:3 * n], b[3 * n:]) if mode.startswith("recurrent-bias") else (b, np.zeros(3 * n))
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        rg = _sig(xt @ w[:n].T + bw[:n] + h @ r[:n].T + br[:n])
+        zg = _sig(xt @ w[n:2 * n].T + bw[n:2 * n] + h @ r[n:2 * n].T + br[n:2 * n])
+        if mode == "before-multiplication":
+            cand = np.tanh(xt @ w[2 * n:].T + bw[2 * n:] + (rg * h) @ r[2 * n:].T)
+        else:
+            cand = np.tanh(xt @ w[2 * n:].T + bw[2 * n:] + rg * (h @ r[2 * n:].T + br[2 * n:]))
+        h = (1 - zg) * cand + zg * h
+        ys.append(h)
+    return np.stack(ys, axis=1), h
+
+
+@pytest.mark.parametrize("mode, bias", MODES, ids=[m for m, _ in MODES])
+def test_gru_reset_gate_modes_match_matlabs_equations(mode, bias):
+    h0 = RNG.uniform(-1, 1, (2, HID))
+    y, h = gru(XS, h0, WG, RG, bias, ResetGateMode=mode)
+    y_ref, h_ref = reference_gru(XS, h0, WG, RG, bias, mode)
+    assert_close(y, y_ref, rtol=1e-12, atol=1e-14)
+    assert_close(h, h_ref, rtol=1e-12, atol=1e-14)
+    y_last, h_last = gru(XS, h0, WG, RG, bias, ResetGateMode=mode, OutputMode="last")
+    assert_close(y_last, y_ref[:, -1], rtol=1e-12, atol=1e-14)
+
+    def loss(x, w, b):
+        y, h = gru(x, np.zeros((2, HID)), w, RG, b, ResetGateMode=mode)
+        return np.sum(y ** 2) + np.sum(np.sin(h))
+    check_grads(loss, XS, WG, bias)
+
+
+@pytest.mark.parametrize("mode, bias", MODES, ids=[m for m, _ in MODES])
+def test_gru_reset_gate_modes_second_derivative(mode, bias):
+    def loss(w):
+        y, h = gru(XS[:, :3], np.zeros((2, HID)), w, RG, bias, ResetGateMode=mode, OutputMode="last")
+        return np.sum(y ** 3)
+    v = np.random.default_rng(4).uniform(-1, 1, WG.shape)
+    expected = numerical_gradient(lambda w: float(np.sum(sct_gradient(loss, w, ()) * v)), [WG], 0, step=1e-5)
+    hv = np.asarray(dlfeval(_hessian_vector, loss, dlarray(WG), v, ()).data)
+    np.testing.assert_allclose(hv, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_lstm_output_mode_last():
+    h0 = c0 = np.zeros((2, HID))
+    y_seq, h, c = lstm(XS, h0, c0, WL, RL, BL)
+    y_last, h2, c2 = lstm(XS, h0, c0, WL, RL, BL, OutputMode="last")
+    assert y_last.shape == (2, HID)
+    assert_close(y_last, y_seq[:, -1], rtol=0, atol=0)
+    assert_close(h2, h, rtol=0, atol=0)
+
+    def loss(x, w, b):
+        y, h, c = lstm(x, np.zeros((2, HID)), np.zeros((2, HID)), w, RL, b, OutputMode="last")
+        return np.sum(np.tanh(y) * np.arange(1.0, HID + 1)) + np.sum(c ** 2)
+    check_grads(loss, XS, WL, BL)
+
+
+def _lstm_last(X, w):
+    y, h, c = lstm(X, np.zeros((HID, 1)), np.zeros((HID, 1)), w, RL, BL, OutputMode="last")
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, w), y
+
+
+def _gru_last(X, w):
+    y, h = gru(X, np.zeros((HID, 1)), w, RG, BG6, OutputMode="last", ResetGateMode="recurrent-bias-after-multiplication")
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, w), y
+
+
+def test_output_mode_last_on_formatted_data_drops_the_time_label():
+    X = dlarray(np.transpose(XS, (2, 0, 1)), "CBT")
+    for f, w in ((_lstm_last, WL), (_gru_last, WG)):
+        loss, g, y = dlfeval(f, X, dlarray(w))
+        assert dims(y) == "CB" and y.shape == (HID, 2)
+
+        def plain(v, f=f):
+            if f is _lstm_last:
+                return lstm(XS, np.zeros((2, HID)), np.zeros((2, HID)), v, RL, BL)[0][:, -1]
+            return gru(XS, np.zeros((2, HID)), v, RG, BG6, ResetGateMode="recurrent-bias-after-multiplication")[0][:, -1]
+        assert_close(np.asarray(y.data), plain(w).T, rtol=1e-12, atol=1e-14)
+        assert_close(float(loss.data), float(np.sum(plain(w) ** 2)), rtol=1e-12)
+        assert_close(np.asarray(g.data), numerical_gradient(lambda v: float(np.sum(plain(v) ** 2)), [w], 0),
+                     rtol=1e-5, atol=1e-7)
+    # eagerly (outside dlfeval) the same
+    y, h, c = lstm(X, np.zeros((HID, 1)), np.zeros((HID, 1)), WL, RL, BL, OutputMode="last")
+    assert dims(y) == "CB" and y.shape == (HID, 2)
+    y, h = gru(X, np.zeros((HID, 1)), WG, RG, BG3, OutputMode="last")
+    assert dims(y) == "CB"
+    assert_close(np.asarray(y.data), np.asarray(gru(X, np.zeros((HID, 1)), WG, RG, BG3)[0].data)[:, :, -1],
+                 rtol=0, atol=0)
+
+
+def _lstm_scbt(X, w):
+    y = lstm(X, np.zeros((HID, 1)), np.zeros((HID, 1)), w, RL, BL)[0]
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, X, w), y
+
+
+def _gru_scbt(X, w):
+    y = gru(X, np.zeros((HID, 1)), w, RG, BG3, ResetGateMode="before-multiplication")[0]
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, X, w), y
+
+
+def test_lstm_and_gru_on_scbt_input_flatten_s_into_the_channels():
+    xs = RNG.uniform(-1, 1, (2, 3, 2, 4))            # S=2, C=3, B=2, T=4: 6 features
+
+    def arranged(v):                                  # (B, T, S*C): S and C flattened row-major in X's order
+        return np.transpose(v, (2, 3, 0, 1)).reshape(2, 4, 6)
+    for f, w in ((_lstm_scbt, RNG.uniform(-0.5, 0.5, (4 * HID, 6))), (_gru_scbt, RNG.uniform(-0.5, 0.5, (3 * HID, 6)))):
+        def plain(v, w, f=f):
+            if f is _lstm_scbt:
+                return lstm(arranged(v), np.zeros((2, HID)), np.zeros((2, HID)), w, RL, BL)[0]
+            return gru(arranged(v), np.zeros((2, HID)), w, RG, BG3, ResetGateMode="before-multiplication")[0]
+        loss, (gx, gw), y = dlfeval(f, dlarray(xs, "SCBT"), dlarray(w))
+        assert dims(y) == "CBT"
+        assert_close(np.asarray(y.data), np.transpose(plain(xs, w), (2, 0, 1)), rtol=1e-12, atol=1e-14)
+        assert_close(np.asarray(gx.data), numerical_gradient(lambda v: float(np.sum(plain(v, w) ** 2)), [xs], 0),
+                     rtol=1e-5, atol=1e-7)
+        assert_close(np.asarray(gw.data), numerical_gradient(lambda v: float(np.sum(plain(xs, v) ** 2)), [w], 0),
+                     rtol=1e-5, atol=1e-7)
+
+
+def test_recurrent_options_are_checked():
+    with pytest.raises(ValueError, match="OutputMode must be 'sequence' or 'last'"):
+        lstm(XS, np.zeros((2, HID)), np.zeros((2, HID)), WL, RL, BL, OutputMode="final")
+    with pytest.raises(ValueError, match="ResetGateMode must be"):
+        gru(XS, np.zeros((2, HID)), WG, RG, BG3, ResetGateMode="after")
+    with pytest.raises(ValueError, match="bias has 9 entries.*takes 18"):
+        gru(XS, np.zeros((2, HID)), WG, RG, BG3, ResetGateMode="recurrent-bias-after-multiplication")
+
+    def f(x):
+        y, h = gru(x, np.zeros((2, HID)), WG, RG, BG3, ResetGateMode="recurrent-bias-after-multiplication")
+        loss = np.sum(y)
+        return loss, dlgradient(loss, x)
+    with pytest.raises(EvaluationError, match="takes 18") as info:
+        dlfeval(f, dlarray(XS))
+    assert info.value.lineno == f.__code__.co_firstlineno + 1
