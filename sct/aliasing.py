@@ -628,6 +628,8 @@ class AliasAnalysis:
                 continue
             if objs & state.env[other]:
                 how = self.origin.get(other) or ""
+                if how == LOOP_SEQUENCE:           # a compiler temporary: say what it is
+                    return f"{LOOP_WALK} {name} (its keys, values or items)"
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
@@ -671,6 +673,12 @@ class AliasAnalysis:
         if state is None:
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+# what ``describe`` calls the sequence a for loop walks (``rt.as_sequence``), and how a write into
+# what it walks is explained
+LOOP_SEQUENCE = "the result of as_sequence()"
+LOOP_WALK = "a for loop walks"
 
 
 # --- rewriting the in-place operations sct models --------------------------------------------
@@ -952,6 +960,12 @@ class _WriteCheck:
         needs_value = tracked or self.written_saved(s, name)
         if needs_value:
             why = analysis.sharing(s, name)
+            if why is not None and why.startswith(LOOP_WALK):
+                fail(s, f"writing into {name}[...] while {why} is not differentiated (Python's loop sees the "
+                     "new values of the items it has not reached yet). Loop over the keys or positions and read "
+                     f"each value in the body (`for key in {name}: {name}[key] = ... {name}[key] ...`, for a list "
+                     f"`for i in range(len({name}))`), or build a new one (`{name} = {{key: ... for key, value in "
+                     f"{name}.items()}}`)", f"write into {name}")
             if why is not None:
                 what = "a traced value" if tracked else "a value an earlier differentiated operation read"
                 fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "

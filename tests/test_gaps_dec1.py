@@ -529,3 +529,63 @@ def test_recurrent_options_are_checked():
     with pytest.raises(EvaluationError, match="takes 18") as info:
         dlfeval(f, dlarray(XS))
     assert info.value.lineno == f.__code__.co_firstlineno + 1
+
+
+# --- item 2: messages in the user's terms -----------------------------------------------------------
+
+
+def test_writing_into_a_dict_while_walking_its_items_names_the_loop_not_a_temporary():
+    def f(x):
+        d = {"a": x, "b": x * 3}
+        for key, value in d.items():
+            d[key] = value * 2
+        y = np.sum(d["a"] * d["b"])
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError) as info:
+        dlfeval(f, dlarray(np.array([1.0, 2.0])))
+    message = str(info.value)
+    assert "seq_as_sequence" not in message and "as_sequence" not in message
+    assert "a for loop walks d" in message and "for key in d:" in message
+    assert info.value.lineno == f.__code__.co_firstlineno + 3
+    assert info.value.filename.endswith("test_gaps_dec1.py")
+
+    def advised(x):                     # what the message advises: exact, and differentiated
+        d = {"a": x, "b": x * 3}
+        for key in d:
+            d[key] = d[key] * 2
+        y = np.sum(d["a"] * d["b"])
+        return y
+    check_grads(advised, np.array([1.0, 2.0]))
+
+    def comprehension(x):
+        d = {"a": x, "b": x * 3}
+        d = {key: value * 2 for key, value in d.items()}
+        return np.sum(d["a"] * d["b"])
+    check_grads(comprehension, np.array([1.0, 2.0]))
+
+
+def scaled_by_keyword(**kw):
+    return kw["a"] * 2
+
+
+def scaled_named(a, **kw):
+    return a * 2 + kw.get("shift", 0.0)
+
+
+def scaled_dict(kw):
+    return kw["a"] * 2
+
+
+def test_a_traced_value_into_a_kwargs_helper_names_the_helper_and_the_way_out():
+    def f(x):
+        y = np.sum(scaled_by_keyword(a=x) ** 2)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError) as info:
+        dlfeval(f, dlarray(np.array([1.0, 2.0])))
+    message = str(info.value)
+    assert "a reaches scaled_by_keyword() through **kw" in message and "def scaled_by_keyword(a, **kw)" in message
+    assert info.value.lineno == f.__code__.co_firstlineno + 1
+
+    # both ways out it names work
+    check_grads(lambda x: np.sum(scaled_named(a=x, shift=1.0) ** 2), np.array([1.0, 2.0]))
+    check_grads(lambda x: np.sum(scaled_dict({"a": x}) ** 2), np.array([1.0, 2.0]))
