@@ -589,3 +589,55 @@ def test_a_traced_value_into_a_kwargs_helper_names_the_helper_and_the_way_out():
     # both ways out it names work
     check_grads(lambda x: np.sum(scaled_named(a=x, shift=1.0) ** 2), np.array([1.0, 2.0]))
     check_grads(lambda x: np.sum(scaled_dict({"a": x}) ** 2), np.array([1.0, 2.0]))
+
+
+# --- variations written the way users write code ---------------------------------------------------
+
+
+class Holder:
+    def __init__(self, w):
+        self.w = w
+
+
+def median_of_a_list(x):
+    return np.median([x[0] * 2, x[1], np.sin(x[2])]) ** 2
+
+
+def reduce_with_traced_initial(x):
+    return np.sum(functools.reduce(lambda a, b: a * b + 1.0, [x, x * 2], x ** 2))
+
+
+def starred_in_a_for_target(x):
+    total = 0.0
+    for a, *rest in [(x, x * 2, x * 3), (x + 1, x, x)]:
+        total = total + np.sum(a * rest[1])
+    return total
+
+
+def starred_with_a_nested_target(x):
+    (a, b), *rest = [(x, x * 2), x * 3, x * 4]
+    return np.sum(a * b * rest[1])
+
+
+def qr_of_an_object_field(w):
+    p = Holder(w)
+    q, r = np.linalg.qr(p.w @ p.w.T + np.eye(3))
+    return np.sum(r) + np.sum(q[:, 0] ** 2 * np.arange(3.0))
+
+
+def qr_complex(a):
+    q, r = np.linalg.qr(a)
+    return np.real(np.sum(np.abs(r) ** 2)) + np.real(np.sum(q * np.conj(q) * np.arange(3.0)))
+
+
+def median_centered(x):
+    return np.sum((x - np.median(x, axis=-1, keepdims=True)) ** 2)
+
+
+@pytest.mark.parametrize("fun, args", [
+    (median_of_a_list, (C4[:3],)), (reduce_with_traced_initial, (C4[:3],)), (starred_in_a_for_target, (C4[:3],)),
+    (starred_with_a_nested_target, (C4[:3],)), (qr_of_an_object_field, (A33,)),
+    (qr_complex, (A43 + 1j * np.ascontiguousarray(A43[::-1]),)), (median_centered, (M56[:3, :4],)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_variations(fun, args):
+    check_grads(fun, *args)
