@@ -18,6 +18,13 @@ Conventions:
   eigenvectors, a loss independent of their phases (numpy normalises them to unit length).
 * ``np.partition`` and builtin ``sorted`` send each adjoint back to the entry that landed there
   (ties by a stable order); ``np.select`` to the chosen choice (or ``default``).
+* ``np.linalg.qr`` (modes "reduced", "r", and "complete" where Q's extra columns carry no adjoint)
+  assumes full rank; R's diagonal is real, as LAPACK makes it.  ``np.linalg.lstsq`` differentiates
+  x = pinv(a) b (constant rank), the residuals and the singular values (the rank is an integer).
+* ``np.median`` sends each adjoint to the middle entry of its sorted lane (half to each of the two
+  middle ones for an even count; ties by a stable order); ``np.polyval`` in its coefficients and x.
+* ``functools.reduce`` (C code) is differentiated as the Python loop ``reduce_items``
+  (``registry.equivalent``): its function may be an op, an operator, a lambda or a helper.
 """
 from __future__ import annotations
 
