@@ -241,15 +241,16 @@ class RecurrentPlan:
     The states are (batch, hidden) in sct's layout; ``c_first``: in X's order of C and B, so
     MATLAB's (hidden, batch) when X is "CBT" (``state_format`` their labels)."""
 
-    def __init__(self, fmt: str, formatted: bool):
+    def __init__(self, fmt: str, formatted: bool, last: bool = False):
         self.has_b = "B" in fmt
         self.has_t = "T" in fmt
+        self.last = last                    # OutputMode="last": Y is (B', hidden), without "T"
         lead = ([fmt.index("B")] if self.has_b else []) + ([fmt.index("T")] if self.has_t else [])
         rest = [i for i in range(len(fmt)) if i not in lead]
         self.x_perm = _perm(fmt, lead + rest)
         self.reshape = not (self.has_b and self.has_t and len(rest) == 1)
-        out = "".join(c for c in fmt if c in "BTC")
-        internal = ("B" if self.has_b else "") + ("T" if self.has_t else "") + "C"
+        out = "".join(c for c in fmt if c in ("BC" if last else "BTC"))
+        internal = ("B" if self.has_b else "") + ("T" if self.has_t and not last else "") + "C"
         self.y_post = _perm(out, [internal.index(c) for c in out])
         self.y_format = out if formatted else None
         other = "B" if self.has_b else ("T" if self.has_t else None)
@@ -257,7 +258,8 @@ class RecurrentPlan:
         self.state_format = "CB" if self.c_first else "BC"
 
 
-def recurrent_plan(fname: str, fmt: str, formatted: bool, state_formats=(), weight_formats=()) -> RecurrentPlan:
+def recurrent_plan(fname: str, fmt: str, formatted: bool, state_formats=(), weight_formats=(),
+                   last: bool = False) -> RecurrentPlan:
     """The plan of ``fname`` (lstm, gru) for X labelled ``fmt``; checks the formats of the states
     (labels C and optionally B) and of the weights (MATLAB's "CU", bias "C")."""
     check_format(fmt, None, fname)
@@ -273,7 +275,7 @@ def recurrent_plan(fname: str, fmt: str, formatted: bool, state_formats=(), weig
         if f and f not in allowed:
             raise ValueError(f"{fname}: {name} labelled {f!r}: sct reads them as MATLAB's "
                              f"{' or '.join(repr(a) for a in allowed)} (rows: the stacked gates)")
-    return RecurrentPlan(fmt, formatted)
+    return RecurrentPlan(fmt, formatted, last)
 
 
 def recurrent_shape(x, has_b: bool, has_t: bool):
@@ -284,10 +286,10 @@ def recurrent_shape(x, has_b: bool, has_t: bool):
     return (b, t, int(np.prod(shape[int(has_b) + int(has_t):], dtype=np.int64)))
 
 
-def recurrent_out_shape(y, has_b: bool, has_t: bool):
-    """The (B', T', hidden) result of lstm/gru without the axes X has no label for."""
+def recurrent_out_shape(y, has_b: bool, has_t: bool, last: bool = False):
+    """The (B', T', hidden) result of lstm/gru (``last``: (B', hidden)) without the axes X has no label for."""
     shape = np.shape(y)
-    return tuple(n for n, keep in zip(shape, (has_b, has_t, True)) if keep)
+    return tuple(n for n, keep in zip(shape, (has_b, True) if last else (has_b, has_t, True)) if keep)
 
 
 def state_arrange(h, c_first: bool):
@@ -314,8 +316,10 @@ def _given_format(fname: str, X, DataFormat):
     return fmt, bool(fmt)
 
 
-def run_recurrent(fname: str, fn, args: tuple, DataFormat=None):
-    """Eager (outside dlfeval) ``lstm``/``gru`` on formatted data (or DataFormat=), by its plan."""
+def run_recurrent(fname: str, fn, args: tuple, DataFormat=None, options=None):
+    """Eager (outside dlfeval) ``lstm``/``gru`` on formatted data (or DataFormat=), by its plan;
+    ``options``: the other keywords of the call (OutputMode, ResetGateMode)."""
+    options = options or {}
     from .dlarray import dlarray
     nstate = RECURRENT_FUNCTIONS[fname]
     X = args[0]
@@ -331,7 +335,8 @@ def run_recurrent(fname: str, fn, args: tuple, DataFormat=None):
     states = args[1:1 + nstate]
     p = recurrent_plan(fname, fmt, formatted, [(n, format_of(s)) for n, s in zip(names, states)],
                        [(n, format_of(w), a) for n, w, a in zip(("weights", "recurrentWeights", "bias"),
-                                                                 args[1 + nstate:], (("CU",), ("CU",), ("C",)))])
+                                                                 args[1 + nstate:], (("CU",), ("CU",), ("C",)))],
+                       options.get("OutputMode") == "last")
     plain = [a._data if isinstance(a, dlarray) else a for a in args]
     x = np.asarray(plain[0])
     if p.x_perm is not None:
@@ -345,10 +350,10 @@ def run_recurrent(fname: str, fn, args: tuple, DataFormat=None):
             plain[i] = align_data(np.asarray(plain[i]), f, "BC") if "B" in f else np.asarray(plain[i])
         else:
             plain[i] = state_arrange(np.asarray(plain[i]), p.c_first)
-    result = fn(*plain)
+    result = fn(*plain, **options)
     y = np.asarray(result[0])
     if p.reshape:
-        y = np.reshape(y, recurrent_out_shape(y, p.has_b, p.has_t))
+        y = np.reshape(y, recurrent_out_shape(y, p.has_b, p.has_t, p.last))
     if p.y_post is not None:
         y = np.transpose(y, p.y_post)
     wrap = any(isinstance(a, dlarray) for a in args)

@@ -18,17 +18,26 @@ Conventions:
   eigenvectors, a loss independent of their phases (numpy normalises them to unit length).
 * ``np.partition`` and builtin ``sorted`` send each adjoint back to the entry that landed there
   (ties by a stable order); ``np.select`` to the chosen choice (or ``default``).
+* ``np.linalg.qr`` (modes "reduced", "r", and "complete" where Q's extra columns carry no adjoint)
+  assumes full rank; R's diagonal is real, as LAPACK makes it.  ``np.linalg.lstsq`` differentiates
+  x = pinv(a) b (constant rank), the residuals and the singular values (the rank is an integer).
+* ``np.median`` sends each adjoint to the middle entry of its sorted lane (half to each of the two
+  middle ones for an even count; ties by a stable order); ``np.polyval`` in its coefficients and x.
+* ``functools.reduce`` (C code) is differentiated as the Python loop ``reduce_items``
+  (``registry.equivalent``): its function may be an op, an operator, a lambda or a helper.
 """
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 
 import numpy as np
 
-from .registry import LAZY_RULES, declare, defrule, nondifferentiable
+from .registry import LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
+                        singular_values_adjoint,
                         take_along_axis_adjoint, unconcatenate, weight_dtype)
 
 
@@ -479,3 +488,178 @@ def gradient_plan(shape, varargs, axis, edge_order, dtype):
 
 nondifferentiable(axis_lengths, one_length, dual_norm, fft_axes, transform_lengths, hermitian_weights, rollaxis_axes,
                   partition_source, hsplit_axis, select_masks, sorted_order, gradient_plan)
+
+
+# --- np.linalg.qr, np.linalg.lstsq, np.polyval, np.median, functools.reduce ----------------------------
+
+
+@defrule(np.linalg.qr, many_outputs=True)
+def qr(g, ans, a, mode="reduced"):
+    return qr_adjoint(g, ans, a, mode)
+
+
+def qr_adjoint(g, ans, a, mode):
+    """The adjoint of ``a`` in ``q, r = np.linalg.qr(a, mode)`` (``a`` of full rank; R's diagonal
+    real, as LAPACK makes it): for m >= n, (gQ + Q copyutl(gR R^H - Q^H gQ)) R^-H; for m < n
+    the square left block so, with gQ + A2 gR2^H, and Q gR2 for the right block A2."""
+    require(mode in ("reduced", "complete", "r"),
+            f"np.linalg.qr(..., mode={mode!r}) returns Householder reflectors, which are not differentiated; "
+            "use mode='reduced'")
+    m = np.shape(a)[-2]
+    n = np.shape(a)[-1]
+    if mode == "r":
+        qr_pair = np.linalg.qr(a)
+        return qr_blocks_adjoint(ZERO, g, qr_pair[0], qr_pair[1], a)
+    gq = getitem_or_zero(g, 0)
+    gr = getitem_or_zero(g, 1)
+    if mode == "complete" and m > n:
+        require(_is_zero(gq) or not np.any(gq[..., :, n:]),
+                "np.linalg.qr(..., mode='complete') of a tall matrix: the extra columns of Q are not unique, so "
+                "they have no derivative; use mode='reduced' (or only Q's first columns)")
+        return qr_blocks_adjoint(ZERO if _is_zero(gq) else gq[..., :, :n], ZERO if _is_zero(gr) else gr[..., :n, :],
+                                 ans[0][..., :, :n], ans[1][..., :n, :], a)
+    return qr_blocks_adjoint(gq, gr, ans[0], ans[1], a)
+
+
+def qr_blocks_adjoint(gq, gr, q, r, a):
+    """The adjoint of ``a = q r`` (reduced): a tall or square ``a`` at once, a wide one by blocks."""
+    m = np.shape(a)[-2]
+    n = np.shape(a)[-1]
+    gq = fill_zero(gq, q)
+    gr = fill_zero(gr, r)
+    if m >= n:
+        return qr_square_adjoint(gq, gr, q, r)
+    right = a[..., :, m:]
+    left = qr_square_adjoint(gq + right @ conj_transpose(gr[..., :, m:]), gr[..., :, :m], q, r[..., :, :m])
+    return np.concatenate([left, q @ gr[..., :, m:]], axis=-1)
+
+
+def qr_square_adjoint(gq, gr, q, r):
+    """(gQ + Q N) R^-H with N the Hermitian matrix whose upper triangle is that of gR R^H - Q^H gQ
+    (its diagonal's real part)."""
+    inner = r @ conj_transpose(gr) - conj_transpose(gq) @ q
+    inner = conj_transpose(inner)
+    upper = np.triu(inner, 1)
+    eye = np.eye(np.shape(r)[-1], dtype=weight_dtype(r))
+    hermitian = upper + conj_transpose(upper) + np.expand_dims(np.real(np.diagonal(inner, 0, -2, -1)), -1) * eye
+    return conj_transpose(np.linalg.solve(r, conj_transpose(gq + q @ hermitian)))
+
+
+@defrule(np.linalg.lstsq, wrt=("a", "b"), nondiff=("rcond",), many_outputs=True)
+def lstsq(g, ans, a, b, rcond=None):
+    return lstsq_adjoint_a(g, ans, a, b), lstsq_adjoint_b(g, ans, a, b)
+
+
+def lstsq_adjoint_a(g, ans, a, b):
+    """The adjoint of ``a`` in ``x, residuals, rank, s = np.linalg.lstsq(a, b)`` (constant rank):
+    x = pinv(a) b through pinv's adjoint; residuals |b - a x|^2 (optimal x: a^H r = 0) give
+    -2 (r gres) x^H; the singular values U diag(gs) V^H."""
+    p = np.linalg.pinv(a)
+    gx = getitem_or_zero(g, 0)
+    gres = getitem_or_zero(g, 1)
+    gs = getitem_or_zero(g, 3)
+    total = np.zeros(np.shape(a), dtype=np.result_type(a, b, weight_dtype(a, b)))
+    if not _is_zero(gx):
+        total = total + pinv_adjoint(as_columns(gx) @ conj_transpose(as_columns(b)), p, a, False)
+    if not _is_zero(gres) and np.size(ans[1]) > 0:
+        total = total - 2 * (as_columns(b - a @ ans[0]) * gres) @ conj_transpose(as_columns(ans[0]))
+    if not _is_zero(gs):
+        total = total + singular_values_adjoint(gs, a)
+    return total
+
+
+def lstsq_adjoint_b(g, ans, a, b):
+    """The adjoint of ``b`` in ``np.linalg.lstsq(a, b)``: pinv(a)^H gx + 2 r gres."""
+    gx = getitem_or_zero(g, 0)
+    gres = getitem_or_zero(g, 1)
+    total = np.zeros(np.shape(b), dtype=np.result_type(a, b, weight_dtype(a, b)))
+    if not _is_zero(gx):
+        total = total + conj_transpose(np.linalg.pinv(a)) @ gx
+    if not _is_zero(gres) and np.size(ans[1]) > 0:
+        total = total + 2 * (b - a @ ans[0]) * np.reshape(gres, np.shape(gres)[-1:] if np.ndim(b) > 1 else ())
+    return total
+
+
+def as_columns(v):
+    """A vector as a one-column matrix; a matrix as it is."""
+    return np.expand_dims(v, -1) if np.ndim(v) == 1 else v
+
+
+@defrule(np.polyval, wrt=("p", "x"))
+def polyval(g, ans, p, x):
+    return polyval_coefficients_adjoint(g, p, x), unbroadcast(g * np.conj(np.polyval(polyder_coefficients(p), x)), x)
+
+
+def polyder_coefficients(p):
+    """The coefficients of the derivative of the polynomial ``p`` (highest power first), in p's dtype."""
+    count = np.shape(p)[0]
+    return p[:count - 1] * np.arange(count - 1, 0, -1).astype(weight_dtype(p))
+
+
+def polyval_coefficients_adjoint(g, p, x):
+    """The adjoint of the coefficients in ``np.polyval(p, x)``: sum of g * conj(x)^k for the
+    coefficient of x^k (each summed to that coefficient's shape)."""
+    count = np.shape(p)[0]
+    if count == 0:
+        return np.zeros(np.shape(p), dtype=np.result_type(p, weight_dtype(x, g)))
+    xc = np.conj(x)
+    power = np.ones(np.shape(x), dtype=weight_dtype(x))
+    pieces = []
+    for k in range(count):
+        pieces = [unbroadcast(g * power, p[count - 1 - k])] + pieces
+        power = power * xc
+    return np.stack(pieces)
+
+
+@defrule(np.median, nondiff=("overwrite_input",))
+def median(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return median_adjoint(g, a, axis)
+
+
+def median_adjoint(g, a, axis):
+    """The adjoint of ``np.median(a, axis)``: the middle entry of each sorted lane gets g (the
+    two middle entries g / 2 each for an even count; ties by a stable sort), as ``np.sort``."""
+    plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
+    lanes = np.reshape(np.transpose(a, plan[0]), plan[1] + (-1,))
+    grads = np.reshape(g, plan[1] + (1,)) * plan[2]
+    back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
+    return np.transpose(np.reshape(back, plan[3]), plan[4])
+
+
+def median_plan(shape, axis, dtype):
+    """(axes order with the reduced ones last, the kept shape, the weights of the sorted lane,
+    the transposed shape, the axes that undo the transpose) for ``np.median(a, axis)``."""
+    ndim = len(shape)
+    axes = tuple(range(ndim)) if axis is None else ((axis,) if np.ndim(axis) == 0 else tuple(axis))
+    axes = tuple(int(ax) % ndim for ax in axes) if ndim else ()
+    kept = tuple(i for i in range(ndim) if i not in axes)
+    order = kept + axes
+    count = int(np.prod([shape[i] for i in axes]))
+    lane = np.arange(count)
+    weights = ((lane == (count - 1) // 2).astype(dtype) + (lane == count // 2).astype(dtype)) / dtype.type(2)
+    return (order, tuple(shape[i] for i in kept), weights, tuple(shape[i] for i in order),
+            tuple(int(i) for i in np.argsort(order)))
+
+
+_NO_INITIAL = object()
+
+
+def reduce_items(function, iterable, initial=_NO_INITIAL):
+    """``functools.reduce(function, iterable[, initial])`` as a loop sct reads and differentiates
+    (``function`` an op, a lambda, a helper): the same folds, left to right."""
+    items = list(iterable)
+    if initial is _NO_INITIAL:
+        if len(items) == 0:
+            raise TypeError("reduce() of empty iterable with no initial value")
+        value = items[0]
+        rest = items[1:]
+    else:
+        value = initial
+        rest = items
+    for item in rest:
+        value = function(value, item)
+    return value
+
+
+equivalent(functools.reduce, reduce_items)
+nondifferentiable(median_plan)

@@ -440,7 +440,7 @@ nondifferentiable(crossentropy_observations, log_floor, mse_observations, crosse
 
 
 def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-         bias: ArrayLike, DataFormat: Optional[str] = None) -> Tuple[Any, Any, Any]:
+         bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence") -> Tuple[Any, Any, Any]:
     """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
 
     ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
@@ -469,10 +469,15 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     ...                np.zeros(16))
     >>> dims(Y), Y.shape, h.shape
     ('CBT', (4, 2, 5), (4, 2))
+
+    ``OutputMode="last"`` (as lstmLayer's) returns only the last time step as ``Y``: (batch, hidden),
+    the same values as the hidden state (for formatted ``x``, ``Y`` loses its "T" label).
     """
+    recurrent_output_mode("lstm", OutputMode)
     if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, c0, weights, recurrent_weights, bias)):
-        return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat)
+        return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
+                             {"OutputMode": OutputMode})
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -485,12 +490,22 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
         o = sigmoid(z[:, 3 * hidden:4 * hidden])
         c = f * c + i * g
         h = o * np.tanh(c)
-        outputs.append(h)
+        if OutputMode == "sequence":
+            outputs.append(h)
+    if OutputMode == "last":
+        return np.copy(h), h, c
     return np.stack(outputs, axis=1), h, c
 
 
+def recurrent_output_mode(fname, OutputMode):
+    """Refuse an ``OutputMode`` other than MATLAB's "sequence" and "last"."""
+    if OutputMode not in ("sequence", "last"):
+        raise ValueError(f"{fname}: OutputMode must be 'sequence' or 'last', got {OutputMode!r}")
+
+
 def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-        bias: ArrayLike, DataFormat: Optional[str] = None) -> Tuple[Any, Any]:
+        bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence",
+        ResetGateMode: str = "after-multiplication") -> Tuple[Any, Any]:
     """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
 
     ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
@@ -504,22 +519,45 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     >>> Y.shape, h.shape
     ((2, 5, 4), (2, 4))
 
-    Formatted ``x`` (MATLAB's "CBT") and ``DataFormat=`` as for ``lstm``.
+    Formatted ``x`` (MATLAB's "CBT") and ``DataFormat=`` as for ``lstm``; ``OutputMode="last"`` as
+    for ``lstm``.  ``ResetGateMode`` (MATLAB's): "after-multiplication" (the default: the reset gate
+    multiplies R_h h), "before-multiplication" (it multiplies h: R_h (r * h)), or
+    "recurrent-bias-after-multiplication" (after, with a recurrent bias: ``bias`` then has 6*hidden
+    entries, the input biases of the three gates followed by their recurrent biases).
     """
+    recurrent_output_mode("gru", OutputMode)
+    if ResetGateMode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
+        raise ValueError("gru: ResetGateMode must be 'after-multiplication', 'before-multiplication' or "
+                         f"'recurrent-bias-after-multiplication', got {ResetGateMode!r}")
     if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, weights, recurrent_weights, bias)):
-        return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat)
+        return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat,
+                             {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode})
     hidden = np.shape(h0)[-1]
+    recurrent_bias = ResetGateMode == "recurrent-bias-after-multiplication"
+    if np.shape(bias)[-1] != (6 if recurrent_bias else 3) * hidden:
+        raise ValueError(f"gru: bias has {np.shape(bias)[-1]} entries; with ResetGateMode={ResetGateMode!r} "
+                         f"it takes {(6 if recurrent_bias else 3) * hidden} (hidden size {hidden})")
     h = h0
     outputs = []
     for t in range(np.shape(x)[1]):
-        zx = x[:, t, :] @ np.transpose(weights) + bias
-        zh = h @ np.transpose(recurrent_weights)
+        if recurrent_bias:
+            zx = x[:, t, :] @ np.transpose(weights) + bias[0:3 * hidden]
+            zh = h @ np.transpose(recurrent_weights) + bias[3 * hidden:6 * hidden]
+        else:
+            zx = x[:, t, :] @ np.transpose(weights) + bias
+            zh = h @ np.transpose(recurrent_weights)
         r = sigmoid(zx[:, 0:hidden] + zh[:, 0:hidden])
         u = sigmoid(zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden])
-        n = np.tanh(zx[:, 2 * hidden:3 * hidden] + r * zh[:, 2 * hidden:3 * hidden])
+        if ResetGateMode == "before-multiplication":
+            n = np.tanh(zx[:, 2 * hidden:3 * hidden] + (r * h) @ np.transpose(recurrent_weights[2 * hidden:3 * hidden]))
+        else:
+            n = np.tanh(zx[:, 2 * hidden:3 * hidden] + r * zh[:, 2 * hidden:3 * hidden])
         h = (1 - u) * n + u * h
-        outputs.append(h)
+        if OutputMode == "sequence":
+            outputs.append(h)
+    if OutputMode == "last":
+        return np.copy(h), h
     return np.stack(outputs, axis=1), h
 
 

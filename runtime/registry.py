@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = ["Rule", "OpFacts", "defrule", "declare", "facts_of", "DISCRETE_PARAMS", "uncovered_params",
            "nondifferentiable", "lookup", "is_nondifferentiable", "RULES", "NONDIFF", "FACTS", "METHODS",
-           "ATTRIBUTES", "rules_version", "registered_ops"]
+           "ATTRIBUTES", "rules_version", "registered_ops", "equivalent", "readable", "EQUIVALENTS"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,26 @@ NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "keys",
 # module name -> function registering them; run by ``lookup`` once that module is imported.
 LAZY_RULES: Dict[str, Callable] = {}
 _version = [0]
+
+
+# Functions written in C that sct differentiates through a Python equivalent it can read
+# (``functools.reduce``): the op -> the equivalent, called and differentiated in its place.
+EQUIVALENTS: Dict[Any, Callable] = {}
+
+
+def equivalent(op, fn) -> None:
+    """Differentiate calls of ``op`` (not a Python function) as calls of the Python function
+    ``fn``, which computes the same."""
+    EQUIVALENTS[_key(op)] = fn
+    _version[0] += 1
+
+
+def readable(fn):
+    """``fn``, or the Python equivalent registered for it (:func:`equivalent`)."""
+    try:
+        return EQUIVALENTS.get(_key(fn), fn)
+    except TypeError:          # unhashable callables have none
+        return fn
 
 
 def rules_version() -> int:

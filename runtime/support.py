@@ -1532,6 +1532,12 @@ def _listed_rule(g, ans, items):
     return sequence_adjoint(g, items)
 
 
+def require_unpacked(items, count):
+    """Before ``a, *rest, b = items``: Python's ValueError when there are fewer than ``count`` items."""
+    if len(items) < count:
+        raise ValueError(f"not enough values to unpack (expected at least {count}, got {len(items)})")
+
+
 def require_number(value, message):
     """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
     a number is rebound (exact); an array or list would change in place: refused."""
@@ -1673,7 +1679,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, array_receiver)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver)
 
 
 def at_least_1d(a):

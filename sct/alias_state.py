@@ -43,6 +43,10 @@ LIST_MUTATORS = {"append", "extend", "insert", "remove", "pop", "clear", "sort",
 ARRAY_MUTATORS = {"sort", "fill", "resize", "put", "itemset", "partition", "setfield", "byteswap",
                   "setflags"}
 MUTATORS = LIST_MUTATORS | ARRAY_MUTATORS
+# what ``describe`` calls the sequence a for loop walks (``rt.as_sequence``), and how a write into
+# what it walks is explained
+LOOP_SEQUENCE = "the result of as_sequence()"
+LOOP_WALK = "a for loop walks"
 # numpy functions that write into their first argument
 WRITING_FUNCTIONS = {"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"}
 

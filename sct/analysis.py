@@ -141,6 +141,7 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo(CallKind.PLAIN)
     if isinstance(target, WrappedFunction):
         target = target.fn               # inside differentiated code it is its function
+    target = registry.readable(target)   # functools.reduce: its Python equivalent
     if target in API.SITE_FUNCTIONS:
         return CallInfo(CallKind.SITE, obj=target)
     if target is extractdata or target is rt_support.stop_gradient:

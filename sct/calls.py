@@ -144,6 +144,18 @@ class CallLowering(EmitPass):
                                   "parameter to differentiate with respect to it", "keyword argument")
                     rest.append(gast.keyword(arg=p.name, value=bound.arguments[p.name]))
                 continue
+            if p.kind == p.VAR_KEYWORD:
+                caught = [k for k, v in bound.arguments.get(p.name, {}).items() if self.act.is_active(v)]
+                if caught:
+                    fname = getattr(callee, "__name__", "the function")
+                    self.fail(s, f"{', '.join(caught)} reach{'es' if len(caught) == 1 else ''} {fname}() through "
+                              f"**{p.name}: sct differentiates a helper's named parameters; name "
+                              f"{'it' if len(caught) == 1 else 'them'} in its signature (def {fname}("
+                              f"{', '.join(caught)}, **{p.name})), or take one dict (def {fname}({p.name}), "
+                              f"called as {fname}({{{', '.join(repr(k) + ': ...' for k in caught)}}}))",
+                              "keyword argument")
+                rest += [gast.keyword(arg=k, value=v) for k, v in bound.arguments.get(p.name, {}).items()]
+                continue
             if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
                 self.fail(s, advice, "keyword argument")
             if i > last:

@@ -122,7 +122,8 @@ def recurrent_call(em: Emitter, node: gast.Call, fname: str, p, states: List, ns
     parts = []
     y = em.item("_0", inner, 0)
     if p.reshape:
-        shape = em.rt_call("_shape", "recurrent_out_shape", [load(y), const(p.has_b), const(p.has_t)])
+        shape = em.rt_call("_shape", "recurrent_out_shape", [load(y), const(p.has_b), const(p.has_t)]
+                           + ([const(True)] if p.last else []))
         y = em.rt_call("_0", "format_reshape", [load(y), load(shape)])
     if p.y_post is not None:
         y = em.rt_call("_0", "format_transpose", [load(y), perm_tuple(p.y_post)])
@@ -265,7 +266,10 @@ class LayoutCalls(FormatInference):
         if len(node.args) < 1 + nstate:
             self.fail(stmt, f"{fname}: pass X and the states positionally with formatted data")
         states = [args[i] if i < len(args) else None for i in range(1, 1 + nstate)]
-        p = self.recurrent_plan(stmt, fname, fmt, formatted, args, states)
+        mode = [k.value for k in node.keywords if k.arg == "OutputMode"]
+        if mode and not (isinstance(mode[0], gast.Constant) and isinstance(mode[0].value, str)):
+            self.fail(stmt, f"{fname} on formatted data: give OutputMode as a string literal")
+        p = self.recurrent_plan(stmt, fname, fmt, formatted, args, states, bool(mode) and mode[0].value == "last")
         tree = (p.y_format,) + tuple(p.state_format if (s and formatted) else None for s in states)
         if not any(t is not None for t in tree):
             tree = None
@@ -275,12 +279,12 @@ class LayoutCalls(FormatInference):
             return tree, None
         return tree, recurrent_call(Emitter(self.namer, self.rt, stmt), node, fname, p, states, nstate)
 
-    def recurrent_plan(self, stmt, fname, fmt, formatted, args, states):
+    def recurrent_plan(self, stmt, fname, fmt, formatted, args, states, last=False):
         nstate = len(states)
         names = ("X", "H0", "C0")[:1 + nstate] + ("weights", "recurrentWeights", "bias")
         weight_formats = [(n, args[i] if i < len(args) else None, a) for i, n, a in
                           zip(range(1 + nstate, 4 + nstate), names[1 + nstate:], (("CU",), ("CU",), ("C",)))]
         try:
-            return rf.recurrent_plan(fname, fmt, formatted, list(zip(names[1:], states)), weight_formats)
+            return rf.recurrent_plan(fname, fmt, formatted, list(zip(names[1:], states)), weight_formats, last)
         except (TypeError, ValueError) as exc:
             self.fail(stmt, str(exc))

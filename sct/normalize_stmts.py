@@ -198,7 +198,8 @@ class Statements:
             self.emit(out, assign(target.id, value))
         elif isinstance(target, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in target.elts):
-                self.fail(target, "starred unpacking", "index the sequence explicitly")
+                self.starred_store(target, value, out)
+                return
             for i, elt in enumerate(target.elts):
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
                 if isinstance(elt, gast.Name):
@@ -217,6 +218,27 @@ class Statements:
                                        value=value, type_comment=None))
         else:
             self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
+
+    def starred_store(self, target, value, out: List):
+        """``a, *rest, b = value``: the items before and after by position (counted from the end),
+        ``rest`` a new list of the ones between; with items after the star, a check first that
+        ``value`` has enough (Python's ValueError)."""
+        star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
+        before, after = target.elts[:star], target.elts[star + 1:]
+        if after:
+            self.emit(out, gast.Expr(value=call(f"{self.rt_name}.require_unpacked", [
+                value, const(len(before) + len(after))])))
+        for i, elt in enumerate(before):
+            self.store_into(elt, self.atom(gast.Subscript(value=value, slice=const(i), ctx=gast.Load()), out,
+                                           hint=self.hint_of(elt)), out)
+        middle = gast.Subscript(value=value, slice=gast.Slice(lower=const(star) if star else None,
+                                                              upper=const(-len(after)) if after else None,
+                                                              step=None), ctx=gast.Load())
+        rest = self.atom(call(f"{self.rt_name}.listed", [self.atom(middle, out, hint="rest")]), out, hint="rest")
+        self.store_into(target.elts[star].value, rest, out)
+        for j, elt in enumerate(after):
+            self.store_into(elt, self.atom(gast.Subscript(value=value, slice=const(j - len(after)),
+                                                          ctx=gast.Load()), out, hint=self.hint_of(elt)), out)
 
     def bool_op(self, name: str, node: gast.BoolOp, out: List):
         # a and b -> name = a; if name: name = b  (short-circuit kept)

@@ -22,7 +22,7 @@ from .runtime import registry
 
 from .alias_state import (CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
-                          _new, _old)
+                          _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .callee_effects import _returns_fresh
 from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
@@ -596,6 +596,8 @@ class AliasAnalysis(PointsTo):
                 continue
             if objs & state.env[other]:
                 how = self.origin.get(other) or ""
+                if how == LOOP_SEQUENCE:           # a compiler temporary: say what it is
+                    return f"{LOOP_WALK} {name} (its keys, values or items)"
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):

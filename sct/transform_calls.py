@@ -70,6 +70,7 @@ def primal_call(fn, active, args, kwargs):
     runs the forward of its pair."""
     if isinstance(fn, WrappedFunction):
         fn = fn.fn
+    fn = registry.readable(fn)
     _refuse_forward_mode_entry(fn)
     if type(fn) is types.FunctionType and getattr(fn, "__sct_closure__", None) is None and \
             not getattr(fn, "__sct_generated__", False) and len(active) == len(args):
@@ -106,6 +107,7 @@ def vjp_pair(fn, active, args, kwargs):
     """
     if isinstance(fn, WrappedFunction):
         fn = fn.fn
+    fn = registry.readable(fn)
     if isinstance(fn, Closure):                # a nested function with its captured values
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
     _refuse_forward_mode_entry(fn)
@@ -409,6 +411,7 @@ def _is_zero_tangent(t) -> bool:
 def jvp_call_impl(fn, args, tangents, kwargs):
     if isinstance(fn, WrappedFunction):
         fn = fn.fn
+    fn = registry.readable(fn)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         fn = types.MethodType(type(fn).__call__, fn)        # (as vjp_pair)

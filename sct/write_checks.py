@@ -11,7 +11,7 @@ import gast
 import numpy as np
 
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
-    _resolved, _statements
+    _resolved, _statements, LOOP_WALK
 from .augmented_writes import _check_augmented
 from .callee_effects import _pure
 from .errors import CompileError
@@ -102,6 +102,12 @@ class _WriteCheck:
         needs_value = tracked or self.written_saved(s, name)
         if needs_value:
             why = analysis.sharing(s, name)
+            if why is not None and why.startswith(LOOP_WALK):
+                fail(s, f"writing into {name}[...] while {why} is not differentiated (Python's loop sees the "
+                     "new values of the items it has not reached yet). Loop over the keys or positions and read "
+                     f"each value in the body (`for key in {name}: {name}[key] = ... {name}[key] ...`, for a list "
+                     f"`for i in range(len({name}))`), or build a new one (`{name} = {{key: ... for key, value in "
+                     f"{name}.items()}}`)", f"write into {name}")
             if why is not None:
                 what = "a traced value" if tracked else "a value an earlier differentiated operation read"
                 fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "

@@ -16,6 +16,7 @@ import sct
 from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
 from sct.runtime import more_ops
 from sct.runtime.registry import RULES, lookup
+from sct.runtime.support import ZERO
 
 from gradcheck import check_grads, check_rule, numerical_gradient
 from test_op_rules import C, Case, R, flat, mask, op_name, seq_out, unflat
@@ -103,6 +104,28 @@ def gradient_rule(g, ans, f, *varargs, **kw):
     return lookup(np.gradient).fn(g, out, f, *varargs, **kw)
 
 
+def qr_flat(a, **kw):
+    """Q and R of np.linalg.qr, flattened (unique: LAPACK fixes R's diagonal real, its signs locally)."""
+    return flat(np.linalg.qr(a, **kw))
+
+
+def qr_flat_rule(g, ans, a, **kw):
+    q, r = np.linalg.qr(a, **kw)
+    return lookup(np.linalg.qr).fn(unflat(g, [q, r]), (q, r), a, **kw)
+
+
+def lstsq_flat(a, b):
+    """x, the residuals and the singular values of np.linalg.lstsq (not the rank), flattened."""
+    x, res, rank, s = np.linalg.lstsq(a, b, rcond=None)
+    return np.concatenate([np.ravel(x), res, s])
+
+
+def lstsq_flat_rule(g, ans, a, b):
+    out = np.linalg.lstsq(a, b, rcond=None)
+    gx, gres, gs = unflat(g, [out[0], out[1], out[3]])
+    return lookup(np.linalg.lstsq).fn((gx, np.real(gres), 0, np.real(gs)), out, a, b)
+
+
 COORDS = np.array([0.0, 0.4, 1.0, 1.3, 2.0])
 
 CASES = [
@@ -150,6 +173,26 @@ CASES = [
     Case(np.linalg.svd, [R(4, 3)], complex=True, fn=svd_invariant, rule=svd_invariant_rule, note="m > n"),
     Case(np.linalg.svd, [R(2, 4)], complex=True, fn=svd_invariant, rule=svd_invariant_rule, note="m < n"),
     Case(np.linalg.svd, [R(3, 3)], complex=True, fn=svd_invariant, rule=svd_invariant_rule, note="square"),
+    Case(np.linalg.qr, [R(4, 3)], complex=True, fn=qr_flat, rule=qr_flat_rule, note="tall"),
+    Case(np.linalg.qr, [R(3, 3)], complex=True, fn=qr_flat, rule=qr_flat_rule, note="square"),
+    Case(np.linalg.qr, [R(2, 4)], complex=True, fn=qr_flat, rule=qr_flat_rule, note="wide"),
+    Case(np.linalg.qr, [R(2, 4, 3)], fn=qr_flat, rule=qr_flat_rule, note="stacked"),
+    Case(np.linalg.qr, [R(4, 3)], kwargs=dict(mode="r"), complex=True, note="R alone"),
+    Case(np.linalg.qr, [R(4, 2)], kwargs=dict(mode="complete"),
+         fn=lambda a, **kw: np.linalg.qr(a, **kw)[1],
+         rule=lambda g, ans, a, **kw: lookup(np.linalg.qr).fn((ZERO, g), np.linalg.qr(a, **kw), a, **kw),
+         note="R of the complete factorization"),
+    Case(np.linalg.lstsq, [R(5, 3), R(5)], (0, 1), fn=lstsq_flat, rule=lstsq_flat_rule, note="tall, residuals"),
+    Case(np.linalg.lstsq, [R(5, 3), R(5, 2)], (0, 1), complex=True, fn=lstsq_flat, rule=lstsq_flat_rule),
+    Case(np.linalg.lstsq, [R(3, 5), R(3)], (0, 1), fn=lstsq_flat, rule=lstsq_flat_rule, note="wide: no residuals"),
+    Case(np.polyval, [R(4), R(2, 3)], (0, 1), complex=True),
+    Case(np.polyval, [R(3), R()], (0, 1), note="a number x"),
+    Case(np.polyval, [R(1), R(3)], (0, 1), note="a constant polynomial"),
+    Case(np.median, [R(5)]),
+    Case(np.median, [R(4, 3)], kwargs=dict(axis=0), note="an even count: the two middle entries"),
+    Case(np.median, [R(4, 6)], kwargs=dict(axis=1, keepdims=True)),
+    Case(np.median, [R(3, 4, 2)], kwargs=dict(axis=(0, 2))),
+    Case(np.median, [R(3, 4, 2)], kwargs=dict(axis=(2, 0), keepdims=True)),
     # shape and selection
     Case(np.rollaxis, [R(2, 3, 4), C(2)], complex=True),
     Case(np.rollaxis, [R(2, 3, 4), C(0), C(3)], complex=True),
