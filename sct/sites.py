@@ -287,6 +287,8 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
                 stored.add(n.id)
             c = counts.setdefault(n.id, [0, 0])
             c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
+        elif isinstance(n, gast.FunctionDef) and n is not fdef:
+            stored.add(n.name)      # a nested def (a lambda) binds its name: a sweep may read it
     defined_line: Dict[str, int] = {}
     def_order: Dict[str, int] = {p: i for i, p in enumerate(params)}
     for n in _in_order(fdef.body):
