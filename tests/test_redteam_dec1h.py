@@ -102,3 +102,112 @@ def test_sorted_with_a_lambda_key_second_order():
     assert_close(extractdata(z), np.sum(first(X) ** 2), rtol=1e-4, atol=1e-4)
     assert_close(extractdata(g), numerical_gradient(lambda v: np.sum(first(v) ** 2), [X], 0, 1e-4),
                  rtol=1e-3, atol=1e-3)
+
+
+# --- 2. dlgradient with respect to a name holding a value also reached through another name -----
+# (was: the adjoint of that name alone: zeros for `x0 = x; x = x * 2; dlgradient(y, x0)`,
+# zeros for a dict {"x": x, "w": w} built before x was reassigned)
+
+V = np.array([0.37, -1.21, 0.74])
+U = np.array([1.0, 2.0, -1.0])
+
+
+def copy_of_argument(x):
+    x0 = x
+    x = x * 2.0
+    y = np.sum(x ** 2)
+    return dlgradient(y, x0), dlgradient(y, x)
+
+
+def copy_used_both(x):
+    x0 = x
+    x = x * 2.0
+    y = np.sum(x ** 2) + np.sum(x0)
+    return dlgradient(y, x0)
+
+
+def copy_of_local(x):
+    a = x * 1.0
+    a0 = a
+    a = a * 2.0
+    y = np.sum(a ** 2)
+    return dlgradient(y, a0)
+
+
+def item_of_argument(p):
+    w0 = p["w"]
+    p = {"w": p["w"] * 2.0}
+    y = np.sum(p["w"] ** 2)
+    return dlgradient(y, w0)
+
+
+def dict_built_before(x, w):
+    p = {"x": x, "w": w}
+    x = x * w
+    y = np.sum(x ** 2)
+    return dlgradient(y, p)
+
+
+def tuple_item_built_before(x, w):
+    t = (x, w)
+    a = t[0]
+    y = np.sum(a * w ** 2) + np.sum(x)
+    return dlgradient(y, a)
+
+
+def unpacked(x, w):
+    a, b = x, w
+    y = np.sum(a * b ** 2) + np.sum(x)
+    return dlgradient(y, a), dlgradient(y, b)
+
+
+def test_gradient_with_respect_to_a_copy():
+    g0, g = dlfeval(copy_of_argument, dlarray(V))
+    assert_close(extractdata(g0), 8 * V)
+    assert_close(extractdata(g), 4 * V)
+    assert_close(extractdata(dlfeval(copy_used_both, dlarray(V))), 8 * V + 1)
+    assert_close(extractdata(dlfeval(copy_of_local, dlarray(V))), 8 * V)
+    assert_close(extractdata(dlfeval(item_of_argument, {"w": dlarray(V)})), 8 * V)
+    g = dlfeval(dict_built_before, dlarray(V), dlarray(U))
+    assert_close(extractdata(g["x"]), 2 * V * U ** 2)
+    assert_close(extractdata(g["w"]), 2 * V ** 2 * U)
+    assert_close(extractdata(dlfeval(tuple_item_built_before, dlarray(V), dlarray(U))), U ** 2 + 1)
+    ga, gb = dlfeval(unpacked, dlarray(V), dlarray(U))
+    assert_close(extractdata(ga), U ** 2 + 1)
+    assert_close(extractdata(gb), 2 * V * U)
+
+
+def copy_then_loop(x):
+    orig = x
+    for i in range(2):
+        x = x * 2.0
+    y = np.sum(x ** 2)
+    return dlgradient(y, orig)
+
+
+def test_copy_of_a_name_assigned_again_in_a_loop_is_refused():
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(copy_then_loop, dlarray(V))
+    assert info.value.lineno == copy_then_loop.__code__.co_firstlineno + 5
+    assert "'orig'" in str(info.value) and "'x'" in str(info.value)
+
+
+def copy_in_a_training_loop(p, x):
+    total = 0.0
+    for it in range(2):
+        w = p["w"]
+        y = np.sum(np.sin(w * x))
+        g = dlgradient(y, w)
+        total = total + np.sum(g)
+        p = {"w": p["w"] - 0.1 * g}
+    return total
+
+
+def test_copy_inside_a_loop_still_works():
+    w, xv = V.copy(), U.copy()
+    expected = 0.0
+    for it in range(2):
+        g = np.cos(w * xv) * xv
+        expected += np.sum(g)
+        w = w - 0.1 * g
+    assert_close(extractdata(dlfeval(copy_in_a_training_loop, {"w": dlarray(V)}, dlarray(U))), expected)
