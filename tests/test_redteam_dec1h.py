@@ -211,3 +211,70 @@ def test_copy_inside_a_loop_still_works():
         expected += np.sum(g)
         w = w - 0.1 * g
     assert_close(extractdata(dlfeval(copy_in_a_training_loop, {"w": dlarray(V)}, dlarray(U))), expected)
+
+
+# --- 3. sorted(..., key=lambda ...) reading a name reassigned after the call -------------------
+# (was refused at run time: the sweep called the key again, after the name changed; the
+# order is now found in sorted's result by identity, the key runs once)
+
+def key_reads_later_rebound(x):
+    c = 1.0
+    rows = [x[0], x[1], x[0] - x[1]]
+    s = sorted(rows, key=lambda r: float(np.sum(r * W)) * c)
+    c = -1.0
+    return np.sum(s[0] * W) * c
+
+
+def key_reads_later_rebound_grad(x):
+    y = key_reads_later_rebound(x)
+    return y, dlgradient(y, x)
+
+
+def key_reads_loop_variable(x):
+    total = 0.0
+    for i in range(3):
+        rows = [x[0], x[1], x[0] - x[1]]
+        s = sorted(rows, key=lambda r: float(np.sum(r * W)) * (1.0 if i % 2 else -1.0))
+        total = total + np.sum(s[0] * W) * (i + 1.0)
+    return total
+
+
+def key_reads_loop_variable_grad(x):
+    y = key_reads_loop_variable(x)
+    return y, dlgradient(y, x)
+
+
+CALLS = []
+
+
+def counting_key(r):
+    CALLS.append(1)
+    return float(np.sum(r))
+
+
+def key_with_effect_grad(x):
+    s = sorted([x[0], x[1] * 2.0], key=counting_key)
+    y = np.sum(s[0] ** 2)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("plain, graded", [(key_reads_later_rebound, key_reads_later_rebound_grad),
+                                           (key_reads_loop_variable, key_reads_loop_variable_grad)])
+def test_sorted_key_reading_a_name_reassigned_later(plain, graded):
+    y, g = dlfeval(graded, dlarray(X))
+    assert_close(extractdata(y), plain(X))
+    assert_close(extractdata(g), numerical_gradient(plain, [X], 0))
+
+
+def test_sorted_key_runs_once_per_item():
+    CALLS.clear()
+    y, g = dlfeval(key_with_effect_grad, dlarray(X))
+    assert len(CALLS) == 2
+    assert_close(extractdata(g), np.vstack([np.zeros(3), 8 * X[1]]) if np.sum(X[1] * 2) < np.sum(X[0])
+                 else np.vstack([2 * X[0], np.zeros(3)]))
+
+
+def test_sorted_rows_of_an_array_still_use_the_key():
+    from sct.runtime.more_ops import sorted_order
+    assert list(sorted_order(X, lambda r: float(np.sum(r)), False, sorted(X, key=lambda r: float(np.sum(r))))) == \
+        list(np.argsort([np.sum(r) for r in X], kind="stable"))
