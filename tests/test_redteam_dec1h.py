@@ -278,3 +278,16 @@ def test_sorted_rows_of_an_array_still_use_the_key():
     from sct.runtime.more_ops import sorted_order
     assert list(sorted_order(X, lambda r: float(np.sum(r)), False, sorted(X, key=lambda r: float(np.sum(r))))) == \
         list(np.argsort([np.sum(r) for r in X], kind="stable"))
+
+
+def starred_list_built_before(x, w):
+    xs = [x, w]
+    y = np.sum(x * w ** 2)
+    return dlgradient(y, *xs)
+
+
+def test_starred_list_built_before_the_site():
+    # (was: zeros for both)
+    gx, gw = dlfeval(starred_list_built_before, dlarray(V), dlarray(U))
+    assert_close(extractdata(gx), U ** 2)
+    assert_close(extractdata(gw), 2 * V * U)
