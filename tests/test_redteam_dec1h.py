@@ -291,3 +291,25 @@ def test_starred_list_built_before_the_site():
     gx, gw = dlfeval(starred_list_built_before, dlarray(V), dlarray(U))
     assert_close(extractdata(gx), U ** 2)
     assert_close(extractdata(gw), 2 * V * U)
+
+
+# --- 4. dlfeval with keywords (or a partial with keywords) of a function with a keyword-only
+# parameter left at its default (was refused: "keyword-only arguments (p) cannot be passed yet")
+
+def keyword_only_default(x, w, scale=1.0, *, p=2):
+    y = np.sum((x * w) ** p) * scale
+    return y, dlgradient(y, w)
+
+
+def test_keyword_only_parameter_left_at_its_default():
+    import functools
+    for fun, kwargs in [(functools.partial(keyword_only_default, scale=3.0), {}),
+                        (keyword_only_default, {"scale": 3.0}),
+                        (keyword_only_default, {"w": dlarray(U), "scale": 3.0})]:
+        args = (dlarray(V),) if "w" in kwargs else (dlarray(V), dlarray(U))
+        for _ in range(2):
+            y, g = dlfeval(fun, *args, **kwargs)
+            assert_close(extractdata(y), 3.0 * np.sum((V * U) ** 2))
+            assert_close(extractdata(g), 6.0 * V ** 2 * U)
+    with pytest.raises(SctError, match="keyword-only"):
+        dlfeval(keyword_only_default, dlarray(V), dlarray(U), p=3)
