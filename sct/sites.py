@@ -107,6 +107,7 @@ class SiteFinding:
             if not isinstance(x, gast.Name) or x.id not in self.act.active:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
+            x = self.origin_name(x, frames, line, stmt, kind.value)
             return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop)
         if len(node.args) < 2:
             self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
@@ -230,7 +231,26 @@ class SiteFinding:
             self._single_defs = defs
         return self._single_defs
 
-    def check_copy_of_rebound(self, root: str, defs: Dict[str, Any], stmt) -> None:
+    def origin_name(self, x: gast.Name, frames, line: int, stmt, what: str) -> gast.Name:
+        """The x of a dljacobian / dldivergence / dllaplacian site that is a second name for
+        another (``x0 = x``, each bound once) as that name: the derivative is with respect to
+        the value, reached through both (was: through ``x0`` alone, zeros)."""
+        line_defs = self.site_line_defs(frames, line)
+        seen = set()
+        while x.id not in seen:
+            seen.add(x.id)
+            value = line_defs.get(x.id)
+            if value is None:
+                value = self.single_defs().get(x.id)
+                if value is None or not self._follows(value):
+                    self.check_copy_of_rebound(x.id, {}, stmt, what)
+                    break
+            if not (isinstance(value, gast.Name) and self._once(x.id) and value.id in self.act.active):
+                break
+            x = gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return x
+
+    def check_copy_of_rebound(self, root: str, defs: Dict[str, Any], stmt, what: str = "dlgradient") -> None:
         """Refuse x that holds (at the top level of the function) the value of a name assigned
         again elsewhere: its gradient is with respect to that value, reached also through the
         other name, whose later versions sct cannot tell apart here (was: the uses of x only,
@@ -244,11 +264,11 @@ class SiteFinding:
             return                            # an array's item or attribute: a new value
         again = [n for n in loaded_names(value) if not self._once(n) and n in self.facts.stored]
         if again:
-            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it holds the value "
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: it holds the value "
                       f"{again[0]!r} had on line {getattr(self.facts, 'defined_line', {}).get(root, '?')}, "
                       f"and {again[0]!r} is assigned again in {self.facts.fname}(); the gradient would "
                       f"miss what that value reaches through {again[0]!r}. Give the new values of "
-                      f"{again[0]!r} another name", "dlgradient")
+                      f"{again[0]!r} another name", what)
 
     def _once(self, name: str) -> bool:
         return self.facts.name_counts.get(name, (0, 0))[0] == 1

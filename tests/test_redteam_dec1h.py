@@ -313,3 +313,43 @@ def test_keyword_only_parameter_left_at_its_default():
             assert_close(extractdata(g), 6.0 * V ** 2 * U)
     with pytest.raises(SctError, match="keyword-only"):
         dlfeval(keyword_only_default, dlarray(V), dlarray(U), p=3)
+
+
+# --- 5. dljacobian / dldivergence / dllaplacian with respect to a copy (was zeros) ------------
+
+def jacobian_of_copy(x):
+    x0 = x
+    x = x * 2.0
+    return sct.dljacobian(np.tanh(x), x0, 0)
+
+
+def divergence_of_copy(x):
+    x0 = x
+    x = x * 2.0
+    return sct.dldivergence(np.tanh(x), x0, 0)
+
+
+def laplacian_of_copy(x):
+    x0 = x
+    x = x * 2.0
+    u = np.sum(x ** 3, axis=1, keepdims=True)
+    return sct.dllaplacian(u, x0, 0)
+
+
+def laplacian_of_copy_then_loop(x):
+    x0 = x
+    for _ in range(2):
+        x = x * 2.0
+    u = np.sum(x ** 3, axis=1, keepdims=True)
+    return sct.dllaplacian(u, x0, 0)
+
+
+def test_batch_derivatives_with_respect_to_a_copy():
+    P = np.array([[0.37, -1.21], [0.74, 0.2]])
+    d = 2 * (1 - np.tanh(2 * P) ** 2)
+    J = extractdata(dlfeval(jacobian_of_copy, dlarray(P)))
+    assert_close(J, np.stack([np.diag(r) for r in d]))
+    assert_close(np.ravel(extractdata(dlfeval(divergence_of_copy, dlarray(P)))), np.sum(d, axis=1))
+    assert_close(np.ravel(extractdata(dlfeval(laplacian_of_copy, dlarray(P)))), np.sum(48 * P, axis=1))
+    with pytest.raises(sct.CompileError, match="cannot differentiate with respect to 'x0'"):
+        dlfeval(laplacian_of_copy_then_loop, dlarray(P))
