@@ -67,6 +67,7 @@ class SiteFinding:
         self.act = act
         self.fail = facts.fail
         self._single_defs: Optional[Dict[str, Any]] = None
+        self._in_loops: Optional[set] = None
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> Tuple[Site, ...]:
@@ -262,7 +263,7 @@ class SiteFinding:
         if isinstance(value, (gast.Subscript, gast.Attribute)) and not (
                 isinstance(value.value, gast.Name) and self._structure(value.value.id)):
             return                            # an array's item or attribute: a new value
-        again = [n for n in loaded_names(value) if not self._once(n) and n in self.facts.stored]
+        again = [n for n in loaded_names(value) if not self._once(n, True) and n in self.facts.stored]
         if again:
             self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: it holds the value "
                       f"{again[0]!r} had on line {getattr(self.facts, 'defined_line', {}).get(root, '?')}, "
@@ -270,8 +271,15 @@ class SiteFinding:
                       f"miss what that value reaches through {again[0]!r}. Give the new values of "
                       f"{again[0]!r} another name", what)
 
-    def _once(self, name: str) -> bool:
-        return self.facts.name_counts.get(name, (0, 0))[0] == 1
+    def _once(self, name: str, top: bool = False) -> bool:
+        """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
+        by a top-level statement, after the loop binding it has ended."""
+        if self._in_loops is None:
+            loops = [n for n in walk_nodes(self.fdef) if isinstance(n, (gast.For, gast.While))]
+            parts = [p for n in loops for p in ([n.target] if isinstance(n, gast.For) else []) + n.body + n.orelse]
+            self._in_loops = {n.id for p in parts for n in walk_nodes(p)
+                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        return self.facts.name_counts.get(name, (0, 0))[0] == 1 and (top or name not in self._in_loops)
 
     def _structure(self, name: str) -> bool:
         """Does ``name`` hold a list, tuple, dict or object (whose items are values of their own),
@@ -284,14 +292,15 @@ class SiteFinding:
 
     def _follows(self, value) -> bool:
         """Whether a name bound once to ``value`` (before the site's line) names the same value as
-        ``value`` at the site: every name it reads is bound once, and an item or attribute is of a
-        structure."""
+        ``value`` at the site: every name it reads is bound once (outside loops, unless the binding
+        is a top-level statement), and an item or attribute is of a structure."""
+        top = any(value is getattr(st, "value", None) for st in self.fdef.body)
         if isinstance(value, gast.Name):
-            return self._once(value.id)
+            return self._once(value.id, top)
         if isinstance(value, (gast.Subscript, gast.Attribute)):
-            return isinstance(value.value, gast.Name) and self._once(value.value.id) and \
+            return isinstance(value.value, gast.Name) and self._once(value.value.id, top) and \
                 self._structure(value.value.id) and \
-                all(self._once(n) for n in loaded_names(value))
+                all(self._once(n, top) for n in loaded_names(value))
         if isinstance(value, (gast.List, gast.Tuple)):
             elts = value.elts
         elif isinstance(value, gast.Dict):
@@ -300,7 +309,7 @@ class SiteFinding:
             elts = value.values
         else:
             return False
-        return all(isinstance(e, gast.Name) and self._once(e.id) for e in elts)
+        return all(isinstance(e, gast.Name) and self._once(e.id, top) for e in elts)
 
     def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
         """What the x of a site selects, as a tree: ("root", name) (a name's current value),

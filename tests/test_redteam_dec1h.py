@@ -353,3 +353,38 @@ def test_batch_derivatives_with_respect_to_a_copy():
     assert_close(np.ravel(extractdata(dlfeval(laplacian_of_copy, dlarray(P)))), np.sum(48 * P, axis=1))
     with pytest.raises(sct.CompileError, match="cannot differentiate with respect to 'x0'"):
         dlfeval(laplacian_of_copy_then_loop, dlarray(P))
+
+
+# a name bound once inside a loop holds a value per iteration: a copy of it taken on one iteration
+# is not the name's last value
+
+def first_of_loop(xs):
+    for k in range(2):
+        r = xs[k] * 1.0
+        if k == 0:
+            first = r
+    y = np.sum(first ** 2) + np.sum(r)
+    return dlgradient(y, first)
+
+
+def kept_loop_target(xs):
+    for r in xs:
+        if np.sum(r) > 0:
+            keep = r
+    y = np.sum(keep ** 2) + np.sum(r * 3.0)
+    return dlgradient(y, keep)
+
+
+def last_after_loop(xs):
+    for r in xs:
+        h = r * 2.0
+    last = r
+    y = np.sum(last ** 2) + np.sum(r * 3.0) + np.sum(h)
+    return dlgradient(y, last)
+
+
+def test_copies_of_names_bound_in_loops():
+    A, B = np.array([0.5, 1.0]), np.array([2.0, -3.0])
+    assert_close(extractdata(dlfeval(first_of_loop, [dlarray(A), dlarray(B)])), 2 * A)
+    assert_close(extractdata(dlfeval(kept_loop_target, [dlarray(A), dlarray(B)])), 2 * A)
+    assert_close(extractdata(dlfeval(last_after_loop, [dlarray(A), dlarray(B)])), 2 * B + 5)
