@@ -297,6 +297,9 @@ class SiteFinding:
         top = any(value is getattr(st, "value", None) for st in self.fdef.body)
         if isinstance(value, gast.Name):
             return self._once(value.id, top)
+        if isinstance(value, gast.Attribute) and any(
+                isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) for n in walk_nodes(self.fdef)):
+            return False      # fields that change are not followed (site_checks refuses them at a site)
         if isinstance(value, (gast.Subscript, gast.Attribute)):
             return isinstance(value.value, gast.Name) and self._once(value.value.id, top) and \
                 self._structure(value.value.id) and \

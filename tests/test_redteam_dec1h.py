@@ -388,3 +388,29 @@ def test_copies_of_names_bound_in_loops():
     assert_close(extractdata(dlfeval(first_of_loop, [dlarray(A), dlarray(B)])), 2 * A)
     assert_close(extractdata(dlfeval(kept_loop_target, [dlarray(A), dlarray(B)])), 2 * A)
     assert_close(extractdata(dlfeval(last_after_loop, [dlarray(A), dlarray(B)])), 2 * B + 5)
+
+
+def attribute_copy_with_a_field_set(model, x):
+    w = model.w
+    model.calls = model.calls + 1
+    y = np.sum(np.sin(w * x))
+    return dlgradient(y, w)
+
+
+class _Model:
+    def __init__(self, w):
+        self.w = w
+        self.calls = 0
+
+
+def attribute_copy(model, x):
+    w = model.w
+    y = np.sum(x * w) + np.sum(model.w ** 2)
+    return dlgradient(y, w)
+
+
+def test_copies_of_attributes():
+    m = _Model(dlarray(U))
+    assert_close(extractdata(dlfeval(attribute_copy_with_a_field_set, m, V)), np.cos(U * V) * V)
+    assert m.calls == 1
+    assert_close(extractdata(dlfeval(attribute_copy, _Model(dlarray(U)), dlarray(V))), V + 2 * U)
