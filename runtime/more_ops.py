@@ -404,12 +404,28 @@ def _select_pieces_rule(g, ans, grads, condlist, like, choicelist):
 
 @defrule(builtins.sorted, nondiff=("key",))
 def _sorted_rule(g, ans, iterable, key=None, reverse=False):
-    return unsort(g, iterable, sorted_order(iterable, key, reverse))
+    return unsort(g, iterable, sorted_order(iterable, key, reverse, ans))
 
 
-def sorted_order(iterable, key, reverse):
-    """The positions in ``iterable`` of the items of ``sorted(iterable, key=key, reverse=reverse)``."""
+def sorted_order(iterable, key, reverse, ans=None):
+    """The positions in ``iterable`` of the items of ``sorted(iterable, key=key, reverse=reverse)``:
+    found by identity in ``ans`` (the list sorted returned holds the iterable's own objects), so
+    the key is not called again after the forward code (a lambda key reading a name reassigned
+    since, or one with effects); by calling the key where the items are made on iteration (an
+    array's rows)."""
     items = list(iterable)
+    if ans is not None and len(ans) == len(items):
+        where: dict = {}
+        for i, item in enumerate(items):
+            where.setdefault(id(item), []).append(i)
+        order = []
+        for item in ans:
+            spots = where.get(id(item))
+            if not spots:
+                break
+            order.append(spots.pop(0))
+        else:
+            return np.asarray(order, dtype=np.intp)
     keys = [item if key is None else key(item) for item in items]
     order = builtins.sorted(range(len(items)), key=lambda i: keys[i], reverse=reverse)
     return np.asarray(order, dtype=np.intp)

@@ -265,11 +265,12 @@ def _positional(fun: Callable, args, kwargs) -> tuple:
         bound = inspect.signature(fun).bind(*args, **kwargs)
     except TypeError as exc:
         raise SctError(f"dlfeval: the arguments do not match {getattr(fun, '__qualname__', fun)}: {exc}") from None
+    passed = dict(bound.kwargs)     # keyword-only ones given (their defaults the function reads itself)
     bound.apply_defaults()
-    if bound.kwargs:
+    if passed:
         import inspect as _inspect
         var = [p.name for p in _inspect.signature(fun).parameters.values() if p.kind == p.VAR_KEYWORD]
-        names = ", ".join(bound.kwargs)
+        names = ", ".join(passed)
         if var:
             raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]}, which sct "
                            f"does not pass through yet: make {names} ordinary parameters")

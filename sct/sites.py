@@ -14,7 +14,7 @@ import gast
 from types import MappingProxyType
 
 from .plans import CallKind, FunctionFacts
-from .ir import walk_nodes
+from .ir import loaded_names, walk_nodes
 
 
 class SiteKind(str, Enum):
@@ -66,6 +66,8 @@ class SiteFinding:
         self.facts = facts
         self.act = act
         self.fail = facts.fail
+        self._single_defs: Optional[Dict[str, Any]] = None
+        self._in_loops: Optional[set] = None
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> Tuple[Site, ...]:
@@ -106,6 +108,7 @@ class SiteFinding:
             if not isinstance(x, gast.Name) or x.id not in self.act.active:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
+            x = self.origin_name(x, frames, line, stmt, kind.value)
             return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop)
         if len(node.args) < 2:
             self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
@@ -122,9 +125,12 @@ class SiteFinding:
             self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
-        defs = self.site_line_defs(frames, line)
+        line_defs = self.site_line_defs(frames, line)
+        defs = {k: v for k, v in self.single_defs().items() if k not in line_defs and self._follows(v)}
+        defs.update(line_defs)
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         for root in _roots(sels):
+            self.check_copy_of_rebound(root, defs, stmt)
             if root not in self.act.active:
                 where = self.facts.defined_line.get(root)
                 if self.created_by_dlarray(root):
@@ -208,6 +214,106 @@ class SiteFinding:
             j -= 1
         return defs
 
+    def single_defs(self) -> Dict[str, Any]:
+        """The value of each name bound once in the function (a Python copy ``x0 = x``, an item
+        ``w = p["w"]``, an attribute, a container ``p = {"x": x}``): dlgradient with respect to it
+        is with respect to the value it names, reached through every name holding it (the adjoint
+        of ``x0`` alone misses the uses of ``x``).  ``resolve_x`` follows one only into names
+        bound once too, so each name in the chain holds the same value at the site."""
+        if self._single_defs is None:
+            counts = self.facts.name_counts
+            defs: Dict[str, Any] = {}
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                        isinstance(n.targets[0], gast.Name) and counts.get(n.targets[0].id, (0, 0))[0] == 1 \
+                        and isinstance(n.value, (gast.Name, gast.Subscript, gast.Attribute, gast.List,
+                                                 gast.Tuple, gast.Dict)):
+                    defs[n.targets[0].id] = n.value
+            self._single_defs = defs
+        return self._single_defs
+
+    def origin_name(self, x: gast.Name, frames, line: int, stmt, what: str) -> gast.Name:
+        """The x of a dljacobian / dldivergence / dllaplacian site that is a second name for
+        another (``x0 = x``, each bound once) as that name: the derivative is with respect to
+        the value, reached through both (was: through ``x0`` alone, zeros)."""
+        line_defs = self.site_line_defs(frames, line)
+        seen = set()
+        while x.id not in seen:
+            seen.add(x.id)
+            value = line_defs.get(x.id)
+            if value is None:
+                value = self.single_defs().get(x.id)
+                if value is None or not self._follows(value):
+                    self.check_copy_of_rebound(x.id, {}, stmt, what)
+                    break
+            if not (isinstance(value, gast.Name) and self._once(x.id) and value.id in self.act.active):
+                break
+            x = gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return x
+
+    def check_copy_of_rebound(self, root: str, defs: Dict[str, Any], stmt, what: str = "dlgradient") -> None:
+        """Refuse x that holds (at the top level of the function) the value of a name assigned
+        again elsewhere: its gradient is with respect to that value, reached also through the
+        other name, whose later versions sct cannot tell apart here (was: the uses of x only,
+        a zero where the value is used through the other name)."""
+        value = self.single_defs().get(root)
+        if value is None or root in defs or not any(value is getattr(st, "value", None)
+                                                    for st in self.fdef.body):
+            return
+        if isinstance(value, (gast.Subscript, gast.Attribute)) and not (
+                isinstance(value.value, gast.Name) and self._structure(value.value.id)):
+            return                            # an array's item or attribute: a new value
+        again = [n for n in loaded_names(value) if not self._once(n, True) and n in self.facts.stored]
+        if again:
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: it holds the value "
+                      f"{again[0]!r} had on line {getattr(self.facts, 'defined_line', {}).get(root, '?')}, "
+                      f"and {again[0]!r} is assigned again in {self.facts.fname}(); the gradient would "
+                      f"miss what that value reaches through {again[0]!r}. Give the new values of "
+                      f"{again[0]!r} another name", what)
+
+    def _once(self, name: str, top: bool = False) -> bool:
+        """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
+        by a top-level statement, after the loop binding it has ended."""
+        if self._in_loops is None:
+            loops = [n for n in walk_nodes(self.fdef) if isinstance(n, (gast.For, gast.While))]
+            parts = [p for n in loops for p in ([n.target] if isinstance(n, gast.For) else []) + n.body + n.orelse]
+            self._in_loops = {n.id for p in parts for n in walk_nodes(p)
+                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        return self.facts.name_counts.get(name, (0, 0))[0] == 1 and (top or name not in self._in_loops)
+
+    def _structure(self, name: str) -> bool:
+        """Does ``name`` hold a list, tuple, dict or object (whose items are values of their own),
+        not an array (whose item or attribute is a new value)?"""
+        kind = self.act.kinds.get(name)
+        if isinstance(kind, tuple) and kind and kind[0] in ("obj", "seq", "map"):
+            return True
+        value = self.single_defs().get(name)
+        return isinstance(value, (gast.List, gast.Tuple, gast.Dict)) or name in self.act.lists
+
+    def _follows(self, value) -> bool:
+        """Whether a name bound once to ``value`` (before the site's line) names the same value as
+        ``value`` at the site: every name it reads is bound once (outside loops, unless the binding
+        is a top-level statement), and an item or attribute is of a structure."""
+        top = any(value is getattr(st, "value", None) for st in self.fdef.body)
+        if isinstance(value, gast.Name):
+            return self._once(value.id, top)
+        if isinstance(value, gast.Attribute) and any(
+                isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) for n in walk_nodes(self.fdef)):
+            return False      # fields that change are not followed (site_checks refuses them at a site)
+        if isinstance(value, (gast.Subscript, gast.Attribute)):
+            return isinstance(value.value, gast.Name) and self._once(value.value.id, top) and \
+                self._structure(value.value.id) and \
+                all(self._once(n, top) for n in loaded_names(value))
+        if isinstance(value, (gast.List, gast.Tuple)):
+            elts = value.elts
+        elif isinstance(value, gast.Dict):
+            if not all(isinstance(k, gast.Constant) for k in value.keys):
+                return False
+            elts = value.values
+        else:
+            return False
+        return all(isinstance(e, gast.Name) and self._once(e.id, top) for e in elts)
+
     def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
         """What the x of a site selects, as a tree: ("root", name) (a name's current value),
         ("item", sel, index), ("attr", sel, name), ("list"|"tuple", [sels]),
@@ -222,7 +328,11 @@ class SiteFinding:
             if isinstance(value, gast.Name):
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
-                return ("item", self.resolve_x(value.value, defs, stmt), value.slice)
+                base = self.resolve_x(value.value, defs, stmt)
+                if base[0] in ("list", "tuple", "dict"):      # an item of a container built here
+                    item = _literal_item(base, value.slice)
+                    return item if item is not None else ("root", node.id)
+                return ("item", base, value.slice)
             if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
                 return ("attr", self.resolve_x(value.value, defs, stmt), value.attr)
             if isinstance(value, (gast.List, gast.Tuple)) and \
@@ -240,6 +350,23 @@ class SiteFinding:
                       "(dlgradient(y, *xs))", what)
         self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
                   "tuple or dict of them", what)
+
+
+def _literal_item(sel, index):
+    """The selection of item ``index`` (a constant) of a list, tuple or dict built in the
+    function, or None."""
+    if not isinstance(index, gast.Constant):
+        return None
+    if sel[0] == "dict":
+        found = None                   # the last of repeated keys, as Python's dict display
+        for key, item in sel[1]:
+            if isinstance(key, gast.Constant) and type(key.value) is type(index.value) and \
+                    key.value == index.value:
+                found = item
+        return found
+    if type(index.value) is int and -len(sel[1]) <= index.value < len(sel[1]):
+        return sel[1][index.value]
+    return None
 
 
 def _roots(sels) -> List[str]:
@@ -287,6 +414,8 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
                 stored.add(n.id)
             c = counts.setdefault(n.id, [0, 0])
             c[0 if isinstance(n.ctx, (gast.Store, gast.Param)) else 1] += 1
+        elif isinstance(n, gast.FunctionDef) and n is not fdef:
+            stored.add(n.name)      # a nested def (a lambda) binds its name: a sweep may read it
     defined_line: Dict[str, int] = {}
     def_order: Dict[str, int] = {p: i for i, p in enumerate(params)}
     for n in _in_order(fdef.body):
