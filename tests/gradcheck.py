@@ -13,12 +13,15 @@ import numpy as np
 def numerical_gradient(f: Callable[..., float], args: Sequence, index: int,
                        step: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of the real scalar ``f(*args)`` w.r.t. ``args[index]``."""
-    args = [np.array(a, dtype=np.result_type(a, np.float64)) if _numeric(a) else a
+    # C-ordered copies: the flat view below must write into the array f reads (a transposed,
+    # Fortran-ordered argument would otherwise be perturbed in a copy and give zeros)
+    args = [np.array(a, dtype=np.result_type(a, np.float64), order="C") if _numeric(a) else a
             for a in args]
     x = args[index]
     grad = np.zeros_like(x)
     flat_x = x.reshape(-1)
     flat_g = grad.reshape(-1)
+    assert np.shares_memory(flat_x, x) or x.size == 0, "numerical_gradient: no flat view of the argument"
     directions = [1.0, 1j] if np.iscomplexobj(x) else [1.0]
     for k in range(flat_x.size):
         for d in directions:
