@@ -49,10 +49,9 @@ class ForwardCode(EmitPass):
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
         in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
             n for parts in self.calls.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-        passed_on = set(self.gen.plan.needed) | set(self.gen.residuals) | {
-            p for sweep in self.gen.sweeps.values() for p in sweep.params}
-        unbound = sorted(in_compounds & passed_on - set(self.gen.params) - self.facts.bound_before_compounds,
-                         key=self.gen.order_key)
+        passed_on = set(self.gen.residuals) | {p for sweep in self.gen.sweeps.values() for p in sweep.params}
+        unbound = sorted({n for n in in_compounds if n in passed_on or n in self.gen.plan.needed}
+                         - set(self.gen.params) - self.facts.bound_before_compounds, key=self.gen.order_key)
         return [assign(name, const(None)) for name in unbound]
 
     def push(self, value) -> gast.Expr:

@@ -83,6 +83,12 @@ class Generation:
         # --- the state of one sweep ------------------------------------------------------------
         self.scope = SweepScope()                       # what it follows (set by Sweeps)
 
+    def use_plan(self, plan: TapePlan) -> None:
+        """The real tape plan, once the sweeps written under the first one are known to be
+        what it writes (``reverse.Transformer.build``): the forward code reads it."""
+        self.plan = plan
+        self.read_plan = plan.reads
+
     # --- helpers every emitting pass uses ----------------------------------------------------
     def fail(self, node, message: str, construct: str):
         self.facts.fail(node, message, construct)

@@ -27,7 +27,7 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
@@ -82,20 +82,30 @@ class Transformer:
 
     # --- entry point -------------------------------------------------------------------------
     def build(self) -> Generated:
-        """The pipeline: the function's facts and sites (analysis, frozen); pass A writes
-        the code assuming every primal value is read, to find the tape plan (which values
-        the adjoints read, which argument adjoints each helper's sweep reads); pass B writes
-        the code with that plan.  Pass A's names are given back, so the output does not
-        depend on it."""
+        """The pipeline: the function's facts and sites (analysis, frozen); the sweeps are
+        written once, with a tape plan that assumes every primal value is read, recording each
+        question asked of that plan (``AskedPlan``); what they read gives the real plan
+        (``tape_plan``).  Where every answer is the same under the real plan, the sweeps are
+        already what it writes: the helper pairs' masks are narrowed and the forward code is
+        written, once.  Where some answer differs (a value in a loop no adjoint reads), the
+        sweeps are written again with the real plan, from the same names."""
         facts = function_facts(self.fdef, self.filename)
         sites = SiteFinding(self.fdef, facts, self.act).find_sites()
-        memo: Dict = {}                 # liveness's fixed points, the same for both passes
+        memo: Dict = {}                 # liveness's fixed points, the same for both generations
         taken = set(self.namer.taken)
-        first = self.generation(facts, TapePlan(facts.stored), memo)
-        generate(first, sites)
-        plan = tape_plan(first, self.mode, self.primal_calls)
-        self.namer.taken = taken
-        return generate(self.generation(facts, plan, memo), sites)
+        asked = AskedPlan(facts.stored)
+        gen = self.generation(facts, TapePlan(asked), memo)
+        passes = EmitPasses(gen)
+        functions = passes.sweep_functions(sites)
+        plan = tape_plan(gen, self.mode, self.primal_calls)
+        if asked.same_answers(plan.needed):
+            gen.use_plan(plan)
+            passes.calls.refresh_masks()
+        else:
+            self.namer.taken = taken
+            passes = EmitPasses(self.generation(facts, plan, memo))
+            functions = passes.sweep_functions(sites)
+        return passes.with_forward(functions)
 
     def generation(self, facts: FunctionFacts, plan: TapePlan, memo: Dict) -> Generation:
         return Generation(self.fdef, facts, self.act, self.resolver, self.namer, self.mode, self.np,
@@ -113,40 +123,70 @@ def tape_plan(first: Generation, mode: Mode, primal_calls: bool) -> TapePlan:
     return TapePlan(frozenset(first.needed), reads)
 
 
-def generate(gen: Generation, sites: Tuple[Site, ...]) -> Generated:
-    """One generation: each site's sweep (in order), the helper's adjoint (VJP mode), then
-    the forward code that calls them."""
-    calls = CallLowering(gen)
-    contrib = Contributions(gen, calls, ComplexProjection(gen))
-    adjoints = StatementAdjoints(gen, calls, contrib)
-    forward = ForwardCode(gen, calls)
-    sweeps = Sweeps(gen, adjoints, forward)
-    out = Generated()
-    for k, site in enumerate(sites):
-        name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
-        gen.site_calls[id(site.stmt)] = name
-        target = site.stmt.targets[0].id
-        if site.options.enable_higher_derivatives and target in gen.act.active and \
-                gen.live.higher_order_needed(site, sites[k + 1:]):
-            if site.in_loop:
-                gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
-                         "again yet: compute it after the loop, or pass "
-                         "EnableHigherDerivatives=False", "dlgradient")
-            gen.checks.check_arguments_kept(site)
-            gen.checks.check_outside_writes(site)
-            gen.site_records.add(id(site.stmt))
-        contained = id(site.stmt) in gen.site_records
-        seed = gen.namer.fresh("seed")
-        inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
-        body, result = sweeps.site_sweep(site, contained, seed, inner)
-        out.functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
-    if gen.mode == Mode.VJP:
-        bwd = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1]))
-    fwd = forward.forward_function()
-    out.functions.insert(0, fwd)
-    out.entry = fwd.name
-    if gen.mode == Mode.VJP:
-        out.fwd = fwd.name
-        out.functions.insert(1, bwd)
-        out.bwd = bwd.name
-    return out
+class AskedPlan:
+    """The first generation's ``needed``: every primal name counts as read, and each name the
+    passes ask about is kept with its answer, so ``build`` can tell whether the real plan
+    would have answered the same (then the code written is the code the real plan writes)."""
+
+    def __init__(self, names: FrozenSet[str]):
+        self.names = names
+        self.asked: Dict[str, bool] = {}
+
+    def __contains__(self, name) -> bool:
+        answer = name in self.names
+        self.asked[name] = answer
+        return answer
+
+    def same_answers(self, needed: FrozenSet[str]) -> bool:
+        return all((name in needed) == answer for name, answer in self.asked.items())
+
+
+class EmitPasses:
+    """The emitting passes of one generation, and the order they run in."""
+
+    def __init__(self, gen: Generation):
+        self.gen = gen
+        self.calls = CallLowering(gen)
+        contrib = Contributions(gen, self.calls, ComplexProjection(gen))
+        self.adjoints = StatementAdjoints(gen, self.calls, contrib)
+        self.forward = ForwardCode(gen, self.calls)
+        self.sweeps = Sweeps(gen, self.adjoints, self.forward)
+
+    def sweep_functions(self, sites: Tuple[Site, ...]) -> Tuple[List[gast.FunctionDef], Optional[gast.FunctionDef]]:
+        """Each site's sweep (in order), then the helper's adjoint (VJP mode)."""
+        gen, sweeps = self.gen, self.sweeps
+        functions: List[gast.FunctionDef] = []
+        for k, site in enumerate(sites):
+            name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
+            gen.site_calls[id(site.stmt)] = name
+            target = site.stmt.targets[0].id
+            if site.options.enable_higher_derivatives and target in gen.act.active and \
+                    gen.live.higher_order_needed(site, sites[k + 1:]):
+                if site.in_loop:
+                    gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
+                             "again yet: compute it after the loop, or pass "
+                             "EnableHigherDerivatives=False", "dlgradient")
+                gen.checks.check_arguments_kept(site)
+                gen.checks.check_outside_writes(site)
+                gen.site_records.add(id(site.stmt))
+            contained = id(site.stmt) in gen.site_records
+            seed = gen.namer.fresh("seed")
+            inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
+            body, result = sweeps.site_sweep(site, contained, seed, inner)
+            functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
+        bwd = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1])) if gen.mode == Mode.VJP else None
+        return functions, bwd
+
+    def with_forward(self, made: Tuple[List[gast.FunctionDef], Optional[gast.FunctionDef]]) -> Generated:
+        """The forward code that calls the sweeps, first; the functions in their order."""
+        functions, bwd = made
+        out = Generated()
+        out.functions = list(functions)
+        fwd = self.forward.forward_function()
+        out.functions.insert(0, fwd)
+        out.entry = fwd.name
+        if self.gen.mode == Mode.VJP:
+            out.fwd = fwd.name
+            out.functions.insert(1, bwd)
+            out.bwd = bwd.name
+        return out
