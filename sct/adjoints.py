@@ -165,7 +165,7 @@ class StatementAdjoints(EmitPass):
         body, R1 = self.reverse_block(s.body, R, depth + 1, state)
         orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
         out = list(pre)
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             return out, R
         if not body and not orelse:
             if self.live.cond_on_tape(s, depth):
@@ -185,7 +185,7 @@ class StatementAdjoints(EmitPass):
         return out, R1 | R2
 
     def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             return [], R
         R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
         touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
@@ -212,7 +212,7 @@ class StatementAdjoints(EmitPass):
     def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         """For a site inside loop ``s``: undo the current iteration's start, then the
         iterations that completed before it (their count is the counter minus one)."""
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             return [], R
         out: List = []
         if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:

@@ -169,7 +169,7 @@ class ForwardCode(EmitPass):
         # adjoint reads it before undoing the branch's own records.
         body = self.forward_block(s.body, depth + 1)
         orelse = self.forward_block(s.orelse, depth + 1)
-        if self.live.needs_tape(s, self.gen.plan.needed) and self.live.cond_on_tape(s, depth):
+        if self.gen.needs_tape(s) and self.live.cond_on_tape(s, depth):
             body.append(self.push(const(True)))
             orelse.append(self.push(const(False)))
         node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
@@ -177,7 +177,7 @@ class ForwardCode(EmitPass):
         return [self.gen.line_comment(s.lineno, ""), node]
 
     def forward_loop(self, s, depth: int) -> List:
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             node = copy.copy(s)
             node.body = self.forward_block(s.body, depth + 1) or [gast.Pass()]
             return [node]

@@ -21,7 +21,7 @@ from .ir import attr, load
 from .liveness import Liveness
 from .naming import Namer
 from .parse import source_line
-from .plans import FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
+from .plans import AskedPlan, FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
 from .site_checks import SiteChecks
 
 
@@ -90,6 +90,13 @@ class Generation:
         self.read_plan = plan.reads
 
     # --- helpers every emitting pass uses ----------------------------------------------------
+    def needs_tape(self, s) -> bool:
+        """Does the adjoint of this compound statement do anything, under the tape plan?"""
+        needed = self.plan.needed
+        if isinstance(needed, AskedPlan):
+            return needed.decide(lambda names: self.live.needs_tape(s, names))
+        return self.live.needs_tape(s, needed)
+
     def fail(self, node, message: str, construct: str):
         self.facts.fail(node, message, construct)
 

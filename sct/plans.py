@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import FrozenSet, Mapping, NoReturn, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Mapping, NoReturn, Optional, Tuple
 
 from .errors import CompileError
 
@@ -57,6 +57,34 @@ class TapePlan:
     reads, so the pair is asked for those alone; None: every active argument."""
     needed: FrozenSet[str]
     reads: Optional[Mapping[int, FrozenSet[int]]] = None
+
+
+class AskedPlan:
+    """The first generation's ``needed``: every primal name counts as read, and each name the
+    passes ask about is kept with its answer, so ``build`` can tell whether the real plan
+    would have answered the same (then the code written is the code the real plan writes)."""
+
+    def __init__(self, names: FrozenSet[str]):
+        self.names = names
+        self.asked: Dict[str, bool] = {}
+        self.decisions: List[Tuple[Callable[[FrozenSet[str]], bool], bool]] = []
+
+    def __contains__(self, name) -> bool:
+        answer = name in self.names
+        self.asked[name] = answer
+        return answer
+
+    def decide(self, question: Callable[[FrozenSet[str]], bool]) -> bool:
+        """A decision over the whole set (does this loop need the tape?): kept as a question,
+        so only its answer has to agree, not each name it looked at."""
+        answer = question(self.names)
+        self.decisions.append((question, answer))
+        return answer
+
+    def same_answers(self, needed: FrozenSet[str]) -> bool:
+        return all((name in needed) == answer for name, answer in self.asked.items()) and \
+            all(question(needed) == answer for question, answer in self.decisions)
+
 
 
 @dataclass(frozen=True)

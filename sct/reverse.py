@@ -27,7 +27,7 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
@@ -39,7 +39,7 @@ from .contributions import Contributions
 from .forward_code import ForwardCode
 from .generation import Generation
 from .naming import Namer
-from .plans import FunctionFacts, Mode, TapePlan
+from .plans import AskedPlan, FunctionFacts, Mode, TapePlan
 from .sites import Site, SiteFinding, function_facts
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
@@ -121,24 +121,6 @@ def tape_plan(first: Generation, mode: Mode, primal_calls: bool) -> TapePlan:
     reads = {k: frozenset(v) for k, v in first.adjoint_reads.items()} \
         if (mode == Mode.VJP or primal_calls) and not first.site_records else None
     return TapePlan(frozenset(first.needed), reads)
-
-
-class AskedPlan:
-    """The first generation's ``needed``: every primal name counts as read, and each name the
-    passes ask about is kept with its answer, so ``build`` can tell whether the real plan
-    would have answered the same (then the code written is the code the real plan writes)."""
-
-    def __init__(self, names: FrozenSet[str]):
-        self.names = names
-        self.asked: Dict[str, bool] = {}
-
-    def __contains__(self, name) -> bool:
-        answer = name in self.names
-        self.asked[name] = answer
-        return answer
-
-    def same_answers(self, needed: FrozenSet[str]) -> bool:
-        return all((name in needed) == answer for name, answer in self.asked.items())
 
 
 class EmitPasses:
