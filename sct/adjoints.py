@@ -24,6 +24,7 @@ class StatementAdjoints(EmitPass):
         super().__init__(gen)
         self.calls = calls
         self.contrib = contrib
+        self.needed: Set[str] = set()       # what it records: the primal names some adjoint reads
 
     # --- adjoint of a statement list --------------------------------------------------------------
     def reverse_block(self, block: List, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
@@ -157,7 +158,7 @@ class StatementAdjoints(EmitPass):
         for st in stmts:
             for n in loaded_names(st):
                 if n in self.gen.forward_names:
-                    self.gen.needed.add(n)
+                    self.needed.add(n)
 
     def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         touched = self.live.touched(s.body + s.orelse, R, self.gen.scope.relevant)
@@ -202,7 +203,7 @@ class StatementAdjoints(EmitPass):
         if depth > 0:
             out.append(self.pop(n))
         else:
-            self.gen.needed.add(n)
+            self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the loop on"))
         loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
                         orelse=[], type_comment=None)
@@ -224,7 +225,7 @@ class StatementAdjoints(EmitPass):
         if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
             body.append(self.pop(s.target.id))
         n = self.gen.counter(s)
-        self.gen.needed.add(n)
+        self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
         done = gast.BinOp(left=load(n), op=gast.Sub(), right=const(1))
         out.append(gast.For(target=store("_"), iter=call("range", [done]), body=body or [gast.Pass()],

@@ -4,7 +4,7 @@ restore inside loops and branches, and calling the sweeps at the sites.
 from __future__ import annotations
 
 import copy
-from typing import List, Set
+from typing import List, Set, Tuple
 
 import gast
 
@@ -27,9 +27,12 @@ class ForwardCode(EmitPass):
         self.calls = calls
         self._in_forward = False                # writing the forward function (not a prefix)
         self.nested_counters: Set[str] = set()  # loop counters of loops inside compounds
+        self.residuals: Tuple[str, ...] = ()     # what a VJP forward hands its adjoint
 
     # --- forward ------------------------------------------------------------------------------------
-    def forward_function(self) -> gast.FunctionDef:
+    def forward_function(self, residuals: Tuple[str, ...] = ()) -> gast.FunctionDef:
+        """The forward function; ``residuals``: what it returns for the adjoint (VJP mode)."""
+        self.residuals = residuals
         self._in_forward = True
         try:
             body = self.forward_block(self.gen.fdef.body, 0)
@@ -49,7 +52,7 @@ class ForwardCode(EmitPass):
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
         in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
             n for parts in self.calls.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-        passed_on = set(self.gen.residuals) | {p for sweep in self.gen.sweeps.values() for p in sweep.params}
+        passed_on = set(self.residuals) | {p for sweep in self.gen.sweeps.values() for p in sweep.params}
         unbound = sorted({n for n in in_compounds if n in passed_on or n in self.gen.plan.needed}
                          - set(self.gen.params) - self.facts.bound_before_compounds, key=self.gen.order_key)
         return [assign(name, const(None)) for name in unbound]
@@ -90,7 +93,7 @@ class ForwardCode(EmitPass):
         if isinstance(s, (gast.For, gast.While)):
             return self.forward_loop(s, depth)
         if isinstance(s, gast.Return) and self.gen.mode == Mode.VJP:
-            residuals = gast.Tuple(elts=[load(p) for p in self.gen.residuals], ctx=gast.Load())
+            residuals = gast.Tuple(elts=[load(p) for p in self.residuals], ctx=gast.Load())
             return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
         return [s]
 

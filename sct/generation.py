@@ -67,13 +67,10 @@ class Generation:
         self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
         self.counters: Dict[int, str] = {}              # id(loop) -> its iteration counter
         self.forward_names: Set[str] = set(facts.stored)   # every name the forward code binds
-        self.needed: Set[str] = set()                   # primal names some adjoint reads
-        self.adjoint_reads: Dict[int, Set[int]] = {}    # id(helper call) -> argument adjoints read
         self.uses_tape = False
         self.site_calls: Dict[int, str] = {}            # id(site statement) -> its sweep's name
         self.site_records: Set[int] = set()             # ids of sites differentiated again
         self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
-        self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
         # liveness reads what the sweeps of gradients differentiated again read (so far): given
         # those records, not this object (no reference cycle keeping the trees for the collector)
         self.live = Liveness(fdef, facts, activity, mode,

@@ -88,6 +88,16 @@ class AskedPlan:
 
 
 @dataclass(frozen=True)
+class SweepRecords:
+    """What writing the sweeps found, from which ``reverse.tape_plan`` derives the tape plan:
+    the primal names some adjoint reads, per helper call (id of its statement) the argument
+    positions whose adjoints a sweep reads, and the sites differentiated again."""
+    needed: FrozenSet[str]
+    adjoint_reads: Mapping[int, FrozenSet[int]]
+    site_records: FrozenSet[int]
+
+
+@dataclass(frozen=True)
 class SweepScope:
     """What one sweep follows, found before it is written (``sweeps.Sweeps``): ``relevant``,
     the active names whose adjoints lead to what it differentiates with respect to (None:

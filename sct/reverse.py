@@ -27,6 +27,8 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
@@ -39,7 +41,7 @@ from .contributions import Contributions
 from .forward_code import ForwardCode
 from .generation import Generation
 from .naming import Namer
-from .plans import AskedPlan, FunctionFacts, Mode, TapePlan
+from .plans import AskedPlan, FunctionFacts, Mode, SweepRecords, TapePlan
 from .sites import Site, SiteFinding, function_facts
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
@@ -97,7 +99,7 @@ class Transformer:
         gen = self.generation(facts, TapePlan(asked), memo)
         passes = EmitPasses(gen)
         functions = passes.sweep_functions(sites)
-        plan = tape_plan(gen, self.mode, self.primal_calls)
+        plan = tape_plan(functions.records, self.mode, self.primal_calls)
         if asked.same_answers(plan.needed):
             gen.use_plan(plan)
             passes.calls.refresh_masks()
@@ -113,14 +115,24 @@ class Transformer:
                           self.primal_calls, frozenset(self.no_adjoint), memo)
 
 
-def tape_plan(first: Generation, mode: Mode, primal_calls: bool) -> TapePlan:
-    """What pass A found: the primal values the adjoints read, and which argument adjoints
-    each helper call's sweep reads -- narrowed only where no sweep's code is differentiated
-    again (a gradient of a gradient, forward over reverse): there the pairs' code is, and
-    needs every active argument."""
-    reads = {k: frozenset(v) for k, v in first.adjoint_reads.items()} \
-        if (mode == Mode.VJP or primal_calls) and not first.site_records else None
-    return TapePlan(frozenset(first.needed), reads)
+def tape_plan(records: SweepRecords, mode: Mode, primal_calls: bool) -> TapePlan:
+    """What the first sweeps found: the primal values the adjoints read, and which argument
+    adjoints each helper call's sweep reads -- narrowed only where no sweep's code is
+    differentiated again (a gradient of a gradient, forward over reverse): there the pairs'
+    code is, and needs every active argument."""
+    reads = dict(records.adjoint_reads) \
+        if (mode == Mode.VJP or primal_calls) and not records.site_records else None
+    return TapePlan(records.needed, reads)
+
+
+@dataclass(frozen=True)
+class SweptFunctions:
+    """What ``EmitPasses.sweep_functions`` makes: the sweep functions in order, the helper's
+    adjoint and the residuals its forward returns (VJP mode), and what the sweeps read."""
+    functions: Tuple[gast.FunctionDef, ...]
+    bwd: Optional[gast.FunctionDef]
+    residuals: Tuple[str, ...]
+    records: SweepRecords
 
 
 class EmitPasses:
@@ -129,12 +141,12 @@ class EmitPasses:
     def __init__(self, gen: Generation):
         self.gen = gen
         self.calls = CallLowering(gen)
-        contrib = Contributions(gen, self.calls, ComplexProjection(gen))
-        self.adjoints = StatementAdjoints(gen, self.calls, contrib)
+        self.contrib = Contributions(gen, self.calls, ComplexProjection(gen))
+        self.adjoints = StatementAdjoints(gen, self.calls, self.contrib)
         self.forward = ForwardCode(gen, self.calls)
         self.sweeps = Sweeps(gen, self.adjoints, self.forward)
 
-    def sweep_functions(self, sites: Tuple[Site, ...]) -> Tuple[List[gast.FunctionDef], Optional[gast.FunctionDef]]:
+    def sweep_functions(self, sites: Tuple[Site, ...]) -> SweptFunctions:
         """Each site's sweep (in order), then the helper's adjoint (VJP mode)."""
         gen, sweeps = self.gen, self.sweeps
         functions: List[gast.FunctionDef] = []
@@ -156,15 +168,19 @@ class EmitPasses:
             inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
             body, result = sweeps.site_sweep(site, contained, seed, inner)
             functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
-        bwd = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1])) if gen.mode == Mode.VJP else None
-        return functions, bwd
+        bwd, residuals = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1])) \
+            if gen.mode == Mode.VJP else (None, ())
+        records = SweepRecords(frozenset(self.adjoints.needed),
+                               MappingProxyType({k: frozenset(v) for k, v in self.contrib.adjoint_reads.items()}),
+                               frozenset(gen.site_records))
+        return SweptFunctions(tuple(functions), bwd, residuals, records)
 
-    def with_forward(self, made: Tuple[List[gast.FunctionDef], Optional[gast.FunctionDef]]) -> Generated:
+    def with_forward(self, made: SweptFunctions) -> Generated:
         """The forward code that calls the sweeps, first; the functions in their order."""
-        functions, bwd = made
+        bwd = made.bwd
         out = Generated()
-        out.functions = list(functions)
-        fwd = self.forward.forward_function()
+        out.functions = list(made.functions)
+        fwd = self.forward.forward_function(made.residuals)
         out.functions.insert(0, fwd)
         out.entry = fwd.name
         if self.gen.mode == Mode.VJP:
