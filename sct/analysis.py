@@ -354,6 +354,26 @@ def semi_naive(nodes: List, visit, sizes) -> None:
             break
 
 
+def tree_fingerprint(node) -> List:
+    """Which nodes a tree holds and every leaf field's value, in order: equal for the same
+    tree unchanged (no node replaced, added, removed or renamed in place)."""
+    out: List = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out.append(id(n))
+        for name in n._fields:
+            value = getattr(n, name, None)
+            if isinstance(value, list):
+                out.append(len(value))
+                stack.extend(reversed(value))
+            elif isinstance(value, gast.AST):
+                stack.append(value)
+            else:
+                out.append(value)
+    return out
+
+
 class ValueFacts:
     """What an assigned value is, given what is known of the names so far (``active``,
     ``complex``, ``kinds``, ``arrays``): the questions the activity fixed point asks."""
