@@ -361,6 +361,9 @@ def tree_fingerprint(node) -> List:
     stack = [node]
     while stack:
         n = stack.pop()
+        if not isinstance(n, gast.AST):         # None in a list (a dict's ** entry, a default)
+            out.append(n)
+            continue
         out.append(id(n))
         for name in n._fields:
             value = getattr(n, name, None)
