@@ -11,6 +11,7 @@ as ``self.gen`` and the passes they call by name.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Dict, FrozenSet, List, Optional, Set
 
 import gast
@@ -91,7 +92,7 @@ class Generation:
         """Does the adjoint of this compound statement do anything, under the tape plan?"""
         needed = self.plan.needed
         if isinstance(needed, AskedPlan):
-            return needed.decide(lambda names: self.live.needs_tape(s, names))
+            return needed.decide(partial(self.live.needs_tape, s))     # (holds no reference to self)
         return self.live.needs_tape(s, needed)
 
     def fail(self, node, message: str, construct: str):
