@@ -207,8 +207,8 @@ class CallLowering(EmitPass):
 
     def mask(self, args, s=None) -> gast.Tuple:
         """Which arguments the pair differentiates: True for the active ones whose adjoints some
-        sweep reads (pass A of ``Transformer.build`` found them, see ``Contributions``), every
-        active one before that is known; NO_ADJOINT for an active one no sweep reads (the data of
+        sweep reads (the sweeps record them, see ``Contributions``; ``refresh_masks`` narrows the
+        masks made before that is known), every active one before; NO_ADJOINT for an active one no sweep reads (the data of
         a loss): still traced, but the pair's adjoint skips it."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
         plan = self.gen.read_plan

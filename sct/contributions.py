@@ -222,8 +222,8 @@ class Contributions(EmitPass):
         return name in self.act.active and (relevant is None or name in relevant)
 
     def note_adjoint_reads(self, s, positions) -> None:
-        """The argument positions of a helper call whose adjoints a sweep reads: pass A records
-        them for the pair's mask (``CallLowering.mask``); pass B checks it asks for no more."""
+        """The argument positions of a helper call whose adjoints a sweep reads: recorded for
+        the pair's mask (``CallLowering.mask``); a second generation checks it asks for no more."""
         positions = set(positions)
         self.adjoint_reads.setdefault(id(s), set()).update(positions)
         if self.gen.read_plan is not None and id(s) in self.gen.read_plan and \

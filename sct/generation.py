@@ -1,11 +1,13 @@
 """The state of one generation of a function's code, shared by the emitting passes.
 
-``reverse.Transformer.build`` makes one ``Generation`` per pass over the function (pass A, which
-finds what the adjoints read, and pass B, which writes the code): it holds what the analyses
-found (read only: the function's facts, its activity, liveness, the site checks, the tape plan)
-and the names and records the emitting passes make as they go (adjoint names, loop counters,
-the sweeps and helper pairs made so far, what the adjoints read).  The emitting passes
-(``calls.CallLowering``, ``complex_adjoints.ComplexProjection``, ``contributions.Contributions``,
+``reverse.Transformer.build`` makes one ``Generation`` (a second only where the tape plan the
+sweeps were first written under answers some question differently from the real one): it holds
+what the analyses found (read only: the function's facts, its activity, liveness, the site
+checks, the tape plan) and the names the emitting passes make as they go (adjoint names, loop
+counters, the sweeps and helper pairs made so far).  What the sweeps read (the primal values,
+the helpers' argument adjoints) is recorded by the passes that find it and handed on as a
+frozen ``plans.SweepRecords``.  The emitting passes (``calls.CallLowering``,
+``complex_adjoints.ComplexProjection``, ``contributions.Contributions``,
 ``adjoints.StatementAdjoints``, ``forward_code.ForwardCode``, ``sweeps.Sweeps``) each hold it
 as ``self.gen`` and the passes they call by name.
 """
@@ -53,8 +55,8 @@ class Generation:
         self.def_order = facts.def_order
         self.tape = tape
         self.effects_start = effects_start                 # where recomputations replay from
-        # the primal values the adjoints read (pass A assumes all) and, per helper call, which
-        # arguments' adjoints a sweep reads (None: every active one; see Transformer.build)
+        # the primal values the adjoints read (the first plan assumes all, asking as it goes) and,
+        # per helper call, which arguments' adjoints a sweep reads (None: every active one)
         self.plan = plan
         self.read_plan = plan.reads
         # entry mode: a helper call no sweep differentiates through runs its code as dlfeval
