@@ -216,7 +216,9 @@ class Sweeps(EmitPass):
                        self_contained: bool, seed: str) -> gast.FunctionDef:
         body, result = body_and_result, results
         uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
-        tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + self.forward.unbound_inits()
+        # (made only for a self-contained sweep: it asks the tape plan)
+        tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + \
+            self.forward.unbound_inits() if self_contained else []
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
             params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
