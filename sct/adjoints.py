@@ -4,7 +4,7 @@ newest first, restoring from the tape inside loops and branches.
 from __future__ import annotations
 
 import copy
-from typing import List, Set, Tuple
+from typing import Dict, List, Set, Tuple
 
 import gast
 
@@ -25,19 +25,29 @@ class StatementAdjoints(EmitPass):
         self.calls = calls
         self.contrib = contrib
         self.needed: Set[str] = set()       # what it records: the primal names some adjoint reads
+        # the pops the tape plan asked for (id -> (node, name)) and, per statement list, what each
+        # statement's adjoint wrote (line, compound?, its comment, its code): reverse.drop_pops reads them
+        self.restored_pops: Dict[int, Tuple[gast.stmt, str]] = {}
+        self.block_logs: List[List[Tuple]] = []
 
     # --- adjoint of a statement list --------------------------------------------------------------
     def reverse_block(self, block: List, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         out: List = []
         last_line = None
+        log: List[Tuple] = []
         for s in reversed(block):
             stmts, R = self.reverse_stmt(s, R, depth, state)
             if stmts:
                 line = getattr(s, "lineno", None)
-                if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                    out.append(self.gen.line_comment(line, "adjoint of"))
+                compound = isinstance(s, (gast.If, gast.For, gast.While, gast.With))
+                comment = None
+                if line is not None and line != last_line and not compound:
+                    comment = self.gen.line_comment(line, "adjoint of")
+                    out.append(comment)
                     last_line = line
                 out.extend(stmts)
+                log.append((line, compound, comment, tuple(stmts)))
+        self.block_logs.append(log)
         return out, R
 
     def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
@@ -60,7 +70,13 @@ class StatementAdjoints(EmitPass):
         return assign(name, call(attr(load(self.gen.tape), "pop")))
 
     def restores(self, name: str, depth: int) -> bool:
-        return depth > 0 and name in self.gen.plan.needed
+        return depth > 0 and self.gen.restored(name)
+
+    def restore(self, name: str) -> gast.Assign:
+        """The pop of a value the tape plan restores (kept, so that a prune may drop it)."""
+        node = self.pop(name)
+        self.restored_pops[id(node)] = (node, name)
+        return node
 
     def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         t = s.targets[0].id
@@ -68,9 +84,9 @@ class StatementAdjoints(EmitPass):
         pops: List = []
         if self.calls.uses_vjp(s):                 # undo in the reverse order of the records
             parts = self.calls.vjp_parts(s)
-            pops = [self.pop(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
+            pops = [self.restore(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
         if self.restores(t, depth):
-            pops.append(self.pop(t))
+            pops.append(self.restore(t))
         reached = t in R and t in self.act.active and (depth > 0 or t in state["initialized"])
         capture = self.capture(t, reached)
         if not reached:
@@ -196,8 +212,8 @@ class StatementAdjoints(EmitPass):
         out = list(pre)
         if isinstance(s, gast.For):
             target = s.target.id
-            if target in self.gen.plan.needed:
-                body.append(self.pop(target))
+            if self.gen.restored(target):
+                body.append(self.restore(target))
         if not body and depth == 0:      # nothing in the loop reaches the gradient
             return out, R_in
         if depth > 0:
@@ -216,14 +232,14 @@ class StatementAdjoints(EmitPass):
         if not self.gen.needs_tape(s):
             return [], R
         out: List = []
-        if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
-            out.append(self.pop(s.target.id))
+        if isinstance(s, gast.For) and self.gen.restored(s.target.id):
+            out.append(self.restore(s.target.id))
         R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
         touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
         out.extend(self.init_adjoints(touched, state))
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
-        if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
-            body.append(self.pop(s.target.id))
+        if isinstance(s, gast.For) and self.gen.restored(s.target.id):
+            body.append(self.restore(s.target.id))
         n = self.gen.counter(s)
         self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))

@@ -90,6 +90,11 @@ class Generation:
         self.read_plan = plan.reads
 
     # --- helpers every emitting pass uses ----------------------------------------------------
+    def restored(self, name: str) -> bool:
+        """Does the tape plan restore ``name`` in the sweeps (does some adjoint read it)?"""
+        needed = self.plan.needed
+        return needed.restored(name) if isinstance(needed, AskedPlan) else name in needed
+
     def needs_tape(self, s) -> bool:
         """Does the adjoint of this compound statement do anything, under the tape plan?"""
         needed = self.plan.needed

@@ -67,6 +67,7 @@ class AskedPlan:
     def __init__(self, names: FrozenSet[str]):
         self.names = names
         self.asked: Dict[str, bool] = {}
+        self.restores: Dict[str, bool] = {}       # asked by the pops of the sweeps alone
         self.decisions: List[Tuple[Callable[[FrozenSet[str]], bool], bool]] = []
 
     def __contains__(self, name) -> bool:
@@ -81,9 +82,29 @@ class AskedPlan:
         self.decisions.append((question, answer))
         return answer
 
+    def restored(self, name: str) -> bool:
+        """Asked by a sweep's pop of ``name`` (inside a loop or branch)."""
+        answer = name in self.names
+        self.restores[name] = answer
+        return answer
+
     def same_answers(self, needed: FrozenSet[str]) -> bool:
-        return all((name in needed) == answer for name, answer in self.asked.items()) and \
-            all(question(needed) == answer for question, answer in self.decisions)
+        return self.dropped(needed) == frozenset()
+
+    def dropped(self, needed: FrozenSet[str]) -> Optional[FrozenSet[str]]:
+        """The names whose pops the real plan ``needed`` leaves out, where every other answer
+        is the same (the sweeps written are then those it writes, less those pops: see
+        ``reverse.drop_pops``); None where some other answer differs."""
+        if not all((name in needed) == answer for name, answer in self.asked.items()) or \
+                not all(question(needed) == answer for question, answer in self.decisions):
+            return None
+        dropped = set()
+        for name, answer in self.restores.items():
+            if (name in needed) != answer:
+                if not answer:              # a pop the real plan adds
+                    return None
+                dropped.add(name)
+        return frozenset(dropped)
 
 
 

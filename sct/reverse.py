@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
@@ -40,6 +40,7 @@ from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
 from .forward_code import ForwardCode
 from .generation import Generation
+from .ir import walk_nodes
 from .naming import Namer
 from .plans import AskedPlan, FunctionFacts, Mode, SweepRecords, TapePlan
 from .sites import Site, SiteFinding, function_facts
@@ -88,9 +89,10 @@ class Transformer:
         written once, with a tape plan that assumes every primal value is read, recording each
         question asked of that plan (``AskedPlan``); what they read gives the real plan
         (``tape_plan``).  Where every answer is the same under the real plan, the sweeps are
-        already what it writes: the helper pairs' masks are narrowed and the forward code is
-        written, once.  Where some answer differs (a value in a loop no adjoint reads), the
-        sweeps are written again with the real plan, from the same names."""
+        already what it writes; where only pops differ (a value in a loop no adjoint reads),
+        they are what it writes less those pops (``drop_pops``).  Then the helper pairs' masks
+        are narrowed and the forward code is written, once.  Where some other answer differs,
+        the sweeps are written again with the real plan, from the same names."""
         facts = function_facts(self.fdef, self.filename)
         sites = SiteFinding(self.fdef, facts, self.act).find_sites()
         memo: Dict = {}                 # liveness's fixed points, the same for both generations
@@ -100,7 +102,9 @@ class Transformer:
         passes = EmitPasses(gen)
         functions = passes.sweep_functions(sites)
         plan = tape_plan(functions.records, self.mode, self.primal_calls)
-        if asked.same_answers(plan.needed):
+        dropped = asked.dropped(plan.needed)
+        if dropped == frozenset() or (dropped and not gen.site_records and
+                                      drop_pops(passes, functions, dropped)):
             gen.use_plan(plan)
             passes.calls.refresh_masks()
         else:
@@ -123,6 +127,65 @@ def tape_plan(records: SweepRecords, mode: Mode, primal_calls: bool) -> TapePlan
     reads = dict(records.adjoint_reads) \
         if (mode == Mode.VJP or primal_calls) and not records.site_records else None
     return TapePlan(records.needed, reads)
+
+
+def drop_pops(passes: "EmitPasses", made: "SweptFunctions", dropped: FrozenSet[str]) -> bool:
+    """Drop, from the sweeps written under the first plan, the pops of ``dropped`` (values no
+    adjoint reads) and the comments of the statements left with no code, as the real plan
+    writes them (``StatementAdjoints.block_logs``: the comment rule of ``reverse_block`` again).
+    Changes nothing and answers False where more would differ: a statement list left empty (a
+    branch or loop the real plan writes otherwise), a comment to add, a sweep that no longer
+    reads the tape, a popped name a site's results keep as at the site."""
+    adjoints = passes.adjoints
+    if dropped & passes.sweeps.snapshotted:
+        return False
+    remove = {key for key, (_, name) in adjoints.restored_pops.items() if name in dropped}
+    for log in adjoints.block_logs:
+        last_line = None
+        for line, compound, comment, stmts in log:
+            if compound:
+                continue
+            if all(id(n) in remove for n in stmts):
+                if comment is not None:
+                    remove.add(id(comment))
+                continue
+            if line is not None and line != last_line:
+                if comment is None:
+                    return False
+                last_line = line
+            elif comment is not None:
+                remove.add(id(comment))
+    functions = list(made.functions) + ([made.bwd] if made.bwd is not None else [])
+    edits: List[Tuple[gast.AST, str, List]] = []
+    tape = passes.gen.tape
+    for fn in functions:
+        before = after = False
+        for node in walk_nodes(fn):
+            for field in ("body", "orelse"):
+                stmts = getattr(node, field, None)
+                if isinstance(stmts, list) and stmts and isinstance(stmts[0], gast.stmt):
+                    kept = [st for st in stmts if id(st) not in remove]
+                    if not kept:
+                        return False
+                    if len(kept) != len(stmts):
+                        edits.append((node, field, kept))
+        for st in fn.body:
+            before = before or _reads_tape(st, tape, ())
+            after = after or _reads_tape(st, tape, remove)
+        if before != after:
+            return False
+    for node, field, kept in edits:
+        setattr(node, field, kept)
+    return True
+
+
+def _reads_tape(node, tape: str, removed) -> bool:
+    """Does ``node`` (less the statements in ``removed``) use the tape?"""
+    if id(node) in removed:
+        return False
+    if isinstance(node, gast.Name):
+        return node.id == tape
+    return any(_reads_tape(child, tape, removed) for child in gast.iter_child_nodes(node))
 
 
 @dataclass(frozen=True)

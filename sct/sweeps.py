@@ -29,6 +29,7 @@ class Sweeps(EmitPass):
         self.adjoints = adjoints
         self.forward = forward
         self.last_prefix: List = []             # a self-contained sweep's recomputation
+        self.snapshotted: Set[str] = set()      # names a site's results read as at the site
 
     def site_sweep(self, site: Site, self_contained: bool, seed: str, inner: List[Site]):
         """The sweep of a site.  ``self_contained``: it recomputes the statements before
@@ -129,6 +130,7 @@ class Sweeps(EmitPass):
         def primal(name: str):
             if name in changed:             # the sweep restores older values: keep the site's
                 if name not in snapshots:
+                    self.snapshotted.add(name)
                     snapshots[name] = self.namer.fresh(name + "_at_site")
                     head.append(assign(snapshots[name], load(name)))
                 return load(snapshots[name])

@@ -2,8 +2,9 @@
 
 ``Transformer.build`` writes the sweeps once under a plan that assumes every primal value is
 read, recording each question asked of it (``plans.AskedPlan``); where the real plan answers
-every question the same, the forward code follows at once, otherwise the sweeps are written
-again under the real plan (what every build did before).  The two roads must write the same
+every question the same, the forward code follows at once; where only pops differ, they are
+dropped (``reverse.drop_pops``); otherwise the sweeps are written again under the real plan
+(what every build did before).  The two roads must write the same
 code: each function below is compiled both ways and the generated sources compared.  Also:
 the records the passes hand on are frozen, a sweep's dependence fixed point
 (``analysis.Dependence``) finds what a whole ``Activity`` from the same seeds finds, and the
@@ -101,7 +102,7 @@ def test_one_generation_writes_what_two_generations_write(fn, make, monkeypatch)
     monkeypatch.setattr(reverse.EmitPasses, "sweep_functions", counting)
     once = _sources(fn, make())
     made_once = counts["sweeps"]
-    monkeypatch.setattr(plans.AskedPlan, "same_answers", lambda self, needed: False)
+    monkeypatch.setattr(plans.AskedPlan, "dropped", lambda self, needed: None)
     counts["sweeps"] = 0
     twice = _sources(fn, make())
     assert counts["sweeps"] >= made_once        # forced: every build writes its sweeps twice
@@ -225,4 +226,17 @@ def test_helper_masks_narrowed_in_one_generation(monkeypatch):
         data = np.ones(3)
         return np.sum((x * w - data) ** 2) + np.sum((w * x - data) ** 2)
     assert_close(np.asarray(g.data), numerical_gradient(plain, [x0, w0], 0))
+    sct.clear_cache()
+
+
+def test_loop_pops_no_adjoint_reads_are_dropped_in_one_generation(monkeypatch):
+    calls, pruned = [], []
+    original, drop = reverse.EmitPasses.sweep_functions, reverse.drop_pops
+    monkeypatch.setattr(reverse.EmitPasses, "sweep_functions",
+                        lambda self, found: calls.append(1) or original(self, found))
+    monkeypatch.setattr(reverse, "drop_pops", lambda *a: pruned.append(drop(*a)) or pruned[-1])
+    text = _sources(loops_and_branches, (dlarray(np.array([0.3, -0.2, 0.5])), dlarray(np.eye(3))))
+    assert calls == [1] and pruned == [True]
+    assert "k_add = tape.pop()" not in text and "i = tape.pop()" not in text     # read by no adjoint
+    assert "tape.pop()" in text                    # what the adjoints do read is still restored
     sct.clear_cache()
