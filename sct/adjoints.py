@@ -4,7 +4,7 @@ newest first, restoring from the tape inside loops and branches.
 from __future__ import annotations
 
 import copy
-from typing import List, Set, Tuple
+from typing import Dict, List, Set, Tuple
 
 import gast
 
@@ -24,19 +24,30 @@ class StatementAdjoints(EmitPass):
         super().__init__(gen)
         self.calls = calls
         self.contrib = contrib
+        self.needed: Set[str] = set()       # what it records: the primal names some adjoint reads
+        # the pops the tape plan asked for (id -> (node, name)) and, per statement list, what each
+        # statement's adjoint wrote (line, compound?, its comment, its code): reverse.drop_pops reads them
+        self.restored_pops: Dict[int, Tuple[gast.stmt, str]] = {}
+        self.block_logs: List[List[Tuple]] = []
 
     # --- adjoint of a statement list --------------------------------------------------------------
     def reverse_block(self, block: List, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         out: List = []
         last_line = None
+        log: List[Tuple] = []
         for s in reversed(block):
             stmts, R = self.reverse_stmt(s, R, depth, state)
             if stmts:
                 line = getattr(s, "lineno", None)
-                if line is not None and line != last_line and not isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
-                    out.append(self.gen.line_comment(line, "adjoint of"))
+                compound = isinstance(s, (gast.If, gast.For, gast.While, gast.With))
+                comment = None
+                if line is not None and line != last_line and not compound:
+                    comment = self.gen.line_comment(line, "adjoint of")
+                    out.append(comment)
                     last_line = line
                 out.extend(stmts)
+                log.append((line, compound, comment, tuple(stmts)))
+        self.block_logs.append(log)
         return out, R
 
     def reverse_stmt(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
@@ -59,7 +70,13 @@ class StatementAdjoints(EmitPass):
         return assign(name, call(attr(load(self.gen.tape), "pop")))
 
     def restores(self, name: str, depth: int) -> bool:
-        return depth > 0 and name in self.gen.plan.needed
+        return depth > 0 and self.gen.restored(name)
+
+    def restore(self, name: str) -> gast.Assign:
+        """The pop of a value the tape plan restores (kept, so that a prune may drop it)."""
+        node = self.pop(name)
+        self.restored_pops[id(node)] = (node, name)
+        return node
 
     def reverse_assign(self, s: gast.Assign, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         t = s.targets[0].id
@@ -67,9 +84,9 @@ class StatementAdjoints(EmitPass):
         pops: List = []
         if self.calls.uses_vjp(s):                 # undo in the reverse order of the records
             parts = self.calls.vjp_parts(s)
-            pops = [self.pop(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
+            pops = [self.restore(n) for n in (parts.bwd, parts.residuals) if self.restores(n, depth)]
         if self.restores(t, depth):
-            pops.append(self.pop(t))
+            pops.append(self.restore(t))
         reached = t in R and t in self.act.active and (depth > 0 or t in state["initialized"])
         capture = self.capture(t, reached)
         if not reached:
@@ -157,7 +174,7 @@ class StatementAdjoints(EmitPass):
         for st in stmts:
             for n in loaded_names(st):
                 if n in self.gen.forward_names:
-                    self.gen.needed.add(n)
+                    self.needed.add(n)
 
     def reverse_if(self, s: gast.If, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         touched = self.live.touched(s.body + s.orelse, R, self.gen.scope.relevant)
@@ -165,7 +182,7 @@ class StatementAdjoints(EmitPass):
         body, R1 = self.reverse_block(s.body, R, depth + 1, state)
         orelse, R2 = self.reverse_block(s.orelse, R, depth + 1, state)
         out = list(pre)
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             return out, R
         if not body and not orelse:
             if self.live.cond_on_tape(s, depth):
@@ -185,7 +202,7 @@ class StatementAdjoints(EmitPass):
         return out, R1 | R2
 
     def reverse_loop(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             return [], R
         R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
         touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
@@ -195,14 +212,14 @@ class StatementAdjoints(EmitPass):
         out = list(pre)
         if isinstance(s, gast.For):
             target = s.target.id
-            if target in self.gen.plan.needed:
-                body.append(self.pop(target))
+            if self.gen.restored(target):
+                body.append(self.restore(target))
         if not body and depth == 0:      # nothing in the loop reaches the gradient
             return out, R_in
         if depth > 0:
             out.append(self.pop(n))
         else:
-            self.gen.needed.add(n)
+            self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the loop on"))
         loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
                         orelse=[], type_comment=None)
@@ -212,19 +229,19 @@ class StatementAdjoints(EmitPass):
     def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         """For a site inside loop ``s``: undo the current iteration's start, then the
         iterations that completed before it (their count is the counter minus one)."""
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             return [], R
         out: List = []
-        if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
-            out.append(self.pop(s.target.id))
+        if isinstance(s, gast.For) and self.gen.restored(s.target.id):
+            out.append(self.restore(s.target.id))
         R_in = self.live.loop_reach(s, R, self.gen.scope.relevant)
         touched = self.live.touched(s.body, R_in, self.gen.scope.relevant)
         out.extend(self.init_adjoints(touched, state))
         body, _ = self.reverse_block(s.body, R_in, depth + 1, state)
-        if isinstance(s, gast.For) and s.target.id in self.gen.plan.needed:
-            body.append(self.pop(s.target.id))
+        if isinstance(s, gast.For) and self.gen.restored(s.target.id):
+            body.append(self.restore(s.target.id))
         n = self.gen.counter(s)
-        self.gen.needed.add(n)
+        self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
         done = gast.BinOp(left=load(n), op=gast.Sub(), right=const(1))
         out.append(gast.For(target=store("_"), iter=call("range", [done]), body=body or [gast.Pass()],

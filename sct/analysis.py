@@ -298,202 +298,99 @@ OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator
 
 
 
-class Activity:
-    """Which names depend on the traced inputs, which may be complex, which have known kinds."""
+def fixed_point_statements(fdef) -> List:
+    """The statements the activity fixed point visits, in the walk's order (the tree does not
+    change while it runs)."""
+    from .ir import walk_no_defs
+    return [node for node in walk_no_defs(fdef)
+            if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
 
-    def __init__(self, fdef: gast.FunctionDef, resolver: Resolver, param_kinds: Dict[str, Any],
-                 active_params: Set[str], complex_params: Set[str], filename: str):
-        self.fdef = fdef
-        self.resolver = resolver
-        self.filename = filename
-        self.active: Set[str] = set(active_params)
-        self.complex: Set[str] = set(complex_params)
-        self.kinds: Dict[str, Any] = dict(param_kinds)
-        self.arrays: Set[str] = set()       # names known to hold arrays or numbers
-        self.lists: Set[str] = set()        # names known to hold Python lists
-        self.calls: Dict[int, CallInfo] = {}
-        self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
-        self._bound_memo: Optional[Dict[int, tuple]] = {}
-        try:
-            self.run()
-        finally:
-            self._bound_memo = None
+
+def written_keys(nodes) -> Set:
+    return {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
+            for node in nodes if isinstance(node, gast.Assign)
+            for t in node.targets
+            if isinstance(t, gast.Attribute) or
+            (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
+
+
+def semi_naive(nodes: List, visit, sizes) -> None:
+    """Visit ``nodes`` until ``sizes()`` (the sets' sizes) stops changing.  Semi-naive evaluation:
+    a statement's effect only adds to the sets and depends only on the state of the names its
+    value reads, so a statement none of whose names changed since its last visit would add
+    nothing and is skipped (the same fixed point, reached through the same changes in the same
+    order).  ``visit(node)`` applies a statement and returns the name node it may change."""
+    from .ir import walk_nodes
+    forward = nodes[::-1]
+    reads = {id(node): tuple({n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)})
+             for node in nodes}
+    stamp: Dict[str, int] = {}          # name -> tick of its last change
+    visited: Dict[int, int] = {}        # statement -> tick when last visited
+    tick = 0
+    rounds = 0
+    while True:
+        # the walk meets statements last to first, so a chain of n assignments takes n rounds;
+        # past 50 rounds, go first to last (the sets only grow, so this ends)
+        rounds += 1
+        before = sizes()
+        for node in (nodes if rounds <= 50 else forward):
+            key = id(node)
+            last = visited.get(key)
+            if last is not None:
+                for n in reads[key]:
+                    if stamp.get(n, -1) > last:
+                        break
+                else:
+                    continue
+            visited[key] = tick
+            was = sizes()
+            changed = visit(node)
+            if sizes() != was:
+                tick += 1
+                if isinstance(changed, gast.Name):
+                    stamp[changed.id] = tick
+                else:           # not expected: a change to a name not found; visit all again
+                    visited.clear()
+        if sizes() == before:
+            break
+
+
+def tree_fingerprint(node) -> List:
+    """Which nodes a tree holds and every leaf field's value, in order: equal for the same
+    tree unchanged (no node replaced, added, removed or renamed in place)."""
+    out: List = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, gast.AST):         # None in a list (a dict's ** entry, a default)
+            out.append(n)
+            continue
+        out.append(id(n))
+        for name in n._fields:
+            value = getattr(n, name, None)
+            if isinstance(value, list):
+                out.append(len(value))
+                stack.extend(reversed(value))
+            elif isinstance(value, gast.AST):
+                stack.append(value)
+            else:
+                out.append(value)
+    return out
+
+
+class ValueFacts:
+    """What an assigned value is, given what is known of the names so far (``active``,
+    ``complex``, ``kinds``, ``arrays``): the questions the activity fixed point asks."""
+
+    active: Set[str]
+    complex: Set[str]
+    kinds: Dict[str, Any]
+    arrays: Set[str]
+    filename: str
+    _bound_memo: Optional[Dict[int, tuple]] = None
 
     def call_info(self, node: gast.Call) -> CallInfo:
-        key = id(node)
-        if key not in self.calls:
-            info = classify_call(node, self.resolver)
-            if info.kind == CallKind.METHOD and info.rule is not None:
-                if self.user_receiver(info.receiver):
-                    # ``agg.sum(x)`` on an object of the user's class is its own method, not numpy's sum
-                    info = CallInfo(CallKind.METHOD, receiver=info.receiver, method=info.method)
-                elif info.receiver not in self.kinds:
-                    return info                 # its kind may be found later: decided again then
-            self.calls[key] = info
-        return self.calls[key]
-
-    def user_receiver(self, name: str) -> bool:
-        """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or
-        every assignment to it builds one)?"""
-        if name in self.objects:
-            return True
-        kind = self.kinds.get(name)
-        return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and \
-            isinstance(kind[1], type) and not issubclass(kind[1], (tuple, np.ndarray)) and \
-            not (getattr(kind[1], "__module__", "") or "").startswith(("sct.", "numpy"))
-
-    def user_objects(self) -> Set[str]:
-        from .ir import walk_no_defs
-        stores: Dict[str, int] = {}
-        builds: Dict[str, int] = {}
-        for node in walk_no_defs(self.fdef):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                stores[node.id] = stores.get(node.id, 0) + 1
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
-                    isinstance(node.value, gast.Call):
-                cls = self.resolver.resolve(node.value.func)
-                if isinstance(cls, type) and isinstance(getattr(cls, "__init__", None), types.FunctionType) \
-                        and not issubclass(cls, (tuple, np.ndarray)) and \
-                        not (getattr(cls, "__module__", "") or "").startswith(("sct.", "numpy")):
-                    builds[node.targets[0].id] = builds.get(node.targets[0].id, 0) + 1
-        return {n for n, count in builds.items() if stores.get(n) == count and n not in self.kinds}
-
-    def run(self):
-        from .ir import walk_no_defs, walk_nodes
-        # the statements the fixed point visits, in the walk's order (the tree does not change here)
-        nodes = [node for node in walk_no_defs(self.fdef)
-                 if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
-        forward = nodes[::-1]
-        # fields written anywhere here (``o.b = ...``, ``d["k"] = ...``, through any name): a read
-        # of such a field may see the written value, so its argument kind does not decide it
-        self.written_keys = {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
-                             for node in nodes if isinstance(node, gast.Assign)
-                             for t in node.targets
-                             if isinstance(t, gast.Attribute) or
-                             (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
-        # Semi-naive evaluation: a statement's effect only adds to the sets and depends only on
-        # the state of the names its value reads, so a statement none of whose names changed
-        # since its last visit would add nothing and is skipped (the same fixed point, reached
-        # through the same changes in the same order; visiting every statement every round made
-        # this pass a large share of the compile time).
-        reads = {id(node): tuple({n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)})
-                 for node in nodes}
-        stamp: Dict[str, int] = {}          # name -> tick of its last change
-        visited: Dict[int, int] = {}        # statement -> tick when last visited
-        tick = 0
-        sizes = lambda: (len(self.active), len(self.complex), len(self.arrays), len(self.lists),  # noqa: E731
-                         len(self.kinds))
-        rounds = 0
-        while True:
-            # the walk meets statements last to first, so a chain of n assignments takes n rounds;
-            # past 50 rounds, go first to last (the sets only grow, so this ends; it used to stop
-            # at 50 rounds with the later names of a long chain not traced: wrong gradients)
-            rounds += 1
-            before = sizes()
-            for node in (nodes if rounds <= 50 else forward):
-                key = id(node)
-                last = visited.get(key)
-                if last is not None:
-                    for n in reads[key]:
-                        if stamp.get(n, -1) > last:
-                            break
-                    else:
-                        continue
-                visited[key] = tick
-                was = sizes()
-                if isinstance(node, gast.Assign):
-                    self.assignment(node)
-                    changed = node.targets[0]
-                    if not isinstance(changed, gast.Name):
-                        changed = getattr(changed, "value", None)
-                elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
-                    changed = getattr(node.value.func, "value", None)
-                    call_node = node.value
-                    func = call_node.func
-                    # xs.append(v) with v active makes the list xs active
-                    if isinstance(func, gast.Attribute) and func.attr in ("append", "extend", "insert") \
-                            and isinstance(func.value, gast.Name) and \
-                            any(self.is_active(a) for a in call_node.args):
-                        self.active.add(func.value.id)
-                        self.lists.add(func.value.id)
-                if sizes() != was:
-                    tick += 1
-                    if isinstance(changed, gast.Name):
-                        stamp[changed.id] = tick
-                    else:           # not expected: a change to a name not found; visit all again
-                        visited.clear()
-            after = (len(self.active), len(self.complex), len(self.arrays), len(self.lists), len(self.kinds))
-            if after == before:
-                break
-        self.check_covered(nodes)
-
-    # --- every traced argument of an op must be covered by its rule (issue 6, item 8) ------------
-    def check_covered(self, nodes=None):
-        from .ir import walk_no_defs
-        # ``nodes``: the fixed point's statements, in the same walk's order (one walk fewer)
-        for node in (walk_no_defs(self.fdef) if nodes is None else nodes):
-            if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
-                self.check_call(node.value, node)
-
-    def check_call(self, value: gast.Call, stmt):
-        info = self.call_info(value)
-        line = getattr(stmt, "lineno", None) or getattr(self.fdef, "lineno", 0)
-
-        def refuse(what: str, param: str, advice: str):
-            raise CompileError(
-                f"{what}: the argument {param!r} depends on the traced inputs, but sct has no "
-                f"derivative of {what} with respect to {param!r} (it would silently be zero). "
-                f"{advice}", self.filename, line, what)
-
-        if info.kind == CallKind.NONDIFF:
-            check = CONTINUOUS_NONDIFF.get(id(info.obj))
-            if check is not None:
-                found = check(value, self.is_active)
-                if found is not None:
-                    refuse(*found)
-            return
-        rule = info.rule
-        if rule is None or info.kind not in (CallKind.OP, CallKind.METHOD):
-            return
-        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
-            return             # the runtime's own helpers: their other parameters are shapes
-        node = value if info.kind == CallKind.OP else gast.Call(
-            func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
-        if any(isinstance(a, gast.Starred) for a in node.args):
-            return
-        bound = bind_arguments(rule, node, self.filename, line)
-        for param in registry.uncovered_params(rule):
-            if param in bound and self.is_active(bound[param]):
-                refuse(_op_name(rule.op), param,
-                       "Pass a constant (extractdata(...)) if that is intended, or compute the value "
-                       "with operations sct differentiates.")
-
-    def assignment(self, node: gast.Assign):
-        target = node.targets[0]
-        value = node.value
-        if isinstance(target, gast.Name):
-            name = target.id
-            if self.value_active(value):
-                self.active.add(name)
-            if self.value_complex(value):
-                self.complex.add(name)
-            if self.value_is_array(value):
-                self.arrays.add(name)
-            if isinstance(value, gast.List) or (isinstance(value, gast.BinOp) and
-                                                isinstance(value.op, gast.Add) and
-                                                isinstance(value.left, gast.Name) and
-                                                value.left.id in self.lists):
-                self.lists.add(name)
-            kind = self.value_kind(value)
-            if kind is not None and name not in self.kinds:
-                self.kinds[name] = kind
-        elif isinstance(target, (gast.Subscript, gast.Attribute)):
-            base = target.value
-            if isinstance(base, gast.Name):
-                if self.value_active(value):
-                    self.active.add(base.id)
-                if self.value_complex(value):
-                    self.complex.add(base.id)
+        raise NotImplementedError
 
     def is_active(self, node) -> bool:
         if isinstance(node, gast.Name):
@@ -640,6 +537,203 @@ class Activity:
             return array_operand(value)
         return leaf_kind(self.value_kind(value)) is not None
 
+
+
+class Dependence(ValueFacts):
+    """The names whose values depend on ``seeds``: the activity fixed point again, from those
+    seeds alone, over the tree ``act`` was found for, reading what it found (its kinds, its
+    calls): only the active set is followed (``Activity(fdef, ..., act.kinds, seeds, ...)``
+    finds the same, and builds everything else again)."""
+
+    def __init__(self, fdef: gast.FunctionDef, act: "Activity", seeds: Set[str]):
+        self.act = act
+        self.filename = act.filename
+        self.active = set(seeds)
+        self.complex, self.arrays = act.complex, act.arrays
+        self.kinds = act.kinds
+        nodes = fixed_point_statements(fdef)
+        self.written_keys = written_keys(nodes)
+        self._bound_memo = {}
+        try:
+            semi_naive(nodes, self.visit, lambda: len(self.active))
+        finally:
+            self._bound_memo = None
+
+    def call_info(self, node: gast.Call) -> CallInfo:
+        return self.act.call_info(node)
+
+    def visit(self, node):
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                if self.value_active(node.value):
+                    self.active.add(target.id)
+                return target
+            base = getattr(target, "value", None)
+            if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(base, gast.Name) and \
+                    self.value_active(node.value):
+                self.active.add(base.id)
+            return base
+        func = node.value.func
+        if isinstance(func, gast.Attribute) and func.attr in ("append", "extend", "insert") \
+                and isinstance(func.value, gast.Name) and \
+                any(self.is_active(a) for a in node.value.args):
+            self.active.add(func.value.id)
+        return getattr(func, "value", None)
+
+
+class Activity(ValueFacts):
+    """Which names depend on the traced inputs, which may be complex, which have known kinds."""
+
+    def __init__(self, fdef: gast.FunctionDef, resolver: Resolver, param_kinds: Dict[str, Any],
+                 active_params: Set[str], complex_params: Set[str], filename: str):
+        self.fdef = fdef
+        self.resolver = resolver
+        self.filename = filename
+        self.active: Set[str] = set(active_params)
+        self.complex: Set[str] = set(complex_params)
+        self.kinds: Dict[str, Any] = dict(param_kinds)
+        self.arrays: Set[str] = set()       # names known to hold arrays or numbers
+        self.lists: Set[str] = set()        # names known to hold Python lists
+        self.calls: Dict[int, CallInfo] = {}
+        self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
+        self._bound_memo: Optional[Dict[int, tuple]] = {}
+        try:
+            self.run()
+        finally:
+            self._bound_memo = None
+
+    def call_info(self, node: gast.Call) -> CallInfo:
+        key = id(node)
+        if key not in self.calls:
+            info = classify_call(node, self.resolver)
+            if info.kind == CallKind.METHOD and info.rule is not None:
+                if self.user_receiver(info.receiver):
+                    # ``agg.sum(x)`` on an object of the user's class is its own method, not numpy's sum
+                    info = CallInfo(CallKind.METHOD, receiver=info.receiver, method=info.method)
+                elif info.receiver not in self.kinds:
+                    return info                 # its kind may be found later: decided again then
+            self.calls[key] = info
+        return self.calls[key]
+
+    def user_receiver(self, name: str) -> bool:
+        """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or
+        every assignment to it builds one)?"""
+        if name in self.objects:
+            return True
+        kind = self.kinds.get(name)
+        return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and \
+            isinstance(kind[1], type) and not issubclass(kind[1], (tuple, np.ndarray)) and \
+            not (getattr(kind[1], "__module__", "") or "").startswith(("sct.", "numpy"))
+
+    def user_objects(self) -> Set[str]:
+        from .ir import walk_no_defs
+        stores: Dict[str, int] = {}
+        builds: Dict[str, int] = {}
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                    isinstance(node.value, gast.Call):
+                cls = self.resolver.resolve(node.value.func)
+                if isinstance(cls, type) and isinstance(getattr(cls, "__init__", None), types.FunctionType) \
+                        and not issubclass(cls, (tuple, np.ndarray)) and \
+                        not (getattr(cls, "__module__", "") or "").startswith(("sct.", "numpy")):
+                    builds[node.targets[0].id] = builds.get(node.targets[0].id, 0) + 1
+        return {n for n, count in builds.items() if stores.get(n) == count and n not in self.kinds}
+
+    def run(self):
+        nodes = fixed_point_statements(self.fdef)
+        # fields written anywhere here (``o.b = ...``, ``d["k"] = ...``, through any name): a read
+        # of such a field may see the written value, so its argument kind does not decide it
+        self.written_keys = written_keys(nodes)
+        semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
+                                               len(self.lists), len(self.kinds)))
+        self.check_covered(nodes)
+
+    def visit(self, node):
+        """One statement's effect on the sets; the name it may have changed (or None)."""
+        if isinstance(node, gast.Assign):
+            self.assignment(node)
+            changed = node.targets[0]
+            return changed if isinstance(changed, gast.Name) else getattr(changed, "value", None)
+        call_node = node.value
+        func = call_node.func
+        # xs.append(v) with v active makes the list xs active
+        if isinstance(func, gast.Attribute) and func.attr in ("append", "extend", "insert") \
+                and isinstance(func.value, gast.Name) and \
+                any(self.is_active(a) for a in call_node.args):
+            self.active.add(func.value.id)
+            self.lists.add(func.value.id)
+        return getattr(func, "value", None)
+
+    # --- every traced argument of an op must be covered by its rule (issue 6, item 8) ------------
+    def check_covered(self, nodes=None):
+        from .ir import walk_no_defs
+        # ``nodes``: the fixed point's statements, in the same walk's order (one walk fewer)
+        for node in (walk_no_defs(self.fdef) if nodes is None else nodes):
+            if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
+                self.check_call(node.value, node)
+
+    def check_call(self, value: gast.Call, stmt):
+        info = self.call_info(value)
+        line = getattr(stmt, "lineno", None) or getattr(self.fdef, "lineno", 0)
+
+        def refuse(what: str, param: str, advice: str):
+            raise CompileError(
+                f"{what}: the argument {param!r} depends on the traced inputs, but sct has no "
+                f"derivative of {what} with respect to {param!r} (it would silently be zero). "
+                f"{advice}", self.filename, line, what)
+
+        if info.kind == CallKind.NONDIFF:
+            check = CONTINUOUS_NONDIFF.get(id(info.obj))
+            if check is not None:
+                found = check(value, self.is_active)
+                if found is not None:
+                    refuse(*found)
+            return
+        rule = info.rule
+        if rule is None or info.kind not in (CallKind.OP, CallKind.METHOD):
+            return
+        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
+            return             # the runtime's own helpers: their other parameters are shapes
+        node = value if info.kind == CallKind.OP else gast.Call(
+            func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)
+        if any(isinstance(a, gast.Starred) for a in node.args):
+            return
+        bound = bind_arguments(rule, node, self.filename, line)
+        for param in registry.uncovered_params(rule):
+            if param in bound and self.is_active(bound[param]):
+                refuse(_op_name(rule.op), param,
+                       "Pass a constant (extractdata(...)) if that is intended, or compute the value "
+                       "with operations sct differentiates.")
+
+    def assignment(self, node: gast.Assign):
+        target = node.targets[0]
+        value = node.value
+        if isinstance(target, gast.Name):
+            name = target.id
+            if self.value_active(value):
+                self.active.add(name)
+            if self.value_complex(value):
+                self.complex.add(name)
+            if self.value_is_array(value):
+                self.arrays.add(name)
+            if isinstance(value, gast.List) or (isinstance(value, gast.BinOp) and
+                                                isinstance(value.op, gast.Add) and
+                                                isinstance(value.left, gast.Name) and
+                                                value.left.id in self.lists):
+                self.lists.add(name)
+            kind = self.value_kind(value)
+            if kind is not None and name not in self.kinds:
+                self.kinds[name] = kind
+        elif isinstance(target, (gast.Subscript, gast.Attribute)):
+            base = target.value
+            if isinstance(base, gast.Name):
+                if self.value_active(value):
+                    self.active.add(base.id)
+                if self.value_complex(value):
+                    self.complex.add(base.id)
 
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import gast
 
@@ -30,6 +30,7 @@ class VjpCall:
     args: List                # what the forward receives, in order (adjoints come back alike)
     primal: Optional[gast.AST] = None   # the call's value alone (rt.primal_call/primal_method),
                                         # where no sweep differentiates through it (entry mode)
+    masks: Tuple = ()         # the mask tuples in the code above (narrowed by refresh_masks)
 
 
 class CallLowering(EmitPass):
@@ -41,6 +42,7 @@ class CallLowering(EmitPass):
     def __init__(self, gen):
         super().__init__(gen)
         self.vjp_calls: Dict[int, VjpCall] = {}     # id(statement) -> its lowered call
+        self.call_statements: Dict[int, gast.Assign] = {}   # id(statement) -> the statement
 
     def uses_vjp(self, s) -> bool:
         """Is this statement a call differentiated through a generated forward/adjoint pair?"""
@@ -106,12 +108,24 @@ class CallLowering(EmitPass):
                            type_comment=None)
         run = assign_pair(t, residuals, call(fwd, args, keywords))
         primal = None
+        masks = (mask,)
         if maker in ("vjp", "vjp_method") and id(s) not in self.gen.site_calls:
+            masks += (copy.deepcopy(mask),)
             primal = call(self.rt("primal_call" if maker == "vjp" else "primal_method"),
-                          maker_args + [copy.deepcopy(mask)] + args, keywords)
-        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal)
+                          maker_args + [masks[-1]] + args, keywords)
+        parts = VjpCall(pre + [pair, run], fwd, bwd, residuals, args, primal,
+                        tuple(m.args[0] if isinstance(m, gast.Call) else m for m in masks))
         self.vjp_calls[id(s)] = parts
+        self.call_statements[id(s)] = s
         return parts
+
+    def refresh_masks(self) -> None:
+        """The pairs' masks under the generation's read plan, now that it is known (the
+        first generation made them before: every active argument read)."""
+        for key, parts in self.vjp_calls.items():
+            flags = self.mask(parts.args, self.call_statements[key]).elts
+            for node in parts.masks:
+                node.elts = copy.deepcopy(flags)
 
     def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):
         """Differentiable values passed by keyword go to their parameter's position (adjoints
@@ -205,8 +219,8 @@ class CallLowering(EmitPass):
 
     def mask(self, args, s=None) -> gast.Tuple:
         """Which arguments the pair differentiates: True for the active ones whose adjoints some
-        sweep reads (pass A of ``Transformer.build`` found them, see ``Contributions``), every
-        active one before that is known; NO_ADJOINT for an active one no sweep reads (the data of
+        sweep reads (the sweeps record them, see ``Contributions``; ``refresh_masks`` narrows the
+        masks made before that is known), every active one before; NO_ADJOINT for an active one no sweep reads (the data of
         a loss): still traced, but the pair's adjoint skips it."""
         args = [a.value if isinstance(a, gast.Starred) else a for a in args]
         plan = self.gen.read_plan

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import fuse as _fuse
 
-from .analysis import (Activity, Guard, Resolver, functionalize, kind_complex, kind_traced,
+from .analysis import (Activity, Guard, Resolver, functionalize, tree_fingerprint, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
 from .aliasing import check_writes, inplace_updates, lower_mutations
 from .emit import source_and_lines
@@ -300,12 +300,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object
-    first, force = _mutations(fdef, resolver, sig, alias_mode, owned, trusted, rt_name, filename)  # sct/aliasing.py
+    first, force, first_tree = _mutations(fdef, resolver, sig, alias_mode, owned, trusted, rt_name, filename)  # sct/aliasing.py
     fdef.body = functionalize(fdef.body, first.active, first.lists, rt_name, force)  # sct/analysis.py
     rename_straight_line(fdef, namer)                                           # sct/analysis.py
     out_formats = None if trusted else \
         follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
-    activity, local_names = _activity(fdef, resolver, sig, first, nested, trusted, filename)  # sct/analysis.py
+    activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename)  # sct/analysis.py
     numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
     if mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values()):
         # forward over reverse: forward-differentiate the code dlfeval would run
@@ -436,29 +436,35 @@ def _trusted(fn) -> bool:
 
 def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned: set, trusted: bool,
                rt_name: str, filename: str):
-    """Writes through names lowered and checked (sct/aliasing.py): the first activity, and the
-    names whose writes must be made functional."""
+    """Writes through names lowered and checked (sct/aliasing.py): the first activity, the
+    names whose writes must be made functional, and what the first activity was found for
+    (the tree and the local names: ``_activity`` reuses it where neither changed)."""
     if not trusted:
         lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
     first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+    first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
     use_custom_backwards(fdef, first, rt_name)
     force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
                                                filename)
     if not trusted:
         inplace_updates(fdef, rt_name)
-    return first, force
+    return first, force, first_tree
 
 
-def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, nested: List, trusted: bool,
-              filename: str):
+def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_tree, nested: List,
+              trusted: bool, filename: str):
     """The activity of the rewritten function, checked, and its local names (every global it
-    reads guarded)."""
+    reads guarded).  Where the rewrites changed nothing (the same nodes, the same leaves, the
+    same local names), the first activity is that of this function: it is used again."""
     local_names = set(sig.params) | _stored_names(fdef)
     local_names |= {n.name for n in nested}
     resolver.locals = local_names
-    activity = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
-    activity.lists |= first.lists
+    if first_tree == (tree_fingerprint(fdef), frozenset(local_names)):
+        activity = first
+    else:
+        activity = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+        activity.lists |= first.lists
     if not trusted:                 # y traced only through helpers returning constant gradients
         check_sites(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)

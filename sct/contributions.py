@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import operator
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 import gast
 
@@ -39,6 +39,8 @@ class Contributions(EmitPass):
         self.calls = calls
         self.complex = complex
         self.pending_pre: List = []             # statements before a contribution
+        # what it records: id(helper call) -> the argument positions whose adjoints a sweep reads
+        self.adjoint_reads: Dict[int, Set[int]] = {}
 
     # --- contributions ---------------------------------------------------------------------------
     def accumulate(self, name: str, contribution, state, depth: int) -> gast.Assign:
@@ -220,10 +222,10 @@ class Contributions(EmitPass):
         return name in self.act.active and (relevant is None or name in relevant)
 
     def note_adjoint_reads(self, s, positions) -> None:
-        """The argument positions of a helper call whose adjoints a sweep reads: pass A records
-        them for the pair's mask (``CallLowering.mask``); pass B checks it asks for no more."""
+        """The argument positions of a helper call whose adjoints a sweep reads: recorded for
+        the pair's mask (``CallLowering.mask``); a second generation checks it asks for no more."""
         positions = set(positions)
-        self.gen.adjoint_reads.setdefault(id(s), set()).update(positions)
+        self.adjoint_reads.setdefault(id(s), set()).update(positions)
         if self.gen.read_plan is not None and id(s) in self.gen.read_plan and \
                 not positions <= self.gen.read_plan[id(s)]:
             self.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "

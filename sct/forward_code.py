@@ -4,7 +4,7 @@ restore inside loops and branches, and calling the sweeps at the sites.
 from __future__ import annotations
 
 import copy
-from typing import List, Set
+from typing import List, Set, Tuple
 
 import gast
 
@@ -27,9 +27,12 @@ class ForwardCode(EmitPass):
         self.calls = calls
         self._in_forward = False                # writing the forward function (not a prefix)
         self.nested_counters: Set[str] = set()  # loop counters of loops inside compounds
+        self.residuals: Tuple[str, ...] = ()     # what a VJP forward hands its adjoint
 
     # --- forward ------------------------------------------------------------------------------------
-    def forward_function(self) -> gast.FunctionDef:
+    def forward_function(self, residuals: Tuple[str, ...] = ()) -> gast.FunctionDef:
+        """The forward function; ``residuals``: what it returns for the adjoint (VJP mode)."""
+        self.residuals = residuals
         self._in_forward = True
         try:
             body = self.forward_block(self.gen.fdef.body, 0)
@@ -49,10 +52,9 @@ class ForwardCode(EmitPass):
         """``name = None`` for what the tape records before a loop or branch first assigns it."""
         in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
             n for parts in self.calls.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
-        passed_on = set(self.gen.plan.needed) | set(self.gen.residuals) | {
-            p for sweep in self.gen.sweeps.values() for p in sweep.params}
-        unbound = sorted(in_compounds & passed_on - set(self.gen.params) - self.facts.bound_before_compounds,
-                         key=self.gen.order_key)
+        passed_on = set(self.residuals) | {p for sweep in self.gen.sweeps.values() for p in sweep.params}
+        unbound = sorted({n for n in in_compounds if n in passed_on or n in self.gen.plan.needed}
+                         - set(self.gen.params) - self.facts.bound_before_compounds, key=self.gen.order_key)
         return [assign(name, const(None)) for name in unbound]
 
     def push(self, value) -> gast.Expr:
@@ -91,7 +93,7 @@ class ForwardCode(EmitPass):
         if isinstance(s, (gast.For, gast.While)):
             return self.forward_loop(s, depth)
         if isinstance(s, gast.Return) and self.gen.mode == Mode.VJP:
-            residuals = gast.Tuple(elts=[load(p) for p in self.gen.residuals], ctx=gast.Load())
+            residuals = gast.Tuple(elts=[load(p) for p in self.residuals], ctx=gast.Load())
             return [gast.Return(value=gast.Tuple(elts=[s.value, residuals], ctx=gast.Load()))]
         return [s]
 
@@ -170,7 +172,7 @@ class ForwardCode(EmitPass):
         # adjoint reads it before undoing the branch's own records.
         body = self.forward_block(s.body, depth + 1)
         orelse = self.forward_block(s.orelse, depth + 1)
-        if self.live.needs_tape(s, self.gen.plan.needed) and self.live.cond_on_tape(s, depth):
+        if self.gen.needs_tape(s) and self.live.cond_on_tape(s, depth):
             body.append(self.push(const(True)))
             orelse.append(self.push(const(False)))
         node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
@@ -178,7 +180,7 @@ class ForwardCode(EmitPass):
         return [self.gen.line_comment(s.lineno, ""), node]
 
     def forward_loop(self, s, depth: int) -> List:
-        if not self.live.needs_tape(s, self.gen.plan.needed):
+        if not self.gen.needs_tape(s):
             node = copy.copy(s)
             node.body = self.forward_block(s.body, depth + 1) or [gast.Pass()]
             return [node]

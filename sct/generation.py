@@ -1,16 +1,19 @@
 """The state of one generation of a function's code, shared by the emitting passes.
 
-``reverse.Transformer.build`` makes one ``Generation`` per pass over the function (pass A, which
-finds what the adjoints read, and pass B, which writes the code): it holds what the analyses
-found (read only: the function's facts, its activity, liveness, the site checks, the tape plan)
-and the names and records the emitting passes make as they go (adjoint names, loop counters,
-the sweeps and helper pairs made so far, what the adjoints read).  The emitting passes
-(``calls.CallLowering``, ``complex_adjoints.ComplexProjection``, ``contributions.Contributions``,
+``reverse.Transformer.build`` makes one ``Generation`` (a second only where the tape plan the
+sweeps were first written under answers some question differently from the real one): it holds
+what the analyses found (read only: the function's facts, its activity, liveness, the site
+checks, the tape plan) and the names the emitting passes make as they go (adjoint names, loop
+counters, the sweeps and helper pairs made so far).  What the sweeps read (the primal values,
+the helpers' argument adjoints) is recorded by the passes that find it and handed on as a
+frozen ``plans.SweepRecords``.  The emitting passes (``calls.CallLowering``,
+``complex_adjoints.ComplexProjection``, ``contributions.Contributions``,
 ``adjoints.StatementAdjoints``, ``forward_code.ForwardCode``, ``sweeps.Sweeps``) each hold it
 as ``self.gen`` and the passes they call by name.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Dict, FrozenSet, List, Optional, Set
 
 import gast
@@ -21,7 +24,7 @@ from .ir import attr, load
 from .liveness import Liveness
 from .naming import Namer
 from .parse import source_line
-from .plans import FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
+from .plans import AskedPlan, FunctionFacts, Mode, SweepPlan, SweepScope, TapePlan
 from .site_checks import SiteChecks
 
 
@@ -52,8 +55,8 @@ class Generation:
         self.def_order = facts.def_order
         self.tape = tape
         self.effects_start = effects_start                 # where recomputations replay from
-        # the primal values the adjoints read (pass A assumes all) and, per helper call, which
-        # arguments' adjoints a sweep reads (None: every active one; see Transformer.build)
+        # the primal values the adjoints read (the first plan assumes all, asking as it goes) and,
+        # per helper call, which arguments' adjoints a sweep reads (None: every active one)
         self.plan = plan
         self.read_plan = plan.reads
         # entry mode: a helper call no sweep differentiates through runs its code as dlfeval
@@ -67,13 +70,10 @@ class Generation:
         self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
         self.counters: Dict[int, str] = {}              # id(loop) -> its iteration counter
         self.forward_names: Set[str] = set(facts.stored)   # every name the forward code binds
-        self.needed: Set[str] = set()                   # primal names some adjoint reads
-        self.adjoint_reads: Dict[int, Set[int]] = {}    # id(helper call) -> argument adjoints read
         self.uses_tape = False
         self.site_calls: Dict[int, str] = {}            # id(site statement) -> its sweep's name
         self.site_records: Set[int] = set()             # ids of sites differentiated again
         self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
-        self.residuals: List[str] = []                  # what a VJP forward hands its adjoint
         # liveness reads what the sweeps of gradients differentiated again read (so far): given
         # those records, not this object (no reference cycle keeping the trees for the collector)
         self.live = Liveness(fdef, facts, activity, mode,
@@ -83,7 +83,25 @@ class Generation:
         # --- the state of one sweep ------------------------------------------------------------
         self.scope = SweepScope()                       # what it follows (set by Sweeps)
 
+    def use_plan(self, plan: TapePlan) -> None:
+        """The real tape plan, once the sweeps written under the first one are known to be
+        what it writes (``reverse.Transformer.build``): the forward code reads it."""
+        self.plan = plan
+        self.read_plan = plan.reads
+
     # --- helpers every emitting pass uses ----------------------------------------------------
+    def restored(self, name: str) -> bool:
+        """Does the tape plan restore ``name`` in the sweeps (does some adjoint read it)?"""
+        needed = self.plan.needed
+        return needed.restored(name) if isinstance(needed, AskedPlan) else name in needed
+
+    def needs_tape(self, s) -> bool:
+        """Does the adjoint of this compound statement do anything, under the tape plan?"""
+        needed = self.plan.needed
+        if isinstance(needed, AskedPlan):
+            return needed.decide(partial(self.live.needs_tape, s))     # (holds no reference to self)
+        return self.live.needs_tape(s, needed)
+
     def fail(self, node, message: str, construct: str):
         self.facts.fail(node, message, construct)
 

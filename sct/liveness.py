@@ -9,7 +9,7 @@ import gast
 
 from .runtime import registry
 
-from .analysis import Activity, bind_arguments
+from .analysis import Activity, Dependence, bind_arguments
 from .ir import load, walk_nodes
 from .sites import Site
 from .plans import CallKind, FunctionFacts, Mode
@@ -145,8 +145,7 @@ class Liveness:
         memo = self._depends_on_memo
         flow = memo.get(seeds)
         if flow is None:
-            flow = memo[seeds] = frozenset(Activity(self.fdef, self.act.resolver, self.act.kinds, set(seeds),
-                                                    set(), self.facts.filename).active)
+            flow = memo[seeds] = frozenset(Dependence(self.fdef, self.act, set(seeds)).active)
         return set(flow & self.act.active)
 
     def needs_tape(self, s, needed: FrozenSet[str]) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import FrozenSet, Mapping, NoReturn, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Mapping, NoReturn, Optional, Tuple
 
 from .errors import CompileError
 
@@ -57,6 +57,66 @@ class TapePlan:
     reads, so the pair is asked for those alone; None: every active argument."""
     needed: FrozenSet[str]
     reads: Optional[Mapping[int, FrozenSet[int]]] = None
+
+
+class AskedPlan:
+    """The first generation's ``needed``: every primal name counts as read, and each name the
+    passes ask about is kept with its answer, so ``build`` can tell whether the real plan
+    would have answered the same (then the code written is the code the real plan writes)."""
+
+    def __init__(self, names: FrozenSet[str]):
+        self.names = names
+        self.asked: Dict[str, bool] = {}
+        self.restores: Dict[str, bool] = {}       # asked by the pops of the sweeps alone
+        self.decisions: List[Tuple[Callable[[FrozenSet[str]], bool], bool]] = []
+
+    def __contains__(self, name) -> bool:
+        answer = name in self.names
+        self.asked[name] = answer
+        return answer
+
+    def decide(self, question: Callable[[FrozenSet[str]], bool]) -> bool:
+        """A decision over the whole set (does this loop need the tape?): kept as a question,
+        so only its answer has to agree, not each name it looked at."""
+        answer = question(self.names)
+        self.decisions.append((question, answer))
+        return answer
+
+    def restored(self, name: str) -> bool:
+        """Asked by a sweep's pop of ``name`` (inside a loop or branch): every value is
+        restored, a helper's records too (a pop the real plan leaves out is dropped later)."""
+        answer = True
+        self.restores[name] = answer
+        return answer
+
+    def same_answers(self, needed: FrozenSet[str]) -> bool:
+        return self.dropped(needed) == frozenset()
+
+    def dropped(self, needed: FrozenSet[str]) -> Optional[FrozenSet[str]]:
+        """The names whose pops the real plan ``needed`` leaves out, where every other answer
+        is the same (the sweeps written are then those it writes, less those pops: see
+        ``reverse.drop_pops``); None where some other answer differs."""
+        if not all((name in needed) == answer for name, answer in self.asked.items()) or \
+                not all(question(needed) == answer for question, answer in self.decisions):
+            return None
+        dropped = set()
+        for name, answer in self.restores.items():
+            if (name in needed) != answer:
+                if not answer:              # a pop the real plan adds
+                    return None
+                dropped.add(name)
+        return frozenset(dropped)
+
+
+
+@dataclass(frozen=True)
+class SweepRecords:
+    """What writing the sweeps found, from which ``reverse.tape_plan`` derives the tape plan:
+    the primal names some adjoint reads, per helper call (id of its statement) the argument
+    positions whose adjoints a sweep reads, and the sites differentiated again."""
+    needed: FrozenSet[str]
+    adjoint_reads: Mapping[int, FrozenSet[int]]
+    site_records: FrozenSet[int]
 
 
 @dataclass(frozen=True)

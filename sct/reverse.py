@@ -27,7 +27,9 @@ names put in, so the printed code reads like the rule table.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
@@ -38,8 +40,9 @@ from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
 from .forward_code import ForwardCode
 from .generation import Generation
+from .ir import walk_nodes
 from .naming import Namer
-from .plans import FunctionFacts, Mode, TapePlan
+from .plans import AskedPlan, FunctionFacts, Mode, SweepRecords, TapePlan
 from .sites import Site, SiteFinding, function_facts
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
@@ -82,20 +85,33 @@ class Transformer:
 
     # --- entry point -------------------------------------------------------------------------
     def build(self) -> Generated:
-        """The pipeline: the function's facts and sites (analysis, frozen); pass A writes
-        the code assuming every primal value is read, to find the tape plan (which values
-        the adjoints read, which argument adjoints each helper's sweep reads); pass B writes
-        the code with that plan.  Pass A's names are given back, so the output does not
-        depend on it."""
+        """The pipeline: the function's facts and sites (analysis, frozen); the sweeps are
+        written once, with a tape plan that assumes every primal value is read, recording each
+        question asked of that plan (``AskedPlan``); what they read gives the real plan
+        (``tape_plan``).  Where every answer is the same under the real plan, the sweeps are
+        already what it writes; where only pops differ (a value in a loop no adjoint reads),
+        they are what it writes less those pops (``drop_pops``).  Then the helper pairs' masks
+        are narrowed and the forward code is written, once.  Where some other answer differs,
+        the sweeps are written again with the real plan, from the same names."""
         facts = function_facts(self.fdef, self.filename)
         sites = SiteFinding(self.fdef, facts, self.act).find_sites()
-        memo: Dict = {}                 # liveness's fixed points, the same for both passes
+        memo: Dict = {}                 # liveness's fixed points, the same for both generations
         taken = set(self.namer.taken)
-        first = self.generation(facts, TapePlan(facts.stored), memo)
-        generate(first, sites)
-        plan = tape_plan(first, self.mode, self.primal_calls)
-        self.namer.taken = taken
-        return generate(self.generation(facts, plan, memo), sites)
+        asked = AskedPlan(facts.stored)
+        gen = self.generation(facts, TapePlan(asked), memo)
+        passes = EmitPasses(gen)
+        functions = passes.sweep_functions(sites)
+        plan = tape_plan(functions.records, self.mode, self.primal_calls)
+        dropped = asked.dropped(plan.needed)
+        if dropped == frozenset() or (dropped and not gen.site_records and
+                                      drop_pops(passes, functions, dropped)):
+            gen.use_plan(plan)
+            passes.calls.refresh_masks()
+        else:
+            self.namer.taken = taken
+            passes = EmitPasses(self.generation(facts, plan, memo))
+            functions = passes.sweep_functions(sites)
+        return passes.with_forward(functions)
 
     def generation(self, facts: FunctionFacts, plan: TapePlan, memo: Dict) -> Generation:
         return Generation(self.fdef, facts, self.act, self.resolver, self.namer, self.mode, self.np,
@@ -103,50 +119,135 @@ class Transformer:
                           self.primal_calls, frozenset(self.no_adjoint), memo)
 
 
-def tape_plan(first: Generation, mode: Mode, primal_calls: bool) -> TapePlan:
-    """What pass A found: the primal values the adjoints read, and which argument adjoints
-    each helper call's sweep reads -- narrowed only where no sweep's code is differentiated
-    again (a gradient of a gradient, forward over reverse): there the pairs' code is, and
-    needs every active argument."""
-    reads = {k: frozenset(v) for k, v in first.adjoint_reads.items()} \
-        if (mode == Mode.VJP or primal_calls) and not first.site_records else None
-    return TapePlan(frozenset(first.needed), reads)
+def tape_plan(records: SweepRecords, mode: Mode, primal_calls: bool) -> TapePlan:
+    """What the first sweeps found: the primal values the adjoints read, and which argument
+    adjoints each helper call's sweep reads -- narrowed only where no sweep's code is
+    differentiated again (a gradient of a gradient, forward over reverse): there the pairs'
+    code is, and needs every active argument."""
+    reads = dict(records.adjoint_reads) \
+        if (mode == Mode.VJP or primal_calls) and not records.site_records else None
+    return TapePlan(records.needed, reads)
 
 
-def generate(gen: Generation, sites: Tuple[Site, ...]) -> Generated:
-    """One generation: each site's sweep (in order), the helper's adjoint (VJP mode), then
-    the forward code that calls them."""
-    calls = CallLowering(gen)
-    contrib = Contributions(gen, calls, ComplexProjection(gen))
-    adjoints = StatementAdjoints(gen, calls, contrib)
-    forward = ForwardCode(gen, calls)
-    sweeps = Sweeps(gen, adjoints, forward)
-    out = Generated()
-    for k, site in enumerate(sites):
-        name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
-        gen.site_calls[id(site.stmt)] = name
-        target = site.stmt.targets[0].id
-        if site.options.enable_higher_derivatives and target in gen.act.active and \
-                gen.live.higher_order_needed(site, sites[k + 1:]):
-            if site.in_loop:
-                gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
-                         "again yet: compute it after the loop, or pass "
-                         "EnableHigherDerivatives=False", "dlgradient")
-            gen.checks.check_arguments_kept(site)
-            gen.checks.check_outside_writes(site)
-            gen.site_records.add(id(site.stmt))
-        contained = id(site.stmt) in gen.site_records
-        seed = gen.namer.fresh("seed")
-        inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
-        body, result = sweeps.site_sweep(site, contained, seed, inner)
-        out.functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
-    if gen.mode == Mode.VJP:
-        bwd = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1]))
-    fwd = forward.forward_function()
-    out.functions.insert(0, fwd)
-    out.entry = fwd.name
-    if gen.mode == Mode.VJP:
-        out.fwd = fwd.name
-        out.functions.insert(1, bwd)
-        out.bwd = bwd.name
-    return out
+def drop_pops(passes: "EmitPasses", made: "SweptFunctions", dropped: FrozenSet[str]) -> bool:
+    """Drop, from the sweeps written under the first plan, the pops of ``dropped`` (values no
+    adjoint reads) and the comments of the statements left with no code, as the real plan
+    writes them (``StatementAdjoints.block_logs``: the comment rule of ``reverse_block`` again).
+    Changes nothing and answers False where more would differ: a statement list left empty (a
+    branch or loop the real plan writes otherwise), a comment to add, a sweep that no longer
+    reads the tape, a popped name a site's results keep as at the site."""
+    adjoints = passes.adjoints
+    if dropped & passes.sweeps.snapshotted:
+        return False
+    remove = {key for key, (_, name) in adjoints.restored_pops.items() if name in dropped}
+    for log in adjoints.block_logs:
+        last_line = None
+        for line, compound, comment, stmts in log:
+            if compound:
+                continue
+            if all(id(n) in remove for n in stmts):
+                if comment is not None:
+                    remove.add(id(comment))
+                continue
+            if line is not None and line != last_line:
+                if comment is None:
+                    return False
+                last_line = line
+            elif comment is not None:
+                remove.add(id(comment))
+    functions = list(made.functions) + ([made.bwd] if made.bwd is not None else [])
+    edits: List[Tuple[gast.AST, str, List]] = []
+    tape = passes.gen.tape
+    for fn in functions:
+        before = after = False
+        for node in walk_nodes(fn):
+            for field in ("body", "orelse"):
+                stmts = getattr(node, field, None)
+                if isinstance(stmts, list) and stmts and isinstance(stmts[0], gast.stmt):
+                    kept = [st for st in stmts if id(st) not in remove]
+                    if not kept:
+                        return False
+                    if len(kept) != len(stmts):
+                        edits.append((node, field, kept))
+        for st in fn.body:
+            before = before or _reads_tape(st, tape, ())
+            after = after or _reads_tape(st, tape, remove)
+        if before != after:
+            return False
+    for node, field, kept in edits:
+        setattr(node, field, kept)
+    return True
+
+
+def _reads_tape(node, tape: str, removed) -> bool:
+    """Does ``node`` (less the statements in ``removed``) use the tape?"""
+    if id(node) in removed:
+        return False
+    if isinstance(node, gast.Name):
+        return node.id == tape
+    return any(_reads_tape(child, tape, removed) for child in gast.iter_child_nodes(node))
+
+
+@dataclass(frozen=True)
+class SweptFunctions:
+    """What ``EmitPasses.sweep_functions`` makes: the sweep functions in order, the helper's
+    adjoint and the residuals its forward returns (VJP mode), and what the sweeps read."""
+    functions: Tuple[gast.FunctionDef, ...]
+    bwd: Optional[gast.FunctionDef]
+    residuals: Tuple[str, ...]
+    records: SweepRecords
+
+
+class EmitPasses:
+    """The emitting passes of one generation, and the order they run in."""
+
+    def __init__(self, gen: Generation):
+        self.gen = gen
+        self.calls = CallLowering(gen)
+        self.contrib = Contributions(gen, self.calls, ComplexProjection(gen))
+        self.adjoints = StatementAdjoints(gen, self.calls, self.contrib)
+        self.forward = ForwardCode(gen, self.calls)
+        self.sweeps = Sweeps(gen, self.adjoints, self.forward)
+
+    def sweep_functions(self, sites: Tuple[Site, ...]) -> SweptFunctions:
+        """Each site's sweep (in order), then the helper's adjoint (VJP mode)."""
+        gen, sweeps = self.gen, self.sweeps
+        functions: List[gast.FunctionDef] = []
+        for k, site in enumerate(sites):
+            name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
+            gen.site_calls[id(site.stmt)] = name
+            target = site.stmt.targets[0].id
+            if site.options.enable_higher_derivatives and target in gen.act.active and \
+                    gen.live.higher_order_needed(site, sites[k + 1:]):
+                if site.in_loop:
+                    gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
+                             "again yet: compute it after the loop, or pass "
+                             "EnableHigherDerivatives=False", "dlgradient")
+                gen.checks.check_arguments_kept(site)
+                gen.checks.check_outside_writes(site)
+                gen.site_records.add(id(site.stmt))
+            contained = id(site.stmt) in gen.site_records
+            seed = gen.namer.fresh("seed")
+            inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
+            body, result = sweeps.site_sweep(site, contained, seed, inner)
+            functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
+        bwd, residuals = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1])) \
+            if gen.mode == Mode.VJP else (None, ())
+        records = SweepRecords(frozenset(self.adjoints.needed),
+                               MappingProxyType({k: frozenset(v) for k, v in self.contrib.adjoint_reads.items()}),
+                               frozenset(gen.site_records))
+        return SweptFunctions(tuple(functions), bwd, residuals, records)
+
+    def with_forward(self, made: SweptFunctions) -> Generated:
+        """The forward code that calls the sweeps, first; the functions in their order."""
+        bwd = made.bwd
+        out = Generated()
+        out.functions = list(made.functions)
+        fwd = self.forward.forward_function(made.residuals)
+        out.functions.insert(0, fwd)
+        out.entry = fwd.name
+        if self.gen.mode == Mode.VJP:
+            out.fwd = fwd.name
+            out.functions.insert(1, bwd)
+            out.bwd = bwd.name
+        return out

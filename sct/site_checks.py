@@ -105,16 +105,8 @@ class SiteChecks:
         """``dlgradient(y, m.W)`` after ``m.W = ...``: the adjoint of m is that of the object
         passed in, not of its changed field; refuse rather than answer for the old field."""
         def has_attr(sel) -> bool:
-            kind = sel[0]
-            if kind == "attr":
-                return True
-            if kind in ("item", "star"):
-                return has_attr(sel[1])
-            if kind in ("list", "tuple"):
-                return any(has_attr(e) for e in sel[1])
-            if kind == "dict":
-                return any(has_attr(e) for _, e in sel[1])
-            return False
+            return sel.kind == "attr" or (sel.of is not None and has_attr(sel.of)) or \
+                any(has_attr(e) for e in sel.parts)
         roots = set(_roots(site.sels))
         through_attribute = any(has_attr(sel) for sel in site.sels)
         for st in _in_order(self.fdef.body):

@@ -43,6 +43,19 @@ OPTION_NAMES = {"RetainData": "retain_data", "EnableHigherDerivatives": "enable_
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What an x of a site selects (``SiteFinding.resolve_x``), as a tree: ``root`` (a name's
+    current value: ``name``), ``item`` (``of[index]``), ``attr`` (``of.name``), ``list`` /
+    ``tuple`` (of ``parts``), ``dict`` (``keys`` -> ``parts``), ``star`` (``*of``)."""
+    kind: str
+    name: Optional[str] = None
+    of: Optional["Selection"] = None
+    index: Any = None
+    parts: Tuple["Selection", ...] = ()
+    keys: Tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class Site:
     """One differentiation site, as the sweeps read it."""
     stmt: gast.Assign
@@ -54,7 +67,7 @@ class Site:
     kind: SiteKind = SiteKind.DLGRADIENT
     dim: Any = None
     in_loop: bool = False
-    sels: Optional[Tuple] = None     # what each x selects: see SiteFinding.resolve_x
+    sels: Optional[Tuple[Selection, ...]] = None     # what each x selects
 
 
 class SiteFinding:
@@ -315,33 +328,32 @@ class SiteFinding:
         return all(isinstance(e, gast.Name) and self._once(e.id, top) for e in elts)
 
     def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
-        """What the x of a site selects, as a tree: ("root", name) (a name's current value),
-        ("item", sel, index), ("attr", sel, name), ("list"|"tuple", [sels]),
-        ("dict", [(key, sel)]), ("star", sel)."""
+        """What the x of a site selects, as a ``Selection`` tree."""
         what = "dlgradient"
         if isinstance(node, gast.Starred) and top:
-            return ("star", self.resolve_x(node.value, defs, stmt))
+            return Selection("star", of=self.resolve_x(node.value, defs, stmt))
         if isinstance(node, gast.Name):
             value = defs.get(node.id)
             if value is None or self.facts.name_counts.get(node.id, (0, 0))[0] != 1:
-                return ("root", node.id)
+                return Selection("root", node.id)
             if isinstance(value, gast.Name):
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
                 base = self.resolve_x(value.value, defs, stmt)
-                if base[0] in ("list", "tuple", "dict"):      # an item of a container built here
+                if base.kind in ("list", "tuple", "dict"):      # an item of a container built here
                     item = _literal_item(base, value.slice)
-                    return item if item is not None else ("root", node.id)
-                return ("item", base, value.slice)
+                    return item if item is not None else Selection("root", node.id)
+                return Selection("item", of=base, index=value.slice)
             if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
-                return ("attr", self.resolve_x(value.value, defs, stmt), value.attr)
+                return Selection("attr", value.attr, of=self.resolve_x(value.value, defs, stmt))
             if isinstance(value, (gast.List, gast.Tuple)) and \
                     not any(isinstance(e, gast.Starred) for e in value.elts):
-                return ("list" if isinstance(value, gast.List) else "tuple",
-                        [self.resolve_x(e, defs, stmt) for e in value.elts])
+                return Selection("list" if isinstance(value, gast.List) else "tuple",
+                                 parts=tuple(self.resolve_x(e, defs, stmt) for e in value.elts))
             if isinstance(value, gast.Dict) and all(k is not None for k in value.keys):
-                return ("dict", [(k, self.resolve_x(v, defs, stmt)) for k, v in zip(value.keys, value.values)])
-            return ("root", node.id)        # a value: check_roots_reached refuses one made here
+                return Selection("dict", keys=tuple(value.keys),
+                                 parts=tuple(self.resolve_x(v, defs, stmt) for v in value.values))
+            return Selection("root", node.id)   # a value: check_roots_reached refuses one made here
         if isinstance(node, gast.Constant):
             self.fail(stmt, f"dlgradient: cannot differentiate with respect to the constant "
                       f"{node.value!r}: x must be a traced value", what)
@@ -352,20 +364,20 @@ class SiteFinding:
                   "tuple or dict of them", what)
 
 
-def _literal_item(sel, index):
+def _literal_item(sel: Selection, index) -> Optional[Selection]:
     """The selection of item ``index`` (a constant) of a list, tuple or dict built in the
     function, or None."""
     if not isinstance(index, gast.Constant):
         return None
-    if sel[0] == "dict":
+    if sel.kind == "dict":
         found = None                   # the last of repeated keys, as Python's dict display
-        for key, item in sel[1]:
+        for key, item in zip(sel.keys, sel.parts):
             if isinstance(key, gast.Constant) and type(key.value) is type(index.value) and \
                     key.value == index.value:
                 found = item
         return found
-    if type(index.value) is int and -len(sel[1]) <= index.value < len(sel[1]):
-        return sel[1][index.value]
+    if type(index.value) is int and -len(sel.parts) <= index.value < len(sel.parts):
+        return sel.parts[index.value]
     return None
 
 
@@ -373,23 +385,17 @@ def _roots(sels) -> List[str]:
     """The root names a site's selections read, in order."""
     out: List[str] = []
 
-    def walk(sel):
-        kind = sel[0]
-        if kind == "root":
-            if sel[1] not in out:
-                out.append(sel[1])
-        elif kind in ("item", "attr", "star"):
-            walk(sel[1])
-        elif kind in ("list", "tuple"):
-            for e in sel[1]:
-                walk(e)
-        elif kind == "dict":
-            for _, e in sel[1]:
-                walk(e)
+    def walk(sel: Selection):
+        if sel.kind == "root":
+            if sel.name not in out:
+                out.append(sel.name)
+        elif sel.of is not None:
+            walk(sel.of)
+        for e in sel.parts:
+            walk(e)
     for sel in sels:
         walk(sel)
     return out
-
 
 
 def _in_order(block: List):

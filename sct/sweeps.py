@@ -29,6 +29,7 @@ class Sweeps(EmitPass):
         self.adjoints = adjoints
         self.forward = forward
         self.last_prefix: List = []             # a self-contained sweep's recomputation
+        self.snapshotted: Set[str] = set()      # names a site's results read as at the site
 
     def site_sweep(self, site: Site, self_contained: bool, seed: str, inner: List[Site]):
         """The sweep of a site.  ``self_contained``: it recomputes the statements before
@@ -79,7 +80,7 @@ class Sweeps(EmitPass):
         for x in site.xs:
             for n in loaded_names(x):
                 if n in self.gen.forward_names:
-                    self.gen.needed.add(n)
+                    self.adjoints.needed.add(n)
         return body, results
 
     def site_captures(self, roots: List[str]) -> Dict[str, Tuple[str, str]]:
@@ -129,6 +130,7 @@ class Sweeps(EmitPass):
         def primal(name: str):
             if name in changed:             # the sweep restores older values: keep the site's
                 if name not in snapshots:
+                    self.snapshotted.add(name)
                     snapshots[name] = self.namer.fresh(name + "_at_site")
                     head.append(assign(snapshots[name], load(name)))
                 return load(snapshots[name])
@@ -138,41 +140,41 @@ class Sweeps(EmitPass):
             return substitute(node, {n: primal(n) for n in set(loaded_names(node))})
 
         def grad_and_value(sel):
-            kind = sel[0]
+            kind = sel.kind
             if kind == "root":
-                r = sel[1]
+                r = sel.name
                 if r in self.gen.scope.captures:
                     g = load(self.gen.scope.captures[r][1])
                 else:
                     g = load(self.gen.d(r)) if r in state["initialized"] else ZERO
                 return g, primal(r)
-            g, v = grad_and_value(sel[1])
+            g, v = grad_and_value(sel.of)
             if kind == "item":
-                index = primal_expr(sel[2])
+                index = primal_expr(sel.index)
                 return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.gen.rt_name)]),
                         gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
-            return (call(self.rt("select_attribute"), [g, v, const(sel[2])]),
-                    attr(copy.deepcopy(v), sel[2]))
+            return (call(self.rt("select_attribute"), [g, v, const(sel.name)]),
+                    attr(copy.deepcopy(v), sel.name))
 
         def result(sel):
-            kind = sel[0]
+            kind = sel.kind
             if kind in ("list", "tuple"):
-                elts = [result(e) for e in sel[1]]
+                elts = [result(e) for e in sel.parts]
                 return gast.List(elts=elts, ctx=gast.Load()) if kind == "list" else \
                     gast.Tuple(elts=elts, ctx=gast.Load())
             if kind == "dict":
-                return gast.Dict(keys=[primal_expr(k) for k, _ in sel[1]],
-                                 values=[result(e) for _, e in sel[1]])
+                return gast.Dict(keys=[primal_expr(k) for k in sel.keys],
+                                 values=[result(e) for e in sel.parts])
             if kind == "star":
-                return result(sel[1])
+                return result(sel.of)
             return call(self.rt("project"), list(grad_and_value(sel)))
 
         results = [result(sel) for sel in site.sels]
         del result, grad_and_value      # (recursive closures holding self: freed now, not by the cyclic collector)
         body[head_at:head_at] = head
         body.extend(tail)
-        if any(sel[0] == "star" for sel in site.sels):
-            parts = [r if sel[0] == "star" else gast.List(elts=[r], ctx=gast.Load())
+        if any(sel.kind == "star" for sel in site.sels):
+            parts = [r if sel.kind == "star" else gast.List(elts=[r], ctx=gast.Load())
                      for sel, r in zip(site.sels, results)]
             results = [call(self.rt("join_gradients"), [gast.List(elts=parts, ctx=gast.Load())])]
         return results
@@ -216,7 +218,9 @@ class Sweeps(EmitPass):
                        self_contained: bool, seed: str) -> gast.FunctionDef:
         body, result = body_and_result, results
         uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
-        tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + self.forward.unbound_inits()
+        # (made only for a self-contained sweep: it asks the tape plan)
+        tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + \
+            self.forward.unbound_inits() if self_contained else []
         if self_contained:
             read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
             params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
@@ -267,13 +271,13 @@ class Sweeps(EmitPass):
                     names.append(n)
         return sorted(names, key=self.gen.order_key)
 
-    def bwd_function(self, sweep) -> gast.FunctionDef:
+    def bwd_function(self, sweep) -> Tuple[gast.FunctionDef, Tuple[str, ...]]:
+        """The helper's adjoint function, and the residuals its forward hands it."""
         body, results, ret = sweep
         params = self.residual_names(body + [gast.Expr(value=r) for r in results])
         uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
         if uses_tape and self.gen.tape not in params:
             params.append(self.gen.tape)
-        self.gen.residuals = params
         dret = self.gen.d(ret.value.id) if isinstance(ret.value, gast.Name) else self.namer.fresh("d_out")
         residual_arg = self.namer.fresh("residuals")
         head = []
@@ -300,4 +304,4 @@ class Sweeps(EmitPass):
                                 orelse=[]))
         value = gast.Tuple(elts=results, ctx=gast.Load())
         fbody = head + body + [gast.Return(value=value)]
-        return _function(self.namer.fresh(self.gen.fname + "_bwd"), [residual_arg, dret], fbody)
+        return _function(self.namer.fresh(self.gen.fname + "_bwd"), [residual_arg, dret], fbody), tuple(params)
