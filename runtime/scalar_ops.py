@@ -92,8 +92,10 @@ def scalar_elements(x):
     """``x`` where its elements may be read as Python floats (``x.item(i)``, sct/scalar_elements.py):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
-    if type(x) is _ndarray and x.dtype == _F64 and x.ndim == 1 and _floats_allowed():
-        return x
+    if type(x) is _ndarray and x.dtype == _F64 and x.ndim == 1:
+        state = _ERRSTATE.get() if _ERRSTATE is not None else None
+        if (state is not None and state is _QUIET_STATE[0]) or _floats_allowed():
+            return x
     return None
 
 
@@ -122,9 +124,19 @@ def scalar_index_add(total, grad, x, idx):
     return index_add(total, to_numpy(grad), x, idx)
 
 
+def scalar_index_add_own(total, grad, x, idx):
+    """``scalar_index_add`` where ``total`` is the zero marker or was built only by
+    ``scalar_index_adjoint``/``scalar_index_add_own`` on ``x`` (sct/scalar_elements.py): an exact
+    ndarray ``total`` is then a float64 buffer of x's shape, added into without checking that."""
+    if type(total) is _ndarray and type(grad) is float and type(idx) is int:
+        total[idx] = total.item(idx) + grad        # numpy's float64 sum: IEEE addition
+        return total
+    return scalar_index_add(total, grad, x, idx)
+
+
 def scalar_elements_project(grad, x):
     """``project(grad, x)`` where ``grad`` is the zero marker or was built only by
-    ``scalar_index_adjoint``/``scalar_index_add`` on ``x`` (sct/scalar_elements.py): for an exact
+    ``scalar_index_adjoint``/``scalar_index_add(_own)`` on ``x`` (sct/scalar_elements.py): for an exact
     float64 ndarray ``x``, a float64 buffer of x's shape already, returned as it is."""
     if type(grad) is _ndarray and type(x) is _ndarray and grad.dtype == _F64 and x.dtype == _F64:
         return grad

@@ -123,7 +123,8 @@ def _is_rt_call(node, rt_name, *attrs) -> bool:
 def _own_projects(rw) -> None:
     """``rt.project(d, x)`` of an ``E`` argument ``x`` where every value ``d`` is given in the
     function is ``rt.ZERO``, ``rt.scalar_index_adjoint(g, x, i)`` or ``rt.scalar_index_add(d, g, x, i)``
-    (a float64 buffer shaped like ``x`` or the zero marker): ``rt.scalar_elements_project(d, x)``."""
+    (a float64 buffer shaped like ``x`` or the zero marker): ``rt.scalar_elements_project(d, x)``,
+    and those adds ``rt.scalar_index_add_own`` (no check of the buffer's shape and dtype)."""
     stores: dict = {}
     for node in gast.walk(rw.fn):
         if isinstance(node, gast.Assign):
@@ -161,6 +162,10 @@ def _own_projects(rw) -> None:
                 all(isinstance(a, gast.Name) for a in node.args) and rw.t.params.get(node.args[1].id) == {E} and \
                 node.args[1].id not in stores and own(node.args[0].id, node.args[1].id):
             node.func.attr = "scalar_elements_project"
+            d, x = node.args[0].id, node.args[1].id
+            for v in stores[d]:
+                if _is_rt_call(v, rw.rt, "scalar_index_add"):
+                    v.func.attr = "scalar_index_add_own"      # its total: a buffer of x's shape
 
 
 def element_heads(rw) -> list:
