@@ -115,7 +115,10 @@ def scalar_index_add(total, grad, x, idx):
     if type(grad) is float and type(x) is _ndarray and type(idx) is int and x.dtype == _F64:
         if type(total) is _ndarray:
             if total.dtype == _F64 and total.shape == x.shape:
-                total[idx] = total.item(idx) + grad        # numpy's float64 sum: IEEE addition
+                if total.ndim == 1:
+                    total[idx] = total.item(idx) + grad    # numpy's float64 sum: IEEE addition
+                else:
+                    total[idx] += grad
                 return total
         elif _is_zero(total):
             out = np.zeros(x.shape, _F64)
@@ -128,7 +131,7 @@ def scalar_index_add_own(total, grad, x, idx):
     """``scalar_index_add`` where ``total`` is the zero marker or was built only by
     ``scalar_index_adjoint``/``scalar_index_add_own`` on ``x`` (sct/scalar_elements.py): an exact
     ndarray ``total`` is then a float64 buffer of x's shape, added into without checking that."""
-    if type(total) is _ndarray and type(grad) is float and type(idx) is int:
+    if type(total) is _ndarray and type(grad) is float and type(idx) is int and total.ndim == 1:
         total[idx] = total.item(idx) + grad        # numpy's float64 sum: IEEE addition
         return total
     return scalar_index_add(total, grad, x, idx)

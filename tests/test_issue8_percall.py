@@ -339,3 +339,32 @@ def test_repeated_calls_fresh_buffers():
     np.testing.assert_array_equal(data(g1), data(g2))
     data(g1)[0] = 99.0
     np.testing.assert_array_equal(data(dlfeval(rosen_grad, x)[1]), data(g2))
+
+
+# --- the runtime functions, against the ones they stand for -----------------------------------------
+
+def test_runtime_element_adjoints_match_index_adjoint():
+    from sct.runtime import scalar_ops as so, support as su
+    for x in (np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0], dtype=np.float32), np.ones((2, 3))):
+        for g in (1.5, np.float64(-2.25), su.ZERO):
+            for idx in (0, -1, 1):
+                want = su.index_adjoint(so.to_numpy(g), x, idx)
+                got = so.scalar_index_adjoint(g, x, idx)
+                assert type(got) is type(want) and got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
+                for total in (su.ZERO, su.index_adjoint(np.float64(0.5), x, 0)):
+                    want2 = su.index_add(total.copy() if isinstance(total, np.ndarray) else total,
+                                         so.to_numpy(g), x, idx)
+                    for fn in (so.scalar_index_add, so.scalar_index_add_own):
+                        if fn is so.scalar_index_add_own and x.dtype != np.float64:
+                            continue           # emitted only for buffers of float64 vectors
+                        got2 = fn(total.copy() if isinstance(total, np.ndarray) else total, g, x, idx)
+                        assert got2.dtype == want2.dtype and got2.shape == want2.shape
+                        np.testing.assert_array_equal(got2, want2)
+    x = np.array([1.0, 2.0])
+    assert so.scalar_elements_project(su.ZERO, x).shape == (2,)
+    buf = so.scalar_index_adjoint(2.0, x, 1)
+    assert so.scalar_elements_project(buf, x) is buf
+    assert so.scalar_elements(x) is x and so.scalar_elements(x.astype(np.float32)) is None
+    with np.errstate(over="raise"):
+        assert so.scalar_elements(x) is None
