@@ -368,3 +368,61 @@ def test_runtime_element_adjoints_match_index_adjoint():
     assert so.scalar_elements(x) is x and so.scalar_elements(x.astype(np.float32)) is None
     with np.errstate(over="raise"):
         assert so.scalar_elements(x) is None
+
+
+# --- the adjoint of a slice: the rest of the buffer zeroed, not the whole --------------------------
+
+def slices_grad(x):
+    y = np.sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2) + np.sum(x[2:4] * x[-3:-1])
+    return y, dlgradient(y, x)
+
+
+def slices_value2(x):
+    return np.sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2) + np.sum(x[2:4] * x[-3:-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_slice_adjoints_exact(dtype):
+    x = np.linspace(-1.5, 2.0, 7).astype(dtype)
+    y, g = dlfeval(slices_grad, dlarray(x))
+    assert data(y) == slices_value2(x) and data(g).dtype == dtype
+    ref = run(slices_grad, dlarray(x), scalars=False)
+    same((y, g), ref)
+    if dtype == np.float64:
+        assert_close(data(g), numerical_gradient(slices_value2, [x], 0), rtol=1e-6, atol=1e-6)
+
+
+def test_slice_adjoint_runtime_matches_zeros():
+    from sct.runtime import support as su
+    rng = np.random.default_rng(0)
+    for shape in [(7,), (5, 3)]:
+        x = rng.normal(size=shape)
+        for sl in [slice(1, None), slice(None, -1), slice(2, 4), slice(4, 2), slice(None, None, 2),
+                   slice(-3, None), slice(10, 20)]:
+            for dt in (np.float64, np.float32, np.complex128):
+                xs = x.astype(dt)
+                g = rng.normal(size=xs[sl].shape).astype(dt)
+                g.flat[:1] = np.nan if g.size else g.flat[:1]
+                want = np.zeros_like(xs)
+                want[sl] = g
+                got = su.index_adjoint(g, xs, sl)
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
+
+
+def test_slice_second_derivative():
+    def f(x):
+        y = np.sum(x[1:] ** 2 * x[:-1])
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(g[:-1] * g[1:])
+        return z, dlgradient(z, x)
+
+    def gz(x):
+        g = np.zeros_like(x)
+        g[1:] += 2 * x[1:] * x[:-1]
+        g[:-1] += x[1:] ** 2
+        return np.sum(g[:-1] * g[1:])
+    x = np.array([0.3, -1.2, 0.8, 2.0])
+    z, h = dlfeval(f, dlarray(x))
+    np.testing.assert_allclose(data(z), gz(x), rtol=1e-14)
+    assert_close(data(h), numerical_gradient(gz, [x], 0), rtol=1e-6, atol=1e-6)
