@@ -52,6 +52,14 @@ def drop_shared(owner, ptypes) -> None:
                 return
 
 
+def reads_elements(types, ptypes) -> bool:
+    """Whether specialising is worth it where the only arguments it knows are ``E`` ones: some
+    value of the entry is a specialised float (an element read, or computed from one)."""
+    if any(t == {"A"} for t in ptypes.values()):
+        return True
+    return any(types.spec(n) for n in types.types)
+
+
 def _int_index(types, index) -> bool:
     if isinstance(index, gast.Constant):
         return type(index.value) is int

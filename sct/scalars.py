@@ -38,7 +38,7 @@ import numpy as np
 
 from .optimize import _block, _is_comment, _jumps, enabled as _optimizing
 from .runtime.scalar_ops import FUNCTIONS
-from .scalar_elements import E, drop_shared, element_adjoint, element_heads, element_param, element_read, element_type
+from .scalar_elements import E, drop_shared, reads_elements, element_adjoint, element_heads, element_param, element_read, element_type
 
 F, A, P, I, J, C, B, N, Z, O = "F", "A", "P", "I", "J", "C", "B", "N", "Z", "O"
 _NUMERIC = frozenset((F, A, P, I, J, Z))
@@ -427,6 +427,8 @@ class Specialiser:
             forced |= violations
         else:
             return
+        if not reads_elements(entry_types, ptypes):
+            return                           # vectors only, none of their elements read as floats
         self.rewrite_entry(entry_types, tapes, sweep_info)
         self._walks.clear()
         self.drop_unread_tape_entries(tapes, sweep_info)
