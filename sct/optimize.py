@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
+from .cse import common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
@@ -42,9 +43,11 @@ def optimize(functions: List, rt_name: str = "rt", pair=None) -> None:
     helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
     if not enabled():
         return
+    generated = readers(functions, rt_name)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             optimize_function(fn, rt_name)
+            common_subexpressions(fn, rt_name, generated)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
         if pair[0] in named and pair[1] in named:
