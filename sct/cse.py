@@ -23,6 +23,12 @@ import gast
 _OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
 _MUTATING_RT = frozenset(("index_add", "scalar_index_add", "scalar_index_add_own", "into_temporary",
                           "negative_into"))
+# runtime functions generated code calls that run no user code (the rest end a run of statements)
+_PLAIN_RT = frozenset(("unbroadcast", "unbroadcast_product", "reduction_broadcast", "reduction_sum", "seed",
+                       "project", "index_adjoint", "index_slice", "matmul_adjoint_a", "matmul_adjoint_b",
+                       "extremum_weights", "tie_weights", "concat_head", "concat_tail", "add_grad",
+                       "shape_proxy", "setitem", "inplace_result", "zero_adjoint", "to_numpy", "to_numpy_bool",
+                       "broadcast_like")) | _MUTATING_RT
 _READ_ATTRS = frozenset(("shape", "dtype", "ndim", "size", "T"))
 _COMPOUND = (gast.If, gast.For, gast.While, gast.With, gast.Try, gast.FunctionDef, gast.AsyncFunctionDef,
              gast.ClassDef, gast.AsyncFor, gast.AsyncWith)
@@ -65,11 +71,12 @@ class _Uses:
     """Names read only as operands or passed on (never written into, no attribute read but shape,
     dtype, ndim, size; never handed to a runtime function that writes into its argument)."""
 
-    def __init__(self, fn, rt_name: str, generated: Set[str]):
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
         self.unsafe: Set[str] = set()
         self.all: Set[str] = set()
         self.stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
-        generated = {g for g in generated if g not in self.stored}
+        self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
+            {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
         for node in gast.walk(fn):
             if isinstance(node, gast.Name):
                 self.all.add(node.id)
@@ -83,10 +90,8 @@ class _Uses:
                         self.unsafe.add(n.id)
             elif isinstance(node, gast.Call):
                 f = node.func
-                mutating = any(k.arg == "out" for k in node.keywords) or not (
-                    isinstance(f, gast.Name) and f.id in generated or
-                    isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and
-                    (f.value.id != rt_name or f.attr not in _MUTATING_RT))
+                kind = _call_kind(node, rt_name, numpy_name, generated, self.local)
+                mutating = any(k.arg == "out" for k in node.keywords) or kind not in ("numpy", "rt", "generated")
                 if mutating:      # a user's function, a runtime function writing into an argument
                     for a in list(node.args) + [k.value for k in node.keywords]:
                         for n in gast.walk(a):
@@ -103,7 +108,26 @@ class _Uses:
         return name not in self.unsafe
 
 
-def _stores(stmt, rt_name: str, generated: Set[str]) -> Set[str]:
+def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str], local: Set[str]) -> str:
+    """"numpy" (a numpy function), "rt" (a runtime function running no user code: _PLAIN_RT),
+    "mutating_rt" (one writing into its first arguments), "generated" (generated code reading its
+    arguments only), "other" (may run the user's code)."""
+    f = call.func
+    if isinstance(f, gast.Name):
+        return "generated" if f.id in generated and f.id not in local else "other"
+    if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id not in local:
+        if f.value.id == rt_name:
+            if f.attr in _MUTATING_RT:
+                return "mutating_rt"
+            if f.attr in _PLAIN_RT or f.attr.startswith(("scalar_", "math_")):
+                return "rt"
+        elif numpy_name is not None and f.value.id == numpy_name:
+            return "numpy"
+    return "other"
+
+
+def _stores(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str] = None,
+            local: Set[str] = frozenset()) -> Set[str]:
     """The names ``stmt`` may give a new value or write into: assigned, written into by item or
     attribute, a method called on, handed to a function called by name, to a runtime function
     writing into its argument or as ``out=``."""
@@ -117,12 +141,8 @@ def _stores(stmt, rt_name: str, generated: Set[str]) -> Set[str]:
         elif isinstance(n, gast.AugAssign):
             out |= {m.id for m in gast.walk(n.target) if isinstance(m, gast.Name)}
         elif isinstance(n, gast.Call):
-            f = n.func
             handed = list(k.value for k in n.keywords if k.arg == "out")
-            if isinstance(f, gast.Name) and f.id in generated:
-                pass              # generated code (a sweep): reads its arguments
-            elif not isinstance(f, gast.Attribute) or (isinstance(f.value, gast.Name) and f.value.id == rt_name and
-                                                       f.attr in _MUTATING_RT):
+            if _call_kind(n, rt_name, numpy_name, generated, local) not in ("numpy", "rt", "generated"):
                 handed += list(n.args) + [k.value for k in n.keywords]
             for a in handed:
                 out |= {m.id for m in gast.walk(a) if isinstance(m, gast.Name)}
@@ -137,7 +157,7 @@ def _scope_statements(fn) -> bool:
     return False
 
 
-def readers(functions, rt_name: str) -> Set[str]:
+def readers(functions, rt_name: str, numpy_name: Optional[str] = None) -> Set[str]:
     """The generated functions (module level) that only read their arguments: none is written
     into, by them or by a function they hand it to (a fixed point over the calls)."""
     fns = {f.name: f for f in functions if isinstance(f, gast.FunctionDef)}
@@ -146,7 +166,7 @@ def readers(functions, rt_name: str) -> Set[str]:
         drop = set()
         for name in pure:
             f = fns[name]
-            uses = _Uses(f, rt_name, pure)
+            uses = _Uses(f, rt_name, pure, numpy_name)
             if _scope_statements(f) or (uses.unsafe - uses.params_only) & uses.params:
                 drop.add(name)
         if not drop:
@@ -154,27 +174,25 @@ def readers(functions, rt_name: str) -> Set[str]:
         pure -= drop
 
 
-def _barrier(stmt, rt_name: str, fn_uses: "_Uses") -> bool:
-    """A statement that may run the user's code (a function called by name or held in a local, a
-    global handed to the runtime as a function): no expression is carried across it."""
+def _barrier(stmt, rt_name: str, numpy_name: Optional[str], generated: Set[str], fn_uses: "_Uses") -> bool:
+    """A statement that may run the user's code (any call but numpy's, the plain runtime functions
+    and generated code reading its arguments): no expression is carried across it."""
     for n in gast.walk(stmt):
-        if isinstance(n, gast.Call):
-            f = n.func
-            if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and
-                    f.value.id not in fn_uses.stored and f.value.id not in fn_uses.params):
-                return True
-            for a in list(n.args) + [k.value for k in n.keywords]:
-                if isinstance(a, gast.Name) and a.id not in fn_uses.stored and a.id not in fn_uses.params:
-                    return True
+        if isinstance(n, gast.Call) and \
+                _call_kind(n, rt_name, numpy_name, generated, fn_uses.local) not in ("numpy", "rt", "mutating_rt",
+                                                                                     "generated"):
+            return True
     return False
 
 
-def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset()) -> None:
+def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
+                          numpy_name: Optional[str] = None) -> None:
     """Rewrite ``fn`` in place; ``generated``: the generated functions beside it that only read
-    their arguments (``readers``)."""
+    their arguments (``readers``); ``numpy_name``: the name numpy has in generated code (None:
+    numpy's functions are treated as any other call)."""
     if _scope_statements(fn):
         return
-    uses = _Uses(fn, rt_name, generated)
+    uses = _Uses(fn, rt_name, generated, numpy_name)
     taken = set(uses.all)
     counter = [0]
 
@@ -190,7 +208,7 @@ def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset()) -
         out: List = []
         run: List = []
         for s in stmts:
-            if not isinstance(s, _COMPOUND) and _barrier(s, rt_name, uses):
+            if not isinstance(s, _COMPOUND) and _barrier(s, rt_name, numpy_name, generated, uses):
                 out.extend(straight(run))
                 run = []
                 out.append(s)
@@ -232,7 +250,7 @@ def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset()) -
                         continue
                     vkey = key + (tuple(version.get(n, 0) for n in _names(key)),)
                     found.setdefault(vkey, []).append((i, child, parent, field))
-            for n in _stores(s, rt_name, generated):
+            for n in _stores(s, rt_name, generated, numpy_name, uses.local):
                 version[n] = version.get(n, 0) + 1
             if whole is not None:
                 t = s.targets[0].id
@@ -242,7 +260,7 @@ def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset()) -
         version = {}
         for s in stmts:
             before.append(dict(version))
-            for n in _stores(s, rt_name, generated):
+            for n in _stores(s, rt_name, generated, numpy_name, uses.local):
                 version[n] = version.get(n, 0) + 1
         inserts: Dict[int, List] = {}
         for vkey, occ in found.items():
