@@ -158,8 +158,9 @@ def _scope_statements(fn) -> bool:
 
 
 def readers(functions, rt_name: str, numpy_name: Optional[str] = None) -> Set[str]:
-    """The generated functions (module level) that only read their arguments: none is written
-    into, by them or by a function they hand it to (a fixed point over the calls)."""
+    """The generated functions (module level) that only read their arguments and run no user code:
+    no argument is written into, by them or by a function they hand it to, and they call nothing
+    but numpy, the plain runtime functions and such functions (a fixed point over the calls)."""
     fns = {f.name: f for f in functions if isinstance(f, gast.FunctionDef)}
     pure = set(fns)
     while True:
@@ -167,7 +168,8 @@ def readers(functions, rt_name: str, numpy_name: Optional[str] = None) -> Set[st
         for name in pure:
             f = fns[name]
             uses = _Uses(f, rt_name, pure, numpy_name)
-            if _scope_statements(f) or (uses.unsafe - uses.params_only) & uses.params:
+            if _scope_statements(f) or (uses.unsafe - uses.params_only) & uses.params or \
+                    any(_barrier(st, rt_name, numpy_name, pure, uses) for st in f.body):
                 drop.add(name)
         if not drop:
             return pure
