@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .errors import EvaluationError
-from .support import ZERO, project, seed
+from .support import ZERO, _is_zero, index_add, index_adjoint, project, seed
 
 _float64 = np.float64
 
@@ -82,6 +82,68 @@ def scalar_project(grad, x):
             x.dtype == np.float64:
         return np.array(grad)
     return project(to_numpy(grad), x)
+
+
+_ndarray = np.ndarray
+_F64 = np.dtype(np.float64)
+
+
+def scalar_elements(x):
+    """``x`` where its elements may be read as Python floats (``x.item(i)``, sct/scalar_elements.py):
+    an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
+    numpy's float64, as by unspecialised code)."""
+    if type(x) is _ndarray and x.dtype == _F64 and x.ndim == 1:
+        state = _ERRSTATE.get() if _ERRSTATE is not None else None
+        if (state is not None and state is _QUIET_STATE[0]) or _floats_allowed():
+            return x
+    return None
+
+
+def scalar_index_adjoint(grad, x, idx):
+    """``index_adjoint(grad, x, idx)`` for a specialised scalar ``grad``: a float into a float64
+    buffer shaped like ``x`` (the same numbers as the numpy float64 the plain code held)."""
+    if type(grad) is float and type(x) is _ndarray and type(idx) is int and x.dtype == _F64:
+        out = np.zeros(x.shape, _F64)
+        out[idx] = grad
+        return out
+    return index_adjoint(to_numpy(grad), x, idx)
+
+
+def scalar_index_add(total, grad, x, idx):
+    """``index_add(total, grad, x, idx)`` (``total`` held by nothing else: added into in place)
+    for a specialised scalar ``grad``."""
+    if type(grad) is float and type(x) is _ndarray and type(idx) is int and x.dtype == _F64:
+        if type(total) is _ndarray:
+            if total.dtype == _F64 and total.shape == x.shape:
+                if total.ndim == 1:
+                    total[idx] = total.item(idx) + grad    # numpy's float64 sum: IEEE addition
+                else:
+                    total[idx] += grad
+                return total
+        elif _is_zero(total):
+            out = np.zeros(x.shape, _F64)
+            out[idx] = grad
+            return out
+    return index_add(total, to_numpy(grad), x, idx)
+
+
+def scalar_index_add_own(total, grad, x, idx):
+    """``scalar_index_add`` where ``total`` is the zero marker or was built only by
+    ``scalar_index_adjoint``/``scalar_index_add_own`` on ``x`` (sct/scalar_elements.py): an exact
+    ndarray ``total`` is then a float64 buffer of x's shape, added into without checking that."""
+    if type(total) is _ndarray and type(grad) is float and type(idx) is int and total.ndim == 1:
+        total[idx] = total.item(idx) + grad        # numpy's float64 sum: IEEE addition
+        return total
+    return scalar_index_add(total, grad, x, idx)
+
+
+def scalar_elements_project(grad, x):
+    """``project(grad, x)`` where ``grad`` is the zero marker or was built only by
+    ``scalar_index_adjoint``/``scalar_index_add(_own)`` on ``x`` (sct/scalar_elements.py): for an exact
+    float64 ndarray ``x``, a float64 buffer of x's shape already, returned as it is."""
+    if type(grad) is _ndarray and type(x) is _ndarray and grad.dtype == _F64 and x.dtype == _F64:
+        return grad
+    return project(grad, x)
 
 
 def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):

@@ -130,6 +130,11 @@ def index_adjoint(grad, x, idx):
         out = np.zeros(x.shape, x.dtype)     # the common case: one element or row (exact ndarray)
         out[idx] = grad
         return out
+    if type(idx) is slice and type(x) is np.ndarray and type(grad) is np.ndarray and x.ndim and \
+            grad.dtype == x.dtype and x.dtype.kind in "fc":
+        out = _slice_adjoint(grad, x, idx)    # x[a:b]: only the rest zeroed, not the whole
+        if out is not None:
+            return out
     if isinstance(x, (list, tuple)):
         out = [ZERO] * len(x)
         if _is_zero(grad):
@@ -159,6 +164,23 @@ def index_adjoint(grad, x, idx):
         np.add.at(out, idx, grad)
     else:
         out[idx] = grad
+    return out
+
+
+def _slice_adjoint(grad, x, idx):
+    """``index_adjoint`` of ``x[a:b]`` (step 1, ``grad`` of the slice's exact shape): the slice
+    copied into an uninitialised buffer and the items outside it set to zero (one pass over x's
+    size instead of two).  None where the slice is of another kind."""
+    start, stop, step = idx.indices(x.shape[0])
+    if step != 1 or grad.shape != (max(stop - start, 0),) + x.shape[1:]:
+        return None
+    out = np.empty(x.shape, x.dtype)
+    if stop > start:
+        out[start:stop] = grad
+        out[:start] = 0
+        out[stop:] = 0
+    else:
+        out[...] = 0
     return out
 
 

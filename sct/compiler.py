@@ -506,7 +506,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     records."""
     site_calls: List = []
     sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
-    optimize(generated.functions, rt_name, (generated.fwd, generated.bwd))   # sct/optimize.py (SCT_OPTIMIZE=0: off)
+    optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
+             numpy_name=numpy_name if plain_numpy else None)
     if keep is not None and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
+from .cse import common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
@@ -37,14 +38,16 @@ def enabled() -> bool:
     return os.environ.get("SCT_OPTIMIZE", "1").strip() not in ("0", "false", "no", "off")
 
 
-def optimize(functions: List, rt_name: str = "rt", pair=None) -> None:
+def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Optional[str] = None) -> None:
     """Rewrite the generated functions in place (each on its own); ``pair``: the names of a
     helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
     if not enabled():
         return
+    generated = readers(functions, rt_name, numpy_name)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             optimize_function(fn, rt_name)
+            common_subexpressions(fn, rt_name, generated, numpy_name)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
         if pair[0] in named and pair[1] in named:

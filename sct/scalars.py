@@ -38,6 +38,7 @@ import numpy as np
 
 from .optimize import _block, _is_comment, _jumps, enabled as _optimizing
 from .runtime.scalar_ops import FUNCTIONS
+from .scalar_elements import E, drop_shared, reads_elements, element_adjoint, element_heads, element_param, element_read, element_type
 
 F, A, P, I, J, C, B, N, Z, O = "F", "A", "P", "I", "J", "C", "B", "N", "Z", "O"
 _NUMERIC = frozenset((F, A, P, I, J, Z))
@@ -53,7 +54,9 @@ def enabled() -> bool:
 
 def param_type(kind) -> str:
     """What the value of an argument of this kind is: A (a real float64 scalar or 0-d array),
-    P (a Python float), J (a Python int), O (anything else)."""
+    P (a Python float), J (a Python int), E (a 1-d float64 array: sct/scalar_elements.py), O (anything else)."""
+    if element_param(kind):
+        return E
     if isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd") and kind[2] == 0:
         try:
             if np.dtype(kind[1]) == np.float64:
@@ -159,7 +162,7 @@ class Types:
         self.types: Dict[str, Set[str]] = {}
         self._collect(fn.body)
         # an argument read as a float (A) only where the body never rebinds it
-        self.params = {p: ({O} if t == {A} and p in self.stored else set(t)) for p, t in params.items()}
+        self.params = {p: ({O} if t in ({A}, {E}) and p in self.stored else set(t)) for p, t in params.items()}
         for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs:
             self.stored.add(a.id)
             self.params.setdefault(a.id, {O})
@@ -277,6 +280,8 @@ class Types:
             if _rt_call(e, self.rt, "seed") and len(e.args) == 1:
                 t = self.of(e.args[0]) - {N}
                 return ({F} | (t & {P})) if t and t <= {F, A, P} and t & {F, A} else {O}
+        if isinstance(e, gast.Subscript):
+            return element_type(self, e)          # x[i] of a float64 vector (sct/scalar_elements.py)
         return {O}
 
     def spec(self, name: str) -> bool:
@@ -513,7 +518,10 @@ class Specialiser:
             return
         params = [a.id for a in self.entry.args.args]
         ptypes = {p: {param_type(self.param_kinds.get(p))} for p in params}
-        if not any(t == {A} for t in ptypes.values()):
+        if not any(t == {A} or t == {E} for t in ptypes.values()):
+            return
+        drop_shared(self, ptypes)          # sct/scalar_elements.py
+        if not any(t == {A} or t == {E} for t in ptypes.values()):
             return
         self.sweep_calls = self.sweeps()
         tapes = self.tapes(self.entry)
@@ -526,6 +534,8 @@ class Specialiser:
             forced |= violations
         else:
             return
+        if not reads_elements(entry_types, ptypes):
+            return                           # vectors only, none of their elements read as floats
         self.rewrite_entry(entry_types, tapes, sweep_info)
         self._walks.clear()
         self.drop_unread_tape_entries(tapes, sweep_info)
@@ -612,8 +622,8 @@ class Specialiser:
                 len(a.args) == 1 and isinstance(a.args[0], gast.Name) and a.args[0].id in tapes:
             return "tape"
         if isinstance(a, gast.Name):
-            if types.params.get(a.id) == {A}:
-                return {A}
+            if types.params.get(a.id) in ({A}, {E}):
+                return set(types.params[a.id])
             if types.spec(a.id) or _plain_number(types.name(a.id)):
                 return set(types.name(a.id))
         return {O}
@@ -650,10 +660,11 @@ class Rewriter:
         self.sweep_info = sweep_info
         self.entry_pops = entry_pops
         self.rt = owner.rt
+        self.elements: Dict[str, str] = {}     # E argument -> its name for element reads
 
     def run(self):
         self.fn.body = self.block(self.fn.body)
-        head = []
+        head = element_heads(self)
         for a in self.fn.args.args:
             if a.id in self.floats:
                 s = gast.Assign(targets=[gast.Name(id=self.floats[a.id], ctx=gast.Store(), annotation=None,
@@ -725,6 +736,8 @@ class Rewriter:
                 return gast.BinOp(left=self.spec(e.args[0]), op=gast.Mult(), right=self.spec(e.args[1]))
             if _rt_call(e, self.rt, "seed"):
                 return _call(_rt_attr(self.rt, "scalar_seed"), [self.spec(e.args[0])])
+        if isinstance(e, gast.Subscript):
+            return element_read(self, e)
         return e
 
     def test(self, e):
@@ -756,6 +769,10 @@ class Rewriter:
                         all(isinstance(a, gast.Name) for a in node.args) and rw.t.spec(node.args[0].id) and \
                         rw.t.params.get(node.args[1].id) == {A} and C not in rw.t.types[node.args[0].id]:
                     node.func.attr = "scalar_project"     # the gradient of a float64 scalar argument
+                    return node
+                k = element_adjoint(rw, node)      # a float's adjoint into a float64 vector's
+                if k is not None:
+                    node.args = [a if j == k else self.visit(a) for j, a in enumerate(node.args)]
                     return node
                 return self.generic_visit(node)
 

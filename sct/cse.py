@@ -1,0 +1,304 @@
+"""Common subexpressions across statements of generated code (issue 8, item 3).
+
+Within a straight run of simple statements (no ``if``/``for``/``while`` between them), an
+arithmetic expression of names and numbers computed twice on the same values (no name in it
+assigned in between) is computed once:
+
+* ``a = x ** 2; ...; b = x ** 2`` becomes ``...; b = a`` where both names are only read as
+  operands or passed on (never written into, nothing reads an attribute of them): the same numbers,
+  one pass and one temporary fewer;
+* ``... d * (2 * x) ...; ... e * (2 * x) ...`` (operands of operators both times) becomes
+  ``cse_t = 2 * x`` before the first, read twice.
+
+The same operation on the same values gives the same result bit for bit; only the number of
+times it runs changes.  Used on every generated function by sct/optimize.py (``SCT_OPTIMIZE=0``
+switches it off with the rest).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+import gast
+
+_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
+_MUTATING_RT = frozenset(("index_add", "scalar_index_add", "scalar_index_add_own", "into_temporary",
+                          "negative_into"))
+# runtime functions generated code calls that run no user code (the rest end a run of statements)
+_PLAIN_RT = frozenset(("unbroadcast", "unbroadcast_product", "reduction_broadcast", "reduction_sum", "seed",
+                       "project", "index_adjoint", "index_slice", "matmul_adjoint_a", "matmul_adjoint_b",
+                       "extremum_weights", "tie_weights", "concat_head", "concat_tail", "add_grad",
+                       "shape_proxy", "setitem", "inplace_result", "zero_adjoint", "to_numpy", "to_numpy_bool",
+                       "broadcast_like")) | _MUTATING_RT
+_READ_ATTRS = frozenset(("shape", "dtype", "ndim", "size", "T"))
+_COMPOUND = (gast.If, gast.For, gast.While, gast.With, gast.Try, gast.FunctionDef, gast.AsyncFunctionDef,
+             gast.ClassDef, gast.AsyncFor, gast.AsyncWith)
+
+
+def _leaf(node) -> Optional[tuple]:
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+        return ("n", node.id)
+    if isinstance(node, gast.Constant) and type(node.value) in (int, float):
+        return ("c", type(node.value).__name__, repr(node.value))
+    return None
+
+
+def _key(node) -> Optional[tuple]:
+    """A key for ``a op b`` / ``-a`` of names and numbers, else None."""
+    if isinstance(node, gast.BinOp) and isinstance(node.op, _OPS):
+        left, right = _leaf(node.left), _leaf(node.right)
+        if left is not None and right is not None and (left[0] == "n" or right[0] == "n"):
+            return (type(node.op).__name__, left, right)
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        operand = _leaf(node.operand)
+        if operand is not None and operand[0] == "n":
+            return ("USub", operand)
+    return None
+
+
+def _names(key) -> List[str]:
+    return [part[1] for part in key[1:] if part[0] == "n"]
+
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _store(name):
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+class _Uses:
+    """Names read only as operands or passed on (never written into, no attribute read but shape,
+    dtype, ndim, size; never handed to a runtime function that writes into its argument)."""
+
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
+        self.unsafe: Set[str] = set()
+        self.all: Set[str] = set()
+        self.stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
+            {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+        for node in gast.walk(fn):
+            if isinstance(node, gast.Name):
+                self.all.add(node.id)
+            if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.value, gast.Name):
+                if not isinstance(node.ctx, gast.Load) or \
+                        (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS):
+                    self.unsafe.add(node.value.id)
+            elif isinstance(node, gast.AugAssign):
+                for n in gast.walk(node.target):
+                    if isinstance(n, gast.Name):
+                        self.unsafe.add(n.id)
+            elif isinstance(node, gast.Call):
+                f = node.func
+                kind = _call_kind(node, rt_name, numpy_name, generated, self.local)
+                mutating = any(k.arg == "out" for k in node.keywords) or kind not in ("numpy", "rt", "generated")
+                if mutating:      # a user's function, a runtime function writing into an argument
+                    for a in list(node.args) + [k.value for k in node.keywords]:
+                        for n in gast.walk(a):
+                            if isinstance(n, gast.Name):
+                                self.unsafe.add(n.id)
+        self.params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
+        for a in (fn.args.vararg, fn.args.kwarg):
+            if a is not None:
+                self.params.add(a.id)
+        self.params_only = self.params - self.unsafe      # params written into nowhere here
+        self.unsafe |= self.params
+
+    def aliasable(self, name: str) -> bool:
+        return name not in self.unsafe
+
+
+def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str], local: Set[str]) -> str:
+    """"numpy" (a numpy function), "rt" (a runtime function running no user code: _PLAIN_RT),
+    "mutating_rt" (one writing into its first arguments), "generated" (generated code reading its
+    arguments only), "other" (may run the user's code)."""
+    f = call.func
+    if isinstance(f, gast.Name):
+        return "generated" if f.id in generated and f.id not in local else "other"
+    if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id not in local:
+        if f.value.id == rt_name:
+            if f.attr in _MUTATING_RT:
+                return "mutating_rt"
+            if f.attr in _PLAIN_RT or f.attr.startswith(("scalar_", "math_")):
+                return "rt"
+        elif numpy_name is not None and f.value.id == numpy_name:
+            return "numpy"
+    return "other"
+
+
+def _stores(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str] = None,
+            local: Set[str] = frozenset()) -> Set[str]:
+    """The names ``stmt`` may give a new value or write into: assigned, written into by item or
+    attribute, a method called on, handed to a function called by name, to a runtime function
+    writing into its argument or as ``out=``."""
+    out = set()
+    for n in gast.walk(stmt):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            out.add(n.id)
+        elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
+            if not isinstance(n.ctx, gast.Load) or (isinstance(n, gast.Attribute) and n.attr not in _READ_ATTRS):
+                out.add(n.value.id)
+        elif isinstance(n, gast.AugAssign):
+            out |= {m.id for m in gast.walk(n.target) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.Call):
+            handed = list(k.value for k in n.keywords if k.arg == "out")
+            if _call_kind(n, rt_name, numpy_name, generated, local) not in ("numpy", "rt", "generated"):
+                handed += list(n.args) + [k.value for k in n.keywords]
+            for a in handed:
+                out |= {m.id for m in gast.walk(a) if isinstance(m, gast.Name)}
+    return out
+
+
+def _scope_statements(fn) -> bool:
+    for n in gast.walk(fn):
+        if isinstance(n, (gast.Global, gast.Nonlocal)) or \
+                isinstance(n, gast.Name) and n.id in ("locals", "vars", "eval", "exec", "dir"):
+            return True
+    return False
+
+
+def readers(functions, rt_name: str, numpy_name: Optional[str] = None) -> Set[str]:
+    """The generated functions (module level) that only read their arguments and run no user code:
+    no argument is written into, by them or by a function they hand it to, and they call nothing
+    but numpy, the plain runtime functions and such functions (a fixed point over the calls)."""
+    fns = {f.name: f for f in functions if isinstance(f, gast.FunctionDef)}
+    pure = set(fns)
+    while True:
+        drop = set()
+        for name in pure:
+            f = fns[name]
+            uses = _Uses(f, rt_name, pure, numpy_name)
+            if _scope_statements(f) or (uses.unsafe - uses.params_only) & uses.params or \
+                    any(_barrier(st, rt_name, numpy_name, pure, uses) for st in f.body):
+                drop.add(name)
+        if not drop:
+            return pure
+        pure -= drop
+
+
+def _barrier(stmt, rt_name: str, numpy_name: Optional[str], generated: Set[str], fn_uses: "_Uses") -> bool:
+    """A statement that may run the user's code (any call but numpy's, the plain runtime functions
+    and generated code reading its arguments): no expression is carried across it."""
+    for n in gast.walk(stmt):
+        if isinstance(n, gast.Call) and \
+                _call_kind(n, rt_name, numpy_name, generated, fn_uses.local) not in ("numpy", "rt", "mutating_rt",
+                                                                                     "generated"):
+            return True
+    return False
+
+
+def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
+                          numpy_name: Optional[str] = None) -> None:
+    """Rewrite ``fn`` in place; ``generated``: the generated functions beside it that only read
+    their arguments (``readers``); ``numpy_name``: the name numpy has in generated code (None:
+    numpy's functions are treated as any other call)."""
+    if _scope_statements(fn):
+        return
+    uses = _Uses(fn, rt_name, generated, numpy_name)
+    taken = set(uses.all)
+    counter = [0]
+
+    def fresh() -> str:
+        while True:
+            counter[0] += 1
+            name = f"cse_t{counter[0]}"
+            if name not in taken:
+                taken.add(name)
+                return name
+
+    def block(stmts: List) -> List:
+        out: List = []
+        run: List = []
+        for s in stmts:
+            if not isinstance(s, _COMPOUND) and _barrier(s, rt_name, numpy_name, generated, uses):
+                out.extend(straight(run))
+                run = []
+                out.append(s)
+            elif isinstance(s, _COMPOUND):
+                out.extend(straight(run))
+                run = []
+                for field in ("body", "orelse"):
+                    inner = getattr(s, field, None)
+                    if isinstance(inner, list) and inner and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                        setattr(s, field, block(inner))
+                out.append(s)
+            else:
+                run.append(s)
+        out.extend(straight(run))
+        return out
+
+    def straight(stmts: List) -> List:
+        if len(stmts) < 2:
+            return stmts
+        version: Dict[str, int] = {}
+        # occurrences: (key with operand versions) -> [(statement index, node, parent, field, whole)]
+        found: Dict[tuple, list] = {}
+        defined_at: Dict[int, Tuple[str, int]] = {}    # statement index -> (target, its version after)
+        for i, s in enumerate(stmts):
+            whole = None
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+                whole = s.value
+            for parent in gast.walk(s):
+                for field in ("left", "right", "operand", "value"):
+                    child = getattr(parent, field, None)
+                    if child is None or not isinstance(child, (gast.BinOp, gast.UnaryOp)):
+                        continue
+                    if field == "value" and not (parent is s and child is whole):
+                        continue
+                    if field != "value" and not isinstance(parent, (gast.BinOp, gast.UnaryOp)):
+                        continue          # operands of operators only (read, never handed on)
+                    key = _key(child)
+                    if key is None:
+                        continue
+                    vkey = key + (tuple(version.get(n, 0) for n in _names(key)),)
+                    found.setdefault(vkey, []).append((i, child, parent, field))
+            for n in _stores(s, rt_name, generated, numpy_name, uses.local):
+                version[n] = version.get(n, 0) + 1
+            if whole is not None:
+                t = s.targets[0].id
+                defined_at[i] = (t, version[t])
+        # the version of each name just before each statement, to check holders are unchanged
+        before: List[Dict[str, int]] = []
+        version = {}
+        for s in stmts:
+            before.append(dict(version))
+            for n in _stores(s, rt_name, generated, numpy_name, uses.local):
+                version[n] = version.get(n, 0) + 1
+        inserts: Dict[int, List] = {}
+        for vkey, occ in found.items():
+            if len(occ) < 2:
+                continue
+            occ.sort(key=lambda o: o[0])
+            first_i, first_node, first_parent, first_field = occ[0]
+            if len({o[0] for o in occ}) < 2 and first_field == "value":
+                continue
+            holder = None
+            if first_field == "value" and first_i in defined_at:
+                t, v = defined_at[first_i]
+                if t not in _names(vkey[:-1]) and uses.aliasable(t) and \
+                        all(before[o[0]].get(t, 0) == v for o in occ[1:]):
+                    holder = t
+            rest = occ[1:] if holder is not None else occ
+            usable = [o for o in rest if o[3] != "value" or
+                      (holder is not None and uses.aliasable(stmts[o[0]].targets[0].id))]
+            if holder is None:
+                usable = [o for o in rest if o[3] != "value"]
+                if len(usable) < 2:
+                    continue
+                name = fresh()
+                at = usable[0][0]
+                inserts.setdefault(at, []).append(
+                    gast.Assign(targets=[_store(name)], value=usable[0][1], type_comment=None))
+            else:
+                if not usable:
+                    continue
+                name = holder
+            for i, node, parent, field in usable:
+                setattr(parent, field, _load(name))
+        out = []
+        for i, s in enumerate(stmts):
+            out.extend(inserts.get(i, []))
+            out.append(s)
+        return out
+
+    fn.body = block(fn.body)
