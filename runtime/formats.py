@@ -54,24 +54,34 @@ def finddim(X: Any, label: str) -> List[int]:
     return X.finddim(label) if hasattr(X, "finddim") else []
 
 
-def stripdims(X: Any) -> Any:
+def stripdims(X: Any, fmt: Optional[str] = None) -> Any:
     """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
+    ``stripdims(X, fmt)``: the axes also arranged in the order of the labels in ``fmt`` (the labels
+    of ``X`` in any order; repeated S or U labels keep their relative order).
 
-    Differentiable (the identity).
+    Differentiable (the identity; with ``fmt`` a transpose).
 
     >>> from sct import dlarray
     >>> dims(stripdims(dlarray(np.zeros((3, 2)), "CB")))
     ''
+    >>> stripdims(dlarray(np.zeros((3, 2)), "CB"), "BC").shape
+    (2, 3)
     """
     from .dlarray import dlarray
+    if fmt is not None:
+        check_format(fmt, None, "stripdims")
+        if not (isinstance(X, dlarray) and X._fmt):
+            raise ValueError("stripdims(X, fmt): X must be a formatted dlarray (its labels say how to "
+                             "arrange it); for an unformatted one use np.transpose")
+        return dlarray(align_data(X._data, X._fmt, fmt, "stripdims"))
     if isinstance(X, dlarray):
         return dlarray(X._data)
     return X
 
 
-@defrule(stripdims)
-def _stripdims_rule(g, ans, X):
-    return g
+@defrule(stripdims, wrt=("X",))
+def _stripdims_rule(g, ans, X, fmt=None):
+    return g                    # with fmt, compiled code transposes first (sct/formats.py) and drops fmt
 
 
 def relabel(x, fmt: Optional[str]):

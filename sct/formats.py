@@ -94,7 +94,7 @@ class FormatPass(LayoutCalls):
         if info.kind in by_kind:
             return by_kind[info.kind]
         by_target = {id(rf.dims): self.layout_constant, id(rf.finddim): self.layout_constant,
-                     id(layout_finddim): self.layout_constant, id(rf.stripdims): None,
+                     id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
                      id(support.inplace_result): self.first_argument}     # t op= v: the format of t op v
         if id(target) in by_target:
             return by_target[id(target)]
@@ -122,13 +122,39 @@ class FormatPass(LayoutCalls):
         if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
             self.fail(stmt, "dlarray(x, fmt) inside dlfeval needs the format as a literal string "
                       "(the labels are followed when the function is compiled)")
-        if has_format(args[0] if args else None):
-            self.fail(stmt, "dlarray(x, fmt): x is already formatted; call stripdims first")
         try:
             rf.check_format(fmt_node.value)
         except (TypeError, ValueError) as exc:
             self.fail(stmt, str(exc))
         return fmt_node.value, None
+
+    def strip(self, stmt, node, info, args, kws, env, rewrite):
+        """``stripdims(x)``: unformatted; ``stripdims(x, fmt)``: also a transpose into the order of ``fmt``."""
+        fmt_node = node.args[1] if len(node.args) > 1 else \
+            next((k.value for k in node.keywords if k.arg == "fmt"), None)
+        if fmt_node is None:
+            return None, None
+        if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
+            self.fail(stmt, "stripdims(x, fmt) inside dlfeval needs the format as a literal string "
+                      "(the labels are followed when the function is compiled)")
+        x = args[0] if args else None
+        if not isinstance(x, str):
+            self.fail(stmt, "stripdims(x, fmt): the format of x is not known when the function is compiled "
+                      "(it is unformatted, differs by path, or comes from a call sct does not follow)")
+        try:
+            rf.check_format(fmt_node.value, None, "stripdims")
+            perm = rf.align_perm(x, fmt_node.value, "stripdims")
+        except (TypeError, ValueError) as exc:
+            self.fail(stmt, str(exc))
+        if not rewrite:
+            return None, None
+        new: List = []
+        value = node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "X")
+        if perm is not None:
+            value = self.transposed(value, perm, "arranged", stmt, new)
+        node.args = [value]
+        node.keywords = []
+        return None, new + [stmt]
 
     def site(self, stmt, node, info, args, kws, env, rewrite):
         xs = args[1:]

@@ -1,0 +1,163 @@
+"""Scenarios from MATLAB's documentation, fourth round (a red team's findings): dlarray(X, fmt) of a
+formatted X (fmt replaces the format), stripdims(X, fmt), dlarray(x) of a traced x inside dlfeval (a
+traced copy, not a constant), initialize / dlnetwork with formatted example inputs.  Values against
+numpy by hand; gradients against central differences (tests/gradcheck.py)."""
+import numpy as np
+import pytest
+
+import sct
+from sct import (convolution2dLayer, dims, dlarray, dlfeval, dlgradient, dlnetwork, extractdata,
+                 fullyConnectedLayer, initialize, predict, reluLayer, stripdims)
+from tests.gradcheck import assert_close, numerical_gradient
+
+rng = np.random.default_rng(41)
+
+
+# --- dlarray(X, fmt) of a formatted X: "If X is a formatted dlarray, then fmt replaces the existing format"
+
+
+def test_dlarray_of_formatted_replaces_the_format_eagerly():
+    X = dlarray(rng.standard_normal((3, 4, 2)), "SCB")
+    Y = dlarray(X, "UUU")
+    assert dims(Y) == "UUU" and dims(X) == "SCB"
+    assert_close(extractdata(Y), extractdata(X))
+    assert dims(dlarray(X)) == "SCB"                  # a copy keeps the format
+    assert dlarray(dlarray(np.ones((3, 2)), "CB"), "CBT").shape == (3, 2, 1)
+
+
+def relabel_loss(x):
+    z = dlarray(x, "UUU")
+    loss = np.sum(z ** 3)
+    return loss, dlgradient(loss, x), dims(z)
+
+
+def test_dlarray_of_formatted_replaces_the_format_in_dlfeval():
+    x0 = rng.standard_normal((3, 4, 2))
+    loss, g, d = dlfeval(relabel_loss, dlarray(x0, "SCB"))
+    assert d == "UUU"
+    assert_close(float(loss), np.sum(x0 ** 3))
+    assert_close(extractdata(g), 3 * x0 ** 2)
+    assert dims(g) == "SCB"
+
+
+# --- stripdims(X, fmt): "additionally outputs Y with dimensions ordered according to ... fmt" ----------
+
+
+def test_stripdims_with_format_orders_the_dimensions_eagerly():
+    x0 = rng.standard_normal((3, 2, 4))
+    X = dlarray(x0, "SCB")
+    Y = stripdims(X, "BSC")
+    assert dims(Y) == "" and Y.shape == (4, 3, 2)
+    assert_close(extractdata(Y), np.transpose(x0, (2, 0, 1)))
+    assert_close(extractdata(stripdims(dlarray(np.ones((3, 2, 1, 2)), "SSTU"), "SSTU")), np.ones((3, 2, 1, 2)))
+    with pytest.raises(ValueError, match="different labels"):
+        stripdims(X, "BC")
+    with pytest.raises(ValueError, match="formatted dlarray"):
+        stripdims(dlarray(x0), "SCB")
+
+
+W_BSC = rng.standard_normal((4, 3, 2))
+
+
+def strip_loss(x):
+    y = stripdims(x, "BSC")
+    loss = np.sum(y * W_BSC) + np.sum(y ** 3)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def strip_second(x):
+    g = dlgradient(np.sum(stripdims(x, "CBS") ** 3), x)
+    return dlgradient(np.sum(g * g), x)
+
+
+def strip_bad(x):
+    return stripdims(x, "BC")
+
+
+def test_stripdims_with_format_values_gradients_second_order_in_dlfeval():
+    x0 = rng.standard_normal((3, 2, 4))
+    loss, g, d = dlfeval(strip_loss, dlarray(x0, "SCB"))
+    assert d == ""
+    y0 = np.transpose(x0, (2, 0, 1))
+    assert_close(float(loss), np.sum(y0 * W_BSC) + np.sum(y0 ** 3))
+    f = lambda a: float(np.sum(np.transpose(a, (2, 0, 1)) * W_BSC) + np.sum(a ** 3))
+    assert_close(extractdata(g), numerical_gradient(f, [x0], 0), rtol=1e-5, atol=1e-6)
+    h = dlfeval(strip_second, dlarray(x0, "SCB"))        # d/dx sum((3x^2)^2) = 36 x^3
+    assert_close(extractdata(h), 36 * x0 ** 3)
+    with pytest.raises(sct.CompileError) as err:
+        dlfeval(strip_bad, dlarray(x0, "SCB"))
+    assert err.value.lineno == strip_bad.__code__.co_firstlineno + 1
+
+
+# --- dlarray(x) of a traced x inside dlfeval: a traced copy (was: a constant, a silently wrong gradient)
+
+
+def copy_loss(x):
+    z = dlarray(x * 2.0)
+    return dlgradient(np.sum(z ** 3) + np.sum(x), x)
+
+
+def relabel_stripped(x):
+    z = dlarray(stripdims(x), "BC")
+    loss = np.sum(z ** 2) + np.sum(np.sin(x))
+    return loss, dlgradient(loss, x), dims(z)
+
+
+def copy_of_list(a, b):
+    z = dlarray([a, b])
+    return dlgradient(np.sum(z ** 2), a, b)
+
+
+def copy_hessian(x):
+    g = dlgradient(np.sum(dlarray(x, "CB") ** 3), x)
+    return dlgradient(np.sum(g), x)
+
+
+def copy_in_loop(x):
+    z = dlarray(x)
+    for i in range(3):
+        z = dlarray(z * x, "U")
+    return dlgradient(np.sum(z), x)
+
+
+def created_inside(x1):
+    x2 = dlarray(0.0)
+    y = x1 + x2
+    return dlgradient(y, x2)
+
+
+def test_dlarray_of_a_traced_value_is_traced():
+    x0 = rng.standard_normal((2, 3))
+    assert_close(extractdata(dlfeval(copy_loss, dlarray(x0))), 24 * x0 ** 2 + 1)
+    loss, g, d = dlfeval(relabel_stripped, dlarray(x0, "CB"))
+    assert d == "BC"
+    assert_close(extractdata(g), 2 * x0 + np.cos(x0))
+    ga, gb = dlfeval(copy_of_list, dlarray(1.5), dlarray(-2.0))
+    assert_close(float(ga), 3.0) and assert_close(float(gb), -4.0)
+    assert_close(extractdata(dlfeval(copy_hessian, dlarray(x0))), 6 * x0)
+    v = rng.standard_normal(3)
+    assert_close(extractdata(dlfeval(copy_in_loop, dlarray(v))), 4 * v ** 3)
+    with pytest.raises(sct.CompileError, match="created inside"):     # the seed's example still refuses
+        dlfeval(created_inside, dlarray(1.0))
+
+
+# --- initialize(net, X) / dlnetwork(layers, X) with a formatted example (MATLAB's "SSCB") ----------------
+
+
+def test_initialize_with_formatted_example_inputs():
+    X = dlarray(rng.standard_normal((12, 10, 1, 4)), "SSCB")
+    net = dlnetwork([convolution2dLayer(5, 6), reluLayer(), fullyConnectedLayer(3)], X)
+    assert net.Initialized
+    assert net.Learnables["conv", "Weights"].shape == (5, 5, 1, 6)
+    assert net.Learnables["fc", "Weights"].shape == (3, 8 * 6 * 6)
+    Y = predict(net, X)
+    assert dims(Y) == "BC" and Y.shape == (4, 3)
+    net2 = initialize(dlnetwork([convolution2dLayer(3, 2)], Initialize=False), X)
+    assert net2.Learnables["conv", "Weights"].shape == (3, 3, 1, 2)
+    assert predict(net2, X).shape == (4, 10, 8, 2)      # "BSSC", sct's order
+    T = dlarray(rng.standard_normal((3, 5)), "CB")          # featureInputLayer-less: C, B in any order
+    net3 = dlnetwork([fullyConnectedLayer(2)], T)
+    assert net3.Learnables["fc", "Weights"].shape == (2, 3)
+    assert_close(extractdata(predict(net3, T)),
+                 extractdata(T).T @ extractdata(net3.Learnables["fc", "Weights"]).T
+                 + extractdata(net3.Learnables["fc", "Bias"]))
