@@ -142,7 +142,7 @@ LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax",
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
 FIXED_LAYOUT = {"attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
-                "embed": ("B", "BT"), "maxunpool": ("BSSC",)}
+                "embed": ("B", "BT")}
 
 
 class Plan:
@@ -188,11 +188,11 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
                              f"format must have {'two' if fname == 'dltranspconv' else 'one or two'} 'S', one 'C' "
                              f"and one 'B' dimension, got {fmt!r}")
-        if options.get("nargout", 1) != 1:
-            raise ValueError(f"{fname}: the indices output (nargout=3) is for unformatted input in sct's layout "
-                             "(batch, height, width, channels); pass stripdims(X)")
         order = _batch_first_channel_last(fmt, fname)
         perm = _perm(fmt, order)
+        if fname == "maxpool" and options.get("nargout", 1) == 3:
+            # Y arranged back; indx and inputSize made X's own (pool_indices_into): maxunpool needs no layout
+            return Plan([(0, perm, None)], {}, _inverse(perm), keep, 0)
         return Plan([(0, perm, None)], {}, _inverse(perm), keep)
     if fname in NORM_FUNCTIONS:
         order = _batch_first_channel_last(fmt, fname, need_batch=fname != "batchnorm")
@@ -448,13 +448,27 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
         out = dlarray(y) if wrap else y
         return relabel(out, p.out_format) if wrap and p.out_format else out
 
+    if p.item is not None and fname == "maxpool":
+        return (arrange(result[0]),) + pool_indices_into(result[1], result[2], p.post)
     if p.item is not None:
         result = tuple(arrange(r) if i == p.item else (dlarray(r) if wrap else r) for i, r in enumerate(result))
         return result
     return arrange(result)
 
 
-nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
+def pool_indices_into(indx, size, post):
+    """maxpool's ``indx`` and ``inputSize`` computed in sct's layout (``size``, the input transposed)
+    made the input's own: linear indices into the input in its order (numpy's C order), arranged by
+    ``post`` as the pooled values are, and the input's size.  ``maxunpool`` then needs no layout."""
+    if post is None:
+        return np.asarray(indx), tuple(size)
+    coords = np.unravel_index(np.asarray(indx), size)
+    shape = tuple(int(size[i]) for i in post)
+    flat = np.ravel_multi_index(tuple(coords[i] for i in post), shape)
+    return np.transpose(flat, post), shape
+
+
+nondifferentiable(pool_indices_into, dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

@@ -95,7 +95,8 @@ class FormatPass(LayoutCalls):
             return by_kind[info.kind]
         by_target = {id(rf.dims): self.layout_constant, id(rf.finddim): self.layout_constant,
                      id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
-                     id(support.inplace_result): self.first_argument}     # t op= v: the format of t op v
+                     id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
+                     id(dlfun.maxunpool): self.first_argument}    # formatted maxpool's indices are X's own
         if id(target) in by_target:
             return by_target[id(target)]
         if info.kind in _OP_KINDS and id(target) in LAYOUT_OPS:

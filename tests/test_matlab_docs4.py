@@ -161,3 +161,40 @@ def test_initialize_with_formatted_example_inputs():
     assert_close(extractdata(predict(net3, T)),
                  extractdata(T).T @ extractdata(net3.Learnables["fc", "Weights"]).T
                  + extractdata(net3.Learnables["fc", "Bias"]))
+
+
+# --- maxpool's indices and maxunpool on formatted data: MATLAB's maxunpool example -----------------------
+#   X = rand(12,12,3,16); dlX = dlarray(X,'SSCB');
+#   [dlY,indx,dataSize] = maxpool(dlX,2,'Stride',2);  dlY = maxunpool(dlY,indx,dataSize);
+
+
+def unpool_loss(x):
+    Y, indx, dataSize = sct.maxpool(x, 2, Stride=2, nargout=3)
+    Z = sct.maxunpool(Y, indx, dataSize)
+    loss = np.sum(Z * Z * W_UNPOOL)
+    return loss, dlgradient(loss, x), dims(Z), dims(Y), Z, indx, dataSize
+
+
+W_UNPOOL = rng.standard_normal((12, 12, 3, 4))
+
+
+def test_maxpool_indices_and_maxunpool_formatted_eager_and_compiled():
+    x0 = rng.standard_normal((12, 12, 3, 4))
+    X = dlarray(x0, "SSCB")
+    Y, indx, dataSize = sct.maxpool(X, 2, Stride=2, nargout=3)
+    assert dims(Y) == "SSCB" and Y.shape == (6, 6, 3, 4) and indx.shape == (6, 6, 3, 4)
+    assert tuple(dataSize) == (12, 12, 3, 4)                       # MATLAB's dataSize: the size of X
+    assert_close(x0.ravel()[indx], extractdata(Y))               # linear indices into X (its order)
+    Z = sct.maxunpool(Y, indx, dataSize)
+    assert dims(Z) == "SSCB" and Z.shape == x0.shape
+    windows = x0.reshape(6, 2, 6, 2, 3, 4).max(axis=(1, 3))
+    assert_close(extractdata(Y), windows)
+    keep = extractdata(Z) != 0
+    assert keep.sum() == Y.size
+    assert_close(extractdata(Z)[keep], x0[keep])
+    loss, g, dz, dy, Zc, ic, sc = dlfeval(unpool_loss, X)
+    assert dz == "SSCB" and dy == "SSCB" and tuple(sc) == (12, 12, 3, 4)
+    assert_close(extractdata(Zc), extractdata(Z))
+    assert np.array_equal(np.asarray(ic), indx)
+    assert_close(float(loss), np.sum(extractdata(Z) ** 2 * W_UNPOOL))
+    assert_close(extractdata(g), 2 * x0 * W_UNPOOL * keep)
