@@ -198,3 +198,19 @@ def test_maxpool_indices_and_maxunpool_formatted_eager_and_compiled():
     assert np.array_equal(np.asarray(ic), indx)
     assert_close(float(loss), np.sum(extractdata(Z) ** 2 * W_UNPOOL))
     assert_close(extractdata(g), 2 * x0 * W_UNPOOL * keep)
+
+
+# --- onehotencode(A, featureDim, ClassNames=...): MATLAB's form for labels that are not categorical ---------
+
+
+def test_onehotencode_feature_dim_and_class_names():
+    # MATLAB: labels = [2 0 1]; B = onehotencode(labels, 1, ClassNames=[0 1 2])  (1-by-3 -> 3-by-3)
+    B = sct.onehotencode(np.array([[2, 0, 1]]), 0, ClassNames=[0, 1, 2])
+    assert_close(B, np.eye(3)[:, [2, 0, 1]])
+    C = sct.onehotencode(np.array(["dog", "cat"]), 1, ClassNames=["cat", "dog"], TypeName="single")
+    assert C.dtype == np.float32
+    assert_close(C, np.array([[0, 1], [1, 0]]))
+    assert_close(sct.onehotencode(np.array([[1], [0]]), 1, ClassNames=[0, 1]), np.array([[0, 1], [1, 0]]))
+    assert_close(sct.onehotencode(np.array([2, 0]), 3), np.array([[0, 0, 1], [1, 0, 0]]))   # sct's own form
+    with pytest.raises(ValueError, match="singleton"):
+        sct.onehotencode(np.array([[2, 0, 1]]), 1, ClassNames=[0, 1, 2])
