@@ -96,7 +96,9 @@ class FormatPass(LayoutCalls):
         by_target = {id(rf.dims): self.layout_constant, id(rf.finddim): self.layout_constant,
                      id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
                      id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
-                     id(dlfun.maxunpool): self.first_argument}    # formatted maxpool's indices are X's own
+                     id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
+                     id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
+                     id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
         if id(target) in by_target:
             return by_target[id(target)]
         if info.kind in _OP_KINDS and id(target) in LAYOUT_OPS:
@@ -108,6 +110,8 @@ class FormatPass(LayoutCalls):
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
                 isinstance(target, np.ufunc) and target.signature is None)):
             return self.elementwise
+        if info.kind == CallKind.METHOD and info.method in ("items", "values", "get", "copy"):
+            return self.dict_method
         if target is network.forward or target is network.predict:
             return self.lower_network
         if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None:
@@ -156,6 +160,30 @@ class FormatPass(LayoutCalls):
         node.args = [value]
         node.keywords = []
         return None, new + [stmt]
+
+    def sequence_copy(self, stmt, node, info, args, kws, env, rewrite):
+        """``list(xs)``, ``tuple(xs)``, ``reversed(xs)``: the items of xs (a dict: its keys)."""
+        t = args[0] if len(args) == 1 and not kws else None
+        if isinstance(t, dict):
+            return None, None
+        if isinstance(t, tuple) and info.obj is reversed:
+            return tuple(reversed(t)), None
+        return (t if isinstance(t, tuple) or t is None else UNKNOWN), None
+
+    def dict_method(self, stmt, node, info, args, kws, env, rewrite):
+        """``d.items()``, ``d.values()``, ``d.get(k)``, ``d.copy()`` of a dict holding formatted values."""
+        d = env.get(info.receiver, self.params.get(info.receiver)) if info.receiver else None
+        if not isinstance(d, dict):
+            return (UNKNOWN if has_format(d) else None), None
+        if info.method == "copy":
+            return d, None
+        if info.method == "get":
+            key = node.args[0] if node.args else None
+            if isinstance(key, gast.Constant) and key.value in d:
+                return d[key.value], None
+            return self.item_of(tuple(d.values()) + ((None,) if len(node.args) < 2 else (args[1],))), None
+        values = tuple(d.values())
+        return (tuple((None, t) for t in values) if info.method == "items" else values), None
 
     def site(self, stmt, node, info, args, kws, env, rewrite):
         xs = args[1:]

@@ -214,3 +214,86 @@ def test_onehotencode_feature_dim_and_class_names():
     assert_close(sct.onehotencode(np.array([2, 0]), 3), np.array([[0, 0, 1], [1, 0, 0]]))   # sct's own form
     with pytest.raises(ValueError, match="singleton"):
         sct.onehotencode(np.array([[2, 0, 1]]), 1, ClassNames=[0, 1, 2])
+
+
+# --- a Table's rows by a mask: MATLAB's T(T.Layer == "fc1", :) -------------------------------------------
+
+
+def test_table_rows_by_mask_and_a_bool_key_refused():
+    net = dlnetwork([sct.featureInputLayer(4), fullyConnectedLayer(8), reluLayer(), fullyConnectedLayer(3)], Seed=0)
+    L = net.Learnables
+    rows = L[np.array(L.Layer) == "fc_1"]
+    assert rows.Parameter == ("Weights", "Bias") and rows.Value[0].shape == (8, 4)
+    with pytest.raises(TypeError, match="not True/False"):
+        L[L.Layer == "fc_1"]             # a tuple == str is one bool in Python: was silently row 0
+
+
+# --- formatted values in loops and containers inside dlfeval (were taken as unformatted: wrong values) ----
+
+
+def loop_over_list(xs):
+    out = 0.0
+    for v in xs:
+        out = out + np.sum(sct.softmax(v)[0])
+    return out, [dims(v) for v in xs]
+
+
+def loop_over_tuple(x1, x2):
+    out = 0.0
+    for i, v in enumerate((x1, x2)):
+        out = out + np.sum(sct.softmax(v)[0]) * (i + 1)
+    return out
+
+
+def loop_over_dict(d):
+    out = 0.0
+    for k, v in d.items():
+        out = out + np.sum(sct.softmax(v)[0])
+    for v in d.values():
+        out = out + np.sum(sct.softmax(v)[1])
+    return out
+
+
+def loop_reversed_and_copies(xs, ys):
+    out = 0.0
+    for v in reversed(xs):
+        out = out + np.sum(sct.softmax(v)[0])
+    for v, w in zip(list(xs), tuple(ys)):
+        out = out + np.sum(sct.softmax(v)[1] * sct.softmax(w)[2])
+    for i in range(len(xs)):
+        out = out + np.sum(sct.softmax(xs[i])[2])
+    return out, dlgradient(out, xs)
+
+
+def loop_mixed(xs):
+    return [dims(v) for v in xs]
+
+
+def test_formatted_values_in_loops_and_containers():
+    a = dlarray(rng.standard_normal((3, 4)), "CB")
+    b = dlarray(rng.standard_normal((3, 4)), "CB")
+    for fun, args in ((loop_over_list, ([a, b],)), (loop_over_tuple, (a, b)),
+                      (loop_over_dict, ({"p": a, "q": b},))):
+        expected = fun(*args)
+        got = dlfeval(fun, *args)
+        if isinstance(expected, tuple):
+            assert got[1] == expected[1] == ["CB", "CB"]
+            expected, got = expected[0], got[0]
+        assert_close(float(got), float(expected))
+    out, g = dlfeval(loop_reversed_and_copies, [a, b], [b, a])
+    assert_close(float(out), float(_plain_reversed_and_copies([a, b], [b, a])))
+    f = lambda a0: float(_plain_reversed_and_copies([dlarray(a0, "CB"), b], [b, a]))
+    assert_close(extractdata(g[0]), numerical_gradient(f, [extractdata(a)], 0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(sct.CompileError, match="not known"):            # formats differ by item: refused
+        dlfeval(loop_mixed, [a, dlarray(extractdata(a))])
+
+
+def _plain_reversed_and_copies(xs, ys):
+    out = 0.0
+    for v in reversed(xs):
+        out = out + np.sum(sct.softmax(v)[0])
+    for v, w in zip(list(xs), tuple(ys)):
+        out = out + np.sum(sct.softmax(v)[1] * sct.softmax(w)[2])
+    for i in range(len(xs)):
+        out = out + np.sum(sct.softmax(xs[i])[2])
+    return out
