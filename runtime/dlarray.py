@@ -112,9 +112,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     def __init__(self, data: Any, fmt: Optional[str] = None) -> None:
         self._data = _as_data(data)
         self._fmt = data._fmt if fmt is None and isinstance(data, dlarray) else ""
-        if fmt is not None:
-            if isinstance(data, dlarray) and data._fmt:
-                raise ValueError(f"dlarray: the data is already labelled {data._fmt!r}; call stripdims first")
+        if fmt is not None:                 # MATLAB: a formatted X gets fmt in place of its format
             self._data = formatted_data(self._data, fmt)
             self._fmt = fmt
 

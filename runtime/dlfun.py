@@ -717,10 +717,10 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
         raise ValueError("maxpool: MATLAB's maxpool takes no PaddingValue: the padding never wins a maximum "
                          "(it counts as -Inf); pad the data yourself (np.pad) to pool a padded input")
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
-        if nargout != 1:
-            raise ValueError("maxpool: the indices output (nargout=3) is for unformatted input in sct's "
-                             "layout (batch, height, width, channels); pass stripdims(X)")
-        return run_formatted("maxpool", maxpool, (X, poolsize), {"Stride": Stride, "Padding": Padding}, DataFormat)
+        if nargout not in (1, 3):
+            raise ValueError(f"maxpool: nargout must be 1 or 3, got {nargout!r}")
+        options = {"Stride": Stride, "Padding": Padding, **({"nargout": 3} if nargout == 3 else {})}
+        return run_formatted("maxpool", maxpool, (X, poolsize), options, DataFormat)
     if nargout == 1:
         return maxpool_values(X, poolsize, Stride, Padding)
     if nargout != 3:
@@ -790,8 +790,6 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
            [ 0.,  0.,  0.,  0.],
            [ 0., 13.,  0., 15.]])
     """
-    if type(X) is not np.ndarray:
-        check_fixed_layout("maxunpool", X)
     _require_real(X, "maxunpool")
     size = _unpool_size(outputSize)
     x = np.asarray(X)
@@ -803,7 +801,12 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
         raise ValueError(f"maxunpool: indx has indices outside an array of size {size}")
     dtype = np.result_type(x, np.float32) if np.issubdtype(x.dtype, np.inexact) else np.float64
     out = np.bincount(idx.ravel(), weights=x.ravel(), minlength=total).astype(dtype, copy=False)
-    return _as_dlarray_if(out.reshape(size), X)
+    out = _as_dlarray_if(out.reshape(size), X)
+    fmt = format_of(X) if type(X) is not np.ndarray else ""
+    if fmt and len(fmt) == len(size):       # formatted maxpool's indx and inputSize are X's own: X's labels
+        from .formats import relabel
+        out = relabel(out, fmt)
+    return out
 
 
 def unpool_gather(dy, indx):
@@ -1593,7 +1596,8 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
 # --- one-hot encoding (nondifferentiable) ---------------------------------------------------------
 
 
-def onehotencode(labels: ArrayLike, classes: Sequence[Any], dtype: Any = np.float64) -> Any:
+def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = np.float64, *,
+                 ClassNames: Optional[Sequence[Any]] = None, TypeName: Optional[Any] = None) -> Any:
     """One-hot encode ``labels`` against the list of ``classes`` (MATLAB's onehotencode, channels last).
 
     ``labels`` (any shape, values among ``classes``) -> ``labels.shape +
@@ -1601,15 +1605,41 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any], dtype: Any = np.floa
     K, meaning the classes ``0 .. K-1``.  A label not among the classes gives
     an all-zero row (MATLAB's <undefined> gives NaN; here it is 0).
 
+    MATLAB's ``onehotencode(A, featureDim, ClassNames=classes, TypeName="single")``: the second
+    argument is then the (0-based) axis of the one-hot vectors: a singleton axis of ``labels``
+    it replaces, or ``labels.ndim`` (a new last axis).
+
     >>> onehotencode(np.array([2, 0]), 3)
     array([[0., 0., 1.],
            [1., 0., 0.]])
+    >>> onehotencode(np.array([[2, 0]]), 0, ClassNames=[0, 1, 2])
+    array([[0., 1.],
+           [0., 0.],
+           [1., 0.]])
     """
+    if TypeName is not None:
+        dtype = {"single": np.float32, "double": np.float64, "logical": np.bool_}.get(TypeName, TypeName)
+    if ClassNames is None:
+        if classes is None:
+            raise TypeError("onehotencode(labels, classes) or onehotencode(labels, featureDim, ClassNames=classes)")
+        axis = None
+    else:
+        axis, classes = classes, ClassNames
     if isinstance(classes, numbers.Integral):
         classes = np.arange(classes)
     classes = np.asarray(classes)
     labels = np.asarray(labels)
-    return (labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))).astype(dtype)
+    if axis is not None:
+        if not isinstance(axis, numbers.Integral) or not -labels.ndim - 1 <= axis <= labels.ndim:
+            raise ValueError(f"onehotencode: featureDim must be an axis of the labels (0-based), got {axis!r}")
+        axis = axis % (labels.ndim + 1) if axis < 0 else axis
+        if axis < labels.ndim:
+            if labels.shape[axis] != 1:
+                raise ValueError(f"onehotencode: the labels' axis {axis} (featureDim) must be a singleton, "
+                                 f"got size {labels.shape[axis]}")
+            labels = np.squeeze(labels, axis)
+    out = (labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))).astype(dtype)
+    return out if axis is None or axis == out.ndim - 1 else np.moveaxis(out, -1, axis)
 
 
 def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: int = -1) -> Any:

@@ -54,24 +54,34 @@ def finddim(X: Any, label: str) -> List[int]:
     return X.finddim(label) if hasattr(X, "finddim") else []
 
 
-def stripdims(X: Any) -> Any:
+def stripdims(X: Any, fmt: Optional[str] = None) -> Any:
     """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
+    ``stripdims(X, fmt)``: the axes also arranged in the order of the labels in ``fmt`` (the labels
+    of ``X`` in any order; repeated S or U labels keep their relative order).
 
-    Differentiable (the identity).
+    Differentiable (the identity; with ``fmt`` a transpose).
 
     >>> from sct import dlarray
     >>> dims(stripdims(dlarray(np.zeros((3, 2)), "CB")))
     ''
+    >>> stripdims(dlarray(np.zeros((3, 2)), "CB"), "BC").shape
+    (2, 3)
     """
     from .dlarray import dlarray
+    if fmt is not None:
+        check_format(fmt, None, "stripdims")
+        if not (isinstance(X, dlarray) and X._fmt):
+            raise ValueError("stripdims(X, fmt): X must be a formatted dlarray (its labels say how to "
+                             "arrange it); for an unformatted one use np.transpose")
+        return dlarray(align_data(X._data, X._fmt, fmt, "stripdims"))
     if isinstance(X, dlarray):
         return dlarray(X._data)
     return X
 
 
-@defrule(stripdims)
-def _stripdims_rule(g, ans, X):
-    return g
+@defrule(stripdims, wrt=("X",))
+def _stripdims_rule(g, ans, X, fmt=None):
+    return g                    # with fmt, compiled code transposes first (sct/formats.py) and drops fmt
 
 
 def relabel(x, fmt: Optional[str]):
@@ -132,7 +142,7 @@ LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax",
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
 FIXED_LAYOUT = {"attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
-                "embed": ("B", "BT"), "maxunpool": ("BSSC",)}
+                "embed": ("B", "BT")}
 
 
 class Plan:
@@ -178,11 +188,11 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
                              f"format must have {'two' if fname == 'dltranspconv' else 'one or two'} 'S', one 'C' "
                              f"and one 'B' dimension, got {fmt!r}")
-        if options.get("nargout", 1) != 1:
-            raise ValueError(f"{fname}: the indices output (nargout=3) is for unformatted input in sct's layout "
-                             "(batch, height, width, channels); pass stripdims(X)")
         order = _batch_first_channel_last(fmt, fname)
         perm = _perm(fmt, order)
+        if fname == "maxpool" and options.get("nargout", 1) == 3:
+            # Y arranged back; indx and inputSize made X's own (pool_indices_into): maxunpool needs no layout
+            return Plan([(0, perm, None)], {}, _inverse(perm), keep, 0)
         return Plan([(0, perm, None)], {}, _inverse(perm), keep)
     if fname in NORM_FUNCTIONS:
         order = _batch_first_channel_last(fmt, fname, need_batch=fname != "batchnorm")
@@ -443,13 +453,27 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
         out = dlarray(y) if wrap else y
         return relabel(out, p.out_format) if wrap and p.out_format else out
 
+    if p.item is not None and fname == "maxpool":
+        return (arrange(result[0]),) + pool_indices_into(result[1], result[2], p.post)
     if p.item is not None:
         result = tuple(arrange(r) if i == p.item else (dlarray(r) if wrap else r) for i, r in enumerate(result))
         return result
     return arrange(result)
 
 
-nondifferentiable(dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
+def pool_indices_into(indx, size, post):
+    """maxpool's ``indx`` and ``inputSize`` computed in sct's layout (``size``, the input transposed)
+    made the input's own: linear indices into the input in its order (numpy's C order), arranged by
+    ``post`` as the pooled values are, and the input's size.  ``maxunpool`` then needs no layout."""
+    if post is None:
+        return np.asarray(indx), tuple(size)
+    coords = np.unravel_index(np.asarray(indx), size)
+    shape = tuple(int(size[i]) for i in post)
+    flat = np.ravel_multi_index(tuple(coords[i] for i in post), shape)
+    return np.transpose(flat, post), shape
+
+
+nondifferentiable(pool_indices_into, dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

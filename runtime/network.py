@@ -440,7 +440,7 @@ def _initialize_in_place(net, examples, Seed):
     if net.Initialized:                    # put the current values back before initialising again
         layers = [net._bound(i) for i in range(len(layers))]
     inputs = net.InputNames
-    examples = [extractdata(x) if isinstance(x, dlarray) else np.asarray(x) for x in examples]
+    examples = [(extractdata(x), x._fmt) if isinstance(x, dlarray) else (np.asarray(x), "") for x in examples]
     if examples and len(examples) != len(inputs):
         raise ValueError(f"initialize: the network has {len(inputs)} inputs ({', '.join(inputs)}), "
                          f"got {len(examples)} example inputs")
@@ -498,8 +498,18 @@ def _example_inputs(layer, edges_in, values, examples, fed):
         if (layer.Name, j) in edges_in:
             xs.append(values[edges_in[(layer.Name, j)]])
         elif examples:
-            x = examples[fed]
-            xs.append((x, getattr(layer, "Format", None) if _is_input_layer(layer) else None))
+            x, fmt = examples[fed]
+            layout = getattr(layer, "Format", None) if _is_input_layer(layer) else None
+            if fmt:                             # a formatted example: arranged as forward(net, X) arranges it
+                from .formats import align_data, canonical_layout
+                layout = layout or canonical_layout(fmt)
+                try:
+                    x = align_data(x, fmt, layout, "initialize")
+                except ValueError:
+                    raise ValueError(f"initialize: example input {fed + 1} is labelled {fmt!r}, but layer "
+                                     f"{layer.Name!r} takes data with the labels {layout!r}; label the data "
+                                     "with those labels in any order") from None
+            xs.append((x, layout))
             fed += 1
         elif _is_input_layer(layer):
             xs.append((layer.example(), layer.Format))

@@ -499,6 +499,13 @@ def as_dlarray_data(data, *args, **kwargs):
     return _as_data(data)
 
 
+def dlarray_of(data, fmt=None):
+    """``dlarray(x, fmt)`` of a traced ``x`` as compiled code sees it (MATLAB: a copy of ``x``, traced,
+    relabelled): the data, with trailing singletons for extra labels.  Its rule is the derivative
+    of ``dlarray(x)`` (the call itself is emitted as ``as_dlarray_data``)."""
+    return as_dlarray_data(data, fmt)
+
+
 # --- accumulation ----------------------------------------------------------------
 
 def add_grad(a, b):
@@ -1791,6 +1798,11 @@ nondifferentiable(index_trick)
 
 nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
                   vjp_at, vjp_method_at, vjp_init_at)
+
+
+@defrule(dlarray_of, wrt=("data",), linear=("data",))
+def _dlarray_of_rule(g, ans, data, fmt=None):
+    return np.reshape(g, np.shape(data))
 
 
 @defrule(bind_closure, wrt=("env",), many_outputs=True)

@@ -57,6 +57,10 @@ class Table:
     def __getitem__(self, key):
         """``t[i]``: row i; ``t[i:j]`` or ``t[[i, j]]``: a table of those rows;
         ``t["fc1", "Weights"]``: that value; ``t["fc1"]``: the rows of layer fc1."""
+        if isinstance(key, (bool, np.bool_)):
+            raise TypeError("a Table is indexed by a row number, not True/False: t.Layer == \"fc1\" compares "
+                            "the whole tuple of layer names (a single bool in Python); select the rows of a "
+                            "layer with t[\"fc1\"], or by a mask with t[np.array(t.Layer) == \"fc1\"]")
         if isinstance(key, numbers.Integral):
             i = int(key)
             return Row(self.Layer[i], self.Parameter[i], self.Value[i])

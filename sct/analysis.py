@@ -151,8 +151,8 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         # only the code dlfeval runs calls these, and it is never differentiated again
         raise CompileError("internal error: code with rt.primal_call is being differentiated; "
                            "please report this with the function's source", None, None, "rt.primal_call")
-    if target is dlarray:
-        return CallInfo(CallKind.CREATE, obj=target)
+    if target is dlarray:           # the rule: dlarray(x) of a traced x (a traced copy, as MATLAB's)
+        return CallInfo(CallKind.CREATE, obj=target, rule=registry.lookup(rt_support.dlarray_of))
     rule = registry.lookup(target)
     if rule is not None:
         return CallInfo(CallKind.OP, obj=target, rule=rule)
@@ -464,7 +464,9 @@ class ValueFacts:
                 (isinstance(value.func, gast.Name) and value.func.id in self.active)
             if info.kind == CallKind.SITE:
                 return _option(value, ("EnableHigherDerivatives", "enable_higher_derivatives"), True)
-            if info.kind in (CallKind.STOP, CallKind.CREATE, CallKind.NONDIFF):
+            if info.kind == CallKind.CREATE:     # dlarray(x): traced when x is
+                return bool(value.args) and self.is_active(value.args[0])
+            if info.kind in (CallKind.STOP, CallKind.NONDIFF):
                 return False
             if info.kind == CallKind.OP:
                 memo = self._bound_memo      # while run() visits the unchanged tree: bound once

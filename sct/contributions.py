@@ -178,7 +178,7 @@ class Contributions(EmitPass):
 
     def call_pieces(self, s, value: gast.Call, g: str, ans: str):
         info: CallInfo = self.act.call_info(value)
-        if info.kind == CallKind.OP:
+        if info.kind == CallKind.OP or (info.kind == CallKind.CREATE and value.args):
             for a in value.args:
                 if isinstance(a, gast.Starred):
                     self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")

@@ -124,9 +124,7 @@ class FormatInference:
             return [s]
         if isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For):
-                for n in walk_nodes(s.target):
-                    if isinstance(n, gast.Name):
-                        env[n.id] = None
+                self.bind_target(s.target, self.element(s.iter, env, s), env)
             for _ in range(20):
                 inner = dict(env)
                 self.block(s.body, inner, False)
@@ -180,6 +178,60 @@ class FormatInference:
                         (UNKNOWN if isinstance(tree, _Unknown) else None)
         return new if new is not None else [s]
 
+    def element(self, it, env, stmt):
+        """The format tree of an item of the iterable ``it`` (a for loop's target): the one format of a
+        tuple's or list's items (UNKNOWN where they differ), unformatted for an array's rows (integer
+        indexing) and a dict's keys; ``enumerate``/``zip`` item by item."""
+        if isinstance(it, gast.Call):
+            target = self.resolver.resolve(it.func)
+            trees = [self.expr(a, env, stmt) for a in it.args]
+            if target is enumerate and len(it.args) == 1:
+                return (None, self.element(it.args[0], env, stmt))
+            if target is zip:
+                items = tuple(self.element(a, env, stmt) for a in it.args)
+                return items if any(has_format(t) for t in items) else None
+            return UNKNOWN if any(has_format(t) for t in trees) or (
+                isinstance(it.func, gast.Attribute) and has_format(self.expr(it.func.value, env, stmt))) else None
+        return self.item_of(self.expr(it, env, stmt))
+
+    @staticmethod
+    def literal_int(node):
+        """The int of a literal bound (None for none), False when not a literal."""
+        if node is None:
+            return None
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            v = FormatInference.literal_int(node.operand)
+            return -v if v not in (None, False) else False
+        if isinstance(node, gast.Constant) and type(node.value) is int:
+            return node.value
+        return False
+
+    @staticmethod
+    def item_of(tree):
+        """The format tree of one item, picked when the function runs, of a value with this tree."""
+        if isinstance(tree, tuple):
+            if not tree:
+                return None
+            out = tree[0]
+            for t in tree[1:]:
+                out = merge(out, t)
+            return out
+        if isinstance(tree, _Unknown):
+            return UNKNOWN
+        return None                  # an array's rows (integer indexing: unformatted), a dict's keys
+
+    def bind_target(self, target, tree, env):
+        if isinstance(target, gast.Name):
+            env[target.id] = tree
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            for i, e in enumerate(target.elts):
+                self.bind_target(e, tree[i] if isinstance(tree, tuple) and i < len(tree) else
+                                 (UNKNOWN if isinstance(tree, _Unknown) or has_format(tree) else None), env)
+        else:
+            for n in walk_nodes(target):
+                if isinstance(n, gast.Name):
+                    env[n.id] = UNKNOWN if has_format(tree) else None
+
     # --- expressions ----------------------------------------------------------------------------
     def expr(self, v, env, stmt):
         if isinstance(v, gast.Name):
@@ -201,6 +253,16 @@ class FormatInference:
                 return base[key.value]
             if isinstance(base, dict) and isinstance(key, gast.Constant):
                 return base.get(key.value)
+            if isinstance(base, tuple) and isinstance(key, gast.Slice):      # xs[a:b:c] of a tuple or list
+                bounds = [self.literal_int(b) for b in (key.lower, key.upper, key.step)]
+                if all(b is not False for b in bounds):
+                    items = base[slice(*bounds)]
+                    return items if any(has_format(t) for t in items) else None
+                return UNKNOWN if has_format(base) else None
+            if isinstance(base, tuple) and not isinstance(key, gast.Constant):
+                return self.item_of(base)          # xs[i]: an item picked when the function runs
+            if isinstance(base, dict) and not isinstance(key, gast.Constant):
+                return self.item_of(tuple(base.values()))
             if isinstance(base, str):
                 items = key.elts if isinstance(key, gast.Tuple) else [key]
                 return base if all(isinstance(i, gast.Slice) for i in items) and len(items) <= len(base) \

@@ -68,6 +68,13 @@ def layout_call(em: Emitter, node: gast.Call, fname: str, p, align, fail) -> Lis
     if p.post is None:
         return em.finish(core)
     inner = em.emit("_core", core)
+    if p.item is not None and fname == "maxpool":     # Y arranged back; indx and inputSize made X's own
+        y = em.rt_call("_0", "format_transpose", [load(em.item("_0", inner, 0)), perm_tuple(p.post)])
+        pair = em.rt_call("_indices", "pool_indices_into", [load(em.item("_1", inner, 1)),
+                                                             load(em.item("_2", inner, 2)), perm_tuple(p.post)])
+        return em.finish(gast.Tuple(elts=[load(y), gast.Subscript(value=load(pair), slice=const(0), ctx=gast.Load()),
+                                          gast.Subscript(value=load(pair), slice=const(1), ctx=gast.Load())],
+                                    ctx=gast.Load()))
     if p.item is None:
         return em.finish(call(f"{em.rt}.format_transpose", [load(inner), perm_tuple(p.post)]))
     parts = []

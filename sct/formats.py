@@ -94,8 +94,11 @@ class FormatPass(LayoutCalls):
         if info.kind in by_kind:
             return by_kind[info.kind]
         by_target = {id(rf.dims): self.layout_constant, id(rf.finddim): self.layout_constant,
-                     id(layout_finddim): self.layout_constant, id(rf.stripdims): None,
-                     id(support.inplace_result): self.first_argument}     # t op= v: the format of t op v
+                     id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
+                     id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
+                     id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
+                     id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
+                     id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
         if id(target) in by_target:
             return by_target[id(target)]
         if info.kind in _OP_KINDS and id(target) in LAYOUT_OPS:
@@ -107,6 +110,8 @@ class FormatPass(LayoutCalls):
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
                 isinstance(target, np.ufunc) and target.signature is None)):
             return self.elementwise
+        if info.kind == CallKind.METHOD and info.method in ("items", "values", "get", "copy"):
+            return self.dict_method
         if target is network.forward or target is network.predict:
             return self.lower_network
         if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None:
@@ -122,13 +127,63 @@ class FormatPass(LayoutCalls):
         if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
             self.fail(stmt, "dlarray(x, fmt) inside dlfeval needs the format as a literal string "
                       "(the labels are followed when the function is compiled)")
-        if has_format(args[0] if args else None):
-            self.fail(stmt, "dlarray(x, fmt): x is already formatted; call stripdims first")
         try:
             rf.check_format(fmt_node.value)
         except (TypeError, ValueError) as exc:
             self.fail(stmt, str(exc))
         return fmt_node.value, None
+
+    def strip(self, stmt, node, info, args, kws, env, rewrite):
+        """``stripdims(x)``: unformatted; ``stripdims(x, fmt)``: also a transpose into the order of ``fmt``."""
+        fmt_node = node.args[1] if len(node.args) > 1 else \
+            next((k.value for k in node.keywords if k.arg == "fmt"), None)
+        if fmt_node is None:
+            return None, None
+        if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
+            self.fail(stmt, "stripdims(x, fmt) inside dlfeval needs the format as a literal string "
+                      "(the labels are followed when the function is compiled)")
+        x = args[0] if args else None
+        if not isinstance(x, str):
+            self.fail(stmt, "stripdims(x, fmt): the format of x is not known when the function is compiled "
+                      "(it is unformatted, differs by path, or comes from a call sct does not follow)")
+        try:
+            rf.check_format(fmt_node.value, None, "stripdims")
+            perm = rf.align_perm(x, fmt_node.value, "stripdims")
+        except (TypeError, ValueError) as exc:
+            self.fail(stmt, str(exc))
+        if not rewrite:
+            return None, None
+        new: List = []
+        value = node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "X")
+        if perm is not None:
+            value = self.transposed(value, perm, "arranged", stmt, new)
+        node.args = [value]
+        node.keywords = []
+        return None, new + [stmt]
+
+    def sequence_copy(self, stmt, node, info, args, kws, env, rewrite):
+        """``list(xs)``, ``tuple(xs)``, ``reversed(xs)``: the items of xs (a dict: its keys)."""
+        t = args[0] if len(args) == 1 and not kws else None
+        if isinstance(t, dict):
+            return None, None
+        if isinstance(t, tuple) and info.obj is reversed:
+            return tuple(reversed(t)), None
+        return (t if isinstance(t, tuple) or t is None else UNKNOWN), None
+
+    def dict_method(self, stmt, node, info, args, kws, env, rewrite):
+        """``d.items()``, ``d.values()``, ``d.get(k)``, ``d.copy()`` of a dict holding formatted values."""
+        d = env.get(info.receiver, self.params.get(info.receiver)) if info.receiver else None
+        if not isinstance(d, dict):
+            return (UNKNOWN if has_format(d) else None), None
+        if info.method == "copy":
+            return d, None
+        if info.method == "get":
+            key = node.args[0] if node.args else None
+            if isinstance(key, gast.Constant) and key.value in d:
+                return d[key.value], None
+            return self.item_of(tuple(d.values()) + ((None,) if len(node.args) < 2 else (args[1],))), None
+        values = tuple(d.values())
+        return (tuple((None, t) for t in values) if info.method == "items" else values), None
 
     def site(self, stmt, node, info, args, kws, env, rewrite):
         xs = args[1:]

@@ -120,8 +120,9 @@ class ForwardCode(EmitPass):
                     info.receiver not in self.act.arrays and leaf_kind(self.act.kinds.get(info.receiver)) is None:
                 # a receiver the compiler could not tell is an array: not one with its own method
                 out.append(expr_stmt(call(self.rt("array_receiver"), [load(info.receiver), const(info.method)])))
-            if info.kind == CallKind.CREATE:
-                new = assign(t, call(self.rt("as_dlarray_data"), value.args, value.keywords))
+            if info.kind == CallKind.CREATE:     # of a traced x: an op with a rule (differentiated again)
+                new = assign(t, call(self.rt("dlarray_of" if t in self.act.active else "as_dlarray_data"),
+                                     value.args, value.keywords))
             else:
                 wrapped = self.calls.effect_call(value, t not in self.act.active, False)
                 if wrapped is not None:

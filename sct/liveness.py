@@ -57,7 +57,9 @@ class Liveness:
             names = [v.id for v in value.values if isinstance(v, gast.Name)]
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
-            if info.kind in (CallKind.STOP, CallKind.CREATE, CallKind.NONDIFF, CallKind.PLAIN) or \
+            if info.kind == CallKind.CREATE:          # dlarray(x): its rule reads x's shape
+                return [value.args[0].id] if value.args and isinstance(value.args[0], gast.Name) else []
+            if info.kind in (CallKind.STOP, CallKind.NONDIFF, CallKind.PLAIN) or \
                     (info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS):
                 return []
             if info.kind == CallKind.SITE:

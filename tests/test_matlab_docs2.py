@@ -322,7 +322,7 @@ def test_indexcrossentropy_float32_stays_float32():
 
 # --- dltranspconv reads data formats (it used to treat "SSCB" data as batch-first) ---------------------------
 
-from sct import dltranspconv, embed, maxunpool  # noqa: E402
+from sct import dltranspconv, embed  # noqa: E402
 
 
 def transposed(X, W, b):
@@ -356,8 +356,7 @@ def test_dltranspconv_sscb_eager_and_compiled():
 def test_embed_and_maxunpool_refuse_formats_they_do_not_read():
     with pytest.raises(ValueError, match="embed does not read data formats"):
         embed(dlarray(np.zeros((1, 2)), "CB"), rng.random((3, 4)))
-    with pytest.raises(ValueError, match="maxunpool does not read data formats"):
-        maxunpool(dlarray(np.zeros((2, 2, 1, 1)), "SSCB"), np.zeros((2, 2, 1, 1), int), (1, 4, 4, 1))
+    # maxunpool now reads formatted data (MATLAB's doc example): tests/test_matlab_docs4.py
 
 
 # --- arrayDatastore and combine feed minibatchqueue (MATLAB's custom training loop pattern) ----------------

@@ -459,6 +459,7 @@ CASES = [
     Case(math.log, [R(lo=0.5, hi=2), R(lo=1.5, hi=3)], (0, 1), note="with a base"),
     # for loops and dict views
     Case(support.as_sequence, [R(3, 2)], complex=True),
+    Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
     Case(support.dict_items, [R(2), R(3)], (0, 1), complex=True,
          fn=lambda a, b: flat([p[1] for p in support.dict_items({"a": a, "b": b})]),
