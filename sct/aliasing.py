@@ -436,9 +436,10 @@ class AliasAnalysis:
             if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
                 objs = args | receiver
                 return objs | state.contents(objs)
-            if info.kind == CallKind.OP and info.obj is not None:
+            if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
+                    not _object_dtype(node):
                 from .analysis import returns_array
-                if returns_array(info.obj):
+                if returns_array(info.obj):   # np.zeros(...) too: `y[0] = x` copies x's numbers
                     self.array_sites.add(site)
             return self.fresh(state, site)
         if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
@@ -1117,6 +1118,16 @@ def _rebinds(kind, op, mode: str) -> bool:
         return mode == "vjp" and len(kind) > 2 and kind[2] == 0
     if tag in ("seq", "map", "obj", "const") and len(kind) > 1 and isinstance(kind[1], type):
         return not hasattr(kind[1], method)
+    return False
+
+
+def _object_dtype(node: gast.Call) -> bool:
+    """May the array ``node`` makes hold objects (``dtype=object``), so that items are references?"""
+    for v in list(node.args[1:]) + [k.value for k in node.keywords if k.arg == "dtype"]:
+        if isinstance(v, gast.Name) and v.id == "object" or \
+                isinstance(v, gast.Attribute) and v.attr in ("object_", "object") or \
+                isinstance(v, gast.Constant) and v.value in ("O", "object", "|O"):
+            return True
     return False
 
 

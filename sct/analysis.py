@@ -311,6 +311,7 @@ class Activity:
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
         self.calls: Dict[int, CallInfo] = {}
+        self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
         self._bound_memo: Optional[Dict[int, tuple]] = {}
         try:
@@ -470,6 +471,7 @@ class Activity:
     def assignment(self, node: gast.Assign):
         target = node.targets[0]
         value = node.value
+        self._line = getattr(node, "lineno", 0) or getattr(self.fdef, "lineno", 0)
         if isinstance(target, gast.Name):
             name = target.id
             if self.value_active(value):
@@ -574,7 +576,8 @@ class Activity:
                 if hit is not None and hit[0] is value:
                     bound = hit[1]
                 else:
-                    bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                    bound = bind_arguments(info.rule, value, self.filename,
+                                           getattr(value, "lineno", 0) or self._line)
                     if memo is not None:
                         memo[id(value)] = (value, bound)
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
