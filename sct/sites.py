@@ -218,7 +218,8 @@ class SiteFinding:
         if isinstance(node, gast.Name):
             value = defs.get(node.id)
             if value is None or self.facts.name_counts.get(node.id, (0, 0))[0] != 1:
-                return ("root", node.id)
+                origin = self.copy_origin(node.id, stmt)
+                return ("root", node.id) if origin is None else self.resolve_x(origin, {}, stmt)
             if isinstance(value, gast.Name):
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
@@ -240,6 +241,31 @@ class SiteFinding:
                       "(dlgradient(y, *xs))", what)
         self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
                   "tuple or dict of them", what)
+
+
+    def copy_origin(self, name: str, stmt) -> Optional[gast.Name]:
+        """The traced name ``o`` when ``name``'s one assignment is ``name = o``: both name the same
+        object, so the gradient with respect to ``name`` is the one with respect to ``o`` (y may
+        read it through ``o`` too: `x0 = x; y = f(x); dlgradient(y, x0)`).  Refused when ``o`` is
+        assigned more than once (the value it held at the copy has no name at the site)."""
+        if name in self.facts.params or self.facts.name_counts.get(name, (0, 0))[0] != 1:
+            return None
+        for n in walk_nodes(self.fdef):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                    isinstance(n.targets[0], gast.Name) and n.targets[0].id == name:
+                value = n.value
+                if not isinstance(value, gast.Name) or value.id not in self.act.active or \
+                        value.id == name:
+                    return None
+                if self.facts.name_counts.get(value.id, (0, 0))[0] != 1:
+                    self.fail(stmt, f"dlgradient: {name!r} is a second name for the value of "
+                              f"{value.id!r} (line {getattr(n, 'lineno', '?')}: {name} = {value.id}), "
+                              f"and {value.id!r} is assigned again, so y may use that value through "
+                              f"{value.id!r} where sct cannot follow it. Give the new values of "
+                              f"{value.id!r} another name (`{value.id}_next = ...`), so that it keeps "
+                              "naming this value", "dlgradient")
+                return value
+        return None
 
 
 def _roots(sels) -> List[str]:

@@ -80,3 +80,88 @@ def test_signature_mismatch_names_the_users_line():
         dlfeval(sum_where, dlarray(X))
     assert info.value.lineno == sum_where.__code__.co_firstlineno + 1
     assert "where" in str(info.value)
+
+
+# --- dlgradient with respect to a second name of a value (it gave zeros) ----------------------
+
+def second_name(x):
+    x0 = x
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x0)
+
+
+def second_name_then_rebind(x):
+    x_in = x
+    x = x * 3.0
+    y = np.sum(x ** 2) + np.sum(np.sin(x_in))
+    return y, dlgradient(y, x_in)
+
+
+def second_name_after_use(x):
+    y = np.sum(np.exp(x))
+    x0 = x
+    return y, dlgradient(y, x0)
+
+
+def chain_of_names(x):
+    a = x
+    b = a
+    y = np.sum(x ** 2) + np.sum(b * a)
+    return y, dlgradient(y, b)
+
+
+def second_name_of_a_dict(p):
+    q = p
+    y = np.sum(p["w"] ** 2)
+    return y, dlgradient(y, q)
+
+
+@pytest.mark.parametrize("f, plain", [
+    (second_name, lambda x: np.sum(x ** 2)),
+    (second_name_then_rebind, lambda x: np.sum((3 * x) ** 2) + np.sum(np.sin(x))),
+    (second_name_after_use, lambda x: np.sum(np.exp(x))),
+    (chain_of_names, lambda x: 2 * np.sum(x ** 2)),
+])
+def test_gradient_with_respect_to_a_second_name(f, plain):
+    y, g = dlfeval(f, dlarray(X))
+    assert_close(extractdata(y), plain(X))
+    assert_close(extractdata(g), numerical_gradient(plain, [X.copy()], 0), 1e-5, 1e-6)
+
+
+def test_gradient_with_respect_to_a_second_name_of_a_dict():
+    y, g = dlfeval(second_name_of_a_dict, {"w": dlarray(X)})
+    assert_close(extractdata(g["w"]), 2 * X)
+
+
+def scalar_second_name(a):
+    a0 = a
+    return np.sin(a) * a, dlgradient(np.sin(a) * a, a0)
+
+
+def test_second_name_of_a_scalar_and_second_derivative():
+    y, g = dlfeval(scalar_second_name, dlarray(0.7))
+    assert_close(extractdata(g), np.cos(0.7) * 0.7 + np.sin(0.7))
+    v = np.array([1.0, -2.0, 0.5])
+    assert_close(extractdata(dlfeval(second_name_hessian, dlarray(X), v)), 6 * X * v)
+
+
+def second_name_hessian(x, v):
+    x0 = x
+    y = np.sum(x ** 3)
+    g = dlgradient(y, x0)                      # 3 x^2
+    return dlgradient(np.sum(g * v), x0)       # 6 x v
+
+
+def second_name_of_a_rebound_name(x):
+    x0 = x
+    for _ in range(3):
+        x = x * 1.5
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x0)
+
+
+def test_second_name_of_a_rebound_name_is_refused():
+    with pytest.raises(CompileError) as info:
+        dlfeval(second_name_of_a_rebound_name, dlarray(X))
+    assert info.value.lineno == second_name_of_a_rebound_name.__code__.co_firstlineno + 5
+    assert "second name" in str(info.value)
