@@ -165,3 +165,77 @@ def test_second_name_of_a_rebound_name_is_refused():
         dlfeval(second_name_of_a_rebound_name, dlarray(X))
     assert info.value.lineno == second_name_of_a_rebound_name.__code__.co_firstlineno + 5
     assert "second name" in str(info.value)
+
+
+# --- for a, b in zip(*seqs) (autograd's GMM example): it said "no derivative rule for zip" -------
+
+def logsumexp(x, axis=None):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)
+
+
+def unpack_gmm_params(params):
+    normalized_log_proportions = params["log proportions"] - logsumexp(params["log proportions"])
+    return normalized_log_proportions, params["means"], params["lower triangles"]
+
+
+def mvn_logpdf(X, mean, cov_sqrt):
+    cov = np.dot(cov_sqrt.T, cov_sqrt)
+    diff = X - mean
+    sol = np.linalg.solve(cov, diff.T).T
+    return -0.5 * np.sum(diff * sol, axis=1) - 0.5 * np.linalg.slogdet(cov)[1]
+
+
+def gmm_log_likelihood(params, data):
+    cluster_lls = []
+    for log_proportion, mean, cov_sqrt in zip(*unpack_gmm_params(params)):
+        cluster_lls.append(log_proportion + mvn_logpdf(data, mean, cov_sqrt))
+    return np.sum(logsumexp(np.vstack(cluster_lls), axis=0))
+
+
+def gmm_model(params, data):
+    y = gmm_log_likelihood(params, data)
+    return y, dlgradient(y, params)
+
+
+def test_zip_of_a_starred_tuple_in_a_for_loop():
+    rs = np.random.RandomState(0)
+    params = {"log proportions": rs.randn(2), "means": rs.randn(2, 2),
+              "lower triangles": np.stack([np.eye(2) + 0.1 * rs.randn(2, 2)] * 2)}
+    data = rs.randn(5, 2)
+    y, g = dlfeval(gmm_model, {k: dlarray(v) for k, v in params.items()}, data)
+    assert_close(extractdata(y), gmm_log_likelihood(params, data))
+    names = list(params)
+    for k, name in enumerate(names):
+        def plain(*vs):
+            return gmm_log_likelihood(dict(zip(names, vs)), data)
+        expected = numerical_gradient(plain, [params[n].copy() for n in names], k)
+        assert_close(extractdata(g[name]), expected, 1e-5, 1e-6, what=name)
+
+
+def zip_star_columns(x):
+    s = 0.0
+    for a, b in zip(*x.reshape(2, 3)):
+        s = s + np.sin(a) * b
+    return s, dlgradient(s, x)
+
+
+def zip_star_wrong_count(x):
+    parts = [x[:2], x[2:4], x[4:]]
+    s = 0.0
+    for a, b in zip(*parts):
+        s = s + a * b
+    return s, dlgradient(s, x)
+
+
+def test_zip_of_a_starred_array_and_a_wrong_count():
+    x = np.arange(1.0, 7.0)
+    y, g = dlfeval(zip_star_columns, dlarray(x))
+
+    def plain(v):
+        return sum(np.sin(a) * b for a, b in zip(*v.reshape(2, 3)))
+    assert_close(extractdata(y), plain(x))
+    assert_close(extractdata(g), numerical_gradient(plain, [x], 0), 1e-5, 1e-6)
+    with pytest.raises(sct.EvaluationError) as info:     # Python: too many values to unpack
+        dlfeval(zip_star_wrong_count, dlarray(x))
+    assert info.value.lineno == zip_star_wrong_count.__code__.co_firstlineno + 3
