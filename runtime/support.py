@@ -1341,6 +1341,23 @@ def values_to_dict(grad, mapping):
     return out
 
 
+def dict_get(mapping, key, default=None):
+    """``mapping.get(key, default)``: the value under ``key``, or ``default`` where it is missing."""
+    return mapping.get(key, default)
+
+
+def dict_get_adjoint(grad, mapping, key):
+    """The adjoint of dict_get for the mapping: ``grad`` under ``key`` where the key is there."""
+    if _is_zero(grad) or key not in mapping:
+        return ZERO
+    return {key: grad}
+
+
+def default_adjoint(grad, mapping, key):
+    """The adjoint of dict_get for its default: ``grad`` where the key is missing."""
+    return ZERO if key in mapping else grad
+
+
 def vararg_adjoints(grad, items):
     """The adjoints of the items of a ``*args`` tuple, one per item (zeros where none arrived)."""
     return [item_adjoint(grad, i, items[i]) for i in range(len(items))]
@@ -1420,6 +1437,21 @@ def _dict_items_rule(g, ans, mapping):
 @defrule(dict_values, wrt=("mapping",), method="values")
 def _dict_values_rule(g, ans, mapping):
     return values_to_dict(g, mapping)
+
+
+@defrule(dict_get, wrt=("mapping", "default"), joint_linear=("mapping", "default"), method="get")
+def _dict_get_rule(g, ans, mapping, key, default=None):
+    return dict_get_adjoint(g, mapping, key), default_adjoint(g, mapping, key)
+
+
+@defrule(dict_get_adjoint, wrt=("grad",), linear="grad")
+def _dict_get_adjoint_rule(g, ans, grad, mapping, key):
+    return getitem_or_zero(g, key)      # (a mapping's adjoint has no key the mapping lacks)
+
+
+@defrule(default_adjoint, wrt=("grad",), linear="grad")
+def _default_adjoint_rule(g, ans, grad, mapping, key):
+    return default_adjoint(g, mapping, key)
 
 
 @defrule(copy_list, wrt=("items",))

@@ -239,3 +239,60 @@ def test_zip_of_a_starred_array_and_a_wrong_count():
     with pytest.raises(sct.EvaluationError) as info:     # Python: too many values to unpack
         dlfeval(zip_star_wrong_count, dlarray(x))
     assert info.value.lineno == zip_star_wrong_count.__code__.co_firstlineno + 3
+
+
+# --- dict.get (tangent's and many training scripts' `params.get("b", 0.0)`): it was refused -----
+
+def dict_get_model(x):
+    d = {"a": x[0], "b": x[1]}
+    y = d.get("a", 0.0) * d.get("c", 2.0) + d.get("b") ** 2
+    return y, dlgradient(y, x)
+
+
+def dict_get_default_traced(x):
+    d = {"a": x[0] ** 2}
+    y = d.get("z", x[1]) * d.get("a", x[2])
+    return y, dlgradient(y, x)
+
+
+def dict_get_params(p, x):
+    w = p.get("w")
+    b = p.get("b", 0.0)
+    y = np.sum(np.tanh(x @ w + b))
+    return y, dlgradient(y, p)
+
+
+def dict_get_second(x):
+    d = {"a": x[0], "b": x[1]}
+    y = d.get("a", 1.0) ** 3 * d.get("q", x[1])
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g), x)
+
+
+def test_dict_get():
+    y, g = dlfeval(dict_get_model, dlarray(X))
+    assert_close(extractdata(y), X[0] * 2 + X[1] ** 2)
+    assert_close(extractdata(g), [2.0, 2 * X[1], 0.0])
+    y, g = dlfeval(dict_get_default_traced, dlarray(X))
+    assert_close(extractdata(y), X[1] * X[0] ** 2)
+    assert_close(extractdata(g), [2 * X[0] * X[1], X[0] ** 2, 0.0])
+    w = np.random.default_rng(1).standard_normal((3, 2))
+    y, g = dlfeval(dict_get_params, {"w": dlarray(w)}, X)
+    assert_close(extractdata(g["w"]), numerical_gradient(lambda v: np.sum(np.tanh(X @ v)), [w], 0), 1e-5, 1e-6)
+    # y = x0^3 x1: the gradient's sum is 3 x0^2 x1 + x0^3, differentiated again
+    h = dlfeval(dict_get_second, dlarray(X))
+    assert_close(extractdata(h), [6 * X[0] * X[1] + 3 * X[0] ** 2, 3 * X[0] ** 2, 0.0])
+
+
+def dict_get_plain(x):
+    d = {"a": x[0], "b": x[1]}
+    return d.get("a", 0.0) * d.get("c", 2.0) + d.get("b") ** 2 * x[2]
+
+
+def test_dict_get_forward_mode():
+    v = np.array([1.0, 0.5, -2.0])
+    value, tangent = sct.jvp(dict_get_plain, (X,), (v,))
+    assert_close(extractdata(value), dict_get_plain(X))
+    e = 1e-6
+    assert_close(extractdata(tangent), (dict_get_plain(X + e * v) - dict_get_plain(X - e * v)) / (2 * e),
+                 1e-5, 1e-6)
