@@ -219,6 +219,10 @@ class SiteFinding:
             value = defs.get(node.id)
             if value is None or self.facts.name_counts.get(node.id, (0, 0))[0] != 1:
                 origin = self.copy_origin(node.id, stmt)
+                if isinstance(origin, gast.Subscript):
+                    return ("item", self.resolve_x(origin.value, {}, stmt), origin.slice)
+                if isinstance(origin, gast.Attribute):
+                    return ("attr", self.resolve_x(origin.value, {}, stmt), origin.attr)
                 return ("root", node.id) if origin is None else self.resolve_x(origin, {}, stmt)
             if isinstance(value, gast.Name):
                 return self.resolve_x(value, defs, stmt)
@@ -243,17 +247,24 @@ class SiteFinding:
                   "tuple or dict of them", what)
 
 
-    def copy_origin(self, name: str, stmt) -> Optional[gast.Name]:
+    def copy_origin(self, name: str, stmt):
         """The traced name ``o`` when ``name``'s one assignment is ``name = o``: both name the same
         object, so the gradient with respect to ``name`` is the one with respect to ``o`` (y may
         read it through ``o`` too: `x0 = x; y = f(x); dlgradient(y, x0)`).  Refused when ``o`` is
-        assigned more than once (the value it held at the copy has no name at the site)."""
+        assigned more than once (the value it held at the copy has no name at the site).  Also
+        ``name = o[k]`` and ``name = o.a`` (a constant k) with ``o`` assigned once: the item, as
+        ``dlgradient(y, o[k])`` selects it."""
         if name in self.facts.params or self.facts.name_counts.get(name, (0, 0))[0] != 1:
             return None
         for n in walk_nodes(self.fdef):
             if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
                     isinstance(n.targets[0], gast.Name) and n.targets[0].id == name:
                 value = n.value
+                if isinstance(value, (gast.Subscript, gast.Attribute)) and \
+                        isinstance(value.value, gast.Name) and value.value.id in self.act.active and \
+                        (isinstance(value, gast.Attribute) or isinstance(value.slice, gast.Constant)) and \
+                        self.facts.name_counts.get(value.value.id, (0, 0))[0] == 1:
+                    return value
                 if not isinstance(value, gast.Name) or value.id not in self.act.active or \
                         value.id == name:
                     return None

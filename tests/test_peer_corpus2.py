@@ -296,3 +296,55 @@ def test_dict_get_forward_mode():
     e = 1e-6
     assert_close(extractdata(tangent), (dict_get_plain(X + e * v) - dict_get_plain(X - e * v)) / (2 * e),
                  1e-5, 1e-6)
+
+
+# --- dlgradient with respect to an item or attribute taken on an earlier line (it gave zeros) -----
+
+def item_taken_earlier(p):
+    w = p["w"]
+    y = np.sum(p["w"] ** 2) + np.sum(w)
+    return y, dlgradient(y, w)
+
+
+class Holder:
+    def __init__(self, w):
+        self.w = w
+
+
+def attribute_taken_earlier(h):
+    w = h.w
+    y = np.sum(np.tanh(h.w) * 2.0)
+    return y, dlgradient(y, w)
+
+
+def row_taken_earlier(x):
+    w = x[0]
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, w)                   # as dlgradient(y, x[0]) on this line
+
+
+def item_of_a_rewritten_dict(x):
+    d = {"w": x * 1.0}
+    w = d["w"]
+    d["w"] = w * 3.0
+    y = np.sum(d["w"] ** 2)
+    return y, dlgradient(y, w)
+
+
+def test_gradient_with_respect_to_an_item_taken_earlier():
+    w = np.array([[0.5, -1.0], [2.0, 1.0]])
+    _, g = dlfeval(item_taken_earlier, {"w": dlarray(w)})
+    assert_close(extractdata(g), 2 * w + 1)
+    _, g = dlfeval(attribute_taken_earlier, Holder(dlarray(w)))
+    assert_close(extractdata(g), 2 * (1 - np.tanh(w) ** 2))
+    _, g = dlfeval(row_taken_earlier, dlarray(w))
+    _, g_same_line = dlfeval(row_on_the_line, dlarray(w))
+    assert_close(extractdata(g), 2 * w[0])
+    assert_close(extractdata(g_same_line), 2 * w[0])
+    _, g = dlfeval(item_of_a_rewritten_dict, dlarray(w))
+    assert_close(extractdata(g), 18 * w)
+
+
+def row_on_the_line(x):
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x[0])
