@@ -738,6 +738,17 @@ def adjoint_or_zeros(grad, like):
     return zero_adjoint(like) if grad is ZERO else grad
 
 
+def real_if_real(grad, x):
+    """``grad`` as the adjoint of ``x``: its real part where ``x`` is a real number or array (a
+    complex contribution reaching a value whose kind the compiler did not know), else ``grad``."""
+    if _is_zero(grad) or not np.iscomplexobj(grad):
+        return grad
+    if isinstance(x, (bool, int, float, np.integer, np.floating, np.bool_)) or \
+            (_is_array(x) and not np.iscomplexobj(x)):
+        return np.real(grad)
+    return grad
+
+
 def conj_of(x):
     """``np.conj(x)``, without a copy when ``x`` is real (for helpers that run as plain code)."""
     return np.conj(x) if np.iscomplexobj(x) else x
@@ -1437,6 +1448,11 @@ def _dict_items_rule(g, ans, mapping):
 @defrule(dict_values, wrt=("mapping",), method="values")
 def _dict_values_rule(g, ans, mapping):
     return values_to_dict(g, mapping)
+
+
+@defrule(real_if_real, wrt=("grad",), linear="grad")
+def _real_if_real_rule(g, ans, grad, x):
+    return real_if_real(g, x)
 
 
 @defrule(dict_get, wrt=("mapping", "default"), joint_linear=("mapping", "default"), method="get")

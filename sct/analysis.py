@@ -591,6 +591,8 @@ class Activity:
     def value_complex(self, value) -> bool:
         if isinstance(value, gast.Call):
             info = self.call_info(value)
+            if _makes_complex(value, info):
+                return True            # complex(0, 1), np.zeros(n, dtype=complex), x.astype(np.complex64)
             if registry.facts_of(info.obj).real_output or info.kind in (CallKind.NONDIFF,):
                 return False
             if info.kind == CallKind.OP and registry.facts_of(info.obj).complex_output:
@@ -641,6 +643,32 @@ class Activity:
         if isinstance(value, gast.Name):
             return array_operand(value)
         return leaf_kind(self.value_kind(value)) is not None
+
+
+_COMPLEX_TYPES = (complex, np.complex128, np.complex64, np.clongdouble)
+
+
+def _complex_dtype(node) -> bool:
+    """Does the expression ``node`` name a complex dtype (``complex``, ``np.complex64``, "c16")?"""
+    if isinstance(node, gast.Name):
+        return node.id == "complex"
+    if isinstance(node, gast.Attribute):
+        return node.attr in ("complex64", "complex128", "complex256", "complex_", "cdouble", "csingle",
+                             "clongdouble", "cfloat")
+    if isinstance(node, gast.Constant) and isinstance(node.value, str):
+        return node.value.startswith("complex") or node.value in ("c8", "c16", "c32", "D", "F", "G")
+    return False
+
+
+def _makes_complex(node: gast.Call, info) -> bool:
+    """Is the call's result complex whatever its arguments: a complex type called (``complex(0, 1)``,
+    also how generated code spells a complex constant), a complex ``dtype=``, ``.astype(complex)``?"""
+    if any(info.obj is t for t in _COMPLEX_TYPES):
+        return True
+    if any(k.arg == "dtype" and _complex_dtype(k.value) for k in node.keywords):
+        return True
+    return info.kind == CallKind.METHOD and info.method == "astype" and bool(node.args) and \
+        _complex_dtype(node.args[0])
 
 
 def returns_array(op) -> bool:

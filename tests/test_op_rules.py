@@ -479,6 +479,8 @@ CASES = [
          fn=lambda grad: support.dict_get_adjoint(grad, {"k": 1.0}, "k")["k"],
          rule=lambda g, ans, grad: support._dict_get_adjoint_rule({"k": g}, ans, grad, {"k": 1.0}, "k")),
     Case(support.default_adjoint, [R(3), C({"k": 1.0}), C("z")], complex=True),
+    Case(support.real_if_real, [R(3), C(np.ones(3))], complex=True, note="x real: the real part"),
+    Case(support.real_if_real, [R(3), C(np.ones(3) + 1j)], complex=True, note="x complex: itself"),
     # elementwise
     Case(np.sin, [R(2, 3)], complex=True),
     Case(np.cos, [R(2, 3)], complex=True),

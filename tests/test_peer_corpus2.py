@@ -348,3 +348,62 @@ def test_gradient_with_respect_to_an_item_taken_earlier():
 def row_on_the_line(x):
     y = np.sum(x ** 2)
     return y, dlgradient(y, x[0])
+
+
+# --- complex(a, b) is complex: exp(complex(0, 1) * x) (and generated code, which spells a complex
+# constant so, differentiated again through a helper) got real-valued derivative rules -----------
+
+def exp_of_complex_call(x):
+    z = np.exp(complex(0, 1) * x)
+    y = np.sum(np.real(z) * np.array([1.0, 2.0, 3.0]) + np.imag(z))
+    return y, dlgradient(y, x)
+
+
+def phase_loss(x):
+    z = x * np.exp(-1j * np.arange(3))
+    return np.sum(np.abs(np.fft.ifft(z)) ** 2 * np.array([1.0, 2.0, 3.0]))
+
+
+def phase_hessian(x, v):
+    y = phase_loss(x)                         # a helper: its adjoint is differentiated again
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def phase_gradient(x):
+    y = phase_loss(x)
+    return dlgradient(y, x)
+
+
+def complex_buffer(x):
+    buf = np.zeros(3, dtype=complex)
+    buf[0] = x[0]
+    buf[1:] = x[1:] * 2.0
+    y = np.sum(np.real(buf * np.exp(1j * x)) ** 2)
+    return y, dlgradient(y, x)
+
+
+def test_complex_call_is_complex():
+    y, g = dlfeval(exp_of_complex_call, dlarray(X))
+    assert_close(extractdata(g), -np.sin(X) * [1.0, 2.0, 3.0] + np.cos(X))
+
+    def plain(v):
+        buf = np.zeros(3, dtype=complex)
+        buf[0] = v[0]
+        buf[1:] = v[1:] * 2.0
+        return np.sum(np.real(buf * np.exp(1j * v)) ** 2)
+    y, g = dlfeval(complex_buffer, dlarray(X))
+    assert_close(extractdata(y), plain(X))
+    assert_close(extractdata(g), numerical_gradient(plain, [X.copy()], 0), 1e-5, 1e-6)
+
+
+def test_second_derivative_through_a_helper_with_a_complex_constant():
+    v = np.array([1.0, 0.5, -1.0])
+
+    def grad(u):
+        return np.asarray(extractdata(dlfeval(phase_gradient, dlarray(u))))
+    e = 1e-5
+    expected = (grad(X + e * v) - grad(X - e * v)) / (2 * e)
+    assert_close(grad(X), numerical_gradient(phase_loss, [X.copy()], 0), 1e-5, 1e-6)
+    assert_close(extractdata(dlfeval(phase_hessian, dlarray(X), v)), expected, 1e-5, 1e-6)
+    assert_close(extractdata(sct.hvp(phase_loss, X, v)), expected, 1e-5, 1e-6)
