@@ -407,3 +407,30 @@ def test_second_derivative_through_a_helper_with_a_complex_constant():
     assert_close(grad(X), numerical_gradient(phase_loss, [X.copy()], 0), 1e-5, 1e-6)
     assert_close(extractdata(dlfeval(phase_hessian, dlarray(X), v)), expected, 1e-5, 1e-6)
     assert_close(extractdata(sct.hvp(phase_loss, X, v)), expected, 1e-5, 1e-6)
+
+
+# --- np.fill_diagonal of a fresh array with traced values: the refusal said "only for an m this
+# function created", which it is; it now says what to write instead (and that works) -----------
+
+def fill_diagonal_model(x):
+    m = np.zeros((3, 3))
+    np.fill_diagonal(m, x)
+    y = np.sum(m @ m)
+    return y, dlgradient(y, x)
+
+
+def where_eye_model(x):
+    m = np.zeros((3, 3))
+    m = np.where(np.eye(*m.shape, dtype=bool), x, m)
+    y = np.sum(m @ m)
+    return y, dlgradient(y, x)
+
+
+def test_fill_diagonal_refusal_says_what_to_write():
+    with pytest.raises(CompileError) as info:
+        dlfeval(fill_diagonal_model, dlarray(X))
+    assert info.value.lineno == fill_diagonal_model.__code__.co_firstlineno + 2
+    assert "np.where(np.eye" in str(info.value)
+    y, g = dlfeval(where_eye_model, dlarray(X))
+    assert_close(extractdata(y), np.sum(X ** 2))
+    assert_close(extractdata(g), 2 * X)
