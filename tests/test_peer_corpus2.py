@@ -434,3 +434,38 @@ def test_fill_diagonal_refusal_says_what_to_write():
     y, g = dlfeval(where_eye_model, dlarray(X))
     assert_close(extractdata(y), np.sum(X ** 2))
     assert_close(extractdata(g), 2 * X)
+
+
+# --- std, var, norm, eigvalsh of a complex array are real: a complex adjoint reached them ---------
+
+W4 = np.array([1.0, -2.0, 0.5, 0.3])
+Z4 = np.array([0.3 + 0.2j, -1.1 - 0.4j, 0.7 + 0.1j, 1.5 - 0.3j])
+
+
+def standardize(x):
+    y = x - x.mean()
+    y = y / y.std()
+    return np.real(np.sum(y * W4))
+
+
+def standardize_in_place(x):
+    y = x.copy()
+    y -= y.mean()
+    y /= np.sqrt(np.var(y))
+    return np.real(np.sum(y * W4))
+
+
+def unit_vector(x):
+    return np.real(np.sum(x / np.linalg.norm(x) * W4))
+
+
+def grad_of(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("f", [standardize, standardize_in_place, unit_vector])
+def test_real_reductions_of_a_complex_array(f):
+    y, g = dlfeval(grad_of, f, dlarray(Z4))
+    assert_close(extractdata(y), f(Z4.copy()))
+    assert_close(extractdata(g), numerical_gradient(lambda v: f(v.copy()), [Z4.copy()], 0), 1e-5, 1e-6)
