@@ -721,6 +721,14 @@ def zero_adjoint(x):
     return ZERO
 
 
+def is_zero_tangent(t) -> bool:
+    """Is ``t`` the zero marker (a tangent no value reached: a constant's, a residual's)?"""
+    return _is_zero(t)
+
+
+nondifferentiable(is_zero_tangent)
+
+
 def zero_tangent(x):
     """Forward mode's zero tangent of ``x``: ``zero_adjoint``'s, except that a dict keeps its keys
     (the generated tangent code reads and writes them: ``dot_d["k"]``)."""

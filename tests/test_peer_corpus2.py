@@ -469,3 +469,32 @@ def test_real_reductions_of_a_complex_array(f):
     y, g = dlfeval(grad_of, f, dlarray(Z4))
     assert_close(extractdata(y), f(Z4.copy()))
     assert_close(extractdata(g), numerical_gradient(lambda v: f(v.copy()), [Z4.copy()], 0), 1e-5, 1e-6)
+
+
+# --- sct.hvp of x ** k (k a constant the adjoint reads from its residuals) at negative x: NaN ------
+# (forward over reverse multiplied the exponent's zero tangent by log(x), NaN for x < 0)
+
+def cube_by_name(x):
+    k = 3.0
+    return np.sum(x ** k)
+
+
+def _power(t, k=2.0):
+    return t ** k
+
+
+def powers_by_default(x):
+    f = lambda t, k=2.0: t ** k
+    return np.sum(f(x) + f(x, 3.0) + _power(x))
+
+
+@pytest.mark.parametrize("f, hessian_diagonal", [
+    (cube_by_name, lambda x: 6 * x),
+    (powers_by_default, lambda x: 2 + 6 * x + 2),
+])
+def test_hvp_of_a_power_at_negative_points(f, hessian_diagonal):
+    v = np.array([1.0, -0.5, 2.0])
+    assert_close(extractdata(sct.hvp(f, X, v)), hessian_diagonal(X) * v)
+    value, tangent = sct.jvp(f, (X,), (v,))
+    e = 1e-6
+    assert_close(extractdata(tangent), (f(X + e * v) - f(X - e * v)) / (2 * e), 1e-5, 1e-6)
