@@ -498,3 +498,37 @@ def test_hvp_of_a_power_at_negative_points(f, hessian_diagonal):
     value, tangent = sct.jvp(f, (X,), (v,))
     e = 1e-6
     assert_close(extractdata(tangent), (f(X + e * v) - f(X - e * v)) / (2 * e), 1e-5, 1e-6)
+
+
+# --- `v = v / norm(v)` in a loop with complex v (power iteration): the rule read v's new value by
+# another name that was not known complex, so its conj and the real projection were dropped ------
+
+def power_iteration(x, n):
+    A = np.outer(x, x) + np.diag(x ** 2 + 1)
+    v = np.ones(3) / np.sqrt(3)
+    for _ in range(n):
+        v = A @ v
+        v = v / np.linalg.norm(v)
+    return np.real(v @ A @ v)
+
+
+def rescaled_in_loop(x, n):
+    v = np.ones(3)
+    for _ in range(n):
+        v = x * v
+        v = v / np.abs(v[0])
+    return np.real(np.sum(v * np.array([1.0, 2.0, 3.0])))
+
+
+def loop_model(f, x, n):
+    y = f(x, n)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("f", [power_iteration, rescaled_in_loop])
+@pytest.mark.parametrize("n", [1, 3])
+def test_complex_value_rescaled_in_a_loop(f, n):
+    z = np.array([0.4 + 0.2j, -0.8 - 0.1j, 0.6 + 0.3j])
+    y, g = dlfeval(loop_model, f, dlarray(z), n)
+    assert_close(extractdata(y), f(z, n))
+    assert_close(extractdata(g), numerical_gradient(lambda v: f(v, n), [z.copy()], 0), 1e-5, 1e-6)
