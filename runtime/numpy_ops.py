@@ -405,13 +405,13 @@ def extremum(g, ans, a, axis=None, out=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims) * extremum_weights(a, ans, axis, keepdims)
 
 
-@defrule(np.var, method="var")
+@defrule(np.var, method="var", real_output=True)
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return (reduction_broadcast(g, a, axis, keepdims) * 2 * (a - np.mean(a, axis=axis, keepdims=True))
             / (np.size(a) / np.size(ans) - ddof))
 
 
-@defrule(np.std, method="std")
+@defrule(np.std, method="std", real_output=True)
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return (reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
             * (a - np.mean(a, axis=axis, keepdims=True)) / (np.size(a) / np.size(ans) - ddof))
@@ -608,7 +608,7 @@ def solve(g, ans, a, b):
     return solve_adjoint_a(g, ans, a, b), solve_adjoint_b(g, a, b)
 
 
-@defrule(np.linalg.norm)
+@defrule(np.linalg.norm, real_output=True)
 def norm(g, ans, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(g, ans, x, ord, axis, keepdims)
 
@@ -1491,7 +1491,7 @@ def eigh(g, ans, a, UPLO="L"):
     return eigh_adjoint(getitem_or_zero(g, 0), fill_zero(getitem_or_zero(g, 1), ans[1]), ans[0], ans[1], UPLO)
 
 
-@defrule(np.linalg.eigvalsh)
+@defrule(np.linalg.eigvalsh, real_output=True)
 def eigvalsh(g, ans, a, UPLO="L"):
     return eigh_adjoint(g, np.zeros(np.shape(a), weight_dtype(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
 

@@ -750,6 +750,14 @@ def zero_adjoint(x):
     return ZERO
 
 
+def is_zero_tangent(t) -> bool:
+    """Is ``t`` the zero marker (a tangent no value reached: a constant's, a residual's)?"""
+    return _is_zero(t)
+
+
+nondifferentiable(is_zero_tangent)
+
+
 def zero_tangent(x):
     """Forward mode's zero tangent of ``x``: ``zero_adjoint``'s, except that a dict keeps its keys
     (the generated tangent code reads and writes them: ``dot_d["k"]``)."""
@@ -765,6 +773,17 @@ def zero_tangent(x):
 def adjoint_or_zeros(grad, like):
     """``grad``, or zeros shaped like ``like`` if no contribution reached it."""
     return zero_adjoint(like) if grad is ZERO else grad
+
+
+def real_if_real(grad, x):
+    """``grad`` as the adjoint of ``x``: its real part where ``x`` is a real number or array (a
+    complex contribution reaching a value whose kind the compiler did not know), else ``grad``."""
+    if _is_zero(grad) or not np.iscomplexobj(grad):
+        return grad
+    if isinstance(x, (bool, int, float, np.integer, np.floating, np.bool_)) or \
+            (_is_array(x) and not np.iscomplexobj(x)):
+        return np.real(grad)
+    return grad
 
 
 def conj_of(x):
@@ -1370,6 +1389,23 @@ def values_to_dict(grad, mapping):
     return out
 
 
+def dict_get(mapping, key, default=None):
+    """``mapping.get(key, default)``: the value under ``key``, or ``default`` where it is missing."""
+    return mapping.get(key, default)
+
+
+def dict_get_adjoint(grad, mapping, key):
+    """The adjoint of dict_get for the mapping: ``grad`` under ``key`` where the key is there."""
+    if _is_zero(grad) or key not in mapping:
+        return ZERO
+    return {key: grad}
+
+
+def default_adjoint(grad, mapping, key):
+    """The adjoint of dict_get for its default: ``grad`` where the key is missing."""
+    return ZERO if key in mapping else grad
+
+
 def vararg_adjoints(grad, items):
     """The adjoints of the items of a ``*args`` tuple, one per item (zeros where none arrived)."""
     return [item_adjoint(grad, i, items[i]) for i in range(len(items))]
@@ -1449,6 +1485,26 @@ def _dict_items_rule(g, ans, mapping):
 @defrule(dict_values, wrt=("mapping",), method="values")
 def _dict_values_rule(g, ans, mapping):
     return values_to_dict(g, mapping)
+
+
+@defrule(real_if_real, wrt=("grad",), linear="grad")
+def _real_if_real_rule(g, ans, grad, x):
+    return real_if_real(g, x)
+
+
+@defrule(dict_get, wrt=("mapping", "default"), joint_linear=("mapping", "default"), method="get")
+def _dict_get_rule(g, ans, mapping, key, default=None):
+    return dict_get_adjoint(g, mapping, key), default_adjoint(g, mapping, key)
+
+
+@defrule(dict_get_adjoint, wrt=("grad",), linear="grad")
+def _dict_get_adjoint_rule(g, ans, grad, mapping, key):
+    return getitem_or_zero(g, key)      # (a mapping's adjoint has no key the mapping lacks)
+
+
+@defrule(default_adjoint, wrt=("grad",), linear="grad")
+def _default_adjoint_rule(g, ans, grad, mapping, key):
+    return default_adjoint(g, mapping, key)
 
 
 @defrule(copy_list, wrt=("items",))

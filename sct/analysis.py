@@ -474,7 +474,8 @@ class ValueFacts:
                 if hit is not None and hit[0] is value:
                     bound = hit[1]
                 else:
-                    bound = bind_arguments(info.rule, value, self.filename, getattr(value, "lineno", 0))
+                    bound = bind_arguments(info.rule, value, self.filename,
+                                           getattr(value, "lineno", 0) or getattr(self, "_line", 0))
                     if memo is not None:
                         memo[id(value)] = (value, bound)
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
@@ -488,6 +489,8 @@ class ValueFacts:
     def value_complex(self, value) -> bool:
         if isinstance(value, gast.Call):
             info = self.call_info(value)
+            if _makes_complex(value, info):
+                return True            # complex(0, 1), np.zeros(n, dtype=complex), x.astype(np.complex64)
             if registry.facts_of(info.obj).real_output or info.kind in (CallKind.NONDIFF,):
                 return False
             if info.kind == CallKind.OP and registry.facts_of(info.obj).complex_output:
@@ -598,6 +601,7 @@ class Activity(ValueFacts):
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
         self.calls: Dict[int, CallInfo] = {}
+        self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
         self._bound_memo: Optional[Dict[int, tuple]] = {}
         try:
@@ -713,6 +717,7 @@ class Activity(ValueFacts):
     def assignment(self, node: gast.Assign):
         target = node.targets[0]
         value = node.value
+        self._line = getattr(node, "lineno", 0) or getattr(self.fdef, "lineno", 0)
         if isinstance(target, gast.Name):
             name = target.id
             if self.value_active(value):
@@ -736,6 +741,32 @@ class Activity(ValueFacts):
                     self.active.add(base.id)
                 if self.value_complex(value):
                     self.complex.add(base.id)
+
+_COMPLEX_TYPES = (complex, np.complex128, np.complex64, np.clongdouble)
+
+
+def _complex_dtype(node) -> bool:
+    """Does the expression ``node`` name a complex dtype (``complex``, ``np.complex64``, "c16")?"""
+    if isinstance(node, gast.Name):
+        return node.id == "complex"
+    if isinstance(node, gast.Attribute):
+        return node.attr in ("complex64", "complex128", "complex256", "complex_", "cdouble", "csingle",
+                             "clongdouble", "cfloat")
+    if isinstance(node, gast.Constant) and isinstance(node.value, str):
+        return node.value.startswith("complex") or node.value in ("c8", "c16", "c32", "D", "F", "G")
+    return False
+
+
+def _makes_complex(node: gast.Call, info) -> bool:
+    """Is the call's result complex whatever its arguments: a complex type called (``complex(0, 1)``,
+    also how generated code spells a complex constant), a complex ``dtype=``, ``.astype(complex)``?"""
+    if any(info.obj is t for t in _COMPLEX_TYPES):
+        return True
+    if any(k.arg == "dtype" and _complex_dtype(k.value) for k in node.keywords):
+        return True
+    return info.kind == CallKind.METHOD and info.method == "astype" and bool(node.args) and \
+        _complex_dtype(node.args[0])
+
 
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""

@@ -50,6 +50,11 @@ class ComplexProjection(EmitPass):
         return result
 
     def project_realness(self, name: str, contribution):
-        if name not in self.act.complex and self.gen.is_array(name) and not self.expr_is_real(contribution):
-            return call(attr(load(self.gen.np), "real"), [contribution])
+        if name not in self.act.complex and not self.expr_is_real(contribution):
+            if self.gen.is_array(name):
+                return call(attr(load(self.gen.np), "real"), [contribution])
+            if name not in self.act.lists:
+                # a value of a kind not known here (a helper's residual, a runtime helper's
+                # result): its realness is checked when the sweep runs
+                return call(attr(load(self.gen.rt_name), "real_if_real"), [contribution, load(name)])
         return contribution

@@ -95,6 +95,20 @@ class Loops:
                 len(target.elts) == len(it.args) and it.args:
             for a, t in zip(it.args, target.elts):
                 self.walked(a, t, out, sequences, lengths, index_targets)
+        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
+                and not it.keywords and len(it.args) == 1 and isinstance(it.args[0], gast.Starred) and \
+                isinstance(target, gast.Tuple) and target.elts and \
+                not any(isinstance(t, gast.Starred) for t in target.elts):
+            # `for a, b in zip(*seqs)` (autograd's GMM example): seqs holds one sequence per
+            # target, walked side by side; any other number fails Python's unpacking, so here too
+            seqs = self.atom(it.args[0].value, out, hint="seqs")
+            k = len(target.elts)
+            self.emit(out, gast.Assert(
+                test=gast.Compare(left=call("len", [seqs]), ops=[gast.Eq()], comparators=[const(k)]),
+                msg=const(f"zip(*...) over {k} loop targets needs {k} sequences")))
+            for j, t in enumerate(target.elts):
+                part = self.atom(gast.Subscript(value=seqs, slice=const(j), ctx=gast.Load()), out, hint="seq")
+                self.walked(part, t, out, sequences, lengths, index_targets)
         else:
             seq = self.sequence(it, out)
             sequences.append((target, seq))

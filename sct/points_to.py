@@ -298,7 +298,7 @@ class _Values:
         if _number_result(node, info, name):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
-            return self._op_call(state, info, name, args, receiver, copy_false, site)
+            return self._op_call(state, info, name, args, receiver, copy_false, site, node)
         if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
                                              info.method in registry.NONDIFF_METHODS or
                                              info.method in VIEW_METHODS or info.method == "copy"):
@@ -326,14 +326,16 @@ class _Values:
             return self.fresh(state, site, objs | state.contents(objs))
         return None
 
-    def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site) -> FrozenSet:
+    def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site,
+                 node: gast.Call) -> FrozenSet:
         """An op sct differentiates or knows: a view of its arguments, or a new value."""
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)
-        if info.kind == CallKind.OP and info.obj is not None:
+        if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
+                not _object_dtype(node):
             from .analysis import returns_array
-            if returns_array(info.obj):
+            if returns_array(info.obj):   # np.zeros(...) too: `y[0] = x` copies x's numbers
                 self.array_sites.add(site)
         return self.fresh(state, site)
 
@@ -642,3 +644,12 @@ class AliasAnalysis(PointsTo):
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
 
+
+def _object_dtype(node: gast.Call) -> bool:
+    """May the array ``node`` makes hold objects (``dtype=object``), so that items are references?"""
+    for v in list(node.args[1:]) + [k.value for k in node.keywords if k.arg == "dtype"]:
+        if isinstance(v, gast.Name) and v.id == "object" or \
+                isinstance(v, gast.Attribute) and v.attr in ("object_", "object") or \
+                isinstance(v, gast.Constant) and v.value in ("O", "object", "|O"):
+            return True
+    return False

@@ -27,7 +27,7 @@ from .runtime import registry
 
 from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind
 from .errors import CompileError
-from .ir import assign, attr, call, const, load, loaded_names, store
+from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
 from .plans import CallKind
 from .reverse import _function, _reach, instantiate_template, simplify
@@ -302,6 +302,12 @@ class TangentTransformer:
             op = gast.Mult()
         term = gast.BinOp(left=d, op=op, right=instantiate_template(
             partial, mapping, rule.fn.__globals__, self.np, self.rt_names, self.rt_name))
+        if isinstance(d, gast.Name) and any(isinstance(n, gast.Attribute) and n.attr == "log"
+                                            for n in walk_nodes(partial)):
+            # a partial with a log (x ** k in k: NaN where x < 0) times a tangent that is the zero
+            # marker at run time (a constant's, e.g. a residual): zero, not 0 * NaN
+            term = gast.IfExp(test=call(self.rt("is_zero_tangent"), [load(d.id)]), body=load(d.id),
+                              orelse=term)
         return gast.UnaryOp(op=gast.USub(), operand=term) if sign < 0 else term
 
     def transposed(self, info: CallInfo, node: gast.Call, bound, active: List[str], ans: str):

@@ -182,6 +182,13 @@ class _WriteCheck:
         """``np.copyto(z, ...)``, ``np.add.at(z, ...)``: numpy functions that write into their first
         argument."""
         if z in self.active or args_active or self.written_saved(s, z):
+            name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+            if name in WRITING_FUNCTIONS and name != "copyto":
+                # (np.copyto and np.add.at of an unshared array were made new values before this)
+                instead = (f"`{z} = np.where(np.eye(*{z}.shape, dtype=bool), v, {z})`"
+                           if name == "fill_diagonal" else "a new array (np.where, indexing)")
+                self.fail(s, f"{_dotted(func)}() writes into {z} in place, and sct does not "
+                          f"differentiate that write; compute {instead} instead", f"{_dotted(func)}")
             self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
                       f"this function created and no other name shares; write `{z} = {z}.copy()` "
                       f"first, or compute a new array", f"{_dotted(func)}")
