@@ -884,6 +884,12 @@ def primal_method_at(site, obj, name, active, /, *args, **kwargs):
     return HOOKS.site_miss(site, "primal_method", obj, name, active, args, kwargs)
 
 
+def guard_holds(guard, /, *args):
+    """Whether the code a call names (compiled with its caller: sct/call_tree.py) is right for
+    these arguments: ``guard`` checks what the caller's own check does not cover."""
+    return guard(*args)
+
+
 def jvp_call(fn, args, tangents, **kwargs):
     """``(fn(*args), its tangent)``: ``fn`` forward-differentiated by generated code."""
     return HOOKS.jvp_call_impl(fn, args, tangents, kwargs)
@@ -1762,7 +1768,7 @@ def index_trick(obj, index, name=None):
 nondifferentiable(index_trick)
 
 nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
-                  vjp_at, vjp_method_at, vjp_init_at)
+                  vjp_at, vjp_method_at, vjp_init_at, guard_holds)
 
 
 @defrule(bind_closure, wrt=("env",), many_outputs=True)

@@ -829,8 +829,10 @@ def _bind(tree, bound: _Bound) -> Tuple[str, ...]:
     guard_name = None
     if guard is not None:
         guard_name = _global(tree, label + "_guard", guard)
-    test = gast.Call(func=_name(guard_name), args=[copy.deepcopy(a) for a in args], keywords=[]) \
-        if guard_name else None
+    test = None
+    if guard_name:          # through the runtime, which declares it without derivative (read again)
+        test = gast.Call(func=gast.Attribute(value=_name(context.rt_name), attr="guard_holds", ctx=gast.Load()),
+                         args=[_name(guard_name)] + [copy.deepcopy(a) for a in args], keywords=[])
     parents = context.parents(call.fdef)
     if call.op in ("primal_call", "primal_method"):
         entry = _global(tree, label + "_entry" + suffix, bound.first)
@@ -940,8 +942,14 @@ def _guard_source(bound: _Bound, check_callee: bool):
             dtype = np.dtype(kind[1])
             if kind[0] == ("dl" if traced and dtype.kind in "fc" else "nd"):
                 consts[f"D{i}"] = dtype
-                lines.append(f"    if not (type(a{i}) is ND and a{i}.dtype is D{i} and a{i}.ndim == {kind[2]}) "
-                             f"and KIND_OF(a{i}, {traced}) != K{i}: return False")
+                fast = f"(type(a{i}) is ND and a{i}.dtype is D{i} and a{i}.ndim == {kind[2]})"
+                if kind[2] == 0:         # a numpy scalar (np.sum's value), a Python number when traced
+                    consts[f"S{i}"] = dtype.type
+                    fast = f"type(a{i}) is S{i} or " + fast
+                    python = {"<f8": "float", "<c16": "complex"}.get(kind[1]) if kind[0] == "dl" else None
+                    if python:
+                        fast = f"type(a{i}) is {python} or " + fast
+                lines.append(f"    if not ({fast}) and KIND_OF(a{i}, {traced}) != K{i}: return False")
                 continue
         if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "num" and isinstance(kind[2], type):
             consts[f"T{i}"] = kind[2]
