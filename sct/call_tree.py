@@ -738,6 +738,7 @@ def _result_kind(generated, kinds, namespace, results):
 # --- calls by name -----------------------------------------------------------------------------------
 
 _USER_CODE_RT = ("user_call", "effect", "maybe_effect", "apply_layer")
+_REBINDING_BUILTINS = (setattr, delattr, exec, eval, globals, vars)
 
 
 def _runs_user_code(tree) -> bool:
@@ -753,6 +754,8 @@ def _runs_user_code(tree) -> bool:
             return True
     for fdef in context.generated.functions:
         for node in gast.walk(fdef):
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                return True          # obj.attr = v: an attribute (a module's global) a callee may read
             if not isinstance(node, gast.Call):
                 continue
             func = node.func
@@ -765,6 +768,8 @@ def _runs_user_code(tree) -> bool:
                 values = [namespace.get(a.id, _MISSING) for a in node.args if isinstance(a, gast.Name)]
             elif isinstance(func, gast.Name):
                 values = [namespace.get(func.id, _MISSING)]
+                if any(v is b for v in values for b in _REBINDING_BUILTINS):
+                    return True
             else:
                 continue
             for value in values:

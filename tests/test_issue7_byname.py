@@ -367,3 +367,84 @@ def test_a_call_no_sweep_differentiates(monkeypatch):
     monkeypatch.setattr(THIS, "layer", other)
     v = dlfeval(value_only, dlarray(W), dlarray(X))
     assert_close(extractdata(v), np.sum(2 * np.sin(W @ X)))
+
+
+# --- what the caller's code changes before the call: the callee's guards checked at the call ------
+import types as _types                                      # noqa: E402
+
+cfg = _types.SimpleNamespace(act=np.tanh)
+
+
+def uses_cfg(W, x):
+    return cfg.act(W @ x)
+
+
+def loss_sets_attribute(W, x):
+    cfg.act = np.sin                 # an attribute the helper reads, set before the call
+    L = np.sum(uses_cfg(W, x) ** 2)
+    return L, dlgradient(L, W)
+
+
+class Holder:
+    act = staticmethod(np.tanh)
+
+
+def uses_holder(W, x):
+    return Holder.act(W @ x)
+
+
+def loss_sets_class_attribute(W, x):
+    Holder.act = np.sin
+    L = np.sum(uses_holder(W, x) ** 2)
+    return L, dlgradient(L, W)
+
+
+@pytest.mark.parametrize("loss, reset", [
+    (loss_sets_attribute, lambda: setattr(cfg, "act", np.tanh)),
+    (loss_sets_class_attribute, lambda: setattr(Holder, "act", staticmethod(np.tanh)))])
+def test_an_attribute_the_helper_reads_set_before_the_call(loss, reset):
+    try:
+        for _ in range(2):
+            reset()
+            check(loss, lambda W, x: np.sum(np.sin(W @ x) ** 2), [W, X])
+    finally:
+        reset()
+
+
+def make_swapping_loss():
+    def helper(W, x):
+        return np.tanh(W @ x)
+
+    def swap():
+        nonlocal helper
+
+        def helper(W, x):            # noqa: F811
+            return np.sin(W @ x)
+
+    def loss(W, x):
+        swap()                       # rebinds the cell loss reads helper from
+        L = np.sum(helper(W, x) ** 2)
+        return L, dlgradient(L, W)
+    return loss
+
+
+def test_a_closure_cell_rebound_during_the_call():
+    # generated code reads the cell once per call (as it does a global): refused, never the stale helper
+    loss = make_swapping_loss()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(loss, dlarray(W), dlarray(X))
+    assert info.value.filename == __file__
+    assert info.value.lineno == loss.__code__.co_firstlineno + 2
+    assert "nonlocal helper" in str(info.value)
+
+
+def test_calls_by_name_are_checked_once_per_entry_where_sound():
+    """The helper's guards join the caller's check: rebinding what the helper reads fails it."""
+    compiled = _entry(two_layers, (dlarray(W), dlarray(X)))
+    first, second = compiled.calls
+    assert first.names and not first.guarded        # W, x: the caller's own arguments
+    assert second.names and second.guarded          # y: computed in the caller, checked at the call
+    assert not compiled.opaque
+    assert compiled.check(two_layers)
+    text = str(sct.source(two_layers, dlarray(W), dlarray(X)))
+    assert f"(y, y_residuals) = {first.names[0]}(W, x)" in text
