@@ -703,7 +703,7 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
                      f"{record.compiled.filename.strip('<>')} ----")
             elif record.compiled is None:           # left to run time: what earlier runs made
                 for e in record.site.entries:
-                    made = getattr(getattr(e[5], "__code__", None), "co_filename", "")
+                    made = getattr(getattr(e.first, "__code__", None), "co_filename", "")
                     lines = linecache.getlines(made) if made.startswith("<sct-generated ") else []
                     if lines and made not in shown:
                         shown.add(made)

@@ -43,7 +43,7 @@ import gast
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import CallSite, Closure
+from .runtime.support import CallSite, Closure, SiteEntry
 
 from .kinds import kind_of, make_matcher
 from .ir import walk_no_defs
@@ -105,7 +105,7 @@ class _PredictedKinds:
             self.entry = None
             fast = make_matcher(tuple(args), self.traced)
             if fast is not None:
-                new = entry[:2] + (fast,) + entry[3:]
+                new = entry._replace(match=fast)
                 self.site.entries = tuple(new if e is entry else e for e in self.site.entries)
         return True
 
@@ -377,7 +377,7 @@ class _Resolution:
             else:
                 compiled = _tc.primal_for_kinds(fn, kinds, mask)
                 first, second = compiled.entry, None
-        self.add(call, (fn, mask, None, compiled.check, self.version, first, second, fn, ()), kinds, mask)
+        self.add(call, SiteEntry(fn, mask, None, compiled.check, self.version, first, second, fn, ()), kinds, mask)
         self.bind(_Bound(call, first, second, compiled, fn, kinds, _flags(mask), self.exact))
         return self.record(call, compiled, resolved=True)
 
@@ -416,7 +416,7 @@ class _Resolution:
         if issubclass(cls, Layer):          # as site_miss: a backward added later takes over
             check = (lambda f, check=compiled.check: check(f) and not callable(getattr(cls, "backward", None)))
             conditions = (("no backward", cls),)
-        self.add(call, (cls, mask, None, check, self.version, first, second, func, ()), kinds, mask)
+        self.add(call, SiteEntry(cls, mask, None, check, self.version, first, second, func, ()), kinds, mask)
         exact = (False,) + self.exact[1:]           # the receiver: its class and fields, at the call
         self.bind(_Bound(call, first, second, compiled, func, kinds, _flags(mask), exact,
                          ((cls, name, func),), conditions))
@@ -433,8 +433,7 @@ class _Resolution:
             pair = _tc._record_pair(cls, count - 1, keywords, namedtuple=False)
             match = lambda a, count=count: len(a) == count   # noqa: E731
             check = lambda f, cls=cls: not hasattr(cls, "__post_init__")   # noqa: E731
-            entry = (cls, mask, None, check, self.version, pair[0], pair[1], init, keywords)
-            entry = entry[:2] + (match,) + entry[3:]
+            entry = SiteEntry(cls, mask, match, check, self.version, pair[0], pair[1], init, keywords)
             _tc._add_entry(call.site, entry)
             self.bind(_Bound(call, pair[0], pair[1], None, init, (None,) * count, _flags(mask),
                              (True,) * count, ((cls, "__init__", init),), (("no post_init", cls),)))
@@ -452,7 +451,7 @@ class _Resolution:
             return self.record(call, reason="a recursive call")
         with _descend(init):
             compiled = _tc.vjp_for_kinds(init, kinds, mask, returns_self=True)
-        entry = (cls, mask, None, compiled.check, self.version, compiled.fwd, compiled.bwd, init, keywords)
+        entry = SiteEntry(cls, mask, None, compiled.check, self.version, compiled.fwd, compiled.bwd, init, keywords)
         self.add(call, entry, kinds, mask)
         exact = (True,) + self.exact[1:]            # the new object, made just before by rt.new_object
         self.bind(_Bound(call, compiled.fwd, compiled.bwd, compiled, init, kinds, _flags(mask), exact,
@@ -461,7 +460,7 @@ class _Resolution:
 
     def add(self, call, entry, kinds, mask) -> None:
         match = _PredictedKinds(kinds, tuple(bool(m) for m in mask), call.site)
-        entry = entry[:2] + (match,) + entry[3:]
+        entry = entry._replace(match=match)
         match.entry = entry
         _tc._add_entry(call.site, entry)
 
