@@ -46,7 +46,7 @@ from .runtime import registry
 from .runtime.support import CallSite, Closure, SiteEntry
 
 from .kinds import kind_of, make_matcher
-from .ir import walk_no_defs
+from .ir import walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .global_writes import _library
 from . import hooks
@@ -533,9 +533,9 @@ class _Context:
         """Names ``fdef`` (or a function nested in it) binds anywhere."""
         found = self._stored.get(id(fdef))
         if found is None:
-            found = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+            found = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
                      isinstance(n.ctx, (gast.Store, gast.Del))}
-            for inner in gast.walk(fdef):
+            for inner in walk_nodes(fdef):
                 if isinstance(inner, gast.FunctionDef) and inner is not fdef:
                     found |= _local_names(inner) | {inner.name}
             self._stored[id(fdef)] = found
@@ -752,7 +752,7 @@ def _runs_user_code(tree) -> bool:
         if r is None or not r.resolved or (r.compiled is not None and getattr(r.compiled, "opaque", True)):
             return True
     for fdef in context.generated.functions:
-        for node in gast.walk(fdef):
+        for node in walk_nodes(fdef):
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del)):
                 return True          # obj.attr = v: an attribute (a module's global) a callee may read
             if not isinstance(node, gast.Call):
