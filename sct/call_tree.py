@@ -528,6 +528,7 @@ class _Context:
         self._stored: Dict[int, set] = {}
         self._flat: Dict[int, set] = {}
         self._parents: Dict[int, Dict[int, Tuple[Any, str]]] = {}
+        self.bound_names: Dict[int, Tuple[Any, str]] = {}    # id(value) -> (value, its global name)
 
     def stored(self, fdef) -> set:
         """Names ``fdef`` (or a function nested in it) binds anywhere."""
@@ -808,10 +809,16 @@ def _digest(first) -> str:
     return tail if tail.isalnum() else ""
 
 
-def _global(tree, base: str, value) -> str:
-    """A fresh name of the generated module bound to ``value``."""
+def _global(tree, base: str, value, share: bool = True) -> str:
+    """A name of the generated module bound to ``value``: fresh, or the one it already has there
+    (``share``: one name per pair or entry code, however many calls make)."""
+    names = tree.context.bound_names
+    known = names.get(id(value)) if share else None
+    if known is not None and known[0] is value:
+        return known[1]
     name = tree.context.namer.fresh(base)
     tree.resolution.namespace[name] = value
+    names[id(value)] = (value, name)
     return name
 
 
@@ -832,7 +839,7 @@ def _bind(tree, bound: _Bound) -> Tuple[str, ...]:
     guard = _guard_source(bound, check_callee=tree.opaque and bound.compiled is not None)
     guard_name = None
     if guard is not None:
-        guard_name = _global(tree, label + "_guard", guard)
+        guard_name = _global(tree, label + "_guard", guard, share=False)
     test = None
     if guard_name:          # through the runtime, which declares it without derivative (read again)
         test = gast.Call(func=gast.Attribute(value=_name(context.rt_name), attr="guard_holds", ctx=gast.Load()),
