@@ -448,3 +448,35 @@ def test_calls_by_name_are_checked_once_per_entry_where_sound():
     assert compiled.check(two_layers)
     text = str(sct.source(two_layers, dlarray(W), dlarray(X)))
     assert f"(y, y_residuals) = {first.names[0]}(W, x)" in text
+
+
+# --- forward over reverse through helpers called by name --------------------------------------------
+def sum_sq(W, x):
+    return np.sum(layer(W, x) ** 2) + np.sum(layer(W, layer(W, x)))
+
+
+def test_hessian_vector_product_through_helpers(monkeypatch):
+    x = X
+    V = np.linspace(-1, 1, 9).reshape(3, 3)
+
+    def plain(W, f=lambda W, x: np.tanh(W @ x)):
+        return np.sum(f(W, x) ** 2) + np.sum(f(W, f(W, x)))
+
+    def grad_plain(W, f=lambda W, x: np.tanh(W @ x)):
+        return numerical_gradient(lambda W: plain(W, f), [W], 0, step=1e-5)
+    for f in (None, lambda W, x: np.sin(W @ x) * 2.0):
+        if f is not None:
+            monkeypatch.setattr(THIS, "layer", other)
+        kw = {} if f is None else {"f": f}
+        got = sct.hvp(lambda W: sum_sq(W, x), W, V)
+        h = 1e-4
+        want = (grad_plain(W + h * V, **kw) - grad_plain(W - h * V, **kw)) / (2 * h)
+        assert_close(extractdata(got) if hasattr(got, "data") else got, want, rtol=1e-3, atol=1e-4)
+
+
+def test_source_names_the_callees_by_their_names():
+    text = str(sct.source(two_layers, dlarray(W), dlarray(X), callees=True))
+    compiled = _entry(two_layers, (dlarray(W), dlarray(X)))
+    for r in compiled.calls:
+        assert f"(called as {', '.join(r.names)})" in text
+        assert r.names[0] in text.split("# ----")[0]          # the caller's code reads that name
