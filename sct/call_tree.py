@@ -536,6 +536,10 @@ class _Context:
         if found is None:
             found = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
                      isinstance(n.ctx, (gast.Store, gast.Del))}
+            # an array changed in place in a way that changes its kind (x.shape = ..., x.resize(...))
+            found |= {n.value.id for n in walk_nodes(fdef) if isinstance(n, gast.Attribute) and
+                      isinstance(n.value, gast.Name) and
+                      (not isinstance(n.ctx, gast.Load) or n.attr == "resize")}
             for inner in walk_nodes(fdef):
                 if isinstance(inner, gast.FunctionDef) and inner is not fdef:
                     found |= _local_names(inner) | {inner.name}
@@ -790,12 +794,10 @@ def _bind_all(tree) -> None:
         bound = resolution.bound.get(id(tree.calls[i].node))
         if bound is None:
             continue
-        names = _bind(tree, bound)
+        names, guarded = _bind(tree, bound)
         if names:
-            guarded = len(names) > 2 or (len(names) == 2 and bound.call.op in ("primal_call", "primal_method"))
             tree.records[i] = CallRecord(r.label, r.line, r.op, r.site, r.compiled, r.reason, r.resolved,
-                                         tuple(n for n in names if not n.endswith("guard")) if False else names,
-                                         guarded)
+                                         names, guarded)
         if not tree.opaque and bound.compiled is not None:
             key = (id(bound.compiled.check), id(bound.callee))
             if key not in seen:
@@ -826,8 +828,9 @@ def _name(id_: str, store: bool = False):
     return gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(), annotation=None, type_comment=None)
 
 
-def _bind(tree, bound: _Bound) -> Tuple[str, ...]:
-    """Rewrite the call of ``bound`` to call its code by name; returns the names it binds."""
+def _bind(tree, bound: _Bound) -> Tuple[Tuple[str, ...], bool]:
+    """Rewrite the call of ``bound`` to call its code by name; returns the names it binds and
+    whether a guard checks the call."""
     call = bound.call
     context = tree.context
     node = call.node
@@ -852,18 +855,18 @@ def _bind(tree, bound: _Bound) -> Tuple[str, ...]:
         value = direct if test is None else gast.IfExp(test=test, body=direct, orelse=node)
         up = parents.get(id(node))
         if up is None or not _replace(up[0], up[1], node, value):
-            return ()
-        return (entry,) + ((guard_name,) if guard_name else ())
+            return (), False
+        return (entry,) + ((guard_name,) if guard_name else ()), test is not None
     found = _pair_statement(call)
     if found is None:
-        return ()
+        return (), False
     holder, statement = found
     fwd = _global(tree, label + "_fwd" + suffix, bound.first)
     bwd = _global(tree, label + "_bwd" + suffix, bound.second)
     pair = gast.Tuple(elts=[_name(fwd), _name(bwd)], ctx=gast.Load())
     if test is not None:
         statement.value = gast.IfExp(test=test, body=pair, orelse=node)
-        return (fwd, bwd, guard_name)
+        return (fwd, bwd, guard_name), True
     f, b = (e.id for e in statement.targets[0].elts)
     stored = _store_count(call.fdef)
     if stored.get(f, 0) == 1 and stored.get(b, 0) == 1 and f != b:
@@ -882,7 +885,7 @@ def _bind(tree, bound: _Bound) -> Tuple[str, ...]:
     else:
         statement.value = pair
     context._stored.pop(id(call.fdef), None)
-    return (fwd, bwd)
+    return (fwd, bwd), False
 
 
 def _store_count(fdef) -> Dict[str, int]:
