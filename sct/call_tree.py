@@ -527,8 +527,10 @@ class _Context:
         self.names = {f.name for f in generated.functions if isinstance(f, gast.FunctionDef)}
         self._stored: Dict[int, set] = {}
         self._flat: Dict[int, set] = {}
-        self._parents: Dict[int, Dict[int, Tuple[Any, str]]] = {}
+        self._parents: Dict[Tuple[int, bool], Dict[int, Tuple[Any, str]]] = {}
         self.bound_names: Dict[int, Tuple[Any, str]] = {}    # id(value) -> (value, its global name)
+        self._counts: Dict[int, Dict[str, int]] = {}
+        self.renames: Dict[int, Tuple[Any, Dict[str, str]]] = {}   # id(fdef) -> (fdef, {local: global})
 
     def stored(self, fdef) -> set:
         """Names ``fdef`` (or a function nested in it) binds anywhere."""
@@ -562,18 +564,46 @@ class _Context:
             flat = self._flat[id(fdef)] = {id(n) for n in walk_no_defs(fdef)}
         return id(call.node) in flat and _immutable(self.param_kinds[node.id], traced)
 
-    def parents(self, fdef) -> Dict[int, Tuple[Any, str]]:
-        found = self._parents.get(id(fdef))
+    def store_counts(self, fdef) -> Dict[str, int]:
+        """How many times ``fdef`` binds each name (parameters included); the pairs' names, which
+        calls by name stop binding, are never read again."""
+        counts = self._counts.get(id(fdef))
+        if counts is None:
+            counts = self._counts[id(fdef)] = {}
+            for n in walk_nodes(fdef):
+                if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                    counts[n.id] = counts.get(n.id, 0) + 1
+        return counts
+
+    def parents(self, fdef, full: bool = False) -> Dict[int, Tuple[Any, str]]:
+        """id(node) -> (its parent, the parent's field holding it): for statements and the values
+        of assignments and returns (where calls of generated code are), or (``full``) every node."""
+        key = (id(fdef), full)
+        found = self._parents.get(key)
         if found is None:
-            found = self._parents[id(fdef)] = {}
-            for parent in gast.walk(fdef):
-                for name, value in gast.iter_fields(parent):
-                    if isinstance(value, gast.AST):
-                        found[id(value)] = (parent, name)
-                    elif isinstance(value, list):
-                        for child in value:
-                            if isinstance(child, gast.AST):
-                                found[id(child)] = (parent, name)
+            found = self._parents[key] = {}
+            if full:
+                for parent in gast.walk(fdef):
+                    for name, value in gast.iter_fields(parent):
+                        if isinstance(value, gast.AST):
+                            found[id(value)] = (parent, name)
+                        elif isinstance(value, list):
+                            for child in value:
+                                if isinstance(child, gast.AST):
+                                    found[id(child)] = (parent, name)
+                return found
+            todo = [fdef]
+            while todo:
+                parent = todo.pop()
+                for name in ("body", "orelse", "finalbody", "handlers"):
+                    for child in getattr(parent, name, None) or ():
+                        if isinstance(child, gast.AST):
+                            found[id(child)] = (parent, name)
+                            todo.append(child)
+                            value = getattr(child, "value", None)
+                            if isinstance(child, (gast.Assign, gast.Return, gast.Expr)) and \
+                                    isinstance(value, gast.AST):
+                                found[id(value)] = (child, "value")
         return found
 
 
@@ -660,7 +690,8 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
                     if tree.records[i] is not None and tree.records[i].resolved:
                         continue
                     if context is not None and _calls_own_code(call, context):
-                        tree.deferred.append(i) if i not in tree.deferred else None
+                        if i not in tree.deferred:
+                            tree.deferred.append(i)
                         continue
                     tree.records[i] = _resolve_one(resolution, call)
                 if len(resolution.results) == known:
@@ -803,6 +834,10 @@ def _bind_all(tree) -> None:
             if key not in seen:
                 seen.add(key)
                 tree.folded.append((bound.compiled.check, bound.callee))
+    for fdef, renames in tree.context.renames.values():
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+                n.id = renames[n.id]
 
 
 def _digest(first) -> str:
@@ -853,7 +888,7 @@ def _bind(tree, bound: _Bound) -> Tuple[Tuple[str, ...], bool]:
         direct = gast.Call(func=_name(entry), args=[copy.deepcopy(a) for a in args],
                            keywords=copy.deepcopy(node.keywords))
         value = direct if test is None else gast.IfExp(test=test, body=direct, orelse=node)
-        up = parents.get(id(node))
+        up = parents.get(id(node)) or context.parents(call.fdef, full=True).get(id(node))
         if up is None or not _replace(up[0], up[1], node, value):
             return (), False
         return (entry,) + ((guard_name,) if guard_name else ()), test is not None
@@ -868,14 +903,10 @@ def _bind(tree, bound: _Bound) -> Tuple[Tuple[str, ...], bool]:
         statement.value = gast.IfExp(test=test, body=pair, orelse=node)
         return (fwd, bwd, guard_name), True
     f, b = (e.id for e in statement.targets[0].elts)
-    stored = _store_count(call.fdef)
+    stored = context.store_counts(call.fdef)
     if stored.get(f, 0) == 1 and stored.get(b, 0) == 1 and f != b:
-        for n in gast.walk(call.fdef):         # the pair's names read: its functions, by name
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                if n.id == f:
-                    n.id = fwd
-                elif n.id == b:
-                    n.id = bwd
+        renames = context.renames.setdefault(id(call.fdef), (call.fdef, {}))[1]
+        renames[f], renames[b] = fwd, bwd      # the pair's names read: its functions, by name
         body = getattr(holder, parents[id(statement)][1])
         index = next(k for k, s in enumerate(body) if s is statement)
         if len(body) == 1:
@@ -886,14 +917,6 @@ def _bind(tree, bound: _Bound) -> Tuple[Tuple[str, ...], bool]:
         statement.value = pair
     context._stored.pop(id(call.fdef), None)
     return (fwd, bwd), False
-
-
-def _store_count(fdef) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for n in gast.walk(fdef):
-        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
 
 
 def _replace(parent, field_name: str, old, new) -> bool:
