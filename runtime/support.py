@@ -12,7 +12,7 @@ import functools
 import numbers
 import operator
 import types
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -844,8 +844,8 @@ class CallSite:
     a matcher of its arguments' kinds and the guards of the code, so a repeated call runs the
     generated code directly instead of computing kinds and looking up the cache.
 
-    ``entries``: tuples ``(callee, active, match(args), guards(func), rules version, first, second,
-    func, keywords)`` (a tuple replaced whole, so readers need no lock); a call that matches none
+    ``entries``: :class:`SiteEntry` tuples ``(callee, active, match(args), check(func), rules version,
+    first, second, func, keywords)`` (a tuple replaced whole, so readers need no lock); a call that matches none
     goes to the compiler (``HOOKS.site_miss``), which adds one.  After ``MAX_MISSES`` misses a site
     stops adding (a call whose callee or kinds keep changing takes the general path)."""
     __slots__ = ("entries", "misses", "label", "__weakref__")
@@ -870,10 +870,24 @@ class CallSite:
 from .registry import _version as _rules_version  # noqa: E402
 
 
+class SiteEntry(NamedTuple):
+    """One entry of a :class:`CallSite`: the code generated for a callee and arguments' kinds."""
+    callee: Any             # the function, the receiver's class (methods) or the class (constructors)
+    active: Any             # the call's activity mask
+    match: Any              # match(args): the arguments have the kinds the code was made for
+    check: Any              # check(func): the guards of the code hold for func
+    version: int            # the rules version it was made under
+    first: Any              # the forward (vjp ops) or the entry code (primal ops)
+    second: Any             # the adjoint (vjp ops), else None
+    func: Any               # the Python function compiled (the method, the __init__)
+    keywords: tuple         # the keywords' names (constructors)
+
+
 def _function_entry(site, fn, active, args):
     """The entry of ``site`` compiled for calling ``fn`` with arguments like ``args``, or None."""
     for e in site.entries:
-        if e[0] is fn and e[1] == active and e[2](args) and e[3](fn) and e[4] == _rules_version[0]:
+        if e.callee is fn and e.active == active and e.match(args) and e.check(fn) and \
+                e.version == _rules_version[0]:
             return e
     return None
 
@@ -883,10 +897,10 @@ def _method_entry(site, obj, name, active, args):
     method still the one it was compiled from), or None."""
     cls = type(obj)
     for e in site.entries:
-        if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0]:
+        if e.callee is cls and e.active == active and e.match(args) and e.version == _rules_version[0]:
             method = getattr(obj, name)
-            if type(method) is types.MethodType and method.__func__ is e[7] and \
-                    method.__self__ is obj and e[3](e[7]):
+            if type(method) is types.MethodType and method.__func__ is e.func and \
+                    method.__self__ is obj and e.check(e.func):
                 return e
     return None
 
@@ -895,7 +909,7 @@ def vjp_at(site, fn, active, /, *args, **kwargs):
     """:func:`vjp` at a call site: ``(forward, adjoint)`` of ``fn`` for arguments like ``args``."""
     e = _function_entry(site, fn, active, args)
     if e is not None:
-        return e[5], e[6]
+        return e.first, e.second
     return HOOKS.site_miss(site, "vjp", fn, None, active, args, kwargs)
 
 
@@ -903,16 +917,16 @@ def vjp_method_at(site, obj, name, active, /, *args, **kwargs):
     """:func:`vjp_method` at a call site."""
     e = _method_entry(site, obj, name, active, args)
     if e is not None:
-        return e[5], e[6]
+        return e.first, e.second
     return HOOKS.site_miss(site, "vjp_method", obj, name, active, args, kwargs)
 
 
 def vjp_init_at(site, cls, active, /, *args, **kwargs):
     """:func:`vjp_init` at a call site."""
     for e in site.entries:
-        if e[0] is cls and e[1] == active and e[2](args) and e[4] == _rules_version[0] and \
-                cls.__init__ is e[7] and e[3](e[7]) and e[8] == tuple(kwargs):
-            return e[5], e[6]
+        if e.callee is cls and e.active == active and e.match(args) and e.version == _rules_version[0] and \
+                cls.__init__ is e.func and e.check(e.func) and e.keywords == tuple(kwargs):
+            return e.first, e.second
     return HOOKS.site_miss(site, "vjp_init", cls, None, active, args, kwargs)
 
 
@@ -920,7 +934,7 @@ def primal_call_at(site, fn, active, /, *args, **kwargs):
     """:func:`primal_call` at a call site: the value of ``fn(*args, **kwargs)``."""
     e = _function_entry(site, fn, active, args)
     if e is not None:
-        return e[5](*args, **kwargs)
+        return e.first(*args, **kwargs)
     return HOOKS.site_miss(site, "primal_call", fn, None, active, args, kwargs)
 
 
@@ -928,8 +942,14 @@ def primal_method_at(site, obj, name, active, /, *args, **kwargs):
     """:func:`primal_method` at a call site."""
     e = _method_entry(site, obj, name, active, args)
     if e is not None:
-        return e[5](*args, **kwargs)
+        return e.first(*args, **kwargs)
     return HOOKS.site_miss(site, "primal_method", obj, name, active, args, kwargs)
+
+
+def guard_holds(guard, /, *args):
+    """Whether the code a call names (compiled with its caller: sct/call_tree.py) is right for
+    these arguments: ``guard`` checks what the caller's own check does not cover."""
+    return guard(*args)
 
 
 def jvp_call(fn, args, tangents, **kwargs):
@@ -1853,7 +1873,7 @@ def index_trick(obj, index, name=None):
 nondifferentiable(index_trick)
 
 nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
-                  vjp_at, vjp_method_at, vjp_init_at)
+                  vjp_at, vjp_method_at, vjp_init_at, guard_holds)
 
 
 @defrule(dlarray_of, wrt=("data",), linear=("data",))

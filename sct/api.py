@@ -700,11 +700,12 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
         parts.extend(describe(code.calls, code.filename.strip("<>").split(" ")[1]))
         for record in code.calls:
             if record.compiled is not None and record.compiled.filename not in shown:
+                called = f" (called as {', '.join(record.names)})" if record.names else ""
                 show(record.compiled, "# ---- generated for a call made from it: "
-                     f"{record.compiled.filename.strip('<>')} ----")
+                     f"{record.compiled.filename.strip('<>')}{called} ----")
             elif record.compiled is None:           # left to run time: what earlier runs made
                 for e in record.site.entries:
-                    made = getattr(getattr(e[5], "__code__", None), "co_filename", "")
+                    made = getattr(getattr(e.first, "__code__", None), "co_filename", "")
                     lines = linecache.getlines(made) if made.startswith("<sct-generated ") else []
                     if lines and made not in shown:
                         shown.add(made)

@@ -1,36 +1,54 @@
 """The call tree, resolved when the caller is compiled (issue 7 item 3, issue 8 item 2).
 
-Each call that generated code makes to a helper, method, constructor or callable object goes
-through its call site (``rt.vjp_at(site, helper, mask, *args)``: sct.call_sites).  When the caller
-is compiled, every site whose callee is known then (a module-level function, one in a closure
-cell or global of the caller, a method of an object whose class its kind names, a class built
-there) and whose arguments' kinds follow from the caller's own kinds gets the callee's generated
-code now, recursively over the tree, as an entry of its site: the first run compiles nothing.
+Each call that generated code makes to a helper, method, constructor or callable object has a
+call site (``rt.vjp_at(site, helper, mask, *args)``: sct.call_sites).  When the caller is
+compiled, before its source is emitted, every site whose callee is known then (a module-level
+function, one in a closure cell or global of the caller, a method of an object whose class its
+kind names, a class built there) and whose arguments' kinds are known or predicted gets the
+callee's generated code now, recursively over the tree, and the generated code calls it BY NAME:
+the pair is bound in the generated module's globals (``layer_fwd_0b84173eeb``) and the call reads
+``(y, y_residuals) = layer_fwd_0b84173eeb(W, x)``.
 
-The entry is exactly the one the run-time path (``sct.transform_calls.site_miss``) would add for
-those kinds: the same compiled code, from the same cache key, and the same guards.  At run time
-the site still checks that the callee is the same object, the guards of its code hold and the
-arguments have the predicted kinds (computed with ``kind_of`` on the first call, then by a
-matcher of their parts); a call that fails a check takes the run-time path as before.  A callee
-chosen at run time (a local, a value from data), arguments whose kinds are not known, and
-recursive calls (a callee being compiled on this thread) stay on the run-time path.
+Guards.  What the site checked on every call is checked once per call of the caller where that is
+sound, else at the call:
+- the callee object: the caller's own guards (the generated code reads the global, closure cell
+  or attribute as it was when the caller's entry check ran);
+- the callee's code's guards (``Compiled.check``): folded into the caller's check
+  (:func:`fold_checks`) unless the caller may run user code sct did not compile (``rt.user_call``,
+  ``rt.effect``, a call left to run time...: ``Compiled.opaque``), which could rebind a global the
+  callee reads; then checked at the call;
+- the arguments' kinds: those that follow from the caller's kinds (a parameter never rebound
+  holding an array, a number, a constant or a tuple of those; a literal) are covered by the
+  caller's check; the others (values the caller computes, objects, which code may change in
+  place) are checked at the call by a generated guard;
+- a method's, ``__init__``'s identity on its class (a class attribute may be replaced): at the call;
+- the rules version: the caller's (its cache key and entry check hold it).
+A guarded call reads ``(f, b) = (layer_fwd_.., layer_bwd_..) if layer_guard(W, y) else
+rt.vjp_at(layer_site, layer, mask, W, y)``: a failed guard takes the site's run-time path.
+
+A callee chosen at run time (a local, a value from data), arguments whose kinds are not known,
+recursive calls (a callee being compiled on this thread) and generated sweeps differentiated again
+(resolved after the caller is loaded, kept in their sites) stay on the run-time path.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import CallSite, Closure
+from .runtime.support import CallSite, Closure, SiteEntry
 
 from .kinds import kind_of, make_matcher
+from .ir import walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
+from .global_writes import _library
 from . import hooks
 from . import transform_calls as _tc
 
@@ -58,6 +76,8 @@ class CallRecord:
     compiled: Any = None
     reason: str = ""
     resolved: bool = False       # True: the site holds its entry (compiled or a record pair)
+    names: Tuple[str, ...] = ()  # the names the generated code calls it by (empty: through its site)
+    guarded: bool = False        # True: a guard at the call checks what the caller's check cannot
 
 
 class _PredictedKinds:
@@ -85,7 +105,7 @@ class _PredictedKinds:
             self.entry = None
             fast = make_matcher(tuple(args), self.traced)
             if fast is not None:
-                new = entry[:2] + (fast,) + entry[3:]
+                new = entry._replace(match=fast)
                 self.site.entries = tuple(new if e is entry else e for e in self.site.entries)
         return True
 
@@ -227,11 +247,15 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
     return None
 
 
-def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any]) -> Dict[str, Any]:
+def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any],
+                     results: Optional[Dict[Any, Any]] = None) -> Dict[str, Any]:
     """Kinds of names the generated function assigns, from their first assignment in order:
     ``effects_start = rt.effect_position()`` (an int), and values plain numpy computes from
-    values of known kinds (see :func:`_value_kind`)."""
+    values of known kinds (see :func:`_value_kind`); ``results``: the kinds of the values of
+    calls resolved so far (by the name of the pair's forward, or the id of a call run for its
+    value), which the callees' code says (``Compiled.result_kind``)."""
     found: Dict[str, Any] = {}
+    results = results or {}
 
     def known(name):
         kind = kinds.get(name)
@@ -240,11 +264,21 @@ def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any]) -> 
     todo = [fdef]
     while todo:
         node = todo.pop()
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) \
+                and node.targets[0].elts and isinstance(node.targets[0].elts[0], gast.Name) and \
+                isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name):
+            name = node.targets[0].elts[0].id       # (y, y_residuals) = layer_fwd(...)
+            kind = results.get(node.value.func.id)
+            if kind is not None and name not in found and name not in kinds:
+                found[name] = kind
+            continue
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
             name = node.targets[0].id
             value = node.value
             if name not in found and name not in kinds:
-                if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                if isinstance(value, gast.Call) and id(value) in results:
+                    found[name] = results[id(value)]
+                elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
                         value.func.attr in _INT_RESULTS and isinstance(value.func.value, gast.Name) and \
                         not value.args:
                     found[name] = _INT_KIND
@@ -259,24 +293,41 @@ def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any]) -> 
     return found
 
 
+@dataclass
+class _Bound:
+    """A call resolved when its caller is compiled: what the generated code calls by name."""
+    call: Any                  # the sct.call_sites.SiteCall
+    first: Any                 # the forward (vjp ops) or the entry code (primal ops)
+    second: Any                # the adjoint (vjp ops)
+    compiled: Any              # the callee's Compiled (None: a dataclass's record pair)
+    callee: Any                # what compiled.check is for (the function, method or __init__)
+    kinds: Tuple               # the arguments' kinds, as kind_of gives them at the call
+    traced: Tuple[bool, ...]
+    exact: Tuple[bool, ...]    # per argument: its kind follows from the caller's kinds
+    identity: Tuple = ()       # (object, attribute, value): getattr(object, attribute) is value
+    conditions: Tuple = ()     # ("no backward" | "no post_init", class): checked at the call
+
+
 class _Resolution:
     """Resolving the sites of one compiled function."""
 
-    def __init__(self, namespace, kinds, version):
+    def __init__(self, namespace, kinds, version, context=None):
         self.namespace = namespace
         self.kinds = kinds
         self.version = version
+        self.context = context          # _Context, or None (no calls by name)
         self.locals: Dict[int, Tuple[set, Dict[str, Any]]] = {}
+        self.results: Dict[Any, Any] = {}      # kinds of resolved calls' values (see _generated_kinds)
+        self.bound: Dict[int, _Bound] = {}     # id(call node) -> its binding
 
     def local(self, fdef) -> Tuple[set, Dict[str, Any]]:
         found = self.locals.get(id(fdef))
         if found is None:
             found = self.locals[id(fdef)] = (_local_names(fdef),
-                                             _generated_kinds(fdef, self.kinds, self.namespace))
+                                             _generated_kinds(fdef, self.kinds, self.namespace, self.results))
         return found
 
     def record(self, call, compiled=None, reason="", resolved=False) -> CallRecord:
-        STATS["resolved" if resolved else "dynamic"] += 1
         return CallRecord(call.label, call.line, call.op, call.site, compiled, reason, resolved)
 
     def resolve(self, call) -> CallRecord:
@@ -296,6 +347,8 @@ class _Resolution:
         if mask is None or len(mask) != len(args) or (method and name is None):
             return self.record(call, reason="arguments known at run time only")
         kinds = tuple(_arg_kind(a, bool(m), self.kinds, local, own) for a, m in zip(args, mask))
+        self.exact = tuple(self.context is not None and self.context.exact(call, a, bool(m))
+                           for a, m in zip(args, mask))
         keywords = tuple(k.arg for k in node.keywords)
         if call.op in ("vjp", "primal_call"):
             fn = _static_value(target, self.namespace, local)
@@ -314,6 +367,8 @@ class _Resolution:
             return self.record(call, reason="a recursive call")
         if any(k is None for k in kinds):
             return self.record(call, reason="argument kinds known at run time only")
+        if any(k == _METHOD_KIND for k in kinds):      # vjp_pair checks bound methods on each call
+            return self.record(call, reason="a bound method passed as an argument")
         _tc._refuse_forward_mode_entry(fn)
         with _descend(fn):
             if call.op == "vjp":
@@ -322,7 +377,8 @@ class _Resolution:
             else:
                 compiled = _tc.primal_for_kinds(fn, kinds, mask)
                 first, second = compiled.entry, None
-        self.add(call, (fn, mask, None, compiled.check, self.version, first, second, fn, ()), kinds, mask)
+        self.add(call, SiteEntry(fn, mask, None, compiled.check, self.version, first, second, fn, ()), kinds, mask)
+        self.bind(_Bound(call, first, second, compiled, fn, kinds, _flags(mask), self.exact))
         return self.record(call, compiled, resolved=True)
 
     def method(self, call, name, mask, kinds) -> CallRecord:
@@ -346,6 +402,8 @@ class _Resolution:
             return self.record(call, reason="a layer with its own backward")
         if _recursive(func):
             return self.record(call, reason="a recursive call")
+        if any(k == _METHOD_KIND for k in kinds):
+            return self.record(call, reason="a bound method passed as an argument")
         with _descend(func):
             if call.op == "vjp_method":
                 compiled = _tc.vjp_for_kinds(func, kinds, mask)
@@ -354,9 +412,14 @@ class _Resolution:
                 compiled = _tc.primal_for_kinds(func, kinds, mask)
                 first, second = compiled.entry, None
         check = compiled.check
+        conditions: Tuple = ()
         if issubclass(cls, Layer):          # as site_miss: a backward added later takes over
             check = (lambda f, check=compiled.check: check(f) and not callable(getattr(cls, "backward", None)))
-        self.add(call, (cls, mask, None, check, self.version, first, second, func, ()), kinds, mask)
+            conditions = (("no backward", cls),)
+        self.add(call, SiteEntry(cls, mask, None, check, self.version, first, second, func, ()), kinds, mask)
+        exact = (False,) + self.exact[1:]           # the receiver: its class and fields, at the call
+        self.bind(_Bound(call, first, second, compiled, func, kinds, _flags(mask), exact,
+                         ((cls, name, func),), conditions))
         return self.record(call, compiled, resolved=True)
 
     def init(self, call, cls, mask, kinds, keywords) -> CallRecord:
@@ -370,8 +433,10 @@ class _Resolution:
             pair = _tc._record_pair(cls, count - 1, keywords, namedtuple=False)
             match = lambda a, count=count: len(a) == count   # noqa: E731
             check = lambda f, cls=cls: not hasattr(cls, "__post_init__")   # noqa: E731
-            entry = (cls, mask, match, check, self.version, pair[0], pair[1], init, keywords)
+            entry = SiteEntry(cls, mask, match, check, self.version, pair[0], pair[1], init, keywords)
             _tc._add_entry(call.site, entry)
+            self.bind(_Bound(call, pair[0], pair[1], None, init, (None,) * count, _flags(mask),
+                             (True,) * count, ((cls, "__init__", init),), (("no post_init", cls),)))
             return self.record(call, reason="a dataclass: its fields are its arguments", resolved=True)
         if type(init) is not types.FunctionType or cls.__new__ is not object.__new__ or \
                 getattr(cls, "__dictoffset__", 0) == 0:
@@ -380,19 +445,46 @@ class _Resolution:
         kinds = (kind_of(object.__new__(cls), mask[0]),) + tuple(kinds[1:])
         if any(k is None for k in kinds):
             return self.record(call, reason="argument kinds known at run time only")
+        if any(k == _METHOD_KIND for k in kinds):
+            return self.record(call, reason="a bound method passed as an argument")
         if _recursive(init):
             return self.record(call, reason="a recursive call")
         with _descend(init):
             compiled = _tc.vjp_for_kinds(init, kinds, mask, returns_self=True)
-        entry = (cls, mask, None, compiled.check, self.version, compiled.fwd, compiled.bwd, init, keywords)
+        entry = SiteEntry(cls, mask, None, compiled.check, self.version, compiled.fwd, compiled.bwd, init, keywords)
         self.add(call, entry, kinds, mask)
+        exact = (True,) + self.exact[1:]            # the new object, made just before by rt.new_object
+        self.bind(_Bound(call, compiled.fwd, compiled.bwd, compiled, init, kinds, _flags(mask), exact,
+                         ((cls, "__init__", init),)))
         return self.record(call, compiled, resolved=True)
 
     def add(self, call, entry, kinds, mask) -> None:
         match = _PredictedKinds(kinds, tuple(bool(m) for m in mask), call.site)
-        entry = entry[:2] + (match,) + entry[3:]
+        entry = entry._replace(match=match)
         match.entry = entry
         _tc._add_entry(call.site, entry)
+
+    def bind(self, bound: _Bound) -> None:
+        """Keep ``bound`` for the calls by name (and the kind of its value for later calls)."""
+        if self.context is None:
+            return
+        self.bound[id(bound.call.node)] = bound
+        kind = getattr(bound.compiled, "result_kind", None)
+        if kind is None:
+            return
+        if bound.call.op in ("primal_call", "primal_method"):
+            self.results[id(bound.call.node)] = kind
+        else:
+            pair = _pair_statement(bound.call)
+            if pair is not None:
+                self.results[pair[1].targets[0].elts[0].id] = kind
+
+
+_METHOD_KIND = ("const", types.MethodType)
+
+
+def _flags(mask) -> Tuple[bool, ...]:
+    return tuple(bool(m) for m in mask)
 
 
 def _recursive(fn) -> bool:
@@ -422,23 +514,515 @@ class _descend:
         return False
 
 
-def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[str, Any]) -> List[CallRecord]:
+class _Context:
+    """What calling resolved callees by name needs of the caller's compilation."""
+
+    def __init__(self, generated, namer, rt_name: str, param_kinds: Dict[str, Any]):
+        self.generated = generated
+        self.namer = namer
+        self.rt_name = rt_name
+        self.param_kinds = param_kinds
+        # the generated functions that receive the caller's own arguments
+        self.direct = {generated.entry, getattr(generated, "fwd", None)} - {None}
+        self.names = {f.name for f in generated.functions if isinstance(f, gast.FunctionDef)}
+        self._stored: Dict[int, set] = {}
+        self._flat: Dict[int, set] = {}
+        self._parents: Dict[Tuple[int, bool], Dict[int, Tuple[Any, str]]] = {}
+        self.bound_names: Dict[int, Tuple[Any, str]] = {}    # id(value) -> (value, its global name)
+        self._counts: Dict[int, Dict[str, int]] = {}
+        self.renames: Dict[int, Tuple[Any, Dict[str, str]]] = {}   # id(fdef) -> (fdef, {local: global})
+
+    def stored(self, fdef) -> set:
+        """Names ``fdef`` (or a function nested in it) binds anywhere."""
+        found = self._stored.get(id(fdef))
+        if found is None:
+            found = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+                     isinstance(n.ctx, (gast.Store, gast.Del))}
+            # an array changed in place in a way that changes its kind (x.shape = ..., x.resize(...))
+            found |= {n.value.id for n in walk_nodes(fdef) if isinstance(n, gast.Attribute) and
+                      isinstance(n.value, gast.Name) and
+                      (not isinstance(n.ctx, gast.Load) or n.attr == "resize")}
+            for inner in walk_nodes(fdef):
+                if isinstance(inner, gast.FunctionDef) and inner is not fdef:
+                    found |= _local_names(inner) | {inner.name}
+            self._stored[id(fdef)] = found
+        return found
+
+    def exact(self, call, node, traced: bool) -> bool:
+        """Whether the kind of the argument ``node`` follows from the caller's kinds: a literal, or a
+        parameter of the caller never rebound, holding a value no code can change in place."""
+        if isinstance(node, gast.Constant):
+            return True
+        fdef = call.fdef
+        if not isinstance(node, gast.Name) or fdef.name not in self.direct:
+            return False
+        params = [a.id for a in fdef.args.args if isinstance(a, gast.Name)]
+        if node.id not in params or node.id in self.stored(fdef) or node.id not in self.param_kinds:
+            return False
+        flat = self._flat.get(id(fdef))
+        if flat is None:
+            flat = self._flat[id(fdef)] = {id(n) for n in walk_no_defs(fdef)}
+        return id(call.node) in flat and _immutable(self.param_kinds[node.id], traced)
+
+    def store_counts(self, fdef) -> Dict[str, int]:
+        """How many times ``fdef`` binds each name (parameters included); the pairs' names, which
+        calls by name stop binding, are never read again."""
+        counts = self._counts.get(id(fdef))
+        if counts is None:
+            counts = self._counts[id(fdef)] = {}
+            for n in walk_nodes(fdef):
+                if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                    counts[n.id] = counts.get(n.id, 0) + 1
+        return counts
+
+    def parents(self, fdef, full: bool = False) -> Dict[int, Tuple[Any, str]]:
+        """id(node) -> (its parent, the parent's field holding it): for statements and the values
+        of assignments and returns (where calls of generated code are), or (``full``) every node."""
+        key = (id(fdef), full)
+        found = self._parents.get(key)
+        if found is None:
+            found = self._parents[key] = {}
+            if full:
+                for parent in gast.walk(fdef):
+                    for name, value in gast.iter_fields(parent):
+                        if isinstance(value, gast.AST):
+                            found[id(value)] = (parent, name)
+                        elif isinstance(value, list):
+                            for child in value:
+                                if isinstance(child, gast.AST):
+                                    found[id(child)] = (parent, name)
+                return found
+            todo = [fdef]
+            while todo:
+                parent = todo.pop()
+                for name in ("body", "orelse", "finalbody", "handlers"):
+                    for child in getattr(parent, name, None) or ():
+                        if isinstance(child, gast.AST):
+                            found[id(child)] = (parent, name)
+                            todo.append(child)
+                            value = getattr(child, "value", None)
+                            if isinstance(child, (gast.Assign, gast.Return, gast.Expr)) and \
+                                    isinstance(value, gast.AST):
+                                found[id(value)] = (child, "value")
+        return found
+
+
+def _immutable(kind, traced: bool) -> bool:
+    """Whether a value of this kind (a caller's argument) has, while the caller runs, the kind
+    ``_retrace(kind, traced)`` says: arrays (their dtype and rank cannot change in place), numbers,
+    constants, tuples of those; not lists, dicts or objects (code may change their parts)."""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    tag = kind[0]
+    if tag == "nd":
+        return len(kind) == 3
+    if tag == "dl":        # a dlarray left wrapped has this kind whatever the flag: only when traced
+        return len(kind) == 3 and traced and np.dtype(kind[1]).kind in "fc"
+    if tag == "num":
+        return True
+    if tag == "const":
+        return len(kind) == 2 and isinstance(kind[1], type) and not issubclass(kind[1], (dict, list, set))
+    if tag == "seq":
+        return kind[1] is tuple and all(_immutable(k, traced) for k in kind[2])
+    return False
+
+
+def _pair_statement(call):
+    """``(parent, statement)`` of the call's pair ``(f, b) = rt.vjp_at(...)``, or None."""
+    return _statement_of(call, call.node)
+
+
+def _statement_of(call, node):
+    context = _CONTEXT.get(id(call.fdef))
+    if context is None:
+        return None
+    parents = context.parents(call.fdef)
+    up = parents.get(id(node))
+    if up is None:
+        return None
+    statement = up[0]
+    if not (isinstance(statement, gast.Assign) and statement.value is node and len(statement.targets) == 1 and
+            isinstance(statement.targets[0], gast.Tuple) and len(statement.targets[0].elts) == 2 and
+            all(isinstance(e, gast.Name) for e in statement.targets[0].elts)):
+        return None
+    holder = parents.get(id(statement))
+    return (holder[0], statement) if holder is not None else None
+
+
+_CONTEXT: Dict[int, "_Context"] = {}      # id(generated function) -> its context, while resolving
+
+
+class CallTree:
+    """One compilation's call tree: its records, the checks folded into the caller's, and the
+    calls resolved once the caller is loaded (generated sweeps differentiated again)."""
+
+    def __init__(self, fn, calls, resolution, context):
+        self.fn = fn
+        self.calls = calls
+        self.resolution = resolution
+        self.context = context
+        self.records: List[Optional[CallRecord]] = [None] * len(calls)
+        self.deferred: List[int] = []
+        self.folded: List[Tuple[Any, Any]] = []
+        self.opaque = True
+
+
+def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[str, Any], generated=None,
+                      namer=None, rt_name: str = "rt", param_kinds: Optional[Dict[str, Any]] = None) -> CallTree:
     """Give each call site of ``fn``'s generated code (``calls``: sct.call_sites.SiteCall) whose
     callee and argument kinds are known now its callee's generated code (compiled now, or found
-    in the cache); returns one record per site, in order.  A callee that cannot be compiled for
-    the predicted kinds is left to its first call (which reports any error where it happens)."""
-    if not calls:
-        return []
-    resolution = _Resolution(namespace, kinds, registry.rules_version())
-    records = []
-    code = getattr(fn, "__code__", None)
-    with _descend(fn) if code is not None else _nothing():
-        for call in calls:
-            try:
-                records.append(resolution.resolve(call))
-            except Exception as exc:        # noqa: BLE001  (compiled again, and reported, on first call)
-                records.append(resolution.record(call, reason=f"compiling it for the predicted kinds raised {type(exc).__name__}"))
-    return records
+    in the cache), called by name from the generated code (``generated``, rewritten here, before
+    its source is emitted; its new globals go into ``namespace``).  A callee that cannot be
+    compiled for the predicted kinds is left to its first call (which reports any error where it
+    happens).  Calls of generated functions of ``fn`` itself are resolved by :func:`finish_call_tree`."""
+    context = _Context(generated, namer, rt_name, param_kinds or {}) if generated is not None and namer else None
+    resolution = _Resolution(namespace, kinds, registry.rules_version(), context)
+    tree = CallTree(fn, calls, resolution, context)
+    if context is not None:
+        for f in generated.functions:
+            _CONTEXT[id(f)] = context
+    try:
+        code = getattr(fn, "__code__", None)
+        with _descend(fn) if code is not None else _nothing():
+            for _ in range(3):           # again where a resolved call's value gives a later call its kinds
+                known = len(resolution.results)
+                for i, call in enumerate(calls):
+                    if tree.records[i] is not None and tree.records[i].resolved:
+                        continue
+                    if context is not None and _calls_own_code(call, context):
+                        if i not in tree.deferred:
+                            tree.deferred.append(i)
+                        continue
+                    tree.records[i] = _resolve_one(resolution, call)
+                if len(resolution.results) == known:
+                    break
+                resolution.locals.clear()
+        if context is not None:
+            _bind_all(tree)
+    finally:
+        if context is not None:
+            for f in generated.functions:
+                _CONTEXT.pop(id(f), None)
+    return tree
+
+
+def _resolve_one(resolution, call) -> CallRecord:
+    try:
+        return resolution.resolve(call)
+    except Exception as exc:        # noqa: BLE001  (compiled again, and reported, on first call)
+        resolution.bound.pop(id(call.node), None)
+        return resolution.record(call, reason=f"compiling it for the predicted kinds raised {type(exc).__name__}")
+
+
+def _calls_own_code(call, context) -> bool:
+    """A call of a function generated with the caller (a sweep differentiated again)."""
+    target = call.node.args[1] if len(call.node.args) > 1 else None
+    return call.op in ("vjp", "primal_call") and isinstance(target, gast.Name) and target.id in context.names
+
+
+def finish_call_tree(tree, compiled, namespace: Dict[str, Any]) -> None:
+    """After the caller is loaded: resolve the calls of its own generated functions (kept in their
+    sites), give ``compiled`` its records, the callees' checks (folded into its own), whether it may
+    run code sct did not compile, and the kind of its value."""
+    resolution = tree.resolution
+    if tree.deferred:
+        resolution.namespace = namespace
+        resolution.context = None
+        code = getattr(tree.fn, "__code__", None)
+        with _descend(tree.fn) if code is not None else _nothing():
+            for i in tree.deferred:
+                tree.records[i] = _resolve_one(resolution, tree.calls[i])
+    records = [r for r in tree.records if r is not None]
+    for r in records:
+        STATS["resolved" if r.resolved else "dynamic"] += 1
+    compiled.calls = records
+    compiled.opaque = tree.opaque
+    if tree.folded:
+        compiled.check = fold_checks(compiled.check, tree.folded)
+    if tree.context is not None:
+        compiled.result_kind = _result_kind(tree.context.generated, resolution.kinds, namespace,
+                                            resolution.results)
+
+
+def _result_kind(generated, kinds, namespace, results):
+    """The kind of the value the generated code returns (its forward's first output), where every
+    return says the same; None where it cannot be told."""
+    name = getattr(generated, "fwd", None) or generated.entry
+    fdef = next((f for f in generated.functions if isinstance(f, gast.FunctionDef) and f.name == name), None)
+    if fdef is None:
+        return None
+    known = _generated_kinds(fdef, kinds, namespace, results)
+    found = set()
+    for node in walk_no_defs(fdef):
+        if isinstance(node, gast.Return):
+            value = node.value
+            if getattr(generated, "fwd", None):
+                if not (isinstance(value, gast.Tuple) and len(value.elts) == 2):
+                    return None
+                value = value.elts[0]
+            if not isinstance(value, gast.Name):
+                return None
+            kind = known.get(value.id, kinds.get(value.id))
+            kind = _retrace(kind, False) if kind is not None else None
+            if kind is None:
+                return None
+            found.add(kind)
+    return found.pop() if len(found) == 1 else None
+
+
+# --- calls by name -----------------------------------------------------------------------------------
+
+_USER_CODE_RT = ("user_call", "effect", "maybe_effect", "apply_layer")
+_REBINDING_BUILTINS = (setattr, delattr, exec, eval, globals, vars)
+
+
+def _runs_user_code(tree) -> bool:
+    """Whether the caller's generated code may run user code that sct did not compile (which could
+    rebind a global a callee reads): a plain call of a user function, an effect, a call left to
+    run time, a callee that may itself."""
+    context = tree.context
+    namespace = tree.resolution.namespace
+    for i, r in enumerate(tree.records):
+        if i in tree.deferred:
+            continue
+        if r is None or not r.resolved or (r.compiled is not None and getattr(r.compiled, "opaque", True)):
+            return True
+    for fdef in context.generated.functions:
+        for node in walk_nodes(fdef):
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                return True          # obj.attr = v: an attribute (a module's global) a callee may read
+            if not isinstance(node, gast.Call):
+                continue
+            func = node.func
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                    func.value.id == context.rt_name:
+                if func.attr in _USER_CODE_RT:
+                    return True
+                if func.attr.endswith("_at") or func.attr == "new_object":   # call sites: their records
+                    continue
+                values = [namespace.get(a.id, _MISSING) for a in node.args if isinstance(a, gast.Name)]
+            elif isinstance(func, gast.Name):
+                values = [namespace.get(func.id, _MISSING)]
+                if any(v is b for v in values for b in _REBINDING_BUILTINS):
+                    return True
+            else:
+                continue
+            for value in values:
+                if isinstance(value, (types.FunctionType, type, types.MethodType)) and \
+                        not getattr(value, "__sct_generated__", False) and \
+                        not _library(getattr(value, "__module__", None)):
+                    return True
+    return False
+
+
+def _bind_all(tree) -> None:
+    resolution = tree.resolution
+    tree.opaque = _runs_user_code(tree)
+    seen = set()
+    for i, r in enumerate(tree.records):
+        if r is None or not r.resolved:
+            continue
+        bound = resolution.bound.get(id(tree.calls[i].node))
+        if bound is None:
+            continue
+        names, guarded = _bind(tree, bound)
+        if names:
+            tree.records[i] = CallRecord(r.label, r.line, r.op, r.site, r.compiled, r.reason, r.resolved,
+                                         names, guarded)
+        if not tree.opaque and bound.compiled is not None:
+            key = (id(bound.compiled.check), id(bound.callee))
+            if key not in seen:
+                seen.add(key)
+                tree.folded.append((bound.compiled.check, bound.callee))
+    for fdef, renames in tree.context.renames.values():
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+                n.id = renames[n.id]
+
+
+def _digest(first) -> str:
+    filename = getattr(getattr(first, "__code__", None), "co_filename", "")
+    tail = filename.strip("<>").split(" ")[-1] if filename.startswith("<sct-generated") else ""
+    return tail if tail.isalnum() else ""
+
+
+def _global(tree, base: str, value, share: bool = True) -> str:
+    """A name of the generated module bound to ``value``: fresh, or the one it already has there
+    (``share``: one name per pair or entry code, however many calls make)."""
+    names = tree.context.bound_names
+    known = names.get(id(value)) if share else None
+    if known is not None and known[0] is value:
+        return known[1]
+    name = tree.context.namer.fresh(base)
+    tree.resolution.namespace[name] = value
+    names[id(value)] = (value, name)
+    return name
+
+
+def _name(id_: str, store: bool = False):
+    return gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(), annotation=None, type_comment=None)
+
+
+def _bind(tree, bound: _Bound) -> Tuple[Tuple[str, ...], bool]:
+    """Rewrite the call of ``bound`` to call its code by name; returns the names it binds and
+    whether a guard checks the call."""
+    call = bound.call
+    context = tree.context
+    node = call.node
+    method = call.op in ("vjp_method", "primal_method")
+    args = node.args[(4 if method else 3):]
+    label = call.label
+    digest = _digest(bound.first)
+    suffix = ("_" + digest) if digest else ""
+    guard = _guard_source(bound, check_callee=tree.opaque and bound.compiled is not None)
+    guard_name = None
+    if guard is not None:
+        guard_name = _global(tree, label + "_guard", guard, share=False)
+    test = None
+    if guard_name:          # through the runtime, which declares it without derivative (read again)
+        test = gast.Call(func=gast.Attribute(value=_name(context.rt_name), attr="guard_holds", ctx=gast.Load()),
+                         args=[_name(guard_name)] + [copy.deepcopy(a) for a in args], keywords=[])
+    parents = context.parents(call.fdef)
+    if call.op in ("primal_call", "primal_method"):
+        entry = _global(tree, label + "_entry" + suffix, bound.first)
+        direct = gast.Call(func=_name(entry), args=[copy.deepcopy(a) for a in args],
+                           keywords=copy.deepcopy(node.keywords))
+        value = direct if test is None else gast.IfExp(test=test, body=direct, orelse=node)
+        up = parents.get(id(node)) or context.parents(call.fdef, full=True).get(id(node))
+        if up is None or not _replace(up[0], up[1], node, value):
+            return (), False
+        return (entry,) + ((guard_name,) if guard_name else ()), test is not None
+    found = _pair_statement(call)
+    if found is None:
+        return (), False
+    holder, statement = found
+    fwd = _global(tree, label + "_fwd" + suffix, bound.first)
+    bwd = _global(tree, label + "_bwd" + suffix, bound.second)
+    pair = gast.Tuple(elts=[_name(fwd), _name(bwd)], ctx=gast.Load())
+    if test is not None:
+        statement.value = gast.IfExp(test=test, body=pair, orelse=node)
+        return (fwd, bwd, guard_name), True
+    f, b = (e.id for e in statement.targets[0].elts)
+    stored = context.store_counts(call.fdef)
+    if stored.get(f, 0) == 1 and stored.get(b, 0) == 1 and f != b:
+        renames = context.renames.setdefault(id(call.fdef), (call.fdef, {}))[1]
+        renames[f], renames[b] = fwd, bwd      # the pair's names read: its functions, by name
+        body = getattr(holder, parents[id(statement)][1])
+        index = next(k for k, s in enumerate(body) if s is statement)
+        if len(body) == 1:
+            body[index] = gast.Pass()
+        else:
+            del body[index]
+    else:
+        statement.value = pair
+    context._stored.pop(id(call.fdef), None)
+    return (fwd, bwd), False
+
+
+def _replace(parent, field_name: str, old, new) -> bool:
+    value = getattr(parent, field_name)
+    if value is old:
+        setattr(parent, field_name, new)
+        return True
+    if isinstance(value, list):
+        for k, item in enumerate(value):
+            if item is old:
+                value[k] = new
+                return True
+    return False
+
+
+class _LazyKind:
+    """A check at a call that a part (an object, a container) has the kind predicted for it:
+    ``kind_of`` on the first call, then a matcher of that value's parts (sct.kinds.make_matcher)."""
+    __slots__ = ("kind", "traced", "fast")
+
+    def __init__(self, kind, traced: bool):
+        self.kind = kind
+        self.traced = traced
+        self.fast = None
+
+    def __call__(self, value) -> bool:
+        fast = self.fast
+        if fast is not None:
+            return fast((value,))
+        if kind_of(value, self.traced) != self.kind:
+            return False
+        self.fast = make_matcher((value,), (self.traced,)) or \
+            (lambda a, kind=self.kind, traced=self.traced: kind_of(a[0], traced) == kind)
+        return True
+
+
+def _guard_source(bound: _Bound, check_callee: bool):
+    """The guard of a call by name: a generated function of the call's arguments checking what the
+    caller's own check does not (see the module's docstring), or None where nothing is left."""
+    lines: List[str] = []
+    consts: Dict[str, Any] = {"KIND_OF": kind_of, "ND": np.ndarray}
+    if check_callee:
+        consts["CHECK"], consts["CALLEE"] = bound.compiled.check, bound.callee
+        lines.append("    if not CHECK(CALLEE): return False")
+    for j, (obj, attribute, value) in enumerate(bound.identity):
+        consts[f"O{j}"], consts[f"V{j}"] = obj, value
+        lines.append(f"    if getattr(O{j}, {attribute!r}, None) is not V{j}: return False")
+    for j, (what, cls) in enumerate(bound.conditions):
+        consts[f"C{j}"] = cls
+        if what == "no backward":
+            lines.append(f"    if callable(getattr(C{j}, 'backward', None)): return False")
+        else:
+            lines.append(f"    if hasattr(C{j}, '__post_init__'): return False")
+    count = len(bound.exact)
+    for i, (kind, traced, exact) in enumerate(zip(bound.kinds, bound.traced, bound.exact)):
+        if exact:
+            continue
+        consts[f"K{i}"] = kind
+        if isinstance(kind, tuple) and len(kind) == 3 and kind[0] in ("dl", "nd"):
+            dtype = np.dtype(kind[1])
+            if kind[0] == ("dl" if traced and dtype.kind in "fc" else "nd"):
+                consts[f"D{i}"] = dtype
+                fast = f"(type(a{i}) is ND and a{i}.dtype is D{i} and a{i}.ndim == {kind[2]})"
+                if kind[2] == 0:         # a numpy scalar (np.sum's value), a Python number when traced
+                    consts[f"S{i}"] = dtype.type
+                    fast = f"type(a{i}) is S{i} or " + fast
+                    python = {"<f8": "float", "<c16": "complex"}.get(kind[1]) if kind[0] == "dl" else None
+                    if python:
+                        fast = f"type(a{i}) is {python} or " + fast
+                lines.append(f"    if not ({fast}) and KIND_OF(a{i}, {traced}) != K{i}: return False")
+                continue
+        if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "num" and isinstance(kind[2], type):
+            consts[f"T{i}"] = kind[2]
+            lines.append(f"    if type(a{i}) is not T{i} and KIND_OF(a{i}, {traced}) != K{i}: return False")
+            continue
+        consts[f"P{i}"] = _LazyKind(kind, traced)
+        lines.append(f"    if not P{i}(a{i}): return False")
+    if not lines:
+        return None
+    params = ", ".join(f"a{i}" for i in range(count))
+    source = f"def guard({params}):\n" + "\n".join(lines) + "\n    return True\n"
+    namespace = dict(consts)
+    exec(compile(source, f"<sct-call-guard {bound.call.label}>", "exec"), namespace)
+    guard = namespace["guard"]
+    guard.source = source
+    return guard
+
+
+def fold_checks(check, folded: List[Tuple[Any, Any]]):
+    """``check(f)`` and, for each ``(callee_check, callee)``, ``callee_check(callee)``: one
+    generated function, written like sct.cache.make_check's (``body``, ``consts``) so that an
+    entry's hit writes it inline (sct.api.make_hit)."""
+    body = getattr(check, "body", None)
+    consts = getattr(check, "consts", None)
+    if body is None or consts is None:
+        body, consts = ["    if not CALLER_CHECK(f): return False"], {"CALLER_CHECK": check}
+    body, consts = list(body), dict(consts)
+    for i, (callee_check, callee) in enumerate(folded):
+        consts[f"CALLEE_CHECK{i}"], consts[f"CALLEE{i}"] = callee_check, callee
+        body.append(f"    if not CALLEE_CHECK{i}(CALLEE{i}): return False")
+    namespace = dict(consts)
+    exec(compile("def check(f):\n" + "\n".join(body) + "\n    return True\n", "<sct-guard>", "exec"), namespace)
+    combined = namespace["check"]
+    combined.body = body
+    combined.consts = consts
+    return combined
 
 
 class _nothing:
@@ -460,4 +1044,4 @@ def describe(records: List[CallRecord], caller: str) -> List[str]:
     return lines
 
 
-hooks.lend_call_tree(resolve_call_tree)
+hooks.lend_call_tree(resolve_call_tree, finish_call_tree)

@@ -60,6 +60,8 @@ class Compiled:
     check: Optional[Callable] = None     # check(fn): the guards, for fn (sct.cache.make_check)
     formats: Any = None                  # the data formats of the outputs (sct.formats), None: none
     calls: Any = ()                      # its call sites' records (sct.call_tree.CallRecord)
+    opaque: bool = True                  # may run user code sct did not compile (sct.call_tree)
+    result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
 
     def __post_init__(self):
         if self.check is None:
@@ -318,14 +320,16 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
                                  keep if trusted else None, resolver,
                                  sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
-    source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
         check_global_rebinds(fn, resolver.guards, filename)
     namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
+    # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
+    tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
+                                   sig.param_kinds)
+    source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
-    if site_calls:          # the callees' code, made now and kept in the call sites (sct/call_tree.py)
-        compiled.calls = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds)
+    hooks.CALL_TREE.finish(tree, compiled, namespace)
     return compiled
 
 

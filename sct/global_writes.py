@@ -79,14 +79,61 @@ def _first_read(code: types.CodeType, name: str) -> Optional[int]:
         line = None
         for ins in dis.get_instructions(inner):
             line = ins.starts_line or line
-            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == name:
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF") and ins.argval == name:
                 return line
+    return None
+
+
+def rebound_cell(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
+    """``(name, writer)`` for a variable in ``read`` that ``fn`` reads from its closure and that a
+    function reachable from ``fn`` (through its globals and closure) rebinds with ``nonlocal``
+    (its ``STORE_DEREF`` into the same cell), or None."""
+    code = fn.__code__
+    closure = fn.__closure__ or ()
+    cells = {id(closure[i]): name for i, name in enumerate(code.co_freevars) if name in read and i < len(closure)}
+    if not cells:
+        return None
+    seen: Set[int] = {id(code)}
+
+    def reachable(func):
+        values = [func.__globals__.get(n) for n in func.__code__.co_names]
+        for cell in func.__closure__ or ():
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:           # an empty cell
+                pass
+        return [v for v in values if v is not None]
+    todo = [(value, 1) for value in reachable(fn)]
+    while todo:
+        value, depth = todo.pop()
+        for func in _functions_of(value):
+            if id(func.__code__) in seen or _library(func.__module__):
+                continue
+            seen.add(id(func.__code__))
+            own = func.__closure__ or ()
+            for i, name in enumerate(func.__code__.co_freevars):
+                if i < len(own) and id(own[i]) in cells:
+                    for inner in _codes(func.__code__):
+                        for ins in dis.get_instructions(inner):
+                            if ins.opname in ("STORE_DEREF", "DELETE_DEREF") and ins.argval == name:
+                                return cells[id(own[i])], func
+            if depth < _DEPTH:
+                todo.extend((v, depth + 1) for v in reachable(func))
     return None
 
 
 def check_global_rebinds(fn: types.FunctionType, guards: Dict[str, Any], filename: str) -> None:
     """Refuse ``fn`` when a function it can reach rebinds a global of its module that it reads
-    (``guards``: the resolver's, name -> Guard)."""
+    (``guards``: the resolver's, name -> Guard), or a variable it reads from its closure."""
+    cell_reads = {name for name in guards if name in fn.__code__.co_freevars}
+    found = rebound_cell(fn, cell_reads) if cell_reads else None
+    if found is not None:
+        name, writer = found
+        raise CompileError(
+            f"{fn.__name__}() reads {name!r} from the enclosing function, which {writer.__qualname__}() "
+            f"rebinds (nonlocal {name}); sct reads such a variable once per call, so a change made during "
+            f"the call would not be seen: pass {name} in as an argument and return its new value",
+            filename, _first_read(fn.__code__, name) or fn.__code__.co_firstlineno, name)
     read = {name for name, guard in guards.items() if guard.namespace is fn.__globals__}
     if not read:
         return

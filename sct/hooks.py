@@ -20,8 +20,9 @@ time the same way: ``sct.transform_calls`` installs ``sct.runtime.support.HOOKS`
 ``API`` (lent by ``sct.api``): ``dlfeval``, ``dlgradient``, ``dljacobian``, ``dldivergence``,
 ``dllaplacian`` and ``SITE_FUNCTIONS`` (the four that mark a differentiation site).
 
-``CALL_TREE`` (lent by ``sct.call_tree``): ``resolve``, which ``compiler`` calls after compiling a
-function with helper call sites, to compile the callees it can resolve then (``sct/call_tree.py``).
+``CALL_TREE`` (lent by ``sct.call_tree``): ``resolve``, which ``compiler`` calls before emitting a
+function with helper call sites, to compile the callees it can resolve then and call them by name,
+and ``finish``, after loading it (``sct/call_tree.py``).
 
 ``FORWARD_ENTRIES`` (lent by ``sct.forward``): ``{id(jvp): "jvp", id(hvp): "hvp",
 id(jvp_source): "jvp_source"}``, the forward-mode entry points differentiated code may not call.
@@ -33,7 +34,7 @@ from typing import Any, Dict
 
 API = types.SimpleNamespace()
 FORWARD_ENTRIES: Dict[int, str] = {}
-CALL_TREE = types.SimpleNamespace(resolve=None)
+CALL_TREE = types.SimpleNamespace(resolve=None, finish=None)
 
 _API_NAMES = ("dlfeval", "dlgradient", "dljacobian", "dldivergence", "dllaplacian", "SITE_FUNCTIONS")
 
@@ -49,6 +50,8 @@ def lend_forward_entries(**functions: Any) -> None:
     FORWARD_ENTRIES.update({id(fn): name for name, fn in functions.items()})
 
 
-def lend_call_tree(resolve: Any) -> None:
-    """``sct.call_tree`` lends ``resolve_call_tree``."""
+def lend_call_tree(resolve: Any, finish: Any) -> None:
+    """``sct.call_tree`` lends ``resolve_call_tree`` (before the generated code is emitted: the
+    calls it resolves are called by name) and ``finish_call_tree`` (after it is loaded)."""
     CALL_TREE.resolve = resolve
+    CALL_TREE.finish = finish

@@ -18,7 +18,7 @@ from typing import Any, Dict, Sequence, Tuple
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import ZERO, Closure
+from .runtime.support import ZERO, Closure, SiteEntry
 
 from .cache import HELPERS, function_key
 from .callables import WrappedFunction
@@ -609,7 +609,7 @@ def site_miss(site, op, target, name, active, args, kwargs):
             first, second = compiled.entry, None
         match = make_matcher(args, _traced(active, args))
         if match is not None:
-            _add_entry(site, (fn, active, match, compiled.check, version, first, second, fn, ()))
+            _add_entry(site, SiteEntry(fn, active, match, compiled.check, version, first, second, fn, ()))
         return (first, second) if op == "vjp" else first(*args, **kwargs)
     if op in ("vjp_method", "primal_method"):
         obj = target
@@ -639,7 +639,7 @@ def site_miss(site, op, target, name, active, args, kwargs):
                 cls = type(obj)
                 check = (lambda f, check=compiled.check: check(f) and
                          not callable(getattr(cls, "backward", None)))
-            _add_entry(site, (type(obj), active, match, check, version, first, second, func, ()))
+            _add_entry(site, SiteEntry(type(obj), active, match, check, version, first, second, func, ()))
         return (first, second) if op == "vjp_method" else first(*args, **kwargs)
     if op == "vjp_init":
         cls = target
@@ -660,7 +660,7 @@ def site_miss(site, op, target, name, active, args, kwargs):
         else:
             return pair
         if match is not None:
-            _add_entry(site, (cls, active, match, check, version, pair[0], pair[1], init, tuple(kwargs)))
+            _add_entry(site, SiteEntry(cls, active, match, check, version, pair[0], pair[1], init, tuple(kwargs)))
         return pair
     raise AssertionError(op)
 

@@ -91,7 +91,7 @@ def test_wrapped_loss_with_inner_gradient_is_the_direct_value():
 
 def test_wrapped_call_runs_without_a_pair_and_source_shows_it():
     text = str(sct.source(wrapped, dlarray(W), dlarray(X)))
-    assert "rt.primal_call_at(loss_with_gradient_site, loss_with_gradient" in text   # a call site
+    assert "= loss_with_gradient_entry_" in text     # its entry code, called by name (sct/call_tree.py)
     assert "rt.vjp" not in text
     shown = str(sct.source(wrapped, dlarray(W), dlarray(X), callees=True))
     assert "generated for a call made from it" in shown
@@ -101,7 +101,7 @@ def test_wrapped_call_runs_without_a_pair_and_source_shows_it():
 
 def test_a_helper_a_sweep_differentiates_keeps_its_pair_and_is_exact():
     text = str(sct.source(wrapped_differentiated, dlarray(W), dlarray(X)))
-    assert "rt.vjp_at(loss_with_gradient_site, loss_with_gradient" in text and "primal_call" not in text
+    assert "= loss_with_gradient_fwd_" in text and "primal_call" not in text     # its pair, by name
     value, grad = dlfeval(wrapped_differentiated, dlarray(W), dlarray(X))
     assert_close(extractdata(value), residual_plain(W, X))
     assert_close(extractdata(grad), numerical_gradient(lambda w: residual_plain(w, X), [W], 0), rtol=1e-5)
