@@ -194,46 +194,58 @@ def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
     numpy's functions are treated as any other call)."""
     if _scope_statements(fn):
         return
-    uses = _Uses(fn, rt_name, generated, numpy_name)
-    taken = set(uses.all)
-    counter = [0]
+    fn.body = _Rewrite(fn, rt_name, generated, numpy_name).block(fn.body)
 
-    def fresh() -> str:
+
+class _Rewrite:
+    """One function's rewrite: ``block`` splits statements into straight runs, ``straight`` finds
+    the repeated expressions of a run and reads each from one name."""
+
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
+        self.rt_name, self.generated, self.numpy_name = rt_name, generated, numpy_name
+        self.uses = _Uses(fn, rt_name, generated, numpy_name)
+        self.taken = set(self.uses.all)
+        self.counter = 0
+
+    def fresh(self) -> str:
         while True:
-            counter[0] += 1
-            name = f"cse_t{counter[0]}"
-            if name not in taken:
-                taken.add(name)
+            self.counter += 1
+            name = f"cse_t{self.counter}"
+            if name not in self.taken:
+                self.taken.add(name)
                 return name
 
-    def block(stmts: List) -> List:
+    def stores(self, s) -> Set[str]:
+        return _stores(s, self.rt_name, self.generated, self.numpy_name, self.uses.local)
+
+    def block(self, stmts: List) -> List:
         out: List = []
         run: List = []
         for s in stmts:
-            if not isinstance(s, _COMPOUND) and _barrier(s, rt_name, numpy_name, generated, uses):
-                out.extend(straight(run))
+            if not isinstance(s, _COMPOUND) and _barrier(s, self.rt_name, self.numpy_name, self.generated,
+                                                         self.uses):
+                out.extend(self.straight(run))
                 run = []
                 out.append(s)
             elif isinstance(s, _COMPOUND):
-                out.extend(straight(run))
+                out.extend(self.straight(run))
                 run = []
                 for field in ("body", "orelse"):
                     inner = getattr(s, field, None)
                     if isinstance(inner, list) and inner and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
-                        setattr(s, field, block(inner))
+                        setattr(s, field, self.block(inner))
                 out.append(s)
             else:
                 run.append(s)
-        out.extend(straight(run))
+        out.extend(self.straight(run))
         return out
 
-    def straight(stmts: List) -> List:
-        if len(stmts) < 2:
-            return stmts
+    def occurrences(self, stmts: List):
+        """(key with operand versions) -> [(statement index, node, parent, field)], and for each
+        statement assigning a whole expression to a name: (target, its version after)."""
         version: Dict[str, int] = {}
-        # occurrences: (key with operand versions) -> [(statement index, node, parent, field, whole)]
         found: Dict[tuple, list] = {}
-        defined_at: Dict[int, Tuple[str, int]] = {}    # statement index -> (target, its version after)
+        defined_at: Dict[int, Tuple[str, int]] = {}
         for i, s in enumerate(stmts):
             whole = None
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
@@ -252,53 +264,65 @@ def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
                         continue
                     vkey = key + (tuple(version.get(n, 0) for n in _names(key)),)
                     found.setdefault(vkey, []).append((i, child, parent, field))
-            for n in _stores(s, rt_name, generated, numpy_name, uses.local):
+            for n in self.stores(s):
                 version[n] = version.get(n, 0) + 1
             if whole is not None:
                 t = s.targets[0].id
                 defined_at[i] = (t, version[t])
-        # the version of each name just before each statement, to check holders are unchanged
+        return found, defined_at
+
+    def versions_before(self, stmts: List) -> List[Dict[str, int]]:
+        """The version of each name just before each statement (to check holders are unchanged)."""
         before: List[Dict[str, int]] = []
-        version = {}
+        version: Dict[str, int] = {}
         for s in stmts:
             before.append(dict(version))
-            for n in _stores(s, rt_name, generated, numpy_name, uses.local):
+            for n in self.stores(s):
                 version[n] = version.get(n, 0) + 1
+        return before
+
+    def straight(self, stmts: List) -> List:
+        if len(stmts) < 2:
+            return stmts
+        found, defined_at = self.occurrences(stmts)
+        before = self.versions_before(stmts)
         inserts: Dict[int, List] = {}
         for vkey, occ in found.items():
-            if len(occ) < 2:
-                continue
-            occ.sort(key=lambda o: o[0])
-            first_i, first_node, first_parent, first_field = occ[0]
-            if len({o[0] for o in occ}) < 2 and first_field == "value":
-                continue
-            holder = None
-            if first_field == "value" and first_i in defined_at:
-                t, v = defined_at[first_i]
-                if t not in _names(vkey[:-1]) and uses.aliasable(t) and \
-                        all(before[o[0]].get(t, 0) == v for o in occ[1:]):
-                    holder = t
-            rest = occ[1:] if holder is not None else occ
-            usable = [o for o in rest if o[3] != "value" or
-                      (holder is not None and uses.aliasable(stmts[o[0]].targets[0].id))]
-            if holder is None:
-                usable = [o for o in rest if o[3] != "value"]
-                if len(usable) < 2:
-                    continue
-                name = fresh()
-                at = usable[0][0]
-                inserts.setdefault(at, []).append(
-                    gast.Assign(targets=[_store(name)], value=usable[0][1], type_comment=None))
-            else:
-                if not usable:
-                    continue
-                name = holder
-            for i, node, parent, field in usable:
-                setattr(parent, field, _load(name))
+            if len(occ) >= 2:
+                self.share(stmts, vkey, occ, defined_at, before, inserts)
         out = []
         for i, s in enumerate(stmts):
             out.extend(inserts.get(i, []))
             out.append(s)
         return out
 
-    fn.body = block(fn.body)
+    def share(self, stmts, vkey, occ, defined_at, before, inserts) -> None:
+        """Read the occurrences ``occ`` of one expression from one name: the target of its first
+        occurrence where that holds it unchanged, else a new temporary before the first."""
+        uses = self.uses
+        occ.sort(key=lambda o: o[0])
+        first_i, first_node, first_parent, first_field = occ[0]
+        if len({o[0] for o in occ}) < 2 and first_field == "value":
+            return
+        holder = None
+        if first_field == "value" and first_i in defined_at:
+            t, v = defined_at[first_i]
+            if t not in _names(vkey[:-1]) and uses.aliasable(t) and \
+                    all(before[o[0]].get(t, 0) == v for o in occ[1:]):
+                holder = t
+        rest = occ[1:] if holder is not None else occ
+        usable = [o for o in rest if o[3] != "value" or
+                  (holder is not None and uses.aliasable(stmts[o[0]].targets[0].id))]
+        if holder is None:
+            usable = [o for o in rest if o[3] != "value"]
+            if len(usable) < 2:
+                return
+            name = self.fresh()
+            inserts.setdefault(usable[0][0], []).append(
+                gast.Assign(targets=[_store(name)], value=usable[0][1], type_comment=None))
+        else:
+            if not usable:
+                return
+            name = holder
+        for i, node, parent, field in usable:
+            setattr(parent, field, _load(name))
