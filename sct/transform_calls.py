@@ -588,81 +588,94 @@ def site_miss(site, op, target, name, active, args, kwargs):
     site.misses += 1
     cacheable = site.misses <= CallSite.MAX_MISSES
     active = tuple(active)
-    version = registry.rules_version()
+    version = registry.rules_version()          # before compiling: an entry is as old as its rules
     if op in ("vjp", "primal_call"):
-        fn = target
-        if not cacheable or type(fn) is not types.FunctionType or \
-                getattr(fn, "__sct_closure__", None) is not None or \
-                any(isinstance(a, types.MethodType) for a in args):     # checked each time (vjp_pair)
-            if op == "vjp":
-                return vjp_pair(fn, active, args, kwargs)
-            return primal_call(fn, active, args, kwargs)
-        _refuse_forward_mode_entry(fn)
-        if op == "vjp":
-            _refuse_closure_wrapper(fn)
-            compiled = _compiled_vjp(fn, args, active)
-            first, second = compiled.fwd, compiled.bwd
-        else:
-            if getattr(fn, "__sct_generated__", False) or len(active) != len(args):
-                return primal_call(fn, active, args, kwargs)
-            compiled = _compiled_primal(fn, args, active)
-            first, second = compiled.entry, None
-        match = make_matcher(args, _traced(active, args))
-        if match is not None:
-            _add_entry(site, SiteEntry(fn, active, match, compiled.check, version, first, second, fn, ()))
-        return (first, second) if op == "vjp" else first(*args, **kwargs)
+        return _function_miss(site, op, target, active, args, kwargs, cacheable, version)
     if op in ("vjp_method", "primal_method"):
-        obj = target
-        general = (lambda: vjp_method_pair(obj, name, active, args, kwargs)) if op == "vjp_method" else \
-            (lambda: primal_method(obj, name, active, args, kwargs))
-        if not cacheable or isinstance(obj, Closure) or len(active) != len(args) or not args or \
-                args[0] is not obj or any(isinstance(a, types.MethodType) for a in args):
-            return general()
-        method = getattr(obj, name)
-        if not (type(method) is types.MethodType and method.__self__ is obj and
-                type(method.__func__) is types.FunctionType):
-            return general()
-        from .runtime.layers import Layer, has_custom_backward
-        if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
-            return general()
-        func = method.__func__
-        if op == "vjp_method":
-            compiled = _compiled_vjp(func, args, active)
-            first, second = compiled.fwd, compiled.bwd
-        else:
-            compiled = _compiled_primal(func, args, active)
-            first, second = compiled.entry, None
-        match = make_matcher(args, _traced(active, args))
-        if match is not None:
-            check = compiled.check
-            if isinstance(obj, Layer):        # a backward added to the class later takes over
-                cls = type(obj)
-                check = (lambda f, check=compiled.check: check(f) and
-                         not callable(getattr(cls, "backward", None)))
-            _add_entry(site, SiteEntry(type(obj), active, match, check, version, first, second, func, ()))
-        return (first, second) if op == "vjp_method" else first(*args, **kwargs)
+        return _method_miss(site, op, target, name, active, args, kwargs, cacheable, version)
     if op == "vjp_init":
-        cls = target
-        pair = vjp_init_pair(cls, active, args, kwargs)
-        if not cacheable or not isinstance(cls, type):
-            return pair
-        init = cls.__init__
-        if _generated_dataclass_init(cls):
-            count = len(args)
-            match = lambda a: len(a) == count   # noqa: E731
-            # a __post_init__ added to the class later: the general path (which refuses it)
-            check = lambda f, cls=cls: not hasattr(cls, "__post_init__")   # noqa: E731
-        elif type(init) is types.FunctionType:
-            compiled = _compiled_vjp(init, tuple(args), active, returns_self=True)
-            if (compiled.fwd, compiled.bwd) != tuple(pair):
-                return pair
-            match, check = make_matcher(args, _traced(active, args)), compiled.check
-        else:
-            return pair
-        if match is not None:
-            _add_entry(site, SiteEntry(cls, active, match, check, version, pair[0], pair[1], init, tuple(kwargs)))
-        return pair
+        return _init_miss(site, target, active, args, kwargs, cacheable, version)
     raise AssertionError(op)
+
+
+def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
+    """``rt.vjp_at`` / ``rt.primal_call_at`` of a function."""
+    if not cacheable or type(fn) is not types.FunctionType or \
+            getattr(fn, "__sct_closure__", None) is not None or \
+            any(isinstance(a, types.MethodType) for a in args):     # checked each time (vjp_pair)
+        if op == "vjp":
+            return vjp_pair(fn, active, args, kwargs)
+        return primal_call(fn, active, args, kwargs)
+    _refuse_forward_mode_entry(fn)
+    if op == "vjp":
+        _refuse_closure_wrapper(fn)
+        compiled = _compiled_vjp(fn, args, active)
+        first, second = compiled.fwd, compiled.bwd
+    else:
+        if getattr(fn, "__sct_generated__", False) or len(active) != len(args):
+            return primal_call(fn, active, args, kwargs)
+        compiled = _compiled_primal(fn, args, active)
+        first, second = compiled.entry, None
+    match = make_matcher(args, _traced(active, args))
+    if match is not None:
+        _add_entry(site, SiteEntry(fn, active, match, compiled.check, version, first, second, fn, ()))
+    return (first, second) if op == "vjp" else first(*args, **kwargs)
+
+
+def _method_miss(site, op, obj, name, active, args, kwargs, cacheable, version):
+    """``rt.vjp_method_at`` / ``rt.primal_method_at``: ``obj.name(...)``."""
+    general = (lambda: vjp_method_pair(obj, name, active, args, kwargs)) if op == "vjp_method" else \
+        (lambda: primal_method(obj, name, active, args, kwargs))
+    if not cacheable or isinstance(obj, Closure) or len(active) != len(args) or not args or \
+            args[0] is not obj or any(isinstance(a, types.MethodType) for a in args):
+        return general()
+    method = getattr(obj, name)
+    if not (type(method) is types.MethodType and method.__self__ is obj and
+            type(method.__func__) is types.FunctionType):
+        return general()
+    from .runtime.layers import Layer, has_custom_backward
+    if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
+        return general()
+    func = method.__func__
+    if op == "vjp_method":
+        compiled = _compiled_vjp(func, args, active)
+        first, second = compiled.fwd, compiled.bwd
+    else:
+        compiled = _compiled_primal(func, args, active)
+        first, second = compiled.entry, None
+    match = make_matcher(args, _traced(active, args))
+    if match is not None:
+        check = compiled.check
+        if isinstance(obj, Layer):        # a backward added to the class later takes over
+            cls = type(obj)
+            check = (lambda f, check=compiled.check: check(f) and
+                     not callable(getattr(cls, "backward", None)))
+        _add_entry(site, SiteEntry(type(obj), active, match, check, version, first, second, func, ()))
+    return (first, second) if op == "vjp_method" else first(*args, **kwargs)
+
+
+def _init_miss(site, cls, active, args, kwargs, cacheable, version):
+    """``rt.vjp_init_at``: a class called (its ``__init__`` differentiated)."""
+    pair = vjp_init_pair(cls, active, args, kwargs)
+    if not cacheable or not isinstance(cls, type):
+        return pair
+    init = cls.__init__
+    if _generated_dataclass_init(cls):
+        count = len(args)
+        match = lambda a: len(a) == count   # noqa: E731
+        # a __post_init__ added to the class later: the general path (which refuses it)
+        check = lambda f, cls=cls: not hasattr(cls, "__post_init__")   # noqa: E731
+    elif type(init) is types.FunctionType:
+        compiled = _compiled_vjp(init, tuple(args), active, returns_self=True)
+        if (compiled.fwd, compiled.bwd) != tuple(pair):
+            return pair
+        match, check = make_matcher(args, _traced(active, args)), compiled.check
+    else:
+        return pair
+    if match is not None:
+        _add_entry(site, SiteEntry(cls, active, match, check, version, pair[0], pair[1], init,
+                                   tuple(kwargs)))
+    return pair
 
 
 # Generated code reaches the functions above through the runtime's hooks: the compiler
