@@ -35,26 +35,20 @@ def comment(text: str, line: Optional[int] = None) -> gast.Expr:
 
 
 class _CountingText(io.StringIO):
-    """The printer's output, counting the lines written so far."""
-
-    def __init__(self):
-        super().__init__()
-        self.lines_written = 0
-
-    def write(self, text):
-        self.lines_written += text.count("\n")
-        return super().write(text)
+    """The printer's output; an event's place in it is its offset (``tell``), made a count of
+    the lines written before it once the text is complete (``source_and_lines``: one pass, not a
+    count per write)."""
 
 
 class Printer(astunparse.Unparser):
     def __init__(self, tree, file):
-        self.events: List[Tuple[int, Optional[int]]] = []    # (printed line, user line or None)
+        self.events: List[Tuple[int, Optional[int]]] = []    # (offset in the text, user line or None)
         super().__init__(tree, file=file)
 
     def fill(self, text=""):
         super().fill(text)
         if self._indent == 0 and text.startswith(("def ", "async def ")) and isinstance(self.f, _CountingText):
-            self.events.append((self.f.lines_written, None))   # a new function: no user line yet
+            self.events.append((self.f.tell(), None))   # a new function: no user line yet
 
     def _Expr(self, tree):
         value = tree.value
@@ -68,7 +62,7 @@ class Printer(astunparse.Unparser):
             for i, line in enumerate(text.splitlines() or [""]):
                 self.fill("# " + line)
                 if i == 0 and user_line is not None and isinstance(self.f, _CountingText):
-                    self.events.append((self.f.lines_written, user_line))
+                    self.events.append((self.f.tell(), user_line))
             return
         super()._Expr(tree)
 
@@ -315,13 +309,18 @@ def source_and_lines(nodes) -> Tuple[str, List[Optional[int]]]:
     out = _CountingText()
     printer = Printer(module, file=out)     # the gast tree itself (Printer reads both kinds)
     text = out.getvalue()
+    events, lines_before, offset = [], 0, 0      # offsets (in order) -> lines written before them
+    for at, user_line in printer.events:
+        lines_before += text.count("\n", offset, at)
+        offset = at
+        events.append((lines_before, user_line))
     lines = [line.rstrip() for line in text.splitlines()]
     skipped = 0
     while skipped < len(lines) and not lines[skipped]:
         skipped += 1
     lines = lines[skipped:]
     table: List[Optional[int]] = []
-    events = iter(printer.events)
+    events = iter(events)
     event = next(events, None)
     current = None
     for i in range(len(lines)):
