@@ -176,6 +176,23 @@ def walk_nodes(node):
         yield node
 
 
+def child_nodes(node) -> List:
+    """``gast.iter_child_nodes`` without the context and operator leaves, as a list (the same
+    order)."""
+    AST = ast.AST
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    out = []
+    for name in fields:
+        field = getattr(node, name, None)
+        if isinstance(field, AST):
+            out.append(field)
+        elif isinstance(field, list):
+            out.extend(item for item in field if isinstance(item, AST))
+    return out
+
+
 def loaded_names(node) -> List[str]:
     """The loaded names of ``node`` in ``walk``'s order (its breadth-first loop, inlined: this
     runs for every statement of every sweep)."""
