@@ -40,10 +40,29 @@ class _CountingText(io.StringIO):
     count per write)."""
 
 
+_METHODS: dict = {}
+
+
 class Printer(astunparse.Unparser):
     def __init__(self, tree, file):
         self.events: List[Tuple[int, Optional[int]]] = []    # (offset in the text, user line or None)
+        self._methods = _METHODS.setdefault(type(self), {})   # node class -> method (dispatch)
         super().__init__(tree, file=file)
+
+    def dispatch(self, tree):
+        """astunparse's dispatch, with each class's method looked up once (not by name per node)."""
+        if isinstance(tree, list):
+            for t in tree:
+                self.dispatch(t)
+            return
+        cls = tree.__class__
+        meth = self._methods.get(cls)
+        if meth is None:
+            meth = self._methods[cls] = getattr(type(self), "_" + cls.__name__)
+        meth(self, tree)
+
+    def write(self, text):
+        self.f.write(text if text.__class__ is str else str(text))     # (astunparse: six.text_type)
 
     def fill(self, text=""):
         super().fill(text)

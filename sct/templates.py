@@ -127,6 +127,33 @@ def _template_names(template) -> tuple:
 
 
 
+_CONJ_ATTRIBUTES = frozenset({"conj", "conjugate"})
+_TEMPLATE_CONJ: Dict[int, tuple] = {}
+
+
+def may_hold_conj(template, mapping: Dict[str, Any]) -> bool:
+    """May the instantiation of ``template`` with ``mapping`` hold a ``.conj``/``.conjugate``
+    attribute (what ``ComplexProjection.elide_conj`` looks for)?  The template's answer is found
+    once per template; the values put in are looked at each time (a name put in never holds one;
+    a runtime or numpy name reached through ``rt`` is an attribute of ``rt``, never elided)."""
+    hit = _TEMPLATE_CONJ.get(id(template))
+    if hit is None or hit[0] is not template:
+        if len(_TEMPLATE_CONJ) > 4096:
+            _TEMPLATE_CONJ.clear()
+        hit = _TEMPLATE_CONJ[id(template)] = (template, any(
+            isinstance(n, gast.Attribute) and n.attr in _CONJ_ATTRIBUTES for n in walk_nodes(template)))
+    if hit[1]:
+        return True
+    for value in mapping.values():
+        if isinstance(value, str):
+            continue
+        if not isinstance(value, gast.AST):
+            return True             # (not expected: looked at as instantiated)
+        if any(isinstance(n, gast.Attribute) and n.attr in _CONJ_ATTRIBUTES for n in walk_nodes(value)):
+            return True
+    return False
+
+
 def _reach(obj, name: str, rt_names: Dict[int, str]) -> str:
     """Put ``obj`` (a global of a user's rule) in the runtime namespace generated code sees as
     ``rt``, under a name of its own; the object is kept there, so its id stays its own."""
