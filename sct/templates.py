@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .ir import attr, const, load, store, substitute, walk_nodes
+from .ir import attr, const, load, store, substitute_template, walk_nodes
 from .rt_namespace import RT
 
 
@@ -107,7 +107,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
                 mapping[name] = attr(load(rt_name), rt_names[id(obj)])
             else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
                 mapping[name] = attr(load(rt_name), _reach(obj, name, rt_names))
-    return substitute(template, mapping)
+    return substitute_template(template, mapping)
 
 
 _TEMPLATE_NAMES: Dict[int, tuple] = {}
