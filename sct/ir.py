@@ -119,16 +119,23 @@ _MISS = object()
 
 def substitute_template(template, mapping: Dict[str, Any]):
     """``substitute`` for a tree that never changes (a rule's template, instantiated for every
-    call of its op): a function that builds the copy directly, generated once per template
-    (the same tree ``substitute`` makes; templates it cannot build thus go to ``substitute``)."""
+    call of its op): a function that builds the copy directly, generated once per template at its
+    8th use (the same tree ``substitute`` makes; templates it cannot build go to ``substitute``)."""
     hit = _BUILDERS.get(id(template))
     if hit is None or hit[0] is not template:
         if len(_BUILDERS) > 4096:
             _BUILDERS.clear()
-        hit = _BUILDERS[id(template)] = (template, _make_builder(template))
-    if hit[1] is None:
+        hit = _BUILDERS[id(template)] = (template, 0)
+    builder = hit[1]
+    if builder.__class__ is int:        # made at the 8th use (compiling it costs about 8 uses)
+        if builder < 7:
+            _BUILDERS[id(template)] = (template, builder + 1)
+            return substitute(template, mapping)
+        builder = _make_builder(template)
+        _BUILDERS[id(template)] = (template, builder)
+    if builder is None:
         return substitute(template, mapping)
-    return hit[1](mapping)
+    return builder(mapping)
 
 
 def _make_builder(template):
