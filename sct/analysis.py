@@ -360,21 +360,22 @@ def tree_fingerprint(node) -> List:
     tree unchanged (no node replaced, added, removed or renamed in place)."""
     out: List = []
     stack = [node]
+    append, pop, push, extend, AST = out.append, stack.pop, stack.append, stack.extend, gast.AST
     while stack:
-        n = stack.pop()
-        if not isinstance(n, gast.AST):         # None in a list (a dict's ** entry, a default)
-            out.append(n)
+        n = pop()
+        if not isinstance(n, AST):              # None in a list (a dict's ** entry, a default)
+            append(n)
             continue
-        out.append(id(n))
+        append(id(n))
         for name in n._fields:
             value = getattr(n, name, None)
             if isinstance(value, list):
-                out.append(len(value))
-                stack.extend(reversed(value))
-            elif isinstance(value, gast.AST):
-                stack.append(value)
+                append(len(value))
+                extend(reversed(value))
+            elif isinstance(value, AST):
+                push(value)
             else:
-                out.append(value)
+                append(value)
     return out
 
 

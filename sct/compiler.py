@@ -28,7 +28,7 @@ from .emit import source_and_lines
 from .errors import CompileError
 from . import hooks
 from .hooks import API
-from .ir import walk_nodes
+from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .optimize import optimize, keep_outputs, prune_dead, reuse_temporaries, enabled as optimize_enabled
@@ -157,7 +157,7 @@ def walk_no_defs_but(node):
         yield n
         if isinstance(n, gast.FunctionDef):
             continue
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(child_nodes(n))        # (no context or operator leaf: a def is looked for)
 
 
 def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) -> Dict[str, Any]:
@@ -193,7 +193,7 @@ def module_aliases(fdef, resolver: Resolver, params) -> None:
     would bind it, so that ``xp.sum(a)`` is numpy's sum (not the array method ``sum`` of ``xp``)."""
     import types
     stores: Dict[str, int] = {}
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             stores[node.id] = stores.get(node.id, 0) + 1
     for node in fdef.body:

@@ -24,7 +24,7 @@ import gast
 from .errors import CompileError
 from .hooks import API
 from .plans import CallKind
-from .ir import walk_nodes
+from .ir import child_nodes, walk_nodes
 
 _EHD = ("EnableHigherDerivatives", "enable_higher_derivatives")
 
@@ -51,7 +51,7 @@ def _component_has(stmts, start: str, targets: Set[str], locals_: Set[str], is_c
                 continue
             if isinstance(node, (gast.Return, ast.Return)):
                 names.add("<return>")
-            todo.extend(ast.iter_child_nodes(node))
+            todo.extend(child_nodes(node))     # (iter_child_nodes without the ctx/op leaves)
         for n in names:
             links.setdefault(n, set()).update(names)
     seen, todo = {start}, [start]

@@ -18,7 +18,7 @@ from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
-                        instantiate_template, simplify)
+                        instantiate_template, may_hold_conj, simplify)
 
 
 def _call_signature(node: gast.Call):
@@ -300,5 +300,8 @@ class Contributions(EmitPass):
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
         mapping.update(bound)
-        return self.complex.elide_conj(instantiate_template(template, mapping, globals_, self.gen.np,
-                                                    self.gen.rt_names, self.gen.rt_name))
+        expr = instantiate_template(template, mapping, globals_, self.gen.np, self.gen.rt_names,
+                                    self.gen.rt_name)
+        if not may_hold_conj(template, mapping):
+            return expr         # no conj to elide (elide_conj would walk it to find none)
+        return self.complex.elide_conj(expr)

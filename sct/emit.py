@@ -35,30 +35,43 @@ def comment(text: str, line: Optional[int] = None) -> gast.Expr:
 
 
 class _CountingText(io.StringIO):
-    """The printer's output, counting the lines written so far."""
+    """The printer's output; an event's place in it is its offset (``tell``), made a count of
+    the lines written before it once the text is complete (``source_and_lines``: one pass, not a
+    count per write)."""
 
-    def __init__(self):
-        super().__init__()
-        self.lines_written = 0
 
-    def write(self, text):
-        self.lines_written += text.count("\n")
-        return super().write(text)
+_METHODS: dict = {}
 
 
 class Printer(astunparse.Unparser):
     def __init__(self, tree, file):
-        self.events: List[Tuple[int, Optional[int]]] = []    # (printed line, user line or None)
+        self.events: List[Tuple[int, Optional[int]]] = []    # (offset in the text, user line or None)
+        self._methods = _METHODS.setdefault(type(self), {})   # node class -> method (dispatch)
         super().__init__(tree, file=file)
+
+    def dispatch(self, tree):
+        """astunparse's dispatch, with each class's method looked up once (not by name per node)."""
+        if isinstance(tree, list):
+            for t in tree:
+                self.dispatch(t)
+            return
+        cls = tree.__class__
+        meth = self._methods.get(cls)
+        if meth is None:
+            meth = self._methods[cls] = getattr(type(self), "_" + cls.__name__)
+        meth(self, tree)
+
+    def write(self, text):
+        self.f.write(text if text.__class__ is str else str(text))     # (astunparse: six.text_type)
 
     def fill(self, text=""):
         super().fill(text)
         if self._indent == 0 and text.startswith(("def ", "async def ")) and isinstance(self.f, _CountingText):
-            self.events.append((self.f.lines_written, None))   # a new function: no user line yet
+            self.events.append((self.f.tell(), None))   # a new function: no user line yet
 
     def _Expr(self, tree):
         value = tree.value
-        if isinstance(value, ast.Constant) and isinstance(value.value, str) and \
+        if value.__class__.__name__ == "Constant" and isinstance(value.value, str) and \
                 value.value.startswith(COMMENT):
             text = value.value[len(COMMENT):]
             user_line = None
@@ -68,14 +81,18 @@ class Printer(astunparse.Unparser):
             for i, line in enumerate(text.splitlines() or [""]):
                 self.fill("# " + line)
                 if i == 0 and user_line is not None and isinstance(self.f, _CountingText):
-                    self.events.append((self.f.lines_written, user_line))
+                    self.events.append((self.f.tell(), user_line))
             return
         super()._Expr(tree)
 
     def _Constant(self, t):
         value = t.value
         if isinstance(value, bool) or not isinstance(value, (int, float, complex)):
-            return super()._Constant(t)
+            if isinstance(value, tuple) or value is Ellipsis:
+                return super()._Constant(t)
+            if getattr(t, "kind", None) == "u":     # (a gast node may lack ``kind``)
+                self.write("u")
+            return self._write_constant(value)
         self.write(number_source(value))
 
     def _write_constant(self, value):          # elements of a tuple constant
@@ -87,7 +104,7 @@ class Printer(astunparse.Unparser):
     def _Subscript(self, t):
         self.dispatch(t.value)
         self.write("[")
-        if isinstance(t.slice, ast.Tuple) and t.slice.elts:
+        if t.slice.__class__.__name__ == "Tuple" and t.slice.elts:
             for i, elt in enumerate(t.slice.elts):
                 if i:
                     self.write(", ")
@@ -113,20 +130,21 @@ class Printer(astunparse.Unparser):
 
     def _bare(self, value):
         """An expression without the outer parentheses astunparse would add."""
-        if isinstance(value, ast.BinOp):
+        kind = value.__class__.__name__
+        if kind == "BinOp":
             self.dispatch(value.left)
             self.write(" " + self.binop[value.op.__class__.__name__] + " ")
             self.dispatch(value.right)
-        elif isinstance(value, ast.Compare):
+        elif kind == "Compare":
             self.dispatch(value.left)
             for o, e in zip(value.ops, value.comparators):
                 self.write(" " + self.cmpops[o.__class__.__name__] + " ")
                 self.dispatch(e)
-        elif isinstance(value, ast.UnaryOp):
+        elif kind == "UnaryOp":
             op = self.unop[value.op.__class__.__name__]
             self.write(op + (" " if op == "not" else ""))
             self.dispatch(value.operand)
-        elif isinstance(value, ast.Tuple) and value.elts:
+        elif kind == "Tuple" and value.elts:
             for i, elt in enumerate(value.elts):
                 if i:
                     self.write(", ")
@@ -138,7 +156,7 @@ class Printer(astunparse.Unparser):
 
     def _test(self, value):
         """A condition: bare, except a tuple (``if a, b:`` is a syntax error)."""
-        if isinstance(value, ast.Tuple):
+        if value.__class__.__name__ == "Tuple":
             self.dispatch(value)
         else:
             self._bare(value)
@@ -149,7 +167,7 @@ class Printer(astunparse.Unparser):
         self.enter()
         self.dispatch(t.body)
         self.leave()
-        while t.orelse and len(t.orelse) == 1 and isinstance(t.orelse[0], ast.If):
+        while t.orelse and len(t.orelse) == 1 and t.orelse[0].__class__.__name__ == "If":
             t = t.orelse[0]
             self.fill("elif ")
             self._test(t.test)
@@ -174,6 +192,51 @@ class Printer(astunparse.Unparser):
         self.write("(" + op + (" " if op == "not" else ""))
         self.dispatch(t.operand)
         self.write(")")
+
+
+    # gast trees are printed as they are (no conversion to ast first): where a gast node differs
+    # from its ast counterpart, or astunparse tests a node's ast class, the method below reads it
+    # either way (an ast tree prints as before)
+    def _arguments(self, t):
+        if t.__class__ is gast.arguments:     # parameters are Names there: printed from the ast form
+            t = _ToAst().visit(t)
+        super()._arguments(t)
+
+    def _ExceptHandler(self, t):
+        if t.__class__ is gast.ExceptHandler and t.name is not None:
+            t = _ToAst().visit(t)       # (its name is a Name there)
+        super()._ExceptHandler(t)
+
+    def _AnnAssign(self, t):
+        self.fill()
+        paren = not t.simple and t.target.__class__.__name__ == "Name"
+        if paren:
+            self.write('(')
+        self.dispatch(t.target)
+        if paren:
+            self.write(')')
+        self.write(": ")
+        self.dispatch(t.annotation)
+        if t.value:
+            self.write(" = ")
+            self.dispatch(t.value)
+
+    _BOOLOPS = {"And": "and", "Or": "or"}
+
+    def _BoolOp(self, t):
+        self.write("(")
+        for i, v in enumerate(t.values):
+            if i:
+                self.write(" %s " % self._BOOLOPS[t.op.__class__.__name__])
+            self.dispatch(v)
+        self.write(")")
+
+    def _Attribute(self, t):
+        self.dispatch(t.value)
+        if t.value.__class__.__name__ == "Constant" and isinstance(t.value.value, int):
+            self.write(" ")
+        self.write(".")
+        self.write(t.attr)
 
 
 _INF = "1e309"          # overflows to inf when parsed
@@ -262,17 +325,21 @@ def source_and_lines(nodes) -> Tuple[str, List[Optional[int]]]:
     if not isinstance(nodes, list):
         nodes = [nodes]
     module = gast.Module(body=nodes, type_ignores=[])
-    tree = _ToAst().visit(module)       # (no locations needed: astunparse reads none)
     out = _CountingText()
-    printer = Printer(tree, file=out)
+    printer = Printer(module, file=out)     # the gast tree itself (Printer reads both kinds)
     text = out.getvalue()
+    events, lines_before, offset = [], 0, 0      # offsets (in order) -> lines written before them
+    for at, user_line in printer.events:
+        lines_before += text.count("\n", offset, at)
+        offset = at
+        events.append((lines_before, user_line))
     lines = [line.rstrip() for line in text.splitlines()]
     skipped = 0
     while skipped < len(lines) and not lines[skipped]:
         skipped += 1
     lines = lines[skipped:]
     table: List[Optional[int]] = []
-    events = iter(printer.events)
+    events = iter(events)
     event = next(events, None)
     current = None
     for i in range(len(lines)):

@@ -113,6 +113,90 @@ def _copy_substitute(node, memo, mapping):
     return copy_tree(node, memo)
 
 
+_BUILDERS: Dict[int, tuple] = {}
+_MISS = object()
+
+
+def substitute_template(template, mapping: Dict[str, Any]):
+    """``substitute`` for a tree that never changes (a rule's template, instantiated for every
+    call of its op): a function that builds the copy directly, generated once per template at its
+    8th use (the same tree ``substitute`` makes; templates it cannot build go to ``substitute``)."""
+    hit = _BUILDERS.get(id(template))
+    if hit is None or hit[0] is not template:
+        if len(_BUILDERS) > 4096:
+            _BUILDERS.clear()
+        hit = _BUILDERS[id(template)] = (template, 0)
+    builder = hit[1]
+    if builder.__class__ is int:        # made at the 8th use (compiling it costs about 8 uses)
+        if builder < 7:
+            _BUILDERS[id(template)] = (template, builder + 1)
+            return substitute(template, mapping)
+        builder = _make_builder(template)
+        _BUILDERS[id(template)] = (template, builder)
+    if builder is None:
+        return substitute(template, mapping)
+    return builder(mapping)
+
+
+def _make_builder(template):
+    consts: List = []
+    lines: List[str] = []
+    seen: set = set()
+    counter = [0]
+
+    def const_ref(value) -> str:
+        consts.append(value)
+        return f"C[{len(consts) - 1}]"
+
+    def emit(node, indent: str) -> str:
+        """Lines that build the copy of ``node``; returns the expression naming it."""
+        if isinstance(node, _ATOMS):
+            return const_ref(node)
+        if isinstance(node, list):
+            return "[" + "".join(emit(v, indent) + ", " for v in node) + "]"
+        if not isinstance(node, ast.AST) or id(node) in seen:
+            raise _NoBuilder        # shared nodes or other objects: substitute's own way
+        seen.add(id(node))
+        counter[0] += 1
+        var = f"n{counter[0]}"
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            lines.append(f"{indent}r = m.get({node.id!r}, MISS)")
+            lines.append(f"{indent}if r is not MISS:")
+            lines.append(f"{indent}    {var} = load(r) if isinstance(r, str) else copy_tree(r)")
+            lines.append(f"{indent}else:")
+            copy_node(node, var, indent + "    ")
+        else:
+            copy_node(node, var, indent)
+        return var
+
+    def copy_node(node, var: str, indent: str) -> None:
+        fields = node._fields
+        items = []
+        for k, v in node.__dict__.items():
+            if isinstance(v, _ATOMS):
+                items.append(f"{k!r}: {const_ref(v)}")
+            elif k in fields:
+                items.append(f"{k!r}: {emit(v, indent)}")
+            else:
+                raise _NoBuilder
+        cls = const_ref(node.__class__)
+        lines.append(f"{indent}{var} = {cls}.__new__({cls})")
+        lines.append(f"{indent}{var}.__dict__.update({{{', '.join(items)}}})")
+
+    try:
+        root = emit(template, "    ")
+    except _NoBuilder:
+        return None
+    source = "def build(m):\n" + "\n".join(lines) + f"\n    return {root}\n"
+    namespace = {"C": consts, "MISS": _MISS, "load": load, "copy_tree": copy_tree}
+    exec(compile(source, "<sct template builder>", "exec"), namespace)
+    return namespace["build"]
+
+
+class _NoBuilder(Exception):
+    pass
+
+
 def node_key(node):
     """A hashable key of a tree, equal for two trees exactly when their ``gast.dump`` strings
     are (the fields ``dump`` prints, leaves by ``repr``), several times faster to make."""
@@ -174,6 +258,23 @@ def walk_nodes(node):
                     if isinstance(item, AST):
                         append(item)
         yield node
+
+
+def child_nodes(node) -> List:
+    """``gast.iter_child_nodes`` without the context and operator leaves, as a list (the same
+    order)."""
+    AST = ast.AST
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    out = []
+    for name in fields:
+        field = getattr(node, name, None)
+        if isinstance(field, AST):
+            out.append(field)
+        elif isinstance(field, list):
+            out.extend(item for item in field if isinstance(item, AST))
+    return out
 
 
 def loaded_names(node) -> List[str]:

@@ -290,8 +290,11 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
     stores: Dict[str, List] = {}
     bad: Set[str] = set(params)
     allowed_loads: Set[int] = set()
+    names_and_defs: List = []       # for the check below, once every allowed load is known
     for node in _walk_no_defs(body):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+        if isinstance(node, (gast.Name, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+            names_and_defs.append(node)
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
             target = node.targets[0].id
             value = node.value
             if _is_rt(value, rt_name, "ZERO") or _rt_call(value, rt_name, "index_adjoint"):
@@ -314,7 +317,7 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
         for node in gast.walk(final):
             if isinstance(node, gast.Name):
                 allowed_loads.add(id(node))
-    for node in _walk_no_defs(body):
+    for node in names_and_defs:
         if isinstance(node, gast.Name) and id(node) not in allowed_loads:
             bad.add(node.id)
         elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
@@ -365,10 +368,12 @@ def _pure(node, rt_name: str) -> bool:
 def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
     """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function."""
     while True:
-        loaded = {n.id for n in _walk_no_defs(fn.body)
-                  if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Load, gast.Del))}
-        for node in _walk_no_defs(fn.body):
-            if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+        loaded = set()
+        for node in _walk_no_defs(fn.body):         # (one walk for both)
+            if isinstance(node, gast.Name):
+                if isinstance(node.ctx, (gast.Load, gast.Del)):
+                    loaded.add(node.id)
+            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
                 loaded |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
         removed = [False]
 

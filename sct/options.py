@@ -24,6 +24,7 @@ import gast
 
 from .analysis import Guard, Unresolved, _MISSING
 from .errors import CompileError
+from .ir import child_nodes
 from .hooks import API
 
 OPTIONS = {"dlgradient": ("RetainData", "EnableHigherDerivatives", "AllowComplex"),
@@ -314,7 +315,7 @@ def _walk_no_defs(node):
         yield n
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)) and n is not node:
             continue
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(child_nodes(n))        # (no context or operator leaf: no caller looks for one)
 
 
 def _walk_lines(node, line):
@@ -326,7 +327,7 @@ def _walk_lines(node, line):
         yield n, line
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)) and n is not node:
             continue
-        todo.extend((c, line) for c in gast.iter_child_nodes(n))
+        todo.extend((c, line) for c in child_nodes(n))     # (the leaves have no line and no call)
 
 
 def canonicalize_sites(fn, fdef, resolver, filename: str, given: Optional[int] = None) -> None:

@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
+from .ir import walk_nodes
 from .optimize import _block, _is_comment, _jumps, enabled as _optimizing
 from .runtime.scalar_ops import FUNCTIONS
 from .scalar_elements import E, drop_shared, reads_elements, element_adjoint, element_heads, element_param, element_read, element_type
@@ -439,16 +440,24 @@ class Specialiser:
         self.rt = rt_name
         self.np = numpy_name
         self._walks: Dict[int, list] = {}
-        names = set()
-        for f in self.functions:
-            names |= {n.id for n in self.nodes(f) if isinstance(n, gast.Name)}
-        self.taken = names
+        self._taken: Optional[Set[str]] = None
+
+    @property
+    def taken(self) -> Set[str]:
+        """Every name of the functions (found by ``run`` before it rewrites anything)."""
+        if self._taken is None:
+            names = set()
+            for f in self.functions:
+                names |= {n.id for n in self.nodes(f) if isinstance(n, gast.Name)}
+            self._taken = names
+        return self._taken
 
     def nodes(self, fn) -> list:
-        """Every node of ``fn`` (walked once; again after a rewrite)."""
+        """Every node of ``fn`` but the context and operator leaves, which no caller looks for
+        (``sct.ir.walk_nodes``: ``gast.walk``'s order; walked once, again after a rewrite)."""
         found = self._walks.get(id(fn))
         if found is None or found[0] is not fn:
-            found = self._walks[id(fn)] = (fn, list(gast.walk(fn)))
+            found = self._walks[id(fn)] = (fn, list(walk_nodes(fn)))
         return found[1]
 
     def fresh(self, base: str) -> str:
@@ -523,6 +532,7 @@ class Specialiser:
         drop_shared(self, ptypes)          # sct/scalar_elements.py
         if not any(t == {A} or t == {E} for t in ptypes.values()):
             return
+        self.taken          # the names as they are before any rewrite
         self.sweep_calls = self.sweeps()
         tapes = self.tapes(self.entry)
         forced: Set[str] = set()

@@ -81,6 +81,8 @@ class SiteFinding:
         self.fail = facts.fail
         self._single_defs: Optional[Dict[str, Any]] = None
         self._in_loops: Optional[set] = None
+        self._top_values: Optional[set] = None
+        self._stores_fields = False
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> Tuple[Site, ...]:
@@ -307,11 +309,15 @@ class SiteFinding:
         """Whether a name bound once to ``value`` (before the site's line) names the same value as
         ``value`` at the site: every name it reads is bound once (outside loops, unless the binding
         is a top-level statement), and an item or attribute is of a structure."""
-        top = any(value is getattr(st, "value", None) for st in self.fdef.body)
+        if self._top_values is None:    # (found once: this runs for every single binding)
+            self._top_values = {id(v) for v in (getattr(st, "value", None) for st in self.fdef.body)
+                                if v is not None}
+            self._stores_fields = any(isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)
+                                      for n in walk_nodes(self.fdef))
+        top = id(value) in self._top_values
         if isinstance(value, gast.Name):
             return self._once(value.id, top)
-        if isinstance(value, gast.Attribute) and any(
-                isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) for n in walk_nodes(self.fdef)):
+        if isinstance(value, gast.Attribute) and self._stores_fields:
             return False      # fields that change are not followed (site_checks refuses them at a site)
         if isinstance(value, (gast.Subscript, gast.Attribute)):
             return isinstance(value.value, gast.Name) and self._once(value.value.id, top) and \

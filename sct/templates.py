@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .ir import attr, const, load, store, substitute, walk_nodes
+from .ir import attr, const, load, store, substitute_template, walk_nodes
 from .rt_namespace import RT
 
 
@@ -107,7 +107,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
                 mapping[name] = attr(load(rt_name), rt_names[id(obj)])
             else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
                 mapping[name] = attr(load(rt_name), _reach(obj, name, rt_names))
-    return substitute(template, mapping)
+    return substitute_template(template, mapping)
 
 
 _TEMPLATE_NAMES: Dict[int, tuple] = {}
@@ -125,6 +125,33 @@ def _template_names(template) -> tuple:
     _TEMPLATE_NAMES[id(template)] = (template, names)
     return names
 
+
+
+_CONJ_ATTRIBUTES = frozenset({"conj", "conjugate"})
+_TEMPLATE_CONJ: Dict[int, tuple] = {}
+
+
+def may_hold_conj(template, mapping: Dict[str, Any]) -> bool:
+    """May the instantiation of ``template`` with ``mapping`` hold a ``.conj``/``.conjugate``
+    attribute (what ``ComplexProjection.elide_conj`` looks for)?  The template's answer is found
+    once per template; the values put in are looked at each time (a name put in never holds one;
+    a runtime or numpy name reached through ``rt`` is an attribute of ``rt``, never elided)."""
+    hit = _TEMPLATE_CONJ.get(id(template))
+    if hit is None or hit[0] is not template:
+        if len(_TEMPLATE_CONJ) > 4096:
+            _TEMPLATE_CONJ.clear()
+        hit = _TEMPLATE_CONJ[id(template)] = (template, any(
+            isinstance(n, gast.Attribute) and n.attr in _CONJ_ATTRIBUTES for n in walk_nodes(template)))
+    if hit[1]:
+        return True
+    for value in mapping.values():
+        if isinstance(value, str):
+            continue
+        if not isinstance(value, gast.AST):
+            return True             # (not expected: looked at as instantiated)
+        if any(isinstance(n, gast.Attribute) and n.attr in _CONJ_ATTRIBUTES for n in walk_nodes(value)):
+            return True
+    return False
 
 
 def _reach(obj, name: str, rt_names: Dict[int, str]) -> str:
