@@ -29,6 +29,7 @@ refuse complex input.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any, Optional, Sequence, Union
@@ -611,6 +612,49 @@ def _tile_max(taps):
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _tap_order(batch, height, width, pool):
+    """The pixel permutation from (B, H, W) order to tap-major (ph, pw, B, Ho, Wo) order of a tiled
+    pooling, and its inverse (cached per shape)."""
+    ph, pw = pool
+    perm = np.arange(batch * height * width, dtype=np.intp).reshape(
+        batch, height // ph, ph, width // pw, pw).transpose(2, 4, 0, 1, 3).ravel()
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(perm.size, dtype=np.intp)
+    return perm, inverse
+
+
+def _pixels(a):
+    """``a`` (B, H, W, C) contiguous as a 1-D array of opaque C-entry pixels (a view) and its dtype."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(-1, a.shape[-1]).view(np.dtype((np.void, a.shape[-1] * a.itemsize))).reshape(-1), a.dtype
+
+
+def _to_taps(a, pool):
+    """(B, H, W, C) as a contiguous (ph*pw, B, Ho, Wo, C) copy: the taps of a tiled pooling, each one
+    contiguous (one gather of whole pixels; strided per-tap views run numpy's loops C entries at a time)."""
+    batch, height, width, channels = np.shape(a)
+    if not np.size(a):
+        return np.ascontiguousarray(np.reshape(a, (batch, height // pool[0], pool[0], width // pool[1], pool[1],
+                                                   channels)).transpose(2, 4, 0, 1, 3, 5)).reshape(
+            pool[0] * pool[1], batch, height // pool[0], width // pool[1], channels)
+    pixels, dtype = _pixels(a)
+    perm, _ = _tap_order(batch, height, width, tuple(pool))
+    return np.take(pixels, perm).view(dtype).reshape(
+        pool[0] * pool[1], batch, height // pool[0], width // pool[1], channels)
+
+
+def _from_taps(taps, shape, pool):
+    """The inverse of ``_to_taps``: (ph*pw, B, Ho, Wo, C) taps back to a (B, H, W, C) array."""
+    batch, height, width, channels = shape
+    if not taps.size:
+        return np.ascontiguousarray(taps.reshape(pool[0], pool[1], batch, height // pool[0], width // pool[1],
+                                                 channels).transpose(2, 3, 0, 4, 1, 5)).reshape(shape)
+    pixels, dtype = _pixels(taps.reshape(-1, channels))
+    _, inverse = _tap_order(batch, height, width, tuple(pool))
+    return np.take(pixels, inverse).view(dtype).reshape(shape)
+
+
 def _first_max_masks(taps):
     """Per tap, where it holds its window's *first* maximum in row-major window order (the tie
     rule of ``np.argmax``, NaN first): the masks partition the windows."""
@@ -640,13 +684,13 @@ def maxpool_select(values, x, geometry):
         return maxpool_select(xa if values is x else np.asarray(values)[:, :, None, :], xa, geometry)[:, :, 0, :]
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        xa = np.asarray(x)
+        xt = _to_taps(np.asarray(x), pool)
         if values is x:                               # the pooling itself: the windows' maxima
-            return _tile_max(_tiles(xa, pool)[1])
-        masks, _ = _first_max_masks(_tiles(xa, pool)[1])
-        vtaps = _tiles(np.asarray(values), pool)[1]
-        out = vtaps[0].copy()
-        for mask, t in zip(masks[1:], vtaps[1:]):
+            return _tile_max(list(xt))
+        masks, _ = _first_max_masks(list(xt))
+        vt = _to_taps(np.asarray(values), pool)
+        out = vt[0].copy()
+        for mask, t in zip(masks[1:], vt[1:]):
             np.copyto(out, t, where=mask)
         return out
     first, shape = _max_selection(x, geometry)
@@ -663,11 +707,16 @@ def maxpool_scatter(dy, x, geometry):
     g = np.asarray(dy)
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        masks, _ = _first_max_masks(_tiles(np.asarray(x), pool)[1])
-        out = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
-        for mask, t in zip(masks, _tiles(out, pool)[1]):
-            np.copyto(t, g, where=mask)
-        return out
+        masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)))
+        g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
+        taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
+        finite = bool(np.isfinite(g).all())
+        for mask, t in zip(masks, taps):
+            if finite:
+                np.multiply(g, mask, out=t)           # g * 1 and g * 0: the same values as a selection
+            else:
+                t[...] = np.where(mask, g, np.zeros((), g.dtype))
+        return _from_taps(taps, np.shape(x), pool)
     first, shape = _max_selection(x, geometry)
     pool, stride, pads = geometry[:3]
     cols = np.zeros(shape[:4] + (pool[0] * pool[1],), dtype=np.result_type(g, np.float32))
