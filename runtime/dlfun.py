@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
@@ -296,6 +296,12 @@ def _cols_taps(x, kh, kw, geometry):
     batch, _, _, channels = xp.shape
     ho = (xp.shape[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
     wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
+    if dilation[1] == 1 and kw * channels >= 16 and xp.size:
+        # a window row's kw taps are one contiguous run of kw*C entries: one copy of a strided view
+        s0, s1, s2, s3 = xp.strides
+        rows = as_strided(xp, (batch, ho, wo, kh, kw * channels),
+                          (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s3), writeable=False)
+        return np.ascontiguousarray(rows).reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
     out = np.empty((batch, ho, wo, kh, kw, channels), dtype=xp.dtype)
     for i in range(kh):
         r0 = i * dilation[0]
@@ -353,6 +359,8 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
     g = np.asarray(dy)
     batch, ho, wo = g.shape[:3]
     fpg = cout // groups
+    if _plain_conv(np.shape(weights), groups) and cpg >= 8 and not isinstance(value, str) and g.size:
+        return _scatter_tap_products(g, np.asarray(weights), tuple(x_shape), stride, dilation, pads)
     if _plain_conv(np.shape(weights), groups):
         cols = g.reshape(-1, cout) @ np.asarray(weights).reshape(kh * kw * cpg, cout).T
         cols = cols.reshape(batch, ho, wo, kh, kw, cpg)
@@ -368,6 +376,26 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
         cols = np.moveaxis(cols.reshape(groups, batch, ho, wo, cpg, kh, kw), 0, 3)
         cols = cols.reshape(batch, ho, wo, groups * cpg, kh, kw)
     return _scatter_taps(cols, tuple(x_shape), (kh, kw), stride, dilation, pads, value)
+
+
+def _scatter_tap_products(g, weights, x_shape, stride, dilation, pads):
+    """The transposed convolution of ungrouped 4-D ``weights`` (constant padding): per tap one
+    contiguous (B*Ho*Wo, C) product ``g @ W[i, j].T``, added into the padded input where the tap reads
+    (a run of Wo*C entries per row at stride 1), the padding dropped."""
+    kh, kw, cpg, cout = weights.shape
+    batch, ho, wo = g.shape[:3]
+    (t, b), (l, r) = pads
+    wt = np.swapaxes(weights.reshape(kh * kw, cpg, cout), 1, 2)        # (taps, Cout, C)
+    products = np.matmul(g.reshape(-1, cout), wt)                     # (taps, B*Ho*Wo, C)
+    dtype = products.dtype
+    out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=dtype)
+    for i in range(kh):
+        r0 = i * dilation[0]
+        for j in range(kw):
+            c0 = j * dilation[1]
+            out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += products[i * kw + j].reshape(batch, ho, wo, cpg)
+    return out[:, t:t + x_shape[1], l:l + x_shape[2], :]
 
 
 def conv_filter_adjoint(x, dy, w_shape, geometry):

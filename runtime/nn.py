@@ -138,8 +138,10 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
 
 def fullyconnect_weights_adjoint(g, x, weights):
     """The adjoint of ``weights`` in ``x @ weights.T``: ``g.T @ x`` over every observation."""
-    return np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) \
-        @ np.conj(np.reshape(x, (-1, np.shape(weights)[1])))
+    xm = np.reshape(x, (-1, np.shape(weights)[1]))
+    if np.iscomplexobj(xm):
+        xm = np.conj(xm)                  # (a real array's conj is a copy: skipped)
+    return np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) @ xm
 
 
 @defrule(fullyconnect, wrt=("x", "weights", "bias"))
