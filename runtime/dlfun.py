@@ -1077,9 +1077,17 @@ def _tiled(v, k):
     return np.tile(v, k) if k > 1 else v
 
 
+def _row_total(rows):
+    """The sum of the rows of a 2-D array: one matrix-vector product for float32/float64 (twice as fast
+    as numpy's reduction over the first axis), numpy's sum otherwise."""
+    if rows.dtype in (np.float32, np.float64) and rows.shape[0] > 1:
+        return np.ones(rows.shape[0], rows.dtype) @ rows
+    return rows.sum(axis=0)
+
+
 def _channel_total(a):
     rows, k = _rows(a)
-    total = rows.sum(axis=0)
+    total = _row_total(rows)
     return total.reshape(k, -1).sum(axis=0) if k > 1 else total
 
 
@@ -1088,8 +1096,10 @@ def _moments(x):
     m = batch_count(x)
     mu = _channel_total(x) / m
     rows, k = _rows(x)
-    centered = (rows - _tiled(mu, k)).reshape(x.shape)
-    return m, mu, centered, _channel_total(centered * centered) / m
+    centered = rows - _tiled(mu, k)
+    square = centered * centered
+    total = _row_total(square)
+    return m, mu, centered.reshape(x.shape), (total.reshape(k, -1).sum(axis=0) if k > 1 else total) / m
 
 
 def fused_batchnorm_applies(X, offset, scaleFactor):
@@ -1206,19 +1216,21 @@ def batchnorm_input_adjoint(dy, X, scaleFactor, Epsilon):
     m, _, centered, var = _moments(x)
     inv = 1 / np.sqrt(var + Epsilon)
     crows, k = _rows(centered)
-    xhat = crows * _tiled(inv, k)
     grows = _rows(np.broadcast_to(np.asarray(dy), x.shape))[0]
-    gx = grows * xhat
-    total_gx = gx.sum(axis=0)
-    total_g = grows.sum(axis=0)
+    gc = grows * crows
+    total_gc = _row_total(gc)                 # sum(g * centered): sum(g * xhat) is inv times it
+    total_g = _row_total(grows)
     if k > 1:
-        total_gx = total_gx.reshape(k, -1).sum(axis=0)
+        total_gc = total_gc.reshape(k, -1).sum(axis=0)
         total_g = total_g.reshape(k, -1).sum(axis=0)
-    out = grows * m
-    out -= _tiled(total_g, k)
-    xhat *= _tiled(total_gx, k)
-    out -= xhat
-    out *= _tiled(np.asarray(scaleFactor) * inv / m, k)
+    # scale/sigma * (g - mean(g) - xhat * mean(g * xhat)) as g * a + centered * b + c, per channel
+    a = np.asarray(scaleFactor) * inv
+    b = -(a * inv * inv * total_gc / m)
+    c = -(a * total_g / m)
+    out = np.multiply(grows, _tiled(a, k), out=np.empty(grows.shape, grows.dtype), casting="same_kind")
+    np.multiply(crows, _tiled(b, k), out=gc)
+    out += gc
+    out += _tiled(c, k)
     return out.reshape(x.shape)
 
 
