@@ -29,13 +29,14 @@ refuse complex input.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
@@ -224,6 +225,11 @@ def _pad(x, pads, value=0.0):
     (t, b), (l, r) = pads
     if t == b == l == r == 0:
         return x
+    if type(x) is np.ndarray and x.dtype.kind in "fc" and min(t, b, l, r) >= 0:
+        # np.pad's constant mode, without its per-call set-up: a filled array and one slice assignment
+        out = np.full((x.shape[0], x.shape[1] + t + b, x.shape[2] + l + r) + x.shape[3:], value, dtype=x.dtype)
+        out[:, t:t + x.shape[1], l:l + x.shape[2]] = x
+        return out
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
 
 
@@ -295,6 +301,12 @@ def _cols_taps(x, kh, kw, geometry):
     batch, _, _, channels = xp.shape
     ho = (xp.shape[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
     wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
+    if dilation[1] == 1 and kw * channels >= 16 and xp.size:
+        # a window row's kw taps are one contiguous run of kw*C entries: one copy of a strided view
+        s0, s1, s2, s3 = xp.strides
+        rows = as_strided(xp, (batch, ho, wo, kh, kw * channels),
+                          (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s3), writeable=False)
+        return np.ascontiguousarray(rows).reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
     out = np.empty((batch, ho, wo, kh, kw, channels), dtype=xp.dtype)
     for i in range(kh):
         r0 = i * dilation[0]
@@ -352,6 +364,8 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
     g = np.asarray(dy)
     batch, ho, wo = g.shape[:3]
     fpg = cout // groups
+    if _plain_conv(np.shape(weights), groups) and cpg >= 8 and not isinstance(value, str) and g.size:
+        return _scatter_tap_products(g, np.asarray(weights), tuple(x_shape), stride, dilation, pads)
     if _plain_conv(np.shape(weights), groups):
         cols = g.reshape(-1, cout) @ np.asarray(weights).reshape(kh * kw * cpg, cout).T
         cols = cols.reshape(batch, ho, wo, kh, kw, cpg)
@@ -367,6 +381,26 @@ def conv_input_adjoint(dy, weights, x_shape, geometry):
         cols = np.moveaxis(cols.reshape(groups, batch, ho, wo, cpg, kh, kw), 0, 3)
         cols = cols.reshape(batch, ho, wo, groups * cpg, kh, kw)
     return _scatter_taps(cols, tuple(x_shape), (kh, kw), stride, dilation, pads, value)
+
+
+def _scatter_tap_products(g, weights, x_shape, stride, dilation, pads):
+    """The transposed convolution of ungrouped 4-D ``weights`` (constant padding): per tap one
+    contiguous (B*Ho*Wo, C) product ``g @ W[i, j].T``, added into the padded input where the tap reads
+    (a run of Wo*C entries per row at stride 1), the padding dropped."""
+    kh, kw, cpg, cout = weights.shape
+    batch, ho, wo = g.shape[:3]
+    (t, b), (l, r) = pads
+    wt = np.swapaxes(weights.reshape(kh * kw, cpg, cout), 1, 2)        # (taps, Cout, C)
+    products = np.matmul(g.reshape(-1, cout), wt)                     # (taps, B*Ho*Wo, C)
+    dtype = products.dtype
+    out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=dtype)
+    for i in range(kh):
+        r0 = i * dilation[0]
+        for j in range(kw):
+            c0 = j * dilation[1]
+            out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += products[i * kw + j].reshape(batch, ho, wo, cpg)
+    return out[:, t:t + x_shape[1], l:l + x_shape[2], :]
 
 
 def conv_filter_adjoint(x, dy, w_shape, geometry):
@@ -611,6 +645,49 @@ def _tile_max(taps):
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _tap_order(batch, height, width, pool):
+    """The pixel permutation from (B, H, W) order to tap-major (ph, pw, B, Ho, Wo) order of a tiled
+    pooling, and its inverse (cached per shape)."""
+    ph, pw = pool
+    perm = np.arange(batch * height * width, dtype=np.intp).reshape(
+        batch, height // ph, ph, width // pw, pw).transpose(2, 4, 0, 1, 3).ravel()
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(perm.size, dtype=np.intp)
+    return perm, inverse
+
+
+def _pixels(a):
+    """``a`` (B, H, W, C) contiguous as a 1-D array of opaque C-entry pixels (a view) and its dtype."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(-1, a.shape[-1]).view(np.dtype((np.void, a.shape[-1] * a.itemsize))).reshape(-1), a.dtype
+
+
+def _to_taps(a, pool):
+    """(B, H, W, C) as a contiguous (ph*pw, B, Ho, Wo, C) copy: the taps of a tiled pooling, each one
+    contiguous (one gather of whole pixels; strided per-tap views run numpy's loops C entries at a time)."""
+    batch, height, width, channels = np.shape(a)
+    if not np.size(a):
+        return np.ascontiguousarray(np.reshape(a, (batch, height // pool[0], pool[0], width // pool[1], pool[1],
+                                                   channels)).transpose(2, 4, 0, 1, 3, 5)).reshape(
+            pool[0] * pool[1], batch, height // pool[0], width // pool[1], channels)
+    pixels, dtype = _pixels(a)
+    perm, _ = _tap_order(batch, height, width, tuple(pool))
+    return np.take(pixels, perm).view(dtype).reshape(
+        pool[0] * pool[1], batch, height // pool[0], width // pool[1], channels)
+
+
+def _from_taps(taps, shape, pool):
+    """The inverse of ``_to_taps``: (ph*pw, B, Ho, Wo, C) taps back to a (B, H, W, C) array."""
+    batch, height, width, channels = shape
+    if not taps.size:
+        return np.ascontiguousarray(taps.reshape(pool[0], pool[1], batch, height // pool[0], width // pool[1],
+                                                 channels).transpose(2, 3, 0, 4, 1, 5)).reshape(shape)
+    pixels, dtype = _pixels(taps.reshape(-1, channels))
+    _, inverse = _tap_order(batch, height, width, tuple(pool))
+    return np.take(pixels, inverse).view(dtype).reshape(shape)
+
+
 def _first_max_masks(taps):
     """Per tap, where it holds its window's *first* maximum in row-major window order (the tie
     rule of ``np.argmax``, NaN first): the masks partition the windows."""
@@ -640,13 +717,13 @@ def maxpool_select(values, x, geometry):
         return maxpool_select(xa if values is x else np.asarray(values)[:, :, None, :], xa, geometry)[:, :, 0, :]
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        xa = np.asarray(x)
+        xt = _to_taps(np.asarray(x), pool)
         if values is x:                               # the pooling itself: the windows' maxima
-            return _tile_max(_tiles(xa, pool)[1])
-        masks, _ = _first_max_masks(_tiles(xa, pool)[1])
-        vtaps = _tiles(np.asarray(values), pool)[1]
-        out = vtaps[0].copy()
-        for mask, t in zip(masks[1:], vtaps[1:]):
+            return _tile_max(list(xt))
+        masks, _ = _first_max_masks(list(xt))
+        vt = _to_taps(np.asarray(values), pool)
+        out = vt[0].copy()
+        for mask, t in zip(masks[1:], vt[1:]):
             np.copyto(out, t, where=mask)
         return out
     first, shape = _max_selection(x, geometry)
@@ -663,11 +740,16 @@ def maxpool_scatter(dy, x, geometry):
     g = np.asarray(dy)
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        masks, _ = _first_max_masks(_tiles(np.asarray(x), pool)[1])
-        out = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
-        for mask, t in zip(masks, _tiles(out, pool)[1]):
-            np.copyto(t, g, where=mask)
-        return out
+        masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)))
+        g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
+        taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
+        finite = bool(np.isfinite(g).all())
+        for mask, t in zip(masks, taps):
+            if finite:
+                np.multiply(g, mask, out=t)           # g * 1 and g * 0: the same values as a selection
+            else:
+                t[...] = np.where(mask, g, np.zeros((), g.dtype))
+        return _from_taps(taps, np.shape(x), pool)
     first, shape = _max_selection(x, geometry)
     pool, stride, pads = geometry[:3]
     cols = np.zeros(shape[:4] + (pool[0] * pool[1],), dtype=np.result_type(g, np.float32))
@@ -1003,9 +1085,17 @@ def _tiled(v, k):
     return np.tile(v, k) if k > 1 else v
 
 
+def _row_total(rows):
+    """The sum of the rows of a 2-D array: one matrix-vector product for float32/float64 (twice as fast
+    as numpy's reduction over the first axis), numpy's sum otherwise."""
+    if rows.dtype in (np.float32, np.float64) and rows.shape[0] > 1:
+        return np.ones(rows.shape[0], rows.dtype) @ rows
+    return rows.sum(axis=0)
+
+
 def _channel_total(a):
     rows, k = _rows(a)
-    total = rows.sum(axis=0)
+    total = _row_total(rows)
     return total.reshape(k, -1).sum(axis=0) if k > 1 else total
 
 
@@ -1014,8 +1104,10 @@ def _moments(x):
     m = batch_count(x)
     mu = _channel_total(x) / m
     rows, k = _rows(x)
-    centered = (rows - _tiled(mu, k)).reshape(x.shape)
-    return m, mu, centered, _channel_total(centered * centered) / m
+    centered = rows - _tiled(mu, k)
+    square = centered * centered
+    total = _row_total(square)
+    return m, mu, centered.reshape(x.shape), (total.reshape(k, -1).sum(axis=0) if k > 1 else total) / m
 
 
 def fused_batchnorm_applies(X, offset, scaleFactor):
@@ -1132,19 +1224,21 @@ def batchnorm_input_adjoint(dy, X, scaleFactor, Epsilon):
     m, _, centered, var = _moments(x)
     inv = 1 / np.sqrt(var + Epsilon)
     crows, k = _rows(centered)
-    xhat = crows * _tiled(inv, k)
     grows = _rows(np.broadcast_to(np.asarray(dy), x.shape))[0]
-    gx = grows * xhat
-    total_gx = gx.sum(axis=0)
-    total_g = grows.sum(axis=0)
+    gc = grows * crows
+    total_gc = _row_total(gc)                 # sum(g * centered): sum(g * xhat) is inv times it
+    total_g = _row_total(grows)
     if k > 1:
-        total_gx = total_gx.reshape(k, -1).sum(axis=0)
+        total_gc = total_gc.reshape(k, -1).sum(axis=0)
         total_g = total_g.reshape(k, -1).sum(axis=0)
-    out = grows * m
-    out -= _tiled(total_g, k)
-    xhat *= _tiled(total_gx, k)
-    out -= xhat
-    out *= _tiled(np.asarray(scaleFactor) * inv / m, k)
+    # scale/sigma * (g - mean(g) - xhat * mean(g * xhat)) as g * a + centered * b + c, per channel
+    a = np.asarray(scaleFactor) * inv
+    b = -(a * inv * inv * total_gc / m)
+    c = -(a * total_g / m)
+    out = np.multiply(grows, _tiled(a, k), out=np.empty(grows.shape, grows.dtype), casting="same_kind")
+    np.multiply(crows, _tiled(b, k), out=gc)
+    out += gc
+    out += _tiled(c, k)
     return out.reshape(x.shape)
 
 

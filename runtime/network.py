@@ -575,6 +575,7 @@ def _plan(net):
                 inputs.append((layer.Name, j))
                 n_inputs += 1
     count = n_inputs
+    inert = set(range(n_inputs))                       # the activations that depend on the inputs only
     plan = []
     a = c = 0
     for layer in net._layers:
@@ -590,8 +591,16 @@ def _plan(net):
         for k in range(nout):
             slot[(layer.Name, k)] = count
             count += 1
+        # 2: no learnables, no state and fed by the network's inputs alone (through such layers): its
+        # outputs depend on the inputs only; 1: fed by such values alone; 0: other layers
+        fed_by_inputs = all(src in inert for src in sources)
+        if fed_by_inputs and not names and not snames:
+            kind = 2
+            inert.update(range(count - nout, count))
+        else:
+            kind = 1 if fed_by_inputs else 0
         plan.append((tuple(sources), names, a, a + len(names), c, c + len(snames), nout,
-                     _own_forward(layer), snames))
+                     _own_forward(layer), snames, kind))
         a += len(names)
         c += len(snames)
     outputs = []
@@ -669,8 +678,14 @@ def run_network(net, inputs, training, outputs=None):
     plan = graph.plan
     layers = graph.layers
     acts = []
+    # ``fixed`` holds the activations that depend on the network's inputs alone (None for the others),
+    # the layers fed by them alone read them from there, at call sites of their own: where no gradient
+    # of the inputs is asked for, the compiled code knows those are constants and computes no adjoint
+    # of them (the first layer's input adjoint, a whole matrix product)
+    fixed = []
     for x in inputs:
         acts.append(x)
+        fixed.append(x)
     new_states = []
     for i in range(len(layers)):
         step = plan[i]
@@ -680,19 +695,53 @@ def run_network(net, inputs, training, outputs=None):
         c = step[4]
         d = step[5]
         nout = step[6]
+        if step[9] == 2:              # no learnables, no state, fed by the inputs only
+            plain = bind_learnables(layers[i], (), (), (), ())
+            ys = []
+            for j in sources:
+                ys.append(fixed[j])
+            if training and step[7]:
+                y = plain.forward(*ys)
+            else:
+                y = plain.predict(*ys)
+            if nout == 1:
+                acts.append(y)
+                fixed.append(y)
+            else:
+                for k in range(nout):
+                    acts.append(y[k])
+                    fixed.append(y[k])
+            continue
         bound = bind_learnables(layers[i], step[1], values[a:b], step[8], states[c:d])
-        xs = []
-        for j in sources:
-            xs.append(acts[j])
-        if training and step[7]:
-            out = bound.forward(*xs)
+        if step[9] == 1 and len(sources) == 1:      # fed by one value that depends on the inputs only
+            z = fixed[sources[0]]
+            if training and step[7]:
+                out = bound.forward(z)
+            else:
+                out = bound.predict(z)
+        elif step[9] == 1:            # fed by the inputs only
+            zs = []
+            for j in sources:
+                zs.append(fixed[j])
+            if training and step[7]:
+                out = bound.forward(*zs)
+            else:
+                out = bound.predict(*zs)
         else:
-            out = bound.predict(*xs)
+            xs = []
+            for j in sources:
+                xs.append(acts[j])
+            if training and step[7]:
+                out = bound.forward(*xs)
+            else:
+                out = bound.predict(*xs)
         if nout + d - c == 1:
             acts.append(out)
+            fixed.append(None)
         else:
             for k in range(nout):
                 acts.append(out[k])
+                fixed.append(None)
             for k in range(nout, nout + d - c):
                 new_states.append(out[k])
     wanted = graph.outputs if outputs is None else outputs

@@ -133,13 +133,20 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
     """
     if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
         return run_formatted("fullyconnect", fullyconnect, (x, weights, bias), {}, DataFormat)
-    return x @ np.transpose(weights) + bias
+    y = x @ np.transpose(weights)
+    if type(y) is np.ndarray and (type(bias) is np.ndarray or type(bias) in (float, int)) and \
+            np.result_type(y, bias) == y.dtype and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape:
+        y += bias                         # a new product: the bias added in place (no second array)
+        return y
+    return y + bias
 
 
 def fullyconnect_weights_adjoint(g, x, weights):
     """The adjoint of ``weights`` in ``x @ weights.T``: ``g.T @ x`` over every observation."""
-    return np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) \
-        @ np.conj(np.reshape(x, (-1, np.shape(weights)[1])))
+    xm = np.reshape(x, (-1, np.shape(weights)[1]))
+    if np.iscomplexobj(xm):
+        xm = np.conj(xm)                  # (a real array's conj is a copy: skipped)
+    return np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) @ xm
 
 
 @defrule(fullyconnect, wrt=("x", "weights", "bias"))

@@ -220,12 +220,26 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
             new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
             new_p = pd - rate * new_m / (np.sqrt(new_v) + epsilon)
             return _like(new_p, p), _like(new_m, p), _like(new_v, p)
-        new_m = gradDecay * _state(m, pd)          # new arrays, updated in place: fewer temporaries
-        new_m += (1 - gradDecay) * gd
-        new_v = gd * gd
-        new_v *= 1 - sqGradDecay
-        new_v += sqGradDecay * _state(v, pd)
-        step_ = np.sqrt(new_v)
+        ms, vs = _state(m, pd), _state(v, pd)
+        if type(gd) is np.ndarray and all(type(a) is np.ndarray and a.shape == gd.shape and a.dtype == gd.dtype
+                                          for a in (pd, ms, vs)):
+            # three new arrays (the results), in-place passes into them, no other temporaries: the same
+            # operations in the same order as below
+            new_m = gradDecay * ms
+            step_ = (1 - gradDecay) * gd
+            new_m += step_
+            np.multiply(gd, gd, out=step_)
+            step_ *= 1 - sqGradDecay
+            new_v = sqGradDecay * vs
+            new_v += step_
+            np.sqrt(new_v, out=step_)
+        else:
+            new_m = gradDecay * ms                 # new arrays, updated in place: fewer temporaries
+            new_m += (1 - gradDecay) * gd
+            new_v = gd * gd
+            new_v *= 1 - sqGradDecay
+            new_v += sqGradDecay * vs
+            step_ = np.sqrt(new_v)
         step_ += epsilon
         np.divide(new_m, step_, out=step_)
         step_ *= -rate
