@@ -671,7 +671,9 @@ def run_network(net, inputs, training, outputs=None):
     """The network's outputs (a list) and new state values (a list) for the list ``inputs``
     (``outputs``: the activations to return instead, from ``output_slots``).
 
-    Plain Python of the layers' own code: sct compiles it (once per structure of network)."""
+    Plain Python of the layers' own code: sct compiles it (once per structure of network).  Kept as
+    one function on purpose (82 lines): each layer call here is a call site of its own, whose
+    adjoint mask the compiler narrows; moving them into a helper would make one site for all."""
     values = net.Learnables.Value
     states = net.State.Value
     graph = net._graph
