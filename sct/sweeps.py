@@ -125,52 +125,7 @@ class Sweeps(EmitPass):
                                 body=[assign(grad, final)], orelse=[]))
         changed = {n.id for st in rev for n in walk_nodes(st)
                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        snapshots: Dict[str, str] = {}
-
-        def primal(name: str):
-            if name in changed:             # the sweep restores older values: keep the site's
-                if name not in snapshots:
-                    self.snapshotted.add(name)
-                    snapshots[name] = self.namer.fresh(name + "_at_site")
-                    head.append(assign(snapshots[name], load(name)))
-                return load(snapshots[name])
-            return load(name)
-
-        def primal_expr(node):
-            return substitute(node, {n: primal(n) for n in set(loaded_names(node))})
-
-        def grad_and_value(sel):
-            kind = sel.kind
-            if kind == "root":
-                r = sel.name
-                if r in self.gen.scope.captures:
-                    g = load(self.gen.scope.captures[r][1])
-                else:
-                    g = load(self.gen.d(r)) if r in state["initialized"] else ZERO
-                return g, primal(r)
-            g, v = grad_and_value(sel.of)
-            if kind == "item":
-                index = primal_expr(sel.index)
-                return (call(self.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.gen.rt_name)]),
-                        gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
-            return (call(self.rt("select_attribute"), [g, v, const(sel.name)]),
-                    attr(copy.deepcopy(v), sel.name))
-
-        def result(sel):
-            kind = sel.kind
-            if kind in ("list", "tuple"):
-                elts = [result(e) for e in sel.parts]
-                return gast.List(elts=elts, ctx=gast.Load()) if kind == "list" else \
-                    gast.Tuple(elts=elts, ctx=gast.Load())
-            if kind == "dict":
-                return gast.Dict(keys=[primal_expr(k) for k in sel.keys],
-                                 values=[result(e) for e in sel.parts])
-            if kind == "star":
-                return result(sel.of)
-            return call(self.rt("project"), list(grad_and_value(sel)))
-
-        results = [result(sel) for sel in site.sels]
-        del result, grad_and_value      # (recursive closures holding self: freed now, not by the cyclic collector)
+        results = _SiteResults(self, head, changed, state["initialized"]).results(site.sels)
         body[head_at:head_at] = head
         body.extend(tail)
         if any(sel.kind == "star" for sel in site.sels):
@@ -305,3 +260,59 @@ class Sweeps(EmitPass):
         value = gast.Tuple(elts=results, ctx=gast.Load())
         fbody = head + body + [gast.Return(value=value)]
         return _function(self.namer.fresh(self.gen.fname + "_bwd"), [residual_arg, dret], fbody), tuple(params)
+
+
+class _SiteResults:
+    """The result expression of each x of one site (``Sweeps.site_results``): its selection
+    applied to the adjoint of its root name, projected on its value at the site; a value the
+    sweep changes is read from a snapshot taken at the site (statements added to ``head``)."""
+
+    def __init__(self, sweeps: "Sweeps", head: List, changed: Set[str], initialized):
+        self.sweeps, self.gen = sweeps, sweeps.gen
+        self.head, self.changed, self.initialized = head, changed, initialized
+        self.snapshots: Dict[str, str] = {}
+
+    def results(self, sels) -> List:
+        return [self.result(sel) for sel in sels]
+
+    def primal(self, name: str):
+        if name in self.changed:             # the sweep restores older values: keep the site's
+            if name not in self.snapshots:
+                self.sweeps.snapshotted.add(name)
+                self.snapshots[name] = self.sweeps.namer.fresh(name + "_at_site")
+                self.head.append(assign(self.snapshots[name], load(name)))
+            return load(self.snapshots[name])
+        return load(name)
+
+    def primal_expr(self, node):
+        return substitute(node, {n: self.primal(n) for n in set(loaded_names(node))})
+
+    def grad_and_value(self, sel):
+        kind = sel.kind
+        if kind == "root":
+            r = sel.name
+            if r in self.gen.scope.captures:
+                g = load(self.gen.scope.captures[r][1])
+            else:
+                g = load(self.gen.d(r)) if r in self.initialized else ZERO
+            return g, self.primal(r)
+        g, v = self.grad_and_value(sel.of)
+        if kind == "item":
+            index = self.primal_expr(sel.index)
+            return (call(self.sweeps.rt("select_item"), [g, v, index_value(copy.deepcopy(index), self.gen.rt_name)]),
+                    gast.Subscript(value=copy.deepcopy(v), slice=index, ctx=gast.Load()))
+        return (call(self.sweeps.rt("select_attribute"), [g, v, const(sel.name)]),
+                attr(copy.deepcopy(v), sel.name))
+
+    def result(self, sel):
+        kind = sel.kind
+        if kind in ("list", "tuple"):
+            elts = [self.result(e) for e in sel.parts]
+            return gast.List(elts=elts, ctx=gast.Load()) if kind == "list" else \
+                gast.Tuple(elts=elts, ctx=gast.Load())
+        if kind == "dict":
+            return gast.Dict(keys=[self.primal_expr(k) for k in sel.keys],
+                             values=[self.result(e) for e in sel.parts])
+        if kind == "star":
+            return self.result(sel.of)
+        return call(self.sweeps.rt("project"), list(self.grad_and_value(sel)))
