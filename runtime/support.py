@@ -210,8 +210,9 @@ def setitem(x, idx, value):
         out[idx] = value
         return out
     dtype = np.result_type(x, value)
-    if type(x) is np.ndarray and not (dtype.kind == "c" and x.dtype.kind != "c"):
-        dtype = x.dtype           # as numpy's own write: a float32 or int array keeps its dtype
+    if type(x) is np.ndarray:
+        dtype = x.dtype           # as numpy's own write: a float32, int or real array keeps its dtype
+        #                           (a complex value into a real array: numpy's warning and real part)
     out = np.array(x, dtype=dtype, copy=True)
     out[idx] = value
     return out

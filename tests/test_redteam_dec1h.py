@@ -414,3 +414,30 @@ def test_copies_of_attributes():
     assert_close(extractdata(dlfeval(attribute_copy_with_a_field_set, m, V)), np.cos(U * V) * V)
     assert m.calls == 1
     assert_close(extractdata(dlfeval(attribute_copy, _Model(dlarray(U)), dlarray(V))), V + 2 * U)
+
+
+# --- a complex value written into a real array: numpy keeps the array real (was: made it complex) ----
+
+def _complex_into_real(x):
+    h = np.zeros(3)
+    h[0] = x[0] * np.exp(1j * x[1])          # numpy: ComplexWarning, the real part is kept
+    h[1] = x[2] ** 2
+    return np.sum(h * x)
+
+
+def complex_into_real(x):
+    y = _complex_into_real(x)
+    return y, dlgradient(y, x)
+
+
+def test_complex_value_into_a_real_array_keeps_numpys_real_part():
+    import warnings
+    x = np.array([0.7, 0.3, -1.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = _complex_into_real(x)
+        y, g = dlfeval(complex_into_real, dlarray(x))
+        numeric = numerical_gradient(_complex_into_real, [x], 0)
+    assert not np.iscomplexobj(np.asarray(y.data))
+    np.testing.assert_allclose(float(np.asarray(y.data)), expected, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), numeric, rtol=1e-6, atol=1e-8)
