@@ -330,12 +330,12 @@ class SiteFinding:
 
     def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
         """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:
-        the copy is the one binding of ``root``, in the site's own block before it, and ``src`` is
+        the copy is in the site's own block before it (other bindings of ``root`` make new values or
+        are checked on their own), and ``src`` is
         not read from its binding to the site, nor anywhere its version could flow into y
         (``w = p["w"]; y = f(w); g = dlgradient(y, w); p = {"w": p["w"] - g}`` in a training loop)?
         Then the adjoint of ``root`` is the gradient of the value."""
-        if not frames or not isinstance(copy_stmt, gast.Assign) or \
-                self.facts.name_counts.get(root, (0, 0))[0] != 1:
+        if not frames or not isinstance(copy_stmt, gast.Assign):
             return False
         if self._is_copy(src) or self._filled_from(src, set()) is not None:
             return False                   # src is itself a second name of a value, or holds one
@@ -410,7 +410,7 @@ class SiteFinding:
     def _user_name(self, name: str) -> str:
         """The user's name of a version the normalizer made (``p_1`` of ``p["w"] = x``)."""
         base, _, suffix = name.rpartition("_")
-        return base if suffix.isdigit() and base in self.facts.stored else name
+        return base if (suffix.isdigit() or suffix == "listed") and base in self.facts.stored else name
 
     def check_filled_structure(self, sel: Selection, stmt, inside: bool) -> None:
         """Refuse x that selects (or is) a list, dict or object made in this function and filled
@@ -449,11 +449,19 @@ class SiteFinding:
                 v = n.value
                 if isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
-                        v.func.attr in ("setitem", "setattr") ) or (
+                        v.func.attr in ("setitem", "setattr", "listed")) or (
                         isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
                         any(isinstance(o, gast.List) for o in (v.left, v.right))):
                     return True
         return False
+
+    def _part_of_structure(self, name: str) -> bool:
+        """Is ``name`` bound to a slice, item or attribute of a structure (``xs[1:]`` of a list: the
+        same items)?"""
+        value = self.single_defs().get(name)
+        return isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) and \
+            value.value.id in self.act.active and value.value.id not in self.act.arrays and \
+            (self._structure(value.value.id) or value.value.id in self.facts.params)
 
     def _filled_from(self, r: str, seen: set):
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
@@ -481,11 +489,13 @@ class SiteFinding:
                 for m in loaded_names(v):
                     if m == r or m not in self.act.active:
                         continue
-                    if m not in self.act.arrays and m not in self.facts.params and self._built_structure(m):
+                    if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
+                        return m, getattr(n, "lineno", "?")     # its items are the argument's too
+                    if m not in self.act.arrays and (self._built_structure(m) or self._part_of_structure(m)):
                         inner = self._filled_from(m, seen)
                         if inner is not None:
                             return inner
-                    elif counts.get(m, (0, 0))[1] > 1 or m in self.facts.params:
+                    elif counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
         return None
 

@@ -224,6 +224,25 @@ def test_item_of_an_appended_list_is_refused():
         dlfeval(item_of_appended_list, dlarray(V), dlarray(V + 1.0))
 
 
+def starred_rest_of_literal(x, w):
+    a, *rest = [x, w, x * 2.0]
+    y = np.sum(rest[0] ** 2) + np.sum(w)     # rest[0] is w: 2 w + 1 (was 2 w)
+    return dlgradient(y, rest[0])
+
+
+def starred_rest_of_argument(xs):
+    a, *rest = xs
+    y = np.sum(rest[0] ** 2) + np.sum(xs[1])  # rest[0] is xs[1]: 2 xs[1] + 1 (was 2 xs[1])
+    return dlgradient(y, rest[0])
+
+
+def test_starred_rest_holding_other_names_values_is_refused():
+    with pytest.raises(sct.CompileError, match="'rest'"):
+        dlfeval(starred_rest_of_literal, dlarray(V), dlarray(V + 1.0))
+    with pytest.raises(sct.CompileError, match="'rest'"):
+        dlfeval(starred_rest_of_argument, [dlarray(V), dlarray(V + 1.0), dlarray(V * 2.0)])
+
+
 # --- what still works: copies sct follows or that the site alone reads ------------------------------
 
 def literal_dict_item(x, w):
