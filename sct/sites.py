@@ -150,7 +150,7 @@ class SiteFinding:
             self.check_copy_of_rebound(root, defs, stmt)
             self.check_unfollowed_copy(root, stmt, frames=frames)
         for sel in sels:
-            self.check_filled_structure(sel, stmt, False)
+            self.check_filled_structure(sel, stmt, False, line)
             if root not in self.act.active:
                 where = self.facts.defined_line.get(root)
                 if self.created_by_dlarray(root):
@@ -316,7 +316,8 @@ class SiteFinding:
             elif isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) \
                     and value.value.id in self.act.active and self._built_structure(value.value.id):
                 copy_of = value.value.id
-            if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames):
+            if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames) or \
+                    self._only_copied_here(n, copy_of, set()):
                 continue
             line = getattr(target, "lineno", "?")
             copy_of = self._user_name(copy_of)
@@ -395,6 +396,84 @@ class SiteFinding:
                 return False
         return True
 
+    def _ancestors(self) -> Dict[int, Tuple]:
+        """Each statement's enclosing compounds, outermost first: (compound, field) pairs."""
+        if getattr(self, "_ancestor_map", None) is None:
+            out: Dict[int, Tuple] = {}
+
+            def walk(block, chain):
+                for st in block:
+                    out[id(st)] = chain
+                    for field in ("body", "orelse"):
+                        inner = getattr(st, field, None)
+                        if isinstance(inner, list) and not isinstance(st, (gast.FunctionDef, gast.Lambda)):
+                            walk(inner, chain + ((st, field),))
+            walk(self.fdef.body, ())
+            self._ancestor_map = out
+        return self._ancestor_map
+
+    def _exclusive(self, a, b) -> bool:
+        """Do statements ``a`` and ``b`` sit in the two branches of one ``if`` that no loop encloses
+        (never both run in one call)?"""
+        chains = self._ancestors()
+        ca, cb = chains.get(id(a)), chains.get(id(b))
+        if ca is None or cb is None:
+            return False
+        for (sa, fa), (sb, fb) in zip(ca, cb):
+            if sa is not sb:
+                return False
+            if isinstance(sa, (gast.For, gast.While)):
+                return False
+            if fa != fb:
+                return isinstance(sa, gast.If)
+        return False
+
+    def _only_copied_here(self, copy_stmt, src: str, seen: set) -> bool:
+        """Is ``copy_stmt`` (``root = src``, or a field of it) the only statement that can read the
+        copied value in a call: ``src`` is read nowhere else (other fields of it aside, and reads in
+        the other branch of an ``if`` outside loops), and where ``src`` is itself a field of another
+        structure, the same holds for that one (``v = net.l2.b`` in a branch)?"""
+        if src in seen or not isinstance(copy_stmt, gast.Assign):
+            return False
+        seen.add(src)
+        field = copy_stmt.value
+        if isinstance(field, gast.Attribute):
+            def other(m):
+                return isinstance(m, gast.Attribute) and m.attr != field.attr
+        elif isinstance(field, gast.Subscript) and isinstance(field.slice, gast.Constant):
+            def other(m):
+                return isinstance(m, gast.Subscript) and isinstance(m.slice, gast.Constant) and \
+                    m.slice.value != field.slice.value
+        else:
+            def other(m):
+                return False
+        for st in _in_order(self.fdef.body):
+            if isinstance(st, (gast.If, gast.For, gast.While, gast.With)):
+                header = [getattr(st, "test", None), getattr(st, "iter", None)] + \
+                    [item.context_expr for item in getattr(st, "items", [])]
+                nodes = [m for h in header if h is not None for m in walk_nodes(h)]
+            else:
+                nodes = list(walk_nodes(st))
+            total = sum(1 for m in nodes if isinstance(m, gast.Name) and m.id == src and isinstance(m.ctx, gast.Load))
+            if not total or st is copy_stmt:
+                continue
+            elsewhere = sum(1 for m in nodes if other(m) and isinstance(m.value, gast.Name) and m.value.id == src)
+            if total > elsewhere and not self._exclusive(st, copy_stmt):
+                return False
+        if src in self.facts.params or src in (self.facts.vararg, self.facts.kwarg):
+            return True
+        binds = [n for n in walk_nodes(self.fdef) if isinstance(n, gast.Assign) and
+                 any(isinstance(t, gast.Name) and t.id == src for t in n.targets)]
+        if len(binds) != 1:
+            return False
+        v = binds[0].value
+        if isinstance(v, gast.Name) and v.id in self.act.active:
+            return self._only_copied_here(binds[0], v.id, seen)
+        if isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
+                v.value.id in self.act.active and v.value.id not in self.act.arrays:
+            return self._only_copied_here(binds[0], v.value.id, seen)
+        return self._filled_from(src, set()) is None     # a value made here: held by src alone
+
     def _is_copy(self, name: str) -> bool:
         """Is some binding of ``name`` a second name of another value (a name, an item or attribute
         of a structure)?"""
@@ -412,7 +491,7 @@ class SiteFinding:
         base, _, suffix = name.rpartition("_")
         return base if (suffix.isdigit() or suffix == "listed") and base in self.facts.stored else name
 
-    def check_filled_structure(self, sel: Selection, stmt, inside: bool) -> None:
+    def check_filled_structure(self, sel: Selection, stmt, inside: bool, line: int) -> None:
         """Refuse x that selects (or is) a list, dict or object made in this function and filled
         from other names (``p = {}; p["w"] = x``, ``t.append(x)``, ``b = Box(x)``): an item may be
         the value another name holds, whose gradient also has the uses through that name, and the
@@ -420,15 +499,16 @@ class SiteFinding:
         sum(p["w"]**2) + sum(x); dlgradient(y, p["w"])``).  A literal ``{"w": x}`` is followed into
         its names instead; arguments' items are values only the argument holds."""
         if sel.kind in ("item", "attr"):
-            self.check_filled_structure(sel.of, stmt, True)
+            self.check_filled_structure(sel.of, stmt, True, line)
             return
         if sel.kind != "root":
             for part in sel.parts + ((sel.of,) if sel.of is not None else ()):
-                self.check_filled_structure(part, stmt, inside)
+                self.check_filled_structure(part, stmt, inside, line)
             return
         r = sel.name
-        if r in self.act.arrays or not (inside or self._built_structure(r)):
-            return
+        if r in self.act.arrays or not (inside or self._built_structure(r)) or \
+                self.facts.defined_line.get(r) == line:
+            return                  # (made on the site's line: site_checks.check_roots_reached)
         found = self._filled_from(r, set())
         if found is not None:
             culprit, line = found

@@ -270,7 +270,32 @@ def copy_of_copy(x):
     return dlgradient(y, c)
 
 
+class _Layer:
+    def __init__(self, b):
+        self.b = b
+
+
+class _Net:
+    def __init__(self, l2):
+        self.l2 = l2
+
+
+def field_copied_in_a_branch(x, net):
+    v = x * 1.0
+    if np.sum(v) > -0.94:
+        v = net.l2.b                 # the field is read only here (and in the other branch)
+    else:
+        v = v * net.l2.b
+    y = np.sum(np.sin(v)) + np.sum(x)
+    return dlgradient(y, v)
+
+
 def test_copies_that_are_followed_or_read_only_by_the_site():
+    for sign in (1.0, -3.0):
+        b = V[::-1] * 0.5
+        expected = np.cos(b) if np.sum(sign * V) > -0.94 else np.cos(sign * V * b)
+        got = dlfeval(field_copied_in_a_branch, dlarray(sign * V), _Net(_Layer(dlarray(b))))
+        assert_close(extractdata(got), expected)
     assert_close(extractdata(dlfeval(literal_dict_item, dlarray(V), dlarray(V + 1))), 2 * V)
     assert_close(extractdata(dlfeval(copy_of_copy, dlarray(V))), np.exp(V) + 2 * V)
     w, xv = V.copy(), V[::-1].copy()
