@@ -82,6 +82,36 @@ def test_batch_derivatives_of_values_computed_in_loops():
         assert_close(np.ravel(lap), 126 * x0 ** 2 + 18 * x1 ** 2)
 
 
+def divergences_in_a_loop(x):
+    h = x
+    outs = []
+    for i in range(3):
+        if i == 1:
+            h = np.sin(h) * x
+        else:
+            h = h * 0.5 + np.cos(x)
+        outs.append(dldivergence(h, x, 0))
+    return outs[0], outs[1], outs[2]
+
+
+def loop_prefix(x, n):
+    h = x
+    for i in range(n):
+        if i == 1:
+            h = np.sin(h) * x
+        else:
+            h = h * 0.5 + np.cos(x)
+    return h
+
+
+def test_batch_derivative_sites_inside_a_loop():
+    for _ in range(2):
+        got = dlfeval(divergences_in_a_loop, dlarray(P))
+        for k in range(3):
+            expected = [np.trace(point_jacobian(lambda x: loop_prefix(x, k + 1), P, b)) for b in range(2)]
+            assert_close(np.ravel(extractdata(got[k])), expected)
+
+
 # --- 2. dljacobian family with respect to a name bound in a branch or a loop ---------------------
 # (was: the adjoint the sweep left after undoing the name's binding, projected on an older value:
 # an AxisError, or IndexError pop from empty list)
