@@ -314,20 +314,21 @@ class SiteFinding:
             if isinstance(value, gast.Name) and value.id in self.act.active:
                 copy_of = value.id
             elif isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) \
-                    and value.value.id in self.act.active and self._built_structure(value.value.id):
+                    and value.value.id in self.act.active and (self._built_structure(value.value.id) or
+                                                               self._part_of_structure(value.value.id)):
                 copy_of = value.value.id
             if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames) or \
                     self._only_copied_here(n, copy_of, set()):
                 continue
             line = getattr(target, "lineno", "?")
-            copy_of = self._user_name(copy_of)
+            copy_of = self._user_name(self._origin_structure(copy_of))
             self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
                       f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
                       f"it), and sct cannot follow here whether {root!r} still is that value at this line "
                       f"(bound more than once, in a loop, or taken from a structure filled in place); "
-                      f"the gradient would miss the uses through {copy_of!r}. Make it a new value "
-                      f"({root} = {copy_of} * 1.0 makes it a function of {copy_of}), or differentiate "
-                      f"with respect to {copy_of!r}", what)
+                      f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
+                      f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
+                      f"one where it is bound (... * 1.0)", what)
 
     def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
         """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:
@@ -362,6 +363,7 @@ class SiteFinding:
                         isinstance(m.ctx, gast.Load))
             elsewhere = sum(1 for m in walk_nodes(st) if other(m) and isinstance(m.value, gast.Name) and
                             m.value.id == src)
+            elsewhere += sum(1 for m in walk_nodes(st) if _is_len_of(m, src))
             return total > elsewhere
 
         def loads(stmts) -> bool:
@@ -458,6 +460,7 @@ class SiteFinding:
             if not total or st is copy_stmt:
                 continue
             elsewhere = sum(1 for m in nodes if other(m) and isinstance(m.value, gast.Name) and m.value.id == src)
+            elsewhere += sum(1 for m in nodes if _is_len_of(m, src))
             if total > elsewhere and not self._exclusive(st, copy_stmt):
                 return False
         if src in self.facts.params or src in (self.facts.vararg, self.facts.kwarg):
@@ -472,6 +475,12 @@ class SiteFinding:
         if isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
                 v.value.id in self.act.active and v.value.id not in self.act.arrays:
             return self._only_copied_here(binds[0], v.value.id, seen)
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+                v.func.attr in ("as_sequence", "listed", "items", "values") and \
+                [a for a in v.args if isinstance(a, gast.Name)]:
+            # the items of what a for loop walks (``for v in xs``): those of xs
+            base = v.func.value if v.func.attr in ("items", "values") else v.args[0]
+            return isinstance(base, gast.Name) and self._only_copied_here(binds[0], base.id, seen)
         return self._filled_from(src, set()) is None     # a value made here: held by src alone
 
     def _is_copy(self, name: str) -> bool:
@@ -485,6 +494,32 @@ class SiteFinding:
                         v.value.id in self.act.active and self._built_structure(v.value.id):
                     return True
         return False
+
+    def _origin_structure(self, name: str) -> str:
+        """The structure of the user's that the normalizer's ``name`` takes its items from
+        (``seq_as_sequence = rt.as_sequence(xs)``: xs)."""
+        seen = set()
+        while name not in seen and name not in self.facts.params:
+            seen.add(name)
+            v = self.single_defs().get(name)
+            if v is None:
+                for n in walk_nodes(self.fdef):
+                    if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and \
+                            n.targets[0].id == name and isinstance(n.value, gast.Call):
+                        v = n.value
+                        break
+            if isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
+                    name.startswith("seq_"):
+                name = v.value.id
+            elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+                    v.func.attr in ("as_sequence", "listed", "items", "values"):
+                base = v.func.value if v.func.attr in ("items", "values") else (v.args[0] if v.args else None)
+                if not isinstance(base, gast.Name):
+                    break
+                name = base.id
+            else:
+                break
+        return name
 
     def _user_name(self, name: str) -> str:
         """The user's name of a version the normalizer made (``p_1`` of ``p["w"] = x``)."""
@@ -529,7 +564,7 @@ class SiteFinding:
                 v = n.value
                 if isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
-                        v.func.attr in ("setitem", "setattr", "listed")) or (
+                        v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values")) or (
                         isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
                         any(isinstance(o, gast.List) for o in (v.left, v.right))):
                     return True
@@ -541,7 +576,8 @@ class SiteFinding:
         value = self.single_defs().get(name)
         return isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) and \
             value.value.id in self.act.active and value.value.id not in self.act.arrays and \
-            (self._structure(value.value.id) or value.value.id in self.facts.params)
+            (self._built_structure(value.value.id) or value.value.id in self.facts.params or
+             self._part_of_structure(value.value.id))
 
     def _filled_from(self, r: str, seen: set):
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
@@ -691,6 +727,12 @@ def _roots(sels) -> List[str]:
     for sel in sels:
         walk(sel)
     return out
+
+
+def _is_len_of(node, name: str) -> bool:
+    """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
+        len(node.args) == 1 and isinstance(node.args[0], gast.Name) and node.args[0].id == name
 
 
 def _in_order(block: List):

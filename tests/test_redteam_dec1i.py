@@ -273,6 +273,38 @@ def test_starred_rest_holding_other_names_values_is_refused():
         dlfeval(starred_rest_of_argument, [dlarray(V), dlarray(V + 1.0), dlarray(V * 2.0)])
 
 
+def last_item_of_a_dict(p):
+    y = 0.0
+    for k, v in p.items():
+        y = y + np.sum(v ** 2)
+    y = y + np.sum(p["b"])            # v is p["b"]: 2 b + 1 (was 2 b)
+    return dlgradient(y, v)
+
+
+def last_item_of_zip(xs, ws):
+    y = 0.0
+    for v, w in zip(xs, ws):
+        y = y + np.sum(v * w)
+    y = y + np.sum(xs[1] ** 2)        # v is xs[1]: ws[1] + 2 xs[1] (was ws[1])
+    return dlgradient(y, v)
+
+
+def last_item_only_through_the_loop(xs):
+    y = 0.0
+    for v in xs:
+        y = y + np.sum(v ** 2)
+    return dlgradient(y, v)
+
+
+def test_loop_target_holding_an_item_read_elsewhere_is_refused():
+    a, b = dlarray(V[:2]), dlarray(V[1:])
+    with pytest.raises(sct.CompileError, match="'p' holds too"):
+        dlfeval(last_item_of_a_dict, {"a": a, "b": b})
+    with pytest.raises(sct.CompileError, match="'xs' holds too"):
+        dlfeval(last_item_of_zip, [a, b], [b, a])
+    assert_close(extractdata(dlfeval(last_item_only_through_the_loop, [a, b])), 2 * V[1:])
+
+
 # --- what still works: copies sct follows or that the site alone reads ------------------------------
 
 def literal_dict_item(x, w):
