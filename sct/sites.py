@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from .plans import CallKind, FunctionFacts
 from .ir import loaded_names, walk_nodes
+from .copy_checks import CopyChecks
 
 
 class SiteKind(str, Enum):
@@ -83,6 +84,7 @@ class SiteFinding:
         self._in_loops: Optional[set] = None
         self._top_values: Optional[set] = None
         self._stores_fields = False
+        self.copies = CopyChecks(self)
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> Tuple[Site, ...]:
@@ -124,7 +126,9 @@ class SiteFinding:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
             x = self.origin_name(x, frames, line, stmt, kind.value)
-            return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop)
+            # x's root as dlgradient's: a name bound in a loop or branch is read as at the site
+            return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop,
+                        sels=(Selection("root", x.id),))
         if len(node.args) < 2:
             self.fail(stmt, "dlgradient needs y and at least one x: dlgradient(y, x1, ..., xk)",
                       "dlgradient")
@@ -146,6 +150,9 @@ class SiteFinding:
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         for root in _roots(sels):
             self.check_copy_of_rebound(root, defs, stmt)
+            self.copies.check_unfollowed_copy(root, stmt, frames=frames)
+        for sel in sels:
+            self.copies.check_filled_structure(sel, stmt, False, line)
             if root not in self.act.active:
                 where = self.facts.defined_line.get(root)
                 if self.created_by_dlarray(root):
@@ -260,6 +267,7 @@ class SiteFinding:
                 value = self.single_defs().get(x.id)
                 if value is None or not self._follows(value):
                     self.check_copy_of_rebound(x.id, {}, stmt, what)
+                    self.copies.check_unfollowed_copy(x.id, stmt, what, frames)
                     break
             if not (isinstance(value, gast.Name) and self._once(x.id) and value.id in self.act.active):
                 break
@@ -402,6 +410,8 @@ def _roots(sels) -> List[str]:
     for sel in sels:
         walk(sel)
     return out
+
+
 
 
 def _in_order(block: List):

@@ -202,7 +202,11 @@ class Sweeps(EmitPass):
         sweep_name = self.namer.fresh(name + "_vjp")
         unpack = gast.Assign(targets=[gast.Tuple(elts=[store(p) for p in params], ctx=gast.Store())],
                              value=load(packed), type_comment=None)
-        sweep = _function(sweep_name, [packed, seed], [header, unpack] + body +
+        # the sweep runs once per component of u on the same values: it pops a copy of the tape
+        # (was: the second run popped an empty list)
+        recopy = [assign(self.gen.tape, call(self.rt("copy_list"), [load(self.gen.tape)]))] \
+            if uses_tape and not self_contained else []
+        sweep = _function(sweep_name, [packed, seed], [header, unpack] + recopy + body +
                           [gast.Return(value=value)])
         assembler = "batch_jacobian" if site.kind == SiteKind.DLJACOBIAN else "batch_divergence"
         assemble = gast.Return(value=call(self.rt(assembler), [

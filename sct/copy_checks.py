@@ -1,0 +1,369 @@
+"""Refusals of a site's x that is a second name of a value sct cannot follow (``z = x`` in a branch
+or a loop, an item of a structure filled in place, a for-loop target, a starred rest): its gradient is
+with respect to that value, reached also through the other name, and the adjoint of x alone would miss
+those uses.  A mixin of ``sites.SiteFinding`` (it reads its ``fdef``, ``facts``, ``act``,
+``single_defs`` and ``_structure``).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import gast
+
+from .ir import loaded_names, walk_nodes
+
+
+class CopyChecks:
+    """The checks of ``SiteFinding.make_site`` / ``origin_name`` on copies (see the module): an
+    object of its own, reading the finding's function, facts, activity and single bindings."""
+
+    def __init__(self, finding):
+        self.finding = finding
+        self.fdef = finding.fdef
+        self.facts = finding.facts
+        self.act = finding.act
+        self.fail = finding.fail
+        self._ancestor_map: Optional[Dict[int, Tuple]] = None
+
+    def single_defs(self) -> Dict:
+        return self.finding.single_defs()
+
+    def _structure(self, name: str) -> bool:
+        return self.finding._structure(name)
+
+    def check_unfollowed_copy(self, root: str, stmt, what: str = "dlgradient", frames=()) -> None:
+        """Refuse x whose name is bound somewhere to a second name of another value (``z = x`` in a
+        branch or loop, ``v = p["w"]``, ``for v in xs``) that ``resolve_x`` did not follow: its
+        gradient is with respect to that value, reached also through the other name, and the
+        adjoint of ``root`` alone misses those uses (was: a wrong gradient, ``z = x if c else 2*x;
+        dlgradient(sum(z * x), z)`` gave x for 2x)."""
+        for n in walk_nodes(self.fdef):
+            value, target = None, None
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == root for t in n.targets):
+                value, target = n.value, n
+            elif isinstance(n, (gast.For, gast.comprehension)) and any(
+                    isinstance(t, gast.Name) and t.id == root and isinstance(t.ctx, gast.Store)
+                    for t in walk_nodes(n.target)):
+                value, target = n.iter, n
+                if not (isinstance(value, gast.Name) and self._structure(value.id)):
+                    continue             # the rows of an array, a range: new values
+            if value is None:
+                continue
+            copy_of = None
+            if isinstance(value, gast.Name) and value.id in self.act.active:
+                copy_of = value.id
+            elif isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) \
+                    and value.value.id in self.act.active and (self._built_structure(value.value.id) or
+                                                               self._part_of_structure(value.value.id)):
+                copy_of = value.value.id
+            if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames) or \
+                    self._only_copied_here(n, copy_of, set()):
+                continue
+            line = getattr(target, "lineno", "?")
+            copy_of = self._user_name(self._origin_structure(copy_of))
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
+                      f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
+                      f"it), and sct cannot follow here whether {root!r} still is that value at this line "
+                      f"(bound more than once, in a loop, or taken from a structure filled in place); "
+                      f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
+                      f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
+                      f"one where it is bound (... * 1.0)", what)
+
+    def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
+        """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:
+        the copy is in the site's own block before it (other bindings of ``root`` make new values or
+        are checked on their own), and ``src`` is
+        not read from its binding to the site, nor anywhere its version could flow into y
+        (``w = p["w"]; y = f(w); g = dlgradient(y, w); p = {"w": p["w"] - g}`` in a training loop)?
+        Then the adjoint of ``root`` is the gradient of the value."""
+        if not frames or not isinstance(copy_stmt, gast.Assign):
+            return False
+        if self._is_copy(src) or self._filled_from(src, set()) is not None:
+            return False                   # src is itself a second name of a value, or holds one
+        block, s_index = frames[-1][0], frames[-1][1]
+        i = next((k for k, st in enumerate(block) if st is copy_stmt), None)
+        if i is None or i >= s_index:
+            return False
+
+        field = copy_stmt.value
+        if isinstance(field, gast.Attribute):
+            other = lambda n: isinstance(n, gast.Attribute) and n.attr != field.attr      # noqa: E731
+        elif isinstance(field, gast.Subscript) and isinstance(field.slice, gast.Constant):
+            other = lambda n: isinstance(n, gast.Subscript) and isinstance(n.slice, gast.Constant) and \
+                n.slice.value != field.slice.value                                      # noqa: E731
+        else:
+            other = lambda n: False                                                      # noqa: E731
+
+        def reads(st) -> bool:
+            """Does ``st`` read src, other than another field of it (``model.calls``)?"""
+            if src not in loaded_names(st):
+                return False
+            total = sum(1 for m in walk_nodes(st) if isinstance(m, gast.Name) and m.id == src and
+                        isinstance(m.ctx, gast.Load))
+            elsewhere = sum(1 for m in walk_nodes(st) if other(m) and isinstance(m.value, gast.Name) and
+                            m.value.id == src)
+            elsewhere += sum(1 for m in walk_nodes(st) if _is_len_of(m, src))
+            return total > elsewhere
+
+        def loads(stmts) -> bool:
+            return any(reads(st) for st in stmts)
+
+        def stores(st) -> bool:
+            return any(isinstance(m, gast.Name) and m.id == src and isinstance(m.ctx, gast.Store)
+                       for m in walk_nodes(st))
+        if loads(block[i + 1:s_index]):
+            return False
+        bound_before = [k for k in range(i) if stores(block[k])]
+        if bound_before:
+            if loads(block[bound_before[-1] + 1:i]):
+                return False
+        elif loads(block[:i]):
+            return False
+        in_loop = any(isinstance(f[2], (gast.For, gast.While)) for f in frames[:-1])
+        after = block[s_index + 1:]
+        if in_loop and loads(after):
+            last_load = max(k for k, st in enumerate(after) if reads(st))
+            if not any(stores(st) for st in after[last_load:]):
+                return False               # the next iteration reads this value through src
+        # the blocks around: a read of src in them (or in a loop's test or iterable) may see this value
+        for k, (outer, index, compound, _) in enumerate(frames[:-1]):
+            header = [getattr(compound, "test", None), getattr(compound, "iter", None)]
+            if any(h is not None and reads(gast.Expr(value=h)) for h in header):
+                return False
+            if not bound_before and loads(outer[:index]):
+                return False
+            outer_loop = any(isinstance(f[2], (gast.For, gast.While)) for f in frames[:k])
+            if (outer_loop or isinstance(compound, (gast.For, gast.While))) and loads(outer[index + 1:]):
+                return False
+        return True
+
+    def _ancestors(self) -> Dict[int, Tuple]:
+        """Each statement's enclosing compounds, outermost first: (compound, field) pairs."""
+        if self._ancestor_map is None:
+            out: Dict[int, Tuple] = {}
+
+            def walk(block, chain):
+                for st in block:
+                    out[id(st)] = chain
+                    for field in ("body", "orelse"):
+                        inner = getattr(st, field, None)
+                        if isinstance(inner, list) and not isinstance(st, (gast.FunctionDef, gast.Lambda)):
+                            walk(inner, chain + ((st, field),))
+            walk(self.fdef.body, ())
+            self._ancestor_map = out
+        return self._ancestor_map
+
+    def _exclusive(self, a, b) -> bool:
+        """Do statements ``a`` and ``b`` sit in the two branches of one ``if`` that no loop encloses
+        (never both run in one call)?"""
+        chains = self._ancestors()
+        ca, cb = chains.get(id(a)), chains.get(id(b))
+        if ca is None or cb is None:
+            return False
+        for (sa, fa), (sb, fb) in zip(ca, cb):
+            if sa is not sb:
+                return False
+            if isinstance(sa, (gast.For, gast.While)):
+                return False
+            if fa != fb:
+                return isinstance(sa, gast.If)
+        return False
+
+    def _only_copied_here(self, copy_stmt, src: str, seen: set) -> bool:
+        """Is ``copy_stmt`` (``root = src``, or a field of it) the only statement that can read the
+        copied value in a call: ``src`` is read nowhere else (other fields of it aside, and reads in
+        the other branch of an ``if`` outside loops), and where ``src`` is itself a field of another
+        structure, the same holds for that one (``v = net.l2.b`` in a branch)?"""
+        if src in seen or not isinstance(copy_stmt, gast.Assign):
+            return False
+        seen.add(src)
+        field = copy_stmt.value
+        if isinstance(field, gast.Attribute):
+            def other(m):
+                return isinstance(m, gast.Attribute) and m.attr != field.attr
+        elif isinstance(field, gast.Subscript) and isinstance(field.slice, gast.Constant):
+            def other(m):
+                return isinstance(m, gast.Subscript) and isinstance(m.slice, gast.Constant) and \
+                    m.slice.value != field.slice.value
+        else:
+            def other(m):
+                return False
+        for st in _in_order(self.fdef.body):
+            if isinstance(st, (gast.If, gast.For, gast.While, gast.With)):
+                header = [getattr(st, "test", None), getattr(st, "iter", None)] + \
+                    [item.context_expr for item in getattr(st, "items", [])]
+                nodes = [m for h in header if h is not None for m in walk_nodes(h)]
+            else:
+                nodes = list(walk_nodes(st))
+            total = sum(1 for m in nodes if isinstance(m, gast.Name) and m.id == src and isinstance(m.ctx, gast.Load))
+            if not total or st is copy_stmt:
+                continue
+            elsewhere = sum(1 for m in nodes if other(m) and isinstance(m.value, gast.Name) and m.value.id == src)
+            elsewhere += sum(1 for m in nodes if _is_len_of(m, src))
+            if total > elsewhere and not self._exclusive(st, copy_stmt):
+                return False
+        if src in self.facts.params or src in (self.facts.vararg, self.facts.kwarg):
+            return True
+        binds = [n for n in walk_nodes(self.fdef) if isinstance(n, gast.Assign) and
+                 any(isinstance(t, gast.Name) and t.id == src for t in n.targets)]
+        if len(binds) != 1:
+            return False
+        v = binds[0].value
+        if isinstance(v, gast.Name) and v.id in self.act.active:
+            return self._only_copied_here(binds[0], v.id, seen)
+        if isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
+                v.value.id in self.act.active and v.value.id not in self.act.arrays:
+            return self._only_copied_here(binds[0], v.value.id, seen)
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+                v.func.attr in ("as_sequence", "listed", "items", "values") and \
+                [a for a in v.args if isinstance(a, gast.Name)]:
+            # the items of what a for loop walks (``for v in xs``): those of xs
+            base = v.func.value if v.func.attr in ("items", "values") else v.args[0]
+            return isinstance(base, gast.Name) and self._only_copied_here(binds[0], base.id, seen)
+        return self._filled_from(src, set()) is None     # a value made here: held by src alone
+
+    def _is_copy(self, name: str) -> bool:
+        """Is some binding of ``name`` a second name of another value (a name, an item or attribute
+        of a structure)?"""
+        for n in walk_nodes(self.fdef):
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
+                v = n.value
+                if isinstance(v, gast.Name) and v.id in self.act.active or \
+                        isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
+                        v.value.id in self.act.active and self._built_structure(v.value.id):
+                    return True
+        return False
+
+    def _origin_structure(self, name: str) -> str:
+        """The structure of the user's that the normalizer's ``name`` takes its items from
+        (``seq_as_sequence = rt.as_sequence(xs)``: xs)."""
+        seen = set()
+        while name not in seen and name not in self.facts.params:
+            seen.add(name)
+            v = self.single_defs().get(name)
+            if v is None:
+                for n in walk_nodes(self.fdef):
+                    if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and \
+                            n.targets[0].id == name and isinstance(n.value, gast.Call):
+                        v = n.value
+                        break
+            if isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
+                    name.startswith("seq_"):
+                name = v.value.id
+            elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+                    v.func.attr in ("as_sequence", "listed", "items", "values"):
+                base = v.func.value if v.func.attr in ("items", "values") else (v.args[0] if v.args else None)
+                if not isinstance(base, gast.Name):
+                    break
+                name = base.id
+            else:
+                break
+        return name
+
+    def _user_name(self, name: str) -> str:
+        """The user's name of a version the normalizer made (``p_1`` of ``p["w"] = x``)."""
+        base, _, suffix = name.rpartition("_")
+        return base if (suffix.isdigit() or suffix == "listed") and base in self.facts.stored else name
+
+    def check_filled_structure(self, sel: Any, stmt, inside: bool, line: int) -> None:
+        """Refuse x that selects (or is) a list, dict or object made in this function and filled
+        from other names (``p = {}; p["w"] = x``, ``t.append(x)``, ``b = Box(x)``): an item may be
+        the value another name holds, whose gradient also has the uses through that name, and the
+        adjoint of the structure alone misses them (was: 2x for 2x + 1, ``p["w"] = x; y =
+        sum(p["w"]**2) + sum(x); dlgradient(y, p["w"])``).  A literal ``{"w": x}`` is followed into
+        its names instead; arguments' items are values only the argument holds."""
+        if sel.kind in ("item", "attr"):
+            self.check_filled_structure(sel.of, stmt, True, line)
+            return
+        if sel.kind != "root":
+            for part in sel.parts + ((sel.of,) if sel.of is not None else ()):
+                self.check_filled_structure(part, stmt, inside, line)
+            return
+        r = sel.name
+        if r in self.act.arrays or not (inside or self._built_structure(r)) or \
+                self.facts.defined_line.get(r) == line:
+            return                  # (made on the site's line: site_checks.check_roots_reached)
+        found = self._filled_from(r, set())
+        if found is not None:
+            culprit, line = found
+            r = self._user_name(r)
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r!r} or what it holds: "
+                      f"it is a list, dict or object made in {self.facts.fname}() and filled on line "
+                      f"{line} from {culprit!r}, which may hold the same value; its gradient would also "
+                      f"have the uses through {culprit!r}, which sct does not follow here. Differentiate "
+                      f"with respect to {culprit!r}, or build it as a literal of names "
+                      f"(p = {{'k': {culprit}}})", "dlgradient")
+
+    def _built_structure(self, name: str) -> bool:
+        """Is ``name`` known to be a list, dict or object built here (not an array)?"""
+        if self._structure(name) or name in getattr(self.act, "objects", ()):
+            return True
+        for n in walk_nodes(self.fdef):
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
+                v = n.value
+                if isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
+                        isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
+                        v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values")) or (
+                        isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
+                        any(isinstance(o, gast.List) for o in (v.left, v.right))):
+                    return True
+        return False
+
+    def _part_of_structure(self, name: str) -> bool:
+        """Is ``name`` bound to a slice, item or attribute of a structure (``xs[1:]`` of a list: the
+        same items)?"""
+        value = self.single_defs().get(name)
+        return isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) and \
+            value.value.id in self.act.active and value.value.id not in self.act.arrays and \
+            (self._built_structure(value.value.id) or value.value.id in self.facts.params or
+             self._part_of_structure(value.value.id))
+
+    def _filled_from(self, r: str, seen: set):
+        """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
+        argument, and one of its bindings reads such a name (an array read again elsewhere, or an
+        argument), directly or through the structures it was made from."""
+        if r in seen or r in self.facts.params or r in (self.facts.vararg, self.facts.kwarg):
+            return None
+        seen.add(r)
+        counts = self.facts.name_counts
+        for n in walk_nodes(self.fdef):
+            values = []
+            if isinstance(n, gast.Assign):
+                for t in n.targets:
+                    if isinstance(t, (gast.Subscript, gast.Attribute)) and isinstance(t.value, gast.Name) \
+                            and t.value.id == r:
+                        values.append(n.value)
+                    elif isinstance(t, gast.Name) and t.id == r and not (
+                            isinstance(n.value, gast.Call) and not self._built_structure(r)):
+                        values.append(n.value)
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                    isinstance(n.func.value, gast.Name) and n.func.value.id == r and \
+                    n.func.attr in ("append", "extend", "insert", "update", "setdefault"):
+                values.extend(n.args)
+            for v in values:
+                for m in loaded_names(v):
+                    if m == r or m not in self.act.active:
+                        continue
+                    if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
+                        return m, getattr(n, "lineno", "?")     # its items are the argument's too
+                    if m not in self.act.arrays and (self._built_structure(m) or self._part_of_structure(m)):
+                        inner = self._filled_from(m, seen)
+                        if inner is not None:
+                            return inner
+                    elif counts.get(m, (0, 0))[1] > 1:
+                        return m, getattr(n, "lineno", "?")
+        return None
+
+
+def _is_len_of(node, name: str) -> bool:
+    """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
+        len(node.args) == 1 and isinstance(node.args[0], gast.Name) and node.args[0].id == name
+
+
+def _in_order(block: List):
+    """Statements of a body in source order, entering compound statements (as ``sites``')."""
+    for s in block:
+        yield s
+        for field_name in ("body", "orelse"):
+            yield from _in_order(getattr(s, field_name, []) or [])
