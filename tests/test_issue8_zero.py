@@ -2,6 +2,8 @@
 generated code (no rule runs on zeros), yet every gradient returned is a real array of the
 argument's shape and dtype; starred calls (``f(*xs)``) skip the adjoint of an argument no sweep
 reads.  Checked against central differences (tests/gradcheck.py), float32 kept, second order."""
+from collections import namedtuple
+
 import numpy as np
 import pytest
 
@@ -278,3 +280,65 @@ def test_batchnorm_state_adjoints_unused(dtype):
     gx = extractdata(gx)
     assert gx.dtype == dtype and gx.shape == X.shape
     assert_close(gx, numerical_gradient(lambda x: ref(values, x), [X64], 0), **tol)
+
+
+# --- variations: a namedtuple holding a dict, a helper building tuples in a loop, items used twice --
+P = namedtuple("P", "a b c")
+
+
+def make_p(x, w):
+    return P(x * w, np.exp(w), {"k": x ** 2, "z": w})
+
+
+def namedtuple_partly_used(x, w):
+    p = make_p(x, w)
+    return np.sum(p.a) + np.sum(p.c["k"])
+
+
+def tuples_in_loop(xs):
+    out = []
+    for v in xs:
+        out.append((v * 2.0, v ** 3))
+    return out
+
+
+def list_of_tuples_partly_used(x, w):
+    pairs = tuples_in_loop([x, w, x * w])
+    s = 0.0
+    for i in range(len(pairs)):
+        if i != 1:
+            s = s + np.sum(pairs[i][1])
+    return s
+
+
+def items_twice(x, w):
+    a, b = (x * w, x + w)
+    c = [a, b, a]
+    d = {"u": c[0], "v": c[2]}
+    return np.sum(d["u"] * d["v"])
+
+
+def second_order_items_twice(x, w):
+    y = items_twice(x, w)
+    gx, gw = dlgradient(y, x, w, EnableHigherDerivatives=True)
+    z = np.sum(gx * gw)
+    return y, dlgradient(z, x, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_variations(dtype):
+    x = RNG.standard_normal(3).astype(dtype)
+    w = RNG.standard_normal(3).astype(dtype)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float64 else dict(rtol=2e-3, atol=2e-3)
+    for fun in (namedtuple_partly_used, list_of_tuples_partly_used, items_twice):
+        _, grads = dlfeval(_grad2, fun, dlarray(x), dlarray(w))
+        for g, position in zip(grads, (0, 1)):
+            g = extractdata(g)
+            assert g.dtype == dtype and g.shape == (3,)
+            assert_close(g, numerical_gradient(fun, [x64, w64], position), what=fun.__name__, **tol)
+    # z = sum(gx * gw) with gx = 2 x w^2, gw = 2 x^2 w: z = sum(4 x^3 w^3)
+    _, (hx, hw) = dlfeval(second_order_items_twice, dlarray(x), dlarray(w))
+    assert extractdata(hx).dtype == dtype and extractdata(hw).dtype == dtype
+    assert_close(extractdata(hx), 12 * x64 ** 2 * w64 ** 3, **tol)
+    assert_close(extractdata(hw), 12 * x64 ** 3 * w64 ** 2, **tol)
