@@ -346,9 +346,10 @@ def getitem_or_zero(grad, idx):
     """``grad[idx]`` where ``grad`` may still be the zero adjoint or a partial dict."""
     if _is_zero(grad):
         return ZERO
-    if isinstance(grad, dict):
-        return grad.get(idx, ZERO)
-    return grad[idx]
+    part = grad.get(idx, ZERO) if isinstance(grad, dict) else grad[idx]
+    # an item no adjoint reached (None, a plain 0.0) is the marker itself: generated code tests
+    # ``is not rt.ZERO`` before running rules on it
+    return ZERO if _is_zero(part) else part
 
 
 def item_adjoint(grad, idx, like):

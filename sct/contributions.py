@@ -65,7 +65,8 @@ class Contributions(EmitPass):
         pieces = self.value_pieces(s, value, g, ans)      # (operand name, contribution expr)
         out = list(self.pending_pre)
         # a generated adjoint may give the zero marker for an argument it did not reach
-        marker_possible = isinstance(value, gast.Call) and bool(self.pending_pre) and \
+        marker_possible = isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or \
+            isinstance(value, gast.Call) and bool(self.pending_pre) and \
             self.act.call_info(value).kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE)
         for name, contribution in pieces:
             if not self.reads_adjoint_of(name):
@@ -94,10 +95,12 @@ class Contributions(EmitPass):
         if isinstance(value, gast.Attribute):
             return self.attribute_pieces(value, g, ans, s)
         if isinstance(value, (gast.Tuple, gast.List)):
-            return [(e.id, call(self.rt("item_adjoint"), [load(g), const(i), e]))
+            # an item no adjoint reached keeps the zero marker (``contributions`` marks it maybe
+            # zero): no rule runs on zeros; the sweep's results materialise it where returned
+            return [(e.id, call(self.rt("getitem_or_zero"), [load(g), const(i)]))
                     for i, e in enumerate(value.elts) if isinstance(e, gast.Name)]
         if isinstance(value, gast.Dict):
-            return [(v.id, call(self.rt("item_adjoint"), [load(g), k, v]))
+            return [(v.id, call(self.rt("getitem_or_zero"), [load(g), k]))
                     for k, v in zip(value.keys, value.values) if isinstance(v, gast.Name)]
         if isinstance(value, gast.Call):
             return self.call_pieces(s, value, g, ans)
@@ -197,7 +200,10 @@ class Contributions(EmitPass):
                 # f(*xs): the adjoints of xs are a run of the results, found when it runs
                 values = [a.value if isinstance(a, gast.Starred) else a for a in parts.args]
                 flags = self.calls.starred_flags(parts.args)
-                self.note_adjoint_reads(s, range(len(values)))      # every one (positions move)
+                # by argument (``starred_mask`` repeats a starred one's flag once per item): the
+                # pair skips the adjoint of an argument no sweep reads (a network's inputs)
+                self.note_adjoint_reads(s, [i for i, v in enumerate(values) if isinstance(v, gast.Name)
+                                            and self.reads_adjoint_of(v.id)])
                 return [(v.id, call(self.rt("starred_adjoint"), [load(grads), const(i), flags] + values))
                         for i, v in enumerate(values) if isinstance(v, gast.Name)]
             pieces = [(a.id, gast.Subscript(value=load(grads), slice=const(i), ctx=gast.Load()))
