@@ -303,6 +303,8 @@ def _cols_taps(x, kh, kw, geometry):
     wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
     if dilation[1] == 1 and kw * channels >= 16 and xp.size:
         # a window row's kw taps are one contiguous run of kw*C entries: one copy of a strided view
+        if xp.strides[2] != channels * xp.strides[3]:     # pixels not C entries apart (a transposed view)
+            xp = np.ascontiguousarray(xp)
         s0, s1, s2, s3 = xp.strides
         rows = as_strided(xp, (batch, ho, wo, kh, kw * channels),
                           (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s3), writeable=False)

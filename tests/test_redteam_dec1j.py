@@ -43,3 +43,33 @@ def test_a_call_runs_the_class_call_not_one_stored_in_the_instance():
         L, g = dlfeval(call_loss, layer, dlarray(X))
         assert_close(extractdata(L), plain(X))
         assert_close(extractdata(g), numerical_gradient(plain, [X], 0))
+
+
+def conv_loss(x, w):
+    y = sct.dlconv(x, w, np.zeros(4))
+    L = np.sum(y * y)
+    return L, dlgradient(L, w)
+
+
+@pytest.mark.parametrize("fortran", [False, True])
+def test_conv_of_an_input_whose_pixels_are_not_channel_runs(fortran):
+    """dlconv's im2col copied kw*C entries per window row as one strided run assuming C-contiguous
+    pixels: an SSCB dlarray viewing a (B, W, H, C) array (its BSSC layout a transposed view) read
+    the wrong entries (and memory past them)."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((2, 5, 6, 9))                   # B W H C
+    X = base.transpose(2, 1, 3, 0)                             # H W C B: a view
+    if fortran:
+        X = np.asfortranarray(X)
+    Wt = rng.standard_normal((3, 3, 9, 4))
+    ref = np.ascontiguousarray(X.transpose(3, 0, 1, 2))
+
+    def plain(w):
+        y = np.zeros((2, 4, 3, 4))
+        for i in range(3):
+            for j in range(3):
+                y += ref[:, i:i + 4, j:j + 3, :] @ w[i, j]
+        return np.sum(y * y)
+    L, g = dlfeval(conv_loss, dlarray(X, "SSCB"), dlarray(Wt))
+    assert_close(extractdata(L), plain(Wt))
+    assert_close(extractdata(g), numerical_gradient(plain, [Wt], 0), rtol=1e-5)
