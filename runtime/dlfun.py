@@ -262,7 +262,7 @@ def _scatter_taps(cols, x_shape, window, stride, dilation, pads, value=0.0):
     batch, height, width, channels = x_shape
     ho, wo = cols.shape[1], cols.shape[2]
     out = np.zeros((batch, height + t + b, width + l + r, channels), dtype=cols.dtype)
-    for i in range(window[0]):
+    for i in range(window[0] if ho and wo else 0):       # no windows: the slices' stops would wrap
         r0 = i * dilation[0]
         for j in range(window[1]):
             c0 = j * dilation[1]
@@ -396,7 +396,7 @@ def _scatter_tap_products(g, weights, x_shape, stride, dilation, pads):
     products = np.matmul(g.reshape(-1, cout), wt)                     # (taps, B*Ho*Wo, C)
     dtype = products.dtype
     out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=dtype)
-    for i in range(kh):
+    for i in range(kh if ho and wo else 0):              # no windows: the slices' stops would wrap
         r0 = i * dilation[0]
         for j in range(kw):
             c0 = j * dilation[1]

@@ -73,3 +73,22 @@ def test_conv_of_an_input_whose_pixels_are_not_channel_runs(fortran):
     L, g = dlfeval(conv_loss, dlarray(X, "SSCB"), dlarray(Wt))
     assert_close(extractdata(L), plain(Wt))
     assert_close(extractdata(g), numerical_gradient(plain, [Wt], 0), rtol=1e-5)
+
+
+def empty_conv_loss(x, w):
+    y = sct.dlconv(x, w, 0.0, DilationFactor=2, Stride=2)
+    L = np.sum(y * y)
+    return L, dlgradient(L, w), dlgradient(L, x)
+
+
+@pytest.mark.parametrize("channels", [3, 9])
+def test_conv_adjoints_where_no_window_fits(channels):
+    """A dilated filter taller than the input: no output rows, zero adjoints (the scatters' slice
+    stops, r0 + stride * (ho - 1) + 1, wrapped around at ho == 0 and raised)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, channels, 2))
+    w = rng.standard_normal((3, 3, channels, 4))
+    L, gw, gx = dlfeval(empty_conv_loss, dlarray(x, "SSCB"), dlarray(w))
+    assert float(extractdata(L)) == 0.0
+    assert np.array_equal(extractdata(gw), np.zeros_like(w))
+    assert np.array_equal(extractdata(gx), np.zeros_like(x))
