@@ -92,3 +92,50 @@ def test_conv_adjoints_where_no_window_fits(channels):
     assert float(extractdata(L)) == 0.0
     assert np.array_equal(extractdata(gw), np.zeros_like(w))
     assert np.array_equal(extractdata(gx), np.zeros_like(x))
+
+
+# --- a global rebound during the call by code sct did not compile ---------------------------------------------
+M = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [0.7, 0.2, 0.3]])
+V = np.array([0.3, -0.2, 0.5])
+
+
+def _tanh_layer(W, x):
+    return np.tanh(W @ x)
+
+
+lay = _tanh_layer
+
+
+def _to_cos():
+    global lay
+    lay = _cos_layer
+
+
+def _cos_layer(W, x):
+    return np.cos(W @ x)
+
+
+def rebinding_hook_loss(W, x, hooks):
+    a = lay(W, x)
+    hooks["pre"]()                  # a function from a dict: sct cannot see what it rebinds
+    b = lay(W, x)
+    L = np.sum(a ** 2) + np.sum(b ** 3)
+    return L, dlgradient(L, W)
+
+
+def test_a_global_rebound_during_the_call_by_a_hook_is_refused_not_stale(monkeypatch):
+    """Generated code reads a global once per call: ``lay`` rebound by a hook called through a dict
+    between two calls gave the first function's value and gradient for both (Python runs the new
+    one second).  Now an EvaluationError naming the function; without the hook it runs."""
+    import sys
+    this = sys.modules[__name__]
+    for _ in range(2):
+        monkeypatch.setattr(this, "lay", _tanh_layer)
+        with pytest.raises(sct.EvaluationError) as info:
+            dlfeval(rebinding_hook_loss, dlarray(M), dlarray(V), {"pre": _to_cos})
+        assert info.value.filename == __file__ and "rebinds a global" in str(info.value)
+    monkeypatch.setattr(this, "lay", _cos_layer)
+    L, g = dlfeval(rebinding_hook_loss, dlarray(M), dlarray(V), {"pre": lambda: None})
+    plain = lambda W: np.sum(np.cos(W @ V) ** 2) + np.sum(np.cos(W @ V) ** 3)     # noqa: E731
+    assert_close(extractdata(L), plain(M))
+    assert_close(extractdata(g), numerical_gradient(plain, [M], 0))
