@@ -222,12 +222,12 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
                     data = hit(fun, args)
                     if data is not None:
                         out = wrap[0](run_generated(compiled.entry, data))
-                        if compiled.opaque:
+                        if compiled.recheck:
                             _read_values_kept(compiled, fun)
                         return out if compiled.formats is None else apply_formats(out, compiled.formats)
             compiled = _entry(fun, args)
             out = run_compiled(compiled, args)
-            if compiled.opaque:
+            if compiled.recheck:
                 _read_values_kept(compiled, fun)
             return out
         return _dlfeval(fun, args, kwargs)           # an AcceleratedFunction: its own cache
@@ -251,18 +251,18 @@ def _dlfeval(fun: Callable, args, kwargs):
             data = hit(fun, args)
             if data is not None:
                 out = run_hit(compiled, data, wrap)
-                if compiled.opaque:
+                if compiled.recheck:
                     _read_values_kept(compiled, fun)
                 return out
     compiled = _entry(fun, args)
     out = run_compiled(compiled, args)
-    if compiled.opaque:
+    if compiled.recheck:
         _read_values_kept(compiled, fun)
     return out
 
 
 def _read_values_kept(compiled: Compiled, fun) -> None:
-    """After a run of generated code that may run user code sct did not compile (``Compiled.opaque``:
+    """After a run of generated code that may run user code sct did not compile (``Compiled.recheck``:
     a function called through a dict, an argument, an effect): the globals, closure values and
     attributes it read still hold what it was compiled with.  The generated code reads them once
     per call, so one rebound during the call (a hook doing ``global scale; scale = 3``) would have

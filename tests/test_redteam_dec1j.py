@@ -139,3 +139,21 @@ def test_a_global_rebound_during_the_call_by_a_hook_is_refused_not_stale(monkeyp
     plain = lambda W: np.sum(np.cos(W @ V) ** 2) + np.sum(np.cos(W @ V) ** 3)     # noqa: E731
     assert_close(extractdata(L), plain(M))
     assert_close(extractdata(g), numerical_gradient(plain, [M], 0))
+
+
+class Counter:
+    n = 0
+
+
+def counting_loss(x):
+    L = np.sum(x * (Counter.n + 1))
+    Counter.n = Counter.n + 1          # the function's own write, after its read: Python's values
+    return L, dlgradient(L, x)
+
+
+def test_an_attribute_the_function_assigns_itself_is_not_refused(monkeypatch):
+    monkeypatch.setattr(Counter, "n", 0)
+    for k in range(1, 4):
+        L, g = dlfeval(counting_loss, dlarray(np.ones(2)))
+        assert float(extractdata(L)) == 2.0 * k and Counter.n == k
+        assert_close(extractdata(g), np.full(2, float(k)))
