@@ -262,7 +262,7 @@ def _scatter_taps(cols, x_shape, window, stride, dilation, pads, value=0.0):
     batch, height, width, channels = x_shape
     ho, wo = cols.shape[1], cols.shape[2]
     out = np.zeros((batch, height + t + b, width + l + r, channels), dtype=cols.dtype)
-    for i in range(window[0]):
+    for i in range(window[0] if ho and wo else 0):       # no windows: the slices' stops would wrap
         r0 = i * dilation[0]
         for j in range(window[1]):
             c0 = j * dilation[1]
@@ -303,6 +303,8 @@ def _cols_taps(x, kh, kw, geometry):
     wo = (xp.shape[2] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
     if dilation[1] == 1 and kw * channels >= 16 and xp.size:
         # a window row's kw taps are one contiguous run of kw*C entries: one copy of a strided view
+        if xp.strides[2] != channels * xp.strides[3]:     # pixels not C entries apart (a transposed view)
+            xp = np.ascontiguousarray(xp)
         s0, s1, s2, s3 = xp.strides
         rows = as_strided(xp, (batch, ho, wo, kh, kw * channels),
                           (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s3), writeable=False)
@@ -394,7 +396,7 @@ def _scatter_tap_products(g, weights, x_shape, stride, dilation, pads):
     products = np.matmul(g.reshape(-1, cout), wt)                     # (taps, B*Ho*Wo, C)
     dtype = products.dtype
     out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=dtype)
-    for i in range(kh):
+    for i in range(kh if ho and wo else 0):              # no windows: the slices' stops would wrap
         r0 = i * dilation[0]
         for j in range(kw):
             c0 = j * dilation[1]

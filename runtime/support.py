@@ -894,13 +894,24 @@ def _function_entry(site, fn, active, args):
     return None
 
 
+def method_of(obj, name):
+    """``obj.name`` as the generated call reads it: ``obj(...)`` (the method ``__call__``) runs
+    the class's ``__call__``, as Python's call does, never a ``__call__`` stored in the instance."""
+    if name == "__call__" and not isinstance(obj, type):
+        cls = type(obj)
+        func = getattr(cls, "__call__", None)
+        if type(func) is types.FunctionType:
+            return types.MethodType(func, obj)
+    return getattr(obj, name)
+
+
 def _method_entry(site, obj, name, active, args):
     """The entry of ``site`` compiled for ``obj.name(...)`` with arguments like ``args`` (the
     method still the one it was compiled from), or None."""
     cls = type(obj)
     for e in site.entries:
         if e.callee is cls and e.active == active and e.match(args) and e.version == _rules_version[0]:
-            method = getattr(obj, name)
+            method = method_of(obj, name)
             if type(method) is types.MethodType and method.__func__ is e.func and \
                     method.__self__ is obj and e.check(e.func):
                 return e
@@ -961,7 +972,7 @@ def jvp_call(fn, args, tangents, **kwargs):
 
 def jvp_method(obj, name, args, tangents, **kwargs):
     """``(obj.name(...), its tangent)``; ``args`` and ``tangents`` start with ``obj``'s."""
-    method = getattr(obj, name)
+    method = method_of(obj, name)
     if hasattr(method, "__func__") and getattr(method, "__self__", None) is obj:
         return jvp_call(method.__func__, args, tangents, **kwargs)
     return jvp_call(method, args[1:], tangents[1:], **kwargs)

@@ -222,8 +222,14 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
                     data = hit(fun, args)
                     if data is not None:
                         out = wrap[0](run_generated(compiled.entry, data))
+                        if compiled.recheck:
+                            _read_values_kept(compiled, fun)
                         return out if compiled.formats is None else apply_formats(out, compiled.formats)
-            return run_compiled(_entry(fun, args), args)
+            compiled = _entry(fun, args)
+            out = run_compiled(compiled, args)
+            if compiled.recheck:
+                _read_values_kept(compiled, fun)
+            return out
         return _dlfeval(fun, args, kwargs)           # an AcceleratedFunction: its own cache
     except SctError as error:
         raise user_error(error, fun)
@@ -244,8 +250,31 @@ def _dlfeval(fun: Callable, args, kwargs):
         for hit, compiled, wrap in site[1]:
             data = hit(fun, args)
             if data is not None:
-                return run_hit(compiled, data, wrap)
-    return run_compiled(_entry(fun, args), args)
+                out = run_hit(compiled, data, wrap)
+                if compiled.recheck:
+                    _read_values_kept(compiled, fun)
+                return out
+    compiled = _entry(fun, args)
+    out = run_compiled(compiled, args)
+    if compiled.recheck:
+        _read_values_kept(compiled, fun)
+    return out
+
+
+def _read_values_kept(compiled: Compiled, fun) -> None:
+    """After a run of generated code that may run user code sct did not compile (``Compiled.recheck``:
+    a function called through a dict, an argument, an effect): the globals, closure values and
+    attributes it read still hold what it was compiled with.  The generated code reads them once
+    per call, so one rebound during the call (a hook doing ``global scale; scale = 3``) would have
+    left a stale value: refused, as sct.global_writes refuses the calls it can see."""
+    if compiled.check(fun):
+        return
+    code = fun.__code__
+    raise EvaluationError(f"{fun.__qualname__}() called code sct did not compile that rebinds a global, "
+                          "closure value or attribute it reads (sct reads those once per call, so the "
+                          "change made during the call would not be seen): pass the value in as an "
+                          "argument, or make the change before calling dlfeval",
+                          code.co_filename, code.co_firstlineno)
 
 
 # the compiler recognises these in the user's code without importing this module (sct.hooks)

@@ -665,6 +665,7 @@ class CallTree:
         self.deferred: List[int] = []
         self.folded: List[Tuple[Any, Any]] = []
         self.opaque = True
+        self.recheck = False
 
 
 def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[str, Any], generated=None,
@@ -737,6 +738,7 @@ def finish_call_tree(tree, compiled, namespace: Dict[str, Any]) -> None:
         STATS["resolved" if r.resolved else "dynamic"] += 1
     compiled.calls = records
     compiled.opaque = tree.opaque
+    compiled.recheck = tree.recheck
     if tree.folded:
         compiled.check = fold_checks(compiled.check, tree.folded)
     if tree.context is not None:
@@ -818,6 +820,11 @@ def _runs_user_code(tree) -> bool:
 def _bind_all(tree) -> None:
     resolution = tree.resolution
     tree.opaque = _runs_user_code(tree)
+    # the values the caller read are checked again after its run (sct.api) where only user code it
+    # calls, not an attribute it assigns itself, could have rebound them
+    tree.recheck = tree.opaque and not any(
+        isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del))
+        for fdef in tree.context.generated.functions for node in walk_nodes(fdef))
     seen = set()
     for i, r in enumerate(tree.records):
         if r is None or not r.resolved:

@@ -61,6 +61,7 @@ class Compiled:
     formats: Any = None                  # the data formats of the outputs (sct.formats), None: none
     calls: Any = ()                      # its call sites' records (sct.call_tree.CallRecord)
     opaque: bool = True                  # may run user code sct did not compile (sct.call_tree)
+    recheck: bool = False                # opaque by calls alone: its guards checked after a run (sct.api)
     result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
 
     def __post_init__(self):

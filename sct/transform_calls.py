@@ -18,7 +18,7 @@ from typing import Any, Dict, Sequence, Tuple
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import ZERO, Closure, SiteEntry
+from .runtime.support import ZERO, Closure, SiteEntry, method_of
 
 from .cache import HELPERS, function_key
 from .callables import WrappedFunction
@@ -82,7 +82,7 @@ def primal_call(fn, active, args, kwargs):
 def primal_method(obj, name, active, args, kwargs):
     """Like :func:`primal_call` for ``obj.name(*args[1:])`` (``args[0]`` is ``obj``)."""
     if not isinstance(obj, Closure) and len(active) == len(args):
-        method = getattr(obj, name)
+        method = method_of(obj, name)
         if type(method) is types.MethodType and method.__self__ is obj and \
                 type(method.__func__) is types.FunctionType:
             from .runtime.layers import has_custom_backward
@@ -156,7 +156,7 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                   f"    grads = rule(residuals, grad)\n"
                   f"    return (grads[0], grads[1])\n")
         return _generated_pair("layer", fwd0, bwd0, source, (name,))
-    method = getattr(obj, name)
+    method = method_of(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
             isinstance(method.__func__, types.FunctionType):
         compiled = _compiled_vjp(method.__func__, tuple(args), tuple(active))   # args start with obj
@@ -629,7 +629,7 @@ def _method_miss(site, op, obj, name, active, args, kwargs, cacheable, version):
     if not cacheable or isinstance(obj, Closure) or len(active) != len(args) or not args or \
             args[0] is not obj or any(isinstance(a, types.MethodType) for a in args):
         return general()
-    method = getattr(obj, name)
+    method = method_of(obj, name)
     if not (type(method) is types.MethodType and method.__self__ is obj and
             type(method.__func__) is types.FunctionType):
         return general()
