@@ -24,12 +24,13 @@ class CopyChecks:
         self.act = finding.act
         self.fail = finding.fail
         self._ancestor_map: Optional[Dict[int, Tuple]] = None
+        self.structures = Structures(finding)
 
     def single_defs(self) -> Dict:
-        return self.finding.single_defs()
+        return self.finding.follow.single_defs()
 
     def _structure(self, name: str) -> bool:
-        return self.finding._structure(name)
+        return self.finding.follow._structure(name)
 
     def check_unfollowed_copy(self, root: str, stmt, what: str = "dlgradient", frames=()) -> None:
         """Refuse x whose name is bound somewhere to a second name of another value (``z = x`` in a
@@ -53,8 +54,8 @@ class CopyChecks:
             if isinstance(value, gast.Name) and value.id in self.act.active:
                 copy_of = value.id
             elif isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) \
-                    and value.value.id in self.act.active and (self._built_structure(value.value.id) or
-                                                               self._part_of_structure(value.value.id)):
+                    and value.value.id in self.act.active and (self.structures.built(value.value.id) or
+                                                               self.structures.part_of(value.value.id)):
                 copy_of = value.value.id
             if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames) or \
                     self._only_copied_here(n, copy_of, set()):
@@ -78,7 +79,7 @@ class CopyChecks:
         Then the adjoint of ``root`` is the gradient of the value."""
         if not frames or not isinstance(copy_stmt, gast.Assign):
             return False
-        if self._is_copy(src) or self._filled_from(src, set()) is not None:
+        if self._is_copy(src) or self.structures.filled_from(src, set()) is not None:
             return False                   # src is itself a second name of a value, or holds one
         block, s_index = frames[-1][0], frames[-1][1]
         i = next((k for k, st in enumerate(block) if st is copy_stmt), None)
@@ -220,7 +221,7 @@ class CopyChecks:
             # the items of what a for loop walks (``for v in xs``): those of xs
             base = v.func.value if v.func.attr in ("items", "values") else v.args[0]
             return isinstance(base, gast.Name) and self._only_copied_here(binds[0], base.id, seen)
-        return self._filled_from(src, set()) is None     # a value made here: held by src alone
+        return self.structures.filled_from(src, set()) is None     # a value made here: held by src alone
 
     def _is_copy(self, name: str) -> bool:
         """Is some binding of ``name`` a second name of another value (a name, an item or attribute
@@ -230,7 +231,7 @@ class CopyChecks:
                 v = n.value
                 if isinstance(v, gast.Name) and v.id in self.act.active or \
                         isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name) and \
-                        v.value.id in self.act.active and self._built_structure(v.value.id):
+                        v.value.id in self.act.active and self.structures.built(v.value.id):
                     return True
         return False
 
@@ -280,10 +281,10 @@ class CopyChecks:
                 self.check_filled_structure(part, stmt, inside, line)
             return
         r = sel.name
-        if r in self.act.arrays or not (inside or self._built_structure(r)) or \
+        if r in self.act.arrays or not (inside or self.structures.built(r)) or \
                 self.facts.defined_line.get(r) == line:
             return                  # (made on the site's line: site_checks.check_roots_reached)
-        found = self._filled_from(r, set())
+        found = self.structures.filled_from(r, set())
         if found is not None:
             culprit, line = found
             r = self._user_name(r)
@@ -294,7 +295,38 @@ class CopyChecks:
                       f"with respect to {culprit!r}, or build it as a literal of names "
                       f"(p = {{'k': {culprit}}})", "dlgradient")
 
-    def _built_structure(self, name: str) -> bool:
+
+def _is_len_of(node, name: str) -> bool:
+    """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
+        len(node.args) == 1 and isinstance(node.args[0], gast.Name) and node.args[0].id == name
+
+
+def _in_order(block: List):
+    """Statements of a body in source order, entering compound statements (as ``sites``')."""
+    for s in block:
+        yield s
+        for field_name in ("body", "orelse"):
+            yield from _in_order(getattr(s, field_name, []) or [])
+
+
+class Structures:
+    """What ``CopyChecks`` asks about the lists, dicts and objects of the function: built here,
+    part of one, filled in place from which name."""
+
+    def __init__(self, finding):
+        self.finding = finding
+        self.fdef = finding.fdef
+        self.facts = finding.facts
+        self.act = finding.act
+
+    def single_defs(self) -> Dict:
+        return self.finding.follow.single_defs()
+
+    def _structure(self, name: str) -> bool:
+        return self.finding.follow._structure(name)
+
+    def built(self, name: str) -> bool:
         """Is ``name`` known to be a list, dict or object built here (not an array)?"""
         if self._structure(name) or name in getattr(self.act, "objects", ()):
             return True
@@ -309,16 +341,16 @@ class CopyChecks:
                     return True
         return False
 
-    def _part_of_structure(self, name: str) -> bool:
+    def part_of(self, name: str) -> bool:
         """Is ``name`` bound to a slice, item or attribute of a structure (``xs[1:]`` of a list: the
         same items)?"""
         value = self.single_defs().get(name)
         return isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) and \
             value.value.id in self.act.active and value.value.id not in self.act.arrays and \
-            (self._built_structure(value.value.id) or value.value.id in self.facts.params or
-             self._part_of_structure(value.value.id))
+            (self.built(value.value.id) or value.value.id in self.facts.params or
+             self.part_of(value.value.id))
 
-    def _filled_from(self, r: str, seen: set):
+    def filled_from(self, r: str, seen: set):
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
         argument, and one of its bindings reads such a name (an array read again elsewhere, or an
         argument), directly or through the structures it was made from."""
@@ -334,7 +366,7 @@ class CopyChecks:
                             and t.value.id == r:
                         values.append(n.value)
                     elif isinstance(t, gast.Name) and t.id == r and not (
-                            isinstance(n.value, gast.Call) and not self._built_structure(r)):
+                            isinstance(n.value, gast.Call) and not self.built(r)):
                         values.append(n.value)
             elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                     isinstance(n.func.value, gast.Name) and n.func.value.id == r and \
@@ -346,24 +378,10 @@ class CopyChecks:
                         continue
                     if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
                         return m, getattr(n, "lineno", "?")     # its items are the argument's too
-                    if m not in self.act.arrays and (self._built_structure(m) or self._part_of_structure(m)):
-                        inner = self._filled_from(m, seen)
+                    if m not in self.act.arrays and (self.built(m) or self.part_of(m)):
+                        inner = self.filled_from(m, seen)
                         if inner is not None:
                             return inner
                     elif counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
         return None
-
-
-def _is_len_of(node, name: str) -> bool:
-    """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
-    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
-        len(node.args) == 1 and isinstance(node.args[0], gast.Name) and node.args[0].id == name
-
-
-def _in_order(block: List):
-    """Statements of a body in source order, entering compound statements (as ``sites``')."""
-    for s in block:
-        yield s
-        for field_name in ("body", "orelse"):
-            yield from _in_order(getattr(s, field_name, []) or [])

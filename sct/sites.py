@@ -71,6 +71,125 @@ class Site:
     sels: Optional[Tuple[Selection, ...]] = None     # what each x selects
 
 
+class CopyFollowing:
+    """Following a site's x through the copies sct can prove hold its value (``x0 = x``,
+    ``w = p["w"]``, ``t = (x, w); a = t[0]``, each bound once): ``SiteFinding.follow`` (it reads
+    the finding's ``fdef``, ``facts``, ``act``, ``fail``, ``copies`` and ``site_line_defs``)."""
+
+    def __init__(self, finding: "SiteFinding"):
+        self.finding = finding
+        self.fdef, self.facts, self.act, self.fail = finding.fdef, finding.facts, finding.act, finding.fail
+        self._single_defs: Optional[Dict[str, Any]] = None
+        self._in_loops: Optional[set] = None
+        self._top_values: Optional[set] = None
+        self._stores_fields = False
+
+    def single_defs(self) -> Dict[str, Any]:
+        """The value of each name bound once in the function (a Python copy ``x0 = x``, an item
+        ``w = p["w"]``, an attribute, a container ``p = {"x": x}``): dlgradient with respect to it
+        is with respect to the value it names, reached through every name holding it (the adjoint
+        of ``x0`` alone misses the uses of ``x``).  ``resolve_x`` follows one only into names
+        bound once too, so each name in the chain holds the same value at the site."""
+        if self._single_defs is None:
+            counts = self.facts.name_counts
+            defs: Dict[str, Any] = {}
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                        isinstance(n.targets[0], gast.Name) and counts.get(n.targets[0].id, (0, 0))[0] == 1 \
+                        and isinstance(n.value, (gast.Name, gast.Subscript, gast.Attribute, gast.List,
+                                                 gast.Tuple, gast.Dict)):
+                    defs[n.targets[0].id] = n.value
+            self._single_defs = defs
+        return self._single_defs
+
+    def origin_name(self, x: gast.Name, frames, line: int, stmt, what: str) -> gast.Name:
+        """The x of a dljacobian / dldivergence / dllaplacian site that is a second name for
+        another (``x0 = x``, each bound once) as that name: the derivative is with respect to
+        the value, reached through both (was: through ``x0`` alone, zeros)."""
+        line_defs = self.finding.site_line_defs(frames, line)
+        seen = set()
+        while x.id not in seen:
+            seen.add(x.id)
+            value = line_defs.get(x.id)
+            if value is None:
+                value = self.single_defs().get(x.id)
+                if value is None or not self._follows(value):
+                    self.check_copy_of_rebound(x.id, {}, stmt, what)
+                    self.finding.copies.check_unfollowed_copy(x.id, stmt, what, frames)
+                    break
+            if not (isinstance(value, gast.Name) and self._once(x.id) and value.id in self.act.active):
+                break
+            x = gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return x
+
+    def check_copy_of_rebound(self, root: str, defs: Dict[str, Any], stmt, what: str = "dlgradient") -> None:
+        """Refuse x that holds (at the top level of the function) the value of a name assigned
+        again elsewhere: its gradient is with respect to that value, reached also through the
+        other name, whose later versions sct cannot tell apart here (was: the uses of x only,
+        a zero where the value is used through the other name)."""
+        value = self.single_defs().get(root)
+        if value is None or root in defs or not any(value is getattr(st, "value", None)
+                                                    for st in self.fdef.body):
+            return
+        if isinstance(value, (gast.Subscript, gast.Attribute)) and not (
+                isinstance(value.value, gast.Name) and self._structure(value.value.id)):
+            return                            # an array's item or attribute: a new value
+        again = [n for n in loaded_names(value) if not self._once(n, True) and n in self.facts.stored]
+        if again:
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: it holds the value "
+                      f"{again[0]!r} had on line {getattr(self.facts, 'defined_line', {}).get(root, '?')}, "
+                      f"and {again[0]!r} is assigned again in {self.facts.fname}(); the gradient would "
+                      f"miss what that value reaches through {again[0]!r}. Give the new values of "
+                      f"{again[0]!r} another name", what)
+
+    def _once(self, name: str, top: bool = False) -> bool:
+        """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
+        by a top-level statement, after the loop binding it has ended."""
+        if self._in_loops is None:
+            loops = [n for n in walk_nodes(self.fdef) if isinstance(n, (gast.For, gast.While))]
+            parts = [p for n in loops for p in ([n.target] if isinstance(n, gast.For) else []) + n.body + n.orelse]
+            self._in_loops = {n.id for p in parts for n in walk_nodes(p)
+                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        return self.facts.name_counts.get(name, (0, 0))[0] == 1 and (top or name not in self._in_loops)
+
+    def _structure(self, name: str) -> bool:
+        """Does ``name`` hold a list, tuple, dict or object (whose items are values of their own),
+        not an array (whose item or attribute is a new value)?"""
+        kind = self.act.kinds.get(name)
+        if isinstance(kind, tuple) and kind and kind[0] in ("obj", "seq", "map"):
+            return True
+        value = self.single_defs().get(name)
+        return isinstance(value, (gast.List, gast.Tuple, gast.Dict)) or name in self.act.lists
+
+    def _follows(self, value) -> bool:
+        """Whether a name bound once to ``value`` (before the site's line) names the same value as
+        ``value`` at the site: every name it reads is bound once (outside loops, unless the binding
+        is a top-level statement), and an item or attribute is of a structure."""
+        if self._top_values is None:    # (found once: this runs for every single binding)
+            self._top_values = {id(v) for v in (getattr(st, "value", None) for st in self.fdef.body)
+                                if v is not None}
+            self._stores_fields = any(isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)
+                                      for n in walk_nodes(self.fdef))
+        top = id(value) in self._top_values
+        if isinstance(value, gast.Name):
+            return self._once(value.id, top)
+        if isinstance(value, gast.Attribute) and self._stores_fields:
+            return False      # fields that change are not followed (site_checks refuses them at a site)
+        if isinstance(value, (gast.Subscript, gast.Attribute)):
+            return isinstance(value.value, gast.Name) and self._once(value.value.id, top) and \
+                self._structure(value.value.id) and \
+                all(self._once(n, top) for n in loaded_names(value))
+        if isinstance(value, (gast.List, gast.Tuple)):
+            elts = value.elts
+        elif isinstance(value, gast.Dict):
+            if not all(isinstance(k, gast.Constant) for k in value.keys):
+                return False
+            elts = value.values
+        else:
+            return False
+        return all(isinstance(e, gast.Name) and self._once(e.id, top) for e in elts)
+
+
 class SiteFinding:
     """Finding the dlgradient / dljacobian / dldivergence sites of a function, reading their
     options and what each x selects: ``find_sites`` returns them, frozen."""
@@ -80,10 +199,7 @@ class SiteFinding:
         self.facts = facts
         self.act = act
         self.fail = facts.fail
-        self._single_defs: Optional[Dict[str, Any]] = None
-        self._in_loops: Optional[set] = None
-        self._top_values: Optional[set] = None
-        self._stores_fields = False
+        self.follow = CopyFollowing(self)
         self.copies = CopyChecks(self)
 
     # --- sites ---------------------------------------------------------------------------------
@@ -125,7 +241,7 @@ class SiteFinding:
             if not isinstance(x, gast.Name) or x.id not in self.act.active:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
-            x = self.origin_name(x, frames, line, stmt, kind.value)
+            x = self.follow.origin_name(x, frames, line, stmt, kind.value)
             # x's root as dlgradient's: a name bound in a loop or branch is read as at the site
             return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop,
                         sels=(Selection("root", x.id),))
@@ -145,11 +261,11 @@ class SiteFinding:
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
         line_defs = self.site_line_defs(frames, line)
-        defs = {k: v for k, v in self.single_defs().items() if k not in line_defs and self._follows(v)}
+        defs = {k: v for k, v in self.follow.single_defs().items() if k not in line_defs and self.follow._follows(v)}
         defs.update(line_defs)
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         for root in _roots(sels):
-            self.check_copy_of_rebound(root, defs, stmt)
+            self.follow.check_copy_of_rebound(root, defs, stmt)
             self.copies.check_unfollowed_copy(root, stmt, frames=frames)
         for sel in sels:
             self.copies.check_filled_structure(sel, stmt, False, line)
@@ -235,111 +351,6 @@ class SiteFinding:
                 defs.setdefault(st.targets[0].id, st.value)
             j -= 1
         return defs
-
-    def single_defs(self) -> Dict[str, Any]:
-        """The value of each name bound once in the function (a Python copy ``x0 = x``, an item
-        ``w = p["w"]``, an attribute, a container ``p = {"x": x}``): dlgradient with respect to it
-        is with respect to the value it names, reached through every name holding it (the adjoint
-        of ``x0`` alone misses the uses of ``x``).  ``resolve_x`` follows one only into names
-        bound once too, so each name in the chain holds the same value at the site."""
-        if self._single_defs is None:
-            counts = self.facts.name_counts
-            defs: Dict[str, Any] = {}
-            for n in walk_nodes(self.fdef):
-                if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
-                        isinstance(n.targets[0], gast.Name) and counts.get(n.targets[0].id, (0, 0))[0] == 1 \
-                        and isinstance(n.value, (gast.Name, gast.Subscript, gast.Attribute, gast.List,
-                                                 gast.Tuple, gast.Dict)):
-                    defs[n.targets[0].id] = n.value
-            self._single_defs = defs
-        return self._single_defs
-
-    def origin_name(self, x: gast.Name, frames, line: int, stmt, what: str) -> gast.Name:
-        """The x of a dljacobian / dldivergence / dllaplacian site that is a second name for
-        another (``x0 = x``, each bound once) as that name: the derivative is with respect to
-        the value, reached through both (was: through ``x0`` alone, zeros)."""
-        line_defs = self.site_line_defs(frames, line)
-        seen = set()
-        while x.id not in seen:
-            seen.add(x.id)
-            value = line_defs.get(x.id)
-            if value is None:
-                value = self.single_defs().get(x.id)
-                if value is None or not self._follows(value):
-                    self.check_copy_of_rebound(x.id, {}, stmt, what)
-                    self.copies.check_unfollowed_copy(x.id, stmt, what, frames)
-                    break
-            if not (isinstance(value, gast.Name) and self._once(x.id) and value.id in self.act.active):
-                break
-            x = gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
-        return x
-
-    def check_copy_of_rebound(self, root: str, defs: Dict[str, Any], stmt, what: str = "dlgradient") -> None:
-        """Refuse x that holds (at the top level of the function) the value of a name assigned
-        again elsewhere: its gradient is with respect to that value, reached also through the
-        other name, whose later versions sct cannot tell apart here (was: the uses of x only,
-        a zero where the value is used through the other name)."""
-        value = self.single_defs().get(root)
-        if value is None or root in defs or not any(value is getattr(st, "value", None)
-                                                    for st in self.fdef.body):
-            return
-        if isinstance(value, (gast.Subscript, gast.Attribute)) and not (
-                isinstance(value.value, gast.Name) and self._structure(value.value.id)):
-            return                            # an array's item or attribute: a new value
-        again = [n for n in loaded_names(value) if not self._once(n, True) and n in self.facts.stored]
-        if again:
-            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: it holds the value "
-                      f"{again[0]!r} had on line {getattr(self.facts, 'defined_line', {}).get(root, '?')}, "
-                      f"and {again[0]!r} is assigned again in {self.facts.fname}(); the gradient would "
-                      f"miss what that value reaches through {again[0]!r}. Give the new values of "
-                      f"{again[0]!r} another name", what)
-
-    def _once(self, name: str, top: bool = False) -> bool:
-        """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
-        by a top-level statement, after the loop binding it has ended."""
-        if self._in_loops is None:
-            loops = [n for n in walk_nodes(self.fdef) if isinstance(n, (gast.For, gast.While))]
-            parts = [p for n in loops for p in ([n.target] if isinstance(n, gast.For) else []) + n.body + n.orelse]
-            self._in_loops = {n.id for p in parts for n in walk_nodes(p)
-                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        return self.facts.name_counts.get(name, (0, 0))[0] == 1 and (top or name not in self._in_loops)
-
-    def _structure(self, name: str) -> bool:
-        """Does ``name`` hold a list, tuple, dict or object (whose items are values of their own),
-        not an array (whose item or attribute is a new value)?"""
-        kind = self.act.kinds.get(name)
-        if isinstance(kind, tuple) and kind and kind[0] in ("obj", "seq", "map"):
-            return True
-        value = self.single_defs().get(name)
-        return isinstance(value, (gast.List, gast.Tuple, gast.Dict)) or name in self.act.lists
-
-    def _follows(self, value) -> bool:
-        """Whether a name bound once to ``value`` (before the site's line) names the same value as
-        ``value`` at the site: every name it reads is bound once (outside loops, unless the binding
-        is a top-level statement), and an item or attribute is of a structure."""
-        if self._top_values is None:    # (found once: this runs for every single binding)
-            self._top_values = {id(v) for v in (getattr(st, "value", None) for st in self.fdef.body)
-                                if v is not None}
-            self._stores_fields = any(isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)
-                                      for n in walk_nodes(self.fdef))
-        top = id(value) in self._top_values
-        if isinstance(value, gast.Name):
-            return self._once(value.id, top)
-        if isinstance(value, gast.Attribute) and self._stores_fields:
-            return False      # fields that change are not followed (site_checks refuses them at a site)
-        if isinstance(value, (gast.Subscript, gast.Attribute)):
-            return isinstance(value.value, gast.Name) and self._once(value.value.id, top) and \
-                self._structure(value.value.id) and \
-                all(self._once(n, top) for n in loaded_names(value))
-        if isinstance(value, (gast.List, gast.Tuple)):
-            elts = value.elts
-        elif isinstance(value, gast.Dict):
-            if not all(isinstance(k, gast.Constant) for k in value.keys):
-                return False
-            elts = value.values
-        else:
-            return False
-        return all(isinstance(e, gast.Name) and self._once(e.id, top) for e in elts)
 
     def resolve_x(self, node, defs: Dict[str, Any], stmt, top: bool = False):
         """What the x of a site selects, as a ``Selection`` tree."""
