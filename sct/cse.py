@@ -16,9 +16,12 @@ switches it off with the rest).
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
+
+from .ir import walk_nodes
 
 _OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
 _MUTATING_RT = frozenset(("index_add", "scalar_index_add", "scalar_index_add_own", "into_temporary",
@@ -74,29 +77,41 @@ class _Uses:
     def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
         self.unsafe: Set[str] = set()
         self.all: Set[str] = set()
-        self.stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
-        self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
-            {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
-        for node in gast.walk(fn):
+        self.stored: Set[str] = set()
+        self.scope = False              # global/nonlocal, or a name that reads the frame (locals...)
+        self.calls: List = []           # every call in fn
+        # one walk (gast.walk's nodes but the context and operator leaves); calls looked at after
+        # it, once every local name is known
+        for node in walk_nodes(fn):
             if isinstance(node, gast.Name):
                 self.all.add(node.id)
-            if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.value, gast.Name):
-                if not isinstance(node.ctx, gast.Load) or \
-                        (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS):
+                if not isinstance(node.ctx, gast.Load):
+                    self.stored.add(node.id)
+                if node.id in _SCOPE_NAMES:
+                    self.scope = True
+            elif isinstance(node, (gast.Subscript, gast.Attribute)):
+                if isinstance(node.value, gast.Name) and (
+                        not isinstance(node.ctx, gast.Load) or
+                        (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS)):
                     self.unsafe.add(node.value.id)
             elif isinstance(node, gast.AugAssign):
-                for n in gast.walk(node.target):
+                for n in walk_nodes(node.target):
                     if isinstance(n, gast.Name):
                         self.unsafe.add(n.id)
             elif isinstance(node, gast.Call):
-                f = node.func
-                kind = _call_kind(node, rt_name, numpy_name, generated, self.local)
-                mutating = any(k.arg == "out" for k in node.keywords) or kind not in ("numpy", "rt", "generated")
-                if mutating:      # a user's function, a runtime function writing into an argument
-                    for a in list(node.args) + [k.value for k in node.keywords]:
-                        for n in gast.walk(a):
-                            if isinstance(n, gast.Name):
-                                self.unsafe.add(n.id)
+                self.calls.append(node)
+            elif isinstance(node, (gast.Global, gast.Nonlocal)):
+                self.scope = True
+        self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
+            {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+        for node in self.calls:
+            kind = _call_kind(node, rt_name, numpy_name, generated, self.local)
+            mutating = any(k.arg == "out" for k in node.keywords) or kind not in ("numpy", "rt", "generated")
+            if mutating:      # a user's function, a runtime function writing into an argument
+                for a in list(node.args) + [k.value for k in node.keywords]:
+                    for n in walk_nodes(a):
+                        if isinstance(n, gast.Name):
+                            self.unsafe.add(n.id)
         self.params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
         for a in (fn.args.vararg, fn.args.kwarg):
             if a is not None:
@@ -132,54 +147,97 @@ def _stores(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str] =
     attribute, a method called on, handed to a function called by name, to a runtime function
     writing into its argument or as ``out=``."""
     out = set()
-    for n in gast.walk(stmt):
+    for n in walk_nodes(stmt):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             out.add(n.id)
         elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
             if not isinstance(n.ctx, gast.Load) or (isinstance(n, gast.Attribute) and n.attr not in _READ_ATTRS):
                 out.add(n.value.id)
         elif isinstance(n, gast.AugAssign):
-            out |= {m.id for m in gast.walk(n.target) if isinstance(m, gast.Name)}
+            out |= {m.id for m in walk_nodes(n.target) if isinstance(m, gast.Name)}
         elif isinstance(n, gast.Call):
             handed = list(k.value for k in n.keywords if k.arg == "out")
             if _call_kind(n, rt_name, numpy_name, generated, local) not in ("numpy", "rt", "generated"):
                 handed += list(n.args) + [k.value for k in n.keywords]
             for a in handed:
-                out |= {m.id for m in gast.walk(a) if isinstance(m, gast.Name)}
+                out |= {m.id for m in walk_nodes(a) if isinstance(m, gast.Name)}
     return out
 
 
-def _scope_statements(fn) -> bool:
-    for n in gast.walk(fn):
-        if isinstance(n, (gast.Global, gast.Nonlocal)) or \
-                isinstance(n, gast.Name) and n.id in ("locals", "vars", "eval", "exec", "dir"):
-            return True
-    return False
+_SCOPE_NAMES = frozenset(("locals", "vars", "eval", "exec", "dir"))
 
 
 def readers(functions, rt_name: str, numpy_name: Optional[str] = None) -> Set[str]:
     """The generated functions (module level) that only read their arguments and run no user code:
     no argument is written into, by them or by a function they hand it to, and they call nothing
-    but numpy, the plain runtime functions and such functions (a fixed point over the calls)."""
+    but numpy, the plain runtime functions and such functions (a fixed point over the calls; each
+    function walked once, its calls by name then looked up in the set of each round)."""
     fns = {f.name: f for f in functions if isinstance(f, gast.FunctionDef)}
     pure = set(fns)
+    summaries = {name: _Summary(f, rt_name, numpy_name) for name, f in fns.items()}
     while True:
-        drop = set()
-        for name in pure:
-            f = fns[name]
-            uses = _Uses(f, rt_name, pure, numpy_name)
-            if _scope_statements(f) or (uses.unsafe - uses.params_only) & uses.params or \
-                    any(_barrier(st, rt_name, numpy_name, pure, uses) for st in f.body):
-                drop.add(name)
+        drop = {name for name in pure if not summaries[name].reads_only(pure)}
         if not drop:
             return pure
         pure -= drop
 
 
+def _as_list(value) -> List:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, gast.AST)]
+    return [value] if isinstance(value, gast.AST) else []
+
+
+class _Every:
+    """As ``generated``: every function called by name is a reader."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+
+class _Summary:
+    """What ``readers`` asks of one function (``_Uses`` of its arguments, ``_barrier`` over its
+    body), for any set of readers: only the kind of a call by name to a function that is not
+    local depends on that set, so those calls are kept aside."""
+
+    def __init__(self, fn, rt_name: str, numpy_name: Optional[str]):
+        uses = _Uses(fn, rt_name, _Every(), numpy_name)       # every call by name to a reader
+        local = uses.local
+        self.scope = uses.scope
+        self.params = uses.params
+        self.written = uses.params - uses.params_only       # parameters written into in any case
+        self.handed: List[Tuple[str, Set[str]]] = []        # (callee, parameters handed to it)
+        self.barrier = False                # a call in the body that may run the user's code
+        self.callees: Set[str] = set()      # calls by name in the body: barriers unless to readers
+        outside = {id(n) for field in ("args", "decorator_list", "returns", "type_params")
+                   for part in _as_list(getattr(fn, field, None)) for n in walk_nodes(part)}
+        for node in uses.calls:
+            by_name = isinstance(node.func, gast.Name) and node.func.id not in local
+            if by_name and not any(k.arg == "out" for k in node.keywords):
+                names = {n.id for a in list(node.args) + [k.value for k in node.keywords]
+                         for n in walk_nodes(a) if isinstance(n, gast.Name)} & self.params
+                if names:
+                    self.handed.append((node.func.id, names))
+            if id(node) in outside:
+                continue
+            if by_name:
+                self.callees.add(node.func.id)
+            elif _call_kind(node, rt_name, numpy_name, frozenset(), local) not in \
+                    ("numpy", "rt", "mutating_rt", "generated"):
+                self.barrier = True
+
+    def reads_only(self, readers: Set[str]) -> bool:
+        """Whether the function only reads its arguments and runs no user code, if ``readers``
+        are the functions that do."""
+        return not (self.scope or self.barrier or self.written or
+                    any(name not in readers for name in self.callees) or
+                    any(name not in readers for name, _ in self.handed))
+
+
 def _barrier(stmt, rt_name: str, numpy_name: Optional[str], generated: Set[str], fn_uses: "_Uses") -> bool:
     """A statement that may run the user's code (any call but numpy's, the plain runtime functions
     and generated code reading its arguments): no expression is carried across it."""
-    for n in gast.walk(stmt):
+    for n in walk_nodes(stmt):
         if isinstance(n, gast.Call) and \
                 _call_kind(n, rt_name, numpy_name, generated, fn_uses.local) not in ("numpy", "rt", "mutating_rt",
                                                                                      "generated"):
@@ -192,9 +250,10 @@ def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
     """Rewrite ``fn`` in place; ``generated``: the generated functions beside it that only read
     their arguments (``readers``); ``numpy_name``: the name numpy has in generated code (None:
     numpy's functions are treated as any other call)."""
-    if _scope_statements(fn):
+    rewrite = _Rewrite(fn, rt_name, generated, numpy_name)
+    if rewrite.uses.scope:
         return
-    fn.body = _Rewrite(fn, rt_name, generated, numpy_name).block(fn.body)
+    fn.body = rewrite.block(fn.body)
 
 
 class _Rewrite:
@@ -240,9 +299,10 @@ class _Rewrite:
         out.extend(self.straight(run))
         return out
 
-    def occurrences(self, stmts: List):
+    def occurrences(self, stmts: List, stores: List[Set[str]]):
         """(key with operand versions) -> [(statement index, node, parent, field)], and for each
-        statement assigning a whole expression to a name: (target, its version after)."""
+        statement assigning a whole expression to a name: (target, its version after);
+        ``stores``: each statement's ``stores``."""
         version: Dict[str, int] = {}
         found: Dict[tuple, list] = {}
         defined_at: Dict[int, Tuple[str, int]] = {}
@@ -250,9 +310,9 @@ class _Rewrite:
             whole = None
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
                 whole = s.value
-            for parent in gast.walk(s):
+            for parent in walk_nodes(s):       # (gast.walk's order; the leaves it leaves out have
                 for field in ("left", "right", "operand", "value"):
-                    child = getattr(parent, field, None)
+                    child = getattr(parent, field, None)      # none of these fields)
                     if child is None or not isinstance(child, (gast.BinOp, gast.UnaryOp)):
                         continue
                     if field == "value" and not (parent is s and child is whole):
@@ -264,28 +324,29 @@ class _Rewrite:
                         continue
                     vkey = key + (tuple(version.get(n, 0) for n in _names(key)),)
                     found.setdefault(vkey, []).append((i, child, parent, field))
-            for n in self.stores(s):
+            for n in stores[i]:
                 version[n] = version.get(n, 0) + 1
             if whole is not None:
                 t = s.targets[0].id
                 defined_at[i] = (t, version[t])
         return found, defined_at
 
-    def versions_before(self, stmts: List) -> List[Dict[str, int]]:
-        """The version of each name just before each statement (to check holders are unchanged)."""
-        before: List[Dict[str, int]] = []
-        version: Dict[str, int] = {}
-        for s in stmts:
-            before.append(dict(version))
-            for n in self.stores(s):
-                version[n] = version.get(n, 0) + 1
-        return before
+    @staticmethod
+    def stored_at(stores: List[Set[str]]) -> Dict[str, List[int]]:
+        """Each name -> the indices of the statements that store it, ascending: the version of a
+        name just before statement ``j`` is how many of them are below ``j`` (``bisect_left``)."""
+        at: Dict[str, List[int]] = {}
+        for i, names in enumerate(stores):
+            for n in names:
+                at.setdefault(n, []).append(i)
+        return at
 
     def straight(self, stmts: List) -> List:
         if len(stmts) < 2:
             return stmts
-        found, defined_at = self.occurrences(stmts)
-        before = self.versions_before(stmts)
+        stores = [self.stores(s) for s in stmts]
+        found, defined_at = self.occurrences(stmts, stores)
+        before = self.stored_at(stores)
         inserts: Dict[int, List] = {}
         for vkey, occ in found.items():
             if len(occ) >= 2:
@@ -308,7 +369,7 @@ class _Rewrite:
         if first_field == "value" and first_i in defined_at:
             t, v = defined_at[first_i]
             if t not in _names(vkey[:-1]) and uses.aliasable(t) and \
-                    all(before[o[0]].get(t, 0) == v for o in occ[1:]):
+                    all(bisect_left(before.get(t, ()), o[0]) == v for o in occ[1:]):
                 holder = t
         rest = occ[1:] if holder is not None else occ
         usable = [o for o in rest if o[3] != "value" or

@@ -213,13 +213,29 @@ class ZeroFacts:
 
     def block(self, stmts: List, facts: Facts, rewrite: bool):
         facts = dict(facts)         # the block's own: its statements update it in place
+        return self.block_in_place(stmts, facts, rewrite), facts
+
+    def block_in_place(self, stmts: List, facts: Facts, rewrite: bool) -> List:
+        """The statements (rewritten), ``facts`` updated in place to what holds after them (no
+        copy of all facts per block or branch: a long function has many)."""
         out: List = []
         for s in stmts:
-            new, facts = self.statement(s, facts, rewrite)
-            out.extend(new)
-        return out, facts
+            out.extend(self.statement(s, facts, rewrite))
+        return out
 
-    def statement(self, s, facts: Facts, rewrite: bool):
+    def changeable(self, stmts: List) -> Set[str]:
+        """The names whose facts the statements may change: those they store and those a check
+        of theirs decides (``if d is not rt.ZERO:`` inside them)."""
+        names = _stored(stmts)
+        for node in _walk_no_defs(stmts):
+            if isinstance(node, gast.If):
+                decided = self.zero_test(node.test)
+                if decided is not None:
+                    names.add(decided[0])
+        return names
+
+    def statement(self, s, facts: Facts, rewrite: bool) -> List:
+        """The statement (rewritten, or what replaces it); ``facts`` updated in place."""
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
             target = s.targets[0].id
             value = s.value
@@ -233,24 +249,32 @@ class ZeroFacts:
                 facts.pop(target, None)
             else:
                 facts[target] = kind
-            return [s], facts
+            return [s]
         if isinstance(s, gast.If):
             decided = self.zero_test(s.test)
             if decided is not None and decided[0] in facts:
                 name, when_nonzero = decided
                 taken = (facts[name] == NONZERO) == when_nonzero
-                return self.block(s.body if taken else s.orelse, facts, rewrite)
-            body_facts, else_facts = dict(facts), dict(facts)
+                return self.block_in_place(s.body if taken else s.orelse, facts, rewrite)
+            # each branch from the facts before, in place; only the names they may change differ
+            changed = self.changeable(s.body) | self.changeable(s.orelse)
             if decided is not None:
-                name, when_nonzero = decided
-                body_facts[name] = NONZERO if when_nonzero else ZERO
-                else_facts[name] = ZERO if when_nonzero else NONZERO
-            body, body_out = self.block(s.body, body_facts, rewrite)
-            orelse, else_out = self.block(s.orelse, else_facts, rewrite)
+                changed.add(decided[0])
+            before = {k: facts[k] for k in changed if k in facts}
+            if decided is not None:
+                facts[decided[0]] = NONZERO if decided[1] else ZERO
+            body = self.block_in_place(s.body, facts, rewrite)
+            body_out = {k: facts.pop(k) for k in changed if k in facts}
+            facts.update(before)
+            if decided is not None:
+                facts[decided[0]] = ZERO if decided[1] else NONZERO
+            orelse = self.block_in_place(s.orelse, facts, rewrite)
+            else_out = {k: facts.pop(k) for k in changed if k in facts}
+            facts.update(_merge(body_out, else_out))
             if rewrite:
                 s.body = _block(body)
                 s.orelse = orelse if any(not _is_comment(k) for k in orelse) else []
-            return [s], _merge(body_out, else_out)
+            return [s]
         if isinstance(s, (gast.For, gast.While)):
             stored = _stored([s])
             if s.orelse or _jumps(s.body):
@@ -271,10 +295,12 @@ class ZeroFacts:
             body, _ = self.block(s.body, head, rewrite)
             if rewrite:
                 s.body = _block(body)
-            return [s], dict(head)
+            facts.clear()
+            facts.update(head)
+            return [s]
         for name in _stored([s]):
             facts.pop(name, None)
-        return [s], facts
+        return [s]
 
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
