@@ -320,39 +320,44 @@ def semi_naive(nodes: List, visit, sizes) -> None:
     value reads, so a statement none of whose names changed since its last visit would add
     nothing and is skipped (the same fixed point, reached through the same changes in the same
     order).  ``visit(node)`` applies a statement and returns the name node it may change."""
+    from heapq import heapify, heappop, heappush
     from .ir import walk_nodes
-    forward = nodes[::-1]
-    reads = {id(node): tuple({n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)})
-             for node in nodes}
-    stamp: Dict[str, int] = {}          # name -> tick of its last change
-    visited: Dict[int, int] = {}        # statement -> tick when last visited
-    tick = 0
+    count = len(nodes)
+    # the statements reading each name: the ones to visit again once it changes (a worklist in
+    # the walk's order, the same visits as checking every statement's names each round)
+    readers: Dict[str, List[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in {n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)}:
+            readers.setdefault(name, []).append(i)
+    due = range(count)                  # the statements to visit this round: all, at first
     rounds = 0
     while True:
         # the walk meets statements last to first, so a chain of n assignments takes n rounds;
         # past 50 rounds, go first to last (the sets only grow, so this ends)
         rounds += 1
+        last = count - 1 if rounds > 50 else 0      # position in this round's order: abs(last - i)
+        heap = [abs(last - i) for i in due]
+        heapify(heap)
+        queued = set(heap)
+        again: Set[int] = set()        # changed after their turn this round: visited the next
         before = sizes()
-        for node in (nodes if rounds <= 50 else forward):
-            key = id(node)
-            last = visited.get(key)
-            if last is not None:
-                for n in reads[key]:
-                    if stamp.get(n, -1) > last:
-                        break
-                else:
-                    continue
-            visited[key] = tick
+        while heap:
+            at = heappop(heap)
             was = sizes()
-            changed = visit(node)
+            changed = visit(nodes[abs(last - at)])
             if sizes() != was:
-                tick += 1
-                if isinstance(changed, gast.Name):
-                    stamp[changed.id] = tick
-                else:           # not expected: a change to a name not found; visit all again
-                    visited.clear()
+                # not expected: a change to a name not found; visit all again
+                for i in (readers.get(changed.id, ()) if isinstance(changed, gast.Name) else range(count)):
+                    position = abs(last - i)
+                    if position > at:
+                        if position not in queued:
+                            queued.add(position)
+                            heappush(heap, position)
+                    else:
+                        again.add(i)
         if sizes() == before:
             break
+        due = again
 
 
 def tree_fingerprint(node) -> List:

@@ -167,14 +167,18 @@ def _stores(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str] =
 _SCOPE_NAMES = frozenset(("locals", "vars", "eval", "exec", "dir"))
 
 
-def readers(functions, rt_name: str, numpy_name: Optional[str] = None) -> Set[str]:
+def readers(functions, rt_name: str, numpy_name: Optional[str] = None,
+            scopes: Optional[Dict[int, bool]] = None) -> Set[str]:
     """The generated functions (module level) that only read their arguments and run no user code:
     no argument is written into, by them or by a function they hand it to, and they call nothing
     but numpy, the plain runtime functions and such functions (a fixed point over the calls; each
-    function walked once, its calls by name then looked up in the set of each round)."""
+    function walked once, its calls by name then looked up in the set of each round).  ``scopes``:
+    filled with id(function) -> ``optimize._has_scope_statements`` of it, found on the same walk."""
     fns = {f.name: f for f in functions if isinstance(f, gast.FunctionDef)}
     pure = set(fns)
     summaries = {name: _Summary(f, rt_name, numpy_name) for name, f in fns.items()}
+    if scopes is not None:      # id(function) -> whether it has global/nonlocal or reads its frame
+        scopes.update((id(fns[name]), summary.scope) for name, summary in summaries.items())
     while True:
         drop = {name for name in pure if not summaries[name].reads_only(pure)}
         if not drop:

@@ -43,10 +43,11 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
     if not enabled():
         return
-    generated = readers(functions, rt_name, numpy_name)
+    scopes: Dict[int, bool] = {}
+    generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            optimize_function(fn, rt_name)
+            optimize_function(fn, rt_name, scopes.get(id(fn)))
             common_subexpressions(fn, rt_name, generated, numpy_name)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
@@ -54,8 +55,9 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
-def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
-    if _has_scope_statements(fn):
+def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> None:
+    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here)."""
+    if _has_scope_statements(fn) if scope is None else scope:
         return
     fn.body = ZeroFacts(rt_name).run(fn.body)
     contract_products(fn, rt_name)
