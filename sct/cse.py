@@ -141,12 +141,15 @@ def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str
     return "other"
 
 
-def _stores(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str] = None,
-            local: Set[str] = frozenset()) -> Set[str]:
-    """The names ``stmt`` may give a new value or write into: assigned, written into by item or
+def _scan(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str],
+          local: Set[str]) -> Tuple[Set[str], bool]:
+    """The names ``stmt`` may give a new value or write into (assigned, written into by item or
     attribute, a method called on, handed to a function called by name, to a runtime function
-    writing into its argument or as ``out=``."""
+    writing into its argument or as ``out=``), and whether it is a barrier: a statement that may
+    run the user's code (any call but numpy's, the plain runtime functions and generated code
+    reading its arguments), across which no expression is carried.  One walk for both."""
     out = set()
+    barrier = False
     for n in walk_nodes(stmt):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             out.add(n.id)
@@ -157,11 +160,13 @@ def _stores(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str] =
             out |= {m.id for m in walk_nodes(n.target) if isinstance(m, gast.Name)}
         elif isinstance(n, gast.Call):
             handed = list(k.value for k in n.keywords if k.arg == "out")
-            if _call_kind(n, rt_name, numpy_name, generated, local) not in ("numpy", "rt", "generated"):
+            kind = _call_kind(n, rt_name, numpy_name, generated, local)
+            if kind not in ("numpy", "rt", "generated"):
                 handed += list(n.args) + [k.value for k in n.keywords]
+                barrier = barrier or kind != "mutating_rt"
             for a in handed:
                 out |= {m.id for m in walk_nodes(a) if isinstance(m, gast.Name)}
-    return out
+    return out, barrier
 
 
 _SCOPE_NAMES = frozenset(("locals", "vars", "eval", "exec", "dir"))
@@ -200,7 +205,7 @@ class _Every:
 
 
 class _Summary:
-    """What ``readers`` asks of one function (``_Uses`` of its arguments, ``_barrier`` over its
+    """What ``readers`` asks of one function (``_Uses`` of its arguments, the barriers of its
     body), for any set of readers: only the kind of a call by name to a function that is not
     local depends on that set, so those calls are kept aside."""
 
@@ -238,17 +243,6 @@ class _Summary:
                     any(name not in readers for name, _ in self.handed))
 
 
-def _barrier(stmt, rt_name: str, numpy_name: Optional[str], generated: Set[str], fn_uses: "_Uses") -> bool:
-    """A statement that may run the user's code (any call but numpy's, the plain runtime functions
-    and generated code reading its arguments): no expression is carried across it."""
-    for n in walk_nodes(stmt):
-        if isinstance(n, gast.Call) and \
-                _call_kind(n, rt_name, numpy_name, generated, fn_uses.local) not in ("numpy", "rt", "mutating_rt",
-                                                                                     "generated"):
-            return True
-    return False
-
-
 def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
                           numpy_name: Optional[str] = None) -> None:
     """Rewrite ``fn`` in place; ``generated``: the generated functions beside it that only read
@@ -278,15 +272,13 @@ class _Rewrite:
                 self.taken.add(name)
                 return name
 
-    def stores(self, s) -> Set[str]:
-        return _stores(s, self.rt_name, self.generated, self.numpy_name, self.uses.local)
-
     def block(self, stmts: List) -> List:
         out: List = []
         run: List = []
         for s in stmts:
-            if not isinstance(s, _COMPOUND) and _barrier(s, self.rt_name, self.numpy_name, self.generated,
-                                                         self.uses):
+            if not isinstance(s, _COMPOUND):
+                stores, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name, self.uses.local)
+            if not isinstance(s, _COMPOUND) and barrier:
                 out.extend(self.straight(run))
                 run = []
                 out.append(s)
@@ -299,14 +291,14 @@ class _Rewrite:
                         setattr(s, field, self.block(inner))
                 out.append(s)
             else:
-                run.append(s)
+                run.append((s, stores))
         out.extend(self.straight(run))
         return out
 
     def occurrences(self, stmts: List, stores: List[Set[str]]):
         """(key with operand versions) -> [(statement index, node, parent, field)], and for each
         statement assigning a whole expression to a name: (target, its version after);
-        ``stores``: each statement's ``stores``."""
+        ``stores``: the names each statement stores (``_scan``)."""
         version: Dict[str, int] = {}
         found: Dict[tuple, list] = {}
         defined_at: Dict[int, Tuple[str, int]] = {}
@@ -345,10 +337,12 @@ class _Rewrite:
                 at.setdefault(n, []).append(i)
         return at
 
-    def straight(self, stmts: List) -> List:
+    def straight(self, run: List) -> List:
+        """``run``: its statements, each with the names it stores (``_scan``)."""
+        stmts = [s for s, _ in run]
         if len(stmts) < 2:
             return stmts
-        stores = [self.stores(s) for s in stmts]
+        stores = [names for _, names in run]
         found, defined_at = self.occurrences(stmts, stores)
         before = self.stored_at(stores)
         inserts: Dict[int, List] = {}
