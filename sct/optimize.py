@@ -160,6 +160,7 @@ class ZeroFacts:
 
     def __init__(self, rt_name: str):
         self.rt = rt_name
+        self._changeable: Dict[int, tuple] = {}     # id(statement) -> (it, the names it may change)
 
     def run(self, body: List) -> List:
         return self.block(body, {}, rewrite=True)[0]
@@ -227,13 +228,24 @@ class ZeroFacts:
 
     def changeable(self, stmts: List) -> Set[str]:
         """The names whose facts the statements may change: those they store and those a check
-        of theirs decides (``if d is not rt.ZERO:`` inside them)."""
-        names = _stored(stmts)
-        for node in _walk_no_defs(stmts):
-            if isinstance(node, gast.If):
-                decided = self.zero_test(node.test)
-                if decided is not None:
-                    names.add(decided[0])
+        of theirs decides (``if d is not rt.ZERO:`` inside them).  Each statement's found once
+        (a loop's body is run to a fixed point; a rewrite only removes statements)."""
+        names: Set[str] = set()
+        for s in stmts:
+            found = self._changeable.get(id(s))
+            if found is None or found[0] is not s:
+                if isinstance(s, gast.If):
+                    own = _stored([s.test]) | self.changeable(s.body) | self.changeable(s.orelse)
+                    decided = self.zero_test(s.test)
+                    if decided is not None:
+                        own.add(decided[0])
+                elif isinstance(s, (gast.For, gast.While)):
+                    own = _stored([s.target, s.iter] if isinstance(s, gast.For) else [s.test]) | \
+                        self.changeable(s.body) | self.changeable(s.orelse)
+                else:
+                    own = _stored([s])
+                found = self._changeable[id(s)] = (s, own)
+            names |= found[1]
         return names
 
     def statement(self, s, facts: Facts, rewrite: bool) -> List:
