@@ -306,9 +306,11 @@ class _Rewrite:
             whole = None
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
                 whole = s.value
-            for parent in walk_nodes(s):       # (gast.walk's order; the leaves it leaves out have
+            # gast.walk's order; the context and operator leaves walk_nodes leaves out have none
+            # of these fields
+            for parent in walk_nodes(s):
                 for field in ("left", "right", "operand", "value"):
-                    child = getattr(parent, field, None)      # none of these fields)
+                    child = getattr(parent, field, None)
                     if child is None or not isinstance(child, (gast.BinOp, gast.UnaryOp)):
                         continue
                     if field == "value" and not (parent is s and child is whole):
