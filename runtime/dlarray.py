@@ -408,18 +408,6 @@ def wrapper_lines(example, limit: int = 8):
     return lines, consts
 
 
-def learning_wrapper():
-    """A box ``[wrap]`` whose function wraps the first outputs with ``wrap_outputs`` and puts in
-    its place the function ``make_wrapper`` writes for outputs laid out as those."""
-    box: list = [None]
-
-    def first(out):
-        box[0] = make_wrapper(out)
-        return wrap_outputs(out)
-    box[0] = first
-    return box
-
-
 def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 

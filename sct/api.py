@@ -5,7 +5,6 @@ import linecache
 import os
 import re
 import sys
-import threading
 import types
 import warnings
 import weakref
@@ -14,7 +13,7 @@ from typing import Any, Callable, Optional
 from numpy.typing import ArrayLike
 
 from .runtime import registry
-from .runtime.dlarray import learning_wrapper, make_wrapper, unwrap, wrap_outputs
+from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 
@@ -212,7 +211,7 @@ def make_call_from(parts, compiled: Compiled, out):
     text, consts, result = parts
     consts = dict(consts)
     run = dict(ENTRY=compiled.entry, HOOK=_HOOK, W=warnings, EL=_EFFECTS_LOCAL, ESTATE=_effects_state,
-               CAP=_CAPTURE, AT=_at_user_line, WARN=_warn_at_user_lines, SLOW=run_generated, MISS=MISS,
+               AT=_at_user_line, WARN=_warn_at_user_lines, SLOW=run_generated, MISS=MISS,
                COMPILED=compiled, READ=_read_values_kept, APPLY=apply_formats, FORMATS=compiled.formats,
                WRAP_ALL=wrap_outputs)
     wrap = wrapper_lines(out)
@@ -229,9 +228,8 @@ def make_call_from(parts, compiled: Compiled, out):
     else:
         e = getattr(EL, "state", None) or ESTATE()
         e.depth += 1
-        outer = getattr(CAP, "log", None)
-        caught = []
-        CAP.log = caught
+        outer = e.caught
+        caught = e.caught = []
         try:
             o = {call}
         except Exception as exc:
@@ -240,7 +238,7 @@ def make_call_from(parts, compiled: Compiled, out):
                 raise
             raise located from exc
         finally:
-            CAP.log = outer
+            e.caught = outer
             e.depth -= 1
             if e.depth <= 0:
                 e.depth = 0
@@ -439,13 +437,6 @@ def run_compiled(compiled: Compiled, args):
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
-def run_hit(compiled: Compiled, data, wrap):
-    """``run_compiled`` for arguments a hit has unwrapped already; ``wrap[0]`` wraps the outputs."""
-    out = wrap[0](run_generated(compiled.entry, data))
-    return out if compiled.formats is None else apply_formats(out, compiled.formats)
-
-
-_CAPTURE = threading.local()        # .log: the warnings of this thread's run of generated code
 
 
 def _install_warning_hook() -> bool:
@@ -463,7 +454,8 @@ def _install_warning_hook() -> bool:
         return True
 
     def _showwarnmsg(msg):
-        log = getattr(_CAPTURE, "log", None)
+        state = getattr(_EFFECTS_LOCAL, "state", None)      # .caught: this thread's run's warnings
+        log = state.caught if state is not None else None
         if log is not None:
             log.append(msg)
             return
@@ -488,9 +480,9 @@ def run_generated(function, args):
         return _run_generated_catching(function, args)
     effects = getattr(_EFFECTS_LOCAL, "state", None) or _effects_state()   # kept for this outermost run
     effects.depth += 1
-    outer = getattr(_CAPTURE, "log", None)
+    outer = effects.caught
     caught: list = []
-    _CAPTURE.log = caught
+    effects.caught = caught
     try:
         return function(*args)       # effects logged for recomputations
     except Exception as exc:
@@ -499,7 +491,7 @@ def run_generated(function, args):
             raise
         raise located from exc
     finally:
-        _CAPTURE.log = outer
+        effects.caught = outer
         effects.depth -= 1
         if effects.depth <= 0:
             effects.depth = 0
