@@ -380,3 +380,35 @@ def test_formatted_outputs_on_hits():
         assert sct.dims(y) == "CB" and sct.dims(g) == "CB"
         assert_close(data(y), np.tanh(data(x)))
         assert_close(data(g), 1 - np.tanh(data(x)) ** 2)
+
+
+# --- the inline power of the scalar specialisation (sct/scalars.py: _inline_power) ------------------
+
+def powers(x):
+    y = x[0] ** 2 + x[1] ** 3 - (x[0] - x[1]) ** 2
+    return y, dlgradient(y, x)
+
+
+def powers_value(x):
+    return x[0] ** 2 + x[1] ** 3 - (x[0] - x[1]) ** 2
+
+
+def test_inline_powers_are_numpys_at_every_magnitude():
+    values = [0.3, -0.7, 1e149, -1e149, 1e150, -1e150, 1e99, 1e100, -1e101, 1e200, -1e200, 1e-200,
+              np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, 1.7976931348623157e308]
+    rng = np.random.default_rng(3)
+    pairs = [(a, b) for a in values for b in values[::3]] + [tuple(rng.standard_normal(2) * 10 ** k)
+                                                             for k in range(-3, 4) for _ in range(5)]
+    assert "x0 ** 2" in sct.source(powers, dlarray([1.0, 2.0]))
+    for a, b in pairs:
+        x = np.array([a, b])
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            expected = powers_value(x)
+            y, g = dlfeval(powers, dlarray(x))
+            dx0 = 2 * x[0] - 2 * (x[0] - x[1])
+            dx1 = 3 * x[1] ** 2 + 2 * (x[0] - x[1])
+        np.testing.assert_array_equal(data(y), expected)
+        np.testing.assert_array_equal(data(g), np.array([dx0, dx1]))
+    for x in (np.array([0.3, -0.7]), np.array([1.5, 2.0])):
+        assert_close(data(dlfeval(powers, dlarray(x))[1]), numerical_gradient(powers_value, [x], 0))
