@@ -349,8 +349,24 @@ def make_wrapper(example, limit: int = 8):
     each checked by exact type and dtype, a repeated or read-only array copied as ``wrap_outputs``
     copies it; any other output goes to ``wrap_outputs``.  ``wrap_outputs`` itself where
     ``example`` is laid out otherwise or holds more than ``limit`` arrays at the top level."""
-    if type(example) is not tuple or not example:
+    parts = wrapper_lines(example, limit)
+    if parts is None:
         return wrap_outputs
+    lines, consts = parts
+    text = "def wrap(o):\n" + "\n".join(lines) + "\n"
+    exec(compile(text, "<sct-output-wrapper>", "exec"), consts)
+    wrap = consts["wrap"]
+    wrap.source = text
+    return wrap
+
+
+def wrapper_lines(example, limit: int = 8):
+    """The body of ``make_wrapper``'s function (lines reading the outputs as ``o``, each return
+    giving the wrapped outputs) and its constants; None where ``make_wrapper`` gives
+    ``wrap_outputs`` itself.  The lines assign every variable they read (``v0``..., ``w0``...,
+    ``seen``, ``k``, ``a``, ``w``) before reading it, so they can follow other lines."""
+    if type(example) is not tuple or not example:
+        return None
     consts = {"GENERIC": wrap_outputs, "NEW": _new_dlarray, "DL": dlarray, "ND": _ND, "ASARRAY": np.asarray,
               "KEPT": _KEPT}
     lines = [f"    if type(o) is not tuple or len(o) != {len(example)}: return GENERIC(o)",
@@ -385,27 +401,11 @@ def make_wrapper(example, limit: int = 8):
                       "        seen[id(a)] = a",
                       f"        w = NEW(DL); w._data = a; w._fmt = ''; w{i}[k] = w"]
         else:
-            return wrap_outputs
+            return None
     if len(arrays) > limit:
-        return wrap_outputs
+        return None
     lines.append("    return (" + "".join(f"w{i}, " for i in range(len(example))) + ")")
-    text = "def wrap(o):\n" + "\n".join(lines) + "\n"
-    exec(compile(text, "<sct-output-wrapper>", "exec"), consts)
-    wrap = consts["wrap"]
-    wrap.source = text
-    return wrap
-
-
-def learning_wrapper():
-    """A box ``[wrap]`` whose function wraps the first outputs with ``wrap_outputs`` and puts in
-    its place the function ``make_wrapper`` writes for outputs laid out as those."""
-    box: list = [None]
-
-    def first(out):
-        box[0] = make_wrapper(out)
-        return wrap_outputs(out)
-    box[0] = first
-    return box
+    return lines, consts
 
 
 def wrap_outputs(x, _seen=None):

@@ -32,12 +32,13 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth")
+    __slots__ = ("log", "cursors", "depth", "caught")
 
     def __init__(self):
         self.log: list = []
         self.cursors: list = []
         self.depth = 0
+        self.caught = None      # the warnings of this thread's run of generated code (sct.api), or None
 
 
 def state() -> _State:

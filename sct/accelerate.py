@@ -12,9 +12,11 @@ from typing import Any, Callable, Tuple
 import numpy as np
 
 from .runtime import registry
-from .runtime.dlarray import learning_wrapper
+from .runtime.dlarray import unwrap, wrap_outputs
+from .runtime.formats import apply_formats
 
-from .api import GeneratedSource, _positional, dlfeval, make_hit, run_compiled, run_hit as _run_hit, user_error
+from .api import (MISS, GeneratedSource, _hit_parts, _positional, _read_values_kept, dlfeval, make_call_from, run_compiled,
+                  run_generated, user_error)
 from .cache import LRU
 from .callables import WrappedFunction, as_function
 from .errors import SctError
@@ -50,7 +52,7 @@ class AcceleratedFunction(WrappedFunction):
         self.CheckTolerance = CheckTolerance
         self._hits = 0
         self._misses = 0
-        self._fast: tuple = ()      # ((hit, compiled, bucket, wrap), ...): cached entries (make_hit)
+        self._fast: tuple = ()      # ((call, compiled, bucket), ...): cached entries (sct.api.make_call)
         functools.update_wrapper(self, fn)
 
     @property
@@ -98,45 +100,48 @@ class AcceleratedFunction(WrappedFunction):
         fn, args, _ = as_function(self.fn, args, {})
         return self.compiled_for(fn, args)
 
-    def compiled_for(self, fn: Callable, args: Tuple) -> Compiled:
+    def compiled_for(self, fn: Callable, args: Tuple, pending: list = None) -> Compiled:
+        """The entry for ``fn(*args)``; where ``pending`` is given and the entry is not among
+        those ``__call__`` tries first, ``(key, entry, checks)`` is appended to it, for _remember
+        once the entry has run (its checks are written for ``args`` as they are before the run)."""
         kinds = tuple([kind_of(a) for a in args])
         key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version())
         entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
         if entry is not None:
             self._hits += 1
-            if fn is self.fn and not any(e[1] is entry for e in self._fast):
-                self._remember(fn, args, key, entry)   # (forgotten by a resize): tried first again
+            if fn is self.fn and pending is not None and not any(e[1] is entry for e in self._fast):
+                pending.append((key, entry, _hit_parts(args, entry)))   # (forgotten by a resize)
             return entry
         self._misses += 1
         entry = compile_function(fn, kinds, mode="entry")
         self._cache.insert(key, entry)
-        self._remember(fn, args, key, entry)
+        if fn is self.fn and pending is not None:
+            pending.append((key, entry, _hit_parts(args, entry)))
         return entry
 
-    def _remember(self, fn, args, key, entry) -> None:
-        """Add ``entry`` to the hits tried first by ``__call__`` (at most 8, newest first); the
-        others kept are those still in the cache (an evicted entry is not run again)."""
-        if fn is not self.fn:                  # a method or partial: run by _call
-            return
-        hit = make_hit(fn, args, entry)
+    def _remember(self, key, entry, parts, out) -> None:
+        """Add ``entry`` to the calls tried first by ``__call__`` (at most 8, newest first; its
+        call written for outputs like ``out``, see sct.api.make_call); the others kept are those
+        still in the cache (an evicted entry is not run again)."""
+        call = None if parts is None else make_call_from(parts, entry, out)
         kept = self._cache.entries()
         old = tuple(e for e in self._fast if any(e[1] is k for k in kept))
         bucket = self._cache._data.get(key)
-        if hit is None or bucket is None:
+        if call is None or bucket is None:
             self._fast = old
             return
-        self._fast = ((hit, entry, bucket, learning_wrapper()),) + old[:7]
+        self._fast = ((call, entry, bucket),) + old[:7]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             if not kwargs and self.enabled and self._check_mode == "none":
-                fn = self.fn                       # a hit: arguments checked and unwrapped at once
-                for hit, compiled, bucket, wrap in self._fast:
-                    data = hit(fn, args)
-                    if data is not None:
+                fn = self.fn                       # a hit: checked, unwrapped, run and wrapped at once
+                for call, compiled, bucket in self._fast:
+                    out = call(fn, args)
+                    if out is not MISS:
                         self._hits += 1
                         bucket.used = True         # as LRU.lookup marks a hit
-                        return _run_hit(compiled, data, wrap)
+                        return out
             return self._call(args, kwargs)
         except SctError as error:
             raise user_error(error, self.fn)
@@ -148,13 +153,22 @@ class AcceleratedFunction(WrappedFunction):
         if kwargs:
             args = _positional(fn, args, kwargs)
             if fn is self.fn and self._check_mode == "none":
-                for hit, compiled, bucket, wrap in self._fast:    # a hit, as in __call__
-                    data = hit(fn, args)
-                    if data is not None:
+                for call, compiled, bucket in self._fast:    # a hit, as in __call__
+                    out = call(fn, args)
+                    if out is not MISS:
                         self._hits += 1
                         bucket.used = True
-                        return _run_hit(compiled, data, wrap)
-        result = run_compiled(self.compiled_for(fn, args), args)
+                        return out
+        pending: list = []
+        compiled = self.compiled_for(fn, args, pending)
+        raw = run_generated(compiled.entry, unwrap(args))
+        if pending:
+            self._remember(*pending[0], raw)
+        result = wrap_outputs(raw)
+        if compiled.recheck:                 # as dlfeval (and the calls tried first) check it
+            _read_values_kept(compiled, fn)
+        if compiled.formats is not None:
+            result = apply_formats(result, compiled.formats)
         if self._check_mode == "tolerance":
             fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in args]), mode="entry"), args)
             _check_close(result, fresh, self.CheckTolerance, getattr(fn, "__qualname__", fn))

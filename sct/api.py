@@ -5,7 +5,6 @@ import linecache
 import os
 import re
 import sys
-import threading
 import types
 import warnings
 import weakref
@@ -14,7 +13,7 @@ from typing import Any, Callable, Optional
 from numpy.typing import ArrayLike
 
 from .runtime import registry
-from .runtime.dlarray import learning_wrapper, unwrap, wrap_outputs
+from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 
@@ -131,12 +130,6 @@ def _entry(fun: Callable, args) -> Compiled:
     Looked up in ``sct.cache.ENTRIES`` (bounded, thread-safe) by the function's code, globals and
     argument kinds, then checked by the guards against ``fun`` itself: a fresh closure of the same
     code with the same captured values finds the code of an earlier one."""
-    code = getattr(fun, "__code__", None)
-    site = _ENTRY_SITES.get(id(code)) if code is not None else None
-    if site is not None and site[0] is code:           # the entries this def used, by matcher
-        for hit, compiled, _ in site[1]:
-            if hit(fun, args) is not None:
-                return compiled
     kinds = tuple([kind_of(a) for a in args])
     try:
         key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
@@ -146,13 +139,12 @@ def _entry(fun: Callable, args) -> Compiled:
     if entry is None:
         entry = compile_function(fun, kinds, mode="entry")
         _ENTRIES.insert(key, entry)
-    _remember_entry(fun, args, entry)
     return entry
 
 
-# Per def (code object): the compiled entries it ran, newest first, each as ``(hit, compiled, wrap)``
-# where ``hit`` (make_hit) is generated for the entry, so a repeated dlfeval neither computes kinds
-# nor hashes a key, and ``wrap[0]`` wraps its outputs (sct.runtime.dlarray.learning_wrapper).
+# Per def (code object): the compiled entries it ran, newest first, each as the ``call`` that
+# make_call generated for it, so a repeated dlfeval neither computes kinds nor hashes a key: one
+# call checks, unwraps, runs and wraps.
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
 _cache.ON_CLEAR.append(_ENTRY_SITES.clear)
@@ -165,6 +157,20 @@ def make_hit(fun, args, compiled: Compiled):
     compiled under, the arguments' kinds part by part (exact types, dtypes, ranks, formats, keys,
     fields) while unwrapping them, then ``compiled.check(f)`` (code, globals, defaults, closure
     cells, the globals and attributes the code read).  None where the arguments are too big."""
+    parts = _hit_parts(args, compiled)
+    if parts is None:
+        return None
+    text, consts, result = parts
+    text = "def hit(f, args):\n" + text + f"    return {result}\n"
+    exec(compile(text, "<sct-entry-hit>", "exec"), consts)
+    hit = consts["hit"]
+    hit.source = text
+    return hit
+
+
+def _hit_parts(args, compiled: Compiled):
+    """make_hit's body up to its last line (``return None`` for a miss), its constants and the
+    expression of the plain data it returns; None where the arguments are too big."""
     from .kinds import make_unwrapper
     made = make_unwrapper(tuple(args))
     if made is None:
@@ -179,24 +185,107 @@ def make_hit(fun, args, compiled: Compiled):
         guards = [line.replace("return False", "return None") for line in body]
     else:
         guards = ["    if not CHECK(f): return None"]
-    text = (f"def hit(f, args):\n    if RV[0] != {_RULES_VERSION[0]}: return None\n" + "\n".join(lines) +
-            "\n" + "\n".join(guards) + f"\n    return {result}\n")
-    exec(compile(text, "<sct-entry-hit>", "exec"), consts)
-    hit = consts["hit"]
-    hit.source = text
-    return hit
+    text = (f"    if RV[0] != {_RULES_VERSION[0]}: return None\n" + "\n".join(lines) +
+            "\n" + "\n".join(guards) + "\n")
+    return text, consts, result
 
 
-def _remember_entry(fun, args, entry) -> None:
-    hit = make_hit(fun, args, entry)
-    if hit is None:
-        return
-    code = fun.__code__
-    site = _ENTRY_SITES.get(id(code))
-    old = site[1] if site is not None and site[0] is code else ()
-    if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
-        _ENTRY_SITES.clear()
-    _ENTRY_SITES[id(code)] = (code, ((hit, entry, learning_wrapper()),) + old[:7])
+MISS = object()         # what a call (make_call) returns for arguments it is not for
+
+
+def make_call(args, compiled: Compiled, out):
+    """The ``call`` (see make_call_from) for arguments like ``args`` and outputs like ``out``."""
+    parts = _hit_parts(args, compiled)
+    return None if parts is None else make_call_from(parts, compiled, out)
+
+
+def make_call_from(parts, compiled: Compiled, out):
+    """``call(f, args)``: what ``dlfeval(f, *args)`` returns, when ``compiled`` is right for
+    ``f(*args)``; else ``MISS``.  One generated function per compiled entry: make_hit's checks and
+    unwrapping, the run of the generated code (run_generated's work written inline: the effects
+    log kept, warnings shown at the user's line, an error located there), the wrapping of outputs
+    laid out as ``out`` (the first raw outputs: sct.runtime.dlarray.wrapper_lines; others by
+    wrap_outputs), then Compiled.recheck's check and the outputs' formats where the entry has
+    them.  ``parts``: _hit_parts of the arguments, read before the run (which may change them)."""
+    from .runtime.dlarray import wrapper_lines
+    text, consts, result = parts
+    consts = dict(consts)
+    run = dict(ENTRY=compiled.entry, HOOK=_HOOK, W=warnings, EL=_EFFECTS_LOCAL, ESTATE=_effects_state,
+               AT=_at_user_line, WARN=_warn_at_user_lines, SLOW=run_generated, MISS=MISS,
+               COMPILED=compiled, READ=_read_values_kept, APPLY=apply_formats, FORMATS=compiled.formats,
+               WRAP_ALL=wrap_outputs)
+    wrap = wrapper_lines(out)
+    if wrap is not None and any(k in consts and consts[k] is not v for k, v in wrap[1].items()):
+        wrap = None
+    if any(k in consts for k in run) or wrap is not None and any(k in run for k in wrap[1]):
+        return None
+    consts.update(run)
+    text = re.sub(r"return None$", "return MISS", text, flags=re.M)
+    call = f"ENTRY{result}" if result.startswith("(") else f"ENTRY(*{result})"
+    text += f"""    h = HOOK[0]
+    if h is None or W._showwarnmsg is not h:
+        o = SLOW(ENTRY, {result})
+    else:
+        e = getattr(EL, "state", None) or ESTATE()
+        e.depth += 1
+        outer = e.caught
+        caught = e.caught = []
+        try:
+            o = {call}
+        except Exception as exc:
+            located = AT(exc, ENTRY)
+            if located is None:
+                raise
+            raise located from exc
+        finally:
+            e.caught = outer
+            e.depth -= 1
+            if e.depth <= 0:
+                e.depth = 0
+                if e.log:
+                    e.log.clear()
+                if e.cursors:
+                    e.cursors.clear()
+            if caught:
+                WARN(caught)
+"""
+    if compiled.recheck or compiled.formats is not None or wrap is None:
+        finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
+        if wrap is not None:
+            consts["WRAP"] = make_wrapper(out)
+        if compiled.recheck:
+            finish.append("    READ(COMPILED, f)")
+        if compiled.formats is not None:
+            finish.append("    o = APPLY(o, FORMATS)")
+        finish.append("    return o")
+        text += "\n".join(finish) + "\n"
+    else:
+        consts.update(wrap[1])
+        text += "\n".join(wrap[0]) + "\n"
+    text = "def call(f, args):\n" + text
+    exec(compile(text, "<sct-entry-call>", "exec"), consts)
+    function = consts["call"]
+    function.source = text
+    function.compiled = compiled
+    return function
+
+
+def _run_first(fun, args, compiled: Compiled):
+    """run_compiled for a call that missed the entry sites; a Python function's entry is then
+    remembered there (make_call), its checks written for ``args`` as they are before the run."""
+    code = getattr(fun, "__code__", None)
+    parts = _hit_parts(args, compiled) if code is not None else None
+    raw = run_generated(compiled.entry, unwrap(args))
+    if parts is not None:
+        call = make_call_from(parts, compiled, raw)
+        if call is not None:
+            site = _ENTRY_SITES.get(id(code))
+            old = site[1] if site is not None and site[0] is code else ()
+            if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
+                _ENTRY_SITES.clear()
+            _ENTRY_SITES[id(code)] = (code, (call,) + old[:7])
+    out = wrap_outputs(raw)
+    return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -217,16 +306,13 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
             code = fun.__code__
             site = _ENTRY_SITES.get(id(code))
-            if site is not None and site[0] is code:    # a hit: checked and unwrapped in one call
-                for hit, compiled, wrap in site[1]:
-                    data = hit(fun, args)
-                    if data is not None:
-                        out = wrap[0](run_generated(compiled.entry, data))
-                        if compiled.recheck:
-                            _read_values_kept(compiled, fun)
-                        return out if compiled.formats is None else apply_formats(out, compiled.formats)
+            if site is not None and site[0] is code:    # a hit: checked, unwrapped, run, wrapped in one call
+                for call in site[1]:
+                    out = call(fun, args)
+                    if out is not MISS:
+                        return out
             compiled = _entry(fun, args)
-            out = run_compiled(compiled, args)
+            out = _run_first(fun, args, compiled)
             if compiled.recheck:
                 _read_values_kept(compiled, fun)
             return out
@@ -247,15 +333,12 @@ def _dlfeval(fun: Callable, args, kwargs):
     code = getattr(fun, "__code__", None)
     site = _ENTRY_SITES.get(id(code)) if code is not None else None
     if site is not None and site[0] is code:           # a hit, as in dlfeval
-        for hit, compiled, wrap in site[1]:
-            data = hit(fun, args)
-            if data is not None:
-                out = run_hit(compiled, data, wrap)
-                if compiled.recheck:
-                    _read_values_kept(compiled, fun)
+        for call in site[1]:
+            out = call(fun, args)
+            if out is not MISS:
                 return out
     compiled = _entry(fun, args)
-    out = run_compiled(compiled, args)
+    out = _run_first(fun, args, compiled)
     if compiled.recheck:
         _read_values_kept(compiled, fun)
     return out
@@ -354,13 +437,6 @@ def run_compiled(compiled: Compiled, args):
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
-def run_hit(compiled: Compiled, data, wrap):
-    """``run_compiled`` for arguments a hit has unwrapped already; ``wrap[0]`` wraps the outputs."""
-    out = wrap[0](run_generated(compiled.entry, data))
-    return out if compiled.formats is None else apply_formats(out, compiled.formats)
-
-
-_CAPTURE = threading.local()        # .log: the warnings of this thread's run of generated code
 
 
 def _install_warning_hook() -> bool:
@@ -378,7 +454,8 @@ def _install_warning_hook() -> bool:
         return True
 
     def _showwarnmsg(msg):
-        log = getattr(_CAPTURE, "log", None)
+        state = getattr(_EFFECTS_LOCAL, "state", None)      # .caught: this thread's run's warnings
+        log = state.caught if state is not None else None
         if log is not None:
             log.append(msg)
             return
@@ -403,9 +480,9 @@ def run_generated(function, args):
         return _run_generated_catching(function, args)
     effects = getattr(_EFFECTS_LOCAL, "state", None) or _effects_state()   # kept for this outermost run
     effects.depth += 1
-    outer = getattr(_CAPTURE, "log", None)
+    outer = effects.caught
     caught: list = []
-    _CAPTURE.log = caught
+    effects.caught = caught
     try:
         return function(*args)       # effects logged for recomputations
     except Exception as exc:
@@ -414,7 +491,7 @@ def run_generated(function, args):
             raise
         raise located from exc
     finally:
-        _CAPTURE.log = outer
+        effects.caught = outer
         effects.depth -= 1
         if effects.depth <= 0:
             effects.depth = 0

@@ -87,6 +87,23 @@ def _call(func, args):
     return gast.Call(func=func, args=list(args), keywords=[])
 
 
+# ``a ** n`` for an integer constant n, written inline where |a| < bound (no overflow: Python's power
+# is then numpy's, pow of the same numbers), rt.scalar_power (numpy's inf and warning) elsewhere
+_INLINE_POWERS = {2: 1e150, 3: 1e100}
+
+
+def _inline_power(left: gast.Name, n: int, rt: str):
+    """``(a ** n if -bound < a < bound else rt.scalar_power(a, n))`` for the variable ``a``: what
+    ``rt.scalar_power(a, n)`` gives for every ``a`` (a nan fails the test), without its call."""
+    bound = _INLINE_POWERS[n]
+    test = gast.Compare(left=gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=bound, kind=None)),
+                        ops=[gast.Lt(), gast.Lt()],
+                        comparators=[_load(left.id), gast.Constant(value=bound, kind=None)])
+    return gast.IfExp(test=test, body=gast.BinOp(left=_load(left.id), op=gast.Pow(),
+                                                 right=gast.Constant(value=n, kind=None)),
+                      orelse=_call(_rt_attr(rt, "scalar_power"), [_load(left.id), gast.Constant(value=n, kind=None)]))
+
+
 def _is_rt(node, rt_name, *attrs) -> bool:
     return isinstance(node, gast.Attribute) and node.attr in attrs and \
         isinstance(node.value, gast.Name) and node.value.id == rt_name
@@ -728,6 +745,9 @@ class Rewriter:
                 arg = self.argument_of(e.left)
                 if arg is not None:        # numpy's power of a 0-d array is not pow (x ** 0.5)
                     return _call(_rt_attr(self.rt, "scalar_power_of"), [arg, left, right])
+                if isinstance(left, gast.Name) and isinstance(right, gast.Constant) and \
+                        type(right.value) is int and right.value in _INLINE_POWERS:
+                    return _inline_power(left, right.value, self.rt)
                 return _call(_rt_attr(self.rt, "scalar_power"), [left, right])
             return gast.BinOp(left=left, op=e.op, right=right)
         if isinstance(e, gast.UnaryOp):
