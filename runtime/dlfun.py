@@ -60,10 +60,15 @@ def _pair(value, name, count=2):
 
 def _as_dlarray_if(result, *inputs):
     """``result`` as a dlarray when any input is one (outside dlfeval, as MATLAB returns dlarrays)."""
-    from .dlarray import dlarray
-    if any(isinstance(v, dlarray) for v in inputs):
-        return dlarray(result)
+    for v in inputs:
+        if type(v) is not np.ndarray and isinstance(v, _dlarray_type()):
+            return _dlarray_type()(result)
     return result
+
+
+def _dlarray_type():
+    from .dlarray import dlarray
+    return dlarray
 
 
 def _require_real(x, fname):
