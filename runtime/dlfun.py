@@ -1187,8 +1187,9 @@ def batch_variance_adjoint(dv, X):
         return np.broadcast_to(np.zeros((), np.result_type(x, g)), x.shape)
     m = batch_count(x)
     rows, k = _rows(x)
-    centered = rows - _tiled(_channel_total(x) / m, k)      # no variance: two passes fewer than _moments
-    centered *= _tiled(g * (2 / m), k).astype(np.result_type(centered, g), copy=False)
+    # no variance: two passes fewer than _moments; the result in the dtype of x's and g's product
+    centered = np.subtract(rows, _tiled(_channel_total(x) / m, k), dtype=np.result_type(x, g))
+    centered *= _tiled(g * (2 / m), k)
     return centered.reshape(x.shape)
 
 

@@ -537,6 +537,10 @@ def test_batchnorm_kernels_keep_the_dtype(dtype):
                 dlfun.batch_variance_adjoint(v, x), dlfun.batch_mean_adjoint(v, x), dlfun.batch_variance(x),
                 dlfun.batch_mean(x)):
         assert got.dtype == dtype
+    # mixed: the product's dtype, as numpy's
+    assert dlfun.batch_variance_adjoint(v.astype(np.float64), x).dtype == np.float64
+    assert dlfun.channel_product(x, v.astype(np.float64)).dtype == np.float64
+    assert dlfun.centered_total(x.astype(np.float64), x, v).dtype == np.float64
 
 
 def bn_state_loss(x, offset, scale, rmean, rvar):
