@@ -60,10 +60,15 @@ def _pair(value, name, count=2):
 
 def _as_dlarray_if(result, *inputs):
     """``result`` as a dlarray when any input is one (outside dlfeval, as MATLAB returns dlarrays)."""
-    from .dlarray import dlarray
-    if any(isinstance(v, dlarray) for v in inputs):
-        return dlarray(result)
+    for v in inputs:
+        if type(v) is not np.ndarray and isinstance(v, _dlarray_type()):
+            return _dlarray_type()(result)
     return result
+
+
+def _dlarray_type():
+    from .dlarray import dlarray
+    return dlarray
 
 
 def _require_real(x, fname):
@@ -1147,7 +1152,16 @@ def _batch_mean_rule(g, ans, X):
 def batch_mean_adjoint(dm, X):
     """``dm / m`` broadcast to the shape of ``X`` (a read-only view): the adjoint of ``X`` in
     ``batch_mean``."""
-    return np.broadcast_to(np.asarray(dm) / batch_count(X), np.shape(X))
+    return _channel_view(np.asarray(dm) / batch_count(X), np.shape(X))
+
+
+def _channel_view(v, shape):
+    """The (C,) vector ``v`` broadcast to ``shape`` (..., C) as a read-only view whose last two axes
+    are one contiguous run of the tiled vector (an add of it runs over rows of W*C, not C)."""
+    if len(shape) >= 3 and v.ndim == 1 and v.shape[0] == shape[-1]:
+        tiled = np.tile(v, shape[-2])
+        return np.broadcast_to(tiled, shape[:-2] + tiled.shape).reshape(shape)
+    return np.broadcast_to(v, shape)
 
 
 @defrule(batch_mean_adjoint, wrt=("dm",))
@@ -1171,9 +1185,12 @@ def batch_variance_adjoint(dv, X):
     g = np.asarray(dv)
     if not np.any(g):                     # (the network's unused statistics) a read-only view
         return np.broadcast_to(np.zeros((), np.result_type(x, g)), x.shape)
-    m, mu, centered, _ = _moments(x)
-    rows, k = _rows(centered)
-    return (rows * _tiled(g * (2 / m), k)).reshape(x.shape)
+    m = batch_count(x)
+    rows, k = _rows(x)
+    # no variance: two passes fewer than _moments; the result in the dtype of x's and g's product
+    centered = np.subtract(rows, _tiled(_channel_total(x) / m, k), dtype=np.result_type(x, g))
+    centered *= _tiled(g * (2 / m), k)
+    return centered.reshape(x.shape)
 
 
 @defrule(batch_variance_adjoint, wrt=("dv", "X"))
@@ -1217,6 +1234,59 @@ def _batchnorm_train_rule(g, ans, X, offset, scaleFactor, Epsilon):
             batch_total(g * normalize_batch(X, Epsilon)),
             np.sum(batch_total(g * normalize_batch(X, Epsilon)) * scaleFactor
                    / (batch_variance(X) + Epsilon)) * -0.5)
+
+
+def batchnorm_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon):
+    """``scaleFactor * (X - mu) / sqrt(sigmaSq + Epsilon) + offset`` per channel, with the batch
+    statistics ``mu`` and ``sigmaSq`` given (``batchnorm``'s training form computes them once and its
+    adjoint reuses them, as frameworks save them)."""
+    x = np.asarray(X)
+    rows, k = _rows(x)
+    a = np.asarray(scaleFactor) / np.sqrt(np.asarray(sigmaSq) + Epsilon)
+    dtype = np.result_type(x, mu, a, offset)
+    y = np.subtract(rows, _tiled(np.asarray(mu), k), dtype=dtype)
+    y *= _tiled(a, k)
+    y += _tiled(np.asarray(offset), k)
+    return _as_dlarray_if(y.reshape(x.shape), X, mu, sigmaSq, offset, scaleFactor)
+
+
+@defrule(batchnorm_apply, wrt=("X", "mu", "sigmaSq", "offset", "scaleFactor", "Epsilon"))
+def _batchnorm_apply_rule(g, ans, X, mu, sigmaSq, offset, scaleFactor, Epsilon):
+    return (channel_product(g, scaleFactor / np.sqrt(sigmaSq + Epsilon)),
+            batch_total(g) * -(scaleFactor / np.sqrt(sigmaSq + Epsilon)),
+            centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5),
+            batch_total(g),
+            centered_total(g, X, mu) / np.sqrt(sigmaSq + Epsilon),
+            np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5)))
+
+
+def channel_product(a, v):
+    """``a * v`` for ``a`` (..., C) and a per-channel ``v`` (C,), over rows of W*C."""
+    x = np.asarray(a)
+    rows, k = _rows(x)
+    return _as_dlarray_if(np.multiply(rows, _tiled(np.asarray(v), k)).reshape(x.shape), a, v)
+
+
+@defrule(channel_product, wrt=("a", "v"))
+def _channel_product_rule(g, ans, a, v):
+    return channel_product(g, v), batch_total(g * a)
+
+
+def centered_total(dy, X, mu):
+    """``batch_total(dy * (X - mu))`` for a per-channel ``mu`` (C,), in two passes over rows of W*C."""
+    x = np.asarray(X)
+    rows, k = _rows(x)
+    c = np.subtract(rows, _tiled(np.asarray(mu), k), dtype=np.result_type(x, mu, dy))
+    c *= _rows(np.broadcast_to(np.asarray(dy), x.shape))[0]
+    total = _row_total(c)
+    return _as_dlarray_if(total.reshape(k, -1).sum(axis=0) if k > 1 else total, dy, X, mu)
+
+
+@defrule(centered_total, wrt=("dy", "X", "mu"))
+def _centered_total_rule(g, ans, dy, X, mu):
+    return (unbroadcast(g * (X - mu), dy),
+            channel_product(dy, g),
+            -(g * batch_total(dy)))
 
 
 def batchnorm_input_adjoint(dy, X, scaleFactor, Epsilon):
@@ -1307,11 +1377,11 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
     if fused_batchnorm_applies(X, offset, scaleFactor):
-        Y = batchnorm_train(X, offset, scaleFactor, Epsilon)
-        if nargout == 1:
-            return Y
         mu = batch_mean(X)
         sigmaSq = batch_variance(X)
+        Y = batchnorm_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
+        if nargout == 1:
+            return Y
     else:
         axes = batch_axes(X)
         mu = np.mean(X, axis=axes)

@@ -31,7 +31,7 @@ def _is_array(x) -> bool:
 
 
 def _is_zero(g) -> bool:
-    return g is None or (isinstance(g, float) and g == 0.0 and type(g) is float)
+    return g is None or (type(g) is float and g == 0.0)
 
 
 # --- broadcasting ------------------------------------------------------------
@@ -522,7 +522,9 @@ def add_grad(a, b):
             out[k] = add_grad(out[k], v) if k in out else v
         return out
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        out = [add_grad(u, v) for u, v in zip(a, b)]
+        # the zero tests inline: a list adjoint from index_adjoint is zero but at one place
+        out = [v if u is None or (type(u) is float and u == 0.0) else
+               u if v is None or (type(v) is float and v == 0.0) else add_grad(u, v) for u, v in zip(a, b)]
         for c in (a, b):
             if hasattr(type(c), "_fields"):     # keep a namedtuple's adjoint readable by name
                 return type(c)(*out)

@@ -489,3 +489,130 @@ def test_float32_training_step_keeps_float32_and_matches_float64():
     new, avg, avg_sq = adamupdate(net32, g32, None, None, 1)
     for v in new.Learnables.Value:
         assert extractdata(v).dtype == np.float32
+
+
+# --- batchnorm from its statistics (batch_mean, batch_variance, batchnorm_apply), list adjoints -----------
+
+try:
+    from tests.gradcheck import check_rule
+except ImportError:                      # run as plain `pytest` from inside tests/
+    from gradcheck import check_rule
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5, 2), (2, 3, 4, 3)])
+def test_batchnorm_apply_and_its_kernels_rules_against_central_differences(shape):
+    rng = np.random.default_rng(21)
+    c = shape[-1]
+    x = rng.standard_normal(shape)
+    mu, var = rng.standard_normal(c) * 0.3, rng.uniform(0.5, 2.0, c)
+    offset, scale = rng.standard_normal(c), rng.standard_normal(c)
+    rule = dlfun._batchnorm_apply_rule
+
+    def op(x, mu, var, offset, scale, eps):
+        return dlfun.batchnorm_apply(x, mu, var, offset, scale, eps)
+    check_rule(op, rule, [x, mu, var, offset, scale, 0.3], list(range(6)), rtol=1e-6, atol=1e-8)
+    check_rule(dlfun.channel_product, dlfun._channel_product_rule, [x, scale], [0, 1], rtol=1e-6, atol=1e-8)
+    g = rng.standard_normal(shape)
+    check_rule(dlfun.centered_total, dlfun._centered_total_rule, [g, x, mu], [0, 1, 2], rtol=1e-6, atol=1e-8)
+    dv = rng.standard_normal(c)
+    check_rule(dlfun.batch_variance_adjoint, dlfun._batch_variance_adjoint_rule, [dv, x], [0, 1],
+               rtol=1e-6, atol=1e-8)
+    # the values: plain numpy formulas
+    axes = tuple(range(len(shape) - 1))
+    assert_close(dlfun.batchnorm_apply(x, mu, var, offset, scale, 0.3), scale * (x - mu) / np.sqrt(var + 0.3) + offset,
+                 1e-12, 1e-12)
+    assert_close(dlfun.centered_total(g, x, mu), (g * (x - mu)).sum(axis=axes), 1e-12, 1e-12)
+    assert_close(dlfun.batch_variance_adjoint(dv, x), 2 * dv * (x - x.mean(axis=axes)) / (x.size // c), 1e-12, 1e-12)
+    view = dlfun.batch_mean_adjoint(dv, x)
+    assert view.shape == x.shape and not view.flags.writeable
+    assert_close(view, np.broadcast_to(dv / (x.size // c), x.shape), 1e-15, 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_kernels_keep_the_dtype(dtype):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((4, 3, 5, 2)).astype(dtype)
+    v = rng.uniform(0.5, 1.5, 2).astype(dtype)
+    for got in (dlfun.batchnorm_apply(x, v, v, v, v, 1e-5), dlfun.channel_product(x, v), dlfun.centered_total(x, x, v),
+                dlfun.batch_variance_adjoint(v, x), dlfun.batch_mean_adjoint(v, x), dlfun.batch_variance(x),
+                dlfun.batch_mean(x)):
+        assert got.dtype == dtype
+    # mixed: the product's dtype, as numpy's
+    assert dlfun.batch_variance_adjoint(v.astype(np.float64), x).dtype == np.float64
+    assert dlfun.channel_product(x, v.astype(np.float64)).dtype == np.float64
+    assert dlfun.centered_total(x.astype(np.float64), x, v).dtype == np.float64
+
+
+def bn_state_loss(x, offset, scale, rmean, rvar):
+    y, m, v = batchnorm(x, offset, scale, rmean, rvar, nargout=3)
+    return np.sum(np.sin(y) * y) + np.sum(m * m * 0.7) + np.sum(np.cos(v))
+
+
+def _bn_state_grad(x, offset, scale, rmean, rvar):
+    loss = bn_state_loss(x, offset, scale, rmean, rvar)
+    return loss, *dlgradient(loss, x, offset, scale, rmean, rvar)
+
+
+def bn_state_curvature(x, offset, scale, rmean, rvar):
+    gx, gs = dlgradient(bn_state_loss(x, offset, scale, rmean, rvar), x, scale, EnableHigherDerivatives=True)
+    return np.sum(gx * gx) + np.sum(gs * np.sin(gs))
+
+
+def _bn_state_curv_grad(x, offset, scale, rmean, rvar):
+    c = bn_state_curvature(x, offset, scale, rmean, rvar)
+    return c, *dlgradient(c, x, offset, scale)
+
+
+def test_batchnorm_with_running_statistics_first_and_second_order():
+    """The network's form (running statistics, nargout=3): the statistics' own outputs read too."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((3, 2, 4, 3)) * 1.5 + 0.5
+    args = [x, rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3), rng.uniform(0.5, 1.5, 3)]
+    _, *grads = dlfeval(_bn_state_grad, *[dlarray(a) for a in args])
+    for k, got in enumerate(grads):
+        assert_close(extractdata(got), numerical_gradient(bn_state_loss, args, k), 1e-5, 1e-7, f"d/darg{k}")
+
+    def plain(*a):
+        return float(np.asarray(extractdata(dlfeval(bn_state_curvature, *[dlarray(v) for v in a]))))
+    _, *grads = dlfeval(_bn_state_curv_grad, *[dlarray(a) for a in args])
+    for k, got in enumerate(grads):
+        assert_close(extractdata(got), numerical_gradient(plain, args, k), 1e-4, 1e-6, f"second order d/darg{k}")
+
+
+def test_add_grad_of_lists_with_zero_entries():
+    a = [0.0, np.array([1.0, 2.0]), None, 3.0]
+    b = [np.array([5.0]), 0.0, 0.0, 4.0]
+    out = sct.runtime.support.add_grad(a, b)
+    assert type(out) is list and out[0] is b[0] and out[1] is a[1] and out[2] == 0.0 and out[3] == 7.0
+    nested = sct.runtime.support.add_grad([[1.0, 0.0]], [[0.0, np.float32(2.0)]])
+    assert nested[0][0] == 1.0 and nested[0][1] == np.float32(2.0) and type(nested[0][1]) is np.float32
+
+
+# --- the benchmark's training steps against the hand-written numpy steps ------------------------------------
+
+
+@pytest.mark.parametrize("case", ["train_cnn", "train_mlp"])
+def test_training_steps_match_the_plain_numpy_steps(case):
+    """Three steps (gradients, running statistics, Adam) of the benchmark's dlnetwork against the
+    hand-written numpy step (benchmarks/cases_numpy.py): losses and gradients, float32 throughout."""
+    import os
+    import sys
+    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import cases_data
+    import cases_numpy
+    import cases_sct
+    inputs = cases_data.make_inputs(case)
+    if case == "train_mlp":          # a smaller batch keeps the test quick
+        inputs["X"], inputs["T"] = inputs["X"][:32], inputs["T"][:32]
+    call_sct, result_sct = cases_sct.make(case, inputs)
+    call_np, result_np = cases_numpy.make(case, inputs)
+    for step in range(3):
+        loss_s, grads_s = result_sct(call_sct())
+        loss_n, grads_n = result_np(call_np())
+        assert abs(loss_s - loss_n) <= 1e-4 * max(1.0, abs(loss_n)), (step, loss_s, loss_n)
+        assert len(grads_s) == len(grads_n)
+        for k, (a, b) in enumerate(zip(grads_s, grads_n)):
+            assert a.dtype == np.float32 and b.dtype == np.float32, (step, k)
+            assert_close(a, b, 2e-3, 2e-5, f"step {step} gradient {k}")
