@@ -62,6 +62,9 @@ def unbroadcast_product(a, b, like):
     """``unbroadcast(a * b, like)`` as one contraction where the product would be summed over
     broadcast axes (a slice times a kernel weight, summed to the weight's shape): no
     temporary of the product's full shape.  Other cases: the product and unbroadcast."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and \
+            type(like) is np.ndarray and like.shape == a.shape:
+        return a * b                    # nothing to sum (unbroadcast would return the product)
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
             a.dtype.kind in "fc" and a.ndim == b.ndim and a.ndim <= 26:
         shape = np.shape(like)
