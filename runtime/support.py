@@ -62,6 +62,9 @@ def unbroadcast_product(a, b, like):
     """``unbroadcast(a * b, like)`` as one contraction where the product would be summed over
     broadcast axes (a slice times a kernel weight, summed to the weight's shape): no
     temporary of the product's full shape.  Other cases: the product and unbroadcast."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and \
+            type(like) is np.ndarray and like.shape == a.shape:
+        return a * b                    # nothing to sum (unbroadcast would return the product)
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
             a.dtype.kind in "fc" and a.ndim == b.ndim and a.ndim <= 26:
         shape = np.shape(like)
@@ -1846,6 +1849,68 @@ def shape_proxy(x):
 nondifferentiable(shape_proxy)
 
 
+_TYPE_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+             "pow": operator.pow, "neg": operator.neg, "pos": operator.pos, "sum": np.sum, "mean": np.mean}
+_TYPE_NUMBERS = (int, float, complex, bool)
+_TYPE_DTYPES: dict = {}     # (op, operand keys) -> the result's dtype
+_TYPE_ZEROS: dict = {}      # dtype -> a read-only 0-d zero (the buffer of the stand-ins)
+
+
+def _type_key(x):
+    if type(x) is np.ndarray:
+        return x.dtype
+    if type(x) in _TYPE_NUMBERS or isinstance(x, np.generic):
+        return (type(x), x)         # a Python number's value decides too (uint8 + 300 raises)
+    return None
+
+
+def _type_dtype(op, operands):
+    """The dtype of ``op`` on arrays of the operands' dtypes (0-d stand-ins: numpy's result type
+    depends on the operands' dtypes, and on a Python number's value, not on shapes)."""
+    key = (op,) + tuple(_type_key(x) for x in operands)
+    dtype = _TYPE_DTYPES.get(key)
+    if dtype is None:
+        stand = [np.ones((), x.dtype) if type(x) is np.ndarray else x for x in operands]
+        with np.errstate(all="ignore"):
+            dtype = np.result_type(_TYPE_OPS[op](*stand))
+        if len(_TYPE_DTYPES) < 4096:
+            _TYPE_DTYPES[key] = dtype
+    return dtype
+
+
+def type_only(op, a, b=None):
+    """A stand-in for ``a <op> b`` (``op(a)`` for "neg", "pos", "sum", "mean") whose value nothing
+    reads, only its type, dtype and shape (it ends in ``shape_proxy``s; sct/optimize.py's
+    ``type_only_values`` decides).  Where an operand is an array of at least ``SHAPE_PROXY_SIZE``
+    items, a read-only zero-stride array of the result's shape and dtype, as ``shape_proxy`` keeps
+    of the result (numpy's result dtype depends on the operands' dtypes alone; a shape mismatch
+    raises as the op would); a whole-array sum or mean: a zero of its dtype.  Anything else (small
+    arrays, numbers, other types): the op itself, computed."""
+    unary = op in ("neg", "pos", "sum", "mean")
+    operands = (a,) if unary else (a, b)
+    if not any(type(x) is np.ndarray and x.size >= SHAPE_PROXY_SIZE for x in operands) or \
+            any(_type_key(x) is None for x in operands):
+        return _TYPE_OPS[op](*operands)
+    if op in ("sum", "mean"):
+        return _TYPE_OPS[op](np.zeros((1,), a.dtype))
+    dtype = _type_dtype(op, operands)
+    if type(a) is np.ndarray and (unary or type(b) is not np.ndarray or b.shape == a.shape):
+        shape = a.shape
+    elif type(a) is not np.ndarray:
+        shape = b.shape                 # (b is the array)
+    else:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    zero = _TYPE_ZEROS.get(dtype)
+    if zero is None:
+        zero = np.zeros((), dtype)
+        zero.flags.writeable = False
+        _TYPE_ZEROS[dtype] = zero
+    return np.ndarray(shape, dtype, buffer=zero, strides=(0,) * len(shape))
+
+
+nondifferentiable(type_only)
+
+
 #: Temporaries at least this large are overwritten in place by ``into_temporary`` (below it the
 #: checks cost more than the allocation saves).
 INTO_SIZE = 2048
@@ -1866,6 +1931,9 @@ def into_temporary(op, a, b, side):
             np.result_type(a, b) == t.dtype and (op != "div" or t.dtype.kind in "fc") and \
             (type(other) is not np.ndarray or other.shape == t.shape or
              np.broadcast_shapes(other.shape, t.shape) == t.shape):
+        if op == "mul" and t.dtype.kind == "f" and type(other) is np.ndarray and other.dtype == t.dtype and \
+                other.size and not any(other.strides) and other.flat[0] == 1:
+            return t      # times a broadcast real one (a sum's adjoint): x * 1.0 is x, no pass
         return ufunc(a, b, out=t)
     return plain(a, b)
 

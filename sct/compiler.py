@@ -31,7 +31,8 @@ from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
-from .optimize import optimize, keep_outputs, prune_dead, reuse_temporaries, enabled as optimize_enabled
+from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
+                       enabled as optimize_enabled)
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
@@ -517,8 +518,10 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name == generated.entry:
-                keep_outputs(generated_fn, keep)
+                keep_outputs(generated_fn, keep, rt_name)
                 prune_dead(generated_fn, runtime_names, numpy_name)
+                if type_only_values(generated_fn, runtime_names, rt_name, numpy_name):
+                    prune_dead(generated_fn, runtime_names, numpy_name)
                 if not _fuse.active():
                     reuse_temporaries(generated_fn, rt_name)
     if scalar_kinds is not None:

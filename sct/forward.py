@@ -19,7 +19,9 @@ from typing import Any, Callable, Tuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .runtime.dlarray import dlarray, extractdata
+from .runtime import effects as _effects, registry as _registry
+from .runtime.dlarray import dlarray, extractdata, unwrap as _unwrap
+from .runtime.support import ZERO as _ZERO, project as _project, seed as _seed
 
 from .api import dlgradient, dlfeval, run_generated, source, user_error
 from . import hooks as _hooks
@@ -279,7 +281,7 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
 
 
 def _hvp(fun: Callable, x, v):
-    from .runtime import effects
+    effects = _effects
     if isinstance(x, dict) or dataclasses.is_dataclass(x) or (
             isinstance(x, (list, tuple)) and not _numeric_sequence(x)):
         raise SctError(f"hvp: x must be one array, got a {type(x).__name__}; for parameters in a "
@@ -319,11 +321,13 @@ def _hvp_forward_over_reverse(function, before, after, x, v):
     seed 1 (tangent zero): its tangent is H v.  Nothing runs twice, and no second reverse
     sweep is taped.
     """
-    from .runtime.dlarray import unwrap
-    from .runtime.support import ZERO, project, seed
     from .transform_calls import jvp_call_impl, vjp_pair
-    before, after = unwrap(before), unwrap(after)
-    args = tuple(before) + (x,) + tuple(after)
+    ZERO, project, seed = _ZERO, _project, _seed
+    if before or after:
+        before, after = _unwrap(before), _unwrap(after)
+        args = tuple(before) + (x,) + tuple(after)
+    else:
+        args = (x,)
     position = len(before)
     active = tuple(i == position for i in range(len(args)))
     fwd, bwd = vjp_pair(function, active, args, {})
@@ -356,42 +360,53 @@ def _hvp_pruned(fwd, bwd, args, tangents):
     is not computed), and the forward's keeping only the residuals and residual tangents that
     this adjoint code reads (what it reads is found in its code, on the first call, and kept
     per kind of arguments on ``fwd``).  If a later adjoint code reads more than the forward
-    was asked for, a CompileError sends hvp to reverse over reverse (the same numbers)."""
-    from .runtime.support import ZERO, seed
+    was asked for, a CompileError sends hvp to reverse over reverse (the same numbers).  What
+    is read only for its type (the value; residuals the adjoint code does not read) is not
+    computed, only its type, dtype and shape (``rt.type_only``)."""
     from .kinds import kind_of
+    ZERO, seed = _ZERO, _seed
     plans = fwd.__dict__.setdefault("__sct_hvp_plans__", {})
     arg_kinds = tuple(kind_of(a, traced=t is not ZERO) for a, t in zip(args, tangents))
     plan = plans.get(arg_kinds)
-    # every residual is kept (a residual left out would make its name a constant to the
-    # adjoint's forward-mode code, and its tangent ignored), only tangents are left out
-    keep = ((True, True), (False, True)) if plan is None else ((True, True), (False, plan))
-    _, ((y, residuals), (_, dot_residuals)) = _jvp_keeping(fwd, args, tangents, keep)
+    # every residual is passed on (a residual left out would make its name a constant to the
+    # adjoint's forward-mode code, and its tangent ignored); those it does not read are kept for
+    # their type only, like the value (a real scalar? the seed's dtype): their arithmetic is not
+    # computed (sct.optimize.type_only_values); tangents it does not read are left out
+    if plan is None:
+        keep = (("type", True), (False, True))
+    else:
+        keep = (("type", tuple(True if r else "type" for r in plan[0])), (False, plan[1]))
+    _, ((y, residuals), (_, dot_residuals)) = _jvp_keeping(
+        fwd, args, tangents, keep, kinds=(arg_kinds, tuple(t is not ZERO for t in tangents)))
     if not _real_scalar(y):
         raise SctError("hvp: fun must return a real scalar")
     compiled, call = _jvp_keeping(bwd, (residuals, seed(y)), (dot_residuals, ZERO), (False, True),
                                   run=False)
-    reads = _reads_of_residuals(compiled, len(residuals))[1]
-    if plan is not None and not all(p or not r for p, r in zip(plan, reads)):
-        plans[arg_kinds] = tuple(a or b for a, b in zip(plan, reads))
-        raise CompileError("hvp: the adjoint code reads residual tangents its forward was not asked for")
+    reads = _reads_of_residuals(compiled, len(residuals))
+    if plan is not None and not all(p or not r for ps, rs in zip(plan, reads) for p, r in zip(ps, rs)):
+        plans[arg_kinds] = tuple(tuple(a or b for a, b in zip(ps, rs)) for ps, rs in zip(plan, reads))
+        raise CompileError("hvp: the adjoint code reads residuals its forward was not asked for")
     if plan is None:
         plans[arg_kinds] = reads
     return call()[1]
 
 
-def _jvp_keeping(fn, args, tangents, keep, run: bool = True):
+def _jvp_keeping(fn, args, tangents, keep, run: bool = True, kinds=None):
     """``jvp_call_impl`` of sct's own generated ``fn``, its code keeping only the parts ``keep``
     marks of its result (``sct.optimize.keep_outputs``).  ``run=False``: the compiled code and a
-    function running it."""
-    from .runtime import registry
-    from .runtime.support import ZERO
+    function running it.  ``kinds``: the arguments' kinds and which tangents are not zero, where
+    the caller has them (``kind_of(a, traced=t is not ZERO)``)."""
     from .cache import HELPERS, function_key
     from .compiler import compile_function
-    from .kinds import kind_of
-    from .transform_calls import _is_zero_tangent
-    active = tuple(not _is_zero_tangent(t) for t in tangents)
-    kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
-    key = ("jvp-keep",) + function_key(fn) + (kinds, active, registry.rules_version(), keep)
+    ZERO = _ZERO
+    if kinds is None:
+        from .kinds import kind_of
+        from .transform_calls import _is_zero_tangent
+        active = tuple(not _is_zero_tangent(t) for t in tangents)
+        kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
+    else:
+        kinds, active = kinds
+    key = ("jvp-keep",) + function_key(fn) + (kinds, active, _registry.rules_version(), keep)
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="jvp", active_mask=active, keep=keep)

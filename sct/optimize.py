@@ -22,6 +22,7 @@ nothing but speed:
 from __future__ import annotations
 
 import ast
+import copy
 import os
 from typing import Dict, List, Optional, Set
 
@@ -456,7 +457,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
 _PURE_RT_CALLS = frozenset({
     "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
     "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
-    "item_adjoint", "copy_list", "index_add"})
+    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only"})
 #: numpy functions of arrays without effects (generated code calls them on arrays).
 _PURE_NP_CALLS = frozenset({
     "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
@@ -467,12 +468,14 @@ _PURE_NP_CALLS = frozenset({
 _PURE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "T", "real", "imag"})
 
 
-def keep_outputs(fn: gast.FunctionDef, keep) -> None:
+def keep_outputs(fn: gast.FunctionDef, keep, rt_name: str = "rt") -> None:
     """Replace the parts of ``fn``'s final ``return`` value that ``keep`` marks unread by ``None``.
 
-    ``keep`` is True (all read), False (nothing read) or a tuple with one entry per item of a
-    returned tuple.  A returned name is followed to its tuple display where it is assigned once
-    and read nowhere else; where the structure is not that plain, the part is kept whole."""
+    ``keep`` is True (all read), False (nothing read), "type" (only its type, dtype and shape are
+    read: the part becomes ``rt.shape_proxy(part)``, for ``type_only_values``) or a tuple with one
+    entry per item of a returned tuple.  A returned name is followed to its tuple display where it
+    is assigned once and read nowhere else; where the structure is not that plain, the part is kept
+    whole."""
     if keep is True or not fn.body or not isinstance(fn.body[-1], gast.Return) or fn.body[-1].value is None:
         return
     stores: Dict[str, int] = {}
@@ -495,6 +498,11 @@ def keep_outputs(fn: gast.FunctionDef, keep) -> None:
             return node
         if spec is False or spec is None:
             return gast.Constant(value=None, kind=None)
+        if spec == "type":
+            return gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                                 type_comment=None),
+                                                 attr="shape_proxy", ctx=gast.Load()),
+                             args=[node], keywords=[])
         display = node
         if isinstance(node, gast.Name):
             name = node.id
@@ -647,6 +655,92 @@ class _DeadPruner:
             body, _ = self.block(s.body, head, True)
             s.body = _block(body)
         return head
+
+
+# --- values read only for their type, dtype and shape (generated code run by sct only) ----------
+
+_TYPE_BINOPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow"}
+_TYPE_UNARY = {gast.USub: "neg", gast.UAdd: "pos"}
+_TYPE_REDUCTIONS = ("sum", "mean")
+
+
+def _type_operand(node) -> bool:
+    return isinstance(node, gast.Name) or \
+        isinstance(node, gast.Constant) and type(node.value) in (int, float, complex)
+
+
+def _type_form(value, np_name: str) -> Optional[tuple]:
+    """``(op, operands)`` where ``value`` is an arithmetic op or a whole-array sum/mean of names and
+    numbers that ``rt.type_only`` can stand in for, else None."""
+    if isinstance(value, gast.BinOp) and type(value.op) in _TYPE_BINOPS and \
+            _type_operand(value.left) and _type_operand(value.right):
+        return _TYPE_BINOPS[type(value.op)], [value.left, value.right]
+    if isinstance(value, gast.UnaryOp) and type(value.op) in _TYPE_UNARY and isinstance(value.operand, gast.Name):
+        return _TYPE_UNARY[type(value.op)], [value.operand]
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and value.func.value.id == np_name and \
+            value.func.attr in _TYPE_REDUCTIONS and len(value.args) == 1 and not value.keywords and \
+            isinstance(value.args[0], gast.Name):
+        return value.func.attr, [value.args[0]]
+    return None
+
+
+def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_name: str = "np") -> bool:
+    """Names whose every read is ``rt.shape_proxy(name)`` (what an adjoint reads for shape and dtype
+    only, or a result its caller reads only so: ``keep_outputs``'s "type") or an operand of such a
+    name's own arithmetic: their arithmetic becomes ``rt.type_only(op, ...)``, which computes the
+    result's dtype and shape, not its values (a zero-stride stand-in for an array).  Returns whether
+    anything changed (``prune_dead`` then removes what only those values needed).  Names assigned
+    otherwise than by one such ``name = expr`` anywhere, parameters, and functions with nested
+    scopes are left alone."""
+    if _has_scope_statements(fn) or any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda))
+                                        for n in _walk_no_defs(fn.body)):
+        return False
+    defs: Dict[str, List] = {}
+    other_stores: Set[str] = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
+    other_stores |= {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and _type_form(node.value, np_name) is not None:
+            defs.setdefault(node.targets[0].id, []).append(node)
+    counted = {id(a.targets[0]) for nodes in defs.values() for a in nodes}
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load) and id(node) not in counted:
+            other_stores.add(node.id)
+    candidates = set(defs) - other_stores
+    # each read of a name: the candidate whose definition reads it as an operand, "proxy" (the one
+    # argument of rt.shape_proxy), or None (a read of its value)
+    reads: List[tuple] = []
+    operand_of: Dict[int, str] = {}
+    for name, nodes in defs.items():
+        for a in nodes:
+            for operand in _type_form(a.value, np_name)[1]:
+                operand_of[id(operand)] = name
+    proxied: Set[int] = set()
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id in rt_names and \
+                node.func.attr == "shape_proxy" and len(node.args) == 1 and not node.keywords:
+            proxied.add(id(node.args[0]))
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            reads.append((node.id, "proxy" if id(node) in proxied else operand_of.get(id(node))))
+    while True:
+        dropped = {name for name, user in reads if name in candidates and user != "proxy" and
+                   (user is None or user not in candidates)}
+        if not dropped:
+            break
+        candidates -= dropped
+    if not candidates:
+        return False
+    rt_func = gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                             attr="type_only", ctx=gast.Load())
+    for name in candidates:
+        for a in defs[name]:
+            op, operands = _type_form(a.value, np_name)
+            a.value = gast.Call(func=copy.deepcopy(rt_func), args=[gast.Constant(value=op, kind=None)] + operands,
+                                keywords=[])
+    return True
 
 
 # --- residuals the adjoint reads only for their shape -------------------------------------------
