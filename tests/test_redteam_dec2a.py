@@ -1,11 +1,15 @@
 """Red team, Dec 2 (a): common subexpressions across in-place writes, ..."""
 from __future__ import annotations
 
+from collections import namedtuple
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 
 import sct
-from gradcheck import check_grads
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import assert_close, check_grads, numerical_gradient
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +109,40 @@ def test_expression_after_an_in_place_write_through_another_name(fun):
     or a numpy function writing into its argument: the same expression of the same names after it is
     a new value; CSE read it from the first (or made the two names one object)."""
     check_grads(fun, X)
+
+
+# --- a namedtuple built with keywords from traced values --------------------------------------------------------
+Pair = namedtuple("Pair", "a b")
+Triple = namedtuple("Triple", "a b c", defaults=[0.5])
+
+
+class Typed(NamedTuple):
+    w: np.ndarray
+    b: float = 0.25
+
+
+def namedtuples_by_keyword(x):
+    p = Pair(a=x, b=x * 2)
+    q = Pair(np.sin(x), b=x)
+    r = Triple(b=x, a=np.cos(x))
+    s = Typed(w=x * 3.0)
+    t = Typed(b=np.sum(x), w=x)
+    return np.sum(p.a * p.b) + np.sum(q.a * q.b) + np.sum(r.a * r.b * r.c) + np.sum(s.w * s.b) + np.sum(t.w) * t.b
+
+
+def test_namedtuple_built_with_keywords():
+    """Pair(a=x, b=...) with a traced value was refused as not matching object.__init__ (a
+    namedtuple's signature is its __new__'s: the fields, with their defaults)."""
+    check_grads(namedtuples_by_keyword, X)
+
+
+def namedtuple_second_order(x):
+    p = Pair(b=x ** 3, a=x)
+    y = np.sum(p.a * p.b)
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * g), x)
+
+
+def test_namedtuple_by_keyword_second_order():
+    got = extractdata(dlfeval(namedtuple_second_order, dlarray(X)))
+    assert_close(got, numerical_gradient(lambda x: np.sum((4 * x ** 3) ** 2), [X], 0), rtol=1e-5)
