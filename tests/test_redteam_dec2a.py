@@ -9,7 +9,7 @@ import pytest
 
 import sct
 from sct import dlarray, dlfeval, dlgradient, extractdata
-from gradcheck import assert_close, check_grads, numerical_gradient
+from gradcheck import assert_close, check_grads, numerical_gradient, sct_gradients
 
 
 @pytest.fixture(autouse=True)
@@ -146,3 +146,136 @@ def namedtuple_second_order(x):
 def test_namedtuple_by_keyword_second_order():
     got = extractdata(dlfeval(namedtuple_second_order, dlarray(X)))
     assert_close(got, numerical_gradient(lambda x: np.sum((4 * x ** 3) ** 2), [X], 0), rtol=1e-5)
+
+
+# --- outside state changed and read in code a second derivative recomputes ------------------------------------
+class Counter:
+    n = 0
+
+
+class Cfg:
+    scale = 1.0
+
+
+LOG = []
+
+
+def tick(x):
+    Counter.n += 1                 # runs again in the recomputation, on the changed count
+    return x * Counter.n
+
+
+def loss_ticks(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(tick(x) ** 2)
+    return s
+
+
+def loss_inline_tick(x):
+    Counter.n += 1
+    return np.sum((x * Counter.n) ** 2)
+
+
+def tick_list(x):
+    LOG.append(1)                  # replayed in the recomputation: len(LOG) is the final one
+    return x * len(LOG)
+
+
+def loss_list(x):
+    return np.sum(tick_list(x) ** 2) + np.sum(tick_list(x) ** 2)
+
+
+def bump():
+    Cfg.scale = Cfg.scale + 1.0
+
+
+def loss_bumped(x):
+    a = np.sum(x * Cfg.scale)
+    bump()                         # replayed: the recomputed read before it sees 2.0
+    b = np.sum(x * Cfg.scale)
+    return (a + b) ** 2
+
+
+class Acc:
+    def __init__(self):
+        self.k = 0
+
+    def step(self, x):
+        self.k += 1
+        return x * self.k
+
+
+ACC = Acc()
+
+
+def loss_method_state(x):
+    return np.sum(ACC.step(x) ** 2) + np.sum(ACC.step(x) ** 2)
+
+
+def hvp_of(f):
+    def hv(x, v):
+        y = f(x)
+        g = dlgradient(y, x)
+        return dlgradient(np.sum(g * v), x)
+    return hv
+
+
+def _reset():
+    Counter.n = 0
+    Cfg.scale = 1.0
+    LOG.clear()
+    ACC.k = 0
+
+
+@pytest.mark.parametrize("loss", [loss_ticks, loss_inline_tick, loss_list, loss_bumped, loss_method_state])
+def test_outside_state_changed_in_recomputed_code_is_refused(loss):
+    """H v through code that changes a global's (a class's, self's) state and reads it: the
+    recomputation of the first gradient read the state as the first run left it (Hessians of
+    2 (4^2 + 5^2 + 6^2) instead of 2 (1 + 4 + 9)); now an EvaluationError naming the line."""
+    v = np.array([1.0, -0.5, 0.25, 2.0])
+    _reset()
+    with pytest.raises(sct.EvaluationError, match="recomputes") as info:
+        dlfeval(hvp_of(loss), dlarray(X), dlarray(v))
+    assert info.value.filename == __file__
+    _reset()                                     # a first derivative runs the code once: unaffected
+    value, (grad,) = sct_gradients(loss, X)
+
+    def plain(x):
+        _reset()
+        return loss(x)
+    assert_close(extractdata(value), plain(X))
+    assert_close(grad, numerical_gradient(plain, [X], 0))
+    _reset()
+
+
+class Cached:
+    def __init__(self, w):
+        self.w = w
+        self.seen = None
+
+    def forward(self, x):
+        self.seen = np.shape(x)    # written again with the same value, read nowhere before
+        return np.tanh(self.w * x)
+
+
+HIST = []
+
+
+def loss_cached(x, v):
+    layer = Cached(np.array([0.5, -0.2, 0.9, 1.1]))
+    y = np.sum(layer.forward(x) ** 2)
+    HIST.append(float(extractdata(y)))          # replayed, never read
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_state_written_but_not_read_back_still_differentiates():
+    v = np.array([1.0, -0.5, 0.25, 2.0])
+    HIST.clear()
+    got = extractdata(dlfeval(loss_cached, dlarray(X), dlarray(v)))
+    w = np.array([0.5, -0.2, 0.9, 1.1])
+    grad = lambda x: numerical_gradient(lambda z: np.sum(np.tanh(w * z) ** 2), [x], 0)   # noqa: E731
+    eps = 1e-4
+    assert_close(got, (grad(X + eps * v) - grad(X - eps * v)) / (2 * eps), rtol=1e-4, atol=1e-5)
+    assert len(HIST) == 1
