@@ -1,6 +1,7 @@
 """Red team, Dec 2 (a): common subexpressions across in-place writes, ..."""
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from typing import NamedTuple
 
@@ -279,3 +280,55 @@ def test_state_written_but_not_read_back_still_differentiates():
     eps = 1e-4
     assert_close(got, (grad(X + eps * v) - grad(X - eps * v)) / (2 * eps), rtol=1e-4, atol=1e-5)
     assert len(HIST) == 1
+
+
+# --- a global rebound during the call through globals() or as a module attribute -------------------------------
+def act(z):
+    return np.tanh(z)
+
+
+def _via_globals():
+    globals()["act"] = np.cos
+    return 0
+
+
+def _via_module():
+    sys.modules[__name__].act = np.cos
+    return 0
+
+
+def _via_setattr():
+    setattr(sys.modules[__name__], "act", np.cos)
+    return 0
+
+
+def loss_globals(x):
+    a = np.sum(act(x))
+    _via_globals()
+    return a + 2.0 * np.sum(act(x))
+
+
+def loss_module(x):
+    a = np.sum(act(x))
+    _via_module()
+    return a + 2.0 * np.sum(act(x))
+
+
+def loss_setattr(x):
+    a = np.sum(act(x))
+    _via_setattr()
+    return a + 2.0 * np.sum(act(x))
+
+
+@pytest.mark.parametrize("loss", [loss_globals, loss_module, loss_setattr])
+def test_global_rebound_without_the_global_statement_is_refused(loss):
+    """Generated code reads a global once per call: a helper rebinding it with
+    ``globals()["act"] = ...`` or ``module.act = ...`` (not ``global act``) gave the old function's
+    value and gradient for the second call; refused like ``global act``."""
+    original = act
+    try:
+        with pytest.raises(sct.CompileError, match="act") as info:
+            sct_gradients(loss, X)
+        assert info.value.filename == __file__
+    finally:
+        globals()["act"] = original
