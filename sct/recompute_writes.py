@@ -128,8 +128,10 @@ class RecomputeWrites:
         called = {id(n.func) for n in gast.walk(node) if isinstance(n, gast.Call)}
         inner = set()
         for n in gast.walk(node):
-            if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, gast.Load):
-                inner.add(id(n.value))
+            if isinstance(n, (gast.Attribute, gast.Subscript)):
+                inner.add(id(n.value))            # o of o.a / o[i]: read as that part, or written into
+                if not isinstance(n.ctx, gast.Load):
+                    continue
                 if id(n) in called and isinstance(n, gast.Attribute):
                     continue                                  # o.method(...): reads o.method only
                 key = self.outside.key(n)
