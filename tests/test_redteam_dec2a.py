@@ -103,8 +103,26 @@ def reshape_view(x):
     return np.sum(x.reshape(2, 2) * a * b)
 
 
+def write_into_transpose(x):
+    z = np.ones((2, 2))
+    a = z * 2.0
+    z.T[0, 1] = 5.0               # a view of z written into
+    b = z * 2.0
+    return np.sum(x.reshape(2, 2) * a) + np.sum(x.reshape(2, 2) * b)
+
+
+def write_into_list_item(x):
+    z = [np.ones(4), np.ones(4)]
+    w = z[0]
+    c = w * 2.0
+    z[0][1] = 5.0                 # the array w names
+    b = w * 2.0
+    return np.sum(x * b) + np.sum(x * c)
+
+
 @pytest.mark.parametrize("fun", [write_through_base, write_through_view, write_through_transpose, fill_diagonal,
-                                 put, putmask, copyto_view, fill_view, reshape_view])
+                                 put, putmask, copyto_view, fill_view, reshape_view, write_into_transpose,
+                                 write_into_list_item])
 def test_expression_after_an_in_place_write_through_another_name(fun):
     """An untraced array written in place (numpy's in-place behaviour kept) through a view, an alias
     or a numpy function writing into its argument: the same expression of the same names after it is
