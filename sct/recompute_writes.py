@@ -22,6 +22,7 @@ that nothing read before (``self.cache = x``) is left alone.
 from __future__ import annotations
 
 import ast
+import types
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import gast
@@ -121,6 +122,7 @@ class RecomputeWrites:
         self.resolve = resolve            # a name or attribute chain -> the object, or None
         self.fname = fname
         self._global_roots: Optional[Set[str]] = None
+        self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
 
     def reads(self, node) -> List[Tuple[str, str]]:
         """The outside parts ``node`` reads (a called function's name is not a read)."""
@@ -172,12 +174,26 @@ class RecomputeWrites:
                 if key is not None:
                     out.append(key)
             target = self.resolve(f)
-            written = _written_objects(target) if target is not None else set()
+            written = _written_objects(target) if target is not None else {}
             if written:
                 for name in self.global_roots():
                     if id(self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None,
                                                  type_comment=None))) in written:
                         out.append((name, _WHOLE))
+                for oid, name in written.items():      # read by the helpers this function calls
+                    self.names[f"#{oid}"] = name
+                    out.append((f"#{oid}", _WHOLE))
+        return out
+
+    def helper_reads(self, node) -> List[Tuple[str, str]]:
+        """The objects that the user's functions called in ``node`` read through their globals
+        and closure values (a few levels down), as ``("#id", "*")``."""
+        out = []
+        for n in gast.walk(node):
+            if isinstance(n, gast.Call):
+                target = self.resolve(n.func)
+                if target is not None:
+                    out += [(f"#{oid}", _WHOLE) for oid in _read_objects(target)]
         return out
 
     def global_roots(self) -> Set[str]:
@@ -199,6 +215,11 @@ class RecomputeWrites:
                 events.append((i, loops, "rmw" if rmw else "write", key, s))
             for key in self.replayed_writes(s):
                 events.append((i, loops, "replayed", key, s))
+        if any(e[3][0].startswith("#") for e in events):
+            for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+                for part in _header(s):
+                    for key in self.helper_reads(part):
+                        events.append((i, loops, "read", key, s))
         reads = [e for e in events if e[2] == "read"]
         for i, loops, kind, key, s in events:
             if kind == "read":
@@ -211,7 +232,8 @@ class RecomputeWrites:
             else:                         # replayed (or run again): wrong where read anywhere
                 hit = any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s)) for r in reads)
             if hit:
-                what = key[0] if key[1] in (_WHOLE, _ITEMS) else f"{key[0]}.{key[1]}"
+                root = self.names.get(key[0], key[0])
+                what = root if key[1] in (_WHOLE, _ITEMS) else f"{root}.{key[1]}"
                 line = getattr(s, "lineno", None)
                 return line, (
                     f"{self.fname}() changes {what} (line {line}), an object from outside it (a global, a closure value, "
@@ -228,11 +250,23 @@ def _only_receiver(read, s) -> bool:
     return read[4] is s and read[3][1] == _WHOLE
 
 
-def _written_objects(target) -> Set[int]:
-    """The ids of the objects that calling ``target`` (a function of the user's, a class, a method)
-    writes into through the globals and closure values of its code, and of the user functions those
-    name (a few levels down): ``G.a = v``, ``G[i] = v``, ``del G[i]``, ``G.append(v)``."""
-    out: Set[int] = set()
+def _written_objects(target) -> Dict[int, str]:
+    """The objects (id -> a name the code uses) that calling ``target`` (a function of the user's,
+    a class, a method) writes into through the globals and closure values of its code, and of the
+    user functions those name (a few levels down): ``G.a = v``, ``G[i] = v``, ``del G[i]``,
+    ``G.append(v)``."""
+    return _scan(target, True)
+
+
+def _read_objects(target) -> Dict[int, str]:
+    """The objects (id -> name) that calling ``target`` reads through the globals and closure
+    values of its code (and of the user functions those name, a few levels down), functions and
+    modules aside."""
+    return _scan(target, False)
+
+
+def _scan(target, writes: bool) -> Dict[int, str]:
+    out: Dict[int, str] = {}
     seen: Set[int] = set()
     todo = [(target, 1)]
     while todo:
@@ -246,10 +280,15 @@ def _written_objects(target) -> Set[int]:
                 continue
             scope = _Scope(func)
             for node in ast.walk(tree):
-                for root in _written_roots(node):
+                if writes:
+                    names = _written_roots(node)
+                else:
+                    names = [node.id] if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) else []
+                for root in names:
                     obj = scope.value(root)
-                    if obj is not None:
-                        out.add(id(obj))
+                    if obj is not None and (writes or not isinstance(
+                            obj, (types.FunctionType, types.ModuleType, types.BuiltinFunctionType))):
+                        out[id(obj)] = root
                 if depth < _DEPTH and isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                     callee = scope.value(node.func.id)
                     if callee is not None:

@@ -216,6 +216,17 @@ def loss_bumped(x):
     return (a + b) ** 2
 
 
+def scaled(x):
+    return x * Cfg.scale
+
+
+def loss_helper_reads(x):
+    a = np.sum(scaled(x))          # the helper reads Cfg.scale: again in the recomputation
+    bump()
+    b = np.sum(scaled(x))
+    return (a + b) ** 2
+
+
 class Acc:
     def __init__(self):
         self.k = 0
@@ -247,7 +258,8 @@ def _reset():
     ACC.k = 0
 
 
-@pytest.mark.parametrize("loss", [loss_ticks, loss_inline_tick, loss_list, loss_bumped, loss_method_state])
+@pytest.mark.parametrize("loss", [loss_ticks, loss_inline_tick, loss_list, loss_bumped, loss_method_state,
+                                  loss_helper_reads])
 def test_outside_state_changed_in_recomputed_code_is_refused(loss):
     """H v through code that changes a global's (a class's, self's) state and reads it: the
     recomputation of the first gradient read the state as the first run left it (Hessians of
