@@ -1656,16 +1656,6 @@ def require_unpacked(items, count):
         raise ValueError(f"not enough values to unpack (expected at least {count}, got {len(items)})")
 
 
-def recompute_guard(message, filename, lineno):
-    """At the start of code that changes an object from outside it and reads it
-    (``sct/recompute_writes.py``): nothing in a first run; in a recomputation for a second
-    derivative (effects replayed), that code would read the object as the first run left it:
-    refused."""
-    from .effects import state
-    if state().cursors:
-        raise EvaluationError(message, filename, lineno)
-
-
 def require_number(value, message):
     """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
     a number is rebound (exact); an array or list would change in place: refused."""
@@ -1807,8 +1797,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver,
-                  recompute_guard)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver)
 
 
 def at_least_1d(a):
