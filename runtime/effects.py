@@ -198,6 +198,15 @@ def replay_end() -> None:
         s.cursors.pop()
 
 
+def recompute_guard(message, filename, lineno):
+    """At the start of code that changes an object from outside it and reads it
+    (``sct/recompute_writes.py``): nothing in a first run; in a recomputation (effects replayed)
+    that code would read the object as the first run left it: refused."""
+    if state().cursors:
+        from .errors import EvaluationError
+        raise EvaluationError(message, filename, lineno)
+
+
 class held:
     """The log is kept while this is entered (an outermost run of generated code)."""
 
@@ -220,7 +229,8 @@ def _register():
     from . import dlfun, nn
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
-    nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end)
+    nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end,
+                      recompute_guard)
 
 
 _register()

@@ -132,6 +132,8 @@ class CallLowering(EmitPass):
         come back by position), using the callee's signature known when compiling."""
         import inspect
         callee = info.obj.__init__ if isinstance(info.obj, type) else info.obj
+        if isinstance(info.obj, type) and issubclass(info.obj, tuple) and hasattr(info.obj, "_fields"):
+            callee = info.obj            # a namedtuple: built by its __new__ (its signature: the fields)
         names = ", ".join(k.arg for k in keywords if self.act.is_active(k.value))
         advice = (f"pass {names} positionally: sct differentiates the positional parameters "
                   "of functions it only meets at run time")

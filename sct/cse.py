@@ -20,6 +20,7 @@ from bisect import bisect_left
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
+import numpy as np
 
 from .ir import walk_nodes
 
@@ -33,6 +34,8 @@ _PLAIN_RT = frozenset(("unbroadcast", "unbroadcast_product", "reduction_broadcas
                        "shape_proxy", "setitem", "inplace_result", "zero_adjoint", "to_numpy", "to_numpy_bool",
                        "broadcast_like")) | _MUTATING_RT
 _READ_ATTRS = frozenset(("shape", "dtype", "ndim", "size", "T"))
+# numpy functions writing into their first argument (called as ``np.name(z, ...)``): as a user's call
+_NUMPY_WRITES = frozenset(("copyto", "put", "putmask", "place", "fill_diagonal", "put_along_axis"))
 _COMPOUND = (gast.If, gast.For, gast.While, gast.With, gast.Try, gast.FunctionDef, gast.AsyncFunctionDef,
              gast.ClassDef, gast.AsyncFor, gast.AsyncWith)
 
@@ -117,10 +120,91 @@ class _Uses:
             if a is not None:
                 self.params.add(a.id)
         self.params_only = self.params - self.unsafe      # params written into nowhere here
+        # names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
+        # ``c = a``, a container holding ``a``): a write into one changes the others
+        self.shares = _sharing(fn, self.local)
+        self.unsafe = self.shared(self.unsafe)
         self.unsafe |= self.params
+
+    def shared(self, names) -> Set[str]:
+        """``names`` and every name that may share memory with one of them."""
+        out = set()
+        for n in names:
+            out |= self.shares.get(n, {n})
+        return out
 
     def aliasable(self, name: str) -> bool:
         return name not in self.unsafe
+
+
+def _sharing(fn, local: Set[str]) -> Dict[str, Set[str]]:
+    """For each name of ``fn`` bound to a value that may be (part of) another name's object, the
+    group of names that may share memory with it (connected by assignments whose value reads the
+    other name anywhere but as an operand of arithmetic, which makes a new array; flow-insensitive)."""
+    parent: Dict[str, str] = {}
+
+    def find(n):
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    def union(a, b):
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+
+    for node in walk_nodes(fn):
+        if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
+            targets, value = (node.targets if isinstance(node, gast.Assign) else [node.target]), node.value
+        elif isinstance(node, (gast.For, gast.AsyncFor)):
+            targets, value = [node.target], node.iter
+        elif isinstance(node, gast.withitem) and node.optional_vars is not None:
+            targets, value = [node.optional_vars], node.context_expr
+        else:
+            continue
+        if value is None:
+            continue
+        held = _held_names(value, local)
+        bound = [m.id for t in targets for m in walk_nodes(t) if isinstance(m, gast.Name)]
+        for t in bound:
+            for h in held:
+                union(t, h)
+    groups: Dict[str, Set[str]] = {}
+    for n in list(parent):
+        groups.setdefault(find(n), set()).add(n)
+    return {n: g for g in groups.values() for n in g}
+
+
+def _held_names(expr, local: Set[str]) -> Set[str]:
+    """The local names whose object the value of ``expr`` may be or hold: every name read in it
+    except as an operand of arithmetic (``a * 2`` is a new array) or of a comparison, the
+    arguments of a numpy ufunc (a new array) and a module a function is taken from."""
+    if isinstance(expr, gast.Name):
+        return {expr.id} & local
+    if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return set()
+    if isinstance(expr, gast.IfExp):
+        return _held_names(expr.body, local) | _held_names(expr.orelse, local)
+    if isinstance(expr, gast.Call):
+        f = expr.func
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id not in local:
+            if isinstance(getattr(np, f.attr, None), np.ufunc) and f.value.id in ("np", "numpy") and \
+                    not any(k.arg == "out" for k in expr.keywords):
+                return set()
+            parts = list(expr.args) + [k.value for k in expr.keywords]
+        else:
+            parts = [f] + list(expr.args) + [k.value for k in expr.keywords]
+        out = set()
+        for part in parts:
+            out |= _held_names(part, local)
+        return out
+    out = set()
+    for child in gast.iter_child_nodes(expr):
+        out |= _held_names(child, local) if isinstance(child, gast.expr) else \
+            {m.id for m in walk_nodes(child) if isinstance(m, gast.Name)} & local
+    return out
 
 
 def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str], local: Set[str]) -> str:
@@ -136,28 +220,28 @@ def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str
                 return "mutating_rt"
             if f.attr in _PLAIN_RT or f.attr.startswith(("scalar_", "math_")):
                 return "rt"
-        elif numpy_name is not None and f.value.id == numpy_name:
+        elif numpy_name is not None and f.value.id == numpy_name and f.attr not in _NUMPY_WRITES:
             return "numpy"
     return "other"
 
 
 def _scan(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str],
-          local: Set[str]) -> Tuple[Set[str], bool]:
-    """The names ``stmt`` may give a new value or write into (assigned, written into by item or
-    attribute, a method called on, handed to a function called by name, to a runtime function
-    writing into its argument or as ``out=``), and whether it is a barrier: a statement that may
-    run the user's code (any call but numpy's, the plain runtime functions and generated code
-    reading its arguments), across which no expression is carried.  One walk for both."""
-    out = set()
+          local: Set[str]) -> Tuple[Set[str], Set[str], bool]:
+    """(names ``stmt`` assigns or deletes, names whose object it may write into in place: by item or
+    attribute, a method called on it, handed to a function called by name, to a runtime function
+    writing into its argument or as ``out=``; whether it is a barrier: a statement that may run the
+    user's code (any call but numpy's, the plain runtime functions and generated code reading its
+    arguments), across which no expression is carried).  One walk for all three."""
+    rebound, written = set(), set()
     barrier = False
     for n in walk_nodes(stmt):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
-            out.add(n.id)
+            rebound.add(n.id)
         elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
             if not isinstance(n.ctx, gast.Load) or (isinstance(n, gast.Attribute) and n.attr not in _READ_ATTRS):
-                out.add(n.value.id)
+                written.add(n.value.id)
         elif isinstance(n, gast.AugAssign):
-            out |= {m.id for m in walk_nodes(n.target) if isinstance(m, gast.Name)}
+            written |= {m.id for m in walk_nodes(n.target) if isinstance(m, gast.Name)}
         elif isinstance(n, gast.Call):
             handed = list(k.value for k in n.keywords if k.arg == "out")
             kind = _call_kind(n, rt_name, numpy_name, generated, local)
@@ -165,8 +249,8 @@ def _scan(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str],
                 handed += list(n.args) + [k.value for k in n.keywords]
                 barrier = barrier or kind != "mutating_rt"
             for a in handed:
-                out |= {m.id for m in walk_nodes(a) if isinstance(m, gast.Name)}
-    return out, barrier
+                written |= {m.id for m in walk_nodes(a) if isinstance(m, gast.Name)}
+    return rebound, written, barrier
 
 
 _SCOPE_NAMES = frozenset(("locals", "vars", "eval", "exec", "dir"))
@@ -277,7 +361,11 @@ class _Rewrite:
         run: List = []
         for s in stmts:
             if not isinstance(s, _COMPOUND):
-                stores, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name, self.uses.local)
+                # the names s may change: those it assigns, and every name that may share memory
+                # with one it writes into in place (a view of it, an alias)
+                rebound, written, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name,
+                                                  self.uses.local)
+                stores = rebound | self.uses.shared(written)
             if not isinstance(s, _COMPOUND) and barrier:
                 out.extend(self.straight(run))
                 run = []

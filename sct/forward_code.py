@@ -38,7 +38,7 @@ class ForwardCode(EmitPass):
             body = self.forward_block(self.gen.fdef.body, 0)
         finally:
             self._in_forward = False
-        head: List = []
+        head: List = self.recompute_guard(self.gen.fdef.body)
         if self.gen.site_records:         # recomputing sweeps replay this call's effects
             head.append(assign(self.gen.effects_start, call(self.rt("effect_position"))))
         if self.gen.uses_tape:
@@ -47,6 +47,28 @@ class ForwardCode(EmitPass):
         name = self.gen.fname if self.gen.mode == Mode.ENTRY else self.namer.fresh(self.gen.fname + "_fwd")
         return _function(name, list(self.gen.params), head + body, self.gen.kwonly, self.gen.vararg,
                          self.gen.kwarg)
+
+    def recompute_guard(self, body: List) -> List:
+        """``rt.recompute_guard(...)`` where ``body`` changes an object from outside the function
+        that it reads (``sct/recompute_writes.py``): a recomputation of it is refused."""
+        from .analysis import Unresolved, _MISSING
+        from .recompute_writes import RecomputeWrites
+        if str(self.gen.filename).startswith("<sct-generated"):
+            return []            # generated code differentiated again: it keeps the user's guard
+
+        def resolve(node):
+            value = self.gen.resolver.resolve(node)
+            return None if value is Unresolved or value is _MISSING else value
+        holder = gast.FunctionDef(name=self.gen.fname, args=self.gen.fdef.args, body=list(body),
+                                  decorator_list=[], returns=None, type_comment=None)
+        found = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
+                                {n for n in (self.facts.vararg, self.facts.kwarg) if n},
+                                set(self.facts.stored), resolve, self.facts.fname).conflict()
+        if found is None:
+            return []
+        line, message = found
+        return [expr_stmt(call(self.rt("recompute_guard"), [const(message), const(self.gen.filename),
+                                                             const(line)]))]
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""

@@ -50,8 +50,9 @@ def _functions_of(value: Any) -> Iterator[types.FunctionType]:
 
 
 def rebound_global(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
-    """``(name, writer)`` for a global in ``read`` (of ``fn``'s module) that a function reachable
-    from ``fn``'s globals rebinds, or None."""
+    """``(name, writer, how)`` for a global in ``read`` (of ``fn``'s module) that a function reachable
+    from ``fn``'s globals rebinds (``how``: "global" for ``global name``, "globals()" for a write into
+    ``globals()``), or None."""
     module_globals = fn.__globals__
     seen: Set[int] = {id(fn.__code__)}
     todo = [(value, 1) for name in fn.__code__.co_names for value in
@@ -66,10 +67,65 @@ def rebound_global(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
                 for ins in dis.get_instructions(code):
                     if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and ins.argval in read and \
                             func.__globals__ is module_globals:
-                        return ins.argval, func
+                        return ins.argval, func, "global"
+                if func.__globals__ is module_globals:
+                    name = _namespace_write(code, read)
+                    if name is not None:
+                        return name, func, "globals()"
+                name = _module_attribute_write(code, read, func.__globals__, fn)
+                if name is not None:
+                    return name, func, "module attribute"
                 if depth < _DEPTH:
                     todo.extend((func.__globals__.get(n), depth + 1) for n in code.co_names
                                 if func.__globals__.get(n) is not None)
+    return None
+
+
+_WRITING_METHODS = frozenset(("update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"))
+
+
+def _namespace_write(code: types.CodeType, read: Set[str]) -> Optional[str]:
+    """A global in ``read`` that ``code`` rebinds through ``globals()`` (``globals()["G"] = v``,
+    ``del globals()["G"]``), or ``"globals()[...]"`` where it writes into ``globals()`` with a key or
+    a method sct cannot read (``globals()[name] = v``, ``globals().update(...)``); else None."""
+    instructions = list(dis.get_instructions(code))
+    if not any(ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == "globals" for ins in instructions):
+        return None
+    for k, ins in enumerate(instructions):
+        if ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
+            key = instructions[k - 1] if k else None
+            if key is not None and key.opname == "LOAD_CONST" and isinstance(key.argval, str):
+                if key.argval in read:
+                    return key.argval
+                continue
+            return "globals()[...]"
+        if ins.opname in ("LOAD_METHOD", "LOAD_ATTR") and ins.argval in _WRITING_METHODS:
+            return "globals()[...]"
+    return None
+
+
+def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dict, fn) -> Optional[str]:
+    """A global in ``read`` that ``code`` may rebind as an attribute of ``fn``'s module:
+    ``module.G = v`` (a global module or ``sys.modules[__name__]``, an imported module's result),
+    ``setattr(module, "G", v)``, ``del module.G``; None where the object is a local (``self.G``) or
+    a global that is not ``fn``'s module."""
+    instructions = list(dis.get_instructions(code))
+    for k, ins in enumerate(instructions):
+        if ins.opname in ("STORE_ATTR", "DELETE_ATTR") and ins.argval in read and k:
+            before = instructions[k - 1]
+            if before.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_CONST"):
+                continue
+            if before.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                value = namespace.get(before.argval)
+                if not (isinstance(value, types.ModuleType) and getattr(value, "__dict__", None) is fn.__globals__):
+                    continue
+            return ins.argval
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in ("setattr", "delattr"):
+            for later in instructions[k + 1:k + 12]:
+                if later.opname == "LOAD_CONST" and later.argval in read:
+                    return later.argval
+                if later.opname.startswith("CALL"):
+                    break
     return None
 
 
@@ -140,9 +196,16 @@ def check_global_rebinds(fn: types.FunctionType, guards: Dict[str, Any], filenam
     found = rebound_global(fn, read)
     if found is None:
         return
-    name, writer = found
+    name, writer, how = found
     line = _first_read(fn.__code__, name)
+    what = f"global {name}" if how == "global" else f"as an attribute of the module: module.{name} = ..." \
+        if how == "module attribute" else \
+        "through globals()" if name.startswith("globals()") else f"globals()[{name!r}] = ..."
+    if name.startswith("globals()"):
+        name = next(iter(sorted(read)))
+        line = _first_read(fn.__code__, name)
     raise CompileError(
-        f"{fn.__name__}() reads the global {name!r}, which {writer.__qualname__}() rebinds "
-        f"(global {name}); sct reads a global's value once per call, so a change made during the call "
+        f"{fn.__name__}() reads the global {name!r}, which {writer.__qualname__}() "
+        f"{'rebinds' if how == 'global' else 'may rebind'} "
+        f"({what}); sct reads a global's value once per call, so a change made during the call "
         f"would not be seen: pass {name} in as an argument and return its new value", filename, line, name)

@@ -52,6 +52,8 @@ class Sweeps(EmitPass):
         if self_contained:
             # what precedes the site runs again: its effects (draws, prints) are replayed
             self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(self.gen.effects_start)])))
+            self.last_prefix.extend(self.forward.recompute_guard(
+                [st for block, index, _, _ in site.frames for st in block[:index]]))
             for block, index, _, depth in site.frames:
                 self.last_prefix.extend(self.forward.forward_block(block[:index], depth))
             self.last_prefix.append(expr_stmt(call(self.rt("replay_end"))))

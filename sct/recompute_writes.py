@@ -1,0 +1,352 @@
+"""Outside objects a function changes and reads, in code a second derivative recomputes.
+
+A gradient that a later ``dlgradient`` differentiates again gets a sweep that recomputes, from the
+arguments, the code before it, and with it every helper that code calls (``effects``: draws, prints
+and the user's calls that are not differentiated are replayed there, not run again).  The objects
+from outside a function (a global's, a closure's, an argument's, ``self``) are as the first run left
+them when the recomputation reads them.  So a function that changes such an object and reads it
+gives the recomputation other values than Python's:
+
+* ``Counter.n = Counter.n + 1`` (``self.k += 1``): the write runs again, on the changed value;
+* ``a = Cfg.scale`` before ``Cfg.scale = ...``: the recomputed read sees the new value;
+* ``LOG.append(v)`` (replayed: it runs once) with ``len(LOG)`` read: the read sees the final list;
+* ``bump()``, a function run as plain Python (replayed) that writes into a global the function
+  reads.
+
+``conflict`` finds the first such statement of a function's normalized code (or None).  The
+generated code then calls ``rt.recompute_guard(message)``, which raises an ``EvaluationError`` when
+it runs in a recomputation, and does nothing in the first run (a first derivative, or a function
+no later ``dlgradient`` recomputes, is unaffected).  A write that runs again with the same value and
+that nothing read before (``self.cache = x``) is left alone.
+"""
+from __future__ import annotations
+
+import ast
+import types
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+import gast
+
+from .global_writes import _codes, _functions_of, _library
+
+# methods that change the object they are called on (lists, dicts, sets, deques, arrays)
+MUTATING_METHODS = frozenset((
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add",
+    "discard", "sort", "reverse", "fill", "resize", "itemset", "put", "appendleft", "extendleft",
+    "popleft", "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
+    "__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__", "__imul__"))
+_WHOLE = "*"
+_ITEMS = "[]"
+_DEPTH = 4
+
+
+class _Outside:
+    """The outside object each name of ``fdef`` is (a part of): (root, first field), or None."""
+
+    def __init__(self, fdef: gast.FunctionDef, params: Set[str], stored: Set[str]):
+        self.params = params
+        self.stored = stored
+        self.origin: Dict[str, Tuple[str, str]] = {}
+        changed = True
+        while changed:
+            changed = False
+            for node in gast.walk(fdef):
+                if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name):
+                    t = node.targets[0].id
+                    key = self.key(node.value)
+                    if key is not None and t not in params and t not in self.origin:
+                        self.origin[t] = key
+                        changed = True
+
+    def root(self, name: str) -> Optional[Tuple[str, str]]:
+        if name in self.origin:
+            return self.origin[name]
+        if name in self.params or name not in self.stored:
+            return (name, _WHOLE)
+        return None
+
+    def key(self, e) -> Optional[Tuple[str, str]]:
+        """The outside object ``e`` (a name, attribute or item chain) is a part of, or None."""
+        chain = []
+        while isinstance(e, (gast.Attribute, gast.Subscript)):
+            chain.append(e)
+            e = e.value
+        if not isinstance(e, gast.Name):
+            return None
+        base = self.root(e.id)
+        if base is None:
+            return None
+        if base[1] != _WHOLE or not chain:
+            return base
+        first = chain[-1]
+        return (base[0], first.attr if isinstance(first, gast.Attribute) else _ITEMS)
+
+
+def _overlap(a: Tuple[str, str], b: Tuple[str, str]) -> bool:
+    return a[0] == b[0] and (a[1] == b[1] or _WHOLE in (a[1], b[1]))
+
+
+def _statements(body: List, loops: Tuple = ()) -> Iterator[Tuple[object, Tuple]]:
+    """The simple statements of ``body`` in order, each with the loops around it."""
+    for s in body:
+        if isinstance(s, (gast.For, gast.While)):
+            yield s, loops                                   # its header reads
+            yield from _statements(s.body, loops + (id(s),))
+            yield from _statements(s.orelse, loops)
+        elif isinstance(s, gast.If):
+            yield s, loops
+            yield from _statements(s.body, loops)
+            yield from _statements(s.orelse, loops)
+        elif isinstance(s, (gast.With, gast.Try)):
+            yield from _statements(s.body, loops)
+        elif not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+            yield s, loops
+
+
+def _header(s) -> List:
+    if isinstance(s, (gast.For,)):
+        return [s.iter]
+    if isinstance(s, (gast.While, gast.If)):
+        return [s.test]
+    return [s]
+
+
+class RecomputeWrites:
+    """``conflict()``: (line, message) for the first statement of ``fdef`` that changes an outside
+    object the function also reads where a recomputation would read it changed, or None."""
+
+    def __init__(self, fdef: gast.FunctionDef, params: Set[str], stored: Set[str], resolve, fname: str):
+        self.fdef = fdef
+        self.outside = _Outside(fdef, params, stored)
+        self.resolve = resolve            # a name or attribute chain -> the object, or None
+        self.fname = fname
+        self._global_roots: Optional[Set[str]] = None
+        self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
+
+    def reads(self, node) -> List[Tuple[str, str]]:
+        """The outside parts ``node`` reads (a called function's name is not a read)."""
+        out = []
+        called = {id(n.func) for n in gast.walk(node) if isinstance(n, gast.Call)}
+        inner = set()
+        for n in gast.walk(node):
+            if isinstance(n, (gast.Attribute, gast.Subscript)):
+                inner.add(id(n.value))            # o of o.a / o[i]: read as that part, or written into
+                if not isinstance(n.ctx, gast.Load):
+                    continue
+                if id(n) in called and isinstance(n, gast.Attribute):
+                    continue                                  # o.method(...): reads o.method only
+                key = self.outside.key(n)
+                if key is not None:
+                    out.append(key)
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in inner and \
+                    id(n) not in called:
+                key = self.outside.root(n.id)
+                if key is not None:
+                    out.append(key)
+        return out
+
+    def direct_writes(self, s) -> List[Tuple[Tuple[str, str], bool]]:
+        """(part, read-modify-write) for each outside part ``s`` writes into itself."""
+        out = []
+        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) \
+            else s.targets if isinstance(s, gast.Delete) else []
+        for t in targets:
+            for n in ([t] if not isinstance(t, (gast.Tuple, gast.List)) else t.elts):
+                if isinstance(n, (gast.Attribute, gast.Subscript)):
+                    key = self.outside.key(n)
+                    if key is not None:
+                        out.append((key, isinstance(s, gast.AugAssign)))
+        return out
+
+    def replayed_writes(self, s) -> List[Tuple[str, str]]:
+        """The outside parts changed by a call in ``s`` that a recomputation replays or runs again:
+        a changing method of an outside object (``LOG.append(v)``), a function of the user's that
+        writes into a global this function reads (``bump()`` doing ``Cfg.scale = ...``)."""
+        out = []
+        for n in gast.walk(s):
+            if not isinstance(n, gast.Call):
+                continue
+            f = n.func
+            if isinstance(f, gast.Attribute) and f.attr in MUTATING_METHODS:
+                key = self.outside.key(f.value)
+                if key is not None:
+                    out.append(key)
+            target = self.resolve(f)
+            written = _written_objects(target) if target is not None else {}
+            if written:
+                for name in self.global_roots():
+                    if id(self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                 type_comment=None))) in written:
+                        out.append((name, _WHOLE))
+                for oid, name in written.items():      # read by the helpers this function calls
+                    self.names[f"#{oid}"] = name
+                    out.append((f"#{oid}", _WHOLE))
+        return out
+
+    def helper_reads(self, node) -> List[Tuple[str, str]]:
+        """The objects that the user's functions called in ``node`` read through their globals
+        and closure values (a few levels down), as ``("#id", "*")``."""
+        out = []
+        for n in gast.walk(node):
+            if isinstance(n, gast.Call):
+                target = self.resolve(n.func)
+                if target is not None:
+                    out += [(f"#{oid}", _WHOLE) for oid in _read_objects(target)]
+        return out
+
+    def global_roots(self) -> Set[str]:
+        """The names this function reads that are not its own (globals, closure values)."""
+        if self._global_roots is None:
+            self._global_roots = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name) and
+                                  isinstance(n.ctx, gast.Load) and n.id not in self.outside.stored}
+        return self._global_roots
+
+    def conflict(self) -> Optional[Tuple[int, str]]:
+        events = []                              # (index, loops, kind, key, statement)
+        for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+            for part in _header(s):
+                for key in self.reads(part):
+                    events.append((i, loops, "read", key, s))
+            if isinstance(s, (gast.For, gast.While, gast.If)):
+                continue
+            for key, rmw in self.direct_writes(s):
+                events.append((i, loops, "rmw" if rmw else "write", key, s))
+            for key in self.replayed_writes(s):
+                events.append((i, loops, "replayed", key, s))
+        if any(e[3][0].startswith("#") for e in events):
+            for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+                for part in _header(s):
+                    for key in self.helper_reads(part):
+                        events.append((i, loops, "read", key, s))
+        reads = [e for e in events if e[2] == "read"]
+        for i, loops, kind, key, s in events:
+            if kind == "read":
+                continue
+            if kind == "rmw":
+                hit = True
+            elif kind == "write":         # runs again: wrong where read before it (or in its loop)
+                hit = any(_overlap(key, r[3]) and (r[0] < i or (r[0] == i and r[4] is not s) or
+                                                   set(r[1]) & set(loops)) for r in reads)
+            else:                         # replayed (or run again): wrong where read anywhere
+                hit = any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s)) for r in reads)
+            if hit:
+                root = self.names.get(key[0], key[0])
+                what = root if key[1] in (_WHOLE, _ITEMS) else f"{root}.{key[1]}"
+                line = getattr(s, "lineno", None)
+                return line, (
+                    f"{self.fname}() changes {what} (line {line}), an object from outside it (a global, a closure value, "
+                    f"an argument or self), and reads it; a later dlgradient differentiates a gradient "
+                    f"computed from this code again, so sct recomputes it, on {what} as the first run left "
+                    f"it, and would not compute Python's values. Keep the state out of the differentiated "
+                    f"code (pass it in as an argument and return its new value), or change it after the "
+                    f"gradients")
+        return None
+
+
+def _only_receiver(read, s) -> bool:
+    """The read is the receiver of the changing call itself (``LOG.append``'s ``LOG``)."""
+    return read[4] is s and read[3][1] == _WHOLE
+
+
+def _written_objects(target) -> Dict[int, str]:
+    """The objects (id -> a name the code uses) that calling ``target`` (a function of the user's,
+    a class, a method) writes into through the globals and closure values of its code, and of the
+    user functions those name (a few levels down): ``G.a = v``, ``G[i] = v``, ``del G[i]``,
+    ``G.append(v)``."""
+    return _scan(target, True)
+
+
+def _read_objects(target) -> Dict[int, str]:
+    """The objects (id -> name) that calling ``target`` reads through the globals and closure
+    values of its code (and of the user functions those name, a few levels down), functions and
+    modules aside."""
+    return _scan(target, False)
+
+
+def _scan(target, writes: bool) -> Dict[int, str]:
+    out: Dict[int, str] = {}
+    seen: Set[int] = set()
+    todo = [(target, 1)]
+    while todo:
+        value, depth = todo.pop()
+        for func in _functions_of(value):
+            if id(func.__code__) in seen or _library(func.__module__):
+                continue
+            seen.add(id(func.__code__))
+            tree = _source_tree(func)
+            if tree is None:
+                continue
+            scope = _Scope(func)
+            for node in ast.walk(tree):
+                if writes:
+                    names = _written_roots(node)
+                else:
+                    names = [node.id] if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) else []
+                for root in names:
+                    obj = scope.value(root)
+                    if obj is not None and (writes or not isinstance(
+                            obj, (types.FunctionType, types.ModuleType, types.BuiltinFunctionType))):
+                        out[id(obj)] = root
+                if depth < _DEPTH and isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    callee = scope.value(node.func.id)
+                    if callee is not None:
+                        todo.append((callee, depth + 1))
+    return out
+
+
+class _Scope:
+    """The globals and closure values a function's code reads by name."""
+
+    def __init__(self, func):
+        self.func = func
+        code = func.__code__
+        self.local = set(code.co_varnames) | set(code.co_cellvars)
+        self.cells = dict(zip(code.co_freevars, func.__closure__ or ()))
+
+    def value(self, name: str):
+        if name in self.local:
+            return None
+        if name in self.cells:
+            try:
+                return self.cells[name].cell_contents
+            except ValueError:
+                return None
+        return self.func.__globals__.get(name)
+
+
+def _source_tree(func):
+    import inspect
+    import textwrap
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+
+
+def _root_name(e) -> Optional[str]:
+    while isinstance(e, (ast.Attribute, ast.Subscript)):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
+
+
+def _written_roots(node) -> List[str]:
+    targets = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = node.targets
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
+        root = _root_name(node.func.value)
+        return [root] if root is not None else []
+    out = []
+    for t in targets:
+        for n in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]):
+            if isinstance(n, (ast.Attribute, ast.Subscript)):
+                root = _root_name(n)
+                if root is not None:
+                    out.append(root)
+    return out
