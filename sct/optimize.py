@@ -63,6 +63,9 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str) -> None:
     dead_assignments(fn, rt_name)
 
 
+_SCOPE_NAMES = ("locals", "vars", "eval", "exec", "dir")
+
+
 def _has_scope_statements(fn) -> bool:
     """global/nonlocal, or a call that could read the frame's names (locals(), vars(), eval)."""
     for n in walk_nodes(fn):
@@ -722,17 +725,21 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     ``t`` keeps).  Code read back to be differentiated again has these calls expanded back
     (``expand_in_place``).  ``shared``: ids of statements another generated function holds too
     (left as they are)."""
-    if _has_scope_statements(fn):
-        return
     loads: Dict[str, int] = {}
     proxied: Set[int] = set()
-    for node in gast.walk(fn):
-        if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
-            proxied.add(id(node.args[0]))
-        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)) and node is not fn:
+    names = []
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name):
+            names.append(node)
+        elif isinstance(node, gast.Call):
+            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
+                proxied.add(id(node.args[0]))
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
             return
-    for node in gast.walk(fn):
-        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
+    for node in names:
+        if not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
+            if node.id in _SCOPE_NAMES:
+                return
             loads[node.id] = loads.get(node.id, 0) + 1
     params = {a.id for a in fn.args.args}
 
@@ -747,7 +754,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
 
     def reads(s) -> Dict[str, int]:
         out: Dict[str, int] = {}
-        for node in gast.walk(s):
+        for node in _walk_no_defs([s]):
             if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
                 out[node.id] = out.get(node.id, 0) + 1
         return out
@@ -760,9 +767,10 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
                     block(inner)
-            here = reads(s)
+            here = reads(s) if temps else {}       # (nothing to invalidate: no walk)
             if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
-                temps -= _stored([s]) | set(here)
+                if temps:
+                    temps -= _stored([s]) | set(here)
                 continue
             value = s.value
             target = s.targets[0].id
@@ -793,11 +801,12 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
 
 
 def shared_statements(functions) -> Set[int]:
-    """Ids of the statements (and expressions) that more than one generated function holds."""
+    """Ids of the assignments and calls (what the rewrites below change) that more than one
+    generated function holds."""
     seen: Dict[int, int] = {}
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            for node in set(id(n) for n in gast.walk(fn) if isinstance(n, (gast.stmt, gast.expr))):
+            for node in set(id(n) for n in walk_nodes(fn) if isinstance(n, (gast.Assign, gast.Call))):
                 seen[node] = seen.get(node, 0) + 1
     return {k for k, v in seen.items() if v > 1}
 
@@ -810,27 +819,27 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
     ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
     the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
     between, and no later statement reads ``t``, so only speed changes."""
-    if _has_scope_statements(fn):
-        return
     body = fn.body
-    later_loads: Dict[str, int] = {}
-    for node in _walk_no_defs(body):
-        if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
-            return
     out: List = []
-    loaded_after: Set[str] = set()
-    # names read at or after each statement (top level), computed backwards
-    after: List[Set[str]] = [set() for _ in body]
-    for k in range(len(body) - 1, -1, -1):
-        after[k] = set(loaded_after)
-        loaded_after |= {n.id for n in gast.walk(body[k]) if isinstance(n, gast.Name)
-                         and not isinstance(n.ctx, gast.Store)}
-    del later_loads
+    last_read: Dict[str, int] = {}      # name -> the last top-level statement that reads it
+    found = False
+    for k, stmt in enumerate(body):
+        for n in _walk_no_defs([stmt]):
+            if isinstance(n, gast.Name):
+                if not isinstance(n.ctx, gast.Store):
+                    last_read[n.id] = k
+            elif isinstance(n, gast.Attribute):
+                found = found or n.attr == "index_adjoint"
+            elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+                return
+    if not found or any(name in last_read for name in _SCOPE_NAMES):
+        return
     k = 0
     while k < len(body):
         s = body[k]
         nxt = body[k + 1] if k + 1 < len(body) else None
         if nxt is not None and id(s) not in shared and id(nxt) not in shared and \
+                id(getattr(nxt, "value", None)) not in shared and \
                 isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
                 isinstance(s.value, gast.BinOp) and type(s.value.op) in _INTO_OPS and \
                 isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and \
@@ -839,7 +848,7 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
             t = s.targets[0].id
             rest = nxt.value.args[1:]
             reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
-            if t not in after[k + 1] and not reads_t and nxt.targets[0].id != t:
+            if last_read.get(t, -1) <= k + 1 and not reads_t and nxt.targets[0].id != t:
                 nxt.value.func.attr = "index_adjoint_op"
                 nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
                                   s.value.left, s.value.right] + rest
