@@ -392,7 +392,8 @@ def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
 
 @defrule(np.mean, linear="a", method="mean")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return reduction_broadcast(g, a, axis, keepdims) / (np.size(a) / np.size(ans))
+    # g divided before it is broadcast: the same numbers, without a pass over a's shape
+    return reduction_broadcast(g / (np.size(a) / np.size(ans)), a, axis, keepdims)
 
 
 @defrule(np.prod, method="prod")

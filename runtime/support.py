@@ -11,6 +11,7 @@ import copy
 import functools
 import numbers
 import operator
+import sys
 import types
 from typing import Any, NamedTuple
 
@@ -1912,8 +1913,9 @@ nondifferentiable(type_only)
 
 
 #: Temporaries at least this large are overwritten in place by ``into_temporary`` (below it the
-#: checks cost more than the allocation saves).
-INTO_SIZE = 2048
+#: checks cost more than the allocation saves).  Never below SHAPE_PROXY_SIZE: a smaller array's
+#: ``shape_proxy`` is the array itself, which sct/optimize.py counts as a read of its shape only.
+INTO_SIZE = max(2048, SHAPE_PROXY_SIZE)
 _INTO_UFUNCS = {"add": (np.add, operator.add), "sub": (np.subtract, operator.sub),
                 "mul": (np.multiply, operator.mul), "div": (np.true_divide, operator.truediv)}
 
@@ -1921,12 +1923,15 @@ _INTO_UFUNCS = {"add": (np.add, operator.add), "sub": (np.subtract, operator.sub
 def into_temporary(op, a, b, side):
     """``a <op> b`` (op: "add", "sub", "mul", "div"), written into the buffer of ``a`` (side 0) or
     ``b`` (side 1) where that operand is a temporary of generated code that nothing reads again
-    (sct/optimize.py proves that) and the result has its shape and dtype; else ``a <op> b``.
+    (sct/optimize.py proves that; the reference count, checked here too, says no other name, view
+    or container holds it) and the result has its shape and dtype; else ``a <op> b``.
     The same ufunc on the same operands: the same numbers."""
     ufunc, plain = _INTO_UFUNCS[op]
     t = b if side else a
+    if type(t) is not np.ndarray or t.size < INTO_SIZE:
+        return plain(a, b)              # small or not an array: the checks would cost more than they save
     other = a if side else b
-    if type(t) is np.ndarray and t.size >= INTO_SIZE and t.flags.owndata and t.flags.writeable and \
+    if t.flags.owndata and t.flags.writeable and _getrefcount(t) <= _INTO_REFS and \
             (type(other) is np.ndarray or type(other) in (float, int)) and \
             np.result_type(a, b) == t.dtype and (op != "div" or t.dtype.kind in "fc") and \
             (type(other) is not np.ndarray or other.shape == t.shape or
@@ -1942,9 +1947,49 @@ def negative_into(a):
     """``-a`` written into ``a``'s buffer where it is a temporary nothing reads again
     (``into_temporary``)."""
     if type(a) is np.ndarray and a.size >= INTO_SIZE and a.flags.owndata and a.flags.writeable and \
-            a.dtype.kind in "fc":
+            a.dtype.kind in "fc" and _getrefcount(a) <= _INTO_REFS - 1:
         return np.negative(a, out=a)
     return -a
+
+
+def _refs_of_a_temporary() -> int:
+    """The reference count ``into_temporary`` sees for a temporary held by one name of its caller
+    (that name, its parameter, its local, getrefcount's argument): measured, not assumed."""
+    seen = []
+
+    def probe(op, a, b, side):
+        t = b if side else a
+        seen.append(_getrefcount(t))
+
+    def caller():
+        t = np.zeros(4)
+        probe("add", t, 1.0, 0)
+    caller()
+    return seen[0]
+
+
+_getrefcount = sys.getrefcount
+_INTO_REFS = _refs_of_a_temporary()
+
+
+def index_adjoint_op(op, a, b, x, idx):
+    """``index_adjoint(a <op> b, x, idx)`` with the result of the op written straight into the
+    new buffer of x's shape (the slice ``x[a:b]`` of the first axis; the rest set to zero): one
+    pass fewer than computing ``a <op> b`` and copying it.  Other indices, dtypes and shapes: the
+    op and ``index_adjoint``, the same numbers."""
+    ufunc, plain = _INTO_UFUNCS[op]
+    if type(idx) is slice and type(x) is np.ndarray and x.ndim and x.dtype.kind in "fc" and \
+            (type(a) is np.ndarray or type(a) in (float, int)) and \
+            (type(b) is np.ndarray or type(b) in (float, int)) and np.result_type(a, b) == x.dtype:
+        start, stop, step = idx.indices(x.shape[0])
+        shape = (max(stop - start, 0),) + x.shape[1:]
+        if step == 1 and stop > start and np.broadcast_shapes(np.shape(a), np.shape(b)) == shape:
+            out = np.empty(x.shape, x.dtype)
+            ufunc(a, b, out=out[start:stop])
+            out[:start] = 0
+            out[stop:] = 0
+            return out
+    return index_adjoint(plain(a, b), x, idx)
 
 
 def index_trick(obj, index, name=None):

@@ -43,7 +43,7 @@ import gast
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import CallSite, Closure, SiteEntry
+from .runtime.support import CallSite, Closure, SiteEntry, into_temporary as _into_temporary
 
 from .kinds import kind_of, make_matcher
 from .ir import walk_no_defs, walk_nodes
@@ -201,6 +201,18 @@ def _weak_scalar(node, kind) -> bool:
     return isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "num" and kind[2] in (int, float)
 
 
+def _in_place_as_op(call):
+    """``rt.into_temporary(op, a, b, side)`` as ``a <op> b``, ``rt.negative_into(a)`` as ``-1.0 * a``
+    (the same kind), for the kinds below; None for other calls."""
+    from .optimize import _INTO_BINOPS
+    if call.func.attr == "into_temporary" and len(call.args) == 4 and \
+            isinstance(call.args[0], gast.Constant) and call.args[0].value in _INTO_BINOPS:
+        return gast.BinOp(left=call.args[1], op=_INTO_BINOPS[call.args[0].value](), right=call.args[2])
+    if call.func.attr == "negative_into" and len(call.args) == 1:
+        return gast.BinOp(left=gast.Constant(value=-1.0, kind=None), op=gast.Mult(), right=call.args[0])
+    return None
+
+
 def _value_kind(value, known, namespace: Dict[str, Any]):
     """The kind of what an assignment of generated code computes, where plain numpy says it
     (elementwise operators and unary ufuncs keep a float array's dtype, a reduction without
@@ -208,6 +220,12 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
     a wrong one only leaves the call to its first run."""
     if isinstance(value, gast.Name):
         return known(value.id)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and \
+            getattr(namespace.get(value.func.value.id), "into_temporary", None) is _into_temporary:
+        value = _in_place_as_op(value)          # sct/optimize.py's in-place forms: the op they compute
+        if value is None:
+            return None
     if isinstance(value, gast.BinOp):
         operands = [(o, known(o.id) if isinstance(o, gast.Name) else None) for o in (value.left, value.right)]
         leaves = [_array_leaf(k) for _, k in operands]

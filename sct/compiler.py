@@ -33,6 +33,7 @@ from .naming import Namer, names_in
 from .normalize import Normalizer
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
+from .optimize import direct_index_adjoints, expand_in_place, has_in_place, shared_statements
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
@@ -356,6 +357,8 @@ def _parse(fn, returns_self: bool):
     fdef, filename, _ = function_ast(fn)
     if filename.startswith("<sct-generated") and _fuse.has_fused(fdef):   # read back: plain numpy
         _fuse.unfuse(fdef, fn.__globals__)
+    if filename.startswith("<sct-generated") and has_in_place(fdef):     # the ops written in place: plain ops
+        expand_in_place(fdef, {k for k, v in fn.__globals__.items() if v is RT})
     if fdef.args.posonlyargs:   # positional-only parameters: every call passes them by position
         fdef.args.args = fdef.args.posonlyargs + fdef.args.args
         fdef.args.posonlyargs = []
@@ -522,11 +525,16 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 prune_dead(generated_fn, runtime_names, numpy_name)
                 if type_only_values(generated_fn, runtime_names, rt_name, numpy_name):
                     prune_dead(generated_fn, runtime_names, numpy_name)
-                if not _fuse.active():
-                    reuse_temporaries(generated_fn, rt_name)
+    specialised = set()
     if scalar_kinds is not None:
-        specialise(generated.functions, generated.entry, scalar_kinds, rt_name,      # sct/scalars.py
-                   numpy_name if plain_numpy else None)
+        specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
+                                 numpy_name if plain_numpy else None)
+    if optimize_enabled() and not _fuse.active():    # temporaries overwritten, slice adjoints written directly
+        shared = shared_statements(generated.functions)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
+                direct_index_adjoints(generated_fn, rt_name, shared)
+                reuse_temporaries(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     return sites, site_calls

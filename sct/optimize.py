@@ -66,6 +66,9 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     dead_assignments(fn, rt_name)
 
 
+_SCOPE_NAMES = ("locals", "vars", "eval", "exec", "dir")
+
+
 def _has_scope_statements(fn) -> bool:
     """global/nonlocal, or a call that could read the frame's names (locals(), vars(), eval)."""
     for n in walk_nodes(fn):
@@ -846,47 +849,74 @@ def _shape_proxy(rt_name: str, name: str):
 _INTO_OPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div"}
 
 
-def reuse_temporaries(fn: gast.FunctionDef, rt_name: str) -> None:
-    """``u = t * b`` where ``t`` is a temporary (assigned once, by arithmetic, earlier in the same
-    block) read nowhere else becomes ``u = rt.into_temporary("mul", t, b, 0)``: the product is written
-    into ``t``'s buffer where the run finds it an array of the result's shape and dtype (a value of
-    arithmetic on arrays is a fresh array no other name holds).  Used on generated code that is
-    not differentiated again (sct/forward.py's Hessian-vector products)."""
-    if _has_scope_statements(fn):
-        return
+def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """``u = t * b`` where ``t`` is a temporary (assigned by arithmetic earlier in the same block and
+    not stored again since) read nowhere else becomes ``u = rt.into_temporary("mul", t, b, 0)``: the
+    product is written into ``t``'s buffer where the run finds it an array of the result's shape and
+    dtype that no other name, view or container holds (a value of arithmetic on arrays is a fresh
+    array; ``into_temporary`` checks its reference count as well).  Reads of ``t`` inside
+    ``rt.shape_proxy(t)`` do not count (they keep its shape and dtype only, which an op written into
+    ``t`` keeps).  Code read back to be differentiated again has these calls expanded back
+    (``expand_in_place``).  ``shared``: ids of statements another generated function holds too
+    (left as they are)."""
     loads: Dict[str, int] = {}
-    stores: Dict[str, int] = {}
-    for node in gast.walk(fn):
+    proxied: Set[int] = set()
+    names = []
+    for node in _walk_no_defs(fn.body):
         if isinstance(node, gast.Name):
-            table = loads if isinstance(node.ctx, gast.Load) else stores
-            table[node.id] = table.get(node.id, 0) + 1
-        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)) and node is not fn:
+            names.append(node)
+        elif isinstance(node, gast.Call):
+            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
+                proxied.add(id(node.args[0]))
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
             return
+    for node in names:
+        if not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
+            if node.id in _SCOPE_NAMES:
+                return
+            loads[node.id] = loads.get(node.id, 0) + 1
     params = {a.id for a in fn.args.args}
 
     def arithmetic(value) -> bool:
         return isinstance(value, gast.BinOp) and (type(value.op) in _INTO_OPS or isinstance(value.op, gast.Pow)) or \
-            isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub)
+            isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) or \
+            _rt_call(value, rt_name, "into_temporary", "negative_into")
 
     def rt_attr(attr):
         return gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
                               attr=attr, ctx=gast.Load())
 
+    def reads(s) -> Dict[str, int]:
+        out: Dict[str, int] = {}
+        for node in _walk_no_defs([s]):
+            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
+                out[node.id] = out.get(node.id, 0) + 1
+        return out
+
     def block(stmts):
+        # temps: names assigned by arithmetic earlier in this block, neither read nor stored since
         temps: Set[str] = set()
         for s in stmts:
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
                     block(inner)
+            here = reads(s) if temps else {}       # (nothing to invalidate: no walk)
             if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+                if temps:
+                    temps -= _stored([s]) | set(here)
                 continue
             value = s.value
+            target = s.targets[0].id
 
             def free(node) -> bool:
-                return isinstance(node, gast.Name) and node.id in temps and loads.get(node.id) == 1 and \
-                    node.id not in params
-            if isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
+                # read nowhere else in the function, or read once here by a statement that stores
+                # the name again (its old value is dead after it)
+                return isinstance(node, gast.Name) and node.id in temps and node.id not in params and \
+                    (loads.get(node.id) == 1 or (node.id == target and here.get(node.id) == 1))
+            if id(s) in shared:
+                pass
+            elif isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
                 side = 0 if free(value.left) else 1 if free(value.right) else None
                 if side is not None and not (isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name)
                                              and value.left.id == value.right.id):
@@ -896,8 +926,107 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str) -> None:
                                         keywords=[])
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and free(value.operand):
                 s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
-            target = s.targets[0].id
-            if arithmetic(value) and stores.get(target) == 1:
+            temps -= set(here)
+            temps.discard(target)
+            if arithmetic(s.value):
                 temps.add(target)
 
     block(fn.body)
+
+
+def shared_statements(functions) -> Set[int]:
+    """Ids of the assignments and calls (what the rewrites below change) that more than one
+    generated function holds."""
+    seen: Dict[int, int] = {}
+    for fn in functions:
+        if isinstance(fn, gast.FunctionDef):
+            for node in set(id(n) for n in walk_nodes(fn) if isinstance(n, (gast.Assign, gast.Call))):
+                seen[node] = seen.get(node, 0) + 1
+    return {k for k, v in seen.items() if v > 1}
+
+
+# --- the result of an op written straight into a slice adjoint's buffer --------------------------
+
+def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)``, at the top level of the
+    function (no loop around them), ``t`` read by no statement after them: one statement
+    ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
+    the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
+    between, and no later statement reads ``t``, so only speed changes."""
+    body = fn.body
+    out: List = []
+    last_read: Dict[str, int] = {}      # name -> the last top-level statement that reads it
+    found = False
+    for k, stmt in enumerate(body):
+        for n in _walk_no_defs([stmt]):
+            if isinstance(n, gast.Name):
+                if not isinstance(n.ctx, gast.Store):
+                    last_read[n.id] = k
+            elif isinstance(n, gast.Attribute):
+                found = found or n.attr == "index_adjoint"
+            elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+                return
+    if not found or any(name in last_read for name in _SCOPE_NAMES):
+        return
+    k = 0
+    while k < len(body):
+        s = body[k]
+        nxt = body[k + 1] if k + 1 < len(body) else None
+        if nxt is not None and id(s) not in shared and id(nxt) not in shared and \
+                id(getattr(nxt, "value", None)) not in shared and \
+                isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+                isinstance(s.value, gast.BinOp) and type(s.value.op) in _INTO_OPS and \
+                isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and \
+                _rt_call(nxt.value, rt_name, "index_adjoint") and len(nxt.value.args) == 3 and \
+                not nxt.value.keywords and _name(nxt.value.args[0]) == s.targets[0].id:
+            t = s.targets[0].id
+            rest = nxt.value.args[1:]
+            reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
+            if last_read.get(t, -1) <= k + 1 and not reads_t and nxt.targets[0].id != t:
+                nxt.value.func.attr = "index_adjoint_op"
+                nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
+                                  s.value.left, s.value.right] + rest
+                out.append(nxt)
+                k += 2
+                continue
+        out.append(s)
+        k += 1
+    fn.body = out
+
+
+# --- reading generated code back (to differentiate it again) -------------------------------------
+
+_INTO_BINOPS = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult, "div": gast.Div}
+
+
+def expand_in_place(fdef, rt_names: Set[str]) -> None:
+    """The calls ``reuse_temporaries`` and ``direct_index_adjoints`` made, back to the plain code
+    they stand for (``rt.into_temporary("mul", a, b, 0)`` is ``a * b``, ``rt.negative_into(a)``
+    ``-a``, ``rt.index_adjoint_op(op, a, b, x, idx)`` ``rt.index_adjoint(a <op> b, x, idx)``), so
+    generated code differentiated again is differentiated as the ops it computes."""
+
+    class Expand(gast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            func = node.func
+            if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
+                    func.value.id in rt_names) or node.keywords:
+                return node
+            if func.attr == "negative_into" and len(node.args) == 1:
+                return gast.copy_location(gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node)
+            if func.attr in ("into_temporary", "index_adjoint_op") and len(node.args) >= 3 and \
+                    isinstance(node.args[0], gast.Constant) and node.args[0].value in _INTO_BINOPS:
+                op = gast.BinOp(left=node.args[1], op=_INTO_BINOPS[node.args[0].value](), right=node.args[2])
+                gast.copy_location(op, node)
+                if func.attr == "into_temporary":
+                    return op
+                func.attr = "index_adjoint"
+                node.args = [op] + node.args[3:]
+            return node
+
+    Expand().visit(fdef)
+
+
+def has_in_place(fdef) -> bool:
+    return any(isinstance(n, gast.Attribute) and n.attr in ("into_temporary", "negative_into", "index_adjoint_op")
+               for n in gast.walk(fdef))

@@ -458,6 +458,7 @@ class Specialiser:
         self.np = numpy_name
         self._walks: Dict[int, list] = {}
         self._taken: Optional[Set[str]] = None
+        self.rewritten: Set[str] = set()
 
     @property
     def taken(self) -> Set[str]:
@@ -564,6 +565,7 @@ class Specialiser:
         if not reads_elements(entry_types, ptypes):
             return                           # vectors only, none of their elements read as floats
         self.rewrite_entry(entry_types, tapes, sweep_info)
+        self.rewritten = {self.entry.name} | set(sweep_info)
         self._walks.clear()
         self.drop_unread_tape_entries(tapes, sweep_info)
         for fn in [self.entry] + [self.by_name[name] for name in sweep_info]:
@@ -981,8 +983,11 @@ class DeadZeros:
         return s, live | self.reads(s)
 
 
-def specialise(functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]) -> None:
-    """Rewrite the entry ``entry`` of ``functions`` (gast) and the sweeps it calls in place."""
+def specialise(functions, entry: str, param_kinds: Dict, rt_name: str, numpy_name: Optional[str]) -> Set[str]:
+    """Rewrite the entry ``entry`` of ``functions`` (gast) and the sweeps it calls in place; returns
+    the names of the functions rewritten."""
     if not enabled():
-        return
-    Specialiser(functions, entry, param_kinds, rt_name, numpy_name).run()
+        return set()
+    specialiser = Specialiser(functions, entry, param_kinds, rt_name, numpy_name)
+    specialiser.run()
+    return specialiser.rewritten
