@@ -18,7 +18,8 @@ Conventions where the derivative is not unique:
 * ``np.prod`` is exact at zeros (products of the others, no division);
   ``np.cumprod`` divides only when the input has no zero, and otherwise uses an
   exact O(n^2) path.
-* ``np.linalg.det`` / ``slogdet`` need an invertible matrix.
+* ``np.linalg.det``'s gradient is the cofactor matrix, exact at singular matrices too (its second
+  derivative needs an invertible matrix); ``slogdet`` needs an invertible matrix.
 * Python's ``max(...)`` / ``min(...)`` split the adjoint equally among tied
   arguments; ``np.sort`` sends each adjoint back through a stable argsort.
 * ``np.linalg.cholesky`` / ``eigh`` / ``eigvalsh`` read one triangle of their
@@ -593,7 +594,38 @@ def inv(g, ans, a):
 
 @defrule(np.linalg.det)
 def det(g, ans, a):
-    return np.expand_dims(g * np.conj(ans), (-2, -1)) * conj_transpose(np.linalg.inv(a))
+    return np.expand_dims(g, (-2, -1)) * conj_transpose(adjugate(a))
+
+
+def adjugate(a):
+    """The adjugate of the matrices in the last two axes, ``det(a) inv(a)`` where ``a`` is invertible,
+    from the SVD ``a = u s vh`` so that it is exact at singular matrices too (the derivative of
+    ``det`` is a polynomial): ``adj(a) = det(u) det(vh) vh^H diag(prod_{j!=i} s_j) u^H``."""
+    a = np.asarray(a)
+    if a.shape[-1] == 0:
+        return np.zeros(a.shape, dtype=np.result_type(a, np.float32))
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    phase = np.linalg.det(u) * np.linalg.det(vh)
+    adj = np.expand_dims(phase, (-2, -1)) * ((conj_transpose(vh) * np.expand_dims(before * after, -2))
+                                             @ conj_transpose(u))
+    return adj.astype(np.result_type(a, np.float32), copy=False)
+
+
+@defrule(adjugate)
+def _adjugate_rule(g, ans, a):
+    return adjugate_adjoint(g, ans, a)
+
+
+def adjugate_adjoint(g, ans, a):
+    """The adjoint of ``adjugate(a)``, from d adj(A) = tr(A^-1 dA) adj(A) - A^-1 dA adj(A) for an
+    invertible A (np.linalg.inv raises at a singular one: the second derivative of det there is not
+    modelled)."""
+    inverse_h = conj_transpose(np.linalg.inv(a))
+    return (np.expand_dims(np.sum(g * np.conj(ans), axis=(-2, -1)), (-2, -1)) * inverse_h
+            - inverse_h @ g @ conj_transpose(ans))
 
 
 @defrule(np.linalg.slogdet, many_outputs=True)

@@ -66,3 +66,89 @@ def test_sinc_derivatives_away_from_zero_and_float32():
     assert_close(extractdata(h), _sinc_derivatives(x32.astype(np.float64))[2], 1e-5, 1e-5)
     value, tangent = sct.jvp(sinc_total, (np.array([0.0, 0.5]),), (np.array([1.0, 1.0]),))
     assert_close(extractdata(tangent), np.sum(_sinc_derivatives(np.array([0.0, 0.5]))[1]), 1e-10, 1e-12)
+
+
+# --- np.linalg.det at a singular matrix: the rule was det(a) * inv(a)^H, so the gradient (the
+# cofactor matrix, which exists everywhere) raised "Singular matrix" (JAX's and PyTorch's suites
+# test the gradient of det at rank-deficient matrices) ------------------------------------------
+
+def det_and_gradient(a):
+    d = np.linalg.det(a)
+    return d, dlgradient(d, a)
+
+
+def det_hessian_along(a, v):
+    d = np.linalg.det(a)
+    g = dlgradient(d, a)
+    return dlgradient(np.sum(g * v), a)
+
+
+def abs_det_squared(a):
+    return np.abs(np.linalg.det(a)) ** 2
+
+
+def abs_det_squared_gradient(a):
+    y = np.abs(np.linalg.det(a)) ** 2
+    return dlgradient(y, a)
+
+
+def _cofactors(a):
+    n = a.shape[-1]
+    c = np.zeros_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=0), j, axis=1)
+            c[i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+    return c
+
+
+@pytest.mark.parametrize("a", [
+    np.array([[1.0, 2.0], [2.0, 4.0]]),                              # corank 1
+    np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]),   # corank 1
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [-1.0, -2.0, -3.0]]),  # corank 2: gradient 0
+    np.zeros((3, 3)),
+    np.array([[0.0, 0.0], [0.0, 1.0]]),
+    np.array([[2.5]]),
+    np.array([[0.3, -1.2, 0.5], [2.0, 0.7, -0.4], [1.1, 0.2, 0.9]]),  # invertible: unchanged
+])
+def test_det_gradient_is_the_cofactor_matrix_also_at_singular_matrices(a):
+    d, g = dlfeval(det_and_gradient, dlarray(a))
+    assert_close(extractdata(d), np.linalg.det(a), 1e-10, 1e-12)
+    assert_close(extractdata(g), _cofactors(a), 1e-9, 1e-12)
+    assert_close(extractdata(g), numerical_gradient(np.linalg.det, [a.copy()], 0), 1e-6, 1e-7)
+
+
+def test_det_gradient_batched_with_a_singular_member_float32_and_complex():
+    a = np.stack([np.array([[1.0, 2.0], [2.0, 4.0]]), np.array([[1.0, -2.0], [0.5, 3.0]])])
+    d, g = dlfeval(det_and_gradient_of_sum, dlarray(a))
+    assert_close(extractdata(g), np.stack([_cofactors(m) for m in a]), 1e-10, 1e-12)
+    d, g = dlfeval(det_and_gradient, dlarray(a[0].astype(np.float32)))
+    assert extractdata(g).dtype == np.float32
+    assert_close(extractdata(g), _cofactors(a[0]), 1e-6, 1e-6)
+    z = np.array([[1.0, 2j], [1j, -2.0]])                             # det 0
+    zc = np.array([[1.0 + 1j, 2j, 0.5], [1j, -2.0, 1.0], [0.3, 0.0, 1.0 - 1j]])
+    for m in (z, zc):
+        g = extractdata(dlfeval(abs_det_squared_gradient, dlarray(m)))
+        assert_close(g, numerical_gradient(abs_det_squared, [m.copy()], 0), 1e-6, 1e-7)
+
+
+def det_of(a):
+    return np.linalg.det(a)
+
+
+def det_and_gradient_of_sum(a):
+    d = np.sum(np.linalg.det(a))
+    return d, dlgradient(d, a)
+
+
+def test_det_second_derivative_invertible_and_refused_at_a_singular_matrix():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((3, 3))
+    v = rng.standard_normal((3, 3))
+    expected = numerical_gradient(
+        lambda q: np.sum(extractdata(dlfeval(det_and_gradient, dlarray(q))[1]) * v), [a.copy()], 0)
+    assert_close(extractdata(dlfeval(det_hessian_along, dlarray(a), v)), expected, 1e-6, 1e-7)
+    assert_close(extractdata(sct.hvp(det_of, a, v)), expected, 1e-6, 1e-7)
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(det_hessian_along, dlarray(np.array([[1.0, 2.0], [2.0, 4.0]])), np.ones((2, 2)))
+    assert info.value.lineno is not None and "Singular" in str(info.value)
