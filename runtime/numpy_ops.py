@@ -1539,12 +1539,12 @@ def matrix_power(g, ans, a, n):
 
 @defrule(np.linalg.eigh, many_outputs=True)
 def eigh(g, ans, a, UPLO="L"):
-    return eigh_adjoint(getitem_or_zero(g, 0), fill_zero(getitem_or_zero(g, 1), ans[1]), ans[0], ans[1], UPLO)
+    return eigh_adjoint(getitem_or_zero(g, 0), getitem_or_zero(g, 1), ans[0], ans[1], UPLO)
 
 
 @defrule(np.linalg.eigvalsh, real_output=True)
 def eigvalsh(g, ans, a, UPLO="L"):
-    return eigh_adjoint(g, np.zeros(np.shape(a), weight_dtype(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
+    return eigh_adjoint(g, None, ans, np.linalg.eigh(a, UPLO)[1], UPLO)
 
 
 @defrule(np.linalg.svd, many_outputs=True)
@@ -1697,9 +1697,31 @@ def hermitian_input_adjoint(sym, uplo):
 def eigh_adjoint(gw, gv, w, v, uplo):
     """The adjoint of ``a`` in ``w, v = np.linalg.eigh(a)`` (for losses that do not depend on the
     eigenvectors' phases; degenerate eigenvalues give no finite derivative of the eigenvectors)."""
+    require(spectrum_separated(w, gv, False),
+            "np.linalg.eigh: at repeated eigenvalues the eigenvectors have no derivative, and neither "
+            "has anything computed from them (also the second derivative of a function of the "
+            "eigenvalues alone: its rule uses them); sct does not model that limit")
     inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1], dtype=weight_dtype(w)) \
-        + eigen_gaps(w) * (conj_transpose(v) @ gv)
+        + eigen_gaps(w) * (conj_transpose(v) @ fill_zero(gv, v))
     return hermitian_input_adjoint(v @ inner @ conj_transpose(v), uplo)
+
+
+def spectrum_separated(w, cotangent, nonzero):
+    """Whether the vectors' derivative is finite: no cotangent reaches them (None or 0.0: an array
+    of zeros does not count, it may be the 0 of a 0/0 limit in a second derivative), or the values
+    ``w`` (eigenvalues, singular values) are pairwise distinct -- and nonzero where ``nonzero`` --
+    beyond a few ulps of the largest (closer counts as equal: the derivative's 1 / (w[j] - w[i])
+    would be infinite or noise)."""
+    if _is_zero(cotangent):
+        return True
+    w = np.asarray(w)
+    scale = np.max(np.abs(w), axis=-1, keepdims=True) if w.shape[-1] else np.zeros(w.shape[:-1] + (1,))
+    tol = 16 * np.finfo(np.result_type(w, np.float32)).eps * scale
+    if nonzero and np.any(np.abs(w) <= tol):
+        return False
+    n = w.shape[-1]
+    gaps = np.abs(np.expand_dims(w, -2) - np.expand_dims(w, -1)) + np.where(np.eye(n) > 0, np.inf, 0.0)
+    return not np.any(gaps <= np.expand_dims(tol, -1))
 
 
 def eigen_gaps(w):
@@ -1731,6 +1753,10 @@ def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
     gu = fill_zero(getitem_or_zero(g, 0), u)
     gs = fill_zero(getitem_or_zero(g, 1), s)
     gvh = fill_zero(getitem_or_zero(g, 2), vh)
+    require(spectrum_separated(s, getitem_or_zero(g, 0), True) and spectrum_separated(s, getitem_or_zero(g, 2), True),
+            "np.linalg.svd: at repeated or zero singular values the singular vectors have no "
+            "derivative, and neither has anything computed from them (also the second derivative of "
+            "a function of the singular values alone: its rule uses them); sct does not model that limit")
     eye = np.eye(k, dtype=weight_dtype(s))
     uhgu = conj_transpose(u) @ gu
     uhgu = uhgu - conj_transpose(uhgu)
@@ -2122,7 +2148,7 @@ nondifferentiable(
     angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    require, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
+    require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
     einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index, cross_axes,

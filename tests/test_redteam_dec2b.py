@@ -152,3 +152,65 @@ def test_det_second_derivative_invertible_and_refused_at_a_singular_matrix():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(det_hessian_along, dlarray(np.array([[1.0, 2.0], [2.0, 4.0]])), np.ones((2, 2)))
     assert info.value.lineno is not None and "Singular" in str(info.value)
+
+
+# --- second derivatives through eigh/eigvalsh/svd/eig at repeated eigen- or singular values: the
+# 1 / (w[j] - w[i]) of the vectors' derivative was set to 0 (eigh: a silently wrong Hessian, e.g.
+# 0 in place of 12 for sum(eigvalsh(A)**2) at A = diag(1, 1, 2)) or gave NaN (svd); now refused ---
+
+def eigvalsh_squares_hessian(a, v):
+    y = np.sum(np.linalg.eigvalsh(a) ** 2)
+    g = dlgradient(y, a)
+    return dlgradient(np.sum(g * v), a)
+
+
+def singular_values_cubes_hessian(a, v):
+    y = np.sum(np.linalg.svd(a, compute_uv=False) ** 3)
+    g = dlgradient(y, a)
+    return dlgradient(np.sum(g * v), a)
+
+
+def eigvalsh_squares_gradient(a):
+    y = np.sum(np.linalg.eigvalsh(a) ** 2)
+    return y, dlgradient(y, a)
+
+
+def eigenvector_loss_gradient(a):
+    w, v = np.linalg.eigh(a)
+    y = np.sum(v[:, 0] ** 4) + np.sum(w)
+    return dlgradient(y, a)
+
+
+V_LOWER = np.tril(np.arange(9.0).reshape(3, 3))
+
+
+def test_eigvalsh_hessian_with_distinct_eigenvalues_is_exact():
+    # sum(eigvalsh(A)^2) = sum_i A_ii^2 + 2 sum_{i>j} A_ij^2 (the lower triangle is read)
+    expected = 2 * np.diag(np.diag(V_LOWER)) + 4 * np.tril(V_LOWER, -1)
+    for a in (np.diag([1.0, 2.0, 3.0]), np.array([[2.0, 0.3, -0.1], [0.3, 1.0, 0.5], [-0.1, 0.5, -1.0]])):
+        assert_close(extractdata(dlfeval(eigvalsh_squares_hessian, dlarray(a), V_LOWER)), expected, 1e-8, 1e-8)
+
+
+@pytest.mark.parametrize("a", [np.eye(3), np.diag([1.0, 1.0, 2.0]), np.zeros((3, 3))])
+def test_second_derivatives_at_repeated_eigenvalues_are_refused(a):
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(eigvalsh_squares_hessian, dlarray(a), V_LOWER)
+    assert "repeated eigenvalues" in str(info.value) and info.value.lineno is not None
+    with pytest.raises(sct.EvaluationError, match="repeated or zero singular values"):
+        dlfeval(singular_values_cubes_hessian, dlarray(a), V_LOWER)
+    with pytest.raises(sct.EvaluationError, match="repeated eigenvalues"):
+        dlfeval(eigenvector_loss_gradient, dlarray(a))
+    # first derivatives of functions of the eigenvalues alone stay exact at ties
+    y, g = dlfeval(eigvalsh_squares_gradient, dlarray(a))
+    assert_close(extractdata(g), 2 * np.diag(np.diag(a)) + 4 * np.tril(a, -1), 1e-10, 1e-12)
+
+
+def test_singular_values_hessian_with_distinct_values_is_exact():
+    a = np.array([[3.0, 0.2, 0.0], [0.1, -2.0, 0.4], [0.0, 0.3, 1.0]])
+    expected = numerical_gradient(lambda q: np.sum(extractdata(dlfeval(
+        singular_values_gradient, dlarray(q))) * V_LOWER), [a.copy()], 0)
+    assert_close(extractdata(dlfeval(singular_values_cubes_hessian, dlarray(a), V_LOWER)), expected, 1e-5, 1e-6)
+
+
+def singular_values_gradient(a):
+    return dlgradient(np.sum(np.linalg.svd(a, compute_uv=False) ** 3), a)
