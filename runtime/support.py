@@ -579,7 +579,12 @@ def project_transpose(cot, grad):
     if isinstance(grad, dict):
         return {k: project_transpose(_part(cot, k), v) for k, v in grad.items()}
     if isinstance(grad, (list, tuple)):
-        parts = list(cot) if isinstance(cot, (list, tuple)) else [ZERO] * len(grad)
+        # cot is a list, or an array when x is one and its adjoint came as a list over its first
+        # axis (Python's max(x), sum(x), sorted(x), a loop over x's rows): its items line up
+        if isinstance(cot, (list, tuple)) or (_is_array(cot) and np.ndim(cot) >= 1 and len(cot) == len(grad)):
+            parts = list(cot)
+        else:
+            parts = [ZERO] * len(grad)
         out = [project_transpose(u, v) for u, v in zip(parts, grad)]
         return out if isinstance(grad, list) else tuple(out)
     return broadcast_like(cot, grad)

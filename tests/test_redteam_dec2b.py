@@ -214,3 +214,44 @@ def test_singular_values_hessian_with_distinct_values_is_exact():
 
 def singular_values_gradient(a):
     return dlgradient(np.sum(np.linalg.svd(a, compute_uv=False) ** 3), a)
+
+
+# --- Python's min(x)/max(x)/max(x, key=...) over an array: the first derivative was right, but
+# the adjoint of the list-to-array step (project_transpose) dropped an array cotangent, so every
+# second derivative and every jvp through it was 0 (min(x)**2: hvp 0 in place of 2, jvp 0) -------
+
+def builtin_min_squared(x):
+    return min(x) ** 2 + 2 * max(x)
+
+
+def builtin_min_hessian(x, v):
+    y = min(x) ** 2 + 2 * max(x)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g * v), x)
+
+
+def builtin_max_row_by_key(x):
+    r = max(x, key=lambda row: row[0])
+    return np.sum(r ** 2) * r[1]
+
+
+def test_builtin_min_max_of_an_array_second_derivative_and_jvp():
+    x = np.array([0.3, -1.2, 2.0, 0.7])
+    v = np.array([0.5, -1.5, 2.0, 1.0])
+    g, hv = dlfeval(builtin_min_hessian, dlarray(x), v)
+    assert_close(extractdata(g), np.array([0.0, 2 * -1.2, 2.0, 0.0]))
+    assert_close(extractdata(hv), np.array([0.0, 2 * -1.5, 0.0, 0.0]))
+    assert_close(extractdata(sct.hvp(builtin_min_squared, x, v)), np.array([0.0, -3.0, 0.0, 0.0]))
+    value, tangent = sct.jvp(builtin_min_squared, (x,), (v,))
+    assert_close(extractdata(value), builtin_min_squared(x))
+    assert_close(extractdata(tangent), 2 * -1.2 * -1.5 + 2 * 2.0)
+
+
+def test_builtin_max_with_a_key_over_rows_second_derivative_and_jvp():
+    x = np.array([[0.3, -1.2, 2.0], [0.7, 1.1, -0.4]])
+    v = np.array([[0.5, -1.5, 2.0], [1.0, 0.3, -0.7]])
+    f = builtin_max_row_by_key
+    expected = numerical_gradient(lambda q: np.sum(numerical_gradient(f, [q.copy()], 0, 1e-4) * v), [x.copy()], 0, 1e-4)
+    assert_close(extractdata(sct.hvp(f, x, v)), expected, 1e-4, 1e-5)
+    value, tangent = sct.jvp(f, (x,), (v,))
+    assert_close(extractdata(tangent), np.sum(numerical_gradient(f, [x.copy()], 0) * v), 1e-6, 1e-7)
