@@ -559,7 +559,14 @@ def project(grad, x):
     if type(x) is np.ndarray:
         return _project_leaf(grad, x)
     if isinstance(x, (list, tuple)) and not _is_namedtuple(x):
-        parts = grad if isinstance(grad, (list, tuple)) else [ZERO] * len(x)
+        if isinstance(grad, (list, tuple)):
+            parts = grad
+        elif _is_zero(grad):
+            parts = [ZERO] * len(x)
+        else:
+            # a numpy function applied to the list (np.sin(xs), np.sum(xs)) made its adjoint an
+            # array: its items along the first axis are those of the list's items
+            parts = _list_parts(grad, x)
         out = [project(g, v) for g, v in zip(parts, x)]
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
@@ -569,6 +576,15 @@ def project(grad, x):
     if _is_array(x) or isinstance(x, numbers.Number):
         return _project_leaf(grad, x)
     return _project_object(grad, x)
+
+
+def _list_parts(grad, x):
+    """The items of an array adjoint ``grad`` of the list or tuple ``x`` (numpy's conversion of a
+    list into an array stacks its items along a new first axis)."""
+    if not _is_array(grad) or np.ndim(grad) == 0 or len(grad) != len(x):
+        raise ValueError(f"the adjoint of a list of {len(x)} items came as an array of shape "
+                         f"{np.shape(grad)}; pass np.asarray(...) of the list to numpy functions")
+    return list(grad)
 
 
 def project_transpose(cot, grad):
@@ -587,6 +603,10 @@ def project_transpose(cot, grad):
             parts = [ZERO] * len(grad)
         out = [project_transpose(u, v) for u, v in zip(parts, grad)]
         return out if isinstance(grad, list) else tuple(out)
+    if isinstance(cot, (list, tuple)) and _is_array(grad) and np.ndim(grad) >= 1 and len(cot) == len(grad):
+        # the transpose of splitting an array adjoint into a list's items: stack them again
+        return np.stack([np.zeros(np.shape(grad)[1:], dtype=np.result_type(grad)) if _is_zero(u)
+                         else broadcast_like(u, grad[k]) for k, u in enumerate(cot)])
     return broadcast_like(cot, grad)
 
 

@@ -255,3 +255,41 @@ def test_builtin_max_with_a_key_over_rows_second_derivative_and_jvp():
     assert_close(extractdata(sct.hvp(f, x, v)), expected, 1e-4, 1e-5)
     value, tangent = sct.jvp(f, (x,), (v,))
     assert_close(extractdata(tangent), np.sum(numerical_gradient(f, [x.copy()], 0) * v), 1e-6, 1e-7)
+
+
+# --- a numpy function applied to a list (or tuple) of dlarrays that is dlgradient's x: its adjoint
+# came as an array and project() replaced it by zeros -- a silent zero gradient ------------------
+
+def elementwise_of_a_list(xs):
+    y = np.sum(np.sin(xs)) + np.prod(xs)
+    return y, dlgradient(y, xs)
+
+
+def elementwise_of_a_list_second(xs):
+    y = np.sum(np.sin(xs) ** 2)
+    g = dlgradient(y, xs)
+    return dlgradient(np.sum(np.array(g) ** 2), xs)
+
+
+def _elementwise_of_a_list_plain(xs):
+    return np.sum(np.sin(xs)) + np.prod(xs)
+
+
+@pytest.mark.parametrize("make", [list, tuple])
+def test_numpy_function_of_a_list_argument_gradient(make):
+    scalars = np.array([0.5, -1.2, 2.0])
+    y, g = dlfeval(elementwise_of_a_list, make(dlarray(v) for v in scalars))
+    assert isinstance(g, make) and len(g) == 3
+    assert_close(extractdata(y), _elementwise_of_a_list_plain(list(scalars)))
+    assert_close(np.array([extractdata(v) for v in g]),
+                 numerical_gradient(lambda q: _elementwise_of_a_list_plain(list(q)), [scalars.copy()], 0))
+    rows = np.array([[0.5, -1.0], [1.5, 0.3]])
+    y, g = dlfeval(elementwise_of_a_list, make(dlarray(r) for r in rows))
+    assert_close(np.array([extractdata(v) for v in g]),
+                 numerical_gradient(lambda q: _elementwise_of_a_list_plain(list(q)), [rows.copy()], 0))
+
+
+def test_numpy_function_of_a_list_argument_second_derivative():
+    x = np.array([0.5, -1.2, 2.0])
+    h = dlfeval(elementwise_of_a_list_second, [dlarray(v) for v in x])
+    assert_close(np.array([extractdata(v) for v in h]), 2 * np.sin(4 * x))
