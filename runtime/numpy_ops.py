@@ -1702,7 +1702,7 @@ def eigh_adjoint(gw, gv, w, v, uplo):
             "has anything computed from them (also the second derivative of a function of the "
             "eigenvalues alone: its rule uses them); sct does not model that limit")
     inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1], dtype=weight_dtype(w)) \
-        + eigen_gaps(w) * (conj_transpose(v) @ fill_zero(gv, v))
+        + eigen_gaps(w) * (conj_transpose(v) @ fill_zero(gv, v).astype(np.result_type(v), copy=False))
     return hermitian_input_adjoint(v @ inner @ conj_transpose(v), uplo)
 
 
