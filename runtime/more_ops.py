@@ -37,6 +37,7 @@ import numpy as np
 from .registry import LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
+                        spectrum_separated,
                         singular_values_adjoint,
                         take_along_axis_adjoint, unconcatenate, weight_dtype)
 
@@ -260,6 +261,10 @@ def eig_adjoint(gw, gv, w, v, a):
     a loss independent of their phases): v^-H (diag(gw) + conj(F) o (v^H gv - v^H v diag(Re
     diag(v^H gv)))) v^H with F[i, j] = 1 / (w[j] - w[i])."""
     gw = fill_zero(gw, w)
+    require(spectrum_separated(w, gv, False),
+            "np.linalg.eig: at repeated eigenvalues the eigenvectors have no derivative, and neither "
+            "has anything computed from them (also the second derivative of a function of the "
+            "eigenvalues alone: its rule uses them); sct does not model that limit")
     vhgv = conj_transpose(v) @ fill_zero(gv, v)
     eye = np.eye(np.shape(v)[-1], dtype=weight_dtype(v))
     inner = np.expand_dims(gw, -1) * eye + np.conj(eigen_gaps(w)) * (

@@ -18,7 +18,8 @@ Conventions where the derivative is not unique:
 * ``np.prod`` is exact at zeros (products of the others, no division);
   ``np.cumprod`` divides only when the input has no zero, and otherwise uses an
   exact O(n^2) path.
-* ``np.linalg.det`` / ``slogdet`` need an invertible matrix.
+* ``np.linalg.det``'s gradient is the cofactor matrix, exact at singular matrices too (its second
+  derivative needs an invertible matrix); ``slogdet`` needs an invertible matrix.
 * Python's ``max(...)`` / ``min(...)`` split the adjoint equally among tied
   arguments; ``np.sort`` sends each adjoint back through a stable argsort.
 * ``np.linalg.cholesky`` / ``eigh`` / ``eigvalsh`` read one triangle of their
@@ -594,7 +595,38 @@ def inv(g, ans, a):
 
 @defrule(np.linalg.det)
 def det(g, ans, a):
-    return np.expand_dims(g * np.conj(ans), (-2, -1)) * conj_transpose(np.linalg.inv(a))
+    return np.expand_dims(g, (-2, -1)) * conj_transpose(adjugate(a))
+
+
+def adjugate(a):
+    """The adjugate of the matrices in the last two axes, ``det(a) inv(a)`` where ``a`` is invertible,
+    from the SVD ``a = u s vh`` so that it is exact at singular matrices too (the derivative of
+    ``det`` is a polynomial): ``adj(a) = det(u) det(vh) vh^H diag(prod_{j!=i} s_j) u^H``."""
+    a = np.asarray(a)
+    if a.shape[-1] == 0:
+        return np.zeros(a.shape, dtype=np.result_type(a, np.float32))
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    phase = np.linalg.det(u) * np.linalg.det(vh)
+    adj = np.expand_dims(phase, (-2, -1)) * ((conj_transpose(vh) * np.expand_dims(before * after, -2))
+                                             @ conj_transpose(u))
+    return adj.astype(np.result_type(a, np.float32), copy=False)
+
+
+@defrule(adjugate)
+def _adjugate_rule(g, ans, a):
+    return adjugate_adjoint(g, ans, a)
+
+
+def adjugate_adjoint(g, ans, a):
+    """The adjoint of ``adjugate(a)``, from d adj(A) = tr(A^-1 dA) adj(A) - A^-1 dA adj(A) for an
+    invertible A (np.linalg.inv raises at a singular one: the second derivative of det there is not
+    modelled)."""
+    inverse_h = conj_transpose(np.linalg.inv(a))
+    return (np.expand_dims(np.sum(g * np.conj(ans), axis=(-2, -1)), (-2, -1)) * inverse_h
+            - inverse_h @ g @ conj_transpose(ans))
 
 
 @defrule(np.linalg.slogdet, many_outputs=True)
@@ -1446,7 +1478,26 @@ def fmod(g, ans, x1, x2):
 
 @defrule(np.sinc)
 def sinc(g, ans, x):
-    return g * np.conj(np.where(x == 0, 0, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1, x)))
+    return g * np.conj(sinc_slope(x))
+
+
+# sinc'(x) = sum_{n>=1} (-1)^n 2n pi^2n x^(2n-1) / (2n+1)!: the coefficients of x^(2n-1)
+_SINC_SERIES = tuple((-1) ** n * 2 * n * np.pi ** (2 * n) / float(np.prod(np.arange(1, 2 * n + 2)))
+                     for n in range(1, 10))
+
+
+def sinc_slope(x):
+    """The derivative of ``np.sinc`` at ``x``: ``(cos(pi x) - sinc(x)) / x``, and its Taylor series
+    near 0 (plain ops, differentiated by the compiler: every higher derivative is right at 0 too,
+    where a ``np.where(x == 0, 0, ...)`` would give zeros from the second derivative on)."""
+    small = np.abs(x) < 0.05
+    safe = np.where(small, 1, x)
+    formula = (np.cos(np.pi * safe) - np.sinc(safe)) / safe
+    square = x * x
+    series = _SINC_SERIES[-1]
+    for c in _SINC_SERIES[-2::-1]:
+        series = series * square + c
+    return np.where(small, series * x, formula)
 
 
 @defrule(np.nan_to_num)
@@ -1489,12 +1540,12 @@ def matrix_power(g, ans, a, n):
 
 @defrule(np.linalg.eigh, many_outputs=True)
 def eigh(g, ans, a, UPLO="L"):
-    return eigh_adjoint(getitem_or_zero(g, 0), fill_zero(getitem_or_zero(g, 1), ans[1]), ans[0], ans[1], UPLO)
+    return eigh_adjoint(getitem_or_zero(g, 0), getitem_or_zero(g, 1), ans[0], ans[1], UPLO)
 
 
 @defrule(np.linalg.eigvalsh, real_output=True)
 def eigvalsh(g, ans, a, UPLO="L"):
-    return eigh_adjoint(g, np.zeros(np.shape(a), weight_dtype(a)), ans, np.linalg.eigh(a, UPLO)[1], UPLO)
+    return eigh_adjoint(g, None, ans, np.linalg.eigh(a, UPLO)[1], UPLO)
 
 
 @defrule(np.linalg.svd, many_outputs=True)
@@ -1647,9 +1698,31 @@ def hermitian_input_adjoint(sym, uplo):
 def eigh_adjoint(gw, gv, w, v, uplo):
     """The adjoint of ``a`` in ``w, v = np.linalg.eigh(a)`` (for losses that do not depend on the
     eigenvectors' phases; degenerate eigenvalues give no finite derivative of the eigenvectors)."""
+    require(spectrum_separated(w, gv, False),
+            "np.linalg.eigh: at repeated eigenvalues the eigenvectors have no derivative, and neither "
+            "has anything computed from them (also the second derivative of a function of the "
+            "eigenvalues alone: its rule uses them); sct does not model that limit")
     inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1], dtype=weight_dtype(w)) \
-        + eigen_gaps(w) * (conj_transpose(v) @ gv)
+        + eigen_gaps(w) * (conj_transpose(v) @ fill_zero(gv, v).astype(np.result_type(v), copy=False))
     return hermitian_input_adjoint(v @ inner @ conj_transpose(v), uplo)
+
+
+def spectrum_separated(w, cotangent, nonzero):
+    """Whether the vectors' derivative is finite: no cotangent reaches them (None or 0.0: an array
+    of zeros does not count, it may be the 0 of a 0/0 limit in a second derivative), or the values
+    ``w`` (eigenvalues, singular values) are pairwise distinct -- and nonzero where ``nonzero`` --
+    beyond a few ulps of the largest (closer counts as equal: the derivative's 1 / (w[j] - w[i])
+    would be infinite or noise)."""
+    if _is_zero(cotangent):
+        return True
+    w = np.asarray(w)
+    scale = np.max(np.abs(w), axis=-1, keepdims=True) if w.shape[-1] else np.zeros(w.shape[:-1] + (1,))
+    tol = 16 * np.finfo(np.result_type(w, np.float32)).eps * scale
+    if nonzero and np.any(np.abs(w) <= tol):
+        return False
+    n = w.shape[-1]
+    gaps = np.abs(np.expand_dims(w, -2) - np.expand_dims(w, -1)) + np.where(np.eye(n) > 0, np.inf, 0.0)
+    return not np.any(gaps <= np.expand_dims(tol, -1))
 
 
 def eigen_gaps(w):
@@ -1681,6 +1754,10 @@ def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
     gu = fill_zero(getitem_or_zero(g, 0), u)
     gs = fill_zero(getitem_or_zero(g, 1), s)
     gvh = fill_zero(getitem_or_zero(g, 2), vh)
+    require(spectrum_separated(s, getitem_or_zero(g, 0), True) and spectrum_separated(s, getitem_or_zero(g, 2), True),
+            "np.linalg.svd: at repeated or zero singular values the singular vectors have no "
+            "derivative, and neither has anything computed from them (also the second derivative of "
+            "a function of the singular values alone: its rule uses them); sct does not model that limit")
     eye = np.eye(k, dtype=weight_dtype(s))
     uhgu = conj_transpose(u) @ gu
     uhgu = uhgu - conj_transpose(uhgu)
@@ -2072,7 +2149,7 @@ nondifferentiable(
     angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
-    require, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
+    require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
     einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index, cross_axes,

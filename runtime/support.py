@@ -565,7 +565,14 @@ def project(grad, x):
     if type(x) is np.ndarray:
         return _project_leaf(grad, x)
     if isinstance(x, (list, tuple)) and not _is_namedtuple(x):
-        parts = grad if isinstance(grad, (list, tuple)) else [ZERO] * len(x)
+        if isinstance(grad, (list, tuple)):
+            parts = grad
+        elif _is_zero(grad):
+            parts = [ZERO] * len(x)
+        else:
+            # a numpy function applied to the list (np.sin(xs), np.sum(xs)) made its adjoint an
+            # array: its items along the first axis are those of the list's items
+            parts = _list_parts(grad, x)
         out = [project(g, v) for g, v in zip(parts, x)]
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
@@ -577,6 +584,15 @@ def project(grad, x):
     return _project_object(grad, x)
 
 
+def _list_parts(grad, x):
+    """The items of an array adjoint ``grad`` of the list or tuple ``x`` (numpy's conversion of a
+    list into an array stacks its items along a new first axis)."""
+    if not _is_array(grad) or np.ndim(grad) == 0 or len(grad) != len(x):
+        raise ValueError(f"the adjoint of a list of {len(x)} items came as an array of shape "
+                         f"{np.shape(grad)}; pass np.asarray(...) of the list to numpy functions")
+    return list(grad)
+
+
 def project_transpose(cot, grad):
     """The adjoint of ``project(grad, x)`` with respect to ``grad`` (``cot`` has x's structure,
     ``grad`` the adjoint's: lists, tuples, dicts of fields or leaves)."""
@@ -585,9 +601,18 @@ def project_transpose(cot, grad):
     if isinstance(grad, dict):
         return {k: project_transpose(_part(cot, k), v) for k, v in grad.items()}
     if isinstance(grad, (list, tuple)):
-        parts = list(cot) if isinstance(cot, (list, tuple)) else [ZERO] * len(grad)
+        # cot is a list, or an array when x is one and its adjoint came as a list over its first
+        # axis (Python's max(x), sum(x), sorted(x), a loop over x's rows): its items line up
+        if isinstance(cot, (list, tuple)) or (_is_array(cot) and np.ndim(cot) >= 1 and len(cot) == len(grad)):
+            parts = list(cot)
+        else:
+            parts = [ZERO] * len(grad)
         out = [project_transpose(u, v) for u, v in zip(parts, grad)]
         return out if isinstance(grad, list) else tuple(out)
+    if isinstance(cot, (list, tuple)) and _is_array(grad) and np.ndim(grad) >= 1 and len(cot) == len(grad):
+        # the transpose of splitting an array adjoint into a list's items: stack them again
+        return np.stack([np.zeros(np.shape(grad)[1:], dtype=np.result_type(grad)) if _is_zero(u)
+                         else broadcast_like(u, grad[k]) for k, u in enumerate(cot)])
     return broadcast_like(cot, grad)
 
 

@@ -580,6 +580,8 @@ CASES = [
     Case(np.linalg.inv, [M(2, 3, 3)], complex=True),
     Case(np.linalg.det, [M(3, 3)], complex=True),
     Case(np.linalg.det, [M(2, 3, 3)], complex=True),
+    Case(nops.adjugate, [M(3, 3)], complex=True),
+    Case(nops.adjugate, [M(2, 3, 3)], complex=True),
     Case(np.linalg.slogdet, [M(3, 3)], complex=True, fn=slogdet_stacked, rule=slogdet_rule),
     Case(np.linalg.slogdet, [lambda rng, c: -M(3, 3)(rng, c)], complex=True, fn=slogdet_stacked,
          rule=slogdet_rule, note="negative determinant"),
