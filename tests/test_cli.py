@@ -1,4 +1,5 @@
 """The terminal entry point: ``python -m sct FILE:FUNCTION SHAPE ...`` prints generated code."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -52,8 +53,9 @@ def test_python_dash_m(tmp_path):
             y = x * x
             return dlgradient(y, x)
         """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))      # this checkout's sct
     done = subprocess.run([sys.executable, "-m", "sct", f"{path}:sq", "float32:()"],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, cwd=root)
     assert "def sq(x):" in done.stdout
 
 

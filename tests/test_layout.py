@@ -1,5 +1,6 @@
 """The house: the runtime is a leaf inside the package (sct.runtime) and never imports the compiler."""
 import ast
+import os
 import pathlib
 import subprocess
 import sys
@@ -43,10 +44,12 @@ def test_only_sct_is_importable_at_top_level_and_public_classes_report_sct():
 def test_importing_sct_does_not_load_a_top_level_runtime(tmp_path):
     # a user's own runtime.py must not break import sct, nor be loaded by it
     (tmp_path / "runtime.py").write_text("raise ImportError('the user runtime.py was imported')\n")
-    done = subprocess.run([sys.executable, "-c", "import sct, sys; print('runtime' in sys.modules)"],
-                          cwd=tmp_path, capture_output=True, text=True)
+    # this checkout's sct (not whatever is installed): its folder after the cwd on sys.path
+    path = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    done = subprocess.run([sys.executable, "-c", "import sct, sys; print('runtime' in sys.modules, sct.__file__)"],
+                          cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=path))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.split() == ["False", str(ROOT / "sct" / "__init__.py")]
 
 
 def test_a_regular_install_has_sct_runtime_inside_sct(tmp_path):

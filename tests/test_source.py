@@ -71,7 +71,8 @@ def test_source_is_identical_between_processes():
             "from sct import dlarray; import numpy as np; "
             "print(sct.source(test_source.loop_and_branch, dlarray(np.ones(2)), dlarray(np.eye(2))))"
             % os.path.dirname(__file__))
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))      # this checkout's sct
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
             for _ in range(2)]
     assert runs[0] == runs[1] and "def loop_and_branch" in runs[0]
 

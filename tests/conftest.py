@@ -1,0 +1,32 @@
+"""Run the suite in parallel by default when pytest-xdist is installed (the ``test`` extra has it).
+
+``python -m pytest`` then runs as ``python -m pytest -n auto --dist loadfile``: one worker
+per core, each test file whole on one worker (a file's module-scoped fixtures are built
+once).  Pass ``-n 0`` (or ``-p no:xdist``) to run in this process, or ``-n N`` / ``--dist``
+to choose; without pytest-xdist the suite runs serially as before.
+"""
+import os
+
+import pytest
+
+# the workers run side by side on the cores: a second BLAS thread per worker only contends
+# (the models in the tests are small); set before the workers start, so numpy reads it
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    # runs before xdist's own pytest_cmdline_main (a conftest registers after the plugin),
+    # which turns numprocesses="auto" into workers
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return None
+    option = config.option
+    if getattr(option, "numprocesses", None) is None and not (
+            option.usepdb or getattr(option, "collectonly", False) or getattr(option, "tx", None)):
+        option.numprocesses = "auto"
+        if getattr(option, "dist", "no") == "no":
+            option.dist = "loadfile"
+    if getattr(option, "numprocesses", None) not in (None, 0):
+        for name in _BLAS_THREADS:
+            os.environ.setdefault(name, "1")
+    return None
