@@ -60,9 +60,9 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     if _has_scope_statements(fn) if scope is None else scope:
         return
     fn.body = ZeroFacts(rt_name).run(fn.body)
-    contract_products(fn, rt_name)
-    accumulate_in_place(fn, rt_name)
-    dead_assignments(fn, rt_name)
+    nodes = contract_products(fn, rt_name)      # one walk of the body for the three passes
+    rewrote = accumulate_in_place(fn, rt_name, nodes)
+    dead_assignments(fn, rt_name, None if rewrote else nodes)
 
 
 def _has_scope_statements(fn) -> bool:
@@ -319,7 +319,9 @@ class ZeroFacts:
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
 
-def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
+def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
+    """``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked.  Returns whether it
+    rewrote anything."""
     body = fn.body
     final = body[-1] if body and isinstance(body[-1], gast.Return) else None
     params = {a.id for a in fn.args.args} | {a.id for a in fn.args.kwonlyargs}
@@ -331,7 +333,8 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
     bad: Set[str] = set(params)
     allowed_loads: Set[int] = set()
     names_and_defs: List = []       # for the check below, once every allowed load is known
-    for node in _walk_no_defs(body):
+    rewrote = False
+    for node in (_walk_no_defs(body) if nodes is None else nodes):
         if isinstance(node, (gast.Name, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             names_and_defs.append(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
@@ -373,14 +376,21 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
                                                                        annotation=None, type_comment=None),
                                                        attr="index_add", ctx=gast.Load()),
                                    args=[total, grad, x, idx], keywords=[])
+            rewrote = True
+    return rewrote
 
 
 # --- contraction instead of a product summed by unbroadcast ---------------------------------------
 
-def contract_products(fn: gast.FunctionDef, rt_name: str) -> None:
+def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
     """``rt.unbroadcast(a * b, like)`` (names) becomes ``rt.unbroadcast_product(a, b, like)``: one
-    contraction, without the product's full-shape temporary where it is summed over."""
+    contraction, without the product's full-shape temporary where it is summed over.  Returns the
+    body's nodes as ``_walk_no_defs`` meets them after the contractions (a call is contracted when
+    the walk meets it, before it goes on to the call's children: the walk of the new tree)."""
+    nodes: List = []
+    append = nodes.append
     for node in _walk_no_defs(fn.body):
+        append(node)
         if _rt_call(node, rt_name, "unbroadcast") and len(node.args) == 2 and not node.keywords:
             product, like = node.args
             if isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult) and \
@@ -388,6 +398,7 @@ def contract_products(fn: gast.FunctionDef, rt_name: str) -> None:
                     isinstance(like, gast.Name):
                 node.func.attr = "unbroadcast_product"
                 node.args = [product.left, product.right, like]
+    return nodes
 
 
 # --- dead assignments ---------------------------------------------------------------------------
@@ -405,11 +416,12 @@ def _pure(node, rt_name: str) -> bool:
     return False
 
 
-def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
-    """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function."""
+def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> None:
+    """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function.
+    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's)."""
     while True:
         loaded = set()
-        for node in _walk_no_defs(fn.body):         # (one walk for both)
+        for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
             if isinstance(node, gast.Name):
                 if isinstance(node.ctx, (gast.Load, gast.Del)):
                     loaded.add(node.id)
@@ -440,6 +452,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
         fn.body = _block(sweep(fn.body))
         if not removed[0]:
             return
+        nodes = None
 
 
 # --- outputs nobody reads, and everything only they needed (generated code only) ---------------
