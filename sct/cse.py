@@ -74,7 +74,8 @@ class _Uses:
     """Names read only as operands or passed on (never written into, no attribute read but shape,
     dtype, ndim, size; never handed to a runtime function that writes into its argument)."""
 
-    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str],
+                 body_nodes: Optional[List] = None):
         self.unsafe: Set[str] = set()
         self.all: Set[str] = set()
         self.stored: Set[str] = set()
@@ -82,7 +83,7 @@ class _Uses:
         self.calls: List = []           # every call in fn
         # one walk (gast.walk's nodes but the context and operator leaves); calls looked at after
         # it, once every local name is known
-        for node in walk_nodes(fn):
+        for node in (walk_nodes(fn) if body_nodes is None else _nodes_of(fn, body_nodes)):
             if isinstance(node, gast.Name):
                 self.all.add(node.id)
                 if not isinstance(node.ctx, gast.Load):
@@ -121,6 +122,24 @@ class _Uses:
 
     def aliasable(self, name: str) -> bool:
         return name not in self.unsafe
+
+
+_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+
+
+def _nodes_of(fn, body_nodes: List):
+    """``walk_nodes(fn)``'s nodes but ``fn`` (in another order: ``_Uses`` finds sets), from
+    ``body_nodes``, ``sct.optimize._walk_no_defs(fn.body)``'s: those of its parameters,
+    decorators and annotation, the body's, and what the definitions in the body hold."""
+    for field in ("args", "decorator_list", "returns"):
+        for part in _as_list(getattr(fn, field, None)):
+            yield from walk_nodes(part)
+    for node in body_nodes:
+        yield node
+        if isinstance(node, _DEFS):
+            it = walk_nodes(node)
+            next(it)
+            yield from it
 
 
 def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str], local: Set[str]) -> str:
@@ -244,11 +263,12 @@ class _Summary:
 
 
 def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
-                          numpy_name: Optional[str] = None) -> None:
+                          numpy_name: Optional[str] = None, body_nodes: Optional[List] = None) -> None:
     """Rewrite ``fn`` in place; ``generated``: the generated functions beside it that only read
     their arguments (``readers``); ``numpy_name``: the name numpy has in generated code (None:
-    numpy's functions are treated as any other call)."""
-    rewrite = _Rewrite(fn, rt_name, generated, numpy_name)
+    numpy's functions are treated as any other call); ``body_nodes``: the nodes of its body as
+    ``sct.optimize._walk_no_defs`` meets them, where already walked."""
+    rewrite = _Rewrite(fn, rt_name, generated, numpy_name, body_nodes)
     if rewrite.uses.scope:
         return
     fn.body = rewrite.block(fn.body)
@@ -258,9 +278,10 @@ class _Rewrite:
     """One function's rewrite: ``block`` splits statements into straight runs, ``straight`` finds
     the repeated expressions of a run and reads each from one name."""
 
-    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str],
+                 body_nodes: Optional[List] = None):
         self.rt_name, self.generated, self.numpy_name = rt_name, generated, numpy_name
-        self.uses = _Uses(fn, rt_name, generated, numpy_name)
+        self.uses = _Uses(fn, rt_name, generated, numpy_name, body_nodes)
         self.taken = set(self.uses.all)
         self.counter = 0
 

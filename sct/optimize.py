@@ -47,22 +47,25 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            optimize_function(fn, rt_name, scopes.get(id(fn)))
-            common_subexpressions(fn, rt_name, generated, numpy_name)      # sct/cse.py
+            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)))
+            common_subexpressions(fn, rt_name, generated, numpy_name, nodes)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
         if pair[0] in named and pair[1] in named:
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
-def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> None:
-    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here)."""
+def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> Optional[List]:
+    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here).  Returns
+    ``_walk_no_defs(fn.body)``'s nodes where the last rewrites changed no node of that walk (the
+    common subexpressions read them), else None."""
     if _has_scope_statements(fn) if scope is None else scope:
-        return
+        return None
     fn.body = ZeroFacts(rt_name).run(fn.body)
     nodes = contract_products(fn, rt_name)      # one walk of the body for the three passes
     rewrote = accumulate_in_place(fn, rt_name, nodes)
-    dead_assignments(fn, rt_name, None if rewrote else nodes)
+    removed = dead_assignments(fn, rt_name, None if rewrote else nodes)
+    return None if rewrote or removed else nodes
 
 
 def _has_scope_statements(fn) -> bool:
@@ -416,9 +419,12 @@ def _pure(node, rt_name: str) -> bool:
     return False
 
 
-def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> None:
+def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
     """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function.
-    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's)."""
+    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's).
+    Returns whether it removed any (a body left with comments only gets a ``pass``, and an
+    ``else`` of comments only is dropped, as before: neither holds a name or a call)."""
+    any_removed = False
     while True:
         loaded = set()
         for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
@@ -451,7 +457,8 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
 
         fn.body = _block(sweep(fn.body))
         if not removed[0]:
-            return
+            return any_removed
+        any_removed = True
         nodes = None
 
 

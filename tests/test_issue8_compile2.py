@@ -308,3 +308,28 @@ def test_tree_fingerprint_finds_the_stored_names_on_its_walk():
     stored = set()
     assert tree_fingerprint(fdef, stored) == tree_fingerprint(fdef)
     assert stored == compiler._stored_names(fdef) == {"b", "c", "d"}
+
+
+# --- cse: the rewrite's names read from optimize's walk ------------------------------------------
+
+def test_cse_reads_the_names_of_a_function_from_optimize_walk(tmp_path, monkeypatch):
+    from sct import cse
+    fn = straight_line_module(tmp_path, 40, "issue8_compile2_cse")
+    given = {"with": 0, "without": 0}
+    uses_init = cse._Uses.__init__
+
+    def checking(self, fdef, rt_name, generated, numpy_name, body_nodes=None):
+        uses_init(self, fdef, rt_name, generated, numpy_name, body_nodes)
+        if body_nodes is None:
+            given["without"] += 1
+            return
+        given["with"] += 1
+        walked = cse._Uses.__new__(cse._Uses)
+        uses_init(walked, fdef, rt_name, generated, numpy_name)        # the whole walk, as before
+        for field in ("unsafe", "all", "stored", "scope", "local", "params", "params_only"):
+            assert getattr(self, field) == getattr(walked, field), field
+    monkeypatch.setattr(cse._Uses, "__init__", checking)
+    loss, grads = run_fresh(fn, *inputs())
+    assert np.isfinite(float(data(loss)))
+    # readers' summaries walk each function; each rewrite reads optimize's nodes instead
+    assert given["with"] >= 2 and given["without"] == given["with"]
