@@ -17,6 +17,7 @@ switches it off with the rest).
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import chain, islice
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
@@ -131,15 +132,11 @@ def _nodes_of(fn, body_nodes: List):
     """``walk_nodes(fn)``'s nodes but ``fn`` (in another order: ``_Uses`` finds sets), from
     ``body_nodes``, ``sct.optimize._walk_no_defs(fn.body)``'s: those of its parameters,
     decorators and annotation, the body's, and what the definitions in the body hold."""
-    for field in ("args", "decorator_list", "returns"):
-        for part in _as_list(getattr(fn, field, None)):
-            yield from walk_nodes(part)
-    for node in body_nodes:
-        yield node
-        if isinstance(node, _DEFS):
-            it = walk_nodes(node)
-            next(it)
-            yield from it
+    parts = [walk_nodes(part) for field in ("args", "decorator_list", "returns")
+             for part in _as_list(getattr(fn, field, None))]
+    parts.append(body_nodes)
+    parts += [islice(walk_nodes(node), 1, None) for node in body_nodes if isinstance(node, _DEFS)]
+    return chain.from_iterable(parts)
 
 
 def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str], local: Set[str]) -> str:
