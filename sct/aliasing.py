@@ -57,9 +57,22 @@ __all__ = ["lower_mutations", "check_writes", "inplace_updates", "changes_argume
 def lower_mutations(fdef, resolver, mode, param_kinds, owned_params, rt_name: str) -> None:
     """Rewrite modelled in-place operations on unshared names into new values (always exact)."""
     for _ in range(20):
-        analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params)
+        analysis = _OnFirstUse(fdef, resolver, mode, param_kinds, owned_params)
         if not _lower_once(fdef.body, analysis, resolver, rt_name):
             return
+
+
+class _OnFirstUse:
+    """``lower_mutations``' alias analysis, made when a rewrite first asks it something (in most
+    functions no statement is an in-place operation it could lower: it is never made)."""
+
+    def __init__(self, *args):
+        self._args, self._analysis = args, None
+
+    def __getattr__(self, name):
+        if self._analysis is None:
+            self._analysis = AliasAnalysis(*self._args)
+        return getattr(self._analysis, name)
 
 
 def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> bool:

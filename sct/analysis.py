@@ -360,18 +360,22 @@ def semi_naive(nodes: List, visit, sizes) -> None:
         due = again
 
 
-def tree_fingerprint(node) -> List:
+def tree_fingerprint(node, stored: Optional[Set[str]] = None) -> List:
     """Which nodes a tree holds and every leaf field's value, in order: equal for the same
-    tree unchanged (no node replaced, added, removed or renamed in place)."""
+    tree unchanged (no node replaced, added, removed or renamed in place).  ``stored``: a set
+    that receives the names the tree stores (on the same walk)."""
     out: List = []
     stack = [node]
     append, pop, push, extend, AST = out.append, stack.pop, stack.append, stack.extend, gast.AST
+    Name, Store = gast.Name, gast.Store
     while stack:
         n = pop()
         if not isinstance(n, AST):              # None in a list (a dict's ** entry, a default)
             append(n)
             continue
         append(id(n))
+        if stored is not None and n.__class__ is Name and isinstance(n.ctx, Store):
+            stored.add(n.id)
         for name in n._fields:
             value = getattr(n, name, None)
             if isinstance(value, list):

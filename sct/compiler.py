@@ -163,12 +163,14 @@ def walk_no_defs_but(node):
         todo.extend(child_nodes(n))        # (no context or operator leaf: a def is looked for)
 
 
-def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) -> Dict[str, Any]:
+def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None,
+                   imports: Optional[List] = None) -> Dict[str, Any]:
     """What the import statements inside a function bind (resolved when it is compiled;
-    ``from m import a`` guarded in ``attribute_guards``, like ``m.a``)."""
+    ``from m import a`` guarded in ``attribute_guards``, like ``m.a``).  ``imports``: its import
+    statements in ``walk_nodes``' order, where already found."""
     import importlib
     found: Dict[str, Any] = {}
-    for node in walk_nodes(fdef):
+    for node in (walk_nodes(fdef) if imports is None else imports):
         try:
             if isinstance(node, gast.Import):
                 for alias in node.names:
@@ -191,14 +193,13 @@ def imported_names(fdef, attribute_guards: Optional[Dict[Any, tuple]] = None) ->
     return found
 
 
-def module_aliases(fdef, resolver: Resolver, params) -> None:
+def module_aliases(fdef, resolver: Resolver, params, stores: Optional[Dict[str, int]] = None) -> None:
     """``xp = np`` (a local assigned once, from a module): the module, as ``import numpy as xp``
-    would bind it, so that ``xp.sum(a)`` is numpy's sum (not the array method ``sum`` of ``xp``)."""
+    would bind it, so that ``xp.sum(a)`` is numpy's sum (not the array method ``sum`` of ``xp``).
+    ``stores``: how many times each name is stored in ``fdef``, where already counted."""
     import types
-    stores: Dict[str, int] = {}
-    for node in walk_nodes(fdef):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            stores[node.id] = stores.get(node.id, 0) + 1
+    if stores is None:
+        stores = _stores_and_imports(fdef)[0]
     for node in fdef.body:
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
                 and isinstance(node.value, (gast.Name, gast.Attribute)):
@@ -352,6 +353,21 @@ def _stored_names(fdef) -> set:
     return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
+def _stores_and_imports(fdef):
+    """How many times each name is stored in ``fdef``, and its import statements (in
+    ``walk_nodes``' order): one walk for ``_stored_names``, ``imported_names`` and ``module_aliases``."""
+    stores: Dict[str, int] = {}
+    imports: List = []
+    Name, Store, imports_ = gast.Name, gast.Store, (gast.Import, gast.ImportFrom)
+    for node in walk_nodes(fdef):
+        if isinstance(node, Name):
+            if isinstance(node.ctx, Store):
+                stores[node.id] = stores.get(node.id, 0) + 1
+        elif isinstance(node, imports_):
+            imports.append(node)
+    return stores, imports
+
+
 def _parse(fn, returns_self: bool):
     """The tree of ``fn`` and its file name (sct's own fused code read back as plain numpy)."""
     fdef, filename, _ = function_ast(fn)
@@ -425,15 +441,16 @@ def _nested_functions(fdef) -> List:
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):
     """What the function's names refer to (guarded), and its nested functions."""
-    local_names = set(params) | _stored_names(fdef)
+    stores, imports = _stores_and_imports(fdef)
+    local_names = set(params) | set(stores)
     nested = _nested_functions(fdef)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
     imported_guards: Dict[Any, tuple] = {}
-    known.update(imported_names(fdef, imported_guards))
+    known.update(imported_names(fdef, imported_guards, imports))
     resolver = Resolver(fn, local_names, known=known)
     resolver.attribute_guards.update(imported_guards)
-    module_aliases(fdef, resolver, params)
+    module_aliases(fdef, resolver, params, stores)
     return resolver, nested
 
 
@@ -466,10 +483,12 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     """The activity of the rewritten function, checked, and its local names (every global it
     reads guarded).  Where the rewrites changed nothing (the same nodes, the same leaves, the
     same local names), the first activity is that of this function: it is used again."""
-    local_names = set(sig.params) | _stored_names(fdef)
+    stored: set = set()
+    fingerprint = tree_fingerprint(fdef, stored)        # (one walk for both)
+    local_names = set(sig.params) | stored
     local_names |= {n.name for n in nested}
     resolver.locals = local_names
-    if first_tree == (tree_fingerprint(fdef), frozenset(local_names)):
+    if first_tree == (fingerprint, frozenset(local_names)):
         activity = first
     else:
         activity = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)

@@ -17,6 +17,7 @@ switches it off with the rest).
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import chain, islice
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
@@ -73,19 +74,24 @@ def _store(name):
     return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
 
 
+_BINDS = (gast.Assign, gast.AnnAssign, gast.NamedExpr, gast.For, gast.AsyncFor, gast.withitem)
+
+
 class _Uses:
     """Names read only as operands or passed on (never written into, no attribute read but shape,
     dtype, ndim, size; never handed to a runtime function that writes into its argument)."""
 
-    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str],
+                 body_nodes: Optional[List] = None):
         self.unsafe: Set[str] = set()
         self.all: Set[str] = set()
         self.stored: Set[str] = set()
         self.scope = False              # global/nonlocal, or a name that reads the frame (locals...)
         self.calls: List = []           # every call in fn
+        self.binds: List = []           # its assignments, for loops and with items (_sharing)
         # one walk (gast.walk's nodes but the context and operator leaves); calls looked at after
         # it, once every local name is known
-        for node in walk_nodes(fn):
+        for node in (walk_nodes(fn) if body_nodes is None else _nodes_of(fn, body_nodes)):
             if isinstance(node, gast.Name):
                 self.all.add(node.id)
                 if not isinstance(node.ctx, gast.Load):
@@ -105,6 +111,8 @@ class _Uses:
                 self.calls.append(node)
             elif isinstance(node, (gast.Global, gast.Nonlocal)):
                 self.scope = True
+            elif isinstance(node, _BINDS):
+                self.binds.append(node)
         self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
             {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
         for node in self.calls:
@@ -122,7 +130,7 @@ class _Uses:
         self.params_only = self.params - self.unsafe      # params written into nowhere here
         # names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
         # ``c = a``, a container holding ``a``): a write into one changes the others
-        self.shares = _sharing(fn, self.local)
+        self.shares = _sharing(self.binds, self.local)
         self.unsafe = self.shared(self.unsafe)
         self.unsafe |= self.params
 
@@ -137,8 +145,9 @@ class _Uses:
         return name not in self.unsafe
 
 
-def _sharing(fn, local: Set[str]) -> Dict[str, Set[str]]:
-    """For each name of ``fn`` bound to a value that may be (part of) another name's object, the
+def _sharing(binds: List, local: Set[str]) -> Dict[str, Set[str]]:
+    """``binds``: the assignments, for loops and with items of a function (``_Uses.binds``).
+    For each name of the function bound to a value that may be (part of) another name's object, the
     group of names that may share memory with it (connected by assignments whose value reads the
     other name anywhere but as an operand of arithmetic, which makes a new array; flow-insensitive)."""
     parent: Dict[str, str] = {}
@@ -155,7 +164,7 @@ def _sharing(fn, local: Set[str]) -> Dict[str, Set[str]]:
         if ra != rb:
             parent[ra] = rb
 
-    for node in walk_nodes(fn):
+    for node in binds:
         if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
             targets, value = (node.targets if isinstance(node, gast.Assign) else [node.target]), node.value
         elif isinstance(node, (gast.For, gast.AsyncFor)):
@@ -205,6 +214,20 @@ def _held_names(expr, local: Set[str]) -> Set[str]:
         out |= _held_names(child, local) if isinstance(child, gast.expr) else \
             {m.id for m in walk_nodes(child) if isinstance(m, gast.Name)} & local
     return out
+
+
+_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+
+
+def _nodes_of(fn, body_nodes: List):
+    """``walk_nodes(fn)``'s nodes but ``fn`` (in another order: ``_Uses`` finds sets), from
+    ``body_nodes``, ``sct.optimize._walk_no_defs(fn.body)``'s: those of its parameters,
+    decorators and annotation, the body's, and what the definitions in the body hold."""
+    parts = [walk_nodes(part) for field in ("args", "decorator_list", "returns")
+             for part in _as_list(getattr(fn, field, None))]
+    parts.append(body_nodes)
+    parts += [islice(walk_nodes(node), 1, None) for node in body_nodes if isinstance(node, _DEFS)]
+    return chain.from_iterable(parts)
 
 
 def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str], local: Set[str]) -> str:
@@ -328,11 +351,12 @@ class _Summary:
 
 
 def common_subexpressions(fn, rt_name: str, generated: Set[str] = frozenset(),
-                          numpy_name: Optional[str] = None) -> None:
+                          numpy_name: Optional[str] = None, body_nodes: Optional[List] = None) -> None:
     """Rewrite ``fn`` in place; ``generated``: the generated functions beside it that only read
     their arguments (``readers``); ``numpy_name``: the name numpy has in generated code (None:
-    numpy's functions are treated as any other call)."""
-    rewrite = _Rewrite(fn, rt_name, generated, numpy_name)
+    numpy's functions are treated as any other call); ``body_nodes``: the nodes of its body as
+    ``sct.optimize._walk_no_defs`` meets them, where already walked."""
+    rewrite = _Rewrite(fn, rt_name, generated, numpy_name, body_nodes)
     if rewrite.uses.scope:
         return
     fn.body = rewrite.block(fn.body)
@@ -342,9 +366,10 @@ class _Rewrite:
     """One function's rewrite: ``block`` splits statements into straight runs, ``straight`` finds
     the repeated expressions of a run and reads each from one name."""
 
-    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str]):
+    def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str],
+                 body_nodes: Optional[List] = None):
         self.rt_name, self.generated, self.numpy_name = rt_name, generated, numpy_name
-        self.uses = _Uses(fn, rt_name, generated, numpy_name)
+        self.uses = _Uses(fn, rt_name, generated, numpy_name, body_nodes)
         self.taken = set(self.uses.all)
         self.counter = 0
 

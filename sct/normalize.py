@@ -27,6 +27,7 @@ from typing import List
 
 import gast
 
+from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .errors import CompileError
 from .ir import const, walk_no_defs
 from .naming import Namer
@@ -141,7 +142,6 @@ class Normalizer(Statements, Loops, Expressions):
             ret.lineno = self.line
             new_body.append(ret)
         self.fdef.body = new_body
-        from .closures import ClosureConverter
         ClosureConverter(self.fdef, self.namer, self.rt_name, self.fail, self.filename).run()
         return self.fdef
 

@@ -48,22 +48,25 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            optimize_function(fn, rt_name, scopes.get(id(fn)))
-            common_subexpressions(fn, rt_name, generated, numpy_name)      # sct/cse.py
+            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)))
+            common_subexpressions(fn, rt_name, generated, numpy_name, nodes)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
         if pair[0] in named and pair[1] in named:
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
-def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> None:
-    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here)."""
+def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> Optional[List]:
+    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here).  Returns
+    ``_walk_no_defs(fn.body)``'s nodes where the last rewrites changed no node of that walk (the
+    common subexpressions read them), else None."""
     if _has_scope_statements(fn) if scope is None else scope:
-        return
+        return None
     fn.body = ZeroFacts(rt_name).run(fn.body)
-    contract_products(fn, rt_name)
-    accumulate_in_place(fn, rt_name)
-    dead_assignments(fn, rt_name)
+    nodes = contract_products(fn, rt_name)      # one walk of the body for the three passes
+    rewrote = accumulate_in_place(fn, rt_name, nodes)
+    removed = dead_assignments(fn, rt_name, None if rewrote else nodes)
+    return None if rewrote or removed else nodes
 
 
 _SCOPE_NAMES = ("locals", "vars", "eval", "exec", "dir")
@@ -323,7 +326,9 @@ class ZeroFacts:
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
 
-def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
+def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
+    """``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked.  Returns whether it
+    rewrote anything."""
     body = fn.body
     final = body[-1] if body and isinstance(body[-1], gast.Return) else None
     params = {a.id for a in fn.args.args} | {a.id for a in fn.args.kwonlyargs}
@@ -335,7 +340,8 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
     bad: Set[str] = set(params)
     allowed_loads: Set[int] = set()
     names_and_defs: List = []       # for the check below, once every allowed load is known
-    for node in _walk_no_defs(body):
+    rewrote = False
+    for node in (_walk_no_defs(body) if nodes is None else nodes):
         if isinstance(node, (gast.Name, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             names_and_defs.append(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
@@ -377,14 +383,21 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
                                                                        annotation=None, type_comment=None),
                                                        attr="index_add", ctx=gast.Load()),
                                    args=[total, grad, x, idx], keywords=[])
+            rewrote = True
+    return rewrote
 
 
 # --- contraction instead of a product summed by unbroadcast ---------------------------------------
 
-def contract_products(fn: gast.FunctionDef, rt_name: str) -> None:
+def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
     """``rt.unbroadcast(a * b, like)`` (names) becomes ``rt.unbroadcast_product(a, b, like)``: one
-    contraction, without the product's full-shape temporary where it is summed over."""
+    contraction, without the product's full-shape temporary where it is summed over.  Returns the
+    body's nodes as ``_walk_no_defs`` meets them after the contractions (a call is contracted when
+    the walk meets it, before it goes on to the call's children: the walk of the new tree)."""
+    nodes: List = []
+    append = nodes.append
     for node in _walk_no_defs(fn.body):
+        append(node)
         if _rt_call(node, rt_name, "unbroadcast") and len(node.args) == 2 and not node.keywords:
             product, like = node.args
             if isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult) and \
@@ -392,6 +405,7 @@ def contract_products(fn: gast.FunctionDef, rt_name: str) -> None:
                     isinstance(like, gast.Name):
                 node.func.attr = "unbroadcast_product"
                 node.args = [product.left, product.right, like]
+    return nodes
 
 
 # --- dead assignments ---------------------------------------------------------------------------
@@ -409,11 +423,15 @@ def _pure(node, rt_name: str) -> bool:
     return False
 
 
-def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
-    """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function."""
+def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
+    """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function.
+    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's).
+    Returns whether it removed any (a body left with comments only gets a ``pass``, and an
+    ``else`` of comments only is dropped, as before: neither holds a name or a call)."""
+    any_removed = False
     while True:
         loaded = set()
-        for node in _walk_no_defs(fn.body):         # (one walk for both)
+        for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
             if isinstance(node, gast.Name):
                 if isinstance(node.ctx, (gast.Load, gast.Del)):
                     loaded.add(node.id)
@@ -443,7 +461,9 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
 
         fn.body = _block(sweep(fn.body))
         if not removed[0]:
-            return
+            return any_removed
+        any_removed = True
+        nodes = None
 
 
 # --- outputs nobody reads, and everything only they needed (generated code only) ---------------

@@ -33,9 +33,20 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
             "source, so define the function in a file or a notebook cell (not with exec "
             "or in the interactive prompt)", filename, code.co_firstlineno, "source") from None
     source = textwrap.dedent("".join(lines))
+    # parsed once, after start - 1 empty lines (the file's line numbers, without a walk over
+    # every node to move them): the tree sct reads, then the one check_source_matches compiles
+    try:
+        parsed = ast.parse("\n" * (start - 1) + source)
+    except SyntaxError:
+        parsed = None           # (the file was changed: check_source_matches says so)
+    tree = gast.ast_to_gast(parsed) if parsed is not None else None
+    if tree is not None and "except" in source:
+        _handler_name_lines(tree, start - 1)
     if not filename.startswith("<sct-generated"):
-        check_source_matches(fn, source, start, filename)
-    tree = gast.parse(source)
+        check_source_matches(fn, source, start, filename, parsed)
+    if tree is None:
+        tree = gast.parse(source)
+        _increment_lineno(tree, start - 1)
     fdef = tree.body[0]
     if isinstance(fdef, gast.AsyncFunctionDef) or inspect.iscoroutinefunction(fn):
         raise CompileError(f"{fn.__qualname__} is an async def: sct cannot differentiate a coroutine "
@@ -44,7 +55,6 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     if not isinstance(fdef, (gast.FunctionDef,)):
         raise CompileError(f"{fn.__qualname__} is not defined by a def statement; "
                            "define it with def", filename, start, "definition")
-    _increment_lineno(tree, start - 1)
     fdef.decorator_list = []
     _mangle_private_names(fdef, fn)
     return fdef, filename, source
@@ -60,6 +70,17 @@ def _increment_lineno(tree, n: int) -> None:
             child.lineno = (getattr(child, "lineno", 0) or 0) + n
         if "end_lineno" in attributes:
             child.end_lineno = (getattr(child, "end_lineno", 0) or 0) + n
+
+
+def _handler_name_lines(tree, n: int) -> None:
+    """The one node gast makes without a line, the name of ``except E as name``: the lines
+    ``_increment_lineno(tree, n)`` gives it (its other nodes have the file's lines from the parse)."""
+    from .ir import walk_nodes
+    for node in walk_nodes(tree):
+        if isinstance(node, gast.ExceptHandler) and isinstance(node.name, gast.Name):
+            name = node.name
+            name.lineno = (getattr(name, "lineno", 0) or 0) + n
+            name.end_lineno = (getattr(name, "end_lineno", 0) or 0) + n
 
 
 def _enclosing_class(fn) -> str:
@@ -216,14 +237,16 @@ _KIND_FLAGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR
     inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 
-def check_source_matches(fn, source: str, start: int, filename: str) -> None:
+def check_source_matches(fn, source: str, start: int, filename: str, parsed=None) -> None:
     """Refuse when the source text sct read is not the source of ``fn.__code__``.
 
     ``inspect`` reads the file as it is now: edited after the module was imported
     (without a reload), it shows code that is not what runs.  The text read is
     compiled again, in the scopes it came from (its closure's names as locals of an
     enclosing function, its class for private names and ``super()``), and its
-    bytecode, names, constants and lines must be those of the running function.
+    bytecode, names, constants and lines must be those of the running function.  ``parsed``:
+    ``ast.parse`` of the text after ``start - 1`` empty lines, where already parsed (used once:
+    compiling it may change it).
     """
     code = fn.__code__
     entry = linecache.cache.get(filename)
@@ -235,7 +258,8 @@ def check_source_matches(fn, source: str, start: int, filename: str) -> None:
     loader = getattr(module, "__loader__", None)
     for imports in (True, False):
         try:
-            compiled = _compile_alone(fn, source, start, filename, imports, loader)
+            given, parsed = parsed, None
+            compiled = _compile_alone(fn, source, start, filename, imports, loader, given)
         except (SyntaxError, ValueError, TypeError):
             compiled = None
         if compiled is not None and _same_code(compiled, code):
@@ -251,12 +275,13 @@ def check_source_matches(fn, source: str, start: int, filename: str) -> None:
         filename, code.co_firstlineno, "def " + fn.__name__)
 
 
-def _compile_alone(fn, source: str, start: int, filename: str, with_imports: bool = True, loader=None):
+def _compile_alone(fn, source: str, start: int, filename: str, with_imports: bool = True, loader=None,
+                   parsed=None):
     import ast
     code = fn.__code__
     # parsed after start - 1 empty lines: the lines ast.increment_lineno(tree, start - 1) gives,
     # without its walk over every node
-    tree = ast.parse("\n" * (start - 1) + source)
+    tree = ast.parse("\n" * (start - 1) + source) if parsed is None else parsed
     if not tree.body or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     node = tree.body[0]

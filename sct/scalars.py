@@ -550,12 +550,20 @@ class Specialiser:
         drop_shared(self, ptypes)          # sct/scalar_elements.py
         if not any(t == {A} or t == {E} for t in ptypes.values()):
             return
+        # The entry's types with no name forced: where no value of the entry is a specialised
+        # float, none is with names forced either (forcing a name makes its type {O}, and an O
+        # reaching a value's type leaves no F in it), so ``reads_elements`` below would be False
+        # whatever the plan: nothing more to do (most functions of arrays).
+        entry_types = Types(self.entry, ptypes, {}, set(), self.rt, self.np)
+        if not reads_elements(entry_types, ptypes):
+            return
         self.taken          # the names as they are before any rewrite
         self.sweep_calls = self.sweeps()
         tapes = self.tapes(self.entry)
         forced: Set[str] = set()
-        for _ in range(20):
-            entry_types = Types(self.entry, ptypes, {}, forced, self.rt, self.np)
+        for round_ in range(20):
+            if round_:
+                entry_types = Types(self.entry, ptypes, {}, forced, self.rt, self.np)
             ok, violations, sweep_info = self.plan(entry_types, tapes, ptypes)
             if ok:
                 break
