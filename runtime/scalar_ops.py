@@ -146,6 +146,22 @@ def scalar_elements_project(grad, x):
     return project(grad, x)
 
 
+_array = np.array
+
+
+def scalar_elements_gradient(x, first, *grads):
+    """``scalar_elements_project`` of the buffer ``scalar_index_adjoint``/``scalar_index_add_own``
+    build on ``x`` from ``grads[i]``, the adjoint of ``x[first + i]`` (sct/scalar_elements.py:
+    ``first`` 0 or ``-len(grads)``, each element once): where ``x`` is an exact float64 ndarray of
+    ``len(grads)`` elements, every element is one of them (the same numbers), else those steps."""
+    if type(x) is _ndarray and len(x) == len(grads) and x.dtype == _F64:
+        return _array(grads, _F64)
+    total = ZERO
+    for i, g in enumerate(grads):
+        total = scalar_index_add(total, g, x, first + i)
+    return scalar_elements_project(total, x)
+
+
 def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):
     def scalar(x):
         if type(x) is not float:

@@ -176,10 +176,113 @@ def _own_projects(rw) -> None:
                     v.func.attr = "scalar_index_add_own"      # its total: a buffer of x's shape
 
 
+def _const_index(e) -> Optional[int]:
+    if isinstance(e, gast.Constant) and type(e.value) is int:
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub) and isinstance(e.operand, gast.Constant) and \
+            type(e.operand.value) is int:
+        return -e.operand.value
+    return None
+
+
+def _blocks(stmts):
+    yield stmts
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
+                yield from _blocks(inner)
+
+
+def _gathered_gradients(rw) -> None:
+    """``rt.scalar_elements_project(d, x)`` where ``d`` is built, in the same block and nowhere
+    else, by ``rt.scalar_index_adjoint``/``rt.scalar_index_add_own`` of Python-float adjoints
+    (types F, P: never the zero marker or None) at constant indices that are 0..k-1 (or
+    -k..-1), each once: ``rt.scalar_elements_gradient(x, first, g_0, ..., g_k-1)``, the adjoints
+    in index order (``np.array`` of them where ``x`` has k elements: each element written once
+    by the chain, so the same numbers; the chain's own steps otherwise), the chain removed.
+    Only where no statement between the chain's first step and the project rebinds an adjoint
+    it gathers, and ``d`` is read nowhere else."""
+    fn = rw.fn
+    params = {a.id for a in fn.args.args}
+    loads: dict = {}
+    stores: dict = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Param):
+            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(node.id, []).append(node)
+
+    def step(s, d, x):
+        """(index, adjoint name) of a chain step of ``d`` on ``x``, else None."""
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
+                s.targets[0].id == d):
+            return None
+        v = s.value
+        if _is_rt_call(v, rw.rt, "scalar_index_adjoint") and len(v.args) == 3 and not v.keywords:
+            g, xx, i = v.args
+        elif _is_rt_call(v, rw.rt, "scalar_index_add_own") and len(v.args) == 4 and not v.keywords and \
+                isinstance(v.args[0], gast.Name) and v.args[0].id == d:
+            g, xx, i = v.args[1:]
+        else:
+            return None
+        if not (isinstance(xx, gast.Name) and xx.id == x and isinstance(g, gast.Name)):
+            return None
+        k = _const_index(i)
+        t = rw.t.types.get(g.id)
+        if k is None or not t or not t <= {"F", "P"} or g.id in rw.t.forced or g.id == d:
+            return None
+        return k, g.id
+
+    for block in list(_blocks(fn.body)):
+        for s in list(block):
+            j = next(m for m, b in enumerate(block) if b is s)     # (steps before it removed)
+            value = s.value if isinstance(s, (gast.Assign, gast.Return)) else None
+            if not (_is_rt_call(value, rw.rt, "scalar_elements_project") and len(value.args) == 2 and
+                    not value.keywords and all(isinstance(a, gast.Name) for a in value.args)):
+                continue
+            d, x = value.args[0].id, value.args[1].id
+            if d in params or x not in params or x in stores:
+                continue
+            chain, found, first = [], {}, None
+            for m in range(j - 1, -1, -1):
+                got = step(block[m], d, x)
+                if got is not None:
+                    chain.append(m)
+                    found.setdefault(got[0], []).append(got[1])
+                    first = m
+                    if _is_rt_call(block[m].value, rw.rt, "scalar_index_adjoint"):
+                        break
+            if first is None or not _is_rt_call(block[first].value, rw.rt, "scalar_index_adjoint"):
+                continue
+            # every store of d is a chain step, every load of d one of theirs or the project's
+            if len(stores.get(d, ())) != len(chain) or len(loads.get(d, ())) != len(chain):
+                continue
+            k = len(found)
+            if any(len(v) != 1 for v in found.values()):
+                continue
+            if set(found) == set(range(k)):
+                start = 0
+            elif set(found) == set(range(-k, 0)):
+                start = -k
+            else:
+                continue
+            gathered = {v[0] for v in found.values()}
+            between = [block[m] for m in range(first, j) if m not in chain]
+            if any(isinstance(n, gast.Name) and not isinstance(n.ctx, (gast.Load, gast.Param)) and n.id in gathered
+                   for b in between for n in gast.walk(b)):
+                continue
+            value.func.attr = "scalar_elements_gradient"
+            value.args = [_name(x), gast.Constant(value=start, kind=None)] + \
+                [_name(found[i][0]) for i in range(start, start + k)]
+            for m in sorted(chain, reverse=True):
+                del block[m]
+
+
 def element_heads(rw) -> list:
     """``x_items = rt.scalar_elements(x)`` for each argument whose elements ``rw`` reads (and the
-    gradients of such arguments built from their elements' adjoints, ``_own_projects``)."""
+    gradients of such arguments built from their elements' adjoints, ``_own_projects``,
+    ``_gathered_gradients``)."""
     _own_projects(rw)
+    _gathered_gradients(rw)
     heads = []
     for a in rw.fn.args.args:
         items = rw.elements.get(a.id)
