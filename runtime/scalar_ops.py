@@ -92,7 +92,7 @@ def scalar_elements(x):
     """``x`` where its elements may be read as Python floats (``x.item(i)``, sct/scalar_elements.py):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
-    if type(x) is _ndarray and x.dtype == _F64 and x.ndim == 1:
+    if type(x) is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
         state = _ERRSTATE.get() if _ERRSTATE is not None else None
         if (state is not None and state is _QUIET_STATE[0]) or _floats_allowed():
             return x
@@ -154,7 +154,7 @@ def scalar_elements_gradient(x, first, *grads):
     build on ``x`` from ``grads[i]``, the adjoint of ``x[first + i]`` (sct/scalar_elements.py:
     ``first`` 0 or ``-len(grads)``, each element once): where ``x`` is an exact float64 ndarray of
     ``len(grads)`` elements, every element is one of them (the same numbers), else those steps."""
-    if type(x) is _ndarray and len(x) == len(grads) and x.dtype == _F64:
+    if type(x) is _ndarray and len(x) == len(grads) and (x.dtype is _F64 or x.dtype == _F64):
         return _array(grads, _F64)
     total = ZERO
     for i, g in enumerate(grads):
