@@ -198,7 +198,7 @@ def _gathered_gradients(rw) -> None:
     """``rt.scalar_elements_project(d, x)`` where ``d`` is built, in the same block and nowhere
     else, by ``rt.scalar_index_adjoint``/``rt.scalar_index_add_own`` of Python-float adjoints
     (types F, P: never the zero marker or None) at constant indices that are 0..k-1 (or
-    -k..-1), each once: ``rt.scalar_elements_gradient(x, first, g_0, ..., g_k-1)``, the adjoints
+    -k..-1), each once: ``d = rt.scalar_elements_gradient(x, first, g_0, ..., g_k-1)`` then ``d``, the adjoints
     in index order (``np.array`` of them where ``x`` has k elements: each element written once
     by the chain, so the same numbers; the chain's own steps otherwise), the chain removed.
     Only where no statement between the chain's first step and the project rebinds an adjoint
@@ -273,6 +273,8 @@ def _gathered_gradients(rw) -> None:
             value.func.attr = "scalar_elements_gradient"
             value.args = [_name(x), gast.Constant(value=start, kind=None)] + \
                 [_name(found[i][0]) for i in range(start, start + k)]
+            s.value = _name(d)          # d = rt.scalar_elements_gradient(...) just before its use
+            block.insert(j, gast.Assign(targets=[_name(d, gast.Store())], value=value, type_comment=None))
             for m in sorted(chain, reverse=True):
                 del block[m]
 
