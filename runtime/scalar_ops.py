@@ -149,16 +149,21 @@ def scalar_elements_project(grad, x):
 _array = np.array
 
 
-def scalar_elements_gradient(x, first, *grads):
-    """``scalar_elements_project`` of the buffer ``scalar_index_adjoint``/``scalar_index_add_own``
-    build on ``x`` from ``grads[i]``, the adjoint of ``x[first + i]`` (sct/scalar_elements.py:
-    ``first`` 0 or ``-len(grads)``, each element once): where ``x`` is an exact float64 ndarray of
-    ``len(grads)`` elements, every element is one of them (the same numbers), else those steps."""
-    if type(x) is _ndarray and len(x) == len(grads) and (x.dtype is _F64 or x.dtype == _F64):
-        return _array(grads, _F64)
+def scalar_elements_gradient(x, first, *elements):
+    """The gradient of ``x`` built by ``scalar_index_adjoint``/``scalar_index_add_own`` steps
+    (sct/scalar_elements.py): ``elements[i]`` is element ``first + i`` as those steps left it
+    (``first`` 0 or ``-len(elements)``; each element written once, the others zero).  One
+    ``np.array`` of them where ``x`` is an exact float64 vector of that many elements."""
+    if type(x) is _ndarray and len(x) == len(elements) and (x.dtype is _F64 or x.dtype == _F64):
+        return _array(elements, _F64)
+    if type(x) is _ndarray and x.ndim == 1 and x.dtype == _F64:
+        out = np.zeros(x.shape, _F64)
+        for i, e in enumerate(elements):
+            out[first + i] = e
+        return out
     total = ZERO
-    for i, g in enumerate(grads):
-        total = scalar_index_add(total, g, x, first + i)
+    for i, e in enumerate(elements):
+        total = scalar_index_add(total, e, x, first + i)
     return scalar_elements_project(total, x)
 
 

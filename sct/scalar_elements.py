@@ -195,14 +195,16 @@ def _blocks(stmts):
 
 
 def _gathered_gradients(rw) -> None:
-    """``rt.scalar_elements_project(d, x)`` where ``d`` is built, in the same block and nowhere
-    else, by ``rt.scalar_index_adjoint``/``rt.scalar_index_add_own`` of Python-float adjoints
-    (types F, P: never the zero marker or None) at constant indices that are 0..k-1 (or
-    -k..-1), each once: ``d = rt.scalar_elements_gradient(x, first, g_0, ..., g_k-1)`` then ``d``, the adjoints
-    in index order (``np.array`` of them where ``x`` has k elements: each element written once
-    by the chain, so the same numbers; the chain's own steps otherwise), the chain removed.
-    Only where no statement between the chain's first step and the project rebinds an adjoint
-    it gathers, and ``d`` is read nowhere else."""
+    """``rt.scalar_elements_project(d, x)`` (a statement's value, or an element of the tuple it
+    is) where ``d`` is built, in the same block and nowhere else, by ``rt.scalar_index_adjoint``
+    then ``rt.scalar_index_add_own`` steps of Python-float adjoints (types F, P: never the zero
+    marker or None) at constant indices covering 0..k-1 (or -k..-1):
+    ``d = rt.scalar_elements_gradient(x, first, e_0, ..., e_k-1)`` just before that statement,
+    which reads ``d``, the steps removed.  ``e_i``, the element ``first + i`` as the steps left it:
+    its adjoints added in the steps' order, ``0.0 + ...`` first but for the element the first
+    step assigned (the buffer's zero: ``-0.0`` stays only there), so ``np.array`` of them (where
+    ``x`` has k elements) holds the same numbers.  Only where no statement between the first
+    step and that statement rebinds an adjoint it gathers, and nothing else reads ``d``."""
     fn = rw.fn
     params = {a.id for a in fn.args.args}
     loads: dict = {}
@@ -212,7 +214,7 @@ def _gathered_gradients(rw) -> None:
             (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(node.id, []).append(node)
 
     def step(s, d, x):
-        """(index, adjoint name) of a chain step of ``d`` on ``x``, else None."""
+        """(index, adjoint name) of a step building ``d`` on ``x``, else None."""
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
                 s.targets[0].id == d):
             return None
@@ -232,51 +234,76 @@ def _gathered_gradients(rw) -> None:
             return None
         return k, g.id
 
+    def gather(block, j, value):
+        """The assignment standing for ``value`` (a project call of the statement ``block[j]``)
+        and the chain's positions in ``block``, or None."""
+        if not (_is_rt_call(value, rw.rt, "scalar_elements_project") and len(value.args) == 2 and
+                not value.keywords and all(isinstance(a, gast.Name) for a in value.args)):
+            return None
+        d, x = value.args[0].id, value.args[1].id
+        if d in params or x not in params or x in stores:
+            return None
+        chain, steps = [], []
+        for m in range(j - 1, -1, -1):
+            got = step(block[m], d, x)
+            if got is not None:
+                chain.append(m)
+                steps.append(got)
+                if _is_rt_call(block[m].value, rw.rt, "scalar_index_adjoint"):
+                    break
+        if not chain or not _is_rt_call(block[chain[-1]].value, rw.rt, "scalar_index_adjoint"):
+            return None
+        # every store of d is a step, every load of d one of theirs or the project's
+        if len(stores.get(d, ())) != len(chain) or len(loads.get(d, ())) != len(chain):
+            return None
+        steps.reverse()                       # in the order they run; steps[0] assigns
+        found: dict = {}
+        for k, g in steps:
+            found.setdefault(k, []).append(g)
+        n = len(found)
+        if set(found) == set(range(n)):
+            first = 0
+        elif set(found) == set(range(-n, 0)):
+            first = -n
+        else:
+            return None
+        for m, (_, g) in zip(reversed(chain), steps):     # each adjoint as its step read it
+            if any(isinstance(node, gast.Name) and node.id == g and not isinstance(node.ctx, gast.Load)
+                   for b in block[m + 1:j] for node in gast.walk(b)):
+                return None
+        elements = []
+        for i in range(first, first + n):
+            e = None if i == steps[0][0] else gast.Constant(value=0.0, kind=None)
+            for g in found[i]:
+                e = _name(g) if e is None else gast.BinOp(left=e, op=gast.Add(), right=_name(g))
+            elements.append(e)
+        value.func.attr = "scalar_elements_gradient"
+        value.args = [_name(x), gast.Constant(value=first, kind=None)] + elements
+        return gast.Assign(targets=[_name(d, gast.Store())], value=value, type_comment=None), d, chain
+
     for block in list(_blocks(fn.body)):
         for s in list(block):
+            if not isinstance(s, (gast.Assign, gast.Return)) or s.value is None:
+                continue
             j = next(m for m, b in enumerate(block) if b is s)     # (steps before it removed)
-            value = s.value if isinstance(s, (gast.Assign, gast.Return)) else None
-            if not (_is_rt_call(value, rw.rt, "scalar_elements_project") and len(value.args) == 2 and
-                    not value.keywords and all(isinstance(a, gast.Name) for a in value.args)):
-                continue
-            d, x = value.args[0].id, value.args[1].id
-            if d in params or x not in params or x in stores:
-                continue
-            chain, found, first = [], {}, None
-            for m in range(j - 1, -1, -1):
-                got = step(block[m], d, x)
-                if got is not None:
-                    chain.append(m)
-                    found.setdefault(got[0], []).append(got[1])
-                    first = m
-                    if _is_rt_call(block[m].value, rw.rt, "scalar_index_adjoint"):
-                        break
-            if first is None or not _is_rt_call(block[first].value, rw.rt, "scalar_index_adjoint"):
-                continue
-            # every store of d is a chain step, every load of d one of theirs or the project's
-            if len(stores.get(d, ())) != len(chain) or len(loads.get(d, ())) != len(chain):
-                continue
-            k = len(found)
-            if any(len(v) != 1 for v in found.values()):
-                continue
-            if set(found) == set(range(k)):
-                start = 0
-            elif set(found) == set(range(-k, 0)):
-                start = -k
+            if isinstance(s.value, gast.Tuple):
+                places = [(s.value.elts, i) for i in range(len(s.value.elts))]
             else:
-                continue
-            gathered = {v[0] for v in found.values()}
-            between = [block[m] for m in range(first, j) if m not in chain]
-            if any(isinstance(n, gast.Name) and not isinstance(n.ctx, (gast.Load, gast.Param)) and n.id in gathered
-                   for b in between for n in gast.walk(b)):
-                continue
-            value.func.attr = "scalar_elements_gradient"
-            value.args = [_name(x), gast.Constant(value=start, kind=None)] + \
-                [_name(found[i][0]) for i in range(start, start + k)]
-            s.value = _name(d)          # d = rt.scalar_elements_gradient(...) just before its use
-            block.insert(j, gast.Assign(targets=[_name(d, gast.Store())], value=value, type_comment=None))
-            for m in sorted(chain, reverse=True):
-                del block[m]
+                places = [(s, "value")]
+            for holder, where in places:
+                value = holder[where] if isinstance(where, int) else s.value
+                made = gather(block, j, value)
+                if made is None:
+                    continue
+                assign, d, chain = made
+                if isinstance(where, int):
+                    holder[where] = _name(d)
+                else:
+                    s.value = _name(d)
+                block.insert(j, assign)
+                for m in sorted(chain, reverse=True):
+                    del block[m]
+                j = next(m for m, b in enumerate(block) if b is s)
 
 
 def element_heads(rw) -> list:
