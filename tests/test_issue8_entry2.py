@@ -401,3 +401,65 @@ def test_runtime_gathered_gradient_matches_the_buffer():
                 assert got.flags.writeable and got.flags.c_contiguous
                 np.testing.assert_array_equal(got, want)
                 assert np.signbit(got).tolist() == np.signbit(want).tolist(), (x, steps, first)
+
+
+# --- random programs reading elements at constant indices ----------------------------------------
+
+def _random_program(rng, k, name):
+    """Source of a function of a k-vector ``x`` reading each of its elements at constant indices
+    (non-negative, negative or both; some twice), with arithmetic, numpy functions and a branch."""
+    signs = rng.choice(["+", "-", "both"])
+
+    def elem():
+        i = int(rng.integers(0, k))
+        return f"x[{i}]" if signs == "+" or signs == "both" and rng.random() < 0.5 else f"x[{i - k}]"
+
+    def expr(depth):
+        if depth == 0 or rng.random() < 0.25:
+            return elem() if rng.random() < 0.8 else repr(float(rng.choice([0.5, 2.0, -1.5, 3.0])))
+        op = rng.choice(["+", "-", "*", "/", "pow", "sin", "exp", "tanh"])
+        if op == "pow":
+            return f"({expr(depth - 1)}) ** {int(rng.choice([2, 3]))}"
+        if op in ("sin", "exp", "tanh"):
+            inner = expr(depth - 1)
+            return f"np.{op}({inner} * 0.3)" if op == "exp" else f"np.{op}({inner})"
+        if op == "/":
+            return f"({expr(depth - 1)}) / (1.5 + ({expr(depth - 1)}) ** 2)"
+        return f"({expr(depth - 1)} {op} {expr(depth - 1)})"
+    lines = [f"def {name}(x):", f"    a = {expr(2)}", f"    b = {expr(2)}"]
+    if rng.random() < 0.3:
+        lines += ["    if a > b:", f"        c = a * {elem()}", "    else:", f"        c = b - {elem()}"]
+    else:
+        lines += [f"    c = a * b + {elem()}"]
+    lines += ["    y = c + a * " + " + ".join(f"x[{i}]" if signs != "-" else f"x[{i - k}]" for i in range(k)),
+              "    return y"]
+    body = "\n".join(lines)
+    grad = body.replace(f"def {name}(x):", f"def {name}_grad(x):").replace("    return y", "    return y, dlgradient(y, x)")
+    return body + "\n\n\n" + grad + "\n"
+
+
+def test_random_element_programs(tmp_path, monkeypatch):
+    import importlib
+    rng = np.random.default_rng(8)
+    sources = ["import numpy as np\nfrom sct import dlgradient\n\n"]
+    specs = []
+    for n in range(40):
+        k = int(rng.integers(1, 5))
+        sources.append(_random_program(rng, k, f"p{n}") + "\n\n")
+        specs.append((f"p{n}", k))
+    (tmp_path / "elem_programs.py").write_text("".join(sources))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("elem_programs")
+    gathered = 0
+    for name, k in specs:
+        plain, grad = getattr(mod, name), getattr(mod, name + "_grad")
+        for extra in (0, 2):                 # the vector the indices cover, and a longer one
+            x = rng.uniform(-1.5, 1.5, k + extra)
+            gathered += "scalar_elements_gradient" in source(grad, dlarray(x))
+            with np.errstate(all="ignore"):
+                out = run(grad, dlarray(x))
+                same(out, run(grad, dlarray(x), scalars=False), exact=False)
+                want = plain(x)
+            np.testing.assert_allclose(data(out[0]), want, rtol=1e-13, atol=1e-13)
+            assert_close(data(out[1]), numerical_gradient(plain, [x], 0), rtol=1e-5, atol=1e-6, what=name)
+    assert gathered >= 25          # (a branch, or indices of both signs: the buffer's steps)
