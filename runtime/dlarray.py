@@ -388,8 +388,8 @@ def wrapper_lines(example, limit: int = 8):
                 lines.append(f"    if not v{i}.flags.writeable{same}: v{i} = v{i}.copy()")
             arrays.append(i)
             lines.append(f"    w{i} = NEW(DL); w{i}._data = v{i}; w{i}._fmt = ''")
-        elif cls in _KEPT:
-            consts[f"T{i}"] = cls
+        elif cls in _KEPT or cls is float:      # a numpy scalar, or a Python float (a 0-d float64 array,
+            consts[f"T{i}"] = cls              # as wrap_outputs gives it): an array of its own
             lines.append(f"    if type(v{i}) is not T{i}: return GENERIC(o)")
             lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''")
         elif cls is dict and all(type(a) is _ND and a.dtype.type in _KEPT for a in v.values()):

@@ -92,7 +92,7 @@ def scalar_elements(x):
     """``x`` where its elements may be read as Python floats (``x.item(i)``, sct/scalar_elements.py):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
-    if type(x) is _ndarray and x.dtype == _F64 and x.ndim == 1:
+    if type(x) is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
         state = _ERRSTATE.get() if _ERRSTATE is not None else None
         if (state is not None and state is _QUIET_STATE[0]) or _floats_allowed():
             return x
@@ -144,6 +144,27 @@ def scalar_elements_project(grad, x):
     if type(grad) is _ndarray and type(x) is _ndarray and grad.dtype == _F64 and x.dtype == _F64:
         return grad
     return project(grad, x)
+
+
+_array = np.array
+
+
+def scalar_elements_gradient(x, first, *elements):
+    """The gradient of ``x`` built by ``scalar_index_adjoint``/``scalar_index_add_own`` steps
+    (sct/scalar_elements.py): ``elements[i]`` is element ``first + i`` as those steps left it
+    (``first`` 0 or ``-len(elements)``; each element written once, the others zero).  One
+    ``np.array`` of them where ``x`` is an exact float64 vector of that many elements."""
+    if type(x) is _ndarray and len(x) == len(elements) and (x.dtype is _F64 or x.dtype == _F64):
+        return _array(elements, _F64)
+    if type(x) is _ndarray and x.ndim == 1 and x.dtype == _F64:
+        out = np.zeros(x.shape, _F64)
+        for i, e in enumerate(elements):
+            out[first + i] = e
+        return out
+    total = ZERO
+    for i, e in enumerate(elements):
+        total = scalar_index_add(total, e, x, first + i)
+    return scalar_elements_project(total, x)
 
 
 def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):

@@ -176,10 +176,142 @@ def _own_projects(rw) -> None:
                     v.func.attr = "scalar_index_add_own"      # its total: a buffer of x's shape
 
 
+def _const_index(e) -> Optional[int]:
+    if isinstance(e, gast.Constant) and type(e.value) is int:
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub) and isinstance(e.operand, gast.Constant) and \
+            type(e.operand.value) is int:
+        return -e.operand.value
+    return None
+
+
+def _blocks(stmts):
+    yield stmts
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
+                yield from _blocks(inner)
+
+
+def _gathered_gradients(rw) -> None:
+    """``rt.scalar_elements_project(d, x)`` (a statement's value, or an element of the tuple it
+    is) where ``d`` is built, in the same block and nowhere else, by ``rt.scalar_index_adjoint``
+    then ``rt.scalar_index_add_own`` steps of Python-float adjoints (types F, P: never the zero
+    marker or None) at constant indices covering 0..k-1 (or -k..-1):
+    ``d = rt.scalar_elements_gradient(x, first, e_0, ..., e_k-1)`` just before that statement,
+    which reads ``d``, the steps removed.  ``e_i``, the element ``first + i`` as the steps left it:
+    its adjoints added in the steps' order, ``0.0 + ...`` first but for the element the first
+    step assigned (the buffer's zero: ``-0.0`` stays only there), so ``np.array`` of them (where
+    ``x`` has k elements) holds the same numbers.  Only where no statement between the first
+    step and that statement rebinds an adjoint it gathers, and nothing else reads ``d``."""
+    fn = rw.fn
+    params = {a.id for a in fn.args.args}
+    loads: dict = {}
+    stores: dict = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Param):
+            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(node.id, []).append(node)
+
+    def step(s, d, x):
+        """(index, adjoint name) of a step building ``d`` on ``x``, else None."""
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
+                s.targets[0].id == d):
+            return None
+        v = s.value
+        if _is_rt_call(v, rw.rt, "scalar_index_adjoint") and len(v.args) == 3 and not v.keywords:
+            g, xx, i = v.args
+        elif _is_rt_call(v, rw.rt, "scalar_index_add_own") and len(v.args) == 4 and not v.keywords and \
+                isinstance(v.args[0], gast.Name) and v.args[0].id == d:
+            g, xx, i = v.args[1:]
+        else:
+            return None
+        if not (isinstance(xx, gast.Name) and xx.id == x and isinstance(g, gast.Name)):
+            return None
+        k = _const_index(i)
+        t = rw.t.types.get(g.id)
+        if k is None or not t or not t <= {"F", "P"} or g.id in rw.t.forced or g.id == d:
+            return None
+        return k, g.id
+
+    def gather(block, j, value):
+        """The assignment standing for ``value`` (a project call of the statement ``block[j]``)
+        and the chain's positions in ``block``, or None."""
+        if not (_is_rt_call(value, rw.rt, "scalar_elements_project") and len(value.args) == 2 and
+                not value.keywords and all(isinstance(a, gast.Name) for a in value.args)):
+            return None
+        d, x = value.args[0].id, value.args[1].id
+        if d in params or x not in params or x in stores:
+            return None
+        chain, steps = [], []
+        for m in range(j - 1, -1, -1):
+            got = step(block[m], d, x)
+            if got is not None:
+                chain.append(m)
+                steps.append(got)
+                if _is_rt_call(block[m].value, rw.rt, "scalar_index_adjoint"):
+                    break
+        if not chain or not _is_rt_call(block[chain[-1]].value, rw.rt, "scalar_index_adjoint"):
+            return None
+        # every store of d is a step, every load of d one of theirs or the project's
+        if len(stores.get(d, ())) != len(chain) or len(loads.get(d, ())) != len(chain):
+            return None
+        steps.reverse()                       # in the order they run; steps[0] assigns
+        found: dict = {}
+        for k, g in steps:
+            found.setdefault(k, []).append(g)
+        n = len(found)
+        if set(found) == set(range(n)):
+            first = 0
+        elif set(found) == set(range(-n, 0)):
+            first = -n
+        else:
+            return None
+        for m, (_, g) in zip(reversed(chain), steps):     # each adjoint as its step read it
+            if any(isinstance(node, gast.Name) and node.id == g and not isinstance(node.ctx, gast.Load)
+                   for b in block[m + 1:j] for node in gast.walk(b)):
+                return None
+        elements = []
+        for i in range(first, first + n):
+            e = None if i == steps[0][0] else gast.Constant(value=0.0, kind=None)
+            for g in found[i]:
+                e = _name(g) if e is None else gast.BinOp(left=e, op=gast.Add(), right=_name(g))
+            elements.append(e)
+        value.func.attr = "scalar_elements_gradient"
+        value.args = [_name(x), gast.Constant(value=first, kind=None)] + elements
+        return gast.Assign(targets=[_name(d, gast.Store())], value=value, type_comment=None), d, chain
+
+    for block in list(_blocks(fn.body)):
+        for s in list(block):
+            if not isinstance(s, (gast.Assign, gast.Return)) or s.value is None:
+                continue
+            j = next(m for m, b in enumerate(block) if b is s)     # (steps before it removed)
+            if isinstance(s.value, gast.Tuple):
+                places = [(s.value.elts, i) for i in range(len(s.value.elts))]
+            else:
+                places = [(s, "value")]
+            for holder, where in places:
+                value = holder[where] if isinstance(where, int) else s.value
+                made = gather(block, j, value)
+                if made is None:
+                    continue
+                assign, d, chain = made
+                if isinstance(where, int):
+                    holder[where] = _name(d)
+                else:
+                    s.value = _name(d)
+                block.insert(j, assign)
+                for m in sorted(chain, reverse=True):
+                    del block[m]
+                j = next(m for m, b in enumerate(block) if b is s)
+
+
 def element_heads(rw) -> list:
     """``x_items = rt.scalar_elements(x)`` for each argument whose elements ``rw`` reads (and the
-    gradients of such arguments built from their elements' adjoints, ``_own_projects``)."""
+    gradients of such arguments built from their elements' adjoints, ``_own_projects``,
+    ``_gathered_gradients``)."""
     _own_projects(rw)
+    _gathered_gradients(rw)
     heads = []
     for a in rw.fn.args.args:
         items = rw.elements.get(a.id)

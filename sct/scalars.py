@@ -574,6 +574,7 @@ class Specialiser:
             return                           # vectors only, none of their elements read as floats
         self.rewrite_entry(entry_types, tapes, sweep_info)
         self.rewritten = {self.entry.name} | set(sweep_info)
+        _returned_floats(self.entry, self.rt)
         self._walks.clear()
         self.drop_unread_tape_entries(tapes, sweep_info)
         for fn in [self.entry] + [self.by_name[name] for name in sweep_info]:
@@ -888,6 +889,49 @@ class Rewriter:
             s.orelse = self.block(s.orelse)
             return s
         return self.plain(s)
+
+
+def _returned_floats(fn, rt_name: str) -> None:
+    """``rt.to_numpy(y)`` returned by the entry (directly, or as an element of the tuple it
+    returns, held by a name read only by ``return``): ``y``.  dlfeval wraps a Python float as it
+    wraps a numpy float64 (a 0-d float64 dlarray: sct.runtime.dlarray.wrap_outputs and the
+    wrappers sct.api.make_call_from writes), so the conversion is left to it."""
+    stores: Dict[str, list] = {}
+    loads: Dict[str, int] = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Assign):
+            for t in node.targets:
+                for n in gast.walk(t):
+                    if isinstance(n, gast.Name):
+                        stores.setdefault(n.id, []).append(node.value if t is n and len(node.targets) == 1 else None)
+        elif isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+            else:
+                stores.setdefault(node.id, [])
+    returns = [s for s in _statements(fn.body) if isinstance(s, gast.Return) and s.value is not None]
+    returned_names: Dict[str, int] = {}
+    for r in returns:
+        if isinstance(r.value, gast.Name):
+            returned_names[r.value.id] = returned_names.get(r.value.id, 0) + 1
+
+    def strip(e):
+        if _rt_call(e, rt_name, "to_numpy") and len(e.args) == 1 and not e.keywords and \
+                isinstance(e.args[0], gast.Name):
+            return e.args[0]
+        return e
+
+    for r in returns:
+        v = r.value
+        if isinstance(v, gast.Name):
+            values = stores.get(v.id, [])
+            if len(values) == 1 and isinstance(values[0], gast.Tuple) and \
+                    loads.get(v.id, 0) == returned_names.get(v.id, 0):
+                values[0].elts = [strip(e) for e in values[0].elts]
+        elif isinstance(v, gast.Tuple):
+            v.elts = [strip(e) for e in v.elts]
+        else:
+            r.value = strip(v)
 
 
 def _else(stmts):

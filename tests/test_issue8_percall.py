@@ -177,8 +177,9 @@ def test_rosenbrock_reads_floats_and_gathers_one_buffer():
     fwd, _, sweep = text.partition("_dlgradient_line")
     assert "x_items_f.item(1)" in fwd and "x_items_f.item(0)" in fwd
     assert "rt.unbroadcast" not in text and "rt.seed" not in text
-    assert "rt.scalar_index_adjoint(d_x0, x, 0)" in sweep and "rt.scalar_index_add_own(d_x, d_x1, x, 1)" in sweep
-    assert "rt.scalar_elements_project(d_x, x)" in sweep
+    # the elements' adjoints gathered into one array (issue 8, later: rt.scalar_elements_gradient)
+    assert "d_x = rt.scalar_elements_gradient(x, 0, d_x0, (0.0 + d_x1))" in sweep
+    assert "rt.scalar_index_adjoint" not in sweep and "rt.scalar_elements_project" not in sweep
 
 
 @pytest.mark.parametrize("x0", [[-1.2, 1.0], [0.0, 0.0], [1e-300, -3.5], [2.0, 4.0]])
