@@ -10,7 +10,9 @@ the caller's ``y = rosen(x)`` is dead, and the sweep computes ``y`` again at onc
 ``drop_recomputed`` removes such a statement from the caller where that is provably invisible:
 
 - it assigns only names that nothing else in the caller reads or assigns;
-- it is a call, by name, of generated code resolved with the caller (sct.call_tree), unguarded,
+- it is arithmetic (operators, indexing with constants, a few numpy functions) on names known to
+  hold plain arrays or Python numbers (parameters of those kinds, values made so), which runs no
+  user code; or it is a call, by name, of generated code resolved with the caller (sct.call_tree), unguarded,
   whose code runs no user code sct did not compile, no effect (``print``, random draws, I/O,
   ``warnings.warn``: ``rt.effect``...), and stores no attribute (``Compiled.opaque`` False), and whose
   function changes none of its arguments in place (sct.callee_effects.changes_arguments): so it
@@ -99,9 +101,10 @@ def _dump(node) -> str:
     return gast.dump(node)
 
 
-def drop_recomputed(generated, tree, rt_name: str) -> bool:
+def drop_recomputed(generated, tree, rt_name: str, param_kinds=None, np_name: str = "np") -> bool:
     """Remove, from the caller's forward code, the statements only a self-contained sweep needs
-    and that it runs again at once (see the module's docstring).  Returns whether any was."""
+    and that it runs again at once (see the module's docstring).  ``param_kinds``: the kinds of
+    the parameters (sct.kinds), for arithmetic on numbers and arrays.  Returns whether any was."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     sweeps = {}
     for f in functions:
@@ -111,28 +114,26 @@ def drop_recomputed(generated, tree, rt_name: str) -> bool:
     if not sweeps:
         return False
     callees = effect_free_callees(tree)
-    if not callees:
-        return False
+    results = _callee_results(tree, callees)
     changed = False
     for f in functions:
         if f.name in sweeps or f.name not in (generated.entry, getattr(generated, "fwd", None)):
             continue
-        changed |= _drop_in(f, sweeps, callees, rt_name)
+        changed |= _drop_in(f, sweeps, callees, rt_name, param_kinds or {}, results, np_name)
     return changed
 
 
-def _drop_in(fn: gast.FunctionDef, sweeps: Dict[str, List], callees: Set[str], rt_name: str) -> bool:
+def _drop_in(fn: gast.FunctionDef, sweeps: Dict[str, List], callees: Set[str], rt_name: str,
+             param_kinds: Dict, results: Set[str], np_name: str) -> bool:
     if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
            for s in fn.body for n in gast.walk(s)):
         return False
     stores: Dict[str, int] = {}
-    for n in gast.walk(fn):
+    for n in gast.walk(fn):        # (the parameters too: gast's are Names, ctx Param)
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
             stores[n.id] = stores.get(n.id, 0) + 1
-    for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs + \
-            [a for a in (fn.args.vararg, fn.args.kwarg) if a is not None]:
-        stores[a.id] = stores.get(a.id, 0) + 1
     body = fn.body
+    numeric = _numeric_names(fn, stores, callees, param_kinds, results, np_name)
     removed: Set[int] = set()
     for i, s in enumerate(body):
         sweep = _sweep_call(s, sweeps, rt_name)
@@ -153,7 +154,9 @@ def _drop_in(fn: gast.FunctionDef, sweeps: Dict[str, List], callees: Set[str], r
                 k -= 1
                 continue
             names = _targets(t)
-            if names is None or not _effect_free_call(t.value, callees) or \
+            if names is None or not (_effect_free_call(t.value, callees) or
+                                     (len(names) == 1 and names[0] in numeric and
+                                      _numeric_expr(t.value, numeric, np_name))) or \
                     any(stores.get(n) != 1 for n in names) or \
                     _read_elsewhere(body, set(names), removed | {k}):
                 break
@@ -184,3 +187,84 @@ def _read_elsewhere(body: List, names: Set[str], skip: Set[int]) -> bool:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names:
                 return True
     return False
+
+
+# --- arithmetic on numbers and arrays: no user code runs (no effect) -----------------------------------
+
+_NUMERIC_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gast.Mod, gast.Pow, gast.MatMult)
+_NUMERIC_UNARY = (gast.USub, gast.UAdd)
+#: numpy functions of arrays and numbers that run no user code when given arrays and numbers
+_NUMERIC_NP = frozenset({
+    "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+    "sqrt", "square", "abs", "absolute", "negative", "multiply", "add", "subtract", "divide",
+    "true_divide", "power", "maximum", "minimum", "dot", "matmul", "prod", "cumsum"})
+
+
+def _numeric_kind(kind) -> bool:
+    """A plain array (a dlarray's data) or a Python int, float or complex."""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    if kind[0] == "dl":
+        return True
+    return kind[0] == "num" and len(kind) > 2 and kind[2] in (int, float, complex)
+
+
+def _callee_results(tree, callees: Set[str]) -> Set[str]:
+    """Of ``callees``, those whose value (the forward's first output) is a plain array or number."""
+    found = set()
+    for record in getattr(tree, "records", ()):
+        if record is not None and record.names and record.names[0] in callees and \
+                _numeric_kind(getattr(record.compiled, "result_kind", None)):
+            found.add(record.names[0])
+    return found
+
+
+def _numeric_expr(node, numeric: Set[str], np_name: str) -> bool:
+    if isinstance(node, gast.Name):
+        return node.id in numeric
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float, complex)
+    if isinstance(node, gast.BinOp):
+        return isinstance(node.op, _NUMERIC_BINOPS) and _numeric_expr(node.left, numeric, np_name) and \
+            _numeric_expr(node.right, numeric, np_name)
+    if isinstance(node, gast.UnaryOp):
+        return isinstance(node.op, _NUMERIC_UNARY) and _numeric_expr(node.operand, numeric, np_name)
+    if isinstance(node, gast.Subscript):
+        index = node.slice
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        return isinstance(node.value, gast.Name) and node.value.id in numeric and \
+            all(_index_part(p, numeric) for p in parts)
+    if isinstance(node, gast.Call):
+        func = node.func
+        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id == np_name and func.attr in _NUMERIC_NP and not node.keywords and \
+            bool(node.args) and all(_numeric_expr(a, numeric, np_name) for a in node.args)
+    return False
+
+
+def _index_part(p, numeric: Set[str]) -> bool:
+    if isinstance(p, gast.Slice):
+        return all(v is None or _index_part(v, numeric) for v in (p.lower, p.upper, p.step))
+    if isinstance(p, gast.UnaryOp) and isinstance(p.op, gast.USub):
+        return _index_part(p.operand, numeric)
+    if isinstance(p, gast.Constant):
+        return type(p.value) is int
+    return False
+
+
+def _numeric_names(fn: gast.FunctionDef, stores: Dict[str, int], callees: Set[str], param_kinds: Dict,
+                   results: Set[str], np_name: str) -> Set[str]:
+    """Names of ``fn`` that hold plain arrays or numbers: parameters of such kinds, the values of
+    ``results`` callees, and what arithmetic on them makes (top-level statements, assigned once)."""
+    numeric = {p for p, k in param_kinds.items() if stores.get(p) == 1 and _numeric_kind(k)}
+    for s in fn.body:
+        names = _targets(s)
+        if names is None or any(stores.get(n) != 1 for n in names):
+            continue
+        value = s.value
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in results \
+                and len(names) == 2 and isinstance(s.targets[0], gast.Tuple):
+            numeric.add(names[0])           # (value, residuals) = fwd(...)
+        elif len(names) == 1 and isinstance(s.targets[0], gast.Name) and _numeric_expr(value, numeric, np_name):
+            numeric.add(names[0])
+    return numeric

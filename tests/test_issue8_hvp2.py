@@ -333,3 +333,96 @@ def test_third_order():
         return float(np.dot(extractdata(dlfeval(nested_rosen, dlarray(z), v)), u))
     got = np.asarray(extractdata(dlfeval(third_rosen, dlarray(x), v, u)))
     assert_close(got, numerical_gradient(uHv, [x], 0), rtol=1e-5, atol=1e-4)
+
+
+# --- arithmetic on arrays and numbers before the site ------------------------------------------------------
+
+def nested_inline(x, v, c):
+    y = np.sum(x ** 4) * c + np.sum(x[1:] * x[:-1]) / 3
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def inline_loss(z):
+    return np.sum(z ** 4) * 0.5 + np.sum(z[1:] * z[:-1]) / 3
+
+
+def test_inline_arithmetic_left_out():
+    x, v = _inputs(seed=13)
+    src = main_source(nested_inline, dlarray(x), v, 0.5)
+    assert "** 4" not in src and "x[1:]" not in src and "np.sum(y" not in src
+    got = np.asarray(extractdata(dlfeval(nested_inline, dlarray(x), v, 0.5)))
+    assert_close(got, hvp_fd(inline_loss, x, v), rtol=1e-5, atol=1e-4)
+
+
+def nested_scaled_call(x, v):
+    y = rosen(x) * 2.0
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_arithmetic_on_a_call_keeps_it():
+    # the kind of rosen's value is not told at compile time: y_rosen * 2.0 could run user code,
+    # so neither statement is left out
+    x, v = _inputs(seed=15)
+    assert "rosen_fwd" in main_source(nested_scaled_call, dlarray(x), v)
+    got = np.asarray(extractdata(dlfeval(nested_scaled_call, dlarray(x), v)))
+    assert_close(got, 2.0 * hvp_fd(rosen, x, v), rtol=1e-5, atol=1e-4)
+
+
+def nested_inline_log(x, v):
+    y = np.sum(np.log(x) * x)                # line of the warning
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+@pytest.mark.parametrize("action", ["default", "always"])
+def test_inline_warning_once_at_the_users_line(action):
+    x = np.array([-1.0, 0.5, 2.0, 3.0])
+    assert "np.log" not in main_source(nested_inline_log, dlarray(x), np.ones(4))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter(action)
+        dlfeval(nested_inline_log, dlarray(x), np.ones(4))
+    got = [(w.category, w.filename, w.lineno) for w in caught]
+    assert got == [(RuntimeWarning, __file__, _line_of(nested_inline_log, "np.log(x)"))]
+
+
+def nested_inline_error(x, v):
+    y = np.sum(x[1:] * x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_inline_error_at_the_users_line():
+    x, v = _inputs(5)
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(nested_inline_error, dlarray(x), v)
+    assert info.value.filename == __file__
+    assert info.value.lineno == _line_of(nested_inline_error, "x[1:] * x")
+
+
+class Scaled:
+    def __init__(self, k):
+        self.k = k
+
+    def __rmul__(self, other):
+        print("rmul")
+        return other * self.k
+
+
+def nested_user_object(x, v, s):
+    y = np.sum(x ** 2) * s
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_user_object_operand_runs_as_python_does():
+    x, v = _inputs(6, seed=14)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            got = dlfeval(nested_user_object, dlarray(x), v, Scaled(3.0))
+    except sct.CompileError:
+        pytest.skip("an object's __rmul__ on a traced value is refused")
+    assert out.getvalue().count("rmul") >= 1
+    assert_close(extractdata(got), 6.0 * v, rtol=1e-10, atol=1e-10)
