@@ -330,7 +330,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
                                    sig.param_kinds)
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
-        drop_recomputed(generated, tree, rt_name, sig.param_kinds, numpy_name)  # sct/recomputed.py
+        drop_recomputed(generated, tree, rt_name, sig.param_kinds,
+                        numpy_name if plain_numpy else None)                    # sct/recomputed.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py

@@ -101,10 +101,11 @@ def _dump(node) -> str:
     return gast.dump(node)
 
 
-def drop_recomputed(generated, tree, rt_name: str, param_kinds=None, np_name: str = "np") -> bool:
+def drop_recomputed(generated, tree, rt_name: str, param_kinds=None, np_name: Optional[str] = "np") -> bool:
     """Remove, from the caller's forward code, the statements only a self-contained sweep needs
     and that it runs again at once (see the module's docstring).  ``param_kinds``: the kinds of
-    the parameters (sct.kinds), for arithmetic on numbers and arrays.  Returns whether any was."""
+    the parameters (sct.kinds), for arithmetic on numbers and arrays; ``np_name``: numpy's name in
+    the generated code (None: the name is not numpy's, no numpy call counts).  Returns whether any was."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     sweeps = {}
     for f in functions:
