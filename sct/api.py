@@ -572,10 +572,13 @@ def _warn_at_user_lines(caught) -> None:
     for w in caught:
         filename, lineno = w.filename, w.lineno
         mapped = LINE_MAPS.get(filename)
-        if mapped is not None:
+        for _ in range(16):     # generated code differentiated again maps to generated code: followed
+            if mapped is None:
+                break
             lines = mapped[1]
             user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
             filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
+            mapped = LINE_MAPS.get(filename)
         warnings.warn_explicit(w.message, w.category, filename, lineno, registry=_WARNINGS_SHOWN)
 
 

@@ -31,6 +31,7 @@ from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, expand_in_place, has_in_place, shared_statements
@@ -330,6 +331,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
                                    sig.param_kinds)
+    if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
+        drop_recomputed(generated, tree, rt_name, sig.param_kinds,
+                        numpy_name if plain_numpy else None)                    # sct/recomputed.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py

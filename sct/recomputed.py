@@ -1,0 +1,271 @@
+"""Calls whose results only a self-contained sweep needs, and which it runs again itself.
+
+A gradient differentiated again (``dlgradient(..., EnableHigherDerivatives=True)`` read by a later
+``dlgradient``) gets a self-contained sweep: it recomputes, from the function's arguments, every
+statement before the site (``rt.replay_from(effects_start)`` ... ``rt.replay_end()``), so that the
+later sweep can differentiate it as ordinary code.  The caller then often reads nothing of what it
+computed itself before the site: in ``y = rosen(x); g = dlgradient(y, x, EnableHigherDerivatives=True)``
+the caller's ``y = rosen(x)`` is dead, and the sweep computes ``y`` again at once.
+
+``drop_recomputed`` removes such a statement from the caller where that is provably invisible:
+
+- it assigns only names that nothing else in the caller reads or assigns;
+- it is arithmetic (operators, indexing with constants, a few numpy functions) on names known to
+  hold plain arrays or Python numbers (parameters of those kinds, values made so), which runs no
+  user code; or it is a call, by name, of generated code resolved with the caller (sct.call_tree), unguarded,
+  whose code runs no user code sct did not compile, no effect (``print``, random draws, I/O,
+  ``warnings.warn``: ``rt.effect``...), and stores no attribute (``Compiled.opaque`` False), and whose
+  function changes none of its arguments in place (sct.callee_effects.changes_arguments): so it
+  logs nothing in the effects log (the positions the sweep replays from stay the same) and
+  changes nothing anyone else sees;
+- the sweep's recomputation holds the same statement (the same tree), in the same order as the
+  other statements removed before the same site;
+- between the statement and the sweep's call nothing else runs: it is followed (after other
+  statements removed the same way) by ``rt.vjp_at(<site>, <the sweep>, ...)`` and the call of the
+  sweep's forward.  The sweep runs the same call on the same values first thing after what
+  preceded it in the caller, so the values, the warnings (each caught and shown once at the
+  user's line, as before) and an error (raised by the same operation, at the same user line)
+  are those of the statement in the caller.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set
+
+import gast
+
+from .callee_effects import changes_arguments
+
+
+def _is_comment(s) -> bool:
+    from .emit import COMMENT
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and \
+        isinstance(s.value.value, str) and s.value.value.startswith(COMMENT)
+
+
+def _rt_call(node, rt_name: str, attr: str) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+        isinstance(node.func.value, gast.Name) and node.func.value.id == rt_name and node.func.attr == attr
+
+
+def _recomputation(fn: gast.FunctionDef, rt_name: str) -> Optional[List]:
+    """The statements a self-contained sweep runs again (between its top-level
+    ``rt.replay_from(...)`` and ``rt.replay_end()``), or None."""
+    start = None
+    for i, s in enumerate(fn.body):
+        if isinstance(s, gast.Expr) and _rt_call(s.value, rt_name, "replay_from"):
+            if start is not None:
+                return None
+            start = i + 1
+        elif isinstance(s, gast.Expr) and _rt_call(s.value, rt_name, "replay_end"):
+            return fn.body[start:i] if start is not None else None
+    return None
+
+
+def effect_free_callees(tree) -> Set[str]:
+    """The names by which the caller's code calls forward (or entry) code that has no effect and
+    changes none of its arguments (see the module's docstring); ``tree``: sct.call_tree.CallTree."""
+    names: Set[str] = set()
+    bound = getattr(getattr(tree, "resolution", None), "bound", None) or {}
+    for call, record in zip(getattr(tree, "calls", ()), getattr(tree, "records", ())):
+        if record is None or not record.resolved or not record.names or record.guarded or \
+                record.compiled is None or getattr(record.compiled, "opaque", True) or \
+                record.op not in ("vjp", "primal_call"):
+            continue
+        b = bound.get(id(call.node))
+        if b is None or b.compiled is not record.compiled or changes_arguments(b.callee):
+            continue
+        names.add(record.names[0])
+    return names
+
+
+def _targets(s) -> Optional[List[str]]:
+    if not isinstance(s, gast.Assign) or len(s.targets) != 1:
+        return None
+    t = s.targets[0]
+    if isinstance(t, gast.Name):
+        return [t.id]
+    if isinstance(t, gast.Tuple) and all(isinstance(e, gast.Name) for e in t.elts):
+        return [e.id for e in t.elts]
+    return None
+
+
+def _sweep_call(s, sweeps: Dict[str, List], rt_name: str) -> Optional[str]:
+    """The sweep whose pair ``s`` binds: ``(f, b) = rt.vjp_at(site, <sweep>, mask, ...)``."""
+    if _targets(s) is None or not _rt_call(s.value, rt_name, "vjp_at") or len(s.value.args) < 2:
+        return None
+    target = s.value.args[1]
+    return target.id if isinstance(target, gast.Name) and target.id in sweeps else None
+
+
+def _dump(node) -> str:
+    return gast.dump(node)
+
+
+def drop_recomputed(generated, tree, rt_name: str, param_kinds=None, np_name: Optional[str] = "np") -> bool:
+    """Remove, from the caller's forward code, the statements only a self-contained sweep needs
+    and that it runs again at once (see the module's docstring).  ``param_kinds``: the kinds of
+    the parameters (sct.kinds), for arithmetic on numbers and arrays; ``np_name``: numpy's name in
+    the generated code (None: the name is not numpy's, no numpy call counts).  Returns whether any was."""
+    functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
+    sweeps = {}
+    for f in functions:
+        prefix = _recomputation(f, rt_name)
+        if prefix is not None:
+            sweeps[f.name] = prefix
+    if not sweeps:
+        return False
+    callees = effect_free_callees(tree)
+    results = _callee_results(tree, callees)
+    changed = False
+    for f in functions:
+        if f.name in sweeps or f.name not in (generated.entry, getattr(generated, "fwd", None)):
+            continue
+        changed |= _drop_in(f, sweeps, callees, rt_name, param_kinds or {}, results, np_name)
+    return changed
+
+
+def _drop_in(fn: gast.FunctionDef, sweeps: Dict[str, List], callees: Set[str], rt_name: str,
+             param_kinds: Dict, results: Set[str], np_name: str) -> bool:
+    if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
+           for s in fn.body for n in gast.walk(s)):
+        return False
+    stores: Dict[str, int] = {}
+    for n in gast.walk(fn):        # (the parameters too: gast's are Names, ctx Param)
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    body = fn.body
+    numeric = _numeric_names(fn, stores, callees, param_kinds, results, np_name)
+    removed: Set[int] = set()
+    for i, s in enumerate(body):
+        sweep = _sweep_call(s, sweeps, rt_name)
+        if sweep is None:
+            continue
+        following = [t for t in body[i + 1:] if not _is_comment(t)]
+        pair = _targets(s)
+        if not following or len(pair) != 2 or not isinstance(following[0], gast.Assign) or \
+                not isinstance(following[0].value, gast.Call) or \
+                not isinstance(following[0].value.func, gast.Name) or following[0].value.func.id != pair[0]:
+            continue                # the sweep's forward is not what runs next
+        prefix = [_dump(t) for t in sweeps[sweep]]
+        bound = len(prefix)         # matched statements lie before this position of the prefix
+        k = i - 1
+        while k >= 0:
+            t = body[k]
+            if _is_comment(t):
+                k -= 1
+                continue
+            names = _targets(t)
+            if names is None or not (_effect_free_call(t.value, callees) or
+                                     (len(names) == 1 and names[0] in numeric and
+                                      _numeric_expr(t.value, numeric, np_name))) or \
+                    any(stores.get(n) != 1 for n in names) or \
+                    _read_elsewhere(body, set(names), removed | {k}):
+                break
+            text = _dump(t)
+            at = next((p for p in range(bound - 1, -1, -1) if prefix[p] == text), None)
+            if at is None:
+                break
+            bound = at
+            removed.add(k)
+            k -= 1
+    if not removed:
+        return False
+    fn.body = [s for k, s in enumerate(body) if k not in removed]
+    return True
+
+
+def _effect_free_call(value, callees: Set[str]) -> bool:
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in callees and \
+        all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and \
+        all(k.arg is not None and isinstance(k.value, (gast.Name, gast.Constant)) for k in value.keywords)
+
+
+def _read_elsewhere(body: List, names: Set[str], skip: Set[int]) -> bool:
+    for k, s in enumerate(body):
+        if k in skip:
+            continue
+        for n in gast.walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names:
+                return True
+    return False
+
+
+# --- arithmetic on numbers and arrays: no user code runs (no effect) -----------------------------------
+
+_NUMERIC_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gast.Mod, gast.Pow, gast.MatMult)
+_NUMERIC_UNARY = (gast.USub, gast.UAdd)
+#: numpy functions of arrays and numbers that run no user code when given arrays and numbers
+_NUMERIC_NP = frozenset({
+    "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+    "sqrt", "square", "abs", "absolute", "negative", "multiply", "add", "subtract", "divide",
+    "true_divide", "power", "maximum", "minimum", "dot", "matmul", "prod", "cumsum"})
+
+
+def _numeric_kind(kind) -> bool:
+    """A plain array (a dlarray's data) or a Python int, float or complex."""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    if kind[0] == "dl":
+        return True
+    return kind[0] == "num" and len(kind) > 2 and kind[2] in (int, float, complex)
+
+
+def _callee_results(tree, callees: Set[str]) -> Set[str]:
+    """Of ``callees``, those whose value (the forward's first output) is a plain array or number."""
+    found = set()
+    for record in getattr(tree, "records", ()):
+        if record is not None and record.names and record.names[0] in callees and \
+                _numeric_kind(getattr(record.compiled, "result_kind", None)):
+            found.add(record.names[0])
+    return found
+
+
+def _numeric_expr(node, numeric: Set[str], np_name: str) -> bool:
+    if isinstance(node, gast.Name):
+        return node.id in numeric
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float, complex)
+    if isinstance(node, gast.BinOp):
+        return isinstance(node.op, _NUMERIC_BINOPS) and _numeric_expr(node.left, numeric, np_name) and \
+            _numeric_expr(node.right, numeric, np_name)
+    if isinstance(node, gast.UnaryOp):
+        return isinstance(node.op, _NUMERIC_UNARY) and _numeric_expr(node.operand, numeric, np_name)
+    if isinstance(node, gast.Subscript):
+        index = node.slice
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        return isinstance(node.value, gast.Name) and node.value.id in numeric and \
+            all(_index_part(p, numeric) for p in parts)
+    if isinstance(node, gast.Call):
+        func = node.func
+        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id == np_name and func.attr in _NUMERIC_NP and not node.keywords and \
+            bool(node.args) and all(_numeric_expr(a, numeric, np_name) for a in node.args)
+    return False
+
+
+def _index_part(p, numeric: Set[str]) -> bool:
+    if isinstance(p, gast.Slice):
+        return all(v is None or _index_part(v, numeric) for v in (p.lower, p.upper, p.step))
+    if isinstance(p, gast.UnaryOp) and isinstance(p.op, gast.USub):
+        return _index_part(p.operand, numeric)
+    if isinstance(p, gast.Constant):
+        return type(p.value) is int
+    return False
+
+
+def _numeric_names(fn: gast.FunctionDef, stores: Dict[str, int], callees: Set[str], param_kinds: Dict,
+                   results: Set[str], np_name: str) -> Set[str]:
+    """Names of ``fn`` that hold plain arrays or numbers: parameters of such kinds, the values of
+    ``results`` callees, and what arithmetic on them makes (top-level statements, assigned once)."""
+    numeric = {p for p, k in param_kinds.items() if stores.get(p) == 1 and _numeric_kind(k)}
+    for s in fn.body:
+        names = _targets(s)
+        if names is None or any(stores.get(n) != 1 for n in names):
+            continue
+        value = s.value
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in results \
+                and len(names) == 2 and isinstance(s.targets[0], gast.Tuple):
+            numeric.add(names[0])           # (value, residuals) = fwd(...)
+        elif len(names) == 1 and isinstance(s.targets[0], gast.Name) and _numeric_expr(value, numeric, np_name):
+            numeric.add(names[0])
+    return numeric
