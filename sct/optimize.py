@@ -62,6 +62,7 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     fn.body = ZeroFacts(rt_name).run(fn.body)
     contract_products(fn, rt_name)
     accumulate_in_place(fn, rt_name)
+    index_contributions(fn, rt_name)
     dead_assignments(fn, rt_name)
 
 
@@ -375,6 +376,20 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str) -> None:
                                    args=[total, grad, x, idx], keywords=[])
 
 
+# --- one call per index contribution to a container adjoint ------------------------------------
+
+def index_contributions(fn: gast.FunctionDef, rt_name: str) -> None:
+    """``rt.add_grad(d, rt.index_adjoint(g, x, idx))`` (a contribution of ``x[idx]`` to an adjoint
+    that may be a container, e.g. a list read item by item) becomes ``rt.add_index_grad(d, g, x, idx)``:
+    the same value, without the adjoint of the whole list built and added item by item."""
+    for node in _walk_no_defs(fn.body):
+        if _rt_call(node, rt_name, "add_grad") and len(node.args) == 2 and not node.keywords:
+            part = node.args[1]
+            if _rt_call(part, rt_name, "index_adjoint") and len(part.args) == 3 and not part.keywords:
+                node.func.attr = "add_index_grad"
+                node.args = [node.args[0]] + list(part.args)
+
+
 # --- contraction instead of a product summed by unbroadcast ---------------------------------------
 
 def contract_products(fn: gast.FunctionDef, rt_name: str) -> None:
@@ -456,7 +471,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str) -> None:
 _PURE_RT_CALLS = frozenset({
     "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
     "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
-    "item_adjoint", "copy_list", "index_add"})
+    "item_adjoint", "copy_list", "index_add", "add_index_grad"})
 #: numpy functions of arrays without effects (generated code calls them on arrays).
 _PURE_NP_CALLS = frozenset({
     "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
@@ -654,7 +669,7 @@ class _DeadPruner:
 #: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
-                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2,
                     "item_adjoint": 2}
 
 
