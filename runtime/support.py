@@ -538,9 +538,11 @@ def add_index_grad(total, grad, x, idx):
     activations, once per read): a copy of ``total`` with that one item added to, instead of a
     list of zeros built and added item by item.  Anything else: the two calls themselves."""
     if type(total) is list and (type(idx) is int or type(idx) is slice) and \
-            (type(x) is list or type(x) is tuple) and len(total) == len(x) and \
-            not any(u is None or (type(u) is float and u == 0.0 and u is not ZERO) for u in total):
-        out = total.copy()              # (add_grad makes None and other zeros ZERO: the two calls below)
+            (type(x) is list or type(x) is tuple) and len(total) == len(x):
+        for u in total:                 # add_grad makes None and other zeros ZERO: the two calls below
+            if u is None or (type(u) is float and u == 0.0 and u is not ZERO):
+                return add_grad(total, index_adjoint(grad, x, idx))
+        out = total.copy()
         if type(idx) is int:
             parts = ((idx, ZERO if _is_zero(grad) else grad),)
         else:

@@ -31,6 +31,11 @@ from .cse import common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
+#: Runtime adjoint functions whose result is an inexact array or number (never the zero marker or a
+#: container) for the operands generated code passes them: ``0.0 + f(...)`` is ``f(...)`` (the batch
+#: normalisation's and max pooling's adjoints of the whole input, the first contribution to it).
+_NEW_ADJOINT_ARRAYS = ("channel_product", "maxpool_scatter", "batch_total", "batch_mean_adjoint",
+                       "batch_variance_adjoint", "unbroadcast_product")
 Facts = Dict[str, str]
 
 
@@ -213,7 +218,7 @@ class ZeroFacts:
         if isinstance(node, gast.Name):
             return node.id.startswith("d_")
         return _rt_call(node, self.rt, "unbroadcast", "index_adjoint", "reduction_broadcast",
-                        "tie_scaled")
+                        "tie_scaled", *_NEW_ADJOINT_ARRAYS)
 
     def block(self, stmts: List, facts: Facts, rewrite: bool):
         facts = dict(facts)         # the block's own: its statements update it in place
