@@ -65,6 +65,8 @@ def _empty(x) -> bool:
     """MATLAB's ``[]`` as an optimizer state: None, an empty list or tuple, or an empty array."""
     if x is None or (type(x) in (list, tuple) and not x):
         return True
+    if type(x) is dlarray:
+        return x._data.size == 0        # (np.size of a dlarray dispatches through __array_function__)
     return isinstance(x, (np.ndarray, dlarray)) and np.size(x) == 0
 
 
@@ -148,7 +150,7 @@ def _like(value, param):
     """``value`` as a dlarray when the parameter was one, else a plain array (0-d for numbers), in the
     parameter's floating dtype (a float32 parameter stays float32 whatever the rates' types)."""
     dtype = getattr(_data(param), "dtype", None)
-    if dtype is not None and np.issubdtype(dtype, np.inexact) and getattr(value, "dtype", dtype) != dtype:
+    if dtype is not None and dtype.kind in "fc" and getattr(value, "dtype", dtype) != dtype:
         value = np.asarray(value).astype(dtype)
     if isinstance(param, dlarray):
         return dlarray(value)
@@ -158,7 +160,7 @@ def _like(value, param):
 def _float(x):
     """The parameter's values as a float array (integers become float64)."""
     arr = _data(x)
-    return arr if np.issubdtype(arr.dtype, np.inexact) else arr.astype(np.float64)
+    return arr if arr.dtype.kind in "fc" else arr.astype(np.float64)
 
 
 def _state(state, param):
@@ -215,7 +217,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     def step(p, g, m, v):
         pd = _float(p)
         gd = _data(g)
-        if np.ndim(pd) == 0 or np.ndim(gd) == 0:
+        if pd.ndim == 0 or np.ndim(gd) == 0:
             new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd
             new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
             new_p = pd - rate * new_m / (np.sqrt(new_v) + epsilon)

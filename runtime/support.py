@@ -536,6 +536,28 @@ def add_grad(a, b):
     return a + b
 
 
+def add_index_grad(total, grad, x, idx):
+    """``add_grad(total, index_adjoint(grad, x, idx))`` in one call (sct/optimize.py emits it for
+    that pair).  A list adjoint of a list or tuple read at one position (a network's list of
+    activations, once per read): a copy of ``total`` with that one item added to, instead of a
+    list of zeros built and added item by item.  Anything else: the two calls themselves."""
+    if type(total) is list and (type(idx) is int or type(idx) is slice) and \
+            (type(x) is list or type(x) is tuple) and len(total) == len(x):
+        for u in total:                 # add_grad makes None and other zeros ZERO: the two calls below
+            if u is None or (type(u) is float and u == 0.0 and u is not ZERO):
+                return add_grad(total, index_adjoint(grad, x, idx))
+        out = total.copy()
+        if type(idx) is int:
+            parts = ((idx, ZERO if _is_zero(grad) else grad),)
+        else:
+            parts = () if _is_zero(grad) else zip(range(*idx.indices(len(x))), grad)
+        for pos, g in parts:                # what add_grad does with each item of the two lists
+            cur = out[pos]
+            out[pos] = g if _is_zero(cur) else cur if _is_zero(g) else add_grad(cur, g)
+        return out
+    return add_grad(total, index_adjoint(grad, x, idx))
+
+
 # --- the boundary of a sweep ------------------------------------------------------
 
 _REAL_SCALARS = {np.dtype(np.float64): np.float64(1.0), np.dtype(np.float32): np.float32(1.0)}
@@ -562,8 +584,15 @@ def seed(y):
 
 def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
-    if type(x) is np.ndarray:
+    cls = type(x)
+    if cls is np.ndarray:
         return _project_leaf(grad, x)
+    if cls is _dlarray and type(grad) is np.ndarray:
+        data = x._data              # a network's Learnables: what _project_leaf gives, without its tests
+        if type(data) is np.ndarray and grad.dtype == data.dtype and grad.shape == data.shape:
+            return grad
+    if cls is str:                  # a table's names
+        return x
     if isinstance(x, (list, tuple)) and not _is_namedtuple(x):
         if isinstance(grad, (list, tuple)):
             parts = grad
@@ -749,6 +778,7 @@ def _project_object(grad, x):
 
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
+from .dlarray import dlarray as _dlarray  # noqa: E402
 
 
 def _differentiable_leafy(v) -> bool:
@@ -1361,6 +1391,11 @@ def _total_rule(g, ans, x):
 @defrule(add_grad, wrt=("a", "b"), joint_linear=("a", "b"))
 def _add_grad_rule(g, ans, a, b):
     return g, g
+
+
+@defrule(add_index_grad, wrt=("total", "grad"), joint_linear=("total", "grad"))
+def _add_index_grad_rule(g, ans, total, grad, x, idx):
+    return g, getitem_or_zero(g, idx)
 
 
 @defrule(project, wrt=("grad",), linear="grad")

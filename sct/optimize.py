@@ -32,6 +32,11 @@ from .cse import common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
+#: Runtime adjoint functions whose result is an inexact array or number (never the zero marker or a
+#: container) for the operands generated code passes them: ``0.0 + f(...)`` is ``f(...)`` (the batch
+#: normalisation's and max pooling's adjoints of the whole input, the first contribution to it).
+_NEW_ADJOINT_ARRAYS = ("channel_product", "maxpool_scatter", "batch_total", "batch_mean_adjoint",
+                       "batch_variance_adjoint", "unbroadcast_product")
 Facts = Dict[str, str]
 
 
@@ -63,8 +68,9 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     if _has_scope_statements(fn) if scope is None else scope:
         return None
     fn.body = ZeroFacts(rt_name).run(fn.body)
-    nodes = contract_products(fn, rt_name)      # one walk of the body for the three passes
+    nodes = contract_products(fn, rt_name)      # one walk of the body for the four passes
     rewrote = accumulate_in_place(fn, rt_name, nodes)
+    rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
     removed = dead_assignments(fn, rt_name, None if rewrote else nodes)
     return None if rewrote or removed else nodes
 
@@ -219,7 +225,7 @@ class ZeroFacts:
         if isinstance(node, gast.Name):
             return node.id.startswith("d_")
         return _rt_call(node, self.rt, "unbroadcast", "index_adjoint", "reduction_broadcast",
-                        "tie_scaled")
+                        "tie_scaled", *_NEW_ADJOINT_ARRAYS)
 
     def block(self, stmts: List, facts: Facts, rewrite: bool):
         facts = dict(facts)         # the block's own: its statements update it in place
@@ -387,6 +393,24 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
     return rewrote
 
 
+# --- one call per index contribution to a container adjoint ------------------------------------
+
+def index_contributions(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
+    """``rt.add_grad(d, rt.index_adjoint(g, x, idx))`` (a contribution of ``x[idx]`` to an adjoint
+    that may be a container, e.g. a list read item by item) becomes ``rt.add_index_grad(d, g, x, idx)``:
+    the same value, without the adjoint of the whole list built and added item by item.
+    ``nodes``: the body's nodes (``contract_products``), None: walked here.  Whether it rewrote."""
+    rewrote = False
+    for node in (_walk_no_defs(fn.body) if nodes is None else nodes):
+        if _rt_call(node, rt_name, "add_grad") and len(node.args) == 2 and not node.keywords:
+            part = node.args[1]
+            if _rt_call(part, rt_name, "index_adjoint") and len(part.args) == 3 and not part.keywords:
+                node.func.attr = "add_index_grad"
+                node.args = [node.args[0]] + list(part.args)
+                rewrote = True
+    return rewrote
+
+
 # --- contraction instead of a product summed by unbroadcast ---------------------------------------
 
 def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
@@ -480,7 +504,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
 _PURE_RT_CALLS = frozenset({
     "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
     "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
-    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only"})
+    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only", "add_index_grad"})
 #: numpy functions of arrays without effects (generated code calls them on arrays).
 _PURE_NP_CALLS = frozenset({
     "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
@@ -771,7 +795,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
-                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2,
                     "item_adjoint": 2}
 
 

@@ -843,6 +843,8 @@ CASES = [
     Case(support.setitem, [R(4, 3), C(1), R(1)], (0, 2), note="broadcast value"),
     Case(support.zero_at, [R(4, 3), C((0, slice(None)))], complex=True),
     Case(support.add_grad, [R(2, 3), R(2, 3)], (0, 1), complex=True),
+    Case(support.add_index_grad, [R(5), R(2), C(np.zeros(5)), C(slice(1, 3))], (0, 1), complex=True),
+    Case(support.add_index_grad, [R(4, 3), R(3), C(np.zeros((4, 3))), C(2)], (0, 1)),
     Case(support.total, [R(3, 2)], complex=True),
     Case(support.conj_of, [R(3, 2)], complex=True),
     Case(support.attribute_adjoint_any, [R(3, 2), C(np.zeros((2, 3))), C("T")]),
