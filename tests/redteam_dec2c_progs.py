@@ -1,0 +1,382 @@
+"""Programs for tests/test_redteam_dec2c.py (sct reads their source)."""
+import numpy as np
+
+from sct import dlgradient
+
+KEEP = []
+
+
+class Holder:
+    def __init__(self):
+        self.t = None
+
+
+def p_list(x):
+    lst = []
+    t = x * 2.0
+    lst.append(t)
+    u = t * 3.0
+    return np.sum(u) + np.sum(lst[0] * lst[0])
+
+
+def p_dict(x):
+    d = {}
+    t = x * 2.0 + 1.0
+    d["t"] = t
+    u = t * x
+    return np.sum(u) + np.sum(d["t"] ** 2)
+
+
+def p_second_output(x):
+    t = x * 2.0
+    u = t - 1.0
+    return np.sum(u * u), t
+
+
+def p_closure(x):
+    t = x * 2.0
+    f = lambda: t
+    u = t * 3.0
+    return np.sum(u) + np.sum(f() * x)
+
+
+def p_view_slice(x):
+    t = x * 2.0
+    v = t[:5]
+    u = t * 3.0
+    return np.sum(u) + np.sum(v * v)
+
+
+def p_view_T(x):
+    t = x.reshape(60, 50) * 2.0
+    v = t.T
+    u = t * 3.0
+    return np.sum(u) + np.sum(v[0] * v[1])
+
+
+def p_view_reshape(x):
+    t = x * 2.0
+    v = t.reshape(60, 50)
+    u = -t
+    w = u * 3.0
+    return np.sum(w) + np.sum(v[1] * v[2])
+
+
+def p_asarray(x):
+    t = x * 2.0
+    v = np.asarray(t)
+    u = t + 1.0
+    return np.sum(u * u) + np.sum(v * x)
+
+
+def p_base(x):
+    t = x * 2.0
+    w = t[1:]
+    b = w.base
+    u = t * 3.0
+    return np.sum(u) + np.sum(b * x)
+
+
+def p_two(a, b):
+    t = a * b
+    u = t + a
+    v = u * b
+    w = v - a
+    return np.sum(w * w)
+
+
+def p_mixed(a, b):
+    t = a * 2.0          # a float32
+    u = t + b            # b float64: promotes
+    v = u * 3.0
+    w = t * v
+    return np.sum(w)
+
+
+def p_int_arr(x, k):
+    t = k * 2            # int array
+    u = t + 1
+    v = u / 3            # float
+    w = v * x
+    z = t * x
+    return np.sum(w) + np.sum(z)
+
+
+def p_neg(x):
+    t = x * 1.0
+    u = -t
+    v = u * 1.0
+    return np.sum(v * x), v
+
+
+def p_loop(x):
+    acc = []
+    t = x * 1.0
+    for i in range(3):
+        u = t * 2.0
+        acc.append(u)
+        t = u + 1.0
+    return np.sum(sum(np.sum(a * x) for a in acc))
+
+
+def p_loop_store(x):
+    h = Holder()
+    t = x + 0.0
+    for i in range(3):
+        u = t * 2.0
+        if i == 1:
+            h.t = u
+        t = u - 0.5
+    return np.sum(t * x) + np.sum(h.t * x)
+
+
+def p_global_keep(x):
+    t = x * 2.0
+    KEEP.append(t)
+    u = t * 3.0
+    return np.sum(u * x)
+
+
+def p_slice_sum(x):
+    a = x[1:] * x[:-1]
+    b = a * 2.0 + x[1:]
+    return np.sum(b * b)
+
+
+def p_generator(x):
+    ts = (x * float(i) for i in range(3))
+    total = 0.0
+    for t in ts:
+        u = t * 2.0
+        total = total + np.sum(u * x)
+    return total
+
+
+def p_branch(x, flag):
+    t = x * 2.0
+    if flag:
+        u = t * 3.0
+    else:
+        u = t + 1.0
+        t = u * 2.0
+    v = u * t
+    return np.sum(v)
+
+
+def p_mean(x):
+    return np.mean(x * x) + np.sum(np.mean(x.reshape(60, 50), axis=0) ** 2)
+
+
+def p_pow(x):
+    s = np.sum(x)
+    a = s ** 2
+    b = s ** 3
+    return a + b + np.sum(x ** 2) ** 2
+
+
+# --- hvp (type-only stand-ins) --------------------------------------------------------------------
+
+def h_chain(x):
+    return np.sum(np.sin(x) * x ** 2)
+
+
+def h_sq_of_sum(x):
+    s = np.sum(x * x)
+    t = s * s / 2.0
+    return t - s
+
+
+def h_mean_div(x):
+    a = x / 3.0
+    b = -a
+    c = b * x + 1.0
+    return np.mean(c ** 3) / 2.0
+
+
+def h_int_weights(x):
+    k = np.arange(x.size) % 7
+    t = x * k
+    u = t + k
+    return np.sum(u * x) + np.sum(k * 2)
+
+
+def helper(u, w):
+    return u * w + u
+
+
+def h_loop(x):
+    acc = x * 0.0
+    for i in range(3):
+        acc = helper(acc, x) + x * i
+    return np.sum(acc * acc)
+
+
+def h_branch(x):
+    s = np.sum(x)
+    if s > 0:
+        y = np.sum(x ** 3)
+    else:
+        y = np.sum(x ** 2) * s
+    return y
+
+
+def h_returns_pow(x):
+    y = np.sum(x ** 2)
+    return y ** 2
+
+
+def h_unused_big(x):
+    big = x * 2.0 + 1.0
+    bigger = big * big
+    s = np.sum(bigger)
+    return np.sum(x ** 3) + 0.0 * s
+
+
+def h_float_int_mix(x):
+    m = np.ones(x.shape, dtype=np.int32)
+    t = x * m
+    u = m - t
+    return np.sum(u * u * x)
+
+
+def h_nan_mask(x):
+    t = x * x
+    return np.sum(np.where(t > 0.5, t, 0.0) * x)
+
+
+# --- cse sharing groups: containers built by arithmetic hold the same arrays ----------------------
+
+def cse_list_repeat(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = [z] * 2                   # a new list holding z twice
+    w[0][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_list_concat(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = [np.zeros(4)] + [z]       # a new list holding z
+    w[1][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_tuple_concat(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = (np.zeros(4),) + (z,)
+    w[1][2] = 7.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_list_add_names(x):
+    z = [np.ones(4)]
+    a = z[0] * 2.0
+    w = z + []
+    w[0][1] = 5.0
+    b = z[0] * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_list_augadd(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = []
+    w += [z]
+    w[0][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_list_readd(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = [np.zeros(4)]
+    w = w + [z]
+    w[1][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_list_extend(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = []
+    w.extend((z,))
+    w[0][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_star_list(x):
+    z = np.ones(4)
+    a = z * 2.0
+    v = (z, z)
+    w = [*v]
+    w[0][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_repeat_name(x):
+    z = np.ones(4)
+    a = z * 2.0
+    n = 2
+    w = [z] * n
+    w[1][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_dict_merge(x):
+    z = np.ones(4)
+    a = z * 2.0
+    d = {"z": z}
+    e = {**d}
+    e["z"][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_dict_or(x):
+    z = np.ones(4)
+    a = z * 2.0
+    d = {"z": z}
+    e = d | {"k": np.zeros(4)}
+    e["z"][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_dict_ior(x):
+    z = np.ones(4)
+    a = z * 2.0
+    d = {}
+    d |= {"z": z}
+    d["z"][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_list_slice_store(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = [np.zeros(4)]
+    w[0:1] = [z]
+    w[0][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_item_store(x):
+    z = np.ones(4)
+    a = z * 2.0
+    w = [np.zeros(4)]
+    w[0] = z
+    w[0][1] = 5.0
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
