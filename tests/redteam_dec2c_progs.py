@@ -380,3 +380,111 @@ def cse_item_store(x):
     w[0][1] = 5.0
     b = z * 2.0
     return np.sum(x * a) + np.sum(x * b)
+
+
+# --- batchnorm's training path ---------------------------------------------------------------------
+
+from sct import batchnorm  # noqa: E402
+
+WB = np.random.default_rng(3).standard_normal((4, 5, 3, 6))
+
+
+def bn_plain(X, offset, scale, eps=1e-5):
+    axes = tuple(range(X.ndim - 1))
+    mu = np.mean(X, axis=axes)
+    c = X - mu
+    var = np.mean(c * c, axis=axes)
+    return scale * (c / np.sqrt(var + eps)) + offset, mu, var
+
+
+def bn_loss(X, offset, scale):
+    Y = batchnorm(X, offset, scale)
+    return np.sum(Y * WB[..., :X.shape[-1]].reshape(X.shape) if Y.shape == WB.shape else Y * Y * X)
+
+
+def bn_loss3(X, offset, scale):
+    Y, mu, var = batchnorm(X, offset, scale, nargout=3)
+    return np.sum(Y * Y * X) + np.sum(mu * mu * scale) + np.sum(var * offset) + np.sum(np.sqrt(var) * scale)
+
+
+def bn_running(X, offset, scale):
+    rm = np.full(X.shape[-1], 0.2)
+    rv = np.full(X.shape[-1], 1.5)
+    Y, rm, rv = batchnorm(X, offset, scale, rm, rv, nargout=3)
+    return np.sum(Y * Y * X) + np.sum(rm * rv * scale)
+
+
+def bn_eps(X, offset, scale):
+    e = np.sum(scale) ** 2 * 0.01
+    Y = batchnorm(X, offset, scale, Epsilon=e)
+    return np.sum(Y * Y * X)
+
+
+def bn_twice(X, offset, scale):
+    Y = batchnorm(X, offset, scale)
+    Z = batchnorm(Y * X, scale, offset)
+    return np.sum(Z * Z * X)
+
+
+def bn_hess(X, offset, scale):
+    y = bn_loss3(X, offset, scale)
+    gx, go, gs = dlgradient(y, X, offset, scale, EnableHigherDerivatives=True)
+    return np.sum(gx * gx) + np.sum(go * scale) + np.sum(gs * gs * offset)
+
+
+# --- entry calls: repeated calls, outputs mutated, exceptions -------------------------------------
+
+def e_grad_unused(x, w):
+    y = np.sum(x * x)
+    gx, gw = dlgradient(y, x, w)
+    return y, gx, gw
+
+
+def e_const_out(x):
+    z = np.zeros(3000)
+    y = np.sum(x * x)
+    return y, dlgradient(y, x), z
+
+
+def e_identity(x):
+    y = np.sum(x * 3.0)
+    return x, y, dlgradient(y, x)
+
+
+def e_raise(x):
+    t = x * 2.0
+    u = t * 3.0
+    if np.sum(x) > 1e6:
+        raise ValueError("too big")
+    y = np.sum(u * x)
+    return y, dlgradient(y, x)
+
+
+def e_sum_grad(x):
+    y = np.sum(x)
+    return y, dlgradient(y, x)
+
+
+def e_mean_grad(x):
+    y = np.mean(x)
+    return y, dlgradient(y, x)
+
+
+def e_scaled_sum(x):
+    y = np.sum(x * 1.0)
+    return y, dlgradient(y, x)
+
+
+def e_two_outputs_same(x):
+    y = np.sum(x * x)
+    g = dlgradient(y, x)
+    return g, g
+
+
+def m_empty_axis(x, e):
+    # e has shape (0, 3): its mean over axis 0 is NaN (numpy warns), over axis 1 empty
+    return np.sum(x * x) + np.sum(np.mean(e, axis=1))
+
+
+def m_empty_all(x, e):
+    return np.sum(x * x) + np.nan_to_num(np.mean(e))

@@ -37,3 +37,47 @@ def test_write_through_a_container_built_by_arithmetic(fun):
     value, (g,) = sct_gradients(fun, X)
     assert_close(value, fun(X.copy()), rtol=1e-12, atol=0)
     assert_close(g, numerical_gradient(fun, [X], 0), rtol=1e-6, atol=1e-8)
+
+
+# --- np.mean's adjoint of an empty array ---------------------------------------------------------------------
+def test_mean_of_empty_rows_gradient():
+    """np.mean(e, axis=1) of e (0, 3): an empty mean (numpy: no warning); its adjoint divided by
+    size(a) / size(ans) = 0 / 0: ZeroDivisionError instead of the empty gradient."""
+    x = np.array([0.5, 1.0])
+    e = np.zeros((0, 3))
+    value, (gx, ge) = sct_gradients(P.m_empty_axis, x, e)
+    assert_close(value, P.m_empty_axis(x, e), rtol=1e-12, atol=0)
+    assert_close(gx, 2 * x, rtol=1e-12, atol=0)
+    assert ge.shape == (0, 3)
+
+
+def test_mean_of_empty_columns_no_division_warning():
+    """np.mean(e, axis=1) of e (3, 0): NaN (numpy warns 'Mean of empty slice'); the adjoint divided
+    g by 0 / 3 before broadcasting it to the empty shape: a 'divide by zero' warning (an error under
+    np.errstate(divide='raise')) that plain Python never gives."""
+    import warnings
+    x = np.array([0.5, 1.0])
+    e = np.zeros((3, 0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value, (gx, ge) = sct_gradients(P.m_empty_axis, x, e)
+    assert not any("divide by zero" in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert np.isnan(value) and ge.shape == (3, 0)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        value, (gx, ge) = sct_gradients(P.m_empty_all, x, np.zeros(0))
+    assert_close(gx, 2 * x, rtol=1e-12, atol=0)
+    assert ge.shape == (0,)
+
+
+def mean_second_order(x):
+    y = np.mean(x ** 3) + np.sum(np.mean(x.reshape(2, 2), axis=0) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def test_mean_rule_second_order():
+    def first(x):
+        return 3 * x ** 2 / 4 + np.tile(np.mean(x.reshape(2, 2), axis=0), 2)
+    got = extractdata(dlfeval(mean_second_order, dlarray(X)))
+    assert_close(got, numerical_gradient(lambda x: np.sum(first(x) ** 2), [X], 0), rtol=1e-6, atol=1e-8)
