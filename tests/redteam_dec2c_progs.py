@@ -488,3 +488,143 @@ def m_empty_axis(x, e):
 
 def m_empty_all(x, e):
     return np.sum(x * x) + np.nan_to_num(np.mean(e))
+
+
+# --- slice adjoints written directly, read back for higher derivatives --------------------------
+
+def s_diff2(x):
+    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
+    return np.sum(d * d * x[1:-1])
+
+
+def s_rows(x):
+    m = x.reshape(100, 30)
+    a = m[1:] + m[:-1]
+    b = m[3:50] * m[4:51]
+    return np.sum(a * a) + np.sum(b)
+
+
+def s_sub_div(x):
+    a = x[5:] - x[:-5]
+    b = x[:-5] / (1.5 + x[5:] ** 2)
+    return np.sum(a * b)
+
+
+def s_hess(x):
+    y = s_diff2(x) + s_sub_div(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return np.sum(g * g)
+
+
+def s_third(x):
+    y = np.sum(x[1:] * x[:-1] * x[1:])
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    h = dlgradient(np.sum(g * g), x, EnableHigherDerivatives=True)
+    return np.sum(h * x)
+
+
+# --- outside state changed and read in code a second derivative recomputes -------------------------
+import heapq  # noqa: E402
+import itertools  # noqa: E402
+
+IT = itertools.count(1)
+GEN_STATE = {"k": 0}
+BUF = np.zeros(4)
+HEAP = []
+
+
+class Cfg2:
+    scale = 1.0
+
+
+def r_next(x):
+    k = next(IT)
+    return x * k
+
+
+def r_setattr(x):
+    setattr(Cfg2, "scale", Cfg2.scale + 1.0)
+    return x * Cfg2.scale
+
+
+def r_dict_get(x):
+    GEN_STATE["k"] = GEN_STATE.get("k", 0) + 1
+    return x * GEN_STATE["k"]
+
+
+def r_copyto(x):
+    np.copyto(BUF, BUF + 1.0)
+    return x * BUF[0]
+
+
+def r_heap(x):
+    heapq.heappush(HEAP, 1)
+    return x * len(HEAP)
+
+
+def r_vars(x):
+    d = vars(Cfg2)
+    k = d["scale"]
+    Cfg2.scale = k + 1.0
+    return x * Cfg2.scale
+
+
+def make_counter():
+    n = [0]
+
+    def f(x):
+        n[0] += 1
+        return x * n[0]
+    return f
+
+
+r_closure = make_counter()
+
+
+def r_loss(helper, x):
+    return np.sum(helper(x) ** 2)
+
+
+def r_hess(helper, x):
+    y = r_loss(helper, x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_hess_heap(x):
+    y = np.sum(r_heap(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_hess_next(x):
+    y = np.sum(r_next(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def push_one():
+    heapq.heappush(HEAP, 1)
+
+
+def r_plain_push(x):
+    k = len(HEAP)
+    push_one()
+    return x * (k + 1)
+
+
+def r_hess_plain_push(x):
+    y = np.sum(r_plain_push(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_grad_next(x):
+    y = np.sum(r_next(x) ** 2)
+    return dlgradient(y, x)
+
+
+def r_local_next(x):
+    it = iter([1.0, 2.0])
+    k = next(it)
+    return x * k

@@ -81,3 +81,33 @@ def test_mean_rule_second_order():
         return 3 * x ** 2 / 4 + np.tile(np.mean(x.reshape(2, 2), axis=0), 2)
     got = extractdata(dlfeval(mean_second_order, dlarray(X)))
     assert_close(got, numerical_gradient(lambda x: np.sum(first(x) ** 2), [X], 0), rtol=1e-6, atol=1e-8)
+
+
+# --- second derivatives: library functions changing an outside object ---------------------------------------
+def _reset_state():
+    import itertools
+    P.IT = itertools.count(1)
+    P.HEAP.clear()
+
+
+@pytest.mark.parametrize("fun", [P.r_hess_next, P.r_hess_heap, P.r_hess_plain_push])
+def test_recomputed_library_call_changing_outside_state_is_refused(fun):
+    """``k = next(IT)`` of a global iterator, ``heapq.heappush(HEAP, 1)`` then ``len(HEAP)`` (directly
+    or in a plain helper): the recomputation for the second dlgradient ran them again on the state the
+    first run left (k = 2, len 2): a Hessian 16 times Python's (8x), silently.  Now refused, at the line."""
+    _reset_state()
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(fun, dlarray(X))
+    assert info.value.filename.endswith("redteam_dec2c_progs.py") and info.value.lineno
+    _reset_state()
+
+
+def test_library_call_changing_outside_state_first_derivative_and_local_iterator_unaffected():
+    _reset_state()
+    for _ in range(2):
+        _reset_state()
+        got = extractdata(dlfeval(P.r_grad_next, dlarray(X)))
+        assert_close(got, 2 * X, rtol=1e-12, atol=0)
+    got = extractdata(dlfeval(P.r_hess, P.r_local_next, dlarray(X)))     # a local iterator: not outside
+    assert_close(got, 8 * X, rtol=1e-12, atol=0)
+    _reset_state()
