@@ -628,3 +628,34 @@ def r_local_next(x):
     it = iter([1.0, 2.0])
     k = next(it)
     return x * k
+
+
+SCALE = 2.0
+WG = np.ones(3000)
+FLAGS = {"on": True}
+
+
+def a_global(x):
+    y = np.sum(x * SCALE * WG)
+    if FLAGS["on"]:
+        y = y + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def a_linear_hvp(x):
+    return np.sum(x * 3.0)
+
+
+def make_scaled(k, w=None):
+    def f(x, b=k):
+        y = np.sum(x * k * b)
+        if w is not None:
+            y = y + np.sum(x * w)
+        return y, dlgradient(y, x)
+    return f
+
+
+scaled2 = make_scaled(2.0)
+scaled3 = make_scaled(3.0)
+scaled_w1 = make_scaled(1.0, np.ones(3000))
+scaled_w2 = make_scaled(1.0, np.full(3000, 2.0))
