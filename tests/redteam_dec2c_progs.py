@@ -659,3 +659,11 @@ scaled2 = make_scaled(2.0)
 scaled3 = make_scaled(3.0)
 scaled_w1 = make_scaled(1.0, np.ones(3000))
 scaled_w2 = make_scaled(1.0, np.full(3000, 2.0))
+
+
+def bn_loss16(X, offset, scale):
+    Y, mu, var = batchnorm(X, offset, scale, nargout=3)
+    return np.sum(Y.astype(np.float64) * WB16) + np.sum(mu.astype(np.float64)) + np.sum(var.astype(np.float64))
+
+
+WB16 = np.random.default_rng(8).standard_normal((4000, 3))

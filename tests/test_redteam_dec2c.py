@@ -111,3 +111,24 @@ def test_library_call_changing_outside_state_first_derivative_and_local_iterator
     got = extractdata(dlfeval(P.r_hess, P.r_local_next, dlarray(X)))     # a local iterator: not outside
     assert_close(got, 8 * X, rtol=1e-12, atol=0)
     _reset_state()
+
+
+# --- batchnorm of a float16 batch ------------------------------------------------------------------------------
+def test_batchnorm_float16_batch_statistics_do_not_overflow():
+    """The fused training form summed a float16 batch in float16: 4000 values near 100 overflowed
+    (mean inf, Y all NaN) where np.mean (float32 accumulation, as the composite form uses) gives 100.
+    float16 now takes the composite form."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((4000, 3)) + 100).astype(np.float16)
+    o, s = np.zeros(3, np.float16), np.ones(3, np.float16)
+    Y, mu, var = sct.batchnorm(X, o, s, nargout=3)
+    Yp, mup, varp = P.bn_plain(X, o, s)
+    assert Y.dtype == np.float16 and np.isfinite(Y).all()
+    np.testing.assert_array_equal(mu, mup)
+    np.testing.assert_array_equal(var, varp)
+    np.testing.assert_array_equal(Y, Yp)
+    value, grads = sct_gradients(P.bn_loss16, X, o, s)
+    assert_close(value, P.bn_loss16(X, o, s), rtol=1e-6, atol=0)
+    assert all(np.isfinite(g).all() for g in grads)
+    # float32 and float64 keep the fused form
+    assert sct.runtime.dlfun.fused_batchnorm_applies(X.astype(np.float32), o, s)
