@@ -34,7 +34,11 @@ MUTATING_METHODS = frozenset((
     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add",
     "discard", "sort", "reverse", "fill", "resize", "itemset", "put", "appendleft", "extendleft",
     "popleft", "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
-    "__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__", "__imul__"))
+    "__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__", "__imul__", "__next__", "send",
+    "throw"))
+# those whose result reads the object they change (``k = STACK.pop()``, ``IT.__next__()``): run again in
+# a recomputation, they give another value
+READING_METHODS = frozenset(("pop", "popleft", "popitem", "setdefault", "__next__", "send", "throw"))
 
 
 def _changing_functions() -> Dict[int, bool]:
@@ -207,9 +211,14 @@ class RecomputeWrites:
     def changing_calls(self, s) -> List[Tuple[Tuple[str, str], bool]]:
         """(part, whether the call's result reads it) for each outside part a library function
         called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
-        too: a recomputation runs them again on the changed object)."""
+        too: a recomputation runs them again on the changed object), or a method whose result reads
+        the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
         for n in gast.walk(s):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS:
+                key = self.outside.key(n.func.value)
+                if key is not None:
+                    out.append((key, True))
             if isinstance(n, gast.Call) and n.args:
                 target = self.resolve(n.func)
                 kind = CHANGING_FUNCTIONS.get(id(target)) if target is not None else None

@@ -667,3 +667,47 @@ def bn_loss16(X, offset, scale):
 
 
 WB16 = np.random.default_rng(8).standard_normal((4000, 3))
+
+
+STACK = [1.0, 2.0, 3.0, 4.0, 5.0]
+QUEUE = {"a": 1.0}
+IT2 = iter([1.0, 2.0, 3.0, 4.0])
+
+
+def r_pop(x):
+    k = STACK.pop()
+    return x * k
+
+
+def r_dunder_next(x):
+    k = IT2.__next__()
+    return x * k
+
+
+def r_popitem(x):
+    k = QUEUE.popitem()[1]
+    QUEUE["b"] = 2.0
+    return x * k
+
+
+def r_hess_pop(x):
+    y = np.sum(r_pop(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_hess_dunder_next(x):
+    y = np.sum(r_dunder_next(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_grad_pop(x):
+    y = np.sum(r_pop(x) ** 2)
+    return dlgradient(y, x)
+
+
+def r_local_pop(x):
+    s = [1.0, 2.0]
+    k = s.pop()
+    return x * k

@@ -132,3 +132,25 @@ def test_batchnorm_float16_batch_statistics_do_not_overflow():
     assert all(np.isfinite(g).all() for g in grads)
     # float32 and float64 keep the fused form
     assert sct.runtime.dlfun.fused_batchnorm_applies(X.astype(np.float32), o, s)
+
+
+@pytest.mark.parametrize("fun", [P.r_hess_pop, P.r_hess_dunder_next])
+def test_recomputed_method_reading_what_it_changes_is_refused(fun):
+    """``k = STACK.pop()`` of a global list, ``k = IT2.__next__()``: the receiver is the only read, so
+    the call was taken for a write nothing reads; the recomputation popped again (k = 4, not 5):
+    a wrong Hessian, silently.  Now refused."""
+    P.STACK[:] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    P.IT2 = iter([1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(fun, dlarray(X))
+    assert info.value.filename.endswith("redteam_dec2c_progs.py") and info.value.lineno
+    P.STACK[:] = [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_method_reading_what_it_changes_first_derivative_and_local():
+    P.STACK[:] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    got = extractdata(dlfeval(P.r_grad_pop, dlarray(X)))
+    assert_close(got, 2 * 25.0 * X, rtol=1e-12, atol=0)
+    got = extractdata(dlfeval(P.r_hess, P.r_local_pop, dlarray(X)))
+    assert_close(got, 8 * 16.0 * X, rtol=1e-12, atol=0)
+    P.STACK[:] = [1.0, 2.0, 3.0, 4.0, 5.0]
