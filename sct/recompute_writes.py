@@ -233,7 +233,10 @@ class RecomputeWrites:
         and closure values (a few levels down), as ``("#id", "*")``."""
         out = []
         for n in gast.walk(node):
-            if isinstance(n, gast.Call):
+            if isinstance(n, gast.Call) and not all(isinstance(a, gast.Constant) for a in
+                                                    list(n.args) + [k.value for k in n.keywords]):
+                # (a call of constants only is not differentiated: run once, replayed, it reads the
+                # state as the first run did)
                 target = self.resolve(n.func)
                 if target is not None:
                     out += [(f"#{oid}", _WHOLE) for oid in _read_objects(target)]
@@ -260,6 +263,16 @@ class RecomputeWrites:
                 events.append((i, loops, "replayed", key, s))
             for key, reads_it in self.changing_calls(s):
                 events.append((i, loops, "rmw" if reads_it else "replayed", key, s))
+        # a global's object written here and read by a helper this function calls (``a = scaled(x)``
+        # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity
+        for e in list(events):
+            root = e[3][0]
+            if e[2] != "read" and not root.startswith("#") and root in self.global_roots():
+                obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
+                if obj is not None and not isinstance(obj, (types.FunctionType, types.ModuleType,
+                                                            types.BuiltinFunctionType)):
+                    self.names[f"#{id(obj)}"] = root
+                    events.append(e[:3] + ((f"#{id(obj)}", _WHOLE), e[4]))
         if any(e[3][0].startswith("#") for e in events):
             for i, (s, loops) in enumerate(_statements(self.fdef.body)):
                 for part in _header(s):

@@ -711,3 +711,44 @@ def r_local_pop(x):
     s = [1.0, 2.0]
     k = s.pop()
     return x * k
+
+
+class Cfg3:
+    scale = 1.0
+
+
+def get_scale():
+    return Cfg3.scale
+
+
+def scaled_by_cfg(x):
+    return x * Cfg3.scale
+
+
+def r_write_after_helper(x):
+    a = x * get_scale()
+    Cfg3.scale = 5.0
+    return a
+
+
+def r_write_after_diff_helper(x):
+    a = scaled_by_cfg(x)
+    Cfg3.scale = 5.0
+    return a
+
+
+def r_hess_cfg(helper, x):
+    y = np.sum(helper(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_hess_cfg_direct(x):
+    y = np.sum(r_write_after_diff_helper(x) ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * g), x)
+
+
+def r_grad_cfg(x):
+    y = np.sum(r_write_after_diff_helper(x) ** 2)
+    return dlgradient(y, x)

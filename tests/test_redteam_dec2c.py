@@ -154,3 +154,25 @@ def test_method_reading_what_it_changes_first_derivative_and_local():
     got = extractdata(dlfeval(P.r_hess, P.r_local_pop, dlarray(X)))
     assert_close(got, 8 * 16.0 * X, rtol=1e-12, atol=0)
     P.STACK[:] = [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_global_written_after_a_differentiated_helper_read_it_is_refused():
+    """``a = scaled_by_cfg(x)`` (a helper reading Cfg3.scale) then ``Cfg3.scale = 5.0``: the
+    recomputation for the second dlgradient ran the helper on scale 5 (Hessian 625 times Python's,
+    silently): the helper's read was looked for only where a call wrote the global.  Now refused; the
+    first derivative, and a plain call of constants reading it (run once, replayed), unaffected."""
+    for fun in (P.r_hess_cfg_direct,):
+        P.Cfg3.scale = 1.0
+        with pytest.raises(sct.EvaluationError) as info:
+            dlfeval(fun, dlarray(X))
+        assert info.value.filename.endswith("redteam_dec2c_progs.py") and info.value.lineno
+    P.Cfg3.scale = 1.0
+    with pytest.raises(sct.EvaluationError):
+        dlfeval(P.r_hess_cfg, P.r_write_after_diff_helper, dlarray(X))
+    P.Cfg3.scale = 1.0
+    got = extractdata(dlfeval(P.r_grad_cfg, dlarray(X)))
+    assert_close(got, 2 * X, rtol=1e-12, atol=0)
+    P.Cfg3.scale = 1.0
+    got = extractdata(dlfeval(P.r_hess_cfg, P.r_write_after_helper, dlarray(X)))   # get_scale(): replayed
+    assert_close(got, 8 * X, rtol=1e-12, atol=0)
+    P.Cfg3.scale = 1.0
