@@ -752,3 +752,79 @@ def r_hess_cfg_direct(x):
 def r_grad_cfg(x):
     y = np.sum(r_write_after_diff_helper(x) ** 2)
     return dlgradient(y, x)
+
+
+def cse_ufunc_positional_out(x):
+    z = np.ones(4)
+    a = z * 2.0
+    np.add(z, 1.0, z)             # out given by position
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_ufunc_at(x):
+    z = np.ones(4)
+    a = z * 2.0
+    np.add.at(z, [1], 5.0)
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_sort(x):
+    z = np.array([3.0, 1.0, 2.0, 0.5])
+    a = z * 2.0
+    z.sort()
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_partition(x):
+    z = np.array([3.0, 1.0, 2.0, 0.5])
+    a = z * 2.0
+    z.partition(1)
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_view_positional_out(x):
+    z = np.ones(4)
+    v = z[1:]
+    a = v * 2.0
+    np.multiply(z, 3.0, z)
+    b = v * 2.0
+    return np.sum(x[1:] * a) + np.sum(x[1:] * b)
+
+
+def cse_setitem_via_func(x):
+    z = np.ones(4)
+    a = z * 2.0
+    z.__setitem__(1, 5.0)
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_ufunc_out_tuple(x):
+    z = np.ones(4)
+    a = z * 2.0
+    np.add(z, 1.0, out=(z,))
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_divmod_out(x):
+    z = np.ones(4) * 3.0
+    w = np.ones(4)
+    a = z * 2.0
+    np.divmod(x, 2.0, w, z)       # two outputs by position
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b)
+
+
+def cse_divmod_untraced(x):
+    c = np.arange(4.0) + 5.0
+    z = np.ones(4)
+    w = np.ones(4)
+    a = z * 2.0
+    q = np.divmod(c, 2.0, w, z)[1]
+    b = z * 2.0
+    return np.sum(x * a) + np.sum(x * b) + np.sum(q * x)

@@ -176,3 +176,16 @@ def test_global_written_after_a_differentiated_helper_read_it_is_refused():
     got = extractdata(dlfeval(P.r_hess_cfg, P.r_write_after_helper, dlarray(X)))   # get_scale(): replayed
     assert_close(got, 8 * X, rtol=1e-12, atol=0)
     P.Cfg3.scale = 1.0
+
+
+# --- a ufunc's outputs given by position ------------------------------------------------------------------------
+@pytest.mark.parametrize("fun", [P.cse_divmod_out, P.cse_divmod_untraced])
+def test_ufunc_outputs_by_position_are_refused(fun):
+    """``np.divmod(x, 2.0, w, z)`` writes x % 2 into z in place: sct followed neither the write (the
+    gradient missed d(x % 2)/dx) nor, in cse, the change of z (``z * 2.0`` after it read from
+    before): wrong value and gradient.  Refused at the line (np.add(z, 1.0, z) already was, by its
+    rule's signature)."""
+    with pytest.raises(sct.CompileError) as info:
+        sct_gradients(fun, X)
+    assert info.value.filename.endswith("redteam_dec2c_progs.py") and info.value.lineno
+    assert "by position" in str(info.value)
