@@ -1118,13 +1118,14 @@ def _moments(x):
 
 
 def fused_batchnorm_applies(X, offset, scaleFactor):
-    """Whether ``batchnorm``'s training form runs as the ops below: a nonempty real float array
-    of two or more axes, with offset and scale of shape (C,)."""
+    """Whether ``batchnorm``'s training form runs as the ops below: a nonempty float32 or float64
+    array of two or more axes, with offset and scale of shape (C,).  (Their sums run in the array's
+    dtype: a float16 batch's would overflow where np.mean's, accumulated in float32, does not.)"""
     shape = np.shape(X)
     if len(shape) < 2 or not all(shape):
         return False
     dtype = np.result_type(X)
-    return (np.issubdtype(dtype, np.floating) and np.shape(offset) == shape[-1:]
+    return (dtype in (np.float32, np.float64) and np.shape(offset) == shape[-1:]
             and np.shape(scaleFactor) == shape[-1:])
 
 

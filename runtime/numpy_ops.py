@@ -394,7 +394,8 @@ def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
 @defrule(np.mean, linear="a", method="mean")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     # g divided before it is broadcast: the same numbers, without a pass over a's shape
-    return reduction_broadcast(g / (np.size(a) / np.size(ans)), a, axis, keepdims)
+    # (an empty a: its empty adjoint, no division by a count of none: a zero division, a warning)
+    return reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0), a, axis, keepdims)
 
 
 @defrule(np.prod, method="prod")

@@ -188,10 +188,18 @@ def _sharing(binds: List, local: Set[str]) -> Dict[str, Set[str]]:
 
 def _held_names(expr, local: Set[str]) -> Set[str]:
     """The local names whose object the value of ``expr`` may be or hold: every name read in it
-    except as an operand of arithmetic (``a * 2`` is a new array) or of a comparison, the
-    arguments of a numpy ufunc (a new array) and a module a function is taken from."""
+    except as an operand of arithmetic (``a * 2.0`` is a new array; ``+``, ``*`` not by a float and
+    ``|`` may be a list's concatenation or repetition or dicts' union, holding the operands' items) or of a
+    comparison, the arguments of a numpy ufunc (a new array) and a module a function is taken from."""
     if isinstance(expr, gast.Name):
         return {expr.id} & local
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Mult, gast.BitOr)) and \
+            not any(isinstance(o, gast.Constant) and (type(o.value) in (float, complex) or
+                                                      isinstance(expr.op, gast.Add) and type(o.value) is int)
+                    for o in (expr.left, expr.right)):
+        # (maybe) a list's or tuple's concatenation or repetition (``[z] * 2``, ``a + b``), dicts'
+        # union (``d | e``): a new container holding the operands' items, the same objects
+        return _held_names(expr.left, local) | _held_names(expr.right, local)
     if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
         return set()
     if isinstance(expr, gast.IfExp):

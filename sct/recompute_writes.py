@@ -34,7 +34,30 @@ MUTATING_METHODS = frozenset((
     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add",
     "discard", "sort", "reverse", "fill", "resize", "itemset", "put", "appendleft", "extendleft",
     "popleft", "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
-    "__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__", "__imul__"))
+    "__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__", "__imul__", "__next__", "send",
+    "throw"))
+# those whose result reads the object they change (``k = STACK.pop()``, ``IT.__next__()``): run again in
+# a recomputation, they give another value
+READING_METHODS = frozenset(("pop", "popleft", "popitem", "setdefault", "__next__", "send", "throw"))
+
+
+def _changing_functions() -> Dict[int, bool]:
+    """Library functions that change the object passed as their first argument (id -> whether
+    their result reads it too): ``next(IT)`` advances an iterator, ``heapq.heappush(H, v)`` grows a
+    list, ``bisect.insort(L, v)``, ``random.shuffle(L)``; run again (or replayed) in a recomputation."""
+    import bisect
+    import builtins
+    import heapq
+    import operator
+    import random
+    reading = [builtins.next, heapq.heappop, heapq.heapreplace, heapq.heappushpop, operator.iadd, operator.isub,
+               operator.imul, operator.iconcat]
+    writing = [builtins.setattr, builtins.delattr, heapq.heappush, heapq.heapify, bisect.insort, bisect.insort_left,
+               bisect.insort_right, random.shuffle, operator.setitem, operator.delitem]
+    return dict([(id(f), True) for f in reading] + [(id(f), False) for f in writing])
+
+
+CHANGING_FUNCTIONS = _changing_functions()
 _WHOLE = "*"
 _ITEMS = "[]"
 _DEPTH = 4
@@ -185,12 +208,35 @@ class RecomputeWrites:
                     out.append((f"#{oid}", _WHOLE))
         return out
 
+    def changing_calls(self, s) -> List[Tuple[Tuple[str, str], bool]]:
+        """(part, whether the call's result reads it) for each outside part a library function
+        called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
+        too: a recomputation runs them again on the changed object), or a method whose result reads
+        the object it changes (``STACK.pop()``: READING_METHODS)."""
+        out = []
+        for n in gast.walk(s):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS:
+                key = self.outside.key(n.func.value)
+                if key is not None:
+                    out.append((key, True))
+            if isinstance(n, gast.Call) and n.args:
+                target = self.resolve(n.func)
+                kind = CHANGING_FUNCTIONS.get(id(target)) if target is not None else None
+                if kind is not None:
+                    key = self.outside.key(n.args[0])
+                    if key is not None:
+                        out.append((key, kind))
+        return out
+
     def helper_reads(self, node) -> List[Tuple[str, str]]:
         """The objects that the user's functions called in ``node`` read through their globals
         and closure values (a few levels down), as ``("#id", "*")``."""
         out = []
         for n in gast.walk(node):
-            if isinstance(n, gast.Call):
+            if isinstance(n, gast.Call) and not all(isinstance(a, gast.Constant) for a in
+                                                    list(n.args) + [k.value for k in n.keywords]):
+                # (a call of constants only is not differentiated: run once, replayed, it reads the
+                # state as the first run did)
                 target = self.resolve(n.func)
                 if target is not None:
                     out += [(f"#{oid}", _WHOLE) for oid in _read_objects(target)]
@@ -215,6 +261,18 @@ class RecomputeWrites:
                 events.append((i, loops, "rmw" if rmw else "write", key, s))
             for key in self.replayed_writes(s):
                 events.append((i, loops, "replayed", key, s))
+            for key, reads_it in self.changing_calls(s):
+                events.append((i, loops, "rmw" if reads_it else "replayed", key, s))
+        # a global's object written here and read by a helper this function calls (``a = scaled(x)``
+        # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity
+        for e in list(events):
+            root = e[3][0]
+            if e[2] != "read" and not root.startswith("#") and root in self.global_roots():
+                obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
+                if obj is not None and not isinstance(obj, (types.FunctionType, types.ModuleType,
+                                                            types.BuiltinFunctionType)):
+                    self.names[f"#{id(obj)}"] = root
+                    events.append(e[:3] + ((f"#{id(obj)}", _WHOLE), e[4]))
         if any(e[3][0].startswith("#") for e in events):
             for i, (s, loops) in enumerate(_statements(self.fdef.body)):
                 for part in _header(s):
@@ -281,7 +339,7 @@ def _scan(target, writes: bool) -> Dict[int, str]:
             scope = _Scope(func)
             for node in ast.walk(tree):
                 if writes:
-                    names = _written_roots(node)
+                    names = _written_roots(node) + _changed_by_call(node, scope)
                 else:
                     names = [node.id] if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) else []
                 for root in names:
@@ -329,6 +387,26 @@ def _root_name(e) -> Optional[str]:
     while isinstance(e, (ast.Attribute, ast.Subscript)):
         e = e.value
     return e.id if isinstance(e, ast.Name) else None
+
+
+def _changed_by_call(node, scope) -> List[str]:
+    """The root name of the first argument of a CHANGING_FUNCTIONS call (``heapq.heappush(H, v)``)."""
+    if not (isinstance(node, ast.Call) and node.args):
+        return []
+    f = node.func
+    if isinstance(f, ast.Name):
+        target = scope.value(f.id)
+        if target is None:
+            import builtins
+            target = getattr(builtins, f.id, None)
+    elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        target = getattr(scope.value(f.value.id), f.attr, None)
+    else:
+        return []
+    if id(target) not in CHANGING_FUNCTIONS:
+        return []
+    root = _root_name(node.args[0])
+    return [root] if root is not None else []
 
 
 def _written_roots(node) -> List[str]:

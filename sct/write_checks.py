@@ -152,6 +152,13 @@ class _WriteCheck:
                                                         func.value.id in self.analysis.locals) else None
         args_active = any(self.is_active(a) for a in node.args) or \
             any(self.is_active(k.value) for k in node.keywords)
+        if isinstance(target, np.ufunc) and len(node.args) > target.nin:
+            # np.divmod(a, b, q, r), np.add(a, b, z): outputs given by position, written in place
+            extra = len(node.args) - target.nin
+            self.fail(s, f"{_dotted(func)}() is given {extra} output array{'s' if extra > 1 else ''} by position "
+                      f"(after its {target.nin} input{'s' if target.nin > 1 else ''}) and writes into "
+                      f"{'them' if extra > 1 else 'it'} in place, which sct does not follow; assign the "
+                      f"result instead (`r = {_dotted(func)}(...)` with the inputs only)", _dotted(func))
         outs = [k for k in node.keywords if k.arg == "out"]
         if outs:
             self._out_write(s, outs[0], args_active)
