@@ -37,7 +37,10 @@ import numpy as np
 from .registry import LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
-                        spectrum_separated,
+                        spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
+                        prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
+                        tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
+                        matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
                         take_along_axis_adjoint, unconcatenate, weight_dtype)
 
@@ -684,3 +687,230 @@ def reduce_items(function, iterable, initial=_NO_INITIAL):
 
 equivalent(functools.reduce, reduce_items)
 nondifferentiable(median_plan)
+
+
+# --- peer corpus (Dec 2): nan reductions, statistics, grids, linalg aliases, casts ----------------------
+# NaN entries of the nan* reductions get a zero adjoint; every factor the rules multiply is finite
+# there (NaN replaced by the reduction's identity first), so second derivatives carry no NaN either.
+
+
+def not_nan(a):
+    """The entries a nan* reduction takes: those that are not NaN."""
+    return ~np.isnan(a)
+
+
+@defrule(np.nanprod, nondiff=("where",))
+def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    return where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims) * np.conj(
+        prod_of_others(where_filled(where_filled(a, not_nan(a), 1), where, 1), axis)), initial),
+        not_nan(a) & where)
+
+
+@defrule(np.nanvar, real_output=True)
+def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return where_masked(reduction_broadcast(g, a, axis, keepdims) * 2 * nan_deviation(a, axis), not_nan(a),
+                        nan_variance_scale(a, axis, ddof))
+
+
+@defrule(np.nanstd, real_output=True)
+def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * nan_deviation(a, axis),
+                        not_nan(a), nan_variance_scale(a, axis, ddof))
+
+
+def nan_deviation(a, axis):
+    """``a - nanmean(a)`` with NaN entries at 0 (finite everywhere)."""
+    return where_filled(a, not_nan(a), 0) - np.nanmean(a, axis=axis, keepdims=True)
+
+
+def nan_variance_scale(a, axis, ddof):
+    """1 / (count - ddof) per lane of np.nanvar, in a's real dtype."""
+    return (1 / (np.sum(not_nan(a), axis=axis, keepdims=True) - ddof)).astype(weight_dtype(a))
+
+
+@defrule(np.nancumsum)
+def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
+    return where_masked(cumsum_adjoint(g, a, axis), not_nan(a))
+
+
+nondifferentiable(not_nan, nan_variance_scale)
+nondifferentiable(np.nanargmax, np.nanargmin)
+
+
+# the np.linalg spellings (array API) of ops numpy has at top level
+
+@defrule(np.linalg.matmul, wrt=("x1", "x2"), linear=("x1", "x2"))
+def linalg_matmul(g, ans, x1, x2):
+    return matmul_adjoint_a(g, x1, x2), matmul_adjoint_b(g, x1, x2)
+
+
+@defrule(np.linalg.trace, linear="x")
+def linalg_trace(g, ans, x, *, offset=0, dtype=None):
+    return np.expand_dims(g, trace_axes(x, -2, -1)) * trace_mask(x, offset, -2, -1)
+
+
+@defrule(np.linalg.cross, wrt=("x1", "x2"))
+def linalg_cross(g, ans, x1, x2, *, axis=-1):
+    return cross_adjoint(g, x1, x2, -1, -1, -1, axis, 0), cross_adjoint(g, x1, x2, -1, -1, -1, axis, 1)
+
+
+@defrule(np.linalg.tensordot, wrt=("x1", "x2"), linear=("x1", "x2"))
+def linalg_tensordot(g, ans, x1, x2, *, axes=2):
+    return tensordot_adjoint_a(g, x1, x2, axes), tensordot_adjoint_b(g, x1, x2, axes)
+
+
+@defrule(np.vecdot, np.linalg.vecdot, wrt=("x1", "x2"), linear=("x1", "x2"))
+def vecdot(g, ans, x1, x2, out=None, *, axis=-1):
+    # sum(conj(x1) * x2, axis): antilinear in x1, so its adjoint is x2 times conj(g)
+    return (unbroadcast(x2 * np.conj(np.expand_dims(g, axis)), x1),
+            unbroadcast(x1 * np.expand_dims(g, axis), x2))
+
+
+@defrule(np.matvec, wrt=("x1", "x2"), linear=("x1", "x2"))
+def matvec(g, ans, x1, x2, out=None):
+    # sum(x1 * x2[..., None, :], -1)
+    return (unbroadcast(np.expand_dims(g, -1) * np.conj(np.expand_dims(x2, -2)), x1),
+            unbroadcast(np.sum(np.conj(x1) * np.expand_dims(g, -1), axis=-2), x2))
+
+
+@defrule(np.vecmat, wrt=("x1", "x2"), linear=("x1", "x2"))
+def vecmat(g, ans, x1, x2, out=None):
+    # sum(conj(x1)[..., :, None] * x2, -2)
+    return (unbroadcast(np.sum(x2 * np.conj(np.expand_dims(g, -2)), axis=-1), x1),
+            unbroadcast(np.expand_dims(x1, -1) * np.expand_dims(g, -2), x2))
+
+
+@defrule(np.linalg.multi_dot)
+def multi_dot(g, ans, arrays, *, out=None):
+    return multi_dot_adjoints(g, arrays)
+
+
+def multi_dot_adjoints(g, arrays):
+    """The adjoint of each matrix of ``np.linalg.multi_dot(arrays)`` (a 1-D first / last one is a
+    row / column): P^H g S^H with P the product of those before it, S of those after."""
+    count = len(arrays)
+    mats = [np.reshape(arrays[k], multi_dot_shape(np.shape(arrays[k]), k, count)) for k in range(count)]
+    grad = np.reshape(g, (np.shape(mats[0])[0], np.shape(mats[-1])[1]))
+    out = []
+    for k in range(count):
+        left = grad
+        for j in range(k - 1, -1, -1):
+            left = conj_transpose(mats[j]) @ left
+        for j in range(count - 1, k, -1):
+            left = left @ conj_transpose(mats[j])
+        out = out + [np.reshape(left, np.shape(arrays[k]))]
+    return out
+
+
+def multi_dot_shape(shape, k, count):
+    """The matrix shape np.linalg.multi_dot gives its k-th array (a vector: a row first, a column last)."""
+    if len(shape) == 2:
+        return shape
+    return (1, shape[0]) if k == 0 else (shape[0], 1)
+
+
+@defrule(np.linalg.cond)
+def cond(g, ans, x, p=None):
+    return cond_adjoint(g, x, p)
+
+
+def cond_adjoint(g, x, p):
+    """The adjoint of ``np.linalg.cond(x, p)`` for the 2-norm (p None, 2 or -2): the largest over
+    the smallest singular value (-2: the inverse), through the singular values' adjoint."""
+    require(p is None or p == 2 or p == -2,
+            f"np.linalg.cond(x, p={p!r}) is differentiated for the 2-norm (p=None, 2 or -2); write "
+            "np.linalg.norm(x, p) * np.linalg.norm(np.linalg.inv(x), p) for other norms")
+    s = np.linalg.svd(x, compute_uv=False)
+    first = np.expand_dims(s[..., 0], -1)
+    last = np.expand_dims(s[..., -1], -1)
+    ends = cond_ends(np.shape(s), weight_dtype(x))
+    gs = np.expand_dims(g, -1) * (ends[0] / last - ends[1] * first / last ** 2)
+    if p == -2:
+        gs = np.expand_dims(g, -1) * (ends[1] / first - ends[0] * last / first ** 2)
+    return singular_values_adjoint(gs, x)
+
+
+def cond_ends(shape, dtype):
+    """0/1 vectors picking the first and the last singular value."""
+    first = np.zeros(shape[-1], dtype=dtype)
+    first[0] = 1
+    last = np.zeros(shape[-1], dtype=dtype)
+    last[-1] = 1
+    return first, last
+
+
+# cumulative sums and products of the array API (include_initial: a leading 0 / 1)
+
+@defrule(np.cumulative_sum, linear="x")
+def cumulative_sum(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    return cumsum_adjoint(drop_initial(g, axis, include_initial), x, cumulative_axis(x, axis))
+
+
+@defrule(np.cumulative_prod)
+def cumulative_prod(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    return cumprod_adjoint(drop_initial(g, axis, include_initial), x, drop_initial(ans, axis, include_initial),
+                           cumulative_axis(x, axis))
+
+
+def cumulative_axis(x, axis):
+    """The axis np.cumulative_sum runs along (None: the only one of a 1-D array)."""
+    return 0 if axis is None else axis
+
+
+def drop_initial(grad, axis, include_initial):
+    """``grad`` without its leading entry along ``axis`` when ``include_initial`` (that entry is the
+    constant 0 / 1 np.cumulative_sum / cumulative_prod put first)."""
+    if not include_initial:
+        return grad
+    return np.delete(grad, 0, axis=0 if axis is None else axis)
+
+
+@defrule(drop_initial, linear="grad")
+def _drop_initial_rule(g, ans, grad, axis, include_initial):
+    return restore_initial(g, axis, include_initial)
+
+
+def restore_initial(grad, axis, include_initial):
+    """The adjoint of :func:`drop_initial`: a zero put back in front."""
+    if not include_initial:
+        return grad
+    ax = 0 if axis is None else axis
+    return np.concatenate([np.zeros_like(np.take(grad, [0], axis=ax)), grad], axis=ax)
+
+
+@defrule(restore_initial, linear="grad")
+def _restore_initial_rule(g, ans, grad, axis, include_initial):
+    return drop_initial(g, axis, include_initial)
+
+
+# elementwise
+
+@defrule(np.copysign, wrt=("x1", "x2"))
+def copysign(g, ans, x1, x2):
+    # |x1| with the sign of x2: slope +-1 in x1, piecewise constant in x2
+    return unbroadcast(g * copysign_slope(x1, x2), x1), unbroadcast(g * 0 * copysign_slope(x1, x2), x2)
+
+
+def copysign_slope(x1, x2):
+    """d copysign(x1, x2) / d x1: +1 where x1 and the result share their sign, else -1."""
+    return np.where(np.signbit(x1) == np.signbit(x2), 1, -1).astype(weight_dtype(x1, x2))
+
+
+@defrule(np.ldexp, wrt=("x1",), linear="x1", nondiff=("x2",))
+def ldexp(g, ans, x1, x2):
+    return unbroadcast(np.ldexp(g, x2), x1)         # x1 * 2**x2, the integer x2 carries no derivative
+
+
+# casts and builtins on numbers
+
+@defrule(np.float32, np.float64, linear="x")
+def numpy_float(g, ans, x=0.0):
+    return np.reshape(astype_adjoint(g, x, np.float64), np.shape(x))
+
+
+@defrule(complex, wrt=("real", "imag"), complex_output=True)
+def builtin_complex(g, ans, real=0, imag=0):
+    return g, -1j * g
+
+
+nondifferentiable(multi_dot_shape, cond_ends, cumulative_axis, copysign_slope)
