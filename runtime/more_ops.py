@@ -794,7 +794,7 @@ def multi_dot_adjoints(g, arrays):
     out = []
     for k in range(count):
         left = grad
-        for j in range(k - 1, -1, -1):
+        for j in range(k):
             left = conj_transpose(mats[j]) @ left
         for j in range(count - 1, k, -1):
             left = left @ conj_transpose(mats[j])
@@ -914,3 +914,263 @@ def builtin_complex(g, ans, real=0, imag=0):
 
 
 nondifferentiable(multi_dot_shape, cond_ends, cumulative_axis, copysign_slope)
+
+
+# Python's pow and math.fmod differentiate as np.power and np.fmod
+from .registry import alias as _alias  # noqa: E402
+_alias(builtins.pow, np.power)
+_alias(math.fmod, np.fmod)
+
+
+# --- grids, blocks, integration, statistics --------------------------------------------------------
+
+
+@defrule(np.diagflat, linear="v")
+def diagflat(g, ans, v, k=0):
+    return np.reshape(np.diagonal(g, k), np.shape(v))
+
+
+@defrule(np.trapezoid, wrt=("y", "x", "dx"), linear="y")
+def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
+    return (unbroadcast(np.expand_dims(g, axis) * trapezoid_weights(y, x, dx, axis), y),
+            trapezoid_adjoint_x(g, y, x, axis), trapezoid_adjoint_dx(g, y, x, axis))
+
+
+def trapezoid_steps(y, x, dx, axis):
+    """The steps between the samples of ``np.trapezoid(y, x, dx, axis)``, shaped to broadcast
+    against the n - 1 intervals of ``y`` along ``axis``."""
+    if x is None:
+        return dx
+    if np.ndim(x) == 1:
+        return np.reshape(np.diff(x), trapezoid_shape(np.ndim(y), axis, np.shape(x)[0] - 1))
+    return np.diff(x, axis=axis)
+
+
+def trapezoid_shape(ndim, axis, n):
+    shape = [1] * ndim
+    shape[axis] = n
+    return tuple(shape)
+
+
+def trapezoid_weights(y, x, dx, axis):
+    """The weight of each sample of ``y`` in np.trapezoid: half the steps on either side."""
+    steps = np.broadcast_to(trapezoid_steps(y, x, dx, axis),
+                            trapezoid_interval_shape(np.shape(y), axis)) * 0.5
+    return np.pad(steps, trapezoid_pad(np.ndim(y), axis, 0)) + np.pad(steps, trapezoid_pad(np.ndim(y), axis, 1))
+
+
+def trapezoid_pad(ndim, axis, side):
+    """np.pad's widths adding one entry before (side 0) or after (side 1) along ``axis``."""
+    pad = [(0, 0)] * ndim
+    pad[axis] = (1, 0) if side == 0 else (0, 1)
+    return pad
+
+
+def trapezoid_interval_shape(shape, axis):
+    out = list(shape)
+    out[axis] = shape[axis] - 1
+    return tuple(out)
+
+
+def trapezoid_midpoints(y, axis):
+    """(y[i] + y[i+1]) / 2 along ``axis``."""
+    n = np.shape(y)[axis]
+    return (np.take(y, np.arange(0, n - 1), axis=axis) + np.take(y, np.arange(1, n), axis=axis)) / 2
+
+
+def trapezoid_adjoint_x(g, y, x, axis):
+    """The adjoint of the coordinates ``x``: each step's adjoint is g times the midpoint, and
+    a step x[i+1] - x[i] sends it to x[i+1] and, negated, to x[i]."""
+    if x is None:
+        return ZERO
+    per_step = np.expand_dims(g, axis) * np.conj(trapezoid_midpoints(y, axis))
+    full = np.pad(per_step, trapezoid_pad(np.ndim(y), axis, 0)) - np.pad(per_step, trapezoid_pad(np.ndim(y), axis, 1))
+    if np.ndim(x) == 1 and np.ndim(y) > 1:
+        return np.sum(np.reshape(np.moveaxis(full, axis, -1), (-1, np.shape(x)[0])), axis=0)
+    return unbroadcast(full, x)
+
+
+def trapezoid_adjoint_dx(g, y, x, axis):
+    """The adjoint of the step ``dx`` (used when ``x`` is None)."""
+    if x is not None:
+        return ZERO
+    return np.sum(np.expand_dims(g, axis) * np.conj(trapezoid_midpoints(y, axis)))
+
+
+@defrule(np.meshgrid, wrt=("xi",), many_outputs=True)
+def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    return meshgrid_adjoints(g, xi, indexing)
+
+
+def meshgrid_adjoints(grads, xi, indexing):
+    """The adjoint of each input of np.meshgrid: its output's adjoint summed over the other axes."""
+    count = len(xi)
+    out = []
+    for k in range(count):
+        if _is_zero(grads) or _is_zero(grads[k]):
+            out = out + [np.zeros(np.shape(xi[k]), dtype=weight_dtype(xi[k]))]
+        else:
+            out = out + [np.reshape(np.sum(grads[k], axis=meshgrid_other_axes(count, k, indexing)), np.shape(xi[k]))]
+    return out
+
+
+def meshgrid_other_axes(count, k, indexing):
+    """The axes of np.meshgrid's k-th output along which the k-th input does not vary."""
+    own = k
+    if indexing == "xy" and count > 1 and k < 2:
+        own = 1 - k
+    return tuple(i for i in range(count) if i != own)
+
+
+@defrule(np.block)
+def block(g, ans, arrays):
+    return block_adjoints(g, arrays)
+
+
+def block_adjoints(grad, arrays):
+    """The adjoint of each leaf of np.block's nested lists: its block of ``grad``, nested alike."""
+    plan = block_plan(arrays)
+    return block_cut(grad, arrays, plan[0], plan[1], 0, tuple(0 for _ in range(plan[0])))
+
+
+def block_plan(arrays):
+    """(the result's ndim, the nesting depth) of np.block(arrays)."""
+    depth = 0
+    node = arrays
+    while isinstance(node, list):
+        depth += 1
+        node = node[0] if len(node) else None
+    return builtins.max([np.ndim(leaf) for leaf in block_leaves(arrays)] + [depth]), depth
+
+
+def block_leaves(node):
+    if isinstance(node, list):
+        return [leaf for child in node for leaf in block_leaves(child)]
+    return [node]
+
+
+def block_extent(node, ndim, depth, level):
+    """The shape the (sub)list ``node`` at ``level`` of np.block's nesting occupies."""
+    if not isinstance(node, list):
+        return (1,) * (ndim - np.ndim(node)) + tuple(np.shape(node))
+    shapes = [block_extent(child, ndim, depth, level + 1) for child in node]
+    axis = ndim - depth + level
+    out = list(shapes[0])
+    out[axis] = builtins.sum(s[axis] for s in shapes)
+    return tuple(out)
+
+
+def block_cut(grad, node, ndim, depth, level, start):
+    if not isinstance(node, list):
+        shape = block_extent(node, ndim, depth, level)
+        index = tuple(slice(s, s + n) for s, n in zip(start, shape))
+        return np.reshape(grad[index], np.shape(node))
+    axis = ndim - depth + level
+    out = []
+    offset = list(start)
+    for child in node:
+        out.append(block_cut(grad, child, ndim, depth, level + 1, tuple(offset)))
+        offset[axis] += block_extent(child, ndim, depth, level + 1)[axis]
+    return out
+
+
+@defrule(block_adjoints, wrt=("grad",), linear="grad")
+def _block_adjoints_rule(g, ans, grad, arrays):
+    return block_pieces(g, arrays)
+
+
+def block_pieces(grads, arrays):
+    """The adjoint of :func:`block_adjoints`: the pieces put back together (np.block, zeros for
+    the pieces that have none)."""
+    return np.block(block_fill(grads, arrays))
+
+
+def block_fill(grads, node):
+    if not isinstance(node, list):
+        return np.zeros(np.shape(node), dtype=weight_dtype(node)) if _is_zero(grads) else grads
+    return [block_fill(ZERO if _is_zero(grads) else grads[k], node[k]) for k in range(len(node))]
+
+
+@defrule(block_pieces, wrt=("grads",), linear="grads")
+def _block_pieces_rule(g, ans, grads, arrays):
+    return block_adjoints(g, arrays)
+
+
+declare(block_adjoints, many_outputs=True)
+
+
+@defrule(np.cov, wrt=("m", "y"), nondiff=("ddof", "bias", "rowvar"))
+def cov(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    return cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights)[0], \
+        cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights)[1]
+
+
+def cov_variables(m, y, rowvar):
+    """The variables of np.cov as the rows of one matrix (m's, then y's)."""
+    rows = np.atleast_2d(m)
+    if not rowvar and np.shape(rows)[0] != 1:
+        rows = np.transpose(rows)
+    if y is None:
+        return rows
+    more = np.atleast_2d(y)
+    if not rowvar and np.shape(more)[0] != 1:
+        more = np.transpose(more)
+    return np.concatenate([rows, more], axis=0)
+
+
+def cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights):
+    """The adjoints of ``m`` and ``y`` in np.cov: C = Xc Xc^H / (N - ddof), Xc the centred
+    variables, so Xc's adjoint is (G + G^H) Xc / (N - ddof), centred again (centring is its
+    own adjoint)."""
+    require(fweights is None and aweights is None,
+            "np.cov(..., fweights=, aweights=) is not differentiated; weight the observations yourself "
+            "(np.cov of sqrt(w) * centred data, or write the weighted sum)")
+    x = cov_variables(m, y, rowvar)
+    n = np.shape(x)[1]
+    count = n - cov_ddof(bias, ddof)
+    centred = x - np.mean(x, axis=1, keepdims=True)
+    gm = np.reshape(g, (np.shape(x)[0], np.shape(x)[0]))
+    gx = (gm + conj_transpose(gm)) @ centred / count
+    gx = gx - np.mean(gx, axis=1, keepdims=True)
+    rows_m = np.shape(np.atleast_2d(m))[0] if rowvar or np.ndim(m) < 2 else np.shape(m)[1]
+    if np.ndim(m) < 2:
+        rows_m = 1
+    return (cov_piece(gx[:rows_m], m, rowvar),
+            ZERO if y is None else cov_piece(gx[rows_m:], y, rowvar))
+
+
+def cov_piece(rows, like, rowvar):
+    """A block of rows of the variables' adjoint, shaped like the argument it came from."""
+    if not rowvar and np.ndim(like) == 2 and np.shape(like)[0] != 1:
+        return np.transpose(rows)
+    return np.reshape(rows, np.shape(like))
+
+
+def cov_ddof(bias, ddof):
+    if ddof is not None:
+        return ddof
+    return 0 if bias else 1
+
+
+@defrule(np.corrcoef, wrt=("x", "y"), nondiff=("rowvar",))
+def corrcoef(g, ans, x, y=None, rowvar=True, *, dtype=None):
+    return corrcoef_adjoints(g, ans, x, y, rowvar)[0], corrcoef_adjoints(g, ans, x, y, rowvar)[1]
+
+
+def corrcoef_adjoints(g, ans, x, y, rowvar):
+    """R = C / (s s^T), s = sqrt(diag C): C's adjoint G / (s s^T) less, on the diagonal,
+    sum_j Re((G + G^H) o conj(R))_kj / (2 s_k^2); then np.cov's adjoint."""
+    c = np.cov(x, y, rowvar)
+    k = np.shape(cov_variables(x, y, rowvar))[0]
+    cm = np.reshape(c, (k, k))
+    gm = np.reshape(g, (k, k))
+    r = np.reshape(ans, (k, k))
+    s = np.sqrt(np.real(np.diagonal(cm)))
+    outer = np.expand_dims(s, 1) * np.expand_dims(s, 0)
+    diag = np.real(np.sum((gm + conj_transpose(gm)) * np.conj(r), axis=1)) / (2 * s * s)
+    gc = gm / outer - diag * np.eye(k, dtype=weight_dtype(c))
+    return cov_adjoints(gc, x, y, rowvar, False, None, None, None)
+
+
+nondifferentiable(trapezoid_shape, trapezoid_interval_shape, trapezoid_pad, meshgrid_other_axes, block_plan, block_leaves,
+                  block_extent, cov_ddof)
