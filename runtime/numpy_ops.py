@@ -439,33 +439,34 @@ def where_filled(a, where, fill):
     return np.where(where, a, fill)
 
 
-@defrule(where_filled, wrt=("a",), linear="a")
+@defrule(where_filled, wrt=("a",))          # affine: the fill is a constant
 def _where_filled_rule(g, ans, a, where, fill):
     return where_masked(g, where)
 
 
-def initial_scaled(grad, initial):
-    """``grad * conj(initial)``: the adjoint of a product's factor ``initial`` (None: not given)."""
-    if initial is None:
+def initial_scaled(grad, factor):
+    """``grad * conj(factor)``: the adjoint of a product's start value ``factor`` (np.prod's
+    ``initial``; None: not given)."""
+    if factor is None:
         return grad
-    return grad * np.conj(initial)
+    return grad * np.conj(factor)
 
 
-def initial_scaled_back(grad, initial):
-    """``grad * initial``: the adjoint of :func:`initial_scaled`."""
-    if initial is None:
+def initial_scaled_back(grad, factor):
+    """``grad * factor``: the adjoint of :func:`initial_scaled`."""
+    if factor is None:
         return grad
-    return grad * initial
+    return grad * factor
 
 
 @defrule(initial_scaled, wrt=("grad",), linear="grad")
-def _initial_scaled_rule(g, ans, grad, initial):
-    return initial_scaled_back(g, initial)
+def _initial_scaled_rule(g, ans, grad, factor):
+    return initial_scaled_back(g, factor)
 
 
 @defrule(initial_scaled_back, wrt=("grad",), linear="grad")
-def _initial_scaled_back_rule(g, ans, grad, initial):
-    return initial_scaled(g, initial)
+def _initial_scaled_back_rule(g, ans, grad, factor):
+    return initial_scaled(g, factor)
 
 
 def mean_where_scale(a, ans, axis, where):
