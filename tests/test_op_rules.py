@@ -444,8 +444,8 @@ def with_nan(*shape):
     return sample
 
 
-def meshgrid_fn(a, b, **kw):
-    return flat(np.meshgrid(a, b, **kw))
+def meshgrid_fn(a, b, sparse=False, indexing="xy"):
+    return flat(np.meshgrid(a, b, sparse=sparse, indexing=indexing))
 
 
 def meshgrid_rule(g, ans, a, b, **kw):
@@ -453,8 +453,8 @@ def meshgrid_rule(g, ans, a, b, **kw):
     return tuple(lookup(np.meshgrid).fn(unflat(g, outs), outs, a, b, **kw))
 
 
-def meshgrid3_fn(a, b, c, **kw):
-    return flat(np.meshgrid(a, b, c, **kw))
+def meshgrid3_fn(a, b, c, indexing="xy"):
+    return flat(np.meshgrid(a, b, c, indexing=indexing))
 
 
 def meshgrid3_rule(g, ans, a, b, c, **kw):
