@@ -1174,3 +1174,28 @@ def corrcoef_adjoints(g, ans, x, y, rowvar):
 
 nondifferentiable(trapezoid_shape, trapezoid_interval_shape, trapezoid_pad, meshgrid_other_axes, block_plan, block_leaves,
                   block_extent, cov_ddof)
+
+
+@defrule(np.nanmedian, nondiff=("overwrite_input",))
+def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return nanmedian_adjoint(g, a, axis)
+
+
+def nanmedian_adjoint(g, a, axis):
+    """The adjoint of ``np.nanmedian(a, axis)``: as np.median's, the middle of each lane's
+    entries that are not NaN (NaN sorts last, so the middle of the first ``count`` sorted ones)."""
+    plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
+    lanes = np.reshape(np.transpose(a, plan[0]), plan[1] + (-1,))
+    grads = np.reshape(g, plan[1] + (1,)) * nanmedian_weights(lanes, weight_dtype(a, g))
+    back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
+    return np.transpose(np.reshape(back, plan[3]), plan[4])
+
+
+def nanmedian_weights(lanes, dtype):
+    """Per lane, 1 at the middle sorted entry among those not NaN (1/2 at each of two)."""
+    count = np.sum(~np.isnan(lanes), axis=-1, keepdims=True)
+    position = np.arange(np.shape(lanes)[-1])
+    return ((position == (count - 1) // 2).astype(dtype) + (position == count // 2).astype(dtype)) / dtype.type(2)
+
+
+nondifferentiable(nanmedian_weights)
