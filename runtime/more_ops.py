@@ -908,7 +908,7 @@ def numpy_float(g, ans, x=0.0):
     return np.reshape(astype_adjoint(g, x, np.float64), np.shape(x))
 
 
-@defrule(complex, wrt=("real", "imag"), complex_output=True)
+@defrule(complex, wrt=("real", "imag"), complex_output=True, joint_linear=("real", "imag"), elementwise=True)
 def builtin_complex(g, ans, real=0, imag=0):
     return g, -1j * g
 
