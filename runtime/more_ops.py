@@ -954,7 +954,7 @@ def trapezoid_shape(ndim, axis, n):
 
 def trapezoid_weights(y, x, dx, axis):
     """The weight of each sample of ``y`` in np.trapezoid: half the steps on either side."""
-    steps = np.broadcast_to(trapezoid_steps(y, x, dx, axis),
+    steps = np.broadcast_to(np.asarray(trapezoid_steps(y, x, dx, axis), dtype=weight_dtype(y, x, dx)),
                             trapezoid_interval_shape(np.shape(y), axis)) * 0.5
     return np.pad(steps, trapezoid_pad(np.ndim(y), axis, 0)) + np.pad(steps, trapezoid_pad(np.ndim(y), axis, 1))
 

@@ -449,6 +449,8 @@ def initial_scaled(grad, factor):
     ``initial``; None: not given)."""
     if factor is None:
         return grad
+    if isinstance(factor, (int, float, complex)):
+        return grad * factor.conjugate()        # a Python number stays weak: float32 stays float32
     return grad * np.conj(factor)
 
 
