@@ -108,7 +108,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
             else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
                 mapping[name] = attr(load(rt_name), _reach(obj, name, rt_names))
     expr = substitute_template(template, mapping)
-    if _DEFAULTED.keys() & set(_template_names(template)):
+    if _has_defaulted(template):
         expr = _DROP_DEFAULTED.visit(expr)
     return expr
 
@@ -131,6 +131,19 @@ class _DropDefaulted(gast.NodeTransformer):
 
 
 _DROP_DEFAULTED = _DropDefaulted()
+_HAS_DEFAULTED: Dict[int, tuple] = {}
+
+
+def _has_defaulted(template) -> bool:
+    """Does ``template`` call one of the ``_DEFAULTED`` helpers (found once per template)?"""
+    hit = _HAS_DEFAULTED.get(id(template))
+    if hit is not None and hit[0] is template:
+        return hit[1]
+    if len(_HAS_DEFAULTED) > 4096:
+        _HAS_DEFAULTED.clear()
+    found = any(name in _DEFAULTED for name in _template_names(template))
+    _HAS_DEFAULTED[id(template)] = (template, found)
+    return found
 
 
 _TEMPLATE_NAMES: Dict[int, tuple] = {}

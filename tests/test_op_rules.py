@@ -1101,7 +1101,7 @@ CASES = [
     Case(np.cov, [R(5, 2)], kwargs=dict(rowvar=False, bias=True)),
     Case(np.cov, [R(5), R(5)], (0, 1), kwargs=dict(ddof=2)),
     Case(np.cov, [R(2, 4), R(4)], (0, 1), complex=True),
-    Case(np.corrcoef, [R(3, 5)]),
+    Case(np.corrcoef, [R(3, 5)], complex=True),
     Case(np.corrcoef, [R(5), R(5)], (0, 1)),
     Case(np.corrcoef, [R(6, 3)], kwargs=dict(rowvar=False)),
 ]
