@@ -37,7 +37,10 @@ import numpy as np
 from .registry import LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
-                        spectrum_separated,
+                        spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
+                        prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
+                        tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
+                        matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
                         take_along_axis_adjoint, unconcatenate, weight_dtype)
 
@@ -684,3 +687,515 @@ def reduce_items(function, iterable, initial=_NO_INITIAL):
 
 equivalent(functools.reduce, reduce_items)
 nondifferentiable(median_plan)
+
+
+# --- peer corpus (Dec 2): nan reductions, statistics, grids, linalg aliases, casts ----------------------
+# NaN entries of the nan* reductions get a zero adjoint; every factor the rules multiply is finite
+# there (NaN replaced by the reduction's identity first), so second derivatives carry no NaN either.
+
+
+def not_nan(a):
+    """The entries a nan* reduction takes: those that are not NaN."""
+    return ~np.isnan(a)
+
+
+@defrule(np.nanprod, nondiff=("where",))
+def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    return where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims) * np.conj(
+        prod_of_others(where_filled(where_filled(a, not_nan(a), 1), where, 1), axis)), initial),
+        not_nan(a) & where)
+
+
+@defrule(np.nanvar, real_output=True)
+def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return where_masked(reduction_broadcast(g, a, axis, keepdims) * 2 * nan_deviation(a, axis), not_nan(a),
+                        nan_variance_scale(a, axis, ddof))
+
+
+@defrule(np.nanstd, real_output=True)
+def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * nan_deviation(a, axis),
+                        not_nan(a), nan_variance_scale(a, axis, ddof))
+
+
+def nan_deviation(a, axis):
+    """``a - nanmean(a)`` with NaN entries at 0 (finite everywhere)."""
+    return where_filled(a, not_nan(a), 0) - np.nanmean(a, axis=axis, keepdims=True)
+
+
+def nan_variance_scale(a, axis, ddof):
+    """1 / (count - ddof) per lane of np.nanvar, in a's real dtype."""
+    return (1 / (np.sum(not_nan(a), axis=axis, keepdims=True) - ddof)).astype(weight_dtype(a))
+
+
+@defrule(np.nancumsum)
+def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
+    return where_masked(cumsum_adjoint(g, a, axis), not_nan(a))
+
+
+nondifferentiable(not_nan, nan_variance_scale)
+nondifferentiable(np.nanargmax, np.nanargmin)
+
+
+# the np.linalg spellings (array API) of ops numpy has at top level
+
+@defrule(np.linalg.matmul, wrt=("x1", "x2"), linear=("x1", "x2"))
+def linalg_matmul(g, ans, x1, x2):
+    return matmul_adjoint_a(g, x1, x2), matmul_adjoint_b(g, x1, x2)
+
+
+@defrule(np.linalg.trace, linear="x")
+def linalg_trace(g, ans, x, *, offset=0, dtype=None):
+    return np.expand_dims(g, trace_axes(x, -2, -1)) * trace_mask(x, offset, -2, -1)
+
+
+@defrule(np.linalg.cross, wrt=("x1", "x2"))
+def linalg_cross(g, ans, x1, x2, *, axis=-1):
+    return cross_adjoint(g, x1, x2, -1, -1, -1, axis, 0), cross_adjoint(g, x1, x2, -1, -1, -1, axis, 1)
+
+
+@defrule(np.linalg.tensordot, wrt=("x1", "x2"), linear=("x1", "x2"))
+def linalg_tensordot(g, ans, x1, x2, *, axes=2):
+    return tensordot_adjoint_a(g, x1, x2, axes), tensordot_adjoint_b(g, x1, x2, axes)
+
+
+@defrule(np.vecdot, np.linalg.vecdot, wrt=("x1", "x2"), linear=("x1", "x2"))
+def vecdot(g, ans, x1, x2, out=None, *, axis=-1):
+    # sum(conj(x1) * x2, axis): antilinear in x1, so its adjoint is x2 times conj(g)
+    return (unbroadcast(x2 * np.conj(np.expand_dims(g, axis)), x1),
+            unbroadcast(x1 * np.expand_dims(g, axis), x2))
+
+
+@defrule(np.matvec, wrt=("x1", "x2"), linear=("x1", "x2"))
+def matvec(g, ans, x1, x2, out=None):
+    # sum(x1 * x2[..., None, :], -1)
+    return (unbroadcast(np.expand_dims(g, -1) * np.conj(np.expand_dims(x2, -2)), x1),
+            unbroadcast(np.sum(np.conj(x1) * np.expand_dims(g, -1), axis=-2), x2))
+
+
+@defrule(np.vecmat, wrt=("x1", "x2"), linear=("x1", "x2"))
+def vecmat(g, ans, x1, x2, out=None):
+    # sum(conj(x1)[..., :, None] * x2, -2)
+    return (unbroadcast(np.sum(x2 * np.conj(np.expand_dims(g, -2)), axis=-1), x1),
+            unbroadcast(np.expand_dims(x1, -1) * np.expand_dims(g, -2), x2))
+
+
+@defrule(np.linalg.multi_dot)
+def multi_dot(g, ans, arrays, *, out=None):
+    return multi_dot_adjoints(g, arrays)
+
+
+def multi_dot_adjoints(g, arrays):
+    """The adjoint of each matrix of ``np.linalg.multi_dot(arrays)`` (a 1-D first / last one is a
+    row / column): P^H g S^H with P the product of those before it, S of those after."""
+    count = len(arrays)
+    mats = [np.reshape(arrays[k], multi_dot_shape(np.shape(arrays[k]), k, count)) for k in range(count)]
+    grad = np.reshape(g, (np.shape(mats[0])[0], np.shape(mats[-1])[1]))
+    out = []
+    for k in range(count):
+        left = grad
+        for j in range(k):
+            left = conj_transpose(mats[j]) @ left
+        for j in range(count - 1, k, -1):
+            left = left @ conj_transpose(mats[j])
+        out = out + [np.reshape(left, np.shape(arrays[k]))]
+    return out
+
+
+def multi_dot_shape(shape, k, count):
+    """The matrix shape np.linalg.multi_dot gives its k-th array (a vector: a row first, a column last)."""
+    if len(shape) == 2:
+        return shape
+    return (1, shape[0]) if k == 0 else (shape[0], 1)
+
+
+@defrule(np.linalg.cond)
+def cond(g, ans, x, p=None):
+    return cond_adjoint(g, x, p)
+
+
+def cond_adjoint(g, x, p):
+    """The adjoint of ``np.linalg.cond(x, p)`` for the 2-norm (p None, 2 or -2): the largest over
+    the smallest singular value (-2: the inverse), through the singular values' adjoint."""
+    require(p is None or p == 2 or p == -2,
+            f"np.linalg.cond(x, p={p!r}) is differentiated for the 2-norm (p=None, 2 or -2); write "
+            "np.linalg.norm(x, p) * np.linalg.norm(np.linalg.inv(x), p) for other norms")
+    s = np.linalg.svd(x, compute_uv=False)
+    first = np.expand_dims(s[..., 0], -1)
+    last = np.expand_dims(s[..., -1], -1)
+    ends = cond_ends(np.shape(s), weight_dtype(x))
+    gs = np.expand_dims(g, -1) * (ends[0] / last - ends[1] * first / last ** 2)
+    if p == -2:
+        gs = np.expand_dims(g, -1) * (ends[1] / first - ends[0] * last / first ** 2)
+    return singular_values_adjoint(gs, x)
+
+
+def cond_ends(shape, dtype):
+    """0/1 vectors picking the first and the last singular value."""
+    first = np.zeros(shape[-1], dtype=dtype)
+    first[0] = 1
+    last = np.zeros(shape[-1], dtype=dtype)
+    last[-1] = 1
+    return first, last
+
+
+# cumulative sums and products of the array API (include_initial: a leading 0 / 1)
+
+@defrule(np.cumulative_sum, linear="x")
+def cumulative_sum(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    return cumsum_adjoint(drop_initial(g, axis, include_initial), x, cumulative_axis(x, axis))
+
+
+@defrule(np.cumulative_prod)
+def cumulative_prod(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    return cumprod_adjoint(drop_initial(g, axis, include_initial), x, drop_initial(ans, axis, include_initial),
+                           cumulative_axis(x, axis))
+
+
+def cumulative_axis(x, axis):
+    """The axis np.cumulative_sum runs along (None: the only one of a 1-D array)."""
+    return 0 if axis is None else axis
+
+
+def drop_initial(grad, axis, include_initial):
+    """``grad`` without its leading entry along ``axis`` when ``include_initial`` (that entry is the
+    constant 0 / 1 np.cumulative_sum / cumulative_prod put first)."""
+    if not include_initial:
+        return grad
+    return np.delete(grad, 0, axis=0 if axis is None else axis)
+
+
+@defrule(drop_initial, linear="grad")
+def _drop_initial_rule(g, ans, grad, axis, include_initial):
+    return restore_initial(g, axis, include_initial)
+
+
+def restore_initial(grad, axis, include_initial):
+    """The adjoint of :func:`drop_initial`: a zero put back in front."""
+    if not include_initial:
+        return grad
+    ax = 0 if axis is None else axis
+    return np.concatenate([np.zeros_like(np.take(grad, [0], axis=ax)), grad], axis=ax)
+
+
+@defrule(restore_initial, linear="grad")
+def _restore_initial_rule(g, ans, grad, axis, include_initial):
+    return drop_initial(g, axis, include_initial)
+
+
+# elementwise
+
+@defrule(np.copysign, wrt=("x1", "x2"))
+def copysign(g, ans, x1, x2):
+    # |x1| with the sign of x2: slope +-1 in x1, piecewise constant in x2
+    return unbroadcast(g * copysign_slope(x1, x2), x1), unbroadcast(g * 0 * copysign_slope(x1, x2), x2)
+
+
+def copysign_slope(x1, x2):
+    """d copysign(x1, x2) / d x1: +1 where x1 and the result share their sign, else -1."""
+    return np.where(np.signbit(x1) == np.signbit(x2), 1, -1).astype(weight_dtype(x1, x2))
+
+
+@defrule(np.ldexp, wrt=("x1",), linear="x1", nondiff=("x2",))
+def ldexp(g, ans, x1, x2):
+    return unbroadcast(np.ldexp(g, x2), x1)         # x1 * 2**x2, the integer x2 carries no derivative
+
+
+# casts and builtins on numbers
+
+@defrule(np.float32, np.float64, linear="x")
+def numpy_float(g, ans, x=0.0):
+    return np.reshape(astype_adjoint(g, x, np.float64), np.shape(x))
+
+
+@defrule(complex, wrt=("real", "imag"), complex_output=True, joint_linear=("real", "imag"), elementwise=True)
+def builtin_complex(g, ans, real=0, imag=0):
+    return g, -1j * g
+
+
+nondifferentiable(multi_dot_shape, cond_ends, cumulative_axis, copysign_slope)
+
+
+# Python's pow and math.fmod differentiate as np.power and np.fmod
+from .registry import alias as _alias  # noqa: E402
+_alias(builtins.pow, np.power)
+_alias(math.fmod, np.fmod)
+
+
+# --- grids, blocks, integration, statistics --------------------------------------------------------
+
+
+@defrule(np.diagflat, linear="v")
+def diagflat(g, ans, v, k=0):
+    return np.reshape(np.diagonal(g, k), np.shape(v))
+
+
+@defrule(np.trapezoid, wrt=("y", "x", "dx"), linear="y")
+def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
+    return (unbroadcast(np.expand_dims(g, axis) * trapezoid_weights(y, x, dx, axis), y),
+            trapezoid_adjoint_x(g, y, x, axis), trapezoid_adjoint_dx(g, y, x, axis))
+
+
+def trapezoid_steps(y, x, dx, axis):
+    """The steps between the samples of ``np.trapezoid(y, x, dx, axis)``, shaped to broadcast
+    against the n - 1 intervals of ``y`` along ``axis``."""
+    if x is None:
+        return dx
+    if np.ndim(x) == 1:
+        return np.reshape(np.diff(x), trapezoid_shape(np.ndim(y), axis, np.shape(x)[0] - 1))
+    return np.diff(x, axis=axis)
+
+
+def trapezoid_shape(ndim, axis, n):
+    shape = [1] * ndim
+    shape[axis] = n
+    return tuple(shape)
+
+
+def trapezoid_weights(y, x, dx, axis):
+    """The weight of each sample of ``y`` in np.trapezoid: half the steps on either side."""
+    steps = np.broadcast_to(np.asarray(trapezoid_steps(y, x, dx, axis), dtype=weight_dtype(y, x, dx)),
+                            trapezoid_interval_shape(np.shape(y), axis)) * 0.5
+    return np.pad(steps, trapezoid_pad(np.ndim(y), axis, 0)) + np.pad(steps, trapezoid_pad(np.ndim(y), axis, 1))
+
+
+def trapezoid_pad(ndim, axis, side):
+    """np.pad's widths adding one entry before (side 0) or after (side 1) along ``axis``."""
+    pad = [(0, 0)] * ndim
+    pad[axis] = (1, 0) if side == 0 else (0, 1)
+    return pad
+
+
+def trapezoid_interval_shape(shape, axis):
+    out = list(shape)
+    out[axis] = shape[axis] - 1
+    return tuple(out)
+
+
+def trapezoid_midpoints(y, axis):
+    """(y[i] + y[i+1]) / 2 along ``axis``."""
+    n = np.shape(y)[axis]
+    return (np.take(y, np.arange(0, n - 1), axis=axis) + np.take(y, np.arange(1, n), axis=axis)) / 2
+
+
+def trapezoid_adjoint_x(g, y, x, axis):
+    """The adjoint of the coordinates ``x``: each step's adjoint is g times the midpoint, and
+    a step x[i+1] - x[i] sends it to x[i+1] and, negated, to x[i]."""
+    if x is None:
+        return ZERO
+    per_step = np.expand_dims(g, axis) * np.conj(trapezoid_midpoints(y, axis))
+    full = np.pad(per_step, trapezoid_pad(np.ndim(y), axis, 0)) - np.pad(per_step, trapezoid_pad(np.ndim(y), axis, 1))
+    if np.ndim(x) == 1 and np.ndim(y) > 1:
+        return np.sum(np.reshape(np.moveaxis(full, axis, -1), (-1, np.shape(x)[0])), axis=0)
+    return unbroadcast(full, x)
+
+
+def trapezoid_adjoint_dx(g, y, x, axis):
+    """The adjoint of the step ``dx`` (used when ``x`` is None)."""
+    if x is not None:
+        return ZERO
+    return np.sum(np.expand_dims(g, axis) * np.conj(trapezoid_midpoints(y, axis)))
+
+
+@defrule(np.meshgrid, wrt=("xi",), many_outputs=True)
+def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    return meshgrid_adjoints(g, xi, indexing)
+
+
+def meshgrid_adjoints(grads, xi, indexing):
+    """The adjoint of each input of np.meshgrid: its output's adjoint summed over the other axes."""
+    count = len(xi)
+    out = []
+    for k in range(count):
+        if _is_zero(grads) or _is_zero(grads[k]):
+            out = out + [np.zeros(np.shape(xi[k]), dtype=weight_dtype(xi[k]))]
+        else:
+            out = out + [np.reshape(np.sum(grads[k], axis=meshgrid_other_axes(count, k, indexing)), np.shape(xi[k]))]
+    return out
+
+
+def meshgrid_other_axes(count, k, indexing):
+    """The axes of np.meshgrid's k-th output along which the k-th input does not vary."""
+    own = k
+    if indexing == "xy" and count > 1 and k < 2:
+        own = 1 - k
+    return tuple(i for i in range(count) if i != own)
+
+
+@defrule(np.block)
+def block(g, ans, arrays):
+    return block_adjoints(g, arrays)
+
+
+def block_adjoints(grad, arrays):
+    """The adjoint of each leaf of np.block's nested lists: its block of ``grad``, nested alike."""
+    plan = block_plan(arrays)
+    return block_cut(grad, arrays, plan[0], plan[1], 0, tuple(0 for _ in range(plan[0])))
+
+
+def block_plan(arrays):
+    """(the result's ndim, the nesting depth) of np.block(arrays)."""
+    depth = 0
+    node = arrays
+    while isinstance(node, list):
+        depth += 1
+        node = node[0] if len(node) else None
+    return builtins.max([np.ndim(leaf) for leaf in block_leaves(arrays)] + [depth]), depth
+
+
+def block_leaves(node):
+    if isinstance(node, list):
+        return [leaf for child in node for leaf in block_leaves(child)]
+    return [node]
+
+
+def block_extent(node, ndim, depth, level):
+    """The shape the (sub)list ``node`` at ``level`` of np.block's nesting occupies."""
+    if not isinstance(node, list):
+        return (1,) * (ndim - np.ndim(node)) + tuple(np.shape(node))
+    shapes = [block_extent(child, ndim, depth, level + 1) for child in node]
+    axis = ndim - depth + level
+    out = list(shapes[0])
+    out[axis] = builtins.sum(s[axis] for s in shapes)
+    return tuple(out)
+
+
+def block_cut(grad, node, ndim, depth, level, start):
+    if not isinstance(node, list):
+        shape = block_extent(node, ndim, depth, level)
+        index = tuple(slice(s, s + n) for s, n in zip(start, shape))
+        return np.reshape(grad[index], np.shape(node))
+    axis = ndim - depth + level
+    out = []
+    offset = list(start)
+    for child in node:
+        out.append(block_cut(grad, child, ndim, depth, level + 1, tuple(offset)))
+        offset[axis] += block_extent(child, ndim, depth, level + 1)[axis]
+    return out
+
+
+@defrule(block_adjoints, wrt=("grad",), linear="grad")
+def _block_adjoints_rule(g, ans, grad, arrays):
+    return block_pieces(g, arrays)
+
+
+def block_pieces(grads, arrays):
+    """The adjoint of :func:`block_adjoints`: the pieces put back together (np.block, zeros for
+    the pieces that have none)."""
+    return np.block(block_fill(grads, arrays))
+
+
+def block_fill(grads, node):
+    if not isinstance(node, list):
+        return np.zeros(np.shape(node), dtype=weight_dtype(node)) if _is_zero(grads) else grads
+    return [block_fill(ZERO if _is_zero(grads) else grads[k], node[k]) for k in range(len(node))]
+
+
+@defrule(block_pieces, wrt=("grads",), linear="grads")
+def _block_pieces_rule(g, ans, grads, arrays):
+    return block_adjoints(g, arrays)
+
+
+declare(block_adjoints, many_outputs=True)
+
+
+@defrule(np.cov, wrt=("m", "y"), nondiff=("ddof", "bias", "rowvar"))
+def cov(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    return cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights)[0], \
+        cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights)[1]
+
+
+def cov_variables(m, y, rowvar):
+    """The variables of np.cov as the rows of one matrix (m's, then y's)."""
+    rows = np.atleast_2d(m)
+    if not rowvar and np.shape(rows)[0] != 1:
+        rows = np.transpose(rows)
+    if y is None:
+        return rows
+    more = np.atleast_2d(y)
+    if not rowvar and np.shape(more)[0] != 1:
+        more = np.transpose(more)
+    return np.concatenate([rows, more], axis=0)
+
+
+def cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights):
+    """The adjoints of ``m`` and ``y`` in np.cov: C = Xc Xc^H / (N - ddof), Xc the centred
+    variables, so Xc's adjoint is (G + G^H) Xc / (N - ddof), centred again (centring is its
+    own adjoint)."""
+    require(fweights is None and aweights is None,
+            "np.cov(..., fweights=, aweights=) is not differentiated; weight the observations yourself "
+            "(np.cov of sqrt(w) * centred data, or write the weighted sum)")
+    x = cov_variables(m, y, rowvar)
+    n = np.shape(x)[1]
+    count = n - cov_ddof(bias, ddof)
+    centred = x - np.mean(x, axis=1, keepdims=True)
+    gm = np.reshape(g, (np.shape(x)[0], np.shape(x)[0]))
+    gx = (gm + conj_transpose(gm)) @ centred / count
+    gx = gx - np.mean(gx, axis=1, keepdims=True)
+    rows_m = np.shape(np.atleast_2d(m))[0] if rowvar or np.ndim(m) < 2 else np.shape(m)[1]
+    if np.ndim(m) < 2:
+        rows_m = 1
+    return (cov_piece(gx[:rows_m], m, rowvar),
+            ZERO if y is None else cov_piece(gx[rows_m:], y, rowvar))
+
+
+def cov_piece(rows, like, rowvar):
+    """A block of rows of the variables' adjoint, shaped like the argument it came from."""
+    if not rowvar and np.ndim(like) == 2 and np.shape(like)[0] != 1:
+        return np.transpose(rows)
+    return np.reshape(rows, np.shape(like))
+
+
+def cov_ddof(bias, ddof):
+    if ddof is not None:
+        return ddof
+    return 0 if bias else 1
+
+
+@defrule(np.corrcoef, wrt=("x", "y"), nondiff=("rowvar",))
+def corrcoef(g, ans, x, y=None, rowvar=True, *, dtype=None):
+    return corrcoef_adjoints(g, ans, x, y, rowvar)[0], corrcoef_adjoints(g, ans, x, y, rowvar)[1]
+
+
+def corrcoef_adjoints(g, ans, x, y, rowvar):
+    """R = C / (s s^T), s = sqrt(diag C): C's adjoint G / (s s^T) less, on the diagonal,
+    sum_j Re((G + G^H) o conj(R))_kj / (2 s_k^2); then np.cov's adjoint."""
+    c = np.cov(x, y, rowvar)
+    k = np.shape(cov_variables(x, y, rowvar))[0]
+    cm = np.reshape(c, (k, k))
+    gm = np.reshape(g, (k, k))
+    r = np.reshape(ans, (k, k))
+    s = np.sqrt(np.real(np.diagonal(cm)))
+    outer = np.expand_dims(s, 1) * np.expand_dims(s, 0)
+    diag = np.real(np.sum((gm + conj_transpose(gm)) * np.conj(r), axis=1)) / (2 * s * s)
+    gc = gm / outer - diag * np.eye(k, dtype=weight_dtype(c))
+    return cov_adjoints(gc, x, y, rowvar, False, None, None, None)
+
+
+nondifferentiable(trapezoid_shape, trapezoid_interval_shape, trapezoid_pad, meshgrid_other_axes, block_plan, block_leaves,
+                  block_extent, cov_ddof)
+
+
+@defrule(np.nanmedian, nondiff=("overwrite_input",))
+def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return nanmedian_adjoint(g, a, axis)
+
+
+def nanmedian_adjoint(g, a, axis):
+    """The adjoint of ``np.nanmedian(a, axis)``: as np.median's, the middle of each lane's
+    entries that are not NaN (NaN sorts last, so the middle of the first ``count`` sorted ones)."""
+    plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
+    lanes = np.reshape(np.transpose(a, plan[0]), plan[1] + (-1,))
+    grads = np.reshape(g, plan[1] + (1,)) * nanmedian_weights(lanes, weight_dtype(a, g))
+    back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
+    return np.transpose(np.reshape(back, plan[3]), plan[4])
+
+
+def nanmedian_weights(lanes, dtype):
+    """Per lane, 1 at the middle sorted entry among those not NaN (1/2 at each of two)."""
+    count = np.sum(~np.isnan(lanes), axis=-1, keepdims=True)
+    position = np.arange(np.shape(lanes)[-1])
+    return ((position == (count - 1) // 2).astype(dtype) + (position == count // 2).astype(dtype)) / dtype.type(2)
+
+
+nondifferentiable(nanmedian_weights)

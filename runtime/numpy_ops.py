@@ -307,7 +307,9 @@ def fmin(g, ans, x1, x2):
 
 
 @defrule(np.where, wrt=("x", "y"))
-def where(g, ans, condition, x, y):
+def where(g, ans, condition, x=None, y=None):
+    # np.where(condition) alone is np.nonzero(condition): integer indices, computed from a
+    # condition that carries no derivative (x and y absent: nothing to differentiate)
     return unbroadcast(np.where(condition, g, 0), x), unbroadcast(np.where(condition, 0, g), y)
 
 
@@ -386,26 +388,97 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
 # --- reductions ---------------------------------------------------------------------------
 
 
-@defrule(np.sum, linear="a", method="sum")
-def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return reduction_broadcast(g, a, axis, keepdims)
+# ``where=`` (a mask: what the reduction takes) and ``initial=`` (numpy's start value, None when
+# not given) enter the rules through where_masked / where_filled / initial_scaled, which the
+# compiler drops from an instantiated rule when ``where`` is True and ``initial`` None
+# (sct/templates.py ``simplify``): without them the generated adjoint is what it was.
 
 
-@defrule(np.mean, linear="a", method="mean")
-def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+@defrule(np.sum, linear="a", method="sum", nondiff=("where",))
+def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    return where_masked(reduction_broadcast(g, a, axis, keepdims), where)
+
+
+@defrule(np.mean, linear="a", method="mean", nondiff=("where",))
+def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     # g divided before it is broadcast: the same numbers, without a pass over a's shape
     # (an empty a: its empty adjoint, no division by a count of none: a zero division, a warning)
-    return reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0), a, axis, keepdims)
+    return where_masked(reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0), a, axis,
+                                            keepdims), where, mean_where_scale(a, ans, axis, where))
 
 
-@defrule(np.prod, method="prod")
-def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return reduction_broadcast(g, a, axis, keepdims) * np.conj(prod_of_others(a, axis))
+@defrule(np.prod, method="prod", nondiff=("where",))
+def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    return where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims)
+                                       * np.conj(prod_of_others(where_filled(a, where, 1), axis)), initial), where)
 
 
-@defrule(np.max, np.amax, np.min, np.amin, method="max")
-def extremum(g, ans, a, axis=None, out=None, keepdims=False):
-    return reduction_broadcast(g, a, axis, keepdims) * extremum_weights(a, ans, axis, keepdims)
+@defrule(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin, method="max", nondiff=("where",))
+def extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint
+    return reduction_broadcast(g, a, axis, keepdims) * extremum_weights(where_filled(a, where, np.nan), ans, axis,
+                                                                        keepdims)
+
+
+def where_masked(grad, where, scale=1):
+    """``grad`` (times ``scale``) where ``where`` holds, 0 elsewhere: the adjoint of a reduction's
+    ``where=`` mask.  ``where`` True (numpy's default): ``grad`` itself."""
+    if where is True:
+        return grad
+    return np.where(where, grad * scale, 0)
+
+
+@defrule(where_masked, wrt=("grad",), linear="grad")
+def _where_masked_rule(g, ans, grad, where, scale=1):
+    return where_masked(g, where, scale)            # scale is real
+
+
+def where_filled(a, where, fill):
+    """``a`` where ``where`` holds, ``fill`` elsewhere (what a masked reduction sees)."""
+    if where is True:
+        return a
+    return np.where(where, a, fill)
+
+
+@defrule(where_filled, wrt=("a",))          # affine: the fill is a constant
+def _where_filled_rule(g, ans, a, where, fill):
+    return where_masked(g, where)
+
+
+def initial_scaled(grad, factor):
+    """``grad * conj(factor)``: the adjoint of a product's start value ``factor`` (np.prod's
+    ``initial``; None: not given)."""
+    if factor is None:
+        return grad
+    if isinstance(factor, (int, float, complex)):
+        return grad * factor.conjugate()        # a Python number stays weak: float32 stays float32
+    return grad * np.conj(factor)
+
+
+def initial_scaled_back(grad, factor):
+    """``grad * factor``: the adjoint of :func:`initial_scaled`."""
+    if factor is None:
+        return grad
+    return grad * factor
+
+
+@defrule(initial_scaled, wrt=("grad",), linear="grad")
+def _initial_scaled_rule(g, ans, grad, factor):
+    return initial_scaled_back(g, factor)
+
+
+@defrule(initial_scaled_back, wrt=("grad",), linear="grad")
+def _initial_scaled_back_rule(g, ans, grad, factor):
+    return initial_scaled(g, factor)
+
+
+def mean_where_scale(a, ans, axis, where):
+    """For ``np.mean(a, axis, where=where)``: the lane length over the count of entries taken
+    (the adjoint divides by the count, not the length), in a's real dtype."""
+    if where is True:
+        return 1
+    taken = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=True)
+    return ((np.size(a) / np.maximum(np.size(ans), 1)) / np.maximum(taken, 1)).astype(weight_dtype(a))
 
 
 @defrule(np.var, method="var", real_output=True)
@@ -1506,14 +1579,15 @@ def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     return np.where(np.isfinite(x), g, 0)
 
 
-@defrule(np.nansum)
-def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return np.where(np.isnan(a), 0, reduction_broadcast(g, a, axis, keepdims))
+@defrule(np.nansum, nondiff=("where",))
+def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    return np.where(np.isnan(a), 0, where_masked(reduction_broadcast(g, a, axis, keepdims), where))
 
 
-@defrule(np.nanmean)
-def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return np.where(np.isnan(a), 0, reduction_broadcast(g, a, axis, keepdims) / non_nan_count(a, axis))
+@defrule(np.nanmean, nondiff=("where",))
+def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    return np.where(np.isnan(a), 0, where_masked(reduction_broadcast(g, a, axis, keepdims), where)
+                    / non_nan_count(where_filled(a, where, np.nan), axis))
 
 
 @defrule(np.ptp)
@@ -2147,7 +2221,7 @@ nondifferentiable(
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
     int, bool, round, range, isinstance, np.argsort, np.random.rand, np.random.randn,
     # shape, axis and weight helpers of the rules above
-    angle_scale, weight_dtype, typed_zero, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
+    angle_scale, weight_dtype, typed_zero, mean_where_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
     require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,

@@ -158,6 +158,9 @@ def index_adjoint(grad, x, idx):
     if xdtype is not None and xdtype == gdtype and xdtype.kind in "fc":
         dtype = xdtype
     else:
+        if isinstance(x, np.flatiter):
+            raise SctRuntimeError("`x.flat[i]` (numpy's flat iterator) is not differentiated: read through "
+                                  "np.ravel(x)[i] (or x.reshape(-1)[i]) instead")
         dtype = np.result_type(x, grad) if not _is_zero(grad) else np.asarray(x).dtype
         if not np.issubdtype(dtype, np.inexact):
             dtype = np.float64
@@ -432,6 +435,10 @@ def attribute_adjoint(grad, obj, name):
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
     if not _is_zero(grad):
         refuse_computed_attribute(obj, name, "derivative")
+        if _is_array(obj):
+            raise SctRuntimeError(f"`.{name}` of an array is not differentiated" + (
+                " (numpy's flat iterator): read through np.ravel(x)[i] (or x.reshape(-1)[i]) instead"
+                if name == "flat" else ""))
     if isinstance(obj, tuple) and hasattr(type(obj), "_fields") and name in type(obj)._fields:
         return type(obj)(*[grad if f == name else ZERO for f in type(obj)._fields])
     return {name: grad}

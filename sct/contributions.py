@@ -29,6 +29,12 @@ def _call_signature(node: gast.Call):
             tuple(k.arg for k in node.keywords))
 
 
+
+# ``x.flat`` (numpy's flat iterator) of a traced array: refused here and, where the compiler
+# cannot tell that ``x`` is an array, by the runtime (support.attribute_adjoint)
+FLAT_ADVICE = ("`{0}.flat` (numpy's flat iterator) is not differentiated: read through np.ravel({0})[i] "
+               "(or {0}.reshape(-1)[i]) instead, and build a changed array with np.ravel / reshape")
+
 class Contributions(EmitPass):
     """The adjoint contributions of one assignment: each op's rule with the call's names put
     in, shared calls made once, accumulated into the operands' adjoints.  Calls the helper
@@ -141,6 +147,8 @@ class Contributions(EmitPass):
     def attribute_pieces(self, value: gast.Attribute, g: str, ans: str, s) -> List[Tuple[str, Any]]:
         base = value.value
         op = registry.ATTRIBUTES.get(value.attr)
+        if value.attr == "flat" and self.gen.is_array(base.id):
+            self.fail(s, FLAT_ADVICE.format(base.id), "attribute")
         if op is not None and self.gen.is_array(base.id):
             return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
                                     g, ans, s)

@@ -241,6 +241,8 @@ class TangentTransformer:
         def substituted(dotted):
             """The op applied with the arguments named in ``dotted`` replaced by their tangents."""
             def tangent_of(name, a):
+                if name == "initial":           # np.sum(a, initial=c): the constant has no tangent
+                    return gast.Constant(value=0, kind=None)
                 return self.dot_or_zero(a) if name in dotted else a
             args = [tangent_of(names[i] if i < len(names) else "", a) for i, a in enumerate(node.args)]
             keywords = [gast.keyword(arg=k.arg, value=tangent_of(k.arg, k.value)) for k in node.keywords]

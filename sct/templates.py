@@ -107,7 +107,43 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
                 mapping[name] = attr(load(rt_name), rt_names[id(obj)])
             else:       # a name of a user's rule (sct.defrule in the user's module): reached through rt
                 mapping[name] = attr(load(rt_name), _reach(obj, name, rt_names))
-    return substitute_template(template, mapping)
+    expr = substitute_template(template, mapping)
+    if _has_defaulted(template):
+        expr = _DROP_DEFAULTED.visit(expr)
+    return expr
+
+
+# Runtime helpers that return their first argument when their second holds numpy's default (a
+# reduction's ``where=True``, ``initial`` not given): dropped from an instantiated rule, so a call
+# without those keywords gets the adjoint it always had (runtime/numpy_ops.py, reductions).
+_DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None}
+
+
+class _DropDefaulted(gast.NodeTransformer):
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, gast.Attribute) and func.attr in _DEFAULTED and len(node.args) >= 2 and \
+                not node.keywords and isinstance(node.args[1], gast.Constant) and \
+                node.args[1].value is _DEFAULTED[func.attr]:
+            return node.args[0]
+        return node
+
+
+_DROP_DEFAULTED = _DropDefaulted()
+_HAS_DEFAULTED: Dict[int, tuple] = {}
+
+
+def _has_defaulted(template) -> bool:
+    """Does ``template`` call one of the ``_DEFAULTED`` helpers (found once per template)?"""
+    hit = _HAS_DEFAULTED.get(id(template))
+    if hit is not None and hit[0] is template:
+        return hit[1]
+    if len(_HAS_DEFAULTED) > 4096:
+        _HAS_DEFAULTED.clear()
+    found = any(name in _DEFAULTED for name in _template_names(template))
+    _HAS_DEFAULTED[id(template)] = (template, found)
+    return found
 
 
 _TEMPLATE_NAMES: Dict[int, tuple] = {}

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import sct  # noqa: F401  (registers the rules)
 from sct.runtime import numpy_ops as nops
 from sct.runtime import support
+from sct.runtime import more_ops
 from sct.runtime.registry import ATTRIBUTES, METHODS, NONDIFF, RULES, is_nondifferentiable, lookup
 
 pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
@@ -422,6 +423,80 @@ def extended_fn(a, b, c):
 def extended_rule(g, ans, a, b, c):
     da, db = support._extended_rule(unflat(g, [a, b, c]), [a, b, c], [a], [b, c])
     return da[0], db[0], db[1]
+
+
+
+# --- peer corpus (Dec 2): masks, NaN samples and list-valued ops of the rows below -------------------
+
+W23 = np.array([[True, False, True], [False, True, True]])
+W3 = np.array([True, False, True])
+
+
+def with_nan(*shape):
+    """Samples with NaN at fixed entries (the nan* reductions skip them: zero adjoint there)."""
+    base = R(*shape)
+
+    def sample(rng, cplx):
+        x = base(rng, cplx)
+        flat_view = x.reshape(-1)
+        flat_view[1::5] = np.nan
+        return x
+    return sample
+
+
+def meshgrid_fn(a, b, sparse=False, indexing="xy"):
+    return flat(np.meshgrid(a, b, sparse=sparse, indexing=indexing))
+
+
+def meshgrid_rule(g, ans, a, b, **kw):
+    outs = np.meshgrid(a, b, **kw)
+    return tuple(lookup(np.meshgrid).fn(unflat(g, outs), outs, a, b, **kw))
+
+
+def meshgrid3_fn(a, b, c, indexing="xy"):
+    return flat(np.meshgrid(a, b, c, indexing=indexing))
+
+
+def meshgrid3_rule(g, ans, a, b, c, **kw):
+    outs = np.meshgrid(a, b, c, **kw)
+    return tuple(lookup(np.meshgrid).fn(unflat(g, outs), outs, a, b, c, **kw))
+
+
+def block_fn(a, b, c, d):
+    return np.block([[a, b], [c, d]])
+
+
+def block_rule(g, ans, a, b, c, d):
+    pieces = lookup(np.block).fn(g, ans, [[a, b], [c, d]])
+    return pieces[0][0], pieces[0][1], pieces[1][0], pieces[1][1]
+
+
+def block_adjoints_fn(grad):
+    return flat_nested(more_ops.block_adjoints(grad, [[np.zeros((2, 1)), np.zeros((2, 2))], [np.zeros((1, 3))]]))
+
+
+def block_adjoints_rule(g, ans, grad):
+    likes = [[np.zeros((2, 1)), np.zeros((2, 2))], [np.zeros((1, 3))]]
+    return lookup(more_ops.block_adjoints).fn(unflat_nested(g, likes), ans, grad, likes)
+
+
+def block_pieces_fn(a, b, c):
+    return more_ops.block_pieces([[a, b], [c]], [[np.zeros((2, 1)), np.zeros((2, 2))], [np.zeros((1, 3))]])
+
+
+def block_pieces_rule(g, ans, a, b, c):
+    out = lookup(more_ops.block_pieces).fn(g, ans, [[a, b], [c]],
+                                           [[np.zeros((2, 1)), np.zeros((2, 2))], [np.zeros((1, 3))]])
+    return out[0][0], out[0][1], out[1][0]
+
+
+def trapezoid_dx_rule(g, ans, y, x, dx):
+    grads = lookup(np.trapezoid).fn(g, ans, y, x, dx)
+    return grads[0], grads[2]
+
+
+def sorted_coords(n):
+    return lambda rng, cplx: np.sort(rng.uniform(0, 2, n)) + np.arange(n)
 
 
 CASES = [
@@ -953,6 +1028,84 @@ CASES = [
     Case(np.cross, [R(3, 2), R(3, 1)], (0, 1), kwargs=dict(axis=0), complex=True),
     Case(np.cross, [R(2, 3), R(3, 2)], (0, 1), kwargs=dict(axisa=1, axisb=0, axisc=0), complex=True),
     Case(np.cross, [R(4, 3, 2), R(3, 1)], (0, 1), kwargs=dict(axisa=-2, axisb=0, axisc=1)),
+    # peer corpus (Dec 2): where= and initial= of reductions, nan reductions, numpy 2 spellings
+    Case(np.sum, [R(2, 3)], kwargs=dict(where=W23), complex=True),
+    Case(np.sum, [R(2, 3)], kwargs=dict(axis=1, initial=2.0, where=W3, keepdims=True), complex=True),
+    Case(np.mean, [R(2, 3)], kwargs=dict(where=W23), complex=True),
+    Case(np.mean, [R(2, 3)], kwargs=dict(axis=1, where=W3), complex=True),
+    Case(np.prod, [R(2, 3)], kwargs=dict(axis=1, initial=1.5, where=W23), complex=True),
+    Case(np.prod, [R(2, 3)], kwargs=dict(initial=-2.0)),
+    Case((np.max, np.amax), [R(3, 4)], kwargs=dict(axis=1, initial=0.0), note="initial wins in some rows"),
+    Case((np.min, np.amin), [R(2, 3)], kwargs=dict(axis=0, initial=0.5, where=W23)),
+    Case((np.nanmax, np.nanmin), [with_nan(3, 4)]),
+    Case((np.nanmax, np.nanmin), [with_nan(3, 4)], kwargs=dict(axis=0, keepdims=True)),
+    Case(np.nansum, [with_nan(2, 3)], kwargs=dict(axis=0, where=W23), complex=True),
+    Case(np.nanmean, [with_nan(2, 3)], kwargs=dict(axis=1, where=W23), complex=True),
+    Case(nops.where_masked, [R(2, 3), C(W23), C(2.0)], complex=True),
+    Case(nops.where_filled, [R(2, 3), C(W3), C(1.0)], complex=True),
+    Case(nops.initial_scaled, [R(2, 3), C(1.5)], complex=True),
+    Case(nops.initial_scaled_back, [R(2, 3), C(-0.5)], complex=True),
+    Case(np.nanprod, [with_nan(2, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.nanprod, [with_nan(2, 3)], kwargs=dict(initial=2.0, where=W23)),
+    Case(np.nanvar, [with_nan(3, 4)], kwargs=dict(axis=0, ddof=1)),
+    Case(np.nanvar, [with_nan(3, 4)], complex=True),
+    Case(np.nanstd, [with_nan(3, 4)], kwargs=dict(axis=1, keepdims=True)),
+    Case(np.nancumsum, [with_nan(2, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.nancumsum, [with_nan(2, 3)]),
+    Case(np.nanmedian, [with_nan(3, 4)]),
+    Case(np.nanmedian, [with_nan(3, 4)], kwargs=dict(axis=0)),
+    Case(np.nanmedian, [with_nan(4, 5)], kwargs=dict(axis=1, keepdims=True), note="odd and even counts"),
+    Case(np.linalg.matmul, [R(2, 3), R(3, 4)], (0, 1), complex=True),
+    Case(np.linalg.matmul, [R(3), R(2, 3, 2)], (0, 1), complex=True),
+    Case(np.linalg.trace, [R(2, 3, 3)], kwargs=dict(offset=1), complex=True),
+    Case(np.linalg.cross, [R(2, 3), R(3)], (0, 1), complex=True),
+    Case(np.linalg.cross, [R(3, 2), R(3, 1)], (0, 1), kwargs=dict(axis=0)),
+    Case(np.linalg.tensordot, [R(2, 3, 4), R(3, 4, 2)], (0, 1), complex=True),
+    Case(np.linalg.tensordot, [R(2, 3), R(3, 2)], (0, 1), kwargs=dict(axes=([1], [0]))),
+    Case((np.vecdot, np.linalg.vecdot), [R(2, 3), R(3)], (0, 1), complex=True),
+    Case((np.vecdot, np.linalg.vecdot), [R(3, 2), R(3, 1)], (0, 1), kwargs=dict(axis=0), complex=True),
+    Case(np.matvec, [R(2, 3, 4), R(4)], (0, 1), complex=True),
+    Case(np.vecmat, [R(3), R(2, 3, 4)], (0, 1), complex=True),
+    Case(np.linalg.multi_dot, [R(3), R(3, 4), R(4)], complex=True, **seq_in(np.linalg.multi_dot, 3)),
+    Case(np.linalg.multi_dot, [R(2, 3), R(3, 4), R(4, 2), R(2, 3)], complex=True,
+         **seq_in(np.linalg.multi_dot, 4)),
+    Case(np.linalg.cond, [M(3, 3)]),
+    Case(np.linalg.cond, [M(2, 3, 3)], kwargs=dict(p=-2)),
+    Case(np.linalg.cond, [R(4, 3)], kwargs=dict(p=2), note="rectangular"),
+    Case(np.cumulative_sum, [R(2, 3)], kwargs=dict(axis=1, include_initial=True), complex=True),
+    Case(np.cumulative_sum, [R(4)], complex=True),
+    Case(np.cumulative_prod, [R(3, 2)], kwargs=dict(axis=0, include_initial=True), complex=True),
+    Case(np.cumulative_prod, [R(4)]),
+    Case(more_ops.drop_initial, [R(3, 2), C(0), C(True)], complex=True),
+    Case(more_ops.restore_initial, [R(2, 3), C(1), C(True)], complex=True),
+    Case(np.copysign, [R(2, 3), R(3)], (0, 1)),
+    Case(np.ldexp, [R(2, 3), C(np.array([1, -2, 3]))]),
+    Case(np.float64, [R(2, 3)]),
+    Case(np.float32, [R(lo=1e-4, hi=2e-4)], note="small: float32 rounding stays below the differences' tolerance"),
+    Case(complex, [R(), R()], (0, 1)),
+    Case(pow, [R(lo=0.5, hi=2), R(lo=0.5, hi=2)], (0, 1)),
+    Case(math.fmod, [R(lo=0.5, hi=2), C(0.3)]),
+    Case(np.diagflat, [R(3)], kwargs=dict(k=1), complex=True),
+    Case(np.diagflat, [R(2, 2)], kwargs=dict(k=-1)),
+    Case(np.trapezoid, [R(5)], complex=True),
+    Case(np.trapezoid, [R(3, 4), sorted_coords(4)], (0, 1)),
+    Case(np.trapezoid, [R(4, 3), R(4, 3)], (0, 1), kwargs=dict(axis=0), note="coordinates as y"),
+    Case(np.trapezoid, [R(5), C(None), R()], (0, 2), rule=trapezoid_dx_rule, note="a step dx"),
+    Case(np.meshgrid, [R(3), R(2)], (0, 1), complex=True, fn=meshgrid_fn, rule=meshgrid_rule),
+    Case(np.meshgrid, [R(3), R(2)], (0, 1), kwargs=dict(indexing="ij", sparse=True), fn=meshgrid_fn,
+         rule=meshgrid_rule),
+    Case(np.meshgrid, [R(3), R(2), R(4)], (0, 1, 2), fn=meshgrid3_fn, rule=meshgrid3_rule),
+    Case(np.block, [R(2, 1), R(2, 2), R(1, 2), R(1, 1)], (0, 1, 2, 3), complex=True, fn=block_fn, rule=block_rule),
+    Case(more_ops.block_adjoints, [R(3, 3)], complex=True, fn=block_adjoints_fn, rule=block_adjoints_rule),
+    Case(more_ops.block_pieces, [R(2, 1), R(2, 2), R(1, 3)], (0, 1, 2), complex=True, fn=block_pieces_fn,
+         rule=block_pieces_rule),
+    Case(np.cov, [R(3, 5)], complex=True),
+    Case(np.cov, [R(5, 2)], kwargs=dict(rowvar=False, bias=True)),
+    Case(np.cov, [R(5), R(5)], (0, 1), kwargs=dict(ddof=2)),
+    Case(np.cov, [R(2, 4), R(4)], (0, 1), complex=True),
+    Case(np.corrcoef, [R(3, 5)], complex=True),
+    Case(np.corrcoef, [R(5), R(5)], (0, 1)),
+    Case(np.corrcoef, [R(6, 3)], kwargs=dict(rowvar=False)),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

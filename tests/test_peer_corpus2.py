@@ -71,7 +71,7 @@ def test_an_object_array_holding_an_argument_is_still_refused():
 
 def sum_where(x):
     s = np.sum(x,
-               where=x > 0)
+               wher=x > 0)                      # misspelt (where= itself is differentiated now)
     return s, dlgradient(s, x)
 
 
@@ -79,7 +79,7 @@ def test_signature_mismatch_names_the_users_line():
     with pytest.raises(CompileError) as info:
         dlfeval(sum_where, dlarray(X))
     assert info.value.lineno == sum_where.__code__.co_firstlineno + 1
-    assert "where" in str(info.value)
+    assert "wher" in str(info.value)
 
 
 # --- dlgradient with respect to a second name of a value (it gave zeros) ----------------------
