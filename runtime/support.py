@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import numbers
 import operator
 import sys
@@ -1990,6 +1991,99 @@ def index_adjoint_op(op, a, b, x, idx):
             out[stop:] = 0
             return out
     return index_adjoint(plain(a, b), x, idx)
+
+
+# --- a sum's adjoint (a broadcast view) scaled on its distinct items ---------------------------------
+# sct/optimize.py (fold_broadcast_factors) emits these where an operand may be a broadcast view
+# (rt.reduction_broadcast); each gives the same numbers as the plain expression it stands for.
+
+def _broadcast_base(a):
+    """The distinct items of a broadcast view ``a`` (an ndarray with a zero stride along an axis
+    longer than one): ``a`` with those axes cut to length one (a view, same ndim and dtype); None
+    for any other value."""
+    if type(a) is not np.ndarray or a.size < INTO_SIZE:
+        return None                     # (small: the checks would cost more than they save)
+    cut = None
+    for k, (s, n) in enumerate(zip(a.strides, a.shape)):
+        if s == 0 and n > 1:
+            if cut is None:
+                cut = [slice(None)] * a.ndim
+            cut[k] = slice(0, 1)
+    return None if cut is None else a[tuple(cut)]
+
+
+def broadcast_op(op, a, b):
+    """``a <op> b`` (op: "add", "sub", "mul", "div") where one operand is a Python int or float and
+    the other may be a broadcast view (a sum's adjoint): the op on the view's distinct items,
+    broadcast again (a read-only view): every item is the op of the same two numbers, in the same
+    dtype (the items keep the view's ndim and dtype), without a pass over the full shape."""
+    ufunc, plain = _INTO_UFUNCS[op]
+    if type(b) in (int, float):
+        base = _broadcast_base(a)
+        if base is not None and base.dtype.kind in "fc":
+            return np.broadcast_to(ufunc(base, b), a.shape)
+    elif type(a) in (int, float):
+        base = _broadcast_base(b)
+        if base is not None and base.dtype.kind in "fc":
+            return np.broadcast_to(ufunc(a, base), b.shape)
+    return plain(a, b)
+
+
+def broadcast_negative(a):
+    """``-a``; a broadcast view negated on its distinct items (``broadcast_op``)."""
+    base = _broadcast_base(a)
+    if base is not None and base.dtype.kind in "fc":
+        return np.broadcast_to(np.negative(base), a.shape)
+    return -a
+
+
+def _power_of_two(k) -> bool:
+    if type(k) is int:
+        k = abs(k)
+        return k >= 1 and k & (k - 1) == 0
+    return math.isfinite(k) and abs(k) >= 1 and math.frexp(abs(k))[0] == 0.5
+
+
+def broadcast_product(g, k, t):
+    """``g * (k * t)`` (``k`` a Python int or float: a rule's constant, ``2 * x`` of ``x ** 2``)
+    in one pass where ``g`` is a broadcast view of real items ``c`` and ``t`` a real array of its
+    shape and dtype, as ``(c * k) * t`` where that is exact: every ``c`` is 1 (then ``c * k`` is
+    ``k`` as numpy casts it), or ``k`` is a power of two of magnitude >= 1 and every ``|c| * |k|``
+    lies in [|k|, max] (``k * t`` and ``c * k`` are then exact, or ``k * t`` overflows and so does
+    the product: one rounding of the same real number, the same infinities and warnings).
+    Else the plain expression."""
+    if type(t) is np.ndarray and type(k) in (int, float) and t.dtype.kind == "f":
+        base = _broadcast_base(g)
+        if base is not None and base.dtype == t.dtype and g.shape == t.shape:
+            if (base == 1).all():
+                return np.multiply(base, k) * t
+            if _power_of_two(k):
+                magnitude = np.abs(base)
+                if (magnitude >= 1).all() and (magnitude <= np.finfo(t.dtype).max / abs(k)).all():
+                    return np.multiply(base, k) * t
+    return g * (k * t)
+
+
+def unit_product(g, a, like, b):
+    """``unbroadcast_product(g, a, like) * b``: where ``g`` is a broadcast view of ones (the adjoint
+    of a sum seeded by one) and ``a``, ``b``, ``like`` real arrays of its shape and dtype, ``a * b``
+    (``1 * a`` is ``a``): one pass fewer.  Else the plain expression."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == "f":
+        base = _broadcast_base(g)
+        if base is not None and base.dtype == a.dtype and b.dtype == a.dtype and \
+                g.shape == a.shape == b.shape == getattr(like, "shape", None) and (base == 1).all():
+            return a * b
+    return unbroadcast_product(g, a, like) * b
+
+
+
+def negated_unbroadcast(q, like):
+    """``-unbroadcast(-q, like)``: ``q`` itself where nothing is summed (its shape is like's, so
+    the two negations cancel bit for bit), else the plain expression (a sum of negated items is
+    not always the negated sum: -0 + 0)."""
+    if type(q) is np.ndarray and q.shape == getattr(like, "shape", None):
+        return q
+    return -unbroadcast(-q, like)
 
 
 def index_trick(obj, index, name=None):
