@@ -70,27 +70,74 @@ def unbroadcast_product(a, b, like):
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
             a.dtype.kind in "fc" and a.ndim == b.ndim and a.ndim <= 26:
         shape = np.shape(like)
-        try:
-            full = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            full = None
-        if full is not None and len(shape) <= len(full) and full != shape:
-            extra = len(full) - len(shape)
-            target = (1,) * extra + tuple(shape)
-            if all(t == n or t == 1 for t, n in zip(target, full)):
-                letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                la, lb, out = [], [], []
-                for k, (n, t) in enumerate(zip(full, target)):
-                    shared, own = letters[k], letters[26 + k]
-                    # an axis of size 1 in one operand only: its own letter (a sum over one item)
-                    la.append(shared if a.shape[k] == n else own)
-                    lb.append(shared if b.shape[k] == n else own)
-                    if t == n and n != 1:
-                        out.append(shared)
-                spec = "".join(la) + "," + "".join(lb) + "->" + "".join(out)
-                result = np.einsum(spec, a, b, optimize=True)
-                return np.reshape(result, shape) if shape else result[()]
+        key = (a.shape, b.shape, shape)
+        spec = _CONTRACTIONS.get(key)
+        if spec is None:
+            spec = _contraction(a.shape, b.shape, shape)
+            if len(_CONTRACTIONS) > 512:
+                _CONTRACTIONS.clear()
+            _CONTRACTIONS[key] = spec
+        if spec:
+            result = _einsum_pair(spec, a, b)
+            return np.reshape(result, shape) if shape else result[()]
     return unbroadcast(a * b, like)
+
+
+_CONTRACTIONS: dict = {}     # (a's shape, b's shape, like's shape) -> einsum spec, or "" (none)
+
+
+def _contraction(ashape, bshape, shape) -> str:
+    """The einsum spec of ``unbroadcast(a * b, like)`` for these shapes ("" where the product is
+    not summed over broadcast axes)."""
+    try:
+        full = np.broadcast_shapes(ashape, bshape)
+    except ValueError:
+        return ""
+    if len(shape) > len(full) or full == shape:
+        return ""
+    extra = len(full) - len(shape)
+    target = (1,) * extra + tuple(shape)
+    if not all(t == n or t == 1 for t, n in zip(target, full)):
+        return ""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    la, lb, out = [], [], []
+    for k, (n, t) in enumerate(zip(full, target)):
+        shared, own = letters[k], letters[26 + k]
+        # an axis of size 1 in one operand only: its own letter (a sum over one item)
+        la.append(shared if ashape[k] == n else own)
+        lb.append(shared if bshape[k] == n else own)
+        if t == n and n != 1:
+            out.append(shared)
+    return "".join(la) + "," + "".join(lb) + "->" + "".join(out)
+
+
+try:                    # numpy's own steps of np.einsum(spec, a, b, optimize=True), numpy >= 2.3
+    from numpy._core.einsumfunc import bmm_einsum as _bmm_einsum, einsum_path as _einsum_path
+except ImportError:     # pragma: no cover - older numpy: np.einsum each time
+    _bmm_einsum = _einsum_path = None
+_EINSUM_PLANS: dict = {}
+
+
+def _einsum_pair(spec, a, b):
+    """``np.einsum(spec, a, b, optimize=True)``: the same steps (the contraction numpy's path search
+    picks for these shapes, then its pairwise product), with the path searched once per spec and
+    shapes instead of on every call (it cost about as much as the product on a CNN's taps)."""
+    if _bmm_einsum is None:
+        return np.einsum(spec, a, b, optimize=True)
+    key = (spec, a.shape, b.shape)
+    plan = _EINSUM_PLANS.get(key)
+    if plan is None:
+        _, contractions = _einsum_path(spec, a, b, optimize=True, einsum_call=True)
+        plan = contractions[0][:2] if len(contractions) == 1 and len(contractions[0][0]) == 2 else False
+        if len(_EINSUM_PLANS) > 512:
+            _EINSUM_PLANS.clear()
+        _EINSUM_PLANS[key] = plan
+    if plan is False:
+        return np.einsum(spec, a, b, optimize=True)
+    (i, j), eq = plan
+    operands = [a, b]
+    first = operands.pop(i)             # as np.einsum takes them: one after the other
+    return _bmm_einsum(eq, first, operands.pop(j))
 
 
 def _fit_zero_or_broadcast(grad, shape):
