@@ -496,3 +496,70 @@ def f(g, t, u, x, like):
     assert "d = rt.unbroadcast_product(g, t, u) * c" in text
     assert "e = x - (-rt.unbroadcast((-d), like))" in text
     assert not opt.has_in_place(fn)
+
+
+# --- the max's weights: one hit per slice ------------------------------------------------------------
+
+def softmax_loss(Z, T):
+    Z = Z - np.max(Z, axis=1, keepdims=True)
+    logp = Z - np.log(np.sum(np.exp(Z), axis=1, keepdims=True))
+    return -np.sum(T * logp) / Z.shape[0]
+
+
+def softmax_g(Z, T):
+    y = softmax_loss(Z, T)
+    return y, dlgradient(y, Z)
+
+
+def max_of(x):
+    return np.sum(np.max(x, axis=0) ** 2) + np.max(x)
+
+
+def test_extremum_weights_same_numbers_with_and_without_ties():
+    from sct.runtime import numpy_ops
+    rng = _rng(19)
+    a = rng.standard_normal((64, 10))
+    a[3, :] = 2.0                                   # a tie along axis 1 (and 0)
+    a[5, 1] = a[5, 4] = a[5].max() + 1
+    a[7, 2] = np.nan
+    for dtype in (np.float64, np.float32):
+        x = a.astype(dtype)
+        for axis, keepdims in ((1, True), (0, False), (None, False), ((0, 1), True), (1, False)):
+            with np.errstate(invalid="ignore"):
+                ans = np.max(x, axis=axis, keepdims=keepdims)
+                ext = ans if keepdims or axis is None else np.expand_dims(ans, axis)
+                hits = np.asarray(x == ext, dtype=dtype)
+                ref = hits / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1)
+                got = numpy_ops.extremum_weights(x, ans, axis, keepdims)
+            assert got.dtype == ref.dtype
+            _bits_equal(got, ref)
+        x = rng.standard_normal((64, 10)).astype(dtype)            # no ties
+        ans = np.max(x, axis=1, keepdims=True)
+        _bits_equal(numpy_ops.extremum_weights(x, ans, 1, True), (x == ans).astype(dtype))
+
+
+def max_of_g(x):
+    y = max_of(x)
+    return y, dlgradient(y, x)
+
+
+def test_softmax_and_max_gradients():
+    rng = _rng(20)
+    Z = rng.standard_normal((256, 10))
+    T = np.eye(10)[rng.integers(0, 10, 256)]
+    y, g = dlfeval(softmax_g, dlarray(Z), T)
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    assert_close(np.asarray(g.data), (E / E.sum(axis=1, keepdims=True) - T) / 256, rtol=1e-10, atol=1e-14)
+    y, g = dlfeval(softmax_g, dlarray(Z[:8]), T[:8])
+    assert_close(np.asarray(g.data), numerical_gradient(softmax_loss, [Z[:8], T[:8]], 0), rtol=1e-5, atol=1e-7)
+    x = rng.standard_normal((30, 5))
+    x[4, 2] = x[:, 2].max() + 1
+    x[9, 2] = x[4, 2]                                # a tie in column 2: its adjoint shared
+    y, g = dlfeval(max_of_g, dlarray(x))
+    m = x.max(axis=0)
+    expected = np.where(x == m, 2 * m, 0.0)
+    expected[4, 2] = expected[9, 2] = m[2]           # 2 m[2] shared by the two hits
+    top = x == x.max()
+    expected[top] += 1.0 / top.sum()
+    assert_close(np.asarray(g.data), expected, rtol=1e-12, atol=1e-12)
+    check_grads(max_of, rng.standard_normal((30, 5)), rtol=1e-5, atol=1e-6)
