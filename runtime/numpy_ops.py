@@ -471,11 +471,7 @@ def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
     extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
-    found = np.equal(a, extremum)
-    if type(found) is np.ndarray and found.ndim and \
-            (np.count_nonzero(found, axis=axis, keepdims=True) == 1).all():
-        return found.astype(weight_dtype(a))     # one hit per slice (the usual case): x / 1 is x
-    hits = np.asarray(found, dtype=weight_dtype(a))
+    hits = np.asarray(a == extremum, dtype=weight_dtype(a))
     return hits / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1)
 
 
