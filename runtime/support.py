@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import numbers
 import operator
 import sys
@@ -69,27 +70,74 @@ def unbroadcast_product(a, b, like):
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
             a.dtype.kind in "fc" and a.ndim == b.ndim and a.ndim <= 26:
         shape = np.shape(like)
-        try:
-            full = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            full = None
-        if full is not None and len(shape) <= len(full) and full != shape:
-            extra = len(full) - len(shape)
-            target = (1,) * extra + tuple(shape)
-            if all(t == n or t == 1 for t, n in zip(target, full)):
-                letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                la, lb, out = [], [], []
-                for k, (n, t) in enumerate(zip(full, target)):
-                    shared, own = letters[k], letters[26 + k]
-                    # an axis of size 1 in one operand only: its own letter (a sum over one item)
-                    la.append(shared if a.shape[k] == n else own)
-                    lb.append(shared if b.shape[k] == n else own)
-                    if t == n and n != 1:
-                        out.append(shared)
-                spec = "".join(la) + "," + "".join(lb) + "->" + "".join(out)
-                result = np.einsum(spec, a, b, optimize=True)
-                return np.reshape(result, shape) if shape else result[()]
+        key = (a.shape, b.shape, shape)
+        spec = _CONTRACTIONS.get(key)
+        if spec is None:
+            spec = _contraction(a.shape, b.shape, shape)
+            if len(_CONTRACTIONS) > 512:
+                _CONTRACTIONS.clear()
+            _CONTRACTIONS[key] = spec
+        if spec:
+            result = _einsum_pair(spec, a, b)
+            return np.reshape(result, shape) if shape else result[()]
     return unbroadcast(a * b, like)
+
+
+_CONTRACTIONS: dict = {}     # (a's shape, b's shape, like's shape) -> einsum spec, or "" (none)
+
+
+def _contraction(ashape, bshape, shape) -> str:
+    """The einsum spec of ``unbroadcast(a * b, like)`` for these shapes ("" where the product is
+    not summed over broadcast axes)."""
+    try:
+        full = np.broadcast_shapes(ashape, bshape)
+    except ValueError:
+        return ""
+    if len(shape) > len(full) or full == shape:
+        return ""
+    extra = len(full) - len(shape)
+    target = (1,) * extra + tuple(shape)
+    if not all(t == n or t == 1 for t, n in zip(target, full)):
+        return ""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    la, lb, out = [], [], []
+    for k, (n, t) in enumerate(zip(full, target)):
+        shared, own = letters[k], letters[26 + k]
+        # an axis of size 1 in one operand only: its own letter (a sum over one item)
+        la.append(shared if ashape[k] == n else own)
+        lb.append(shared if bshape[k] == n else own)
+        if t == n and n != 1:
+            out.append(shared)
+    return "".join(la) + "," + "".join(lb) + "->" + "".join(out)
+
+
+try:                    # numpy's own steps of np.einsum(spec, a, b, optimize=True), numpy >= 2.3
+    from numpy._core.einsumfunc import bmm_einsum as _bmm_einsum, einsum_path as _einsum_path
+except ImportError:     # pragma: no cover - older numpy: np.einsum each time
+    _bmm_einsum = _einsum_path = None
+_EINSUM_PLANS: dict = {}
+
+
+def _einsum_pair(spec, a, b):
+    """``np.einsum(spec, a, b, optimize=True)``: the same steps (the contraction numpy's path search
+    picks for these shapes, then its pairwise product), with the path searched once per spec and
+    shapes instead of on every call (it cost about as much as the product on a CNN's taps)."""
+    if _bmm_einsum is None:
+        return np.einsum(spec, a, b, optimize=True)
+    key = (spec, a.shape, b.shape)
+    plan = _EINSUM_PLANS.get(key)
+    if plan is None:
+        _, contractions = _einsum_path(spec, a, b, optimize=True, einsum_call=True)
+        plan = contractions[0][:2] if len(contractions) == 1 and len(contractions[0][0]) == 2 else False
+        if len(_EINSUM_PLANS) > 512:
+            _EINSUM_PLANS.clear()
+        _EINSUM_PLANS[key] = plan
+    if plan is False:
+        return np.einsum(spec, a, b, optimize=True)
+    (i, j), eq = plan
+    operands = [a, b]
+    first = operands.pop(i)             # as np.einsum takes them: one after the other
+    return _bmm_einsum(eq, first, operands.pop(j))
 
 
 def _fit_zero_or_broadcast(grad, shape):
@@ -2057,6 +2105,99 @@ def index_adjoint_op(op, a, b, x, idx):
             out[stop:] = 0
             return out
     return index_adjoint(plain(a, b), x, idx)
+
+
+# --- a sum's adjoint (a broadcast view) scaled on its distinct items ---------------------------------
+# sct/optimize.py (fold_broadcast_factors) emits these where an operand may be a broadcast view
+# (rt.reduction_broadcast); each gives the same numbers as the plain expression it stands for.
+
+def _broadcast_base(a):
+    """The distinct items of a broadcast view ``a`` (an ndarray with a zero stride along an axis
+    longer than one): ``a`` with those axes cut to length one (a view, same ndim and dtype); None
+    for any other value."""
+    if type(a) is not np.ndarray or a.size < INTO_SIZE:
+        return None                     # (small: the checks would cost more than they save)
+    cut = None
+    for k, (s, n) in enumerate(zip(a.strides, a.shape)):
+        if s == 0 and n > 1:
+            if cut is None:
+                cut = [slice(None)] * a.ndim
+            cut[k] = slice(0, 1)
+    return None if cut is None else a[tuple(cut)]
+
+
+def broadcast_op(op, a, b):
+    """``a <op> b`` (op: "add", "sub", "mul", "div") where one operand is a Python int or float and
+    the other may be a broadcast view (a sum's adjoint): the op on the view's distinct items,
+    broadcast again (a read-only view): every item is the op of the same two numbers, in the same
+    dtype (the items keep the view's ndim and dtype), without a pass over the full shape."""
+    ufunc, plain = _INTO_UFUNCS[op]
+    if type(b) in (int, float):
+        base = _broadcast_base(a)
+        if base is not None and base.dtype.kind in "fc":
+            return np.broadcast_to(ufunc(base, b), a.shape)
+    elif type(a) in (int, float):
+        base = _broadcast_base(b)
+        if base is not None and base.dtype.kind in "fc":
+            return np.broadcast_to(ufunc(a, base), b.shape)
+    return plain(a, b)
+
+
+def broadcast_negative(a):
+    """``-a``; a broadcast view negated on its distinct items (``broadcast_op``)."""
+    base = _broadcast_base(a)
+    if base is not None and base.dtype.kind in "fc":
+        return np.broadcast_to(np.negative(base), a.shape)
+    return -a
+
+
+def _power_of_two(k) -> bool:
+    if type(k) is int:
+        k = abs(k)
+        return k >= 1 and k & (k - 1) == 0
+    return math.isfinite(k) and abs(k) >= 1 and math.frexp(abs(k))[0] == 0.5
+
+
+def broadcast_product(g, k, t):
+    """``g * (k * t)`` (``k`` a Python int or float: a rule's constant, ``2 * x`` of ``x ** 2``)
+    in one pass where ``g`` is a broadcast view of real items ``c`` and ``t`` a real array of its
+    shape and dtype, as ``(c * k) * t`` where that is exact: every ``c`` is 1 (then ``c * k`` is
+    ``k`` as numpy casts it), or ``k`` is a power of two of magnitude >= 1 and every ``|c| * |k|``
+    lies in [|k|, max] (``k * t`` and ``c * k`` are then exact, or ``k * t`` overflows and so does
+    the product: one rounding of the same real number, the same infinities and warnings).
+    Else the plain expression."""
+    if type(t) is np.ndarray and type(k) in (int, float) and t.dtype.kind == "f":
+        base = _broadcast_base(g)
+        if base is not None and base.dtype == t.dtype and g.shape == t.shape:
+            if (base == 1).all():
+                return np.multiply(base, k) * t
+            if _power_of_two(k):
+                magnitude = np.abs(base)
+                if (magnitude >= 1).all() and (magnitude <= np.finfo(t.dtype).max / abs(k)).all():
+                    return np.multiply(base, k) * t
+    return g * (k * t)
+
+
+def unit_product(g, a, like, b):
+    """``unbroadcast_product(g, a, like) * b``: where ``g`` is a broadcast view of ones (the adjoint
+    of a sum seeded by one) and ``a``, ``b``, ``like`` real arrays of its shape and dtype, ``a * b``
+    (``1 * a`` is ``a``): one pass fewer.  Else the plain expression."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == "f":
+        base = _broadcast_base(g)
+        if base is not None and base.dtype == a.dtype and b.dtype == a.dtype and \
+                g.shape == a.shape == b.shape == getattr(like, "shape", None) and (base == 1).all():
+            return a * b
+    return unbroadcast_product(g, a, like) * b
+
+
+
+def negated_unbroadcast(q, like):
+    """``-unbroadcast(-q, like)``: ``q`` itself where nothing is summed (its shape is like's, so
+    the two negations cancel bit for bit), else the plain expression (a sum of negated items is
+    not always the negated sum: -0 + 0)."""
+    if type(q) is np.ndarray and q.shape == getattr(like, "shape", None):
+        return q
+    return -unbroadcast(-q, like)
 
 
 def index_trick(obj, index, name=None):

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .cse import common_subexpressions, readers
+from .cse import _MUTATING_RT, _PLAIN_RT, common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
@@ -924,7 +924,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     def arithmetic(value) -> bool:
         return isinstance(value, gast.BinOp) and (type(value.op) in _INTO_OPS or isinstance(value.op, gast.Pow)) or \
             isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) or \
-            _rt_call(value, rt_name, "into_temporary", "negative_into")
+            _rt_call(value, rt_name, "into_temporary", "negative_into", "broadcast_product", "unit_product")
 
     def rt_attr(attr):
         return gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
@@ -1038,6 +1038,215 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
     fn.body = out
 
 
+# --- a sum's adjoint scaled before it meets a full array; negations folded into sums --------------
+
+def _numeric(node) -> bool:
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
+
+
+def _load(name: str):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _rt_of(rt_name: str, attr: str, args: List):
+    return gast.Call(func=gast.Attribute(value=_load(rt_name), attr=attr, ctx=gast.Load()), args=args, keywords=[])
+
+
+_FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
+                      "negated_unbroadcast"))
+
+
+def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
+                           numpy_name: Optional[str] = None) -> None:
+    """Exact rewrites of adjoint code around a sum's adjoint, which ``rt.reduction_broadcast``
+    gives as a broadcast view of one value (or of a smaller array):
+
+    - ``g * 100`` / ``-g`` of such a view ``g``: ``rt.broadcast_op("mul", g, 100)`` /
+      ``rt.broadcast_negative(g)``, the op on the view's distinct items, broadcast again (no pass);
+    - ``g * (2 * t)`` (a rule's constant times an array): ``rt.broadcast_product(g, 2, t)``, one pass
+      as ``(c * 2) * t`` where the run finds that exact (runtime/support.py), else as written;
+    - ``n = g * (2 * t)`` read once, by the next statement ``m = -n``: ``m = rt.broadcast_product(
+      rt.broadcast_negative(g), 2, t)`` (``-(c * u)`` is ``(-c) * u``);
+    - ``n = rt.unbroadcast_product(g, a, like)`` read once, later in the same block, as ``n * b``:
+      ``rt.unit_product(g, a, like, b)`` (``a * b`` where ``g`` is ones: ``1 * a`` is ``a``);
+    - ``n = -m`` (or ``n = rt.unbroadcast(-m, like)``) read once, later in the same block, as
+      ``a + n``, ``n + a``, ``a - n`` or ``a + n * e``: ``a - m``, ``a - m``, ``a + m``, ``a - m * e``
+      (IEEE: ``a + (-b)`` is ``a - b``, ``(-b) * e`` is ``-(b * e)``; the unbroadcast as
+      ``rt.negated_unbroadcast(m, like)``, which is ``m`` where nothing is summed): no pass for the
+      negation.
+
+    Whatever the run finds, each form gives the numbers of the code it replaces (only the number
+    of passes changes).  ``shared``: ids of statements another generated function holds too;
+    ``numpy_name``: the name numpy has there when it is plain numpy (its functions called without
+    keywords change none of their arguments)."""
+    loads: Dict[str, int] = {}
+    stores: Dict[str, int] = {}
+    found = False
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Store):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            else:
+                loads[node.id] = loads.get(node.id, 0) + 1
+        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+            return
+        elif isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            found = True
+        elif not found and _rt_call(node, rt_name, "reduction_broadcast"):
+            found = True
+    if not found or any(name in loads for name in _SCOPE_NAMES):
+        return
+    views: Set[str] = set()         # names that may hold a broadcast view
+
+    def is_view(node) -> bool:
+        return isinstance(node, gast.Name) and node.id in views
+
+    class Products(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, gast.Mult):
+                for g, other in ((node.left, node.right), (node.right, node.left)):
+                    if is_view(g) and isinstance(other, gast.BinOp) and isinstance(other.op, gast.Mult):
+                        for k, t in ((other.left, other.right), (other.right, other.left)):
+                            if _numeric(k) and isinstance(t, gast.Name):
+                                return _rt_of(rt_name, "broadcast_product", [g, k, t])
+            return node
+
+    def scale(stmts) -> None:
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    scale(inner)
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)) or \
+                    id(s) in shared:
+                continue
+            target, value = s.targets[0].id, s.value
+            if _rt_call(value, rt_name, "reduction_broadcast") or \
+                    _rt_call(value, rt_name, "unbroadcast") and len(value.args) == 2 and is_view(value.args[0]):
+                views.add(target)
+            elif isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS and \
+                    (is_view(value.left) and _numeric(value.right) or _numeric(value.left) and is_view(value.right)):
+                s.value = _rt_of(rt_name, "broadcast_op",
+                                 [gast.Constant(value=_INTO_OPS[type(value.op)], kind=None), value.left, value.right])
+                views.add(target)
+            elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and is_view(value.operand):
+                s.value = _rt_of(rt_name, "broadcast_negative", [value.operand])
+                views.add(target)
+            elif views:
+                s.value = Products().visit(value)
+
+    scale(fn.body)
+    plain_rt = (_PLAIN_RT - _MUTATING_RT) | _FOLD_RT
+
+    def calm(s) -> bool:
+        # an assignment that calls nothing but runtime helpers and numpy functions that change nothing
+        if not isinstance(s, gast.Assign) or id(s) in shared:
+            return False
+        for node in _walk_no_defs([s.value]):
+            if isinstance(node, gast.Call):
+                func = node.func
+                if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
+                        (func.value.id == rt_name and func.attr in plain_rt or
+                         numpy_name is not None and func.value.id == numpy_name and not node.keywords)):
+                    return False
+        return True
+
+    def negation_of(value):
+        # n = -m: m;  n = rt.unbroadcast(-m, like): rt.negated_unbroadcast(m, like)
+        if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Name):
+            return value.operand
+        if _rt_call(value, rt_name, "unbroadcast") and len(value.args) == 2 and not value.keywords:
+            inner, like = value.args
+            if isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub) and \
+                    isinstance(inner.operand, gast.Name) and isinstance(like, gast.Name):
+                return _rt_of(rt_name, "negated_unbroadcast", [inner.operand, like])
+        return None
+
+    def fold_into(use, n: str, value) -> bool:
+        """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there."""
+        negated = negation_of(value)
+        is_n = lambda node: isinstance(node, gast.Name) and node.id == n   # noqa: E731
+        done = []
+
+        class Fold(gast.NodeTransformer):
+            def visit_BinOp(self, node):
+                self.generic_visit(node)
+                if done:
+                    return node
+                if negated is not None:
+                    if isinstance(node.op, gast.Add):
+                        for a, b in ((node.left, node.right), (node.right, node.left)):
+                            if is_n(b):
+                                done.append(1)
+                                return gast.BinOp(left=a, op=gast.Sub(), right=negated)
+                            if isinstance(b, gast.BinOp) and isinstance(b.op, gast.Mult) and \
+                                    (is_n(b.left) or is_n(b.right)):
+                                done.append(1)
+                                product = gast.BinOp(left=negated, op=gast.Mult(), right=b.right) if is_n(b.left) \
+                                    else gast.BinOp(left=b.left, op=gast.Mult(), right=negated)
+                                return gast.BinOp(left=a, op=gast.Sub(), right=product)
+                    elif isinstance(node.op, gast.Sub) and is_n(node.right):
+                        done.append(1)
+                        return gast.BinOp(left=node.left, op=gast.Add(), right=negated)
+                elif _rt_call(value, rt_name, "unbroadcast_product") and isinstance(node.op, gast.Mult):
+                    for a, b in ((node.left, node.right), (node.right, node.left)):
+                        if is_n(a):
+                            done.append(1)
+                            return _rt_of(rt_name, "unit_product", list(value.args) + [b])
+                return node
+
+            def visit_UnaryOp(self, node):
+                self.generic_visit(node)
+                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and \
+                        _rt_call(value, rt_name, "broadcast_product"):
+                    done.append(1)
+                    g, k, t = value.args
+                    return _rt_of(rt_name, "broadcast_product", [_rt_of(rt_name, "broadcast_negative", [g]), k, t])
+                return node
+
+        if use is None:
+            return False
+        new = Fold().visit(use.value)
+        if done:
+            use.value = new
+        return bool(done)
+
+    def merge(stmts) -> List:
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    setattr(s, field, merge(inner))
+        dropped: Set[int] = set()
+        for i, s in enumerate(stmts):
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)) or \
+                    id(s) in shared:
+                continue
+            n, value = s.targets[0].id, s.value
+            if loads.get(n) != 1 or stores.get(n) != 1:
+                continue
+            if not (negation_of(value) is not None or
+                    _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
+                    all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and not value.keywords and
+                    (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]))):
+                continue
+            reads = {node.id for node in _walk_no_defs([value]) if isinstance(node, gast.Name)}
+            for j in range(i + 1, len(stmts)):
+                u = stmts[j]
+                if j in dropped:
+                    continue
+                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])):
+                    if calm(u) and fold_into(u, n, value):
+                        dropped.add(i)
+                    break
+                if not calm(u) or _stored([u]) & (reads | {n}):
+                    break
+        return [s for i, s in enumerate(stmts) if i not in dropped]
+
+    fn.body = merge(fn.body)
+
+
 # --- reading generated code back (to differentiate it again) -------------------------------------
 
 _INTO_BINOPS = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult, "div": gast.Div}
@@ -1056,8 +1265,26 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
             if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
                     func.value.id in rt_names) or node.keywords:
                 return node
-            if func.attr == "negative_into" and len(node.args) == 1:
+            if func.attr in ("negative_into", "broadcast_negative") and len(node.args) == 1:
                 return gast.copy_location(gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node)
+            if func.attr == "broadcast_op" and len(node.args) == 3 and isinstance(node.args[0], gast.Constant) and \
+                    node.args[0].value in _INTO_BINOPS:
+                op = gast.BinOp(left=node.args[1], op=_INTO_BINOPS[node.args[0].value](), right=node.args[2])
+                return gast.copy_location(op, node)
+            if func.attr == "broadcast_product" and len(node.args) == 3:
+                g, k, t = node.args
+                op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
+                return gast.copy_location(op, node)
+            if func.attr == "unit_product" and len(node.args) == 4:
+                func.attr = "unbroadcast_product"
+                op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
+                                right=node.args[3])
+                return gast.copy_location(op, node)
+            if func.attr == "negated_unbroadcast" and len(node.args) == 2:
+                func.attr = "unbroadcast"
+                inner = gast.Call(func=func, args=[gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node.args[1]],
+                                  keywords=[])
+                return gast.copy_location(gast.UnaryOp(op=gast.USub(), operand=inner), node)
             if func.attr in ("into_temporary", "index_adjoint_op") and len(node.args) >= 3 and \
                     isinstance(node.args[0], gast.Constant) and node.args[0].value in _INTO_BINOPS:
                 op = gast.BinOp(left=node.args[1], op=_INTO_BINOPS[node.args[0].value](), right=node.args[2])
@@ -1072,5 +1299,7 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
 
 
 def has_in_place(fdef) -> bool:
-    return any(isinstance(n, gast.Attribute) and n.attr in ("into_temporary", "negative_into", "index_adjoint_op")
-               for n in gast.walk(fdef))
+    return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in gast.walk(fdef))
+
+
+_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op")) | _FOLD_RT

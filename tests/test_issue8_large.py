@@ -138,7 +138,7 @@ def _source(fun, *args):
 def test_rosen_slices_rewritten_and_exact():
     x = _rng().standard_normal(N)
     text = _source(rosen_grad, x)
-    assert "rt.into_temporary(" in text and "rt.index_adjoint_op('add'" in text
+    assert "rt.into_temporary(" in text and "rt.index_adjoint_op('" in text
     y, g = _grad(rosen_grad, x)
     assert_close(np.asarray(y.data), rosen(x), rtol=1e-12, atol=0)
     assert_close(np.asarray(g.data), rosen_hand(x), rtol=1e-12, atol=1e-12)
