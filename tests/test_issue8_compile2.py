@@ -8,7 +8,6 @@ function's stores and imports are found on one walk.
 """
 import ast
 import copy
-import importlib
 import inspect
 import sys
 import textwrap
@@ -24,37 +23,8 @@ from sct.parse import _increment_lineno, function_ast
 
 from gradcheck import assert_close, numerical_gradient
 
-TEMPLATES = [
-    "a{i} = np.tanh(a{p}) * 0.5 + a{q}",
-    "a{i} = a{p} @ W + 0.1 * x",
-    "a{i} = np.sin(a{p}[::-1]) * a{q}",
-    "a{i} = a{p} * a{q} - 0.25 * a{r}",
-    "a{i} = np.exp(-a{p} ** 2) + np.sum(a{q}) * 0.01",
-    "a{i} = np.concatenate([a{p}[4:], a{q}[:4]]) / (1.0 + a{r} ** 2)",
-]
-
-
-def straight_line_module(tmp_path, lines: int, name: str):
-    """A module file with ``loss_grad(x, W)`` of about ``lines`` body lines, as
-    benchmarks/compile_time.py writes them."""
-    body = ["a0 = x * 0.5"]
-    n = lines - 3
-    for i in range(1, n + 1):
-        body.append(TEMPLATES[i % len(TEMPLATES)].format(i=i, p=i - 1, q=max(0, i - 3), r=max(0, i - 7)))
-    body.append(f"loss = np.sum(a{n} ** 2) / {n}")
-    body.append("return loss, dlgradient(loss, x, W)")
-    (tmp_path / f"{name}.py").write_text("import numpy as np\nfrom sct import dlgradient\n\n\n"
-                                         "def loss_grad(x, W):\n" + "".join(f"    {s}\n" for s in body))
-    sys.path.insert(0, str(tmp_path))
-    try:
-        return importlib.import_module(name).loss_grad
-    finally:
-        sys.path.remove(str(tmp_path))
-
-
-def inputs():
-    rng = np.random.default_rng(0)
-    return dlarray(0.3 * rng.standard_normal(8)), dlarray(0.3 * rng.standard_normal((8, 8)))
+# the same generated straight-line modules as the first compile-time file
+from test_issue8_compile import inputs, straight_line_module
 
 
 def run_fresh(fn, *args):
