@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import weakref
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -324,6 +325,54 @@ def _cols_taps(x, kh, kw, geometry):
     return out.reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
 
 
+# The im2col matrix of the last few convolutions' inputs, for the filter adjoint (which needs the same
+# matrix): id(x) -> (weak reference to x, a copy of x, (kh, kw, geometry), cols).  An entry is used
+# only for the very object x, alive, with the same shape, dtype and bits as when the matrix was built
+# (the copy is compared at run time: an input changed in place rebuilds the matrix), and the same
+# kernel size and geometry; it goes when x does, and at most _COLS_KEEP entries are kept.
+_COLS: dict = {}
+_COLS_KEEP = 4
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _keep_cols(x, kh, kw, geometry, cols, dims):
+    if (_COLS_KEEP <= 0 or type(x) is not np.ndarray or x.dtype.itemsize not in _BITS or not x.size
+            or x.dtype.hasobject):
+        return
+    key = id(x)
+    try:
+        ref = weakref.ref(x, lambda _, key=key: _COLS.pop(key, None))
+    except TypeError:
+        return
+    cols.flags.writeable = False
+    _COLS.pop(key, None)
+    _COLS[key] = (ref, x.copy(), (kh, kw, geometry, dims), cols)
+    while len(_COLS) > _COLS_KEEP:
+        try:
+            _COLS.pop(next(iter(_COLS)))
+        except (KeyError, StopIteration, RuntimeError):
+            break
+
+
+def _kept_cols(x, kh, kw, geometry):
+    """The im2col matrix ``_keep_cols`` kept for ``x`` with this kernel size and geometry, or None."""
+    entry = _COLS.get(id(x))
+    if entry is None:
+        return None
+    ref, saved, (ekh, ekw, egeometry, _), cols = entry
+    if ref() is not x or (ekh, ekw) != (kh, kw) or saved.shape != x.shape or saved.dtype != x.dtype:
+        return None
+    try:
+        if egeometry != geometry:
+            return None
+    except (TypeError, ValueError):
+        return None
+    bits = _BITS[saved.dtype.itemsize]
+    if not np.array_equal(saved.view(bits), x.view(bits)):
+        return None
+    return cols
+
+
 def _weights4(w):
     """4-D (kh, kw, cpg, Cout) weights; MATLAB's 5-D (kh, kw, cpg, fpg, groups) regrouped group-major."""
     w = np.asarray(w)
@@ -351,6 +400,7 @@ def conv_core(x, weights, geometry):
     groups = geometry[3]
     if _plain_conv(np.shape(weights), groups):
         cols, (batch, ho, wo) = _cols_taps(np.asarray(x), kh, kw, geometry)
+        _keep_cols(x, kh, kw, geometry, cols, (batch, ho, wo))
         return (cols @ np.asarray(weights).reshape(kh * kw * cpg, cout)).reshape(batch, ho, wo, cout)
     cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)
     wm = _filter_matrix(np.asarray(weights), groups)
@@ -422,7 +472,9 @@ def conv_filter_adjoint(x, dy, w_shape, geometry):
     fpg = cout // groups
     g = np.asarray(dy)
     if _plain_conv(w_shape, groups):
-        cols, _ = _cols_taps(np.asarray(x), kh, kw, geometry)
+        cols = _kept_cols(x, kh, kw, geometry)
+        if cols is None:
+            cols, _ = _cols_taps(np.asarray(x), kh, kw, geometry)
         return (cols.T @ g.reshape(-1, cout)).reshape(kh, kw, cpg, cout)
     cols, (batch, ho, wo) = _cols(np.asarray(x), kh, kw, geometry)   # (G, N, K)
     if groups == 1:
@@ -498,9 +550,20 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
                                             PaddingValue))
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
-        y += bias                          # in place: no second output-sized allocation
+        _add_channel_bias(y, bias)         # in place: no second output-sized allocation
         return _as_dlarray_if(y, X, weights, bias)
     return _as_dlarray_if(y + np.asarray(bias), X, weights, bias)
+
+
+def _add_channel_bias(y, bias):
+    """``y += bias`` in place; a per-channel ``bias`` (C,) added over rows of W*C entries (the same
+    sums: numpy's loop over a short channel axis is several times slower)."""
+    if (type(bias) is np.ndarray and bias.ndim == 1 and y.ndim >= 3 and bias.shape[0] == y.shape[-1] > 1
+            and y.flags.c_contiguous and y.size):
+        rows, k = _rows(y)
+        rows += _tiled(bias, k)
+    else:
+        y += bias
 
 
 @defrule(dlconv, wrt=("X", "weights", "bias"))
