@@ -329,15 +329,17 @@ def _cols_taps(x, kh, kw, geometry):
 # matrix): id(x) -> (weak reference to x, a copy of x, (kh, kw, geometry), cols).  An entry is used
 # only for the very object x, alive, with the same shape, dtype and bits as when the matrix was built
 # (the copy is compared at run time: an input changed in place rebuilds the matrix), and the same
-# kernel size and geometry; it goes when x does, and at most _COLS_KEEP entries are kept.
+# kernel size and geometry; it goes when x does, and at most _COLS_KEEP entries of at most
+# _COLS_BYTES bytes each (matrix and copy) are kept.
 _COLS: dict = {}
 _COLS_KEEP = 4
+_COLS_BYTES = 32 * 1024 * 1024
 _BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _keep_cols(x, kh, kw, geometry, cols, dims):
     if (_COLS_KEEP <= 0 or type(x) is not np.ndarray or x.dtype.itemsize not in _BITS or not x.size
-            or x.dtype.hasobject):
+            or x.dtype.hasobject or cols.nbytes + x.nbytes > _COLS_BYTES):
         return
     key = id(x)
     try:
