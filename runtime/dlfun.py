@@ -1131,7 +1131,7 @@ def batch_axes(X):
 def batch_count(X):
     """The number of values per channel ``batchnorm`` averages (for the unbiased variance)."""
     shape = np.shape(X)
-    return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    return int(math.prod(shape[:-1])) if len(shape) > 1 else 1
 
 
 def unbiased_factor(X):
