@@ -25,6 +25,9 @@ GEOMETRIES = [
     dict(Stride=2, Padding=1),
     dict(DilationFactor=2, Padding="same"),
     dict(Stride=[2, 1], DilationFactor=[1, 2], Padding=[[1, 0], [2, 1]]),
+    dict(Padding="same", PaddingValue="replicate"),
+    dict(Padding=2, PaddingValue="symmetric-exclude-edge", Stride=2),
+    dict(Padding=1, PaddingValue=1.5),
 ]
 
 
@@ -46,7 +49,7 @@ def test_kept_cols_give_the_same_filter_adjoint(options, dtype, cin):
     x = rng.standard_normal((3, 9, 8, cin)).astype(dtype)
     w = rng.standard_normal((3, 3, cin, 5)).astype(dtype)
     geometry = dlfun.conv_geometry(x.shape, w.shape, options.get("Stride", 1), options.get("DilationFactor", 1),
-                                   options.get("Padding", 0), 0)
+                                   options.get("Padding", 0), options.get("PaddingValue", 0))
     y = dlfun.conv_core(x, w, geometry)
     g = rng.standard_normal(y.shape).astype(dtype)
     assert dlfun._kept_cols(x, 3, 3, geometry) is not None
@@ -134,6 +137,12 @@ def conv_loss_dilated(X, W, b):
     return np.sum(Z ** 2)
 
 
+def conv_loss_padvalue(X, W, b):
+    Y = dlconv(X, W, b, Padding="same", PaddingValue="symmetric-include-edge")
+    Z = dlconv(Y, W, b, Stride=2, Padding=1, PaddingValue=0.5)
+    return np.sum(Z * np.tanh(Z))
+
+
 def conv_loss_loop(X, W, b):
     total = 0.0
     params = {"W": W, "b": b}
@@ -143,7 +152,8 @@ def conv_loss_loop(X, W, b):
     return total
 
 
-@pytest.mark.parametrize("fun", [conv_loss, conv_loss_strided, conv_loss_dilated, conv_loss_loop])
+@pytest.mark.parametrize("fun", [conv_loss, conv_loss_strided, conv_loss_dilated, conv_loss_padvalue,
+                                 conv_loss_loop])
 def test_conv_gradients(fun):
     rng = np.random.default_rng(4)
     X = rng.standard_normal((2, 6, 5, 2))
