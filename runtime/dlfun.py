@@ -343,7 +343,7 @@ def _keep_cols(x, kh, kw, geometry, cols, dims):
         return
     key = id(x)
     try:
-        ref = weakref.ref(x, lambda _, key=key: _COLS.pop(key, None))
+        ref = weakref.ref(x, lambda _, key=key, kept=_COLS: kept.pop(key, None))
     except TypeError:
         return
     cols.flags.writeable = False
