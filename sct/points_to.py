@@ -353,10 +353,31 @@ class _Values:
             objs = receiver | args
             return objs | state.contents(objs)
         if info.method == "copy":
+            if self._array_objects(info, receiver):
+                self.array_sites.add(site)       # x.copy() of an array: an array (numbers, no objects)
             return self.fresh(state, site, state.contents(receiver))
         if info.method in MUTATORS:          # pop and friends hand out an item
             return state.contents(receiver) | frozenset({EXT} if not receiver else ())
         return self.fresh(state, site)
+
+    def _array_objects(self, info, receiver) -> bool:
+        """Are the objects ``receiver`` may hold surely arrays (an array argument, an array this
+        function made, a name the activity analysis knows holds an array)?"""
+        act = self.activity
+        if act is not None and getattr(info, "receiver", None) in act.arrays:
+            return True
+        if not receiver:
+            return False
+        for o in receiver:
+            if o == EXT:
+                return False
+            if o[0] == "arg":
+                kind = self.kinds.get(o[1])
+                if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",))):
+                    return False
+            elif not (o[0] in ("new", "old") and o[1] in self.array_sites):
+                return False
+        return True
 
     def _plain_call(self, state: State, name: str, args, receiver, site) -> FrozenSet:
         """A call run as it is (a builtin, a function of another library)."""
