@@ -433,6 +433,13 @@ W3 = np.array([True, False, True])
 W34 = np.array([[True, False, True, True], [False, True, True, True], [True, True, False, True]])
 
 
+def R0(lo=-1.0, hi=1.0):
+    """A 0-d array in [lo, hi) (a reduction's traced ``initial=``; an array, so that a float32
+    variant of the table stays float32)."""
+    base = R(lo=lo, hi=hi)
+    return lambda rng, cplx: np.asarray(base(rng, cplx))
+
+
 def var_given_mean(a, mean):
     return np.var(a, axis=1, mean=mean)
 
@@ -1138,10 +1145,10 @@ CASES = [
     Case(nops.given_mean, [R(2, 3), C(None)]),
     Case(nops.mean_unused, [R(2, 3), C(None)], complex=True),
     Case(nops.given_only, [R(2, 3), C(1.0)], complex=True),
-    Case(nops.initial_scaled, [R(2, 3), R()], (0, 1), complex=True, note="a traced factor"),
-    Case(nops.initial_scaled_back, [R(2, 3), R()], (0, 1), complex=True, note="a traced factor"),
-    Case(np.sum, [R(3, 4), C(1), C(None), C(None), C(False), R()], (0, 5), complex=True, note="traced initial"),
-    Case(np.prod, [R(2, 3, lo=0.5, hi=1.5), C(0), C(None), C(None), C(True), R(lo=0.5, hi=1.5)], (0, 5),
+    Case(nops.initial_scaled, [R(2, 3), R0()], (0, 1), complex=True, note="a traced factor"),
+    Case(nops.initial_scaled_back, [R(2, 3), R0()], (0, 1), complex=True, note="a traced factor"),
+    Case(np.sum, [R(3, 4), C(1), C(None), C(None), C(False), R0()], (0, 5), complex=True, note="traced initial"),
+    Case(np.prod, [R(2, 3, lo=0.5, hi=1.5), C(0), C(None), C(None), C(True), R0(lo=0.5, hi=1.5)], (0, 5),
          complex=True, note="traced initial"),
     Case((np.max, np.amax, np.min, np.amin), [R(3, 4), C(1), C(None), C(False), fixed(0.35)], (0, 4),
          note="traced initial, wins in some rows"),
