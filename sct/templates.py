@@ -124,6 +124,12 @@ class _DropDefaulted(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         func = node.func
+        if isinstance(func, gast.Attribute) and func.attr == "mean" and any(
+                k.arg == "where" and isinstance(k.value, gast.Constant) and k.value.value is True
+                for k in node.keywords):       # np.var's lane mean: where=True is numpy's default
+            node.keywords = [k for k in node.keywords if not (k.arg == "where" and isinstance(k.value, gast.Constant)
+                                                              and k.value.value is True)]
+            return node
         if isinstance(func, gast.Attribute) and func.attr in _DEFAULTED and len(node.args) >= 2 and \
                 not node.keywords and isinstance(node.args[1], gast.Constant) and \
                 node.args[1].value is _DEFAULTED[func.attr]:
