@@ -733,6 +733,12 @@ def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
     return where_masked(cumsum_adjoint(g, a, axis), not_nan(a))
 
 
+@defrule(np.nancumprod)
+def nancumprod(g, ans, a, axis=None, dtype=None, out=None):
+    # np.cumprod of a with its NaN entries replaced by 1: those take no adjoint
+    return where_masked(cumprod_adjoint(g, where_filled(a, not_nan(a), 1), ans, axis), not_nan(a))
+
+
 nondifferentiable(not_nan, nan_variance_scale)
 nondifferentiable(np.nanargmax, np.nanargmin)
 
@@ -1122,16 +1128,22 @@ def cov_adjoints(g, m, y, rowvar, bias, ddof, fweights, aweights):
     """The adjoints of ``m`` and ``y`` in np.cov: C = Xc Xc^H / (N - ddof), Xc the centred
     variables, so Xc's adjoint is (G + G^H) Xc / (N - ddof), centred again (centring is its
     own adjoint)."""
-    require(fweights is None and aweights is None,
-            "np.cov(..., fweights=, aweights=) is not differentiated; weight the observations yourself "
-            "(np.cov of sqrt(w) * centred data, or write the weighted sum)")
     x = cov_variables(m, y, rowvar)
-    n = np.shape(x)[1]
-    count = n - cov_ddof(bias, ddof)
-    centred = x - np.mean(x, axis=1, keepdims=True)
     gm = np.reshape(g, (np.shape(x)[0], np.shape(x)[0]))
-    gx = (gm + conj_transpose(gm)) @ centred / count
-    gx = gx - np.mean(gx, axis=1, keepdims=True)
+    if fweights is not None or aweights is not None:
+        # numpy's weighted form: C = Xc diag(w) Xc^H / fact, Xc = X - (X w / sum(w)) 1^T, w the
+        # product of the weights (constants); Xc's adjoint (G + G^H) Xc diag(w) / fact, and the
+        # weighted centring's adjoint subtracts each row's sum times w / sum(w)
+        w, fact = cov_weights(np.shape(x)[1], cov_ddof(bias, ddof), fweights, aweights)
+        centred = x - (x @ w / np.sum(w))[:, None]
+        gx = (gm + conj_transpose(gm)) @ centred * w / fact
+        gx = gx - np.sum(gx, axis=1, keepdims=True) * w / np.sum(w)
+    else:
+        n = np.shape(x)[1]
+        count = n - cov_ddof(bias, ddof)
+        centred = x - np.mean(x, axis=1, keepdims=True)
+        gx = (gm + conj_transpose(gm)) @ centred / count
+        gx = gx - np.mean(gx, axis=1, keepdims=True)
     rows_m = np.shape(np.atleast_2d(m))[0] if rowvar or np.ndim(m) < 2 else np.shape(m)[1]
     if np.ndim(m) < 2:
         rows_m = 1
@@ -1144,6 +1156,23 @@ def cov_piece(rows, like, rowvar):
     if not rowvar and np.ndim(like) == 2 and np.shape(like)[0] != 1:
         return np.transpose(rows)
     return np.reshape(rows, np.shape(like))
+
+
+def cov_weights(n, ddof, fweights, aweights):
+    """np.cov's observation weights ``w`` (fweights times aweights) and its divisor ``fact``."""
+    w = np.ones(n)
+    if fweights is not None:
+        w = w * np.asarray(fweights, dtype=float)
+    if aweights is not None:
+        w = w * np.asarray(aweights, dtype=float)
+    total = np.sum(w)
+    if aweights is None:
+        fact = total - ddof
+    elif ddof == 0:
+        fact = total
+    else:
+        fact = total - ddof * np.sum(w * np.asarray(aweights, dtype=float)) / total
+    return w, fact
 
 
 def cov_ddof(bias, ddof):
@@ -1173,7 +1202,7 @@ def corrcoef_adjoints(g, ans, x, y, rowvar):
 
 
 nondifferentiable(trapezoid_shape, trapezoid_interval_shape, trapezoid_pad, meshgrid_other_axes, block_plan, block_leaves,
-                  block_extent, cov_ddof)
+                  block_extent, cov_ddof, cov_weights)
 
 
 @defrule(np.nanmedian, nondiff=("overwrite_input",))

@@ -394,9 +394,10 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
 # (sct/templates.py ``simplify``): without them the generated adjoint is what it was.
 
 
-@defrule(np.sum, linear="a", method="sum", nondiff=("where",))
+@defrule(np.sum, wrt=("a", "initial"), linear="a", method="sum", nondiff=("where",))
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
-    return where_masked(reduction_broadcast(g, a, axis, keepdims), where)
+    # a traced initial= (a number numpy adds once to every result): the sum of g
+    return where_masked(reduction_broadcast(g, a, axis, keepdims), where), np.sum(g)
 
 
 @defrule(np.mean, linear="a", method="mean", nondiff=("where",))
@@ -407,17 +408,35 @@ def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=Tr
                                             keepdims), where, mean_where_scale(a, ans, axis, where))
 
 
-@defrule(np.prod, method="prod", nondiff=("where",))
+@defrule(np.prod, wrt=("a", "initial"), method="prod", nondiff=("where",))
 def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
-    return where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims)
-                                       * np.conj(prod_of_others(where_filled(a, where, 1), axis)), initial), where)
+    # a traced initial= (numpy's start value, a factor of every result): g times the product of a
+    return (where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims)
+                                        * np.conj(prod_of_others(where_filled(a, where, 1), axis)), initial), where),
+            np.sum(g * np.conj(np.prod(a, axis=axis, keepdims=keepdims, where=where))))
 
 
-@defrule(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin, method="max", nondiff=("where",))
+@defrule(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin, wrt=("a", "initial"), method="max",
+         nondiff=("where",))
 def extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
-    # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint
-    return reduction_broadcast(g, a, axis, keepdims) * extremum_weights(where_filled(a, where, np.nan), ans, axis,
-                                                                        keepdims)
+    # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint.
+    # A traced initial= takes g where it is the result and no entry of a equals it.
+    return (reduction_broadcast(g, a, axis, keepdims) * extremum_weights(where_filled(a, where, np.nan), ans, axis,
+                                                                         keepdims),
+            np.sum(g * initial_wins(where_filled(a, where, np.nan), ans, axis, keepdims)))
+
+
+def initial_wins(a, ans, axis=None, keepdims=False):
+    """1 where a max/min reduction's result is its ``initial=`` (no entry of the lane attains it),
+    0 elsewhere, shaped like the result, in a's real dtype."""
+    extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
+    hit = np.any(a == extremum, axis=axis, keepdims=True)
+    if not keepdims:
+        hit = np.reshape(hit, np.shape(ans))
+    return np.asarray(~hit, dtype=weight_dtype(a))
+
+
+nondifferentiable(initial_wins)
 
 
 def where_masked(grad, where, scale=1):
@@ -462,14 +481,16 @@ def initial_scaled_back(grad, factor):
     return grad * factor
 
 
-@defrule(initial_scaled, wrt=("grad",), linear="grad")
+@defrule(initial_scaled, wrt=("grad", "factor"), linear="grad")
 def _initial_scaled_rule(g, ans, grad, factor):
-    return initial_scaled_back(g, factor)
+    # a traced factor (np.prod's initial= computed from traced values): grad * conj(factor) is
+    # antiholomorphic in it, so its adjoint is conj(g) * grad, summed to the number it is
+    return initial_scaled_back(g, factor), np.sum(np.conj(g) * grad)
 
 
-@defrule(initial_scaled_back, wrt=("grad",), linear="grad")
+@defrule(initial_scaled_back, wrt=("grad", "factor"), linear="grad")
 def _initial_scaled_back_rule(g, ans, grad, factor):
-    return initial_scaled(g, factor)
+    return initial_scaled(g, factor), np.sum(g * np.conj(grad))
 
 
 def mean_where_scale(a, ans, axis, where):
@@ -481,16 +502,93 @@ def mean_where_scale(a, ans, axis, where):
     return ((np.size(a) / np.maximum(np.size(ans), 1)) / np.maximum(taken, 1)).astype(weight_dtype(a))
 
 
-@defrule(np.var, method="var", real_output=True)
-def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return (reduction_broadcast(g, a, axis, keepdims) * 2 * (a - np.mean(a, axis=axis, keepdims=True))
-            / (np.size(a) / np.size(ans) - ddof))
+# np.var / np.std: ``where=`` (the entries taken), ``mean=`` (numpy's precomputed lane mean, shaped
+# as with keepdims=True; traced: it has an adjoint, minus the sum over each lane of a's) and
+# ``correction=`` (numpy 2's name of ddof).  given_mean / correction_or / masked_count are dropped
+# from an instantiated rule when those are not given (sct/templates.py), so the adjoint without
+# them is what it was; the deviation from a given mean has the same adjoint in a (the derivative of
+# the computed mean drops out: the deviations sum to 0).
 
 
-@defrule(np.std, method="std", real_output=True)
-def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return (reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
-            * (a - np.mean(a, axis=axis, keepdims=True)) / (np.size(a) / np.size(ans) - ddof))
+@defrule(np.var, wrt=("a", "mean"), method="var", real_output=True, nondiff=("where", "correction"))
+def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
+        correction=None):
+    return (where_masked(reduction_broadcast(g, a, axis, keepdims) * 2
+                         * (a - given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean))
+                         / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
+                                        correction_or(ddof, correction)), where),
+            unbroadcast(given_only(where_masked(
+                reduction_broadcast(g, a, axis, keepdims) * 2
+                * (given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean) - a)
+                / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
+                               correction_or(ddof, correction)), where), mean), mean))
+
+
+@defrule(np.std, wrt=("a", "mean"), method="std", real_output=True, nondiff=("where", "correction"))
+def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
+        correction=None):
+    return (where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
+                         * (a - given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean))
+                         / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
+                                        correction_or(ddof, correction)), where),
+            unbroadcast(given_only(where_masked(
+                reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
+                * (given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean) - a)
+                / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
+                               correction_or(ddof, correction)), where), mean), mean))
+
+
+def given_mean(computed, mean):
+    """The lane mean np.var / np.std subtract: ``mean=`` when given, else the one computed."""
+    if mean is None:
+        return computed
+    return mean
+
+
+def mean_unused(grad, mean):
+    """The adjoint of :func:`given_mean`'s computed mean: ``grad``, or none when ``mean=`` was given."""
+    if mean is None:
+        return grad
+    return ZERO
+
+
+def given_only(grad, mean):
+    """The adjoint of np.var / np.std's ``mean=``: ``grad`` when it was given, none otherwise."""
+    if mean is None:
+        return ZERO
+    return grad
+
+
+@defrule(given_only, wrt=("grad",), linear="grad")
+def _given_only_rule(g, ans, grad, mean):
+    return given_only(g, mean)
+
+
+@defrule(given_mean, wrt=("computed", "mean"))
+def _given_mean_rule(g, ans, computed, mean):
+    return mean_unused(g, mean), g
+
+
+@defrule(mean_unused, wrt=("grad",), linear="grad")
+def _mean_unused_rule(g, ans, grad, mean):
+    return mean_unused(g, mean)
+
+
+def correction_or(ddof, correction):
+    """numpy 2's ``correction=`` of np.var / np.std when given, else ``ddof``."""
+    return ddof if correction is None else correction
+
+
+def masked_count(count, where, a, axis, ddof):
+    """The divisor of np.var / np.std: ``count`` (lane length minus ddof), or with ``where=`` the
+    number of entries taken in each lane minus ddof (keepdims shape), in a's real dtype."""
+    if where is True:
+        return count
+    taken = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=True)
+    return (taken - ddof).astype(weight_dtype(a))
+
+
+nondifferentiable(correction_or, masked_count)
 
 
 @defrule(np.cumsum, linear="a", method="cumsum")

@@ -486,7 +486,9 @@ def attribute_adjoint(grad, obj, name):
         if _is_array(obj):
             raise SctRuntimeError(f"`.{name}` of an array is not differentiated" + (
                 " (numpy's flat iterator): read through np.ravel(x)[i] (or x.reshape(-1)[i]) instead"
-                if name == "flat" else ""))
+                if name == "flat" else
+                " (the array a view was taken from, or None): use that array by its own name instead "
+                "(for `t[1:].base`, write `t`)" if name == "base" else ""))
     if isinstance(obj, tuple) and hasattr(type(obj), "_fields") and name in type(obj)._fields:
         return type(obj)(*[grad if f == name else ZERO for f in type(obj)._fields])
     return {name: grad}

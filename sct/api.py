@@ -25,6 +25,7 @@ from .cache import ENTRIES as _ENTRIES
 from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError
+from .parse import LINE_MAPS as _LINE_MAPS
 from .kinds import kind_of
 
 
@@ -457,6 +458,8 @@ def _install_warning_hook() -> bool:
         state = getattr(_EFFECTS_LOCAL, "state", None)      # .caught: this thread's run's warnings
         log = state.caught if state is not None else None
         if log is not None:
+            if msg.filename not in _LINE_MAPS and _own_file(msg.filename):
+                _at_generated_frame(msg)
             log.append(msg)
             return
         original(msg)
@@ -464,6 +467,20 @@ def _install_warning_hook() -> bool:
     warnings._showwarnmsg = _showwarnmsg
     _HOOK[0] = _showwarnmsg
     return True
+
+
+def _at_generated_frame(msg) -> None:
+    """A warning numpy gave inside a runtime function (``rt.scalar_power``'s fallback to
+    np.power, a rule's helper) names that function's file: moved to the innermost frame of
+    generated code (or of the user's own code) that called it, whose line _warn_at_user_lines
+    maps to the user's.  Walked only when a warning is shown (rare)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename in _LINE_MAPS or not (_own_file(filename) or filename == warnings.__file__):
+            msg.filename, msg.lineno = filename, frame.f_lineno
+            return
+        frame = frame.f_back
 
 
 _HOOK: list = [None]                # [the hook installed], checked by identity on every run

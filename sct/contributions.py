@@ -200,6 +200,9 @@ class Contributions(EmitPass):
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.SITE and id(s) not in self.gen.site_records:
             return []
+        if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and id(s) not in self.gen.site_calls and \
+                not self.calls.uses_vjp(s):
+            return []       # b = Box(): no traced argument, run as it is (b traced only by later writes)
         if info.kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE):
             parts = self.calls.vjp_parts(s)
             grads = self.namer.fresh(f"d_{s.targets[0].id}_args")

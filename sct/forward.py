@@ -11,6 +11,7 @@ products by differentiating a generated gradient once more.
 """
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import types
 
@@ -52,6 +53,75 @@ def _jvp_kernel_3(fun, before, after, x1, x2, x3, v1, v2, v3, u):
 
 
 _KERNELS = {1: _jvp_kernel_1, 2: _jvp_kernel_2, 3: _jvp_kernel_3}
+
+
+def _concatenated(outputs):
+    """A function's tuple (or list) of array outputs as one vector: what the kernels below
+    differentiate, split back by :func:`_split_outputs`."""
+    return np.concatenate([np.ravel(y) for y in outputs])
+
+
+def _jvp_kernel_many_1(fun, before, after, x, v, u):
+    y = _concatenated(fun(*before, x, *after))
+    g = dlgradient(np.sum(np.real(np.conj(u) * y)), x)
+    s = np.sum(np.real(np.conj(g) * v))
+    return y, dlgradient(s, u)
+
+
+def _jvp_kernel_many_2(fun, before, after, x1, x2, v1, v2, u):
+    y = _concatenated(fun(*before, x1, x2, *after))
+    g1, g2 = dlgradient(np.sum(np.real(np.conj(u) * y)), x1, x2)
+    s = np.sum(np.real(np.conj(g1) * v1)) + np.sum(np.real(np.conj(g2) * v2))
+    return y, dlgradient(s, u)
+
+
+def _jvp_kernel_many_3(fun, before, after, x1, x2, x3, v1, v2, v3, u):
+    y = _concatenated(fun(*before, x1, x2, x3, *after))
+    g1, g2, g3 = dlgradient(np.sum(np.real(np.conj(u) * y)), x1, x2, x3)
+    s = np.sum(np.real(np.conj(g1) * v1)) + np.sum(np.real(np.conj(g2) * v2)) + \
+        np.sum(np.real(np.conj(g3) * v3))
+    return y, dlgradient(s, u)
+
+
+# a function returning a tuple or list of arrays: its outputs as one vector, split afterwards
+_MANY_KERNELS = {1: _jvp_kernel_many_1, 2: _jvp_kernel_many_2, 3: _jvp_kernel_many_3}
+
+
+def _output_layout(y):
+    """``(type, [(shape, dtype), ...])`` of a tuple or list of arrays / numbers a function
+    returned (None for one array); refused for nested or non-numeric outputs."""
+    if not isinstance(y, (tuple, list)):
+        return None
+    parts = []
+    for item in y:
+        data = extractdata(item) if not isinstance(item, (tuple, list, dict)) else None
+        array = np.asarray(data) if data is not None else None
+        if array is None or array.dtype.kind not in "biufc":
+            raise SctError(f"jvp(mode='transpose'): the function returns a {type(y).__name__} holding a "
+                           f"{type(item).__name__}; return arrays (a tuple or list of arrays), or "
+                           "differentiate each output by a function of its own")
+        parts.append((array.shape, array.dtype))
+    if not parts:
+        raise SctError("jvp(mode='transpose'): the function returns an empty tuple")
+    return type(y), parts
+
+
+def _split_outputs(flat, layout, tangent: bool):
+    """The vector of :func:`_concatenated` as the function's outputs again (each its shape; a
+    value in its own dtype, a tangent real where its output is real)."""
+    kind, parts = layout
+    data = np.asarray(extractdata(flat))
+    pieces, start = [], 0
+    for shape, dtype in parts:
+        size = int(np.prod(shape, dtype=np.int64))
+        piece = np.reshape(data[start:start + size], shape)
+        start += size
+        if not tangent:
+            piece = piece.astype(dtype) if dtype.kind in "fc" else piece.astype(np.result_type(dtype, np.float64))
+        elif dtype.kind != "c":
+            piece = np.real(piece)
+        pieces.append(dlarray(piece))
+    return kind(pieces) if kind is list else tuple(pieces)
 
 
 def _reduced(fun, primals):
@@ -124,9 +194,16 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
         if x.shape != v.shape:
             raise SctError(f"jvp: a tangent of shape {v.shape} for a primal of shape {x.shape}")
     function, before, after = _reduced(fun, xs)
-    y = np.asarray(extractdata(dlfeval(function, *before, *xs, *after)))   # the output's shape and type
+    out = dlfeval(function, *before, *xs, *after)          # the output's shape and type
+    layout = _output_layout(out)
+    if layout is not None:                  # a tuple of outputs: one vector, split afterwards
+        y = np.zeros(builtins.sum(int(np.prod(shape, dtype=np.int64)) for shape, _ in layout[1]),
+                     dtype=np.result_type(*[dtype for _, dtype in layout[1]]))
+    else:
+        y = np.asarray(extractdata(out))
     u = dlarray(np.zeros(y.shape, dtype=np.result_type(y, np.float64 if y.dtype.kind != "f" else y.dtype)))
-    return _KERNELS[len(xs)], [function, before, after] + xs + vs + [u]
+    kernels = _KERNELS if layout is None else _MANY_KERNELS
+    return kernels[len(xs)], [function, before, after] + xs + vs + [u], layout
 
 
 def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> Tuple[Any, Any]:
@@ -158,12 +235,14 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
                 pass                   # from traced values, say): transpose reverse code instead
         effects.replay_from(start)     # what ran already (the output's shape) is replayed
         try:
-            kernel, args = _arguments(fun, primals, tangents)
+            kernel, args, layout = _arguments(fun, primals, tangents)
             effects.replay_end()
             effects.replay_from(start)
             y, jv = dlfeval(kernel, *args)
         finally:
             effects.replay_end()
+    if layout is not None:
+        return _split_outputs(y, layout, False), _split_outputs(jv, layout, True)
     return y, jv
 
 
@@ -190,7 +269,7 @@ def _jvp_source(fun: Callable, primals: Any, tangents: Any, mode: str = "forward
             return GeneratedSource(_forward(fun, primals, tangents)[0].source)
         except CompileError:
             pass
-    kernel, args = _arguments(fun, primals, tangents)
+    kernel, args, _ = _arguments(fun, primals, tangents)
     return source(kernel, *args)
 
 

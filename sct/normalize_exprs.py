@@ -214,7 +214,11 @@ class Expressions:
         for k in node.keywords:
             if k.arg is None:
                 self.fail(node, "**kwargs in a call", "pass the keywords explicitly")
-            keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out, hint)))
+            value = k.value
+            if k.arg == "out" and _one_output_ufunc(func) and isinstance(value, gast.Tuple) and \
+                    len(value.elts) == 1 and not isinstance(value.elts[0], gast.Starred):
+                value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
+            keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
 
     def mapped(self, node: gast.Call) -> gast.ListComp:
@@ -322,3 +326,15 @@ def _is_name_chain(node) -> bool:
     while isinstance(node, gast.Attribute):
         node = node.value
     return isinstance(node, gast.Name)
+
+
+def _one_output_ufunc(func) -> bool:
+    """``np.add`` / ``numpy.add`` spelled in the user's code: a numpy ufunc with one output (its
+    ``out=(z,)`` is its ``out=z``)."""
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
+            func.value.id in ("np", "numpy")):
+        return False
+    import numpy
+    target = getattr(numpy, func.attr, None)
+    return isinstance(target, numpy.ufunc) and target.nout == 1
+

@@ -101,6 +101,7 @@ class _Values:
         self.locals, self.slice_names, self.super_names, self.nested = _local_facts(fdef, self.params)
         self.allocated: Set = set()            # allocation sites met so far
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
+        self.instance_sites: Set = set()       # sites making objects of the user's classes
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
 
@@ -303,6 +304,13 @@ class _Values:
                                              info.method in registry.NONDIFF_METHODS or
                                              info.method in VIEW_METHODS or info.method == "copy"):
             return self._method_call(state, info, args, receiver, copy_false, site)
+        if info.kind in (CallKind.PLAIN, CallKind.FUNCTION) and not receiver and new_instance_class(info.obj):
+            # Box(...) of a class whose __init__ keeps self to itself: a new object (the
+            # arguments may be stored in it: its contents may be anything)
+            reached = frozenset(state.reach(args))
+            state.escaped = state.escaped | reached
+            self.instance_sites.add(site)
+            return self.fresh(state, site, reached | frozenset({EXT}))
         if info.kind == CallKind.PLAIN:
             return self._plain_call(state, name, args, receiver, site)
         return self._user_call(state, node, info, args, receiver, site)
@@ -345,10 +353,31 @@ class _Values:
             objs = receiver | args
             return objs | state.contents(objs)
         if info.method == "copy":
+            if self._array_objects(info, receiver):
+                self.array_sites.add(site)       # x.copy() of an array: an array (numbers, no objects)
             return self.fresh(state, site, state.contents(receiver))
         if info.method in MUTATORS:          # pop and friends hand out an item
             return state.contents(receiver) | frozenset({EXT} if not receiver else ())
         return self.fresh(state, site)
+
+    def _array_objects(self, info, receiver) -> bool:
+        """Are the objects ``receiver`` may hold surely arrays (an array argument, an array this
+        function made, a name the activity analysis knows holds an array)?"""
+        act = self.activity
+        if act is not None and getattr(info, "receiver", None) in act.arrays:
+            return True
+        if not receiver:
+            return False
+        for o in receiver:
+            if o == EXT:
+                return False
+            if o[0] == "arg":
+                kind = self.kinds.get(o[1])
+                if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",))):
+                    return False
+            elif not (o[0] in ("new", "old") and o[1] in self.array_sites):
+                return False
+        return True
 
     def _plain_call(self, state: State, name: str, args, receiver, site) -> FrozenSet:
         """A call run as it is (a builtin, a function of another library)."""
@@ -635,7 +664,7 @@ class AliasAnalysis(PointsTo):
         if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "dl", "nd"):
             return True
         objs = self.objects(s, name)
-        return bool(objs) and all(o[0] in ("new", "old") for o in objs) and \
+        return bool(objs) and all(o[0] in ("new", "old") and o[1] not in self.instance_sites for o in objs) and \
             not any(o[1] == ("param", p) for o in objs for p in self.owned_params)
 
     def objects(self, s, name: str) -> FrozenSet:
@@ -653,3 +682,78 @@ def _object_dtype(node: gast.Call) -> bool:
                 isinstance(v, gast.Constant) and v.value in ("O", "object", "|O"):
             return True
     return False
+
+
+_NEW_INSTANCE_CACHE: Dict[int, Tuple[object, bool]] = {}
+
+
+def new_instance_class(cls) -> bool:
+    """Does calling ``cls`` surely make a new object that nothing else holds: a plain class
+    (``type`` or ``ABCMeta`` its metaclass, object's ``__new__``, ``__setattr__`` and
+    ``__getattribute__``) each of whose ``__init__`` / ``__post_init__`` (a dataclass's generated
+    ``__init__`` too) uses ``self`` only to set or read its attributes."""
+    if not isinstance(cls, type):
+        return False
+    hit = _NEW_INSTANCE_CACHE.get(id(cls))
+    if hit is not None and hit[0] is cls:
+        return hit[1]
+    ok = _plain_instances(cls)
+    if len(_NEW_INSTANCE_CACHE) > 1024:
+        _NEW_INSTANCE_CACHE.clear()
+    _NEW_INSTANCE_CACHE[id(cls)] = (cls, ok)
+    return ok
+
+
+def _plain_instances(cls) -> bool:
+    import abc
+    import dataclasses
+    if type(cls) not in (type, abc.ABCMeta) or cls.__new__ is not object.__new__ or \
+            cls.__setattr__ is not object.__setattr__ or cls.__getattribute__ is not object.__getattribute__:
+        return False
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        if klass.__module__ == "builtins":
+            return False                      # a subclass of list, dict...: not followed here
+        for method in ("__init__", "__post_init__"):
+            fn = vars(klass).get(method)
+            if fn is None:
+                continue
+            code = getattr(fn, "__code__", None)
+            if code is None:
+                return False
+            if method == "__init__" and code.co_filename == "<string>" and dataclasses.is_dataclass(klass):
+                continue                      # a dataclass's generated __init__: sets the fields
+            if not _keeps_self(fn):
+                return False
+    return True
+
+
+def _keeps_self(fn) -> bool:
+    """Does the method ``fn`` use its first parameter only as ``self.attr`` (read or set), never
+    pass it on, return it, store it, capture it or call one of its methods?"""
+    try:
+        from .parse import function_ast
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    if not fdef.args.args:
+        return False
+    me = fdef.args.args[0].id
+    parents = {}
+    for node in gast.walk(fdef):
+        for child in gast.iter_child_nodes(node):
+            parents[id(child)] = node
+        if isinstance(node, (gast.FunctionDef, gast.Lambda, gast.ClassDef)) and node is not fdef:
+            return False                      # a closure may keep self
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and node.id == me and node is not fdef.args.args[0]:
+            parent = parents.get(id(node))
+            if not isinstance(parent, gast.Attribute) or parent.value is not node or \
+                    not isinstance(node.ctx, gast.Load):
+                return False
+            grand = parents.get(id(parent))
+            if isinstance(grand, gast.Call) and grand.func is parent:
+                return False                  # self.method(...): the method sees self
+    return True
+

@@ -116,13 +116,20 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
 # Runtime helpers that return their first argument when their second holds numpy's default (a
 # reduction's ``where=True``, ``initial`` not given): dropped from an instantiated rule, so a call
 # without those keywords gets the adjoint it always had (runtime/numpy_ops.py, reductions).
-_DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None}
+_DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None,
+              "given_mean": None, "mean_unused": None, "correction_or": None, "masked_count": True}
 
 
 class _DropDefaulted(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         func = node.func
+        if isinstance(func, gast.Attribute) and func.attr == "mean" and any(
+                k.arg == "where" and isinstance(k.value, gast.Constant) and k.value.value is True
+                for k in node.keywords):       # np.var's lane mean: where=True is numpy's default
+            node.keywords = [k for k in node.keywords if not (k.arg == "where" and isinstance(k.value, gast.Constant)
+                                                              and k.value.value is True)]
+            return node
         if isinstance(func, gast.Attribute) and func.attr in _DEFAULTED and len(node.args) >= 2 and \
                 not node.keywords and isinstance(node.args[1], gast.Constant) and \
                 node.args[1].value is _DEFAULTED[func.attr]:

@@ -128,11 +128,18 @@ class _WriteCheck:
         if not tracked:
             return False
         objs = analysis.objects(s, name)
-        if mode == "vjp" and any(o == EXT or o[0] == "arg" for o in objs):
+        if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
             fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object its caller "
                  "passed in; sct follows values, not changes of the caller's objects: return the "
                  f"new value (or a new object) instead of storing it on {name}",
                  f"{name}.{attr_name} = ...")
+        if mode == "vjp" and EXT in objs:
+            fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object sct cannot "
+                 f"prove is new here ({name} comes from a call sct does not look into, a global, or a "
+                 "class whose __init__ passes self on); sct follows values, not changes of objects "
+                 "others may hold: build it with a class whose __init__ only sets attributes of self "
+                 f"(or a dataclass), set the attribute in the caller, or return the new value instead of "
+                 f"storing it on {name}", f"{name}.{attr_name} = ...")
         why = analysis.sharing(s, name)
         if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
                 "is an argument" in why:

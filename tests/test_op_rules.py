@@ -430,6 +430,30 @@ def extended_rule(g, ans, a, b, c):
 
 W23 = np.array([[True, False, True], [False, True, True]])
 W3 = np.array([True, False, True])
+W34 = np.array([[True, False, True, True], [False, True, True, True], [True, True, False, True]])
+
+
+def R0(lo=-1.0, hi=1.0):
+    """A 0-d array in [lo, hi) (a reduction's traced ``initial=``; an array, so that a float32
+    variant of the table stays float32)."""
+    base = R(lo=lo, hi=hi)
+    return lambda rng, cplx: np.asarray(base(rng, cplx))
+
+
+def var_given_mean(a, mean):
+    return np.var(a, axis=1, mean=mean)
+
+
+def var_given_mean_rule(g, ans, a, mean):
+    return lookup(np.var).fn(g, ans, a, axis=1, mean=mean)
+
+
+def std_given_mean(a, mean):
+    return np.std(a, axis=0, mean=mean, where=W34, ddof=1)
+
+
+def std_given_mean_rule(g, ans, a, mean):
+    return lookup(np.std).fn(g, ans, a, axis=0, mean=mean, where=W34, ddof=1)
 
 
 def with_nan(*shape):
@@ -1106,6 +1130,34 @@ CASES = [
     Case(np.corrcoef, [R(3, 5)], complex=True),
     Case(np.corrcoef, [R(5), R(5)], (0, 1)),
     Case(np.corrcoef, [R(6, 3)], kwargs=dict(rowvar=False)),
+    # Dec 3: nancumprod, var/std options, cov weights, a traced initial=
+    Case(np.nancumprod, [with_nan(2, 4)], kwargs=dict(axis=1), complex=True),
+    Case(np.nancumprod, [with_nan(2, 3)]),
+    Case(np.var, [R(3, 4)], kwargs=dict(axis=1, where=W34, ddof=1), complex=True),
+    Case(np.var, [R(3, 4)], kwargs=dict(correction=1.5)),
+    Case(np.std, [R(3, 4)], kwargs=dict(where=W34, correction=1)),
+    Case(np.std, [R(3, 4)], kwargs=dict(axis=0, where=W34, keepdims=True), complex=True),
+    Case(np.var, [R(3, 4), R(3, 1)], (0, 1), fn=var_given_mean, rule=var_given_mean_rule, complex=True,
+         note="mean= given (traced): its own adjoint"),
+    Case(np.std, [R(3, 4), R(1, 4)], (0, 1), fn=std_given_mean, rule=std_given_mean_rule,
+         note="mean= given with where= and ddof"),
+    Case(nops.given_mean, [R(2, 3), R(2, 3)], (1,), rule=lambda g, ans, c, m: lookup(nops.given_mean).fn(g, ans, c, m)[1]),
+    Case(nops.given_mean, [R(2, 3), C(None)]),
+    Case(nops.mean_unused, [R(2, 3), C(None)], complex=True),
+    Case(nops.given_only, [R(2, 3), C(1.0)], complex=True),
+    Case(nops.initial_scaled, [R(2, 3), R0()], (0, 1), complex=True, note="a traced factor"),
+    Case(nops.initial_scaled_back, [R(2, 3), R0()], (0, 1), complex=True, note="a traced factor"),
+    Case(np.sum, [R(3, 4), C(1), C(None), C(None), C(False), R0()], (0, 5), complex=True, note="traced initial"),
+    Case(np.prod, [R(2, 3, lo=0.5, hi=1.5), C(0), C(None), C(None), C(True), R0(lo=0.5, hi=1.5)], (0, 5),
+         complex=True, note="traced initial"),
+    Case((np.max, np.amax, np.min, np.amin), [R(3, 4), C(1), C(None), C(False), fixed(0.35)], (0, 4),
+         note="traced initial, wins in some rows"),
+    Case((np.nanmax, np.nanmin), [with_nan(3, 4), C(None), C(None), C(False), fixed(-0.4)], (0, 4),
+         note="traced initial over the whole array"),
+    Case(np.cov, [R(3, 4)], kwargs=dict(fweights=np.array([1, 2, 1, 3]), aweights=np.array([0.5, 1.0, 2.0, 0.25])),
+         complex=True),
+    Case(np.cov, [R(4, 2)], kwargs=dict(rowvar=False, aweights=np.array([0.5, 1.0, 2.0, 0.25]), ddof=2)),
+    Case(np.cov, [R(4), R(4)], (0, 1), kwargs=dict(fweights=np.array([3, 1, 1, 2]), bias=True)),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
@@ -1271,9 +1323,9 @@ def test_attributes_compute_the_attribute():
 def test_max_splits_ties_equally():
     a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     for op in (np.max, np.amax):
-        got = lookup(op).fn(np.array([1.0, 3.0]), op(a, axis=1), a, axis=1)
+        got = lookup(op).fn(np.array([1.0, 3.0]), op(a, axis=1), a, axis=1)[0]     # [1]: initial='s
         np.testing.assert_allclose(got, [[0, 0.5, 0.5], [1, 1, 1]])
-    got = lookup(np.min).fn(6.0, np.min(a), a)
+    got = lookup(np.min).fn(6.0, np.min(a), a)[0]
     np.testing.assert_allclose(got, [[6, 0, 0], [0, 0, 0]])
 
 
@@ -1315,9 +1367,9 @@ def test_abs_and_norm_are_zero_at_zero():
 
 def test_prod_is_exact_at_zeros():
     a = np.array([2.0, 0.0, 3.0, 4.0])
-    np.testing.assert_allclose(lookup(np.prod).fn(1.0, 0.0, a), [0, 24, 0, 0])
+    np.testing.assert_allclose(lookup(np.prod).fn(1.0, 0.0, a)[0], [0, 24, 0, 0])     # [1]: initial='s
     a = np.array([2.0, 0.0, 3.0, 0.0])
-    np.testing.assert_allclose(lookup(np.prod).fn(1.0, 0.0, a), [0, 0, 0, 0])
+    np.testing.assert_allclose(lookup(np.prod).fn(1.0, 0.0, a)[0], [0, 0, 0, 0])
 
 
 def test_logsumexp_values():
