@@ -438,14 +438,15 @@ def array_operand(obj, symbol, names):
     """Generated code differentiates ``a * b`` (``-a``, ``a[i]``) as numpy's operator where the
     compiler could not tell what the operand ``obj`` holds (a helper's result, a field of an
     object): refuse an object whose class has its own method for it (``__mul__``, ``__rmul__``,
-    ``__neg__``, ``__getitem__``, ...), whose derivative that would not be."""
+    ``__neg__``, ``__getitem__``, ...: ``names``, separated by spaces), whose derivative that would
+    not be."""
     if _is_array(obj) or isinstance(obj, (numbers.Number, list, tuple, dict)):
         return
     cls = type(obj)
     for klass in cls.__mro__:
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue
-        found = [n for n in names if n in vars(klass)]
+        found = [n for n in names.split() if n in vars(klass)]
         if found:
             what = "indexing" if symbol == "[]" else f"the operator {symbol}"
             raise SctRuntimeError(

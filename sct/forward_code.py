@@ -14,7 +14,6 @@ from .calls import CallLowering
 from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, store, expr_stmt
 from .analysis import leaf_kind
-from .operand_checks import names_tuple
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
 
@@ -127,7 +126,7 @@ class ForwardCode(EmitPass):
             out.append(self.push(load(t)))
         for operand, symbol, names in self.act.operand_checks.get(id(s), ()):
             # an operand the compiler could not tell is an array: not an object with its own operator
-            out.append(expr_stmt(call(self.rt("array_operand"), [load(operand), const(symbol), names_tuple(names)])))
+            out.append(expr_stmt(call(self.rt("array_operand"), [load(operand), const(symbol), const(' '.join(names))])))
         value = s.value
         new = None
         if id(s) in self.gen.site_calls and id(s) not in self.gen.site_records:

@@ -61,6 +61,8 @@ def _kind_classes(kind, top: bool) -> Set:
     out: Set = set()
     if not isinstance(kind, tuple) or not kind:
         return out
+    if kind[0] == "const" and len(kind) > 1 and kind[1] in ((object,) if top else (object, dict)):
+        return {UNKNOWN}                # an argument not followed (a **kwargs dict, an untraced *args item)
     if top:
         if kind[0] in ("obj", "const") and len(kind) > 1 and user_class(kind[1]):
             out.add(kind[1])
@@ -103,6 +105,11 @@ class _Origins:
                     for name in _stored(target):
                         self.defs.setdefault(name, []).append(
                             node.value if isinstance(target, gast.Name) else None)
+        from .ir import walk_no_defs
+        for node in walk_no_defs(act.fdef):
+            if isinstance(node, (gast.For, gast.AsyncFor)):        # the items of what it walks
+                for name in _stored(node.target):
+                    self.defs.setdefault(name, []).append(_Items(node.iter))
         self.params = {a.id for a in act.fdef.args.args + act.fdef.args.kwonlyargs if isinstance(a, gast.Name)}
         for a in (act.fdef.args.vararg, act.fdef.args.kwarg):
             if isinstance(a, gast.Name):
@@ -131,7 +138,10 @@ class _Origins:
                     kind = act.kinds.get(name)
                     out |= _kind_classes(kind, top) if kind is not None else {UNKNOWN}
                 for value in self.defs.get(name, []):
-                    out |= {UNKNOWN} if value is None else self.of(value, top)
+                    if isinstance(value, _Items):
+                        out |= self.of(value.iter, False)
+                    else:
+                        out |= {UNKNOWN} if value is None else self.of(value, top)
                 return out
             from .analysis import Unresolved, _MISSING
             value = act.resolver.resolve_name(name)
@@ -222,9 +232,10 @@ class _Origins:
         return {UNKNOWN}
 
 
-def names_tuple(names) -> gast.Tuple:
-    """The dunder names as a tuple literal of generated code."""
-    return gast.Tuple(elts=[gast.Constant(value=n, kind=None) for n in names], ctx=gast.Load())
+class _Items:
+    """A loop target: one of the items of ``iter``."""
+    def __init__(self, iter):
+        self.iter = iter
 
 
 def load_name(name: str) -> gast.Name:

@@ -26,7 +26,6 @@ import numpy as np
 from .runtime import registry
 
 from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind
-from .operand_checks import names_tuple
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
@@ -113,7 +112,7 @@ class TangentTransformer:
         t = s.targets[0].id
         value = s.value
         # an operand the compiler could not tell is an array: not an object with its own operator
-        checks = [gast.Expr(value=call(self.rt("array_operand"), [load(operand), const(symbol), names_tuple(names)]))
+        checks = [gast.Expr(value=call(self.rt("array_operand"), [load(operand), const(symbol), const(' '.join(names))]))
                   for operand, symbol, names in self.act.operand_checks.get(id(s), ())]
         return checks + self._assignment(s, t, value)
 
