@@ -31,6 +31,15 @@ BINARY_DUNDERS = {
 }
 UNARY_DUNDERS = {gast.USub: ("-", "__neg__"), gast.UAdd: ("+", "__pos__")}
 
+import operator as _operator
+_OPERATOR_FUNCTIONS = {id(getattr(_operator, f)): (symbol, left, right) for op, (symbol, left, right) in
+                       BINARY_DUNDERS.items()
+                       for f in [{"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "@": "matmul",
+                                  "%": "mod", "//": "floordiv"}[symbol]]}
+_OPERATOR_FUNCTIONS[id(_operator.neg)] = ("-", "__neg__")
+_OPERATOR_FUNCTIONS[id(_operator.pos)] = ("+", "__pos__")
+_OPERATOR_FUNCTIONS[id(_operator.getitem)] = ("[]", "__getitem__")
+
 UNKNOWN = "unknown"        # an origin the compiler cannot see: checked at run time
 
 _PLAIN = (np.ndarray, np.generic, numbers.Number, list, tuple, dict, str, bytes, type(None), slice, range,
@@ -272,6 +281,12 @@ def check_operands(act, nodes) -> Dict[int, List]:
             symbol, name = UNARY_DUNDERS[type(value.op)]
             if act.is_active(value.operand):
                 operands = [(value.operand, symbol, (name,))]
+        elif isinstance(value, gast.Call) and len(value.args) in (1, 2) and not value.keywords and \
+                id(act.resolver.resolve(value.func)) in _OPERATOR_FUNCTIONS and \
+                any(act.is_active(a) for a in value.args):
+            # operator.mul(a, b) is a * b (functools.reduce(operator.mul, ...))
+            symbol, *names = _OPERATOR_FUNCTIONS[id(act.resolver.resolve(value.func))]
+            operands = [(a, symbol, tuple(names)) for a in (value.args[:1] if symbol == "[]" else value.args)]
         elif isinstance(value, gast.Subscript) and any(
                 isinstance(n, gast.Name) and n.id in act.active for n in gast.walk(value.slice)):
             operands = [(value.value, "[]", ("__getitem__",))]

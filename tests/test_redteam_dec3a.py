@@ -246,3 +246,34 @@ def test_objects_passed_by_keyword_are_refused_when_it_runs():
     value, (g,) = sct_gradients(calls_with_numbers, X)
     assert_close(value, calls_with_numbers(X.copy()), rtol=1e-12, atol=0)
     assert_close(g, numerical_gradient(calls_with_numbers, [X], 0), rtol=1e-6, atol=1e-8)
+
+
+# --- the operator module's functions are the operators ------------------------------------------------------
+import operator  # noqa: E402
+
+
+def operator_mul(x):
+    return np.sum(operator.mul(Pow(3), x))        # MARK operator_mul
+
+
+def operator_neg(x):
+    return np.sum(operator.neg(Neg(x)))           # MARK operator_neg
+
+
+def operator_functions_of_arrays(x):
+    return np.sum(operator.mul(x, x)) + np.sum(operator.neg(x)) + operator.getitem(x, 1) * 2
+
+
+@pytest.mark.parametrize("fun, mark", [(operator_mul, "operator_mul"), (operator_neg, "operator_neg")])
+def test_operator_functions_on_a_user_class_are_refused(fun, mark):
+    fun(X.copy())
+    with pytest.raises(sct.CompileError) as caught:
+        sct_gradients(fun, X)
+    assert caught.value.lineno == line_of(mark)
+
+
+def test_operator_functions_of_arrays_still_differentiate():
+    fun = operator_functions_of_arrays
+    value, (g,) = sct_gradients(fun, X)
+    assert_close(value, fun(X.copy()), rtol=1e-12, atol=0)
+    assert_close(g, numerical_gradient(fun, [X], 0), rtol=1e-6, atol=1e-8)
