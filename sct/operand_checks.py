@@ -188,9 +188,13 @@ class _Origins:
                 out |= self.of(e, True) | self.of(e, False)
             return out
         if isinstance(node, gast.BinOp):
+            if top and type(node.op) in BINARY_DUNDERS and (act.is_active(node.left) or act.is_active(node.right)):
+                return set()      # its operands are checked: numpy's operator made it
             # a user operator may return an object of its class; list + list holds both's items
             return self.of(node.left, top) | self.of(node.right, top)
         if isinstance(node, gast.UnaryOp):
+            if top and type(node.op) in UNARY_DUNDERS and act.is_active(node.operand):
+                return set()
             return self.of(node.operand, top)
         if isinstance(node, gast.IfExp):
             return self.of(node.body, top) | self.of(node.orelse, top)
@@ -296,7 +300,11 @@ def check_operands(act, nodes) -> Dict[int, List]:
         if origins is None:
             origins = _Origins(act, nodes)
         for operand, symbol, names in operands:
-            classes = origins.of(operand, True)
+            try:
+                classes = origins.of(operand, True)
+            except RecursionError:          # a very long chain of assignments: checked when it runs
+                origins.memo.clear()
+                classes = {UNKNOWN}
             for cls in classes:
                 if cls is not UNKNOWN and defines(cls, names):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
