@@ -666,9 +666,6 @@ class Activity(ValueFacts):
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
                                                len(self.lists), len(self.kinds)))
         self.check_covered(nodes)
-        # operators on objects of the user's classes (their __mul__, ...): refused, or checked at run time
-        from .operand_checks import check_operands
-        self.operand_checks = check_operands(self, nodes)
 
     def visit(self, node):
         """One statement's effect on the sets; the name it may have changed (or None)."""

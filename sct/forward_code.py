@@ -124,7 +124,7 @@ class ForwardCode(EmitPass):
         out = []
         if depth > 0 and t in self.gen.plan.needed:
             out.append(self.push(load(t)))
-        for operand, symbol, names in self.act.operand_checks.get(id(s), ()):
+        for operand, symbol, names in getattr(self.act, "operand_checks", {}).get(id(s), ()):
             # an operand the compiler could not tell is an array: not an object with its own operator
             out.append(expr_stmt(call(self.rt("array_operand"), [load(operand), const(symbol), const(' '.join(names))])))
         value = s.value

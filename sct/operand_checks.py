@@ -21,6 +21,7 @@ from typing import Dict, List, Set
 import gast
 import numpy as np
 
+from .analysis import Unresolved, _MISSING, fixed_point_statements
 from .errors import CompileError
 
 BINARY_DUNDERS = {
@@ -152,7 +153,6 @@ class _Origins:
                     else:
                         out |= {UNKNOWN} if value is None else self.of(value, top)
                 return out
-            from .analysis import Unresolved, _MISSING
             value = act.resolver.resolve_name(name)
             if value is Unresolved:
                 return {UNKNOWN}
@@ -203,7 +203,6 @@ class _Origins:
         return set()
 
     def _call(self, node: gast.Call, top: bool) -> Set:
-        from .analysis import Unresolved, _MISSING
         from .plans import CallKind
         act = self.act
         target = act.resolver.resolve(node.func)
@@ -263,9 +262,12 @@ def _stored(target) -> List[str]:
     return []
 
 
-def check_operands(act, nodes) -> Dict[int, List]:
+def check_operands(act, nodes=None) -> Dict[int, List]:
     """Refuse an operator on an object of a user class defining it where a derivative passes
-    through it; ``{id(statement): [(operand name, symbol, dunder names)]}`` to check at run time."""
+    through it; ``{id(statement): [(operand name, symbol, dunder names)]}`` to check at run time.
+    ``nodes``: the activity's statements (``fixed_point_statements``)."""
+    if nodes is None:
+        nodes = fixed_point_statements(act.fdef)
     fn = getattr(act.resolver, "fn", None)
     if getattr(fn, "__sct_generated__", False) or \
             (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated")):

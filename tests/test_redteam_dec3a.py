@@ -277,3 +277,26 @@ def test_operator_functions_of_arrays_still_differentiate():
     value, (g,) = sct_gradients(fun, X)
     assert_close(value, fun(X.copy()), rtol=1e-12, atol=0)
     assert_close(g, numerical_gradient(fun, [X], 0), rtol=1e-6, atol=1e-8)
+
+
+def second_order_through_a_checked_operand(x):
+    m = make_mask(x.shape[0])
+    y = np.sum(x ** 3 * m)
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * g), x)
+
+
+def second_order_through_an_object(x):
+    P = make_pow(3)
+    y = np.sum(P * x)                             # MARK second_order_object
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * g), x)
+
+
+def test_second_order_with_checked_operands():
+    m = make_mask(4)
+    got = dlfeval(second_order_through_a_checked_operand, dlarray(X))
+    assert_close(np.asarray(got.data), 36 * X ** 3 * m ** 2, rtol=1e-12, atol=1e-14)
+    with pytest.raises(sct.EvaluationError) as caught:
+        dlfeval(second_order_through_an_object, dlarray(X))
+    assert caught.value.lineno == line_of("second_order_object")
