@@ -434,6 +434,28 @@ def array_receiver(obj, name):
                 f"knows its class, or rename the method"))
 
 
+def array_operand(obj, symbol, names):
+    """Generated code differentiates ``a * b`` (``-a``, ``a[i]``) as numpy's operator where the
+    compiler could not tell what the operand ``obj`` holds (a helper's result, a field of an
+    object): refuse an object whose class has its own method for it (``__mul__``, ``__rmul__``,
+    ``__neg__``, ``__getitem__``, ...: ``names``, separated by spaces), whose derivative that would
+    not be."""
+    if _is_array(obj) or isinstance(obj, (numbers.Number, list, tuple, dict)):
+        return
+    cls = type(obj)
+    for klass in cls.__mro__:
+        if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
+            continue
+        found = [n for n in names.split() if n in vars(klass)]
+        if found:
+            what = "indexing" if symbol == "[]" else f"the operator {symbol}"
+            raise SctRuntimeError(
+                f"an operand of {what} is an object of {cls.__name__}, whose {found[0]} runs for it; sct "
+                f"differentiates {symbol} as numpy's operator, so its derivative would be lost. Call a "
+                f"method of it instead ({cls.__name__}.{found[0]}(obj, ...) or one of your own), which sct "
+                f"differentiates")
+
+
 def computed_attribute(obj, name):
     """How ``obj.name`` is computed when a getter of its class computes it (a ``property``, a
     ``functools.cached_property``, ``__getattr__``), else None.  Its value then depends on
@@ -1920,7 +1942,8 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver)
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver,
+                  array_operand)
 
 
 def at_least_1d(a):

@@ -26,6 +26,7 @@ from .analysis import (Activity, Guard, Resolver, functionalize, tree_fingerprin
 from .aliasing import check_writes, inplace_updates, lower_mutations
 from .emit import source_and_lines
 from .errors import CompileError
+from .operand_checks import check_operands
 from . import hooks
 from .hooks import API
 from .ir import child_nodes, walk_nodes
@@ -497,6 +498,8 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     else:
         activity = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
         activity.lists |= first.lists
+    # operators on objects of the user's classes (their __mul__, ...): refused, or checked at run time
+    activity.operand_checks = check_operands(activity)
     if not trusted:                 # y traced only through helpers returning constant gradients
         check_sites(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)

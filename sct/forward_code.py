@@ -124,6 +124,9 @@ class ForwardCode(EmitPass):
         out = []
         if depth > 0 and t in self.gen.plan.needed:
             out.append(self.push(load(t)))
+        for operand, symbol, names in getattr(self.act, "operand_checks", {}).get(id(s), ()):
+            # an operand the compiler could not tell is an array: not an object with its own operator
+            out.append(expr_stmt(call(self.rt("array_operand"), [load(operand), const(symbol), const(' '.join(names))])))
         value = s.value
         new = None
         if id(s) in self.gen.site_calls and id(s) not in self.gen.site_records:

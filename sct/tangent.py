@@ -111,6 +111,12 @@ class TangentTransformer:
     def assignment(self, s: gast.Assign) -> List:
         t = s.targets[0].id
         value = s.value
+        # an operand the compiler could not tell is an array: not an object with its own operator
+        checks = [gast.Expr(value=call(self.rt("array_operand"), [load(operand), const(symbol), const(' '.join(names))]))
+                  for operand, symbol, names in getattr(self.act, "operand_checks", {}).get(id(s), ())]
+        return checks + self._assignment(s, t, value)
+
+    def _assignment(self, s: gast.Assign, t: str, value) -> List:
         if t not in self.act.active:
             return [s]
         if not self.act.value_active(value):

@@ -1,0 +1,323 @@
+"""Operators whose operand may be an object of the user's class.
+
+Generated code differentiates ``a * b``, ``-a`` and ``a[i]`` with the rules of numpy's operators.
+When an operand is an object of the user's class with its own ``__mul__`` (``__rmul__``, ``__neg__``,
+``__getitem__``, ...), Python runs that method instead, and the rule's derivative is not its
+derivative (``Pow(3) * x`` computing ``x ** 3`` got the gradient of a product: 1, silently).
+
+``check_operands`` finds, for each operator a derivative passes through, where its operands' values
+come from (the statements assigning them, the kinds of the arguments, the globals): an operand that
+may be an object of a user class defining that operator is refused at its line; one whose value
+comes from code the compiler does not see through (the result of a helper it does not
+differentiate there, a field of an object built here) gets a run-time check
+(``rt.array_operand``), recorded in ``Activity.operand_checks``.
+"""
+from __future__ import annotations
+
+import numbers
+import types
+from typing import Dict, List, Set
+
+import gast
+import numpy as np
+
+from .analysis import Unresolved, _MISSING, fixed_point_statements
+from .errors import CompileError
+
+BINARY_DUNDERS = {
+    gast.Add: ("+", "__add__", "__radd__"), gast.Sub: ("-", "__sub__", "__rsub__"),
+    gast.Mult: ("*", "__mul__", "__rmul__"), gast.Div: ("/", "__truediv__", "__rtruediv__"),
+    gast.Pow: ("**", "__pow__", "__rpow__"), gast.MatMult: ("@", "__matmul__", "__rmatmul__"),
+    gast.Mod: ("%", "__mod__", "__rmod__"), gast.FloorDiv: ("//", "__floordiv__", "__rfloordiv__"),
+}
+UNARY_DUNDERS = {gast.USub: ("-", "__neg__"), gast.UAdd: ("+", "__pos__")}
+
+import operator as _operator
+_OPERATOR_FUNCTIONS = {id(getattr(_operator, f)): (symbol, left, right) for op, (symbol, left, right) in
+                       BINARY_DUNDERS.items()
+                       for f in [{"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "@": "matmul",
+                                  "%": "mod", "//": "floordiv"}[symbol]]}
+_OPERATOR_FUNCTIONS[id(_operator.neg)] = ("-", "__neg__")
+_OPERATOR_FUNCTIONS[id(_operator.pos)] = ("+", "__pos__")
+_OPERATOR_FUNCTIONS[id(_operator.getitem)] = ("[]", "__getitem__")
+
+UNKNOWN = "unknown"        # an origin the compiler cannot see: checked at run time
+
+_PLAIN = (np.ndarray, np.generic, numbers.Number, list, tuple, dict, str, bytes, type(None), slice, range,
+          set, frozenset, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+
+
+def user_class(cls) -> bool:
+    """A class of the user's code (not numpy's, sct's or Python's own types)."""
+    if not isinstance(cls, type) or issubclass(cls, _PLAIN):
+        return False
+    module = (getattr(cls, "__module__", "") or "").split(".")[0]
+    return module not in ("numpy", "sct", "builtins", "sct_generated")
+
+
+def defines(cls, names) -> bool:
+    """Does the user class ``cls`` define (or inherit from a user class) one of ``names``?"""
+    for klass in cls.__mro__:
+        if klass is object or not user_class(klass):
+            continue
+        if any(n in vars(klass) for n in names):
+            return True
+    return False
+
+
+def _kind_classes(kind, top: bool) -> Set:
+    """The classes of the objects a kind (``sct.kinds``) describes: the kind's own (``top``) or
+    those of its parts (every level below)."""
+    out: Set = set()
+    if not isinstance(kind, tuple) or not kind:
+        return out
+    if kind[0] == "const" and len(kind) > 1 and kind[1] in ((object,) if top else (object, dict)):
+        return {UNKNOWN}                # an argument not followed (a **kwargs dict, an untraced *args item)
+    if top:
+        if kind[0] in ("obj", "const") and len(kind) > 1 and user_class(kind[1]):
+            out.add(kind[1])
+        return out
+    if kind[0] in ("seq", "map", "obj") and len(kind) > 2 and isinstance(kind[2], tuple):
+        for part in kind[2]:
+            child = part[1] if kind[0] in ("map", "obj") and isinstance(part, tuple) and len(part) == 2 \
+                else part
+            out |= _kind_classes(child, True) | _kind_classes(child, False)
+    return out
+
+
+def _value_classes(value, top: bool, depth: int = 0) -> Set:
+    """The same for an object the compiler can see now (a global, a closure value)."""
+    if top:
+        return {type(value)} if user_class(type(value)) else set()
+    if depth > 3:
+        return {UNKNOWN}
+    out: Set = set()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)[:64]
+    elif isinstance(value, dict):
+        items = list(value.values())[:64]
+    elif user_class(type(value)) and hasattr(value, "__dict__"):
+        return {UNKNOWN}               # its fields may change between calls: checked when it runs
+    else:
+        return out
+    for item in items:
+        out |= _value_classes(item, True) | _value_classes(item, False, depth + 1)
+    return out
+
+
+class _Origins:
+    def __init__(self, act, nodes):
+        self.act = act
+        self.defs: Dict[str, List] = {}
+        for node in nodes:
+            if isinstance(node, gast.Assign):
+                for target in node.targets:
+                    for name in _stored(target):
+                        self.defs.setdefault(name, []).append(
+                            node.value if isinstance(target, gast.Name) else None)
+        from .ir import walk_no_defs
+        for node in walk_no_defs(act.fdef):
+            if isinstance(node, (gast.For, gast.AsyncFor)):        # the items of what it walks
+                for name in _stored(node.target):
+                    self.defs.setdefault(name, []).append(_Items(node.iter))
+        self.params = {a.id for a in act.fdef.args.args + act.fdef.args.kwonlyargs if isinstance(a, gast.Name)}
+        for a in (act.fdef.args.vararg, act.fdef.args.kwarg):
+            if isinstance(a, gast.Name):
+                self.params.add(a.id)
+        self.memo: Dict = {}
+
+    def of(self, node, top: bool) -> Set:
+        """The user classes the value of ``node`` (``top``) or the objects it holds may have."""
+        key = (id(node), top) if not isinstance(node, gast.Name) else (node.id, top)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = set()            # a cycle adds nothing new
+        out = self._of(node, top)
+        self.memo[key] = out
+        return out
+
+    def _of(self, node, top: bool) -> Set:
+        act = self.act
+        if isinstance(node, gast.Constant):
+            return set()
+        if isinstance(node, gast.Name):
+            name = node.id
+            if name in self.defs or name in self.params:
+                out: Set = set()
+                if name in self.params:
+                    kind = act.kinds.get(name)
+                    out |= _kind_classes(kind, top) if kind is not None else {UNKNOWN}
+                for value in self.defs.get(name, []):
+                    if isinstance(value, _Items):
+                        out |= self.of(value.iter, False)
+                    else:
+                        out |= {UNKNOWN} if value is None else self.of(value, top)
+                return out
+            value = act.resolver.resolve_name(name)
+            if value is Unresolved:
+                return {UNKNOWN}
+            if value is _MISSING:
+                return set()
+            return _value_classes(value, top)
+        if isinstance(node, (gast.Attribute, gast.Subscript)):
+            if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and \
+                    isinstance(act.resolver.resolve(node.value), types.ModuleType):
+                value = act.resolver.resolve(node)
+                return _value_classes(value, top) if value is not None else set()
+            if isinstance(node.value, gast.Name) and node.value.id in self.params and \
+                    node.value.id not in self.defs:
+                kind = act.value_kind(node)
+                if kind is not None:
+                    return _kind_classes(kind, top)
+            if isinstance(node, gast.Subscript) and not top:
+                return self.of(node.value, False)
+            return self.of(node.value, False)
+        if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
+            if top:
+                return set()
+            out = set()
+            for e in node.elts:
+                e = e.value if isinstance(e, gast.Starred) else e
+                out |= self.of(e, True) | self.of(e, False)
+            return out
+        if isinstance(node, gast.Dict):
+            if top:
+                return set()
+            out = set()
+            for e in node.values:
+                out |= self.of(e, True) | self.of(e, False)
+            return out
+        if isinstance(node, gast.BinOp):
+            if top and type(node.op) in BINARY_DUNDERS and (act.is_active(node.left) or act.is_active(node.right)):
+                return set()      # its operands are checked: numpy's operator made it
+            # a user operator may return an object of its class; list + list holds both's items
+            return self.of(node.left, top) | self.of(node.right, top)
+        if isinstance(node, gast.UnaryOp):
+            if top and type(node.op) in UNARY_DUNDERS and act.is_active(node.operand):
+                return set()
+            return self.of(node.operand, top)
+        if isinstance(node, gast.IfExp):
+            return self.of(node.body, top) | self.of(node.orelse, top)
+        if isinstance(node, gast.Call):
+            return self._call(node, top)
+        return set()
+
+    def _call(self, node: gast.Call, top: bool) -> Set:
+        from .plans import CallKind
+        act = self.act
+        target = act.resolver.resolve(node.func)
+        if isinstance(target, type):
+            if user_class(target):
+                return {target} if top else {UNKNOWN}
+            if issubclass(target, (list, tuple, dict, set, frozenset)):   # list(xs), dict(d), ...
+                if top and not user_class(target):
+                    return set()
+                return set().union(*[self.of(a, True) | self.of(a, False) for a in node.args]) \
+                    if node.args else set()
+            return set()
+        module = (getattr(target, "__module__", "") or "") if target not in (Unresolved, _MISSING) else ""
+        if module.split(".")[0] in ("numpy", "sct") or module in ("math", "builtins", "cmath"):
+            if module.startswith("sct.runtime") and not module.startswith(("sct.runtime.numpy_ops",
+                                                                           "sct.runtime.nn",
+                                                                           "sct.runtime.dlfun")):
+                out = set()       # rt helpers (as_sequence, ...): what they pass on
+                for a in node.args:
+                    out |= self.of(a, top) | (self.of(a, False) if not top else set())
+                return out
+            if module == "builtins" and getattr(target, "__name__", "") in (
+                    "sorted", "reversed", "list", "tuple", "iter", "next", "max", "min", "enumerate",
+                    "zip", "getattr"):
+                out = set()
+                for a in node.args:
+                    out |= self.of(a, True) | self.of(a, False)
+                return out
+            return set()
+        info = act.call_info(node)
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE, CallKind.SITE):
+            return set()
+        if info.kind == CallKind.METHOD and info.rule is not None and not act.user_receiver(info.receiver):
+            # an array's method (``.copy()``, ``.get(k)`` of a dict, ...): of what it is called on
+            return self.of(load_name(info.receiver), top) | self.of(load_name(info.receiver), False) \
+                if info.method in ("get", "pop", "copy", "values", "items") else set()
+        if act.value_active(node):
+            return set()          # differentiated where it stands (its result's derivative is followed)
+        return {UNKNOWN}
+
+
+class _Items:
+    """A loop target: one of the items of ``iter``."""
+    def __init__(self, iter):
+        self.iter = iter
+
+
+def load_name(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _stored(target) -> List[str]:
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for e in target.elts for n in _stored(e.value if isinstance(e, gast.Starred) else e)]
+    return []
+
+
+def check_operands(act, nodes=None) -> Dict[int, List]:
+    """Refuse an operator on an object of a user class defining it where a derivative passes
+    through it; ``{id(statement): [(operand name, symbol, dunder names)]}`` to check at run time.
+    ``nodes``: the activity's statements (``fixed_point_statements``)."""
+    if nodes is None:
+        nodes = fixed_point_statements(act.fdef)
+    fn = getattr(act.resolver, "fn", None)
+    if getattr(fn, "__sct_generated__", False) or \
+            (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated")):
+        return {}                 # sct's own code: its operands are arrays
+    origins = None
+    checks: Dict[int, List] = {}
+    for stmt in nodes:
+        if not isinstance(stmt, gast.Assign):
+            continue
+        value = stmt.value
+        operands = []
+        if isinstance(value, gast.BinOp) and type(value.op) in BINARY_DUNDERS:
+            symbol, left, right = BINARY_DUNDERS[type(value.op)]
+            if act.is_active(value.left) or act.is_active(value.right):
+                operands = [(value.left, symbol, (left, right)), (value.right, symbol, (left, right))]
+        elif isinstance(value, gast.UnaryOp) and type(value.op) in UNARY_DUNDERS:
+            symbol, name = UNARY_DUNDERS[type(value.op)]
+            if act.is_active(value.operand):
+                operands = [(value.operand, symbol, (name,))]
+        elif isinstance(value, gast.Call) and len(value.args) in (1, 2) and not value.keywords and \
+                id(act.resolver.resolve(value.func)) in _OPERATOR_FUNCTIONS and \
+                any(act.is_active(a) for a in value.args):
+            # operator.mul(a, b) is a * b (functools.reduce(operator.mul, ...))
+            symbol, *names = _OPERATOR_FUNCTIONS[id(act.resolver.resolve(value.func))]
+            operands = [(a, symbol, tuple(names)) for a in (value.args[:1] if symbol == "[]" else value.args)]
+        elif isinstance(value, gast.Subscript) and any(
+                isinstance(n, gast.Name) and n.id in act.active for n in gast.walk(value.slice)):
+            operands = [(value.value, "[]", ("__getitem__",))]
+        operands = [o for o in operands if isinstance(o[0], gast.Name) and o[0].id not in act.arrays]
+        if not operands:
+            continue
+        if origins is None:
+            origins = _Origins(act, nodes)
+        for operand, symbol, names in operands:
+            try:
+                classes = origins.of(operand, True)
+            except RecursionError:          # a very long chain of assignments: checked when it runs
+                origins.memo.clear()
+                classes = {UNKNOWN}
+            for cls in classes:
+                if cls is not UNKNOWN and defines(cls, names):
+                    line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
+                    what = "indexing" if symbol == "[]" else f"the operator {symbol}"
+                    raise CompileError(
+                        f"an operand of {what} here may be an object of {cls.__name__}, whose "
+                        f"{'/'.join(n for n in names if defines(cls, (n,)))} runs for it; sct would "
+                        f"differentiate it as numpy's {symbol}, not as {cls.__name__}'s code. Call a "
+                        f"method of it instead ({cls.__name__}.{names[0]}(obj, ...) or one of your "
+                        f"own), which sct differentiates",
+                        act.filename, line, f"{symbol} on {cls.__name__}")
+            if UNKNOWN in classes:
+                checks.setdefault(id(stmt), []).append((operand.id, symbol, names))
+    return checks
