@@ -45,8 +45,8 @@ class Liveness:
             names = [n.id for n in (value.left, value.right) if isinstance(n, gast.Name)]
             if isinstance(value.right, gast.List):
                 names += [e.id for e in value.right.elts if isinstance(e, gast.Name)]
-            if isinstance(value.op, gast.Mod):
-                names = names[:1]
+            # ``a % b``: the remainder's rule has adjoints for both (d/db = -floor(a / b)); a computed
+            # divisor's adjoint must flow on to what it was computed from
         elif isinstance(value, gast.UnaryOp) and type(value.op) in UNARY_OPS:
             names = [value.operand.id] if isinstance(value.operand, gast.Name) else []
         elif isinstance(value, (gast.Subscript, gast.Attribute)):
