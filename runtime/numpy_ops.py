@@ -1985,6 +1985,21 @@ def array_pieces(grads, obj):
     return fill_zero(grads, obj)
 
 
+def cast_kept(grad, dtype):
+    """``grad`` through a conversion to ``dtype`` (np.array(x, dtype=...)): zeros for an integer or
+    bool dtype (the conversion truncates: piecewise constant), else ``grad``.  ``dtype`` None
+    (numpy's default): ``grad`` itself (dropped from instantiated rules, sct/templates.py)."""
+    if dtype is None or _is_zero(grad) or np.dtype(dtype).kind not in "iub":
+        return grad
+    kind = np.asarray(grad).dtype
+    return np.zeros(np.shape(grad), dtype=kind if kind.kind in "fc" else np.float64)
+
+
+@defrule(cast_kept, wrt=("grad",), linear="grad")
+def _cast_kept_rule(g, ans, grad, dtype):
+    return cast_kept(g, dtype)
+
+
 @defrule(np.array)
 def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndmax=0, like=None):
     return array_adjoint(np.reshape(g, np.shape(object)), object)

@@ -116,7 +116,8 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
 # Runtime helpers that return their first argument when their second holds numpy's default (a
 # reduction's ``where=True``, ``initial`` not given): dropped from an instantiated rule, so a call
 # without those keywords gets the adjoint it always had (runtime/numpy_ops.py, reductions).
-_DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None}
+_DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None,
+              "cast_kept": None}
 
 
 class _DropDefaulted(gast.NodeTransformer):
