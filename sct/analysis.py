@@ -490,7 +490,7 @@ class ValueFacts:
                         memo[id(value)] = (value, bound)
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
             if info.kind == CallKind.METHOD:
-                if info.method in registry.NONDIFF_METHODS:
+                if info.method in registry.NONDIFF_METHODS and not self.user_receiver(info.receiver):
                     return False
                 return args_active or info.receiver in self.active
             return args_active
@@ -631,6 +631,10 @@ class Activity(ValueFacts):
                     return info                 # its kind may be found later: decided again then
             self.calls[key] = info
         return self.calls[key]
+
+    def array_receiver(self, name) -> bool:
+        """Is ``name`` known to hold an array or a number (its kind, or what was assigned to it)?"""
+        return name in self.arrays or leaf_kind(self.kinds.get(name)) is not None
 
     def user_receiver(self, name: str) -> bool:
         """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or

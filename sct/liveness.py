@@ -60,7 +60,8 @@ class Liveness:
             if info.kind == CallKind.CREATE:          # dlarray(x): its rule reads x's shape
                 return [value.args[0].id] if value.args and isinstance(value.args[0], gast.Name) else []
             if info.kind in (CallKind.STOP, CallKind.NONDIFF, CallKind.PLAIN) or \
-                    (info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS):
+                    (info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and
+                     not self.act.user_receiver(info.receiver)):
                 return []
             if info.kind == CallKind.SITE:
                 names = self.site_inputs(s)

@@ -17,6 +17,7 @@ from .callee_effects import _pure
 from .errors import CompileError
 from .ir import loaded_names
 from .plans import CallKind
+from .runtime import registry
 from .points_to import AliasAnalysis
 
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
@@ -235,6 +236,9 @@ class _WriteCheck:
         info = activity.call_info(node)
         if info.kind not in (CallKind.FUNCTION, CallKind.METHOD) or info.rule is not None:
             return
+        if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
+                activity.array_receiver(info.receiver):
+            return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
         through_pair = result is not None and result in active and activity.value_active(node)
         if through_pair:
             return
