@@ -262,3 +262,46 @@ def test_user_methods_named_like_index_methods(fun):
     """A user's class method named argmax/all is the user's code: differentiated, not taken for
     numpy's index method (a zero gradient)."""
     check(fun, X[:2])
+
+
+# --- isinstance(x, dlarray) inside the transformed function ---------------------------------------------------
+def isa_dlarray(x):
+    y = np.sum(x ** 2) if isinstance(x, dlarray) else np.sum(x)
+    return y, dlgradient(y, x)
+
+
+def isa_dlarray_tuple(x):
+    z = dlarray(np.ones(4))
+    y = np.sum(x * z) + (1.0 if isinstance(z, (float, sct.dlarray)) else 100.0)
+    return y, dlgradient(y, x)
+
+
+def helper_isa(v):
+    return v * 2.0 if isinstance(v, dlarray) else v
+
+
+def isa_in_helper(x):
+    y = np.sum(helper_isa(x) ** 2)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [isa_dlarray, isa_dlarray_tuple, isa_in_helper])
+def test_isinstance_dlarray_is_refused(fun):
+    """sct runs the function on the dlarrays' data (numpy arrays): isinstance(x, dlarray) was
+    silently False (MATLAB's isa(x, 'dlarray') is true inside dlfeval): value sum(x) instead of
+    sum(x ** 2), and its gradient.  Refused at the user's line."""
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fun, dlarray(X[:4]))
+    assert info.value.filename == __file__ and "isinstance" in str(info.value)
+    assert info.value.lineno in {fun.__code__.co_firstlineno + 1, fun.__code__.co_firstlineno + 2,
+                                 helper_isa.__code__.co_firstlineno + 1}
+
+
+def isa_ndarray(x):
+    y = np.sum(x ** 2) if isinstance(x, np.ndarray) else np.sum(x)
+    return y
+
+
+def test_isinstance_ndarray_follows_numpy():
+    """A numpy function's own test (isinstance(x, np.ndarray)) is what it is on numpy arrays."""
+    check(isa_ndarray, X)
