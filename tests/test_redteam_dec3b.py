@@ -305,3 +305,44 @@ def isa_ndarray(x):
 def test_isinstance_ndarray_follows_numpy():
     """A numpy function's own test (isinstance(x, np.ndarray)) is what it is on numpy arrays."""
     check(isa_ndarray, X)
+
+
+# --- dlarray(column, "C"): MATLAB's trailing singleton dimension --------------------------------------------
+def test_column_with_one_label_is_a_formatted_vector():
+    """MATLAB's lstm page: ``bias = dlarray(randn(4*numHiddenUnits,1),"C")`` (a column's second
+    dimension is a trailing singleton); sct raised "format 'C' has 1 labels but the data has 2
+    dimensions"."""
+    b = dlarray(np.arange(12.0).reshape(12, 1), "C")
+    assert sct.dims(b) == "C" and b.shape == (12,)
+    assert sct.dims(dlarray(np.ones((2, 3, 1, 1)), "SS")) == "SS"
+    with pytest.raises(ValueError):
+        dlarray(np.ones((12, 2)), "C")          # a second dimension that is not a singleton
+
+
+def lstm_doc_loss(x, w, r, b, h0):
+    y, h, c = sct.lstm(x, h0, np.zeros((3, 1)), w, r, dlarray(b, "C"))
+    loss = np.sum(y ** 2) + np.sum(h * c)
+    return loss, dlgradient(loss, w, b, h0)
+
+
+def test_lstm_doc_example_shapes_and_gradients():
+    """MATLAB's lstm example: H0 = zeros(numHiddenUnits, 1) shared by every observation, a bias
+    column labelled "C"; gradients against central differences, in the arguments' shapes."""
+    rng = np.random.default_rng(0)
+    x = dlarray(rng.standard_normal((2, 2, 3)), "CBT")
+    w, r = rng.standard_normal((12, 2)), rng.standard_normal((12, 3))
+    b, h0 = rng.standard_normal((12, 1)), rng.standard_normal((3, 1))
+    _, grads = dlfeval(lstm_doc_loss, x, dlarray(w), dlarray(r), dlarray(b), dlarray(h0))
+
+    def value(w_, b_, h0_):
+        return float(dlfeval(_loss_only, x, dlarray(w_), dlarray(r), dlarray(b_), dlarray(h0_)).data)
+    args = [w, b, h0]
+    for k, arg in enumerate(args):
+        num = numerical_gradient(value, args, k)
+        assert grads[k].shape == arg.shape
+        assert_close(np.asarray(grads[k].data), num, rtol=1e-5, atol=1e-7)
+
+
+def _loss_only(x, w, r, b, h0):
+    y, h, c = sct.lstm(x, h0, np.zeros((3, 1)), w, r, dlarray(b, "C"))
+    return np.sum(y ** 2) + np.sum(h * c)
