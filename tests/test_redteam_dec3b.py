@@ -346,3 +346,55 @@ def test_lstm_doc_example_shapes_and_gradients():
 def _loss_only(x, w, r, b, h0):
     y, h, c = sct.lstm(x, h0, np.zeros((3, 1)), w, r, dlarray(b, "C"))
     return np.sum(y ** 2) + np.sum(h * c)
+
+
+# --- y[index] op= v on a numeric array (numpy's masked and fancy in-place updates) ------------------------------
+def masked_scale(x):
+    y = x.copy()
+    y[y < 0.5] *= 0.1
+    return np.sum(y ** 2)
+
+
+def fancy_add_repeated(x):
+    y = x.copy()
+    y[[0, 0, 1]] += x[3:]          # numpy: the last of the repeated writes wins
+    return np.sum(y * np.arange(6.0))
+
+
+def fancy_mul_repeated(x):
+    y = x.copy()
+    y[[2, 0, 2]] *= x[3:]
+    return np.sum(y * np.arange(6.0))
+
+
+def rows_update(x):
+    y = x.reshape(2, 3).copy()
+    y[:, [0, 0]] += 1.0
+    y[[0, 0], [1, 1]] -= x[:2]
+    return np.sum(y ** 2)
+
+
+def slice_from_itself(x):
+    y = x.copy()
+    y[1:4] += y[0:3]
+    y[y > 0.5] **= 2
+    return np.sum(y * np.arange(6.0))
+
+
+@pytest.mark.parametrize("fun", [masked_scale, fancy_add_repeated, fancy_mul_repeated, rows_update, slice_from_itself])
+def test_item_update_of_a_numeric_array(fun):
+    """``y[y < 0.5] *= 0.1`` on an array the function made was refused at run time ("y[...] may
+    be an object g() did not create"): the item of a numeric array is part of it (or a copy of its
+    entries), and the write into y is what sct follows."""
+    check(fun, X)
+
+
+def list_item_update(x):
+    items = [x[:2], x[2:4]]
+    items[0] *= 2.0                # changes x's own entries in place
+    return np.sum(items[0] ** 2) + np.sum(x)
+
+
+def test_item_update_of_a_list_still_refused():
+    with pytest.raises(sct.EvaluationError):
+        sct_gradients(list_item_update, X)
