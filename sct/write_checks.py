@@ -128,6 +128,10 @@ class _WriteCheck:
         tracked = name in self.active or self.is_active(s.value)
         if not tracked:
             return False
+        if attr_name in ("shape", "dtype", "strides") and not self.activity.user_receiver(name):
+            fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
+                 f"follow; write `{name} = {name}.reshape(...)` (or astype, np.real, ...) for a new value",
+                 f"{name}.{attr_name} = ...")
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o == EXT or o[0] == "arg" for o in objs):
             fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object its caller "

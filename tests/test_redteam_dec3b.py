@@ -398,3 +398,18 @@ def list_item_update(x):
 def test_item_update_of_a_list_still_refused():
     with pytest.raises(sct.EvaluationError):
         sct_gradients(list_item_update, X)
+
+
+def shape_assignment(x):
+    y = x.copy()
+    y.shape = (2, 3)
+    return np.sum(y * np.arange(6.0).reshape(2, 3))
+
+
+def test_shape_assignment_is_refused_at_its_line():
+    """``y.shape = (2, 3)`` reshapes y in place: the gradient failed with numpy's "input operand
+    has more dimensions than allowed by the axis remapping" from inside sct; now refused."""
+    with pytest.raises(sct.CompileError) as info:
+        sct_gradients(shape_assignment, X)
+    assert info.value.filename == __file__
+    assert info.value.lineno == shape_assignment.__code__.co_firstlineno + 2
