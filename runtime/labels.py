@@ -30,7 +30,11 @@ def check_format(fmt, ndim: Optional[int] = None, name: str = "dlarray") -> str:
 
 
 def formatted_data(data: np.ndarray, fmt: str, name: str = "dlarray") -> np.ndarray:
-    """``data`` with trailing singleton dimensions for the labels beyond its dimensions."""
+    """``data`` with trailing singleton dimensions for the labels beyond its dimensions, and without
+    trailing singleton dimensions beyond its labels (MATLAB's dlarray(randn(12, 1), "C"): a
+    column's second dimension is a trailing singleton there)."""
+    if isinstance(fmt, str) and 0 < len(fmt) < data.ndim and all(n == 1 for n in data.shape[len(fmt):]):
+        data = data.reshape(data.shape[:len(fmt)])
     check_format(fmt, data.ndim, name)
     if len(fmt) > data.ndim:
         data = data.reshape(data.shape + (1,) * (len(fmt) - data.ndim))

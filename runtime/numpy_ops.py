@@ -1088,7 +1088,7 @@ def repeat(g, ans, a, repeats, axis=None):
 
 @defrule(np.take, linear="a", method="take")
 def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
-    return take_adjoint(g, a, indices, axis)
+    return take_adjoint(g, a, take_mode_indices(np.shape(a), indices, axis, mode), axis)
 
 
 @defrule(np.concatenate)
@@ -1175,6 +1175,17 @@ def flat_to_index(shape, flat):
 def take_index(ndim, indices, axis):
     """The index tuple that selects like ``np.take(a, indices, axis)``."""
     return (slice(None),) * (axis % ndim) + (indices,)
+
+
+def take_mode_indices(shape, indices, axis, mode):
+    """The indices np.take(a, indices, axis, mode=mode) reads, in range: mode 'clip' clips to
+    [0, n - 1] (a negative index reads the first entry, not one from the end), 'wrap' wraps."""
+    if mode in (None, "raise"):
+        return indices
+    n = int(np.prod(shape)) if axis is None else shape[axis]
+    if mode == "clip":
+        return np.clip(np.asarray(indices), 0, builtins.max(n - 1, 0))
+    return np.asarray(indices) % builtins.max(n, 1)
 
 
 def take_adjoint(g, a, indices, axis):
@@ -2072,6 +2083,21 @@ def array_pieces(grads, obj):
     return fill_zero(grads, obj)
 
 
+def cast_kept(grad, dtype):
+    """``grad`` through a conversion to ``dtype`` (np.array(x, dtype=...)): zeros for an integer or
+    bool dtype (the conversion truncates: piecewise constant), else ``grad``.  ``dtype`` None
+    (numpy's default): ``grad`` itself (dropped from instantiated rules, sct/templates.py)."""
+    if dtype is None or _is_zero(grad) or np.dtype(dtype).kind not in "iub":
+        return grad
+    kind = np.asarray(grad).dtype
+    return np.zeros(np.shape(grad), dtype=kind if kind.kind in "fc" else np.float64)
+
+
+@defrule(cast_kept, wrt=("grad",), linear="grad")
+def _cast_kept_rule(g, ans, grad, dtype):
+    return cast_kept(g, dtype)
+
+
 @defrule(np.array)
 def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndmax=0, like=None):
     return array_adjoint(np.reshape(g, np.shape(object)), object)
@@ -2321,7 +2347,7 @@ nondifferentiable(
     # shape, axis and weight helpers of the rules above
     angle_scale, weight_dtype, typed_zero, mean_where_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
-    inverse_permutation, tile_plan, repeat_index, take_index, hstack_axis, method_axes,
+    inverse_permutation, tile_plan, repeat_index, take_index, take_mode_indices, hstack_axis, method_axes,
     require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
     einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,

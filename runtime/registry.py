@@ -122,8 +122,8 @@ NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # ``x.data`` of a traced value means dlarray's data: the value as a constant (like extractdata).
 STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
-NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "keys",
-                   "__len__", "index", "count"}
+NONDIFF_METHODS = {"argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted", "any", "all",
+                   "keys", "__len__", "index", "count"}
 # Rules registered on first need, for modules sct must not import itself (scipy.special):
 # module name -> function registering them; run by ``lookup`` once that module is imported.
 LAZY_RULES: Dict[str, Callable] = {}

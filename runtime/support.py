@@ -1801,10 +1801,14 @@ def require_unpacked(items, count):
         raise ValueError(f"not enough values to unpack (expected at least {count}, got {len(items)})")
 
 
-def require_number(value, message):
+def require_number(value, message, container=None):
     """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
-    a number is rebound (exact); an array or list would change in place: refused."""
+    a number is rebound (exact); an array or list would change in place: refused, unless ``d`` is
+    a numeric array (``y[mask] *= 0.1``: the item is part of y or a copy of its entries, and the
+    write into y is what sct follows)."""
     if isinstance(value, (int, float, complex, np.generic, str, bytes, tuple)) or value is None:
+        return None
+    if type(container) is np.ndarray and container.dtype.kind in "biufc":
         return None
     raise EvaluationError(message)
 

@@ -490,7 +490,7 @@ class ValueFacts:
                         memo[id(value)] = (value, bound)
                 return any(self.is_active(bound[p]) for p in info.rule.wrt if p in bound)
             if info.kind == CallKind.METHOD:
-                if info.method in registry.NONDIFF_METHODS:
+                if info.method in registry.NONDIFF_METHODS and not self.user_receiver(info.receiver):
                     return False
                 return args_active or info.receiver in self.active
             return args_active
@@ -632,6 +632,10 @@ class Activity(ValueFacts):
             self.calls[key] = info
         return self.calls[key]
 
+    def array_receiver(self, name) -> bool:
+        """Is ``name`` known to hold an array or a number (its kind, or what was assigned to it)?"""
+        return name in self.arrays or leaf_kind(self.kinds.get(name)) is not None
+
     def user_receiver(self, name: str) -> bool:
         """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or
         every assignment to it builds one)?"""
@@ -701,6 +705,8 @@ class Activity(ValueFacts):
                 f"derivative of {what} with respect to {param!r} (it would silently be zero). "
                 f"{advice}", self.filename, line, what)
 
+        if info.obj is isinstance:
+            self.check_type_test(value, line)
         if info.kind == CallKind.NONDIFF:
             check = CONTINUOUS_NONDIFF.get(id(info.obj))
             if check is not None:
@@ -723,6 +729,36 @@ class Activity(ValueFacts):
                 refuse(_op_name(rule.op), param,
                        "Pass a constant (extractdata(...)) if that is intended, or compute the value "
                        "with operations sct differentiates.")
+
+    def check_type_test(self, value: gast.Call, line: int):
+        """``isinstance(x, dlarray)``: sct runs the function on the dlarrays' data (numpy arrays), so
+        the answer would differ from the function's own run on dlarrays (MATLAB's isa(x, 'dlarray')
+        is true inside dlfeval): refused."""
+        from .runtime.dlarray import dlarray
+        module = getattr(getattr(self.resolver, "fn", None), "__module__", "") or ""
+        if len(value.args) != 2 or module.startswith(("sct.runtime.", "sct_generated")):
+            return              # the runtime's own code (optimizers, layers) knows what it is given
+        from .ir import walk_no_defs
+        defs: Dict[str, List] = {}
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                defs.setdefault(node.targets[0].id, []).append(node.value)
+
+        def classes(node, depth=0):
+            """What the classinfo may hold: resolved objects (through the temporaries
+            normalization made of ``(float, sct.dlarray)``)."""
+            if isinstance(node, (gast.Tuple, gast.List)):
+                return [c for e in node.elts for c in classes(e, depth)]
+            if isinstance(node, gast.Name) and len(defs.get(node.id, ())) == 1 and depth < 8:
+                return classes(defs[node.id][0], depth + 1)
+            found = self.resolver.resolve(node)
+            return list(found) if isinstance(found, tuple) else [found]
+        if any(c is dlarray for c in classes(value.args[1])):
+            raise CompileError(
+                "isinstance(..., dlarray) in a function sct transforms: sct runs it on the dlarrays' "
+                "data (numpy arrays), so the test would be False where it is True for dlarrays; test "
+                "the value's shape or dtype instead, or decide outside the function (pass a flag)",
+                self.filename, line, "isinstance")
 
     def assignment(self, node: gast.Assign):
         target = node.targets[0]

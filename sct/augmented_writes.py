@@ -7,7 +7,7 @@ refuses, or (where only the run can tell whether the item is a number) records a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import gast
 
@@ -69,6 +69,7 @@ class NumberGuard:
     stmt: gast.stmt
     old_name: str
     message: str
+    container: Optional[str] = None     # d of ``d[k] op= v``: an item of a numeric array is part of it
 
 
 def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -> None:
@@ -131,7 +132,8 @@ def _check_item_update(s, analysis: AliasAnalysis, param_kinds, mode: str, fail,
             # run can tell, so the run checks it before the statement
             guards = getattr(analysis.fdef, "sct_number_guards", None)
             if guards is not None:
-                guards.append(NumberGuard(s, old_name, message))
+                guards.append(NumberGuard(s, old_name, message,
+                                          container if isinstance(src, gast.Subscript) else None))
                 return
         fail(s, message, f"{what} {symbol}=")
 
@@ -171,7 +173,7 @@ def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
 
 def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -> None:
     """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
-    wanted = {id(g.stmt): (g.old_name, g.message) for g in guards}
+    wanted = {id(g.stmt): (g.old_name, g.message, g.container) for g in guards}
     i = 0
     while i < len(body):
         s = body[i]
@@ -180,8 +182,9 @@ def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -
             if isinstance(inner, list):
                 _insert_number_guards(inner, guards, rt_name)
         if id(s) in wanted:
-            old, message = wanted[id(s)]
-            check = gast.Expr(value=call(f"{rt_name}.require_number", [load(old), const(message)]))
+            old, message, container = wanted[id(s)]
+            check = gast.Expr(value=call(f"{rt_name}.require_number", [load(old), const(message)] +
+                                         ([load(container)] if container is not None else [])))
             check.lineno = s.lineno
             body.insert(i, check)
             i += 1

@@ -317,8 +317,33 @@ class Contributions(EmitPass):
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
         mapping.update(bound)
+        cast = cast_dtype(rule, bound)
+        if cast is not None:        # np.sum(x, dtype=int): x is truncated first, the adjoint is zero
+            mapping["g"] = call(self.rt("cast_kept"), [load(g), copy.deepcopy(cast)])
         expr = instantiate_template(template, mapping, globals_, self.gen.np, self.gen.rt_names,
                                     self.gen.rt_name)
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)
+
+
+# runtime ops with a ``dtype`` parameter that is not a conversion of the input (or that convert
+# in their own rule)
+_OWN_DTYPE = {"astype", "astype_adjoint", "cast_kept"}
+
+
+def cast_dtype(rule, bound):
+    """The ``dtype=`` a call of one of the runtime's numpy ops passes (np.sum(x, dtype=int),
+    np.array(x, int), x.cumsum(dtype=np.int32)): numpy converts the input to it, so an integer
+    or bool dtype makes the op piecewise constant in it.  None where no dtype is passed."""
+    if "dtype" not in rule.signature.parameters or rule.name in _OWN_DTYPE or \
+            not getattr(rule.fn, "__module__", "").startswith(_RUNTIME_PACKAGE):
+        return None
+    dtype = bound.get("dtype")
+    if dtype is None or isinstance(dtype, gast.Constant) and dtype.value is None:
+        return None
+    return dtype
+
+
+_RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
+

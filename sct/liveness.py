@@ -45,8 +45,8 @@ class Liveness:
             names = [n.id for n in (value.left, value.right) if isinstance(n, gast.Name)]
             if isinstance(value.right, gast.List):
                 names += [e.id for e in value.right.elts if isinstance(e, gast.Name)]
-            if isinstance(value.op, gast.Mod):
-                names = names[:1]
+            # ``a % b``: the remainder's rule has adjoints for both (d/db = -floor(a / b)); a computed
+            # divisor's adjoint must flow on to what it was computed from
         elif isinstance(value, gast.UnaryOp) and type(value.op) in UNARY_OPS:
             names = [value.operand.id] if isinstance(value.operand, gast.Name) else []
         elif isinstance(value, (gast.Subscript, gast.Attribute)):
@@ -60,7 +60,8 @@ class Liveness:
             if info.kind == CallKind.CREATE:          # dlarray(x): its rule reads x's shape
                 return [value.args[0].id] if value.args and isinstance(value.args[0], gast.Name) else []
             if info.kind in (CallKind.STOP, CallKind.NONDIFF, CallKind.PLAIN) or \
-                    (info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS):
+                    (info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and
+                     not self.act.user_receiver(info.receiver)):
                 return []
             if info.kind == CallKind.SITE:
                 names = self.site_inputs(s)

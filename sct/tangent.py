@@ -31,6 +31,7 @@ from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
 from .plans import CallKind
 from .reverse import _function, _reach, instantiate_template, simplify
+from .contributions import cast_dtype
 
 class TangentTransformer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, activity: Activity, namer: Namer,
@@ -255,6 +256,15 @@ class TangentTransformer:
             return apply(args, keywords)
         if not active:
             return call(self.rt("zero_adjoint"), [load(ans)])
+        cast = cast_dtype(rule, bound)
+        if cast is not None:        # np.sum(x, dtype=int): piecewise constant, a zero tangent
+            return call(self.rt("cast_kept"), [self.op_tangent_of(s, info, node, ans, bound, active, apply,
+                                                                  substituted, facts),
+                                               copy.deepcopy(cast)])
+        return self.op_tangent_of(s, info, node, ans, bound, active, apply, substituted, facts)
+
+    def op_tangent_of(self, s, info, node, ans, bound, active, apply, substituted, facts):
+        rule = info.rule
         if facts.joint_linear and set(active) <= set(facts.joint_linear):
             return substituted(set(facts.joint_linear))
         if facts.linear and set(active) <= set(facts.linear):

@@ -17,6 +17,7 @@ from .callee_effects import _pure
 from .errors import CompileError
 from .ir import loaded_names
 from .plans import CallKind
+from .runtime import registry
 from .points_to import AliasAnalysis
 
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
@@ -127,6 +128,10 @@ class _WriteCheck:
         tracked = name in self.active or self.is_active(s.value)
         if not tracked:
             return False
+        if attr_name in ("shape", "dtype", "strides") and not self.activity.user_receiver(name):
+            fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
+                 f"follow; write `{name} = {name}.reshape(...)` (or astype, np.real, ...) for a new value",
+                 f"{name}.{attr_name} = ...")
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
             fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object its caller "
@@ -242,6 +247,9 @@ class _WriteCheck:
         info = activity.call_info(node)
         if info.kind not in (CallKind.FUNCTION, CallKind.METHOD) or info.rule is not None:
             return
+        if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
+                activity.array_receiver(info.receiver):
+            return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
         through_pair = result is not None and result in active and activity.value_active(node)
         if through_pair:
             return
