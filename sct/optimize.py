@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import os
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
@@ -905,6 +905,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     (left as they are)."""
     loads: Dict[str, int] = {}
     proxied: Set[int] = set()
+    proxied_names: Set[str] = set()
     names = []
     for node in _walk_no_defs(fn.body):
         if isinstance(node, gast.Name):
@@ -912,6 +913,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
         elif isinstance(node, gast.Call):
             if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
                 proxied.add(id(node.args[0]))
+                proxied_names.add(node.args[0].id)
         elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
             return
     for node in names:
@@ -940,7 +942,8 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     def block(stmts):
         # temps: names assigned by arithmetic earlier in this block, neither read nor stored since
         temps: Set[str] = set()
-        for s in stmts:
+        released: List[Tuple[int, gast.stmt, str]] = []
+        for position, s in enumerate(stmts):
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
@@ -968,12 +971,31 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                                         args=[gast.Constant(value=_INTO_OPS[type(value.op)], kind=None),
                                               value.left, value.right, gast.Constant(value=side, kind=None)],
                                         keywords=[])
+                    used = (value.right if side else value.left).id
+                    if used != target:
+                        released.append((position, s, used))
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and free(value.operand):
                 s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
+                if value.operand.id != target:
+                    released.append((position, s, value.operand.id))
             temps -= set(here)
             temps.discard(target)
             if arithmetic(s.value):
                 temps.add(target)
+        # the temporary written in place is released at once (``del t``, a dead name; where its shape
+        # is read later, ``t = rt.shape_proxy(t)``, which keeps its shape and dtype only): its buffer,
+        # now the result's, is held by one name only, so a later op can be written into it too
+        # (into_temporary's reference count would otherwise see the second name and copy)
+        for position, s, name in reversed(released):
+            if name in proxied_names:
+                release = gast.Assign(
+                    targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                    value=gast.Call(func=rt_attr("shape_proxy"), keywords=[], args=[
+                        gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)]),
+                    type_comment=None)
+            else:
+                release = gast.Delete(targets=[gast.Name(id=name, ctx=gast.Del(), annotation=None, type_comment=None)])
+            stmts.insert(position + 1, gast.copy_location(release, s))
 
     block(fn.body)
 
@@ -1295,7 +1317,53 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 node.args = [op] + node.args[3:]
             return node
 
+    _drop_releases(fdef, rt_names)
     Expand().visit(fdef)
+
+
+def _drop_releases(fdef, rt_names: Set[str]) -> None:
+    """The ``del t`` that ``reuse_temporaries`` put right after ``u = rt.into_temporary(op, a, b, side)``
+    or ``u = rt.negative_into(t)`` (``t`` the operand written in place), left out again."""
+    def in_place_operand(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+            return None
+        func, args = s.value.func, s.value.args
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in rt_names):
+            return None
+        if func.attr == "negative_into" and len(args) == 1:
+            operand = args[0]
+        elif func.attr == "into_temporary" and len(args) == 4 and isinstance(args[3], gast.Constant) and \
+                args[3].value in (0, 1):
+            operand = args[2] if args[3].value else args[1]
+        else:
+            return None
+        return operand.id if isinstance(operand, gast.Name) else None
+
+    for node in gast.walk(fdef):
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if not isinstance(stmts, list) or not any(_released_name(s, rt_names) for s in stmts):
+                continue
+            kept = []
+            for s in stmts:
+                if kept and _released_name(s, rt_names) is not None and \
+                        in_place_operand(kept[-1]) == _released_name(s, rt_names):
+                    continue
+                kept.append(s)
+            stmts[:] = kept
+
+
+def _released_name(s, rt_names: Set[str]) -> Optional[str]:
+    """``t`` of ``del t`` or ``t = rt.shape_proxy(t)`` (what ``reuse_temporaries`` releases with)."""
+    if isinstance(s, gast.Delete) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+        return s.targets[0].id
+    if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) and \
+            s.value.func.attr == "shape_proxy" and isinstance(s.value.func.value, gast.Name) and \
+            s.value.func.value.id in rt_names and len(s.value.args) == 1 and not s.value.keywords and \
+            isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id:
+        return s.targets[0].id
+    return None
 
 
 def has_in_place(fdef) -> bool:
