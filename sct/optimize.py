@@ -1014,50 +1014,72 @@ def shared_statements(functions) -> Set[int]:
 # --- the result of an op written straight into a slice adjoint's buffer --------------------------
 
 def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
-    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)``, at the top level of the
-    function (no loop around them), ``t`` read by no statement after them: one statement
+    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)`` (or after at most two
+    ``i = rt.index_slice(...)``), at the top level of the function or in a branch (no loop around
+    them), ``t`` read nowhere else: one statement
     ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
     the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
     between, and no later statement reads ``t``, so only speed changes."""
-    body = fn.body
-    out: List = []
-    last_read: Dict[str, int] = {}      # name -> the last top-level statement that reads it
+    loads: Dict[str, int] = {}
     found = False
-    for k, stmt in enumerate(body):
-        for n in _walk_no_defs([stmt]):
-            if isinstance(n, gast.Name):
-                if not isinstance(n.ctx, gast.Store):
-                    last_read[n.id] = k
-            elif isinstance(n, gast.Attribute):
-                found = found or n.attr == "index_adjoint"
-            elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
-                return
-    if not found or any(name in last_read for name in _SCOPE_NAMES):
+    for n in _walk_no_defs(fn.body):
+        if isinstance(n, gast.Name):
+            if not isinstance(n.ctx, gast.Store):
+                loads[n.id] = loads.get(n.id, 0) + 1
+        elif isinstance(n, gast.Attribute):
+            found = found or n.attr == "index_adjoint"
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+            return
+    if not found or any(name in loads for name in _SCOPE_NAMES):
         return
-    k = 0
-    while k < len(body):
-        s = body[k]
-        nxt = body[k + 1] if k + 1 < len(body) else None
-        if nxt is not None and id(s) not in shared and id(nxt) not in shared and \
-                id(getattr(nxt, "value", None)) not in shared and \
-                isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
-                isinstance(s.value, gast.BinOp) and type(s.value.op) in _INTO_OPS and \
-                isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and \
-                _rt_call(nxt.value, rt_name, "index_adjoint") and len(nxt.value.args) == 3 and \
-                not nxt.value.keywords and _name(nxt.value.args[0]) == s.targets[0].id:
-            t = s.targets[0].id
-            rest = nxt.value.args[1:]
-            reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
-            if last_read.get(t, -1) <= k + 1 and not reads_t and nxt.targets[0].id != t:
-                nxt.value.func.attr = "index_adjoint_op"
-                nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
-                                  s.value.left, s.value.right] + rest
-                out.append(nxt)
-                k += 2
-                continue
-        out.append(s)
-        k += 1
-    fn.body = out
+
+    def index_slice(stmt, operands) -> bool:
+        # ``i = rt.index_slice(...)`` of numbers and names (builds a slice, changes nothing), storing
+        # none of the operands: the op can move past it
+        return isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name) and \
+            stmt.targets[0].id not in operands and id(stmt) not in shared and \
+            _rt_call(stmt.value, rt_name, "index_slice") and not stmt.value.keywords and \
+            all(isinstance(a, (gast.Constant, gast.Name)) or isinstance(a, gast.UnaryOp) and
+                isinstance(a.operand, gast.Constant) for a in stmt.value.args)
+
+    def block(body) -> List:
+        for stmt in body:
+            if isinstance(stmt, gast.If):       # (branches, not loops: each runs at most once)
+                stmt.body = block(stmt.body)
+                stmt.orelse = block(stmt.orelse)
+        out: List = []
+        k = 0
+        while k < len(body):
+            s = body[k]
+            if id(s) not in shared and isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                    isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.BinOp) and \
+                    type(s.value.op) in _INTO_OPS:
+                t = s.targets[0].id
+                operands = {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)} | {t}
+                j = k + 1
+                while j < len(body) and j <= k + 2 and index_slice(body[j], operands):
+                    j += 1
+                nxt = body[j] if j < len(body) else None
+                if nxt is not None and id(nxt) not in shared and id(getattr(nxt, "value", None)) not in shared and \
+                        isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and \
+                        _rt_call(nxt.value, rt_name, "index_adjoint") and len(nxt.value.args) == 3 and \
+                        not nxt.value.keywords and _name(nxt.value.args[0]) == t:
+                    rest = nxt.value.args[1:]
+                    reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
+                    own = sum(1 for n in gast.walk(s.value) if isinstance(n, gast.Name) and n.id == t)
+                    if loads.get(t, 0) - own == 1 and not reads_t and nxt.targets[0].id != t:
+                        nxt.value.func.attr = "index_adjoint_op"
+                        nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
+                                          s.value.left, s.value.right] + rest
+                        out.extend(body[k + 1:j])
+                        out.append(nxt)
+                        k = j + 1
+                        continue
+            out.append(s)
+            k += 1
+        return out
+
+    fn.body = block(fn.body)
 
 
 # --- a sum's adjoint scaled before it meets a full array; negations folded into sums --------------
@@ -1185,9 +1207,19 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 return _rt_of(rt_name, "negated_unbroadcast", [inner.operand, like])
         return None
 
+    def scaled_of(value):
+        # n = k * t (k a number, t a name; a rule's constant times an array, the tangent code's
+        # split of g * (k * t)): (k, t), read as rt.broadcast_product(g, k, t) in g * n
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
+            for k, t in ((value.left, value.right), (value.right, value.left)):
+                if _numeric(k) and isinstance(t, gast.Name):
+                    return k, t
+        return None
+
     def fold_into(use, n: str, value) -> bool:
         """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there."""
         negated = negation_of(value)
+        scaled = scaled_of(value)
         is_n = lambda node: isinstance(node, gast.Name) and node.id == n   # noqa: E731
         done = []
 
@@ -1211,15 +1243,42 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     elif isinstance(node.op, gast.Sub) and is_n(node.right):
                         done.append(1)
                         return gast.BinOp(left=node.left, op=gast.Add(), right=negated)
+                    elif isinstance(node.op, gast.Sub) and isinstance(node.right, gast.BinOp) and \
+                            isinstance(node.right.op, gast.Mult) and (is_n(node.right.left) or is_n(node.right.right)):
+                        # a - n * e: a + m * e (n * e is -(m * e), a - -(y) is a + y)
+                        b = node.right
+                        done.append(1)
+                        product = gast.BinOp(left=negated, op=gast.Mult(), right=b.right) if is_n(b.left) \
+                            else gast.BinOp(left=b.left, op=gast.Mult(), right=negated)
+                        return gast.BinOp(left=node.left, op=gast.Add(), right=product)
                 elif _rt_call(value, rt_name, "unbroadcast_product") and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
                         if is_n(a):
                             done.append(1)
                             return _rt_of(rt_name, "unit_product", list(value.args) + [b])
+                elif scaled is not None and isinstance(node.op, gast.Mult):
+                    for a, b in ((node.left, node.right), (node.right, node.left)):
+                        if is_n(a) and is_view(b):
+                            done.append(1)
+                            return _rt_of(rt_name, "broadcast_product", [b, scaled[0], scaled[1]])
+                return node
+
+            def visit_Call(self, node):
+                self.generic_visit(node)
+                if not done and isinstance(value, gast.UnaryOp) and _rt_call(node, rt_name, "unbroadcast") and \
+                        len(node.args) == 2 and not node.keywords and is_n(node.args[0]) and \
+                        isinstance(node.args[1], gast.Name):
+                    # n = -m read as rt.unbroadcast(n, like): rt.unbroadcast(-m, like) (the tangent code's
+                    # split of a negated unbroadcast; folded on in turn where it is negated again)
+                    done.append(1)
+                    node.args[0] = value
                 return node
 
             def visit_UnaryOp(self, node):
                 self.generic_visit(node)
+                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and negated is not None:
+                    done.append(1)      # -(-m) is m; -unbroadcast(-m, like) is negated_unbroadcast(m, like)
+                    return negated
                 if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and \
                         _rt_call(value, rt_name, "broadcast_product"):
                     done.append(1)
@@ -1248,7 +1307,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             n, value = s.targets[0].id, s.value
             if loads.get(n) != 1 or stores.get(n) != 1:
                 continue
-            if not (negation_of(value) is not None or
+            if not (negation_of(value) is not None or views and scaled_of(value) is not None or
                     _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
                     all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and not value.keywords and
                     (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]))):
