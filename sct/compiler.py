@@ -35,6 +35,7 @@ from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, expand_in_place, fold_broadcast_factors, has_in_place, shared_statements
+from .optimize import indexed_sums
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
@@ -573,6 +574,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name if plain_numpy else None)
                 direct_index_adjoints(generated_fn, rt_name, shared)
+                indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")

@@ -504,7 +504,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
 _PURE_RT_CALLS = frozenset({
     "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
     "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
-    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only", "add_index_grad"})
+    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only", "add_index_grad", "index_added"})
 #: numpy functions of arrays without effects (generated code calls them on arrays).
 _PURE_NP_CALLS = frozenset({
     "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
@@ -795,7 +795,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
-                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2,
                     "item_adjoint": 2}
 
 
@@ -1082,6 +1082,41 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
     fn.body = block(fn.body)
 
 
+# --- a sum with a slice adjoint written straight into one buffer; a + (-b) as a - b ---------------
+
+def indexed_sums(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """In every assignment: ``a + rt.index_adjoint(g, x, idx)`` (the sum of an adjoint and a slice's
+    adjoint, as second-level code has them) becomes ``rt.index_added(a, g, x, idx)``, which writes the
+    sum straight into one new buffer (runtime/support.py: one pass instead of three, the same
+    numbers); ``a + (-b)`` becomes ``a - b`` (IEEE: the same number; no pass for the negation).
+    Operands swapped (``index_adjoint(...) + a``, ``(-b) + a``) only where ``a`` is a name (nothing
+    runs in it, so evaluating it first changes nothing)."""
+    def simple(node) -> bool:
+        return isinstance(node, (gast.Name, gast.Constant))
+
+    class Sums(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if not isinstance(node.op, gast.Add):
+                return node
+            for a, b, swapped in ((node.left, node.right, False), (node.right, node.left, True)):
+                if swapped and not simple(a):
+                    continue
+                if _rt_call(b, rt_name, "index_adjoint") and len(b.args) == 3 and not b.keywords:
+                    return gast.copy_location(_rt_of(rt_name, "index_added", [a] + list(b.args)), node)
+                if isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+                    return gast.copy_location(gast.BinOp(left=a, op=gast.Sub(), right=b.operand), node)
+            return node
+
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, (gast.Lambda, gast.FunctionDef, gast.ClassDef)):
+            return
+    for node in list(_walk_no_defs(fn.body)):
+        if isinstance(node, (gast.Assign, gast.AugAssign)) and id(node) not in shared and \
+                id(getattr(node, "value", None)) not in shared and isinstance(node.value, gast.BinOp):
+            node.value = Sums().visit(node.value)
+
+
 # --- a sum's adjoint scaled before it meets a full array; negations folded into sums --------------
 
 def _numeric(node) -> bool:
@@ -1097,7 +1132,7 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
-                      "negated_unbroadcast"))
+                      "negated_unbroadcast", "index_added"))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
@@ -1361,6 +1396,10 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
                                 right=node.args[3])
                 return gast.copy_location(op, node)
+            if func.attr == "index_added" and len(node.args) == 4:
+                func.attr = "index_adjoint"
+                inner = gast.Call(func=func, args=node.args[1:], keywords=[])
+                return gast.copy_location(gast.BinOp(left=node.args[0], op=gast.Add(), right=inner), node)
             if func.attr == "negated_unbroadcast" and len(node.args) == 2:
                 func.attr = "unbroadcast"
                 inner = gast.Call(func=func, args=[gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node.args[1]],
