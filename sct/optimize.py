@@ -1160,6 +1160,8 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     keywords change none of their arguments)."""
     loads: Dict[str, int] = {}
     stores: Dict[str, int] = {}
+    proxied: Dict[str, int] = {}     # reads inside rt.shape_proxy(n): its shape and dtype only
+    cleared: Dict[str, int] = {}     # n = None (a sweep's names set before its tape is written)
     found = False
     for node in _walk_no_defs(fn.body):
         if isinstance(node, gast.Name):
@@ -1171,6 +1173,11 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             return
         elif isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
             found = True
+        elif _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
+            proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                isinstance(node.value, gast.Constant) and node.value.value is None:
+            cleared[node.targets[0].id] = cleared.get(node.targets[0].id, 0) + 1
         elif not found and _rt_call(node, rt_name, "reduction_broadcast"):
             found = True
     if not found or any(name in loads for name in _SCOPE_NAMES):
@@ -1218,8 +1225,26 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     scale(fn.body)
     plain_rt = (_PLAIN_RT - _MUTATING_RT) | _FOLD_RT
 
+    def tape_push(s) -> bool:
+        # tape.append(n) / tape.append(rt.shape_proxy(n)) of a sweep's tape: changes no array
+        if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and len(s.value.args) == 1 and
+                not s.value.keywords and isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and
+                isinstance(s.value.func.value, gast.Name) and s.value.func.value.id.startswith("tape")):
+            return False
+        arg = s.value.args[0]
+        return isinstance(arg, (gast.Name, gast.Constant)) or \
+            _rt_call(arg, rt_name, "shape_proxy") and len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
+
+    def only_shape_read(u, n: str) -> bool:
+        # every read of n in u is inside rt.shape_proxy(n)
+        inside = {id(c.args[0]) for c in _walk_no_defs([u]) if _rt_call(c, rt_name, "shape_proxy") and
+                  len(c.args) == 1 and isinstance(c.args[0], gast.Name)}
+        return all(id(node) in inside for node in _walk_no_defs([u]) if isinstance(node, gast.Name) and node.id == n)
+
     def calm(s) -> bool:
         # an assignment that calls nothing but runtime helpers and numpy functions that change nothing
+        if tape_push(s):
+            return True
         if not isinstance(s, gast.Assign) or id(s) in shared:
             return False
         for node in _walk_no_defs([s.value]):
@@ -1340,7 +1365,9 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     id(s) in shared:
                 continue
             n, value = s.targets[0].id, s.value
-            if loads.get(n) != 1 or stores.get(n) != 1:
+            shape_reads = proxied.get(n, 0) if views and scaled_of(value) is not None else 0
+            if loads.get(n, 0) - shape_reads != 1 or \
+                    stores.get(n, 0) - (cleared.get(n, 0) if shape_reads else 0) != 1:
                 continue
             if not (negation_of(value) is not None or views and scaled_of(value) is not None or
                     _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
@@ -1352,9 +1379,14 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 u = stmts[j]
                 if j in dropped:
                     continue
-                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])):
+                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
+                        not (shape_reads and only_shape_read(u, n)):
                     if calm(u) and fold_into(u, n, value):
-                        dropped.add(i)
+                        if shape_reads:     # its shape still read: a stand-in of its shape and dtype
+                            s.value = _rt_of(rt_name, "type_only", [gast.Constant(value="mul", kind=None),
+                                                                     value.left, value.right])
+                        else:
+                            dropped.add(i)
                     break
                 if not calm(u) or _stored([u]) & (reads | {n}):
                     break
