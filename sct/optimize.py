@@ -795,7 +795,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
-                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
                     "item_adjoint": 2}
 
 
@@ -1014,8 +1014,8 @@ def shared_statements(functions) -> Set[int]:
 # --- the result of an op written straight into a slice adjoint's buffer --------------------------
 
 def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
-    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)`` (or after at most two
-    ``i = rt.index_slice(...)``), at the top level of the function or in a branch (no loop around
+    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)`` (or after at most four
+    ``i = rt.index_slice(...)`` or pushes on a sweep's tape), at the top level of the function or in a branch (no loop around
     them), ``t`` read nowhere else: one statement
     ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
     the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
@@ -1042,6 +1042,20 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
             all(isinstance(a, (gast.Constant, gast.Name)) or isinstance(a, gast.UnaryOp) and
                 isinstance(a.operand, gast.Constant) for a in stmt.value.args)
 
+    def passable(stmt, operands) -> bool:
+        # an index_slice, or a push on a sweep's tape (tape.append(n), tape.append(rt.shape_proxy(n))):
+        # neither changes an array nor stores a name
+        if index_slice(stmt, operands):
+            return True
+        if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call) and len(stmt.value.args) == 1 and
+                not stmt.value.keywords and isinstance(stmt.value.func, gast.Attribute) and
+                stmt.value.func.attr == "append" and isinstance(stmt.value.func.value, gast.Name) and
+                stmt.value.func.value.id.startswith("tape")):
+            return False
+        arg = stmt.value.args[0]
+        return isinstance(arg, (gast.Name, gast.Constant)) or \
+            _rt_call(arg, rt_name, "shape_proxy") and len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
+
     def block(body) -> List:
         for stmt in body:
             if isinstance(stmt, gast.If):       # (branches, not loops: each runs at most once)
@@ -1057,7 +1071,7 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
                 t = s.targets[0].id
                 operands = {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)} | {t}
                 j = k + 1
-                while j < len(body) and j <= k + 2 and index_slice(body[j], operands):
+                while j < len(body) and j <= k + 4 and passable(body[j], operands):
                     j += 1
                 nxt = body[j] if j < len(body) else None
                 if nxt is not None and id(nxt) not in shared and id(getattr(nxt, "value", None)) not in shared and \
@@ -1365,7 +1379,8 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     id(s) in shared:
                 continue
             n, value = s.targets[0].id, s.value
-            shape_reads = proxied.get(n, 0) if views and scaled_of(value) is not None else 0
+            shape_reads = proxied.get(n, 0) if views and scaled_of(value) is not None or \
+                isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) else 0
             if loads.get(n, 0) - shape_reads != 1 or \
                     stores.get(n, 0) - (cleared.get(n, 0) if shape_reads else 0) != 1:
                 continue
@@ -1382,7 +1397,10 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
                         not (shape_reads and only_shape_read(u, n)):
                     if calm(u) and fold_into(u, n, value):
-                        if shape_reads:     # its shape still read: a stand-in of its shape and dtype
+                        if shape_reads and isinstance(value, gast.UnaryOp):   # its shape still read:
+                            s.value = _rt_of(rt_name, "type_only",         # a stand-in of its shape and dtype
+                                             [gast.Constant(value="neg", kind=None), value.operand])
+                        elif shape_reads:
                             s.value = _rt_of(rt_name, "type_only", [gast.Constant(value="mul", kind=None),
                                                                      value.left, value.right])
                         else:
