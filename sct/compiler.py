@@ -531,14 +531,14 @@ def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer
     return transformer.build()
 
 
-def _runtime_as(functions, rt_name: str) -> None:
+def _runtime_as(functions, rt_name: str, resolver: Resolver) -> None:
     """Generated code read back (differentiated again) names the runtime ``rt``, the new code
     ``rt_name``: its ``rt`` read as ``rt_name`` (the same object, ``RT``), so that the optimiser's
     rewrites (sct/optimize.py, which find runtime calls by ``rt_name``) see its runtime calls too.
-    Nothing where ``rt`` is assigned in the code."""
+    Nothing where ``rt`` is assigned in the code or is not the runtime."""
     names = [n for fn in functions if isinstance(fn, gast.FunctionDef)
              for n in gast.walk(fn) if isinstance(n, gast.Name) and n.id == "rt"]
-    if any(not isinstance(n.ctx, gast.Load) for n in names):
+    if not names or any(not isinstance(n.ctx, gast.Load) for n in names) or resolver.resolve_name("rt") is not RT:
         return
     for n in names:
         n.id = rt_name
@@ -551,8 +551,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     parameters' kinds), fused where numexpr is the backend.  Returns the call sites' objects and
     records."""
     site_calls: List = []
-    if rt_name != "rt" and optimize_enabled() and resolver.resolve_name("rt") is RT:
-        _runtime_as(generated.functions, rt_name)
+    if rt_name != "rt" and optimize_enabled():
+        _runtime_as(generated.functions, rt_name, resolver)
     sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
              numpy_name=numpy_name if plain_numpy else None)
