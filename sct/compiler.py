@@ -36,6 +36,7 @@ from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, expand_in_place, fold_broadcast_factors, has_in_place, shared_statements
+from .optimize import indexed_sums
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
@@ -533,6 +534,19 @@ def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer
     return transformer.build()
 
 
+def _runtime_as(functions, rt_name: str, resolver: Resolver) -> None:
+    """Generated code read back (differentiated again) names the runtime ``rt``, the new code
+    ``rt_name``: its ``rt`` read as ``rt_name`` (the same object, ``RT``), so that the optimiser's
+    rewrites (sct/optimize.py, which find runtime calls by ``rt_name``) see its runtime calls too.
+    Nothing where ``rt`` is assigned in the code or is not the runtime."""
+    names = [n for fn in functions if isinstance(fn, gast.FunctionDef)
+             for n in gast.walk(fn) if isinstance(n, gast.Name) and n.id == "rt"]
+    if not names or any(not isinstance(n.ctx, gast.Load) for n in names) or resolver.resolve_name("rt") is not RT:
+        return
+    for n in names:
+        n.id = rt_name
+
+
 def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy: bool, keep,
              resolver: Resolver, scalar_kinds: Optional[Dict[str, Any]]):
     """The generated functions' call sites attached, then optimized: ``keep`` (sct's own code: the
@@ -540,6 +554,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     parameters' kinds), fused where numexpr is the backend.  Returns the call sites' objects and
     records."""
     site_calls: List = []
+    if rt_name != "rt" and optimize_enabled():
+        _runtime_as(generated.functions, rt_name, resolver)
     sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
              numpy_name=numpy_name if plain_numpy else None)
@@ -561,6 +577,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name if plain_numpy else None)
                 direct_index_adjoints(generated_fn, rt_name, shared)
+                indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")

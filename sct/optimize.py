@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import os
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
@@ -504,7 +504,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
 _PURE_RT_CALLS = frozenset({
     "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
     "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
-    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only", "add_index_grad"})
+    "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only", "add_index_grad", "index_added"})
 #: numpy functions of arrays without effects (generated code calls them on arrays).
 _PURE_NP_CALLS = frozenset({
     "sum", "mean", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
@@ -795,7 +795,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
-                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2,
+                    "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
                     "item_adjoint": 2}
 
 
@@ -905,6 +905,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     (left as they are)."""
     loads: Dict[str, int] = {}
     proxied: Set[int] = set()
+    proxied_names: Set[str] = set()
     names = []
     for node in _walk_no_defs(fn.body):
         if isinstance(node, gast.Name):
@@ -912,6 +913,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
         elif isinstance(node, gast.Call):
             if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
                 proxied.add(id(node.args[0]))
+                proxied_names.add(node.args[0].id)
         elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
             return
     for node in names:
@@ -940,7 +942,8 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     def block(stmts):
         # temps: names assigned by arithmetic earlier in this block, neither read nor stored since
         temps: Set[str] = set()
-        for s in stmts:
+        released: List[Tuple[int, gast.stmt, str]] = []
+        for position, s in enumerate(stmts):
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
@@ -968,12 +971,31 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                                         args=[gast.Constant(value=_INTO_OPS[type(value.op)], kind=None),
                                               value.left, value.right, gast.Constant(value=side, kind=None)],
                                         keywords=[])
+                    used = (value.right if side else value.left).id
+                    if used != target:
+                        released.append((position, s, used))
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and free(value.operand):
                 s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
+                if value.operand.id != target:
+                    released.append((position, s, value.operand.id))
             temps -= set(here)
             temps.discard(target)
             if arithmetic(s.value):
                 temps.add(target)
+        # the temporary written in place is released at once (``del t``, a dead name; where its shape
+        # is read later, ``t = rt.shape_proxy(t)``, which keeps its shape and dtype only): its buffer,
+        # now the result's, is held by one name only, so a later op can be written into it too
+        # (into_temporary's reference count would otherwise see the second name and copy)
+        for position, s, name in reversed(released):
+            if name in proxied_names:
+                release = gast.Assign(
+                    targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                    value=gast.Call(func=rt_attr("shape_proxy"), keywords=[], args=[
+                        gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)]),
+                    type_comment=None)
+            else:
+                release = gast.Delete(targets=[gast.Name(id=name, ctx=gast.Del(), annotation=None, type_comment=None)])
+            stmts.insert(position + 1, gast.copy_location(release, s))
 
     block(fn.body)
 
@@ -992,50 +1014,121 @@ def shared_statements(functions) -> Set[int]:
 # --- the result of an op written straight into a slice adjoint's buffer --------------------------
 
 def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
-    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)``, at the top level of the
-    function (no loop around them), ``t`` read by no statement after them: one statement
+    """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)`` (or after at most four
+    ``i = rt.index_slice(...)`` or pushes on a sweep's tape), at the top level of the function or in a branch (no loop around
+    them), ``t`` read nowhere else: one statement
     ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
     the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
     between, and no later statement reads ``t``, so only speed changes."""
-    body = fn.body
-    out: List = []
-    last_read: Dict[str, int] = {}      # name -> the last top-level statement that reads it
+    loads: Dict[str, int] = {}
     found = False
-    for k, stmt in enumerate(body):
-        for n in _walk_no_defs([stmt]):
-            if isinstance(n, gast.Name):
-                if not isinstance(n.ctx, gast.Store):
-                    last_read[n.id] = k
-            elif isinstance(n, gast.Attribute):
-                found = found or n.attr == "index_adjoint"
-            elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
-                return
-    if not found or any(name in last_read for name in _SCOPE_NAMES):
+    for n in _walk_no_defs(fn.body):
+        if isinstance(n, gast.Name):
+            if not isinstance(n.ctx, gast.Store):
+                loads[n.id] = loads.get(n.id, 0) + 1
+        elif isinstance(n, gast.Attribute):
+            found = found or n.attr == "index_adjoint"
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+            return
+    if not found or any(name in loads for name in _SCOPE_NAMES):
         return
-    k = 0
-    while k < len(body):
-        s = body[k]
-        nxt = body[k + 1] if k + 1 < len(body) else None
-        if nxt is not None and id(s) not in shared and id(nxt) not in shared and \
-                id(getattr(nxt, "value", None)) not in shared and \
-                isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
-                isinstance(s.value, gast.BinOp) and type(s.value.op) in _INTO_OPS and \
-                isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and \
-                _rt_call(nxt.value, rt_name, "index_adjoint") and len(nxt.value.args) == 3 and \
-                not nxt.value.keywords and _name(nxt.value.args[0]) == s.targets[0].id:
-            t = s.targets[0].id
-            rest = nxt.value.args[1:]
-            reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
-            if last_read.get(t, -1) <= k + 1 and not reads_t and nxt.targets[0].id != t:
-                nxt.value.func.attr = "index_adjoint_op"
-                nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
-                                  s.value.left, s.value.right] + rest
-                out.append(nxt)
-                k += 2
-                continue
-        out.append(s)
-        k += 1
-    fn.body = out
+
+    def index_slice(stmt, operands) -> bool:
+        # ``i = rt.index_slice(...)`` of numbers and names (builds a slice, changes nothing), storing
+        # none of the operands: the op can move past it
+        return isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name) and \
+            stmt.targets[0].id not in operands and id(stmt) not in shared and \
+            _rt_call(stmt.value, rt_name, "index_slice") and not stmt.value.keywords and \
+            all(isinstance(a, (gast.Constant, gast.Name)) or isinstance(a, gast.UnaryOp) and
+                isinstance(a.operand, gast.Constant) for a in stmt.value.args)
+
+    def passable(stmt, operands) -> bool:
+        # an index_slice, or a push on a sweep's tape (tape.append(n), tape.append(rt.shape_proxy(n))):
+        # neither changes an array nor stores a name
+        if index_slice(stmt, operands):
+            return True
+        if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call) and len(stmt.value.args) == 1 and
+                not stmt.value.keywords and isinstance(stmt.value.func, gast.Attribute) and
+                stmt.value.func.attr == "append" and isinstance(stmt.value.func.value, gast.Name) and
+                stmt.value.func.value.id.startswith("tape")):
+            return False
+        arg = stmt.value.args[0]
+        return isinstance(arg, (gast.Name, gast.Constant)) or \
+            _rt_call(arg, rt_name, "shape_proxy") and len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
+
+    def block(body) -> List:
+        for stmt in body:
+            if isinstance(stmt, gast.If):       # (branches, not loops: each runs at most once)
+                stmt.body = block(stmt.body)
+                stmt.orelse = block(stmt.orelse)
+        out: List = []
+        k = 0
+        while k < len(body):
+            s = body[k]
+            if id(s) not in shared and isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                    isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.BinOp) and \
+                    type(s.value.op) in _INTO_OPS:
+                t = s.targets[0].id
+                operands = {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)} | {t}
+                j = k + 1
+                while j < len(body) and j <= k + 4 and passable(body[j], operands):
+                    j += 1
+                nxt = body[j] if j < len(body) else None
+                if nxt is not None and id(nxt) not in shared and id(getattr(nxt, "value", None)) not in shared and \
+                        isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and \
+                        _rt_call(nxt.value, rt_name, "index_adjoint") and len(nxt.value.args) == 3 and \
+                        not nxt.value.keywords and _name(nxt.value.args[0]) == t:
+                    rest = nxt.value.args[1:]
+                    reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
+                    own = sum(1 for n in gast.walk(s.value) if isinstance(n, gast.Name) and n.id == t)
+                    if loads.get(t, 0) - own == 1 and not reads_t and nxt.targets[0].id != t:
+                        nxt.value.func.attr = "index_adjoint_op"
+                        nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
+                                          s.value.left, s.value.right] + rest
+                        out.extend(body[k + 1:j])
+                        out.append(nxt)
+                        k = j + 1
+                        continue
+            out.append(s)
+            k += 1
+        return out
+
+    fn.body = block(fn.body)
+
+
+# --- a sum with a slice adjoint written straight into one buffer; a + (-b) as a - b ---------------
+
+def indexed_sums(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """In every assignment: ``a + rt.index_adjoint(g, x, idx)`` (the sum of an adjoint and a slice's
+    adjoint, as second-level code has them) becomes ``rt.index_added(a, g, x, idx)``, which writes the
+    sum straight into one new buffer (runtime/support.py: one pass instead of three, the same
+    numbers); ``a + (-b)`` becomes ``a - b`` (IEEE: the same number; no pass for the negation).
+    Operands swapped (``index_adjoint(...) + a``, ``(-b) + a``) only where ``a`` is a name (nothing
+    runs in it, so evaluating it first changes nothing)."""
+    def simple(node) -> bool:
+        return isinstance(node, (gast.Name, gast.Constant))
+
+    class Sums(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if not isinstance(node.op, gast.Add):
+                return node
+            for a, b, swapped in ((node.left, node.right, False), (node.right, node.left, True)):
+                if swapped and not simple(a):
+                    continue
+                if _rt_call(b, rt_name, "index_adjoint") and len(b.args) == 3 and not b.keywords:
+                    return gast.copy_location(_rt_of(rt_name, "index_added", [a] + list(b.args)), node)
+                if isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+                    return gast.copy_location(gast.BinOp(left=a, op=gast.Sub(), right=b.operand), node)
+            return node
+
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, (gast.Lambda, gast.FunctionDef, gast.ClassDef)):
+            return
+    for node in list(_walk_no_defs(fn.body)):
+        if isinstance(node, (gast.Assign, gast.AugAssign)) and id(node) not in shared and \
+                id(getattr(node, "value", None)) not in shared and isinstance(node.value, gast.BinOp):
+            node.value = Sums().visit(node.value)
 
 
 # --- a sum's adjoint scaled before it meets a full array; negations folded into sums --------------
@@ -1053,7 +1146,7 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
-                      "negated_unbroadcast"))
+                      "negated_unbroadcast", "index_added"))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
@@ -1081,6 +1174,8 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     keywords change none of their arguments)."""
     loads: Dict[str, int] = {}
     stores: Dict[str, int] = {}
+    proxied: Dict[str, int] = {}     # reads inside rt.shape_proxy(n): its shape and dtype only
+    cleared: Dict[str, int] = {}     # n = None (a sweep's names set before its tape is written)
     found = False
     for node in _walk_no_defs(fn.body):
         if isinstance(node, gast.Name):
@@ -1092,6 +1187,11 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             return
         elif isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
             found = True
+        elif _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
+            proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                isinstance(node.value, gast.Constant) and node.value.value is None:
+            cleared[node.targets[0].id] = cleared.get(node.targets[0].id, 0) + 1
         elif not found and _rt_call(node, rt_name, "reduction_broadcast"):
             found = True
     if not found or any(name in loads for name in _SCOPE_NAMES):
@@ -1139,8 +1239,26 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     scale(fn.body)
     plain_rt = (_PLAIN_RT - _MUTATING_RT) | _FOLD_RT
 
+    def tape_push(s) -> bool:
+        # tape.append(n) / tape.append(rt.shape_proxy(n)) of a sweep's tape: changes no array
+        if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and len(s.value.args) == 1 and
+                not s.value.keywords and isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and
+                isinstance(s.value.func.value, gast.Name) and s.value.func.value.id.startswith("tape")):
+            return False
+        arg = s.value.args[0]
+        return isinstance(arg, (gast.Name, gast.Constant)) or \
+            _rt_call(arg, rt_name, "shape_proxy") and len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
+
+    def only_shape_read(u, n: str) -> bool:
+        # every read of n in u is inside rt.shape_proxy(n)
+        inside = {id(c.args[0]) for c in _walk_no_defs([u]) if _rt_call(c, rt_name, "shape_proxy") and
+                  len(c.args) == 1 and isinstance(c.args[0], gast.Name)}
+        return all(id(node) in inside for node in _walk_no_defs([u]) if isinstance(node, gast.Name) and node.id == n)
+
     def calm(s) -> bool:
         # an assignment that calls nothing but runtime helpers and numpy functions that change nothing
+        if tape_push(s):
+            return True
         if not isinstance(s, gast.Assign) or id(s) in shared:
             return False
         for node in _walk_no_defs([s.value]):
@@ -1163,9 +1281,19 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 return _rt_of(rt_name, "negated_unbroadcast", [inner.operand, like])
         return None
 
+    def scaled_of(value):
+        # n = k * t (k a number, t a name; a rule's constant times an array, the tangent code's
+        # split of g * (k * t)): (k, t), read as rt.broadcast_product(g, k, t) in g * n
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
+            for k, t in ((value.left, value.right), (value.right, value.left)):
+                if _numeric(k) and isinstance(t, gast.Name):
+                    return k, t
+        return None
+
     def fold_into(use, n: str, value) -> bool:
         """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there."""
         negated = negation_of(value)
+        scaled = scaled_of(value)
         is_n = lambda node: isinstance(node, gast.Name) and node.id == n   # noqa: E731
         done = []
 
@@ -1189,15 +1317,42 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     elif isinstance(node.op, gast.Sub) and is_n(node.right):
                         done.append(1)
                         return gast.BinOp(left=node.left, op=gast.Add(), right=negated)
+                    elif isinstance(node.op, gast.Sub) and isinstance(node.right, gast.BinOp) and \
+                            isinstance(node.right.op, gast.Mult) and (is_n(node.right.left) or is_n(node.right.right)):
+                        # a - n * e: a + m * e (n * e is -(m * e), a - -(y) is a + y)
+                        b = node.right
+                        done.append(1)
+                        product = gast.BinOp(left=negated, op=gast.Mult(), right=b.right) if is_n(b.left) \
+                            else gast.BinOp(left=b.left, op=gast.Mult(), right=negated)
+                        return gast.BinOp(left=node.left, op=gast.Add(), right=product)
                 elif _rt_call(value, rt_name, "unbroadcast_product") and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
                         if is_n(a):
                             done.append(1)
                             return _rt_of(rt_name, "unit_product", list(value.args) + [b])
+                elif scaled is not None and isinstance(node.op, gast.Mult):
+                    for a, b in ((node.left, node.right), (node.right, node.left)):
+                        if is_n(a) and is_view(b):
+                            done.append(1)
+                            return _rt_of(rt_name, "broadcast_product", [b, scaled[0], scaled[1]])
+                return node
+
+            def visit_Call(self, node):
+                self.generic_visit(node)
+                if not done and isinstance(value, gast.UnaryOp) and _rt_call(node, rt_name, "unbroadcast") and \
+                        len(node.args) == 2 and not node.keywords and is_n(node.args[0]) and \
+                        isinstance(node.args[1], gast.Name):
+                    # n = -m read as rt.unbroadcast(n, like): rt.unbroadcast(-m, like) (the tangent code's
+                    # split of a negated unbroadcast; folded on in turn where it is negated again)
+                    done.append(1)
+                    node.args[0] = value
                 return node
 
             def visit_UnaryOp(self, node):
                 self.generic_visit(node)
+                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and negated is not None:
+                    done.append(1)      # -(-m) is m; -unbroadcast(-m, like) is negated_unbroadcast(m, like)
+                    return negated
                 if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and \
                         _rt_call(value, rt_name, "broadcast_product"):
                     done.append(1)
@@ -1224,9 +1379,12 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     id(s) in shared:
                 continue
             n, value = s.targets[0].id, s.value
-            if loads.get(n) != 1 or stores.get(n) != 1:
+            shape_reads = proxied.get(n, 0) if views and scaled_of(value) is not None or \
+                isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) else 0
+            if loads.get(n, 0) - shape_reads != 1 or \
+                    stores.get(n, 0) - (cleared.get(n, 0) if shape_reads else 0) != 1:
                 continue
-            if not (negation_of(value) is not None or
+            if not (negation_of(value) is not None or views and scaled_of(value) is not None or
                     _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
                     all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and not value.keywords and
                     (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]))):
@@ -1236,9 +1394,17 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 u = stmts[j]
                 if j in dropped:
                     continue
-                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])):
+                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
+                        not (shape_reads and only_shape_read(u, n)):
                     if calm(u) and fold_into(u, n, value):
-                        dropped.add(i)
+                        if shape_reads and isinstance(value, gast.UnaryOp):   # its shape still read:
+                            s.value = _rt_of(rt_name, "type_only",         # a stand-in of its shape and dtype
+                                             [gast.Constant(value="neg", kind=None), value.operand])
+                        elif shape_reads:
+                            s.value = _rt_of(rt_name, "type_only", [gast.Constant(value="mul", kind=None),
+                                                                     value.left, value.right])
+                        else:
+                            dropped.add(i)
                     break
                 if not calm(u) or _stored([u]) & (reads | {n}):
                     break
@@ -1280,6 +1446,10 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
                                 right=node.args[3])
                 return gast.copy_location(op, node)
+            if func.attr == "index_added" and len(node.args) == 4:
+                func.attr = "index_adjoint"
+                inner = gast.Call(func=func, args=node.args[1:], keywords=[])
+                return gast.copy_location(gast.BinOp(left=node.args[0], op=gast.Add(), right=inner), node)
             if func.attr == "negated_unbroadcast" and len(node.args) == 2:
                 func.attr = "unbroadcast"
                 inner = gast.Call(func=func, args=[gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node.args[1]],
@@ -1295,7 +1465,53 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 node.args = [op] + node.args[3:]
             return node
 
+    _drop_releases(fdef, rt_names)
     Expand().visit(fdef)
+
+
+def _drop_releases(fdef, rt_names: Set[str]) -> None:
+    """The ``del t`` that ``reuse_temporaries`` put right after ``u = rt.into_temporary(op, a, b, side)``
+    or ``u = rt.negative_into(t)`` (``t`` the operand written in place), left out again."""
+    def in_place_operand(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+            return None
+        func, args = s.value.func, s.value.args
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in rt_names):
+            return None
+        if func.attr == "negative_into" and len(args) == 1:
+            operand = args[0]
+        elif func.attr == "into_temporary" and len(args) == 4 and isinstance(args[3], gast.Constant) and \
+                args[3].value in (0, 1):
+            operand = args[2] if args[3].value else args[1]
+        else:
+            return None
+        return operand.id if isinstance(operand, gast.Name) else None
+
+    for node in gast.walk(fdef):
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if not isinstance(stmts, list) or not any(_released_name(s, rt_names) for s in stmts):
+                continue
+            kept = []
+            for s in stmts:
+                if kept and _released_name(s, rt_names) is not None and \
+                        in_place_operand(kept[-1]) == _released_name(s, rt_names):
+                    continue
+                kept.append(s)
+            stmts[:] = kept
+
+
+def _released_name(s, rt_names: Set[str]) -> Optional[str]:
+    """``t`` of ``del t`` or ``t = rt.shape_proxy(t)`` (what ``reuse_temporaries`` releases with)."""
+    if isinstance(s, gast.Delete) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+        return s.targets[0].id
+    if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) and \
+            s.value.func.attr == "shape_proxy" and isinstance(s.value.func.value, gast.Name) and \
+            s.value.func.value.id in rt_names and len(s.value.args) == 1 and not s.value.keywords and \
+            isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id:
+        return s.targets[0].id
+    return None
 
 
 def has_in_place(fdef) -> bool:
