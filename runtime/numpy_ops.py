@@ -109,6 +109,12 @@ def matmul(g, ans, a, b):
 
 def matmul_adjoint_a(g, a, b):
     """The adjoint of ``a`` in ``a @ b`` for every rank numpy's matmul accepts."""
+    if type(g) is np.ndarray and type(b) is np.ndarray and g.ndim == 2 and b.ndim == 2 and \
+            b.dtype.kind != "c" and type(a) is np.ndarray and a.ndim == 2:
+        out = g @ b.T               # two matrices, b real: the general path's numbers, without its calls
+        if out.shape == a.shape:
+            return out
+        return unbroadcast(out, a)
     if np.ndim(b) == 1:
         if np.ndim(a) == 1:
             return g * conj_of(b)
@@ -121,6 +127,12 @@ def matmul_adjoint_a(g, a, b):
 
 def matmul_adjoint_b(g, a, b):
     """The adjoint of ``b`` in ``a @ b``."""
+    if type(g) is np.ndarray and type(a) is np.ndarray and g.ndim == 2 and a.ndim == 2 and \
+            a.dtype.kind != "c" and type(b) is np.ndarray and b.ndim == 2:
+        out = a.T @ g               # two matrices, a real: the general path's numbers, without its calls
+        if out.shape == b.shape:
+            return out
+        return unbroadcast(out, b)
     if np.ndim(a) == 1:
         if np.ndim(b) == 1:
             return g * conj_of(a)
@@ -546,8 +558,16 @@ def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
     extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
+    if type(a) is np.ndarray and type(axis) is int and a.ndim and a.shape[axis]:
+        found = np.equal(a, extremum)
+        if np.count_nonzero(found) * a.shape[axis] == a.size and _logical_or_reduce(found, axis=axis).all():
+            # one hit in every line (no ties, no NaN): the weights are the hits themselves (hits / 1)
+            return found.astype(weight_dtype(a))
     hits = np.asarray(a == extremum, dtype=weight_dtype(a))
     return hits / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1)
+
+
+_logical_or_reduce = np.logical_or.reduce
 
 
 def prod_of_others(a, axis=None):
