@@ -109,12 +109,6 @@ def matmul(g, ans, a, b):
 
 def matmul_adjoint_a(g, a, b):
     """The adjoint of ``a`` in ``a @ b`` for every rank numpy's matmul accepts."""
-    if type(g) is np.ndarray and type(b) is np.ndarray and g.ndim == 2 and b.ndim == 2 and \
-            b.dtype.kind != "c" and type(a) is np.ndarray and a.ndim == 2:
-        out = g @ b.T               # two matrices, b real: the general path's numbers, without its calls
-        if out.shape == a.shape:
-            return out
-        return unbroadcast(out, a)
     if np.ndim(b) == 1:
         if np.ndim(a) == 1:
             return g * conj_of(b)
@@ -127,12 +121,6 @@ def matmul_adjoint_a(g, a, b):
 
 def matmul_adjoint_b(g, a, b):
     """The adjoint of ``b`` in ``a @ b``."""
-    if type(g) is np.ndarray and type(a) is np.ndarray and g.ndim == 2 and a.ndim == 2 and \
-            a.dtype.kind != "c" and type(b) is np.ndarray and b.ndim == 2:
-        out = a.T @ g               # two matrices, a real: the general path's numbers, without its calls
-        if out.shape == b.shape:
-            return out
-        return unbroadcast(out, b)
     if np.ndim(a) == 1:
         if np.ndim(b) == 1:
             return g * conj_of(a)

@@ -3,9 +3,7 @@
 1. ``rt.unbroadcast`` remembers, per (gradient shape, target shape), which axes it sums (the
    bias adjoints of an MLP: one plan look-up and ``np.add.reduce`` with the same axes as
    ``np.sum``, instead of working the axes out on every call).
-2. ``rt.matmul_adjoint_a``/``rt.matmul_adjoint_b`` of two real matrices: ``g @ b.T`` and
-   ``a.T @ g`` directly (the general path's numbers, without its rank tests and calls).
-3. ``rt.extremum_weights`` (the adjoint of ``np.max``/``np.min`` over an axis, softmax's shift):
+2. ``rt.extremum_weights`` (the adjoint of ``np.max``/``np.min`` over an axis, softmax's shift):
    where every line has exactly one hit the weights are the 0/1 hits themselves (``hits / 1``),
    without the float count, maximum and division; ties and NaN lines take the general path.
 
@@ -92,33 +90,7 @@ def test_unbroadcast_plan_is_per_shape_pair_and_leaves_other_kinds_alone():
     _same(support.unbroadcast(grad, proxy), _unbroadcast_reference(grad, np.zeros((1, 3))))
 
 
-# --- 2. matmul adjoints of two real matrices -------------------------------------------------------
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_matmul_adjoints_of_matrices_are_the_general_numbers(dtype):
-    a = RNG.standard_normal((7, 5)).astype(dtype)
-    b = RNG.standard_normal((5, 3)).astype(dtype)
-    g = RNG.standard_normal((7, 3)).astype(dtype)
-    da, db = nops.matmul_adjoint_a(g, a, b), nops.matmul_adjoint_b(g, a, b)
-    _same(da, g @ np.conj(np.swapaxes(b, -1, -2)))
-    _same(db, np.conj(np.swapaxes(a, -1, -2)) @ g)
-    assert da.dtype == dtype and db.dtype == dtype
-    # a transposed (Fortran-ordered) operand and a complex cotangent: still the general numbers
-    at = np.asfortranarray(a)
-    gc = g + 1j * RNG.standard_normal(g.shape)
-    _same(nops.matmul_adjoint_b(gc, at, b), np.swapaxes(at, -1, -2) @ gc)
-    _same(nops.matmul_adjoint_a(gc, a, b), gc @ np.swapaxes(b, -1, -2))
-
-
-def test_matmul_adjoints_of_complex_matrices_conjugate():
-    a = RNG.standard_normal((3, 2)) + 1j * RNG.standard_normal((3, 2))
-    b = RNG.standard_normal((2, 4)) + 1j * RNG.standard_normal((2, 4))
-    g = RNG.standard_normal((3, 4)) + 1j * RNG.standard_normal((3, 4))
-    _same(nops.matmul_adjoint_a(g, a, b), g @ np.conj(b.T))
-    _same(nops.matmul_adjoint_b(g, a, b), np.conj(a.T) @ g)
-
-
-# --- 3. extremum weights where nothing ties --------------------------------------------------------
+# --- 2. extremum weights where nothing ties --------------------------------------------------------
 
 _EXTREMUM_INPUTS = [
     RNG.standard_normal((256, 10)),
@@ -333,10 +305,6 @@ def test_mlp_gradients_are_the_same_numbers_as_the_general_helpers(monkeypatch):
                 if general:
                     m.setattr(RT, "unbroadcast", _unbroadcast_reference)
                     m.setattr(RT, "extremum_weights", _extremum_weights_reference)
-                    m.setattr(RT, "matmul_adjoint_a",
-                              lambda g, a, b: _unbroadcast_reference(g @ np.conj(np.swapaxes(b, -1, -2)), a))
-                    m.setattr(RT, "matmul_adjoint_b",
-                              lambda g, a, b: _unbroadcast_reference(np.conj(np.swapaxes(a, -1, -2)) @ g, b))
                 out = dlfeval(grad, *args)
             runs.append([np.asarray(out[0].data)] + [np.asarray(g.data) for g in out[1]])
         for fast, general in zip(runs[0], runs[1]):
