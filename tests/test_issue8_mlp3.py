@@ -6,6 +6,9 @@
 2. ``rt.extremum_weights`` (the adjoint of ``np.max``/``np.min`` over an axis, softmax's shift):
    where every line has exactly one hit the weights are the 0/1 hits themselves (``hits / 1``),
    without the float count, maximum and division; ties and NaN lines take the general path.
+3. The max/min rule emits ``rt.extremum_scaled(g, a, ans, axis, keepdims)`` for
+   ``rt.reduction_broadcast(g, ...) * rt.extremum_weights(a, ans, ...)``: one call, the product
+   with the 0/1 hits where nothing ties; its own rule (linear in g) for higher derivatives.
 
 Each is checked against the general formula it replaces (same values, same dtype, same shape)
 and through generated code against central differences (tests/gradcheck.py), in float64 and
@@ -19,6 +22,7 @@ import warnings
 import numpy as np
 import pytest
 
+import sct
 from sct import dlarray, dlfeval, dlgradient
 from sct.runtime import numpy_ops as nops
 from sct.runtime import support
@@ -120,6 +124,60 @@ def test_extremum_weights_match_the_general_formula(index, reduce):
                 ans = reduce(a, axis=axis, keepdims=keepdims)
             got = nops.extremum_weights(a, ans, axis, keepdims)
             _same(got, _extremum_weights_reference(a, ans, axis, keepdims))
+
+
+# --- 3. extremum_scaled: the max/min adjoint in one call ------------------------------------------
+
+def _extremum_scaled_reference(grad, a, top, axis, keepdims):
+    return nops.reduction_broadcast(grad, a, axis, keepdims) * _extremum_weights_reference(a, top, axis, keepdims)
+
+
+@pytest.mark.parametrize("index", range(len(_EXTREMUM_INPUTS)))
+@pytest.mark.parametrize("gdtype", [None, np.float32, np.float64])
+def test_extremum_scaled_is_the_broadcast_times_the_weights(index, gdtype):
+    a = _EXTREMUM_INPUTS[index]
+    for axis in [None] + list(range(-a.ndim, a.ndim)):
+        if axis is not None and a.shape[axis] == 0 or (axis is None and a.size == 0):
+            continue
+        for keepdims in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                top = np.max(a, axis=axis, keepdims=keepdims)
+            shape = np.shape(top)
+            grad = RNG.standard_normal(shape).astype(gdtype or a.real.dtype)
+            if grad.ndim == 0:
+                grad = grad[()]                     # a numpy scalar, as a full reduction's adjoint
+            got = nops.extremum_scaled(grad, a, top, axis, keepdims)
+            _same(got, _extremum_scaled_reference(grad, a, top, axis, keepdims))
+    # a Python float adjoint and odd kinds: the general path
+    a = _EXTREMUM_INPUTS[0]
+    top = np.max(a, axis=1)
+    _same(nops.extremum_scaled(1.5, a, np.max(a), None, False),
+          _extremum_scaled_reference(1.5, a, np.max(a), None, False))
+    _same(nops.extremum_scaled(np.ones(256), a, top, np.int64(1), False),
+          _extremum_scaled_reference(np.ones(256), a, top, 1, False))
+
+
+def softmax_shift_loss(Z):
+    Z = Z - np.max(Z, axis=1, keepdims=True)
+    return np.sum(np.exp(Z) * np.arange(Z.shape[1])) + np.sum(np.min(Z ** 2, axis=0))
+
+
+def softmax_shift_grad(Z):
+    loss = softmax_shift_loss(Z)
+    return dlgradient(loss, Z, EnableHigherDerivatives=True)
+
+
+def test_hessian_vector_product_through_max_and_min():
+    # forward over reverse differentiates the generated adjoint (rt.extremum_scaled) in forward mode
+    Z = np.random.default_rng(6).standard_normal((4, 3))
+    v = np.random.default_rng(7).standard_normal((4, 3))
+    got = np.asarray(getattr(sct.hvp(softmax_shift_loss, dlarray(Z), dlarray(v)), "data",
+                             sct.hvp(softmax_shift_loss, dlarray(Z), dlarray(v))))
+
+    def directional(Z_):
+        return float(np.sum(np.asarray(dlfeval(softmax_shift_grad, dlarray(Z_)).data) * v))
+    assert_close(got, numerical_gradient(directional, [Z], 0), 1e-4, 1e-6)
 
 
 # --- through generated code: the MLP patterns, as users write them -------------------------------------
@@ -299,12 +357,14 @@ def test_mlp_gradients_are_the_same_numbers_as_the_general_helpers(monkeypatch):
     for dtype in (np.float64, np.float32):
         W1, b1, W2, b2, X = _data([(6, 8), (8,), (8, 4), (4,), (16, 6)], dtype, seed=5)
         args = [dlarray(v) for v in (W1, b1, W2, b2, X, _targets(16, 4, dtype))]
+        assert "rt.extremum_scaled(" in sct.source(grad, *args)
         runs = []
         for general in (False, True, False):
             with monkeypatch.context() as m:
                 if general:
                     m.setattr(RT, "unbroadcast", _unbroadcast_reference)
                     m.setattr(RT, "extremum_weights", _extremum_weights_reference)
+                    m.setattr(RT, "extremum_scaled", _extremum_scaled_reference)
                 out = dlfeval(grad, *args)
             runs.append([np.asarray(out[0].data)] + [np.asarray(g.data) for g in out[1]])
         for fast, general in zip(runs[0], runs[1]):
