@@ -421,8 +421,7 @@ def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=Non
 def extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
     # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint.
     # A traced initial= takes g where it is the result and no entry of a equals it.
-    return (reduction_broadcast(g, a, axis, keepdims) * extremum_weights(where_filled(a, where, np.nan), ans, axis,
-                                                                         keepdims),
+    return (extremum_scaled(g, where_filled(a, where, np.nan), ans, axis, keepdims),
             np.sum(g * initial_wins(where_filled(a, where, np.nan), ans, axis, keepdims)))
 
 
@@ -644,8 +643,40 @@ def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
     extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
+    if type(a) is np.ndarray and type(axis) is int and a.ndim and a.shape[axis]:
+        found = np.equal(a, extremum)
+        if np.count_nonzero(found) * a.shape[axis] == a.size and _logical_or_reduce(found, axis=axis).all():
+            # one hit in every line (no ties, no NaN): the weights are the hits themselves (hits / 1)
+            return found.astype(weight_dtype(a))
     hits = np.asarray(a == extremum, dtype=weight_dtype(a))
     return hits / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1)
+
+
+_logical_or_reduce = np.logical_or.reduce
+
+
+def extremum_scaled(grad, a, top, axis=None, keepdims=False):
+    """``reduction_broadcast(grad, a, axis, keepdims) * extremum_weights(a, top, axis, keepdims)`` (the
+    adjoint of a max or min ``top`` of ``a``), the same numbers in the same dtype.  Where every line
+    along ``axis`` has one hit (no ties, no NaN: the usual case) the weights are the 0/1 hits
+    themselves: one comparison, the count of hits and the product with the mask, without the
+    broadcast view, the float weights and their division (a softmax's shift, once per call)."""
+    if type(a) is np.ndarray and type(axis) is int and a.ndim and a.shape[axis] and \
+            (type(grad) is np.ndarray or isinstance(grad, np.generic)) and \
+            (type(top) is np.ndarray or isinstance(top, np.generic)):
+        g, extremum = (grad, top) if keepdims else (np.expand_dims(grad, axis), np.expand_dims(top, axis))
+        found = np.equal(a, extremum)
+        line = a.shape[:axis % a.ndim] + (1,) + a.shape[axis % a.ndim + 1:]
+        if np.shape(g) == line and np.count_nonzero(found) * a.shape[axis] == a.size and \
+                _logical_or_reduce(found, axis=axis).all():
+            return np.multiply(g, found, dtype=np.result_type(g, weight_dtype(a)))
+    return reduction_broadcast(grad, a, axis, keepdims) * extremum_weights(a, top, axis, keepdims)
+
+
+@defrule(extremum_scaled, wrt=("grad",), linear="grad")
+def _extremum_scaled_rule(g, ans, grad, a, top, axis=None, keepdims=False):
+    # linear in grad; the weights are piecewise constant in a and top
+    return reduction_sum(g * extremum_weights(a, top, axis, keepdims), grad, axis, keepdims)
 
 
 def prod_of_others(a, axis=None):

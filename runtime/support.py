@@ -41,8 +41,18 @@ def _is_zero(g) -> bool:
 def unbroadcast(grad, like):
     """Sum ``grad`` down to the shape of ``like`` (the adjoint of broadcasting)."""
     gshape = getattr(grad, "shape", None)
-    if gshape is not None and gshape == getattr(like, "shape", None):
+    lshape = getattr(like, "shape", None)
+    if gshape is not None and gshape == lshape:
         return grad                    # the common case, first and cheap
+    if type(grad) is np.ndarray:
+        plan = _UNBROADCAST_PLANS.get((gshape, lshape))
+        if plan is not None:           # the sums below for shapes seen before, without working them out
+            lead, axes = plan
+            if lead:
+                grad = _add_reduce(grad, lead)
+            if axes:
+                grad = _add_reduce(grad, axes, None, None, True)
+            return grad
     if _is_zero(grad):
         return grad
     shape = np.shape(like)
@@ -52,12 +62,24 @@ def unbroadcast(grad, like):
     extra = len(gshape) - len(shape)
     if extra < 0 or any(g != n and n != 1 for g, n in zip(gshape[extra:], shape)):
         return _fit_zero_or_broadcast(grad, shape)
+    ndarray = type(grad) is np.ndarray
+    lead = tuple(range(extra))
     if extra > 0:
-        grad = np.sum(grad, axis=tuple(range(extra)))
+        grad = np.sum(grad, axis=lead)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(grad)[i] != 1)
     if axes:
         grad = np.sum(grad, axis=axes, keepdims=True)
+    if ndarray and type(lshape) is tuple and lshape == shape:
+        if len(_UNBROADCAST_PLANS) > 1024:
+            _UNBROADCAST_PLANS.clear()
+        _UNBROADCAST_PLANS[(gshape, lshape)] = (lead, axes)
     return grad
+
+
+# (grad's shape, like's shape) -> (leading axes summed away, axes summed keeping them) of unbroadcast,
+# for an ndarray grad: np.sum of an ndarray is np.add.reduce with the same axes (the same numbers)
+_UNBROADCAST_PLANS: dict = {}
+_add_reduce = np.add.reduce
 
 
 def unbroadcast_product(a, b, like):

@@ -31,7 +31,8 @@ _MUTATING_RT = frozenset(("index_add", "scalar_index_add", "scalar_index_add_own
 # runtime functions generated code calls that run no user code (the rest end a run of statements)
 _PLAIN_RT = frozenset(("unbroadcast", "unbroadcast_product", "reduction_broadcast", "reduction_sum", "seed",
                        "project", "index_adjoint", "index_slice", "matmul_adjoint_a", "matmul_adjoint_b",
-                       "extremum_weights", "tie_weights", "concat_head", "concat_tail", "add_grad", "add_index_grad",
+                       "extremum_weights", "extremum_scaled", "tie_weights", "concat_head", "concat_tail", "add_grad",
+                       "add_index_grad",
                        "shape_proxy", "setitem", "inplace_result", "zero_adjoint", "to_numpy", "to_numpy_bool",
                        "broadcast_like")) | _MUTATING_RT
 _READ_ATTRS = frozenset(("shape", "dtype", "ndim", "size", "T"))

@@ -225,7 +225,7 @@ class ZeroFacts:
         if isinstance(node, gast.Name):
             return node.id.startswith("d_")
         return _rt_call(node, self.rt, "unbroadcast", "index_adjoint", "reduction_broadcast",
-                        "tie_scaled", *_NEW_ADJOINT_ARRAYS)
+                        "tie_scaled", "extremum_scaled", *_NEW_ADJOINT_ARRAYS)
 
     def block(self, stmts: List, facts: Facts, rewrite: bool):
         facts = dict(facts)         # the block's own: its statements update it in place

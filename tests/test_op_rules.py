@@ -930,6 +930,13 @@ CASES = [
          complex=True),
     Case(nops.tie_scaled, [R(3, 2), C(np.array([[0.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])), C(np.zeros(2))],
          note="ties"),
+    # the one-call adjoint of max/min over an axis: no ties, ties (shared weights), no keepdims, all axes
+    Case(nops.extremum_scaled, [R(3, 1), C(np.array([[0.5, -1.0], [2.0, -0.25], [-3.0, 1.5]])),
+                                C(np.array([[0.5], [2.0], [1.5]])), C(1), C(True)], complex=True),
+    Case(nops.extremum_scaled, [R(3), C(np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 3.0]])),
+                                C(np.array([1.0, 2.0, 3.0])), C(-1), C(False)], note="ties"),
+    Case(nops.extremum_scaled, [R(), C(np.array([[0.5, -1.0], [2.0, -0.25]])), C(np.float64(2.0)), C(None),
+                                C(False)], note="all axes"),
     # helper ops of support
     Case(support.unbroadcast, [R(2, 3, 4), C(np.zeros((3, 1)))], complex=True),
     Case(support.broadcast_like, [R(3, 1), C(np.zeros((2, 3, 4)))], complex=True),
