@@ -131,14 +131,36 @@ class _Uses:
         # names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
         # ``c = a``, a container holding ``a``): a write into one changes the others
         self.shares = _sharing(self.binds, self.local)
+        # name -> the token of its group (a tuple, never a name), for written_stores
+        group_tokens: Dict[int, tuple] = {}
+        self.tokens = {n: group_tokens.setdefault(id(g), ("group", len(group_tokens)))
+                       for n, g in self.shares.items()}
         self.unsafe = self.shared(self.unsafe)
         self.unsafe |= self.params
 
     def shared(self, names) -> Set[str]:
         """``names`` and every name that may share memory with one of them."""
         out = set()
+        seen = set()
+        shares = self.shares
         for n in names:
-            out |= self.shares.get(n, {n})
+            group = shares.get(n)
+            if group is None:
+                out.add(n)
+            elif id(group) not in seen:     # names of one group share one set
+                seen.add(id(group))
+                out |= group
+        return out
+
+    def written_stores(self, names) -> Set:
+        """What a statement writing into ``names`` stores, for ``_Rewrite.occurrences``: each
+        name in no group itself, else its group's token (one key per group, not each of its
+        names: a group may hold most names of a long function, and each statement writing into
+        one made a copy of it).  A name's version is then its own count and its group's."""
+        out = set()
+        tokens = self.tokens
+        for n in names:
+            out.add(tokens.get(n, n))
         return out
 
     def aliasable(self, name: str) -> bool:
@@ -151,18 +173,28 @@ def _sharing(binds: List, local: Set[str]) -> Dict[str, Set[str]]:
     group of names that may share memory with it (connected by assignments whose value reads the
     other name anywhere but as an operand of arithmetic, which makes a new array; flow-insensitive)."""
     parent: Dict[str, str] = {}
+    size: Dict[str, int] = {}
 
     def find(n):
-        while parent.get(n, n) != n:
-            n = parent[n]
-        return n
+        # with path halving and union by size (near-constant time; a chain of assignments
+        # ``a1 = a0 + ...; a2 = a1 + ...`` made a linear chain of parents before: quadratic)
+        while True:
+            p = parent.get(n, n)
+            if p == n:
+                return n
+            g = parent[p]
+            parent[n] = g
+            n = g
 
     def union(a, b):
         parent.setdefault(a, a)
         parent.setdefault(b, b)
         ra, rb = find(a), find(b)
         if ra != rb:
+            if size.get(ra, 1) > size.get(rb, 1):
+                ra, rb = rb, ra
             parent[ra] = rb
+            size[rb] = size.get(rb, 1) + size.get(ra, 1)
 
     for node in binds:
         if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
@@ -398,7 +430,7 @@ class _Rewrite:
                 # with one it writes into in place (a view of it, an alias)
                 rebound, written, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name,
                                                   self.uses.local)
-                stores = rebound | self.uses.shared(written)
+                stores = rebound | self.uses.written_stores(written)
             if not isinstance(s, _COMPOUND) and barrier:
                 out.extend(self.straight(run))
                 run = []
@@ -421,6 +453,7 @@ class _Rewrite:
         statement assigning a whole expression to a name: (target, its version after);
         ``stores``: the names each statement stores (``_scan``)."""
         version: Dict[str, int] = {}
+        tokens = self.uses.tokens           # a name's version: its own count, and its group's
         found: Dict[tuple, list] = {}
         defined_at: Dict[int, Tuple[str, int]] = {}
         for i, s in enumerate(stmts):
@@ -441,13 +474,14 @@ class _Rewrite:
                     key = _key(child)
                     if key is None:
                         continue
-                    vkey = key + (tuple(version.get(n, 0) for n in _names(key)),)
+                    vkey = key + (tuple((version.get(n, 0), version.get(tokens[n], 0)) if n in tokens
+                                        else version.get(n, 0) for n in _names(key)),)
                     found.setdefault(vkey, []).append((i, child, parent, field))
             for n in stores[i]:
                 version[n] = version.get(n, 0) + 1
             if whole is not None:
                 t = s.targets[0].id
-                defined_at[i] = (t, version[t])
+                defined_at[i] = (t, (version[t], version.get(tokens[t], 0)) if t in tokens else version[t])
         return found, defined_at
 
     @staticmethod
@@ -489,8 +523,11 @@ class _Rewrite:
         holder = None
         if first_field == "value" and first_i in defined_at:
             t, v = defined_at[first_i]
+            token = uses.tokens.get(t)
             if t not in _names(vkey[:-1]) and uses.aliasable(t) and \
-                    all(bisect_left(before.get(t, ()), o[0]) == v for o in occ[1:]):
+                    all((bisect_left(before.get(t, ()), o[0]) if token is None else
+                         (bisect_left(before.get(t, ()), o[0]), bisect_left(before.get(token, ()), o[0]))) == v
+                        for o in occ[1:]):
                 holder = t
         rest = occ[1:] if holder is not None else occ
         usable = [o for o in rest if o[3] != "value" or
