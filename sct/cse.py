@@ -83,7 +83,7 @@ class _Uses:
 
     def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str],
                  body_nodes: Optional[List] = None):
-        self.unsafe: Set[str] = set()
+        self.written: Set[str] = set()      # names written into (unsafe before sharing)
         self.all: Set[str] = set()
         self.stored: Set[str] = set()
         self.scope = False              # global/nonlocal, or a name that reads the frame (locals...)
@@ -102,11 +102,11 @@ class _Uses:
                 if isinstance(node.value, gast.Name) and (
                         not isinstance(node.ctx, gast.Load) or
                         (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS)):
-                    self.unsafe.add(node.value.id)
+                    self.written.add(node.value.id)
             elif isinstance(node, gast.AugAssign):
                 for n in walk_nodes(node.target):
                     if isinstance(n, gast.Name):
-                        self.unsafe.add(n.id)
+                        self.written.add(n.id)
             elif isinstance(node, gast.Call):
                 self.calls.append(node)
             elif isinstance(node, (gast.Global, gast.Nonlocal)):
@@ -122,21 +122,38 @@ class _Uses:
                 for a in list(node.args) + [k.value for k in node.keywords]:
                     for n in walk_nodes(a):
                         if isinstance(n, gast.Name):
-                            self.unsafe.add(n.id)
+                            self.written.add(n.id)
         self.params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
         for a in (fn.args.vararg, fn.args.kwarg):
             if a is not None:
                 self.params.add(a.id)
-        self.params_only = self.params - self.unsafe      # params written into nowhere here
-        # names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
-        # ``c = a``, a container holding ``a``): a write into one changes the others
-        self.shares = _sharing(self.binds, self.local)
-        # name -> the token of its group (a tuple, never a name), for written_stores
-        group_tokens: Dict[int, tuple] = {}
-        self.tokens = {n: group_tokens.setdefault(id(g), ("group", len(group_tokens)))
-                       for n, g in self.shares.items()}
-        self.unsafe = self.shared(self.unsafe)
-        self.unsafe |= self.params
+        self.params_only = self.params - self.written      # params written into nowhere here
+        self._shares = self._tokens = self._unsafe = None     # found on first use (_Summary reads none)
+
+    @property
+    def shares(self) -> Dict[str, Set[str]]:
+        """Names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
+        ``c = a``, a container holding ``a``): a write into one changes the others."""
+        if self._shares is None:
+            self._shares = _sharing(self.binds, self.local)
+        return self._shares
+
+    @property
+    def tokens(self) -> Dict[str, tuple]:
+        """Name -> the token of its group in ``shares`` (a tuple, never a name), for written_stores."""
+        if self._tokens is None:
+            group_tokens: Dict[int, tuple] = {}
+            self._tokens = {n: group_tokens.setdefault(id(g), ("group", len(group_tokens)))
+                            for n, g in self.shares.items()}
+        return self._tokens
+
+    @property
+    def unsafe(self) -> Set[str]:
+        """The names written into here (``written``), every name that may share memory with one,
+        and the parameters."""
+        if self._unsafe is None:
+            self._unsafe = self.shared(self.written) | self.params
+        return self._unsafe
 
     def shared(self, names) -> Set[str]:
         """``names`` and every name that may share memory with one of them."""
@@ -208,7 +225,12 @@ def _sharing(binds: List, local: Set[str]) -> Dict[str, Set[str]]:
         if value is None:
             continue
         held = _held_names(value, local)
-        bound = [m.id for t in targets for m in walk_nodes(t) if isinstance(m, gast.Name)]
+        bound = []
+        for t in targets:
+            if isinstance(t, gast.Name):        # (most targets: no walk)
+                bound.append(t.id)
+            else:
+                bound.extend(m.id for m in walk_nodes(t) if isinstance(m, gast.Name))
         for t in bound:
             for h in held:
                 union(t, h)

@@ -1133,7 +1133,10 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and is_view(value.operand):
                 s.value = _rt_of(rt_name, "broadcast_negative", [value.operand])
                 views.add(target)
-            elif views:
+            elif views and any(isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult) and
+                               (is_view(node.left) or is_view(node.right)) for node in walk_nodes(value)):
+                # (a product with a view's name as an operand: what Products rewrites; the rest
+                # is not visited)
                 s.value = Products().visit(value)
 
     scale(fn.body)
