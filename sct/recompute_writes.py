@@ -28,6 +28,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import gast
 
 from .global_writes import _codes, _functions_of, _library
+from .ir import walk_nodes
 
 # methods that change the object they are called on (lists, dicts, sets, deques, arrays)
 MUTATING_METHODS = frozenset((
@@ -70,17 +71,19 @@ class _Outside:
         self.params = params
         self.stored = stored
         self.origin: Dict[str, Tuple[str, str]] = {}
+        # the assignments to one name, in gast.walk's order, found on one walk: each round of the
+        # fixed point reads them again (not the whole tree)
+        assigns = [node for node in walk_nodes(fdef) if isinstance(node, gast.Assign) and
+                   len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)]
         changed = True
         while changed:
             changed = False
-            for node in gast.walk(fdef):
-                if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
-                        isinstance(node.targets[0], gast.Name):
-                    t = node.targets[0].id
-                    key = self.key(node.value)
-                    if key is not None and t not in params and t not in self.origin:
-                        self.origin[t] = key
-                        changed = True
+            for node in assigns:
+                t = node.targets[0].id
+                key = self.key(node.value)
+                if key is not None and t not in params and t not in self.origin:
+                    self.origin[t] = key
+                    changed = True
 
     def root(self, name: str) -> Optional[Tuple[str, str]]:
         if name in self.origin:
@@ -150,9 +153,10 @@ class RecomputeWrites:
     def reads(self, node) -> List[Tuple[str, str]]:
         """The outside parts ``node`` reads (a called function's name is not a read)."""
         out = []
-        called = {id(n.func) for n in gast.walk(node) if isinstance(n, gast.Call)}
+        nodes = list(walk_nodes(node))          # (gast.walk's order, without the leaves: one walk)
+        called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
         inner = set()
-        for n in gast.walk(node):
+        for n in nodes:
             if isinstance(n, (gast.Attribute, gast.Subscript)):
                 inner.add(id(n.value))            # o of o.a / o[i]: read as that part, or written into
                 if not isinstance(n.ctx, gast.Load):
@@ -162,7 +166,7 @@ class RecomputeWrites:
                 key = self.outside.key(n)
                 if key is not None:
                     out.append(key)
-        for n in gast.walk(node):
+        for n in nodes:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in inner and \
                     id(n) not in called:
                 key = self.outside.root(n.id)
@@ -188,7 +192,7 @@ class RecomputeWrites:
         a changing method of an outside object (``LOG.append(v)``), a function of the user's that
         writes into a global this function reads (``bump()`` doing ``Cfg.scale = ...``)."""
         out = []
-        for n in gast.walk(s):
+        for n in walk_nodes(s):
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
@@ -214,7 +218,7 @@ class RecomputeWrites:
         too: a recomputation runs them again on the changed object), or a method whose result reads
         the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
-        for n in gast.walk(s):
+        for n in walk_nodes(s):
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS:
                 key = self.outside.key(n.func.value)
                 if key is not None:
@@ -232,7 +236,7 @@ class RecomputeWrites:
         """The objects that the user's functions called in ``node`` read through their globals
         and closure values (a few levels down), as ``("#id", "*")``."""
         out = []
-        for n in gast.walk(node):
+        for n in walk_nodes(node):
             if isinstance(n, gast.Call) and not all(isinstance(a, gast.Constant) for a in
                                                     list(n.args) + [k.value for k in n.keywords]):
                 # (a call of constants only is not differentiated: run once, replayed, it reads the
@@ -245,7 +249,7 @@ class RecomputeWrites:
     def global_roots(self) -> Set[str]:
         """The names this function reads that are not its own (globals, closure values)."""
         if self._global_roots is None:
-            self._global_roots = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name) and
+            self._global_roots = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and
                                   isinstance(n.ctx, gast.Load) and n.id not in self.outside.stored}
         return self._global_roots
 
