@@ -311,15 +311,16 @@ def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str
 
 
 def _scan(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str],
-          local: Set[str]) -> Tuple[Set[str], Set[str], bool]:
+          local: Set[str], nodes: Optional[List] = None) -> Tuple[Set[str], Set[str], bool]:
     """(names ``stmt`` assigns or deletes, names whose object it may write into in place: by item or
     attribute, a method called on it, handed to a function called by name, to a runtime function
     writing into its argument or as ``out=``; whether it is a barrier: a statement that may run the
     user's code (any call but numpy's, the plain runtime functions and generated code reading its
-    arguments), across which no expression is carried).  One walk for all three."""
+    arguments), across which no expression is carried).  One walk for all three (``nodes``:
+    ``walk_nodes(stmt)``'s, where already walked)."""
     rebound, written = set(), set()
     barrier = False
-    for n in walk_nodes(stmt):
+    for n in (walk_nodes(stmt) if nodes is None else nodes):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             rebound.add(n.id)
         elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
@@ -450,8 +451,9 @@ class _Rewrite:
             if not isinstance(s, _COMPOUND):
                 # the names s may change: those it assigns, and every name that may share memory
                 # with one it writes into in place (a view of it, an alias)
+                nodes = list(walk_nodes(s))        # (read again by occurrences: one walk)
                 rebound, written, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name,
-                                                  self.uses.local)
+                                                  self.uses.local, nodes)
                 stores = rebound | self.uses.written_stores(written)
             if not isinstance(s, _COMPOUND) and barrier:
                 out.extend(self.straight(run))
@@ -466,14 +468,15 @@ class _Rewrite:
                         setattr(s, field, self.block(inner))
                 out.append(s)
             else:
-                run.append((s, stores))
+                run.append((s, stores, nodes))
         out.extend(self.straight(run))
         return out
 
-    def occurrences(self, stmts: List, stores: List[Set[str]]):
+    def occurrences(self, stmts: List, stores: List[Set[str]], walks: Optional[List[List]] = None):
         """(key with operand versions) -> [(statement index, node, parent, field)], and for each
         statement assigning a whole expression to a name: (target, its version after);
-        ``stores``: the names each statement stores (``_scan``)."""
+        ``stores``: the names each statement stores (``_scan``); ``walks``: each statement's
+        ``walk_nodes``, where already walked (nothing changed the statements since)."""
         version: Dict[str, int] = {}
         tokens = self.uses.tokens           # a name's version: its own count, and its group's
         found: Dict[tuple, list] = {}
@@ -484,7 +487,7 @@ class _Rewrite:
                 whole = s.value
             # gast.walk's order; the context and operator leaves walk_nodes leaves out have none
             # of these fields
-            for parent in walk_nodes(s):
+            for parent in (walk_nodes(s) if walks is None else walks[i]):
                 for field in ("left", "right", "operand", "value"):
                     child = getattr(parent, field, None)
                     if child is None or not isinstance(child, (gast.BinOp, gast.UnaryOp)):
@@ -517,12 +520,12 @@ class _Rewrite:
         return at
 
     def straight(self, run: List) -> List:
-        """``run``: its statements, each with the names it stores (``_scan``)."""
-        stmts = [s for s, _ in run]
+        """``run``: its statements, each with the names it stores (``_scan``) and its nodes."""
+        stmts = [s for s, _, _ in run]
         if len(stmts) < 2:
             return stmts
-        stores = [names for _, names in run]
-        found, defined_at = self.occurrences(stmts, stores)
+        stores = [names for _, names, _ in run]
+        found, defined_at = self.occurrences(stmts, stores, [nodes for _, _, nodes in run])
         before = self.stored_at(stores)
         inserts: Dict[int, List] = {}
         for vkey, occ in found.items():
