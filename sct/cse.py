@@ -75,6 +75,9 @@ def _store(name):
 
 
 _BINDS = (gast.Assign, gast.AnnAssign, gast.NamedExpr, gast.For, gast.AsyncFor, gast.withitem)
+# what _Uses looks at, by a node's class
+_USES_KINDS = {gast.Name: 0, gast.Subscript: 1, gast.Attribute: 1, gast.AugAssign: 2, gast.Call: 3,
+               gast.Global: 4, gast.Nonlocal: 4, **{cls: 5 for cls in _BINDS}}
 
 
 class _Uses:
@@ -91,27 +94,31 @@ class _Uses:
         self.binds: List = []           # its assignments, for loops and with items (_sharing)
         # one walk (gast.walk's nodes but the context and operator leaves); calls looked at after
         # it, once every local name is known
+        kinds = _USES_KINDS         # by class (no gast node class is subclassed): most nodes are none
         for node in (walk_nodes(fn) if body_nodes is None else _nodes_of(fn, body_nodes)):
-            if isinstance(node, gast.Name):
+            kind = kinds.get(node.__class__)
+            if kind is None:
+                continue
+            if kind == 0:               # a name
                 self.all.add(node.id)
                 if not isinstance(node.ctx, gast.Load):
                     self.stored.add(node.id)
                 if node.id in _SCOPE_NAMES:
                     self.scope = True
-            elif isinstance(node, (gast.Subscript, gast.Attribute)):
+            elif kind == 1:             # a subscript or an attribute
                 if isinstance(node.value, gast.Name) and (
                         not isinstance(node.ctx, gast.Load) or
                         (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS)):
                     self.written.add(node.value.id)
-            elif isinstance(node, gast.AugAssign):
+            elif kind == 2:             # an augmented assignment
                 for n in walk_nodes(node.target):
                     if isinstance(n, gast.Name):
                         self.written.add(n.id)
-            elif isinstance(node, gast.Call):
+            elif kind == 3:
                 self.calls.append(node)
-            elif isinstance(node, (gast.Global, gast.Nonlocal)):
+            elif kind == 4:             # global, nonlocal
                 self.scope = True
-            elif isinstance(node, _BINDS):
+            else:
                 self.binds.append(node)
         self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
             {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}

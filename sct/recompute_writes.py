@@ -150,10 +150,12 @@ class RecomputeWrites:
         self._global_roots: Optional[Set[str]] = None
         self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
 
-    def reads(self, node) -> List[Tuple[str, str]]:
-        """The outside parts ``node`` reads (a called function's name is not a read)."""
+    def reads(self, node, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
+        """The outside parts ``node`` reads (a called function's name is not a read); ``nodes``:
+        ``walk_nodes(node)``'s, where already walked."""
         out = []
-        nodes = list(walk_nodes(node))          # (gast.walk's order, without the leaves: one walk)
+        if nodes is None:
+            nodes = list(walk_nodes(node))      # (gast.walk's order, without the leaves: one walk)
         called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
         inner = set()
         for n in nodes:
@@ -187,12 +189,12 @@ class RecomputeWrites:
                         out.append((key, isinstance(s, gast.AugAssign)))
         return out
 
-    def replayed_writes(self, s) -> List[Tuple[str, str]]:
+    def replayed_writes(self, s, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts changed by a call in ``s`` that a recomputation replays or runs again:
         a changing method of an outside object (``LOG.append(v)``), a function of the user's that
         writes into a global this function reads (``bump()`` doing ``Cfg.scale = ...``)."""
         out = []
-        for n in walk_nodes(s):
+        for n in (walk_nodes(s) if nodes is None else nodes):
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
@@ -212,13 +214,13 @@ class RecomputeWrites:
                     out.append((f"#{oid}", _WHOLE))
         return out
 
-    def changing_calls(self, s) -> List[Tuple[Tuple[str, str], bool]]:
+    def changing_calls(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
         """(part, whether the call's result reads it) for each outside part a library function
         called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
         too: a recomputation runs them again on the changed object), or a method whose result reads
         the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
-        for n in walk_nodes(s):
+        for n in (walk_nodes(s) if nodes is None else nodes):
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS:
                 key = self.outside.key(n.func.value)
                 if key is not None:
@@ -256,16 +258,19 @@ class RecomputeWrites:
     def conflict(self) -> Optional[Tuple[int, str]]:
         events = []                              # (index, loops, kind, key, statement)
         for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+            nodes = None            # a simple statement's walk, read three times
             for part in _header(s):
-                for key in self.reads(part):
+                if part is s:
+                    nodes = list(walk_nodes(s))
+                for key in self.reads(part, nodes if part is s else None):
                     events.append((i, loops, "read", key, s))
             if isinstance(s, (gast.For, gast.While, gast.If)):
                 continue
             for key, rmw in self.direct_writes(s):
                 events.append((i, loops, "rmw" if rmw else "write", key, s))
-            for key in self.replayed_writes(s):
+            for key in self.replayed_writes(s, nodes):
                 events.append((i, loops, "replayed", key, s))
-            for key, reads_it in self.changing_calls(s):
+            for key, reads_it in self.changing_calls(s, nodes):
                 events.append((i, loops, "rmw" if reads_it else "replayed", key, s))
         # a global's object written here and read by a helper this function calls (``a = scaled(x)``
         # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity
