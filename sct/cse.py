@@ -76,6 +76,9 @@ def _store(name):
 
 
 _BINDS = (gast.Assign, gast.AnnAssign, gast.NamedExpr, gast.For, gast.AsyncFor, gast.withitem)
+# what _Uses looks at, by a node's class
+_USES_KINDS = {gast.Name: 0, gast.Subscript: 1, gast.Attribute: 1, gast.AugAssign: 2, gast.Call: 3,
+               gast.Global: 4, gast.Nonlocal: 4, **{cls: 5 for cls in _BINDS}}
 
 
 class _Uses:
@@ -84,7 +87,7 @@ class _Uses:
 
     def __init__(self, fn, rt_name: str, generated: Set[str], numpy_name: Optional[str],
                  body_nodes: Optional[List] = None):
-        self.unsafe: Set[str] = set()
+        self.written: Set[str] = set()      # names written into (unsafe before sharing)
         self.all: Set[str] = set()
         self.stored: Set[str] = set()
         self.scope = False              # global/nonlocal, or a name that reads the frame (locals...)
@@ -92,27 +95,31 @@ class _Uses:
         self.binds: List = []           # its assignments, for loops and with items (_sharing)
         # one walk (gast.walk's nodes but the context and operator leaves); calls looked at after
         # it, once every local name is known
+        kinds = _USES_KINDS         # by class (no gast node class is subclassed): most nodes are none
         for node in (walk_nodes(fn) if body_nodes is None else _nodes_of(fn, body_nodes)):
-            if isinstance(node, gast.Name):
+            kind = kinds.get(node.__class__)
+            if kind is None:
+                continue
+            if kind == 0:               # a name
                 self.all.add(node.id)
                 if not isinstance(node.ctx, gast.Load):
                     self.stored.add(node.id)
                 if node.id in _SCOPE_NAMES:
                     self.scope = True
-            elif isinstance(node, (gast.Subscript, gast.Attribute)):
+            elif kind == 1:             # a subscript or an attribute
                 if isinstance(node.value, gast.Name) and (
                         not isinstance(node.ctx, gast.Load) or
                         (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS)):
-                    self.unsafe.add(node.value.id)
-            elif isinstance(node, gast.AugAssign):
+                    self.written.add(node.value.id)
+            elif kind == 2:             # an augmented assignment
                 for n in walk_nodes(node.target):
                     if isinstance(n, gast.Name):
-                        self.unsafe.add(n.id)
-            elif isinstance(node, gast.Call):
+                        self.written.add(n.id)
+            elif kind == 3:
                 self.calls.append(node)
-            elif isinstance(node, (gast.Global, gast.Nonlocal)):
+            elif kind == 4:             # global, nonlocal
                 self.scope = True
-            elif isinstance(node, _BINDS):
+            else:
                 self.binds.append(node)
         self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
             {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
@@ -123,23 +130,62 @@ class _Uses:
                 for a in list(node.args) + [k.value for k in node.keywords]:
                     for n in walk_nodes(a):
                         if isinstance(n, gast.Name):
-                            self.unsafe.add(n.id)
+                            self.written.add(n.id)
         self.params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
         for a in (fn.args.vararg, fn.args.kwarg):
             if a is not None:
                 self.params.add(a.id)
-        self.params_only = self.params - self.unsafe      # params written into nowhere here
-        # names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
-        # ``c = a``, a container holding ``a``): a write into one changes the others
-        self.shares = _sharing(self.binds, self.local)
-        self.unsafe = self.shared(self.unsafe)
-        self.unsafe |= self.params
+        self.params_only = self.params - self.written      # params written into nowhere here
+        self._shares = self._tokens = self._unsafe = None     # found on first use (_Summary reads none)
+
+    @property
+    def shares(self) -> Dict[str, Set[str]]:
+        """Names that may share memory (a view ``v = z[:2]``, ``u = a.T``, ``w = np.reshape(a, ...)``,
+        ``c = a``, a container holding ``a``): a write into one changes the others."""
+        if self._shares is None:
+            self._shares = _sharing(self.binds, self.local)
+        return self._shares
+
+    @property
+    def tokens(self) -> Dict[str, tuple]:
+        """Name -> the token of its group in ``shares`` (a tuple, never a name), for written_stores."""
+        if self._tokens is None:
+            group_tokens: Dict[int, tuple] = {}
+            self._tokens = {n: group_tokens.setdefault(id(g), ("group", len(group_tokens)))
+                            for n, g in self.shares.items()}
+        return self._tokens
+
+    @property
+    def unsafe(self) -> Set[str]:
+        """The names written into here (``written``), every name that may share memory with one,
+        and the parameters."""
+        if self._unsafe is None:
+            self._unsafe = self.shared(self.written) | self.params
+        return self._unsafe
 
     def shared(self, names) -> Set[str]:
         """``names`` and every name that may share memory with one of them."""
         out = set()
+        seen = set()
+        shares = self.shares
         for n in names:
-            out |= self.shares.get(n, {n})
+            group = shares.get(n)
+            if group is None:
+                out.add(n)
+            elif id(group) not in seen:     # names of one group share one set
+                seen.add(id(group))
+                out |= group
+        return out
+
+    def written_stores(self, names) -> Set:
+        """What a statement writing into ``names`` stores, for ``_Rewrite.occurrences``: each
+        name in no group itself, else its group's token (one key per group, not each of its
+        names: a group may hold most names of a long function, and each statement writing into
+        one made a copy of it).  A name's version is then its own count and its group's."""
+        out = set()
+        tokens = self.tokens
+        for n in names:
+            out.add(tokens.get(n, n))
         return out
 
     def aliasable(self, name: str) -> bool:
@@ -152,18 +198,28 @@ def _sharing(binds: List, local: Set[str]) -> Dict[str, Set[str]]:
     group of names that may share memory with it (connected by assignments whose value reads the
     other name anywhere but as an operand of arithmetic, which makes a new array; flow-insensitive)."""
     parent: Dict[str, str] = {}
+    size: Dict[str, int] = {}
 
     def find(n):
-        while parent.get(n, n) != n:
-            n = parent[n]
-        return n
+        # with path halving and union by size (near-constant time; a chain of assignments
+        # ``a1 = a0 + ...; a2 = a1 + ...`` made a linear chain of parents before: quadratic)
+        while True:
+            p = parent.get(n, n)
+            if p == n:
+                return n
+            g = parent[p]
+            parent[n] = g
+            n = g
 
     def union(a, b):
         parent.setdefault(a, a)
         parent.setdefault(b, b)
         ra, rb = find(a), find(b)
         if ra != rb:
+            if size.get(ra, 1) > size.get(rb, 1):
+                ra, rb = rb, ra
             parent[ra] = rb
+            size[rb] = size.get(rb, 1) + size.get(ra, 1)
 
     for node in binds:
         if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
@@ -177,7 +233,12 @@ def _sharing(binds: List, local: Set[str]) -> Dict[str, Set[str]]:
         if value is None:
             continue
         held = _held_names(value, local)
-        bound = [m.id for t in targets for m in walk_nodes(t) if isinstance(m, gast.Name)]
+        bound = []
+        for t in targets:
+            if isinstance(t, gast.Name):        # (most targets: no walk)
+                bound.append(t.id)
+            else:
+                bound.extend(m.id for m in walk_nodes(t) if isinstance(m, gast.Name))
         for t in bound:
             for h in held:
                 union(t, h)
@@ -258,15 +319,16 @@ def _call_kind(call, rt_name: str, numpy_name: Optional[str], generated: Set[str
 
 
 def _scan(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str],
-          local: Set[str]) -> Tuple[Set[str], Set[str], bool]:
+          local: Set[str], nodes: Optional[List] = None) -> Tuple[Set[str], Set[str], bool]:
     """(names ``stmt`` assigns or deletes, names whose object it may write into in place: by item or
     attribute, a method called on it, handed to a function called by name, to a runtime function
     writing into its argument or as ``out=``; whether it is a barrier: a statement that may run the
     user's code (any call but numpy's, the plain runtime functions and generated code reading its
-    arguments), across which no expression is carried).  One walk for all three."""
+    arguments), across which no expression is carried).  One walk for all three (``nodes``:
+    ``walk_nodes(stmt)``'s, where already walked)."""
     rebound, written = set(), set()
     barrier = False
-    for n in walk_nodes(stmt):
+    for n in (walk_nodes(stmt) if nodes is None else nodes):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             rebound.add(n.id)
         elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
@@ -397,9 +459,10 @@ class _Rewrite:
             if not isinstance(s, _COMPOUND):
                 # the names s may change: those it assigns, and every name that may share memory
                 # with one it writes into in place (a view of it, an alias)
+                nodes = list(walk_nodes(s))        # (read again by occurrences: one walk)
                 rebound, written, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name,
-                                                  self.uses.local)
-                stores = rebound | self.uses.shared(written)
+                                                  self.uses.local, nodes)
+                stores = rebound | self.uses.written_stores(written)
             if not isinstance(s, _COMPOUND) and barrier:
                 out.extend(self.straight(run))
                 run = []
@@ -413,15 +476,17 @@ class _Rewrite:
                         setattr(s, field, self.block(inner))
                 out.append(s)
             else:
-                run.append((s, stores))
+                run.append((s, stores, nodes))
         out.extend(self.straight(run))
         return out
 
-    def occurrences(self, stmts: List, stores: List[Set[str]]):
+    def occurrences(self, stmts: List, stores: List[Set[str]], walks: Optional[List[List]] = None):
         """(key with operand versions) -> [(statement index, node, parent, field)], and for each
         statement assigning a whole expression to a name: (target, its version after);
-        ``stores``: the names each statement stores (``_scan``)."""
+        ``stores``: the names each statement stores (``_scan``); ``walks``: each statement's
+        ``walk_nodes``, where already walked (nothing changed the statements since)."""
         version: Dict[str, int] = {}
+        tokens = self.uses.tokens           # a name's version: its own count, and its group's
         found: Dict[tuple, list] = {}
         defined_at: Dict[int, Tuple[str, int]] = {}
         for i, s in enumerate(stmts):
@@ -430,7 +495,7 @@ class _Rewrite:
                 whole = s.value
             # gast.walk's order; the context and operator leaves walk_nodes leaves out have none
             # of these fields
-            for parent in walk_nodes(s):
+            for parent in (walk_nodes(s) if walks is None else walks[i]):
                 for field in ("left", "right", "operand", "value"):
                     child = getattr(parent, field, None)
                     if child is None or not isinstance(child, (gast.BinOp, gast.UnaryOp)):
@@ -442,13 +507,14 @@ class _Rewrite:
                     key = _key(child)
                     if key is None:
                         continue
-                    vkey = key + (tuple(version.get(n, 0) for n in _names(key)),)
+                    vkey = key + (tuple((version.get(n, 0), version.get(tokens[n], 0)) if n in tokens
+                                        else version.get(n, 0) for n in _names(key)),)
                     found.setdefault(vkey, []).append((i, child, parent, field))
             for n in stores[i]:
                 version[n] = version.get(n, 0) + 1
             if whole is not None:
                 t = s.targets[0].id
-                defined_at[i] = (t, version[t])
+                defined_at[i] = (t, (version[t], version.get(tokens[t], 0)) if t in tokens else version[t])
         return found, defined_at
 
     @staticmethod
@@ -462,12 +528,12 @@ class _Rewrite:
         return at
 
     def straight(self, run: List) -> List:
-        """``run``: its statements, each with the names it stores (``_scan``)."""
-        stmts = [s for s, _ in run]
+        """``run``: its statements, each with the names it stores (``_scan``) and its nodes."""
+        stmts = [s for s, _, _ in run]
         if len(stmts) < 2:
             return stmts
-        stores = [names for _, names in run]
-        found, defined_at = self.occurrences(stmts, stores)
+        stores = [names for _, names, _ in run]
+        found, defined_at = self.occurrences(stmts, stores, [nodes for _, _, nodes in run])
         before = self.stored_at(stores)
         inserts: Dict[int, List] = {}
         for vkey, occ in found.items():
@@ -490,8 +556,11 @@ class _Rewrite:
         holder = None
         if first_field == "value" and first_i in defined_at:
             t, v = defined_at[first_i]
+            token = uses.tokens.get(t)
             if t not in _names(vkey[:-1]) and uses.aliasable(t) and \
-                    all(bisect_left(before.get(t, ()), o[0]) == v for o in occ[1:]):
+                    all((bisect_left(before.get(t, ()), o[0]) if token is None else
+                         (bisect_left(before.get(t, ()), o[0]), bisect_left(before.get(token, ()), o[0]))) == v
+                        for o in occ[1:]):
                 holder = t
         rest = occ[1:] if holder is not None else occ
         usable = [o for o in rest if o[3] != "value" or

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import copy
 from collections import deque
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Set, Tuple
 
 import gast
 
@@ -303,6 +303,41 @@ def loaded_names(node) -> List[str]:
                     if isinstance(item, AST):
                         append(item)
     return out
+
+
+def name_summary(node) -> Tuple[List[str], Set[str], Set[str]]:
+    """``loaded_names(node)``, the names it stores (``Store`` context) and every name in it, from
+    one walk (sct/sweeps.py: a sweep's statements, read three ways)."""
+    AST, Name, Load, Store, fields_of = ast.AST, gast.Name, gast.Load, gast.Store, _CHILD_FIELDS
+    out: List[str] = []
+    stores: Set[str] = set()
+    ids: Set[str] = set()
+    todo = [node]
+    append = todo.append
+    i = 0
+    while i < len(todo):
+        n = todo[i]
+        i += 1
+        cls = n.__class__
+        if isinstance(n, Name):
+            ids.add(n.id)
+            ctx = n.ctx
+            if isinstance(ctx, Load):
+                out.append(n.id)
+            elif isinstance(ctx, Store):
+                stores.add(n.id)
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return out, stores, ids
 
 
 def dotted_name(node) -> str:

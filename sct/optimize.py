@@ -907,15 +907,28 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     proxied: Set[int] = set()
     proxied_names: Set[str] = set()
     names = []
-    for node in _walk_no_defs(fn.body):
-        if isinstance(node, gast.Name):
-            names.append(node)
-        elif isinstance(node, gast.Call):
-            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
-                proxied.add(id(node.args[0]))
-                proxied_names.add(node.args[0].id)
-        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
-            return
+    # the names each simple statement of the body reads (``reads``), from this walk: id -> (it, reads)
+    top_reads: Dict[int, tuple] = {}
+    for top in fn.body:
+        first = len(names)
+        for node in _walk_no_defs([top]):
+            if isinstance(node, gast.Name):
+                names.append(node)
+            elif isinstance(node, gast.Call):
+                if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and \
+                        isinstance(node.args[0], gast.Name):
+                    proxied.add(id(node.args[0]))       # (met before the name: its parent)
+                    proxied_names.add(node.args[0].id)
+            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+                return
+        if not any(isinstance(getattr(top, field, None), list) for field in ("body", "orelse", "finalbody",
+                                                                               "handlers")):
+            got: Dict[str, int] = {}
+            for k in range(first, len(names)):
+                node = names[k]
+                if not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
+                    got[node.id] = got.get(node.id, 0) + 1
+            top_reads[id(top)] = (top, got)
     for node in names:
         if not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
             if node.id in _SCOPE_NAMES:
@@ -933,6 +946,9 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                               attr=attr, ctx=gast.Load())
 
     def reads(s) -> Dict[str, int]:
+        found = top_reads.get(id(s))
+        if found is not None and found[0] is s:     # a simple statement of the body, not changed since
+            return found[1]
         out: Dict[str, int] = {}
         for node in _walk_no_defs([s]):
             if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store) and id(node) not in proxied:
@@ -1233,7 +1249,10 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and is_view(value.operand):
                 s.value = _rt_of(rt_name, "broadcast_negative", [value.operand])
                 views.add(target)
-            elif views:
+            elif views and any(isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult) and
+                               (is_view(node.left) or is_view(node.right)) for node in walk_nodes(value)):
+                # (a product with a view's name as an operand: what Products rewrites; the rest
+                # is not visited)
                 s.value = Products().visit(value)
 
     scale(fn.body)

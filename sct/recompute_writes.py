@@ -28,6 +28,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import gast
 
 from .global_writes import _codes, _functions_of, _library
+from .ir import walk_nodes
 
 # methods that change the object they are called on (lists, dicts, sets, deques, arrays)
 MUTATING_METHODS = frozenset((
@@ -70,17 +71,19 @@ class _Outside:
         self.params = params
         self.stored = stored
         self.origin: Dict[str, Tuple[str, str]] = {}
+        # the assignments to one name, in gast.walk's order, found on one walk: each round of the
+        # fixed point reads them again (not the whole tree)
+        assigns = [node for node in walk_nodes(fdef) if isinstance(node, gast.Assign) and
+                   len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)]
         changed = True
         while changed:
             changed = False
-            for node in gast.walk(fdef):
-                if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
-                        isinstance(node.targets[0], gast.Name):
-                    t = node.targets[0].id
-                    key = self.key(node.value)
-                    if key is not None and t not in params and t not in self.origin:
-                        self.origin[t] = key
-                        changed = True
+            for node in assigns:
+                t = node.targets[0].id
+                key = self.key(node.value)
+                if key is not None and t not in params and t not in self.origin:
+                    self.origin[t] = key
+                    changed = True
 
     def root(self, name: str) -> Optional[Tuple[str, str]]:
         if name in self.origin:
@@ -147,12 +150,15 @@ class RecomputeWrites:
         self._global_roots: Optional[Set[str]] = None
         self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
 
-    def reads(self, node) -> List[Tuple[str, str]]:
-        """The outside parts ``node`` reads (a called function's name is not a read)."""
+    def reads(self, node, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
+        """The outside parts ``node`` reads (a called function's name is not a read); ``nodes``:
+        ``walk_nodes(node)``'s, where already walked."""
         out = []
-        called = {id(n.func) for n in gast.walk(node) if isinstance(n, gast.Call)}
+        if nodes is None:
+            nodes = list(walk_nodes(node))      # (gast.walk's order, without the leaves: one walk)
+        called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
         inner = set()
-        for n in gast.walk(node):
+        for n in nodes:
             if isinstance(n, (gast.Attribute, gast.Subscript)):
                 inner.add(id(n.value))            # o of o.a / o[i]: read as that part, or written into
                 if not isinstance(n.ctx, gast.Load):
@@ -162,7 +168,7 @@ class RecomputeWrites:
                 key = self.outside.key(n)
                 if key is not None:
                     out.append(key)
-        for n in gast.walk(node):
+        for n in nodes:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in inner and \
                     id(n) not in called:
                 key = self.outside.root(n.id)
@@ -183,12 +189,12 @@ class RecomputeWrites:
                         out.append((key, isinstance(s, gast.AugAssign)))
         return out
 
-    def replayed_writes(self, s) -> List[Tuple[str, str]]:
+    def replayed_writes(self, s, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts changed by a call in ``s`` that a recomputation replays or runs again:
         a changing method of an outside object (``LOG.append(v)``), a function of the user's that
         writes into a global this function reads (``bump()`` doing ``Cfg.scale = ...``)."""
         out = []
-        for n in gast.walk(s):
+        for n in (walk_nodes(s) if nodes is None else nodes):
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
@@ -208,13 +214,13 @@ class RecomputeWrites:
                     out.append((f"#{oid}", _WHOLE))
         return out
 
-    def changing_calls(self, s) -> List[Tuple[Tuple[str, str], bool]]:
+    def changing_calls(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
         """(part, whether the call's result reads it) for each outside part a library function
         called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
         too: a recomputation runs them again on the changed object), or a method whose result reads
         the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
-        for n in gast.walk(s):
+        for n in (walk_nodes(s) if nodes is None else nodes):
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS:
                 key = self.outside.key(n.func.value)
                 if key is not None:
@@ -232,7 +238,7 @@ class RecomputeWrites:
         """The objects that the user's functions called in ``node`` read through their globals
         and closure values (a few levels down), as ``("#id", "*")``."""
         out = []
-        for n in gast.walk(node):
+        for n in walk_nodes(node):
             if isinstance(n, gast.Call) and not all(isinstance(a, gast.Constant) for a in
                                                     list(n.args) + [k.value for k in n.keywords]):
                 # (a call of constants only is not differentiated: run once, replayed, it reads the
@@ -245,23 +251,26 @@ class RecomputeWrites:
     def global_roots(self) -> Set[str]:
         """The names this function reads that are not its own (globals, closure values)."""
         if self._global_roots is None:
-            self._global_roots = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name) and
+            self._global_roots = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and
                                   isinstance(n.ctx, gast.Load) and n.id not in self.outside.stored}
         return self._global_roots
 
     def conflict(self) -> Optional[Tuple[int, str]]:
         events = []                              # (index, loops, kind, key, statement)
         for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+            nodes = None            # a simple statement's walk, read three times
             for part in _header(s):
-                for key in self.reads(part):
+                if part is s:
+                    nodes = list(walk_nodes(s))
+                for key in self.reads(part, nodes if part is s else None):
                     events.append((i, loops, "read", key, s))
             if isinstance(s, (gast.For, gast.While, gast.If)):
                 continue
             for key, rmw in self.direct_writes(s):
                 events.append((i, loops, "rmw" if rmw else "write", key, s))
-            for key in self.replayed_writes(s):
+            for key in self.replayed_writes(s, nodes):
                 events.append((i, loops, "replayed", key, s))
-            for key, reads_it in self.changing_calls(s):
+            for key, reads_it in self.changing_calls(s, nodes):
                 events.append((i, loops, "rmw" if reads_it else "replayed", key, s))
         # a global's object written here and read by a helper this function calls (``a = scaled(x)``
         # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity

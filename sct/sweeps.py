@@ -13,7 +13,7 @@ from .adjoints import StatementAdjoints
 from .analysis import index_value
 from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, loaded_names, store, substitute, expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes
 from .sites import Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
@@ -30,6 +30,25 @@ class Sweeps(EmitPass):
         self.forward = forward
         self.last_prefix: List = []             # a self-contained sweep's recomputation
         self.snapshotted: Set[str] = set()      # names a site's results read as at the site
+        # id(statement or expression) -> (it, name_summary(it)): a sweep's statements are read for
+        # their loads, stores and names by site_results, note_reads, sweep_function and
+        # residual_names, one walk each; made anew for each sweep (nothing changes them between)
+        self.summaries: Dict[int, tuple] = {}
+
+    def summary(self, node) -> tuple:
+        """``name_summary(node)``, from one walk per sweep."""
+        entry = self.summaries.get(id(node))
+        if entry is None or entry[0] is not node:       # (the node is kept: its id is not reused)
+            entry = self.summaries[id(node)] = (node,) + name_summary(node)
+        return entry
+
+    def note_reads(self, nodes: List) -> None:
+        """``self.adjoints.note_reads`` of ``nodes`` (statements or expressions), from ``summary``."""
+        needed, forward = self.adjoints.needed, self.gen.forward_names
+        for node in nodes:
+            for n in self.summary(node)[1]:
+                if n in forward:
+                    needed.add(n)
 
     def site_sweep(self, site: Site, self_contained: bool, seed: str, inner: List[Site]):
         """The sweep of a site.  ``self_contained``: it recomputes the statements before
@@ -39,6 +58,7 @@ class Sweeps(EmitPass):
         roots = _roots(site.sels) if site.sels is not None else \
             [x.id for x in site.xs if isinstance(x, gast.Name)]
         captures: Dict[str, Tuple[str, str]] = {}
+        self.summaries = {}
         if site.sels is not None:
             self.gen.checks.check_roots_reached(site, roots)
             self.gen.checks.check_through_gradients(site, roots, inner)
@@ -68,8 +88,8 @@ class Sweeps(EmitPass):
         if site.sels is not None:
             results = self.site_results(site, body, head_at, rev, state)
             self.gen.scope = SweepScope(self.gen.scope.relevant)
-            self.adjoints.note_reads(body)
-            self.adjoints.note_reads([gast.Expr(value=r) for r in results])
+            self.note_reads(body)
+            self.note_reads(results)
             return body, results
         results = []
         for x in site.xs:
@@ -78,7 +98,7 @@ class Sweeps(EmitPass):
                 results.append(call(self.rt("project"), [dx, load(x.id)]))
             else:
                 results.append(call(self.rt("project"), [ZERO, x]))
-        self.adjoints.note_reads(body)
+        self.note_reads(body)
         for x in site.xs:
             for n in loaded_names(x):
                 if n in self.gen.forward_names:
@@ -125,8 +145,9 @@ class Sweeps(EmitPass):
             final = load(self.gen.d(r)) if r in state["initialized"] else ZERO
             tail.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)),
                                 body=[assign(grad, final)], orelse=[]))
-        changed = {n.id for st in rev for n in walk_nodes(st)
-                   if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        changed = set()
+        for st in rev:
+            changed |= self.summary(st)[2]
         results = _SiteResults(self, head, changed, state["initialized"]).results(site.sels)
         body[head_at:head_at] = head
         body.extend(tail)
@@ -174,12 +195,12 @@ class Sweeps(EmitPass):
     def sweep_function(self, name: str, body_and_result, results, site: Site,
                        self_contained: bool, seed: str) -> gast.FunctionDef:
         body, result = body_and_result, results
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
+        uses_tape = any(self.gen.tape in self.summary(st)[3] for st in body)
         # (made only for a self-contained sweep: it asks the tape plan)
         tape_head = [assign(self.gen.tape, gast.List(elts=[], ctx=gast.Load()))] + \
             self.forward.unbound_inits() if self_contained else []
         if self_contained:
-            read = {n for st in body + [gast.Expr(value=r) for r in result] for n in loaded_names(st)}
+            read = {n for st in body + list(result) for n in self.summary(st)[1]}
             params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
                 [self.gen.effects_start]
             if uses_tape:
@@ -187,9 +208,10 @@ class Sweeps(EmitPass):
         else:
             extra = [gast.Expr(value=load(site.y)), gast.Expr(value=site.xs[0])] \
                 if site.kind != SiteKind.DLGRADIENT else []
-            params = self.residual_names(body + [gast.Expr(value=r) for r in result] + extra)
+            params = self.residual_names(body + list(result) + extra)
             if uses_tape and self.gen.tape not in params:
                 params.append(self.gen.tape)
+        self.summaries = {}
         self.gen.sweeps[name] = SweepPlan(name, site.line, tuple(params), uses_tape, self_contained)
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
         header = self.gen.line_comment(site.line, "gradient at")
@@ -226,7 +248,7 @@ class Sweeps(EmitPass):
         names: List[str] = []
         seen, adjoints = set(), set(self.gen.adjoint.values())     # sets: lists made this quadratic
         for st in stmts:
-            for n in loaded_names(st):
+            for n in self.summary(st)[1]:
                 if n in self.gen.forward_names and n not in seen and n not in adjoints:
                     seen.add(n)
                     names.append(n)
@@ -235,8 +257,10 @@ class Sweeps(EmitPass):
     def bwd_function(self, sweep) -> Tuple[gast.FunctionDef, Tuple[str, ...]]:
         """The helper's adjoint function, and the residuals its forward hands it."""
         body, results, ret = sweep
-        params = self.residual_names(body + [gast.Expr(value=r) for r in results])
-        uses_tape = any(isinstance(n, gast.Name) and n.id == self.gen.tape for st in body for n in walk_nodes(st))
+        self.summaries = {}
+        params = self.residual_names(body + list(results))
+        uses_tape = any(self.gen.tape in self.summary(st)[3] for st in body)
+        self.summaries = {}
         if uses_tape and self.gen.tape not in params:
             params.append(self.gen.tape)
         dret = self.gen.d(ret.value.id) if isinstance(ret.value, gast.Name) else self.namer.fresh("d_out")
