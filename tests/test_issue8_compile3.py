@@ -320,13 +320,16 @@ def f(a, b, like, g):
 REUSE_BEFORE = """def f(a, b, like, g):
     t = a * b
     u = rt.into_temporary('mul', t, b, 0)
+    del t
     v = -u
     w = rt.shape_proxy(v)
     s = u + 1.0
     if g:
         p = s * 2.0
         q = rt.into_temporary('mul', p, a, 0)
+        del p
     r = rt.into_temporary('add', q, v, 1)
+    v = rt.shape_proxy(v)
     return (r, w, s)"""
 
 
@@ -339,12 +342,13 @@ def test_reuse_temporaries_reads_simple_statements_from_the_first_walk(monkeypat
         return walk(stmts)
     monkeypatch.setattr(optimize, "_walk_no_defs", counting)
     fn = gast.parse(textwrap.dedent(REUSE)).body[0]
+    top = len(fn.body)
     optimize.reuse_temporaries(fn, "rt")
-    # the rewrite that walking every statement again for its reads gave (sct before this change)
+    # the rewrite that walking every statement again for its reads gave (sct before this change),
+    # with the temporaries written in place released at once (``del t``, ``v = rt.shape_proxy(v)``)
     assert ast.unparse(gast.gast_to_ast(fn)) == REUSE_BEFORE
     # one walk per top-level statement; then only the compound one (its reads, its stores) and
     # the statements inside it are walked again
-    top = len(fn.body)
     assert len(calls) == top + 4, len(calls)
 
 
