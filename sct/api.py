@@ -145,9 +145,22 @@ def _entry(fun: Callable, args) -> Compiled:
 # Per def (code object): the compiled entries it ran, newest first, each as the ``call`` that
 # make_call generated for it, so a repeated dlfeval neither computes kinds nor hashes a key: one
 # call checks, unwraps, runs and wraps.
+# A site is ``(code, calls, calls[0], calls[1:])``; _LAST_SITE is the site of the last hit (or a
+# site of no code), tried before the dict: a loop calling dlfeval on one function reads neither
+# ``id`` nor the dict.
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
-_cache.ON_CLEAR.append(_ENTRY_SITES.clear)
+_NO_SITE = (None, (), lambda f, args: MISS, ())
+_LAST_SITE = _NO_SITE
+
+
+def _clear_sites() -> None:
+    global _LAST_SITE
+    _ENTRY_SITES.clear()
+    _LAST_SITE = _NO_SITE
+
+
+_cache.ON_CLEAR.append(_clear_sites)
 
 
 def make_hit(fun, args, compiled: Compiled):
@@ -419,6 +432,7 @@ def _uses_effects(compiled: Compiled) -> bool:
 def _run_first(fun, args, compiled: Compiled):
     """run_compiled for a call that missed the entry sites; a Python function's entry is then
     remembered there (make_call), its checks written for ``args`` as they are before the run."""
+    global _LAST_SITE
     code = getattr(fun, "__code__", None)
     parts = _hit_parts(args, compiled) if code is not None else None
     raw = run_generated(compiled.entry, unwrap(args))
@@ -429,7 +443,8 @@ def _run_first(fun, args, compiled: Compiled):
             old = site[1] if site is not None and site[0] is code else ()
             if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
                 _ENTRY_SITES.clear()
-            _ENTRY_SITES[id(code)] = (code, (call,) + old[:7])
+            calls = (call,) + old[:7]
+            _ENTRY_SITES[id(code)] = _LAST_SITE = (code, calls, call, calls[1:])
     out = wrap_outputs(raw)
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
@@ -448,15 +463,24 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     ...     return y, dlgradient(y, x)
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
+    global _LAST_SITE
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
             code = fun.__code__
-            site = _ENTRY_SITES.get(id(code))
-            if site is not None and site[0] is code:    # a hit: checked, unwrapped, run, wrapped in one call
-                for call in site[1]:
-                    out = call(fun, args)
-                    if out is not MISS:
-                        return out
+            site = _LAST_SITE
+            if site[0] is not code:
+                site = _ENTRY_SITES.get(id(code))
+                if site is not None and site[0] is code:
+                    _LAST_SITE = site
+                else:
+                    site = _NO_SITE
+            out = site[2](fun, args)        # a hit: checked, unwrapped, run, wrapped in one call
+            if out is not MISS:
+                return out
+            for call in site[3]:
+                out = call(fun, args)
+                if out is not MISS:
+                    return out
             compiled = _entry(fun, args)
             out = _run_first(fun, args, compiled)
             if compiled.recheck:
