@@ -369,8 +369,11 @@ def wrapper_lines(example, limit: int = 8):
         return None
     consts = {"GENERIC": wrap_outputs, "NEW": _new_dlarray, "DL": dlarray, "ND": _ND, "ASARRAY": np.asarray,
               "KEPT": _KEPT}
-    lines = [f"    if type(o) is not tuple or len(o) != {len(example)}: return GENERIC(o)",
-             "    " + "".join(f"v{i}, " for i in range(len(example))) + "= o"]
+    lines = ["    if type(o) is not tuple: return GENERIC(o)",
+             "    try:",                 # a tuple of another length raises ValueError
+             "        " + "".join(f"v{i}, " for i in range(len(example))) + "= o",
+             "    except ValueError:",
+             "        return GENERIC(o)"]
     dicts = any(type(v) is dict for v in example)
     if dicts:                   # the arrays met so far by id, as wrap_outputs keeps them
         lines.append("    seen = {}")

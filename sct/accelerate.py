@@ -47,13 +47,25 @@ class AcceleratedFunction(WrappedFunction):
             fn = fn.fn
         self.fn = fn
         self._cache = LRU(cache_size, per_key=1)     # bounded and thread-safe; one fn: one entry a key
-        self.enabled = True
+        self._enabled = True
         self.CheckMode = CheckMode
         self.CheckTolerance = CheckTolerance
         self._hits = 0
         self._misses = 0
-        self._fast: tuple = ()      # ((call, compiled, bucket), ...): cached entries (sct.api.make_call)
+        # ((call, compiled, bucket), ...): cached entries (sct.api.make_call); none unless enabled
+        # with CheckMode "none", so __call__ tests neither
+        self._fast = ()
         functools.update_wrapper(self, fn)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether calls use the cache (False: compiled on every call, as under dlfeval); settable."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = value
+        self._fast = ()
 
     @property
     def cache_size(self) -> int:
@@ -94,6 +106,7 @@ class AcceleratedFunction(WrappedFunction):
         if str(mode).lower() not in ("none", "tolerance"):
             raise SctError(f'CheckMode must be "none" or "tolerance", not {mode!r}')
         self._check_mode = str(mode).lower()
+        self._fast = ()
 
     # --- use -------------------------------------------------------------------------------
     def compiled(self, args: Tuple) -> Compiled:
@@ -123,6 +136,8 @@ class AcceleratedFunction(WrappedFunction):
         """Add ``entry`` to the calls tried first by ``__call__`` (at most 8, newest first; its
         call written for outputs like ``out``, see sct.api.make_call); the others kept are those
         still in the cache (an evicted entry is not run again)."""
+        if not self._enabled or self._check_mode != "none":
+            return
         call = None if parts is None else make_call_from(parts, entry, out)
         kept = self._cache.entries()
         old = tuple(e for e in self._fast if any(e[1] is k for k in kept))
@@ -134,9 +149,9 @@ class AcceleratedFunction(WrappedFunction):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            if not kwargs and self.enabled and self._check_mode == "none":
+            if not kwargs:
                 fn = self.fn                       # a hit: checked, unwrapped, run and wrapped at once
-                for call, compiled, bucket in self._fast:
+                for call, compiled, bucket in self._fast:    # () unless enabled with CheckMode "none"
                     out = call(fn, args)
                     if out is not MISS:
                         self._hits += 1

@@ -146,9 +146,22 @@ def _entry(fun: Callable, args) -> Compiled:
 # Per def (code object): the compiled entries it ran, newest first, each as the ``call`` that
 # make_call generated for it, so a repeated dlfeval neither computes kinds nor hashes a key: one
 # call checks, unwraps, runs and wraps.
+# A site is ``(code, calls, calls[0], calls[1:])``; _LAST_SITE is the site of the last hit (or a
+# site of no code), tried before the dict: a loop calling dlfeval on one function reads neither
+# ``id`` nor the dict.
 _ENTRY_SITES: dict = {}
 _ENTRY_SITES_MAX = 1024
-_cache.ON_CLEAR.append(_ENTRY_SITES.clear)
+_NO_SITE = (None, (), lambda f, args: MISS, ())
+_LAST_SITE = _NO_SITE
+
+
+def _clear_sites() -> None:
+    global _LAST_SITE
+    _ENTRY_SITES.clear()
+    _LAST_SITE = _NO_SITE
+
+
+_cache.ON_CLEAR.append(_clear_sites)
 
 
 def make_hit(fun, args, compiled: Compiled):
@@ -211,8 +224,8 @@ def make_call_from(parts, compiled: Compiled, out):
     from .runtime.dlarray import wrapper_lines
     text, consts, result = parts
     consts = dict(consts)
-    run = dict(ENTRY=compiled.entry, HOOK=_HOOK, W=warnings, EL=_EFFECTS_LOCAL, ESTATE=_effects_state,
-               AT=_at_user_line, WARN=_warn_at_user_lines, SLOW=run_generated, MISS=MISS,
+    run = dict(ENTRY=compiled.entry, HOOK=_HOOK[0], W=warnings, EL=_EFFECTS_LOCAL, ESTATE=_effects_state,
+               AT=_at_user_line, SLOW=run_generated, MISS=MISS,
                COMPILED=compiled, READ=_read_values_kept, APPLY=apply_formats, FORMATS=compiled.formats,
                WRAP_ALL=wrap_outputs)
     wrap = wrapper_lines(out)
@@ -223,33 +236,35 @@ def make_call_from(parts, compiled: Compiled, out):
     consts.update(run)
     text = re.sub(r"return None$", "return MISS", text, flags=re.M)
     call = f"ENTRY{result}" if result.startswith("(") else f"ENTRY(*{result})"
-    text += f"""    h = HOOK[0]
-    if h is None or W._showwarnmsg is not h:
+    if _HOOK[0] is None:                # no warning hook: run_generated catches them
+        text += f"    o = SLOW(ENTRY, {result})\n"
+    else:
+        # the effects log kept for the outermost run and cleared after it, where the generated code
+        # can reach it (_uses_effects; decided here, once per entry)
+        effects = _uses_effects(compiled)
+        text += f"""    if W._showwarnmsg is not HOOK:
         o = SLOW(ENTRY, {result})
     else:
-        e = getattr(EL, "state", None) or ESTATE()
-        e.depth += 1
-        outer = e.caught
-        caught = e.caught = []
-        try:
+""" + ("""        e = getattr(EL, "state", None) or ESTATE()
+        depth = e.depth
+        e.depth = depth + 1
+""" if effects else "") + f"""        try:
             o = {call}
         except Exception as exc:
             located = AT(exc, ENTRY)
             if located is None:
                 raise
             raise located from exc
-        finally:
-            e.caught = outer
-            e.depth -= 1
-            if e.depth <= 0:
+""" + ("""        finally:
+            if depth > 0:
+                e.depth = depth
+            else:
                 e.depth = 0
                 if e.log:
                     e.log.clear()
                 if e.cursors:
                     e.cursors.clear()
-            if caught:
-                WARN(caught)
-"""
+""" if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
         if wrap is not None:
@@ -271,9 +286,154 @@ def make_call_from(parts, compiled: Compiled, out):
     return function
 
 
+def _code_names(code) -> frozenset:
+    """The global and attribute names ``code`` and the functions defined in it read."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _code_names(c)
+    return frozenset(names)
+
+
+def _functions_of(value) -> list:
+    if isinstance(value, (staticmethod, classmethod, types.MethodType)):
+        value = value.__func__
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+    return [value] if isinstance(value, types.FunctionType) else []
+
+
+_RUNTIME_PREFIX = __name__.rsplit(".", 1)[0] + ".runtime."
+_METHODS: list = []                 # [{name: the functions of the runtime's classes of that name}]
+_REACHES: dict = {}                 # id(runtime function or class) -> (it, whether it reaches the log)
+_LOG_NAMES = frozenset({"_LOCAL", "HOOKS"})
+
+
+def _runtime_methods() -> dict:
+    """The methods (and properties) of every class of the runtime, by name: what reading an
+    attribute of that name may call (built once)."""
+    if not _METHODS:
+        import importlib
+        from . import runtime as _runtime
+        methods: dict = {}
+        files = sorted({f for d in _runtime.__path__ for f in os.listdir(d)})
+        for name in [f[:-3] for f in files if f.endswith(".py") and f != "__init__.py"]:
+            module = importlib.import_module(f"{_runtime.__name__}.{name}")
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == module.__name__:
+                    for attr, member in vars(value).items():
+                        methods.setdefault(attr, []).extend(_functions_of(member))
+        _METHODS.append(methods)
+    return _METHODS[0]
+
+
+def _runtime_object(value) -> bool:
+    module = getattr(value, "__module__", None)
+    return isinstance(module, str) and module.startswith(_RUNTIME_PREFIX)
+
+
+def _runtime_callees(names, space) -> list:
+    """The runtime's functions and classes that code reading ``names`` with globals ``space`` may
+    call: those the globals hold, a runtime module's or a namespace's (``rt``) attributes among
+    ``names``, and the methods of the runtime's classes of any of those names."""
+    methods = _runtime_methods()
+    out: list = []
+    for name in names:
+        value = space.get(name)
+        if isinstance(value, types.SimpleNamespace) or \
+                isinstance(value, types.ModuleType) and value.__name__.startswith(_RUNTIME_PREFIX):
+            out += [getattr(value, a) for a in names if hasattr(value, a)]
+        elif value is not None:
+            out.append(value)
+        out += methods.get(name, ())
+    return [v for v in out if _runtime_object(v)]
+
+
+def _reaches_log(roots) -> bool:
+    """Whether calling any of ``roots`` (the runtime's functions and classes) may reach the effects
+    log (sct.runtime.effects: the thread-local ``_LOCAL`` its functions keep it in) or compile and run
+    generated code (support.HOOKS: call sites, helpers compiled on their first call): whether a
+    function among them, or among all they may call (_runtime_callees of their code, closures and
+    defaults included), reads ``_LOCAL`` or ``HOOKS``.  Remembered per function: a search that
+    finds nothing covers everything it went through."""
+    todo, seen = list(roots), {}
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen[id(value)] = value
+        known = _REACHES.get(id(value))
+        if known is not None and known[0] is value:
+            if known[1]:
+                return True
+            continue
+        if isinstance(value, type):
+            todo += [f for member in vars(value).values() for f in _functions_of(member)]
+            continue
+        for f in _functions_of(value):
+            names = _code_names(f.__code__)
+            if names & _LOG_NAMES:
+                _REACHES[id(value)] = (value, True)
+                return True
+            todo += _runtime_callees(names, f.__globals__)
+            held = [c.cell_contents for c in f.__closure__ or () if c.cell_contents is not None] + \
+                list(f.__defaults__ or ())
+            todo += [v for v in held if _runtime_object(v)]
+    for key, value in seen.items():
+        _REACHES[key] = (value, False)
+    return False
+
+
+_PLAIN = (types.ModuleType, types.SimpleNamespace, int, float, complex, str, bytes, bool, type(None))
+
+
+def _uses_effects(compiled: Compiled) -> bool:
+    """Whether a run of ``compiled`` may reach the effects log (its effects, a recomputation's
+    replay, a guard that reads it) or code that does: it may run user code sct did not compile
+    (``Compiled.opaque``); or its generated code, or generated code it calls by name (followed
+    through the globals of each), may call a runtime function that does (_reaches_log:
+    ``rt.effect``, ``rt.replay_from``, a call site's ``rt.vjp_at``...); or a global it reads is
+    anything but generated code, a module, a number, a string, a numpy value, or a function or
+    class of numpy, math, the builtins or sct's runtime.  Where it cannot, a run leaves the log
+    as it found it, so the call of its entry (make_call_from) keeps no depth and clears nothing:
+    code it calls that does log (a nested dlfeval) keeps its own."""
+    if getattr(compiled, "opaque", True):
+        return True
+    seen: set = set()
+    todo = [compiled.entry]
+    roots: list = []
+    while todo:
+        function = todo.pop()
+        code = getattr(function, "__code__", None)
+        if type(function) is not _FUNCTION or not code.co_filename.startswith("<sct-generated") or \
+                function.__closure__:
+            return True
+        if code in seen:
+            continue
+        seen.add(code)
+        space = function.__globals__
+        read = _code_names(code)
+        roots += _runtime_callees(read, space)
+        for name in read:
+            value = space.get(name, _UNSET)
+            if value is _UNSET or isinstance(value, _PLAIN) or \
+                    type(value).__module__.split(".")[0] == "numpy" and not callable(value):
+                continue
+            if type(value) is _FUNCTION and value.__code__.co_filename.startswith("<sct-generated"):
+                todo.append(value)
+                continue
+            module = getattr(value, "__module__", None)
+            if not (callable(value) and isinstance(module, str) and
+                    (module.split(".")[0] in ("numpy", "math", "cmath", "builtins") or
+                     module.startswith(_RUNTIME_PREFIX))):
+                return True
+    return _reaches_log(roots)
+
+
 def _run_first(fun, args, compiled: Compiled):
     """run_compiled for a call that missed the entry sites; a Python function's entry is then
     remembered there (make_call), its checks written for ``args`` as they are before the run."""
+    global _LAST_SITE
     code = getattr(fun, "__code__", None)
     parts = _hit_parts(args, compiled) if code is not None else None
     raw = run_generated(compiled.entry, unwrap(args))
@@ -284,7 +444,8 @@ def _run_first(fun, args, compiled: Compiled):
             old = site[1] if site is not None and site[0] is code else ()
             if len(_ENTRY_SITES) >= _ENTRY_SITES_MAX:
                 _ENTRY_SITES.clear()
-            _ENTRY_SITES[id(code)] = (code, (call,) + old[:7])
+            calls = (call,) + old[:7]
+            _ENTRY_SITES[id(code)] = _LAST_SITE = (code, calls, call, calls[1:])
     out = wrap_outputs(raw)
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
@@ -303,15 +464,24 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     ...     return y, dlgradient(y, x)
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
+    global _LAST_SITE
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
             code = fun.__code__
-            site = _ENTRY_SITES.get(id(code))
-            if site is not None and site[0] is code:    # a hit: checked, unwrapped, run, wrapped in one call
-                for call in site[1]:
-                    out = call(fun, args)
-                    if out is not MISS:
-                        return out
+            site = _LAST_SITE
+            if site[0] is not code:
+                site = _ENTRY_SITES.get(id(code))
+                if site is not None and site[0] is code:
+                    _LAST_SITE = site
+                else:
+                    site = _NO_SITE
+            out = site[2](fun, args)        # a hit: checked, unwrapped, run, wrapped in one call
+            if out is not MISS:
+                return out
+            for call in site[3]:
+                out = call(fun, args)
+                if out is not MISS:
+                    return out
             compiled = _entry(fun, args)
             out = _run_first(fun, args, compiled)
             if compiled.recheck:
@@ -444,26 +614,32 @@ def _install_warning_hook() -> bool:
     """Warnings raised while generated code runs are shown at the user's line: one hook,
     installed once, on ``warnings._showwarnmsg`` (what both the C and the Python ``warn``
     call to show a warning that passed the filters; ``catch_warnings`` leaves it in place).
-    It keeps the warnings of a thread that is running generated code and passes on every
-    other, so no state is swapped per call (``catch_warnings`` per call cost ~2 us and was
-    not thread-safe)."""
+    A warning whose file is generated code (``sct.parse.LINE_MAPS``) is warned again at the
+    user's line it maps to (the filters and the once-per-line registry applied there, as
+    ``_warn_at_user_lines`` does); every other passes on as it is.  It keeps no state per
+    run or thread, so a run of generated code sets up nothing for warnings (``catch_warnings``
+    per call cost ~2 us and was not thread-safe; a list of the run's warnings per call
+    ~0.1 us)."""
     original = getattr(warnings, "_showwarnmsg", None)
     if original is None:
         return False
-    if getattr(original, "_sct_hook", False):
+    if getattr(original, "_sct_hook", False) == 2:
         _HOOK[0] = original
         return True
+    from .parse import LINE_MAPS
 
     def _showwarnmsg(msg):
-        state = getattr(_EFFECTS_LOCAL, "state", None)      # .caught: this thread's run's warnings
-        log = state.caught if state is not None else None
-        if log is not None:
-            if msg.filename not in _LINE_MAPS and _own_file(msg.filename):
-                _at_generated_frame(msg)
-            log.append(msg)
-            return
+        filename = msg.filename
+        if filename not in LINE_MAPS and _own_file(filename):
+            _at_generated_frame(msg)        # numpy's warning inside a runtime function: its caller's line
+            filename = msg.filename
+        if filename in LINE_MAPS:
+            filename, lineno = _user_line(filename, msg.lineno)
+            if filename not in LINE_MAPS:
+                warnings.warn_explicit(msg.message, msg.category, filename, lineno, registry=_WARNINGS_SHOWN)
+                return
         original(msg)
-    _showwarnmsg._sct_hook = True
+    _showwarnmsg._sct_hook = 2
     warnings._showwarnmsg = _showwarnmsg
     _HOOK[0] = _showwarnmsg
     return True
@@ -490,16 +666,16 @@ _EFFECTS_LOCAL = _effects_local     # the thread-local of sct.runtime.effects.st
 
 def run_generated(function, args):
     """Call generated code; an error inside it is reported at the user's line (and so is a
-    warning, e.g. numpy's ``invalid value encountered in log``)."""
+    warning, e.g. numpy's ``invalid value encountered in log``: by the hook, see
+    _install_warning_hook).  The effects log is kept for the outermost run and cleared after
+    it, an error included."""
     hook = _HOOK[0]
     if hook is None or warnings._showwarnmsg is not hook and \
             not getattr(warnings._showwarnmsg, "_sct_hook", False):
         return _run_generated_catching(function, args)
     effects = getattr(_EFFECTS_LOCAL, "state", None) or _effects_state()   # kept for this outermost run
-    effects.depth += 1
-    outer = effects.caught
-    caught: list = []
-    effects.caught = caught
+    depth = effects.depth
+    effects.depth = depth + 1
     try:
         return function(*args)       # effects logged for recomputations
     except Exception as exc:
@@ -508,16 +684,14 @@ def run_generated(function, args):
             raise
         raise located from exc
     finally:
-        effects.caught = outer
-        effects.depth -= 1
-        if effects.depth <= 0:
+        if depth > 0:
+            effects.depth = depth
+        else:
             effects.depth = 0
             if effects.log:
                 effects.log.clear()
             if effects.cursors:
                 effects.cursors.clear()
-        if caught:
-            _warn_at_user_lines(caught)
 
 
 def _at_user_line(exc: Exception, function):
@@ -584,18 +758,24 @@ def _located_sct_error(exc: SctError) -> SctError:
 _WARNINGS_SHOWN: dict = {}
 
 
-def _warn_at_user_lines(caught) -> None:
+def _user_line(filename, lineno):
+    """The user's file and line that line ``lineno`` of generated code ``filename`` was made from
+    (generated code differentiated again maps to generated code: followed)."""
     from .parse import LINE_MAPS
-    for w in caught:
-        filename, lineno = w.filename, w.lineno
+    mapped = LINE_MAPS.get(filename)
+    for _ in range(16):
+        if mapped is None:
+            break
+        lines = mapped[1]
+        user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
+        filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
         mapped = LINE_MAPS.get(filename)
-        for _ in range(16):     # generated code differentiated again maps to generated code: followed
-            if mapped is None:
-                break
-            lines = mapped[1]
-            user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
-            filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
-            mapped = LINE_MAPS.get(filename)
+    return filename, lineno
+
+
+def _warn_at_user_lines(caught) -> None:
+    for w in caught:
+        filename, lineno = _user_line(w.filename, w.lineno)
         warnings.warn_explicit(w.message, w.category, filename, lineno, registry=_WARNINGS_SHOWN)
 
 

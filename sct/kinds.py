@@ -303,7 +303,13 @@ def make_unwrapper(args: Tuple, limit: int = 400):
     from .runtime.dlarray import unwrap
     writer = _MatcherWriter(limit, fail="None")
     writer.consts["UNWRAP"] = unwrap
-    writer.lines.append(f"    if len(args) != {len(args)}: return None")
+    names = [f"v{i}" for i in range(len(args))]     # the arguments' variables, written first
+    writer.names = len(args)
+    if args:                    # unpacked at once: a tuple of another length raises ValueError
+        writer.lines += ["    try:", "        " + "".join(f"{v}, " for v in names) + "= args",
+                         "    except ValueError:", "        return None"]
+    else:
+        writer.lines.append("    if len(args) != 0: return None")
     def unwrapped(v: str, x: Any) -> str:
         """The expression of ``unwrap(x)`` for ``x`` read as ``v`` (its exact type checked)."""
         cls = type(x)
@@ -323,8 +329,7 @@ def make_unwrapper(args: Tuple, limit: int = 400):
 
     parts = []
     try:
-        for i, x in enumerate(args):
-            v = writer.var(f"args[{i}]")
+        for v, x in zip(names, args):
             writer.child(v, x, False)
             parts.append(unwrapped(v, x))
     except (OverflowError, RecursionError):
