@@ -112,10 +112,21 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
             return split(results, lambda vals: type(tree)(*vals))
         return split(results, lambda vals: type(tree)(vals))
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        names = [f.name for f in dataclasses.fields(tree) if f.init and _holds_arrays(getattr(tree, f.name))]
+        # every field holding arrays, ``field(init=False)`` ones too, set on a shallow copy: neither
+        # skipped nor reset by ``__post_init__`` (was: dataclasses.replace, which ran __post_init__ and
+        # could not pass init=False fields: ``b = field(init=False)`` set there came back as its
+        # initial value, never updated)
+        names = [f.name for f in dataclasses.fields(tree) if hasattr(tree, f.name) and
+                 _holds_arrays(getattr(tree, f.name))]
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
                             where=f"{where}.{n}") for n in names]
-        return split(results, lambda vals: dataclasses.replace(tree, **dict(zip(names, vals))))
+
+        def rebuild_dataclass(vals):
+            out = copy.copy(tree)
+            for n, v in zip(names, vals):
+                object.__setattr__(out, n, v)       # (a frozen dataclass too)
+            return out
+        return split(results, rebuild_dataclass)
     if hasattr(tree, "__dict__") and not callable(tree):
         names = _array_attributes(tree)
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,

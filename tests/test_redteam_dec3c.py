@@ -6,7 +6,16 @@ made in f() and filled ... from 'x_1'" (an internal name), telling the user to d
 respect to a name that is not in their code.  MATLAB differentiates with respect to the current value
 of ``h``.  Root cause: ``Activity.value_is_array`` did not know that ``rt.setitem(h, ...)`` (the
 functional form of ``h[i] = v``) and ``h.copy()`` of an array are arrays.
+
+Defect found: a dataclass argument whose class has a ``__post_init__`` got its gradient structure
+from ``dataclasses.replace``, which ran ``__post_init__`` on the gradients (``self.W = self.W /
+norm(self.W)`` returned the normalised gradient: silently wrong) and refused ``field(init=False)``
+fields; ``wrap_outputs`` did the same to returned dataclasses.  The optimizers' ``tree_map`` also used
+``dataclasses.replace``: an ``init=False`` parameter was never updated and came back as
+``__post_init__`` reset it (sgdmupdate returned b = zeros).  Now shallow copies with the fields set.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -275,3 +284,75 @@ def test_jvp_and_hvp_match_central_differences():
         return numerical_gradient(hvp_helper_loop, [z], 0, 1e-5)
     assert_close(np.asarray(getattr(hv, "data", hv)), (grad(x + 1e-4 * v) - grad(x - 1e-4 * v)) / 2e-4,
                  rtol=1e-3, atol=1e-3)
+
+
+# --- dataclasses with __post_init__ / init=False fields: gradients and optimizer updates ------------
+
+@dataclasses.dataclass
+class UnitWeights:
+    W: np.ndarray
+
+    def __post_init__(self):
+        self.W = self.W / np.sqrt(np.sum(self.W ** 2))
+
+
+@dataclasses.dataclass
+class AffineParams:
+    W: np.ndarray
+    b: np.ndarray = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        self.b = np.zeros(np.shape(self.W)[0])
+
+
+def cube_loss(p):
+    y = np.sum(p.W ** 3)
+    return y, dlgradient(y, p)
+
+
+def affine_loss(p, x):
+    y = np.sum((x @ p.W.T + p.b) ** 2)
+    return y, dlgradient(y, p)
+
+
+def test_gradient_of_a_dataclass_is_not_passed_through_post_init():
+    p = UnitWeights(dlarray(np.array([3.0, 4.0])))
+    y, g = dlfeval(cube_loss, p)
+    assert_close(float(y), 0.6 ** 3 + 0.8 ** 3)
+    assert isinstance(g, UnitWeights)
+    assert_close(g.W.data, 3 * np.array([0.6, 0.8]) ** 2)      # was normalised: [0.49, 0.87]
+
+
+def test_gradient_and_updates_of_an_init_false_field():
+    p = AffineParams(dlarray(np.array([[1.0, 2.0], [0.5, -1.0]])))
+    p.b = dlarray(np.array([0.3, -0.2]))
+    x = np.array([[1.0, 1.0]])
+    y, g = dlfeval(affine_loss, p, x)               # was: ValueError from dataclasses.replace
+    r = x @ p.W.data.T + p.b.data
+    assert_close(g.b.data, 2 * r[0])
+    assert_close(g.W.data, 2 * r.T @ x)
+    new, vel = sgdmupdate(p, g, None, 0.1, 0.9)
+    assert_close(new.b.data, p.b.data - 0.1 * g.b.data)       # was: zeros, never updated
+    assert_close(vel.b.data, -0.1 * g.b.data)
+    assert_close(p.b.data, np.array([0.3, -0.2]))              # the input is not modified
+    new2 = sct.dlupdate(lambda a, b: a - 0.5 * b, p, g)
+    assert_close(new2.b.data, p.b.data - 0.5 * g.b.data)
+    new3, m, v = adamupdate(p, g, None, None, 1)
+    assert_close(new3.b.data, p.b.data - 0.001 * np.sqrt(1 - 0.999) / 0.1 * (0.1 * g.b.data) /
+                 (np.sqrt(0.001 * g.b.data ** 2) + 1e-8))
+    assert_close(new3.W.data, p.W.data - 0.001 * np.sqrt(1 - 0.999) / 0.1 * (0.1 * g.W.data) /
+                 (np.sqrt(0.001 * g.W.data ** 2) + 1e-8))
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenParams:
+    W: np.ndarray
+    name: str = "layer"
+
+
+def test_optimizer_update_of_a_frozen_dataclass():
+    p = FrozenParams(np.array([1.0, 2.0]))
+    new, _ = sgdmupdate(p, FrozenParams(np.array([1.0, -1.0])), None, 0.1)
+    assert isinstance(new, FrozenParams) and new.name == "layer"
+    assert_close(new.W, np.array([0.9, 2.1]))
+    assert_close(p.W, np.array([1.0, 2.0]))
