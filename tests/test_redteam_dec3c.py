@@ -13,6 +13,10 @@ norm(self.W)`` returned the normalised gradient: silently wrong) and refused ``f
 fields; ``wrap_outputs`` did the same to returned dataclasses.  The optimizers' ``tree_map`` also used
 ``dataclasses.replace``: an ``init=False`` parameter was never updated and came back as
 ``__post_init__`` reset it (sgdmupdate returned b = zeros).  Now shallow copies with the fields set.
+
+Defect found: the optimizers skipped objects that are callable, so a custom layer (``sct.Layer`` has
+``__call__``) held by a model object was silently never updated (sgdmupdate returned its Alpha as it
+was), and a layer given alone was refused.
 """
 import dataclasses
 
@@ -20,7 +24,7 @@ import numpy as np
 import pytest
 
 from gradcheck import assert_close, numerical_gradient
-from sct import (CompileError, adamupdate, batchNormalizationLayer, crossentropy, dlarray, dlfeval,
+from sct import (CompileError, Layer, adamupdate, batchNormalizationLayer, crossentropy, dlarray, dlfeval,
                  dlgradient, dlnetwork, extractdata, featureInputLayer, forward, fullyConnectedLayer,
                  geluLayer, layerNormalizationLayer, leakyReluLayer, rmspropupdate, sgdmupdate,
                  softmaxLayer)
@@ -356,3 +360,47 @@ def test_optimizer_update_of_a_frozen_dataclass():
     assert isinstance(new, FrozenParams) and new.name == "layer"
     assert_close(new.W, np.array([0.9, 2.1]))
     assert_close(p.W, np.array([1.0, 2.0]))
+
+
+# --- a custom layer held by a model object: updated by the optimizers ---------------------------------
+
+class PReluLayer(Layer):
+    learnables = ("Alpha",)
+
+    def __init__(self, n):
+        self.Alpha = np.full(n, 0.25)
+
+    def predict(self, X):
+        return np.maximum(X, 0) + self.Alpha * np.minimum(X, 0)
+
+
+class TinyModel:
+    def __init__(self):
+        self.W = dlarray(np.array([[1.0, -2.0, 0.5], [0.3, 0.2, -1.0]]))
+        self.act = PReluLayer(3)
+        self.act.Alpha = dlarray(self.act.Alpha)
+
+
+def tiny_loss(m, x):
+    h = m.act.predict(x @ m.W)
+    y = np.sum(h ** 2)
+    return y, dlgradient(y, m)
+
+
+def test_optimizers_update_a_custom_layer_inside_a_model_object():
+    m = TinyModel()
+    x = np.array([[1.0, 1.0], [-1.0, 2.0]])
+    y, g = dlfeval(tiny_loss, m, x)
+    z = x @ m.W.data
+    neg = np.minimum(z, 0)
+    h = np.maximum(z, 0) + 0.25 * neg
+    assert_close(g.act.Alpha.data, np.sum(2 * h * neg, axis=0))
+    new, vel = sgdmupdate(m, g, None, 0.1)
+    assert_close(new.act.Alpha.data, 0.25 - 0.1 * g.act.Alpha.data)       # was: 0.25, not updated
+    assert_close(new.W.data, m.W.data - 0.1 * g.W.data)
+    assert isinstance(new.act, PReluLayer) and new.act is not m.act
+    assert_close(m.act.Alpha.data, np.full(3, 0.25))                        # the input is not modified
+    new2, _ = sgdmupdate(m.act, g.act, None, 0.1)                           # was: TypeError
+    assert_close(new2.Alpha.data, 0.25 - 0.1 * g.act.Alpha.data)
+    new3, avg, sq = adamupdate(m, g, None, None, 1)
+    assert_close(new3.act.Alpha.data, 0.25 - 0.001 * np.sign(g.act.Alpha.data), rtol=1e-4)
