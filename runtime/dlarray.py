@@ -454,8 +454,14 @@ def wrap_outputs(x, _seen=None):
     if isinstance(x, dict):
         return {k: wrap_outputs(v, _seen) for k, v in x.items()}
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return dataclasses.replace(x, **{f.name: wrap_outputs(getattr(x, f.name), _seen)
-                                         for f in dataclasses.fields(x) if f.init})
+        # a shallow copy with its fields wrapped (dataclasses.replace would run __post_init__ again
+        # on values it already ran on, and skip field(init=False) fields)
+        import copy
+        out = copy.copy(x)
+        for f in dataclasses.fields(x):
+            if hasattr(x, f.name):
+                object.__setattr__(out, f.name, wrap_outputs(getattr(x, f.name), _seen))
+        return out
     if hasattr(x, "__dict__") and not isinstance(x, type):
         try:
             mine = x in GRADIENT_OBJECTS

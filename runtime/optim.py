@@ -26,6 +26,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import numpy as np
 
 from .dlarray import dlarray
+from .layers import Layer
 
 __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
 
@@ -58,7 +59,19 @@ def _holds_arrays(v) -> bool:
         return any(_holds_arrays(e) for e in v.values())
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return True
-    return hasattr(v, "__dict__") and not callable(v) and not isinstance(v, type)
+    return _parameter_object(v)
+
+
+def _parameter_object(v) -> bool:
+    """An object whose attributes may hold parameters: not a function or class, except that a
+    layer (``sct.Layer``, callable by its ``__call__``) or an object whose class names its
+    ``learnables`` is one (was: skipped as callable, so a custom layer held by a model object was
+    silently never updated)."""
+    if isinstance(v, type) or not hasattr(v, "__dict__"):
+        return False
+    if isinstance(v, Layer) or getattr(type(v), "learnables", None):
+        return True
+    return not callable(v)
 
 
 def _empty(x) -> bool:
@@ -112,11 +125,22 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
             return split(results, lambda vals: type(tree)(*vals))
         return split(results, lambda vals: type(tree)(vals))
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        names = [f.name for f in dataclasses.fields(tree) if f.init and _holds_arrays(getattr(tree, f.name))]
+        # every field holding arrays, ``field(init=False)`` ones too, set on a shallow copy: neither
+        # skipped nor reset by ``__post_init__`` (was: dataclasses.replace, which ran __post_init__ and
+        # could not pass init=False fields: ``b = field(init=False)`` set there came back as its
+        # initial value, never updated)
+        names = [f.name for f in dataclasses.fields(tree) if hasattr(tree, f.name) and
+                 _holds_arrays(getattr(tree, f.name))]
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
                             where=f"{where}.{n}") for n in names]
-        return split(results, lambda vals: dataclasses.replace(tree, **dict(zip(names, vals))))
-    if hasattr(tree, "__dict__") and not callable(tree):
+
+        def rebuild_dataclass(vals):
+            out = copy.copy(tree)
+            for n, v in zip(names, vals):
+                object.__setattr__(out, n, v)       # (a frozen dataclass too)
+            return out
+        return split(results, rebuild_dataclass)
+    if _parameter_object(tree):
         names = _array_attributes(tree)
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
                             where=f"{where}.{n}") for n in names]

@@ -880,9 +880,15 @@ def _project_object(grad, x):
             parts = dict(zip(x._fields, grad))
         return type(x)(*[project(parts.get(f, ZERO), getattr(x, f)) for f in x._fields])
     if dataclasses.is_dataclass(x):
-        values = {f.name: project(parts.get(f.name, ZERO), getattr(x, f.name))
-                  for f in dataclasses.fields(x)}
-        return dataclasses.replace(x, **values)
+        # a shallow copy with each field's gradient set on it: not dataclasses.replace, which ran the
+        # class's __post_init__ on the gradients (``self.W = self.W / norm(self.W)`` normalised the
+        # gradient) and refused ``field(init=False)`` fields
+        import copy
+        out = copy.copy(x)
+        for f in dataclasses.fields(x):
+            if hasattr(x, f.name):
+                object.__setattr__(out, f.name, project(parts.get(f.name, ZERO), getattr(x, f.name)))
+        return out
     if hasattr(x, "__sct_gradient__"):
         return x.__sct_gradient__(parts)
     if hasattr(x, "__dict__"):

@@ -541,6 +541,13 @@ class ValueFacts:
             return array_operand(value.operand)
         if isinstance(value, gast.Call):
             info = self.call_info(value)
+            if info.obj is rt_support.setitem or info.obj is rt_support.copy_value:
+                # ``h[i] = v`` written as ``h_1 = rt.setitem(h, i, v)``, and ``h.copy()``: an array's
+                # new version (copy) is an array (was: refused as "a list, dict or object" filled
+                # from h in ``h = x * 1.0; h[0] = ...; dlgradient(y, h)``)
+                first = load(info.receiver) if info.kind == CallKind.METHOD and info.receiver else \
+                    (value.args[0] if value.args else None)
+                return first is not None and array_operand(first)
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
             return False
