@@ -154,6 +154,19 @@ def _reduced(fun, primals):
     return function, before, after
 
 
+def _tangent_as(t, dtype, what: str = "jvp: a tangent") -> np.ndarray:
+    """The tangent (or direction) ``t`` as an array of its primal's ``dtype``; a complex one with a
+    nonzero imaginary part for a real primal is refused (numpy's cast would drop that part)."""
+    t = np.asarray(extractdata(t))
+    if t.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        if np.any(t.imag != 0):
+            raise SctError(f"{what} is complex but its primal is real ({np.dtype(dtype).name}): its "
+                           "imaginary part would be dropped; pass a complex primal "
+                           "(x.astype(complex)) to differentiate along complex directions")
+        t = t.real
+    return np.asarray(t, dtype=dtype)
+
+
 def _integer_primals(primals, tangents) -> list:
     """Which primals are integers (a loop count, an index): constants, whose tangent must be 0."""
     for p in primals:
@@ -189,7 +202,7 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     if len(primals) not in _KERNELS:
         raise SctError("jvp: functions of 1 to 3 array arguments are supported; pack more into one array")
     xs = [dlarray(p) for p in primals]
-    vs = [np.asarray(extractdata(t), dtype=xs[i].dtype) for i, t in enumerate(tangents)]
+    vs = [_tangent_as(t, xs[i].dtype) for i, t in enumerate(tangents)]
     for x, v in zip(xs, vs):
         if x.shape != v.shape:
             raise SctError(f"jvp: a tangent of shape {v.shape} for a primal of shape {x.shape}")
@@ -285,7 +298,7 @@ def _forward(fun, primals, tangents):
     # integers (a loop count, an index) are constants: no tangent, no conversion to floats
     fixed = _integer_primals(primals, tangents)
     values = [p if is_int else extractdata(dlarray(p)) for p, is_int in zip(primals, fixed)]
-    dots = [None if is_int else np.asarray(extractdata(t), dtype=v.dtype)
+    dots = [None if is_int else _tangent_as(t, v.dtype)
             for v, t, is_int in zip(values, tangents, fixed)]
     for v, d in zip(values, dots):
         if d is not None and v.shape != d.shape:
@@ -368,7 +381,7 @@ def _hvp(fun: Callable, x, v):
                        "dlgradient(np.sum(dlgradient(y, p['w']) * v), p['w']) for each array")
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
-    v = np.asarray(extractdata(v), dtype=x.dtype)
+    v = _tangent_as(v, x.dtype, "hvp: the direction v")
     if v.shape != x.shape:
         raise SctError(f"hvp: a direction of shape {v.shape} for x of shape {x.shape}")
     with effects.held():           # fun's effects (draws, prints) happen once in all
