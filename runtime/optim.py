@@ -93,6 +93,17 @@ def _part(tree, key, kind):
     return tree[key]
 
 
+def _rebuilt_dict(tree, keys, vals):
+    """A dict like ``tree`` (its own class: an OrderedDict, a defaultdict with its factory) holding
+    ``vals`` under ``keys``."""
+    if type(tree) is dict:
+        return dict(zip(keys, vals))
+    new = copy.copy(tree)
+    new.clear()
+    new.update(zip(keys, vals))
+    return new
+
+
 def tree_map(fn, tree, *others, nout=1, where="params"):
     """Apply ``fn(leaf, *other_leaves)`` leaf by leaf over ``tree`` and companion trees of the same
     structure (a companion may be None, giving None leaves).  With ``nout > 1`` ``fn`` returns that
@@ -116,8 +127,7 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         keys = list(tree)
         results = [tree_map(fn, tree[k], *[_part(o, k, "item") for o in others], nout=nout,
                             where=f"{where}[{k!r}]") for k in keys]
-        return split(results, lambda vals: type(tree)(zip(keys, vals)) if type(tree) is not dict
-                     else dict(zip(keys, vals)))
+        return split(results, lambda vals: _rebuilt_dict(tree, keys, vals))
     if isinstance(tree, (list, tuple)):
         results = [tree_map(fn, v, *[_part(o, i, "item") for o in others], nout=nout, where=f"{where}[{i}]")
                    for i, v in enumerate(tree)]
