@@ -77,3 +77,10 @@ def scale(x, v):
         s = make_scale(x * v[k])
         tot = tot + np.sum(s.scale ** 2) + np.sum(s.total ** 3) + s.count + np.sum(s.pool["w"] * s.scale)
     return tot
+
+
+def repeated_add(x, v):
+    y = x.copy()
+    y[[0, 0, 1]] += v                 # numpy: y[0] = x[0] + v[1] (the last write wins), v[0] unused
+    y[y < 0.5] *= 3.0
+    return np.sum(y * y * np.arange(1.0, 7.0))

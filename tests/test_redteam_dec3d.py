@@ -11,6 +11,9 @@
    (an object sct did not create) until ``__init__`` sets it on every path, so the write is refused
    at its line; numbers (``self.count += 1``) are still rebound exactly, and an attribute set first
    is the instance's own (both differentiated as before).
+
+Also kept: the repeated-index write ``y[[0, 0, 1]] += v`` (the last write wins: v[0] gets no
+gradient) and dlconv's kept im2col matrix with a new input at a freed input's address.
 """
 from __future__ import annotations
 
@@ -77,3 +80,32 @@ def test_numbers_and_own_attributes_still_differentiated():
         assert_close(extractdata(g), numerical_gradient(classes.scale, [X.copy(), V.copy()], k),
                      rtol=1e-6, atol=1e-7, what=f"d/darg{k}")
     assert classes.Scale.scale == 2.0 and classes.Scale.count == 0     # the class's own untouched
+
+
+# --- what held up, kept as regression tests ------------------------------------------------------
+
+def test_repeated_index_add_last_write_wins():
+    x = X + 0.01234                   # no item on the y < 0.5 edge
+    value, (gx, gv) = dlfeval(lambda a, b: (classes.repeated_add(a, b), dlgradient(classes.repeated_add(a, b), a, b)),
+                              dlarray(x.copy()), dlarray(V.copy()))
+    assert_close(float(extractdata(value)), classes.repeated_add(x.copy(), V.copy()), rtol=1e-12, atol=1e-12)
+    gv = extractdata(gv)
+    assert gv[0] == 0.0               # v[0]'s write is overwritten by v[1]'s
+    for k, g in enumerate((extractdata(gx), gv)):
+        assert_close(g, numerical_gradient(classes.repeated_add, [x.copy(), V.copy()], k), rtol=1e-6, atol=1e-7)
+
+
+def test_kept_im2col_not_reused_for_a_new_array_at_the_same_address():
+    from sct.runtime import dlfun
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 3, 3, 4))
+    geometry = dlfun.conv_geometry((2, 6, 6, 3), w.shape, 1, 1, "same", 0)
+    g = rng.standard_normal((2, 6, 6, 4))
+    for _ in range(20):
+        x1 = rng.standard_normal((2, 6, 6, 3))
+        dlfun.conv_core(x1, w, geometry)
+        del x1                        # its kept matrix goes with it; x2 often gets its id
+        x2 = rng.standard_normal((2, 6, 6, 3))
+        kept = dlfun.conv_filter_adjoint(x2, g, w.shape, geometry)
+        dlfun._COLS.clear()
+        assert np.array_equal(kept, dlfun.conv_filter_adjoint(x2, g, w.shape, geometry))
