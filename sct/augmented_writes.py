@@ -13,7 +13,7 @@ import gast
 
 from .alias_state import EXT, _statements
 from .ir import call, const, load
-from .points_to import AliasAnalysis
+from .points_to import AliasAnalysis, unset_key
 
 INPLACE_METHODS = {
     gast.Add: "__iadd__", gast.Sub: "__isub__", gast.Mult: "__imul__", gast.Div: "__itruediv__",
@@ -118,6 +118,10 @@ def _check_item_update(s, analysis: AliasAnalysis, param_kinds, mode: str, fail,
     elif isinstance(src, gast.Attribute):
         key = src.attr
     items = _changed_items(analysis, state, analysis.objects(s, container), key, param_kinds, op, mode)
+    if isinstance(src, gast.Attribute) and container in analysis.owned_params:
+        # self.a op= v in __init__ before it sets self.a: the class's attribute, which every
+        # instance shares (changed in place where it is an array or a list)
+        items = items | state.env.get(unset_key(container, key), frozenset())
     what = f"{container}[...]" if isinstance(src, gast.Subscript) else \
         f"{container}.{src.attr}" if isinstance(src, gast.Attribute) else container
     why = analysis.sharing_of(s, what, frozenset(items), exclude={container, old_name, s.targets[0].id})

@@ -237,13 +237,15 @@ class _Values:
         if not isinstance(node, gast.Name) or node.id not in self.locals:
             return frozenset({EXT})
         objs = self.names(state, node)
-        for attr_name in reversed(chain):
+        for k, attr_name in enumerate(reversed(chain)):
             if attr_name in registry.NONDIFF_ATTRIBUTES:
                 return frozenset()
             if attr_name in VIEW_ATTRIBUTES:
                 objs = objs | state.contents(objs)
             else:
                 objs = state.contents(objs)
+                if k == 0 and node.id in self.owned_params:     # a class attribute where not set yet
+                    objs = objs | state.env.get(unset_key(node.id, attr_name), frozenset())
         return objs
 
     def _literal_objects(self, state: State, value, site) -> FrozenSet:
@@ -435,6 +437,13 @@ class PointsTo(_Values):
             if p not in self.owned_params:
                 state.heap[("arg", p)] = frozenset({EXT})
         state.heap[EXT] = frozenset({EXT})
+        # __init__'s new object (an owned parameter): an attribute it has not set yet reads the
+        # class's attribute, an object every instance shares (``pool = {}`` in the class body;
+        # ``self.pool[k] = v`` changes it for all): EXT until __init__ sets it on every path
+        for node in gast.walk(self.fdef):
+            if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and \
+                    node.value.id in self.owned_params:
+                state.env[unset_key(node.value.id, node.attr)] = frozenset({EXT})
         self.block(self.fdef.body, state)
 
     def store(self, state: State, objs, value_objs):
@@ -464,6 +473,9 @@ class PointsTo(_Values):
             value_objs = self.value_objects(state, s.value, id(s)) if isinstance(s.value, gast.Call) \
                 else self.names(state, s.value)
             self.store(state, self.names(state, target.value), value_objs)
+            if isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name) and \
+                    target.value.id in self.owned_params:
+                state.env[unset_key(target.value.id, target.attr)] = frozenset()    # set on the object now
         elif isinstance(target, gast.Tuple):       # fwd, bwd = ... (generated only)
             objs = self.value_objects(state, s.value, id(s))
             for e in target.elts:
@@ -672,6 +684,12 @@ class AliasAnalysis(PointsTo):
         if state is None:
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+def unset_key(param: str, attr: str) -> str:
+    """The env entry saying ``param.attr`` may not be set on __init__'s new object yet (no name
+    can be spelt so)."""
+    return f"<unset {param}.{attr}>"
 
 
 def _object_dtype(node: gast.Call) -> bool:
