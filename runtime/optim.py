@@ -50,6 +50,8 @@ def _array_attributes(obj):
 
 
 def _holds_arrays(v) -> bool:
+    if type(v) is str:                  # a table's layer and parameter names (what the tests below give)
+        return False
     if isinstance(v, (dlarray, np.ndarray)):
         return np.issubdtype(np.asarray(v).dtype, np.inexact) or isinstance(v, dlarray)
     if isinstance(v, (list, tuple)):
@@ -156,6 +158,15 @@ def _data(x):
     return np.asarray(x)
 
 
+def _wrapped(arr):
+    """``dlarray(arr)`` for a float or complex ndarray (what the constructor makes of it: the array itself,
+    no format), without the constructor's tests."""
+    out = object.__new__(dlarray)
+    out._data = arr
+    out._fmt = ""
+    return out
+
+
 def _like(value, param):
     """``value`` as a dlarray when the parameter was one, else a plain array (0-d for numbers), in the
     parameter's floating dtype (a float32 parameter stays float32 whatever the rates' types)."""
@@ -247,7 +258,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
                 step_ *= -rate
                 step_ += pd
                 if step_.dtype == new_m.dtype == new_v.dtype == pd.dtype:
-                    return dlarray(step_), dlarray(new_m), dlarray(new_v)
+                    return _wrapped(step_), _wrapped(new_m), _wrapped(new_v)
                 return _like(step_, p), _like(new_m, p), _like(new_v, p)
         if pd.ndim == 0 or np.ndim(gd) == 0:
             new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd
