@@ -760,10 +760,12 @@ def _from_taps(taps, shape, pool):
     return np.take(pixels, inverse).view(dtype).reshape(shape)
 
 
-def _first_max_masks(taps):
+def _first_max_masks(taps, top=None):
     """Per tap, where it holds its window's *first* maximum in row-major window order (the tie
-    rule of ``np.argmax``, NaN first): the masks partition the windows."""
-    top = _tile_max(taps)
+    rule of ``np.argmax``, NaN first): the masks partition the windows.  ``top``: the taps'
+    ``_tile_max`` when the caller has it (the pooling's output), else computed here."""
+    if top is None or type(top) is not np.ndarray or top.shape != taps[0].shape or top.dtype != taps[0].dtype:
+        top = _tile_max(taps)
     nan = np.issubdtype(top.dtype, np.inexact) and np.isnan(top).any()
     masks, found = [], None
     for k, t in enumerate(taps):
@@ -805,14 +807,18 @@ def maxpool_select(values, x, geometry):
     return np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
 
 
-def maxpool_scatter(dy, x, geometry):
-    """The adjoint of ``values`` in ``maxpool_select``: ``g`` added at each window's maximum of ``x``."""
+def maxpool_scatter(dy, x, geometry, top=None):
+    """The adjoint of ``values`` in ``maxpool_select``: ``g`` added at each window's maximum of ``x``.
+    ``top``: the max pooling of ``x`` (``maxpool_select(x, x, geometry)``, the forward's output) when
+    the caller has it: the windows' maxima are then not found again."""
     if np.ndim(x) == 3:                                   # 1-D: the (length, 1) image
-        return maxpool_scatter(np.asarray(dy)[:, :, None, :], np.asarray(x)[:, :, None, :], geometry)[:, :, 0, :]
+        return maxpool_scatter(np.asarray(dy)[:, :, None, :], np.asarray(x)[:, :, None, :], geometry,
+                               None if top is None or np.ndim(top) != 3 else np.asarray(top)[:, :, None, :]
+                               )[:, :, 0, :]
     g = np.asarray(dy)
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)))
+        masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)), None if top is None else np.asarray(top))
         g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
         taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
         finite = bool(np.isfinite(g).all())
@@ -835,7 +841,7 @@ def _maxpool_select_rule(g, ans, values, x, geometry):
 
 
 @defrule(maxpool_scatter, wrt=("dy",))
-def _maxpool_scatter_rule(g, ans, dy, x, geometry):
+def _maxpool_scatter_rule(g, ans, dy, x, geometry, top=None):
     return maxpool_select(g, x, geometry)
 
 
@@ -891,7 +897,7 @@ def maxpool_values(X, poolsize, Stride=1, Padding=0):
 
 @defrule(maxpool_values)
 def _maxpool_rule(g, ans, X, poolsize, Stride=1, Padding=0):
-    return maxpool_scatter(g, X, pool_geometry(np.shape(X), poolsize, Stride, Padding))
+    return maxpool_scatter(g, X, pool_geometry(np.shape(X), poolsize, Stride, Padding), ans)
 
 
 def maxpool_indices(X, poolsize, Stride=1, Padding=0):
@@ -1154,6 +1160,10 @@ def _rows(a):
 
 
 def _tiled(v, k):
+    if k > 1 and type(v) is np.ndarray and v.ndim == 1:
+        out = np.empty(k * v.shape[0], v.dtype)     # np.tile(v, k), without its Python-level checks
+        out.reshape(k, v.shape[0])[...] = v
+        return out
     return np.tile(v, k) if k > 1 else v
 
 

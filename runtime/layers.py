@@ -20,10 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import copy
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
+from .dlarray import dlarray as _dlarray
+from .support import ZERO as _ZERO, _is_zero
 
 
 class Layer:
@@ -106,24 +110,21 @@ nondifferentiable(has_custom_backward)
 def bind_learnables(layer, names, values, state_names=(), state_values=()):
     """A shallow copy of ``layer`` with the attributes ``names`` set to ``values`` and
     ``state_names`` to ``state_values`` (in order)."""
-    import copy
-    from .dlarray import dlarray
     out = copy.copy(layer)
     for name, value in zip(names, values):       # plain arrays: the layer's code runs at numpy's speed
-        setattr(out, name, value._data if type(value) is dlarray else value)
+        setattr(out, name, value._data if type(value) is _dlarray else value)
     for name, value in zip(state_names, state_values):
-        setattr(out, name, value._data if type(value) is dlarray else value)
+        setattr(out, name, value._data if type(value) is _dlarray else value)
     return out
 
 
 def learnable_parts(grad, names):
     """The adjoints of the attributes ``names`` in the adjoint ``grad`` of a layer, as a list."""
-    from .support import ZERO, _is_zero
     if _is_zero(grad):
-        return [ZERO for _ in names]
+        return [_ZERO for _ in names]
     if isinstance(grad, dict):
-        return [grad.get(name, ZERO) for name in names]
-    return [getattr(grad, name, ZERO) for name in names]
+        return [grad.get(name, _ZERO) for name in names]
+    return [getattr(grad, name, _ZERO) for name in names]
 
 
 def learnable_dict(cot, names):

@@ -51,6 +51,8 @@ def _array_attributes(obj):
 
 
 def _holds_arrays(v) -> bool:
+    if type(v) is str:                  # a table's layer and parameter names (what the tests below give)
+        return False
     if isinstance(v, (dlarray, np.ndarray)):
         return np.issubdtype(np.asarray(v).dtype, np.inexact) or isinstance(v, dlarray)
     if isinstance(v, (list, tuple)):
@@ -128,6 +130,14 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         results = [tree_map(fn, tree[k], *[_part(o, k, "item") for o in others], nout=nout,
                             where=f"{where}[{k!r}]") for k in keys]
         return split(results, lambda vals: _rebuilt_dict(tree, keys, vals))
+    if type(tree) is list and all(o is None or (type(o) is list and len(o) == len(tree)) for o in others):
+        # the common case (a network's Learnables.Value, a list of parameters): leaves passed to ``fn``
+        # directly, as the general walk below does, without its per-element look-ups
+        results = [fn(v, *[None if o is None else o[i] for o in others]) if _is_leaf(v)
+                   else tree_map(fn, v, *[None if o is None else o[i] for o in others], nout=nout,
+                                 where=f"{where}[{i}]")
+                   for i, v in enumerate(tree)]
+        return split(results, lambda vals: list(vals))
     if isinstance(tree, (list, tuple)):
         results = [tree_map(fn, v, *[_part(o, i, "item") for o in others], nout=nout, where=f"{where}[{i}]")
                    for i, v in enumerate(tree)]
@@ -173,11 +183,22 @@ def _learnables_of(x):
 
 
 def _data(x):
+    if type(x) is dlarray:
+        return x._data
     if x is None:
         return None
     if isinstance(x, dlarray):
         return x.data
     return np.asarray(x)
+
+
+def _wrapped(arr):
+    """``dlarray(arr)`` for a float or complex ndarray (what the constructor makes of it: the array itself,
+    no format), without the constructor's tests."""
+    out = object.__new__(dlarray)
+    out._data = arr
+    out._fmt = ""
+    return out
 
 
 def _like(value, param):
@@ -251,6 +272,28 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     def step(p, g, m, v):
         pd = _float(p)
         gd = _data(g)
+        if (type(p) is dlarray and type(pd) is np.ndarray and type(gd) is np.ndarray and pd.ndim
+                and type(m) is type(v) is dlarray):
+            ms, vs = m._data, v._data
+            if (type(ms) is np.ndarray and type(vs) is np.ndarray and pd.dtype.kind in "fc"
+                    and gd.shape == ms.shape == vs.shape == pd.shape and gd.dtype == ms.dtype == vs.dtype == pd.dtype):
+                # the steady state of a training loop: dlarrays of one shape and dtype, the same operations
+                # as below without the per-leaf look-ups (the results keep the dtype: ``_like`` is a wrap)
+                new_m = gradDecay * ms
+                step_ = (1 - gradDecay) * gd
+                new_m += step_
+                np.multiply(gd, gd, out=step_)
+                step_ *= 1 - sqGradDecay
+                new_v = sqGradDecay * vs
+                new_v += step_
+                np.sqrt(new_v, out=step_)
+                step_ += epsilon
+                np.divide(new_m, step_, out=step_)
+                step_ *= -rate
+                step_ += pd
+                if step_.dtype == new_m.dtype == new_v.dtype == pd.dtype:
+                    return _wrapped(step_), _wrapped(new_m), _wrapped(new_v)
+                return _like(step_, p), _like(new_m, p), _like(new_v, p)
         if pd.ndim == 0 or np.ndim(gd) == 0:
             new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd
             new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
