@@ -490,6 +490,13 @@ def array_operand(obj, symbol, names):
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue
         found = [n for n in names.split() if n in vars(klass)]
+        if found and symbol.startswith("np."):
+            raise SctRuntimeError(
+                f"an argument of {symbol} is an object of {cls.__name__}, whose {found[0]} numpy runs "
+                f"for it (dispatching to it, or on the items of an object array); sct differentiates "
+                f"{symbol} of arrays, so its derivative would be lost. Pass arrays to {symbol}, or call a "
+                f"method of the object instead ({cls.__name__}.{found[0]}(obj, ...) or one of your own), "
+                f"which sct differentiates")
         if found:
             what = "indexing" if symbol == "[]" else f"the operator {symbol}"
             raise SctRuntimeError(

@@ -41,6 +41,25 @@ _OPERATOR_FUNCTIONS[id(_operator.neg)] = ("-", "__neg__")
 _OPERATOR_FUNCTIONS[id(_operator.pos)] = ("+", "__pos__")
 _OPERATOR_FUNCTIONS[id(_operator.getitem)] = ("[]", "__getitem__")
 
+# what numpy runs of an object's class when it is an argument of a numpy function: its
+# __array_ufunc__/__array_function__ (dispatch), __array__, or (in an object array) its operators
+NUMPY_DUNDERS = tuple(sorted({n for _, *names in BINARY_DUNDERS.values() for n in names} |
+                             {n for _, n in UNARY_DUNDERS.values()} |
+                             {"__abs__", "__array_ufunc__", "__array_function__", "__array__",
+                              "__array_priority__", "__array_interface__", "__array_wrap__"}))
+
+
+def _numpy_function(target):
+    """The name numpy's function or ufunc ``target`` is called by (``np.multiply``), else None."""
+    if isinstance(target, np.ufunc):
+        return "np." + target.__name__
+    module = getattr(target, "__module__", None)
+    if callable(target) and not isinstance(target, type) and isinstance(module, str) and \
+            module.split(".")[0] == "numpy":
+        return "np." + getattr(target, "__name__", "function")
+    return None
+
+
 UNKNOWN = "unknown"        # an origin the compiler cannot see: checked at run time
 
 _PLAIN = (np.ndarray, np.generic, numbers.Number, list, tuple, dict, str, bytes, type(None), slice, range,
@@ -269,9 +288,12 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
     if nodes is None:
         nodes = fixed_point_statements(act.fdef)
     fn = getattr(act.resolver, "fn", None)
+    from .runtime import registry
     if getattr(fn, "__sct_generated__", False) or \
-            (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated")):
-        return {}                 # sct's own code: its operands are arrays
+            (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated")) and \
+            fn not in registry.EQUIVALENTS.values():
+        return {}                 # sct's own code: its operands are arrays (not functools.reduce's
+        #                           equivalent, which applies the user's function to the user's items)
     origins = None
     checks: Dict[int, List] = {}
     for stmt in nodes:
@@ -296,6 +318,13 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
         elif isinstance(value, gast.Subscript) and any(
                 isinstance(n, gast.Name) and n.id in act.active for n in gast.walk(value.slice)):
             operands = [(value.value, "[]", ("__getitem__",))]
+        elif isinstance(value, gast.Call) and _numpy_function(act.resolver.resolve(value.func)) and \
+                any(act.is_active(a) for a in list(value.args) + [k.value for k in value.keywords]):
+            # np.multiply(P, x): numpy dispatches to P's __array_ufunc__/__array_function__, or
+            # runs P's __mul__ in an object array; sct would differentiate numpy's multiply
+            symbol = _numpy_function(act.resolver.resolve(value.func))
+            operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
+                [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
         operands = [o for o in operands if isinstance(o[0], gast.Name) and o[0].id not in act.arrays]
         if not operands:
             continue
@@ -304,16 +333,28 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
         for operand, symbol, names in operands:
             try:
                 classes = origins.of(operand, True)
+                if symbol.startswith("np."):          # a list of objects numpy makes an object array of
+                    classes = classes | (origins.of(operand, False) - {UNKNOWN})
             except RecursionError:          # a very long chain of assignments: checked when it runs
                 origins.memo.clear()
                 classes = {UNKNOWN}
             for cls in classes:
                 if cls is not UNKNOWN and defines(cls, names):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
+                    found = [n for n in names if defines(cls, (n,))]
+                    if symbol.startswith("np."):
+                        raise CompileError(
+                            f"an argument of {symbol} here may be an object of {cls.__name__}, whose "
+                            f"{'/'.join(found)} numpy runs for it (dispatching to it, or on the items "
+                            f"of an object array); sct would differentiate it as {symbol} of "
+                            f"arrays, not as {cls.__name__}'s code. Pass arrays to {symbol}, or call a "
+                            f"method of the object instead ({cls.__name__}.{found[0]}(obj, ...) or one "
+                            f"of your own), which sct differentiates",
+                            act.filename, line, f"{symbol} on {cls.__name__}")
                     what = "indexing" if symbol == "[]" else f"the operator {symbol}"
                     raise CompileError(
                         f"an operand of {what} here may be an object of {cls.__name__}, whose "
-                        f"{'/'.join(n for n in names if defines(cls, (n,)))} runs for it; sct would "
+                        f"{'/'.join(found)} runs for it; sct would "
                         f"differentiate it as numpy's {symbol}, not as {cls.__name__}'s code. Call a "
                         f"method of it instead ({cls.__name__}.{names[0]}(obj, ...) or one of your "
                         f"own), which sct differentiates",
