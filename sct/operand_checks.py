@@ -239,6 +239,8 @@ class _Origins:
             if module.startswith("sct.runtime") and not module.startswith(("sct.runtime.numpy_ops",
                                                                            "sct.runtime.nn",
                                                                            "sct.runtime.dlfun")):
+                if top and getattr(target, "__name__", "") == "as_sequence":
+                    return set()  # a list (of an object's items, walked by its __iter__)
                 out = set()       # rt helpers (as_sequence, ...): what they pass on
                 for a in node.args:
                     out |= self.of(a, top) | (self.of(a, False) if not top else set())
@@ -279,6 +281,25 @@ def _stored(target) -> List[str]:
     if isinstance(target, (gast.Tuple, gast.List)):
         return [n for e in target.elts for n in _stored(e.value if isinstance(e, gast.Starred) else e)]
     return []
+
+
+def _refuse_unpacking_iterable(act, stmt, operand, origins) -> None:
+    """``w, b = params`` (read as ``params[0]``, ``params[1]``) where ``params`` may be an object of
+    a user class with ``__iter__`` and no ``__getitem__``: Python unpacks it by iterating it."""
+    try:
+        classes = origins.of(operand, True)
+    except RecursionError:
+        origins.memo.clear()
+        return
+    for cls in classes:
+        if cls is not UNKNOWN and defines(cls, ("__iter__",)) and not defines(cls, ("__getitem__",)):
+            line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
+            raise CompileError(
+                f"unpacking (or indexing) {operand.id}, which may be an object of {cls.__name__}, walks "
+                f"it by its __iter__: sct reads unpacking by position, which {cls.__name__} does not "
+                f"define (no __getitem__). Write `a, b = list({operand.id})` (sct differentiates list() "
+                f"of an object whose __iter__ gives its fields), or read its fields by name",
+                act.filename, line, f"unpacking {cls.__name__}")
 
 
 def check_operands(act, nodes=None) -> Dict[int, List]:
@@ -325,6 +346,11 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             symbol = _numpy_function(act.resolver.resolve(value.func))
             operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
                 [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                value.value.id not in act.arrays and act.is_active(value.value):
+            if origins is None:
+                origins = _Origins(act, nodes)
+            _refuse_unpacking_iterable(act, stmt, value.value, origins)
         operands = [o for o in operands if isinstance(o[0], gast.Name) and o[0].id not in act.arrays]
         if not operands:
             continue
