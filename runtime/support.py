@@ -1687,16 +1687,21 @@ def _iterated_object(obj) -> bool:
         hasattr(obj, "__dict__") and hasattr(type(obj), "__iter__")
 
 
-def _field_of(obj, item):
+def _field_of(obj, item, occurrence=0, occurrences=1):
     """Where the item ``item`` of ``iter(obj)`` is held in ``obj``: ``(field, None)`` for a field
     holding it, ``(field, i)`` for item i of a list or tuple field, else None (computed by
-    ``__iter__``); two places holding it are refused (which one's derivative it is is unknown)."""
+    ``__iter__``).  An object a list field holds at several places, given as often by ``__iter__``
+    (``iter(self.layers)``): its ``occurrence``-th time is the ``occurrence``-th place; other
+    objects held at two places are refused (which one's derivative it is is unknown)."""
     found = []
     for k, v in vars(obj).items():
         if v is item:
             found.append((k, None))
         elif isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields"):
             found.extend((k, i) for i in range(len(v)) if v[i] is item)
+    if len(found) > 1 and len(found) == occurrences and len({f for f, _ in found}) == 1 and \
+            all(i is not None for _, i in found):
+        return found[occurrence]
     if len(found) > 1:
         raise SctRuntimeError(
             f"the derivative of an item that iterating an object of {type(obj).__name__} gives (its "
@@ -1723,10 +1728,16 @@ def iterated_adjoint(grad, obj):
             f"iterating the object of {type(obj).__name__} gave {len(grad)} items, and {len(items)} "
             f"when its derivative was computed: iterate a list of its fields instead")
     out: dict = {}
+    counts: dict = {}
+    for item in items:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
     for item, g in zip(items, grad):
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
         if _is_zero(g):
             continue
-        where = _field_of(obj, item)
+        where = _field_of(obj, item, n, counts[id(item)])
         if where is None:
             raise SctRuntimeError(
                 f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
@@ -1750,8 +1761,15 @@ def iterated_items(grad, obj):
     if _is_zero(grad) or not isinstance(grad, dict):
         return grad
     out = []
-    for item in list(obj):
-        where = _field_of(obj, item)
+    items = list(obj)
+    counts: dict = {}
+    for item in items:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    for item in items:
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        where = _field_of(obj, item, n, counts[id(item)])
         part = ZERO if where is None else getattr_or_zero(grad, where[0])
         if where is not None and where[1] is not None:
             part = getitem_or_zero(part, where[1])
