@@ -346,6 +346,16 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             symbol = _numpy_function(act.resolver.resolve(value.func))
             operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
                 [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
+        elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                isinstance(value.func.value, gast.Name) and act.array_receiver(value.func.value.id) and \
+                (act.is_active(value.func.value) or any(act.is_active(a) for a in value.args)):
+            # x.dot(P), x.clip(P, ...): an array's method given the object (numpy's function)
+            from .plans import CallKind
+            info = act.call_info(value)
+            if info.kind == CallKind.METHOD and info.rule is not None:
+                symbol = f"np.ndarray.{value.func.attr}"
+                operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
+                    [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 value.value.id not in act.arrays and act.is_active(value.value):
             if origins is None:

@@ -109,7 +109,11 @@ def np_function_dispatch(x):
 
 def np_matmul_from_a_list(x):
     ops = [Pow(2)]
-    return np.sum(np.matmul(ops[0], x))           # MARK np_matmul_from_a_list
+    return np.sum(np.multiply(x, ops[0]))         # MARK np_matmul_from_a_list
+
+
+def array_method(x):
+    return np.sum(x.dot(Pow(3)))                  # MARK array_method
 
 
 def np_power_of_an_argument(x, P):
@@ -124,7 +128,7 @@ def np_from_a_helper(x):
 
 NUMPY_CASES = [(np_multiply, "np_multiply"), (np_add, "np_add"), (np_negative, "np_negative"),
                (np_ufunc_dispatch, "np_ufunc_dispatch"), (np_function_dispatch, "np_function_dispatch"),
-               (np_matmul_from_a_list, "np_matmul_from_a_list")]
+               (np_matmul_from_a_list, "np_matmul_from_a_list"), (array_method, "array_method")]
 
 
 @pytest.mark.parametrize("fun, mark", NUMPY_CASES, ids=[m for _, m in NUMPY_CASES])
@@ -133,6 +137,7 @@ def test_numpy_function_of_a_user_object_is_refused_at_its_line(fun, mark):
         sct_gradients(fun, X)
     assert caught.value.filename == __file__ and caught.value.lineno == line_of(mark), caught.value
     assert "an argument of np." in str(caught.value) and "Pass arrays" in str(caught.value)
+    fun(X.copy())                                  # plain Python runs it
 
 
 def test_the_silent_wrong_gradient_is_gone():
