@@ -94,10 +94,14 @@ def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[Lis
     if not isinstance(base_init, types.FunctionType) or \
             any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in call.keywords):
         return None
-    try:
-        from .parse import function_ast
-        bdef, _, _ = function_ast(base_init)
-    except Exception:
+    bdef = _dataclass_init(defining, base_init)
+    if bdef is None:
+        try:
+            from .parse import function_ast
+            bdef, _, _ = function_ast(base_init)
+        except Exception:
+            return None
+    elif bdef is False:
         return None
     spec = bdef.args
     if spec.vararg is not None or spec.kwarg is not None or spec.posonlyargs or spec.kwonlyargs or \
@@ -177,6 +181,35 @@ def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[Lis
                 n.col_offset = getattr(s, "col_offset", 0)
                 n.end_col_offset = getattr(s, "end_col_offset", 0)
     return out
+
+
+def _dataclass_init(klass, init):
+    """The generated ``__init__`` of the dataclass ``klass`` as a tree setting each field from its
+    parameter (None: not a dataclass's generated ``__init__``; False: one doing more, a
+    ``__post_init__``, a default factory, frozen fields)."""
+    import dataclasses
+    code = getattr(init, "__code__", None)
+    if klass is None or not dataclasses.is_dataclass(klass) or code is None or code.co_filename != "<string>":
+        return None
+    params = getattr(klass, "__dataclass_params__", None)
+    if hasattr(klass, "__post_init__") or params is None or params.frozen:
+        return False
+    fields = [f for f in dataclasses.fields(klass) if f.init]
+    if any(f.default_factory is not dataclasses.MISSING or getattr(f, "kw_only", False) or
+           f._field_type is not dataclasses._FIELD for f in fields):
+        return False
+    if any(f.name == "self" for f in fields):
+        return False
+
+    def name(n, ctx):
+        return gast.Name(id=n, ctx=ctx, annotation=None, type_comment=None)
+    args = [name("self", gast.Param())] + [name(f.name, gast.Param()) for f in fields]
+    body = [gast.Assign(targets=[gast.Attribute(value=name("self", gast.Load()), attr=f.name, ctx=gast.Store())],
+                        value=name(f.name, gast.Load()), type_comment=None) for f in fields]
+    return gast.FunctionDef(name="__init__", args=gast.arguments(args=args, posonlyargs=[], vararg=None,
+                                                                 kwonlyargs=[], kw_defaults=[], kwarg=None,
+                                                                 defaults=[]),
+                            body=body, decorator_list=[], returns=None, type_comment=None, type_params=[])
 
 
 def _lookup(classes):

@@ -18,6 +18,7 @@ Values against plain Python, gradients against central differences (tests/gradch
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import operator
@@ -472,6 +473,35 @@ class Leaf(Middle):
         super().__init__(w * k, b)
 
 
+@dataclasses.dataclass
+class DataBase:
+    w: np.ndarray
+    b: np.ndarray
+    scale: float = 0.5
+
+
+class FromData(DataBase):
+    def __init__(self, w, b):
+        super().__init__(w * 2.0, b)
+        self.c = 3.0
+
+    def __call__(self, x):
+        return np.sin(self.w @ x) * self.b * self.scale + self.c
+
+
+@dataclasses.dataclass
+class Posted:
+    w: np.ndarray
+
+    def __post_init__(self):
+        self.w = self.w * 2.0
+
+
+class FromPosted(Posted):
+    def __init__(self, w):
+        super().__init__(w)                       # MARK from_posted
+
+
 class Counting:
     made = []
 
@@ -510,7 +540,12 @@ def chain_loss32(w, b):
     return np.sum(Leaf(w, b)(XV.astype(np.float32)))
 
 
-@pytest.mark.parametrize("fun", [scaled_loss, explicit_loss, chain_loss], ids=lambda f: f.__name__)
+def dataclass_base_loss(w, b):
+    return np.sum(FromData(w, b)(XV) ** 2)
+
+
+@pytest.mark.parametrize("fun", [scaled_loss, explicit_loss, chain_loss, dataclass_base_loss],
+                         ids=lambda f: f.__name__)
 def test_base_init_with_traced_values_differentiates(fun):
     value, (gw, gb) = sct_gradients(fun, WM, BV)
     assert_close(value, fun(WM.copy(), BV.copy()), rtol=1e-12, atol=0)
@@ -539,10 +574,17 @@ def counted_loss(w):
     return np.sum(Counted(w).w ** 2)
 
 
-def test_a_base_init_doing_more_is_refused_naming_super():
+def posted_loss(w):
+    return np.sum(FromPosted(w).w ** 2)
+
+
+@pytest.mark.parametrize("fun, mark", [(counted_loss, "counted_super"), (posted_loss, "from_posted")],
+                         ids=["side_effect", "post_init"])
+def test_a_base_init_doing_more_is_refused_naming_super(fun, mark):
+    fun(BV.copy())
     with pytest.raises(sct.CompileError) as caught:
-        sct_gradients(counted_loss, BV)
-    assert caught.value.filename == __file__ and caught.value.lineno == line_of("counted_super")
+        sct_gradients(fun, BV)
+    assert caught.value.filename == __file__ and caught.value.lineno == line_of(mark)
     assert "super().__init__" in str(caught.value) and "out_super" not in str(caught.value)
 
 
