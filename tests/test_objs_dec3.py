@@ -551,6 +551,10 @@ def test_base_init_with_traced_values_differentiates(fun):
     assert_close(value, fun(WM.copy(), BV.copy()), rtol=1e-12, atol=0)
     assert_close(gw, numerical_gradient(fun, [WM, BV], 0), rtol=1e-6, atol=1e-8)
     assert_close(gb, numerical_gradient(fun, [WM, BV], 1), rtol=1e-6, atol=1e-8)
+    v = np.linspace(0.2, 0.9, 6).reshape(3, 2)
+    y, jv = sct.jvp(fun, (WM, BV), (v, np.zeros(3)))
+    h = 1e-6
+    assert_close(np.asarray(jv), (fun(WM + h * v, BV) - fun(WM - h * v, BV)) / (2 * h), rtol=1e-6, atol=1e-8)
 
 
 def test_base_init_float32_and_second_derivative():
