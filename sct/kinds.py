@@ -55,12 +55,15 @@ def refuse_array_subclass(cls) -> None:
         if len(_SUBCLASS_CHECKED) < 256:
             _SUBCLASS_CHECKED[cls] = found
     if found:
+        import os
         import sys
-        from .api import _internal
+        from . import runtime
         from .runtime.errors import EvaluationError
+        own = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules[__package__],
+                                                                                    runtime))
         frame = sys._getframe(1)
-        while frame is not None and (_internal(frame.f_code.co_filename) or
-                                     frame.f_code.co_filename.startswith("<sct")):
+        while frame is not None and (frame.f_code.co_filename.startswith(own + ("<sct", "<frozen ")) or
+                                     frame.f_code.co_filename.endswith(os.sep + "functools.py")):
             frame = frame.f_back            # the user's line that passed it
         raise EvaluationError(
             f"a value here is a {cls.__qualname__}, a subclass of numpy's ndarray with its own {found} "
