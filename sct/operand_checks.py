@@ -286,11 +286,19 @@ def _stored(target) -> List[str]:
 def _refuse_unpacking_iterable(act, stmt, operand, origins) -> None:
     """``w, b = params`` (read as ``params[0]``, ``params[1]``) where ``params`` may be an object of
     a user class with ``__iter__`` and no ``__getitem__``: Python unpacks it by iterating it."""
-    try:
-        classes = origins.of(operand, True)
-    except RecursionError:
-        origins.memo.clear()
-        return
+    # only where the object surely is one (an argument of that kind, built here): the origins'
+    # other answers may be items of it (list(params) holds its fields), and a wrong one is told
+    # when it runs ("not subscriptable")
+    classes = set()
+    name = operand.id
+    if name in origins.params and name not in origins.defs:
+        classes |= _kind_classes(act.kinds.get(name), True)
+    values = origins.defs.get(name, [])
+    if values and all(isinstance(v, gast.Call) for v in values):
+        for v in values:
+            target = act.resolver.resolve(v.func)
+            if isinstance(target, type) and user_class(target):
+                classes.add(target)
     for cls in classes:
         if cls is not UNKNOWN and defines(cls, ("__iter__",)) and not defines(cls, ("__getitem__",)):
             line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)

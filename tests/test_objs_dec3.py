@@ -358,10 +358,20 @@ def walk_a_list_field(w, b):
     return s
 
 
+def walk_enumerate_reversed_tuple(w, b):
+    params = Params(w, b)
+    s = 0.0
+    for i, p in enumerate(reversed(list(params))):
+        s = s * 0.5 + (i + 1.0) * np.sum(p ** 2)
+    t = tuple(params)
+    return s + np.sum(t[0] * t[1]) + np.sum(np.stack([*params]) ** 3)
+
+
 W0 = np.array([0.3, -0.8, 1.1])
 B0 = np.array([0.5, 0.2, -0.6])
 WALKS = [walk_for, walk_for_generator, walk_list, walk_list_generator, walk_sum, walk_sum_generator,
-         walk_zip, walk_comprehension, walk_in_a_method, walk_in_a_loop, walk_a_list_field]
+         walk_zip, walk_comprehension, walk_in_a_method, walk_in_a_loop, walk_a_list_field,
+         walk_enumerate_reversed_tuple]
 
 
 @pytest.mark.parametrize("fun", WALKS, ids=[f.__name__ for f in WALKS])
