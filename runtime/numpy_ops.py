@@ -2189,6 +2189,8 @@ def scale_each(grad, weights):
     """``[grad * w for w in weights]``, nested like ``weights`` (adjoints of the arguments of max/min)."""
     if isinstance(weights, (list, tuple)):
         return [scale_each(grad, w) for w in weights]
+    if isinstance(weights, dict):          # an object's fields (sum(obj) of an object with __iter__)
+        return {k: scale_each(grad, w) for k, w in weights.items()}
     return unbroadcast(grad * weights, weights)
 
 
@@ -2198,6 +2200,11 @@ def weighted_sum(grads, weights):
         total = 0.0
         for k in range(len(weights)):
             total = total + weighted_sum(grads[k] if not _is_zero(grads) else ZERO, weights[k])
+        return total
+    if isinstance(weights, dict):
+        total = 0.0
+        for k in weights:
+            total = total + weighted_sum(grads.get(k, ZERO) if isinstance(grads, dict) else ZERO, weights[k])
         return total
     return 0.0 if _is_zero(grads) else grads * weights
 
@@ -2212,7 +2219,11 @@ def builtin_extremum_weights(args, ans):
 
 
 def builtin_sum_weights(iterable):
-    """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item)."""
+    """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item);
+    for an object walked by its ``__iter__``, nested like its fields (those its items are)."""
+    from .support import _iterated_object, iterated_adjoint
+    if _iterated_object(iterable):
+        return iterated_adjoint([np.ones(np.shape(v)) for v in iterable], iterable)
     return [np.ones(np.shape(v)) for v in iterable]
 
 

@@ -490,6 +490,13 @@ def array_operand(obj, symbol, names):
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue
         found = [n for n in names.split() if n in vars(klass)]
+        if found and symbol.startswith("np."):
+            raise SctRuntimeError(
+                f"an argument of {symbol} is an object of {cls.__name__}, whose {found[0]} numpy runs "
+                f"for it (dispatching to it, or on the items of an object array); sct differentiates "
+                f"{symbol} of arrays, so its derivative would be lost. Pass arrays to {symbol}, or call a "
+                f"method of the object instead ({cls.__name__}.{found[0]}(obj, ...) or one of your own), "
+                f"which sct differentiates")
         if found:
             what = "indexing" if symbol == "[]" else f"the operator {symbol}"
             raise SctRuntimeError(
@@ -574,8 +581,11 @@ def getattr_or_zero(grad, name):
     if isinstance(grad, dict):
         return grad.get(name, ZERO)
     if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields"):
-        raise SctRuntimeError(f"internal: the adjoint of a record is a sequence without field names "
-                              f"(reading {name!r}); please report this")
+        raise SctRuntimeError(
+            f"the derivative reaches field {name!r} of an object through a way of iterating it (its "
+            f"__iter__: zip, enumerate, max, a comprehension, ...) that sct does not map back to its "
+            f"fields: iterate a list of its fields instead (for p in [obj.{name}, ...]), or walk it "
+            f"with for p in obj, list(obj) or sum(obj)")
     return getattr(grad, name)
 
 
@@ -1573,6 +1583,8 @@ def sequence_adjoint(grad, iterable):
             return zero_adjoint(iterable)
         rows = [zero_adjoint(row) if _is_zero(g) else g for g, row in zip(grad, iterable)]
         return np.stack(rows) if rows else zero_adjoint(iterable)
+    if _iterated_object(iterable):
+        return iterated_adjoint(grad, iterable)
     return grad if _is_zero(grad) else list(grad)
 
 
@@ -1675,10 +1687,118 @@ def _sequence_adjoint_rule(g, ans, grad, iterable):
     return list_of_rows(g, iterable)
 
 
+def _iterated_object(obj) -> bool:
+    """An object of a user's class walked by its ``__iter__`` (``for p in params``, ``list(params)``)."""
+    return not isinstance(obj, (list, tuple, dict, str, bytes, range)) and not _is_array(obj) and \
+        hasattr(obj, "__dict__") and hasattr(type(obj), "__iter__")
+
+
+def _field_of(obj, item, occurrence=0, occurrences=1):
+    """Where the item ``item`` of ``iter(obj)`` is held in ``obj``: ``(field, None)`` for a field
+    holding it, ``(field, i)`` for item i of a list or tuple field, else None (computed by
+    ``__iter__``).  An object a list field holds at several places, given as often by ``__iter__``
+    (``iter(self.layers)``): its ``occurrence``-th time is the ``occurrence``-th place; other
+    objects held at two places are refused (which one's derivative it is is unknown)."""
+    found = []
+    for k, v in vars(obj).items():
+        if v is item:
+            found.append((k, None))
+        elif isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields"):
+            found.extend((k, i) for i in range(len(v)) if v[i] is item)
+    if len(found) > 1 and len(found) == occurrences and len({f for f, _ in found}) == 1 and \
+            all(i is not None for _, i in found):
+        return found[occurrence]
+    if len(found) > 1:
+        raise SctRuntimeError(
+            f"the derivative of an item that iterating an object of {type(obj).__name__} gives (its "
+            f"__iter__) reaches a value that {' and '.join(_place(f) for f in found[:2])} both hold: "
+            f"sct cannot tell which field's derivative it is. Iterate a list of the fields instead "
+            f"([obj.{found[0][0]}, ...])")
+    return found[0] if found else None
+
+
+def _place(where) -> str:
+    return f"field {where[0]}" if where[1] is None else f"item {where[1]} of field {where[0]}"
+
+
+def iterated_adjoint(grad, obj):
+    """The adjoint of the items of an object walked by its ``__iter__`` (a list, one per item),
+    given back to the fields they are (``iter([self.w, self.b])``, ``yield self.w``,
+    ``iter(self.layers)``): a record adjoint ``{field: adjoint}``, a list for a list field.
+    An item ``__iter__`` computes (not a field) with a derivative reaching it is refused."""
+    if _is_zero(grad) or not isinstance(grad, (list, tuple)) or hasattr(type(grad), "_fields"):
+        return grad
+    items = list(obj)
+    if len(items) != len(grad):
+        raise SctRuntimeError(
+            f"iterating the object of {type(obj).__name__} gave {len(grad)} items, and {len(items)} "
+            f"when its derivative was computed: iterate a list of its fields instead")
+    out: dict = {}
+    counts: dict = {}
+    for item in items:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    for item, g in zip(items, grad):
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        if _is_zero(g):
+            continue
+        where = _field_of(obj, item, n, counts[id(item)])
+        if where is None:
+            raise SctRuntimeError(
+                f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
+                f"(its __iter__), and that item is none of its fields (__iter__ computed it): sct does "
+                f"not differentiate __iter__. Make __iter__ give the fields themselves "
+                f"(return iter([self.a, self.b]), or yield self.a), or iterate a list of values you "
+                f"compute in the function")
+        field, i = where
+        if i is None:
+            out[field] = add_grad(out.get(field, ZERO), g)
+        else:
+            held = out.get(field, ZERO)
+            held = [ZERO] * len(vars(obj)[field]) if _is_zero(held) else list(held)
+            held[i] = add_grad(held[i], g)
+            out[field] = held
+    return out
+
+
+def iterated_items(grad, obj):
+    """The adjoint of iterated_adjoint: a record adjoint read back as one adjoint per item."""
+    if _is_zero(grad) or not isinstance(grad, dict):
+        return grad
+    out = []
+    items = list(obj)
+    counts: dict = {}
+    for item in items:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    for item in items:
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        where = _field_of(obj, item, n, counts[id(item)])
+        part = ZERO if where is None else getattr_or_zero(grad, where[0])
+        if where is not None and where[1] is not None:
+            part = getitem_or_zero(part, where[1])
+        out.append(part)
+    return out
+
+
+@defrule(iterated_adjoint, wrt=("grad",))
+def _iterated_adjoint_rule(g, ans, grad, obj):
+    return iterated_items(g, obj)
+
+
+@defrule(iterated_items, wrt=("grad",))
+def _iterated_items_rule(g, ans, grad, obj):
+    return iterated_adjoint(g, obj)
+
+
 def list_of_rows(grad, iterable):
     """The adjoint of sequence_adjoint: the array's rows (or the list) as a list."""
     if _is_zero(grad):
         return grad
+    if isinstance(grad, dict) and _iterated_object(iterable):
+        return iterated_items(grad, iterable)
     return [row for row in grad] if _is_array(grad) else list(grad)
 
 
@@ -1693,9 +1813,12 @@ def _as_sequence_rule(g, ans, items):
 
 
 def sequence_source_adjoint(grad, items):
-    """The adjoint of as_sequence: none for a dict's keys, the list of adjoints otherwise."""
+    """The adjoint of as_sequence: none for a dict's keys, the list of adjoints otherwise (an
+    object walked by its ``__iter__``: its fields' adjoints, and back: its own transpose)."""
     if isinstance(items, dict):
         return ZERO
+    if _iterated_object(items) and not _is_zero(grad):
+        return iterated_items(grad, items) if isinstance(grad, dict) else iterated_adjoint(grad, items)
     return grad
 
 

@@ -32,6 +32,7 @@ from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .base_inits import inline_base_inits
 from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
@@ -300,6 +301,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                       keep=None) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
+    inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     fdef = Normalizer(fdef, filename, namer, rt_name).run()                     # sct/normalize.py (+ closures)
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py

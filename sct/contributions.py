@@ -35,6 +35,13 @@ def _call_signature(node: gast.Call):
 FLAT_ADVICE = ("`{0}.flat` (numpy's flat iterator) is not differentiated: read through np.ravel({0})[i] "
                "(or {0}.reshape(-1)[i]) instead, and build a changed array with np.ravel / reshape")
 
+
+def reads_marker(contribution) -> bool:
+    """Whether a contribution reads an adjoint out of a record or a container: the zero marker
+    where nothing reached that part."""
+    return isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and \
+        contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint", "starred_adjoint")
+
 class Contributions(EmitPass):
     """The adjoint contributions of one assignment: each op's rule with the call's names put
     in, shared calls made once, accumulated into the operands' adjoints.  Calls the helper
@@ -55,10 +62,7 @@ class Contributions(EmitPass):
             state["initialized"].add(name)
             return assign(dn, contribution)
         state["initialized"].add(name)
-        may_be_marker = isinstance(contribution, gast.Subscript) or (
-            isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and
-            contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint",
-                                       "starred_adjoint"))
+        may_be_marker = isinstance(contribution, gast.Subscript) or reads_marker(contribution)
         if self.gen.is_array(name) and not may_be_marker:
             # (an adjoint read from a container or a helper's results may be the zero marker:
             # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
@@ -79,7 +83,9 @@ class Contributions(EmitPass):
                 continue
             contribution = self.complex.project_realness(name, contribution)
             out.append(self.accumulate(name, contribution, state, depth))
-            if marker_possible:
+            if marker_possible or reads_marker(contribution):
+                # (an adjoint read from an adjoint record, `getattr_or_zero(d_obj, 'w')` in a
+                # higher derivative, is the marker where no contribution reached that field)
                 state.setdefault("maybe_zero", set()).add(name)
         return out
 

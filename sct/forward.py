@@ -390,6 +390,9 @@ def _hvp(fun: Callable, x, v):
             return dlarray(_hvp_forward_over_reverse(function, before, after, extractdata(x), v))
         except CompileError:       # something forward mode cannot follow yet: reverse over reverse
             pass
+        except SctError as error:  # a refusal from a run-time check, with no line to name:
+            if getattr(error, "filename", None):    # reverse over reverse names the user's line
+                raise
         effects.replay_from(start)
         try:
             return dlfeval(_hvp_kernel, function, before, after, x, v)

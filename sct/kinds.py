@@ -30,6 +30,50 @@ def _dtype_str(dtype) -> str:
     return s
 
 
+_ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__add__", "__radd__",
+                    "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__pow__",
+                    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__", "__floordiv__")
+_SUBCLASS_CHECKED: dict = {}
+
+
+def refuse_array_subclass(cls) -> None:
+    """A subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
+    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its
+    own ``__mul__``): generated code differentiates ndarray's operations, whose derivative that
+    would not be.  Refused (``np.memmap`` and ``np.recarray`` only change where data lives)."""
+    found = _SUBCLASS_CHECKED.get(cls)
+    if found is None:
+        found = ""
+        if cls not in (np.memmap, np.recarray):
+            for klass in cls.__mro__:
+                if klass is np.ndarray:
+                    break
+                names = [n for n in _ARRAY_OVERRIDES if n in vars(klass)]
+                if names:
+                    found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
+                    break
+        if len(_SUBCLASS_CHECKED) < 256:
+            _SUBCLASS_CHECKED[cls] = found
+    if found:
+        import os
+        import sys
+        from . import runtime
+        from .runtime.errors import EvaluationError
+        own = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules[__package__],
+                                                                                    runtime))
+        frame = sys._getframe(1)
+        while frame is not None and (frame.f_code.co_filename.startswith(own + ("<sct", "<frozen ")) or
+                                     frame.f_code.co_filename.endswith(os.sep + "functools.py")):
+            frame = frame.f_back            # the user's line that passed it
+        raise EvaluationError(
+            f"a value here is a {cls.__qualname__}, a subclass of numpy's ndarray with its own {found} "
+            f"(what its operators, indexing or numpy's functions compute differs from an ndarray's); sct "
+            f"differentiates ndarray's operations, so values and derivatives would differ. Pass "
+            f"np.asarray(value) (or dlarray(value) for an input to differentiate) instead",
+            filename=frame.f_code.co_filename if frame is not None else None,
+            lineno=frame.f_lineno if frame is not None else None)
+
+
 def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     """``traced``: count float arrays as traced (calls inside compiled code).
 
@@ -48,6 +92,7 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     if isinstance(x, dlarray):
         return ("dl", x.dtype.str, x.ndim) + ((x._fmt,) if x._fmt else ())
     if isinstance(x, np.ndarray):
+        refuse_array_subclass(cls)
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, x.ndim)
     if isinstance(x, (bool, np.bool_)):
         return ("const", bool)

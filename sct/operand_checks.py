@@ -41,6 +41,25 @@ _OPERATOR_FUNCTIONS[id(_operator.neg)] = ("-", "__neg__")
 _OPERATOR_FUNCTIONS[id(_operator.pos)] = ("+", "__pos__")
 _OPERATOR_FUNCTIONS[id(_operator.getitem)] = ("[]", "__getitem__")
 
+# what numpy runs of an object's class when it is an argument of a numpy function: its
+# __array_ufunc__/__array_function__ (dispatch), __array__, or (in an object array) its operators
+NUMPY_DUNDERS = tuple(sorted({n for _, *names in BINARY_DUNDERS.values() for n in names} |
+                             {n for _, n in UNARY_DUNDERS.values()} |
+                             {"__abs__", "__array_ufunc__", "__array_function__", "__array__",
+                              "__array_priority__", "__array_interface__", "__array_wrap__"}))
+
+
+def _numpy_function(target):
+    """The name numpy's function or ufunc ``target`` is called by (``np.multiply``), else None."""
+    if isinstance(target, np.ufunc):
+        return "np." + target.__name__
+    module = getattr(target, "__module__", None)
+    if callable(target) and not isinstance(target, type) and isinstance(module, str) and \
+            module.split(".")[0] == "numpy":
+        return "np." + getattr(target, "__name__", "function")
+    return None
+
+
 UNKNOWN = "unknown"        # an origin the compiler cannot see: checked at run time
 
 _PLAIN = (np.ndarray, np.generic, numbers.Number, list, tuple, dict, str, bytes, type(None), slice, range,
@@ -220,6 +239,8 @@ class _Origins:
             if module.startswith("sct.runtime") and not module.startswith(("sct.runtime.numpy_ops",
                                                                            "sct.runtime.nn",
                                                                            "sct.runtime.dlfun")):
+                if top and getattr(target, "__name__", "") == "as_sequence":
+                    return set()  # a list (of an object's items, walked by its __iter__)
                 out = set()       # rt helpers (as_sequence, ...): what they pass on
                 for a in node.args:
                     out |= self.of(a, top) | (self.of(a, False) if not top else set())
@@ -262,6 +283,33 @@ def _stored(target) -> List[str]:
     return []
 
 
+def _refuse_unpacking_iterable(act, stmt, operand, origins) -> None:
+    """``w, b = params`` (read as ``params[0]``, ``params[1]``) where ``params`` may be an object of
+    a user class with ``__iter__`` and no ``__getitem__``: Python unpacks it by iterating it."""
+    # only where the object surely is one (an argument of that kind, built here): the origins'
+    # other answers may be items of it (list(params) holds its fields), and a wrong one is told
+    # when it runs ("not subscriptable")
+    classes = set()
+    name = operand.id
+    if name in origins.params and name not in origins.defs:
+        classes |= _kind_classes(act.kinds.get(name), True)
+    values = origins.defs.get(name, [])
+    if values and all(isinstance(v, gast.Call) for v in values):
+        for v in values:
+            target = act.resolver.resolve(v.func)
+            if isinstance(target, type) and user_class(target):
+                classes.add(target)
+    for cls in classes:
+        if cls is not UNKNOWN and defines(cls, ("__iter__",)) and not defines(cls, ("__getitem__",)):
+            line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
+            raise CompileError(
+                f"unpacking (or indexing) {operand.id}, which may be an object of {cls.__name__}, walks "
+                f"it by its __iter__: sct reads unpacking by position, which {cls.__name__} does not "
+                f"define (no __getitem__). Write `a, b = list({operand.id})` (sct differentiates list() "
+                f"of an object whose __iter__ gives its fields), or read its fields by name",
+                act.filename, line, f"unpacking {cls.__name__}")
+
+
 def check_operands(act, nodes=None) -> Dict[int, List]:
     """Refuse an operator on an object of a user class defining it where a derivative passes
     through it; ``{id(statement): [(operand name, symbol, dunder names)]}`` to check at run time.
@@ -269,9 +317,12 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
     if nodes is None:
         nodes = fixed_point_statements(act.fdef)
     fn = getattr(act.resolver, "fn", None)
+    from .runtime import registry
     if getattr(fn, "__sct_generated__", False) or \
-            (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated")):
-        return {}                 # sct's own code: its operands are arrays
+            (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated")) and \
+            fn not in registry.EQUIVALENTS.values():
+        return {}                 # sct's own code: its operands are arrays (not functools.reduce's
+        #                           equivalent, which applies the user's function to the user's items)
     origins = None
     checks: Dict[int, List] = {}
     for stmt in nodes:
@@ -296,6 +347,28 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
         elif isinstance(value, gast.Subscript) and any(
                 isinstance(n, gast.Name) and n.id in act.active for n in gast.walk(value.slice)):
             operands = [(value.value, "[]", ("__getitem__",))]
+        elif isinstance(value, gast.Call) and _numpy_function(act.resolver.resolve(value.func)) and \
+                any(act.is_active(a) for a in list(value.args) + [k.value for k in value.keywords]):
+            # np.multiply(P, x): numpy dispatches to P's __array_ufunc__/__array_function__, or
+            # runs P's __mul__ in an object array; sct would differentiate numpy's multiply
+            symbol = _numpy_function(act.resolver.resolve(value.func))
+            operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
+                [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
+        elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                isinstance(value.func.value, gast.Name) and act.array_receiver(value.func.value.id) and \
+                (act.is_active(value.func.value) or any(act.is_active(a) for a in value.args)):
+            # x.dot(P), x.clip(P, ...): an array's method given the object (numpy's function)
+            from .plans import CallKind
+            info = act.call_info(value)
+            if info.kind == CallKind.METHOD and info.rule is not None:
+                symbol = f"np.ndarray.{value.func.attr}"
+                operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
+                    [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                value.value.id not in act.arrays and act.is_active(value.value):
+            if origins is None:
+                origins = _Origins(act, nodes)
+            _refuse_unpacking_iterable(act, stmt, value.value, origins)
         operands = [o for o in operands if isinstance(o[0], gast.Name) and o[0].id not in act.arrays]
         if not operands:
             continue
@@ -304,16 +377,28 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
         for operand, symbol, names in operands:
             try:
                 classes = origins.of(operand, True)
+                if symbol.startswith("np."):          # a list of objects numpy makes an object array of
+                    classes = classes | (origins.of(operand, False) - {UNKNOWN})
             except RecursionError:          # a very long chain of assignments: checked when it runs
                 origins.memo.clear()
                 classes = {UNKNOWN}
             for cls in classes:
                 if cls is not UNKNOWN and defines(cls, names):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
+                    found = [n for n in names if defines(cls, (n,))]
+                    if symbol.startswith("np."):
+                        raise CompileError(
+                            f"an argument of {symbol} here may be an object of {cls.__name__}, whose "
+                            f"{'/'.join(found)} numpy runs for it (dispatching to it, or on the items "
+                            f"of an object array); sct would differentiate it as {symbol} of "
+                            f"arrays, not as {cls.__name__}'s code. Pass arrays to {symbol}, or call a "
+                            f"method of the object instead ({cls.__name__}.{found[0]}(obj, ...) or one "
+                            f"of your own), which sct differentiates",
+                            act.filename, line, f"{symbol} on {cls.__name__}")
                     what = "indexing" if symbol == "[]" else f"the operator {symbol}"
                     raise CompileError(
                         f"an operand of {what} here may be an object of {cls.__name__}, whose "
-                        f"{'/'.join(n for n in names if defines(cls, (n,)))} runs for it; sct would "
+                        f"{'/'.join(found)} runs for it; sct would "
                         f"differentiate it as numpy's {symbol}, not as {cls.__name__}'s code. Call a "
                         f"method of it instead ({cls.__name__}.{names[0]}(obj, ...) or one of your "
                         f"own), which sct differentiates",

@@ -98,6 +98,30 @@ def function_identity(fn) -> Tuple:
     return function_key(fn)
 
 
+def refuse_user_operands(fn, args, kwargs):
+    """``fn`` an operator function (``operator.mul``) or a numpy function called with an argument
+    known only now (``functools.reduce(operator.mul, [Pow(3), x])``): refuse an object of a user
+    class whose own method (``__mul__``, ``__array_ufunc__``, ...) Python or numpy runs for it,
+    whose derivative the rule's is not (as ``rt.array_operand`` for operators in generated code)."""
+    from .operand_checks import _OPERATOR_FUNCTIONS, NUMPY_DUNDERS, _numpy_function
+    from .runtime.support import array_operand
+    try:
+        found = _OPERATOR_FUNCTIONS.get(id(fn))
+    except TypeError:
+        return
+    if found is not None:
+        symbol, names = found[0], found[1:]
+        if symbol == "[]":
+            args = args[:1]
+    else:
+        symbol = _numpy_function(fn)
+        if symbol is None:
+            return
+        names = NUMPY_DUNDERS
+    for a in list(args) + list(kwargs.values()):
+        array_operand(a, symbol, " ".join(names))
+
+
 def vjp_pair(fn, active, args, kwargs):
     """The generated (forward, adjoint) functions of ``fn`` for arguments like ``args``.
 
@@ -127,6 +151,7 @@ def vjp_pair(fn, active, args, kwargs):
         return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
     if rule is not None:
+        refuse_user_operands(fn, args, kwargs)
         return _primitive_pair(fn, rule, len(args), tuple(kwargs))
     if registry.is_nondifferentiable(fn):
         return _constant_pair(fn, len(args), tuple(kwargs))
@@ -431,6 +456,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
         return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
     rule = registry.lookup(fn)
     if rule is not None:
+        refuse_user_operands(fn, args, kwargs)
         out = fn(*args, **kwargs)
         return out, op_jvp_impl(fn, args, kwargs, tangents, {}, out)
     if not isinstance(fn, types.FunctionType):

@@ -267,11 +267,15 @@ class _WriteCheck:
         # computes from its arguments (super().__init__(), counters): nothing traced moves
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(node.func) or "this call"
+            if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
+                what = f"super().{info.method}"      # (not the name normalizing gave the proxy)
             given = "is called with traced values" if args_active or receiver_active else \
                 "is given values that earlier differentiated operations read"
+            hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
+                    "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       "and it may change its arguments or its object in place, which sct does not follow; "
-                      f"return the new values from {what}() and assign them", what)
+                      f"return the new values from {what}() and assign them{hint}", what)
 
 
 

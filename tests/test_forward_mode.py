@@ -23,7 +23,7 @@ def _cases():
             if op in (support.sequence_adjoint, support.list_of_rows, support.dict_items, support.dict_values):
                 continue
             if op in (dict, support.dict_source_adjoint, support.dict_source_transpose, support.dict_merged,
-                      support.dict_part):
+                      support.dict_part, support.iterated_adjoint, support.iterated_items):
                 continue          # dict-valued tangents: forward mode refuses them, like dict_items'
 
             for p in case.wrt:

@@ -128,6 +128,19 @@ def seq_out(op):
     return dict(fn=fn, rule=rule)
 
 
+class _Pair:
+    """An object whose __iter__ gives its two fields."""
+    def __init__(self):
+        self.p = np.zeros(2)
+        self.q = np.zeros(3)
+
+    def __iter__(self):
+        return iter([self.p, self.q])
+
+
+_PAIR = _Pair()
+
+
 def flat(pieces):
     return np.concatenate([np.ravel(p) for p in pieces])
 
@@ -560,6 +573,13 @@ CASES = [
     Case(support.as_sequence, [R(3, 2)], complex=True),
     Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
+    # an object walked by its __iter__ (its fields): items' adjoints to the fields and back
+    Case(support.iterated_adjoint, [R(2), R(3)], (0, 1), complex=True,
+         fn=lambda a, b: flat(support.iterated_adjoint([a, b], _PAIR).values()),
+         rule=lambda g, ans, a, b: tuple(support.iterated_items(dict(zip("pq", unflat(g, [a, b]))), _PAIR))),
+    Case(support.iterated_items, [R(2), R(3)], (0, 1), complex=True,
+         fn=lambda a, b: flat(support.iterated_items({"p": a, "q": b}, _PAIR)),
+         rule=lambda g, ans, a, b: tuple(support.iterated_adjoint(unflat(g, [a, b]), _PAIR).values())),
     Case(support.dict_items, [R(2), R(3)], (0, 1), complex=True,
          fn=lambda a, b: flat([p[1] for p in support.dict_items({"a": a, "b": b})]),
          rule=lambda g, ans, a, b: tuple(support.pairs_to_dict(

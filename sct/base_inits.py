@@ -1,0 +1,249 @@
+"""A base class's ``__init__`` called from a subclass's with traced values, read in place.
+
+``super().__init__(w * k, b)`` (or ``Base.__init__(self, w * k, b)``) runs the base's ``__init__``
+on ``self``: a call whose effect is on its object, which the differentiated code would not follow
+(the aliasing checks refuse it).  Where that ``__init__`` only sets attributes of ``self`` from its
+parameters (``self.w = w``, ``self.b = b * 2``, with nothing else: no call, no other name), the call
+is the same as its statements with the arguments bound first: the statement is replaced by them
+(each at the caller's line), and the attributes' derivatives are followed as the caller's own.
+Anything else is left as it was (and refused there, as before).
+"""
+from __future__ import annotations
+
+import copy
+import types
+from typing import Dict, List, Optional
+
+import gast
+
+_ALLOWED = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Attribute, gast.Subscript,
+            gast.Tuple, gast.List, gast.Slice, gast.Load, gast.Store, gast.operator, gast.unaryop,
+            gast.expr_context)
+
+
+def inline_base_inits(fn, fdef: gast.FunctionDef, kinds) -> None:
+    """Replace, in the body of ``fn``'s tree ``fdef``, each ``super().__init__(...)`` /
+    ``Base.__init__(self, ...)`` statement given arguments by the base ``__init__``'s attribute
+    stores, where that ``__init__`` is that simple."""
+    if not isinstance(fn, types.FunctionType) or not fdef.args.args or not _mentions_init(fdef):
+        return
+    me = fdef.args.args[0].id
+    cls = None
+    kind = kinds[0] if kinds else None
+    if isinstance(kind, tuple) and len(kind) > 1 and kind[0] in ("obj", "const") and isinstance(kind[1], type):
+        cls = kind[1]
+    if cls is None:
+        return
+    owner = _owner(fn)
+    used = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    fdef.body = _rewrite(fdef.body, fn, me, cls, owner, used, depth=0)
+
+
+def _mentions_init(fdef) -> bool:
+    return any(isinstance(n, gast.Attribute) and n.attr == "__init__" for n in gast.walk(fdef))
+
+
+def _owner(fn) -> Optional[type]:
+    """The class whose body defined ``fn`` (its ``__class__`` cell, there where it calls super())."""
+    names = fn.__code__.co_freevars
+    if "__class__" in names and fn.__closure__:
+        try:
+            value = fn.__closure__[names.index("__class__")].cell_contents
+        except ValueError:
+            return None
+        return value if isinstance(value, type) else None
+    return None
+
+
+def _rewrite(body: List, fn, me: str, cls: type, owner, used, depth: int) -> List:
+    out = []
+    for s in body:
+        stmts = _inlined(s, fn, me, cls, owner, used, depth)
+        out.extend(stmts if stmts is not None else [s])
+    return out
+
+
+def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[List]:
+    if depth > 8 or not isinstance(s, gast.Expr) or not isinstance(s.value, gast.Call):
+        return None
+    call = s.value
+    func = call.func
+    if not isinstance(func, gast.Attribute) or func.attr != "__init__":
+        return None
+    args = list(call.args)
+    target = func.value
+    if isinstance(target, gast.Call) and isinstance(target.func, gast.Name) and target.func.id == "super" \
+            and not target.args and not target.keywords:
+        if owner is None or owner not in cls.__mro__:
+            return None
+        mro = cls.__mro__
+        base_init, defining = _lookup(mro[mro.index(owner) + 1:])
+    elif isinstance(target, gast.Name) and args and isinstance(args[0], gast.Name) and args[0].id == me:
+        base = fn.__globals__.get(target.id)
+        if not isinstance(base, type) or base not in cls.__mro__ or target.id in _local_names(fn):
+            return None
+        mro = cls.__mro__
+        base_init, defining = _lookup(mro[mro.index(base):])
+        args = args[1:]
+    else:
+        return None
+    if base_init is None:
+        return None
+    if base_init is object.__init__:
+        return [] if not args and not call.keywords else None
+    if not isinstance(base_init, types.FunctionType) or \
+            any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in call.keywords):
+        return None
+    bdef = _dataclass_init(defining, base_init)
+    if bdef is None:
+        try:
+            from .parse import function_ast
+            bdef, _, _ = function_ast(base_init)
+        except Exception:
+            return None
+    elif bdef is False:
+        return None
+    spec = bdef.args
+    if spec.vararg is not None or spec.kwarg is not None or spec.posonlyargs or spec.kwonlyargs or \
+            not spec.args:
+        return None
+    params = [a.id for a in spec.args]
+    bself, params = params[0], params[1:]
+    bound: Dict[str, object] = {}
+    if len(args) > len(params):
+        return None
+    for p, a in zip(params, args):
+        bound[p] = a
+    for k in call.keywords:
+        if k.arg not in params or k.arg in bound:
+            return None
+        bound[k.arg] = k.value
+    defaults = base_init.__defaults__ or ()
+    for i, p in enumerate(params):
+        if p in bound:
+            continue
+        j = i - (len(params) - len(defaults))
+        if j < 0:
+            return None
+        value = defaults[j]
+        if not (value is None or isinstance(value, (bool, int, float, complex, str))):
+            return None
+        bound[p] = gast.Constant(value=value, kind=None)
+    # the base's body: attribute stores on self from its parameters only (a docstring first)
+    stmts = list(bdef.body)
+    if stmts and isinstance(stmts[0], gast.Expr) and isinstance(stmts[0].value, gast.Constant) and \
+            isinstance(stmts[0].value.value, str):
+        stmts = stmts[1:]
+    line = getattr(s, "lineno", None)
+    inner: List = []
+    for st in stmts:
+        if isinstance(st, gast.Pass):
+            continue
+        if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call):
+            # its own super().__init__(...): read in place too (the next class in self's MRO)
+            for a in list(st.value.args) + [k.value for k in st.value.keywords]:
+                for n in gast.walk(a):
+                    if not isinstance(n, _ALLOWED + (gast.Starred,)) or \
+                            isinstance(n, gast.Name) and n.id not in params and n.id != bself:
+                        return None
+            sub = _inlined(st, base_init, bself, cls, defining, used, depth + 1)
+            if sub is None:
+                return None
+            inner.extend(("nested", x) for x in sub)
+            continue
+        if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and
+                isinstance(st.targets[0], gast.Attribute) and isinstance(st.targets[0].value, gast.Name) and
+                st.targets[0].value.id == bself):
+            return None
+        for n in gast.walk(st.value):
+            if not isinstance(n, _ALLOWED):
+                return None
+            if isinstance(n, gast.Name) and n.id not in params and n.id != bself:
+                return None
+        inner.append(("store", st))
+    # the arguments first, in order (as the call evaluates them), each to a fresh name
+    out: List = []
+    names: Dict[str, gast.AST] = {}
+    for p in params:
+        fresh = _fresh(f"{p}_{defining.__name__}_init" if defining is not None else p, used)
+        assign = gast.Assign(targets=[gast.Name(id=fresh, ctx=gast.Store(), annotation=None, type_comment=None)],
+                             value=bound[p], type_comment=None)
+        out.append(assign)
+        names[p] = gast.Name(id=fresh, ctx=gast.Load(), annotation=None, type_comment=None)
+    names[bself] = gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)
+    for how, st in inner:
+        out.append(_renamed(st, names))
+    for st in out:
+        for n in gast.walk(st):
+            if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
+                n.lineno = line
+                n.end_lineno = line
+                n.col_offset = getattr(s, "col_offset", 0)
+                n.end_col_offset = getattr(s, "end_col_offset", 0)
+    return out
+
+
+def _dataclass_init(klass, init):
+    """The generated ``__init__`` of the dataclass ``klass`` as a tree setting each field from its
+    parameter (None: not a dataclass's generated ``__init__``; False: one doing more, a
+    ``__post_init__``, a default factory, frozen fields)."""
+    import dataclasses
+    code = getattr(init, "__code__", None)
+    if klass is None or not dataclasses.is_dataclass(klass) or code is None or code.co_filename != "<string>":
+        return None
+    params = getattr(klass, "__dataclass_params__", None)
+    if hasattr(klass, "__post_init__") or params is None or params.frozen:
+        return False
+    fields = [f for f in dataclasses.fields(klass) if f.init]
+    if any(f.default_factory is not dataclasses.MISSING or getattr(f, "kw_only", False) or
+           f._field_type is not dataclasses._FIELD for f in fields):
+        return False
+    if any(f.name == "self" for f in fields):
+        return False
+
+    def name(n, ctx):
+        return gast.Name(id=n, ctx=ctx, annotation=None, type_comment=None)
+    args = [name("self", gast.Param())] + [name(f.name, gast.Param()) for f in fields]
+    body = [gast.Assign(targets=[gast.Attribute(value=name("self", gast.Load()), attr=f.name, ctx=gast.Store())],
+                        value=name(f.name, gast.Load()), type_comment=None) for f in fields]
+    return gast.FunctionDef(name="__init__", args=gast.arguments(args=args, posonlyargs=[], vararg=None,
+                                                                 kwonlyargs=[], kw_defaults=[], kwarg=None,
+                                                                 defaults=[]),
+                            body=body, decorator_list=[], returns=None, type_comment=None, type_params=[])
+
+
+def _lookup(classes):
+    """``__init__`` as getattr finds it along ``classes``, and the class defining it."""
+    for klass in classes:
+        if "__init__" in vars(klass):
+            return vars(klass)["__init__"], klass
+    return None, None
+
+
+def _local_names(fn) -> set:
+    return set(fn.__code__.co_varnames) | set(fn.__code__.co_cellvars)
+
+
+def _fresh(base: str, used: set) -> str:
+    name = base
+    k = 1
+    while name in used:
+        name = f"{base}_{k}"
+        k += 1
+    used.add(name)
+    return name
+
+
+def _renamed(st, names: Dict[str, gast.AST]):
+    """A copy of ``st`` with each loaded name in ``names`` replaced (the stored self's name too)."""
+    st = copy.deepcopy(st)
+
+    class Rename(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in names:
+                new = copy.deepcopy(names[node.id])
+                if isinstance(new, gast.Name):
+                    new.ctx = node.ctx
+                return new
+            return node
+    return Rename().visit(st)
