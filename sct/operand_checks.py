@@ -260,9 +260,43 @@ class _Origins:
             # an array's method (``.copy()``, ``.get(k)`` of a dict, ...): of what it is called on
             return self.of(load_name(info.receiver), top) | self.of(load_name(info.receiver), False) \
                 if info.method in ("get", "pop", "copy", "values", "items") else set()
+        if top and isinstance(target, types.FunctionType):
+            built = _classes_returned(target)
+            if built:             # a helper returning ``Cls(...)`` of a user class: that class
+                return set(built)
         if act.value_active(node):
             return set()          # differentiated where it stands (its result's derivative is followed)
         return {UNKNOWN}
+
+
+_RETURNED: Dict[object, tuple] = {}
+
+
+def _classes_returned(function) -> tuple:
+    """The user classes a plain function's ``return Cls(...)`` statements construct (found in its
+    source; names looked up in its globals), so an operator on its result is checked against them
+    like on a constructor call written in place; () when there are none or the source is unseen."""
+    code = function.__code__
+    found = _RETURNED.get(code)
+    if found is None:
+        found = ()
+        try:
+            import inspect
+            import textwrap
+            tree = gast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            tree = None
+        if tree is not None:
+            classes = []
+            for n in gast.walk(tree):
+                if isinstance(n, gast.Return) and isinstance(n.value, gast.Call) and \
+                        isinstance(n.value.func, gast.Name):
+                    cls = function.__globals__.get(n.value.func.id)
+                    if isinstance(cls, type) and user_class(cls) and cls not in classes:
+                        classes.append(cls)
+            found = tuple(classes)
+        _RETURNED[code] = found
+    return found
 
 
 class _Items:
