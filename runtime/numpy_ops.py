@@ -59,7 +59,8 @@ import operator
 import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
-from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast
+from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast, \
+    unbroadcast_product
 
 # --- operators ---------------------------------------------------------------------
 
@@ -129,6 +130,29 @@ def matmul_adjoint_b(g, a, b):
         return unbroadcast(conj_of(np.swapaxes(a, -1, -2)) @ np.expand_dims(g, -1), np.expand_dims(b, -1))[..., 0] \
             if np.ndim(a) > 2 else conj_of(a).T @ g
     return unbroadcast(conj_of(np.swapaxes(a, -1, -2)) @ g, b)
+
+
+def matmul_adjoint_2d_a(g, a, b):
+    """``matmul_adjoint_a(g, a, b)`` (what sct/optimize.py's ``direct_matmul_adjoints`` writes in
+    first-level generated code): ``g @ b.T`` where ``a`` and ``b`` are real 2-D ndarrays (the
+    general form's own expression, without its rank tests, swapaxes and conjugate), else the
+    general form.  Read back as ``matmul_adjoint_a`` (optimize.expand_in_place) when generated
+    code is differentiated again."""
+    if type(b) is np.ndarray and type(a) is np.ndarray and b.ndim == 2 and a.ndim == 2 and \
+            b.dtype.kind != "c":
+        out = g @ b.T
+        return out if getattr(out, "shape", None) == a.shape else unbroadcast(out, a)
+    return matmul_adjoint_a(g, a, b)
+
+
+def matmul_adjoint_2d_b(g, a, b):
+    """``matmul_adjoint_b(g, a, b)``: ``a.T @ g`` where ``a`` and ``b`` are real 2-D ndarrays, else
+    the general form (as ``matmul_adjoint_2d_a``)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 and \
+            a.dtype.kind != "c":
+        out = a.T @ g
+        return out if getattr(out, "shape", None) == b.shape else unbroadcast(out, b)
+    return matmul_adjoint_b(g, a, b)
 
 
 # --- elementwise functions ------------------------------------------------------------
@@ -623,6 +647,39 @@ def reduction_broadcast(grad, a, axis, keepdims):
     if not keepdims and axis is not None:
         grad = np.expand_dims(grad, axis)
     return np.broadcast_to(grad, np.shape(a))
+
+
+def reduction_times(grad, a, axis, keepdims, t):
+    """``reduction_broadcast(grad, a, axis, keepdims) * t`` (what sct/optimize.py's
+    ``fold_broadcast_factors`` writes where the broadcast view is read once, by that product):
+    ``grad * t`` without the view where that is the same array: ``grad`` a numpy array or scalar
+    (strong in numpy's promotion, as the view is: the same dtype), ``t`` a C- or F-contiguous
+    ndarray of ``a``'s shape (the product takes t's layout either way) and the product of ``a``'s
+    shape (``grad`` broadcasts to it, as the view needs).  Else the general form.  Read back as the
+    general form (optimize.expand_in_place) when generated code is differentiated again."""
+    out = _reduction_times(grad, a, axis, keepdims, t)
+    return reduction_broadcast(grad, a, axis, keepdims) * t if out is None else out
+
+
+def reduction_times_like(grad, a, axis, keepdims, t, like):
+    """``unbroadcast_product(reduction_broadcast(grad, a, axis, keepdims), t, like)``: as
+    ``reduction_times`` where ``like`` is an ndarray of ``a``'s shape too (unbroadcast_product is
+    then the product itself), else the general form."""
+    out = _reduction_times(grad, a, axis, keepdims, t) if type(like) is np.ndarray and \
+        like.shape == np.shape(a) else None
+    return unbroadcast_product(reduction_broadcast(grad, a, axis, keepdims), t, like) if out is None else out
+
+
+def _reduction_times(grad, a, axis, keepdims, t):
+    if type(t) is np.ndarray and type(a) is np.ndarray and t.shape == a.shape and \
+            (type(grad) is np.ndarray or isinstance(grad, np.generic)) and \
+            (t.flags.c_contiguous or t.flags.f_contiguous):
+        g = grad if keepdims or axis is None else np.expand_dims(grad, axis)
+        if np.ndim(g) <= a.ndim:
+            out = g * t
+            if type(out) is np.ndarray and out.shape == a.shape:
+                return out
+    return None
 
 
 def reduction_sum(grad, like, axis, keepdims):

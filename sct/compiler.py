@@ -36,7 +36,8 @@ from .base_inits import inline_base_inits
 from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
-from .optimize import direct_index_adjoints, expand_in_place, fold_broadcast_factors, has_in_place, shared_statements
+from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
+    has_in_place, shared_statements
 from .optimize import indexed_sums
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
@@ -579,6 +580,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name if plain_numpy else None)
                 direct_index_adjoints(generated_fn, rt_name, shared)
+                direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:

@@ -796,7 +796,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
                     "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
-                    "item_adjoint": 2}
+                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1}
 
 
 def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
@@ -1162,7 +1162,8 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
-                      "negated_unbroadcast", "index_added"))
+                      "negated_unbroadcast", "index_added", "reduction_times", "reduction_times_like",
+                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b"))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
@@ -1182,7 +1183,11 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
       ``a + n``, ``n + a``, ``a - n`` or ``a + n * e``: ``a - m``, ``a - m``, ``a + m``, ``a - m * e``
       (IEEE: ``a + (-b)`` is ``a - b``, ``(-b) * e`` is ``-(b * e)``; the unbroadcast as
       ``rt.negated_unbroadcast(m, like)``, which is ``m`` where nothing is summed): no pass for the
-      negation.
+      negation;
+    - ``n = rt.reduction_broadcast(g, a, axis, keepdims)`` read once, later in the same block, as
+      ``n * t`` or ``rt.unbroadcast_product(n, t, like)`` (``t``, ``like`` names):
+      ``rt.reduction_times(g, a, axis, keepdims, t)`` / ``rt.reduction_times_like(..., t, like)``,
+      ``g * t`` without the view where the run finds that the same array (runtime/numpy_ops.py).
 
     Whatever the run finds, each form gives the numbers of the code it replaces (only the number
     of passes changes).  ``shared``: ids of statements another generated function holds too;
@@ -1309,10 +1314,16 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     return k, t
         return None
 
+    def reduction_view(value) -> bool:
+        # n = rt.reduction_broadcast(g, a, axis, keepdims), its operands names or constants
+        return _rt_call(value, rt_name, "reduction_broadcast") and len(value.args) == 4 and \
+            not value.keywords and all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args)
+
     def fold_into(use, n: str, value) -> bool:
         """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there."""
         negated = negation_of(value)
         scaled = scaled_of(value)
+        viewed = reduction_view(value)
         is_n = lambda node: isinstance(node, gast.Name) and node.id == n   # noqa: E731
         done = []
 
@@ -1344,6 +1355,10 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                         product = gast.BinOp(left=negated, op=gast.Mult(), right=b.right) if is_n(b.left) \
                             else gast.BinOp(left=b.left, op=gast.Mult(), right=negated)
                         return gast.BinOp(left=node.left, op=gast.Add(), right=product)
+                elif viewed and isinstance(node.op, gast.Mult) and is_n(node.left) and \
+                        isinstance(node.right, gast.Name):
+                    done.append(1)
+                    return _rt_of(rt_name, "reduction_times", list(value.args) + [node.right])
                 elif _rt_call(value, rt_name, "unbroadcast_product") and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
                         if is_n(a):
@@ -1358,6 +1373,11 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
 
             def visit_Call(self, node):
                 self.generic_visit(node)
+                if not done and viewed and _rt_call(node, rt_name, "unbroadcast_product") and \
+                        len(node.args) == 3 and not node.keywords and is_n(node.args[0]) and \
+                        all(isinstance(x, gast.Name) for x in node.args[1:]):
+                    done.append(1)
+                    return _rt_of(rt_name, "reduction_times_like", list(value.args) + node.args[1:])
                 if not done and isinstance(value, gast.UnaryOp) and _rt_call(node, rt_name, "unbroadcast") and \
                         len(node.args) == 2 and not node.keywords and is_n(node.args[0]) and \
                         isinstance(node.args[1], gast.Name):
@@ -1404,6 +1424,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     stores.get(n, 0) - (cleared.get(n, 0) if shape_reads else 0) != 1:
                 continue
             if not (negation_of(value) is not None or views and scaled_of(value) is not None or
+                    reduction_view(value) or
                     _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
                     all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and not value.keywords and
                     (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]))):
@@ -1430,6 +1451,33 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
         return [s for i, s in enumerate(stmts) if i not in dropped]
 
     fn.body = merge(fn.body)
+
+
+def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """``rt.matmul_adjoint_a(g, a, b)`` / ``rt.matmul_adjoint_b(g, a, b)`` in generated code called
+    as ``rt.matmul_adjoint_2d_a`` / ``rt.matmul_adjoint_2d_b``: ``g @ b.T`` / ``a.T @ g`` where the
+    run finds ``a`` and ``b`` real 2-D arrays (the general form's own expression, without its rank
+    tests), else the general form (runtime/numpy_ops.py).  Read back as the general calls when the
+    code is differentiated again (``expand_in_place``), so second-level code is what it was."""
+    def rename(stmts) -> None:
+        for s in stmts:
+            if id(s) in shared:
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    rename(inner)
+            for handler in getattr(s, "handlers", None) or ():
+                rename(handler.body)
+            if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                continue
+            for field in ("value", "test", "iter", "targets"):
+                part = getattr(s, field, None)
+                for node in _walk_no_defs(part if isinstance(part, list) else [part] if part is not None else []):
+                    if _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and len(node.args) == 3 and \
+                            not node.keywords:
+                        node.func.attr = "matmul_adjoint_2d_" + node.func.attr[-1]
+    rename(fn.body)
 
 
 # --- reading generated code back (to differentiate it again) -------------------------------------
@@ -1465,6 +1513,18 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
                                 right=node.args[3])
                 return gast.copy_location(op, node)
+            if func.attr in ("matmul_adjoint_2d_a", "matmul_adjoint_2d_b") and len(node.args) == 3:
+                func.attr = "matmul_adjoint_" + func.attr[-1]
+                return node
+            if func.attr in ("reduction_times", "reduction_times_like") and len(node.args) == 5 + (
+                    func.attr == "reduction_times_like"):
+                view = gast.Call(func=gast.Attribute(value=func.value, attr="reduction_broadcast", ctx=gast.Load()),
+                                 args=node.args[:4], keywords=[])
+                if func.attr == "reduction_times":
+                    return gast.copy_location(gast.BinOp(left=view, op=gast.Mult(), right=node.args[4]), node)
+                func.attr = "unbroadcast_product"
+                node.args = [view] + node.args[4:]
+                return node
             if func.attr == "index_added" and len(node.args) == 4:
                 func.attr = "index_adjoint"
                 inner = gast.Call(func=func, args=node.args[1:], keywords=[])
