@@ -284,7 +284,7 @@ def f(x, c):
 
 def test_compile_time_grows_about_linearly(tmp_path):
     def compile_cpu(lines, name):
-        fn = straight_line_module(tmp_path, name, lines)
+        fn = straight_line_module(tmp_path, lines, name)
         cache.clear()
         try:
             t0 = time.process_time()
