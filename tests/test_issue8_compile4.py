@@ -297,3 +297,36 @@ def test_compile_time_grows_about_linearly(tmp_path):
     large = min(compile_cpu(600, f"issue8_compile4_l{k}") for k in range(2))
     # 4x the lines: linear is 4x (a quadratic piece made it well over 10x at these sizes)
     assert large < 4 * small * 2.5, (small, large)
+
+
+# --- normalize: AttributeBuiltins only where a statement names one ------------------------------
+
+ATTRIBUTE_PROGRAM = '''
+def f(o, x, n):
+    a = getattr(o, "w") * x
+    b = np.sum(x) + getattr(o, "b", 0.0)
+    setattr(o, "c", a + b)
+    delattr(o, "c")
+    c = [getattr(q, "w") for q in n]
+    def inner(p):
+        return getattr(p, "w")
+    d = x * 2.0 + np.tanh(x)
+    for k in range(3):
+        d = d + getattr(o, "w")
+    return a + b + d
+'''
+
+
+def test_attribute_builtins_only_where_named():
+    from sct.normalize import AttributeBuiltins, _names_attribute_builtin
+
+    def fail(node, construct, advice):
+        raise AssertionError(construct)
+    body = gast.parse(textwrap.dedent(ATTRIBUTE_PROGRAM)).body[0].body
+    named = [_names_attribute_builtin(st) for st in body]
+    assert named == [True, True, True, True, True, True, False, True, False]
+    for st, has in zip(body, named):
+        dump = gast.dump(st)
+        out = AttributeBuiltins(fail).visit(st)
+        if not has:         # the transformer leaves such a statement as it is
+            assert out is st and gast.dump(out) == dump
