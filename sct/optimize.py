@@ -1149,23 +1149,52 @@ def indexed_sums(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozense
                 return gast.copy_location(gast.BinOp(left=a, op=gast.Sub(), right=b.operand), node)
         return node
 
-    # one walk: the statements, whether a definition is inside (nothing done) and whether any sum
-    # has an operand of the two forms (none: no statement changes)
-    AST = ast.AST
-    nodes = list(_walk_no_defs(fn.body))
-    candidate = False
-    for node in nodes:
+    # one walk (``_walk_no_defs(fn.body)``'s, each node with the assignment whose value holds it):
+    # the statements, whether a definition is inside (nothing done), and the assignments whose
+    # value holds a sum with an operand of the two forms (the others the transformer leaves as
+    # they are: a rewritten sum is never such an operand, so the sums rewritten are those of the
+    # tree as it is now)
+    AST, BinOp, Add = ast.AST, gast.BinOp, gast.Add
+    fields_of = _CHILD_FIELDS
+    nodes: List = []
+    marked: Set[int] = set()
+    todo = list(fn.body)
+    owners: List = [None] * len(todo)
+    pop, append, pop_owner, append_owner = todo.pop, todo.append, owners.pop, owners.append
+    while todo:
+        node = pop()
+        owner = pop_owner()
+        nodes.append(node)
         cls = node.__class__
         if cls is gast.Lambda or cls is gast.FunctionDef or cls is gast.ClassDef:
             return
-        if not candidate and cls is gast.BinOp and isinstance(node.op, gast.Add):
-            for b in (node.left, node.right):
-                if _rt_call(b, rt_name, "index_adjoint") or isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
-                    candidate = True
-    if not candidate:
+        if cls is gast.AsyncFunctionDef:
+            continue
+        if cls is BinOp:
+            if owner is not None and id(owner) not in marked and isinstance(node.op, Add):
+                for b in (node.left, node.right):
+                    if _rt_call(b, rt_name, "index_adjoint") or isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+                        marked.add(id(owner))
+        elif (cls is gast.Assign or cls is gast.AugAssign) and node.value.__class__ is BinOp and \
+                id(node) not in shared and id(node.value) not in shared:
+            owner = node            # (its targets hold no sum it rewrites: only its value's owner)
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
+            field = getattr(node, name, None)
+            if field.__class__ is list:
+                for child in field:
+                    if isinstance(child, AST):
+                        append(child)
+                        append_owner(owner)
+            elif isinstance(field, AST):
+                append(field)
+                append_owner(owner)
+    if not marked:
         return
     for node in nodes:
-        if isinstance(node, (gast.Assign, gast.AugAssign)) and id(node) not in shared and \
+        if id(node) in marked and isinstance(node, (gast.Assign, gast.AugAssign)) and id(node) not in shared and \
                 id(getattr(node, "value", None)) not in shared and isinstance(node.value, gast.BinOp):
             node.value = sums(node.value)
 
