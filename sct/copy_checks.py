@@ -38,7 +38,7 @@ class CopyChecks:
         gradient is with respect to that value, reached also through the other name, and the
         adjoint of ``root`` alone misses those uses (was: a wrong gradient, ``z = x if c else 2*x;
         dlgradient(sum(z * x), z)`` gave x for 2x)."""
-        for n in walk_nodes(self.fdef):
+        for n in self.finding.nodes():
             value, target = None, None
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == root for t in n.targets):
                 value, target = n.value, n
@@ -205,7 +205,7 @@ class CopyChecks:
                 return False
         if src in self.facts.params or src in (self.facts.vararg, self.facts.kwarg):
             return True
-        binds = [n for n in walk_nodes(self.fdef) if isinstance(n, gast.Assign) and
+        binds = [n for n in self.finding.nodes() if isinstance(n, gast.Assign) and
                  any(isinstance(t, gast.Name) and t.id == src for t in n.targets)]
         if len(binds) != 1:
             return False
@@ -226,7 +226,7 @@ class CopyChecks:
     def _is_copy(self, name: str) -> bool:
         """Is some binding of ``name`` a second name of another value (a name, an item or attribute
         of a structure)?"""
-        for n in walk_nodes(self.fdef):
+        for n in self.finding.nodes():
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
                 v = n.value
                 if isinstance(v, gast.Name) and v.id in self.act.active or \
@@ -243,7 +243,7 @@ class CopyChecks:
             seen.add(name)
             v = self.single_defs().get(name)
             if v is None:
-                for n in walk_nodes(self.fdef):
+                for n in self.finding.nodes():
                     if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and \
                             n.targets[0].id == name and isinstance(n.value, gast.Call):
                         v = n.value
@@ -330,7 +330,7 @@ class Structures:
         """Is ``name`` known to be a list, dict or object built here (not an array)?"""
         if self._structure(name) or name in getattr(self.act, "objects", ()):
             return True
-        for n in walk_nodes(self.fdef):
+        for n in self.finding.nodes():
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
                 v = n.value
                 if isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
@@ -358,7 +358,7 @@ class Structures:
             return None
         seen.add(r)
         counts = self.facts.name_counts
-        for n in walk_nodes(self.fdef):
+        for n in self.finding.nodes():
             values = []
             if isinstance(n, gast.Assign):
                 for t in n.targets:

@@ -29,7 +29,7 @@ import gast
 
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .errors import CompileError
-from .ir import const, walk_no_defs
+from .ir import const, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
@@ -101,6 +101,15 @@ class AttributeBuiltins(gast.NodeTransformer):
         return node
 
 
+_ATTRIBUTE_BUILTINS = frozenset(("getattr", "setattr", "delattr"))
+
+
+def _names_attribute_builtin(node) -> bool:
+    """Does ``node`` name getattr, setattr or delattr (what ``AttributeBuiltins`` rewrites)?"""
+    Name = gast.Name
+    return any(n.__class__ is Name and n.id in _ATTRIBUTE_BUILTINS for n in walk_nodes(node))
+
+
 class Normalizer(Statements, Loops, Expressions):
     """The pass over one function: the state its pieces share (the function, its file, the
     namer, the line of the statement being lowered, the pure sub-expressions already computed
@@ -133,7 +142,8 @@ class Normalizer(Statements, Loops, Expressions):
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         for s in body:
             self.check_supported(s)
-        body = [AttributeBuiltins(self.fail).visit(st) for st in body]
+        # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
+        body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
         body = JumpLowering(self.namer, self.fail).lower_function(body)
         new_body: List = []
         self.block(body, new_body)

@@ -1085,7 +1085,7 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
                     isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.BinOp) and \
                     type(s.value.op) in _INTO_OPS:
                 t = s.targets[0].id
-                operands = {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)} | {t}
+                operands = {n.id for n in walk_nodes(s.value) if isinstance(n, gast.Name)} | {t}
                 j = k + 1
                 while j < len(body) and j <= k + 4 and passable(body[j], operands):
                     j += 1
@@ -1095,8 +1095,8 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
                         _rt_call(nxt.value, rt_name, "index_adjoint") and len(nxt.value.args) == 3 and \
                         not nxt.value.keywords and _name(nxt.value.args[0]) == t:
                     rest = nxt.value.args[1:]
-                    reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in gast.walk(a))
-                    own = sum(1 for n in gast.walk(s.value) if isinstance(n, gast.Name) and n.id == t)
+                    reads_t = any(isinstance(n, gast.Name) and n.id == t for a in rest for n in walk_nodes(a))
+                    own = sum(1 for n in walk_nodes(s.value) if isinstance(n, gast.Name) and n.id == t)
                     if loads.get(t, 0) - own == 1 and not reads_t and nxt.targets[0].id != t:
                         nxt.value.func.attr = "index_adjoint_op"
                         nxt.value.args = [gast.Constant(value=_INTO_OPS[type(s.value.op)], kind=None),
@@ -1124,27 +1124,79 @@ def indexed_sums(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozense
     def simple(node) -> bool:
         return isinstance(node, (gast.Name, gast.Constant))
 
-    class Sums(gast.NodeTransformer):
-        def visit_BinOp(self, node):
-            self.generic_visit(node)
-            if not isinstance(node.op, gast.Add):
-                return node
-            for a, b, swapped in ((node.left, node.right, False), (node.right, node.left, True)):
-                if swapped and not simple(a):
-                    continue
-                if _rt_call(b, rt_name, "index_adjoint") and len(b.args) == 3 and not b.keywords:
-                    return gast.copy_location(_rt_of(rt_name, "index_added", [a] + list(b.args)), node)
-                if isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
-                    return gast.copy_location(gast.BinOp(left=a, op=gast.Sub(), right=b.operand), node)
+    def sums(node):
+        # gast.NodeTransformer's visit with only visit_BinOp (children first, replaced in place),
+        # read through the child fields (the context and operator leaves hold no BinOp)
+        fields = _CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for name in fields:
+            old = getattr(node, name, None)
+            if old.__class__ is list:
+                for i, item in enumerate(old):
+                    if isinstance(item, AST):
+                        old[i] = sums(item)
+            elif isinstance(old, AST):
+                setattr(node, name, sums(old))
+        if node.__class__ is not gast.BinOp or not isinstance(node.op, gast.Add):
             return node
+        for a, b, swapped in ((node.left, node.right, False), (node.right, node.left, True)):
+            if swapped and not simple(a):
+                continue
+            if _rt_call(b, rt_name, "index_adjoint") and len(b.args) == 3 and not b.keywords:
+                return gast.copy_location(_rt_of(rt_name, "index_added", [a] + list(b.args)), node)
+            if isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+                return gast.copy_location(gast.BinOp(left=a, op=gast.Sub(), right=b.operand), node)
+        return node
 
-    for node in _walk_no_defs(fn.body):
-        if isinstance(node, (gast.Lambda, gast.FunctionDef, gast.ClassDef)):
+    # one walk (``_walk_no_defs(fn.body)``'s, each node with the assignment whose value holds it):
+    # the statements, whether a definition is inside (nothing done), and the assignments whose
+    # value holds a sum with an operand of the two forms (the others the transformer leaves as
+    # they are: a rewritten sum is never such an operand, so the sums rewritten are those of the
+    # tree as it is now)
+    AST, BinOp, Add = ast.AST, gast.BinOp, gast.Add
+    fields_of = _CHILD_FIELDS
+    nodes: List = []
+    marked: Set[int] = set()
+    todo = list(fn.body)
+    owners: List = [None] * len(todo)
+    pop, append, pop_owner, append_owner = todo.pop, todo.append, owners.pop, owners.append
+    while todo:
+        node = pop()
+        owner = pop_owner()
+        nodes.append(node)
+        cls = node.__class__
+        if cls is gast.Lambda or cls is gast.FunctionDef or cls is gast.ClassDef:
             return
-    for node in list(_walk_no_defs(fn.body)):
-        if isinstance(node, (gast.Assign, gast.AugAssign)) and id(node) not in shared and \
+        if cls is gast.AsyncFunctionDef:
+            continue
+        if cls is BinOp:
+            if owner is not None and id(owner) not in marked and isinstance(node.op, Add):
+                for b in (node.left, node.right):
+                    if _rt_call(b, rt_name, "index_adjoint") or isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+                        marked.add(id(owner))
+        elif (cls is gast.Assign or cls is gast.AugAssign) and node.value.__class__ is BinOp and \
+                id(node) not in shared and id(node.value) not in shared:
+            owner = node            # (its targets hold no sum it rewrites: only its value's owner)
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
+            field = getattr(node, name, None)
+            if field.__class__ is list:
+                for child in field:
+                    if isinstance(child, AST):
+                        append(child)
+                        append_owner(owner)
+            elif isinstance(field, AST):
+                append(field)
+                append_owner(owner)
+    if not marked:
+        return
+    for node in nodes:
+        if id(node) in marked and isinstance(node, (gast.Assign, gast.AugAssign)) and id(node) not in shared and \
                 id(getattr(node, "value", None)) not in shared and isinstance(node.value, gast.BinOp):
-            node.value = Sums().visit(node.value)
+            node.value = sums(node.value)
 
 
 # --- a sum's adjoint scaled before it meets a full array; negations folded into sums --------------

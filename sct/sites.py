@@ -93,7 +93,7 @@ class CopyFollowing:
         if self._single_defs is None:
             counts = self.facts.name_counts
             defs: Dict[str, Any] = {}
-            for n in walk_nodes(self.fdef):
+            for n in self.finding.nodes():
                 if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
                         isinstance(n.targets[0], gast.Name) and counts.get(n.targets[0].id, (0, 0))[0] == 1 \
                         and isinstance(n.value, (gast.Name, gast.Subscript, gast.Attribute, gast.List,
@@ -146,7 +146,7 @@ class CopyFollowing:
         """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
         by a top-level statement, after the loop binding it has ended."""
         if self._in_loops is None:
-            loops = [n for n in walk_nodes(self.fdef) if isinstance(n, (gast.For, gast.While))]
+            loops = [n for n in self.finding.nodes() if isinstance(n, (gast.For, gast.While))]
             parts = [p for n in loops for p in ([n.target] if isinstance(n, gast.For) else []) + n.body + n.orelse]
             self._in_loops = {n.id for p in parts for n in walk_nodes(p)
                               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -169,7 +169,7 @@ class CopyFollowing:
             self._top_values = {id(v) for v in (getattr(st, "value", None) for st in self.fdef.body)
                                 if v is not None}
             self._stores_fields = any(isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)
-                                      for n in walk_nodes(self.fdef))
+                                      for n in self.finding.nodes())
         top = id(value) in self._top_values
         if isinstance(value, gast.Name):
             return self._once(value.id, top)
@@ -201,6 +201,14 @@ class SiteFinding:
         self.fail = facts.fail
         self.follow = CopyFollowing(self)
         self.copies = CopyChecks(self)
+        self._nodes: Optional[List] = None
+
+    def nodes(self) -> List:
+        """``walk_nodes(fdef)`` as a list, walked once: the checks of the sites read the function
+        many times (each x, each name they follow), and finding the sites changes no node."""
+        if self._nodes is None:
+            self._nodes = list(walk_nodes(self.fdef))
+        return self._nodes
 
     # --- sites ---------------------------------------------------------------------------------
     def find_sites(self) -> Tuple[Site, ...]:
@@ -304,7 +312,7 @@ class SiteFinding:
 
     def created_by_dlarray(self, name: str) -> bool:
         """Is ``name`` assigned ``dlarray(...)`` in this function (a constant inside dlfeval)?"""
-        for n in walk_nodes(self.fdef):
+        for n in self.nodes():
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
                 v = n.value
                 if isinstance(v, gast.Call) and self.act.call_info(v).kind == CallKind.CREATE:
@@ -317,7 +325,7 @@ class SiteFinding:
         if not isinstance(y, gast.Name):
             return None
         defs: Dict[str, List] = {}
-        for n in walk_nodes(self.fdef):
+        for n in self.nodes():
             if isinstance(n, gast.Assign):
                 for t in n.targets:
                     for m in walk_nodes(t):

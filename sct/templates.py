@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .ir import attr, const, load, store, substitute_template, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, attr, const, load, store, substitute_template, walk_nodes
 from .rt_namespace import RT
 
 
@@ -56,7 +56,30 @@ def simplify(expr):
             break
     else:
         return expr
-    return _FOLD.visit(expr)
+    return _fold(expr)
+
+
+def _fold(node):
+    """``_FOLD.visit(node)``: the same visits (children first, replaced in place), read through
+    the child fields (the context and operator leaves hold no BinOp or Compare), without the
+    transformer's dispatch."""
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    for name in fields:
+        old = getattr(node, name, None)
+        if old.__class__ is list:
+            for i, item in enumerate(old):
+                if isinstance(item, gast.AST):
+                    old[i] = _fold(item)
+        elif isinstance(old, gast.AST):
+            setattr(node, name, _fold(old))
+    cls = node.__class__
+    if cls is gast.BinOp:
+        return _FOLD.binop(node)
+    if cls is gast.Compare:
+        return _FOLD.compare(node)
+    return node
 
 
 
@@ -64,6 +87,9 @@ class _Fold(gast.NodeTransformer):
     """The folds of ``simplify`` (one instance: it keeps no state)."""
     def visit_Compare(self, node):
         self.generic_visit(node)
+        return self.compare(node)
+
+    def compare(self, node):
         if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
             fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
             if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
@@ -72,6 +98,9 @@ class _Fold(gast.NodeTransformer):
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        return self.binop(node)
+
+    def binop(self, node):
         left, right = node.left, node.right
         if _number(left) and _number(right):
             fn = BINOP_OPS.get(type(node.op))
