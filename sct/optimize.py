@@ -53,7 +53,7 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)))
+            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions)
             common_subexpressions(fn, rt_name, generated, numpy_name, nodes)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
@@ -61,13 +61,15 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
-def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> Optional[List]:
+def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=()) -> Optional[List]:
     """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here).  Returns
     ``_walk_no_defs(fn.body)``'s nodes where the last rewrites changed no node of that walk (the
     common subexpressions read them), else None."""
     if _has_scope_statements(fn) if scope is None else scope:
         return None
     fn.body = ZeroFacts(rt_name).run(fn.body)
+    if merge_zero_blocks(fn, rt_name, others):
+        fn.body = ZeroFacts(rt_name).run(fn.body)
     nodes = contract_products(fn, rt_name)      # one walk of the body for the four passes
     rewrote = accumulate_in_place(fn, rt_name, nodes)
     rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
@@ -328,6 +330,197 @@ class ZeroFacts:
         for name in _stored([s]):
             facts.pop(name, None)
         return [s]
+
+
+# --- adjoint blocks whose zero tests follow from an earlier one ---------------------------------
+
+#: runtime adjoint functions whose result is never the zero marker ``rt.ZERO`` (a new array or number)
+_NEW_RT = frozenset(("unbroadcast_product", "broadcast_product", "broadcast_op", "broadcast_negative",
+                     "unit_product"))
+#: ... and those whose result is their first argument where that is a zero (else a new array or a view)
+_THROUGH_RT = frozenset(("unbroadcast", "broadcast_like", "negated_unbroadcast"))
+_NO_MERGE = (gast.For, gast.While, gast.Try, gast.With, gast.AsyncFor, gast.AsyncWith, gast.FunctionDef,
+             gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal, gast.Break,
+             gast.Continue)
+
+
+def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
+    """Second-level adjoint code tests each adjoint on its own: ``if a is not rt.ZERO: b = -a``,
+    then (after tape pops and resets only) ``if b is not rt.ZERO: c = f(b)``.  Where ``b`` was
+    ``rt.ZERO`` before the first block (its last store on the way there is ``b = rt.ZERO``) and
+    the first block assigns it, once, a value that cannot be ``rt.ZERO`` (arithmetic, or a
+    runtime adjoint function of such a value: ``sct.optimize.ZeroFacts`` reasons the same way),
+    the second test is the first one's answer: the second block's statements run at the end of
+    the first block instead (they read and write no name the statements between them change, and
+    those are stores of names, tape pops and pushes: nothing runs in another order that can be
+    seen).  The stores ``b = rt.ZERO`` left that nothing reads are then removed, so that the
+    same-block rewrites (``fold_broadcast_factors``) reach the merged chain: a negation read once,
+    a constant factor.  Functions with loops, ``try``, ``with``, nested functions or jumps are
+    left as they are.  ``others``: the other generated functions (statements they hold too are
+    not moved).  Returns whether it changed anything."""
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, _NO_MERGE):
+            return False
+    if any(isinstance(n, gast.Name) and n.id in _SCOPE_NAMES for n in _walk_no_defs(fn.body)):
+        return False
+    zero_test = ZeroFacts(rt_name).zero_test
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs + getattr(fn.args, "posonlyargs", [])}
+    shared_ids: List = []
+
+    def shared(node) -> bool:
+        if not shared_ids:
+            shared_ids.append({id(n) for f in others if isinstance(f, gast.FunctionDef) and f is not fn
+                               for n in walk_nodes(f) if isinstance(n, (gast.If, gast.Assign, gast.Expr))})
+        return id(node) in shared_ids[0]
+
+    def is_zero_store(s, name=None) -> bool:
+        return isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            (name is None or s.targets[0].id == name) and _is_rt(s.value, rt_name, "ZERO")
+
+    def nonzero(value, known: Set[str]) -> bool:
+        if isinstance(value, gast.Name):
+            return value.id in known
+        if isinstance(value, gast.BinOp) or isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
+            return True         # arithmetic makes a new object
+        if _rt_call(value, rt_name, *_NEW_RT):
+            return True
+        if _rt_call(value, rt_name, *_THROUGH_RT) and value.args and not value.keywords:
+            return nonzero(value.args[0], known)
+        return False
+
+    def tape_op(s) -> bool:
+        # name = tape.pop() / tape.append(name or rt.shape_proxy(name) or a constant)
+        call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and not call.keywords and
+                isinstance(call.func.value, gast.Name) and call.func.value.id.startswith("tape")):
+            return False
+        if isinstance(s, gast.Assign):
+            return call.func.attr == "pop" and not call.args and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Name)
+        if call.func.attr != "append" or len(call.args) != 1:
+            return False
+        arg = call.args[0]
+        return isinstance(arg, (gast.Name, gast.Constant)) or _rt_call(arg, rt_name, "shape_proxy") and \
+            len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
+
+    def trivial(s) -> bool:
+        if _is_comment(s) or isinstance(s, gast.Pass) or tape_op(s):
+            return True
+        return isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            (isinstance(s.value, (gast.Name, gast.Constant)) or _is_rt(s.value, rt_name, "ZERO"))
+
+    def calm(s) -> bool:
+        # an assignment of arithmetic and runtime functions that change nothing
+        if _is_comment(s):
+            return True
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+            return False
+        for node in _walk_no_defs([s.value]):
+            if isinstance(node, gast.Call) and not _rt_call(node, rt_name, *((_PLAIN_RT - _MUTATING_RT) | _NEW_RT |
+                                                                          _THROUGH_RT)):
+                return False
+            if isinstance(node, (gast.NamedExpr, gast.Await, gast.Yield, gast.YieldFrom)):
+                return False
+            if isinstance(node, gast.Name) and node.id.startswith("tape"):
+                return False
+        return True
+
+    def names(stmts, store: bool) -> Set[str]:
+        if store:
+            return _stored(stmts)
+        return {n.id for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+    def zero_before(name: str, path: List) -> bool:
+        # the last store of name on the way to path[-1] (a (list, index) chain from the function's
+        # body) is `name = rt.ZERO`
+        for stmts, index in reversed(path):
+            for s in reversed(stmts[:index]):
+                if name in _stored([s]):
+                    return is_zero_store(s, name)
+        return False
+
+    merged: Dict[str, gast.If] = {}     # name -> the block that now assigns it
+
+    def visit(stmts: List, path: List) -> None:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if isinstance(s, gast.If):
+                visit(s.body, path + [(stmts, i)])
+                visit(s.orelse, path + [(stmts, i)])
+            test = zero_test(s.test) if isinstance(s, gast.If) else None
+            if test is None or not test[1] or any(not _is_comment(k) for k in s.orelse) or shared(s):
+                i += 1
+                continue
+            known = {test[0]}
+
+            def learn(body):
+                for b in body:
+                    if isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name):
+                        if nonzero(b.value, known):
+                            known.add(b.targets[0].id)
+                        else:
+                            known.discard(b.targets[0].id)
+                    else:
+                        known.difference_update(_stored([b]))
+            learn(s.body)
+            between: List = []
+            j = i + 1
+            while j < len(stmts):
+                u = stmts[j]
+                t = zero_test(u.test) if isinstance(u, gast.If) else None
+                if t is not None and t[1] and t[0] in known and not any(not _is_comment(k) for k in u.orelse) and \
+                        not shared(u) and all(calm(b) for b in u.body) and \
+                        (t[0] == test[0] or zero_before(t[0], path + [(stmts, i)])):
+                    mid_w, mid_r = names(between, True), names(between, False)
+                    body_w, body_r = names(u.body, True), names(u.body, False)
+                    if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
+                        s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + list(u.body)
+                        learn(u.body)
+                        if t[0] != test[0]:
+                            merged[t[0]] = s
+                        del stmts[j]
+                        continue
+                if not trivial(u):
+                    break
+                between.append(u)
+                j += 1
+            i += 1
+
+    visit(fn.body, [])
+    if not merged:
+        return False
+    # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
+    loads: Dict[str, List] = {}
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
+            loads.setdefault(node.id, []).append(node)
+    dead: Set[str] = set()
+    for name, block in merged.items():
+        if name in params:
+            continue
+        assigned = [k for k, b in enumerate(block.body) if name in _stored([b])]
+        if len(assigned) != 1 or not isinstance(block.body[assigned[0]], gast.Assign):
+            continue
+        after = {id(n) for b in block.body[assigned[0] + 1:] for n in _walk_no_defs([b])}
+        within = {id(n) for n in _walk_no_defs([block.body[assigned[0]].value])}
+        if all(id(n) in after and id(n) not in within for n in loads.get(name, [])):
+            dead.add(name)
+
+    def sweep(stmts: List) -> List:
+        out = []
+        for s in stmts:
+            if is_zero_store(s) and s.targets[0].id in dead and not shared(s):
+                continue
+            if isinstance(s, gast.If):
+                s.body = _block(sweep(s.body))
+                s.orelse = sweep(s.orelse)
+            out.append(s)
+        return out
+
+    if dead:
+        fn.body = _block(sweep(fn.body))
+    return True
 
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
@@ -1271,14 +1464,16 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
         return True
 
     def negation_of(value):
-        # n = -m: m;  n = rt.unbroadcast(-m, like): rt.negated_unbroadcast(m, like)
+        # n = -m: m;  n = rt.unbroadcast(-m, like): rt.negated_unbroadcast(m, like);
+        # n = rt.broadcast_like(-m, like): rt.broadcast_like(m, like) (a view or m itself: -(-x) is x)
         if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Name):
             return value.operand
-        if _rt_call(value, rt_name, "unbroadcast") and len(value.args) == 2 and not value.keywords:
+        if _rt_call(value, rt_name, "unbroadcast", "broadcast_like") and len(value.args) == 2 and not value.keywords:
             inner, like = value.args
             if isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub) and \
                     isinstance(inner.operand, gast.Name) and isinstance(like, gast.Name):
-                return _rt_of(rt_name, "negated_unbroadcast", [inner.operand, like])
+                return _rt_of(rt_name, "negated_unbroadcast" if value.func.attr == "unbroadcast" else "broadcast_like",
+                              [inner.operand, like])
         return None
 
     def scaled_of(value):
@@ -1339,7 +1534,8 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
 
             def visit_Call(self, node):
                 self.generic_visit(node)
-                if not done and isinstance(value, gast.UnaryOp) and _rt_call(node, rt_name, "unbroadcast") and \
+                if not done and isinstance(value, gast.UnaryOp) and \
+                        _rt_call(node, rt_name, "unbroadcast", "broadcast_like") and \
                         len(node.args) == 2 and not node.keywords and is_n(node.args[0]) and \
                         isinstance(node.args[1], gast.Name):
                     # n = -m read as rt.unbroadcast(n, like): rt.unbroadcast(-m, like) (the tangent code's
