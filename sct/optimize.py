@@ -403,6 +403,10 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
         return isinstance(arg, (gast.Name, gast.Constant)) or _rt_call(arg, rt_name, "shape_proxy") and \
             len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
 
+    def line_comment(s) -> bool:
+        from .emit import COMMENT, LINE
+        return _is_comment(s) and s.value.value.startswith(COMMENT + LINE)
+
     def trivial(s) -> bool:
         if _is_comment(s) or isinstance(s, gast.Pass) or tape_op(s):
             return True
@@ -475,7 +479,9 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
                     mid_w, mid_r = names(between, True), names(between, False)
                     body_w, body_r = names(u.body, True), names(u.body, False)
                     if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
-                        s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + list(u.body)
+                        # the comment giving the user's line of the moved statements goes with them
+                        lead = [copy.deepcopy(c) for c in reversed(between) if line_comment(c)][:1]
+                        s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + lead + list(u.body)
                         learn(u.body)
                         if t[0] != test[0]:
                             merged[t[0]] = s
@@ -1339,7 +1345,7 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
-                      "negated_unbroadcast", "index_added"))
+                      "negated_unbroadcast", "index_added", "unit_scaled"))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
@@ -1485,10 +1491,15 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     return k, t
         return None
 
-    def fold_into(use, n: str, value) -> bool:
-        """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there."""
+    def fold_into(use, n: str, value, keep: bool = False) -> bool:
+        """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there.
+        ``keep``: a negation only, ``n`` then holds the negated value (assigned where it was)."""
         negated = negation_of(value)
         scaled = scaled_of(value)
+        if keep:
+            if negated is None:
+                return False
+            negated, scaled, value = _load(n), None, None
         is_n = lambda node: isinstance(node, gast.Name) and node.id == n   # noqa: E731
         done = []
 
@@ -1522,9 +1533,12 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                         return gast.BinOp(left=node.left, op=gast.Add(), right=product)
                 elif _rt_call(value, rt_name, "unbroadcast_product") and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
-                        if is_n(a):
+                        if is_n(a) and is_view(value.args[0]):
                             done.append(1)
                             return _rt_of(rt_name, "unit_product", list(value.args) + [b])
+                        if is_n(a) and _numeric(b):     # times a rule's constant: rt.unit_scaled
+                            done.append(1)
+                            return _rt_of(rt_name, "unit_scaled", list(value.args) + [b])
                 elif scaled is not None and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
                         if is_n(a) and is_view(b):
@@ -1549,7 +1563,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and negated is not None:
                     done.append(1)      # -(-m) is m; -unbroadcast(-m, like) is negated_unbroadcast(m, like)
                     return negated
-                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and \
+                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and value is not None and \
                         _rt_call(value, rt_name, "broadcast_product"):
                     done.append(1)
                     g, k, t = value.args
@@ -1583,16 +1597,26 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             if not (negation_of(value) is not None or views and scaled_of(value) is not None or
                     _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
                     all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and not value.keywords and
-                    (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]))):
+                    (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]) or
+                     len(value.args) == 3)):
                 continue
             reads = {node.id for node in _walk_no_defs([value]) if isinstance(node, gast.Name)}
+            crossed = False     # past a comment (the user's line of what follows may be another)
             for j in range(i + 1, len(stmts)):
                 u = stmts[j]
                 if j in dropped:
                     continue
+                if _is_comment(u):
+                    crossed = True
+                    continue
                 if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
                         not (shape_reads and only_shape_read(u, n)):
-                    if calm(u) and fold_into(u, n, value):
+                    if crossed:
+                        # a negation only, n negated where it is (no op moves to another line's code):
+                        # n = -m is n = m, n = rt.unbroadcast(-m, like) n = rt.negated_unbroadcast(m, like)
+                        if calm(u) and fold_into(u, n, value, keep=True):
+                            s.value = negation_of(value)
+                    elif calm(u) and fold_into(u, n, value):
                         if shape_reads and isinstance(value, gast.UnaryOp):   # its shape still read:
                             s.value = _rt_of(rt_name, "type_only",         # a stand-in of its shape and dtype
                                              [gast.Constant(value="neg", kind=None), value.operand])
@@ -1637,7 +1661,7 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 g, k, t = node.args
                 op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
                 return gast.copy_location(op, node)
-            if func.attr == "unit_product" and len(node.args) == 4:
+            if func.attr in ("unit_product", "unit_scaled") and len(node.args) == 4:
                 func.attr = "unbroadcast_product"
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
                                 right=node.args[3])
