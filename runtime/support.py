@@ -2302,6 +2302,10 @@ def unit_scaled(g, a, like, k):
             kk = g.dtype.type(k)
             if (c == 1 or c == -1) and math.isfinite(k) and kk == k:
                 return g * (c * kk)
+        product = g * a         # (unbroadcast_product's own first case) a new array: scaled in place
+        if product.dtype == g.dtype and np.result_type(product, k) == product.dtype:
+            return np.multiply(product, k, out=product)
+        return product * k
     return unbroadcast_product(g, a, like) * k
 
 
