@@ -340,8 +340,7 @@ _NEW_RT = frozenset(("unbroadcast_product", "broadcast_product", "broadcast_op",
 #: ... and those whose result is their first argument where that is a zero (else a new array or a view)
 _THROUGH_RT = frozenset(("unbroadcast", "broadcast_like", "negated_unbroadcast"))
 _NO_MERGE = (gast.For, gast.While, gast.Try, gast.With, gast.AsyncFor, gast.AsyncWith, gast.FunctionDef,
-             gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal, gast.Break,
-             gast.Continue)
+             gast.AsyncFunctionDef, gast.ClassDef, gast.Global, gast.Nonlocal, gast.Break, gast.Continue)
 
 
 def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
@@ -358,19 +357,30 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
     a constant factor.  Functions with loops, ``try``, ``with``, nested functions or jumps are
     left as they are.  ``others``: the other generated functions (statements they hold too are
     not moved).  Returns whether it changed anything."""
-    for node in _walk_no_defs(fn.body):
+    todo = list(fn.body)            # statements only (optimize_function has ruled out locals() and the like)
+    while todo:
+        node = todo.pop()
         if isinstance(node, _NO_MERGE):
             return False
-    if any(isinstance(n, gast.Name) and n.id in _SCOPE_NAMES for n in _walk_no_defs(fn.body)):
-        return False
+        if isinstance(node, gast.If):
+            todo.extend(node.body)
+            todo.extend(node.orelse)
     zero_test = ZeroFacts(rt_name).zero_test
     params = {a.id for a in fn.args.args + fn.args.kwonlyargs + getattr(fn.args, "posonlyargs", [])}
     shared_ids: List = []
 
     def shared(node) -> bool:
-        if not shared_ids:
-            shared_ids.append({id(n) for f in others if isinstance(f, gast.FunctionDef) and f is not fn
-                               for n in walk_nodes(f) if isinstance(n, (gast.If, gast.Assign, gast.Expr))})
+        if not shared_ids:          # the statements of the other functions (statements hold no statements
+            ids = set()             # but in these fields)
+            todo = [f for f in others if isinstance(f, gast.FunctionDef) and f is not fn]
+            while todo:
+                n = todo.pop()
+                ids.add(id(n))
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    inner = getattr(n, field, None)
+                    if isinstance(inner, list):
+                        todo.extend(inner)
+            shared_ids.append(ids)
         return id(node) in shared_ids[0]
 
     def is_zero_store(s, name=None) -> bool:
@@ -434,13 +444,25 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
             return _stored(stmts)
         return {n.id for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
+    stored_by: Dict[int, Tuple] = {}     # id(statement) -> (it, the names it stores)
+
+    def stores_of(s) -> Set[str]:
+        found = stored_by.get(id(s))
+        if found is None or found[0] is not s:
+            found = stored_by[id(s)] = (s, _stored([s]))
+        return found[1]
+
     def zero_before(name: str, path: List) -> bool:
         # the last store of name on the way to path[-1] (a (list, index) chain from the function's
-        # body) is `name = rt.ZERO`
+        # body) is `name = rt.ZERO`; at most a few hundred statements back (compile time stays linear)
+        budget = 400
         for stmts, index in reversed(path):
-            for s in reversed(stmts[:index]):
-                if name in _stored([s]):
+            for s in reversed(stmts[max(0, index - budget):index]):
+                budget -= 1
+                if name in stores_of(s):
                     return is_zero_store(s, name)
+            if budget <= 0:
+                return False
         return False
 
     merged: Dict[str, gast.If] = {}     # name -> the block that now assigns it
@@ -482,6 +504,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
                         # the comment giving the user's line of the moved statements goes with them
                         lead = [copy.deepcopy(c) for c in reversed(between) if line_comment(c)][:1]
                         s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + lead + list(u.body)
+                        stored_by.pop(id(s), None)
                         learn(u.body)
                         if t[0] != test[0]:
                             merged[t[0]] = s
@@ -1607,6 +1630,8 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 if j in dropped:
                     continue
                 if _is_comment(u):
+                    if j - i > 24:          # (a few statements on: compile time stays linear)
+                        break
                     crossed = True
                     continue
                 if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
