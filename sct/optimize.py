@@ -525,15 +525,24 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
         if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
             loads.setdefault(node.id, []).append(node)
     dead: Set[str] = set()
+    places: Dict[int, Tuple] = {}      # id(block) -> (id(node) -> index of its statement, names stored there)
     for name, block in merged.items():
         if name in params:
             continue
-        assigned = [k for k, b in enumerate(block.body) if name in _stored([b])]
+        if id(block) not in places:
+            at: Dict[int, int] = {}
+            by: Dict[str, List[int]] = {}
+            for k, b in enumerate(block.body):
+                for n in _walk_no_defs([b]):
+                    at[id(n)] = k
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                        by.setdefault(n.id, []).append(k)
+            places[id(block)] = (at, by)
+        at, by = places[id(block)]
+        assigned = by.get(name, [])
         if len(assigned) != 1 or not isinstance(block.body[assigned[0]], gast.Assign):
             continue
-        after = {id(n) for b in block.body[assigned[0] + 1:] for n in _walk_no_defs([b])}
-        within = {id(n) for n in _walk_no_defs([block.body[assigned[0]].value])}
-        if all(id(n) in after and id(n) not in within for n in loads.get(name, [])):
+        if all(at.get(id(n), -1) > assigned[0] for n in loads.get(name, [])):
             dead.add(name)
 
     def sweep(stmts: List) -> List:
