@@ -444,79 +444,78 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
             return _stored(stmts)
         return {n.id for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
-    stored_by: Dict[int, Tuple] = {}     # id(statement) -> (it, the names it stores)
+    # name -> whether its last store so far (in the order of the text: no loops here) is a statement
+    # `name = rt.ZERO`, and the id of the list holding that statement (it dominates what follows in
+    # that list and in the blocks nested there)
+    last: Dict[str, Tuple[bool, int]] = {}
 
-    def stores_of(s) -> Set[str]:
-        found = stored_by.get(id(s))
-        if found is None or found[0] is not s:
-            found = stored_by[id(s)] = (s, _stored([s]))
-        return found[1]
+    def record(s, list_id: int) -> None:
+        if is_zero_store(s):
+            last[s.targets[0].id] = (True, list_id)
+        else:
+            for name in _stored([s.test] if isinstance(s, gast.If) else [s]):
+                last[name] = (False, 0)
 
-    def zero_before(name: str, path: List) -> bool:
-        # the last store of name on the way to path[-1] (a (list, index) chain from the function's
-        # body) is `name = rt.ZERO`; at most a few hundred statements back (compile time stays linear)
-        budget = 400
-        for stmts, index in reversed(path):
-            for s in reversed(stmts[max(0, index - budget):index]):
-                budget -= 1
-                if name in stores_of(s):
-                    return is_zero_store(s, name)
-            if budget <= 0:
-                return False
-        return False
+    def zero_before(name: str, lists: Set[int]) -> bool:
+        found = last.get(name)
+        return found is not None and found[0] and found[1] in lists
 
     merged: Dict[str, gast.If] = {}     # name -> the block that now assigns it
 
-    def visit(stmts: List, path: List) -> None:
+    def visit(stmts: List, lists: Set[int]) -> None:
+        lists = lists | {id(stmts)}
         i = 0
         while i < len(stmts):
             s = stmts[i]
-            if isinstance(s, gast.If):
-                visit(s.body, path + [(stmts, i)])
-                visit(s.orelse, path + [(stmts, i)])
             test = zero_test(s.test) if isinstance(s, gast.If) else None
-            if test is None or not test[1] or any(not _is_comment(k) for k in s.orelse) or shared(s):
-                i += 1
-                continue
-            known = {test[0]}
-
-            def learn(body):
-                for b in body:
-                    if isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name):
-                        if nonzero(b.value, known):
-                            known.add(b.targets[0].id)
-                        else:
-                            known.discard(b.targets[0].id)
-                    else:
-                        known.difference_update(_stored([b]))
-            learn(s.body)
-            between: List = []
-            j = i + 1
-            while j < len(stmts):
-                u = stmts[j]
-                t = zero_test(u.test) if isinstance(u, gast.If) else None
-                if t is not None and t[1] and t[0] in known and not any(not _is_comment(k) for k in u.orelse) and \
-                        not shared(u) and all(calm(b) for b in u.body) and \
-                        (t[0] == test[0] or zero_before(t[0], path + [(stmts, i)])):
-                    mid_w, mid_r = names(between, True), names(between, False)
-                    body_w, body_r = names(u.body, True), names(u.body, False)
-                    if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
-                        # the comment giving the user's line of the moved statements goes with them
-                        lead = [copy.deepcopy(c) for c in reversed(between) if line_comment(c)][:1]
-                        s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + lead + list(u.body)
-                        stored_by.pop(id(s), None)
-                        learn(u.body)
-                        if t[0] != test[0]:
-                            merged[t[0]] = s
-                        del stmts[j]
-                        continue
-                if not trivial(u):
-                    break
-                between.append(u)
-                j += 1
+            if test is not None and test[1] and not any(not _is_comment(k) for k in s.orelse) and not shared(s):
+                merge_into(s, i, stmts, test, lists)
+            record(s, id(stmts))
+            if isinstance(s, gast.If):
+                visit(s.body, lists)
+                visit(s.orelse, lists)
             i += 1
 
-    visit(fn.body, [])
+    def merge_into(s, i: int, stmts: List, test, lists: Set[int]) -> None:
+        """The later blocks whose test follows from s's, moved to the end of s's body (the names'
+        last stores are those before s: ``last`` holds them)."""
+        known = {test[0]}
+
+        def learn(body):
+            for b in body:
+                if isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name):
+                    if nonzero(b.value, known):
+                        known.add(b.targets[0].id)
+                    else:
+                        known.discard(b.targets[0].id)
+                else:
+                    known.difference_update(_stored([b]))
+        learn(s.body)
+        between: List = []
+        j = i + 1
+        while j < len(stmts):
+            u = stmts[j]
+            t = zero_test(u.test) if isinstance(u, gast.If) else None
+            if t is not None and t[1] and t[0] in known and not any(not _is_comment(k) for k in u.orelse) and \
+                    not shared(u) and all(calm(b) for b in u.body) and \
+                    (t[0] == test[0] or zero_before(t[0], lists)):
+                mid_w, mid_r = names(between, True), names(between, False)
+                body_w, body_r = names(u.body, True), names(u.body, False)
+                if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
+                    # the comment giving the user's line of the moved statements goes with them
+                    lead = [copy.deepcopy(c) for c in reversed(between) if line_comment(c)][:1]
+                    s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + lead + list(u.body)
+                    learn(u.body)
+                    if t[0] != test[0]:
+                        merged[t[0]] = s
+                    del stmts[j]
+                    continue
+            if not trivial(u):
+                break
+            between.append(u)
+            j += 1
+
+    visit(fn.body, set())
     if not merged:
         return False
     # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
