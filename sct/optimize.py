@@ -450,10 +450,18 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
     last: Dict[str, Tuple[bool, int]] = {}
 
     def record(s, list_id: int) -> None:
+        # (sct refuses the walrus operator: a statement's stores are its targets')
         if is_zero_store(s):
             last[s.targets[0].id] = (True, list_id)
-        else:
-            for name in _stored([s.test] if isinstance(s, gast.If) else [s]):
+        elif isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            for target in (s.targets if isinstance(s, (gast.Assign, gast.Delete)) else [s.target]):
+                if isinstance(target, gast.Name):
+                    last[target.id] = (False, 0)
+                else:
+                    for name in _stored([target]):
+                        last[name] = (False, 0)
+        elif not isinstance(s, (gast.If, gast.Expr, gast.Return, gast.Pass, gast.Raise, gast.Assert)):
+            for name in _stored([s]):
                 last[name] = (False, 0)
 
     def zero_before(name: str, lists: Set[int]) -> bool:
