@@ -2417,6 +2417,27 @@ def unit_product(g, a, like, b):
 
 
 
+def unit_scaled(g, a, like, k):
+    """``unbroadcast_product(g, a, like) * k`` (``k`` a Python int or float): where ``a`` is a broadcast
+    view of one real value ``c`` that is 1 or -1 (a sum's adjoint, negated or not), ``g`` a real array
+    of its shape and dtype, ``like`` of that shape and ``k`` exact in that dtype, ``g * (c * k)`` in one
+    pass: ``g * c`` is ``g`` or ``-g`` exactly, so ``(g * c) * k`` is ``g * k`` or ``-(g * k)``, as is
+    ``g * (c * k)`` (the same roundings, infinities and warnings).  Else the plain expression."""
+    if type(g) is np.ndarray and type(a) is np.ndarray and type(like) is np.ndarray and type(k) in (int, float) and \
+            g.dtype.kind == "f" and a.dtype == g.dtype and g.shape == a.shape == like.shape:
+        base = _broadcast_base(a)
+        if base is not None and base.size == 1:
+            c = base.reshape(-1)[0]
+            kk = g.dtype.type(k)
+            if (c == 1 or c == -1) and math.isfinite(k) and kk == k:
+                return g * (c * kk)
+        product = g * a         # (unbroadcast_product's own first case) a new array: scaled in place
+        if product.dtype == g.dtype and np.result_type(product, k) == product.dtype:
+            return np.multiply(product, k, out=product)
+        return product * k
+    return unbroadcast_product(g, a, like) * k
+
+
 def negated_unbroadcast(q, like):
     """``-unbroadcast(-q, like)``: ``q`` itself where nothing is summed (its shape is like's, so
     the two negations cancel bit for bit), else the plain expression (a sum of negated items is

@@ -53,7 +53,7 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)))
+            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions)
             common_subexpressions(fn, rt_name, generated, numpy_name, nodes)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
@@ -61,13 +61,15 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
 
 
-def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None) -> Optional[List]:
+def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=()) -> Optional[List]:
     """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here).  Returns
     ``_walk_no_defs(fn.body)``'s nodes where the last rewrites changed no node of that walk (the
     common subexpressions read them), else None."""
     if _has_scope_statements(fn) if scope is None else scope:
         return None
     fn.body = ZeroFacts(rt_name).run(fn.body)
+    if merge_zero_blocks(fn, rt_name, others):
+        fn.body = ZeroFacts(rt_name).run(fn.body)
     nodes = contract_products(fn, rt_name)      # one walk of the body for the four passes
     rewrote = accumulate_in_place(fn, rt_name, nodes)
     rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
@@ -328,6 +330,242 @@ class ZeroFacts:
         for name in _stored([s]):
             facts.pop(name, None)
         return [s]
+
+
+# --- adjoint blocks whose zero tests follow from an earlier one ---------------------------------
+
+#: runtime adjoint functions whose result is never the zero marker ``rt.ZERO`` (a new array or number)
+_NEW_RT = frozenset(("unbroadcast_product", "broadcast_product", "broadcast_op", "broadcast_negative",
+                     "unit_product"))
+#: ... and those whose result is their first argument where that is a zero (else a new array or a view)
+_THROUGH_RT = frozenset(("unbroadcast", "broadcast_like", "negated_unbroadcast"))
+_NO_MERGE = (gast.For, gast.While, gast.Try, gast.With, gast.AsyncFor, gast.AsyncWith, gast.FunctionDef,
+             gast.AsyncFunctionDef, gast.ClassDef, gast.Global, gast.Nonlocal, gast.Break, gast.Continue)
+
+
+def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
+    """Second-level adjoint code tests each adjoint on its own: ``if a is not rt.ZERO: b = -a``,
+    then (after tape pops and resets only) ``if b is not rt.ZERO: c = f(b)``.  Where ``b`` was
+    ``rt.ZERO`` before the first block (its last store on the way there is ``b = rt.ZERO``) and
+    the first block assigns it, once, a value that cannot be ``rt.ZERO`` (arithmetic, or a
+    runtime adjoint function of such a value: ``sct.optimize.ZeroFacts`` reasons the same way),
+    the second test is the first one's answer: the second block's statements run at the end of
+    the first block instead (they read and write no name the statements between them change, and
+    those are stores of names, tape pops and pushes: nothing runs in another order that can be
+    seen).  The stores ``b = rt.ZERO`` left that nothing reads are then removed, so that the
+    same-block rewrites (``fold_broadcast_factors``) reach the merged chain: a negation read once,
+    a constant factor.  Functions with loops, ``try``, ``with``, nested functions or jumps are
+    left as they are.  ``others``: the other generated functions (statements they hold too are
+    not moved).  Returns whether it changed anything."""
+    todo = list(fn.body)            # statements only (optimize_function has ruled out locals() and the like)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _NO_MERGE):
+            return False
+        if isinstance(node, gast.If):
+            todo.extend(node.body)
+            todo.extend(node.orelse)
+    zero_test = ZeroFacts(rt_name).zero_test
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs + getattr(fn.args, "posonlyargs", [])}
+    shared_ids: List = []
+
+    def shared(node) -> bool:
+        if not shared_ids:          # the statements of the other functions (statements hold no statements
+            ids = set()             # but in these fields)
+            todo = [f for f in others if isinstance(f, gast.FunctionDef) and f is not fn]
+            while todo:
+                n = todo.pop()
+                ids.add(id(n))
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    inner = getattr(n, field, None)
+                    if isinstance(inner, list):
+                        todo.extend(inner)
+            shared_ids.append(ids)
+        return id(node) in shared_ids[0]
+
+    def is_zero_store(s, name=None) -> bool:
+        return isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            (name is None or s.targets[0].id == name) and _is_rt(s.value, rt_name, "ZERO")
+
+    def nonzero(value, known: Set[str]) -> bool:
+        if isinstance(value, gast.Name):
+            return value.id in known
+        if isinstance(value, gast.BinOp) or isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
+            return True         # arithmetic makes a new object
+        if _rt_call(value, rt_name, *_NEW_RT):
+            return True
+        if _rt_call(value, rt_name, *_THROUGH_RT) and value.args and not value.keywords:
+            return nonzero(value.args[0], known)
+        return False
+
+    def tape_op(s) -> bool:
+        # name = tape.pop() / tape.append(name or rt.shape_proxy(name) or a constant)
+        call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and not call.keywords and
+                isinstance(call.func.value, gast.Name) and call.func.value.id.startswith("tape")):
+            return False
+        if isinstance(s, gast.Assign):
+            return call.func.attr == "pop" and not call.args and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Name)
+        if call.func.attr != "append" or len(call.args) != 1:
+            return False
+        arg = call.args[0]
+        return isinstance(arg, (gast.Name, gast.Constant)) or _rt_call(arg, rt_name, "shape_proxy") and \
+            len(arg.args) == 1 and isinstance(arg.args[0], gast.Name)
+
+    def line_comment(s) -> bool:
+        from .emit import COMMENT, LINE
+        return _is_comment(s) and s.value.value.startswith(COMMENT + LINE)
+
+    def trivial(s) -> bool:
+        if _is_comment(s) or isinstance(s, gast.Pass) or tape_op(s):
+            return True
+        return isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            (isinstance(s.value, (gast.Name, gast.Constant)) or _is_rt(s.value, rt_name, "ZERO"))
+
+    def calm(s) -> bool:
+        # an assignment of arithmetic and runtime functions that change nothing
+        if _is_comment(s):
+            return True
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+            return False
+        for node in _walk_no_defs([s.value]):
+            if isinstance(node, gast.Call) and not _rt_call(node, rt_name, *((_PLAIN_RT - _MUTATING_RT) | _NEW_RT |
+                                                                          _THROUGH_RT)):
+                return False
+            if isinstance(node, (gast.NamedExpr, gast.Await, gast.Yield, gast.YieldFrom)):
+                return False
+            if isinstance(node, gast.Name) and node.id.startswith("tape"):
+                return False
+        return True
+
+    def names(stmts, store: bool) -> Set[str]:
+        if store:
+            return _stored(stmts)
+        return {n.id for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+    # name -> whether its last store so far (in the order of the text: no loops here) is a statement
+    # `name = rt.ZERO`, and the id of the list holding that statement (it dominates what follows in
+    # that list and in the blocks nested there)
+    last: Dict[str, Tuple[bool, int]] = {}
+
+    def record(s, list_id: int) -> None:
+        # (sct refuses the walrus operator: a statement's stores are its targets')
+        if is_zero_store(s):
+            last[s.targets[0].id] = (True, list_id)
+        elif isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            for target in (s.targets if isinstance(s, (gast.Assign, gast.Delete)) else [s.target]):
+                if isinstance(target, gast.Name):
+                    last[target.id] = (False, 0)
+                else:
+                    for name in _stored([target]):
+                        last[name] = (False, 0)
+        elif not isinstance(s, (gast.If, gast.Expr, gast.Return, gast.Pass, gast.Raise, gast.Assert)):
+            for name in _stored([s]):
+                last[name] = (False, 0)
+
+    def zero_before(name: str, lists: Set[int]) -> bool:
+        found = last.get(name)
+        return found is not None and found[0] and found[1] in lists
+
+    merged: Dict[str, gast.If] = {}     # name -> the block that now assigns it
+
+    def visit(stmts: List, lists: Set[int]) -> None:
+        lists = lists | {id(stmts)}
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            test = zero_test(s.test) if isinstance(s, gast.If) else None
+            if test is not None and test[1] and not any(not _is_comment(k) for k in s.orelse) and not shared(s):
+                merge_into(s, i, stmts, test, lists)
+            record(s, id(stmts))
+            if isinstance(s, gast.If):
+                visit(s.body, lists)
+                visit(s.orelse, lists)
+            i += 1
+
+    def merge_into(s, i: int, stmts: List, test, lists: Set[int]) -> None:
+        """The later blocks whose test follows from s's, moved to the end of s's body (the names'
+        last stores are those before s: ``last`` holds them)."""
+        known = {test[0]}
+
+        def learn(body):
+            for b in body:
+                if isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name):
+                    if nonzero(b.value, known):
+                        known.add(b.targets[0].id)
+                    else:
+                        known.discard(b.targets[0].id)
+                else:
+                    known.difference_update(_stored([b]))
+        learn(s.body)
+        between: List = []
+        j = i + 1
+        while j < len(stmts):
+            u = stmts[j]
+            t = zero_test(u.test) if isinstance(u, gast.If) else None
+            if t is not None and t[1] and t[0] in known and not any(not _is_comment(k) for k in u.orelse) and \
+                    not shared(u) and all(calm(b) for b in u.body) and \
+                    (t[0] == test[0] or zero_before(t[0], lists)):
+                mid_w, mid_r = names(between, True), names(between, False)
+                body_w, body_r = names(u.body, True), names(u.body, False)
+                if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
+                    # the comment giving the user's line of the moved statements goes with them
+                    lead = [copy.deepcopy(c) for c in reversed(between) if line_comment(c)][:1]
+                    s.body = [b for b in s.body if not isinstance(b, gast.Pass)] + lead + list(u.body)
+                    learn(u.body)
+                    if t[0] != test[0]:
+                        merged[t[0]] = s
+                    del stmts[j]
+                    continue
+            if not trivial(u):
+                break
+            between.append(u)
+            j += 1
+
+    visit(fn.body, set())
+    if not merged:
+        return False
+    # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
+    loads: Dict[str, List] = {}
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
+            loads.setdefault(node.id, []).append(node)
+    dead: Set[str] = set()
+    places: Dict[int, Tuple] = {}      # id(block) -> (id(node) -> index of its statement, names stored there)
+    for name, block in merged.items():
+        if name in params:
+            continue
+        if id(block) not in places:
+            at: Dict[int, int] = {}
+            by: Dict[str, List[int]] = {}
+            for k, b in enumerate(block.body):
+                for n in _walk_no_defs([b]):
+                    at[id(n)] = k
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                        by.setdefault(n.id, []).append(k)
+            places[id(block)] = (at, by)
+        at, by = places[id(block)]
+        assigned = by.get(name, [])
+        if len(assigned) != 1 or not isinstance(block.body[assigned[0]], gast.Assign):
+            continue
+        if all(at.get(id(n), -1) > assigned[0] for n in loads.get(name, [])):
+            dead.add(name)
+
+    def sweep(stmts: List) -> List:
+        out = []
+        for s in stmts:
+            if is_zero_store(s) and s.targets[0].id in dead and not shared(s):
+                continue
+            if isinstance(s, gast.If):
+                s.body = _block(sweep(s.body))
+                s.orelse = sweep(s.orelse)
+            out.append(s)
+        return out
+
+    if dead:
+        fn.body = _block(sweep(fn.body))
+    return True
 
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
@@ -1215,7 +1453,7 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
                       "negated_unbroadcast", "index_added", "reduction_times", "reduction_times_like",
-                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b"))
+                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled"))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
@@ -1347,14 +1585,16 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
         return True
 
     def negation_of(value):
-        # n = -m: m;  n = rt.unbroadcast(-m, like): rt.negated_unbroadcast(m, like)
+        # n = -m: m;  n = rt.unbroadcast(-m, like): rt.negated_unbroadcast(m, like);
+        # n = rt.broadcast_like(-m, like): rt.broadcast_like(m, like) (a view or m itself: -(-x) is x)
         if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Name):
             return value.operand
-        if _rt_call(value, rt_name, "unbroadcast") and len(value.args) == 2 and not value.keywords:
+        if _rt_call(value, rt_name, "unbroadcast", "broadcast_like") and len(value.args) == 2 and not value.keywords:
             inner, like = value.args
             if isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub) and \
                     isinstance(inner.operand, gast.Name) and isinstance(like, gast.Name):
-                return _rt_of(rt_name, "negated_unbroadcast", [inner.operand, like])
+                return _rt_of(rt_name, "negated_unbroadcast" if value.func.attr == "unbroadcast" else "broadcast_like",
+                              [inner.operand, like])
         return None
 
     def scaled_of(value):
@@ -1371,11 +1611,16 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
         return _rt_call(value, rt_name, "reduction_broadcast") and len(value.args) == 4 and \
             not value.keywords and all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args)
 
-    def fold_into(use, n: str, value) -> bool:
-        """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there."""
+    def fold_into(use, n: str, value, keep: bool = False) -> bool:
+        """Rewrite the one read of ``n`` in ``use`` (an assignment) to compute ``value`` there.
+        ``keep``: a negation only, ``n`` then holds the negated value (assigned where it was)."""
         negated = negation_of(value)
         scaled = scaled_of(value)
         viewed = reduction_view(value)
+        if keep:
+            if negated is None:
+                return False
+            negated, scaled, value, viewed = _load(n), None, None, False
         is_n = lambda node: isinstance(node, gast.Name) and node.id == n   # noqa: E731
         done = []
 
@@ -1413,9 +1658,12 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     return _rt_of(rt_name, "reduction_times", list(value.args) + [node.right])
                 elif _rt_call(value, rt_name, "unbroadcast_product") and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
-                        if is_n(a):
+                        if is_n(a) and is_view(value.args[0]):
                             done.append(1)
                             return _rt_of(rt_name, "unit_product", list(value.args) + [b])
+                        if is_n(a) and _numeric(b):     # times a rule's constant: rt.unit_scaled
+                            done.append(1)
+                            return _rt_of(rt_name, "unit_scaled", list(value.args) + [b])
                 elif scaled is not None and isinstance(node.op, gast.Mult):
                     for a, b in ((node.left, node.right), (node.right, node.left)):
                         if is_n(a) and is_view(b):
@@ -1430,7 +1678,8 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                         all(isinstance(x, gast.Name) for x in node.args[1:]):
                     done.append(1)
                     return _rt_of(rt_name, "reduction_times_like", list(value.args) + node.args[1:])
-                if not done and isinstance(value, gast.UnaryOp) and _rt_call(node, rt_name, "unbroadcast") and \
+                if not done and isinstance(value, gast.UnaryOp) and \
+                        _rt_call(node, rt_name, "unbroadcast", "broadcast_like") and \
                         len(node.args) == 2 and not node.keywords and is_n(node.args[0]) and \
                         isinstance(node.args[1], gast.Name):
                     # n = -m read as rt.unbroadcast(n, like): rt.unbroadcast(-m, like) (the tangent code's
@@ -1444,7 +1693,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and negated is not None:
                     done.append(1)      # -(-m) is m; -unbroadcast(-m, like) is negated_unbroadcast(m, like)
                     return negated
-                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and \
+                if not done and isinstance(node.op, gast.USub) and is_n(node.operand) and value is not None and \
                         _rt_call(value, rt_name, "broadcast_product"):
                     done.append(1)
                     g, k, t = value.args
@@ -1479,16 +1728,28 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                     reduction_view(value) or
                     _rt_call(value, rt_name, "broadcast_product", "unbroadcast_product") and
                     all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args) and not value.keywords and
-                    (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]))):
+                    (not _rt_call(value, rt_name, "unbroadcast_product") or is_view(value.args[0]) or
+                     len(value.args) == 3)):
                 continue
             reads = {node.id for node in _walk_no_defs([value]) if isinstance(node, gast.Name)}
+            crossed = False     # past a comment (the user's line of what follows may be another)
             for j in range(i + 1, len(stmts)):
                 u = stmts[j]
                 if j in dropped:
                     continue
+                if _is_comment(u):
+                    if j - i > 24:          # (a few statements on: compile time stays linear)
+                        break
+                    crossed = True
+                    continue
                 if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
                         not (shape_reads and only_shape_read(u, n)):
-                    if calm(u) and fold_into(u, n, value):
+                    if crossed:
+                        # a negation only, n negated where it is (no op moves to another line's code):
+                        # n = -m is n = m, n = rt.unbroadcast(-m, like) n = rt.negated_unbroadcast(m, like)
+                        if calm(u) and fold_into(u, n, value, keep=True):
+                            s.value = negation_of(value)
+                    elif calm(u) and fold_into(u, n, value):
                         if shape_reads and isinstance(value, gast.UnaryOp):   # its shape still read:
                             s.value = _rt_of(rt_name, "type_only",         # a stand-in of its shape and dtype
                                              [gast.Constant(value="neg", kind=None), value.operand])
@@ -1560,7 +1821,7 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 g, k, t = node.args
                 op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
                 return gast.copy_location(op, node)
-            if func.attr == "unit_product" and len(node.args) == 4:
+            if func.attr in ("unit_product", "unit_scaled") and len(node.args) == 4:
                 func.attr = "unbroadcast_product"
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
                                 right=node.args[3])
