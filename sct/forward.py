@@ -372,6 +372,10 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
         raise user_error(error, fun)
 
 
+class _HvpRefusal(SctError):
+    """hvp's own refusal of what ``fun`` returns (raised as it is, not retried in reverse mode)."""
+
+
 def _hvp(fun: Callable, x, v):
     effects = _effects
     if isinstance(x, dict) or dataclasses.is_dataclass(x) or (
@@ -390,6 +394,8 @@ def _hvp(fun: Callable, x, v):
             return dlarray(_hvp_forward_over_reverse(function, before, after, extractdata(x), v))
         except CompileError:       # something forward mode cannot follow yet: reverse over reverse
             pass
+        except _HvpRefusal:
+            raise
         except SctError as error:  # a refusal from a run-time check, with no line to name:
             if getattr(error, "filename", None):    # reverse over reverse names the user's line
                 raise
@@ -431,7 +437,7 @@ def _hvp_forward_over_reverse(function, before, after, x, v):
         return project(_hvp_pruned(fwd, bwd, args, tangents)[position], x)
     (y, residuals), (_, dot_residuals) = jvp_call_impl(fwd, args, tangents, {})
     if not _real_scalar(y):
-        raise SctError("hvp: fun must return a real scalar")
+        raise _HvpRefusal("hvp: fun must return a real scalar")
     _, dot_grads = jvp_call_impl(bwd, (residuals, seed(y)), (dot_residuals, ZERO), {})
     return project(dot_grads[position], x)
 
@@ -474,7 +480,7 @@ def _hvp_pruned(fwd, bwd, args, tangents):
     _, ((y, residuals), (_, dot_residuals)) = _jvp_keeping(
         fwd, args, tangents, keep, kinds=(arg_kinds, tuple(t is not ZERO for t in tangents)))
     if not _real_scalar(y):
-        raise SctError("hvp: fun must return a real scalar")
+        raise _HvpRefusal("hvp: fun must return a real scalar")
     compiled, call = _jvp_keeping(bwd, (residuals, seed(y)), (dot_residuals, ZERO), (False, True),
                                   run=False)
     reads = _reads_of_residuals(compiled, len(residuals))
