@@ -537,7 +537,9 @@ def test_array_subclass_refused_not_miscomputed():
         try:
             out = run(const_input_grad, dlarray(0.9), c)
         except sct.EvaluationError as e:
-            assert "SCT_SCALARS=0" in str(e)
+            # refused where the masked array is passed (an ndarray subclass with its own operators),
+            # or by the specialised scalar code
+            assert "SCT_SCALARS=0" in str(e) or "MaskedArray, a subclass of numpy's ndarray" in str(e)
         else:
             ref = run(const_input_grad, dlarray(0.9), c, scalars=False)
             same_kind(out, ref)
