@@ -269,6 +269,22 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     # a Python float: numpy's scalar would make float32 parameters float64 (NEP 50)
     rate = float(learnRate * np.sqrt(1 - sqGradDecay ** t) / (1 - gradDecay ** t))
 
+    def in_place(pd, gd, ms, vs):
+        # arrays of one shape and dtype: three new arrays (the results) and in-place passes into them
+        new_m = gradDecay * ms
+        step_ = (1 - gradDecay) * gd
+        new_m += step_
+        np.multiply(gd, gd, out=step_)
+        step_ *= 1 - sqGradDecay
+        new_v = sqGradDecay * vs
+        new_v += step_
+        np.sqrt(new_v, out=step_)
+        step_ += epsilon
+        np.divide(new_m, step_, out=step_)
+        step_ *= -rate
+        step_ += pd
+        return step_, new_m, new_v
+
     def step(p, g, m, v):
         pd = _float(p)
         gd = _data(g)
@@ -279,18 +295,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
                     and gd.shape == ms.shape == vs.shape == pd.shape and gd.dtype == ms.dtype == vs.dtype == pd.dtype):
                 # the steady state of a training loop: dlarrays of one shape and dtype, the same operations
                 # as below without the per-leaf look-ups (the results keep the dtype: ``_like`` is a wrap)
-                new_m = gradDecay * ms
-                step_ = (1 - gradDecay) * gd
-                new_m += step_
-                np.multiply(gd, gd, out=step_)
-                step_ *= 1 - sqGradDecay
-                new_v = sqGradDecay * vs
-                new_v += step_
-                np.sqrt(new_v, out=step_)
-                step_ += epsilon
-                np.divide(new_m, step_, out=step_)
-                step_ *= -rate
-                step_ += pd
+                step_, new_m, new_v = in_place(pd, gd, ms, vs)
                 if step_.dtype == new_m.dtype == new_v.dtype == pd.dtype:
                     return _wrapped(step_), _wrapped(new_m), _wrapped(new_v)
                 return _like(step_, p), _like(new_m, p), _like(new_v, p)
@@ -304,14 +309,8 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
                                           for a in (pd, ms, vs)):
             # three new arrays (the results), in-place passes into them, no other temporaries: the same
             # operations in the same order as below
-            new_m = gradDecay * ms
-            step_ = (1 - gradDecay) * gd
-            new_m += step_
-            np.multiply(gd, gd, out=step_)
-            step_ *= 1 - sqGradDecay
-            new_v = sqGradDecay * vs
-            new_v += step_
-            np.sqrt(new_v, out=step_)
+            step_, new_m, new_v = in_place(pd, gd, ms, vs)
+            return _like(step_, p), _like(new_m, p), _like(new_v, p)
         else:
             new_m = gradDecay * ms                 # new arrays, updated in place: fewer temporaries
             new_m += (1 - gradDecay) * gd
