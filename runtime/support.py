@@ -1576,15 +1576,16 @@ def _join_gradients_like_rule(g, ans, cot, parts):
     return split_gradients(g, parts)
 
 
-def sequence_adjoint(grad, iterable):
-    """The adjoint of ``list(iterable)``: rows stacked back for an array, the list otherwise."""
+def sequence_adjoint(grad, iterable, given=None):
+    """The adjoint of ``list(iterable)``: rows stacked back for an array, the list otherwise
+    (``given``: the items the iteration gave, checked against what the object gives now)."""
     if _is_array(iterable):
         if _is_zero(grad):
             return zero_adjoint(iterable)
         rows = [zero_adjoint(row) if _is_zero(g) else g for g, row in zip(grad, iterable)]
         return np.stack(rows) if rows else zero_adjoint(iterable)
     if _iterated_object(iterable):
-        return iterated_adjoint(grad, iterable)
+        return iterated_adjoint(grad, iterable, given)
     return grad if _is_zero(grad) else list(grad)
 
 
@@ -1679,11 +1680,11 @@ def copy_list(items):
 
 @defrule(list, tuple, wrt=("iterable",))
 def _list_rule(g, ans, iterable=()):
-    return sequence_adjoint(g, iterable)
+    return sequence_adjoint(g, iterable, ans)
 
 
 @defrule(sequence_adjoint, wrt=("grad",))
-def _sequence_adjoint_rule(g, ans, grad, iterable):
+def _sequence_adjoint_rule(g, ans, grad, iterable, given=None):
     return list_of_rows(g, iterable)
 
 
@@ -1717,15 +1718,39 @@ def _field_of(obj, item, occurrence=0, occurrences=1):
     return found[0] if found else None
 
 
+def _given_places(obj, given, items):
+    """Where the object holds each item the iteration gave (``given``; None where it holds it no
+    more, or where ``given`` is unknown or of another length): checked against the items its
+    ``__iter__`` gives when the derivative is computed."""
+    if given is None or not isinstance(given, (list, tuple)) or len(given) != len(items) or \
+            all(a is b for a, b in zip(given, items)):
+        return None
+    counts: dict = {}
+    for item in given:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    out = []
+    for item in given:
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        try:
+            out.append(_field_of(obj, item, n, counts[id(item)]))
+        except SctRuntimeError:
+            out.append(None)
+    return out
+
+
 def _place(where) -> str:
     return f"field {where[0]}" if where[1] is None else f"item {where[1]} of field {where[0]}"
 
 
-def iterated_adjoint(grad, obj):
+def iterated_adjoint(grad, obj, given=None):
     """The adjoint of the items of an object walked by its ``__iter__`` (a list, one per item),
     given back to the fields they are (``iter([self.w, self.b])``, ``yield self.w``,
     ``iter(self.layers)``): a record adjoint ``{field: adjoint}``, a list for a list field.
-    An item ``__iter__`` computes (not a field) with a derivative reaching it is refused."""
+    An item ``__iter__`` computes (not a field) with a derivative reaching it is refused.
+    ``given``: the items the iteration gave (where known); where one the object still holds is now
+    at another place than the item ``__iter__`` gives there now (its order changed since), refused."""
     if _is_zero(grad) or not isinstance(grad, (list, tuple)) or hasattr(type(grad), "_fields"):
         return grad
     items = list(obj)
@@ -1738,12 +1763,21 @@ def iterated_adjoint(grad, obj):
     for item in items:
         counts[id(item)] = counts.get(id(item), 0) + 1
     seen: dict = {}
-    for item, g in zip(items, grad):
+    given_at = _given_places(obj, given, items)
+    for k, (item, g) in enumerate(zip(items, grad)):
         n = seen.get(id(item), 0)
         seen[id(item)] = n + 1
         if _is_zero(g):
             continue
         where = _field_of(obj, item, n, counts[id(item)])
+        if given_at is not None and given_at[k] is not None and given_at[k] != where:
+            raise SctRuntimeError(
+                f"iterating the object of {type(obj).__name__} gave an item that "
+                f"{_place(given_at[k])} holds, and where its derivative is computed its __iter__ gives "
+                f"{'a value it computes' if where is None else _place(where)} at that place (the "
+                f"object changed after it was iterated, and what __iter__ gives, or its order, "
+                f"with it): iterate a list of its fields instead ([obj.{given_at[k][0]}, ...]), or "
+                f"change the object before iterating it")
         if where is None:
             raise SctRuntimeError(
                 f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
@@ -1809,21 +1843,21 @@ def _list_of_rows_rule(g, ans, grad, iterable):
 
 @defrule(as_sequence, wrt=("items",))
 def _as_sequence_rule(g, ans, items):
-    return sequence_source_adjoint(g, items)
+    return sequence_source_adjoint(g, items, ans)
 
 
-def sequence_source_adjoint(grad, items):
+def sequence_source_adjoint(grad, items, given=None):
     """The adjoint of as_sequence: none for a dict's keys, the list of adjoints otherwise (an
     object walked by its ``__iter__``: its fields' adjoints, and back: its own transpose)."""
     if isinstance(items, dict):
         return ZERO
     if _iterated_object(items) and not _is_zero(grad):
-        return iterated_items(grad, items) if isinstance(grad, dict) else iterated_adjoint(grad, items)
+        return iterated_items(grad, items) if isinstance(grad, dict) else iterated_adjoint(grad, items, given)
     return grad
 
 
 @defrule(sequence_source_adjoint, wrt=("grad",))
-def _sequence_source_adjoint_rule(g, ans, grad, items):
+def _sequence_source_adjoint_rule(g, ans, grad, items, given=None):
     return sequence_source_adjoint(g, items)
 
 
@@ -1964,7 +1998,7 @@ def _dict_part_rule(g, ans, grad, keys, hidden):
 
 @defrule(listed, tupled, wrt=("items",))
 def _listed_rule(g, ans, items):
-    return sequence_adjoint(g, items)
+    return sequence_adjoint(g, items, ans)
 
 
 def require_unpacked(items, count):

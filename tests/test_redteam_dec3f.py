@@ -1,0 +1,229 @@
+"""Red team (Dec 3f): iterating an object of a user's class whose ``__iter__`` order depends on state
+that changes after the iteration.
+
+The adjoint of ``for p in params`` (list(params), [*params], zip, enumerate, comprehensions) gave each
+item's derivative back to the field that ``__iter__`` gives at that place *when the derivative is
+computed*, reading the object then: where ``__iter__`` depends on other state of the object
+(``self.names``, a flag) changed after the loop, the derivatives went to the wrong fields (dy/dw and
+dy/db swapped, silently).  Now the items the iteration gave are checked against the fields the object
+holds: a field that moved is refused at the loop's line; fields reassigned after the loop (the same
+order) still differentiate.  Values against plain Python, gradients against central differences.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import sct
+from gradcheck import assert_close, numerical_gradient, sct_gradients
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    sct.clear_cache()
+    yield
+    sct.clear_cache()
+
+
+W0 = np.array([0.3, -0.8, 1.1])
+B0 = np.array([0.5, 0.2, -0.6])
+
+
+def line_of(mark: str) -> int:
+    lines, start = inspect.getsourcelines(__import__(__name__))
+    return next(i + 1 for i, text in enumerate(lines) if text.rstrip().endswith(f"# MARK {mark}"))
+
+
+class Named:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+        self.names = ["w", "b"]
+
+    def __iter__(self):
+        return iter([getattr(self, n) for n in self.names])
+
+
+class Flip:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+        self.flip = False
+
+    def __iter__(self):
+        if self.flip:
+            return iter([self.b, self.w])
+        return iter([self.w, self.b])
+
+
+class Yielding:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __iter__(self):
+        yield self.w
+        yield self.b
+
+
+class Rev:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __iter__(self):
+        return iter([self.b, self.w, self.b])
+
+
+def named_for(w, b):
+    params = Named(w, b)
+    s = 0.0
+    k = 1.0
+    for p in params:                                              # MARK named_for
+        s = s + k * np.sum(p ** 2)
+        k = k + 2.0
+    params.names = ["b", "w"]
+    return s
+
+
+def flip_for(w, b):
+    params = Flip(w, b)
+    s = 0.0
+    k = 1.0
+    for p in params:                                              # MARK flip_for
+        s = s + k * np.sum(p ** 2)
+        k = k + 2.0
+    params.flip = True
+    return s
+
+
+def named_zip(w, b):
+    params = Named(w, b)
+    s = 0.0
+    for p, k in zip(params, [1.0, 5.0]):                          # MARK named_zip
+        s = s + k * np.sum(p ** 2)
+    params.names = ["b", "w"]
+    return s
+
+
+def named_comprehension(w, b):
+    params = Named(w, b)
+    s = [np.sum(p ** 2) * (k + 1.0) for k, p in enumerate(params)]   # MARK named_comprehension
+    params.names = ["b", "w"]
+    return s[0] + s[1]
+
+
+def named_star(w, b):
+    params = Named(w, b)
+    t = np.stack([*params])                                       # MARK named_star
+    params.names = ["b", "w"]
+    return np.sum(t[0] ** 2) + 3.0 * np.sum(t[1] ** 3)
+
+
+def named_reversed(w, b):
+    params = Named(w, b)
+    s = 0.0
+    k = 1.0
+    for p in reversed(list(params)):                              # MARK named_reversed
+        s = s + k * np.sum(p ** 2)
+        k = k + 3.0
+    params.names = ["b", "w"]
+    return s
+
+
+def named_in_a_loop(w, b):
+    params = Named(w, b)
+    s = 0.0
+    for i in range(2):
+        k = 1.0
+        for p in params:                                          # MARK named_in_a_loop
+            s = s + k * np.sum(p ** 2)
+            k = k + 3.0
+        params.names = ["b", "w"]
+    return s
+
+
+MOVED = [(named_for, "named_for"), (flip_for, "flip_for"), (named_zip, "named_zip"),
+         (named_comprehension, "named_comprehension"), (named_star, "named_star"),
+         (named_reversed, "named_reversed"), (named_in_a_loop, "named_in_a_loop")]
+
+
+@pytest.mark.parametrize("fun, mark", MOVED, ids=[m for _, m in MOVED])
+def test_an_iteration_whose_order_changed_afterwards_is_refused(fun, mark):
+    fun(W0.copy(), B0.copy())                                     # plain Python runs it
+    with pytest.raises(sct.EvaluationError) as caught:
+        sct_gradients(fun, W0, B0)
+    assert caught.value.filename == __file__ and caught.value.lineno == line_of(mark), caught.value
+    assert "changed after it was iterated" in str(caught.value)
+
+
+def test_the_swapped_gradient_is_gone():
+    # plain: d/dw = 2 w, d/db = 6 b (the loop ran w first); sct gave them swapped
+    with pytest.raises(sct.SctError):
+        sct_gradients(named_for, W0, B0)
+    with pytest.raises(sct.SctError):
+        sct.hvp(lambda w: named_for(w, B0.copy()), W0, np.ones(3))
+
+
+# --- what still differentiates: the order unchanged, fields reassigned after, items given twice --------------
+def reassigned_after(w, b):
+    params = Yielding(w, b)
+    s = 0.0
+    for p in params:
+        s = s + np.sum(p ** 2)
+    params.w = params.w * 2.0
+    for p in params:
+        s = s + np.sum(p ** 3)
+    return s + np.sum(params.w)
+
+
+def names_reassigned_same_order(w, b):
+    params = Named(w, b)
+    s = 0.0
+    k = 1.0
+    for p in params:
+        s = s + k * np.sum(np.sin(p) * p)
+        k = k + 2.0
+    params.names = ["w", "b"]
+    params.b = params.b * 3.0
+    return s + np.sum(params.b ** 2)
+
+
+def given_twice(w, b):
+    s = 0.0
+    k = 1.0
+    for p in Rev(w, b):
+        s = s + k * np.sum(np.sin(p) * p)
+        k = k + 1.0
+    return s
+
+
+def zip_of_two(w, b):
+    s = 0.0
+    for p, q in zip(Yielding(w, b), Rev(w, b)):
+        s = s + np.sum(p * q)
+    return s + sum(np.sum(p ** 2) for p in Rev(w, b))
+
+
+KEPT = [reassigned_after, names_reassigned_same_order, given_twice, zip_of_two]
+
+
+@pytest.mark.parametrize("fun", KEPT, ids=[f.__name__ for f in KEPT])
+def test_iterations_the_object_still_gives_differentiate(fun):
+    value, (gw, gb) = sct_gradients(fun, W0, B0)
+    assert_close(value, fun(W0.copy(), B0.copy()), rtol=1e-12, atol=0)
+    assert_close(gw, numerical_gradient(fun, [W0, B0], 0), rtol=1e-6, atol=1e-8)
+    assert_close(gb, numerical_gradient(fun, [W0, B0], 1), rtol=1e-6, atol=1e-8)
+
+
+def test_second_derivative_where_the_order_is_kept():
+    def f(w):
+        return names_reassigned_same_order(w, B0.copy())
+    hv = np.asarray(sct.hvp(f, W0, np.ones(3)))
+    # d2/dw2 of sum(sin(w) * w) (w is the first item, k = 1): 2 cos w - w sin w, diagonal
+    assert_close(hv, 2 * np.cos(W0) - W0 * np.sin(W0), rtol=1e-10, atol=1e-12)
+    h = 1e-4
+    g = lambda w: numerical_gradient(f, [w], 0, step=1e-4)  # noqa: E731
+    assert_close(hv, (g(W0 + h) - g(W0 - h)) / (2 * h), rtol=1e-4, atol=1e-6)
