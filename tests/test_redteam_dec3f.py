@@ -11,6 +11,7 @@ order) still differentiate.  Values against plain Python, gradients against cent
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import numpy as np
@@ -227,3 +228,55 @@ def test_second_derivative_where_the_order_is_kept():
     h = 1e-4
     g = lambda w: numerical_gradient(f, [w], 0, step=1e-4)  # noqa: E731
     assert_close(hv, (g(W0 + h) - g(W0 - h)) / (2 * h), rtol=1e-4, atol=1e-6)
+
+
+# --- a dataclass base read in place: its fields not given to __init__ (init=False) ------------------------------
+# The inlined dataclass __init__ set only the fields __init__ takes: a field(init=False,
+# default_factory=...) was never set (AttributeError reading it, where plain Python has its value);
+# a constant default is now set as the generated __init__ sets it, a factory leaves the base as it is.
+@dataclasses.dataclass
+class WithFactory:
+    w: np.ndarray
+    acc: float = dataclasses.field(init=False, default_factory=lambda: 10.0)
+
+
+class FromFactory(WithFactory):
+    def __init__(self, w):
+        super().__init__(w * 2.0)                                 # MARK from_factory
+
+
+@dataclasses.dataclass
+class WithDefault:
+    w: np.ndarray
+    c: float = dataclasses.field(init=False, default=3.0)
+
+
+class FromDefault(WithDefault):
+    def __init__(self, w, b):
+        super().__init__(w * 2.0)
+        self.c = self.c * np.sum(b)
+
+
+def factory_loss(w, b):
+    o = FromFactory(w)
+    return np.sum(o.w ** 2) * o.acc + np.sum(b)
+
+
+def default_loss(w, b):
+    o = FromDefault(w, b)
+    return np.sum(o.w ** 2) * o.c + float(vars(o)["c"] > 0.0)
+
+
+def test_a_dataclass_base_with_a_factory_field_is_refused_at_super():
+    assert_close(factory_loss(W0.copy(), B0.copy()), 40.0 * np.sum(W0 ** 2) + np.sum(B0), rtol=1e-12, atol=0)
+    with pytest.raises(sct.CompileError) as caught:
+        sct_gradients(factory_loss, W0, B0)
+    assert caught.value.filename == __file__ and caught.value.lineno == line_of("from_factory")
+    assert "super().__init__" in str(caught.value)
+
+
+def test_a_dataclass_base_with_an_init_false_default_differentiates():
+    value, (gw, gb) = sct_gradients(default_loss, W0, B0)
+    assert_close(value, default_loss(W0.copy(), B0.copy()), rtol=1e-12, atol=0)
+    assert_close(gw, numerical_gradient(default_loss, [W0, B0], 0), rtol=1e-6, atol=1e-8)
+    assert_close(gb, numerical_gradient(default_loss, [W0, B0], 1), rtol=1e-6, atol=1e-8)
