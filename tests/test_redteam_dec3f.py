@@ -280,3 +280,51 @@ def test_a_dataclass_base_with_an_init_false_default_differentiates():
     assert_close(value, default_loss(W0.copy(), B0.copy()), rtol=1e-12, atol=0)
     assert_close(gw, numerical_gradient(default_loss, [W0, B0], 0), rtol=1e-6, atol=1e-8)
     assert_close(gb, numerical_gradient(default_loss, [W0, B0], 1), rtol=1e-6, atol=1e-8)
+
+
+# --- a helper whose nested function returns an object of a user class with operators ---------------------------
+# The operand check read every ``return Cls(...)`` in the helper's source, those of the functions and
+# lambdas defined in it too: an operator on the helper's result (an array) was refused at compile time.
+class Pow:
+    def __init__(self, p):
+        self.p = p
+
+    def __mul__(self, x):
+        return x ** self.p
+    __rmul__ = __mul__
+
+
+def helper_with_a_nested_def(x):
+    def make():
+        return Pow(3)
+
+    class Local:
+        def build(self):
+            return Pow(2)
+    return x * 2.0
+
+
+def make_pow(p):
+    return Pow(p)
+
+
+def nested_def_loss(w, b):
+    y = helper_with_a_nested_def(w)
+    return np.sum(y * b)
+
+
+def helper_pow_loss(w, b):
+    return np.sum(make_pow(3) * w) + np.sum(b)                    # MARK helper_pow
+
+
+def test_a_helper_whose_nested_function_returns_a_class_differentiates():
+    value, (gw, gb) = sct_gradients(nested_def_loss, W0, B0)
+    assert_close(value, nested_def_loss(W0.copy(), B0.copy()), rtol=1e-12, atol=0)
+    assert_close(gw, 2.0 * B0, rtol=1e-12, atol=0)
+    assert_close(gb, 2.0 * W0, rtol=1e-12, atol=0)
+
+
+def test_a_helper_returning_the_class_is_still_refused():
+    with pytest.raises(sct.CompileError) as caught:
+        sct_gradients(helper_pow_loss, W0, B0)
+    assert caught.value.lineno == line_of("helper_pow") and "Pow" in str(caught.value)
