@@ -297,10 +297,7 @@ class Pow:
 def helper_with_a_nested_def(x):
     def make():
         return Pow(3)
-
-    class Local:
-        def build(self):
-            return Pow(2)
+    unused = lambda: Pow(2)                                       # noqa: E731,F841
     return x * 2.0
 
 
