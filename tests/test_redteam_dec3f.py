@@ -325,3 +325,23 @@ def test_a_helper_returning_the_class_is_still_refused():
     with pytest.raises(sct.CompileError) as caught:
         sct_gradients(helper_pow_loss, W0, B0)
     assert caught.value.lineno == line_of("helper_pow") and "Pow" in str(caught.value)
+
+
+# --- max(obj) / min(obj) of an object with __iter__ ------------------------------------------------------------
+# The adjoint of max/min gave a list of shares (one per item) as the object's adjoint: a TypeError
+# while computing the gradient.  Now the shares go back to the fields the items are (like sum(obj)).
+def extremum_of_an_object(w, b):
+    params = Named(np.sum(w * w), np.sum(b * 2.0))
+    return min(params) ** 2 + max(params) * 3.0 + max(list(params)) * np.sum(w)
+
+
+def test_max_and_min_of_an_iterated_object_differentiate():
+    for w, b in [(W0, B0), (W0 * 0.1, B0 * 3.0)]:                 # max from either field
+        value, (gw, gb) = sct_gradients(extremum_of_an_object, w, b)
+        assert_close(value, extremum_of_an_object(w.copy(), b.copy()), rtol=1e-12, atol=0)
+        assert_close(gw, numerical_gradient(extremum_of_an_object, [w, b], 0), rtol=1e-6, atol=1e-8)
+        assert_close(gb, numerical_gradient(extremum_of_an_object, [w, b], 1), rtol=1e-6, atol=1e-8)
+    f = lambda w: extremum_of_an_object(w, B0.copy())             # noqa: E731
+    hv = np.asarray(sct.hvp(f, W0, np.ones(3)))
+    g = lambda w: numerical_gradient(f, [w], 0, step=1e-4)        # noqa: E731
+    assert_close(hv, (g(W0 + 1e-4) - g(W0 - 1e-4)) / 2e-4, rtol=1e-4, atol=1e-5)
