@@ -1594,7 +1594,37 @@ def as_sequence(items):
     views and other iterables as a list."""
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    if _iterated_object(items):
+        return _walked(items)
     return list(items)
+
+
+class _Walked(list):
+    """The items of an object walked by its ``__iter__`` (``for p in params``), with where the object
+    held each of them then (``places``: ``(field, index)``, None for an item ``__iter__`` computed,
+    or the refusal for one two fields hold), and its list fields' lengths then (``lengths``): the
+    derivatives go back to those fields, whatever the object holds or its ``__iter__`` gives later."""
+    __slots__ = ("places", "lengths")
+
+
+def _walked(obj):
+    out = _Walked(obj)
+    counts: dict = {}
+    for item in out:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    places = []
+    for item in out:
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        try:
+            places.append(_field_of(obj, item, n, counts[id(item)]))
+        except SctRuntimeError as refusal:
+            places.append(refusal)
+    out.places = places
+    out.lengths = {k: len(v) for k, v in vars(obj).items()
+                   if isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields")}
+    return out
 
 
 def dict_items(mapping):
@@ -1753,6 +1783,8 @@ def iterated_adjoint(grad, obj, given=None):
     at another place than the item ``__iter__`` gives there now (its order changed since), refused."""
     if _is_zero(grad) or not isinstance(grad, (list, tuple)) or hasattr(type(grad), "_fields"):
         return grad
+    if isinstance(given, _Walked) and len(given) == len(grad):
+        return _walked_adjoint(grad, obj, given)
     items = list(obj)
     if len(items) != len(grad):
         raise SctRuntimeError(
@@ -1796,10 +1828,44 @@ def iterated_adjoint(grad, obj, given=None):
     return out
 
 
-def iterated_items(grad, obj):
+def _walked_adjoint(grad, obj, given):
+    """iterated_adjoint with the places the items were held at when the object was walked."""
+    out: dict = {}
+    for where, g in zip(given.places, grad):
+        if _is_zero(g):
+            continue
+        if isinstance(where, SctRuntimeError):
+            raise where
+        if where is None:
+            raise SctRuntimeError(
+                f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
+                f"(its __iter__), and that item is none of its fields (__iter__ computed it): sct does "
+                f"not differentiate __iter__. Make __iter__ give the fields themselves "
+                f"(return iter([self.a, self.b]), or yield self.a), or iterate a list of values you "
+                f"compute in the function")
+        field, i = where
+        if i is None:
+            out[field] = add_grad(out.get(field, ZERO), g)
+        else:
+            held = out.get(field, ZERO)
+            held = [ZERO] * given.lengths[field] if _is_zero(held) else list(held)
+            held[i] = add_grad(held[i], g)
+            out[field] = held
+    return out
+
+
+def iterated_items(grad, obj, given=None):
     """The adjoint of iterated_adjoint: a record adjoint read back as one adjoint per item."""
     if _is_zero(grad) or not isinstance(grad, dict):
         return grad
+    if isinstance(given, _Walked):
+        parts = []
+        for where in given.places:
+            part = ZERO if where is None or isinstance(where, SctRuntimeError) else getattr_or_zero(grad, where[0])
+            if where is not None and not isinstance(where, SctRuntimeError) and where[1] is not None:
+                part = getitem_or_zero(part, where[1])
+            parts.append(part)
+        return parts
     out = []
     items = list(obj)
     counts: dict = {}
@@ -1818,13 +1884,13 @@ def iterated_items(grad, obj):
 
 
 @defrule(iterated_adjoint, wrt=("grad",))
-def _iterated_adjoint_rule(g, ans, grad, obj):
-    return iterated_items(g, obj)
+def _iterated_adjoint_rule(g, ans, grad, obj, given=None):
+    return iterated_items(g, obj, given)
 
 
 @defrule(iterated_items, wrt=("grad",))
-def _iterated_items_rule(g, ans, grad, obj):
-    return iterated_adjoint(g, obj)
+def _iterated_items_rule(g, ans, grad, obj, given=None):
+    return iterated_adjoint(g, obj, given)
 
 
 def list_of_rows(grad, iterable):
@@ -1852,13 +1918,14 @@ def sequence_source_adjoint(grad, items, given=None):
     if isinstance(items, dict):
         return ZERO
     if _iterated_object(items) and not _is_zero(grad):
-        return iterated_items(grad, items) if isinstance(grad, dict) else iterated_adjoint(grad, items, given)
+        return iterated_items(grad, items, given) if isinstance(grad, dict) else \
+            iterated_adjoint(grad, items, given)
     return grad
 
 
 @defrule(sequence_source_adjoint, wrt=("grad",))
 def _sequence_source_adjoint_rule(g, ans, grad, items, given=None):
-    return sequence_source_adjoint(g, items)
+    return sequence_source_adjoint(g, items, given)
 
 
 @defrule(dict_items, wrt=("mapping",), method="items")
