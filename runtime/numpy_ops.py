@@ -2272,6 +2272,10 @@ def builtin_extremum_weights(args, ans):
     hits = [np.asarray(v == ans, dtype=float) for v in items]
     count = builtins.sum(hits)
     shares = [h / np.maximum(count, 1) for h in hits]
+    if len(args) == 1:
+        from .support import _iterated_object, iterated_adjoint
+        if _iterated_object(args[0]):     # max(obj) of an object with __iter__: its fields' shares
+            return [iterated_adjoint(shares, args[0])]
     return [shares] if len(args) == 1 else shares
 
 

@@ -1576,15 +1576,16 @@ def _join_gradients_like_rule(g, ans, cot, parts):
     return split_gradients(g, parts)
 
 
-def sequence_adjoint(grad, iterable):
-    """The adjoint of ``list(iterable)``: rows stacked back for an array, the list otherwise."""
+def sequence_adjoint(grad, iterable, given=None):
+    """The adjoint of ``list(iterable)``: rows stacked back for an array, the list otherwise
+    (``given``: the items the iteration gave, checked against what the object gives now)."""
     if _is_array(iterable):
         if _is_zero(grad):
             return zero_adjoint(iterable)
         rows = [zero_adjoint(row) if _is_zero(g) else g for g, row in zip(grad, iterable)]
         return np.stack(rows) if rows else zero_adjoint(iterable)
     if _iterated_object(iterable):
-        return iterated_adjoint(grad, iterable)
+        return iterated_adjoint(grad, iterable, given)
     return grad if _is_zero(grad) else list(grad)
 
 
@@ -1593,7 +1594,37 @@ def as_sequence(items):
     views and other iterables as a list."""
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    if _iterated_object(items):
+        return _walked(items)
     return list(items)
+
+
+class _Walked(list):
+    """The items of an object walked by its ``__iter__`` (``for p in params``), with where the object
+    held each of them then (``places``: ``(field, index)``, None for an item ``__iter__`` computed,
+    or the refusal for one two fields hold), and its list fields' lengths then (``lengths``): the
+    derivatives go back to those fields, whatever the object holds or its ``__iter__`` gives later."""
+    __slots__ = ("places", "lengths")
+
+
+def _walked(obj):
+    out = _Walked(obj)
+    counts: dict = {}
+    for item in out:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    places = []
+    for item in out:
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        try:
+            places.append(_field_of(obj, item, n, counts[id(item)]))
+        except SctRuntimeError as refusal:
+            places.append(refusal)
+    out.places = places
+    out.lengths = {k: len(v) for k, v in vars(obj).items()
+                   if isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields")}
+    return out
 
 
 def dict_items(mapping):
@@ -1679,11 +1710,11 @@ def copy_list(items):
 
 @defrule(list, tuple, wrt=("iterable",))
 def _list_rule(g, ans, iterable=()):
-    return sequence_adjoint(g, iterable)
+    return sequence_adjoint(g, iterable, ans)
 
 
 @defrule(sequence_adjoint, wrt=("grad",))
-def _sequence_adjoint_rule(g, ans, grad, iterable):
+def _sequence_adjoint_rule(g, ans, grad, iterable, given=None):
     return list_of_rows(g, iterable)
 
 
@@ -1717,17 +1748,43 @@ def _field_of(obj, item, occurrence=0, occurrences=1):
     return found[0] if found else None
 
 
+def _given_places(obj, given, items):
+    """Where the object holds each item the iteration gave (``given``; None where it holds it no
+    more, or where ``given`` is unknown or of another length): checked against the items its
+    ``__iter__`` gives when the derivative is computed."""
+    if given is None or not isinstance(given, (list, tuple)) or len(given) != len(items) or \
+            all(a is b for a, b in zip(given, items)):
+        return None
+    counts: dict = {}
+    for item in given:
+        counts[id(item)] = counts.get(id(item), 0) + 1
+    seen: dict = {}
+    out = []
+    for item in given:
+        n = seen.get(id(item), 0)
+        seen[id(item)] = n + 1
+        try:
+            out.append(_field_of(obj, item, n, counts[id(item)]))
+        except SctRuntimeError:
+            out.append(None)
+    return out
+
+
 def _place(where) -> str:
     return f"field {where[0]}" if where[1] is None else f"item {where[1]} of field {where[0]}"
 
 
-def iterated_adjoint(grad, obj):
+def iterated_adjoint(grad, obj, given=None):
     """The adjoint of the items of an object walked by its ``__iter__`` (a list, one per item),
     given back to the fields they are (``iter([self.w, self.b])``, ``yield self.w``,
     ``iter(self.layers)``): a record adjoint ``{field: adjoint}``, a list for a list field.
-    An item ``__iter__`` computes (not a field) with a derivative reaching it is refused."""
+    An item ``__iter__`` computes (not a field) with a derivative reaching it is refused.
+    ``given``: the items the iteration gave (where known); where one the object still holds is now
+    at another place than the item ``__iter__`` gives there now (its order changed since), refused."""
     if _is_zero(grad) or not isinstance(grad, (list, tuple)) or hasattr(type(grad), "_fields"):
         return grad
+    if isinstance(given, _Walked) and len(given) == len(grad):
+        return _walked_adjoint(grad, obj, given)
     items = list(obj)
     if len(items) != len(grad):
         raise SctRuntimeError(
@@ -1738,12 +1795,21 @@ def iterated_adjoint(grad, obj):
     for item in items:
         counts[id(item)] = counts.get(id(item), 0) + 1
     seen: dict = {}
-    for item, g in zip(items, grad):
+    given_at = _given_places(obj, given, items)
+    for k, (item, g) in enumerate(zip(items, grad)):
         n = seen.get(id(item), 0)
         seen[id(item)] = n + 1
         if _is_zero(g):
             continue
         where = _field_of(obj, item, n, counts[id(item)])
+        if given_at is not None and given_at[k] is not None and given_at[k] != where:
+            raise SctRuntimeError(
+                f"iterating the object of {type(obj).__name__} gave an item that "
+                f"{_place(given_at[k])} holds, and where its derivative is computed its __iter__ gives "
+                f"{'a value it computes' if where is None else _place(where)} at that place (the "
+                f"object changed after it was iterated, and what __iter__ gives, or its order, "
+                f"with it): iterate a list of its fields instead ([obj.{given_at[k][0]}, ...]), or "
+                f"change the object before iterating it")
         if where is None:
             raise SctRuntimeError(
                 f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
@@ -1762,10 +1828,44 @@ def iterated_adjoint(grad, obj):
     return out
 
 
-def iterated_items(grad, obj):
+def _walked_adjoint(grad, obj, given):
+    """iterated_adjoint with the places the items were held at when the object was walked."""
+    out: dict = {}
+    for where, g in zip(given.places, grad):
+        if _is_zero(g):
+            continue
+        if isinstance(where, SctRuntimeError):
+            raise where
+        if where is None:
+            raise SctRuntimeError(
+                f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
+                f"(its __iter__), and that item is none of its fields (__iter__ computed it): sct does "
+                f"not differentiate __iter__. Make __iter__ give the fields themselves "
+                f"(return iter([self.a, self.b]), or yield self.a), or iterate a list of values you "
+                f"compute in the function")
+        field, i = where
+        if i is None:
+            out[field] = add_grad(out.get(field, ZERO), g)
+        else:
+            held = out.get(field, ZERO)
+            held = [ZERO] * given.lengths[field] if _is_zero(held) else list(held)
+            held[i] = add_grad(held[i], g)
+            out[field] = held
+    return out
+
+
+def iterated_items(grad, obj, given=None):
     """The adjoint of iterated_adjoint: a record adjoint read back as one adjoint per item."""
     if _is_zero(grad) or not isinstance(grad, dict):
         return grad
+    if isinstance(given, _Walked):
+        parts = []
+        for where in given.places:
+            part = ZERO if where is None or isinstance(where, SctRuntimeError) else getattr_or_zero(grad, where[0])
+            if where is not None and not isinstance(where, SctRuntimeError) and where[1] is not None:
+                part = getitem_or_zero(part, where[1])
+            parts.append(part)
+        return parts
     out = []
     items = list(obj)
     counts: dict = {}
@@ -1784,13 +1884,13 @@ def iterated_items(grad, obj):
 
 
 @defrule(iterated_adjoint, wrt=("grad",))
-def _iterated_adjoint_rule(g, ans, grad, obj):
-    return iterated_items(g, obj)
+def _iterated_adjoint_rule(g, ans, grad, obj, given=None):
+    return iterated_items(g, obj, given)
 
 
 @defrule(iterated_items, wrt=("grad",))
-def _iterated_items_rule(g, ans, grad, obj):
-    return iterated_adjoint(g, obj)
+def _iterated_items_rule(g, ans, grad, obj, given=None):
+    return iterated_adjoint(g, obj, given)
 
 
 def list_of_rows(grad, iterable):
@@ -1809,22 +1909,23 @@ def _list_of_rows_rule(g, ans, grad, iterable):
 
 @defrule(as_sequence, wrt=("items",))
 def _as_sequence_rule(g, ans, items):
-    return sequence_source_adjoint(g, items)
+    return sequence_source_adjoint(g, items, ans)
 
 
-def sequence_source_adjoint(grad, items):
+def sequence_source_adjoint(grad, items, given=None):
     """The adjoint of as_sequence: none for a dict's keys, the list of adjoints otherwise (an
     object walked by its ``__iter__``: its fields' adjoints, and back: its own transpose)."""
     if isinstance(items, dict):
         return ZERO
     if _iterated_object(items) and not _is_zero(grad):
-        return iterated_items(grad, items) if isinstance(grad, dict) else iterated_adjoint(grad, items)
+        return iterated_items(grad, items, given) if isinstance(grad, dict) else \
+            iterated_adjoint(grad, items, given)
     return grad
 
 
 @defrule(sequence_source_adjoint, wrt=("grad",))
-def _sequence_source_adjoint_rule(g, ans, grad, items):
-    return sequence_source_adjoint(g, items)
+def _sequence_source_adjoint_rule(g, ans, grad, items, given=None):
+    return sequence_source_adjoint(g, items, given)
 
 
 @defrule(dict_items, wrt=("mapping",), method="items")
@@ -1964,7 +2065,7 @@ def _dict_part_rule(g, ans, grad, keys, hidden):
 
 @defrule(listed, tupled, wrt=("items",))
 def _listed_rule(g, ans, items):
-    return sequence_adjoint(g, items)
+    return sequence_adjoint(g, items, ans)
 
 
 def require_unpacked(items, count):

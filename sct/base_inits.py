@@ -194,18 +194,29 @@ def _dataclass_init(klass, init):
     params = getattr(klass, "__dataclass_params__", None)
     if hasattr(klass, "__post_init__") or params is None or params.frozen:
         return False
-    fields = [f for f in dataclasses.fields(klass) if f.init]
+    every = dataclasses.fields(klass)
+    fields = [f for f in every if f.init]
     if any(f.default_factory is not dataclasses.MISSING or getattr(f, "kw_only", False) or
            f._field_type is not dataclasses._FIELD for f in fields):
         return False
-    if any(f.name == "self" for f in fields):
+    if any(f.name == "self" for f in every):
         return False
+    # a field not given to __init__ (init=False) is set there from its default: a constant only
+    # (a default_factory's value is made by a call: the base is left as it is, and refused there)
+    constants = (type(None), bool, int, float, complex, str)
+    unset = [f for f in every if not f.init]
+    if any(f.default_factory is not dataclasses.MISSING or f._field_type is not dataclasses._FIELD or
+           f.default is not dataclasses.MISSING and type(f.default) not in constants for f in unset):
+        return False
+    unset = [f for f in unset if f.default is not dataclasses.MISSING]
 
     def name(n, ctx):
         return gast.Name(id=n, ctx=ctx, annotation=None, type_comment=None)
     args = [name("self", gast.Param())] + [name(f.name, gast.Param()) for f in fields]
     body = [gast.Assign(targets=[gast.Attribute(value=name("self", gast.Load()), attr=f.name, ctx=gast.Store())],
-                        value=name(f.name, gast.Load()), type_comment=None) for f in fields]
+                        value=name(f.name, gast.Load()), type_comment=None) for f in fields] + \
+        [gast.Assign(targets=[gast.Attribute(value=name("self", gast.Load()), attr=f.name, ctx=gast.Store())],
+                     value=gast.Constant(value=f.default, kind=None), type_comment=None) for f in unset]
     return gast.FunctionDef(name="__init__", args=gast.arguments(args=args, posonlyargs=[], vararg=None,
                                                                  kwonlyargs=[], kw_defaults=[], kwarg=None,
                                                                  defaults=[]),

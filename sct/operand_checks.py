@@ -288,7 +288,7 @@ def _classes_returned(function) -> tuple:
             tree = None
         if tree is not None:
             classes = []
-            for n in gast.walk(tree):
+            for n in _own_nodes(tree):
                 if isinstance(n, gast.Return) and isinstance(n.value, gast.Call) and \
                         isinstance(n.value.func, gast.Name):
                     cls = function.__globals__.get(n.value.func.id)
@@ -297,6 +297,18 @@ def _classes_returned(function) -> tuple:
             found = tuple(classes)
         _RETURNED[code] = found
     return found
+
+
+def _own_nodes(tree):
+    """The nodes of the function ``tree`` defines, not those of the functions, lambdas and classes
+    defined in its body (their ``return Cls(...)`` is not the function's)."""
+    nested = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+    top = next((n for n in tree.body if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef))), None)
+    stack = [n for n in top.body if not isinstance(n, nested)] if top is not None else [tree]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(child for child in gast.iter_child_nodes(n) if not isinstance(child, nested))
 
 
 class _Items:
