@@ -2268,23 +2268,30 @@ def weighted_sum(grads, weights):
 
 def builtin_extremum_weights(args, ans):
     """Shares of the adjoint of Python's max(...)/min(...) for each argument (equal at ties)."""
+    if len(args) == 1:
+        _walked_again_refused("max/min", args[0])
     items = list(args[0]) if len(args) == 1 else list(args)
     hits = [np.asarray(v == ans, dtype=float) for v in items]
     count = builtins.sum(hits)
     shares = [h / np.maximum(count, 1) for h in hits]
-    if len(args) == 1:
-        from .support import _iterated_object, iterated_adjoint
-        if _iterated_object(args[0]):     # max(obj) of an object with __iter__: its fields' shares
-            return [iterated_adjoint(shares, args[0])]
     return [shares] if len(args) == 1 else shares
 
 
+def _walked_again_refused(name, obj):
+    """``sum(obj)``/``max(obj)``/``min(obj)`` of an object walked by its ``__iter__``: the adjoint
+    would walk it again, and ``__iter__`` may give other items by then (it reads the object's
+    state): refused; ``name(list(obj))`` keeps the items of the walk itself."""
+    from .support import SctRuntimeError, _iterated_object
+    if _iterated_object(obj):
+        raise SctRuntimeError(
+            f"{name}() of a {type(obj).__name__} (an object walked by its __iter__) is not differentiated: "
+            f"its derivative would walk the object again, and __iter__ may give other items by then; "
+            f"write {name}(list(obj)) instead")
+
+
 def builtin_sum_weights(iterable):
-    """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item);
-    for an object walked by its ``__iter__``, nested like its fields (those its items are)."""
-    from .support import _iterated_object, iterated_adjoint
-    if _iterated_object(iterable):
-        return iterated_adjoint([np.ones(np.shape(v)) for v in iterable], iterable)
+    """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item)."""
+    _walked_again_refused("sum", iterable)
     return [np.ones(np.shape(v)) for v in iterable]
 
 

@@ -318,11 +318,24 @@ def walk_list_generator(w, b):
 
 def walk_sum(w, b):
     params = Params(w, b)
-    return np.sum(sum(params) ** 2)
+    return np.sum(sum(list(params)) ** 2)
 
 
 def walk_sum_generator(w, b):
-    return np.sum(sum(Yielding(w, b)) ** 2)
+    return np.sum(sum(list(Yielding(w, b))) ** 2)
+
+
+def sum_of_the_object(w, b):
+    params = Params(w, b)
+    return np.sum(sum(params) ** 2)                  # MARK sum_of_the_object
+
+
+def test_sum_of_an_iterated_object_is_refused():
+    # its derivative would walk the object again (``__iter__`` may give other items by then):
+    # refused at the line, saying to write sum(list(obj)), which keeps the walk's items
+    with pytest.raises(sct.EvaluationError, match=r"sum\(list\(obj\)\)") as caught:
+        sct_gradients(sum_of_the_object, W0, B0)
+    assert caught.value.filename == __file__ and caught.value.lineno == line_of("sum_of_the_object")
 
 
 def walk_zip(w, b):

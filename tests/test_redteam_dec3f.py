@@ -355,10 +355,22 @@ def test_a_helper_returning_the_class_is_still_refused():
 
 # --- max(obj) / min(obj) of an object with __iter__ ------------------------------------------------------------
 # The adjoint of max/min gave a list of shares (one per item) as the object's adjoint: a TypeError
-# while computing the gradient.  Now the shares go back to the fields the items are (like sum(obj)).
+# while computing the gradient.  max/min/sum of the object itself are refused (their derivative would
+# walk the object again, and __iter__ may give other items by then); of list(obj) they differentiate.
 def extremum_of_an_object(w, b):
     params = Named(np.sum(w * w), np.sum(b * 2.0))
-    return min(params) ** 2 + max(params) * 3.0 + max(list(params)) * np.sum(w)
+    return min(list(params)) ** 2 + max(list(params)) * 3.0 + max(list(params)) * np.sum(w)
+
+
+def max_of_the_object(w, b):
+    params = Named(np.sum(w * w), np.sum(b * 2.0))
+    return max(params) * 3.0                                       # MARK max_of_the_object
+
+
+def test_max_of_the_object_itself_is_refused():
+    with pytest.raises(sct.EvaluationError, match=r"max/min\(list\(obj\)\)") as caught:
+        sct_gradients(max_of_the_object, W0, B0)
+    assert caught.value.lineno == line_of("max_of_the_object")
 
 
 def test_max_and_min_of_an_iterated_object_differentiate():
