@@ -1811,21 +1811,32 @@ def iterated_adjoint(grad, obj, given=None):
                 f"with it): iterate a list of its fields instead ([obj.{given_at[k][0]}, ...]), or "
                 f"change the object before iterating it")
         if where is None:
-            raise SctRuntimeError(
-                f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
-                f"(its __iter__), and that item is none of its fields (__iter__ computed it): sct does "
-                f"not differentiate __iter__. Make __iter__ give the fields themselves "
-                f"(return iter([self.a, self.b]), or yield self.a), or iterate a list of values you "
-                f"compute in the function")
-        field, i = where
-        if i is None:
-            out[field] = add_grad(out.get(field, ZERO), g)
-        else:
-            held = out.get(field, ZERO)
-            held = [ZERO] * len(vars(obj)[field]) if _is_zero(held) else list(held)
-            held[i] = add_grad(held[i], g)
-            out[field] = held
+            raise _computed_item(obj)
+        _add_at(out, where, g, lambda field: len(vars(obj)[field]))
     return out
+
+
+def _computed_item(obj) -> SctRuntimeError:
+    """The refusal of a derivative reaching an item ``__iter__`` computed (none of obj's fields)."""
+    return SctRuntimeError(
+        f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
+        f"(its __iter__), and that item is none of its fields (__iter__ computed it): sct does "
+        f"not differentiate __iter__. Make __iter__ give the fields themselves "
+        f"(return iter([self.a, self.b]), or yield self.a), or iterate a list of values you "
+        f"compute in the function")
+
+
+def _add_at(out: dict, where, g, length) -> None:
+    """Add the item adjoint ``g`` into the record adjoint ``out`` at ``where``: ``(field, None)``
+    for a field holding the item, ``(field, i)`` for item i of a list field of ``length(field)``."""
+    field, i = where
+    if i is None:
+        out[field] = add_grad(out.get(field, ZERO), g)
+    else:
+        held = out.get(field, ZERO)
+        held = [ZERO] * length(field) if _is_zero(held) else list(held)
+        held[i] = add_grad(held[i], g)
+        out[field] = held
 
 
 def _walked_adjoint(grad, obj, given):
@@ -1837,20 +1848,8 @@ def _walked_adjoint(grad, obj, given):
         if isinstance(where, SctRuntimeError):
             raise where
         if where is None:
-            raise SctRuntimeError(
-                f"a derivative reaches an item that iterating an object of {type(obj).__name__} gives "
-                f"(its __iter__), and that item is none of its fields (__iter__ computed it): sct does "
-                f"not differentiate __iter__. Make __iter__ give the fields themselves "
-                f"(return iter([self.a, self.b]), or yield self.a), or iterate a list of values you "
-                f"compute in the function")
-        field, i = where
-        if i is None:
-            out[field] = add_grad(out.get(field, ZERO), g)
-        else:
-            held = out.get(field, ZERO)
-            held = [ZERO] * given.lengths[field] if _is_zero(held) else list(held)
-            held[i] = add_grad(held[i], g)
-            out[field] = held
+            raise _computed_item(obj)
+        _add_at(out, where, g, given.lengths.__getitem__)
     return out
 
 
