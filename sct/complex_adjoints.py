@@ -2,12 +2,10 @@
 """
 from __future__ import annotations
 
-import ast
-
 import gast
 
 from .generation import EmitPass
-from .ir import _CHILD_FIELDS, _child_fields, attr, call, load, walk_nodes
+from .ir import attr, call, load, rewrite_children, walk_nodes
 
 
 class ComplexProjection(EmitPass):
@@ -29,20 +27,10 @@ class ComplexProjection(EmitPass):
         conj_names = {"conj", "conjugate"}
         if not any(isinstance(n, gast.Attribute) and n.attr in conj_names for n in walk_nodes(expr)):
             return expr     # nothing to elide (the transformer below would return expr unchanged)
-        np_name, AST, fields_of = self.gen.np, ast.AST, _CHILD_FIELDS
+        np_name = self.gen.np
 
         def elide(node):    # a NodeTransformer's visit (children first, in place), without its dispatch
-            fields = fields_of.get(node.__class__)      # (not the context and operator leaves: no call)
-            if fields is None:
-                fields = _child_fields(node.__class__)
-            for field in fields:
-                old = getattr(node, field, None)
-                if old.__class__ is list:
-                    for i, v in enumerate(old):
-                        if isinstance(v, AST):
-                            old[i] = elide(v)
-                elif isinstance(old, AST):
-                    setattr(node, field, elide(old))
+            rewrite_children(node, elide)       # (not the context and operator leaves: no call)
             if type(node) is gast.Call:
                 f = node.func
                 if isinstance(f, gast.Attribute) and f.attr in conj_names and \

@@ -235,6 +235,23 @@ def _child_fields(cls) -> tuple:
     return fields
 
 
+def rewrite_children(node, rewrite) -> None:
+    """Replace each child of ``node`` by ``rewrite(child)``, in place, reading only the fields
+    that can hold nodes (not the context and operator leaves): a ``NodeTransformer``'s
+    ``generic_visit`` without its dispatch (a ``rewrite`` returns a node, never None or a list)."""
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    for name in fields:
+        old = getattr(node, name, None)
+        if old.__class__ is list:
+            for i, item in enumerate(old):
+                if isinstance(item, ast.AST):
+                    old[i] = rewrite(item)
+        elif isinstance(old, ast.AST):
+            setattr(node, name, rewrite(old))
+
+
 def walk_nodes(node):
     """``gast.walk`` without the context and operator leaves (``Load``, ``Store``, ``Add``,
     ``Eq``...): every other node, in the same breadth-first order, in about half the time.

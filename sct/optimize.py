@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import gast
 
 from .cse import _MUTATING_RT, _PLAIN_RT, common_subexpressions, readers
-from .ir import _CHILD_FIELDS, _child_fields, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, rewrite_children, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
 #: Runtime adjoint functions whose result is an inexact array or number (never the zero marker or a
@@ -1363,19 +1363,8 @@ def indexed_sums(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozense
         return isinstance(node, (gast.Name, gast.Constant))
 
     def sums(node):
-        # gast.NodeTransformer's visit with only visit_BinOp (children first, replaced in place),
-        # read through the child fields (the context and operator leaves hold no BinOp)
-        fields = _CHILD_FIELDS.get(node.__class__)
-        if fields is None:
-            fields = _child_fields(node.__class__)
-        for name in fields:
-            old = getattr(node, name, None)
-            if old.__class__ is list:
-                for i, item in enumerate(old):
-                    if isinstance(item, AST):
-                        old[i] = sums(item)
-            elif isinstance(old, AST):
-                setattr(node, name, sums(old))
+        # gast.NodeTransformer's visit with only visit_BinOp (children first, replaced in place)
+        rewrite_children(node, sums)
         if node.__class__ is not gast.BinOp or not isinstance(node.op, gast.Add):
             return node
         for a, b, swapped in ((node.left, node.right, False), (node.right, node.left, True)):

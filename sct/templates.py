@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
-from .ir import _CHILD_FIELDS, _child_fields, attr, const, load, store, substitute_template, walk_nodes
+from .ir import attr, const, rewrite_children, load, store, substitute_template, walk_nodes
 from .rt_namespace import RT
 
 
@@ -63,17 +63,7 @@ def _fold(node):
     """``_FOLD.visit(node)``: the same visits (children first, replaced in place), read through
     the child fields (the context and operator leaves hold no BinOp or Compare), without the
     transformer's dispatch."""
-    fields = _CHILD_FIELDS.get(node.__class__)
-    if fields is None:
-        fields = _child_fields(node.__class__)
-    for name in fields:
-        old = getattr(node, name, None)
-        if old.__class__ is list:
-            for i, item in enumerate(old):
-                if isinstance(item, gast.AST):
-                    old[i] = _fold(item)
-        elif isinstance(old, gast.AST):
-            setattr(node, name, _fold(old))
+    rewrite_children(node, _fold)
     cls = node.__class__
     if cls is gast.BinOp:
         return _FOLD.binop(node)
