@@ -119,50 +119,9 @@ def nested_inline(x, v):
     return dlgradient(np.dot(g, v), x)
 
 
-def third(x, v, w):
-    y = rosen(x)
-    g = dlgradient(y, x, EnableHigherDerivatives=True)
-    h = dlgradient(np.sum(g * v), x, EnableHigherDerivatives=True)
-    return dlgradient(np.sum(h * w), x)
-
-
-# --- helpers -----------------------------------------------------------------------------------------
-
-def _inputs(n=N, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.2, 1.2, n).astype(dtype)
-    v = rng.standard_normal(n).astype(dtype)
-    x[::97] = -0.0          # signed zeros in the data
-    v[::89] = 0.0
-    return x, v
-
-
-def grad_of(fun, x):
-    return np.asarray(extractdata(dlfeval(lambda z: dlgradient(fun(z), z), dlarray(x))))
-
-
-def hvp_directional(fun, x, v, h=1e-5):
-    """H v as the central difference of the gradient along v."""
-    return (grad_of(fun, x + h * v) - grad_of(fun, x - h * v)) / (2 * h)
-
-
-def _bits_equal(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape
-    nan = np.isnan(a)
-    assert np.array_equal(nan, np.isnan(b))
-    assert np.array_equal(a[~nan].view(np.uint8), b[~nan].view(np.uint8)) if a.ndim else \
-        (nan.all() or np.signbit(a) == np.signbit(b) and a == b)
-
-
-def _unoptimised(monkeypatch, run):
-    monkeypatch.setenv("SCT_OPTIMIZE", "0")
-    sct.clear_cache()
-    try:
-        return run()
-    finally:
-        monkeypatch.setenv("SCT_OPTIMIZE", "1")
-        sct.clear_cache()
+# (the third derivative and the helpers of test_issue8_hvp3: inputs with signed zeros, gradients,
+# central differences along v, bit equality, the code compiled with SCT_OPTIMIZE=0)
+from test_issue8_hvp3 import _bits_equal, _inputs, _unoptimised, grad_of, hvp_directional, third  # noqa: E402
 
 
 def _run(fn, *args):
