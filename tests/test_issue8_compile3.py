@@ -354,18 +354,21 @@ def test_reuse_temporaries_reads_simple_statements_from_the_first_walk(monkeypat
 
 # --- the whole compile: linear in the function's size ------------------------------------------------
 
-def test_compile_time_grows_about_linearly(tmp_path):
-    def compile_cpu(lines, name):
-        fn = straight_line_module(tmp_path, lines, name)
+def compile_cpu(tmp_path, lines, name):
+    """CPU seconds of the first dlfeval (the compile) of a generated straight-line function."""
+    fn = straight_line_module(tmp_path, lines, name)
+    cache.clear()
+    try:
+        t0 = time.process_time()
+        dlfeval(fn, *inputs())
+        return time.process_time() - t0
+    finally:
         cache.clear()
-        try:
-            t0 = time.process_time()
-            dlfeval(fn, *inputs())
-            return time.process_time() - t0
-        finally:
-            cache.clear()
-    compile_cpu(20, "issue8_compile3_warm")          # rule templates parsed
-    small = min(compile_cpu(100, f"issue8_compile3_s{k}") for k in range(2))
-    large = min(compile_cpu(800, f"issue8_compile3_l{k}") for k in range(2))
+
+
+def test_compile_time_grows_about_linearly(tmp_path):
+    compile_cpu(tmp_path, 20, "issue8_compile3_warm")          # rule templates parsed
+    small = min(compile_cpu(tmp_path, 100, f"issue8_compile3_s{k}") for k in range(2))
+    large = min(compile_cpu(tmp_path, 800, f"issue8_compile3_l{k}") for k in range(2))
     # 8x the lines: linear is 8x; the quadratic sharing groups made it about 14x at these sizes
     assert large < 8 * small * 2.5, (small, large)

@@ -11,7 +11,6 @@ it replaces (the same trees, the same answers), one scaling bound with a generou
 """
 import random
 import textwrap
-import time
 import types
 
 import gast
@@ -19,11 +18,10 @@ import numpy as np
 import pytest
 
 import sct
-from sct import cache, copy_checks, dlfeval, dlgradient, ir, optimize, sites, templates
+from sct import cache, copy_checks, dlfeval, ir, optimize, sites, templates
 from sct.complex_adjoints import ComplexProjection
 
 from gradcheck import assert_close, numerical_gradient
-from test_issue8_compile import inputs, straight_line_module
 
 
 def run_fresh(fn, *args):
@@ -286,18 +284,10 @@ def f(x, c):
 # --- scaling --------------------------------------------------------------------------------------
 
 def test_compile_time_grows_about_linearly(tmp_path):
-    def compile_cpu(lines, name):
-        fn = straight_line_module(tmp_path, lines, name)
-        cache.clear()
-        try:
-            t0 = time.process_time()
-            dlfeval(fn, *inputs())
-            return time.process_time() - t0
-        finally:
-            cache.clear()
-    compile_cpu(20, "issue8_compile4_warm")          # rule templates parsed
-    small = min(compile_cpu(150, f"issue8_compile4_s{k}") for k in range(2))
-    large = min(compile_cpu(600, f"issue8_compile4_l{k}") for k in range(2))
+    from test_issue8_compile3 import compile_cpu
+    compile_cpu(tmp_path, 20, "issue8_compile4_warm")          # rule templates parsed
+    small = min(compile_cpu(tmp_path, 150, f"issue8_compile4_s{k}") for k in range(2))
+    large = min(compile_cpu(tmp_path, 600, f"issue8_compile4_l{k}") for k in range(2))
     # 4x the lines: linear is 4x (a quadratic piece made it well over 10x at these sizes)
     assert large < 4 * small * 2.5, (small, large)
 
