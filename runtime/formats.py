@@ -146,7 +146,7 @@ FIXED_LAYOUT = {"attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
 
 
 class Plan:
-    """``pre``: (argument position, permutation, leading axes kept when flattening or None);
+    """``pre``: (argument position, permutation, leading axes kept when flattening, NEW_BATCH, or None);
     ``options``: keyword options replaced; ``post``: the permutation of the result (None: none);
     ``item``: which element of a tuple result is arranged (None: the result itself);
     ``out_format``: the result's labels."""
@@ -211,7 +211,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
     if fname == "crossentropy":
         order = _batch_first_channel_last(fmt, fname, need_batch=False)
         perm = _perm(fmt, order)
-        return Plan([(0, perm, None), (1, perm, None)], {"axis": -1}, None, None)
+        # no B label: one observation (MATLAB's N = 1), so a singleton batch axis goes in front (NEW_BATCH)
+        lead = None if "B" in fmt else NEW_BATCH
+        return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, None, None)
     if fname in LOSS_FUNCTIONS:
         # batch first (B, T, S.., U.., C): the targets and the mask are in the predictions' order (MATLAB
         # applies Y's format to unformatted ones), so they are arranged the same way
@@ -375,8 +377,14 @@ def run_recurrent(fname: str, fn, args: tuple, DataFormat=None, options=None):
     return tuple(outs)
 
 
+NEW_BATCH = -1    # a plan's ``pre`` "flatten" entry that puts a singleton batch axis in front instead
+
+
 def flat_shape(x, keep: int):
-    """The shape that flattens every axis of ``x`` after the first ``keep`` into one."""
+    """The shape that flattens every axis of ``x`` after the first ``keep`` into one (``keep ==
+    NEW_BATCH``: the shape of ``x`` with a singleton batch axis in front)."""
+    if keep == NEW_BATCH:
+        return (1,) + tuple(np.shape(x))
     return tuple(np.shape(x)[:keep]) + (-1,)
 
 

@@ -190,7 +190,8 @@ _CE_NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
 def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None, axis: int = -1,
                  reduction: str = "mean", DataFormat: Optional[str] = None, ClassificationMode: str = "single-label",
                  Mask: Optional[ArrayLike] = None, Reduction: Optional[str] = None,
-                 NormalizationFactor: Optional[str] = None, WeightsFormat: Optional[str] = None) -> Any:
+                 NormalizationFactor: Optional[str] = None, WeightsFormat: Optional[str] = None,
+                 TargetCategories: Optional[str] = None) -> Any:
     """Categorical cross-entropy of probabilities ``y_pred`` (e.g. softmax outputs) and ``targets``.
 
     ``loss = -sum(targets * log(y_pred)) / N`` as MATLAB's ``crossentropy``:
@@ -231,19 +232,20 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     >>> round(float(crossentropy(Y, T, ClassificationMode="multilabel")), 4)
     0.734
     """
-    # over 60 lines only by its docstring (MATLAB's options); the code is 23 lines
+    # over 60 lines only by its docstring (MATLAB's options); the code is 24 lines
+    ClassificationMode = crossentropy_mode(ClassificationMode, TargetCategories)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     matlab = crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,
                                       WeightsFormat)
     if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
-        if matlab and (Mask is not None or Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
-            raise ValueError("crossentropy: Mask, Reduction='none' and elementwise weights are taken for data in "
+        if matlab and (Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
+            raise ValueError("crossentropy: Reduction='none' and elementwise weights are taken for data in "
                              "sct's layout (batch first, classes last): pass stripdims(Y) arranged that way")
         return run_formatted("crossentropy", crossentropy, (y_pred, targets, weights),
-                             {"reduction": reduction, "ClassificationMode": ClassificationMode,
+                             {"reduction": reduction, "ClassificationMode": ClassificationMode, "Mask": Mask,
                               "Reduction": Reduction, "NormalizationFactor": NormalizationFactor,
-                              "WeightsFormat": WeightsFormat}, DataFormat)
+                              "WeightsFormat": WeightsFormat, "TargetCategories": TargetCategories}, DataFormat)
     if type(targets) is not np.ndarray and format_of(targets):
         raise ValueError(f"crossentropy: the targets are labelled {format_of(targets)!r} but the predictions are "
                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
@@ -289,6 +291,20 @@ def crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduc
         raise ValueError("crossentropy: give either sct's reduction= or MATLAB's options (weights, Mask, "
                          "ClassificationMode, Reduction, NormalizationFactor), not both")
     return matlab
+
+
+def crossentropy_mode(ClassificationMode, TargetCategories):
+    """The ClassificationMode that ``TargetCategories`` (MATLAB's older name: "exclusive" for
+    "single-label", "independent" for "multilabel") names; ``ClassificationMode`` when it is None."""
+    if TargetCategories is None:
+        return ClassificationMode
+    modes = {"exclusive": "single-label", "independent": "multilabel"}
+    if TargetCategories not in modes:
+        raise ValueError(f"crossentropy: TargetCategories must be 'exclusive' or 'independent', got {TargetCategories!r}")
+    if ClassificationMode != "single-label" and ClassificationMode != modes[TargetCategories]:
+        raise ValueError(f"crossentropy: TargetCategories={TargetCategories!r} contradicts "
+                         f"ClassificationMode={ClassificationMode!r}; give one of them")
+    return modes[TargetCategories]
 
 
 def crossentropy_class_weights(weights, fname="crossentropy"):
@@ -398,13 +414,15 @@ def crossentropy_slope_t(y_pred, ClassificationMode):
 @defrule(crossentropy, wrt=("y_pred", "targets"))
 def _crossentropy_rule(g, ans, y_pred, targets, weights=None, axis=-1, reduction="mean", DataFormat=None,
                        ClassificationMode="single-label", Mask=None, Reduction=None, NormalizationFactor=None,
-                       WeightsFormat=None):
+                       WeightsFormat=None, TargetCategories=None):
     return (unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
-                                                   NormalizationFactor, ClassificationMode, WeightsFormat)
-                        * crossentropy_slope_y(y_pred, targets, ClassificationMode), y_pred),
+                                                   NormalizationFactor,
+                                                   crossentropy_mode(ClassificationMode, TargetCategories), WeightsFormat)
+                        * crossentropy_slope_y(y_pred, targets, crossentropy_mode(ClassificationMode, TargetCategories)), y_pred),
             unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
-                                                   NormalizationFactor, ClassificationMode, WeightsFormat)
-                        * crossentropy_slope_t(y_pred, ClassificationMode), targets))
+                                                   NormalizationFactor,
+                                                   crossentropy_mode(ClassificationMode, TargetCategories), WeightsFormat)
+                        * crossentropy_slope_t(y_pred, crossentropy_mode(ClassificationMode, TargetCategories)), targets))
 
 
 def mse_observations(y):
@@ -437,7 +455,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode,
+nondifferentiable(crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_class_weights, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------

@@ -228,10 +228,8 @@ class LayoutCalls(FormatInference):
             if isinstance(t, str) and t != fmt:
                 align[pos] = rf.align_perm(t, fmt)     # arranged into the predictions' order first
         for k in node.keywords:
-            if (k.arg == "Mask" and fname == "crossentropy") or (
-                    k.arg == "Reduction" and not (isinstance(k.value, gast.Constant)
-                                                  and k.value.value in ("sum", None))):
-                self.fail(stmt, f"{fname}: Mask (crossentropy) and Reduction='none' are taken for data in "
+            if k.arg == "Reduction" and not (isinstance(k.value, gast.Constant) and k.value.value in ("sum", None)):
+                self.fail(stmt, f"{fname}: Reduction='none' is taken for data in "
                           "sct's layout (batch first, channels last): pass stripdims(Y) arranged that way")
         return align
 

@@ -1,0 +1,252 @@
+"""Red team (Dec 4b): MATLAB reference-page scenarios of the deep-learning functions, translated into
+sct's Python API as SPEC.md prescribes.  Values against numpy references written from the reference
+pages' formulas (with their documented defaults), gradients against central differences
+(tests/gradcheck.py), second derivatives and float32 where they apply.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, stripdims, finddim, dlconv, dltranspconv,
+                 maxpool, avgpool, maxunpool, fullyconnect, relu, leakyrelu, gelu, sigmoid, softmax,
+                 batchnorm, layernorm, instancenorm, groupnorm, lstm, gru, embed, attention, crossentropy,
+                 indexcrossentropy, mse, l1loss, l2loss, huber, onehotencode, onehotdecode)
+from gradcheck import assert_close, check_grads, numerical_gradient
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    sct.clear_cache()
+    yield
+    sct.clear_cache()
+
+
+RNG = np.random.default_rng(20261204)
+X4 = RNG.standard_normal((5, 4, 3, 2))          # SSCB
+W4 = RNG.standard_normal((2, 3, 3, 4))
+B4 = RNG.standard_normal(4)
+
+
+def _sg(z):
+    return 1 / (1 + np.exp(-z))
+
+
+# --- gradients through formatted data (the trace goes through dlarray(x, fmt)) ---------------------
+
+def conv_same_stride(x, w, b):
+    Y = dlconv(dlarray(x, "SSCB"), w, b, Stride=2, Padding="same", DilationFactor=1)
+    return np.sum(Y * Y)
+
+
+def conv_dilated(x, w, b):
+    Y = dlconv(dlarray(x, "SSCB"), w, b, DilationFactor=[2, 1], Padding=[1, 2])
+    return np.sum(np.sin(Y))
+
+
+def tconv_cropped(x, w, b):
+    Y = dltranspconv(dlarray(x, "SSCB"), w, b, Stride=2, Cropping="same")
+    return np.sum(Y ** 2)
+
+
+def pool_chain(x, w, b):
+    Y = dlconv(dlarray(x, "SSCB"), w, b, Padding="same")
+    Y = maxpool(Y, 2, Stride=1, Padding=[1, 0])
+    Y = avgpool(Y, [2, 2], Stride=[1, 2], Padding="same")
+    return np.sum(Y * np.cos(Y))
+
+
+def norms_chain(x, w, b):
+    X = dlarray(x, "SSCB")
+    Y = batchnorm(X, b[:3], w[0, 0, :, 0])
+    Y = layernorm(Y, b[:3], 1 + w[0, 1, :, 0])
+    Y = instancenorm(Y, b[1:4], w[1, 0, :, 1])
+    Y = groupnorm(Y, "all-channels", w[1, 1, :, 2], b[:3])
+    return np.sum(Y * x)
+
+
+def fc_softmax_ce(x, w, b):
+    X = dlarray(x, "SSCB")
+    Y = fullyconnect(X, np.reshape(w, (4, 18))[:, :18] @ np.ones((18, 60)) * 0.01 + 0.1, b)
+    P = softmax(Y)
+    T = np.zeros((4, 2))
+    T[1, 0] = 1
+    T[3, 1] = 1
+    return crossentropy(P, T)
+
+
+@pytest.mark.parametrize("fun", [conv_same_stride, conv_dilated, pool_chain, norms_chain, fc_softmax_ce])
+def test_formatted_gradients(fun):
+    check_grads(fun, X4, W4, B4, rtol=1e-4, atol=1e-6)
+
+
+def test_transposed_conv_gradients():
+    w = RNG.standard_normal((3, 3, 2, 3))   # filter, numFilters, numChannels
+    check_grads(tconv_cropped, X4, w, RNG.standard_normal(2), rtol=1e-4, atol=1e-6)
+
+
+# --- crossentropy: MATLAB's reference page, every normalization, mode, weights and mask ----------------
+
+def _ce_reference(P, T, fmt, mode="single-label", w=None, wfmt=None, mask=None, nf="batch-size"):
+    """MATLAB's crossentropy from its Algorithms section, on data in the order of ``fmt``."""
+    ci = fmt.index("C")
+    values = -T * np.log(P) if mode == "single-label" else -(T * np.log(P) + (1 - T) * np.log(1 - P))
+    if w is not None:
+        shape = [1] * P.ndim
+        shape[fmt.index(wfmt)] = len(w)
+        values = values * np.reshape(w, shape)
+    if mask is not None:
+        values = values * mask
+    observations = P.shape[fmt.index("B")] if "B" in fmt else 1      # no B: one observation
+    per_element = P.size // (P.shape[ci] if mode == "single-label" else 1)
+    if nf == "batch-size":
+        return values.sum() / observations
+    if nf == "all-elements":
+        return values.sum() / per_element
+    if nf == "none":
+        return values.sum()
+    b = [fmt.index("B")] if "B" in fmt else []
+    others = tuple(i for i in range(P.ndim) if i not in b)
+    counts = np.broadcast_to(mask, P.shape).sum(axis=others) / (P.shape[ci] if mode == "single-label" else 1)
+    return np.sum(values.sum(axis=others) / counts)
+
+
+def _probabilities(shape, fmt, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(shape)
+    ci = fmt.index("C")
+    P = np.exp(z) / np.exp(z).sum(ci, keepdims=True)
+    T = (rng.random(shape) > 0.5).astype(float)
+    return P, T
+
+
+CE_SHAPES = [("CB", (4, 3)), ("CBT", (4, 3, 5)), ("SSCB", (2, 3, 4, 3)), ("BC", (3, 4)), ("TCB", (5, 4, 3)),
+             ("CT", (4, 5)), ("SSC", (3, 2, 4))]
+
+
+@pytest.mark.parametrize("fmt,shape", CE_SHAPES)
+@pytest.mark.parametrize("mode", ["single-label", "multilabel"])
+@pytest.mark.parametrize("nf", ["batch-size", "all-elements", "none"])
+def test_crossentropy_normalizations_formatted(fmt, shape, mode, nf):
+    P, T = _probabilities(shape, fmt, 7)
+    expected = _ce_reference(P, T, fmt, mode, nf=nf)
+    assert_close(crossentropy(dlarray(P, fmt), T, ClassificationMode=mode, NormalizationFactor=nf), expected,
+                 rtol=1e-12)
+
+    def loss(y):
+        value = crossentropy(y, T, ClassificationMode=mode, NormalizationFactor=nf)
+        return value, dlgradient(value, y)
+    value, g = dlfeval(loss, dlarray(P, fmt))
+    assert_close(value, expected, rtol=1e-12)
+    assert dims(g) == fmt and g.shape == P.shape
+    numeric = numerical_gradient(lambda p: float(extractdata(crossentropy(dlarray(p, fmt), T, ClassificationMode=mode,
+                                                                          NormalizationFactor=nf))), [P], 0)
+    assert_close(extractdata(g), numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("fmt,shape", [("CB", (4, 3)), ("CBT", (4, 3, 5)), ("SSCB", (2, 3, 4, 3))])
+@pytest.mark.parametrize("wfmt", ["C", "B"])
+def test_crossentropy_weights_formatted(fmt, shape, wfmt):
+    P, T = _probabilities(shape, fmt, 8)
+    w = np.linspace(0.5, 2.0, shape[fmt.index(wfmt)])
+    expected = _ce_reference(P, T, fmt, w=w, wfmt=wfmt)
+    assert_close(crossentropy(dlarray(P, fmt), T, w, WeightsFormat=wfmt), expected, rtol=1e-12)
+
+    def loss(y):
+        return crossentropy(y, T, w, WeightsFormat=wfmt)
+    assert_close(dlfeval(loss, dlarray(P, fmt)), expected, rtol=1e-12)
+
+
+# Bug (fixed): crossentropy of formatted data with no "B" label ("CT", "SSC": one observation, N = 1)
+# divided by the length of the first other axis (T, or the first S): "CT" with T = 5 gave a fifth of
+# MATLAB's loss, silently.  runtime/formats.plan puts a singleton batch axis in front (NEW_BATCH).
+
+def test_crossentropy_without_batch_label_is_one_observation():
+    P, T = _probabilities((4, 5), "CT", 9)
+    expected = -np.sum(T * np.log(P))
+    assert_close(crossentropy(dlarray(P, "CT"), T), expected, rtol=1e-12)
+    assert_close(crossentropy(P, T, DataFormat="CT"), expected, rtol=1e-12)
+
+    def loss(y):
+        value = crossentropy(y, T)
+        return value, dlgradient(value, y)
+    value, g = dlfeval(loss, dlarray(P, "CT"))
+    assert_close(value, expected, rtol=1e-12)
+    assert_close(extractdata(g), -T / P, rtol=1e-12)
+
+
+# Bug (fixed): MATLAB's Mask option was refused for formatted data ("Mask ... taken for data in sct's
+# layout"); MATLAB's sequence examples mask padded time steps of "CBT" data.  The mask is now arranged
+# as Y is (runtime/formats.plan, sct/format_layout.loss_alignment), eager and compiled.
+
+@pytest.mark.parametrize("nf", ["batch-size", "all-elements", "mask-included", "none"])
+@pytest.mark.parametrize("fmt,shape", [("CBT", (4, 3, 5)), ("TCB", (5, 4, 3)), ("CT", (4, 5))])
+def test_crossentropy_mask_formatted(nf, fmt, shape):
+    P, T = _probabilities(shape, fmt, 10)
+    mask = np.ones(shape)
+    t_axis = fmt.index("T")
+    index = [slice(None)] * len(shape)
+    index[t_axis] = slice(3, None)
+    mask[tuple(index)] = 0            # the padded time steps
+    expected = _ce_reference(P, T, fmt, mask=mask, nf=nf)
+    assert_close(crossentropy(dlarray(P, fmt), T, Mask=mask, NormalizationFactor=nf), expected, rtol=1e-12)
+
+    def loss(y, m):
+        value = crossentropy(y, T, Mask=m, NormalizationFactor=nf)
+        return value, dlgradient(value, y)
+    value, g = dlfeval(loss, dlarray(P, fmt), mask)
+    assert_close(value, expected, rtol=1e-12)
+    numeric = numerical_gradient(lambda p: float(extractdata(crossentropy(dlarray(p, fmt), T, Mask=mask,
+                                                                          NormalizationFactor=nf))), [P], 0)
+    assert_close(extractdata(g), numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_crossentropy_mask_labelled_in_another_order():
+    P, T = _probabilities((4, 3, 5), "CBT", 11)
+    mask = np.ones((4, 3, 5))
+    mask[:, 0, 3:] = 0
+    expected = _ce_reference(P, T, "CBT", mask=mask)
+    labelled = dlarray(np.transpose(mask, (1, 2, 0)), "BTC")
+    assert_close(crossentropy(dlarray(P, "CBT"), T, Mask=labelled), expected, rtol=1e-12)
+
+    def loss(y, m):
+        return crossentropy(y, T, Mask=m)
+    assert_close(dlfeval(loss, dlarray(P, "CBT"), labelled), expected, rtol=1e-12)
+
+
+# Bug (fixed): TargetCategories (MATLAB's name of ClassificationMode before R2021b, on the R2019b-R2021a
+# reference pages: "exclusive" / "independent") was an unexpected keyword.
+
+@pytest.mark.parametrize("categories,mode", [("exclusive", "single-label"), ("independent", "multilabel")])
+def test_crossentropy_target_categories(categories, mode):
+    P, T = _probabilities((10, 12), "CB", 12)
+    expected = _ce_reference(P, T, "CB", mode)
+    assert_close(crossentropy(dlarray(P, "CB"), T, TargetCategories=categories), expected, rtol=1e-12)
+
+    def loss(y):
+        value = crossentropy(y, T, TargetCategories=categories)
+        return value, dlgradient(value, y)
+    value, g = dlfeval(loss, dlarray(P, "CB"))
+    assert_close(value, expected, rtol=1e-12)
+    numeric = numerical_gradient(lambda p: float(extractdata(crossentropy(dlarray(p, "CB"), T,
+                                                                          ClassificationMode=mode))), [P], 0)
+    assert_close(extractdata(g), numeric, rtol=1e-5, atol=1e-7)
+
+    def second(y):        # the gradient of a gradient norm (higher derivatives on by default)
+        value = crossentropy(y, T, TargetCategories=categories)
+        g = dlgradient(value, y)
+        penalty = np.sum(g * g)
+        return dlgradient(penalty, y)
+    got = dlfeval(second, dlarray(P))
+    penalty = lambda p: float(np.sum(extractdata(dlfeval(lambda y: dlgradient(  # noqa: E731
+        crossentropy(y, T, TargetCategories=categories), y), dlarray(p))) ** 2))
+    assert_close(extractdata(got), numerical_gradient(penalty, [P], 0), rtol=1e-4, atol=1e-6)
+
+
+def test_crossentropy_target_categories_refusals():
+    P, T = _probabilities((3, 2), "CB", 13)
+    with pytest.raises(ValueError, match="TargetCategories"):
+        crossentropy(P, T, TargetCategories="multi")
+    with pytest.raises(ValueError, match="contradicts"):
+        crossentropy(P, T, TargetCategories="exclusive", ClassificationMode="multilabel")
