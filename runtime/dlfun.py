@@ -1481,6 +1481,8 @@ def layernorm_axes(X, OperationDimension):
         return (ndim - 1,) if ndim <= 3 else tuple(range(1, ndim))
     if OperationDimension == "channel-only":
         return (ndim - 1,)
+    if OperationDimension == "spatial-channel" and ndim == 3:
+        return (2,)        # (batch, time, C): no spatial axis, T is not one
     if OperationDimension in ("spatial-channel", "batch-excluded"):
         return tuple(range(1, ndim)) if ndim > 1 else (0,)
     raise ValueError("layernorm: OperationDimension must be 'auto', 'channel-only', 'spatial-channel' or "
@@ -1494,8 +1496,9 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
     Normalises over, per MATLAB's ``OperationDimension``: ``"auto"``
     (default) the channel axis for (batch, C) and (batch, time, C) data and
     the spatial and channel axes for images; ``"channel-only"`` the last
-    axis; ``"spatial-channel"`` / ``"batch-excluded"`` every axis but the
-    batch axis.  ``offset`` and ``scaleFactor`` broadcast against the trailing
+    axis; ``"spatial-channel"`` every axis but the batch axis of images and
+    the channel axis of (batch, time, C) data; ``"batch-excluded"`` every axis
+    but the batch axis.  ``offset`` and ``scaleFactor`` broadcast against the trailing
     axes ((C,) per channel).
 
     >>> X = np.array([[1.0, 2.0, 3.0]])

@@ -178,6 +178,20 @@ def _batch_first_channel_last(fmt: str, fname: str, need_batch: bool = True) -> 
     return b + rest + [fmt.index("C")]
 
 
+def _layernorm_dimension(fmt: str, which: str) -> Dict[str, Any]:
+    """layernorm's OperationDimension for data labelled ``fmt`` (arranged B, S.., T, C): "auto" is the
+    spatial and channel dimensions for images, the channel dimension for feature, sequence and
+    spatio-temporal data; "spatial-channel" never includes T (the channels alone where there is no S)."""
+    if which == "auto":
+        which = "spatial-channel" if "S" in fmt and "T" not in fmt else "channel-only"
+    if which == "spatial-channel" and "S" not in fmt:
+        which = "channel-only"
+    if which == "spatial-channel" and "T" in fmt:
+        raise ValueError(f"layernorm: OperationDimension 'spatial-channel' of data labelled {fmt!r} (S and T) is not "
+                         "supported by sct: use 'channel-only' or 'batch-excluded', or fold T into B first")
+    return {"OperationDimension": which} if which != "batch-excluded" else {}
+
+
 def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan:
     """How ``fname`` runs on data labelled ``fmt`` (``formatted``: the input carries the labels,
     so the result does too; for DataFormat= on unformatted input the result is unformatted, as MATLAB's)."""
@@ -199,9 +213,7 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         perm = _perm(fmt, order)
         opts = {}
         if fname == "layernorm":
-            which = options.get("OperationDimension", "auto")
-            if which == "auto":
-                opts["OperationDimension"] = "spatial-channel" if "S" in fmt else "channel-only"
+            opts = _layernorm_dimension(fmt, options.get("OperationDimension", "auto"))
         item = 0 if fname == "batchnorm" and options.get("nargout", 1) == 3 else None
         return Plan([(0, perm, None)], opts, _inverse(perm), keep, item)
     if fname == "softmax":

@@ -250,3 +250,91 @@ def test_crossentropy_target_categories_refusals():
         crossentropy(P, T, TargetCategories="multi")
     with pytest.raises(ValueError, match="contradicts"):
         crossentropy(P, T, TargetCategories="exclusive", ClassificationMode="multilabel")
+
+
+# --- layernorm's OperationDimension ---------------------------------------------------------------
+# Bug (fixed): "spatial-channel" normalised over every axis but the batch axis, T included: for
+# sequence data ("CBT", or sct's unformatted (batch, time, C)) it normalised over time and channels
+# (MATLAB: the channels, there being no spatial dimension), and "auto" on spatio-temporal data
+# ("SCBT") normalised over S, T and C.  T is never a spatial dimension: runtime/formats
+# ._layernorm_dimension and runtime/dlfun.layernorm_axes.
+
+def _layer_normalized(x, axes, offset, scale, ci, eps=1e-5):
+    mu = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    shape = [1] * x.ndim
+    shape[ci] = -1
+    return (x - mu) / np.sqrt(var + eps) * np.reshape(scale, shape) + np.reshape(offset, shape)
+
+
+def ln_auto(x, offset, scale):
+    value = np.sum(layernorm(x, offset, scale) * np.sin(x))
+    return value, dlgradient(value, x, offset, scale)
+
+
+def ln_spatial_channel(x, offset, scale):
+    value = np.sum(layernorm(x, offset, scale, OperationDimension="spatial-channel") * np.sin(x))
+    return value, dlgradient(value, x, offset, scale)
+
+
+def ln_channel_only(x, offset, scale):
+    value = np.sum(layernorm(x, offset, scale, OperationDimension="channel-only") * np.sin(x))
+    return value, dlgradient(value, x, offset, scale)
+
+
+def ln_batch_excluded(x, offset, scale):
+    value = np.sum(layernorm(x, offset, scale, OperationDimension="batch-excluded") * np.sin(x))
+    return value, dlgradient(value, x, offset, scale)
+
+
+LAYERNORM_LOSSES = {"auto": ln_auto, "spatial-channel": ln_spatial_channel, "channel-only": ln_channel_only,
+                    "batch-excluded": ln_batch_excluded}
+
+
+@pytest.mark.parametrize("fmt,shape,which,labels", [
+    ("CBT", (4, 3, 5), "auto", "C"), ("CBT", (4, 3, 5), "spatial-channel", "C"),
+    ("CBT", (4, 3, 5), "channel-only", "C"), ("CBT", (4, 3, 5), "batch-excluded", "CT"),
+    ("SSCB", (3, 2, 4, 3), "auto", "SC"), ("SSCB", (3, 2, 4, 3), "spatial-channel", "SC"),
+    ("SSCB", (3, 2, 4, 3), "channel-only", "C"), ("CB", (4, 3), "spatial-channel", "C"),
+    ("SCBT", (3, 4, 2, 5), "auto", "C"), ("SCBT", (3, 4, 2, 5), "batch-excluded", "SCT"),
+    ("TBC", (5, 3, 4), "spatial-channel", "C")])
+def test_layernorm_operation_dimension(fmt, shape, which, labels):
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal(shape)
+    ci = fmt.index("C")
+    offset = rng.standard_normal(shape[ci])
+    scale = 1 + rng.random(shape[ci])
+    axes = tuple(i for i, c in enumerate(fmt) if c in labels)
+    expected = _layer_normalized(x, axes, offset, scale, ci)
+    got = layernorm(dlarray(x, fmt), offset, scale, OperationDimension=which)
+    assert dims(got) == fmt
+    assert_close(extractdata(got), expected, rtol=1e-10, atol=1e-12)
+
+    value, grads = dlfeval(LAYERNORM_LOSSES[which], dlarray(x, fmt), dlarray(offset), dlarray(scale))
+    assert_close(value, np.sum(expected * np.sin(x)), rtol=1e-10)
+    plain = lambda x, offset, scale: float(np.sum(_layer_normalized(x, axes, offset, scale, ci)  # noqa: E731
+                                                  * np.sin(x)))
+    for i, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(plain, [x, offset, scale], i), rtol=1e-5, atol=1e-7)
+
+
+def test_layernorm_spatial_channel_of_unformatted_sequences():
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((3, 5, 4))                  # sct's (batch, time, C)
+    expected = _layer_normalized(x, (2,), np.zeros(4), np.ones(4), 2)
+    assert_close(layernorm(x, np.zeros(4), np.ones(4), OperationDimension="spatial-channel"), expected, rtol=1e-10)
+    check_grads(lambda x: np.sum(layernorm(x, 0.5, 2.0, OperationDimension="spatial-channel") ** 3), x,
+                rtol=1e-5, atol=1e-6)
+
+
+def layernorm_video(x):
+    return layernorm(x, np.zeros(4), np.ones(4), OperationDimension="spatial-channel")
+
+
+def test_layernorm_spatial_channel_of_spatiotemporal_data_is_refused():
+    x = dlarray(np.ones((3, 4, 2, 5)), "SCBT")
+    with pytest.raises(ValueError, match="spatial-channel"):
+        layernorm_video(x)
+    with pytest.raises(sct.CompileError, match="spatial-channel") as info:
+        dlfeval(layernorm_video, x)
+    assert info.value.filename == __file__ and info.value.lineno is not None
