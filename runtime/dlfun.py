@@ -87,7 +87,8 @@ def _padding(padding, in_size, window, stride, name):
     """
     if isinstance(padding, str):
         if padding != "same":
-            raise ValueError(f"{name}: Padding must be 'same' or nonnegative integers, got {padding!r}")
+            extra = " ('causal' is for 1-D convolution)" if padding == "causal" else ""
+            raise ValueError(f"{name}: Padding must be 'same' or nonnegative integers, got {padding!r}{extra}")
         pads = []
         for n, k, s in zip(in_size, window, stride):
             out = -(-n // s)
@@ -164,9 +165,13 @@ def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0, Paddi
         if len(w_shape) != 3:
             raise ValueError("dlconv: 1-D convolution (X of shape (batch, length, channels)) takes weights of shape "
                              f"(filterSize, channels per group, filters), got shape {tuple(w_shape)}")
+        if isinstance(Padding, str) and Padding == "causal":    # MATLAB's: (filterSize - 1) * dilation, left
+            padding = [[(w_shape[0] - 1) * _one_d(DilationFactor, "DilationFactor")[0], 0], [0, 0]]
+        else:
+            padding = _one_d_padding(Padding, "dlconv")
         geometry = conv_geometry((x_shape[0], x_shape[1], 1, x_shape[2]), (w_shape[0], 1) + tuple(w_shape[1:]),
                                  _one_d(Stride, "Stride"), _one_d(DilationFactor, "DilationFactor"),
-                                 _one_d_padding(Padding, "dlconv"), PaddingValue)
+                                 padding, PaddingValue)
         return geometry
     if len(x_shape) != 4:
         raise ValueError(f"dlconv: X must be (batch, height, width, channels), got shape {tuple(x_shape)}")
@@ -532,7 +537,8 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
     mode's padding goes back to the entries it copies, a constant has none.
     The result is (batch, Ho, Wo, Cout).  A 3-D ``X`` (batch, length, channels)
     with weights (filterSize, channels per group, filters) is a 1-D convolution
-    (MATLAB's "SCB" data; ``Padding``: a number, ``[before, after]`` or "same").
+    (MATLAB's "SCB" data; ``Padding``: a number, ``[before, after]``, "same" or
+    "causal": ``(filterSize - 1) * DilationFactor`` before, none after).
     Differentiable in ``X``, ``weights`` and ``bias``, to any order.
 
     >>> X = np.ones((1, 4, 4, 3))

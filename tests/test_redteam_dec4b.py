@@ -338,3 +338,71 @@ def test_layernorm_spatial_channel_of_spatiotemporal_data_is_refused():
     with pytest.raises(sct.CompileError, match="spatial-channel") as info:
         dlfeval(layernorm_video, x)
     assert info.value.filename == __file__ and info.value.lineno is not None
+
+
+# --- dlconv Padding="causal" (MATLAB's, for 1-D convolution) -----------------------------------------
+# Bug (fixed): a documented Padding value, refused ("Padding must be 'same' or nonnegative integers").
+# runtime/dlfun.conv_geometry pads (filterSize - 1) * DilationFactor before the sequence, none after.
+
+def _causal_reference(x, w, b, dilation, stride):
+    """x (length, C, B) ("SCB"), w (k, C, F): MATLAB's causal 1-D convolution."""
+    k = w.shape[0]
+    pad = (k - 1) * dilation
+    xp = np.concatenate([np.zeros((pad,) + x.shape[1:]), x])
+    length = (xp.shape[0] - pad - 1) // stride + 1
+    taps = [np.einsum("kcb,kcf->fb", xp[i * stride:i * stride + pad + 1:dilation], w) for i in range(length)]
+    return np.stack(taps) + np.reshape(b, (1, -1, 1))
+
+
+def causal_conv(x, w, b):
+    return dlconv(x, w, b, Padding="causal", DilationFactor=2)
+
+
+def causal_conv_strided(x, w, b):
+    return dlconv(x, w, b, Padding="causal", Stride=2)
+
+
+def causal_conv_loss(x, w, b):
+    y = dlconv(x, w, b, Padding="causal", DilationFactor=2)
+    value = np.sum(np.tanh(y))
+    return value, dlgradient(value, x, w, b)
+
+
+def causal_conv_penalty(x, w, b):
+    y = dlconv(x, w, b, Padding="causal", DilationFactor=2)
+    gx = dlgradient(np.sum(np.tanh(y)), x)
+    penalty = np.sum(gx * gx)
+    return dlgradient(penalty, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dlconv_causal_padding(dtype):
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((9, 3, 2)).astype(dtype)      # "SCB"
+    w = rng.standard_normal((3, 3, 4)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    y = causal_conv(dlarray(x, "SCB"), w, b)
+    assert dims(y) == "SCB" and y.shape == (9, 4, 2)
+    assert_close(extractdata(y), _causal_reference(x, w, b, 2, 1), rtol=tol, atol=tol)
+    y = causal_conv_strided(dlarray(x, "SCB"), w, b)
+    assert y.shape == (5, 4, 2)
+    assert_close(extractdata(y), _causal_reference(x, w, b, 1, 2), rtol=tol, atol=tol)
+    # sct's own layout (batch, length, channels), unformatted
+    assert_close(causal_conv(np.transpose(x, (2, 0, 1)), w, b),
+                 np.transpose(_causal_reference(x, w, b, 2, 1), (2, 0, 1)), rtol=tol, atol=tol)
+    value, grads = dlfeval(causal_conv_loss, dlarray(x, "SCB"), dlarray(w), dlarray(b))
+    assert all(extractdata(g).dtype == dtype for g in grads)
+    if dtype == np.float64:
+        plain = lambda x, w, b: float(np.sum(np.tanh(_causal_reference(x, w, b, 2, 1))))  # noqa: E731
+        for i, g in enumerate(grads):
+            assert_close(extractdata(g), numerical_gradient(plain, [x, w, b], i), rtol=1e-6, atol=1e-8)
+        got = dlfeval(causal_conv_penalty, dlarray(x, "SCB"), dlarray(w), dlarray(b))
+        penalty = lambda w: float(np.sum(extractdata(dlfeval(causal_conv_loss, dlarray(x, "SCB"), dlarray(w),  # noqa
+                                                             dlarray(b))[1][0]) ** 2))
+        assert_close(extractdata(got), numerical_gradient(penalty, [w], 0), rtol=1e-5, atol=1e-7)
+
+
+def test_dlconv_causal_padding_is_one_d_only():
+    with pytest.raises(ValueError, match="causal"):
+        dlconv(dlarray(X4, "SSCB"), W4, B4, Padding="causal")
