@@ -503,6 +503,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
                                      for a in (x, h0, c0, weights, recurrent_weights, bias)):
         return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
                              {"OutputMode": OutputMode})
+    recurrent_states("lstm", x, recurrent_weights, (("H0", h0), ("C0", c0)))
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -520,6 +521,19 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     if OutputMode == "last":
         return np.copy(h), h, c
     return np.stack(outputs, axis=1), h, c
+
+
+def recurrent_states(fname, x, recurrent_weights, states):
+    """Refuse initial states that are not (batch, hidden), (1, hidden) or (hidden,) in sct's layout (the
+    hidden size from ``recurrent_weights``), naming the shape expected (not a matmul error inside)."""
+    batch, hidden = np.shape(x)[0], np.shape(recurrent_weights)[-1]
+    for name, h in states:
+        shape = tuple(np.shape(h))
+        if shape != (hidden,) and not (len(shape) == 2 and shape[1] == hidden and shape[0] in (1, batch)):
+            raise ValueError(f"{fname}: {name} does not fit the states: (batch, hidden) = ({batch}, {hidden}), or "
+                             f"({hidden},) for every observation, for data in sct's layout (got {shape}); for "
+                             f"formatted X (or DataFormat=) they follow X's order of C and B: ({hidden}, {batch}) "
+                             f"when C comes first, as in MATLAB's 'CBT', ({batch}, {hidden}) when B does ('TBC')")
 
 
 def recurrent_output_mode(fname, OutputMode):
@@ -558,6 +572,7 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
                                      for a in (x, h0, weights, recurrent_weights, bias)):
         return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat,
                              {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode})
+    recurrent_states("gru", x, recurrent_weights, (("H0", h0),))
     hidden = np.shape(h0)[-1]
     recurrent_bias = ResetGateMode == "recurrent-bias-after-multiplication"
     if np.shape(bias)[-1] != (6 if recurrent_bias else 3) * hidden:
@@ -698,7 +713,7 @@ def attention_dropout_mask(weights, probability):
     return keep.astype(dtype) / dtype.type(1 - probability)
 
 
-nondifferentiable(attention_auto_scale, attention_allowed, attention_dropout_mask)
+nondifferentiable(attention_auto_scale, attention_allowed, attention_dropout_mask, recurrent_states)
 
 
 __all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",
