@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted
+from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
 from .nn import log_floor
 
@@ -1631,10 +1631,19 @@ def observations(Y):
     return shape[0] if len(shape) >= 2 else 1
 
 
-def loss_weights_shape(weights, Y):
-    """The shape that lines ``weights`` up with ``Y``: per channel (C,), per observation (N,), or as given."""
+def loss_weights_shape(weights, Y, WeightsFormat=None):
+    """The shape that lines ``weights`` up with ``Y``: per channel (C,), per observation (N,), or as given.
+    ``WeightsFormat`` "C" or "B" says which a vector is (else: per channel unless only N fits)."""
     wshape = tuple(np.shape(weights))
     shape = tuple(np.shape(Y))
+    if WeightsFormat is not None:
+        if WeightsFormat not in ("C", "B") or len(wshape) != 1:
+            raise ValueError(f"WeightsFormat {WeightsFormat!r}: sct takes 'C' or 'B' for a weight vector "
+                             f"(got weights of shape {wshape})")
+        along = len(shape) - 1 if WeightsFormat == "C" else 0
+        if len(shape) < 2 or shape[along] != wshape[0]:
+            raise ValueError(f"{wshape[0]} weights labelled {WeightsFormat!r} do not match the data of shape {shape}")
+        return wshape if WeightsFormat == "C" else (wshape[0],) + (1,) * (len(shape) - 1)
     if len(wshape) == 1 and len(shape) >= 2 and wshape[0] != shape[-1] and wshape[0] == shape[0]:
         return (wshape[0],) + (1,) * (len(shape) - 1)          # observation weights
     return wshape
@@ -1675,10 +1684,10 @@ def _reduce_loss_rule(g, ans, values, divisor, Reduction):
     return broadcast_like(g, values) / divisor
 
 
-def weighted(values, Y, weights, Mask):
+def weighted(values, Y, weights, Mask, WeightsFormat=None):
     """``values`` times the aligned ``weights`` and ``Mask`` (None: 1)."""
     if weights is not None:
-        values = values * np.reshape(weights, loss_weights_shape(weights, Y))
+        values = values * np.reshape(weights, loss_weights_shape(weights, Y, WeightsFormat))
     if Mask is not None:
         values = values * Mask
     return values
@@ -1686,11 +1695,14 @@ def weighted(values, Y, weights, Mask):
 
 def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
            Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None) -> Any:
+           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None,
+           WeightsFormat: Optional[str] = None) -> Any:
     """L1 loss (MATLAB's l1loss): ``sum(weights * Mask * |Y - targets|) / N``, the mean absolute error
     for the defaults (Reduction "sum", NormalizationFactor "batch-size").
 
     ``weights``: per channel (C,), per observation (N,) or elementwise;
+    ``WeightsFormat`` "C" or "B" says which a weight vector is (a vector labelled
+    "C" or "B", ``dlarray(w, "B")``, says it too);
     ``Mask``: elementwise 0/1 broadcasting against ``Y``; ``Reduction="none"``
     returns the weighted, masked elementwise losses.  ``NormalizationFactor``:
     ``"batch-size"`` (N = ``Y.shape[0]``, 1 for a 1-D ``Y``), ``"all-elements"``,
@@ -1700,17 +1712,19 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l1loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     5.0
     """
+    WeightsFormat = labelled_weights("l1loss", weights, WeightsFormat)
     if formatted_loss("l1loss", Y, targets, Mask, weights, Reduction, DataFormat):
         return run_formatted("l1loss", l1loss, (Y, targets, weights),
-                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor},
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat},
                              DataFormat)
-    values = weighted(np.abs(Y - targets), Y, weights, Mask)
+    values = weighted(np.abs(Y - targets), Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
 
 def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
            Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
-           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None) -> Any:
+           NormalizationFactor: Union[str, float] = "batch-size", DataFormat: Optional[str] = None,
+           WeightsFormat: Optional[str] = None) -> Any:
     """L2 loss (MATLAB's l2loss): ``sum(weights * Mask * (Y - targets)^2) / N`` (no 1/2, unlike ``mse``).
 
     Options as ``l1loss``.
@@ -1718,12 +1732,13 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
     >>> float(l2loss(np.array([[1.0, -2.0], [3.0, 4.0]]), np.zeros((2, 2))))
     15.0
     """
+    WeightsFormat = labelled_weights("l2loss", weights, WeightsFormat)
     if formatted_loss("l2loss", Y, targets, Mask, weights, Reduction, DataFormat):
         return run_formatted("l2loss", l2loss, (Y, targets, weights),
-                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor},
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat},
                              DataFormat)
     diff = Y - targets
-    values = weighted(diff * diff, Y, weights, Mask)
+    values = weighted(diff * diff, Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
 
@@ -1742,7 +1757,8 @@ def _huber_values_rule(g, ans, d, delta):
 def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
           Mask: Optional[ArrayLike] = None, Reduction: str = "sum",
           NormalizationFactor: Union[str, float] = "batch-size", TransitionPoint: float = 1,
-          DataFormat: Optional[str] = None) -> Any:
+          DataFormat: Optional[str] = None,
+          WeightsFormat: Optional[str] = None) -> Any:
     """Huber loss (MATLAB's huber): elementwise ``d^2/2`` for ``|d| <= TransitionPoint`` and
     ``TransitionPoint * (|d| - TransitionPoint/2)`` beyond (d = Y - targets), weighted, masked and
     reduced as ``l1loss`` (defaults: TransitionPoint 1, Reduction "sum", NormalizationFactor
@@ -1751,11 +1767,12 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
     >>> float(huber(np.array([[0.5, -2.0]]), np.zeros((1, 2))))
     1.625
     """
+    WeightsFormat = labelled_weights("huber", weights, WeightsFormat)
     if formatted_loss("huber", Y, targets, Mask, weights, Reduction, DataFormat):
         return run_formatted("huber", huber, (Y, targets, weights),
-                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "TransitionPoint": TransitionPoint},
+                             {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat, "TransitionPoint": TransitionPoint},
                              DataFormat)
-    values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask)
+    values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
 

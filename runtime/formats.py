@@ -417,6 +417,20 @@ def check_fixed_layout(fname: str, *inputs) -> None:
 
 
 
+def labelled_weights(fname: str, weights, WeightsFormat=None):
+    """A loss's ``WeightsFormat``: as given, or the label of a weight vector labelled "C" or "B"
+    (MATLAB reads a formatted weights argument by its labels); both given: they must agree."""
+    fmt = format_of(weights) if type(weights) is not np.ndarray else ""
+    if not fmt:
+        return WeightsFormat
+    if len(fmt) != 1 or fmt not in "CB":
+        raise ValueError(f"{fname}: weights labelled {fmt!r}: sct reads labelled weights as a vector, 'C' (per "
+                         "channel) or 'B' (per observation); give elementwise weights unformatted, in Y's layout")
+    if WeightsFormat is not None and WeightsFormat != fmt:
+        raise ValueError(f"{fname}: the weights are labelled {fmt!r} but WeightsFormat is {WeightsFormat!r}")
+    return fmt
+
+
 def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = "sum", DataFormat=None) -> bool:
     """Does the loss ``fname`` run on formatted data (a formatted ``Y`` or ``DataFormat=``)?  Refuses
     what the arrangement cannot follow: formatted targets or mask for unformatted predictions,
@@ -493,7 +507,7 @@ def pool_indices_into(indx, size, post):
     return np.transpose(flat, post), shape
 
 
-nondifferentiable(pool_indices_into, dims, finddim, flat_shape, check_format, format_of, check_fixed_layout, run_formatted,
+nondifferentiable(pool_indices_into, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, run_formatted, run_recurrent
+from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted, run_recurrent
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -234,6 +234,7 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     """
     # over 60 lines only by its docstring (MATLAB's options); the code is 24 lines
     ClassificationMode = crossentropy_mode(ClassificationMode, TargetCategories)
+    WeightsFormat = labelled_weights("crossentropy", weights, WeightsFormat)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     matlab = crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,

@@ -186,6 +186,8 @@ class LayoutCalls(FormatInference):
         fname = LAYOUT_OPS[id(info.obj)]
         x = args[0] if args else None
         given = self.given_format(stmt, node, fname, x)
+        if fname == "crossentropy" or (fname in rf.LOSS_FUNCTIONS and fname != "mse"):
+            self.weights_format(stmt, node, fname, args[2] if len(args) > 2 else kws.get("weights"))
         if given is None:
             self.check_unformatted(stmt, fname, x, args, kws)
             return None, None
@@ -201,6 +203,21 @@ class LayoutCalls(FormatInference):
             return tree, None
         return tree, layout_call(Emitter(self.namer, self.rt, stmt), node, fname, p, align,
                                  lambda message: self.fail(stmt, message))
+
+    def weights_format(self, stmt, node, fname, w):
+        """A loss's weight vector labelled "C" or "B" (``dlarray(w, "B")``): its label passed on as
+        ``WeightsFormat=`` (MATLAB reads formatted weights by their labels; the labels are not there
+        when the function runs)."""
+        if not has_format(w):
+            return
+        if not (isinstance(w, str) and w in ("C", "B")):
+            self.fail(stmt, f"{fname}: weights labelled {w if isinstance(w, str) else 'in a way not known here'!r}: "
+                      "sct reads labelled weights as a vector, 'C' (per channel) or 'B' (per observation)")
+        given = next((k for k in node.keywords if k.arg == "WeightsFormat"), None)
+        if given is None:
+            node.keywords.append(gast.keyword(arg="WeightsFormat", value=const(w)))
+        elif not (isinstance(given.value, gast.Constant) and given.value.value == w):
+            self.fail(stmt, f"{fname}: the weights are labelled {w!r}; WeightsFormat must be {w!r} or left out")
 
     def check_unformatted(self, stmt, fname, x, args, kws):
         """An input with no given format: refused where its format is not known, or where a loss's

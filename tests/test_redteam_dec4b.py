@@ -466,3 +466,84 @@ def test_recurrent_states_of_the_wrong_shape_are_named():
     assert info.value.filename == __file__
     Y, H, C = lstm(x, np.zeros((2, 5)), np.zeros((2, 5)), W, R, b)      # (batch, hidden) for "TBC"
     assert dims(Y) == "TBC" and Y.shape == (6, 2, 5) and H.shape == (2, 5)
+
+
+# --- weights labelled "B" or "C" (MATLAB reads a formatted weights argument by its labels) -----------
+# Bug (fixed): crossentropy, l1loss, l2loss and huber dropped the labels of dlarray(w, "B") and took a
+# vector as many long as the channels for per-channel weights: observation weights of a batch as large
+# as the classes were applied per class, silently (crossentropy 3.584 for 2.646).  l1loss, l2loss and
+# huber had no WeightsFormat option either.  runtime/formats.labelled_weights (eager) and
+# sct/format_layout.weights_format (compiled: the label becomes WeightsFormat=).
+
+def _weighted_reference(fname, P, T, w, along):
+    shape = [1, 1]
+    shape[along] = len(w)
+    w = np.reshape(w, shape)
+    if fname == "crossentropy":
+        return -np.sum(w * T * np.log(P)) / P.shape[1]
+    d = P - T
+    values = {"l1loss": np.abs(d), "l2loss": d * d,
+              "huber": np.where(np.abs(d) <= 1, 0.5 * d * d, np.abs(d) - 0.5)}[fname]
+    return np.sum(w * values) / P.shape[1]
+
+
+LOSSES = {"crossentropy": crossentropy, "l1loss": l1loss, "l2loss": l2loss, "huber": huber}
+
+
+def weighted_ce(y, t, w):
+    value = crossentropy(y, t, w)
+    return value, dlgradient(value, y)
+
+
+def weighted_l1(y, t, w):
+    value = l1loss(y, t, w)
+    return value, dlgradient(value, y)
+
+
+def weighted_l2(y, t, w):
+    value = l2loss(y, t, w)
+    return value, dlgradient(value, y)
+
+
+def weighted_huber(y, t, w):
+    value = huber(y, t, w)
+    return value, dlgradient(value, y)
+
+
+WEIGHTED = {"crossentropy": weighted_ce, "l1loss": weighted_l1, "l2loss": weighted_l2, "huber": weighted_huber}
+
+
+@pytest.mark.parametrize("fname", sorted(LOSSES))
+@pytest.mark.parametrize("label", ["B", "C"])
+def test_loss_weights_labelled(fname, label):
+    rng = np.random.default_rng(19)
+    P = rng.random((3, 3)) * 0.9 + 0.05             # "CB", as many classes as observations
+    T = rng.random((3, 3)) * 3 if fname != "crossentropy" else rng.random((3, 3))
+    w = np.array([1.0, 2.0, 3.0])
+    along = 1 if label == "B" else 0
+    expected = _weighted_reference(fname, P, T, w, along)
+    assert_close(LOSSES[fname](dlarray(P, "CB"), T, dlarray(w, label)), expected, rtol=1e-12)
+    assert_close(LOSSES[fname](dlarray(P, "CB"), T, w, WeightsFormat=label), expected, rtol=1e-12)
+    value, g = dlfeval(WEIGHTED[fname], dlarray(P, "CB"), T, dlarray(w, label))
+    assert_close(value, expected, rtol=1e-12)
+    numeric = numerical_gradient(lambda p: _weighted_reference(fname, p, T, w, along), [P], 0)
+    assert_close(extractdata(g), numeric, rtol=1e-6, atol=1e-8)
+    # unformatted predictions in sct's layout (batch, C), labelled weights
+    value, g = dlfeval(WEIGHTED[fname], dlarray(P.T), T.T, dlarray(w, label))
+    assert_close(value, expected, rtol=1e-12)
+    assert_close(extractdata(g), numeric.T, rtol=1e-6, atol=1e-8)
+
+
+def huber_weights_disagree(y, t, w):
+    return huber(y, t, w, WeightsFormat="C")
+
+
+def test_loss_weights_label_and_weights_format_must_agree():
+    P = np.full((3, 3), 0.5)
+    with pytest.raises(ValueError, match="labelled 'B' but WeightsFormat is 'C'"):
+        huber(dlarray(P, "CB"), P, dlarray(np.ones(3), "B"), WeightsFormat="C")
+    with pytest.raises(sct.CompileError, match="labelled 'B'") as info:
+        dlfeval(huber_weights_disagree, dlarray(P, "CB"), P, dlarray(np.ones(3), "B"))
+    assert info.value.filename == __file__
+    with pytest.raises(ValueError, match="do not match"):
+        l2loss(P, P, np.ones(4), WeightsFormat="B")
