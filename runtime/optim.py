@@ -192,23 +192,26 @@ def _data(x):
     return np.asarray(x)
 
 
-def _wrapped(arr):
-    """``dlarray(arr)`` for a float or complex ndarray (what the constructor makes of it: the array itself,
-    no format), without the constructor's tests."""
+def _wrapped(arr, fmt=""):
+    """``dlarray(arr)`` for a float or complex ndarray (what the constructor makes of it: the array itself)
+    labelled ``fmt`` (the parameter's labels, of as many dimensions), without the constructor's tests."""
     out = object.__new__(dlarray)
     out._data = arr
-    out._fmt = ""
+    out._fmt = fmt
     return out
 
 
 def _like(value, param):
-    """``value`` as a dlarray when the parameter was one, else a plain array (0-d for numbers), in the
-    parameter's floating dtype (a float32 parameter stays float32 whatever the rates' types)."""
+    """``value`` as a dlarray when the parameter was one (with its labels), else a plain array (0-d for
+    numbers), in the parameter's floating dtype (a float32 parameter stays float32 whatever the rates' types)."""
     dtype = getattr(_data(param), "dtype", None)
     if dtype is not None and dtype.kind in "fc" and getattr(value, "dtype", dtype) != dtype:
         value = np.asarray(value).astype(dtype)
     if isinstance(param, dlarray):
-        return dlarray(value)
+        out = dlarray(value)
+        if param._fmt and out._data.ndim == len(param._fmt):
+            out._fmt = param._fmt          # a formatted parameter keeps its labels (MATLAB's)
+        return out
     return value
 
 
@@ -297,7 +300,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
                 # as below without the per-leaf look-ups (the results keep the dtype: ``_like`` is a wrap)
                 step_, new_m, new_v = in_place(pd, gd, ms, vs)
                 if step_.dtype == new_m.dtype == new_v.dtype == pd.dtype:
-                    return _wrapped(step_), _wrapped(new_m), _wrapped(new_v)
+                    return _wrapped(step_, p._fmt), _wrapped(new_m, p._fmt), _wrapped(new_v, p._fmt)
                 return _like(step_, p), _like(new_m, p), _like(new_v, p)
         if pd.ndim == 0 or np.ndim(gd) == 0:
             new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd

@@ -12,7 +12,8 @@ import sct
 from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, stripdims, finddim, dlconv, dltranspconv,
                  maxpool, avgpool, maxunpool, fullyconnect, relu, leakyrelu, gelu, sigmoid, softmax,
                  batchnorm, layernorm, instancenorm, groupnorm, lstm, gru, embed, attention, crossentropy,
-                 indexcrossentropy, mse, l1loss, l2loss, huber, onehotencode, onehotdecode)
+                 indexcrossentropy, mse, l1loss, l2loss, huber, onehotencode, onehotdecode, sgdmupdate, adamupdate,
+                 rmspropupdate, dlupdate)
 from gradcheck import assert_close, check_grads, numerical_gradient
 
 
@@ -547,3 +548,32 @@ def test_loss_weights_label_and_weights_format_must_agree():
     assert info.value.filename == __file__
     with pytest.raises(ValueError, match="do not match"):
         l2loss(P, P, np.ones(4), WeightsFormat="B")
+
+
+# --- the optimizers keep a formatted parameter's labels ---------------------------------------------
+# Bug (fixed): sgdmupdate, adamupdate, rmspropupdate and dlupdate returned a formatted dlarray
+# parameter ("CB") and its states unformatted (runtime/optim._like, _wrapped): the next formatted call
+# (fullyconnect, crossentropy, ...) then read it in sct's default layout.
+
+def test_optimizers_keep_labels():
+    rng = np.random.default_rng(20)
+    p0 = rng.standard_normal((3, 2))
+    g0 = rng.standard_normal((3, 2))
+    p, g = dlarray(p0, "CB"), dlarray(g0, "CB")
+    P, V = sgdmupdate(p, g, [])
+    assert dims(P) == dims(V) == "CB"
+    assert_close(extractdata(P), p0 - 0.01 * g0, rtol=1e-12)
+    P, M, S = adamupdate(p, g, [], [], 1)
+    assert dims(P) == dims(M) == dims(S) == "CB"
+    P2, M2, S2 = adamupdate(P, g, M, S, 2)            # the steady state (states are dlarrays)
+    assert dims(P2) == dims(M2) == dims(S2) == "CB"
+    m = 0.9 * (0.1 * g0) + 0.1 * g0
+    v = 0.999 * (0.001 * g0 ** 2) + 0.001 * g0 ** 2
+    p1 = p0 - 0.001 * np.sqrt(1 - 0.999) / (1 - 0.9) * (0.1 * g0) / (np.sqrt(0.001 * g0 ** 2) + 1e-8)
+    expected = p1 - 0.001 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2) * m / (np.sqrt(v) + 1e-8)
+    assert_close(extractdata(P2), expected, rtol=1e-10)
+    P, S = rmspropupdate(p, g, [])
+    assert dims(P) == dims(S) == "CB"
+    assert dims(dlupdate(lambda a: 2 * a, p)) == "CB"
+    P, V = sgdmupdate({"W": p, "b": dlarray(np.zeros(2))}, {"W": g, "b": dlarray(np.ones(2))}, None)
+    assert dims(P["W"]) == "CB" and dims(P["b"]) == ""
