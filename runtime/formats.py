@@ -138,25 +138,27 @@ CONV_FUNCTIONS = ("dlconv", "maxpool", "avgpool", "dltranspconv")
 NORM_FUNCTIONS = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
 # the regression losses read the labels too: their data is arranged batch first (N = the size of B)
 LOSS_FUNCTIONS = ("mse", "l1loss", "l2loss", "huber")
-LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy") + LOSS_FUNCTIONS
+LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax", "crossentropy", "attention") \
+    + LOSS_FUNCTIONS
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
-FIXED_LAYOUT = {"attention": ("BTC",), "indexcrossentropy": ("BC", "BTC"),
+FIXED_LAYOUT = {"indexcrossentropy": ("BC", "BTC"),
                 "embed": ("B", "BT")}
 
 
 class Plan:
     """``pre``: (argument position, permutation, leading axes kept when flattening, NEW_BATCH, or None);
     ``options``: keyword options replaced; ``post``: the permutation of the result (None: none);
-    ``item``: which element of a tuple result is arranged (None: the result itself);
-    ``out_format``: the result's labels."""
+    ``item``: which element of a tuple result is arranged (None: the result itself), ``outputs``: how
+    many the tuple has; ``out_format``: the result's labels."""
 
-    def __init__(self, pre, options, post, out_format, item=None):
+    def __init__(self, pre, options, post, out_format, item=None, outputs=3):
         self.pre = pre
         self.options = options
         self.post = post
         self.out_format = out_format
         self.item = item
+        self.outputs = outputs
 
 
 def _inverse(perm):
@@ -233,6 +235,15 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             raise ValueError(f"{fname}: the data format {fmt!r} has no batch dimension 'B'")
         perm = _perm(fmt, [i for c in "BTSUC" for i, d in enumerate(fmt) if d == c])
         return Plan([(0, perm, None), (1, perm, None), ("Mask", perm, None)], {}, None, None)
+    if fname == "attention":
+        # queries, keys, values (and a PaddingMask shaped like the keys) arranged (B, T, C); Y arranged
+        # back with the queries' labels, the weights in sct's layout (batch, heads, target, source)
+        if sorted(fmt) != sorted("CBT"):
+            raise ValueError(f"attention: sct's attention reads data labelled C, B and T (MATLAB's 'CBT' in any "
+                             f"order), got {fmt!r}")
+        perm = _perm(fmt, [fmt.index(c) for c in "BTC"])
+        return Plan([(0, perm, None), (1, perm, None), (2, perm, None), ("PaddingMask", perm, None)], {},
+                    _inverse(perm), keep, 0, outputs=2)
     if fname == "fullyconnect":
         if "B" not in fmt:
             raise ValueError(f"fullyconnect: the data format {fmt!r} has no batch dimension 'B'")
@@ -447,6 +458,11 @@ def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = 
     return True
 
 
+# the inputs of a layout function that may be labelled in another order than its first input
+ALIGNED_INPUTS = {**{name: (1, "Mask") for name in ("crossentropy",) + LOSS_FUNCTIONS},
+                  "attention": (1, 2, "PaddingMask")}
+
+
 def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataFormat=None):
     """Eager (outside dlfeval) run of ``fn`` on formatted data: by its plan, on plain arrays."""
     from .dlarray import dlarray
@@ -460,10 +476,12 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     wrap = any(isinstance(a, dlarray) for a in args)
     plain = [a._data if isinstance(a, dlarray) else a for a in args]
     kwargs = dict(kwargs)
-    if fname == "crossentropy" or fname in LOSS_FUNCTIONS:
-        # targets (and a mask) labelled in another order: arranged by their labels into the predictions' order
-        for where, values in ((1, plain), ("Mask", kwargs)):
-            v = args[1] if where == 1 and len(args) > 1 else kwargs.get(where) if where == "Mask" else None
+    if fname in ALIGNED_INPUTS:
+        # targets (and a mask; attention's keys and values) labelled in another order: arranged by their
+        # labels into the order of the first input
+        for where in ALIGNED_INPUTS[fname]:
+            values = kwargs if isinstance(where, str) else plain
+            v = kwargs.get(where) if isinstance(where, str) else args[where] if len(args) > where else None
             if isinstance(v, dlarray):
                 values[where] = v._data
                 if format_of(v) and format_of(v) != fmt:

@@ -619,7 +619,8 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
 
 
 def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",
-              PaddingMask: Any = None, AttentionMask: Any = "none", DropoutProbability: float = 0) -> Any:
+              PaddingMask: Any = None, AttentionMask: Any = "none", DropoutProbability: float = 0,
+              DataFormat: Optional[str] = None) -> Any:
     """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
 
     ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,
@@ -641,7 +642,16 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
     >>> Y, A = attention(q, kv, kv, 2)
     >>> Y.shape, A.shape
     ((2, 3, 4), (2, 2, 3, 5))
+
+    Formatted queries (MATLAB's "CBT", in any order; or ``DataFormat="CBT"`` for unformatted ones)
+    are read by their labels, the keys and values by theirs (unformatted: in the queries' order), a
+    PaddingMask shaped like the keys; ``Y`` then has the queries' order and format, the weights stay
+    (batch, heads, target, source).
     """
+    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a) for a in (queries, keys, values)):
+        return run_formatted("attention", attention, (queries, keys, values, num_heads),
+                             {"Scale": Scale, "PaddingMask": PaddingMask, "AttentionMask": AttentionMask,
+                              "DropoutProbability": DropoutProbability}, DataFormat)
     batch, target, features = np.shape(queries)
     source = np.shape(keys)[1]
     per_head = features // num_heads

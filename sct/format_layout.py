@@ -78,7 +78,7 @@ def layout_call(em: Emitter, node: gast.Call, fname: str, p, align, fail) -> Lis
     if p.item is None:
         return em.finish(call(f"{em.rt}.format_transpose", [load(inner), perm_tuple(p.post)]))
     parts = []
-    for i in range(3):
+    for i in range(p.outputs):
         part = em.item(f"_{i}", inner, i)
         if i == p.item:
             part = em.rt_call(f"_{i}", "format_transpose", [load(part), perm_tuple(p.post)])
@@ -195,10 +195,12 @@ class LayoutCalls(FormatInference):
         align = {}
         if fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS:
             align = self.loss_alignment(stmt, node, fname, args, fmt, env)
+        elif fname == "attention":
+            align = self.attention_alignment(stmt, node, args, kws, fmt)
         p = self.layout_plan(stmt, node, fname, fmt, formatted)
         tree = p.out_format
         if p.item is not None:
-            tree = (p.out_format, None, None) if p.out_format else None
+            tree = tuple(p.out_format if i == p.item else None for i in range(p.outputs)) if p.out_format else None
         if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
             return tree, None
         return tree, layout_call(Emitter(self.namer, self.rt, stmt), node, fname, p, align,
@@ -219,6 +221,21 @@ class LayoutCalls(FormatInference):
         elif not (isinstance(given.value, gast.Constant) and given.value.value == w):
             self.fail(stmt, f"{fname}: the weights are labelled {w!r}; WeightsFormat must be {w!r} or left out")
 
+    def attention_alignment(self, stmt, node, args, kws, fmt):
+        """attention's keys, values and PaddingMask labelled in another order than the queries:
+        position -> the permutation into the queries' order (unformatted ones are in that order)."""
+        align = {}
+        for pos, t in ((1, args[1] if len(args) > 1 else None), (2, args[2] if len(args) > 2 else None),
+                       ("PaddingMask", kws.get("PaddingMask"))):
+            if isinstance(t, _Unknown) or (isinstance(t, str) and not rf.same_labels(t, fmt)):
+                self.fail(stmt, f"attention: the {'keys' if pos == 1 else 'values' if pos == 2 else 'PaddingMask'} "
+                          f"are labelled {t!r}, the queries {fmt!r}")
+            if isinstance(t, str) and t != fmt:
+                align[pos] = rf.align_perm(t, fmt)
+        if len(node.args) < 3:
+            self.fail(stmt, "attention: pass the queries, keys and values positionally with formatted data")
+        return align
+
     def check_unformatted(self, stmt, fname, x, args, kws):
         """An input with no given format: refused where its format is not known, or where a loss's
         targets or mask are labelled."""
@@ -226,6 +243,9 @@ class LayoutCalls(FormatInference):
             self.fail(stmt, f"{fname}: the format of its input is not known when the function is compiled (it "
                       "differs by path, or comes from a call sct does not follow): give DataFormat= on "
                       "stripdims(x)")
+        if fname == "attention" and any(has_format(t) for t in list(args[1:3]) + [kws.get("PaddingMask")]):
+            self.fail(stmt, "attention: the keys or values are labelled but the queries are unformatted: label the "
+                      "queries (dlarray(Q, fmt)) or give DataFormat=")
         loss = fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS
         for what, t in (("targets", args[1] if len(args) > 1 else kws.get("targets")), ("Mask", kws.get("Mask"))):
             if loss and has_format(t):

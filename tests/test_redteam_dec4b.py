@@ -577,3 +577,89 @@ def test_optimizers_keep_labels():
     assert dims(dlupdate(lambda a: 2 * a, p)) == "CB"
     P, V = sgdmupdate({"W": p, "b": dlarray(np.zeros(2))}, {"W": g, "b": dlarray(np.ones(2))}, None)
     assert dims(P["W"]) == "CB" and dims(P["b"]) == ""
+
+
+# --- attention on MATLAB's "CBT" data ----------------------------------------------------------------
+# Bug (fixed): attention read a formatted "CBT" dlarray as sct's (batch, target, features) layout:
+# eagerly it failed in a reshape ("cannot reshape array of size 120") or, where the sizes allowed it
+# (C=8, B=4, T=4, 2 heads), returned a silently wrong result; DataFormat= was an unexpected keyword.
+# Formatted queries (and DataFormat=) are now read by their labels (runtime/formats.plan "attention",
+# eager and compiled), Y has the queries' order and format.
+
+def _attention_reference(q, k, v, heads, mask=None):
+    """q (C, B, T), k and v (C, B, S): MATLAB's multi-head scaled dot-product attention, Y as q."""
+    C, B, T = q.shape
+    S = k.shape[2]
+    d = C // heads
+    Y = np.zeros_like(q)
+    for b in range(B):
+        for h in range(heads):
+            Q, K, V = q[h * d:(h + 1) * d, b, :], k[h * d:(h + 1) * d, b, :], v[h * d:(h + 1) * d, b, :]
+            scores = K.T @ Q / np.sqrt(d)                                # (S, T)
+            if mask is not None:
+                scores = np.where(mask[0, b, :][:, None] > 0, scores, -np.inf)
+            A = np.exp(scores - scores.max(0))
+            A = A / A.sum(0)
+            Y[h * d:(h + 1) * d, b, :] = V @ A
+    return Y
+
+
+def attention_cbt(q, k, v):
+    Y, weights = attention(q, k, v, 2)
+    value = np.sum(Y * Y)
+    return Y, value, dlgradient(value, q, k, v)
+
+
+def attention_cbt_masked(q, k, v, m):
+    Y, weights = attention(q, k, v, 2, PaddingMask=m)
+    return Y
+
+
+def attention_data_format(q, k, v):
+    Y, weights = attention(q, k, v, 2, DataFormat="CBT")
+    return Y
+
+
+@pytest.mark.parametrize("C,B,T,S", [(8, 3, 5, 4), (8, 4, 4, 4)])
+def test_attention_formatted(C, B, T, S):
+    rng = np.random.default_rng(21)
+    q, k, v = rng.standard_normal((C, B, T)), rng.standard_normal((C, B, S)), rng.standard_normal((C, B, S))
+    expected = _attention_reference(q, k, v, 2)
+    Y, weights = attention(dlarray(q, "CBT"), dlarray(k, "CBT"), dlarray(v, "CBT"), 2)
+    assert dims(Y) == "CBT" and Y.shape == (C, B, T) and weights.shape == (B, 2, T, S)
+    assert_close(extractdata(Y), expected, rtol=1e-10, atol=1e-12)
+    Y, _ = attention(q, k, v, 2, DataFormat="CBT")
+    assert_close(Y, expected, rtol=1e-10, atol=1e-12)
+    # keys labelled in another order are read by their labels; unformatted values in the queries' order
+    Y, _ = attention(dlarray(q, "CBT"), dlarray(np.transpose(k, (2, 1, 0)), "TBC"), v, 2)
+    assert_close(extractdata(Y), expected, rtol=1e-10, atol=1e-12)
+    Y, value, grads = dlfeval(attention_cbt, dlarray(q, "CBT"), dlarray(k, "CBT"), dlarray(v, "CBT"))
+    assert dims(Y) == "CBT" and all(dims(g) == "CBT" for g in grads)
+    assert_close(extractdata(Y), expected, rtol=1e-10, atol=1e-12)
+    plain = lambda q, k, v: float(np.sum(_attention_reference(q, k, v, 2) ** 2))  # noqa: E731
+    for i, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(plain, [q, k, v], i), rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(dlfeval(attention_data_format, dlarray(q), dlarray(k), dlarray(v))), expected,
+                 rtol=1e-10, atol=1e-12)
+
+
+def test_attention_formatted_padding_mask():
+    rng = np.random.default_rng(22)
+    q, k, v = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 5)), rng.standard_normal((4, 2, 5))
+    mask = np.ones((4, 2, 5))
+    mask[:, 0, 3:] = 0
+    mask[:, 1, 4:] = 0
+    expected = _attention_reference(q, k, v, 2, mask)
+    Y, _ = attention(dlarray(q, "CBT"), dlarray(k, "CBT"), dlarray(v, "CBT"), 2, PaddingMask=mask)
+    assert_close(extractdata(Y), expected, rtol=1e-10, atol=1e-12)
+    Y = dlfeval(attention_cbt_masked, dlarray(q, "CBT"), dlarray(k, "CBT"), dlarray(v, "CBT"), mask)
+    assert_close(extractdata(Y), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_attention_refuses_other_labels():
+    x = dlarray(np.ones((4, 2, 3, 2)), "SSCB")
+    with pytest.raises(ValueError, match="C, B and T"):
+        attention(x, x, x, 2)
+    with pytest.raises(sct.CompileError, match="queries are unformatted"):
+        dlfeval(attention_cbt, dlarray(np.ones((2, 3, 4))), dlarray(np.ones((4, 2, 3)), "CBT"),
+                dlarray(np.ones((2, 3, 4))))
