@@ -1849,6 +1849,8 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     >>> round(float(indexcrossentropy(Y, np.array([0, 1]))), 4)
     0.367
     """
+    if type(Y) is not np.ndarray:
+        check_fixed_layout("indexcrossentropy", Y)     # labelled otherwise: refused, not read as (batch, C)
     t = safe_targets(targets, MaskIndex)
     p = class_probabilities_at(Y, t)
     values = -np.log(np.maximum(p, log_floor(p))) * index_mask(targets, MaskIndex)
@@ -1910,13 +1912,17 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
     return out if axis is None or axis == out.ndim - 1 else np.moveaxis(out, -1, axis)
 
 
-def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: int = -1) -> Any:
-    """Decode probability or one-hot vectors ``B`` along ``axis`` (default: the channel axis) into
-    labels: ``classes[argmax]`` (MATLAB's onehotdecode; ties: the first class).
+def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = None) -> Any:
+    """Decode probability or one-hot vectors ``B`` along ``axis`` (default: the channel axis, the last
+    one, or the axis labelled "C" of a formatted ``B``) into labels: ``classes[argmax]`` (MATLAB's
+    onehotdecode; ties: the first class).
 
     >>> onehotdecode(np.array([[0.1, 0.9], [0.7, 0.3]]), ["cat", "dog"])
     array(['dog', 'cat'], dtype='<U3')
     """
+    if axis is None:
+        fmt = format_of(B)
+        axis = fmt.index("C") if "C" in fmt else -1
     if isinstance(classes, numbers.Integral):
         classes = np.arange(classes)
     classes = np.asarray(classes)

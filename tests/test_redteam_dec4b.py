@@ -663,3 +663,26 @@ def test_attention_refuses_other_labels():
     with pytest.raises(sct.CompileError, match="queries are unformatted"):
         dlfeval(attention_cbt, dlarray(np.ones((2, 3, 4))), dlarray(np.ones((4, 2, 3)), "CBT"),
                 dlarray(np.ones((2, 3, 4))))
+
+
+# Bug (fixed): onehotdecode of a formatted "CB" dlarray decoded along its last axis (the observations)
+# unless told the axis; indexcrossentropy of a "CB" dlarray read it as (batch, C) eagerly (a shape error,
+# or silently wrong for as many classes as observations).  runtime/dlfun.onehotdecode reads the "C"
+# label; indexcrossentropy refuses labels other than its layout, as it does when compiled.
+
+def test_onehotdecode_formatted_reads_the_channel_label():
+    scores = np.array([[0.1, 0.8, 0.3], [0.9, 0.2, 0.7]])        # 2 classes, 3 observations
+    assert list(onehotdecode(dlarray(scores, "CB"), ["a", "b"])) == ["b", "a", "b"]
+    assert list(onehotdecode(dlarray(scores.T, "BC"), ["a", "b"])) == ["b", "a", "b"]
+    assert list(onehotdecode(scores, ["a", "b"], 0)) == ["b", "a", "b"]
+    assert list(onehotdecode(scores.T, ["a", "b"])) == ["b", "a", "b"]
+    encoded = onehotencode(np.array([["b", "a", "b"]]), 0, ClassNames=["a", "b"])
+    assert_close(encoded, np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]))
+
+
+def test_indexcrossentropy_refuses_other_labels_eagerly():
+    P = np.array([[0.25, 0.75], [0.6, 0.4]])
+    with pytest.raises(ValueError, match="does not read data formats"):
+        indexcrossentropy(dlarray(P, "CB"), np.array([1, 0]))
+    assert_close(indexcrossentropy(dlarray(P, "BC"), np.array([1, 0])), -(np.log(0.75) + np.log(0.6)) / 2,
+                 rtol=1e-12)
