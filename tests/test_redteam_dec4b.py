@@ -686,3 +686,111 @@ def test_indexcrossentropy_refuses_other_labels_eagerly():
         indexcrossentropy(dlarray(P, "CB"), np.array([1, 0]))
     assert_close(indexcrossentropy(dlarray(P, "BC"), np.array([1, 0])), -(np.log(0.75) + np.log(0.6)) / 2,
                  rtol=1e-12)
+
+
+# --- dlconv / dltranspconv / pooling against the reference pages' definitions (every Padding form) -----
+
+def _conv_reference(x, w, b, stride, dil, pad):
+    """x (H, W, C, N) "SSCB", w (kh, kw, C, F); pad ((top, bottom), (left, right))."""
+    H, W, C, N = x.shape
+    kh, kw, _, F = w.shape
+    (pt, pb), (pl, pr) = pad
+    xp = np.zeros((H + pt + pb, W + pl + pr, C, N))
+    xp[pt:pt + H, pl:pl + W] = x
+    ekh, ekw = (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1
+    oh, ow = (xp.shape[0] - ekh) // stride[0] + 1, (xp.shape[1] - ekw) // stride[1] + 1
+    y = np.zeros((oh, ow, F, N))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[i * stride[0]:i * stride[0] + ekh:dil[0], j * stride[1]:j * stride[1] + ekw:dil[1]]
+            y[i, j] = np.einsum("abcn,abcf->fn", patch, w)
+    return y + b.reshape(1, 1, F, 1)
+
+
+def _same(n, k, s, d):
+    out = -(-n // s)
+    total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+    return (total // 2, total - total // 2)
+
+
+def _pads(padding, sizes, kernel, stride, dil):
+    if padding == "same":
+        return tuple(_same(n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dil))
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    if not isinstance(padding[0], list):
+        return ((padding[0],) * 2, (padding[1],) * 2)
+    return ((padding[0][0], padding[1][0]), (padding[0][1], padding[1][1]))     # MATLAB's [t l; b r]
+
+
+@pytest.mark.parametrize("geometry", [(6, 7, 2, 3, 2, 1), (7, 6, 4, 2, 1, 2), (8, 5, 2, 2, 2, 2),
+                                      (6, 6, 3, 2, (1, 2), (2, 1))])
+@pytest.mark.parametrize("padding", ["same", 0, 1, [1, 2], [[1, 0], [2, 1]]])
+def test_dlconv_geometry(geometry, padding):
+    H, W, kh, kw, s, d = geometry
+    stride = s if isinstance(s, tuple) else (s, s)
+    dil = d if isinstance(d, tuple) else (d, d)
+    rng = np.random.default_rng(23)
+    x, w, b = rng.standard_normal((H, W, 3, 2)), rng.standard_normal((kh, kw, 3, 4)), rng.standard_normal(4)
+    expected = _conv_reference(x, w, b, stride, dil, _pads(padding, (H, W), (kh, kw), stride, dil))
+    y = dlconv(dlarray(x, "SSCB"), w, b, Stride=s, DilationFactor=d, Padding=padding)
+    assert dims(y) == "SSCB"
+    assert_close(extractdata(y), expected, rtol=1e-10, atol=1e-10)
+
+
+def _pool_reference(x, k, s, pad, op, value):
+    H, W = x.shape[:2]
+    (pt, pb), (pl, pr) = pad
+    xp = np.full((H + pt + pb, W + pl + pr) + x.shape[2:], value)
+    xp[pt:pt + H, pl:pl + W] = x
+    oh, ow = (xp.shape[0] - k[0]) // s[0] + 1, (xp.shape[1] - k[1]) // s[1] + 1
+    y = np.zeros((oh, ow) + x.shape[2:])
+    for i in range(oh):
+        for j in range(ow):
+            y[i, j] = op(xp[i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]], axis=(0, 1))
+    return y
+
+
+@pytest.mark.parametrize("k,s,padding", [((2, 2), (2, 2), 1), ((3, 2), (2, 1), "same"),
+                                         ((3, 3), (2, 2), [[1, 0], [0, 1]])])
+def test_pooling_geometry(k, s, padding):
+    x = np.random.default_rng(24).standard_normal((6, 6, 4, 2))
+    pad = _pads(padding, (6, 6), k, s, (1, 1))
+    got = maxpool(dlarray(x, "SSCB"), list(k), Stride=list(s), Padding=padding)
+    assert_close(extractdata(got), _pool_reference(x, k, s, pad, np.max, -np.inf), rtol=1e-12)
+    got = avgpool(dlarray(x, "SSCB"), list(k), Stride=list(s), Padding=padding)
+    assert_close(extractdata(got), _pool_reference(x, k, s, pad, np.mean, 0.0), rtol=1e-12)
+
+
+def _transposed_reference(x, w, b, s, d, crop):
+    """x (H, W, C, N), w (kh, kw, F, C): each input pixel's contribution scattered, then cropped."""
+    H, W, C, N = x.shape
+    kh, kw, F, _ = w.shape
+    OH, OW = (H - 1) * s[0] + (kh - 1) * d[0] + 1, (W - 1) * s[1] + (kw - 1) * d[1] + 1
+    y = np.zeros((OH, OW, F, N))
+    for i in range(H):
+        for j in range(W):
+            for a in range(kh):
+                for c in range(kw):
+                    y[i * s[0] + a * d[0], j * s[1] + c * d[1]] += np.einsum("cn,fc->fn", x[i, j], w[a, c])
+    (t, bo), (l, r) = crop
+    return y[t:OH - bo, l:OW - r] + b.reshape(1, 1, -1, 1)
+
+
+@pytest.mark.parametrize("geometry", [(3, 4, 3, 2, 2, 1), (4, 3, 2, 3, (1, 2), 1), (3, 3, 3, 3, 2, 2),
+                                      (4, 4, 4, 4, 3, 1)])
+@pytest.mark.parametrize("cropping", [0, 1, [1, 0], [[1, 0], [0, 1]], "same"])
+def test_dltranspconv_geometry(geometry, cropping):
+    H, W, kh, kw, s, d = geometry
+    stride = s if isinstance(s, tuple) else (s, s)
+    dil = d if isinstance(d, tuple) else (d, d)
+    rng = np.random.default_rng(25)
+    x, w, b = rng.standard_normal((H, W, 3, 2)), rng.standard_normal((kh, kw, 4, 3)), rng.standard_normal(4)
+    if cropping == "same":
+        crop = tuple(((k - 1) * dd + 1 - ss) for k, ss, dd in zip((kh, kw), stride, dil))
+        crop = tuple((c // 2, c - c // 2) for c in crop)
+    else:
+        crop = _pads(cropping, (H, W), (kh, kw), stride, dil)
+    y = dltranspconv(dlarray(x, "SSCB"), w, b, Stride=s, DilationFactor=d, Cropping=cropping)
+    assert dims(y) == "SSCB"
+    assert_close(extractdata(y), _transposed_reference(x, w, b, stride, dil, crop), rtol=1e-10, atol=1e-10)
