@@ -794,3 +794,28 @@ def test_dltranspconv_geometry(geometry, cropping):
     y = dltranspconv(dlarray(x, "SSCB"), w, b, Stride=s, DilationFactor=d, Cropping=cropping)
     assert dims(y) == "SSCB"
     assert_close(extractdata(y), _transposed_reference(x, w, b, stride, dil, crop), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["after-multiplication", "before-multiplication",
+                                  "recurrent-bias-after-multiplication"])
+def test_gru_reset_gate_modes_against_matlab_formula(mode):
+    rng = np.random.default_rng(26)
+    C, B, T, n = 4, 2, 5, 3
+    x, h0 = rng.standard_normal((C, B, T)), rng.standard_normal((n, B))
+    W, R = rng.standard_normal((3 * n, C)), rng.standard_normal((3 * n, n))
+    b = rng.standard_normal(6 * n if mode == "recurrent-bias-after-multiplication" else 3 * n)
+    h, ys = h0, []
+    for t in range(T):
+        bx, bh = (b[:3 * n, None], b[3 * n:, None]) if len(b) == 6 * n else (b[:, None], 0)
+        zx, zh = W @ x[:, :, t] + bx, R @ h + bh
+        r, z = _sg(zx[:n] + zh[:n]), _sg(zx[n:2 * n] + zh[n:2 * n])
+        if mode == "before-multiplication":
+            cand = np.tanh(zx[2 * n:] + R[2 * n:] @ (r * h))
+        else:
+            cand = np.tanh(zx[2 * n:] + r * zh[2 * n:])
+        h = (1 - z) * cand + z * h
+        ys.append(h)
+    Y, H = gru(dlarray(x, "CBT"), h0, W, R, b, ResetGateMode=mode)
+    assert dims(Y) == "CBT"
+    assert_close(extractdata(Y), np.stack(ys, 2), rtol=1e-12, atol=1e-12)
+    assert_close(extractdata(H), h, rtol=1e-12, atol=1e-12)
