@@ -116,6 +116,8 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         return tuple(rebuild([r[i] for r in results_list]) for i in range(nout))
 
     if _is_leaf(tree):
+        if type(tree) is dlarray and tree._fmt:
+            others = _aligned(tree, others, where)
         return fn(tree, *others)
     if getattr(type(tree), "__sct_network__", False):
         # a dlnetwork: its Learnables are updated (the companions are tables or networks);
@@ -133,7 +135,9 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
     if type(tree) is list and all(o is None or (type(o) is list and len(o) == len(tree)) for o in others):
         # the common case (a network's Learnables.Value, a list of parameters): leaves passed to ``fn``
         # directly, as the general walk below does, without its per-element look-ups
-        results = [fn(v, *[None if o is None else o[i] for o in others]) if _is_leaf(v)
+        results = [fn(v, *_aligned(v, [None if o is None else o[i] for o in others], f"{where}[{i}]"))
+                   if type(v) is dlarray and v._fmt else
+                   fn(v, *[None if o is None else o[i] for o in others]) if _is_leaf(v)
                    else tree_map(fn, v, *[None if o is None else o[i] for o in others], nout=nout,
                                  where=f"{where}[{i}]")
                    for i, v in enumerate(tree)]
@@ -173,6 +177,29 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         return split(results, rebuild)
     raise TypeError(f"{where}: cannot update a {type(tree).__name__}; parameters must be arrays "
                     "(or dlarrays) in dicts, lists, tuples, dataclasses or objects' attributes")
+
+
+def _aligned(param, others, where):
+    """The companions of a labelled parameter (gradients, optimizer states) with their dimensions in the
+    parameter's order: a dlarray labelled in another order (``'BC'`` for a ``'CB'`` parameter) is permuted
+    (MATLAB keeps labels in one order, so these are the same array there); labels that are not the
+    parameter's are refused (was: combined position by position, silently wrong for square shapes)."""
+    fmt = param._fmt
+    out = []
+    for o in others:
+        if type(o) is dlarray and o._fmt and o._fmt != fmt:
+            if sorted(o._fmt) != sorted(fmt):
+                raise ValueError(f"{where}: a gradient or state labelled {o._fmt!r} for a parameter labelled "
+                                 f"{fmt!r}; label it as the parameter (or pass plain arrays of its shape)")
+            rest = list(range(len(o._fmt)))
+            order = []
+            for label in fmt:                       # equal labels keep their relative order
+                k = next(i for i in rest if o._fmt[i] == label)
+                rest.remove(k)
+                order.append(k)
+            o = _wrapped(np.transpose(o._data, order), fmt)
+        out.append(o)
+    return out
 
 
 def _learnables_of(x):
