@@ -731,13 +731,15 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
     Returns whether it removed any (a body left with comments only gets a ``pass``, and an
     ``else`` of comments only is dropped, as before: neither holds a name or a call)."""
     any_removed = False
+    Name, defs = gast.Name, (gast.FunctionDef, gast.ClassDef, gast.Lambda)
     while True:
         loaded = set()
         for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
-            if isinstance(node, gast.Name):
+            cls = node.__class__        # (no gast node class is subclassed)
+            if cls is Name:
                 if isinstance(node.ctx, (gast.Load, gast.Del)):
                     loaded.add(node.id)
-            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+            elif cls in defs:
                 loaded |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
         removed = [False]
 
@@ -1512,6 +1514,60 @@ _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product",
                       "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled"))
 
 
+def _has_product_of(node, names: Set[str]) -> bool:
+    """Whether ``node`` holds a product ``a * b`` with a name of ``names`` as an operand (any
+    node of ``walk_nodes(node)``; searched depth first, as only whether matters)."""
+    AST, BinOp, Mult, Name, fields_of = ast.AST, gast.BinOp, gast.Mult, gast.Name, _CHILD_FIELDS
+    todo = [node]
+    pop, append = todo.pop, todo.append
+    while todo:
+        n = pop()
+        cls = n.__class__
+        if cls is BinOp and isinstance(n.op, Mult) and (
+                n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names):
+            return True
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif field.__class__ is list:
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return False
+
+
+def _reads_name(stmts, name: str) -> bool:
+    """Whether a node of ``_walk_no_defs(stmts)`` is the name ``name`` (any context; searched
+    until found)."""
+    AST, defs, Name, fields_of = ast.AST, _WALK_DEFS, gast.Name, _CHILD_FIELDS
+    todo = list(stmts)
+    pop, append = todo.pop, todo.append
+    while todo:
+        n = pop()
+        cls = n.__class__
+        if cls is Name:
+            if n.id == name:
+                return True
+        elif cls in defs:
+            continue
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for field_name in fields:
+            field = getattr(n, field_name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif field.__class__ is list:
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return False
+
+
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
                            numpy_name: Optional[str] = None) -> None:
     """Exact rewrites of adjoint code around a sum's adjoint, which ``rt.reduction_broadcast``
@@ -1606,8 +1662,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and is_view(value.operand):
                 s.value = _rt_of(rt_name, "broadcast_negative", [value.operand])
                 views.add(target)
-            elif views and any(isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult) and
-                               (is_view(node.left) or is_view(node.right)) for node in walk_nodes(value)):
+            elif views and _has_product_of(value, views):
                 # (a product with a view's name as an operand: what Products rewrites; the rest
                 # is not visited)
                 s.value = Products().visit(value)
@@ -1804,8 +1859,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                         break
                     crossed = True
                     continue
-                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
-                        not (shape_reads and only_shape_read(u, n)):
+                if _reads_name([u], n) and not (shape_reads and only_shape_read(u, n)):
                     if crossed:
                         # a negation only, n negated where it is (no op moves to another line's code):
                         # n = -m is n = m, n = rt.unbroadcast(-m, like) n = rt.negated_unbroadcast(m, like)
