@@ -328,15 +328,20 @@ def _scan(stmt, rt_name: str, generated: Set[str], numpy_name: Optional[str],
     ``walk_nodes(stmt)``'s, where already walked)."""
     rebound, written = set(), set()
     barrier = False
+    Name, Subscript, Attribute, AugAssign, Call = gast.Name, gast.Subscript, gast.Attribute, gast.AugAssign, \
+        gast.Call
     for n in (walk_nodes(stmt) if nodes is None else nodes):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
-            rebound.add(n.id)
-        elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
-            if not isinstance(n.ctx, gast.Load) or (isinstance(n, gast.Attribute) and n.attr not in _READ_ATTRS):
+        cls = n.__class__           # (no gast node class is subclassed)
+        if cls is Name:
+            if isinstance(n.ctx, (gast.Store, gast.Del)):
+                rebound.add(n.id)
+        elif cls is Subscript or cls is Attribute:
+            if n.value.__class__ is Name and (not isinstance(n.ctx, gast.Load) or
+                                              (cls is Attribute and n.attr not in _READ_ATTRS)):
                 written.add(n.value.id)
-        elif isinstance(n, gast.AugAssign):
+        elif cls is AugAssign:
             written |= {m.id for m in walk_nodes(n.target) if isinstance(m, gast.Name)}
-        elif isinstance(n, gast.Call):
+        elif cls is Call:
             handed = list(k.value for k in n.keywords if k.arg == "out")
             kind = _call_kind(n, rt_name, numpy_name, generated, local)
             if kind not in ("numpy", "rt", "generated"):
@@ -485,6 +490,7 @@ class _Rewrite:
         statement assigning a whole expression to a name: (target, its version after);
         ``stores``: the names each statement stores (``_scan``); ``walks``: each statement's
         ``walk_nodes``, where already walked (nothing changed the statements since)."""
+        BinOp, UnaryOp = gast.BinOp, gast.UnaryOp
         version: Dict[str, int] = {}
         tokens = self.uses.tokens           # a name's version: its own count, and its group's
         found: Dict[tuple, list] = {}
@@ -496,14 +502,21 @@ class _Rewrite:
             # gast.walk's order; the context and operator leaves walk_nodes leaves out have none
             # of these fields
             for parent in (walk_nodes(s) if walks is None else walks[i]):
-                for field in ("left", "right", "operand", "value"):
-                    child = getattr(parent, field, None)
-                    if child is None or not isinstance(child, (gast.BinOp, gast.UnaryOp)):
+                # operands of operators only (read, never handed on), and the whole value: a
+                # BinOp's left and right, a UnaryOp's operand, s's value (no gast node class is
+                # subclassed; the other nodes hold none of these)
+                cls = parent.__class__
+                if cls is BinOp:
+                    pairs = (("left", parent.left), ("right", parent.right))
+                elif cls is UnaryOp:
+                    pairs = (("operand", parent.operand),)
+                elif parent is s and whole is not None:
+                    pairs = (("value", whole),)
+                else:
+                    continue
+                for field, child in pairs:
+                    if child.__class__ is not BinOp and child.__class__ is not UnaryOp:
                         continue
-                    if field == "value" and not (parent is s and child is whole):
-                        continue
-                    if field != "value" and not isinstance(parent, (gast.BinOp, gast.UnaryOp)):
-                        continue          # operands of operators only (read, never handed on)
                     key = _key(child)
                     if key is None:
                         continue

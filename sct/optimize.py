@@ -115,15 +115,52 @@ def _walk_no_defs(stmts):
                         append(child)
 
 
+def _nodes_no_defs(stmts) -> List:
+    """``list(_walk_no_defs(stmts))`` without the generator (the same nodes, in the same order),
+    for the walks that read the tree and change nothing while they walk."""
+    AST, defs, fields_of = ast.AST, _WALK_DEFS, _CHILD_FIELDS
+    out: List = []
+    add = out.append
+    todo = list(stmts)
+    pop, append = todo.pop, todo.append
+    while todo:
+        node = pop()
+        add(node)
+        if isinstance(node, defs):
+            continue
+        fields = fields_of.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for name in fields:
+            field = getattr(node, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif field.__class__ is list:
+                for child in field:
+                    if isinstance(child, AST):
+                        append(child)
+    return out
+
+
+_WALK_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+
+
 def _is_rt(node, rt_name: str, attr: str) -> bool:
-    return isinstance(node, gast.Attribute) and node.attr == attr and \
-        isinstance(node.value, gast.Name) and node.value.id == rt_name
+    return node.__class__ is _Attribute and node.attr == attr and \
+        node.value.__class__ is _Name and node.value.id == rt_name
 
 
 def _rt_call(node, rt_name: str, *names) -> bool:
-    return isinstance(node, gast.Call) and _is_rt(node.func, rt_name, node.func.attr
-                                                   if isinstance(node.func, gast.Attribute) else "") \
-        and node.func.attr in names
+    # (runs for most nodes of several walks: no gast node class is subclassed, so the classes
+    # are compared, and nothing else is called)
+    if node.__class__ is not _Call:
+        return False
+    func = node.func
+    return func.__class__ is _Attribute and func.attr in names and func.value.__class__ is _Name and \
+        func.value.id == rt_name
+
+
+_Call, _Attribute, _Name = gast.Call, gast.Attribute, gast.Name
 
 
 def _name(node) -> Optional[str]:
@@ -585,10 +622,13 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
     allowed_loads: Set[int] = set()
     names_and_defs: List = []       # for the check below, once every allowed load is known
     rewrote = False
+    Name, Assign, Compare = gast.Name, gast.Assign, gast.Compare
+    defs = (gast.FunctionDef, gast.ClassDef, gast.Lambda)
     for node in (_walk_no_defs(body) if nodes is None else nodes):
-        if isinstance(node, (gast.Name, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+        cls = node.__class__        # (no gast node class is subclassed)
+        if cls is Name or cls in defs:
             names_and_defs.append(node)
-        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+        elif cls is Assign and len(node.targets) == 1 and node.targets[0].__class__ is Name:
             target = node.targets[0].id
             value = node.value
             if _is_rt(value, rt_name, "ZERO") or _rt_call(value, rt_name, "index_adjoint"):
@@ -603,7 +643,7 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
                 allowed_loads.add(id(value.left))
                 continue
             bad.add(target)
-        elif isinstance(node, gast.Compare) and len(node.ops) == 1 and \
+        elif cls is Compare and len(node.ops) == 1 and \
                 isinstance(node.ops[0], (gast.Is, gast.IsNot)) and isinstance(node.left, gast.Name) and \
                 _is_rt(node.comparators[0], rt_name, "ZERO"):
             allowed_loads.add(id(node.left))
@@ -691,13 +731,15 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
     Returns whether it removed any (a body left with comments only gets a ``pass``, and an
     ``else`` of comments only is dropped, as before: neither holds a name or a call)."""
     any_removed = False
+    Name, defs = gast.Name, (gast.FunctionDef, gast.ClassDef, gast.Lambda)
     while True:
         loaded = set()
         for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
-            if isinstance(node, gast.Name):
+            cls = node.__class__        # (no gast node class is subclassed)
+            if cls is Name:
                 if isinstance(node.ctx, (gast.Load, gast.Del)):
                     loaded.add(node.id)
-            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+            elif cls in defs:
                 loaded |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
         removed = [False]
 
@@ -1147,17 +1189,20 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     names = []
     # the names each simple statement of the body reads (``reads``), from this walk: id -> (it, reads)
     top_reads: Dict[int, tuple] = {}
+    Name, Call = gast.Name, gast.Call
+    stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
     for top in fn.body:
         first = len(names)
         for node in _walk_no_defs([top]):
-            if isinstance(node, gast.Name):
+            cls = node.__class__        # (no gast node class is subclassed)
+            if cls is Name:
                 names.append(node)
-            elif isinstance(node, gast.Call):
+            elif cls is Call:
                 if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and \
-                        isinstance(node.args[0], gast.Name):
+                        node.args[0].__class__ is Name:
                     proxied.add(id(node.args[0]))       # (met before the name: its parent)
                     proxied_names.add(node.args[0].id)
-            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+            elif cls in stops:
                 return
         if not any(isinstance(getattr(top, field, None), list) for field in ("body", "orelse", "finalbody",
                                                                                "handlers")):
@@ -1258,9 +1303,30 @@ def shared_statements(functions) -> Set[int]:
     """Ids of the assignments and calls (what the rewrites below change) that more than one
     generated function holds."""
     seen: Dict[int, int] = {}
+    AST, Assign, Call, fields_of = ast.AST, gast.Assign, gast.Call, _CHILD_FIELDS
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            for node in set(id(n) for n in walk_nodes(fn) if isinstance(n, (gast.Assign, gast.Call))):
+            ids: Set[int] = set()       # (walk_nodes' nodes, in another order: a set is kept)
+            add = ids.add
+            todo = [fn]
+            pop, append = todo.pop, todo.append
+            while todo:
+                n = pop()
+                cls = n.__class__
+                if cls is Assign or cls is Call:
+                    add(id(n))
+                fields = fields_of.get(cls)
+                if fields is None:
+                    fields = _child_fields(cls)
+                for name in fields:
+                    field = getattr(n, name, None)
+                    if isinstance(field, AST):
+                        append(field)
+                    elif field.__class__ is list:
+                        for item in field:
+                            if isinstance(item, AST):
+                                append(item)
+            for node in ids:
                 seen[node] = seen.get(node, 0) + 1
     return {k for k, v in seen.items() if v > 1}
 
@@ -1276,13 +1342,16 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
     between, and no later statement reads ``t``, so only speed changes."""
     loads: Dict[str, int] = {}
     found = False
+    Name, Store, Attribute = gast.Name, gast.Store, gast.Attribute
+    stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
     for n in _walk_no_defs(fn.body):
-        if isinstance(n, gast.Name):
-            if not isinstance(n.ctx, gast.Store):
+        cls = n.__class__           # (no gast node class is subclassed)
+        if cls is Name:
+            if not isinstance(n.ctx, Store):
                 loads[n.id] = loads.get(n.id, 0) + 1
-        elif isinstance(n, gast.Attribute):
+        elif cls is Attribute:
             found = found or n.attr == "index_adjoint"
-        elif isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+        elif cls in stops:
             return
     if not found or any(name in loads for name in _SCOPE_NAMES):
         return
@@ -1445,6 +1514,60 @@ _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product",
                       "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled"))
 
 
+def _has_product_of(node, names: Set[str]) -> bool:
+    """Whether ``node`` holds a product ``a * b`` with a name of ``names`` as an operand (any
+    node of ``walk_nodes(node)``; searched depth first, as only whether matters)."""
+    AST, BinOp, Mult, Name, fields_of = ast.AST, gast.BinOp, gast.Mult, gast.Name, _CHILD_FIELDS
+    todo = [node]
+    pop, append = todo.pop, todo.append
+    while todo:
+        n = pop()
+        cls = n.__class__
+        if cls is BinOp and isinstance(n.op, Mult) and (
+                n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names):
+            return True
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif field.__class__ is list:
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return False
+
+
+def _reads_name(stmts, name: str) -> bool:
+    """Whether a node of ``_walk_no_defs(stmts)`` is the name ``name`` (any context; searched
+    until found)."""
+    AST, defs, Name, fields_of = ast.AST, _WALK_DEFS, gast.Name, _CHILD_FIELDS
+    todo = list(stmts)
+    pop, append = todo.pop, todo.append
+    while todo:
+        n = pop()
+        cls = n.__class__
+        if cls is Name:
+            if n.id == name:
+                return True
+        elif cls in defs:
+            continue
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for field_name in fields:
+            field = getattr(n, field_name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif field.__class__ is list:
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return False
+
+
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
                            numpy_name: Optional[str] = None) -> None:
     """Exact rewrites of adjoint code around a sum's adjoint, which ``rt.reduction_broadcast``
@@ -1477,23 +1600,29 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     proxied: Dict[str, int] = {}     # reads inside rt.shape_proxy(n): its shape and dtype only
     cleared: Dict[str, int] = {}     # n = None (a sweep's names set before its tape is written)
     found = False
+    Name, Store, UnaryOp, Call, Assign = gast.Name, gast.Store, gast.UnaryOp, gast.Call, gast.Assign
+    stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
     for node in _walk_no_defs(fn.body):
-        if isinstance(node, gast.Name):
-            if isinstance(node.ctx, gast.Store):
+        cls = node.__class__        # (no gast node class is subclassed)
+        if cls is Name:
+            if isinstance(node.ctx, Store):
                 stores[node.id] = stores.get(node.id, 0) + 1
             else:
                 loads[node.id] = loads.get(node.id, 0) + 1
-        elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+        elif cls in stops:
             return
-        elif isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-            found = True
-        elif _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and isinstance(node.args[0], gast.Name):
-            proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
-        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
-                isinstance(node.value, gast.Constant) and node.value.value is None:
+        elif cls is UnaryOp:
+            if isinstance(node.op, gast.USub):
+                found = True
+        elif cls is Call:
+            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and \
+                    node.args[0].__class__ is Name:
+                proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
+            elif not found and _rt_call(node, rt_name, "reduction_broadcast"):
+                found = True
+        elif cls is Assign and len(node.targets) == 1 and node.targets[0].__class__ is Name and \
+                node.value.__class__ is gast.Constant and node.value.value is None:
             cleared[node.targets[0].id] = cleared.get(node.targets[0].id, 0) + 1
-        elif not found and _rt_call(node, rt_name, "reduction_broadcast"):
-            found = True
     if not found or any(name in loads for name in _SCOPE_NAMES):
         return
     views: Set[str] = set()         # names that may hold a broadcast view
@@ -1533,8 +1662,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
             elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and is_view(value.operand):
                 s.value = _rt_of(rt_name, "broadcast_negative", [value.operand])
                 views.add(target)
-            elif views and any(isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult) and
-                               (is_view(node.left) or is_view(node.right)) for node in walk_nodes(value)):
+            elif views and _has_product_of(value, views):
                 # (a product with a view's name as an operand: what Products rewrites; the rest
                 # is not visited)
                 s.value = Products().visit(value)
@@ -1731,8 +1859,7 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                         break
                     crossed = True
                     continue
-                if any(isinstance(node, gast.Name) and node.id == n for node in _walk_no_defs([u])) and \
-                        not (shape_reads and only_shape_read(u, n)):
+                if _reads_name([u], n) and not (shape_reads and only_shape_read(u, n)):
                     if crossed:
                         # a negation only, n negated where it is (no op moves to another line's code):
                         # n = -m is n = m, n = rt.unbroadcast(-m, like) n = rt.negated_unbroadcast(m, like)
@@ -1761,6 +1888,8 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     run finds ``a`` and ``b`` real 2-D arrays (the general form's own expression, without its rank
     tests), else the general form (runtime/numpy_ops.py).  Read back as the general calls when the
     code is differentiated again (``expand_in_place``), so second-level code is what it was."""
+    Call, Attribute, matmuls = gast.Call, gast.Attribute, ("matmul_adjoint_a", "matmul_adjoint_b")
+
     def rename(stmts) -> None:
         for s in stmts:
             if id(s) in shared:
@@ -1775,9 +1904,10 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 continue
             for field in ("value", "test", "iter", "targets"):
                 part = getattr(s, field, None)
-                for node in _walk_no_defs(part if isinstance(part, list) else [part] if part is not None else []):
-                    if _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and len(node.args) == 3 and \
-                            not node.keywords:
+                for node in _nodes_no_defs(part if isinstance(part, list) else [part] if part is not None else []):
+                    if node.__class__ is Call and node.func.__class__ is Attribute and node.func.attr in matmuls and \
+                            _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and \
+                            len(node.args) == 3 and not node.keywords:
                         node.func.attr = "matmul_adjoint_2d_" + node.func.attr[-1]
     rename(fn.body)
 
