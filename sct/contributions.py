@@ -308,6 +308,8 @@ class Contributions(EmitPass):
                 for dump in dict.fromkeys(gast.dump(n) for n in _always_made_calls(expr)):
                     seen[dump] = seen.get(dump, 0) + 1
             shared = [d for d, count in seen.items() if count > 1]
+            if hoisted:                 # after the largest: no shape look-ups (cheaper than a name)
+                shared = [d for d in shared if not d.startswith(_CHEAP_CALLS)]
             if not shared:
                 break
             largest = max(shared, key=len)
@@ -339,6 +341,10 @@ class Contributions(EmitPass):
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)
+
+
+_CHEAP_CALLS = tuple(gast.dump(gast.parse(f"np.{name}(x)").body[0].value).split(", args=")[0]
+                     for name in ("shape", "ndim", "size"))
 
 
 def _always_made_calls(expr):
