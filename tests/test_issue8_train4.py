@@ -183,3 +183,31 @@ def test_bias_gradient_over_many_rows(dtype):
     tol = 1e-3 if dtype == np.float32 else 1e-6
     assert_close(extractdata(gb), numerical_gradient(bias_loss, args64, 2), tol, tol)
     assert_close(extractdata(gW), numerical_gradient(bias_loss, args64, 1), tol, tol)
+
+
+# --- forward mode: the statistics carry no tangent of their own, the rule's X tangent is the total one ----
+
+
+def bn_forward_mode(x):
+    y = batchnorm(x, np.array([0.1, -0.2, 0.3]), np.array([1.5, 0.7, -1.1]))
+    return np.sum(np.sin(y) * y)
+
+
+def _bn_forward_mode_grad(x):
+    y = bn_forward_mode(x)
+    return y, dlgradient(y, x)
+
+
+def test_batchnorm_training_form_jvp_and_hvp():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((4, 3, 3))
+    v = rng.standard_normal(x.shape)
+    h = 1e-6
+    _, tangent = sct.jvp(bn_forward_mode, (dlarray(x),), (dlarray(v),))
+    want = (bn_forward_mode(x + h * v) - bn_forward_mode(x - h * v)) / (2 * h)
+    assert_close(np.asarray(extractdata(tangent)), want, 1e-6, 1e-8, "jvp")
+
+    def grad(a):
+        return extractdata(dlfeval(_bn_forward_mode_grad, dlarray(a))[1])
+    hv = sct.hvp(bn_forward_mode, dlarray(x), dlarray(v))
+    assert_close(extractdata(hv), (grad(x + h * v) - grad(x - h * v)) / (2 * h), 1e-5, 1e-6, "hvp")
