@@ -1342,6 +1342,54 @@ def _batchnorm_apply_rule(g, ans, X, mu, sigmaSq, offset, scaleFactor, Epsilon):
             np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5)))
 
 
+def batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon):
+    """``batchnorm_apply`` where ``mu`` and ``sigmaSq`` are ``batch_mean(X)`` and ``batch_variance(X)``
+    (batchnorm's training form passes nothing else): the statistics are computed once, in the
+    forward.  The rule is the derivative of ``Y`` as a function of ``X`` through the statistics too
+    (the closed form, as frameworks' batch norm backward), so ``mu`` and ``sigmaSq`` carry none."""
+    return batchnorm_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
+
+
+@defrule(batchnorm_train_apply, wrt=("X", "offset", "scaleFactor", "Epsilon"), nondiff=("mu", "sigmaSq"))
+def _batchnorm_train_apply_rule(g, ans, X, mu, sigmaSq, offset, scaleFactor, Epsilon):
+    return (batchnorm_stats_input_adjoint(g, X, mu, sigmaSq, scaleFactor, Epsilon, batch_total(g),
+                                          centered_total(g, X, mu)),
+            batch_total(g),
+            centered_total(g, X, mu) / np.sqrt(sigmaSq + Epsilon),
+            np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5)))
+
+
+def batchnorm_stats_input_adjoint(dy, X, mu, sigmaSq, scaleFactor, Epsilon, total_dy, total_centered):
+    """``batchnorm_input_adjoint(dy, X, scaleFactor, Epsilon)`` from what the caller has computed:
+    ``mu = batch_mean(X)``, ``sigmaSq = batch_variance(X)``, ``total_dy = batch_total(dy)`` and
+    ``total_centered = centered_total(dy, X, mu)``: ``dy * a + (X - mu) * b + c`` per channel in
+    four passes (the rule is batchnorm_input_adjoint's: those arguments carry no derivative)."""
+    x = np.asarray(X)
+    m = batch_count(x)
+    inv = 1 / np.sqrt(np.asarray(sigmaSq) + Epsilon)
+    a = np.asarray(scaleFactor) * inv
+    b = -(a * inv * inv * np.asarray(total_centered) / m)
+    c = -(a * np.asarray(total_dy) / m) + mu * -b
+    rows, k = _rows(x)
+    grows = _rows(np.broadcast_to(np.asarray(dy), x.shape))[0]
+    dtype = np.result_type(grows, rows, a, b)
+    out = np.multiply(rows, _tiled(b.astype(dtype, copy=False), k), dtype=dtype)
+    out += grows * _tiled(a.astype(dtype, copy=False), k)
+    out += _tiled(c.astype(dtype, copy=False), k)
+    return _as_dlarray_if(out.reshape(x.shape), dy, X)
+
+
+@defrule(batchnorm_stats_input_adjoint, wrt=("dy", "X", "scaleFactor", "Epsilon"),
+         nondiff=("mu", "sigmaSq", "total_dy", "total_centered"))
+def _batchnorm_stats_input_adjoint_rule(g, ans, dy, X, mu, sigmaSq, scaleFactor, Epsilon, total_dy, total_centered):
+    return (batchnorm_input_adjoint(g, X, scaleFactor, Epsilon),
+            batchnorm_input_curvature(g, dy * scaleFactor, X, Epsilon),
+            batch_total(g * batchnorm_input_adjoint(dy, X, 1.0, Epsilon)),
+            np.sum(batch_total(g * (3 * normalize_batch(X, Epsilon) * batch_mean(dy * normalize_batch(X, Epsilon))
+                                    - dy + batch_mean(dy))) * scaleFactor
+                   / (2 * (batch_variance(X) + Epsilon) ** 1.5)))
+
+
 def channel_product(a, v):
     """``a * v`` for ``a`` (..., C) and a per-channel ``v`` (C,), over rows of W*C."""
     x = np.asarray(a)
@@ -1461,7 +1509,7 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if fused_batchnorm_applies(X, offset, scaleFactor):
         mu = batch_mean(X)
         sigmaSq = batch_variance(X)
-        Y = batchnorm_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
+        Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
         if nargout == 1:
             return Y
     else:

@@ -49,7 +49,7 @@ def unbroadcast(grad, like):
         if plan is not None:           # the sums below for shapes seen before, without working them out
             lead, axes = plan
             if lead:
-                grad = _add_reduce(grad, lead)
+                grad = _lead_total(grad, lead)
             if axes:
                 grad = _add_reduce(grad, axes, None, None, True)
             return grad
@@ -65,7 +65,7 @@ def unbroadcast(grad, like):
     ndarray = type(grad) is np.ndarray
     lead = tuple(range(extra))
     if extra > 0:
-        grad = np.sum(grad, axis=lead)
+        grad = _lead_total(grad, lead) if ndarray else np.sum(grad, axis=lead)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(grad)[i] != 1)
     if axes:
         grad = np.sum(grad, axis=axes, keepdims=True)
@@ -80,6 +80,21 @@ def unbroadcast(grad, like):
 # for an ndarray grad: np.sum of an ndarray is np.add.reduce with the same axes (the same numbers)
 _UNBROADCAST_PLANS: dict = {}
 _add_reduce = np.add.reduce
+_ROW_TOTAL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _lead_total(grad, lead):
+    """``np.add.reduce(grad, lead)`` for the leading axes ``lead`` of an ndarray.  A C-contiguous
+    float32/float64 array summed down to a short trailing part (a bias's adjoint: many rows of a few
+    entries, where numpy's reduction runs one short inner loop per row) is one matrix-vector product
+    with a vector of ones instead (several times faster; the same sum up to rounding)."""
+    if grad.dtype in _ROW_TOTAL_DTYPES and grad.flags.c_contiguous and grad.ndim > len(lead):
+        rows = 1
+        for n in grad.shape[:len(lead)]:
+            rows *= n
+        if rows >= 64 and 0 < grad.size // rows <= 256:
+            return (np.ones(rows, grad.dtype) @ grad.reshape(rows, -1)).reshape(grad.shape[len(lead):])
+    return _add_reduce(grad, lead)
 
 
 def unbroadcast_product(a, b, like):

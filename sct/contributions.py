@@ -299,26 +299,36 @@ class Contributions(EmitPass):
                     counts[key] = counts.get(key, 0) + 1
             if all(count < 2 for count in counts.values()):
                 return pieces
-        seen: Dict[str, int] = {}
-        for _, expr in pieces:
-            for dump in dict.fromkeys(gast.dump(n) for n in gast.walk(expr) if isinstance(n, gast.Call)):
-                seen[dump] = seen.get(dump, 0) + 1
-        shared = [d for d, count in seen.items() if count > 1]
-        if not shared:
-            return pieces
-        largest = max(shared, key=len)
-        name = self.namer.fresh(f"d_{s.targets[0].id}_parts")
-        node = next(n for _, e in pieces for n in gast.walk(e)
-                    if isinstance(n, gast.Call) and gast.dump(n) == largest)
-        self.pending_pre.append(assign(name, copy.deepcopy(node)))
+        # every call made by two or more contributions (or by two calls made once) is made once, the
+        # largest first; a smaller one inside a larger is hoisted later and computed before it
+        hoisted: List[Tuple[str, Any]] = []
+        while True:
+            seen: Dict[str, int] = {}
+            for expr in [e for _, e in pieces] + [h for _, h in hoisted]:
+                for dump in dict.fromkeys(gast.dump(n) for n in _always_made_calls(expr)):
+                    seen[dump] = seen.get(dump, 0) + 1
+            shared = [d for d, count in seen.items() if count > 1]
+            if hoisted:                 # after the largest: no shape look-ups (cheaper than a name)
+                shared = [d for d in shared if not d.startswith(_CHEAP_CALLS)]
+            if not shared:
+                break
+            largest = max(shared, key=len)
+            name = self.namer.fresh(f"d_{s.targets[0].id}_parts")
+            node = next(n for e in [e for _, e in pieces] + [h for _, h in hoisted] for n in _always_made_calls(e)
+                        if gast.dump(n) == largest)
+            node = copy.deepcopy(node)
 
-        class Replace(gast.NodeTransformer):
-            def visit_Call(self, n):
-                if gast.dump(n) == largest:
-                    return load(name)
-                self.generic_visit(n)
-                return n
-        return [(target, Replace().visit(expr)) for target, expr in pieces]
+            class Replace(gast.NodeTransformer):
+                def visit_Call(self, n):
+                    if gast.dump(n) == largest:
+                        return load(name)
+                    self.generic_visit(n)
+                    return n
+            pieces = [(target, Replace().visit(expr)) for target, expr in pieces]
+            hoisted = [(name, node)] + [(h_name, Replace().visit(h)) for h_name, h in hoisted]
+        for h_name, h in hoisted:
+            self.pending_pre.append(assign(h_name, h))
+        return pieces
 
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
@@ -331,6 +341,26 @@ class Contributions(EmitPass):
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)
+
+
+_CHEAP_CALLS = tuple(gast.dump(gast.parse(f"np.{name}(x)").body[0].value).split(", args=")[0]
+                     for name in ("shape", "ndim", "size"))
+
+
+def _always_made_calls(expr):
+    """The calls ``expr`` makes whenever it is evaluated: none in the branches of a conditional
+    expression or behind the first operand of ``and``/``or`` (hoisting those would run them always)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, gast.Call):
+            yield node
+        if isinstance(node, gast.IfExp):
+            stack.append(node.test)
+        elif isinstance(node, gast.BoolOp):
+            stack.append(node.values[0])
+        elif not isinstance(node, gast.Lambda):
+            stack.extend(gast.iter_child_nodes(node))
 
 
 # runtime ops with a ``dtype`` parameter that is not a conversion of the input (or that convert
