@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
-from .cse import _MUTATING_RT, _PLAIN_RT, common_subexpressions, readers
+from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, rewrite_children, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
@@ -1442,7 +1442,8 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
                       "negated_unbroadcast", "index_added", "reduction_times", "reduction_times_like",
-                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled", "shift_free_max"))
+                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled", "shift_free_max",
+                      "unit_product_known"))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
@@ -2005,7 +2006,95 @@ def _softmax(value, e, s) -> bool:
         isinstance(value.right, gast.Name) and value.right.id == s
 
 
-def _readers_of(fwd, by_name, pair, found) -> List:
+def known_products(functions, rt_name: str, numpy_name: Optional[str], pair=None,
+                   shared: Set[int] = frozenset()) -> None:
+    """``rt.unit_product(g, A, like, B)`` in an adjoint function (``A * B`` where the run finds
+    ``g`` a broadcast view of ones: a sum's adjoint) where the forward computed ``P = A * B`` and
+    hands ``A``, ``B`` and ``P`` to that adjoint under the same names (the dlgradient function it
+    calls with them, or the helper's adjoint as residuals): ``rt.unit_product_known(g, A, like, B,
+    P)``, which is ``P`` itself there (the same ufunc on the same arrays: the same numbers), no
+    pass.  Only where ``P``, ``A`` and ``B`` are assigned once in the forward and nothing there
+    could write into them or hand ``P`` on unchanged (each is read only as an operand of
+    arithmetic, by a numpy function without ``out=`` that writes none of its arguments, for its
+    shape, or by the adjoint).  Plain numpy only (``numpy_name``).  Read back as the plain
+    expression when generated code is differentiated again (``expand_in_place``)."""
+    if numpy_name is None:
+        return
+    fns = [fn for fn in functions if isinstance(fn, gast.FunctionDef)]
+    by_name = {fn.name: fn for fn in fns}
+    for fwd in fns:
+        found = _products(fwd, numpy_name, rt_name, set(by_name) - {fwd.name},
+                          pair is not None and fwd.name == pair[0])
+        if not found:
+            continue
+        for bwd, products in _readers_of(fwd, by_name, pair, found, key=lambda item: item):
+            _rewrite_products(bwd, products, rt_name, shared)
+
+
+def _products(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
+    """(P, A, B) of each ``P = A * B`` of ``fn.body`` that ``known_products`` may use."""
+    facts = _stores_loads(fn, rt_name, generated, residual_return)
+    if facts is None:
+        return []
+    stores, _ = facts
+    operands: Set[int] = set()      # ids of Name nodes read as operands of arithmetic
+    calls: Set[int] = set()         # ... as arguments of numpy functions that write none of them
+    for node in walk_nodes(fn):
+        if isinstance(node, gast.BinOp):
+            operands.update(id(n) for n in (node.left, node.right) if isinstance(n, gast.Name))
+        elif isinstance(node, gast.UnaryOp):
+            if isinstance(node.operand, gast.Name):
+                operands.add(id(node.operand))
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id == np_name and \
+                node.func.attr not in _NUMPY_WRITES and not any(kw.arg in (None, "out") for kw in node.keywords):
+            calls.update(id(n) for n in node.args if isinstance(n, gast.Name))
+    loads = facts[1]
+    value_reads: Dict[str, List] = {}
+    for node in walk_nodes(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            value_reads.setdefault(node.id, []).append(node)
+
+    def safe(name, views: bool) -> bool:
+        """Every value read of ``name`` is an operand of arithmetic (or, where ``views`` may be
+        handed on, a numpy function's argument); the rest read its shape or hand it to the adjoint."""
+        reads = value_reads.get(name, [])
+        value = [n for n in reads if id(n) in operands or (views and id(n) in calls)]
+        return len(value) == len(loads.get(name, []))
+
+    found = []
+    for s in fn.body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+                isinstance(s.value, gast.BinOp) and isinstance(s.value.op, gast.Mult) and \
+                isinstance(s.value.left, gast.Name) and isinstance(s.value.right, gast.Name):
+            p, a, b = s.targets[0].id, s.value.left.id, s.value.right.id
+            if len({p, a, b}) == 3 and all(stores.get(n, 0) == 1 for n in (p, a, b)) and \
+                    safe(p, False) and safe(a, True) and safe(b, True):
+                found.append((p, a, b))
+    return found
+
+
+def _rewrite_products(fn, products, rt_name: str, shared: Set[int]) -> None:
+    stores: Dict[str, int] = {}
+    for n in walk_nodes(fn):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1     # (parameters too: gast's Param)
+    known = {(a, b): p for p, a, b in products if all(stores.get(n, 0) == 1 for n in (p, a, b))}
+    if not known:
+        return
+    for s in fn.body:
+        if id(s) in shared:
+            continue
+        for node in _walk_no_defs([s]):
+            if _rt_call(node, rt_name, "unit_product") and len(node.args) == 4 and not node.keywords and \
+                    isinstance(node.args[1], gast.Name) and isinstance(node.args[3], gast.Name):
+                p = known.get((node.args[1].id, node.args[3].id))
+                if p is not None:
+                    node.func.attr = "unit_product_known"
+                    node.args.append(_load(p))
+
+
+def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
     """(adjoint function, its (Z, M, A)s): the helper's adjoint given ``Z`` and ``M`` as residuals
     under the same names, and the generated functions ``fwd`` calls with them as the arguments of
     parameters of the same names (its dlgradient functions); neither stores them again."""
@@ -2022,8 +2111,8 @@ def _readers_of(fwd, by_name, pair, found) -> List:
             got = unpack.targets[0].elts
             names = [e.id if isinstance(e, gast.Name) else None for e in sent]
             if len(sent) == len(got) and all(isinstance(t, gast.Name) for t in got):
-                triples = [(z, m, a) for z, m, a in found
-                           if all(n in names and got[names.index(n)].id == n for n in (z, m))]
+                triples = [item for item in found
+                           if all(n in names and got[names.index(n)].id == n for n in key(item))]
                 if triples:
                     out.append((bwd, triples))
     for node in walk_nodes(fwd):
@@ -2034,8 +2123,8 @@ def _readers_of(fwd, by_name, pair, found) -> List:
             if len(params) != len(node.args) or callee.args.vararg or callee.args.kwonlyargs:
                 continue
             args = [a.id if isinstance(a, gast.Name) else None for a in node.args]
-            triples = [(z, m, a) for z, m, a in found
-                       if all(n in params and args[params.index(n)] == n for n in (z, m))]
+            triples = [item for item in found
+                       if all(n in params and args[params.index(n)] == n for n in key(item))]
             if triples:
                 out.append((callee, triples))
     return out
@@ -2142,6 +2231,9 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 g, k, t = node.args
                 op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
                 return gast.copy_location(op, node)
+            if func.attr == "unit_product_known" and len(node.args) == 5:
+                node.args = node.args[:4]
+                func.attr = "unit_product"
             if func.attr in ("unit_product", "unit_scaled") and len(node.args) == 4:
                 func.attr = "unbroadcast_product"
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
