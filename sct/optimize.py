@@ -2115,18 +2115,27 @@ def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
                            if all(n in names and got[names.index(n)].id == n for n in key(item))]
                 if triples:
                     out.append((bwd, triples))
+    sites: Dict[str, List] = {}      # generated function -> its calls in fwd (each must pass the names)
     for node in walk_nodes(fwd):
+        if isinstance(node, gast.Name) and node.id in by_name and node.id != fwd.name:
+            sites.setdefault(node.id, [])
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in by_name and \
-                node.func.id != fwd.name and not node.keywords:
-            callee = by_name[node.func.id]
-            params = [a.id for a in callee.args.args]
-            if len(params) != len(node.args) or callee.args.vararg or callee.args.kwonlyargs:
-                continue
-            args = [a.id if isinstance(a, gast.Name) else None for a in node.args]
-            triples = [item for item in found
+                node.func.id != fwd.name:
+            sites.setdefault(node.func.id, []).append(node)
+    for name, calls in sites.items():
+        callee = by_name[name]
+        params = [a.id for a in callee.args.args]
+        if callee.args.vararg or callee.args.kwonlyargs or not calls or \
+                sum(isinstance(n, gast.Name) and n.id == name for n in walk_nodes(fwd)) != len(calls) or \
+                any(len(params) != len(call.args) or call.keywords for call in calls):
+            continue                      # (the function read otherwise than called: left alone)
+        triples = list(found)
+        for call in calls:
+            args = [a.id if isinstance(a, gast.Name) else None for a in call.args]
+            triples = [item for item in triples
                        if all(n in params and args[params.index(n)] == n for n in key(item))]
-            if triples:
-                out.append((callee, triples))
+        if triples:
+            out.append((callee, triples))
     return out
 
 
