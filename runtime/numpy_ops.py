@@ -730,6 +730,27 @@ def extremum_scaled(grad, a, top, axis=None, keepdims=False):
     return reduction_broadcast(grad, a, axis, keepdims) * extremum_weights(a, top, axis, keepdims)
 
 
+def shift_free_max(total, g, a, top, axis):
+    """``total + extremum_scaled(unbroadcast(-g, top), a, top, axis, True)``: ``total`` (the adjoint
+    of ``a`` so far) plus the adjoint of ``top = np.max(a, axis=axis, keepdims=True)`` where ``top``
+    is read only as the shift of ``a - top`` and every value computed from that difference is
+    invariant under a shift along ``axis`` (a softmax, a log-softmax: sct/optimize.py's
+    ``shift_invariant_maxima`` proves it), ``g`` the difference's adjoint.  Then ``g`` sums to zero
+    along ``axis`` in exact arithmetic and the max's adjoint is zero: where ``g`` is finite and
+    small enough that no sum along ``axis`` (nor ``total`` plus it) can overflow, ``total`` as it
+    is (what the general form gives up to the rounding residue of those sums, at the positions of
+    the maxima).  Else (NaN, infinities, huge values, other types) the general form, its numbers.
+    Read back as the general form (optimize.expand_in_place) when generated code is
+    differentiated again."""
+    if type(g) is np.ndarray and type(total) is np.ndarray and type(a) is np.ndarray and \
+            type(axis) is int and g.dtype.kind == "f" and total.dtype == g.dtype == a.dtype and \
+            total.shape == g.shape == a.shape and g.size and -g.ndim <= axis < g.ndim:
+        bound = float(np.finfo(g.dtype).max) / (2.0 * (g.shape[axis] + 1))
+        if float(g.max()) <= bound and float(g.min()) >= -bound:      # (NaN compares false)
+            return total
+    return total + extremum_scaled(unbroadcast(-g, top), a, top, axis, True)
+
+
 @defrule(extremum_scaled, wrt=("grad",), linear="grad")
 def _extremum_scaled_rule(g, ans, grad, a, top, axis=None, keepdims=False):
     # linear in grad; the weights are piecewise constant in a and top

@@ -2531,6 +2531,21 @@ def unit_product(g, a, like, b):
     return unbroadcast_product(g, a, like) * b
 
 
+def unit_product_known(g, a, like, b, ab):
+    """``unit_product(g, a, like, b)`` where the forward computed ``ab = a * b`` from these same
+    arrays (sct/optimize.py's ``known_products`` proves that: single assignments, nothing that
+    could write into them): where ``unit_product`` would compute ``a * b`` (``g`` a broadcast view
+    of ones, ``a``, ``b`` real arrays of its shape and dtype), ``ab`` itself, the same numbers,
+    without the pass.  Else ``unit_product``."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and type(ab) is np.ndarray and a.dtype.kind == "f" and \
+            ab.dtype == a.dtype and ab.shape == a.shape:
+        base = _broadcast_base(g)
+        if base is not None and base.dtype == a.dtype and b.dtype == a.dtype and \
+                g.shape == a.shape == b.shape == getattr(like, "shape", None) and (base == 1).all():
+            return ab
+    return unit_product(g, a, like, b)
+
+
 
 def unit_scaled(g, a, like, k):
     """``unbroadcast_product(g, a, like) * k`` (``k`` a Python int or float): where ``a`` is a broadcast

@@ -37,7 +37,7 @@ from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
-    has_in_place, shared_statements
+    has_in_place, known_products, shared_statements, shift_invariant_maxima
 from .optimize import indexed_sums
 from .plans import NO_ADJOINT
 from .parse import function_ast, register_line_map, register_source
@@ -576,9 +576,17 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                                  numpy_name if plain_numpy else None)
     if optimize_enabled() and not _fuse.active():    # temporaries overwritten, slice adjoints written directly
         shared = shared_statements(generated.functions)
+        shift_invariant_maxima([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
+                                fn.name not in specialised], rt_name, numpy_name if plain_numpy else None,
+                               (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name if plain_numpy else None)
+        known_products([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
+                        fn.name not in specialised], rt_name, numpy_name if plain_numpy else None,
+                       (generated.fwd, generated.bwd), shared)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 direct_index_adjoints(generated_fn, rt_name, shared)
                 direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)

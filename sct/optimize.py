@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
-from .cse import _MUTATING_RT, _PLAIN_RT, common_subexpressions, readers
+from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, rewrite_children, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
@@ -1511,7 +1511,8 @@ def _rt_of(rt_name: str, attr: str, args: List):
 
 _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product", "unit_product",
                       "negated_unbroadcast", "index_added", "reduction_times", "reduction_times_like",
-                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled"))
+                      "matmul_adjoint_2d_a", "matmul_adjoint_2d_b", "unit_scaled", "shift_free_max",
+                      "unit_product_known"))
 
 
 def _has_product_of(node, names: Set[str]) -> bool:
@@ -1912,6 +1913,435 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     rename(fn.body)
 
 
+# --- a max shift nothing downstream sees (softmax, log-softmax) ------------------------------------
+
+_META_ATTRS = frozenset(("shape", "ndim", "dtype", "size"))
+
+
+def shift_invariant_maxima(functions, rt_name: str, numpy_name: Optional[str], pair=None,
+                           shared: Set[int] = frozenset()) -> None:
+    """The adjoint of a softmax's max shift, ``M = np.max(Z, axis=A, keepdims=True); Z1 = Z - M``,
+    where ``Z1`` and what is computed from it are read (as values) only by
+    ``E = np.exp(Z1)``, ``S = np.sum(E, axis=A, keepdims=True)``, ``L = np.log(S)``,
+    ``R = Z1 - L`` (log-softmax) and ``P = E / S`` (softmax), and ``M`` only by ``Z1``: ``R`` and
+    ``P`` do not change when ``Z1`` is shifted along ``A``, so the adjoint of ``Z1`` sums to zero
+    along ``A`` in exact arithmetic and so does the adjoint of ``M``.  The adjoint function
+    reading the forward's ``Z`` and ``M`` (the dlgradient function it calls with them, or the
+    helper's adjoint given them as residuals) has ``dM = rt.unbroadcast(-dZ1, M)`` and
+    ``dZ = dZ + rt.extremum_scaled(dM, Z, M, A, True)``: those become
+    ``dZ = rt.shift_free_max(dZ, dZ1, Z, M, A)`` (runtime/numpy_ops.py), which adds nothing where
+    ``dZ1`` is finite and bounded (the sums would be rounding residues of zero) and is the general
+    form otherwise (NaN and infinities as before).  Plain numpy only (``numpy_name``).  Read back
+    as the general form when generated code is differentiated again (``expand_in_place``)."""
+    if numpy_name is None:
+        return
+    fns = [fn for fn in functions if isinstance(fn, gast.FunctionDef)]
+    by_name = {fn.name: fn for fn in fns}
+    for fwd in fns:
+        found = _shift_patterns(fwd, numpy_name, rt_name, set(by_name) - {fwd.name},
+                                pair is not None and fwd.name == pair[0])
+        if not found:
+            continue
+        for bwd, triples in _readers_of(fwd, by_name, pair, found):
+            _rewrite_shift(bwd, triples, rt_name, shared)
+
+
+def _stores_loads(fn, rt_name: str, generated: Set[str], residual_return: bool):
+    """Per name: stores anywhere in ``fn``, and the ids of the top-level statements of ``fn.body``
+    that read it as a value (each once per read): reads of its shape, dtype, ndim or size, inside
+    ``rt.shape_proxy``, as arguments of a generated function's call (a dlgradient function) or in
+    the residual tuple a helper's forward returns do not count.  None where ``fn`` reads its
+    frame (locals(), eval...)."""
+    stores: Dict[str, int] = {}
+    loads: Dict[str, List[int]] = {}
+
+    def visit(node, top, meta):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Store) or isinstance(node.ctx, gast.Del):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            elif not meta:
+                loads.setdefault(node.id, []).append(top)
+            return
+        if isinstance(node, gast.Attribute) and node.attr in _META_ATTRS and isinstance(node.value, gast.Name):
+            visit(node.value, top, True)
+            return
+        if isinstance(node, gast.Call):
+            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1:
+                visit(node.args[0], top, True)
+                return
+            if isinstance(node.func, gast.Name) and node.func.id in generated:
+                visit(node.func, top, meta)
+                for arg in node.args:
+                    visit(arg, top, meta or isinstance(arg, gast.Name))
+                for kw in node.keywords:
+                    visit(kw, top, meta)
+                return
+        if residual_return and isinstance(node, gast.Return) and isinstance(node.value, gast.Tuple) and \
+                len(node.value.elts) == 2 and isinstance(node.value.elts[1], gast.Tuple):
+            visit(node.value.elts[0], top, meta)
+            for elt in node.value.elts[1].elts:
+                visit(elt, top, True)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, top, meta)
+
+    for top in fn.body:
+        visit(top, id(top), False)
+    if any(name in loads or name in stores for name in _SCOPE_NAMES):
+        return None
+    for n in walk_nodes(fn):
+        if isinstance(n, (gast.Global, gast.Nonlocal)) or \
+                isinstance(n, (gast.FunctionDef, gast.Lambda, gast.ClassDef)) and n is not fn:
+            return None
+    for a in fn.args.args + fn.args.kwonlyargs + [fn.args.vararg, fn.args.kwarg]:
+        if a is not None:
+            stores[a.id] = stores.get(a.id, 0) + 1
+    return stores, loads
+
+
+def _shift_patterns(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
+    """(Z, M, A) of each max shift of ``fn`` that ``shift_invariant_maxima`` may drop."""
+    facts = _stores_loads(fn, rt_name, generated, residual_return)
+    if facts is None:
+        return []
+    stores, loads = facts
+    defs: Dict[str, gast.stmt] = {}
+    for s in fn.body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            defs[s.targets[0].id] = s
+
+    def np_call(value, attrs, nargs=1) -> Optional[List[str]]:
+        """The names passed to ``np.<attr>(name, ...)`` (positional names only), else None."""
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr in attrs and isinstance(value.func.value, gast.Name) and \
+                value.func.value.id == np_name and len(value.args) == nargs and \
+                all(isinstance(a, gast.Name) for a in value.args):
+            return [a.id for a in value.args]
+        return None
+
+    def reduction_axis(value) -> Optional[int]:
+        """A of ``axis=A, keepdims=True`` (an int literal), else None."""
+        kws = {kw.arg: kw.value for kw in value.keywords}
+        axis, keep = kws.get("axis"), kws.get("keepdims")
+        if set(kws) != {"axis", "keepdims"} or not (isinstance(axis, gast.Constant) and type(axis.value) is int) or \
+                not (isinstance(keep, gast.Constant) and keep.value is True):
+            return None
+        return axis.value
+
+    def once(name) -> bool:
+        return stores.get(name, 0) == 1 and name in defs
+
+    def readers(name) -> List[gast.stmt]:
+        """The statements reading ``name`` as a value, once each (None where one reads it twice or
+        is not a simple assignment of this body)."""
+        ids = loads.get(name, [])
+        if len(set(ids)) != len(ids):
+            return None
+        out = [s for s in fn.body if id(s) in set(ids)]
+        if len(out) != len(ids) or any(not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                                            isinstance(s.targets[0], gast.Name)) for s in out):
+            return None
+        return out
+
+    def sub_of(value, left) -> Optional[str]:
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Sub) and \
+                isinstance(value.left, gast.Name) and value.left.id == left and isinstance(value.right, gast.Name):
+            return value.right.id
+        return None
+
+    found = []
+    for z1, s in defs.items():
+        m = sub_of(s.value, s.value.left.id if isinstance(s.value, gast.BinOp) and
+                   isinstance(s.value.left, gast.Name) else "")
+        if m is None or not once(z1) or not once(m):
+            continue
+        z = s.value.left.id
+        m_def = defs[m]
+        arg = np_call(m_def.value, ("max", "amax"))
+        if arg != [z] or z in (m, z1) or m == z1 or stores.get(z, 0) != 1:
+            continue
+        axis = reduction_axis(m_def.value)
+        if axis is None or readers(m) != [s] or fn.body.index(m_def) > fn.body.index(s):
+            continue
+        if _shift_free(z1, axis, np_name, defs, once, readers, np_call, reduction_axis, sub_of):
+            found.append((z, m, axis))
+    return found
+
+
+def _shift_free(z1, axis, np_name, defs, once, readers, np_call, reduction_axis, sub_of) -> bool:
+    """Every value read of ``z1`` (and of what is computed from it) is one of the softmax's or
+    log-softmax's statements, whose results do not change when ``z1`` is shifted along ``axis``."""
+    z1_readers = readers(z1)
+    if not z1_readers:
+        return False
+    for r in z1_readers:
+        target = r.targets[0].id
+        if not once(target):
+            return False
+        if np_call(r.value, ("exp",)) == [z1]:               # E = np.exp(Z1)
+            if not _exp_free(target, z1, axis, defs, once, readers, np_call, reduction_axis, sub_of):
+                return False
+            continue
+        lse = sub_of(r.value, z1)                             # R = Z1 - L, L = log(sum(exp(Z1)))
+        if lse is None or lse == z1 or not once(lse):
+            return False
+        s_names = np_call(defs[lse].value, ("log",))
+        if s_names is None or not once(s_names[0]):
+            return False
+        e_names = np_call(defs[s_names[0]].value, ("sum",))
+        if e_names is None or reduction_axis(defs[s_names[0]].value) != axis or not once(e_names[0]) or \
+                np_call(defs[e_names[0]].value, ("exp",)) != [z1]:
+            return False
+    return True
+
+
+def _exp_free(e, z1, axis, defs, once, readers, np_call, reduction_axis, sub_of) -> bool:
+    """``E = np.exp(Z1)`` read only by ``S = np.sum(E, axis=A, keepdims=True)`` and ``E / S``; each
+    such ``S`` only by ``np.log(S)`` (read only by ``Z1 - L``) and ``E / S``."""
+    e_readers = readers(e)
+    if not e_readers:
+        return False
+    for r in e_readers:
+        target = r.targets[0].id
+        if not once(target):
+            return False
+        if np_call(r.value, ("sum",)) == [e] and reduction_axis(r.value) == axis:
+            s_readers = readers(target)
+            if s_readers is None:
+                return False
+            for q in s_readers:
+                name = q.targets[0].id
+                if not once(name):
+                    return False
+                if _softmax(q.value, e, target):
+                    continue
+                if np_call(q.value, ("log",)) != [target]:
+                    return False
+                l_readers = readers(name)
+                if l_readers is None or any(sub_of(u.value, z1) != name or not once(u.targets[0].id)
+                                            for u in l_readers):
+                    return False
+            continue
+        if not (isinstance(r.value, gast.BinOp) and isinstance(r.value.op, gast.Div) and
+                isinstance(r.value.right, gast.Name) and _softmax(r.value, e, r.value.right.id) and
+                r.value.right.id in defs and np_call(defs[r.value.right.id].value, ("sum",)) == [e] and
+                reduction_axis(defs[r.value.right.id].value) == axis):
+            return False
+    return True
+
+
+def _softmax(value, e, s) -> bool:
+    return isinstance(value, gast.BinOp) and isinstance(value.op, gast.Div) and \
+        isinstance(value.left, gast.Name) and value.left.id == e and \
+        isinstance(value.right, gast.Name) and value.right.id == s
+
+
+def known_products(functions, rt_name: str, numpy_name: Optional[str], pair=None,
+                   shared: Set[int] = frozenset()) -> None:
+    """``rt.unit_product(g, A, like, B)`` in an adjoint function (``A * B`` where the run finds
+    ``g`` a broadcast view of ones: a sum's adjoint) where the forward computed ``P = A * B`` and
+    hands ``A``, ``B`` and ``P`` to that adjoint under the same names (the dlgradient function it
+    calls with them, or the helper's adjoint as residuals): ``rt.unit_product_known(g, A, like, B,
+    P)``, which is ``P`` itself there (the same ufunc on the same arrays: the same numbers), no
+    pass.  Only where ``P``, ``A`` and ``B`` are assigned once in the forward and nothing there
+    could write into them or hand ``P`` on unchanged (each is read only as an operand of
+    arithmetic, by a numpy function without ``out=`` that writes none of its arguments, for its
+    shape, or by the adjoint).  Plain numpy only (``numpy_name``).  Read back as the plain
+    expression when generated code is differentiated again (``expand_in_place``)."""
+    if numpy_name is None:
+        return
+    fns = [fn for fn in functions if isinstance(fn, gast.FunctionDef)]
+    by_name = {fn.name: fn for fn in fns}
+    for fwd in fns:
+        found = _products(fwd, numpy_name, rt_name, set(by_name) - {fwd.name},
+                          pair is not None and fwd.name == pair[0])
+        if not found:
+            continue
+        for bwd, products in _readers_of(fwd, by_name, pair, found, key=lambda item: item):
+            _rewrite_products(bwd, products, rt_name, shared)
+
+
+def _products(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
+    """(P, A, B) of each ``P = A * B`` of ``fn.body`` that ``known_products`` may use."""
+    facts = _stores_loads(fn, rt_name, generated, residual_return)
+    if facts is None:
+        return []
+    stores, _ = facts
+    operands: Set[int] = set()      # ids of Name nodes read as operands of arithmetic
+    calls: Set[int] = set()         # ... as arguments of numpy functions that write none of them
+    for node in walk_nodes(fn):
+        if isinstance(node, gast.BinOp):
+            operands.update(id(n) for n in (node.left, node.right) if isinstance(n, gast.Name))
+        elif isinstance(node, gast.UnaryOp):
+            if isinstance(node.operand, gast.Name):
+                operands.add(id(node.operand))
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id == np_name and \
+                node.func.attr not in _NUMPY_WRITES and not any(kw.arg in (None, "out") for kw in node.keywords):
+            calls.update(id(n) for n in node.args if isinstance(n, gast.Name))
+    loads = facts[1]
+    value_reads: Dict[str, List] = {}
+    for node in walk_nodes(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            value_reads.setdefault(node.id, []).append(node)
+
+    def safe(name, views: bool) -> bool:
+        """Every value read of ``name`` is an operand of arithmetic (or, where ``views`` may be
+        handed on, a numpy function's argument); the rest read its shape or hand it to the adjoint."""
+        reads = value_reads.get(name, [])
+        value = [n for n in reads if id(n) in operands or (views and id(n) in calls)]
+        return len(value) == len(loads.get(name, []))
+
+    found = []
+    for s in fn.body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+                isinstance(s.value, gast.BinOp) and isinstance(s.value.op, gast.Mult) and \
+                isinstance(s.value.left, gast.Name) and isinstance(s.value.right, gast.Name):
+            p, a, b = s.targets[0].id, s.value.left.id, s.value.right.id
+            if len({p, a, b}) == 3 and all(stores.get(n, 0) == 1 for n in (p, a, b)) and \
+                    safe(p, False) and safe(a, True) and safe(b, True):
+                found.append((p, a, b))
+    return found
+
+
+def _rewrite_products(fn, products, rt_name: str, shared: Set[int]) -> None:
+    stores: Dict[str, int] = {}
+    for n in walk_nodes(fn):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1     # (parameters too: gast's Param)
+    known = {(a, b): p for p, a, b in products if all(stores.get(n, 0) == 1 for n in (p, a, b))}
+    if not known:
+        return
+    for s in fn.body:
+        if id(s) in shared:
+            continue
+        for node in _walk_no_defs([s]):
+            if _rt_call(node, rt_name, "unit_product") and len(node.args) == 4 and not node.keywords and \
+                    isinstance(node.args[1], gast.Name) and isinstance(node.args[3], gast.Name):
+                p = known.get((node.args[1].id, node.args[3].id))
+                if p is not None:
+                    node.func.attr = "unit_product_known"
+                    node.args.append(_load(p))
+
+
+def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
+    """(adjoint function, its (Z, M, A)s): the helper's adjoint given ``Z`` and ``M`` as residuals
+    under the same names, and the generated functions ``fwd`` calls with them as the arguments of
+    parameters of the same names (its dlgradient functions); neither stores them again."""
+    out = []
+    if pair is not None and fwd.name == pair[0] and pair[1] in by_name:
+        bwd = by_name[pair[1]]
+        rets = [s for s in fwd.body if isinstance(s, gast.Return)]
+        unpack = bwd.body[0] if bwd.body and bwd.args.args else None
+        if len(rets) == 1 and isinstance(rets[0].value, gast.Tuple) and len(rets[0].value.elts) == 2 and \
+                isinstance(rets[0].value.elts[1], gast.Tuple) and isinstance(unpack, gast.Assign) and \
+                len(unpack.targets) == 1 and isinstance(unpack.targets[0], gast.Tuple) and \
+                isinstance(unpack.value, gast.Name) and unpack.value.id == bwd.args.args[0].id:
+            sent = rets[0].value.elts[1].elts
+            got = unpack.targets[0].elts
+            names = [e.id if isinstance(e, gast.Name) else None for e in sent]
+            if len(sent) == len(got) and all(isinstance(t, gast.Name) for t in got):
+                triples = [item for item in found
+                           if all(n in names and got[names.index(n)].id == n for n in key(item))]
+                if triples:
+                    out.append((bwd, triples))
+    sites: Dict[str, List] = {}      # generated function -> its calls in fwd (each must pass the names)
+    for node in walk_nodes(fwd):
+        if isinstance(node, gast.Name) and node.id in by_name and node.id != fwd.name:
+            sites.setdefault(node.id, [])
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in by_name and \
+                node.func.id != fwd.name:
+            sites.setdefault(node.func.id, []).append(node)
+    for name, calls in sites.items():
+        callee = by_name[name]
+        params = [a.id for a in callee.args.args]
+        if callee.args.vararg or callee.args.kwonlyargs or not calls or \
+                sum(isinstance(n, gast.Name) and n.id == name for n in walk_nodes(fwd)) != len(calls) or \
+                any(len(params) != len(call.args) or call.keywords for call in calls):
+            continue                      # (the function read otherwise than called: left alone)
+        triples = list(found)
+        for call in calls:
+            args = [a.id if isinstance(a, gast.Name) else None for a in call.args]
+            triples = [item for item in triples
+                       if all(n in params and args[params.index(n)] == n for n in key(item))]
+        if triples:
+            out.append((callee, triples))
+    return out
+
+
+def _rewrite_shift(fn, triples, rt_name: str, shared: Set[int]) -> None:
+    """``dM = rt.unbroadcast(-dZ1, M)`` then, later in the same block, ``dZ = dZ +
+    rt.extremum_scaled(dM, Z, M, A, True)`` (``dM`` read nowhere else, ``dZ1`` not stored between,
+    ``Z`` and ``M`` stored only as ``fn``'s parameters or residuals): ``dZ = rt.shift_free_max(dZ,
+    dZ1, Z, M, A)``."""
+    stores: Dict[str, int] = {}
+    loads: Dict[str, int] = {}
+    for n in walk_nodes(fn):
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Load):
+                loads[n.id] = loads.get(n.id, 0) + 1
+            else:
+                stores[n.id] = stores.get(n.id, 0) + 1     # (parameters too: gast's Param)
+    wanted = {(z, m): a for z, m, a in triples if stores.get(z, 0) == 1 and stores.get(m, 0) == 1}
+
+    def block(stmts) -> None:
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                    block(inner)
+            for handler in getattr(s, "handlers", None) or ():
+                block(handler.body)
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            i += 1
+            if id(s) in shared or not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                                       isinstance(s.targets[0], gast.Name)):
+                continue
+            v = s.value
+            if not (_rt_call(v, rt_name, "unbroadcast") and len(v.args) == 2 and not v.keywords and
+                    isinstance(v.args[0], gast.UnaryOp) and isinstance(v.args[0].op, gast.USub) and
+                    isinstance(v.args[0].operand, gast.Name) and isinstance(v.args[1], gast.Name)):
+                continue
+            dm, dz1, m = s.targets[0].id, v.args[0].operand.id, v.args[1].id
+            if stores.get(dm, 0) != 1 or loads.get(dm, 0) != 1 or dz1 in (dm, m):
+                continue
+            for j in range(i, len(stmts)):
+                t = stmts[j]
+                if _extremum_add(t, rt_name, dm, m, wanted) and id(t) not in shared:
+                    if dz1 in _stored(stmts[i:j]):
+                        break
+                    dz, z = t.targets[0].id, t.value.right.args[1].id
+                    t.value = _rt_of(rt_name, "shift_free_max", [_load(dz), _load(dz1), _load(z), _load(m),
+                                                                 gast.Constant(value=wanted[(z, m)], kind=None)])
+                    del stmts[i - 1]
+                    i -= 1
+                    break
+                if dm in _stored([t]) or any(isinstance(n, gast.Name) and n.id == dm for n in walk_nodes(t)):
+                    break
+
+    if wanted:
+        block(fn.body)
+
+
+def _extremum_add(t, rt_name: str, dm: str, m: str, wanted) -> bool:
+    """``dZ = dZ + rt.extremum_scaled(dM, Z, M, A, True)`` with (Z, M) among ``wanted`` (its A)."""
+    if not (isinstance(t, gast.Assign) and len(t.targets) == 1 and isinstance(t.targets[0], gast.Name) and
+            isinstance(t.value, gast.BinOp) and isinstance(t.value.op, gast.Add) and
+            isinstance(t.value.left, gast.Name) and t.value.left.id == t.targets[0].id):
+        return False
+    call = t.value.right
+    if not (_rt_call(call, rt_name, "extremum_scaled") and len(call.args) == 5 and not call.keywords and
+            all(isinstance(a, gast.Name) for a in call.args[:3])):
+        return False
+    g, z, top = (a.id for a in call.args[:3])
+    axis, keep = call.args[3], call.args[4]
+    return g == dm and top == m and (z, m) in wanted and isinstance(axis, gast.Constant) and \
+        type(axis.value) is int and axis.value == wanted[(z, m)] and \
+        isinstance(keep, gast.Constant) and keep.value is True and t.targets[0].id not in (dm, m, z)
+
+
 # --- reading generated code back (to differentiate it again) -------------------------------------
 
 _INTO_BINOPS = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult, "div": gast.Div}
@@ -1940,6 +2370,9 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 g, k, t = node.args
                 op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
                 return gast.copy_location(op, node)
+            if func.attr == "unit_product_known" and len(node.args) == 5:
+                node.args = node.args[:4]
+                func.attr = "unit_product"
             if func.attr in ("unit_product", "unit_scaled") and len(node.args) == 4:
                 func.attr = "unbroadcast_product"
                 op = gast.BinOp(left=gast.Call(func=func, args=node.args[:3], keywords=[]), op=gast.Mult(),
@@ -1957,6 +2390,13 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                 func.attr = "unbroadcast_product"
                 node.args = [view] + node.args[4:]
                 return node
+            if func.attr == "shift_free_max" and len(node.args) == 5:
+                total, g, a, top, axis = node.args
+                func.attr = "extremum_scaled"
+                shift = gast.Call(func=gast.Attribute(value=func.value, attr="unbroadcast", ctx=gast.Load()),
+                                  args=[gast.UnaryOp(op=gast.USub(), operand=g), top], keywords=[])
+                node.args = [shift, a, top, axis, gast.Constant(value=True, kind=None)]
+                return gast.copy_location(gast.BinOp(left=total, op=gast.Add(), right=node), node)
             if func.attr == "index_added" and len(node.args) == 4:
                 func.attr = "index_adjoint"
                 inner = gast.Call(func=func, args=node.args[1:], keywords=[])

@@ -375,8 +375,10 @@ def test_mlp_gradients_are_the_same_numbers_as_the_general_helpers(monkeypatch):
                     m.setattr(RT, "unbroadcast", _unbroadcast_reference)
                     m.setattr(RT, "extremum_weights", _extremum_weights_reference)
                     m.setattr(RT, "extremum_scaled", _extremum_scaled_reference)
-                else:                   # the fast helper is what the generated code calls
+                else:                   # the fast helper is what the generated code calls (the softmax's
+                    # max shift: rt.shift_free_max, sct/optimize.py's shift_invariant_maxima)
                     m.setattr(RT, "extremum_scaled", lambda *a, _f=RT.extremum_scaled: calls.append(1) or _f(*a))
+                    m.setattr(RT, "shift_free_max", lambda *a, _f=RT.shift_free_max: calls.append(1) or _f(*a))
                 out = dlfeval(grad, *args)
             runs.append([np.asarray(out[0].data)] + [np.asarray(g.data) for g in out[1]])
         assert len(calls) == 2          # one per fast run

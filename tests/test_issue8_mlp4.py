@@ -246,6 +246,10 @@ def _cases(dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("index", range(5))
 def test_same_bits_as_unoptimised(monkeypatch, dtype, index):
+    # (the softmax's max-shift adjoint, which sct.optimize.shift_invariant_maxima leaves out, differs
+    # by its rounding residue: tests/test_issue8_softmax_shift.py; left in here)
+    import sct.compiler
+    monkeypatch.setattr(sct.compiler, "shift_invariant_maxima", lambda *args: None)
     fun, args = _cases(dtype)[index]
     sct.clear_cache()
     got = _leaves(dlfeval(fun, *args))
