@@ -169,8 +169,9 @@ def _check_lambda_code(fn, source: str, filename: str) -> None:
         module_code = cached[1]
     else:
         try:
-            module_code = compile(source, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,
-                                  dont_inherit=True)
+            # (a notebook cell may await at its top level)
+            module_code = compile(source, filename, "exec", dont_inherit=True,
+                                  flags=(code.co_flags & _FUTURE_FLAGS) | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         except (SyntaxError, ValueError, TypeError):
             module_code = None
         if len(_FILE_CODES) > 16:

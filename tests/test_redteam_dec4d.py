@@ -529,3 +529,59 @@ def g_via_acc(x):
         check(u.acc_step, [dlarray(X)], lambda v: plain(v) + np.sum(v * u.CONFIG["scale"]))
         check(u.g_via_acc, [dlarray(X)], plain)
         assert float(np.asarray(extractdata(u.acc_loss(X)))) == pytest.approx(float(plain(X)))
+
+
+def test_options_read_through_nested_attributes_follow_in_place_changes(modules):
+    u = modules('''
+        import numpy as np
+        from sct import dlgradient
+
+
+        class S:
+            pass
+
+
+        cfg = S()
+        cfg.sub = S()
+        cfg.sub.hi = True
+
+
+        class C:
+            class Inner:
+                hi = True
+
+
+        def f_nested(x):
+            y = np.sum(x ** 3)
+            g = dlgradient(y, x, EnableHigherDerivatives=cfg.sub.hi)
+            z = np.sum(g * g) + np.sum(x)
+            return z, dlgradient(z, x)
+
+
+        def f_class(x):
+            hi = C.Inner.hi
+            y = np.sum(x ** 3)
+            g = dlgradient(y, x, EnableHigherDerivatives=hi)
+            z = np.sum(g * g) + np.sum(x)
+            return z, dlgradient(z, x)
+
+
+        def make():
+            o = S()
+            o.hi = True
+
+            def f(x):
+                y = np.sum(x ** 3)
+                g = dlgradient(y, x, EnableHigherDerivatives=o.hi)
+                z = np.sum(g * g) + np.sum(x)
+                return z, dlgradient(z, x)
+            return f, o
+    ''')
+    f_closure, o = u.make()
+    for hi in (True, False, True):
+        u.cfg.sub.hi = hi
+        u.C.Inner.hi = hi
+        o.hi = hi
+        for f in (u.f_nested, u.f_class, f_closure):
+            z, g = dlfeval(f, dlarray(X))
+            assert_close(np.asarray(extractdata(g)), 36 * X ** 3 + 1 if hi else np.ones(3))
