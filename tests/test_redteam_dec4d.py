@@ -585,3 +585,45 @@ def test_options_read_through_nested_attributes_follow_in_place_changes(modules)
         for f in (u.f_nested, u.f_class, f_closure):
             z, g = dlfeval(f, dlarray(X))
             assert_close(np.asarray(extractdata(g)), 36 * X ** 3 + 1 if hi else np.ones(3))
+
+
+def test_functions_held_in_mutable_containers_through_every_entry_point(modules):
+    u = modules('''
+        import numpy as np
+        from sct import dlgradient, dlaccelerate
+
+        FUNCS = {"act": np.sin}
+        FL = [np.sin]
+
+
+        class H:
+            pass
+
+
+        h = H()
+        h.act = np.sin
+
+
+        def loss(x):
+            return np.sum(FUNCS["act"](x)) + np.sum(FL[0](x) * 2) + np.sum(h.act(x) * 3)
+
+
+        def g(x):
+            y = loss(x)
+            return y, dlgradient(y, x)
+
+
+        ga = dlaccelerate(g)
+    ''')
+    V = np.array([1.0, 2.0, -1.0])
+    for fns in ((np.sin, np.sin, np.sin), (np.cos, np.sin, np.sin), (np.cos, np.tanh, np.sin),
+                (np.cos, np.tanh, np.exp), (lambda v: v ** 3, np.tanh, np.exp)):
+        u.FUNCS["act"], u.FL[0], u.h.act = fns
+        for f in (u.g, u.ga):
+            check(f, [dlarray(X)], u.loss)
+        grad = numerical_gradient(u.loss, [X.copy()], 0)
+        y, jv = sct.jvp(u.loss, X, V)
+        assert float(np.asarray(extractdata(jv))) == pytest.approx(float(grad @ V), rel=1e-6)
+        hv = np.asarray(extractdata(sct.hvp(u.loss, X, V)))
+        hn = (numerical_gradient(u.loss, [X + 1e-4 * V], 0) - numerical_gradient(u.loss, [X - 1e-4 * V], 0)) / 2e-4
+        assert_close(hv, hn, rtol=1e-4, atol=1e-4)
