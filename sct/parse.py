@@ -140,6 +140,8 @@ def _lambda_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
         raise CompileError(f"cannot find the source of this lambda ({why}); define it with def",
                            filename, line, "lambda")
     node, text = found[0]
+    if not filename.startswith("<sct-generated"):
+        _check_lambda_code(fn, source, filename)
     fdef = ast.FunctionDef(name=f"lambda_line{line}", args=node.args, body=[ast.Return(value=node.body)],
                            decorator_list=[], returns=None, type_comment=None, type_params=[])
     ast.copy_location(fdef, node)
@@ -147,6 +149,45 @@ def _lambda_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     ast.fix_missing_locations(fdef)
     fdef = gast.ast_to_gast(ast.Module(body=[fdef], type_ignores=[])).body[0]
     return fdef, filename, text
+
+
+_FILE_CODES: dict = {}   # file name -> (its text as read, its module code compiled from that text)
+
+
+def _check_lambda_code(fn, source: str, filename: str) -> None:
+    """Refuse a lambda whose text (found by line and columns) is not the code that runs: the
+    file was edited after its module was imported, or a notebook cell's text was replaced by
+    another run under the same name.  The whole text is compiled (the lambda in its scopes)
+    and one lambda of it on that line must have ``fn``'s code."""
+    code = fn.__code__
+    entry = linecache.cache.get(filename)
+    if entry is None or len(entry) < 2:
+        return
+    in_memory = entry[1] is None
+    cached = _FILE_CODES.get(filename)
+    if cached is not None and cached[0] == source:
+        module_code = cached[1]
+    else:
+        try:
+            # (a notebook cell may await at its top level)
+            module_code = compile(source, filename, "exec", dont_inherit=True,
+                                  flags=(code.co_flags & _FUTURE_FLAGS) | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        except (SyntaxError, ValueError, TypeError):
+            module_code = None
+        if len(_FILE_CODES) > 16:
+            _FILE_CODES.clear()
+        _FILE_CODES[filename] = (source, module_code)
+    todo = [module_code] if module_code is not None else []
+    while todo:
+        c = todo.pop()
+        if c.co_name == "<lambda>" and c.co_firstlineno == code.co_firstlineno and _same_code(c, code):
+            return
+        todo.extend(k for k in c.co_consts if inspect.iscode(k))
+    if not in_memory:
+        loader = getattr(inspect.getmodule(fn), "__loader__", None)
+        if not isinstance(loader, (importlib.machinery.SourceFileLoader, type(None))):
+            return          # an import hook that may rewrite code (pytest's included): cannot tell
+    raise _stale_source(fn, filename, in_memory, "lambda")
 
 
 def _same_lambda(node: ast.Lambda, code) -> bool:
@@ -250,12 +291,15 @@ def check_source_matches(fn, source: str, start: int, filename: str, parsed=None
     """
     code = fn.__code__
     entry = linecache.cache.get(filename)
-    if entry is None or len(entry) < 2 or entry[1] is None:
-        return              # source registered in memory (a notebook cell, exec): it cannot change
+    if entry is None or len(entry) < 2:
+        return
+    # source registered in memory (a notebook cell, exec) is checked too: a tool that runs a
+    # cell again under the same file name (an edited cell) replaces the text of the first run
+    in_memory = entry[1] is None
     if code.co_name == "<lambda>":
         return              # refused as a lambda by function_ast
     module = inspect.getmodule(fn)
-    loader = getattr(module, "__loader__", None)
+    loader = getattr(module, "__loader__", None) if not in_memory else None
     for imports in (True, False):
         try:
             given, parsed = parsed, None
@@ -267,12 +311,21 @@ def check_source_matches(fn, source: str, start: int, filename: str, parsed=None
     if not isinstance(loader, (importlib.machinery.SourceFileLoader, type(None))) and \
             type(loader).__module__ != "_pytest.assertion.rewrite":
         return              # an import hook that may rewrite code (unknown to sct): cannot tell
-    name = fn.__qualname__
-    raise CompileError(
-        f"the source of {name} in {filename} (line {code.co_firstlineno}) is not the code that runs: "
-        f"the file was changed after {name} was defined. Reload its module (importlib.reload, or "
-        "%autoreload in IPython) or restart, so that the function and its file agree",
-        filename, code.co_firstlineno, "def " + fn.__name__)
+    raise _stale_source(fn, filename, in_memory, "def " + fn.__name__)
+
+
+def _stale_source(fn, filename: str, in_memory: bool, construct: str) -> CompileError:
+    code = fn.__code__
+    name = "the lambda" if fn.__name__ == "<lambda>" else fn.__qualname__
+    if in_memory:
+        why = (f"the text held for {filename} (a notebook cell or exec'd code) was replaced after "
+               f"{name} was defined (a cell run again under the same name). Run the cell that "
+               f"defines {name} again, so that the function and its text agree")
+    else:
+        why = (f"the file was changed after {name} was defined. Reload its module (importlib.reload, "
+               "or %autoreload in IPython) or restart, so that the function and its file agree")
+    return CompileError(f"the source of {name} in {filename} (line {code.co_firstlineno}) is not the "
+                        f"code that runs: {why}", filename, code.co_firstlineno, construct)
 
 
 def _compile_alone(fn, source: str, start: int, filename: str, with_imports: bool = True, loader=None,
