@@ -447,6 +447,9 @@ class ValueFacts:
             rule = registry.lookup(OPERATORS.get(type(value.op)))
             if rule is None:
                 return False
+            if isinstance(value.op, gast.Mod) and isinstance(value.left, (gast.Constant, gast.JoinedStr)) and \
+                    isinstance(getattr(value.left, "value", ""), str):
+                return False        # "%.3f" % loss: text, as an f-string
             return any(self.is_active(operand) for operand, param in
                        zip((value.left, value.right), rule.signature.parameters) if param in rule.wrt)
         if isinstance(value, gast.UnaryOp):
