@@ -193,6 +193,10 @@ class Expressions:
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
                 and not node.keywords:
             return self.atom(self.mapped(node), out, hint)
+        if isinstance(node.func, gast.Name) and node.func.id in ("list", "tuple", "dict", "sorted") and \
+                len(node.args) == 1 and _pairing_call(node.args[0]):
+            # list(zip(a, b)), dict(enumerate(xs)): consumed at once, so the pairs as a comprehension
+            node = gast.Call(func=node.func, args=[self.paired(node.args[0])], keywords=node.keywords)
         if isinstance(node.func, gast.Name) and node.func.id == "super" and not node.args and \
                 self.fdef.args.args:
             # zero-argument super() needs the __class__ cell of the original method; name it
@@ -220,6 +224,14 @@ class Expressions:
                 value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def paired(self, node: gast.Call) -> gast.ListComp:
+        """``zip(xs, ys, ...)`` / ``enumerate(xs)`` as ``[(v, w, ...) for v, w, ... in zip(xs, ys, ...)]``."""
+        count = len(node.args) if node.func.id == "zip" else 2
+        names = [self.namer.fresh("item") for _ in range(count)]
+        target = gast.Tuple(elts=[store(n) for n in names], ctx=gast.Store())
+        return gast.ListComp(elt=gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()),
+                             generators=[gast.comprehension(target=target, iter=node, ifs=[], is_async=0)])
 
     def mapped(self, node: gast.Call) -> gast.ListComp:
         """``map(f, xs, ...)`` as ``[f(v, ...) for v, ... in zip(xs, ...)]``."""
@@ -326,6 +338,14 @@ def _is_name_chain(node) -> bool:
     while isinstance(node, gast.Attribute):
         node = node.value
     return isinstance(node, gast.Name)
+
+
+def _pairing_call(node) -> bool:
+    """``zip(xs, ys, ...)`` of plain arguments, or ``enumerate(xs)``."""
+    if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and not node.keywords and
+            node.args and not any(isinstance(a, gast.Starred) for a in node.args)):
+        return False
+    return node.func.id == "zip" or (node.func.id == "enumerate" and len(node.args) == 1)
 
 
 def _one_output_ufunc(func) -> bool:
