@@ -26,7 +26,6 @@ UNSUPPORTED = {
     gast.Yield: ("yield", "return a list instead of yielding values"),
     gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
     gast.Await: ("await", "differentiate synchronous code"),
-    gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
     gast.SetComp: ("a set comprehension", "use a list"),
     gast.Global: ("a global statement", "pass the value in and return the new one"),
     gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
@@ -54,6 +53,12 @@ class Expressions:
             return node
         if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
             return self.simple(node, out, hint)
+        if isinstance(node, gast.NamedExpr):
+            # (n := value): value where Python evaluates it, bound to n, and n is the result
+            value = self.atom(node.value, out, node.target.id)
+            self.emit(out, assign(node.target.id, value))
+            self.computed = {}       # n's old value is gone
+            return load(node.target.id)
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
@@ -169,6 +174,8 @@ class Expressions:
             return load(name)
         if isinstance(node, gast.Slice):
             return node
+        if isinstance(node, gast.NamedExpr):
+            return self.atom(node, out, hint)
         kind = UNSUPPORTED.get(type(node))
         if kind:
             self.fail(node, *kind)

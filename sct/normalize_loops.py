@@ -154,6 +154,10 @@ class Loops:
     def scoped(self, node):
         """A copy of the comprehension ``node`` whose variables have fresh names: in Python 3
         they live in the comprehension's own scope, and must not overwrite the function's."""
+        for n in gast.walk(node):
+            if isinstance(n, gast.NamedExpr):
+                self.fail(n, "the walrus operator := in a comprehension",
+                          "write the comprehension as a for loop (the name := binds belongs to the function)")
         node = copy.deepcopy(node)
         mapping: Dict[str, str] = {}
         for i, gen in enumerate(node.generators):
