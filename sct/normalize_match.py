@@ -17,11 +17,17 @@ from .ir import assign, call, const, load
 
 
 def lower_match(stmts: List, namer, fail, rt_name: str = "rt") -> List:
-    """``stmts`` with every ``match`` in them (and in the blocks inside them, not nested defs)
+    """``stmts`` with every ``match`` in them (and in the blocks and nested defs inside them)
     written as ``if`` blocks."""
     result = []
     for st in stmts:
-        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        if isinstance(st, gast.ClassDef):
+            result.append(st)
+            continue
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef)):
+            if any(isinstance(n, gast.Match) for n in gast.walk(st)):
+                st = _copy(st)      # a nested def is printed as Python before it is lowered
+                st.body = lower_match(st.body, namer, fail, rt_name)
             result.append(st)
             continue
         if isinstance(st, gast.Match):
