@@ -26,7 +26,6 @@ UNSUPPORTED = {
     gast.Yield: ("yield", "return a list instead of yielding values"),
     gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
     gast.Await: ("await", "differentiate synchronous code"),
-    gast.SetComp: ("a set comprehension", "use a list"),
     gast.Global: ("a global statement", "pass the value in and return the new one"),
     gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
     gast.Try: ("try/except", "check the condition with if instead of catching an exception"),
@@ -53,6 +52,10 @@ class Expressions:
             return node
         if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
             return self.simple(node, out, hint)
+        if isinstance(node, gast.SetComp):
+            # {f(v) for v in xs}: set([f(v) for v in xs]), the same items
+            listed = gast.ListComp(elt=node.elt, generators=node.generators)
+            return self.atom(call("set", [gast.copy_location(listed, node)]), out, hint)
         if isinstance(node, gast.NamedExpr):
             # (n := value): value where Python evaluates it, bound to n, and n is the result
             value = self.atom(node.value, out, node.target.id)
@@ -174,8 +177,11 @@ class Expressions:
             return load(name)
         if isinstance(node, gast.Slice):
             return node
-        if isinstance(node, gast.NamedExpr):
+        if isinstance(node, (gast.NamedExpr, gast.SetComp)):
             return self.atom(node, out, hint)
+        if isinstance(node, gast.Set):
+            # {a, b}: set([a, b]) (``mode in {"a", "b"}``)
+            return self.call_expr(call("set", [gast.List(elts=node.elts, ctx=gast.Load())]), out, hint)
         kind = UNSUPPORTED.get(type(node))
         if kind:
             self.fail(node, *kind)

@@ -13,6 +13,8 @@ numpy arrays), gradients against central differences.  What this found and fixed
   Python equivalents (runtime/more_ops.py).
 * ``list(zip(a, b))``, ``dict(zip(...))``, ``list(enumerate(xs))`` were refused ("no derivative
   rule for zip"); consumed at once, they are now comprehensions.
+* ``mode in {"a", "b"}`` (a set display) and set comprehensions were refused; they are
+  ``set([...])`` now.
 * ``for ... else`` / ``while ... else``, the walrus operator and ``match`` statements were
   refused; they are lowered now (a break flag; the assignment where Python evaluates it; ``if``
   blocks).  Walrus inside a comprehension and mapping/class patterns are still refused, at
@@ -353,13 +355,35 @@ def match_mapping(x):
     return 0.0
 
 
+# --- set displays and comprehensions ------------------------------------------------------------
+
+def set_literal_in(x):
+    s = np.sum(x)
+    for mode in ["a", "b", "z"]:
+        if mode in {"a", "b"}:
+            s = s * 2 + x[0]
+    return s * len({1, 2, 2, 3})
+
+
+def set_comprehension(x):
+    s = {i % 3 for i in range(7)}
+    pairs = {(i, j) for i in range(3) for j in range(i)}
+    a, b = {1, 2, 3}, {2, 3, 4}
+    return np.sum(x) * len(s) + max(s) * x[1] + x[2] * len(pairs) + x[3] * len(a & b) + len({*a, 7}) * x[0]
+
+
+def set_traced(x):
+    return sum(sorted({x[0], x[1], x[0]}))                              # MARK set_traced
+
+
 PROGRAMS = [fmt_method, fmt_percent, fmt_builtin, fmt_join, fmt_print,
             math_fsum, math_fsum_cancel, math_prod, math_hypot, math_hypot_loop, pow_three,
             list_zip, dict_zip, list_enumerate, sorted_zip,
             for_else_no_break, for_else_broken, for_else_search, while_else, while_else_value_dependent,
             else_break_belongs_outside, else_in_helper, else_with_return,
             walrus_if, walrus_while, walrus_short_circuit, walrus_expression, walrus_loop_and_closure,
-            match_values, match_sequences, match_none_and_ints, match_in_helper]
+            match_values, match_sequences, match_none_and_ints, match_in_helper,
+            set_literal_in, set_comprehension]
 
 
 @pytest.mark.parametrize("fun", PROGRAMS, ids=lambda f: f.__name__)
@@ -413,7 +437,8 @@ def test_format_does_not_change_the_printed_text(capsys):
 @pytest.mark.parametrize("fun, mark, words", [
     (walrus_comprehension, "walrus_comprehension", "walrus operator := in a comprehension"),
     (match_mapping, "match_mapping", "mapping pattern"),
-], ids=["walrus_comprehension", "match_mapping"])
+    (set_traced, "set_traced", "no derivative rule for set"),
+], ids=["walrus_comprehension", "match_mapping", "set_traced"])
 def test_refused_at_the_line(fun, mark, words):
     with pytest.raises(sct.CompileError) as info:
         sct_gradients(fun, X.copy())
