@@ -15,6 +15,11 @@ numpy arrays), gradients against central differences.  What this found and fixed
   rule for zip"); consumed at once, they are now comprehensions.
 * ``mode in {"a", "b"}`` (a set display) and set comprehensions were refused; they are
   ``set([...])`` now.
+* ``y[0], y[1] = y[1], y[0]`` (and ``t = y[0]; y[0] = ...``) on a 1-D local array was refused
+  ("t may be the same object as y"): the items of locals whose rank is known (sct/points_to.py
+  ``_local_ranks``) are numbers now.  And an argument bound again (``x = x.reshape(2, 2)``) kept
+  the 1-D rank of its kind, so ``r = x[0]; x[0, 0] = 5.0`` gave a silent wrong value and
+  gradient; it is refused now.
 * ``for ... else`` / ``while ... else``, the walrus operator and ``match`` statements were
   refused; they are lowered now (a break flag; the assignment where Python evaluates it; ``if``
   blocks).  Walrus inside a comprehension and mapping/class patterns are still refused, at
@@ -376,6 +381,52 @@ def set_traced(x):
     return sum(sorted({x[0], x[1], x[0]}))                              # MARK set_traced
 
 
+# --- items of 1-D locals are numbers, not views -----------------------------------------------------
+
+def swap_items(x):
+    y = x.copy()
+    y[0], y[1] = y[1], y[0]
+    t = y[2]
+    y[2] = y[3] * 2.0
+    y[3] = t
+    return np.sum(y * np.arange(4))
+
+
+def bubble_sort(x):
+    y = x * 1.0
+    n = len(y)
+    for i in range(n):
+        for j in range(n - 1 - i):
+            if y[j] > y[j + 1]:
+                y[j], y[j + 1] = y[j + 1], y[j]
+    return np.sum(y * np.arange(4))
+
+
+def item_then_write(x):
+    y = np.sin(x) + 1.0
+    a = y[0]
+    y[0] = 5.0 * x[1]
+    return a * np.sum(y)
+
+
+def argument_rebound_2d(x):
+    # x[0] is a row (a view) of the new 2-D x: the write changes r (was a silent wrong value:
+    # the argument's 1-D kind made x[0] "a number")
+    x = x.reshape(2, 2) * 1.0
+    r = x[0]
+    x[0, 0] = 5.0                                                       # MARK argument_rebound_2d
+    return np.sum(r * x[1])
+
+
+def local_rank_conflict(x):
+    y = x.copy()
+    if x[0] > 0:
+        y = np.outer(x, x)
+    r = y[0]
+    y[0] = 2.0 * r                                                      # MARK local_rank_conflict
+    return np.sum(r * 1.0)
+
+
 PROGRAMS = [fmt_method, fmt_percent, fmt_builtin, fmt_join, fmt_print,
             math_fsum, math_fsum_cancel, math_prod, math_hypot, math_hypot_loop, pow_three,
             list_zip, dict_zip, list_enumerate, sorted_zip,
@@ -383,7 +434,7 @@ PROGRAMS = [fmt_method, fmt_percent, fmt_builtin, fmt_join, fmt_print,
             else_break_belongs_outside, else_in_helper, else_with_return,
             walrus_if, walrus_while, walrus_short_circuit, walrus_expression, walrus_loop_and_closure,
             match_values, match_sequences, match_none_and_ints, match_in_helper,
-            set_literal_in, set_comprehension]
+            set_literal_in, set_comprehension, swap_items, bubble_sort, item_then_write]
 
 
 @pytest.mark.parametrize("fun", PROGRAMS, ids=lambda f: f.__name__)
@@ -438,7 +489,9 @@ def test_format_does_not_change_the_printed_text(capsys):
     (walrus_comprehension, "walrus_comprehension", "walrus operator := in a comprehension"),
     (match_mapping, "match_mapping", "mapping pattern"),
     (set_traced, "set_traced", "no derivative rule for set"),
-], ids=["walrus_comprehension", "match_mapping", "set_traced"])
+    (argument_rebound_2d, "argument_rebound_2d", "r may be the same object as x"),
+    (local_rank_conflict, "local_rank_conflict", "r may be the same object as y"),
+], ids=["walrus_comprehension", "match_mapping", "set_traced", "argument_rebound_2d", "local_rank_conflict"])
 def test_refused_at_the_line(fun, mark, words):
     with pytest.raises(sct.CompileError) as info:
         sct_gradients(fun, X.copy())
