@@ -130,10 +130,23 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             v = node.value
             return 0 if isinstance(v, (int, float, complex)) else None
         if isinstance(node, gast.Name):
-            return known.get(node.id)
+            if node.id in known or node.id in stores or node.id in params:
+                return known.get(node.id)
+            try:        # a module's array (guarded: a new binding recompiles)
+                value = resolver.resolve_name(node.id)
+            except Exception:
+                return None
+            return value.ndim if type(value) is np.ndarray else None
         if isinstance(node, gast.BinOp) and isinstance(node.op, _RANK_OPERATORS):
             a, b = rank(node.left, known), rank(node.right, known)
             return None if a is None or b is None else max(a, b)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
+            a, b = rank(node.left, known), rank(node.right, known)
+            if a is None or b is None or a == 0 or b == 0:
+                return None
+            if a == 1 and b == 1:
+                return 0
+            return b - 1 if a == 1 else a - 1 if b == 1 else max(a, b)
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
             return rank(node.operand, known)
         if isinstance(node, gast.Call) and not node.keywords:

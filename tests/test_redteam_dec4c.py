@@ -409,6 +409,15 @@ def item_then_write(x):
     return a * np.sum(y)
 
 
+W_MODULE = np.array([[0.5, -0.2, 0.1, 0.3], [0.2, 0.4, -0.5, 0.1], [0.3, 0.3, 0.3, -0.3], [0.1, -0.1, 0.2, 0.2]])
+
+
+def matmul_swap(x):
+    h = np.tanh(W_MODULE @ x)
+    h[0], h[1] = h[1], h[0]
+    return np.sum(h * np.arange(4))
+
+
 def argument_rebound_2d(x):
     # x[0] is a row (a view) of the new 2-D x: the write changes r (was a silent wrong value:
     # the argument's 1-D kind made x[0] "a number")
@@ -434,7 +443,7 @@ PROGRAMS = [fmt_method, fmt_percent, fmt_builtin, fmt_join, fmt_print,
             else_break_belongs_outside, else_in_helper, else_with_return,
             walrus_if, walrus_while, walrus_short_circuit, walrus_expression, walrus_loop_and_closure,
             match_values, match_sequences, match_none_and_ints, match_in_helper,
-            set_literal_in, set_comprehension, swap_items, bubble_sort, item_then_write]
+            set_literal_in, set_comprehension, swap_items, bubble_sort, item_then_write, matmul_swap]
 
 
 @pytest.mark.parametrize("fun", PROGRAMS, ids=lambda f: f.__name__)

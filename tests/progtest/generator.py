@@ -37,6 +37,7 @@ BLOCK_FEATURES = [
     "object_built", "dataclass_read", "alias_copy", "alias_view", "inplace_sort",
     "inplace_other", "repeated_index", "list_ops", "arg_mutation", "self_write",
     "traced_op_args", "index_tricks", "star_args", "loop_else", "walrus", "match_case", "text_and_math",
+    "item_swap",
 ]
 TARGET_FEATURES = [
     "target_arg", "target_dict_leaf", "target_attr_leaf", "target_dict", "target_object",
@@ -296,6 +297,15 @@ def make_block(feature: str, rng: random.Random) -> Block:
         return B([f"s_{{t}} = {fn}",
                   'msg_{t} = "{:.3f}".format(s_{t}) + ", %.2f" % {h}[0] + ", " + format({h}[1], ".2f") + str({h}[2])',
                   "{h} = {h} * (0.8 + 0.1 * len(msg_{t}.split(\",\"))) + 0.1 * s_{t}"])
+    if feature == "item_swap":
+        # (built from x, a 1-D argument: the items of a local of known rank are numbers; the
+        # rank of the state after helpers and matmuls is not known, and such writes are refused)
+        make = rng.choice(["x * 1.0", "x.copy()", "np.tanh(x) + 0.5"])
+        if v < 50:
+            return B([f"w_{{t}} = {make}", "w_{t}[0], w_{t}[3] = w_{t}[3], w_{t}[0] * 2.0",
+                      "{h} = w_{t} * 0.5 + {h} * 0.5"])
+        return B([f"w_{{t}} = {make}", "a_{t} = w_{t}[1]", f"w_{{t}}[1] = w_{{t}}[2] * {c(rng)}",
+                  "w_{t}[2] = a_{t}", "{h} = w_{t} + a_{t} * 0.1"])
     if feature == "early_return":
         name = f"settle_{v}"
         src = (f"def {name}(u):\n    for i in range(4):\n        u = u * 0.9 + 0.1 * np.sin(u)\n"
