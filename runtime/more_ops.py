@@ -720,20 +720,6 @@ def hypot_items(*coordinates):
     return float(value)
 
 
-def pow_items(base, exp, mod=None):
-    """``pow(base, exp[, mod])``: ``base ** exp`` (what pow computes), and the three-argument
-    form of integers as Python computes it (no derivative)."""
-    if mod is None:
-        return base ** exp
-    return int_pow_mod(base, exp, mod)
-
-
-def int_pow_mod(base, exp, mod):
-    return builtins.pow(base, exp, mod)
-
-
-equivalent(builtins.pow, pow_items)
-nondifferentiable(int_pow_mod)
 equivalent(math.fsum, fsum_items)
 equivalent(math.prod, prod_items)
 equivalent(math.hypot, hypot_items)

@@ -9,8 +9,7 @@ numpy arrays), gradients against central differences.  What this found and fixed
   operator and its gradient failed with a TypeError.  Text of a value now carries no derivative
   (as an f-string already did).
 * ``math.fsum`` and ``math.prod`` had no rule; ``math.hypot`` took only two coordinates (the
-  numpy alias), ``pow(b, e, mod)`` only two arguments.  They are now differentiated through
-  Python equivalents (runtime/more_ops.py).
+  numpy alias).  They are now differentiated through Python equivalents (runtime/more_ops.py).
 * ``list(zip(a, b))``, ``dict(zip(...))``, ``list(enumerate(xs))`` were refused ("no derivative
   rule for zip"); consumed at once, they are now comprehensions.
 * ``mode in {"a", "b"}`` (a set display) and set comprehensions were refused; they are
@@ -111,8 +110,8 @@ def math_hypot_loop(x):
     return s
 
 
-def pow_three(x):
-    return x[0] * pow(7, 2, 5) + pow(-2, 3) * x[1] + pow(x[2], 2) + pow(2.0, x[3]) + pow(3, -1) * x[0]
+def pow_builtin(x):
+    return x[0] * (7 ** 2 % 5) + pow(-2, 3) * x[1] + pow(x[2], 2) + pow(2.0, x[3]) + pow(3, -1) * x[0]
 
 
 # --- zip / enumerate consumed at once --------------------------------------------------------------
@@ -437,7 +436,7 @@ def local_rank_conflict(x):
 
 
 PROGRAMS = [fmt_method, fmt_percent, fmt_builtin, fmt_join, fmt_print,
-            math_fsum, math_fsum_cancel, math_prod, math_hypot, math_hypot_loop, pow_three,
+            math_fsum, math_fsum_cancel, math_prod, math_hypot, math_hypot_loop, pow_builtin,
             list_zip, dict_zip, list_enumerate, sorted_zip,
             for_else_no_break, for_else_broken, for_else_search, while_else, while_else_value_dependent,
             else_break_belongs_outside, else_in_helper, else_with_return,
@@ -451,7 +450,7 @@ def test_value_and_gradient_as_plain_python(fun):
     check_grads(fun, X.copy())
 
 
-@pytest.mark.parametrize("fun", [fmt_method, fmt_percent, math_fsum, math_prod, math_hypot, pow_three,
+@pytest.mark.parametrize("fun", [fmt_method, fmt_percent, math_fsum, math_prod, math_hypot, pow_builtin,
                                  list_zip, for_else_broken, walrus_expression, match_sequences],
                          ids=lambda f: f.__name__)
 def test_second_order(fun):

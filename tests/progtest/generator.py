@@ -292,7 +292,7 @@ def make_block(feature: str, rng: random.Random) -> Block:
                   f"        {{h}} = {{h}} + b_{{t}} * 0.3"])
     if feature == "text_and_math":
         fn = rng.choice(["math.fsum([{h}[0], {h}[1] ** 2, 0.5])", "math.prod([{h}[0], {h}[2], 1.5])",
-                         "math.hypot({h}[0], {h}[1], {h}[2])", "pow({h}[3], 2) + pow(3, 2, 5)",
+                         "math.hypot({h}[0], {h}[1], {h}[2])", "pow({h}[3], 2) + pow(2.0, {h}[0])",
                          "len(list(zip({h}, {h}[::-1]))) * {h}[1]"])
         return B([f"s_{{t}} = {fn}",
                   'msg_{t} = "{:.3f}".format(s_{t}) + ", %.2f" % {h}[0] + ", " + format({h}[1], ".2f") + str({h}[2])',
