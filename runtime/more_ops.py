@@ -686,6 +686,44 @@ def reduce_items(function, iterable, initial=_NO_INITIAL):
 
 
 equivalent(functools.reduce, reduce_items)
+
+
+def fsum_items(iterable):
+    """``math.fsum(iterable)``: a Python float, the sum of the items as floats, read and
+    differentiated as that sum; the rounding fsum avoids is added back as a constant."""
+    items = [float(item) for item in iterable]
+    value = 0.0
+    for item in items:
+        value = value + item
+    return value + fsum_rounding(items, value)
+
+
+def fsum_rounding(items, value):
+    """math.fsum(items) - value, a constant (the error of the plain left-to-right sum)."""
+    exact = math.fsum(float(np.asarray(getattr(v, "data", v))) for v in items)
+    return exact - float(np.asarray(getattr(value, "data", value)))
+
+
+def prod_items(iterable, start=1):
+    """``math.prod(iterable, start=1)``: the same products, left to right."""
+    value = start
+    for item in iterable:
+        value = value * item
+    return value
+
+
+def hypot_items(*coordinates):
+    """``math.hypot(*coordinates)`` (any number of them): a Python float, folded with np.hypot."""
+    value = 0.0
+    for c in coordinates:
+        value = np.hypot(value, float(c))
+    return float(value)
+
+
+equivalent(math.fsum, fsum_items)
+equivalent(math.prod, prod_items)
+equivalent(math.hypot, hypot_items)
+nondifferentiable(fsum_rounding)
 nondifferentiable(median_plan)
 
 

@@ -2264,6 +2264,16 @@ def index_slice(start, stop, step):
 nondifferentiable(index_slice)
 
 
+def match_sequence(subject) -> bool:
+    """Does a sequence pattern of ``match`` (``case [a, b]:``) apply to ``subject``: a
+    collections.abc.Sequence other than str, bytes and bytearray, as Python's match asks."""
+    import collections.abc
+    return isinstance(subject, collections.abc.Sequence) and not isinstance(subject, (str, bytes, bytearray))
+
+
+nondifferentiable(match_sequence)
+
+
 #: Arrays at least this large are kept by their shape alone (below it a proxy saves nothing).
 SHAPE_PROXY_SIZE = 2048
 

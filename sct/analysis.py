@@ -156,8 +156,9 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     rule = registry.lookup(target)
     if rule is not None:
         return CallInfo(CallKind.OP, obj=target, rule=rule)
-    if registry.is_nondifferentiable(target):
-        return CallInfo(CallKind.NONDIFF, obj=target)
+    if registry.is_nondifferentiable(target) or \
+            (isinstance(target, types.BuiltinMethodType) and isinstance(getattr(target, "__self__", None), str)):
+        return CallInfo(CallKind.NONDIFF, obj=target)      # (a str's method: "{:.3f}".format, text)
     if isinstance(target, types.FunctionType) or isinstance(target, types.MethodType):
         return CallInfo(CallKind.FUNCTION, obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):
@@ -447,6 +448,9 @@ class ValueFacts:
             rule = registry.lookup(OPERATORS.get(type(value.op)))
             if rule is None:
                 return False
+            if isinstance(value.op, gast.Mod) and isinstance(value.left, (gast.Constant, gast.JoinedStr)) and \
+                    isinstance(getattr(value.left, "value", ""), str):
+                return False        # "%.3f" % loss: text, as an f-string
             return any(self.is_active(operand) for operand, param in
                        zip((value.left, value.right), rule.signature.parameters) if param in rule.wrt)
         if isinstance(value, gast.UnaryOp):

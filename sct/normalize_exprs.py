@@ -26,8 +26,6 @@ UNSUPPORTED = {
     gast.Yield: ("yield", "return a list instead of yielding values"),
     gast.YieldFrom: ("yield from", "return a list instead of yielding values"),
     gast.Await: ("await", "differentiate synchronous code"),
-    gast.NamedExpr: ("the walrus operator :=", "assign in a separate statement"),
-    gast.SetComp: ("a set comprehension", "use a list"),
     gast.Global: ("a global statement", "pass the value in and return the new one"),
     gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
     gast.Try: ("try/except", "check the condition with if instead of catching an exception"),
@@ -54,6 +52,16 @@ class Expressions:
             return node
         if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
             return self.simple(node, out, hint)
+        if isinstance(node, gast.SetComp):
+            # {f(v) for v in xs}: set([f(v) for v in xs]), the same items
+            listed = gast.ListComp(elt=node.elt, generators=node.generators)
+            return self.atom(call("set", [gast.copy_location(listed, node)]), out, hint)
+        if isinstance(node, gast.NamedExpr):
+            # (n := value): value where Python evaluates it, bound to n, and n is the result
+            value = self.atom(node.value, out, node.target.id)
+            self.emit(out, assign(node.target.id, value))
+            self.computed = {}       # n's old value is gone
+            return load(node.target.id)
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
@@ -169,6 +177,11 @@ class Expressions:
             return load(name)
         if isinstance(node, gast.Slice):
             return node
+        if isinstance(node, (gast.NamedExpr, gast.SetComp)):
+            return self.atom(node, out, hint)
+        if isinstance(node, gast.Set):
+            # {a, b}: set([a, b]) (``mode in {"a", "b"}``)
+            return self.call_expr(call("set", [gast.List(elts=node.elts, ctx=gast.Load())]), out, hint)
         kind = UNSUPPORTED.get(type(node))
         if kind:
             self.fail(node, *kind)
@@ -193,6 +206,10 @@ class Expressions:
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
                 and not node.keywords:
             return self.atom(self.mapped(node), out, hint)
+        if isinstance(node.func, gast.Name) and node.func.id in ("list", "tuple", "dict", "sorted") and \
+                len(node.args) == 1 and _pairing_call(node.args[0]):
+            # list(zip(a, b)), dict(enumerate(xs)): consumed at once, so the pairs as a comprehension
+            node = gast.Call(func=node.func, args=[self.paired(node.args[0])], keywords=node.keywords)
         if isinstance(node.func, gast.Name) and node.func.id == "super" and not node.args and \
                 self.fdef.args.args:
             # zero-argument super() needs the __class__ cell of the original method; name it
@@ -220,6 +237,14 @@ class Expressions:
                 value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def paired(self, node: gast.Call) -> gast.ListComp:
+        """``zip(xs, ys, ...)`` / ``enumerate(xs)`` as ``[(v, w, ...) for v, w, ... in zip(xs, ys, ...)]``."""
+        count = len(node.args) if node.func.id == "zip" else 2
+        names = [self.namer.fresh("item") for _ in range(count)]
+        target = gast.Tuple(elts=[store(n) for n in names], ctx=gast.Store())
+        return gast.ListComp(elt=gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()),
+                             generators=[gast.comprehension(target=target, iter=node, ifs=[], is_async=0)])
 
     def mapped(self, node: gast.Call) -> gast.ListComp:
         """``map(f, xs, ...)`` as ``[f(v, ...) for v, ... in zip(xs, ...)]``."""
@@ -326,6 +351,14 @@ def _is_name_chain(node) -> bool:
     while isinstance(node, gast.Attribute):
         node = node.value
     return isinstance(node, gast.Name)
+
+
+def _pairing_call(node) -> bool:
+    """``zip(xs, ys, ...)`` of plain arguments, or ``enumerate(xs)``."""
+    if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and not node.keywords and
+            node.args and not any(isinstance(a, gast.Starred) for a in node.args)):
+        return False
+    return node.func.id == "zip" or (node.func.id == "enumerate" and len(node.args) == 1)
 
 
 def _one_output_ufunc(func) -> bool:

@@ -18,8 +18,9 @@ class Loops:
     """``for``, ``while`` and comprehensions, lowered to the core language's loops."""
 
     def for_loop(self, s: gast.For, out: List):
-        if s.orelse:
-            self.fail(s, "for ... else", "set a flag in the loop and test it after")
+        if s.orelse:       # (lower_loop_else rewrote them before)
+            self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
+                      "set a flag in the loop and test it after")
         it = s.iter
         body: List = []
         if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" \
@@ -121,8 +122,9 @@ class Loops:
         return self.atom(call(f"{self.rt_name}.as_sequence", [value]), out, hint="seq")
 
     def while_loop(self, s: gast.While, out: List):
-        if s.orelse:
-            self.fail(s, "while ... else", "set a flag in the loop and test it after")
+        if s.orelse:       # (lower_loop_else rewrote them before)
+            self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
+                      "set a flag in the loop and test it after")
         body: List = []
         test = self.atom(s.test, out, hint="cond")
         if not isinstance(test, gast.Name):
@@ -152,6 +154,10 @@ class Loops:
     def scoped(self, node):
         """A copy of the comprehension ``node`` whose variables have fresh names: in Python 3
         they live in the comprehension's own scope, and must not overwrite the function's."""
+        for n in gast.walk(node):
+            if isinstance(n, gast.NamedExpr):
+                self.fail(n, "the walrus operator := in a comprehension",
+                          "write the comprehension as a for loop (the name := binds belongs to the function)")
         node = copy.deepcopy(node)
         mapping: Dict[str, str] = {}
         for i, gen in enumerate(node.generators):
@@ -271,3 +277,78 @@ def _rename_loads(node, mapping: Dict[str, str]):
             return self.comprehension_scope(n, ("key", "value"))
 
     return Rename(mapping).visit(node)
+
+
+def lower_loop_else(stmts: List, namer) -> List:
+    """``for/while ... else`` (in ``stmts`` and the blocks inside them, not nested defs): a flag the
+    loop's own ``break`` sets, and ``if not flag:`` with the else block after the loop -- what
+    Python runs: the else block unless the loop broke.  Done before the jumps become flags."""
+    result = []
+    for st in stmts:
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            result.append(st)
+            continue
+        if any(isinstance(getattr(st, f, None), list) for f in ("body", "orelse", "finalbody", "handlers", "cases")):
+            st = copy.copy(st)
+            for field in ("body", "orelse", "finalbody"):
+                if isinstance(getattr(st, field, None), list):
+                    setattr(st, field, lower_loop_else(getattr(st, field), namer))
+            for field, part in (("handlers", "body"), ("cases", "body")):
+                if isinstance(getattr(st, field, None), list):
+                    items = []
+                    for h in getattr(st, field):
+                        h = copy.copy(h)
+                        setattr(h, part, lower_loop_else(getattr(h, part), namer))
+                        items.append(h)
+                    setattr(st, field, items)
+        if isinstance(st, (gast.For, gast.While)) and st.orelse:
+            flag = namer.fresh("broke")
+            orelse = st.orelse
+            st.body = _flag_breaks(st.body, flag)
+            st.orelse = []
+            test = gast.UnaryOp(op=gast.Not(), operand=load(flag))
+            result.append(gast.copy_location(assign(flag, const(False)), st))
+            result.append(st)
+            result.append(gast.copy_location(gast.If(test=test, body=orelse, orelse=[]), orelse[0]))
+            continue
+        result.append(st)
+    return result
+
+
+def _flag_breaks(stmts: List, flag: str) -> List:
+    """``stmts`` with each ``break`` of their loop (not of loops nested in them) preceded by
+    ``flag = True``."""
+    result = []
+    for st in stmts:
+        if isinstance(st, gast.Break):
+            result.append(gast.copy_location(assign(flag, const(True)), st))
+            result.append(st)
+            continue
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            result.append(st)
+            continue
+        if isinstance(st, (gast.For, gast.While, gast.AsyncFor)):
+            st = copy.copy(st)     # the breaks of its body are its own; those of its else block ours
+            st.orelse = _flag_breaks(st.orelse, flag)
+            result.append(st)
+            continue
+        st = copy.copy(st)
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(st, field, None), list):
+                setattr(st, field, _flag_breaks(getattr(st, field), flag))
+        if isinstance(st, gast.Try):
+            handlers = []
+            for h in st.handlers:
+                h = copy.copy(h)
+                h.body = _flag_breaks(h.body, flag)
+                handlers.append(h)
+            st.handlers = handlers
+        if type(st).__name__ == "Match":
+            cases = []
+            for c in st.cases:
+                c = copy.copy(c)
+                c.body = _flag_breaks(c.body, flag)
+                cases.append(c)
+            st.cases = cases
+        result.append(st)
+    return result

@@ -172,6 +172,8 @@ class SiteOptions:
     def starred_op(self, node: gast.Call, target) -> None:
         """``np.multiply(*args)``: an op's rule needs each argument where it is written."""
         from .runtime import registry
+        if target is not Unresolved and target is not _MISSING:
+            target = registry.readable(target)     # math.hypot(*xs): its Python equivalent takes them
         rule = registry.lookup(target) if target is not Unresolved and target is not _MISSING else None
         if rule is None:
             return

@@ -80,6 +80,114 @@ def _local_facts(fdef: gast.FunctionDef, params):
     return names, slice_names, super_names, nested
 
 
+_RANK_OPERATORS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
+
+
+def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dict[str, int]:
+    """The number of dimensions of the locals that surely hold an array (or a number) of one
+    rank wherever they are bound: ``y = x.copy()``, ``y = x * 2.0``, ``y = np.sin(y)`` of a 1-D
+    argument ``x`` -- so ``t = y[0]`` is a number, not a view of ``y``.  Each binding of such a
+    name is an arithmetic operator, an elementwise op or ``.copy()`` of names of known rank and
+    numbers; a name bound any other way (a loop target, unpacking, an attribute store such as
+    ``y.shape = ...``, ``y.resize(...)``) has none.  Found optimistically, then each binding
+    checked against the ranks found until all agree (an inductive invariant)."""
+    initial: Dict[str, int] = {}
+    for name, kind in kinds.items():
+        if isinstance(kind, tuple) and len(kind) >= 3 and kind[0] in ("dl", "nd") and isinstance(kind[2], int):
+            initial[name] = kind[2]
+    values: Dict[str, list] = {}
+    spoiled: Set[str] = set()
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values.setdefault(n.targets[0].id, []).append(n.value)
+            continue
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Del):
+            spoiled.add(n.id)
+        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                isinstance(n.value, gast.Name):
+            spoiled.add(n.value.id)     # y.shape = ... changes its rank
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name) and n.func.attr in ("resize", "shape"):
+            spoiled.add(n.func.value.id)
+    # a name bound otherwise too (a loop target, unpacking, with ... as) has more stores than
+    # plain bindings: it has no rank here
+    stores: Dict[str, int] = {}
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    params = set(a.id for a in fdef.args.args) | set(a.id for a in fdef.args.kwonlyargs)
+    for extra in (fdef.args.vararg, fdef.args.kwarg):
+        if extra is not None:
+            params.add(extra.id)
+    # an argument bound again is a candidate whose first binding is its kind's rank
+    ranks = {name: r for name, r in initial.items() if stores.get(name, 0) == 0 and name not in spoiled}
+    candidates = {name for name, vs in values.items()
+                  if stores.get(name, 0) == len(vs) and (name not in params or name in initial)}
+    first = {name: initial[name] for name in candidates if name in params}
+
+    def rank(node, known):
+        if isinstance(node, gast.Constant):
+            v = node.value
+            return 0 if isinstance(v, (int, float, complex)) else None
+        if isinstance(node, gast.Name):
+            if node.id in known or node.id in stores or node.id in params:
+                return known.get(node.id)
+            try:        # a module's array (guarded: a new binding recompiles)
+                value = resolver.resolve_name(node.id)
+            except Exception:
+                return None
+            return value.ndim if type(value) is np.ndarray else None
+        if isinstance(node, gast.BinOp) and isinstance(node.op, _RANK_OPERATORS):
+            a, b = rank(node.left, known), rank(node.right, known)
+            return None if a is None or b is None else max(a, b)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
+            a, b = rank(node.left, known), rank(node.right, known)
+            if a is None or b is None or a == 0 or b == 0:
+                return None
+            if a == 1 and b == 1:
+                return 0
+            return b - 1 if a == 1 else a - 1 if b == 1 else max(a, b)
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return rank(node.operand, known)
+        if isinstance(node, gast.Call) and not node.keywords:
+            func = node.func
+            if isinstance(func, gast.Attribute) and func.attr == "copy" and not node.args and \
+                    isinstance(func.value, gast.Name) and known.get(func.value.id) is not None:
+                return known[func.value.id]
+            try:
+                info = classify(node, resolver)
+            except Exception:
+                return None
+            if info.kind == CallKind.OP and info.obj is not None and node.args and \
+                    registry.facts_of(info.obj).elementwise and \
+                    not any(isinstance(a, gast.Starred) for a in node.args):
+                args = [rank(a, known) for a in node.args]
+                return None if any(r is None for r in args) else max(args)
+        return None
+
+    # optimistic: every candidate whose bindings give one rank, from the ranks found so far
+    found: Dict[str, int] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name in candidates - spoiled - set(found):
+            got = {rank(v, {**ranks, **found}) for v in values[name]} - {None}
+            if name in first:
+                got.add(first[name])
+            if len(got) == 1:
+                found[name] = got.pop()
+                changed = True
+    # then checked: every binding gives exactly that rank, given all the ranks found
+    while True:
+        known = {**ranks, **found}
+        wrong = [name for name in found if any(rank(v, known) != found[name] for v in values[name]) or
+                 first.get(name, found[name]) != found[name]]
+        if not wrong:
+            return known
+        for name in wrong:
+            del found[name]
+
+
 class _Values:
     """The objects an expression's value may be, in a state (``value_objects``); allocating a
     new object ages the site's previous one (the recency abstraction)."""
@@ -99,6 +207,7 @@ class _Values:
                 self.params.append(extra.id)
         self.owned_params = set(owned_params)
         self.locals, self.slice_names, self.super_names, self.nested = _local_facts(fdef, self.params)
+        self.ranks = _local_ranks(fdef, param_kinds, self._classify, resolver)
         self.allocated: Set = set()            # allocation sites met so far
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.instance_sites: Set = set()       # sites making objects of the user's classes
@@ -166,8 +275,9 @@ class _Values:
     def is_scalar_item(self, value: gast.Subscript) -> bool:
         """``x[i]`` of a 1-D array argument with no slice: a number or a copy, never a view."""
         base = value.value
-        kind = self.kinds.get(base.id) if isinstance(base, gast.Name) else None
-        if not (isinstance(kind, tuple) and len(kind) >= 3 and kind[0] in ("dl", "nd") and kind[2] == 1):
+        # (an argument's kind tells its rank only where it is not bound again: after
+        # ``x = x.reshape(2, 2)``, x[0] is a view)
+        if not (isinstance(base, gast.Name) and self.ranks.get(base.id) == 1):
             return False
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
         for item in items:

@@ -153,7 +153,7 @@ def vjp_pair(fn, active, args, kwargs):
     if rule is not None:
         refuse_user_operands(fn, args, kwargs)
         return _primitive_pair(fn, rule, len(args), tuple(kwargs))
-    if registry.is_nondifferentiable(fn):
+    if registry.is_nondifferentiable(fn) or _string_method(fn):
         return _constant_pair(fn, len(args), tuple(kwargs))
     raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
                        "a Python function sct can read; add a rule with @sct.defrule (see "
@@ -542,6 +542,12 @@ def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
               f"    results = rule({', '.join(['grad', 'out'] + [p for p in passed.split(', ') if p])})\n"
               f"    return ({', '.join(grads)}{',' if count == 1 else ''})\n")
     return _generated_pair("op", op, rule.fn, source, (count, keywords))
+
+
+def _string_method(fn) -> bool:
+    """``"{:.3f}".format(loss)``, ``", ".join(...)``: a method of a str, whose result (a str,
+    a bool, an index) carries no derivative."""
+    return isinstance(fn, types.BuiltinMethodType) and isinstance(getattr(fn, "__self__", None), str)
 
 
 def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = ()):

@@ -36,7 +36,8 @@ BLOCK_FEATURES = [
     "early_return_main", "helper", "helper_rebind", "closure", "method", "callable_subobject", "attr_chain",
     "object_built", "dataclass_read", "alias_copy", "alias_view", "inplace_sort",
     "inplace_other", "repeated_index", "list_ops", "arg_mutation", "self_write",
-    "traced_op_args", "index_tricks", "star_args",
+    "traced_op_args", "index_tricks", "star_args", "loop_else", "walrus", "match_case", "text_and_math",
+    "item_swap",
 ]
 TARGET_FEATURES = [
     "target_arg", "target_dict_leaf", "target_attr_leaf", "target_dict", "target_object",
@@ -265,6 +266,46 @@ def make_block(feature: str, rng: random.Random) -> Block:
                   f"        {{h}} = {{h}} * 0.9 + 0.1 * np.sin({{h}} + j_{{t}})",
                   f"        if np.sum({{h}}) > {c(rng, -1, 1)}:", "            break",
                   f"    {{h}} = {{h}} + 0.05 * i_{{t}}"])
+    if feature == "loop_else":
+        if v < 50:
+            return B([f"for i_{{t}} in range(3):",
+                      "    {h} = {h} * 0.9 + 0.1 * np.sin({h})",
+                      f"    if {{h}}[i_{{t}}] > {c(rng, -0.5, 0.9)}:", "        break",
+                      "else:", f"    {{h}} = {{h}} * 0.5 + {c(rng)}"])
+        return B([f"k_{{t}} = 0", f"while k_{{t}} < 3:", f"    k_{{t}} += 1",
+                  f"    if np.sum({{h}}) > {c(rng, -1, 2)}:", "        break",
+                  f"    {{h}} = {{h}} * 1.1 + 0.05 * {e()}",
+                  "else:", f"    {{h}} = {{h}} - 0.1 * k_{{t}} * {{h}}"])
+    if feature == "walrus":
+        if v < 50:
+            return B([f"if (s_{{t}} := np.sum({{h}} ** 2)) > {c(rng, 0.5, 3)}:",
+                      f"    {{h}} = {{h}} * 0.5 + 0.1 * s_{{t}}", "else:", f"    {{h}} = {{h}} + 0.05 * s_{{t}}"])
+        return B([f"{{h}} = (w_{{t}} := np.tanh({e()})) * 0.5 + w_{{t}} ** 2 * 0.1"])
+    if feature == "match_case":
+        if v < 50:
+            return B([f'mode_{{t}} = "a" if np.sum({{h}}) > {c(rng, -1, 1)} else "{rng.choice("bcd")}"',
+                      f"match mode_{{t}}:", '    case "a":', f"        {{h}} = np.sin({{h}}) + {{h}} * 0.5",
+                      '    case "b" | "c":', f"        {{h}} = {{h}} * {c(rng)}",
+                      "    case _:", "        {h} = {h} + 0.1 * np.cos({h})"])
+        return B(["match ({h}[0], {h}[1]):", f"    case (a_{{t}}, b_{{t}}) if a_{{t}} > b_{{t}}:",
+                  f"        {{h}} = {{h}} * 0.8 + 0.1 * a_{{t}}", f"    case (a_{{t}}, b_{{t}}):",
+                  f"        {{h}} = {{h}} + b_{{t}} * 0.3"])
+    if feature == "text_and_math":
+        fn = rng.choice(["math.fsum([{h}[0], {h}[1] ** 2, 0.5])", "math.prod([{h}[0], {h}[2], 1.5])",
+                         "math.hypot({h}[0], {h}[1], {h}[2])", "pow({h}[3], 2) + pow(2.0, {h}[0])",
+                         "len(list(zip({h}, {h}[::-1]))) * {h}[1]"])
+        return B([f"s_{{t}} = {fn}",
+                  'msg_{t} = "{:.3f}".format(s_{t}) + ", %.2f" % {h}[0] + ", " + format({h}[1], ".2f") + str({h}[2])',
+                  "{h} = {h} * (0.8 + 0.1 * len(msg_{t}.split(\",\"))) + 0.1 * s_{t}"])
+    if feature == "item_swap":
+        # (built from x, a 1-D argument: the items of a local of known rank are numbers; the
+        # rank of the state after helpers and matmuls is not known, and such writes are refused)
+        make = rng.choice(["x * 1.0", "x.copy()", "np.tanh(x) + 0.5"])
+        if v < 50:
+            return B([f"w_{{t}} = {make}", "w_{t}[0], w_{t}[3] = w_{t}[3], w_{t}[0] * 2.0",
+                      "{h} = w_{t} * 0.5 + {h} * 0.5"])
+        return B([f"w_{{t}} = {make}", "a_{t} = w_{t}[1]", f"w_{{t}}[1] = w_{{t}}[2] * {c(rng)}",
+                  "w_{t}[2] = a_{t}", "{h} = w_{t} + a_{t} * 0.1"])
     if feature == "early_return":
         name = f"settle_{v}"
         src = (f"def {name}(u):\n    for i in range(4):\n        u = u * 0.9 + 0.1 * np.sin(u)\n"
