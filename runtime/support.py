@@ -994,8 +994,8 @@ def adjoint_or_zeros(grad, like):
 def real_if_real(grad, x):
     """``grad`` as the adjoint of ``x``: its real part where ``x`` is a real number or array (a
     complex contribution reaching a value whose kind the compiler did not know), else ``grad``."""
-    if _is_zero(grad) or not np.iscomplexobj(grad):
-        return grad
+    if not isinstance(grad, (np.ndarray, complex, np.complexfloating)) or not np.iscomplexobj(grad):
+        return grad             # (the zero marker, a real value, or a container's adjoint record)
     if isinstance(x, (bool, int, float, np.integer, np.floating, np.bool_)) or \
             (_is_array(x) and not np.iscomplexobj(x)):
         return np.real(grad)

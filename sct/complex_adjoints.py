@@ -43,11 +43,13 @@ class ComplexProjection(EmitPass):
         return result
 
     def project_realness(self, name: str, contribution):
-        if name not in self.act.complex and not self.expr_is_real(contribution):
-            if self.gen.is_array(name):
-                return call(attr(load(self.gen.np), "real"), [contribution])
-            if name not in self.act.lists:
-                # a value of a kind not known here (a helper's residual, a runtime helper's
-                # result): its realness is checked when the sweep runs
-                return call(attr(load(self.gen.rt_name), "real_if_real"), [contribution, load(name)])
-        return contribution
+        if self.expr_is_real(contribution) or name in self.act.lists:
+            return contribution
+        if name not in self.act.complex and self.gen.is_array(name):
+            return call(attr(load(self.gen.np), "real"), [contribution])
+        # a value of a kind not known here (a helper's residual, a runtime helper's result), or one
+        # that only MAY be complex (an item of a list holding complex and real values, as the tape of
+        # generated code read back for a higher derivative): its realness is checked when the sweep
+        # runs (was: a may-be-complex value kept a complex adjoint, so a real item of such a list got
+        # a complex cotangent: a wrong second derivative of |z| in a loop)
+        return call(attr(load(self.gen.rt_name), "real_if_real"), [contribution, load(name)])
