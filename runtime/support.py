@@ -735,10 +735,12 @@ def project(grad, x):
             # array: its items along the first axis are those of the list's items
             parts = _list_parts(grad, x)
         out = [project(g, v) for g, v in zip(parts, x)]
-        return out if isinstance(x, list) else tuple(out)
+        if cls is list:
+            return out
+        return tuple(out) if cls is tuple else _rebuilt_like(x, out)   # a subclass: its own class
     if isinstance(x, dict):
         parts = grad if isinstance(grad, dict) else {}
-        return type(x)((k, project(parts.get(k, ZERO), v)) for k, v in x.items()) \
+        return _rebuilt_like(x, {k: project(parts.get(k, ZERO), v) for k, v in x.items()}) \
             if type(x) is not dict else {k: project(parts.get(k, ZERO), v) for k, v in x.items()}
     if _is_array(x) or isinstance(x, numbers.Number):
         return _project_leaf(grad, x)
@@ -917,6 +919,7 @@ def _project_object(grad, x):
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
 from .dlarray import dlarray as _dlarray  # noqa: E402
+from .dlarray import rebuilt_like as _rebuilt_like  # noqa: E402
 
 
 def _differentiable_leafy(v) -> bool:

@@ -117,3 +117,131 @@ def test_mismatched_tables_are_refused_naming_the_rows():
     state = _table_in(SHUFFLED[:2], grads)
     with pytest.raises(ValueError, match=r"second after the parameters.*missing rows fc1/Bias"):
         rmspropupdate(params, _table_in(ORDER, grads), state)
+
+
+# --- 2. the gradient of a dict, list or tuple subclass has the input's class ----------------------
+
+class Params(dict):
+    def total(self):
+        return np.sum(self["w"] * self["w"])
+
+
+class Pair(list):
+    def __init__(self, a, b):
+        super().__init__([a, b])
+
+
+class Weights(tuple):
+    pass
+
+
+class NT(NamedTuple):
+    w: object
+    b: object
+
+
+@dataclasses.dataclass
+class Box:
+    w: object
+
+
+def _loss_items(p):
+    return np.sum(np.sin(p["w"]) * p["w"]) + np.sum(p["b"] ** 3)
+
+
+def _grad_items(p):
+    y = _loss_items(p)
+    return y, dlgradient(y, p)
+
+
+W0, B0 = np.array([0.3, -1.2]), np.array([0.7])
+
+
+def _expected_items():
+    fw = lambda w: np.sum(np.sin(w) * w) + np.sum(B0 ** 3)
+    fb = lambda b: np.sum(np.sin(W0) * W0) + np.sum(b ** 3)
+    return numerical_gradient(fw, [W0], 0), numerical_gradient(fb, [B0], 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: Params(**kw),
+    lambda **kw: collections.OrderedDict(**kw),
+    lambda **kw: collections.defaultdict(list, kw),
+], ids=["dict-subclass", "OrderedDict", "defaultdict"])
+def test_gradient_of_dict_subclass_has_its_class(make):
+    p = make(w=dlarray(W0), b=dlarray(B0))
+    y, g = dlfeval(_grad_items, p)
+    assert type(g) is type(p) and list(g) == ["w", "b"]
+    if isinstance(p, collections.defaultdict):
+        assert g.default_factory is list
+    gw, gb = _expected_items()
+    assert_close(g["w"].data, gw, 1e-7, 1e-9)
+    assert_close(g["b"].data, gb, 1e-7, 1e-9)
+    assert type(p) is type(make())          # the input is left as it was
+    assert isinstance(p["w"], dlarray)
+
+
+def _method_and_isinstance(p):
+    y = p.total() + np.sum(p["b"]) * isinstance(p, Params)
+    return y, dlgradient(y, p)
+
+
+def test_dict_subclass_is_itself_inside_the_function():
+    p = Params(w=dlarray(W0), b=dlarray(B0))
+    y, g = dlfeval(_method_and_isinstance, p)
+    assert_close(y.data, np.sum(W0 * W0) + np.sum(B0), 1e-15, 1e-15)
+    assert type(g) is Params
+    assert_close(g["w"].data, 2 * W0, 1e-15, 1e-15)
+    assert_close(g["b"].data, np.ones(1), 1e-15, 1e-15)
+
+
+def _grad_seq(q):
+    y = np.sum(np.sin(q[0]) * q[1])
+    return y, dlgradient(y, q)
+
+
+@pytest.mark.parametrize("make", [lambda a, b: Pair(a, b), lambda a, b: Weights((a, b)),
+                                  lambda a, b: NT(a, b)], ids=["list-subclass", "tuple-subclass", "namedtuple"])
+def test_gradient_of_sequence_subclass_has_its_class(make):
+    a, b = np.array([0.5, 1.5]), np.array([2.0, -1.0])
+    q = make(dlarray(a), dlarray(b))
+    y, g = dlfeval(_grad_seq, q)
+    assert type(g) is type(q)
+    ga = numerical_gradient(lambda u: np.sum(np.sin(u) * b), [a], 0)
+    gb = numerical_gradient(lambda u: np.sum(np.sin(a) * u), [b], 0)
+    assert_close(g[0].data, ga, 1e-7, 1e-9)
+    assert_close(g[1].data, gb, 1e-7, 1e-9)
+
+
+def _grad_nested(p):
+    y = np.sum(p["box"].w ** 2) + np.sum(p["pair"][1] * p["nt"].b) + np.sum(p["seq"][0])
+    return y, dlgradient(y, p)
+
+
+def test_containers_nested_in_a_dict_subclass_keep_their_classes():
+    w, c, d, e = np.array([1.0, 2.0]), np.array([3.0]), np.array([5.0]), np.array([0.25, 0.5])
+    p = Params(box=Box(dlarray(w)), pair=Pair(dlarray(e), dlarray(c)), nt=NT(dlarray(e), dlarray(d)),
+               seq=Weights((dlarray(e),)))
+    y, g = dlfeval(_grad_nested, p)
+    assert type(g) is Params and type(g["box"]) is Box and type(g["pair"]) is Pair
+    assert type(g["nt"]) is NT and type(g["seq"]) is Weights
+    assert_close(y.data, np.sum(w ** 2) + np.sum(c * d) + np.sum(e), 1e-15, 1e-15)
+    assert_close(g["box"].w.data, 2 * w, 1e-15, 1e-15)
+    assert_close(g["pair"][1].data, d, 1e-15, 1e-15)
+    assert_close(g["pair"][0].data, np.zeros(2), 0, 0)
+    assert_close(g["nt"].b.data, c, 1e-15, 1e-15)
+    assert_close(g["seq"][0].data, np.ones(2), 1e-15, 1e-15)
+
+
+def _second(p):
+    y = np.sum(p["w"] ** 3)
+    g = dlgradient(y, p, EnableHigherDerivatives=True)
+    z = np.sum(g["w"])
+    return z, dlgradient(z, p)
+
+
+def test_second_derivative_of_dict_subclass():
+    p = collections.OrderedDict(w=dlarray(W0))
+    z, h = dlfeval(_second, p)
+    assert type(h) is collections.OrderedDict
+    assert_close(h["w"].data, 6 * W0, 1e-14, 1e-14)
