@@ -223,6 +223,14 @@ def index_adjoint(grad, x, idx):
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
         return {idx: grad}
+    if hasattr(x, "__dict__") and not _is_array(x) and not _is_zero(grad):
+        # an object of a user's class read by its own __getitem__ (was: a TypeError from numpy,
+        # "Cannot interpret ... as a data type", computing the derivative)
+        raise SctRuntimeError(
+            f"the derivative reaches `obj[{idx!r}]` of a {type(x).__name__} read by its __getitem__, which sct "
+            f"does not differentiate (what it returns is not known to be one of the object's fields): read "
+            f"the field by name (obj.field[{idx!r}]), or index the list of its items (list(obj)[{idx!r}], "
+            f"which sct maps back to its fields)")
     xdtype = getattr(x, "dtype", None)
     gdtype = getattr(grad, "dtype", None)
     if xdtype is not None and xdtype == gdtype and xdtype.kind in "fc":
@@ -1722,9 +1730,11 @@ def _sequence_adjoint_rule(g, ans, grad, iterable, given=None):
 
 
 def _iterated_object(obj) -> bool:
-    """An object of a user's class walked by its ``__iter__`` (``for p in params``, ``list(params)``)."""
+    """An object of a user's class walked by its ``__iter__`` (``for p in params``, ``list(params)``),
+    or by its ``__getitem__`` from 0 up (Python's iteration of a class without ``__iter__``; was: not
+    one, so the derivative of ``list(obj)`` of such an object was silently zero)."""
     return not isinstance(obj, (list, tuple, dict, str, bytes, range)) and not _is_array(obj) and \
-        hasattr(obj, "__dict__") and hasattr(type(obj), "__iter__")
+        hasattr(obj, "__dict__") and (hasattr(type(obj), "__iter__") or hasattr(type(obj), "__getitem__"))
 
 
 def _field_of(obj, item, occurrence=0, occurrences=1):
@@ -2076,6 +2086,14 @@ def require_unpacked(items, count):
         raise ValueError(f"not enough values to unpack (expected at least {count}, got {len(items)})")
 
 
+def require_unpacked_exactly(items, count):
+    """Before ``a, b = obj`` of an object walked by its ``__iter__`` (sct/unpack_objects.py): Python's
+    ValueError when it gave another number of items than ``count``."""
+    if len(items) != count:
+        raise ValueError(f"too many values to unpack (expected {count})" if len(items) > count else
+                         f"not enough values to unpack (expected {count}, got {len(items)})")
+
+
 def require_number(value, message, container=None):
     """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
     a number is rebound (exact); an array or list would change in place: refused, unless ``d`` is
@@ -2221,7 +2239,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

@@ -808,10 +808,24 @@ def _located(exc: Exception, function=None) -> Exception:
     else:
         phase = "computing the gradient of" if "dlgradient" in generated_name or \
             generated_name.endswith("_bwd") else "evaluating"
-        error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}",
-                                filename, lineno)
+        error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}"
+                                f"{_unpacking_hint(exc, text)}", filename, lineno)
     error.function_name = _GENERATED_SUFFIX.sub("", generated_name) or generated_name
     return error
+
+
+_UNPACKING = re.compile(r"^\s*(?:for\s+)?[\w\s,()\[\]*.]*,[\w\s,()\[\]*.]*(?:=(?!=)|\s+in\s)")
+
+
+def _unpacking_hint(exc: Exception, text) -> str:
+    """What to do where ``a, b = obj`` failed because sct read it by position (``obj[0]``) where it
+    could not see obj's class (sct/unpack_objects.py rewrites the ones it can see)."""
+    if not (isinstance(exc, TypeError) and "is not subscriptable" in str(exc) and isinstance(text, str) and
+            _UNPACKING.match(text)):
+        return ""
+    return (" (sct reads an unpacking `a, b = obj` by position where it cannot tell obj's class, here an "
+            "object it could not follow; Python iterates it: write `a, b = list(obj)`, which sct follows "
+            "through the object's __iter__, or read its fields by name)")
 
 
 def _clean(message: str) -> str:

@@ -202,6 +202,7 @@ class Statements:
                 return
             for i, elt in enumerate(target.elts):
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
+                item.sct_unpack = (len(target.elts), i)     # (sct/unpack_objects.py: an object's)
                 if isinstance(elt, gast.Name):
                     self.emit(out, assign(elt.id, item))
                 else:

@@ -245,3 +245,183 @@ def test_second_derivative_of_dict_subclass():
     z, h = dlfeval(_second, p)
     assert type(h) is collections.OrderedDict
     assert_close(h["w"].data, 6 * W0, 1e-14, 1e-14)
+
+
+# --- 3. `w, b = obj` of an object of a user class: iterated as Python does ----------------------------
+
+def _line(fn, text):
+    import inspect
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if text in line)
+
+
+class Iterable:
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def __iter__(self):
+        return iter((self.w, self.b))
+
+
+class Indexable:
+    def __init__(self, w, b):
+        self.items = [w, b]
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+class SlottedIterable:
+    __slots__ = ("w", "b")
+
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def __iter__(self):
+        yield self.w
+        yield self.b
+
+
+class NotIterable:
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+
+def _unpack_arg(obj, x):
+    w, b = obj
+    return np.sum(np.tanh(w * x) + b * b)
+
+
+def _unpack_arg_grads(obj, x):
+    y = _unpack_arg(obj, x)
+    return y, dlgradient(y, obj, x)
+
+
+WX, BX, XX = np.array([0.3, -0.8]), np.array([1.5, 0.25]), np.array([0.7, 1.1])
+
+
+def _expected_unpack():
+    f = lambda w, b, x: np.sum(np.tanh(w * x) + b * b)       # noqa: E731
+    return f(WX, BX, XX), [numerical_gradient(f, [WX, BX, XX], k) for k in range(3)]
+
+
+@pytest.mark.parametrize("cls", [Iterable, Indexable])
+def test_unpacking_an_object_argument_differentiates(cls):
+    obj = cls(dlarray(WX), dlarray(BX))
+    y, (gobj, gx) = dlfeval(_unpack_arg_grads, obj, dlarray(XX))
+    value, (gw, gb, gxx) = _expected_unpack()
+    assert_close(y.data, value, 1e-14, 0)
+    assert_close(y.data, _unpack_arg(cls(WX, BX), XX), 1e-14, 0)
+    assert type(gobj) is cls
+    got_w, got_b = (gobj.w, gobj.b) if cls is Iterable else gobj.items
+    assert_close(np.asarray(got_w.data if isinstance(got_w, dlarray) else got_w), gw, 1e-7, 1e-9)
+    assert_close(np.asarray(got_b.data if isinstance(got_b, dlarray) else got_b), gb, 1e-7, 1e-9)
+    assert_close(gx.data, gxx, 1e-7, 1e-9)
+
+
+def _unpack_x_only(obj, x):
+    y = _unpack_arg(obj, x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("cls", [Iterable, Indexable, SlottedIterable])
+def test_unpacking_an_untraced_object_argument(cls):
+    y, gx = dlfeval(_unpack_x_only, cls(WX, BX), dlarray(XX))
+    value, (_, _, gxx) = _expected_unpack()
+    assert_close(y.data, value, 1e-14, 0)
+    assert_close(gx.data, gxx, 1e-7, 1e-9)
+
+
+def _unpack_in_loop(objs, x):
+    y = 0.0
+    for o in objs:
+        w, b = o
+        y = y + np.sum(w * x) * np.sum(b)
+    return y, dlgradient(y, objs, x)
+
+
+def test_unpacking_objects_in_a_loop_and_in_a_dict():
+    objs = [Iterable(dlarray(WX), dlarray(BX)), Iterable(dlarray(2 * WX), dlarray(BX + 1))]
+    y, (gobjs, gx) = dlfeval(_unpack_in_loop, objs, dlarray(XX))
+    pairs = [(WX, BX), (2 * WX, BX + 1)]
+    assert_close(y.data, sum(np.sum(w * XX) * np.sum(b) for w, b in pairs), 1e-14, 0)
+    for g, (w, b) in zip(gobjs, pairs):
+        assert_close(g.w.data, XX * np.sum(b), 1e-14, 1e-14)
+        assert_close(g.b.data, np.full(2, np.sum(w * XX)), 1e-14, 1e-14)
+    assert_close(gx.data, sum(w * np.sum(b) for w, b in pairs), 1e-14, 1e-14)
+
+
+def _unpack_dict_item(m, x):
+    w, b = m["pair"]
+    y = np.sum(w * x + b)
+    return y, dlgradient(y, m)
+
+
+def test_unpacking_an_object_held_in_a_dict():
+    m = {"pair": Indexable(dlarray(WX), dlarray(BX))}
+    y, g = dlfeval(_unpack_dict_item, m, dlarray(XX))
+    assert_close(y.data, np.sum(WX * XX + BX), 1e-14, 0)
+    assert_close(g["pair"].items[0].data, XX, 0, 0)
+    assert_close(g["pair"].items[1].data, np.ones(2), 0, 0)
+
+
+def _unpack_three(obj, x):
+    a, b, c = obj
+    y = np.sum(a * x)
+    return y, dlgradient(y, x)
+
+
+def test_unpacking_the_wrong_count_raises_pythons_error():
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        a, b, c = Iterable(WX, BX)
+    with pytest.raises(sct.EvaluationError, match=r"not enough values to unpack \(expected 3, got 2\)") as caught:
+        dlfeval(_unpack_three, Iterable(WX, BX), dlarray(XX))
+    assert caught.value.filename == __file__ and caught.value.lineno == _line(_unpack_three, "a, b, c = obj")
+
+
+def test_unpacking_a_non_iterable_object_is_refused_at_its_line():
+    with pytest.raises(TypeError):
+        _unpack_arg(NotIterable(WX, BX), XX)           # Python: cannot unpack non-iterable
+    with pytest.raises(sct.CompileError, match="defines neither __iter__ nor __getitem__") as caught:
+        dlfeval(_unpack_arg_grads, NotIterable(dlarray(WX), dlarray(BX)), dlarray(XX))
+    assert caught.value.filename == __file__ and caught.value.lineno == _line(_unpack_arg, "w, b = obj")
+
+
+def _index_by_getitem(obj, x):
+    w = obj[0]
+    y = np.sum(w * x)
+    return y, dlgradient(y, obj)
+
+
+def test_a_derivative_through_a_user_getitem_is_refused_at_its_line():
+    with pytest.raises(sct.EvaluationError, match=r"read by its __getitem__.*list\(obj\)\[0\]") as caught:
+        dlfeval(_index_by_getitem, Indexable(dlarray(WX), dlarray(BX)), dlarray(XX))
+    assert caught.value.filename == __file__ and caught.value.lineno == _line(_index_by_getitem, "w = obj[0]")
+
+
+def _make_pair(w, b):
+    return Iterable(w, b) if w is not None else None
+
+
+def _unpack_unknown(x):
+    o = _make_pair(x, 2 * x)
+    w, b = o
+    y = np.sum(w * b)
+    return y, dlgradient(y, x)
+
+
+def test_unpacking_an_object_the_compiler_cannot_see_names_the_line_and_what_to_write():
+    with pytest.raises(sct.EvaluationError, match=r"a, b = list\(obj\)") as caught:
+        dlfeval(_unpack_unknown, dlarray(XX))
+    assert caught.value.filename == __file__ and caught.value.lineno == _line(_unpack_unknown, "w, b = o")
+
+
+def _unpack_built(w):
+    a, b = Iterable(w, w ** 2)
+    return np.sum(a * b * b)
+
+
+def test_second_derivative_through_an_unpacked_object():
+    v = np.array([0.5, -1.0])
+    hv = np.asarray(sct.hvp(_unpack_built, WX, v))
+    assert_close(hv, 20 * WX ** 3 * v, 1e-10, 1e-12)         # d2/dw2 of w^5 per element
