@@ -8,6 +8,7 @@ and return dlarrays.
 from __future__ import annotations
 
 import dataclasses
+import types
 import weakref
 from typing import Any, List, Optional, Tuple
 
@@ -511,6 +512,13 @@ def wrap_outputs(x, _seen=None):
             if hasattr(x, f.name):
                 object.__setattr__(out, f.name, wrap_outputs(getattr(x, f.name), _seen))
         return out
+    if type(x) is types.SimpleNamespace:
+        # (no weak references to it: not in GRADIENT_OBJECTS) a new namespace with its arrays as
+        # dlarrays, as a dict's (was: a gradient of a SimpleNamespace held plain arrays)
+        fields = {k: wrap_outputs(v, _seen) for k, v in vars(x).items()}
+        if all(fields[k] is v for k, v in vars(x).items()):
+            return x
+        return types.SimpleNamespace(**fields)
     if hasattr(x, "__dict__") and not isinstance(x, type):
         try:
             mine = x in GRADIENT_OBJECTS

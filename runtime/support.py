@@ -1487,6 +1487,40 @@ def _zero_at_rule(g, ans, grad, idx):
     return zero_at(g, idx)
 
 
+def simple_namespace(names, *values):
+    """``types.SimpleNamespace(name=value, ...)`` as generated code calls it (sct/namespaces.py): the
+    names, then the values in their order (each value's derivative is that of its attribute)."""
+    return types.SimpleNamespace(**dict(zip(names, values)))
+
+
+def namespace_values(grad, names):
+    """The adjoints of the values of ``simple_namespace(names, *values)`` from the namespace's adjoint
+    (a dict of its attributes' adjoints, as ``attribute_adjoint`` makes, or an object of them)."""
+    return [getattr_or_zero(grad, name) for name in names]
+
+
+def namespace_fields(grads, names):
+    """The adjoint of namespace_values: the values' adjoints as the namespace's (a dict by attribute)."""
+    if _is_zero(grads):
+        return ZERO
+    return {name: g for name, g in zip(names, grads) if not _is_zero(g)}
+
+
+@defrule(simple_namespace, wrt=("values",))
+def _simple_namespace_rule(g, ans, names, *values):
+    return namespace_values(g, names)
+
+
+@defrule(namespace_values, wrt=("grad",))
+def _namespace_values_rule(g, ans, grad, names):
+    return namespace_fields(g, names)
+
+
+@defrule(namespace_fields, wrt=("grads",))
+def _namespace_fields_rule(g, ans, grads, names):
+    return namespace_values(g, names)
+
+
 @defrule(attribute_adjoint, wrt=("grad",))
 def _attribute_adjoint_rule(g, ans, grad, obj, name):
     return getattr_or_zero(g, name)

@@ -425,3 +425,117 @@ def test_second_derivative_through_an_unpacked_object():
     v = np.array([0.5, -1.0])
     hv = np.asarray(sct.hvp(_unpack_built, WX, v))
     assert_close(hv, 20 * WX ** 3 * v, 1e-10, 1e-12)         # d2/dw2 of w^5 per element
+
+
+# --- 4. types.SimpleNamespace built in differentiated code (entry and helpers) ----------------------------
+
+def _ns_loss(p, x):
+    return np.sum(np.tanh(p.w * x) + p.b ** 2)
+
+
+def _ns_build_in_helper(w, b):
+    return types.SimpleNamespace(w=w, b=b)
+
+
+def _ns_built_by_helper(w, b, x):
+    p = _ns_build_in_helper(w, b)
+    y = _ns_loss(p, x)
+    return y, dlgradient(y, w, b, x)
+
+
+def _ns_built_here(w, b, x):
+    p = types.SimpleNamespace(w=w, b=b)
+    y = _ns_loss(p, x)
+    return y, dlgradient(y, w, b, x)
+
+
+def _ns_helper_builds_and_uses(w, b, x):
+    p = types.SimpleNamespace(w=w, b=b)
+    return np.sum(np.tanh(p.w * x) + p.b ** 2)
+
+
+def _ns_nested(w, b, x):
+    y = _ns_helper_builds_and_uses(w, b, x)
+    return y, dlgradient(y, w, b, x)
+
+
+def _ns_helper_sets(w, b, x):
+    q = types.SimpleNamespace()
+    q.w = w
+    q.b = b
+    return _ns_loss(q, x)
+
+
+def _ns_sets(w, b, x):
+    y = _ns_helper_sets(w, b, x)
+    return y, dlgradient(y, w, b, x)
+
+
+def _ns_in_loop(w, b, x):
+    layers = []
+    for k in range(3):
+        layers.append(types.SimpleNamespace(w=w * (k + 1), b=b))
+    y = 0.0
+    for layer in layers:
+        y = y + _ns_loss(layer, x)
+    return y, dlgradient(y, w, b, x)
+
+
+@pytest.mark.parametrize("fn", [_ns_built_by_helper, _ns_built_here, _ns_nested, _ns_sets])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_simple_namespace_built_in_differentiated_code(fn, dtype):
+    w, b, x = (a.astype(dtype) for a in (WX, BX, XX))
+    y, grads = dlfeval(fn, dlarray(w), dlarray(b), dlarray(x))
+    f = lambda w, b, x: np.sum(np.tanh(w * x) + b ** 2)      # noqa: E731
+    tol = 1e-6 if dtype is np.float64 else 2e-3
+    assert_close(y.data, f(w, b, x), tol, tol)
+    for k, g in enumerate(grads):
+        assert g.dtype == dtype
+        assert_close(g.data, numerical_gradient(f, [WX, BX, XX], k), tol, tol)
+
+
+def test_simple_namespaces_in_a_loop():
+    y, (gw, gb, gx) = dlfeval(_ns_in_loop, dlarray(WX), dlarray(BX), dlarray(XX))
+    f = lambda w, b, x: sum(np.sum(np.tanh(w * (k + 1) * x) + b ** 2) for k in range(3))  # noqa: E731
+    assert_close(y.data, f(WX, BX, XX), 1e-14, 0)
+    for k, g in enumerate((gw, gb, gx)):
+        assert_close(g.data, numerical_gradient(f, [WX, BX, XX], k), 1e-6, 1e-8)
+
+
+def _ns_value(w):
+    p = types.SimpleNamespace(a=w, c=w ** 2)
+    return np.sum(p.a * p.c)
+
+
+def test_simple_namespace_second_derivative_and_its_value():
+    assert type(dlfeval(lambda w: types.SimpleNamespace(w=w), dlarray(WX))) is types.SimpleNamespace
+    v = np.array([0.5, -1.0])
+    hv = np.asarray(sct.hvp(_ns_value, WX, v))
+    assert_close(hv, 6 * WX * v, 1e-10, 1e-12)
+
+
+def _ns_grad_of_argument(p, x):
+    y = _ns_loss(p, x)
+    return y, dlgradient(y, p)
+
+
+def test_gradient_of_a_simple_namespace_argument_holds_dlarrays():
+    p = types.SimpleNamespace(w=dlarray(WX), b=dlarray(BX), name="layer")
+    y, g = dlfeval(_ns_grad_of_argument, p, dlarray(XX))
+    assert type(g) is types.SimpleNamespace and isinstance(g.w, dlarray) and isinstance(g.b, dlarray)
+    assert_close(g.b.data, 2 * BX, 1e-14, 0)
+    assert_close(g.w.data, XX / np.cosh(WX * XX) ** 2, 1e-12, 1e-14)
+    assert isinstance(p.w, dlarray) and p.name == "layer"
+
+
+def _ns_from_mapping(w):
+    d = {"a": w}
+    p = types.SimpleNamespace(**d)
+    y = np.sum(p.a ** 2)
+    return y, dlgradient(y, w)
+
+
+def test_simple_namespace_from_a_mapping_is_refused_with_what_to_write():
+    with pytest.raises(sct.CompileError, match=r"pass the keywords explicitly") as caught:
+        dlfeval(_ns_from_mapping, dlarray(WX))
+    assert caught.value.filename == __file__ and caught.value.lineno == _line(_ns_from_mapping, "SimpleNamespace(**d)")
