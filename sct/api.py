@@ -1,6 +1,7 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import re
@@ -649,8 +650,15 @@ def _at_generated_frame(msg) -> None:
     """A warning numpy gave inside a runtime function (``rt.scalar_power``'s fallback to
     np.power, a rule's helper) names that function's file: moved to the innermost frame of
     generated code (or of the user's own code) that called it, whose line _warn_at_user_lines
-    maps to the user's.  Walked only when a warning is shown (rare)."""
-    frame = sys._getframe(2)
+    maps to the user's.  Walked only when a warning is shown (rare).  The walk starts at the frame
+    that gave the warning (the innermost of ``msg``'s file): the frames inside it are the warning
+    machinery's and the hooks', another library's hook wrapping sct's among them (was: from a fixed
+    depth, so a wrapping hook's own line was named instead of the user's)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename != msg.filename:
+        frame = frame.f_back
+    if frame is None:
+        return
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename in _LINE_MAPS or not (_own_file(filename) or filename == warnings.__file__):
@@ -712,6 +720,10 @@ def _run_generated_catching(function, args):
     caught: list = []
     try:
         with held(), warnings.catch_warnings(record=True) as caught:   # effects logged for
+            # a warning numpy gave inside a runtime function moved to the generated (or user's) line
+            # that called it while the frames are there (was: recorded at the runtime file, which
+            # _warn_at_user_lines cannot map: the warning named sct's runtime, not the user's line)
+            warnings._showwarnmsg_impl = functools.partial(_record_at_generated_frame, caught.append)
             return function(*args)                                     # recomputations
     except Exception as exc:
         located = _at_user_line(exc, function)
@@ -721,6 +733,15 @@ def _run_generated_catching(function, args):
     finally:
         if caught:
             _warn_at_user_lines(caught)
+
+
+def _record_at_generated_frame(append, msg) -> None:
+    """``catch_warnings(record=True)``'s recording of ``msg`` (``append``), after moving a warning
+    given inside sct's runtime to the frame of generated code that called it (_at_generated_frame)."""
+    from .parse import LINE_MAPS
+    if msg.filename not in LINE_MAPS and _own_file(msg.filename):
+        _at_generated_frame(msg)
+    append(msg)
 
 
 def _own_file(filename) -> bool:

@@ -539,3 +539,42 @@ def test_simple_namespace_from_a_mapping_is_refused_with_what_to_write():
     with pytest.raises(sct.CompileError, match=r"pass the keywords explicitly") as caught:
         dlfeval(_ns_from_mapping, dlarray(WX))
     assert caught.value.filename == __file__ and caught.value.lineno == _line(_ns_from_mapping, "SimpleNamespace(**d)")
+
+
+# --- 5. a numpy warning inside a runtime function names the user's line, whatever hook is installed ------
+
+def _warns_in_runtime(x):
+    y = np.log(x) + x ** 0.5
+    return y, dlgradient(y, x)
+
+
+def _another_hook(kind):
+    original = warnings._showwarnmsg
+    if kind == "wrapping":          # another library's hook that calls the one it found (sct's)
+        def hook(msg):
+            original(msg)
+    else:                           # one installed over it that records by itself
+        def hook(msg):
+            warnings._showwarnmsg_impl(msg)
+    return original, hook
+
+
+@pytest.mark.parametrize("kind", ["none", "wrapping", "replacing"])
+@pytest.mark.parametrize("arg", [-1.0, np.float64(-1.0), np.array(-1.0)], ids=["float", "float64", "0-d"])
+def test_warning_inside_the_runtime_names_the_users_line(kind, arg):
+    line = _line(_warns_in_runtime, "y = np.log(x) + x ** 0.5")
+    original = warnings._showwarnmsg
+    if kind != "none":
+        original, hook = _another_hook(kind)
+        warnings._showwarnmsg = hook
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y, g = dlfeval(_warns_in_runtime, dlarray(arg))
+    finally:
+        warnings._showwarnmsg = original
+    assert np.isnan(y.data) and np.isnan(g.data)
+    runtime = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert runtime, "numpy's invalid-value warnings are shown"
+    for w in runtime:
+        assert (w.filename, w.lineno) == (__file__, line), (w.filename, w.lineno, str(w.message))
