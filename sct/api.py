@@ -1014,15 +1014,18 @@ class GeneratedSource(str):
         return str(self)
 
 
-def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
+def source(fun: Callable, *args: Any, callees: bool = False, run: bool = False) -> GeneratedSource:
     """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
 
     With ``callees=True`` the generated code of every function it calls (helpers, methods,
-    constructors, callable objects, and what they call in turn) follows, each under a header
-    naming it: the code made for those calls when ``fun`` was compiled.  ``fun`` is not run.
+    constructors, callable objects, and what they call in turn, at every level) follows, each
+    under a header naming it: the code made for those calls when ``fun`` was compiled.
     A call whose callee or argument kinds are known only at run time (a function chosen from
     data, a helper given a value computed in ``fun``) is listed by name and line: its code is
-    compiled on its first call.
+    compiled on its first call, and shown (with what it calls in turn, at every level) once a run
+    has made it.  ``fun`` is not run, unless ``run=True``: then, where such a call has not been made
+    yet, the code shown is run once on ``args`` (as ``dlfeval(fun, *args)`` runs it, side effects
+    included) so that every level's code is made and shown (a failing run leaves them listed).
 
     >>> print(sct.source(rosenbrock, dlarray([-1.0, 2.0])))   # doctest: +SKIP
     def rosenbrock(x):
@@ -1032,6 +1035,11 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
     compiled = _entry(fun, args)
     if not callees:
         return GeneratedSource(compiled.source)
+    if run and _calls_not_made(compiled, set()):
+        try:                 # the code shown, run: the calls left to run time compiled (every level)
+            run_compiled(compiled, args)
+        except Exception:                # (listed only, as before)
+            pass
     parts: list = []
     shown: set = set()
 
@@ -1044,17 +1052,58 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
                 called = f" (called as {', '.join(record.names)})" if record.names else ""
                 show(record.compiled, "# ---- generated for a call made from it: "
                      f"{record.compiled.filename.strip('<>')}{called} ----")
-            elif record.compiled is None:           # left to run time: what earlier runs made
+            if record.site is not None:   # left to run time, or other kinds than foreseen: what runs made
                 for e in record.site.entries:
                     made = getattr(getattr(e.first, "__code__", None), "co_filename", "")
-                    lines = linecache.getlines(made) if made.startswith("<sct-generated ") else []
-                    if lines and made not in shown:
+                    if made in shown or not made.startswith("<sct-generated "):
+                        continue
+                    header = (f"# ---- generated on a first call of {record.label}() (line "
+                              f"{record.line}): {made.strip('<>')} ----")
+                    found = _compiled_named(made)
+                    if found is not None:           # with what it calls in turn
+                        show(found, header)
+                        continue
+                    lines = linecache.getlines(made)
+                    if lines:
                         shown.add(made)
-                        parts.append(f"# ---- generated on a first call of {record.label}() (line "
-                                     f"{record.line}): {made.strip('<>')} ----\n" + "".join(lines))
+                        parts.append(header + "\n" + "".join(lines))
 
     show(compiled, None)
+    if not run and _calls_not_made(compiled, set()):
+        parts.append("# ---- calls compiled on their first call, not made yet, are listed only: "
+                     "sct.source(fun, *args, callees=True, run=True) runs fun once to show their code ----")
     return GeneratedSource("\n".join(parts))
+
+
+def _calls_not_made(code, seen: set) -> bool:
+    """Does ``code`` (or code it calls, at any level) make a call left to run time that has not been
+    made yet (its site holds no entry)?"""
+    if code.filename in seen:
+        return False
+    seen.add(code.filename)
+    for record in code.calls:
+        if record.compiled is not None:
+            if _calls_not_made(record.compiled, seen):
+                return True
+        elif record.site is None or not record.site.entries:
+            return True
+        if record.site is not None:
+            for e in record.site.entries:
+                made = getattr(getattr(e.first, "__code__", None), "co_filename", "")
+                found = _compiled_named(made)
+                if found is not None and _calls_not_made(found, seen):
+                    return True
+    return False
+
+
+def _compiled_named(filename: str):
+    """The compiled code (sct.cache's entries and helpers) whose generated file is ``filename``."""
+    from .cache import HELPERS
+    for cache in (HELPERS, _ENTRIES):
+        for c in cache.entries():
+            if getattr(c, "filename", None) == filename:
+                return c
+    return None
 
 
 def clear_cache() -> None:

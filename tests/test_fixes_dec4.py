@@ -578,3 +578,91 @@ def test_warning_inside_the_runtime_names_the_users_line(kind, arg):
     assert runtime, "numpy's invalid-value warnings are shown"
     for w in runtime:
         assert (w.filename, w.lineno) == (__file__, line), (w.filename, w.lineno, str(w.message))
+
+
+# --- 6. sct.source(callees=True): the generated code of every callee level -------------------------------
+
+SOURCE_RUNS = [0]
+
+
+def _lvl3(z):
+    return np.cos(z) * 2.0
+
+
+def _lvl2(z):
+    return np.sin(z) * _lvl3(z)
+
+
+def _lvl1(w, x):
+    zs = [w * x, w + x]
+    return np.sum(_lvl2(zs[0])) + np.sum(w ** 2)     # zs[0]: its kind known at run time only
+
+
+def _counted_bump():
+    SOURCE_RUNS[0] += 1
+    return 1.0
+
+
+def _levels(w, x):
+    k = _counted_bump()
+    y = _lvl1(w, x) * k
+    return y, dlgradient(y, w)
+
+
+class _Caller:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return np.sum(_lvl2(self.w * x))
+
+
+def _levels_through_object(w, x):
+    m = _Caller(w)
+    y = m(x)
+    return y, dlgradient(y, w)
+
+
+def _headers(text):
+    return [line for line in text.splitlines() if line.startswith("# ----")]
+
+
+def test_source_lists_run_time_calls_without_running_by_default():
+    sct.clear_cache()
+    SOURCE_RUNS[0] = 0
+    text = str(sct.source(_levels, dlarray(WX), dlarray(XX), callees=True))
+    assert SOURCE_RUNS[0] == 0
+    assert "_lvl1_fwd(" in text and "def _lvl2_fwd(" not in text
+    assert "_lvl2() at line" in text and "run=True" in _headers(text)[-1]
+    compile(text, "<generated>", "exec")
+
+
+def test_source_run_shows_every_level():
+    sct.clear_cache()
+    SOURCE_RUNS[0] = 0
+    text = str(sct.source(_levels, dlarray(WX), dlarray(XX), callees=True, run=True))
+    assert SOURCE_RUNS[0] == 1                     # run once
+    for name in ("_lvl1", "_lvl2", "_lvl3"):
+        assert f"def {name}_fwd(" in text and f"def {name}_bwd(" in text, name
+    assert not any("run=True" in h for h in _headers(text))
+    compile(text, "<generated>", "exec")
+    again = str(sct.source(_levels, dlarray(WX), dlarray(XX), callees=True, run=True))
+    assert SOURCE_RUNS[0] == 1 and again == text   # made: not run again
+
+
+def test_source_after_a_run_shows_what_the_first_calls_call_in_turn():
+    sct.clear_cache()
+    y, g = dlfeval(_levels, dlarray(WX), dlarray(XX))
+    text = str(sct.source(_levels, dlarray(WX), dlarray(XX), callees=True))
+    # _lvl3 is called by _lvl2, whose code was made on its first call (was: not shown)
+    assert "def _lvl2_fwd(" in text and "def _lvl3_fwd(" in text
+    f = lambda w: np.sum(np.sin(w * XX) * np.cos(w * XX) * 2.0) + np.sum(w ** 2)   # noqa: E731
+    assert_close(g.data, numerical_gradient(f, [WX], 0), 1e-6, 1e-8)
+
+
+def test_source_run_shows_the_code_a_callable_object_ran():
+    sct.clear_cache()
+    text = str(sct.source(_levels_through_object, dlarray(WX), dlarray(XX), callees=True, run=True))
+    assert "def __call___fwd(" in text or "def __call__(" in text
+    assert "def _lvl2_fwd(" in text and "def _lvl3_fwd(" in text
+    compile(text, "<generated>", "exec")
