@@ -86,24 +86,29 @@ def _known_classes(fdef, resolver, param_kinds, rt_name: str) -> Dict[str, type]
 
 def unpack_objects(fdef, resolver, param_kinds, namer, rt_name: str, filename: str) -> None:
     """Rewrite the unpackings of objects of user classes (see the module's doc), in place."""
-    groups: Dict[int, List] = {}            # the unpacked value's node -> [(block, statement, subscript)]
+    groups: Dict = {}           # (the unpacked name, the unpacking's number) -> [(block, statement, read, class)]
     classes = None
     for block in _blocks(fdef):
         for stmt in block:
-            value = getattr(stmt, "value", None) if isinstance(stmt, gast.Assign) else None
-            mark = getattr(value, "sct_unpack", None) if isinstance(value, gast.Subscript) else None
-            if mark is None or not isinstance(value.value, gast.Name):
+            value = getattr(stmt, "value", None) if isinstance(stmt, (gast.Assign, gast.Expr)) else None
+            mark = getattr(value, "sct_unpack", None)
+            if mark is None:
+                continue
+            # ``x = obj[i]`` (or ``obj[a:b]``), or the count check of a starred unpacking
+            operand = value.value if isinstance(value, gast.Subscript) else \
+                value.args[0] if isinstance(value, gast.Call) and value.args else None
+            if not isinstance(operand, gast.Name):
                 continue
             if classes is None:
                 classes = _known_classes(fdef, resolver, param_kinds, rt_name)
-            cls = classes.get(value.value.id)
+            cls = classes.get(operand.id)
             if cls is None:
                 continue
-            groups.setdefault(id(value.value), []).append((block, stmt, value, cls))
+            groups.setdefault((operand.id, mark[-1]), []).append((block, stmt, value, cls))
     for parts in groups.values():
         block, first, sub, cls = parts[0]
-        obj = sub.value.id
-        count = sub.sct_unpack[0]
+        obj = (sub.value if isinstance(sub, gast.Subscript) else sub.args[0]).id
+        count, _, starred, _ = sub.sct_unpack
         line = getattr(first, "lineno", None) or getattr(fdef, "lineno", 0)
         if not defines(cls, ("__iter__", "__getitem__")):
             raise CompileError(
@@ -113,12 +118,18 @@ def unpack_objects(fdef, resolver, param_kinds, namer, rt_name: str, filename: s
                 f"__iter__ that yields them", filename, line, f"unpacking {cls.__name__}")
         items = namer.fresh(obj + "_items")
         listed = assign(items, call(f"{rt_name}.listed", [load(obj)]), line)
-        check = gast.Expr(value=call(f"{rt_name}.require_unpacked_exactly", [load(items), const(count)]))
-        check.lineno = line
         at = next(i for i, s in enumerate(block) if s is first)
-        block[at:at] = [listed, check]
-        for _, _, subscript, _ in parts:
-            subscript.value = load(items)
+        if starred:             # ``a, *rest = obj``: its own check of the count (at least) reads the items
+            block[at:at] = [listed]
+        else:
+            check = gast.Expr(value=call(f"{rt_name}.require_unpacked_exactly", [load(items), const(count)]))
+            check.lineno = line
+            block[at:at] = [listed, check]
+        for _, _, node, _ in parts:
+            if isinstance(node, gast.Subscript):
+                node.value = load(items)
+            else:
+                node.args[0] = load(items)
 
 
 def _in_order(block):
