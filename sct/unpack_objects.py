@@ -23,7 +23,7 @@ import gast
 from .analysis import child_kind
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
-from .operand_checks import defines, user_class
+from .operand_checks import user_class
 
 
 def _stores(fdef) -> Dict[str, int]:
@@ -110,7 +110,7 @@ def unpack_objects(fdef, resolver, param_kinds, namer, rt_name: str, filename: s
         obj = (sub.value if isinstance(sub, gast.Subscript) else sub.args[0]).id
         count, _, starred, _ = sub.sct_unpack
         line = getattr(first, "lineno", None) or getattr(fdef, "lineno", 0)
-        if not defines(cls, ("__iter__", "__getitem__")):
+        if not (hasattr(cls, "__iter__") or hasattr(cls, "__getitem__")):
             raise CompileError(
                 f"unpacking {obj}, an object of {cls.__name__}: Python cannot unpack it ({cls.__name__} "
                 f"defines neither __iter__ nor __getitem__; TypeError: cannot unpack non-iterable "

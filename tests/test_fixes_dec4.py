@@ -666,3 +666,65 @@ def test_source_run_shows_the_code_a_callable_object_ran():
     assert "def __call___fwd(" in text or "def __call__(" in text
     assert "def _lvl2_fwd(" in text and "def _lvl3_fwd(" in text
     compile(text, "<generated>", "exec")
+
+
+def _unpack_starred(o, x):
+    a, *mid, z = o
+    y = np.sum(a * x) + np.sum(mid[0] * z)
+    return y, dlgradient(y, o, x)
+
+
+class Many:
+    def __init__(self, *items):
+        self.items = list(items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def test_starred_unpacking_of_an_object():
+    a, b, c = (dlarray(v) for v in (WX, BX, XX))
+    y, (g, gx) = dlfeval(_unpack_starred, Many(a, b, c), dlarray(XX))
+    assert_close(y.data, np.sum(WX * XX) + np.sum(BX * XX), 1e-14, 0)
+    assert type(g) is Many
+    assert_close(g.items[0].data, XX, 0, 0)
+    assert_close(g.items[1].data, XX, 0, 0)
+    assert_close(g.items[2].data, BX, 0, 0)
+    assert_close(gx.data, WX, 0, 0)
+    with pytest.raises(sct.EvaluationError, match=r"not enough values to unpack \(expected at least 2, got 1\)"):
+        dlfeval(_unpack_starred, Many(a), dlarray(XX))
+
+
+def _unpack_nested(o, x):
+    (a, b), c = o
+    y = np.sum(a * x) + np.sum(b * c)
+    return y, dlgradient(y, o, x)
+
+
+def test_nested_unpacking_of_an_object_holding_a_list():
+    a, b, c = (dlarray(v) for v in (WX, BX, XX))
+    y, (g, gx) = dlfeval(_unpack_nested, Many([a, b], c), dlarray(XX))
+    assert_close(y.data, np.sum(WX * XX) + np.sum(BX * XX), 1e-14, 0)
+    assert_close(g.items[0][0].data, XX, 0, 0)
+    assert_close(g.items[0][1].data, XX, 0, 0)
+    assert_close(g.items[1].data, BX, 0, 0)
+
+
+def test_lbfgsupdate_pairs_a_reordered_gradient_table():
+    target = {("fc", "Weights"): np.array([1.0, -1.0]), ("fc", "Bias"): np.array([2.0])}
+
+    def loss_and_grads(reorder):
+        def fcn(t):
+            loss = sum(np.sum((np.asarray(t.Value[i]) - target[k]) ** 2)
+                       for i, k in enumerate(zip(t.Layer, t.Parameter)))
+            grads = Table(t.Layer, t.Parameter, [2 * (np.asarray(t.Value[i]) - target[k])
+                                                 for i, k in enumerate(zip(t.Layer, t.Parameter))])
+            return loss, (grads.rows([1, 0]) if reorder else grads)
+        return fcn
+
+    start = Table(("fc", "fc"), ("Weights", "Bias"), [np.zeros(2), np.zeros(1)])
+    a, sa = sct.lbfgsupdate(start, loss_and_grads(False))
+    b, sb = sct.lbfgsupdate(start, loss_and_grads(True))
+    for u, v in zip(a.Value, b.Value):
+        assert_close(np.asarray(v), np.asarray(u), 1e-14, 1e-14)
+    assert float(sb.Loss) < 5.0
