@@ -8,6 +8,7 @@ and return dlarrays.
 from __future__ import annotations
 
 import dataclasses
+import types
 import weakref
 from typing import Any, List, Optional, Tuple
 
@@ -38,13 +39,56 @@ def _unwrap(x):
         items = [_unwrap(v) for v in x]
         if all(a is b for a, b in zip(items, x)):
             return x
-        return type(x)(items) if not hasattr(type(x), "_fields") else type(x)(*items)
+        return type(x)(*items) if hasattr(type(x), "_fields") else \
+            items if type(x) is list else rebuilt_like(x, items)
     if isinstance(x, dict):
         items = {k: _unwrap(v) for k, v in x.items()}
         if all(items[k] is v for k, v in x.items()):
             return x
-        return items
+        return items if type(x) is dict else rebuilt_like(x, items)
     return x
+
+
+def rebuilt_like(x, items):
+    """A container of ``x``'s own class holding ``items`` (a dict's ``{key: value}``, a list's or
+    tuple's sequence): for a subclass of dict, list or tuple (a user's ``class Params(dict)``, an
+    OrderedDict, a defaultdict with its factory) a shallow copy of ``x`` (its attributes kept) with
+    its items replaced through the base class's methods (the subclass's own ``__init__`` and
+    ``__setitem__`` are not run); a plain dict, list or tuple where that copy cannot be made.
+    (Was: every subclass came back as a plain dict, list or tuple, the gradient of a ``Params``
+    dict a ``dict``.)"""
+    import copy
+    cls = type(x)
+    if isinstance(x, dict):
+        if cls is dict:
+            return dict(items)
+        try:
+            out = copy.copy(x)
+            dict.clear(out)
+            dict.update(out, items)
+            return out
+        except Exception:
+            return dict(items)
+    if isinstance(x, tuple):
+        if hasattr(cls, "_fields"):
+            return cls(*items)
+        if cls is tuple:
+            return tuple(items)
+        try:
+            out = tuple.__new__(cls, items)
+            if hasattr(x, "__dict__"):
+                out.__dict__.update(x.__dict__)
+            return out
+        except Exception:
+            return tuple(items)
+    if cls is list:
+        return list(items)
+    try:
+        out = copy.copy(x)
+        list.__setitem__(out, slice(None), items)
+        return out
+    except Exception:
+        return list(items)
 
 
 _new_dlarray = object.__new__
@@ -446,12 +490,18 @@ def wrap_outputs(x, _seen=None):
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
         return dlarray(x)
     if isinstance(x, list):
+        if cls is not list:             # a subclass of list: its own class (rebuilt_like)
+            return rebuilt_like(x, [wrap_outputs(v, _seen) for v in x])
         return [wrap_outputs(v, _seen) for v in x]
     if isinstance(x, tuple):
         if hasattr(type(x), "_fields"):
             return type(x)(*[wrap_outputs(v, _seen) for v in x])
+        if cls is not tuple:
+            return rebuilt_like(x, [wrap_outputs(v, _seen) for v in x])
         return tuple(wrap_outputs(v, _seen) for v in x)
     if isinstance(x, dict):
+        if cls is not dict:
+            return rebuilt_like(x, {k: wrap_outputs(v, _seen) for k, v in x.items()})
         return {k: wrap_outputs(v, _seen) for k, v in x.items()}
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         # a shallow copy with its fields wrapped (dataclasses.replace would run __post_init__ again
@@ -462,6 +512,13 @@ def wrap_outputs(x, _seen=None):
             if hasattr(x, f.name):
                 object.__setattr__(out, f.name, wrap_outputs(getattr(x, f.name), _seen))
         return out
+    if type(x) is types.SimpleNamespace:
+        # (no weak references to it: not in GRADIENT_OBJECTS) a new namespace with its arrays as
+        # dlarrays, as a dict's (was: a gradient of a SimpleNamespace held plain arrays)
+        fields = {k: wrap_outputs(v, _seen) for k, v in vars(x).items()}
+        if all(fields[k] is v for k, v in vars(x).items()):
+            return x
+        return types.SimpleNamespace(**fields)
     if hasattr(x, "__dict__") and not isinstance(x, type):
         try:
             mine = x in GRADIENT_OBJECTS

@@ -27,6 +27,7 @@ import numpy as np
 
 from .dlarray import dlarray
 from .layers import Layer
+from .table import Table
 
 __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
 
@@ -148,6 +149,8 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         if _is_namedtuple(tree):
             return split(results, lambda vals: type(tree)(*vals))
         return split(results, lambda vals: type(tree)(vals))
+    if isinstance(tree, Table) and any(isinstance(o, Table) for o in others):
+        others = tuple(_rows_like(o, tree, where, i) for i, o in enumerate(others))
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
         # every field holding arrays, ``field(init=False)`` ones too, set on a shallow copy: neither
         # skipped nor reset by ``__post_init__`` (was: dataclasses.replace, which ran __post_init__ and
@@ -200,6 +203,44 @@ def _aligned(param, others, where):
             o = _wrapped(np.transpose(o._data, order), fmt)
         out.append(o)
     return out
+
+
+def _rows_like(other, table, where, position):
+    """A companion table (gradients, an optimizer state) with its rows in the order of the parameter
+    table ``table``'s: MATLAB pairs the rows by their Layer and Parameter, not by position (was: by
+    position, so a gradient table of the same rows in another order silently updated each parameter
+    with another one's gradient).  Refused where the two tables do not hold the same (Layer,
+    Parameter) rows once each."""
+    if not isinstance(other, Table):
+        return other
+    keys = list(zip(table.Layer, table.Parameter))
+    theirs = list(zip(other.Layer, other.Parameter))
+    if theirs == keys and len(other.Value) == len(table.Value):
+        return other
+    index: dict = {}
+    for i, k in enumerate(theirs):
+        index.setdefault(k, i)
+    wanted = set(keys)
+    missing = [k for k in keys if k not in index]
+    extra = [k for k in index if k not in wanted]
+    repeated = sorted({k for k in keys if keys.count(k) > 1} | {k for k in theirs if theirs.count(k) > 1})
+    if missing or extra or repeated or len(other.Value) != len(theirs):
+        def names(rows):
+            return ", ".join(f"{layer}/{param}" for layer, param in rows[:8]) + (", ..." if len(rows) > 8 else "")
+        problems = ([f"missing rows {names(missing)}"] if missing else []) + \
+            ([f"extra rows {names(extra)}"] if extra else []) + \
+            ([f"rows named more than once {names(repeated)}"] if repeated else []) + \
+            ([f"{len(other.Value)} values for {len(theirs)} rows"] if len(other.Value) != len(theirs) else [])
+        raise ValueError(
+            f"{where}: the table passed {_ordinal(position + 1)} after the parameters (their gradients or an "
+            f"optimizer state) does not have the parameters' rows: {'; '.join(problems)}. Its rows are "
+            f"paired with the parameters' by Layer and Parameter (as MATLAB's), so it must hold the same "
+            f"(Layer, Parameter) rows, each once, in any order")
+    return other.rows([index[k] for k in keys])
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third", 4: "fourth"}.get(n, f"{n}th")
 
 
 def _learnables_of(x):

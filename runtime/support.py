@@ -238,6 +238,14 @@ def index_adjoint(grad, x, idx):
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
         return {idx: grad}
+    if hasattr(x, "__dict__") and not _is_array(x) and not _is_zero(grad):
+        # an object of a user's class read by its own __getitem__ (was: a TypeError from numpy,
+        # "Cannot interpret ... as a data type", computing the derivative)
+        raise SctRuntimeError(
+            f"the derivative reaches `obj[{idx!r}]` of a {type(x).__name__} read by its __getitem__, which sct "
+            f"does not differentiate (what it returns is not known to be one of the object's fields): read "
+            f"the field by name (obj.field[{idx!r}]), or index the list of its items (list(obj)[{idx!r}], "
+            f"which sct maps back to its fields)")
     xdtype = getattr(x, "dtype", None)
     gdtype = getattr(grad, "dtype", None)
     if xdtype is not None and xdtype == gdtype and xdtype.kind in "fc":
@@ -750,10 +758,12 @@ def project(grad, x):
             # array: its items along the first axis are those of the list's items
             parts = _list_parts(grad, x)
         out = [project(g, v) for g, v in zip(parts, x)]
-        return out if isinstance(x, list) else tuple(out)
+        if cls is list:
+            return out
+        return tuple(out) if cls is tuple else _rebuilt_like(x, out)   # a subclass: its own class
     if isinstance(x, dict):
         parts = grad if isinstance(grad, dict) else {}
-        return type(x)((k, project(parts.get(k, ZERO), v)) for k, v in x.items()) \
+        return _rebuilt_like(x, {k: project(parts.get(k, ZERO), v) for k, v in x.items()}) \
             if type(x) is not dict else {k: project(parts.get(k, ZERO), v) for k, v in x.items()}
     if _is_array(x) or isinstance(x, numbers.Number):
         return _project_leaf(grad, x)
@@ -932,6 +942,7 @@ def _project_object(grad, x):
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
 from .dlarray import dlarray as _dlarray  # noqa: E402
+from .dlarray import rebuilt_like as _rebuilt_like  # noqa: E402
 
 
 def _differentiable_leafy(v) -> bool:
@@ -1491,6 +1502,40 @@ def _zero_at_rule(g, ans, grad, idx):
     return zero_at(g, idx)
 
 
+def simple_namespace(names, *values):
+    """``types.SimpleNamespace(name=value, ...)`` as generated code calls it (sct/namespaces.py): the
+    names, then the values in their order (each value's derivative is that of its attribute)."""
+    return types.SimpleNamespace(**dict(zip(names, values)))
+
+
+def namespace_values(grad, names):
+    """The adjoints of the values of ``simple_namespace(names, *values)`` from the namespace's adjoint
+    (a dict of its attributes' adjoints, as ``attribute_adjoint`` makes, or an object of them)."""
+    return [getattr_or_zero(grad, name) for name in names]
+
+
+def namespace_fields(grads, names):
+    """The adjoint of namespace_values: the values' adjoints as the namespace's (a dict by attribute)."""
+    if _is_zero(grads):
+        return ZERO
+    return {name: g for name, g in zip(names, grads) if not _is_zero(g)}
+
+
+@defrule(simple_namespace, wrt=("values",))
+def _simple_namespace_rule(g, ans, names, *values):
+    return namespace_values(g, names)
+
+
+@defrule(namespace_values, wrt=("grad",))
+def _namespace_values_rule(g, ans, grad, names):
+    return namespace_fields(g, names)
+
+
+@defrule(namespace_fields, wrt=("grads",))
+def _namespace_fields_rule(g, ans, grads, names):
+    return namespace_values(g, names)
+
+
 @defrule(attribute_adjoint, wrt=("grad",))
 def _attribute_adjoint_rule(g, ans, grad, obj, name):
     return getattr_or_zero(g, name)
@@ -1734,9 +1779,11 @@ def _sequence_adjoint_rule(g, ans, grad, iterable, given=None):
 
 
 def _iterated_object(obj) -> bool:
-    """An object of a user's class walked by its ``__iter__`` (``for p in params``, ``list(params)``)."""
+    """An object of a user's class walked by its ``__iter__`` (``for p in params``, ``list(params)``),
+    or by its ``__getitem__`` from 0 up (Python's iteration of a class without ``__iter__``; was: not
+    one, so the derivative of ``list(obj)`` of such an object was silently zero)."""
     return not isinstance(obj, (list, tuple, dict, str, bytes, range)) and not _is_array(obj) and \
-        hasattr(obj, "__dict__") and hasattr(type(obj), "__iter__")
+        hasattr(obj, "__dict__") and (hasattr(type(obj), "__iter__") or hasattr(type(obj), "__getitem__"))
 
 
 def _field_of(obj, item, occurrence=0, occurrences=1):
@@ -2088,6 +2135,14 @@ def require_unpacked(items, count):
         raise ValueError(f"not enough values to unpack (expected at least {count}, got {len(items)})")
 
 
+def require_unpacked_exactly(items, count):
+    """Before ``a, b = obj`` of an object walked by its ``__iter__`` (sct/unpack_objects.py): Python's
+    ValueError when it gave another number of items than ``count``."""
+    if len(items) != count:
+        raise ValueError(f"too many values to unpack (expected {count})" if len(items) > count else
+                         f"not enough values to unpack (expected {count}, got {len(items)})")
+
+
 def require_number(value, message, container=None):
     """Before ``d[k] += v`` (``o.a += v``) whose old item the compiler could not prove unshared:
     a number is rebound (exact); an array or list would change in place: refused, unless ``d`` is
@@ -2233,7 +2288,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

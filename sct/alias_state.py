@@ -31,7 +31,8 @@ VIEW_ATTRIBUTES = {"T", "mT", "H", "real", "imag", "flat", "data", "base"}
 COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
 # ops that build a new container of (views of) their arguments' items
 CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "listed", "tupled",
-                                    "dict_merged", "copy_list", "as_sequence"}
+                                    "dict_merged", "copy_list", "as_sequence",
+                                    "simple_namespace"}   # (a new object holding its values)
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",

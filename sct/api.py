@@ -1,6 +1,7 @@
 """The public API: dlfeval, dlgradient, source."""
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import re
@@ -649,8 +650,15 @@ def _at_generated_frame(msg) -> None:
     """A warning numpy gave inside a runtime function (``rt.scalar_power``'s fallback to
     np.power, a rule's helper) names that function's file: moved to the innermost frame of
     generated code (or of the user's own code) that called it, whose line _warn_at_user_lines
-    maps to the user's.  Walked only when a warning is shown (rare)."""
-    frame = sys._getframe(2)
+    maps to the user's.  Walked only when a warning is shown (rare).  The walk starts at the frame
+    that gave the warning (the innermost of ``msg``'s file): the frames inside it are the warning
+    machinery's and the hooks', another library's hook wrapping sct's among them (was: from a fixed
+    depth, so a wrapping hook's own line was named instead of the user's)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename != msg.filename:
+        frame = frame.f_back
+    if frame is None:
+        return
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename in _LINE_MAPS or not (_own_file(filename) or filename == warnings.__file__):
@@ -712,6 +720,10 @@ def _run_generated_catching(function, args):
     caught: list = []
     try:
         with held(), warnings.catch_warnings(record=True) as caught:   # effects logged for
+            # a warning numpy gave inside a runtime function moved to the generated (or user's) line
+            # that called it while the frames are there (was: recorded at the runtime file, which
+            # _warn_at_user_lines cannot map: the warning named sct's runtime, not the user's line)
+            warnings._showwarnmsg_impl = functools.partial(_record_at_generated_frame, caught.append)
             return function(*args)                                     # recomputations
     except Exception as exc:
         located = _at_user_line(exc, function)
@@ -721,6 +733,15 @@ def _run_generated_catching(function, args):
     finally:
         if caught:
             _warn_at_user_lines(caught)
+
+
+def _record_at_generated_frame(append, msg) -> None:
+    """``catch_warnings(record=True)``'s recording of ``msg`` (``append``), after moving a warning
+    given inside sct's runtime to the frame of generated code that called it (_at_generated_frame)."""
+    from .parse import LINE_MAPS
+    if msg.filename not in LINE_MAPS and _own_file(msg.filename):
+        _at_generated_frame(msg)
+    append(msg)
 
 
 def _own_file(filename) -> bool:
@@ -808,10 +829,24 @@ def _located(exc: Exception, function=None) -> Exception:
     else:
         phase = "computing the gradient of" if "dlgradient" in generated_name or \
             generated_name.endswith("_bwd") else "evaluating"
-        error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}",
-                                filename, lineno)
+        error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}"
+                                f"{_unpacking_hint(exc, text)}", filename, lineno)
     error.function_name = _GENERATED_SUFFIX.sub("", generated_name) or generated_name
     return error
+
+
+_UNPACKING = re.compile(r"^\s*(?:for\s+)?[\w\s,()\[\]*.]*,[\w\s,()\[\]*.]*(?:=(?!=)|\s+in\s)")
+
+
+def _unpacking_hint(exc: Exception, text) -> str:
+    """What to do where ``a, b = obj`` failed because sct read it by position (``obj[0]``) where it
+    could not see obj's class (sct/unpack_objects.py rewrites the ones it can see)."""
+    if not (isinstance(exc, TypeError) and "is not subscriptable" in str(exc) and isinstance(text, str) and
+            _UNPACKING.match(text)):
+        return ""
+    return (" (sct reads an unpacking `a, b = obj` by position where it cannot tell obj's class, here an "
+            "object it could not follow; Python iterates it: write `a, b = list(obj)`, which sct follows "
+            "through the object's __iter__, or read its fields by name)")
 
 
 def _clean(message: str) -> str:
@@ -979,15 +1014,18 @@ class GeneratedSource(str):
         return str(self)
 
 
-def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
+def source(fun: Callable, *args: Any, callees: bool = False, run: bool = False) -> GeneratedSource:
     """The generated forward and adjoint source of ``fun`` for arguments like ``args``.
 
     With ``callees=True`` the generated code of every function it calls (helpers, methods,
-    constructors, callable objects, and what they call in turn) follows, each under a header
-    naming it: the code made for those calls when ``fun`` was compiled.  ``fun`` is not run.
+    constructors, callable objects, and what they call in turn, at every level) follows, each
+    under a header naming it: the code made for those calls when ``fun`` was compiled.
     A call whose callee or argument kinds are known only at run time (a function chosen from
     data, a helper given a value computed in ``fun``) is listed by name and line: its code is
-    compiled on its first call.
+    compiled on its first call, and shown (with what it calls in turn, at every level) once a run
+    has made it.  ``fun`` is not run, unless ``run=True``: then, where such a call has not been made
+    yet, the code shown is run once on ``args`` (as ``dlfeval(fun, *args)`` runs it, side effects
+    included) so that every level's code is made and shown (a failing run leaves them listed).
 
     >>> print(sct.source(rosenbrock, dlarray([-1.0, 2.0])))   # doctest: +SKIP
     def rosenbrock(x):
@@ -997,6 +1035,11 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
     compiled = _entry(fun, args)
     if not callees:
         return GeneratedSource(compiled.source)
+    if run and _calls_not_made(compiled, set()):
+        try:                 # the code shown, run: the calls left to run time compiled (every level)
+            run_compiled(compiled, args)
+        except Exception:                # (listed only, as before)
+            pass
     parts: list = []
     shown: set = set()
 
@@ -1009,17 +1052,58 @@ def source(fun: Callable, *args: Any, callees: bool = False) -> GeneratedSource:
                 called = f" (called as {', '.join(record.names)})" if record.names else ""
                 show(record.compiled, "# ---- generated for a call made from it: "
                      f"{record.compiled.filename.strip('<>')}{called} ----")
-            elif record.compiled is None:           # left to run time: what earlier runs made
+            if record.site is not None:   # left to run time, or other kinds than foreseen: what runs made
                 for e in record.site.entries:
                     made = getattr(getattr(e.first, "__code__", None), "co_filename", "")
-                    lines = linecache.getlines(made) if made.startswith("<sct-generated ") else []
-                    if lines and made not in shown:
+                    if made in shown or not made.startswith("<sct-generated "):
+                        continue
+                    header = (f"# ---- generated on a first call of {record.label}() (line "
+                              f"{record.line}): {made.strip('<>')} ----")
+                    found = _compiled_named(made)
+                    if found is not None:           # with what it calls in turn
+                        show(found, header)
+                        continue
+                    lines = linecache.getlines(made)
+                    if lines:
                         shown.add(made)
-                        parts.append(f"# ---- generated on a first call of {record.label}() (line "
-                                     f"{record.line}): {made.strip('<>')} ----\n" + "".join(lines))
+                        parts.append(header + "\n" + "".join(lines))
 
     show(compiled, None)
+    if not run and _calls_not_made(compiled, set()):
+        parts.append("# ---- calls compiled on their first call, not made yet, are listed only: "
+                     "sct.source(fun, *args, callees=True, run=True) runs fun once to show their code ----")
     return GeneratedSource("\n".join(parts))
+
+
+def _calls_not_made(code, seen: set) -> bool:
+    """Does ``code`` (or code it calls, at any level) make a call left to run time that has not been
+    made yet (its site holds no entry)?"""
+    if code.filename in seen:
+        return False
+    seen.add(code.filename)
+    for record in code.calls:
+        if record.compiled is not None:
+            if _calls_not_made(record.compiled, seen):
+                return True
+        elif record.site is None or not record.site.entries:
+            return True
+        if record.site is not None:
+            for e in record.site.entries:
+                made = getattr(getattr(e.first, "__code__", None), "co_filename", "")
+                found = _compiled_named(made)
+                if found is not None and _calls_not_made(found, seen):
+                    return True
+    return False
+
+
+def _compiled_named(filename: str):
+    """The compiled code (sct.cache's entries and helpers) whose generated file is ``filename``."""
+    from .cache import HELPERS
+    for cache in (HELPERS, _ENTRIES):
+        for c in cache.entries():
+            if getattr(c, "filename", None) == filename:
+                return c
+    return None
 
 
 def clear_cache() -> None:

@@ -27,6 +27,8 @@ from .aliasing import check_writes, inplace_updates, lower_mutations
 from .emit import source_and_lines
 from .errors import CompileError
 from .operand_checks import check_operands
+from .unpack_objects import unpack_objects
+from .namespaces import rewrite_namespaces
 from . import hooks
 from .hooks import API
 from .ir import child_nodes, walk_nodes
@@ -309,6 +311,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
+    unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py
+    rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object

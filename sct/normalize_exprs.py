@@ -69,6 +69,8 @@ class Expressions:
                 self.computed = {}     # (see emit)
             return load(name)
         rhs = self.simple(node, out, hint)       # operands first, so names follow the order
+        if isinstance(rhs, gast.Subscript) and hasattr(node, "sct_unpack"):
+            rhs.sct_unpack = node.sct_unpack     # an unpacking's read (sct/unpack_objects.py)
         key = None
         if isinstance(rhs, (gast.Subscript, gast.Attribute, gast.BinOp, gast.UnaryOp, gast.Compare)) and \
                 not any(isinstance(n, gast.Call) for n in walk_nodes(rhs)):

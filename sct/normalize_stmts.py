@@ -6,12 +6,17 @@ and calls ``emit``, ``block``, ``atom``, ``simple``, ``index``, ``fail`` and the
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import List, Optional
 
 import gast
 
 from .ir import assign, call, const, load
 from .normalize_exprs import BINOP_NAMES
+
+# each unpacking's number, marked on the reads it is lowered to (``sct_unpack``: count, position,
+# starred, this number), which sct/unpack_objects.py rewrites where the value is an object
+_UNPACKINGS = itertools.count()
 
 
 class Statements:
@@ -200,8 +205,10 @@ class Statements:
             if any(isinstance(e, gast.Starred) for e in target.elts):
                 self.starred_store(target, value, out)
                 return
+            token = next(_UNPACKINGS)
             for i, elt in enumerate(target.elts):
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
+                item.sct_unpack = (len(target.elts), i, False, token)
                 if isinstance(elt, gast.Name):
                     self.emit(out, assign(elt.id, item))
                 else:
@@ -225,20 +232,23 @@ class Statements:
         ``value`` has enough (Python's ValueError)."""
         star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
         before, after = target.elts[:star], target.elts[star + 1:]
+        count, token = len(before) + len(after), next(_UNPACKINGS)
         if after:
-            self.emit(out, gast.Expr(value=call(f"{self.rt_name}.require_unpacked", [
-                value, const(len(before) + len(after))])))
+            check = self.emit(out, gast.Expr(value=call(f"{self.rt_name}.require_unpacked", [value, const(count)])))
+            check.value.sct_unpack = (count, None, True, token)
+
+        def item(index):
+            node = gast.Subscript(value=value, slice=index, ctx=gast.Load())
+            node.sct_unpack = (count, None, True, token)
+            return node
         for i, elt in enumerate(before):
-            self.store_into(elt, self.atom(gast.Subscript(value=value, slice=const(i), ctx=gast.Load()), out,
-                                           hint=self.hint_of(elt)), out)
-        middle = gast.Subscript(value=value, slice=gast.Slice(lower=const(star) if star else None,
-                                                              upper=const(-len(after)) if after else None,
-                                                              step=None), ctx=gast.Load())
+            self.store_into(elt, self.atom(item(const(i)), out, hint=self.hint_of(elt)), out)
+        middle = item(gast.Slice(lower=const(star) if star else None, upper=const(-len(after)) if after else None,
+                                 step=None))
         rest = self.atom(call(f"{self.rt_name}.listed", [self.atom(middle, out, hint="rest")]), out, hint="rest")
         self.store_into(target.elts[star].value, rest, out)
         for j, elt in enumerate(after):
-            self.store_into(elt, self.atom(gast.Subscript(value=value, slice=const(j - len(after)),
-                                                          ctx=gast.Load()), out, hint=self.hint_of(elt)), out)
+            self.store_into(elt, self.atom(item(const(j - len(after))), out, hint=self.hint_of(elt)), out)
 
     def bool_op(self, name: str, node: gast.BoolOp, out: List):
         # a and b -> name = a; if name: name = b  (short-circuit kept)

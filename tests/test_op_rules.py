@@ -296,6 +296,31 @@ def getattr_rule(g, ans, grad):
     return lookup(support.getattr_or_zero).fn(g, ans, {"w": grad}, "w")["w"]
 
 
+def namespace_fn(a, b):
+    ns = support.simple_namespace(("a", "b"), a, b)
+    return flat([ns.a, ns.b])
+
+
+def namespace_rule(g, ans, a, b):
+    return tuple(lookup(support.simple_namespace).fn(dict(zip("ab", unflat(g, [a, b]))), ans, ("a", "b"), a, b))
+
+
+def namespace_values_fn(a, b):
+    return flat(support.namespace_values({"a": a, "b": b}, ("a", "b")))
+
+
+def namespace_values_rule(g, ans, a, b):
+    return tuple(lookup(support.namespace_values).fn(unflat(g, [a, b]), ans, {"a": a, "b": b}, ("a", "b")).values())
+
+
+def namespace_fields_fn(a, b):
+    return flat(list(support.namespace_fields([a, b], ("a", "b")).values()))
+
+
+def namespace_fields_rule(g, ans, a, b):
+    return tuple(lookup(support.namespace_fields).fn(dict(zip("ab", unflat(g, [a, b]))), ans, [a, b], ("a", "b")))
+
+
 def field_fn(grad):
     return support.field_adjoint({"w": grad}, "w", None)
 
@@ -998,6 +1023,12 @@ CASES = [
     Case(support.attribute_adjoint, [R(2, 3)], complex=True, fn=attribute_fn, rule=attribute_rule),
     Case(support.drop_attribute, [R(2, 3)], complex=True, fn=drop_fn, rule=drop_rule),
     Case(support.getattr_or_zero, [R(2, 3)], complex=True, fn=getattr_fn, rule=getattr_rule),
+    # types.SimpleNamespace(a=..., b=...) built in differentiated code (sct/namespaces.py)
+    Case(support.simple_namespace, [R(2), R(2, 3)], (0, 1), complex=True, fn=namespace_fn, rule=namespace_rule),
+    Case(support.namespace_values, [R(2), R(2, 3)], (0, 1), complex=True, fn=namespace_values_fn,
+         rule=namespace_values_rule),
+    Case(support.namespace_fields, [R(2), R(2, 3)], (0, 1), complex=True, fn=namespace_fields_fn,
+         rule=namespace_fields_rule),
     # dlgradient with respect to parts of structures (issue 6, item 1)
     Case(support.select_item, [R(4, 3), C(np.zeros((4, 3))), C((slice(1, 3), 2))], complex=True),
     Case(support.select_attribute, [R(2, 3), C(np.zeros((2, 3))), C("T")], complex=True),
