@@ -444,3 +444,38 @@ def test_kind_of_cycles_and_modules():
     import math
     assert kind_of(np) != kind_of(math)
     assert kind_of((np, np)) == kind_of((np, np))
+
+
+# --- bug fixed: forward mode and reverse-over-reverse followed an EnableHigherDerivatives=False gradient --
+
+def inner_constant_gradient(x):
+    g = dlgradient(np.sum(x**3), x, EnableHigherDerivatives=False)
+    return np.sum(g * x)          # g is a constant: the gradient of this is g (3 x^2), its Hessian 0
+
+
+def outer_of_constant(x):
+    return inner_constant_gradient(x) * 2.0 + np.sum(x)
+
+
+def grad_outer_of_constant(x):
+    return dlgradient(outer_of_constant(x), x)
+
+
+def nested_over_constant(x, v):
+    g = dlgradient(inner_constant_gradient(x), x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_constant_gradient_is_constant_to_jvp_hvp_and_nested_dlgradient():
+    g = _np(dlfeval(grad_outer_of_constant, dlarray(X0)))
+    assert_close(g, 6*X0**2 + 1, rtol=1e-12, atol=0)
+    # jvp must be grad . v (was the derivative of sum(3 x^3): 9 x^2 . v)
+    for mode in ("forward", "transpose"):
+        jv = float(_np(sct.jvp(outer_of_constant, X0, V0, mode=mode)[1]))
+        assert jv == pytest.approx(float(np.sum(g * V0)), rel=1e-12), mode
+    assert float(_np(sct.jvp(inner_constant_gradient, X0, V0)[1])) == pytest.approx(np.sum(3*X0**2*V0), rel=1e-12)
+    # the gradient is 3 x^2 read as a constant: its derivative is 0 (was 6 x v)
+    assert_close(_np(sct.hvp(inner_constant_gradient, X0, V0)), np.zeros(3), rtol=0, atol=0)
+    assert_close(_np(sct.hvp(outer_of_constant, X0, V0)), np.zeros(3), rtol=0, atol=0)
+    assert_close(_np(sct.jvp(lambda x: dlfeval(grad_outer_of_constant, x), X0, V0)[1]), np.zeros(3), rtol=0, atol=0)
+    assert_close(_np(dlfeval(nested_over_constant, dlarray(X0), dlarray(V0))), np.zeros(3), rtol=0, atol=0)
