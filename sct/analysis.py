@@ -179,8 +179,16 @@ def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: in
     try:
         bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords})
     except TypeError as exc:
+        func = node.func
+        hint = ""
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and node.args and \
+                isinstance(node.args[0], gast.Name) and node.args[0].id == func.value.id:
+            recv = func.value.id        # a method call, the receiver bound first (xp.squeeze(a, axis=0))
+            hint = (f" (`{recv}.{func.attr}(...)` is compiled as the array method {func.attr} of `{recv}`; "
+                    f"if `{recv}` holds a module (xp=np), call numpy's functions by the module's name "
+                    f"(np.{func.attr}(...)), or import it inside the function)")
         raise CompileError(f"the call to {rule.name} does not match its signature "
-                           f"{rule.name}{sig}: {exc}", filename, line, rule.name) from None
+                           f"{rule.name}{sig}: {exc}{hint}", filename, line, rule.name) from None
     result: Dict[str, Any] = {}
     for name, param in sig.parameters.items():
         if name in bound.arguments:

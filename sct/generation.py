@@ -73,6 +73,7 @@ class Generation:
         self.uses_tape = False
         self.site_calls: Dict[int, str] = {}            # id(site statement) -> its sweep's name
         self.site_records: Set[int] = set()             # ids of sites differentiated again
+        self.constant_sites: Set[int] = set()           # ids of sites with EnableHigherDerivatives=False
         self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
         # liveness reads what the sweeps of gradients differentiated again read (so far): given
         # those records, not this object (no reference cycle keeping the trees for the collector)

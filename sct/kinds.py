@@ -103,12 +103,20 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
             return ("dl", np.dtype(type(x)).str, 0)
         return ("num", np.dtype(type(x)).str if isinstance(x, (int, float, complex)) else None, type(x))
     if _memo is None:
-        _memo = {}
+        _memo = {-1: 0}
     else:
         seen = _memo.get(id(x))
         if seen is not None and seen[0] is x:
+            if seen[1] is None:         # met again while its own parts are read: a cycle (a layer's
+                return ("back", _memo[-1] - seen[2])     # owner): how many levels up it points
             return seen[1]
-    kind = _container_kind(x, traced, _memo)
+    depth = _memo[-1]                   # (-1: the depth of the reading; ids are never negative)
+    _memo[id(x)] = (x, None, depth)
+    _memo[-1] = depth + 1
+    try:
+        kind = _container_kind(x, traced, _memo)
+    finally:
+        _memo[-1] = depth
     _memo[id(x)] = (x, kind)
     return kind
 
@@ -130,6 +138,8 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
                                    types.BuiltinFunctionType, types.MethodType, np.ufunc)):
         return ("const", type(x) if not isinstance(x, type) else x)
+    if isinstance(x, types.ModuleType):         # a module passed as a value (xp=np): the module itself,
+        return ("module", x)                    # not its attributes (numpy's reach each other: no end)
     if hasattr(x, "__dict__"):
         return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
@@ -200,6 +210,9 @@ class _MatcherWriter:
             return self.dataclass_node(v, x, traced)
         if isinstance(x, type):
             return                     # compared by identity by the caller
+        if isinstance(x, types.ModuleType):
+            self.fail_unless(f"{v} is {self.const(x)}")
+            return
         if getattr(cls, "__dictoffset__", 0) != 0 and cls.__getattribute__ is object.__getattribute__ and \
                 type(getattr(x, "__dict__", None)) is dict:
             return self.attributes_node(v, x, traced)

@@ -216,6 +216,8 @@ class EmitPasses:
         for k, site in enumerate(sites):
             name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
             gen.site_calls[id(site.stmt)] = name
+            if not site.options.enable_higher_derivatives:
+                gen.constant_sites.add(id(site.stmt))
             target = site.stmt.targets[0].id
             if site.options.enable_higher_derivatives and target in gen.act.active and \
                     gen.live.higher_order_needed(site, sites[k + 1:]):
