@@ -491,9 +491,69 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
         return _dlfeval(fun, args, kwargs)           # an AcceleratedFunction: its own cache
     except SctError as error:
         raise user_error(error, fun)
+    except RecursionError as error:
+        raise user_error(recursion_refusal(fun, args, kwargs), fun) from error
 
 
 _FUNCTION = types.FunctionType
+
+
+def _self_holding(value, where: str):
+    """Where ``value`` (a container, an object's attributes, nested) holds one of the containers it sits
+    in (``d['me'] = d``, ``l.append(l)``, a layer's ``self.owner``): the path as text, or None."""
+    on_path: set = set()
+
+    def visit(v, path, depth):
+        if depth > 200:
+            return None
+        if isinstance(v, dict):
+            parts = [(f"{path}[{k!r}]", x) for k, x in v.items()]
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            parts = [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif hasattr(v, "__dict__") and not isinstance(v, (type, types.ModuleType, types.FunctionType)):
+            parts = [(f"{path}.{k}", x) for k, x in vars(v).items()]
+        else:
+            return None
+        if id(v) in on_path:
+            return path
+        on_path.add(id(v))
+        for p, x in parts:
+            found = visit(x, p, depth + 1)
+            if found:
+                return found
+        on_path.discard(id(v))
+        return None
+    return visit(value, where, 0)
+
+
+def recursion_refusal(fun, args, kwargs=None) -> EvaluationError:
+    """The error for a RecursionError met while sct walked ``fun``'s arguments or the values it reads
+    (its closure and defaults): names the value that holds itself where there is one."""
+    code = getattr(getattr(fun, "__func__", fun), "__code__", None)
+    filename = code.co_filename if code is not None else None
+    lineno = code.co_firstlineno if code is not None else None
+    name = getattr(fun, "__name__", "the function")
+    places = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + \
+        [(f"argument {k}=", a) for k, a in (kwargs or {}).items()]
+    for cell_name, cell in zip(getattr(code, "co_freevars", ()), getattr(fun, "__closure__", None) or ()):
+        try:
+            places.append((cell_name, cell.cell_contents))
+        except ValueError:
+            pass
+    module = getattr(fun, "__globals__", {})
+    places += [(n, module[n]) for n in getattr(code, "co_names", ()) if n in module and
+               isinstance(module[n], (dict, list, tuple, set))]
+    for where, value in places:
+        path = _self_holding(value, where)
+        if path:
+            return EvaluationError(
+                f"{name}: {where} holds itself ({path} is a container it sits in: a cycle); sct walks the values a "
+                "function is given and cannot follow a cycle. Pass the arrays and numbers it needs "
+                "(e.g. a dict without the back-reference)", filename, lineno)
+    return EvaluationError(
+        f"{name}: Python's recursion limit was reached while sct compiled or ran it (a value holding "
+        "itself, or recursion deeper than sys.getrecursionlimit()); pass values without cycles, or "
+        "raise the limit with sys.setrecursionlimit", filename, lineno)
 
 
 def _dlfeval(fun: Callable, args, kwargs):

@@ -24,7 +24,7 @@ from .runtime import effects as _effects, registry as _registry
 from .runtime.dlarray import dlarray, extractdata, unwrap as _unwrap
 from .runtime.support import ZERO as _ZERO, project as _project, seed as _seed
 
-from .api import dlgradient, dlfeval, run_generated, source, user_error
+from .api import dlgradient, dlfeval, recursion_refusal, run_generated, source, user_error
 from . import hooks as _hooks
 from .callables import as_function
 from .errors import CompileError, SctError
@@ -233,6 +233,8 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> Tu
         return _jvp(fun, primals, tangents, mode)
     except SctError as error:
         raise user_error(error, fun)
+    except RecursionError as error:
+        raise user_error(recursion_refusal(fun, (primals,)), fun) from error
 
 
 def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
@@ -370,6 +372,8 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
         return _hvp(fun, x, v)
     except SctError as error:
         raise user_error(error, fun)
+    except RecursionError as error:
+        raise user_error(recursion_refusal(fun, (x,)), fun) from error
 
 
 class _HvpRefusal(SctError):
