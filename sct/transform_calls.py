@@ -219,6 +219,8 @@ def _is_callable_object(value, any_object: bool = False) -> bool:
                           types.BuiltinMethodType, types.ModuleType, type, WrappedFunction)) or \
             not hasattr(value, "__dict__") or isinstance(value, __import__("numpy").ufunc):
         return False
+    if registry.lookup(value) is not None or registry.is_nondifferentiable(value):
+        return False        # an op with a rule (np.sum, a dispatcher object): ``xp.sum(a)`` of a namespace
     return any_object or callable(value)
 
 

@@ -875,3 +875,27 @@ def shifted_energy(x):
 
 def calls_decorated(x):
     return doubled_energy(x) + shifted_energy(x * 2.0)
+
+
+def array_namespace(*arrays):
+    """The array module of the arguments (as scipy's and array-API code find it)."""
+    return np
+
+
+def namespace_fn(x):
+    xp = array_namespace(x)
+    y = xp.exp(x - xp.max(x, axis=0, keepdims=True))
+    s = xp.sum(y, axis=0, keepdims=True)
+    out = xp.squeeze(xp.log(s), axis=0) + xp.max(x, axis=0)
+    return xp.sum(out * x[0], axis=None)
+
+
+def namespace_method_name(x):
+    xp = array_namespace(x)
+    return np.sum(xp.exp(x) * xp.reshape(x, (-1,)))                # MARK namespace_method_name
+
+
+def namespace_ufuncs(x):
+    xp = array_namespace(x)
+    y = xp.exp(x)
+    return np.sum(xp.tanh(y) * xp.log(y + 2.0))

@@ -20,6 +20,12 @@ Bugs this found (each has a regression test below):
   modelled as a number (immutable): a wrong value (now refused at the line; private copies work).
 * ``t = 0.0; for ...: k = f(t, y); t += h`` (RK4's time variable): refused as an in-place change of
   an array passed to a function; a number operated with numbers is a number now, and works.
+* ``xp = array_namespace(x); xp.squeeze(a, axis=0)`` (array-API code, scipy's): a method name of
+  numpy's arrays called on a namespace was bound as the array method with ``xp`` its receiver, and
+  refused "multiple values for argument 'axis'"; such a call is now the namespace's function, found
+  when it runs (its rule: np.sum's dispatcher object was taken for a user's callable object).
+* ``sct.hvp`` of a function calling ``xp.exp(x)`` on a namespace a helper returned: a RecursionError
+  (the kind of the module argument walked numpy's globals); a module's kind is now its type.
 * a function decorated with ``functools.wraps`` (decorator in another module): sct compiled the
   wrapped function's body in place of the wrapper (the decorator's work silently dropped: a wrong
   value), or refused with "the file was changed" (same module); scipy's decorated
@@ -91,7 +97,8 @@ CORPUS = {
     # regressions
     "fancy_copy_private": _r(96, 4), "mask_private": _r(97, 5), "float_time_loop": _r(98, 3),
     "float_time_arg": _r(99, 3), "doubled_energy": _r(100, 4), "shifted_energy": _r(101, 4),
-    "calls_decorated": _r(102, 4),
+    "calls_decorated": _r(102, 4), "namespace_fn": _r(103, 3, 4),
+    "namespace_ufuncs": _r(104, 4),
 }
 # forward mode does not follow these yet (it says so, naming the line)
 NO_FORWARD = {"nested_closure"}
@@ -270,6 +277,15 @@ def test_mask_alias_plain_python_changes_both_names():
     x = np.array([-0.3, 0.2, 0.7, 1.1])
     assert np.isclose(F.mask_alias(x), 0.04)
     assert np.isclose(F.fancy_copy_alias(x), (-0.3 + 1) * -0.3 + (0.2 + 1) * 0.2)
+
+
+def test_namespace_call_that_binds_as_an_array_method_is_refused_at_its_line():
+    # xp.reshape(x, shape) binds as x.reshape(shape) with xp the array: compiled as the array
+    # method, and refused when it runs (its receiver is a module), never a lost derivative
+    with pytest.raises(sct.EvaluationError) as info:
+        _sct_value_grad(F.namespace_method_name, _r(21, 4))
+    assert info.value.filename == F.__file__
+    assert info.value.lineno == _line_of(F.namespace_method_name, "# MARK namespace_method_name")
 
 
 def test_decorator_from_another_module_is_run():
