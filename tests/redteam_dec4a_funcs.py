@@ -899,3 +899,16 @@ def namespace_ufuncs(x):
     xp = array_namespace(x)
     y = xp.exp(x)
     return np.sum(xp.tanh(y) * xp.log(y + 2.0))
+
+
+def max_rows_by_key(x):
+    rows = [x[:2], x[2:]]
+    best = max(rows, key=lambda v: np.sum(v))
+    return np.sum(best * np.array([1.0, 3.0]))
+
+
+def min_max_pairs(x):
+    pairs = [(x[i] ** 2, float(i)) for i in range(x.shape[0])]
+    best = min(pairs)
+    worst = max(pairs, key=lambda p: p[0])
+    return best[0] + worst[0] * 2 + worst[1] * best[0]

@@ -188,6 +188,13 @@ def flat_list(nested):
     return out
 
 
+def _zeros_for(nested, like):
+    """``nested`` with its zero markers (rt.ZERO) as zeros shaped like ``like``."""
+    if isinstance(nested, list):
+        return [_zeros_for(v, like) for v in nested]
+    return np.zeros_like(like) if support._is_zero(nested) else nested
+
+
 def flat_nested(nested):
     return flat(flat_list(nested))
 
@@ -839,6 +846,21 @@ CASES = [
          (0, 1, 2), complex=True,
          fn=lambda a, b, c, w: nops.weighted_sum([a, [b, c]], w),
          rule=lambda g, ans, a, b, c, w: tuple(flat_list(lookup(nops.weighted_sum).fn(g, ans, [a, [b, c]], w)))),
+    Case(nops.extremum_adjoint, [R(3), C([np.ones(3), np.full(3, 0.5), np.zeros(3)])], complex=True,
+         fn=lambda grad, w: flat_nested(nops.extremum_adjoint(grad, w)),
+         rule=lambda g, ans, grad, w: lookup(nops.extremum_adjoint).fn(unflat_nested(g, w), ans, grad, w),
+         note="shares (numbers)"),
+    Case(nops.extremum_adjoint, [R(3), C(nops.ExtremumChoice((1, 3, True)))], complex=True,
+         fn=lambda grad, p: flat_nested(_zeros_for(nops.extremum_adjoint(grad, p), grad)),
+         rule=lambda g, ans, grad, p: lookup(nops.extremum_adjoint).fn(
+             unflat_nested(g, _zeros_for(nops.extremum_adjoint(grad, p), grad)), ans, grad, p),
+         note="the item returned alone (tuples, arrays)"),
+    Case(nops.extremum_transpose, [R(3), R(3), C(nops.ExtremumChoice((1, 2, False)))], (0, 1), complex=True,
+         fn=lambda a, b, p: nops.extremum_transpose([a, b], p),
+         rule=lambda g, ans, a, b, p: tuple(_zeros_for(lookup(nops.extremum_transpose).fn(g, ans, [a, b], p), a))),
+    Case(nops.extremum_transpose, [R(3), R(3), C([np.ones(3), np.zeros(3)])], (0, 1), complex=True,
+         fn=lambda a, b, w: nops.weighted_sum([a, b], w),
+         rule=lambda g, ans, a, b, w: tuple(lookup(nops.extremum_transpose).fn(g, ans, [a, b], w))),
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),

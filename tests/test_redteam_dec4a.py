@@ -26,6 +26,11 @@ Bugs this found (each has a regression test below):
   when it runs (its rule: np.sum's dispatcher object was taken for a user's callable object).
 * ``sct.hvp`` of a function calling ``xp.exp(x)`` on a namespace a helper returned: a RecursionError
   (the kind of the module argument walked numpy's globals); a module's kind is now its type.
+* ``max(rows, key=np.sum)`` of arrays: the derivative went to every row in the entries where it
+  equals the result (half of d/dx[0] to the row max did not return where x[0] == x[2]): a wrong
+  gradient; ``max(pairs)``/``min(pairs)`` of tuples crashed in the adjoint (TypeError).  The
+  derivative now goes to the item returned alone (runtime/numpy_ops.builtin_extremum_plan,
+  extremum_adjoint/extremum_transpose; numbers keep sharing it at ties).
 * a function decorated with ``functools.wraps`` (decorator in another module): sct compiled the
   wrapped function's body in place of the wrapper (the decorator's work silently dropped: a wrong
   value), or refused with "the file was changed" (same module); scipy's decorated
@@ -99,6 +104,8 @@ CORPUS = {
     "float_time_arg": _r(99, 3), "doubled_energy": _r(100, 4), "shifted_energy": _r(101, 4),
     "calls_decorated": _r(102, 4), "namespace_fn": _r(103, 3, 4),
     "namespace_ufuncs": _r(104, 4),
+    # x[0] == x[2]: the rows share an entry's value, but max returned the second row
+    "max_rows_by_key": np.array([0.5, 0.2, 0.5, 0.9]), "min_max_pairs": np.array([0.5, -0.7, 0.3, 0.9]),
 }
 # forward mode does not follow these yet (it says so, naming the line)
 NO_FORWARD = {"nested_closure"}
