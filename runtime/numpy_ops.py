@@ -2292,7 +2292,12 @@ def _walked_again_refused(name, obj):
 def builtin_sum_weights(iterable):
     """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item)."""
     _walked_again_refused("sum", iterable)
-    return [np.ones(np.shape(v)) for v in iterable]
+    items = list(iterable)
+    if builtins.any(isinstance(v, (tuple, list)) for v in items):
+        from .support import SctRuntimeError
+        raise SctRuntimeError("sum() of tuples or lists joins them (a concatenation), and sct does not "
+                              "differentiate that: build the joined list with + or a comprehension instead")
+    return [np.ones(np.shape(v)) for v in items]
 
 
 class ExtremumChoice(tuple):

@@ -912,3 +912,87 @@ def min_max_pairs(x):
     best = min(pairs)
     worst = max(pairs, key=lambda p: p[0])
     return best[0] + worst[0] * 2 + worst[1] * best[0]
+
+
+def sum_of_tuples(x):
+    t = sum([(x[0],), (x[1], x[2])], ())                          # MARK sum_of_tuples
+    return t[0] * t[1] + t[2]
+
+
+# ---------------------------------------------------------------- numerical methods (loops, in-place writes)
+def simpson(y):
+    h = 0.1
+    return h / 3 * (y[0] + y[-1] + 4 * np.sum(y[1:-1:2]) + 2 * np.sum(y[2:-1:2]))
+def laplacian(u):
+    h = 0.25
+    L = np.zeros_like(u)
+    L[1:-1] = (u[2:] - 2 * u[1:-1] + u[:-2]) / h ** 2
+    L[0] = L[1]
+    L[-1] = L[-2]
+    return np.sum(L * u)
+def expm_taylor(a):
+    A = a.reshape(2, 2)
+    E = np.eye(2)
+    term = np.eye(2)
+    for k in range(1, 12):
+        term = term @ A / k
+        E = E + term
+    return np.sum(E ** 2)
+def power_iter(a):
+    A = a.reshape(3, 3)
+    S = A @ A.T
+    v = np.ones(3) / np.sqrt(3)
+    for _ in range(30):
+        w = S @ v
+        v = w / np.linalg.norm(w)
+    return v @ S @ v
+def gram_schmidt(a):
+    A = a.reshape(3, 3) + 2 * np.eye(3)
+    Q = np.zeros((3, 3))
+    for j in range(3):
+        v = A[:, j].copy()
+        for i in range(j):
+            v = v - (Q[:, i] @ A[:, j]) * Q[:, i]
+        Q[:, j] = v / np.linalg.norm(v)
+    return np.sum(Q * np.arange(9).reshape(3, 3))
+def manual_cholesky(a):
+    B = a.reshape(3, 3)
+    A = B @ B.T + 3 * np.eye(3)
+    n = 3
+    L = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            s = np.sum(L[i, :j] * L[j, :j])
+            if i == j:
+                L[i, j] = np.sqrt(A[i, i] - s)
+            else:
+                L[i, j] = (A[i, j] - s) / L[j, j]
+    return np.sum(L * np.arange(1, 10).reshape(3, 3))
+def jacobi(b):
+    A = np.array([[4.0, 1.0, 0.0], [1.0, 5.0, 2.0], [0.0, 2.0, 6.0]])
+    x = np.zeros(3)
+    D = np.diag(A)
+    R = A - np.diagflat(D)
+    for _ in range(25):
+        x = (b - R @ x) / D
+    return np.sum(x ** 2)
+def newton_solve(p):
+    x = np.array([1.0, 1.0])
+    it = 0
+    while it < 20:
+        F = np.array([x[0] ** 2 + x[1] ** 2 - p[0], x[0] - x[1] * p[1]])
+        J = np.array([[2 * x[0], 2 * x[1]], [1.0, -p[1]]])
+        dx = np.linalg.solve(J, -F)
+        x = x + dx
+        if np.linalg.norm(dx) < 1e-13:
+            break
+        it += 1
+    return x[0] * 2 + x[1]
+def student_t(x):
+    nu = 3.0
+    return np.sum(math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * np.log(nu * np.pi) - (nu + 1) / 2 * np.log1p(x ** 2 / nu))
+def softmax_temp(x, T=0.5):
+    z = x / T
+    z = z - z.max()
+    p = np.exp(z) / np.exp(z).sum()
+    return p @ x

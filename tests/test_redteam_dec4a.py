@@ -31,6 +31,8 @@ Bugs this found (each has a regression test below):
   gradient; ``max(pairs)``/``min(pairs)`` of tuples crashed in the adjoint (TypeError).  The
   derivative now goes to the item returned alone (runtime/numpy_ops.builtin_extremum_plan,
   extremum_adjoint/extremum_transpose; numbers keep sharing it at ties).
+* ``sum([(a,), (b, c)], ())`` (tuples joined by sum): the adjoint crashed (ValueError from
+  broadcasting); now refused at the line.
 * a function decorated with ``functools.wraps`` (decorator in another module): sct compiled the
   wrapped function's body in place of the wrapper (the decorator's work silently dropped: a wrong
   value), or refused with "the file was changed" (same module); scipy's decorated
@@ -104,6 +106,9 @@ CORPUS = {
     "float_time_arg": _r(99, 3), "doubled_energy": _r(100, 4), "shifted_energy": _r(101, 4),
     "calls_decorated": _r(102, 4), "namespace_fn": _r(103, 3, 4),
     "namespace_ufuncs": _r(104, 4),
+    "simpson": _r(105, 9), "laplacian": _r(106, 9), "power_iter": _r(107, 9), "gram_schmidt": _r(108, 9),
+    "manual_cholesky": _r(109, 9), "student_t": _r(110, 9), "softmax_temp": _r(111, 5), "expm_taylor": _r(112, 4),
+    "jacobi": _r(113, 3), "newton_solve": np.array([2.0, 0.5]),
     # x[0] == x[2]: the rows share an entry's value, but max returned the second row
     "max_rows_by_key": np.array([0.5, 0.2, 0.5, 0.9]), "min_max_pairs": np.array([0.5, -0.7, 0.3, 0.9]),
 }
@@ -261,6 +266,7 @@ REFUSED = {
     "rk4": (np.array([0.5, 0.2]), None),        # accepted now (was refused at `t += h`)
     "mask_alias": (_r(17, 4), "# MARK mask_alias"),
     "fancy_copy_alias": (_r(18, 4), "# MARK fancy_copy_alias"),
+    "sum_of_tuples": (_r(22, 4), "# MARK sum_of_tuples"),
 }
 
 
@@ -273,7 +279,7 @@ def test_refused_at_the_users_line(name):
         np.testing.assert_allclose(value, f(x.copy()), rtol=1e-10)
         np.testing.assert_allclose(g, numerical_gradient(f, [x.copy()], 0), rtol=1e-5, atol=1e-6)
         return
-    with pytest.raises(sct.CompileError) as info:
+    with pytest.raises((sct.CompileError, sct.EvaluationError)) as info:
         _sct_value_grad(f, x)
     assert info.value.filename == F.__file__
     assert info.value.lineno == _line_of(f, text), str(info.value)
