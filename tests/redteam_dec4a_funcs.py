@@ -996,3 +996,37 @@ def softmax_temp(x, T=0.5):
     z = z - z.max()
     p = np.exp(z) / np.exp(z).sum()
     return p @ x
+
+
+# ---------------------------------------------------------------- classes known only when called
+class Affine:
+    def __init__(self, w, b=0.0):
+        self.w = w
+        self.b = b
+
+    def __call__(self, x):
+        return x * self.w + self.b
+
+    @classmethod
+    def make(cls, w, b=0.0):
+        return cls(w, b)
+
+
+class Square(Affine):
+    def __call__(self, x):
+        return x ** 2 * self.w + self.b
+
+
+def build(klass, w):
+    return klass(w)
+
+
+def classmethod_fn(x):
+    m = Square.make(x[0], x[2] ** 2)
+    return np.sum(m(x)) + np.sum(Affine.make(x[1])(x))
+
+
+def class_factory_fn(x):
+    m1 = build(Affine, x[0] * 2.0)
+    m2 = build(Square, x[1])
+    return np.sum(m1(x) + m2(x))

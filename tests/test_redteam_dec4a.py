@@ -33,6 +33,9 @@ Bugs this found (each has a regression test below):
   extremum_adjoint/extremum_transpose; numbers keep sharing it at ties).
 * ``sum([(a,), (b, c)], ())`` (tuples joined by sum): the adjoint crashed (ValueError from
   broadcasting); now refused at the line.
+* ``cls(w, b)`` in a classmethod (and ``klass(w)`` of a class passed in): refused "no derivative rule
+  for 'Affine'"; a user's class met only when the code runs is now its ``__init__`` on a new object
+  (sct/transform_calls._constructor_pair), as where the class is known when compiling.
 * a function decorated with ``functools.wraps`` (decorator in another module): sct compiled the
   wrapped function's body in place of the wrapper (the decorator's work silently dropped: a wrong
   value), or refused with "the file was changed" (same module); scipy's decorated
@@ -109,6 +112,7 @@ CORPUS = {
     "simpson": _r(105, 9), "laplacian": _r(106, 9), "power_iter": _r(107, 9), "gram_schmidt": _r(108, 9),
     "manual_cholesky": _r(109, 9), "student_t": _r(110, 9), "softmax_temp": _r(111, 5), "expm_taylor": _r(112, 4),
     "jacobi": _r(113, 3), "newton_solve": np.array([2.0, 0.5]),
+    "classmethod_fn": _r(114, 4), "class_factory_fn": _r(115, 4),
     # x[0] == x[2]: the rows share an entry's value, but max returned the second row
     "max_rows_by_key": np.array([0.5, 0.2, 0.5, 0.9]), "min_max_pairs": np.array([0.5, -0.7, 0.3, 0.9]),
 }
