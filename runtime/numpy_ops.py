@@ -2301,8 +2301,9 @@ def builtin_sum_weights(iterable):
 
 
 class ExtremumChoice(tuple):
-    """(chosen, count, single): max(...)/min(...) returned item ``chosen`` of ``count`` (of one
-    iterable argument where ``single``), and its derivative goes to that item alone."""
+    """(chosen, count, single, zeros): max(...)/min(...) returned item ``chosen`` of ``count`` (of
+    one iterable argument where ``single``), and its derivative goes to that item alone; the
+    others get ``zeros`` (zero adjoints shaped like them: the rows of an array are stacked back)."""
 
 
 def builtin_extremum_plan(args, ans, key=None):
@@ -2320,7 +2321,8 @@ def builtin_extremum_plan(args, ans, key=None):
         chosen = next((k for k, v in enumerate(items) if _same_item(v, ans)), None)
     if chosen is None:
         return builtin_extremum_weights(args, ans)
-    return ExtremumChoice((chosen, len(items), len(args) == 1))
+    from .support import zero_adjoint
+    return ExtremumChoice((chosen, len(items), len(args) == 1, tuple(zero_adjoint(v) for v in items)))
 
 
 def _same_item(a, b) -> bool:
@@ -2336,8 +2338,8 @@ def _same_item(a, b) -> bool:
 def extremum_adjoint(grad, plan):
     """The adjoints of max(...)/min(...)'s arguments from the adjoint of its result."""
     if isinstance(plan, ExtremumChoice):
-        chosen, count, single = plan
-        out = [ZERO] * count
+        chosen, count, single, zeros = plan
+        out = list(zeros)
         out[chosen] = grad
         return [out] if single else out
     return scale_each(grad, plan)
@@ -2346,7 +2348,7 @@ def extremum_adjoint(grad, plan):
 def extremum_transpose(grads, plan):
     """The transpose of :func:`extremum_adjoint` (its derivative in ``grad``)."""
     if isinstance(plan, ExtremumChoice):
-        chosen, count, single = plan
+        chosen, count, single, zeros = plan
         return getitem_or_zero(getitem_or_zero(grads, 0) if single else grads, chosen)
     return weighted_sum(grads, plan)
 
