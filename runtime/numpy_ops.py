@@ -2313,12 +2313,80 @@ def _walked_again_refused(name, obj):
 def builtin_sum_weights(iterable):
     """Ones nested like the items of ``iterable`` (the adjoint of Python's sum is g for each item)."""
     _walked_again_refused("sum", iterable)
-    return [np.ones(np.shape(v)) for v in iterable]
+    items = list(iterable)
+    if builtins.any(isinstance(v, (tuple, list)) for v in items):
+        from .support import SctRuntimeError
+        raise SctRuntimeError("sum() of tuples or lists joins them (a concatenation), and sct does not "
+                              "differentiate that: build the joined list with + or a comprehension instead")
+    return [np.ones(np.shape(v)) for v in items]
+
+
+class ExtremumChoice(tuple):
+    """(chosen, count, single, zeros): max(...)/min(...) returned item ``chosen`` of ``count`` (of
+    one iterable argument where ``single``), and its derivative goes to that item alone; the
+    others get ``zeros`` (zero adjoints shaped like them: the rows of an array are stacked back)."""
+
+
+def builtin_extremum_plan(args, ans, key=None):
+    """How the adjoint of Python's max(...)/min(...) reaches its arguments: the item it returned
+    alone (an :class:`ExtremumChoice`) where items are tuples, lists or arrays (``max(pairs)``,
+    ``max(rows, key=np.sum)``: an item equal to the result in some entries is not it); else the
+    shares of :func:`builtin_extremum_weights` (numbers: equal items share it, as at ties)."""
+    items = list(args[0]) if len(args) == 1 else list(args)
+    if builtins.all(not isinstance(v, (tuple, list, dict)) and np.ndim(v) == 0 for v in items):
+        return builtin_extremum_weights(args, ans)
+    if len(args) == 1:
+        _walked_again_refused("max/min", args[0])
+    chosen = next((k for k, v in enumerate(items) if v is ans), None)
+    if chosen is None:                      # the result rebuilt (a replay): the first item equal to it
+        chosen = next((k for k, v in enumerate(items) if _same_item(v, ans)), None)
+    if chosen is None:
+        return builtin_extremum_weights(args, ans)
+    from .support import zero_adjoint
+    return ExtremumChoice((chosen, len(items), len(args) == 1, tuple(zero_adjoint(v) for v in items)))
+
+
+def _same_item(a, b) -> bool:
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b) and \
+            builtins.all(_same_item(u, v) for u, v in zip(a, b))
+    try:
+        return bool(np.array_equal(a, b))
+    except (TypeError, ValueError):
+        return False
+
+
+def extremum_adjoint(grad, plan):
+    """The adjoints of max(...)/min(...)'s arguments from the adjoint of its result."""
+    if isinstance(plan, ExtremumChoice):
+        chosen, count, single, zeros = plan
+        out = list(zeros)
+        out[chosen] = grad
+        return [out] if single else out
+    return scale_each(grad, plan)
+
+
+def extremum_transpose(grads, plan):
+    """The transpose of :func:`extremum_adjoint` (its derivative in ``grad``)."""
+    if isinstance(plan, ExtremumChoice):
+        chosen, count, single, zeros = plan
+        return getitem_or_zero(getitem_or_zero(grads, 0) if single else grads, chosen)
+    return weighted_sum(grads, plan)
+
+
+@defrule(extremum_adjoint, wrt=("grad",))
+def _extremum_adjoint_rule(g, ans, grad, plan):
+    return extremum_transpose(g, plan)
+
+
+@defrule(extremum_transpose, wrt=("grads",))
+def _extremum_transpose_rule(g, ans, grads, plan):
+    return extremum_adjoint(g, plan)
 
 
 @defrule(builtins.max, builtins.min, wrt=("args",))
 def _builtin_max_rule(g, ans, *args, key=None, default=None):
-    return scale_each(g, builtin_extremum_weights(args, ans))
+    return extremum_adjoint(g, builtin_extremum_plan(args, ans, key))
 
 
 @defrule(builtins.sum, wrt=("iterable", "start"))
@@ -2482,7 +2550,7 @@ nondifferentiable(
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, take_mode_indices, hstack_axis, method_axes,
     require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
-    einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
+    einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_extremum_plan, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index, cross_axes,
 )

@@ -131,10 +131,12 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     if target is Unresolved:
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
             name = func.attr
-            if name in registry.METHODS:
+            if name in registry.METHODS and _binds_as_method(registry.lookup(registry.METHODS[name]), node):
                 op = registry.METHODS[name]
                 return CallInfo(CallKind.METHOD, obj=op, rule=registry.lookup(op),
                                 receiver=func.value.id, method=name)
+            # not an array's method where the call cannot be one (``xp.squeeze(a, axis=0)`` of a
+            # namespace ``xp``): the receiver's own attribute, found when it runs
             return CallInfo(CallKind.METHOD, receiver=func.value.id, method=name)
         return CallInfo(CallKind.FUNCTION, obj=None)
     if target is _MISSING:
@@ -171,6 +173,19 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo(CallKind.FUNCTION, obj=target)     # an object of a user class: its __call__
     return CallInfo(CallKind.PLAIN, obj=target)
+
+
+def _binds_as_method(rule, node: gast.Call) -> bool:
+    """Can ``r.name(...)`` be the array method ``name`` (its rule's signature binds the receiver and
+    the call's arguments)?  True where the call's arguments cannot be counted (``*a``, ``**k``)."""
+    if rule is None or any(isinstance(a, gast.Starred) for a in node.args) or \
+            any(k.arg is None for k in node.keywords):
+        return True
+    try:
+        rule.signature.bind(None, *node.args, **{k.arg: k.value for k in node.keywords})
+    except TypeError:
+        return False
+    return True
 
 
 def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: int) -> Dict[str, Any]:

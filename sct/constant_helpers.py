@@ -133,7 +133,7 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
     try:
         import inspect
         import textwrap
-        source = textwrap.dedent(inspect.getsource(fn))
+        source = textwrap.dedent(inspect.getsource(fn.__code__))
         tree = ast.parse(source)
         fdef = tree.body[0]
         first_line = fn.__code__.co_firstlineno

@@ -136,7 +136,8 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))
                                       for f in dataclasses.fields(x)))   # (None: not built yet)
     if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
-                                   types.BuiltinFunctionType, types.MethodType, np.ufunc)):
+                                   types.BuiltinFunctionType, types.MethodType, np.ufunc,
+                                   types.ModuleType)):     # a module (an array namespace): not its globals
         return ("const", type(x) if not isinstance(x, type) else x)
     if isinstance(x, types.ModuleType):         # a module passed as a value (xp=np): the module itself,
         return ("module", x)                    # not its attributes (numpy's reach each other: no end)
@@ -152,7 +153,7 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
 # --- matchers: "would kind_of give these arguments the same kinds?", generated per call site -------
 
 _SCALAR_TYPES = (bool, int, float, complex, str, bytes, type(None), slice, range, types.FunctionType,
-                 types.BuiltinFunctionType, types.MethodType, np.ufunc, np.bool_)
+                 types.BuiltinFunctionType, types.MethodType, np.ufunc, np.bool_, types.ModuleType)
 _NUMPY_SCALAR_TYPES = (np.float64, np.float32, np.float16, np.complex128, np.complex64, np.int64, np.int32,
                        np.int16, np.int8, np.uint8, np.uint16, np.uint32, np.uint64)
 

@@ -283,7 +283,7 @@ def _classes_returned(function) -> tuple:
         try:
             import inspect
             import textwrap
-            tree = gast.parse(textwrap.dedent(inspect.getsource(function)))
+            tree = gast.parse(textwrap.dedent(inspect.getsource(getattr(function, "__code__", function))))
         except (OSError, TypeError, SyntaxError, IndentationError):
             tree = None
         if tree is not None:

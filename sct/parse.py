@@ -26,7 +26,9 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
         _mangle_private_names(fdef, fn)
         return fdef, filename, text
     try:
-        lines, start = inspect.getsourcelines(fn)
+        # the source of fn's own code: inspect would follow a decorator's __wrapped__ to
+        # the function it wraps (another body, maybe another file)
+        lines, start = inspect.getsourcelines(code)
     except (OSError, TypeError) as exc:
         raise CompileError(
             f"cannot read the source of {fn.__qualname__}: {exc}. sct transforms Python "

@@ -272,8 +272,9 @@ class _Values:
         state.heap[o] = frozenset(contents)
         return frozenset({o})
 
-    def is_scalar_item(self, value: gast.Subscript) -> bool:
-        """``x[i]`` of a 1-D array argument with no slice: a number or a copy, never a view."""
+    def is_scalar_item(self, value: gast.Subscript, state: State = None) -> bool:
+        """``x[i]`` of a 1-D array argument with an integer index: a number, never a view (an
+        index array, ``x[idx]``, gives a new array that other names may share)."""
         base = value.value
         # (an argument's kind tells its rank only where it is not bound again: after
         # ``x = x.reshape(2, 2)``, x[0] is a view)
@@ -287,7 +288,24 @@ class _Values:
                 return False
             if isinstance(item, gast.Name) and item.id in self.slice_names:
                 return False
+            if isinstance(item, gast.Name) and state is not None and not self.immutable(state, item):
+                return False                 # an index array (or a list of indices): x[idx] is new
         return len(items) == 1
+
+    def immutable(self, state: State, node) -> bool:
+        """Is ``node`` (a name or a constant) surely an immutable value, a number or a string
+        (its objects are none, or arguments that are numbers)?"""
+        if isinstance(node, gast.Constant):
+            return not isinstance(node.value, type(Ellipsis))
+        if not isinstance(node, gast.Name):
+            return False
+        for o in self.names(state, node):
+            if o[0] != "arg":
+                return False
+            kind = self.kinds.get(o[1])
+            if not (isinstance(kind, tuple) and kind[:1] == ("num",)):
+                return False
+        return True
 
 
     # --- expressions --------------------------------------------------------------------------
@@ -301,9 +319,20 @@ class _Values:
     def _no_objects(self, state: State, value, site) -> FrozenSet:
         return frozenset()
 
+    def _compare_objects(self, state: State, value, site) -> FrozenSet:
+        """``a < b``: a bool where both are numbers, else a new array (``m = x > 0; n = m;
+        n &= ...`` changes m too)."""
+        if all(self.immutable(state, o) for o in [value.left] + list(value.comparators)):
+            return frozenset()
+        self.array_sites.add(site)
+        return self.fresh(state, site)
+
     def _operation_objects(self, state: State, value, site) -> FrozenSet:
-        """``a + b``, ``-a``: a new value (a list or tuple holding the operands' items)."""
+        """``a + b``, ``-a``: a new value (a list or tuple holding the operands' items); a
+        number where every operand is one (``t += h`` of a float rebinds it)."""
         operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
+        if all(self.immutable(state, o) for o in operands):
+            return frozenset()
         objs = frozenset()
         for o in operands:
             objs |= self.names(state, o)
@@ -328,8 +357,14 @@ class _Values:
 
     def _subscript_objects(self, state: State, value, site) -> FrozenSet:
         base = self.names(state, value.value)
-        if self.is_scalar_item(value):
+        if self.is_scalar_item(value, state):
             return frozenset()
+        index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
+        if index and base and all(o[0] in ("new", "old") and o[1] in self.array_sites for o in index) and \
+                all(o != EXT and (o[0] != "arg" or self.kinds.get(o[1], (None,))[:1] in (("dl",), ("nd",))) and
+                    (o[0] == "arg" or o[1] in self.array_sites) for o in base):
+            self.array_sites.add(site)       # x[idx], x[mask] of an array: a new array (a copy)
+            return self.fresh(state, site)
         if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
             self.seq_sites.add(site)         # l[:] of a list or tuple: a new one
             return self.fresh(state, site, state.contents(base))
@@ -518,7 +553,7 @@ class _Values:
 
 _VALUE_RULES = {
     gast.Name: _Values._name_objects,
-    gast.Constant: _Values._no_objects, gast.Compare: _Values._no_objects,
+    gast.Constant: _Values._no_objects, gast.Compare: _Values._compare_objects,
     gast.JoinedStr: _Values._no_objects, gast.BoolOp: _Values._no_objects,
     gast.BinOp: _Values._operation_objects, gast.UnaryOp: _Values._operation_objects,
     gast.Subscript: _Values._subscript_objects,

@@ -387,7 +387,7 @@ def _source_tree(func):
     import inspect
     import textwrap
     try:
-        return ast.parse(textwrap.dedent(inspect.getsource(func)))
+        return ast.parse(textwrap.dedent(inspect.getsource(getattr(func, "__code__", func))))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return None
 

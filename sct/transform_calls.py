@@ -150,6 +150,12 @@ def vjp_pair(fn, active, args, kwargs):
         compiled = _compiled_vjp(fn, args, active)
         return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
+    if rule is None and isinstance(fn, type) and type(fn) is type and \
+            isinstance(fn.__dict__.get("__init__") or getattr(fn, "__init__", None), types.FunctionType) and \
+            fn.__new__ is object.__new__:
+        # a class of the user's known only when it runs (``cls(w)`` in a classmethod): its
+        # __init__ on a new object, as ``Box(w)`` is where the class is known
+        return _constructor_pair(fn, active, args, kwargs)
     if rule is not None:
         refuse_user_operands(fn, args, kwargs)
         return _primitive_pair(fn, rule, len(args), tuple(kwargs))
@@ -219,6 +225,8 @@ def _is_callable_object(value, any_object: bool = False) -> bool:
                           types.BuiltinMethodType, types.ModuleType, type, WrappedFunction)) or \
             not hasattr(value, "__dict__") or isinstance(value, __import__("numpy").ufunc):
         return False
+    if registry.lookup(value) is not None or registry.is_nondifferentiable(value):
+        return False        # an op with a rule (np.sum, a dispatcher object): ``xp.sum(a)`` of a namespace
     return any_object or callable(value)
 
 
@@ -285,6 +293,44 @@ def _wrapped_pair(fwd, bwd, field, count, keywords):
 
 
 _BOUND: "OrderedDict[Any, tuple]" = OrderedDict()
+_CONSTRUCTORS: "OrderedDict[Any, tuple]" = OrderedDict()
+
+
+def _constructor_pair(cls, active, args, kwargs):
+    """The pair of ``cls(*args)``: ``cls.__init__``'s pair on a new object made by each call.
+    Generated Python with source, so code calling it can be differentiated again."""
+    fwd, bwd = vjp_init_pair(cls, (False,) + tuple(active), (cls.__new__(cls),) + tuple(args), kwargs)
+    count, keywords = len(args), tuple(kwargs)
+    key = (id(fwd), id(bwd), id(cls), count, keywords)
+    with _WRAPPERS_LOCK:
+        hit = _CONSTRUCTORS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is cls:
+            return hit[3], hit[4]
+    params = ", ".join(f"a{i}" for i in range(count))
+    kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
+    passed = "".join([f", a{i}" for i in range(count)] + [f", {k}={k}" for k in keywords])
+    grads = ", ".join(f"grads[{i + 1}]" for i in range(count)) + ("," if count == 1 else "")
+    source = (f"def constructor_fwd({params}{kwonly}):\n"
+              f"    return init_fwd(rt.new_object(cls){passed})\n\n\n"
+              f"def constructor_bwd(residuals, grad):\n"
+              f"    grads = init_bwd(residuals, grad)\n"
+              f"    return ({grads})\n")
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated constructor {digest}>"
+    register_source(filename, source)
+    namespace = {"init_fwd": fwd, "init_bwd": bwd, "cls": cls, "rt": RT,
+                 "__name__": "sct_generated.constructor"}
+    exec(compile(source, filename, "exec"), namespace)
+    pair = (namespace["constructor_fwd"], namespace["constructor_bwd"])
+    for f in pair:
+        f.__sct_generated__ = True
+    with _WRAPPERS_LOCK:
+        _CONSTRUCTORS[key] = (fwd, bwd, cls) + pair
+        while len(_CONSTRUCTORS) > _WRAPPERS_MAX:
+            _CONSTRUCTORS.popitem(last=False)
+    return pair
 
 
 def _bound_pair(fwd, bwd, receiver, count, keywords):

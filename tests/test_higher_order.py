@@ -99,6 +99,8 @@ _LAMBDA_TEMPLATES = {
     "sum": "OP([{0}, {1}], {2})",
     "scale_each": "FLAT_NESTED(OP({0}, {1}))",
     "weighted_sum": "OP([{0}, [{1}, {2}]], {3})",
+    "extremum_adjoint": "OP({0}, {1})[0][1]",
+    "extremum_transpose": "OP([{0}, {1}], {2})",
     "atleast_2d": "FLAT(OP({0}, {1}))",
     "tolist_method": "np.array({0}.tolist())",
     "nested_to_array": "OP({0}.tolist(), {1})",

@@ -188,6 +188,13 @@ def flat_list(nested):
     return out
 
 
+def _zeros_for(nested, like):
+    """``nested`` with its zero markers (rt.ZERO) as zeros shaped like ``like``."""
+    if isinstance(nested, list):
+        return [_zeros_for(v, like) for v in nested]
+    return np.zeros_like(like) if support._is_zero(nested) else nested
+
+
 def flat_nested(nested):
     return flat(flat_list(nested))
 
@@ -864,6 +871,20 @@ CASES = [
          (0, 1, 2), complex=True,
          fn=lambda a, b, c, w: nops.weighted_sum([a, [b, c]], w),
          rule=lambda g, ans, a, b, c, w: tuple(flat_list(lookup(nops.weighted_sum).fn(g, ans, [a, [b, c]], w)))),
+    Case(nops.extremum_adjoint, [R(3), C([[np.full(3, 0.5), np.full(3, 0.5)]])], complex=True,
+         fn=lambda grad, plan: nops.extremum_adjoint(grad, plan)[0][1],
+         rule=lambda g, ans, grad, plan: lookup(nops.extremum_adjoint).fn([[np.zeros_like(g), g]], ans, grad, plan),
+         note="shares (numbers)"),
+    Case(nops.extremum_adjoint, [R(3), C(nops.ExtremumChoice((1, 2, True, (np.zeros(3), np.zeros(3)))))], complex=True,
+         fn=lambda grad, plan: nops.extremum_adjoint(grad, plan)[0][1],
+         rule=lambda g, ans, grad, plan: lookup(nops.extremum_adjoint).fn([[np.zeros_like(g), g]], ans, grad, plan),
+         note="the item returned alone (tuples, arrays)"),
+    Case(nops.extremum_transpose, [R(3), R(3), C(nops.ExtremumChoice((1, 2, False, (support.ZERO, support.ZERO))))], (0, 1), complex=True,
+         fn=lambda a, b, p: nops.extremum_transpose([a, b], p),
+         rule=lambda g, ans, a, b, p: tuple(_zeros_for(lookup(nops.extremum_transpose).fn(g, ans, [a, b], p), a))),
+    Case(nops.extremum_transpose, [R(3), R(3), C([np.ones(3), np.zeros(3)])], (0, 1), complex=True,
+         fn=lambda a, b, w: nops.weighted_sum([a, b], w),
+         rule=lambda g, ans, a, b, w: tuple(lookup(nops.extremum_transpose).fn(g, ans, [a, b], w))),
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
