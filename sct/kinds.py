@@ -136,8 +136,7 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))
                                       for f in dataclasses.fields(x)))   # (None: not built yet)
     if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
-                                   types.BuiltinFunctionType, types.MethodType, np.ufunc,
-                                   types.ModuleType)):     # a module (an array namespace): not its globals
+                                   types.BuiltinFunctionType, types.MethodType, np.ufunc)):
         return ("const", type(x) if not isinstance(x, type) else x)
     if isinstance(x, types.ModuleType):         # a module passed as a value (xp=np): the module itself,
         return ("module", x)                    # not its attributes (numpy's reach each other: no end)

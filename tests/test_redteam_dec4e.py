@@ -392,9 +392,8 @@ def test_module_passed_to_a_helper_gives_values_or_a_refusal_at_its_line():
     with pytest.raises(EvaluationError) as info:        # was a RecursionError
         dlfeval(grad_h_sum, dlarray(X0))
     assert info.value.filename == __file__ and "module numpy" in str(info.value)
-    with pytest.raises(CompileError) as info:
-        dlfeval(grad_h_squeeze, dlarray(X0))
-    assert info.value.filename == __file__ and "holds a module" in str(info.value)
+    # xp.squeeze(x, axis=0) of a namespace: the namespace's own function (was refused, "holds a module")
+    assert_close(_np(dlfeval(grad_h_squeeze, dlarray(X0))), 3 * X0 ** 2, rtol=1e-12, atol=0)
 
 
 class Layer:
