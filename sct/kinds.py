@@ -36,6 +36,52 @@ _ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__a
 _SUBCLASS_CHECKED: dict = {}
 
 
+# what a list/tuple/dict subclass may override to change the items its code reads (generated code reads
+# them as the base class's: ``p["w"]`` differentiated as a plain item, not as the override's code)
+_CONTAINER_OVERRIDES = ("__getitem__", "get", "values", "items", "pop",
+                        "popitem", "setdefault")
+
+
+def _holds_traced(kind) -> bool:
+    """Does the kind (of a container) have a value to differentiate (a ``"dl"`` kind) at any level?"""
+    return isinstance(kind, tuple) and (kind[:1] == ("dl",) or
+                                        any(_holds_traced(part) for part in kind if isinstance(part, tuple)))
+
+
+def refuse_container_subclass(cls, kind) -> None:
+    """A subclass of list, tuple or dict (a user's ``class Params(dict)``) holding values to
+    differentiate, whose own ``__getitem__`` / ``get`` / ``values`` ... changes the items
+    its code reads: generated code differentiates a plain item's read, whose derivative that would
+    not be (a ``__getitem__`` doubling the item gave half the gradient).  Refused like an ndarray
+    subclass's operators (``refuse_array_subclass``)."""
+    found = ""
+    for klass in cls.__mro__:
+        if klass in (list, tuple, dict) or (klass.__module__ or "").split(".")[0] in ("builtins", "collections", "sct"):
+            continue
+        names = [n for n in _CONTAINER_OVERRIDES if n in vars(klass)]
+        if names:
+            found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
+            break
+    if not found or not _holds_traced(kind):
+        return
+    import os
+    import sys
+    from . import runtime
+    from .runtime.errors import EvaluationError
+    own = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules[__package__], runtime))
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith(own + ("<sct", "<frozen ")) or
+                                 frame.f_code.co_filename.endswith(os.sep + "functools.py")):
+        frame = frame.f_back
+    raise EvaluationError(
+        f"a value here is a {cls.__qualname__}, a subclass of {cls.__mro__[-2].__name__} with its own {found}, "
+        f"holding values to differentiate; sct reads its items as a plain {cls.__mro__[-2].__name__}'s, so "
+        f"derivatives would not be those of {found}'s code. Pass a plain {cls.__mro__[-2].__name__} "
+        f"({cls.__mro__[-2].__name__}(value)) instead, or read the items through a method of your own",
+        filename=frame.f_code.co_filename if frame is not None else None,
+        lineno=frame.f_lineno if frame is not None else None)
+
+
 def refuse_array_subclass(cls) -> None:
     """A subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
     compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its
@@ -125,12 +171,17 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if isinstance(x, (list, tuple)):
         if hasattr(type(x), "_fields"):
             return ("obj", type(x), tuple((f, kind_of(getattr(x, f), traced, memo)) for f in x._fields))
-        return ("seq", type(x), tuple([kind_of(v, traced, memo) for v in x]))
+        kind = ("seq", type(x), tuple([kind_of(v, traced, memo) for v in x]))
+        if type(x) not in (list, tuple):
+            refuse_container_subclass(type(x), kind)
+        return kind
     if isinstance(x, dict):
         try:
-            items = tuple((k, kind_of(v, traced, memo)) for k, v in x.items())
+            items = tuple((k, kind_of(v, traced, memo)) for k, v in dict.items(x))
         except TypeError:
             return ("const", type(x))
+        if type(x) is not dict:
+            refuse_container_subclass(type(x), ("map", type(x), items))
         return ("map", type(x), items)
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))

@@ -745,3 +745,73 @@ def test_unpack_computed_items_refused():
     with pytest.raises(sct.EvaluationError) as e:
         check_grads(f, X3)
     assert "__iter__" in str(e.value) and e.value.lineno is not None
+
+
+# --- dict/list subclasses whose own item access changes the items (bug found here, refused now) --------
+
+class Doubling(dict):
+    def __getitem__(self, k):
+        return super().__getitem__(k) * 2
+
+
+class TripleGet(dict):
+    def get(self, k, d=None):
+        return dict.get(self, k, d) * 3
+
+
+class DoubledValues(dict):
+    def values(self):
+        return [v * 2 for v in dict.values(self)]
+
+
+class DoublingList(list):
+    def __getitem__(self, i):
+        return list.__getitem__(self, i) * 2
+
+
+class DoublingIter(list):
+    def __iter__(self):
+        return iter([v * 2 for v in list.__iter__(self)])
+
+
+def _sq_w(p):
+    return np.sum(p["w"] ** 2)
+
+
+def _sq_get(p):
+    return np.sum(p.get("w") ** 2)
+
+
+def _sq_values(p):
+    return sum(np.sum(v ** 2) for v in p.values())
+
+
+def _sq_first(lst):
+    return np.sum(lst[0] ** 2)
+
+
+@pytest.mark.parametrize("loss,tree", [(_sq_w, lambda: Doubling(w=dlarray(X3))),
+                                       (_sq_get, lambda: TripleGet(w=dlarray(X3))),
+                                       (_sq_values, lambda: DoubledValues(w=dlarray(X3))),
+                                       (_sq_first, lambda: DoublingList([dlarray(X3)]))])
+def test_container_subclass_with_own_item_access_refused(loss, tree):
+    # was: the value ran the override (2w), the gradient read the item as a plain dict's (4w, not 8w)
+    with pytest.raises(sct.EvaluationError) as e:
+        dlfeval(lambda t: dlgradient(loss(t), t), tree())
+    assert e.value.lineno is not None and "subclass of" in str(e.value)
+
+
+def test_container_subclass_overrides_without_traced_values_or_iter_still_work():
+    def loss(x, cfg):
+        return np.sum(x ** 2) * cfg["scale"]
+    g = dlfeval(lambda x: dlgradient(loss(x, Doubling(scale=1.5)), x), dlarray(X3))
+    assert_close(_np(g), 6 * X3, 1e-12, 1e-12)
+
+    def iter_loss(lst):
+        s = 0.0
+        for v in lst:
+            s = s + np.sum(v ** 2)
+        return s
+    g = dlfeval(lambda t: dlgradient(iter_loss(t), t), DoublingIter([dlarray(X3)]))
+    assert type(g) is DoublingIter
+    assert_close(_np(list.__getitem__(g, 0)), 8 * X3, 1e-12, 1e-12)
