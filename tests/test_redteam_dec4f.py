@@ -815,3 +815,27 @@ def test_container_subclass_overrides_without_traced_values_or_iter_still_work()
     g = dlfeval(lambda t: dlgradient(iter_loss(t), t), DoublingIter([dlarray(X3)]))
     assert type(g) is DoublingIter
     assert_close(_np(list.__getitem__(g, 0)), 8 * X3, 1e-12, 1e-12)
+
+
+def test_optimizer_tables_in_another_row_order_with_labels_in_another_order():
+    from sct.runtime.table import Table
+    rng = np.random.default_rng(0)
+    W, B, W2 = rng.standard_normal((3, 2)), rng.standard_normal((3, 1)), rng.standard_normal((2, 3))
+    GW, GB, GW2 = rng.standard_normal((3, 2)), rng.standard_normal((3, 1)), rng.standard_normal((2, 3))
+    params = Table(("a", "a", "b"), ("W", "B", "W"), [dlarray(W, "CB"), dlarray(B, "CB"), dlarray(W2, "CB")])
+    grads = Table(("b", "a", "a"), ("W", "W", "B"), [dlarray(GW2.T, "BC"), dlarray(GW, "CB"), dlarray(GB.T, "BC")])
+    pairs = [(W, GW), (B, GB), (W2, GW2)]
+    out = sct.adamupdate(params, grads, None, None, 1)
+    assert list(out[0].Layer) == ["a", "a", "b"] and list(out[0].Parameter) == ["W", "B", "W"]
+    r1 = [sct.adamupdate(p, g, None, None, 1) for p, g in pairs]
+    for i in range(3):
+        assert out[0].Value[i]._fmt == "CB"
+        assert_close(_np(out[0].Value[i]), r1[i][0], 1e-14, 1e-14)
+    m = out[1]
+    shuffled_m = Table(("b", "a", "a"), ("W", "W", "B"), [m.Value[2], m.Value[0], m.Value[1]])
+    out2 = sct.adamupdate(out[0], grads, shuffled_m, out[2], 2)
+    for i, (a, (_, g)) in enumerate(zip(r1, pairs)):
+        assert_close(_np(out2[0].Value[i]), sct.adamupdate(a[0], g, a[1], a[2], 2)[0], 1e-14, 1e-14)
+    stepped = sct.dlupdate(lambda p, g: p - 0.1 * g, params, grads)
+    for i, (p, g) in enumerate(pairs):
+        assert_close(_np(stepped.Value[i]), p - 0.1 * g, 1e-14, 1e-14)
