@@ -54,6 +54,7 @@ that only compute shapes, axes or 0/1 weights are declared nondifferentiable.
 from __future__ import annotations
 
 import builtins
+import numbers
 import operator
 
 import numpy as np
@@ -2333,8 +2334,9 @@ def builtin_extremum_plan(args, ans, key=None):
     ``max(rows, key=np.sum)``: an item equal to the result in some entries is not it); else the
     shares of :func:`builtin_extremum_weights` (numbers: equal items share it, as at ties)."""
     items = list(args[0]) if len(args) == 1 else list(args)
-    if builtins.all(not isinstance(v, (tuple, list, dict)) and np.ndim(v) == 0 for v in items):
-        return builtin_extremum_weights(args, ans)
+    if builtins.all(not isinstance(v, (tuple, list, dict)) and np.ndim(v) == 0 and
+                    (isinstance(v, (numbers.Number, np.generic)) or hasattr(v, "ndim")) for v in items):
+        return builtin_extremum_weights(args, ans)      # (numbers: an object's np.ndim is 0 too)
     if len(args) == 1:
         _walked_again_refused("max/min", args[0])
     chosen = next((k for k, v in enumerate(items) if v is ans), None)

@@ -839,3 +839,30 @@ def test_optimizer_tables_in_another_row_order_with_labels_in_another_order():
     stepped = sct.dlupdate(lambda p, g: p - 0.1 * g, params, grads)
     for i, (p, g) in enumerate(pairs):
         assert_close(_np(stepped.Value[i]), p - 0.1 * g, 1e-14, 1e-14)
+
+
+# --- max/min over objects with key= (bug found here: TypeError inside the gradient, fixed) --------------
+
+class Box:
+    def __init__(self, v):
+        self.v = v
+
+
+def f_max_namespaces(x):
+    items = [types.SimpleNamespace(v=x[i] * (i + 1)) for i in range(3)]
+    best = max(items, key=lambda it: float(it.v))
+    worst = min(items, key=lambda it: float(it.v))
+    return sum(it.v ** 2 for it in items) + best.v * 3 + worst.v ** 3
+
+
+def f_max_objects_varargs(x):
+    a, b = Box(x[0] * 2), Box(x[1] ** 2)
+    return max(a, b, key=lambda o: float(o.v)).v * x[2] + min([a, b], key=lambda o: float(o.v)).v
+
+
+@pytest.mark.parametrize("f", [f_max_namespaces, f_max_objects_varargs])
+def test_max_min_of_objects_with_key(f):
+    # was: EvaluationError "TypeError while computing the gradient ... unsupported operand type(s) for *:
+    # 'dict' and 'float'" (an object's np.ndim is 0: it was weighted as a number)
+    check_grads(f, X3)
+    _hess_col_check(f, X3, np.array([0.3, -0.5, 0.8]))
