@@ -1092,7 +1092,10 @@ def source(fun: Callable, *args: Any, callees: bool = False, run: bool = False) 
         # line 2: y = 100*(x[1] - x[0]**2)**2 + (1 - x[0])**2
         ...
     """
-    compiled = _entry(fun, args)
+    try:
+        compiled = _entry(fun, args)
+    except SctError as error:
+        raise user_error(error, fun)
     if not callees:
         return GeneratedSource(compiled.source)
     if run and _calls_not_made(compiled, set()):
