@@ -116,30 +116,9 @@ def _walk_no_defs(stmts):
 
 
 def _nodes_no_defs(stmts) -> List:
-    """``list(_walk_no_defs(stmts))`` without the generator (the same nodes, in the same order),
-    for the walks that read the tree and change nothing while they walk."""
-    AST, defs, fields_of = ast.AST, _WALK_DEFS, _CHILD_FIELDS
-    out: List = []
-    add = out.append
-    todo = list(stmts)
-    pop, append = todo.pop, todo.append
-    while todo:
-        node = pop()
-        add(node)
-        if isinstance(node, defs):
-            continue
-        fields = fields_of.get(node.__class__)
-        if fields is None:
-            fields = _child_fields(node.__class__)
-        for name in fields:
-            field = getattr(node, name, None)
-            if isinstance(field, AST):
-                append(field)
-            elif field.__class__ is list:
-                for child in field:
-                    if isinstance(child, AST):
-                        append(child)
-    return out
+    """``_walk_no_defs(stmts)``'s nodes as a list (the same nodes, in the same order), for the walks
+    that read the tree and change nothing while they walk."""
+    return list(_walk_no_defs(stmts))
 
 
 _WALK_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
@@ -1303,30 +1282,10 @@ def shared_statements(functions) -> Set[int]:
     """Ids of the assignments and calls (what the rewrites below change) that more than one
     generated function holds."""
     seen: Dict[int, int] = {}
-    AST, Assign, Call, fields_of = ast.AST, gast.Assign, gast.Call, _CHILD_FIELDS
+    Assign, Call = gast.Assign, gast.Call
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            ids: Set[int] = set()       # (walk_nodes' nodes, in another order: a set is kept)
-            add = ids.add
-            todo = [fn]
-            pop, append = todo.pop, todo.append
-            while todo:
-                n = pop()
-                cls = n.__class__
-                if cls is Assign or cls is Call:
-                    add(id(n))
-                fields = fields_of.get(cls)
-                if fields is None:
-                    fields = _child_fields(cls)
-                for name in fields:
-                    field = getattr(n, name, None)
-                    if isinstance(field, AST):
-                        append(field)
-                    elif field.__class__ is list:
-                        for item in field:
-                            if isinstance(item, AST):
-                                append(item)
-            for node in ids:
+            for node in {id(n) for n in walk_nodes(fn) if n.__class__ is Assign or n.__class__ is Call}:
                 seen[node] = seen.get(node, 0) + 1
     return {k for k, v in seen.items() if v > 1}
 
@@ -1517,56 +1476,18 @@ _FOLD_RT = frozenset(("broadcast_op", "broadcast_negative", "broadcast_product",
 
 def _has_product_of(node, names: Set[str]) -> bool:
     """Whether ``node`` holds a product ``a * b`` with a name of ``names`` as an operand (any
-    node of ``walk_nodes(node)``; searched depth first, as only whether matters)."""
-    AST, BinOp, Mult, Name, fields_of = ast.AST, gast.BinOp, gast.Mult, gast.Name, _CHILD_FIELDS
-    todo = [node]
-    pop, append = todo.pop, todo.append
-    while todo:
-        n = pop()
-        cls = n.__class__
-        if cls is BinOp and isinstance(n.op, Mult) and (
-                n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names):
-            return True
-        fields = fields_of.get(cls)
-        if fields is None:
-            fields = _child_fields(cls)
-        for name in fields:
-            field = getattr(n, name, None)
-            if isinstance(field, AST):
-                append(field)
-            elif field.__class__ is list:
-                for item in field:
-                    if isinstance(item, AST):
-                        append(item)
-    return False
+    node of ``walk_nodes(node)``; searched until found)."""
+    BinOp, Mult, Name = gast.BinOp, gast.Mult, gast.Name
+    return any(n.__class__ is BinOp and isinstance(n.op, Mult) and (
+        n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names)
+        for n in walk_nodes(node))
 
 
 def _reads_name(stmts, name: str) -> bool:
     """Whether a node of ``_walk_no_defs(stmts)`` is the name ``name`` (any context; searched
     until found)."""
-    AST, defs, Name, fields_of = ast.AST, _WALK_DEFS, gast.Name, _CHILD_FIELDS
-    todo = list(stmts)
-    pop, append = todo.pop, todo.append
-    while todo:
-        n = pop()
-        cls = n.__class__
-        if cls is Name:
-            if n.id == name:
-                return True
-        elif cls in defs:
-            continue
-        fields = fields_of.get(cls)
-        if fields is None:
-            fields = _child_fields(cls)
-        for field_name in fields:
-            field = getattr(n, field_name, None)
-            if isinstance(field, AST):
-                append(field)
-            elif field.__class__ is list:
-                for item in field:
-                    if isinstance(item, AST):
-                        append(item)
-    return False
+    Name = gast.Name
+    return any(n.__class__ is Name and n.id == name for n in _walk_no_defs(stmts))
 
 
 def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
