@@ -300,73 +300,54 @@ def _constructor_pair(cls, active, args, kwargs):
     """The pair of ``cls(*args)``: ``cls.__init__``'s pair on a new object made by each call.
     Generated Python with source, so code calling it can be differentiated again."""
     fwd, bwd = vjp_init_pair(cls, (False,) + tuple(active), (cls.__new__(cls),) + tuple(args), kwargs)
-    count, keywords = len(args), tuple(kwargs)
-    key = (id(fwd), id(bwd), id(cls), count, keywords)
-    with _WRAPPERS_LOCK:
-        hit = _CONSTRUCTORS.get(key)
-        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is cls:
-            return hit[3], hit[4]
-    params = ", ".join(f"a{i}" for i in range(count))
-    kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
-    passed = "".join([f", a{i}" for i in range(count)] + [f", {k}={k}" for k in keywords])
-    grads = ", ".join(f"grads[{i + 1}]" for i in range(count)) + ("," if count == 1 else "")
-    source = (f"def constructor_fwd({params}{kwonly}):\n"
-              f"    return init_fwd(rt.new_object(cls){passed})\n\n\n"
-              f"def constructor_bwd(residuals, grad):\n"
-              f"    grads = init_bwd(residuals, grad)\n"
-              f"    return ({grads})\n")
-    from .compiler import RT
-    from .parse import register_source
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated constructor {digest}>"
-    register_source(filename, source)
-    namespace = {"init_fwd": fwd, "init_bwd": bwd, "cls": cls, "rt": RT,
-                 "__name__": "sct_generated.constructor"}
-    exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace["constructor_fwd"], namespace["constructor_bwd"])
-    for f in pair:
-        f.__sct_generated__ = True
-    with _WRAPPERS_LOCK:
-        _CONSTRUCTORS[key] = (fwd, bwd, cls) + pair
-        while len(_CONSTRUCTORS) > _WRAPPERS_MAX:
-            _CONSTRUCTORS.popitem(last=False)
-    return pair
+    return _first_argument_pair(_CONSTRUCTORS, cls, fwd, bwd, len(args), tuple(kwargs),
+                                ("constructor", "init", "rt.new_object(cls)", "cls"), "constructor")
 
 
 def _bound_pair(fwd, bwd, receiver, count, keywords):
     """The pair of a bound method: ``fwd``/``bwd`` (which take the receiver first) with the
     receiver put in.  Generated Python with source, so code calling it can be differentiated
     again."""
-    key = (id(fwd), id(bwd), id(receiver), count, keywords)
+    return _first_argument_pair(_BOUND, receiver, fwd, bwd, count, keywords,
+                                ("bound", "method", "receiver", "receiver"), "bound_method")
+
+
+def _first_argument_pair(cache, owner, fwd, bwd, count, keywords, names, module):
+    """``fwd``/``bwd`` (which take one more first argument) as a pair of ``count`` positional and
+    ``keywords`` arguments, the first argument put in: ``names`` = (the pair's prefix, ``fwd``'s
+    and ``bwd``'s prefix, the first argument's expression, the name ``owner`` has in it).  Cached
+    per (fwd, bwd, owner, count, keywords) in ``cache``."""
+    outer, inner, first, owner_name = names
+    key = (id(fwd), id(bwd), id(owner), count, keywords)
     with _WRAPPERS_LOCK:
-        hit = _BOUND.get(key)
-        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is receiver:
-            _BOUND.move_to_end(key)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is owner:
+            cache.move_to_end(key)
             return hit[3], hit[4]
     params = ", ".join(f"a{i}" for i in range(count))
     kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
     passed = "".join([f", a{i}" for i in range(count)] + [f", {k}={k}" for k in keywords])
     grads = ", ".join(f"grads[{i + 1}]" for i in range(count)) + ("," if count == 1 else "")
-    source = (f"def bound_fwd({params}{kwonly}):\n"
-              f"    return method_fwd(receiver{passed})\n\n\n"
-              f"def bound_bwd(residuals, grad):\n"
-              f"    grads = method_bwd(residuals, grad)\n"
+    source = (f"def {outer}_fwd({params}{kwonly}):\n"
+              f"    return {inner}_fwd({first}{passed})\n\n\n"
+              f"def {outer}_bwd(residuals, grad):\n"
+              f"    grads = {inner}_bwd(residuals, grad)\n"
               f"    return ({grads})\n")
     from .compiler import RT
     from .parse import register_source
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated bound method {digest}>"
+    filename = f"<sct-generated {module.replace('_', ' ')} {digest}>"
     register_source(filename, source)
-    namespace = {"method_fwd": fwd, "method_bwd": bwd, "receiver": receiver, "rt": RT,
-                 "__name__": "sct_generated.bound_method"}
+    namespace = {f"{inner}_fwd": fwd, f"{inner}_bwd": bwd, owner_name: owner, "rt": RT,
+                 "__name__": f"sct_generated.{module}"}
     exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace["bound_fwd"], namespace["bound_bwd"])
+    pair = (namespace[f"{outer}_fwd"], namespace[f"{outer}_bwd"])
     for f in pair:
         f.__sct_generated__ = True
     with _WRAPPERS_LOCK:
-        _BOUND[key] = (fwd, bwd, receiver) + pair
-        while len(_BOUND) > _WRAPPERS_MAX:
-            _BOUND.popitem(last=False)
+        cache[key] = (fwd, bwd, owner) + pair
+        while len(cache) > _WRAPPERS_MAX:
+            cache.popitem(last=False)
     return pair
 
 
