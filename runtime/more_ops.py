@@ -952,6 +952,14 @@ def numpy_float(g, ans, x=0.0):
     return np.reshape(astype_adjoint(g, x, np.float64), np.shape(x))
 
 
+@defrule(np.complex128, np.complex64, wrt=("real", "imag"), complex_output=True, joint_linear=("real", "imag"))
+def numpy_complex(g, ans, real=0, imag=0):
+    # a cast (one argument, any shape) or real + 1j*imag (two numbers); each adjoint in its
+    # argument's dtype (astype's)
+    return (np.reshape(astype_adjoint(g, real, np.complex128), np.shape(real)),
+            astype_adjoint(-1j * g, imag, np.complex128))
+
+
 @defrule(complex, wrt=("real", "imag"), complex_output=True, joint_linear=("real", "imag"), elementwise=True)
 def builtin_complex(g, ans, real=0, imag=0):
     return g, -1j * g
