@@ -1308,7 +1308,7 @@ class Closure(tuple):
     here: it expires, and calling it raises.
     """
 
-    def __new__(cls, fn, env, frame, names, line, ndefaults=0):
+    def __new__(cls, fn, env, frame, names, line, ndefaults=0, shown=None):
         self = super().__new__(cls, env)
         self.fn = fn
         self.ndefaults = ndefaults           # the last values of env: the def's defaults
@@ -1316,6 +1316,7 @@ class Closure(tuple):
         self.names = names
         self.line = line
         self.expired = None
+        self.shown = shown                   # ("the lambda" or None, the user's names of names)
         return self
 
     def __reduce__(self):
@@ -1324,12 +1325,17 @@ class Closure(tuple):
     def check(self):
         if self.expired is not None:
             name, line = self.expired
-            fname = getattr(self.fn, "__name__", "?")
+            what = f"the nested function {getattr(self.fn, '__name__', '?')}()"
+            if self.shown is not None:
+                name = dict(zip(self.names, self.shown[1:])).get(name, name)
+                what = self.shown[0] or what
+            what += f" defined at line {self.line}"
             raise EvaluationError(
-                f"the nested function defined at line {self.line} ({fname}) is called after {name!r}, "
+                f"{what} is called after {name!r}, "
                 f"a value it reads from the enclosing function, was reassigned at line {line}; Python "
                 f"reads {name!r} when the function is called, and sct only follows that for calls in "
-                f"the enclosing function: pass {name!r} to it as an argument, or call it "
+                f"the enclosing function: pass {name!r} to it as an argument (or bind it as a default, "
+                f"{name}={name}), or call it "
                 "before the reassignment", self.frame.filename if self.frame else None, self.line)
 
     def arguments(self, args, kwargs, defaults=None):
@@ -1367,9 +1373,9 @@ def closure_frame(filename):
     return ClosureFrame(filename)
 
 
-def bind_closure(fn, env, frame, names, line, ndefaults=0):
+def bind_closure(fn, env, frame, names, line, ndefaults=0, shown=None):
     """A nested function taking its captured values first, as a closure holding them."""
-    closure = Closure(fn, env, frame, names, line, ndefaults)
+    closure = Closure(fn, env, frame, names, line, ndefaults, shown)
     for name in names:
         frame.live.setdefault(name, []).append(closure)
     return closure
@@ -2660,7 +2666,7 @@ def _dlarray_of_rule(g, ans, data, fmt=None):
 
 
 @defrule(bind_closure, wrt=("env",), many_outputs=True)
-def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0):
+def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0, shown=None):
     return g
 
 

@@ -320,10 +320,14 @@ class ClosureConverter:
         tmp = self.namer.fresh(base + "_closure")
         names = self.transitive(d)
         self.escaping_names |= set(names)
-        pre.append(assign(tmp, call(f"{self.rt_name}.bind_closure", [
-            load(fn_name or d.name), load(env_name), load(self.frame),
-            gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(d.lineno),
-            const(len(d.args.defaults))]), line))
+        args = [load(fn_name or d.name), load(env_name), load(self.frame),
+                gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(d.lineno),
+                const(len(d.args.defaults))]
+        shown = [self.namer.shown(n) for n in names]
+        what = "the lambda" if getattr(d, "_sct_lambda", False) else getattr(d, "_sct_shown", None)
+        if what or shown != list(names):      # what the user wrote, for the expiry's message
+            args.append(gast.Tuple(elts=[const(what)] + [const(n) for n in shown], ctx=gast.Load()))
+        pre.append(assign(tmp, call(f"{self.rt_name}.bind_closure", args), line))
         return load(tmp)
 
     def env_value(self, name: str, pre: List, line: int):
@@ -339,6 +343,7 @@ class ClosureConverter:
                 self.rewrite_defaults(s, out, line)
                 if id(s) in self.fallback:             # bound more than once: a Closure value
                     name = s.name
+                    s._sct_shown = f"the nested function {name}()"
                     s.name = self.namer.fresh(name + "_def")
                     out.append(s)
                     tmp = self.bound(s, out, line, fn_name=s.name)

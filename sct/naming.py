@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Iterable, Set
+from typing import Dict, Iterable, Set
 
 import gast
 
@@ -20,6 +20,14 @@ class Namer:
 
     def __init__(self, taken: Iterable[str] = ()):
         self.taken: Set[str] = set(taken)
+        self.bases: Dict[str, str] = {}      # y_1 -> y: the name each numbered one was made from
+
+    def shown(self, name: str) -> str:
+        """The user's name behind a numbered version (``i`` for the ``i_1`` of a comprehension
+        variable), for messages."""
+        while name in self.bases:
+            name = self.bases[name]
+        return name
 
     def reserve(self, name: str) -> str:
         self.taken.add(name)
@@ -37,4 +45,5 @@ class Namer:
         stem = re.sub(r"_\d+$", "", base)
         while f"{stem}_{k}" in self.taken:
             k += 1
+        self.bases[f"{stem}_{k}"] = base
         return self.reserve(f"{stem}_{k}")

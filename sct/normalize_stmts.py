@@ -268,6 +268,7 @@ class Statements:
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         fdef.lineno = self.line
         fdef.body[0].lineno = self.line
+        fdef._sct_lambda = True              # (messages say "the lambda", not its made-up name)
         self.nested_defaults(fdef, out)
         return fdef
 
