@@ -30,7 +30,8 @@ from .plans import CallKind
 # reductions whose result is a number (a numpy scalar) when given no axis
 SCALAR_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "nansum",
                      "nanmean", "nanmax", "nanmin", "nanprod", "nanstd", "nanvar", "vdot", "norm",
-                     "ptp", "median", "count_nonzero"}
+                     "ptp", "median", "count_nonzero", "argmax", "argmin", "nanargmax", "nanargmin",
+                     "all", "any"}
 NUMBER_BUILTINS = {"float", "int", "complex", "bool", "len", "item"}
 # call kinds whose result is a new value, a view of the arguments or a number (never kept)
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE)
