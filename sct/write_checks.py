@@ -5,6 +5,7 @@ writes that must become new values because an adjoint reads the old one.
 """
 from __future__ import annotations
 
+import re
 from typing import Dict, FrozenSet, Set
 
 import gast
@@ -15,7 +16,7 @@ from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dott
 from .augmented_writes import _check_augmented
 from .callee_effects import _pure
 from .errors import CompileError
-from .ir import loaded_names
+from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
 from .runtime import registry
 from .points_to import AliasAnalysis
@@ -59,7 +60,43 @@ class _WriteCheck:
         return self.force
 
     def fail(self, s, message, construct):
+        spelled = self._spelled()
+        if spelled:
+            pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, spelled)) + r")\b")
+            message, construct = (pattern.sub(lambda m: spelled[m.group(1)], t) for t in (message, construct))
         raise CompileError(message, self.filename, getattr(s, "lineno", self.fdef.lineno), construct)
+
+    def _spelled(self) -> Dict[str, str]:
+        """The names the normalizer made for the user's ``cfg.inner`` / ``p["w"]`` / ``xs[0]``
+        (cfg_inner, p_item, xs0: bound once, to that read), spelled as the user wrote them."""
+        reads: Dict[str, list] = {}
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                reads.setdefault(n.targets[0].id, []).append(n.value)
+        spelled: Dict[str, str] = {}
+
+        def spell(name, depth=0):
+            if name in spelled or depth > 8:
+                return spelled.get(name, name)
+            values = reads.get(name, ())
+            if len(values) != 1:
+                return name
+            v = values[0]
+            base = v.value.id if isinstance(v, (gast.Attribute, gast.Subscript)) and \
+                isinstance(v.value, gast.Name) else None
+            if base is None:
+                return name
+            of = spell(base, depth + 1)
+            if not re.fullmatch(re.escape(re.match(r"\w+", of).group()) + r"(\d+|_\w+)", name):
+                return name          # (a name of the user's own, such as inner = cfg.inner)
+            if isinstance(v, gast.Attribute):
+                spelled[name] = f"{of}.{v.attr}"
+            elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
+                spelled[name] = f"{of}[{v.slice.value!r}]"
+            return spelled.get(name, name)
+        for name in reads:
+            spell(name)
+        return spelled
 
     def _scan(self, block, saved: "_Saved") -> "_Saved":
         """Objects an adjoint may read: what active statements before a write read (in a loop,

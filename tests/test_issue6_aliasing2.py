@@ -562,8 +562,8 @@ REFUSED = {
     "aug_list_second_name": ("l +=", "m may be the same object as l"),
     "aug_copied_dict_item": ("q[...] +=", "changes the array"),
     "aug_helper_arg": ("a +=", "the caller's object would change too"),
-    "copy_shares_items": ("q_item", "would change too"),
-    "copy_list_shares_items": ("m0", "l may be the same object"),
+    "copy_shares_items": ("q['w']", "would change too"),
+    "copy_list_shares_items": ("m[0]", "l may be the same object"),
     "shared_then_read": ("b +=", "a may be the same object as b"),
 }
 

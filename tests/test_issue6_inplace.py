@@ -406,7 +406,7 @@ REFUSED = {
     "alias_list": ("b", "a may be the same object"),
     "alias_dict": ("b", "a may be the same object"),
     "elem_in_list": ("a", "l holds it"),
-    "nested_dict_write": ("d_item", "d"),
+    "nested_dict_write": ("d['w']", "d"),
     "helper_write": ("_write0", "return the new values"),
     "helper_append": ("_app", "return the new values"),
     "self_total": ("a.add", "return the new values"),
