@@ -52,6 +52,7 @@ from .scalars import specialise
 from .global_writes import check_global_rebinds
 from . import cache
 from .constant_helpers import check_sites
+from .text_checks import check_text_numbers
 from .formats import follow_formats
 from .kinds import kind_of
 from .options import canonicalize_sites
@@ -510,6 +511,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     activity.operand_checks = check_operands(activity)
     if not trusted:                 # y traced only through helpers returning constant gradients
         check_sites(fdef, activity, filename)
+        check_text_numbers(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)

@@ -1,0 +1,166 @@
+"""Numbers read back from text made of traced values.
+
+``s = str(x); v = float(s)`` gives v the value of x, but text carries no derivative: the gradient
+through v would be zero where the program's derivative is one (``float(str(x))`` is x itself).
+Text of a value rounded by its format (``f"{x:.3f}"``, ``"%.2f" % x``) is a step function of x:
+its zero derivative is exact, and it stays allowed.  Printing and labelling with traced values
+is fine; reading full-precision text of them (``str``, ``repr``, ``f"{x}"``, ``"%s" % x``,
+``"{}".format(x)``, ``format(x)``) back as a number (``float``, ``complex``, numpy's scalar types,
+``np.array``, ``eval``...) into a value a traced result depends on is refused at the user's
+line, saying what to write instead.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import decimal
+import fractions
+import json
+import re
+import string
+from typing import Dict, Set
+
+import gast
+import numpy as np
+
+from .analysis import Unresolved, _MISSING
+from .errors import CompileError
+from .ir import loaded_names, walk_no_defs
+
+# functions whose result is text made of their arguments at full precision (format: without a spec)
+_TEXT_MAKERS = {builtins.str, builtins.repr, builtins.ascii, np.array2string,
+                np.array_repr, np.array_str, np.format_float_positional, np.format_float_scientific}
+# functions that read a number from text
+_READERS = {builtins.float, builtins.complex, builtins.eval, np.float64, np.float32, np.float16,
+            np.longdouble, np.complex128, np.complex64, np.array, np.asarray, np.fromstring,
+            ast.literal_eval, json.loads, decimal.Decimal, fractions.Fraction}
+
+
+def _no_spec(spec) -> bool:
+    """A format spec that keeps every digit: none, or an empty one."""
+    if spec is None:
+        return True
+    if isinstance(spec, gast.JoinedStr):
+        return all(isinstance(v, gast.Constant) and v.value == "" for v in spec.values)
+    return isinstance(spec, gast.Constant) and spec.value == ""
+
+
+def _full_percent(node) -> bool:
+    """Does the %-format text have a %s, %r or %a conversion (the value's full repr)?"""
+    if not isinstance(node, gast.Constant):
+        return True
+    return any(conv in "sra" for conv in re.findall(
+        r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])", node.value))
+
+
+def _full_fields(node) -> bool:
+    """Does the str.format text have a field with no spec ("{}", "{0!r}")?"""
+    if not isinstance(node, gast.Constant):
+        return True
+    try:
+        return any(field is not None and not spec for _, field, spec, _ in string.Formatter().parse(node.value))
+    except ValueError:
+        return True
+
+
+def _is_text(node) -> bool:
+    return isinstance(node, gast.JoinedStr) or isinstance(node, gast.Constant) and isinstance(node.value, str)
+
+
+def _target_names(target) -> Set[str]:
+    return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+
+
+def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
+    """Refuse a number read from text made of a traced value when a traced value depends on it."""
+    active = activity.active
+    resolver = activity.resolver
+
+    def resolved(func):
+        try:
+            target = resolver.resolve(func)
+        except Exception:            # (an unresolvable name: not one of the functions above)
+            return None
+        return None if target is Unresolved or target is _MISSING else target
+
+    def member(target, table) -> bool:
+        try:
+            return target in table
+        except TypeError:            # unhashable
+            return False
+
+    assigns = [n for n in walk_no_defs(fdef) if isinstance(n, (gast.Assign, gast.For))]
+
+    def makes_text(value, text: Set[str]) -> bool:
+        """Is ``value`` text holding a traced value at full precision (or text made from such)?"""
+        reads = set(loaded_names(value))
+        if reads & text:
+            if isinstance(value, gast.Call):
+                # a method of the text (s.strip(), s.split(",")) or text passed on: still text,
+                # except where it is read back as a number (that is the check below)
+                return not member(resolved(value.func), _READERS)
+            return True                   # s[1:], s + "x", [s, t], a name
+        if not reads & active:
+            return False
+        if isinstance(value, gast.JoinedStr):
+            return any(isinstance(v, gast.FormattedValue) and set(loaded_names(v.value)) & active and
+                       _no_spec(v.format_spec) for v in value.values)
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod) and _is_text(value.left):
+            return _full_percent(value.left)         # "%s" % x (not "%.3f" % x)
+        if isinstance(value, gast.Call):
+            func = value.func
+            if isinstance(func, gast.Attribute) and func.attr == "format" and _is_text(func.value):
+                return _full_fields(func.value)      # "{}".format(x) (not "{:.3f}")
+            target = resolved(func)
+            if target is builtins.format:
+                spec = value.args[1] if len(value.args) > 1 else None
+                return _no_spec(spec)
+            return member(target, _TEXT_MAKERS)
+        return False
+
+    text: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for s in assigns:
+            value = s.iter if isinstance(s, gast.For) else s.value
+            targets = _target_names(s.target if isinstance(s, gast.For) else s.targets[0])
+            if targets - text and makes_text(value, text):
+                text |= targets
+                changed = True
+    if not text:
+        return
+    # numbers read from that text, and the values computed from them
+    read_at: Dict[str, int] = {}
+    for s in assigns:
+        if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
+                set(loaded_names(s.value)) & text and member(resolved(s.value.func), _READERS):
+            for name in _target_names(s.targets[0]):
+                read_at.setdefault(name, getattr(s, "lineno", fdef.lineno))
+    numbers = set(read_at)
+    changed = True
+    while changed:
+        changed = False
+        for s in assigns:
+            if isinstance(s, gast.Assign) and set(loaded_names(s.value)) & numbers:
+                new = _target_names(s.targets[0]) - numbers
+                if new:
+                    for name in new:
+                        origin = next(iter(set(loaded_names(s.value)) & numbers))
+                        read_at.setdefault(name, read_at[origin])
+                    numbers |= new
+                    changed = True
+    for s in assigns:
+        if not isinstance(s, gast.Assign):
+            continue
+        used = set(loaded_names(s.value)) & numbers
+        if used and _target_names(s.targets[0]) & active and \
+                not isinstance(s.value, (gast.Tuple, gast.List, gast.Dict)):   # (returned beside it)
+            name = sorted(used)[0]
+            line = read_at[name]
+            raise CompileError(
+                f"a number is read back from text made of a traced value (line {line}) and a traced "
+                f"value depends on it here: text carries no derivative, so its gradient would be zero, "
+                f"not the derivative of your program. Use the value itself (np.round(x, k) for a "
+                f"rounded one), or extractdata(...) of it if it must be a constant",
+                filename, getattr(s, "lineno", fdef.lineno), "a number read from text")
