@@ -442,10 +442,22 @@ def labelled_weights(fname: str, weights, WeightsFormat=None):
     return fmt
 
 
+def check_not_forward_pair(Y, fname: str) -> None:
+    """Refuse the ``(Y, state)`` pair that ``forward`` returns given as predictions: MATLAB's
+    ``Y = forward(net, X)`` is ``Y, state = forward(net, X)`` in sct (was: "the predictions are
+    unformatted", or numpy's "inhomogeneous shape" error)."""
+    if isinstance(Y, tuple) and len(Y) == 2:
+        from .table import Table
+        if isinstance(Y[1], Table):
+            raise TypeError(f"{fname}: the predictions are the pair (Y, state) that forward returns; write "
+                            "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y, _ = forward(net, X))")
+
+
 def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = "sum", DataFormat=None) -> bool:
     """Does the loss ``fname`` run on formatted data (a formatted ``Y`` or ``DataFormat=``)?  Refuses
     what the arrangement cannot follow: formatted targets or mask for unformatted predictions,
     ``Reduction="none"`` and elementwise weights."""
+    check_not_forward_pair(Y, fname)
     if DataFormat is None and not (type(Y) is not np.ndarray and format_of(Y)):
         for what, v in (("targets", targets), ("Mask", Mask)):
             if type(v) is not np.ndarray and format_of(v):

@@ -27,7 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted, run_recurrent
+from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, labelled_weights,
+                      run_formatted, run_recurrent)
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -239,6 +240,8 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     matlab = crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,
                                       WeightsFormat)
+    if type(y_pred) is tuple:
+        check_not_forward_pair(y_pred, "crossentropy")
     if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
         if matlab and (Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
             raise ValueError("crossentropy: Reduction='none' and elementwise weights are taken for data in "

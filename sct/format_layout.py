@@ -247,6 +247,9 @@ class LayoutCalls(FormatInference):
             self.fail(stmt, "attention: the keys or values are labelled but the queries are unformatted: label the "
                       "queries (dlarray(Q, fmt)) or give DataFormat=")
         loss = fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS
+        if loss and isinstance(x, tuple) and len(x) == 2 and x[1] is None:
+            self.fail(stmt, f"{fname}: the predictions are a pair, as the (Y, state) that forward returns; write "
+                      "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y, _ = forward(net, X))")
         for what, t in (("targets", args[1] if len(args) > 1 else kws.get("targets")), ("Mask", kws.get("Mask"))):
             if loss and has_format(t):
                 self.fail(stmt, f"{fname}: the {what} are labelled {t!r} but the predictions are "

@@ -138,6 +138,14 @@ class FormatPass(LayoutCalls):
         fmt_node = node.args[1] if len(node.args) > 1 else \
             next((k.value for k in node.keywords if k.arg == "fmt"), None)
         if fmt_node is None:
+            if rewrite and isinstance(stmt, gast.Assign) and stmt.value is node and len(node.args) == 1 \
+                    and not node.keywords and isinstance(node.args[0], gast.Name):
+                # MATLAB's stripdims keeps the trace: X = stripdims(X); dljacobian(Y, X, 1) is with respect
+                # to the input data (the dljacobian/dldivergence/dllaplacian pages).  In generated code it
+                # is the identity on a plain array, so it becomes a copy, which the sites follow (was: a new
+                # value, and a derivative with respect to it silently zero)
+                stmt.value = node.args[0]
+                return None, [stmt]
             return None, None
         if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
             self.fail(stmt, "stripdims(x, fmt) inside dlfeval needs the format as a literal string "
