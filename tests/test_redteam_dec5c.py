@@ -1,0 +1,236 @@
+"""Red team (Dec 5c): the documented examples of MATLAB's reference pages (dljacobian, dldivergence,
+dllaplacian, stripdims, forward, ...) ported to sct's Python API the way SPEC.md maps them.  Values
+against numpy written from the pages' formulas, gradients against central differences
+(tests/gradcheck.py), documented errors as errors.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import (dims, dlarray, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, dlnetwork, extractdata,
+                 featureInputLayer, forward, fullyConnectedLayer, l1loss, stripdims, tanhLayer)
+from gradcheck import assert_close, numerical_gradient
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    sct.clear_cache()
+    yield
+    sct.clear_cache()
+
+
+def _tanh_net(channels_in, channels_out, seed=0):
+    return dlnetwork([featureInputLayer(channels_in), fullyConnectedLayer(channels_out), tanhLayer()], Seed=seed)
+
+
+def _fc_params(net):
+    return extractdata(net.Learnables.Value[0]), extractdata(net.Learnables.Value[1])
+
+
+# --- stripdims keeps the trace (MATLAB: X = stripdims(X); dljacobian(Y, X, 1)) -----------------------
+
+def grad_through_stripdims(x):
+    y = np.sum(np.sin(x) * x)
+    x = stripdims(x)
+    return dlgradient(y, x)
+
+
+def grad_through_stripdims_copy(x):
+    y = np.sum(np.sin(x) * x)
+    xs = stripdims(x)
+    g = dlgradient(y, xs)
+    return g, dims(xs)
+
+
+@pytest.mark.parametrize("fmt", ["CB", None])
+def test_dlgradient_with_respect_to_stripdims_of_x_is_with_respect_to_x(fmt):
+    # was: zeros (stripdims(x) a new value that y does not read)
+    data = np.random.default_rng(1).standard_normal((3, 4))
+    x = dlarray(data, fmt) if fmt else dlarray(data)
+    want = np.sin(data) + data * np.cos(data)
+    assert_close(extractdata(dlfeval(grad_through_stripdims, x)), want)
+    g, d = dlfeval(grad_through_stripdims_copy, x)
+    assert_close(extractdata(g), want)
+    assert d == "" and dims(g) == ""
+
+
+def stripdims_second_order(x):
+    y = np.sum(x ** 3)
+    xs = stripdims(x)
+    g = dlgradient(y, xs)
+    return dlgradient(np.sum(g * g), x)
+
+
+def test_stripdims_trace_second_derivative():
+    data = np.array([[0.5, -1.0], [2.0, 0.25]])
+    got = dlfeval(stripdims_second_order, dlarray(data, "CB"))
+    # d/dx sum((3x^2)^2) = 36 x^3
+    assert_close(extractdata(got), 36 * data ** 3)
+
+
+# --- dllaplacian page: featureInputLayer(3), fullyConnectedLayer(1), tanhLayer; X "CB" ------------------
+
+def laplacian_model_loss(net, X, T):
+    Y, _ = forward(net, X)
+    loss = l1loss(Y, T)
+    X = stripdims(X)
+    Y = stripdims(Y)
+    lap = dllaplacian(Y, X, 1)           # X is (3, 128): its points along axis 1
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients, lap
+
+
+def test_dllaplacian_doc_example():
+    rng = np.random.default_rng(2)
+    net = _tanh_net(3, 1)
+    X = dlarray(rng.random((3, 16)), "CB")
+    T = dlarray(rng.random((1, 16)), "CB")
+    loss, gradients, lap = dlfeval(laplacian_model_loss, net, X, T)
+    W, b = _fc_params(net)
+    u = np.tanh(W @ extractdata(X) + b[:, None])[0]
+    # d2/dx_i2 tanh(w.x + b) = -2 u (1 - u^2) w_i^2
+    assert_close(extractdata(lap), -2 * u * (1 - u ** 2) * np.sum(W ** 2))
+    assert lap.shape == (16,)
+    assert_close(float(loss), np.mean(np.abs(u - extractdata(T)[0])) * 1, rtol=1e-10)
+    assert gradients.Parameter == net.Learnables.Parameter
+
+
+# --- dldivergence page: featureInputLayer(3), fullyConnectedLayer(3), tanhLayer ------------------------
+
+def divergence_model_loss(net, X, T):
+    Y, _ = forward(net, X)
+    loss = l1loss(Y, T)
+    X = stripdims(X)
+    Y = stripdims(Y, "CB")               # sct's forward gives "BC": arrange it as X
+    div = dldivergence(Y, X, 1)
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients, div
+
+
+def test_dldivergence_doc_example():
+    rng = np.random.default_rng(3)
+    net = _tanh_net(3, 3)
+    X = dlarray(rng.random((3, 12)), "CB")
+    T = dlarray(rng.random((3, 12)), "CB")
+    loss, gradients, div = dlfeval(divergence_model_loss, net, X, T)
+    W, b = _fc_params(net)
+    u = np.tanh(W @ extractdata(X) + b[:, None])           # (3, 12)
+    want = np.sum((1 - u ** 2) * np.diag(W)[:, None], axis=0)
+    assert_close(extractdata(div), want)
+    assert div.shape == (12,)
+
+
+def divergence_penalty(net, X):
+    Y, _ = forward(net, X)
+    X = stripdims(X)
+    Y = stripdims(Y, "CB")
+    div = dldivergence(Y, X, 1)
+    penalty = np.sum(div ** 2)
+    return penalty, dlgradient(penalty, net.Learnables)
+
+
+def test_dldivergence_penalty_gradient_matches_central_differences():
+    rng = np.random.default_rng(4)
+    net = _tanh_net(3, 3)
+    X = dlarray(rng.random((3, 5)), "CB")
+    penalty, grads = dlfeval(divergence_penalty, net, X)
+    W, b = _fc_params(net)
+    x = extractdata(X)
+
+    def reference(W, b):
+        u = np.tanh(W @ x + b[:, None])
+        return np.sum(np.sum((1 - u ** 2) * np.diag(W)[:, None], axis=0) ** 2)
+
+    assert_close(float(penalty), reference(W, b), rtol=1e-10)
+    assert_close(extractdata(grads.Value[0]), numerical_gradient(reference, [W, b], 0), rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(grads.Value[1]), numerical_gradient(reference, [W, b], 1), rtol=1e-5, atol=1e-7)
+
+
+# --- dljacobian page: the network's Jacobian with respect to its input data ---------------------------
+
+def jacobian_model_loss(net, X, T):
+    Y, _ = forward(net, X)
+    loss = l1loss(Y, T)
+    X = stripdims(X)                     # "BC": points along axis 0, as Y's
+    Y = stripdims(Y)
+    jac = dljacobian(Y, X, 0)
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients, jac
+
+
+def test_dljacobian_doc_example_batch_first():
+    rng = np.random.default_rng(5)
+    net = _tanh_net(4, 2)
+    X = dlarray(rng.random((6, 4)), "BC")
+    T = dlarray(rng.random((6, 2)), "BC")
+    loss, gradients, jac = dlfeval(jacobian_model_loss, net, X, T)
+    W, b = _fc_params(net)
+    u = np.tanh(extractdata(X) @ W.T + b)                  # (6, 2)
+    want = (1 - u ** 2)[:, :, None] * W[None, :, :]        # jac[b, i, j] = du_i/dx_j
+    assert jac.shape == (6, 2, 4)
+    assert_close(extractdata(jac), want)
+
+
+# --- the per-point operations refuse u and x whose points do not line up (were silently wrong) --------
+
+def div_mismatch(x):
+    return dldivergence(np.sin(x).T, x, 0)
+
+
+def div_fewer_points(x):
+    return dldivergence(np.sin(x[:2]), x, 0)
+
+
+def lap_mismatch(x):
+    return dllaplacian(np.sum(x ** 3, axis=0), x, 0)
+
+
+def lap_vector_u(x):
+    return dllaplacian(np.sin(x), x, 1)
+
+
+def jac_mismatch(x):
+    return dljacobian(np.sin(x).T, x, 0)
+
+
+@pytest.mark.parametrize("fun", [div_mismatch, div_fewer_points, lap_mismatch, lap_vector_u, jac_mismatch])
+def test_per_point_operations_refuse_mismatched_points(fun):
+    x = dlarray(np.random.default_rng(6).random((3, 6)))
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(fun, x)
+    assert info.value.filename == __file__
+    assert "point" in str(info.value) or "same shape" in str(info.value)
+
+
+def lap_points_along_axis1(x):
+    return dllaplacian(np.sum(x ** 3, axis=0), x, 1)
+
+
+def test_dllaplacian_points_along_axis_1_still_right():
+    data = np.random.default_rng(7).random((3, 6))
+    assert_close(extractdata(dlfeval(lap_points_along_axis1, dlarray(data))), np.sum(6 * data, axis=0))
+
+
+# --- MATLAB's Y = forward(net, X) is Y, state = forward(net, X) in sct: a clear error, not a misleading one
+
+def forward_pair_loss(net, X, T):
+    Y = forward(net, X)
+    return l1loss(Y, T)
+
+
+@pytest.mark.parametrize("formatted", [True, False])
+def test_loss_of_forward_pair_says_what_to_write(formatted):
+    rng = np.random.default_rng(8)
+    net = _tanh_net(3, 1)
+    if formatted:
+        X, T = dlarray(rng.random((3, 4)), "CB"), dlarray(rng.random((1, 4)), "CB")
+    else:
+        X, T = rng.random((4, 3)), rng.random((4, 1))
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(forward_pair_loss, net, X, T)
+    assert "Y, state = forward(net, X)" in str(info.value)
+    assert info.value.filename == __file__
+    with pytest.raises(TypeError, match="forward returns"):
+        l1loss(forward(net, X), T)
