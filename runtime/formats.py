@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-from .labels import (LABELS, _perm, align_data, align_perm, check_format,  # noqa: F401
-                     formatted_data, same_labels)
+from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan,  # noqa: F401
+                     check_format, formatted_data, same_labels)
 
 
 def format_of(x) -> str:
@@ -57,7 +57,8 @@ def finddim(X: Any, label: str) -> List[int]:
 def stripdims(X: Any, fmt: Optional[str] = None) -> Any:
     """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
     ``stripdims(X, fmt)``: the axes also arranged in the order of the labels in ``fmt`` (the labels
-    of ``X`` in any order; repeated S or U labels keep their relative order).
+    of ``X`` in any order; repeated S or U labels keep their relative order; a label of ``fmt`` that
+    ``X`` lacks is a singleton dimension; an empty ``fmt`` or an unformatted ``X``: as ``stripdims(X)``).
 
     Differentiable (the identity; with ``fmt`` a transpose).
 
@@ -70,10 +71,10 @@ def stripdims(X: Any, fmt: Optional[str] = None) -> Any:
     from .dlarray import dlarray
     if fmt is not None:
         check_format(fmt, None, "stripdims")
-        if not (isinstance(X, dlarray) and X._fmt):
-            raise ValueError("stripdims(X, fmt): X must be a formatted dlarray (its labels say how to "
-                             "arrange it); for an unformatted one use np.transpose")
-        return dlarray(align_data(X._data, X._fmt, fmt, "stripdims"))
+        # MATLAB: "If fmt is empty or X is an unformatted dlarray object, then Y is equal to X"; fmt may
+        # have labels X lacks (singleton dimensions there)
+        if fmt and isinstance(X, dlarray) and X._fmt:
+            return dlarray(arrange_data(X._data, X._fmt, fmt, "stripdims"))
     if isinstance(X, dlarray):
         return dlarray(X._data)
     return X

@@ -234,3 +234,61 @@ def test_loss_of_forward_pair_says_what_to_write(formatted):
     assert info.value.filename == __file__
     with pytest.raises(TypeError, match="forward returns"):
         l1loss(forward(net, X), T)
+
+
+# --- stripdims page: "fmt must be a superset of a permutation of dims(X)"; "If fmt is empty or X is an
+# --- unformatted dlarray object, then Y is equal to X" (both were refused) ---------------------------
+
+def test_stripdims_page_example_and_superset_format_eagerly():
+    data = np.random.default_rng(9).standard_normal((3, 2, 1, 2))
+    dlX = dlarray(data, "SSTU")
+    y = stripdims(dlX)
+    assert dims(dlX) == "SSTU" and dims(y) == "" and y.shape == (3, 2, 1, 2)
+    assert_close(extractdata(y), data)
+    X = dlarray(np.arange(6.0).reshape(3, 2), "CB")
+    assert stripdims(X, "SCB").shape == (1, 3, 2)
+    assert stripdims(X, "BSC").shape == (2, 1, 3)
+    assert_close(extractdata(stripdims(X, "BSC"))[:, 0, :], np.arange(6.0).reshape(3, 2).T)
+    assert stripdims(X, "CBT").shape == (3, 2, 1)
+    assert_close(extractdata(stripdims(X, "")), extractdata(X))
+    assert dims(stripdims(X, "")) == ""
+    plain = dlarray(np.ones((2, 3)))
+    assert stripdims(plain, "SCB").shape == (2, 3) and dims(stripdims(plain, "SCB")) == ""
+    with pytest.raises(ValueError, match="different labels"):
+        stripdims(X, "TS")
+
+
+def strip_superset(x):
+    y = stripdims(x, "BSC")
+    loss = np.sum(y ** 3 * np.arange(1.0, 4.0))
+    return loss, dlgradient(loss, x), y.shape, dims(y)
+
+
+def strip_superset_second(x):
+    g = dlgradient(np.sum(stripdims(x, "SBTC") ** 3), x)
+    return dlgradient(np.sum(g * g), x)
+
+
+def strip_empty(x):
+    y = stripdims(x, "")
+    return dlgradient(np.sum(y ** 3), y)
+
+
+def strip_unformatted(x):
+    y = stripdims(x, "CB")
+    return dlgradient(np.sum(y ** 3), x), dims(y)
+
+
+def test_stripdims_superset_and_empty_format_in_dlfeval():
+    data = np.random.default_rng(10).standard_normal((3, 2))
+    X = dlarray(data, "CB")
+    loss, g, shape, d = dlfeval(strip_superset, X)
+    assert shape == (2, 1, 3) and d == ""
+    assert_close(float(loss), np.sum(data.T ** 3 * np.arange(1.0, 4.0)), rtol=1e-12)
+    assert_close(extractdata(g), 3 * data ** 2 * np.arange(1.0, 4.0)[:, None])
+    assert dims(g) == "CB"
+    assert_close(extractdata(dlfeval(strip_superset_second, X)), 36 * data ** 3)
+    assert_close(extractdata(dlfeval(strip_empty, X)), 3 * data ** 2)
+    g, d = dlfeval(strip_unformatted, dlarray(data))
+    assert_close(extractdata(g), 3 * data ** 2)
+    assert d == ""
