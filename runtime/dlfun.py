@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import log_floor
+from .nn import log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -556,6 +556,7 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
                               "PaddingValue": PaddingValue}, DataFormat)
     y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
                                             PaddingValue))
+    bias = vector_bias(bias, y.shape[-1])       # MATLAB's (numFilters, 1)
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
         _add_channel_bias(y, bias)         # in place: no second output-sized allocation
@@ -582,7 +583,7 @@ def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0
             conv_filter_adjoint(X, g, np.shape(weights),
                                 conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
                                               PaddingValue)),
-            channel_unbroadcast(g, bias))
+            np.reshape(channel_unbroadcast(g, vector_bias(bias, np.shape(g)[-1])), np.shape(bias)))
 
 
 def channel_unbroadcast(grad, like):
@@ -669,6 +670,7 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
     _require_real(weights, "dltranspconv")
     y_shape, geometry = transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)
     y = conv_input_adjoint(X, weights, y_shape, geometry)
+    bias = vector_bias(bias, y.shape[-1])       # MATLAB's (numFilters, 1)
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
         y += bias
@@ -683,7 +685,7 @@ def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cro
             conv_filter_adjoint(g, X, np.shape(weights),
                                 transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor,
                                                     Cropping)[1]),
-            unbroadcast(g, bias))
+            np.reshape(unbroadcast(g, vector_bias(bias, np.shape(g)[-1])), np.shape(bias)))
 
 
 # --- pooling --------------------------------------------------------------------------------

@@ -153,13 +153,14 @@ class Plan:
     ``item``: which element of a tuple result is arranged (None: the result itself), ``outputs``: how
     many the tuple has; ``out_format``: the result's labels."""
 
-    def __init__(self, pre, options, post, out_format, item=None, outputs=3):
+    def __init__(self, pre, options, post, out_format, item=None, outputs=3, unbatch=False):
         self.pre = pre
         self.options = options
         self.post = post
         self.out_format = out_format
         self.item = item
         self.outputs = outputs
+        self.unbatch = unbatch      # the input had no B (a singleton one put in front): the result's dropped
 
 
 def _inverse(perm):
@@ -200,6 +201,12 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
     so the result does too; for DataFormat= on unformatted input the result is unformatted, as MATLAB's)."""
     check_format(fmt, None, fname)
     keep = fmt if formatted else None
+    if fname in CONV_FUNCTIONS and sorted(fmt) in (sorted("SSC"), sorted("SC")) and \
+            not (fname == "dltranspconv" and len(fmt) != 3) and options.get("nargout", 1) == 1:
+        # one observation without a B label (MATLAB's dlconv(dlarray(X, "SSC"), ...), the dlupdate page):
+        # a singleton batch in front, dropped from the result
+        perm = _perm(fmt, _batch_first_channel_last(fmt, fname, need_batch=False))
+        return Plan([(0, perm, NEW_BATCH)], {}, _inverse(perm), keep, unbatch=True)
     if fname in CONV_FUNCTIONS:
         if sorted(fmt) not in (sorted("SSCB"), sorted("SCB")) or (fname == "dltranspconv" and len(fmt) != 4):
             raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
@@ -513,6 +520,8 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
 
     def arrange(y):
         y = np.asarray(y)
+        if p.unbatch:
+            y = y[0]
         if p.post is not None:
             y = np.transpose(y, p.post)
         out = dlarray(y) if wrap else y

@@ -65,6 +65,8 @@ def layout_call(em: Emitter, node: gast.Call, fname: str, p, align, fail) -> Lis
     keywords = [k for k in node.keywords if k.arg != "DataFormat" and k.arg not in p.options]
     keywords += [gast.keyword(arg=k, value=const(v)) for k, v in p.options.items()]
     core = gast.Call(func=node.func, args=args, keywords=keywords)
+    if p.unbatch:       # no B in the input: the singleton batch put in front is dropped
+        core = gast.Subscript(value=load(em.emit("_core", core)), slice=const(0), ctx=gast.Load())
     if p.post is None:
         return em.finish(core)
     inner = em.emit("_core", core)

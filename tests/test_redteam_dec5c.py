@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import sct
-from sct import (dims, dlarray, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, dlnetwork, extractdata,
+from sct import (dims, dlarray, dlconv, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, dlnetwork, dlupdate,
+                 extractdata, fullyconnect,
                  featureInputLayer, forward, fullyConnectedLayer, l1loss, stripdims, tanhLayer)
 from gradcheck import assert_close, numerical_gradient
 
@@ -292,3 +293,125 @@ def test_stripdims_superset_and_empty_format_in_dlfeval():
     g, d = dlfeval(strip_unformatted, dlarray(data))
     assert_close(extractdata(g), 3 * data ** 2)
     assert d == ""
+
+
+# --- fullyconnect page: X "SSCB", weights (outputSize, h*w*c), bias = rand(outputSize, 1) --------------
+# (a column bias was refused: "shape mismatch"; for as many observations as outputs it would broadcast)
+
+def _fc_reference(x, W, b):
+    return W @ np.reshape(x, (-1, x.shape[-1])) + np.reshape(b, (-1, 1))     # S, C flattened row-major
+
+
+def fc_loss(X, W, b):
+    Y = fullyconnect(X, W, b)
+    loss = np.sum(Y ** 2 * np.arange(1.0, 4.0)[:, None])
+    return loss, dlgradient(loss, W, b), dims(Y)
+
+
+def test_fullyconnect_doc_example_column_bias():
+    rng = np.random.default_rng(11)
+    x = rng.random((4, 4, 1, 3))
+    W, b = rng.standard_normal((3, 16)), rng.standard_normal((3, 1))
+    X = dlarray(x, "SSCB")
+    Y = fullyconnect(X, W, b)
+    assert dims(Y) == "CB" and Y.shape == (3, 3)
+    assert_close(extractdata(Y), _fc_reference(x, W, b))
+    loss, (gW, gb), d = dlfeval(fc_loss, X, dlarray(W), dlarray(b))
+    assert d == "CB" and gb.shape == (3, 1)
+
+    def reference(W, b):
+        return np.sum(_fc_reference(x, W, b) ** 2 * np.arange(1.0, 4.0)[:, None])
+
+    assert_close(float(loss), reference(W, b), rtol=1e-12)
+    assert_close(extractdata(gW), numerical_gradient(reference, [W, b], 0))
+    assert_close(extractdata(gb), numerical_gradient(reference, [W, b], 1))
+
+
+def fc_column_bias_unformatted(x, W, b):
+    y = fullyconnect(x, W, b)
+    g = dlgradient(np.sum(np.sin(y)), b)
+    return np.sum(y), g, dlgradient(np.sum(g ** 2), b)
+
+
+def test_fullyconnect_column_bias_unformatted_second_order():
+    # three observations and three outputs: a (3, 1) column must not broadcast down the batch
+    rng = np.random.default_rng(12)
+    x, W, b = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)), rng.standard_normal((3, 1))
+    total, g, h = dlfeval(fc_column_bias_unformatted, dlarray(x), dlarray(W), dlarray(b))
+    z = x @ W.T + b.T
+    assert_close(float(total), np.sum(z), rtol=1e-12)
+    assert g.shape == (3, 1)
+    assert_close(extractdata(g), np.sum(np.cos(z), axis=0)[:, None])
+
+    def gsq(b):
+        return np.sum(np.sum(np.cos(x @ W.T + b.T), axis=0) ** 2)
+
+    assert_close(extractdata(h), numerical_gradient(gsq, [b], 0))
+
+
+# --- dlupdate page: L1 regularization of the gradients of dlconv on one image, dlarray(rand(.,.,3), "SSC")
+# (an "SSC" input, without B, was refused; a (numFilters, 1) bias too) ---------------------------------
+
+def convGradients(dlX, params):
+    dlY = dlconv(dlX, params["Weights"], params["Bias"])
+    dlY = np.sum(dlY)
+    gradients = dlgradient(dlY, params)
+    return gradients
+
+
+def test_dlupdate_doc_example_l1_regularization():
+    rng = np.random.default_rng(13)
+    x = rng.random((9, 8, 3))
+    dlX = dlarray(x, "SSC")
+    params = {"Weights": dlarray(rng.random((3, 3, 3, 5))), "Bias": dlarray(rng.random((5, 1)))}
+    gradients = dlfeval(convGradients, dlX, params)
+    assert gradients["Weights"].shape == (3, 3, 3, 5) and gradients["Bias"].shape == (5, 1)
+    # d sum(Y) / dW[i, j, c, f] = the sum of the inputs that weight meets (7 x 6 valid positions)
+    want = np.zeros((3, 3, 3, 5))
+    for i in range(3):
+        for j in range(3):
+            want[i, j] = x[i:i + 7, j:j + 6].sum(axis=(0, 1))[:, None]
+    assert_close(extractdata(gradients["Weights"]), want)
+    assert_close(extractdata(gradients["Bias"]), np.full((5, 1), 42.0))
+    L1Factor = 0.001
+    L1Regularizer = lambda grad, param: grad + L1Factor * np.sign(param)     # noqa: E731
+    regularized = dlupdate(L1Regularizer, gradients, params)
+    for k in ("Weights", "Bias"):
+        assert_close(extractdata(regularized[k]),
+                     extractdata(gradients[k]) + L1Factor * np.sign(extractdata(params[k])))
+    Y = dlconv(dlX, params["Weights"], params["Bias"])
+    assert dims(Y) == "SSC" and Y.shape == (7, 6, 5)
+
+
+def conv_ssc_loss(x, w, b):
+    Y = dlconv(dlarray(x, "CSS"), w, b, Padding="same", Stride=2)
+    return np.sum(np.tanh(Y) * np.arange(1.0, 3.0)[:, None, None]), dims(Y)
+
+
+def _conv_ssc_reference(x, w, b):      # x (C, H, W) labelled "CSS"; "same" with stride 2 on 5x4, 3x3 filters
+    # (MATLAB's "same": 2 rows of padding, 1 each side; 1 column, on the right)
+    img = np.pad(np.transpose(x, (1, 2, 0)), ((1, 1), (0, 1), (0, 0)))
+    out = np.zeros((3, 2, 2))
+    for i in range(3):
+        for j in range(2):
+            out[i, j] = np.einsum("abc,abcf->f", img[2 * i:2 * i + 3, 2 * j:2 * j + 3], w) + np.ravel(b)
+    return np.sum(np.tanh(np.transpose(out, (2, 0, 1))) * np.arange(1.0, 3.0)[:, None, None])
+
+
+def test_dlconv_without_batch_label_values_and_gradients():
+    rng = np.random.default_rng(14)
+    x, w, b = rng.standard_normal((3, 5, 4)), rng.standard_normal((3, 3, 3, 2)), rng.standard_normal((2, 1))
+
+    def with_grads(x, w, b):
+        loss, d = conv_ssc_loss(x, w, b)
+        return loss, dlgradient(loss, x, w, b), d
+
+    loss, grads, d = dlfeval(with_grads, dlarray(x), dlarray(w), dlarray(b))
+    assert d == "CSS"
+    assert_close(float(loss), _conv_ssc_reference(x, w, b), rtol=1e-12)
+    for k, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(_conv_ssc_reference, [x, w, b], k), rtol=1e-5, atol=1e-7)
+    Y = dlconv(dlarray(x, "CSS"), w, b, Padding="same", Stride=2)
+    assert dims(Y) == "CSS" and Y.shape == (2, 3, 2)
+    batched = dlconv(dlarray(x[..., None], "CSSB"), w, b, Padding="same", Stride=2)     # one observation
+    assert_close(extractdata(Y), extractdata(batched)[..., 0])
