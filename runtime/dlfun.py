@@ -1505,6 +1505,13 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("batchnorm", batchnorm, (X, offset, scaleFactor, runningMean, runningVar),
                              {"Epsilon": Epsilon, "MeanDecay": MeanDecay, "VarianceDecay": VarianceDecay, "nargout": nargout}, DataFormat)
+    channels = np.shape(X)[-1] if np.ndim(X) else 1
+    offset = vector_bias(offset, channels)          # MATLAB's numChannels-by-1 parameters and statistics
+    scaleFactor = vector_bias(scaleFactor, channels)
+    column = np.ndim(runningMean) == 2 and np.shape(runningMean) == (channels, 1) and channels > 1
+    if runningMean is not None:
+        runningMean = vector_bias(runningMean, channels)
+        runningVar = vector_bias(runningVar, channels)
     if runningMean is not None and nargout == 1:
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
@@ -1526,6 +1533,8 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
         return Y, mu, sigmaSq
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
+    if column:          # the updated statistics in the running statistics' (C, 1) shape
+        return Y, np.reshape(newMean, (channels, 1)), np.reshape(newVar, (channels, 1))
     return Y, newMean, newVar
 
 
@@ -1564,6 +1573,8 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("layernorm", layernorm, (X, offset, scaleFactor),
                              {"Epsilon": Epsilon, "OperationDimension": OperationDimension}, DataFormat)
+    offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
+    scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
     axes = layernorm_axes(X, OperationDimension)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1588,6 +1599,8 @@ def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilo
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("instancenorm", instancenorm, (X, offset, scaleFactor), {"Epsilon": Epsilon},
                              DataFormat)
+    offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
+    scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
     axes = instance_axes(X)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1630,6 +1643,8 @@ def groupnorm(X: ArrayLike, numGroups: int, offset: ArrayLike, scaleFactor: Arra
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("groupnorm", groupnorm, (X, numGroups, offset, scaleFactor), {"Epsilon": Epsilon},
                              DataFormat)
+    offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
+    scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
     grouped = np.reshape(X, group_shape(X, numGroups))
     axes = group_axes(X)
     mu = np.mean(grouped, axis=axes, keepdims=True)

@@ -43,7 +43,7 @@ from .runtime.layers import Layer
 from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
 from .runtime.optim import adamupdate, dlupdate, lbfgsState, lbfgsupdate, rmspropupdate, sgdmupdate
 
-from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
+from .accelerate import AcceleratedFunction, accelerate, clearCache, dlaccelerate
 from . import transform_calls  # noqa: F401  (installs the runtime's hooks)
 from .api import clear_cache, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, source
 from .errors import CompileError, EvaluationError, SctError
@@ -52,7 +52,7 @@ from .rules import defrule
 
 __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
            "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "jvp", "jvp_source", "hvp",
-           "SctError", "CompileError", "EvaluationError", "defrule", "dims", "stripdims",
+           "clearCache", "SctError", "CompileError", "EvaluationError", "defrule", "dims", "stripdims",
            # deep-learning functions (MATLAB's names)
            "relu", "leakyrelu", "sigmoid", "softmax", "gelu", "crossentropy", "indexcrossentropy", "mse",
            "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool",

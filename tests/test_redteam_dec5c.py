@@ -10,7 +10,7 @@ import pytest
 
 import sct
 from sct import (dims, dlarray, dlconv, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, dlnetwork, dlupdate,
-                 extractdata, fullyconnect,
+                 extractdata, fullyconnect, batchnorm, layernorm, instancenorm, groupnorm,
                  featureInputLayer, forward, fullyConnectedLayer, l1loss, stripdims, tanhLayer)
 from gradcheck import assert_close, numerical_gradient
 
@@ -415,3 +415,117 @@ def test_dlconv_without_batch_label_values_and_gradients():
     assert dims(Y) == "CSS" and Y.shape == (2, 3, 2)
     batched = dlconv(dlarray(x[..., None], "CSSB"), w, b, Padding="same", Stride=2)     # one observation
     assert_close(extractdata(Y), extractdata(batched)[..., 0])
+
+
+# --- batchnorm/layernorm/instancenorm/groupnorm pages: offset = zeros(numChannels, 1), scaleFactor =
+# --- ones(numChannels, 1), trained statistics numChannels-by-1 (a column was a shape error, or with as many
+# --- observations as channels broadcast along the wrong axis: a wrong value) ------------------------------
+
+def test_batchnorm_doc_example_column_parameters():
+    rng = np.random.default_rng(15)
+    x = rng.random((4, 4, 3, 6))
+    X = dlarray(x, "SSCB")
+    offset, scale = np.zeros((3, 1)), np.ones((3, 1))
+    Y, mu, sigmaSq = batchnorm(X, offset, scale, nargout=3)
+    m, v = x.mean(axis=(0, 1, 3)), x.var(axis=(0, 1, 3))
+    assert dims(Y) == "SSCB"
+    assert_close(extractdata(Y), (x - m[:, None]) / np.sqrt(v[:, None] + 1e-5))
+    assert_close(np.ravel(extractdata(mu)), m)
+    assert_close(np.ravel(extractdata(sigmaSq)), v)
+    # the trained statistics as MATLAB's columns, the updated ones returned as columns
+    rm, rv = rng.random((3, 1)), rng.random((3, 1)) + 0.5
+    Y2, newMean, newVar = batchnorm(X, offset, scale, rm, rv, nargout=3)
+    assert newMean.shape == (3, 1) and newVar.shape == (3, 1)
+    assert_close(extractdata(newMean), 0.1 * m[:, None] + 0.9 * rm)
+    assert_close(extractdata(newVar), 0.1 * v[:, None] * 96 / 95 + 0.9 * rv)
+    for fmt_fn, ref in ((lambda: layernorm(X, offset, scale), None), (lambda: instancenorm(X, offset, scale), None),
+                        (lambda: groupnorm(X, 3, offset, scale), None)):
+        out = fmt_fn()
+        assert dims(out) == "SSCB" and out.shape == x.shape
+    assert_close(extractdata(instancenorm(X, offset, scale)),
+                 (x - x.mean(axis=(0, 1), keepdims=True)) / np.sqrt(x.var(axis=(0, 1), keepdims=True) + 1e-5))
+
+
+def bn_inference(x, offset, scale, rm, rv):
+    y = batchnorm(x, offset, scale, rm, rv)
+    loss = np.sum(y ** 2 * np.arange(1.0, 4.0))
+    g = dlgradient(loss, offset, scale, x)
+    return loss, g
+
+
+def test_batchnorm_trained_column_statistics_square_batch_values_and_gradients():
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((3, 3))                 # 3 observations, 3 channels
+    offset, scale = rng.standard_normal((3, 1)), rng.standard_normal((3, 1))
+    rm, rv = rng.standard_normal((3, 1)), rng.random((3, 1)) + 0.5
+
+    def reference(x, offset, scale):
+        y = scale.T * (x - rm.T) / np.sqrt(rv.T + 1e-5) + offset.T
+        return np.sum(y ** 2 * np.arange(1.0, 4.0))
+
+    loss, (go, gs, gx) = dlfeval(bn_inference, dlarray(x), dlarray(offset), dlarray(scale), rm, rv)
+    assert_close(float(loss), reference(x, offset, scale), rtol=1e-12)
+    assert go.shape == (3, 1) and gs.shape == (3, 1)
+    for k, g in enumerate((gx, go, gs)):
+        assert_close(extractdata(g), numerical_gradient(reference, [x, offset, scale], k))
+
+
+def norm_column_second_order(x, offset, scale):
+    y = layernorm(x, offset, scale) + groupnorm(x, 1, offset, scale) + batchnorm(x, offset, scale)
+    g = dlgradient(np.sum(np.sin(y)), scale)
+    return dlgradient(np.sum(g * g), offset)
+
+
+def test_normalization_column_parameters_second_order():
+    rng = np.random.default_rng(17)
+    x, offset, scale = rng.standard_normal((4, 3)), rng.standard_normal((3, 1)), rng.standard_normal((3, 1))
+
+    def first(offset, scale):
+        def norm(z, axes):
+            return (z - z.mean(axis=axes, keepdims=True)) / np.sqrt(z.var(axis=axes, keepdims=True) + 1e-5)
+        y = (scale.T * norm(x, 1) + offset.T) * 2 + scale.T * norm(x, 0) + offset.T
+        return y
+
+    def gsq(offset, scale):
+        def loss(s):
+            return np.sum(np.sin(first(offset, s)))
+        g = numerical_gradient(loss, [scale], 0, step=1e-5)
+        return np.sum(g * g)
+
+    got = dlfeval(norm_column_second_order, dlarray(x), dlarray(offset), dlarray(scale))
+    assert got.shape == (3, 1)
+    assert_close(extractdata(got), numerical_gradient(gsq, [offset, scale], 0, step=1e-4), rtol=1e-4, atol=1e-6)
+
+
+# --- dlaccelerate / clearCache pages: MATLAB's property names (HitRate, Occupancy: percent) ------------
+
+def accel_loss(w, x):
+    y = np.sum(np.tanh(x @ w) ** 2)
+    return y, dlgradient(y, w)
+
+
+def test_accelerated_function_matlab_properties_and_clearcache():
+    accfun = sct.dlaccelerate(accel_loss)
+    sct.clearCache(accfun)
+    assert accfun.Function is accel_loss and accfun.Enabled is True and accfun.CacheSize == 50
+    assert accfun.HitRate == 0 and accfun.Occupancy == 0 and accfun.CheckMode == "none"
+    rng = np.random.default_rng(18)
+    w = dlarray(rng.standard_normal((3, 2)))
+    for i in range(4):
+        x = rng.standard_normal((5, 3))
+        loss, g = dlfeval(accfun, w, x)
+        z = np.tanh(x @ extractdata(w))
+        assert_close(extractdata(g), x.T @ (2 * z * (1 - z ** 2)))
+    assert accfun.HitRate == pytest.approx(75.0) and accfun.hit_rate == pytest.approx(0.75)
+    assert accfun.Occupancy == pytest.approx(2.0) and accfun.occupancy == pytest.approx(0.02)
+    accfun.CacheSize = 10
+    assert accfun.cache_size == 10 and accfun.Occupancy == pytest.approx(10.0)
+    sct.clearCache(accfun)
+    assert accfun.Occupancy == 0 and accfun.HitRate == 0
+    accfun.Enabled = False
+    assert accfun.enabled is False
+    loss2, g2 = dlfeval(accfun, w, x)
+    assert_close(extractdata(g2), extractdata(g))
+    accfun.clearCache()
+    with pytest.raises(sct.SctError, match="AcceleratedFunction"):
+        sct.clearCache(accel_loss)
