@@ -265,7 +265,16 @@ def _leaves(x) -> list:
 
 
 def clearCache(accfun: AcceleratedFunction) -> None:
-    """MATLAB's ``clearCache(accfun)``: empty the cache of an AcceleratedFunction (its statistics too)."""
+    """MATLAB's ``clearCache(accfun)``: empty the cache of an AcceleratedFunction (its statistics too).
+
+    >>> accfun = dlaccelerate(lambda x: x * 2)
+    >>> _ = accfun(np.ones(2))
+    >>> accfun.Occupancy > 0
+    True
+    >>> clearCache(accfun)
+    >>> accfun.Occupancy, accfun.HitRate
+    (0.0, 0.0)
+    """
     if not isinstance(accfun, AcceleratedFunction):
         raise SctError(f"clearCache takes an AcceleratedFunction (from dlaccelerate), got {type(accfun).__name__}")
     accfun.clear_cache()
