@@ -74,6 +74,7 @@ from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooli
 from .runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
                              predict, resetState)
 from .runtime.table import Table  # noqa: E402
+from .runtime.monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale  # noqa: E402
 
 __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "connectLayers", "getLayer",
             "resetState", "Table", "NetworkDataLayout", "finddim",
@@ -82,7 +83,8 @@ __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "conne
             "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
             "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
-            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits", "arrayDatastore", "combine", "read"]
+            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits", "arrayDatastore", "combine", "read",
+            "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale"]
 
 # Public classes report themselves under sct (tracebacks, reprs), wherever they are defined.
 for _public in (dlarray, Layer, Table, AcceleratedFunction):

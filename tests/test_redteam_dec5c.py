@@ -529,3 +529,47 @@ def test_accelerated_function_matlab_properties_and_clearcache():
     accfun.clearCache()
     with pytest.raises(sct.SctError, match="AcceleratedFunction"):
         sct.clearCache(accel_loss)
+
+
+# --- "Train Network Using Custom Training Loop" / trainingProgressMonitor pages: the documented loop ------
+
+def model_loss_monitor(net, X, T):
+    Y, state = forward(net, X)
+    loss = sct.crossentropy(Y, T)
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients, state
+
+
+def test_custom_training_loop_with_training_progress_monitor():
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((4, 64))
+    labels = (x[0] + x[1] > 0).astype(int)
+    X = dlarray(x, "CB")
+    T = dlarray(np.eye(2)[labels].T, "CB")
+    net = dlnetwork([featureInputLayer(4), fullyConnectedLayer(8), sct.reluLayer(), fullyConnectedLayer(2),
+                     sct.softmaxLayer()], Seed=0)
+    numEpochs, numIterations = 30, 30
+    monitor = sct.trainingProgressMonitor(Metrics="Loss", Info=["Epoch", "LearningRate"], XLabel="Iteration")
+    sct.yscale(monitor, "Loss", "log")
+    averageGrad = averageSqGrad = None
+    epoch = iteration = 0
+    while epoch < numEpochs and not monitor.Stop:
+        epoch += 1
+        iteration += 1
+        loss, gradients, state = dlfeval(model_loss_monitor, net, X, T)
+        net.State = state
+        net, averageGrad, averageSqGrad = sct.adamupdate(net, gradients, averageGrad, averageSqGrad, iteration, 0.05)
+        sct.recordMetrics(monitor, iteration, Loss=loss)
+        sct.updateInfo(monitor, Epoch=f"{epoch} of {numEpochs}", LearningRate=0.05)
+        monitor.Progress = 100 * iteration / numIterations
+        if iteration == 25:
+            monitor.Stop = True               # MATLAB's Stop button
+    data = monitor.MetricData["Loss"]
+    assert data.shape == (25, 2) and data[:, 0].tolist() == list(range(1, 26))
+    assert data[-1, 1] < 0.5 * data[0, 1]
+    assert monitor.InfoData["Epoch"][-1] == "25 of 30" and monitor.Progress == pytest.approx(100 * 25 / 30)
+    assert monitor.YScales == {"Loss": "log"} and monitor.XLabel == "Iteration"
+    with pytest.raises(ValueError, match="not a metric"):
+        sct.recordMetrics(monitor, 26, Accuracy=0.5)
+    with pytest.raises(ValueError, match="0 to 100"):
+        monitor.Progress = 120
