@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import log_floor
+from .nn import log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -556,6 +556,7 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
                               "PaddingValue": PaddingValue}, DataFormat)
     y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
                                             PaddingValue))
+    bias = vector_bias(bias, y.shape[-1])       # MATLAB's (numFilters, 1)
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
         _add_channel_bias(y, bias)         # in place: no second output-sized allocation
@@ -582,7 +583,7 @@ def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0
             conv_filter_adjoint(X, g, np.shape(weights),
                                 conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
                                               PaddingValue)),
-            channel_unbroadcast(g, bias))
+            np.reshape(channel_unbroadcast(g, vector_bias(bias, np.shape(g)[-1])), np.shape(bias)))
 
 
 def channel_unbroadcast(grad, like):
@@ -669,6 +670,7 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
     _require_real(weights, "dltranspconv")
     y_shape, geometry = transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Cropping)
     y = conv_input_adjoint(X, weights, y_shape, geometry)
+    bias = vector_bias(bias, y.shape[-1])       # MATLAB's (numFilters, 1)
     if np.ndim(bias) <= np.ndim(y) and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape and \
             (isinstance(bias, numbers.Real) or np.can_cast(np.result_type(bias), y.dtype)):
         y += bias
@@ -683,7 +685,7 @@ def _dltranspconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Cro
             conv_filter_adjoint(g, X, np.shape(weights),
                                 transpconv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor,
                                                     Cropping)[1]),
-            unbroadcast(g, bias))
+            np.reshape(unbroadcast(g, vector_bias(bias, np.shape(g)[-1])), np.shape(bias)))
 
 
 # --- pooling --------------------------------------------------------------------------------
@@ -1503,6 +1505,13 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("batchnorm", batchnorm, (X, offset, scaleFactor, runningMean, runningVar),
                              {"Epsilon": Epsilon, "MeanDecay": MeanDecay, "VarianceDecay": VarianceDecay, "nargout": nargout}, DataFormat)
+    channels = np.shape(X)[-1] if np.ndim(X) else 1
+    offset = vector_bias(offset, channels)          # MATLAB's numChannels-by-1 parameters and statistics
+    scaleFactor = vector_bias(scaleFactor, channels)
+    column = np.ndim(runningMean) == 2 and np.shape(runningMean) == (channels, 1) and channels > 1
+    if runningMean is not None:
+        runningMean = vector_bias(runningMean, channels)
+        runningVar = vector_bias(runningVar, channels)
     if runningMean is not None and nargout == 1:
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
@@ -1524,6 +1533,8 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
         return Y, mu, sigmaSq
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
+    if column:          # the updated statistics in the running statistics' (C, 1) shape
+        return Y, np.reshape(newMean, (channels, 1)), np.reshape(newVar, (channels, 1))
     return Y, newMean, newVar
 
 
@@ -1562,6 +1573,8 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("layernorm", layernorm, (X, offset, scaleFactor),
                              {"Epsilon": Epsilon, "OperationDimension": OperationDimension}, DataFormat)
+    offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
+    scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
     axes = layernorm_axes(X, OperationDimension)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1586,6 +1599,8 @@ def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilo
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("instancenorm", instancenorm, (X, offset, scaleFactor), {"Epsilon": Epsilon},
                              DataFormat)
+    offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
+    scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
     axes = instance_axes(X)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1628,6 +1643,8 @@ def groupnorm(X: ArrayLike, numGroups: int, offset: ArrayLike, scaleFactor: Arra
     if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
         return run_formatted("groupnorm", groupnorm, (X, numGroups, offset, scaleFactor), {"Epsilon": Epsilon},
                              DataFormat)
+    offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
+    scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
     grouped = np.reshape(X, group_shape(X, numGroups))
     axes = group_axes(X)
     mu = np.mean(grouped, axis=axes, keepdims=True)

@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-from .labels import (LABELS, _perm, align_data, align_perm, check_format,  # noqa: F401
-                     formatted_data, same_labels)
+from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan,  # noqa: F401
+                     check_format, formatted_data, same_labels)
 
 
 def format_of(x) -> str:
@@ -57,7 +57,8 @@ def finddim(X: Any, label: str) -> List[int]:
 def stripdims(X: Any, fmt: Optional[str] = None) -> Any:
     """MATLAB's ``stripdims``: ``X`` without its labels (an unformatted dlarray, same data and order).
     ``stripdims(X, fmt)``: the axes also arranged in the order of the labels in ``fmt`` (the labels
-    of ``X`` in any order; repeated S or U labels keep their relative order).
+    of ``X`` in any order; repeated S or U labels keep their relative order; a label of ``fmt`` that
+    ``X`` lacks is a singleton dimension; an empty ``fmt`` or an unformatted ``X``: as ``stripdims(X)``).
 
     Differentiable (the identity; with ``fmt`` a transpose).
 
@@ -70,10 +71,10 @@ def stripdims(X: Any, fmt: Optional[str] = None) -> Any:
     from .dlarray import dlarray
     if fmt is not None:
         check_format(fmt, None, "stripdims")
-        if not (isinstance(X, dlarray) and X._fmt):
-            raise ValueError("stripdims(X, fmt): X must be a formatted dlarray (its labels say how to "
-                             "arrange it); for an unformatted one use np.transpose")
-        return dlarray(align_data(X._data, X._fmt, fmt, "stripdims"))
+        # MATLAB: "If fmt is empty or X is an unformatted dlarray object, then Y is equal to X"; fmt may
+        # have labels X lacks (singleton dimensions there)
+        if fmt and isinstance(X, dlarray) and X._fmt:
+            return dlarray(arrange_data(X._data, X._fmt, fmt, "stripdims"))
     if isinstance(X, dlarray):
         return dlarray(X._data)
     return X
@@ -152,13 +153,14 @@ class Plan:
     ``item``: which element of a tuple result is arranged (None: the result itself), ``outputs``: how
     many the tuple has; ``out_format``: the result's labels."""
 
-    def __init__(self, pre, options, post, out_format, item=None, outputs=3):
+    def __init__(self, pre, options, post, out_format, item=None, outputs=3, unbatch=False):
         self.pre = pre
         self.options = options
         self.post = post
         self.out_format = out_format
         self.item = item
         self.outputs = outputs
+        self.unbatch = unbatch      # the input had no B (a singleton one put in front): the result's dropped
 
 
 def _inverse(perm):
@@ -199,6 +201,12 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
     so the result does too; for DataFormat= on unformatted input the result is unformatted, as MATLAB's)."""
     check_format(fmt, None, fname)
     keep = fmt if formatted else None
+    if fname in CONV_FUNCTIONS and sorted(fmt) in (sorted("SSC"), sorted("SC")) and \
+            not (fname == "dltranspconv" and len(fmt) != 3) and options.get("nargout", 1) == 1:
+        # one observation without a B label (MATLAB's dlconv(dlarray(X, "SSC"), ...), the dlupdate page):
+        # a singleton batch in front, dropped from the result
+        perm = _perm(fmt, _batch_first_channel_last(fmt, fname, need_batch=False))
+        return Plan([(0, perm, NEW_BATCH)], {}, _inverse(perm), keep, unbatch=True)
     if fname in CONV_FUNCTIONS:
         if sorted(fmt) not in (sorted("SSCB"), sorted("SCB")) or (fname == "dltranspconv" and len(fmt) != 4):
             raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
@@ -442,10 +450,22 @@ def labelled_weights(fname: str, weights, WeightsFormat=None):
     return fmt
 
 
+def check_not_forward_pair(Y, fname: str) -> None:
+    """Refuse the ``(Y, state)`` pair that ``forward`` returns given as predictions: MATLAB's
+    ``Y = forward(net, X)`` is ``Y, state = forward(net, X)`` in sct (was: "the predictions are
+    unformatted", or numpy's "inhomogeneous shape" error)."""
+    if isinstance(Y, tuple) and len(Y) == 2:
+        from .table import Table
+        if isinstance(Y[1], Table):
+            raise TypeError(f"{fname}: the predictions are the pair (Y, state) that forward returns; write "
+                            "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y, _ = forward(net, X))")
+
+
 def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = "sum", DataFormat=None) -> bool:
     """Does the loss ``fname`` run on formatted data (a formatted ``Y`` or ``DataFormat=``)?  Refuses
     what the arrangement cannot follow: formatted targets or mask for unformatted predictions,
     ``Reduction="none"`` and elementwise weights."""
+    check_not_forward_pair(Y, fname)
     if DataFormat is None and not (type(Y) is not np.ndarray and format_of(Y)):
         for what, v in (("targets", targets), ("Mask", Mask)):
             if type(v) is not np.ndarray and format_of(v):
@@ -500,6 +520,8 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
 
     def arrange(y):
         y = np.asarray(y)
+        if p.unbatch:
+            y = y[0]
         if p.post is not None:
             y = np.transpose(y, p.post)
         out = dlarray(y) if wrap else y

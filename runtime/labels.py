@@ -66,6 +66,34 @@ def align_perm(src: str, dst: str, name: str = "dlarray") -> Optional[Tuple[int,
     return _perm(src, order)
 
 
+def arrange_plan(src: str, dst: str, name: str = "stripdims") -> Tuple[Optional[Tuple[int, ...]], Tuple[int, ...]]:
+    """MATLAB's ``stripdims(X, fmt)`` where ``fmt`` is "a superset of a permutation of dims(X)": the
+    permutation that arranges data labelled ``src`` in the order its labels have in ``dst`` (None: none
+    needed), and the axes of ``dst`` whose labels ``src`` lacks (singleton dimensions inserted there;
+    a repeated label's first occurrences are the ones ``src`` has)."""
+    check_format(dst, None, name)
+    used: Dict[str, int] = {}
+    present, missing = [], []
+    for i, c in enumerate(dst):
+        if used.get(c, 0) < src.count(c):
+            present.append(c)
+            used[c] = used.get(c, 0) + 1
+        else:
+            missing.append(i)
+    if not same_labels(src, "".join(present)):
+        raise ValueError(f"{name}: formats {dst!r} and {src!r} have different labels: {dst!r} must have every "
+                         f"label of the data's format {src!r} (MATLAB: a superset of a permutation of dims(X))")
+    return align_perm(src, "".join(present), name), tuple(missing)
+
+
+def arrange_data(x, src: str, dst: str, name: str = "stripdims"):
+    """The array ``x`` (data labelled ``src``) arranged in the order of ``dst``, with singleton dimensions
+    for the labels of ``dst`` that ``src`` lacks (``arrange_plan``)."""
+    perm, missing = arrange_plan(src, dst, name)
+    x = x if perm is None else np.transpose(x, perm)
+    return np.expand_dims(x, missing) if missing else x
+
+
 def align_data(x, src: str, dst: str, name: str = "dlarray"):
     """The array ``x`` (data labelled ``src``) transposed into the order of ``dst``."""
     perm = align_perm(src, dst, name)

@@ -27,7 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted, run_recurrent
+from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, labelled_weights,
+                      run_formatted, run_recurrent)
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -117,12 +118,26 @@ def _softmax_rule(g, ans, x, axis=-1, DataFormat=None):
 # --- fully connected ----------------------------------------------------------------------
 
 
+def vector_bias(bias, n: int):
+    """MATLAB's column bias ``(n, 1)`` (``bias = rand(outputSize, 1)`` on the fullyconnect and dlconv
+    pages) as the vector ``(n,)`` that sct adds along the last (channel) axis; any other bias as it is
+    (was: broadcast as a column, a shape error, or for ``n`` observations a wrong sum)."""
+    if np.ndim(bias) == 2 and np.shape(bias) == (n, 1) and n > 1:
+        return np.reshape(bias, (n,))
+    return bias
+
+
+@defrule(vector_bias, wrt=("bias",), linear="bias")
+def _vector_bias_rule(g, ans, bias, n):
+    return np.reshape(g, np.shape(bias))
+
+
 def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: Optional[str] = None) -> Any:
     """Fully connected layer: ``x @ weights.T + bias``.
 
     ``x`` is ``(batch, in)``, or ``(in,)`` for one observation, or
     ``(batch, ..., in)`` (applied to the last axis); ``weights`` is
-    ``(out, in)``; ``bias`` is ``(out,)`` (or anything broadcasting against
+    ``(out, in)``; ``bias`` is ``(out,)`` or MATLAB's ``(out, 1)`` (or anything broadcasting against
     the ``(..., out)`` result, e.g. 0).  Unlike MATLAB, spatial dimensions are
     not flattened into the input features: reshape ``x`` first for that.
     Differentiable with respect to all three.
@@ -133,6 +148,7 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
     """
     if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
         return run_formatted("fullyconnect", fullyconnect, (x, weights, bias), {}, DataFormat)
+    bias = vector_bias(bias, np.shape(weights)[0])
     y = x @ np.transpose(weights)
     if type(y) is np.ndarray and (type(bias) is np.ndarray or type(bias) in (float, int)) and \
             np.result_type(y, bias) == y.dtype and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape:
@@ -153,7 +169,7 @@ def fullyconnect_weights_adjoint(g, x, weights):
 def _fullyconnect_rule(g, ans, x, weights, bias, DataFormat=None):
     return (g @ np.conj(weights),
             fullyconnect_weights_adjoint(g, x, weights),
-            unbroadcast(g, bias))
+            np.reshape(unbroadcast(g, vector_bias(bias, np.shape(weights)[0])), np.shape(bias)))
 
 
 # --- losses ---------------------------------------------------------------------------------
@@ -239,6 +255,8 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
         raise ValueError(f"crossentropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     matlab = crossentropy_matlab_mode(weights, reduction, ClassificationMode, Mask, Reduction, NormalizationFactor,
                                       WeightsFormat)
+    if type(y_pred) is tuple:
+        check_not_forward_pair(y_pred, "crossentropy")
     if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
         if matlab and (Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
             raise ValueError("crossentropy: Reduction='none' and elementwise weights are taken for data in "

@@ -1237,6 +1237,11 @@ def _batch_axis(dim, x, u) -> int:
     if not -rank <= dim < rank or not dim % rank < np.ndim(u):
         raise ValueError(f"dim={dim} is not an axis of both x (shape {np.shape(x)}) and u "
                          f"(shape {np.shape(u)}): dim is their batch axis")
+    if np.shape(u)[dim % rank] != np.shape(x)[dim % rank]:
+        # (was: u's points paired with x's by a reshape, a silently wrong result or a reshape error)
+        raise ValueError(f"dim={dim}: u (shape {np.shape(u)}) and x (shape {np.shape(x)}) have different "
+                         f"numbers of points along it; dim is the batch axis of both (sct keeps numpy's "
+                         f"order: arrange u and x with their points along the same axis)")
     return dim % rank
 
 
@@ -1267,6 +1272,9 @@ def batch_jacobian(sweep, values, u, x, dim):
 def batch_divergence(sweep, values, u, x, dim):
     """The per-point divergence (trace of the per-point Jacobian), one sweep per component."""
     ub = xb = _batch_axis(dim, x, u)
+    if np.shape(u) != np.shape(x):
+        raise ValueError(f"dldivergence: u (shape {np.shape(u)}) and x (shape {np.shape(x)}) must have the "
+                         f"same shape (component i of u is differentiated by component i of x)")
     u_first = np.moveaxis(u, ub, 0)
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
@@ -1284,6 +1292,17 @@ def batch_divergence(sweep, values, u, x, dim):
 def total(x):
     """The sum of every element of ``x``."""
     return np.sum(x)
+
+
+def point_total(u, x, dim):
+    """``dllaplacian(u, x, dim)``'s sum of ``u`` (sct/compiler.py expand_laplacians), after checking that
+    ``u`` has one value per point of ``x`` along its batch axis ``dim`` (was: any ``u`` summed, a
+    Laplacian of the wrong quantity)."""
+    rank = np.ndim(x)
+    if not -rank <= dim < rank or np.size(u) != np.shape(x)[dim % rank]:
+        raise ValueError(f"dllaplacian: u (shape {np.shape(u)}) must have one value per point of x (shape "
+                         f"{np.shape(x)}) along its batch axis dim={dim}")
+    return np.sum(u)
 
 
 # --- closures passed as values (sct/closures.py) -------------------------------------------
@@ -1590,6 +1609,11 @@ def _conj_of_rule(g, ans, x):
 @defrule(total)
 def _total_rule(g, ans, x):
     return broadcast_like(g, x)
+
+
+@defrule(point_total, wrt=("u",))
+def _point_total_rule(g, ans, u, x, dim):
+    return broadcast_like(g, u)
 
 
 @defrule(add_grad, wrt=("a", "b"), joint_linear=("a", "b"))

@@ -43,7 +43,7 @@ from .runtime.layers import Layer
 from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
 from .runtime.optim import adamupdate, dlupdate, lbfgsState, lbfgsupdate, rmspropupdate, sgdmupdate
 
-from .accelerate import AcceleratedFunction, accelerate, dlaccelerate
+from .accelerate import AcceleratedFunction, accelerate, clearCache, dlaccelerate
 from . import transform_calls  # noqa: F401  (installs the runtime's hooks)
 from .api import clear_cache, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, source
 from .errors import CompileError, EvaluationError, SctError
@@ -52,7 +52,7 @@ from .rules import defrule
 
 __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacobian", "dldivergence",
            "dllaplacian", "dlaccelerate", "accelerate", "AcceleratedFunction", "jvp", "jvp_source", "hvp",
-           "SctError", "CompileError", "EvaluationError", "defrule", "dims", "stripdims",
+           "clearCache", "SctError", "CompileError", "EvaluationError", "defrule", "dims", "stripdims",
            # deep-learning functions (MATLAB's names)
            "relu", "leakyrelu", "sigmoid", "softmax", "gelu", "crossentropy", "indexcrossentropy", "mse",
            "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool",
@@ -74,6 +74,7 @@ from .runtime.layer_types import (NetworkDataLayout, additionLayer, averagePooli
 from .runtime.network import (addLayers, connectLayers, dlnetwork, forward, getLayer, initialize,  # noqa: E402
                              predict, resetState)
 from .runtime.table import Table  # noqa: E402
+from .runtime.monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale  # noqa: E402
 
 __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "connectLayers", "getLayer",
             "resetState", "Table", "NetworkDataLayout", "finddim",
@@ -82,7 +83,8 @@ __all__ += ["dlnetwork", "forward", "predict", "initialize", "addLayers", "conne
             "leakyReluLayer", "tanhLayer", "sigmoidLayer", "geluLayer", "softmaxLayer", "dropoutLayer",
             "maxPooling2dLayer", "maxUnpooling2dLayer", "averagePooling2dLayer", "lstmLayer", "gruLayer", "embeddingLayer",
             "additionLayer", "concatenationLayer", "flattenLayer",
-            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits", "arrayDatastore", "combine", "read"]
+            "minibatchqueue", "hasdata", "shuffle", "reset", "load_digits", "arrayDatastore", "combine", "read",
+            "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale"]
 
 # Public classes report themselves under sct (tracebacks, reprs), wherever they are defined.
 for _public in (dlarray, Layer, Table, AcceleratedFunction):

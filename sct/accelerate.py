@@ -94,6 +94,46 @@ class AcceleratedFunction(WrappedFunction):
         self._fast = ()
         self._hits = self._misses = 0
 
+    # --- MATLAB's property names (HitRate and Occupancy in MATLAB's units: percent, 0 to 100) ------
+    @property
+    def Function(self) -> Callable:
+        """MATLAB's ``accfun.Function``: the function accelerated."""
+        return self.fn
+
+    @property
+    def Enabled(self) -> bool:
+        """MATLAB's ``accfun.Enabled`` (``enabled``); settable."""
+        return self.enabled
+
+    @Enabled.setter
+    def Enabled(self, value: bool) -> None:
+        self.enabled = bool(value)
+
+    @property
+    def CacheSize(self) -> int:
+        """MATLAB's ``accfun.CacheSize`` (``cache_size``); settable."""
+        return self.cache_size
+
+    @CacheSize.setter
+    def CacheSize(self, size: int) -> None:
+        self.cache_size = size
+
+    @property
+    def HitRate(self) -> float:
+        """MATLAB's ``accfun.HitRate``: the percentage (0 to 100) of calls that found their code cached
+        (``hit_rate`` is the fraction)."""
+        return 100.0 * self.hit_rate
+
+    @property
+    def Occupancy(self) -> float:
+        """MATLAB's ``accfun.Occupancy``: the percentage (0 to 100) of the cache in use (``occupancy``
+        is the fraction)."""
+        return 100.0 * self.occupancy
+
+    def clearCache(self) -> None:
+        """MATLAB's ``clearCache(accfun)`` (``clear_cache``)."""
+        self.clear_cache()
+
     @property
     def CheckMode(self) -> str:
         """MATLAB's check of the cache: ``"none"`` (default) or ``"tolerance"``: every call
@@ -222,6 +262,22 @@ def _leaves(x) -> list:
     if hasattr(x, "__dict__"):
         return [leaf for v in vars(x).values() for leaf in _leaves(v)]
     return []
+
+
+def clearCache(accfun: AcceleratedFunction) -> None:
+    """MATLAB's ``clearCache(accfun)``: empty the cache of an AcceleratedFunction (its statistics too).
+
+    >>> accfun = dlaccelerate(lambda x: x * 2)
+    >>> _ = accfun(np.ones(2))
+    >>> accfun.Occupancy > 0
+    True
+    >>> clearCache(accfun)
+    >>> accfun.Occupancy, accfun.HitRate
+    (0.0, 0.0)
+    """
+    if not isinstance(accfun, AcceleratedFunction):
+        raise SctError(f"clearCache takes an AcceleratedFunction (from dlaccelerate), got {type(accfun).__name__}")
+    accfun.clear_cache()
 
 
 def dlaccelerate(fn: Callable, cache_size: int = 50, CheckMode: str = "none",

@@ -242,7 +242,7 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         base = s.targets[0].id if isinstance(s.targets[0], gast.Name) else "lap"
         total = namer.fresh(base + "_total")
         grad = namer.fresh(base + "_grad")
-        new = [assign(total, call(f"{rt_name}.total", [u]), s.lineno),
+        new = [assign(total, call(f"{rt_name}.point_total", [u, x, dim]), s.lineno),
                assign(grad, call("__sct_dlgradient", [load(total), x], [
                    gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=True, kind=None))]),
                    s.lineno),

@@ -65,6 +65,8 @@ def layout_call(em: Emitter, node: gast.Call, fname: str, p, align, fail) -> Lis
     keywords = [k for k in node.keywords if k.arg != "DataFormat" and k.arg not in p.options]
     keywords += [gast.keyword(arg=k, value=const(v)) for k, v in p.options.items()]
     core = gast.Call(func=node.func, args=args, keywords=keywords)
+    if p.unbatch:       # no B in the input: the singleton batch put in front is dropped
+        core = gast.Subscript(value=load(em.emit("_core", core)), slice=const(0), ctx=gast.Load())
     if p.post is None:
         return em.finish(core)
     inner = em.emit("_core", core)
@@ -247,6 +249,9 @@ class LayoutCalls(FormatInference):
             self.fail(stmt, "attention: the keys or values are labelled but the queries are unformatted: label the "
                       "queries (dlarray(Q, fmt)) or give DataFormat=")
         loss = fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS
+        if loss and isinstance(x, tuple) and len(x) == 2 and x[1] is None:
+            self.fail(stmt, f"{fname}: the predictions are a pair, as the (Y, state) that forward returns; write "
+                      "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y, _ = forward(net, X))")
         for what, t in (("targets", args[1] if len(args) > 1 else kws.get("targets")), ("Mask", kws.get("Mask"))):
             if loss and has_format(t):
                 self.fail(stmt, f"{fname}: the {what} are labelled {t!r} but the predictions are "

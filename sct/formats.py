@@ -33,7 +33,7 @@ import numpy as np
 from .analysis import Resolver, classify_call
 from .format_inference import UNKNOWN, _Unknown, has_format, merge, output_tree, tree_of_kind  # noqa: F401
 from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
-from .ir import const, walk_nodes
+from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
 from .runtime import formats as rf
@@ -137,18 +137,35 @@ class FormatPass(LayoutCalls):
         """``stripdims(x)``: unformatted; ``stripdims(x, fmt)``: also a transpose into the order of ``fmt``."""
         fmt_node = node.args[1] if len(node.args) > 1 else \
             next((k.value for k in node.keywords if k.arg == "fmt"), None)
+        x = args[0] if args else None
+        if fmt_node is not None and isinstance(fmt_node, gast.Constant) and (
+                fmt_node.value == "" or (x is None and isinstance(fmt_node.value, str))):
+            try:    # MATLAB: an empty fmt, or an unformatted X, is stripdims(X)
+                rf.check_format(fmt_node.value, None, "stripdims")
+            except (TypeError, ValueError) as exc:
+                self.fail(stmt, str(exc))
+            node.args = node.args[:1]
+            node.keywords = [k for k in node.keywords if k.arg != "fmt"]
+            fmt_node = None
         if fmt_node is None:
+            if rewrite and isinstance(stmt, gast.Assign) and stmt.value is node and len(node.args) == 1 \
+                    and not node.keywords and isinstance(node.args[0], gast.Name):
+                # MATLAB's stripdims keeps the trace: X = stripdims(X); dljacobian(Y, X, 1) is with respect
+                # to the input data (the dljacobian/dldivergence/dllaplacian pages).  In generated code it
+                # is the identity on a plain array, so it becomes a copy, which the sites follow (was: a new
+                # value, and a derivative with respect to it silently zero)
+                stmt.value = node.args[0]
+                return None, [stmt]
             return None, None
         if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
             self.fail(stmt, "stripdims(x, fmt) inside dlfeval needs the format as a literal string "
                       "(the labels are followed when the function is compiled)")
-        x = args[0] if args else None
         if not isinstance(x, str):
             self.fail(stmt, "stripdims(x, fmt): the format of x is not known when the function is compiled "
-                      "(it is unformatted, differs by path, or comes from a call sct does not follow)")
+                      "(it differs by path, or comes from a call sct does not follow)")
         try:
             rf.check_format(fmt_node.value, None, "stripdims")
-            perm = rf.align_perm(x, fmt_node.value, "stripdims")
+            perm, missing = rf.arrange_plan(x, fmt_node.value, "stripdims")
         except (TypeError, ValueError) as exc:
             self.fail(stmt, str(exc))
         if not rewrite:
@@ -157,6 +174,14 @@ class FormatPass(LayoutCalls):
         value = node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "X")
         if perm is not None:
             value = self.transposed(value, perm, "arranged", stmt, new)
+        if missing:     # fmt's labels that x lacks: singleton dimensions (MATLAB's superset format)
+            target = stmt.targets[0].id if isinstance(stmt, gast.Assign) and \
+                isinstance(stmt.targets[0], gast.Name) else "x"
+            name = self.namer.fresh(f"{target}_expanded")
+            new.append(assign(name, call(f"{self.rt}.format_expand",
+                                         [value, gast.Tuple(elts=[const(i) for i in missing], ctx=gast.Load())]),
+                              stmt.lineno))
+            value = load(name)
         node.args = [value]
         node.keywords = []
         return None, new + [stmt]

@@ -29,6 +29,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
         setattr(ns, name, value)
     ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
     ns.format_reshape = np.reshape
+    ns.format_expand = np.expand_dims      # stripdims(x, fmt) with labels x lacks
     return ns, ids
 
 
