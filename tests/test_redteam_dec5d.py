@@ -262,13 +262,71 @@ def helper_given_a_value_computed_from_x(x):
     return _partial_in_a_helper(x, x ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason="a dlgradient inside a helper differentiates only the helper's own "
-                   "code: y computed by the caller (a parameter of the helper) gives a zero gradient where "
-                   "MATLAB's trace gives 2x; needs the caller's dependence of the arguments passed to the "
-                   "helper's compile (a cache-key component) or a refusal")
-def test_a_helper_taking_the_gradient_of_its_argument_y():
-    y, g = dlfeval(gradient_taken_in_a_helper, dlarray(X3))
-    assert_close(_np(g), 2 * X3, 1e-12, 1e-12)
+def gradient_taken_in_a_nested_function(x):
+    def inner(y):
+        return y, dlgradient(y, x)
+    return inner(np.sum(x ** 2))
+
+
+def gradient_taken_in_a_lambda(x):
+    y = np.sum(x ** 2)
+    grad = lambda: dlgradient(y, x)     # noqa: E731
+    return grad()
+
+
+def test_a_helper_taking_the_gradient_of_a_y_its_caller_computed_is_refused():
+    """A helper's dlgradient differentiates the helper's own code: y computed by the caller from x
+    gave a zero gradient where MATLAB's trace gives 2x.  Refused at the helper's dlgradient."""
+    for fun in (gradient_taken_in_a_helper, gradient_taken_in_a_nested_function, gradient_taken_in_a_lambda):
+        with pytest.raises(sct.CompileError) as info:
+            dlfeval(fun, dlarray(X3))
+        assert info.value.filename == __file__ and info.value.lineno is not None
+        assert "is not computed in" in str(info.value) and "zero gradient" in str(info.value)
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(gradient_taken_in_a_helper, dlarray(X3))
+    assert info.value.lineno == _gradient_of.__code__.co_firstlineno + 1
+
+
+def _tanh_model(p, x):
+    return np.sum(np.tanh(x * p["w"]) * p["b"])
+
+
+def _residual(p, x):
+    u = _tanh_model(p, x)
+    return dlgradient(u, x, EnableHigherDerivatives=True)
+
+
+def pinn_like(p, x):
+    ux = _residual(p, x)
+    loss = np.sum(ux ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def _own_gradient(z):
+    y = np.sum(z ** 3)
+    return dlgradient(y, z)
+
+
+def nested_own_gradient(x, w):
+    def inner(z):
+        y = np.sum(z ** 3 * w)
+        return dlgradient(y, z)
+    return _own_gradient(x) + inner(x)
+
+
+def test_helpers_taking_gradients_of_what_they_compute_are_not_refused():
+    p = {"w": np.array([0.5, 1.0, 2.0]), "b": np.array([1.0, -0.5, 0.3])}
+    loss, g = dlfeval(pinn_like, {k: dlarray(v) for k, v in p.items()}, dlarray(X3))
+
+    def plain(w, b):
+        ux = (1 - np.tanh(X3 * w) ** 2) * w * b
+        return np.sum(ux ** 2)
+    assert_close(_np(loss), plain(p["w"], p["b"]), 1e-12, 1e-12)
+    assert_close(_np(g["w"]), numerical_gradient(plain, [p["w"], p["b"]], 0), 1e-6, 1e-7)
+    assert_close(_np(g["b"]), numerical_gradient(plain, [p["w"], p["b"]], 1), 1e-6, 1e-7)
+    w = np.array([2.0, 1.0, -1.0])
+    out = dlfeval(nested_own_gradient, dlarray(X3), dlarray(w))
+    assert_close(_np(out), 3 * X3 ** 2 + 3 * X3 ** 2 * w, 1e-12, 1e-12)
 
 
 @pytest.mark.xfail(strict=True, reason="a dlgradient inside a helper treats its other parameters as "
