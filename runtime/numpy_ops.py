@@ -644,8 +644,9 @@ def _logsumexp_rule(g, ans, a, axis=None, keepdims=False):
 
 
 def reduction_broadcast(grad, a, axis, keepdims):
-    """Broadcast the adjoint of a reduction over ``axis`` back to the shape of ``a``."""
-    if not keepdims and axis is not None:
+    """Broadcast the adjoint of a reduction over ``axis`` back to the shape of ``a``.  A 0-d ``a``
+    (``np.sum(a, axis=0)`` of a 0-d array is numpy's 0-d sum of it): ``grad`` is 0-d already."""
+    if not keepdims and axis is not None and np.ndim(a) > 0:
         grad = np.expand_dims(grad, axis)
     return np.broadcast_to(grad, np.shape(a))
 

@@ -53,6 +53,7 @@ from .global_writes import check_global_rebinds
 from . import cache
 from .constant_helpers import check_sites
 from .text_checks import check_text_numbers
+from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import kind_of
 from .options import canonicalize_sites
@@ -328,6 +329,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
         return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
+    if called or mode == "vjp":         # a helper's (or nested function's) dlgradient of a y the caller made
+        check_helper_sites(fdef, activity, sig.params, filename)                # sct/helper_sites.py
     generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
                           primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \

@@ -1,0 +1,70 @@
+"""A dlgradient inside a helper whose ``y`` reaches none of its ``x``s there.
+
+A helper called from differentiated code (its pair, or its entry code run for the caller) is
+compiled on its own: its ``dlgradient(y, x)`` differentiates the helper's statements, its other
+parameters held constant.  MATLAB's trace spans the whole dlfeval call: where ``y`` was computed
+by the caller from ``x`` (``def grad_of(y, x): return dlgradient(y, x)`` called as
+``grad_of(np.sum(x ** 2), x)``) MATLAB gives the derivative through the caller's code, and the
+helper's own code gives zero.  Refused here where every ``x`` is a parameter of the helper and
+``y`` depends, inside the helper, on none of them (the gradient sct would return is zero
+whatever the caller did): take the gradient in the function dlfeval runs, or compute ``y`` in
+the helper from its ``x``.
+
+Not refused (not seen here): a ``y`` that reaches ``x`` in the helper and also through another
+parameter the caller computed from ``x`` (``h(x, x ** 2)``); that derivative holds the other
+parameter constant (tests/test_redteam_dec5d.py, xfail).
+"""
+from __future__ import annotations
+
+from typing import List
+
+import gast
+
+from .analysis import Dependence
+from .errors import CompileError
+from .ir import walk_nodes
+from .plans import CallKind
+
+
+def _root(node):
+    """The name an ``x`` argument reads (``x``, ``p["w"]``, ``net.W``), or None."""
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None:
+    """Refuse a dlgradient (or dljacobian ...) of a helper whose ``y`` depends on none of its
+    ``x``s, each ``x`` a parameter of the helper (see the module's doc)."""
+    sites = []
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call) and \
+                activity.call_info(node.value).kind == CallKind.SITE:
+            sites.append(node)
+    if not sites:
+        return
+    params = set(params)
+    for stmt in sites:
+        call = stmt.value
+        args = [a for a in call.args if not isinstance(a, gast.Starred)]
+        if len(args) < 2 or not isinstance(args[0], gast.Name):
+            continue
+        y = args[0].id
+        xs = args[1:] if getattr(activity.call_info(call).obj, "__name__", "") == "dlgradient" else args[1:2]
+        roots = [_root(x) for x in xs]
+        if y not in activity.active or any(r is None or r not in params or r not in activity.active
+                                           for r in roots):
+            continue
+        if y in roots or y in Dependence(fdef, activity, set(roots)).active:
+            continue
+        name, xs_text = fdef.name, ", ".join(repr(r) for r in roots)
+        if name.startswith(("out_lambda", "lambda_")):         # sct's name of a lambda
+            name = "lambda"
+        what = f"y is not computed in {name}() (it is an argument or a value it captures)" if y in params else \
+            f"y does not depend on {xs_text} inside {name}()"
+        raise CompileError(
+            f"dlgradient in the helper {name}() (x: its parameter {xs_text}): {what}; sct differentiates a helper's own code (its "
+            "parameters held constant), so a y the caller computed from x would give a zero gradient "
+            "here, where MATLAB's trace differentiates through the caller. Take the gradient in the "
+            "function dlfeval runs, or compute y inside the helper from its x",
+            filename, getattr(stmt, "lineno", fdef.lineno), "dlgradient")
