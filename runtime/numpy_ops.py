@@ -401,7 +401,9 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
     hi = a_max if a_max is not None else hi
     below = (a < lo) if lo is not None else np.zeros(np.shape(a), bool)
     above = (a > hi) if hi is not None else np.zeros(np.shape(a), bool)
-    if hi is not None:          # np.clip gives a_max where the bounds cross
+    if hi is not None:          # np.clip is minimum(maximum(a, lo), hi): a_max wherever it is below
+        if lo is not None:      # max(a, lo), so everywhere where the bounds cross (lo > hi)
+            above = above | (lo > hi)
         below = below & ~above
     dtype = weight_dtype(a, lo, hi)
     if part == 1:
