@@ -56,6 +56,8 @@ ROWS = [
     ("np.pad(x, ((0, 0), (3, 1)), mode='symmetric', reflect_type='even')", A34, {}),
     ("np.pad(x, 5, mode='wrap')", V4, {}),
     ("np.pad(x, ((1, 0), (2, 1)), mode='edge')", A34, {}),
+    ("np.gradient(x, np.array([0.0, 1.0, 1.5, 3.0]), edge_order=2)", V4, {}),
+    ("np.gradient(x, 0.5, 2.0)[1]", A34, {}),
     # reductions: axis forms, keepdims, ddof, zeros in products
     ("np.sum(x, axis=(-1, 0), keepdims=True)", A234, {"f32": True}),
     ("x.sum((0, 1))", A234, {}),
@@ -227,3 +229,24 @@ def test_clip_with_crossed_traced_bounds(f, x):
     # was: with lo > hi numpy gives hi everywhere, but an element below lo (and not above hi) sent its
     # adjoint to lo: d/dlo 1, d/dhi short by one, at generic points (reverse and forward mode)
     _check_row(f, x, {}, 5)
+
+
+def gradient_traced_coordinates(x):
+    return np.gradient(x ** 2, x)
+
+
+def gradient_traced_spacing(x):
+    return np.gradient(x, x[1])
+
+
+@pytest.mark.parametrize("f", [gradient_traced_coordinates, gradient_traced_spacing])
+def test_np_gradient_traced_spacing_is_refused(f):
+    # was: the spacing/coordinates (*varargs) were declared non-differentiable, so a traced one
+    # counted as a constant: a silently wrong gradient (e.g. [0, .09, 2.97, -4.48] for
+    # [.49, -.47, -.05, -1.39] at x = [0, .5, 1.5, 3])
+    x = np.array([0.0, 0.5, 1.5, 3.0])
+    with pytest.raises(sct.CompileError) as e:
+        dlfeval(kernel, f, dlarray(x), np.ones(4))
+    assert "np.gradient" in str(e.value) and e.value.lineno == inspect.getsourcelines(f)[1] + 1
+    with pytest.raises(sct.CompileError):
+        sct.jvp(f, x, np.ones(4))
