@@ -107,6 +107,12 @@ ROWS = [
     ("np.sqrt(x * x + 1.0)", np.array([0.0, 1.0]), {}),
     ("np.angle(x, deg=True)", VC, {}),
     ("np.cumprod(x * np.array([1, 0, 1, 1]))", VC, {}),
+    # second derivatives at complex inputs through a helper whose residual tuple's adjoint has an
+    # item no contribution reached (was: marker + marker, a plain 0.0, reached np.diag's adjoint)
+    ("np.trace(x @ x)", SQ + 1j * SQ[::-1], {}),
+    ("np.sum(np.diag(x @ x))", SQ + 1j * SQ[::-1], {}),
+    ("np.trace(np.dot(x, x))", SQ + 1j * SQ[::-1], {}),
+    ("np.trace(x @ x)", SQ, {}),
 ]
 
 
