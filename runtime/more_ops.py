@@ -474,7 +474,7 @@ def _resort_rule(g, ans, grads, order):
 declare(builtins.sorted, resort, many_outputs=True)
 
 
-@defrule(np.gradient, wrt=("f",), nondiff=("varargs",))
+@defrule(np.gradient, wrt=("f",))
 def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
     return gradient_adjoint(g, f, varargs, axis, edge_order)
 

@@ -33,7 +33,8 @@ Conventions where the derivative is not unique:
   norms; ``np.linalg.svd`` with its singular vectors only for thin factors (``full_matrices=False``
   or a square matrix), distinct singular values and a loss independent of their signs/phases.
 * ``np.pad`` is differentiated for the constant, empty, edge, reflect,
-  symmetric and wrap modes (with respect to the array, not constant_values);
+  symmetric and wrap modes (with respect to the array, not constant_values;
+  reflect/symmetric with the default reflect_type='even' only);
   ``np.interp`` with respect to ``x`` (0 outside ``xp``), ``xp`` (between the
   knots) and ``fp``; ``np.einsum`` in the subscripts or sublist form, an index
   repeated within one operand through its diagonal; ``np.cross`` of 3-vectors
@@ -400,7 +401,9 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
     hi = a_max if a_max is not None else hi
     below = (a < lo) if lo is not None else np.zeros(np.shape(a), bool)
     above = (a > hi) if hi is not None else np.zeros(np.shape(a), bool)
-    if hi is not None:          # np.clip gives a_max where the bounds cross
+    if hi is not None:          # np.clip is minimum(maximum(a, lo), hi): a_max wherever it is below
+        if lo is not None:      # max(a, lo), so everywhere where the bounds cross (lo > hi)
+            above = above | (lo > hi)
         below = below & ~above
     dtype = weight_dtype(a, lo, hi)
     if part == 1:
@@ -1723,7 +1726,8 @@ def cross_axes(ndim_a, ndim_b, ndim_c, axisa, axisb, axisc, axis):
     """The vector axes of a, b and the result of np.cross, normalised (``axis`` overrides all three)."""
     if axis is not None:
         axisa = axisb = axisc = axis
-    return axisa % ndim_a, axisb % ndim_b, axisc % ndim_c
+    # a 0-d result (2-vectors, refused by the caller with its message) has no vector axis
+    return axisa % ndim_a, axisb % ndim_b, (axisc % ndim_c if ndim_c else 0)
 
 
 def cholesky_adjoint(g, ans, upper):
@@ -2082,6 +2086,12 @@ def pad_index(shape, pad_width, mode, reflect_type):
     """(positions in the flat padded array that copy an input entry, the flat input entries they copy)."""
     if not isinstance(mode, str) or mode not in ("constant", "empty", "edge", "reflect", "symmetric", "wrap"):
         raise NotImplementedError(f"np.pad with mode={mode!r} is not differentiated")
+    if mode in ("reflect", "symmetric") and reflect_type != "even":
+        # the odd reflection 2*edge - mirror is no copy of an entry: the index plan below would
+        # read 2*i - j as an index (a wrong adjoint, silently)
+        raise NotImplementedError(f"np.pad with mode={mode!r} and reflect_type={reflect_type!r} is not "
+                                  "differentiated; use reflect_type='even' or build the odd reflection "
+                                  "as 2 * edge - np.pad(...)")
     size = int(np.prod(shape))
     index = np.arange(size).reshape(shape)
     if mode in ("constant", "empty"):

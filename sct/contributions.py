@@ -39,8 +39,20 @@ FLAT_ADVICE = ("`{0}.flat` (numpy's flat iterator) is not differentiated: read t
 def reads_marker(contribution) -> bool:
     """Whether a contribution reads an adjoint out of a record or a container: the zero marker
     where nothing reached that part."""
+    contribution = _unprojected(contribution)
     return isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and \
         contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint", "starred_adjoint")
+
+
+def _unprojected(contribution):
+    """The contribution inside the realness projections (``rt.real_if_real(c, x)``, ``np.real(c)``),
+    which give the zero marker itself back: a marker read inside one is still a marker (was:
+    ``d + rt.real_if_real(rt.getitem_or_zero(...), x)`` added marker to marker, a plain 0.0 that
+    the ``is not rt.ZERO`` tests take for an adjoint: a crash in a rule given a scalar)."""
+    while isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and \
+            contribution.func.attr in ("real_if_real", "real") and contribution.args:
+        contribution = contribution.args[0]
+    return contribution
 
 class Contributions(EmitPass):
     """The adjoint contributions of one assignment: each op's rule with the call's names put
@@ -62,7 +74,7 @@ class Contributions(EmitPass):
             state["initialized"].add(name)
             return assign(dn, contribution)
         state["initialized"].add(name)
-        may_be_marker = isinstance(contribution, gast.Subscript) or reads_marker(contribution)
+        may_be_marker = isinstance(_unprojected(contribution), gast.Subscript) or reads_marker(contribution)
         if self.gen.is_array(name) and not may_be_marker:
             # (an adjoint read from a container or a helper's results may be the zero marker:
             # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
