@@ -35,6 +35,7 @@ from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .base_inits import inline_base_inits
+from .inline_helpers import inline_helpers
 from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
                        enabled as optimize_enabled)
@@ -309,8 +310,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     fdef = Normalizer(fdef, filename, namer, rt_name).run()                     # sct/normalize.py (+ closures)
+    inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds)         # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
+    for name in sorted(inlined):        # a helper read in place: redefining it recompiles
+        resolver.resolve_name(name)
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py

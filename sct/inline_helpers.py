@@ -1,0 +1,201 @@
+"""Helpers of the same file called from a function that uses data formats, read in place.
+
+MATLAB's custom training loops pass formatted dlarrays to the user's model function
+(``Y = model(parameters, X)`` in ``modelLoss``).  sct follows formats through one function at a
+time (``sct/formats.py``), so a formatted argument of a helper was refused.  Where the function
+``dlfeval`` compiles meets formats (a formatted argument, ``dlarray(x, fmt)``, ``DataFormat=``),
+each call ``r = helper(...)`` of a plain function defined in the same file (same module
+globals, no closure, not a generator, no ``global``/``nonlocal``, no nested function or class,
+named parameters with literal defaults) is replaced by the helper's own statements: the
+arguments bound to fresh names in order, the body normalized with the caller's namer, its one
+return assigned to ``r``.  That is what the call computes (Python binds parameters to the
+arguments' objects, the body runs, the value returns), so values and every derivative are the
+caller's own, formats included; a ``dlgradient`` in the helper then sees the caller's code, as
+MATLAB's trace does.  Statements keep the helper's lines (the same file), so errors name them.
+
+The helper's global name stays guarded (``Resolver.resolve_name``): redefining it recompiles.
+Anything else (another module's helper, a method, a recursive call, a name the caller binds) is
+left as a call.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+from typing import Dict, List, Optional, Set
+
+import gast
+
+from .format_inference import has_format, tree_of_kind
+from .ir import walk_nodes
+
+MAX_DEPTH = 4
+_UNSUPPORTED = (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await, gast.FunctionDef,
+                gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Try)
+
+
+def uses_formats(fdef, kinds) -> bool:
+    """Does the function meet data formats: a formatted argument, ``dlarray(x, fmt)``,
+    ``DataFormat=`` (read from the tree and the arguments' kinds, before names are resolved)?"""
+    if any(has_format(tree_of_kind(k)) for k in kinds or ()):
+        return True
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Call):
+            if any(k.arg == "DataFormat" for k in node.keywords):
+                return True
+            f = node.func
+            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+            if name == "dlarray" and (len(node.args) > 1 or node.keywords):
+                return True
+    return False
+
+
+def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: str, kinds) -> Set[str]:
+    """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats; the
+    names of the helpers inlined (to be guarded)."""
+    if not isinstance(fn, types.FunctionType) or not uses_formats(fdef, kinds):
+        return set()
+    inliner = _Inliner(fn, fdef, filename, namer, rt_name)
+    fdef.body = inliner.block(fdef.body, (fn.__code__,), 0)
+    return inliner.inlined
+
+
+class _Inliner:
+    def __init__(self, fn, fdef, filename: str, namer, rt_name: str):
+        self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
+        self.globals = fn.__globals__
+        self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | \
+            {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        for extra in (fdef.args.vararg, fdef.args.kwarg):
+            if extra is not None:
+                self.locals.add(extra.id)
+        self.inlined: Set[str] = set()
+
+    def block(self, stmts: List, stack, depth: int) -> List:
+        out: List = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                    setattr(s, field, self.block(inner, stack, depth))
+            replaced = self.statement(s, stack, depth)
+            out.extend(replaced if replaced is not None else [s])
+        return out
+
+    def statement(self, s, stack, depth: int) -> Optional[List]:
+        if depth >= MAX_DEPTH:
+            return None
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.value, gast.Call):
+            call, target = s.value, s.targets[0]
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            call, target = s.value, None
+        else:
+            return None
+        helper = self.helper(call, stack)
+        if helper is None:
+            return None
+        body = self.body(helper, call, getattr(s, "lineno", None))
+        if body is None:
+            return None
+        self.inlined.add(call.func.id)
+        *stmts, ret = body
+        if target is not None:
+            done = gast.Assign(targets=[target], value=ret.value, type_comment=None)
+            gast.copy_location(done, s)
+            done.lineno = s.lineno
+            stmts.append(done)
+        return self.block(stmts, stack + (helper.__code__,), depth + 1)
+
+    def helper(self, call: gast.Call, stack):
+        """The plain function of this file ``call`` calls by a global name (None: not one)."""
+        func = call.func
+        if not isinstance(func, gast.Name) or func.id in self.locals:
+            return None
+        g = self.globals.get(func.id)
+        if not isinstance(g, types.FunctionType) or g.__globals__ is not self.globals:
+            return None
+        code = g.__code__
+        if code in stack or code.co_filename != self.filename or code.co_freevars or g.__name__ == "<lambda>" \
+                or code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR |
+                                    inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
+                or getattr(g, "__wrapped__", None) is not None:
+            return None
+        if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return None
+        return g
+
+    def body(self, g, call: gast.Call, line: Optional[int]) -> Optional[List]:
+        """The statements computing ``call`` of ``g`` in the caller, the last a Return (None: not
+        inlined)."""
+        from .normalize import Normalizer
+        from .parse import function_ast
+        try:
+            gdef, filename, _ = function_ast(g)
+        except Exception:
+            return None
+        if filename != self.filename:
+            return None
+        spec = gdef.args
+        if spec.posonlyargs or spec.kwonlyargs or spec.vararg is not None or spec.kwarg is not None or \
+                gdef.decorator_list:
+            return None
+        if any(isinstance(n, _UNSUPPORTED) for s in gdef.body for n in walk_nodes(s)):
+            return None
+        params = [a.id for a in spec.args]
+        bound: Dict[str, gast.AST] = {}
+        if len(call.args) > len(params):
+            return None
+        for p, a in zip(params, call.args):
+            bound[p] = a
+        for k in call.keywords:
+            if k.arg not in params or k.arg in bound:
+                return None
+            bound[k.arg] = k.value
+        defaults = g.__defaults__ or ()
+        for i, p in enumerate(params):
+            if p in bound:
+                continue
+            j = i - (len(params) - len(defaults))
+            if j < 0:
+                return None
+            value = defaults[j]
+            if not (value is None or isinstance(value, (bool, int, float, complex, str))):
+                return None
+            bound[p] = gast.Constant(value=value, kind=None)
+        # its locals get fresh names; the globals it reads must mean the same in the caller
+        stored = set(params) | {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and
+                                isinstance(n.ctx, gast.Store)}
+        reads = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and n.id not in stored}
+        if reads & self.locals:
+            return None
+        for name in reads:
+            self.namer.reserve(name)
+        renamed = {name: self.namer.fresh(name) for name in sorted(stored)}
+        for n in walk_nodes(gdef):
+            if isinstance(n, gast.Name) and n.id in renamed:
+                n.id = renamed[n.id]
+        line = line or gdef.lineno
+        prologue = []
+        for p in params:                 # the arguments, bound in order (atoms: names and constants)
+            a = gast.Assign(targets=[gast.Name(id=renamed[p], ctx=gast.Store(), annotation=None,
+                                               type_comment=None)],
+                            value=copy.deepcopy(bound[p]), type_comment=None)
+            a.lineno = line
+            prologue.append(a)
+        inner = gast.FunctionDef(name=gdef.name, args=gast.arguments(
+            args=[], posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            body=gdef.body, decorator_list=[], returns=None, type_comment=None, type_params=[])
+        inner.lineno = gdef.lineno
+        try:
+            inner = Normalizer(inner, filename, self.namer, self.rt_name).run()
+        except Exception:
+            return None          # (refused or unsupported there: left as a call, compiled on its own)
+        returns = [n for s in inner.body for n in walk_nodes(s) if isinstance(n, gast.Return)]
+        if len(returns) != 1 or inner.body[-1] is not returns[0] or \
+                any(isinstance(n, _UNSUPPORTED) for s in inner.body for n in walk_nodes(s)):
+            return None
+        for name in renamed.values():
+            self.locals.add(name)
+        self.locals |= {n.id for s in inner.body for n in walk_nodes(s)
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        return prologue + inner.body
