@@ -163,20 +163,24 @@ class _Inliner:
                 return None
             bound[p] = gast.Constant(value=value, kind=None)
         # its locals get fresh names; the globals it reads must mean the same in the caller
-        stored = set(params) | {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and
-                                isinstance(n.ctx, gast.Store)}
+        assigned = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and
+                    isinstance(n.ctx, (gast.Store, gast.Del))}
+        stored = set(params) | assigned
         reads = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and n.id not in stored}
         if reads & self.locals:
             return None
         for name in reads:
             self.namer.reserve(name)
-        renamed = {name: self.namer.fresh(name) for name in sorted(stored)}
-        for n in walk_nodes(gdef):
-            if isinstance(n, gast.Name) and n.id in renamed:
-                n.id = renamed[n.id]
+        # a parameter the helper never rebinds reads the caller's argument itself (an atom: the
+        # caller's name, which the helper's statements cannot rebind, or a constant)
+        same = {p: bound[p] for p in params if p not in assigned and isinstance(bound[p], (gast.Name, gast.Constant))}
+        renamed = {name: self.namer.fresh(name) for name in sorted(stored - set(same))}
+        gdef.body = [_Substitute(same, renamed).visit(st) for st in gdef.body]
         line = line or gdef.lineno
         prologue = []
-        for p in params:                 # the arguments, bound in order (atoms: names and constants)
+        for p in params:                 # the other arguments, bound in order
+            if p in same:
+                continue
             a = gast.Assign(targets=[gast.Name(id=renamed[p], ctx=gast.Store(), annotation=None,
                                                type_comment=None)],
                             value=copy.deepcopy(bound[p]), type_comment=None)
@@ -199,3 +203,17 @@ class _Inliner:
         self.locals |= {n.id for s in inner.body for n in walk_nodes(s)
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         return prologue + inner.body
+
+
+class _Substitute(gast.NodeTransformer):
+    """Parameters read as the caller's arguments, the helper's other names renamed."""
+
+    def __init__(self, same: Dict[str, gast.AST], renamed: Dict[str, str]):
+        self.same, self.renamed = same, renamed
+
+    def visit_Name(self, node):
+        if node.id in self.same:
+            return gast.copy_location(copy.deepcopy(self.same[node.id]), node)
+        if node.id in self.renamed:
+            node.id = self.renamed[node.id]
+        return node

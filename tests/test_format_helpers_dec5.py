@@ -165,3 +165,98 @@ def uses_other(X, w):
     Y = other_model(X, w)  # noqa: F821  (bound by the test)
     loss = np.sum(stripdims(Y))
     return loss, dlgradient(loss, w)
+
+
+def net_model(net, X):
+    Y, state = sct.forward(net, X)
+    return Y
+
+
+def net_loss(net, X, T):
+    Y = net_model(net, X)
+    loss = crossentropy(Y, T)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def net_loss_direct(net, X, T):
+    Y, state = sct.forward(net, X)
+    loss = crossentropy(Y, T)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def pinn_u(net, x):
+    return sct.predict(net, x)
+
+
+def pinn_loss(net, x):
+    u = pinn_u(net, x)
+    ux = dlgradient(np.sum(stripdims(u)), x, EnableHigherDerivatives=True)
+    loss = np.mean(stripdims(ux) ** 2)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def pinn_loss_direct(net, x):
+    u = sct.predict(net, x)
+    ux = dlgradient(np.sum(stripdims(u)), x, EnableHigherDerivatives=True)
+    loss = np.mean(stripdims(ux) ** 2)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def early(X, w):
+    Y = fullyconnect(X, w, 0.0)
+    for i in range(3):
+        if np.sum(stripdims(Y)) > 100.0:
+            return Y * 0.0
+        Y = relu(Y) * 1.5
+    return Y
+
+
+def writes_param(X, buf):
+    buf[0] = np.sum(stripdims(X))
+    return X * 2.0
+
+
+def loop_and_write_loss(X, w):
+    total = 0.0
+    buf = np.zeros(2)
+    for k in range(3):
+        Y = writes_param(early(X, w * (k + 1)), buf)
+        total = total + np.sum(stripdims(Y)) + buf[0]
+    return total, dlgradient(total, w)
+
+
+@pytest.mark.parametrize("via, direct, args", [
+    (net_loss, net_loss_direct, "classifier"),
+    (pinn_loss, pinn_loss_direct, "pinn"),
+])
+def test_networks_in_helpers_match_the_same_code_in_place(via, direct, args):
+    rng = np.random.default_rng(4)
+    if args == "classifier":
+        net = sct.dlnetwork([sct.featureInputLayer(3), sct.fullyConnectedLayer(4), sct.reluLayer(),
+                             sct.fullyConnectedLayer(2), sct.softmaxLayer()])
+        inputs = (dlarray(rng.random((3, 5)), "CB"), dlarray(TD, "CB"))
+    else:
+        net = sct.dlnetwork([sct.featureInputLayer(1), sct.fullyConnectedLayer(5), sct.tanhLayer(),
+                             sct.fullyConnectedLayer(1)])
+        inputs = (dlarray(rng.random((1, 4)), "CB"),)
+    l1, g1 = dlfeval(via, net, *inputs)
+    l2, g2 = dlfeval(direct, net, *inputs)
+    assert float(extractdata(l1)) == float(extractdata(l2))
+    for a, b in zip(g1.Value, g2.Value):
+        assert np.array_equal(extractdata(a), extractdata(b))
+
+
+def test_helpers_with_loops_early_returns_and_writes_into_arguments():
+    rng = np.random.default_rng(5)
+    X = dlarray(rng.random((3, 4)), "CB")
+    w = rng.standard_normal((2, 3))
+    total, g = dlfeval(loop_and_write_loss, X, dlarray(w))
+
+    def eager(v):
+        t, buf = 0.0, np.zeros(2)
+        for k in range(3):
+            Y = writes_param(early(X, dlarray(v * (k + 1))), buf)
+            t = t + float(np.sum(extractdata(Y))) + buf[0]
+        return t
+    assert float(extractdata(total)) == pytest.approx(eager(w), rel=1e-12)
+    assert_close(np.asarray(extractdata(g)), numerical_gradient(eager, [w], 0), 1e-5, 1e-7)
