@@ -53,16 +53,17 @@ def uses_formats(fdef, kinds) -> bool:
 def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: str, kinds) -> Set[str]:
     """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats; the
     names of the helpers inlined (to be guarded)."""
-    if not isinstance(fn, types.FunctionType) or not uses_formats(fdef, kinds):
+    if not isinstance(fn, types.FunctionType):
         return set()
-    inliner = _Inliner(fn, fdef, filename, namer, rt_name)
+    inliner = _Inliner(fn, fdef, filename, namer, rt_name, uses_formats(fdef, kinds))
     fdef.body = inliner.block(fdef.body, (fn.__code__,), 0)
     return inliner.inlined
 
 
 class _Inliner:
-    def __init__(self, fn, fdef, filename: str, namer, rt_name: str):
+    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
+        self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
         self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | \
             {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -121,6 +122,8 @@ class _Inliner:
                 or getattr(g, "__wrapped__", None) is not None:
             return None
         if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return None
+        if not self.formats and not _takes_gradients(g):
             return None
         return g
 
@@ -203,6 +206,17 @@ class _Inliner:
         self.locals |= {n.id for s in inner.body for n in walk_nodes(s)
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         return prologue + inner.body
+
+
+def _takes_gradients(g) -> bool:
+    """Does ``g`` call dlgradient (or dljacobian, dldivergence, dllaplacian) by a global name?"""
+    from .hooks import API
+    sites = API.SITE_FUNCTIONS
+    for n in g.__code__.co_names:        # (global names and attribute names: sct.dlgradient too)
+        if n in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian") or \
+                any(g.__globals__.get(n) is f for f in sites):
+            return True
+    return False
 
 
 class _Substitute(gast.NodeTransformer):
