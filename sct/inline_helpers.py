@@ -1,4 +1,5 @@
-"""Helpers of the same file called from a function that uses data formats, read in place.
+"""Helpers of the same file read in place: where the function meets data formats, and those
+that take gradients.
 
 MATLAB's custom training loops pass formatted dlarrays to the user's model function
 (``Y = model(parameters, X)`` in ``modelLoss``).  sct follows formats through one function at a
@@ -12,6 +13,13 @@ return assigned to ``r``.  That is what the call computes (Python binds paramete
 arguments' objects, the body runs, the value returns), so values and every derivative are the
 caller's own, formats included; a ``dlgradient`` in the helper then sees the caller's code, as
 MATLAB's trace does.  Statements keep the helper's lines (the same file), so errors name them.
+
+A helper of the file that calls ``dlgradient`` (or dljacobian, dldivergence, dllaplacian) is read
+in place wherever it is called, for the same reason: its sites then differentiate through the
+caller's code (``h(x, x ** 2)``'s ``dlgradient(sum(x * z), x)`` is 3x**2, MATLAB's; compiled on its
+own it held z constant).  Not where that would put a gradient that may be differentiated again
+inside a loop (the call is in a loop, or the helper loops): there it stays a call, with its own
+pair (``sct/helper_sites.py`` refuses what that cannot follow).
 
 The helper's global name stays guarded (``Resolver.resolve_name``): redefining it recompiles.
 Anything else (another module's helper, a method, a recursive call, a name the caller binds) is
@@ -72,18 +80,18 @@ class _Inliner:
                 self.locals.add(extra.id)
         self.inlined: Set[str] = set()
 
-    def block(self, stmts: List, stack, depth: int) -> List:
+    def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:
         out: List = []
         for s in stmts:
             for field in ("body", "orelse"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
-                    setattr(s, field, self.block(inner, stack, depth))
-            replaced = self.statement(s, stack, depth)
+                    setattr(s, field, self.block(inner, stack, depth, in_loop or isinstance(s, (gast.For, gast.While))))
+            replaced = self.statement(s, stack, depth, in_loop)
             out.extend(replaced if replaced is not None else [s])
         return out
 
-    def statement(self, s, stack, depth: int) -> Optional[List]:
+    def statement(self, s, stack, depth: int, in_loop: bool) -> Optional[List]:
         if depth >= MAX_DEPTH:
             return None
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.value, gast.Call):
@@ -92,7 +100,7 @@ class _Inliner:
             call, target = s.value, None
         else:
             return None
-        helper = self.helper(call, stack)
+        helper = self.helper(call, stack, in_loop)
         if helper is None:
             return None
         body = self.body(helper, call, getattr(s, "lineno", None))
@@ -105,9 +113,9 @@ class _Inliner:
             gast.copy_location(done, s)
             done.lineno = s.lineno
             stmts.append(done)
-        return self.block(stmts, stack + (helper.__code__,), depth + 1)
+        return self.block(stmts, stack + (helper.__code__,), depth + 1, in_loop)
 
-    def helper(self, call: gast.Call, stack):
+    def helper(self, call: gast.Call, stack, in_loop: bool):
         """The plain function of this file ``call`` calls by a global name (None: not one)."""
         func = call.func
         if not isinstance(func, gast.Name) or func.id in self.locals:
@@ -123,7 +131,12 @@ class _Inliner:
             return None
         if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
             return None
-        if not self.formats and not _takes_gradients(g):
+        if _takes_gradients(g):
+            # (a gradient taken in a loop cannot be differentiated again yet: such a helper stays
+            # a call there, whose own pair can)
+            if in_loop or _has_loop(g):
+                return None
+        elif not self.formats:
             return None
         return g
 
@@ -206,6 +219,17 @@ class _Inliner:
         self.locals |= {n.id for s in inner.body for n in walk_nodes(s)
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         return prologue + inner.body
+
+
+def _has_loop(g) -> bool:
+    """Does ``g``'s code loop (a for/while or a comprehension: a backward jump)?"""
+    import dis
+
+    def loops(code) -> bool:
+        return any(i.opname in ("JUMP_BACKWARD", "JUMP_ABSOLUTE", "FOR_ITER", "JUMP_BACKWARD_NO_INTERRUPT")
+                   for i in dis.get_instructions(code)) or \
+            any(isinstance(c, types.CodeType) and loops(c) for c in code.co_consts)
+    return loops(g.__code__)
 
 
 def _takes_gradients(g) -> bool:
