@@ -61,8 +61,8 @@ def uses_formats(fdef, kinds) -> bool:
 def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: str, kinds) -> Set[str]:
     """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats; the
     names of the helpers inlined (to be guarded)."""
-    if not isinstance(fn, types.FunctionType):
-        return set()
+    if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated"):
+        return set()             # (generated code calls its sweeps by name: they stay calls)
     inliner = _Inliner(fn, fdef, filename, namer, rt_name, uses_formats(fdef, kinds))
     fdef.body = inliner.block(fdef.body, (fn.__code__,), 0)
     return inliner.inlined
