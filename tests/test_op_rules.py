@@ -603,6 +603,7 @@ CASES = [
     Case(math.log, [R(lo=0.5, hi=2), R(lo=1.5, hi=3)], (0, 1), note="with a base"),
     # for loops and dict views
     Case(support.as_sequence, [R(3, 2)], complex=True),
+    Case(support.point_total, [R(3), C(np.zeros((3, 2))), C(0)], complex=True),   # dllaplacian's sum of u
     Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
     # an object walked by its __iter__ (its fields): items' adjoints to the fields and back
