@@ -167,15 +167,16 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
 
     # optimistic: every candidate whose bindings give one rank, from the ranks found so far
     found: Dict[str, int] = {}
+    known = dict(ranks)         # {**ranks, **found}, kept as found grows (a candidate is never in ranks)
     changed = True
     while changed:
         changed = False
         for name in candidates - spoiled - set(found):
-            got = {rank(v, {**ranks, **found}) for v in values[name]} - {None}
+            got = {rank(v, known) for v in values[name]} - {None}
             if name in first:
                 got.add(first[name])
             if len(got) == 1:
-                found[name] = got.pop()
+                found[name] = known[name] = got.pop()
                 changed = True
     # then checked: every binding gives exactly that rank, given all the ranks found
     while True:
