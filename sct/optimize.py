@@ -540,6 +540,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
             j += 1
 
     visit(fn.body, set())
+    del visit       # (recursive closures holding the functions: freed now, not by the cyclic collector)
     if not merged:
         return False
     # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
@@ -581,6 +582,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
 
     if dead:
         fn.body = _block(sweep(fn.body))
+    del sweep
     return True
 
 
@@ -1276,6 +1278,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             stmts.insert(position + 1, gast.copy_location(release, s))
 
     block(fn.body)
+    del block       # (a recursive closure holding the function: freed now, not by the cyclic collector)
 
 
 def shared_statements(functions) -> Set[int]:
