@@ -97,24 +97,24 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             initial[name] = kind[2]
     values: Dict[str, list] = {}
     spoiled: Set[str] = set()
+    # a name bound otherwise too (a loop target, unpacking, with ... as) has more stores than
+    # plain bindings: it has no rank here (its stores counted on the same walk)
+    stores: Dict[str, int] = {}
     for n in walk_no_defs(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             values.setdefault(n.targets[0].id, []).append(n.value)
             continue
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Del):
-            spoiled.add(n.id)
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Del):
+                spoiled.add(n.id)
+            elif isinstance(n.ctx, gast.Store):
+                stores[n.id] = stores.get(n.id, 0) + 1
         elif isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                 isinstance(n.value, gast.Name):
             spoiled.add(n.value.id)     # y.shape = ... changes its rank
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 isinstance(n.func.value, gast.Name) and n.func.attr in ("resize", "shape"):
             spoiled.add(n.func.value.id)
-    # a name bound otherwise too (a loop target, unpacking, with ... as) has more stores than
-    # plain bindings: it has no rank here
-    stores: Dict[str, int] = {}
-    for n in walk_no_defs(fdef):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            stores[n.id] = stores.get(n.id, 0) + 1
     params = set(a.id for a in fdef.args.args) | set(a.id for a in fdef.args.kwonlyargs)
     for extra in (fdef.args.vararg, fdef.args.kwarg):
         if extra is not None:
