@@ -540,6 +540,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
             j += 1
 
     visit(fn.body, set())
+    del visit       # (recursive closures holding the functions: freed now, not by the cyclic collector)
     if not merged:
         return False
     # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
@@ -581,6 +582,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
 
     if dead:
         fn.body = _block(sweep(fn.body))
+    del sweep
     return True
 
 
@@ -1276,6 +1278,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             stmts.insert(position + 1, gast.copy_location(release, s))
 
     block(fn.body)
+    del block       # (a recursive closure holding the function: freed now, not by the cyclic collector)
 
 
 def shared_statements(functions) -> Set[int]:
@@ -1867,61 +1870,129 @@ def shift_invariant_maxima(functions, rt_name: str, numpy_name: Optional[str], p
             _rewrite_shift(bwd, triples, rt_name, shared)
 
 
-def _stores_loads(fn, rt_name: str, generated: Set[str], residual_return: bool):
+def _stores_loads(fn, rt_name: str, generated: Set[str], residual_return: bool, np_name: Optional[str] = None):
     """Per name: stores anywhere in ``fn``, and the ids of the top-level statements of ``fn.body``
     that read it as a value (each once per read): reads of its shape, dtype, ndim or size, inside
     ``rt.shape_proxy``, as arguments of a generated function's call (a dlgradient function) or in
     the residual tuple a helper's forward returns do not count.  None where ``fn`` reads its
-    frame (locals(), eval...)."""
+    frame (locals(), eval...).  With ``np_name`` (``_products``), also: per name, the ids of its
+    ``Load`` nodes (every one, as ``walk_nodes`` finds them), and the ids of the names read as
+    operands of arithmetic and as arguments of numpy functions that write none of them
+    (``np_name.f(...)``, no ``out=``), from the same walk (one walk of the body, iterative; the
+    other fields of ``fn`` walked apart)."""
     stores: Dict[str, int] = {}
     loads: Dict[str, List[int]] = {}
+    value_reads: Dict[str, List[int]] = {}       # name -> ids of its Load nodes
+    operands: Set[int] = set()      # ids of Name nodes read as operands of arithmetic
+    calls: Set[int] = set()         # ... as arguments of numpy functions that write none of them
+    Name, Attribute, Call, Return, Tuple, Load = gast.Name, gast.Attribute, gast.Call, gast.Return, gast.Tuple, \
+        gast.Load
+    BinOp, UnaryOp, Store, Del = gast.BinOp, gast.UnaryOp, gast.Store, gast.Del
+    scoped_classes = (gast.FunctionDef, gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal)
+    AST, fields_of, products = ast.AST, _CHILD_FIELDS, np_name is not None
+    scoped = False
 
-    def visit(node, top, meta):
-        if isinstance(node, gast.Name):
-            if isinstance(node.ctx, gast.Store) or isinstance(node.ctx, gast.Del):
-                stores[node.id] = stores.get(node.id, 0) + 1
-            elif not meta:
-                loads.setdefault(node.id, []).append(top)
-            return
-        if isinstance(node, gast.Attribute) and node.attr in _META_ATTRS and isinstance(node.value, gast.Name):
-            visit(node.value, top, True)
-            return
-        if isinstance(node, gast.Call):
-            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1:
-                visit(node.args[0], top, True)
-                return
-            if isinstance(node.func, gast.Name) and node.func.id in generated:
-                visit(node.func, top, meta)
-                for arg in node.args:
-                    visit(arg, top, meta or isinstance(arg, gast.Name))
-                for kw in node.keywords:
-                    visit(kw, top, meta)
-                return
-        if residual_return and isinstance(node, gast.Return) and isinstance(node.value, gast.Tuple) and \
-                len(node.value.elts) == 2 and isinstance(node.value.elts[1], gast.Tuple):
-            visit(node.value.elts[0], top, meta)
-            for elt in node.value.elts[1].elts:
-                visit(elt, top, True)
-            return
-        for child in ast.iter_child_nodes(node):
-            visit(child, top, meta)
+    def count_operands(node) -> None:
+        """``_products``' operand and numpy-argument reads among ``node``'s direct children."""
+        cls = node.__class__
+        if cls is BinOp:
+            operands.update(id(n) for n in (node.left, node.right) if n.__class__ is Name)
+        elif cls is UnaryOp:
+            if node.operand.__class__ is Name:
+                operands.add(id(node.operand))
+        elif cls is Call:
+            func = node.func
+            if func.__class__ is Attribute and func.value.__class__ is Name and func.value.id == np_name and \
+                    func.attr not in _NUMPY_WRITES and not any(kw.arg in (None, "out") for kw in node.keywords):
+                calls.update(id(n) for n in node.args if n.__class__ is Name)
 
     for top in fn.body:
-        visit(top, id(top), False)
+        key = id(top)
+        todo = [(top, False)]
+        pop, push = todo.pop, todo.append
+        while todo:
+            node, meta = pop()
+            cls = node.__class__
+            if cls is Name:
+                ctx = node.ctx.__class__
+                if ctx is Store or ctx is Del:
+                    stores[node.id] = stores.get(node.id, 0) + 1
+                elif not meta:
+                    loads.setdefault(node.id, []).append(key)
+                if products and ctx is Load:
+                    value_reads.setdefault(node.id, []).append(id(node))
+                continue
+            if products:
+                count_operands(node)
+            if cls is Attribute:
+                if node.attr in _META_ATTRS and node.value.__class__ is Name:
+                    push((node.value, True))
+                    continue
+            elif cls is Call:
+                if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1:
+                    push((node.args[0], True))
+                    if products and node.func.value.ctx.__class__ is Load:     # (the runtime's name)
+                        value_reads.setdefault(rt_name, []).append(id(node.func.value))
+                    continue
+                func = node.func
+                if func.__class__ is Name and func.id in generated:
+                    push((func, meta))
+                    for arg in node.args:
+                        push((arg, meta or arg.__class__ is Name))
+                    for kw in node.keywords:
+                        push((kw, meta))
+                    continue
+            elif cls is Return:
+                value = node.value
+                if residual_return and value.__class__ is Tuple and len(value.elts) == 2 and \
+                        value.elts[1].__class__ is Tuple:
+                    push((value.elts[0], meta))
+                    for elt in value.elts[1].elts:
+                        push((elt, True))
+                    continue
+            elif cls in scoped_classes:
+                scoped = True
+            fields = fields_of.get(cls)
+            if fields is None:
+                fields = _child_fields(cls)
+            for name in fields:
+                field = getattr(node, name, None)
+                if isinstance(field, AST):
+                    push((field, meta))
+                elif field.__class__ is list:
+                    for item in field:
+                        if isinstance(item, AST):
+                            push((item, meta))
     if any(name in loads or name in stores for name in _SCOPE_NAMES):
         return None
-    for n in walk_nodes(fn):
-        if isinstance(n, (gast.Global, gast.Nonlocal)) or \
-                isinstance(n, (gast.FunctionDef, gast.Lambda, gast.ClassDef)) and n is not fn:
-            return None
+    if scoped:
+        return None
+    for name in fields_of.get(fn.__class__) or _child_fields(fn.__class__):   # arguments, decorators...
+        if name == "body":
+            continue
+        field = getattr(fn, name, None)
+        for part in (field if field.__class__ is list else [field]):
+            if not isinstance(part, AST):
+                continue
+            for n in walk_nodes(part):
+                if isinstance(n, scoped_classes):
+                    return None
+                if products:
+                    count_operands(n)
+                    if n.__class__ is Name and n.ctx.__class__ is Load:
+                        value_reads.setdefault(n.id, []).append(id(n))
     for a in fn.args.args + fn.args.kwonlyargs + [fn.args.vararg, fn.args.kwarg]:
         if a is not None:
             stores[a.id] = stores.get(a.id, 0) + 1
-    return stores, loads
+    return (stores, loads, (value_reads, operands, calls)) if products else (stores, loads)
 
 
 def _shift_patterns(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
     """(Z, M, A) of each max shift of ``fn`` that ``shift_invariant_maxima`` may drop."""
+    if not any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name and
+               s.value.__class__ is gast.Call and s.value.func.__class__ is gast.Attribute and
+               s.value.func.attr in ("max", "amax") for s in fn.body):
+        return []           # no ``M = np.max(...)`` in the body: nothing to look for (no walk)
     facts = _stores_loads(fn, rt_name, generated, residual_return)
     if facts is None:
         return []
@@ -2084,33 +2155,19 @@ def known_products(functions, rt_name: str, numpy_name: Optional[str], pair=None
 
 def _products(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
     """(P, A, B) of each ``P = A * B`` of ``fn.body`` that ``known_products`` may use."""
-    facts = _stores_loads(fn, rt_name, generated, residual_return)
+    if not any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name and
+               s.value.__class__ is gast.BinOp and s.value.op.__class__ is gast.Mult for s in fn.body):
+        return []           # no ``P = A * B`` in the body: nothing to look for (no walk)
+    facts = _stores_loads(fn, rt_name, generated, residual_return, np_name)
     if facts is None:
         return []
-    stores, _ = facts
-    operands: Set[int] = set()      # ids of Name nodes read as operands of arithmetic
-    calls: Set[int] = set()         # ... as arguments of numpy functions that write none of them
-    for node in walk_nodes(fn):
-        if isinstance(node, gast.BinOp):
-            operands.update(id(n) for n in (node.left, node.right) if isinstance(n, gast.Name))
-        elif isinstance(node, gast.UnaryOp):
-            if isinstance(node.operand, gast.Name):
-                operands.add(id(node.operand))
-        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
-                isinstance(node.func.value, gast.Name) and node.func.value.id == np_name and \
-                node.func.attr not in _NUMPY_WRITES and not any(kw.arg in (None, "out") for kw in node.keywords):
-            calls.update(id(n) for n in node.args if isinstance(n, gast.Name))
-    loads = facts[1]
-    value_reads: Dict[str, List] = {}
-    for node in walk_nodes(fn):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            value_reads.setdefault(node.id, []).append(node)
+    stores, loads, (value_reads, operands, calls) = facts
 
     def safe(name, views: bool) -> bool:
         """Every value read of ``name`` is an operand of arithmetic (or, where ``views`` may be
         handed on, a numpy function's argument); the rest read its shape or hand it to the adjoint."""
         reads = value_reads.get(name, [])
-        value = [n for n in reads if id(n) in operands or (views and id(n) in calls)]
+        value = [n for n in reads if n in operands or (views and n in calls)]
         return len(value) == len(loads.get(name, []))
 
     found = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import inspect
+import types
 import linecache
 import textwrap
 from typing import List, Optional, Tuple
@@ -11,6 +12,20 @@ from typing import List, Optional, Tuple
 import gast
 
 from .errors import CompileError
+
+
+def _code_function(fn, code):
+    """A plain function of ``code`` and ``fn``'s globals, for ``inspect.getsourcelines``: the
+    source of ``code`` itself (inspect follows a decorator's ``__wrapped__`` from ``fn``; this
+    function has none), read as ``getsourcelines(code)`` reads it -- the same lines and start --
+    but its module found by its ``__module__`` at once: for a code object ``inspect.getmodule``
+    maps every loaded module's file (a ``realpath`` of each, about 20 ms the first time and after
+    each import), which only picks the globals ``linecache`` reads a file not on disk with."""
+    try:
+        return types.FunctionType(code, getattr(fn, "__globals__", None) or {"__name__": None},
+                                  None, None, tuple(types.CellType() for _ in code.co_freevars))
+    except Exception:
+        return code
 
 
 def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
@@ -28,7 +43,7 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     try:
         # the source of fn's own code: inspect would follow a decorator's __wrapped__ to
         # the function it wraps (another body, maybe another file)
-        lines, start = inspect.getsourcelines(code)
+        lines, start = inspect.getsourcelines(_code_function(fn, code))
     except (OSError, TypeError) as exc:
         raise CompileError(
             f"cannot read the source of {fn.__qualname__}: {exc}. sct transforms Python "

@@ -98,24 +98,24 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             initial[name] = kind[2]
     values: Dict[str, list] = {}
     spoiled: Set[str] = set()
+    # a name bound otherwise too (a loop target, unpacking, with ... as) has more stores than
+    # plain bindings: it has no rank here (its stores counted on the same walk)
+    stores: Dict[str, int] = {}
     for n in walk_no_defs(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             values.setdefault(n.targets[0].id, []).append(n.value)
             continue
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Del):
-            spoiled.add(n.id)
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Del):
+                spoiled.add(n.id)
+            elif isinstance(n.ctx, gast.Store):
+                stores[n.id] = stores.get(n.id, 0) + 1
         elif isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                 isinstance(n.value, gast.Name):
             spoiled.add(n.value.id)     # y.shape = ... changes its rank
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 isinstance(n.func.value, gast.Name) and n.func.attr in ("resize", "shape"):
             spoiled.add(n.func.value.id)
-    # a name bound otherwise too (a loop target, unpacking, with ... as) has more stores than
-    # plain bindings: it has no rank here
-    stores: Dict[str, int] = {}
-    for n in walk_no_defs(fdef):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            stores[n.id] = stores.get(n.id, 0) + 1
     params = set(a.id for a in fdef.args.args) | set(a.id for a in fdef.args.kwonlyargs)
     for extra in (fdef.args.vararg, fdef.args.kwarg):
         if extra is not None:
@@ -168,15 +168,16 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
 
     # optimistic: every candidate whose bindings give one rank, from the ranks found so far
     found: Dict[str, int] = {}
+    known = dict(ranks)         # {**ranks, **found}, kept as found grows (a candidate is never in ranks)
     changed = True
     while changed:
         changed = False
         for name in candidates - spoiled - set(found):
-            got = {rank(v, {**ranks, **found}) for v in values[name]} - {None}
+            got = {rank(v, known) for v in values[name]} - {None}
             if name in first:
                 got.add(first[name])
             if len(got) == 1:
-                found[name] = got.pop()
+                found[name] = known[name] = got.pop()
                 changed = True
     # then checked: every binding gives exactly that rank, given all the ranks found
     while True:

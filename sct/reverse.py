@@ -94,7 +94,9 @@ class Transformer:
         are narrowed and the forward code is written, once.  Where some other answer differs,
         the sweeps are written again with the real plan, from the same names."""
         facts = function_facts(self.fdef, self.filename)
-        sites = SiteFinding(self.fdef, facts, self.act).find_sites()
+        finding = SiteFinding(self.fdef, facts, self.act)
+        sites = finding.find_sites()
+        finding.release()
         memo: Dict = {}                 # liveness's fixed points, the same for both generations
         taken = set(self.namer.taken)
         asked = AskedPlan(facts.stored)

@@ -203,6 +203,11 @@ class SiteFinding:
         self.copies = CopyChecks(self)
         self._nodes: Optional[List] = None
 
+    def release(self) -> None:
+        """Once the sites are found: the finding's parts, which point back at it, let go (the
+        cycle held the function's tree and its analysis until the cyclic collector ran)."""
+        self.follow = self.copies = self._nodes = None
+
     def nodes(self) -> List:
         """``walk_nodes(fdef)`` as a list, walked once: the checks of the sites read the function
         many times (each x, each name they follow), and finding the sites changes no node."""
