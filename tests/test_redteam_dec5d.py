@@ -212,6 +212,56 @@ def test_a_rule_registered_again_is_used_not_the_code_compiled_for_the_first():
             forget(_cube)
 
 
+def outputs_by_count(x, n):
+    y = np.sum(x ** 2)
+    g = dlgradient(y, x)
+    out = {"y": y}
+    for i in range(n):
+        out[f"g{i}"] = [g * (i + 1)] * (i + 1)
+    return out
+
+
+def test_the_outputs_laid_out_on_the_first_run_do_not_bind_later_runs_of_other_layouts():
+    acc = sct.dlaccelerate(outputs_by_count)
+    for n in (1, 3, 0, 2, 3, 1):
+        for out in (dlfeval(outputs_by_count, dlarray(X3), n), acc(dlarray(X3), n)):
+            assert list(out) == ["y"] + [f"g{i}" for i in range(n)]
+            for i in range(n):
+                items = out[f"g{i}"]
+                assert len(items) == i + 1 and all(isinstance(a, sct.dlarray) for a in items)
+                assert_close(_np(items[-1]), 2 * X3 * (i + 1), 1e-12, 1e-12)
+                datas = [_np(a) for a in items]       # results never share one array
+                assert not any(np.shares_memory(a, b) for j, a in enumerate(datas) for b in datas[j + 1:])
+
+
+def fused_chain(x, w):
+    y = np.sum(np.tanh(x * w + 1.0) * np.exp(-x * x) + x / (1.0 + w * w))
+    return y, dlgradient(y, x, w)
+
+
+def test_switching_the_backend_between_calls_recompiles():
+    pytest.importorskip("numexpr")
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(6), rng.standard_normal(6)
+
+    def plain(a, b):
+        return np.sum(np.tanh(a * b + 1.0) * np.exp(-a * a) + a / (1.0 + b * b))
+    acc = sct.dlaccelerate(fused_chain)
+    try:
+        for backend in ("numpy", "numexpr", "numpy", "numexpr"):
+            sct.set_backend(backend)
+            assert ("rt.fused(" in str(sct.source(fused_chain, dlarray(x), dlarray(w)))) == (backend == "numexpr")
+            for f in (fused_chain, acc):
+                for shape in ((6,), (1,)):
+                    a, b = x[:shape[0]], w
+                    y, (gx, gw) = dlfeval(f, dlarray(a), dlarray(b))
+                    assert_close(_np(y), plain(a, b), 1e-12, 1e-12)
+                    assert_close(_np(gx), numerical_gradient(plain, [a, b], 0), 1e-6, 1e-7)
+                    assert_close(_np(gw), numerical_gradient(plain, [a, b], 1), 1e-6, 1e-7)
+    finally:
+        sct.set_backend("numpy")
+
+
 # --- wrong results found ---------------------------------------------------------------------------
 
 def sum_over_axis(x):
