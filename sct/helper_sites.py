@@ -10,9 +10,11 @@ helper's own code gives zero.  Refused here where every ``x`` is a parameter of 
 whatever the caller did): take the gradient in the function dlfeval runs, or compute ``y`` in
 the helper from its ``x``.
 
-Not refused (not seen here): a ``y`` that reaches ``x`` in the helper and also through another
-parameter the caller computed from ``x`` (``h(x, x ** 2)``); that derivative holds the other
-parameter constant (tests/test_redteam_dec5d.py, xfail).
+A ``y`` that reaches ``x`` in the helper and also another traced parameter: the sites are returned
+(``Compiled.joint_sites``), and a caller whose call is resolved when it is compiled (sct/call_tree.py)
+is refused where it passes there a value it computed from the argument given as ``x``
+(``h(x, x ** 2)``: the helper holds it constant).  Not followed: a helper chosen at run time
+(tests/test_redteam_dec5d.py, xfail).
 """
 from __future__ import annotations
 
@@ -33,16 +35,21 @@ def _root(node):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None:
+def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tuple:
     """Refuse a dlgradient (or dljacobian ...) of a helper whose ``y`` depends on none of its
-    ``x``s, each ``x`` a parameter of the helper (see the module's doc)."""
+    ``x``s, each ``x`` a parameter of the helper (see the module's doc).  Returns the sites the
+    caller must check (``Compiled.joint_sites``): ``(line, x positions, positions of the other
+    traced parameters y depends on)``, each ``x`` a parameter; a caller passing, at one of the
+    latter, a value it computed from the argument at an ``x`` is refused (sct/call_tree.py)."""
+    order = list(params)
+    joint = []
     sites = []
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call) and \
                 activity.call_info(node.value).kind == CallKind.SITE:
             sites.append(node)
     if not sites:
-        return
+        return ()
     params = set(params)
     for stmt in sites:
         call = stmt.value
@@ -56,6 +63,10 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None
                                            for r in roots):
             continue
         if y in roots or y in Dependence(fdef, activity, set(roots)).active:
+            others = tuple(i for i, p in enumerate(order) if p in activity.active and p not in roots and
+                           (p == y or y in Dependence(fdef, activity, {p}).active))
+            if others:
+                joint.append((getattr(stmt, "lineno", fdef.lineno), tuple(order.index(r) for r in roots), others))
             continue
         name, xs_text = fdef.name, ", ".join(repr(r) for r in roots)
         if name.startswith(("out_lambda", "lambda_")):         # sct's name of a lambda
@@ -68,3 +79,4 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None
             "here, where MATLAB's trace differentiates through the caller. Take the gradient in the "
             "function dlfeval runs, or compute y inside the helper from its x",
             filename, getattr(stmt, "lineno", fdef.lineno), "dlgradient")
+    return tuple(joint)
