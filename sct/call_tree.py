@@ -725,6 +725,7 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
                 resolution.locals.clear()
         if context is not None:
             _bind_all(tree)
+        _keep_links(tree)
     finally:
         if context is not None:
             for f in generated.functions:
@@ -769,41 +770,80 @@ def _computed_from(graph: Dict[str, set], names: set, sources: set) -> bool:
     return False
 
 
+def _arg_names(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def _links(fdef, args, graph=None):
+    """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
+    same value as) argument ``i``, by ``_reads_graph``."""
+    names = [_arg_names(a) for a in args]
+    pairs = set()
+    for i, xi in enumerate(names):
+        if not xi:
+            continue
+        for j, xj in enumerate(names):
+            if j != i and xj:
+                if graph is None:
+                    graph = _reads_graph(fdef)
+                if xj & xi or _computed_from(graph, xj, xi):
+                    pairs.add((i, j))
+    return frozenset(pairs)
+
+
 def _refuse_joint(call, compiled, args, fn, filename) -> None:
     """``compiled`` (a helper) takes ``dlgradient(y, x)`` of its parameter ``x`` with ``y`` also
     depending on another parameter (``Compiled.joint_sites``, sct/helper_sites.py): the helper's
     code holds that parameter constant, so a call passing there a value computed from the
     argument given as ``x`` (``h(x, x ** 2)``) would get a partial derivative where MATLAB's
     trace gives the whole one: refused at the call."""
-    joints = getattr(compiled, "joint_sites", ())
-    if not joints:
-        return
-    graph = None
-    for line, xs, others in joints:
-        if max(xs + others) >= len(args):
-            continue
-        x_names = {n.id for i in xs for n in gast.walk(args[i]) if isinstance(n, gast.Name)}
-        if not x_names:
-            continue
-        if graph is None:
-            graph = _reads_graph(call.fdef)
+    if getattr(compiled, "joint_sites", ()):
+        refuse_linked(compiled, _links(call.fdef, args), fn, filename, call.line)
+
+
+def refuse_linked(compiled, links, fn, filename, line) -> None:
+    """_refuse_joint's check and error, given the call's links (also for a call whose callee is
+    known at run time only: its site keeps the links, sct/transform_calls.py)."""
+    for site_line, xs, others in getattr(compiled, "joint_sites", ()):
         for i in others:
-            names = {n.id for n in gast.walk(args[i]) if isinstance(n, gast.Name)}
-            if names & x_names or _computed_from(graph, names, x_names):
+            if any((j, i) in links for j in xs):
                 code = getattr(fn, "__code__", None)
                 params = code.co_varnames[:code.co_argcount] if code is not None else ()
-                what = lambda j: repr(params[j]) if j < len(params) else f"argument {j + 1}"   # noqa: E731
+                what = lambda k: repr(params[k]) if k < len(params) else f"argument {k + 1}"   # noqa: E731
                 name = getattr(fn, "__name__", "the helper")
+                generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
+                at = "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
                 error = CompileError(
-                    f"{name}() takes dlgradient (line {line}) with respect to its parameter "
+                    f"{name}() takes dlgradient{at} with respect to its parameter "
                     f"{', '.join(what(j) for j in xs)} of a y that also depends on its parameter {what(i)}, "
                     f"and this call passes for {what(i)} a value computed from the one it passes for "
                     f"{', '.join(what(j) for j in xs)}: sct differentiates the helper's own code, holding "
                     f"{what(i)} constant, where MATLAB's trace also differentiates through this call. Take "
                     "the gradient in the function dlfeval runs, or compute that value inside the helper",
-                    filename, call.line, "dlgradient")
+                    filename, line, "dlgradient")
                 error.at_call = True
                 raise error
+
+
+def _keep_links(tree) -> None:
+    """Give the sites of the calls left to their first run the links of their arguments (for
+    refuse_linked when the callee is compiled then)."""
+    graphs: Dict[int, Dict[str, set]] = {}
+    for call, record in zip(tree.calls, tree.records):
+        if record is not None and record.resolved:
+            continue
+        node = call.node
+        rest = node.args[1:]
+        skip = 3 if call.op in ("vjp_method", "primal_method") else 2
+        args = rest[skip:]
+        if len(args) < 2 or any(isinstance(a, gast.Starred) for a in args):
+            continue
+        graph = graphs.get(id(call.fdef))
+        if graph is None:
+            graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
+        links = _links(call.fdef, args, graph)
+        if links and hasattr(call.site, "linked"):
+            call.site.linked = (links, tree.resolution.filename, call.line)
 
 
 def _resolve_one(resolution, call) -> CallRecord:

@@ -13,8 +13,10 @@ the helper from its ``x``.
 A ``y`` that reaches ``x`` in the helper and also another traced parameter: the sites are returned
 (``Compiled.joint_sites``), and a caller whose call is resolved when it is compiled (sct/call_tree.py)
 is refused where it passes there a value it computed from the argument given as ``x``
-(``h(x, x ** 2)``: the helper holds it constant).  Not followed: a helper chosen at run time
-(tests/test_redteam_dec5d.py, xfail).
+(``h(x, x ** 2)``: the helper holds it constant); for a call whose callee is known at run time
+only, its site keeps the links of its arguments for the check when the callee is compiled
+(sct/transform_calls.py).  The links are read by name over the caller's generated code, every
+statement at once: more than the values carry, never less.
 """
 from __future__ import annotations
 

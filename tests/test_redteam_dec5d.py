@@ -402,9 +402,17 @@ def helper_given_an_independent_value(x, z):
     return _partial_in_a_helper(x, z)
 
 
-@pytest.mark.xfail(strict=True, reason="a helper chosen at run time (from a dict, an argument) is compiled "
-                   "at its first call, where the caller's dependence of its arguments is not known: its "
-                   "dlgradient holds the other argument constant (x ** 2 where MATLAB gives 3 x ** 2)")
-def test_a_helper_chosen_at_run_time_whose_other_argument_depends_on_x():
-    g = dlfeval(helper_chosen_at_run_time, dlarray(X3))
-    assert_close(_np(g), 3 * X3 ** 2, 1e-12, 1e-12)
+def test_a_helper_chosen_at_run_time_whose_other_argument_depends_on_x_is_refused():
+    """As above, for a helper found when the call runs (from a dict): the caller's compile keeps
+    the call's links on its site, checked when the helper is compiled."""
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(helper_chosen_at_run_time, dlarray(X3))
+    assert info.value.filename == __file__
+    assert info.value.lineno == helper_chosen_at_run_time.__code__.co_firstlineno + 1
+    assert "'z'" in str(info.value) and "computed from" in str(info.value)
+    g = dlfeval(helper_chosen_at_run_time_independent, dlarray(X3), dlarray(X3 ** 2))
+    assert_close(_np(g), X3 ** 2, 1e-12, 1e-12)
+
+
+def helper_chosen_at_run_time_independent(x, z):
+    return PARTIALS["h"](x, z)
