@@ -82,3 +82,27 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
             "function dlfeval runs, or compute y inside the helper from its x",
             filename, getattr(stmt, "lineno", fdef.lineno), "dlgradient")
     return tuple(joint)
+
+
+def refuse_linked(compiled, links, fn, filename, line) -> None:
+    """_refuse_joint's check and error, given the call's links (sct/call_tree.py; also for a call
+    whose callee is known at run time only: its site keeps the links, sct/transform_calls.py)."""
+    for site_line, xs, others in getattr(compiled, "joint_sites", ()):
+        for i in others:
+            if any((j, i) in links for j in xs):
+                code = getattr(fn, "__code__", None)
+                params = code.co_varnames[:code.co_argcount] if code is not None else ()
+                what = lambda k: repr(params[k]) if k < len(params) else f"argument {k + 1}"   # noqa: E731
+                name = getattr(fn, "__name__", "the helper")
+                generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
+                at = "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
+                error = CompileError(
+                    f"{name}() takes dlgradient{at} with respect to its parameter "
+                    f"{', '.join(what(j) for j in xs)} of a y that also depends on its parameter {what(i)}, "
+                    f"and this call passes for {what(i)} a value computed from the one it passes for "
+                    f"{', '.join(what(j) for j in xs)}: sct differentiates the helper's own code, holding "
+                    f"{what(i)} constant, where MATLAB's trace also differentiates through this call. Take "
+                    "the gradient in the function dlfeval runs, or compute that value inside the helper",
+                    filename, line, "dlgradient")
+                error.at_call = True
+                raise error

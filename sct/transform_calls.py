@@ -21,6 +21,7 @@ from .runtime import registry
 from .runtime.support import ZERO, Closure, SiteEntry, method_of
 
 from .cache import HELPERS, function_key
+from .helper_sites import refuse_linked
 from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
 from .errors import CompileError
@@ -660,10 +661,9 @@ def site_miss(site, op, target, name, active, args, kwargs):
 def _refuse_linked_at(site, compiled, fn) -> None:
     """A helper taking dlgradient of a parameter whose ``y`` also reads another, called here with
     a value computed from the first there (the links its caller's compile kept): refused, as a
-    call resolved with the caller is (sct.call_tree.refuse_linked)."""
+    call resolved with the caller is (sct.helper_sites.refuse_linked)."""
     linked = getattr(site, "linked", None)
     if linked is not None and getattr(compiled, "joint_sites", ()):
-        from .call_tree import refuse_linked
         refuse_linked(compiled, linked[0], fn, linked[1], linked[2])
 
 
