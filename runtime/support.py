@@ -1075,7 +1075,7 @@ class CallSite:
     first, second, func, keywords)`` (a tuple replaced whole, so readers need no lock); a call that matches none
     goes to the compiler (``HOOKS.site_miss``), which adds one.  After ``MAX_MISSES`` misses a site
     stops adding (a call whose callee or kinds keep changing takes the general path)."""
-    __slots__ = ("entries", "misses", "label", "__weakref__")
+    __slots__ = ("entries", "misses", "label", "linked", "__weakref__")
     MAX_ENTRIES = 16
     MAX_MISSES = 64
 
@@ -1083,6 +1083,7 @@ class CallSite:
         self.entries = ()
         self.misses = 0
         self.label = label
+        self.linked = None      # (pairs (i, j): argument j computed from argument i, file, line): sct/call_tree
 
     def __repr__(self):
         return f"<sct call site {self.label}>"

@@ -48,6 +48,8 @@ from .runtime.support import CallSite, Closure, SiteEntry, into_temporary as _in
 from .kinds import kind_of, make_matcher
 from .ir import walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
+from .errors import CompileError
+from .helper_sites import refuse_linked
 from .global_writes import _library
 from . import hooks
 from . import transform_calls as _tc
@@ -337,6 +339,8 @@ class _Resolution:
         self.locals: Dict[int, Tuple[set, Dict[str, Any]]] = {}
         self.results: Dict[Any, Any] = {}      # kinds of resolved calls' values (see _generated_kinds)
         self.bound: Dict[int, _Bound] = {}     # id(call node) -> its binding
+        self.args: Tuple = ()                   # the arguments of the call being resolved
+        self.filename: Optional[str] = None     # the caller's file (for a refusal at a call)
 
     def local(self, fdef) -> Tuple[set, Dict[str, Any]]:
         found = self.locals.get(id(fdef))
@@ -365,6 +369,7 @@ class _Resolution:
         if mask is None or len(mask) != len(args) or (method and name is None):
             return self.record(call, reason="arguments known at run time only")
         kinds = tuple(_arg_kind(a, bool(m), self.kinds, local, own) for a, m in zip(args, mask))
+        self.args = args
         self.exact = tuple(self.context is not None and self.context.exact(call, a, bool(m))
                            for a, m in zip(args, mask))
         keywords = tuple(k.arg for k in node.keywords)
@@ -395,6 +400,7 @@ class _Resolution:
             else:
                 compiled = _tc.primal_for_kinds(fn, kinds, mask)
                 first, second = compiled.entry, None
+        _refuse_joint(call, compiled, self.args, fn, self.filename)
         self.add(call, SiteEntry(fn, mask, None, compiled.check, self.version, first, second, fn, ()), kinds, mask)
         self.bind(_Bound(call, first, second, compiled, fn, kinds, _flags(mask), self.exact))
         return self.record(call, compiled, resolved=True)
@@ -429,6 +435,7 @@ class _Resolution:
             else:
                 compiled = _tc.primal_for_kinds(func, kinds, mask)
                 first, second = compiled.entry, None
+        _refuse_joint(call, compiled, self.args, func, self.filename)
         check = compiled.check
         conditions: Tuple = ()
         if issubclass(cls, Layer):          # as site_miss: a backward added later takes over
@@ -696,6 +703,7 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
     happens).  Calls of generated functions of ``fn`` itself are resolved by :func:`finish_call_tree`."""
     context = _Context(generated, namer, rt_name, param_kinds or {}) if generated is not None and namer else None
     resolution = _Resolution(namespace, kinds, registry.rules_version(), context)
+    resolution.filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
     tree = CallTree(fn, calls, resolution, context)
     if context is not None:
         for f in generated.functions:
@@ -718,6 +726,7 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
                 resolution.locals.clear()
         if context is not None:
             _bind_all(tree)
+        _keep_links(tree)
     finally:
         if context is not None:
             for f in generated.functions:
@@ -725,9 +734,103 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
     return tree
 
 
+def _reads_graph(fdef) -> Dict[str, set]:
+    """name -> the names its values are computed from, over every statement of the generated
+    function (flow-insensitive: more than the values can carry, never less); an object changed by
+    a call (``buf.append(v)``, ``obj.f(v)``) reads that call's names."""
+    graph: Dict[str, set] = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.For)):
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            value = node.iter if isinstance(node, gast.For) else node.value
+            reads = {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} if value is not None else set()
+            for target in targets:
+                stored = [n.id for n in gast.walk(target) if isinstance(n, gast.Name)]
+                for name in stored:
+                    graph.setdefault(name, set()).update(reads, (m for m in stored if m != name))
+        elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute):
+            base = node.value.func.value
+            while isinstance(base, (gast.Attribute, gast.Subscript)):
+                base = base.value
+            if isinstance(base, gast.Name):
+                graph.setdefault(base.id, set()).update(n.id for n in gast.walk(node.value) if isinstance(n, gast.Name))
+    return graph
+
+
+def _computed_from(graph: Dict[str, set], names: set, sources: set) -> bool:
+    seen, todo = set(names), list(names)
+    while todo:
+        name = todo.pop()
+        if name in sources:
+            return True
+        for m in graph.get(name, ()):
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return False
+
+
+def _arg_names(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def _links(fdef, args, graph=None):
+    """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
+    same value as) argument ``i``, by ``_reads_graph``."""
+    names = [_arg_names(a) for a in args]
+    pairs = set()
+    for i, xi in enumerate(names):
+        if not xi:
+            continue
+        for j, xj in enumerate(names):
+            if j != i and xj:
+                if graph is None:
+                    graph = _reads_graph(fdef)
+                if xj & xi or _computed_from(graph, xj, xi):
+                    pairs.add((i, j))
+    return frozenset(pairs)
+
+
+def _refuse_joint(call, compiled, args, fn, filename) -> None:
+    """``compiled`` (a helper) takes ``dlgradient(y, x)`` of its parameter ``x`` with ``y`` also
+    depending on another parameter (``Compiled.joint_sites``, sct/helper_sites.py): the helper's
+    code holds that parameter constant, so a call passing there a value computed from the
+    argument given as ``x`` (``h(x, x ** 2)``) would get a partial derivative where MATLAB's
+    trace gives the whole one: refused at the call."""
+    if getattr(compiled, "joint_sites", ()):
+        refuse_linked(compiled, _links(call.fdef, args), fn, filename, call.line)
+
+
+def _keep_links(tree) -> None:
+    """Give the sites of the calls left to their first run the links of their arguments (for
+    refuse_linked when the callee is compiled then)."""
+    graphs: Dict[int, Dict[str, set]] = {}
+    for call, record in zip(tree.calls, tree.records):
+        if record is not None and record.resolved:
+            continue
+        node = call.node
+        rest = node.args[1:]
+        skip = 3 if call.op in ("vjp_method", "primal_method") else 2
+        args = rest[skip:]
+        if len(args) < 2 or any(isinstance(a, gast.Starred) for a in args):
+            continue
+        graph = graphs.get(id(call.fdef))
+        if graph is None:
+            graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
+        links = _links(call.fdef, args, graph)
+        if links and hasattr(call.site, "linked"):
+            call.site.linked = (links, tree.resolution.filename, call.line)
+
+
 def _resolve_one(resolution, call) -> CallRecord:
     try:
         return resolution.resolve(call)
+    except CompileError as exc:
+        if getattr(exc, "at_call", False):      # refused at the call (_refuse_joint), not left to its first run
+            raise
+        resolution.bound.pop(id(call.node), None)
+        return resolution.record(call, reason=f"compiling it for the predicted kinds raised {type(exc).__name__}")
     except Exception as exc:        # noqa: BLE001  (compiled again, and reported, on first call)
         resolution.bound.pop(id(call.node), None)
         return resolution.record(call, reason=f"compiling it for the predicted kinds raised {type(exc).__name__}")

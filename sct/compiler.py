@@ -75,6 +75,7 @@ class Compiled:
     opaque: bool = True                  # may run user code sct did not compile (sct.call_tree)
     recheck: bool = False                # opaque by calls alone: its guards checked after a run (sct.api)
     result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
+    joint_sites: Any = ()                # its dlgradients of a parameter that its caller checks (sct.helper_sites)
 
     def __post_init__(self):
         if self.check is None:
@@ -333,8 +334,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
         return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
+    joint_sites = ()
     if called or mode == "vjp":         # a helper's (or nested function's) dlgradient of a y the caller made
-        check_helper_sites(fdef, activity, sig.params, filename)                # sct/helper_sites.py
+        joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # sct/helper_sites.py
     generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
                           primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
@@ -354,6 +356,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
+    compiled.joint_sites = joint_sites
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     return compiled
 

@@ -10,9 +10,13 @@ helper's own code gives zero.  Refused here where every ``x`` is a parameter of 
 whatever the caller did): take the gradient in the function dlfeval runs, or compute ``y`` in
 the helper from its ``x``.
 
-Not refused (not seen here): a ``y`` that reaches ``x`` in the helper and also through another
-parameter the caller computed from ``x`` (``h(x, x ** 2)``); that derivative holds the other
-parameter constant (tests/test_redteam_dec5d.py, xfail).
+A ``y`` that reaches ``x`` in the helper and also another traced parameter: the sites are returned
+(``Compiled.joint_sites``), and a caller whose call is resolved when it is compiled (sct/call_tree.py)
+is refused where it passes there a value it computed from the argument given as ``x``
+(``h(x, x ** 2)``: the helper holds it constant); for a call whose callee is known at run time
+only, its site keeps the links of its arguments for the check when the callee is compiled
+(sct/transform_calls.py).  The links are read by name over the caller's generated code, every
+statement at once: more than the values carry, never less.
 """
 from __future__ import annotations
 
@@ -33,16 +37,21 @@ def _root(node):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None:
+def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tuple:
     """Refuse a dlgradient (or dljacobian ...) of a helper whose ``y`` depends on none of its
-    ``x``s, each ``x`` a parameter of the helper (see the module's doc)."""
+    ``x``s, each ``x`` a parameter of the helper (see the module's doc).  Returns the sites the
+    caller must check (``Compiled.joint_sites``): ``(line, x positions, positions of the other
+    traced parameters y depends on)``, each ``x`` a parameter; a caller passing, at one of the
+    latter, a value it computed from the argument at an ``x`` is refused (sct/call_tree.py)."""
+    order = list(params)
+    joint = []
     sites = []
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call) and \
                 activity.call_info(node.value).kind == CallKind.SITE:
             sites.append(node)
     if not sites:
-        return
+        return ()
     params = set(params)
     for stmt in sites:
         call = stmt.value
@@ -56,6 +65,10 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None
                                            for r in roots):
             continue
         if y in roots or y in Dependence(fdef, activity, set(roots)).active:
+            others = tuple(i for i, p in enumerate(order) if p in activity.active and p not in roots and
+                           (p == y or y in Dependence(fdef, activity, {p}).active))
+            if others:
+                joint.append((getattr(stmt, "lineno", fdef.lineno), tuple(order.index(r) for r in roots), others))
             continue
         name, xs_text = fdef.name, ", ".join(repr(r) for r in roots)
         if name.startswith(("out_lambda", "lambda_")):         # sct's name of a lambda
@@ -68,3 +81,28 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> None
             "here, where MATLAB's trace differentiates through the caller. Take the gradient in the "
             "function dlfeval runs, or compute y inside the helper from its x",
             filename, getattr(stmt, "lineno", fdef.lineno), "dlgradient")
+    return tuple(joint)
+
+
+def refuse_linked(compiled, links, fn, filename, line) -> None:
+    """_refuse_joint's check and error, given the call's links (sct/call_tree.py; also for a call
+    whose callee is known at run time only: its site keeps the links, sct/transform_calls.py)."""
+    for site_line, xs, others in getattr(compiled, "joint_sites", ()):
+        for i in others:
+            if any((j, i) in links for j in xs):
+                code = getattr(fn, "__code__", None)
+                params = code.co_varnames[:code.co_argcount] if code is not None else ()
+                what = lambda k: repr(params[k]) if k < len(params) else f"argument {k + 1}"   # noqa: E731
+                name = getattr(fn, "__name__", "the helper")
+                generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
+                at = "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
+                error = CompileError(
+                    f"{name}() takes dlgradient{at} with respect to its parameter "
+                    f"{', '.join(what(j) for j in xs)} of a y that also depends on its parameter {what(i)}, "
+                    f"and this call passes for {what(i)} a value computed from the one it passes for "
+                    f"{', '.join(what(j) for j in xs)}: sct differentiates the helper's own code, holding "
+                    f"{what(i)} constant, where MATLAB's trace also differentiates through this call. Take "
+                    "the gradient in the function dlfeval runs, or compute that value inside the helper",
+                    filename, line, "dlgradient")
+                error.at_call = True
+                raise error

@@ -21,6 +21,7 @@ from .runtime import registry
 from .runtime.support import ZERO, Closure, SiteEntry, method_of
 
 from .cache import HELPERS, function_key
+from .helper_sites import refuse_linked
 from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
 from .errors import CompileError
@@ -657,6 +658,15 @@ def site_miss(site, op, target, name, active, args, kwargs):
     raise AssertionError(op)
 
 
+def _refuse_linked_at(site, compiled, fn) -> None:
+    """A helper taking dlgradient of a parameter whose ``y`` also reads another, called here with
+    a value computed from the first there (the links its caller's compile kept): refused, as a
+    call resolved with the caller is (sct.helper_sites.refuse_linked)."""
+    linked = getattr(site, "linked", None)
+    if linked is not None and getattr(compiled, "joint_sites", ()):
+        refuse_linked(compiled, linked[0], fn, linked[1], linked[2])
+
+
 def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
     """``rt.vjp_at`` / ``rt.primal_call_at`` of a function."""
     if not cacheable or type(fn) is not types.FunctionType or \
@@ -675,6 +685,7 @@ def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
             return primal_call(fn, active, args, kwargs)
         compiled = _compiled_primal(fn, args, active)
         first, second = compiled.entry, None
+    _refuse_linked_at(site, compiled, fn)
     match = make_matcher(args, _traced(active, args))
     if match is not None:
         _add_entry(site, SiteEntry(fn, active, match, compiled.check, version, first, second, fn, ()))
@@ -702,6 +713,7 @@ def _method_miss(site, op, obj, name, active, args, kwargs, cacheable, version):
     else:
         compiled = _compiled_primal(func, args, active)
         first, second = compiled.entry, None
+    _refuse_linked_at(site, compiled, func)
     match = make_matcher(args, _traced(active, args))
     if match is not None:
         check = compiled.check
