@@ -202,12 +202,14 @@ def _weak_scalar(node, kind) -> bool:
 
 
 def _in_place_as_op(call):
-    """``rt.into_temporary(op, a, b, side)`` as ``a <op> b``, ``rt.negative_into(a)`` as ``-1.0 * a``
-    (the same kind), for the kinds below; None for other calls."""
+    """``rt.into_temporary(op, a, b, side)`` as ``a <op> b``, ``rt.broadcast_mul(a, b)`` as ``a * b``,
+    ``rt.negative_into(a)`` as ``-1.0 * a`` (the same kind), for the kinds below; None for other calls."""
     from .optimize import _INTO_BINOPS
     if call.func.attr == "into_temporary" and len(call.args) == 4 and \
             isinstance(call.args[0], gast.Constant) and call.args[0].value in _INTO_BINOPS:
         return gast.BinOp(left=call.args[1], op=_INTO_BINOPS[call.args[0].value](), right=call.args[2])
+    if call.func.attr == "broadcast_mul" and len(call.args) == 2:
+        return gast.BinOp(left=call.args[0], op=gast.Mult(), right=call.args[1])
     if call.func.attr == "negative_into" and len(call.args) == 1:
         return gast.BinOp(left=gast.Constant(value=-1.0, kind=None), op=gast.Mult(), right=call.args[0])
     return None

@@ -36,7 +36,7 @@ from .naming import Namer, names_in
 from .normalize import Normalizer
 from .base_inits import inline_base_inits
 from .recomputed import drop_recomputed
-from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
+from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
@@ -595,6 +595,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
+                wide_products(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     return sites, site_calls

@@ -1278,6 +1278,43 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     block(fn.body)
 
 
+def _is_view_index(index) -> bool:
+    """An index of basic slicing that keeps or adds an axis: a slice or ``None`` in it."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return any(isinstance(p, gast.Slice) or isinstance(p, gast.Constant) and p.value is None for p in parts)
+
+
+def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """``t = a * b`` where ``a`` or ``b`` is a name assigned (anywhere in ``fn``) a view of an array
+    by basic slicing (``X[:, i:j, k:m, :]``, ``x[..., None]``: the operands of outer products and
+    of convolutions written with shifted slices) becomes ``t = rt.broadcast_mul(a, b)``: the same
+    product, computed with long inner loops where one operand has a last axis of length 1 and the
+    other is a short vector along it (``broadcast_mul``); any other operands, the plain product.
+    Code read back to be differentiated again has it expanded back (``expand_in_place``).
+    ``shared``: ids of statements another generated function holds too (left as they are)."""
+    views: Set[str] = set()
+    products = []
+    for node in _walk_no_defs(fn.body):
+        cls = node.__class__
+        if cls is gast.Assign and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            value = node.value
+            if isinstance(value, gast.Subscript) and _is_view_index(value.slice):
+                views.add(node.targets[0].id)
+            elif isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult) and \
+                    isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name) and id(node) not in shared:
+                products.append(node)
+        elif cls in (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal):
+            return
+    for node in products:
+        value = node.value
+        if value.left.id in views or value.right.id in views:
+            call = gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                                 type_comment=None),
+                                                 attr="broadcast_mul", ctx=gast.Load()),
+                             args=[value.left, value.right], keywords=[])
+            node.value = gast.copy_location(call, value)
+
+
 def shared_statements(functions) -> Set[int]:
     """Ids of the assignments and calls (what the rewrites below change) that more than one
     generated function holds."""
@@ -2287,6 +2324,8 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                     node.args[0].value in _INTO_BINOPS:
                 op = gast.BinOp(left=node.args[1], op=_INTO_BINOPS[node.args[0].value](), right=node.args[2])
                 return gast.copy_location(op, node)
+            if func.attr == "broadcast_mul" and len(node.args) == 2:
+                return gast.copy_location(gast.BinOp(left=node.args[0], op=gast.Mult(), right=node.args[1]), node)
             if func.attr == "broadcast_product" and len(node.args) == 3:
                 g, k, t = node.args
                 op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
