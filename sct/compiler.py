@@ -267,7 +267,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     call from generated code (its writes to arguments are checked as a helper's);
     ``primal_calls``: False where the entry's code is differentiated again.  ``keep``: for sct's
     own generated code, which parts of the entry's returned value the caller reads (see
-    ``sct.optimize.keep_outputs``); what only the others needed is not computed.
+    ``sct.optimize.keep_outputs``); what only the others needed is not computed.  In "vjp" mode,
+    how the caller reads the forward's value (sct.call_tree ``_value_keep``), any function.
     """
     try:
         with _COMPILING:
@@ -331,8 +332,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                           primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
         not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
+    if mode == "vjp":       # the forward returns (value, residuals): the caller's keep is the value's
+        keep = None if keep is None else (keep, True)
+    elif not trusted:
+        keep = None
     sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
-                                 keep if trusted else None, resolver,
+                                 keep, resolver,
                                  sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
     if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
         check_global_rebinds(fn, resolver.guards, filename)

@@ -2429,4 +2429,4 @@ def has_in_place(fdef) -> bool:
     return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in gast.walk(fdef))
 
 
-_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op")) | _FOLD_RT
+_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul")) | _FOLD_RT

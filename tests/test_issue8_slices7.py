@@ -357,3 +357,122 @@ def test_second_derivative_through_taps(monkeypatch):
     h = 1e-5
     fd = (grad_k(K + h * V) - grad_k(K - h * V)) / (2 * h)
     assert_close(got, fd, 1e-5, 1e-6 * np.abs(fd).max())
+
+
+# --- a forward whose value the caller only seeds computes only its residuals -------------------------------
+
+def energy(x):
+    a = x[1:] - x[:-1] ** 2
+    return np.sum(100 * a ** 2 + (1 - x[:-1]) ** 2)
+
+
+def logged_energy(x):
+    print("energy called")
+    return np.sum(np.exp(-x) * x ** 2)
+
+
+def vector_energy(x):
+    return x ** 2 + 1.0
+
+
+def grad_only(x):
+    y = energy(x)
+    return dlgradient(y, x)
+
+
+def grad_and_value(x):
+    y = energy(x)
+    return dlgradient(y, x), y
+
+
+def grad_then_value_used(x):
+    y = energy(x)
+    g = dlgradient(y, x)
+    return g * np.tanh(y / 1e6)
+
+
+def grad_logged(x):
+    y = logged_energy(x)
+    return dlgradient(y, x)
+
+
+def grad_of_vector(x):
+    y = vector_energy(x)
+    return dlgradient(y, x)
+
+
+def hvp_of_energy(x, v):
+    y = energy(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def _energy_grad(x):
+    u = x[:-1]
+    a = x[1:] - u * u
+    g = np.zeros_like(x)
+    g[:-1] = -400 * a * u - 2 * (1 - u)
+    g[1:] += 200 * a
+    return g
+
+
+def _callee_sources(fun, *args):
+    return sct.source(fun, *[dlarray(a) for a in args], callees=True, run=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_value_only_seeded_computes_residuals_only(monkeypatch, dtype):
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-1.2, 1.2, 5000).astype(dtype)
+    src = _callee_sources(grad_only, x)
+    assert "type_only('sum'" in src            # energy's forward: the sum is not computed
+    g = _run(grad_only, x)[0]
+    assert g.dtype == dtype
+    assert_close(g, _energy_grad(x.astype(np.float64)), 1e-4 if dtype == np.float32 else 1e-10, 1e-3)
+    monkeypatch.setenv("SCT_OPTIMIZE", "0")
+    sct.clear_cache()
+    try:
+        plain = _run(grad_only, x)[0]
+    finally:
+        monkeypatch.setenv("SCT_OPTIMIZE", "1")
+        sct.clear_cache()
+    _bits_equal(g, plain)
+
+
+def test_value_read_otherwise_is_computed():
+    x = np.random.default_rng(10).uniform(-1.2, 1.2, 5000)
+    for fun in (grad_and_value, grad_then_value_used):
+        assert "type_only('sum'" not in _callee_sources(fun, x)
+    g, y = _run(grad_and_value, x)
+    assert_close(y, energy(x), 1e-12, 0)
+    _bits_equal(g, _run(grad_only, x)[0])
+    out = _run(grad_then_value_used, x)[0]
+    assert_close(out, _energy_grad(x) * np.tanh(energy(x) / 1e6), 1e-10, 1e-12)
+
+
+def test_value_only_seeded_keeps_effects_and_checks(capsys):
+    x = np.random.default_rng(11).standard_normal(3000)
+    g = _run(grad_logged, x)[0]
+    assert capsys.readouterr().out.count("energy called") == 1
+    assert_close(g, np.exp(-x) * (2 * x - x ** 2), 1e-10, 1e-12)
+    with pytest.raises(sct.EvaluationError, match="scalar"):
+        _run(grad_of_vector, x)
+
+
+def test_nested_gradient_value_only_seeded(monkeypatch):
+    rng = np.random.default_rng(12)
+    x, v = rng.uniform(-1.2, 1.2, 4000), rng.standard_normal(4000)
+    src = _callee_sources(hvp_of_energy, x, v)
+    assert "type_only('sum'" in src
+    got = _run(hvp_of_energy, x, v)[0]
+    monkeypatch.setenv("SCT_OPTIMIZE", "0")
+    sct.clear_cache()
+    try:
+        plain = _run(hvp_of_energy, x, v)[0]
+    finally:
+        monkeypatch.setenv("SCT_OPTIMIZE", "1")
+        sct.clear_cache()
+    _bits_equal(got, plain)
+    h = 1e-6
+    fd = (_energy_grad(x + h * v) - _energy_grad(x - h * v)) / (2 * h)
+    assert_close(got, fd, 1e-5, 1e-5 * np.abs(fd).max())
