@@ -2493,8 +2493,9 @@ def broadcast_mul(a, b):
     C-contiguous array of the product's shape.  A full array times such a vector repeated along
     the axis before (``wide_multiply``): that form.  Anything else: ``a * b``.  sct/optimize.py
     (``wide_products``) emits this for products of array views (slices, ``[..., None]``)."""
-    if type(a) is not np.ndarray or type(b) is not np.ndarray:
-        return a * b
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 and b.ndim < 2 or \
+            a.size < 256 and b.size < 256:
+        return a * b                    # (both forms need an operand of two or more axes, 256 items or more)
     if a.ndim >= 2 and a.shape[-1] == 1 and b.ndim and b.shape[-1] != 1:
         wide, small = a, b
     elif b.ndim >= 2 and b.shape[-1] == 1 and a.ndim and a.shape[-1] != 1:

@@ -1279,14 +1279,18 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
 
 
 def _is_view_index(index) -> bool:
-    """An index of basic slicing that keeps or adds an axis: a slice or ``None`` in it."""
-    parts = index.elts if isinstance(index, gast.Tuple) else [index]
-    return any(isinstance(p, gast.Slice) or isinstance(p, gast.Constant) and p.value is None for p in parts)
+    """An index of basic slicing over several axes that keeps or adds one: a slice or ``None`` in a
+    tuple of two or more (``X[:, i:j, k:m, :]``, ``s[None, :]``), or ``None`` alone (``x[None]``).
+    A one-axis slice (``x[1:]``, a vector's shift) is left alone: the wide forms need two axes."""
+    if not isinstance(index, gast.Tuple):
+        return isinstance(index, gast.Constant) and index.value is None
+    return len(index.elts) >= 2 and any(isinstance(p, gast.Slice) or isinstance(p, gast.Constant) and p.value is None
+                                        for p in index.elts)
 
 
 def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
     """``t = a * b`` where ``a`` or ``b`` is a name assigned (anywhere in ``fn``) a view of an array
-    by basic slicing (``X[:, i:j, k:m, :]``, ``x[..., None]``: the operands of outer products and
+    by basic slicing over several axes (``X[:, i:j, k:m, :]``, ``x[:, None]``: the operands of outer products and
     of convolutions written with shifted slices) becomes ``t = rt.broadcast_mul(a, b)``: the same
     product, computed with long inner loops where one operand has a last axis of length 1 and the
     other is a short vector along it (``broadcast_mul``); any other operands, the plain product.
