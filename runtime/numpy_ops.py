@@ -62,7 +62,7 @@ import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast, \
-    unbroadcast_product
+    unbroadcast_product, wide_multiply
 
 # --- operators ---------------------------------------------------------------------
 
@@ -382,7 +382,10 @@ def tie_scaled(grad, x, y):
     tie = np.equal(x, y)
     if tie.any():
         return grad * tie_weights(x, y)
-    return np.multiply(grad, np.greater(x, y), dtype=np.result_type(grad, weight_dtype(x, y)))
+    mask = np.greater(x, y)
+    dtype = np.result_type(grad, weight_dtype(x, y))
+    out = wide_multiply(grad, mask, dtype)      # a mean's adjoint (a repeated vector): long rows
+    return np.multiply(grad, mask, dtype=dtype) if out is None else out
 
 
 @defrule(tie_scaled, wrt=("grad",), linear="grad")

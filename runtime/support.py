@@ -305,7 +305,19 @@ def index_added(total, grad, x, idx):
     or complex dtype (``total`` of x's shape, ``grad`` of the slice's), ``total[a:b] + grad`` and,
     outside the slice, ``total + 0`` (IEEE: -0 becomes +0 as in the plain sum), each written straight
     into the new buffer: one pass instead of a zero buffer, a copy and a sum.  Else the plain
-    expression, the same numbers."""
+    expression, the same numbers.  ``total`` the zero adjoint (ZERO, 0.0: no contribution yet, as
+    the first of several slices in second-level code) with the same slice: ``0.0 + grad`` written
+    into the slice of the new buffer and zeros outside it (``0.0 + index_adjoint(grad, x, idx)``
+    is that: +0 outside, ``0.0 + g`` inside, in x's dtype), one pass instead of two."""
+    if type(idx) is slice and type(total) is float and total == 0.0 and type(grad) is np.ndarray and \
+            type(x) is np.ndarray and x.ndim and x.dtype == grad.dtype and x.dtype.kind in "fc":
+        start, stop, step = idx.indices(x.shape[0])
+        if step == 1 and stop > start and grad.shape == (stop - start,) + x.shape[1:]:
+            out = np.empty(x.shape, x.dtype)
+            np.add(grad, total, out=out[start:stop])
+            out[:start] = 0
+            out[stop:] = 0
+            return out
     if type(idx) is slice and type(total) is np.ndarray and type(grad) is np.ndarray and type(x) is np.ndarray and \
             x.ndim and total.shape == x.shape and total.dtype == x.dtype == grad.dtype and x.dtype.kind in "fc":
         start, stop, step = idx.indices(x.shape[0])
@@ -2493,6 +2505,100 @@ def into_temporary(op, a, b, side):
             return t      # times a broadcast real one (a sum's adjoint): x * 1.0 is x, no pass
         return ufunc(a, b, out=t)
     return plain(a, b)
+
+
+#: ``broadcast_mul``: products of at least this many items take the wide form (below it numpy's
+#: short inner loops cost less than the repeat, the tile and the checks).
+WIDE_PRODUCT_SIZE = 16384
+
+
+def broadcast_mul(a, b):
+    """``a * b``.  Where one operand is an array whose last axis has length 1 (a slice of a
+    one-channel image, ``x[..., None]``) and the other a short vector along that axis (a kernel's
+    channel weights, at most 64 of them, every other axis of length 1), both of one real or complex
+    dtype, numpy's product runs one inner loop per item of the first operand, as long as the
+    vector: most of its time.  Here the first operand's items are repeated along the vector's axis
+    (``np.repeat``: copies) and the vector tiled along the axis before it, so that one multiply runs
+    rows as long as those two axes together: every item is the product of the same two numbers, in
+    the same order and dtype (the same roundings, NaNs and warnings), written into a new
+    C-contiguous array of the product's shape.  A full array times such a vector repeated along
+    the axis before (``wide_multiply``): that form.  Anything else: ``a * b``.  sct/optimize.py
+    (``wide_products``) emits this for products of array views (slices, ``[..., None]``)."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 and b.ndim < 2 or \
+            a.size < 256 and b.size < 256:
+        return a * b                    # (both forms need an operand of two or more axes, 256 items or more)
+    if a.ndim >= 2 and a.shape[-1] == 1 and b.ndim and b.shape[-1] != 1:
+        wide, small = a, b
+    elif b.ndim >= 2 and b.shape[-1] == 1 and a.ndim and a.shape[-1] != 1:
+        wide, small = b, a
+    else:
+        out = wide_multiply(a, b)       # a full array times a vector repeated along rows
+        return a * b if out is None else out
+    n = small.shape[-1]
+    if small.size != n or n > 64 or small.ndim > wide.ndim or a.dtype != b.dtype or \
+            a.dtype.kind not in "fc" or wide.size * n < WIDE_PRODUCT_SIZE or wide.shape[-2] * n < 128:
+        return a * b
+    span = wide.shape[-2] * n               # the length of one row of the wide form
+    rows = wide.size // wide.shape[-2]
+    repeated = np.repeat(wide.reshape(-1), n).reshape(rows, span)
+    tiled = np.tile(small.reshape(-1), wide.shape[-2])
+    out = np.empty(wide.shape[:-1] + (n,), a.dtype)
+    if small is b:
+        np.multiply(repeated, tiled, out=out.reshape(rows, span))
+    else:
+        np.multiply(tiled, repeated, out=out.reshape(rows, span))
+    return out
+
+
+def _repeated_rows(small, full):
+    """For ``wide_multiply``: the distinct items of ``small`` (a view, its repeated axes cut to
+    length one) where ``full`` is a large C-contiguous array of the product's shape with a short last
+    axis and ``small`` a vector along that axis repeated along the axis before it; else None."""
+    shape = full.shape
+    if full.ndim < 2 or small.ndim < 1 or small.ndim > full.ndim or not full.flags.c_contiguous or \
+            full.size < WIDE_PRODUCT_SIZE:
+        return None
+    n, span = shape[-1], shape[-2]
+    if not 2 <= n <= 64 or span * n < 128:
+        return None
+    if small.ndim < full.ndim:
+        small = small.reshape((1,) * (full.ndim - small.ndim) + small.shape)
+    if small.shape[-1] != n or small.strides[-1] == 0 or not (small.shape[-2] == 1 or small.strides[-2] == 0) or \
+            any(m != k and m != 1 for m, k in zip(small.shape, shape)):
+        return None
+    return small[tuple(slice(0, 1) if (m == 1 or st == 0) else slice(None)
+                       for m, st in zip(small.shape, small.strides))]
+
+
+def wide_multiply(a, b, dtype=None):
+    """``np.multiply(a, b, dtype=dtype)`` with long inner loops, or None where this form does not
+    apply.  It applies where one operand is a C-contiguous array of the product's shape (a mask, an
+    activation) and the other a vector of at most 64 items along the last axis repeated along the
+    axis before it (a broadcast view such as a mean's adjoint, ``dP[:, None, None, :]``): numpy's
+    product would run one inner loop as short as the vector per row of the last two axes.  The
+    repeating operand's distinct items are tiled along that axis (a small copy) and the product runs
+    over rows as long as the last two axes together, into a new C-contiguous array: every item is
+    the product of the same two numbers in the same order and dtype."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        return None
+    for full, small in ((a, b), (b, a)):
+        base = _repeated_rows(small, full)
+        if base is not None:
+            break
+    else:
+        return None
+    shape = full.shape
+    n, span = shape[-1], shape[-2]
+    tiled = np.tile(base, (1,) * (base.ndim - 2) + (span, 1)).reshape(base.shape[:-2] + (span * n,))
+    rows = full.reshape(shape[:-2] + (span * n,))
+    if dtype is None:
+        dtype = np.result_type(a, b)
+    out = np.empty(shape, dtype)
+    if small is a:
+        np.multiply(tiled, rows, out=out.reshape(rows.shape), dtype=dtype)
+    else:
+        np.multiply(rows, tiled, out=out.reshape(rows.shape), dtype=dtype)
+    return out
 
 
 def negative_into(a):

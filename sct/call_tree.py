@@ -204,12 +204,14 @@ def _weak_scalar(node, kind) -> bool:
 
 
 def _in_place_as_op(call):
-    """``rt.into_temporary(op, a, b, side)`` as ``a <op> b``, ``rt.negative_into(a)`` as ``-1.0 * a``
-    (the same kind), for the kinds below; None for other calls."""
+    """``rt.into_temporary(op, a, b, side)`` as ``a <op> b``, ``rt.broadcast_mul(a, b)`` as ``a * b``,
+    ``rt.negative_into(a)`` as ``-1.0 * a`` (the same kind), for the kinds below; None for other calls."""
     from .optimize import _INTO_BINOPS
     if call.func.attr == "into_temporary" and len(call.args) == 4 and \
             isinstance(call.args[0], gast.Constant) and call.args[0].value in _INTO_BINOPS:
         return gast.BinOp(left=call.args[1], op=_INTO_BINOPS[call.args[0].value](), right=call.args[2])
+    if call.func.attr == "broadcast_mul" and len(call.args) == 2:
+        return gast.BinOp(left=call.args[0], op=gast.Mult(), right=call.args[1])
     if call.func.attr == "negative_into" and len(call.args) == 1:
         return gast.BinOp(left=gast.Constant(value=-1.0, kind=None), op=gast.Mult(), right=call.args[0])
     return None
@@ -395,7 +397,7 @@ class _Resolution:
         _tc._refuse_forward_mode_entry(fn)
         with _descend(fn):
             if call.op == "vjp":
-                compiled = _tc.vjp_for_kinds(fn, kinds, mask)
+                compiled = _tc.vjp_for_kinds(fn, kinds, mask, keep=_value_keep(call))
                 first, second = compiled.fwd, compiled.bwd
             else:
                 compiled = _tc.primal_for_kinds(fn, kinds, mask)
@@ -650,6 +652,83 @@ def _immutable(kind, traced: bool) -> bool:
     if tag == "seq":
         return kind[1] is tuple and all(_immutable(k, traced) for k in kind[2])
     return False
+
+
+def _value_keep(call):
+    """"type" where the caller reads the value its forward returns only to seed a sweep
+    (``(f, b) = rt.vjp_at(...)``, then ``(y, r) = f(...)`` once, ``y`` read only as
+    ``rt.seed(y)``, which checks its type, dtype and shape: a dlgradient of a value the function
+    does not use otherwise, as in a nested gradient's first sweep): the callee's forward then
+    computes only what its residuals need (sct/optimize.py ``keep_outputs``).  Else None."""
+    context = _CONTEXT.get(id(call.fdef))
+    found = _pair_statement(call)
+    if context is None or found is None:
+        return None
+    fwd = found[1].targets[0].elts[0].id
+    runtime = {context.rt_name, "rt"}
+    value = None
+    seeded = set()
+    fwd_loads = 0
+    for node in walk_nodes(call.fdef):
+        cls = node.__class__
+        if cls in (gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal) or \
+                cls is gast.FunctionDef and node is not call.fdef:
+            return None
+        if cls is gast.Name and node.id == fwd and isinstance(node.ctx, gast.Load):
+            fwd_loads += 1
+        elif cls is gast.Assign and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name) \
+                and node.value.func.id == fwd:
+            target = node.targets[0] if len(node.targets) == 1 else None
+            if value is not None or not isinstance(target, gast.Tuple) or len(target.elts) != 2 or \
+                    not isinstance(target.elts[0], gast.Name):
+                return None
+            value = target.elts[0].id
+        elif cls is gast.Call and isinstance(node.func, gast.Attribute) and node.func.attr == "seed" and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id in runtime and \
+                len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.Name):
+            seeded.add(id(node.args[0]))
+    if value is None or fwd_loads != 1:
+        return None
+    stores = 0
+    passed = {}         # id(a load of the value passed to a sweep of this compilation) -> the sweep's parameter
+    for node in walk_nodes(call.fdef):
+        if node.__class__ is gast.Call and isinstance(node.func, gast.Name) and not node.keywords:
+            for k, arg in enumerate(node.args):
+                if isinstance(arg, gast.Name) and arg.id == value:
+                    passed[id(arg)] = (node.func.id, k)
+    for node in walk_nodes(call.fdef):
+        if node.__class__ is gast.Name and node.id == value:
+            if isinstance(node.ctx, gast.Load):
+                if id(node) not in seeded and not (id(node) in passed and _only_seeded(context, *passed[id(node)])):
+                    return None
+            else:
+                stores += 1
+    return "type" if stores == 1 else None
+
+
+def _only_seeded(context, name: str, position: int) -> bool:
+    """Whether the generated function ``name`` of this compilation (a dlgradient's sweep) reads its
+    parameter at ``position`` only as ``rt.seed(p)`` and never binds it again."""
+    fdef = next((f for f in context.generated.functions if isinstance(f, gast.FunctionDef) and f.name == name), None)
+    if fdef is None or fdef.args.vararg is not None or fdef.args.kwonlyargs or position >= len(fdef.args.args) or \
+            not isinstance(fdef.args.args[position], gast.Name):
+        return False
+    param = fdef.args.args[position].id
+    runtime = {context.rt_name, "rt"}
+    seeded = set()
+    for node in walk_nodes(fdef):
+        cls = node.__class__
+        if cls in (gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal) or cls is gast.FunctionDef and node is not fdef:
+            return False
+        if cls is gast.Call and isinstance(node.func, gast.Attribute) and node.func.attr == "seed" and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id in runtime and \
+                len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.Name):
+            seeded.add(id(node.args[0]))
+    for node in walk_nodes(fdef):
+        if node.__class__ is gast.Name and node.id == param and node is not fdef.args.args[position]:
+            if not isinstance(node.ctx, gast.Load) or id(node) not in seeded:
+                return False
+    return True
 
 
 def _pair_statement(call):

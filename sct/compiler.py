@@ -37,7 +37,7 @@ from .normalize import Normalizer
 from .base_inits import inline_base_inits
 from .inline_helpers import inline_helpers
 from .recomputed import drop_recomputed
-from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values,
+from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
@@ -271,7 +271,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     call from generated code (its writes to arguments are checked as a helper's);
     ``primal_calls``: False where the entry's code is differentiated again.  ``keep``: for sct's
     own generated code, which parts of the entry's returned value the caller reads (see
-    ``sct.optimize.keep_outputs``); what only the others needed is not computed.
+    ``sct.optimize.keep_outputs``); what only the others needed is not computed.  In "vjp" mode,
+    how the caller reads the forward's value (sct.call_tree ``_value_keep``), any function.
     """
     try:
         with _COMPILING:
@@ -341,8 +342,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                           primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
         not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
+    if mode == "vjp":       # the forward returns (value, residuals): the caller's keep is the value's
+        keep = None if keep is None else (keep, True)
+    elif not trusted:
+        keep = None
     sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
-                                 keep if trusted else None, resolver,
+                                 keep, resolver,
                                  sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
     if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
         check_global_rebinds(fn, resolver.guards, filename)
@@ -607,6 +612,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
+                wide_products(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:
         _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
     return sites, site_calls

@@ -1281,6 +1281,47 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     del block       # (a recursive closure holding the function: freed now, not by the cyclic collector)
 
 
+def _is_view_index(index) -> bool:
+    """An index of basic slicing over several axes that keeps or adds one: a slice or ``None`` in a
+    tuple of two or more (``X[:, i:j, k:m, :]``, ``s[None, :]``), or ``None`` alone (``x[None]``).
+    A one-axis slice (``x[1:]``, a vector's shift) is left alone: the wide forms need two axes."""
+    if not isinstance(index, gast.Tuple):
+        return isinstance(index, gast.Constant) and index.value is None
+    return len(index.elts) >= 2 and any(isinstance(p, gast.Slice) or isinstance(p, gast.Constant) and p.value is None
+                                        for p in index.elts)
+
+
+def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """``t = a * b`` where ``a`` or ``b`` is a name assigned (anywhere in ``fn``) a view of an array
+    by basic slicing over several axes (``X[:, i:j, k:m, :]``, ``x[:, None]``: the operands of outer products and
+    of convolutions written with shifted slices) becomes ``t = rt.broadcast_mul(a, b)``: the same
+    product, computed with long inner loops where one operand has a last axis of length 1 and the
+    other is a short vector along it (``broadcast_mul``); any other operands, the plain product.
+    Code read back to be differentiated again has it expanded back (``expand_in_place``).
+    ``shared``: ids of statements another generated function holds too (left as they are)."""
+    views: Set[str] = set()
+    products = []
+    for node in _walk_no_defs(fn.body):
+        cls = node.__class__
+        if cls is gast.Assign and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            value = node.value
+            if isinstance(value, gast.Subscript) and _is_view_index(value.slice):
+                views.add(node.targets[0].id)
+            elif isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult) and \
+                    isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name) and id(node) not in shared:
+                products.append(node)
+        elif cls in (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal):
+            return
+    for node in products:
+        value = node.value
+        if value.left.id in views or value.right.id in views:
+            call = gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
+                                                                 type_comment=None),
+                                                 attr="broadcast_mul", ctx=gast.Load()),
+                             args=[value.left, value.right], keywords=[])
+            node.value = gast.copy_location(call, value)
+
+
 def shared_statements(functions) -> Set[int]:
     """Ids of the assignments and calls (what the rewrites below change) that more than one
     generated function holds."""
@@ -2344,6 +2385,8 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
                     node.args[0].value in _INTO_BINOPS:
                 op = gast.BinOp(left=node.args[1], op=_INTO_BINOPS[node.args[0].value](), right=node.args[2])
                 return gast.copy_location(op, node)
+            if func.attr == "broadcast_mul" and len(node.args) == 2:
+                return gast.copy_location(gast.BinOp(left=node.args[0], op=gast.Mult(), right=node.args[1]), node)
             if func.attr == "broadcast_product" and len(node.args) == 3:
                 g, k, t = node.args
                 op = gast.BinOp(left=g, op=gast.Mult(), right=gast.BinOp(left=k, op=gast.Mult(), right=t))
@@ -2447,4 +2490,4 @@ def has_in_place(fdef) -> bool:
     return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in gast.walk(fdef))
 
 
-_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op")) | _FOLD_RT
+_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul")) | _FOLD_RT

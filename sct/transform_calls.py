@@ -35,14 +35,21 @@ def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool
     return vjp_for_kinds(fn, kinds, active, returns_self)
 
 
-def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool = False) -> Compiled:
+def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool = False, keep=None) -> Compiled:
     """The pair of ``fn`` for arguments of these kinds (``kind_of(arg, traced=m)``), from the
-    helpers' cache or compiled now (also when its caller is compiled: sct.call_tree)."""
+    helpers' cache or compiled now (also when its caller is compiled: sct.call_tree).  ``keep``:
+    "type" where the caller reads the forward's value only for its type (sct.call_tree
+    ``_value_keep``): a forward that computes only what the residuals need."""
     active = tuple(m if m == NO_ADJOINT else bool(m) for m in active)   # (sct/plans.py)
+    if returns_self:
+        keep = None
     key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
+    if keep is not None:
+        key += (keep,)
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
-        compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self)
+        compiled = compile_function(fn, kinds, mode="vjp", active_mask=active, returns_self=returns_self,
+                                    keep=keep)
         HELPERS.insert(key, compiled)
     return compiled
 
