@@ -573,3 +573,42 @@ def test_custom_training_loop_with_training_progress_monitor():
         sct.recordMetrics(monitor, 26, Accuracy=0.5)
     with pytest.raises(ValueError, match="0 to 100"):
         monitor.Progress = 120
+
+
+# --- stripdims(X) shares X's data (as plain Python runs it): a write into it changes X -----------------
+# (was: differentiated as a new value, y = 14 where Python computes 38)
+
+def write_into_stripdims(x):
+    xs = stripdims(x)
+    xs[0] = 5.0
+    y = np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def write_into_stripdims_fmt(x):
+    xs = stripdims(x, "BC")
+    xs[0, 0] = 5.0
+    return np.sum(x * x)
+
+
+def write_into_stripdims_of_fresh(x):
+    xs = stripdims(x * 2.0)
+    xs[0] = 0.0
+    y = np.sum(xs * x)
+    return y, dlgradient(y, x)
+
+
+def test_write_into_stripdims_result_is_refused_or_right():
+    x0 = np.array([1.0, 2.0, 3.0])
+    plain = dlarray(x0.copy())
+    xs = stripdims(plain)
+    xs[0] = 5.0
+    assert extractdata(plain)[0] == 5.0              # Python's meaning: the same data
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(write_into_stripdims, dlarray(x0.copy()))
+    assert info.value.filename == __file__ and "copy()" in str(info.value)
+    with pytest.raises(sct.CompileError):
+        dlfeval(write_into_stripdims_fmt, dlarray(np.ones((2, 3)), "CB"))
+    y, g = dlfeval(write_into_stripdims_of_fresh, dlarray(x0.copy()))
+    assert_close(float(y), 2 * (4 + 9), rtol=1e-12)
+    assert_close(extractdata(g), [0.0, 8.0, 12.0])
