@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import sct
-from sct import (dims, dlarray, dlconv, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, dlnetwork, dlupdate,
-                 extractdata, fullyconnect, batchnorm, layernorm, instancenorm, groupnorm,
-                 featureInputLayer, forward, fullyConnectedLayer, l1loss, stripdims, tanhLayer)
+from sct import (avgpool, batchnorm, dims, dlarray, dlconv, dldivergence, dlfeval, dlgradient, dljacobian,
+                 dllaplacian, dlnetwork, dltranspconv, dlupdate, extractdata, featureInputLayer, forward,
+                 fullyConnectedLayer, fullyconnect, groupnorm, instancenorm, l1loss, layernorm, maxpool, stripdims,
+                 tanhLayer)
 from gradcheck import assert_close, numerical_gradient
 
 
@@ -612,3 +613,29 @@ def test_write_into_stripdims_result_is_refused_or_right():
     y, g = dlfeval(write_into_stripdims_of_fresh, dlarray(x0.copy()))
     assert_close(float(y), 2 * (4 + 9), rtol=1e-12)
     assert_close(extractdata(g), [0.0, 8.0, 12.0])
+
+
+def pool_ssc(x):
+    X = dlarray(x, "SSC")
+    Y = maxpool(X, 2, Stride=2) * 2.0 + avgpool(X, 2, Stride=2)
+    Z = dltranspconv(X, np.ones((2, 2, 2, 3)), 0.5, Stride=2)
+    loss = np.sum(Y ** 2) + np.sum(np.sin(Z))
+    return loss, dlgradient(loss, x), dims(Y), dims(Z), Z.shape
+
+
+def test_pooling_and_transposed_convolution_without_batch_label():
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((4, 6, 3))
+
+    def reference(x):
+        b = x[None]                                   # one observation, batch first: (1, 4, 6, 3)
+        Y = extractdata(maxpool(b, 2, Stride=2)) * 2.0 + extractdata(avgpool(b, 2, Stride=2))
+        Z = extractdata(dltranspconv(b, np.ones((2, 2, 2, 3)), 0.5, Stride=2))
+        return np.sum(Y ** 2) + np.sum(np.sin(Z))
+
+    loss, g, dy, dz, zshape = dlfeval(pool_ssc, dlarray(x))
+    assert (dy, dz, zshape) == ("SSC", "SSC", (8, 12, 2))
+    assert_close(float(loss), reference(x), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(reference, [x], 0), rtol=1e-5, atol=1e-7)
+    Y = maxpool(dlarray(x, "SSC"), 2, Stride=2)
+    assert dims(Y) == "SSC" and Y.shape == (2, 3, 3)
