@@ -639,3 +639,36 @@ def test_pooling_and_transposed_convolution_without_batch_label():
     assert_close(extractdata(g), numerical_gradient(reference, [x], 0), rtol=1e-5, atol=1e-7)
     Y = maxpool(dlarray(x, "SSC"), 2, Stride=2)
     assert dims(Y) == "SSC" and Y.shape == (2, 3, 3)
+
+
+# --- seed 003 (automatic differentiation background): f(x) = x1 exp(-(x1^2 + x2^2)/2) at x1 = 2, x2 = 1/2,
+# --- the gradient by reverse mode (one sweep) and by forward mode (one pass per input variable) ---------
+
+def background_f(x):
+    return x[0] * np.exp(-0.5 * (x[0] ** 2 + x[1] ** 2))
+
+
+def background_grad(x):
+    f = background_f(x)
+    return f, dlgradient(f, x)
+
+
+def background_f2(x1, x2):
+    u = x1 * np.exp(-(x1 ** 2 + x2 ** 2) / 2)
+    return u, dlgradient(u, x1, x2)
+
+
+def test_seed_003_forward_and_reverse_mode_example():
+    x = np.array([2.0, 0.5])
+    e = np.exp(-0.5 * (4 + 0.25))
+    want = np.array([e * (1 - 4), -2 * 0.5 * e])
+    f, g = dlfeval(background_grad, dlarray(x))
+    assert_close(float(f), 2 * e, rtol=1e-14)
+    assert_close(extractdata(g), want, rtol=1e-13)
+    f2, (g1, g2) = dlfeval(background_f2, dlarray(2.0), dlarray(0.5))
+    assert_close([float(g1), float(g2)], want, rtol=1e-13)
+    # forward mode: one traversal per independent variable, the derivative along each unit direction
+    for k in range(2):
+        value, tangent = sct.jvp(background_f, (x,), (np.eye(2)[k],))
+        assert_close(float(np.asarray(value)), 2 * e, rtol=1e-14)
+        assert_close(float(np.asarray(tangent)), want[k], rtol=1e-13)
