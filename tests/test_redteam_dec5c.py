@@ -672,3 +672,43 @@ def test_seed_003_forward_and_reverse_mode_example():
         value, tangent = sct.jvp(background_f, (x,), (np.eye(2)[k],))
         assert_close(float(np.asarray(value)), 2 * e, rtol=1e-14)
         assert_close(float(np.asarray(tangent)), want[k], rtol=1e-13)
+
+
+# --- lstm / gru pages: bias = randn(4*numHiddenUnits, 1) (3*numHiddenUnits for gru), unlabelled ---------
+
+def lstm_column_bias(x, w, r, b):
+    Y, h, c = sct.lstm(dlarray(x, "CBT"), np.zeros((3, 1)), np.zeros((3, 1)), w, r, b)
+    loss = np.sum(Y ** 2) + np.sum(h * c)
+    return loss, dlgradient(loss, b, w)
+
+
+def gru_column_bias(x, w, r, b):
+    Y, h = sct.gru(dlarray(x, "CBT"), np.zeros((3, 1)), w, r, b)
+    loss = np.sum(np.sin(Y)) + np.sum(h ** 2)
+    return loss, dlgradient(loss, b)
+
+
+def test_recurrent_column_bias_values_and_gradients():
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((4, 2, 3))
+    w, r, b = rng.standard_normal((12, 4)), rng.standard_normal((12, 3)), rng.standard_normal((12, 1))
+
+    def ref(b, w):
+        Y, h, c = sct.lstm(dlarray(x, "CBT"), np.zeros((3, 1)), np.zeros((3, 1)), w, r, b[:, 0])
+        return float(np.sum(extractdata(Y) ** 2) + np.sum(extractdata(h) * extractdata(c)))
+
+    loss, (gb, gw) = dlfeval(lstm_column_bias, x, dlarray(w), r, dlarray(b))
+    assert gb.shape == (12, 1)
+    assert_close(float(loss), ref(b, w), rtol=1e-12)
+    assert_close(extractdata(gb), numerical_gradient(ref, [b, w], 0))
+    assert_close(extractdata(gw), numerical_gradient(ref, [b, w], 1))
+    wg, rg, bg = rng.standard_normal((9, 4)), rng.standard_normal((9, 3)), rng.standard_normal((9, 1))
+
+    def gref(bg):
+        Y, h = sct.gru(dlarray(x, "CBT"), np.zeros((3, 1)), wg, rg, bg[:, 0])
+        return float(np.sum(np.sin(extractdata(Y))) + np.sum(extractdata(h) ** 2))
+
+    loss, g = dlfeval(gru_column_bias, x, wg, rg, dlarray(bg))
+    assert g.shape == (9, 1)
+    assert_close(float(loss), gref(bg), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(gref, [bg], 0))
