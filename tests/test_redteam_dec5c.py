@@ -712,3 +712,31 @@ def test_recurrent_column_bias_values_and_gradients():
     assert g.shape == (9, 1)
     assert_close(float(loss), gref(bg), rtol=1e-12)
     assert_close(extractdata(g), numerical_gradient(gref, [bg], 0))
+
+
+# --- fullyConnectedLayer(Bias=...) with MATLAB's OutputSize-by-1 Bias: with as many observations as outputs
+# --- the column broadcast along the batch (a wrong value, silently) --------------------------------------
+
+def fc_layer_loss(net, X):
+    Y, _ = forward(net, X)
+    loss = np.sum(Y ** 2 * np.array([1.0, 3.0]))
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_fully_connected_layer_column_bias_square_batch():
+    rng = np.random.default_rng(22)
+    W, b, x = rng.standard_normal((2, 3)), rng.standard_normal((2, 1)), rng.standard_normal((3, 2))
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Weights=W, Bias=b)])
+    X = dlarray(x, "CB")
+    Y = sct.predict(net, X)
+    assert dims(Y) == "BC"
+    assert_close(extractdata(Y), (W @ x + b).T)
+
+    def reference(W, b):
+        return np.sum((W @ x + b).T ** 2 * np.array([1.0, 3.0]))
+
+    loss, grads = dlfeval(fc_layer_loss, net, X)
+    assert_close(float(loss), reference(W, b), rtol=1e-12)
+    assert grads.Value[1].shape == (2, 1)
+    assert_close(extractdata(grads.Value[0]), numerical_gradient(reference, [W, b], 0))
+    assert_close(extractdata(grads.Value[1]), numerical_gradient(reference, [W, b], 1))
