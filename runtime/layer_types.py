@@ -412,7 +412,8 @@ class BatchNormalizationLayer(BuiltinLayer):
     learnables = ("Offset", "Scale")
     state = ("TrainedMean", "TrainedVariance")
 
-    def __init__(self, Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer):
+    def __init__(self, Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer,
+                 Offset=None, Scale=None, TrainedMean=None, TrainedVariance=None):
         self.Name = Name
         self.Epsilon = Epsilon
         self.MeanDecay = MeanDecay
@@ -420,13 +421,18 @@ class BatchNormalizationLayer(BuiltinLayer):
         self.OffsetInitializer = OffsetInitializer
         self.ScaleInitializer = ScaleInitializer
         self.NumChannels = None
-        self.Offset = None
-        self.Scale = None
-        self.TrainedMean = None
-        self.TrainedVariance = None
+        # MATLAB's values (NumChannels-by-1, or 1-by-1-by-NumChannels for images) kept as sct's (C,)
+        given = [None if v is None else np.reshape(np.asarray(getattr(v, "_data", v), dtype=float), (-1,))
+                 for v in (Offset, Scale, TrainedMean, TrainedVariance)]
+        self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance = given
 
     def initialize(self, layout):
         c = self.NumChannels = _channels(layout, self.Name)
+        for prop in ("Offset", "Scale", "TrainedMean", "TrainedVariance"):
+            value = getattr(self, prop)
+            if value is not None and np.size(value) != c:
+                raise ValueError(f"batchNormalizationLayer {self.Name!r}: {prop} has {np.size(value)} entries, "
+                                 f"the input has {c} channels")
         if self.Offset is None:
             self.Offset = initial_values(self.OffsetInitializer, (c,), c, c, self.Name)
         if self.Scale is None:
@@ -450,15 +456,20 @@ class BatchNormalizationLayer(BuiltinLayer):
 
 def batchNormalizationLayer(Name: str = "", Epsilon: float = 1e-5, MeanDecay: float = 0.1,
                             VarianceDecay: float = 0.1, OffsetInitializer: str = "zeros",
-                            ScaleInitializer: str = "ones") -> Layer:
+                            ScaleInitializer: str = "ones", Offset: Optional[ArrayLike] = None,
+                            Scale: Optional[ArrayLike] = None, TrainedMean: Optional[ArrayLike] = None,
+                            TrainedVariance: Optional[ArrayLike] = None) -> Layer:
     """Batch normalisation over all axes but the channels: learnables Offset and Scale (C,),
     state TrainedMean and TrainedVariance (updated by ``forward``, used by ``predict``).
+    MATLAB's ``Offset=``, ``Scale=``, ``TrainedMean=`` and ``TrainedVariance=`` set them (any shape
+    with C entries: NumChannels-by-1, 1-by-1-by-NumChannels; kept as (C,)).
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> np.round(extractdata(predict(net, np.array([[1.0, 2.0]]))), 4)
     array([[1., 2.]])
     """
-    return BatchNormalizationLayer(Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer)
+    return BatchNormalizationLayer(Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer,
+                                   Offset, Scale, TrainedMean, TrainedVariance)
 
 
 class LayerNormalizationLayer(BuiltinLayer):
@@ -478,6 +489,11 @@ class LayerNormalizationLayer(BuiltinLayer):
 
     def initialize(self, layout):
         c = self.NumChannels = _channels(layout, self.Name)
+        for prop in ("Offset", "Scale", "TrainedMean", "TrainedVariance"):
+            value = getattr(self, prop)
+            if value is not None and np.size(value) != c:
+                raise ValueError(f"batchNormalizationLayer {self.Name!r}: {prop} has {np.size(value)} entries, "
+                                 f"the input has {c} channels")
         if self.Offset is None:
             self.Offset = initial_values(self.OffsetInitializer, (c,), c, c, self.Name)
         if self.Scale is None:

@@ -740,3 +740,21 @@ def test_fully_connected_layer_column_bias_square_batch():
     assert grads.Value[1].shape == (2, 1)
     assert_close(extractdata(grads.Value[0]), numerical_gradient(reference, [W, b], 0))
     assert_close(extractdata(grads.Value[1]), numerical_gradient(reference, [W, b], 1))
+
+
+# --- batchNormalizationLayer page: Offset, Scale, TrainedMean, TrainedVariance name-values (were refused) -
+
+def test_batch_normalization_layer_given_parameters():
+    rng = np.random.default_rng(23)
+    off, sc, tm, tv = rng.random((3, 1)), rng.random((3, 1)) + 0.5, rng.random((3, 1)), rng.random((3, 1)) + 0.5
+    net = dlnetwork([featureInputLayer(3), sct.batchNormalizationLayer(Offset=off, Scale=sc, TrainedMean=tm,
+                                                                       TrainedVariance=tv)])
+    x = rng.standard_normal((3, 3))
+    Y = sct.predict(net, dlarray(x, "CB"))
+    assert_close(extractdata(Y), (sc * (x - tm) / np.sqrt(tv + 1e-5) + off).T)
+    Y2, state = forward(net, dlarray(x, "CB"))
+    m, v = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    assert_close(extractdata(Y2), (sc * (x - m) / np.sqrt(v + 1e-5) + off).T)
+    assert_close(extractdata(state.Value[0]), 0.1 * m[:, 0] + 0.9 * tm[:, 0])
+    with pytest.raises(ValueError, match="Offset has 2 entries"):
+        dlnetwork([featureInputLayer(3), sct.batchNormalizationLayer(Offset=np.zeros(2))])
