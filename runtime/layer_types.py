@@ -868,7 +868,17 @@ class LSTMLayer(BuiltinLayer):
     def initialize(self, layout):
         h = self.NumHiddenUnits
         g = self.gates * h
+        for prop, rows in (("InputWeights", g), ("RecurrentWeights", g), ("Bias", g)):
+            value = getattr(self, prop)
+            if value is not None and (np.shape(value)[0] != rows or (prop == "RecurrentWeights" and
+                                                                     np.shape(value) != (g, h))):
+                raise ValueError(f"{self.BaseName}Layer {self.Name!r}: {prop} has shape {np.shape(value)}; "
+                                 f"{self.NumHiddenUnits} hidden units take {rows} rows"
+                                 + (f" and {h} columns" if prop == "RecurrentWeights" else ""))
         c = self.InputSize = _channels(layout, self.Name)
+        if self.InputWeights is not None and np.shape(self.InputWeights) != (g, c):
+            raise ValueError(f"{self.BaseName}Layer {self.Name!r}: InputWeights has shape {np.shape(self.InputWeights)}; "
+                             f"the input's {c} channels and {h} hidden units take ({g}, {c})")
         if self.InputWeights is None:
             self.InputWeights = initial_values(self.InputWeightsInitializer, (g, c), c, g, self.Name)
         if self.RecurrentWeights is None:
@@ -902,7 +912,8 @@ class LSTMLayer(BuiltinLayer):
 def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
               InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
               BiasInitializer: str = "unit-forget-gate", HiddenState: Optional[ArrayLike] = None,
-              CellState: Optional[ArrayLike] = None) -> Layer:
+              CellState: Optional[ArrayLike] = None, InputWeights: Optional[ArrayLike] = None,
+              RecurrentWeights: Optional[ArrayLike] = None, Bias: Optional[ArrayLike] = None) -> Layer:
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
     or "last" (batch, H).
 
@@ -921,8 +932,19 @@ def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     >>> state["lstm", "HiddenState"].shape
     (2, 5)
     """
-    return LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                     BiasInitializer, HiddenState, CellState)
+    layer = LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                      BiasInitializer, HiddenState, CellState)
+    return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
+
+
+def _given_recurrent(layer, InputWeights, RecurrentWeights, Bias):
+    """MATLAB's ``InputWeights=``, ``RecurrentWeights=`` ((gates*H, C), (gates*H, H)) and ``Bias=``
+    (gates*H-by-1, kept as a vector) of an LSTM or GRU layer (checked when it is initialized)."""
+    def plain(v):
+        return None if v is None else np.asarray(getattr(v, "_data", v), dtype=float)
+    layer.InputWeights, layer.RecurrentWeights = plain(InputWeights), plain(RecurrentWeights)
+    layer.Bias = None if Bias is None else np.reshape(plain(Bias), (-1,))
+    return layer
 
 
 class GRULayer(LSTMLayer):
@@ -941,7 +963,9 @@ class GRULayer(LSTMLayer):
 
 def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
              InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
-             BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None) -> Layer:
+             BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None,
+             InputWeights: Optional[ArrayLike] = None, RecurrentWeights: Optional[ArrayLike] = None,
+             Bias: Optional[ArrayLike] = None) -> Layer:
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
     Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
     ``lstmLayer``.
@@ -953,7 +977,7 @@ def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     layer = GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
                      BiasInitializer, HiddenState)
     del layer.CellState
-    return layer
+    return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
 
 
 class EmbeddingLayer(BuiltinLayer):

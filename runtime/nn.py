@@ -599,7 +599,8 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     if np.shape(bias)[-1] != (6 if recurrent_bias else 3) * hidden:
         raise ValueError(f"gru: bias has {np.shape(bias)[-1]} entries; with ResetGateMode={ResetGateMode!r} "
                          f"it takes {(6 if recurrent_bias else 3) * hidden} (hidden size {hidden})")
-    h = h0
+    # a (hidden,) H0 serves every observation, as lstm's (was: an IndexError in the gates)
+    h = h0 if np.ndim(h0) > 1 else np.reshape(h0, (1, hidden))
     outputs = []
     for t in range(np.shape(x)[1]):
         if recurrent_bias:

@@ -758,3 +758,44 @@ def test_batch_normalization_layer_given_parameters():
     assert_close(extractdata(state.Value[0]), 0.1 * m[:, 0] + 0.9 * tm[:, 0])
     with pytest.raises(ValueError, match="Offset has 2 entries"):
         dlnetwork([featureInputLayer(3), sct.batchNormalizationLayer(Offset=np.zeros(2))])
+
+
+# --- lstmLayer / gruLayer pages: InputWeights, RecurrentWeights, Bias name-values (were refused) ----------
+
+def test_recurrent_layers_given_weights():
+    rng = np.random.default_rng(24)
+    w, r, b = rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), rng.standard_normal((8, 1))
+    net = dlnetwork([sct.sequenceInputLayer(3), sct.lstmLayer(2, OutputMode="last", InputWeights=w,
+                                                              RecurrentWeights=r, Bias=b)])
+    x = rng.standard_normal((4, 5, 3))                            # batch, time, channels
+    Y = sct.predict(net, x)
+    _, h, _ = sct.lstm(x, np.zeros(2), np.zeros(2), w, r, b[:, 0])
+    assert_close(extractdata(Y), extractdata(h))
+    wg, rg, bg = rng.standard_normal((6, 3)), rng.standard_normal((6, 2)), rng.standard_normal((6, 1))
+    net = dlnetwork([sct.sequenceInputLayer(3), sct.gruLayer(2, InputWeights=wg, RecurrentWeights=rg, Bias=bg)])
+    Yg, _ = sct.gru(x, np.zeros(2), wg, rg, bg[:, 0])
+    assert_close(extractdata(sct.predict(net, x)), extractdata(Yg))
+    with pytest.raises(ValueError, match="InputWeights has shape"):
+        dlnetwork([sct.sequenceInputLayer(4), sct.lstmLayer(2, InputWeights=w)])
+
+
+def gru_vector_state(x, h0, w, r, b):
+    Y, h = sct.gru(x, h0, w, r, b)
+    loss = np.sum(Y ** 2) + np.sum(np.sin(h))
+    return loss, dlgradient(loss, h0)
+
+
+def test_gru_vector_initial_state_values_and_gradient():
+    # a (hidden,) H0, as lstm takes (was: an IndexError inside gru)
+    rng = np.random.default_rng(25)
+    x, h0 = rng.standard_normal((2, 3, 4)), rng.standard_normal(3)
+    w, r, b = rng.standard_normal((9, 4)), rng.standard_normal((9, 3)), rng.standard_normal(9)
+
+    def ref(h0):
+        Y, h = sct.gru(x, np.reshape(h0, (1, 3)), w, r, b)
+        return float(np.sum(extractdata(Y) ** 2) + np.sum(np.sin(extractdata(h))))
+
+    loss, g = dlfeval(gru_vector_state, x, dlarray(h0), w, r, b)
+    assert g.shape == (3,)
+    assert_close(float(loss), ref(h0), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(ref, [h0], 0))
