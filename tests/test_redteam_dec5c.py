@@ -799,3 +799,26 @@ def test_gru_vector_initial_state_values_and_gradient():
     assert g.shape == (3,)
     assert_close(float(loss), ref(h0), rtol=1e-12)
     assert_close(extractdata(g), numerical_gradient(ref, [h0], 0))
+
+
+def forward_y_only(net, X, T):
+    Y = forward(net, X, nargout=1)              # MATLAB's Y = forward(net, X)
+    loss = l1loss(Y, T)
+    return loss, dlgradient(loss, net.Learnables), dims(Y)
+
+
+def test_forward_nargout_1_is_matlabs_y_only():
+    rng = np.random.default_rng(26)
+    net = _tanh_net(3, 1)
+    X, T = dlarray(rng.random((3, 4)), "CB"), dlarray(rng.random((1, 4)), "CB")
+    Y = forward(net, X, nargout=1)
+    assert dims(Y) == "BC" and Y.shape == (4, 1)
+    W, b = _fc_params(net)
+    assert_close(extractdata(Y), np.tanh(W @ extractdata(X) + b[:, None]).T)
+    loss, grads, d = dlfeval(forward_y_only, net, X, T)
+    loss2, grads2 = dlfeval(laplacian_model_loss, net, X, T)[:2]
+    assert d == "BC"
+    assert_close(float(loss), float(loss2), rtol=1e-14)
+    assert_close(extractdata(grads.Value[0]), extractdata(grads2.Value[0]), rtol=1e-12)
+    with pytest.raises(ValueError, match="nargout"):
+        forward(net, X, nargout=3)
