@@ -429,7 +429,7 @@ class BatchNormalizationLayer(BuiltinLayer):
     def initialize(self, layout):
         c = self.NumChannels = _channels(layout, self.Name)
         for prop in ("Offset", "Scale", "TrainedMean", "TrainedVariance"):
-            value = getattr(self, prop)
+            value = getattr(self, prop, None)           # (a layer normalization layer has no statistics)
             if value is not None and np.size(value) != c:
                 raise ValueError(f"batchNormalizationLayer {self.Name!r}: {prop} has {np.size(value)} entries, "
                                  f"the input has {c} channels")
@@ -490,7 +490,7 @@ class LayerNormalizationLayer(BuiltinLayer):
     def initialize(self, layout):
         c = self.NumChannels = _channels(layout, self.Name)
         for prop in ("Offset", "Scale", "TrainedMean", "TrainedVariance"):
-            value = getattr(self, prop)
+            value = getattr(self, prop, None)           # (a layer normalization layer has no statistics)
             if value is not None and np.size(value) != c:
                 raise ValueError(f"batchNormalizationLayer {self.Name!r}: {prop} has {np.size(value)} entries, "
                                  f"the input has {c} channels")
