@@ -822,3 +822,23 @@ def test_forward_nargout_1_is_matlabs_y_only():
     assert_close(extractdata(grads.Value[0]), extractdata(grads2.Value[0]), rtol=1e-12)
     with pytest.raises(ValueError, match="nargout"):
         forward(net, X, nargout=3)
+
+
+def test_groupnorm_and_layernorm_doc_examples_column_parameters():
+    # groupnorm page: numGroups = 2, offset = zeros(numChannels, 1), scaleFactor = ones(numChannels, 1)
+    rng = np.random.default_rng(27)
+    x = rng.standard_normal((3, 3, 4, 2))                 # "SSCB", 4 channels in 2 groups
+    X = dlarray(x, "SSCB")
+    off, sc = rng.standard_normal((4, 1)), rng.random((4, 1)) + 0.5
+    Y = groupnorm(X, 2, off, sc)
+    g = x.reshape(3, 3, 2, 2, 2)                          # (S, S, group, channel in group, B)
+    m, v = g.mean(axis=(0, 1, 3), keepdims=True), g.var(axis=(0, 1, 3), keepdims=True)
+    want = ((g - m) / np.sqrt(v + 1e-5)).reshape(3, 3, 4, 2) * sc[:, 0][:, None] + off[:, 0][:, None]
+    assert dims(Y) == "SSCB"
+    assert_close(extractdata(Y), want)
+    # layernorm page: "CB" data, offset and scale numChannels-by-1
+    xf = rng.standard_normal((4, 3))
+    Yl = layernorm(dlarray(xf, "CB"), off, sc)
+    wl = (xf - xf.mean(axis=0)) / np.sqrt(xf.var(axis=0) + 1e-5) * sc + off
+    assert dims(Yl) == "CB"
+    assert_close(extractdata(Yl), wl)
