@@ -842,3 +842,17 @@ def test_groupnorm_and_layernorm_doc_examples_column_parameters():
     wl = (xf - xf.mean(axis=0)) / np.sqrt(xf.var(axis=0) + 1e-5) * sc + off
     assert dims(Yl) == "CB"
     assert_close(extractdata(Yl), wl)
+
+
+def test_vector_bias_rule_against_central_differences():
+    from gradcheck import check_rule
+    from sct.runtime.nn import _vector_bias_rule, vector_bias
+    def op(b):
+        return vector_bias(b, 4)
+
+    def rule(g, ans, b):
+        return _vector_bias_rule(g, ans, b, 4)
+
+    for b in (np.random.default_rng(28).standard_normal((4, 1)), np.random.default_rng(29).standard_normal(4)):
+        check_rule(op, rule, [b], wrt=[0])
+    assert vector_bias(np.ones((4, 1)), 4).shape == (4,) and vector_bias(np.ones((1, 4)), 4).shape == (1, 4)
