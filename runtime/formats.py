@@ -458,7 +458,7 @@ def check_not_forward_pair(Y, fname: str) -> None:
         from .table import Table
         if isinstance(Y[1], Table):
             raise TypeError(f"{fname}: the predictions are the pair (Y, state) that forward returns; write "
-                            "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y, _ = forward(net, X))")
+                            "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y = forward(net, X, nargout=1))")
 
 
 def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = "sum", DataFormat=None) -> bool:

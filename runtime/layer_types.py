@@ -412,7 +412,8 @@ class BatchNormalizationLayer(BuiltinLayer):
     learnables = ("Offset", "Scale")
     state = ("TrainedMean", "TrainedVariance")
 
-    def __init__(self, Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer):
+    def __init__(self, Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer,
+                 Offset=None, Scale=None, TrainedMean=None, TrainedVariance=None):
         self.Name = Name
         self.Epsilon = Epsilon
         self.MeanDecay = MeanDecay
@@ -420,13 +421,18 @@ class BatchNormalizationLayer(BuiltinLayer):
         self.OffsetInitializer = OffsetInitializer
         self.ScaleInitializer = ScaleInitializer
         self.NumChannels = None
-        self.Offset = None
-        self.Scale = None
-        self.TrainedMean = None
-        self.TrainedVariance = None
+        # MATLAB's values (NumChannels-by-1, or 1-by-1-by-NumChannels for images) kept as sct's (C,)
+        given = [None if v is None else np.reshape(np.asarray(getattr(v, "_data", v), dtype=float), (-1,))
+                 for v in (Offset, Scale, TrainedMean, TrainedVariance)]
+        self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance = given
 
     def initialize(self, layout):
         c = self.NumChannels = _channels(layout, self.Name)
+        for prop in ("Offset", "Scale", "TrainedMean", "TrainedVariance"):
+            value = getattr(self, prop, None)           # (a layer normalization layer has no statistics)
+            if value is not None and np.size(value) != c:
+                raise ValueError(f"batchNormalizationLayer {self.Name!r}: {prop} has {np.size(value)} entries, "
+                                 f"the input has {c} channels")
         if self.Offset is None:
             self.Offset = initial_values(self.OffsetInitializer, (c,), c, c, self.Name)
         if self.Scale is None:
@@ -450,15 +456,20 @@ class BatchNormalizationLayer(BuiltinLayer):
 
 def batchNormalizationLayer(Name: str = "", Epsilon: float = 1e-5, MeanDecay: float = 0.1,
                             VarianceDecay: float = 0.1, OffsetInitializer: str = "zeros",
-                            ScaleInitializer: str = "ones") -> Layer:
+                            ScaleInitializer: str = "ones", Offset: Optional[ArrayLike] = None,
+                            Scale: Optional[ArrayLike] = None, TrainedMean: Optional[ArrayLike] = None,
+                            TrainedVariance: Optional[ArrayLike] = None) -> Layer:
     """Batch normalisation over all axes but the channels: learnables Offset and Scale (C,),
     state TrainedMean and TrainedVariance (updated by ``forward``, used by ``predict``).
+    MATLAB's ``Offset=``, ``Scale=``, ``TrainedMean=`` and ``TrainedVariance=`` set them (any shape
+    with C entries: NumChannels-by-1, 1-by-1-by-NumChannels; kept as (C,)).
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> np.round(extractdata(predict(net, np.array([[1.0, 2.0]]))), 4)
     array([[1., 2.]])
     """
-    return BatchNormalizationLayer(Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer)
+    return BatchNormalizationLayer(Name, Epsilon, MeanDecay, VarianceDecay, OffsetInitializer, ScaleInitializer,
+                                   Offset, Scale, TrainedMean, TrainedVariance)
 
 
 class LayerNormalizationLayer(BuiltinLayer):
@@ -478,6 +489,11 @@ class LayerNormalizationLayer(BuiltinLayer):
 
     def initialize(self, layout):
         c = self.NumChannels = _channels(layout, self.Name)
+        for prop in ("Offset", "Scale", "TrainedMean", "TrainedVariance"):
+            value = getattr(self, prop, None)           # (a layer normalization layer has no statistics)
+            if value is not None and np.size(value) != c:
+                raise ValueError(f"batchNormalizationLayer {self.Name!r}: {prop} has {np.size(value)} entries, "
+                                 f"the input has {c} channels")
         if self.Offset is None:
             self.Offset = initial_values(self.OffsetInitializer, (c,), c, c, self.Name)
         if self.Scale is None:
@@ -852,7 +868,17 @@ class LSTMLayer(BuiltinLayer):
     def initialize(self, layout):
         h = self.NumHiddenUnits
         g = self.gates * h
+        for prop, rows in (("InputWeights", g), ("RecurrentWeights", g), ("Bias", g)):
+            value = getattr(self, prop)
+            if value is not None and (np.shape(value)[0] != rows or (prop == "RecurrentWeights" and
+                                                                     np.shape(value) != (g, h))):
+                raise ValueError(f"{self.BaseName}Layer {self.Name!r}: {prop} has shape {np.shape(value)}; "
+                                 f"{self.NumHiddenUnits} hidden units take {rows} rows"
+                                 + (f" and {h} columns" if prop == "RecurrentWeights" else ""))
         c = self.InputSize = _channels(layout, self.Name)
+        if self.InputWeights is not None and np.shape(self.InputWeights) != (g, c):
+            raise ValueError(f"{self.BaseName}Layer {self.Name!r}: InputWeights has shape {np.shape(self.InputWeights)}; "
+                             f"the input's {c} channels and {h} hidden units take ({g}, {c})")
         if self.InputWeights is None:
             self.InputWeights = initial_values(self.InputWeightsInitializer, (g, c), c, g, self.Name)
         if self.RecurrentWeights is None:
@@ -886,7 +912,8 @@ class LSTMLayer(BuiltinLayer):
 def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
               InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
               BiasInitializer: str = "unit-forget-gate", HiddenState: Optional[ArrayLike] = None,
-              CellState: Optional[ArrayLike] = None) -> Layer:
+              CellState: Optional[ArrayLike] = None, InputWeights: Optional[ArrayLike] = None,
+              RecurrentWeights: Optional[ArrayLike] = None, Bias: Optional[ArrayLike] = None) -> Layer:
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
     or "last" (batch, H).
 
@@ -905,8 +932,19 @@ def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     >>> state["lstm", "HiddenState"].shape
     (2, 5)
     """
-    return LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                     BiasInitializer, HiddenState, CellState)
+    layer = LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                      BiasInitializer, HiddenState, CellState)
+    return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
+
+
+def _given_recurrent(layer, InputWeights, RecurrentWeights, Bias):
+    """MATLAB's ``InputWeights=``, ``RecurrentWeights=`` ((gates*H, C), (gates*H, H)) and ``Bias=``
+    (gates*H-by-1, kept as a vector) of an LSTM or GRU layer (checked when it is initialized)."""
+    def plain(v):
+        return None if v is None else np.asarray(getattr(v, "_data", v), dtype=float)
+    layer.InputWeights, layer.RecurrentWeights = plain(InputWeights), plain(RecurrentWeights)
+    layer.Bias = None if Bias is None else np.reshape(plain(Bias), (-1,))
+    return layer
 
 
 class GRULayer(LSTMLayer):
@@ -925,7 +963,9 @@ class GRULayer(LSTMLayer):
 
 def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
              InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
-             BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None) -> Layer:
+             BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None,
+             InputWeights: Optional[ArrayLike] = None, RecurrentWeights: Optional[ArrayLike] = None,
+             Bias: Optional[ArrayLike] = None) -> Layer:
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
     Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
     ``lstmLayer``.
@@ -937,7 +977,7 @@ def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     layer = GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
                      BiasInitializer, HiddenState)
     del layer.CellState
-    return layer
+    return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
 
 
 class EmbeddingLayer(BuiltinLayer):

@@ -896,7 +896,7 @@ def _inputs(X1, X2, X3, X4):
 
 
 def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
-            X4: Optional[ArrayLike] = None, Outputs: Any = None) -> Any:
+            X4: Optional[ArrayLike] = None, Outputs: Any = None, nargout: int = 2) -> Any:
     """Training-time outputs and updated state (MATLAB's ``[Y, state] = forward(net, X)``).
 
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
@@ -907,7 +907,8 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     format in sct's order ("BC" for a classifier); unformatted inputs are in sct's layout.
     MATLAB's ``[Y1, Y2, state] = forward(net, X, Outputs=["fc1", "softmax"])`` is
     ``(Y1, Y2), state = forward(net, X, Outputs=["fc1", "softmax"])``: the outputs of those layers
-    ("layer/port" for one of several outputs), in that order.
+    ("layer/port" for one of several outputs), in that order.  MATLAB's ``Y = forward(net, X)`` (the
+    state not asked for) is ``Y = forward(net, X, nargout=1)`` (or ``Y, _ = forward(net, X)``).
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> Y, state = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
@@ -915,12 +916,16 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     (array([[-1., -1.],
            [ 1.,  1.]]), ('TrainedMean', 'TrainedVariance'))
     """
+    if nargout not in (1, 2):
+        raise ValueError(f"forward: nargout must be 1 (Y) or 2 (Y, state), got {nargout!r}")
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "forward")
     if _formatted(inputs):
         outputs, states = _run_formatted(net, inputs, True, "forward", Outputs)
     else:
         outputs, states = run_network(net, inputs, True, output_slots(net, Outputs, "forward"))
+    if nargout == 1:
+        return _outputs_value(outputs)
     return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
 
 

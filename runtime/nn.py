@@ -523,6 +523,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
         return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
                              {"OutputMode": OutputMode})
     recurrent_states("lstm", x, recurrent_weights, (("H0", h0), ("C0", c0)))
+    bias = vector_bias(bias, np.shape(weights)[0])     # MATLAB's 4*numHiddenUnits-by-1
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -594,10 +595,12 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     recurrent_states("gru", x, recurrent_weights, (("H0", h0),))
     hidden = np.shape(h0)[-1]
     recurrent_bias = ResetGateMode == "recurrent-bias-after-multiplication"
+    bias = vector_bias(bias, (2 if recurrent_bias else 1) * np.shape(weights)[0])     # MATLAB's column
     if np.shape(bias)[-1] != (6 if recurrent_bias else 3) * hidden:
         raise ValueError(f"gru: bias has {np.shape(bias)[-1]} entries; with ResetGateMode={ResetGateMode!r} "
                          f"it takes {(6 if recurrent_bias else 3) * hidden} (hidden size {hidden})")
-    h = h0
+    # a (hidden,) H0 serves every observation, as lstm's (was: an IndexError in the gates)
+    h = h0 if np.ndim(h0) > 1 else np.reshape(h0, (1, hidden))
     outputs = []
     for t in range(np.shape(x)[1]):
         if recurrent_bias:

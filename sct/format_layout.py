@@ -251,7 +251,7 @@ class LayoutCalls(FormatInference):
         loss = fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS
         if loss and isinstance(x, tuple) and len(x) == 2 and x[1] is None:
             self.fail(stmt, f"{fname}: the predictions are a pair, as the (Y, state) that forward returns; write "
-                      "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y, _ = forward(net, X))")
+                      "Y, state = forward(net, X) (MATLAB's Y = forward(net, X) is Y = forward(net, X, nargout=1))")
         for what, t in (("targets", args[1] if len(args) > 1 else kws.get("targets")), ("Mask", kws.get("Mask"))):
             if loss and has_format(t):
                 self.fail(stmt, f"{fname}: the {what} are labelled {t!r} but the predictions are "

@@ -322,7 +322,8 @@ class FormatPass(LayoutCalls):
         if nargout is not None and not isinstance(nargout, gast.Constant):
             self.fail(stmt, f"{fname}: nargout must be a literal with formatted inputs")
         value = outs[0] if len(outs) == 1 else (outs if any(o is not None for o in outs) else None)
-        tree = (value, None) if fname == "forward" or (nargout is not None and nargout.value == 2) else value
+        pair = nargout.value == 2 if nargout is not None else fname == "forward"      # (Y, state)
+        tree = (value, None) if pair else value
         if not rewrite or not any(p is not None for p in perms):
             return tree, None
         new: List = []

@@ -1021,6 +1021,7 @@ CASES = [
     Case(support.add_index_grad, [R(5), R(2), C(np.zeros(5)), C(slice(1, 3))], (0, 1), complex=True),
     Case(support.add_index_grad, [R(4, 3), R(3), C(np.zeros((4, 3))), C(2)], (0, 1)),
     Case(support.total, [R(3, 2)], complex=True),
+    Case(support.point_total, [R(4), C(np.zeros((4, 3))), C(0)], complex=True, note="dllaplacian's sum of u"),
     Case(support.conj_of, [R(3, 2)], complex=True),
     Case(support.attribute_adjoint_any, [R(3, 2), C(np.zeros((2, 3))), C("T")]),
     Case(support.attribute_adjoint_any_transpose, [R(2, 3), C(np.zeros((2, 3))), C("T")]),

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import sct
-from sct import (dims, dlarray, dlconv, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, dlnetwork, dlupdate,
-                 extractdata, fullyconnect, batchnorm, layernorm, instancenorm, groupnorm,
-                 featureInputLayer, forward, fullyConnectedLayer, l1loss, stripdims, tanhLayer)
+from sct import (avgpool, batchnorm, dims, dlarray, dlconv, dldivergence, dlfeval, dlgradient, dljacobian,
+                 dllaplacian, dlnetwork, dltranspconv, dlupdate, extractdata, featureInputLayer, forward,
+                 fullyConnectedLayer, fullyconnect, groupnorm, instancenorm, l1loss, layernorm, maxpool, stripdims,
+                 tanhLayer)
 from gradcheck import assert_close, numerical_gradient
 
 
@@ -573,3 +574,285 @@ def test_custom_training_loop_with_training_progress_monitor():
         sct.recordMetrics(monitor, 26, Accuracy=0.5)
     with pytest.raises(ValueError, match="0 to 100"):
         monitor.Progress = 120
+
+
+# --- stripdims(X) shares X's data (as plain Python runs it): a write into it changes X -----------------
+# (was: differentiated as a new value, y = 14 where Python computes 38)
+
+def write_into_stripdims(x):
+    xs = stripdims(x)
+    xs[0] = 5.0
+    y = np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def write_into_stripdims_fmt(x):
+    xs = stripdims(x, "BC")
+    xs[0, 0] = 5.0
+    return np.sum(x * x)
+
+
+def write_into_stripdims_of_fresh(x):
+    xs = stripdims(x * 2.0)
+    xs[0] = 0.0
+    y = np.sum(xs * x)
+    return y, dlgradient(y, x)
+
+
+def test_write_into_stripdims_result_is_refused_or_right():
+    x0 = np.array([1.0, 2.0, 3.0])
+    plain = dlarray(x0.copy())
+    xs = stripdims(plain)
+    xs[0] = 5.0
+    assert extractdata(plain)[0] == 5.0              # Python's meaning: the same data
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(write_into_stripdims, dlarray(x0.copy()))
+    assert info.value.filename == __file__ and "copy()" in str(info.value)
+    with pytest.raises(sct.CompileError):
+        dlfeval(write_into_stripdims_fmt, dlarray(np.ones((2, 3)), "CB"))
+    y, g = dlfeval(write_into_stripdims_of_fresh, dlarray(x0.copy()))
+    assert_close(float(y), 2 * (4 + 9), rtol=1e-12)
+    assert_close(extractdata(g), [0.0, 8.0, 12.0])
+
+
+def pool_ssc(x):
+    X = dlarray(x, "SSC")
+    Y = maxpool(X, 2, Stride=2) * 2.0 + avgpool(X, 2, Stride=2)
+    Z = dltranspconv(X, np.ones((2, 2, 2, 3)), 0.5, Stride=2)
+    loss = np.sum(Y ** 2) + np.sum(np.sin(Z))
+    return loss, dlgradient(loss, x), dims(Y), dims(Z), Z.shape
+
+
+def test_pooling_and_transposed_convolution_without_batch_label():
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((4, 6, 3))
+
+    def reference(x):
+        b = x[None]                                   # one observation, batch first: (1, 4, 6, 3)
+        Y = extractdata(maxpool(b, 2, Stride=2)) * 2.0 + extractdata(avgpool(b, 2, Stride=2))
+        Z = extractdata(dltranspconv(b, np.ones((2, 2, 2, 3)), 0.5, Stride=2))
+        return np.sum(Y ** 2) + np.sum(np.sin(Z))
+
+    loss, g, dy, dz, zshape = dlfeval(pool_ssc, dlarray(x))
+    assert (dy, dz, zshape) == ("SSC", "SSC", (8, 12, 2))
+    assert_close(float(loss), reference(x), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(reference, [x], 0), rtol=1e-5, atol=1e-7)
+    Y = maxpool(dlarray(x, "SSC"), 2, Stride=2)
+    assert dims(Y) == "SSC" and Y.shape == (2, 3, 3)
+
+
+# --- seed 003 (automatic differentiation background): f(x) = x1 exp(-(x1^2 + x2^2)/2) at x1 = 2, x2 = 1/2,
+# --- the gradient by reverse mode (one sweep) and by forward mode (one pass per input variable) ---------
+
+def background_f(x):
+    return x[0] * np.exp(-0.5 * (x[0] ** 2 + x[1] ** 2))
+
+
+def background_grad(x):
+    f = background_f(x)
+    return f, dlgradient(f, x)
+
+
+def background_f2(x1, x2):
+    u = x1 * np.exp(-(x1 ** 2 + x2 ** 2) / 2)
+    return u, dlgradient(u, x1, x2)
+
+
+def test_seed_003_forward_and_reverse_mode_example():
+    x = np.array([2.0, 0.5])
+    e = np.exp(-0.5 * (4 + 0.25))
+    want = np.array([e * (1 - 4), -2 * 0.5 * e])
+    f, g = dlfeval(background_grad, dlarray(x))
+    assert_close(float(f), 2 * e, rtol=1e-14)
+    assert_close(extractdata(g), want, rtol=1e-13)
+    f2, (g1, g2) = dlfeval(background_f2, dlarray(2.0), dlarray(0.5))
+    assert_close([float(g1), float(g2)], want, rtol=1e-13)
+    # forward mode: one traversal per independent variable, the derivative along each unit direction
+    for k in range(2):
+        value, tangent = sct.jvp(background_f, (x,), (np.eye(2)[k],))
+        assert_close(float(np.asarray(value)), 2 * e, rtol=1e-14)
+        assert_close(float(np.asarray(tangent)), want[k], rtol=1e-13)
+
+
+# --- lstm / gru pages: bias = randn(4*numHiddenUnits, 1) (3*numHiddenUnits for gru), unlabelled ---------
+
+def lstm_column_bias(x, w, r, b):
+    Y, h, c = sct.lstm(dlarray(x, "CBT"), np.zeros((3, 1)), np.zeros((3, 1)), w, r, b)
+    loss = np.sum(Y ** 2) + np.sum(h * c)
+    return loss, dlgradient(loss, b, w)
+
+
+def gru_column_bias(x, w, r, b):
+    Y, h = sct.gru(dlarray(x, "CBT"), np.zeros((3, 1)), w, r, b)
+    loss = np.sum(np.sin(Y)) + np.sum(h ** 2)
+    return loss, dlgradient(loss, b)
+
+
+def test_recurrent_column_bias_values_and_gradients():
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((4, 2, 3))
+    w, r, b = rng.standard_normal((12, 4)), rng.standard_normal((12, 3)), rng.standard_normal((12, 1))
+
+    def ref(b, w):
+        Y, h, c = sct.lstm(dlarray(x, "CBT"), np.zeros((3, 1)), np.zeros((3, 1)), w, r, b[:, 0])
+        return float(np.sum(extractdata(Y) ** 2) + np.sum(extractdata(h) * extractdata(c)))
+
+    loss, (gb, gw) = dlfeval(lstm_column_bias, x, dlarray(w), r, dlarray(b))
+    assert gb.shape == (12, 1)
+    assert_close(float(loss), ref(b, w), rtol=1e-12)
+    assert_close(extractdata(gb), numerical_gradient(ref, [b, w], 0))
+    assert_close(extractdata(gw), numerical_gradient(ref, [b, w], 1))
+    wg, rg, bg = rng.standard_normal((9, 4)), rng.standard_normal((9, 3)), rng.standard_normal((9, 1))
+
+    def gref(bg):
+        Y, h = sct.gru(dlarray(x, "CBT"), np.zeros((3, 1)), wg, rg, bg[:, 0])
+        return float(np.sum(np.sin(extractdata(Y))) + np.sum(extractdata(h) ** 2))
+
+    loss, g = dlfeval(gru_column_bias, x, wg, rg, dlarray(bg))
+    assert g.shape == (9, 1)
+    assert_close(float(loss), gref(bg), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(gref, [bg], 0))
+
+
+# --- fullyConnectedLayer(Bias=...) with MATLAB's OutputSize-by-1 Bias: with as many observations as outputs
+# --- the column broadcast along the batch (a wrong value, silently) --------------------------------------
+
+def fc_layer_loss(net, X):
+    Y, _ = forward(net, X)
+    loss = np.sum(Y ** 2 * np.array([1.0, 3.0]))
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_fully_connected_layer_column_bias_square_batch():
+    rng = np.random.default_rng(22)
+    W, b, x = rng.standard_normal((2, 3)), rng.standard_normal((2, 1)), rng.standard_normal((3, 2))
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Weights=W, Bias=b)])
+    X = dlarray(x, "CB")
+    Y = sct.predict(net, X)
+    assert dims(Y) == "BC"
+    assert_close(extractdata(Y), (W @ x + b).T)
+
+    def reference(W, b):
+        return np.sum((W @ x + b).T ** 2 * np.array([1.0, 3.0]))
+
+    loss, grads = dlfeval(fc_layer_loss, net, X)
+    assert_close(float(loss), reference(W, b), rtol=1e-12)
+    assert grads.Value[1].shape == (2, 1)
+    assert_close(extractdata(grads.Value[0]), numerical_gradient(reference, [W, b], 0))
+    assert_close(extractdata(grads.Value[1]), numerical_gradient(reference, [W, b], 1))
+
+
+# --- batchNormalizationLayer page: Offset, Scale, TrainedMean, TrainedVariance name-values (were refused) -
+
+def test_batch_normalization_layer_given_parameters():
+    rng = np.random.default_rng(23)
+    off, sc, tm, tv = rng.random((3, 1)), rng.random((3, 1)) + 0.5, rng.random((3, 1)), rng.random((3, 1)) + 0.5
+    net = dlnetwork([featureInputLayer(3), sct.batchNormalizationLayer(Offset=off, Scale=sc, TrainedMean=tm,
+                                                                       TrainedVariance=tv)])
+    x = rng.standard_normal((3, 3))
+    Y = sct.predict(net, dlarray(x, "CB"))
+    assert_close(extractdata(Y), (sc * (x - tm) / np.sqrt(tv + 1e-5) + off).T)
+    Y2, state = forward(net, dlarray(x, "CB"))
+    m, v = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    assert_close(extractdata(Y2), (sc * (x - m) / np.sqrt(v + 1e-5) + off).T)
+    assert_close(extractdata(state.Value[0]), 0.1 * m[:, 0] + 0.9 * tm[:, 0])
+    with pytest.raises(ValueError, match="Offset has 2 entries"):
+        dlnetwork([featureInputLayer(3), sct.batchNormalizationLayer(Offset=np.zeros(2))])
+
+
+# --- lstmLayer / gruLayer pages: InputWeights, RecurrentWeights, Bias name-values (were refused) ----------
+
+def test_recurrent_layers_given_weights():
+    rng = np.random.default_rng(24)
+    w, r, b = rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), rng.standard_normal((8, 1))
+    net = dlnetwork([sct.sequenceInputLayer(3), sct.lstmLayer(2, OutputMode="last", InputWeights=w,
+                                                              RecurrentWeights=r, Bias=b)])
+    x = rng.standard_normal((4, 5, 3))                            # batch, time, channels
+    Y = sct.predict(net, x)
+    _, h, _ = sct.lstm(x, np.zeros(2), np.zeros(2), w, r, b[:, 0])
+    assert_close(extractdata(Y), extractdata(h))
+    wg, rg, bg = rng.standard_normal((6, 3)), rng.standard_normal((6, 2)), rng.standard_normal((6, 1))
+    net = dlnetwork([sct.sequenceInputLayer(3), sct.gruLayer(2, InputWeights=wg, RecurrentWeights=rg, Bias=bg)])
+    Yg, _ = sct.gru(x, np.zeros(2), wg, rg, bg[:, 0])
+    assert_close(extractdata(sct.predict(net, x)), extractdata(Yg))
+    with pytest.raises(ValueError, match="InputWeights has shape"):
+        dlnetwork([sct.sequenceInputLayer(4), sct.lstmLayer(2, InputWeights=w)])
+
+
+def gru_vector_state(x, h0, w, r, b):
+    Y, h = sct.gru(x, h0, w, r, b)
+    loss = np.sum(Y ** 2) + np.sum(np.sin(h))
+    return loss, dlgradient(loss, h0)
+
+
+def test_gru_vector_initial_state_values_and_gradient():
+    # a (hidden,) H0, as lstm takes (was: an IndexError inside gru)
+    rng = np.random.default_rng(25)
+    x, h0 = rng.standard_normal((2, 3, 4)), rng.standard_normal(3)
+    w, r, b = rng.standard_normal((9, 4)), rng.standard_normal((9, 3)), rng.standard_normal(9)
+
+    def ref(h0):
+        Y, h = sct.gru(x, np.reshape(h0, (1, 3)), w, r, b)
+        return float(np.sum(extractdata(Y) ** 2) + np.sum(np.sin(extractdata(h))))
+
+    loss, g = dlfeval(gru_vector_state, x, dlarray(h0), w, r, b)
+    assert g.shape == (3,)
+    assert_close(float(loss), ref(h0), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(ref, [h0], 0))
+
+
+def forward_y_only(net, X, T):
+    Y = forward(net, X, nargout=1)              # MATLAB's Y = forward(net, X)
+    loss = l1loss(Y, T)
+    return loss, dlgradient(loss, net.Learnables), dims(Y)
+
+
+def test_forward_nargout_1_is_matlabs_y_only():
+    rng = np.random.default_rng(26)
+    net = _tanh_net(3, 1)
+    X, T = dlarray(rng.random((3, 4)), "CB"), dlarray(rng.random((1, 4)), "CB")
+    Y = forward(net, X, nargout=1)
+    assert dims(Y) == "BC" and Y.shape == (4, 1)
+    W, b = _fc_params(net)
+    assert_close(extractdata(Y), np.tanh(W @ extractdata(X) + b[:, None]).T)
+    loss, grads, d = dlfeval(forward_y_only, net, X, T)
+    loss2, grads2 = dlfeval(laplacian_model_loss, net, X, T)[:2]
+    assert d == "BC"
+    assert_close(float(loss), float(loss2), rtol=1e-14)
+    assert_close(extractdata(grads.Value[0]), extractdata(grads2.Value[0]), rtol=1e-12)
+    with pytest.raises(ValueError, match="nargout"):
+        forward(net, X, nargout=3)
+
+
+def test_groupnorm_and_layernorm_doc_examples_column_parameters():
+    # groupnorm page: numGroups = 2, offset = zeros(numChannels, 1), scaleFactor = ones(numChannels, 1)
+    rng = np.random.default_rng(27)
+    x = rng.standard_normal((3, 3, 4, 2))                 # "SSCB", 4 channels in 2 groups
+    X = dlarray(x, "SSCB")
+    off, sc = rng.standard_normal((4, 1)), rng.random((4, 1)) + 0.5
+    Y = groupnorm(X, 2, off, sc)
+    g = x.reshape(3, 3, 2, 2, 2)                          # (S, S, group, channel in group, B)
+    m, v = g.mean(axis=(0, 1, 3), keepdims=True), g.var(axis=(0, 1, 3), keepdims=True)
+    want = ((g - m) / np.sqrt(v + 1e-5)).reshape(3, 3, 4, 2) * sc[:, 0][:, None] + off[:, 0][:, None]
+    assert dims(Y) == "SSCB"
+    assert_close(extractdata(Y), want)
+    # layernorm page: "CB" data, offset and scale numChannels-by-1
+    xf = rng.standard_normal((4, 3))
+    Yl = layernorm(dlarray(xf, "CB"), off, sc)
+    wl = (xf - xf.mean(axis=0)) / np.sqrt(xf.var(axis=0) + 1e-5) * sc + off
+    assert dims(Yl) == "CB"
+    assert_close(extractdata(Yl), wl)
+
+
+def test_vector_bias_rule_against_central_differences():
+    from gradcheck import check_rule
+    from sct.runtime.nn import _vector_bias_rule, vector_bias
+    def op(b):
+        return vector_bias(b, 4)
+
+    def rule(g, ans, b):
+        return _vector_bias_rule(g, ans, b, 4)
+
+    for b in (np.random.default_rng(28).standard_normal((4, 1)), np.random.default_rng(29).standard_normal(4)):
+        check_rule(op, rule, [b], wrt=[0])
+    assert vector_bias(np.ones((4, 1)), 4).shape == (4,) and vector_bias(np.ones((1, 4)), 4).shape == (1, 4)
