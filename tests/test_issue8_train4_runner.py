@@ -1,0 +1,334 @@
+"""Issue 8, training step machinery: ``run_network`` as straight-line code generated per network plan
+(``runtime.network.network_runner``, cached) instead of the compiled loop ``run_network_loop``.
+
+The unrolled runner must give the values, new states and gradients of the loop bit for bit, for
+networks of several shapes (a chain, a graph with addition and concatenation, two inputs, custom
+layers with state, batch norm in training and inference, dropout, ``Outputs=``), gradients must match
+central differences, and the cache must follow the network: a network of another structure, or the
+same structure with other layers, never runs a runner generated for another."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import (Layer, additionLayer, batchNormalizationLayer, concatenationLayer, convolution2dLayer,
+                 crossentropy, dlarray, dlfeval, dlgradient, dlnetwork, dropoutLayer, extractdata,
+                 featureInputLayer, forward, fullyConnectedLayer, imageInputLayer, maxPooling2dLayer, predict,
+                 reluLayer, softmaxLayer, tanhLayer, sigmoidLayer)
+from sct.runtime import network
+
+try:
+    from tests.gradcheck import assert_close, numerical_gradient
+except ImportError:                      # run as plain `pytest` from inside tests/
+    from gradcheck import assert_close, numerical_gradient
+
+
+def data(x):
+    return np.asarray(extractdata(x))
+
+
+class RunningCount(Layer):
+    """A custom layer with a learnable and a state (forward returns the output and the new state)."""
+    learnables = ("W",)
+    state = ("Count",)
+
+    def __init__(self, Name="running"):
+        self.Name = Name
+        self.W = np.array([1.5, -0.5, 2.0])
+        self.Count = np.array([0.0])
+
+    def predict(self, X):
+        return np.tanh(X * self.W), self.Count
+
+    def forward(self, X):
+        return np.tanh(X * self.W) * 1.25, self.Count + 1
+
+
+def chain_cnn():
+    return dlnetwork([imageInputLayer([6, 6, 2], Normalization="none"),
+                      convolution2dLayer(3, 4, Padding="same"), batchNormalizationLayer(), reluLayer(),
+                      maxPooling2dLayer(2, Stride=2), convolution2dLayer(3, 3, Padding="same"),
+                      batchNormalizationLayer(), reluLayer(), fullyConnectedLayer(3), softmaxLayer()], Seed=3)
+
+
+def graph_net():
+    layers = [featureInputLayer(4, Name="in"), fullyConnectedLayer(3, Name="fa"), tanhLayer(Name="ta"),
+              fullyConnectedLayer(3, Name="fb"), additionLayer(2, Name="add"),
+              concatenationLayer("C", 2, Name="cat"), batchNormalizationLayer(Name="bn"),
+              fullyConnectedLayer(3, Name="out"), softmaxLayer(Name="sm")]
+    connections = [("in", "fa"), ("fa", "ta"), ("in", "fb"), ("ta", "add/in1"), ("fb", "add/in2"),
+                   ("add", "cat/in1"), ("ta", "cat/in2"), ("cat", "bn"), ("bn", "out"), ("out", "sm")]
+    return dlnetwork(layers, Connections=connections, Seed=4)
+
+
+def two_input_net():
+    layers = [featureInputLayer(3, Name="a"), featureInputLayer(3, Name="b"), additionLayer(2, Name="add"),
+              RunningCount(), fullyConnectedLayer(3, Name="fc"), sigmoidLayer(Name="sg"),
+              concatenationLayer("C", 2, Name="cat"), fullyConnectedLayer(3, Name="out"), softmaxLayer(Name="sm")]
+    connections = [("a", "add/in1"), ("b", "add/in2"), ("add", "running"), ("running", "fc"), ("fc", "sg"),
+                   ("sg", "cat/in1"), ("b", "cat/in2"), ("cat", "out"), ("out", "sm")]
+    return dlnetwork(layers, Connections=connections, Seed=5)
+
+
+def dropout_mlp():
+    return dlnetwork([featureInputLayer(5), fullyConnectedLayer(8), reluLayer(), dropoutLayer(0.3),
+                      fullyConnectedLayer(3), softmaxLayer()], Seed=6)
+
+
+def inputs_for(net, rng):
+    if net.InputNames == ["a", "b"]:
+        return [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))]
+    if len(net.Learnables.Value[0].shape) == 4:
+        return [rng.standard_normal((4, 6, 6, 2))]
+    return [rng.standard_normal((4, net.Learnables.Value[0].shape[1]))]
+
+
+T4 = np.eye(3)[[0, 2, 1, 1]]
+
+
+def train_loss(net, X, T):
+    Y, state = forward(net, X)
+    loss = crossentropy(Y, T)
+    return loss, dlgradient(loss, net.Learnables), state
+
+
+def train_loss_with_input(net, X, T):
+    Y, state = forward(net, X)
+    loss = crossentropy(Y, T)
+    gX, g = dlgradient(loss, X, net.Learnables)
+    return loss, gX, g, state
+
+
+def predict_loss(net, X, T):
+    loss = crossentropy(predict(net, X), T)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def train_loss2(net, A, B, T):
+    Y, state = forward(net, A, B)
+    loss = crossentropy(Y, T)
+    gA, g = dlgradient(loss, A, net.Learnables)
+    return loss, gA, g, state
+
+
+def outputs_loss(net, X, T):
+    (H, Y), state = forward(net, X, Outputs=["ta", "sm"])
+    loss = crossentropy(Y, T) + np.sum(H * H)
+    return loss, dlgradient(loss, net.Learnables), state
+
+
+def flat(result):
+    """Every array in a dlfeval result (tables' values, dlarrays), in order."""
+    out = []
+    for r in result:
+        if isinstance(r, sct.Table):
+            out.extend(data(v) for v in r.Value)
+        else:
+            out.append(data(r))
+    return out
+
+
+def both_paths(monkeypatch, fn, *args, seed=None):
+    """``dlfeval(fn, *args)`` with the unrolled runner, then with the loop (networks of more than
+    ``UNROLL_MAX_LAYERS`` layers run it), each after np.random.seed(seed) when given."""
+    results = []
+    for limit in (network.UNROLL_MAX_LAYERS, -1):
+        monkeypatch.setattr(network, "UNROLL_MAX_LAYERS", limit)
+        if seed is not None:
+            np.random.seed(seed)
+        results.append(flat(dlfeval(fn, *args)))
+    return results
+
+
+def assert_same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("make", [chain_cnn, graph_net, dropout_mlp])
+@pytest.mark.parametrize("fn", [train_loss, train_loss_with_input, predict_loss])
+def test_unrolled_runner_equals_the_loop(monkeypatch, make, fn):
+    rng = np.random.default_rng(1)
+    net = make()
+    X = dlarray(inputs_for(net, rng)[0])
+    unrolled, loop = both_paths(monkeypatch, fn, net, X, dlarray(T4), seed=7)
+    assert_same(unrolled, loop)
+
+
+def test_unrolled_runner_equals_the_loop_two_inputs_custom_state(monkeypatch):
+    rng = np.random.default_rng(2)
+    net = two_input_net()
+    A, B = inputs_for(net, rng)
+    unrolled, loop = both_paths(monkeypatch, train_loss2, net, dlarray(A), dlarray(B), dlarray(T4))
+    assert_same(unrolled, loop)
+    # the custom layer's new state: its forward's Count + 1
+    *_, state = dlfeval(train_loss2, net, dlarray(A), dlarray(B), dlarray(T4))
+    assert state.Parameter == ("Count",) and float(data(state.Value[0])[0]) == 1.0
+
+
+def test_unrolled_runner_equals_the_loop_with_outputs(monkeypatch):
+    rng = np.random.default_rng(3)
+    net = graph_net()
+    X = dlarray(inputs_for(net, rng)[0])
+    unrolled, loop = both_paths(monkeypatch, outputs_loss, net, X, dlarray(T4))
+    assert_same(unrolled, loop)
+
+
+def test_plain_calls_outside_dlfeval_equal_the_loop(monkeypatch):
+    rng = np.random.default_rng(4)
+    for make in (chain_cnn, graph_net, two_input_net):
+        net = make()
+        xs = inputs_for(net, rng)
+        got = []
+        for limit in (network.UNROLL_MAX_LAYERS, -1):
+            monkeypatch.setattr(network, "UNROLL_MAX_LAYERS", limit)
+            Y, state = forward(net, *xs)
+            got.append([data(Y)] + [data(v) for v in state.Value] + [data(predict(net, *xs))])
+        assert_same(*got)
+
+
+def test_batchnorm_training_state_and_gradients_against_central_differences():
+    """The new running statistics (MATLAB's decay rule) and the learnables' gradients of the unrolled
+    runner against plain numpy and central differences."""
+    rng = np.random.default_rng(5)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4), batchNormalizationLayer(), tanhLayer(),
+                     fullyConnectedLayer(3), softmaxLayer()], Seed=8)
+    X = rng.standard_normal((5, 3))
+    T = np.eye(3)[[0, 1, 2, 1, 0]]
+    values = [data(v).astype(np.float64) for v in net.Learnables.Value]
+
+    def ref(vals):
+        W1, b1, off, sc, W2, b2 = vals
+        h = X @ W1.T + b1
+        mu, var = h.mean(axis=0), h.var(axis=0)
+        z = np.tanh(sc * (h - mu) / np.sqrt(var + 1e-5) + off)
+        y = z @ W2.T + b2
+        p = np.exp(y - y.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        return -np.sum(T * np.log(p)) / len(X), mu, var
+
+    loss, g, state = dlfeval(train_loss, net, dlarray(X), dlarray(T))
+    want, mu, var = ref(values)
+    assert_close(float(data(loss)), want, 1e-12, 1e-12)
+    assert_close(data(state.Value[0]), 0.1 * mu, 1e-12, 1e-12)
+    assert_close(data(state.Value[1]), 0.1 * var * 5 / 4 + 0.9, 1e-12, 1e-12)
+    for k in range(len(values)):
+        def f(v, k=k):
+            vals = list(values)
+            vals[k] = v
+            return ref(vals)[0]
+        assert_close(data(g.Value[k]), numerical_gradient(f, [values[k]], 0), 1e-6, 1e-8, f"learnable {k}")
+
+
+def test_the_runner_is_cached_per_plan():
+    a, b = chain_cnn(), chain_cnn()
+    assert network.network_runner(a, True) is network.network_runner(b, True)
+    assert network.network_runner(a, True) is not network.network_runner(a, False)
+    assert network.network_runner(a, True) is not network.network_runner(graph_net(), True)
+
+
+def test_same_plan_other_layers_are_not_stale():
+    """Two networks of one plan (tanh and sigmoid have no learnables: the plans are equal) share the
+    runner, which reads each network's own layers: each computes its own function and gradient."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((4, 3))
+    T = np.eye(3)[[0, 1, 2, 0]]
+    nets = {act: dlnetwork([featureInputLayer(3), fullyConnectedLayer(3), layer(), fullyConnectedLayer(3),
+                            softmaxLayer()], Seed=9)
+            for act, layer in (("tanh", tanhLayer), ("sigmoid", sigmoidLayer), ("relu", reluLayer))}
+    acts = {"tanh": np.tanh, "sigmoid": lambda h: 1 / (1 + np.exp(-h)), "relu": lambda h: np.maximum(h, 0)}
+    for name in ("tanh", "sigmoid", "relu", "tanh"):          # back and forth through the compiled code
+        net = nets[name]
+        values = [data(v) for v in net.Learnables.Value]
+
+        def ref(vals, act=acts[name]):
+            W1, b1, W2, b2 = vals
+            y = act(X @ W1.T + b1) @ W2.T + b2
+            p = np.exp(y - y.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            return -np.sum(T * np.log(p)) / len(X)
+        loss, g = dlfeval(predict_loss, net, dlarray(X), dlarray(T))
+        assert_close(float(data(loss)), ref(values), 1e-12, 1e-12)
+        for k in range(len(values)):
+            def f(v, k=k):
+                vals = list(values)
+                vals[k] = v
+                return ref(vals)
+            assert_close(data(g.Value[k]), numerical_gradient(f, [values[k]], 0), 1e-6, 1e-8, f"{name} {k}")
+
+
+def test_network_changed_after_the_first_call_is_not_stale():
+    """Layers added to a network after it ran (addLayers, connectLayers, initialize): another plan, another
+    runner, the new layers' values and gradients."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((4, 3))
+    T = np.eye(3)[[2, 1, 0, 0]]
+    net = dlnetwork([featureInputLayer(3, Name="in"), fullyConnectedLayer(3, Name="fc1"), softmaxLayer(Name="sm")],
+                    Seed=10)
+    loss1, g1 = dlfeval(predict_loss, net, dlarray(X), dlarray(T))
+    W1, b1 = [data(v) for v in net.Learnables.Value]
+    grown = dlnetwork([featureInputLayer(3, Name="in"), fullyConnectedLayer(3, Name="fc1"), tanhLayer(Name="t"),
+                       fullyConnectedLayer(3, Name="fc2"), softmaxLayer(Name="sm")], Seed=10)
+    loss2, g2 = dlfeval(predict_loss, grown, dlarray(X), dlarray(T))
+    assert len(g2.Value) == 4
+    values = [data(v) for v in grown.Learnables.Value]
+
+    def ref(vals):
+        A, a, B, b = vals
+        y = np.tanh(X @ A.T + a) @ B.T + b
+        p = np.exp(y - y.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        return -np.sum(T * np.log(p)) / len(X)
+    assert_close(float(data(loss2)), ref(values), 1e-12, 1e-12)
+    for k in range(4):
+        def f(v, k=k):
+            vals = list(values)
+            vals[k] = v
+            return ref(vals)
+        assert_close(data(g2.Value[k]), numerical_gradient(f, [values[k]], 0), 1e-6, 1e-8, f"learnable {k}")
+    # the first network again: its own (one-layer) function
+    loss1b, g1b = dlfeval(predict_loss, net, dlarray(X), dlarray(T))
+    assert float(data(loss1b)) == float(data(loss1))
+    # a network built by addLayers/connectLayers after a first call, then initialised
+    g = sct.addLayers(dlnetwork(), [featureInputLayer(3, Name="in"), fullyConnectedLayer(3, Name="fc1")])
+    g = sct.addLayers(g, [softmaxLayer(Name="sm")])
+    g = sct.connectLayers(g, "fc1", "sm")
+    g = sct.initialize(g, Seed=10)
+    loss3, g3 = dlfeval(predict_loss, g, dlarray(X), dlarray(T))
+    A, a = [data(v) for v in g.Learnables.Value]
+    y = X @ A.T + a
+    p = np.exp(y - y.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    assert_close(float(data(loss3)), -np.sum(T * np.log(p)) / len(X), 1e-12, 1e-12)
+
+
+def test_training_steps_through_the_runner_match_the_loop(monkeypatch):
+    """Five steps of forward, gradients, state and adamupdate: the same parameters and states bit for bit."""
+    rng = np.random.default_rng(8)
+    X = dlarray(rng.standard_normal((4, 6, 6, 2)).astype(np.float32))
+    T = dlarray(T4.astype(np.float32))
+    finals = []
+    for limit in (network.UNROLL_MAX_LAYERS, -1):
+        monkeypatch.setattr(network, "UNROLL_MAX_LAYERS", limit)
+        net = chain_cnn()
+        net = net.with_learnables([dlarray(data(v).astype(np.float32)) for v in net.Learnables.Value])
+        avg = avg_sq = None
+        losses = []
+        for it in range(1, 6):
+            loss, g, net.State = dlfeval(train_loss, net, X, T)
+            net, avg, avg_sq = sct.adamupdate(net, g, avg, avg_sq, it)
+            losses.append(data(loss))
+        finals.append(losses + [data(v) for v in net.Learnables.Value] + [data(v) for v in net.State.Value]
+                      + [data(v) for v in avg.Value] + [data(v) for v in avg_sq.Value])
+    assert_same(*finals)
+    assert all(a.dtype == np.float32 for a in finals[0][5:15])
+
+
+def test_runner_source_is_straight_line():
+    net = chain_cnn()
+    source = network._runner_source("f", net._graph.plan, 1, net._graph.outputs, True)
+    assert "for " not in source and "while " not in source and source.count(".forward(") == 2
+    assert network._runner_source("f", net._graph.plan, 1, net._graph.outputs, False).count(".forward(") == 0
