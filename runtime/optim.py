@@ -151,6 +151,19 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         return split(results, lambda vals: type(tree)(vals))
     if isinstance(tree, Table) and any(isinstance(o, Table) for o in others):
         others = tuple(_rows_like(o, tree, where, i) for i, o in enumerate(others))
+    if type(tree) is Table and type(tree.Value) is list and tree.Value and \
+            all([type(v) is dlarray for v in tree.Value]) and \
+            all([type(n) is str for n in tree.Layer + tree.Parameter]):
+        # a table of dlarrays (a network's Learnables): what the dataclass walk below does, whose only
+        # field holding arrays is Value (the names are strings), without its per-field look-ups
+        results = [tree_map(fn, tree.Value, *[_part(o, "Value", "attr") for o in others], nout=nout,
+                            where=f"{where}.Value")]
+
+        def rebuild_table(vals):
+            out = copy.copy(tree)
+            object.__setattr__(out, "Value", vals[0])
+            return out
+        return split(results, rebuild_table)
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
         # every field holding arrays, ``field(init=False)`` ones too, set on a shallow copy: neither
         # skipped nor reset by ``__post_init__`` (was: dataclasses.replace, which ran __post_init__ and

@@ -332,3 +332,81 @@ def test_runner_source_is_straight_line():
     source = network._runner_source("f", net._graph.plan, 1, net._graph.outputs, True)
     assert "for " not in source and "while " not in source and source.count(".forward(") == 2
     assert network._runner_source("f", net._graph.plan, 1, net._graph.outputs, False).count(".forward(") == 0
+
+
+# --- the fast paths behind a training step: bind_learnables' copy, computed-attribute look-ups -----------------
+
+
+class CountingCopyLayer(Layer):
+    """A custom layer whose class copies itself (__copy__): bind_learnables must use it."""
+    learnables = ("W",)
+    copies = 0
+
+    def __init__(self, Name="counting"):
+        self.Name = Name
+        self.W = np.array([0.5, -1.0, 2.0])
+
+    def __copy__(self):
+        type(self).copies += 1
+        out = CountingCopyLayer(self.Name)
+        out.__dict__.update(self.__dict__)
+        out.copied = True
+        return out
+
+    def predict(self, X):
+        assert getattr(self, "copied", False)
+        return X * self.W
+
+
+class SlottedBase:
+    __slots__ = ("extra",)
+
+
+def test_bind_learnables_copies_as_copy_copy():
+    from sct.runtime import layers
+    layer = fullyConnectedLayer(3, Weights=np.ones((3, 2)), Bias=np.zeros(3))
+    layer.Name = "fc"
+    bound = layers.bind_learnables(layer, ("Weights", "Bias"), [dlarray(np.full((3, 2), 2.0)), np.ones(3)])
+    assert type(bound) is type(layer) and bound is not layer and bound.Name == "fc"
+    assert type(bound.Weights) is np.ndarray and float(bound.Weights[0, 0]) == 2.0
+    assert float(layer.Weights[0, 0]) == 1.0                                  # the layer itself unchanged
+    assert layers._plainly_copied(type(layer))
+    assert not layers._plainly_copied(CountingCopyLayer)
+    assert not layers._plainly_copied(type("Slotted", (SlottedBase,), {}))
+    before = CountingCopyLayer.copies
+    net = dlnetwork([featureInputLayer(3), CountingCopyLayer(), fullyConnectedLayer(2)], Seed=0)
+    X = np.random.default_rng(9).standard_normal((2, 3))
+    Y = predict(net, X)
+    assert CountingCopyLayer.copies > before
+    W = data(net.Learnables.Value[0])
+    A, a = [data(v) for v in net.Learnables.Value[1:]]
+    assert_close(data(Y), (X * W) @ A.T + a, 1e-12, 1e-12)
+
+
+class Later:
+    def __init__(self, w):
+        self.w = w
+
+
+def later_model(x):
+    obj = Later(x)
+    y = np.sum(obj.w ** 2)
+    return y, dlgradient(y, x)
+
+
+def test_a_property_added_to_a_class_after_a_first_gradient_is_refused():
+    """computed_attribute's answer is kept per class and attribute: a class changed afterwards (a
+    property put on it) is looked up again, and the derivative through the getter refused."""
+    X = np.array([1.0, -2.0, 0.5])
+    _, g = dlfeval(later_model, dlarray(X))
+    assert_close(data(g), 2 * X, 1e-12, 1e-12)
+    from sct.runtime import support
+    assert support.computed_attribute(Later(X), "w") is None
+    try:
+        Later.w = property(lambda self: self.__dict__["_w"] * 2.0, lambda self, v: self.__dict__.__setitem__("_w", v))
+        assert support.computed_attribute(Later(X), "w") == "the property Later.w"
+        with pytest.raises(sct.EvaluationError, match="property Later.w"):
+            dlfeval(later_model, dlarray(X))
+    finally:
+        del Later.w
+    assert support.computed_attribute(Later(X), "w") is None
