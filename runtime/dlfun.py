@@ -320,6 +320,18 @@ def _cols_taps(x, kh, kw, geometry):
         rows = as_strided(xp, (batch, ho, wo, kh, kw * channels),
                           (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s3), writeable=False)
         return np.ascontiguousarray(rows).reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
+    if channels == 1:
+        # one channel (a network's image input): the matrix built transposed, tap by tap, each tap's
+        # row one copy of runs of Wo pixels (in the layout below a run is one entry); returned as the
+        # transpose of that (a view: the same matrix, its columns contiguous)
+        out = np.empty((kh, kw, batch, ho, wo), dtype=xp.dtype)
+        for i in range(kh):
+            r0 = i * dilation[0]
+            for j in range(kw):
+                c0 = j * dilation[1]
+                out[i, j] = xp[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                               c0:c0 + stride[1] * (wo - 1) + 1:stride[1], 0]
+        return out.reshape(kh * kw, batch * ho * wo).T, (batch, ho, wo)
     out = np.empty((batch, ho, wo, kh, kw, channels), dtype=xp.dtype)
     for i in range(kh):
         r0 = i * dilation[0]

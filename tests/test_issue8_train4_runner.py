@@ -410,3 +410,55 @@ def test_a_property_added_to_a_class_after_a_first_gradient_is_refused():
     finally:
         del Later.w
     assert support.computed_attribute(Later(X), "w") is None
+
+
+# --- dlconv of a one-channel input: the im2col matrix built tap by tap, transposed ------------------------------
+
+
+def conv_reference(x, w, b, stride, dilation, pads):
+    (t, bo), (l, r) = pads
+    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)))
+    kh, kw, c, f = w.shape
+    ho = (xp.shape[1] - ((kh - 1) * dilation + 1)) // stride + 1
+    wo = (xp.shape[2] - ((kw - 1) * dilation + 1)) // stride + 1
+    out = np.zeros((x.shape[0], ho, wo, f))
+    for n in range(x.shape[0]):
+        for i in range(ho):
+            for j in range(wo):
+                for a in range(kh):
+                    for bb in range(kw):
+                        out[n, i, j] += xp[n, i * stride + a * dilation, j * stride + bb * dilation] @ w[a, bb]
+    return out + b
+
+
+def one_channel_conv(x, w, b, stride, dilation, padding):
+    y = sct.dlconv(x, w, b, Stride=stride, DilationFactor=dilation, Padding=padding)
+    loss = np.sum(np.sin(y))
+    return loss, dlgradient(loss, x, w, b)
+
+
+@pytest.mark.parametrize("stride,dilation,padding,pads", [(1, 1, "same", ((1, 1), (1, 1))), (2, 1, 0, ((0, 0), (0, 0))),
+                                                          (1, 2, 1, ((1, 1), (1, 1))), (2, 2, "same", None)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_channel_convolution_values_and_gradients(stride, dilation, padding, pads, dtype):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 7, 6, 1)).astype(dtype)
+    w = rng.standard_normal((3, 2, 1, 4)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    from sct.runtime import dlfun
+    geometry = dlfun.conv_geometry(x.shape, w.shape, stride, dilation, padding, 0)
+    cols, _ = dlfun._cols_taps(x, 3, 2, geometry)
+    assert cols.shape[1] == 6 and cols.flags.f_contiguous            # the transposed build
+    want = conv_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), stride, dilation,
+                          geometry[1])
+    y = data(sct.dlconv(x, w, b, Stride=stride, DilationFactor=dilation, Padding=padding))
+    assert y.dtype == dtype
+    assert_close(y, want, 1e-5 if dtype == np.float32 else 1e-12, 1e-5 if dtype == np.float32 else 1e-12)
+    if dtype == np.float32:
+        return
+    _, (gx, gw, gb) = dlfeval(one_channel_conv, dlarray(x), dlarray(w), dlarray(b), stride, dilation, padding)
+
+    def f(x, w, b):
+        return float(np.sum(np.sin(conv_reference(x, w, b, stride, dilation, geometry[1]))))
+    for k, g in enumerate((gx, gw, gb)):
+        assert_close(data(g), numerical_gradient(f, [x, w, b], k), 1e-6, 1e-8, f"argument {k}")
