@@ -469,14 +469,34 @@ def _scatter_tap_products(g, weights, x_shape, stride, dilation, pads):
     wt = np.swapaxes(weights.reshape(kh * kw, cpg, cout), 1, 2)        # (taps, Cout, C)
     products = np.matmul(g.reshape(-1, cout), wt)                     # (taps, B*Ho*Wo, C)
     dtype = products.dtype
-    out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=dtype)
+    # added straight into the input's shape: each tap's rows and columns that land in the padding are
+    # left out (the padded sum's entries inside the input, in the same order of taps; a contiguous
+    # result where the slice of a padded array was a view)
+    height, width = x_shape[1], x_shape[2]
+    out = np.zeros((batch, height, width, cpg), dtype=dtype)
     for i in range(kh if ho and wo else 0):              # no windows: the slices' stops would wrap
-        r0 = i * dilation[0]
+        rows = _tap_span(i * dilation[0] - t, stride[0], ho, height)
+        if rows is None:
+            continue
         for j in range(kw):
-            c0 = j * dilation[1]
-            out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
-                c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += products[i * kw + j].reshape(batch, ho, wo, cpg)
-    return out[:, t:t + x_shape[1], l:l + x_shape[2], :]
+            cols = _tap_span(j * dilation[1] - l, stride[1], wo, width)
+            if cols is None:
+                continue
+            (y0, ys, o0, o1), (x0, xs, q0, q1) = rows, cols
+            out[:, y0:ys:stride[0], x0:xs:stride[1], :] += \
+                products[i * kw + j].reshape(batch, ho, wo, cpg)[:, o0:o1, q0:q1, :]
+    return out
+
+
+def _tap_span(offset, stride, n_out, size):
+    """For a tap reading input position ``offset + stride * k`` (k < n_out) of an axis of ``size``:
+    (first position, stop, first k, stop k) of the k whose position is inside the axis, or None."""
+    first = (-offset + stride - 1) // stride if offset < 0 else 0      # ceil(-offset / stride)
+    last = min(n_out - 1, (size - 1 - offset) // stride) if size - 1 - offset >= 0 else -1
+    if last < first:
+        return None
+    start = offset + stride * first
+    return start, start + stride * (last - first) + 1, first, last + 1
 
 
 def conv_filter_adjoint(x, dy, w_shape, geometry):

@@ -462,3 +462,42 @@ def test_one_channel_convolution_values_and_gradients(stride, dilation, padding,
         return float(np.sum(np.sin(conv_reference(x, w, b, stride, dilation, geometry[1]))))
     for k, g in enumerate((gx, gw, gb)):
         assert_close(data(g), numerical_gradient(f, [x, w, b], k), 1e-6, 1e-8, f"argument {k}")
+
+
+# --- the transposed convolution added straight into the input's shape ------------------------------------------
+
+
+def scatter_padded(g, weights, x_shape, stride, dilation, pads):
+    """The per-tap transposed convolution into the padded input, the padding sliced off afterwards
+    (what _scatter_tap_products did before): the same sums in the same order."""
+    kh, kw, cpg, cout = weights.shape
+    batch, ho, wo = g.shape[:3]
+    (t, b), (l, r) = pads
+    products = np.matmul(g.reshape(-1, cout), np.swapaxes(weights.reshape(kh * kw, cpg, cout), 1, 2))
+    out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=products.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dilation[0], j * dilation[1]
+            out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0], c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += \
+                products[i * kw + j].reshape(batch, ho, wo, cpg)
+    return out[:, t:t + x_shape[1], l:l + x_shape[2], :]
+
+
+@pytest.mark.parametrize("shape,kernel,stride,dilation,padding", [
+    ((2, 7, 6, 8), (3, 3), 1, 1, "same"), ((2, 7, 6, 8), (3, 2), 2, 1, "same"), ((1, 9, 8, 8), (3, 3), 2, 2, 2),
+    ((2, 6, 7, 9), (2, 3), (1, 2), (2, 1), [[1, 0], [2, 1]]), ((1, 5, 5, 8), (3, 3), 3, 1, 0),
+    ((1, 4, 4, 8), (5, 5), 1, 1, 4)])
+def test_transposed_convolution_into_the_input_shape(shape, kernel, stride, dilation, padding):
+    from sct.runtime import dlfun
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal(kernel + (shape[-1], 5))
+    geometry = dlfun.conv_geometry(x.shape, w.shape, stride, dilation, padding, 0)
+    y = dlfun.conv_core(x, w, geometry)
+    g = rng.standard_normal(y.shape)
+    got = dlfun.conv_input_adjoint(g, w, x.shape, geometry)
+    assert got.flags.c_contiguous and got.shape == x.shape
+    want = scatter_padded(g, w, x.shape, geometry[0], geometry[2], geometry[1])
+    np.testing.assert_array_equal(got, want)
+    # the adjoint: <conv(x), g> == <x, conv_input_adjoint(g)>
+    assert_close(float(np.sum(y * g)), float(np.sum(x * got)), 1e-10, 1e-10)
