@@ -1559,6 +1559,19 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     return Y, newMean, newVar
 
 
+def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, MeanDecay, VarianceDecay):
+    """``batchnorm(X, offset, scaleFactor, runningMean, runningVar, Epsilon=..., MeanDecay=...,
+    VarianceDecay=..., nargout=3)`` where ``fused_batchnorm_applies`` and ``X`` is an unformatted
+    array (a batch normalization layer's ``forward`` in a network): the same operations, as a
+    function of its own (compiled without batchnorm's other forms)."""
+    mu = batch_mean(X)
+    sigmaSq = batch_variance(X)
+    Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
+    newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
+    newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
+    return Y, newMean, newVar
+
+
 def layernorm_axes(X, OperationDimension):
     """The axes ``layernorm`` normalises over, from MATLAB's OperationDimension."""
     ndim = np.ndim(X)

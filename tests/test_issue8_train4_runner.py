@@ -501,3 +501,50 @@ def test_transposed_convolution_into_the_input_shape(shape, kernel, stride, dila
     np.testing.assert_array_equal(got, want)
     # the adjoint: <conv(x), g> == <x, conv_input_adjoint(g)>
     assert_close(float(np.sum(y * g)), float(np.sum(x * got)), 1e-10, 1e-10)
+
+
+# --- the layers' direct paths: batchnorm_running, maxpool_values ----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batchnorm_layer_forward_equals_batchnorm(dtype):
+    from sct.runtime import dlfun
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    layer = batchNormalizationLayer(Name="bn", MeanDecay=0.2, VarianceDecay=0.3)
+    layer.Offset = rng.standard_normal(2).astype(dtype)
+    layer.Scale = rng.standard_normal(2).astype(dtype)
+    layer.TrainedMean = rng.standard_normal(2).astype(dtype)
+    layer.TrainedVariance = rng.uniform(0.5, 2, 2).astype(dtype)
+    got = layer.forward(X)
+    want = sct.batchnorm(X, layer.Offset, layer.Scale, layer.TrainedMean, layer.TrainedVariance, Epsilon=1e-5,
+                         MeanDecay=0.2, VarianceDecay=0.3, nargout=3)
+    assert_same([np.asarray(g) for g in got], [np.asarray(w) for w in want])
+    assert got[0].dtype == dtype
+    # a formatted input outside dlfeval takes batchnorm's own path (read by its labels)
+    Xf = dlarray(np.transpose(X, (1, 2, 3, 0)), "SSCB")
+    Z, mean, var = layer.forward(Xf)
+    np.testing.assert_allclose(np.transpose(data(Z), (3, 0, 1, 2)), np.asarray(want[0]), rtol=1e-5, atol=1e-6)
+    assert dlfun.fused_batchnorm_applies(X, layer.Offset, layer.Scale)
+
+
+def test_maxpool_layer_predict_equals_maxpool():
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((2, 6, 6, 3))
+    for kw in ({"Stride": 2}, {"Stride": 1, "Padding": 1}):
+        net = dlnetwork([imageInputLayer([6, 6, 3], Normalization="none"), maxPooling2dLayer(2, **kw),
+                         fullyConnectedLayer(2)], Seed=1)
+        layer = net._layers[1]
+        np.testing.assert_array_equal(np.asarray(layer.predict(X)),
+                                      np.asarray(sct.maxpool(X, 2, **{"Padding": 0, **kw})))
+        W, b = [data(v) for v in net.Learnables.Value]
+
+        def loss(net, X):
+            y = np.sum(np.sin(predict(net, X)))
+            return y, dlgradient(y, X)
+        _, gX = dlfeval(loss, net, dlarray(X))
+
+        def f(X):
+            P = np.asarray(sct.maxpool(X, 2, **{"Padding": 0, **kw}))
+            return float(np.sum(np.sin(P.reshape(len(X), -1) @ W.T + b)))
+        assert_close(data(gX), numerical_gradient(f, [X], 0), 1e-6, 1e-8)
