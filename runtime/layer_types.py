@@ -683,11 +683,14 @@ class MaxPooling2DLayer(BuiltinLayer):
             self.OutputNames = ("out", "indices", "size")
 
     def predict(self, X):
+        # (one branch runs: the adjoint of each is the first contribution to X's)
         if self.HasUnpoolingOutputs:
-            return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding, nargout=3)
-        if type(X) is np.ndarray:                 # (what maxpool runs for an unformatted array)
-            return maxpool_values(X, self.PoolSize, self.Stride, self.Padding)
-        return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+            Z = maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding, nargout=3)
+        elif type(X) is np.ndarray:               # (what maxpool runs for an unformatted array)
+            Z = maxpool_values(X, self.PoolSize, self.Stride, self.Padding)
+        else:
+            Z = maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+        return Z
 
     def describe(self):
         return f"{self.PoolSize} pooling, stride {self.Stride}"
