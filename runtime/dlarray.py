@@ -455,6 +455,9 @@ def wrapper_lines(example, limit: int = 8):
     return lines, consts
 
 
+_TABLE_CLASS = [None]       # runtime.table.Table, set by that module (not imported here: no import circle)
+
+
 def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 
@@ -503,7 +506,7 @@ def wrap_outputs(x, _seen=None):
         if cls is not dict:
             return rebuilt_like(x, {k: wrap_outputs(v, _seen) for k, v in x.items()})
         return {k: wrap_outputs(v, _seen) for k, v in x.items()}
-    if cls is _Table and type(x.Value) is list and type(x.Layer) is tuple and type(x.Parameter) is tuple and \
+    if cls is _TABLE_CLASS[0] and type(x.Value) is list and type(x.Layer) is tuple and type(x.Parameter) is tuple and \
             all([type(s) is str for s in x.Layer + x.Parameter]):
         # a table of parameters (the gradients of net.Learnables): what the dataclass walk below does,
         # its Layer and Parameter columns (strings) kept as they are
@@ -541,6 +544,3 @@ def wrap_outputs(x, _seen=None):
                 if new is not v:
                     fields[k] = new
     return x
-
-
-from .table import Table as _Table  # noqa: E402  (the table of parameters, for wrap_outputs)
