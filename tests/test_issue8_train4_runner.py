@@ -548,3 +548,66 @@ def test_maxpool_layer_predict_equals_maxpool():
             P = np.asarray(sct.maxpool(X, 2, **{"Padding": 0, **kw}))
             return float(np.sum(np.sin(P.reshape(len(X), -1) @ W.T + b)))
         assert_close(data(gX), numerical_gradient(f, [X], 0), 1e-6, 1e-8)
+
+
+# --- adamupdate of a network's Learnables as one pass over all of its arrays ----------------------------------
+
+
+def _adam_steps(monkeypatch, flat, net, grads, steps=3):
+    from sct.runtime import optim
+    if not flat:
+        monkeypatch.setattr(optim, "_flat_update", lambda *args: None)
+    taken = []
+    original = optim._flat_update
+
+    def spy(*args):
+        out = original(*args)
+        taken.append(out is not None)
+        return out
+    monkeypatch.setattr(optim, "_flat_update", spy)
+    avg = avg_sq = None
+    for it in range(1, steps + 1):
+        net, avg, avg_sq = sct.adamupdate(net, grads(it), avg, avg_sq, it, 0.01)
+    monkeypatch.undo()
+    return ([data(v) for v in net.Learnables.Value] + [data(v) for v in avg.Value] +
+            [data(v) for v in avg_sq.Value]), taken, (net, avg, avg_sq)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_adamupdate_equals_leaf_by_leaf(monkeypatch, dtype):
+    rng = np.random.default_rng(15)
+    net = chain_cnn()
+    net = net.with_learnables([dlarray(data(v).astype(dtype)) for v in net.Learnables.Value])
+    shapes = [data(v).shape for v in net.Learnables.Value]
+    gradients = {it: sct.Table(net.Learnables.Layer, net.Learnables.Parameter,
+                               [dlarray(rng.standard_normal(s).astype(dtype)) for s in shapes]) for it in (1, 2, 3)}
+    flat, taken, (new, avg, avg_sq) = _adam_steps(monkeypatch, True, net, gradients.get)
+    leafwise, _, _ = _adam_steps(monkeypatch, False, net, gradients.get)
+    assert taken == [False, True, True]          # the first step starts from None states: leaf by leaf
+    assert_same(flat, leafwise)
+    assert all(a.dtype == dtype for a in flat)
+    assert avg.Layer == net.Learnables.Layer and avg.Parameter == net.Learnables.Parameter
+    # each result its own array of the parameter's shape (views of one buffer), the inputs untouched
+    for v, s in zip(new.Learnables.Value, shapes):
+        assert data(v).shape == s and data(v).flags.c_contiguous
+    for old, v in zip(net.Learnables.Value, new.Learnables.Value):
+        assert not np.shares_memory(data(old), data(v))
+
+
+def test_flat_adamupdate_falls_back_where_it_does_not_apply(monkeypatch):
+    rng = np.random.default_rng(16)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), fullyConnectedLayer(2)], Seed=0)
+    L = net.Learnables
+    g = sct.Table(L.Layer, L.Parameter, [dlarray(rng.standard_normal(data(v).shape)) for v in L.Value])
+    reordered = sct.Table(tuple(reversed(L.Layer)), tuple(reversed(L.Parameter)), list(reversed(g.Value)))
+    mixed = sct.Table(L.Layer, L.Parameter, [dlarray(data(x).astype(np.float32)) if k == 0 else x
+                                             for k, x in enumerate(g.Value)])
+    for grads in (reordered, mixed):
+        flat, taken, _ = _adam_steps(monkeypatch, True, net, lambda it: grads)
+        leafwise, _, _ = _adam_steps(monkeypatch, False, net, lambda it: grads)
+        assert not any(taken)
+        assert_same(flat, leafwise)
+    # a reordered table of gradients is paired by rows: the same update as in order
+    same, _, _ = _adam_steps(monkeypatch, True, net, lambda it: g)
+    other, _, _ = _adam_steps(monkeypatch, True, net, lambda it: reordered)
+    assert_same(same, other)
