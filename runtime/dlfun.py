@@ -804,7 +804,7 @@ def _first_max_masks(taps, top=None):
     ``_tile_max`` when the caller has it (the pooling's output), else computed here."""
     if top is None or type(top) is not np.ndarray or top.shape != taps[0].shape or top.dtype != taps[0].dtype:
         top = _tile_max(taps)
-    nan = np.issubdtype(top.dtype, np.inexact) and np.isnan(top).any()
+    nan = top.dtype.kind in "fc" and np.isnan(top).any()        # (an inexact dtype: float or complex)
     masks, found = [], None
     for k, t in enumerate(taps):
         hit = t == top
@@ -857,7 +857,9 @@ def maxpool_scatter(dy, x, geometry, top=None):
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
         masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)), None if top is None else np.asarray(top))
-        g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
+        if not (type(g) is np.ndarray and g.shape == masks[0].shape and (g.dtype == np.float32 or
+                                                                          g.dtype == np.float64)):
+            g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
         taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
         finite = bool(np.isfinite(g).all())
         for mask, t in zip(masks, taps):
