@@ -5,7 +5,10 @@ The unrolled runner must give the values, new states and gradients of the loop b
 networks of several shapes (a chain, a graph with addition and concatenation, two inputs, custom
 layers with state, batch norm in training and inference, dropout, ``Outputs=``), gradients must match
 central differences, and the cache must follow the network: a network of another structure, or the
-same structure with other layers, never runs a runner generated for another."""
+same structure with other layers, never runs a runner generated for another.  Also the other fast paths
+of a training step: bind_learnables' copy, computed_attribute's per-class answer (a class changed later
+is looked up again), the one-channel im2col, the transposed convolution into the input's shape, the
+layers' direct batchnorm/maxpool paths and adamupdate over all of a network's arrays at once."""
 from __future__ import annotations
 
 import numpy as np
