@@ -455,6 +455,9 @@ def wrapper_lines(example, limit: int = 8):
     return lines, consts
 
 
+_TABLE_CLASS = [None]       # runtime.table.Table, set by that module (not imported here: no import circle)
+
+
 def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 
@@ -503,6 +506,16 @@ def wrap_outputs(x, _seen=None):
         if cls is not dict:
             return rebuilt_like(x, {k: wrap_outputs(v, _seen) for k, v in x.items()})
         return {k: wrap_outputs(v, _seen) for k, v in x.items()}
+    if cls is _TABLE_CLASS[0] and type(x.Value) is list and type(x.Layer) is tuple and type(x.Parameter) is tuple and \
+            all([type(s) is str for s in x.Layer + x.Parameter]):
+        # a table of parameters (the gradients of net.Learnables): what the dataclass walk below does,
+        # its Layer and Parameter columns (strings) kept as they are
+        import copy
+        out = copy.copy(x)
+        object.__setattr__(out, "Layer", tuple(x.Layer))
+        object.__setattr__(out, "Parameter", tuple(x.Parameter))
+        object.__setattr__(out, "Value", [wrap_outputs(v, _seen) for v in x.Value])
+        return out
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         # a shallow copy with its fields wrapped (dataclasses.replace would run __post_init__ again
         # on values it already ran on, and skip field(init=False) fields)

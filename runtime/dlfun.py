@@ -320,6 +320,18 @@ def _cols_taps(x, kh, kw, geometry):
         rows = as_strided(xp, (batch, ho, wo, kh, kw * channels),
                           (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s3), writeable=False)
         return np.ascontiguousarray(rows).reshape(batch * ho * wo, kh * kw * channels), (batch, ho, wo)
+    if channels == 1:
+        # one channel (a network's image input): the matrix built transposed, tap by tap, each tap's
+        # row one copy of runs of Wo pixels (in the layout below a run is one entry); returned as the
+        # transpose of that (a view: the same matrix, its columns contiguous)
+        out = np.empty((kh, kw, batch, ho, wo), dtype=xp.dtype)
+        for i in range(kh):
+            r0 = i * dilation[0]
+            for j in range(kw):
+                c0 = j * dilation[1]
+                out[i, j] = xp[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
+                               c0:c0 + stride[1] * (wo - 1) + 1:stride[1], 0]
+        return out.reshape(kh * kw, batch * ho * wo).T, (batch, ho, wo)
     out = np.empty((batch, ho, wo, kh, kw, channels), dtype=xp.dtype)
     for i in range(kh):
         r0 = i * dilation[0]
@@ -457,14 +469,34 @@ def _scatter_tap_products(g, weights, x_shape, stride, dilation, pads):
     wt = np.swapaxes(weights.reshape(kh * kw, cpg, cout), 1, 2)        # (taps, Cout, C)
     products = np.matmul(g.reshape(-1, cout), wt)                     # (taps, B*Ho*Wo, C)
     dtype = products.dtype
-    out = np.zeros((batch, x_shape[1] + t + b, x_shape[2] + l + r, cpg), dtype=dtype)
+    # added straight into the input's shape: each tap's rows and columns that land in the padding are
+    # left out (the padded sum's entries inside the input, in the same order of taps; a contiguous
+    # result where the slice of a padded array was a view)
+    height, width = x_shape[1], x_shape[2]
+    out = np.zeros((batch, height, width, cpg), dtype=dtype)
     for i in range(kh if ho and wo else 0):              # no windows: the slices' stops would wrap
-        r0 = i * dilation[0]
+        rows = _tap_span(i * dilation[0] - t, stride[0], ho, height)
+        if rows is None:
+            continue
         for j in range(kw):
-            c0 = j * dilation[1]
-            out[:, r0:r0 + stride[0] * (ho - 1) + 1:stride[0],
-                c0:c0 + stride[1] * (wo - 1) + 1:stride[1], :] += products[i * kw + j].reshape(batch, ho, wo, cpg)
-    return out[:, t:t + x_shape[1], l:l + x_shape[2], :]
+            cols = _tap_span(j * dilation[1] - l, stride[1], wo, width)
+            if cols is None:
+                continue
+            (y0, ys, o0, o1), (x0, xs, q0, q1) = rows, cols
+            out[:, y0:ys:stride[0], x0:xs:stride[1], :] += \
+                products[i * kw + j].reshape(batch, ho, wo, cpg)[:, o0:o1, q0:q1, :]
+    return out
+
+
+def _tap_span(offset, stride, n_out, size):
+    """For a tap reading input position ``offset + stride * k`` (k < n_out) of an axis of ``size``:
+    (first position, stop, first k, stop k) of the k whose position is inside the axis, or None."""
+    first = (-offset + stride - 1) // stride if offset < 0 else 0      # ceil(-offset / stride)
+    last = min(n_out - 1, (size - 1 - offset) // stride) if size - 1 - offset >= 0 else -1
+    if last < first:
+        return None
+    start = offset + stride * first
+    return start, start + stride * (last - first) + 1, first, last + 1
 
 
 def conv_filter_adjoint(x, dy, w_shape, geometry):
@@ -774,7 +806,7 @@ def _first_max_masks(taps, top=None):
     ``_tile_max`` when the caller has it (the pooling's output), else computed here."""
     if top is None or type(top) is not np.ndarray or top.shape != taps[0].shape or top.dtype != taps[0].dtype:
         top = _tile_max(taps)
-    nan = np.issubdtype(top.dtype, np.inexact) and np.isnan(top).any()
+    nan = top.dtype.kind in "fc" and np.isnan(top).any()        # (an inexact dtype: float or complex)
     masks, found = [], None
     for k, t in enumerate(taps):
         hit = t == top
@@ -827,7 +859,9 @@ def maxpool_scatter(dy, x, geometry, top=None):
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
         masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)), None if top is None else np.asarray(top))
-        g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
+        if not (type(g) is np.ndarray and g.shape == masks[0].shape and (g.dtype == np.float32 or
+                                                                          g.dtype == np.float64)):
+            g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
         taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
         finite = bool(np.isfinite(g).all())
         for mask, t in zip(masks, taps):
@@ -1535,6 +1569,19 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
     if column:          # the updated statistics in the running statistics' (C, 1) shape
         return Y, np.reshape(newMean, (channels, 1)), np.reshape(newVar, (channels, 1))
+    return Y, newMean, newVar
+
+
+def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, MeanDecay, VarianceDecay):
+    """``batchnorm(X, offset, scaleFactor, runningMean, runningVar, Epsilon=..., MeanDecay=...,
+    VarianceDecay=..., nargout=3)`` where ``fused_batchnorm_applies`` and ``X`` is an unformatted
+    array (a batch normalization layer's ``forward`` in a network): the same operations, as a
+    function of its own (compiled without batchnorm's other forms)."""
+    mu = batch_mean(X)
+    sigmaSq = batch_variance(X)
+    Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
+    newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
+    newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
     return Y, newMean, newVar
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool
+from .dlfun import batchnorm_running, fused_batchnorm_applies, maxpool_values
 from .layers import Layer
 from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softmax
 
@@ -448,6 +449,9 @@ class BatchNormalizationLayer(BuiltinLayer):
         return Z, self.TrainedMean, self.TrainedVariance
 
     def forward(self, X):
+        if type(X) is np.ndarray and fused_batchnorm_applies(X, self.Offset, self.Scale):
+            return batchnorm_running(X, self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance,
+                                     self.Epsilon, self.MeanDecay, self.VarianceDecay)
         Z, mean, variance = batchnorm(X, self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance,
                                       Epsilon=self.Epsilon, MeanDecay=self.MeanDecay,
                                       VarianceDecay=self.VarianceDecay, nargout=3)
@@ -695,9 +699,14 @@ class MaxPooling2DLayer(BuiltinLayer):
             self.OutputNames = ("out", "indices", "size")
 
     def predict(self, X):
+        # (one branch runs: the adjoint of each is the first contribution to X's)
         if self.HasUnpoolingOutputs:
-            return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding, nargout=3)
-        return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+            Z = maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding, nargout=3)
+        elif type(X) is np.ndarray:               # (what maxpool runs for an unformatted array)
+            Z = maxpool_values(X, self.PoolSize, self.Stride, self.Padding)
+        else:
+            Z = maxpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+        return Z
 
     def describe(self):
         return f"{self.PoolSize} pooling, stride {self.Stride}"

@@ -107,10 +107,36 @@ nondifferentiable(has_custom_backward)
 # adjoints back out, so the gradient lands in the table.
 
 
+_PLAIN_COPY: dict = {}          # class -> whether copy.copy of its instances is a copy of their __dict__
+
+
+def _plainly_copied(cls) -> bool:
+    """Whether ``copy.copy`` of an instance of ``cls`` is ``object.__new__(cls)`` given the instance's
+    ``__dict__`` (what copy's default ``__reduce_ex__(4)`` path does): no ``__copy__``, reduce,
+    getstate/setstate or ``__slots__`` of its own, the default ``__new__``, no copyreg entry."""
+    import copyreg
+    plain = _PLAIN_COPY.get(cls)
+    if plain is None:
+        plain = (getattr(cls, "__copy__", None) is None and cls.__reduce_ex__ is object.__reduce_ex__
+                 and cls.__reduce__ is object.__reduce__
+                 and getattr(cls, "__getstate__", object.__getstate__) is getattr(object, "__getstate__", None)
+                 and not hasattr(cls, "__setstate__") and cls.__new__ is object.__new__
+                 and cls not in copyreg.dispatch_table and type(cls) is type
+                 and all("__slots__" not in vars(k) for k in cls.__mro__[:-1]))
+        if len(_PLAIN_COPY) < 1024:
+            _PLAIN_COPY[cls] = plain
+    return plain
+
+
 def bind_learnables(layer, names, values, state_names=(), state_values=()):
     """A shallow copy of ``layer`` with the attributes ``names`` set to ``values`` and
     ``state_names`` to ``state_values`` (in order)."""
-    out = copy.copy(layer)
+    cls = type(layer)
+    if _PLAIN_COPY.get(cls) or (cls not in _PLAIN_COPY and _plainly_copied(cls)):
+        out = object.__new__(cls)                    # copy.copy's result, without its generic walk
+        out.__dict__.update(layer.__dict__)
+    else:
+        out = copy.copy(layer)
     for name, value in zip(names, values):       # plain arrays: the layer's code runs at numpy's speed
         setattr(out, name, value._data if type(value) is _dlarray else value)
     for name, value in zip(state_names, state_values):

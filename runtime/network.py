@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
@@ -671,6 +672,106 @@ def run_network(net, inputs, training, outputs=None):
     """The network's outputs (a list) and new state values (a list) for the list ``inputs``
     (``outputs``: the activations to return instead, from ``output_slots``).
 
+    The layers run as straight-line code written for the network's plan (``network_runner``: one
+    function per structure, cached; sct compiles it like any helper, without the loop's tape, each
+    layer call a call site of its own); networks of more than ``UNROLL_MAX_LAYERS`` layers run the
+    loop of ``run_network_loop``."""
+    runner = network_runner(net, training, outputs)
+    return runner(net, inputs, training, outputs)
+
+
+# --- the unrolled runner: the layers of one plan as straight-line code ------------------------------
+
+UNROLL_MAX_LAYERS = 64            # larger networks run run_network_loop (one compiled loop for any size)
+_RUNNERS: dict = {}               # (plan, number of inputs, activations returned, training) -> function
+_RUNNERS_KEEP = 256
+
+
+def network_runner(net, training, outputs=None):
+    """The function ``runner(net, inputs, training, outputs) -> (outputs, new states)`` that runs
+    ``net``'s plan as straight-line code (what ``run_network_loop`` does for that plan; ``training``
+    and ``outputs`` are built in), or ``run_network_loop`` itself for a network of more than
+    ``UNROLL_MAX_LAYERS`` layers.  Generated once per plan, number of inputs, activations
+    returned and ``training``, and cached: the plan names every layer's sources, slices of the
+    Learnables and State values and number of outputs, so networks of one structure share it; the
+    layers themselves are read from the network at each call (a layer replaced keeps its place)."""
+    graph = net._graph
+    plan = graph.plan
+    if len(plan) > UNROLL_MAX_LAYERS:
+        return run_network_loop
+    wanted = graph.outputs if outputs is None else tuple(outputs)
+    key = (plan, len(graph.inputs), wanted, bool(training))
+    runner = _RUNNERS.get(key)
+    if runner is None:
+        runner = _make_runner(*key)
+        while len(_RUNNERS) >= _RUNNERS_KEEP:
+            _RUNNERS.pop(next(iter(_RUNNERS)))
+        _RUNNERS[key] = runner
+    return runner
+
+
+def _runner_source(name, plan, n_inputs, wanted, training):
+    """The source of ``_make_runner``'s function: ``run_network_loop``'s steps for this plan."""
+    n_values = max([step[3] for step in plan], default=0)
+    n_states = max([step[5] for step in plan], default=0)
+    lines = [f"def {name}(net, inputs, training, outputs):",
+             "    layers = net._graph.layers"]
+    if n_values:
+        lines.append(f"    {''.join(f'v{k}, ' for k in range(n_values))}= net.Learnables.Value")
+    if n_states:
+        lines.append(f"    {''.join(f't{k}, ' for k in range(n_states))}= net.State.Value")
+    acts = []
+    for j in range(n_inputs):
+        lines.append(f"    x{j} = inputs[{j}]")
+        acts.append(f"x{j}")
+    new_states = []
+    for i, step in enumerate(plan):
+        sources, names, a, b, c, d, nout, own_forward, snames, kind = step
+        args = ", ".join(acts[j] for j in sources)
+        method = "forward" if training and own_forward else "predict"
+        if not names and not snames:
+            lines.append(f"    layer{i} = bind_learnables(layers[{i}], (), (), (), ())")
+        else:
+            vals = "".join(f"v{k}, " for k in range(a, b))
+            stats = "".join(f"t{k}, " for k in range(c, d))
+            lines.append(f"    layer{i} = bind_learnables(layers[{i}], {names!r}, ({vals}), {snames!r}, ({stats}))")
+        lines.append(f"    out{i} = layer{i}.{method}({args})")
+        if kind == 2:
+            count = nout
+        else:
+            count = nout + d - c
+        if count == 1:
+            acts.append(f"out{i}")
+            continue
+        for k in range(nout):
+            lines.append(f"    y{i}_{k} = out{i}[{k}]")
+            acts.append(f"y{i}_{k}")
+        if kind != 2:
+            for k in range(nout, count):
+                lines.append(f"    s{i}_{k} = out{i}[{k}]")
+                new_states.append(f"s{i}_{k}")
+    result = ", ".join(acts[j] for j in wanted)
+    lines.append(f"    return [{result}], [{', '.join(new_states)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _make_runner(plan, n_inputs, wanted, training):
+    import hashlib
+    import linecache
+    name = "run_network_unrolled"
+    source = _runner_source(name, plan, n_inputs, wanted, training)
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    # a name in the runtime's folder: errors in it are the runtime's, reported at the user's line
+    filename = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"<network runner {digest}>")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"__name__": __name__, "bind_learnables": bind_learnables}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+def run_network_loop(net, inputs, training, outputs=None):
+    """``run_network`` as one loop over the plan (for networks of any size).
+
     Plain Python of the layers' own code: sct compiles it (once per structure of network).  Kept as
     one function on purpose (82 lines): each layer call here is a call site of its own, whose
     adjoint mask the compiler narrows; moving them into a helper would make one site for all."""
@@ -987,4 +1088,5 @@ def resetState(net: dlnetwork) -> dlnetwork:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(_check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index)
+nondifferentiable(_check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index,
+                  network_runner)

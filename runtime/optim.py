@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import math
 import numbers
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -151,6 +152,19 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         return split(results, lambda vals: type(tree)(vals))
     if isinstance(tree, Table) and any(isinstance(o, Table) for o in others):
         others = tuple(_rows_like(o, tree, where, i) for i, o in enumerate(others))
+    if type(tree) is Table and type(tree.Value) is list and tree.Value and \
+            all([type(v) is dlarray for v in tree.Value]) and \
+            all([type(n) is str for n in tree.Layer + tree.Parameter]):
+        # a table of dlarrays (a network's Learnables): what the dataclass walk below does, whose only
+        # field holding arrays is Value (the names are strings), without its per-field look-ups
+        results = [tree_map(fn, tree.Value, *[_part(o, "Value", "attr") for o in others], nout=nout,
+                            where=f"{where}.Value")]
+
+        def rebuild_table(vals):
+            out = copy.copy(tree)
+            object.__setattr__(out, "Value", vals[0])
+            return out
+        return split(results, rebuild_table)
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
         # every field holding arrays, ``field(init=False)`` ones too, set on a shallow copy: neither
         # skipped nor reset by ``__post_init__`` (was: dataclasses.replace, which ran __post_init__ and
@@ -394,7 +408,64 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
         step_ *= -rate
         step_ += pd
         return _like(step_, p), _like(new_m, p), _like(new_v, p)
+    flat = _flat_update(in_place, params, grad, averageGrad, averageSqGrad)
+    if flat is not None:
+        return flat
     return tree_map(step, params, grad, averageGrad, averageSqGrad, nout=3)
+
+
+def _flat_leaves(table, rows, shapes, dtype):
+    """The arrays of ``table`` (a Table of the rows ``rows``) when each is an unlabelled dlarray of an
+    ndarray of ``shapes``' shape and ``dtype``, else None."""
+    if type(table) is not Table or (table.Layer, table.Parameter) != rows or len(table.Value) != len(shapes):
+        return None
+    out = []
+    for v, shape in zip(table.Value, shapes):
+        if type(v) is not dlarray or v._fmt:
+            return None
+        a = v._data
+        if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype:
+            return None
+        out.append(a)
+    return out
+
+
+def _flat_update(in_place, params, grad, m, v):
+    """An optimizer step ``in_place(p, g, m, v) -> (new p, new m, new v)`` (elementwise) of a network's
+    Learnables as one pass over all of its arrays at once (each result a view of one new array), in the
+    steady state of a training loop: a network of unlabelled float dlarrays of one dtype, gradients and
+    states tables of its rows holding arrays of the same shapes and dtype.  The same operations on the
+    same numbers as leaf by leaf (what ``tree_map`` does); None where it does not apply."""
+    if not getattr(type(params), "__sct_network__", False):
+        return None
+    table = params.Learnables
+    if type(table) is not Table or not table.Value:
+        return None
+    first = table.Value[0]
+    if type(first) is not dlarray or type(first._data) is not np.ndarray or first._data.dtype.kind != "f":
+        return None
+    dtype = first._data.dtype
+    shapes = [getattr(getattr(x, "_data", None), "shape", None) for x in table.Value]
+    if any(shape is None or not shape for shape in shapes):         # (0-d leaves take the leaf by leaf path)
+        return None
+    rows = (table.Layer, table.Parameter)
+    arrays = [_flat_leaves(t, rows, shapes, dtype) for t in (table, _learnables_of(grad), m, v)]
+    if any(a is None for a in arrays):
+        return None
+    flat = [np.concatenate(leaves, axis=None) for leaves in arrays]          # (each flattened)
+    results = in_place(*flat)
+    if any(type(r) is not np.ndarray or r.dtype != dtype for r in results):
+        return None
+    bounds = [0]
+    for shape in shapes:
+        bounds.append(bounds[-1] + math.prod(shape))
+    outs = [[_wrapped(r[a:b].reshape(shape)) for a, b, shape in zip(bounds[:-1], bounds[1:], shapes)]
+            for r in results]
+    new_m = copy.copy(table)
+    object.__setattr__(new_m, "Value", outs[1])
+    new_v = copy.copy(table)
+    object.__setattr__(new_v, "Value", outs[2])
+    return params.with_learnables(outs[0]), new_m, new_v
 
 
 def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001,

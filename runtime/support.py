@@ -549,6 +549,30 @@ def computed_attribute(obj, name):
     if obj is None or isinstance(obj, (dict, list, tuple)) or _is_array(obj):
         return None
     cls = type(obj)
+    key = (cls, name)
+    entry = _COMPUTED.get(key)
+    found = getattr(cls, name, _UNKNOWN)
+    if entry is None or entry[0] is not found:        # (a class changed since: looked up again)
+        entry = (found, _class_computed(cls, name))
+        if len(_COMPUTED) < 4096:
+            _COMPUTED[key] = entry
+    how = entry[1]
+    if how is _BY_INSTANCE:
+        if name not in getattr(obj, "__dict__", {}):
+            return f"{cls.__name__}.__getattr__({name!r})"
+        return None
+    return how
+
+
+_COMPUTED: dict = {}          # (class, attribute name) -> (the class's attribute then, _class_computed's answer)
+_UNKNOWN = object()
+_BY_INSTANCE = object()
+
+
+def _class_computed(cls, name):
+    """``computed_attribute``'s answer from ``cls`` alone, or ``_BY_INSTANCE`` when it depends on the
+    instance (no class defines ``name`` and the class has ``__getattr__``: computed unless the
+    instance holds it)."""
     for klass in cls.__mro__:
         if name in vars(klass):
             attr = vars(klass)[name]
@@ -557,8 +581,8 @@ def computed_attribute(obj, name):
             if isinstance(attr, functools.cached_property):
                 return f"the cached_property {cls.__name__}.{name}"
             return None
-    if name not in getattr(obj, "__dict__", {}) and hasattr(cls, "__getattr__"):
-        return f"{cls.__name__}.__getattr__({name!r})"
+    if hasattr(cls, "__getattr__"):
+        return _BY_INSTANCE
     return None
 
 

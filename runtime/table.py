@@ -159,3 +159,7 @@ def _describe(v) -> str:
         (f"1x{shape[0]}" if len(shape) == 1 else "1x1")
     kind = "dlarray" if isinstance(v, dlarray) else type(v).__name__
     return "{" + f"{size} {kind}" + "}"
+
+
+from .dlarray import _TABLE_CLASS  # noqa: E402  (wrap_outputs takes a table directly)
+_TABLE_CLASS[0] = Table

@@ -36,7 +36,7 @@ ZERO, NONZERO = "zero", "nonzero"
 #: container) for the operands generated code passes them: ``0.0 + f(...)`` is ``f(...)`` (the batch
 #: normalisation's and max pooling's adjoints of the whole input, the first contribution to it).
 _NEW_ADJOINT_ARRAYS = ("channel_product", "maxpool_scatter", "batch_total", "batch_mean_adjoint",
-                       "batch_variance_adjoint", "unbroadcast_product")
+                       "batch_variance_adjoint", "unbroadcast_product", "batchnorm_stats_input_adjoint")
 Facts = Dict[str, str]
 
 
