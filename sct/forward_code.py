@@ -134,9 +134,10 @@ class ForwardCode(EmitPass):
             params = self.gen.sweeps[name].params
             args = [call("list", [load(p)]) if p == self.gen.tape else load(p) for p in params]
             new = assign(t, call(name, args))
-            if id(s) in self.gen.constant_sites and not self.gen.primal_calls:
+            if id(s) in self.gen.constant_sites and (not self.gen.primal_calls or self.gen.site_records):
                 # EnableHigherDerivatives=False: a constant to whatever differentiates this code again
-                # (forward mode, a helper's pair); dlfeval's own code (primal calls) never is
+                # (forward mode, a helper's pair, a later site of this function differentiating a
+                # gradient: was 6xv for sum(3x^2 * v)); dlfeval's own code is otherwise never
                 new.value = call(self.rt("stop_gradient"), [new.value])
         elif isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
                 isinstance(value.value, gast.Name) and value.value.id in self.act.active:
