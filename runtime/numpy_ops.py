@@ -61,6 +61,7 @@ import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast, \
+    sequence_adjoint, \
     unbroadcast_product
 
 # --- operators ---------------------------------------------------------------------
@@ -2394,7 +2395,9 @@ def _builtin_max_rule(g, ans, *args, key=None, default=None):
 
 @defrule(builtins.sum, wrt=("iterable", "start"))
 def _builtin_sum_rule(g, ans, iterable, start=0):
-    return scale_each(g, builtin_sum_weights(iterable)), unbroadcast(g, start)
+    # an array's items are its rows: their adjoints are stacked back (a list added to an array
+    # adjoint in a loop, or to the zero adjoint, was a TypeError)
+    return sequence_adjoint(scale_each(g, builtin_sum_weights(iterable)), iterable), unbroadcast(g, start)
 
 
 @defrule(scale_each, wrt=("grad",))

@@ -59,6 +59,9 @@ def run(seeds, out=None, verbose=False):
                         fh.write("\n# detail:\n" + "".join(f"# {l}\n" for l in detail.splitlines()[-25:]))
             if verbose:
                 print(f"{seed}: {status} {kind} {reason[:200]}", flush=True)
+        if verbose and n % 100 == 0:
+            print(f"  {n} programs, {time.time() - t0:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                  flush=True)
         try:
             os.remove(path)
         except OSError:

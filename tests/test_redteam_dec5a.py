@@ -106,3 +106,58 @@ def _scalar_rebound_g(a):
 
 def test_number_argument_augmented_through_alias_still_exact():
     _check(_scalar_rebound_f, _scalar_rebound_g, [A3], [0])
+
+
+# --- 3. Python's sum() of an array inside a loop: its adjoint was a list of per-item adjoints, added
+#        to the zero adjoint (or an array) of the array: TypeError 'float' + 'list' inside the gradient
+
+def _sum_conv_loop(a, B):
+    v = a * 1.0
+    for i in range(2):
+        v[1] = sum(np.convolve(np.sum(B, axis=1), [1.0, 0.5]))
+    return np.sum(v)
+
+
+def _sum_conv_loop_g(a, B):
+    y = _sum_conv_loop(a, B)
+    return y, dlgradient(y, B, a)
+
+
+def _sum_rows_loop(a, B):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(sum(B * a) ** 2) * (i + 1) + sum(a) * sum(np.sin(a))
+    return s
+
+
+def _sum_rows_loop_g(a, B):
+    y = _sum_rows_loop(a, B)
+    return y, dlgradient(y, B, a)
+
+
+B23 = np.array([[0.3, -0.2, 0.5], [0.1, 0.2, 0.3]])
+
+
+@pytest.mark.parametrize("f, g", [(_sum_conv_loop, _sum_conv_loop_g), (_sum_rows_loop, _sum_rows_loop_g)])
+def test_builtin_sum_of_array_in_loop(f, g):
+    args = [A3, B23]
+    expected = f(*args)
+    y, (gB, ga) = dlfeval(g, dlarray(A3), dlarray(B23))
+    assert_close(_np(y), expected, 1e-12, 1e-12)
+    for i, got in ((1, gB), (0, ga)):
+        num = numerical_gradient(lambda x: f(*[x if j == i else v for j, v in enumerate(args)]), [args[i]], 0)
+        assert_close(_np(got), num, 1e-5, 1e-7)
+
+
+def test_builtin_sum_of_array_second_order():
+    def kernel(a, w):
+        gr = dlgradient(_sum_rows_loop(a, B23), a, EnableHigherDerivatives=True)
+        return dlgradient(np.sum(gr * w), a)
+
+    def first(a):
+        return _np(dlfeval(lambda z: dlgradient(_sum_rows_loop(z, B23), z), dlarray(a)))
+    w = np.array([0.3, -0.7, 1.1])
+    got = _np(dlfeval(kernel, dlarray(A3), w))
+    h = 1e-5
+    expected = np.array([np.sum((first(A3 + h * e) - first(A3 - h * e)) * w) / (2 * h) for e in np.eye(3)])
+    assert_close(got, expected, 1e-4, 1e-6)

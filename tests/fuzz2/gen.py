@@ -381,7 +381,7 @@ class Gen:
         r = self.r
         p = "    " * ind
         kinds = ["assign"] * 4 + ["reassign"] * 3 + ["aug"] * 2 + ["buf"] + ["write"] * 3 + ["unpack"] + \
-                ["if"] * 2 + ["for"] * 2 + ["while"] + ["mask"] + ["list"] + ["dict"]
+                ["if"] * 2 + ["for"] * 4 + ["while"] * 2 + ["mask"] + ["list"] + ["dict"]
         if not self.in_helper:
             kinds += ["lambda", "closure"]
         if not self.vars_of(("idx",)):
@@ -463,12 +463,14 @@ class Gen:
                     return [f"{p}{x}, {y} = {y}, {x}"]
             if form < 0.75:
                 a, b = self.name(), self.name()
+                line = f"{p}{a}, {b} = {self.expr((2, 3))}"
                 self.env[a], self.env[b] = Var("arr", (3,)), Var("arr", (3,))
-                return [f"{p}{a}, {b} = {self.expr((2, 3))}"]
+                return [line]
             a, b, c = self.name(), self.name(), self.name()
+            line = f"{p}{a}, {b}, {c} = {self.expr((3,))}"
             for n in (a, b, c):
                 self.env[n] = Var("arr", ())
-            return [f"{p}{a}, {b}, {c} = {self.expr((3,))}"]
+            return [line]
         if k == "mask":
             S = r.choice([(3,), (2, 3), (3,), ()])
             m = self.name("m")
@@ -585,7 +587,7 @@ class Gen:
 
     def for_stmt(self, p, ind, allow_return, ret_shape):
         r = self.r
-        form = r.randint(0, 5)
+        form = r.choice([0, 0, 0, 1, 2, 3, 4, 5])
         i = self.name("i")
         if form == 0:
             n = r.randint(1, 4)
