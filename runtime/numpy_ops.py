@@ -2388,9 +2388,36 @@ def _extremum_transpose_rule(g, ans, grads, plan):
     return extremum_adjoint(g, plan)
 
 
+def stacked_arguments(grads, args):
+    """max/min's argument adjoints with the item adjoints of one array argument stacked back into
+    an array (``min(np.degrees(a))``: a list reached np.degrees' adjoint, TypeError list * float)."""
+    if len(args) == 1 and isinstance(grads, list) and len(grads) == 1 and isinstance(grads[0], list) \
+            and isinstance(args[0], np.ndarray):
+        return [sequence_adjoint(grads[0], args[0])]
+    return grads
+
+
+def unstacked_arguments(grads, args):
+    """The transpose of :func:`stacked_arguments`: the array argument's adjoint as its items."""
+    if len(args) == 1 and isinstance(grads, (list, tuple)) and len(grads) == 1 and \
+            isinstance(args[0], np.ndarray) and not _is_zero(grads[0]):
+        return [[row for row in grads[0]]]
+    return grads
+
+
+@defrule(stacked_arguments, wrt=("grads",), linear="grads")
+def _stacked_arguments_rule(g, ans, grads, args):
+    return unstacked_arguments(g, args)
+
+
+@defrule(unstacked_arguments, wrt=("grads",), linear="grads")
+def _unstacked_arguments_rule(g, ans, grads, args):
+    return stacked_arguments(g, args)
+
+
 @defrule(builtins.max, builtins.min, wrt=("args",))
 def _builtin_max_rule(g, ans, *args, key=None, default=None):
-    return extremum_adjoint(g, builtin_extremum_plan(args, ans, key))
+    return stacked_arguments(extremum_adjoint(g, builtin_extremum_plan(args, ans, key)), args)
 
 
 @defrule(builtins.sum, wrt=("iterable", "start"))

@@ -161,3 +161,47 @@ def test_builtin_sum_of_array_second_order():
     h = 1e-5
     expected = np.array([np.sum((first(A3 + h * e) - first(A3 - h * e)) * w) / (2 * h) for e in np.eye(3)])
     assert_close(got, expected, 1e-4, 1e-6)
+
+
+# --- 4. Python's min()/max() of an array whose adjoint flows on: the item adjoints came back as a
+#        list, which np.degrees' (or any op's) adjoint then multiplied: TypeError list * float
+
+def _min_deg(a):
+    return min(np.degrees(a)) * 0.5 + max(np.sin(a) * 2.0) * np.sum(a)
+
+
+def _min_deg_g(a):
+    y = _min_deg(a)
+    return y, dlgradient(y, a)
+
+
+def _min_loop(a, k):
+    for i in range(2):
+        k -= min(np.degrees(0.01 * a)) * ((k > -0.3) & (np.sum(a) < 0.9))
+        k = k + max(a * a) * 0.1
+    return k * 2.0
+
+
+def _min_loop_g(a, k):
+    y = _min_loop(a, k)
+    return y, dlgradient(y, a)
+
+
+def test_builtin_min_max_of_array_then_an_op():
+    _check(_min_deg, _min_deg_g, [A3], [0])
+    _check(_min_loop, _min_loop_g, [A3, 0.1], [0])
+
+
+def test_builtin_min_max_of_array_second_order():
+    w = np.array([0.3, -0.7, 1.1])
+
+    def kernel(a, w):
+        gr = dlgradient(_min_deg(a), a, EnableHigherDerivatives=True)
+        return dlgradient(np.sum(gr * w), a)
+
+    def first(a):
+        return _np(dlfeval(_min_deg_g, dlarray(a))[1])
+    got = _np(dlfeval(kernel, dlarray(A3), w))
+    h = 1e-5
+    expected = np.array([np.sum((first(A3 + h * e) - first(A3 - h * e)) * w) / (2 * h) for e in np.eye(3)])
+    assert_close(got, expected, 1e-4, 1e-6)
