@@ -205,3 +205,38 @@ def test_builtin_min_max_of_array_second_order():
     h = 1e-5
     expected = np.array([np.sum((first(A3 + h * e) - first(A3 - h * e)) * w) / (2 * h) for e in np.eye(3)])
     assert_close(got, expected, 1e-4, 1e-6)
+
+
+# --- 5. (open) second order through a helper that fills a dict in a loop with np.diag(...) of a traced
+#        value: in the second sweep the adjoint reaching np.diag's rule is a 0-d zero, and its rule
+#        fails (IndexError in np.tensordot) inside the generated gradient of the gradient
+
+def _dict_diag(a, c):
+    d2 = {}
+    for i in range(3):
+        d2['k' + str(i)] = np.diag(np.eye(3) * c)
+    v4 = d2['k0']
+    return np.sum(v4 * a ** 2)
+
+
+def _dict_diag_g(a, c):
+    y = _dict_diag(a, c)
+    return y, dlgradient(y, a, c)
+
+
+def _dict_diag_g2(a, c, w):
+    gr = dlgradient(_dict_diag(a, c), a, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(gr * w), a)
+
+
+def test_dict_of_diag_in_loop_first_order():
+    _check(_dict_diag, _dict_diag_g, [A3, np.array(0.7)], [0, 1])
+
+
+@pytest.mark.xfail(strict=True, reason="second sweep: a 0-d zero adjoint reaches np.diag's rule (IndexError); "
+                                       "found by fuzz2 (program 6000098), not fixed in dec5a")
+def test_dict_of_diag_in_loop_second_order():
+    w = np.array([0.3, -0.7, 1.1])
+    got = _np(dlfeval(_dict_diag_g2, dlarray(A3), dlarray(np.array(0.7)), w))
+    # d/da <2 * 0.7 * a, w> = 1.4 * w
+    assert_close(got, 1.4 * w, 1e-10, 1e-12)
