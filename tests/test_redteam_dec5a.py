@@ -240,3 +240,17 @@ def test_dict_of_diag_in_loop_second_order():
     got = _np(dlfeval(_dict_diag_g2, dlarray(A3), dlarray(np.array(0.7)), w))
     # d/da <2 * 0.7 * a, w> = 1.4 * w
     assert_close(got, 1.4 * w, 1e-10, 1e-12)
+
+
+# --- 6. (open) a NaN gradient where central differences give a finite one: fuzz2 program 6000490
+#        (first-order gradient w.r.t. a of a 40-line program: np.arccos/arccosh, row writes v5[1] *= ...,
+#        while loops rebinding a = 2.0 ** a, a helper called with keyword arguments); not shrunk in time
+
+@pytest.mark.xfail(strict=True, reason="NaN gradient (central differences finite); fuzz2 program 6000490, "
+                                       "not shrunk or fixed in dec5a")
+def test_fuzz2_program_6000490_nan_gradient():
+    import os
+    from fuzz2.runner import check_file
+    path = os.path.join(os.path.dirname(__file__), "fuzz2", "repros", "fuzz2_wrong_6000490.py")
+    status, kind, reason, _ = check_file(path)
+    assert status in ("PASSED", "REFUSED"), f"{status} {kind}: {reason}"

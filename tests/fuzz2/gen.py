@@ -158,7 +158,8 @@ class Gen:
         if k == "lambda":
             return self.call_lambda(S, d)
         if k == "special":
-            return self.special(S, d)
+            src, fresh = self.special(S, d)
+            return f"({src})", fresh        # a conditional expression must not swallow what follows
         return self.convert(S, d)
 
     def literal(self, S):
