@@ -62,7 +62,7 @@ import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast, \
-    unbroadcast_product, wide_multiply
+    sequence_adjoint, unbroadcast_product, wide_multiply
 
 # --- operators ---------------------------------------------------------------------
 
@@ -402,8 +402,9 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
     """0/1 masks of np.clip: part 0 -> inside [lo, hi] (inclusive), 1 -> below lo, 2 -> above hi."""
     lo = a_min if a_min is not None else lo
     hi = a_max if a_max is not None else hi
-    below = (a < lo) if lo is not None else np.zeros(np.shape(a), bool)
-    above = (a > hi) if hi is not None else np.zeros(np.shape(a), bool)
+    # np.asarray: for a Python number a comparison is a Python bool, and ~True is -2
+    below = np.asarray(a < lo) if lo is not None else np.zeros(np.shape(a), bool)
+    above = np.asarray(a > hi) if hi is not None else np.zeros(np.shape(a), bool)
     if hi is not None:          # np.clip is minimum(maximum(a, lo), hi): a_max wherever it is below
         if lo is not None:      # max(a, lo), so everywhere where the bounds cross (lo > hi)
             above = above | (lo > hi)
@@ -2400,14 +2401,43 @@ def _extremum_transpose_rule(g, ans, grads, plan):
     return extremum_adjoint(g, plan)
 
 
+def stacked_arguments(grads, args):
+    """max/min's argument adjoints with the item adjoints of one array argument stacked back into
+    an array (``min(np.degrees(a))``: a list reached np.degrees' adjoint, TypeError list * float)."""
+    if len(args) == 1 and isinstance(grads, list) and len(grads) == 1 and isinstance(grads[0], list) \
+            and isinstance(args[0], np.ndarray):
+        return [sequence_adjoint(grads[0], args[0])]
+    return grads
+
+
+def unstacked_arguments(grads, args):
+    """The transpose of :func:`stacked_arguments`: the array argument's adjoint as its items."""
+    if len(args) == 1 and isinstance(grads, (list, tuple)) and len(grads) == 1 and \
+            isinstance(args[0], np.ndarray) and not _is_zero(grads[0]):
+        return [[row for row in grads[0]]]
+    return grads
+
+
+@defrule(stacked_arguments, wrt=("grads",), linear="grads")
+def _stacked_arguments_rule(g, ans, grads, args):
+    return unstacked_arguments(g, args)
+
+
+@defrule(unstacked_arguments, wrt=("grads",), linear="grads")
+def _unstacked_arguments_rule(g, ans, grads, args):
+    return stacked_arguments(g, args)
+
+
 @defrule(builtins.max, builtins.min, wrt=("args",))
 def _builtin_max_rule(g, ans, *args, key=None, default=None):
-    return extremum_adjoint(g, builtin_extremum_plan(args, ans, key))
+    return stacked_arguments(extremum_adjoint(g, builtin_extremum_plan(args, ans, key)), args)
 
 
 @defrule(builtins.sum, wrt=("iterable", "start"))
 def _builtin_sum_rule(g, ans, iterable, start=0):
-    return scale_each(g, builtin_sum_weights(iterable)), unbroadcast(g, start)
+    # an array's items are its rows: their adjoints are stacked back (a list added to an array
+    # adjoint in a loop, or to the zero adjoint, was a TypeError)
+    return sequence_adjoint(scale_each(g, builtin_sum_weights(iterable)), iterable), unbroadcast(g, start)
 
 
 @defrule(scale_each, wrt=("grad",))

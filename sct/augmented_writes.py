@@ -93,15 +93,40 @@ def _check_rebinding(s, analysis: AliasAnalysis, param_kinds, mode: str, fail, o
     """``t op= v``: the objects t holds (less the arguments it rebinds) are seen through t only."""
     op = s.value.op
     symbol = OP_SYMBOLS.get(type(op), "+")
-    objs = analysis.objects(s, old_name)
-    objs = frozenset(o for o in objs if not (o[0] == "arg" and
-                                              _rebinds(param_kinds.get(o[1]), op, mode)))
+    all_objs = analysis.objects(s, old_name)
+    objs = frozenset(o for o in all_objs if not (o[0] == "arg" and
+                                                  _rebinds(param_kinds.get(o[1]), op, mode)))
     why = analysis.sharing_of(s, old_name, objs, exclude={s.targets[0].id})   # s rebinds its target
+    message = (f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
+               f"and {{why}}; sct follows the new value through {old_name} only. Write "
+               f"`{old_name} = {old_name} {symbol} ...` for a new value (or "
+               f"`{old_name} = {old_name}.copy()` first)")
     if why is not None:
-        fail(s, f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
-             f"and {why}; sct follows the new value through {old_name} only. Write "
-             f"`{old_name} = {old_name} {symbol} ...` for a new value (or "
-             f"`{old_name} = {old_name}.copy()` first)", f"{old_name} {symbol}=")
+        fail(s, message.format(why=why), f"{old_name} {symbol}=")
+        return
+    # a traced scalar argument of a helper is taken to be a number (rebound: exact); a 0-d array
+    # would change in place, seen by the caller (and by another name read later here, as in
+    # ``k = c; k *= v; ... c``): the run checks that the old value is a number
+    scalars = all_objs - objs
+    guards = getattr(analysis.fdef, "sct_number_guards", None)
+    if scalars and guards is not None:
+        other = _other_live_holder(analysis, s, scalars, {old_name, s.targets[0].id})
+        args = ", ".join(sorted(o[1] for o in scalars))
+        why = f"{other} holds the same object and is read later" if other is not None else \
+            f"{args} is an argument of {analysis.fdef.name}(): the caller's object would change too"
+        guards.append(NumberGuard(s, old_name, message.format(why=why + " (a 0-d array changes in place)")))
+
+
+def _other_live_holder(analysis: AliasAnalysis, s, objs, exclude) -> Optional[str]:
+    """A name other than ``exclude``, live after ``s``, that may hold one of ``objs``."""
+    state = analysis.before.get(id(s))
+    if state is None:
+        return None
+    live = analysis.live_after.get(id(s), frozenset()) | analysis.captured
+    for other in sorted(live):
+        if other not in exclude and other in state.env and objs & state.env[other]:
+            return other
+    return None
 
 
 def _check_item_update(s, analysis: AliasAnalysis, param_kinds, mode: str, fail, old_name: str,
