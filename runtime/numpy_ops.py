@@ -2063,14 +2063,18 @@ def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
     vhgv = vhgv - conj_transpose(vhgv)
     s2 = s * s
     gaps = np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + eye
-    inner = (uhgu * np.expand_dims(s, -2) + np.expand_dims(s, -1) * vhgv) / gaps \
+    # repeated or zero singular values pass the check above only where no cotangent reaches the
+    # vectors: their terms are 0, and 0 / 0 must stay 0 (was NaN: np.linalg.svd(x)[1] at a matrix
+    # with repeated singular values had an all-NaN gradient)
+    safe_s = np.where(s == 0, 1, s)
+    inner = (uhgu * np.expand_dims(s, -2) + np.expand_dims(s, -1) * vhgv) / np.where(gaps == 0, 1, gaps) \
         + np.expand_dims(gs, -1) * eye \
-        + np.expand_dims(np.diagonal(uhgu, 0, -2, -1) / (2 * s), -1) * eye
+        + np.expand_dims(np.diagonal(uhgu, 0, -2, -1) / (2 * safe_s), -1) * eye
     if m > n:
-        gu_sinv = gu / np.expand_dims(s, -2)
+        gu_sinv = gu / np.expand_dims(safe_s, -2)
         return (u @ inner + gu_sinv - u @ (conj_transpose(u) @ gu_sinv)) @ vh
     if m < n:
-        sinv_gvh = gvh / np.expand_dims(s, -1)
+        sinv_gvh = gvh / np.expand_dims(safe_s, -1)
         return u @ (inner @ vh + sinv_gvh - (sinv_gvh @ conj_transpose(vh)) @ vh)
     return u @ inner @ vh
 

@@ -286,3 +286,24 @@ def test_hvp_pad_value():
     pad_grad = lambda z: 3 * np.bincount(np.pad(np.arange(4), 2, mode="reflect"),
                                          np.pad(z, 2, mode="reflect") ** 2, minlength=4)
     assert_close(got, (pad_grad(x + 1e-6 * v) - pad_grad(x - 1e-6 * v)) / 2e-6, 1e-5, 1e-6)
+
+
+def svd_values_via_factors(x):
+    return np.linalg.svd(x, full_matrices=False)[1]
+
+
+def svd_values_only(x):
+    return np.linalg.svd(x, compute_uv=False)
+
+
+@pytest.mark.parametrize("x", [np.diag([1.0, 2.0, 2.0]), np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]),
+                               np.zeros((2, 2)), np.diag([1.0, 2.0, 2.0]) + 0j])
+def test_svd_singular_values_at_repeated_or_zero_values(x):
+    # was: np.linalg.svd(x)[1] (factors computed, only s used) divided 0 by the zero gap of equal
+    # singular values (and by a zero singular value): an all-NaN gradient, silently; now the same
+    # subgradient as compute_uv=False (U diag(w) V^H)
+    w = np.array([1.0, 2.0, 3.0])[:min(x.shape)]
+    g1 = _np(dlfeval(kernel, svd_values_via_factors, dlarray(x), w)[1])
+    g2 = _np(dlfeval(kernel, svd_values_only, dlarray(x), w)[1])
+    assert np.all(np.isfinite(g1))
+    assert_close(g1, g2, 1e-12, 1e-12)
