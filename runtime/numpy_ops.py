@@ -40,7 +40,7 @@ Conventions where the derivative is not unique:
   repeated within one operand through its diagonal; ``np.cross`` of 3-vectors
   along any axes.
 * ``np.floor`` / ``ceil`` / ``round`` / ``around`` / ``rint`` / ``trunc`` /
-  ``fix`` / ``sign`` (of reals) have derivative 0, as MATLAB's; ``int(x)`` and
+  ``fix`` / ``sign`` (of reals) / ``heaviside`` (in x1; in x2 where x1 == 0) have derivative 0, as MATLAB's; ``int(x)`` and
   ``round(x)`` (Python ints) stay constants.
 * ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
@@ -2530,6 +2530,13 @@ def round_(g, ans, a, decimals=0, out=None):
 @defrule(np.sign)
 def sign(g, ans, x):
     return sign_adjoint(g, x)
+
+
+@defrule(np.heaviside, wrt=("x1", "x2"))
+def heaviside(g, ans, x1, x2):
+    # a step in x1 (derivative 0, as sign's); x2 is the value taken where x1 == 0
+    return (piecewise_constant_adjoint(x1),
+            unbroadcast(np.where(np.equal(x1, 0), g, np.zeros((), weight_dtype(g))), x2))
 
 
 def piecewise_constant_adjoint(x):

@@ -1118,6 +1118,9 @@ CASES = [
     Case((np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around), [R(2, 3, lo=-3, hi=3)]),
     Case(np.round, [R(2, 3, lo=-3, hi=3)], kwargs=dict(decimals=1), rtol=0, atol=0, note="jumps 0.1 apart"),
     Case(np.sign, [R(2, 3, lo=0.2, hi=1)], complex=True),
+    Case(np.heaviside, [R(2, 3, lo=0.2, hi=1), R(3)], (0, 1)),
+    Case(np.heaviside, [fixed([[-1.5, 0.0, 2.0], [0.0, 0.7, -0.2]]), R(3)], (1,),   # x2 where x1 == 0
+         rule=lambda g, ans, x1, x2: lookup(np.heaviside).fn(g, ans, x1, x2)[1]),
     # einsum: a repeated index in one operand, the sublist form
     Case(np.einsum, [C("ii->i"), R(3, 3)], (1,), complex=True, rule=varargs_rule(np.einsum)),
     Case(np.einsum, [C("ii"), R(3, 3)], (1,), complex=True, rule=varargs_rule(np.einsum), note="trace"),

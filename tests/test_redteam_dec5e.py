@@ -113,6 +113,9 @@ ROWS = [
     ("np.sum(np.diag(x @ x))", SQ + 1j * SQ[::-1], {}),
     ("np.trace(np.dot(x, x))", SQ + 1j * SQ[::-1], {}),
     ("np.trace(x @ x)", SQ, {}),
+    # np.heaviside (was: no rule, refused): a step in x1 (derivative 0), x2 where x1 == 0
+    ("np.heaviside(x[:3], x[3])", np.array([-1.0, 0.0, 2.0, 0.3]), {"kink": None, "f32": True}),
+    ("np.heaviside(x, 0.5) * x", V4, {}),
 ]
 
 
@@ -152,7 +155,10 @@ def _check_row(fn, x, opts, seed):
     np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-9)
     assert g.dtype == x.dtype, (g.dtype, x.dtype)
     x64 = x.astype(np.result_type(x, np.float64))
-    if "kink" in opts:
+    if "kink" in opts and opts["kink"] is None:     # a step: only the value taken at the jump moves
+        expected = np.zeros_like(x64)
+        expected[3] = np.sum(w * (x64[:3] == 0))
+    elif "kink" in opts:
         expected = np.asarray(opts["kink"]) * w
     else:
         expected = numerical_gradient(lambda xx: np.real(np.sum(fn(xx) * w)), [x64], 0)
@@ -166,7 +172,7 @@ def _check_row(fn, x, opts, seed):
         expected = numerical_gradient(
             lambda xx: np.real(np.sum(_np(dlfeval(kernel, fn, dlarray(xx), w)[1]) * v)), [x64], 0, step=1e-5)
         assert_close(hv, expected, 1e-3, 1e-3, "Hessian-vector product")
-    if not opts.get("no2") and not opts.get("nofwd") and x.size:
+    if not opts.get("no2") and not opts.get("nofwd") and x.size and "kink" not in opts:
         t = rng.standard_normal(x.shape) + (1j * rng.standard_normal(x.shape) if np.iscomplexobj(x) else 0)
         yf, jv = sct.jvp(fn, x.copy(), t.astype(x.dtype))
         h = 1e-6
