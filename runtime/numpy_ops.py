@@ -1303,6 +1303,8 @@ def take_mode_indices(shape, indices, axis, mode):
 
 def take_adjoint(g, a, indices, axis):
     """The adjoint of ``np.take(a, indices, axis)``: ``g`` added at the taken positions."""
+    if axis is None and np.ndim(a) == 0:       # a 0-d array (numpy flattens it to one entry)
+        return np.reshape(index_adjoint(g, np.reshape(a, (1,)), flat_to_index((1,), indices)), ())
     if axis is None:
         return index_adjoint(g, a, flat_to_index(np.shape(a), indices))
     return index_adjoint(g, a, take_index(np.ndim(a), indices, axis))
@@ -1702,7 +1704,7 @@ def along_axis_index(shape, indices, axis):
 def take_along_axis_adjoint(g, arr, indices, axis):
     """The adjoint of ``np.take_along_axis(arr, indices, axis)`` (adds where indices repeat)."""
     if axis is None:
-        return index_adjoint(g, arr, flat_to_index(np.shape(arr), indices))
+        return take_adjoint(g, arr, indices, None)
     return index_adjoint(g, arr, along_axis_index(np.shape(arr), indices, axis))
 
 

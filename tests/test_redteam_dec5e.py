@@ -116,6 +116,13 @@ ROWS = [
     # np.heaviside (was: no rule, refused): a step in x1 (derivative 0), x2 where x1 == 0
     ("np.heaviside(x[:3], x[3])", np.array([-1.0, 0.0, 2.0, 0.3]), {"kink": None, "f32": True}),
     ("np.heaviside(x, 0.5) * x", V4, {}),
+    # taking from a 0-d array (was: ValueError 'multiple indices are not supported for 0d arrays'
+    # in the adjoint of np.sort(axis=None) / np.take / np.take_along_axis(axis=None) / np.repeat)
+    ("np.sort(x, axis=None)", np.array(2.0), {}),
+    ("np.take(x, [0, 0])", np.array(2.0), {"f32": True}),
+    ("np.take_along_axis(x, np.array([0, 0]), axis=None)", np.array(2.0), {}),
+    ("np.repeat(x, 3) * x", np.array(2.0), {}),
+    ("np.take(x, [1, 5], mode='clip')", np.array(2.0), {}),
 ]
 
 
