@@ -1128,7 +1128,7 @@ def transpose(g, ans, a, axes=None):
     return np.transpose(g, inverse_permutation(axes, np.ndim(a)))
 
 
-@defrule(np.matrix_transpose)
+@defrule(np.matrix_transpose, np.linalg.matrix_transpose)
 def matrix_transpose(g, ans, x):
     return np.matrix_transpose(g)
 

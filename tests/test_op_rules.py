@@ -888,7 +888,7 @@ CASES = [
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
-    Case(np.matrix_transpose, [R(2, 3, 4)], complex=True),
+    Case((np.matrix_transpose, np.linalg.matrix_transpose), [R(2, 3, 4)], complex=True),
     Case(np.reshape, [R(2, 3), C((3, 2))], complex=True),
     Case(np.reshape, [R(2, 3), C(-1)], kwargs=dict(order="F"), complex=True),
     Case(np.ravel, [R(2, 3)], complex=True),
