@@ -665,6 +665,60 @@ def median_plan(shape, axis, dtype):
             tuple(int(i) for i in np.argsort(order)))
 
 
+@defrule(np.quantile, nondiff=("overwrite_input",))
+def quantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+             weights=None, interpolation=None):
+    return quantile_adjoint(g, a, q, axis, method, weights, interpolation, 1.0)
+
+
+@defrule(np.percentile, nondiff=("overwrite_input",))
+def percentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+               weights=None, interpolation=None):
+    return quantile_adjoint(g, a, q, axis, method, weights, interpolation, 100.0)
+
+
+def quantile_adjoint(g, a, q, axis, method, weights, interpolation, scale):
+    """The adjoint of ``np.quantile(a, q, axis)`` (``np.percentile``: q / 100): in each sorted lane
+    the two entries the quantile interpolates between get g times their weights (1 - f and f at
+    the virtual index q (n - 1) of the linear method; ties by a stable sort, as ``np.sort``)."""
+    plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
+    lanes = np.reshape(np.transpose(a, plan[0]), plan[1] + (-1,))
+    w = quantile_weights(np.shape(lanes)[-1], q, scale, method, weights, interpolation, plan[2].dtype)
+    nq = np.shape(w)[0]
+    grads = np.sum(np.reshape(g, (nq,) + plan[1] + (1,)) * np.reshape(w, (nq,) + (1,) * len(plan[1]) + (-1,)),
+                   axis=0)
+    back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
+    return np.transpose(np.reshape(back, plan[3]), plan[4])
+
+
+def quantile_weights(count, q, scale, method, weights, interpolation, dtype):
+    """(number of quantiles, count) weights of the sorted lane for each quantile in ``q``."""
+    require(weights is None and interpolation is None,
+            "np.quantile / np.percentile with weights= or interpolation= is not differentiated; "
+            "pass method= (linear, lower, higher, midpoint or nearest)")
+    require(method in ("linear", "lower", "higher", "midpoint", "nearest"),
+            f"np.quantile / np.percentile with method={method!r} is not differentiated; use method='linear' "
+            "(the default), 'lower', 'higher', 'midpoint' or 'nearest'")
+    virtual = np.ravel(np.asarray(q, dtype=np.float64)) / scale * (count - 1)
+    lo = np.floor(virtual)
+    frac = virtual - lo
+    if method == "lower":
+        frac = np.zeros_like(frac)
+    elif method == "higher":
+        frac = (frac > 0).astype(np.float64)
+    elif method == "midpoint":
+        frac = np.where(frac > 0, 0.5, 0.0)
+    elif method == "nearest":
+        frac = (np.around(virtual) > lo).astype(np.float64)
+    lane = np.arange(count)
+    low = np.clip(lo, 0, count - 1)[:, None]
+    high = np.clip(lo + 1, 0, count - 1)[:, None]
+    return ((lane == low) * (1 - frac)[:, None] + (lane == high) * frac[:, None]).astype(dtype)
+
+
+nondifferentiable(quantile_weights)
+
+
 _NO_INITIAL = object()
 
 

@@ -124,6 +124,12 @@ ROWS = [
     ("np.repeat(x, 3) * x", np.array(2.0), {}),
     ("np.take(x, [1, 5], mode='clip')", np.array(2.0), {}),
     ("np.linalg.matrix_transpose(x) @ x", A234[:, :, :3], {}),     # was: no rule (np.matrix_transpose had one)
+    # np.percentile / np.quantile (was: no rule, refused)
+    ("np.percentile(x, [10, 50, 90])", np.array([0.3, -1.2, 2.0, 0.7, 1.1, -0.4, 0.05]), {"f32": True}),
+    ("np.quantile(x, [[0.1, 0.5], [0.6, 1.0]], axis=-1, keepdims=True)", A234, {}),
+    ("np.percentile(x, 25, axis=(0, 2), keepdims=True)", A234, {}),
+    ("np.quantile(x, 0.4, axis=0, method='nearest')", A34, {}),
+    ("np.percentile(x, 40, method='lower') + np.percentile(x, 40, method='higher')", V4, {}),
 ]
 
 
@@ -321,3 +327,13 @@ def test_svd_singular_values_at_repeated_or_zero_values(x):
     g2 = _np(dlfeval(kernel, svd_values_only, dlarray(x), w)[1])
     assert np.all(np.isfinite(g1))
     assert_close(g1, g2, 1e-12, 1e-12)
+
+
+def percentile_weibull(x):
+    return np.percentile(x, 30, method="weibull")
+
+
+def test_percentile_other_methods_are_refused():
+    with pytest.raises(sct.EvaluationError) as e:
+        dlfeval(kernel, percentile_weibull, dlarray(V4), 1.0)
+    assert "method='weibull'" in str(e.value) and e.value.lineno == inspect.getsourcelines(percentile_weibull)[1] + 1
