@@ -1293,6 +1293,8 @@ def take_index(ndim, indices, axis):
 def take_mode_indices(shape, indices, axis, mode):
     """The indices np.take(a, indices, axis, mode=mode) reads, in range: mode 'clip' clips to
     [0, n - 1] (a negative index reads the first entry, not one from the end), 'wrap' wraps."""
+    if np.size(indices) == 0:                   # [] is a float array to np.asarray: numpy takes none
+        indices = np.asarray(indices, dtype=np.intp)
     if mode in (None, "raise"):
         return indices
     n = int(np.prod(shape)) if axis is None else shape[axis]

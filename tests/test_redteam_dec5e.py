@@ -130,6 +130,8 @@ ROWS = [
     ("np.percentile(x, 25, axis=(0, 2), keepdims=True)", A234, {}),
     ("np.quantile(x, 0.4, axis=0, method='nearest')", A34, {}),
     ("np.percentile(x, 40, method='lower') + np.percentile(x, 40, method='higher')", V4, {}),
+    ("np.take(x, [])", A34, {}),                 # was: TypeError 'only int indices' (np.asarray([]) is float)
+    ("np.take(x, [], axis=1, mode='clip')", A34, {}),
 ]
 
 
