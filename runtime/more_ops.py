@@ -71,6 +71,37 @@ def _register_scipy_special():
     def erfc(g, ans, x):
         return -g * np.conj(1.1283791670955126 * np.exp(-x ** 2))
 
+    # (was: no rule, refused) scipy.special's logsumexp, expit, softmax, log_softmax
+    @defrule(special.logsumexp)
+    def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+        return scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign)
+
+    @defrule(special.expit, elementwise=True)
+    def expit(g, ans, x):
+        return g * np.conj(ans * (1 - ans))
+
+    @defrule(special.softmax)
+    def softmax(g, ans, x, axis=None):
+        return np.conj(ans) * (g - np.sum(g * np.conj(ans), axis=axis, keepdims=True))
+
+    @defrule(special.log_softmax)
+    def log_softmax(g, ans, x, axis=None):
+        return g - np.conj(np.exp(ans)) * np.sum(g, axis=axis, keepdims=True)
+
+
+def scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign):
+    """The adjoint of ``a`` in ``scipy.special.logsumexp(a, axis, b, keepdims)``: g b exp(a - ans)
+    (a constant scale ``b`` of a's shape or one that broadcasts to it)."""
+    require(not return_sign, "scipy.special.logsumexp(..., return_sign=True) is not differentiated; "
+                             "differentiate the logsumexp of the positive and negative parts apart")
+    require(b is None or np.broadcast_shapes(np.shape(a), np.shape(b)) == np.shape(a),
+            "scipy.special.logsumexp: a scale b= of a larger shape than a is not differentiated; "
+            "broadcast a to b's shape first")
+    weights = np.exp(a - reduction_broadcast(ans, a, axis, keepdims))
+    if b is not None:
+        weights = weights * b
+    return reduction_broadcast(g, a, axis, keepdims) * np.conj(weights)
+
 
 LAZY_RULES["scipy.special"] = _register_scipy_special
 

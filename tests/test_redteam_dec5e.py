@@ -339,3 +339,39 @@ def test_percentile_other_methods_are_refused():
     with pytest.raises(sct.EvaluationError) as e:
         dlfeval(kernel, percentile_weibull, dlarray(V4), 1.0)
     assert "method='weibull'" in str(e.value) and e.value.lineno == inspect.getsourcelines(percentile_weibull)[1] + 1
+
+
+# --- scipy.special's logsumexp / expit / softmax / log_softmax (was: no rule, refused) --------------
+
+special = pytest.importorskip("scipy.special")
+
+
+def lse_axis(x):
+    return special.logsumexp(x, axis=1)
+
+
+def lse_scaled(x):
+    return special.logsumexp(x, axis=0, b=np.arange(1.0, 4.0)[:, None], keepdims=True)
+
+
+def expit_times(x):
+    return special.expit(x) * x
+
+
+def softmax_axis(x):
+    return special.softmax(x, axis=0)
+
+
+def log_softmax_all(x):
+    return special.log_softmax(x)
+
+
+@pytest.mark.parametrize("f", [lse_axis, lse_scaled, expit_times, softmax_axis, log_softmax_all])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_scipy_special_rules(f, dtype):
+    x = A34.astype(dtype)
+    if dtype is np.complex128:
+        if f in (softmax_axis, log_softmax_all, expit_times):
+            pytest.skip("scipy's expit has no complex loop; its softmax of complex input is not documented")
+        x = x + 0.2j * A34[::-1]
+    _check_row(f, x, {}, 7)
