@@ -94,13 +94,20 @@ def scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign):
     (a constant scale ``b`` of a's shape or one that broadcasts to it)."""
     require(not return_sign, "scipy.special.logsumexp(..., return_sign=True) is not differentiated; "
                              "differentiate the logsumexp of the positive and negative parts apart")
-    require(b is None or np.broadcast_shapes(np.shape(a), np.shape(b)) == np.shape(a),
-            "scipy.special.logsumexp: a scale b= of a larger shape than a is not differentiated; "
-            "broadcast a to b's shape first")
+    require(scale_fits(a, b), "scipy.special.logsumexp: a scale b= of a larger shape than a is not "
+                              "differentiated; broadcast a to b's shape first")
     weights = np.exp(a - reduction_broadcast(ans, a, axis, keepdims))
     if b is not None:
         weights = weights * b
     return reduction_broadcast(g, a, axis, keepdims) * np.conj(weights)
+
+
+def scale_fits(a, b):
+    """Whether logsumexp's ``b`` (None or an array) broadcasts to ``a``'s shape."""
+    return b is None or np.broadcast_shapes(np.shape(a), np.shape(b)) == np.shape(a)
+
+
+nondifferentiable(scale_fits)
 
 
 LAZY_RULES["scipy.special"] = _register_scipy_special
