@@ -71,6 +71,44 @@ def _register_scipy_special():
     def erfc(g, ans, x):
         return -g * np.conj(1.1283791670955126 * np.exp(-x ** 2))
 
+    # (was: no rule, refused) scipy.special's logsumexp, expit, softmax, log_softmax
+    @defrule(special.logsumexp)
+    def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+        return scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign)
+
+    @defrule(special.expit, elementwise=True)
+    def expit(g, ans, x):
+        return g * np.conj(ans * (1 - ans))
+
+    @defrule(special.softmax)
+    def softmax(g, ans, x, axis=None):
+        return np.conj(ans) * (g - np.sum(g * np.conj(ans), axis=axis, keepdims=True))
+
+    @defrule(special.log_softmax)
+    def log_softmax(g, ans, x, axis=None):
+        return g - np.conj(np.exp(ans)) * np.sum(g, axis=axis, keepdims=True)
+
+
+def scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign):
+    """The adjoint of ``a`` in ``scipy.special.logsumexp(a, axis, b, keepdims)``: g b exp(a - ans)
+    (a constant scale ``b`` of a's shape or one that broadcasts to it)."""
+    require(not return_sign, "scipy.special.logsumexp(..., return_sign=True) is not differentiated; "
+                             "differentiate the logsumexp of the positive and negative parts apart")
+    require(scale_fits(a, b), "scipy.special.logsumexp: a scale b= of a larger shape than a is not "
+                              "differentiated; broadcast a to b's shape first")
+    weights = np.exp(a - reduction_broadcast(ans, a, axis, keepdims))
+    if b is not None:
+        weights = weights * b
+    return reduction_broadcast(g, a, axis, keepdims) * np.conj(weights)
+
+
+def scale_fits(a, b):
+    """Whether logsumexp's ``b`` (None or an array) broadcasts to ``a``'s shape."""
+    return b is None or np.broadcast_shapes(np.shape(a), np.shape(b)) == np.shape(a)
+
+
+nondifferentiable(scale_fits)
+
 
 LAZY_RULES["scipy.special"] = _register_scipy_special
 
@@ -663,6 +701,60 @@ def median_plan(shape, axis, dtype):
     weights = ((lane == (count - 1) // 2).astype(dtype) + (lane == count // 2).astype(dtype)) / dtype.type(2)
     return (order, tuple(shape[i] for i in kept), weights, tuple(shape[i] for i in order),
             tuple(int(i) for i in np.argsort(order)))
+
+
+@defrule(np.quantile, nondiff=("overwrite_input",))
+def quantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+             weights=None, interpolation=None):
+    return quantile_adjoint(g, a, q, axis, method, weights, interpolation, 1.0)
+
+
+@defrule(np.percentile, nondiff=("overwrite_input",))
+def percentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+               weights=None, interpolation=None):
+    return quantile_adjoint(g, a, q, axis, method, weights, interpolation, 100.0)
+
+
+def quantile_adjoint(g, a, q, axis, method, weights, interpolation, scale):
+    """The adjoint of ``np.quantile(a, q, axis)`` (``np.percentile``: q / 100): in each sorted lane
+    the two entries the quantile interpolates between get g times their weights (1 - f and f at
+    the virtual index q (n - 1) of the linear method; ties by a stable sort, as ``np.sort``)."""
+    plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
+    lanes = np.reshape(np.transpose(a, plan[0]), plan[1] + (-1,))
+    w = quantile_weights(np.shape(lanes)[-1], q, scale, method, weights, interpolation, plan[2].dtype)
+    nq = np.shape(w)[0]
+    grads = np.sum(np.reshape(g, (nq,) + plan[1] + (1,)) * np.reshape(w, (nq,) + (1,) * len(plan[1]) + (-1,)),
+                   axis=0)
+    back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
+    return np.transpose(np.reshape(back, plan[3]), plan[4])
+
+
+def quantile_weights(count, q, scale, method, weights, interpolation, dtype):
+    """(number of quantiles, count) weights of the sorted lane for each quantile in ``q``."""
+    require(weights is None and interpolation is None,
+            "np.quantile / np.percentile with weights= or interpolation= is not differentiated; "
+            "pass method= (linear, lower, higher, midpoint or nearest)")
+    require(method in ("linear", "lower", "higher", "midpoint", "nearest"),
+            f"np.quantile / np.percentile with method={method!r} is not differentiated; use method='linear' "
+            "(the default), 'lower', 'higher', 'midpoint' or 'nearest'")
+    virtual = np.ravel(np.asarray(q, dtype=np.float64)) / scale * (count - 1)
+    lo = np.floor(virtual)
+    frac = virtual - lo
+    if method == "lower":
+        frac = np.zeros_like(frac)
+    elif method == "higher":
+        frac = (frac > 0).astype(np.float64)
+    elif method == "midpoint":
+        frac = np.where(frac > 0, 0.5, 0.0)
+    elif method == "nearest":
+        frac = (np.around(virtual) > lo).astype(np.float64)
+    lane = np.arange(count)
+    low = np.clip(lo, 0, count - 1)[:, None]
+    high = np.clip(lo + 1, 0, count - 1)[:, None]
+    return ((lane == low) * (1 - frac)[:, None] + (lane == high) * frac[:, None]).astype(dtype)
+
+
+nondifferentiable(quantile_weights)
 
 
 _NO_INITIAL = object()

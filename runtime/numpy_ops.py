@@ -40,7 +40,7 @@ Conventions where the derivative is not unique:
   repeated within one operand through its diagonal; ``np.cross`` of 3-vectors
   along any axes.
 * ``np.floor`` / ``ceil`` / ``round`` / ``around`` / ``rint`` / ``trunc`` /
-  ``fix`` / ``sign`` (of reals) have derivative 0, as MATLAB's; ``int(x)`` and
+  ``fix`` / ``sign`` (of reals) / ``heaviside`` (in x1; in x2 where x1 == 0) have derivative 0, as MATLAB's; ``int(x)`` and
   ``round(x)`` (Python ints) stay constants.
 * ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
@@ -1133,7 +1133,7 @@ def transpose(g, ans, a, axes=None):
     return np.transpose(g, inverse_permutation(axes, np.ndim(a)))
 
 
-@defrule(np.matrix_transpose)
+@defrule(np.matrix_transpose, np.linalg.matrix_transpose)
 def matrix_transpose(g, ans, x):
     return np.matrix_transpose(g)
 
@@ -1298,6 +1298,8 @@ def take_index(ndim, indices, axis):
 def take_mode_indices(shape, indices, axis, mode):
     """The indices np.take(a, indices, axis, mode=mode) reads, in range: mode 'clip' clips to
     [0, n - 1] (a negative index reads the first entry, not one from the end), 'wrap' wraps."""
+    if np.size(indices) == 0:                   # [] is a float array to np.asarray: numpy takes none
+        indices = np.asarray(indices, dtype=np.intp)
     if mode in (None, "raise"):
         return indices
     n = int(np.prod(shape)) if axis is None else shape[axis]
@@ -1308,6 +1310,8 @@ def take_mode_indices(shape, indices, axis, mode):
 
 def take_adjoint(g, a, indices, axis):
     """The adjoint of ``np.take(a, indices, axis)``: ``g`` added at the taken positions."""
+    if axis is None and np.ndim(a) == 0:       # a 0-d array (numpy flattens it to one entry)
+        return np.reshape(index_adjoint(g, np.reshape(a, (1,)), flat_to_index((1,), indices)), ())
     if axis is None:
         return index_adjoint(g, a, flat_to_index(np.shape(a), indices))
     return index_adjoint(g, a, take_index(np.ndim(a), indices, axis))
@@ -1707,7 +1711,7 @@ def along_axis_index(shape, indices, axis):
 def take_along_axis_adjoint(g, arr, indices, axis):
     """The adjoint of ``np.take_along_axis(arr, indices, axis)`` (adds where indices repeat)."""
     if axis is None:
-        return index_adjoint(g, arr, flat_to_index(np.shape(arr), indices))
+        return take_adjoint(g, arr, indices, None)
     return index_adjoint(g, arr, along_axis_index(np.shape(arr), indices, axis))
 
 
@@ -2068,14 +2072,18 @@ def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
     vhgv = vhgv - conj_transpose(vhgv)
     s2 = s * s
     gaps = np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + eye
-    inner = (uhgu * np.expand_dims(s, -2) + np.expand_dims(s, -1) * vhgv) / gaps \
+    # repeated or zero singular values pass the check above only where no cotangent reaches the
+    # vectors: their terms are 0, and 0 / 0 must stay 0 (was NaN: np.linalg.svd(x)[1] at a matrix
+    # with repeated singular values had an all-NaN gradient)
+    safe_s = np.where(s == 0, 1, s)
+    inner = (uhgu * np.expand_dims(s, -2) + np.expand_dims(s, -1) * vhgv) / np.where(gaps == 0, 1, gaps) \
         + np.expand_dims(gs, -1) * eye \
-        + np.expand_dims(np.diagonal(uhgu, 0, -2, -1) / (2 * s), -1) * eye
+        + np.expand_dims(np.diagonal(uhgu, 0, -2, -1) / (2 * safe_s), -1) * eye
     if m > n:
-        gu_sinv = gu / np.expand_dims(s, -2)
+        gu_sinv = gu / np.expand_dims(safe_s, -2)
         return (u @ inner + gu_sinv - u @ (conj_transpose(u) @ gu_sinv)) @ vh
     if m < n:
-        sinv_gvh = gvh / np.expand_dims(s, -1)
+        sinv_gvh = gvh / np.expand_dims(safe_s, -1)
         return u @ (inner @ vh + sinv_gvh - (sinv_gvh @ conj_transpose(vh)) @ vh)
     return u @ inner @ vh
 
@@ -2560,6 +2568,13 @@ def round_(g, ans, a, decimals=0, out=None):
 @defrule(np.sign)
 def sign(g, ans, x):
     return sign_adjoint(g, x)
+
+
+@defrule(np.heaviside, wrt=("x1", "x2"))
+def heaviside(g, ans, x1, x2):
+    # a step in x1 (derivative 0, as sign's); x2 is the value taken where x1 == 0
+    return (piecewise_constant_adjoint(x1),
+            unbroadcast(np.where(np.equal(x1, 0), g, np.zeros((), weight_dtype(g))), x2))
 
 
 def piecewise_constant_adjoint(x):

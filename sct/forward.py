@@ -403,6 +403,11 @@ def _hvp(fun: Callable, x, v):
         except SctError as error:  # a refusal from a run-time check, with no line to name:
             if getattr(error, "filename", None):    # reverse over reverse names the user's line
                 raise
+        except RecursionError:
+            raise
+        except Exception:          # an error raised in a rule or the user's code (np.linalg's
+            pass                   # LinAlgError, a rule's NotImplementedError): reverse over reverse
+            #                        raises it as an EvaluationError naming the user's line (was: raw)
         effects.replay_from(start)
         try:
             return dlfeval(_hvp_kernel, function, before, after, x, v)

@@ -241,7 +241,12 @@ CASES = [
 ]
 if special is not None:
     CASES += [Case(special.erf, [R(2, 3, lo=-1.5, hi=1.5)], complex=True),
-              Case(special.erfc, [R(2, 3, lo=-1.5, hi=1.5)], complex=True)]
+              Case(special.erfc, [R(2, 3, lo=-1.5, hi=1.5)], complex=True),
+              Case(special.logsumexp, [R(3, 4)], kwargs=dict(axis=1), complex=True),
+              Case(special.logsumexp, [R(3, 4)], kwargs=dict(axis=0, keepdims=True, b=np.arange(1.0, 4.0)[:, None])),
+              Case(special.expit, [R(2, 3, lo=-3, hi=3)]),
+              Case(special.softmax, [R(3, 4)], kwargs=dict(axis=0)),
+              Case(special.log_softmax, [R(3, 4)])]
 
 PARAMS = [pytest.param(case, op, cplx, id=f"{op_name(op)}-{'complex' if cplx else 'real'}-{k}")
           for k, case in enumerate(CASES) for op in case.aliases

@@ -889,7 +889,7 @@ CASES = [
     # shape
     Case(np.transpose, [R(2, 3)], complex=True),
     Case(np.transpose, [R(2, 3, 4), C((1, -1, 0))], complex=True, note="negative axes"),
-    Case(np.matrix_transpose, [R(2, 3, 4)], complex=True),
+    Case((np.matrix_transpose, np.linalg.matrix_transpose), [R(2, 3, 4)], complex=True),
     Case(np.reshape, [R(2, 3), C((3, 2))], complex=True),
     Case(np.reshape, [R(2, 3), C(-1)], kwargs=dict(order="F"), complex=True),
     Case(np.ravel, [R(2, 3)], complex=True),
@@ -1126,6 +1126,9 @@ CASES = [
     Case((np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around), [R(2, 3, lo=-3, hi=3)]),
     Case(np.round, [R(2, 3, lo=-3, hi=3)], kwargs=dict(decimals=1), rtol=0, atol=0, note="jumps 0.1 apart"),
     Case(np.sign, [R(2, 3, lo=0.2, hi=1)], complex=True),
+    Case(np.heaviside, [R(2, 3, lo=0.2, hi=1), R(3)], (0, 1)),
+    Case(np.heaviside, [fixed([[-1.5, 0.0, 2.0], [0.0, 0.7, -0.2]]), R(3)], (1,),   # x2 where x1 == 0
+         rule=lambda g, ans, x1, x2: lookup(np.heaviside).fn(g, ans, x1, x2)[1]),
     # einsum: a repeated index in one operand, the sublist form
     Case(np.einsum, [C("ii->i"), R(3, 3)], (1,), complex=True, rule=varargs_rule(np.einsum)),
     Case(np.einsum, [C("ii"), R(3, 3)], (1,), complex=True, rule=varargs_rule(np.einsum), note="trace"),
@@ -1167,6 +1170,10 @@ CASES = [
     Case(np.nanstd, [with_nan(3, 4)], kwargs=dict(axis=1, keepdims=True)),
     Case(np.nancumsum, [with_nan(2, 4)], kwargs=dict(axis=1), complex=True),
     Case(np.nancumsum, [with_nan(2, 3)]),
+    Case(np.quantile, [R(7), C(0.3)]),
+    Case(np.quantile, [R(3, 5), C([0.2, 0.9])], kwargs=dict(axis=0), note="several quantiles"),
+    Case(np.percentile, [R(2, 3, 4), C(25.0)], kwargs=dict(axis=(0, 2), keepdims=True)),
+    Case(np.percentile, [R(6), C(40.0)], kwargs=dict(method="midpoint")),
     Case(np.nanmedian, [with_nan(3, 4)]),
     Case(np.nanmedian, [with_nan(3, 4)], kwargs=dict(axis=0)),
     Case(np.nanmedian, [with_nan(4, 5)], kwargs=dict(axis=1, keepdims=True), note="odd and even counts"),
