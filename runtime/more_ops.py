@@ -958,6 +958,10 @@ def builtin_complex(g, ans, real=0, imag=0):
 
 
 nondifferentiable(multi_dot_shape, cond_ends, cumulative_axis, copysign_slope)
+# numpy's integer and bool scalar types called as casts (np.int64(W[:, -1]) as an index): an integer
+# result, piecewise constant in its input (derivative zero, as the builtin int's); forward mode and
+# second order ask for their rule where first-order reverse mode needs none
+nondifferentiable(np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)
 
 
 # Python's pow and math.fmod differentiate as np.power and np.fmod

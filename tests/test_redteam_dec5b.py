@@ -1,0 +1,292 @@
+"""Red team (Dec 5b): a peer corpus of functions (tests/redteam_dec5b_funcs.py) through sct.
+
+For each function: sct's value equals plain Python's; the gradient with respect to every float
+argument (scalars as 0-d dlarrays, arrays) matches central differences (tests/gradcheck.py); the
+forward-mode ``sct.jvp`` matches the directional derivative; second order (nested dlgradient with
+EnableHigherDerivatives) matches the central difference of sct's gradient along a direction.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+from gradcheck import numerical_gradient
+
+import redteam_dec5b_funcs as F
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    sct.clear_cache()
+    yield
+    sct.clear_cache()
+
+
+def _r(seed, *shape, lo=-1.0, hi=1.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+def _s(v):
+    return np.float64(v)
+
+
+# name -> (float arguments, integer keyword arguments)
+CORPUS = {
+    "t_identity": ((_s(0.7),), {}), "t_negate": ((_s(0.7),), {}), "t_sum_of_array_call": ((_r(1, 4),), {}),
+    "t_rebind_to_sum": ((_r(2, 4),), {}), "t_alias_only": ((_s(-0.4),), {}),
+    "t_saxpy": ((_s(0.3), _s(-1.2), _s(0.8)), {}), "t_saxpy_helpers": ((_s(0.3), _s(-1.2), _s(0.8)), {}),
+    "t_saxpy_rebind": ((_s(0.3), _s(-1.2), _s(0.8)), {}), "t_adjoint_like_names": ((_s(0.6),), {}),
+    "t_if_else_scale": ((_s(0.6),), {}), "t_binops": ((_s(0.8),), {}), "t_nested_if": ((_s(1.5),), {}),
+    "t_many_branches": ((_s(0.4),), {}), "t_np_multiply": ((_s(0.4),), {}), "t_list_sum": ((_s(0.4),), {}),
+    "t_list_of_products": ((_r(3, 3),), {}), "t_subscript_read": ((_r(4, 3),), {}),
+    "t_subscript_write": ((_r(5, 3),), {}), "t_subscript_write_after_square": ((_r(6, 3),), {}),
+    "t_list_literal_subscript": ((_s(0.9),), {}), "t_list_item_overwrite": ((_s(0.9),), {}),
+    "t_serial_if": ((_s(0.9),), {}), "t_two_arg_if": ((_s(0.9), _s(0.4)), {}),
+    "t_serial_for": ((_s(0.9),), {"n": 2}), "t_if_then_for": ((_s(0.9),), {"n": 2}),
+    "t_for_then_if": ((_s(-0.9),), {"n": 1}), "t_nested_if_inside": ((_s(0.9),), {}),
+    "t_elif_reversed_compare": ((_s(-0.9),), {}), "t_overwrite_non_arg": ((_s(-0.9),), {}),
+    "t_third_powers": ((_s(1.1),), {}), "t_iterpower_static": ((_s(1.1),), {}),
+    "t_cond_in_loop": ((_s(1.3),), {}), "t_loop_in_cond": ((_s(1.1),), {}), "t_double_loop": ((_s(1.01),), {}),
+    "t_triple_product_loop": ((_s(1.05),), {}), "t_exp_exp_sqrt": ((_s(0.5),), {}),
+    "t_logistic_regression": ((_r(7, 3, 2), _r(8, 2, 3), _r(9, 3)), {}),
+    "t_if_helper": ((_s(0.3), _s(0.8)), {}), "t_loop_helper": ((_s(1.2),), {"n": 3}),
+    "t_nested_helper": ((_s(0.3), _s(0.8)), {}), "t_nested_def_shadow": ((_s(1.2),), {"n": 2}),
+    "t_pack_index": ((_s(0.3), _s(0.8), _s(-0.5)), {"i": 2}), "t_cart2polar": ((_s(0.3), _s(0.8)), {}),
+    "t_listcomp_over_array": ((_r(10, 5),), {}), "t_while_halve": ((_s(1.7),), {}),
+    "t_copy_loop": ((_r(11, 4),), {}), "t_row_broadcast_write": ((_r(12, 4),), {}),
+    "t_slice_sum": ((_r(13, 4),), {}), "t_rnn": ((_r(14, 3, 2), _r(15, 2, 3)), {}),
+    "t_augassign": ((_s(0.7),), {}), "t_bilinear": ((_r(16, 2), _r(17, 3), _r(18, 3, 4), _r(19, 2, 4), _r(20, 4)), {}),
+    "t_pow_both": ((_s(1.3), _s(0.7)), {}), "t_square_twice": ((_s(1.3),), {}),
+    "t_chain_of_mults": ((_s(1.1),), {}), "t_chain_of_calls": ((_s(1.1),), {}), "t_unused_work": ((_s(1.1),), {}),
+    "t_redefine_as_list": ((_s(1.1),), {}), "t_extended_slice": ((_r(21, 6, 3),), {}),
+    "t_divide_future": ((_s(1.3), _s(0.7)), {}),
+    # autograd test_numpy
+    "ag_dot_mat_vec": ((_r(22, 3, 4), _r(23, 4)), {}), "ag_dot_vec_mat": ((_r(24, 3), _r(25, 3, 4)), {}),
+    "ag_dot_mat_matT": ((_r(26, 3, 4), _r(27, 3, 4)), {}), "ag_dot_with_float": ((_r(28, 3, 4), _s(0.7)), {}),
+    "ag_outer": ((_r(29, 4), _r(30, 4)), {}), "ag_max_axis_keepdims": ((_r(31, 3, 4, 2),), {}),
+    "ag_min_axis": ((_r(32, 3, 4, 2),), {}), "ag_sum_axis_tuple": ((_r(33, 3, 4, 2),), {}),
+    "ag_flips": ((_r(34, 3, 4),), {}), "ag_cumsum_axes": ((_r(35, 3, 4),), {}),
+    "ag_builtin_sum": ((_r(36, 3, 4), _r(37, 3, 4)), {}), "ag_mean_keepdims": ((_r(38, 3, 4),), {}),
+    "ag_index_variants": ((_r(39, 5, 6, 4),), {}), "ag_slice_fanout": ((_r(40, 5, 6, 4),), {}),
+    "ag_reshapes": ((_r(41, 5, 6, 4),), {}), "ag_append": ((_r(42, 3), _s(0.4)), {}),
+    "ag_concatenate": ((_r(43, 2, 3, 2),), {}), "ag_trace_offsets": ((_r(44, 4, 5),), {}),
+    "ag_trace_4d": ((_r(45, 3, 4, 2, 2),), {}), "ag_split_diag": ((_r(46, 6),), {}),
+    "ag_diag_2d": ((_r(47, 4, 4),), {}), "ag_transpose_T": ((_r(48, 3, 4),), {}), "ag_roll": ((_r(49, 3, 4),), {}),
+    "ag_tri": ((_r(50, 4, 4),), {}), "ag_clip_kw": ((_r(51, 3, 4) * 1.5,), {}),
+    "ag_prod_axes": ((_r(52, 2, 3, lo=0.2, hi=1.5),), {}), "ag_array_from_scalar": ((_s(0.8),), {}),
+    "ag_array_from_arrays": ((_r(53, 3, 2),), {}), "ag_len_assert": ((_r(54, 3, 2),), {}),
+    "ag_r_c": ((_r(55, 3, 2),), {}), "ag_r_slicing": ((_r(56, 4),), {}), "ag_var_std_ddof": ((_r(57, 3, 4),), {}),
+    "ag_where_two": ((_r(58, 3, 4), _r(59, 3, 4)), {}), "ag_squeeze_repeat_expand": ((_r(60, 3, 1, 2),), {}),
+    "ag_tensordot_scalar": ((_s(0.8),), {}), "ag_repeated_index": ((_r(61, 3),), {}),
+    "ag_cast_to_int_index": ((_r(62, 5, 3),), {}), "ag_diagonal_batched": ((_r(63, 2, 3, 3),), {}),
+    "ag_nan_to_num": ((_r(64, 4),), {}), "ag_max_scalar": ((_r(65, 3, 4),), {}),
+    # autograd test_systematic
+    "sys_stats": ((_r(66, 3, 4, lo=0.3, hi=1.2),), {}), "sys_unary_a": ((_r(67, 3, 4, lo=0.1, hi=1.0),), {}),
+    "sys_unary_b": ((_r(68, 3, 4, lo=-1.4, hi=1.4),), {}), "sys_unary_log": ((_r(69, 3, 4, lo=0.2, hi=2.0),), {}),
+    "sys_unary_inverse": ((_r(70, 3, 4, lo=-0.9, hi=0.9),), {}),
+    "sys_real_if_close_angle": ((_r(71, 4) + 1j * _r(72, 4),), {}),
+    "sys_binary": ((_r(73, 3, 4), _r(74, 3, 4, lo=0.3, hi=2.0)), {}),
+    "sys_remainder": ((_r(75, 3, 4, lo=-0.9, hi=0.9), _r(76, 3, 4, lo=0.7, hi=1.9)), {}),
+    "sys_remainder_neg": ((_r(77, 3, 4, lo=-0.9, hi=0.9), _r(78, 3, 4, lo=0.7, hi=1.9)), {}),
+    "sys_pow": ((_r(79, 3, 4, lo=0.7, hi=2.0), _r(80, 3, 4)), {}), "sys_transpose_axes": ((_r(81, 2, 3, 4),), {}),
+    "sys_dot_shapes": ((_r(82, 2, 3), _r(83, 3), _r(84, 3, 4)), {}),
+    "sys_tensordots": ((_r(85, 2, 3), _r(86, 3, 2)), {}),
+    "sys_tensordot_pairs": ((_r(87, 2, 3), _r(88, 2, 2, 3, 4)), {}),
+    "sys_max_min_broadcast": ((_r(89, 1), _r(90, 1, 4), _r(91, 3, 4)), {}),
+    "sys_sort_partition": ((_r(92, 7),), {}), "sys_atleast": ((_r(93, 2, 4),), {}),
+    "sys_atleast_scalar": ((_s(0.6),), {}), "sys_einsum_cases": ((_r(94, 3, 4, 4), _r(95, 4, 4, 3), _r(96, 4, 4, 3)), {}),
+    "sys_einsum_matmul": ((_r(97, 2, 3), _r(98, 3, 4)), {}), "sys_trace_rect": ((_r(99, 5, 4),), {}),
+    # autograd test_linalg
+    "la_inv_batched": ((_r(100, 2, 3, 3),), {}), "la_det_batched": ((_r(101, 2, 3, 3),), {}),
+    "la_solve_vec": ((_r(102, 3, 3), _r(103, 3)), {}), "la_solve_batched_mat": ((_r(104, 2, 3, 3), _r(105, 2, 3, 2)), {}),
+    "la_norm_axes": ((_r(106, 3, 4),), {}), "la_norm_vector_ords": ((_r(107, 5),), {}),
+    "la_eigh_uplo": ((_r(108, 3, 3),), {}), "la_eigvalsh": ((_r(109, 3, 3),), {}),
+    "la_cholesky_logdet": ((_r(110, 3, 3),), {}), "la_svd_invariants": ((_r(111, 4, 3),), {}),
+    "la_matrix_power_pinv": ((_r(112, 3, 3),), {}), "la_qr_full": ((_r(113, 4, 3),), {}),
+    # autograd test_scalar_ops
+    "sc_math_module": ((_s(0.4),), {}), "sc_numpy_scalar": ((_s(0.4),), {}),
+    "sc_abs_builtin": ((_s(-0.4), _s(0.9)), {}), "sc_int_float_mix": ((_s(0.4),), {"n": 4}),
+    # scientific
+    "sci_kalman_filter": ((np.array([-1.0, -0.5]),), {}), "sci_unrolled_gd": ((np.array([0.3, 0.1, -0.2]),), {}),
+    "sci_adam_unrolled": ((_r(114, 3),), {}), "sci_lotka_volterra": ((np.array([1.1, 0.4, 0.4, 0.1]),), {}),
+    "sci_nbody_energy": ((_r(115, 8),), {}), "sci_spring_chain": ((_r(116, 5),), {}),
+    "sci_heat_explicit": ((_r(117, 7),), {}), "sci_van_der_pol": ((np.array([1.2, 0.5]),), {}),
+    "sci_rbf_kernel_gp": ((np.array([0.2]),), {}), "sci_mvn_logpdf": ((_r(118, 2),), {}),
+    "sci_kl_gaussians": ((np.array([0.3, -0.2, -0.1, 0.4]),), {}), "sci_poisson_nll": ((_r(119, 2),), {}),
+    "sci_softmax_regression": ((_r(120, 2, 3),), {}), "sci_conv1d_valid": ((_r(121, 3),), {}),
+    "sci_batchnorm_np": ((_r(122, 4, 3),), {}), "sci_maxpool_np": ((_r(123, 4, 6),), {}),
+    "sci_em_gmm_step": ((np.array([-0.5, 0.5]),), {}), "sci_bisection_root": ((_s(2.0),), {}),
+    "sci_trapezoid_integral": ((np.array([0.7, 2.0]),), {}), "sci_logsumexp_b": ((_r(124, 2, 3),), {}),
+    "sci_pendulum_energy_loop": ((np.array([0.5, 0.1]),), {}), "sci_cross_entropy_onehot": ((_r(125, 3, 4),), {}),
+    "sci_attention_np": ((_r(126, 4, 3),), {}), "sci_lstm_loop": ((_r(127, 8, 5) * 0.5,), {}),
+}
+
+
+def _kernel(f, *args):
+    y = f(*args)
+    return y, dlgradient(y, *args)
+
+
+def _kernel_int(f, n, *args):
+    # the integer argument last, positionally (sct refuses **kwargs in a call)
+    y = f(*args, n)
+    return y, dlgradient(y, *args)
+
+
+def _sct_value_grads(f, args, kw):
+    if kw:
+        (n,) = kw.values()
+        out = dlfeval(_kernel_int, f, n, *[dlarray(np.array(a, copy=True)) for a in args])
+    else:
+            out = dlfeval(_kernel, f, *[dlarray(np.array(a, copy=True)) for a in args])
+    y, grads = out[0], out[1:]
+    if len(args) == 1 and not isinstance(grads[0], tuple):
+        grads = (grads[0],)
+    elif len(grads) == 1 and isinstance(grads[0], (tuple, list)):
+        grads = tuple(grads[0])
+    return np.asarray(y.data), [np.asarray(g.data) for g in grads]
+
+
+def _plain(f, kw):
+    def call(*zs):
+        return f(*[np.array(z, copy=True) for z in zs], **kw)
+    return call
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_value_and_gradients(name):
+    f = getattr(F, name)
+    args, kw = CORPUS[name]
+    expected = _plain(f, kw)(*args)
+    value, grads = _sct_value_grads(f, args, kw)
+    np.testing.assert_allclose(value, np.real(expected), rtol=1e-10, atol=1e-12, err_msg=f"{name}: value")
+    assert len(grads) == len(args)
+    for k, (a, g) in enumerate(zip(args, grads)):
+        numeric = numerical_gradient(_plain(f, kw), list(args), k)
+        np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: gradient {k}")
+        assert g.shape == np.shape(a), f"{name}: gradient {k} shape"
+
+
+REFUSED = {
+    # name: (arguments, text on the refused line); each a real limitation, refused at the user's line
+    # np.r_ with a slice among its items (the slice part makes the index tuple traced)
+    "ag_r_slicing": ((_r(56, 4),), "np.r_[x, c, 1:10]"),
+    # an in-place write into an argument: the caller's array would change too
+    "t_subscript_write": ((_r(5, 3),), "x[0] = a * b"),
+    "t_subscript_write_after_square": ((_r(6, 3),), "x[0] = y[1] * y[2]"),
+}
+
+
+def _line_of(fn, text):
+    import inspect
+    lines, start = inspect.getsourcelines(fn)
+    return next(start + i for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_at_the_users_line(name):
+    f = getattr(F, name)
+    args, text = REFUSED[name]
+    with pytest.raises((sct.CompileError, sct.EvaluationError)) as info:
+        _sct_value_grads(f, args, {})
+    assert info.value.filename == F.__file__
+    assert info.value.lineno == _line_of(f, text), str(info.value)
+
+
+def test_refused_writes_work_on_a_copy():
+    # the refusal's advice, followed: x = x.copy() first
+    x = _r(5, 3)
+
+    def fixed(x):
+        x = x.copy()
+        a = x[0]
+        b = x[1]
+        x[0] = a * b
+        return np.sum(x)
+    value, (g,) = _sct_value_grads(_fixed_subscript_write, (x,), {})
+    assert np.isclose(value, fixed(x.copy()))
+    np.testing.assert_allclose(g, numerical_gradient(fixed, [x.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+def _fixed_subscript_write(x):
+    x = x.copy()
+    a = x[0]
+    b = x[1]
+    x[0] = a * b
+    return np.sum(x)
+
+
+FORWARD = sorted(n for n in CORPUS if n not in REFUSED
+                 and not any(np.iscomplexobj(a) for a in CORPUS[n][0]))
+
+
+def _fixed_int(f, kw):
+    if not kw:
+        return f
+    (n,) = kw.values()
+
+    def call(*args):
+        return f(*args, n)
+    return call
+
+
+@pytest.mark.parametrize("name", FORWARD)
+def test_jvp(name):
+    f = getattr(F, name)
+    args, kw = CORPUS[name]
+    rng = np.random.default_rng(5)
+    vs = tuple(np.asarray(rng.standard_normal(np.shape(a))) for a in args)
+    y, dot = sct.jvp(_fixed_int(f, kw), tuple(np.array(a, copy=True) for a in args), vs)
+    np.testing.assert_allclose(np.asarray(getattr(y, "data", y)), _plain(f, kw)(*args), rtol=1e-10, atol=1e-12)
+    expected = sum(np.sum(numerical_gradient(_plain(f, kw), list(args), k) * v) for k, v in enumerate(vs))
+    np.testing.assert_allclose(np.asarray(getattr(dot, "data", dot)), expected, rtol=1e-5, atol=1e-5,
+                               err_msg=f"{name}: jvp")
+
+
+def _second(f, vs, *args):
+    y = f(*args)
+    grads = dlgradient(y, *args, EnableHigherDerivatives=True)
+    if len(args) == 1:
+        grads = (grads,)
+    s = 0.0
+    for g, v in zip(grads, vs):
+        s = s + np.sum(g * v)
+    return dlgradient(s, *args)
+
+
+def _second_int(f, n, vs, *args):
+    y = f(*args, n)
+    grads = dlgradient(y, *args, EnableHigherDerivatives=True)
+    if len(args) == 1:
+        grads = (grads,)
+    s = 0.0
+    for g, v in zip(grads, vs):
+        s = s + np.sum(g * v)
+    return dlgradient(s, *args)
+
+
+@pytest.mark.parametrize("name", FORWARD)
+def test_second_order(name):
+    f = getattr(F, name)
+    args, kw = CORPUS[name]
+    rng = np.random.default_rng(6)
+    vs = tuple(np.asarray(rng.standard_normal(np.shape(a))) for a in args)
+    darg = [dlarray(np.array(a, copy=True)) for a in args]
+    if kw:
+        (n,) = kw.values()
+        out = dlfeval(_second_int, f, n, vs, *darg)
+    else:
+        out = dlfeval(_second, f, vs, *darg)
+    out = (out,) if len(args) == 1 else tuple(out)
+
+    def directional(*zs):
+        _, grads = _sct_value_grads(f, zs, kw)
+        return float(sum(np.sum(g * v) for g, v in zip(grads, vs)))
+    for k, h in enumerate(out):
+        numeric = numerical_gradient(directional, list(args), k, step=1e-5)
+        np.testing.assert_allclose(np.asarray(h.data), numeric, rtol=1e-4, atol=1e-4,
+                                   err_msg=f"{name}: second order {k}")
