@@ -1103,3 +1103,300 @@ def sci_lstm_loop(W):
         c = f * c + i * np.tanh(g)
         h = o * np.tanh(c)
     return np.sum(h ** 2)
+
+
+# ================================================================ batch 2: semantics a generator could get wrong
+def b_names_like_generated(x):
+    rt = x * 2.0
+    d_x = rt + 1.0
+    out_t = d_x * x
+    x_residuals = np.sum(out_t)
+    d_y = x_residuals * 2
+    seed = np.sin(d_y)
+    project = seed + x_residuals
+    return project
+
+
+def b_name_np_shadow(x):
+    total = 0.0
+    for np_ in (1.0, 2.0):
+        total = total + np.sum(x * np_)
+    return total
+
+
+def b_tolist_float_item(x):
+    vals = x.tolist()
+    s = 0.0
+    for v in vals:
+        s = s + v * v
+    return s + float(x[0]) * x[1].item() + float(np.sum(x))
+
+
+def b_late_binding_lambdas(x):
+    fs = [lambda z: z * i for i in range(3)]
+    return np.sum(fs[0](x) + fs[1](x) ** 2)
+
+
+def b_default_binding_lambdas(x):
+    fs = [lambda z, i=i: z * i for i in range(3)]
+    return np.sum(fs[0](x) + fs[1](x) ** 2 + fs[2](x))
+
+
+def b_copy_alias_augassign(x):
+    y = x.copy()
+    z = y
+    z += 1.0
+    return np.sum(y * x)
+
+
+def b_view_augassign(x):
+    y = x.copy()
+    v = y[1:]
+    v *= 2.0
+    return np.sum(y * y)
+
+
+def b_out_keyword(x):
+    y = np.empty_like(x)
+    np.multiply(x, 3.0, out=y)
+    np.add(y, x, out=y)
+    return np.sum(y * x)
+
+
+def b_fill_diagonal(A):
+    B = A.copy()
+    np.fill_diagonal(B, np.sum(A))
+    return np.sum(B ** 2)
+
+
+def b_mask_assign(x):
+    y = x.copy()
+    y[y < 0] = 0.0
+    y[y > 0.5] *= 2.0
+    return np.sum(y ** 2)
+
+
+def b_prod_with_zero(x):
+    z = np.concatenate([x, np.zeros(1)])
+    return np.prod(z + 0.0) + np.prod(x)
+
+
+def b_cumprod_with_zero(x):
+    y = x.copy()
+    y[1] = 0.0
+    return np.sum(np.cumprod(y)) + np.sum(np.cumprod(x))
+
+
+def b_det_singular(a):
+    # rank-2 3x3 matrix: the derivative of det is the adjugate (not zero)
+    u = a[:3]
+    v = a[3:]
+    M = np.outer(u, u) + np.outer(v, v)
+    return np.linalg.det(M)
+
+
+def b_prod_exact_zero(x):
+    # the argument holds an exact zero (see CORPUS)
+    return np.prod(x) + np.sum(np.prod(x.reshape(2, 2), axis=1))
+
+
+def b_swap_recurrence(x):
+    a, b = x[0], x[1]
+    for i in range(4):
+        a, b = b, a + b * 0.5
+    return a * b
+
+
+def b_star_unpack(x):
+    first, *rest = x
+    *init, last = x
+    return first * sum(rest) + last * init[0]
+
+
+def b_chained_compare(x):
+    total = 0.0
+    for v in x:
+        if -0.5 < v < 0.5:
+            total = total + v ** 2
+        elif v >= 0.5 and not v > 0.9:
+            total = total + np.sin(v)
+        else:
+            total = total - v
+    return total
+
+
+def b_try_except(x):
+    try:
+        y = np.linalg.cholesky(np.outer(x, x))
+        r = np.sum(y)
+    except np.linalg.LinAlgError:
+        r = np.sum(x ** 2)
+    return r
+
+
+def b_for_else_search(x):
+    for v in x:
+        if v > 2.0:
+            found = v
+            break
+    else:
+        found = x[-1]
+    return found * np.sum(x)
+
+
+def b_generators(x):
+    s1 = sum(v * v for v in x)
+    s2 = sum(map(np.sin, x))
+    s3 = max(x * 2.0)
+    s4 = sum(v for v in filter(lambda t: t > 0, x))
+    return s1 + s2 + s3 + s4
+
+
+def b_enumerate_zip_reversed(x, y):
+    total = 0.0
+    for i, (a, b) in enumerate(zip(x, reversed(y))):
+        total = total + (i + 1) * a * b
+    for a in reversed(x):
+        total = total * 0.5 + a
+    return total
+
+
+def b_list_augassign(x):
+    acc = [0.0, 0.0]
+    for i in range(len(x)):
+        acc[i % 2] += x[i] ** 2
+        acc[0] *= 1.1
+    return acc[0] - acc[1]
+
+
+def b_dict_augassign(x):
+    p = {'w': x.copy(), 'b': 0.0}
+    for step in range(3):
+        g = 2.0 * p['w'] + p['b']
+        p['w'] -= 0.1 * g
+        p['b'] += 0.01 * np.sum(g)
+    return np.sum(p['w'] ** 2) + p['b']
+
+
+class _State:
+    def __init__(self, h):
+        self.h = h
+        self.n = 0
+
+    def step(self, u):
+        self.h += np.tanh(u + self.h)
+        self.n += 1
+        return self.h
+
+
+def b_attribute_augassign(x):
+    s = _State(np.zeros(2))
+    for u in x.reshape(3, 2):
+        s.step(u)
+    return np.sum(s.h ** 2) * s.n
+
+
+def b_recursion_memo(x):
+    memo = {}
+
+    def f(k):
+        if k in memo:
+            return memo[k]
+        if k < 2:
+            r = x[k]
+        else:
+            r = f(k - 1) * 0.5 + f(k - 2) * x[k % len(x)]
+        memo[k] = r
+        return r
+    return f(5)
+
+
+def b_methods_galore(x):
+    X = x.reshape(2, 3)
+    return (X.sum() + X.mean(axis=0).dot(X[0]) + X.max() + X.min(axis=1).sum() + X.prod()
+            + X.cumsum(axis=1).sum() + X.std() + X.var(axis=1).sum() + X[:, :2].trace()
+            + X.clip(-0.2, 0.3).sum() + X.swapaxes(0, 1)[0, 1] + X.transpose(1, 0)[2, 1]
+            + X.conj().real.sum() + X.ravel()[::2].sum() + X.squeeze().flatten()[3] + X.round(1).sum() * 0)
+
+
+def b_stack_family(x):
+    a, b = x[:3], x[3:]
+    return (np.sum(np.stack([a, b], axis=1) ** 2) + np.sum(np.hstack([a, b]) * np.arange(6))
+            + np.sum(np.vstack([a, b]) ** 3) + np.sum(np.column_stack([a, b])[:, 1])
+            + np.sum(np.block([[a], [b]]) * 2.0) + np.sum(np.dstack([a, b]) ** 2))
+
+
+def b_splits(x):
+    p, q, r = np.split(x, [1, 3])
+    s = np.array_split(x, 4)
+    return np.sum(p) + np.sum(q ** 2) + np.sum(r ** 3) + sum(np.sum(t) * (i + 1) for i, t in enumerate(s))
+
+
+def b_poly_conv(x):
+    return (np.polyval(x, 0.7) + np.sum(np.convolve(x, [1.0, -2.0, 1.0], mode='same') ** 2)
+            + np.sum(np.correlate(x, [0.5, 1.0], mode='valid')) + np.sum(np.convolve(x, x, mode='full')))
+
+
+def b_ifft_eig(x):
+    z = np.fft.ifft(np.fft.fft(x) * np.array([1.0, 0.5, 0.25, 0.125]))
+    return np.sum(np.abs(z) ** 2) + np.sum(np.real(np.fft.irfft(np.fft.rfft(x), n=4)))
+
+
+def b_where_one_arg_select(x):
+    idx = np.where(x > 0)
+    return (np.sum(x[idx] ** 2) + np.sum(np.select([x < -0.5, x < 0.5], [x ** 2, np.sin(x)], default=x))
+            + np.sum(np.piecewise(x, [x < 0, x >= 0], [lambda t: -t, lambda t: t ** 2])))
+
+
+def b_index_forms(x):
+    X = x.reshape(3, 4)
+    y = X[..., None] * X[:, None]
+    z = X[:, [0, 2]][[1, 0]]
+    w = np.zeros(4)
+    w[::-1] = X[0]
+    return np.sum(y[1, 2]) + np.sum(z ** 2) + np.sum(w * np.arange(4)) + np.sum(X[-1, ::-2])
+
+
+def b_einsum_diag_out(A):
+    return np.sum(np.einsum('ii->i', A) ** 2) + np.einsum('ij,ij->', A, A) + np.sum(np.einsum('ij->j', A) ** 3)
+
+
+def b_power_forms(x):
+    return np.sum(x ** -1) + np.sum(x ** 0) + np.sum(np.power(2.0, x)) + np.sum(x ** -2.5) + np.sum(2 ** x)
+
+
+def b_float32_mix(x):
+    y = x.astype(np.float32)
+    z = np.float32(2.0) * y + 1.0
+    return float(np.sum(z.astype(np.float64) ** 2))
+
+
+_CALLS = []
+
+
+def b_side_effect_global(x):
+    _CALLS.append(1)
+    return np.sum(x ** 2) * len(_CALLS) / len(_CALLS)
+
+
+def b_math_fsum_prod(x):
+    return math.fsum([x[0], x[1] * 2.0, x[2]]) + math.prod([x[0], x[1], 2.0]) + math.dist(x[:2], x[1:])
+
+
+def b_sorted_lambda(x):
+    pairs = [(x[i], x[i] ** 2) for i in range(len(x))]
+    ordered = sorted(pairs, key=lambda p: p[1])
+    return ordered[0][0] * 3.0 + ordered[-1][1]
+
+
+def b_lstsq_eig(A):
+    b = np.array([1.0, 0.0, -1.0, 2.0])
+    sol, res, rank, sv = np.linalg.lstsq(A, b, rcond=None)
+    w = np.linalg.eigvals(A[:3] @ A[:3].T + np.eye(3))
+    return np.sum(sol ** 2) + np.sum(np.real(w)) + np.sum(sv)
+
+
+def b_interp_grid(y):
+    xs = np.linspace(0.0, 1.0, len(y))
+    q = np.array([0.05, 0.33, 0.5, 0.91])
+    return np.sum(np.interp(q, xs, y) ** 2) + np.sum(np.gradient(y) ** 2)
