@@ -1403,3 +1403,301 @@ def b_interp_grid(y):
     xs = np.linspace(0.0, 1.0, len(y))
     q = np.array([0.05, 0.33, 0.5, 0.91])
     return np.sum(np.interp(q, xs, y) ** 2) + np.sum(np.gradient(y) ** 2)
+
+
+# ================================================================ batch 3: containers, builtins, introspection
+def c_list_ops(x):
+    l = []
+    l.extend([x[0], x[1]])
+    l = [x[2] * 2.0] + l
+    l.append(x[0] * x[1])
+    last = l.pop()
+    l2 = l + [last, 1.0]
+    l3 = l2 * 2
+    rev = l3[::-1]
+    rev = rev[::-1][1:]
+    return sum(rev) + l3[3] * last + len(l3)
+
+
+def c_dict_ops(x):
+    keys = ['a', 'b', 'c']
+    d = {k: v for k, v in zip(keys, x)}
+    d2 = dict(zip(keys, x * 2.0))
+    d['d'] = x[0] * x[1]
+    total = 0.0
+    for k, v in d.items():
+        total = total + v * len(k)
+    for v in d2.values():
+        total = total + v ** 2
+    total = total + d.get('e', 0.5) * d.get('a', 0.0) + d['d'] * 3.0
+    for k in sorted(d):
+        total = total + d[k]
+    d['z'] = d.get('z', x[2] ** 3)
+    return total + d['z'] + len(d)
+
+
+def c_del_item(x):
+    l = [x[0], x[1] * 2.0, x[2]]
+    del l[0]
+    return sum(l)
+
+
+def c_dict_update(x):
+    d = {k: v for k, v in zip(['a', 'b'], x)}
+    d.update({'c': x[0] * x[1]})
+    return d['a'] + d['c']
+
+
+def c_list_insert(x):
+    l = [x[0], x[1]]
+    l.insert(0, x[2] * 2.0)
+    return l[0] * l[1]
+
+
+def c_dict_pop(x):
+    d = {'a': x[0], 'b': x[1]}
+    v = d.pop('a')
+    return v * d['b']
+
+
+def c_tuple_ops(x):
+    t = (x[0], x[1])
+    t2 = t + (x[2],)
+    t3 = t2[1:] * 2
+    a, b, *rest = t3
+    return a * b + sum(rest) + len(t3) + t2[-1] ** 2
+
+
+def c_builtin_shadow(x):
+    sum = 0.0
+    max = x[0]
+    for v in x:
+        sum += v
+        if v > max:
+            max = v
+    abs = sum * max
+    return abs
+
+
+def c_introspection(x):
+    total = 0.0
+    if x.ndim == 2 and x.shape[0] == 2:
+        total = total + np.sum(x[0])
+    if x.dtype == np.float64:
+        total = total + np.sum(x ** 2)
+    if hasattr(x, 'shape') and np.isscalar(3.0) and not np.isscalar(x):
+        total = total + x.size * np.mean(x)
+    n, m = x.shape
+    for i in range(n):
+        for j in range(m):
+            total = total + x[i, j] * (i - j)
+    return total
+
+
+def c_isinstance_branch(x, scale):
+    if isinstance(scale, (int, float)):
+        s = scale
+    else:
+        s = 2.0 * scale
+    return np.sum(x * s) + np.sum(x) * s
+
+
+def c_mutable_default(x, cache=[]):
+    cache.append(1)
+    return np.sum(x ** 2)
+
+
+def c_string_keys_loop(p):
+    names = ['w1', 'w2']
+    h = np.array([0.5, -0.5])
+    for name in names:
+        h = np.tanh(h * p[name])
+    return np.sum(h ** 2)
+
+
+def c_nested_structures(x):
+    params = {'layers': [{'w': x[:2], 'b': x[2]}, {'w': x[3:5], 'b': x[5]}], 'scale': (x[0], 2.0)}
+    h = 1.0
+    for layer in params['layers']:
+        h = np.tanh(np.sum(layer['w'] * h) + layer['b'])
+    return h * params['scale'][0] * params['scale'][1]
+
+
+def c_zip_dict_grad_like(x):
+    ws = [x[:2], x[2:4]]
+    gs = [2 * w for w in ws]
+    new = [w - 0.1 * g for w, g in zip(ws, gs)]
+    return sum(np.sum(w ** 2) for w in new)
+
+
+def c_comprehension_nested(x):
+    X = x.reshape(2, 3)
+    rows = [[X[i, j] * (i + j) for j in range(3)] for i in range(2)]
+    flat = [v for row in rows for v in row if True]
+    return sum(flat) + np.sum(np.array(rows) ** 2)
+
+
+def c_while_counter(x):
+    i = 0
+    total = 0.0
+    while i < len(x) and total < 10.0:
+        total += np.exp(x[i])
+        i += 1
+    return total
+
+
+def c_walrus_ternary(x):
+    total = 0.0
+    for v in x:
+        total += (w := v * 2.0) if v > 0 else -v
+    return total * w
+
+
+def c_global_constant(x):
+    return np.sum(x * SCALE) + np.sum(_TABLE * x)
+
+
+SCALE = 2.0
+_TABLE = np.array([1.0, 2.0, 3.0])
+
+
+def _helper_value(x):
+    return x ** 2
+
+
+def c_calls_module_helper(x):
+    return np.sum(_helper_value(x))
+
+
+def make_loss(k):
+    def loss(x):
+        return np.sum(x ** k) * k
+    return loss
+
+
+class Scaler:
+    factor = 3.0
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def __call__(self, x):
+        return np.sum((x - self.offset) ** 2) * self.factor
+
+
+def c_loop_count(x, n):
+    for i in range(n):
+        x = np.sin(x) + x
+    return np.sum(x)
+
+
+# ================================================================ batch 4: ufunc methods, index helpers, randomness
+def d_ufunc_methods(x):
+    X = x.reshape(2, 3)
+    return (np.sum(np.add.reduce(X, axis=0) ** 2) + np.sum(np.multiply.accumulate(x)) + np.sum(np.add.accumulate(x) ** 2)
+            + np.maximum.reduce(x) + np.sum(np.add.outer(x[:2], x[2:]) ** 2) + np.sum(np.maximum.accumulate(x))
+            + np.logaddexp.reduce(x) + np.sum(np.multiply.outer(x[:3], x[3:]) ** 2))
+
+
+def d_index_helpers(x):
+    A = x.reshape(3, 3)
+    iu = np.triu_indices(3)
+    il = np.tril_indices(3, -1)
+    di = np.diag_indices(3)
+    order = np.argsort(A, axis=1)
+    return (np.sum(A[iu] ** 2) + np.sum(np.sin(A[il])) + np.sum(A[di] * 3.0)
+            + np.sum(np.take_along_axis(A, order, axis=1) * np.arange(3.0)) + np.sum(A[np.tril_indices_from(A)]))
+
+
+def d_matmul_broadcast(a, b):
+    A = a.reshape(2, 3, 4)
+    B = b.reshape(4, 2)
+    v = b[:4]
+    return (np.sum(np.sin(A @ B)) + np.sum((A @ v) ** 2) + np.sum(np.matmul(v[:3], A) ** 2)
+            + np.inner(v, v) + np.vdot(A[0], A[1]) + np.sum(np.broadcast_to(v, (3, 4)) * np.arange(12.0).reshape(3, 4))
+            + np.sum(np.tile(v, (2, 1)) ** 3))
+
+
+def d_axis_tuples(x):
+    X = x.reshape(2, 3, 2)
+    return (np.sum(np.mean(X, axis=(0, 2)) ** 2) + np.sum(np.sum(X, axis=-1, keepdims=True) * X)
+            + np.sum(np.max(X, axis=(1, 2))) + np.sum(np.std(X, axis=(0, 1)) * 2.0) + np.sum(np.prod(X, axis=(0, -1))))
+
+
+def d_rot_roll(x):
+    X = x.reshape(3, 4)
+    return (np.sum(np.rot90(X, k=2) * np.arange(12.0).reshape(3, 4)) + np.sum(np.rot90(X, 1, axes=(1, 0))[0] ** 2)
+            + np.sum(np.roll(X, (1, -1), axis=(0, 1)) * np.arange(12.0).reshape(3, 4)))
+
+
+def d_matrix_norms(A):
+    return np.linalg.norm(A, 'nuc') + np.linalg.norm(A, 2) + np.linalg.norm(A, -2) + np.linalg.norm(A, 1) + np.linalg.norm(A, -np.inf)
+
+
+def d_reparam_global(params):
+    mu, log_sigma = params[:3], params[3:]
+    eps = np.random.randn(3)
+    z = mu + np.exp(log_sigma) * eps
+    return np.sum(z ** 2) + np.sum(np.sin(z))
+
+
+def d_reparam_generator(params):
+    rng = np.random.default_rng(42)
+    mu, log_sigma = params[:3], params[3:]
+    eps = rng.standard_normal(3)
+    z = mu + np.exp(log_sigma) * eps
+    eps2 = rng.normal(size=3)
+    return np.sum(z ** 2) + np.sum(np.tanh(z * eps2))
+
+
+def d_dropout_mask(x):
+    rng = np.random.default_rng(7)
+    mask = rng.uniform(size=x.shape) > 0.3
+    h = np.where(mask, x / 0.7, 0.0)
+    return np.sum(np.sin(h) * x)
+
+
+def d_sampling_loop(x):
+    rng = np.random.default_rng(3)
+    total = 0.0
+    for i in range(4):
+        eps = rng.standard_normal(x.shape)
+        total = total + np.sum((x + 0.1 * eps) ** 2) * (i + 1)
+    return total
+
+
+def d_integer_outputs(x):
+    bins = np.array([-0.5, 0.0, 0.5])
+    which = np.digitize(x, bins)
+    flags = np.isin(np.arange(len(x)), [0, 2])
+    part = np.argpartition(x, 2)
+    r, c = np.unravel_index(np.argmax(x), (2, 3))
+    return (np.sum(x * which) + np.sum(x[flags] ** 2) + x[part[0]] * 3.0 + x[r * 3 + c] ** 2
+            + np.sum(x[np.lexsort((x, which))] * np.arange(len(x))))
+
+
+def d_ufunc_methods_more(x):
+    X = x.reshape(2, 3)
+    return (np.sum(np.maximum.reduce(X, axis=1, keepdims=True) * X) + np.sum(np.subtract.accumulate(X, axis=1) ** 2)
+            + np.sum(np.subtract.outer(x, x) ** 2) + np.minimum.reduce(X, axis=None) + np.sum(np.divide.outer(x, x + 2.0))
+            + np.hypot.reduce(x) + np.sum(np.power.outer(x[:2] + 2.0, x[2:4])))
+
+
+def d_piecewise_forms(x):
+    return (np.sum(np.piecewise(x, [x < -0.5], [lambda t: np.sin(t), 2.0]))
+            + np.sum(np.piecewise(x, [x < 0, x > 0.5], [lambda t, a: t ** 3, lambda t, a: a * t, 0.25], 3.0)))
+
+
+def d_reduce_positional(x):
+    X = x.reshape(2, 3)
+    return np.sum(np.add.reduce(X, 1, None, None, True) * X) + np.sum(np.maximum.reduce(X, 0, None, None, True) ** 2)
+
+
+def d_reduce_out(x):
+    out = np.zeros(3)
+    np.add.reduce(x.reshape(2, 3), 0, None, out)
+    return np.sum(out)
+
+
+def d_dist_mismatch(x):
+    return math.dist(x[:2], x[1:])

@@ -143,21 +143,42 @@ CORPUS = {
     "b_power_forms": ((_r(160, 4, lo=0.5, hi=1.5),), {}), "b_float32_mix": ((_r(161, 3),), {}),
     "b_side_effect_global": ((_r(162, 3),), {}), "b_math_fsum_prod": ((_r(163, 3),), {}),
     "b_sorted_lambda": ((_r(164, 4),), {}), "b_lstsq_eig": ((_r(165, 4, 3),), {}),
+    # batch 3
+    "c_list_ops": ((_r(170, 3),), {}), "c_dict_ops": ((_r(171, 3),), {}), "c_tuple_ops": ((_r(172, 3),), {}),
+    "c_list_insert": ((_r(186, 3),), {}), "c_dict_pop": ((_r(187, 3),), {}),
+    "c_del_item": ((_r(184, 3),), {}), "c_dict_update": ((_r(185, 3),), {}),
+    "c_builtin_shadow": ((_r(173, 4),), {}), "c_introspection": ((_r(174, 2, 3),), {}),
+    "c_isinstance_branch": ((_r(175, 3), _s(0.7)), {}), "c_mutable_default": ((_r(176, 3),), {}),
+    "c_nested_structures": ((_r(177, 6),), {}), "c_zip_dict_grad_like": ((_r(178, 4),), {}),
+    "c_comprehension_nested": ((_r(179, 6),), {}), "c_while_counter": ((_r(180, 5),), {}),
+    "c_walrus_ternary": ((np.array([0.3, -0.4, 0.8]),), {}), "c_global_constant": ((_r(181, 3),), {}),
+    "c_calls_module_helper": ((_r(182, 3),), {}), "c_loop_count": ((_r(183, 3),), {"n": 3}),
+    # batch 4
+    "d_ufunc_methods": ((_r(210, 6),), {}), "d_index_helpers": ((_r(211, 9),), {}),
+    "d_matmul_broadcast": ((_r(212, 24), _r(213, 8)), {}), "d_axis_tuples": ((_r(214, 12),), {}),
+    "d_rot_roll": ((_r(215, 12),), {}), "d_matrix_norms": ((_r(216, 3, 4),), {}),
+    "d_reparam_generator": ((_r(217, 6),), {}), "d_dropout_mask": ((_r(218, 6),), {}),
+    "d_sampling_loop": ((_r(219, 3),), {}), "d_integer_outputs": ((_r(220, 6),), {}),
+    "d_ufunc_methods_more": ((_r(221, 6),), {}), "d_piecewise_forms": ((np.array([-0.7, -0.2, 0.3, 0.8, 0.1]),), {}),
     "b_interp_grid": ((_r(166, 5),), {}), "b_piecewise": ((np.array([-0.7, -0.2, 0.3, 0.8]),), {}),
 }
 
 
 REFUSED = {
+    # a numpy Generator's second draw after its first draw's values were saved for the gradient
+    "d_reparam_generator": ((_r(217, 6),), "eps2 = rng.normal(size=3)"),
+    "c_list_insert": ((_r(186, 3),), "l.insert("),
+    "c_dict_pop": ((_r(187, 3),), "d.pop("),
+    "c_del_item": ((_r(184, 3),), "del l[0]"),
+    "c_dict_update": ((_r(185, 3),), "d.update("),
     "b_attribute_augassign": ((_r(151, 6),), "s.step(u)"),
     "b_copy_alias_augassign": ((_r(135, 3),), "z += 1.0"),
     "b_fill_diagonal": ((_r(138, 3, 3),), "np.fill_diagonal("),
     "b_generators": ((_r(146, 4),), "filter(lambda"),
     "b_late_binding_lambdas": ((_r(133, 3),), "fs = [lambda z: z * i"),
-    "b_math_fsum_prod": ((_r(163, 3),), "math.dist("),
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
     "b_try_except": ((_r(144, 3),), "try:"),
     "b_view_augassign": ((_r(136, 3),), "v *= 2.0"),
-    "b_piecewise": ((np.array([-0.7, -0.2, 0.3, 0.8]),), "np.piecewise("),
     # name: (arguments, text on the refused line); each a real limitation, refused at the user's line
     # np.r_ with a slice among its items (the slice part makes the index tuple traced)
     "ag_r_slicing": ((_r(56, 4),), "np.r_[x, c, 1:10]"),
@@ -418,3 +439,125 @@ def test_det_third_derivative(case):
     numeric = numerical_gradient(second, [A.copy()], 0, step=1e-3)
     np.testing.assert_allclose(got, numeric, rtol=1e-4, atol=1e-5)
     assert np.isclose(np.sum(got * V), 6 * np.linalg.det(V))
+
+
+# ---------------------------------------------------------------- no stale results: what a cached
+# compilation read changes between calls (globals, a global array's contents, a module's helper, a
+# closure's values, class and instance attributes, defaults, loop counts, shapes and dtypes)
+def _vg(f, *args):
+    value, grads = _sct_value_grads(f, args, {})
+    return float(value), grads[0]
+
+
+def _check_fresh(f, x):
+    value, g = _vg(f, x)
+    assert np.isclose(value, f(x.copy()), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_gradient(f, [x.copy()], 0), rtol=1e-6, atol=1e-8)
+    y, dot = sct.jvp(f, (x.copy(),), (np.ones_like(x),))
+    np.testing.assert_allclose(np.asarray(getattr(dot, "data", dot)), np.sum(g), rtol=1e-10, atol=1e-12)
+    hv = sct.hvp(f, x.copy(), np.ones_like(x))
+    assert np.all(np.isfinite(np.asarray(hv.data)))
+
+
+def test_global_number_rebound_between_calls(monkeypatch):
+    x = _r(190, 3)
+    _check_fresh(F.c_global_constant, x)
+    monkeypatch.setattr(F, "SCALE", -5.0)
+    _check_fresh(F.c_global_constant, x)
+    assert np.isclose(_vg(F.c_global_constant, x)[0], np.sum(x * -5.0) + np.sum(F._TABLE * x))
+
+
+def test_global_array_changed_in_place_between_calls():
+    x = _r(191, 3)
+    saved = F._TABLE.copy()
+    try:
+        _check_fresh(F.c_global_constant, x)
+        F._TABLE[1] = 40.0
+        _check_fresh(F.c_global_constant, x)
+        np.testing.assert_allclose(_vg(F.c_global_constant, x)[1], F.SCALE + F._TABLE)
+    finally:
+        F._TABLE[:] = saved
+
+
+def test_module_helper_replaced_between_calls(monkeypatch):
+    x = _r(192, 3)
+    _check_fresh(F.c_calls_module_helper, x)
+    monkeypatch.setattr(F, "_helper_value", lambda z: np.sin(z) * 3.0)
+    _check_fresh(F.c_calls_module_helper, x)
+    np.testing.assert_allclose(_vg(F.c_calls_module_helper, x)[1], 3.0 * np.cos(x), rtol=1e-12)
+
+
+def test_closures_with_other_values():
+    x = _r(193, 3, lo=0.5, hi=1.5)
+    for k in (2, 3, 2, 5):
+        loss = F.make_loss(k)
+        _check_fresh(loss, x)
+        np.testing.assert_allclose(_vg(loss, x)[1], k * k * x ** (k - 1), rtol=1e-10)
+
+
+def test_callable_object_attributes_changed(monkeypatch):
+    x = _r(194, 3)
+    s = F.Scaler(np.array([0.1, 0.2, 0.3]))
+    _check_fresh(s, x)
+    s.offset = np.array([1.0, -1.0, 0.5])
+    _check_fresh(s, x)
+    np.testing.assert_allclose(_vg(s, x)[1], 2 * (x - s.offset) * 3.0, rtol=1e-12)
+    monkeypatch.setattr(F.Scaler, "factor", 7.0)
+    _check_fresh(s, x)
+    np.testing.assert_allclose(_vg(s, x)[1], 2 * (x - s.offset) * 7.0, rtol=1e-12)
+
+
+def test_defaults_changed(monkeypatch):
+    x = _r(195, 3)
+    monkeypatch.setattr(F.sci_poisson_nll, "__defaults__", F.sci_poisson_nll.__defaults__)
+    f = F.sci_poisson_nll
+    w = _r(196, 2)
+    _check_fresh(f, w)
+    X2 = np.array([[1.0, 2.0], [0.5, -0.4], [1.0, 0.1], [0.3, 0.7]])
+    f.__defaults__ = (X2, np.array([2.0, 1.0, 0.0, 5.0]))
+    _check_fresh(f, w)
+    np.testing.assert_allclose(_vg(f, w)[1], X2.T @ (np.exp(X2 @ w) - np.array([2.0, 1.0, 0.0, 5.0])), rtol=1e-12)
+    del x
+
+
+def test_loop_counts_shapes_dtypes_between_calls():
+    for n in (2, 4, 1, 0, 3):
+        x = _r(197, 3)
+        value, (g,) = _sct_value_grads(F.c_loop_count, (x,), {"n": n})
+        assert np.isclose(value, F.c_loop_count(x.copy(), n))
+        np.testing.assert_allclose(g, numerical_gradient(lambda z: F.c_loop_count(z, n), [x.copy()], 0),
+                                   rtol=1e-6, atol=1e-8)
+    for x in (_r(198, 5), _r(199, 2, 3), _r(200, 3).astype(np.float32), _r(201, 3)):
+        value, g = _vg(F.t_slice_sum, x)
+        assert g.dtype == x.dtype and g.shape == x.shape
+        expected = np.zeros_like(x)
+        expected[1:] = 2 * x[1:]
+        np.testing.assert_allclose(g, expected, rtol=1e-6)
+
+
+def test_mutable_default_grows_each_call():
+    x = _r(202, 3)
+    F.c_mutable_default.__defaults__[0].clear()
+    _vg(F.c_mutable_default, x)
+    _vg(F.c_mutable_default, x)
+    # Python's meaning: the default list is appended to once per call
+    assert len(F.c_mutable_default.__defaults__[0]) == 2
+
+
+# ---------------------------------------------------------------- ufunc methods, math.dist, np.piecewise
+# (were refused 'no derivative rule for ufunc.reduce' / math.dist / np.piecewise; now read as numpy code)
+def test_ufunc_reduce_positional_arguments():
+    x = _r(230, 6)
+    value, (g,) = _sct_value_grads(F.d_reduce_positional, (x,), {})
+    assert np.isclose(value, F.d_reduce_positional(x.copy()), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_gradient(F.d_reduce_positional, [x.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name,error", [("d_reduce_out", "assign"), ("d_dist_mismatch", "same number of dimensions")])
+def test_ufunc_out_and_dist_mismatch_are_errors_at_the_line(name, error):
+    with pytest.raises((sct.CompileError, sct.EvaluationError)) as info:
+        _sct_value_grads(getattr(F, name), (_r(231, 6),), {})
+    assert info.value.filename == F.__file__ and error in str(info.value)
+    if name == "d_dist_mismatch":
+        with pytest.raises(ValueError):          # as plain Python
+            F.d_dist_mismatch(_r(231, 6))
