@@ -561,3 +561,33 @@ def test_ufunc_out_and_dist_mismatch_are_errors_at_the_line(name, error):
     if name == "d_dist_mismatch":
         with pytest.raises(ValueError):          # as plain Python
             F.d_dist_mismatch(_r(231, 6))
+
+
+# ---------------------------------------------------------------- randomness: the same draws as plain Python
+def _reparam_second(p, v):
+    y = F.d_reparam_global(p)
+    g = dlgradient(y, p, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), p)
+
+
+def test_global_random_state_draws_like_python():
+    p = _r(240, 6)
+    np.random.seed(5)
+    expected = F.d_reparam_global(p.copy())
+    np.random.seed(5)
+    eps = np.random.randn(3)
+    np.random.seed(5)
+    value, (g,) = _sct_value_grads(F.d_reparam_global, (p,), {})
+    assert np.isclose(value, expected, rtol=1e-12)
+    z = p[:3] + np.exp(p[3:]) * eps
+    dz = 2 * z + np.cos(z)
+    np.testing.assert_allclose(g, np.concatenate([dz, dz * np.exp(p[3:]) * eps]), rtol=1e-12)
+    # one draw per call, as Python: the state moved on by exactly three normals
+    assert np.isclose(np.random.randn(), (np.random.seed(5), np.random.randn(4))[1][3])
+    np.random.seed(5)
+    v = np.ones(6)
+    h = dlfeval(_reparam_second, dlarray(p.copy()), v)
+    d2 = 2 - np.sin(z)
+    dzdt = 1 + np.exp(p[3:]) * eps                     # z along v = 1: d mu + d log_sigma * sigma * eps
+    expected_h = np.concatenate([d2 * dzdt, d2 * dzdt * np.exp(p[3:]) * eps + dz * np.exp(p[3:]) * eps])
+    np.testing.assert_allclose(np.asarray(h.data), expected_h, rtol=1e-10)
