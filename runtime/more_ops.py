@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from .registry import LAZY_RULES, declare, defrule, equivalent, nondifferentiable
+from .registry import CALL_EQUIVALENTS, LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
                         spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
@@ -857,6 +857,27 @@ def piecewise_items(x, condlist, funclist, *args):
 
 
 equivalent(np.piecewise, piecewise_items)
+
+
+def vectorized_call(vec, *args):
+    """``np.vectorize(pyfunc)(*args)`` as numpy computes it: ``pyfunc`` on each element of the
+    broadcast arguments, gathered in an array of their shape with the dtype of the first result (or
+    ``otypes[0]``).  Positional arguments only; no ``signature=`` or ``excluded=``."""
+    if vec.signature is not None or vec.excluded:
+        raise TypeError("sct reads np.vectorize objects without signature= or excluded=; write the loop")
+    shape = np.broadcast_shapes(*[np.shape(a) for a in args])
+    flats = [np.ravel(np.broadcast_to(np.asarray(a), shape)) for a in args]
+    count = np.size(flats[0])
+    if count == 0:
+        raise ValueError("cannot call `vectorize` on size 0 inputs unless `otypes` is set")
+    values = []
+    for i in range(count):
+        values.append(vec.pyfunc(*[f[i] for f in flats]))
+    dtype = np.asarray(values[0]).dtype if not vec.otypes else np.dtype(vec.otypes[0])
+    return np.reshape(np.array(values).astype(dtype), shape)
+
+
+CALL_EQUIVALENTS[np.vectorize] = vectorized_call
 
 
 # --- peer corpus (Dec 2): nan reductions, statistics, grids, linalg aliases, casts ----------------------

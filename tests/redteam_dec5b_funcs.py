@@ -1701,3 +1701,35 @@ def d_reduce_out(x):
 
 def d_dist_mismatch(x):
     return math.dist(x[:2], x[1:])
+
+
+# ================================================================ np.vectorize (was refused naming numpy's own file)
+@np.vectorize
+def _soft_clip(t, limit):
+    if t > limit:
+        return limit + np.log1p(t - limit)
+    elif t < -limit:
+        return -limit - np.log1p(-t - limit)
+    return t
+
+
+def e_vectorize_lambda(x):
+    f = np.vectorize(lambda t: t * t if t > 0 else -t)
+    return np.sum(f(x))
+
+
+def e_vectorize_decorated_broadcast(x):
+    X = x.reshape(2, 3)
+    limits = np.array([0.2, 0.5, 1.0])
+    return np.sum(_soft_clip(X * 3.0, limits) ** 2) + np.sum(_soft_clip(x, 0.3))
+
+
+def e_vectorize_otypes(x):
+    f = np.vectorize(lambda a, b: a * b + np.sin(a), otypes=[float])
+    return np.sum(f(x, x[::-1]))
+
+
+def e_vectorize_first_int(x):
+    # numpy takes the dtype of the first result: an int here, so every result is cast to int
+    f = np.vectorize(lambda t: 0 if t < 0 else t * 10.0)
+    return np.sum(f(x)) + np.sum(x ** 2)

@@ -160,6 +160,9 @@ CORPUS = {
     "d_reparam_generator": ((_r(217, 6),), {}), "d_dropout_mask": ((_r(218, 6),), {}),
     "d_sampling_loop": ((_r(219, 3),), {}), "d_integer_outputs": ((_r(220, 6),), {}),
     "d_ufunc_methods_more": ((_r(221, 6),), {}), "d_piecewise_forms": ((np.array([-0.7, -0.2, 0.3, 0.8, 0.1]),), {}),
+    "e_vectorize_lambda": ((np.array([0.3, -0.7, 0.5]),), {}),
+    "e_vectorize_decorated_broadcast": ((_r(250, 6),), {}), "e_vectorize_otypes": ((_r(251, 4),), {}),
+    "e_vectorize_first_int": ((np.array([-0.3, 0.52, 0.71]),), {}),
     "b_interp_grid": ((_r(166, 5),), {}), "b_piecewise": ((np.array([-0.7, -0.2, 0.3, 0.8]),), {}),
 }
 
