@@ -1733,3 +1733,15 @@ def e_vectorize_first_int(x):
     # numpy takes the dtype of the first result: an int here, so every result is cast to int
     f = np.vectorize(lambda t: 0 if t < 0 else t * 10.0)
     return np.sum(f(x)) + np.sum(x ** 2)
+
+
+def c_list_insert_forms(x):
+    l = [x[0], x[1]]
+    l.insert(0, x[2] * 2.0)
+    l.insert(-1, x[0] ** 2)
+    l.insert(10, np.sin(x[1]))
+    l.insert(-10, 3.0)
+    stack = []
+    for i in range(3):
+        stack.insert(0, x[i] * (i + 1))
+    return l[0] * l[1] + l[2] * 3.0 + l[3] * l[4] + l[5] ** 2 + stack[0] * 10 + stack[2]

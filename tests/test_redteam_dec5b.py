@@ -145,7 +145,7 @@ CORPUS = {
     "b_sorted_lambda": ((_r(164, 4),), {}), "b_lstsq_eig": ((_r(165, 4, 3),), {}),
     # batch 3
     "c_list_ops": ((_r(170, 3),), {}), "c_dict_ops": ((_r(171, 3),), {}), "c_tuple_ops": ((_r(172, 3),), {}),
-    "c_list_insert": ((_r(186, 3),), {}), "c_dict_pop": ((_r(187, 3),), {}),
+    "c_list_insert": ((_r(186, 3),), {}), "c_list_insert_forms": ((_r(188, 3),), {}), "c_dict_pop": ((_r(187, 3),), {}),
     "c_del_item": ((_r(184, 3),), {}), "c_dict_update": ((_r(185, 3),), {}),
     "c_builtin_shadow": ((_r(173, 4),), {}), "c_introspection": ((_r(174, 2, 3),), {}),
     "c_isinstance_branch": ((_r(175, 3), _s(0.7)), {}), "c_mutable_default": ((_r(176, 3),), {}),
@@ -170,7 +170,6 @@ CORPUS = {
 REFUSED = {
     # a numpy Generator's second draw after its first draw's values were saved for the gradient
     "d_reparam_generator": ((_r(217, 6),), "eps2 = rng.normal(size=3)"),
-    "c_list_insert": ((_r(186, 3),), "l.insert("),
     "c_dict_pop": ((_r(187, 3),), "d.pop("),
     "c_del_item": ((_r(184, 3),), "del l[0]"),
     "c_dict_update": ((_r(185, 3),), "d.update("),
