@@ -1745,3 +1745,9 @@ def c_list_insert_forms(x):
     for i in range(3):
         stack.insert(0, x[i] * (i + 1))
     return l[0] * l[1] + l[2] * 3.0 + l[3] * l[4] + l[5] ** 2 + stack[0] * 10 + stack[2]
+
+
+def c_dict_update_rewritten(x):
+    d = {k: v for k, v in zip(['a', 'b'], x)}
+    d = {**d, **{'c': x[0] * x[1]}}
+    return d['a'] + d['c']

@@ -593,3 +593,16 @@ def test_global_random_state_draws_like_python():
     dzdt = 1 + np.exp(p[3:]) * eps                     # z along v = 1: d mu + d log_sigma * sigma * eps
     expected_h = np.concatenate([d2 * dzdt, d2 * dzdt * np.exp(p[3:]) * eps + dz * np.exp(p[3:]) * eps])
     np.testing.assert_allclose(np.asarray(h.data), expected_h, rtol=1e-10)
+
+
+def test_refused_container_methods_advise_what_works():
+    # d.update / d.pop(key) on a dict the function built: the advice was `d = d.copy()`, refused the same
+    # way; it now names a rewrite sct reads (and that rewrite is differentiated)
+    for name, advice in [("c_dict_update", "{**d, **other}"), ("c_dict_pop", "d = {k: w for k, w in d.items()")]:
+        with pytest.raises(sct.CompileError) as info:
+            _sct_value_grads(getattr(F, name), (_r(185, 3),), {})
+        assert advice in str(info.value) and "d.copy()" not in str(info.value)
+    x = _r(185, 3)
+    value, (g,) = _sct_value_grads(F.c_dict_update_rewritten, (x,), {})
+    assert np.isclose(value, F.c_dict_update_rewritten(x.copy()))
+    np.testing.assert_allclose(g, numerical_gradient(F.c_dict_update_rewritten, [x.copy()], 0), rtol=1e-6, atol=1e-8)
