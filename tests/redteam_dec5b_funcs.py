@@ -1751,3 +1751,152 @@ def c_dict_update_rewritten(x):
     d = {k: v for k, v in zip(['a', 'b'], x)}
     d = {**d, **{'c': x[0] * x[1]}}
     return d['a'] + d['c']
+
+
+# ================================================================ batch 5: autograd-examples-style programs
+def _project(vx, vy):
+    # a few Jacobi iterations of a pressure solve on a periodic grid
+    h = 1.0 / vx.shape[0]
+    div = -0.5 * h * (np.roll(vx, -1, axis=0) - np.roll(vx, 1, axis=0) + np.roll(vy, -1, axis=1) - np.roll(vy, 1, axis=1))
+    p = np.zeros(vx.shape)
+    for k in range(6):
+        p = (div + np.roll(p, 1, axis=0) + np.roll(p, -1, axis=0) + np.roll(p, 1, axis=1) + np.roll(p, -1, axis=1)) / 4.0
+    vx = vx - 0.5 * (np.roll(p, -1, axis=0) - np.roll(p, 1, axis=0)) / h
+    vy = vy - 0.5 * (np.roll(p, -1, axis=1) - np.roll(p, 1, axis=1)) / h
+    return vx, vy
+
+
+def _advect(f, vx, vy):
+    # semi-Lagrangian advection with bilinear interpolation (integer cell indices from floor)
+    rows, cols = f.shape
+    cell_ys, cell_xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing='ij')
+    center_xs = (cell_xs - vx).ravel()
+    center_ys = (cell_ys - vy).ravel()
+    left_ix = np.floor(center_xs).astype(int)
+    top_ix = np.floor(center_ys).astype(int)
+    rw = center_xs - left_ix
+    bw = center_ys - top_ix
+    left_ix = np.mod(left_ix, rows)
+    right_ix = np.mod(left_ix + 1, rows)
+    top_ix = np.mod(top_ix, cols)
+    bot_ix = np.mod(top_ix + 1, cols)
+    flat_f = (1 - rw) * ((1 - bw) * f[top_ix, left_ix] + bw * f[bot_ix, left_ix]) \
+        + rw * ((1 - bw) * f[top_ix, right_ix] + bw * f[bot_ix, right_ix])
+    return np.reshape(flat_f, (rows, cols))
+
+
+def ex_fluidsim(v0):
+    vx = v0[:16].reshape(4, 4) * 0.3
+    vy = v0[16:].reshape(4, 4) * 0.3
+    smoke = np.outer(np.arange(4.0), np.ones(4)) / 4.0
+    for t in range(3):
+        vx, vy = _project(vx, vy)
+        vx = _advect(vx, vx, vy)
+        vy = _advect(vy, vx, vy)
+        smoke = _advect(smoke, vx, vy)
+    target = np.eye(4)
+    return np.mean((smoke - target) ** 2)
+
+
+def _init_params(scale, sizes):
+    rng = np.random.default_rng(0)
+    return [(scale * rng.standard_normal((m, n)), scale * rng.standard_normal(n)) for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+def _nn_predict(params, inputs):
+    for W, b in params:
+        outputs = np.dot(inputs, W) + b
+        inputs = np.tanh(outputs)
+    return outputs - np.log(np.sum(np.exp(outputs), axis=1, keepdims=True))
+
+
+def ex_neural_net_flat(flat):
+    # autograd's neural_net example with the parameters unflattened by hand
+    sizes = [3, 4, 2]
+    params = []
+    start = 0
+    for m, n in zip(sizes[:-1], sizes[1:]):
+        W = flat[start:start + m * n].reshape(m, n)
+        start += m * n
+        b = flat[start:start + n]
+        start += n
+        params.append((W, b))
+    X = np.linspace(-1, 1, 15).reshape(5, 3)
+    T = np.eye(2)[[0, 1, 1, 0, 1]]
+    log_prior = -0.5 * sum(np.sum(W ** 2) + np.sum(b ** 2) for W, b in params)
+    log_lik = np.sum(_nn_predict(params, X) * T)
+    return -(log_prior + log_lik)
+
+
+def ex_gmm_loglik(params):
+    # mixture of 2 Gaussians in 2-d with Cholesky-parameterised covariances (autograd gmm example)
+    log_weights = params[:2]
+    means = params[2:6].reshape(2, 2)
+    chol = params[6:].reshape(2, 2, 2)
+    data = np.array([[0.1, 0.5], [1.2, -0.3], [-0.7, 0.8], [0.4, 0.4]])
+    log_w = log_weights - np.log(np.sum(np.exp(log_weights)))
+    cluster_lls = []
+    for log_proportion, mean, L in zip(log_w, means, chol):
+        Lt = np.tril(L) + 2.0 * np.eye(2)
+        cov = Lt @ Lt.T
+        diff = data - mean
+        sol = np.linalg.solve(cov, diff.T).T
+        ll = -0.5 * np.sum(diff * sol, axis=1) - 0.5 * np.linalg.slogdet(cov)[1] - np.log(2 * np.pi)
+        cluster_lls.append(log_proportion + ll)
+    stacked = np.array(cluster_lls)
+    m = np.max(stacked, axis=0)
+    return np.sum(m + np.log(np.sum(np.exp(stacked - m), axis=0)))
+
+
+def ex_black_box_svi(var_params):
+    # black-box variational inference with fixed noise (reparameterised ELBO)
+    D = 2
+    mean, log_std = var_params[:D], var_params[D:]
+    rng = np.random.default_rng(1)
+    samples = rng.standard_normal((5, D)) * np.exp(log_std) + mean
+
+    def log_density(x):
+        mu, log_sigma = x[:, 0], x[:, 1]
+        sigma_density = -0.5 * log_sigma ** 2 / 1.35 ** 2
+        mu_density = -0.5 * mu ** 2 / np.exp(log_sigma) ** 2 - log_sigma
+        return sigma_density + mu_density
+    entropy = 0.5 * D * (1.0 + np.log(2 * np.pi)) + np.sum(log_std)
+    return -(entropy + np.mean(log_density(samples)))
+
+
+def ex_rnn_sequence(W):
+    # a character-RNN-style loop over time with a softmax output per step
+    Wx, Wh, Wo = W[:6].reshape(2, 3), W[6:15].reshape(3, 3), W[15:].reshape(3, 2)
+    seq = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, -0.5]])
+    h = np.zeros(3)
+    loglik = 0.0
+    for t in range(len(seq) - 1):
+        h = np.tanh(seq[t] @ Wx + h @ Wh)
+        out = h @ Wo
+        logp = out - np.log(np.sum(np.exp(out)))
+        loglik = loglik + np.sum(logp * (seq[t + 1] > 0))
+    return -loglik
+
+
+def ex_sinusoid_fit(params):
+    t = np.linspace(0, 3, 10)
+    y = np.sin(1.3 * t + 0.2) * 0.8
+    a, w, phi = params
+    pred = a * np.sin(w * t + phi)
+    return np.mean((pred - y) ** 2)
+
+
+def ex_ode_net(params):
+    # a neural ODE integrated with Euler steps (ode_net example)
+    W1 = params[:8].reshape(2, 4)
+    W2 = params[8:].reshape(4, 2)
+    z = np.array([[1.0, 0.0], [0.0, 1.0]])
+
+    def dynamics(z, t):
+        return np.tanh(z @ W1) @ W2 * np.cos(t)
+    t = 0.0
+    dt = 0.1
+    for step in range(10):
+        z = z + dt * dynamics(z, t)
+        t = t + dt
+    return np.sum((z - np.array([[0.5, 0.5], [-0.5, 0.5]])) ** 2)

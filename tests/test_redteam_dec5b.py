@@ -163,6 +163,11 @@ CORPUS = {
     "e_vectorize_lambda": ((np.array([0.3, -0.7, 0.5]),), {}),
     "e_vectorize_decorated_broadcast": ((_r(250, 6),), {}), "e_vectorize_otypes": ((_r(251, 4),), {}),
     "e_vectorize_first_int": ((np.array([-0.3, 0.52, 0.71]),), {}),
+    # batch 5: autograd-examples-style programs
+    "ex_fluidsim": ((_r(260, 32),), {}), "ex_neural_net_flat": ((_r(261, 26),), {}),
+    "ex_gmm_loglik": ((_r(262, 14),), {}), "ex_black_box_svi": ((_r(263, 4),), {}),
+    "ex_rnn_sequence": ((_r(264, 21),), {}), "ex_sinusoid_fit": ((np.array([0.7, 1.1, 0.3]),), {}),
+    "ex_ode_net": ((_r(265, 16),), {}),
     "b_interp_grid": ((_r(166, 5),), {}), "b_piecewise": ((np.array([-0.7, -0.2, 0.3, 0.8]),), {}),
 }
 
