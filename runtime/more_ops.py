@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from .registry import LAZY_RULES, declare, defrule, equivalent, nondifferentiable
+from .registry import CALL_EQUIVALENTS, LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
                         spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
@@ -819,6 +819,159 @@ nondifferentiable(fsum_rounding)
 nondifferentiable(median_plan)
 
 
+# --- ufunc methods (np.add.reduce, np.maximum.accumulate, np.multiply.outer): read as the numpy
+# reductions they equal, or as the folds they compute, so their derivatives are those of code sct reads
+
+def _moved_items(array, axis):
+    """The items of ``array`` along ``axis`` (None: of the flattened array), first to last."""
+    a = np.asarray(array)
+    if axis is None:
+        a = np.ravel(a)
+        axis = 0
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError("sct reads ufunc.reduce/accumulate along one axis (or axis=None); "
+                        "use np.sum/np.prod/np.max/np.min for several axes")
+    return np.moveaxis(a, axis, 0)
+
+
+def _no_out(out):
+    if out is not None:
+        raise TypeError("sct reads ufunc methods without out=: assign the result instead")
+
+
+def _ufunc_reduce(ufunc):
+    def reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+        _no_out(out)
+        items = _moved_items(array, axis)
+        if items.shape[0] == 0:
+            raise ValueError(f"sct: {ufunc.__name__}.reduce of an empty axis (numpy's identity) is not read")
+        value = items[0]
+        for i in range(1, items.shape[0]):
+            value = ufunc(value, items[i])
+        if keepdims:
+            value = np.expand_dims(value, tuple(range(np.ndim(array))) if axis is None else axis)
+        return value if dtype is None else np.asarray(value).astype(dtype)
+    reduce.__qualname__ = reduce.__name__ = f"{ufunc.__name__}_reduce"
+    return reduce
+
+
+def _ufunc_accumulate(ufunc):
+    def accumulate(array, axis=0, dtype=None, out=None):
+        _no_out(out)
+        items = _moved_items(array, axis)
+        values = [items[0]]
+        for i in range(1, items.shape[0]):
+            values.append(ufunc(values[-1], items[i]))
+        out = np.moveaxis(np.stack(values), 0, 0 if axis is None else axis)
+        return out if dtype is None else out.astype(dtype)
+    accumulate.__qualname__ = accumulate.__name__ = f"{ufunc.__name__}_accumulate"
+    return accumulate
+
+
+def _ufunc_outer(ufunc):
+    def outer(A, B):
+        return ufunc(np.reshape(A, np.shape(A) + (1,) * np.ndim(B)), B)
+    outer.__qualname__ = outer.__name__ = f"{ufunc.__name__}_outer"
+    return outer
+
+
+def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+    _no_out(out)
+    return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+    _no_out(out)
+    return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def add_accumulate(array, axis=0, dtype=None, out=None):
+    _no_out(out)
+    return np.cumsum(array, axis=axis, dtype=dtype)
+
+
+def multiply_accumulate(array, axis=0, dtype=None, out=None):
+    _no_out(out)
+    return np.cumprod(array, axis=axis, dtype=dtype)
+
+
+equivalent(np.add.reduce, add_reduce)
+equivalent(np.multiply.reduce, multiply_reduce)
+equivalent(np.add.accumulate, add_accumulate)
+equivalent(np.multiply.accumulate, multiply_accumulate)
+for _ufunc in (np.subtract, np.divide, np.maximum, np.minimum, np.fmax, np.fmin, np.logaddexp, np.logaddexp2,
+               np.hypot, np.power):
+    equivalent(_ufunc.reduce, _ufunc_reduce(_ufunc))
+    equivalent(_ufunc.accumulate, _ufunc_accumulate(_ufunc))
+for _ufunc in (np.add, np.subtract, np.multiply, np.divide, np.maximum, np.minimum, np.fmax, np.fmin,
+               np.logaddexp, np.logaddexp2, np.hypot, np.power, np.arctan2):
+    equivalent(_ufunc.outer, _ufunc_outer(_ufunc))
+
+
+def dist_items(p, q):
+    """``math.dist(p, q)``: a Python float, the Euclidean distance, folded as math.hypot is."""
+    if len(p) != len(q):
+        raise ValueError("both points must have the same number of dimensions")
+    value = 0.0
+    for a, b in zip(p, q):
+        value = np.hypot(value, float(a) - float(b))
+    return float(value)
+
+
+equivalent(math.dist, dist_items)
+nondifferentiable(_no_out)
+
+
+def piecewise_items(x, condlist, funclist, *args):
+    """``np.piecewise(x, condlist, funclist)`` as numpy computes it: each function on the items its
+    condition selects (``y[cond] = f(x[cond])``, later conditions win), zero elsewhere (extra arguments
+    for the functions positionally: sct reads no **kw)."""
+    x = np.asanyarray(x)
+    n2 = len(funclist)
+    if np.isscalar(condlist) or (not isinstance(condlist[0], (list, np.ndarray)) and x.ndim != 0):
+        condlist = [condlist]
+    conditions = [np.asarray(c, dtype=bool) for c in condlist]
+    if len(conditions) == n2 - 1:
+        otherwise = np.logical_not(np.any(np.stack(conditions), axis=0))
+        conditions = conditions + [otherwise]
+    elif len(conditions) != n2:
+        raise ValueError(f"with {len(conditions)} condition(s), either {len(conditions)} or "
+                         f"{len(conditions) + 1} functions are expected")
+    y = np.zeros_like(x)
+    for cond, func in zip(conditions, funclist):
+        if not callable(func):
+            y[cond] = func
+        else:
+            vals = x[cond]
+            if vals.size > 0:
+                y[cond] = func(vals, *args)
+    return y
+
+
+equivalent(np.piecewise, piecewise_items)
+
+
+def vectorized_call(vec, *args):
+    """``np.vectorize(pyfunc)(*args)`` as numpy computes it: ``pyfunc`` on each element of the
+    broadcast arguments, gathered in an array of their shape with the dtype of the first result (or
+    ``otypes[0]``).  Positional arguments only; no ``signature=`` or ``excluded=``."""
+    if vec.signature is not None or vec.excluded:
+        raise TypeError("sct reads np.vectorize objects without signature= or excluded=; write the loop")
+    shape = np.broadcast_shapes(*[np.shape(a) for a in args])
+    flats = [np.ravel(np.broadcast_to(np.asarray(a), shape)) for a in args]
+    count = np.size(flats[0])
+    if count == 0:
+        raise ValueError("cannot call `vectorize` on size 0 inputs unless `otypes` is set")
+    values = []
+    for i in range(count):
+        values.append(vec.pyfunc(*[f[i] for f in flats]))
+    dtype = np.asarray(values[0]).dtype if not vec.otypes else np.dtype(vec.otypes[0])
+    return np.reshape(np.array(values).astype(dtype), shape)
+
+
+CALL_EQUIVALENTS[np.vectorize] = vectorized_call
+
+
 # --- peer corpus (Dec 2): nan reductions, statistics, grids, linalg aliases, casts ----------------------
 # NaN entries of the nan* reductions get a zero adjoint; every factor the rules multiply is finite
 # there (NaN replaced by the reduction's identity first), so second derivatives carry no NaN either.
@@ -1058,6 +1211,14 @@ def builtin_complex(g, ans, real=0, imag=0):
 
 
 nondifferentiable(multi_dot_shape, cond_ends, cumulative_axis, copysign_slope)
+# numpy's integer and bool scalar types called as casts (np.int64(W[:, -1]) as an index): an integer
+# result, piecewise constant in its input (derivative zero, as the builtin int's); forward mode and
+# second order ask for their rule where first-order reverse mode needs none
+nondifferentiable(np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)
+# functions whose results are integer indices or booleans whatever their inputs (A[np.tril_indices_from(A)])
+nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_from, np.tril_indices, np.triu_indices,
+                  np.diag_indices, np.mask_indices, np.indices, np.unravel_index, np.ravel_multi_index, np.digitize,
+                  np.argpartition, np.lexsort, np.isin, np.isneginf, np.isposinf, np.array_equiv)
 
 
 # Python's pow and math.fmod differentiate as np.power and np.fmod

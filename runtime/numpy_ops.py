@@ -911,12 +911,41 @@ def _adjugate_rule(g, ans, a):
 
 
 def adjugate_adjoint(g, ans, a):
-    """The adjoint of ``adjugate(a)``, from d adj(A) = tr(A^-1 dA) adj(A) - A^-1 dA adj(A) for an
-    invertible A (np.linalg.inv raises at a singular one: the second derivative of det there is not
-    modelled)."""
-    inverse_h = conj_transpose(np.linalg.inv(a))
-    return (np.expand_dims(np.sum(g * np.conj(ans), axis=(-2, -1)), (-2, -1)) * inverse_h
-            - inverse_h @ g @ conj_transpose(ans))
+    """The adjoint of ``adjugate(a)``: from d adj(A) = tr(A^-1 dA) adj(A) - A^-1 dA adj(A) where every
+    matrix is well conditioned, else from the SVD (exact at singular matrices, where the inverse
+    raises 'Singular matrix' or, near one, loses every digit): see singular_adjugate_adjoint."""
+    if a.shape[-1] == 0:
+        return np.zeros(np.shape(a), dtype=np.result_type(a, g))
+    if np.all(np.linalg.cond(a) < 1e6):
+        inverse_h = conj_transpose(np.linalg.inv(a))
+        return (np.expand_dims(np.sum(g * np.conj(ans), axis=(-2, -1)), (-2, -1)) * inverse_h
+                - inverse_h @ g @ conj_transpose(ans))
+    return singular_adjugate_adjoint(g, a)
+
+
+def singular_adjugate_adjoint(g, a):
+    """The adjoint of ``adjugate`` at any ``a = u s vh``: adj(a + da) = phase vh^H adj(s + e) u^H with
+    e = u^H da vh^H and phase = det(u) det(vh), and the derivative of the adjugate of a diagonal s
+    along e is L(e): -e_ij prod_{k!=i,j} s_k off the diagonal, sum_{m!=i} e_mm prod_{k!=i,m} s_k on
+    it; L is self-adjoint, so the adjoint is u L(conj(phase) vh g u) vh."""
+    u, s, vh = np.linalg.svd(a)
+    n = s.shape[-1]
+    phase = np.linalg.det(u) * np.linalg.det(vh)
+    f = np.expand_dims(np.conj(phase), (-2, -1)) * (vh @ g @ u)
+    pair = pair_products(s)
+    diagonal = np.expand_dims(pair @ np.expand_dims(np.diagonal(f, axis1=-2, axis2=-1), -1), -1)[..., 0]
+    lf = np.eye(n) * diagonal - pair * f
+    return (u @ lf @ vh).astype(np.result_type(a, g), copy=False)
+
+
+def pair_products(s):
+    """``p[..., i, j] = prod_{k != i, j} s[..., k]`` for i != j, zero for i == j (no division: exact
+    where some s_k are zero)."""
+    n = s.shape[-1]
+    k = np.arange(n)
+    excluded = (k[:, None, None] == k) | (k[None, :, None] == k)
+    products = np.prod(np.where(excluded, 1, np.expand_dims(s, (-3, -2))), axis=-1)
+    return np.where(np.eye(n, dtype=bool), 0, products)
 
 
 @defrule(np.linalg.slogdet, many_outputs=True)

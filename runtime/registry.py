@@ -142,8 +142,18 @@ def equivalent(op, fn) -> None:
     _version[0] += 1
 
 
+# per class: a Python function ``f(obj, *args)`` that computes what calling ``obj`` computes
+# (``np.vectorize`` objects: their Python function on each element)
+CALL_EQUIVALENTS: Dict[type, Callable] = {}
+
+
 def readable(fn):
-    """``fn``, or the Python equivalent registered for it (:func:`equivalent`)."""
+    """``fn``, or the Python equivalent registered for it (:func:`equivalent`); an object of a
+    class in ``CALL_EQUIVALENTS``: that function bound to it."""
+    by_class = CALL_EQUIVALENTS.get(type(fn))
+    if by_class is not None:
+        import types
+        return types.MethodType(by_class, fn)
     try:
         return EQUIVALENTS.get(_key(fn), fn)
     except TypeError:          # unhashable callables have none

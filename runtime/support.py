@@ -446,6 +446,24 @@ def extended(z, items):
     return list(z) + list(items)
 
 
+def inserted(z, index, value):
+    """What ``z.insert(index, value)`` leaves in the list ``z``."""
+    if not isinstance(z, list):
+        z.insert                 # AttributeError as Python's, for what has no insert
+    new = list(z)
+    new.insert(index, value)
+    return new
+
+
+def insert_position(z, index):
+    """Where ``list.insert(index, ...)`` puts its item in a list of ``len(z)`` items."""
+    n = len(z)
+    index = operator.index(index)
+    if index < 0:
+        index = max(index + n, 0)
+    return min(index, n)
+
+
 def part_adjoint(grad, start, stop, like):
     """``grad[start:stop]`` of a list adjoint, shaped like ``like`` (a list or tuple)."""
     if _is_zero(grad):
@@ -1539,6 +1557,36 @@ def _extended_rule(g, ans, z, items):
     return part_adjoint(g, 0, len(z), z), part_adjoint(g, len(z), len(ans), items)
 
 
+@defrule(inserted, wrt=("z", "value"))
+def _inserted_rule(g, ans, z, index, value):
+    return removed_at(g, z, index), item_at(g, z, index)
+
+
+def removed_at(grad, z, index):
+    """The adjoint of the list ``z`` in ``inserted(z, index, value)``: ``grad`` without the item."""
+    if _is_zero(grad):
+        return grad
+    position = insert_position(z, index)
+    return list(grad[:position]) + list(grad[position + 1:])
+
+
+def item_at(grad, z, index):
+    """The adjoint of ``value`` in ``inserted(z, index, value)``: ``grad``'s item where it went."""
+    if _is_zero(grad):
+        return grad
+    return grad[insert_position(z, index)]
+
+
+@defrule(removed_at, wrt=("grad",))
+def _removed_at_rule(g, ans, grad, z, index):
+    return inserted(g, insert_position(z, index), ZERO)
+
+
+@defrule(item_at, wrt=("grad",))
+def _item_at_rule(g, ans, grad, z, index):
+    return index_adjoint(g, grad, insert_position(z, index))
+
+
 @defrule(part_adjoint, wrt=("grad",))
 def _part_adjoint_rule(g, ans, grad, start, stop, like):
     return index_adjoint(g, grad, slice(start, stop))
@@ -2384,6 +2432,7 @@ def index_slice(start, stop, step):
 
 
 nondifferentiable(index_slice)
+nondifferentiable(insert_position)
 
 
 def match_sequence(subject) -> bool:

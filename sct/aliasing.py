@@ -134,7 +134,7 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
     if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.value.id in analysis.locals and target is None:
         z, method = func.value.id, func.attr
-        if method not in ("sort", "fill", "reverse", "extend") or not analysis.builtin(s, z):
+        if method not in ("sort", "fill", "reverse", "extend", "insert") or not analysis.builtin(s, z):
             return None
         if analysis.sharing(s, z) is not None:
             return None
@@ -146,6 +146,8 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
             return [assign(z, call(f"{rt_name}.reversed_value", [load(z)]))]
         if method == "extend" and len(node.args) == 1 and not node.keywords:
             return [assign(z, call(f"{rt_name}.extended", [load(z), node.args[0]]))]
+        if method == "insert" and len(node.args) == 2 and not node.keywords:
+            return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
 
 

@@ -615,7 +615,10 @@ class PointsTo(_Values):
         if isinstance(target, gast.Name):
             objs = self.value_objects(state, s.value, id(s))
             state.env[target.id] = objs
-            self.origin[target.id] = self.describe(s.value)
+            if not (isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) and
+                    s.value.func.attr == "inplace_result" and target.id in self.origin):
+                # (``x op= v`` written as x = rt.inplace_result(x op v, x): x is what it was)
+                self.origin[target.id] = self.describe(s.value)
         elif isinstance(target, (gast.Subscript, gast.Attribute)):
             value_objs = self.value_objects(state, s.value, id(s)) if isinstance(s.value, gast.Call) \
                 else self.names(state, s.value)

@@ -263,8 +263,13 @@ class _WriteCheck:
         if tracked or self.written_saved(s, z):
             why = analysis.sharing(s, z)
             if not modelled:
-                reason = why or "sct models this method only on a value it can copy"
-                fail(s, f"{z}.{method}(...) changes {z} in place, and {reason}; write "
+                if why is None:
+                    # an unshared value: a copy would be refused the same way; say what sct reads
+                    instead = _NEW_VALUE_FOR.get(method, f"build the new value and assign it to {z}")
+                    fail(s, f"{z}.{method}(...) changes {z} in place, and sct does not differentiate "
+                         f"{method}() on a list or dict holding traced values; {instead.format(z=z)}",
+                         f"{z}.{method}")
+                fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; write "
                      f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
                      "a new value", f"{z}.{method}")
             if why is not None:
@@ -314,6 +319,19 @@ class _WriteCheck:
                       "and it may change its arguments or its object in place, which sct does not follow; "
                       f"return the new values from {what}() and assign them{hint}", what)
 
+
+
+# what to write for a list or dict method sct does not differentiate in place
+_NEW_VALUE_FOR = {
+    "update": "write `{z} = {{**{z}, **other}}`",
+    "pop": "read the item and build the rest: `v = {z}[key]; {z} = {{k: w for k, w in {z}.items() if k != key}}` "
+           "(a list: `v = {z}[i]; {z} = {z}[:i] + {z}[i + 1:]`)",
+    "setdefault": "write `{z}[key] = {z}.get(key, default)`",
+    "remove": "build the list without the item: `{z} = [v for v in {z} if v is not item]`",
+    "clear": "write `{z} = []` (or `{z} = {{}}`)",
+    "sort": "write `{z} = sorted({z})`",
+    "popitem": "read the item by its key and build the rest as a new dict",
+}
 
 
 class _Saved:

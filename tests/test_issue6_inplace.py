@@ -411,7 +411,6 @@ REFUSED = {
     "helper_append": ("_app", "return the new values"),
     "self_total": ("a.add", "return the new values"),
     "self_w": ("self.w", "caller passed in"),
-    "list_insert": ("l.insert", "l = l.copy()"),
     "helper_writes_param": ("a[...]", "the caller's object would change too"),
     "method_sets_self": ("self.w", "caller passed in"),
     "item_of_result_written": ("first", "pair"),
@@ -459,3 +458,12 @@ def test_second_derivative_through_modelled_writes():
         return numerical_gradient(lambda u: float(inner(u)), [v], 0, step=1e-5)
     expected = numerical_gradient(lambda v: float(np.sum(grad_plain(v) ** 2)), [X0.copy()], 0, step=1e-4)
     assert_close(np.asarray(h.data), expected, rtol=1e-3, atol=1e-3)
+
+
+def test_list_insert_on_a_fresh_list_is_differentiated():
+    # was refused, advising `l = l.copy()` (which was refused the same way); now l = inserted(l, 0, v)
+    y, g = dlfeval(list_insert, dlarray(X0.copy()))
+    assert np.isclose(float(y), X0[1] * 2.0 * 3.0 + X0[0])
+    expected = np.zeros_like(X0)
+    expected[0], expected[1] = 1.0, 6.0
+    np.testing.assert_allclose(np.asarray(g.data), expected)

@@ -470,6 +470,15 @@ def extended_rule(g, ans, a, b, c):
     return da[0], db[0], db[1]
 
 
+def inserted_fn(a, b, c):
+    return flat(support.inserted([a, b], 1, c))
+
+
+def inserted_rule(g, ans, a, b, c):
+    dz, dv = support._inserted_rule(unflat(g, [a, c, b]), [a, c, b], [a, b], 1, c)
+    return dz[0], dz[1], dv
+
+
 
 # --- peer corpus (Dec 2): masks, NaN samples and list-valued ops of the rows below -------------------
 
@@ -1081,6 +1090,11 @@ CASES = [
          wrt=(0, 1, 2)),
     Case(support.part_adjoint, [R(2), R(3), R(), C(1), C(3), C([0.0, 0.0])], complex=True,
          **seq_in(support.part_adjoint, 3, out_list=True)),
+    Case(support.inserted, [R(2), R(3), R()], complex=True, fn=inserted_fn, rule=inserted_rule, wrt=(0, 1, 2)),
+    Case(support.removed_at, [R(2), R(3), R(), C([0.0, 0.0]), C(1)], complex=True,
+         **seq_in(support.removed_at, 3, out_list=True)),
+    Case(support.item_at, [R(2), R(3), R(), C([0.0, 0.0]), C(-1)], complex=True,
+         **seq_in(support.item_at, 3)),
     Case(support.masked, [R(2, 3), C(np.array([[True, False, True], [False, True, True]]))], complex=True),
     Case(support.add_at, [R(4), C(np.array([0, 2, 0])), R(3)], (0, 2), complex=True),
     Case(support.into, [R(3), C(np.zeros((2, 3)))]),

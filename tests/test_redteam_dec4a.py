@@ -262,7 +262,7 @@ REFUSED = {
     "median_stats": (_r(9, 7), None),           # accepted now (dec5e: np.quantile / np.percentile rules)
     "median_axis": (_r(10, 4, 3), None),        # accepted now (dec5e)
     "scipy_special": (_r(11, 6), "gammaln("),
-    "outer_subtract": (_r(12, 4), "subtract.outer"),
+    "outer_subtract": (_r(12, 4), None),     # accepted now (ufunc methods read as numpy code, dec5b)
     "zip_star": (_r(13, 3, 2), "zip(*cols)"),
     "scipy_expit": (_r(14, 5), "xlogy("),
     "select_piecewise": (_r(15, 6), None),      # accepted now (dec5e: np.heaviside's rule)
