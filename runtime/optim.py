@@ -93,7 +93,13 @@ def _part(tree, key, kind):
     if _empty(tree):
         return None
     if kind == "attr":
-        return getattr(tree, key) if not isinstance(tree, dict) else tree[key]
+        if isinstance(tree, dict):
+            return tree[key]
+        if not hasattr(tree, key):
+            raise TypeError(f"a gradient or optimizer state of type {type(tree).__name__} where the parameters "
+                            f"have a field {key!r}: pass the same structure as the parameters (for a "
+                            "dlnetwork, the table dlgradient(loss, net.Learnables) returns)")
+        return getattr(tree, key)
     return tree[key]
 
 

@@ -154,3 +154,18 @@ def test_wide_products_and_tie_scaled_equal_numpy_bit_for_bit():
         x = rng.standard_normal((6, 200, 16))
         g = rep
         assert np.array_equal(numpy_ops.tie_scaled(g, x, 0.0), g * numpy_ops.tie_weights(x, 0.0))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgdm", "rmsprop"])
+def test_gradients_of_a_network_as_a_list_are_a_clear_error(optimizer):
+    """A list of gradients for a dlnetwork (MATLAB's take a table): a TypeError saying so (was
+    AttributeError: 'list' object has no attribute 'Value' from inside the optimizer)."""
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(3)], Seed=0)
+    g = [dlarray(np.ones((3, 3))), dlarray(np.ones(3))]
+    with pytest.raises(TypeError, match="same structure as the parameters"):
+        if optimizer == "adam":
+            sct.adamupdate(net, g, None, None, 1)
+        elif optimizer == "sgdm":
+            sct.sgdmupdate(net, g, None)
+        else:
+            sct.rmspropupdate(net, g, None)
