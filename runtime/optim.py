@@ -93,7 +93,13 @@ def _part(tree, key, kind):
     if _empty(tree):
         return None
     if kind == "attr":
-        return getattr(tree, key) if not isinstance(tree, dict) else tree[key]
+        if isinstance(tree, dict):
+            return tree[key]
+        if not hasattr(tree, key):
+            raise TypeError(f"a gradient or optimizer state of type {type(tree).__name__} where the parameters "
+                            f"have a field {key!r}: pass the same structure as the parameters (for a "
+                            "dlnetwork, the table dlgradient(loss, net.Learnables) returns)")
+        return getattr(tree, key)
     return tree[key]
 
 
@@ -307,7 +313,24 @@ def _state(state, param):
     """The state's values, zeros like the parameter when the state is None or ``[]`` (MATLAB's [])."""
     if _empty(state):
         return np.zeros_like(param)
-    return _data(state)
+    return _fitting(_data(state), param, "an optimizer state")
+
+
+def _fitting(value, param, what):
+    """``value`` (a gradient or a state array) where it has the parameter's shape or broadcasts to it;
+    else a ValueError: a state of another shape (a parameter replaced by one of another shape between
+    steps) would give the parameter that other shape, or numpy's error from an in-place step."""
+    shape, pshape = np.shape(value), np.shape(param)
+    if shape != pshape:
+        try:
+            fits = np.broadcast_shapes(shape, pshape) == pshape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{what} of shape {shape} for a parameter of shape {pshape}: the parameter "
+                             "changed shape since the state was made (start the optimizer state again with "
+                             "None) or the gradient is not the parameter's")
+    return value
 
 
 # --- the optimizers ---------------------------------------------------------------------------
@@ -327,7 +350,7 @@ def sgdmupdate(params: Any, grad: Any, vel: Any, learnRate: float = 0.01,
     """
     def step(p, g, v):
         pd = _float(p)
-        new_v = momentum * _state(v, pd) - learnRate * _data(g)
+        new_v = momentum * _state(v, pd) - learnRate * _fitting(_data(g), pd, "a gradient")
         return _like(pd + new_v, p), _like(new_v, p)
     return tree_map(step, params, grad, vel, nout=2)
 
@@ -384,6 +407,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
                 if step_.dtype == new_m.dtype == new_v.dtype == pd.dtype:
                     return _wrapped(step_, p._fmt), _wrapped(new_m, p._fmt), _wrapped(new_v, p._fmt)
                 return _like(step_, p), _like(new_m, p), _like(new_v, p)
+        gd = _fitting(gd, pd, "a gradient")
         if pd.ndim == 0 or np.ndim(gd) == 0:
             new_m = gradDecay * _state(m, pd) + (1 - gradDecay) * gd
             new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
@@ -482,7 +506,7 @@ def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float =
     """
     def step(p, g, v):
         pd = _float(p)
-        gd = _data(g)
+        gd = _fitting(_data(g), pd, "a gradient")
         new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
         new_p = pd - learnRate * gd / (np.sqrt(new_v) + epsilon)
         return _like(new_p, p), _like(new_v, p)
