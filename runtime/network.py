@@ -697,6 +697,7 @@ def network_runner(net, training, outputs=None):
     layers themselves are read from the network at each call (a layer replaced keeps its place)."""
     graph = net._graph
     plan = graph.plan
+    _check_rows(net, graph, plan)
     if len(plan) > UNROLL_MAX_LAYERS:
         return run_network_loop
     wanted = graph.outputs if outputs is None else tuple(outputs)
@@ -708,6 +709,29 @@ def network_runner(net, training, outputs=None):
             _RUNNERS.pop(next(iter(_RUNNERS)))
         _RUNNERS[key] = runner
     return runner
+
+
+def _check_rows(net, graph, plan):
+    """The Learnables and State tables' rows in the order of the network's layers, as the plan
+    reads them by position (a table assigned with its rows in another order swapped the weights of
+    layers of one shape silently): otherwise a ValueError naming the first row out of place."""
+    for table, slot, what in ((net.Learnables, 1, "Learnables"), (net.State, 8, "State")):
+        layer_col, param_col = table.Layer, table.Parameter
+        k = 0
+        for i, step in enumerate(plan):
+            names = step[slot]
+            if not names:
+                continue
+            lname = graph.layers[i].Name
+            for n in names:
+                if k >= len(layer_col) or layer_col[k] != lname or param_col[k] != n:
+                    got = (f"({layer_col[k]!r}, {param_col[k]!r})" if k < len(layer_col) else "no row")
+                    raise ValueError(f"net.{what}: row {k} is {got} where the network's layers need "
+                                     f"({lname!r}, {n!r}): give the table its rows in the order of "
+                                     f"net.{what} (net.{what}.with_values(values) keeps it)")
+                k += 1
+        if k != len(layer_col):
+            raise ValueError(f"net.{what}: {len(layer_col)} rows where the network's layers have {k}")
 
 
 def _runner_source(name, plan, n_inputs, wanted, training):
@@ -1089,4 +1113,4 @@ def resetState(net: dlnetwork) -> dlnetwork:
 
 from .registry import nondifferentiable  # noqa: E402
 nondifferentiable(_check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index,
-                  network_runner)
+                  network_runner, _check_rows)

@@ -171,11 +171,8 @@ def test_gradients_of_a_network_as_a_list_are_a_clear_error(optimizer):
             sct.rmspropupdate(net, g, None)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a dlnetwork's Learnables table assigned with its rows in another "
-                   "order is read by position (run_network's plan slices Learnables.Value; the runner and the "
-                   "loop alike): two layers of one shape swap weights silently. MATLAB pairs rows by "
-                   "Layer/Parameter or refuses; needs a Learnables setter (a property on dlnetwork), too deep "
-                   "for this round")
+# (was open: a Learnables table assigned with its rows in another order was read by position, two
+# layers of one shape swapping weights silently; now refused when the network runs)
 def test_learnables_assigned_in_another_row_order_are_paired_by_name():
     net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(3, Name="a"), tanhLayer(),
                      fullyConnectedLayer(3, Name="b")], Seed=0)
@@ -185,8 +182,7 @@ def test_learnables_assigned_in_another_row_order_are_paired_by_name():
     order = [2, 3, 0, 1]                       # b's rows first, then a's: the same shapes
     net.Learnables = Table(tuple(L.Layer[k] for k in order), tuple(L.Parameter[k] for k in order),
                            [L.Value[k] for k in order])
-    try:
-        y1 = data(predict(net, X))
-    except ValueError:
-        return                                  # a refusal is also right
-    assert np.array_equal(y0, y1)
+    with pytest.raises(ValueError, match=r"net.Learnables: row 0 is \('b', 'Weights'\)"):
+        predict(net, X)
+    net.Learnables = L.with_values(L.Value)     # the table's own order: runs as before
+    assert np.array_equal(y0, data(predict(net, X)))
