@@ -316,7 +316,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     for name in sorted(inlined):        # a helper read in place: redefining it recompiles
-        resolver.resolve_name(name)
+        helper = resolver.resolve_name(name)
+        for attr in ("__code__", "__defaults__"):    # so does replacing its code (IPython's autoreload)
+            resolver.attribute(helper, attr)
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py

@@ -76,3 +76,39 @@ def test_a_pinn_residual_helper():
     L, g = dlfeval(pinn, dlarray(X))
     assert_close(_np(L), _pinn_plain(X), 1e-12, 1e-12)
     assert_close(_np(g), numerical_gradient(_pinn_plain, [X.copy()], 0), 1e-6, 1e-6)
+
+
+def fmt_helper(w, x, s=1.0):
+    return s * w * x
+
+
+def fmt_helper3(w, x, s=1.0):
+    return 3 * s * w * x
+
+
+def formatted_caller(w, x):
+    xf = dlarray(x, "CB")
+    y = fmt_helper(w, xf)
+    L = np.sum(y)
+    return L, dlgradient(L, w)
+
+
+def test_a_helper_read_in_place_whose_code_is_replaced_recompiles():
+    # IPython's autoreload replaces a function's __code__ (and __defaults__) in place: the name
+    # still holds the same object, so the name guard alone kept the stale inlined body
+    W, XX = np.array([[0.3], [-0.7], [1.1]]), np.ones((3, 2))
+    code, defaults = fmt_helper.__code__, fmt_helper.__defaults__
+    try:
+        L, g = dlfeval(formatted_caller, dlarray(W), dlarray(XX))
+        assert_close(_np(L), 2 * np.sum(W), 1e-12, 1e-12)
+        fmt_helper.__code__ = fmt_helper3.__code__
+        L, g = dlfeval(formatted_caller, dlarray(W), dlarray(XX))
+        assert_close(_np(L), 6 * np.sum(W), 1e-12, 1e-12)
+        assert_close(_np(g), np.full((3, 1), 6.0), 1e-12, 1e-12)
+        fmt_helper.__defaults__ = (2.0,)
+        L, g = dlfeval(formatted_caller, dlarray(W), dlarray(XX))
+        assert_close(_np(L), 12 * np.sum(W), 1e-12, 1e-12)
+    finally:
+        fmt_helper.__code__, fmt_helper.__defaults__ = code, defaults
+    L, g = dlfeval(formatted_caller, dlarray(W), dlarray(XX))
+    assert_close(_np(L), 2 * np.sum(W), 1e-12, 1e-12)
