@@ -36,29 +36,55 @@ _READERS = {builtins.float, builtins.complex, builtins.eval, np.float64, np.floa
             ast.literal_eval, json.loads, decimal.Decimal, fractions.Fraction}
 
 
+# digits a format keeps: a precision of 15 or more keeps those a difference quotient sees (f"{x:.17g}"
+# reads back as x itself), and so does a spec with no precision that is not a float type (f"{x:>12}")
+_FULL_DIGITS = 15
+_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?\d*[,_]?(?:\.(\d+))?([a-zA-Z%]?)")
+
+
+def _full_spec(spec: str) -> bool:
+    """Does the format spec keep every digit of a number (``""``, ``">12"``, ``".17g"``)?"""
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        return True
+    precision, kind = m.group(1), m.group(2)
+    if precision is None:
+        return kind in ("", "s", "r")
+    return int(precision) >= _FULL_DIGITS
+
+
 def _no_spec(spec) -> bool:
-    """A format spec that keeps every digit: none, or an empty one."""
+    """A format spec that keeps every digit: none, an empty one, one with no rounding."""
     if spec is None:
         return True
     if isinstance(spec, gast.JoinedStr):
-        return all(isinstance(v, gast.Constant) and v.value == "" for v in spec.values)
-    return isinstance(spec, gast.Constant) and spec.value == ""
+        if not all(isinstance(v, gast.Constant) for v in spec.values):
+            return True                     # (a spec computed at run time: it may keep them)
+        return _full_spec("".join(v.value for v in spec.values))
+    return not isinstance(spec, gast.Constant) or not isinstance(spec.value, str) or _full_spec(spec.value)
 
 
 def _full_percent(node) -> bool:
-    """Does the %-format text have a %s, %r or %a conversion (the value's full repr)?"""
+    """Does the %-format text have a %s, %r or %a conversion (the value's full repr), or a
+    precision keeping every digit ("%.17g")?"""
     if not isinstance(node, gast.Constant):
         return True
-    return any(conv in "sra" for conv in re.findall(
-        r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])", node.value))
+    for precision, conv in re.findall(
+            r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a-zA-Z%])", node.value):
+        if conv == "%":
+            continue
+        if conv in "sra" and not precision or precision == "*" or precision and int(precision) >= _FULL_DIGITS:
+            return True
+    return False
 
 
 def _full_fields(node) -> bool:
-    """Does the str.format text have a field with no spec ("{}", "{0!r}")?"""
+    """Does the str.format text have a field keeping every digit ("{}", "{0!r}", "{:.17g}")?"""
     if not isinstance(node, gast.Constant):
         return True
     try:
-        return any(field is not None and not spec for _, field, spec, _ in string.Formatter().parse(node.value))
+        return any(field is not None and _full_spec(spec or "")
+                   for _, field, spec, _ in string.Formatter().parse(node.value))
     except ValueError:
         return True
 
@@ -90,6 +116,14 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
             return False
 
     assigns = [n for n in walk_no_defs(fdef) if isinstance(n, (gast.Assign, gast.For))]
+    # names bound once, to a string constant (fmt = "{}": fmt.format(x) is "{}".format(x))
+    bound: Dict[str, list] = {}
+    for n in assigns:
+        for name in _target_names(n.target if isinstance(n, gast.For) else n.targets[0]):
+            bound.setdefault(name, []).append(n)
+    constants = {name: b[0].value for name, b in bound.items() if len(b) == 1 and
+                 isinstance(b[0], gast.Assign) and isinstance(b[0].targets[0], gast.Name) and
+                 isinstance(b[0].value, gast.Constant) and isinstance(b[0].value.value, str)}
 
     def makes_text(value, text: Set[str]) -> bool:
         """Is ``value`` text holding a traced value at full precision (or text made from such)?"""
@@ -105,12 +139,16 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
         if isinstance(value, gast.JoinedStr):
             return any(isinstance(v, gast.FormattedValue) and set(loaded_names(v.value)) & active and
                        _no_spec(v.format_spec) for v in value.values)
-        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod) and _is_text(value.left):
-            return _full_percent(value.left)         # "%s" % x (not "%.3f" % x)
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod):
+            template = constants.get(value.left.id) if isinstance(value.left, gast.Name) else value.left
+            if _is_text(template):
+                return _full_percent(template)       # "%s" % x, fmt % x (not "%.3f" % x)
         if isinstance(value, gast.Call):
             func = value.func
-            if isinstance(func, gast.Attribute) and func.attr == "format" and _is_text(func.value):
-                return _full_fields(func.value)      # "{}".format(x) (not "{:.3f}")
+            if isinstance(func, gast.Attribute) and func.attr in ("format", "format_map"):
+                template = constants.get(func.value.id) if isinstance(func.value, gast.Name) else func.value
+                if _is_text(template):
+                    return _full_fields(template)    # "{}".format(x), fmt.format_map(d) (not "{:.3f}")
             target = resolved(func)
             if target is builtins.format:
                 spec = value.args[1] if len(value.args) > 1 else None

@@ -112,3 +112,90 @@ def test_a_helper_read_in_place_whose_code_is_replaced_recompiles():
         fmt_helper.__code__, fmt_helper.__defaults__ = code, defaults
     L, g = dlfeval(formatted_caller, dlarray(W), dlarray(XX))
     assert_close(_np(L), 2 * np.sum(W), 1e-12, 1e-12)
+
+
+# --- sct/text_checks.py: full-precision text read back as a number is refused ---------------------
+import pytest                                            # noqa: E402
+from sct import CompileError                             # noqa: E402
+
+
+def via_format_map(x):
+    y = np.sum(x ** 2)
+    v = float("{a}".format_map({"a": y}))     # was: a silent half gradient (v taken as a constant)
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_template_name(x):
+    y = np.sum(x ** 2)
+    fmt = "{}"
+    v = float(fmt.format(y))
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_percent_name(x):
+    y = np.sum(x ** 2)
+    fmt = "%s"
+    v = float(fmt % y)
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_17_digits(x):
+    y = np.sum(x ** 2)
+    v = float(f"{y:.17g}")                    # reads back as y itself
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_padding(x):
+    y = np.sum(x ** 2)
+    v = float(f"{y:>30}")                     # padded, every digit kept
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_percent_17(x):
+    y = np.sum(x ** 2)
+    v = float("%.17g" % y)
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_format_16e(x):
+    y = np.sum(x ** 2)
+    v = float("{:.16e}".format(y))
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fn", [via_format_map, via_template_name, via_percent_name, via_17_digits,
+                                via_padding, via_percent_17, via_format_16e])
+def test_full_precision_text_read_back_is_refused(fn):
+    with pytest.raises(CompileError) as e:
+        dlfeval(fn, dlarray(X))
+    assert e.value.filename == __file__ and "read back from text" in str(e.value)
+    import inspect
+    lines, first = inspect.getsourcelines(fn)
+    read = first + next(i for i, t in enumerate(lines) if "float(" in t)
+    assert f"(line {read})" in str(e.value) and read < e.value.lineno < first + len(lines)
+
+
+def rounded_and_printed(x):
+    y = np.sum(x ** 2)
+    a = float("%.3f" % y)
+    b = float("{:.4g}".format(y))
+    c = float(f"{y:8.2f}")
+    print("%d%% done, loss %s" % (50, y), "{:>10}".format(y), f"{y}")
+    L = (a + b + c) * y
+    return L, dlgradient(L, x)
+
+
+def test_rounded_text_and_printing_stay_allowed(capsys):
+    L, g = dlfeval(rounded_and_printed, dlarray(X))
+    y = np.sum(X ** 2)
+    k = float("%.3f" % y) + float("{:.4g}".format(y)) + float(f"{y:8.2f}")
+    assert_close(_np(L), k * y, 1e-12, 1e-12)
+    assert_close(_np(g), k * 2 * X, 1e-12, 1e-12)
+    assert "50% done" in capsys.readouterr().out
