@@ -199,3 +199,18 @@ def test_rounded_text_and_printing_stay_allowed(capsys):
     assert_close(_np(L), k * y, 1e-12, 1e-12)
     assert_close(_np(g), k * 2 * X, 1e-12, 1e-12)
     assert "50% done" in capsys.readouterr().out
+
+
+def rounded_through_a_template_name(x):
+    y = np.sum(x ** 2)
+    fmt = "%.2e"
+    d = float(fmt % y)           # was: EvaluationError, `%` differentiated as numpy's mod
+    L = d * y
+    return L, dlgradient(L, x)
+
+
+def test_a_percent_template_held_in_a_name_is_text():
+    L, g = dlfeval(rounded_through_a_template_name, dlarray(X))
+    d = float("%.2e" % np.sum(X ** 2))
+    assert_close(_np(L), d * np.sum(X ** 2), 1e-12, 1e-12)
+    assert_close(_np(g), d * 2 * X, 1e-12, 1e-12)
