@@ -89,6 +89,14 @@ def _full_fields(node) -> bool:
         return True
 
 
+def _text_dtype(node, resolved) -> bool:
+    """Is ``node`` a text dtype (``str``, ``"U"``, ``np.str_``)?"""
+    if isinstance(node, gast.Constant):
+        return isinstance(node.value, str) and node.value.lstrip("<>=|").startswith(("U", "S", "str", "bytes", "a"))
+    target = resolved(node)
+    return target in (builtins.str, builtins.bytes, np.str_, np.bytes_)
+
+
 def _is_text(node) -> bool:
     return isinstance(node, gast.JoinedStr) or isinstance(node, gast.Constant) and isinstance(node.value, str)
 
@@ -116,6 +124,9 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
             return False
 
     assigns = [n for n in walk_no_defs(fdef) if isinstance(n, (gast.Assign, gast.For))]
+    grows = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and
+             isinstance(n.value.func, gast.Attribute) and isinstance(n.value.func.value, gast.Name) and
+             n.value.func.attr in ("append", "extend", "insert", "add", "update", "setdefault", "__setitem__")]
     # names bound once, to a string constant (fmt = "{}": fmt.format(x) is "{}".format(x))
     bound: Dict[str, list] = {}
     for n in assigns:
@@ -125,6 +136,13 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
                  isinstance(b[0], gast.Assign) and isinstance(b[0].targets[0], gast.Name) and
                  isinstance(b[0].value, gast.Constant) and isinstance(b[0].value.value, str)}
 
+    def reader(call) -> bool:
+        """Does the call read a number from text (float(s), s.astype(float))?"""
+        func = call.func
+        if isinstance(func, gast.Attribute) and func.attr == "astype":
+            return not (call.args and _text_dtype(call.args[0], resolved))
+        return member(resolved(func), _READERS)
+
     def makes_text(value, text: Set[str]) -> bool:
         """Is ``value`` text holding a traced value at full precision (or text made from such)?"""
         reads = set(loaded_names(value))
@@ -132,7 +150,7 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
             if isinstance(value, gast.Call):
                 # a method of the text (s.strip(), s.split(",")) or text passed on: still text,
                 # except where it is read back as a number (that is the check below)
-                return not member(resolved(value.func), _READERS)
+                return not reader(value)
             return True                   # s[1:], s + "x", [s, t], a name
         if not reads & active:
             return False
@@ -153,6 +171,8 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
             if target is builtins.format:
                 spec = value.args[1] if len(value.args) > 1 else None
                 return _no_spec(spec)
+            if isinstance(func, gast.Attribute) and func.attr == "astype" and value.args:
+                return _text_dtype(value.args[0], resolved)      # y.astype(str): its repr's digits
             return member(target, _TEXT_MAKERS)
         return False
 
@@ -160,6 +180,11 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
     changed = True
     while changed:
         changed = False
+        for s in grows:          # parts.append(str(y)): the list holds text
+            base = s.value.func.value.id
+            if base not in text and set(loaded_names(s.value)) & text:
+                text.add(base)
+                changed = True
         for s in assigns:
             value = s.iter if isinstance(s, gast.For) else s.value
             targets = _target_names(s.target if isinstance(s, gast.For) else s.targets[0])
@@ -172,7 +197,7 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
     read_at: Dict[str, int] = {}
     for s in assigns:
         if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
-                set(loaded_names(s.value)) & text and member(resolved(s.value.func), _READERS):
+                set(loaded_names(s.value)) & text and reader(s.value):
             for name in _target_names(s.targets[0]):
                 read_at.setdefault(name, getattr(s, "lineno", fdef.lineno))
     numbers = set(read_at)

@@ -214,3 +214,44 @@ def test_a_percent_template_held_in_a_name_is_text():
     d = float("%.2e" % np.sum(X ** 2))
     assert_close(_np(L), d * np.sum(X ** 2), 1e-12, 1e-12)
     assert_close(_np(g), d * 2 * X, 1e-12, 1e-12)
+
+
+def via_list_append(x):
+    y = np.sum(x ** 2)
+    parts = []
+    parts.append(str(y))                      # was: a silent half gradient
+    v = float("".join(parts))
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def via_astype_str(x):
+    y = x ** 2
+    s = y.astype(str)                         # was: a silent half gradient
+    v = s.astype(float)
+    L = np.sum(v * y)
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fn", [via_list_append, via_astype_str])
+def test_text_grown_in_a_list_or_cast_to_str_is_refused(fn):
+    with pytest.raises(CompileError) as e:
+        dlfeval(fn, dlarray(X))
+    assert e.value.filename == __file__ and "read back from text" in str(e.value)
+
+
+def logs_and_casts(x):
+    y = x ** 2
+    log = []
+    log.append(str(np.sum(y)))
+    log.append(f"{np.sum(y):.3f}")
+    z = y.astype(np.float32).astype(float)
+    L = np.sum(z * y)
+    return L, dlgradient(L, x), log
+
+
+def test_logging_into_a_list_and_numeric_casts_stay_allowed():
+    L, g, log = dlfeval(logs_and_casts, dlarray(X))
+    assert_close(_np(L), np.sum(X ** 4), 1e-6, 1e-6)
+    assert_close(_np(g), 4 * X ** 3, 1e-6, 1e-6)
+    assert len(log) == 2
