@@ -18,6 +18,7 @@ import fractions
 import json
 import re
 import string
+import types
 from typing import Dict, Set
 
 import gast
@@ -105,8 +106,9 @@ def _target_names(target) -> Set[str]:
     return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
 
 
-def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
-    """Refuse a number read from text made of a traced value when a traced value depends on it."""
+def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: bool = False) -> None:
+    """Refuse a number read from text made of a traced value when a traced value depends on it
+    (or a helper, ``helper``, returns it: its caller's values may depend on it)."""
     active = activity.active
     resolver = activity.resolver
 
@@ -141,7 +143,11 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
         func = call.func
         if isinstance(func, gast.Attribute) and func.attr == "astype":
             return not (call.args and _text_dtype(call.args[0], resolved))
-        return member(resolved(func), _READERS)
+        target = resolved(func)
+        if isinstance(target, types.FunctionType) and \
+                not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins")):
+            return True         # the user's function given the text (its float(s) is not seen here)
+        return member(target, _READERS)
 
     def makes_text(value, text: Set[str]) -> bool:
         """Is ``value`` text holding a traced value at full precision (or text made from such)?"""
@@ -213,6 +219,16 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str) -> None:
                         read_at.setdefault(name, read_at[origin])
                     numbers |= new
                     changed = True
+    if helper:
+        for s in walk_no_defs(fdef):
+            if isinstance(s, gast.Return) and s.value is not None and set(loaded_names(s.value)) & numbers:
+                name = sorted(set(loaded_names(s.value)) & numbers)[0]
+                raise CompileError(
+                    f"{fdef.name}() returns a number read back from text made of a traced value (line "
+                    f"{read_at[name]}): text carries no derivative, so a gradient through it would be zero, "
+                    f"not the derivative of your program. Return the value itself (np.round(x, k) for a "
+                    f"rounded one), or extractdata(...) of it if it must be a constant",
+                    filename, getattr(s, "lineno", fdef.lineno), "a number read from text")
     for s in assigns:
         if not isinstance(s, gast.Assign):
             continue

@@ -255,3 +255,52 @@ def test_logging_into_a_list_and_numeric_casts_stay_allowed():
     assert_close(_np(L), np.sum(X ** 4), 1e-6, 1e-6)
     assert_close(_np(g), 4 * X ** 3, 1e-6, 1e-6)
     assert len(log) == 2
+
+
+def _to_text(y):
+    return str(y)
+
+
+def _from_text(s):
+    return float(s)
+
+
+def _roundtrip(y):
+    s = str(y)
+    return float(s)
+
+
+def through_a_reading_helper(x):
+    y = np.sum(x ** 2)
+    s = str(y)
+    v = _from_text(s)                         # was: a silent half gradient
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def through_a_roundtrip_helper(x):
+    y = np.sum(x ** 2)
+    v = _roundtrip(y)                         # was: a silent half gradient
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+def through_a_text_making_helper(x):
+    y = np.sum(x ** 2)
+    v = float(_to_text(y))
+    L = v * y
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fn", [through_a_reading_helper, through_a_roundtrip_helper])
+def test_text_read_back_across_a_helper_is_refused(fn):
+    with pytest.raises(CompileError) as e:
+        dlfeval(fn, dlarray(X))
+    assert e.value.filename == __file__ and "read back from text" in str(e.value)
+
+
+@pytest.mark.xfail(strict=True, reason="open: text made in a helper (return str(y)) and read back by the "
+                   "caller (float(_to_text(y))) is not seen by the per-function check: half gradient, silent")
+def test_text_made_in_a_helper_and_read_back_by_the_caller_is_refused():
+    with pytest.raises(CompileError):
+        dlfeval(through_a_text_making_helper, dlarray(X))
