@@ -227,17 +227,22 @@ class _Inliner:
 
 
     def _by_arguments(self, gdef, params, bound) -> bool:
-        """Does every gradient site of the helper differentiate by a parameter bound to an argument
-        of the caller (``h(x * 2)``'s ``dlgradient(y, x)`` read in place would differentiate by the
-        caller's intermediate value, which its sites do not model: such a call stays a call, with
-        its own pair, as before)?"""
+        """Where the helper has more than one gradient site (one may differentiate another's
+        gradient), does every one differentiate by a parameter bound to an argument of the caller?
+        (``hvp(x * 2, v)``'s second ``dlgradient(.., x)`` read in place would differentiate a gradient
+        by the caller's intermediate value, which is not modelled: such a call stays a call, with
+        its own pair, as before.)"""
+        sites = []
         for n in walk_nodes(gdef):
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
             name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
-            if name not in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
-                continue
+            if name in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
+                sites.append((name, n))
+        if len(sites) < 2:
+            return True
+        for name, n in sites:
             for a in (n.args[1:] if name == "dlgradient" else n.args[1:2]):
                 while isinstance(a, (gast.Subscript, gast.Attribute)):
                     a = a.value
