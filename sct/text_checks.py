@@ -98,6 +98,38 @@ def _text_dtype(node, resolved) -> bool:
     return target in (builtins.str, builtins.bytes, np.str_, np.bytes_)
 
 
+def _returns_text(fn) -> bool:
+    """Does the user's function ``fn`` return full-precision text of a value (``return str(y)``,
+    ``return f"{y}"``), read from its source?"""
+    from .parse import function_ast
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    scope = dict(vars(builtins))
+    scope.update(fn.__globals__)
+
+    def text(v) -> bool:
+        if isinstance(v, gast.JoinedStr):
+            return any(isinstance(p, gast.FormattedValue) and _no_spec(p.format_spec) for p in v.values)
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Mod) and _is_text(v.left):
+            return _full_percent(v.left)
+        if isinstance(v, gast.Call):
+            f = v.func
+            if isinstance(f, gast.Attribute) and f.attr in ("format", "format_map") and _is_text(f.value):
+                return _full_fields(f.value)
+            target = scope.get(f.id) if isinstance(f, gast.Name) else None
+            if target is builtins.format:
+                return _no_spec(v.args[1] if len(v.args) > 1 else None)
+            try:
+                return target in _TEXT_MAKERS
+            except TypeError:
+                return False
+        return False
+    return any(isinstance(n, gast.Return) and n.value is not None and text(n.value)
+               for n in walk_no_defs(fdef))
+
+
 def _is_text(node) -> bool:
     return isinstance(node, gast.JoinedStr) or isinstance(node, gast.Constant) and isinstance(node.value, str)
 
@@ -179,6 +211,9 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
                 return _no_spec(spec)
             if isinstance(func, gast.Attribute) and func.attr == "astype" and value.args:
                 return _text_dtype(value.args[0], resolved)      # y.astype(str): its repr's digits
+            if isinstance(target, types.FunctionType) and \
+                    not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins")):
+                return _returns_text(target)         # the user's helper returning str(y)
             return member(target, _TEXT_MAKERS)
         return False
 
