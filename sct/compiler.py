@@ -332,7 +332,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     out_formats = None if trusted else \
         follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
     activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
-                                      helper=called or mode == "vjp")  # sct/analysis.py
+                                      called or mode == "vjp")  # sct/analysis.py
     numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
     if mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values()):
         # forward over reverse: forward-differentiate the code dlfeval would run
