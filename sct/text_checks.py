@@ -90,6 +90,18 @@ def _full_fields(node) -> bool:
         return True
 
 
+_READER_NAMES = {"float", "complex", "eval", "literal_eval", "loads", "Decimal", "Fraction", "fromstring",
+                 "float64", "float32", "float16", "longdouble", "complex128", "complex64", "astype"}
+
+
+def _code_names(code):
+    """The global and attribute names ``code`` (and the code nested in it) reads."""
+    yield from code.co_names
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            yield from _code_names(c)
+
+
 def _text_dtype(node, resolved) -> bool:
     """Is ``node`` a text dtype (``str``, ``"U"``, ``np.str_``)?"""
     if isinstance(node, gast.Constant):
@@ -178,7 +190,8 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
         target = resolved(func)
         if isinstance(target, types.FunctionType) and \
                 not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins")):
-            return True         # the user's function given the text (its float(s) is not seen here)
+            # the user's function given the text that reads numbers (its float(s) is not seen here)
+            return bool(_READER_NAMES & set(_code_names(target.__code__)))
         return member(target, _READERS)
 
     def makes_text(value, text: Set[str]) -> bool:
