@@ -445,6 +445,27 @@ class ValueFacts:
         return any(self.is_complex(n) for n in gast.iter_child_nodes(node)
                    if isinstance(n, (gast.Name, gast.Constant)))
 
+    def text_names(self) -> Set[str]:
+        """Names every assignment of which binds text (a str constant or an f-string)."""
+        names = getattr(self, "_text_names", None)
+        if names is None:
+            from .ir import walk_no_defs
+            fdef = getattr(self, "fdef", None) or self.act.fdef
+            stores: Dict[str, int] = {}
+            for node in walk_no_defs(fdef):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                    stores[node.id] = stores.get(node.id, 0) + 1
+            texts = {}
+            for node in walk_no_defs(fdef):
+                if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name):
+                    v = node.value
+                    if isinstance(v, gast.JoinedStr) or isinstance(v, gast.Constant) and isinstance(v.value, str):
+                        texts[node.targets[0].id] = texts.get(node.targets[0].id, 0) + 1
+            names = {n for n, c in texts.items() if stores.get(n) == c}
+            self._text_names = names
+        return names
+
     def value_kind(self, value):
         written = getattr(self, "written_keys", ())
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
@@ -474,6 +495,9 @@ class ValueFacts:
             if isinstance(value.op, gast.Mod) and isinstance(value.left, (gast.Constant, gast.JoinedStr)) and \
                     isinstance(getattr(value.left, "value", ""), str):
                 return False        # "%.3f" % loss: text, as an f-string
+            if isinstance(value.op, gast.Mod) and isinstance(value.left, gast.Name) and \
+                    value.left.id in self.text_names():
+                return False        # fmt = "%.3f"; fmt % loss: the same
             return any(self.is_active(operand) for operand, param in
                        zip((value.left, value.right), rule.signature.parameters) if param in rule.wrt)
         if isinstance(value, gast.UnaryOp):

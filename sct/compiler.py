@@ -316,7 +316,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     for name in sorted(inlined):        # a helper read in place: redefining it recompiles
-        resolver.resolve_name(name)
+        helper = resolver.resolve_name(name)
+        for attr in ("__code__", "__defaults__"):    # so does replacing its code (IPython's autoreload)
+            resolver.attribute(helper, attr)
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py
@@ -329,7 +331,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     rename_straight_line(fdef, namer)                                           # sct/analysis.py
     out_formats = None if trusted else \
         follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
-    activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename)  # sct/analysis.py
+    activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
+                                      called or mode == "vjp")  # sct/analysis.py
     numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
     if mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values()):
         # forward over reverse: forward-differentiate the code dlfeval would run
@@ -508,7 +511,7 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
 
 
 def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_tree, nested: List,
-              trusted: bool, filename: str):
+              trusted: bool, filename: str, helper: bool = False):
     """The activity of the rewritten function, checked, and its local names (every global it
     reads guarded).  Where the rewrites changed nothing (the same nodes, the same leaves, the
     same local names), the first activity is that of this function: it is used again."""
@@ -526,7 +529,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     activity.operand_checks = check_operands(activity)
     if not trusted:                 # y traced only through helpers returning constant gradients
         check_sites(fdef, activity, filename)
-        check_text_numbers(fdef, activity, filename)
+        check_text_numbers(fdef, activity, filename, helper)
     check_nested_functions(nested, activity, filename, fdef.name)
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)

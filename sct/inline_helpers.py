@@ -75,6 +75,9 @@ class _Inliner:
         self.globals = fn.__globals__
         self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | \
             {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        # the caller's arguments it never rebinds: what a site read in place may differentiate by
+        self.arguments = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} - \
+            {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
         for extra in (fdef.args.vararg, fdef.args.kwarg):
             if extra is not None:
                 self.locals.add(extra.id)
@@ -178,6 +181,8 @@ class _Inliner:
             if not (value is None or isinstance(value, (bool, int, float, complex, str))):
                 return None
             bound[p] = gast.Constant(value=value, kind=None)
+        if not self._by_arguments(gdef, params, bound):
+            return None
         # its locals get fresh names; the globals it reads must mean the same in the caller
         assigned = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and
                     isinstance(n.ctx, (gast.Store, gast.Del))}
@@ -219,6 +224,33 @@ class _Inliner:
         self.locals |= {n.id for s in inner.body for n in walk_nodes(s)
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         return prologue + inner.body
+
+
+    def _by_arguments(self, gdef, params, bound) -> bool:
+        """Where the helper has more than one gradient site (one may differentiate another's
+        gradient), does every one differentiate by a parameter bound to an argument of the caller?
+        (``hvp(x * 2, v)``'s second ``dlgradient(.., x)`` read in place would differentiate a gradient
+        by the caller's intermediate value, which is not modelled: such a call stays a call, with
+        its own pair, as before.)"""
+        sites = []
+        for n in walk_nodes(gdef):
+            if not isinstance(n, gast.Call):
+                continue
+            f = n.func
+            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+            if name in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
+                sites.append((name, n))
+        if len(sites) < 2:
+            return True
+        for name, n in sites:
+            for a in (n.args[1:] if name == "dlgradient" else n.args[1:2]):
+                while isinstance(a, (gast.Subscript, gast.Attribute)):
+                    a = a.value
+                if isinstance(a, gast.Name) and a.id in params:
+                    b = bound.get(a.id)
+                    if not (isinstance(b, gast.Name) and b.id in self.arguments):
+                        return False
+        return True
 
 
 def _has_loop(g) -> bool:
