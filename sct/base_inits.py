@@ -109,26 +109,9 @@ def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[Lis
         return None
     params = [a.id for a in spec.args]
     bself, params = params[0], params[1:]
-    bound: Dict[str, object] = {}
-    if len(args) > len(params):
+    bound = bind_parameters(params, args, call.keywords, base_init.__defaults__)
+    if bound is None:
         return None
-    for p, a in zip(params, args):
-        bound[p] = a
-    for k in call.keywords:
-        if k.arg not in params or k.arg in bound:
-            return None
-        bound[k.arg] = k.value
-    defaults = base_init.__defaults__ or ()
-    for i, p in enumerate(params):
-        if p in bound:
-            continue
-        j = i - (len(params) - len(defaults))
-        if j < 0:
-            return None
-        value = defaults[j]
-        if not (value is None or isinstance(value, (bool, int, float, complex, str))):
-            return None
-        bound[p] = gast.Constant(value=value, kind=None)
     # the base's body: attribute stores on self from its parameters only (a docstring first)
     stmts = list(bdef.body)
     if stmts and isinstance(stmts[0], gast.Expr) and isinstance(stmts[0].value, gast.Constant) and \
@@ -181,6 +164,33 @@ def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[Lis
                 n.col_offset = getattr(s, "col_offset", 0)
                 n.end_col_offset = getattr(s, "end_col_offset", 0)
     return out
+
+
+def bind_parameters(params: List[str], args, keywords, defaults) -> Optional[Dict[str, gast.AST]]:
+    """Each named parameter's argument expression for a call given ``args`` and ``keywords``
+    (a missing one: its default, a literal number, string, bool or None); None where the call
+    cannot be bound so (too many arguments, an unknown or repeated keyword, another default)."""
+    bound: Dict[str, gast.AST] = {}
+    if len(args) > len(params):
+        return None
+    for p, a in zip(params, args):
+        bound[p] = a
+    for k in keywords:
+        if k.arg not in params or k.arg in bound:
+            return None
+        bound[k.arg] = k.value
+    defaults = defaults or ()
+    for i, p in enumerate(params):
+        if p in bound:
+            continue
+        j = i - (len(params) - len(defaults))
+        if j < 0:
+            return None
+        value = defaults[j]
+        if not (value is None or isinstance(value, (bool, int, float, complex, str))):
+            return None
+        bound[p] = gast.Constant(value=value, kind=None)
+    return bound
 
 
 def _dataclass_init(klass, init):

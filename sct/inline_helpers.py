@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
+from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
 from .ir import walk_nodes
 
@@ -161,26 +162,9 @@ class _Inliner:
         if any(isinstance(n, _UNSUPPORTED) for s in gdef.body for n in walk_nodes(s)):
             return None
         params = [a.id for a in spec.args]
-        bound: Dict[str, gast.AST] = {}
-        if len(call.args) > len(params):
+        bound = bind_parameters(params, call.args, call.keywords, g.__defaults__)
+        if bound is None:
             return None
-        for p, a in zip(params, call.args):
-            bound[p] = a
-        for k in call.keywords:
-            if k.arg not in params or k.arg in bound:
-                return None
-            bound[k.arg] = k.value
-        defaults = g.__defaults__ or ()
-        for i, p in enumerate(params):
-            if p in bound:
-                continue
-            j = i - (len(params) - len(defaults))
-            if j < 0:
-                return None
-            value = defaults[j]
-            if not (value is None or isinstance(value, (bool, int, float, complex, str))):
-                return None
-            bound[p] = gast.Constant(value=value, kind=None)
         if not self._by_arguments(gdef, params, bound):
             return None
         # its locals get fresh names; the globals it reads must mean the same in the caller
