@@ -142,6 +142,18 @@ def _returns_text(fn) -> bool:
                for n in walk_no_defs(fdef))
 
 
+def _users_function(target) -> bool:
+    """A Python function of the user's (not numpy's, sct's or a builtin)."""
+    return isinstance(target, types.FunctionType) and \
+        not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins"))
+
+
+def _refusal(what: str, verb: str) -> str:
+    return (f"{what}: text carries no derivative, so a gradient through it would be zero, not the derivative "
+            f"of your program. {verb} the value itself (np.round(x, k) for a rounded one), or "
+            f"extractdata(...) of it if it must be a constant")
+
+
 def _is_text(node) -> bool:
     return isinstance(node, gast.JoinedStr) or isinstance(node, gast.Constant) and isinstance(node.value, str)
 
@@ -169,10 +181,14 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
         except TypeError:            # unhashable
             return False
 
-    assigns = [n for n in walk_no_defs(fdef) if isinstance(n, (gast.Assign, gast.For))]
-    grows = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and
-             isinstance(n.value.func, gast.Attribute) and isinstance(n.value.func.value, gast.Name) and
-             n.value.func.attr in ("append", "extend", "insert", "add", "update", "setdefault", "__setitem__")]
+    assigns, grows = [], []
+    for n in walk_no_defs(fdef):
+        if isinstance(n, (gast.Assign, gast.For)):
+            assigns.append(n)
+        elif isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and \
+                isinstance(n.value.func, gast.Attribute) and isinstance(n.value.func.value, gast.Name) and \
+                n.value.func.attr in ("append", "extend", "insert", "add", "update", "setdefault", "__setitem__"):
+            grows.append(n)
     # names bound once, to a string constant (fmt = "{}": fmt.format(x) is "{}".format(x))
     bound: Dict[str, list] = {}
     for n in assigns:
@@ -188,8 +204,7 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
         if isinstance(func, gast.Attribute) and func.attr == "astype":
             return not (call.args and _text_dtype(call.args[0], resolved))
         target = resolved(func)
-        if isinstance(target, types.FunctionType) and \
-                not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins")):
+        if _users_function(target):
             # the user's function given the text that reads numbers (its float(s) is not seen here)
             return bool(_READER_NAMES & set(_code_names(target.__code__)))
         return member(target, _READERS)
@@ -224,8 +239,7 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
                 return _no_spec(spec)
             if isinstance(func, gast.Attribute) and func.attr == "astype" and value.args:
                 return _text_dtype(value.args[0], resolved)      # y.astype(str): its repr's digits
-            if isinstance(target, types.FunctionType) and \
-                    not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins")):
+            if _users_function(target):
                 return _returns_text(target)         # the user's helper returning str(y)
             return member(target, _TEXT_MAKERS)
         return False
@@ -271,12 +285,9 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
         for s in walk_no_defs(fdef):
             if isinstance(s, gast.Return) and s.value is not None and set(loaded_names(s.value)) & numbers:
                 name = sorted(set(loaded_names(s.value)) & numbers)[0]
-                raise CompileError(
-                    f"{fdef.name}() returns a number read back from text made of a traced value (line "
-                    f"{read_at[name]}): text carries no derivative, so a gradient through it would be zero, "
-                    f"not the derivative of your program. Return the value itself (np.round(x, k) for a "
-                    f"rounded one), or extractdata(...) of it if it must be a constant",
-                    filename, getattr(s, "lineno", fdef.lineno), "a number read from text")
+                raise CompileError(_refusal(f"{fdef.name}() returns a number read back from text made of a "
+                                            f"traced value (line {read_at[name]})", "Return"),
+                                   filename, getattr(s, "lineno", fdef.lineno), "a number read from text")
     for s in assigns:
         if not isinstance(s, gast.Assign):
             continue
@@ -285,9 +296,6 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
                 not isinstance(s.value, (gast.Tuple, gast.List, gast.Dict)):   # (returned beside it)
             name = sorted(used)[0]
             line = read_at[name]
-            raise CompileError(
-                f"a number is read back from text made of a traced value (line {line}) and a traced "
-                f"value depends on it here: text carries no derivative, so its gradient would be zero, "
-                f"not the derivative of your program. Use the value itself (np.round(x, k) for a "
-                f"rounded one), or extractdata(...) of it if it must be a constant",
-                filename, getattr(s, "lineno", fdef.lineno), "a number read from text")
+            raise CompileError(_refusal(f"a number is read back from text made of a traced value (line {line}) "
+                                        "and a traced value depends on it here", "Use"),
+                               filename, getattr(s, "lineno", fdef.lineno), "a number read from text")
