@@ -64,6 +64,16 @@ def refuse_container_subclass(cls, kind) -> None:
             break
     if not found or not _holds_traced(kind):
         return
+    _refuse_at_users_line(
+        f"a value here is a {cls.__qualname__}, a subclass of {cls.__mro__[-2].__name__} with its own {found}, "
+        f"holding values to differentiate; sct reads its items as a plain {cls.__mro__[-2].__name__}'s, so "
+        f"derivatives would not be those of {found}'s code. Pass a plain {cls.__mro__[-2].__name__} "
+        f"({cls.__mro__[-2].__name__}(value)) instead, or read the items through a method of your own")
+
+
+def _refuse_at_users_line(message: str) -> None:
+    """Raise an EvaluationError at the user's line that passed the value (the first frame outside
+    sct, its generated code, frozen modules and functools)."""
     import os
     import sys
     from . import runtime
@@ -73,13 +83,8 @@ def refuse_container_subclass(cls, kind) -> None:
     while frame is not None and (frame.f_code.co_filename.startswith(own + ("<sct", "<frozen ")) or
                                  frame.f_code.co_filename.endswith(os.sep + "functools.py")):
         frame = frame.f_back
-    raise EvaluationError(
-        f"a value here is a {cls.__qualname__}, a subclass of {cls.__mro__[-2].__name__} with its own {found}, "
-        f"holding values to differentiate; sct reads its items as a plain {cls.__mro__[-2].__name__}'s, so "
-        f"derivatives would not be those of {found}'s code. Pass a plain {cls.__mro__[-2].__name__} "
-        f"({cls.__mro__[-2].__name__}(value)) instead, or read the items through a method of your own",
-        filename=frame.f_code.co_filename if frame is not None else None,
-        lineno=frame.f_lineno if frame is not None else None)
+    raise EvaluationError(message, filename=frame.f_code.co_filename if frame is not None else None,
+                          lineno=frame.f_lineno if frame is not None else None)
 
 
 def refuse_array_subclass(cls) -> None:
@@ -101,23 +106,11 @@ def refuse_array_subclass(cls) -> None:
         if len(_SUBCLASS_CHECKED) < 256:
             _SUBCLASS_CHECKED[cls] = found
     if found:
-        import os
-        import sys
-        from . import runtime
-        from .runtime.errors import EvaluationError
-        own = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules[__package__],
-                                                                                    runtime))
-        frame = sys._getframe(1)
-        while frame is not None and (frame.f_code.co_filename.startswith(own + ("<sct", "<frozen ")) or
-                                     frame.f_code.co_filename.endswith(os.sep + "functools.py")):
-            frame = frame.f_back            # the user's line that passed it
-        raise EvaluationError(
+        _refuse_at_users_line(
             f"a value here is a {cls.__qualname__}, a subclass of numpy's ndarray with its own {found} "
             f"(what its operators, indexing or numpy's functions compute differs from an ndarray's); sct "
             f"differentiates ndarray's operations, so values and derivatives would differ. Pass "
-            f"np.asarray(value) (or dlarray(value) for an input to differentiate) instead",
-            filename=frame.f_code.co_filename if frame is not None else None,
-            lineno=frame.f_lineno if frame is not None else None)
+            f"np.asarray(value) (or dlarray(value) for an input to differentiate) instead")
 
 
 def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
