@@ -91,12 +91,20 @@ class _ToGast(gast.ast3.Ast3ToGAst):
         d = node.__dict__
         new = to.__new__(to)
         nd = new.__dict__
-        visit = self._visit
+        visit, AST = self.visit, ast.AST
         for field in fields:
             if field in d:
-                nd[field] = visit(d[field])
+                value = d[field]
             elif hasattr(node, field):
-                nd[field] = visit(getattr(node, field))
+                value = getattr(node, field)
+            else:
+                continue
+            if isinstance(value, AST):      # (self._visit, its cases inlined)
+                nd[field] = visit(value)
+            elif value.__class__ is list:
+                nd[field] = [visit(v) if isinstance(v, AST) else self._visit(v) for v in value]
+            else:
+                nd[field] = self._visit(value)
         for name in attributes:
             if name in d:
                 nd[name] = d[name]
