@@ -188,9 +188,81 @@ def _binds_as_method(rule, node: gast.Call) -> bool:
     return True
 
 
+class _Slot:
+    """A stand-in argument for ``_bind_plan``: the position or keyword a bound value came from."""
+    __slots__ = ("where",)
+
+    def __init__(self, where):
+        self.where = where
+
+
+_BIND_PLANS: Dict[int, tuple] = {}
+
+
+def _bind_plan(sig: inspect.Signature, count: int, keywords: tuple):
+    """How ``sig.bind`` maps ``count`` positional arguments and these keywords onto parameters
+    (binding depends on nothing else): per parameter in order, (name, how, what) -- "arg" (a
+    position or keyword), "tuple" (the positions a ``*args`` takes), "dict" (the keywords a
+    ``**kwargs`` takes), "empty tuple", "empty dict", "default" (its value) -- or None where the
+    call does not match (the caller binds it again, to say why).  Found once per signature and
+    shape of call (a rule is bound at every call of its op, by several passes)."""
+    hit = _BIND_PLANS.get(id(sig))
+    if hit is None or hit[0] is not sig:
+        if len(_BIND_PLANS) > 4096:
+            _BIND_PLANS.clear()
+        hit = _BIND_PLANS[id(sig)] = (sig, {})
+    key = (count, keywords)
+    if key in hit[1]:
+        return hit[1][key]
+    try:
+        bound = sig.bind(*[_Slot(i) for i in range(count)], **{k: _Slot(k) for k in keywords})
+    except TypeError:
+        plan = None
+    else:
+        plan = []
+        for name, param in sig.parameters.items():
+            if name in bound.arguments:
+                value = bound.arguments[name]
+                if param.kind == inspect.Parameter.VAR_POSITIONAL:
+                    plan.append((name, "tuple", tuple(v.where for v in value)))
+                elif param.kind == inspect.Parameter.VAR_KEYWORD:
+                    plan.append((name, "dict", tuple(value)))
+                else:
+                    plan.append((name, "arg", value.where))
+            elif param.kind == inspect.Parameter.VAR_POSITIONAL:
+                plan.append((name, "empty tuple", None))
+            elif param.kind == inspect.Parameter.VAR_KEYWORD:
+                plan.append((name, "empty dict", None))
+            elif param.default is not inspect.Parameter.empty:
+                plan.append((name, "default", param.default))
+        plan = tuple(plan)
+    hit[1][key] = plan
+    return plan
+
+
 def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: int) -> Dict[str, Any]:
     """Map the call's argument nodes onto the rule's parameter names (with defaults)."""
     sig = rule.signature
+    keywords = tuple(k.arg for k in node.keywords)
+    if None not in keywords and len(set(keywords)) == len(keywords):
+        plan = _bind_plan(sig, len(node.args), keywords)
+        if plan is not None:        # (new nodes for defaults and *args each time, as below)
+            args, by_keyword = node.args, {k.arg: k.value for k in node.keywords}
+            result: Dict[str, Any] = {}
+            for name, how, what in plan:
+                if how == "arg":
+                    result[name] = args[what] if what.__class__ is int else by_keyword[what]
+                elif how == "tuple":
+                    result[name] = gast.Tuple(elts=[args[i] for i in what], ctx=gast.Load())
+                elif how == "dict":
+                    result[name] = {k: by_keyword[k] for k in what}
+                elif how == "empty tuple":
+                    result[name] = gast.Tuple(elts=[], ctx=gast.Load())
+                elif how == "empty dict":
+                    result[name] = gast.Dict(keys=[], values=[])
+                else:
+                    result[name] = _default_node(what)
+            return result
     try:
         bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords})
     except TypeError as exc:
