@@ -181,6 +181,9 @@ def _binds_as_method(rule, node: gast.Call) -> bool:
     if rule is None or any(isinstance(a, gast.Starred) for a in node.args) or \
             any(k.arg is None for k in node.keywords):
         return True
+    keywords = tuple(k.arg for k in node.keywords)
+    if len(set(keywords)) == len(keywords):         # (the receiver is one more position)
+        return _bind_plan(rule.signature, len(node.args) + 1, keywords) is not None
     try:
         rule.signature.bind(None, *node.args, **{k.arg: k.value for k in node.keywords})
     except TypeError:
