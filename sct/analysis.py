@@ -29,7 +29,7 @@ from .runtime import support as rt_support
 from .callables import WrappedFunction
 from .errors import CompileError
 from .hooks import API
-from .ir import assign, call, load, loaded_names
+from .ir import assign, call, child_nodes, load, loaded_names
 from .plans import CallKind
 
 _MISSING = object()
@@ -517,7 +517,7 @@ class ValueFacts:
             return isinstance(node.value, complex)
         if isinstance(node, (gast.Tuple, gast.List)):
             return any(self.is_complex(e) for e in node.elts)
-        return any(self.is_complex(n) for n in gast.iter_child_nodes(node)
+        return any(self.is_complex(n) for n in child_nodes(node)
                    if isinstance(n, (gast.Name, gast.Constant)))
 
     def text_names(self) -> Set[str]:

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional
 
 import gast
 
+from .ir import walk_nodes
+
 _ALLOWED = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Attribute, gast.Subscript,
             gast.Tuple, gast.List, gast.Slice, gast.Load, gast.Store, gast.operator, gast.unaryop,
             gast.expr_context)
@@ -35,12 +37,12 @@ def inline_base_inits(fn, fdef: gast.FunctionDef, kinds) -> None:
     if cls is None:
         return
     owner = _owner(fn)
-    used = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    used = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
     fdef.body = _rewrite(fdef.body, fn, me, cls, owner, used, depth=0)
 
 
 def _mentions_init(fdef) -> bool:
-    return any(isinstance(n, gast.Attribute) and n.attr == "__init__" for n in gast.walk(fdef))
+    return any(isinstance(n, gast.Attribute) and n.attr == "__init__" for n in walk_nodes(fdef))
 
 
 def _owner(fn) -> Optional[type]:

@@ -24,7 +24,7 @@ from .alias_state import (CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTI
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .callee_effects import _returns_fresh
-from .ir import loaded_names, walk_no_defs
+from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
 
 # reductions whose result is a number (a numpy scalar) when given no axis
@@ -587,7 +587,7 @@ class PointsTo(_Values):
         # __init__'s new object (an owned parameter): an attribute it has not set yet reads the
         # class's attribute, an object every instance shares (``pool = {}`` in the class body;
         # ``self.pool[k] = v`` changes it for all): EXT until __init__ sets it on every path
-        for node in gast.walk(self.fdef):
+        for node in walk_nodes(self.fdef):
             if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and \
                     node.value.id in self.owned_params:
                 state.env[unset_key(node.value.id, node.attr)] = frozenset({EXT})

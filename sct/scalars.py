@@ -148,7 +148,7 @@ _UNSUPPORTED = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.Class
 
 
 def _supported(fn, nodes=None) -> bool:
-    for node in (nodes if nodes is not None else gast.walk(fn)):
+    for node in (nodes if nodes is not None else walk_nodes(fn)):
         if node is not fn and isinstance(node, _UNSUPPORTED):
             return False
         if isinstance(node, gast.Name) and node.id in ("locals", "vars", "eval", "exec", "float"):

@@ -26,7 +26,7 @@ import numpy as np
 
 from .analysis import Unresolved, _MISSING
 from .errors import CompileError
-from .ir import loaded_names, walk_no_defs
+from .ir import loaded_names, walk_no_defs, walk_nodes
 
 # functions whose result is text made of their arguments at full precision (format: without a spec)
 _TEXT_MAKERS = {builtins.str, builtins.repr, builtins.ascii, np.array2string,
@@ -159,7 +159,7 @@ def _is_text(node) -> bool:
 
 
 def _target_names(target) -> Set[str]:
-    return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+    return {n.id for n in walk_nodes(target) if isinstance(n, gast.Name)}
 
 
 def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: bool = False) -> None:
