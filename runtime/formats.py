@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan,  # noqa: F401
+from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501
                      check_format, formatted_data, same_labels)
 
 

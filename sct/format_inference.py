@@ -99,6 +99,10 @@ class FormatInference:
         self.constants: Dict[str, Any] = {}       # names assigned once a literal
         self.out = None
         self.returned = False
+        # the targets of ``for t in range(...)`` assigned nowhere else: integers (x[:, :, t] drops a label)
+        self.int_names = {n.target.id for n in walk_nodes(fdef) if isinstance(n, gast.For) and
+                          isinstance(n.target, gast.Name) and self.stored.get(n.target.id) == 1 and
+                          isinstance(n.iter, gast.Call) and resolver.resolve(n.iter.func) is range}
 
     def fail(self, stmt, message: str, construct: str = "data format"):
         raise CompileError(message, self.filename, getattr(stmt, "lineno", None) or self.fdef.lineno, construct)
@@ -264,9 +268,7 @@ class FormatInference:
             if isinstance(base, dict) and not isinstance(key, gast.Constant):
                 return self.item_of(tuple(base.values()))
             if isinstance(base, str):
-                items = key.elts if isinstance(key, gast.Tuple) else [key]
-                return base if all(isinstance(i, gast.Slice) for i in items) and len(items) <= len(base) \
-                    else None
+                return self.indexed(base, key)
             return None
         if isinstance(v, gast.Attribute):
             base = self.expr(v.value, env, stmt)
@@ -286,19 +288,34 @@ class FormatInference:
             return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
         return None
 
+    def indexed(self, fmt: str, key):
+        """The labels of ``x[key]`` for ``x`` labelled ``fmt`` (``sct.runtime.dlarray.indexed_format``):
+        slices keep their dimension's label, integers (literals, and the targets of ``for t in range(n)``)
+        drop their dimension; any other index gives an unformatted value."""
+        items = key.elts if isinstance(key, gast.Tuple) else [key]
+        if len(items) > len(fmt):
+            return None
+        out = []
+        for c, i in zip(fmt, items):
+            if isinstance(i, gast.Slice):
+                out.append(c)
+            elif not (type(self.literal_int(i)) is int or (isinstance(i, gast.Name) and i.id in self.int_names)):
+                return None
+        return "".join(out) + fmt[len(items):]
+
     def combine(self, trees, stmt, perms=None):
         """The one format of elementwise operands.  With ``perms`` (a list, filled per operand), an
         operand with the first format's labels in another order is arranged into that order (MATLAB
         permutes every formatted dlarray into one order); otherwise, and for different labels, refused."""
-        first = None
         for t in trees:
             if isinstance(t, _Unknown):
                 return UNKNOWN
+        fmts = [t for t in trees if isinstance(t, str)]
+        if not fmts:
+            return None
+        first = max(fmts, key=len)      # a format that is the trailing part of it broadcasts label by label
         for i, t in enumerate(trees):
-            if not isinstance(t, str):
-                continue
-            if first is None or t == first:
-                first = t
+            if not isinstance(t, str) or t == first or (len(t) < len(first) and first.endswith(t)):
                 continue
             if perms is not None and rf.same_labels(t, first):
                 perms.append((i, rf.align_perm(t, first)))

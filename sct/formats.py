@@ -36,6 +36,7 @@ from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
 from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
+from .runtime.dlarray import _LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS
 from .runtime import formats as rf
 
 
@@ -101,6 +102,9 @@ class FormatPass(LayoutCalls):
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
         if id(target) in by_target:
             return by_target[id(target)]
+        if target is np.concatenate or target is np.copy or any(target is f for f in KEEPDIMS_REDUCTIONS) or (
+                info.kind == CallKind.METHOD and info.method in LABEL_KEEPING_METHODS):
+            return self.kept_labels
         if info.kind in _OP_KINDS and id(target) in LAYOUT_OPS:
             return self.lower
         if id(target) in RECURRENT_OPS and target is getattr(nn, RECURRENT_OPS[id(target)]):
@@ -213,6 +217,59 @@ class FormatPass(LayoutCalls):
     def site(self, stmt, node, info, args, kws, env, rewrite):
         xs = args[1:]
         return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), None
+
+    def kept_labels(self, stmt, node, info, args, kws, env, rewrite):
+        """MATLAB's cat of arrays of one format along a dimension keeps it (``np.concatenate``); its
+        reductions keep it, the reduced dimensions singletons (``np.sum(x, axis, keepdims=True)``; without
+        keepdims the dimensions left keep their labels: ``rf.reduced_format``; the methods too); so do casts
+        and copies (``x.astype``, ``x.copy()``, ``np.copy``).  Otherwise unformatted."""
+        def literal(v):
+            """The value of a literal (an int, a tuple of ints, True/False/None), else the marker ``literal``."""
+            if isinstance(v, gast.Name) and v.id in self.constants:
+                v = self.constants[v.id]
+            if isinstance(v, gast.Constant):
+                return v.value
+            if isinstance(v, gast.Tuple):
+                items = tuple(self.literal_int(e) for e in v.elts)
+                return literal if any(i is None or i is False for i in items) else items
+            i = self.literal_int(v)
+            return literal if i is False or i is None else i
+
+        def reduced(x, axis_node, positional):
+            if not isinstance(x, str):
+                return x if isinstance(x, _Unknown) else None
+            if positional or set(kws) - {"axis", "keepdims"}:
+                return None
+            keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
+            keep = False if keep is None else literal(keep)
+            axis = None if axis_node is None else literal(axis_node)
+            if keep is literal or axis is literal:
+                return None
+            return rf.reduced_format(x, axis, keep) or None
+
+        def keyword(name):
+            return next((k.value for k in node.keywords if k.arg == name), None)
+        if info.kind == CallKind.METHOD:
+            x = env.get(info.receiver, self.params.get(info.receiver)) if info.receiver else None
+            if isinstance(x, (dict, tuple)) and info.method == "copy":
+                return self.dict_method(stmt, node, info, args, kws, env, rewrite)
+            if info.method in ("astype", "copy"):
+                return (x if isinstance(x, (str, _Unknown)) else None), None
+            axis = node.args[0] if node.args else keyword("axis")
+            return reduced(x, axis, len(node.args) > 1), None
+        first = args[0] if args else None
+        if info.obj is np.concatenate:
+            axis = keyword("axis") if len(node.args) < 2 else node.args[1]
+            if isinstance(axis, gast.Constant) and axis.value is None or not isinstance(first, tuple):
+                return (UNKNOWN if isinstance(first, _Unknown) else None), None
+            if any(isinstance(t, _Unknown) for t in first):
+                return UNKNOWN, None
+            fmts = set(first)
+            return (fmts.pop() if len(fmts) == 1 and isinstance(next(iter(fmts)), str) else None), None
+        if info.obj is np.copy:
+            return (first if isinstance(first, (str, _Unknown)) else None), None
+        axis = node.args[1] if len(node.args) > 1 else keyword("axis")
+        return reduced(first, axis, len(node.args) > 2), None
 
     def first_argument(self, stmt, node, info, args, kws, env, rewrite):
         return (args[0] if args else None), None

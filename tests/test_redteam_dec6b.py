@@ -1,0 +1,229 @@
+"""Red team dec6b, MATLAB fidelity of formatted dlarrays: the labels that MATLAB keeps through cat, reductions
+over a labelled dimension (sum(X, 1), mean(X, [1 2]), max, ...), casts and copies.  sct dropped them, and
+the unformatted result then went into softmax / crossentropy in sct's default layout (channels last):
+MATLAB's
+
+    Y = cat(2, X1, X2);  loss = crossentropy(softmax(Y), T)      % X1, X2 'CB'
+
+gave 5.7713 in sct (eagerly and under dlfeval) where MATLAB (and the same data labelled 'CB') gives 1.0408.
+And X(:,:,t) / X(:,:,end) of a 'CBT' sequence (Python X[:, :, t], X[:, :, -1]) lost its labels, so
+fullyconnect read the (C, B) step in sct's (B, C) layout: with C == B silently wrong (274.28 vs 319.30 in
+test_sequence_steps_keep_their_labels_in_dlfeval).  Now integer indexing drops the indexed dimension's label
+only, a reduction without keepdims the reduced ones, and an operand whose format is the trailing part of the
+other's broadcasts label by label (X - X[0] of 'CBT': 'CBT' and 'BT').  Values against numpy by hand; gradients against central differences (tests/gradcheck.py)."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dims, dlarray, dlfeval, dlgradient, extractdata
+from tests.gradcheck import assert_close, numerical_gradient
+
+rng = np.random.default_rng(61)
+
+
+def _softmax_ce_cb(y, t):
+    """MATLAB's crossentropy(softmax(Y), T) of 'CB' data, by hand: channels down the rows."""
+    e = np.exp(y - y.max(axis=0, keepdims=True))
+    p = e / e.sum(axis=0, keepdims=True)
+    return -np.sum(t * np.log(p)) / y.shape[1]
+
+
+A0 = rng.standard_normal((3, 4))
+B0 = rng.standard_normal((3, 4))
+T8 = np.eye(3)[:, rng.integers(0, 3, 8)]
+
+
+# --- cat along a labelled dimension keeps the format -----------------------------------------------------
+
+
+def test_cat_of_cb_arrays_keeps_the_format_eagerly():
+    Y = np.concatenate([dlarray(A0, "CB"), dlarray(B0, "CB")], axis=1)
+    assert dims(Y) == "CB" and Y.shape == (3, 8)
+    expected = _softmax_ce_cb(np.concatenate([A0, B0], axis=1), T8)
+    assert_close(float(sct.crossentropy(sct.softmax(Y), T8)), expected)     # was 5.7713 vs 1.0408
+    assert dims(np.concatenate((dlarray(A0, "CB"), dlarray(B0, "CB")), axis=0)) == "CB"
+    # one operand unformatted, other labels, or a flattening cat: unformatted as before
+    assert dims(np.concatenate([dlarray(A0, "CB"), dlarray(B0)], axis=1)) == ""
+    assert dims(np.concatenate([dlarray(A0, "CB"), dlarray(B0, "BC")], axis=1)) == ""
+    assert dims(np.concatenate([dlarray(A0, "CB"), dlarray(B0, "CB")], axis=None)) == ""
+
+
+def cat_loss(a, b):
+    y = np.concatenate([a, b], axis=1)
+    loss = sct.crossentropy(sct.softmax(y), T8)
+    return loss, dlgradient(loss, a, b), dims(y)
+
+
+def test_cat_of_cb_arrays_keeps_the_format_in_dlfeval():
+    loss, (ga, gb), d = dlfeval(cat_loss, dlarray(A0, "CB"), dlarray(B0, "CB"))
+    assert d == "CB"
+
+    def f(a, b):
+        return _softmax_ce_cb(np.concatenate([a, b], axis=1), T8)
+    assert_close(float(loss), f(A0, B0))
+    assert_close(extractdata(ga), numerical_gradient(f, [A0, B0], 0))
+    assert_close(extractdata(gb), numerical_gradient(f, [A0, B0], 1))
+
+
+def cat_hvp(a, b):
+    y = np.concatenate([a, b], axis=1)
+    loss = sct.crossentropy(sct.softmax(y), T8)
+    g = dlgradient(loss, a)
+    return dlgradient(np.sum(g * g), a)
+
+
+def test_cat_second_derivative():
+    g2 = dlfeval(cat_hvp, dlarray(A0, "CB"), dlarray(B0, "CB"))
+
+    def f(a):
+        return np.sum(extractdata(dlfeval(lambda x, b: dlgradient(
+            sct.crossentropy(sct.softmax(np.concatenate([x, b], axis=1)), T8), x),
+            dlarray(a, "CB"), dlarray(B0, "CB"))) ** 2)
+    assert_close(extractdata(g2), numerical_gradient(f, [A0], 0), rtol=1e-4, atol=1e-6)
+
+
+# --- reductions over a labelled dimension keep it as a singleton (keepdims=True) -----------------------------
+
+X0 = rng.standard_normal((4, 5, 3, 2))
+
+
+def test_reductions_with_keepdims_keep_the_format_eagerly():
+    X = dlarray(X0, "SSCB")
+    for r in (np.sum(X, axis=(0, 1), keepdims=True), np.mean(X, axis=(0, 1), keepdims=True),
+              np.max(X, axis=0, keepdims=True), np.min(X, axis=1, keepdims=True),
+              X.sum(axis=(0, 1), keepdims=True), X.mean(axis=0, keepdims=True), X.var(axis=0, keepdims=True),
+              X.astype(np.float32), X.copy(), np.copy(X)):
+        assert dims(r) == "SSCB", r
+    # without keepdims the dimensions left keep their labels; a reduction over every dimension: unformatted
+    assert dims(np.sum(X, axis=(0, 1))) == "CB" and dims(X.mean(axis=0)) == "SCB" and dims(np.max(X, -1)) == "SSC"
+    assert dims(X.mean()) == "" and dims(np.sum(X)) == ""
+    assert X.astype(np.float32).dtype == np.float32
+
+
+FC_W = rng.standard_normal((6, 3))
+FC_B = rng.standard_normal(6)
+
+
+def gap_fc_loss(x):
+    # MATLAB: Y = mean(X, [1 2]); Y = fullyconnect(Y, W, b); loss = sum(Y.^2, 'all')  (global average pooling)
+    y = np.mean(x, axis=(0, 1), keepdims=True)
+    z = sct.fullyconnect(y, FC_W, FC_B)
+    loss = np.sum(z ** 2)
+    return loss, dlgradient(loss, x), dims(y), dims(z)
+
+
+def test_global_average_then_fullyconnect_in_dlfeval():
+    loss, g, dy, dz = dlfeval(gap_fc_loss, dlarray(X0, "SSCB"))
+    assert dy == "SSCB" and dz == "CB"
+
+    def f(x):
+        m = x.mean(axis=(0, 1))                # (C, B)
+        return np.sum((FC_W @ m + FC_B[:, None]) ** 2)
+    assert_close(float(loss), f(X0))
+    assert_close(extractdata(g), numerical_gradient(f, [X0], 0))
+    # eagerly the same
+    y = np.mean(dlarray(X0, "SSCB"), axis=(0, 1), keepdims=True)
+    assert_close(float(np.sum(extractdata(sct.fullyconnect(y, FC_W, FC_B)) ** 2)), f(X0))
+
+
+def method_forms(x):
+    a = x.sum(axis=0, keepdims=True)
+    b = x.astype(np.float64)
+    c = x.copy()
+    d = np.max(x, axis=1, keepdims=True)
+    loss = np.sum(a) + np.sum(b * c) + np.sum(d)
+    return loss, dlgradient(loss, x), dims(a), dims(b), dims(c), dims(d)
+
+
+def test_method_forms_keep_the_format_in_dlfeval():
+    out = dlfeval(method_forms, dlarray(X0, "SSCB"))
+    assert out[2:] == ("SSCB",) * 4
+    expected = np.ones_like(X0) + 2 * X0 + (X0 == X0.max(axis=1, keepdims=True))
+    assert_close(extractdata(out[1]), expected)
+
+
+def test_mean_over_spatial_without_keepdims_then_fullyconnect():
+    def gap(x):
+        y = np.mean(x, axis=(0, 1))                    # MATLAB mean(X, [1 2]): 'CB' here
+        z = sct.fullyconnect(y, FC_W, FC_B)
+        loss = np.sum(z ** 2)
+        return loss, dlgradient(loss, x), dims(y)
+    loss, g, d = dlfeval(gap, dlarray(X0, "SSCB"))
+    assert d == "CB"
+
+    def f(x):
+        return np.sum((FC_W @ x.mean(axis=(0, 1)) + FC_B[:, None]) ** 2)
+    assert_close(float(loss), f(X0))
+    assert_close(extractdata(g), numerical_gradient(f, [X0], 0))
+
+
+# --- X(:,:,t) of a 'CBT' sequence keeps the labels of the dimensions it keeps ----------------------------
+
+CS, BS, TS = 3, 3, 4                          # C == B: the step read as (B, C) was silently wrong
+WS = rng.standard_normal((4, CS))
+BSB = rng.standard_normal(4)
+S0 = rng.standard_normal((CS, BS, TS))
+
+
+def sequence_steps(x):
+    s = 0
+    for t in range(x.shape[2]):
+        xt = x[:, :, t]
+        s = s + np.sum(sct.fullyconnect(xt, WS, BSB) ** 2)
+    last = x[:, :, -1]
+    y = sct.fullyconnect(last, WS, BSB)
+    loss = s + np.sum(y ** 3)
+    return loss, dlgradient(loss, x), dims(last), dims(y)
+
+
+def _sequence_steps_ref(x):
+    s = sum(np.sum((WS @ x[:, :, t] + BSB[:, None]) ** 2) for t in range(TS))
+    return s + np.sum((WS @ x[:, :, -1] + BSB[:, None]) ** 3)
+
+
+def test_sequence_steps_keep_their_labels_in_dlfeval():
+    loss, g, dlast, dy = dlfeval(sequence_steps, dlarray(S0, "CBT"))
+    assert (dlast, dy) == ("CB", "CB")
+    assert_close(float(loss), _sequence_steps_ref(S0))                 # was 274.28 vs 319.30
+    assert_close(extractdata(g), numerical_gradient(_sequence_steps_ref, [S0], 0))
+
+
+def test_sequence_steps_keep_their_labels_eagerly():
+    X = dlarray(S0, "CBT")
+    assert dims(X[:, :, -1]) == "CB" and dims(X[0]) == "BT" and dims(X[:, 1]) == "CT"
+    assert dims(X[np.int64(1)]) == "BT" and dims(X[:, :, 1:3]) == "CBT"
+    assert dims(X[..., 0]) == "" and dims(X[:, :, [0]]) == "" and dims(X[None]) == ""
+    y = sct.fullyconnect(X[:, :, -1], WS, BSB)
+    assert_close(extractdata(y), WS @ S0[:, :, -1] + BSB[:, None])
+    assert dims(X - X[0]) == "CBT" and dims(X[0] * X) == "CBT"
+    assert_close(extractdata(X - X[0]), S0 - S0[0])
+    with pytest.raises(ValueError, match="different labels"):
+        X[:, :, 0] + X[:, 0]                            # 'CB' and 'CT'
+
+
+def trailing_broadcast(x):
+    centred = x - np.mean(x, axis=0)                    # 'CBT' minus 'BT'
+    first = x[0]
+    z = centred * first
+    loss = np.sum(z ** 2)
+    return loss, dlgradient(loss, x), dims(centred), dims(z)
+
+
+def test_trailing_labels_broadcast_in_dlfeval():
+    loss, g, dc, dz = dlfeval(trailing_broadcast, dlarray(S0, "CBT"))
+    assert (dc, dz) == ("CBT", "CBT")
+
+    def f(x):
+        return np.sum(((x - x.mean(axis=0)) * x[0]) ** 2)
+    assert_close(float(loss), f(S0))
+    assert_close(extractdata(g), numerical_gradient(f, [S0], 0))
+
+
+def mismatched_steps(x):
+    return np.sum(x[:, :, 0] + x[:, 0])
+
+
+def test_different_labels_after_indexing_refused_at_the_line():
+    with pytest.raises(sct.CompileError, match="different labels") as info:
+        dlfeval(mismatched_steps, dlarray(S0, "CBT"))
+    assert info.value.lineno == mismatched_steps.__code__.co_firstlineno + 1
