@@ -102,6 +102,7 @@ class FormatInference:
         # the targets of ``for t in range(...)`` assigned nowhere else: integers (x[:, :, t] drops a label)
         self.int_names = {n.target.id for n in walk_nodes(fdef) if isinstance(n, gast.For) and
                           isinstance(n.target, gast.Name) and self.stored.get(n.target.id) == 1 and
+                          n.target.id not in param_kinds and
                           isinstance(n.iter, gast.Call) and resolver.resolve(n.iter.func) is range}
 
     def fail(self, stmt, message: str, construct: str = "data format"):
@@ -304,9 +305,10 @@ class FormatInference:
         return "".join(out) + fmt[len(items):]
 
     def combine(self, trees, stmt, perms=None):
-        """The one format of elementwise operands.  With ``perms`` (a list, filled per operand), an
-        operand with the first format's labels in another order is arranged into that order (MATLAB
-        permutes every formatted dlarray into one order); otherwise, and for different labels, refused."""
+        """The one format of elementwise operands: the widest one, which an operand labelled as its trailing
+        part broadcasts into label by label.  With ``perms`` (a list, filled per operand), an operand with
+        its labels in another order is arranged into that order (MATLAB permutes every formatted dlarray
+        into one order); otherwise, and for different labels, refused."""
         for t in trees:
             if isinstance(t, _Unknown):
                 return UNKNOWN

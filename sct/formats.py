@@ -15,6 +15,10 @@ argument's kind (``sct.kinds``) and this pass, run on the normalized function
   derivative order are the existing ones; its result gets MATLAB's format;
 * ``dims(x)`` and ``finddim(x, "C")`` become constants, ``stripdims`` drops
   the labels, ``dlarray(x, "SSCB")`` sets them;
+* as in MATLAB, ``np.concatenate`` of arrays of one format keeps it, so do
+  casts and copies; a reduction keeps the labels of the dimensions it keeps
+  (all of them with ``keepdims=True``) and indexing by slices and integers
+  those of the dimensions its slices keep (``x[:, :, t]`` of 'CBT': 'CB');
 * any other op gives an unformatted value (never a wrong label).
 
 The formats of the returned values are a tree that ``dlfeval`` puts on its
