@@ -148,7 +148,7 @@ def indexed_format(fmt: str, idx) -> str:
     return "".join(out) + fmt[len(items):]
 
 
-_ELEMENTWISE_FUNCTIONS = (np.where, np.clip)
+_ELEMENTWISE_FUNCTIONS = (np.where, np.clip, np.real, np.imag)
 
 # Functions and array methods whose result keeps the labels of their argument (MATLAB: sum(X, 1), mean,
 # max, min, prod, var, std of a formatted dlarray keep its format, the reduced dimensions singletons; in
@@ -260,11 +260,11 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     @property
     def real(self) -> dlarray:
-        return dlarray(self._data.real)
+        return _elementwise_result(self._data.real, self._fmt)      # MATLAB's real(X) keeps the format
 
     @property
     def imag(self) -> dlarray:
-        return dlarray(self._data.imag)
+        return _elementwise_result(self._data.imag, self._fmt)
 
     def __len__(self) -> int:
         return len(self._data)

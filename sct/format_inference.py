@@ -275,6 +275,8 @@ class FormatInference:
             base = self.expr(v.value, env, stmt)
             if isinstance(base, dict):
                 return base.get(v.attr)
+            if isinstance(base, (str, _Unknown)) and v.attr in ("real", "imag"):
+                return base                 # MATLAB's real(X), imag(X) keep the format
             return None
         if isinstance(v, gast.BinOp):
             if isinstance(v.op, gast.MatMult):

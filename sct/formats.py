@@ -45,7 +45,8 @@ from .runtime import formats as rf
 
 
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
-ELEMENTWISE = {id(f) for f in (np.where, np.clip, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu, dlfun.dropout)}
+ELEMENTWISE = {id(f) for f in (np.where, np.clip, np.real, np.imag, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu,
+                               dlfun.dropout)}
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
 
 
@@ -242,7 +243,7 @@ class FormatPass(LayoutCalls):
         def reduced(x, axis_node, positional):
             if not isinstance(x, str):
                 return x if isinstance(x, _Unknown) else None
-            if positional or set(kws) - {"axis", "keepdims"}:
+            if positional or set(kws) - {"axis", "keepdims", "dtype"}:
                 return None
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)

@@ -227,3 +227,28 @@ def test_different_labels_after_indexing_refused_at_the_line():
     with pytest.raises(sct.CompileError, match="different labels") as info:
         dlfeval(mismatched_steps, dlarray(S0, "CBT"))
     assert info.value.lineno == mismatched_steps.__code__.co_firstlineno + 1
+
+
+# --- real(X), imag(X) of a formatted dlarray keep the format; reductions with dtype= too -------------------
+
+Z0 = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+
+
+def real_parts(z):
+    a = np.real(z)
+    b = z.imag
+    c = np.sum(a * b, axis=1, dtype=np.float64)
+    loss = np.sum(c ** 2)
+    return loss, dlgradient(loss, z), dims(a), dims(b), dims(c)
+
+
+def test_real_and_imag_keep_the_format():
+    Z = dlarray(Z0, "CB")
+    assert dims(np.real(Z)) == "CB" and dims(Z.real) == "CB" and dims(np.imag(Z)) == "CB" and dims(Z.imag) == "CB"
+    loss, g, da, db, dc = dlfeval(real_parts, Z)
+    assert (da, db, dc) == ("CB", "CB", "C")
+
+    def f(z):
+        return np.sum(np.sum(z.real * z.imag, axis=1) ** 2)
+    assert_close(float(loss), f(Z0))
+    assert_close(extractdata(g), numerical_gradient(f, [Z0], 0))
