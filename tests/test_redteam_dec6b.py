@@ -252,3 +252,43 @@ def test_real_and_imag_keep_the_format():
         return np.sum(np.sum(z.real * z.imag, axis=1) ** 2)
     assert_close(float(loss), f(Z0))
     assert_close(extractdata(g), numerical_gradient(f, [Z0], 0))
+
+
+# --- sequence-to-one: lstm, then Y(:,:,end), fullyconnect, softmax, crossentropy (the lstm page's data) ----
+
+HL = 6
+LSTM_P = {"W": rng.standard_normal((4 * HL, CS)) * 0.3, "R": rng.standard_normal((4 * HL, HL)) * 0.3,
+          "b": rng.standard_normal(4 * HL) * 0.1, "Wf": rng.standard_normal((2, HL)), "bf": rng.standard_normal(2)}
+SEQ0 = rng.standard_normal((CS, 4, TS))
+T2 = np.eye(2)[:, rng.integers(0, 2, 4)]
+
+
+def sequence_to_one(x, p):
+    h0 = np.zeros((HL, 4))
+    c0 = np.zeros((HL, 4))
+    Y, h, c = sct.lstm(x, h0, c0, p["W"], p["R"], p["b"])
+    last = Y[:, :, -1]                                  # MATLAB: Y(:,:,end), 'CB'
+    loss = sct.crossentropy(sct.softmax(sct.fullyconnect(last, p["Wf"], p["bf"])), T2)
+    return loss, dlgradient(loss, p), dims(last)
+
+
+def sequence_to_one_by_state(x, p):
+    h0 = np.zeros((HL, 4))
+    c0 = np.zeros((HL, 4))
+    Y, h, c = sct.lstm(x, h0, c0, p["W"], p["R"], p["b"])
+    z = sct.fullyconnect(h, p["Wf"], p["bf"], DataFormat="CB")
+    return sct.crossentropy(sct.softmax(z, DataFormat="CB"), T2, DataFormat="CB")
+
+
+def test_sequence_to_one_lstm_last_step():
+    # was an EvaluationError (matmul: size 6 is different from 4): Y[:, :, -1] read as (B, C)
+    params = {k: dlarray(v) for k, v in LSTM_P.items()}
+    loss, g, d = dlfeval(sequence_to_one, dlarray(SEQ0, "CBT"), params)
+    assert d == "CB"
+    assert_close(float(loss), float(dlfeval(sequence_to_one_by_state, dlarray(SEQ0, "CBT"), params)))
+
+    def f(wf, w):
+        q = dict(LSTM_P, Wf=wf, W=w)
+        return float(dlfeval(sequence_to_one_by_state, dlarray(SEQ0, "CBT"), {k: dlarray(v) for k, v in q.items()}))
+    assert_close(extractdata(g["Wf"]), numerical_gradient(f, [LSTM_P["Wf"], LSTM_P["W"]], 0))
+    assert_close(extractdata(g["W"]), numerical_gradient(f, [LSTM_P["Wf"], LSTM_P["W"]], 1), rtol=1e-4, atol=1e-6)
