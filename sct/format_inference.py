@@ -304,7 +304,7 @@ class FormatInference:
                 out.append(c)
             elif not (type(self.literal_int(i)) is int or (isinstance(i, gast.Name) and i.id in self.int_names)):
                 return None
-        return "".join(out) + fmt[len(items):]
+        return "".join(out) + fmt[len(items):] or None
 
     def combine(self, trees, stmt, perms=None):
         """The one format of elementwise operands: the widest one, which an operand labelled as its trailing

@@ -292,3 +292,26 @@ def test_sequence_to_one_lstm_last_step():
         return float(dlfeval(sequence_to_one_by_state, dlarray(SEQ0, "CBT"), {k: dlarray(v) for k, v in q.items()}))
     assert_close(extractdata(g["Wf"]), numerical_gradient(f, [LSTM_P["Wf"], LSTM_P["W"]], 0))
     assert_close(extractdata(g["W"]), numerical_gradient(f, [LSTM_P["Wf"], LSTM_P["W"]], 1), rtol=1e-4, atol=1e-6)
+
+
+class _Scaler:
+    def __init__(self, k):
+        self.k = k
+
+    def scale(self, v):
+        return v * self.k
+
+
+def element_to_helper(x, s):
+    v = x[0, 1]                       # every labelled dimension indexed: an unformatted scalar
+    w = s.scale(v)
+    loss = w * np.sum(x)
+    return loss, dlgradient(loss, x)
+
+
+def test_an_element_of_a_formatted_array_passes_to_a_helper():
+    loss, g = dlfeval(element_to_helper, dlarray(A0, "CB"), _Scaler(2.0))
+    assert_close(float(loss), 2 * A0[0, 1] * A0.sum())
+    expected = np.full_like(A0, 2 * A0[0, 1])
+    expected[0, 1] += 2 * A0.sum()
+    assert_close(extractdata(g), expected)
