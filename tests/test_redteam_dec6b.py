@@ -315,3 +315,75 @@ def test_an_element_of_a_formatted_array_passes_to_a_helper():
     expected = np.full_like(A0, 2 * A0[0, 1])
     expected[0, 1] += 2 * A0.sum()
     assert_close(extractdata(g), expected)
+
+
+# --- fullyconnect with MATLAB's outputSize-by-height-by-width-by-channels weights (the fullyconnect page) ------
+
+FX0 = rng.random((4, 3, 2, 2))                       # 'SSCB'
+FW4 = rng.standard_normal((5, 4, 3, 2))              # outputFeatures x height x width x channels
+FB = np.ones((5, 1))
+
+
+def _fc4_ref(x, w):
+    return np.einsum("ohwc,hwcb->ob", w, x) + 1.0
+
+
+def test_fullyconnect_page_example_four_d_weights_eagerly():
+    # MATLAB: X = dlarray(rand(12,12,32,1),'SSCB'); weights = ones(10,12,12,32); bias = ones(10,1);
+    # Y = fullyconnect(X,weights,bias) -> 10(C) x 1(B), every value 1 + sum(X(:))  (was a matmul error)
+    X1 = rng.random((12, 12, 32, 1))
+    Y = sct.fullyconnect(dlarray(X1, "SSCB"), np.ones((10, 12, 12, 32)), np.ones((10, 1)))
+    assert dims(Y) == "CB" and Y.shape == (10, 1)
+    assert_close(extractdata(Y), np.full((10, 1), X1.sum() + 1.0))
+    Y = sct.fullyconnect(dlarray(FX0, "SSCB"), FW4, FB)
+    assert_close(extractdata(Y), _fc4_ref(FX0, FW4))
+    Y = sct.fullyconnect(np.transpose(FX0, (3, 0, 1, 2)), FW4, FB, DataFormat="BSSC")
+    assert_close(extractdata(Y), _fc4_ref(FX0, FW4).T)
+    with pytest.raises(ValueError, match="input features"):
+        sct.fullyconnect(dlarray(FX0, "SSCB"), rng.standard_normal((5, 4, 3, 3)), FB)
+
+
+def fc4_loss(x, w):
+    y = sct.fullyconnect(x, w, FB)
+    loss = np.sum(np.tanh(y) ** 2)
+    gx, gw = dlgradient(loss, x, w)
+    return loss, gx, gw, dims(y)
+
+
+def fc4_second(x, w):
+    y = sct.fullyconnect(x, w, FB)
+    gw = dlgradient(np.sum(np.tanh(y) ** 2), w)
+    return dlgradient(np.sum(gw * gw), x)
+
+
+def test_fullyconnect_four_d_weights_in_dlfeval_first_and_second_order():
+    loss, gx, gw, d = dlfeval(fc4_loss, dlarray(FX0, "SSCB"), dlarray(FW4))
+    assert d == "CB" and gw.shape == FW4.shape
+
+    def f(x, w):
+        return np.sum(np.tanh(_fc4_ref(x, w)) ** 2)
+    assert_close(float(loss), f(FX0, FW4))
+    assert_close(extractdata(gx), numerical_gradient(f, [FX0, FW4], 0))
+    assert_close(extractdata(gw), numerical_gradient(f, [FX0, FW4], 1))
+    h = dlfeval(fc4_second, dlarray(FX0, "SSCB"), dlarray(FW4))
+
+    def s(x):
+        return np.sum(extractdata(dlfeval(lambda a, w: dlgradient(
+            np.sum(np.tanh(sct.fullyconnect(a, w, FB)) ** 2), w), dlarray(x, "SSCB"), dlarray(FW4))) ** 2)
+    assert_close(extractdata(h), numerical_gradient(s, [FX0], 0), rtol=1e-4, atol=1e-6)
+
+
+def test_fullyconnect_four_d_weights_jvp():
+    x0 = rng.random((2, 12))
+    w0 = rng.standard_normal((5, 4, 3))
+    vx = rng.standard_normal(x0.shape)
+    vw = rng.standard_normal(w0.shape)
+
+    def f(x, w):
+        return np.tanh(sct.fullyconnect(x, w, 0.5))
+    _, jv = sct.jvp(f, (x0, w0), (vx, vw))
+    eps = 1e-6
+
+    def plain(t):
+        return np.tanh((x0 + t * vx) @ (w0 + t * vw).reshape(5, -1).T + 0.5)
+    assert_close(np.asarray(jv), (plain(eps) - plain(-eps)) / (2 * eps), rtol=1e-6, atol=1e-8)
