@@ -387,3 +387,29 @@ def test_fullyconnect_four_d_weights_jvp():
     def plain(t):
         return np.tanh((x0 + t * vx) @ (w0 + t * vw).reshape(5, -1).T + 0.5)
     assert_close(np.asarray(jv), (plain(eps) - plain(-eps)) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+# --- the pages' printed values, with MATLAB's default random stream (rng default: Mersenne Twister seeded
+# 5489, column-major fill; numpy's RandomState(5489) gives the same doubles) --------------------------------
+
+
+def _matlab_rand(stream, *shape):
+    return stream.random_sample(int(np.prod(shape))).reshape(shape, order="F")
+
+
+def test_loss_pages_printed_values_with_matlabs_default_stream():
+    s = np.random.RandomState(5489)                      # mse page: Y = rand(6,6,1,1), targets = ones -> 5.2061
+    assert round(float(sct.mse(dlarray(_matlab_rand(s, 6, 6, 1, 1), "SSCB"), np.ones((6, 6, 1, 1)))), 4) == 5.2061
+    s = np.random.RandomState(5489)                      # l1loss / l2loss pages: 3.1679 and 1.4748
+    Y, T = _matlab_rand(s, 10, 12), _matlab_rand(s, 10, 12)
+    assert round(float(sct.l1loss(dlarray(Y, "CB"), T)), 4) == 3.1679
+    assert round(float(sct.l2loss(dlarray(Y, "CB"), T)), 4) == 1.4748
+    s = np.random.RandomState(5489)                      # crossentropy page: softmax(rand(10,12)), randi(10,1,12)
+    X = _matlab_rand(s, 10, 12)
+    idx = np.floor(s.random_sample(12) * 10).astype(int)
+    targets = np.zeros((10, 12))
+    targets[idx, np.arange(12)] = 1
+    assert round(float(sct.crossentropy(sct.softmax(dlarray(X, "CB")), targets)), 4) == 2.3343
+    s = np.random.RandomState(5489)                      # fullyconnect page: 1.0e+03 * 2.3266 (4-D weights)
+    Y = sct.fullyconnect(dlarray(_matlab_rand(s, 12, 12, 32, 1), "SSCB"), np.ones((10, 12, 12, 32)), np.ones((10, 1)))
+    assert np.all(np.round(extractdata(Y) / 1e3, 4) == 2.3266)
