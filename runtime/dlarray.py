@@ -171,6 +171,9 @@ def _kept_format(func, args, kwargs) -> str:
     if func is np.concatenate and args and isinstance(args[0], (list, tuple)) and \
             kwargs.get("axis", args[1] if len(args) > 1 else 0) is not None:
         return _same_format(args[0])
+    if func in (np.hstack, np.vstack) and args and isinstance(args[0], (list, tuple)):
+        fmt = _same_format(args[0])         # MATLAB's [A, B] and [A; B]: (np.vstack of 1-D arrays stacks)
+        return fmt if func is np.hstack or len(fmt) >= 2 else ""
     if any(func is f for f in KEEPDIMS_REDUCTIONS) and args and isinstance(args[0], dlarray) and args[0]._fmt \
             and len(args) <= 2:
         return reduced_format(args[0]._fmt, kwargs.get("axis", args[1] if len(args) > 1 else None),

@@ -107,7 +107,7 @@ class FormatPass(LayoutCalls):
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
         if id(target) in by_target:
             return by_target[id(target)]
-        if target is np.concatenate or target is np.copy or any(target is f for f in KEEPDIMS_REDUCTIONS) or (
+        if any(target is f for f in (np.concatenate, np.hstack, np.vstack, np.copy) + KEEPDIMS_REDUCTIONS) or (
                 info.kind == CallKind.METHOD and info.method in LABEL_KEEPING_METHODS):
             return self.kept_labels
         if info.kind in _OP_KINDS and id(target) in LAYOUT_OPS:
@@ -263,14 +263,17 @@ class FormatPass(LayoutCalls):
             axis = node.args[0] if node.args else keyword("axis")
             return reduced(x, axis, len(node.args) > 1), None
         first = args[0] if args else None
-        if info.obj is np.concatenate:
+        if info.obj in (np.concatenate, np.hstack, np.vstack):
             axis = keyword("axis") if len(node.args) < 2 else node.args[1]
-            if isinstance(axis, gast.Constant) and axis.value is None or not isinstance(first, tuple):
+            if info.obj is np.concatenate and isinstance(axis, gast.Constant) and axis.value is None or \
+                    not isinstance(first, tuple):
                 return (UNKNOWN if isinstance(first, _Unknown) else None), None
             if any(isinstance(t, _Unknown) for t in first):
                 return UNKNOWN, None
             fmts = set(first)
-            return (fmts.pop() if len(fmts) == 1 and isinstance(next(iter(fmts)), str) else None), None
+            fmt = fmts.pop() if len(fmts) == 1 and isinstance(next(iter(fmts)), str) else None
+            # (np.vstack of 1-D arrays stacks them: a new dimension, unformatted)
+            return (None if info.obj is np.vstack and fmt is not None and len(fmt) < 2 else fmt), None
         if info.obj is np.copy:
             return (first if isinstance(first, (str, _Unknown)) else None), None
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")

@@ -413,3 +413,26 @@ def test_loss_pages_printed_values_with_matlabs_default_stream():
     s = np.random.RandomState(5489)                      # fullyconnect page: 1.0e+03 * 2.3266 (4-D weights)
     Y = sct.fullyconnect(dlarray(_matlab_rand(s, 12, 12, 32, 1), "SSCB"), np.ones((10, 12, 12, 32)), np.ones((10, 1)))
     assert np.all(np.round(extractdata(Y) / 1e3, 4) == 2.3266)
+
+
+def hv_stacks(a, b):
+    h = np.hstack([a, b])                              # MATLAB [A, B] of 'CB' arrays: 'CB'
+    v = np.vstack((a, b))                              # MATLAB [A; B]: 'CB'
+    loss = sct.crossentropy(sct.softmax(h), T8) + np.sum(sct.softmax(v) ** 2)
+    return loss, dlgradient(loss, a), dims(h), dims(v)
+
+
+def test_hstack_and_vstack_keep_the_format():
+    assert dims(np.hstack([dlarray(A0, "CB"), dlarray(B0, "CB")])) == "CB"
+    assert dims(np.vstack([dlarray(A0, "CB"), dlarray(B0, "CB")])) == "CB"
+    assert dims(np.vstack([dlarray(A0[:, 0], "C"), dlarray(B0[:, 0], "C")])) == ""     # 1-D: stacked
+    loss, g, dh, dv = dlfeval(hv_stacks, dlarray(A0, "CB"), dlarray(B0, "CB"))
+    assert (dh, dv) == ("CB", "CB")
+
+    def f(a):
+        h = np.hstack([a, B0])
+        v = np.vstack([a, B0])
+        ev = np.exp(v - v.max(axis=0))
+        return _softmax_ce_cb(h, T8) + np.sum((ev / ev.sum(axis=0)) ** 2)
+    assert_close(float(loss), f(A0))
+    assert_close(extractdata(g), numerical_gradient(f, [A0], 0))
