@@ -436,3 +436,13 @@ def test_hstack_and_vstack_keep_the_format():
         return _softmax_ce_cb(h, T8) + np.sum((ev / ev.sum(axis=0)) ** 2)
     assert_close(float(loss), f(A0))
     assert_close(extractdata(g), numerical_gradient(f, [A0], 0))
+
+
+def test_targets_of_another_rank_than_the_labels_say_so():
+    # dlarray(x, 'CBU') of a 3x2 x: MATLAB ignores the trailing singleton U, sct keeps it (3, 2, 1); the
+    # 3x2 targets then failed inside numpy ("axes don't match array")
+    X = dlarray(A0[:, :2], "CBU")
+    with pytest.raises(ValueError, match="targets have 2 dimensions where the data format 'CBU' has 3"):
+        sct.crossentropy(sct.softmax(X), np.eye(3)[:, [0, 2]])
+    assert_close(float(sct.crossentropy(sct.softmax(X), np.eye(3)[:, [0, 2], None])),
+                 _softmax_ce_cb(A0[:, :2], np.eye(3)[:, [0, 2]]))
