@@ -104,6 +104,8 @@ class FormatInference:
                           isinstance(n.target, gast.Name) and self.stored.get(n.target.id) == 1 and
                           n.target.id not in param_kinds and
                           isinstance(n.iter, gast.Call) and resolver.resolve(n.iter.func) is range}
+        self.int_locals: set = set()        # names assigned once an int (t - 1, len(xs), x.shape[2])
+        self.shape_locals: set = set()      # names assigned once an array's shape
 
     def fail(self, stmt, message: str, construct: str = "data format"):
         raise CompileError(message, self.filename, getattr(stmt, "lineno", None) or self.fdef.lineno, construct)
@@ -166,6 +168,13 @@ class FormatInference:
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and \
+                target.id not in self.kinds:
+            what = self.int_expression(s.value)
+            if what == "int":
+                self.int_locals.add(target.id)
+            elif what == "shape":
+                self.shape_locals.add(target.id)
         if isinstance(s.value, gast.Call):
             tree, new = self.call(s, s.value, env, rewrite)
         elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
@@ -291,10 +300,50 @@ class FormatInference:
             return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
         return None
 
+    def is_int(self, v) -> bool:
+        """Is ``v`` a Python int when the function runs: a literal, the target of ``for t in range(...)``, a
+        parameter passed an int, or a name assigned once an int expression (``t - 1``, ``len(xs)``,
+        ``x.shape[2]``: ``int_expression``)?"""
+        if type(self.literal_int(v)) is int:
+            return True
+        if not isinstance(v, gast.Name):
+            return False
+        if v.id in self.int_names or v.id in self.int_locals:
+            return True
+        kind = self.kinds.get(v.id) if v.id not in self.stored else None
+        return isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "num" and kind[2] is int
+
+    def not_int(self, v) -> bool:
+        """Is ``v`` surely not an int (so ``x[..., v, ...]`` is not basic integer indexing)?"""
+        if isinstance(v, gast.Constant):
+            return type(v.value) is not int
+        if isinstance(v, (gast.List, gast.Tuple, gast.Compare, gast.BoolOp)):
+            return True
+        if isinstance(v, gast.Name) and v.id not in self.stored and v.id in self.kinds:
+            return not self.is_int(v)          # a parameter of another kind: an array, a float, ...
+        return False
+
+    def int_expression(self, v) -> str:
+        """"int" when ``v`` (an assigned value) is an int, "shape" when it is an array's shape, else ""."""
+        if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)):
+            return "int" if self.is_int(v.left) and self.is_int(v.right) else ""
+        if isinstance(v, gast.UnaryOp) and isinstance(v.op, (gast.USub, gast.UAdd)):
+            return "int" if self.is_int(v.operand) else ""
+        if isinstance(v, gast.Call) and self.resolver.resolve(v.func) in (len, int):
+            return "int"
+        if isinstance(v, gast.Attribute) and v.attr == "shape":
+            return "shape"
+        if isinstance(v, gast.Subscript) and self.is_int(v.slice) and (
+                (isinstance(v.value, gast.Name) and v.value.id in self.shape_locals) or
+                (isinstance(v.value, gast.Attribute) and v.value.attr == "shape")):
+            return "int"
+        return "int" if self.is_int(v) else ""
+
     def indexed(self, fmt: str, key):
         """The labels of ``x[key]`` for ``x`` labelled ``fmt`` (``sct.runtime.dlarray.indexed_format``):
-        slices keep their dimension's label, integers (literals, and the targets of ``for t in range(n)``)
-        drop their dimension; any other index gives an unformatted value."""
+        slices keep their dimension's label, ints (``is_int``) drop their dimension; an index that is surely
+        not an int (a literal list, None, ...) gives an unformatted value, one that may or may not be an int
+        (a name sct cannot type) a format not known here (refused where it is read)."""
         items = key.elts if isinstance(key, gast.Tuple) else [key]
         if len(items) > len(fmt):
             return None
@@ -302,8 +351,8 @@ class FormatInference:
         for c, i in zip(fmt, items):
             if isinstance(i, gast.Slice):
                 out.append(c)
-            elif not (type(self.literal_int(i)) is int or (isinstance(i, gast.Name) and i.id in self.int_names)):
-                return None
+            elif not self.is_int(i):
+                return None if self.not_int(i) else UNKNOWN
         return "".join(out) + fmt[len(items):] or None
 
     def combine(self, trees, stmt, perms=None):

@@ -241,15 +241,15 @@ class FormatPass(LayoutCalls):
             return literal if i is False or i is None else i
 
         def reduced(x, axis_node, positional):
-            if not isinstance(x, str):
-                return x if isinstance(x, _Unknown) else None
-            if positional or set(kws) - {"axis", "keepdims", "dtype"}:
+            if positional or set(kws) - {"axis", "keepdims", "dtype"} or not isinstance(x, (str, _Unknown)):
                 return None
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)
             axis = None if axis_node is None else literal(axis_node)
-            if keep is literal or axis is literal:
-                return None
+            if keep is literal or axis is literal or (axis is None and keep is False):
+                return None             # (a reduction over every dimension: a scalar, unformatted)
+            if isinstance(x, _Unknown):
+                return UNKNOWN
             return rf.reduced_format(x, axis, keep) or None
 
         def keyword(name):

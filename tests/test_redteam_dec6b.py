@@ -446,3 +446,60 @@ def test_targets_of_another_rank_than_the_labels_say_so():
         sct.crossentropy(sct.softmax(X), np.eye(3)[:, [0, 2]])
     assert_close(float(sct.crossentropy(sct.softmax(X), np.eye(3)[:, [0, 2], None])),
                  _softmax_ce_cb(A0[:, :2], np.eye(3)[:, [0, 2]]))
+
+
+# --- inside dlfeval an index is followed as an int where it is one: t - 1, len(x) - 1, x.shape[2] - 1, int(...),
+# an int argument; where sct cannot tell, the format is not known (refused where it is read), never a guess
+# that would differ from the labels the same code gets outside dlfeval ------------------------------------------
+
+
+def int_indices(x, j):
+    s = 0
+    for t in range(1, x.shape[2]):
+        prev = x[:, :, t - 1]
+        s = s + np.sum(sct.fullyconnect(prev, WS, BSB) ** 2)
+    n = x.shape[2]
+    last = x[:, :, n - 1]
+    k = len(x) - 1
+    first = x[k]
+    m = int(j)
+    yj = sct.fullyconnect(x[:, :, m], WS, BSB)
+    y = sct.fullyconnect(last, WS, BSB)
+    loss = s + np.sum(y ** 3) + np.sum(first) + np.sum(yj)
+    return loss, dlgradient(loss, x), dims(last), dims(first)
+
+
+def _int_indices_ref(x, j=1):
+    s = sum(np.sum((WS @ x[:, :, t - 1] + BSB[:, None]) ** 2) for t in range(1, TS))
+    return s + np.sum((WS @ x[:, :, -1] + BSB[:, None]) ** 3) + np.sum(x[-1]) + np.sum(WS @ x[:, :, j] + BSB[:, None])
+
+
+def test_integer_indices_followed_in_dlfeval_as_outside():
+    loss, g, dlast, dfirst = dlfeval(int_indices, dlarray(S0, "CBT"), 1)
+    assert (dlast, dfirst) == ("CB", "BT")
+    assert_close(float(loss), _int_indices_ref(S0))
+    assert_close(extractdata(g), numerical_gradient(_int_indices_ref, [S0], 0))
+    # the same function outside dlfeval (no dlgradient): the same labels and value
+    X = dlarray(S0, "CBT")
+    assert dims(X[:, :, TS - 1]) == "CB" and dims(X[len(X) - 1]) == "BT"
+
+
+def index_from_argmax(x):
+    i = np.argmax(extractdata(np.sum(x, axis=(0, 1))))      # an int at run time; sct cannot tell here
+    return sct.fullyconnect(x[:, :, i], WS, BSB)
+
+
+def index_array_argument(x, idx):
+    return np.sum(x[:, :, idx] ** 2)
+
+
+def test_an_index_sct_cannot_type_is_refused_where_a_layout_reads_it():
+    with pytest.raises(sct.CompileError, match="format of its input is not known") as info:
+        dlfeval(index_from_argmax, dlarray(S0, "CBT"))
+    assert info.value.lineno == index_from_argmax.__code__.co_firstlineno + 2
+    # outside dlfeval the same code reads the step's 'CB' labels
+    i = np.argmax(S0.sum(axis=(0, 1)))
+    assert_close(extractdata(index_from_argmax(dlarray(S0, "CBT"))), WS @ S0[:, :, i] + BSB[:, None])
+    # an array argument as the index: fancy indexing, unformatted, as outside dlfeval
+    assert_close(float(dlfeval(index_array_argument, dlarray(S0, "CBT"), np.array([0, 2]))),
+                 np.sum(S0[:, :, [0, 2]] ** 2))
