@@ -16,6 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
+from .runtime import support
 
 
 class _Unknown:
@@ -100,12 +101,9 @@ class FormatInference:
         self.out = None
         self.returned = False
         # the targets of ``for t in range(...)`` assigned nowhere else: integers (x[:, :, t] drops a label)
-        self.int_names = {n.target.id for n in walk_nodes(fdef) if isinstance(n, gast.For) and
-                          isinstance(n.target, gast.Name) and self.stored.get(n.target.id) == 1 and
-                          n.target.id not in param_kinds and
-                          isinstance(n.iter, gast.Call) and resolver.resolve(n.iter.func) is range}
-        self.int_locals: set = set()        # names assigned once an int (t - 1, len(xs), x.shape[2])
+        self.int_names: set = set()         # names that hold a Python int wherever they are read
         self.shape_locals: set = set()      # names assigned once an array's shape
+        self.find_ints(fdef, param_kinds)
 
     def fail(self, stmt, message: str, construct: str = "data format"):
         raise CompileError(message, self.filename, getattr(stmt, "lineno", None) or self.fdef.lineno, construct)
@@ -168,13 +166,6 @@ class FormatInference:
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)
-        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and \
-                target.id not in self.kinds:
-            what = self.int_expression(s.value)
-            if what == "int":
-                self.int_locals.add(target.id)
-            elif what == "shape":
-                self.shape_locals.add(target.id)
         if isinstance(s.value, gast.Call):
             tree, new = self.call(s, s.value, env, rewrite)
         elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
@@ -300,6 +291,32 @@ class FormatInference:
             return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
         return None
 
+    def find_ints(self, fdef, param_kinds) -> None:
+        """``int_names``: the local names every assignment of which is an int (``for t in range(...)``,
+        ``i = 0`` then ``i = i + 1``, ``n = x.shape[2] - 1``, ``k = len(xs)``), found as the largest such set;
+        ``shape_locals``: names assigned once an array's shape."""
+        stores: Dict[str, List] = {}
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                stores.setdefault(n.targets[0].id, []).append(n.value)
+            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                stores.setdefault(n.target.id, []).append(gast.BinOp(left=n.target, op=n.op, right=n.value))
+            elif isinstance(n, gast.For) and isinstance(n.target, gast.Name) and isinstance(n.iter, gast.Call) and \
+                    self.resolver.resolve(n.iter.func) is range:
+                stores.setdefault(n.target.id, []).append(const(0))
+        for name, values in stores.items():
+            if len(values) == 1 and self.stored.get(name) == 1 and isinstance(values[0], gast.Attribute) and \
+                    values[0].attr == "shape":
+                self.shape_locals.add(name)
+        # every store of the name is one of those above (no tuple unpacking, with-as, other for targets)
+        self.int_names = {name for name, values in stores.items()
+                          if name not in param_kinds and len(values) == self.stored.get(name)}
+        while True:
+            keep = {name for name in self.int_names if all(self.int_expression(v) == "int" for v in stores[name])}
+            if keep == self.int_names:
+                return
+            self.int_names = keep
+
     def is_int(self, v) -> bool:
         """Is ``v`` a Python int when the function runs: a literal, the target of ``for t in range(...)``, a
         parameter passed an int, or a name assigned once an int expression (``t - 1``, ``len(xs)``,
@@ -308,7 +325,7 @@ class FormatInference:
             return True
         if not isinstance(v, gast.Name):
             return False
-        if v.id in self.int_names or v.id in self.int_locals:
+        if v.id in self.int_names:
             return True
         kind = self.kinds.get(v.id) if v.id not in self.stored else None
         return isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "num" and kind[2] is int
@@ -331,6 +348,8 @@ class FormatInference:
             return "int" if self.is_int(v.operand) else ""
         if isinstance(v, gast.Call) and self.resolver.resolve(v.func) in (len, int):
             return "int"
+        if isinstance(v, gast.Call) and self.resolver.resolve(v.func) is support.inplace_result and v.args:
+            return self.int_expression(v.args[0])      # i += 1: the value of i + 1
         if isinstance(v, gast.Attribute) and v.attr == "shape":
             return "shape"
         if isinstance(v, gast.Subscript) and self.is_int(v.slice) and (

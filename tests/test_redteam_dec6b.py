@@ -503,3 +503,19 @@ def test_an_index_sct_cannot_type_is_refused_where_a_layout_reads_it():
     # an array argument as the index: fancy indexing, unformatted, as outside dlfeval
     assert_close(float(dlfeval(index_array_argument, dlarray(S0, "CBT"), np.array([0, 2]))),
                  np.sum(S0[:, :, [0, 2]] ** 2))
+
+
+def counter_index(x):
+    i = 0
+    s = 0
+    while i < x.shape[2]:
+        s = s + np.sum(sct.fullyconnect(x[:, :, i], WS, BSB) ** 2)
+        i += 1
+    return s
+
+
+def test_a_while_loop_counter_is_an_int_index():
+    def ref(x):
+        return sum(np.sum((WS @ x[:, :, t] + BSB[:, None]) ** 2) for t in range(TS))
+    assert_close(float(dlfeval(counter_index, dlarray(S0, "CBT"))), ref(S0))
+    assert_close(float(counter_index(dlarray(S0, "CBT"))), ref(S0))
