@@ -143,8 +143,9 @@ def indexed_format(fmt: str, idx) -> str:
     for c, i in zip(fmt, items):
         if isinstance(i, slice):
             out.append(c)
-        elif not (isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))):
-            return ""
+        elif not (isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) or
+                  isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu"):
+            return ""                       # (numpy indexes by a 0-d integer array as by its int)
     return "".join(out) + fmt[len(items):]
 
 

@@ -328,7 +328,9 @@ class FormatInference:
         if v.id in self.int_names:
             return True
         kind = self.kinds.get(v.id) if v.id not in self.stored else None
-        return isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "num" and kind[2] is int
+        return isinstance(kind, tuple) and len(kind) > 2 and (
+            (kind[0] == "num" and kind[2] is int) or           # an int; a numpy integer or 0-d integer array
+            (kind[0] == "nd" and kind[2] == 0 and isinstance(kind[1], str) and kind[1][1:2] in ("i", "u")))
 
     def not_int(self, v) -> bool:
         """Is ``v`` surely not an int (so ``x[..., v, ...]`` is not basic integer indexing)?"""

@@ -519,3 +519,14 @@ def test_a_while_loop_counter_is_an_int_index():
         return sum(np.sum((WS @ x[:, :, t] + BSB[:, None]) ** 2) for t in range(TS))
     assert_close(float(dlfeval(counter_index, dlarray(S0, "CBT"))), ref(S0))
     assert_close(float(counter_index(dlarray(S0, "CBT"))), ref(S0))
+
+
+def step_by_argument(x, t):
+    return sct.fullyconnect(x[:, :, t], WS, BSB)
+
+
+@pytest.mark.parametrize("t", [2, np.int64(2), np.array(2)], ids=["int", "int64", "0-d array"])
+def test_an_integer_argument_as_the_index_in_dlfeval_and_outside(t):
+    expected = WS @ S0[:, :, 2] + BSB[:, None]
+    assert_close(extractdata(dlfeval(step_by_argument, dlarray(S0, "CBT"), t)), expected)
+    assert_close(extractdata(step_by_argument(dlarray(S0, "CBT"), t)), expected)
