@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .labels import align_data, formatted_data
+from .labels import align_data, formatted_data, reduced_format
 
 _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
 
@@ -105,19 +105,22 @@ def _wrap(x):
 
 
 def _aligned(values):
-    """``values`` with each formatted dlarray whose labels are those of the first formatted one in another
-    order transposed into the first's order (MATLAB permutes every formatted dlarray into one order, so
-    such operands line up label by label); the common format.  Different labels raise."""
-    fmt = ""
+    """``values`` with each formatted dlarray whose labels are those of the widest formatted one in another
+    order transposed into that order (MATLAB permutes every formatted dlarray into one order, so such
+    operands line up label by label); the common format.  A format that is the trailing part of the widest
+    one broadcasts as numpy does, label by label (``X - X[0]`` of a 'CBT' X: 'CBT' and 'BT').  Different
+    labels raise."""
+    fmts = [v._fmt for v in values if isinstance(v, dlarray) and v._fmt]
+    if not fmts:
+        return values, ""
+    fmt = max(fmts, key=len)
     out = None
     for i, v in enumerate(values):
-        if isinstance(v, dlarray) and v._fmt:
-            if not fmt:
-                fmt = v._fmt
-            elif v._fmt != fmt:
-                if out is None:
-                    out = list(values)
-                out[i] = align_data(v._data, v._fmt, fmt)
+        if isinstance(v, dlarray) and v._fmt and v._fmt != fmt and not (
+                len(v._fmt) < len(fmt) and fmt.endswith(v._fmt)):
+            if out is None:
+                out = list(values)
+            out[i] = align_data(v._data, v._fmt, fmt)
     return (values if out is None else type(values)(out)), fmt
 
 
@@ -129,13 +132,65 @@ def _elementwise_result(result, fmt: str):
     return out
 
 
-def _slices_only(idx) -> bool:
-    """Indexing by slices only (no integers, arrays, None or ...): every dimension stays."""
+def indexed_format(fmt: str, idx) -> str:
+    """The labels of ``x[idx]`` for ``x`` labelled ``fmt``: indexing by slices and integers only (no
+    arrays, None or ...), each slice keeps its dimension's label and each integer drops its dimension
+    (MATLAB's X(:,:,end) of a 'CBT' array keeps the labels of the dimensions it keeps); "" otherwise."""
     items = idx if isinstance(idx, tuple) else (idx,)
-    return all(isinstance(i, slice) for i in items)
+    if not fmt or len(items) > len(fmt):
+        return ""
+    out = []
+    for c, i in zip(fmt, items):
+        if isinstance(i, slice):
+            out.append(c)
+        elif not (isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) or
+                  isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu"):
+            return ""                       # (numpy indexes by a 0-d integer array as by its int)
+    return "".join(out) + fmt[len(items):]
 
 
-_ELEMENTWISE_FUNCTIONS = (np.where, np.clip)
+_ELEMENTWISE_FUNCTIONS = (np.where, np.clip, np.real, np.imag)
+
+# Functions and array methods whose result keeps the labels of their argument (MATLAB: sum(X, 1), mean,
+# max, min, prod, var, std of a formatted dlarray keep its format, the reduced dimensions singletons; in
+# numpy they stay with keepdims=True and go without it, the other dimensions keeping their labels; cat of
+# arrays of one format along any dimension keeps it; casts and copies keep it).
+KEEPDIMS_REDUCTIONS = (np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std,
+                       np.nansum, np.nanmean, np.nanmax, np.nanmin)
+REDUCING_METHODS = ("sum", "mean", "max", "min", "prod", "var", "std")
+_LABEL_KEEPING_METHODS = ("astype", "copy") + REDUCING_METHODS
+
+
+def _same_format(items) -> str:
+    """The one format of ``items`` (a sequence of arrays) when every one is a dlarray with it, else ""."""
+    fmts = {x._fmt if isinstance(x, dlarray) else "" for x in items}
+    return fmts.pop() if len(fmts) == 1 else ""
+
+
+def _kept_format(func, args, kwargs) -> str:
+    """The format of ``func(*args, **kwargs)`` (MATLAB's cat and reductions keep labels; ``reduced_format``)."""
+    if func is np.concatenate and args and isinstance(args[0], (list, tuple)) and \
+            kwargs.get("axis", args[1] if len(args) > 1 else 0) is not None:
+        return _same_format(args[0])
+    if func in (np.hstack, np.vstack) and args and isinstance(args[0], (list, tuple)):
+        fmt = _same_format(args[0])         # MATLAB's [A, B] and [A; B]: (np.vstack of 1-D arrays stacks)
+        return fmt if func is np.hstack or len(fmt) >= 2 else ""
+    if any(func is f for f in KEEPDIMS_REDUCTIONS) and args and isinstance(args[0], dlarray) and args[0]._fmt \
+            and len(args) <= 2:
+        return reduced_format(args[0]._fmt, kwargs.get("axis", args[1] if len(args) > 1 else None),
+                              kwargs.get("keepdims", False))
+    if func is np.copy and args and isinstance(args[0], dlarray):
+        return args[0]._fmt
+    return ""
+
+
+def _method_format(fmt: str, name: str, a, k) -> str:
+    """The format of ``x.name(*a, **k)`` for ``x`` labelled ``fmt`` (one of ``_LABEL_KEEPING_METHODS``)."""
+    if name in ("astype", "copy"):
+        return fmt
+    if len(a) > 1:
+        return ""
+    return reduced_format(fmt, k.get("axis", a[0] if a else None), k.get("keepdims", False))
 
 
 class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
@@ -180,7 +235,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         if func in _ELEMENTWISE_FUNCTIONS:
             args, fmt = _aligned(args)
             return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), fmt)
-        return _wrap_result(func(*_unwrap(args), **_unwrap(kwargs)))
+        return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs))
 
     # --- array-like attributes -------------------------------------------------------
     @property
@@ -209,19 +264,20 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     @property
     def real(self) -> dlarray:
-        return dlarray(self._data.real)
+        return _elementwise_result(self._data.real, self._fmt)      # MATLAB's real(X) keeps the format
 
     @property
     def imag(self) -> dlarray:
-        return dlarray(self._data.imag)
+        return _elementwise_result(self._data.imag, self._fmt)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def __getitem__(self, idx):
         out = dlarray(self._data[_unwrap(idx)])
-        if self._fmt and _slices_only(idx) and out._data.ndim == len(self._fmt):
-            out._fmt = self._fmt
+        fmt = indexed_format(self._fmt, idx)
+        if fmt and out._data.ndim == len(fmt):
+            out._fmt = fmt
         return out
 
     def finddim(self, label: str) -> List[int]:
@@ -247,6 +303,10 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         # Array methods (sum, reshape, mean, ...) compute on the data and wrap.
         attr = getattr(self._data, name)
         if callable(attr):
+            if name in _LABEL_KEEPING_METHODS and self._fmt:
+                fmt = self._fmt
+                return lambda *a, **k: _elementwise_result(attr(*_unwrap(a), **_unwrap(k)),
+                                                           _method_format(fmt, name, a, k))
             return lambda *a, **k: _wrap_result(attr(*_unwrap(a), **_unwrap(k)))
         return attr
 

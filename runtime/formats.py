@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan,  # noqa: F401
+from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501
                      check_format, formatted_data, same_labels)
 
 
@@ -511,6 +511,11 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
         if isinstance(pos, str) and values.get(pos) is None:
             continue
         v = np.asarray(values[pos])
+        if perm is not None and v.ndim != len(perm):
+            what = pos if isinstance(pos, str) else {0: "the input", 1: "the targets"}.get(pos, f"argument {pos + 1}")
+            raise ValueError(f"{fname}: {what} {'has' if pos == 0 else 'have'} {v.ndim} dimensions where the "
+                             f"data format {fmt!r} has {len(perm)}: give them the predictions' size (MATLAB ignores "
+                             "trailing singleton 'U' labels after the second, sct keeps them) or label them")
         if perm is not None:
             v = np.transpose(v, perm)
         if flatten is not None:

@@ -41,6 +41,24 @@ def formatted_data(data: np.ndarray, fmt: str, name: str = "dlarray") -> np.ndar
     return data
 
 
+def reduced_format(fmt: str, axis, keepdims) -> str:
+    """The labels of a reduction (``np.sum(x, axis, keepdims=...)``) of data labelled ``fmt``: MATLAB's
+    sum(X, 1), mean(X, [1 2]), max, ... keep the format, the reduced dimensions singletons: with
+    ``keepdims=True`` all of ``fmt``, without it the labels of the dimensions left; "" when ``axis`` is not
+    an int or a tuple of ints (None: every dimension reduced) or out of range."""
+    if keepdims is True:
+        return fmt
+    if keepdims not in (False, None):
+        return ""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    n = len(fmt)
+    if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) and -n <= a < n
+                           for a in axes):
+        return ""
+    gone = {int(a) % n for a in axes}
+    return "".join(c for i, c in enumerate(fmt) if i not in gone)
+
+
 def same_labels(a: str, b: str) -> bool:
     """Do the formats ``a`` and ``b`` have the same labels (each as often), in any order?"""
     return sorted(a) == sorted(b)

@@ -137,7 +137,8 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
 
     ``x`` is ``(batch, in)``, or ``(in,)`` for one observation, or
     ``(batch, ..., in)`` (applied to the last axis); ``weights`` is
-    ``(out, in)``; ``bias`` is ``(out,)`` or MATLAB's ``(out, 1)`` (or anything broadcasting against
+    ``(out, in)``, or MATLAB's ``(out, height, width, channels)`` for formatted
+    image data (its dimensions after the first flattened as the input's); ``bias`` is ``(out,)`` or MATLAB's ``(out, 1)`` (or anything broadcasting against
     the ``(..., out)`` result, e.g. 0).  Unlike MATLAB, spatial dimensions are
     not flattened into the input features: reshape ``x`` first for that.
     Differentiable with respect to all three.
@@ -149,7 +150,7 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
     if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
         return run_formatted("fullyconnect", fullyconnect, (x, weights, bias), {}, DataFormat)
     bias = vector_bias(bias, np.shape(weights)[0])
-    y = x @ np.transpose(weights)
+    y = x @ np.transpose(matrix_weights(weights, x))
     if type(y) is np.ndarray and (type(bias) is np.ndarray or type(bias) in (float, int)) and \
             np.result_type(y, bias) == y.dtype and np.broadcast_shapes(np.shape(bias), y.shape) == y.shape:
         y += bias                         # a new product: the bias added in place (no second array)
@@ -157,17 +158,33 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
     return y + bias
 
 
+def matrix_weights(weights, x):
+    """``weights`` as the (out, in) matrix: MATLAB's fullyconnect also takes them as
+    outputSize-by-height-by-width-by-channels (the fullyconnect page's example), the input's spatial and
+    channel dimensions, flattened as the input's features are (in the layout's order S.., C)."""
+    shape = np.shape(weights)
+    if len(shape) <= 2:
+        return weights
+    features = int(np.prod(shape[1:]))
+    if np.shape(x) and np.shape(x)[-1] != features:
+        raise ValueError(f"fullyconnect: weights of size {shape} need {features} input features "
+                         f"(the product of their dimensions after the first), the input has {np.shape(x)[-1]}")
+    return np.reshape(weights, (shape[0], features))
+
+
 def fullyconnect_weights_adjoint(g, x, weights):
-    """The adjoint of ``weights`` in ``x @ weights.T``: ``g.T @ x`` over every observation."""
-    xm = np.reshape(x, (-1, np.shape(weights)[1]))
+    """The adjoint of ``weights`` in ``x @ weights.T``: ``g.T @ x`` over every observation (in the
+    shape of ``weights``: MATLAB's outputSize-by-height-by-width-by-channels weights too)."""
+    xm = np.reshape(x, (-1, int(np.prod(np.shape(weights)[1:]))))
     if np.iscomplexobj(xm):
         xm = np.conj(xm)                  # (a real array's conj is a copy: skipped)
-    return np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) @ xm
+    gw = np.transpose(np.reshape(g, (-1, np.shape(weights)[0]))) @ xm
+    return gw if np.ndim(weights) <= 2 else np.reshape(gw, np.shape(weights))
 
 
 @defrule(fullyconnect, wrt=("x", "weights", "bias"))
 def _fullyconnect_rule(g, ans, x, weights, bias, DataFormat=None):
-    return (g @ np.conj(weights),
+    return (g @ np.conj(matrix_weights(weights, x)),
             fullyconnect_weights_adjoint(g, x, weights),
             np.reshape(unbroadcast(g, vector_bias(bias, np.shape(weights)[0])), np.shape(bias)))
 

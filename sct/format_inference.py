@@ -16,6 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
+from .runtime import support
 
 
 class _Unknown:
@@ -99,6 +100,10 @@ class FormatInference:
         self.constants: Dict[str, Any] = {}       # names assigned once a literal
         self.out = None
         self.returned = False
+        # the targets of ``for t in range(...)`` assigned nowhere else: integers (x[:, :, t] drops a label)
+        self.int_names: set = set()         # names that hold a Python int wherever they are read
+        self.shape_locals: set = set()      # names assigned once an array's shape
+        self.find_ints(fdef, param_kinds)
 
     def fail(self, stmt, message: str, construct: str = "data format"):
         raise CompileError(message, self.filename, getattr(stmt, "lineno", None) or self.fdef.lineno, construct)
@@ -264,14 +269,14 @@ class FormatInference:
             if isinstance(base, dict) and not isinstance(key, gast.Constant):
                 return self.item_of(tuple(base.values()))
             if isinstance(base, str):
-                items = key.elts if isinstance(key, gast.Tuple) else [key]
-                return base if all(isinstance(i, gast.Slice) for i in items) and len(items) <= len(base) \
-                    else None
+                return self.indexed(base, key)
             return None
         if isinstance(v, gast.Attribute):
             base = self.expr(v.value, env, stmt)
             if isinstance(base, dict):
                 return base.get(v.attr)
+            if isinstance(base, (str, _Unknown)) and v.attr in ("real", "imag"):
+                return base                 # MATLAB's real(X), imag(X) keep the format
             return None
         if isinstance(v, gast.BinOp):
             if isinstance(v.op, gast.MatMult):
@@ -286,19 +291,105 @@ class FormatInference:
             return merge(self.expr(v.body, env, stmt), self.expr(v.orelse, env, stmt))
         return None
 
+    def find_ints(self, fdef, param_kinds) -> None:
+        """``int_names``: the local names every assignment of which is an int (``for t in range(...)``,
+        ``i = 0`` then ``i = i + 1``, ``n = x.shape[2] - 1``, ``k = len(xs)``), found as the largest such set;
+        ``shape_locals``: names assigned once an array's shape."""
+        stores: Dict[str, List] = {}
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                stores.setdefault(n.targets[0].id, []).append(n.value)
+            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                stores.setdefault(n.target.id, []).append(gast.BinOp(left=n.target, op=n.op, right=n.value))
+            elif isinstance(n, gast.For) and isinstance(n.target, gast.Name) and isinstance(n.iter, gast.Call) and \
+                    self.resolver.resolve(n.iter.func) is range:
+                stores.setdefault(n.target.id, []).append(const(0))
+        for name, values in stores.items():
+            if len(values) == 1 and self.stored.get(name) == 1 and isinstance(values[0], gast.Attribute) and \
+                    values[0].attr == "shape":
+                self.shape_locals.add(name)
+        # every store of the name is one of those above (no tuple unpacking, with-as, other for targets)
+        self.int_names = {name for name, values in stores.items()
+                          if name not in param_kinds and len(values) == self.stored.get(name)}
+        while True:
+            keep = {name for name in self.int_names if all(self.int_expression(v) == "int" for v in stores[name])}
+            if keep == self.int_names:
+                return
+            self.int_names = keep
+
+    def is_int(self, v) -> bool:
+        """Is ``v`` a Python int when the function runs: a literal, the target of ``for t in range(...)``, a
+        parameter passed an int, or a name assigned once an int expression (``t - 1``, ``len(xs)``,
+        ``x.shape[2]``: ``int_expression``)?"""
+        if type(self.literal_int(v)) is int:
+            return True
+        if not isinstance(v, gast.Name):
+            return False
+        if v.id in self.int_names:
+            return True
+        kind = self.kinds.get(v.id) if v.id not in self.stored else None
+        return isinstance(kind, tuple) and len(kind) > 2 and (
+            (kind[0] == "num" and kind[2] is int) or           # an int; a numpy integer or 0-d integer array
+            (kind[0] == "nd" and kind[2] == 0 and isinstance(kind[1], str) and kind[1][1:2] in ("i", "u")))
+
+    def not_int(self, v) -> bool:
+        """Is ``v`` surely not an int (so ``x[..., v, ...]`` is not basic integer indexing)?"""
+        if isinstance(v, gast.Constant):
+            return type(v.value) is not int
+        if isinstance(v, (gast.List, gast.Tuple, gast.Compare, gast.BoolOp)):
+            return True
+        if isinstance(v, gast.Name) and v.id not in self.stored and v.id in self.kinds:
+            return not self.is_int(v)          # a parameter of another kind: an array, a float, ...
+        return False
+
+    def int_expression(self, v) -> str:
+        """"int" when ``v`` (an assigned value) is an int, "shape" when it is an array's shape, else ""."""
+        if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)):
+            return "int" if self.is_int(v.left) and self.is_int(v.right) else ""
+        if isinstance(v, gast.UnaryOp) and isinstance(v.op, (gast.USub, gast.UAdd)):
+            return "int" if self.is_int(v.operand) else ""
+        if isinstance(v, gast.Call) and self.resolver.resolve(v.func) in (len, int):
+            return "int"
+        if isinstance(v, gast.Call) and self.resolver.resolve(v.func) is support.inplace_result and v.args:
+            return self.int_expression(v.args[0])      # i += 1: the value of i + 1
+        if isinstance(v, gast.Attribute) and v.attr == "shape":
+            return "shape"
+        if isinstance(v, gast.Subscript) and self.is_int(v.slice) and (
+                (isinstance(v.value, gast.Name) and v.value.id in self.shape_locals) or
+                (isinstance(v.value, gast.Attribute) and v.value.attr == "shape")):
+            return "int"
+        return "int" if self.is_int(v) else ""
+
+    def indexed(self, fmt: str, key):
+        """The labels of ``x[key]`` for ``x`` labelled ``fmt`` (``sct.runtime.dlarray.indexed_format``):
+        slices keep their dimension's label, ints (``is_int``) drop their dimension; an index that is surely
+        not an int (a literal list, None, ...) gives an unformatted value, one that may or may not be an int
+        (a name sct cannot type) a format not known here (refused where it is read)."""
+        items = key.elts if isinstance(key, gast.Tuple) else [key]
+        if len(items) > len(fmt):
+            return None
+        out = []
+        for c, i in zip(fmt, items):
+            if isinstance(i, gast.Slice):
+                out.append(c)
+            elif not self.is_int(i):
+                return None if self.not_int(i) else UNKNOWN
+        return "".join(out) + fmt[len(items):] or None
+
     def combine(self, trees, stmt, perms=None):
-        """The one format of elementwise operands.  With ``perms`` (a list, filled per operand), an
-        operand with the first format's labels in another order is arranged into that order (MATLAB
-        permutes every formatted dlarray into one order); otherwise, and for different labels, refused."""
-        first = None
+        """The one format of elementwise operands: the widest one, which an operand labelled as its trailing
+        part broadcasts into label by label.  With ``perms`` (a list, filled per operand), an operand with
+        its labels in another order is arranged into that order (MATLAB permutes every formatted dlarray
+        into one order); otherwise, and for different labels, refused."""
         for t in trees:
             if isinstance(t, _Unknown):
                 return UNKNOWN
+        fmts = [t for t in trees if isinstance(t, str)]
+        if not fmts:
+            return None
+        first = max(fmts, key=len)      # a format that is the trailing part of it broadcasts label by label
         for i, t in enumerate(trees):
-            if not isinstance(t, str):
-                continue
-            if first is None or t == first:
-                first = t
+            if not isinstance(t, str) or t == first or (len(t) < len(first) and first.endswith(t)):
                 continue
             if perms is not None and rf.same_labels(t, first):
                 perms.append((i, rf.align_perm(t, first)))

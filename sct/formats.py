@@ -15,6 +15,10 @@ argument's kind (``sct.kinds``) and this pass, run on the normalized function
   derivative order are the existing ones; its result gets MATLAB's format;
 * ``dims(x)`` and ``finddim(x, "C")`` become constants, ``stripdims`` drops
   the labels, ``dlarray(x, "SSCB")`` sets them;
+* as in MATLAB, ``np.concatenate`` of arrays of one format keeps it, so do
+  casts and copies; a reduction keeps the labels of the dimensions it keeps
+  (all of them with ``keepdims=True``) and indexing by slices and integers
+  those of the dimensions its slices keep (``x[:, :, t]`` of 'CBT': 'CB');
 * any other op gives an unformatted value (never a wrong label).
 
 The formats of the returned values are a tree that ``dlfeval`` puts on its
@@ -36,11 +40,13 @@ from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
 from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
+from .runtime.dlarray import _LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS
 from .runtime import formats as rf
 
 
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
-ELEMENTWISE = {id(f) for f in (np.where, np.clip, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu, dlfun.dropout)}
+ELEMENTWISE = {id(f) for f in (np.where, np.clip, np.real, np.imag, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu,
+                               dlfun.dropout)}
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
 
 
@@ -101,6 +107,9 @@ class FormatPass(LayoutCalls):
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
         if id(target) in by_target:
             return by_target[id(target)]
+        if any(target is f for f in (np.concatenate, np.hstack, np.vstack, np.copy) + KEEPDIMS_REDUCTIONS) or (
+                info.kind == CallKind.METHOD and info.method in LABEL_KEEPING_METHODS):
+            return self.kept_labels
         if info.kind in _OP_KINDS and id(target) in LAYOUT_OPS:
             return self.lower
         if id(target) in RECURRENT_OPS and target is getattr(nn, RECURRENT_OPS[id(target)]):
@@ -213,6 +222,62 @@ class FormatPass(LayoutCalls):
     def site(self, stmt, node, info, args, kws, env, rewrite):
         xs = args[1:]
         return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), None
+
+    def kept_labels(self, stmt, node, info, args, kws, env, rewrite):
+        """MATLAB's cat of arrays of one format along a dimension keeps it (``np.concatenate``); its
+        reductions keep it, the reduced dimensions singletons (``np.sum(x, axis, keepdims=True)``; without
+        keepdims the dimensions left keep their labels: ``rf.reduced_format``; the methods too); so do casts
+        and copies (``x.astype``, ``x.copy()``, ``np.copy``).  Otherwise unformatted."""
+        def literal(v):
+            """The value of a literal (an int, a tuple of ints, True/False/None), else the marker ``literal``."""
+            if isinstance(v, gast.Name) and v.id in self.constants:
+                v = self.constants[v.id]
+            if isinstance(v, gast.Constant):
+                return v.value
+            if isinstance(v, gast.Tuple):
+                items = tuple(self.literal_int(e) for e in v.elts)
+                return literal if any(i is None or i is False for i in items) else items
+            i = self.literal_int(v)
+            return literal if i is False or i is None else i
+
+        def reduced(x, axis_node, positional):
+            if positional or set(kws) - {"axis", "keepdims", "dtype"} or not isinstance(x, (str, _Unknown)):
+                return None
+            keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
+            keep = False if keep is None else literal(keep)
+            axis = None if axis_node is None else literal(axis_node)
+            if keep is literal or axis is literal or (axis is None and keep is False):
+                return None             # (a reduction over every dimension: a scalar, unformatted)
+            if isinstance(x, _Unknown):
+                return UNKNOWN
+            return rf.reduced_format(x, axis, keep) or None
+
+        def keyword(name):
+            return next((k.value for k in node.keywords if k.arg == name), None)
+        if info.kind == CallKind.METHOD:
+            x = env.get(info.receiver, self.params.get(info.receiver)) if info.receiver else None
+            if isinstance(x, (dict, tuple)) and info.method == "copy":
+                return self.dict_method(stmt, node, info, args, kws, env, rewrite)
+            if info.method in ("astype", "copy"):
+                return (x if isinstance(x, (str, _Unknown)) else None), None
+            axis = node.args[0] if node.args else keyword("axis")
+            return reduced(x, axis, len(node.args) > 1), None
+        first = args[0] if args else None
+        if info.obj in (np.concatenate, np.hstack, np.vstack):
+            axis = keyword("axis") if len(node.args) < 2 else node.args[1]
+            if info.obj is np.concatenate and isinstance(axis, gast.Constant) and axis.value is None or \
+                    not isinstance(first, tuple):
+                return (UNKNOWN if isinstance(first, _Unknown) else None), None
+            if any(isinstance(t, _Unknown) for t in first):
+                return UNKNOWN, None
+            fmts = set(first)
+            fmt = fmts.pop() if len(fmts) == 1 and isinstance(next(iter(fmts)), str) else None
+            # (np.vstack of 1-D arrays stacks them: a new dimension, unformatted)
+            return (None if info.obj is np.vstack and fmt is not None and len(fmt) < 2 else fmt), None
+        if info.obj is np.copy:
+            return (first if isinstance(first, (str, _Unknown)) else None), None
+        axis = node.args[1] if len(node.args) > 1 else keyword("axis")
+        return reduced(first, axis, len(node.args) > 2), None
 
     def first_argument(self, stmt, node, info, args, kws, env, rewrite):
         return (args[0] if args else None), None
