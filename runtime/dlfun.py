@@ -156,10 +156,41 @@ def _one_d(value, name):
     return (values[0], 1)
 
 
+# The geometries of the last few convolutions and poolings: a network's layers ask for the same one in
+# the forward and again in the adjoint, each step (parsing the options costs tens of microseconds).  The
+# key is each argument with its type (a list as a tuple); arguments that cannot be hashed (arrays,
+# nested lists) are computed each time.  Arguments equal under ``==`` give the same geometry (the
+# options are read through int(), float() and comparisons only) and the type tells apart those the
+# checks treat differently (a bool PaddingValue is refused, an equal int is not).  A geometry is a
+# tuple of tuples, ints, floats and strings, so it is shared as it is; an argument that raises is
+# never kept.
+_GEOMETRIES: dict = {}
+_GEOMETRIES_KEEP = 256
+
+
+def _memo_geometry(compute, *args):
+    """``compute(*args)``, kept per the arguments (see above)."""
+    try:
+        key = (compute,) + tuple((type(a), tuple(a) if type(a) is list else a) for a in args)
+        geometry = _GEOMETRIES.get(key)
+    except TypeError:                             # an unhashable argument
+        return compute(*args)
+    if geometry is None:
+        geometry = compute(*args)
+        if len(_GEOMETRIES) >= _GEOMETRIES_KEEP:
+            _GEOMETRIES.clear()
+        _GEOMETRIES[key] = geometry
+    return geometry
+
+
 def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0, PaddingValue=0):
     """(stride, pads, dilation, groups[, padding value]) of ``dlconv`` for these shapes and options;
     a 3-D ``x_shape`` (batch, length, channels) with 3-D weights (k, channels, filters) is 1-D,
     computed as the (length, 1) image."""
+    return _memo_geometry(_conv_geometry, x_shape, w_shape, Stride, DilationFactor, Padding, PaddingValue)
+
+
+def _conv_geometry(x_shape, w_shape, Stride, DilationFactor, Padding, PaddingValue):
     value = _padding_value(PaddingValue, "dlconv")
     if len(x_shape) == 3:
         if len(w_shape) != 3:
@@ -201,6 +232,10 @@ def pool_geometry(x_shape, poolsize, Stride=1, Padding=0, PaddingValue=0):
     """(pool, stride, pads[, "mean"]) of ``maxpool`` / ``avgpool``; ``poolsize="global"`` pools all of H
     and W; a 3-D ``x_shape`` (batch, length, channels) is 1-D pooling, computed as the (length, 1) image.
     ``PaddingValue="mean"`` (avgpool): the padding is left out of each window's average."""
+    return _memo_geometry(_pool_geometry, x_shape, poolsize, Stride, Padding, PaddingValue)
+
+
+def _pool_geometry(x_shape, poolsize, Stride, Padding, PaddingValue):
     if PaddingValue is not None and not (isinstance(PaddingValue, str) and PaddingValue == "mean"):
         if isinstance(PaddingValue, str) or np.ndim(PaddingValue) != 0 or float(np.asarray(PaddingValue)) != 0:
             raise ValueError(f"avgpool: PaddingValue must be 0 or 'mean' (MATLAB's), got {PaddingValue!r}")
