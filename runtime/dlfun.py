@@ -837,22 +837,19 @@ def _from_taps(taps, shape, pool):
 
 def _first_max_masks(taps, top=None):
     """Per tap, where it holds its window's *first* maximum in row-major window order (the tie
-    rule of ``np.argmax``, NaN first): the masks partition the windows.  ``top``: the taps'
-    ``_tile_max`` when the caller has it (the pooling's output), else computed here."""
-    if top is None or type(top) is not np.ndarray or top.shape != taps[0].shape or top.dtype != taps[0].dtype:
-        top = _tile_max(taps)
-    nan = top.dtype.kind in "fc" and np.isnan(top).any()        # (an inexact dtype: float or complex)
-    masks, found = [], None
-    for k, t in enumerate(taps):
-        hit = t == top
-        if nan:
-            hit |= np.isnan(t)
-        if found is not None:
-            hit &= ~found
-        if k < len(taps) - 1:
-            found = hit.copy() if found is None else (found | hit)
-        masks.append(hit)
-    return masks, top
+    rule of ``np.argmax``, NaN first): a (taps, ...) bool array whose masks partition the windows.
+    ``taps``: the (taps, ...) array of ``_to_taps``; ``top``: the taps' ``_tile_max`` when the
+    caller has it (the pooling's output), else computed here."""
+    if top is None or type(top) is not np.ndarray or top.shape != taps.shape[1:] or top.dtype != taps.dtype:
+        top = _tile_max(list(taps))
+    hits = taps == top                                          # every tap at once
+    if top.dtype.kind in "fc" and np.isnan(top).any():         # (an inexact dtype: float or complex)
+        hits |= np.isnan(taps)
+    found = None
+    for k in range(1, len(hits)):
+        found = hits[0].copy() if found is None else np.logical_or(found, hits[k - 1], out=found)
+        np.greater(hits[k], found, out=hits[k])                 # a hit, and none before it
+    return hits, top
 
 
 def maxpool_select(values, x, geometry):
@@ -869,7 +866,7 @@ def maxpool_select(values, x, geometry):
         xt = _to_taps(np.asarray(x), pool)
         if values is x:                               # the pooling itself: the windows' maxima
             return _tile_max(list(xt))
-        masks, _ = _first_max_masks(list(xt))
+        masks, _ = _first_max_masks(xt)
         vt = _to_taps(np.asarray(values), pool)
         out = vt[0].copy()
         for mask, t in zip(masks[1:], vt[1:]):
@@ -893,17 +890,14 @@ def maxpool_scatter(dy, x, geometry, top=None):
     g = np.asarray(dy)
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)), None if top is None else np.asarray(top))
-        if not (type(g) is np.ndarray and g.shape == masks[0].shape and (g.dtype == np.float32 or
-                                                                          g.dtype == np.float64)):
-            g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
-        taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
-        finite = bool(np.isfinite(g).all())
-        for mask, t in zip(masks, taps):
-            if finite:
-                np.multiply(g, mask, out=t)           # g * 1 and g * 0: the same values as a selection
-            else:
-                t[...] = np.where(mask, g, np.zeros((), g.dtype))
+        masks, _ = _first_max_masks(_to_taps(np.asarray(x), pool), None if top is None else np.asarray(top))
+        if not (type(g) is np.ndarray and g.shape == masks.shape[1:] and (g.dtype == np.float32 or
+                                                                           g.dtype == np.float64)):
+            g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks.shape[1:])
+        if np.isfinite(g).all():
+            taps = np.multiply(masks, g, dtype=g.dtype)   # g * 1 and g * 0: the same values as a selection
+        else:
+            taps = np.where(masks, g, np.zeros((), g.dtype))
         return _from_taps(taps, np.shape(x), pool)
     first, shape = _max_selection(x, geometry)
     pool, stride, pads = geometry[:3]

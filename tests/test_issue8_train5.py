@@ -82,3 +82,102 @@ def test_geometries_kept_are_bounded_and_unhashable_options_are_computed():
     assert dlfun.conv_geometry((1, 5, 5, 1), (3, 3, 1, 1), 1, 1, padding, 0) == \
         ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
     assert not dlfun._GEOMETRIES
+
+
+# --- relu: numpy's maximum against an array of zeros (its scalar loop is several times slower) -------------
+
+def _special(n, dtype, seed):
+    x = np.random.default_rng(seed).standard_normal(n).astype(dtype)
+    x[::3] = -0.0
+    x[1::7] = np.nan
+    x[2::11] = -np.nan
+    x[4::13] = -np.inf
+    x[5::17] = np.inf
+    x[6::19] = 0.0
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 1023, 1024, 5000, 100003])
+def test_relu_bits_are_numpys_maximum_with_zero(dtype, n):
+    from sct.runtime import nn
+    x = _special(n, dtype, n)
+    for a in (x, x.reshape(-1, 1)[::2], x[::-1], x.reshape(1, n, 1)):
+        y = nn.relu(a)
+        expected = np.maximum(a, 0)
+        assert y.dtype == expected.dtype and y.shape == expected.shape
+        assert y.tobytes() == expected.tobytes()
+        assert y.flags.writeable and not np.shares_memory(y, a)
+        y[...] = 5                                      # the result is the caller's own array
+    assert nn.relu(x[:3]).tobytes() == np.maximum(x[:3], 0).tobytes()
+    big = _special(n + 10, dtype, 1)                    # a larger array after a smaller one: zeros grown
+    assert nn.relu(big).tobytes() == np.maximum(big, 0).tobytes()
+    assert nn.relu(x).tobytes() == np.maximum(x, 0).tobytes()
+
+
+def test_relu_other_inputs_as_before():
+    from sct.runtime import nn
+    for a in (np.arange(-3000, 3000), np.arange(-3000, 3000).astype(np.int8), np.float32(-2.0), -1.5, 3,
+              np.full(2048, -1 + 2j)[:0].real, np.ones(2000, np.float16) * -1):
+        y = nn.relu(a)
+        expected = np.maximum(a, 0)
+        assert np.asarray(y).dtype == np.asarray(expected).dtype
+        assert np.asarray(y).tobytes() == np.asarray(expected).tobytes()
+    for dtype in (np.float32, np.float64):
+        kept = nn._ZEROS.get(np.dtype(dtype))
+        assert kept is None or (not kept.flags.writeable and not np.any(kept))
+
+
+# --- max pooling's adjoint: the first maximum's masks of all the taps at once -------------------------------
+
+def _reference_scatter(g, x, geometry):
+    """The adjoint through np.argmax of each window (its tie rule: the first maximum, NaN first)."""
+    first, shape = dlfun._max_selection(x, geometry)
+    pool, stride, pads = geometry[:3]
+    cols = np.zeros(shape[:4] + (pool[0] * pool[1],), dtype=np.result_type(g, np.float32))
+    np.put_along_axis(cols, first[..., None], np.asarray(g)[..., None], axis=-1)
+    return dlfun._scatter_taps(cols.reshape(shape), np.shape(x), pool, stride, (1, 1), pads)
+
+
+def _reference_select(values, x, geometry):
+    first, shape = dlfun._max_selection(x, geometry)
+    pool, stride, pads = geometry[:3]
+    win = dlfun._windows(dlfun._pad(np.asarray(values), pads, 0.0), pool, stride, (1, 1))
+    return np.take_along_axis(win.reshape(shape[:4] + (-1,)), first[..., None], axis=-1)[..., 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [1, 3, 8])
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (1, 1), (3, 3)])
+@pytest.mark.parametrize("data", ["relu", "integers", "nan", "inf_grad"])
+def test_maxpool_adjoint_is_the_first_maximum(dtype, channels, pool, data):
+    rng = np.random.default_rng(channels * 7 + pool[0])
+    shape = (3, 2 * pool[0], 4 * pool[1], channels)
+    x = rng.standard_normal(shape).astype(dtype)
+    if data == "relu":
+        x = np.maximum(x, 0)                            # ties of zeros in many windows
+    elif data == "integers":
+        x = rng.integers(-1, 2, shape).astype(dtype)   # ties of every value
+    elif data == "nan":
+        x[0, 0, :2, 0] = np.nan
+        x[1, 1, 1, -1] = np.nan
+        x[2, :, 0, 0] = -np.inf
+    geometry = dlfun.pool_geometry(shape, pool, pool, 0)
+    assert dlfun._tiled_pool(shape, geometry)
+    top = dlfun.maxpool_select(x, x, geometry)
+    assert top.tobytes() == _reference_select(x, x, geometry).tobytes()
+    g = rng.standard_normal(top.shape).astype(dtype)
+    if data == "inf_grad":
+        g.reshape(-1)[::5] = np.inf
+        g.reshape(-1)[1::7] = np.nan
+    expected = _reference_scatter(g, x, geometry)
+    for given_top in (None, top, top.astype(np.float16), top[:1]):
+        got = dlfun.maxpool_scatter(g, x, geometry, given_top)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)   # NaN where NaN; zeros' signs may differ
+        assert np.array_equal(np.isnan(got), np.isnan(expected))
+    values = rng.standard_normal(shape).astype(dtype)
+    assert dlfun.maxpool_select(values, x, geometry).tobytes() == _reference_select(values, x, geometry).tobytes()
+    # a scalar and a float16 adjoint: broadcast and promoted as before
+    np.testing.assert_array_equal(dlfun.maxpool_scatter(np.float16(2), x, geometry, top),
+                                  _reference_scatter(np.full(top.shape, 2, np.float32), x, geometry))
