@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import log_floor, vector_bias
+from .nn import kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -1242,7 +1242,7 @@ def _row_total(rows):
     """The sum of the rows of a 2-D array: one matrix-vector product for float32/float64 (twice as fast
     as numpy's reduction over the first axis), numpy's sum otherwise."""
     if rows.dtype in (np.float32, np.float64) and rows.shape[0] > 1:
-        return np.ones(rows.shape[0], rows.dtype) @ rows
+        return kept_filled(1, rows.shape[0], rows.dtype) @ rows
     return rows.sum(axis=0)
 
 

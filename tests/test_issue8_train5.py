@@ -124,8 +124,26 @@ def test_relu_other_inputs_as_before():
         assert np.asarray(y).dtype == np.asarray(expected).dtype
         assert np.asarray(y).tobytes() == np.asarray(expected).tobytes()
     for dtype in (np.float32, np.float64):
-        kept = nn._ZEROS.get(np.dtype(dtype))
+        kept = nn._FILLED.get((0, np.dtype(dtype)))
         assert kept is None or (not kept.flags.writeable and not np.any(kept))
+    a = nn.kept_filled(1, 10, np.float32)
+    assert a.dtype == np.float32 and a.shape == (10,) and not a.flags.writeable and np.all(a == 1)
+    assert nn.kept_filled(1, 3, np.dtype(np.float32)).base is a.base     # one kept array, viewed
+    big = nn.kept_filled(1, nn._FILLED_MAX + 1, np.float64)              # too long to keep: a new one
+    assert big.size == nn._FILLED_MAX + 1 and np.all(big == 1)
+    assert all(kept.size <= nn._FILLED_MAX for kept in nn._FILLED.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_totals_with_the_kept_ones_are_those_of_new_ones(dtype):
+    rng = np.random.default_rng(5)
+    for rows in (3000, 7, 2, 40000, 5):
+        a = rng.standard_normal((rows, 24)).astype(dtype)
+        for m in (a, a[::2], a[:, ::3]):
+            assert dlfun._row_total(m).tobytes() == (np.ones(m.shape[0], dtype) @ m).tobytes()
+        x = a.reshape(rows, 3, 8)
+        assert dlfun.batch_total(x).tobytes() == (np.ones(rows, dtype) @ x.reshape(rows, 24)).reshape(
+            3, 8).sum(axis=0).tobytes()
 
 
 # --- max pooling's adjoint: the first maximum's masks of all the taps at once -------------------------------
