@@ -1252,10 +1252,12 @@ def _channel_total(a):
     return total.reshape(k, -1).sum(axis=0) if k > 1 else total
 
 
-def _moments(x):
-    """(batch count, per-channel mean, centered x, per-channel biased variance)."""
+def _moments(x, mu=None):
+    """(batch count, per-channel mean, centered x, per-channel biased variance); ``mu``: the mean
+    (``_channel_total(x) / m``) when the caller has it."""
     m = batch_count(x)
-    mu = _channel_total(x) / m
+    if mu is None:
+        mu = _channel_total(x) / m
     rows, k = _rows(x)
     centered = rows - _tiled(mu, k)
     square = centered * centered
@@ -1323,6 +1325,23 @@ def batch_variance(X):
 
 @defrule(batch_variance)
 def _batch_variance_rule(g, ans, X):
+    return batch_variance_adjoint(g, X)
+
+
+def batch_variance_about(X, mu):
+    """``batch_variance(X)`` where ``mu`` is ``batch_mean(X)`` (batchnorm's training form has it): the
+    same values, without a pass to find the mean again.  Its rule is batch_variance's: the variance's
+    derivative through the mean is zero (the deviations from the mean sum to zero), so ``mu``
+    carries none."""
+    x = np.asarray(X)
+    m = np.asarray(mu)
+    if type(x) is not np.ndarray or x.ndim < 2 or m.shape != x.shape[-1:] or m.dtype != x.dtype:
+        return batch_variance(X)
+    return _as_dlarray_if(_moments(x, m)[3], X)
+
+
+@defrule(batch_variance_about, wrt=("X",), nondiff=("mu",))
+def _batch_variance_about_rule(g, ans, X, mu):
     return batch_variance_adjoint(g, X)
 
 
@@ -1607,7 +1626,7 @@ def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, 
     array (a batch normalization layer's ``forward`` in a network): the same operations, as a
     function of its own (compiled without batchnorm's other forms)."""
     mu = batch_mean(X)
-    sigmaSq = batch_variance(X)
+    sigmaSq = batch_variance_about(X, mu)
     Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar

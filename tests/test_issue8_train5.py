@@ -10,7 +10,13 @@ import itertools
 import numpy as np
 import pytest
 
+from sct import dlarray, dlfeval, dlgradient, extractdata
 from sct.runtime import dlfun
+
+try:
+    from tests.gradcheck import assert_close, check_grads, numerical_gradient
+except ImportError:                      # run as plain `pytest` from inside tests/
+    from gradcheck import assert_close, check_grads, numerical_gradient
 
 
 def _outcome(fn, *args):
@@ -199,3 +205,45 @@ def test_maxpool_adjoint_is_the_first_maximum(dtype, channels, pool, data):
     # a scalar and a float16 adjoint: broadcast and promoted as before
     np.testing.assert_array_equal(dlfun.maxpool_scatter(np.float16(2), x, geometry, top),
                                   _reference_scatter(np.full(top.shape, 2, np.float32), x, geometry))
+
+
+# --- batchnorm's variance from the mean it has: the same bits, batch_variance's derivatives -------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 3), (5, 4, 1), (3, 4, 5, 3), (2, 3, 4, 1), (6, 2, 2, 8)])
+def test_batch_variance_about_the_mean_is_batch_variance(dtype, shape):
+    x = (np.random.default_rng(11).standard_normal(shape) * 3 + 10).astype(dtype)
+    mu = dlfun.batch_mean(x)
+    got = dlfun.batch_variance_about(x, mu)
+    expected = dlfun.batch_variance(x)
+    assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+    # a mean of another shape or dtype than the statistics': batch_variance itself
+    assert dlfun.batch_variance_about(x, mu.astype(np.float16)).tobytes() == expected.tobytes()
+    assert dlfun.batch_variance_about(x, mu[:1]).tobytes() == expected.tobytes() or shape[-1] == 1
+
+
+def variance_about_loss(X, w):
+    v = dlfun.batch_variance_about(X, dlfun.batch_mean(X))
+    return np.sum(np.tanh(v) * w) + np.sum(X * X) * 0.01
+
+
+def variance_about_curvature(X, w):
+    gX, gw = dlgradient(variance_about_loss(X, w), X, w, EnableHigherDerivatives=True)
+    return np.sum(gX * gX) + np.sum(np.sin(gw))
+
+
+def _curvature_grads(X, w):
+    c = variance_about_curvature(X, w)
+    return (c,) + tuple(dlgradient(c, X, w))
+
+
+def test_batch_variance_about_first_and_second_order():
+    rng = np.random.default_rng(12)
+    args = [rng.standard_normal((4, 3, 2, 3)), rng.standard_normal(3)]
+    check_grads(variance_about_loss, *args)
+
+    def plain(*a):
+        return float(np.asarray(extractdata(dlfeval(variance_about_curvature, *[dlarray(v) for v in a]))))
+    out = dlfeval(_curvature_grads, *[dlarray(a) for a in args])
+    for k, got in enumerate(out[1:]):
+        assert_close(extractdata(got), numerical_gradient(plain, args, k), 1e-4, 1e-6, f"second order d/darg{k}")
