@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import log_floor, vector_bias
+from .nn import kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -156,10 +156,41 @@ def _one_d(value, name):
     return (values[0], 1)
 
 
+# The geometries of the last few convolutions and poolings: a network's layers ask for the same one in
+# the forward and again in the adjoint, each step (parsing the options costs tens of microseconds).  The
+# key is each argument with its type (a list as a tuple); arguments that cannot be hashed (arrays,
+# nested lists) are computed each time.  Arguments equal under ``==`` give the same geometry (the
+# options are read through int(), float() and comparisons only) and the type tells apart those the
+# checks treat differently (a bool PaddingValue is refused, an equal int is not).  A geometry is a
+# tuple of tuples, ints, floats and strings, so it is shared as it is; an argument that raises is
+# never kept.
+_GEOMETRIES: dict = {}
+_GEOMETRIES_KEEP = 256
+
+
+def _memo_geometry(compute, *args):
+    """``compute(*args)``, kept per the arguments (see above)."""
+    try:
+        key = (compute,) + tuple((type(a), tuple(a) if type(a) is list else a) for a in args)
+        geometry = _GEOMETRIES.get(key)
+    except TypeError:                             # an unhashable argument
+        return compute(*args)
+    if geometry is None:
+        geometry = compute(*args)
+        if len(_GEOMETRIES) >= _GEOMETRIES_KEEP:
+            _GEOMETRIES.clear()
+        _GEOMETRIES[key] = geometry
+    return geometry
+
+
 def conv_geometry(x_shape, w_shape, Stride=1, DilationFactor=1, Padding=0, PaddingValue=0):
     """(stride, pads, dilation, groups[, padding value]) of ``dlconv`` for these shapes and options;
     a 3-D ``x_shape`` (batch, length, channels) with 3-D weights (k, channels, filters) is 1-D,
     computed as the (length, 1) image."""
+    return _memo_geometry(_conv_geometry, x_shape, w_shape, Stride, DilationFactor, Padding, PaddingValue)
+
+
+def _conv_geometry(x_shape, w_shape, Stride, DilationFactor, Padding, PaddingValue):
     value = _padding_value(PaddingValue, "dlconv")
     if len(x_shape) == 3:
         if len(w_shape) != 3:
@@ -201,6 +232,10 @@ def pool_geometry(x_shape, poolsize, Stride=1, Padding=0, PaddingValue=0):
     """(pool, stride, pads[, "mean"]) of ``maxpool`` / ``avgpool``; ``poolsize="global"`` pools all of H
     and W; a 3-D ``x_shape`` (batch, length, channels) is 1-D pooling, computed as the (length, 1) image.
     ``PaddingValue="mean"`` (avgpool): the padding is left out of each window's average."""
+    return _memo_geometry(_pool_geometry, x_shape, poolsize, Stride, Padding, PaddingValue)
+
+
+def _pool_geometry(x_shape, poolsize, Stride, Padding, PaddingValue):
     if PaddingValue is not None and not (isinstance(PaddingValue, str) and PaddingValue == "mean"):
         if isinstance(PaddingValue, str) or np.ndim(PaddingValue) != 0 or float(np.asarray(PaddingValue)) != 0:
             raise ValueError(f"avgpool: PaddingValue must be 0 or 'mean' (MATLAB's), got {PaddingValue!r}")
@@ -802,22 +837,19 @@ def _from_taps(taps, shape, pool):
 
 def _first_max_masks(taps, top=None):
     """Per tap, where it holds its window's *first* maximum in row-major window order (the tie
-    rule of ``np.argmax``, NaN first): the masks partition the windows.  ``top``: the taps'
-    ``_tile_max`` when the caller has it (the pooling's output), else computed here."""
-    if top is None or type(top) is not np.ndarray or top.shape != taps[0].shape or top.dtype != taps[0].dtype:
-        top = _tile_max(taps)
-    nan = top.dtype.kind in "fc" and np.isnan(top).any()        # (an inexact dtype: float or complex)
-    masks, found = [], None
-    for k, t in enumerate(taps):
-        hit = t == top
-        if nan:
-            hit |= np.isnan(t)
-        if found is not None:
-            hit &= ~found
-        if k < len(taps) - 1:
-            found = hit.copy() if found is None else (found | hit)
-        masks.append(hit)
-    return masks, top
+    rule of ``np.argmax``, NaN first): a (taps, ...) bool array whose masks partition the windows.
+    ``taps``: the (taps, ...) array of ``_to_taps``; ``top``: the taps' ``_tile_max`` when the
+    caller has it (the pooling's output), else computed here."""
+    if top is None or type(top) is not np.ndarray or top.shape != taps.shape[1:] or top.dtype != taps.dtype:
+        top = _tile_max(list(taps))
+    hits = taps == top                                          # every tap at once
+    if top.dtype.kind in "fc" and np.isnan(top).any():         # (an inexact dtype: float or complex)
+        hits |= np.isnan(taps)
+    found = None
+    for k in range(1, len(hits)):
+        found = hits[0].copy() if found is None else np.logical_or(found, hits[k - 1], out=found)
+        np.greater(hits[k], found, out=hits[k])                 # a hit, and none before it
+    return hits, top
 
 
 def maxpool_select(values, x, geometry):
@@ -834,7 +866,7 @@ def maxpool_select(values, x, geometry):
         xt = _to_taps(np.asarray(x), pool)
         if values is x:                               # the pooling itself: the windows' maxima
             return _tile_max(list(xt))
-        masks, _ = _first_max_masks(list(xt))
+        masks, _ = _first_max_masks(xt)
         vt = _to_taps(np.asarray(values), pool)
         out = vt[0].copy()
         for mask, t in zip(masks[1:], vt[1:]):
@@ -858,17 +890,14 @@ def maxpool_scatter(dy, x, geometry, top=None):
     g = np.asarray(dy)
     if np.ndim(x) == 4 and _tiled_pool(np.shape(x), geometry):
         pool = geometry[0]
-        masks, _ = _first_max_masks(list(_to_taps(np.asarray(x), pool)), None if top is None else np.asarray(top))
-        if not (type(g) is np.ndarray and g.shape == masks[0].shape and (g.dtype == np.float32 or
-                                                                          g.dtype == np.float64)):
-            g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks[0].shape)
-        taps = np.empty((len(masks),) + masks[0].shape, dtype=g.dtype)
-        finite = bool(np.isfinite(g).all())
-        for mask, t in zip(masks, taps):
-            if finite:
-                np.multiply(g, mask, out=t)           # g * 1 and g * 0: the same values as a selection
-            else:
-                t[...] = np.where(mask, g, np.zeros((), g.dtype))
+        masks, _ = _first_max_masks(_to_taps(np.asarray(x), pool), None if top is None else np.asarray(top))
+        if not (type(g) is np.ndarray and g.shape == masks.shape[1:] and (g.dtype == np.float32 or
+                                                                           g.dtype == np.float64)):
+            g = np.broadcast_to(g.astype(np.result_type(g, np.float32), copy=False), masks.shape[1:])
+        if np.isfinite(g).all():
+            taps = np.multiply(masks, g, dtype=g.dtype)   # g * 1 and g * 0: the same values as a selection
+        else:
+            taps = np.where(masks, g, np.zeros((), g.dtype))
         return _from_taps(taps, np.shape(x), pool)
     first, shape = _max_selection(x, geometry)
     pool, stride, pads = geometry[:3]
@@ -1213,7 +1242,7 @@ def _row_total(rows):
     """The sum of the rows of a 2-D array: one matrix-vector product for float32/float64 (twice as fast
     as numpy's reduction over the first axis), numpy's sum otherwise."""
     if rows.dtype in (np.float32, np.float64) and rows.shape[0] > 1:
-        return np.ones(rows.shape[0], rows.dtype) @ rows
+        return kept_filled(1, rows.shape[0], rows.dtype) @ rows
     return rows.sum(axis=0)
 
 
@@ -1223,10 +1252,12 @@ def _channel_total(a):
     return total.reshape(k, -1).sum(axis=0) if k > 1 else total
 
 
-def _moments(x):
-    """(batch count, per-channel mean, centered x, per-channel biased variance)."""
+def _moments(x, mu=None):
+    """(batch count, per-channel mean, centered x, per-channel biased variance); ``mu``: the mean
+    (``_channel_total(x) / m``) when the caller has it."""
     m = batch_count(x)
-    mu = _channel_total(x) / m
+    if mu is None:
+        mu = _channel_total(x) / m
     rows, k = _rows(x)
     centered = rows - _tiled(mu, k)
     square = centered * centered
@@ -1294,6 +1325,23 @@ def batch_variance(X):
 
 @defrule(batch_variance)
 def _batch_variance_rule(g, ans, X):
+    return batch_variance_adjoint(g, X)
+
+
+def batch_variance_about(X, mu):
+    """``batch_variance(X)`` where ``mu`` is ``batch_mean(X)`` (batchnorm's training form has it): the
+    same values, without a pass to find the mean again.  Its rule is batch_variance's: the variance's
+    derivative through the mean is zero (the deviations from the mean sum to zero), so ``mu``
+    carries none."""
+    x = np.asarray(X)
+    m = np.asarray(mu)
+    if type(x) is not np.ndarray or x.ndim < 2 or m.shape != x.shape[-1:] or m.dtype != x.dtype:
+        return batch_variance(X)
+    return _as_dlarray_if(_moments(x, m)[3], X)
+
+
+@defrule(batch_variance_about, wrt=("X",), nondiff=("mu",))
+def _batch_variance_about_rule(g, ans, X, mu):
     return batch_variance_adjoint(g, X)
 
 
@@ -1578,7 +1626,7 @@ def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, 
     array (a batch normalization layer's ``forward`` in a network): the same operations, as a
     function of its own (compiled without batchnorm's other forms)."""
     mu = batch_mean(X)
-    sigmaSq = batch_variance(X)
+    sigmaSq = batch_variance_about(X, mu)
     Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar

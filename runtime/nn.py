@@ -43,7 +43,38 @@ def relu(x: ArrayLike) -> Any:
     >>> relu(np.array([-1.0, 0.0, 2.0]))
     array([0., 0., 2.])
     """
+    if type(x) is np.ndarray and (x.dtype == np.float32 or x.dtype == np.float64) and x.size >= 1024:
+        return np.maximum(x, _zeros_like(x))
     return np.maximum(x, 0)
+
+
+# numpy's maximum against a scalar runs a loop several times slower than against an array of zeros
+# (the same values, NaN's and -0's signs included): relu of a float array takes a read-only view of
+# one kept flat array of zeros per dtype (``kept_filled``).
+
+
+def _zeros_like(x):
+    """Zeros broadcastable to ``x`` (its shape, its dtype): a read-only view of a kept array."""
+    return kept_filled(0, x.size, x.dtype).reshape(x.shape)
+
+
+_FILLED: dict = {}
+_FILLED_MAX = 1 << 22
+
+
+def kept_filled(value, n, dtype):
+    """A read-only (n,) array of ``value`` in ``dtype``: a view of one kept array per (value, dtype), as
+    long as the largest asked for (a vector of ones for a matrix-vector sum, zeros to compare with)
+    instead of a new one filled each call; longer than _FILLED_MAX entries, a new one."""
+    if n > _FILLED_MAX:
+        return np.full(n, value, dtype)
+    key = (value, np.dtype(dtype))
+    kept = _FILLED.get(key)
+    if kept is None or kept.size < n:
+        kept = np.full(n, value, dtype)
+        kept.flags.writeable = False
+        _FILLED[key] = kept
+    return kept[:n]
 
 
 @defrule(relu, elementwise=True)
