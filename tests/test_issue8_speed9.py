@@ -151,6 +151,159 @@ def test_type_only_broadcast_shape_and_mismatch():
     assert support.type_only("add", np.ones(3000), np.ones(3000)) is support.shape_proxy(np.ones(3000))
 
 
+# --- optimize.reuse_temporaries: an operand computed inline written into -----------------------------
+
+import warnings  # noqa: E402
+
+import sct  # noqa: E402
+
+
+def nested(x, w):
+    return np.sum(np.log1p(x**2) * w + (x - 1.0) * (2.0 * x) / (1 + w**2) - (3.0 * x) * (x * w))
+
+
+def nested_grad(x, w):
+    y = nested(x, w)
+    return y, dlgradient(y, x, w)
+
+
+def broadcast_inline(a, b):
+    return np.sum(a * (b + 1.0) - (a * 2.0) / (b * b + 1.0))
+
+
+def broadcast_inline_grad(a, b):
+    y = broadcast_inline(a, b)
+    return y, dlgradient(y, a, b)
+
+
+def hess_nested(x, v):
+    y = nested(x, x * 0.5)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), x)
+
+
+def _flat(out):
+    if isinstance(out, (tuple, list)):
+        return [a for o in out for a in _flat(o)]
+    return [np.asarray(out.data)]
+
+
+def _run(fun, *arrays):
+    return _flat(dlfeval(fun, *[dlarray(a) for a in arrays]))
+
+
+def _unoptimised(monkeypatch, fun, *arrays):
+    monkeypatch.setenv("SCT_OPTIMIZE", "0")
+    sct.clear_cache()
+    try:
+        return _run(fun, *arrays)
+    finally:
+        monkeypatch.setenv("SCT_OPTIMIZE", "1")
+        sct.clear_cache()
+
+
+def _bits_equal(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    nan = np.isnan(a)
+    np.testing.assert_array_equal(nan, np.isnan(b))
+    assert np.where(nan, 0, a).tobytes() == np.where(nan, 0, b).tobytes()
+
+
+def test_inline_operands_written_into():
+    text = str(sct.source(chain_grad9, dlarray(np.ones(3000)), callees=True))
+    assert "rt.into_temporary('div', " in text and ", (1 + " in text
+    text = str(sct.source(nested_grad, dlarray(np.ones(3000)), dlarray(np.ones(3000)), callees=True))
+    assert text.count("rt.into_temporary(") >= 3
+
+
+def chain_grad9(x):
+    y = chain(x)
+    return y, dlgradient(y, x)
+
+
+EDGE = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e308, -1e308, 1.5e154, 5e-324, -5e-324, 1e-310, 1.0, -1.0]
+
+
+@pytest.mark.parametrize("n", [50, 3000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("edges", [False, True])
+def test_inline_same_bits_as_unoptimised(monkeypatch, n, dtype, edges):
+    rng = np.random.default_rng(5)
+    x, w = (rng.standard_normal(n) * 3).astype(dtype), rng.standard_normal(n).astype(dtype)
+    if edges:
+        x[:len(EDGE)] = EDGE
+        w[-len(EDGE):] = EDGE
+    for fun, args in ((chain_grad9, (x,)), (nested_grad, (x, w))):
+        with warnings.catch_warnings(record=True) as w1, np.errstate(all="ignore"):
+            warnings.simplefilter("always")
+            got = _run(fun, *args)
+        with warnings.catch_warnings(record=True) as w0, np.errstate(all="ignore"):
+            warnings.simplefilter("always")
+            want = _unoptimised(monkeypatch, fun, *args)
+        assert [str(m.message) for m in w1] == [str(m.message) for m in w0]
+        for a, b in zip(got, want):
+            _bits_equal(a, b)
+        assert all(np.asarray(a).dtype == dtype for a in got)
+
+
+def test_inline_values_and_central_differences():
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal(3000), rng.standard_normal(3000)
+    y, gx, gw = _run(nested_grad, x, w)
+    assert_close(y, nested(x, w), rtol=1e-12, atol=1e-12)
+    check_grads(nested, x[:30], w[:30])
+
+
+@pytest.mark.parametrize("shapes", [((3000, 4), (3000, 1)), ((3000, 4), (4,)), ((3000,), ())])
+def test_inline_broadcast_operands(monkeypatch, shapes):
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal(shapes[0]), np.asarray(rng.standard_normal(shapes[1]))
+    got = _run(broadcast_inline_grad, a, b)
+    want = _unoptimised(monkeypatch, broadcast_inline_grad, a, b)
+    for u, v in zip(got, want):         # (sums over broadcast axes are contracted: the same up to rounding)
+        assert u.dtype == v.dtype and u.shape == v.shape
+        assert_close(u, v, rtol=1e-12, atol=1e-10)
+    assert_close(got[0], broadcast_inline(a, b), rtol=1e-12, atol=1e-9)
+    check_grads(broadcast_inline, a[:20], b[:20] if b.ndim and b.shape[0] == 3000 else b)
+
+
+def test_inline_integer_operands_keep_their_types(monkeypatch):
+    def fun(x, k):
+        return np.sum(x * (k + 1) / (k * 2 + 1))
+
+    def grad(x, k):
+        y = fun(x, k)
+        return y, dlgradient(y, x)
+
+    x, k = np.linspace(-1, 1, 3000), np.arange(3000)
+    got = dlfeval(grad, dlarray(x), k)
+    assert_close(np.asarray(got[0].data), fun(x, k), rtol=1e-12, atol=1e-12)
+    assert_close(np.asarray(got[1].data), (k + 1) / (k * 2 + 1), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("n", [40, 3000])
+def test_inline_second_derivatives(n):
+    rng = np.random.default_rng(8)
+    x, v = rng.standard_normal(n), rng.standard_normal(n)
+    hv = np.asarray(dlfeval(hess_nested, dlarray(x), dlarray(v)).data)
+
+    def directional(xx):       # <grad f(x), v> through central differences of f along each axis
+        return float(np.sum(np.asarray(dlfeval(
+            lambda_free_grad, dlarray(xx)).data) * v))
+    k = min(n, 6)
+    for i in range(k):
+        e = np.zeros(n)
+        e[i] = 1e-5
+        fd = (directional(x + e) - directional(x - e)) / 2e-5
+        assert abs(hv[i] - fd) <= 1e-4 * max(1.0, abs(fd))
+
+
+def lambda_free_grad(x):
+    y = nested(x, x * 0.5)
+    return dlgradient(y, x)
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, 3000])
 @pytest.mark.parametrize("k", [2, -3.5, 1e308])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
