@@ -650,9 +650,39 @@ def _logsumexp_rule(g, ans, a, axis=None, keepdims=False):
     return reduction_broadcast(g, a, axis, keepdims) * np.conj(np.exp(a - reduction_broadcast(ans, a, axis, keepdims)))
 
 
+_BROADCAST_SCALARS = frozenset((np.float64, np.float32, np.float16, np.complex128, np.complex64, np.int64, np.int32,
+                                np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8, np.bool_))
+_UNIT_SEEDS = frozenset((np.float64, np.float32))
+#: (shape, scalar type) -> the read-only zero-stride view of a one of that type (numpy scalars are
+#: immutable, so every such view of a one has the same items, and nothing can write into it)
+_ONES_VIEWS: dict = {}
+
+
 def reduction_broadcast(grad, a, axis, keepdims):
     """Broadcast the adjoint of a reduction over ``axis`` back to the shape of ``a``.  A 0-d ``a``
-    (``np.sum(a, axis=0)`` of a 0-d array is numpy's 0-d sum of it): ``grad`` is 0-d already."""
+    (``np.sum(a, axis=0)`` of a 0-d array is numpy's 0-d sum of it): ``grad`` is 0-d already.
+    A whole-array sum's adjoint (``grad`` a numeric numpy scalar or 0-d ndarray, ``a`` an ndarray):
+    the view ``np.broadcast_to`` makes (read-only, zero strides, over ``grad``'s one item), made
+    directly (np.broadcast_to costs several times more: a fixed cost of every gradient of a sum)."""
+    if type(a) is np.ndarray and (axis is None or a.ndim == 0):
+        cls = type(grad)
+        if cls is np.ndarray or cls in _BROADCAST_SCALARS:
+            one = cls in _UNIT_SEEDS and grad == 1      # the seed of a sweep: one view per shape and type
+            if one:
+                view = _ONES_VIEWS.get((a.shape, cls))
+                if view is not None:
+                    return view
+            if cls is not np.ndarray:
+                grad = np.array(grad)
+                grad.flags.writeable = False    # (a private copy: no view of it can be made writeable)
+            if grad.ndim == 0 and grad.dtype.kind in "biufc":
+                view = np.ndarray(a.shape, grad.dtype, buffer=grad, strides=(0,) * a.ndim)
+                view.flags.writeable = False
+                if one:
+                    if len(_ONES_VIEWS) > 256:
+                        _ONES_VIEWS.clear()
+                    _ONES_VIEWS[(a.shape, cls)] = view
+                return view
     if not keepdims and axis is not None and np.ndim(a) > 0:
         grad = np.expand_dims(grad, axis)
     return np.broadcast_to(grad, np.shape(a))

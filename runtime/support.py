@@ -2455,17 +2455,23 @@ def shape_proxy(x):
     for a large array, a read-only zero-stride array of the same shape and dtype, so the array
     itself is freed when the forward is done with it.  Anything else: ``x`` itself."""
     if type(x) is np.ndarray and x.size >= SHAPE_PROXY_SIZE:
-        key = (x.shape, x.dtype)
-        proxy = _PROXIES.get(key)
-        if proxy is None:
-            if x.dtype.kind not in "biufc":
-                return np.broadcast_to(np.zeros((), x.dtype), x.shape)
-            proxy = _zero_stride(x.shape, x.dtype)
-            if len(_PROXIES) > 256:
-                _PROXIES.clear()
-            _PROXIES[key] = proxy
-        return proxy
+        return _proxy_of(x.shape, x.dtype)
     return x
+
+
+def _proxy_of(shape, dtype):
+    """The read-only zero-stride array of zeros of ``shape`` and ``dtype`` (one per shape and dtype
+    of a number kind: nothing can change it)."""
+    key = (shape, dtype)
+    proxy = _PROXIES.get(key)
+    if proxy is None:
+        if dtype.kind not in "biufc":
+            return np.broadcast_to(np.zeros((), dtype), shape)
+        proxy = _zero_stride(shape, dtype)
+        if len(_PROXIES) > 256:
+            _PROXIES.clear()
+        _PROXIES[key] = proxy
+    return proxy
 
 
 #: One proxy per shape and dtype (read-only, zero strides, no data: nothing can change it), so a
@@ -2524,26 +2530,35 @@ def type_only(op, a, b=None):
     of the result (numpy's result dtype depends on the operands' dtypes alone; a shape mismatch
     raises as the op would); a whole-array sum or mean: a zero of its dtype.  Anything else (small
     arrays, numbers, other types): the op itself, computed."""
-    unary = op in ("neg", "pos", "sum", "mean")
-    operands = (a,) if unary else (a, b)
-    if not any(type(x) is np.ndarray and x.size >= SHAPE_PROXY_SIZE for x in operands) or \
-            any(_type_key(x) is None for x in operands):
-        return _TYPE_OPS[op](*operands)
-    if op in ("sum", "mean"):
-        return _TYPE_OPS[op](np.zeros((1,), a.dtype))
-    dtype = _type_dtype(op, operands)
-    if type(a) is np.ndarray and (unary or type(b) is not np.ndarray or b.shape == a.shape):
+    if op in _UNARY_TYPE_OPS:
+        if type(a) is not np.ndarray or a.size < SHAPE_PROXY_SIZE:
+            return _TYPE_OPS[op](a)         # (the common small case first: no tuple, no generator)
+        if _type_key(a) is None:
+            return _TYPE_OPS[op](a)
+        if op in ("sum", "mean"):
+            key = (op, a.dtype)
+            total = _TYPE_TOTALS.get(key)
+            if total is None:
+                total = _TYPE_TOTALS[key] = _TYPE_OPS[op](np.zeros((1,), a.dtype))
+            return total                    # (a numpy scalar: immutable, so one per op and dtype)
+        return _proxy_of(a.shape, _type_dtype(op, (a,)))
+    if (type(a) is not np.ndarray or a.size < SHAPE_PROXY_SIZE) and \
+            (type(b) is not np.ndarray or b.size < SHAPE_PROXY_SIZE):
+        return _TYPE_OPS[op](a, b)
+    if _type_key(a) is None or _type_key(b) is None:
+        return _TYPE_OPS[op](a, b)
+    dtype = _type_dtype(op, (a, b))
+    if type(a) is np.ndarray and (type(b) is not np.ndarray or b.shape == a.shape):
         shape = a.shape
     elif type(a) is not np.ndarray:
         shape = b.shape                 # (b is the array)
     else:
         shape = np.broadcast_shapes(a.shape, b.shape)
-    zero = _TYPE_ZEROS.get(dtype)
-    if zero is None:
-        zero = np.zeros((), dtype)
-        zero.flags.writeable = False
-        _TYPE_ZEROS[dtype] = zero
-    return np.ndarray(shape, dtype, buffer=zero, strides=(0,) * len(shape))
+    return _proxy_of(shape, dtype)
+
+
+_UNARY_TYPE_OPS = frozenset(("neg", "pos", "sum", "mean"))
+_TYPE_TOTALS: dict = {}     # (op, dtype) -> the sum or mean of one zero of that dtype
 
 
 nondifferentiable(type_only)
@@ -2711,10 +2726,14 @@ def index_adjoint_op(op, a, b, x, idx):
     ufunc, plain = _INTO_UFUNCS[op]
     if type(idx) is slice and type(x) is np.ndarray and x.ndim and x.dtype.kind in "fc" and \
             (type(a) is np.ndarray or type(a) in (float, int)) and \
-            (type(b) is np.ndarray or type(b) in (float, int)) and np.result_type(a, b) == x.dtype:
+            (type(b) is np.ndarray or type(b) in (float, int)) and \
+            (x.dtype == a.dtype == b.dtype if type(a) is np.ndarray and type(b) is np.ndarray
+             else np.result_type(a, b) == x.dtype):
         start, stop, step = idx.indices(x.shape[0])
         shape = (max(stop - start, 0),) + x.shape[1:]
-        if step == 1 and stop > start and np.broadcast_shapes(np.shape(a), np.shape(b)) == shape:
+        sa, sb = np.shape(a), np.shape(b)       # (the broadcast shape of two equal or a scalar's: no call)
+        if step == 1 and stop > start and \
+                (sa if sa == sb or not sb else sb if not sa else np.broadcast_shapes(sa, sb)) == shape:
             out = np.empty(x.shape, x.dtype)
             ufunc(a, b, out=out[start:stop])
             out[:start] = 0
@@ -2837,9 +2856,9 @@ def unit_scaled(g, a, like, k):
             if (c == 1 or c == -1) and math.isfinite(k) and kk == k:
                 return g * (c * kk)
         product = g * a         # (unbroadcast_product's own first case) a new array: scaled in place
-        if product.dtype == g.dtype and np.result_type(product, k) == product.dtype:
+        if g.size >= INTO_SIZE and product.dtype == g.dtype and np.result_type(product, k) == product.dtype:
             return np.multiply(product, k, out=product)
-        return product * k
+        return product * k      # (small: the same numbers without the checks)
     return unbroadcast_product(g, a, like) * k
 
 

@@ -1219,6 +1219,38 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                 out[node.id] = out.get(node.id, 0) + 1
         return out
 
+    made: Set[int] = set()      # the into_temporary calls ``inline`` wrote (fresh values too)
+
+    def fresh(node) -> bool:
+        # an operand computed inline by arithmetic: a new array (where it is one) that no name,
+        # view or container holds, so an op reading it may write into it (into_temporary checks the
+        # reference count too)
+        return isinstance(node, gast.BinOp) and (type(node.op) in _INTO_OPS or isinstance(node.op, gast.Pow)) or \
+            isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) or id(node) in made
+
+    def into(node, side):
+        call = gast.Call(func=rt_attr("into_temporary"),
+                         args=[gast.Constant(value=_INTO_OPS[type(node.op)], kind=None), node.left, node.right,
+                               gast.Constant(value=side, kind=None)], keywords=[])
+        made.add(id(call))
+        return gast.copy_location(call, node)
+
+    def inline(node):
+        """``node`` with each ``a <op> b`` inside it (op: + - * /) whose operand is computed inline by
+        arithmetic (``d / (1 + p)``, ``g - u * (2 * x)``) written into that operand's buffer: one
+        array fewer, the same ufunc on the same operands (the same numbers).  Not into lambdas or
+        comprehensions (``reuse_temporaries`` stops at the first; the second: their own scope)."""
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            return node
+        for field, old in gast.iter_fields(node):
+            if isinstance(old, gast.AST):
+                setattr(node, field, inline(old))
+            elif isinstance(old, list):
+                old[:] = [inline(item) if isinstance(item, gast.AST) else item for item in old]
+        if isinstance(node, gast.BinOp) and type(node.op) in _INTO_OPS and (fresh(node.left) or fresh(node.right)):
+            return into(node, 0 if fresh(node.left) else 1)
+        return node
+
     def block(stmts):
         # temps: names assigned by arithmetic earlier in this block, neither read nor stored since
         temps: Set[str] = set()
@@ -1244,7 +1276,10 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             if id(s) in shared:
                 pass
             elif isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
+                value.left, value.right = inline(value.left), inline(value.right)
                 side = 0 if free(value.left) else 1 if free(value.right) else None
+                if side is None and (fresh(value.left) or fresh(value.right)):
+                    s.value = into(value, 0 if fresh(value.left) else 1)
                 if side is not None and not (isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name)
                                              and value.left.id == value.right.id):
                     s.value = gast.Call(func=rt_attr("into_temporary"),
@@ -1258,6 +1293,8 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                 s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
                 if value.operand.id != target:
                     released.append((position, s, value.operand.id))
+            else:
+                s.value = inline(value)
             temps -= set(here)
             temps.discard(target)
             if arithmetic(s.value):

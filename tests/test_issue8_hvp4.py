@@ -232,7 +232,9 @@ def test_merged_blocks_keep_their_user_line_comment():
     # value's own adjoint, out_pow_2's among them, is gone: the first sweep reads the value only to
     # seed it, so its forward computes only the residuals: tests/test_issue8_slices7.py)
     at = lines.index("# adjoint of line 5: out_pow = x_item_1 ** 2")
-    assert "d_x_item_1 = d_x_item_1 - (d_out_pow * (2 * x_item_1))" in lines[at + 1]
+    # (the product written into the inline 2 * x_item_1 and the difference into that: reuse_temporaries)
+    assert "d_x_item_1 = sct_rt.into_temporary('sub', d_x_item_1, sct_rt.into_temporary('mul', d_out_pow, " \
+        "(2 * x_item_1), 1), 1)" in lines[at + 1]
     assert "# adjoint of line 12: out_pow_2 = out_sub_1 ** 2" not in lines
 
 
