@@ -214,6 +214,12 @@ def _needs_add_at(idx) -> bool:
 
 def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
+    if _is_zero(x):
+        # x the zero marker (an adjoint no contribution reached, read by getitem_or_zero or
+        # item_adjoint, whose rules land here in a second derivative): nothing depends on it.
+        # Was an IndexError ("array is 0-dimensional") through `for k, v in d.items()` with a
+        # value whose adjoint stayed zero.  A float or None is never itself indexed.
+        return ZERO
     if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
             getattr(grad, "dtype", None) == x.dtype:
         out = np.zeros(x.shape, x.dtype)     # the common case: one element or row (exact ndarray)
