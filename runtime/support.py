@@ -633,10 +633,22 @@ def refuse_computed_attribute(obj, name, what):
         f"differentiate through attribute getters (that derivative would be lost): {advice}")
 
 
+def refuse_instance_dict(name):
+    """``obj.__dict__`` read where a derivative reaches it: its adjoint would be filed under a field
+    named "__dict__", which no field is (the derivative was silently zero: `m.__dict__["w"]`,
+    `for k, v in m.__dict__.items()`)."""
+    if name == "__dict__":
+        raise SctRuntimeError(
+            "the derivative reaches `obj.__dict__`, which sct does not map back to the object's fields "
+            "(that derivative would be lost): read the fields by name (obj.w), or keep the parameters "
+            "in a dict and iterate that")
+
+
 def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
     if not _is_zero(grad):
+        refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
         if _is_array(obj):
             raise SctRuntimeError(f"`.{name}` of an array is not differentiated" + (
@@ -679,6 +691,7 @@ def attribute_adjoint_any(grad, obj, name):
         op = ATTRIBUTES[name]
         return lookup(op).fn(grad, getattr(obj, name), obj)
     if not _is_zero(grad):
+        refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
     return {name: grad}
 

@@ -22,23 +22,24 @@ def case(build, **opts):
     return register
 
 
-def flat(t):
-    if isinstance(t, dict):
-        out = []
-        for v in t.values():
-            out = out + flat(v)
-        return out
-    if isinstance(t, (list, tuple)):
-        out = []
-        for v in t:
-            out = out + flat(v)
-        return out
-    if hasattr(t, "__dict__"):
-        out = []
-        for v in t.__dict__.values():
-            out = out + flat(v)
-        return out
-    return [t]
+def vdot(g, v):
+    """<g, v> over a structure: v mirrors the parameters (None where nothing is differentiated;
+    an object's fields as a dict)."""
+    if v is None:
+        return 0.0
+    if isinstance(v, dict) and not isinstance(g, dict):
+        return g.vdot(v)        # an object: its own method reads its fields by name
+    if isinstance(v, dict):
+        total = 0.0
+        for k in v:
+            total = total + vdot(g[k], v[k])
+        return total
+    if isinstance(v, (list, tuple)):
+        total = 0.0
+        for i in range(len(v)):
+            total = total + vdot(g[i], v[i])
+        return total
+    return np.sum(g * v)
 
 
 def R(seed, *shape, lo=-1.0, hi=1.0):
@@ -68,3 +69,568 @@ def dict_mlp_items_loop(p, x):
             reg = reg + 0.1 * np.sum(v * v)
     h = np.tanh(x @ p["W1"] + p["b1"])
     return np.sum(h @ p["W2"] + p["b2"]) + reg
+
+
+# ---------------------------------------------------------------------------------------- lists of dicts
+def _layers_build(sizes=(3, 4, 4, 2), seed=10):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append({"W": R(seed + 2 * i, a, b), "b": R(seed + 2 * i + 1, b)})
+    return layers, (R(seed + 99, 5, sizes[0]),)
+
+
+def _act(name):
+    return {"tanh": np.tanh, "sin": np.sin, "soft": lambda z: np.log1p(np.exp(z))}[name]
+
+
+@case(_layers_build)
+def list_of_dicts_mlp(layers, x):
+    h = x
+    for i, layer in enumerate(layers):
+        h = h @ layer["W"] + layer["b"]
+        if i < len(layers) - 1:
+            h = np.tanh(h)
+    return np.sum(h ** 2) / h.shape[0]
+
+
+@case(_layers_build)
+def list_of_dicts_activation_table(layers, x):
+    acts = ["tanh", "soft", "sin"]
+    h = x
+    for layer, a in zip(layers, acts):
+        h = _act(a)(h @ layer["W"] + layer["b"])
+    return np.mean(h)
+
+
+@case(_layers_build)
+def list_of_dicts_reversed_index(layers, x):
+    h = x
+    n = len(layers)
+    for i in range(n):
+        layer = layers[i]
+        h = np.sin(h @ layer["W"]) + layer["b"]
+    total = 0.0
+    for layer in reversed(layers):
+        total = total + np.sum(layer["b"] * layer["b"])
+    return np.sum(h) + total
+
+
+@case(_layers_build)
+def list_of_dicts_negative_index(layers, x):
+    h = np.tanh(x @ layers[0]["W"] + layers[0]["b"])
+    h = np.tanh(h @ layers[-2]["W"] + layers[-2]["b"])
+    return np.sum(h @ layers[-1]["W"]) + np.sum(layers[-1]["b"]) * 3.0
+
+
+@case(_layers_build)
+def list_of_dicts_comprehension_reg(layers, x):
+    reg = sum([np.sum(l["W"] ** 2) for l in layers])
+    norms = [np.sqrt(np.sum(l["b"] ** 2) + 1.0) for l in layers]
+    return reg * 0.01 + max(norms) + min(norms)
+
+
+@case(_layers_build)
+def list_of_dicts_sorted_by_norm(layers, x):
+    order = sorted(layers, key=lambda l: float(np.sum(np.abs(l["b"]))))
+    out = 0.0
+    for k, l in enumerate(order):
+        out = out + (k + 1) * np.sum(np.cos(l["b"]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- objects
+class Dense:
+    def __init__(self, W, b, act=None):
+        self.W = W
+        self.b = b
+        self.act = act
+
+    def __call__(self, x):
+        z = x @ self.W + self.b
+        return z if self.act is None else self.act(z)
+
+    def vdot(self, v):
+        return vdot(self.W, v["W"]) + vdot(self.b, v["b"])
+
+
+class Sequential:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def vdot(self, v):
+        return vdot(self.layers, v["layers"])
+
+
+def _seq_build():
+    return Sequential([Dense(R(20, 3, 4), R(21, 4), np.tanh), Dense(R(22, 4, 2), R(23, 2))]), (R(24, 5, 3),)
+
+
+@case(_seq_build)
+def obj_sequential(model, x):
+    return np.sum(model(x) ** 2)
+
+
+@case(_seq_build)
+def obj_sequential_layers_indexed(model, x):
+    h = model.layers[0](x)
+    h2 = model.layers[1](h)
+    return np.sum(h2 * h2) + np.sum(model.layers[1].b)
+
+
+class Residual(Dense):
+    def __call__(self, x):
+        return x + super().__call__(x)
+
+
+class Scaled(Residual):
+    def __init__(self, W, b, scale):
+        super().__init__(W, b, np.tanh)
+        self.scale = scale
+
+    def vdot(self, v):
+        return vdot(self.W, v["W"]) + vdot(self.b, v["b"]) + vdot(self.scale, v["scale"])
+
+    def __call__(self, x):
+        return self.scale * super().__call__(x)
+
+
+def _res_build():
+    return [Residual(R(30, 3, 3), R(31, 3), np.sin), Scaled(R(32, 3, 3), R(33, 3), S(0.7))], (R(34, 4, 3),)
+
+
+@case(_res_build)
+def obj_inheritance_super_chain(blocks, x):
+    for blk in blocks:
+        x = blk(x)
+    return np.sum(x ** 2)
+
+
+class Model:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def features(self, x):
+        return np.tanh(x @ self.W)
+
+    def logits(self, x):
+        return self.features(x) + self.b
+
+    def vdot(self, v):
+        return vdot(self.W, v["W"]) + vdot(self.b, v["b"])
+
+    def loss(self, x):
+        z = self.logits(x)
+        return np.mean(np.log(np.sum(np.exp(z), axis=1)) - z[:, 0])
+
+
+def _model_build():
+    return Model(R(40, 3, 4), R(41, 4)), (R(42, 6, 3),)
+
+
+@case(_model_build)
+def obj_methods_calling_methods(m, x):
+    return m.loss(x)
+
+
+@dataclasses.dataclass
+class DC:
+    w: np.ndarray
+    b: np.ndarray
+    gain: float = 2.0
+
+    def __call__(self, x):
+        return self.gain * np.tanh(x * self.w + self.b)
+
+    def vdot(self, v):
+        return vdot(self.w, v["w"]) + vdot(self.b, v["b"])
+
+
+@dataclasses.dataclass(frozen=True)
+class FDC:
+    w: np.ndarray
+    b: np.ndarray
+
+    def apply(self, x):
+        return np.exp(-x * self.w) + self.b
+
+    def with_w(self, w):
+        return dataclasses.replace(self, w=w)
+
+    def vdot(self, v):
+        return vdot(self.w, v["w"]) + vdot(self.b, v["b"])
+
+
+def _dc_build():
+    return [DC(R(50, 4), R(51, 4)), DC(R(52, 4), R(53, 4), 0.5)], (R(54, 4),)
+
+
+@case(_dc_build)
+def dataclass_list(ms, x):
+    for m in ms:
+        x = m(x)
+    return np.sum(x)
+
+
+@case(lambda: (FDC(R(55, 3), R(56, 3)), (R(57, 3),)))
+def frozen_dataclass_method(m, x):
+    return np.sum(m.apply(x) ** 2)
+
+
+@case(lambda: (FDC(R(55, 3), R(56, 3)), (R(57, 3),)))
+def frozen_dataclass_field_read_twice(m, x):
+    a = m.w * m.w
+    b = m.b
+    m2 = FDC(a, b * 2.0)
+    return np.sum(m2.apply(x)) + np.sum(m.apply(x))
+
+
+class NT(NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+    def forward(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+NTc = namedtuple("NTc", ["w", "c"])
+
+
+@case(lambda: (NT(R(60, 3, 2), R(61, 2)), (R(62, 4, 3),)))
+def namedtuple_method(p, x):
+    return np.sum(p.forward(x) ** 3)
+
+
+@case(lambda: (NT(R(60, 3, 2), R(61, 2)), (R(62, 4, 3),)))
+def namedtuple_unpack_index(p, x):
+    W, b = p
+    z = x @ p[0] + b
+    return np.sum(np.sin(z)) + np.sum(W * p.W)
+
+
+@case(lambda: (NT(R(60, 3, 2), R(61, 2)), (R(62, 4, 3),)))
+def namedtuple_replace(p, x):
+    q = p._replace(b=p.b * 3.0)
+    return np.sum(q.forward(x)) + np.sum(p.forward(x))
+
+
+@case(lambda: ([NTc(R(63, 3), S(0.5)), NTc(R(64, 3), S(-0.3))], ()))
+def namedtuple_list_scalar_fields(ps):
+    total = 0.0
+    for w, c in ps:
+        total = total + c * np.sum(w ** 2) + c ** 2
+    return total
+
+
+# ---------------------------------------------------------------------------------------- closures, factories
+def make_layer(n, act):
+    def layer(p, x):
+        return act(x @ p["W%d" % n] + p["b%d" % n])
+    return layer
+
+
+def _mlp2_build():
+    return {"W0": R(70, 3, 4), "b0": R(71, 4), "W1": R(72, 4, 2), "b1": R(73, 2)}, (R(74, 5, 3),)
+
+
+@case(_mlp2_build)
+def factory_layers(p, x):
+    layers = [make_layer(0, np.tanh), make_layer(1, np.sin)]
+    for layer in layers:
+        x = layer(p, x)
+    return np.sum(x)
+
+
+def make_scaled(scale):
+    return lambda z: scale * z ** 2
+
+
+@case(lambda: (R(75, 4), ()))
+def factory_lambda(x):
+    fs = [make_scaled(1.0), make_scaled(2.5)]
+    return np.sum(fs[0](x)) + np.sum(fs[1](np.sin(x)))
+
+
+OPS = {"sq": lambda z: z * z, "ex": lambda z: np.exp(0.5 * z), "lg": lambda z: np.log(1 + z * z)}
+
+
+@case(lambda: (R(76, 4), ()))
+def lambdas_in_global_dict(x):
+    total = 0.0
+    for name in sorted(OPS):
+        total = total + np.sum(OPS[name](x))
+    return total
+
+
+# second order: refused (a nested function passed as a value; README's known limitation)
+@case(lambda: (R(77, 4), ()), second=False)
+def lambdas_in_local_dict(x):
+    ops = {"a": lambda z: np.cos(z) * x[0], "b": lambda z: z ** 3}
+    y = ops["a"](x) + ops["b"](x)
+    return np.sum(y)
+
+
+def _helper_defaults(x, scale=2.0, power=3, shift=np.array([0.1, -0.2, 0.3, 0.4])):
+    return scale * (x + shift) ** power
+
+
+@case(lambda: (R(78, 4), ()))
+def default_arguments(x):
+    a = _helper_defaults(x)
+    b = _helper_defaults(x, 0.5)
+    c = _helper_defaults(x, power=2)
+    d = _helper_defaults(x, shift=x)
+    return np.sum(a + b + c + d)
+
+
+def _closure_counter(w):
+    def f(z):
+        return np.sum(w * z)
+    return f
+
+
+# second order: refused (a nested function passed as a value; README's known limitation)
+@case(lambda: ({"w": R(79, 4), "z": R(80, 4)}, ()), second=False)
+def closure_over_param(p):
+    f = _closure_counter(p["w"])
+    return f(p["z"]) * f(p["z"] ** 2)
+
+
+# ---------------------------------------------------------------------------------------- in-place writes
+@case(lambda: (R(90, 5), ()))
+def inplace_accumulate_index(x):
+    out = np.zeros(3)
+    for i in range(5):
+        out[i % 3] += x[i] * x[(i + 1) % 5]
+    return np.sum(out ** 2)
+
+
+@case(lambda: (R(91, 4, 3), ()))
+def inplace_column_write(a):
+    b = a.copy()
+    b[:, 0] = np.sin(a[:, 1])
+    b[1, :] *= 2.0
+    b[:, -1] += b[:, 0]
+    return np.sum(b * a)
+
+
+@case(lambda: ({"w": R(92, 3), "b": R(93, 3)}, (R(94, 3),)))
+def inplace_sgd_steps_dict(p, x):
+    q = {k: v.copy() for k, v in p.items()}
+    for _ in range(3):
+        err = q["w"] * x + q["b"] - 1.0
+        gw = 2 * err * x
+        gb = 2 * err
+        q["w"] -= 0.1 * gw
+        q["b"] -= 0.1 * gb
+    return np.sum((q["w"] * x + q["b"]) ** 2)
+
+
+@case(lambda: ({"w": R(92, 3), "b": R(93, 3)}, (R(94, 3),)))
+def sgd_steps_rebinding_dict(p, x):
+    for _ in range(3):
+        err = p["w"] * x + p["b"] - 1.0
+        p = {"w": p["w"] - 0.1 * 2 * err * x, "b": p["b"] - 0.1 * 2 * err}
+    return np.sum((p["w"] * x + p["b"]) ** 2)
+
+
+@case(lambda: (R(95, 6), ()))
+def np_add_at_private(x):
+    out = np.zeros(3)
+    np.add.at(out, [0, 1, 0, 2, 2, 2], x * x)
+    return np.sum(np.sin(out))
+
+
+@case(lambda: (R(96, 3, 3), ()))
+def inplace_diag_loop(A):
+    B = A @ A.T
+    for i in range(3):
+        B[i, i] += 1.0 + A[i, i] ** 2
+    return np.sum(np.linalg.inv(B))
+
+
+# ---------------------------------------------------------------------------------------- names, shadowing
+@case(lambda: (R(100, 4), ()))
+def shadowed_names(x):
+    y = x
+    x = np.sin(x)
+    sum_ = np.sum(x * y)
+    y = sum_ * x
+    x = y[::-1]
+    return np.sum(x * y) + sum_
+
+
+@case(lambda: (R(101, 4), ()))
+def shadow_builtin_names(x):
+    max_ = np.max(x)
+    sum = np.sum(x ** 2)
+    abs = np.abs(x - max_)
+    return sum + np.sum(abs)
+
+
+# ---------------------------------------------------------------------------------------- control flow
+@case(lambda: (R(110, 6), ()))
+def early_return_in_loop(x):
+    acc = 0.0
+    for i in range(6):
+        acc = acc + x[i] ** 2
+        if acc > 1.0:
+            return acc * x[i]
+    return acc
+
+
+@case(lambda: (S(0.7), ()))
+def while_data_dependent(x):
+    y = x
+    n = 0
+    while y < 5.0 and n < 20:
+        y = y * 1.5 + 0.1 * np.sin(y)
+        n += 1
+    return y
+
+
+def _fact_like(x, n):
+    if n == 0:
+        return x
+    return x * _fact_like(np.sin(x), n - 1)
+
+
+@case(lambda: (R(111, 3), ()))
+def recursion_helper(x):
+    return np.sum(_fact_like(x, 3))
+
+
+def _tree_sum(t):
+    if isinstance(t, list):
+        return sum([_tree_sum(u) for u in t])
+    return np.sum(np.tanh(t))
+
+
+@case(lambda: ([R(112, 2), [R(113, 3), [R(114, 2)]]], ()))
+def recursion_nested_lists(t):
+    return _tree_sum(t)
+
+
+@case(lambda: (R(115, 5), ()))
+def generator_expressions(x):
+    a = sum(x[i] * x[i + 1] for i in range(4))
+    b = max(np.abs(v) for v in x)
+    c = list(map(np.sin, x))
+    return a + b + sum(c)
+
+
+@case(lambda: ([R(116, 3), R(117, 3), R(118, 3)], ()))
+def zip_enumerate_list(xs):
+    out = 0.0
+    for i, (a, b) in enumerate(zip(xs, xs[1:])):
+        out = out + (i + 1) * np.sum(a * b)
+    for a in reversed(xs):
+        out = out * 0.5 + np.sum(a)
+    return out
+
+
+@case(lambda: (R(119, 4), ()))
+def math_and_numpy_mixed(x):
+    a = math.exp(float(x[0])) + math.sin(x[1])
+    b = np.exp(x[2]) * math.sqrt(x[3] ** 2 + 1.0)
+    c = math.atan2(x[0], x[1] + 2.0) + math.hypot(x[2], x[3])
+    return a * b + c + math.log(1.0 + x[0] ** 2)
+
+
+# ---------------------------------------------------------------------------------------- obj.__dict__
+# was: a zero gradient, silently (the adjoint filed under a field named "__dict__"); now refused
+class Bag:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+
+def _bag_build():
+    return Bag(R(130, 3), R(131, 3)), ()
+
+
+@case(_bag_build, refused=(None, 'm.__dict__["w"]'))
+def dunder_dict_item(m):
+    return np.sum(m.__dict__["w"] ** 2) + np.sum(m.b)
+
+
+@case(_bag_build, refused=(None, "m.__dict__.items()"))
+def dunder_dict_items_loop(m):
+    t = 0.0
+    for k, v in m.__dict__.items():
+        t = t + np.sum(v ** 2)
+    return t
+
+
+@case(_bag_build, refused=(None, "m.__dict__.values()"))
+def dunder_dict_values(m):
+    return sum([np.sum(np.sin(v)) for v in m.__dict__.values()])
+
+
+@case(lambda: (R(132, 3), ()), refused=(None, "d = bag.__dict__"))
+def dunder_dict_of_local_object(x):
+    bag = Bag(x * 2.0, np.cos(x))
+    d = bag.__dict__
+    return np.sum(d["w"] * d["b"])
+
+
+# ---------------------------------------------------------------------------------------- super().method()
+# was refused: "no derivative rule for super" (super().__init__ only was followed)
+class Diamond0:
+    def __init__(self, w):
+        self.w = w
+
+    def f(self, x):
+        return np.sin(self.w * x)
+
+
+class DiamondL(Diamond0):
+    def f(self, x):
+        return 2.0 * super().f(x) + x
+
+
+class DiamondR(Diamond0):
+    def f(self, x):
+        return super().f(x) ** 2 + self.w
+
+
+class DiamondB(DiamondL, DiamondR):
+    def f(self, x):
+        return super().f(x) * np.cos(self.w)
+
+    def vdot(self, v):
+        return vdot(self.w, v["w"])
+
+
+@case(lambda: (DiamondB(R(140, 3)), (R(141, 3),)))
+def super_method_diamond_mro(m, x):
+    return np.sum(m.f(x) ** 2)
+
+
+class Block(Dense):
+    def forward(self, x):
+        return np.tanh(super().__call__(x))
+
+
+class Block2(Block):
+    def forward(self, x):
+        h = super().forward(x)
+        return h + super().forward(h)
+
+
+@case(lambda: ([Block2(R(142, 3, 3), R(143, 3)), Block(R(144, 3, 3), R(145, 3), np.sin)], (R(146, 4, 3),)))
+def super_forward_chain(blocks, x):
+    for b in blocks:
+        x = b.forward(x)
+    return np.sum(x ** 2)
+
+
+@case(lambda: (R(147, 3), ()))
+def super_method_local_object(w):
+    m = DiamondB(w * 1.5)
+    return np.sum(m.f(w) + DiamondL.f(m, w))

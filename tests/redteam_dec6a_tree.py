@@ -4,6 +4,8 @@ structure can be checked leaf by leaf against central differences."""
 from __future__ import annotations
 
 import copy
+import functools
+import types
 import dataclasses
 
 import numpy as np
@@ -11,6 +13,10 @@ import numpy as np
 
 def is_leaf(v):
     return isinstance(v, np.ndarray) and v.dtype.kind == "f" or isinstance(v, np.floating)
+
+
+_OPAQUE = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, np.ufunc,
+           functools.partial)
 
 
 def tmap(fn, tree):
@@ -28,7 +34,7 @@ def tmap(fn, tree):
         for f in dataclasses.fields(tree):
             object.__setattr__(new, f.name, tmap(fn, getattr(tree, f.name)))
         return new
-    if hasattr(tree, "__dict__") and not callable(tree) and not isinstance(tree, type):
+    if hasattr(tree, "__dict__") and not isinstance(tree, _OPAQUE):
         new = copy.copy(tree)
         for k, v in vars(tree).items():
             object.__setattr__(new, k, tmap(fn, v))
@@ -49,3 +55,41 @@ def leaves(tree):
 def replace_leaves(tree, new):
     it = iter(new)
     return tmap(lambda _: next(it), tree)
+
+
+def paired_leaves(params, grads):
+    """The items of ``grads`` at the float leaves of ``params`` (walked in parallel)."""
+    out = []
+
+    def walk(p, g):
+        if is_leaf(p) or type(p).__name__ == "dlarray":
+            out.append(g)
+        elif isinstance(p, dict):
+            for k in p:
+                walk(p[k], g[k])
+        elif isinstance(p, (list, tuple)):
+            for a, b in zip(p, g):
+                walk(a, b)
+        elif hasattr(p, "__dict__") and not isinstance(p, _OPAQUE):
+            for k in vars(p):
+                walk(vars(p)[k], getattr(g, k))
+    walk(params, grads)
+    return out
+
+
+def mirror(params, vs):
+    """``params``' structure for redteam_dec6a_progs.vdot: the arrays ``vs`` at the float leaves,
+    None elsewhere, objects as dicts of their fields."""
+    it = iter(vs)
+
+    def walk(p):
+        if is_leaf(p) or type(p).__name__ == "dlarray":
+            return next(it)
+        if isinstance(p, dict):
+            return {k: walk(v) for k, v in p.items()}
+        if isinstance(p, (list, tuple)):
+            return [walk(v) for v in p]
+        if hasattr(p, "__dict__") and not isinstance(p, _OPAQUE):
+            return {k: walk(v) for k, v in vars(p).items()}
+        return None
+    return walk(params)

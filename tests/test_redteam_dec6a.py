@@ -20,7 +20,7 @@ from sct import dlarray, dlfeval, dlgradient, extractdata
 from gradcheck import numerical_gradient
 
 import redteam_dec6a_progs as P
-from redteam_dec6a_tree import leaves, replace_leaves, tmap
+from redteam_dec6a_tree import leaves, mirror, paired_leaves, replace_leaves, tmap
 
 
 @pytest.fixture(autouse=True)
@@ -38,10 +38,7 @@ def _k1(f, params, *consts):
 def _k2(f, vs, params, *consts):
     y = f(params, *consts)
     g = dlgradient(y, params, EnableHigherDerivatives=True)
-    s = 0.0
-    for gi, vi in zip(P.flat(g), vs):
-        s = s + np.sum(gi * vi)
-    return dlgradient(s, params)
+    return dlgradient(P.vdot(g, vs), params)
 
 
 def _dl(params):
@@ -54,7 +51,7 @@ def _data(v):
 
 def sct_value_grad(f, params, consts):
     y, g = dlfeval(_k1, f, _dl(params), *copy.deepcopy(consts))
-    return float(_data(y)), [_data(v) for v in leaves(g)]
+    return float(_data(y)), [_data(v) for v in paired_leaves(params, g)]
 
 
 def plain_value(f, params, consts):
@@ -96,8 +93,8 @@ def check_second(name):
     params, consts = build()
     rng = np.random.default_rng(7)
     vs = [rng.standard_normal(np.shape(v)) for v in leaves(params)]
-    h = dlfeval(_k2, f, vs, _dl(params), *copy.deepcopy(consts))
-    got = [_data(v) for v in leaves(h)]
+    h = dlfeval(_k2, f, mirror(params, vs), _dl(params), *copy.deepcopy(consts))
+    got = [_data(v) for v in paired_leaves(params, h)]
     eps = 1e-5
 
     def moved(sign):
@@ -127,7 +124,7 @@ def test_hessian_vector(name):
 def _line_of(fn, text):
     import inspect
     lines, start = inspect.getsourcelines(fn)
-    return next(start + i for i, line in enumerate(lines) if text in line)
+    return next(start + i for i, line in enumerate(lines) if text in line and not line.lstrip().startswith("@"))
 
 
 @pytest.mark.parametrize("name", REFUSED)
@@ -135,6 +132,7 @@ def test_refused_at_the_users_line(name):
     f, build, opts = P.CASES[name]
     params, consts = build()
     fn, text = opts["refused"]
+    fn = fn or f
     with pytest.raises((sct.CompileError, sct.EvaluationError)) as info:
         sct_value_grad(f, params, consts)
     assert info.value.filename == P.__file__, str(info.value)
