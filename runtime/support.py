@@ -867,6 +867,10 @@ def project_transpose(cot, grad):
         else:
             parts = [ZERO] * len(grad)
         out = [project_transpose(u, v) for u, v in zip(parts, grad)]
+        if _is_namedtuple(grad):
+            # a namedtuple's adjoint stays one, readable by field name (was a plain tuple: a second
+            # derivative with respect to a NamedTuple of parameters was refused as "iterating it")
+            return type(grad)(*out)
         return out if isinstance(grad, list) else tuple(out)
     if isinstance(cot, (list, tuple)) and _is_array(grad) and np.ndim(grad) >= 1 and len(cot) == len(grad):
         # the transpose of splitting an array adjoint into a list's items: stack them again

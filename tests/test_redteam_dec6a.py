@@ -137,3 +137,4 @@ def test_refused_at_the_users_line(name):
         sct_value_grad(f, params, consts)
     assert info.value.filename == P.__file__, str(info.value)
     assert info.value.lineno == _line_of(fn, text), str(info.value)
+    assert "positionally" not in str(info.value) and "rt." not in str(info.value), str(info.value)
