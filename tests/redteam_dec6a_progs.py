@@ -641,3 +641,328 @@ def super_forward_chain(blocks, x):
 def super_method_local_object(w):
     m = DiamondB(w * 1.5)
     return np.sum(m.f(w) + DiamondL.f(m, w))
+
+
+# ---------------------------------------------------------------------------------------- batch 2
+class Counter:
+    def __init__(self):
+        self.calls = 0
+
+
+class Norm:
+    def __init__(self, g, eps=1e-5):
+        self.g = g
+        self.eps = eps
+
+    def __call__(self, x):
+        mu = np.mean(x, axis=-1, keepdims=True)
+        var = np.var(x, axis=-1, keepdims=True)
+        return self.g * (x - mu) / np.sqrt(var + self.eps)
+
+    def vdot(self, v):
+        return vdot(self.g, v["g"])
+
+
+class Net:
+    def __init__(self, d1, norm, d2):
+        self.d1 = d1
+        self.norm = norm
+        self.d2 = d2
+
+    def __call__(self, x):
+        return self.d2(self.norm(self.d1(x)))
+
+    def vdot(self, v):
+        return self.d1.vdot(v["d1"]) + self.norm.vdot(v["norm"]) + self.d2.vdot(v["d2"])
+
+
+def _net_build():
+    return Net(Dense(R(200, 3, 4), R(201, 4), np.tanh), Norm(R(202, 4) + 1.0), Dense(R(203, 4, 2), R(204, 2))), \
+        (R(205, 5, 3),)
+
+
+@case(_net_build)
+def obj_nested_layers_layernorm(net, x):
+    return np.mean(net(x) ** 2)
+
+
+@case(_net_build)
+def obj_nested_attribute_chain(net, x):
+    h = net.d1(x)
+    return np.sum(net.norm(h) * net.d1.b) + np.sum(net.d2.W ** 2)
+
+
+@case(lambda: ({"enc": {"W": R(206, 3, 3), "b": R(207, 3)}, "dec": [R(208, 3, 2), {"bias": R(209, 2)}]},
+               (R(210, 4, 3),)))
+def nested_dict_list_mix(p, x):
+    h = np.tanh(x @ p["enc"]["W"] + p["enc"]["b"])
+    W, extra = p["dec"]
+    return np.sum((h @ W + extra["bias"]) ** 2)
+
+
+@case(lambda: ({"a": S(0.3), "b": S(-1.2), "v": R(211, 3)}, ()))
+def dict_of_scalars_and_arrays(p):
+    a, b = p["a"], p["b"]
+    return a * b + np.sum(np.exp(a * p["v"])) + b ** 2 * np.sum(p["v"])
+
+
+@case(lambda: ({"a": S(0.3), "b": S(-1.2), "v": R(211, 3)}, ()))
+def dict_values_sorted_keys(p):
+    total = 0.0
+    for k in sorted(p.keys(), reverse=True):
+        total = total * 1.1 + np.sum(np.sin(p[k]))
+    return total
+
+
+@case(lambda: ([R(212, 2), R(213, 2), R(214, 2), R(215, 2)], ()))
+def list_pairs_slicing(xs):
+    evens = xs[::2]
+    odds = xs[1::2]
+    return sum([np.sum(a * b) for a, b in zip(evens, odds)]) + np.sum(xs[-1] ** 3)
+
+
+@case(lambda: ([R(216, 3), R(217, 3)], ()))
+def list_star_unpack(xs):
+    first, *rest = xs
+    return np.sum(first * sum(rest)) + np.sum(np.stack(xs) ** 2)
+
+
+@case(lambda: ((R(218, 3), R(219, 3)), ()))
+def tuple_params_swap(t):
+    a, b = t
+    for _ in range(3):
+        a, b = b, a * np.cos(b)
+    return np.sum(a + 2 * b)
+
+
+def _poly(x, coeffs):
+    out = 0.0
+    for c in reversed(coeffs):
+        out = out * x + c
+    return out
+
+
+@case(lambda: ([S(0.5), S(-1.0), S(2.0), S(0.25)], (R(220, 4),)))
+def horner_list_of_scalars(coeffs, x):
+    return np.sum(_poly(x, coeffs) ** 2)
+
+
+# float32 inside: central differences need a larger step
+@case(lambda: (R(221, 4), ()), step=1e-3, grtol=1e-3, gatol=1e-4, second=False)
+def float32_mixture(x):
+    y = x.astype(np.float32)
+    z = np.sin(y) * np.float32(2.0) + y ** 2
+    return float(np.sum(z.astype(np.float64) * x))
+
+
+@case(lambda: (R(222, 5), ()))
+def sorted_and_argsort(x):
+    s = np.sort(x)
+    idx = np.argsort(-x)
+    return np.sum(s * np.arange(5)) + np.sum(x[idx[:2]] ** 2)
+
+
+@case(lambda: (R(223, 6), ()))
+def while_with_break_data(x):
+    i = 0
+    acc = x[0]
+    while True:
+        acc = acc * 0.9 + np.sin(x[i])
+        i += 1
+        if i >= 6 or acc > 1.5:
+            break
+    return acc
+
+
+@case(lambda: (R(224, 4), ()))
+def nested_loops_continue(x):
+    out = 0.0
+    for i in range(4):
+        if x[i] < -0.5:
+            continue
+        for j in range(i, 4):
+            if j == 3:
+                break
+            out = out + x[i] * x[j]
+    return out
+
+
+def _recurse_depth(x, d):
+    if d == 0:
+        return x
+    y = _recurse_depth(np.tanh(x) * 1.3, d - 1)
+    return y + 0.1 * x
+
+
+@case(lambda: (R(225, 3), ()))
+def recursion_depth_4(x):
+    return np.sum(_recurse_depth(x, 4) ** 2)
+
+
+def _fib_like(a, b, n):
+    if n == 0:
+        return a
+    return _fib_like(b, a * 0.5 + np.sin(b), n - 1)
+
+
+@case(lambda: ((S(0.3), S(0.7)), ()))
+def recursion_two_args(t):
+    return _fib_like(t[0], t[1], 5)
+
+
+@case(lambda: (R(226, 4), ()))
+def comprehension_dict_and_cond(x):
+    d = {i: x[i] ** 2 for i in range(4) if i != 2}
+    s = [v for k, v in d.items() if k % 2 == 0]
+    return sum(d.values()) + sum(s) * 2.0
+
+
+@case(lambda: (R(227, 4), ()))
+def generator_into_np_array(x):
+    v = np.array([x[i] * x[3 - i] for i in range(4)])
+    return np.sum(v ** 2) + np.prod(np.array(list(x[:2])))
+
+
+@case(lambda: (R(228, 3, 3), ()))
+def matrix_loop_of_rows(A):
+    total = 0.0
+    for row in A:
+        total = total + np.dot(row, row[::-1])
+    for i, col in enumerate(A.T):
+        total = total + (i + 1) * np.max(col)
+    return total
+
+
+@case(lambda: (R(229, 4), ()))
+def math_functions_on_items(x):
+    s = 0.0
+    for v in x:
+        s = s + math.cos(v) * math.exp(-v * v) + math.tanh(v) ** 2
+    return s + math.fsum([x[0], x[1]]) + math.pow(abs(x[2]) + 1.0, 1.5)
+
+
+@case(lambda: (R(230, 4), ()))
+def builtin_min_max_abs(x):
+    a = max(x[0], x[1], 0.1)
+    b = min(x[2], x[3])
+    c = abs(x[0] - x[3])
+    return a * b + c + max([x[1] ** 2, x[2] ** 2]) + round(2.0) * x[0]
+
+
+@case(lambda: ({"w": R(231, 3)}, (R(232, 3),)))
+def early_return_branches(p, x):
+    z = np.dot(p["w"], x)
+    if z > 0:
+        return z ** 2
+    elif z > -0.3:
+        return np.sin(z)
+    return -z
+
+
+@case(lambda: (R(233, 4), ()))
+def inplace_sort_private(x):
+    y = x * 2.0
+    y.sort()
+    return np.sum(y * np.arange(4.0))
+
+
+@case(lambda: (R(234, 3, 4), ()))
+def inplace_slice_augassign_chain(a):
+    b = np.zeros((3, 4))
+    b[:, :2] = a[:, 2:]
+    b[:, 2:] += a[:, :2] * a[:, 1:3]
+    b[0] -= b[1]
+    b[-1, ::2] *= 3.0
+    return np.sum(b ** 2)
+
+
+@case(lambda: (R(235, 5), ()))
+def inplace_fancy_repeat(x):
+    y = np.zeros(5)
+    y[[0, 2, 2, 4]] = x[[1, 1, 3, 0]] * 2.0
+    y[np.array([True, False, True, False, True])] += x[:3]
+    return np.sum(y * x)
+
+
+@case(lambda: (R(236, 4), ()))
+def list_append_then_stack(x):
+    outs = []
+    h = x
+    for i in range(3):
+        h = np.tanh(h * (i + 1))
+        outs.append(h)
+    outs[1] = outs[1] * 2.0
+    return np.sum(np.stack(outs) ** 2) + np.sum(outs[-1])
+
+
+@case(lambda: (R(237, 4), ()))
+def dict_accumulate_in_loop(x):
+    acc = {"s": 0.0, "p": 1.0}
+    for v in x:
+        acc["s"] += v
+        acc["p"] *= (1.0 + v)
+    return acc["s"] * acc["p"]
+
+
+# second order: refused (nested functions passed as values; README's known limitation)
+@case(lambda: (R(238, 3), ()), second=False)
+def lambda_default_capture(x):
+    fs = [lambda z, k=k: z ** k for k in range(1, 4)]
+    return sum([np.sum(f(x)) for f in fs])
+
+
+def _apply_n(f, x, n):
+    for _ in range(n):
+        x = f(x)
+    return x
+
+
+@case(lambda: (R(239, 3), ()))
+def higher_order_helper(x):
+    return np.sum(_apply_n(np.sin, x, 3)) + np.sum(_apply_n(lambda z: z * z + 0.1, x, 2))
+
+
+def _with_defaults(x, w=None, bias=0.5):
+    if w is None:
+        w = np.ones_like(x)
+    return np.sum(w * x) + bias
+
+
+@case(lambda: (R(240, 3), ()))
+def none_default_branch(x):
+    return _with_defaults(x) * _with_defaults(x, x) + _with_defaults(x, bias=x[0])
+
+
+@case(lambda: (R(241, 3), ()))
+def functools_partial(x):
+    f = functools.partial(_with_defaults, bias=1.5)
+    return f(x) * f(x, np.sin(x))
+
+
+@case(lambda: (R(242, 4), ()))
+def conditional_expression_chain(x):
+    y = x[0] if x[0] > x[1] else x[1]
+    z = (y * 2 if y > 0 else -y) + (x[2] if x[3] > 0 else x[3] ** 2)
+    return z * np.sum(x)
+
+
+@case(lambda: (R(243, 4), ()))
+def where_and_clip(x):
+    y = np.where(x > 0, x ** 2, np.sin(x))
+    z = np.clip(x * 3, -1.0, 1.0)
+    return np.sum(y * z) + np.sum(np.maximum(x, 0.1) * np.minimum(x, 0.2))
+
+
+@case(lambda: (R(244, 2, 3), ()))
+def einsum_and_tensordot(A):
+    B = np.einsum("ij,kj->ik", A, A)
+    C = np.tensordot(A, A, axes=([0], [0]))
+    return np.sum(B ** 2) + np.trace(C) + np.sum(np.outer(A[0], A[1]))
+
+
+@case(lambda: (R(245, 3, 3) + 3 * np.eye(3), ()))
+def linalg_solve_logdet(A):
+    b = np.arange(3.0)
+    x = np.linalg.solve(A, b)
+    sign, ld = np.linalg.slogdet(A)
+    return np.sum(x ** 2) + ld + np.linalg.norm(A)

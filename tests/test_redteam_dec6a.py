@@ -58,14 +58,14 @@ def plain_value(f, params, consts):
     return float(np.real(f(copy.deepcopy(params), *copy.deepcopy(consts))))
 
 
-def numeric_grads(f, params, consts):
+def numeric_grads(f, params, consts, step=1e-6):
     flat = [np.array(v, dtype=np.float64) for v in leaves(params)]
 
     def at(*vs):
         return plain_value(f, replace_leaves(params, [np.asarray(v, dtype=np.asarray(o).dtype) if np.ndim(o)
                                                       else type(o)(v) for v, o in zip(vs, leaves(params))]),
                            consts)
-    return [numerical_gradient(at, flat, k) for k in range(len(flat))]
+    return [numerical_gradient(at, flat, k, step) for k in range(len(flat))]
 
 
 def check_first(name):
@@ -74,7 +74,7 @@ def check_first(name):
     want = plain_value(f, params, consts)
     got, grads = sct_value_grad(f, params, consts)
     np.testing.assert_allclose(got, want, rtol=opts.get("rtol", 1e-10), atol=1e-12, err_msg=f"{name}: value")
-    num = numeric_grads(f, params, consts)
+    num = numeric_grads(f, params, consts, opts.get("step", 1e-6))
     assert len(grads) == len(num), f"{name}: {len(grads)} gradient leaves, {len(num)} parameters"
     for k, (g, n) in enumerate(zip(grads, num)):
         assert g.shape == n.shape, f"{name}: leaf {k} shape {g.shape} != {n.shape}"
