@@ -12,6 +12,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+import sct
+from sct import dlarray, dlfeval, dlgradient
+
 CASES = {}
 
 
@@ -966,3 +969,324 @@ def linalg_solve_logdet(A):
     x = np.linalg.solve(A, b)
     sign, ld = np.linalg.slogdet(A)
     return np.sum(x ** 2) + ld + np.linalg.norm(A)
+
+
+# ================================================================================ programs for tests of their own
+# (globals changed between calls, argument types, several outputs, structures as x, nested dlfeval, dlaccelerate)
+SCALE = 2.0
+ACT = np.tanh
+TABLE = {"f": lambda z: z ** 2}
+WEIGHTS = [1.0, 2.0]
+SHIFT = np.array([0.1, 0.2, 0.3])
+
+
+def uses_globals(x):
+    return np.sum(SCALE * ACT(x) + TABLE["f"](x) * WEIGHTS[1] + SHIFT)
+
+
+def typed_poly(x):
+    y = x * x * 3.0 + np.sin(x)
+    return np.sum(y) if np.ndim(y) else y
+
+
+def typed_kernel(x):
+    y = typed_poly(x)
+    return y, dlgradient(y, x)
+
+
+def list_arg_kernel(xs):
+    y = sum([np.sum(v ** 2) for v in xs]) * xs[0][0]
+    return y, dlgradient(y, xs)
+
+
+def several_outputs(p, x):
+    h = np.tanh(x @ p["W"] + p["b"])
+    y1 = np.sum(h ** 2)
+    y2 = np.sum(np.sin(h)) * p["b"][0]
+    g1 = dlgradient(y1, p)
+    g2W, g2b = dlgradient(y2, p["W"], p["b"])
+    g3 = dlgradient(y1 + y2, [p["W"], p["b"]])
+    g4 = dlgradient(y1 * y2, {"bias": p["b"], "both": (p["W"], p["b"])})
+    return y1, y2, g1, g2W, g2b, g3, g4
+
+
+def _several_plain(p, x):
+    h = np.tanh(x @ p["W"] + p["b"])
+    return np.sum(h ** 2), np.sum(np.sin(h)) * p["b"][0]
+
+
+def inner_loss(w, x):
+    y = np.sum(np.sin(w * x) ** 2)
+    return y, dlgradient(y, w)
+
+
+def outer_with_inner_dlfeval(w, x):
+    y, g = dlfeval(inner_loss, w, x)
+    z = np.sum(w ** 3) + np.sum(g * x)
+    return z, dlgradient(z, w)
+
+
+def accelerated_model(w, x):
+    return np.tanh(x @ w)
+
+
+def accelerated_loss(w, x):
+    y = np.sum(sct.dlaccelerate(accelerated_model)(w, x) ** 2)
+    return y, dlgradient(y, w)
+
+
+def gradient_penalty(p, x):
+    y = np.sum(np.tanh(x @ p["W"]) * p["s"])
+    g = dlgradient(y, p, EnableHigherDerivatives=True)
+    pen = np.sum(g["W"] ** 2) + g["s"] ** 2
+    return pen, dlgradient(pen, p)
+
+
+def _penalty_plain_grad(p, x):
+    # the first gradient by hand: y = s * sum(tanh(x @ W))
+    t = np.tanh(x @ p["W"])
+    gW = p["s"] * x.T @ (1 - t ** 2)
+    gs = np.sum(t)
+    return np.sum(gW ** 2) + gs ** 2
+
+
+# ---------------------------------------------------------------------------------------- batch 3: state on objects
+class CachingLayer:
+    def __init__(self, W):
+        self.W = W
+        self.last = None
+
+    def __call__(self, x):
+        h = np.tanh(x @ self.W)
+        self.last = h
+        return h
+
+    def vdot(self, v):
+        return vdot(self.W, v["W"])
+
+
+# refused at the line (a method storing a traced value on its caller's object)
+@case(lambda: ([CachingLayer(R(300, 3, 3)), CachingLayer(R(301, 3, 2))], (R(302, 4, 3),)),
+      refused=(CachingLayer.__call__, "self.last = h"))
+def layer_caches_activation(layers, x):
+    h = x
+    for l in layers:
+        h = l(h)
+    return np.sum(h ** 2) + np.sum(layers[0].last)
+
+
+class Cell:
+    def __init__(self, Wx, Wh):
+        self.Wx = Wx
+        self.Wh = Wh
+
+    def step(self, x, h):
+        return np.tanh(x @ self.Wx + h @ self.Wh)
+
+    def vdot(self, v):
+        return vdot(self.Wx, v["Wx"]) + vdot(self.Wh, v["Wh"])
+
+
+@case(lambda: (Cell(R(303, 2, 3), R(304, 3, 3) * 0.5), (R(305, 5, 2),)))
+def rnn_cell_object_loop(cell, xs):
+    h = np.zeros(3)
+    hs = []
+    for t in range(xs.shape[0]):
+        h = cell.step(xs[t], h)
+        hs.append(h)
+    return np.sum(np.stack(hs)[-2:] ** 2) + np.sum(h)
+
+
+class Fluent:
+    def __init__(self, w, k=1.0):
+        self.w = w
+        self.k = k
+
+    def scaled(self, k):
+        return Fluent(self.w, self.k * k)
+
+    def apply(self, x):
+        return self.k * np.sin(self.w * x)
+
+    @staticmethod
+    def sq(z):
+        return z * z
+
+    @classmethod
+    def make(cls, w):
+        return cls(w * 2.0)
+
+    def vdot(self, v):
+        return vdot(self.w, v["w"])
+
+
+@case(lambda: (Fluent(R(306, 3)), (R(307, 3),)))
+def fluent_static_class_methods(m, x):
+    a = m.scaled(2.0).scaled(0.5).apply(x)
+    b = Fluent.make(m.w).apply(x)
+    return np.sum(Fluent.sq(a) + m.sq(b))
+
+
+class Params:
+    def __init__(self, d):
+        self.d = d
+
+    def __getitem__(self, k):
+        return self.d[k]
+
+    def vdot(self, v):
+        return vdot(self.d, v["d"])
+
+
+# refused at the line (a __getitem__ sct does not differentiate: the README's limitation)
+@case(lambda: (Params({"w": R(308, 3), "b": R(309, 3)}), (R(310, 3),)), refused=(None, "return np.sum((p["))
+def getitem_container_class(p, x):
+    return np.sum((p["w"] * x + p["b"]) ** 2)
+
+
+@dataclasses.dataclass
+class Stack:
+    layers: list = dataclasses.field(default_factory=list)
+    scale: float = 1.0
+
+    def __call__(self, x):
+        for W in self.layers:
+            x = np.sin(x @ W)
+        return self.scale * x
+
+    def vdot(self, v):
+        return vdot(self.layers, v["layers"])
+
+
+@case(lambda: (Stack([R(311, 3, 3), R(312, 3, 2)], 0.5), (R(313, 4, 3),)))
+def dataclass_default_factory_layers(s, x):
+    return np.sum(s(x) ** 2)
+
+
+@case(lambda: ([{"nt": NT(R(314, 2, 2), R(315, 2))}, {"nt": NT(R(316, 2, 2), R(317, 2))}], (R(318, 3, 2),)))
+def namedtuples_in_dicts_in_list(ps, x):
+    for p in ps:
+        x = p["nt"].forward(x)
+    return np.sum(x)
+
+
+@case(lambda: ({"w": R(319, 3), "b": R(320, 3)}, (R(321, 3),)))
+def dict_get_with_default(p, x):
+    scale = p.get("scale", 2.0)
+    b = p.get("b")
+    return np.sum((scale * p["w"] * x + b) ** 2)
+
+
+@case(_layers_build)
+def layers_backward_range(layers, x):
+    total = 0.0
+    h = x
+    for i in range(len(layers) - 1, -1, -1):
+        W = layers[i]["W"]
+        total = total + np.sum(W[: min(W.shape), : min(W.shape)] ** 2) * (i + 1)
+    for i, layer in enumerate(layers, start=1):
+        h = np.tanh(h @ layer["W"]) * i
+    return total + np.sum(h)
+
+
+# refused at the line (zip(*pairs))
+@case(lambda: ([(R(322, 2), R(323, 2)), (R(324, 2), R(325, 2))], ()), refused=(None, "firsts, seconds = zip(*pairs)"))
+def zip_star_transpose(pairs):
+    firsts, seconds = zip(*pairs)
+    return sum([np.sum(a * b) for a, b in zip(firsts, seconds)]) + np.sum(firsts[1] ** 2)
+
+
+@case(lambda: (R(326, 5), ()))
+def inplace_at_argmax(x):
+    y = x.copy()
+    i = int(np.argmax(x))
+    y[i] += 10.0 * x[i]
+    y[:2] = y[:2] * y[-2:]
+    return np.sum(y ** 2)
+
+
+@case(lambda: (R(327, 3, 4), ()))
+def ones_like_column_writes(x):
+    a = np.ones_like(x)
+    a[:, 0] = x[:, 1] * 2.0
+    a[1:, 1:] = np.exp(x[:-1, :-1])
+    return np.sum(a * x)
+
+
+@case(lambda: (np.array([2.0, 3.0]), ()))
+def newton_while_norm(c):
+    x = np.ones(2)
+    it = 0
+    while np.linalg.norm(x * x - c) > 1e-12 and it < 50:
+        x = x - (x * x - c) / (2 * x)
+        it += 1
+    return np.sum(x * np.array([1.0, 2.0]))
+
+
+def _split_rec(xs):
+    if len(xs) == 1:
+        return xs[0], xs[0] ** 2
+    m = len(xs) // 2
+    a, asq = _split_rec(xs[:m])
+    b, bsq = _split_rec(xs[m:])
+    return a + b, asq + bsq * a
+
+
+@case(lambda: ([R(328, 2), R(329, 2), R(330, 2), R(331, 2), R(332, 2)], ()))
+def recursion_returning_tuples(xs):
+    s, q = _split_rec(xs)
+    return np.sum(s * q)
+
+
+@case(lambda: ({"a": R(333, 3), "b": R(334, 3), "c": R(335, 3)}, ()))
+def sum_of_dict_values(p):
+    return np.sum(sum(p.values()) ** 2) + np.mean([np.sum(v) for v in p.values()]) + np.sum(np.sum(list(p.values())))
+
+
+def maml(p, x, t):
+    r = x @ p["W"] + p["b"] - t
+    inner = np.sum(r ** 2)
+    g = dlgradient(inner, p, EnableHigherDerivatives=True)
+    q = {k: p[k] - 0.05 * g[k] for k in p}
+    r2 = np.tanh(x @ q["W"] + q["b"]) - t
+    outer = np.sum(r2 ** 2)
+    return outer, dlgradient(outer, p)
+
+
+def maml_plain(W, b, x, t):
+    r = x @ W + b - t
+    gW = 2 * x.T @ r
+    gb = 2 * np.sum(r, axis=0)
+    W2, b2 = W - 0.05 * gW, b - 0.05 * gb
+    return np.sum((np.tanh(x @ W2 + b2) - t) ** 2)
+
+
+class Adder:
+    count = 0
+
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        Adder.count += 1
+        return x + self.w
+
+
+def stateful_class_counter(w, x):
+    a = Adder(w)
+    y = np.sum(a(x) ** 2) + np.sum(a(a(x)))
+    return y, dlgradient(y, w)
+
+
+# ---------------------------------------------------------------------------------------- library functions refused
+# was: the error named the library's file and line (dataclasses.py, collections/__init__.py), not the user's
+@case(lambda: (R(340, 3), ()), refused=(None, "d = dataclasses.asdict("))
+def dataclasses_asdict_refused(w):
+    d = dataclasses.asdict(DC(w, w * 2.0))
+    return np.sum(d["w"] * d["b"])
+
+
+@case(lambda: (R(341, 3), ()), refused=(None, "d = NTc(w, w * 2.0)._asdict()"))
+def namedtuple_asdict_refused(w):
+    d = NTc(w, w * 2.0)._asdict()
+    return np.sum(d["w"] * d["c"])
