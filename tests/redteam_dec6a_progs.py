@@ -1290,3 +1290,168 @@ def dataclasses_asdict_refused(w):
 def namedtuple_asdict_refused(w):
     d = NTc(w, w * 2.0)._asdict()
     return np.sum(d["w"] * d["c"])
+
+
+# ---------------------------------------------------------------------------------------- batch 4
+@case(lambda: ({"W": R(400, 3, 2), "idx": np.array([0, 2]), "name": "enc", "n": 3, "act": np.tanh}, (R(401, 4, 3),)))
+def params_with_non_float_entries(p, x):
+    h = p["act"](x[:, p["idx"]] @ p["W"][:2])
+    for _ in range(p["n"]):
+        h = h * 0.9 + 0.1 * np.sin(h)
+    return np.sum(h ** 2) if p["name"] == "enc" else 0.0
+
+
+def _mode_act(x, mode):
+    match mode:
+        case "tanh":
+            return np.tanh(x)
+        case "soft" | "softplus":
+            return np.log1p(np.exp(x))
+        case _:
+            return x
+
+
+@case(lambda: (R(402, 4), ()))
+def match_statement_modes(x):
+    return np.sum(_mode_act(x, "tanh") * _mode_act(x, "soft") + _mode_act(x, "none") ** 2)
+
+
+# second order refused at the lambda's line (was: the line of the first derivative's generated code)
+@case(lambda: (R(403, 4), ()), second=False, second_refused="f = lambda z, w=w: z * w")
+def lambda_default_traced(x):
+    w = np.cos(x)
+    f = lambda z, w=w: z * w
+    g = lambda z: z * w
+    return np.sum(f(x) + g(x) ** 2)
+
+
+@case(lambda: (R(404, 3, 4), ()))
+def indexing_forms(x):
+    a = x[..., None] * x[:, np.newaxis, :]
+    b = x[::-1, ::2]
+    c = x[-1, [0, 3]]
+    d = x[x[:, 0] > -2.0][:, 1:3]
+    return np.sum(a ** 2) + np.sum(b * b[::-1]) + np.sum(c) + np.sum(d ** 3)
+
+
+# refused (conservative aliasing: o.w may be shared; README's known limitation)
+@case(lambda: (R(405, 3), ()), refused=(None, "o.w += o.b"))
+def local_object_augassign(x):
+    o = Bag(x * 1.0, x ** 2)
+    o.w += o.b
+    o.b *= 2.0
+    o.w = o.w - 0.5 * o.b
+    return np.sum(o.w * o.b)
+
+
+# refused, rightly: xs[0] is the argument x itself, which `*=` would change in the caller
+@case(lambda: (R(406, 3), ()), refused=(None, "xs[i] *= (i + 1.0)"))
+def local_list_augassign(x):
+    xs = [x, x * 2, np.sin(x)]
+    for i in range(len(xs)):
+        xs[i] *= (i + 1.0)
+    xs[0] += xs[2]
+    return np.sum(xs[0] * xs[1]) + np.sum(xs[2])
+
+
+@case(lambda: (R(407, 4), ()))
+def errstate_and_assert(x):
+    with np.errstate(divide="ignore"):
+        y = np.log(np.abs(x) + 1.0)
+    assert y.shape == (4,), "shape"
+    del x
+    x = y * 2
+    return np.sum(x ** 2)
+
+
+@case(lambda: (R(408, 2, 3, 4), ()))
+def einsum_ellipsis(x):
+    return np.sum(np.einsum("...ij,...kj->...ik", x, x) ** 2) + np.sum(np.einsum("aij->ja", x))
+
+
+@case(lambda: (R(409, 5), ()), refused=(None, "ys = [y for v in x if (y := v * v)"))
+def walrus_in_comprehension(x):
+    ys = [y for v in x if (y := v * v) > 0.1]
+    return sum(ys) + len(ys) * x[0]
+
+
+def _grads_in_comprehension(p, x):
+    y = np.sum(np.tanh(x @ p["W"]) * p["b"])
+    return {k: dlgradient(y, v) for k, v in p.items()}
+
+
+def grads_in_comprehension_kernel(p, x):
+    return _grads_in_comprehension(p, x)
+
+
+@case(lambda: ((R(410, 3), (R(411, 3), [R(412, 3)])), ()))
+def nested_tuple_list_params(t):
+    a, (b, [c]) = t
+    return np.sum(a * b * c) + np.sum(np.maximum(a, c) ** 2)
+
+
+class Slotted:
+    __slots__ = ("w", "b")
+
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+
+@case(lambda: (R(413, 3), ()))
+def slotted_local_object(x):
+    s = Slotted(x * 2.0, np.sin(x))
+    s.w = s.w * s.b
+    return np.sum(s.w + s.b ** 2)
+
+
+@case(lambda: (R(414, 3), ()))
+def getattr_literal_default(x):
+    o = Bag(x, x * 3.0)
+    return np.sum(getattr(o, "w") * getattr(o, "b", 1.0)) + (getattr(o, "missing", 2.0) * np.sum(x))
+
+
+@case(lambda: (R(415, 3), ()))
+def string_format_log(x):
+    y = np.sum(x ** 2)
+    msg = f"loss {float(y):.3f} {x.shape}"
+    return y * len(msg) / len(msg) + np.sum(x)
+
+
+@case(lambda: (R(416, 4), ()))
+def chained_array_compare(x):
+    m = (x > -0.5) & (x < 0.5)
+    return np.sum(np.where(m, x ** 2, x)) + np.sum(x[~m])
+
+
+def _accumulate_rec(xs, i=0, acc=0.0):
+    if i == len(xs):
+        return acc
+    return _accumulate_rec(xs, i + 1, acc * 0.5 + np.sum(np.tanh(xs[i])))
+
+
+@case(lambda: ([R(417, 2), R(418, 3), R(419, 1)], ()))
+def recursion_default_accumulator(xs):
+    return _accumulate_rec(xs)
+
+
+@case(lambda: ({"W": R(420, 3, 3), "u": R(421, 3)}, ()))
+def power_iteration_while(p):
+    A = p["W"] @ p["W"].T + np.eye(3)
+    v = p["u"] / np.linalg.norm(p["u"])
+    k = 0
+    while k < 30:
+        w = A @ v
+        v = w / np.linalg.norm(w)
+        k += 1
+    return v @ A @ v
+
+
+@case(lambda: (R(422, 6), ()))
+def loop_over_enumerate_reversed_sorted(x):
+    total = 0.0
+    for i, v in enumerate(reversed(sorted(x))):
+        total = total + i * v
+    for a, b in zip(sorted(x)[:3], reversed(x)):
+        total = total + a * b
+    return total

@@ -280,3 +280,26 @@ def test_class_attribute_counter_runs_as_often_as_in_python():
     plain = lambda w: np.sum((x + w) ** 2) + np.sum(x + 2 * w)
     np.testing.assert_allclose(float(_data(y)), plain(w), rtol=1e-12)
     np.testing.assert_allclose(_data(g), _fd(plain, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+def test_dlgradient_in_a_dict_comprehension_is_refused_at_its_line():
+    rng = np.random.default_rng(305)
+    p = {"W": rng.uniform(-1, 1, (3, 2)), "b": rng.uniform(-1, 1, 2)}
+    x = rng.uniform(-1, 1, (4, 3))
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(P.grads_in_comprehension_kernel, {k: dlarray(v.copy()) for k, v in p.items()}, x)
+    assert info.value.filename == P.__file__
+    assert info.value.lineno == _line_of(P._grads_in_comprehension, "return {k: dlgradient(y, v)")
+
+
+SECOND_REFUSED = sorted(n for n, (_, _, o) in P.CASES.items() if "second_refused" in o)
+
+
+@pytest.mark.parametrize("name", SECOND_REFUSED)
+def test_second_order_refused_at_the_users_line(name):
+    f, build, opts = P.CASES[name]
+    with pytest.raises(sct.CompileError) as info:
+        check_second(name)
+    assert info.value.filename == P.__file__, str(info.value)
+    assert info.value.lineno == _line_of(f, opts["second_refused"]), str(info.value)
+    assert "sct-generated" not in str(info.value)
