@@ -1455,3 +1455,349 @@ def loop_over_enumerate_reversed_sorted(x):
     for a, b in zip(sorted(x)[:3], reversed(x)):
         total = total + a * b
     return total
+
+
+# ---------------------------------------------------------------------------------------- batch 5: ML- and science-style code
+def softmax(z, axis=-1):
+    z = z - np.max(z, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _clf_build():
+    return {"W": R(500, 4, 3), "b": R(501, 3)}, (R(502, 6, 4), np.array([0, 2, 1, 1, 0, 2]))
+
+
+@case(_clf_build)
+def softmax_xent_dict(p, x, y):
+    probs = softmax(x @ p["W"] + p["b"])
+    return -np.mean(np.log(probs[np.arange(len(y)), y]))
+
+
+@case(_clf_build)
+def softmax_xent_onehot_loop(p, x, y):
+    onehot = np.eye(3)[y]
+    total = 0.0
+    for i in range(x.shape[0]):
+        z = x[i] @ p["W"] + p["b"]
+        total = total - np.sum(onehot[i] * (z - np.log(np.sum(np.exp(z)))))
+    return total / x.shape[0]
+
+
+class Attention:
+    def __init__(self, Wq, Wk, Wv):
+        self.Wq, self.Wk, self.Wv = Wq, Wk, Wv
+
+    def __call__(self, x, mask=None):
+        q, k, v = x @ self.Wq, x @ self.Wk, x @ self.Wv
+        s = q @ k.T / np.sqrt(q.shape[-1])
+        if mask is not None:
+            s = np.where(mask, s, -1e9)
+        return softmax(s) @ v
+
+    def vdot(self, v):
+        return vdot(self.Wq, v["Wq"]) + vdot(self.Wk, v["Wk"]) + vdot(self.Wv, v["Wv"])
+
+
+@case(lambda: (Attention(R(503, 3, 2), R(504, 3, 2), R(505, 3, 2)), (R(506, 4, 3),)))
+def attention_object_causal(att, x):
+    mask = np.tril(np.ones((4, 4), dtype=bool))
+    return np.sum(att(x, mask) ** 2) + np.sum(att(x))
+
+
+class GRUCell:
+    def __init__(self, p):
+        self.p = p
+
+    def gate(self, name, x, h):
+        return x @ self.p["W" + name] + h @ self.p["U" + name]
+
+    def __call__(self, x, h):
+        z = 1 / (1 + np.exp(-self.gate("z", x, h)))
+        r = 1 / (1 + np.exp(-self.gate("r", x, h)))
+        n = np.tanh(x @ self.p["Wn"] + (r * h) @ self.p["Un"])
+        return (1 - z) * n + z * h
+
+    def vdot(self, v):
+        return vdot(self.p, v["p"])
+
+
+def _gru_build():
+    p = {}
+    for i, g in enumerate("zrn"):
+        p["W" + g] = R(510 + i, 2, 3)
+        p["U" + g] = R(520 + i, 3, 3) * 0.5
+    return GRUCell(p), (R(530, 4, 2),)
+
+
+@case(_gru_build)
+def gru_cell_class_string_keys(cell, xs):
+    h = np.zeros(3)
+    for x in xs:
+        h = cell(x, h)
+    return np.sum(h ** 2)
+
+
+def _conv1d(x, k):
+    n = len(x) - len(k) + 1
+    out = np.zeros(n)
+    for i in range(n):
+        out[i] = np.sum(x[i:i + len(k)] * k)
+    return out
+
+
+@case(lambda: ({"k1": R(531, 3), "k2": R(532, 2)}, (R(533, 8),)))
+def conv1d_loops_two_layers(p, x):
+    h = np.maximum(_conv1d(x, p["k1"]), 0.0)
+    h = _conv1d(h, p["k2"])
+    return np.sum(h ** 2)
+
+
+def adam_state_step(p, g, state, lr=0.1, b1=0.9, b2=0.999):
+    new_p, new_state = {}, {}
+    for k in p:
+        m = b1 * state[k]["m"] + (1 - b1) * g[k]
+        v = b2 * state[k]["v"] + (1 - b2) * g[k] ** 2
+        new_p[k] = p[k] - lr * m / (np.sqrt(v) + 1e-8)
+        new_state[k] = {"m": m, "v": v}
+    return new_p, new_state
+
+
+@case(lambda: ({"w": R(534, 3), "b": R(535, 3)}, (R(536, 3),)))
+def adam_unrolled_hand_gradients(p, x):
+    state = {k: {"m": np.zeros(3), "v": np.zeros(3)} for k in p}
+    for _ in range(3):
+        r = p["w"] * x + p["b"] - 1.0
+        g = {"w": 2 * r * x, "b": 2 * r}
+        p, state = adam_state_step(p, g, state)
+    return np.sum((p["w"] * x + p["b"]) ** 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    q: np.ndarray
+    v: np.ndarray
+
+    def energy(self):
+        return 0.5 * np.sum(self.v ** 2) + np.sum(1 - np.cos(self.q))
+
+    def vdot(self, v):
+        return vdot(self.q, v["q"]) + vdot(self.v, v["v"])
+
+
+def _leapfrog(s, dt):
+    v = s.v - 0.5 * dt * np.sin(s.q)
+    q = s.q + dt * v
+    v = v - 0.5 * dt * np.sin(q)
+    return State(q, v)
+
+
+@case(lambda: (State(R(537, 3), R(538, 3)), ()))
+def frozen_state_integrator(s):
+    e0 = s.energy()
+    for _ in range(5):
+        s = _leapfrog(s, 0.1)
+    return s.energy() - e0 + np.sum(s.q ** 2)
+
+
+@case(lambda: ([{"x": R(540 + i, 2), "m": S(1.0 + 0.5 * i)} for i in range(3)], ()))
+def particles_list_of_dicts(ps):
+    e = 0.0
+    for i in range(len(ps)):
+        for j in range(i + 1, len(ps)):
+            d = ps[i]["x"] - ps[j]["x"]
+            e = e + ps[i]["m"] * ps[j]["m"] / np.sqrt(np.sum(d * d) + 0.1)
+    return e + sum([0.5 * p["m"] * np.sum(p["x"] ** 2) for p in ps])
+
+
+@case(lambda: ({"mu": R(550, 2), "log_sigma": R(551, 2) * 0.3}, (np.random.default_rng(552).standard_normal((5, 2)),)))
+def vae_reparam_fixed_noise(p, eps):
+    z = p["mu"] + np.exp(p["log_sigma"]) * eps
+    recon = np.sum((np.tanh(z) - 0.5) ** 2)
+    kl = 0.5 * np.sum(np.exp(2 * p["log_sigma"]) + p["mu"] ** 2 - 1 - 2 * p["log_sigma"])
+    return recon / 5 + kl
+
+
+@case(lambda: ({"logits": R(553, 3), "means": R(554, 3), "log_s": R(555, 3) * 0.2}, (R(556, 6) * 2,)))
+def mixture_density_nll(p, y):
+    w = softmax(p["logits"])
+    s = np.exp(p["log_s"])
+    dens = w[None, :] * np.exp(-0.5 * ((y[:, None] - p["means"][None, :]) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    return -np.sum(np.log(np.sum(dens, axis=1)))
+
+
+class Poly:
+    def __init__(self, coeffs):
+        self.coeffs = coeffs
+
+    def __call__(self, x):
+        return sum([c * x ** i for i, c in enumerate(self.coeffs)])
+
+    def derivative(self):
+        return Poly([c * i for i, c in enumerate(self.coeffs)][1:])
+
+    def vdot(self, v):
+        return vdot(self.coeffs, v["coeffs"])
+
+
+@case(lambda: (Poly([S(0.5), S(-1.0), S(0.3), S(0.2)]), (R(557, 5),)))
+def poly_object_derivative_method(p, x):
+    return np.sum(p(x) ** 2) + np.sum(p.derivative()(x)) + np.sum(p.derivative().derivative()(x) ** 2)
+
+
+@case(lambda: (S(0.8), ()))
+def scalar_newton_sqrt_math(a):
+    x = 1.0
+    for _ in range(6):
+        x = 0.5 * (x + (a + 1.0) / x)
+    return x * math.exp(a) + math.log1p(a * a)
+
+
+@case(lambda: (S(0.4), ()))
+def scalar_taylor_series_while(x):
+    term = 1.0
+    total = 1.0
+    n = 1
+    while abs(term) > 1e-14:
+        term = term * x / n
+        total = total + term
+        n += 1
+    return total
+
+
+@case(lambda: ((S(0.3), S(1.2)), ()))
+def scalar_tuple_pow_branches(t):
+    a, b = t
+    if a < b:
+        c = a ** b
+    else:
+        c = b ** a
+    return c + math.atan(a / b) + max(a, b) ** 2
+
+
+@case(lambda: ({"A": R(560, 3, 3), "x0": R(561, 3)}, ()))
+def linear_dynamics_rollout_list(p):
+    xs = [p["x0"]]
+    for t in range(4):
+        xs.append(np.tanh(p["A"] @ xs[-1]) + 0.1 * xs[-1])
+    return sum([np.sum(x ** 2) * (0.9 ** t) for t, x in enumerate(xs)])
+
+
+@case(lambda: ({"W": R(562, 4, 4) * 0.5}, (R(563, 4),)))
+def fixed_point_with_break(p, x):
+    h = np.zeros(4)
+    for it in range(100):
+        h_new = np.tanh(p["W"] @ h + x)
+        if np.max(np.abs(h_new - h)) < 1e-13:
+            h = h_new
+            break
+        h = h_new
+    return np.sum(h ** 2)
+
+
+@case(lambda: ({"c": R(564, 3, 2), "s": S(0.5)}, (R(565, 6, 2),)))
+def rbf_network(p, x):
+    d2 = np.sum((x[:, None, :] - p["c"][None, :, :]) ** 2, axis=-1)
+    phi = np.exp(-d2 / (2 * p["s"] ** 2))
+    return np.sum(np.log(np.sum(phi, axis=1) + 1e-3))
+
+
+@case(lambda: ({"W": R(566, 3, 3)}, ()))
+def matrix_exponential_taylor(p):
+    A = p["W"] * 0.5
+    term = np.eye(3)
+    out = np.eye(3)
+    for k in range(1, 10):
+        term = term @ A / k
+        out = out + term
+    return np.trace(out) + np.sum(out[0] ** 2)
+
+
+@case(lambda: ({"L": np.tril(R(567, 3, 3)) + 2 * np.eye(3)}, (R(568, 3),)))
+def cholesky_param_gaussian(p, x):
+    L = np.tril(p["L"])
+    S_ = L @ L.T + 1e-3 * np.eye(3)
+    C = np.linalg.cholesky(S_)
+    z = np.linalg.solve(C, x)
+    return 0.5 * np.sum(z ** 2) + np.sum(np.log(np.diag(C)))
+
+
+@case(lambda: (R(569, 6), ()))
+def piecewise_huber_loop(r):
+    total = 0.0
+    for v in r:
+        a = abs(v)
+        total = total + (0.5 * v * v if a < 0.5 else 0.5 * (a - 0.25))
+    return total
+
+
+@case(lambda: ({"w": R(570, 3)}, (R(571, 4, 3), np.array([1.0, -1.0, 1.0, -1.0]))))
+def hinge_loss_maximum(p, x, y):
+    margins = 1 - y * (x @ p["w"])
+    return np.mean(np.maximum(0.0, margins)) + 0.01 * np.sum(p["w"] ** 2)
+
+
+@case(lambda: ({"w": R(572, 3)}, (R(573, 5, 3), np.array([1.0, 0.0, 1.0, 1.0, 0.0]))))
+def logistic_regression_logaddexp(p, x, y):
+    z = x @ p["w"]
+    return np.mean(np.logaddexp(0.0, z) - y * z)
+
+
+class LayerNormMLP:
+    def __init__(self, sizes, seed):
+        self.Ws = [R(seed + i, a, b) for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        self.gs = [np.ones(b) + R(seed + 50 + i, b) * 0.1 for i, b in enumerate(sizes[1:])]
+
+    def __call__(self, x):
+        for W, g in zip(self.Ws, self.gs):
+            h = x @ W
+            x = g * (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5)
+            x = np.maximum(x, 0.1 * x)
+        return x
+
+    def vdot(self, v):
+        return vdot(self.Ws, v["Ws"]) + vdot(self.gs, v["gs"])
+
+
+@case(lambda: (LayerNormMLP((3, 4, 4), 580), (R(590, 5, 3),)))
+def object_lists_of_params_zip(m, x):
+    return np.sum(m(x) ** 2)
+
+
+@case(lambda: ([R(591, 3), R(592, 3), R(593, 3)], ()))
+def list_params_comprehension_reassign(ws):
+    ws = [w * 2.0 for w in ws]
+    ws = ws[::-1]
+    return np.sum(ws[0] * ws[1] + ws[2])
+
+
+@case(lambda: ({"a": {"b": {"c": R(594, 2)}}, "d": [[R(595, 2)]]}, ()))
+def deeply_nested_params(p):
+    c = p["a"]["b"]["c"]
+    d = p["d"][0][0]
+    return np.sum(c * d) + np.sum(np.exp(c))
+
+
+@case(lambda: (R(596, 4), ()))
+def np_functions_methods_mix(x):
+    return x.sum() * x.mean() + x.max() - x.min() + x.std() + x.prod() + x.cumsum()[-1] + np.ptp(x)
+
+
+@case(lambda: (R(597, 2, 3), ()))
+def reshape_transpose_methods(x):
+    y = x.reshape(3, 2).T.ravel()
+    z = x.flatten()[::-1].reshape(-1, 1)
+    return np.sum(y * z[:, 0]) + np.sum(x.swapaxes(0, 1) @ x)
+
+
+@case(lambda: (R(598, 5), ()))
+def cumulative_ops(x):
+    return np.sum(np.cumsum(x) * np.cumprod(1 + 0.1 * x)) + np.sum(np.diff(x) ** 2)
+
+
+@case(lambda: ({"t": R(599, 4)}, ()))
+def stack_split_concat(p):
+    a, b = np.split(p["t"], 2)
+    c = np.concatenate([b, a, a * b])
+    d = np.stack([a, b], axis=1)
+    return np.sum(c ** 2) + np.sum(d @ np.array([1.0, -1.0]))
