@@ -1801,3 +1801,163 @@ def stack_split_concat(p):
     c = np.concatenate([b, a, a * b])
     d = np.stack([a, b], axis=1)
     return np.sum(c ** 2) + np.sum(d @ np.array([1.0, -1.0]))
+
+
+# ---------------------------------------------------------------------------------------- batch 6: unused leaves, second order
+# (an adjoint that stays the zero marker inside a container, differentiated again: where batch 1 found the
+# IndexError of `for k, v in d.items()`)
+@case(lambda: ({"a": R(600, 3), "unused": R(601, 3), "b": R(602, 3)}, ()))
+def dict_values_loop_one_unused(p):
+    t = 0.0
+    for k, v in p.items():
+        if k != "unused":
+            t = t + np.sum(np.sin(v) * v)
+    return t
+
+
+@case(lambda: ({"a": R(603, 3), "unused": R(604, 3)}, ()))
+def dict_values_only_one_used(p):
+    vals = list(p.values())
+    return np.sum(vals[0] ** 3)
+
+
+@case(lambda: ([R(605, 3), R(606, 3), R(607, 3)], ()))
+def list_loop_middle_unused(xs):
+    t = 0.0
+    for i, x in enumerate(xs):
+        if i != 1:
+            t = t + np.sum(x ** 3)
+    return t
+
+
+@case(lambda: ([(R(608, 2), R(609, 2)), (R(610, 2), R(611, 2))], ()))
+def list_of_tuples_second_unused(pairs):
+    t = 0.0
+    for a, b in pairs:
+        t = t + np.sum(np.exp(a))
+    return t + np.sum(pairs[1][1] ** 2)
+
+
+@case(lambda: (NT(R(612, 2, 2), R(613, 2)), (R(614, 3, 2),)))
+def namedtuple_field_unused(p, x):
+    return np.sum(np.tanh(x @ p.W) ** 2)
+
+
+@case(lambda: (NT(R(615, 2, 2), R(616, 2)), (R(617, 3, 2),)))
+def namedtuple_iterated(p, x):
+    t = 0.0
+    for leaf in p:
+        t = t + np.sum(leaf ** 3)
+    return t + np.sum(x @ p.W)
+
+
+@case(lambda: ({"layers": [NT(R(618, 2, 2), R(619, 2)), NT(R(620, 2, 2), R(621, 2))]}, (R(622, 3, 2),)))
+def dict_of_list_of_namedtuples(p, x):
+    for layer in p["layers"]:
+        x = np.sin(x @ layer.W + layer.b)
+    return np.sum(x ** 2)
+
+
+@dataclasses.dataclass
+class Holder:
+    nt: NT
+    extra: np.ndarray
+
+    def vdot(self, v):
+        return vdot(self.nt, v["nt"]) + vdot(self.extra, v["extra"])
+
+
+@case(lambda: (Holder(NT(R(623, 2, 2), R(624, 2)), R(625, 2)), (R(626, 3, 2),)))
+def dataclass_holding_namedtuple(h, x):
+    return np.sum(np.tanh(x @ h.nt.W + h.nt.b) * h.extra)
+
+
+@case(lambda: (Holder(NT(R(627, 2, 2), R(628, 2)), R(629, 2)), (R(630, 3, 2),)))
+def dataclass_holding_namedtuple_unused_extra(h, x):
+    return np.sum(np.tanh(x @ h.nt.W) ** 3)
+
+
+@case(lambda: ({"a": (R(631, 2), R(632, 2)), "b": [R(633, 2)]}, ()))
+def dict_tuple_values_items(p):
+    t = 0.0
+    for k, v in p.items():
+        for leaf in v:
+            t = t + np.sum(leaf ** 2) * (2.0 if k == "a" else 1.0)
+    return t * np.sum(p["a"][0])
+
+
+@case(lambda: ({"a": R(634, 3), "b": R(635, 3)}, ()))
+def dict_items_sorted_values_zip(p):
+    keys = sorted(p)
+    vals = [p[k] for k in keys]
+    t = 0.0
+    for k, v in zip(keys, vals):
+        t = t + (1.0 if k == "a" else 0.0) * np.sum(v ** 3)
+    return t
+
+
+@case(lambda: ({"a": R(636, 3), "b": R(637, 3)}, ()))
+def dict_comprehension_transform(p):
+    q = {k: np.tanh(v) for k, v in p.items() if k == "a"}
+    return np.sum(q["a"] ** 2)
+
+
+@case(lambda: ([R(638, 2), R(639, 2), R(640, 2)], ()))
+def max_over_list_key(xs):
+    best = max(xs, key=lambda v: float(np.sum(v)))
+    return np.sum(best ** 3) + np.sum(xs[0])
+
+
+@case(lambda: ({"w": R(641, 3)}, (R(642, 3),)))
+def branch_on_param_value_skip_leaf(p, x):
+    if np.sum(p["w"]) > 10.0:
+        return np.sum(p["w"] * x)
+    return np.sum(x ** 2) + 0.0 * np.sum(p["w"])
+
+
+def _values(c):
+    if isinstance(c, dict):
+        return list(c.values())
+    return list(c)
+
+
+def generic_sum_of_squares(c):
+    vs = _values(c)
+    return sum([np.sum(v ** 2) * (i + 1) for i, v in enumerate(vs)]) * np.sum(vs[0])
+
+
+# ---------------------------------------------------------------------------------------- dict views passed on
+# was: a zero gradient, silently (a dict view given to a helper was a constant of the helper)
+def _product_of(it):
+    items = list(it)
+    out = items[0]
+    for v in items[1:]:
+        out = out * v
+    return out
+
+
+def _walk_pairs(it):
+    t = 0.0
+    for k, v in it:
+        t = t + (2.0 if k == "a" else 1.0) * np.sum(np.sin(v) * v)
+    return t
+
+
+@case(lambda: ({"a": R(650, 3), "b": R(651, 3), "c": R(652, 3)}, ()))
+def dict_values_to_helper(p):
+    return np.sum(_product_of(p.values()))
+
+
+@case(lambda: ({"a": R(653, 3), "b": R(654, 3)}, ()))
+def dict_items_to_helper(p):
+    return _walk_pairs(p.items())
+
+
+@case(lambda: ({"a": R(655, 3), "b": R(656, 3)}, ()))
+def reduce_add_over_dict_values(p):
+    return np.sum(functools.reduce(lambda u, v: u + v * v, p.values()) ** 2)
+
+
+@case(lambda: ({"W": R(657, 3, 3), "b": R(658, 3)}, (R(659, 3),)))
+def dict_values_to_helper_of_layer(p, x):
+    return np.sum(np.tanh(_product_of(p.values()) @ x))

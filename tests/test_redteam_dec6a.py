@@ -303,3 +303,27 @@ def test_second_order_refused_at_the_users_line(name):
     assert info.value.filename == P.__file__, str(info.value)
     assert info.value.lineno == _line_of(f, opts["second_refused"]), str(info.value)
     assert "sct-generated" not in str(info.value)
+
+
+@pytest.mark.parametrize("sizes", [[(3, 4, 2), (3, 4, 4, 2), (3, 2), (3, 4, 2)]])
+def test_one_loss_many_structures(sizes):
+    # the same loss, its list of layers changing length between calls (and back): each its own value
+    f = P.CASES["list_of_dicts_mlp"][0]
+    for k, s in enumerate(sizes):
+        params, consts = P._layers_build(s, seed=700 + 10 * k)
+        got, grads = sct_value_grad(f, params, consts)
+        np.testing.assert_allclose(got, plain_value(f, params, consts), rtol=1e-12)
+        for g, n in zip(grads, numeric_grads(f, params, consts)):
+            np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("wrap", [dict, list, tuple], ids=["dict", "list", "tuple"])
+def test_generic_helper_over_container_kinds(wrap):
+    rng = np.random.default_rng(306)
+    leaves_ = [rng.uniform(-1, 1, 3) for _ in range(3)]
+    params = {f"k{i}": v for i, v in enumerate(leaves_)} if wrap is dict else wrap(leaves_)
+    f = P.generic_sum_of_squares
+    got, grads = sct_value_grad(f, params, ())
+    np.testing.assert_allclose(got, plain_value(f, params, ()), rtol=1e-12)
+    for g, n in zip(grads, numeric_grads(f, params, ())):
+        np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-6)
