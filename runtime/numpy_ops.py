@@ -2623,7 +2623,7 @@ def sign_adjoint(g, x):
 nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
     operator.not_, operator.floordiv, operator.invert, operator.and_,
-    operator.or_, operator.xor,
+    operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
     np.empty, np.empty_like, np.eye, np.identity, np.arange,

@@ -1961,3 +1961,26 @@ def reduce_add_over_dict_values(p):
 @case(lambda: ({"W": R(657, 3, 3), "b": R(658, 3)}, (R(659, 3),)))
 def dict_values_to_helper_of_layer(p, x):
     return np.sum(np.tanh(_product_of(p.values()) @ x))
+
+
+# ---------------------------------------------------------------------------------------- `|`
+# was: `p | {...}` of dicts nondifferentiable (a silent zero gradient)
+@case(lambda: ({"w": R(660, 3), "b": R(661, 3)}, ()))
+def dict_union_operator(p):
+    q = p | {"w": p["w"] * 2.0, "extra": np.sin(p["b"])}
+    return np.sum(q["w"] * q["b"] ** 2) + np.sum(q["extra"] * q["w"])
+
+
+@case(lambda: ({"w": R(662, 3), "b": R(663, 3)}, ()))
+def dict_union_override_order(p):
+    base = {"w": p["b"], "b": p["w"]}
+    q = base | p
+    r = p | base
+    return np.sum(q["w"] * r["w"] ** 2) + np.sum(q["b"] ** 3 * r["b"])
+
+
+@case(lambda: (R(664, 5), ()))
+def bool_mask_or_int_flags(x):
+    m = (x > 0.3) | (x < -0.3)
+    flags = 1 | 4
+    return np.sum(np.where(m, x ** 2, -x)) * flags + np.sum(x[m | (x > 0.9)])
