@@ -1503,6 +1503,10 @@ def field_adjoint_transpose(grad, record, name, index):
     (the adjoint that :func:`field_adjoint` read)."""
     if isinstance(record, (list, tuple)) and not hasattr(type(record), "_fields") and index is not None:
         return [grad if i == index else ZERO for i in range(len(record))]
+    if _is_namedtuple(record) and name in type(record)._fields:
+        # a namedtuple's adjoint stays one, readable by position too (was a dict of the field: a
+        # loop `for v in nt` read it by position, a silent zero second derivative)
+        return type(record)(*[grad if f == name else ZERO for f in type(record)._fields])
     return {name: grad}
 
 

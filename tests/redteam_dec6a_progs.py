@@ -1984,3 +1984,37 @@ def bool_mask_or_int_flags(x):
     m = (x > 0.3) | (x < -0.3)
     flags = 1 | 4
     return np.sum(np.where(m, x ** 2, -x)) * flags + np.sum(x[m | (x > 0.9)])
+
+
+# ---------------------------------------------------------------------------------------- NamedTuples walked, second order
+# was: a zero second derivative (the namedtuple's adjoint came back a dict of its field, read by position)
+class NT2(NamedTuple):
+    w: np.ndarray
+    b: np.ndarray
+
+
+@case(lambda: (R(670, 3), (R(671, 3),)))
+def local_namedtuple_for_loop(w, b):
+    nt = NT2(w * 1.5, np.sin(w) + b)
+    t = 0.0
+    for v in nt:
+        t = t + np.sum(v ** 3)
+    return t
+
+
+@case(lambda: (R(672, 3), (R(673, 3),)))
+def local_namedtuple_zip_star(w, b):
+    t = 0.0
+    for a, c in zip(*NT2(w, b * w)):
+        t = t + a * c * a
+    return t
+
+
+@case(lambda: (R(674, 3), (R(675, 3),)))
+def local_namedtuple_enumerate_slice(w, b):
+    nt = NT2(w, np.cos(w) * b)
+    t = 0.0
+    for i, v in enumerate(nt):
+        t = t + (i + 1) * np.sum(v ** 2)
+    (last,) = nt[1:]
+    return t + np.sum(last * nt[0] ** 2)
