@@ -2019,3 +2019,83 @@ def local_namedtuple_enumerate_slice(w, b):
         t = t + (i + 1) * np.sum(v ** 2)
     (last,) = nt[1:]
     return t + np.sum(last * nt[0] ** 2)
+
+
+# ---------------------------------------------------------------------------------------- copies and builtins over parameters
+def _wb():
+    return {"w": R(680, 3), "b": R(681, 3)}, ()
+
+
+@case(_wb)
+def deepcopy_of_params(p):
+    import copy
+    q = copy.deepcopy(p)
+    return np.sum(q["w"] * q["b"]) + np.sum(p["w"] ** 2)
+
+
+@case(_wb)
+def dict_copies_three_ways(p):
+    q, r, s = dict(p), p.copy(), {**p}
+    return np.sum(q["w"] * r["b"] * s["w"])
+
+
+@case(_wb)
+def copy_of_local_object(p):
+    import copy
+    o = copy.copy(Bag(p["w"], p["b"]))
+    return np.sum(o.w * o.b ** 2)
+
+
+@case(_wb)
+def enumerate_dict_keys(p):
+    t = 0.0
+    for i, k in enumerate(p):
+        t = t + (i + 1) * np.sum(p[k] ** 2)
+    return t
+
+
+@case(_wb)
+def values_to_tuple_unpack(p):
+    a, c = tuple(p.values())
+    return np.sum(a * c * c)
+
+
+@case(_wb)
+def math_prod_fsum_items(p):
+    return math.prod([p["w"][0], p["b"][1], p["w"][2]]) + math.fsum([p["w"][1], p["b"][0]])
+
+
+@case(_wb)
+def nested_comprehension_matrix(p):
+    M = [[a * c for c in p["b"]] for a in p["w"]]
+    return sum([sum(row) for row in M]) + np.sum(np.array(M) ** 2)
+
+
+@case(_wb)
+def list_repetition_pairs(p):
+    xs = [p["w"]] * 3
+    ys = [p["b"], p["w"]] * 2
+    return sum([np.sum(x * y) for x, y in zip(xs, ys)])
+
+
+@case(_wb)
+def min_by_key_then_use(p):
+    m = min([p["w"], p["b"]], key=lambda v: float(np.sum(v)))
+    return np.sum(m ** 2) + np.sum(p["w"])
+
+
+@case(_wb)
+def sum_with_start_array(p):
+    return np.sum(sum([p["w"], p["b"]], np.ones(3) * 0.5) ** 2)
+
+
+@case(_wb)
+def dict_kw_override(p):
+    q = dict(p, w=p["w"] * 2.0)
+    return np.sum(q["w"] * q["b"] ** 2)
+
+
+@case(_wb)
+def stack_of_namedtuple_fields(p):
+    nt = NT2(p["w"], p["b"])
+    return np.sum(np.stack(nt) ** 3) + np.sum(np.array(nt) * np.array([[1.0], [2.0]]))
