@@ -2653,7 +2653,7 @@ def sign_adjoint(g, x):
 nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
     operator.not_, operator.floordiv, operator.invert, operator.and_,
-    operator.or_, operator.xor,
+    operator.xor,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.zeros_like, np.ones_like,
     np.empty, np.empty_like, np.eye, np.identity, np.arange,
@@ -2663,7 +2663,7 @@ nondifferentiable(
     np.isclose, np.allclose, np.array_equal, np.signbit, np.iscomplexobj,
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
     int, bool, round, range, isinstance, np.argsort, np.random.rand, np.random.randn,
-    str, repr, ascii, format,   # text of a value (as an f-string): carries no derivative
+    hasattr, callable,          # (getattr(o, "a", d) reads as `o.a if hasattr(o, "a") else d`)
     str, repr, ascii, format,   # text of a value (as an f-string): carries no derivative
     # shape, axis and weight helpers of the rules above
     angle_scale, weight_dtype, typed_zero, mean_where_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,

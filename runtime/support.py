@@ -214,6 +214,12 @@ def _needs_add_at(idx) -> bool:
 
 def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
+    if _is_zero(x):
+        # x the zero marker (an adjoint no contribution reached, read by getitem_or_zero or
+        # item_adjoint, whose rules land here in a second derivative): nothing depends on it.
+        # Was an IndexError ("array is 0-dimensional") through `for k, v in d.items()` with a
+        # value whose adjoint stayed zero.  A float or None is never itself indexed.
+        return ZERO
     if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
             getattr(grad, "dtype", None) == x.dtype:
         out = np.zeros(x.shape, x.dtype)     # the common case: one element or row (exact ndarray)
@@ -627,10 +633,22 @@ def refuse_computed_attribute(obj, name, what):
         f"differentiate through attribute getters (that derivative would be lost): {advice}")
 
 
+def refuse_instance_dict(name):
+    """``obj.__dict__`` read where a derivative reaches it: its adjoint would be filed under a field
+    named "__dict__", which no field is (the derivative was silently zero: `m.__dict__["w"]`,
+    `for k, v in m.__dict__.items()`)."""
+    if name == "__dict__":
+        raise SctRuntimeError(
+            "the derivative reaches `obj.__dict__`, which sct does not map back to the object's fields "
+            "(that derivative would be lost): read the fields by name (obj.w), or keep the parameters "
+            "in a dict and iterate that")
+
+
 def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
     if not _is_zero(grad):
+        refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
         if _is_array(obj):
             raise SctRuntimeError(f"`.{name}` of an array is not differentiated" + (
@@ -673,6 +691,7 @@ def attribute_adjoint_any(grad, obj, name):
         op = ATTRIBUTES[name]
         return lookup(op).fn(grad, getattr(obj, name), obj)
     if not _is_zero(grad):
+        refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
     return {name: grad}
 
@@ -848,6 +867,10 @@ def project_transpose(cot, grad):
         else:
             parts = [ZERO] * len(grad)
         out = [project_transpose(u, v) for u, v in zip(parts, grad)]
+        if _is_namedtuple(grad):
+            # a namedtuple's adjoint stays one, readable by field name (was a plain tuple: a second
+            # derivative with respect to a NamedTuple of parameters was refused as "iterating it")
+            return type(grad)(*out)
         return out if isinstance(grad, list) else tuple(out)
     if isinstance(cot, (list, tuple)) and _is_array(grad) and np.ndim(grad) >= 1 and len(cot) == len(grad):
         # the transpose of splitting an array adjoint into a list's items: stack them again
@@ -1480,6 +1503,10 @@ def field_adjoint_transpose(grad, record, name, index):
     (the adjoint that :func:`field_adjoint` read)."""
     if isinstance(record, (list, tuple)) and not hasattr(type(record), "_fields") and index is not None:
         return [grad if i == index else ZERO for i in range(len(record))]
+    if _is_namedtuple(record) and name in type(record)._fields:
+        # a namedtuple's adjoint stays one, readable by position too (was a dict of the field: a
+        # loop `for v in nt` read it by position, a silent zero second derivative)
+        return type(record)(*[grad if f == name else ZERO for f in type(record)._fields])
     return {name: grad}
 
 
@@ -1823,6 +1850,16 @@ def pairs_to_dict(grad, mapping):
     return out
 
 
+def union_part(grad, mapping, later):
+    """The adjoint of ``mapping``'s part of ``mapping | later`` (dicts): the items of ``grad`` under
+    ``mapping``'s keys that ``later`` does not replace (``later`` None: all of them).  Anything
+    else is zero: ``|`` of ints, bools or masks carries no derivative."""
+    if _is_zero(grad) or not isinstance(mapping, dict) or not isinstance(grad, dict):
+        return ZERO
+    out = {k: grad[k] for k in mapping if k in grad and (later is None or k not in later)}
+    return out if out else ZERO
+
+
 def values_to_dict(grad, mapping):
     """The adjoint of dict_values: each value adjoint back under its key."""
     if _is_zero(grad):
@@ -2107,6 +2144,17 @@ def _sequence_source_adjoint_rule(g, ans, grad, items, given=None):
 @defrule(dict_items, wrt=("mapping",), method="items")
 def _dict_items_rule(g, ans, mapping):
     return pairs_to_dict(g, mapping)
+
+
+@defrule(union_part, wrt=("grad",), linear="grad")
+def _union_part_rule(g, ans, grad, mapping, later):
+    return union_part(g, mapping, later)
+
+
+@defrule(operator.or_, wrt=("a", "b"))
+def _or_rule(g, ans, a, b):
+    # `q = p | {"w": v}` of dicts (was nondifferentiable: a silent zero gradient for p and v)
+    return union_part(g, a, b), union_part(g, b, None)
 
 
 @defrule(dict_values, wrt=("mapping",), method="values")

@@ -393,7 +393,7 @@ def child_kind(kind, key):
 # the op of ``operator`` a binary operator is (its rule and facts are that op's)
 OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
              gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
-             gast.Mod: operator.mod}
+             gast.Mod: operator.mod, gast.BitOr: operator.or_}
 
 
 

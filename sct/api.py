@@ -770,6 +770,15 @@ def _at_user_line(exc: Exception, function):
         if located is not exc:
             return located
         if getattr(exc, "filename", None):
+            from .parse import library_file
+            if library_file(exc.filename):
+                # refused inside a library function compiled for this call (dataclasses.asdict):
+                # at the user's line that called it, the message still saying where inside (was:
+                # the library's file and line only)
+                located = _located(exc, function)
+                if located is not exc and getattr(located, "filename", None) and \
+                        not library_file(located.filename):
+                    return located
             return None
     return _located(exc, function)
 

@@ -270,3 +270,43 @@ def _renamed(st, names: Dict[str, gast.AST]):
                 return new
             return node
     return Rename().visit(st)
+
+
+def inline_super_calls(fn, fdef: gast.FunctionDef, kinds) -> None:
+    """``super().name(args)`` in a method of an object whose class is known when compiling: the
+    call of the method it finds, by the name the module knows its class by,
+    ``Defining.name(self, args)`` (the same function on the same object; was refused as "no
+    derivative rule for super"). Left as it was where the class, the defining class's global name
+    or a plain function there cannot be found, or where the method rebinds its first parameter."""
+    if not isinstance(fn, types.FunctionType) or not fdef.args.args:
+        return
+    calls = [n for n in gast.walk(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+             isinstance(n.func.value, gast.Call) and isinstance(n.func.value.func, gast.Name) and
+             n.func.value.func.id == "super" and not n.func.value.args and not n.func.value.keywords and
+             n.func.attr != "__init__"]
+    if not calls:
+        return
+    me = fdef.args.args[0].id
+    kind = kinds[0] if kinds else None
+    cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] in ("obj", "const") and \
+        isinstance(kind[1], type) else None
+    owner = _owner(fn)
+    rebinds_me = any(isinstance(n, gast.Name) and n.id == me and isinstance(n.ctx, (gast.Store, gast.Del))
+                     for n in gast.walk(fdef))
+    if cls is None or owner is None or owner not in cls.__mro__ or rebinds_me:
+        return
+    mro = cls.__mro__
+    for call in calls:
+        attr = call.func.attr
+        defining = next((k for k in mro[mro.index(owner) + 1:] if attr in vars(k)), None)
+        if defining is None or not isinstance(vars(defining)[attr], types.FunctionType):
+            continue
+        name = defining.__name__ if fn.__globals__.get(defining.__name__) is defining else \
+            next((k for k, v in fn.__globals__.items() if v is defining), None)
+        if name is None or name in _local_names(fn) or name in fn.__code__.co_freevars:
+            continue
+        call.func = gast.Attribute(value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+                                   attr=attr, ctx=gast.Load())
+        call.args = [gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)] + list(call.args)
+        for n in gast.walk(call.func):
+            gast.copy_location(n, call)

@@ -141,6 +141,10 @@ class CallLowering(EmitPass):
         if callee is _dataclasses.replace:
             self.fail(s, "dataclasses.replace with traced values is not supported yet: build the new "
                       "instance with its class, e.g. P(w=new_w, b=p.b)", "dataclasses.replace")
+        if info.kind == CallKind.METHOD and info.method == "_replace":
+            # a namedtuple's _replace takes keywords only: "pass it positionally" could not be followed
+            self.fail(s, "a namedtuple's _replace with traced values is not supported yet: build the new "
+                      "tuple with its class, e.g. P(p.w, new_b)", "_replace")
         if not callable(callee) or info.kind != CallKind.FUNCTION:
             self.fail(s, advice, "keyword argument")
         try:

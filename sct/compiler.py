@@ -34,7 +34,7 @@ from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
-from .base_inits import inline_base_inits
+from .base_inits import inline_base_inits, inline_super_calls
 from .inline_helpers import inline_helpers
 from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
@@ -310,6 +310,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
+    inline_super_calls(fn, fdef, kinds)                                         # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     fdef = Normalizer(fdef, filename, namer, rt_name).run()                     # sct/normalize.py (+ closures)
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds)         # sct/inline_helpers.py

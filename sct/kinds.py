@@ -160,6 +160,9 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     return kind
 
 
+_DICT_VIEWS = (type({}.values()), type({}.items()))
+
+
 def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if isinstance(x, (list, tuple)):
         if hasattr(type(x), "_fields"):
@@ -176,6 +179,10 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         if type(x) is not dict:
             refuse_container_subclass(type(x), ("map", type(x), items))
         return ("map", type(x), items)
+    if type(x) in _DICT_VIEWS:
+        # p.values() / p.items() passed to a helper: a sequence of the dict's values (or pairs),
+        # whose adjoint the caller maps back to the dict (was a constant: a zero gradient)
+        return ("seq", type(x), tuple([kind_of(v, traced, memo) for v in x]))
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))
                                       for f in dataclasses.fields(x)))   # (None: not built yet)

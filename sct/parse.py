@@ -346,6 +346,19 @@ def _sct_file(filename) -> bool:
     return any(path.startswith(d + os.sep) for d in dirs)
 
 
+def library_file(filename) -> bool:
+    """A file of Python's standard library or of an installed package (``dataclasses.asdict``,
+    a namedtuple's ``_asdict``): compiled like the user's code where it is called with traced
+    values, but an error in it is reported at the user's line that called it."""
+    import os
+    import sysconfig
+    if not isinstance(filename, str) or filename.startswith("<"):
+        return False
+    path = os.path.abspath(filename)
+    roots = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(r and path.startswith(os.path.abspath(r) + os.sep) for r in roots) and not _sct_file(filename)
+
+
 def user_location(tb):
     """The user's (file, line, in_adjoint) for the innermost generated frame of a traceback.
 
@@ -367,7 +380,7 @@ def user_location(tb):
                     if not (0 < found[1] <= len(outer_lines)) or outer_lines[found[1] - 1] is None:
                         break
                     found = (outer_file, outer_lines[found[1] - 1], found[2])
-                if not _sct_file(found[0]):
+                if not _sct_file(found[0]) and not library_file(found[0]):
                     found_user = found
         tb = tb.tb_next
     return found_user or found

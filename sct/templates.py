@@ -15,7 +15,7 @@ from .rt_namespace import RT
 
 BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
              gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
-             gast.Mod: operator.mod}
+             gast.Mod: operator.mod, gast.BitOr: operator.or_}
 
 
 

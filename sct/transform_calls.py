@@ -376,13 +376,28 @@ def _refuse_closure_wrapper(fn) -> None:
     closure = getattr(fn, "__sct_closure__", None)
     if closure is not None:
         code = getattr(closure.fn, "__code__", None)
+        filename = closure.frame.filename if closure.frame else (code.co_filename if code else None)
+        filename, line = _users_line(filename, closure.line)
         raise CompileError(
             f"higher derivatives through the nested function {getattr(closure.fn, '__name__', '?')}() "
-            f"(line {closure.line}) passed as a value (to a helper, in a list, under another name) are "
-            "not supported yet; call it directly in the function that defines it, or define it at "
-            "module level and pass the values it reads as arguments",
-            closure.frame.filename if closure.frame else (code.co_filename if code else None), closure.line,
-            "nested function")
+            f"(line {line}) passed as a value (to a helper, in a list, under another name, or given a "
+            "default value computed from traced values) are not supported yet; call it directly in "
+            "the function that defines it, or define it at module level and pass the values it reads "
+            "as arguments", filename, line, "nested function")
+
+
+def _users_line(filename, line):
+    """(file, line) of the user's code that generated code's ``line`` of ``filename`` comes from
+    (through code generated from generated code); as given where it is no generated file (was: a
+    second derivative's refusal named the first derivative's generated file and line)."""
+    from .parse import LINE_MAPS
+    for _ in range(8):
+        mapped = LINE_MAPS.get(filename)
+        if mapped is None or not isinstance(line, int) or not (0 < line <= len(mapped[1])) or \
+                mapped[1][line - 1] is None:
+            break
+        filename, line = mapped[0], mapped[1][line - 1]
+    return filename, line
 
 
 def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):

@@ -292,6 +292,9 @@ class _WriteCheck:
         if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
                 activity.array_receiver(info.receiver):
             return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
+        if info.kind == CallKind.METHOD and info.method in ("keys", "count", "index") and \
+                info.receiver is not None and analysis.builtin(s, info.receiver):
+            return          # p.keys() of a dict (sorted(p.keys())), xs.count(v): read only, no traced result
         through_pair = result is not None and result in active and activity.value_active(node)
         if through_pair:
             return
