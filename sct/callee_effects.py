@@ -130,8 +130,40 @@ def _kept_names(fn, fdef) -> Set[str]:
 
 # --- does a function change nothing in place? -----------------------------------------------------
 
+def _own_writes(fn, fdef) -> Set[int]:
+    """The in-place writes of ``fdef``'s own body (not of its nested functions) that change only
+    objects it made itself: ``steps += 1`` of a local bound only to literals and new values,
+    ``out[i] = ...`` of a local bound only to new values, ``out[i] += ...`` of a local bound only
+    to new numpy arrays (an item of a new list may be the caller's array).  ids of the nodes."""
+    bindings, others = _bindings(fdef)
+    a = fdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.NamedExpr):
+            others.add(n.target.id)
+        elif isinstance(n, gast.comprehension):
+            others |= {m.id for m in gast.walk(n.target) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.ExceptHandler) and n.name is not None:
+            others |= {m.id for m in gast.walk(n.name) if isinstance(m, gast.Name)}
+    own = {k: v for k, v in bindings.items() if k not in params and k not in others}
+    new_any = {k for k, vs in own.items() if all(isinstance(v, gast.Constant) or _fresh_value(fn, v) for v in vs)}
+    new_arrays = {k for k, vs in own.items() if all(isinstance(v, gast.Call) and _fresh_call(fn, v) for v in vs)}
+    exempt: Set[int] = set()
+    for n in walk_no_defs(fdef):
+        targets = [n.target] if isinstance(n, gast.AugAssign) else n.targets if isinstance(n, gast.Assign) else []
+        for t in targets:
+            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name) and t.id in new_any:
+                exempt.add(id(n))
+            elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and \
+                    t.value.id in (new_arrays if isinstance(n, gast.AugAssign) else new_any):
+                exempt |= {id(n), id(t)} if isinstance(n, gast.AugAssign) else {id(t)}
+    return exempt
+
+
 def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
-    """Does ``fn`` (and the functions it calls by global name) change nothing in place?
+    """Does ``fn`` (and the functions it calls by global name) change nothing its caller can see
+    in place?  Writes into objects it made itself (``_own_writes``) are allowed.
     ``self_attributes``: setting attributes of its first parameter to values not read from
     that parameter is allowed."""
     from .parse import function_ast
@@ -140,7 +172,10 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     except Exception:
         return False
     first = fdef.args.args[0].id if fdef.args.args else None
+    own = _own_writes(fn, fdef)
     for n in gast.walk(fdef):
+        if id(n) in own:
+            continue
         if isinstance(n, (gast.Global, gast.Nonlocal)):
             return False
         if self_attributes and isinstance(n, gast.Assign) and len(n.targets) == 1 and \

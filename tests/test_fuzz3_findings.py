@@ -1,0 +1,89 @@
+"""Findings of the third random-program tester (tests/fuzz3, scripts/fuzz3.py), one test each.
+
+Values against plain Python, gradients through tests/gradcheck.py (central differences)."""
+import math
+
+import numpy as np
+import pytest
+
+from gradcheck import assert_close, numerical_gradient
+from sct import CompileError, dlarray, dlfeval, dlgradient
+
+
+# -- a helper that counts with `steps += 1` or writes into an array it made itself changes nothing
+#    its caller sees: sct called it like any helper (it refused: "may change its arguments")
+
+def _settle(z, rate=0.72, limit=8):
+    steps = 0
+    while abs(z) > 0.03 and steps < limit:
+        z = z * rate + 0.05 * math.sin(z)
+        steps += 1
+    return z + 0.01 * steps
+
+
+def _counter_in_loop(x, s):
+    acc = 0.0
+    for _ in range(2):
+        acc = acc - _settle(s)          # s: untraced, an argument (the check looked at the callee)
+        acc = acc + np.where(x[0] > -0.5, x[0] * x[1], acc)
+    return acc
+
+
+def _recurrence(v, decay=0.6):
+    out = np.zeros_like(v)
+    out[0] = v[0]
+    for i in range(1, len(v)):
+        out[i] = out[i - 1] * decay + v[i]
+    return out
+
+
+def _recurrence_in_condition(x, s):
+    v = np.tanh(x)
+    if np.any(_recurrence(np.ones(3) * s, 0.7) > 5.0):
+        v = v * 2.0
+    return np.sum(v ** 2) + np.sum(_recurrence(x, decay=0.4) ** 2)
+
+
+@pytest.mark.parametrize("fun", [_counter_in_loop, _recurrence_in_condition])
+def test_helper_writing_only_its_own_objects_is_called(fun):
+    def g(x, s):
+        y = fun(x, s)
+        return y, dlgradient(y, x)
+    x = np.array([0.3, -0.2, 0.7])
+    y, gx = dlfeval(g, dlarray(x), 0.5)
+    np.testing.assert_allclose(np.asarray(y.data), fun(x, 0.5), rtol=1e-12)
+    assert_close(np.asarray(gx.data), numerical_gradient(lambda v: fun(v, 0.5), [x], 0), 1e-6, 1e-8,
+                 what=fun.__name__)
+
+
+# ... but a helper that writes into what its caller gave it, through any local name, is still refused
+
+def _adds_through_alias(v):
+    out = v
+    out += 1.0
+    return 0.0
+
+
+def _writes_through_asarray(v):
+    out = np.asarray(v)
+    out[0] = 0.0
+    return 0.0
+
+
+def _adds_into_list_item(v):
+    out = [v]
+    out[0] += 1.0
+    return 0.0
+
+
+@pytest.mark.parametrize("helper", [_adds_through_alias, _writes_through_asarray, _adds_into_list_item])
+def test_helper_writing_its_argument_is_still_refused(helper):
+    # buf is read by the adjoint of x * buf: a helper changing it in place would change the gradient
+    def g(x):
+        buf = np.ones(3) * 2.0
+        z = np.sum(x * buf)
+        t = helper(buf)
+        z = z + t + np.sum(buf)
+        return z, dlgradient(z, x)
+    with pytest.raises(CompileError):
+        dlfeval(g, dlarray(np.array([0.3, -0.2, 0.7])))
