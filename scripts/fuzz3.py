@@ -31,10 +31,18 @@ def bucket(status, kind, reason):
 
 
 def run(seeds, out=None, verbose=False):
-    import sct
     folder = tempfile.mkdtemp(prefix="fuzz3_")
     counts, buckets, findings = collections.Counter(), collections.Counter(), []
     t0 = time.time()
+    try:
+        _loop(seeds, folder, counts, buckets, findings, t0, out, verbose)
+    except KeyboardInterrupt:       # kill -INT: stop and report what ran
+        print("interrupted", flush=True)
+    return counts, buckets, findings, time.time() - t0
+
+
+def _loop(seeds, folder, counts, buckets, findings, t0, out, verbose):
+    import sct
     for n, seed in enumerate(seeds, 1):
         if n % 200 == 0:
             sct.clear_cache()
@@ -69,7 +77,6 @@ def run(seeds, out=None, verbose=False):
             os.remove(path)
         except OSError:
             pass
-    return counts, buckets, findings, time.time() - t0
 
 
 def main(argv=None):
@@ -84,7 +91,7 @@ def main(argv=None):
         print(check_file(os.path.abspath(a.check))[:3])
         return 0
     counts, buckets, findings, dt = run(range(a.seed, a.seed + a.n), a.out, a.verbose)
-    print(f"{a.n} programs in {dt:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(f"{sum(counts.values())} programs in {dt:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for k, v in buckets.most_common():
         print(f"  {v:5d}  {k}")
     return 1 if findings else 0

@@ -205,6 +205,90 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     return True
 
 
+# --- may a function keep what it is given (beyond what it returns)? ------------------------------
+
+_KEEPS: Dict[int, Tuple[object, bool]] = {}
+_BUILTINS_KEEPING_NOTHING = IMMUTABLE_BUILTINS | {"max", "min", "pow", "divmod", "reversed", "sorted", "list",
+                                                  "tuple", "iter", "next", "isinstance"}
+
+
+def keeps_arguments(fn, depth: int = 0) -> bool:
+    """May the plain function ``fn`` keep an argument (or what it reaches) somewhere that outlives
+    the call other than its result: a global, an attribute, an argument's item, a closure, a
+    generator?  False only where its source shows none: no global/nonlocal/yield, no nested
+    function or lambda, item writes only into lists and arrays it made itself, list methods only
+    on those, and calls only of numpy/math, of builtins that keep nothing, of reading methods and
+    of user functions that keep nothing.  (What it returns is the caller's concern.)"""
+    if not isinstance(fn, types.FunctionType) or depth > 3:
+        return True
+    code = fn.__code__
+    hit = _KEEPS.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    _KEEPS[id(code)] = (code, True)          # (a recursive call meets the safe answer)
+    try:
+        result = _keeps(fn, depth)
+    except Exception:
+        result = True
+    if len(_KEEPS) > 512:
+        _KEEPS.clear()
+    _KEEPS[id(code)] = (code, result)
+    return result
+
+
+def _keeps(fn, depth: int) -> bool:
+    from .parse import function_ast
+    fdef, _, _ = function_ast(fn)
+    own = _own_writes(fn, fdef)
+    bindings, others = _bindings(fdef)
+    a = fdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None}
+    new_locals = {k for k, vs in bindings.items() if k not in params and k not in others and
+                  all(isinstance(v, gast.Constant) or _fresh_value(fn, v) for v in vs)}
+    for n in gast.walk(fdef):
+        if n is fdef:
+            continue
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await,
+                          gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):
+            return True
+        if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            if not (isinstance(n, gast.Subscript) and (id(n) in own or isinstance(n.value, gast.Name) and
+                                                       n.value.id in new_locals)):
+                return True
+        if isinstance(n, gast.Call) and _call_keeps(fn, n, new_locals, depth):
+            return True
+    return False
+
+
+def _call_keeps(fn, node, new_locals, depth: int) -> bool:
+    f = node.func
+    if isinstance(f, gast.Attribute):
+        root = f.value
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if isinstance(root, gast.Name) and isinstance(fn.__globals__.get(root.id), types.ModuleType) and \
+                root.id not in fn.__code__.co_varnames:
+            module = fn.__globals__[root.id].__name__
+            return not module.split(".")[0] in ("numpy", "math", "cmath")
+        if f.attr in MUTATORS:
+            return not (isinstance(f.value, gast.Name) and f.value.id in new_locals)
+        return f.attr not in _READING_METHODS
+    if isinstance(f, gast.Name):
+        if f.id in fn.__code__.co_varnames:
+            return True                               # a parameter or local called
+        value = fn.__globals__.get(f.id, getattr(__builtins__, f.id, None) if not isinstance(__builtins__, dict)
+                                   else __builtins__.get(f.id))
+        if isinstance(value, types.BuiltinFunctionType) or isinstance(value, type):
+            return f.id not in _BUILTINS_KEEPING_NOTHING
+        if isinstance(value, np.ufunc) or (getattr(value, "__module__", "") or "").startswith("numpy"):
+            return False
+        if isinstance(value, types.FunctionType):
+            return value is not fn and keeps_arguments(value, depth + 1)
+        return True
+    return True
+
+
 def _generated_dataclass_init(cls) -> bool:
     """Is ``cls.__init__`` the one ``@dataclass`` wrote (it only stores its arguments)?"""
     import dataclasses

@@ -87,3 +87,130 @@ def test_helper_writing_its_argument_is_still_refused(helper):
         return z, dlgradient(z, x)
     with pytest.raises(CompileError):
         dlfeval(g, dlarray(np.array([0.3, -0.2, 0.7])))
+
+
+# -- an array given to a helper that keeps nothing may be written afterwards: sct refused ("y was
+#    passed to a function or stored in an object that may keep it") where the helper only reads it
+
+def _first_above(v, thr=0.2):
+    for i in range(len(v)):
+        if v[i] > thr:
+            return v[i] * 2.0 + np.sum(v)
+    return np.mean(v) - thr
+
+
+def _summed(v, scale=2.0):
+    parts = []
+    for row in np.atleast_2d(v):
+        parts.append(np.sum(row) * scale)
+    return sum(parts) + len(v) + max(float(v[0]), 0.1)
+
+
+def _passed_then_item(x):
+    y = x * 1.0
+    t = _first_above(y)
+    y[0] = t
+    return np.sum(y ** 2)
+
+
+def _passed_then_augmented(x):
+    y = np.tanh(x)
+    t = _summed(y)
+    y *= t
+    y[1:] += y[:-1]
+    return np.sum(y ** 2)
+
+
+@pytest.mark.parametrize("fun", [_passed_then_item, _passed_then_augmented])
+def test_array_given_to_a_helper_that_keeps_nothing_can_be_written(fun):
+    def g(x):
+        y = fun(x)
+        return y, dlgradient(y, x)
+    x = np.array([0.3, -0.45, 0.8])
+    y, gx = dlfeval(g, dlarray(x))
+    np.testing.assert_allclose(np.asarray(y.data), fun(x.copy()), rtol=1e-12)
+    assert_close(np.asarray(gx.data), numerical_gradient(lambda v: fun(v.copy()), [x], 0), 1e-6, 1e-8,
+                 what=fun.__name__)
+
+
+_KEPT = []
+
+
+class _Box:
+    pass
+
+
+def _keep_global(v):
+    _KEPT.append(v)
+    return 0.0
+
+
+def _keep_attribute(v, box):
+    box.v = v
+    return 0.0
+
+
+def _keep_in_default(v, store={}):   # noqa: B006 (the point: a default that outlives the call)
+    store["v"] = v
+    return 0.0
+
+
+def _keep_through_call(v):
+    return _keep_global(v) + 1.0
+
+
+def _keep_in_closure(v):
+    return lambda: v
+
+
+def _kept_global(x):
+    y = x * 1.0
+    z = _keep_global(y)
+    y[0] = 5.0
+    return np.sum(_KEPT[-1] * x) + z
+
+
+def _kept_attribute(x):
+    box = _Box()
+    y = x * 1.0
+    z = _keep_attribute(y, box)
+    y[0] = 5.0
+    return np.sum(box.v * x) + z
+
+
+def _kept_in_default(x):
+    y = x * 1.0
+    z = _keep_in_default(y)
+    y[0] = 5.0
+    return np.sum(_keep_in_default.__defaults__[0]["v"] * x) + z
+
+
+def _kept_through_call(x):
+    y = x * 1.0
+    z = _keep_through_call(y)
+    y[0] = 5.0
+    return np.sum(_KEPT[-1] * x) + z
+
+
+def _kept_in_closure(x):
+    y = x * 1.0
+    get = _keep_in_closure(y)
+    y[0] = 5.0
+    return np.sum(get() * x)
+
+
+@pytest.mark.parametrize("fun", [_kept_global, _kept_attribute, _kept_in_default, _kept_through_call,
+                                 _kept_in_closure])
+def test_array_kept_by_a_helper_is_refused_or_exact(fun):
+    """A helper that keeps its argument sees the later write: sct refuses, or gets it right."""
+    def g(x):
+        y = fun(x)
+        return y, dlgradient(y, x)
+    x = np.array([0.3, -0.45, 0.8])
+    try:
+        y, gx = dlfeval(g, dlarray(x))
+    except CompileError:
+        return
+    np.testing.assert_allclose(np.asarray(y.data), fun(x.copy()), rtol=1e-12)
+    assert_close(np.asarray(gx.data), numerical_gradient(lambda v: fun(v.copy()), [x], 0), 1e-6, 1e-8,
+                 what=fun.__name__)
