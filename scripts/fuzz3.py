@@ -12,6 +12,7 @@ import argparse
 import collections
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -34,9 +35,12 @@ def run(seeds, out=None, verbose=False):
     folder = tempfile.mkdtemp(prefix="fuzz3_")
     counts, buckets, findings = collections.Counter(), collections.Counter(), []
     t0 = time.time()
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
     try:
         _loop(seeds, folder, counts, buckets, findings, t0, out, verbose)
-    except KeyboardInterrupt:       # kill -INT: stop and report what ran
+    except KeyboardInterrupt:       # kill (SIGTERM) or ^C: stop and report what ran
         print("interrupted", flush=True)
     return counts, buckets, findings, time.time() - t0
 

@@ -35,7 +35,7 @@ import numpy as np
 
 ARGS = "x, M, T, s, n, idx, opts"
 DIFF = ("x", "M", "T")
-DRIVERS = ["first"] * 4 + ["inline"] * 2 + ["dict", "second", "second", "jvp", "jvp", "hvp", "accel", "accel"]
+DRIVERS = ["first"] * 4 + ["inline"] * 2 + ["dict", "second", "second", "jvp", "jvp", "hvp", "accel", "accel", "jac"]
 NOVALUE = object()
 
 MAKE_ARGS = '''def make_args(variant=0):
@@ -57,7 +57,7 @@ import math
 import numpy as np
 
 import sct
-from sct import dlarray, dlfeval, dlgradient
+from sct import dlarray, dlfeval, dlgradient, dljacobian
 
 SEED = {seed}
 DIMS = {dims!r}
@@ -590,7 +590,8 @@ class Gen:
         return ok
 
     def st_aug(self):
-        sc = [k for k in self.floats(self.ns) if self.names.get(k) == "var" and (k in self.fresh or np.ndim(self.ns[k]) == 0)]
+        sc = [k for k in self.floats(self.ns) if self.names.get(k) == "var" and
+              (k in self.fresh or not isinstance(self.ns[k], np.ndarray))]      # (a 0-d array may be a view)
         if not sc:
             return self.st_assign()
         v = self.r.choice(sc)
@@ -1003,7 +1004,7 @@ def _generate(seed: int) -> str:
     if driver == "inline" and g.early:
         driver = "first"
     wrt = r.choice([("x",), ("M",), ("T",), ("x", "M"), ("x", "T"), ("M", "T"), ("x", "M", "T"), ("T", "x")])
-    if driver in ("second", "jvp", "hvp"):
+    if driver in ("second", "jvp", "hvp", "jac"):
         wrt = ("x",)
     src = [HEADER.format(seed=seed, driver=driver, wrt=wrt, dims=g.dims, nint=g.nint)]
     src += [h + "\n" for h in g.helper_src]
@@ -1031,4 +1032,9 @@ def driver_source(driver, wrt, body, res) -> List[str]:
         return [f"def g({ARGS}):", f"    y = f({ARGS})", "    return y, dlgradient(y, x)", "", "",
                 "REST = None", "", "",
                 "def fx(x):", "    return f(x, *REST)", "", ""]
+    if driver == "jac":       # f of each row of X: the per-point Jacobian is each row's gradient
+        return [f"def g({ARGS}):", f"    y = f({ARGS})", "    return y, dlgradient(y, x)", "", "",
+                "def gj(X, M, T, s, n, idx, opts):",
+                "    u = np.stack([f(X[b], M, T, s, n, idx, opts) for b in range(X.shape[0])])",
+                "    return u, dljacobian(u, X, 0)", "", ""]
     raise ValueError(driver)

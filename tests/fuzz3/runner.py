@@ -7,7 +7,8 @@ program's file) and the findings WRONG, CRASHED, UNLOCATED, INTERNAL.
 
 Drivers: first (dlgradient w.r.t. a subset of x, M, T through a call of f), inline (f's body inside
 the dlfeval'd function), dict (the arrays in one dict argument), second (the gradient of <grad, w>),
-jvp (forward mode), hvp, accel (one dlaccelerate'd function called with other values, float32, and the
+jvp (forward mode), hvp, jac (dljacobian of f applied to each row of a
+matrix: each row's gradient), accel (one dlaccelerate'd function called with other values, float32, and the
 first values again: the data-dependent branches and trip counts change between calls).
 """
 from __future__ import annotations
@@ -175,6 +176,24 @@ def run_driver(mod):
             if not np.allclose(e1, e2, rtol=1e-3, atol=1e-5):
                 raise Unreliable("hvp reference unstable")
             close(data(hvp(mod.fx, x, t)), e1, RTOL2, ATOL2, "gradient2", "hvp")
+    elif drv == "jac":
+        rows = [args[0], mod.make_args(1)[0], mod.make_args(2)[0]]
+        vals = []
+        for r in rows:
+            try:
+                vals.append((r, plain(mod, [r] + args[1:])))
+            except Unreliable:
+                pass
+        if not vals:
+            raise Unreliable("no usable row")
+        X = np.stack([r for r, _ in vals])
+        u, J = dlfeval(mod.gj, dlarray(X), *dl(args[1:]))
+        close(data(u), np.array([v for _, v in vals]), VALUE_RTOL, VALUE_ATOL, "value", "jac u")
+        J = data(J)
+        if J.shape != X.shape:
+            raise Mismatch("structure", f"dljacobian shape {J.shape} != {X.shape}")
+        for b, (r, _) in enumerate(vals):
+            check_grad(J[b], fscalar(mod), [r] + args[1:], 0, RTOL, ATOL, f"dljacobian row {b}", mod.SEED + b)
     elif drv == "accel":
         acc = dlaccelerate(mod.g)
         check_first(mod, args, fun=acc, label="accel call 1: ")
