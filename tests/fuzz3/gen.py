@@ -663,7 +663,7 @@ class Gen:
         return f"    {tgt} {r.choice(['=', '=', '+=', '-=', '*='])} {e}"
 
     def st_write(self):
-        fr = [y for y in self.fresh if y in self.ns and isinstance(self.ns[y], np.ndarray) and self.ns[y].ndim >= 1
+        fr = [y for y in sorted(self.fresh) if y in self.ns and isinstance(self.ns[y], np.ndarray) and self.ns[y].ndim >= 1
               and self.ns[y].dtype.kind == "f" and self.ns[y].flags.writeable]
         if not fr:
             return self.st_fresh()
@@ -672,7 +672,7 @@ class Gen:
         return line is not None and self.accept([line])
 
     def st_view(self):
-        fr = [y for y in self.fresh if y in self.ns and isinstance(self.ns[y], np.ndarray) and self.ns[y].ndim >= 1
+        fr = [y for y in sorted(self.fresh) if y in self.ns and isinstance(self.ns[y], np.ndarray) and self.ns[y].ndim >= 1
               and self.ns[y].dtype.kind == "f" and self.ns[y].shape[0] >= 2]
         if not fr:
             return self.st_fresh()
@@ -713,7 +713,7 @@ class Gen:
                 else:
                     out.append(ind + line)
             elif k == "write":
-                fr = [y for y in self.fresh if y in scope and isinstance(scope[y], np.ndarray) and scope[y].ndim >= 1
+                fr = [y for y in sorted(self.fresh) if y in scope and isinstance(scope[y], np.ndarray) and scope[y].ndim >= 1
                       and scope[y].dtype.kind == "f"]
                 if fr:
                     line = self.write_line(r.choice(fr), scope, loopvar)
