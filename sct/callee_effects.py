@@ -207,7 +207,7 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
 
 # --- may a function keep what it is given (beyond what it returns)? ------------------------------
 
-_KEEPS: Dict[int, Tuple[object, bool]] = {}
+_KEEPS: Dict[int, Tuple[object, object, bool]] = {}
 _BUILTINS_KEEPING_NOTHING = IMMUTABLE_BUILTINS | {"max", "min", "pow", "divmod", "reversed", "sorted", "list",
                                                   "tuple", "iter", "next", "isinstance"}
 
@@ -221,18 +221,24 @@ def keeps_arguments(fn, depth: int = 0) -> bool:
     of user functions that keep nothing.  (What it returns is the caller's concern.)"""
     if not isinstance(fn, types.FunctionType) or depth > 3:
         return True
+    return _by_code(_KEEPS, fn, None, lambda: _keeps(fn, depth))
+
+
+def _by_code(cache: Dict, fn, extra, compute) -> bool:
+    """``compute()`` for ``fn``'s code (and ``extra``), kept in ``cache``; True, the safe answer,
+    where it fails and while it runs (a recursive call meets it)."""
     code = fn.__code__
-    hit = _KEEPS.get(id(code))
-    if hit is not None and hit[0] is code:
-        return hit[1]
-    _KEEPS[id(code)] = (code, True)          # (a recursive call meets the safe answer)
+    hit = cache.get(id(code))
+    if hit is not None and hit[0] is code and hit[1] == extra:
+        return hit[2]
+    cache[id(code)] = (code, extra, True)
     try:
-        result = _keeps(fn, depth)
+        result = compute()
     except Exception:
         result = True
-    if len(_KEEPS) > 512:
-        _KEEPS.clear()
-    _KEEPS[id(code)] = (code, result)
+    if len(cache) > 512:
+        cache.clear()
+    cache[id(code)] = (code, extra, result)
     return result
 
 
@@ -344,19 +350,7 @@ def changes_arguments(fn, depth: int = 0) -> bool:
 def _changes_code(fn, skip: int, depth: int) -> bool:
     if not isinstance(fn, types.FunctionType) or depth > 3:
         return True
-    code = fn.__code__
-    key = id(code)
-    hit = _CHANGES.get(key)
-    if hit is not None and hit[0] is code and hit[1] == skip:
-        return hit[2]
-    try:
-        result = _changes(fn, skip)
-    except Exception:
-        result = True
-    if len(_CHANGES) > 512:
-        _CHANGES.clear()
-    _CHANGES[key] = (code, skip, result)
-    return result
+    return _by_code(_CHANGES, fn, skip, lambda: _changes(fn, skip))
 
 
 def _changes(fn, skip: int) -> bool:
