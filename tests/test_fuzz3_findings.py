@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gradcheck import assert_close, numerical_gradient
-from sct import CompileError, dlarray, dlfeval, dlgradient
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
 
 
 # -- a helper that counts with `steps += 1` or writes into an array it made itself changes nothing
@@ -214,3 +214,56 @@ def test_array_kept_by_a_helper_is_refused_or_exact(fun):
     np.testing.assert_allclose(np.asarray(y.data), fun(x.copy()), rtol=1e-12)
     assert_close(np.asarray(gx.data), numerical_gradient(lambda v: fun(v.copy()), [x], 0), 1e-6, 1e-8,
                  what=fun.__name__)
+
+
+# -- np.sort(x), np.append(x, v) are numpy functions, not methods changing `np`: with np.linalg.norm
+#    (a read of `np`) in the same function, a second derivative refused ("f() changes np")
+
+def _sorted_cubes(x):
+    return np.sum(np.sort(x * 2.0) ** 3) + np.linalg.norm(x)
+
+
+def _appended_cubes(x):
+    y = np.append(x, 1.0)
+    return np.sum(np.sort(y) ** 3) * np.pi + np.linalg.norm(x, 1)
+
+
+def _gradient(fun, x):
+    def g(x):
+        y = fun(x)
+        return dlgradient(y, x)
+    return np.asarray(dlfeval(g, dlarray(x)).data)
+
+
+@pytest.mark.parametrize("fun", [_sorted_cubes, _appended_cubes])
+def test_second_derivative_through_numpy_functions_named_like_list_methods(fun):
+    def g2(x, w):
+        y = fun(x)
+        gx = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(gx * w)
+        return z, dlgradient(z, x)
+    x, w = np.array([0.3, -0.45, 0.8]), np.array([0.7, -0.2, 0.5])
+    z, h = dlfeval(g2, dlarray(x), w)
+    gx = _gradient(fun, x)
+    assert_close(gx, numerical_gradient(fun, [x], 0), 1e-6, 1e-8, what="first order")
+    np.testing.assert_allclose(np.asarray(z.data), np.sum(gx * w), rtol=1e-12)
+    expected = numerical_gradient(lambda v: float(np.sum(_gradient(fun, v) * w)), [x], 0)
+    assert_close(np.asarray(h.data), expected, 1e-5, 1e-7, what="second order")
+
+
+_STACK = [1.0, 3.0, 2.0]
+
+
+def _sorts_a_global(x):
+    _STACK.sort()
+    return np.sum(x ** 3) * _STACK[0]
+
+
+def test_second_derivative_of_a_method_changing_a_global_is_still_refused():
+    def g2(x, w):
+        y = _sorts_a_global(x)
+        gx = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(gx * w)
+        return z, dlgradient(z, x)
+    with pytest.raises(EvaluationError, match="changes _STACK"):
+        dlfeval(g2, dlarray(np.array([0.3, -0.45, 0.8])), np.ones(3))
