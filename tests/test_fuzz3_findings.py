@@ -267,3 +267,33 @@ def test_second_derivative_of_a_method_changing_a_global_is_still_refused():
         return z, dlgradient(z, x)
     with pytest.raises(EvaluationError, match="changes _STACK"):
         dlfeval(g2, dlarray(np.array([0.3, -0.45, 0.8])), np.ones(3))
+
+
+# -- OPEN (fuzz3 program 40005, not fixed): sct.jvp's primal value is wrong when the function calls a
+#    helper through *args of a module tuple and writes into the helper's (new) result in place: the
+#    write is applied twice (-2.35 for Python's -0.85, both modes; the tangent and dlfeval are right).
+
+def _centred(u, w):
+    return u - np.mean(w)
+
+
+_REST = (np.array([[-0.17, 0.47, -0.41], [1.11, -0.87, 0.01], [1.19, -0.68, 1.07]]), 0.798)
+
+
+def _writes_into_helper_result(x, M, s):
+    row = M[2]
+    v = _centred(row, row)
+    v[...] -= 0.5
+    return np.sum(v) + np.sum(x)
+
+
+def _through_star_args(x):
+    return _writes_into_helper_result(x, *_REST)
+
+
+@pytest.mark.xfail(strict=True, reason="open: jvp primal applies an in-place write into a helper's result twice")
+def test_jvp_value_with_star_args_and_write_into_helper_result():
+    from sct import jvp
+    x = np.array([0.3, -0.45, 0.8])
+    y, jv = jvp(_through_star_args, x, np.ones(3))
+    np.testing.assert_allclose(np.asarray(getattr(y, "data", y)), _through_star_args(x.copy()), rtol=1e-12)
