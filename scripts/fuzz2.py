@@ -8,85 +8,16 @@ self-contained module: run it with python to check it again.
 """
 from __future__ import annotations
 
-import argparse
-import collections
 import os
-import re
 import sys
-import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from fuzz2.cli import main  # noqa: E402
 from fuzz2.gen import generate  # noqa: E402
 from fuzz2.runner import FINDINGS, check_file, repro_text  # noqa: E402
 
-
-def run(seeds, out=None, verbose=False):
-    import sct
-    folder = tempfile.mkdtemp(prefix="fuzz2_")
-    counts = collections.Counter()
-    buckets = collections.Counter()
-    findings = []
-    t0 = time.time()
-    for n, seed in enumerate(seeds, 1):
-        if n % 200 == 0:
-            sct.clear_cache()
-        try:
-            src = generate(seed)
-        except Exception as exc:  # a bug of the generator, not of sct: count it and go on
-            counts["GENERATOR"] += 1
-            if verbose:
-                print(f"{seed}: generator {type(exc).__name__}: {exc}", flush=True)
-            continue
-        path = os.path.join(folder, f"fuzz2_p{seed}.py")
-        with open(path, "w") as fh:
-            fh.write(src)
-        status, kind, reason, detail = check_file(path)
-        counts[status] += 1
-        if status in FINDINGS or status == "REFUSED":
-            key = re.sub(r"\d+(\.\d+)?", "N", re.sub(r"`[^`]*`", "`.`", reason))[:120]
-            buckets[f"{status}:{kind}: {key}"] += 1
-        if status in FINDINGS:
-            findings.append((seed, status, kind, reason))
-            if out:
-                os.makedirs(out, exist_ok=True)
-                with open(os.path.join(out, f"{status}_{seed}.py"), "w") as fh:
-                    fh.write(repro_text(src, status, kind, reason))
-                    if detail:
-                        fh.write("\n# detail:\n" + "".join(f"# {l}\n" for l in detail.splitlines()[-25:]))
-            if verbose:
-                print(f"{seed}: {status} {kind} {reason[:200]}", flush=True)
-        if verbose and n % 100 == 0:
-            print(f"  {n} programs, {time.time() - t0:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-                  flush=True)
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-    dt = time.time() - t0
-    return counts, buckets, findings, dt
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--check", default=None, help="rerun one written repro file")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    a = ap.parse_args(argv)
-    if a.check:
-        print(check_file(os.path.abspath(a.check))[:3])
-        return 0
-    counts, buckets, findings, dt = run(range(a.seed, a.seed + a.n), a.out, a.verbose)
-    print(f"{a.n} programs in {dt:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for k, v in buckets.most_common():
-        print(f"  {v:5d}  {k}")
-    return 1 if findings else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(("fuzz2", generate, check_file, repro_text, FINDINGS)))

@@ -130,8 +130,40 @@ def _kept_names(fn, fdef) -> Set[str]:
 
 # --- does a function change nothing in place? -----------------------------------------------------
 
+def _own_writes(fn, fdef) -> Set[int]:
+    """The in-place writes of ``fdef``'s own body (not of its nested functions) that change only
+    objects it made itself: ``steps += 1`` of a local bound only to literals and new values,
+    ``out[i] = ...`` of a local bound only to new values, ``out[i] += ...`` of a local bound only
+    to new numpy arrays (an item of a new list may be the caller's array).  ids of the nodes."""
+    bindings, others = _bindings(fdef)
+    a = fdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.NamedExpr):
+            others.add(n.target.id)
+        elif isinstance(n, gast.comprehension):
+            others |= {m.id for m in gast.walk(n.target) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.ExceptHandler) and n.name is not None:
+            others |= {m.id for m in gast.walk(n.name) if isinstance(m, gast.Name)}
+    own = {k: v for k, v in bindings.items() if k not in params and k not in others}
+    new_any = {k for k, vs in own.items() if all(isinstance(v, gast.Constant) or _fresh_value(fn, v) for v in vs)}
+    new_arrays = {k for k, vs in own.items() if all(isinstance(v, gast.Call) and _fresh_call(fn, v) for v in vs)}
+    exempt: Set[int] = set()
+    for n in walk_no_defs(fdef):
+        targets = [n.target] if isinstance(n, gast.AugAssign) else n.targets if isinstance(n, gast.Assign) else []
+        for t in targets:
+            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name) and t.id in new_any:
+                exempt.add(id(n))
+            elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and \
+                    t.value.id in (new_arrays if isinstance(n, gast.AugAssign) else new_any):
+                exempt |= {id(n), id(t)} if isinstance(n, gast.AugAssign) else {id(t)}
+    return exempt
+
+
 def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
-    """Does ``fn`` (and the functions it calls by global name) change nothing in place?
+    """Does ``fn`` (and the functions it calls by global name) change nothing its caller can see
+    in place?  Writes into objects it made itself (``_own_writes``) are allowed.
     ``self_attributes``: setting attributes of its first parameter to values not read from
     that parameter is allowed."""
     from .parse import function_ast
@@ -140,7 +172,10 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     except Exception:
         return False
     first = fdef.args.args[0].id if fdef.args.args else None
+    own = _own_writes(fn, fdef)
     for n in gast.walk(fdef):
+        if id(n) in own:
+            continue
         if isinstance(n, (gast.Global, gast.Nonlocal)):
             return False
         if self_attributes and isinstance(n, gast.Assign) and len(n.targets) == 1 and \
@@ -167,6 +202,96 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
                         not (callee.__module__ or "").startswith(("numpy", "sct")):
                     if not _pure(callee, depth + 1):
                         return False
+    return True
+
+
+# --- may a function keep what it is given (beyond what it returns)? ------------------------------
+
+_KEEPS: Dict[int, Tuple[object, object, bool]] = {}
+_BUILTINS_KEEPING_NOTHING = IMMUTABLE_BUILTINS | {"max", "min", "pow", "divmod", "reversed", "sorted", "list",
+                                                  "tuple", "iter", "next", "isinstance"}
+
+
+def keeps_arguments(fn, depth: int = 0) -> bool:
+    """May the plain function ``fn`` keep an argument (or what it reaches) somewhere that outlives
+    the call other than its result: a global, an attribute, an argument's item, a closure, a
+    generator?  False only where its source shows none: no global/nonlocal/yield, no nested
+    function or lambda, item writes only into lists and arrays it made itself, list methods only
+    on those, and calls only of numpy/math, of builtins that keep nothing, of reading methods and
+    of user functions that keep nothing.  (What it returns is the caller's concern.)"""
+    if not isinstance(fn, types.FunctionType) or depth > 3:
+        return True
+    return _by_code(_KEEPS, fn, None, lambda: _keeps(fn, depth))
+
+
+def _by_code(cache: Dict, fn, extra, compute) -> bool:
+    """``compute()`` for ``fn``'s code (and ``extra``), kept in ``cache``; True, the safe answer,
+    where it fails and while it runs (a recursive call meets it)."""
+    code = fn.__code__
+    hit = cache.get(id(code))
+    if hit is not None and hit[0] is code and hit[1] == extra:
+        return hit[2]
+    cache[id(code)] = (code, extra, True)
+    try:
+        result = compute()
+    except Exception:
+        result = True
+    if len(cache) > 512:
+        cache.clear()
+    cache[id(code)] = (code, extra, result)
+    return result
+
+
+def _keeps(fn, depth: int) -> bool:
+    from .parse import function_ast
+    fdef, _, _ = function_ast(fn)
+    own = _own_writes(fn, fdef)
+    bindings, others = _bindings(fdef)
+    a = fdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None}
+    new_locals = {k for k, vs in bindings.items() if k not in params and k not in others and
+                  all(isinstance(v, gast.Constant) or _fresh_value(fn, v) for v in vs)}
+    for n in gast.walk(fdef):
+        if n is fdef:
+            continue
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await,
+                          gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):
+            return True
+        if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            if not (isinstance(n, gast.Subscript) and (id(n) in own or isinstance(n.value, gast.Name) and
+                                                       n.value.id in new_locals)):
+                return True
+        if isinstance(n, gast.Call) and _call_keeps(fn, n, new_locals, depth):
+            return True
+    return False
+
+
+def _call_keeps(fn, node, new_locals, depth: int) -> bool:
+    f = node.func
+    if isinstance(f, gast.Attribute):
+        root = f.value
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if isinstance(root, gast.Name) and isinstance(fn.__globals__.get(root.id), types.ModuleType) and \
+                root.id not in fn.__code__.co_varnames:
+            module = fn.__globals__[root.id].__name__
+            return not module.split(".")[0] in ("numpy", "math", "cmath")
+        if f.attr in MUTATORS:
+            return not (isinstance(f.value, gast.Name) and f.value.id in new_locals)
+        return f.attr not in _READING_METHODS
+    if isinstance(f, gast.Name):
+        if f.id in fn.__code__.co_varnames:
+            return True                               # a parameter or local called
+        value = fn.__globals__.get(f.id, getattr(__builtins__, f.id, None) if not isinstance(__builtins__, dict)
+                                   else __builtins__.get(f.id))
+        if isinstance(value, types.BuiltinFunctionType) or isinstance(value, type):
+            return f.id not in _BUILTINS_KEEPING_NOTHING
+        if isinstance(value, np.ufunc) or (getattr(value, "__module__", "") or "").startswith("numpy"):
+            return False
+        if isinstance(value, types.FunctionType):
+            return value is not fn and keeps_arguments(value, depth + 1)
+        return True
     return True
 
 
@@ -225,19 +350,7 @@ def changes_arguments(fn, depth: int = 0) -> bool:
 def _changes_code(fn, skip: int, depth: int) -> bool:
     if not isinstance(fn, types.FunctionType) or depth > 3:
         return True
-    code = fn.__code__
-    key = id(code)
-    hit = _CHANGES.get(key)
-    if hit is not None and hit[0] is code and hit[1] == skip:
-        return hit[2]
-    try:
-        result = _changes(fn, skip)
-    except Exception:
-        result = True
-    if len(_CHANGES) > 512:
-        _CHANGES.clear()
-    _CHANGES[key] = (code, skip, result)
-    return result
+    return _by_code(_CHANGES, fn, skip, lambda: _changes(fn, skip))
 
 
 def _changes(fn, skip: int) -> bool:

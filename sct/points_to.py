@@ -23,7 +23,7 @@ from .runtime import registry
 from .alias_state import (CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
-from .callee_effects import _returns_fresh
+from .callee_effects import _returns_fresh, keeps_arguments
 from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
 
@@ -544,7 +544,9 @@ class _Values:
         reached = frozenset(state.reach(objs))
         via_super = isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
             node.func.value.id in self.super_names and not args
-        if not via_super:           # super().__init__() runs on self like the method itself
+        # super().__init__() runs on self like the method itself; a function whose source shows
+        # it keeps nothing it is given (``keeps_arguments``) lets them go when it returns
+        if not via_super and not (info.kind == CallKind.FUNCTION and not keeps_arguments(info.obj)):
             state.escaped = state.escaped | reached
         if info.kind == CallKind.FUNCTION and _returns_fresh(info.obj):
             # every return makes a new value (``return np.tanh(v * s)``): the result is a

@@ -198,7 +198,7 @@ class RecomputeWrites:
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
-            if isinstance(f, gast.Attribute) and f.attr in MUTATING_METHODS:
+            if isinstance(f, gast.Attribute) and f.attr in MUTATING_METHODS and not self.module(f.value):
                 key = self.outside.key(f.value)
                 if key is not None:
                     out.append(key)
@@ -221,7 +221,8 @@ class RecomputeWrites:
         the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
         for n in (walk_nodes(s) if nodes is None else nodes):
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS:
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in READING_METHODS \
+                    and not self.module(n.func.value):
                 key = self.outside.key(n.func.value)
                 if key is not None:
                     out.append((key, True))
@@ -233,6 +234,11 @@ class RecomputeWrites:
                     if key is not None:
                         out.append((key, kind))
         return out
+
+    def module(self, node) -> bool:
+        """Is ``node`` a module (``np`` of ``np.sort(x)``, ``np.append(x, v)``: functions, not methods
+        that change their receiver)?"""
+        return isinstance(node, (gast.Name, gast.Attribute)) and isinstance(self.resolve(node), types.ModuleType)
 
     def helper_reads(self, node) -> List[Tuple[str, str]]:
         """The objects that the user's functions called in ``node`` read through their globals

@@ -1,0 +1,1 @@
+"""The third random-program tester: execution-guided programs (see gen.py)."""
