@@ -145,8 +145,13 @@ def _replayable(fn, args, kwargs) -> bool:
 
 def _snapshot(value):
     """``value`` with the objects of user classes in it copied (shallowly): arrays, lists and
-    dicts get value semantics in generated code, an object's attributes are set in place."""
-    if isinstance(value, (np.ndarray, np.generic, int, float, complex, str, bytes, bool, type(None))):
+    dicts get value semantics in generated code, an object's attributes are set in place.
+    A writeable array is copied: generated code may write into the callee's result in place
+    (``v = helper(u); v[...] -= 1``), and the log must keep, and a replay give, the value as
+    it was when the callee returned (not the written one, which would apply the write twice)."""
+    if isinstance(value, np.ndarray):
+        return value.copy() if value.size and value.flags.writeable else value
+    if isinstance(value, (np.generic, int, float, complex, str, bytes, bool, type(None))):
         return value
     if isinstance(value, list):
         items = [_snapshot(v) for v in value]

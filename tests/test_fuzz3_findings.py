@@ -269,9 +269,10 @@ def test_second_derivative_of_a_method_changing_a_global_is_still_refused():
         dlfeval(g2, dlarray(np.array([0.3, -0.45, 0.8])), np.ones(3))
 
 
-# -- OPEN (fuzz3 program 40005, not fixed): sct.jvp's primal value is wrong when the function calls a
-#    helper through *args of a module tuple and writes into the helper's (new) result in place: the
-#    write is applied twice (-2.35 for Python's -0.85, both modes; the tangent and dlfeval are right).
+# -- fuzz3 program 40005: a constant helper call's result is logged for replay (runtime/effects.user_call)
+#    so that recomputation does not run the user's code twice; the log kept the array itself, and the
+#    program's in-place write into it then showed in the replay (the write applied twice: jvp -2.35 for
+#    Python's -0.85; a second-order dlfeval gave a gradient twice the right one).  The log keeps a copy.
 
 def _centred(u, w):
     return u - np.mean(w)
@@ -291,9 +292,29 @@ def _through_star_args(x):
     return _writes_into_helper_result(x, *_REST)
 
 
-@pytest.mark.xfail(strict=True, reason="open: jvp primal applies an in-place write into a helper's result twice")
+
 def test_jvp_value_with_star_args_and_write_into_helper_result():
     from sct import jvp
     x = np.array([0.3, -0.45, 0.8])
     y, jv = jvp(_through_star_args, x, np.ones(3))
     np.testing.assert_allclose(np.asarray(getattr(y, "data", y)), _through_star_args(x.copy()), rtol=1e-12)
+
+
+_M = np.array([[-0.17, 0.47, -0.41], [1.11, -0.87, 0.01], [1.19, -0.68, 1.07]])
+
+
+def _second_order_after_write_into_helper_result(x):
+    v = _centred(_M[2], _M[2])
+    v[...] -= 0.5
+    y = np.sum(v) * np.sum(x ** 2)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, g, dlgradient(np.sum(g), x)
+
+
+def test_second_order_after_write_into_helper_result_is_the_program_s():
+    x = np.array([0.3, -0.45, 0.8])
+    y, g, h = dlfeval(_second_order_after_write_into_helper_result, dlarray(x))
+    k = np.sum(_M[2] - np.mean(_M[2]) - 0.5)          # -1.5
+    np.testing.assert_allclose(float(y), k * np.sum(x ** 2), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), 2 * k * x, rtol=1e-12)          # was 4 k x
+    np.testing.assert_allclose(np.asarray(h.data), np.full(3, 2 * k), rtol=1e-12)  # was 4 k
