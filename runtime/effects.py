@@ -82,9 +82,9 @@ def effect(fn, *args, **kwargs):
         i = s.cursors[-1]
         if i < len(s.log):
             s.cursors[-1] = i + 1
-            return s.log[i]
+            return _snapshot(s.log[i])
     value = fn(*args, **kwargs)
-    s.log.append(value)
+    s.log.append(_snapshot(value))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
@@ -144,8 +144,8 @@ def _replayable(fn, args, kwargs) -> bool:
 
 
 def _snapshot(value):
-    """``value`` with the objects of user classes in it copied (shallowly): arrays, lists and
-    dicts get value semantics in generated code, an object's attributes are set in place.
+    """``value`` as it is now, kept apart from what the program does next: the objects of user
+    classes in it copied with what they hold, lists, dicts and sets new ones.
     A writeable array is copied: generated code may write into the callee's result in place
     (``v = helper(u); v[...] -= 1``), and the log must keep, and a replay give, the value as
     it was when the callee returned (not the written one, which would apply the write twice)."""
@@ -153,23 +153,26 @@ def _snapshot(value):
         return value.copy() if value.size and value.flags.writeable else value
     if isinstance(value, (np.generic, int, float, complex, str, bytes, bool, type(None))):
         return value
-    if isinstance(value, list):
-        items = [_snapshot(v) for v in value]
-        return items if any(a is not b for a, b in zip(items, value)) else value
+    if type(value) is list:            # lists, dicts and sets are new ones too (lst.append(...))
+        return [_snapshot(v) for v in value]
     if isinstance(value, tuple) and type(value) is tuple:
         items = tuple(_snapshot(v) for v in value)
         return items if any(a is not b for a, b in zip(items, value)) else value
-    if isinstance(value, dict) and type(value) is dict:
-        items = {k: _snapshot(v) for k, v in value.items()}
-        return items if any(items[k] is not value[k] for k in value) else value
-    if isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type)) or \
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    if type(value) in (set, bytearray):
+        return type(value)(value)
+    if isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type) + _RANDOM_OWNERS) or \
             not hasattr(value, "__dict__") or hasattr(value, "_data"):
         return value
     import copy
-    try:
-        return copy.copy(value)
+    try:                                # with what it holds: c.vals.append(...), c.w[0] = ...
+        return copy.deepcopy(value)
     except Exception:
-        return value
+        try:
+            return copy.copy(value)
+        except Exception:
+            return value
 
 
 def shuffled(fn, a):
