@@ -207,7 +207,7 @@ def test_builtin_min_max_of_array_second_order():
     assert_close(got, expected, 1e-4, 1e-6)
 
 
-# --- 5. (open) second order through a helper that fills a dict in a loop with np.diag(...) of a traced
+# --- 5. (fixed in dec6, test_fixes_dec6) second order through a helper that fills a dict in a loop with np.diag(...) of a traced
 #        value: in the second sweep the adjoint reaching np.diag's rule is a 0-d zero, and its rule
 #        fails (IndexError in np.tensordot) inside the generated gradient of the gradient
 
@@ -233,8 +233,6 @@ def test_dict_of_diag_in_loop_first_order():
     _check(_dict_diag, _dict_diag_g, [A3, np.array(0.7)], [0, 1])
 
 
-@pytest.mark.xfail(strict=True, reason="second sweep: a 0-d zero adjoint reaches np.diag's rule (IndexError); "
-                                       "found by fuzz2 (program 6000098), not fixed in dec5a")
 def test_dict_of_diag_in_loop_second_order():
     w = np.array([0.3, -0.7, 1.1])
     got = _np(dlfeval(_dict_diag_g2, dlarray(A3), dlarray(np.array(0.7)), w))
