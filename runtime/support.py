@@ -185,10 +185,23 @@ def _fit_zero_or_broadcast(grad, shape):
     return np.broadcast_to(grad, shape)
 
 
+def promoted_like(value, like):
+    """``value`` in numpy's promotion of its dtype with ``like``'s, both floating or complex: the
+    tangent of ``x32 + np.ones(4)`` is float64 as its value is (was float32, the constant's dtype
+    lost); never a narrower dtype."""
+    vdtype = getattr(value, "dtype", None)
+    ldtype = getattr(like, "dtype", None)
+    if vdtype is None or ldtype is None or vdtype == ldtype or vdtype.kind not in "fc" or ldtype.kind not in "fc":
+        return value
+    wide = np.promote_types(vdtype, ldtype)
+    return value if wide == vdtype else value.astype(wide)
+
+
 def broadcast_like(value, like):
     """Broadcast ``value`` to the shape of ``like`` (the adjoint of unbroadcast)."""
     if _is_zero(value):
         return value
+    value = promoted_like(value, like)
     shape = np.shape(like)
     if np.shape(value) == shape:
         return value
@@ -1027,7 +1040,13 @@ def zero_adjoint(x):
     if isinstance(x, list):
         return [zero_adjoint(v) for v in x]
     if isinstance(x, tuple) and not _is_namedtuple(x):
-        return tuple(zero_adjoint(v) for v in x)
+        # the zero marker for each item (not zeros of its shape): a tuple is a bundle of values (a
+        # helper's results, a sweep's residuals) whose adjoints generated code reads with
+        # getitem_or_zero and tests with `is not rt.ZERO`; zeros would run the rules on them, and
+        # a rule's factor that is not finite where nothing reached (arccosh' of a NaN residual in
+        # a second sweep) made 0 * nan a NaN.  Gradients returned to users are made by project,
+        # which gives zeros of each item's shape for a marker.
+        return tuple(ZERO for _ in x)
     return ZERO
 
 

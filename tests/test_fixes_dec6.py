@@ -69,3 +69,124 @@ def test_dict_of_diagonal_second_order_against_differences():
     # closed form: L = sum sin(2 a^2), dL/da = 4 a cos(2 a^2), d2 = 4 cos(2a^2) - 16 a^2 sin(2a^2)
     assert_close(got, (4 * np.cos(2 * A3 ** 2) - 16 * A3 ** 2 * np.sin(2 * A3 ** 2)) * W3, 1e-10, 1e-12)
     assert_close(got, _second(first, A3, W3), 1e-5, 1e-7)
+
+
+# --- 2. a NaN gradient where the gradient is finite: zeros (not the zero marker) made for an adjoint
+#        nothing reached ran the rules on them, and a rule's factor that is not finite there made 0 * inf
+#        or 0 * nan a NaN.  (a) a helper's parameter its result does not depend on (fuzz2 6000490: the
+#        helper got np.expm1(2.0 ** a) overflowed to inf); (b) a second sweep's residuals (fuzz2 6001558:
+#        an early return leaves a = np.arccosh(1.5 - a ** 2), NaN in places, unused: hvp gave NaN)
+
+def _unused_param(u, w):
+    if np.sum(w) > 0.0:
+        u = u * 2.0
+    return u * 3.0
+
+
+def _overflow_into_unused(a, k):
+    b = 2.0 ** (a * 1000.0)                 # inf where a > ~1.02: the helper does not read w's value
+    return _unused_param(k, np.expm1(b)) + np.sum(np.sin(a))
+
+
+def _overflow_into_unused_g(a, k):
+    y = _overflow_into_unused(a, k)
+    return y, dlgradient(y, a)
+
+
+def test_helper_parameter_reached_by_nothing_gives_no_nan():
+    import warnings
+    a = np.array([0.5, 1.9, -0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y, ga = dlfeval(_overflow_into_unused_g, dlarray(a), 0.7)
+        expected = _overflow_into_unused(a, 0.7)
+    assert_close(_np(y), expected, 1e-12, 1e-12)
+    assert_close(_np(ga), np.cos(a), 1e-12, 1e-12)      # was [nan nan 0.955]
+
+
+def _early_return(a, B, c, k):
+    k = (B).sum()
+    a = np.arccosh(1.5 + -a ** 2)           # NaN where |a| > 0.707: unused on the early return
+    if float(np.fmax(k, k)) < -0.83:
+        return 0.5
+    lam = lambda t: k                       # noqa: E731 (a closure: the residuals are kept in a tuple)
+    if not ((np.atleast_2d(a).T).prod() > 0.3):
+        v = a
+    elif np.sum(a) > 0.74:
+        a = np.max(B, axis=0)
+    return np.sum(a)
+
+
+B_EARLY = np.array([[-0.9, -0.95, 0.77], [-1.01, 1.02, -0.49]])
+
+
+def _early_return_a(a):
+    return _early_return(a, B_EARLY, np.ones((3, 1)), 0.337)
+
+
+def _early_return_second(a, v):
+    g = dlgradient(_early_return_a(a), a, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g * v), a)
+
+
+def test_second_order_through_an_unused_nan_value_is_zero():
+    import warnings
+    a = np.array([0.85, -0.39, -0.85])
+    v = np.array([1.0, 0.5, -0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hv = _np(sct.hvp(_early_return_a, a, v))                      # forward over reverse
+        rr = _np(dlfeval(_early_return_second, dlarray(a), v))          # reverse over reverse
+    # the function does not depend on a here (k = sum(B) < -0.83): the Hessian is 0 (was [nan 0 nan])
+    assert_close(hv, np.zeros(3), 0, 0)
+    assert_close(rr, np.zeros(3), 0, 0)
+
+
+@pytest.mark.parametrize("name", ["fuzz2_wrong_6000490.py", "fuzz2_wrong_6001558.py"])
+def test_fuzz2_repros_pass(name):
+    import os
+    from fuzz2.runner import check_file
+    status, kind, reason, _ = check_file(os.path.join(os.path.dirname(__file__), "fuzz2", "repros", name))
+    assert status == "PASSED", f"{status} {kind}: {reason}"
+
+
+# --- 3. forward mode: a tangent in the dtype of its value (numpy's promotion), as reverse mode's
+#        gradients are: the tangent of x32 + np.ones(4) was float32 for a float64 value
+
+C4 = np.array([1.0, 2.0, 3.0, 4.0])
+
+
+def _plus_constant(x):
+    return x + C4
+
+
+def _sin_plus_constant_sum(x):
+    return np.sum(np.sin(x) + C4)
+
+
+def _where_constant(x):
+    return np.where(x > 0.2, x, C4)
+
+
+def _slice_of_sum(x):
+    return (x + np.float64(1.0))[1:3] * 2
+
+
+@pytest.mark.parametrize("fun", [_plus_constant, _sin_plus_constant_sum, _where_constant, _slice_of_sum])
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_forward_tangent_has_the_dtype_of_its_value(fun, mode):
+    x32 = np.array([0.1, 0.25, 0.3, 0.4], dtype=np.float32)
+    t32 = np.array([1.0, -0.5, 0.25, 2.0], dtype=np.float32)
+    y, t = sct.jvp(fun, x32, t32, mode=mode)
+    plain = np.asarray(fun(x32))
+    assert _np(y).dtype == plain.dtype == np.float64
+    assert _np(t).dtype == np.float64                    # was float32 in forward mode
+    assert_close(_np(y), plain, 1e-12, 1e-12)
+    x64 = x32.astype(np.float64)
+    num = numerical_gradient(lambda z: np.sum(fun(z) * 1.0), [x64], 0) if np.ndim(plain) == 0 else None
+    if num is not None:
+        assert_close(_np(t), np.dot(num, t32.astype(np.float64)), 1e-6, 1e-8)
+    else:
+        jac = np.array([numerical_gradient(lambda z, i=i: np.ravel(fun(z))[i], [x64], 0)
+                        for i in range(plain.size)])
+        assert_close(_np(t), (jac @ t32.astype(np.float64)).reshape(plain.shape), 1e-6, 1e-8)

@@ -240,12 +240,10 @@ def test_dict_of_diag_in_loop_second_order():
     assert_close(got, 1.4 * w, 1e-10, 1e-12)
 
 
-# --- 6. (open) a NaN gradient where central differences give a finite one: fuzz2 program 6000490
+# --- 6. (fixed in dec6, test_fixes_dec6) a NaN gradient where central differences give a finite one: fuzz2 program 6000490
 #        (first-order gradient w.r.t. a of a 40-line program: np.arccos/arccosh, row writes v5[1] *= ...,
 #        while loops rebinding a = 2.0 ** a, a helper called with keyword arguments); not shrunk in time
 
-@pytest.mark.xfail(strict=True, reason="NaN gradient (central differences finite); fuzz2 program 6000490, "
-                                       "not shrunk or fixed in dec5a")
 def test_fuzz2_program_6000490_nan_gradient():
     import os
     from fuzz2.runner import check_file
@@ -254,11 +252,10 @@ def test_fuzz2_program_6000490_nan_gradient():
     assert status in ("PASSED", "REFUSED"), f"{status} {kind}: {reason}"
 
 
-# --- 7. (open) hvp NaN where the Hessian is 0: fuzz2 program 6001558 (a = np.arccosh(1.5 - a ** 2) is NaN
+# --- 7. (fixed in dec6, test_fixes_dec6) hvp NaN where the Hessian is 0: fuzz2 program 6001558 (a = np.arccosh(1.5 - a ** 2) is NaN
 #        in some entries, then a is replaced in a branch; the first-order gradient is right, forward over
 #        reverse gives NaN); a three-line version does not reproduce it, not shrunk or fixed in dec5a
 
-@pytest.mark.xfail(strict=True, reason="hvp NaN where the Hessian is 0; fuzz2 program 6001558, not fixed in dec5a")
 def test_fuzz2_program_6001558_hvp_nan():
     import os
     from fuzz2.runner import check_file
