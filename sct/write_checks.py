@@ -315,9 +315,43 @@ class _WriteCheck:
                 "is given values that earlier differentiated operations read"
             hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
                     "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
+            advice = f"return the new values from {what}() and assign them{hint}"
+            if _library_callee(callee) or callee is None and self._library_receiver(info):
+                # (a library's function or method: logging, a formatter: the user cannot change it)
+                advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
+                          "no gradient, or make the call outside the differentiated function")
+            what = self._as_written(s, what)
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
-                      "and it may change its arguments or its object in place, which sct does not follow; "
-                      f"return the new values from {what}() and assign them{hint}", what)
+                      f"and it may change its arguments or its object in place, which sct does not follow; "
+                      f"{advice}", what)
+
+    def _library_receiver(self, info) -> bool:
+        """Whether the object of a method call was made by a library's function or class
+        (``logging.getLogger("t").warning(...)``, ``csv.writer(f).writerow(...)``)."""
+        import inspect
+        if info.kind != CallKind.METHOD or not info.receiver:
+            return False
+        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == info.receiver]
+        if len(values) != 1 or not isinstance(values[0], gast.Call) or self.resolver is None:
+            return False
+        maker = self.resolver.resolve(values[0].func)
+        module = inspect.getmodule(maker) if callable(maker) else None
+        return _library_callee(maker) or module is not None and \
+            _library_file_of(getattr(module, "__file__", None))
+
+    def _as_written(self, s, what: str) -> str:
+        """``what`` (a dotted callee) as the user wrote it where the normalizer named a part
+        (``out_getLogger.warning`` for ``logging.getLogger("t").warning``): the call's text."""
+        from .parse import source_line
+        head = what.split(".")[0]
+        text = source_line(self.filename, getattr(s, "lineno", 0)) or ""
+        if not head or re.search(r"(?<![\w.])" + re.escape(head) + r"\b", text) or "(" not in text or \
+                ";" in text or re.match(r"\s*(def|lambda|async)\b", text):
+            return what
+        call = text.strip()
+        call = call.split("=", 1)[1].strip() if re.match(r"[\w.\[\]'\", ]+=[^=]", call) else call
+        return call[:call.rindex("(")] if call.endswith(")") and "(" in call else what
 
 
 
@@ -402,6 +436,17 @@ def _is_ufunc_method(obj) -> bool:
     return isinstance(getattr(obj, "__self__", None), np.ufunc) and getattr(obj, "__name__", "") == "at"
 
 
+
+
+def _library_file_of(filename) -> bool:
+    from .parse import library_file
+    return library_file(filename)
+
+
+def _library_callee(callee) -> bool:
+    """A Python function of the standard library or an installed package."""
+    code = getattr(callee, "__code__", None)
+    return code is not None and _library_file_of(code.co_filename)
 
 
 def _callee(info, node, activity, resolver=None, analysis=None, s=None):

@@ -1,6 +1,10 @@
 """Fixes of dec6 (wt-red32), each against plain Python (values) and central differences or a closed
 form (gradients): second sweeps where a dict item's adjoint was a plain 0.0, NaN gradients where a
 NaN or inf value is replaced, tangent dtypes in forward mode, refusals inside library callees."""
+import json
+import logging
+import string
+
 import numpy as np
 import pytest
 
@@ -190,3 +194,59 @@ def test_forward_tangent_has_the_dtype_of_its_value(fun, mode):
         jac = np.array([numerical_gradient(lambda z, i=i: np.ravel(fun(z))[i], [x64], 0)
                         for i in range(plain.size)])
         assert_close(_np(t), (jac @ t32.astype(np.float64)).reshape(plain.shape), 1e-6, 1e-8)
+
+
+# --- 4. a refusal inside a library's code (json.dumps, string.Formatter given a traced value) named the
+#        library's file and line (json/__init__.py, line 234), code the user did not write: it is told at
+#        the user's call, with the library's line as a detail and what to do instead
+
+def _json_of_traced(x):
+    y = np.sum(x ** 2)
+    s = json.dumps(x.tolist())
+    return y, dlgradient(y, x), s
+
+
+def _formatter_of_traced(x):
+    y = np.sum(x ** 2)
+    s = string.Formatter().format("{0}", x)
+    return y, dlgradient(y, x), s
+
+
+def _logger_of_traced(x):
+    y = np.sum(x ** 2)
+    logging.getLogger("sct-test-dec6").debug("x=%s", x)
+    return y, dlgradient(y, x)
+
+
+def _json_of_plain(x):
+    y = np.sum(x ** 2)
+    s = json.dumps(extractdata(x).tolist())
+    return y, dlgradient(y, x), s
+
+
+def _line_of(fun, text):
+    import inspect
+    lines, first = inspect.getsourcelines(fun)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("fun, call, construct", [
+    (_json_of_traced, "json.dumps(x.tolist())", "**kwargs in a call"),
+    (_formatter_of_traced, 'string.Formatter().format("{0}", x)', "auto_arg_index"),
+    (_logger_of_traced, 'logging.getLogger("sct-test-dec6").debug', "logging.getLogger"),
+])
+def test_refusal_in_library_code_names_the_users_call(fun, call, construct):
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fun, dlarray(A3))
+    err = info.value
+    assert err.filename == __file__ and err.lineno == _line_of(fun, call.split("(")[0])
+    text = str(err)
+    assert text.startswith(f"{__file__}, line {err.lineno}: ")
+    assert call in text and construct in text and "extractdata" in text
+    assert "return the new values" not in text and "out_getLogger" not in text
+
+
+def test_library_call_on_plain_values_runs():
+    y, g, s = dlfeval(_json_of_plain, dlarray(A3))
+    assert s == json.dumps(A3.tolist())
+    assert_close(_np(g), 2 * A3, 1e-12, 1e-12)
