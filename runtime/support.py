@@ -13,6 +13,7 @@ import math
 import numbers
 import operator
 import sys
+import threading
 import types
 from typing import Any, NamedTuple
 
@@ -785,8 +786,53 @@ def add_index_grad(total, grad, x, idx):
 _REAL_SCALARS = {np.dtype(np.float64): np.float64(1.0), np.dtype(np.float32): np.float32(1.0)}
 
 
+class _Unselected(threading.local):
+    """Where this thread's current sweep ran np.where's adjoint with a branch NaN or infinite
+    where it is not selected (numpy_ops.where_branch): (file, line) of the generated code."""
+    def __init__(self):
+        self.sites = []
+
+
+_UNSELECTED = _Unselected()
+
+
+def note_unselected_nonfinite(depth=0):
+    """Note the generated line ``depth`` frames above the caller (np.where's adjoint there)."""
+    frame = sys._getframe(depth + 1)
+    site = (frame.f_code.co_filename, frame.f_lineno)
+    if site not in _UNSELECTED.sites:
+        _UNSELECTED.sites.append(site)
+
+
+def _refuse_nan_through_unselected(grad):
+    """A gradient with NaN entries from a sweep that met np.where with a branch NaN or infinite
+    where not selected: refused, naming that np.where (its zero adjoint times the branch's
+    derivative, not finite there, is the NaN; the program's derivative there is the selected
+    branch's).  sct cannot tell that zero from one that multiplies an infinite factor and matters,
+    so it refuses rather than return NaN or guess 0."""
+    try:
+        nan = bool(np.isnan(grad).any())
+    except TypeError:
+        return
+    if not nan:
+        return
+    filename, lineno = _UNSELECTED.sites[0]
+    if HOOKS.user_line is not None:
+        filename, lineno = HOOKS.user_line(filename, lineno)
+    raise EvaluationError(
+        "the gradient is NaN through np.where here: a branch it is given is NaN or infinite where "
+        "the condition does not select it (numpy computes both branches), its derivative there is not "
+        "finite, and the chain rule multiplies the zero adjoint of those entries by it (0 * inf). The "
+        "program's derivative there is the selected branch's, but sct cannot tell this zero from one "
+        "that matters, so it refuses rather than return NaN. Keep the unselected values finite by "
+        "selecting the argument too (the 'double where'): np.where(c, f(np.where(c, x, 1.0)), g(x)) "
+        "with 1.0 any value where f is finite", filename, lineno)
+
+
 def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
+    if _UNSELECTED.sites:
+        _UNSELECTED.sites.clear()
     one = _REAL_SCALARS.get(getattr(y, "dtype", None))
     if one is not None and getattr(y, "size", 0) == 1:
         return one if y.ndim == 0 else np.ones_like(y)
@@ -806,6 +852,8 @@ def seed(y):
 
 def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
+    if _UNSELECTED.sites and _is_array(grad):
+        _refuse_nan_through_unselected(grad)
     cls = type(x)
     if cls is np.ndarray:
         return _project_leaf(grad, x)
@@ -1106,6 +1154,7 @@ class CompilerHooks:
     primal_call = primal_method = None
     site_miss = None                  # a call site's first call, or one its entries do not match
     changes_arguments = None          # whether a user function may change its arguments in place
+    user_line = None                  # (file, line) of generated code -> the user's file and line
 
 
 HOOKS = CompilerHooks()

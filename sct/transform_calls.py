@@ -768,6 +768,14 @@ _support.HOOKS.op_jvp_impl = op_jvp_impl
 _support.HOOKS.primal_call = primal_call
 _support.HOOKS.primal_method = primal_method
 _support.HOOKS.site_miss = site_miss
+
+
+def _user_line(filename, lineno):
+    from .api import _user_line as user_line
+    return user_line(filename, lineno)
+
+
+_support.HOOKS.user_line = _user_line
 from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
 
 _support.HOOKS.changes_arguments = _changes_arguments

@@ -250,3 +250,60 @@ def test_library_call_on_plain_values_runs():
     y, g, s = dlfeval(_json_of_plain, dlarray(A3))
     assert s == json.dumps(A3.tolist())
     assert_close(_np(g), 2 * A3, 1e-12, 1e-12)
+
+
+# --- 5. np.where with a branch NaN or infinite where it is not selected (numpy computes both): the
+#        zero adjoint of those entries times the branch's derivative there (sqrt' of a negative: NaN,
+#        log' of 0: inf) made the gradient NaN where the program's derivative (the selected branch's)
+#        is finite.  sct cannot tell that zero (no value reached) from one that multiplies an infinite
+#        factor and matters (1/(1/x) at 0), so it refuses, naming the np.where and the double where;
+#        where the gradient comes out finite (log's g / x at x < 0), it is returned
+
+def _where_sqrt(a):
+    return np.sum(np.where(a > 0, np.sqrt(a), a * 3.0))
+
+
+def _where_log_negative(a):
+    return np.sum(np.where(a > 0, np.log(a), a * 3.0))
+
+
+def _where_double(a):
+    return np.sum(np.where(a > 0, np.sqrt(np.where(a > 0, a, 1.0)), a * 3.0))
+
+
+def _gradient_of(f, a):
+    y = f(a)
+    return y, dlgradient(y, a)
+
+
+AW = np.array([0.5, 0.9, -0.3, -1.2])
+
+
+def test_where_with_nan_unselected_branch_is_refused_at_the_where():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(sct.EvaluationError) as info:
+            dlfeval(_gradient_of, _where_sqrt, dlarray(AW))            # was [0.707 0.527 nan nan]
+        with pytest.raises(sct.EvaluationError) as info2:
+            sct.hvp(_where_sqrt, AW, np.ones(4))
+    for err in (info.value, info2.value):
+        assert err.filename == __file__ and err.lineno == _line_of(_where_sqrt, "np.where")
+        assert "double where" in str(err) and "np.where(c, f(np.where(c, x, 1.0)), g(x))" in str(err)
+
+
+def test_where_with_finite_gradient_and_double_where_are_exact():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y, g = dlfeval(_gradient_of, _where_log_negative, dlarray(AW))
+        y2, g2 = dlfeval(_gradient_of, _where_double, dlarray(AW))
+        expected_y = _where_log_negative(AW)
+    assert_close(_np(y), expected_y, 1e-12, 1e-12)
+    assert_close(_np(g), np.where(AW > 0, 1 / AW, 3.0), 1e-12, 1e-12)
+    assert_close(_np(y2), _where_double(AW), 1e-12, 1e-12)
+    assert_close(_np(g2), np.where(AW > 0, 0.5 / np.sqrt(np.abs(AW)), 3.0), 1e-12, 1e-12)
+    num = numerical_gradient(_where_double, [AW], 0)
+    assert_close(_np(g2), num, 1e-6, 1e-8)
+    hv = _np(sct.hvp(_where_double, AW, np.ones(4)))
+    assert_close(hv, np.where(AW > 0, -0.25 * np.abs(AW) ** -1.5, 0.0), 1e-10, 1e-12)
