@@ -194,6 +194,8 @@ def promoted_like(value, like):
     ldtype = getattr(like, "dtype", None)
     if vdtype is None or ldtype is None or vdtype == ldtype or vdtype.kind not in "fc" or ldtype.kind not in "fc":
         return value
+    if vdtype.kind == "f" and ldtype.kind == "c":
+        ldtype = np.finfo(ldtype).dtype         # the precision only: a real value stays real
     wide = np.promote_types(vdtype, ldtype)
     return value if wide == vdtype else value.astype(wide)
 
@@ -798,8 +800,13 @@ _UNSELECTED = _Unselected()
 
 def note_unselected_nonfinite(depth=0):
     """Note the generated line ``depth`` frames above the caller (np.where's adjoint there)."""
-    frame = sys._getframe(depth + 1)
-    site = (frame.f_code.co_filename, frame.f_lineno)
+    frame = found = sys._getframe(depth + 1)
+    for _ in range(8):              # the generated code's frame (where_branch may run in a helper)
+        if frame is None or frame.f_code.co_filename.startswith("<sct-generated"):
+            found = frame or found
+            break
+        frame = frame.f_back
+    site = (found.f_code.co_filename, found.f_lineno)
     if site not in _UNSELECTED.sites:
         _UNSELECTED.sites.append(site)
 
