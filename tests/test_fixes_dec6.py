@@ -1,8 +1,11 @@
 """Fixes of dec6 (wt-red32), each against plain Python (values) and central differences or a closed
 form (gradients): second sweeps where a dict item's adjoint was a plain 0.0, NaN gradients where a
 NaN or inf value is replaced, tangent dtypes in forward mode, refusals inside library callees."""
+import bisect
+import heapq
 import json
 import logging
+import operator
 import string
 
 import numpy as np
@@ -307,3 +310,49 @@ def test_where_with_finite_gradient_and_double_where_are_exact():
     assert_close(_np(g2), num, 1e-6, 1e-8)
     hv = _np(sct.hvp(_where_double, AW, np.ones(4)))
     assert_close(hv, np.where(AW > 0, -0.25 * np.abs(AW) ** -1.5, 0.0), 1e-10, 1e-12)
+
+
+# --- 6. (red team) a library function sct runs as it is, given a local list and traced values, stores
+#        them into the list: the list was read as constants, a zero gradient (heapq.heappush(h, x[0]);
+#        h[0] ** 2 gave [0 0 0] for [0.6 0 0]; bisect.insort, operator.setitem the same): refused
+
+def _heappush(x):
+    h = []
+    heapq.heappush(h, x[0])
+    heapq.heappush(h, x[1])
+    return h[0] ** 2
+
+
+def _insort(x):
+    h = [0.1, 0.5]
+    bisect.insort(h, x[0])
+    return h[1] ** 2
+
+
+def _setitem(x):
+    lst = [1.0, 2.0]
+    operator.setitem(lst, 0, x[0])
+    return lst[0] * lst[1]
+
+
+def _bisect_read_only(x):
+    i = bisect.bisect([0.0, 0.5, 1.0], float(extractdata(x[0])))
+    lst = [x[0], x[1]]
+    print(len(lst), end="")
+    return x[i] ** 2 + max(lst) * sum(lst)
+
+
+@pytest.mark.parametrize("fun, call", [(_heappush, "heapq.heappush"), (_insort, "bisect.insort"),
+                                       (_setitem, "operator.setitem")])
+def test_library_function_storing_into_a_local_list_is_refused(fun, call):
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(_gradient_of, fun, dlarray(np.array([0.3, 0.7, 1.1])))
+    err = info.value
+    assert err.filename == __file__ and err.lineno == _line_of(fun, call) and call in str(err)
+
+
+def test_library_functions_that_only_read_run():
+    x = np.array([0.3, 0.7, 1.1])
+    y, g = dlfeval(_gradient_of, _bisect_read_only, dlarray(x))
+    assert_close(_np(y), _bisect_read_only(x), 1e-12, 1e-12)
+    assert_close(_np(g), numerical_gradient(_bisect_read_only, [x], 0), 1e-6, 1e-8)
