@@ -1778,7 +1778,20 @@ def _point_total_rule(g, ans, u, x, dim):
 
 @defrule(add_grad, wrt=("a", "b"), joint_linear=("a", "b"))
 def _add_grad_rule(g, ans, a, b):
-    return g, g
+    return unless_marker(g, a), unless_marker(g, b)
+
+
+def unless_marker(grad, like):
+    """``grad``, or the zero marker where ``like`` is the marker: the adjoint of an operand of
+    add_grad that is the marker (no contribution reached it) is nothing (was ``grad`` itself, which a
+    later rule broadcast to the marker's shape: a ValueError in a second sweep through a dict item
+    written in a loop)."""
+    return ZERO if _is_zero(like) else grad
+
+
+@defrule(unless_marker, wrt=("grad",), linear="grad")
+def _unless_marker_rule(g, ans, grad, like):
+    return unless_marker(g, like)
 
 
 @defrule(add_index_grad, wrt=("total", "grad"), joint_linear=("total", "grad"))

@@ -62,6 +62,30 @@ def _dict_rows_second(a, w):
     return dlgradient(np.sum(g * w), a)
 
 
+def _dict_same_value(a, B):
+    d = {}
+    for i in range(2):
+        d['k' + str(i)] = a
+    v = d.get('k0')
+    return np.mean(np.tanh(v * np.max(B, axis=1)[:, None]))
+
+
+def _dict_same_value_second(a, B, w):
+    ga = dlgradient(_dict_same_value(a, B), a, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(ga * w), a)
+
+
+def test_dict_item_written_in_loop_second_order():
+    # (fuzz2 7200243, a regression of the add_grad accumulation above: add_grad's rule gave the
+    # marker operand the whole adjoint, which was broadcast to the marker's shape: ValueError)
+    B = np.array([[0.1, 0.5, -0.3], [0.7, -0.2, 0.4]])
+
+    def first(a, B):
+        return _np(dlfeval(lambda x: dlgradient(_dict_same_value(x, B), x), dlarray(a)))
+    got = _np(dlfeval(_dict_same_value_second, dlarray(A3), B, W3))
+    assert_close(got, _second(first, A3, W3, B), 1e-5, 1e-7)
+
+
 def test_dict_of_diag_in_loop_second_order_exact():
     ga, gc = dlfeval(_dict_diag_second, dlarray(A3), dlarray(np.array(0.7)), W3)
     # d/da <2 c a, w> = 2 c w; d/dc <2 c a, w> = 2 <a, w>
