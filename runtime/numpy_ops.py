@@ -61,7 +61,8 @@ import operator
 import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
-from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, setitem, unbroadcast, \
+from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, note_unselected_nonfinite, \
+    setitem, unbroadcast, \
     sequence_adjoint, unbroadcast_product, wide_multiply
 
 # --- operators ---------------------------------------------------------------------
@@ -336,7 +337,28 @@ def fmin(g, ans, x1, x2):
 def where(g, ans, condition, x=None, y=None):
     # np.where(condition) alone is np.nonzero(condition): integer indices, computed from a
     # condition that carries no derivative (x and y absent: nothing to differentiate)
-    return unbroadcast(np.where(condition, g, 0), x), unbroadcast(np.where(condition, 0, g), y)
+    return unbroadcast(where_branch(g, condition, x, True), x), unbroadcast(where_branch(g, condition, y, False), y)
+
+
+def where_branch(grad, condition, branch, taken):
+    """The adjoint of one branch of ``np.where(condition, x, y)``: ``grad`` where that branch is
+    selected (``taken``: x), 0 elsewhere.  A branch that is NaN or infinite where it is not selected
+    is noted (support.note_unselected_nonfinite): its derivative there is usually not
+    finite either, and the zero adjoint times it makes the gradient NaN where the program's
+    derivative (the selected branch's) is finite; if the gradient comes out NaN, sct refuses it
+    naming this np.where rather than return the NaN (support.project)."""
+    out = np.where(condition, grad, 0) if taken else np.where(condition, 0, grad)
+    if type(branch) is np.ndarray and branch.dtype.kind in "fc" and not np.isfinite(branch).all():
+        values, unselected = np.broadcast_arrays(branch, np.logical_not(condition) if taken else
+                                                 np.asarray(condition, dtype=bool))
+        if not np.isfinite(values[unselected]).all():
+            note_unselected_nonfinite(1)
+    return out
+
+
+@defrule(where_branch, wrt=("grad",), linear="grad")
+def _where_branch_rule(g, ans, grad, condition, branch, taken):
+    return where_branch(g, condition, branch, taken)
 
 
 @defrule(np.clip, wrt=("a", "a_min", "a_max", "min", "max"), method="clip")

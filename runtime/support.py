@@ -13,6 +13,7 @@ import math
 import numbers
 import operator
 import sys
+import threading
 import types
 from typing import Any, NamedTuple
 
@@ -185,10 +186,25 @@ def _fit_zero_or_broadcast(grad, shape):
     return np.broadcast_to(grad, shape)
 
 
+def promoted_like(value, like):
+    """``value`` in numpy's promotion of its dtype with ``like``'s, both floating or complex: the
+    tangent of ``x32 + np.ones(4)`` is float64 as its value is (was float32, the constant's dtype
+    lost); never a narrower dtype."""
+    vdtype = getattr(value, "dtype", None)
+    ldtype = getattr(like, "dtype", None)
+    if vdtype is None or ldtype is None or vdtype == ldtype or vdtype.kind not in "fc" or ldtype.kind not in "fc":
+        return value
+    if vdtype.kind == "f" and ldtype.kind == "c":
+        ldtype = np.finfo(ldtype).dtype         # the precision only: a real value stays real
+    wide = np.promote_types(vdtype, ldtype)
+    return value if wide == vdtype else value.astype(wide)
+
+
 def broadcast_like(value, like):
     """Broadcast ``value`` to the shape of ``like`` (the adjoint of unbroadcast)."""
     if _is_zero(value):
         return value
+    value = promoted_like(value, like)
     shape = np.shape(like)
     if np.shape(value) == shape:
         return value
@@ -791,8 +807,58 @@ def add_index_grad(total, grad, x, idx):
 _REAL_SCALARS = {np.dtype(np.float64): np.float64(1.0), np.dtype(np.float32): np.float32(1.0)}
 
 
+class _Unselected(threading.local):
+    """Where this thread's current sweep ran np.where's adjoint with a branch NaN or infinite
+    where it is not selected (numpy_ops.where_branch): (file, line) of the generated code."""
+    def __init__(self):
+        self.sites = []
+
+
+_UNSELECTED = _Unselected()
+
+
+def note_unselected_nonfinite(depth=0):
+    """Note the generated line ``depth`` frames above the caller (np.where's adjoint there)."""
+    frame = found = sys._getframe(depth + 1)
+    for _ in range(8):              # the generated code's frame (where_branch may run in a helper)
+        if frame is None or frame.f_code.co_filename.startswith("<sct-generated"):
+            found = frame or found
+            break
+        frame = frame.f_back
+    site = (found.f_code.co_filename, found.f_lineno)
+    if site not in _UNSELECTED.sites:
+        _UNSELECTED.sites.append(site)
+
+
+def _refuse_nan_through_unselected(grad):
+    """A gradient with NaN entries from a sweep that met np.where with a branch NaN or infinite
+    where not selected: refused, naming that np.where (its zero adjoint times the branch's
+    derivative, not finite there, is the NaN; the program's derivative there is the selected
+    branch's).  sct cannot tell that zero from one that multiplies an infinite factor and matters,
+    so it refuses rather than return NaN or guess 0."""
+    try:
+        nan = bool(np.isnan(grad).any())
+    except TypeError:
+        return
+    if not nan:
+        return
+    filename, lineno = _UNSELECTED.sites[0]
+    if HOOKS.user_line is not None:
+        filename, lineno = HOOKS.user_line(filename, lineno)
+    raise EvaluationError(
+        "the gradient is NaN through np.where here: a branch it is given is NaN or infinite where "
+        "the condition does not select it (numpy computes both branches), its derivative there is not "
+        "finite, and the chain rule multiplies the zero adjoint of those entries by it (0 * inf). The "
+        "program's derivative there is the selected branch's, but sct cannot tell this zero from one "
+        "that matters, so it refuses rather than return NaN. Keep the unselected values finite by "
+        "selecting the argument too (the 'double where'): np.where(c, f(np.where(c, x, 1.0)), g(x)) "
+        "with 1.0 any value where f is finite", filename, lineno)
+
+
 def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
+    if _UNSELECTED.sites:
+        _UNSELECTED.sites.clear()
     one = _REAL_SCALARS.get(getattr(y, "dtype", None))
     if one is not None and getattr(y, "size", 0) == 1:
         return one if y.ndim == 0 else np.ones_like(y)
@@ -812,6 +878,8 @@ def seed(y):
 
 def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
+    if _UNSELECTED.sites and _is_array(grad):
+        _refuse_nan_through_unselected(grad)
     cls = type(x)
     if cls is np.ndarray:
         return _project_leaf(grad, x)
@@ -1050,7 +1118,13 @@ def zero_adjoint(x):
     if isinstance(x, list):
         return [zero_adjoint(v) for v in x]
     if isinstance(x, tuple) and not _is_namedtuple(x):
-        return tuple(zero_adjoint(v) for v in x)
+        # the zero marker for each item (not zeros of its shape): a tuple is a bundle of values (a
+        # helper's results, a sweep's residuals) whose adjoints generated code reads with
+        # getitem_or_zero and tests with `is not rt.ZERO`; zeros would run the rules on them, and
+        # a rule's factor that is not finite where nothing reached (arccosh' of a NaN residual in
+        # a second sweep) made 0 * nan a NaN.  Gradients returned to users are made by project,
+        # which gives zeros of each item's shape for a marker.
+        return tuple(ZERO for _ in x)
     return ZERO
 
 
@@ -1110,6 +1184,7 @@ class CompilerHooks:
     primal_call = primal_method = None
     site_miss = None                  # a call site's first call, or one its entries do not match
     changes_arguments = None          # whether a user function may change its arguments in place
+    user_line = None                  # (file, line) of generated code -> the user's file and line
 
 
 HOOKS = CompilerHooks()
@@ -1730,7 +1805,20 @@ def _point_total_rule(g, ans, u, x, dim):
 
 @defrule(add_grad, wrt=("a", "b"), joint_linear=("a", "b"))
 def _add_grad_rule(g, ans, a, b):
-    return g, g
+    return unless_marker(g, a), unless_marker(g, b)
+
+
+def unless_marker(grad, like):
+    """``grad``, or the zero marker where ``like`` is the marker: the adjoint of an operand of
+    add_grad that is the marker (no contribution reached it) is nothing (was ``grad`` itself, which a
+    later rule broadcast to the marker's shape: a ValueError in a second sweep through a dict item
+    written in a loop)."""
+    return ZERO if _is_zero(like) else grad
+
+
+@defrule(unless_marker, wrt=("grad",), linear="grad")
+def _unless_marker_rule(g, ans, grad, like):
+    return unless_marker(g, like)
 
 
 @defrule(add_index_grad, wrt=("total", "grad"), joint_linear=("total", "grad"))

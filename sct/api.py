@@ -823,15 +823,30 @@ def _own_file(filename) -> bool:
     return any(path.startswith(os.path.join(here, d) + os.sep) for d in ("sct", "runtime"))
 
 
+def _in_library(exc: SctError, message: str) -> str:
+    """A refusal raised in a library's code (``json.dumps`` compiled because it was given a traced
+    value), told at the user's call: the library's line as a detail, and what the user can do."""
+    old, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    construct = getattr(exc, "construct", None)
+    detail = f"{construct} in library code, {old}, line {line}" if construct else \
+        f"in library code, {old}, line {line}: {message}"
+    return (f"the call gives a traced value to library code that sct cannot differentiate ({detail}); "
+            f"give it plain values instead (extractdata(x), float(extractdata(x)), extractdata(x).tolist(): "
+            f"they carry no gradient), or make the call outside the differentiated function")
+
+
 def _located_sct_error(exc: SctError) -> SctError:
     """An error sct raised while the generated code ran (a helper it could not differentiate,
-    a function without rule met at run time), pointed at the user's line that made the call."""
+    a function without rule met at run time), pointed at the user's line that made the call.
+    So is a refusal inside a library's code (json.dumps given a traced value: was told at
+    json/__init__.py's line, code the user did not write): at the user's call of it."""
     from .errors import CompileError
-    from .parse import source_line, user_location
-    if not _own_file(getattr(exc, "filename", None)):
+    from .parse import library_file, source_line, user_location
+    in_library = library_file(getattr(exc, "filename", None))
+    if not _own_file(getattr(exc, "filename", None)) and not in_library:
         return exc
     where = user_location(exc.__traceback__)
-    if where is None or _own_file(where[0]):
+    if where is None or _own_file(where[0]) or library_file(where[0]):
         return exc
     filename, lineno, _ = where
     text = source_line(filename, lineno)
@@ -839,6 +854,8 @@ def _located_sct_error(exc: SctError) -> SctError:
     old = getattr(exc, "filename", None)
     if old and message.startswith(f"{old}, line "):
         message = message.split(": ", 1)[1] if ": " in message else message
+    if in_library:
+        message = _in_library(exc, message)
     message = f"at `{text}`: {message}"
     if isinstance(exc, CompileError):
         return CompileError(message, filename, lineno, exc.construct)

@@ -44,13 +44,20 @@ def reads_marker(contribution) -> bool:
         contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint", "starred_adjoint")
 
 
+# calls that give the zero marker in their first argument back unchanged
+MARKER_KEEPING = ("real_if_real", "real", "unbroadcast", "masked")
+
+
 def _unprojected(contribution):
-    """The contribution inside the realness projections (``rt.real_if_real(c, x)``, ``np.real(c)``),
-    which give the zero marker itself back: a marker read inside one is still a marker (was:
+    """The contribution inside the calls that give the zero marker itself back (the realness
+    projections ``rt.real_if_real(c, x)``, ``np.real(c)``; ``rt.unbroadcast(c, x)``,
+    ``rt.masked(c, m)``): a marker read inside one is still a marker (was:
     ``d + rt.real_if_real(rt.getitem_or_zero(...), x)`` added marker to marker, a plain 0.0 that
-    the ``is not rt.ZERO`` tests take for an adjoint: a crash in a rule given a scalar)."""
+    the ``is not rt.ZERO`` tests take for an adjoint: a crash in a rule given a scalar; the same
+    through ``rt.unbroadcast(rt.masked(rt.getitem_or_zero(d_dict, k), ...), x)``, a dict item's
+    adjoint in a second sweep: np.diag's rule given 0.0, an IndexError)."""
     while isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and \
-            contribution.func.attr in ("real_if_real", "real") and contribution.args:
+            contribution.func.attr in MARKER_KEEPING and contribution.args:
         contribution = contribution.args[0]
     return contribution
 

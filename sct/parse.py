@@ -346,17 +346,26 @@ def _sct_file(filename) -> bool:
     return any(path.startswith(d + os.sep) for d in dirs)
 
 
+_LIBRARY_ROOTS: list = []
+
+
 def library_file(filename) -> bool:
-    """A file of Python's standard library or of an installed package (``dataclasses.asdict``,
-    a namedtuple's ``_asdict``): compiled like the user's code where it is called with traced
-    values, but an error in it is reported at the user's line that called it."""
+    """A file of Python's standard library or of an installed package (json, pickle, logging,
+    site-packages): code the user did not write and cannot change (sct's own files are not)."""
     import os
-    import sysconfig
-    if not isinstance(filename, str) or filename.startswith("<"):
+    if not isinstance(filename, str) or not filename or filename.startswith("<") or _sct_file(filename):
         return False
-    path = os.path.abspath(filename)
-    roots = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return any(r and path.startswith(os.path.abspath(r) + os.sep) for r in roots) and not _sct_file(filename)
+    if not _LIBRARY_ROOTS:
+        import site
+        import sysconfig
+        roots = [sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+        try:
+            roots += list(site.getsitepackages()) + [site.getusersitepackages()]
+        except AttributeError:        # a virtualenv's old site module
+            pass
+        _LIBRARY_ROOTS.extend(sorted({os.path.realpath(r) + os.sep for r in roots if r}))
+    path = os.path.realpath(filename)
+    return any(path.startswith(root) for root in _LIBRARY_ROOTS)
 
 
 def user_location(tb):
@@ -364,8 +373,9 @@ def user_location(tb):
 
     A frame compiled from sct's own Python code (a network's layer, a runtime helper) is
     passed over for the innermost one compiled from the user's file that led to it: the
-    user's line is where the call was made."""
-    found = found_user = None
+    user's line is where the call was made; so is one compiled from a library's file (json.dumps
+    given a traced value: the user's call of it, not json's line)."""
+    found = found_user = found_library = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if filename in LINE_MAPS:
@@ -380,10 +390,12 @@ def user_location(tb):
                     if not (0 < found[1] <= len(outer_lines)) or outer_lines[found[1] - 1] is None:
                         break
                     found = (outer_file, outer_lines[found[1] - 1], found[2])
-                if not _sct_file(found[0]) and not library_file(found[0]):
+                if library_file(found[0]):
+                    found_library = found
+                elif not _sct_file(found[0]):
                     found_user = found
         tb = tb.tb_next
-    return found_user or found
+    return found_user or found_library or found
 
 
 # --- the source read must be the source of the code that runs ------------------------------------

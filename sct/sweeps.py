@@ -181,8 +181,11 @@ class Sweeps(EmitPass):
                 results.append(call(self.rt("adjoint_or_zeros"), [load(self.gen.d(p)), load(p)]))
             elif p in state["initialized"]:
                 results.append(load(self.gen.d(p)))
-            elif p in self.act.active:            # reached by nothing: zeros of its shape
-                results.append(call(self.rt("zero_adjoint"), [load(p)]))
+            elif p in self.act.active:            # reached by nothing: the zero marker (callers test
+                # for it; zeros would run their rules, and a rule's factor that is not finite there,
+                # 2 ** a overflowed to inf, made 0 * inf a NaN where the gradient is finite); rt.ZERO itself,
+                # which the `is not rt.ZERO` tests know (a literal 0.0 is another object)
+                results.append(self.rt("ZERO"))
             else:
                 results.append(ZERO)
         if self.gen.vararg:                            # one adjoint per extra argument

@@ -222,7 +222,32 @@ class _WriteCheck:
                 func.value.id in self.analysis.locals:
             if self._method_write(s, node, result, func.value.id, func.attr, args_active):
                 return
+        self._library_container_write(s, node, target, args_active)
         self._user_call(s, node, result, args_active)
+
+    def _library_container_write(self, s, node, target, args_active: bool) -> None:
+        """A function sct runs as it is (a library's: ``heapq.heappush(h, x[0])``,
+        ``random.shuffle(xs)``, ``bisect.insort(h, v)``) given a local list, dict or set together
+        with traced values, or one holding them: it may store them into the container or reorder
+        it, which sct does not follow (was: heappush's list read as constants, a zero gradient)."""
+        info = self.activity.call_info(node)
+        if info.kind != CallKind.PLAIN or target is None or _reads_only(target):
+            return
+        for arg in list(node.args) + [k.value for k in node.keywords]:
+            if not isinstance(arg, gast.Name) or arg.id not in self.analysis.locals:
+                continue
+            z = arg.id
+            if not (self.activity.lists and z in self.activity.lists or
+                    isinstance(self.analysis.kinds.get(z), tuple) and self.analysis.kinds.get(z)[:1] in (("seq",), ("map",))):
+                continue
+            if not self._read_elsewhere(s, z):
+                continue          # (a list made for this call only: `bisect.bisect([0.0, 0.5], v)`)
+            if z in self.active or args_active or self.written_saved(s, z):
+                what = self._as_written(s, _dotted(node.func) or "this call")
+                self.fail(s, f"{what}(...) is given the {('list' if z in self.activity.lists else 'container')} "
+                          f"{z} and traced values, and it may store them into {z} or reorder it in place "
+                          f"(sct cannot read it: it runs as it is), which sct does not follow; build the new "
+                          f"value instead ({z} = sorted({z} + [v]), {z} = {z} + [v])", what)
 
     def _out_write(self, s, out, args_active: bool) -> None:
         """``f(..., out=z)``."""
@@ -318,9 +343,49 @@ class _WriteCheck:
                 "is given values that earlier differentiated operations read"
             hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
                     "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
+            advice = f"return the new values from {what}() and assign them{hint}"
+            if _library_callee(callee) or callee is None and self._library_receiver(info):
+                # (a library's function or method: logging, a formatter: the user cannot change it)
+                advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
+                          "no gradient, or make the call outside the differentiated function")
+            what = self._as_written(s, what)
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
-                      "and it may change its arguments or its object in place, which sct does not follow; "
-                      f"return the new values from {what}() and assign them{hint}", what)
+                      f"and it may change its arguments or its object in place, which sct does not follow; "
+                      f"{advice}", what)
+
+    def _read_elsewhere(self, s, z: str) -> bool:
+        """Whether ``z`` is read by a statement other than ``s`` (so a change in place would show)."""
+        inside = {id(n) for n in walk_no_defs(s)}
+        return any(isinstance(n, gast.Name) and n.id == z and isinstance(n.ctx, gast.Load) and id(n) not in inside
+                   for n in walk_no_defs(self.fdef))
+
+    def _library_receiver(self, info) -> bool:
+        """Whether the object of a method call was made by a library's function or class
+        (``logging.getLogger("t").warning(...)``, ``csv.writer(f).writerow(...)``)."""
+        import inspect
+        if info.kind != CallKind.METHOD or not info.receiver:
+            return False
+        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == info.receiver]
+        if len(values) != 1 or not isinstance(values[0], gast.Call) or self.resolver is None:
+            return False
+        maker = self.resolver.resolve(values[0].func)
+        module = inspect.getmodule(maker) if callable(maker) else None
+        return _library_callee(maker) or module is not None and \
+            _library_file_of(getattr(module, "__file__", None))
+
+    def _as_written(self, s, what: str) -> str:
+        """``what`` (a dotted callee) as the user wrote it where the normalizer named a part
+        (``out_getLogger.warning`` for ``logging.getLogger("t").warning``): the call's text."""
+        from .parse import source_line
+        head = what.split(".")[0]
+        text = source_line(self.filename, getattr(s, "lineno", 0)) or ""
+        if not head or re.search(r"(?<![\w.])" + re.escape(head) + r"\b", text) or "(" not in text or \
+                ";" in text or re.match(r"\s*(def|lambda|async)\b", text):
+            return what
+        call = text.strip()
+        call = call.split("=", 1)[1].strip() if re.match(r"[\w.\[\]'\", ]+=[^=]", call) else call
+        return call[:call.rindex("(")] if call.endswith(")") and "(" in call else what
 
 
 
@@ -405,6 +470,34 @@ def _is_ufunc_method(obj) -> bool:
     return isinstance(getattr(obj, "__self__", None), np.ufunc) and getattr(obj, "__name__", "") == "at"
 
 
+
+
+# functions sct runs as they are that only read their arguments
+_READ_ONLY_BUILTINS = frozenset(("print", "len", "isinstance", "issubclass", "id", "repr", "str", "format",
+                                 "sorted", "reversed", "enumerate", "zip", "range", "list", "tuple", "dict",
+                                 "set", "frozenset", "any", "all", "sum", "min", "max", "abs", "round", "hash",
+                                 "type", "iter", "getattr", "hasattr", "callable", "bool", "int", "float",
+                                 "complex", "map", "filter", "ascii", "divmod", "pow", "vars", "dir"))
+
+
+def _reads_only(target) -> bool:
+    """Whether a function sct runs as it is surely changes none of its arguments: the read-only
+    builtins, and numpy's and math's functions (numpy's in-place writers are checked before)."""
+    module = getattr(target, "__module__", None) or ""
+    if module == "builtins":
+        return getattr(target, "__name__", "") in _READ_ONLY_BUILTINS
+    return isinstance(target, np.ufunc) or module.split(".")[0] in ("numpy", "math", "cmath", "sct")
+
+
+def _library_file_of(filename) -> bool:
+    from .parse import library_file
+    return library_file(filename)
+
+
+def _library_callee(callee) -> bool:
+    """A Python function of the standard library or an installed package."""
+    code = getattr(callee, "__code__", None)
+    return code is not None and _library_file_of(code.co_filename)
 
 
 def _callee(info, node, activity, resolver=None, analysis=None, s=None):

@@ -1172,6 +1172,8 @@ CASES = [
     Case(np.nansum, [with_nan(2, 3)], kwargs=dict(axis=0, where=W23), complex=True),
     Case(np.nanmean, [with_nan(2, 3)], kwargs=dict(axis=1, where=W23), complex=True),
     Case(nops.where_masked, [R(2, 3), C(W23), C(2.0)], complex=True),
+    Case(nops.where_branch, [R(2, 3), C(W23), C(np.ones((2, 3))), C(True)], complex=True),
+    Case(support.unless_marker, [R(2, 3), C(np.ones((2, 3)))], complex=True),
     Case(nops.where_filled, [R(2, 3), C(W3), C(1.0)], complex=True),
     Case(nops.cast_kept, [R(2, 3), C(np.float32)], complex=True),
     Case(nops.cast_kept, [R(2, 3), C(np.int64)], note="an integer dtype: zeros"),

@@ -207,7 +207,7 @@ def test_builtin_min_max_of_array_second_order():
     assert_close(got, expected, 1e-4, 1e-6)
 
 
-# --- 5. (open) second order through a helper that fills a dict in a loop with np.diag(...) of a traced
+# --- 5. (fixed in dec6, test_fixes_dec6) second order through a helper that fills a dict in a loop with np.diag(...) of a traced
 #        value: in the second sweep the adjoint reaching np.diag's rule is a 0-d zero, and its rule
 #        fails (IndexError in np.tensordot) inside the generated gradient of the gradient
 
@@ -233,8 +233,6 @@ def test_dict_of_diag_in_loop_first_order():
     _check(_dict_diag, _dict_diag_g, [A3, np.array(0.7)], [0, 1])
 
 
-@pytest.mark.xfail(strict=True, reason="second sweep: a 0-d zero adjoint reaches np.diag's rule (IndexError); "
-                                       "found by fuzz2 (program 6000098), not fixed in dec5a")
 def test_dict_of_diag_in_loop_second_order():
     w = np.array([0.3, -0.7, 1.1])
     got = _np(dlfeval(_dict_diag_g2, dlarray(A3), dlarray(np.array(0.7)), w))
@@ -242,12 +240,10 @@ def test_dict_of_diag_in_loop_second_order():
     assert_close(got, 1.4 * w, 1e-10, 1e-12)
 
 
-# --- 6. (open) a NaN gradient where central differences give a finite one: fuzz2 program 6000490
+# --- 6. (fixed in dec6, test_fixes_dec6) a NaN gradient where central differences give a finite one: fuzz2 program 6000490
 #        (first-order gradient w.r.t. a of a 40-line program: np.arccos/arccosh, row writes v5[1] *= ...,
 #        while loops rebinding a = 2.0 ** a, a helper called with keyword arguments); not shrunk in time
 
-@pytest.mark.xfail(strict=True, reason="NaN gradient (central differences finite); fuzz2 program 6000490, "
-                                       "not shrunk or fixed in dec5a")
 def test_fuzz2_program_6000490_nan_gradient():
     import os
     from fuzz2.runner import check_file
@@ -256,11 +252,10 @@ def test_fuzz2_program_6000490_nan_gradient():
     assert status in ("PASSED", "REFUSED"), f"{status} {kind}: {reason}"
 
 
-# --- 7. (open) hvp NaN where the Hessian is 0: fuzz2 program 6001558 (a = np.arccosh(1.5 - a ** 2) is NaN
+# --- 7. (fixed in dec6, test_fixes_dec6) hvp NaN where the Hessian is 0: fuzz2 program 6001558 (a = np.arccosh(1.5 - a ** 2) is NaN
 #        in some entries, then a is replaced in a branch; the first-order gradient is right, forward over
 #        reverse gives NaN); a three-line version does not reproduce it, not shrunk or fixed in dec5a
 
-@pytest.mark.xfail(strict=True, reason="hvp NaN where the Hessian is 0; fuzz2 program 6001558, not fixed in dec5a")
 def test_fuzz2_program_6001558_hvp_nan():
     import os
     from fuzz2.runner import check_file
