@@ -23,6 +23,18 @@ from .registry import defrule, nondifferentiable
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
 
+class _PartialUnset:
+    """The default of a frozen keyword of a partial made in differentiated code (sct/partials.py):
+    the call did not name it, so the frozen value is used."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<the partial's frozen value>"
+
+
+PARTIAL_UNSET = _PartialUnset()
+
+
 from .errors import EvaluationError, SctError
 
 SctRuntimeError = SctError      # the run-time errors raised from generated code are SctErrors

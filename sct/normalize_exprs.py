@@ -204,7 +204,16 @@ class Expressions:
 
     def call_expr(self, node: gast.Call, out: List, hint: str):
         """A call with its function (an attribute chain on a module kept), arguments and keywords
-        atoms; ``map(f, xs)`` becomes a list comprehension, ``super()`` names its arguments."""
+        atoms; ``map(f, xs)`` becomes a list comprehension, ``super()`` names its arguments;
+        ``functools.partial(f, ...)`` of a function it sees, a nested function (sct/partials.py)."""
+        if self.partials is not None:
+            made = self.partials.rewrite(self, node, out, hint)
+            if made is not None:
+                return made
+            if isinstance(node.func, gast.Call):          # partial(f, ...)(x): the def called directly
+                made = self.partials.rewrite(self, node.func, out, hint)
+                if made is not None:
+                    node = gast.Call(func=made, args=node.args, keywords=node.keywords)
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
                 and not node.keywords:
             return self.atom(self.mapped(node), out, hint)

@@ -1,0 +1,200 @@
+"""Everyday idioms (dec 6): functools.partial made or called in differentiated code, calls with
+**kwargs, ... .  Values against plain Python, gradients against finite differences (first and,
+where it is supported, second order); what sct still refuses, refused with a clear message."""
+import functools
+from functools import partial
+import types
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
+from gradcheck import assert_close, numerical_gradient
+
+X = np.array([0.3, -0.5, 0.7, 1.1])
+T = np.array([1.0, 2.0, -3.0, 0.4])
+
+
+def _plain(f):
+    """``f`` run as plain Python: dlgradient gives None."""
+    return types.FunctionType(f.__code__, {**f.__globals__, "dlgradient": lambda *a, **k: None},
+                              f.__name__, f.__defaults__, f.__closure__)
+
+
+def first(f, x, t):
+    y = f(x, t)
+    return y, dlgradient(y, x, t)
+
+
+def second(f, x, t):
+    y = f(x, t)
+    gx, gt = dlgradient(y, x, t, EnableHigherDerivatives=True)
+    z = np.sum(gx * gx) + np.sum(np.sin(gt))
+    return z, dlgradient(z, x, t)
+
+
+def check(case, x=X, t=T, order=2):
+    """case(x, t) -> scalar, differentiated through ``first`` (and ``second``)."""
+    expected = case(x.copy(), t.copy())
+    y, (gx, gt) = dlfeval(first, case, dlarray(x), dlarray(t))
+    assert_close(sct.extractdata(y), expected, rtol=1e-12, atol=1e-12, what="value")
+    fx = lambda a: case(a, t.copy())
+    ft = lambda b: case(x.copy(), b)
+    assert_close(sct.extractdata(gx), numerical_gradient(fx, [x.copy()], 0), what="d/dx")
+    assert_close(sct.extractdata(gt), numerical_gradient(ft, [t.copy()], 0), what="d/dt")
+    if order < 2:
+        return
+
+    def z_of(a, b):
+        _, (ga, gb) = dlfeval(first, case, dlarray(a), dlarray(b))
+        ga, gb = sct.extractdata(ga), sct.extractdata(gb)
+        return np.sum(ga * ga) + np.sum(np.sin(gb))
+    z, (zx, zt) = dlfeval(second, case, dlarray(x), dlarray(t))
+    assert_close(sct.extractdata(z), z_of(x, t), rtol=1e-10, what="second-order value")
+    assert_close(sct.extractdata(zx), numerical_gradient(lambda a: z_of(a, t.copy()), [x.copy()], 0),
+                 rtol=1e-4, atol=1e-5, what="d2/dx")
+    assert_close(sct.extractdata(zt), numerical_gradient(lambda b: z_of(x.copy(), b), [t.copy()], 0),
+                 rtol=1e-4, atol=1e-5, what="d2/dt")
+
+
+# --- 1. functools.partial ------------------------------------------------------------------------
+
+def mse(y, targets):
+    return np.sum((y - targets) ** 2)
+
+
+def layer(x, w, scale=1.0, bias=0.0):
+    return scale * np.tanh(w * x) + bias
+
+
+def pk_keyword(x, t):
+    loss_fn = partial(mse, targets=t)          # frozen traced keyword
+    return loss_fn(x * 2)
+
+
+def pk_positional(x, t):
+    f = functools.partial(layer, x)            # frozen traced positional
+    return np.sum(f(t, 2.0) * f(t))
+
+
+def pk_called_inline(x, t):
+    return functools.partial(mse, targets=np.sin(t))(x ** 2)
+
+
+def pk_override(x, t):
+    f = partial(layer, w=t, bias=0.5)
+    return np.sum(f(x) + f(x, bias=2.0))       # the call's keyword wins over the frozen one
+
+
+def pk_frozen_then_changed(x, t):
+    f = partial(mse, targets=t)                # frozen when made: t rebound after does not matter
+    t = t * 3.0
+    return f(x) + np.sum(t)
+
+
+def apply_twice(fn, v):
+    return fn(v) + fn(v * 0.5)
+
+
+def pk_passed_to_helper(x, t):
+    f = partial(mse, targets=t * t)
+    return apply_twice(f, x)
+
+
+def pk_in_loop(x, t):
+    total = 0.0
+    for k in range(3):
+        f = partial(layer, w=t, scale=float(k + 1))
+        total = total + np.sum(f(x))
+    return total
+
+
+def pk_list(x, t):
+    fs = [partial(layer, w=t, bias=b) for b in (0.0, 1.0)]
+    return sum(np.sum(f(x)) for f in fs)
+
+
+@pytest.mark.parametrize("case", [pk_keyword, pk_positional, pk_called_inline, pk_override,
+                                  pk_frozen_then_changed, pk_in_loop])
+def test_partial_made_in_function(case):
+    check(case)
+
+
+def test_partial_passed_on_first_order():
+    """A partial passed to a helper is a closure passed as a value: first order; the second is
+    refused (as for any nested function passed as a value)."""
+    check(pk_passed_to_helper, order=1)
+    with pytest.raises(CompileError, match="higher derivatives through the nested function"):
+        dlfeval(second, pk_passed_to_helper, dlarray(X), dlarray(T))
+
+
+def pk_traced_override(x, t):
+    f = partial(layer, w=t, bias=0.5)
+    return np.sum(f(x, w=x * t))
+
+
+def test_partial_traced_keyword_override_refused():
+    with pytest.raises(CompileError, match="pass w positionally"):
+        dlfeval(first, pk_traced_override, dlarray(X), dlarray(T))
+
+
+def test_partials_made_in_comprehension_refused_when_stale():
+    """Each partial's frozen values are captured values of the nested function: a later item
+    rebinds them, so calling an earlier one is refused (never the later values)."""
+    assert np.isfinite(pk_list(X, T))
+    with pytest.raises(EvaluationError, match="is called after"):
+        dlfeval(first, pk_list, dlarray(X), dlarray(T))
+
+
+def entry_partial(x, t):
+    loss = partial(mse, targets=t)
+    y = loss(np.sin(x))
+    return y, dlgradient(y, x, t)
+
+
+def test_partial_in_entry_function():
+    y, (gx, gt) = dlfeval(entry_partial, dlarray(X), dlarray(T))
+    assert_close(sct.extractdata(y), mse(np.sin(X), T), rtol=1e-12)
+    assert_close(sct.extractdata(gx), 2 * (np.sin(X) - T) * np.cos(X))
+    assert_close(sct.extractdata(gt), -2 * (np.sin(X) - T))
+
+
+def too_many(x, t):
+    f = partial(mse, targets=t)
+    return f(x, t)                             # Python: TypeError (targets given twice)
+
+
+def test_partial_surplus_positional_is_pythons_error():
+    with pytest.raises(TypeError):
+        too_many(X, T)
+    with pytest.raises((TypeError, sct.SctError)) as info:
+        dlfeval(first, too_many, dlarray(X), dlarray(T))
+    assert "targets" in str(info.value)
+
+
+def uses_given_partial(x, t, loss):
+    y = np.sum(loss(np.sin(x) * t))
+    return y, dlgradient(y, x, t)
+
+
+@pytest.mark.parametrize("loss", [partial(mse, targets=T), partial(mse, T), partial(layer, w=T, bias=1.0)])
+def test_partial_passed_in(loss):
+    def plain(a, b):
+        return np.sum(loss(np.sin(a) * b))
+    y, (gx, gt) = dlfeval(uses_given_partial, dlarray(X), dlarray(T * 0.5), loss)
+    assert_close(np.sum(sct.extractdata(y)), plain(X, T * 0.5), rtol=1e-12)
+    assert_close(sct.extractdata(gx), numerical_gradient(lambda a: plain(a, T * 0.5), [X.copy()], 0))
+    assert_close(sct.extractdata(gt), numerical_gradient(lambda b: plain(X, b), [T * 0.5], 0))
+
+
+def model_loss(net, x, t):
+    y = np.sum((net["w"] * x - t) ** 2)
+    return y, dlgradient(y, net["w"])
+
+
+def test_dlfeval_of_partial():
+    w = np.array([0.2, 0.4, -0.1, 0.9])
+    y, g = dlfeval(partial(model_loss, {"w": dlarray(w)}), dlarray(X), T)
+    assert_close(sct.extractdata(y), np.sum((w * X - T) ** 2), rtol=1e-12)
+    assert_close(sct.extractdata(g), 2 * (w * X - T) * X)
