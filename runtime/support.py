@@ -1455,6 +1455,66 @@ class Closure(tuple):
         return f"<closure {getattr(self.fn, '__name__', '?')} of line {self.line}>"
 
 
+def _keyword_signature(fn, explicit, dicts):
+    """The parameters of ``fn`` a call ``fn(<positional>, k=v, **d)`` binds by keyword, checked as
+    Python checks them (a key that is no parameter, given twice, or a string that is not one is
+    Python's TypeError); one sct passes by position (sct/normalize_exprs.py ``splatted_call``)."""
+    import inspect
+    keys = list(explicit)
+    for d in dicts:
+        if not isinstance(d, dict):
+            raise TypeError(f"argument after ** must be a mapping, not {type(d).__name__}")
+        for k in d:
+            if not isinstance(k, str):
+                raise TypeError("keywords must be strings")
+            if k in keys:
+                raise TypeError(f"{getattr(fn, '__qualname__', fn)}() got multiple values for keyword "
+                                f"argument {k!r}")
+            keys.append(k)
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = None
+    if params is None or any(p.kind == p.VAR_KEYWORD for p in params) or \
+            any(p.kind == p.KEYWORD_ONLY and p.name in keys for p in params):
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        how = "has no signature sct can read" if params is None else \
+            "takes them as **kwargs" if any(p.kind == p.VAR_KEYWORD for p in params) else \
+            "takes them as keyword-only parameters"
+        raise EvaluationError(f"sct passes the keywords of a call with ** to {name}() by position, and "
+                              f"{name}() {how}: pass them explicitly, or give {name}() ordinary parameters")
+    return params, keys
+
+
+def keyword_defaults(fn, npos, explicit, *dicts):
+    """The defaults of the parameters between the ``npos`` positional arguments and the last one
+    a keyword of the call names (Python binds the same values: the call's keywords win)."""
+    import inspect
+    params, keys = _keyword_signature(fn, explicit, dicts)
+    try:
+        inspect.signature(fn).bind(*([None] * npos), **{k: None for k in keys})
+    except TypeError as exc:        # Python's TypeError, in Python's words
+        text = str(exc)
+        text = "got " + text if text.startswith("multiple values") else text
+        raise TypeError(f"{getattr(fn, '__qualname__', type(fn).__name__)}() {text}") from None
+    plain = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][npos:]
+    last = max((i for i, p in enumerate(plain) if p.name in keys), default=-1)
+    return {p.name: p.default for p in plain[:last + 1] if p.name not in keys}
+
+
+def keyword_layout(fn, npos, merged):
+    """The names of the parameters after the ``npos`` positional arguments, in order, up to the
+    last one ``merged`` (the call's keywords and the defaults between) holds."""
+    import inspect
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][npos:]
+    last = max((i for i, p in enumerate(params) if p.name in merged), default=-1)
+    return [p.name for p in params[:last + 1]]
+
+
+nondifferentiable(keyword_defaults, keyword_layout)
+
+
 def closure_frame(filename):
     return ClosureFrame(filename)
 

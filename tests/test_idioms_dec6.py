@@ -198,3 +198,81 @@ def test_dlfeval_of_partial():
     y, g = dlfeval(partial(model_loss, {"w": dlarray(w)}), dlarray(X), T)
     assert_close(sct.extractdata(y), np.sum((w * X - T) ** 2), rtol=1e-12)
     assert_close(sct.extractdata(g), 2 * (w * X - T) * X)
+
+
+# --- 2. calls with **kwargs ----------------------------------------------------------------------
+
+def kw_local_dict(x, t):
+    cfg = {"w": t, "bias": 0.5}
+    return np.sum(layer(x, **cfg))
+
+
+def kw_all_by_dict(x, t):
+    params = {"x": x, "w": t * t}
+    return np.sum(layer(**params))
+
+
+def kw_mixed(x, t):
+    return np.sum(layer(x, scale=np.sum(t), **{"w": t}))
+
+
+def kw_gap_default(x, t):
+    return np.sum(layer(x, t, **{"bias": np.sin(t)}))        # scale keeps its default
+
+
+def kw_two_splats(x, t):
+    a, b = {"w": t}, {"scale": x}
+    return np.sum(layer(x, **a, **b))
+
+
+def kw_local_function(x, t):
+    g = layer if x.shape[0] > 1 else mse
+    return np.sum(g(x, **{"w": t, "scale": 3.0}))
+
+
+@pytest.mark.parametrize("case", [kw_local_dict, kw_all_by_dict, kw_mixed, kw_gap_default,
+                                  kw_two_splats, kw_local_function])
+def test_double_star_calls(case):
+    check(case)
+
+
+def kw_dict_argument(x, p):
+    y = np.sum(layer(x, **p))
+    return y, dlgradient(y, p)
+
+
+def test_double_star_of_an_argument_dict():
+    p = {"w": T, "scale": 2.0}
+    y, g = dlfeval(kw_dict_argument, dlarray(X), {"w": dlarray(T), "scale": 2.0})
+    assert_close(sct.extractdata(y), np.sum(layer(X, **p)), rtol=1e-12)
+    assert_close(sct.extractdata(g["w"]), numerical_gradient(lambda w: np.sum(layer(X, w, 2.0)), [T.copy()], 0))
+
+
+def kw_duplicate(x, t):
+    return np.sum(layer(x, t, **{"w": t}))
+
+
+def kw_unknown(x, t):
+    return np.sum(layer(x, t, **{"shift": t}))
+
+
+@pytest.mark.parametrize("case", [kw_duplicate, kw_unknown])
+def test_double_star_errors_are_pythons(case):
+    with pytest.raises(TypeError) as plain:
+        case(X, T)
+    with pytest.raises(EvaluationError, match="TypeError while evaluating") as compiled:
+        dlfeval(first, case, dlarray(X), dlarray(T))
+    assert str(compiled.value).endswith(str(plain.value).split("() ")[-1])
+
+
+def kw_only(x, *, w, scale=1.0):
+    return scale * np.sum(w * x ** 2)
+
+
+def kw_to_keyword_only(x, t):
+    return kw_only(x, **{"w": t})
+
+
+def test_double_star_to_keyword_only_refused():
+    with pytest.raises(EvaluationError, match="keyword-only"):
+        dlfeval(first, kw_to_keyword_only, dlarray(X), dlarray(T))
