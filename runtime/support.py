@@ -2301,6 +2301,45 @@ def _dict_source_transpose_rule(g, ans, cot, mapping):
     return dict_source_adjoint(g, mapping)
 
 
+def dict_updated(z, other, keywords):
+    """``z`` after ``z.update(other, **keywords)``, as a new dict (sct/aliasing.py lowers the
+    update of a dict no other name shares into this)."""
+    if type(z) is not dict or not isinstance(other, dict):
+        raise EvaluationError(f"sct models update() of a dict with a dict (here {type(z).__name__}."
+                              f"update({type(other).__name__})): write `{{**d, **dict(other)}}`")
+    return {**z, **other, **keywords}
+
+
+def new_dict_key(z, key):
+    """``key not in z`` before ``z.setdefault(key, d)`` (lowered by sct/aliasing.py): z must be a dict."""
+    if type(z) is not dict:
+        raise EvaluationError(f"sct models setdefault() of a dict (here a {type(z).__name__}): "
+                              "write `if key not in d: d[key] = default`")
+    return key not in z
+
+
+nondifferentiable(new_dict_key)
+
+
+def dict_or(a, b):
+    """``a | b`` where one side is written as a dict (sct/normalize_exprs.py): two dicts merged,
+    later keys winning (Python's dict.__or__); other operands refused."""
+    if type(a) is not dict or type(b) is not dict:
+        raise EvaluationError(f"sct models `|` with a dict only between two dicts (here "
+                              f"{type(a).__name__} | {type(b).__name__}): write {{**a, **b}}")
+    return {**a, **b}
+
+
+@defrule(dict_or, wrt=("a", "b"))
+def _dict_or_rule(g, ans, a, b):
+    return dict_part(g, a, b), dict_part(g, b, ())
+
+
+@defrule(dict_updated, wrt=("z", "other", "keywords"))
+def _dict_updated_rule(g, ans, z, other, keywords):
+    return dict_part(g, z, dict_merged(other, keywords)), dict_part(g, other, keywords), dict_part(g, keywords, ())
+
+
 @defrule(dict_merged, wrt=("a", "b"))
 def _dict_merged_rule(g, ans, a, b):
     return dict_part(g, a, b), dict_part(g, b, ())

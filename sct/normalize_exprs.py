@@ -37,6 +37,12 @@ UNSUPPORTED = {
 
 
 
+def _dict_syntax(node) -> bool:
+    """A dict display, dict comprehension or ``dict(...)`` call: a dict, whatever names mean."""
+    return isinstance(node, (gast.Dict, gast.DictComp)) or \
+        isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
+
+
 class Expressions:
     """Expressions as atoms and single operations."""
 
@@ -149,6 +155,11 @@ class Expressions:
         """``node`` with every operand an atom (one operation)."""
         if isinstance(node, (gast.Name, gast.Constant)):
             return node
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.BitOr) and \
+                any(_dict_syntax(e) for e in (node.left, node.right)):
+            # d | {"k": v}: a dict merged (rt.dict_or: two dicts, or refused), as {**d, "k": v}
+            return call(f"{self.rt_name}.dict_or", [self.atom(node.left, out, hint),
+                                                   self.atom(node.right, out, hint)])
         if isinstance(node, gast.BinOp):
             return gast.BinOp(left=self.atom(node.left, out, hint), op=node.op,
                               right=self.atom(node.right, out, hint))

@@ -276,3 +276,85 @@ def kw_to_keyword_only(x, t):
 def test_double_star_to_keyword_only_refused():
     with pytest.raises(EvaluationError, match="keyword-only"):
         dlfeval(first, kw_to_keyword_only, dlarray(X), dlarray(T))
+
+
+# --- 3. dict and list methods, copies ------------------------------------------------------------
+
+def dm_update(x, t):
+    d = {"a": x, "b": t}
+    d.update({"b": t * x, "c": np.sin(t)}, a=x * x)
+    return np.sum(d["a"] * d["b"] + d["c"])
+
+
+def dm_update_keywords_only(x, t):
+    d = dict(w=t)
+    d.update(bias=x)
+    return np.sum(layer(x, **d))
+
+
+def dm_setdefault(x, t):
+    d = {"a": x}
+    v = d.setdefault("a", t)            # present: t is not stored (but evaluated)
+    d.setdefault("b", t * 2.0)          # absent: stored
+    w = d.setdefault("c", x * t)
+    return np.sum(v * d["b"] + w)
+
+
+def dm_or(x, t):
+    d = {"a": x, "b": t}
+    e = d | {"b": x * t}
+    f = {"c": t} | e
+    return np.sum(e["a"] * e["b"] + f["c"] * f["a"])
+
+
+def dm_dict_call_and_splat(x, t):
+    d = {"a": x}
+    e = dict(d, b=t)
+    f = {**e, "a": t * t}
+    return np.sum(e["a"] * e["b"] + f["a"])
+
+
+def dm_lists(x, t):
+    items = [x]
+    items.extend([t, x * t])
+    items.insert(1, np.cos(t))
+    last = items.pop()
+    return np.sum(items[0] * items[1] * items[2] * last)
+
+
+def dm_copies(x, t):
+    import copy
+    p = {"w": t, "b": x}
+    q = copy.copy(p)
+    q["w"] = q["w"] * x
+    r = copy.deepcopy(p)
+    r["b"] = r["b"] + 1.0
+    return np.sum(q["w"] * p["w"] + r["b"] * p["b"])
+
+
+@pytest.mark.parametrize("case", [dm_update, dm_update_keywords_only, dm_setdefault, dm_or,
+                                  dm_dict_call_and_splat, dm_lists, dm_copies])
+def test_dict_and_list_idioms(case):
+    check(case)
+
+
+def dm_update_shared(x, t):
+    d = {"a": x}
+    e = d
+    d.update(a=t)
+    return np.sum(e["a"])
+
+
+def dm_or_set(x, t):
+    s = {1, 2}
+    u = s | dict(a=1)
+    return np.sum(x) * len(u)
+
+
+def test_dict_method_refusals():
+    with pytest.raises(CompileError, match="update"):
+        dlfeval(first, dm_update_shared, dlarray(X), dlarray(T))
+    with pytest.raises(TypeError):
+        dm_or_set(X, T)
+    with pytest.raises(EvaluationError, match="between two dicts"):
+        dlfeval(first, dm_or_set, dlarray(X), dlarray(T))
