@@ -2335,6 +2335,46 @@ def _dict_or_rule(g, ans, a, b):
     return dict_part(g, a, b), dict_part(g, b, ())
 
 
+def bit_or(a, b):
+    """``a | b`` in differentiated code (sct/normalize_exprs.py): two dicts merged, with the
+    derivatives of their items (Python's dict.__or__); anything else Python's ``|`` (bitwise or,
+    set union: no derivative), an object of a class with its own ``__or__`` refused."""
+    if type(a) is dict and type(b) is dict:
+        return {**a, **b}
+    array_operand(a, "|", "__or__ __ror__")
+    array_operand(b, "|", "__or__ __ror__")
+    return a | b
+
+
+@defrule(bit_or, wrt=("a", "b"))
+def _bit_or_rule(g, ans, a, b):
+    return bit_or_left(g, a, b), bit_or_right(g, a, b)
+
+
+def bit_or_left(grad, a, b):
+    """The adjoint of ``a`` in ``a | b`` (two dicts: its items ``b`` does not override; else none)."""
+    if type(a) is dict and type(b) is dict:
+        return dict_part(grad, a, b)
+    return ZERO
+
+
+def bit_or_right(grad, a, b):
+    """The adjoint of ``b`` in ``a | b`` (two dicts: its items; else none)."""
+    if type(a) is dict and type(b) is dict:
+        return dict_part(grad, b, ())
+    return ZERO
+
+
+@defrule(bit_or_left, wrt=("grad",), linear=("grad",))
+def _bit_or_left_rule(g, ans, grad, a, b):
+    return bit_or_left(g, a, b)
+
+
+@defrule(bit_or_right, wrt=("grad",), linear=("grad",))
+def _bit_or_right_rule(g, ans, grad, a, b):
+    return bit_or_right(g, a, b)
+
+
 @defrule(dict_updated, wrt=("z", "other", "keywords"))
 def _dict_updated_rule(g, ans, z, other, keywords):
     return dict_part(g, z, dict_merged(other, keywords)), dict_part(g, other, keywords), dict_part(g, keywords, ())

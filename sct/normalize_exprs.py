@@ -155,11 +155,14 @@ class Expressions:
         """``node`` with every operand an atom (one operation)."""
         if isinstance(node, (gast.Name, gast.Constant)):
             return node
-        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.BitOr) and \
-                any(_dict_syntax(e) for e in (node.left, node.right)):
-            # d | {"k": v}: a dict merged (rt.dict_or: two dicts, or refused), as {**d, "k": v}
-            return call(f"{self.rt_name}.dict_or", [self.atom(node.left, out, hint),
-                                                   self.atom(node.right, out, hint)])
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.BitOr):
+            # d | {"k": v}: a dict merged (rt.dict_or: two dicts, or refused), as {**d, "k": v};
+            # a | b of names: rt.bit_or (dicts merged, with derivatives; else Python's |)
+            name = "dict_or" if any(_dict_syntax(e) for e in (node.left, node.right)) else "bit_or"
+            made = call(f"{self.rt_name}.{name}", [self.atom(node.left, out, hint),
+                                                  self.atom(node.right, out, hint)])
+            made.op = node.op       # (t |= v: checked as the operator, sct/augmented_writes.py)
+            return made
         if isinstance(node, gast.BinOp):
             return gast.BinOp(left=self.atom(node.left, out, hint), op=node.op,
                               right=self.atom(node.right, out, hint))

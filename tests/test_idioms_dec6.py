@@ -332,6 +332,42 @@ def dm_copies(x, t):
     return np.sum(q["w"] * p["w"] + r["b"] * p["b"])
 
 
+def dm_or_names(x, t):
+    d = {"a": x}
+    e = {"a": t, "b": x * t}
+    f = d | e
+    return np.sum(f["a"] * f["b"]) + np.sum(d["a"])
+
+
+def dm_ior(x, t):
+    d = {"a": x}
+    e = {"b": x * t}
+    d |= e                                  # was a silent wrong gradient (d's new item constant)
+    return np.sum(d["b"]) + np.sum(x * d["a"])
+
+
+def dm_masks(x, t):
+    m = (x > 0) | (t > 0)
+    return np.sum(np.where(m, x * t, 0.0))
+
+
+@pytest.mark.parametrize("case", [dm_or_names, dm_ior, dm_masks])
+def test_or_of_names(case):
+    check(case)
+
+
+def dm_ior_shared(x, t):
+    d = {"a": x}
+    alias = d
+    d |= {"b": t}
+    return np.sum(alias["b"])
+
+
+def test_ior_of_a_shared_dict_refused():
+    with pytest.raises(CompileError, match="changes the array"):
+        dlfeval(first, dm_ior_shared, dlarray(X), dlarray(T))
+
+
 @pytest.mark.parametrize("case", [dm_update, dm_update_keywords_only, dm_setdefault, dm_or,
                                   dm_dict_call_and_splat, dm_lists, dm_copies])
 def test_dict_and_list_idioms(case):
@@ -358,3 +394,70 @@ def test_dict_method_refusals():
         dm_or_set(X, T)
     with pytest.raises(EvaluationError, match="between two dicts"):
         dlfeval(first, dm_or_set, dlarray(X), dlarray(T))
+
+
+# --- 4. notebook cells: a helper of one cell called from another --------------------------------
+
+def _run_cells(cells):
+    """Run code the way IPython runs cells: each compiled under a file name of its own, its text
+    in linecache, all in one namespace."""
+    import linecache
+    import uuid
+    namespace = {"np": np, "sct": sct, "dlarray": dlarray, "dlfeval": dlfeval, "dlgradient": dlgradient}
+    names = []
+    for text in cells:
+        name = f"<ipython-input-{len(names) + 1}-{uuid.uuid4().hex[:12]}>"
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+        exec(compile(text, name, "exec"), namespace)
+        names.append(name)
+    return namespace, names
+
+
+HELPER_CELL = '''
+def grad_of(y, x):
+    g = dlgradient(y, x)
+    return g
+'''
+
+CALLER_CELL = '''
+def h(x, z):
+    y = np.sum(x * z)
+    return y, grad_of(y, x)
+'''
+
+
+def test_helper_taking_gradients_from_another_cell():
+    """dlgradient in a helper of another cell sees the caller's code (as in one file): d/dx of
+    sum(x * x**2) is 3x**2, not the partial x**2."""
+    ns, _ = _run_cells([CALLER_CELL.replace("grad_of(y, x)", "dlgradient(y, x)"),
+                        "def entry(x):\n    return h(x, x ** 2)\n"])
+    x = np.array([0.5, -1.5, 2.0])
+    y, g = dlfeval(ns["entry"], dlarray(x))
+    assert_close(sct.extractdata(y), np.sum(x ** 3), rtol=1e-12)
+    assert_close(sct.extractdata(g), 3 * x ** 2)
+
+
+FAILING_HELPER_CELL = '''
+def grad_of(y, x):
+    bad = x @ np.ones(7)
+    g = dlgradient(y, x)
+    return g + bad
+'''
+
+
+def test_error_in_helper_of_another_cell_names_its_cell_and_line():
+    ns, names = _run_cells([FAILING_HELPER_CELL, CALLER_CELL])
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(ns["h"], dlarray(np.array([0.5, -1.5, 2.0])), dlarray(np.ones(3)))
+    assert info.value.filename == names[0] and info.value.lineno == 3, str(info.value)
+    assert "x @ np.ones(7)" in str(info.value)
+
+
+def test_message_naming_a_line_of_another_cell():
+    """Refused where the helper is compiled on its own (called from a function of another file):
+    the line the message names is the helper's, in its cell."""
+    ns, names = _run_cells([HELPER_CELL, CALLER_CELL])
+    with pytest.raises(CompileError) as info:
+        dlfeval(lambda x: ns["h"](x, x ** 2), dlarray(np.array([0.5, -1.5, 2.0])))
+    text = str(info.value)
+    assert f"{names[0]}, line 3" in text and "1677" not in text, text
