@@ -461,3 +461,45 @@ def test_message_naming_a_line_of_another_cell():
         dlfeval(lambda x: ns["h"](x, x ** 2), dlarray(np.array([0.5, -1.5, 2.0])))
     text = str(info.value)
     assert f"{names[0]}, line 3" in text and "1677" not in text, text
+
+
+# --- 5. np.insert, np.delete, np.unique ------------------------------------------------------------
+
+def np_delete(x, t):
+    return np.sum(np.delete(x * t, 1) ** 2) + np.sum(np.delete(np.outer(x, t), [0, 2], axis=1) ** 3)
+
+
+def np_delete_mask(x, t):
+    return np.sum(np.sin(np.delete(x, x > 0.5)) * np.delete(t, np.array([True, False, False, True])))
+
+
+def np_insert(x, t):
+    a = np.insert(x, 1, t[0] * 2.0)                    # one value
+    b = np.insert(x, [3, 0], t[:2] ** 2)               # values at unsorted positions
+    c = np.insert(np.outer(x, t), 2, t, axis=1)        # a column
+    d = np.insert(np.outer(x, t), [1], np.sum(t), axis=0)   # a broadcast scalar row
+    return np.sum(a ** 2) + np.sum(np.arange(6) * b) + np.sum(np.sin(c)) + np.sum(d ** 3)
+
+
+def np_insert_flat(x, t):
+    return np.sum(np.cumsum(np.insert(np.outer(x, t), 5, x[:2] * t[:2])) ** 2)
+
+
+def np_unique(x, t):
+    u = np.unique(x * t)
+    return np.sum(u ** 2 * np.arange(u.size)) + np.sum(np.unique(np.outer(x, t)))
+
+
+@pytest.mark.parametrize("case", [np_delete, np_delete_mask, np_insert, np_insert_flat, np_unique])
+def test_insert_delete_unique(case):
+    check(case)
+
+
+def np_unique_index(x, t):
+    u, i = np.unique(x, return_index=True)
+    return np.sum(u * t[i])
+
+
+def test_unique_with_indices_refused():
+    with pytest.raises(sct.SctError, match="np.unique"):
+        dlfeval(first, np_unique_index, dlarray(X), dlarray(T))
