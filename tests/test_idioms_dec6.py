@@ -503,3 +503,31 @@ def np_unique_index(x, t):
 def test_unique_with_indices_refused():
     with pytest.raises(sct.SctError, match="np.unique"):
         dlfeval(first, np_unique_index, dlarray(X), dlarray(T))
+
+
+def test_cross_cell_helpers_in_a_real_kernel(monkeypatch):
+    """As a notebook runs: a helper taking gradients in one cell, called from a function of
+    another; an error inside a helper of another cell names that cell (``Cell In[4], line 2``)."""
+    import os
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([root] + [p for p in os.environ.get(
+        "PYTHONPATH", "").split(os.pathsep) if p]))
+    cells = [
+        "import numpy as np\nimport sct\nfrom sct import dlarray, dlfeval, dlgradient",
+        "def h(x, z):\n    y = np.sum(x * z)\n    return y, dlgradient(y, x)",
+        "def entry(x):\n    return h(x, x ** 2)\n"
+        "y, g = dlfeval(entry, dlarray(np.array([0.5, -1.5, 2.0])))\n"
+        "print('GRAD', [float(v) for v in np.asarray(sct.extractdata(g))], 'FILE', sct.__file__)",
+        "def bad(y, x):\n    b = x @ np.ones(7)\n    return dlgradient(y, x) + b",
+        "def caller(x):\n    y = np.sum(x ** 3)\n    return y, bad(y, x)\n"
+        "try:\n    dlfeval(caller, dlarray(np.ones(3)))\nexcept sct.EvaluationError as e:\n    print('ERR', e)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    text = {i: "".join(o.get("text", "") for o in c.get("outputs", [])) for i, c in enumerate(nb.cells)}
+    assert os.path.join(root, "sct") in text[2], text[2]
+    grad = [float(v) for v in text[2].split("GRAD [")[1].split("]")[0].split(",")]
+    assert_close(grad, 3 * np.array([0.5, -1.5, 2.0]) ** 2)
+    assert "Cell In[4], line 2" in text[4] and "x @ np.ones(7)" in text[4], text[4]
