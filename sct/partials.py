@@ -104,7 +104,7 @@ class PartialRewriter:
             named = inspect.signature(f).parameters
         except (TypeError, ValueError):
             return None
-        if any(p.kind == p.VAR_KEYWORD for p in named.values()) or \
+        if any(p.kind in (p.VAR_KEYWORD, p.POSITIONAL_ONLY) for p in named.values()) or \
                 any(k not in named or named[k].kind == inspect.Parameter.POSITIONAL_ONLY for k in keywords):
             return None
         function_name = ".".join(_chain(target))
