@@ -678,6 +678,56 @@ def getattr_or_zero(grad, name):
     return getattr(grad, name)
 
 
+def dataclass_replaced(obj, changes):
+    """``dataclasses.replace(obj, **changes)`` in differentiated code (sct/normalize_exprs.py), for a
+    dataclass whose ``__init__`` is the one ``@dataclass`` wrote (it stores its arguments) with no
+    ``__post_init__`` and no field left out of it: the new object's fields are the changes and the
+    old object's other fields, so their derivatives go back there; other classes refused."""
+    import dataclasses
+    cls = type(obj)
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return dataclasses.replace(obj, **changes)          # Python's TypeError
+    init = getattr(cls.__init__, "__code__", None)
+    if hasattr(cls, "__post_init__") or any(not f.init for f in dataclasses.fields(cls)) or \
+            init is None or not init.co_filename.startswith("<"):
+        raise EvaluationError(f"sct differentiates dataclasses.replace of a dataclass that stores its "
+                              f"fields as given ({cls.__name__} has a __post_init__, its own __init__ or "
+                              f"a field outside __init__): build the new instance with its class, e.g. "
+                              f"{cls.__name__}(field=new_value, ...)")
+    return dataclasses.replace(obj, **changes)
+
+
+@defrule(dataclass_replaced, wrt=("obj", "changes"))
+def _dataclass_replaced_rule(g, ans, obj, changes):
+    return kept_fields_adjoint(g, obj, changes), changed_fields_adjoint(g, changes)
+
+
+def kept_fields_adjoint(grad, obj, changes):
+    """The adjoint of the fields of ``obj`` that ``dataclasses.replace(obj, **changes)`` kept."""
+    import dataclasses
+    if _is_zero(grad):
+        return ZERO
+    return {f.name: getattr_or_zero(grad, f.name) for f in dataclasses.fields(obj) if f.name not in changes}
+
+
+def changed_fields_adjoint(grad, changes):
+    """The adjoints of the values ``dataclasses.replace`` set, by field name."""
+    if _is_zero(grad):
+        return ZERO
+    return {k: getattr_or_zero(grad, k) for k in changes}
+
+
+# both are projections onto some fields (a dict of them): their own transposes
+@defrule(kept_fields_adjoint, wrt=("grad",), linear=("grad",))
+def _kept_fields_adjoint_rule(g, ans, grad, obj, changes):
+    return kept_fields_adjoint(g, obj, changes)
+
+
+@defrule(changed_fields_adjoint, wrt=("grad",), linear=("grad",))
+def _changed_fields_adjoint_rule(g, ans, grad, changes):
+    return changed_fields_adjoint(g, changes)
+
+
 def attribute_adjoint_any(grad, obj, name):
     """The adjoint of ``obj.name`` when ``obj`` may be an array (``x.T``) or an object."""
     if _is_array(obj):

@@ -5,6 +5,7 @@ sub-expression repeated in one statement is computed once (``computed``).  A mix
 ``computed``, ``locals``, ``rt_name``, and calls ``emit``, ``assign_to``, ``lambda_def``, ``fail``)."""
 from __future__ import annotations
 
+import dataclasses
 import types
 from typing import List
 
@@ -229,6 +230,14 @@ class Expressions:
                 made = self.partials.rewrite(self, node.func, out, hint)
                 if made is not None:
                     node = gast.Call(func=made, args=node.args, keywords=node.keywords)
+        if self.partials is not None and len(node.args) == 1 and not isinstance(node.args[0], gast.Starred) and \
+                all(k.arg is not None for k in node.keywords) and \
+                self.partials.resolve(node.func, self.local_root) is dataclasses.replace:
+            # dataclasses.replace(p, w=v): rt.dataclass_replaced, the changes as a dict
+            return call(f"{self.rt_name}.dataclass_replaced", [
+                self.atom(node.args[0], out, hint),
+                self.atom(gast.Dict(keys=[const(k.arg) for k in node.keywords],
+                                    values=[k.value for k in node.keywords]), out, hint + "_changes")])
         if any(k.arg is None for k in node.keywords):
             made = self.splatted_call(node, out, hint)
             if made is not None:

@@ -548,3 +548,61 @@ def test_cross_cell_helpers_in_a_real_kernel(monkeypatch):
     grad = [float(v) for v in text[2].split("GRAD [")[1].split("]")[0].split(",")]
     assert_close(grad, 3 * np.array([0.5, -1.5, 2.0]) ** 2)
     assert "Cell In[4], line 2" in text[4] and "x @ np.ones(7)" in text[4], text[4]
+
+
+# --- 3b. dataclasses.replace -----------------------------------------------------------------------
+
+import dataclasses  # noqa: E402
+
+
+@dataclasses.dataclass
+class Params:
+    w: object
+    b: object
+    name: str = "p"
+
+
+@dataclasses.dataclass
+class Checked:
+    w: object
+
+    def __post_init__(self):
+        self.w = self.w * 2.0
+
+
+def dc_replace(x, t):
+    p = Params(w=t, b=x)
+    q = dataclasses.replace(p, w=p.w * x)
+    r = dataclasses.replace(q, name="r")
+    return np.sum(q.w * p.b + r.w * r.b) + np.sum(p.w)
+
+
+@pytest.mark.parametrize("case", [dc_replace])
+def test_dataclasses_replace(case):
+    check(case)
+
+
+def dc_replace_argument(p, x):
+    q = dataclasses.replace(p, b=x * p.b)
+    y = np.sum(q.w * q.b)
+    return y, dlgradient(y, p, x)
+
+
+def test_dataclasses_replace_of_an_argument():
+    w, b = np.array([0.5, 2.0]), np.array([1.5, -1.0])
+    x = np.array([0.3, 0.7])
+    y, (gp, gx) = dlfeval(dc_replace_argument, Params(dlarray(w), dlarray(b)), dlarray(x))
+    assert_close(sct.extractdata(y), np.sum(w * x * b), rtol=1e-12)
+    assert_close(sct.extractdata(gp.w), x * b)
+    assert_close(sct.extractdata(gp.b), w * x)
+    assert_close(sct.extractdata(gx), w * b)
+
+
+def dc_post_init(x, t):
+    c = Checked(w=1.0)
+    return np.sum(dataclasses.replace(c, w=x).w * t)
+
+
+def test_dataclasses_replace_with_post_init_refused():
+    with pytest.raises(EvaluationError, match="__post_init__"):
+        dlfeval(first, dc_post_init, dlarray(X), dlarray(T))
