@@ -2351,15 +2351,6 @@ def _dict_source_transpose_rule(g, ans, cot, mapping):
     return dict_source_adjoint(g, mapping)
 
 
-def dict_updated(z, other, keywords):
-    """``z`` after ``z.update(other, **keywords)``, as a new dict (sct/aliasing.py lowers the
-    update of a dict no other name shares into this)."""
-    if type(z) is not dict or not isinstance(other, dict):
-        raise EvaluationError(f"sct models update() of a dict with a dict (here {type(z).__name__}."
-                              f"update({type(other).__name__})): write `{{**d, **dict(other)}}`")
-    return {**z, **other, **keywords}
-
-
 def new_dict_key(z, key):
     """``key not in z`` before ``z.setdefault(key, d)`` (lowered by sct/aliasing.py): z must be a dict."""
     if type(z) is not dict:
@@ -2423,11 +2414,6 @@ def _bit_or_left_rule(g, ans, grad, a, b):
 @defrule(bit_or_right, wrt=("grad",), linear=("grad",))
 def _bit_or_right_rule(g, ans, grad, a, b):
     return bit_or_right(g, a, b)
-
-
-@defrule(dict_updated, wrt=("z", "other", "keywords"))
-def _dict_updated_rule(g, ans, z, other, keywords):
-    return dict_part(g, z, dict_merged(other, keywords)), dict_part(g, other, keywords), dict_part(g, keywords, ())
 
 
 @defrule(dict_merged, wrt=("a", "b"))

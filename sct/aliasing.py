@@ -160,8 +160,8 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
 
 
 def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, result=None) -> Optional[List]:
-    """``z.update(other, k=v)`` of a dict no other name shares: ``z = rt.dict_updated(z, other,
-    {k: v})`` (a new dict with the same items in the same order); ``r = z.setdefault(k, d)``:
+    """``z.update(other, k=v)`` of a dict no other name shares: ``z = {**z, **other, "k": v}``
+    (rt.dict_merged twice: a new dict with the same items in the same order); ``r = z.setdefault(k, d)``:
     ``if k not in z: z[k] = d``, then ``r = z[k]`` (``d`` was evaluated, as Python does)."""
     if method == "update":
         if len(node.args) > 1 or any(k.arg is None for k in node.keywords):
@@ -175,7 +175,9 @@ def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, r
             other = load(name)
         out.append(assign(keywords, gast.Dict(keys=[const(k.arg) for k in node.keywords],
                                               values=[k.value for k in node.keywords])))
-        out.append(assign(z, call(f"{rt_name}.dict_updated", [load(z), other, load(keywords)])))
+        merged = _fresh_name(analysis, z + "_merged")      # (dict_merged: forward mode too)
+        out.append(assign(merged, call(f"{rt_name}.dict_merged", [load(z), other])))
+        out.append(assign(z, call(f"{rt_name}.dict_merged", [load(merged), load(keywords)])))
         return out
     if len(node.args) not in (1, 2) or node.keywords:
         return None
