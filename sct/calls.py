@@ -8,7 +8,6 @@ recomputing sweeps replay them.
 from __future__ import annotations
 
 import copy
-import types
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -152,21 +151,6 @@ class CallLowering(EmitPass):
         positional: List = []
         rest: List = []
         params = list(signature.parameters.values())
-        if isinstance(callee, types.FunctionType) and any(
-                p.kind == p.KEYWORD_ONLY and p.name in bound.arguments and self.act.is_active(bound.arguments[p.name])
-                for p in params) and not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
-            # a traced keyword-only argument: every parameter by position, the helper compiled
-            # with its keyword-only parameters positional (compiler._parse)
-            for p in params:
-                if p.name in bound.arguments:
-                    positional.append(bound.arguments[p.name])
-                elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
-                    positional.append(const(p.default))
-                else:
-                    self.fail(s, f"{p.name} of {callee.__name__}() has a default sct cannot pass by "
-                              "position (not a number, string or None): pass it in the call",
-                              "keyword argument")
-            return positional, rest
         last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
         for i, p in enumerate(params):
             if p.kind == p.KEYWORD_ONLY:

@@ -309,7 +309,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
                       keep=None) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
-    fdef, filename = _parse(fn, returns_self, len(kinds))                       # sct/parse.py
+    fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
@@ -405,21 +405,13 @@ def _stores_and_imports(fdef):
     return stores, imports
 
 
-def _parse(fn, returns_self: bool, given: Optional[int] = None):
-    """The tree of ``fn`` and its file name (sct's own fused code read back as plain numpy).
-    ``given``: how many arguments the caller passes by position; every parameter, keyword-only
-    ones included (calls.keywords_to_positions passes a traced keyword-only argument so), makes
-    those positional too."""
+def _parse(fn, returns_self: bool):
+    """The tree of ``fn`` and its file name (sct's own fused code read back as plain numpy)."""
     fdef, filename, _ = function_ast(fn)
     if filename.startswith("<sct-generated") and _fuse.has_fused(fdef):   # read back: plain numpy
         _fuse.unfuse(fdef, fn.__globals__)
     if filename.startswith("<sct-generated") and has_in_place(fdef):     # the ops written in place: plain ops
         expand_in_place(fdef, {k for k, v in fn.__globals__.items() if v is RT})
-    spec = fdef.args
-    if spec.kwonlyargs and spec.vararg is None and given == len(spec.posonlyargs) + len(spec.args) + \
-            len(spec.kwonlyargs):
-        spec.args = spec.args + spec.kwonlyargs
-        spec.kwonlyargs, spec.kw_defaults = [], []
     if fdef.args.posonlyargs:   # positional-only parameters: every call passes them by position
         fdef.args.args = fdef.args.posonlyargs + fdef.args.args
         fdef.args.posonlyargs = []

@@ -273,23 +273,6 @@ def kw_to_keyword_only(x, t):
     return kw_only(x, **{"w": t})
 
 
-def kw_only_traced(x, t):
-    return kw_only(x, w=t) + kw_only(t, scale=np.sum(x), w=x * t)
-
-
-def kw_only_mixed(x, t):
-    return np.sum(layer_kw(x, t, bias=np.cos(x)))
-
-
-def layer_kw(x, w, *, scale=2.0, bias=0.0):
-    return scale * np.tanh(w * x) + bias
-
-
-@pytest.mark.parametrize("case", [kw_only_traced, kw_only_mixed])
-def test_traced_keyword_only_arguments(case):
-    check(case)
-
-
 def test_double_star_to_keyword_only_refused():
     with pytest.raises(EvaluationError, match="keyword-only"):
         dlfeval(first, kw_to_keyword_only, dlarray(X), dlarray(T))
