@@ -14,6 +14,47 @@ class SctError(Exception):
     """
 
 
+# Lines of another file read in place (a helper defined in another notebook cell, inlined by
+# sct/inline_helpers.py): numbered from a base of their own in the caller's file, so every pass
+# keeps one file name per function; each error decodes them back to the helper's file and line.
+LINE_BASE = 1 << 24
+_FOREIGN = {}        # base -> the helper's file
+_BASES = {}          # (the caller's file, the helper's file) -> base (unique over all files)
+
+
+def foreign_base(host: str, foreign: str) -> int:
+    """The base added to the lines of ``foreign`` read in place in code of ``host``."""
+    base = _BASES.get((host, foreign))
+    if base is None:
+        base = LINE_BASE * (1 + len(_BASES))
+        _BASES[(host, foreign)] = base
+        _FOREIGN[base] = foreign
+    return base
+
+
+def real_location(filename, lineno):
+    """(file, line) of a line numbered by :func:`foreign_base` (others unchanged)."""
+    if isinstance(lineno, int) and lineno >= LINE_BASE:
+        base = lineno - lineno % LINE_BASE
+        foreign = _FOREIGN.get(base)
+        if foreign is not None:
+            return foreign, lineno - base
+    return filename, lineno
+
+
+def _located_message(message: str, filename, lineno):
+    """The error's file and line decoded (:func:`real_location`), and the lines its message names
+    ("line N") too: ``(message, file, line)``."""
+    import re
+    real_file, real_line = real_location(filename, lineno)
+    if filename and LINE_BASE <= max((int(n) for n in re.findall(r"\d+", message)), default=0):
+        def decode(match):
+            file, line = real_location(filename, int(match.group(1)))
+            return f"line {line}" if file == real_file else where(file, line)
+        message = re.sub(r"\bline (\d+)", decode, message)
+    return message, real_file, real_line
+
+
 def where(filename: Optional[str], lineno: Optional[int]) -> str:
     """``file, line N`` as Python prints it; in IPython/Jupyter a cell reads ``Cell In[9], line 2``
     (IPython compiles each cell under a temporary file name and maps it back the same way)."""
@@ -42,6 +83,7 @@ class CompileError(SctError):
 
     def __init__(self, message: str, filename: Optional[str] = None,
                  lineno: Optional[int] = None, construct: Optional[str] = None):
+        message, filename, lineno = _located_message(message, filename, lineno)
         self.filename = filename
         self.lineno = lineno
         self.construct = construct
@@ -66,6 +108,7 @@ class EvaluationError(SctError):
     """
 
     def __init__(self, message: str, filename: Optional[str] = None, lineno: Optional[int] = None):
+        message, filename, lineno = _located_message(message, filename, lineno)
         self.filename = filename
         self.lineno = lineno
         super().__init__((where(filename, lineno) + ": " if filename else "") + message)

@@ -1290,6 +1290,26 @@ def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return take_adjoint(g, a, take_mode_indices(np.shape(a), indices, axis, mode), axis)
 
 
+@defrule(np.delete, linear="arr")
+def delete(g, ans, arr, obj, axis=None):
+    return take_adjoint(g, arr, kept_positions(np.shape(arr), obj, axis), axis)
+
+
+@defrule(np.insert, wrt=("arr", "values"), joint_linear=("arr", "values"))
+def insert(g, ans, arr, obj, values, axis=None):
+    return (take_adjoint(np.take(g, inserted_at(arr, obj, values, axis, False)), arr,
+                         inserted_labels(arr, obj, values, axis, False), None),
+            take_adjoint(np.take(g, inserted_at(arr, obj, values, axis, True)), values,
+                         inserted_labels(arr, obj, values, axis, True), None))
+
+
+@defrule(np.unique, wrt=("ar",), linear="ar")
+def unique(g, ans, ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
+           equal_nan=True, sorted=True):
+    return take_adjoint(g, ar, unique_sources(ar, return_index, return_inverse, return_counts, axis,
+                                              equal_nan), None)
+
+
 @defrule(np.concatenate)
 def concatenate(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     return unconcatenate(g, arrays, axis)
@@ -1387,6 +1407,46 @@ def take_mode_indices(shape, indices, axis, mode):
     if mode == "clip":
         return np.clip(np.asarray(indices), 0, builtins.max(n - 1, 0))
     return np.asarray(indices) % builtins.max(n, 1)
+
+
+def kept_positions(shape, obj, axis):
+    """The positions (flat where ``axis`` is None) of the entries ``np.delete(a, obj, axis)`` keeps."""
+    n = int(np.prod(shape)) if axis is None else shape[axis]
+    return np.delete(np.arange(n), obj)
+
+
+def _insert_marks(arr, obj, values, axis, of_values):
+    """``np.insert`` run on labels: the flat number of the entry of ``values`` (``of_values``) or
+    of ``arr`` each entry of the result is, -1 for the others (numpy's own placement and
+    broadcasting of the values)."""
+    shape, vshape = np.shape(arr), np.shape(values)
+    if of_values:
+        return np.ravel(np.insert(np.full(shape, -1), obj, np.reshape(np.arange(int(np.prod(vshape))), vshape),
+                                  axis))
+    return np.ravel(np.insert(np.reshape(np.arange(int(np.prod(shape))), shape), obj,
+                              np.full(vshape, -1), axis))
+
+
+def inserted_at(arr, obj, values, axis, of_values):
+    """The flat positions of the result of ``np.insert`` that hold entries of ``values`` (or ``arr``)."""
+    return np.flatnonzero(_insert_marks(arr, obj, values, axis, of_values) >= 0)
+
+
+def inserted_labels(arr, obj, values, axis, of_values):
+    """The flat numbers of the entries of ``values`` (or ``arr``) at :func:`inserted_at`'s positions."""
+    marks = _insert_marks(arr, obj, values, axis, of_values)
+    return marks[marks >= 0]
+
+
+def unique_sources(ar, return_index, return_inverse, return_counts, axis, equal_nan):
+    """The flat position of the first occurrence of each value ``np.unique(ar)`` returns (the entry
+    its derivative goes to; with ties the first, as ``x[np.unique(x, return_index=True)[1]]``)."""
+    if return_index or return_inverse or return_counts or axis is not None:
+        from .errors import SctError
+        raise SctError("sct differentiates np.unique's values of the flattened array only (no axis, "
+                       "return_index, return_inverse or return_counts): take those with "
+                       "np.unique(extractdata(x), ...) and index x with them")
+    return np.unique(np.ravel(ar), return_index=True, equal_nan=equal_nan)[1]
 
 
 def take_adjoint(g, a, indices, axis):
@@ -2734,3 +2794,6 @@ def _math_log_rule(g, ans, x, base=2.718281828459045):
     # math.log(x, base) = log(x) / log(base); one argument: the natural logarithm
     return g / (x * np.log(base)), -g * ans / (base * np.log(base))
 
+
+
+nondifferentiable(kept_positions, inserted_at, inserted_labels, unique_sources)

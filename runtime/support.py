@@ -24,6 +24,18 @@ from .registry import defrule, nondifferentiable
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
 
+class _PartialUnset:
+    """The default of a frozen keyword of a partial made in differentiated code (sct/partials.py):
+    the call did not name it, so the frozen value is used."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<the partial's frozen value>"
+
+
+PARTIAL_UNSET = _PartialUnset()
+
+
 from .errors import EvaluationError, SctError
 
 SctRuntimeError = SctError      # the run-time errors raised from generated code are SctErrors
@@ -698,6 +710,56 @@ def getattr_or_zero(grad, name):
             f"fields: iterate a list of its fields instead (for p in [obj.{name}, ...]), or walk it "
             f"with for p in obj, list(obj) or sum(obj)")
     return getattr(grad, name)
+
+
+def dataclass_replaced(obj, changes):
+    """``dataclasses.replace(obj, **changes)`` in differentiated code (sct/normalize_exprs.py), for a
+    dataclass whose ``__init__`` is the one ``@dataclass`` wrote (it stores its arguments) with no
+    ``__post_init__`` and no field left out of it: the new object's fields are the changes and the
+    old object's other fields, so their derivatives go back there; other classes refused."""
+    import dataclasses
+    cls = type(obj)
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return dataclasses.replace(obj, **changes)          # Python's TypeError
+    init = getattr(cls.__init__, "__code__", None)
+    if hasattr(cls, "__post_init__") or any(not f.init for f in dataclasses.fields(cls)) or \
+            init is None or not init.co_filename.startswith("<"):
+        raise EvaluationError(f"sct differentiates dataclasses.replace of a dataclass that stores its "
+                              f"fields as given ({cls.__name__} has a __post_init__, its own __init__ or "
+                              f"a field outside __init__): build the new instance with its class, e.g. "
+                              f"{cls.__name__}(field=new_value, ...)")
+    return dataclasses.replace(obj, **changes)
+
+
+@defrule(dataclass_replaced, wrt=("obj", "changes"))
+def _dataclass_replaced_rule(g, ans, obj, changes):
+    return kept_fields_adjoint(g, obj, changes), changed_fields_adjoint(g, changes)
+
+
+def kept_fields_adjoint(grad, obj, changes):
+    """The adjoint of the fields of ``obj`` that ``dataclasses.replace(obj, **changes)`` kept."""
+    import dataclasses
+    if _is_zero(grad):
+        return ZERO
+    return {f.name: getattr_or_zero(grad, f.name) for f in dataclasses.fields(obj) if f.name not in changes}
+
+
+def changed_fields_adjoint(grad, changes):
+    """The adjoints of the values ``dataclasses.replace`` set, by field name."""
+    if _is_zero(grad):
+        return ZERO
+    return {k: getattr_or_zero(grad, k) for k in changes}
+
+
+# both are projections onto some fields (a dict of them): their own transposes
+@defrule(kept_fields_adjoint, wrt=("grad",), linear=("grad",))
+def _kept_fields_adjoint_rule(g, ans, grad, obj, changes):
+    return kept_fields_adjoint(g, obj, changes)
+
+
+@defrule(changed_fields_adjoint, wrt=("grad",), linear=("grad",))
+def _changed_fields_adjoint_rule(g, ans, grad, changes):
+    return changed_fields_adjoint(g, changes)
 
 
 def attribute_adjoint_any(grad, obj, name):
@@ -1541,6 +1603,66 @@ class Closure(tuple):
         return f"<closure {getattr(self.fn, '__name__', '?')} of line {self.line}>"
 
 
+def _keyword_signature(fn, explicit, dicts):
+    """The parameters of ``fn`` a call ``fn(<positional>, k=v, **d)`` binds by keyword, checked as
+    Python checks them (a key that is no parameter, given twice, or a string that is not one is
+    Python's TypeError); one sct passes by position (sct/normalize_exprs.py ``splatted_call``)."""
+    import inspect
+    keys = list(explicit)
+    for d in dicts:
+        if not isinstance(d, dict):
+            raise TypeError(f"argument after ** must be a mapping, not {type(d).__name__}")
+        for k in d:
+            if not isinstance(k, str):
+                raise TypeError("keywords must be strings")
+            if k in keys:
+                raise TypeError(f"{getattr(fn, '__qualname__', fn)}() got multiple values for keyword "
+                                f"argument {k!r}")
+            keys.append(k)
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = None
+    if params is None or any(p.kind == p.VAR_KEYWORD for p in params) or \
+            any(p.kind == p.KEYWORD_ONLY and p.name in keys for p in params):
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        how = "has no signature sct can read" if params is None else \
+            "takes them as **kwargs" if any(p.kind == p.VAR_KEYWORD for p in params) else \
+            "takes them as keyword-only parameters"
+        raise EvaluationError(f"sct passes the keywords of a call with ** to {name}() by position, and "
+                              f"{name}() {how}: pass them explicitly, or give {name}() ordinary parameters")
+    return params, keys
+
+
+def keyword_defaults(fn, npos, explicit, *dicts):
+    """The defaults of the parameters between the ``npos`` positional arguments and the last one
+    a keyword of the call names (Python binds the same values: the call's keywords win)."""
+    import inspect
+    params, keys = _keyword_signature(fn, explicit, dicts)
+    try:
+        inspect.signature(fn).bind(*([None] * npos), **{k: None for k in keys})
+    except TypeError as exc:        # Python's TypeError, in Python's words
+        text = str(exc)
+        text = "got " + text if text.startswith("multiple values") else text
+        raise TypeError(f"{getattr(fn, '__qualname__', type(fn).__name__)}() {text}") from None
+    plain = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][npos:]
+    last = max((i for i, p in enumerate(plain) if p.name in keys), default=-1)
+    return {p.name: p.default for p in plain[:last + 1] if p.name not in keys}
+
+
+def keyword_layout(fn, npos, merged):
+    """The names of the parameters after the ``npos`` positional arguments, in order, up to the
+    last one ``merged`` (the call's keywords and the defaults between) holds."""
+    import inspect
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][npos:]
+    last = max((i for i, p in enumerate(params) if p.name in merged), default=-1)
+    return [p.name for p in params[:last + 1]]
+
+
+nondifferentiable(keyword_defaults, keyword_layout)
+
+
 def closure_frame(filename):
     return ClosureFrame(filename)
 
@@ -2363,6 +2485,71 @@ def _dict_source_adjoint_rule(g, ans, grad, mapping):
 @defrule(dict_source_transpose, wrt=("cot",))
 def _dict_source_transpose_rule(g, ans, cot, mapping):
     return dict_source_adjoint(g, mapping)
+
+
+def new_dict_key(z, key):
+    """``key not in z`` before ``z.setdefault(key, d)`` (lowered by sct/aliasing.py): z must be a dict."""
+    if type(z) is not dict:
+        raise EvaluationError(f"sct models setdefault() of a dict (here a {type(z).__name__}): "
+                              "write `if key not in d: d[key] = default`")
+    return key not in z
+
+
+nondifferentiable(new_dict_key)
+
+
+def dict_or(a, b):
+    """``a | b`` where one side is written as a dict (sct/normalize_exprs.py): two dicts merged,
+    later keys winning (Python's dict.__or__); other operands refused."""
+    if type(a) is not dict or type(b) is not dict:
+        raise EvaluationError(f"sct models `|` with a dict only between two dicts (here "
+                              f"{type(a).__name__} | {type(b).__name__}): write {{**a, **b}}")
+    return {**a, **b}
+
+
+@defrule(dict_or, wrt=("a", "b"))
+def _dict_or_rule(g, ans, a, b):
+    return dict_part(g, a, b), dict_part(g, b, ())
+
+
+def bit_or(a, b):
+    """``a | b`` in differentiated code (sct/normalize_exprs.py): two dicts merged, with the
+    derivatives of their items (Python's dict.__or__); anything else Python's ``|`` (bitwise or,
+    set union: no derivative), an object of a class with its own ``__or__`` refused."""
+    if type(a) is dict and type(b) is dict:
+        return {**a, **b}
+    array_operand(a, "|", "__or__ __ror__")
+    array_operand(b, "|", "__or__ __ror__")
+    return a | b
+
+
+@defrule(bit_or, wrt=("a", "b"))
+def _bit_or_rule(g, ans, a, b):
+    return bit_or_left(g, a, b), bit_or_right(g, a, b)
+
+
+def bit_or_left(grad, a, b):
+    """The adjoint of ``a`` in ``a | b`` (two dicts: its items ``b`` does not override; else none)."""
+    if type(a) is dict and type(b) is dict:
+        return dict_part(grad, a, b)
+    return ZERO
+
+
+def bit_or_right(grad, a, b):
+    """The adjoint of ``b`` in ``a | b`` (two dicts: its items; else none)."""
+    if type(a) is dict and type(b) is dict:
+        return dict_part(grad, b, ())
+    return ZERO
+
+
+@defrule(bit_or_left, wrt=("grad",), linear=("grad",))
+def _bit_or_left_rule(g, ans, grad, a, b):
+    return bit_or_left(g, a, b)
+
+
+@defrule(bit_or_right, wrt=("grad",), linear=("grad",))
+def _bit_or_right_rule(g, ans, grad, a, b):
+    return bit_or_right(g, a, b)
 
 
 @defrule(dict_merged, wrt=("a", "b"))

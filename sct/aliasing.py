@@ -84,7 +84,9 @@ def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> 
         new = _lowered(s, analysis, resolver, rt_name)
         if new is not None:
             for st in new:
-                st.lineno = s.lineno
+                for inner in gast.walk(st):
+                    if isinstance(inner, gast.stmt):
+                        inner.lineno = s.lineno
             body[i:i + 1] = new
             return True
     return False
@@ -131,9 +133,15 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if analysis.sharing(s, z) is not None:
             return None
         return [assign(z, call(f"{rt_name}.add_at", [load(z), node.args[1], node.args[2]]))]
+    if result is not None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id in analysis.locals and target is None and func.attr == "setdefault" and \
+            analysis.builtin(s, func.value.id) and analysis.sharing(s, func.value.id) is None:
+        return _dict_method(func.value.id, "setdefault", node, analysis, rt_name, result)
     if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.value.id in analysis.locals and target is None:
         z, method = func.value.id, func.attr
+        if method in ("update", "setdefault") and analysis.builtin(s, z) and analysis.sharing(s, z) is None:
+            return _dict_method(z, method, node, analysis, rt_name)
         if method not in ("sort", "fill", "reverse", "extend", "insert") or not analysis.builtin(s, z):
             return None
         if analysis.sharing(s, z) is not None:
@@ -149,6 +157,41 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if method == "insert" and len(node.args) == 2 and not node.keywords:
             return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
+
+
+def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, result=None) -> Optional[List]:
+    """``z.update(other, k=v)`` of a dict no other name shares: ``z = {**z, **other, "k": v}``
+    (rt.dict_merged twice: a new dict with the same items in the same order); ``r = z.setdefault(k, d)``:
+    ``if k not in z: z[k] = d``, then ``r = z[k]`` (``d`` was evaluated, as Python does)."""
+    if method == "update":
+        if len(node.args) > 1 or any(k.arg is None for k in node.keywords):
+            return None
+        keywords = _fresh_name(analysis, z + "_keywords")
+        other = node.args[0] if node.args else gast.Dict(keys=[], values=[])
+        out = []
+        if not isinstance(other, (gast.Name, gast.Constant)):
+            name = _fresh_name(analysis, z + "_other")
+            out.append(assign(name, other))
+            other = load(name)
+        out.append(assign(keywords, gast.Dict(keys=[const(k.arg) for k in node.keywords],
+                                              values=[k.value for k in node.keywords])))
+        merged = _fresh_name(analysis, z + "_merged")      # (dict_merged: forward mode too)
+        out.append(assign(merged, call(f"{rt_name}.dict_merged", [load(z), other])))
+        out.append(assign(z, call(f"{rt_name}.dict_merged", [load(merged), load(keywords)])))
+        return out
+    if len(node.args) not in (1, 2) or node.keywords:
+        return None
+    key = node.args[0]
+    default = node.args[1] if len(node.args) == 2 else const(None)
+    cond = _fresh_name(analysis, z + "_new_key")
+    out = [assign(cond, call(f"{rt_name}.new_dict_key", [load(z), key]))]
+    branch = gast.If(test=load(cond), body=[gast.Assign(targets=[gast.Subscript(value=load(z), slice=key,
+                                                                                ctx=gast.Store())],
+                                                       value=default, type_comment=None)], orelse=[])
+    out.append(branch)
+    if result is not None:
+        out.append(assign(result, gast.Subscript(value=load(z), slice=key, ctx=gast.Load())))
+    return out
 
 
 def _atomized(stmts: List, analysis) -> List:

@@ -877,7 +877,8 @@ def _user_line(filename, lineno):
         user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
         filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
         mapped = LINE_MAPS.get(filename)
-    return filename, lineno
+    from .runtime.errors import real_location
+    return real_location(filename, lineno)
 
 
 def _warn_at_user_lines(caught) -> None:

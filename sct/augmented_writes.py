@@ -78,7 +78,8 @@ def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -
     nothing else can see the old object: check it, or refuse."""
     old_name, container = s.sct_augmented
     value = s.value
-    if not isinstance(value, gast.BinOp) or old_name is None:
+    if not (isinstance(value, gast.BinOp) or isinstance(getattr(value, "op", None), gast.BitOr)) or \
+            old_name is None:
         return
     state = analysis.before.get(id(s))
     if state is None:

@@ -34,6 +34,7 @@ from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
 from .inline_helpers import inline_helpers
 from .recomputed import drop_recomputed
@@ -312,14 +313,18 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     inline_super_calls(fn, fdef, kinds)                                         # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
-    fdef = Normalizer(fdef, filename, namer, rt_name).run()                     # sct/normalize.py (+ closures)
+    partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
+    fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds)         # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
-    for name in sorted(inlined):        # a helper read in place: redefining it recompiles
+    for name in sorted(inlined | (partials.functions if partials is not None else set())):
+        # a helper read in place, a partial's function: redefining it recompiles
         helper = resolver.resolve_name(name)
-        for attr in ("__code__", "__defaults__"):    # so does replacing its code (IPython's autoreload)
+        for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
+    for name in sorted(partials.used if partials is not None else ()):
+        resolver.resolve_name(name)
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py

@@ -128,7 +128,7 @@ class _Inliner:
         if not isinstance(g, types.FunctionType) or g.__globals__ is not self.globals:
             return None
         code = g.__code__
-        if code in stack or code.co_filename != self.filename or code.co_freevars or g.__name__ == "<lambda>" \
+        if code in stack or code.co_freevars or g.__name__ == "<lambda>" \
                 or code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR |
                                     inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
                 or getattr(g, "__wrapped__", None) is not None:
@@ -154,7 +154,16 @@ class _Inliner:
         except Exception:
             return None
         if filename != self.filename:
-            return None
+            # another file of the same globals (a notebook cell, exec'd code): its lines numbered
+            # from a base of their own in the caller's file, decoded back by every error
+            from .runtime.errors import foreign_base
+            base = foreign_base(self.filename, filename)
+            for n in walk_nodes(gdef):
+                if isinstance(getattr(n, "lineno", None), int):
+                    n.lineno += base
+                    if isinstance(getattr(n, "end_lineno", None), int):
+                        n.end_lineno += base
+            filename = self.filename
         spec = gdef.args
         if spec.posonlyargs or spec.kwonlyargs or spec.vararg is not None or spec.kwarg is not None or \
                 gdef.decorator_list:

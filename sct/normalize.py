@@ -116,8 +116,10 @@ class Normalizer(Statements, Loops, Expressions):
     namer, the line of the statement being lowered, the pure sub-expressions already computed
     in it, the names bound in the function) and the statement loop."""
 
-    def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer, rt_name: str = "rt"):
+    def __init__(self, fdef: gast.FunctionDef, filename: str, namer: Namer, rt_name: str = "rt",
+                 partials=None):
         self.rt_name = rt_name
+        self.partials = partials      # sct.partials.PartialRewriter of the function (None: none rewritten)
         self.fdef = fdef
         self.computed = {}
         self.filename = filename

@@ -5,6 +5,8 @@ sub-expression repeated in one statement is computed once (``computed``).  A mix
 ``computed``, ``locals``, ``rt_name``, and calls ``emit``, ``assign_to``, ``lambda_def``, ``fail``)."""
 from __future__ import annotations
 
+import dataclasses
+import types
 from typing import List
 
 import gast
@@ -34,6 +36,12 @@ UNSUPPORTED = {
     gast.ClassDef: ("a class definition", "define the class at module level"),
 }
 
+
+
+def _dict_syntax(node) -> bool:
+    """A dict display, dict comprehension or ``dict(...)`` call: a dict, whatever names mean."""
+    return isinstance(node, (gast.Dict, gast.DictComp)) or \
+        isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
 
 
 class Expressions:
@@ -148,6 +156,14 @@ class Expressions:
         """``node`` with every operand an atom (one operation)."""
         if isinstance(node, (gast.Name, gast.Constant)):
             return node
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.BitOr):
+            # d | {"k": v}: a dict merged (rt.dict_or: two dicts, or refused), as {**d, "k": v};
+            # a | b of names: rt.bit_or (dicts merged, with derivatives; else Python's |)
+            name = "dict_or" if any(_dict_syntax(e) for e in (node.left, node.right)) else "bit_or"
+            made = call(f"{self.rt_name}.{name}", [self.atom(node.left, out, hint),
+                                                  self.atom(node.right, out, hint)])
+            made.op = node.op       # (t |= v: checked as the operator, sct/augmented_writes.py)
+            return made
         if isinstance(node, gast.BinOp):
             return gast.BinOp(left=self.atom(node.left, out, hint), op=node.op,
                               right=self.atom(node.right, out, hint))
@@ -204,7 +220,28 @@ class Expressions:
 
     def call_expr(self, node: gast.Call, out: List, hint: str):
         """A call with its function (an attribute chain on a module kept), arguments and keywords
-        atoms; ``map(f, xs)`` becomes a list comprehension, ``super()`` names its arguments."""
+        atoms; ``map(f, xs)`` becomes a list comprehension, ``super()`` names its arguments;
+        ``functools.partial(f, ...)`` of a function it sees, a nested function (sct/partials.py)."""
+        if self.partials is not None:
+            made = self.partials.rewrite(self, node, out, hint)
+            if made is not None:
+                return made
+            if isinstance(node.func, gast.Call):          # partial(f, ...)(x): the def called directly
+                made = self.partials.rewrite(self, node.func, out, hint)
+                if made is not None:
+                    node = gast.Call(func=made, args=node.args, keywords=node.keywords)
+        if self.partials is not None and len(node.args) == 1 and not isinstance(node.args[0], gast.Starred) and \
+                all(k.arg is not None for k in node.keywords) and \
+                self.partials.resolve(node.func, self.local_root) is dataclasses.replace:
+            # dataclasses.replace(p, w=v): rt.dataclass_replaced, the changes as a dict
+            return call(f"{self.rt_name}.dataclass_replaced", [
+                self.atom(node.args[0], out, hint),
+                self.atom(gast.Dict(keys=[const(k.arg) for k in node.keywords],
+                                    values=[k.value for k in node.keywords]), out, hint + "_changes")])
+        if any(k.arg is None for k in node.keywords):
+            made = self.splatted_call(node, out, hint)
+            if made is not None:
+                return made
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
                 and not node.keywords:
             return self.atom(self.mapped(node), out, hint)
@@ -239,6 +276,44 @@ class Expressions:
                 value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def splatted_call(self, node: gast.Call, out: List, hint: str):
+        """``f(a, k=v, **d)`` of a function called by its name (not a numpy or sct op): its keywords
+        merged as Python binds them, passed by position (``f(a, *[kw[n] for n in names])``, the
+        names and the defaults between from f's signature when it runs, rt.keyword_defaults and
+        rt.keyword_layout: what Python refuses, a TypeError; keyword-only parameters and
+        ``**kwargs`` refused), so the values in ``d`` are differentiated as a dict's items."""
+        from .partials import _chain
+        func = node.func
+        if not isinstance(func, gast.Name) or any(isinstance(a, gast.Starred) for a in node.args):
+            return None
+        if self.partials is not None and not self.local_root(func):
+            target = self.partials.resolve(func, self.local_root)
+            if not isinstance(target, types.FunctionType) or \
+                    (getattr(target, "__module__", None) or "").split(".")[0] in ("numpy", "sct", "scipy"):
+                return None
+        elif not self.local_root(func):
+            return None
+        f = self.atom(func, out, hint)
+        args = [self.atom(a, out, hint) for a in node.args]
+        explicit = [k.arg for k in node.keywords if k.arg is not None]
+        atoms = [self.atom(k.value, out, hint) for k in node.keywords]      # in the call's order
+        dicts = [a for a, k in zip(atoms, node.keywords) if k.arg is None]
+        keys, values = [None], [call(f"{self.rt_name}.keyword_defaults",
+                                     [f, const(len(args)), gast.Tuple(elts=[const(k) for k in explicit],
+                                                                      ctx=gast.Load())] + dicts)]
+        for a, k in zip(atoms, node.keywords):
+            keys.append(None if k.arg is None else const(k.arg))
+            values.append(a)
+        merged = self.atom(gast.Dict(keys=keys, values=values), out, hint + "_keywords")
+        names = self.atom(call(f"{self.rt_name}.keyword_layout", [f, const(len(args)), merged]), out,
+                          hint + "_names")
+        item = self.namer.fresh("name")
+        listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
+                               generators=[gast.comprehension(target=store(item), iter=names, ifs=[],
+                                                              is_async=0)])
+        passed = self.atom(listed, out, hint + "_arguments")
+        return gast.Call(func=f, args=args + [gast.Starred(value=passed, ctx=gast.Load())], keywords=[])
 
     def paired(self, node: gast.Call) -> gast.ListComp:
         """``zip(xs, ys, ...)`` / ``enumerate(xs)`` as ``[(v, w, ...) for v, w, ... in zip(xs, ys, ...)]``."""

@@ -195,6 +195,9 @@ class Statements:
         if isinstance(value, gast.Lambda):   # f = lambda ...: the def f (what a call of f reads)
             self.emit(out, self.lambda_def(name, value, out))
             return
+        if isinstance(value, gast.Call) and self.partials is not None and \
+                self.partials.rewrite(self, value, out, hint, name) is not None:
+            return                           # f = partial(g, ...): the def f (sct/partials.py)
         rhs = self.simple(value, out, hint=hint)
         self.emit(out, assign(name, rhs))
 

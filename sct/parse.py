@@ -318,6 +318,8 @@ def register_source(filename: str, source: str) -> None:
 
 
 def source_line(filename: str, lineno: int) -> str:
+    from .runtime.errors import real_location
+    filename, lineno = real_location(filename, lineno)
     return linecache.getline(filename, lineno).strip()
 
 

@@ -25,6 +25,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                     setattr(ns, public, value)
                     ids[id(value)] = public
     ns.ZERO = support.ZERO                  # the zero adjoint marker, compared by identity
+    ns.PARTIAL_UNSET = support.PARTIAL_UNSET    # a partial's keyword the call left out (sct/partials.py)
     for name, value in scalar_ops.EXPORTS.items():     # math functions, called directly (sct/scalars.py)
         setattr(ns, name, value)
     ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into

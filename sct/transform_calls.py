@@ -9,6 +9,7 @@ can be differentiated again.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import types
@@ -142,6 +143,8 @@ def vjp_pair(fn, active, args, kwargs):
     fn = registry.readable(fn)
     if isinstance(fn, Closure):                # a nested function with its captured values
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
+    if type(fn) is functools.partial:
+        return _partial_pair(fn, tuple(active), args, kwargs)
     _refuse_forward_mode_entry(fn)
     _refuse_closure_wrapper(fn)
     _refuse_traced_bound_methods(args, active)
@@ -373,6 +376,15 @@ def _refuse_forward_mode_entry(fn) -> None:
 
 
 def _refuse_closure_wrapper(fn) -> None:
+    partial = getattr(fn, "__sct_partial__", None)
+    if partial is not None:
+        code = getattr(partial.func, "__code__", None)
+        raise CompileError(
+            f"higher derivatives through functools.partial({getattr(partial.func, '__name__', '?')}, ...) "
+            "passed in as a value are not supported yet; make the partial inside the differentiated "
+            "function (partial(f, ...) of a module-level f is read as the nested function it is), or "
+            "call the function with all its arguments",
+            code.co_filename if code else None, code.co_firstlineno if code else None, "functools.partial")
     closure = getattr(fn, "__sct_closure__", None)
     if closure is not None:
         code = getattr(closure.fn, "__code__", None)
@@ -398,6 +410,51 @@ def _users_line(filename, line):
             break
         filename, line = mapped[0], mapped[1][line - 1]
     return filename, line
+
+
+def _partial_pair(partial, active, args, kwargs):
+    """The pair of a ``functools.partial`` value that generated code calls (one made outside the
+    function, or one sct/partials.py did not rewrite, made of constants: a partial of traced
+    values made in the function is refused where it is made, as a call with no rule): its
+    function with the frozen arguments in front and the frozen keywords under the call's, as
+    Python binds them; the frozen values are constants (as a lambda's captured ones)."""
+    import inspect
+    fn = partial.func
+    nfrozen, given = len(partial.args), len(args)
+    every = partial.args + tuple(args)
+    keywords = {**partial.keywords, **kwargs}
+    layout: list = []       # the parameters after the arguments passed by keyword, by position
+    if isinstance(fn, types.FunctionType) and keywords:
+        # keywords of named parameters to their positions (the helper's kinds are positional)
+        params = list(inspect.signature(fn).parameters.values())
+        plain = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(every) <= len(plain):
+            named = plain[len(every):]
+            last = max((i for i, p in enumerate(named) if p.name in keywords and
+                        p.kind == p.POSITIONAL_OR_KEYWORD), default=-1)
+            layout = named[:last + 1]
+            if any(p.name not in keywords and p.default is p.empty or
+                   p.kind != p.POSITIONAL_OR_KEYWORD for p in layout):
+                layout = []        # Python's TypeError, from the call as written
+
+    def bound(call_args, call_kwargs):
+        rest = {**partial.keywords, **call_kwargs}
+        return partial.args + tuple(call_args) + tuple(
+            rest.pop(p.name) if p.name in rest else p.default for p in layout), rest
+
+    every, rest = bound(args, kwargs)
+    mask = (False,) * nfrozen + tuple(active) + (False,) * len(layout)
+    fwd, bwd = vjp_pair(fn, mask, every, rest)
+
+    def forward_partial(*call_args, **call_kwargs):
+        every_now, rest_now = bound(call_args, call_kwargs)
+        return fwd(*every_now, **rest_now)
+
+    def backward_partial(residuals, grad):
+        return tuple(bwd(residuals, grad))[nfrozen:nfrozen + given]
+    forward_partial.__sct_partial__ = partial        # differentiating these again is refused
+    backward_partial.__sct_partial__ = partial
+    return forward_partial, backward_partial
 
 
 def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):

@@ -181,8 +181,8 @@ def scale_by(a, s=1.0):
 
 
 def forwards_kwargs(x):
-    options = {"s": 2.0}
-    y = scale_by(x, **options)
+    options = {"axis": 0}
+    y = np.sum(x * 2.0, **options)       # (** to a helper of the user's is read since dec 6; to an op: refused)
     return dlgradient(y, x)
 
 

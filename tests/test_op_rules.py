@@ -1276,12 +1276,25 @@ CASES = [
          complex=True),
     Case(np.cov, [R(4, 2)], kwargs=dict(rowvar=False, aweights=np.array([0.5, 1.0, 2.0, 0.25]), ddof=2)),
     Case(np.cov, [R(4), R(4)], (0, 1), kwargs=dict(fweights=np.array([3, 1, 1, 2]), bias=True)),
+    Case(np.delete, [R(5), C(1)], complex=True),
+    Case(np.delete, [R(2, 4), C([0, 2])], kwargs=dict(axis=1)),
+    Case(np.delete, [R(2, 3), C(np.array([True, False, False, True, True, False]))]),
+    Case(np.insert, [R(4), C([3, 0]), R(2)], (0, 2), complex=True),
+    Case(np.insert, [R(4), C(1), R(3)], (0, 2)),
+    Case(np.insert, [R(2, 3), C(2), R(2)], (0, 2), kwargs=dict(axis=1)),
+    Case(np.insert, [R(2, 3), C([1]), R()], (0, 2), kwargs=dict(axis=0)),
+    Case(np.unique, [R(6)]),
+    Case(np.unique, [R(2, 3)]),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.
 EXEMPT = {getattr(support, name): "runs the compiler (tested in the compiler's tests)"
           for name in ("call_fwd", "call_bwd") if hasattr(support, name)}
 EXEMPT[support.bind_closure] = "a nested function's captured values as a tuple (tests/test_issue6_closures.py)"
+for _name in ("dict_or", "bit_or", "bit_or_left", "bit_or_right", "dataclass_replaced",
+              "kept_fields_adjoint", "changed_fields_adjoint"):
+    EXEMPT[getattr(support, _name)] = ("dicts and dataclass objects in and out: checked through the code "
+                                       "that uses them, to second order (tests/test_idioms_dec6.py)")
 
 PARAMS = []
 for _case in CASES:

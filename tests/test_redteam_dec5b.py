@@ -177,7 +177,6 @@ REFUSED = {
     "d_reparam_generator": ((_r(217, 6),), "eps2 = rng.normal(size=3)"),
     "c_dict_pop": ((_r(187, 3),), "d.pop("),
     "c_del_item": ((_r(184, 3),), "del l[0]"),
-    "c_dict_update": ((_r(185, 3),), "d.update("),
     "b_attribute_augassign": ((_r(151, 6),), "s.step(u)"),
     "b_copy_alias_augassign": ((_r(135, 3),), "z += 1.0"),
     "b_fill_diagonal": ((_r(138, 3, 3),), "np.fill_diagonal("),
@@ -292,6 +291,10 @@ NO_SECOND = {"b_default_binding_lambdas", "b_side_effect_global"}
 
 FORWARD = sorted(n for n in CORPUS if n not in REFUSED
                  and not any(np.iscomplexobj(a) for a in CORPUS[n][0]))
+# d.update is read as {**d, **other} (reverse mode, since dec 6); forward mode through a dict merge
+# is not modelled yet (an error, as for {**d, **other} written out)
+JVP = [pytest.param(n, marks=pytest.mark.xfail(reason="forward mode through a dict merge", strict=True))
+       if n == "c_dict_update" else n for n in FORWARD]
 
 
 def _fixed_int(f, kw):
@@ -304,7 +307,7 @@ def _fixed_int(f, kw):
     return call
 
 
-@pytest.mark.parametrize("name", FORWARD)
+@pytest.mark.parametrize("name", JVP)
 def test_jvp(name):
     f = getattr(F, name)
     args, kw = CORPUS[name]
@@ -605,11 +608,15 @@ def test_global_random_state_draws_like_python():
 def test_refused_container_methods_advise_what_works():
     # d.update / d.pop(key) on a dict the function built: the advice was `d = d.copy()`, refused the same
     # way; it now names a rewrite sct reads (and that rewrite is differentiated)
-    for name, advice in [("c_dict_update", "{**d, **other}"), ("c_dict_pop", "d = {k: w for k, w in d.items()")]:
+    # (d.update on a dict no other name shares is differentiated since dec 6: tests/test_idioms_dec6.py)
+    for name, advice in [("c_dict_pop", "d = {k: w for k, w in d.items()")]:
         with pytest.raises(sct.CompileError) as info:
             _sct_value_grads(getattr(F, name), (_r(185, 3),), {})
         assert advice in str(info.value) and "d.copy()" not in str(info.value)
     x = _r(185, 3)
+    value, (g,) = _sct_value_grads(F.c_dict_update, (x,), {})
+    assert np.isclose(value, F.c_dict_update(x.copy()))
+    np.testing.assert_allclose(g, numerical_gradient(F.c_dict_update, [x.copy()], 0), rtol=1e-6, atol=1e-8)
     value, (g,) = _sct_value_grads(F.c_dict_update_rewritten, (x,), {})
     assert np.isclose(value, F.c_dict_update_rewritten(x.copy()))
     np.testing.assert_allclose(g, numerical_gradient(F.c_dict_update_rewritten, [x.copy()], 0), rtol=1e-6, atol=1e-8)

@@ -1,0 +1,161 @@
+"""``functools.partial(f, a, k=v)`` made in differentiated code: the nested function it is.
+
+A partial freezes ``f`` and the values of its arguments when it is made, and calling it calls
+``f`` with the frozen positional arguments first, then the call's, and the frozen keywords
+unless the call names them again.  Where ``f`` is a Python function the compiler can see (a
+global or module attribute, not a local of the function), ``p = partial(f, a, k=v)`` becomes
+
+    p_a0 = a                      # the frozen values, read once, where the partial is made
+    p_k = v
+    p_unset = rt.PARTIAL_UNSET
+    def p(<the partial's own signature, as inspect.signature(partial) gives it>, *, k=p_unset):
+        if k is p_unset:
+            k = p_k
+        return f(p_a0, <its positional parameters>, k=k)
+
+so its frozen values are captured values of a nested function (``sct/closures.py``: the
+derivatives flow back to ``a`` and ``v``; a call in the function passes them directly), and a
+call of it binds its arguments exactly as the partial would (a frozen keyword turns the
+parameters after it keyword-only, so a surplus positional argument is Python's TypeError too).
+Anything else (``f`` a local value or not a Python function, ``*``/``**`` in the partial,
+defaults that are not literals, ``f`` taking ``**kwargs``) is left as written: a partial value
+that generated code calls (``rt.vjp``) and that the run time reads as its function with the
+frozen values constant (a partial passed in as an argument: its values are constants, as a
+lambda's captured ones).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+from typing import List, Optional, Set
+
+import gast
+
+from .ir import assign, load
+
+_LITERALS = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _chain(node) -> Optional[List[str]]:
+    """``a.b.c`` as ["a", "b", "c"] (None: not a name chain)."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name):
+        return None
+    parts.append(node.id)
+    return parts[::-1]
+
+
+class PartialRewriter:
+    """Resolves the names of one function (its globals, closure cells, builtins) for the
+    normalizer, and writes the nested function of each partial it can see through."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.used: Set[str] = set()       # global names whose values the rewrite read (guarded)
+        self.functions: Set[str] = set()  # of those, the functions whose signatures it read
+
+    def resolve(self, node, local_root) -> object:
+        parts = _chain(node)
+        if parts is None or local_root(node):
+            return None
+        fn = self.fn
+        code = fn.__code__
+        if parts[0] in code.co_freevars and fn.__closure__:
+            try:
+                value = fn.__closure__[code.co_freevars.index(parts[0])].cell_contents
+            except ValueError:
+                return None
+        elif parts[0] in fn.__globals__:
+            value = fn.__globals__[parts[0]]
+        else:
+            builtins = fn.__globals__.get("__builtins__", {})
+            builtins = builtins if isinstance(builtins, dict) else vars(builtins)
+            if parts[0] not in builtins:
+                return None
+            value = builtins[parts[0]]
+        for attr in parts[1:]:
+            if not isinstance(value, types.ModuleType):
+                return None
+            value = getattr(value, attr, None)
+        return value
+
+    def rewrite(self, norm, node: gast.Call, out: List, hint: str, name: Optional[str] = None):
+        """The name of the nested function ``node`` (a call of functools.partial) is, its
+        statements emitted into ``out``; None where it is not one this module writes.  ``name``:
+        the name it is assigned to (the def gets it, so calls of it are direct)."""
+        if self.resolve(node.func, norm.local_root) is not functools.partial or not node.args or \
+                any(isinstance(a, gast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            return None
+        target = node.args[0]
+        f = self.resolve(target, norm.local_root)
+        if not isinstance(f, types.FunctionType) or _chain(target) is None:
+            return None
+        frozen = node.args[1:]
+        keywords = [k.arg for k in node.keywords]
+        try:
+            marker = object()
+            sig = inspect.signature(functools.partial(f, *[marker] * len(frozen),
+                                                      **{k: marker for k in keywords}))
+            named = inspect.signature(f).parameters
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind in (p.VAR_KEYWORD, p.POSITIONAL_ONLY) for p in named.values()) or \
+                any(k not in named or named[k].kind == inspect.Parameter.POSITIONAL_ONLY for k in keywords):
+            return None
+        function_name = ".".join(_chain(target))
+        base = hint if hint.isidentifier() else "partial"
+        name = name or norm.namer.fresh(base + "_partial")
+        temps = [norm.namer.fresh(f"{name}_arg") for _ in frozen]
+        kw_temps = {k: norm.namer.fresh(f"{name}_{k}") for k in keywords}
+        unset = norm.namer.fresh(f"{name}_unset")
+        taken = set(temps) | set(kw_temps.values()) | {unset, _chain(target)[0], name}
+        if any(p in taken for p in sig.parameters):
+            return None
+        params, body, call_args, call_keywords = [], [], list(temps), []
+        star = False
+        for p in sig.parameters.values():
+            if p.kind == p.VAR_POSITIONAL:
+                params.append("*" + p.name)
+                call_args.append("*" + p.name)
+                star = True
+                continue
+            default = ""
+            if p.name in kw_temps:
+                default = "=" + unset
+                body.append(f"    if {p.name} is {unset}:\n        {p.name} = {kw_temps[p.name]}\n")
+            elif p.default is not p.empty:
+                if type(p.default) not in _LITERALS:
+                    return None
+                default = "=" + repr(p.default)
+            if p.kind == p.KEYWORD_ONLY:
+                if not star:
+                    params.append("*")
+                    star = True
+                call_keywords.append(f"{p.name}={p.name}")
+            else:
+                call_args.append(p.name)
+            params.append(p.name + default)
+        source = (f"def {name}({', '.join(params)}):\n" + "".join(body) +
+                  f"    return {function_name}({', '.join(call_args + call_keywords)})\n")
+        fdef = gast.parse(source).body[0]
+        for n in gast.walk(fdef):
+            if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
+                n.lineno = norm.line
+                n.col_offset = getattr(node, "col_offset", 0)
+        fdef._sct_partial = function_name
+        for t, a in zip(temps, frozen):
+            norm.assign_to(t, a, out)
+        for k in node.keywords:
+            norm.assign_to(kw_temps[k.arg], k.value, out)
+        norm.emit(out, assign(unset, gast.Attribute(value=load(norm.rt_name), attr="PARTIAL_UNSET",
+                                                    ctx=gast.Load())))
+        norm.emit(out, fdef)
+        self.used |= {_chain(target)[0], _chain(node.func)[0]}
+        if len(_chain(target)) == 1:
+            self.functions.add(_chain(target)[0])
+        return load(name)
