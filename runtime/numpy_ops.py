@@ -1303,7 +1303,7 @@ def insert(g, ans, arr, obj, values, axis=None):
                          inserted_labels(arr, obj, values, axis, True), None))
 
 
-@defrule(np.unique, wrt=("ar",), linear="ar")
+@defrule(np.unique, wrt=("ar",))           # not linear: unique(v) sorts v's own values
 def unique(g, ans, ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
            equal_nan=True, sorted=True):
     return take_adjoint(g, ar, unique_sources(ar, return_index, return_inverse, return_counts, axis,

@@ -936,8 +936,8 @@ def none_default_branch(x):
     return _with_defaults(x) * _with_defaults(x, x) + _with_defaults(x, bias=x[0])
 
 
-# refused at the line (a functools.partial made inside the function, called there)
-@case(lambda: (R(241, 3), ()), refused=(None, "return f(x) * f(x, np.sin(x))"))
+# a functools.partial made inside the function, called there (was refused; sct/partials.py)
+@case(lambda: (R(241, 3), ()))
 def functools_partial(x):
     f = functools.partial(_with_defaults, bias=1.5)
     return f(x) * f(x, np.sin(x))

@@ -258,7 +258,7 @@ def _line_of(fun, text):
 
 
 @pytest.mark.parametrize("fun, call, construct", [
-    (_json_of_traced, "json.dumps(x.tolist())", "**kwargs in a call"),
+    (_json_of_traced, "json.dumps(x.tolist())", "json/encoder.py"),
     (_formatter_of_traced, 'string.Formatter().format("{0}", x)', "auto_arg_index"),
     (_logger_of_traced, 'logging.getLogger("sct-test-dec6").debug', "logging.getLogger"),
 ])

@@ -589,3 +589,14 @@ def dc_post_init(x, t):
 def test_dataclasses_replace_with_post_init_refused():
     with pytest.raises(EvaluationError, match="__post_init__"):
         dlfeval(first, dc_post_init, dlarray(X), dlarray(T))
+
+
+def test_np_unique_forward_mode_is_its_derivative_not_unique_of_the_tangent():
+    # np.unique is not linear: its tangent is the tangent of each first occurrence, in the sorted
+    # order of the values (was unique(tangent): the tangent's own values sorted and deduplicated)
+    from sct import jvp
+    x = np.array([0.7, -0.2, 0.7, 1.5, -0.2])
+    v = np.array([3.0, 1.0, -5.0, 2.0, 4.0])
+    y, jv = jvp(lambda a: np.unique(a) * 2.0, x, v)
+    _, first = np.unique(x, return_index=True)
+    np.testing.assert_allclose(np.asarray(getattr(jv, "data", jv)), 2.0 * v[first], rtol=1e-12)
