@@ -26,7 +26,7 @@ from .cache import ENTRIES as _ENTRIES
 from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError
-from .parse import LINE_MAPS as _LINE_MAPS
+from .parse import LINE_MAPS as _LINE_MAPS, user_line
 from .kinds import kind_of
 
 
@@ -695,7 +695,7 @@ def _install_warning_hook() -> bool:
             _at_generated_frame(msg)        # numpy's warning inside a runtime function: its caller's line
             filename = msg.filename
         if filename in LINE_MAPS:
-            filename, lineno = _user_line(filename, msg.lineno)
+            filename, lineno = user_line(filename, msg.lineno)
             if filename not in LINE_MAPS:
                 warnings.warn_explicit(msg.message, msg.category, filename, lineno, registry=_WARNINGS_SHOWN)
                 return
@@ -865,25 +865,9 @@ def _located_sct_error(exc: SctError) -> SctError:
 _WARNINGS_SHOWN: dict = {}
 
 
-def _user_line(filename, lineno):
-    """The user's file and line that line ``lineno`` of generated code ``filename`` was made from
-    (generated code differentiated again maps to generated code: followed)."""
-    from .parse import LINE_MAPS
-    mapped = LINE_MAPS.get(filename)
-    for _ in range(16):
-        if mapped is None:
-            break
-        lines = mapped[1]
-        user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
-        filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
-        mapped = LINE_MAPS.get(filename)
-    from .runtime.errors import real_location
-    return real_location(filename, lineno)
-
-
 def _warn_at_user_lines(caught) -> None:
     for w in caught:
-        filename, lineno = _user_line(w.filename, w.lineno)
+        filename, lineno = user_line(w.filename, w.lineno)
         warnings.warn_explicit(w.message, w.category, filename, lineno, registry=_WARNINGS_SHOWN)
 
 

@@ -564,3 +564,18 @@ def _same_code(a, b) -> bool:
         elif type(x) is not type(y) or repr(x) != repr(y) and (isinstance(x, (float, complex)) or x != y):
             return False
     return True
+
+
+def user_line(filename, lineno):
+    """The user's file and line that line ``lineno`` of generated code ``filename`` was made from
+    (generated code differentiated again maps to generated code: followed)."""
+    mapped = LINE_MAPS.get(filename)
+    for _ in range(16):
+        if mapped is None:
+            break
+        lines = mapped[1]
+        user_line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
+        filename, lineno = mapped[0], user_line or min([n for n in lines if n] or [1])
+        mapped = LINE_MAPS.get(filename)
+    from .runtime.errors import real_location
+    return real_location(filename, lineno)

@@ -844,10 +844,7 @@ _support.HOOKS.primal_method = primal_method
 _support.HOOKS.site_miss = site_miss
 
 
-def _user_line(filename, lineno):
-    from .api import _user_line as user_line
-    return user_line(filename, lineno)
-
+from .parse import user_line as _user_line  # noqa: E402
 
 _support.HOOKS.user_line = _user_line
 from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
