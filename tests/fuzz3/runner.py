@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
 import sys
-import traceback
 import warnings
 
 import numpy as np
@@ -28,6 +26,7 @@ if _TESTS not in sys.path:
 
 from fuzz2.runner import (FINDINGS, Mismatch, Unreliable, _Timeout, classify_refusal, close,  # noqa: E402,F401
                           data, load)
+from fuzz2.runner import check_file as _check_file  # noqa: E402
 
 VALUE_RTOL, VALUE_ATOL = 1e-9, 1e-11
 RTOL, ATOL = 1e-4, 1e-6
@@ -216,39 +215,8 @@ def run_driver(mod):
 
 
 def check_file(path, timeout=40.0):
-    """(status, kind, reason, detail) for the program in ``path``."""
-    from sct import CompileError, EvaluationError
-    old = None
-    if timeout and hasattr(signal, "SIGVTALRM"):
-        def on_alarm(signum, frame):
-            raise _Timeout()
-        old = signal.signal(signal.SIGVTALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_VIRTUAL, timeout)
-    name = None
-    try:
-        mod = load(path)
-        name = mod.__name__
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            run_driver(mod)
-        return "PASSED", "", "", ""
-    except Unreliable as exc:
-        return "SKIPPED", "", str(exc).splitlines()[0][:200], ""
-    except Mismatch as exc:
-        return "WRONG", exc.kind, str(exc)[:600], traceback.format_exc()
-    except (CompileError, EvaluationError) as exc:
-        status = classify_refusal(exc, path)
-        return status, type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "", str(exc)
-    except _Timeout:
-        return "CRASHED", "timeout", f"no result after {timeout} s CPU", ""
-    except Exception as exc:
-        return "CRASHED", type(exc).__name__, f"{type(exc).__name__}: {str(exc)[:300]}", traceback.format_exc()
-    finally:
-        if old is not None:
-            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-            signal.signal(signal.SIGVTALRM, old)
-        if name:
-            sys.modules.pop(name, None)
+    """(status, kind, reason, detail) for the program in ``path``: fuzz2's harness with this driver."""
+    return _check_file(path, timeout, driver=run_driver)
 
 
 REPRO_FOOTER = '''
