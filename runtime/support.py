@@ -905,8 +905,8 @@ def _refuse_nan_through_unselected(grad):
     if not nan:
         return
     filename, lineno = _UNSELECTED.sites[0]
-    if HOOKS.user_line is not None:
-        filename, lineno = HOOKS.user_line(filename, lineno)
+    if LINES.user_line is not None:
+        filename, lineno = LINES.user_line(filename, lineno)
     raise EvaluationError(
         "the gradient is NaN through np.where here: a branch it is given is NaN or infinite where "
         "the condition does not select it (numpy computes both branches), its derivative there is not "
@@ -1246,10 +1246,20 @@ class CompilerHooks:
     primal_call = primal_method = None
     site_miss = None                  # a call site's first call, or one its entries do not match
     changes_arguments = None          # whether a user function may change its arguments in place
-    user_line = None                  # (file, line) of generated code -> the user's file and line
 
 
 HOOKS = CompilerHooks()
+
+
+class LineMap:
+    """(file, line) of generated code -> the user's file and line, lent by the compiler
+    (sct.parse.user_line).  Apart from HOOKS because it runs no generated code and keeps no
+    log: runtime code that reads it (project's NaN refusal) needs no effects log around it
+    (sct.api._reaches_log looks for HOOKS)."""
+    user_line = None
+
+
+LINES = LineMap()
 
 
 def vjp(fn, active, *args, **kwargs):

@@ -133,12 +133,13 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if analysis.sharing(s, z) is not None:
             return None
         return [assign(z, call(f"{rt_name}.add_at", [load(z), node.args[1], node.args[2]]))]
+    # (the method's name is tested before analysis.locals: reading the analysis makes it)
     if result is not None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-            func.value.id in analysis.locals and target is None and func.attr == "setdefault" and \
+            func.attr == "setdefault" and target is None and func.value.id in analysis.locals and \
             analysis.builtin(s, func.value.id) and analysis.sharing(s, func.value.id) is None:
         return _dict_method(func.value.id, "setdefault", node, analysis, rt_name, result)
     if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-            func.value.id in analysis.locals and target is None:
+            func.attr in _LOWERED_METHODS and target is None and func.value.id in analysis.locals:
         z, method = func.value.id, func.attr
         if method in ("update", "setdefault") and analysis.builtin(s, z) and analysis.sharing(s, z) is None:
             return _dict_method(z, method, node, analysis, rt_name)
@@ -157,6 +158,9 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if method == "insert" and len(node.args) == 2 and not node.keywords:
             return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
+
+
+_LOWERED_METHODS = frozenset({"update", "setdefault", "sort", "fill", "reverse", "extend", "insert"})
 
 
 def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, result=None) -> Optional[List]:

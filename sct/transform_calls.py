@@ -846,7 +846,7 @@ _support.HOOKS.site_miss = site_miss
 
 from .parse import user_line as _user_line  # noqa: E402
 
-_support.HOOKS.user_line = _user_line
+_support.LINES.user_line = _user_line
 from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
 
 _support.HOOKS.changes_arguments = _changes_arguments
