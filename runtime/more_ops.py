@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import operator
 import math
 
 import numpy as np
@@ -778,6 +779,15 @@ def reduce_items(function, iterable, initial=_NO_INITIAL):
 
 
 equivalent(functools.reduce, reduce_items)
+
+
+def or_items(a, b):
+    """``operator.or_(a, b)`` (functools.reduce(operator.or_, dicts)) read as ``a | b``: dicts
+    merged with their items' derivatives (rt.bit_or), to any order."""
+    return a | b
+
+
+equivalent(operator.or_, or_items)
 
 
 def fsum_items(iterable):

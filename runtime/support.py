@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .registry import defrule, nondifferentiable
+from .registry import alias, defrule, nondifferentiable
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -2070,16 +2070,6 @@ def pairs_to_dict(grad, mapping):
     return out
 
 
-def union_part(grad, mapping, later):
-    """The adjoint of ``mapping``'s part of ``mapping | later`` (dicts): the items of ``grad`` under
-    ``mapping``'s keys that ``later`` does not replace (``later`` None: all of them).  Anything
-    else is zero: ``|`` of ints, bools or masks carries no derivative."""
-    if _is_zero(grad) or not isinstance(mapping, dict) or not isinstance(grad, dict):
-        return ZERO
-    out = {k: grad[k] for k in mapping if k in grad and (later is None or k not in later)}
-    return out if out else ZERO
-
-
 def values_to_dict(grad, mapping):
     """The adjoint of dict_values: each value adjoint back under its key."""
     if _is_zero(grad):
@@ -2366,17 +2356,6 @@ def _dict_items_rule(g, ans, mapping):
     return pairs_to_dict(g, mapping)
 
 
-@defrule(union_part, wrt=("grad",), linear="grad")
-def _union_part_rule(g, ans, grad, mapping, later):
-    return union_part(g, mapping, later)
-
-
-@defrule(operator.or_, wrt=("a", "b"))
-def _or_rule(g, ans, a, b):
-    # `q = p | {"w": v}` of dicts (was nondifferentiable: a silent zero gradient for p and v)
-    return union_part(g, a, b), union_part(g, b, None)
-
-
 @defrule(dict_values, wrt=("mapping",), method="values")
 def _dict_values_rule(g, ans, mapping):
     return values_to_dict(g, mapping)
@@ -2560,6 +2539,10 @@ def _bit_or_left_rule(g, ans, grad, a, b):
 @defrule(bit_or_right, wrt=("grad",), linear=("grad",))
 def _bit_or_right_rule(g, ans, grad, a, b):
     return bit_or_right(g, a, b)
+
+
+# operator.or_ called by name (functools.reduce(operator.or_, dicts)) is `a | b`
+alias(operator.or_, bit_or)
 
 
 @defrule(dict_merged, wrt=("a", "b"))

@@ -1296,7 +1296,7 @@ for _name in ("dict_or", "bit_or", "bit_or_left", "bit_or_right", "dataclass_rep
     EXEMPT[getattr(support, _name)] = ("dicts and dataclass objects in and out: checked through the code "
                                        "that uses them, to second order (tests/test_idioms_dec6.py)")
 import operator as _operator  # noqa: E402
-EXEMPT[support.union_part] = EXEMPT[_operator.or_] = (
+EXEMPT[_operator.or_] = (
     "operator.or_ of dicts and its adjoint part: checked through the code that uses them, to second "
     "order (tests/test_redteam_dec6a.py)")
 
