@@ -1355,6 +1355,49 @@ def method_of(obj, name):
     return getattr(obj, name)
 
 
+_CO_VARARGS = 0x04
+
+
+def positional(fn):
+    """``fn`` with its keyword-only parameters made positional, after its others (the same code,
+    globals and closure): a call that passes a traced value to a keyword-only parameter
+    (``layer(x, w=w)`` of ``def layer(x, *, w)``) reads ``rt.vjp(rt.positional(layer), mask, x, w)``,
+    so that the value's adjoint comes back by position (sct/calls.py).  Its defaults: those of
+    the trailing parameters that all have one, positional or keyword-only.  Made once per code
+    and defaults (the same function each time: sites and caches know it by identity)."""
+    if type(fn) is not types.FunctionType:
+        raise TypeError(f"{fn!r} is not a Python function: sct passes traced keyword-only "
+                        "arguments by position to Python functions only")
+    code = fn.__code__
+    if not code.co_kwonlyargcount:
+        return fn
+    if code.co_flags & _CO_VARARGS:
+        raise TypeError(f"{fn.__qualname__} has *{code.co_varnames[code.co_argcount + code.co_kwonlyargcount]}: "
+                        "sct passes traced keyword-only arguments by position only to functions without *args")
+    kwdefaults = fn.__kwdefaults__ or {}
+    held = fn.__dict__.get("__sct_positional__")
+    if held is not None and held[0] is code and held[1] is fn.__defaults__ and \
+            held[2].keys() == kwdefaults.keys() and all(held[2][k] is v for k, v in kwdefaults.items()):
+        return held[3]
+    count = code.co_argcount + code.co_kwonlyargcount
+    names = code.co_varnames[:count]
+    defaults = fn.__defaults__ or ()
+    values = [(False, None)] * (code.co_argcount - len(defaults)) + [(True, d) for d in defaults] + \
+        [(n in kwdefaults, kwdefaults.get(n)) for n in names[code.co_argcount:]]
+    tail: list = []
+    for has, value in reversed(values):
+        if not has:
+            break
+        tail.insert(0, value)
+    derived = types.FunctionType(code.replace(co_argcount=count, co_kwonlyargcount=0), fn.__globals__,
+                                 fn.__name__, tuple(tail) or None, fn.__closure__)
+    derived.__qualname__ = fn.__qualname__
+    derived.__module__ = fn.__module__
+    derived.__sct_positional_of__ = fn
+    fn.__sct_positional__ = (code, fn.__defaults__, dict(kwdefaults), derived)
+    return derived
+
+
 def _method_entry(site, obj, name, active, args):
     """The entry of ``site`` compiled for ``obj.name(...)`` with arguments like ``args`` (the
     method still the one it was compiled from), or None."""

@@ -8,6 +8,7 @@ recomputing sweeps replay them.
 from __future__ import annotations
 
 import copy
+import types as _types
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -94,7 +95,9 @@ class CallLowering(EmitPass):
                 getattr(value.func, "id", "call")
             base, maker, maker_args = name, "vjp", [value.func]
         if any(self.act.is_active(k.value) for k in keywords):
-            args, keywords = self.keywords_to_positions(s, info, args, keywords)
+            args, keywords, by_position = self.keywords_to_positions(s, info, args, keywords)
+            if by_position:         # traced keyword-only arguments: rt.positional(f) takes them by position
+                maker_args = [call(self.rt("positional"), maker_args)]
         fwd = self.namer.fresh(base + "_fwd")
         bwd = self.namer.fresh(base + "_bwd")
         residuals = self.namer.fresh(t + "_residuals")
@@ -152,12 +155,30 @@ class CallLowering(EmitPass):
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
             self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
+        params = list(signature.parameters.values())
+        kwonly = [p for p in params if p.kind == p.KEYWORD_ONLY]
+        by_position = any(p.name in bound.arguments and self.act.is_active(bound.arguments[p.name])
+                          for p in kwonly)
+        if by_position:
+            # the keyword-only parameters follow the others, as rt.positional(f) takes them
+            name = getattr(callee, "__qualname__", "the function")
+            if type(callee) is not _types.FunctionType or getattr(callee, "__sct_closure__", None) is not None \
+                    or isinstance(info.obj, type):
+                self.fail(s, f"a traced value passed to keyword-only parameter "
+                          f"{', '.join(p.name for p in kwonly if p.name in bound.arguments)} of {name}: "
+                          "sct differentiates keyword-only parameters of Python functions only; "
+                          "make it an ordinary parameter", "keyword argument")
+            if any(p.kind == p.VAR_POSITIONAL for p in params):
+                self.fail(s, f"a traced value passed to a keyword-only parameter of {name}, which also "
+                          "takes *args: sct does not differentiate that yet; make the keyword-only "
+                          "parameter an ordinary one, or drop *args", "keyword argument")
+            params = [p for p in params if p.kind != p.KEYWORD_ONLY and p.kind != p.VAR_KEYWORD] + kwonly + \
+                [p for p in params if p.kind == p.VAR_KEYWORD]
         positional: List = []
         rest: List = []
-        params = list(signature.parameters.values())
         last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
         for i, p in enumerate(params):
-            if p.kind == p.KEYWORD_ONLY:
+            if p.kind == p.KEYWORD_ONLY and not by_position:
                 if p.name in bound.arguments:
                     if self.act.is_active(bound.arguments[p.name]):
                         self.fail(s, f"{p.name} is a keyword-only parameter: make it an ordinary "
@@ -176,17 +197,21 @@ class CallLowering(EmitPass):
                               "keyword argument")
                 rest += [gast.keyword(arg=k, value=v) for k, v in bound.arguments.get(p.name, {}).items()]
                 continue
-            if p.kind != p.POSITIONAL_OR_KEYWORD and p.kind != p.POSITIONAL_ONLY:
+            if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY, p.KEYWORD_ONLY):
                 self.fail(s, advice, "keyword argument")
             if i > last:
-                break
+                continue
             if p.name in bound.arguments:
                 positional.append(bound.arguments[p.name])
             elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
                 positional.append(const(p.default))
+            elif by_position:
+                self.fail(s, f"{p.name} of {getattr(callee, '__qualname__', callee)} is left to its default "
+                          f"({p.default!r}) while a later parameter takes a traced value by keyword: "
+                          f"pass {p.name} too", "keyword argument")
             else:
                 self.fail(s, advice, "keyword argument")
-        return positional, rest
+        return positional, rest, by_position
 
     def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
         """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a

@@ -127,6 +127,18 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     Line numbers in the tree are those of the file, so errors and the comments
     of generated code point at the user's lines.
     """
+    original = getattr(fn, "__sct_positional_of__", None)
+    if original is not None:       # rt.positional(f): f's tree, its keyword-only parameters made positional
+        fdef, filename, source = function_ast(original)
+        args = fdef.args
+        if args.vararg is None:
+            defaults = [None] * (len(args.posonlyargs) + len(args.args) - len(args.defaults)) + list(args.defaults) + \
+                list(args.kw_defaults)
+            args.args = args.args + args.kwonlyargs
+            count = len(fn.__defaults__ or ())
+            args.defaults = defaults[len(defaults) - count:] if count else []
+            args.kwonlyargs, args.kw_defaults = [], []
+        return fdef, filename, source
     code = fn.__code__
     filename = code.co_filename
     if fn.__name__ == "<lambda>":

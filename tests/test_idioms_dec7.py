@@ -1,0 +1,118 @@
+"""Everyday idioms (dec 7): keyword-only parameters taking traced values (helpers of the same file,
+of another module, methods, defaults, **kwargs), functools.partial called with **cfg, lambdas made
+in a loop.  Values against plain Python, gradients against finite differences (first and second
+order); what sct still refuses, refused naming the user's construct."""
+import functools
+import types
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
+from gradcheck import assert_close, numerical_gradient
+
+import idioms_dec7_helpers as other
+
+X = np.array([0.3, -0.5, 0.7, 1.1])
+T = np.array([1.0, 2.0, -3.0, 0.4])
+
+
+def first(f, x, t):
+    y = f(x, t)
+    return y, dlgradient(y, x, t)
+
+
+def second(f, x, t):
+    y = f(x, t)
+    gx, gt = dlgradient(y, x, t, EnableHigherDerivatives=True)
+    z = np.sum(gx * gx) + np.sum(np.sin(gt))
+    return z, dlgradient(z, x, t)
+
+
+def check(case, x=X, t=T, order=2):
+    """case(x, t) -> scalar, differentiated through ``first`` (and ``second``)."""
+    expected = case(x.copy(), t.copy())
+    y, (gx, gt) = dlfeval(first, case, dlarray(x), dlarray(t))
+    assert_close(sct.extractdata(y), expected, rtol=1e-12, atol=1e-12, what="value")
+    fx = lambda a: case(a, t.copy())
+    ft = lambda b: case(x.copy(), b)
+    assert_close(sct.extractdata(gx), numerical_gradient(fx, [x.copy()], 0), what="d/dx")
+    assert_close(sct.extractdata(gt), numerical_gradient(ft, [t.copy()], 0), what="d/dt")
+    if order < 2:
+        return
+
+    def z_of(a, b):
+        _, (ga, gb) = dlfeval(first, case, dlarray(a), dlarray(b))
+        ga, gb = sct.extractdata(ga), sct.extractdata(gb)
+        return np.sum(ga * ga) + np.sum(np.sin(gb))
+    z, (zx, zt) = dlfeval(second, case, dlarray(x), dlarray(t))
+    assert_close(sct.extractdata(z), z_of(x, t), rtol=1e-10, what="second-order value")
+    assert_close(sct.extractdata(zx), numerical_gradient(lambda a: z_of(a, t.copy()), [x.copy()], 0),
+                 rtol=1e-4, atol=1e-5, what="d2/dx")
+    assert_close(sct.extractdata(zt), numerical_gradient(lambda b: z_of(x.copy(), b), [t.copy()], 0),
+                 rtol=1e-4, atol=1e-5, what="d2/dt")
+
+
+# --- 1. keyword-only parameters taking traced values ---------------------------------------------
+
+def layer(x, *, w, b=0.0):
+    return np.tanh(w * x + b)
+
+
+def block(x, *, params, scale=1.0):
+    return np.sin(params[0] * x) * params[1] * scale
+
+
+def kwonly_some(x, w, *, b, **rest):
+    return np.cos(w * x) + b * rest.get("extra", 1.0)
+
+
+def kw_brief(x, t):                      # the brief's example
+    return np.sum(layer(x, w=t, b=0.1) ** 2)
+
+
+def kw_default_left(x, t):               # b keeps its default
+    return np.sum(layer(x, w=t * t))
+
+
+def kw_traced_default_position(x, t):    # a traced value to the defaulted keyword-only one
+    return np.sum(layer(x, w=2.0, b=t))
+
+
+def kw_out_of_order(x, t):
+    return np.sum(layer(b=np.sin(t), w=t, x=x))
+
+
+def kw_tuple_param(x, t):
+    return np.sum(block(x, params=(t, x * t)))
+
+
+def kw_other_module(x, t):
+    return np.sum(other.dense(x, w=t)) + np.sum(other.dense(t, w=x, b=0.5))
+
+
+def kw_attention(x, t):
+    return np.sum(other.attention(x, t, x * t, scale=np.sum(t) * 0.1))
+
+
+def kw_attention_mask(x, t):
+    return np.sum(other.attention(x, t, x, mask=t * 0.5, scale=0.3))
+
+
+def kw_with_kwargs(x, t):
+    return np.sum(kwonly_some(x, t, b=t * 2.0, extra=3.0))
+
+
+def kw_in_loop(x, t):
+    y = x
+    for _ in range(2):
+        y = layer(y, w=t, b=0.1)
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("case", [kw_brief, kw_default_left, kw_traced_default_position, kw_out_of_order,
+                                  kw_tuple_param, kw_other_module, kw_attention, kw_attention_mask,
+                                  kw_with_kwargs, kw_in_loop])
+def test_keyword_only_traced(case):
+    check(case)
