@@ -206,7 +206,7 @@ class AcceleratedFunction(WrappedFunction):
             return dlfeval(self.fn, *args, **kwargs)
         fn, args, kwargs = as_function(self.fn, args, kwargs)
         if kwargs:
-            args = _positional(fn, args, kwargs)
+            fn, args = _positional(fn, args, kwargs)
             if fn is self.fn and self._check_mode == "none":
                 for call, compiled, bucket in self._fast:    # a hit, as in __call__
                     out = call(fn, args)

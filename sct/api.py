@@ -561,7 +561,7 @@ def _dlfeval(fun: Callable, args, kwargs):
         return fun(*args, **kwargs)
     fun, args, kwargs = as_function(fun, args, kwargs)
     if kwargs:                      # keywords go to their positions: kinds are positional
-        args = _positional(fun, args, kwargs)
+        fun, args = _positional(fun, args, kwargs)
     code = getattr(fun, "__code__", None)
     site = _ENTRY_SITES.get(id(code)) if code is not None else None
     if site is not None and site[0] is code:           # a hit, as in dlfeval
@@ -601,9 +601,11 @@ _BINDINGS: dict = {}            # id(code) -> (code, {name: position}): _positio
 
 
 def _positional(fun: Callable, args, kwargs) -> tuple:
+    """``fun`` and the arguments by position: keyword-only ones given, ``rt.positional(fun)`` (its
+    keyword-only parameters after the others) and every argument in that order."""
     fast = _positional_fast(fun, args, kwargs)
     if fast is not None:
-        return fast
+        return fun, fast
     import inspect
     try:
         bound = inspect.signature(fun).bind(*args, **kwargs)
@@ -618,9 +620,14 @@ def _positional(fun: Callable, args, kwargs) -> tuple:
         if var:
             raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]}, which sct "
                            f"does not pass through yet: make {names} ordinary parameters")
-        raise SctError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet; "
-                       "make them ordinary parameters")
-    return tuple(bound.args)
+        code = getattr(fun, "__code__", None)
+        if type(fun) is not _FUNCTION or code.co_flags & 0x04:
+            raise SctError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet "
+                           f"{'to a function with *args' if type(fun) is _FUNCTION else 'here'}; "
+                           "make them ordinary parameters")
+        from .runtime.support import positional
+        return positional(fun), tuple(bound.args) + tuple(bound.kwargs.values())
+    return fun, tuple(bound.args)
 
 
 def _positional_fast(fun, args, kwargs):

@@ -250,6 +250,12 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     consts["KD"] = fn.__kwdefaults__
     lines.append("    d = f.__kwdefaults__")
     lines.append("    if d is not KD and not same(d, KD): return False")
+    if getattr(fn, "__sct_positional_of__", None) is not None:
+        # rt.positional(g): its defaults are g's when made; g's changed, rt.positional(g) is another
+        from .runtime.support import positional
+        consts["POS"] = positional
+        lines.append("    o = getattr(f, '__sct_positional_of__', None)")
+        lines.append("    if o is None or POS(o) is not f: return False")
     cell_lines = _name_guard_checks(fn, name_guards, consts, lines)
     for j, (base, attribute, value) in enumerate(attribute_guards):
         consts[f"A{j}"], consts[f"AV{j}"] = base, value

@@ -46,6 +46,9 @@ def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -
                 continue
             method = node.func.attr in ("vjp_method", "primal_method")
             target = node.args[1] if method and len(node.args) > 1 else node.args[0]
+            if isinstance(target, gast.Call) and isinstance(target.func, gast.Attribute) and \
+                    target.func.attr == "positional" and len(target.args) == 1:
+                target = target.args[0]      # rt.positional(f): named after f
             if isinstance(target, gast.Constant) and isinstance(target.value, str):
                 label = target.value.strip("_")
             elif isinstance(target, gast.Name):

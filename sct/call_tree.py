@@ -43,7 +43,7 @@ import gast
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import CallSite, Closure, SiteEntry, into_temporary as _into_temporary
+from .runtime.support import CallSite, Closure, SiteEntry, into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
 from .ir import walk_no_defs, walk_nodes
@@ -161,6 +161,10 @@ def _static_value(node, namespace: Dict[str, Any], local: set):
         base = _static_value(node.value, namespace, local)
         if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
             return getattr(base, node.attr, _MISSING)
+    if isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+            _static_value(node.func, namespace, local) is positional:
+        fn = _static_value(node.args[0], namespace, local)     # rt.positional(f) of a known f
+        return positional(fn) if type(fn) is types.FunctionType else _MISSING
     return _MISSING
 
 

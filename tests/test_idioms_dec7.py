@@ -116,3 +116,67 @@ def kw_in_loop(x, t):
                                   kw_with_kwargs, kw_in_loop])
 def test_keyword_only_traced(case):
     check(case)
+
+
+def helper_calls_in_one(x, t):
+    return kw_brief(x, t) + kw_other_module(x, t) + kw_with_kwargs(x, t)
+
+
+def test_keyword_only_accelerated():
+    f = sct.dlaccelerate(first)
+    for _ in range(2):
+        y, (gx, gt) = dlfeval(f, helper_calls_in_one, dlarray(X), dlarray(T))
+        assert_close(sct.extractdata(y), helper_calls_in_one(X, T), rtol=1e-12)
+        assert_close(sct.extractdata(gt), numerical_gradient(lambda b: helper_calls_in_one(X, b), [T.copy()], 0))
+
+
+def test_keyword_only_default_changed_is_seen():
+    """rt.positional(f) carries f's defaults: changing them (in place) compiles again."""
+    def uses_default(x, t):
+        return np.sum(layer(x, w=t))
+    check(uses_default, order=1)
+    old = layer.__kwdefaults__["b"]
+    try:
+        layer.__kwdefaults__["b"] = 0.7
+        check(uses_default, order=1)
+    finally:
+        layer.__kwdefaults__["b"] = old
+
+
+# a dlfeval'd function's own keyword-only parameters, given by keyword
+
+def entry_kwonly(x, *, w, b=0.5):
+    y = np.sum(np.tanh(w * x + b) ** 2)
+    return y, dlgradient(y, x, w)
+
+
+def entry_kwonly_second(x, *, w):
+    y = np.sum(np.sin(w * x) * x)
+    gx, gw = dlgradient(y, x, w, EnableHigherDerivatives=True)
+    z = np.sum(gx * gw)
+    return z, dlgradient(z, x, w)
+
+
+def test_dlfeval_keyword_only_arguments():
+    plain = lambda a, b, c=0.5: np.sum(np.tanh(b * a + c) ** 2)
+    for b in (None, 0.1):
+        kw = {} if b is None else {"b": b}
+        y, (gx, gw) = dlfeval(entry_kwonly, dlarray(X), w=dlarray(T), **kw)
+        c = 0.5 if b is None else b
+        assert_close(sct.extractdata(y), plain(X, T, c), rtol=1e-12)
+        assert_close(sct.extractdata(gx), numerical_gradient(lambda a: plain(a, T, c), [X.copy()], 0))
+        assert_close(sct.extractdata(gw), numerical_gradient(lambda w: plain(X, w, c), [T.copy()], 0))
+    f = sct.dlaccelerate(entry_kwonly)
+    y, (gx, gw) = f(dlarray(X), w=dlarray(T))
+    assert_close(sct.extractdata(gw), numerical_gradient(lambda w: plain(X, w), [T.copy()], 0))
+
+
+def test_dlfeval_keyword_only_second_order():
+    def z_of(a, b):
+        gx = np.cos(b * a) * b * a + np.sin(b * a)
+        gw = np.cos(b * a) * a * a
+        return np.sum(gx * gw)
+    z, (zx, zw) = dlfeval(entry_kwonly_second, dlarray(X), w=dlarray(T))
+    assert_close(sct.extractdata(z), z_of(X, T), rtol=1e-12)
+    assert_close(sct.extractdata(zx), numerical_gradient(lambda a: z_of(a, T), [X.copy()], 0), rtol=1e-4)
+    assert_close(sct.extractdata(zw), numerical_gradient(lambda b: z_of(X, b), [T.copy()], 0), rtol=1e-4)
