@@ -1356,6 +1356,54 @@ def method_of(obj, name):
 
 
 _CO_VARARGS = 0x04
+_ADAPTERS: dict = {}        # (id(func), count, names, receiver) -> (func, adapter): keywords_method's
+_ADAPTER_COUNT = __import__("itertools").count()
+
+
+def keywords_method(obj, name, count, names):
+    """``obj.name(a_1, ..., a_count, n_1=..., n_2=...)`` given a traced value by keyword, as a
+    Python function of the receiver and the values by position: ``def name(receiver, a0, ...,
+    n_1, n_2): return FUNC(receiver, a0, ..., n_1=n_1, n_2=n_2)`` (FUNC the method's function),
+    whose code sct compiles as any helper's (the keywords then go to their parameters' positions
+    there, where FUNC is known: sct/calls.py).  Made once per function, count and names."""
+    import linecache
+    if name is None and type(obj) is types.FunctionType:     # a function value: obj itself, no receiver
+        func, receiver = obj, False
+    else:
+        name = "__call__" if name is None else name
+        method = method_of(obj, name)
+        if not (type(method) is types.MethodType and method.__self__ is obj and
+                type(method.__func__) is types.FunctionType):
+            raise EvaluationError(f"{type(obj).__name__}.{name} is not a Python function or a method defined "
+                                  f"by a def in its class: sct passes traced keyword arguments "
+                                  f"({', '.join(names)}) only to those")
+        from .layers import has_custom_backward
+        if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
+            raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
+                                  f"{', '.join(names)} to it by position")
+        func, receiver = method.__func__, True
+    key = (id(func), count, tuple(names), receiver)
+    held = _ADAPTERS.get(key)
+    if held is not None and held[0] is func:
+        return held[1]
+    positional_names = [f"a{i}" for i in range(count)]
+    params = ["receiver"] + positional_names + [
+        n if n not in positional_names and n not in ("receiver", "FUNC") else f"keyword_{n}" for n in names]
+    passed = params[0 if receiver else 1:1 + count] + [f"{n}={p}" for n, p in zip(names, params[1 + count:])]
+    fname = func.__name__ if func.__name__.isidentifier() and not func.__name__.startswith("__") else \
+        "call_" + func.__name__.strip("_<>")
+    source = (f"def {fname}({', '.join(params)}):\n"
+              f"    return FUNC({', '.join(passed)})\n")
+    filename = f"<sct keywords {func.__qualname__} {next(_ADAPTER_COUNT)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"FUNC": func, "__name__": getattr(func, "__module__", None)}
+    exec(compile(source, filename, "exec"), namespace)
+    adapter = namespace[fname]
+    adapter.__qualname__ = func.__qualname__
+    if len(_ADAPTERS) >= 256:
+        _ADAPTERS.clear()
+    _ADAPTERS[key] = (func, adapter)
+    return adapter
 
 
 def positional(fn):
@@ -1396,6 +1444,9 @@ def positional(fn):
     derived.__sct_positional_of__ = fn
     fn.__sct_positional__ = (code, fn.__defaults__, dict(kwdefaults), derived)
     return derived
+
+
+nondifferentiable(positional, keywords_method)      # they make functions (no value to differentiate)
 
 
 def _method_entry(site, obj, name, active, args):

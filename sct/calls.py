@@ -94,7 +94,25 @@ class CallLowering(EmitPass):
             name = value.func.attr if isinstance(value.func, gast.Attribute) else \
                 getattr(value.func, "id", "call")
             base, maker, maker_args = name, "vjp", [value.func]
-        if any(self.act.is_active(k.value) for k in keywords):
+        value_call = maker == "vjp" and info.obj is None and isinstance(value.func, gast.Name) and \
+            id(s) not in self.gen.site_calls
+        if any(self.act.is_active(k.value) for k in keywords) and \
+                (maker == "vjp_method" and info.method != "_replace" or value_call):
+            # a method (or a function value) given a traced value by keyword: rt.keywords_method(obj,
+            # name, count, names) is its function taking the receiver (the value), the positional
+            # arguments, then the keywords' values, by position
+            if any(k.arg is None for k in keywords):
+                self.fail(s, "a traced value passed by keyword to a method or a function value, with ** as "
+                          "well: sct does not differentiate that yet; pass the values by name", "keyword argument")
+            names = gast.Tuple(elts=[const(k.arg) for k in keywords], ctx=gast.Load())
+            if value_call:
+                maker_args, args = [value.func, const(None)], [value.func] + args
+            maker = "vjp"
+            maker_args = [call(self.rt("keywords_method"), [maker_args[0], maker_args[1],
+                                                            const(len(args) - 1), names])]
+            args = args + [k.value for k in keywords]
+            keywords = []
+        elif any(self.act.is_active(k.value) for k in keywords):
             args, keywords, by_position = self.keywords_to_positions(s, info, args, keywords)
             if by_position:         # traced keyword-only arguments: rt.positional(f) takes them by position
                 maker_args = [call(self.rt("positional"), maker_args)]

@@ -180,3 +180,58 @@ def test_dlfeval_keyword_only_second_order():
     assert_close(sct.extractdata(z), z_of(X, T), rtol=1e-12)
     assert_close(sct.extractdata(zx), numerical_gradient(lambda a: z_of(a, T), [X.copy()], 0), rtol=1e-4)
     assert_close(sct.extractdata(zw), numerical_gradient(lambda b: z_of(X, b), [T.copy()], 0), rtol=1e-4)
+
+
+# methods and function values given traced values by keyword
+
+class Dense:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, x, *, w, training=False):
+        return np.tanh(self.a * w * x) * (0.5 if training else 1.0)
+
+    def apply(self, x, *, scale=1.0, shift=0.0):
+        return np.sin(x + shift) * scale * self.a
+
+    def twice(self, x, *, w):
+        return self(x, w=w) + self.apply(x, scale=w)
+
+
+def m_local(x, t):
+    m = Dense(2.0)
+    return np.sum(m(x, w=t, training=True)) + np.sum(m.apply(x, scale=t))
+
+
+def m_keywords_reordered(x, t):
+    m = Dense(1.5)
+    return np.sum(m.apply(shift=x * 0.5, x=t, scale=np.cos(t)))
+
+
+def m_traced_receiver(x, t):
+    m = Dense(t)                         # the receiver holds a traced value too
+    return np.sum(m(x, w=x)) + np.sum(m.twice(t, w=x))
+
+
+def m_function_value(x, t):
+    g = layer if x.shape[0] > 1 else other.dense
+    return np.sum(g(x, w=t, b=0.2))
+
+
+@pytest.mark.parametrize("case", [m_local, m_keywords_reordered, m_traced_receiver, m_function_value])
+def test_keyword_only_methods(case):
+    check(case)
+
+
+def entry_with_model(x, t, m):
+    y = np.sum(m(x, w=t)) + np.sum(m.apply(t, shift=x))
+    return y, dlgradient(y, x, t)
+
+
+def test_keyword_only_method_of_an_argument():
+    m = Dense(0.7)
+    plain = lambda a, b: np.sum(m(a, w=b)) + np.sum(m.apply(b, shift=a))
+    y, (gx, gt) = dlfeval(entry_with_model, dlarray(X), dlarray(T), m)
+    assert_close(sct.extractdata(y), plain(X, T), rtol=1e-12)
+    assert_close(sct.extractdata(gx), numerical_gradient(lambda a: plain(a, T), [X.copy()], 0))
+    assert_close(sct.extractdata(gt), numerical_gradient(lambda b: plain(X, b), [T.copy()], 0))
