@@ -1367,8 +1367,12 @@ def keywords_method(obj, name, count, names):
     whose code sct compiles as any helper's (the keywords then go to their parameters' positions
     there, where FUNC is known: sct/calls.py).  Made once per function, count and names."""
     import linecache
-    if name is None and type(obj) is types.FunctionType:     # a function value: obj itself, no receiver
-        func, receiver = obj, False
+    if isinstance(obj, Closure):
+        raise EvaluationError(f"a traced value passed by keyword ({', '.join(names)}) to a nested function "
+                              "called as a value: sct does not differentiate that yet; pass it by position")
+    method = obj if name is None else method_of(obj, name)
+    if type(method) is types.FunctionType:     # a function value, a staticmethod: no receiver
+        func, receiver = method, False
     else:
         name = "__call__" if name is None else name
         method = method_of(obj, name)
@@ -1386,17 +1390,21 @@ def keywords_method(obj, name, count, names):
     held = _ADAPTERS.get(key)
     if held is not None and held[0] is func:
         return held[1]
+    stem = func.__name__.strip("_<>")
+    stem = stem if stem.isidentifier() else "call"
+    # the adapter is named after the function; the function is a global named after it (and its class)
+    fname = f"{stem}_by_keywords"
+    held_as = f"{type(obj).__name__}_{stem}" if receiver else stem
+    held_as = held_as if held_as.isidentifier() else "FUNC"
     positional_names = [f"a{i}" for i in range(count)]
-    params = ["receiver"] + positional_names + [
-        n if n not in positional_names and n not in ("receiver", "FUNC") else f"keyword_{n}" for n in names]
+    taken = set(positional_names) | {"receiver", held_as, fname}
+    params = ["receiver"] + positional_names + [n if n not in taken else f"keyword_{n}" for n in names]
     passed = params[0 if receiver else 1:1 + count] + [f"{n}={p}" for n, p in zip(names, params[1 + count:])]
-    fname = func.__name__ if func.__name__.isidentifier() and not func.__name__.startswith("__") else \
-        "call_" + func.__name__.strip("_<>")
     source = (f"def {fname}({', '.join(params)}):\n"
-              f"    return FUNC({', '.join(passed)})\n")
+              f"    return {held_as}({', '.join(passed)})\n")
     filename = f"<sct keywords {func.__qualname__} {next(_ADAPTER_COUNT)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"FUNC": func, "__name__": getattr(func, "__module__", None)}
+    namespace = {held_as: func, "__name__": getattr(func, "__module__", None)}
     exec(compile(source, filename, "exec"), namespace)
     adapter = namespace[fname]
     adapter.__qualname__ = func.__qualname__

@@ -47,8 +47,11 @@ def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -
             method = node.func.attr in ("vjp_method", "primal_method")
             target = node.args[1] if method and len(node.args) > 1 else node.args[0]
             if isinstance(target, gast.Call) and isinstance(target.func, gast.Attribute) and \
-                    target.func.attr == "positional" and len(target.args) == 1:
-                target = target.args[0]      # rt.positional(f): named after f
+                    target.func.attr in ("positional", "keywords_method") and target.args:
+                # rt.positional(f): named after f; rt.keywords_method(obj, name, ...): after name, else obj
+                name_arg = target.args[1] if len(target.args) > 1 else None
+                target = name_arg if isinstance(name_arg, gast.Constant) and isinstance(name_arg.value, str) \
+                    else target.args[0]
             if isinstance(target, gast.Constant) and isinstance(target.value, str):
                 label = target.value.strip("_")
             elif isinstance(target, gast.Name):

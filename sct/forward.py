@@ -147,9 +147,13 @@ def _reduced(fun, primals):
         except TypeError as exc:
             raise SctError(f"jvp: the arguments do not match {function.__qualname__}: {exc}") from None
         bound.apply_defaults()
-        if bound.kwargs:
-            raise SctError("jvp: keyword-only arguments cannot be passed yet; "
-                           "make them ordinary parameters")
+        if bound.kwargs:            # keyword-only ones: rt.positional(function) takes them after the others
+            if not isinstance(function, types.FunctionType) or function.__code__.co_flags & 0x0C:
+                raise SctError("jvp: keyword-only arguments cannot be passed yet to a function with *args "
+                               "or **kwargs; make them ordinary parameters")
+            from .runtime.support import positional
+            function = positional(function)
+            return function, before, tuple(bound.args[len(args):]) + tuple(bound.kwargs.values())
         after = tuple(bound.args[len(args):])
     return function, before, after
 

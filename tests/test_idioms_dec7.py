@@ -235,3 +235,57 @@ def test_keyword_only_method_of_an_argument():
     assert_close(sct.extractdata(y), plain(X, T), rtol=1e-12)
     assert_close(sct.extractdata(gx), numerical_gradient(lambda a: plain(a, T), [X.copy()], 0))
     assert_close(sct.extractdata(gt), numerical_gradient(lambda b: plain(X, b), [T.copy()], 0))
+
+
+def static_and_nested(x, t):
+    def inner(a, *, s):
+        return np.sin(a * s)
+    return np.sum(Holder().scaled(x, w=t)) + np.sum(inner(x, s=t))
+
+
+class Holder:
+    @staticmethod
+    def scaled(x, *, w):
+        return x * w * w
+
+
+def test_keyword_only_staticmethod_and_nested():
+    check(static_and_nested)
+
+
+def args_and_kwonly(x, *rest, w):
+    return x * w * rest[0]
+
+
+def kw_with_star_args(x, t):
+    return np.sum(args_and_kwonly(x, 2.0, w=t))
+
+
+def test_keyword_only_with_star_args_refused():
+    with pytest.raises(CompileError, match=r"keyword-only parameter of args_and_kwonly, which also takes \*args") as e:
+        dlfeval(first, kw_with_star_args, dlarray(X), dlarray(T))
+    assert "test_idioms_dec7.py" in str(e.value)
+
+
+V = np.array([0.2, -0.1, 0.4, 0.3])
+W = np.array([0.5, 0.1, -0.3, 0.2])
+
+
+@pytest.mark.parametrize("case", [kw_brief, kw_other_module, kw_with_kwargs, kw_in_loop, m_local,
+                                  m_traced_receiver, m_function_value])
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_keyword_only_jvp(case, mode):
+    y, jv = sct.jvp(lambda x, t: case(x, t), (X, T), (V, W), mode=mode)
+    assert_close(sct.extractdata(y), case(X, T), rtol=1e-12)
+    assert_close(sct.extractdata(jv), numerical_gradient(lambda e: case(X + e * V, T + e * W), [np.array(0.0)], 0))
+
+
+def jvp_kwonly(x, *, s=2.0, w):
+    return np.sum(np.sin(x * s) * w)
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_jvp_of_a_function_with_keyword_only_parameters(mode):
+    y, jv = sct.jvp(functools.partial(jvp_kwonly, w=T), X, V, mode=mode)
+    assert_close(sct.extractdata(y), jvp_kwonly(X, w=T), rtol=1e-12)
+    assert_close(sct.extractdata(jv), numerical_gradient(lambda e: jvp_kwonly(X + e * V, w=T), [np.array(0.0)], 0))
