@@ -15,7 +15,7 @@ from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 
-from .api import (MISS, GeneratedSource, _hit_parts, _positional, _read_values_kept, dlfeval, make_call_from, run_compiled,
+from .api import (MISS, GeneratedSource, _hit_parts, _positional_call, _read_values_kept, dlfeval, make_call_from, run_compiled,
                   run_generated, user_error)
 from .cache import LRU
 from .callables import WrappedFunction, as_function
@@ -206,7 +206,7 @@ class AcceleratedFunction(WrappedFunction):
             return dlfeval(self.fn, *args, **kwargs)
         fn, args, kwargs = as_function(self.fn, args, kwargs)
         if kwargs:
-            fn, args = _positional(fn, args, kwargs)
+            fn, args = _positional_call(fn, args, kwargs)
             if fn is self.fn and self._check_mode == "none":
                 for call, compiled, bucket in self._fast:    # a hit, as in __call__
                     out = call(fn, args)

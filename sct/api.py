@@ -561,7 +561,7 @@ def _dlfeval(fun: Callable, args, kwargs):
         return fun(*args, **kwargs)
     fun, args, kwargs = as_function(fun, args, kwargs)
     if kwargs:                      # keywords go to their positions: kinds are positional
-        fun, args = _positional(fun, args, kwargs)
+        fun, args = _positional_call(fun, args, kwargs)
     code = getattr(fun, "__code__", None)
     site = _ENTRY_SITES.get(id(code)) if code is not None else None
     if site is not None and site[0] is code:           # a hit, as in dlfeval
@@ -601,6 +601,12 @@ _BINDINGS: dict = {}            # id(code) -> (code, {name: position}): _positio
 
 
 def _positional(fun: Callable, args, kwargs) -> tuple:
+    """The arguments of ``fun(*args, **kwargs)`` by position (keyword-only ones after the others:
+    the parameters of ``rt.positional(fun)``, see :func:`_positional_call`)."""
+    return _positional_call(fun, args, kwargs)[1]
+
+
+def _positional_call(fun: Callable, args, kwargs) -> tuple:
     """``fun`` and the arguments by position: keyword-only ones given, ``rt.positional(fun)`` (its
     keyword-only parameters after the others) and every argument in that order."""
     fast = _positional_fast(fun, args, kwargs)
