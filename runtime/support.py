@@ -1356,6 +1356,35 @@ def method_of(obj, name):
 
 
 _CO_VARARGS = 0x04
+
+
+def _check_keywords_call(func, receiver: bool, count: int, names) -> None:
+    """What Python refuses in ``func(<receiver>, <count values>, n=...)``, Python's TypeError; what
+    sct cannot pass by position (keyword-only parameters with *args, one left to a default that is
+    no literal before a later one the call names), refused here, at the user's call."""
+    import inspect
+    what = getattr(func, "__qualname__", "the function")
+    params = list(inspect.signature(func).parameters.values())
+    try:
+        inspect.signature(func).bind(*([None] * (count + receiver)), **{n: None for n in names})
+    except TypeError as exc:
+        text = str(exc)
+        raise TypeError(f"{func.__name__}() {'got ' + text if text.startswith('multiple') else text}") from None
+    kwonly = [p for p in params if p.kind == p.KEYWORD_ONLY]
+    if not any(p.name in names for p in kwonly):
+        return
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        raise EvaluationError(f"a value passed by keyword to a keyword-only parameter of {what}, which also "
+                              "takes *args: sct does not differentiate that yet; make the keyword-only "
+                              "parameter an ordinary one, or drop *args")
+    order = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][count + receiver:] + kwonly
+    last = max(i for i, p in enumerate(order) if p.name in names)
+    for p in order[:last]:
+        if p.name not in names and p.default is not PARTIAL_UNSET and \
+                not isinstance(p.default, (int, float, complex, str, bool, type(None))):
+            raise EvaluationError(f"{p.name} of {what} is left to its default while a later parameter "
+                                  f"({', '.join(n for n in names if n in [q.name for q in order[last:]])}) takes "
+                                  f"a value by keyword: pass {p.name} too")
 _ADAPTERS: dict = {}        # (id(func), count, names, receiver) -> (func, adapter): keywords_method's
 _ADAPTER_COUNT = __import__("itertools").count()
 
@@ -1386,6 +1415,7 @@ def keywords_method(obj, name, count, names):
             raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
                                   f"{', '.join(names)} to it by position")
         func, receiver = method.__func__, True
+    _check_keywords_call(func, receiver, count, names)
     key = (id(func), count, tuple(names), receiver)
     held = _ADAPTERS.get(key)
     if held is not None and held[0] is func:
@@ -1737,12 +1767,25 @@ def _keyword_signature(fn, explicit, dicts):
         params = None
     if params is None or any(p.kind == p.VAR_KEYWORD for p in params) or \
             any(p.kind == p.KEYWORD_ONLY and p.name in keys for p in params):
-        name = getattr(fn, "__qualname__", type(fn).__name__)
+        if isinstance(fn, Closure):      # a nested function (a partial made in the function): the user's name
+            inner = getattr(fn.fn, "__name__", "?")
+            shown = fn.shown[0] if fn.shown is not None and fn.shown[0] else f"the nested function {inner}()"
+            name, what = inner, shown
+            code = fn.fn.__code__
+            params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY)
+                      for n in code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]]
+        else:
+            name = getattr(fn, "__qualname__", type(fn).__name__)
+            what = f"{name}()"
+        kwonly = [p.name for p in params or () if p.kind == p.KEYWORD_ONLY and p.name in keys]
         how = "has no signature sct can read" if params is None else \
-            "takes them as **kwargs" if any(p.kind == p.VAR_KEYWORD for p in params) else \
-            "takes them as keyword-only parameters"
-        raise EvaluationError(f"sct passes the keywords of a call with ** to {name}() by position, and "
-                              f"{name}() {how}: pass them explicitly, or give {name}() ordinary parameters")
+            f"takes {', '.join(kwonly)} as {'' if len(kwonly) > 1 else 'a '}keyword-only parameter{'s' if len(kwonly) > 1 else ''}" if kwonly else \
+            "takes them as **kwargs" if not isinstance(fn, Closure) else \
+            "is made in the function: sct does not bind its parameters from ** yet"
+        example = ", ".join(f"{k}=..." for k in keys)
+        raise EvaluationError(f"sct passes the keywords of a call with ** by position, and {what} {how}: "
+                              f"pass them by name ({name}(..., {example}))" +
+                              ("" if isinstance(fn, Closure) else f", or give {name}() ordinary parameters"))
     return params, keys
 
 

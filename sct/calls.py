@@ -20,6 +20,7 @@ from .ir import assign, call, const, load, store
 from .plans import CallKind
 from .plans import NO_ADJOINT
 from .templates import assign_pair
+from .runtime.support import PARTIAL_UNSET as _PARTIAL_UNSET
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ class CallLowering(EmitPass):
                 positional.append(bound.arguments[p.name])
             elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
                 positional.append(const(p.default))
+            elif by_position and p.default is _PARTIAL_UNSET:     # a partial's keyword the call leaves out
+                positional.append(self.rt("PARTIAL_UNSET"))
             elif by_position:
                 self.fail(s, f"{p.name} of {getattr(callee, '__qualname__', callee)} is left to its default "
                           f"({p.default!r}) while a later parameter takes a traced value by keyword: "

@@ -148,6 +148,7 @@ class PartialRewriter:
                 n.lineno = norm.line
                 n.col_offset = getattr(node, "col_offset", 0)
         fdef._sct_partial = function_name
+        fdef._sct_shown = f"{name} = functools.partial({function_name}, ...)"    # (messages name the user's)
         for t, a in zip(temps, frozen):
             norm.assign_to(t, a, out)
         for k in node.keywords:

@@ -289,3 +289,53 @@ def test_jvp_of_a_function_with_keyword_only_parameters(mode):
     y, jv = sct.jvp(functools.partial(jvp_kwonly, w=T), X, V, mode=mode)
     assert_close(sct.extractdata(y), jvp_kwonly(X, w=T), rtol=1e-12)
     assert_close(sct.extractdata(jv), numerical_gradient(lambda e: jvp_kwonly(X + e * V, w=T), [np.array(0.0)], 0))
+
+
+# --- 2. functools.partial called with keywords ------------------------------------------------
+
+def pf(x, w, s=1.0, b=0.0):
+    return np.sum(np.tanh(w * x * s) + b * w)
+
+
+def partial_keywords_by_name(x, t):
+    g = functools.partial(pf, s=3.0)            # b after the frozen s: keyword-only in g
+    cfg = {"w": t, "b": 0.5}
+    return g(x, w=cfg["w"], b=cfg["b"])
+
+
+def partial_traced_keyword_only(x, t):
+    g = functools.partial(pf, s=3.0)
+    return g(x, w=t, b=t * 2.0) + g(t, x, b=np.sin(x))
+
+
+def partial_double_star_positional_part(x, t):
+    g = functools.partial(pf, s=3.0)
+    cfg = {"w": t}
+    return g(x, **cfg)
+
+
+@pytest.mark.parametrize("case", [partial_keywords_by_name, partial_traced_keyword_only])
+def test_partial_keywords(case):
+    check(case)
+
+
+def partial_double_star(x, t):
+    g = functools.partial(pf, s=3.0)
+    cfg = {"w": t, "b": 0.5}
+    y = g(x, **cfg)
+    return y
+
+
+def test_partial_double_star_refused_naming_it():
+    with pytest.raises(EvaluationError, match=r"g = functools.partial\(pf, \.\.\.\) is made in the function: "
+                       r"sct does not bind its parameters from \*\* yet: pass them by name \(g\(\.\.\., w=\.\.\.\)\)"):
+        dlfeval(first, partial_double_star_positional_part, dlarray(X), dlarray(T))
+
+
+def test_partial_double_star_to_keyword_only_names_the_partial():
+    """(was: "... to Closure() by position, and Closure() takes them as **kwargs")"""
+    with pytest.raises(EvaluationError) as e:
+        dlfeval(first, partial_double_star, dlarray(X), dlarray(T))
+    text = str(e.value)
+    assert "g = functools.partial(pf, ...) takes b as a keyword-only parameter" in text, text
+    assert "y = g(x, **cfg)" in text and "test_idioms_dec7.py" in text and "Closure" not in text, text
