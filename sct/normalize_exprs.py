@@ -299,14 +299,19 @@ class Expressions:
         explicit = [k.arg for k in node.keywords if k.arg is not None]
         atoms = [self.atom(k.value, out, hint) for k in node.keywords]      # in the call's order
         dicts = [a for a, k in zip(atoms, node.keywords) if k.arg is None]
+        # the function read once as a value for its signature (a nested one is bound once, sct/closures.py)
+        signed = f
+        if self.local_root(func):
+            signed = load(self.namer.fresh(func.id + "_signed"))
+            self.emit(out, assign(signed.id, load(func.id)))
         keys, values = [None], [call(f"{self.rt_name}.keyword_defaults",
-                                     [f, const(len(args)), gast.Tuple(elts=[const(k) for k in explicit],
+                                     [signed, const(len(args)), gast.Tuple(elts=[const(k) for k in explicit],
                                                                       ctx=gast.Load())] + dicts)]
         for a, k in zip(atoms, node.keywords):
             keys.append(None if k.arg is None else const(k.arg))
             values.append(a)
         merged = self.atom(gast.Dict(keys=keys, values=values), out, hint + "_keywords")
-        names = self.atom(call(f"{self.rt_name}.keyword_layout", [f, const(len(args)), merged]), out,
+        names = self.atom(call(f"{self.rt_name}.keyword_layout", [signed, const(len(args)), merged]), out,
                           hint + "_names")
         item = self.namer.fresh("name")
         listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
