@@ -339,3 +339,10 @@ def test_partial_double_star_to_keyword_only_names_the_partial():
     text = str(e.value)
     assert "g = functools.partial(pf, ...) takes b as a keyword-only parameter" in text, text
     assert "y = g(x, **cfg)" in text and "test_idioms_dec7.py" in text and "Closure" not in text, text
+
+
+def test_double_star_binds_the_partial_once():
+    """The generated code of ``g(x, **cfg)`` binds g's closure once (it was bound twice, f_closure and
+    f_closure_1, one per run-time layout call)."""
+    text = str(sct.source(partial_double_star, dlarray(X), dlarray(T)))
+    assert text.count("rt.bind_closure(") == 1, text
