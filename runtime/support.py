@@ -1693,7 +1693,27 @@ class Closure(tuple):
         self.line = line
         self.expired = None
         self.shown = shown                   # ("the lambda" or None, the user's names of names)
+        self.late = None                     # {position in env: value} rebound since (see rebind)
         return self
+
+    def rebind(self, name, value) -> bool:
+        """The enclosing function rebound ``name``, which this closure reads: Python's closure reads
+        the new value when called (late binding).  Followed where the old and new values are
+        numbers without derivatives (ints, bools, strings, None: a loop's counter), each captured
+        value in its own place; False (the closure expires) for anything else."""
+        env = tuple(self)
+        nfree = len(env) - self.ndefaults
+        if len(self.names) != nfree or name not in self.names or \
+                any(isinstance(v, Closure) for v in env[:nfree]):
+            return False
+        i = self.names.index(name)
+        old = env[i] if self.late is None else self.late.get(i, env[i])
+        if type(old) not in _LATE_BOUND or type(value) not in _LATE_BOUND:
+            return False
+        if self.late is None:
+            self.late = {}
+        self.late[i] = value
+        return True
 
     def __reduce__(self):
         return (tuple, (tuple(self),))
@@ -1734,7 +1754,9 @@ class Closure(tuple):
                 used.append((len(args) - 1, nfree + i - first_default))
             else:
                 break
-        return env[:nfree], tuple(args), kwargs, used
+        free = env[:nfree] if not self.late else \
+            tuple(self.late.get(i, v) for i, v in enumerate(env[:nfree]))
+        return free, tuple(args), kwargs, used
 
     def __call__(self, *args, **kwargs):
         self.check()
@@ -1830,12 +1852,30 @@ def bind_closure(fn, env, frame, names, line, ndefaults=0, shown=None):
     return closure
 
 
-def closure_rebound(frame, names, line):
-    """The enclosing function assigned ``names``: closures that captured them expire."""
-    for name in names:
+_LATE_BOUND = (int, bool, str, type(None))
+
+
+def closure_rebound(frame, names, line, values=None):
+    """The enclosing function assigned ``names``: closures that captured them expire, or, where
+    ``values`` (their new values) are given and the closure can follow them (``Closure.rebind``:
+    a loop's counter), read the new values from now on, as Python's closures do."""
+    for i, name in enumerate(names):
+        kept = []
         for closure in frame.live.pop(name, ()):
             if closure.expired is None:
-                closure.expired = (name, line)
+                if values is not None and closure.rebind(name, values[i]):
+                    kept.append(closure)
+                else:
+                    closure.expired = (name, line)
+        if kept:
+            frame.live[name] = kept
+
+
+def closure_scope(frame, names):
+    """A comprehension starts: its variables ``names`` are new ones (Python gives each run of a
+    comprehension its own scope), so the closures made in an earlier run no longer see them change."""
+    for name in names:
+        frame.live.pop(name, None)
 
 
 def field_adjoint(grad, name, index):
@@ -3354,4 +3394,4 @@ def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0, shown=N
     return g
 
 
-nondifferentiable(closure_frame, closure_rebound)
+nondifferentiable(closure_frame, closure_rebound, closure_scope)

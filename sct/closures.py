@@ -462,19 +462,32 @@ class ClosureConverter:
             if isinstance(s, gast.For):
                 hit = sorted(_stored(s) & self.escaping_names)
                 if hit:
-                    s.body[0:0] = [self.expire(hit, s.lineno)]
+                    s.body[0:0] = [self.expire(hit, s.lineno, True)]
             for field_name in ("body", "orelse"):
                 if not isinstance(s, gast.FunctionDef) and isinstance(getattr(s, field_name, None), list):
                     self.expire_after_stores(getattr(s, field_name))
             if not isinstance(s, gast.For):
                 hit = sorted(_stored(s) & self.escaping_names)
                 if hit:
-                    stmts.insert(i + 1, self.expire(hit, getattr(s, "lineno", self.fdef.lineno)))
+                    # a plain assignment: the names hold their new values after it (late binding)
+                    plain = isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign))
+                    stmts.insert(i + 1, self.expire(hit, getattr(s, "lineno", self.fdef.lineno), plain))
                     i += 1
+            scope = sorted(set(getattr(s, "_sct_scope", ())) & self.escaping_names)
+            if scope:       # a comprehension starts (its first statement): its variables are new ones
+                node = gast.Expr(value=call(f"{self.rt_name}.closure_scope", [
+                    load(self.frame), gast.Tuple(elts=[const(n) for n in scope], ctx=gast.Load())]))
+                node.lineno = getattr(s, "lineno", self.fdef.lineno)
+                stmts.insert(i + 1, node)
+                i += 1
             i += 1
 
-    def expire(self, names, line):
-        node = gast.Expr(value=call(f"{self.rt_name}.closure_rebound", [
-            load(self.frame), gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(line)]))
+    def expire(self, names, line, bound: bool = False):
+        """``rt.closure_rebound(frame, names, line[, new values])``: closures reading ``names`` expire,
+        or follow the new values (``bound``: the names hold them here; see ``Closure.rebind``)."""
+        args = [load(self.frame), gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(line)]
+        if bound:
+            args.append(gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()))
+        node = gast.Expr(value=call(f"{self.rt_name}.closure_rebound", args))
         node.lineno = line
         return node

@@ -171,6 +171,7 @@ class Loops:
         for field in ("elt", "key", "value"):
             if getattr(node, field, None) is not None:
                 setattr(node, field, _rename_loads(getattr(node, field), mapping))
+        node._sct_scope_names = list(mapping.values())
         return node
 
     def reads_itself(self, name: str, node) -> Optional[str]:
@@ -211,7 +212,9 @@ class Loops:
 
     def comprehension(self, name: str, node, empty, inner: List, out: List):
         """``name = empty`` then ``inner`` inside the comprehension's loops and conditions."""
-        self.emit(out, assign(name, empty))
+        start = assign(name, empty)
+        start._sct_scope = getattr(node, "_sct_scope_names", ())   # its variables' scope starts (sct/closures.py)
+        self.emit(out, start)
         for gen in reversed(node.generators):
             if gen.is_async:
                 self.fail(node, "async comprehension", "use a plain loop")

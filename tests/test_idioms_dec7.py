@@ -346,3 +346,93 @@ def test_double_star_binds_the_partial_once():
     f_closure_1, one per run-time layout call)."""
     text = str(sct.source(partial_double_star, dlarray(X), dlarray(T)))
     assert text.count("rt.bind_closure(") == 1, text
+
+
+# --- 3. lambdas made in a loop, called later (Python's late binding: the loop variable's last value) ---
+
+def late_comprehension(x, t):
+    fs = [lambda v: v * k for k in range(3)]
+    return np.sum(sum(f(x) for f in fs) * t)
+
+
+def late_append(x, t):
+    fs = []
+    for k in range(3):
+        fs.append(lambda v: v * k * t)
+    return np.sum(sum(f(x) for f in fs))
+
+
+def late_called_in_loop(x, t):
+    fs = []
+    for k in range(1, 4):
+        fs.append(lambda v: np.sin(v * k) * t)
+    total = 0.0
+    for f in fs:
+        total = total + np.sum(f(x))
+    return total
+
+
+def late_list_of_sums(x, t):
+    fs = [lambda v: np.sin(v * k) for k in range(3)]
+    return np.sum([np.sum(f(x) * t) for f in fs])
+
+
+def late_comprehension_in_loop(x, t):
+    """Each run of a comprehension has its own variable: the first run's lambdas keep its last value."""
+    groups = []
+    for j in range(2):
+        groups.append([lambda v: v * k * t for k in range(j + 2)])
+    return sum(np.sum(f(x)) for g in groups for f in g)
+
+
+def late_rebound_between_calls(x, t):
+    k = 1
+    f = lambda v: v * k * t
+    a = np.sum(f(x))
+    k = 4
+    return a + np.sum(f(x)) + sum(np.sum(f(x)) * i for i in range(2))
+
+
+def late_while(x, t):
+    fs = []
+    k = 0
+    while k < 3:
+        fs.append(lambda v: np.cos(v + k) * t)
+        k += 1
+    return sum(np.sum(f(x)) for f in fs)
+
+
+def late_string_key(x, t):
+    fs = []
+    for name in ("a", "b"):
+        fs.append(lambda v: v * t * (2.0 if name == "a" else 3.0))
+    return np.sum(fs[0](x) + fs[1](x))
+
+
+@pytest.mark.parametrize("case", [late_comprehension, late_append, late_called_in_loop, late_list_of_sums,
+                                  late_comprehension_in_loop, late_rebound_between_calls, late_while,
+                                  late_string_key])
+def test_late_binding(case):
+    check(case, order=1)
+
+
+@pytest.mark.parametrize("case", [late_comprehension, late_append])
+def test_late_binding_second_order_refused_as_before(case):
+    """Lambdas kept in a list are nested functions passed as values: higher derivatives through
+    them are refused (as before, for any nested function passed as a value)."""
+    with pytest.raises(CompileError, match="higher derivatives through the nested function"):
+        dlfeval(second, case, dlarray(X), dlarray(T))
+
+
+def late_traced_value(x, t):
+    fs = []
+    s = t
+    for k in range(2):
+        fs.append(lambda v: v * s)
+        s = s * 2.0                     # a traced value rebound: refused (not followed)
+    return np.sum(fs[0](x))
+
+
+def test_late_binding_of_a_traced_value_refused():
+    with pytest.raises(EvaluationError, match=r"the lambda defined at line \d+ is called after 's'"):
+        dlfeval(first, late_traced_value, dlarray(X), dlarray(T))
