@@ -1,4 +1,4 @@
-"""A late-binding closure called after its captured name was rebound is refused with the user's
+"""A late-binding closure called after its captured name was rebound to a traced value is refused with the user's
 names (the lambda, the nested def, the comprehension variable), not the compiler's made-up ones;
 the fix the message suggests (a default, ``i=i``) then gives Python's value and gradient."""
 import numpy as np
@@ -36,15 +36,53 @@ def defs_in_loop(x):
     return y, dlgradient(y, x)
 
 
+def traced_lambdas_in_loop(x):
+    fs = []
+    for i in (x, 2.0 * x):              # traced values rebound: not followed (refused)
+        fs.append(lambda t: t * i)
+    y = 0.0
+    for g in fs:
+        y = y + np.sum(g(x))
+    return y, dlgradient(y, x)
+
+
+def traced_lambdas_in_comprehension(x):
+    fs = [lambda t: t * i for i in (x, 2.0 * x)]
+    y = sum(np.sum(g(x)) for g in fs)
+    return y, dlgradient(y, x)
+
+
+def traced_defs_in_loop(x):
+    fs = []
+    for i in (x, 2.0 * x):
+        def scale(t):
+            return t * i
+        fs.append(scale)
+    y = 0.0
+    for g in fs:
+        y = y + np.sum(g(x))
+    return y, dlgradient(y, x)
+
+
 def bound_as_default(x):
     fs = [lambda t, i=i: t * i ** 2 for i in range(3)]
     y = sum(np.sum(g(x) ** 2) for g in fs)
     return y, dlgradient(y, x)
 
 
-@pytest.mark.parametrize("fun, what", [(lambdas_in_loop, "the lambda defined at line"),
-                                       (lambdas_in_comprehension, "the lambda defined at line"),
-                                       (defs_in_loop, "the nested function scale() defined at line")])
+@pytest.mark.parametrize("fun", [lambdas_in_loop, lambdas_in_comprehension, defs_in_loop])
+def test_late_binding_of_a_loop_counter_is_pythons(fun):
+    """(dec 7: were refused) every closure reads i's last value, 2, as Python's do:
+    y = 3 * sum(2 x), dy/dx = 6."""
+    x = np.array([1.0, 2.0])
+    y, g = dlfeval(fun, dlarray(x))
+    assert float(y.data) == pytest.approx(6 * np.sum(x))
+    assert_close(np.asarray(g.data), np.full(2, 6.0))
+
+
+@pytest.mark.parametrize("fun, what", [(traced_lambdas_in_loop, "the lambda defined at line"),
+                                       (traced_lambdas_in_comprehension, "the lambda defined at line"),
+                                       (traced_defs_in_loop, "the nested function scale() defined at line")])
 def test_refusal_names_the_users_constructs(fun, what):
     with pytest.raises(EvaluationError) as info:
         dlfeval(fun, dlarray(np.array([1.0, 2.0])))
