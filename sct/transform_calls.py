@@ -390,8 +390,11 @@ def _refuse_closure_wrapper(fn) -> None:
         code = getattr(closure.fn, "__code__", None)
         filename = closure.frame.filename if closure.frame else (code.co_filename if code else None)
         filename, line = _users_line(filename, closure.line)
+        what = f"the nested function {getattr(closure.fn, '__name__', '?')}()"
+        if closure.shown is not None and closure.shown[0]:
+            what = closure.shown[0]          # the user's: "the lambda", "g = functools.partial(f, ...)"
         raise CompileError(
-            f"higher derivatives through the nested function {getattr(closure.fn, '__name__', '?')}() "
+            f"higher derivatives through {what} "
             f"(line {line}) passed as a value (to a helper, in a list, under another name, or given a "
             "default value computed from traced values) are not supported yet; call it directly in "
             "the function that defines it, or define it at module level and pass the values it reads "
