@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import assign, call, const, load
+from .ir import assign, call, const, load, walk_nodes
 
 SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
@@ -482,11 +482,20 @@ class ClosureConverter:
                 i += 1
             i += 1
 
+    def lazy_names(self) -> Set[str]:
+        """The variables of generator expressions (lowered to lists, run at once): closures reading
+        them expire when they change (a generator's consumer may call each closure before the next
+        item, when Python's would read the value of then; the list made at once cannot tell)."""
+        if getattr(self, "_lazy", None) is None:
+            self._lazy = {n for s in walk_nodes(self.fdef) if getattr(s, "_sct_lazy", False)
+                          for n in getattr(s, "_sct_scope", ())}
+        return self._lazy
+
     def expire(self, names, line, bound: bool = False):
         """``rt.closure_rebound(frame, names, line[, new values])``: closures reading ``names`` expire,
         or follow the new values (``bound``: the names hold them here; see ``Closure.rebind``)."""
         args = [load(self.frame), gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(line)]
-        if bound:
+        if bound and not set(names) & self.lazy_names():
             args.append(gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()))
         node = gast.Expr(value=call(f"{self.rt_name}.closure_rebound", args))
         node.lineno = line

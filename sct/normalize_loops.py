@@ -172,6 +172,7 @@ class Loops:
             if getattr(node, field, None) is not None:
                 setattr(node, field, _rename_loads(getattr(node, field), mapping))
         node._sct_scope_names = list(mapping.values())
+        node._sct_lazy = isinstance(node, gast.GeneratorExp)     # Python runs it as it is consumed
         return node
 
     def reads_itself(self, name: str, node) -> Optional[str]:
@@ -214,6 +215,8 @@ class Loops:
         """``name = empty`` then ``inner`` inside the comprehension's loops and conditions."""
         start = assign(name, empty)
         start._sct_scope = getattr(node, "_sct_scope_names", ())   # its variables' scope starts (sct/closures.py)
+        start._sct_lazy = getattr(node, "_sct_lazy", False)         # a generator made a list: closures of
+        # its variables cannot follow them (a lambda called as the generator is consumed reads its value then)
         self.emit(out, start)
         for gen in reversed(node.generators):
             if gen.is_async:

@@ -436,3 +436,20 @@ def late_traced_value(x, t):
 def test_late_binding_of_a_traced_value_refused():
     with pytest.raises(EvaluationError, match=r"the lambda defined at line \d+ is called after 's'"):
         dlfeval(first, late_traced_value, dlarray(X), dlarray(T))
+
+
+def lazy_generator_calls(x, t):
+    # a generator's lambdas called as it is consumed: Python's read k of then (0, 1, 2); sct makes the
+    # generator a list at once, so its closures cannot follow k: refused (late binding would give 2, 2, 2)
+    return sum(np.sum(f(x) * t) for f in (lambda v: v * k for k in range(3)))
+
+
+def lazy_generator_listed(x, t):
+    vals = [f() for f in (lambda: k for k in range(3))]
+    return np.sum(x * t) * (vals[0] + 10 * vals[1] + 100 * vals[2])
+
+
+@pytest.mark.parametrize("case", [lazy_generator_calls, lazy_generator_listed])
+def test_late_binding_in_a_generator_refused(case):
+    with pytest.raises(EvaluationError, match=r"the lambda defined at line \d+ is called after 'k'"):
+        dlfeval(first, case, dlarray(X), dlarray(T))
