@@ -181,7 +181,6 @@ REFUSED = {
     "b_copy_alias_augassign": ((_r(135, 3),), "z += 1.0"),
     "b_fill_diagonal": ((_r(138, 3, 3),), "np.fill_diagonal("),
     "b_generators": ((_r(146, 4),), "filter(lambda"),
-    "b_late_binding_lambdas": ((_r(133, 3),), "fs = [lambda z: z * i"),
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
     "b_try_except": ((_r(144, 3),), "try:"),
     "b_view_augassign": ((_r(136, 3),), "v *= 2.0"),
@@ -286,8 +285,8 @@ def _fixed_subscript_write(x):
 
 # forward mode and second order refuse these (at the user's line): nested functions passed as values
 # (a list of lambdas), and state outside the function changed by it (recomputed for second order)
-NO_FORWARD = {"b_default_binding_lambdas"}
-NO_SECOND = {"b_default_binding_lambdas", "b_side_effect_global"}
+NO_FORWARD = {"b_default_binding_lambdas", "b_late_binding_lambdas"}   # (late binding followed since dec 7)
+NO_SECOND = {"b_default_binding_lambdas", "b_late_binding_lambdas", "b_side_effect_global"}
 
 FORWARD = sorted(n for n in CORPUS if n not in REFUSED
                  and not any(np.iscomplexobj(a) for a in CORPUS[n][0]))
