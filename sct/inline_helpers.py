@@ -39,6 +39,7 @@ from .format_inference import has_format, tree_of_kind
 from .ir import walk_nodes
 
 MAX_DEPTH = 4
+_NO_DEFAULT = object()          # a keyword-only parameter without a default (bind_parameters refuses it)
 _UNSUPPORTED = (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await, gast.FunctionDef,
                 gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Try)
 
@@ -165,15 +166,24 @@ class _Inliner:
                         n.end_lineno += base
             filename = self.filename
         spec = gdef.args
-        if spec.posonlyargs or spec.kwonlyargs or spec.vararg is not None or spec.kwarg is not None or \
+        if spec.posonlyargs or spec.vararg is not None or spec.kwarg is not None or \
                 gdef.decorator_list:
             return None
         if any(isinstance(n, _UNSUPPORTED) for s in gdef.body for n in walk_nodes(s)):
             return None
         params = [a.id for a in spec.args]
-        bound = bind_parameters(params, call.args, call.keywords, g.__defaults__)
+        kwonly = [a.id for a in spec.kwonlyargs]
+        bound = bind_parameters(params, call.args, [k for k in call.keywords if k.arg not in kwonly],
+                                g.__defaults__)
         if bound is None:
             return None
+        # keyword-only parameters: by keyword only (a surplus positional argument was refused above)
+        keyword_only = bind_parameters(kwonly, [], [k for k in call.keywords if k.arg in kwonly],
+                                       tuple((g.__kwdefaults__ or {}).get(n, _NO_DEFAULT) for n in kwonly))
+        if keyword_only is None:
+            return None
+        bound.update(keyword_only)
+        params = params + kwonly
         if not self._by_arguments(gdef, params, bound):
             return None
         # its locals get fresh names; the globals it reads must mean the same in the caller
