@@ -1444,6 +1444,9 @@ def keywords_method(obj, name, count, names):
     return adapter
 
 
+_POSITIONAL: dict = {}      # id(fn) -> (code, defaults, keyword defaults, derived, fn): positional's
+
+
 def positional(fn):
     """``fn`` with its keyword-only parameters made positional, after its others (the same code,
     globals and closure): a call that passes a traced value to a keyword-only parameter
@@ -1461,8 +1464,8 @@ def positional(fn):
         raise TypeError(f"{fn.__qualname__} has *{code.co_varnames[code.co_argcount + code.co_kwonlyargcount]}: "
                         "sct passes traced keyword-only arguments by position only to functions without *args")
     kwdefaults = fn.__kwdefaults__ or {}
-    held = fn.__dict__.get("__sct_positional__")
-    if held is not None and held[0] is code and held[1] is fn.__defaults__ and \
+    held = _POSITIONAL.get(id(fn))
+    if held is not None and held[4] is fn and held[0] is code and held[1] is fn.__defaults__ and \
             held[2].keys() == kwdefaults.keys() and all(held[2][k] is v for k, v in kwdefaults.items()):
         return held[3]
     count = code.co_argcount + code.co_kwonlyargcount
@@ -1480,7 +1483,9 @@ def positional(fn):
     derived.__qualname__ = fn.__qualname__
     derived.__module__ = fn.__module__
     derived.__sct_positional_of__ = fn
-    fn.__sct_positional__ = (code, fn.__defaults__, dict(kwdefaults), derived)
+    if len(_POSITIONAL) >= 1024:
+        _POSITIONAL.clear()
+    _POSITIONAL[id(fn)] = (code, fn.__defaults__, dict(kwdefaults), derived, fn)
     return derived
 
 
