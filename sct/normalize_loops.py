@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import gast
 
-from .ir import assign, call, const, load, store
+from .ir import assign, call, const, load, store, walk_nodes
 
 
 class Loops:
@@ -358,3 +358,156 @@ def _flag_breaks(stmts: List, flag: str) -> List:
             st.cases = cases
         result.append(st)
     return result
+
+
+# --- loops over lazy iterators -----------------------------------------------------------------
+# A generator expression or map() is run as it is consumed: a for loop over one computes each
+# item after the body ran for the one before, so a body that rebinds or changes what the
+# generator reads (``k = 5.0``, ``rng.normal()``) changes the items that follow.  sct builds
+# other generators whole (a list), so a loop over one is written out here as the loop Python
+# runs: the generator's own loops, its conditions, the item, then the body.
+
+def lower_lazy_loops(stmts: List, namer, fail) -> List:
+    """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
+    renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
+    A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
+    them (not nested defs).  A loop over a name bound to such a generator in the same block
+    whose body rebinds or changes a name the generator reads is refused (built whole, its
+    items would be those before the change)."""
+    result: List = []
+    lazy: Dict[str, set] = {}          # name -> what the generator bound to it reads
+    for st in stmts:
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            result.append(st)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(st, field, None), list):
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail))
+        for field in ("handlers", "cases"):
+            for h in getattr(st, field, None) or ():
+                h.body = lower_lazy_loops(h.body, namer, fail)
+        if isinstance(st, gast.For) and isinstance(st.iter, gast.Name) and st.iter.id in lazy:
+            changed = _changed_names(st.body) & lazy[st.iter.id]
+            if changed:
+                fail(st, "a for loop over a generator whose body changes what the generator reads",
+                     f"{st.iter.id} computes its items as the loop asks for them, and the body changes "
+                     f"{', '.join(sorted(changed))} before the next one; sct would compute them all first. "
+                     f"Write the loop over the generator's own iterable (for t in ...: v = ...)")
+        lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
+        if lowered is not None:
+            result.extend(lower_lazy_loops(lowered, namer, fail))
+            continue
+        for name in _stored_names(st):
+            lazy.pop(name, None)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
+                and _lazy_iterator(st.value):
+            lazy[st.targets[0].id] = {n.id for n in gast.walk(st.value) if isinstance(n, gast.Name)}
+        result.append(st)
+    return result
+
+
+def _lazy_iterator(node) -> bool:
+    return isinstance(node, gast.GeneratorExp) or _is_map(node)
+
+
+def _is_map(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map" and \
+        len(node.args) >= 2 and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args)
+
+
+def _stored_names(st) -> set:
+    return {n.id for n in walk_nodes(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _changed_names(stmts: List) -> set:
+    """Names the statements rebind, write into (``z[i] = v``, ``o.a = v``) or call a method of
+    (``acc.append(v)``, ``rng.normal()``: it may change the object)."""
+    changed = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                changed.add(n.id)
+            elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) \
+                    or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+                base = n.func.value if isinstance(n, gast.Call) else n.value
+                while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    base = base.value
+                if isinstance(base, gast.Name):
+                    changed.add(base.id)
+    return changed
+
+
+def _has_own_break(stmts: List) -> bool:
+    for st in stmts:
+        if isinstance(st, gast.Break):
+            return True
+        if isinstance(st, (gast.For, gast.While, gast.AsyncFor)):
+            if _has_own_break(st.orelse):
+                return True
+            continue
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(st, field, None), list) and _has_own_break(getattr(st, field)):
+                return True
+        for h in getattr(st, "handlers", None) or ():
+            if _has_own_break(h.body):
+                return True
+    return False
+
+
+def _lazy_loop(st: gast.For, namer, fail) -> Optional[List]:
+    """The statements Python runs for ``st`` when it walks a generator expression or map();
+    None for any other loop."""
+    it = st.iter
+    if isinstance(it, gast.GeneratorExp):
+        if any(g.is_async for g in it.generators):
+            return None
+        for n in gast.walk(it):
+            if isinstance(n, gast.NamedExpr):
+                return None                 # (refused where the comprehension is lowered)
+        if len(it.generators) > 1 and _has_own_break(st.body):
+            fail(st, "break in a loop over a generator expression with more than one for",
+                 "write the generator's loops out, with a flag to leave them")
+        it = copy.deepcopy(it)
+        mapping: Dict[str, str] = {}
+        for i, gen in enumerate(it.generators):
+            if i > 0:
+                gen.iter = _rename_loads(gen.iter, mapping)
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    mapping[n.id] = namer.fresh(n.id)
+            gen.target = _rename_stores(gen.target, mapping)
+            gen.ifs = [_rename_loads(c, mapping) for c in gen.ifs]
+        item = gast.copy_location(gast.Assign(targets=[st.target], value=_rename_loads(it.elt, mapping),
+                                              type_comment=None), st)
+        inner: List = [item] + st.body
+        for gen in reversed(it.generators):
+            for cond in reversed(gen.ifs):
+                inner = [gast.copy_location(gast.If(test=cond, body=inner, orelse=[]), st)]
+            inner = [gast.copy_location(gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
+                                                 type_comment=None), st)]
+        inner[0].orelse = st.orelse
+        return inner
+    if _is_map(it):
+        before: List = []
+        func = it.args[0]
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not (isinstance(func, gast.Lambda) or isinstance(root, gast.Name) and
+                root.id not in _stored_names(gast.Module(body=st.body, type_ignores=[]))):
+            name = namer.fresh("mapped_function")       # map(F, ...) evaluates F once, first
+            before.append(gast.copy_location(assign(name, func), st))
+            func = load(name)
+        names = [namer.fresh("item") for _ in it.args[1:]]
+        target = store(names[0]) if len(names) == 1 else \
+            gast.Tuple(elts=[store(n) for n in names], ctx=gast.Store())
+        source = it.args[1] if len(names) == 1 else call("zip", it.args[1:])
+        item = gast.copy_location(gast.Assign(
+            targets=[st.target], value=gast.Call(func=func, args=[load(n) for n in names], keywords=[]),
+            type_comment=None), st)
+        loop = gast.copy_location(gast.For(target=target, iter=source, body=[item] + st.body,
+                                           orelse=st.orelse, type_comment=None), st)
+        return before + [loop]
+    return None

@@ -13,6 +13,7 @@ questions).
 """
 from __future__ import annotations
 
+import random
 from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 import gast
@@ -213,6 +214,7 @@ class _Values:
         self.allocated: Set = set()            # allocation sites met so far
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.instance_sites: Set = set()       # sites making objects of the user's classes
+        self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
 
@@ -460,6 +462,15 @@ class _Values:
             state.escaped = state.escaped | reached
             self.instance_sites.add(site)
             return self.fresh(state, site, reached | frozenset({EXT}))
+        if info.kind == CallKind.PLAIN and not receiver and any(info.obj is c for c in _NEW_LIBRARY_OBJECTS):
+            # np.random.default_rng(0): a new object that holds none of its arguments; what its
+            # methods return is new too (rng.normal(): numbers or a new array, never the generator)
+            # (was: may be anything, so rng.normal() after a differentiated operation was refused)
+            self.library_sites.add(site)
+            return self.fresh(state, site)
+        if info.kind == CallKind.METHOD and receiver and \
+                all(o[0] in ("new", "old") and o[1] in self.library_sites for o in receiver):
+            return self.fresh(state, site)
         if info.kind == CallKind.PLAIN:
             return self._plain_call(state, name, args, receiver, site)
         return self._user_call(state, node, info, args, receiver, site)
@@ -554,6 +565,10 @@ class _Values:
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
+
+# library constructors whose result is a new object keeping no reference to their arguments
+_NEW_LIBRARY_OBJECTS = (np.random.default_rng, np.random.RandomState, np.random.Generator,
+                        np.random.SeedSequence, np.random.PCG64, np.random.MT19937, random.Random)
 
 _VALUE_RULES = {
     gast.Name: _Values._name_objects,

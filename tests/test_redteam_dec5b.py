@@ -173,8 +173,6 @@ CORPUS = {
 
 
 REFUSED = {
-    # a numpy Generator's second draw after its first draw's values were saved for the gradient
-    "d_reparam_generator": ((_r(217, 6),), "eps2 = rng.normal(size=3)"),
     "c_dict_pop": ((_r(187, 3),), "d.pop("),
     "c_del_item": ((_r(184, 3),), "del l[0]"),
     "b_attribute_augassign": ((_r(151, 6),), "s.step(u)"),
