@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .labels import align_data, formatted_data, reduced_format
+from .labels import align_data, formatted_data, matmul_message, reduced_format
 
 _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
 
@@ -193,6 +193,14 @@ def _method_format(fmt: str, name: str, a, k) -> str:
     return reduced_format(fmt, k.get("axis", a[0] if a else None), k.get("keepdims", False))
 
 
+def _refuse_formatted_product(what: str, operands) -> None:
+    """``a @ b``, ``np.dot``, ``np.matmul`` with a formatted dlarray and an operand that is not a scalar:
+    refused, as MATLAB's mtimes refuses it (``labels.matmul_message``)."""
+    fmts = [v._fmt for v in operands if isinstance(v, dlarray) and v._fmt]
+    if fmts and not any(np.ndim(v) == 0 for v in operands):
+        raise ValueError(matmul_message(what, fmts[0]))
+
+
 class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     """A deep-learning array: ``dlarray([-1.0, 2.0])``.
 
@@ -229,9 +237,13 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
                 inputs = _aligned(out[:1] + inputs)[0][1:]
             inputs, fmt = _aligned(inputs)
             return _elementwise_result(ufunc(*_unwrap(inputs), **_unwrap(kwargs)), fmt)
+        if ufunc is np.matmul:
+            _refuse_formatted_product("@", inputs)
         return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
 
     def __array_function__(self, func, types, args, kwargs):
+        if func is np.dot or func is np.matmul:
+            _refuse_formatted_product(f"np.{func.__name__}", args)
         if func in _ELEMENTWISE_FUNCTIONS:
             args, fmt = _aligned(args)
             return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), fmt)
@@ -303,6 +315,9 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         # Array methods (sum, reshape, mean, ...) compute on the data and wrap.
         attr = getattr(self._data, name)
         if callable(attr):
+            if name == "dot" and self._fmt:
+                return lambda b, *a, **k: (_refuse_formatted_product(".dot", (self, b)),
+                                           _wrap_result(attr(*_unwrap((b,) + a), **_unwrap(k))))[1]
             if name in _LABEL_KEEPING_METHODS and self._fmt:
                 fmt = self._fmt
                 return lambda *a, **k: _elementwise_result(attr(*_unwrap(a), **_unwrap(k)),

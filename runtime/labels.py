@@ -121,3 +121,13 @@ def align_data(x, src: str, dst: str, name: str = "dlarray"):
 def _perm(fmt: str, order: List[int]) -> Optional[Tuple[int, ...]]:
     perm = tuple(order)
     return None if perm == tuple(range(len(fmt))) else perm
+
+
+def matmul_message(what: str, fmt: str) -> str:
+    """The refusal of ``a @ b`` (``np.matmul``, ``np.dot``) with an operand labelled ``fmt``: MATLAB's mtimes
+    takes a formatted dlarray only with an unformatted scalar.  Its result would be unformatted, which the
+    deep-learning functions read in sct's default layout (batch first, channels last), not in the labels'."""
+    return (f"{what} of a formatted dlarray ({fmt!r}): MATLAB's mtimes takes a formatted dlarray only with an "
+            "unformatted scalar, and the unformatted product would be read by the deep-learning functions in "
+            "sct's default layout (batch first, channels last), not by its labels; use fullyconnect(X, W, b) "
+            "(it reads the labels), or stripdims(X) first and label the result (dlarray(Y, fmt))")

@@ -16,6 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
+from .runtime.labels import matmul_message
 from .runtime import support
 
 
@@ -280,6 +281,7 @@ class FormatInference:
             return None
         if isinstance(v, gast.BinOp):
             if isinstance(v.op, gast.MatMult):
+                self.refuse_matmul(stmt, "@", [self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)])
                 return None
             return self.combine([self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)], stmt)
         if isinstance(v, gast.UnaryOp):
@@ -375,6 +377,15 @@ class FormatInference:
             elif not self.is_int(i):
                 return None if self.not_int(i) else UNKNOWN
         return "".join(out) + fmt[len(items):] or None
+
+    def refuse_matmul(self, stmt, what: str, trees) -> None:
+        """``a @ b`` (``np.matmul``, ``np.dot``) of a formatted dlarray: refused, as MATLAB's mtimes takes a
+        formatted dlarray only with an unformatted scalar.  Its result would be unformatted, and a
+        deep-learning function would read it in sct's default layout (batch first), not in the labels'
+        (``softmax(W @ X)`` of a 'CB' X: the softmax over the observations)."""
+        fmts = [t for t in trees if isinstance(t, str) and t]
+        if fmts:
+            self.fail(stmt, matmul_message(what, fmts[0]))
 
     def combine(self, trees, stmt, perms=None):
         """The one format of elementwise operands: the widest one, which an operand labelled as its trailing
