@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501
+from .labels import (LostLabels, lost_message, LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501
                      check_format, formatted_data, same_labels)
 
 
@@ -29,6 +29,18 @@ def format_of(x) -> str:
     """The labels of a dlarray ("" when unformatted or not a dlarray)."""
     from .dlarray import dlarray
     return x._fmt if isinstance(x, dlarray) else ""
+
+
+def layout_labels(X: Any, fname: Optional[str] = None) -> str:
+    """The labels a deep-learning function that reads a layout reads from ``X`` (called without
+    DataFormat=): "" for unformatted data, read in sct's default layout, but refused for data whose labels
+    an operation dropped (``labels.LOST``: a reshape, transpose, ... of a formatted dlarray), as MATLAB's
+    functions refuse unformatted data."""
+    fmt = format_of(X) if type(X) is not np.ndarray else ""
+    if isinstance(fmt, LostLabels):
+        import sys
+        raise ValueError(lost_message(fname or sys._getframe(1).f_code.co_name))
+    return fmt
 
 
 def dims(X: Any) -> str:
@@ -466,7 +478,7 @@ def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = 
     what the arrangement cannot follow: formatted targets or mask for unformatted predictions,
     ``Reduction="none"`` and elementwise weights."""
     check_not_forward_pair(Y, fname)
-    if DataFormat is None and not (type(Y) is not np.ndarray and format_of(Y)):
+    if DataFormat is None and not layout_labels(Y, fname):
         for what, v in (("targets", targets), ("Mask", Mask)):
             if type(v) is not np.ndarray and format_of(v):
                 raise ValueError(f"{fname}: the {what} are labelled {format_of(v)!r} but the predictions are "

@@ -131,3 +131,32 @@ def matmul_message(what: str, fmt: str) -> str:
             "unformatted scalar, and the unformatted product would be read by the deep-learning functions in "
             "sct's default layout (batch first, channels last), not by its labels; use fullyconnect(X, W, b) "
             "(it reads the labels), or stripdims(X) first and label the result (dlarray(Y, fmt))")
+
+
+class LostLabels(str):
+    """The format ("") of an unformatted dlarray made from a formatted one by an op that does not keep
+    labels (a reshape, transpose, np.stack, fancy indexing...; MATLAB's reshape gives an unformatted dlarray
+    too).  It is "" to everything else; a deep-learning function that reads a layout refuses it without
+    DataFormat= (``lost_message``), as MATLAB's refuses unformatted data, where it would read it in sct's
+    default layout (batch first, channels last), not the layout its lost labels named."""
+    __slots__ = ()
+
+
+LOST = LostLabels("")
+
+# The array ops whose result, made from a formatted dlarray, is unformatted data in another arrangement
+# (functions of numpy and array methods by name; ``.T`` and indexing by arrays too): marked LOST
+LABEL_LOSING_OPS = frozenset((
+    "reshape", "transpose", "swapaxes", "moveaxis", "rollaxis", "permute_dims", "matrix_transpose", "stack",
+    "hstack", "vstack", "dstack", "column_stack", "concatenate", "squeeze", "expand_dims", "ravel", "flatten",
+    "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "rot90", "broadcast_to", "tile",
+    "repeat", "einsum", "tensordot", "kron", "outer", "take", "take_along_axis", "compress", "diagonal",
+    "squeeze"))
+
+
+def lost_message(fname: str) -> str:
+    return (f"{fname}: its input is unformatted because an operation (a reshape, transpose, np.stack, "
+            "indexing by arrays, ...) dropped the labels of a formatted dlarray, and sct would read it in its "
+            "default layout (batch first, channels last), not in the layout the labels named (MATLAB refuses "
+            "unformatted input here); label the result (dlarray(y, fmt)), give DataFormat=, or call "
+            "stripdims(y) to read it in sct's default layout")

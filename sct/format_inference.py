@@ -28,6 +28,30 @@ class _Unknown:
 UNKNOWN = _Unknown()        # a value whose format differs by path or cannot be followed
 
 
+class _Lost:
+    """Unformatted, made from a formatted value by an op that does not keep labels (a reshape, transpose,
+    np.stack, ...: MATLAB's reshape gives an unformatted dlarray too).  A deep-learning function that reads
+    a layout refuses it without DataFormat= (MATLAB's raises: it takes no unformatted data without it),
+    where it would otherwise read it in sct's default layout, not the one its lost labels named."""
+    def __repr__(self):
+        return "LOST"
+
+    def __bool__(self):
+        return False
+
+
+LOST = _Lost()
+
+
+def lost_from(trees) -> bool:
+    """Whether any of ``trees`` is formatted or lost (in a container too)."""
+    for t in trees:
+        if isinstance(t, (str, _Lost)) or (isinstance(t, tuple) and lost_from(t)) or \
+                (isinstance(t, dict) and lost_from(t.values())):
+            return True
+    return False
+
+
 def tree_of_kind(kind):
     """The formats inside an argument of this kind (None when there are none)."""
     if not isinstance(kind, tuple) or not kind:
@@ -48,7 +72,7 @@ def tree_of_kind(kind):
 
 
 def has_format(tree) -> bool:
-    if tree is None:
+    if tree is None or isinstance(tree, _Lost):
         return False
     if isinstance(tree, tuple):
         return any(has_format(t) for t in tree)
@@ -60,6 +84,8 @@ def has_format(tree) -> bool:
 def merge(a, b):
     if a is b or (type(a) is type(b) and not isinstance(a, _Unknown) and a == b):
         return a
+    if (a is None or isinstance(a, _Lost)) and (b is None or isinstance(b, _Lost)):
+        return LOST
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
         return tuple(merge(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
@@ -69,7 +95,7 @@ def merge(a, b):
 
 def output_tree(tree):
     """What dlfeval puts on the outputs: UNKNOWN becomes unformatted."""
-    if isinstance(tree, _Unknown):
+    if isinstance(tree, (_Unknown, _Lost)):
         return None
     if isinstance(tree, tuple):
         items = tuple(output_tree(t) for t in tree)
@@ -270,19 +296,24 @@ class FormatInference:
             if isinstance(base, dict) and not isinstance(key, gast.Constant):
                 return self.item_of(tuple(base.values()))
             if isinstance(base, str):
-                return self.indexed(base, key)
-            return None
+                fmt = self.indexed(base, key)
+                items = key.elts if isinstance(key, gast.Tuple) else [key]
+                return fmt if fmt or all(isinstance(i, gast.Slice) or self.is_int(i) for i in items) else LOST
+            return LOST if isinstance(base, _Lost) else None
         if isinstance(v, gast.Attribute):
             base = self.expr(v.value, env, stmt)
             if isinstance(base, dict):
                 return base.get(v.attr)
-            if isinstance(base, (str, _Unknown)) and v.attr in ("real", "imag"):
+            if isinstance(base, (str, _Unknown, _Lost)) and v.attr in ("real", "imag"):
                 return base                 # MATLAB's real(X), imag(X) keep the format
+            if isinstance(base, (str, _Lost)) and v.attr in ("T", "mT"):
+                return LOST
             return None
         if isinstance(v, gast.BinOp):
             if isinstance(v.op, gast.MatMult):
-                self.refuse_matmul(stmt, "@", [self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)])
-                return None
+                operands = [self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)]
+                self.refuse_matmul(stmt, "@", operands)
+                return LOST if lost_from(operands) else None
             return self.combine([self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)], stmt)
         if isinstance(v, gast.UnaryOp):
             return None if isinstance(v.op, gast.Not) else self.expr(v.operand, env, stmt)
@@ -397,7 +428,7 @@ class FormatInference:
                 return UNKNOWN
         fmts = [t for t in trees if isinstance(t, str)]
         if not fmts:
-            return None
+            return LOST if any(isinstance(t, _Lost) for t in trees) else None
         first = max(fmts, key=len)      # a format that is the trailing part of it broadcasts label by label
         for i, t in enumerate(trees):
             if not isinstance(t, str) or t == first or (len(t) < len(first) and first.endswith(t)):

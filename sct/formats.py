@@ -35,13 +35,15 @@ import gast
 import numpy as np
 
 from .analysis import Resolver, classify_call
-from .format_inference import UNKNOWN, _Unknown, has_format, merge, output_tree, tree_of_kind  # noqa: F401
+from .format_inference import (UNKNOWN, LOST, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
+                               tree_of_kind)
 from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
 from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
 from .runtime.dlarray import _LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS
 from .runtime import formats as rf
+from .runtime.labels import LABEL_LOSING_OPS
 
 
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
@@ -94,7 +96,11 @@ class FormatPass(LayoutCalls):
             self.refuse_matmul(stmt, ".dot", [self.expr(node.func.value, env, stmt)] + args)
         follow = self.follower(info)
         if follow is None:
-            return None, None
+            receiver = [self.expr(node.func.value, env, stmt)] if info.kind == CallKind.METHOD and \
+                isinstance(node.func, gast.Attribute) else []
+            name = info.method if info.kind == CallKind.METHOD else getattr(info.obj, "__name__", None)
+            losing = name in LABEL_LOSING_OPS and (receiver or getattr(info.obj, "__module__", None) == "numpy")
+            return (LOST if losing and lost_from(receiver + args) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
 
     def follower(self, info):
