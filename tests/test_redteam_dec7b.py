@@ -1,0 +1,366 @@
+"""Red team dec7b: ops and numerics against numpy and central differences, and MATLAB's dlarray fidelity.
+
+Found and fixed (formats; the op table below found no wrong value or gradient):
+
+1. ``W @ X`` (``np.matmul``, ``np.dot``, ``X.dot``) of a formatted dlarray gave an unformatted product, which
+   ``softmax``/``fullyconnect``/``crossentropy`` then read in sct's default layout (batch first, channels
+   last): MATLAB's ``crossentropy(softmax(W*X), T)`` of a 'CB' X — an error in MATLAB, whose mtimes takes a
+   formatted dlarray only with an unformatted scalar — gave 2.4904 in sct (the softmax over the
+   observations) where the labels ask for 1.4658.  Now refused, eagerly and in dlfeval at the user's line.
+2. A reshape, transpose (``.T``), ``np.stack``, fancy indexing... of a formatted dlarray gives an unformatted
+   one (MATLAB's reshape too), and the layout functions read it in sct's default layout, silently, where
+   MATLAB refuses unformatted input: ``softmax(X.T)`` of a 'BC' X was the softmax over the observations.
+   Such a value is now marked (eager: ``labels.LOST``; compiled: ``format_inference.LOST``) and a layout
+   function given it without ``DataFormat=`` refuses it, naming the way out (label it, DataFormat=,
+   stripdims).  Unformatted data that never had labels still run in the default layout.
+
+Op table: reductions with axis tuples / keepdims / where= / initial=, sort / median / quantile, linalg
+(norm ord/axis, inv, solve, det, slogdet, eigh, svd, cholesky, qr, pinv, lstsq), einsum traces and
+ellipses, tensordot, kron, cumsum/cumprod, diff, convolve, correlate, polyval, interp, trapezoid, cross,
+roll, flip, repeat, pad modes, take / take_along_axis, repeated fancy reads and writes, negative-step
+slices, reshape/ravel order='F', swapaxes/moveaxis, stack/concatenate on negative axes; overflow-safe user
+code (logsumexp, softmax, sigmoid at |x| = 1000); integer powers of negative bases, x**0, 0**y; Python and
+integer and bool operands; complex inputs (MATLAB's convention); float32 end to end (value dtype as plain
+numpy, gradient dtype float32).  Conventions at kinks (runtime/numpy_ops.py): max/min ties split the
+adjoint equally, clip passes it at its bounds, abs and sign have derivative 0 at 0.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dims, dlarray, dlfeval, dlgradient, extractdata, stripdims
+from tests.gradcheck import assert_close, check_grads, numerical_gradient
+
+R = np.random.default_rng(7)
+
+# --- the op table ---------------------------------------------------------------------------
+
+A = R.standard_normal((3, 4)); B = R.standard_normal((4, 3)); V = R.standard_normal(5)
+SQ = R.standard_normal((3, 3)); SPD = SQ @ SQ.T + 3 * np.eye(3)
+T3 = R.standard_normal((2, 3, 4))
+TIE = np.array([1.0, 3.0, 3.0, -2.0, 3.0]); TIE2 = np.array([[1.0, 2.0, 2.0], [0.5, 0.5, -1.0]])
+Z = np.array([0.0, 1.5, -0.0, -2.0, 0.0])
+
+def sum_axis_tuple(x): return np.sum(np.sum(x ** 2, axis=(0, -1), keepdims=True) * 1.5)
+def sum_where(x): return np.sum(x ** 2, where=x > 0)
+def sum_initial(x): return np.sum(x ** 2, initial=3.0)
+def max_initial(x): return np.sum(np.max(x, axis=0, initial=0.5))
+def max_where(x): return np.max(x, where=x < 1.0, initial=-10.0)
+def mean_where(x): return np.mean(x ** 2, where=x > 0)
+def prod_axis_neg(x): return np.sum(np.prod(x, axis=-2))
+def max_ties_axis(x): return np.sum(np.max(x, axis=1) ** 2)
+def min_ties_kd(x): return np.sum(np.min(x, axis=-1, keepdims=True) * x)
+def amax_method(x): return x.max(axis=0).sum()
+def sort_ties(x): return np.sum(np.sort(x) * np.arange(5.0))
+def sort_axis0(x): return np.sum(np.sort(x, axis=0) * np.arange(6.0).reshape(2, 3))
+def median_even(x): return np.median(x) ** 2
+def median_odd(x): return np.median(x[:5]) * 3.0
+def median_axis(x): return np.sum(np.median(x, axis=1) ** 2)
+def percentile_lin(x): return np.percentile(x, 30.0)
+def quantile_arr(x): return np.sum(np.quantile(x, [0.1, 0.5, 0.9]) ** 2)
+def quantile_axis(x): return np.sum(np.quantile(x, 0.25, axis=0))
+def abs_at0(x): return np.sum(np.abs(x) * np.arange(1.0, 6.0))
+def maximum_ties(x): return np.sum(np.maximum(x, x[::-1]) * np.arange(1.0, 6.0))
+def minimum_ties(x): return np.sum(np.minimum(x, 0.0) * np.arange(1.0, 6.0))
+def norm_fro(x): return np.linalg.norm(x)
+def norm_ord1(x): return np.linalg.norm(x, ord=1)
+def norm_ordinf(x): return np.linalg.norm(x, ord=np.inf)
+def norm_ord2(x): return np.linalg.norm(x, ord=2)
+def norm_nuc(x): return np.linalg.norm(x, ord="nuc")
+def norm_axis(x): return np.sum(np.linalg.norm(x, axis=0) ** 3)
+def norm_axis_kd(x): return np.sum(x / np.linalg.norm(x, axis=1, keepdims=True))
+def norm_vec3(x): return np.linalg.norm(x, 3)
+def norm_vec_neginf(x): return np.linalg.norm(x, -np.inf)
+def inv_(x): return np.sum(np.linalg.inv(x) * SQ)
+def solve_(x): return np.sum(np.linalg.solve(x, np.arange(3.0)) ** 2)
+def solve_mat(x): return np.sum(np.linalg.solve(x, SQ) ** 2)
+def det_(x): return np.linalg.det(x)
+def slogdet_(x): s, l = np.linalg.slogdet(x); return s * l
+def eigh_(x): w, v = np.linalg.eigh(x + x.T); return np.sum(w ** 3)
+def eigvalsh_(x): return np.sum(np.linalg.eigvalsh(x + x.T) * np.arange(3.0))
+def svd_vals(x): return np.sum(np.linalg.svd(x, compute_uv=False) ** 3)
+def cholesky_(x): return np.sum(np.linalg.cholesky(x @ x.T + 3 * np.eye(3)) * SQ)
+def qr_(x): q, r = np.linalg.qr(x); return np.sum(r * np.triu(SQ[:, :3])) + np.sum(q[:, 0] ** 3)
+def pinv_(x): return np.sum(np.linalg.pinv(x) * B)
+def lstsq_(x): return np.sum(np.linalg.lstsq(x.T, np.arange(4.0), rcond=None)[0] ** 2)
+def matrix_power_(x): return np.sum(np.linalg.matrix_power(x, 3))
+def trace_(x): return np.trace(x @ x) + np.trace(x, offset=1)
+def einsum_trace(x): return np.einsum("ii", x) * 2
+def einsum_diag(x): return np.sum(np.einsum("ii->i", x) ** 2)
+def einsum_ellipsis(x): return np.sum(np.einsum("...ij,jk->...ik", x, B) ** 2)
+def einsum_outer_rep(x): return np.einsum("ij,ij->", x, x)
+def einsum_batch(x): return np.sum(np.einsum("bij,bkj->bik", x, x))
+def tensordot_(x): return np.sum(np.tensordot(x, B, axes=([1], [0])) ** 2)
+def tensordot_int(x): return np.sum(np.tensordot(x, x, axes=2))
+def kron_(x): return np.sum(np.kron(x, SQ[:2, :2]) ** 2)
+def outer_(x): return np.sum(np.outer(x, x[:3]) ** 2)
+def cumsum_axis(x): return np.sum(np.cumsum(x, axis=0) ** 2)
+def cumsum_flat(x): return np.sum(np.cumsum(x) ** 2)
+def cumprod_axis(x): return np.sum(np.cumprod(x, axis=-1))
+def cumprod_zero(x): return np.sum(np.cumprod(x * np.array([1.0, 0.0, 1.0, 1.0, 1.0])))
+def diff_n2(x): return np.sum(np.diff(x, n=2) ** 2)
+def diff_axis0(x): return np.sum(np.diff(x, axis=0) ** 3)
+def convolve_full(x): return np.sum(np.convolve(x, np.array([1.0, -2.0, 0.5])) ** 2)
+def convolve_same(x): return np.sum(np.convolve(x, x[:3], mode="same") ** 2)
+def convolve_valid(x): return np.sum(np.convolve(x[:3], x, mode="valid") ** 2)
+def correlate_(x): return np.sum(np.correlate(x, x[1:4], mode="full") ** 2)
+def polyval_(x): return np.sum(np.polyval(x[:3], V) ** 2)
+def polyval_x(x): return np.sum(np.polyval(np.array([1.0, -2.0, 3.0]), x) ** 2)
+def interp_(x): return np.sum(np.interp(np.array([0.5, 1.5, 3.2]), np.arange(5.0), x) ** 2)
+def interp_at(x): return np.sum(np.interp(x, np.arange(-3.0, 3.0), np.arange(6.0) ** 2))
+def trapezoid_dx(x): return np.sum(np.trapezoid(x ** 2, dx=0.5, axis=0))
+def trapezoid_x(x): return np.trapezoid(x ** 2, x=np.array([0.0, 0.5, 1.5, 2.0, 4.0]))
+def cross_(x): return np.sum(np.cross(x[:3], np.array([1.0, 2.0, 3.0])) ** 2)
+def cross_rows(x): return np.sum(np.cross(x, x[::-1]) ** 2)
+def roll_(x): return np.sum(np.roll(x, 2) * np.arange(5.0))
+def roll_axis(x): return np.sum(np.roll(x, -1, axis=1) * A)
+def roll_tuple(x): return np.sum(np.roll(x, (1, 2), axis=(0, 1)) * A)
+def flip_(x): return np.sum(np.flip(x, axis=-1) * A)
+def flip_all(x): return np.sum(np.flip(x) * A)
+def repeat_(x): return np.sum(np.repeat(x, 3) * np.arange(15.0))
+def repeat_arr(x): return np.sum(np.repeat(x, [1, 0, 2], axis=0) ** 2)
+def pad_const(x): return np.sum(np.pad(x, ((1, 0), (2, 1)), constant_values=2.0) ** 2)
+def pad_reflect(x): return np.sum(np.pad(x, 2, mode="reflect") * np.arange(9.0))
+def pad_edge(x): return np.sum(np.pad(x, (1, 3), mode="edge") * np.arange(9.0))
+def pad_wrap(x): return np.sum(np.pad(x, (2, 2), mode="wrap") * np.arange(9.0))
+def pad_symmetric(x): return np.sum(np.pad(x, (2, 1), mode="symmetric") * np.arange(8.0))
+def take_dup(x): return np.sum(np.take(x, [0, 2, 2, 4, 0]) * np.arange(5.0))
+def take_axis(x): return np.sum(np.take(x, [1, 1, 0], axis=1) ** 2)
+def take_along(x): return np.sum(np.take_along_axis(x, np.array([[0, 0, 3], [1, 1, 1], [2, 3, 0]]), axis=1) ** 2)
+def where_bcast(x): return np.sum(np.where(x > 0, x, x[0] * 2.0) ** 2)
+def where_scalar(x): return np.sum(np.where(x > 0.3, 1.0, x) ** 2)
+def fancy_read_dup(x): return np.sum(x[np.array([0, 0, 3, 1])] * np.arange(4.0))
+def bool_read(x): return np.sum(x[x > 0] ** 2)
+def fancy_write_dup(x):
+    y = np.zeros(5); y[np.array([1, 1, 3])] += x[:3]; return np.sum(y * np.arange(5.0))
+def fancy_write_assign_dup(x):
+    y = x.copy(); y[np.array([1, 1, 3])] = x[:3] * 2.0; return np.sum(y ** 2)
+def add_at_dup(x):
+    y = np.zeros(5); np.add.at(y, [1, 1, 3], x[:3]); return np.sum(y ** 2)
+def neg_step(x): return np.sum(x[::-2] * np.arange(3.0)) + np.sum(x[3:0:-1] ** 2)
+def newaxis_ellipsis(x): return np.sum(x[..., np.newaxis, 1:] * x[np.newaxis, :, None, :3])
+def reshape_F2(x): return np.sum(np.reshape(x, (-1,), order="F") * np.arange(12.0))
+def ravel_F(x): return np.sum(np.ravel(x, order="F") * np.arange(12.0))
+def ravel_(x): return np.sum(x.ravel() ** 2 * np.arange(12.0))
+def squeeze_(x): return np.sum(np.squeeze(x[:, None, :1], axis=(1, 2)) ** 3)
+def swapaxes_(x): return np.sum(np.swapaxes(x, 0, -1) * np.arange(24.0).reshape(4, 3, 2))
+def moveaxis_(x): return np.sum(np.moveaxis(x, 0, -1) * np.arange(24.0).reshape(3, 4, 2))
+def moveaxis_multi(x): return np.sum(np.moveaxis(x, [0, 1], [-1, -2]) * np.arange(24.0).reshape(4, 3, 2))
+def stack_neg(x): return np.sum(np.stack([x, x ** 2], axis=-1) * np.arange(2.0))
+def concat_neg(x): return np.sum(np.concatenate([x, x ** 2], axis=-1) * np.arange(8.0))
+def concat_none(x): return np.sum(np.concatenate([x, x ** 2], axis=None) * np.arange(24.0))
+def expand_dims_tuple(x): return np.sum(np.expand_dims(x, (0, -1)) ** 2)
+def broadcast_to_(x): return np.sum(np.broadcast_to(x, (2, 5)) * np.arange(10.0).reshape(2, 5))
+def atleast2d(x): return np.sum(np.atleast_2d(x).T * np.arange(5.0)[:, None])
+def triu_k(x): return np.sum(np.triu(x, k=-1) ** 2) + np.sum(np.tril(x, 1))
+def diag_k(x): return np.sum(np.diag(x, k=1) ** 2) + np.sum(np.diagonal(x, offset=-1))
+def diagflat_(x): return np.sum(np.diag(x[:3], k=-1) * np.arange(16.0).reshape(4, 4))
+
+X5 = R.standard_normal(5); X6 = R.standard_normal((2, 3)); PERC = R.standard_normal(8)
+A2 = R.standard_normal((3, 4))
+
+BIG = np.array([800.0, -800.0, 0.5, 1000.0, -3.0])
+NEG = np.array([-2.0, -0.5, 1.5, -3.0])
+ZS = np.array([0.0, 0.5, 2.0])
+def lse_user(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    return np.sum(m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))
+def softmax_user(x):
+    e = np.exp(x - np.max(x)); p = e / np.sum(e); return np.sum(p * np.arange(5.0))
+def sigmoid_stable(x): return np.sum(np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))) * np.arange(5.0))
+def logaddexp_(x): return np.sum(np.logaddexp(x, -x) * np.arange(5.0))
+def logaddexp2_(x): return np.sum(np.logaddexp2(x, 0.0))
+def softplus_(x): return np.sum(np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0))
+def int_pow_neg(x): return np.sum(x ** 3) + np.sum(x ** 2)
+def int_pow_neg_np(x): return np.sum(np.power(x, 3)) + np.sum(np.power(x, -2))
+def pow_int_array(x): return np.sum(x ** np.array([1, 2, 3, 4]))
+def pow_zero(x): return np.sum(x ** 0) + np.sum(x ** 0.0 * x)
+def zero_pow_y(x): return np.sum(np.zeros(3) ** (x + 1.0))
+def zero_base_pow(x): return np.sum(x ** 2.0)
+def float_pow_neg_base_int_float(x): return np.sum(x ** 2.0 + x ** 3.0)
+def sqrt_at_pos(x): return np.sum(np.sqrt(x + 1.0))
+def cbrt_(x): return np.sum(np.cbrt(x))
+def hypot_(x): return np.sum(np.hypot(x, 2.0 * x + 1.0))
+def arctan2_(x): return np.sum(np.arctan2(x, x[::-1] + 3.0))
+def py_int_mix(x): return np.sum(x * 3 + 2) ** 2 + int(2) * np.sum(x)
+def bool_mix(x): return np.sum(x * (x > 0)) + np.sum(x * np.array([True, False, True, True, False]))
+def int_array_mix(x): return np.sum(x * np.arange(5) + np.arange(5) // 2)
+def true_div_int(x): return np.sum(np.arange(1, 6) / (x ** 2 + 1))
+def floor_div(x): return np.sum(x // 0.7 + x)
+def mod_(x): return np.sum(np.mod(x, 0.7) ** 2)
+def fmod_(x): return np.sum(np.fmod(x, 0.7) ** 2)
+def remainder_op(x): return np.sum((x % 0.7) * x)
+def scalar_0d(x): return x * 2.0 + np.sum(np.float64(3.0) * x)
+def float_item(x): return float(x[0]) * x[1] + x[2].item() ** 2
+def math_fns(x): return math.exp(float(x[0])) + math.sin(x[1]) + math.hypot(float(x[2]), 2.0)
+def expm1_log1p(x): return np.sum(np.expm1(x) * np.log1p(x ** 2))
+def sinc_(x): return np.sum(np.sinc(x))
+def tanh_big(x): return np.sum(np.tanh(x) * np.arange(5.0))
+def exp_underflow(x): return np.sum(np.exp(-x ** 2))
+def arcsinh_(x): return np.sum(np.arcsinh(x) * 2.0)
+def nan_to_num_(x): return np.sum(np.nan_to_num(x) ** 2)
+def real_if_complex(x): return np.sum(np.real(x) ** 2)
+def heaviside_(x): return np.sum(np.heaviside(x, 0.5) * x ** 2)
+def copysign_(x): return np.sum(np.copysign(x, -1.0) * np.arange(5.0))
+def deg2rad_(x): return np.sum(np.sin(np.deg2rad(x * 30.0)))
+def square_recip(x): return np.sum(np.square(x) + np.reciprocal(x ** 2 + 1))
+def var_ddof(x): return np.var(x, ddof=1) + np.std(x, axis=0, ddof=1).sum()
+def ptp_(x): return np.ptp(x * np.arange(5.0))
+def average_w(x): return np.average(x, weights=np.arange(1.0, 6.0)) ** 2
+def average_axis(x): return np.sum(np.average(x, axis=1, weights=np.arange(1.0, 5.0)) ** 2)
+def dot_1d(x): return np.dot(x, x) + np.vdot(x, np.arange(5.0)) + np.inner(x, x)
+def matmul_vec(x): return np.sum(np.matmul(x, np.ones((4, 2))) ** 2) + np.sum(x @ np.arange(4.0))
+def logsumexp_axis0(x):
+    m = np.max(x, axis=0)
+    return np.sum(m + np.log(np.sum(np.exp(x - m), axis=0)))
+
+C5 = R.standard_normal(5) + 1j * R.standard_normal(5)
+CM = R.standard_normal((3, 3)) + 1j * R.standard_normal((3, 3))
+def abs2(x): return np.sum(np.abs(x) ** 2)
+def abs_(x): return np.sum(np.abs(x))
+def real_imag(x): return np.sum(np.real(x) * np.imag(x) ** 2)
+def conj_mul(x): return np.real(np.sum(x * np.conj(x) * np.arange(5.0)))
+def exp_c(x): return np.real(np.sum(np.exp(x))) + np.imag(np.sum(np.log(x)))
+def angle_(x): return np.sum(np.angle(x) ** 2)
+def vdot_c(x): return np.real(np.vdot(x, x * 2j + 1))
+def matmul_c(x): return np.sum(np.abs(x @ x) ** 2)
+def inv_c(x): return np.real(np.trace(np.linalg.inv(x + 3 * np.eye(3))))
+def det_c(x): return np.abs(np.linalg.det(x))
+def fft_(x): return np.sum(np.abs(np.fft.fft(x)) ** 2 * np.arange(5.0))
+def ifft_real(x): return np.sum(np.real(np.fft.ifft(x)) * np.arange(5.0))
+def sqrt_c(x): return np.sum(np.abs(np.sqrt(x)) ** 3)
+def pow_c(x): return np.real(np.sum(x ** 3)) + np.imag(np.sum(x ** 2.5))
+def sign_c(x): return np.real(np.sum(np.sign(x) * np.arange(5.0)))
+def norm_c(x): return np.linalg.norm(x)
+def einsum_c(x): return np.real(np.einsum("ij,ji->", x, np.conj(x)))
+def cumsum_c(x): return np.sum(np.abs(np.cumsum(x)) ** 2)
+def x_dot_T(x): return np.real(np.sum(x.T * x.conj()))
+def reciprocal_c(x): return np.real(np.sum(1.0 / x))
+def sinh_c(x): return np.imag(np.sum(np.sinh(x) * np.cos(x)))
+def abs_sq_mean(x): return np.mean(np.abs(x - np.mean(x)) ** 2)
+
+OPS = [("sum_axis_tuple", T3), ("sum_where", A), ("sum_initial", A), ("max_initial", A), ("max_where", A),
+ ("mean_where", A), ("prod_axis_neg", T3), ("max_ties_axis", TIE2), ("min_ties_kd", TIE2),
+ ("amax_method", TIE2), ("sort_ties", X5), ("sort_axis0", X6), ("median_even", PERC), ("median_odd", PERC),
+ ("median_axis", A), ("percentile_lin", PERC), ("quantile_arr", PERC), ("quantile_axis", A), ("abs_at0", Z),
+ ("maximum_ties", TIE), ("minimum_ties", Z), ("norm_fro", A), ("norm_ord1", A), ("norm_ordinf", A), ("norm_ord2", A), ("norm_nuc", A), ("norm_axis", A),
+ ("norm_axis_kd", A), ("norm_vec3", X5), ("norm_vec_neginf", X5), ("inv_", SPD), ("solve_", SPD), ("solve_mat", SPD),
+ ("det_", SQ), ("slogdet_", SQ), ("eigh_", SQ), ("eigvalsh_", SQ), ("svd_vals", A), ("cholesky_", SQ), ("qr_", B),
+ ("pinv_", A), ("lstsq_", A), ("matrix_power_", SQ), ("trace_", SQ), ("einsum_trace", SQ), ("einsum_diag", SQ),
+ ("einsum_ellipsis", T3), ("einsum_outer_rep", A), ("einsum_batch", T3), ("tensordot_", A), ("tensordot_int", A),
+ ("kron_", X6), ("outer_", X5), ("cumsum_axis", A), ("cumsum_flat", A), ("cumprod_axis", A), ("cumprod_zero", X5),
+ ("diff_n2", X5), ("diff_axis0", A), ("convolve_full", X5), ("convolve_same", X5), ("convolve_valid", X5),
+ ("correlate_", X5), ("polyval_", X5), ("polyval_x", X5), ("interp_", X5), ("interp_at", X5 * 2), ("trapezoid_dx", A),
+ ("trapezoid_x", X5), ("cross_", X5), ("cross_rows", SQ), ("roll_", X5), ("roll_axis", A), ("roll_tuple", A),
+ ("flip_", A), ("flip_all", A), ("repeat_", X5), ("repeat_arr", SQ), ("pad_const", A), ("pad_reflect", X5),
+ ("pad_edge", X5), ("pad_wrap", X5), ("pad_symmetric", X5), ("take_dup", X5), ("take_axis", A), ("take_along", SQ.repeat(2, 1)[:, :4]),
+ ("where_bcast", A), ("where_scalar", A), ("fancy_read_dup", X5), ("bool_read", A),
+ ("fancy_write_dup", X5), ("fancy_write_assign_dup", X5), ("add_at_dup", X5), ("neg_step", X5),
+ ("newaxis_ellipsis", A), ("reshape_F2", A), ("ravel_F", A), ("ravel_", A), ("squeeze_", A),
+ ("swapaxes_", T3), ("moveaxis_", T3), ("moveaxis_multi", T3), ("stack_neg", A), ("concat_neg", A), ("concat_none", A),
+ ("expand_dims_tuple", A), ("broadcast_to_", X5), ("atleast2d", X5), ("triu_k", SQ), ("diag_k", SQ), ("diagflat_", X5)]
+
+NUMERICS = [("lse_user", BIG.reshape(1, 5)), ("softmax_user", BIG), ("sigmoid_stable", BIG), ("logaddexp_", BIG),
+ ("logaddexp2_", BIG), ("softplus_", BIG), ("int_pow_neg", NEG),
+ ("int_pow_neg_np", NEG), ("pow_int_array", NEG), ("pow_zero", np.array([0.0, -1.0, 2.0])), ("zero_pow_y", ZS),
+ ("zero_base_pow", ZS), ("float_pow_neg_base_int_float", NEG), ("sqrt_at_pos", ZS), ("cbrt_", NEG),
+ ("hypot_", X5), ("arctan2_", X5), ("py_int_mix", X5), ("bool_mix", X5), ("int_array_mix", X5), ("true_div_int", X5),
+ ("floor_div", X5), ("mod_", X5), ("fmod_", X5), ("remainder_op", X5), ("scalar_0d", np.array(0.7)),
+ ("float_item", X5), ("math_fns", X5), ("expm1_log1p", X5), ("sinc_", X5), ("tanh_big", BIG), ("exp_underflow", BIG),
+ ("arcsinh_", X5), ("nan_to_num_", X5), ("heaviside_", X5), ("copysign_", X5), ("deg2rad_", X5),
+ ("square_recip", X5), ("var_ddof", A2), ("ptp_", X5), ("average_w", X5), ("average_axis", A2), ("dot_1d", X5),
+ ("matmul_vec", A), ("logsumexp_axis0", np.array([[700.0, -5.0], [699.0, 3.0]]))]
+
+COMPLEX = [(n, C5) for n in ("abs2", "abs_", "real_imag", "conj_mul", "exp_c", "angle_", "vdot_c", "fft_", "ifft_real",
+                              "sqrt_c", "pow_c", "sign_c", "norm_c", "cumsum_c", "reciprocal_c", "sinh_c", "abs_sq_mean")] + \
+    [(n, CM) for n in ("matmul_c", "inv_c", "det_c", "einsum_c", "x_dot_T")]
+
+
+def _ids(table):
+    return [n for n, _ in table]
+
+
+@pytest.mark.parametrize("name, x", OPS + NUMERICS + COMPLEX, ids=_ids(OPS + NUMERICS + COMPLEX))
+def test_op_value_and_gradient_match_numpy_and_differences(name, x):
+    with np.errstate(over="ignore", under="ignore"):
+        check_grads(globals()[name], x)
+
+
+F32 = ["sum_axis_tuple", "sum_where", "max_initial", "median_even", "quantile_arr", "norm_ord2", "inv_", "slogdet_",
+       "eigh_", "svd_vals", "einsum_ellipsis", "cumprod_axis", "convolve_same", "interp_", "pad_reflect",
+       "fancy_write_dup", "reshape_F2", "lse_user", "softmax_user", "sigmoid_stable", "int_pow_neg_np",
+       "pow_int_array", "int_array_mix", "true_div_int", "average_w", "var_ddof"]
+
+
+def _value_and_gradient(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("name", F32)
+def test_float32_end_to_end(name):
+    """float32 in: the value in the dtype plain numpy gives, the gradient float32 and close to float64's."""
+    f = globals()[name]
+    x = dict(OPS + NUMERICS)[name]
+    x32 = np.asarray(x, np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        y, g = dlfeval(_value_and_gradient, f, dlarray(x32))
+        _, g64 = dlfeval(_value_and_gradient, f, dlarray(x32.astype(np.float64)))
+        plain = f(x32)
+    assert extractdata(g).dtype == np.float32
+    assert np.asarray(extractdata(y)).dtype == np.asarray(plain).dtype
+    assert_close(extractdata(y), plain, rtol=1e-5, atol=1e-5)
+    assert_close(extractdata(g), extractdata(g64), rtol=2e-3, atol=2e-3)
+
+
+# --- conventions at kinks (runtime/numpy_ops.py's docstring), against closed forms ----------------------
+
+def max_of(x):
+    return np.max(x) * 2.0
+
+
+def max_rows(x):
+    return np.sum(np.max(x, axis=1) ** 2)
+
+
+def clip_weighted(x):
+    return np.sum(np.clip(x, -0.0, 1.5) * np.arange(1.0, 6.0))
+
+
+def abs_sign_weighted(x):
+    return np.sum(np.abs(x) * np.arange(1.0, 6.0)) + np.sum(np.sign(x) * x ** 2)
+
+
+def test_ties_and_kinks_follow_the_documented_conventions():
+    tie = np.array([1.0, 3.0, 3.0, -2.0, 3.0])
+    _, g = dlfeval(_value_and_gradient, max_of, dlarray(tie))
+    assert_close(extractdata(g), 2.0 * (tie == 3.0) / 3)            # the adjoint split over the ties
+    tie2 = np.array([[1.0, 2.0, 2.0], [0.5, 0.5, -1.0]])
+    _, g = dlfeval(_value_and_gradient, max_rows, dlarray(tie2))
+    assert_close(extractdata(g), np.array([[0, 2.0, 2.0], [0.5, 0.5, 0]]))
+    c = np.array([0.0, 1.5, -0.5, 1.5, 0.7])
+    _, g = dlfeval(_value_and_gradient, clip_weighted, dlarray(c))
+    assert_close(extractdata(g), np.array([1.0, 2.0, 0.0, 4.0, 5.0]))    # inclusive bounds pass it
+    z = np.array([0.0, 1.5, -0.0, -2.0, 0.0])
+    _, g = dlfeval(_value_and_gradient, abs_sign_weighted, dlarray(z))
+    assert_close(extractdata(g), np.sign(z) * np.arange(1.0, 6.0) + 2 * np.abs(z))   # 0 at 0
+
+
+def put_along(x):
+    y = x.copy()
+    np.put_along_axis(y, np.array([[0], [2], [1]]), 7.0, axis=1)
+    return np.sum(y * x)
+
+
+def divmod_(x):
+    q, r = divmod(x, 0.7)
+    return np.sum(r ** 2 + q)
+
+
+@pytest.mark.parametrize("fun, construct", [(put_along, "put_along_axis"), (divmod_, "divmod")])
+def test_unmodelled_ops_are_refused_at_the_line(fun, construct):
+    with pytest.raises(sct.CompileError, match=construct) as info:
+        dlfeval(_value_and_gradient, fun, dlarray(np.eye(3)))
+    assert info.value.filename == __file__
