@@ -323,7 +323,9 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         fmt = indexed_format(self._fmt, idx)
         if fmt and out._data.ndim == len(fmt):
             out._fmt = fmt
-        return out if out._fmt or fmt or not _fancy(idx) else _mark_lost(out, (self,))
+        if out._fmt or not (isinstance(self._fmt, LostLabels) or (self._fmt and _fancy(idx))):
+            return out
+        return _mark_lost(out, (self,))
 
     def finddim(self, label: str) -> List[int]:
         """The (0-based) axes labelled ``label`` (MATLAB's ``finddim``; [] when unformatted)."""

@@ -90,8 +90,9 @@ class FormatPass(LayoutCalls):
         args = [self.expr(a, env, stmt) for a in node.args]
         kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg}
         if info.obj is np.matmul or info.obj is np.dot:
-            self.refuse_matmul(stmt, f"np.{info.obj.__name__}", [a for a, n in zip(args, node.args)
-                                                                   if not isinstance(n, gast.Constant)])
+            receiver = [self.expr(node.func.value, env, stmt)] if isinstance(node.func, gast.Attribute) else []
+            self.refuse_matmul(stmt, f"np.{info.obj.__name__}" if not receiver or receiver[0] is None else ".dot",
+                               receiver + [a for a, n in zip(args, node.args) if not isinstance(n, gast.Constant)])
         elif info.kind == CallKind.METHOD and info.method == "dot" and isinstance(node.func, gast.Attribute):
             self.refuse_matmul(stmt, ".dot", [self.expr(node.func.value, env, stmt)] + args)
         follow = self.follower(info)

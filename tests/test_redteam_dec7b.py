@@ -364,3 +364,246 @@ def test_unmodelled_ops_are_refused_at_the_line(fun, construct):
     with pytest.raises(sct.CompileError, match=construct) as info:
         dlfeval(_value_and_gradient, fun, dlarray(np.eye(3)))
     assert info.value.filename == __file__
+
+
+# --- formats: @ of a formatted dlarray (MATLAB's mtimes refuses it) ---------------------------------------
+
+FR = np.random.default_rng(71)
+XF = FR.standard_normal((3, 4))                     # 'CB': 3 channels, 4 observations
+WF = FR.standard_normal((3, 3))
+TF = np.eye(3)[:, FR.integers(0, 3, 4)]             # one-hot, 'CB'
+
+
+def _ce_cb(z, t):
+    """MATLAB's crossentropy(softmax(Z), T) of 'CB' data, by hand."""
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return -np.sum(t * np.log(e / e.sum(axis=0, keepdims=True))) / z.shape[1]
+
+
+def matmul_loss(x):
+    z = WF @ x
+    loss = sct.crossentropy(sct.softmax(z), TF)
+    return loss, dlgradient(loss, x)
+
+
+def np_matmul_loss(x):
+    z = np.matmul(WF, x)
+    return np.sum(sct.softmax(z) ** 2)
+
+
+def np_dot_loss(x):
+    z = np.dot(WF, x)
+    return np.sum(z)
+
+
+def dot_method_loss(x):
+    z = x.dot(np.ones((4, 2)))
+    return np.sum(z)
+
+
+def matmul_stripped(x):
+    z = dlarray(WF @ stripdims(x), "CB")             # the way out: strip, multiply, label
+    loss = sct.crossentropy(sct.softmax(z), TF)
+    return loss, dlgradient(loss, x)
+
+
+@pytest.mark.parametrize("fun, what", [(matmul_loss, "@"), (np_matmul_loss, "np.matmul"), (np_dot_loss, "np.dot"),
+                                       (dot_method_loss, ".dot")])
+def test_matmul_of_formatted_is_refused_in_dlfeval(fun, what):
+    with pytest.raises(sct.CompileError, match="MATLAB's mtimes") as info:
+        dlfeval(fun, dlarray(XF, "CB"))
+    assert info.value.filename == __file__ and what in str(info.value)
+
+
+def test_matmul_of_formatted_is_refused_eagerly():
+    X = dlarray(XF, "CB")
+    for f in (lambda: WF @ X, lambda: X @ np.ones((4, 2)), lambda: np.matmul(WF, X), lambda: np.dot(WF, X),
+              lambda: X.dot(np.ones((4, 2))), lambda: dlarray(WF) @ X):
+        with pytest.raises(ValueError, match="MATLAB's mtimes"):
+            f()
+    # before: crossentropy(softmax(W @ X), T) read the (C, B) product as (B, C): 2.4904 for 1.4658
+    assert_close(float(np.dot(X, 2.0).sum()), 2 * XF.sum())          # a scalar operand is MATLAB's too
+    assert dims(dlarray(WF) @ dlarray(XF)) == "" and dims(np.dot(WF, stripdims(X))) == ""
+
+
+def test_matmul_after_stripdims_and_relabel_is_exact():
+    loss, g = dlfeval(matmul_stripped, dlarray(XF, "CB"))
+    assert_close(float(loss), _ce_cb(WF @ XF, TF))
+    assert_close(extractdata(g), numerical_gradient(lambda x: _ce_cb(WF @ x, TF), [XF], 0))
+    Y = dlarray(WF @ stripdims(dlarray(XF, "CB")), "CB")
+    assert_close(float(sct.crossentropy(sct.softmax(Y), TF)), _ce_cb(WF @ XF, TF))
+
+
+# --- formats: labels lost by reshape / transpose / stack / fancy indexing, then read by a layout function ---
+
+XB = FR.standard_normal((4, 3))                       # 'BC': 4 observations, 3 channels
+XS = FR.standard_normal((5, 5, 2, 3))                 # 'SSCB'
+WC = FR.standard_normal((2, 2, 2, 4))
+FCW = FR.standard_normal((2, 3))
+FCB = FR.standard_normal(2)
+
+
+def lost_transpose(x):
+    loss = np.sum(sct.softmax(x.T) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_np_transpose(x):
+    y = np.transpose(x)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_reshape(x):
+    y = np.reshape(x, (3, 4))
+    loss = np.sum(sct.fullyconnect(y, np.ones((2, 4)), FCB) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_reshape_method(x):
+    y = x.reshape(-1, 3)
+    loss = sct.crossentropy(sct.softmax(y), np.eye(3)[[0, 1, 2, 0]])
+    return loss, dlgradient(loss, x)
+
+
+def lost_stack(x):
+    y = np.stack([x, x], axis=0)[0]
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_fancy(x):
+    y = x[[3, 2, 1, 0]]
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_then_elementwise(x):
+    y = np.exp(x.T) * 2.0 + 1.0
+    z = -y
+    loss = np.sum(sct.softmax(z) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_swapaxes(x):
+    y = np.swapaxes(x, 0, 1)
+    loss = sct.mse(y, np.zeros((3, 4)))
+    return loss, dlgradient(loss, x)
+
+
+def lost_image(x):
+    y = np.moveaxis(x, -1, 0)                       # 'SSCB' arranged as sct's BSSC, but unlabelled
+    loss = np.sum(sct.dlconv(y, WC, 0.0) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def lost_lstm(x):
+    y = np.transpose(x)
+    out = sct.lstm(y, np.zeros(2), np.zeros(2), np.ones((8, 4)), np.ones((8, 2)), np.zeros(8))
+    loss = np.sum(out[0] ** 2)
+    return loss, dlgradient(loss, x)
+
+
+LOST_CASES = [(lost_transpose, XB, "BC", "softmax"), (lost_np_transpose, XB, "BC", "softmax"),
+              (lost_reshape, XB, "BC", "fullyconnect"), (lost_reshape_method, XB, "BC", "softmax"),
+              (lost_stack, XB, "BC", "softmax"), (lost_fancy, XB, "BC", "softmax"),
+              (lost_then_elementwise, XB, "BC", "softmax"), (lost_swapaxes, XB, "BC", "mse"),
+              (lost_image, XS, "SSCB", "dlconv"), (lost_lstm, XF, "CB", "lstm")]
+
+
+@pytest.mark.parametrize("fun, x, fmt, fname", LOST_CASES, ids=[c[0].__name__ for c in LOST_CASES])
+def test_lost_labels_are_refused_in_dlfeval(fun, x, fmt, fname):
+    with pytest.raises(sct.CompileError, match=f"{fname}: (its input is unformatted because|the format of its input "
+                       "is not known)") as info:          # (x[[3, 2, 1, 0]]: an index sct does not type)
+        dlfeval(fun, dlarray(x, fmt))
+    assert info.value.filename == __file__
+
+
+@pytest.mark.parametrize("fun, x, fmt, fname", LOST_CASES, ids=[c[0].__name__ for c in LOST_CASES])
+def test_lost_labels_are_refused_eagerly(fun, x, fmt, fname):
+    with pytest.raises(ValueError, match=f"{fname}: its input is unformatted because"):
+        fun(dlarray(x, fmt))
+
+
+def test_lost_labels_silently_wrong_before():
+    """softmax(X.T) of a 'BC' X: the unformatted (C, B) transpose read as (B, C) was the softmax over the
+    observations; by its labels (MATLAB) it is over the channels."""
+    e = np.exp(XB.T - XB.T.max(axis=1, keepdims=True))
+    read_as_default = e / e.sum(axis=1, keepdims=True)             # what sct computed before
+    e = np.exp(XB.T - XB.T.max(axis=0, keepdims=True))
+    by_labels = e / e.sum(axis=0, keepdims=True)
+    assert not np.allclose(read_as_default, by_labels)
+    Y = sct.softmax(dlarray(np.transpose(stripdims(dlarray(XB, "BC"))), "CB"))   # the way out: relabel
+    assert dims(Y) == "CB"
+    assert_close(extractdata(Y), by_labels)
+
+
+# the ways out, and what stays allowed
+def ok_relabel(x):
+    y = dlarray(x.T, "CB")
+    loss = np.sum(sct.softmax(y) ** 3)
+    return loss, dlgradient(loss, x)
+
+
+def ok_dataformat(x):
+    y = x.T
+    loss = np.sum(sct.softmax(y, DataFormat="CB") ** 3)
+    return loss, dlgradient(loss, x)
+
+
+def ok_stripdims(x):
+    y = stripdims(x.T)                                # read in the default layout, on purpose
+    loss = np.sum(sct.softmax(y) ** 3)
+    return loss, dlgradient(loss, x)
+
+
+def ok_scalar_from_formatted(x):
+    s = x[0, 0]
+    y = np.ones((4, 3)) * s + np.zeros(x.shape)
+    loss = np.sum(sct.softmax(y * x[1, 1]) ** 3)
+    return loss, dlgradient(loss, x)
+
+
+def ok_kept(x):
+    y = np.concatenate([x, x * 2.0], axis=0)            # cat keeps 'BC'
+    z = np.sum(y, axis=0, keepdims=True) + y[1:3, :]
+    loss = np.sum(sct.softmax(z) ** 3)
+    return loss, dlgradient(loss, x)
+
+
+def ok_never_formatted(x):
+    y = stripdims(x).reshape(4, 3)
+    loss = np.sum(sct.softmax(y) ** 3)
+    return loss, dlgradient(loss, x)
+
+
+def _sm_rows(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+OK_CASES = [(ok_relabel, lambda x: np.sum(_sm_rows(x) ** 3)),
+            (ok_dataformat, lambda x: np.sum(_sm_rows(x) ** 3)),
+            (ok_stripdims, lambda x: np.sum(_sm_rows(x.T) ** 3)),
+            (ok_scalar_from_formatted, lambda x: np.sum(_sm_rows(np.ones((4, 3)) * x[0, 0] * x[1, 1]) ** 3)),
+            (ok_kept, lambda x: np.sum(_sm_rows(np.concatenate([x, 2 * x]).sum(0, keepdims=True)
+                                                + np.concatenate([x, 2 * x])[1:3]) ** 3)),
+            (ok_never_formatted, lambda x: np.sum(_sm_rows(x) ** 3))]
+
+
+@pytest.mark.parametrize("fun, ref", OK_CASES, ids=[c[0].__name__ for c in OK_CASES])
+def test_ways_out_and_kept_labels_are_exact(fun, ref):
+    y, g = dlfeval(fun, dlarray(XB, "BC"))
+    assert_close(float(y), ref(XB))
+    assert_close(extractdata(g), numerical_gradient(ref, [XB], 0))
+
+
+def test_lost_mark_is_invisible_elsewhere():
+    X = dlarray(XB, "BC")
+    Y = X.T
+    assert dims(Y) == "" and sct.finddim(Y, "C") == [] and Y.shape == (3, 4)
+    assert_close(extractdata(Y + 1.0), XB.T + 1.0)
+    assert dims(dlarray(Y, "CB")) == "CB" and dims(stripdims(Y)) == ""
+    assert dims(np.sum(Y)) == "" and float(np.sum(Y)) == pytest.approx(XB.sum())
+    # unformatted data that never had labels: the default layout, as before
+    assert_close(extractdata(sct.softmax(dlarray(XB).T)), _sm_rows(XB.T))
