@@ -278,11 +278,79 @@ COMPLEX = [(n, C5) for n in ("abs2", "abs_", "real_imag", "conj_mul", "exp_c", "
     [(n, CM) for n in ("matmul_c", "inv_c", "det_c", "einsum_c", "x_dot_T")]
 
 
+A3 = R.standard_normal((3, 4)); T33 = R.standard_normal((2, 3, 4)); X53 = R.standard_normal(5); SQ3 = R.standard_normal((3, 3))
+NANV = np.array([1.0, np.nan, -2.0, 0.5, np.nan])
+def norm_axis_tuple(x): return np.sum(np.linalg.norm(x, axis=(1, 2)) ** 2) + np.sum(np.linalg.norm(x, ord=1, axis=(-2, -1)))
+def norm_axis_tuple_nuc(x): return np.sum(np.linalg.norm(x, ord="nuc", axis=(0, 2)))
+def matrix_norm_(x): return np.sum(np.linalg.matrix_norm(x)) + np.sum(np.linalg.vector_norm(x, ord=3, axis=-1))
+def vector_norm_all(x): return np.linalg.vector_norm(x, ord=np.inf) + np.linalg.vector_norm(x, keepdims=True).sum()
+def mean_dtype(x): return np.mean(x * x, dtype=np.float64)
+def max_axis_tuple(x): return np.sum(np.max(x, axis=(0, 2)) ** 2) + np.sum(np.min(x, axis=(-1, 0), keepdims=True))
+def gather_argmax(x): return np.sum(np.take_along_axis(x, np.argmax(x, axis=1)[:, None], axis=1) ** 2)
+def sort_desc(x): return np.sum(np.sort(x)[::-1] * np.arange(5.0))
+def partition_(x): return np.sum(np.partition(x, 2)[:2] ** 2)
+def nanstd_(x): return np.nanstd(x) + np.nanvar(x)
+def gradient_(x): return np.sum(np.gradient(x) ** 2) + np.sum(np.gradient(x, 0.5) * np.arange(5.0))
+def gradient2d(x): return np.sum(np.gradient(x, axis=1) ** 2)
+def multi_dot_(x): return np.sum(np.linalg.multi_dot([x, x.T, x]) ** 2)
+def vecdot_(x): return np.sum(np.vecdot(x, x[::-1]) ** 2)
+def cumulative_sum_(x): return np.sum(np.cumulative_sum(x, axis=1, include_initial=True) ** 2)
+def trace_axes(x): return np.sum(np.trace(x, axis1=1, axis2=2) ** 2) + np.sum(np.trace(x, offset=-1, axis1=0, axis2=2))
+def einsum_opt(x): return np.einsum("ij,jk,kl->", x, x.T, x, optimize=True)
+def einsum_rep_operand(x): return np.einsum("i,i,i->", x, x, x)
+def round_(x): return np.sum(np.round(x, 1) * x) + np.sum(np.floor(x) + np.ceil(x) * x)
+def methods_(x): return x.clip(-0.5, 0.5).sum() + (x.cumsum(axis=1) ** 2).sum() + x.prod(axis=0).sum()
+def methods_sq(x): return x.trace() + (x.diagonal(1) ** 2).sum() + x.T.dot(x).sum() + x.max(axis=1, keepdims=True).mean()
+def rot90_(x): return np.sum(np.rot90(x, k=3) * np.arange(12.0).reshape(4, 3)) + np.sum(np.fliplr(x) * A3)
+def select_(x): return np.sum(np.select([x < -0.5, x > 0.5], [x ** 2, 2 * x], default=x ** 3))
+def piecewise_(x): return np.sum(np.piecewise(x, [x < 0, x >= 0], [lambda t: t ** 2, lambda t: np.sin(t)]))
+def where_one_chain(x): return np.sum(x[np.where(x > 0)] ** 2)
+def meshgrid_(x): a, b = np.meshgrid(x[:3], x[3:]); return np.sum(a * b ** 2)
+def atleast3(x): return np.sum(np.atleast_3d(x) * 2.0) + np.sum(np.block([[x, x], [x, x]]) ** 2)
+def split_(x): a, b = np.split(x, [2], axis=1); return np.sum(a ** 2) + np.sum(np.array_split(b, 3, axis=0)[1] ** 3)
+def hsplit_(x): return sum(np.sum(p ** 2) * (i + 1) for i, p in enumerate(np.hsplit(x, 2)))
+def append_insert(x): return np.sum(np.append(x, x[:2] * 2) ** 2) + np.sum(np.insert(x, 1, 5.0) * np.arange(6.0))
+def delete_(x): return np.sum(np.delete(x, [0, 2]) ** 2)
+def unique_vals(x): return np.sum(np.unique(np.round(x, 0)) * 1.0) + np.sum(x)
+def triu_indices(x): return np.sum(x[np.triu_indices(3, 1)] ** 2)
+def ix_(x): return np.sum(x[np.ix_([0, 2], [1, 1, 3])] ** 2)
+def float_power(x): return np.sum(np.float_power(np.abs(x) + 1, 1.5)) + np.sum(np.power(2.0, x))
+def exp2_log2(x): return np.sum(np.exp2(x) + np.log2(x ** 2 + 1) + np.log10(x ** 2 + 2))
+def fmax_nan(x): return np.sum(np.fmax(x, np.array([np.nan, 0.0, np.nan, -1.0, 2.0])))
+def ldexp_(x): return np.sum(np.ldexp(x, 3))
+def corrcoef_(x): return np.sum(np.corrcoef(x) ** 2)
+def cov_(x): return np.sum(np.cov(x) * np.arange(9.0).reshape(3, 3)) + np.sum(np.cov(x, rowvar=False, ddof=0))
+def logical_mask_write(x):
+    y = x.copy(); y[y < 0] = 0.0; y[..., 1] *= 2.0; return np.sum(y ** 2)
+def neg_index_write(x):
+    y = np.zeros((3, 4)); y[::-1, ::2] = x[:, :2]; y[-1] += 1.0; return np.sum(y * A3)
+def dup_add_2d(x):
+    y = np.zeros((3, 4)); y[[0, 0, 2], [1, 1, 3]] += x[0, :3]; return np.sum(y * A3)
+def dup_sub_2d(x):
+    y = x.copy(); y[[1, 1], :] -= x[0]; return np.sum(y ** 2)
+def dup_mul(x):
+    y = x.copy(); y[[0, 0, 1]] *= 3.0; return np.sum(y * A3)
+def dup_assign_last_wins(x):
+    y = np.zeros(4); y[[1, 1, 2]] = x[[0, 3, 4]]; return np.sum(y * np.arange(4.0))
+
+
+MORE = [("norm_axis_tuple", T33), ("norm_axis_tuple_nuc", T33), ("matrix_norm_", T33), ("vector_norm_all", A3),
+ ("mean_dtype", T33), ("max_axis_tuple", T33), ("gather_argmax", A3), ("sort_desc", X53),
+ ("partition_", X53), ("nanstd_", NANV), ("gradient_", X53), ("gradient2d", A3),
+ ("multi_dot_", A3), ("vecdot_", A3), ("cumulative_sum_", A3), ("trace_axes", R.standard_normal((3, 3, 3))),
+ ("einsum_opt", A3), ("einsum_rep_operand", X53), ("round_", A3), ("methods_", A3), ("methods_sq", SQ3), ("rot90_", A3),
+ ("select_", A3), ("piecewise_", X53), ("where_one_chain", A3), ("meshgrid_", X53), ("atleast3", A3),
+ ("split_", R.standard_normal((3, 4))), ("hsplit_", A3), ("append_insert", X53), ("delete_", X53), ("unique_vals", X53),
+ ("triu_indices", SQ3), ("ix_", A3), ("float_power", X53), ("exp2_log2", X53), ("fmax_nan", X53),
+ ("ldexp_", X53), ("corrcoef_", A3), ("cov_", A3), ("logical_mask_write", A3), ("neg_index_write", A3), ("dup_add_2d", A3), ("dup_sub_2d", A3),
+ ("dup_mul", A3), ("dup_assign_last_wins", X53)]
+
+
 def _ids(table):
     return [n for n, _ in table]
 
 
-@pytest.mark.parametrize("name, x", OPS + NUMERICS + COMPLEX, ids=_ids(OPS + NUMERICS + COMPLEX))
+@pytest.mark.parametrize("name, x", OPS + NUMERICS + COMPLEX + MORE, ids=_ids(OPS + NUMERICS + COMPLEX + MORE))
 def test_op_value_and_gradient_match_numpy_and_differences(name, x):
     with np.errstate(over="ignore", under="ignore"):
         check_grads(globals()[name], x)
@@ -607,3 +675,67 @@ def test_lost_mark_is_invisible_elsewhere():
     assert dims(np.sum(Y)) == "" and float(np.sum(Y)) == pytest.approx(XB.sum())
     # unformatted data that never had labels: the default layout, as before
     assert_close(extractdata(sct.softmax(dlarray(XB).T)), _sm_rows(XB.T))
+
+
+# --- no rule: refused at the line, never a zero derivative ---------------------------------------------
+
+def no_rule_ediff1d(x):
+    return np.sum(np.ediff1d(x) ** 2)
+
+
+def no_rule_resize(x):
+    return np.sum(np.resize(x, (2, 7)))
+
+
+def no_rule_i0(x):
+    return np.sum(np.i0(x))
+
+
+def no_rule_unwrap(x):
+    return np.sum(np.unwrap(x * 3.0))
+
+
+def no_rule_bincount(x):
+    return np.sum(np.bincount(np.array([0, 1, 1, 3, 0]), weights=x) ** 2)
+
+
+def no_rule_extract(x):
+    return np.sum(np.extract(x < 0, x) ** 2)
+
+
+@pytest.mark.parametrize("fun, op", [(no_rule_ediff1d, "ediff1d"), (no_rule_resize, "resize"), (no_rule_i0, "i0"),
+                                     (no_rule_unwrap, "unwrap"), (no_rule_bincount, "bincount"),
+                                     (no_rule_extract, "extract")])
+def test_ops_without_a_rule_are_refused(fun, op):
+    with pytest.raises(sct.CompileError, match=f"no derivative rule for np.{op}") as info:
+        dlfeval(_value_and_gradient, fun, dlarray(np.array([0.3, -1.2, 2.0, 0.5, -0.1])))
+    assert info.value.filename == __file__
+
+
+# --- MATLAB's definitions of the losses on formatted data: N is the size of B ----------------------------
+
+LR = np.random.default_rng(3)
+LY, LT = LR.random((3, 5)), LR.random((3, 5))
+LY3 = LR.random((3, 2, 4))
+LP3 = np.exp(LY3) / np.exp(LY3).sum(0)
+LT3 = np.eye(3)[:, LR.integers(0, 3, (2, 4))]
+LX4, LT4 = LR.random((2, 2, 3, 4)), LR.random((2, 2, 3, 4))
+LOSSES = [
+    ("mse CB", lambda: sct.mse(dlarray(LY, "CB"), LT), np.sum((LY - LT) ** 2) / (2 * 5)),
+    ("mse BC", lambda: sct.mse(dlarray(LY.T, "BC"), LT.T), np.sum((LY - LT) ** 2) / (2 * 5)),
+    ("mse targets BC", lambda: sct.mse(dlarray(LY, "CB"), dlarray(LT.T, "BC")), np.sum((LY - LT) ** 2) / (2 * 5)),
+    ("l2loss", lambda: sct.l2loss(dlarray(LY, "CB"), LT), np.sum((LY - LT) ** 2) / 5),
+    ("l1loss", lambda: sct.l1loss(dlarray(LY, "CB"), LT), np.sum(np.abs(LY - LT)) / 5),
+    ("huber", lambda: sct.huber(dlarray(3 * LY, "CB"), LT),
+     np.sum(np.where(np.abs(3 * LY - LT) <= 1, 0.5 * (3 * LY - LT) ** 2, np.abs(3 * LY - LT) - 0.5)) / 5),
+    ("crossentropy CBT", lambda: sct.crossentropy(dlarray(LP3, "CBT"), LT3), -np.sum(LT3 * np.log(LP3)) / 2),
+    ("mse CBT", lambda: sct.mse(dlarray(LY3, "CBT"), LP3), np.sum((LY3 - LP3) ** 2) / (2 * 2)),
+    ("mse SSCB", lambda: sct.mse(dlarray(LX4, "SSCB"), LT4), np.sum((LX4 - LT4) ** 2) / (2 * 4)),
+    ("multilabel", lambda: sct.crossentropy(dlarray(LY[:1], "CB"), (LT[:1] > 0.5) * 1.0, ClassificationMode="multilabel"),
+     -np.sum(np.where(LT[:1] > 0.5, np.log(LY[:1]), np.log(1 - LY[:1]))) / 5),
+]
+
+
+@pytest.mark.parametrize("name, loss, expected", LOSSES, ids=[c[0] for c in LOSSES])
+def test_losses_of_formatted_data_follow_matlab(name, loss, expected):
+    assert_close(float(loss()), expected, rtol=1e-12, atol=1e-12)
