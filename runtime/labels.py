@@ -143,6 +143,7 @@ class LostLabels(str):
 
 
 LOST = LostLabels("")
+LOST_KIND = "~lost"         # the format part of the kind of a LOST dlarray (sct.kinds; no format has it)
 
 # The array ops whose result, made from a formatted dlarray, is unformatted data in another arrangement
 # (functions of numpy and array methods by name; ``.T`` and indexing by arrays too): marked LOST

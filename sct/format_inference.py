@@ -16,7 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
-from .runtime.labels import matmul_message
+from .runtime.labels import LOST_KIND, matmul_message
 from .runtime import support
 
 
@@ -58,7 +58,7 @@ def tree_of_kind(kind):
         return None
     tag = kind[0]
     if tag in ("dl", "nd"):
-        return kind[3] if len(kind) > 3 else None
+        return (LOST if kind[3] == LOST_KIND else kind[3]) if len(kind) > 3 else None
     if tag == "seq":
         items = tuple(tree_of_kind(k) for k in kind[2])
         return items if any(t is not None for t in items) else None

@@ -72,7 +72,7 @@ class FormatPass(LayoutCalls):
     ``(stmt, node, info, args, kws, env, rewrite)`` and gives (the result's format tree, replacement
     statements or None)."""
     def run(self):
-        if not any(has_format(t) for t in self.params.values()) and not _uses_formats(self.fdef, self.resolver):
+        if not lost_from(self.params.values()) and not _uses_formats(self.fdef, self.resolver):
             return None
         env = dict(self.params)
         self.fdef.body = self.block(self.fdef.body, env, True)

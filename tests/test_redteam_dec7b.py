@@ -739,3 +739,29 @@ LOSSES = [
 @pytest.mark.parametrize("name, loss, expected", LOSSES, ids=[c[0] for c in LOSSES])
 def test_losses_of_formatted_data_follow_matlab(name, loss, expected):
     assert_close(float(loss()), expected, rtol=1e-12, atol=1e-12)
+
+
+# --- a LOST array made before dlfeval: its kind says so, and the compiled code refuses it too -------------
+
+def softmax_of_argument(y):
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, y)
+
+
+def softmax_of_item(ys):
+    return np.sum(sct.softmax(ys[0]) ** 2)
+
+
+def test_lost_argument_is_refused_in_dlfeval_and_the_unformatted_one_is_not_matched_to_it():
+    X = dlarray(XB, "BC")
+    ref = float(np.sum(_sm_rows(XB.T) ** 2))
+    loss, _ = dlfeval(softmax_of_argument, stripdims(X.T))          # compiled for unformatted first
+    assert_close(float(loss), ref)
+    with pytest.raises(sct.CompileError, match="softmax: its input is unformatted because") as info:
+        dlfeval(softmax_of_argument, X.T)                             # a new kind, not the entry above
+    assert info.value.filename == __file__
+    with pytest.raises(sct.CompileError, match="softmax: its input is unformatted because"):
+        dlfeval(softmax_of_item, [X.T])
+    loss, g = dlfeval(softmax_of_argument, stripdims(X.T))          # and the first entry still runs
+    assert_close(float(loss), ref)
+    assert_close(extractdata(g), numerical_gradient(lambda y: np.sum(_sm_rows(y) ** 2), [XB.T], 0))
