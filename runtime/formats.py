@@ -196,16 +196,21 @@ def _batch_first_channel_last(fmt: str, fname: str, need_batch: bool = True) -> 
 
 def _layernorm_dimension(fmt: str, which: str) -> Dict[str, Any]:
     """layernorm's OperationDimension for data labelled ``fmt`` (arranged B, S.., T, C): "auto" is the
-    spatial and channel dimensions for images, the channel dimension for feature, sequence and
-    spatio-temporal data; "spatial-channel" never includes T (the channels alone where there is no S)."""
+    spatial and channel dimensions for 2-D and 3-D images, the channel dimension for feature, sequence,
+    1-D image and spatio-temporal data (MATLAB's); "spatial-channel" never includes T (the channels alone
+    where there is no S).  The spatial and channel axes of (B, S.., C) data are passed on as
+    "batch-excluded": the default-layout function reads a 3-D array as (batch, time, channels), so
+    "spatial-channel" there would be the channels alone for a 1-D image ('SCB' normalised over C only)."""
     if which == "auto":
-        which = "spatial-channel" if "S" in fmt and "T" not in fmt else "channel-only"
+        which = "spatial-channel" if fmt.count("S") >= 2 and "T" not in fmt else "channel-only"
     if which == "spatial-channel" and "S" not in fmt:
         which = "channel-only"
     if which == "spatial-channel" and "T" in fmt:
         raise ValueError(f"layernorm: OperationDimension 'spatial-channel' of data labelled {fmt!r} (S and T) is not "
                          "supported by sct: use 'channel-only' or 'batch-excluded', or fold T into B first")
-    return {"OperationDimension": which} if which != "batch-excluded" else {}
+    if which == "spatial-channel" and "U" not in fmt:
+        which = "batch-excluded"            # (B, S.., C): every axis but the batch's
+    return {"OperationDimension": which}
 
 
 def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan:

@@ -765,3 +765,65 @@ def test_lost_argument_is_refused_in_dlfeval_and_the_unformatted_one_is_not_matc
     loss, g = dlfeval(softmax_of_argument, stripdims(X.T))          # and the first entry still runs
     assert_close(float(loss), ref)
     assert_close(extractdata(g), numerical_gradient(lambda y: np.sum(_sm_rows(y) ** 2), [XB.T], 0))
+
+
+# --- layernorm of a 1-D image ('SCB'), OperationDimension="spatial-channel": over S and C ----------------
+# Bug (fixed): the plan passed "spatial-channel" to the default-layout function, which reads a 3-D array as
+# (batch, time, channels) and so normalised over the channels alone (value and gradient of the program below:
+# 2.5017 for 2.2787).  "auto" on a 1-D image is the channels alone (MATLAB: feature, sequence, 1-D image
+# and spatio-temporal data over the channels), as before; 2-D and 3-D images over S and C.
+
+LNX = FR.standard_normal((5, 3, 4))
+LNX5 = FR.standard_normal((2, 3, 2, 3, 2))
+LN_OFF, LN_SC = FR.standard_normal(3), 1 + FR.random(3)
+LN_W = FR.standard_normal((5, 3, 4))
+
+
+def _ln_ref(x, axes, ci):
+    shape = [1] * x.ndim
+    shape[ci] = -1
+    y = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+    return y * LN_SC.reshape(shape) + LN_OFF.reshape(shape)
+
+
+def ln_scb_spatial_channel(x):
+    y = sct.layernorm(x, LN_OFF, LN_SC, OperationDimension="spatial-channel")
+    loss = np.sum(y * LN_W)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def ln_scb_auto(x):
+    y = sct.layernorm(x, LN_OFF, LN_SC)
+    loss = np.sum(y * LN_W)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def ln_scb_batch_excluded(x):
+    y = sct.layernorm(x, LN_OFF, LN_SC, OperationDimension="batch-excluded")
+    loss = np.sum(y * LN_W)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+@pytest.mark.parametrize("fun, axes", [(ln_scb_spatial_channel, (0, 1)), (ln_scb_auto, (1,)),
+                                       (ln_scb_batch_excluded, (0, 1))])
+def test_layernorm_of_a_1d_image(fun, axes):
+    def ref(x):
+        return np.sum(_ln_ref(x, axes, 1) * LN_W)
+    loss, g, d = dlfeval(fun, dlarray(LNX, "SCB"))
+    assert d == "SCB"
+    assert_close(float(loss), ref(LNX))                       # spatial-channel was 2.5017 for 2.2787
+    assert_close(extractdata(g), numerical_gradient(ref, [LNX], 0))
+
+
+def test_layernorm_of_a_1d_image_eagerly_and_with_dataformat():
+    for which, axes in (("spatial-channel", (0, 1)), ("auto", (1,)), ("channel-only", (1,)),
+                        ("batch-excluded", (0, 1))):
+        y = sct.layernorm(dlarray(LNX, "SCB"), LN_OFF, LN_SC, OperationDimension=which)
+        assert dims(y) == "SCB"
+        assert_close(extractdata(y), _ln_ref(LNX, axes, 1), what=which)
+        y = sct.layernorm(dlarray(LNX), LN_OFF, LN_SC, OperationDimension=which, DataFormat="SCB")
+        assert_close(extractdata(y), _ln_ref(LNX, axes, 1), what=which)
+    # a 3-D image: S, S, S and C for "auto" and "spatial-channel"
+    for which in ("auto", "spatial-channel"):
+        y = sct.layernorm(dlarray(LNX5, "SSSCB"), LN_OFF, LN_SC, OperationDimension=which)
+        assert_close(extractdata(y), _ln_ref(LNX5, (0, 1, 2, 3), 3), what=which)
