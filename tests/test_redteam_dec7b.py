@@ -827,3 +827,49 @@ def test_layernorm_of_a_1d_image_eagerly_and_with_dataformat():
     for which in ("auto", "spatial-channel"):
         y = sct.layernorm(dlarray(LNX5, "SSSCB"), LN_OFF, LN_SC, OperationDimension=which)
         assert_close(extractdata(y), _ln_ref(LNX5, (0, 1, 2, 3), 3), what=which)
+
+
+# --- |x|'s second derivative at 0 --------------------------------------------------------------------------
+# Bug (fixed): abs's rule g * x / where(|x| == 0, 1, |x|) is 0 at 0 (the documented convention), but its own
+# derivative there is 1: the Hessian of sum(w * |x|) at x = 0 came out w (a Hessian-vector product
+# [-0.05, 0, 4.92, 0, -5.5] for the program below where every second derivative is 0, as sign's derivative
+# is, as JAX's).  The rule is now g * where(|x| == 0, 0, x / where(|x| == 0, 1, |x|)): the same values.
+
+KINK = np.array([0.0, 1.5, -0.0, -2.0, 0.0])
+KINK_V = np.array([-0.05, 0.7, 1.64, 0.3, -1.1])
+
+
+def abs_weighted(x):
+    return np.sum(np.abs(x) * np.arange(1.0, 6.0))
+
+
+def abs_weighted_hvp(x, v):
+    y = abs_weighted(x)
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * v), x), g
+
+
+def abs_complex_hvp(z, v):
+    y = np.sum(np.abs(z) ** 3 * np.arange(1.0, 4.0))
+    g = dlgradient(y, z)
+    return dlgradient(np.real(np.sum(np.conj(g) * v)), z)
+
+
+def test_abs_second_derivative_is_zero_at_the_kink():
+    h, g = dlfeval(abs_weighted_hvp, dlarray(KINK), KINK_V)
+    assert_close(extractdata(g), np.sign(KINK) * np.arange(1.0, 6.0))
+    assert_close(extractdata(h), np.zeros(5), atol=0)                     # was [-0.05, 0, 4.92, 0, -5.5]
+    assert_close(extractdata(sct.hvp(abs_weighted, KINK, KINK_V)), np.zeros(5), atol=0)
+
+
+def test_abs_second_derivative_of_complex_values_is_kept():
+    z = np.array([0.3 - 1.2j, -0.7 + 0.4j, 1.1 + 0.0j])
+    v = np.array([0.2 + 0.5j, -1.0 + 0.3j, 0.4 - 0.8j])
+    h = extractdata(dlfeval(abs_complex_hvp, dlarray(z), v))
+
+    def first(zz):
+        def grad_fun(t):
+            y = np.sum(np.abs(t) ** 3 * np.arange(1.0, 4.0))
+            return dlgradient(y, t)
+        return float(np.real(np.sum(np.conj(extractdata(dlfeval(grad_fun, dlarray(zz)))) * v)))
+    assert_close(h, numerical_gradient(first, [z], 0, step=1e-5), rtol=1e-4, atol=1e-5)
