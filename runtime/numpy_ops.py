@@ -1148,7 +1148,7 @@ def norm_adjoint(g, ans, x, ord, axis, keepdims):
     rows, cols = kind[2]
     grad = reduction_broadcast(g, x, kind[2], keepdims)
     mag = np.abs(x)
-    unit = x / np.where(mag == 0, 1, mag)
+    unit = np.where(mag == 0, 0, x / np.where(mag == 0, 1, mag))      # (0 near 0 to every order, as abs's)
     if kind[1] in (1, -1):
         lines = np.sum(mag, axis=rows, keepdims=True)
         pick = np.max(lines, axis=cols, keepdims=True) if kind[1] == 1 else np.min(lines, axis=cols, keepdims=True)
@@ -1180,7 +1180,7 @@ def vector_norm_adjoint(g, ans, x, ord, axis, keepdims):
     grad = reduction_broadcast(g, x, axis, keepdims)
     size = reduction_broadcast(ans, x, axis, keepdims)
     mag = np.abs(x)
-    unit = x / np.where(mag == 0, 1, mag)
+    unit = np.where(mag == 0, 0, x / np.where(mag == 0, 1, mag))      # (0 near 0 to every order, as abs's)
     if ord == 2:
         return grad * x / np.where(size == 0, 1, size)
     if ord == 1:

@@ -873,3 +873,21 @@ def test_abs_second_derivative_of_complex_values_is_kept():
             return dlgradient(y, t)
         return float(np.real(np.sum(np.conj(extractdata(dlfeval(grad_fun, dlarray(zz)))) * v)))
     assert_close(h, numerical_gradient(first, [z], 0, step=1e-5), rtol=1e-4, atol=1e-5)
+
+
+# np.linalg.norm's ord=1 / inf (vector and matrix) had the same rule, unit = x / where(|x| == 0, 1, |x|):
+# the Hessian of norm(x, 1) at x with zeros was v at the zeros ([-0.05, 0, 1.64, 0, -1.1] below)
+
+def norm_one(x):
+    return np.linalg.norm(x, 1)
+
+
+def matrix_norm_one(x):
+    return np.linalg.norm(x, 1) + np.linalg.norm(x, np.inf)
+
+
+def test_norm_second_derivative_is_zero_at_zero_entries():
+    assert_close(extractdata(sct.hvp(norm_one, KINK, KINK_V)), np.zeros(5), atol=0)
+    m = np.array([[0.0, 1.0], [-2.0, 0.0]])
+    assert_close(extractdata(sct.hvp(matrix_norm_one, m, np.array([[0.3, -0.2], [0.5, 1.1]]))), np.zeros((2, 2)),
+                 atol=0)
