@@ -152,7 +152,7 @@ LABEL_LOSING_OPS = frozenset((
     "hstack", "vstack", "dstack", "column_stack", "concatenate", "squeeze", "expand_dims", "ravel", "flatten",
     "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "rot90", "broadcast_to", "tile",
     "repeat", "einsum", "tensordot", "kron", "outer", "take", "take_along_axis", "compress", "diagonal",
-    "squeeze"))
+    "zeros_like", "ones_like", "empty_like", "full_like"))
 
 
 def lost_message(fname: str) -> str:

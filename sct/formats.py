@@ -35,7 +35,7 @@ import gast
 import numpy as np
 
 from .analysis import Resolver, classify_call
-from .format_inference import (UNKNOWN, LOST, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
+from .format_inference import (UNKNOWN, LOST, _Lost, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
                                tree_of_kind)
 from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
 from .ir import assign, call, const, load, walk_nodes
@@ -114,6 +114,9 @@ class FormatPass(LayoutCalls):
         by_target = {id(rf.dims): self.layout_constant, id(rf.finddim): self.layout_constant,
                      id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
                      id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
+                     id(support.setitem): self.written_into, id(support.add_at): self.written_into,
+                     id(support.filled): self.written_into, id(support.sorted_value): self.written_into,
+                     id(support.into): self.written_into,
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
@@ -290,6 +293,18 @@ class FormatPass(LayoutCalls):
             return (first if isinstance(first, (str, _Unknown)) else None), None
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")
         return reduced(first, axis, len(node.args) > 2), None
+
+    def written_into(self, stmt, node, info, args, kws, env, rewrite):
+        """``z[i] = v``, ``np.add.at(z, ...)``, ``z.fill(c)``, ``z.sort()``, ``np.copyto(z, v)`` and ``out=z`` (as
+        sct.aliasing writes them: ``rt.setitem(z, i, v)``, ...; ``rt.into(v, z)``): the array written into keeps
+        its labels, as the dlarray does outside dlfeval (MATLAB's X(i) = v keeps X's format); an unformatted
+        one given formatted values has lost them (``LOST``); a list or dict written into: not known here."""
+        t = args[1 if info.obj is support.into else 0] if args else None
+        if isinstance(t, (str, _Lost)):
+            return t, None
+        if isinstance(t, (tuple, dict, _Unknown)):
+            return (UNKNOWN if lost_from(args) or isinstance(t, _Unknown) else None), None
+        return (LOST if lost_from(args) else None), None
 
     def first_argument(self, stmt, node, info, args, kws, env, rewrite):
         return (args[0] if args else None), None

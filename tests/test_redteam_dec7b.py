@@ -891,3 +891,122 @@ def test_norm_second_derivative_is_zero_at_zero_entries():
     m = np.array([[0.0, 1.0], [-2.0, 0.0]])
     assert_close(extractdata(sct.hvp(matrix_norm_one, m, np.array([[0.3, -0.2], [0.5, 1.1]]))), np.zeros((2, 2)),
                  atol=0)
+
+
+# --- an in-place write into a formatted array keeps its labels in dlfeval, as outside ------------------------
+# Bug (fixed): sct.aliasing writes z[i] = v, z[i] += v, np.add.at, z.fill, z.sort(), np.copyto and out= as new
+# values (rt.setitem(z, i, v), ...), and the format pass gave those unformatted results: in dlfeval
+#     acc = x.copy(); acc[0] = 0.0; loss = np.sum(softmax(acc) ** 2)        # x 'CB'
+# read acc in the default layout, 0.8858, where Python (the dlarray keeps its labels) gives 1.7465.
+
+WX = FR.standard_normal((3, 4))
+
+
+def _sm_cols(z):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def write_setitem(x):
+    acc = x.copy()
+    acc[0] = 0.0
+    loss = np.sum(sct.softmax(acc) ** 2)
+    return loss, dlgradient(loss, x), dims(acc)
+
+
+def write_augmented(x):
+    acc = x * 1.0
+    acc[:, 1] += 3.0 * x[:, 0]
+    loss = np.sum(sct.softmax(acc) ** 2)
+    return loss, dlgradient(loss, x), dims(acc)
+
+
+def write_add_at(x):
+    acc = x * 2.0
+    np.add.at(acc, ([0, 0, 2], [1, 1, 3]), x[1, :3])
+    loss = np.sum(sct.softmax(acc) ** 2)
+    return loss, dlgradient(loss, x), dims(acc)
+
+
+def write_copyto(x):
+    acc = x.copy()
+    np.copyto(acc, np.sin(x))
+    loss = np.sum(sct.softmax(acc) ** 2)
+    return loss, dlgradient(loss, x), dims(acc)
+
+
+def write_out(x):
+    acc = x.copy()
+    np.exp(x * 0.5, out=acc)
+    loss = np.sum(sct.softmax(acc) ** 2)
+    return loss, dlgradient(loss, x), dims(acc)
+
+
+def write_sort(x):
+    acc = x * 1.0
+    acc.sort(axis=1)
+    loss = np.sum(sct.softmax(acc) ** 2)
+    return loss, dlgradient(loss, x), dims(acc)
+
+
+def _w_setitem(x):
+    a = x.copy()
+    a[0] = 0.0
+    return a
+
+
+def _w_augmented(x):
+    a = x * 1.0
+    a[:, 1] += 3.0 * x[:, 0]
+    return a
+
+
+def _w_add_at(x):
+    a = x * 2.0
+    np.add.at(a, ([0, 0, 2], [1, 1, 3]), x[1, :3])
+    return a
+
+
+def _w_sort(x):
+    a = x * 1.0
+    a.sort(axis=1)
+    return a
+
+
+WRITES = [(write_setitem, _w_setitem), (write_augmented, _w_augmented), (write_add_at, _w_add_at),
+          (write_copyto, np.sin), (write_out, lambda x: np.exp(x * 0.5)), (write_sort, _w_sort)]
+
+
+@pytest.mark.parametrize("fun, ref", WRITES, ids=[w[0].__name__ for w in WRITES])
+def test_inplace_write_keeps_the_labels_in_dlfeval(fun, ref):
+    def f(x):
+        return np.sum(_sm_cols(ref(x)) ** 2)                 # by the labels: channels down the columns
+    loss, g, d = dlfeval(fun, dlarray(WX, "CB"))
+    assert d == "CB"
+    assert_close(float(loss), f(WX))
+    assert_close(extractdata(g), numerical_gradient(f, [WX], 0))
+
+
+def test_inplace_write_eagerly_gives_the_same():
+    acc = dlarray(WX, "CB").copy()
+    acc[0] = 0.0
+    assert dims(acc) == "CB"
+    assert_close(float(np.sum(sct.softmax(acc) ** 2)), np.sum(_sm_cols(_w_setitem(WX)) ** 2))
+
+
+def write_formatted_into_plain(x):
+    acc = np.zeros((3, 4))
+    acc[0] = x[0]
+    return np.sum(sct.softmax(acc))
+
+
+def write_into_zeros_like(x):
+    acc = np.zeros_like(x)
+    acc[:, 1:] = x[:, 1:] * 2.0
+    return np.sum(sct.softmax(acc))
+
+
+@pytest.mark.parametrize("fun", [write_formatted_into_plain, write_into_zeros_like])
+def test_formatted_values_written_into_an_unformatted_array_are_refused(fun):
+    with pytest.raises(sct.CompileError, match="softmax: its input is unformatted because"):
+        dlfeval(fun, dlarray(WX, "CB"))
