@@ -48,7 +48,7 @@ from .runtime.labels import LABEL_LOSING_OPS
 
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
 ELEMENTWISE = {id(f) for f in (np.where, np.clip, np.real, np.imag, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu,
-                               dlfun.dropout)}
+                               dlfun.dropout, abs, pow)}      # (abs(x), pow(x, 2): x.__abs__, x.__pow__)
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
 
 
@@ -256,7 +256,9 @@ class FormatPass(LayoutCalls):
             return literal if i is False or i is None else i
 
         def reduced(x, axis_node, positional):
-            if positional or set(kws) - {"axis", "keepdims", "dtype"} or not isinstance(x, (str, _Unknown)):
+            # (the other keywords leave the shape as axis and keepdims make it: labelled as outside dlfeval)
+            if positional or set(kws) - {"axis", "keepdims", "dtype", "ddof", "correction", "where", "initial"} or \
+                    not isinstance(x, (str, _Unknown)):
                 return None
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)

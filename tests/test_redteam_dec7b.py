@@ -1010,3 +1010,60 @@ def write_into_zeros_like(x):
 def test_formatted_values_written_into_an_unformatted_array_are_refused(fun):
     with pytest.raises(sct.CompileError, match="softmax: its input is unformatted because"):
         dlfeval(fun, dlarray(WX, "CB"))
+
+
+# --- builtins abs / pow and reductions with ddof= / where= keep the labels in dlfeval, as outside ------------
+# Bug (fixed): abs(x) and pow(x, 2) (x.__abs__, x.__pow__: formatted outside dlfeval) and np.var/np.std with
+# ddof=, np.sum with where= (the labels of the dimensions kept, outside) were unformatted in dlfeval, so a
+# layout function read them in the default layout: np.sum(softmax(abs(x)) ** 2) of the 'CB' WX gave
+# 1.2623 where Python gives 1.7578.
+
+def builtin_abs(x):
+    y = abs(x)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def builtin_pow(x):
+    y = pow(x, 2)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+WX3 = FR.standard_normal((5, 3, 4))                         # 'SCB'
+
+
+def fmt_var_ddof(x):
+    y = np.var(x, axis=0, ddof=1)                               # 'CB'
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def fmt_std_ddof(x):
+    y = x.std(axis=0, ddof=1)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def fmt_sum_where(x):
+    y = np.sum(x, axis=0, where=x > 0)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+KEPT = [(builtin_abs, np.abs, WX, "CB"), (builtin_pow, np.square, WX, "CB"),
+        (fmt_var_ddof, lambda x: np.var(x, axis=0, ddof=1), WX3, "SCB"),
+        (fmt_std_ddof, lambda x: x.std(axis=0, ddof=1), WX3, "SCB"),
+        (fmt_sum_where, lambda x: np.sum(x, axis=0, where=x > 0), WX3, "SCB")]
+
+
+@pytest.mark.parametrize("fun, ref, x, fmt", KEPT, ids=[k[0].__name__ for k in KEPT])
+def test_builtins_and_reduction_keywords_keep_the_labels(fun, ref, x, fmt):
+    def f(z):
+        return np.sum(_sm_cols(ref(z)) ** 2)                    # 'CB': channels down the columns
+    loss, g, d = dlfeval(fun, dlarray(x, fmt))
+    assert d == "CB"
+    assert_close(float(loss), f(x))
+    assert_close(extractdata(g), numerical_gradient(f, [x], 0))
+    assert dims(ref(dlarray(x, fmt))) == "CB"                   # outside dlfeval: the same labels
+    assert_close(float(np.sum(sct.softmax(ref(dlarray(x, fmt))) ** 2)), f(x))
