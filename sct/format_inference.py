@@ -195,6 +195,8 @@ class FormatInference:
             self.local_kinds[target.id] = self.kind_at(s.value)
         if isinstance(s.value, gast.Call):
             tree, new = self.call(s, s.value, env, rewrite)
+        elif isinstance(s.value, gast.BinOp) and self.sequence_operation(s.value, env, s) is not False:
+            tree, new = self.sequence_operation(s.value, env, s), None
         elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
             tree, new = self.aligned(s, s.value, ["left", "right"], env, rewrite)
         elif isinstance(s.value, gast.Compare) and len(s.value.comparators) == 1:
@@ -408,6 +410,29 @@ class FormatInference:
             elif not self.is_int(i):
                 return None if self.not_int(i) else UNKNOWN
         return "".join(out) + fmt[len(items):] or None
+
+    def sequence_operation(self, v, env, stmt):
+        """``xs + [v]`` (sct.normalize's ``xs.append(v)``), ``xs + ys``, ``[v] * n`` of lists or tuples: the tree
+        of the result (the items' trees concatenated, repeated by a literal count; in a loop the lengths differ
+        and merge to UNKNOWN); False when neither operand is a list or tuple followed here."""
+        left, right = self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)
+        if not isinstance(left, tuple) and not isinstance(right, tuple) and not (
+                isinstance(v.left, (gast.List, gast.Tuple)) or isinstance(v.right, (gast.List, gast.Tuple))):
+            return False
+        if isinstance(v.op, gast.Add) and isinstance(left, (tuple, type(None))) and \
+                isinstance(right, (tuple, type(None))) and (left is not None or isinstance(v.left, (
+                    gast.List, gast.Tuple))) and (right is not None or isinstance(v.right, (gast.List, gast.Tuple))):
+            items = (left or ()) + (right or ())
+            return items if any(has_format(t) for t in items) else None
+        if isinstance(v.op, gast.Mult):
+            seq, count = (left, v.right) if isinstance(left, tuple) or isinstance(v.left, (gast.List, gast.Tuple)) \
+                else (right, v.left)
+            n = self.literal_int(count)
+            if isinstance(seq, tuple) and isinstance(n, int) and n is not False:
+                items = seq * n
+                return items if any(has_format(t) for t in items) else None
+            return None if seq is None else UNKNOWN
+        return UNKNOWN if lost_from([left, right]) else None
 
     def refuse_matmul(self, stmt, what: str, trees) -> None:
         """``a @ b`` (``np.matmul``, ``np.dot``) of a formatted dlarray: refused, as MATLAB's mtimes takes a

@@ -119,7 +119,8 @@ class FormatPass(LayoutCalls):
                      id(support.into): self.written_into,
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
-                     id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
+                     id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy,
+                     id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items}
         if id(target) in by_target:
             return by_target[id(target)]
         if any(target is f for f in (np.concatenate, np.hstack, np.vstack, np.copy) + KEEPDIMS_REDUCTIONS) or (
@@ -296,6 +297,16 @@ class FormatPass(LayoutCalls):
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")
         return reduced(first, axis, len(node.args) > 2), None
 
+    def of_items(self, stmt, node, info, args, kws, env, rewrite):
+        """``sum(xs)`` (0 + xs[0] + ...: the items combined as by +) and ``max``/``min`` of a list or of several
+        arguments (one of the items: their one format, UNKNOWN where they differ), as outside dlfeval."""
+        items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args) if len(args) > 1 else None
+        if items is None:
+            return (UNKNOWN if args and isinstance(args[0], _Unknown) else None), None
+        if info.obj is sum:
+            return self.combine(list(items), stmt), None
+        return self.item_of(items), None
+
     def written_into(self, stmt, node, info, args, kws, env, rewrite):
         """``z[i] = v``, ``np.add.at(z, ...)``, ``z.fill(c)``, ``z.sort()``, ``np.copyto(z, v)`` and ``out=z`` (as
         sct.aliasing writes them: ``rt.setitem(z, i, v)``, ...; ``rt.into(v, z)``): the array written into keeps
@@ -304,6 +315,12 @@ class FormatPass(LayoutCalls):
         t = args[1 if info.obj is support.into else 0] if args else None
         if isinstance(t, (str, _Lost)):
             return t, None
+        if isinstance(t, dict) and info.obj is support.setitem and len(node.args) == 3 and \
+                isinstance(node.args[1], gast.Constant):
+            return {**t, node.args[1].value: args[2]}, None         # d["k"] = v: that item's tree is v's
+        if t is None and info.obj is support.setitem and len(node.args) == 3 and \
+                isinstance(node.args[1], gast.Constant) and isinstance(node.args[1].value, str):
+            return ({node.args[1].value: args[2]} if has_format(args[2]) else None), None   # a dict with none
         if isinstance(t, (tuple, dict, _Unknown)):
             return (UNKNOWN if lost_from(args) or isinstance(t, _Unknown) else None), None
         return (LOST if lost_from(args) else None), None

@@ -1067,3 +1067,68 @@ def test_builtins_and_reduction_keywords_keep_the_labels(fun, ref, x, fmt):
     assert_close(extractdata(g), numerical_gradient(f, [x], 0))
     assert dims(ref(dlarray(x, fmt))) == "CB"                   # outside dlfeval: the same labels
     assert_close(float(np.sum(sct.softmax(ref(dlarray(x, fmt))) ** 2)), f(x))
+
+
+# --- formatted values in lists and dicts built in the function -------------------------------------------
+# Bug (fixed): xs.append(v) (xs = xs + [v] after sct.normalize), [..] + [..], sum(xs), max(xs, key=...) and
+# d["k"] = v dropped the items' labels in dlfeval, where Python keeps them: the MATLAB pattern
+#     hs = []; for t ...: hs.append(X[:, :, t]);  Y = np.concatenate(hs, axis=1)   # 'CBT' X: Y is 'CB'
+# then softmax(Y) read Y in the default layout (list_in_loop below: 0.6448 where Python gives 3.6323).  Straight-line
+# lists, sum/max/min and dict items now keep their labels; a list grown in a loop (its length differs by
+# iteration) is refused where a layout function reads it, naming the line.
+
+SEQ = FR.standard_normal((3, 2, 4))                  # 'CBT'
+
+
+def list_in_loop(x):
+    hs = []
+    for t in range(x.shape[2]):
+        hs.append(x[:, :, t])
+    y = np.concatenate(hs, axis=1)
+    return np.sum(sct.softmax(y) ** 2)
+
+
+def list_straight(x):
+    hs = [x[:, :, 0]]
+    hs = hs + [x[:, :, 1] * 2.0]
+    y = np.concatenate(hs, axis=1)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def sum_of_list(x):
+    y = sum([x[:, :, 0], x[:, :, 1]])
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def dict_items(x):
+    d = {}
+    d["a"] = x[:, :, 0]
+    d["b"] = d["a"] * 3.0
+    loss = np.sum(sct.softmax(d["b"]) ** 2)
+    return loss, dlgradient(loss, x), dims(d["b"])
+
+
+def test_list_grown_in_a_loop_is_refused_not_misread():
+    with pytest.raises(sct.CompileError, match="softmax: the format of its input is not known") as info:
+        dlfeval(list_in_loop, dlarray(SEQ, "CBT"))
+    assert info.value.filename == __file__
+    # outside dlfeval the labels are kept and read
+    assert_close(float(list_in_loop(dlarray(SEQ, "CBT"))),
+                 np.sum(_sm_cols(np.concatenate([SEQ[:, :, t] for t in range(4)], axis=1)) ** 2))
+
+
+CONTAINERS = [(list_straight, lambda x: np.concatenate([x[:, :, 0], 2 * x[:, :, 1]], axis=1)),
+              (sum_of_list, lambda x: x[:, :, 0] + x[:, :, 1]),
+              (dict_items, lambda x: 3.0 * x[:, :, 0])]
+
+
+@pytest.mark.parametrize("fun, ref", CONTAINERS, ids=[c[0].__name__ for c in CONTAINERS])
+def test_containers_keep_the_labels_of_their_items(fun, ref):
+    def f(x):
+        return np.sum(_sm_cols(ref(x)) ** 2)
+    loss, g, d = dlfeval(fun, dlarray(SEQ, "CBT"))
+    assert d == "CB"
+    assert_close(float(loss), f(SEQ))
+    assert_close(extractdata(g), numerical_gradient(f, [SEQ], 0))
