@@ -346,11 +346,48 @@ MORE = [("norm_axis_tuple", T33), ("norm_axis_tuple_nuc", T33), ("matrix_norm_",
  ("dup_mul", A3), ("dup_assign_last_wins", X53)]
 
 
+# batched linear algebra and products
+BM = R.standard_normal((2, 3, 3)) + 3 * np.eye(3); BV = R.standard_normal((2, 3)); B4 = R.standard_normal((2, 3, 4))
+def binv(x): return np.sum(np.linalg.inv(x) ** 2)
+def bdet(x): return np.sum(np.linalg.det(x) ** 2)
+def bslogdet(x): s, l = np.linalg.slogdet(x); return np.sum(s * l)
+def bsolve_vec(x): return np.sum(np.linalg.solve(x, BV[..., None])[..., 0] ** 2)
+def bsolve_mat(x): return np.sum(np.linalg.solve(x, B4) ** 2)
+def beigh(x): return np.sum(np.linalg.eigvalsh(x + np.swapaxes(x, -1, -2)) ** 3)
+def bsvd(x): return np.sum(np.linalg.svd(x, compute_uv=False) ** 2)
+def bchol(x): return np.sum(np.linalg.cholesky(x @ np.swapaxes(x, -1, -2)) ** 2)
+def bqr(x): q, r = np.linalg.qr(x); return np.sum(r ** 2) + np.sum(np.abs(np.diagonal(r, axis1=-2, axis2=-1)))
+def bpinv(x): return np.sum(np.linalg.pinv(x) ** 2)
+def bmatmul_bcast(x): return np.sum((x @ BV[:, :, None]) ** 2) + np.sum(np.matmul(BV[0], x) ** 2)
+def bmatmul_1d(x): return np.sum((x @ np.arange(3.0)) ** 2) + np.sum(np.arange(3.0) @ x)
+def beinsum_ell(x): return np.sum(np.einsum("...ij,...jk->...ik", x, x) ** 2)
+def beinsum_bcast(x): return np.sum(np.einsum("bij,j->bi", x, np.arange(3.0)) ** 2)
+def bnorm_batch(x): return np.sum(np.linalg.norm(x, axis=(-2, -1)) ** 3)
+def bmatrix_power(x): return np.sum(np.linalg.matrix_power(x, 2) ** 2)
+def bmatrix_power_neg(x): return np.sum(np.linalg.matrix_power(x, -1))
+def btrace(x): return np.sum(np.trace(x, axis1=-2, axis2=-1) ** 2)
+def bdiagonal(x): return np.sum(np.diagonal(x, axis1=1, axis2=2) ** 3)
+def bsolve_triangular_like(x): return np.sum(np.linalg.solve(np.triu(x), BV[..., None]) ** 2)
+def bdet_singular(x): return np.linalg.det(x * np.array([1.0, 1.0, 0.0])[None, :])
+def bouter_batched(x): return np.sum(np.einsum("bi,bj->bij", x[:, :, 0], x[:, 0, :]) ** 2)
+def bkron(x): return np.sum(np.kron(x[0], np.eye(2)) ** 2)
+def btensordot(x): return np.sum(np.tensordot(x, x, axes=([1, 2], [1, 2])) ** 2)
+def binner(x): return np.sum(np.inner(x[0], x[1]) ** 2)
+def bvdot(x): return np.vdot(x, x[::-1])
+
+
+BATCHED = [(n, BM) for n in ("binv", "bdet", "bslogdet", "bsolve_vec", "bsolve_mat", "beigh", "bsvd", "bchol", "bqr", "bpinv",
+         "bmatmul_bcast", "bmatmul_1d", "beinsum_ell", "beinsum_bcast", "bnorm_batch", "bmatrix_power", "bmatrix_power_neg",
+         "btrace", "bdiagonal", "bsolve_triangular_like", "bouter_batched", "bkron", "btensordot", "binner", "bvdot")] + \
+        [("bdet_singular", R.standard_normal((3, 3)))]
+
+
 def _ids(table):
     return [n for n, _ in table]
 
 
-@pytest.mark.parametrize("name, x", OPS + NUMERICS + COMPLEX + MORE, ids=_ids(OPS + NUMERICS + COMPLEX + MORE))
+@pytest.mark.parametrize("name, x", OPS + NUMERICS + COMPLEX + MORE + BATCHED,
+                         ids=_ids(OPS + NUMERICS + COMPLEX + MORE + BATCHED))
 def test_op_value_and_gradient_match_numpy_and_differences(name, x):
     with np.errstate(over="ignore", under="ignore"):
         check_grads(globals()[name], x)
