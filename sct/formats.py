@@ -133,7 +133,8 @@ class FormatPass(LayoutCalls):
         if info.kind in _OP_KINDS and id(target) in FIXED_OPS:
             return self.fixed_layout
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
-                isinstance(target, np.ufunc) and target.signature is None)):
+                isinstance(target, np.ufunc) and target.signature is None)) or (
+                info.kind == CallKind.FUNCTION and target is dlfun.dropout):   # (numpy code sct reads; elementwise)
             return self.elementwise
         if info.kind == CallKind.METHOD and info.method in ("items", "values", "get", "copy"):
             return self.dict_method

@@ -1169,3 +1169,27 @@ def test_containers_keep_the_labels_of_their_items(fun, ref):
     assert d == "CB"
     assert_close(float(loss), f(SEQ))
     assert_close(extractdata(g), numerical_gradient(f, [SEQ], 0))
+
+
+def dropout_then_softmax(x):
+    np.random.seed(3)
+    y = sct.dropout(x, 0.5)
+    loss = np.sum(sct.softmax(y) ** 2)
+    return loss, dlgradient(loss, x), dims(y)
+
+
+def test_dropout_keeps_the_labels_in_dlfeval():
+    """dropout of a formatted dlarray was refused in dlfeval (read as a helper sct compiles) while it keeps the
+    labels outside: now elementwise there too, with the same draws (numpy's global generator)."""
+    loss, g, d = dlfeval(dropout_then_softmax, dlarray(WX, "CB"))
+    assert d == "CB"
+    np.random.seed(3)
+    y = sct.dropout(dlarray(WX, "CB"), 0.5)
+    assert dims(y) == "CB"
+    assert_close(float(loss), float(np.sum(sct.softmax(y) ** 2)))
+    mask = extractdata(y) != 0
+    p = _sm_cols(extractdata(y))
+    # d/dx of sum(p**2) through the softmax over the columns, times dropout's mask and scale 2
+    gp = 2 * p
+    expected = p * (gp - np.sum(gp * p, axis=0, keepdims=True)) * mask * 2.0
+    assert_close(extractdata(g), expected)
