@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .labels import align_data, formatted_data, reduced_format
+from .labels import LABEL_LOSING_OPS, LOST, LostLabels, align_data, formatted_data, matmul_message, reduced_format
 
 _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
 
@@ -124,11 +124,41 @@ def _aligned(values):
     return (values if out is None else type(values)(out)), fmt
 
 
-def _elementwise_result(result, fmt: str):
-    """``result`` wrapped, labelled ``fmt`` when it has as many dimensions (an elementwise op)."""
+def _elementwise_result(result, fmt: str, sources=()):
+    """``result`` wrapped, labelled ``fmt`` when it has as many dimensions (an elementwise op); unformatted
+    results made from formatted or lost ``sources`` are marked ``LOST`` (``_mark_lost``)."""
     out = _wrap_result(result)
     if fmt and isinstance(out, dlarray) and out._data.ndim == len(fmt):
         out._fmt = fmt
+    elif sources:
+        _mark_lost(out, sources)
+    return out
+
+
+def _fancy(idx) -> bool:
+    """Whether ``idx`` indexes by an array, a list, None or ``...`` (not only slices and integers)."""
+    return any(not isinstance(i, (slice, int, np.integer)) for i in (idx if isinstance(idx, tuple) else (idx,)))
+
+
+def _has_labels(values, elementwise: bool = False) -> bool:
+    """Whether any of ``values`` (lists and tuples searched) is a formatted dlarray or one marked LOST
+    (only the latter with ``elementwise``: an elementwise op keeps a format)."""
+    for v in values:
+        if isinstance(v, dlarray) and (isinstance(v._fmt, LostLabels) or (v._fmt and not elementwise)):
+            return True
+        if isinstance(v, (list, tuple)) and _has_labels(v, elementwise):
+            return True
+    return False
+
+
+def _mark_lost(out, sources, elementwise: bool = False):
+    """``out`` (unformatted results, in tuples and lists too) marked ``LOST`` when made from a formatted or
+    lost dlarray: a deep-learning function reading a layout then refuses it (``formats.layout_labels``)."""
+    if not _has_labels(sources, elementwise):
+        return out
+    for o in (out if isinstance(out, (tuple, list)) else (out,)):
+        if isinstance(o, dlarray) and not o._fmt and o._data.ndim:
+            o._fmt = LOST
     return out
 
 
@@ -193,6 +223,14 @@ def _method_format(fmt: str, name: str, a, k) -> str:
     return reduced_format(fmt, k.get("axis", a[0] if a else None), k.get("keepdims", False))
 
 
+def _refuse_formatted_product(what: str, operands) -> None:
+    """``a @ b``, ``np.dot``, ``np.matmul`` with a formatted dlarray and an operand that is not a scalar:
+    refused, as MATLAB's mtimes refuses it (``labels.matmul_message``)."""
+    fmts = [v._fmt for v in operands if isinstance(v, dlarray) and v._fmt]
+    if fmts and not any(np.ndim(v) == 0 for v in operands):
+        raise ValueError(matmul_message(what, fmts[0]))
+
+
 class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     """A deep-learning array: ``dlarray([-1.0, 2.0])``.
 
@@ -228,14 +266,21 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
                 out = out if isinstance(out, tuple) else (out,)
                 inputs = _aligned(out[:1] + inputs)[0][1:]
             inputs, fmt = _aligned(inputs)
-            return _elementwise_result(ufunc(*_unwrap(inputs), **_unwrap(kwargs)), fmt)
+            out = _elementwise_result(ufunc(*_unwrap(inputs), **_unwrap(kwargs)), fmt)
+            return out if fmt else _mark_lost(out, inputs, elementwise=True)
+        if ufunc is np.matmul:
+            _refuse_formatted_product("@", inputs)
         return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
 
     def __array_function__(self, func, types, args, kwargs):
+        if func is np.dot or func is np.matmul:
+            _refuse_formatted_product(f"np.{func.__name__}", args)
         if func in _ELEMENTWISE_FUNCTIONS:
             args, fmt = _aligned(args)
-            return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), fmt)
-        return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs))
+            out = _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), fmt)
+            return out if fmt else _mark_lost(out, args, elementwise=True)
+        return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
+                                   args if func.__name__ in LABEL_LOSING_OPS else ())
 
     # --- array-like attributes -------------------------------------------------------
     @property
@@ -260,7 +305,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     @property
     def T(self) -> dlarray:
-        return dlarray(self._data.T)
+        return _mark_lost(dlarray(self._data.T), (self,))
 
     @property
     def real(self) -> dlarray:
@@ -278,7 +323,9 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         fmt = indexed_format(self._fmt, idx)
         if fmt and out._data.ndim == len(fmt):
             out._fmt = fmt
-        return out
+        if out._fmt or not (isinstance(self._fmt, LostLabels) or (self._fmt and _fancy(idx))):
+            return out
+        return _mark_lost(out, (self,))
 
     def finddim(self, label: str) -> List[int]:
         """The (0-based) axes labelled ``label`` (MATLAB's ``finddim``; [] when unformatted)."""
@@ -303,10 +350,17 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         # Array methods (sum, reshape, mean, ...) compute on the data and wrap.
         attr = getattr(self._data, name)
         if callable(attr):
+            if name == "dot" and self._fmt:
+                return lambda b, *a, **k: (_refuse_formatted_product(".dot", (self, b)),
+                                           _wrap_result(attr(*_unwrap((b,) + a), **_unwrap(k))))[1]
             if name in _LABEL_KEEPING_METHODS and self._fmt:
                 fmt = self._fmt
                 return lambda *a, **k: _elementwise_result(attr(*_unwrap(a), **_unwrap(k)),
-                                                           _method_format(fmt, name, a, k))
+                                                           _method_format(fmt, name, a, k), (self,))
+            if isinstance(self._fmt, LostLabels) and name in ("astype", "copy", "conj", "conjugate"):
+                return lambda *a, **k: _mark_lost(_wrap_result(attr(*_unwrap(a), **_unwrap(k))), (self,), True)
+            if name in LABEL_LOSING_OPS:
+                return lambda *a, **k: _mark_lost(_wrap_result(attr(*_unwrap(a), **_unwrap(k))), (self,))
             return lambda *a, **k: _wrap_result(attr(*_unwrap(a), **_unwrap(k)))
         return attr
 

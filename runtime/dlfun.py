@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .registry import defrule, nondifferentiable
-from .formats import check_fixed_layout, format_of, formatted_loss, labelled_weights, run_formatted
+from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
 from .nn import kept_filled, log_floor, vector_bias
 
@@ -617,7 +617,7 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
     A formatted ``X`` ("SSCB", "BSSC", ...; or ``DataFormat="SSCB"`` for an
     unformatted one) is read by its labels; the result has ``X``'s format and order.
     """
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("dlconv", dlconv, (X, weights, bias),
                              {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding,
                               "PaddingValue": PaddingValue}, DataFormat)
@@ -730,7 +730,7 @@ def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Unio
     >>> Y.shape, float(Y[0, 2, 2, 0])
     ((1, 5, 5, 2), 12.0)
     """
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("dltranspconv", dltranspconv, (X, weights, bias),
                              {"Stride": Stride, "DilationFactor": DilationFactor, "Cropping": Cropping}, DataFormat)
     _require_real(X, "dltranspconv")
@@ -947,7 +947,7 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     if PaddingValue is not None:
         raise ValueError("maxpool: MATLAB's maxpool takes no PaddingValue: the padding never wins a maximum "
                          "(it counts as -Inf); pad the data yourself (np.pad) to pool a padded input")
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         if nargout not in (1, 3):
             raise ValueError(f"maxpool: nargout must be 1 or 3, got {nargout!r}")
         options = {"Stride": Stride, "Padding": Padding, **({"nargout": 3} if nargout == 3 else {})}
@@ -1115,7 +1115,7 @@ def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("avgpool", avgpool, (X, poolsize),
                              {"Stride": Stride, "Padding": Padding, "PaddingValue": PaddingValue}, DataFormat)
     return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding, PaddingValue)), X)
@@ -1584,7 +1584,7 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     """
     if nargout not in (1, 3):
         raise ValueError(f"batchnorm: nargout must be 1 or 3, got {nargout!r}")
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("batchnorm", batchnorm, (X, offset, scaleFactor, runningMean, runningVar),
                              {"Epsilon": Epsilon, "MeanDecay": MeanDecay, "VarianceDecay": VarianceDecay, "nargout": nargout}, DataFormat)
     channels = np.shape(X)[-1] if np.ndim(X) else 1
@@ -1665,7 +1665,7 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
     >>> np.round(layernorm(X, 0.0, 1.0), 4)
     array([[-1.2247,  0.    ,  1.2247]])
     """
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("layernorm", layernorm, (X, offset, scaleFactor),
                              {"Epsilon": Epsilon, "OperationDimension": OperationDimension}, DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
@@ -1691,7 +1691,7 @@ def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilo
     array([[-1.3416, -0.4472],
            [ 0.4472,  1.3416]])
     """
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("instancenorm", instancenorm, (X, offset, scaleFactor), {"Epsilon": Epsilon},
                              DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
@@ -1735,7 +1735,7 @@ def groupnorm(X: ArrayLike, numGroups: int, offset: ArrayLike, scaleFactor: Arra
     >>> Y.shape, round(float(np.mean(Y)), 4)
     ((1, 2, 2, 2), 0.0)
     """
-    if DataFormat is not None or (type(X) is not np.ndarray and format_of(X)):
+    if DataFormat is not None or layout_labels(X):
         return run_formatted("groupnorm", groupnorm, (X, numGroups, offset, scaleFactor), {"Epsilon": Epsilon},
                              DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import defrule, nondifferentiable
-from .labels import (LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501
+from .labels import (LostLabels, lost_message, LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501
                      check_format, formatted_data, same_labels)
 
 
@@ -29,6 +29,18 @@ def format_of(x) -> str:
     """The labels of a dlarray ("" when unformatted or not a dlarray)."""
     from .dlarray import dlarray
     return x._fmt if isinstance(x, dlarray) else ""
+
+
+def layout_labels(X: Any, fname: Optional[str] = None) -> str:
+    """The labels a deep-learning function that reads a layout reads from ``X`` (called without
+    DataFormat=): "" for unformatted data, read in sct's default layout, but refused for data whose labels
+    an operation dropped (``labels.LOST``: a reshape, transpose, ... of a formatted dlarray), as MATLAB's
+    functions refuse unformatted data."""
+    fmt = format_of(X) if type(X) is not np.ndarray else ""
+    if isinstance(fmt, LostLabels):
+        import sys
+        raise ValueError(lost_message(fname or sys._getframe(1).f_code.co_name))
+    return fmt
 
 
 def dims(X: Any) -> str:
@@ -184,16 +196,21 @@ def _batch_first_channel_last(fmt: str, fname: str, need_batch: bool = True) -> 
 
 def _layernorm_dimension(fmt: str, which: str) -> Dict[str, Any]:
     """layernorm's OperationDimension for data labelled ``fmt`` (arranged B, S.., T, C): "auto" is the
-    spatial and channel dimensions for images, the channel dimension for feature, sequence and
-    spatio-temporal data; "spatial-channel" never includes T (the channels alone where there is no S)."""
+    spatial and channel dimensions for 2-D and 3-D images, the channel dimension for feature, sequence,
+    1-D image and spatio-temporal data (MATLAB's); "spatial-channel" never includes T (the channels alone
+    where there is no S).  The spatial and channel axes of (B, S.., C) data are passed on as
+    "batch-excluded": the default-layout function reads a 3-D array as (batch, time, channels), so
+    "spatial-channel" there would be the channels alone for a 1-D image ('SCB' normalised over C only)."""
     if which == "auto":
-        which = "spatial-channel" if "S" in fmt and "T" not in fmt else "channel-only"
+        which = "spatial-channel" if fmt.count("S") >= 2 and "T" not in fmt else "channel-only"
     if which == "spatial-channel" and "S" not in fmt:
         which = "channel-only"
     if which == "spatial-channel" and "T" in fmt:
         raise ValueError(f"layernorm: OperationDimension 'spatial-channel' of data labelled {fmt!r} (S and T) is not "
                          "supported by sct: use 'channel-only' or 'batch-excluded', or fold T into B first")
-    return {"OperationDimension": which} if which != "batch-excluded" else {}
+    if which == "spatial-channel" and "U" not in fmt:
+        which = "batch-excluded"            # (B, S.., C): every axis but the batch's
+    return {"OperationDimension": which}
 
 
 def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan:
@@ -466,7 +483,7 @@ def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = 
     what the arrangement cannot follow: formatted targets or mask for unformatted predictions,
     ``Reduction="none"`` and elementwise weights."""
     check_not_forward_pair(Y, fname)
-    if DataFormat is None and not (type(Y) is not np.ndarray and format_of(Y)):
+    if DataFormat is None and not layout_labels(Y, fname):
         for what, v in (("targets", targets), ("Mask", Mask)):
             if type(v) is not np.ndarray and format_of(v):
                 raise ValueError(f"{fname}: the {what} are labelled {format_of(v)!r} but the predictions are "

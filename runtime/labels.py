@@ -121,3 +121,43 @@ def align_data(x, src: str, dst: str, name: str = "dlarray"):
 def _perm(fmt: str, order: List[int]) -> Optional[Tuple[int, ...]]:
     perm = tuple(order)
     return None if perm == tuple(range(len(fmt))) else perm
+
+
+def matmul_message(what: str, fmt: str) -> str:
+    """The refusal of ``a @ b`` (``np.matmul``, ``np.dot``) with an operand labelled ``fmt``: MATLAB's mtimes
+    takes a formatted dlarray only with an unformatted scalar.  Its result would be unformatted, which the
+    deep-learning functions read in sct's default layout (batch first, channels last), not in the labels'."""
+    return (f"{what} of a formatted dlarray ({fmt!r}): MATLAB's mtimes takes a formatted dlarray only with an "
+            "unformatted scalar, and the unformatted product would be read by the deep-learning functions in "
+            "sct's default layout (batch first, channels last), not by its labels; use fullyconnect(X, W, b) "
+            "(it reads the labels), or stripdims(X) first and label the result (dlarray(Y, fmt))")
+
+
+class LostLabels(str):
+    """The format ("") of an unformatted dlarray made from a formatted one by an op that does not keep
+    labels (a reshape, transpose, np.stack, fancy indexing...; MATLAB's reshape gives an unformatted dlarray
+    too).  It is "" to everything else; a deep-learning function that reads a layout refuses it without
+    DataFormat= (``lost_message``), as MATLAB's refuses unformatted data, where it would read it in sct's
+    default layout (batch first, channels last), not the layout its lost labels named."""
+    __slots__ = ()
+
+
+LOST = LostLabels("")
+LOST_KIND = "~lost"         # the format part of the kind of a LOST dlarray (sct.kinds; no format has it)
+
+# The array ops whose result, made from a formatted dlarray, is unformatted data in another arrangement
+# (functions of numpy and array methods by name; ``.T`` and indexing by arrays too): marked LOST
+LABEL_LOSING_OPS = frozenset((
+    "reshape", "transpose", "swapaxes", "moveaxis", "rollaxis", "permute_dims", "matrix_transpose", "stack",
+    "hstack", "vstack", "dstack", "column_stack", "concatenate", "squeeze", "expand_dims", "ravel", "flatten",
+    "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "rot90", "broadcast_to", "tile",
+    "repeat", "einsum", "tensordot", "kron", "outer", "take", "take_along_axis", "compress", "diagonal",
+    "zeros_like", "ones_like", "empty_like", "full_like"))
+
+
+def lost_message(fname: str) -> str:
+    return (f"{fname}: its input is unformatted because an operation (a reshape, transpose, np.stack, "
+            "indexing by arrays, ...) dropped the labels of a formatted dlarray, and sct would read it in its "
+            "default layout (batch first, channels last), not in the layout the labels named (MATLAB refuses "
+            "unformatted input here); label the result (dlarray(y, fmt)), give DataFormat=, or call "
+            "stripdims(y) to read it in sct's default layout")

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, labelled_weights,
+from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
                       run_formatted, run_recurrent)
 from .support import unbroadcast
 
@@ -134,7 +134,7 @@ def softmax(x: ArrayLike, axis: int = -1, DataFormat: Optional[str] = None) -> A
     >>> np.round(softmax(np.array([[1.0, 2.0, 3.0]])), 4)
     array([[0.09  , 0.2447, 0.6652]])
     """
-    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+    if DataFormat is not None or layout_labels(x):
         return run_formatted("softmax", softmax, (x,), {}, DataFormat)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
@@ -178,7 +178,7 @@ def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: 
     >>> fullyconnect(x, np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([0.0, 10.0]))
     array([[3., 9.]])
     """
-    if DataFormat is not None or (type(x) is not np.ndarray and format_of(x)):
+    if DataFormat is not None or layout_labels(x):
         return run_formatted("fullyconnect", fullyconnect, (x, weights, bias), {}, DataFormat)
     bias = vector_bias(bias, np.shape(weights)[0])
     y = x @ np.transpose(matrix_weights(weights, x))
@@ -305,7 +305,7 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
                                       WeightsFormat)
     if type(y_pred) is tuple:
         check_not_forward_pair(y_pred, "crossentropy")
-    if DataFormat is not None or (type(y_pred) is not np.ndarray and format_of(y_pred)):
+    if DataFormat is not None or layout_labels(y_pred):
         if matlab and (Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
             raise ValueError("crossentropy: Reduction='none' and elementwise weights are taken for data in "
                              "sct's layout (batch first, classes last): pass stripdims(Y) arranged that way")
@@ -566,7 +566,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     the same values as the hidden state (for formatted ``x``, ``Y`` loses its "T" label).
     """
     recurrent_output_mode("lstm", OutputMode)
-    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
+    if DataFormat is not None or layout_labels(x, "lstm") or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, c0, weights, recurrent_weights, bias)):
         return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
                              {"OutputMode": OutputMode})
@@ -636,7 +636,7 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     if ResetGateMode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
         raise ValueError("gru: ResetGateMode must be 'after-multiplication', 'before-multiplication' or "
                          f"'recurrent-bias-after-multiplication', got {ResetGateMode!r}")
-    if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a)
+    if DataFormat is not None or layout_labels(x, "gru") or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, weights, recurrent_weights, bias)):
         return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat,
                              {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode})

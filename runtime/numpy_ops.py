@@ -13,8 +13,8 @@ Conventions where the derivative is not unique:
 * ``np.clip`` passes the adjoint to ``a`` where ``a_min <= a <= a_max``
   (bounds inclusive, as PyTorch) and to a bound only where ``a`` is strictly
   beyond it, so the three contributions partition the adjoint.
-* ``np.abs`` / ``np.sign``-like kinks: the derivative of ``abs`` at 0 is 0,
-  and a norm of an all-zero vector has gradient 0.
+* ``np.abs`` / ``np.sign``-like kinks: the derivative of ``abs`` at 0 is 0 (its second derivative
+  there too, as everywhere), and a norm of an all-zero vector has gradient 0.
 * ``np.prod`` is exact at zeros (products of the others, no division);
   ``np.cumprod`` divides only when the input has no zero, and otherwise uses an
   exact O(n^2) path.
@@ -304,7 +304,9 @@ def angle(g, ans, z, deg=False):
 
 @defrule(np.abs, np.absolute, np.fabs, abs, elementwise=True, real_output=True)
 def absolute(g, ans, x):
-    return g * x / np.where(ans == 0, 1, ans)
+    # x / |x|, 0 at 0: the outer where keeps it 0 near 0 for every order (its derivative at 0 is 0, as
+    # sign's, where x / where(|x| == 0, 1, |x|) gave |x| a second derivative of 1 there)
+    return g * np.where(ans == 0, 0, x / np.where(ans == 0, 1, ans))
 
 
 @defrule(np.hypot, wrt=("x1", "x2"))
@@ -1146,7 +1148,7 @@ def norm_adjoint(g, ans, x, ord, axis, keepdims):
     rows, cols = kind[2]
     grad = reduction_broadcast(g, x, kind[2], keepdims)
     mag = np.abs(x)
-    unit = x / np.where(mag == 0, 1, mag)
+    unit = np.where(mag == 0, 0, x / np.where(mag == 0, 1, mag))      # (0 near 0 to every order, as abs's)
     if kind[1] in (1, -1):
         lines = np.sum(mag, axis=rows, keepdims=True)
         pick = np.max(lines, axis=cols, keepdims=True) if kind[1] == 1 else np.min(lines, axis=cols, keepdims=True)
@@ -1178,7 +1180,7 @@ def vector_norm_adjoint(g, ans, x, ord, axis, keepdims):
     grad = reduction_broadcast(g, x, axis, keepdims)
     size = reduction_broadcast(ans, x, axis, keepdims)
     mag = np.abs(x)
-    unit = x / np.where(mag == 0, 1, mag)
+    unit = np.where(mag == 0, 0, x / np.where(mag == 0, 1, mag))      # (0 near 0 to every order, as abs's)
     if ord == 2:
         return grad * x / np.where(size == 0, 1, size)
     if ord == 1:

@@ -16,6 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
+from .runtime.labels import LOST_KIND, matmul_message
 from .runtime import support
 
 
@@ -27,13 +28,37 @@ class _Unknown:
 UNKNOWN = _Unknown()        # a value whose format differs by path or cannot be followed
 
 
+class _Lost:
+    """Unformatted, made from a formatted value by an op that does not keep labels (a reshape, transpose,
+    np.stack, ...: MATLAB's reshape gives an unformatted dlarray too).  A deep-learning function that reads
+    a layout refuses it without DataFormat= (MATLAB's raises: it takes no unformatted data without it),
+    where it would otherwise read it in sct's default layout, not the one its lost labels named."""
+    def __repr__(self):
+        return "LOST"
+
+    def __bool__(self):
+        return False
+
+
+LOST = _Lost()
+
+
+def lost_from(trees) -> bool:
+    """Whether any of ``trees`` is formatted or lost (in a container too)."""
+    for t in trees:
+        if isinstance(t, (str, _Lost)) or (isinstance(t, tuple) and lost_from(t)) or \
+                (isinstance(t, dict) and lost_from(t.values())):
+            return True
+    return False
+
+
 def tree_of_kind(kind):
     """The formats inside an argument of this kind (None when there are none)."""
     if not isinstance(kind, tuple) or not kind:
         return None
     tag = kind[0]
     if tag in ("dl", "nd"):
-        return kind[3] if len(kind) > 3 else None
+        return (LOST if kind[3] == LOST_KIND else kind[3]) if len(kind) > 3 else None
     if tag == "seq":
         items = tuple(tree_of_kind(k) for k in kind[2])
         return items if any(t is not None for t in items) else None
@@ -47,7 +72,7 @@ def tree_of_kind(kind):
 
 
 def has_format(tree) -> bool:
-    if tree is None:
+    if tree is None or isinstance(tree, _Lost):
         return False
     if isinstance(tree, tuple):
         return any(has_format(t) for t in tree)
@@ -59,6 +84,8 @@ def has_format(tree) -> bool:
 def merge(a, b):
     if a is b or (type(a) is type(b) and not isinstance(a, _Unknown) and a == b):
         return a
+    if (a is None or isinstance(a, _Lost)) and (b is None or isinstance(b, _Lost)):
+        return LOST
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
         return tuple(merge(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
@@ -68,7 +95,7 @@ def merge(a, b):
 
 def output_tree(tree):
     """What dlfeval puts on the outputs: UNKNOWN becomes unformatted."""
-    if isinstance(tree, _Unknown):
+    if isinstance(tree, (_Unknown, _Lost)):
         return None
     if isinstance(tree, tuple):
         items = tuple(output_tree(t) for t in tree)
@@ -168,6 +195,8 @@ class FormatInference:
             self.local_kinds[target.id] = self.kind_at(s.value)
         if isinstance(s.value, gast.Call):
             tree, new = self.call(s, s.value, env, rewrite)
+        elif isinstance(s.value, gast.BinOp) and self.sequence_operation(s.value, env, s) is not False:
+            tree, new = self.sequence_operation(s.value, env, s), None
         elif isinstance(s.value, gast.BinOp) and not isinstance(s.value.op, gast.MatMult):
             tree, new = self.aligned(s, s.value, ["left", "right"], env, rewrite)
         elif isinstance(s.value, gast.Compare) and len(s.value.comparators) == 1:
@@ -269,18 +298,24 @@ class FormatInference:
             if isinstance(base, dict) and not isinstance(key, gast.Constant):
                 return self.item_of(tuple(base.values()))
             if isinstance(base, str):
-                return self.indexed(base, key)
-            return None
+                fmt = self.indexed(base, key)
+                items = key.elts if isinstance(key, gast.Tuple) else [key]
+                return fmt if fmt or all(isinstance(i, gast.Slice) or self.is_int(i) for i in items) else LOST
+            return LOST if isinstance(base, _Lost) else None
         if isinstance(v, gast.Attribute):
             base = self.expr(v.value, env, stmt)
             if isinstance(base, dict):
                 return base.get(v.attr)
-            if isinstance(base, (str, _Unknown)) and v.attr in ("real", "imag"):
+            if isinstance(base, (str, _Unknown, _Lost)) and v.attr in ("real", "imag"):
                 return base                 # MATLAB's real(X), imag(X) keep the format
+            if isinstance(base, (str, _Lost)) and v.attr in ("T", "mT"):
+                return LOST
             return None
         if isinstance(v, gast.BinOp):
             if isinstance(v.op, gast.MatMult):
-                return None
+                operands = [self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)]
+                self.refuse_matmul(stmt, "@", operands)
+                return LOST if lost_from(operands) else None
             return self.combine([self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)], stmt)
         if isinstance(v, gast.UnaryOp):
             return None if isinstance(v.op, gast.Not) else self.expr(v.operand, env, stmt)
@@ -376,6 +411,38 @@ class FormatInference:
                 return None if self.not_int(i) else UNKNOWN
         return "".join(out) + fmt[len(items):] or None
 
+    def sequence_operation(self, v, env, stmt):
+        """``xs + [v]`` (sct.normalize's ``xs.append(v)``), ``xs + ys``, ``[v] * n`` of lists or tuples: the tree
+        of the result (the items' trees concatenated, repeated by a literal count; in a loop the lengths differ
+        and merge to UNKNOWN); False when neither operand is a list or tuple followed here."""
+        left, right = self.expr(v.left, env, stmt), self.expr(v.right, env, stmt)
+        if not isinstance(left, tuple) and not isinstance(right, tuple) and not (
+                isinstance(v.left, (gast.List, gast.Tuple)) or isinstance(v.right, (gast.List, gast.Tuple))):
+            return False
+        if isinstance(v.op, gast.Add) and isinstance(left, (tuple, type(None))) and \
+                isinstance(right, (tuple, type(None))) and (left is not None or isinstance(v.left, (
+                    gast.List, gast.Tuple))) and (right is not None or isinstance(v.right, (gast.List, gast.Tuple))):
+            items = (left or ()) + (right or ())
+            return items if any(has_format(t) for t in items) else None
+        if isinstance(v.op, gast.Mult):
+            seq, count = (left, v.right) if isinstance(left, tuple) or isinstance(v.left, (gast.List, gast.Tuple)) \
+                else (right, v.left)
+            n = self.literal_int(count)
+            if isinstance(seq, tuple) and isinstance(n, int) and n is not False:
+                items = seq * n
+                return items if any(has_format(t) for t in items) else None
+            return None if seq is None else UNKNOWN
+        return UNKNOWN if lost_from([left, right]) else None
+
+    def refuse_matmul(self, stmt, what: str, trees) -> None:
+        """``a @ b`` (``np.matmul``, ``np.dot``) of a formatted dlarray: refused, as MATLAB's mtimes takes a
+        formatted dlarray only with an unformatted scalar.  Its result would be unformatted, and a
+        deep-learning function would read it in sct's default layout (batch first), not in the labels'
+        (``softmax(W @ X)`` of a 'CB' X: the softmax over the observations)."""
+        fmts = [t for t in trees if isinstance(t, str) and t]
+        if fmts:
+            self.fail(stmt, matmul_message(what, fmts[0]))
+
     def combine(self, trees, stmt, perms=None):
         """The one format of elementwise operands: the widest one, which an operand labelled as its trailing
         part broadcasts into label by label.  With ``perms`` (a list, filled per operand), an operand with
@@ -386,7 +453,7 @@ class FormatInference:
                 return UNKNOWN
         fmts = [t for t in trees if isinstance(t, str)]
         if not fmts:
-            return None
+            return LOST if any(isinstance(t, _Lost) for t in trees) else None
         first = max(fmts, key=len)      # a format that is the trailing part of it broadcasts label by label
         for i, t in enumerate(trees):
             if not isinstance(t, str) or t == first or (len(t) < len(first) and first.endswith(t)):

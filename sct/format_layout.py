@@ -11,7 +11,8 @@ from typing import List
 
 import gast
 
-from .format_inference import FormatInference, _Unknown, has_format
+from .format_inference import FormatInference, _Lost, _Unknown, has_format
+from .runtime.labels import lost_message
 from .ir import assign, call, const, load
 from .runtime import dlfun, nn
 from .runtime import formats as rf
@@ -241,6 +242,8 @@ class LayoutCalls(FormatInference):
     def check_unformatted(self, stmt, fname, x, args, kws):
         """An input with no given format: refused where its format is not known, or where a loss's
         targets or mask are labelled."""
+        if isinstance(x, _Lost):
+            self.fail(stmt, lost_message(fname))
         if isinstance(x, _Unknown):
             self.fail(stmt, f"{fname}: the format of its input is not known when the function is compiled (it "
                       "differs by path, or comes from a call sct does not follow): give DataFormat= on "
@@ -301,6 +304,8 @@ class LayoutCalls(FormatInference):
         given = self.given_format(stmt, node, fname, x)
         if given is not None:
             fmt, formatted = given
+        elif isinstance(x, _Lost):
+            self.fail(stmt, lost_message(fname))
         elif isinstance(x, _Unknown) or any(has_format(t) for t in args[1:]):
             self.fail(stmt, f"{fname}: the format of X is not known when the function is compiled (it differs by "
                       "path, comes from a call sct does not follow, or X is unformatted while the states or "

@@ -35,18 +35,20 @@ import gast
 import numpy as np
 
 from .analysis import Resolver, classify_call
-from .format_inference import UNKNOWN, _Unknown, has_format, merge, output_tree, tree_of_kind  # noqa: F401
+from .format_inference import (UNKNOWN, LOST, _Lost, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
+                               tree_of_kind)
 from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
 from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
 from .runtime.dlarray import _LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS
 from .runtime import formats as rf
+from .runtime.labels import LABEL_LOSING_OPS
 
 
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
 ELEMENTWISE = {id(f) for f in (np.where, np.clip, np.real, np.imag, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu,
-                               dlfun.dropout)}
+                               dlfun.dropout, abs, pow)}      # (abs(x), pow(x, 2): x.__abs__, x.__pow__)
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
 
 
@@ -70,7 +72,7 @@ class FormatPass(LayoutCalls):
     ``(stmt, node, info, args, kws, env, rewrite)`` and gives (the result's format tree, replacement
     statements or None)."""
     def run(self):
-        if not any(has_format(t) for t in self.params.values()) and not _uses_formats(self.fdef, self.resolver):
+        if not lost_from(self.params.values()) and not _uses_formats(self.fdef, self.resolver):
             return None
         env = dict(self.params)
         self.fdef.body = self.block(self.fdef.body, env, True)
@@ -87,9 +89,19 @@ class FormatPass(LayoutCalls):
         info = classify_call(node, self.resolver)
         args = [self.expr(a, env, stmt) for a in node.args]
         kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg}
+        if info.obj is np.matmul or info.obj is np.dot:
+            receiver = [self.expr(node.func.value, env, stmt)] if isinstance(node.func, gast.Attribute) else []
+            self.refuse_matmul(stmt, f"np.{info.obj.__name__}" if not receiver or receiver[0] is None else ".dot",
+                               receiver + [a for a, n in zip(args, node.args) if not isinstance(n, gast.Constant)])
+        elif info.kind == CallKind.METHOD and info.method == "dot" and isinstance(node.func, gast.Attribute):
+            self.refuse_matmul(stmt, ".dot", [self.expr(node.func.value, env, stmt)] + args)
         follow = self.follower(info)
         if follow is None:
-            return None, None
+            receiver = [self.expr(node.func.value, env, stmt)] if info.kind == CallKind.METHOD and \
+                isinstance(node.func, gast.Attribute) else []
+            name = info.method if info.kind == CallKind.METHOD else getattr(info.obj, "__name__", None)
+            losing = name in LABEL_LOSING_OPS and (receiver or getattr(info.obj, "__module__", None) == "numpy")
+            return (LOST if losing and lost_from(receiver + args) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
 
     def follower(self, info):
@@ -102,9 +114,13 @@ class FormatPass(LayoutCalls):
         by_target = {id(rf.dims): self.layout_constant, id(rf.finddim): self.layout_constant,
                      id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
                      id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
+                     id(support.setitem): self.written_into, id(support.add_at): self.written_into,
+                     id(support.filled): self.written_into, id(support.sorted_value): self.written_into,
+                     id(support.into): self.written_into,
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
-                     id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy}
+                     id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy,
+                     id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items}
         if id(target) in by_target:
             return by_target[id(target)]
         if any(target is f for f in (np.concatenate, np.hstack, np.vstack, np.copy) + KEEPDIMS_REDUCTIONS) or (
@@ -117,7 +133,8 @@ class FormatPass(LayoutCalls):
         if info.kind in _OP_KINDS and id(target) in FIXED_OPS:
             return self.fixed_layout
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
-                isinstance(target, np.ufunc) and target.signature is None)):
+                isinstance(target, np.ufunc) and target.signature is None)) or (
+                info.kind == CallKind.FUNCTION and target is dlfun.dropout):   # (numpy code sct reads; elementwise)
             return self.elementwise
         if info.kind == CallKind.METHOD and info.method in ("items", "values", "get", "copy"):
             return self.dict_method
@@ -241,7 +258,9 @@ class FormatPass(LayoutCalls):
             return literal if i is False or i is None else i
 
         def reduced(x, axis_node, positional):
-            if positional or set(kws) - {"axis", "keepdims", "dtype"} or not isinstance(x, (str, _Unknown)):
+            # (the other keywords leave the shape as axis and keepdims make it: labelled as outside dlfeval)
+            if positional or set(kws) - {"axis", "keepdims", "dtype", "ddof", "correction", "where", "initial"} or \
+                    not isinstance(x, (str, _Unknown)):
                 return None
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)
@@ -278,6 +297,34 @@ class FormatPass(LayoutCalls):
             return (first if isinstance(first, (str, _Unknown)) else None), None
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")
         return reduced(first, axis, len(node.args) > 2), None
+
+    def of_items(self, stmt, node, info, args, kws, env, rewrite):
+        """``sum(xs)`` (0 + xs[0] + ...: the items combined as by +) and ``max``/``min`` of a list or of several
+        arguments (one of the items: their one format, UNKNOWN where they differ), as outside dlfeval."""
+        items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args) if len(args) > 1 else None
+        if items is None:
+            return (UNKNOWN if args and isinstance(args[0], _Unknown) else None), None
+        if info.obj is sum:
+            return self.combine(list(items), stmt), None
+        return self.item_of(items), None
+
+    def written_into(self, stmt, node, info, args, kws, env, rewrite):
+        """``z[i] = v``, ``np.add.at(z, ...)``, ``z.fill(c)``, ``z.sort()``, ``np.copyto(z, v)`` and ``out=z`` (as
+        sct.aliasing writes them: ``rt.setitem(z, i, v)``, ...; ``rt.into(v, z)``): the array written into keeps
+        its labels, as the dlarray does outside dlfeval (MATLAB's X(i) = v keeps X's format); an unformatted
+        one given formatted values has lost them (``LOST``); a list or dict written into: not known here."""
+        t = args[1 if info.obj is support.into else 0] if args else None
+        if isinstance(t, (str, _Lost)):
+            return t, None
+        if isinstance(t, dict) and info.obj is support.setitem and len(node.args) == 3 and \
+                isinstance(node.args[1], gast.Constant):
+            return {**t, node.args[1].value: args[2]}, None         # d["k"] = v: that item's tree is v's
+        if t is None and info.obj is support.setitem and len(node.args) == 3 and \
+                isinstance(node.args[1], gast.Constant) and isinstance(node.args[1].value, str):
+            return ({node.args[1].value: args[2]} if has_format(args[2]) else None), None   # a dict with none
+        if isinstance(t, (tuple, dict, _Unknown)):
+            return (UNKNOWN if lost_from(args) or isinstance(t, _Unknown) else None), None
+        return (LOST if lost_from(args) else None), None
 
     def first_argument(self, stmt, node, info, args, kws, env, rewrite):
         return (args[0] if args else None), None

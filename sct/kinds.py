@@ -14,6 +14,7 @@ from typing import Any, Tuple
 import numpy as np
 
 from .runtime.dlarray import dlarray
+from .runtime.labels import LOST_KIND, LostLabels
 from .runtime.support import Closure
 
 
@@ -125,11 +126,14 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
         data = x._data
         if x._fmt:                      # a formatted dlarray: its labels are part of the kind
             return ("dl", _dtype_str(data.dtype), data.ndim, x._fmt)
+        if x._fmt.__class__ is LostLabels:      # labels an op dropped (labels.LOST): refused by layout functions
+            return ("dl", _dtype_str(data.dtype), data.ndim, LOST_KIND)
         return ("dl", _dtype_str(data.dtype), data.ndim)
     if cls is np.ndarray:
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", _dtype_str(x.dtype), x.ndim)
     if isinstance(x, dlarray):
-        return ("dl", x.dtype.str, x.ndim) + ((x._fmt,) if x._fmt else ())
+        return ("dl", x.dtype.str, x.ndim) + ((x._fmt,) if x._fmt else (LOST_KIND,) if
+                                              x._fmt.__class__ is LostLabels else ())
     if isinstance(x, np.ndarray):
         refuse_array_subclass(cls)
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, x.ndim)
@@ -280,8 +284,10 @@ class _MatcherWriter:
                          f"{d}.ndim == {data.ndim}")
         if x._fmt:
             self.fail_unless(f"{v}._fmt == {self.const(x._fmt)}")
+        elif x._fmt.__class__ is LostLabels:
+            self.fail_unless(f"{v}._fmt.__class__ is {self.const(LostLabels)}")
         else:
-            self.fail_unless(f"not {v}._fmt")
+            self.fail_unless(f"not {v}._fmt and {v}._fmt.__class__ is str")
 
     def ndarray_node(self, v: str, x: Any, traced: bool) -> None:
         self.fail_unless(f"{v}.dtype is {self.const(x.dtype)} and {v}.ndim == {x.ndim}")
