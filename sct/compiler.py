@@ -51,7 +51,7 @@ from .call_sites import attach_sites
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
-from .global_writes import check_global_rebinds
+from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
 from .constant_helpers import check_sites
 from .text_checks import check_text_numbers
@@ -360,6 +360,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                  sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
     if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
         check_global_rebinds(fn, resolver.guards, filename)
+        check_attribute_rebinds(fdef, resolver, filename)
     namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
     # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
