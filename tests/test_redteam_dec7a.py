@@ -1785,3 +1785,82 @@ def test_second_order_through_objects(kernel, make, plain):
                                    rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(D(g.b), numerical_gradient(lambda b: plain(W0, b), [B0.copy()], 0),
                                    rtol=1e-5, atol=1e-7)
+
+
+# ================================================================ J: options, formats and error states between calls
+EHD = True
+
+
+def ehd_from_a_global(x):
+    y = np.sum(np.sin(x) * x)
+    g = dlgradient(y, x, EnableHigherDerivatives=EHD)
+    z = np.sum(g * g) + np.sum(x)
+    return z, dlgradient(z, x)
+
+
+def test_an_option_from_a_global_toggled_between_calls():
+    global EHD
+    x = np.array([0.4, -1.2])
+    g = np.cos(x) * x + np.sin(x)
+    second = 2 * g * (-np.sin(x) * x + 2 * np.cos(x)) + 1
+    acc = sct.dlaccelerate(ehd_from_a_global)
+    try:
+        for e in (True, False, True, False):
+            EHD = e
+            for fun in (ehd_from_a_global, acc):
+                z, gz = dlfeval(fun, dlarray(x.copy()))
+                np.testing.assert_allclose(D(gz), second if e else np.ones(2), rtol=1e-12, err_msg=f"EHD={e}")
+    finally:
+        EHD = True
+
+
+_FW = np.random.default_rng(8).standard_normal((3, 4))
+_FB = np.random.default_rng(9).standard_normal(3)
+
+
+def formatted_loss(W, X, T):
+    Y = sct.softmax(sct.fullyconnect(X, W, _FB))
+    L = sct.crossentropy(Y, T)
+    return L, dlgradient(L, W)
+
+
+def test_data_formats_alternating_between_calls():
+    r = np.random.default_rng(10)
+    Xbc, Tbc = r.standard_normal((5, 4)), np.eye(3)[r.integers(0, 3, 5)]
+
+    def plain(W):
+        Z = Xbc @ W.T + _FB
+        P = np.exp(Z - Z.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        return -np.sum(Tbc * np.log(P)) / 5
+    want = numerical_gradient(plain, [_FW.copy()], 0)
+    for fmt in ("BC", "CB", "BC", "CB"):
+        X = dlarray(Xbc.copy(), "BC") if fmt == "BC" else dlarray(Xbc.T.copy(), "CB")
+        T = dlarray(Tbc.copy(), "BC") if fmt == "BC" else dlarray(Tbc.T.copy(), "CB")
+        L, g = dlfeval(formatted_loss, dlarray(_FW.copy()), X, T)
+        np.testing.assert_allclose(float(D(L)), plain(_FW), rtol=1e-12, err_msg=fmt)
+        np.testing.assert_allclose(D(g), want, rtol=1e-5, atol=1e-7, err_msg=fmt)
+
+
+def scalar_logs(x):
+    y = np.log(x) + np.sqrt(x) + 1.0 / (x - 2.0)
+    return y, dlgradient(y, x)
+
+
+def test_numpy_error_state_changed_between_calls():
+    import warnings
+    for v, mode in [(3.0, None), (-1.0, "raise"), (2.0, "raise"), (2.0, None), (3.0, "raise")]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with (np.errstate(all=mode) if mode else np.errstate()):
+                xx = np.float64(v)
+                try:
+                    want = float(np.log(xx) + np.sqrt(xx) + 1.0 / (xx - 2.0))
+                except FloatingPointError:
+                    with pytest.raises(sct.EvaluationError):
+                        dlfeval(scalar_logs, dlarray(xx))
+                    continue
+                y, g = dlfeval(scalar_logs, dlarray(xx))
+        np.testing.assert_allclose(float(D(y)), want, rtol=1e-12)
+        if np.isfinite(want):
+            np.testing.assert_allclose(float(D(g)), 1 / v + 0.5 / np.sqrt(v) - 1 / (v - 2) ** 2, rtol=1e-12)
