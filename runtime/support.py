@@ -1352,7 +1352,10 @@ def method_of(obj, name):
         func = getattr(cls, "__call__", None)
         if type(func) is types.FunctionType:
             return types.MethodType(func, obj)
-    return getattr(obj, name)
+    method = getattr(obj, name)
+    if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
+        return types.MethodType(method.__func__.fn, method.__self__)   # an @sct.accelerate method: its function
+    return method
 
 
 def _method_entry(site, obj, name, active, args):

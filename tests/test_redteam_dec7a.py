@@ -1864,3 +1864,52 @@ def test_numpy_error_state_changed_between_calls():
         np.testing.assert_allclose(float(D(y)), want, rtol=1e-12)
         if np.isfinite(want):
             np.testing.assert_allclose(float(D(g)), 1 / v + 0.5 / np.sqrt(v) - 1 / (v - 2) ** 2, rtol=1e-12)
+
+
+# ================================================================ K: @sct.accelerate on a method
+class AcceleratedModel:
+    k = 2.0
+
+    def __init__(self, s):
+        self.s = s
+
+    @sct.accelerate
+    def f(self, x):
+        return np.sum(np.sin(x) * self.s) * self.k
+
+
+def through_accelerated_method(m, x):
+    y = m.f(x)
+    return y, dlgradient(y, x)
+
+
+def hv_through_accelerated_method(m, x, v):
+    y = m.f(x)
+    g = dlgradient(y, x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def grad_of_the_object(m, x):
+    y = m.f(x)
+    return y, dlgradient(y, m)
+
+
+def test_an_accelerated_method_binds_its_instance():
+    # was: TypeError "f() missing 1 required positional argument: 'x'" (no __get__), even outside dlfeval
+    x, v = np.array([0.3, 0.9]), np.array([1.0, -2.0])
+    try:
+        for s, k in ((1.0, 2.0), (3.0, 2.0), (3.0, 5.0)):
+            AcceleratedModel.k = k
+            m = AcceleratedModel(s)
+            np.testing.assert_allclose(float(D(m.f(x))), np.sum(np.sin(x) * s) * k, rtol=1e-12)
+            np.testing.assert_allclose(float(D(AcceleratedModel.f(m, x))), np.sum(np.sin(x) * s) * k, rtol=1e-12)
+            y, g = dlfeval(through_accelerated_method, m, dlarray(x.copy()))
+            np.testing.assert_allclose(float(D(y)), np.sum(np.sin(x) * s) * k, rtol=1e-12)
+            np.testing.assert_allclose(D(g), np.cos(x) * s * k, rtol=1e-12)
+            h = dlfeval(hv_through_accelerated_method, m, dlarray(x.copy()), v)
+            np.testing.assert_allclose(D(h), -np.sin(x) * s * k * v, rtol=1e-12)
+        m = AcceleratedModel(dlarray(np.array([2.0, 0.5])))
+        y, g = dlfeval(grad_of_the_object, m, dlarray(x.copy()))
+        np.testing.assert_allclose(D(g.s), np.sin(x) * AcceleratedModel.k, rtol=1e-12)
+    finally:
+        AcceleratedModel.k = 2.0
