@@ -1354,8 +1354,14 @@ def method_of(obj, name):
             return types.MethodType(func, obj)
     method = getattr(obj, name)
     if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
-        return types.MethodType(method.__func__.fn, method.__self__)   # an @sct.accelerate method: its function
+        method = types.MethodType(_unwrapped(method.__func__.fn), method.__self__)   # @sct.accelerate: its function
+    elif getattr(type(method), "__sct_wraps__", False) and isinstance(method.fn, staticmethod):
+        method = method.fn.__func__
     return method
+
+
+def _unwrapped(fn):
+    return fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
 
 
 def _method_entry(site, obj, name, active, args):

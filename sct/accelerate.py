@@ -192,6 +192,10 @@ class AcceleratedFunction(WrappedFunction):
     def __get__(self, obj, objtype=None):
         """A method decorated with ``@sct.accelerate``: read through an instance, bound to it
         (as the plain function would be)."""
+        if isinstance(self.fn, staticmethod):
+            return self
+        if isinstance(self.fn, classmethod):
+            return types.MethodType(self, objtype if objtype is not None else type(obj))
         if obj is None:
             return self
         return types.MethodType(self, obj)

@@ -1913,3 +1913,39 @@ def test_an_accelerated_method_binds_its_instance():
         np.testing.assert_allclose(D(g.s), np.sin(x) * AcceleratedModel.k, rtol=1e-12)
     finally:
         AcceleratedModel.k = 2.0
+
+
+class AcceleratedStatics:
+    k = 3.0
+
+    @sct.accelerate
+    @staticmethod
+    def f(x):
+        return np.sum(x ** 2)
+
+    @sct.accelerate
+    @classmethod
+    def g(cls, x):
+        return np.sum(x ** 2) * cls.k
+
+    @staticmethod
+    @sct.accelerate
+    def h(x):
+        return np.sum(x ** 3)
+
+
+def through_accelerated_statics(c, x):
+    y = c.f(x) + c.h(x) + c.g(x)
+    return y, dlgradient(y, x)
+
+
+def test_accelerated_static_and_class_methods():
+    # was: c.g(x) a TypeError; inside dlfeval c.f(x) "no derivative rule for 'C.f'"
+    x = np.array([1.0, 2.0])
+    c = AcceleratedStatics()
+    for read in (c, AcceleratedStatics):
+        np.testing.assert_allclose([float(D(read.f(x))), float(D(read.g(x))), float(D(read.h(x)))], [5.0, 15.0, 9.0])
+    for _ in range(2):
+        y, g = dlfeval(through_accelerated_statics, c, dlarray(x.copy()))
+        np.testing.assert_allclose(float(D(y)), 5.0 + 9.0 + 15.0)
+        np.testing.assert_allclose(D(g), 2 * x + 3 * x ** 2 + 6 * x)
