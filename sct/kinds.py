@@ -211,6 +211,31 @@ def _slot_names(cls) -> list:
     return names
 
 
+def refuse_nested_slotted(args, active) -> None:
+    """``refuse_slotted_traced`` for a user function's arguments at any depth (a ``__slots__`` object
+    in a dict or list given to a helper: ``h({"s": s}, x)`` gave a zero gradient too).  Not for
+    generated functions, whose residual tuples keep such objects."""
+    seen = set()
+
+    def walk(value, traced, depth):
+        if depth > 6 or id(value) in seen or isinstance(value, (np.ndarray, dlarray, str, bytes, numbers.Number)):
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for v in list(value.values()):
+                walk(v, traced, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, traced, depth + 1)
+        elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+            for v in list(vars(value).values()):
+                walk(v, traced, depth + 1)
+        elif depth > 0:
+            refuse_slotted_traced(value, traced, {-1: 1})
+    for a, m in zip(args, active):
+        walk(a, bool(m), 0)
+
+
 def refuse_slotted_traced(x, traced: bool, memo) -> None:
     """An object of the user's class with ``__slots__`` (no ``__dict__``) whose slots hold values to
     differentiate: sct follows an object's attributes through its ``__dict__``, so such an object

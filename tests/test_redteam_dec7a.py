@@ -1199,6 +1199,16 @@ def slots_object_passed_to_a_helper(p, x):
     return _through_slotted(s, x)
 
 
+def _through_a_dict(d, x):
+    return np.sum(x @ d["s"].W + d["s"].b)
+
+
+@case(_b_wx, refused=(None, 'return _through_a_dict({"s": s}, x)'))
+def slots_object_in_a_dict_given_to_a_helper(p, x):
+    s = Slotted(p["W"], p["b"])
+    return _through_a_dict({"s": s}, x)
+
+
 @case(_b_wx)
 def slots_object_read_in_place(p, x):
     s = Slotted(p["W"], p["b"])
