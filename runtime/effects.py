@@ -215,6 +215,22 @@ def recompute_guard(message, filename, lineno):
         raise EvaluationError(message, filename, lineno)
 
 
+def targets_kept(targets, message, filename, lineno):
+    """At the end of a helper's generated forward that runs user code sct did not compile: each
+    function it calls as ``base.attr(...)`` (``targets``: ``(base, attr, value)``, chosen when it was
+    compiled, with its derivative) is still what ``base.attr`` holds; one rebound during the call
+    would be differentiated as the old one: refused (sct/call_tree.py, sct.api for the entry)."""
+    for base, attribute, value in targets:
+        now = getattr(base, attribute, targets)
+        if now is value or (type(now) is type(value) and hasattr(now, "__self__") and
+                            getattr(now, "__func__", None) is not None and
+                            now.__self__ is value.__self__ and now.__func__ is value.__func__):
+            continue
+        from .errors import EvaluationError
+        name = getattr(base, "__name__", type(base).__name__)
+        raise EvaluationError(message.format(f"{name}.{attribute}"), filename, lineno)
+
+
 class held:
     """The log is kept while this is entered (an outermost run of generated code)."""
 
@@ -238,7 +254,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end,
-                      recompute_guard)
+                      recompute_guard, targets_kept)
 
 
 _register()

@@ -1352,7 +1352,16 @@ def method_of(obj, name):
         func = getattr(cls, "__call__", None)
         if type(func) is types.FunctionType:
             return types.MethodType(func, obj)
-    return getattr(obj, name)
+    method = getattr(obj, name)
+    if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
+        method = types.MethodType(_unwrapped(method.__func__.fn), method.__self__)   # @sct.accelerate: its function
+    elif getattr(type(method), "__sct_wraps__", False) and isinstance(method.fn, staticmethod):
+        method = method.fn.__func__
+    return method
+
+
+def _unwrapped(fn):
+    return fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
 
 
 _CO_VARARGS = 0x04

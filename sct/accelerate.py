@@ -6,6 +6,8 @@ and usable outside ``dlfeval`` too.
 """
 from __future__ import annotations
 
+import types
+
 import functools
 from typing import Any, Callable, Tuple
 
@@ -186,6 +188,17 @@ class AcceleratedFunction(WrappedFunction):
             self._fast = old
             return
         self._fast = ((call, entry, bucket),) + old[:7]
+
+    def __get__(self, obj, objtype=None):
+        """A method decorated with ``@sct.accelerate``: read through an instance, bound to it
+        (as the plain function would be)."""
+        if isinstance(self.fn, staticmethod):
+            return self
+        if isinstance(self.fn, classmethod):
+            return types.MethodType(self, objtype if objtype is not None else type(obj))
+        if obj is None:
+            return self
+        return types.MethodType(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -66,6 +66,10 @@ class Resolver:
         self.guards: Dict[str, Guard] = {}
         self.attribute_guards: Dict[Any, tuple] = {}    # (id(base), attr) -> (base, attr, value)
         self.aliases: Dict[str, Any] = {}   # locals bound once to a module (``xp = np``)
+        # (id(base), attr) -> (base, attr, value, line): functions called as ``base.attr(...)``, chosen
+        # when the code is compiled (their rules, their compiled code): sct/global_writes.py refuses
+        # code that rebinds one during the call, and call_tree checks them after a run of user code
+        self.call_targets: Dict[Any, tuple] = {}
 
     def resolve_name(self, name: str):
         if name in self.aliases:
@@ -128,6 +132,10 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     from .runtime.dlarray import dlarray, extractdata
     func = node.func
     target = resolver.resolve(func)
+    if isinstance(func, gast.Attribute) and target is not Unresolved and target is not _MISSING:
+        base = resolver.resolve(func.value)
+        resolver.call_targets.setdefault((id(base), func.attr),
+                                         (base, func.attr, target, getattr(node, "lineno", None)))
     if target is Unresolved:
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
             name = func.attr

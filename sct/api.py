@@ -23,6 +23,7 @@ from .call_tree import describe
 from . import hooks as _hooks
 from . import transform_calls
 from .cache import ENTRIES as _ENTRIES
+from .cache import targets_hold
 from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError
@@ -582,7 +583,7 @@ def _read_values_kept(compiled: Compiled, fun) -> None:
     attributes it read still hold what it was compiled with.  The generated code reads them once
     per call, so one rebound during the call (a hook doing ``global scale; scale = 3``) would have
     left a stale value: refused, as sct.global_writes refuses the calls it can see."""
-    if compiled.check(fun):
+    if compiled.check(fun) if compiled.recheck_all else targets_hold(compiled.call_targets):
         return
     code = fun.__code__
     raise EvaluationError(f"{fun.__qualname__}() called code sct did not compile that rebinds a global, "

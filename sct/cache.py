@@ -231,6 +231,15 @@ def same_attribute(a, b) -> bool:
     return same_value(a, b)
 
 
+def targets_hold(targets) -> bool:
+    """Whether every ``(base, attr, value)`` still reads ``value`` (Compiled.call_targets)."""
+    for base, attribute, value in targets:
+        now = getattr(base, attribute, _MISSING)
+        if now is not value and not same_attribute(now, value):
+            return False
+    return True
+
+
 def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callable:
     """``check(f)``: whether code compiled from ``fn`` with these guards is right for ``f``.
 

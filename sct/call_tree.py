@@ -942,7 +942,10 @@ def finish_call_tree(tree, compiled, namespace: Dict[str, Any]) -> None:
         STATS["resolved" if r.resolved else "dynamic"] += 1
     compiled.calls = records
     compiled.opaque = tree.opaque
-    compiled.recheck = tree.recheck
+    # user code it runs may rebind a function it calls as base.attr(...), chosen when it was compiled:
+    # checked after its run (the entry by sct.api; a helper's forward ends with rt.targets_kept)
+    compiled.recheck = tree.recheck or (tree.opaque and bool(compiled.call_targets))
+    compiled.recheck_all = tree.recheck
     if tree.folded:
         compiled.check = fold_checks(compiled.check, tree.folded)
     if tree.context is not None:

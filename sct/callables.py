@@ -48,4 +48,5 @@ class WrappedFunction:
     ``sct.AcceleratedFunction``, which lives above the compiler; the passes and the run-time
     call hooks test this class and read ``fn`` (sct.hooks)."""
     __slots__ = ()
+    __sct_wraps__ = True        # the runtime (which does not import this module) unwraps it by this
     fn: Callable

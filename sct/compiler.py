@@ -8,6 +8,7 @@ rebuilt.
 """
 from __future__ import annotations
 
+import copy
 import builtins
 import gc
 import hashlib
@@ -29,7 +30,7 @@ from .errors import CompileError
 from .operand_checks import check_operands
 from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
-from . import hooks
+from . import hooks, ir
 from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
@@ -51,7 +52,7 @@ from .call_sites import attach_sites
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
-from .global_writes import check_global_rebinds
+from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
 from .constant_helpers import check_sites
 from .text_checks import check_text_numbers
@@ -77,6 +78,8 @@ class Compiled:
     recheck: bool = False                # opaque by calls alone: its guards checked after a run (sct.api)
     result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
     joint_sites: Any = ()                # its dlgradients of a parameter that its caller checks (sct.helper_sites)
+    call_targets: Any = ()               # (base, attr, value): functions called as base.attr(...), chosen now
+    recheck_all: bool = False            # recheck: every guard (else only call_targets), sct.call_tree
 
     def __post_init__(self):
         if self.check is None:
@@ -360,10 +363,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                  sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
     if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
         check_global_rebinds(fn, resolver.guards, filename)
+        check_attribute_rebinds(fdef, resolver, filename)
     namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
     # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
                                    sig.param_kinds)
+    _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
         drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                         numpy_name if plain_numpy else None)                    # sct/recomputed.py
@@ -639,6 +644,41 @@ def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, nump
     return namespace
 
 
+def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, filename: str) -> None:
+    """A helper's forward that runs user code sct did not compile (``tree.opaque``) and calls
+    functions as ``base.attr(...)`` of a user's module or class, chosen now with their derivatives:
+    ``rt.targets_kept(...)`` before each of its returns refuses a run in which that user code rebound
+    one (``cls.act = np.cos`` in a classmethod it calls).  The entry dlfeval runs is checked by sct.api."""
+    targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))
+    if not targets or not generated.fwd or not getattr(tree, "opaque", False) or \
+            str(filename).startswith("<sct-generated"):
+        return
+    fdef = next((f for f in generated.functions if isinstance(f, gast.FunctionDef) and f.name == generated.fwd),
+                None)
+    if fdef is None:
+        return
+    name = f"{generated.fwd}_call_targets"
+    namespace[name] = targets
+    message = (f"{fn.__qualname__}() calls {{}}(...), which code it ran rebound during the call (sct chooses the "
+               "function called there when it compiles the code, so its derivative would be the old one's): "
+               "pass the function in as an argument, or make the change before calling dlfeval")
+    check = ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "targets_kept"),
+                                 [ir.load(name), ir.const(message), ir.const(filename),
+                                  ir.const(fn.__code__.co_firstlineno)]))
+
+    def insert(body):
+        out = []
+        for stmt in body:
+            for field in ("body", "orelse", "finalbody"):
+                if isinstance(stmt, (gast.If, gast.For, gast.While, gast.With, gast.Try)) and getattr(stmt, field, None):
+                    setattr(stmt, field, insert(getattr(stmt, field)))
+            if isinstance(stmt, gast.Return):
+                out.append(copy.deepcopy(check))
+            out.append(stmt)
+        return out
+    fdef.body = insert(fdef.body)
+
+
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],
           resolver: Resolver, out_formats) -> Compiled:
     """Compile ``source`` and run it in ``namespace``: its functions, under a file name whose source
@@ -669,5 +709,7 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
     attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
-    return Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
-                    cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
+    compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
+                        cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
+    compiled.call_targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))
+    return compiled

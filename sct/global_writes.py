@@ -209,3 +209,46 @@ def check_global_rebinds(fn: types.FunctionType, guards: Dict[str, Any], filenam
         f"{'rebinds' if how == 'global' else 'may rebind'} "
         f"({what}); sct reads a global's value once per call, so a change made during the call "
         f"would not be seen: pass {name} in as an argument and return its new value", filename, line, name)
+
+
+def check_attribute_rebinds(fdef, resolver, filename: str) -> None:
+    """Refuse a function that assigns (or deletes) ``base.attr`` where it also calls ``base.attr(...)``
+    of a module, class or namespace: the function called there was chosen when the code was compiled
+    (its derivative rule, its compiled code), so one rebound during the call (``Mode.act = np.cos``,
+    ``setattr(Mode, "act", f)``) would be differentiated as the old one."""
+    import gast
+    targets = getattr(resolver, "call_targets", None)
+    if not targets:
+        return
+    lines = {}
+    for stmt in gast.walk(fdef):
+        if isinstance(stmt, gast.stmt) and getattr(stmt, "lineno", None):
+            for inner in gast.walk(stmt):
+                lines.setdefault(id(inner), stmt.lineno)     # the innermost statement's line wins below
+    for stmt in gast.walk(fdef):
+        if isinstance(stmt, gast.stmt) and getattr(stmt, "lineno", None) and not isinstance(
+                stmt, (gast.FunctionDef, gast.For, gast.While, gast.If, gast.With)):
+            for inner in gast.walk(stmt):
+                lines[id(inner)] = stmt.lineno
+    for node in gast.walk(fdef):
+        base_node = attr = None
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            base_node, attr = node.value, node.attr
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+                node.func.id in ("setattr", "delattr") and len(node.args) >= 2 and \
+                isinstance(node.args[1], gast.Constant) and isinstance(node.args[1].value, str):
+            base_node, attr = node.args[0], node.args[1].value
+        if base_node is None:
+            continue
+        base = resolver.resolve(base_node)
+        found = targets.get((id(base), attr))
+        if found is None or found[0] is not base:
+            continue
+        called_at = f" (called at line {found[3]})" if found[3] else ""
+        what = getattr(base, "__name__", type(base).__name__)
+        raise CompileError(
+            f"{fdef.name}() assigns {what}.{attr}, which it also calls{called_at}; sct chooses the function "
+            f"called as {what}.{attr}(...) when it compiles the code (its derivative), so a change made "
+            f"during the call would not be seen: pass the function in as an argument, or change "
+            f"{what}.{attr} before calling dlfeval", filename, lines.get(id(node)) or fdef.lineno,
+            f"{what}.{attr}")

@@ -201,7 +201,80 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     key = getattr(x, "__sct_kind__", None)     # sct's slotted objects keyed on their structure (a network's)
     if key is not None:
         return ("const", type(x), key)
+    refuse_slotted_traced(x, traced, memo)
     return ("const", type(x))
+
+
+def _slot_names(cls) -> list:
+    names = []
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for name in ((slots,) if isinstance(slots, str) else slots):
+            if name not in ("__dict__", "__weakref__") and name not in names:
+                names.append(name)
+    return names
+
+
+def refuse_nested_slotted(args, active) -> None:
+    """``refuse_slotted_traced`` for a user function's arguments at any depth (a ``__slots__`` object
+    in a dict or list given to a helper: ``h({"s": s}, x)`` gave a zero gradient too).  Not for
+    generated functions, whose residual tuples keep such objects."""
+    seen = set()
+
+    def walk(value, traced, depth):
+        if depth > 6 or id(value) in seen or isinstance(value, (np.ndarray, dlarray, str, bytes, numbers.Number)):
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for v in list(value.values()):
+                walk(v, traced, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, traced, depth + 1)
+        elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+            for v in list(vars(value).values()):
+                walk(v, traced, depth + 1)
+        elif depth > 0:
+            refuse_slotted_traced(value, traced, {-1: 1})
+    for a, m in zip(args, active):
+        walk(a, bool(m), 0)
+
+
+def refuse_slotted_traced(x, traced: bool, memo) -> None:
+    """An object of the user's class with ``__slots__`` (no ``__dict__``) whose slots hold values to
+    differentiate: sct follows an object's attributes through its ``__dict__``, so such an object
+    was a constant, and the derivative through its attributes silently zero (a method of a
+    ``__slots__`` layer built from traced weights gave a zero gradient).  Refused at the user's line
+    where such an object is itself an argument (a method's ``self``, a helper's or dlfeval's argument)."""
+    cls = type(x)
+    if memo.get(-1, 1) > 1:
+        return          # inside a container: a residual tuple of generated code keeps such objects (its
+        #                 attributes' derivatives are followed where they are read); not checked there
+    if (cls.__module__ or "").split(".")[0] in ("builtins", "numpy", "sct", "collections", "functools") or \
+            not any("__slots__" in vars(k) for k in cls.__mro__[:-1]):
+        return
+    held = []
+    for name in _slot_names(cls):
+        try:
+            value = getattr(x, name)
+        except AttributeError:
+            continue
+        if _holds_traced(kind_of(value, traced, memo)):
+            held.append(name)
+    if not held:
+        return
+    message = (f"a value here is a {cls.__qualname__}, whose class declares __slots__, holding values to "
+               f"differentiate ({', '.join(held)}); sct follows an object's attributes through its __dict__, "
+               f"so derivatives through them would be lost. Remove __slots__ from {cls.__qualname__} (or "
+               f"pass the arrays themselves)")
+    import sys
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<sct-generated"):
+            from .runtime.errors import SctError       # from generated code: reported at its user's line
+            raise SctError(message)
+        frame = frame.f_back
+    _refuse_at_users_line(message)
 
 
 # --- matchers: "would kind_of give these arguments the same kinds?", generated per call site -------

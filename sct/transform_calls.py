@@ -27,12 +27,14 @@ from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
 from .errors import CompileError
 from .hooks import FORWARD_ENTRIES
-from .kinds import kind_of, make_matcher
+from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
 from .plans import NO_ADJOINT
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
+    if not getattr(fn, "__sct_generated__", False) and any(k[:1] in (("map",), ("seq",), ("obj",)) for k in kinds):
+        refuse_nested_slotted(args, active)
     return vjp_for_kinds(fn, kinds, active, returns_self)
 
 
