@@ -1257,11 +1257,9 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
         comprehensions (``reuse_temporaries`` stops at the first; the second: their own scope)."""
         if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
             return node
-        for field, old in gast.iter_fields(node):
-            if isinstance(old, gast.AST):
-                setattr(node, field, inline(old))
-            elif isinstance(old, list):
-                old[:] = [inline(item) if isinstance(item, gast.AST) else item for item in old]
+        # (the children in gast.iter_fields' order, less the context and operator leaves, which
+        # inline returns as they are)
+        rewrite_children(node, inline)
         if isinstance(node, gast.BinOp) and type(node.op) in _INTO_OPS and (fresh(node.left) or fresh(node.right)):
             return into(node, 0 if fresh(node.left) else 1)
         return node
