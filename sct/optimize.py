@@ -278,7 +278,7 @@ class ZeroFacts:
                     own = _stored([s.target, s.iter] if isinstance(s, gast.For) else [s.test]) | \
                         self.changeable(s.body) | self.changeable(s.orelse)
                 else:
-                    own = _stored([s])
+                    own = self.stores(s)        # (not changed: a simple statement's own set)
                 found = self._changeable[id(s)] = (s, own)
             names |= found[1]
         return names
@@ -326,7 +326,7 @@ class ZeroFacts:
             return [s]
         if isinstance(s, (gast.For, gast.While)):
             found = self._stores.get(id(s))
-            if found is None or found[0] is not s:
+            if found is None or found[0] is not s or found[2] is None:
                 found = self._stores[id(s)] = (s, _stored([s]), _jumps(s.body))
             stored = found[1]
             if s.orelse or found[2]:
@@ -350,12 +350,17 @@ class ZeroFacts:
             facts.clear()
             facts.update(head)
             return [s]
+        for name in self.stores(s):
+            facts.pop(name, None)
+        return [s]
+
+    def stores(self, s) -> Set[str]:
+        """``_stored([s])`` of a statement, found once (``changeable`` and ``statement`` both ask
+        it of a simple statement, which neither rewrites)."""
         found = self._stores.get(id(s))
         if found is None or found[0] is not s:
             found = self._stores[id(s)] = (s, _stored([s]), None)
-        for name in found[1]:
-            facts.pop(name, None)
-        return [s]
+        return found[1]
 
 
 # --- adjoint blocks whose zero tests follow from an earlier one ---------------------------------
