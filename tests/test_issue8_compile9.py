@@ -227,3 +227,42 @@ def test_second_order_through_helper_in_loop():
     v, g = dlfeval(second_order, sct.dlarray(x0))
     assert_close(np.asarray(sct.extractdata(v)), value(x0), rtol=1e-5, atol=1e-6)
     assert_close(np.asarray(sct.extractdata(g)), numerical_gradient(value, [x0], 0, step=1e-3), rtol=1e-3, atol=1e-3)
+
+
+# --- child_nodes where gast.iter_child_nodes was read (cse._held_names, normalize_jumps) ----------
+
+@pytest.mark.parametrize("src,held", [
+    ("x[i]", {"x", "i"}), ("(x, y * 2.0)", {"x"}), ("a.b[c]", {"a", "c"}), ("[*x, y]", {"x", "y"}),
+    ("{k: v for k in x}", {"k", "v", "x"}), ("x if c else y", {"x", "y"}),
+])
+def test_held_names_as_before(src, held):
+    from sct import cse
+    expr = gast.parse(src, mode="eval").body
+    local = {"x", "y", "i", "a", "c", "k", "v"}
+    assert cse._held_names(expr, local) == held & local
+
+
+def loop_with_break(x, n):
+    s = x * 0.0
+    for i in range(n):
+        if i == 2:
+            break
+        s = s + np.cos(x) * (i + 1)
+        for j in range(2):
+            if j > i:
+                continue
+            s = s * 1.1
+    return np.sum(s)
+
+
+def loop_with_break_grad(x):
+    y = loop_with_break(x, 4)
+    return y, dlgradient(y, x)
+
+
+def test_break_and_continue_in_loops():
+    cache.clear()
+    x0 = np.array([0.2, -0.4])
+    y, g = dlfeval(loop_with_break_grad, sct.dlarray(x0))
+    assert_close(np.asarray(sct.extractdata(y)), loop_with_break(x0, 4))
+    assert_close(np.asarray(sct.extractdata(g)), numerical_gradient(lambda v: loop_with_break(v, 4), [x0], 0))
