@@ -1079,7 +1079,7 @@ def rename_straight_line(fdef: gast.FunctionDef, namer) -> Dict[str, str]:
     def rename_loads_and_defaults(node):
         rename_loads(node)
         for n in walk_no_defs(node):
-            for child in gast.iter_child_nodes(n):
+            for child in child_nodes(n):        # (no context or operator leaf is a def)
                 if isinstance(child, gast.FunctionDef):
                     for part in def_parts(child):
                         rename_loads(part)

@@ -280,7 +280,7 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds) -> None:
     or a plain function there cannot be found, or where the method rebinds its first parameter."""
     if not isinstance(fn, types.FunctionType) or not fdef.args.args:
         return
-    calls = [n for n in gast.walk(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+    calls = [n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
              isinstance(n.func.value, gast.Call) and isinstance(n.func.value.func, gast.Name) and
              n.func.value.func.id == "super" and not n.func.value.args and not n.func.value.keywords and
              n.func.attr != "__init__"]
@@ -292,7 +292,7 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds) -> None:
         isinstance(kind[1], type) else None
     owner = _owner(fn)
     rebinds_me = any(isinstance(n, gast.Name) and n.id == me and isinstance(n.ctx, (gast.Store, gast.Del))
-                     for n in gast.walk(fdef))
+                     for n in walk_nodes(fdef))
     if cls is None or owner is None or owner not in cls.__mro__ or rebinds_me:
         return
     mro = cls.__mro__

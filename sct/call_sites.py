@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 import gast
 
 from . import cache
-from .ir import walk_nodes
+from .ir import child_nodes, walk_nodes
 from .runtime.support import CallSite
 
 _LIVE: "weakref.WeakSet[CallSite]" = weakref.WeakSet()     # every site of live generated code
@@ -107,5 +107,5 @@ def _site_lines(fdef, rt_name: str) -> Dict[int, int]:
                 node.func.attr in _SITE_CALLS and isinstance(node.func.value, gast.Name) and \
                 node.func.value.id == rt_name:
             lines[id(node)] = line
-        todo.extend(reversed(list(gast.iter_child_nodes(node))))
+        todo.extend(reversed(child_nodes(node)))   # (the context and operator leaves match nothing)
     return lines

@@ -46,7 +46,7 @@ from .runtime import registry
 from .runtime.support import CallSite, Closure, SiteEntry, into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
-from .ir import walk_no_defs, walk_nodes
+from .ir import child_nodes, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .errors import CompileError
 from .helper_sites import refuse_linked
@@ -145,8 +145,9 @@ def _local_names(fdef) -> set:
     for extra in (args.vararg, args.kwarg):
         if extra is not None:
             names.add(extra.id)
-    names |= {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
-    names |= {n.name for n in gast.walk(fdef) if isinstance(n, gast.FunctionDef) and n is not fdef}
+    nodes = list(walk_nodes(fdef))      # (gast.walk's nodes but the context and operator leaves)
+    names |= {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    names |= {n.name for n in nodes if isinstance(n, gast.FunctionDef) and n is not fdef}
     return names
 
 
@@ -315,7 +316,7 @@ def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any],
             continue
         if isinstance(node, (gast.Expr, gast.Return)):
             continue
-        todo.extend(reversed(list(gast.iter_child_nodes(node))))
+        todo.extend(reversed(child_nodes(node)))   # (the context and operator leaves match nothing)
     return found
 
 
@@ -822,13 +823,13 @@ def _reads_graph(fdef) -> Dict[str, set]:
     function (flow-insensitive: more than the values can carry, never less); an object changed by
     a call (``buf.append(v)``, ``obj.f(v)``) reads that call's names."""
     graph: Dict[str, set] = {}
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):       # (gast.walk's nodes but the context and operator leaves)
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.For)):
             targets = node.targets if isinstance(node, gast.Assign) else [node.target]
             value = node.iter if isinstance(node, gast.For) else node.value
-            reads = {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} if value is not None else set()
+            reads = {n.id for n in walk_nodes(value) if isinstance(n, gast.Name)} if value is not None else set()
             for target in targets:
-                stored = [n.id for n in gast.walk(target) if isinstance(n, gast.Name)]
+                stored = [n.id for n in walk_nodes(target) if isinstance(n, gast.Name)]
                 for name in stored:
                     graph.setdefault(name, set()).update(reads, (m for m in stored if m != name))
         elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
@@ -837,7 +838,7 @@ def _reads_graph(fdef) -> Dict[str, set]:
             while isinstance(base, (gast.Attribute, gast.Subscript)):
                 base = base.value
             if isinstance(base, gast.Name):
-                graph.setdefault(base.id, set()).update(n.id for n in gast.walk(node.value) if isinstance(n, gast.Name))
+                graph.setdefault(base.id, set()).update(n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name))
     return graph
 
 
@@ -855,7 +856,7 @@ def _computed_from(graph: Dict[str, set], names: set, sources: set) -> bool:
 
 
 def _arg_names(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
 def _links(fdef, args, graph=None):

@@ -578,7 +578,7 @@ def _runtime_as(functions, rt_name: str, resolver: Resolver) -> None:
     rewrites (sct/optimize.py, which find runtime calls by ``rt_name``) see its runtime calls too.
     Nothing where ``rt`` is assigned in the code or is not the runtime."""
     names = [n for fn in functions if isinstance(fn, gast.FunctionDef)
-             for n in gast.walk(fn) if isinstance(n, gast.Name) and n.id == "rt"]
+             for n in walk_nodes(fn) if isinstance(n, gast.Name) and n.id == "rt"]
     if not names or any(not isinstance(n.ctx, gast.Load) for n in names) or resolver.resolve_name("rt") is not RT:
         return
     for n in names:

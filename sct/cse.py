@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
-from .ir import walk_nodes
+from .ir import child_nodes, walk_nodes
 
 _OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
 _MUTATING_RT = frozenset(("index_add", "scalar_index_add", "scalar_index_add_own", "into_temporary",
@@ -280,7 +280,7 @@ def _held_names(expr, local: Set[str]) -> Set[str]:
             out |= _held_names(part, local)
         return out
     out = set()
-    for child in gast.iter_child_nodes(expr):
+    for child in child_nodes(expr):     # (a context or operator leaf holds no name)
         out |= _held_names(child, local) if isinstance(child, gast.expr) else \
             {m.id for m in walk_nodes(child) if isinstance(m, gast.Name)} & local
     return out

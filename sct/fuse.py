@@ -35,6 +35,7 @@ from typing import Dict, List, Optional
 import gast
 
 from .errors import SctError
+from .ir import walk_nodes
 from .runtime import fused as _rt_fused, registry
 from .rt_namespace import RT
 
@@ -477,7 +478,7 @@ def fuse_functions(functions: List, rt_name: str, numpy_name: str) -> None:
 # --- reading fused code back -------------------------------------------------------------------
 
 def has_fused(fdef) -> bool:
-    return any(isinstance(n, gast.Attribute) and n.attr == "fused" for n in gast.walk(fdef))
+    return any(isinstance(n, gast.Attribute) and n.attr == "fused" for n in walk_nodes(fdef))
 
 
 def unfuse(fdef, namespace: Dict) -> None:

@@ -412,9 +412,9 @@ class Expressions:
             a = self.fdef.args
             params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p]
             self.locals = {p.id for p in params} | {
-                n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name) and
+                n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, (gast.Store, gast.Param))} | {
-                n.name for s in self.fdef.body for n in gast.walk(s) if isinstance(n, gast.FunctionDef)}
+                n.name for s in self.fdef.body for n in walk_nodes(s) if isinstance(n, gast.FunctionDef)}
         return isinstance(node, gast.Name) and node.id in self.locals
 
     def index(self, node, out: List):

@@ -6,7 +6,7 @@ from typing import List, Optional, Tuple
 
 import gast
 
-from .ir import assign, const, load, store, walk_no_defs
+from .ir import assign, child_nodes, const, load, store, walk_no_defs
 from .naming import Namer
 
 
@@ -53,7 +53,7 @@ class JumpLowering:
                 return True
             if isinstance(n, (gast.Break, gast.Continue)):
                 return True
-            for child in gast.iter_child_nodes(n):
+            for child in child_nodes(n):        # (no context or operator leaf jumps or returns)
                 if isinstance(child, (gast.For, gast.While)):
                     if any(isinstance(m, gast.Return) for m in walk_no_defs(child)) and self.returned:
                         return True

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import gast
 
 from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
-from .ir import _CHILD_FIELDS, _child_fields, rewrite_children, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, child_nodes, rewrite_children, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
 #: Runtime adjoint functions whose result is an inexact array or number (never the zero marker or a
@@ -165,7 +165,7 @@ def _jumps(stmts) -> bool:
             return True
         if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             continue
-        todo.extend(gast.iter_child_nodes(node))
+        todo.extend(child_nodes(node))      # (no context or operator leaf is a jump or holds one)
     return False
 
 
@@ -192,6 +192,10 @@ class ZeroFacts:
     def __init__(self, rt_name: str):
         self.rt = rt_name
         self._changeable: Dict[int, tuple] = {}     # id(statement) -> (it, the names it may change)
+        # id(statement) -> (it, _stored([it]), _jumps of its body where a loop): found once per
+        # statement (a loop's body is run to a fixed point without rewrites; a statement is
+        # rewritten only on its one visit with ``rewrite``, after these are read)
+        self._stores: Dict[int, tuple] = {}
 
     def run(self, body: List) -> List:
         return self.block(body, {}, rewrite=True)[0]
@@ -274,7 +278,7 @@ class ZeroFacts:
                     own = _stored([s.target, s.iter] if isinstance(s, gast.For) else [s.test]) | \
                         self.changeable(s.body) | self.changeable(s.orelse)
                 else:
-                    own = _stored([s])
+                    own = self.stores(s)        # (not changed: a simple statement's own set)
                 found = self._changeable[id(s)] = (s, own)
             names |= found[1]
         return names
@@ -321,8 +325,11 @@ class ZeroFacts:
                 s.orelse = orelse if any(not _is_comment(k) for k in orelse) else []
             return [s]
         if isinstance(s, (gast.For, gast.While)):
-            stored = _stored([s])
-            if s.orelse or _jumps(s.body):
+            found = self._stores.get(id(s))
+            if found is None or found[0] is not s or found[2] is None:
+                found = self._stores[id(s)] = (s, _stored([s]), _jumps(s.body))
+            stored = found[1]
+            if s.orelse or found[2]:
                 head = {k: v for k, v in facts.items() if k not in stored}
             else:
                 head = dict(facts)
@@ -343,9 +350,17 @@ class ZeroFacts:
             facts.clear()
             facts.update(head)
             return [s]
-        for name in _stored([s]):
+        for name in self.stores(s):
             facts.pop(name, None)
         return [s]
+
+    def stores(self, s) -> Set[str]:
+        """``_stored([s])`` of a statement, found once (``changeable`` and ``statement`` both ask
+        it of a simple statement, which neither rewrites)."""
+        found = self._stores.get(id(s))
+        if found is None or found[0] is not s:
+            found = self._stores[id(s)] = (s, _stored([s]), None)
+        return found[1]
 
 
 # --- adjoint blocks whose zero tests follow from an earlier one ---------------------------------
@@ -629,14 +644,14 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
                 _is_rt(node.comparators[0], rt_name, "ZERO"):
             allowed_loads.add(id(node.left))
     if final is not None:
-        for node in gast.walk(final):
+        for node in walk_nodes(final):
             if isinstance(node, gast.Name):
                 allowed_loads.add(id(node))
     for node in names_and_defs:
         if isinstance(node, gast.Name) and id(node) not in allowed_loads:
             bad.add(node.id)
         elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
-            bad |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+            bad |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
     for name, nodes in stores.items():
         if name in bad:
             continue
@@ -721,7 +736,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
                 if isinstance(node.ctx, (gast.Load, gast.Del)):
                     loaded.add(node.id)
             elif cls in defs:
-                loaded |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+                loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
         removed = [False]
 
         def sweep(stmts):
@@ -902,7 +917,7 @@ def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np") ->
 
 
 def _loads_of(node) -> Set[str]:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 class _DeadPruner:
@@ -950,7 +965,7 @@ class _DeadPruner:
     def loop(self, s, live: Set[str], apply: bool) -> Set[str]:
         """The names live at the head of loop ``s`` (a fixed point), given those live after it."""
         header = _loads_of(s.iter) if isinstance(s, gast.For) else _loads_of(s.test)
-        killed = {n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)} \
+        killed = {n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)} \
             if isinstance(s, gast.For) else set()
         head = set(live) | header
         while True:                         # the names live at the loop's head
@@ -1070,25 +1085,28 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     by name and popped into the same name (``tape.append(z)`` ... ``z = tape.pop()``)."""
     if not fwd.body or not bwd.body or not isinstance(fwd.body[-1], gast.Return):
         return
-    if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
-           for f in (fwd, bwd) for n in _walk_no_defs(f.body)):
+    # one walk of each body, read by every look below (the rewrites change no statement: the
+    # residuals' names and the arguments pushed become calls, which hold none)
+    fwd_nodes, bwd_nodes = _nodes_no_defs(fwd.body), _nodes_no_defs(bwd.body)
+    stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
+    if any(isinstance(n, stops) for nodes in (fwd_nodes, bwd_nodes) for n in nodes):
         return
     found = _residuals_unpacked(fwd, bwd)
     if found is None:
         return
     residuals, unpacked = found
-    shape_reads = _shape_reads(bwd, rt_name)
+    shape_reads = _shape_reads(bwd, rt_name, bwd_nodes)
     other_reads: Set[str] = set()
-    for node in _walk_no_defs(bwd.body):
+    for node in bwd_nodes:
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and id(node) not in shape_reads:
             other_reads.add(node.id)
     params = {a.id for a in fwd.args.args}
-    popped = _popped(bwd)
+    popped = _popped(bwd, bwd_nodes)
     shape_only = {n for n in unpacked if n not in other_reads and n not in params}
     shape_only |= {n for n in popped if n not in other_reads and n not in params}
     residuals.elts = [_shape_proxy(rt_name, e.id) if isinstance(e, gast.Name) and e.id == u and u in shape_only
                       else e for e, u in zip(residuals.elts, unpacked)]
-    for node in _walk_no_defs(fwd.body):
+    for node in fwd_nodes:
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
                 isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
@@ -1115,10 +1133,11 @@ def _residuals_unpacked(fwd: gast.FunctionDef, bwd: gast.FunctionDef):
     return ret.elts[1], unpacked
 
 
-def _shape_reads(bwd: gast.FunctionDef, rt_name: str) -> Set[int]:
-    """The ids of the Name nodes ``bwd`` passes where a runtime helper reads only the shape."""
+def _shape_reads(bwd: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> Set[int]:
+    """The ids of the Name nodes ``bwd`` passes where a runtime helper reads only the shape
+    (``nodes``: ``_nodes_no_defs(bwd.body)`` where already walked)."""
     shape_reads: Set[int] = set()
-    for node in _walk_no_defs(bwd.body):
+    for node in (_walk_no_defs(bwd.body) if nodes is None else nodes):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 isinstance(node.func.value, gast.Name) and node.func.value.id in (rt_name, "rt"):
             position = _SHAPE_ARGUMENTS.get(node.func.attr)
@@ -1128,10 +1147,11 @@ def _shape_reads(bwd: gast.FunctionDef, rt_name: str) -> Set[int]:
     return shape_reads
 
 
-def _popped(bwd: gast.FunctionDef) -> Dict[str, str]:
-    """name -> the tape it is popped from (``name = tape.pop()`` in ``bwd``)."""
+def _popped(bwd: gast.FunctionDef, nodes: Optional[List] = None) -> Dict[str, str]:
+    """name -> the tape it is popped from (``name = tape.pop()`` in ``bwd``; ``nodes``:
+    ``_nodes_no_defs(bwd.body)`` where already walked)."""
     popped: Dict[str, str] = {}
-    for node in _walk_no_defs(bwd.body):
+    for node in (_walk_no_defs(bwd.body) if nodes is None else nodes):
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
                 and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Attribute) and \
                 node.value.func.attr == "pop" and isinstance(node.value.func.value, gast.Name) and \
@@ -1242,11 +1262,9 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
         comprehensions (``reuse_temporaries`` stops at the first; the second: their own scope)."""
         if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
             return node
-        for field, old in gast.iter_fields(node):
-            if isinstance(old, gast.AST):
-                setattr(node, field, inline(old))
-            elif isinstance(old, list):
-                old[:] = [inline(item) if isinstance(item, gast.AST) else item for item in old]
+        # (the children in gast.iter_fields' order, less the context and operator leaves, which
+        # inline returns as they are)
+        rewrite_children(node, inline)
         if isinstance(node, gast.BinOp) and type(node.op) in _INTO_OPS and (fresh(node.left) or fresh(node.right)):
             return into(node, 0 if fresh(node.left) else 1)
         return node
@@ -2496,7 +2514,7 @@ def _drop_releases(fdef, rt_names: Set[str]) -> None:
             return None
         return operand.id if isinstance(operand, gast.Name) else None
 
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):
         for field in ("body", "orelse", "finalbody"):
             stmts = getattr(node, field, None)
             if not isinstance(stmts, list) or not any(_released_name(s, rt_names) for s in stmts):
@@ -2524,7 +2542,7 @@ def _released_name(s, rt_names: Set[str]) -> Optional[str]:
 
 
 def has_in_place(fdef) -> bool:
-    return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in gast.walk(fdef))
+    return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in walk_nodes(fdef))
 
 
 _IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul")) | _FOLD_RT

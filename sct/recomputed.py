@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Set
 import gast
 
 from .callee_effects import changes_arguments
+from .ir import walk_nodes
 
 
 def _is_comment(s) -> bool:
@@ -127,10 +128,10 @@ def drop_recomputed(generated, tree, rt_name: str, param_kinds=None, np_name: Op
 def _drop_in(fn: gast.FunctionDef, sweeps: Dict[str, List], callees: Set[str], rt_name: str,
              param_kinds: Dict, results: Set[str], np_name: str) -> bool:
     if any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal))
-           for s in fn.body for n in gast.walk(s)):
+           for s in fn.body for n in walk_nodes(s)):
         return False
     stores: Dict[str, int] = {}
-    for n in gast.walk(fn):        # (the parameters too: gast's are Names, ctx Param)
+    for n in walk_nodes(fn):        # (the parameters too: gast's are Names, ctx Param)
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
             stores[n.id] = stores.get(n.id, 0) + 1
     body = fn.body
@@ -184,7 +185,7 @@ def _read_elsewhere(body: List, names: Set[str], skip: Set[int]) -> bool:
     for k, s in enumerate(body):
         if k in skip:
             continue
-        for n in gast.walk(s):
+        for n in walk_nodes(s):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names:
                 return True
     return False
