@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
 from .dlarray import dlarray as _dlarray
+from . import support as _support
 from .support import ZERO as _ZERO, _is_zero
 
 
@@ -99,6 +100,7 @@ def _apply_layer_rule(g, ans, layer, x, method="forward"):
 
 
 nondifferentiable(has_custom_backward)
+_support.CUSTOM_BACKWARD[0] = has_custom_backward
 
 
 # --- a layer with its learnables put in (the layers of a dlnetwork) -------------------------------

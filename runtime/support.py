@@ -1250,6 +1250,10 @@ class CompilerHooks:
 
 HOOKS = CompilerHooks()
 
+# whether an object is a layer with its own backward (runtime/layers.py installs its test: it
+# imports this module, so this one cannot import it)
+CUSTOM_BACKWARD = [lambda obj: False]
+
 
 class LineMap:
     """(file, line) of generated code -> the user's file and line, lent by the compiler
@@ -1419,8 +1423,7 @@ def keywords_method(obj, name, count, names):
             raise EvaluationError(f"{type(obj).__name__}.{name} is not a Python function or a method defined "
                                   f"by a def in its class: sct passes traced keyword arguments "
                                   f"({', '.join(names)}) only to those")
-        from .layers import has_custom_backward
-        if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
+        if CUSTOM_BACKWARD[0](obj) and name in ("predict", "forward", "__call__"):
             raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
                                   f"{', '.join(names)} to it by position")
         func, receiver = method.__func__, True
