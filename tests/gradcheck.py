@@ -124,3 +124,46 @@ def check_grads(fun: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6):
 
 
 from sct import dlgradient  # noqa: E402  (the wrappers above are compiled by sct)
+
+
+# --- a case(x, t) -> scalar differentiated first and second order (tests/test_idioms_dec*.py) ----
+
+from sct import dlarray, dlfeval, extractdata  # noqa: E402
+
+
+def first(f, x, t):
+    """``f(x, t)`` and its gradients (a function dlfeval runs)."""
+    y = f(x, t)
+    return y, dlgradient(y, x, t)
+
+
+def second(f, x, t):
+    """A function of ``f``'s gradients and its gradients (second order)."""
+    y = f(x, t)
+    gx, gt = dlgradient(y, x, t, EnableHigherDerivatives=True)
+    z = np.sum(gx * gx) + np.sum(np.sin(gt))
+    return z, dlgradient(z, x, t)
+
+
+def check_two_inputs(case, x, t, order=2):
+    """case(x, t) -> scalar, differentiated through ``first`` (and ``second``)."""
+    expected = case(x.copy(), t.copy())
+    y, (gx, gt) = dlfeval(first, case, dlarray(x), dlarray(t))
+    assert_close(extractdata(y), expected, rtol=1e-12, atol=1e-12, what="value")
+    fx = lambda a: case(a, t.copy())
+    ft = lambda b: case(x.copy(), b)
+    assert_close(extractdata(gx), numerical_gradient(fx, [x.copy()], 0), what="d/dx")
+    assert_close(extractdata(gt), numerical_gradient(ft, [t.copy()], 0), what="d/dt")
+    if order < 2:
+        return
+
+    def z_of(a, b):
+        _, (ga, gb) = dlfeval(first, case, dlarray(a), dlarray(b))
+        ga, gb = extractdata(ga), extractdata(gb)
+        return np.sum(ga * ga) + np.sum(np.sin(gb))
+    z, (zx, zt) = dlfeval(second, case, dlarray(x), dlarray(t))
+    assert_close(extractdata(z), z_of(x, t), rtol=1e-10, what="second-order value")
+    assert_close(extractdata(zx), numerical_gradient(lambda a: z_of(a, t.copy()), [x.copy()], 0),
+                 rtol=1e-4, atol=1e-5, what="d2/dx")
+    assert_close(extractdata(zt), numerical_gradient(lambda b: z_of(x.copy(), b), [t.copy()], 0),
+                 rtol=1e-4, atol=1e-5, what="d2/dt")
