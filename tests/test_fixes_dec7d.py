@@ -120,3 +120,100 @@ def test_float_exponent_still_differentiated_twice():
     np.testing.assert_allclose(float(D(gp)), np.sum(x ** p * np.log(x)), rtol=1e-12)
     np.testing.assert_allclose(float(D(gpp)), np.sum(x ** p * np.log(x) ** 2), rtol=1e-12)
     np.testing.assert_allclose(float(D(gxp)), np.sum(x ** (p - 1) * (1 + p * np.log(x))), rtol=1e-12)
+
+
+# ---- 2. next() of a generator expression ----
+
+def _next_first_positive(x):
+    v = next(x[k] for k in range(3) if float(x[k]) > 0)
+    y = v * np.sum(x)
+    return y, dlgradient(y, x)
+
+
+def _next_default_in_expression(x):
+    y = next((x[k] ** 2 for k in range(3) if float(x[k]) > 10.0), x[0] * 3.0) ** 2 + x[1]
+    return y, dlgradient(y, x)
+
+
+def _next_lazy(x):
+    # Python computes only the first item: the log of the negative x[1] is never taken
+    v = next(np.log(x[k]) for k in range(3))
+    y = v * x[2]
+    return y, dlgradient(y, x)
+
+
+def _next_in_loop(x):
+    y = 0.0
+    for j in range(2):
+        v = next((x[k] * j for k in range(3) if k > j), 0.0)
+        y = y + v * x[j]
+    return y, dlgradient(y, x)
+
+
+def _next_empty(x):
+    v = next(x[k] for k in range(3) if k > 5)
+    return v, dlgradient(v, x)
+
+
+def _plain(fn, x):
+    def f(v):
+        return float(fn(v))
+    return f
+
+
+def _check_next(fn, plain, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            y, g = dlfeval(fn, dlarray(x))
+            expected = plain(x)
+    assert float(D(y)) == expected
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [x], 0), rtol=1e-6, atol=1e-5)
+
+
+def test_next_of_generator_expression_value_and_gradient():
+    x = np.array([-1.0, 2.0, 3.0])
+    _check_next(_next_first_positive,
+                lambda v: float(next(v[k] for k in range(3) if v[k] > 0) * np.sum(v)), x)
+    _check_next(_next_default_in_expression,
+                lambda v: float(next((v[k] ** 2 for k in range(3) if v[k] > 10.0), v[0] * 3.0) ** 2 + v[1]), x)
+    x2 = np.array([1.0, 2.0, 10.5])
+    _check_next(_next_default_in_expression,
+                lambda v: float(next((v[k] ** 2 for k in range(3) if v[k] > 10.0), v[0] * 3.0) ** 2 + v[1]), x2)
+
+
+def test_next_computes_only_the_first_item():
+    x = np.array([2.0, -1.0, 3.0])
+    _check_next(_next_lazy, lambda v: float(next(np.log(v[k]) for k in range(3)) * v[2]), x)
+
+
+def test_next_in_a_loop_with_default():
+    def plain(v):
+        y = 0.0
+        for j in range(2):
+            y = y + next((v[k] * j for k in range(3) if k > j), 0.0) * v[j]
+        return float(y)
+    _check_next(_next_in_loop, plain, np.array([0.5, -1.5, 2.5]))
+
+
+def test_next_of_empty_generator_raises_stop_iteration():
+    with pytest.raises((StopIteration, sct.EvaluationError)) as info:
+        dlfeval(_next_empty, dlarray(np.array([1.0, 2.0, 3.0])))
+    assert "not an iterator" not in str(info.value)
+
+
+def _next_of_named_generator(x):
+    gen = (x[k] * 2 for k in range(3))
+    a = next(gen)
+    b = next(gen)
+    y = a * b
+    return y, dlgradient(y, x)
+
+
+def test_next_of_named_generator_refused_at_the_users_line():
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(_next_of_named_generator, dlarray(np.array([1.0, 2.0, 3.0])))
+    message = str(info.value)
+    assert f"line {_line_of(_next_of_named_generator, 'a = next(gen)')}" in message
+    assert "next() of the generator gen" in message and "next((... for ...), default)" in message
+    assert "not an iterator" not in message and "y_t" not in message
