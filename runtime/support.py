@@ -68,6 +68,10 @@ def unbroadcast(grad, like):
             return grad
     if _is_zero(grad):
         return grad
+    if isinstance(grad, (list, tuple, dict)) and not isinstance(like, (np.ndarray, np.generic, numbers.Number)):
+        return grad    # the adjoint of a list, tuple or closure stored whole (``d["k"] = [w, c]``,
+        #                ``d["f"] = lambda t: t * w + c``): nothing was broadcast (np.shape of items of
+        #                different shapes raised numpy's ValueError)
     shape = np.shape(like)
     gshape = np.shape(grad)
     if gshape == shape:

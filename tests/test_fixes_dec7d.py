@@ -217,3 +217,75 @@ def test_next_of_named_generator_refused_at_the_users_line():
     assert f"line {_line_of(_next_of_named_generator, 'a = next(gen)')}" in message
     assert "next() of the generator gen" in message and "next((... for ...), default)" in message
     assert "not an iterator" not in message and "y_t" not in message
+
+
+# ---- 3. a closure (or a list or tuple) stored whole into a dict or list item ----
+# the item's adjoint (a closure's environment, a list of arrays of different shapes) went through
+# unbroadcast, whose np.shape of it raised numpy's "setting an array element with a sequence"
+
+def _closures_dict_call(x, w):
+    c = 1.5
+    fs = dict(a=lambda t: t * w + c, b=lambda t: t * c)
+    y = sum(np.sum(f(x)) for f in fs.values())
+    return y, dlgradient(y, x, w)
+
+
+def _closures_setitem(x, w):
+    c = 1.5
+    fs = {}
+    fs["a"] = lambda t: t * w + c
+    fs["b"] = lambda t: t * c
+    y = 0.0
+    for k, f in fs.items():
+        y = y + np.sum(f(x) ** 2)
+    return y, dlgradient(y, x, w)
+
+
+def _closure_list_item(x, w):
+    c = 1.5
+    fs = [None, None]
+    fs[0] = lambda t: t * w + c
+    fs[1] = lambda t: t * c * w[0]
+    y = np.sum(fs[0](x) * fs[1](x))
+    return y, dlgradient(y, x, w)
+
+
+def _list_into_dict(x, w):
+    d = {}
+    d["k"] = [w, np.sum(x)]
+    d["t"] = (w, x[0])
+    y = np.sum(d["k"][0] * d["k"][1]) + np.sum(d["t"][0] ** 2 * d["t"][1])
+    return y, dlgradient(y, x, w)
+
+
+def _plain_closures_dict_call(x, w):
+    c = 1.5
+    fs = dict(a=lambda t: t * w + c, b=lambda t: t * c)
+    return float(sum(np.sum(f(x)) for f in fs.values()))
+
+
+def _plain_closures_setitem(x, w):
+    c = 1.5
+    return float(np.sum((x * w + c) ** 2) + np.sum((x * c) ** 2))
+
+
+def _plain_closure_list_item(x, w):
+    c = 1.5
+    return float(np.sum((x * w + c) * (x * c * w[0])))
+
+
+def _plain_list_into_dict(x, w):
+    return float(np.sum(w * np.sum(x)) + np.sum(w ** 2 * x[0]))
+
+
+@pytest.mark.parametrize("fn, plain", [(_closures_dict_call, _plain_closures_dict_call),
+                                       (_closures_setitem, _plain_closures_setitem),
+                                       (_closure_list_item, _plain_closure_list_item),
+                                       (_list_into_dict, _plain_list_into_dict)],
+                         ids=["dict_call", "setitem", "list_item", "list_tuple_into_dict"])
+def test_structured_item_stored_into_container(fn, plain):
+    x, w = np.array([1.0, 2.0, -0.5]), np.array([0.5, -1.0, 2.0])
+    y, (gx, gw) = dlfeval(fn, dlarray(x), dlarray(w))
+    np.testing.assert_allclose(float(D(y)), plain(x, w), rtol=1e-14)
+    np.testing.assert_allclose(D(gx), numerical_gradient(plain, [x, w], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(D(gw), numerical_gradient(plain, [x, w], 1), rtol=1e-6, atol=1e-8)
