@@ -289,3 +289,52 @@ def test_structured_item_stored_into_container(fn, plain):
     np.testing.assert_allclose(float(D(y)), plain(x, w), rtol=1e-14)
     np.testing.assert_allclose(D(gx), numerical_gradient(plain, [x, w], 0), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(D(gw), numerical_gradient(plain, [x, w], 1), rtol=1e-6, atol=1e-8)
+
+
+# ---- 4. a __slots__ object holding dlarrays inside a list, tuple or dict given to dlfeval ----
+# was refused with "y does not depend on any traced input" (its slots were read as constants)
+
+class _Slotted:
+    __slots__ = ("w", "b")
+
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+
+def _slotted_in_list(ps, x):
+    y = np.sum(ps[0].w * x + ps[0].b)
+    return y, dlgradient(y, ps)
+
+
+def _slotted_in_dict(d, x):
+    y = np.sum(d["p"].w * x + d["p"].b)
+    return y, dlgradient(y, d)
+
+
+@pytest.mark.parametrize("fn, wrap", [(_slotted_in_list, lambda p: [p]), (_slotted_in_list, lambda p: (p,)),
+                                      (_slotted_in_dict, lambda p: {"p": p})], ids=["list", "tuple", "dict"])
+def test_slotted_object_in_container_refused_clearly(fn, wrap):
+    p = _Slotted(dlarray(np.array([1.0, 2.0])), dlarray(0.5))
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(fn, wrap(p), np.array([3.0, 4.0]))
+    message = str(info.value)
+    assert __file__.rsplit("/", 1)[-1] in message
+    assert "_Slotted, whose class declares __slots__, holding values to differentiate (w, b)" in message
+    assert "Remove __slots__" in message and "does not depend" not in message
+
+
+def test_slotted_dataclass_in_container_still_differentiated():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Q:
+        __slots__ = ("w", "b")
+        w: object
+        b: object
+
+    x = np.array([3.0, 4.0])
+    y, g = dlfeval(_slotted_in_dict, {"p": Q(dlarray(np.array([1.0, 2.0])), dlarray(0.5))}, x)
+    assert float(D(y)) == float(np.sum(np.array([1.0, 2.0]) * x + 0.5))
+    np.testing.assert_array_equal(D(g["p"].w), x)
+    assert float(D(g["p"].b)) == 2.0
