@@ -1363,8 +1363,8 @@ def method_of(obj, name):
     method = getattr(obj, name)
     if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
         method = types.MethodType(_unwrapped(method.__func__.fn), method.__self__)   # @sct.accelerate: its function
-    elif getattr(type(method), "__sct_wraps__", False) and isinstance(method.fn, staticmethod):
-        method = method.fn.__func__
+    elif getattr(type(method), "__sct_wraps__", False):       # an accelerated staticmethod: its function
+        method = _unwrapped(method.fn)
     return method
 
 
