@@ -68,6 +68,10 @@ def unbroadcast(grad, like):
             return grad
     if _is_zero(grad):
         return grad
+    if isinstance(grad, (list, tuple, dict)) and not isinstance(like, (np.ndarray, np.generic, numbers.Number)):
+        return grad    # the adjoint of a list, tuple or closure stored whole (``d["k"] = [w, c]``,
+        #                ``d["f"] = lambda t: t * w + c``): nothing was broadcast (np.shape of items of
+        #                different shapes raised numpy's ValueError)
     shape = np.shape(like)
     gshape = np.shape(grad)
     if gshape == shape:
@@ -1359,8 +1363,8 @@ def method_of(obj, name):
     method = getattr(obj, name)
     if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
         method = types.MethodType(_unwrapped(method.__func__.fn), method.__self__)   # @sct.accelerate: its function
-    elif getattr(type(method), "__sct_wraps__", False) and isinstance(method.fn, staticmethod):
-        method = method.fn.__func__
+    elif getattr(type(method), "__sct_wraps__", False):       # an accelerated staticmethod: its function
+        method = _unwrapped(method.fn)
     return method
 
 

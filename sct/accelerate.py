@@ -47,6 +47,18 @@ class AcceleratedFunction(WrappedFunction):
                  CheckTolerance: float = 1e-4) -> None:
         if isinstance(fn, AcceleratedFunction):
             fn = fn.fn
+        elif isinstance(fn, types.MethodType) and isinstance(fn.__func__, AcceleratedFunction):
+            # dlaccelerate(m.f) of a method decorated with @sct.accelerate: m.f is the accelerated
+            # function bound to m (its __get__); accelerated again, the plain method bound to m (was:
+            # a TypeError, m left out of the call)
+            inner = fn.__func__.fn
+            fn = types.MethodType(inner.__func__ if isinstance(inner, (classmethod, staticmethod)) else inner,
+                                  fn.__self__)
+        # @sct.accelerate over @staticmethod: the function itself (a staticmethod object is not one sct
+        # reads: "no derivative rule for 'K.h'"), read through the class or an instance unbound (__get__)
+        self._static = isinstance(fn, staticmethod)
+        if self._static:
+            fn = fn.__func__
         self.fn = fn
         self._cache = LRU(cache_size, per_key=1)     # bounded and thread-safe; one fn: one entry a key
         self._enabled = True
@@ -192,7 +204,7 @@ class AcceleratedFunction(WrappedFunction):
     def __get__(self, obj, objtype=None):
         """A method decorated with ``@sct.accelerate``: read through an instance, bound to it
         (as the plain function would be)."""
-        if isinstance(self.fn, staticmethod):
+        if self._static:
             return self
         if isinstance(self.fn, classmethod):
             return types.MethodType(self, objtype if objtype is not None else type(obj))

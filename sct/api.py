@@ -28,7 +28,7 @@ from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError
 from .parse import LINE_MAPS as _LINE_MAPS, user_line
-from .kinds import kind_of
+from .kinds import kind_of, refuse_nested_slotted
 
 
 def _outside(name: str):
@@ -140,6 +140,7 @@ def _entry(fun: Callable, args) -> Compiled:
         return compile_function(fun, kinds, mode="entry")
     entry = _ENTRIES.lookup(key, fun)
     if entry is None:
+        refuse_nested_slotted(args, [False] * len(args))   # a __slots__ object in a list or dict argument
         entry = compile_function(fun, kinds, mode="entry")
         _ENTRIES.insert(key, entry)
     return entry

@@ -12,6 +12,7 @@ limitations).
 from __future__ import annotations
 
 import dis
+import os
 import types
 from typing import Any, Dict, Iterator, Optional, Set
 
@@ -32,6 +33,16 @@ def _library(module: Optional[str]) -> bool:
     """numpy's, sct's or Python's own code (not searched)."""
     top = (module or "").split(".")[0]
     return top in ("builtins", "numpy", "sct", "scipy")
+
+
+_REPR_GUARDS = tuple(os.path.join(os.path.dirname(os.__file__), name) for name in ("dataclasses.py", "reprlib.py"))
+
+
+def _library_code(func) -> bool:
+    """A function of Python's dataclasses or reprlib given a user's class as its ``__module__`` (a
+    dataclass's ``__repr__``, wrapped by the recursive-repr guard that writes its ``repr_running``
+    set): not searched, as ``_library``'s (was: calling a dataclass "changed repr_running")."""
+    return getattr(getattr(func, "__code__", None), "co_filename", "") in _REPR_GUARDS
 
 
 def _functions_of(value: Any) -> Iterator[types.FunctionType]:
@@ -60,7 +71,7 @@ def rebound_global(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
-            if id(func.__code__) in seen or _library(func.__module__):
+            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
                 continue
             seen.add(id(func.__code__))
             for code in _codes(func.__code__):
@@ -163,7 +174,7 @@ def rebound_cell(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
-            if id(func.__code__) in seen or _library(func.__module__):
+            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
                 continue
             seen.add(id(func.__code__))
             own = func.__closure__ or ()

@@ -231,6 +231,9 @@ def refuse_nested_slotted(args, active) -> None:
         elif isinstance(value, (list, tuple)):
             for v in value:
                 walk(v, traced, depth + 1)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):       # (kind_of follows a dataclass's fields, slots or not)
+                walk(getattr(value, f.name, None), traced, depth + 1)
         elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
             for v in list(vars(value).values()):
                 walk(v, traced, depth + 1)

@@ -511,3 +511,133 @@ def _lazy_loop(st: gast.For, namer, fail) -> Optional[List]:
                                            orelse=st.orelse, type_comment=None), st)
         return before + [loop]
     return None
+
+
+# --- next() of a generator expression ----------------------------------------------------------
+# sct builds a generator expression whole, as a list, which next() cannot take.  ``v = next(G)`` and
+# ``v = next(G, d)`` with G a generator expression written in the call are the loop Python runs:
+# G's own loop, left at its first item (what next consumes; later items are never computed).
+# Any other next() of a generator (one bound to a name, one inside a larger expression) is refused.
+
+_PURE_ITERABLES = {"range", "len", "enumerate", "zip", "reversed", "sorted", "list", "tuple"}
+
+
+def _is_next_call(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "next"
+
+
+def _impure_calls(node) -> bool:
+    return any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in _PURE_ITERABLES)
+               for n in gast.walk(node))
+
+
+def lower_next_of_generators(stmts: List, namer, fail, generators: Optional[set] = None) -> List:
+    """``v = next((E for t in I if C))`` -> ``found = False; for item in (E for t in I if C): found = True;
+    break`` then ``v = item`` (``raise StopIteration`` where nothing was found, or ``v = d`` for
+    ``next(G, d)``), in ``stmts`` and the blocks inside them (not nested defs); the loop is then
+    lowered as any loop over a generator.  ``generators``: the names bound to a generator expression
+    anywhere in the function (next() of one is refused)."""
+    if generators is None:
+        generators = {t.id for st in stmts for n in walk_nodes(st) if isinstance(n, gast.Assign)
+                      and isinstance(n.value, gast.GeneratorExp) for t in n.targets if isinstance(t, gast.Name)}
+    result: List = []
+    for st in stmts:
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            result.append(st)
+            continue
+        hoisted = _hoist_next(st, namer)
+        if hoisted is not None:
+            result.extend(lower_next_of_generators(hoisted, namer, fail, generators))
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(st, field, None), list):
+                setattr(st, field, lower_next_of_generators(getattr(st, field), namer, fail, generators))
+        for field in ("handlers", "cases"):
+            for h in getattr(st, field, None) or ():
+                h.body = lower_next_of_generators(h.body, namer, fail, generators)
+        whole = isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
+            and _is_next_call(st.value) and not st.value.keywords and 1 <= len(st.value.args) <= 2 \
+            and isinstance(st.value.args[0], gast.GeneratorExp)
+        for n in walk_nodes(st):
+            if not _is_next_call(n) or not n.args or whole and n is st.value:
+                continue
+            arg = n.args[0]
+            if isinstance(arg, gast.Name) and arg.id in generators:
+                fail(n, f"next() of the generator {arg.id}",
+                     f"sct builds a generator expression whole (a list), so next({arg.id}) cannot take its items "
+                     f"one at a time. Write the generator in the call, v = next((... for ...), default), once per "
+                     f"item wanted, or index a list: items = [... for ...]; v = items[0]")
+            if isinstance(arg, gast.GeneratorExp):
+                fail(n, "next() of a generator expression inside a larger expression",
+                     "assign it first, on a line of its own: v = next((... for ...), default), then use v")
+        if not whole:
+            result.append(st)
+            continue
+        gen, default = st.value.args[0], (st.value.args[1] if len(st.value.args) == 2 else None)
+        if len(gen.generators) > 1:
+            fail(st.value, "next() of a generator expression with more than one for",
+                 "write the generator's loops out, with a flag to leave them at the first item")
+        before: List = []
+        if default is not None and _impure_calls(default):
+            if _impure_calls(gen.generators[0].iter):
+                fail(st.value, "next(generator, default) whose iterable and default both call functions",
+                     "compute the default on the line before (d = ...; v = next((... for ...), d))")
+            name = namer.fresh("next_default")      # Python evaluates the default whether it is used or not
+            before.append(gast.copy_location(assign(name, default), st))
+            default = load(name)
+        found, item = namer.fresh("next_found"), namer.fresh("next_item")
+        target = st.targets[0].id
+        loop = gast.For(target=store(item), iter=gen, body=[assign(found, const(True)), gast.Break()],
+                        orelse=[], type_comment=None)
+        missing = [gast.Raise(exc=gast.Name(id="StopIteration", ctx=gast.Load(), annotation=None,
+                                            type_comment=None), cause=None)] \
+            if default is None else [assign(target, default)]
+        pick = gast.If(test=load(found), body=[assign(target, load(item))], orelse=missing)
+        out = before + [assign(found, const(False)), loop, pick]
+        for node in out:
+            for n in gast.walk(node):
+                if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
+                    gast.copy_location(n, st)
+            gast.copy_location(node, st)
+        result.extend(out)
+    return result
+
+
+def _hoist_next(st, namer) -> Optional[List]:
+    """``y = next(G, d) ** 2`` -> ``v = next(G, d); y = v ** 2`` where the rest of the statement
+    calls nothing (so evaluating next first changes nothing) and the call is reached through
+    operators, tuples and subscripts only (evaluated unconditionally); None otherwise."""
+    if not isinstance(st, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)) or st.value is None:
+        return None
+    if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
+            and _is_next_call(st.value):
+        return None
+
+    def find(node, parent, field, index):
+        if _is_next_call(node) and node.args and isinstance(node.args[0], gast.GeneratorExp):
+            return [(node, parent, field, index)]
+        if isinstance(node, gast.BinOp):
+            return find(node.left, node, "left", None) + find(node.right, node, "right", None)
+        if isinstance(node, gast.UnaryOp):
+            return find(node.operand, node, "operand", None)
+        if isinstance(node, gast.Subscript):
+            return find(node.value, node, "value", None) + find(node.slice, node, "slice", None)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return [hit for i, e in enumerate(node.elts) for hit in find(e, node, "elts", i)]
+        return []
+
+    hits = find(st.value, st, "value", None)
+    if len(hits) != 1:
+        return None
+    node, parent, field, index = hits[0]
+    rest = [n for n in walk_nodes(st) if isinstance(n, gast.Call) and n is not node
+            and not any(n is m for m in gast.walk(node))]
+    if any(not (isinstance(n.func, gast.Name) and n.func.id in _PURE_ITERABLES) for n in rest):
+        return None
+    name = namer.fresh("next_value")
+    first = gast.copy_location(assign(name, node), st)
+    if index is None:
+        setattr(parent, field, load(name))
+    else:
+        getattr(parent, field)[index] = load(name)
+    return [first, st]

@@ -27,7 +27,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import gast
 
-from .global_writes import _codes, _functions_of, _library
+from .global_writes import _codes, _functions_of, _library, _library_code
 from .ir import walk_nodes
 
 # methods that change the object they are called on (lists, dicts, sets, deques, arrays)
@@ -345,7 +345,7 @@ def _scan(target, writes: bool) -> Dict[int, str]:
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
-            if id(func.__code__) in seen or _library(func.__module__):
+            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
                 continue
             seen.add(id(func.__code__))
             tree = _source_tree(func)
