@@ -511,3 +511,127 @@ def _lazy_loop(st: gast.For, namer, fail) -> Optional[List]:
                                            orelse=st.orelse, type_comment=None), st)
         return before + [loop]
     return None
+
+
+# --- generators used once ------------------------------------------------------------------------
+# sct builds a generator expression (and map()) whole, as a list, where Python's generator yields
+# each item once: a second walk of it finds nothing (``for v in gen`` twice, ``sum(gen)`` after a
+# loop over it, ``zip(gen, gen)``, the loop inside another loop, a helper walking its argument twice).
+# The list would give the items again: such programs are refused.
+
+_CONSUMERS = frozenset({"sum", "list", "tuple", "sorted", "min", "max", "any", "all", "set", "frozenset",
+                        "dict", "enumerate", "zip", "map", "filter", "reversed", "len", "iter", "next"})
+
+
+def check_generators_used_once(stmts: List, fail) -> None:
+    """Refuse a name bound to a generator expression or map() that the function may walk more
+    than once: read twice before the name is bound again, read in a loop (or a comprehension's
+    later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
+    see how often it is walked (a helper, a container, another name, a return); and a generator
+    expression passed straight to a helper (not a builtin)."""
+    events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'
+
+    def visit(node, loops: tuple, how: str, nested: bool):
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
+            if not isinstance(node, gast.Lambda):
+                for d in node.decorator_list:
+                    visit(d, loops, "other", nested)
+            defaults = node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+            for d in defaults:
+                visit(d, loops, "other", nested)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            for b in body:
+                visit(b, loops + (node,), "other", True)
+            return
+        if isinstance(node, gast.ClassDef):
+            return
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and _lazy_iterator(node.value):
+            visit(node.value, loops, "iter", nested)
+            events.append(("lazy", node.targets[0].id, node, loops, nested))
+            return
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                events.append(("load", node.id, node, loops, "nested" if nested else how))
+            else:
+                events.append(("store", node.id, node, loops, nested))
+            return
+        if isinstance(node, (gast.For, gast.AsyncFor)):
+            visit(node.iter, loops, "iter", nested)
+            for part in [node.target] + node.body:
+                visit(part, loops + (node,), "other", nested)
+            for part in node.orelse:
+                visit(part, loops, "other", nested)
+            return
+        if isinstance(node, gast.While):
+            for part in [node.test] + node.body:
+                visit(part, loops + (node,), "other", nested)
+            for part in node.orelse:
+                visit(part, loops, "other", nested)
+            return
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            if isinstance(node, gast.GeneratorExp) and how != "iter":
+                fail(node, "a generator expression kept in a container or handed on",
+                     "sct builds a generator whole, as a list, which could then be walked more than once "
+                     "where Python's generator is empty after the first walk: make it a list ([... for ...])")
+            for i, gen in enumerate(node.generators):
+                if i == 0:
+                    visit(gen.iter, loops, "iter", nested)
+                else:
+                    visit(gen.iter, loops + (node,), "other", nested)
+                for part in [gen.target] + gen.ifs:
+                    visit(part, loops + (node,), "other", nested)
+            for field in ("elt", "key", "value"):
+                if getattr(node, field, None) is not None:
+                    visit(getattr(node, field), loops + (node,), "other", nested)
+            return
+        if isinstance(node, gast.Call):
+            visit(node.func, loops, "other", nested)
+            builtin = isinstance(node.func, gast.Name) and node.func.id in _CONSUMERS
+            library = isinstance(node.func, gast.Attribute)     # np.stack(...), "".join(...)
+            for a in node.args:
+                inner = a.value if isinstance(a, gast.Starred) else a
+                if isinstance(inner, gast.GeneratorExp) and not (builtin or library):
+                    fail(inner, "a generator expression passed to a function sct compiles as a helper",
+                         "sct builds a generator whole, as a list, which the helper could walk more than "
+                         "once where Python's generator is empty after the first walk: pass a list "
+                         "([... for ...]) or list(...) of it")
+                visit(inner, loops, "iter" if builtin or library else "other", nested)
+            for k in node.keywords:
+                visit(k.value, loops, "other", nested)
+            return
+        if isinstance(node, gast.Starred):
+            visit(node.value, loops, "iter", nested)
+            return
+        for child in gast.iter_child_nodes(node):
+            visit(child, loops, "other", nested)
+
+    for st in stmts:
+        visit(st, (), "other", False)
+    for i, (kind, name, node, loops, nested) in enumerate(events):
+        if kind != "lazy":
+            continue
+        reads = []
+        for later in events[i + 1:]:
+            if later[1] != name:
+                continue
+            if later[0] != "load":
+                break
+            reads.append(later)
+        # a read before the binding, in a loop holding both, walks the generator of the last pass
+        for earlier in events[:i]:
+            if earlier[1] == name and earlier[0] == "load" and set(earlier[3]) & set(loops):
+                shared = set(earlier[3]) & set(loops)
+                if any(isinstance(n, (gast.For, gast.While)) for n in shared):
+                    reads.append(earlier)
+        what = "a generator used more than once"
+        advice = (f"sct builds {name} whole, as a list, where Python's generator yields each item once "
+                  f"(a second walk finds nothing): write {name} = [...] (a list) if the items are meant "
+                  f"to be used again, or use the generator once")
+        if len(reads) > 1:
+            fail(reads[1][2], what, advice)
+        for _, _, read, read_loops, how in reads:
+            if any(n not in loops for n in read_loops) or nested:
+                fail(read, "a generator walked in a loop, a lambda or a nested function", advice)
+            if how != "iter":
+                fail(read, "a generator handed on (to a helper, a container, another name)", advice)
