@@ -151,6 +151,12 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo(CallKind.PLAIN)
     if isinstance(target, WrappedFunction):
         target = target.fn               # inside differentiated code it is its function
+        if isinstance(target, staticmethod):     # @sct.accelerate over @staticmethod, read from the class
+            target = target.__func__
+    elif isinstance(target, types.MethodType) and isinstance(target.__func__, WrappedFunction):
+        inner = target.__func__.fn       # @sct.accelerate over @classmethod (or a method), bound
+        inner = inner.__func__ if isinstance(inner, (staticmethod, classmethod)) else inner
+        target = types.MethodType(inner, target.__self__)
     target = registry.readable(target)   # functools.reduce: its Python equivalent
     if target in API.SITE_FUNCTIONS:
         return CallInfo(CallKind.SITE, obj=target)

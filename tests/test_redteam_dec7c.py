@@ -19,6 +19,12 @@ Found and fixed:
    named generator read twice, read in a loop/lambda that does not hold its binding, or handed on (to a
    helper, a container, another name); a generator expression given to a helper or kept in a container.
 
+3. ``@sct.accelerate`` over ``@staticmethod`` / ``@classmethod`` called through the class by name in the
+   function (``Net.s(x, t)``, ``Net.c(x, t)``, ``Sub.c(x, t)``): refused, "no derivative rule for Net.s"
+   (the compiler and the runtime unwrapped the AcceleratedFunction to the staticmethod object, or did
+   not see the AcceleratedFunction inside the bound classmethod).  Now its function (bound to the class
+   for a classmethod): sct/analysis.py call_info, sct/transform_calls.py _unwrapped.
+
 Programs that pass are kept in the tables below (regression guard).
 """
 import functools
@@ -289,3 +295,66 @@ def gen_recursive(x, t, n=2):
                                   gen_recursive], ids=lambda f: f.__name__)
 def test_generators_walked_once_follow_python(case):
     check(case)
+
+
+# --- 3. @sct.accelerate over staticmethod / classmethod, called through the class ----------------------
+
+class AccNet:
+    k = 2.0
+
+    def __init__(self, w):
+        self.w = w
+
+    @sct.accelerate
+    def f(self, x, t):
+        return np.sum(np.tanh(self.w * x) * t)
+
+    @sct.accelerate
+    @staticmethod
+    def s(x, t):
+        return np.sum(x * x * t)
+
+    @sct.accelerate
+    @classmethod
+    def c(cls, x, t):
+        return np.sum(np.sin(x * cls.k) * t)
+
+
+class AccSub(AccNet):
+    k = 7.0
+
+
+def acc_through_class(x, t):
+    n = AccNet(1.5)
+    return n.f(x, t) + AccNet.s(x, t) + n.s(x, t) + AccNet.c(x, t) + n.c(x, t)
+
+
+def acc_subclass(x, t):
+    return AccSub.c(x, t) + AccSub(2.0).f(x, t) * AccSub.s(x, t)
+
+
+@pytest.mark.parametrize("case", [acc_through_class, acc_subclass], ids=lambda f: f.__name__)
+def test_accelerated_static_and_class_methods_through_the_class(case):
+    plain = lambda a, b: float(sct.extractdata(case(a, b)))
+    expected = plain(X.copy(), T.copy())
+    y, (gx, gt) = dlfeval(first, case, dlarray(X), dlarray(T))
+    assert_close(sct.extractdata(y), expected, rtol=1e-12, what="value")
+    assert_close(sct.extractdata(gx), numerical_gradient(lambda a: plain(a, T.copy()), [X.copy()], 0), what="d/dx")
+    assert_close(sct.extractdata(gt), numerical_gradient(lambda b: plain(X.copy(), b), [T.copy()], 0), what="d/dt")
+    z, (zx, _) = dlfeval(second, case, dlarray(X), dlarray(T))
+
+    def z_of(a):
+        _, (ga, gb) = dlfeval(first, case, dlarray(a), dlarray(T))
+        return np.sum(sct.extractdata(ga) ** 2) + np.sum(np.sin(sct.extractdata(gb)))
+    assert_close(sct.extractdata(zx), numerical_gradient(z_of, [X.copy()], 0), rtol=1e-4, atol=1e-5, what="d2/dx")
+
+
+def test_accelerated_classmethod_follows_the_class_attribute():
+    try:
+        check(acc_subclass, order=1)
+        AccSub.k = 3.0
+        y, _ = dlfeval(first, acc_subclass, dlarray(X), dlarray(T))
+        assert_close(sct.extractdata(y), float(sct.extractdata(acc_subclass(X, T))), what="value after k changed")
+        assert_close(sct.extractdata(AccSub.c(X, T)), np.sum(np.sin(3.0 * X) * T), what="plain value")
+    finally:
+        AccSub.k = 7.0
