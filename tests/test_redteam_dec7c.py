@@ -358,3 +358,162 @@ def test_accelerated_classmethod_follows_the_class_attribute():
         assert_close(sct.extractdata(AccSub.c(X, T)), np.sum(np.sin(3.0 * X) * T), what="plain value")
     finally:
         AccSub.k = 7.0
+
+
+# --- regression table: keyword-only parameters and local random generators that follow Python ---------
+
+def kw_layer(x, *, w, b=0.0):
+    return np.tanh(w * x + b)
+
+
+def kw_outer(x, *, w):
+    return kw_layer(x, w=w, b=w * 0.5) + kw_layer(x * 2, b=0.1, w=w ** 2)
+
+
+def kw_nested(x, t):
+    return np.sum(kw_outer(x, w=t))
+
+
+def kw_positional_and_keyword(x, t):
+    def h(a, b=1.0):
+        return a * b
+    return np.sum(h(x, t) + h(x, b=t) + h(b=x, a=t))
+
+
+def kw_in_loop(x, t):
+    y = 0.0
+    for i in range(3):
+        y = y + np.sum(kw_layer(x, w=t * i, b=x * t))
+    return y
+
+
+def kw_recursive(x, *, n, w):
+    if n == 0:
+        return x
+    return kw_recursive(np.sin(w * x), n=n - 1, w=w)
+
+
+def kw_recursion(x, t):
+    return np.sum(kw_recursive(x, n=3, w=t))
+
+
+def kw_partials(x, t):
+    p = functools.partial(kw_layer, w=t)
+    q = functools.partial(kw_layer, b=t)
+    return np.sum(p(x) + p(x, b=x) + q(x, w=x) + p(x, w=x * t))
+
+
+def kw_none_default(x, t):
+    def h(a, *, w, b=None):
+        if b is None:
+            b = a
+        return a * w + b
+    return np.sum(h(x, w=t) + h(x, w=t, b=t * t))
+
+
+def kw_lambda(x, t):
+    f = lambda a, *, w=1.0: a * w
+    return np.sum(f(x, w=t) + f(x))
+
+
+def kw_all_by_name(x, t):
+    return np.sum(kw_layer(b=x, w=t, x=t * x))
+
+
+def rng_permutation(x, t):
+    rng = np.random.default_rng(3)
+    p = rng.permutation(4)
+    return np.sum(x[p] * t) + np.sum(x[rng.permutation(4)] ** 2 * t)
+
+
+def rng_choice_integers(x, t):
+    rng = np.random.default_rng(2)
+    i = rng.choice(4, size=3, replace=False)
+    j = rng.integers(0, 4, size=5)
+    return np.sum(x[i] * t[i]) + np.sum(np.sin(x[j]) * t[j])
+
+
+def rng_normal_like(x, t):
+    rng = np.random.default_rng(5)
+    e = rng.normal(size=x.shape)
+    return np.sum((x + 0.1 * e) * t) + np.sum(rng.normal(size=x.shape) * x * x)
+
+
+def rng_in_dict(x, t):
+    d = {"a": np.random.default_rng(0)}
+    return np.sum(x * d["a"].normal(size=4)) + np.sum(t * x * d["a"].normal(size=4))
+
+
+class NoiseHolder:
+    def __init__(self, s):
+        self.rng = np.random.default_rng(s)
+
+    def noise(self, x):
+        return x * self.rng.normal(size=x.shape)
+
+
+def rng_in_object(x, t):
+    h = NoiseHolder(4)
+    return np.sum(h.noise(x) * t) + np.sum(h.noise(x * t))
+
+
+def add_noise(rng, x):
+    return x + rng.normal(size=x.shape)
+
+
+def rng_to_helper(x, t):
+    rng = np.random.default_rng(7)
+    return np.sum(add_noise(rng, x) * add_noise(rng, x * t))
+
+
+def rng_reseeded_in_loop(x, t):
+    y = 0.0
+    for i in range(3):
+        rng = np.random.default_rng(i)
+        y = y + np.sum(x * t * rng.normal(size=4)) * rng.uniform()
+    return y
+
+
+def rng_dropout_mask(x, t):
+    rng = np.random.default_rng(9)
+    mask = rng.random(x.shape) > 0.3
+    return np.sum((x * mask) ** 2 * t) + np.sum(x * (rng.random(4) > 0.5) * t)
+
+
+def rng_permuted_write(x, t):
+    rng = np.random.default_rng(11)
+    z = np.zeros(4) + t
+    z[rng.permutation(4)] = x * t
+    return np.sum(z ** 2 + z * x)
+
+
+PASSING = [kw_nested, kw_positional_and_keyword, kw_in_loop, kw_recursion, kw_partials, kw_none_default,
+           kw_lambda, kw_all_by_name, rng_permutation, rng_choice_integers, rng_normal_like, rng_in_dict,
+           rng_in_object, rng_to_helper, rng_reseeded_in_loop, rng_dropout_mask, rng_permuted_write]
+
+
+@pytest.mark.parametrize("case", PASSING, ids=lambda f: f.__name__)
+def test_programs_that_follow_python(case):
+    check(case)
+
+
+@pytest.mark.parametrize("case", [kw_nested, kw_partials, rng_normal_like, rng_to_helper, gen_zip_enumerate],
+                         ids=lambda f: f.__name__)
+def test_forward_mode_hvp_and_dlaccelerate(case):
+    v1, v2 = np.array([0.2, -0.4, 1.0, 0.5]), np.array([1.0, 0.3, -0.2, 0.1])
+    h = 1e-6
+    _, jv = sct.jvp(case, (X, T), (v1, v2))
+    assert_close(sct.extractdata(jv), (case(X + h * v1, T + h * v2) - case(X - h * v1, T - h * v2)) / (2 * h),
+                 rtol=1e-6, atol=1e-7, what="jvp")
+    hv = sct.extractdata(sct.hvp(lambda a: case(a, T), X, v1))
+    grad = lambda a: numerical_gradient(lambda b: case(b, T), [a], 0)
+    assert_close(hv, (grad(X + 1e-5 * v1) - grad(X - 1e-5 * v1)) / 2e-5, rtol=1e-3, atol=1e-3, what="hvp")
+    fast = sct.dlaccelerate(case)
+
+    def through(x, t):
+        y = fast(x, t)
+        return y, dlgradient(y, x, t)
+    for _ in range(2):
+        y, (gx, _) = dlfeval(through, dlarray(X), dlarray(T))
+        assert_close(sct.extractdata(y), case(X, T), rtol=1e-12, what="accelerated value")
+        assert_close(sct.extractdata(gx), numerical_gradient(lambda a: case(a, T), [X.copy()], 0), what="accelerated d/dx")
