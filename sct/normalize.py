@@ -148,7 +148,8 @@ class Normalizer(Statements, Loops, Expressions):
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
         body = lower_match(body, self.namer, self.fail, self.rt_name)
-        check_generators_used_once(body, self.fail)
+        check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs
+                                                    if isinstance(a, gast.Name)])
         body = lower_lazy_loops(body, self.namer, self.fail)
         body = lower_loop_else(body, self.namer)
         body = JumpLowering(self.namer, self.fail).lower_function(body)

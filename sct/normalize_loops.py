@@ -375,7 +375,8 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
     whose body rebinds or changes a name the generator reads is refused (built whole, its
     items would be those before the change)."""
     result: List = []
-    lazy: Dict[str, set] = {}          # name -> what the generator bound to it reads
+    lazy: Dict[str, tuple] = {}        # name -> (what the generator bound to it reads, the objects
+    # whose methods it calls: rng of rng.normal(), changed by the generator as it runs)
     for st in stmts:
         if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             result.append(st)
@@ -387,7 +388,8 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
             for h in getattr(st, field, None) or ():
                 h.body = lower_lazy_loops(h.body, namer, fail)
         if isinstance(st, gast.For) and isinstance(st.iter, gast.Name) and st.iter.id in lazy:
-            changed = _changed_names(st.body) & lazy[st.iter.id]
+            reads, receivers = lazy[st.iter.id]
+            changed = (_changed_names(st.body) & reads) | (_passed_names(st.body) & receivers)
             if changed:
                 fail(st, "a for loop over a generator whose body changes what the generator reads",
                      f"{st.iter.id} computes its items as the loop asks for them, and the body changes "
@@ -401,7 +403,8 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
             lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
-            lazy[st.targets[0].id] = {n.id for n in gast.walk(st.value) if isinstance(n, gast.Name)}
+            lazy[st.targets[0].id] = ({n.id for n in gast.walk(st.value) if isinstance(n, gast.Name)},
+                                      _receivers(st.value))
         result.append(st)
     return result
 
@@ -435,6 +438,25 @@ def _changed_names(stmts: List) -> set:
                 if isinstance(base, gast.Name):
                     changed.add(base.id)
     return changed
+
+
+def _receivers(node) -> set:
+    """The names whose methods ``node`` calls (``rng`` of ``rng.normal()``)."""
+    return {n.func.value.id for n in gast.walk(node) if isinstance(n, gast.Call) and
+            isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)}
+
+
+def _passed_names(stmts: List) -> set:
+    """Names the statements give to a call as an argument (``draw(rng)``: it may call rng's methods)."""
+    passed = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Call):
+                for a in list(n.args) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    if isinstance(a, gast.Name):
+                        passed.add(a.id)
+    return passed
 
 
 def _has_own_break(stmts: List) -> bool:
@@ -523,13 +545,16 @@ _CONSUMERS = frozenset({"sum", "list", "tuple", "sorted", "min", "max", "any", "
                         "dict", "enumerate", "zip", "map", "filter", "reversed", "len", "iter", "next"})
 
 
-def check_generators_used_once(stmts: List, fail) -> None:
+def check_generators_used_once(stmts: List, fail, params=()) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's
     later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
     see how often it is walked (a helper, a container, another name, a return); and a generator
     expression passed straight to a helper (not a builtin)."""
-    events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'
+    events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'/'change'/'passed'
+    # the function's own names (its objects: rng.normal() changes rng; np.sum() leaves np as it is)
+    local_names = set(params) | {n.id for st in stmts for n in walk_nodes(st)
+                                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
     def visit(node, loops: tuple, how: str, nested: bool):
         if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
@@ -548,8 +573,17 @@ def check_generators_used_once(stmts: List, fail) -> None:
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
                 and _lazy_iterator(node.value):
             visit(node.value, loops, "iter", nested)
-            events.append(("lazy", node.targets[0].id, node, loops, nested))
+            own = {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            events.append(("lazy", node.targets[0].id, node, loops, nested,
+                           {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and
+                            isinstance(n.ctx, gast.Load)} - own, _receivers(node.value) & local_names))
             return
+        if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            base = node.value
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name):
+                events.append(("change", base.id, node, loops, nested))
         if isinstance(node, gast.Name):
             if isinstance(node.ctx, gast.Load):
                 events.append(("load", node.id, node, loops, "nested" if nested else how))
@@ -586,6 +620,13 @@ def check_generators_used_once(stmts: List, fail) -> None:
                     visit(getattr(node, field), loops + (node,), "other", nested)
             return
         if isinstance(node, gast.Call):
+            if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+                    node.func.value.id in local_names:
+                events.append(("change", node.func.value.id, node, loops, nested))    # rng.normal(), zs.append()
+            for a in list(node.args) + [k.value for k in node.keywords]:
+                a = a.value if isinstance(a, gast.Starred) else a
+                if isinstance(a, gast.Name):
+                    events.append(("passed", a.id, node, loops, nested))        # draw(rng)
             visit(node.func, loops, "other", nested)
             builtin = isinstance(node.func, gast.Name) and node.func.id in _CONSUMERS
             library = isinstance(node.func, gast.Attribute)     # np.stack(...), "".join(...)
@@ -608,16 +649,31 @@ def check_generators_used_once(stmts: List, fail) -> None:
 
     for st in stmts:
         visit(st, (), "other", False)
-    for i, (kind, name, node, loops, nested) in enumerate(events):
+    for i, (kind, name, node, loops, nested, *more) in enumerate(events):
         if kind != "lazy":
             continue
+        generator_reads, receivers = more
         reads = []
+        between = []
         for later in events[i + 1:]:
             if later[1] != name:
+                if not reads:
+                    between.append(later)
                 continue
-            if later[0] != "load":
+            if later[0] not in ("load", "passed", "change"):
                 break
-            reads.append(later)
+            if later[0] == "load":
+                reads.append(later)
+        if reads:
+            # changed after the binding, before the generator is walked: Python's reads the new values
+            for other in between:
+                if other[0] in ("store", "change") and other[1] in generator_reads or \
+                        other[0] == "passed" and other[1] in receivers:
+                    fail(other[2], "a change to what a generator reads, made after the generator and before it "
+                         "is walked",
+                         f"{name} computes its items when it is walked, reading {other[1]} then; sct builds "
+                         f"them where {name} is made. Make {name} where it is walked, or make it a list "
+                         f"([... for ...]) where the items are meant to be those of that time")
         # a read before the binding, in a loop holding both, walks the generator of the last pass
         for earlier in events[:i]:
             if earlier[1] == name and earlier[0] == "load" and set(earlier[3]) & set(loops):
