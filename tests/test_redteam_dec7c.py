@@ -32,6 +32,12 @@ Found and fixed:
    not see the AcceleratedFunction inside the bound classmethod).  Now its function (bound to the class
    for a classmethod): sct/analysis.py call_info, sct/transform_calls.py _unwrapped.
 
+4. A false refusal of a program MATLAB runs: ``acc = 0; for i in range(3): acc = acc + x * i`` then
+   ``softmax(acc)`` of a formatted x — "the format of its input is not known" (the loop might not run, so
+   acc's labels merged with the int's).  A for loop over a literal, non-empty range or tuple runs its body:
+   after it, what an iteration leaves (sct/format_inference.py).  A break or continue that can leave acc
+   as it was stays refused.
+
 Programs that pass are kept in the tables below (regression guard).
 """
 import functools
@@ -583,3 +589,57 @@ def test_forward_mode_hvp_and_dlaccelerate(case):
         y, (gx, _) = dlfeval(through, dlarray(X), dlarray(T))
         assert_close(sct.extractdata(y), case(X, T), rtol=1e-12, what="accelerated value")
         assert_close(sct.extractdata(gx), numerical_gradient(lambda a: case(a, T), [X.copy()], 0), what="accelerated d/dx")
+
+
+# --- 4. an accumulator started at 0 in a loop that runs keeps its labels -------------------------------
+
+XF = np.random.default_rng(1).standard_normal((4, 3))
+
+
+def softmax_rows(z, axis):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def acc_from_zero(x):
+    acc = 0
+    for i in range(3):
+        acc = acc + x * i
+    y = np.sum(sct.softmax(acc) ** 2)
+    return y, dlgradient(y, x)
+
+
+def acc_break_after(x):
+    acc = 0
+    for i in range(3):
+        acc = acc + x * (i + 1)
+        if i == 1:
+            break
+    y = np.sum(sct.softmax(acc) ** 2)
+    return y, dlgradient(y, x)
+
+
+def acc_break_before(x):
+    acc = 0
+    for i in range(3):
+        if float(np.sum(sct.extractdata(x))) < 100:
+            break                          # acc stays the int 0
+        acc = acc + x * i
+    y = np.sum(sct.softmax(acc) ** 2)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fmt", ["BC", "CB"])
+@pytest.mark.parametrize("fun, scale", [(acc_from_zero, 3.0), (acc_break_after, 3.0)], ids=["from_zero", "break_after"])
+def test_an_accumulator_from_zero_keeps_the_labels(fun, scale, fmt):
+    x0 = XF if fmt == "BC" else XF.T.copy()
+    axis = 1 if fmt == "BC" else 0                       # the channels
+    ref = lambda a: np.sum(softmax_rows(a * scale, axis) ** 2)
+    y, g = dlfeval(fun, dlarray(x0, fmt))
+    assert_close(float(sct.extractdata(y)), ref(x0), what="value")
+    assert_close(sct.extractdata(g), numerical_gradient(ref, [x0.copy()], 0), what="gradient")
+
+
+def test_an_accumulator_a_break_may_leave_unformatted_is_still_refused():
+    with pytest.raises(sct.CompileError, match="softmax: the format of its input is not known"):
+        dlfeval(acc_break_before, dlarray(XF, "BC"))
