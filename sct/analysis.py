@@ -102,7 +102,10 @@ class Resolver:
     def attribute(self, base, attr: str):
         """``base.attr`` now, guarded (``helpers.act = np.cos`` later recompiles)."""
         value = getattr(base, attr, _MISSING)
-        self.attribute_guards.setdefault((id(base), attr), (base, attr, value))
+        # a function's keyword-only defaults are a dict changed in place (f.__kwdefaults__['b'] = 3.0):
+        # guarded by its contents then
+        held = dict(value) if attr == "__kwdefaults__" and type(value) is dict else value
+        self.attribute_guards.setdefault((id(base), attr), (base, attr, held))
         return value
 
     def resolve(self, node):

@@ -38,6 +38,11 @@ Found and fixed:
    after it, what an iteration leaves (sct/format_inference.py).  A break or continue that can leave acc
    as it was stays refused.
 
+5. A keyword-only default changed in place between calls (``h.__kwdefaults__['b'] = 1.0``) was not seen
+   where the code read it through a guard on the dict's identity: a partial of h made in the function
+   (``p = functools.partial(h, w=t); p(x)``) kept the old b (168.65 for Python's 4.97).  The guard now
+   holds a copy of the dict (analysis.Resolver.attribute) and compares contents.
+
 Programs that pass are kept in the tables below (regression guard).
 """
 import functools
@@ -643,3 +648,42 @@ def test_an_accumulator_from_zero_keeps_the_labels(fun, scale, fmt):
 def test_an_accumulator_a_break_may_leave_unformatted_is_still_refused():
     with pytest.raises(sct.CompileError, match="softmax: the format of its input is not known"):
         dlfeval(acc_break_before, dlarray(XF, "BC"))
+
+
+# --- 5. keyword-only defaults changed in place between calls -----------------------------------------
+
+def partial_target(x, w=1.0, *, b=2.0):
+    return x * w + b
+
+
+def partial_of_kwonly(x, t):
+    p = functools.partial(partial_target, w=t)
+    return np.sum(p(x) ** 2)
+
+
+def entry_with_kwonly(x, *, s=2.0):
+    y = np.sum(x * x * s)
+    return y, dlgradient(y, x)
+
+
+def test_a_partials_keyword_only_default_changed_in_place():
+    try:
+        check(partial_of_kwonly, order=1)
+        partial_target.__kwdefaults__["b"] = 7.0
+        check(partial_of_kwonly, order=1)
+        partial_target.__kwdefaults__["b"] = 1.0
+        y, _ = dlfeval(first, partial_of_kwonly, dlarray(X), dlarray(T))
+        assert_close(sct.extractdata(y), np.sum((X * T + 1.0) ** 2), what="value after the change")
+    finally:
+        partial_target.__kwdefaults__["b"] = 2.0
+
+
+def test_the_entrys_keyword_only_default_changed_in_place():
+    try:
+        for s in (2.0, 7.0, -1.5):
+            entry_with_kwonly.__kwdefaults__["s"] = s
+            y, g = dlfeval(entry_with_kwonly, dlarray(X))
+            assert_close(sct.extractdata(y), np.sum(X * X * s), what="value")
+            assert_close(sct.extractdata(g), 2 * X * s, what="gradient")
+    finally:
+        entry_with_kwonly.__kwdefaults__["s"] = 2.0
