@@ -542,7 +542,8 @@ def _lazy_loop(st: gast.For, namer, fail) -> Optional[List]:
 # The list would give the items again: such programs are refused.
 
 _CONSUMERS = frozenset({"sum", "list", "tuple", "sorted", "min", "max", "any", "all", "set", "frozenset",
-                        "dict", "enumerate", "zip", "map", "filter", "reversed", "len", "iter", "next"})
+                        "dict", "enumerate", "zip", "map", "filter", "reversed", "len", "iter", "next",
+                        "reduce", "print"})
 
 
 def check_generators_used_once(stmts: List, fail, params=()) -> None:

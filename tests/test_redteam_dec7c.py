@@ -48,6 +48,7 @@ Found and fixed:
 Programs that pass are kept in the tables below (regression guard).
 """
 import functools
+from functools import reduce
 
 import numpy as np
 import pytest
@@ -360,6 +361,10 @@ def gen_recursive(x, t, n=2):
     return y
 
 
+def gen_to_reduce(x, t):
+    return np.sum(reduce(lambda a, b: a * b, (x + k * t for k in range(3))))
+
+
 def gen_other_scope_between(x, t):
     gen = (x * k for k in range(3))
     ys = [k * 2.0 for k in range(2)]       # another k (the list's own)
@@ -369,7 +374,7 @@ def gen_other_scope_between(x, t):
     return y
 
 
-@pytest.mark.parametrize("case", [gen_other_scope_between, gen_named_once, gen_rebuilt_in_loop, gen_summed_once, gen_nested_conditions,
+@pytest.mark.parametrize("case", [gen_to_reduce, gen_other_scope_between, gen_named_once, gen_rebuilt_in_loop, gen_summed_once, gen_nested_conditions,
                                   gen_body_rebinds, gen_zip_enumerate, gen_shadows_local, gen_sorted,
                                   gen_recursive], ids=lambda f: f.__name__)
 def test_generators_walked_once_follow_python(case):
