@@ -102,7 +102,10 @@ class Resolver:
     def attribute(self, base, attr: str):
         """``base.attr`` now, guarded (``helpers.act = np.cos`` later recompiles)."""
         value = getattr(base, attr, _MISSING)
-        self.attribute_guards.setdefault((id(base), attr), (base, attr, value))
+        # a function's keyword-only defaults are a dict changed in place (f.__kwdefaults__['b'] = 3.0):
+        # guarded by its contents then
+        held = dict(value) if attr == "__kwdefaults__" and type(value) is dict else value
+        self.attribute_guards.setdefault((id(base), attr), (base, attr, held))
         return value
 
     def resolve(self, node):
@@ -151,6 +154,12 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo(CallKind.PLAIN)
     if isinstance(target, WrappedFunction):
         target = target.fn               # inside differentiated code it is its function
+        if isinstance(target, staticmethod):     # @sct.accelerate over @staticmethod, read from the class
+            target = target.__func__
+    elif isinstance(target, types.MethodType) and isinstance(target.__func__, WrappedFunction):
+        inner = target.__func__.fn       # @sct.accelerate over @classmethod (or a method), bound
+        inner = inner.__func__ if isinstance(inner, (staticmethod, classmethod)) else inner
+        target = types.MethodType(inner, target.__self__)
     target = registry.readable(target)   # functools.reduce: its Python equivalent
     if target in API.SITE_FUNCTIONS:
         return CallInfo(CallKind.SITE, obj=target)

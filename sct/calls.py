@@ -224,6 +224,7 @@ class CallLowering(EmitPass):
                 positional.append(bound.arguments[p.name])
             elif isinstance(p.default, (int, float, complex, str, bool, type(None))):
                 positional.append(const(p.default))
+                self.guard_default(callee, p)
             elif by_position and p.default is _PARTIAL_UNSET:     # a partial's keyword the call leaves out
                 positional.append(self.rt("PARTIAL_UNSET"))
             elif by_position:
@@ -233,6 +234,28 @@ class CallLowering(EmitPass):
             else:
                 self.fail(s, advice, "keyword argument")
         return positional, rest, by_position
+
+    def guard_default(self, callee, p) -> None:
+        """The code holds ``p``'s default as it is now: compiled again once ``callee``'s defaults
+        change (``h.__defaults__ = ...``, ``h.__kwdefaults__['b'] = ...`` between calls)."""
+        from .analysis import Guard
+        from .options import _Lookup
+        fn = getattr(callee, "__func__", callee)
+        if not hasattr(fn, "__defaults__"):
+            return
+        value = p.default
+
+        def now(fn=fn, name=p.name, kind=p.kind):
+            if kind == p.KEYWORD_ONLY:
+                return (fn.__kwdefaults__ or {})[name]
+            code = fn.__code__
+            defaults = fn.__defaults__ or ()
+            index = code.co_varnames.index(name) - (code.co_argcount - len(defaults))
+            if not 0 <= index < len(defaults):
+                raise LookupError(name)          # no default now: compiled again (the call refuses)
+            return defaults[index]
+        key = f"__sct_default_{len(self.gen.resolver.guards)}_{p.name}"
+        self.gen.resolver.guards[key] = Guard(_Lookup(now), key, value)
 
     def effect_call(self, value: gast.Call, inactive: bool, statement: bool):
         """``rt.effect(f, ...)`` for a call with an effect (a random draw, a print, I/O, a

@@ -106,6 +106,18 @@ def output_tree(tree):
     return tree
 
 
+def _runs_at_least_once(it) -> bool:
+    """``for ... in it`` runs its body: ``range`` of literal bounds that is not empty, a literal
+    tuple or list with an item."""
+    if isinstance(it, (gast.Tuple, gast.List)):
+        return bool(it.elts) and not any(isinstance(e, gast.Starred) for e in it.elts)
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and \
+            not it.keywords and 1 <= len(it.args) <= 3 and \
+            all(isinstance(a, gast.Constant) and type(a.value) is int for a in it.args):
+        return len(range(*[a.value for a in it.args])) > 0
+    return False
+
+
 class FormatInference:
     """The formats of the names of ``fdef`` (rewriting it where ``rewrite``): statements, expressions
     and elementwise operands; ``call`` says what a call gives (override it)."""
@@ -157,6 +169,7 @@ class FormatInference:
         if isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For):
                 self.bind_target(s.target, self.element(s.iter, env, s), env)
+            before = dict(env)
             for _ in range(20):
                 inner = dict(env)
                 self.block(s.body, inner, False)
@@ -170,6 +183,27 @@ class FormatInference:
                     if has_format(env[k]):
                         env[k] = UNKNOWN
             body = self.block(s.body, dict(env), rewrite)
+            if isinstance(s, gast.For) and _runs_at_least_once(s.iter):
+                # the body runs: after the loop, what an iteration leaves (acc = 0 then acc = acc + f(x)
+                # in the loop holds f(x)'s labels), not the value before it
+                exits = None
+                entry = before
+                for _ in range(20):
+                    inner = dict(entry)
+                    self.block(s.body, inner, False)
+                    new = inner if exits is None else {k: merge(exits.get(k), inner.get(k))
+                                                       for k in set(exits) | set(inner)}
+                    if exits is not None and all(
+                            new[k] is exits.get(k) or (not isinstance(new[k], _Unknown) and new[k] == exits.get(k))
+                            for k in new):
+                        break
+                    exits = new
+                    entry = dict(new)          # the next iteration binds the target again
+                    entry.update({n.id: before.get(n.id) for n in gast.walk(s.target) if isinstance(n, gast.Name)})
+                else:
+                    exits = dict(env)      # no fixed point: what the loop's entry allows
+                env.clear()
+                env.update(exits)
             orelse = self.block(s.orelse, env, rewrite)
             if rewrite:
                 s.body, s.orelse = body, orelse

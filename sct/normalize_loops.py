@@ -375,7 +375,8 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
     whose body rebinds or changes a name the generator reads is refused (built whole, its
     items would be those before the change)."""
     result: List = []
-    lazy: Dict[str, set] = {}          # name -> what the generator bound to it reads
+    lazy: Dict[str, tuple] = {}        # name -> (what the generator bound to it reads, the objects
+    # whose methods it calls: rng of rng.normal(), changed by the generator as it runs)
     for st in stmts:
         if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             result.append(st)
@@ -387,7 +388,8 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
             for h in getattr(st, field, None) or ():
                 h.body = lower_lazy_loops(h.body, namer, fail)
         if isinstance(st, gast.For) and isinstance(st.iter, gast.Name) and st.iter.id in lazy:
-            changed = _changed_names(st.body) & lazy[st.iter.id]
+            reads, receivers = lazy[st.iter.id]
+            changed = (_changed_names(st.body) & reads) | (_passed_names(st.body) & receivers)
             if changed:
                 fail(st, "a for loop over a generator whose body changes what the generator reads",
                      f"{st.iter.id} computes its items as the loop asks for them, and the body changes "
@@ -401,7 +403,8 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
             lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
-            lazy[st.targets[0].id] = {n.id for n in gast.walk(st.value) if isinstance(n, gast.Name)}
+            lazy[st.targets[0].id] = ({n.id for n in gast.walk(st.value) if isinstance(n, gast.Name)},
+                                      _receivers(st.value))
         result.append(st)
     return result
 
@@ -435,6 +438,25 @@ def _changed_names(stmts: List) -> set:
                 if isinstance(base, gast.Name):
                     changed.add(base.id)
     return changed
+
+
+def _receivers(node) -> set:
+    """The names whose methods ``node`` calls (``rng`` of ``rng.normal()``)."""
+    return {n.func.value.id for n in gast.walk(node) if isinstance(n, gast.Call) and
+            isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)}
+
+
+def _passed_names(stmts: List) -> set:
+    """Names the statements give to a call as an argument (``draw(rng)``: it may call rng's methods)."""
+    passed = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Call):
+                for a in list(n.args) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    if isinstance(a, gast.Name):
+                        passed.add(a.id)
+    return passed
 
 
 def _has_own_break(stmts: List) -> bool:
@@ -641,3 +663,162 @@ def _hoist_next(st, namer) -> Optional[List]:
     else:
         getattr(parent, field)[index] = load(name)
     return [first, st]
+
+
+# --- generators used once ------------------------------------------------------------------------
+# sct builds a generator expression (and map()) whole, as a list, where Python's generator yields
+# each item once: a second walk of it finds nothing (``for v in gen`` twice, ``sum(gen)`` after a
+# loop over it, ``zip(gen, gen)``, the loop inside another loop, a helper walking its argument twice).
+# The list would give the items again: such programs are refused.
+
+_CONSUMERS = frozenset({"sum", "list", "tuple", "sorted", "min", "max", "any", "all", "set", "frozenset",
+                        "dict", "enumerate", "zip", "map", "filter", "reversed", "len", "iter", "next",
+                        "reduce", "print"})
+
+
+def check_generators_used_once(stmts: List, fail, params=()) -> None:
+    """Refuse a name bound to a generator expression or map() that the function may walk more
+    than once: read twice before the name is bound again, read in a loop (or a comprehension's
+    later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
+    see how often it is walked (a helper, a container, another name, a return); and a generator
+    expression passed straight to a helper (not a builtin)."""
+    events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'/'change'/'passed'
+    # the function's own names (its objects: rng.normal() changes rng; np.sum() leaves np as it is)
+    local_names = set(params) | {n.id for st in stmts for n in walk_nodes(st)
+                                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+    def visit(node, loops: tuple, how: str, nested: bool):
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
+            if not isinstance(node, gast.Lambda):
+                for d in node.decorator_list:
+                    visit(d, loops, "other", nested)
+            defaults = node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+            for d in defaults:
+                visit(d, loops, "other", nested)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            for b in body:
+                visit(b, loops + (node,), "other", True)
+            return
+        if isinstance(node, gast.ClassDef):
+            return
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and _lazy_iterator(node.value):
+            visit(node.value, loops, "iter", nested)
+            own = {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            events.append(("lazy", node.targets[0].id, node, loops, nested,
+                           {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and
+                            isinstance(n.ctx, gast.Load)} - own, _receivers(node.value) & local_names))
+            return
+        if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            base = node.value
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name):
+                events.append(("change", base.id, node, loops, nested))
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                events.append(("load", node.id, node, loops, "nested" if nested else how))
+            else:
+                events.append(("store", node.id, node, loops, nested))
+            return
+        if isinstance(node, (gast.For, gast.AsyncFor)):
+            visit(node.iter, loops, "iter", nested)
+            for part in [node.target] + node.body:
+                visit(part, loops + (node,), "other", nested)
+            for part in node.orelse:
+                visit(part, loops, "other", nested)
+            return
+        if isinstance(node, gast.While):
+            for part in [node.test] + node.body:
+                visit(part, loops + (node,), "other", nested)
+            for part in node.orelse:
+                visit(part, loops, "other", nested)
+            return
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            if isinstance(node, gast.GeneratorExp) and how != "iter":
+                fail(node, "a generator expression kept in a container or handed on",
+                     "sct builds a generator whole, as a list, which could then be walked more than once "
+                     "where Python's generator is empty after the first walk: make it a list ([... for ...])")
+            for i, gen in enumerate(node.generators):
+                if i == 0:
+                    visit(gen.iter, loops, "iter", nested)
+                else:
+                    visit(gen.iter, loops + (node,), "other", nested)
+                for part in [gen.target] + gen.ifs:
+                    visit(part, loops + (node,), "other", nested)
+            for field in ("elt", "key", "value"):
+                if getattr(node, field, None) is not None:
+                    visit(getattr(node, field), loops + (node,), "other", nested)
+            return
+        if isinstance(node, gast.Call):
+            if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+                    node.func.value.id in local_names:
+                events.append(("change", node.func.value.id, node, loops, nested))    # rng.normal(), zs.append()
+            for a in list(node.args) + [k.value for k in node.keywords]:
+                a = a.value if isinstance(a, gast.Starred) else a
+                if isinstance(a, gast.Name):
+                    events.append(("passed", a.id, node, loops, nested))        # draw(rng)
+            visit(node.func, loops, "other", nested)
+            builtin = isinstance(node.func, gast.Name) and node.func.id in _CONSUMERS
+            library = isinstance(node.func, gast.Attribute)     # np.stack(...), "".join(...)
+            for a in node.args:
+                inner = a.value if isinstance(a, gast.Starred) else a
+                if isinstance(inner, gast.GeneratorExp) and not (builtin or library):
+                    fail(inner, "a generator expression passed to a function sct compiles as a helper",
+                         "sct builds a generator whole, as a list, which the helper could walk more than "
+                         "once where Python's generator is empty after the first walk: pass a list "
+                         "([... for ...]) or list(...) of it")
+                visit(inner, loops, "iter" if builtin or library else "other", nested)
+            for k in node.keywords:
+                visit(k.value, loops, "other", nested)
+            return
+        if isinstance(node, gast.Starred):
+            visit(node.value, loops, "iter", nested)
+            return
+        for child in gast.iter_child_nodes(node):
+            visit(child, loops, "other", nested)
+
+    for st in stmts:
+        visit(st, (), "other", False)
+    for i, (kind, name, node, loops, nested, *more) in enumerate(events):
+        if kind != "lazy":
+            continue
+        generator_reads, receivers = more
+        reads = []
+        between = []
+        for later in events[i + 1:]:
+            if later[1] != name:
+                if not reads:
+                    between.append(later)
+                continue
+            if later[0] not in ("load", "passed", "change"):
+                break
+            if later[0] == "load":
+                reads.append(later)
+        if reads:
+            # changed after the binding, before the generator is walked: Python's reads the new values
+            for other in between:
+                if other[0] in ("store", "change") and other[1] in generator_reads or \
+                        other[0] == "passed" and other[1] in receivers:
+                    fail(other[2], "a change to what a generator reads, made after the generator and before it "
+                         "is walked",
+                         f"{name} computes its items when it is walked, reading {other[1]} then; sct builds "
+                         f"them where {name} is made. Make {name} where it is walked, or make it a list "
+                         f"([... for ...]) where the items are meant to be those of that time")
+        # a read before the binding, in a loop holding both, walks the generator of the last pass
+        for earlier in events[:i]:
+            if earlier[1] == name and earlier[0] == "load" and set(earlier[3]) & set(loops):
+                shared = set(earlier[3]) & set(loops)
+                if any(isinstance(n, (gast.For, gast.While)) for n in shared):
+                    reads.append(earlier)
+        what = "a generator used more than once"
+        advice = (f"sct builds {name} whole, as a list, where Python's generator yields each item once "
+                  f"(a second walk finds nothing): write {name} = [...] (a list) if the items are meant "
+                  f"to be used again, or use the generator once")
+        if len(reads) > 1:
+            fail(reads[1][2], what, advice)
+        for _, _, read, read_loops, how in reads:
+            if any(n not in loops for n in read_loops) or nested:
+                fail(read, "a generator walked in a loop, a lambda or a nested function", advice)
+            if how != "iter":
+                fail(read, "a generator handed on (to a helper, a container, another name)", advice)

@@ -75,24 +75,11 @@ def primal_for_kinds(fn, kinds: tuple, active: Sequence[bool]) -> Compiled:
     return compiled
 
 
-def _unwrap_accelerated(fn):
-    """An accelerated function (``sct.accelerate``) as the function it runs; one bound to an object
-    (``m.f`` of a method decorated with ``@sct.accelerate``, passed as a value) as that function bound
-    to it (was: "no derivative rule for 'M.f'")."""
-    if isinstance(fn, WrappedFunction):
-        return fn.fn
-    if type(fn) is types.MethodType and isinstance(fn.__func__, WrappedFunction):
-        inner = fn.__func__.fn
-        return types.MethodType(inner.__func__ if isinstance(inner, (staticmethod, classmethod)) else inner,
-                                fn.__self__)
-    return fn
-
-
 def primal_call(fn, active, args, kwargs):
     """``fn(*args, **kwargs)`` from generated code where no sweep needs its adjoint: a
     Python function runs as generated entry code (no pair, no residuals); anything else
     runs the forward of its pair."""
-    fn = _unwrap_accelerated(fn)
+    fn = _unwrapped(fn)
     fn = registry.readable(fn)
     _refuse_forward_mode_entry(fn)
     if type(fn) is types.FunctionType and getattr(fn, "__sct_closure__", None) is None and \
@@ -145,6 +132,21 @@ def refuse_user_operands(fn, args, kwargs):
         array_operand(a, symbol, " ".join(names))
 
 
+def _unwrapped(fn):
+    """What a call of ``fn`` runs in differentiated code: an ``sct.accelerate``'d function's own
+    function (over a staticmethod: its function; over a classmethod or a method, read from the
+    class or an object: its function bound to it)."""
+    if isinstance(fn, WrappedFunction):
+        fn = fn.fn
+        if isinstance(fn, staticmethod):
+            fn = fn.__func__
+    elif isinstance(fn, types.MethodType) and isinstance(fn.__func__, WrappedFunction):
+        inner = fn.__func__.fn
+        inner = inner.__func__ if isinstance(inner, (staticmethod, classmethod)) else inner
+        fn = types.MethodType(inner, fn.__self__)
+    return fn
+
+
 def vjp_pair(fn, active, args, kwargs):
     """The generated (forward, adjoint) functions of ``fn`` for arguments like ``args``.
 
@@ -152,7 +154,7 @@ def vjp_pair(fn, active, args, kwargs):
     returns one adjoint per positional argument.  Both are generated Python with
     source, so differentiated code that calls them can be differentiated again.
     """
-    fn = _unwrap_accelerated(fn)
+    fn = _unwrapped(fn)
     fn = registry.readable(fn)
     if isinstance(fn, Closure):                # a nested function with its captured values
         return _closure_pair(fn, (False,) * len(fn), active, args, kwargs, receiver=False)
@@ -557,7 +559,7 @@ def _is_zero_tangent(t) -> bool:
 
 
 def jvp_call_impl(fn, args, tangents, kwargs):
-    fn = _unwrap_accelerated(fn)
+    fn = _unwrapped(fn)
     fn = registry.readable(fn)
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and \
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
