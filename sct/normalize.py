@@ -23,6 +23,7 @@ and the statement loop) then lowers it with the methods of ``sct.normalize_stmts
 from __future__ import annotations
 
 import copy
+import types
 from typing import List
 
 import gast
@@ -152,7 +153,7 @@ class Normalizer(Statements, Loops, Expressions):
         body = lower_next_of_generators(body, self.namer, self.fail)
         check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs
                                                     if isinstance(a, gast.Name)])
-        body = lower_lazy_loops(body, self.namer, self.fail)
+        body = lower_lazy_loops(body, self.namer, self.fail, self.global_modules())
         body = lower_loop_else(body, self.namer)
         body = JumpLowering(self.namer, self.fail).lower_function(body)
         new_body: List = []
@@ -164,6 +165,14 @@ class Normalizer(Statements, Loops, Expressions):
         self.fdef.body = new_body
         ClosureConverter(self.fdef, self.namer, self.rt_name, self.fail, self.filename).run()
         return self.fdef
+
+    def global_modules(self) -> frozenset:
+        """The function's global names that hold modules (np, math) and that it does not bind."""
+        fn = getattr(self.partials, "fn", None)
+        if fn is None:
+            return frozenset()
+        bound = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        return frozenset(k for k, v in fn.__globals__.items() if isinstance(v, types.ModuleType) and k not in bound)
 
     # --- statements ------------------------------------------------------------------------
     def block(self, stmts, out: List):

@@ -367,7 +367,7 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # other generators whole (a list), so a loop over one is written out here as the loop Python
 # runs: the generator's own loops, its conditions, the item, then the body.
 
-def lower_lazy_loops(stmts: List, namer, fail) -> List:
+def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
@@ -383,13 +383,13 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail)
+                h.body = lower_lazy_loops(h.body, namer, fail, modules)
         if isinstance(st, gast.For) and isinstance(st.iter, gast.Name) and st.iter.id in lazy:
             reads, receivers = lazy[st.iter.id]
-            changed = (_changed_names(st.body) & reads) | (_passed_names(st.body) & receivers)
+            changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers)
             if changed:
                 fail(st, "a for loop over a generator whose body changes what the generator reads",
                      f"{st.iter.id} computes its items as the loop asks for them, and the body changes "
@@ -397,7 +397,7 @@ def lower_lazy_loops(stmts: List, namer, fail) -> List:
                      f"Write the loop over the generator's own iterable (for t in ...: v = ...)")
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules))
             continue
         for name in _stored_names(st):
             lazy.pop(name, None)
@@ -422,9 +422,11 @@ def _stored_names(st) -> set:
     return {n.id for n in walk_nodes(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def _changed_names(stmts: List) -> set:
+def _changed_names(stmts: List, modules=frozenset()) -> set:
     """Names the statements rebind, write into (``z[i] = v``, ``o.a = v``) or call a method of
-    (``acc.append(v)``, ``rng.normal()``: it may change the object)."""
+    (``acc.append(v)``, ``rng.normal()``: it may change the object); a function of a module
+    (``modules``: the function's global names of modules it does not bind) changes nothing the
+    generator reads (``np.sum(v)``), except a random one (``np.random.normal()``, ``random.random()``)."""
     changed = set()
     for st in stmts:
         for n in walk_nodes(st):
@@ -433,9 +435,12 @@ def _changed_names(stmts: List) -> set:
             elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) \
                     or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
                 base = n.func.value if isinstance(n, gast.Call) else n.value
+                chain = [n.func.attr] if isinstance(n, gast.Call) else []
                 while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    chain.append(getattr(base, "attr", None))
                     base = base.value
-                if isinstance(base, gast.Name):
+                if isinstance(base, gast.Name) and not (
+                        isinstance(n, gast.Call) and base.id in modules and "random" not in chain + [base.id]):
                     changed.add(base.id)
     return changed
 

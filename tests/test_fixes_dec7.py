@@ -200,3 +200,30 @@ def test_a_local_random_generator():
     z, g = dlfeval(local_rng_loop_second, dlarray(X))
     assert_close(np.asarray(z), 4 * (a + b) ** 2 * np.sum(X ** 2) + c * np.sum(X))
     assert_close(np.asarray(g), 8 * (a + b) ** 2 * X + c)
+
+
+def named_map_with_numpy(x):
+    gen = map(lambda a: np.sin(a), [x, 2 * x])
+    y = 0.0
+    for v in gen:
+        y = y + np.sum(v)             # np.sum changes nothing gen reads (was refused: "changes np")
+    return y, dlgradient(y, x)
+
+
+def test_a_named_map_reading_numpy_in_a_loop_calling_numpy():
+    y, g = dlfeval(named_map_with_numpy, dlarray(X))
+    assert_close(np.asarray(y), np.sum(np.sin(X) + np.sin(2 * X)))
+    assert_close(np.asarray(g), np.cos(X) + 2 * np.cos(2 * X))
+
+
+def named_generator_global_random(x):
+    gen = (t * np.random.normal() for t in [x, x])
+    y = 0.0
+    for v in gen:
+        y = y + np.sum(v) * np.random.normal()    # draws interleaved in Python: refused
+    return y, dlgradient(y, x)
+
+
+def test_a_named_generator_drawing_from_numpys_global_random_state_is_refused():
+    with pytest.raises(CompileError):
+        dlfeval(named_generator_global_random, dlarray(X))
