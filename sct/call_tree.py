@@ -112,12 +112,25 @@ class _PredictedKinds:
         return True
 
 
-def _retrace(kind, traced: bool):
+def _retrace(kind, traced: bool, _memo=None):
     """The kind ``kind_of(value, traced)`` gives, in generated code, a value whose kind (as an
     argument of the caller, or a part of one) is ``kind``; None where it cannot be told.
-    Arrays reach generated code as numpy arrays (dlfeval unwraps them)."""
+    Arrays reach generated code as numpy arrays (dlfeval unwraps them).  A kind shares its parts
+    where the value did (kind_of's memo: an object met again): each shared part is read once
+    (``_memo``: id -> (the part, its result)), or a deeply shared kind took exponential time."""
     if not isinstance(kind, tuple) or not kind:
         return None
+    if _memo is None:
+        _memo = {}
+    held = _memo.get(id(kind))
+    if held is not None and held[0] is kind:
+        return held[1]
+    result = _retrace_parts(kind, traced, _memo)
+    _memo[id(kind)] = (kind, result)
+    return result
+
+
+def _retrace_parts(kind, traced: bool, _memo):
     tag = kind[0]
     if tag in ("dl", "nd"):
         if len(kind) != 3:            # a formatted dlarray: its format is followed elsewhere
@@ -131,10 +144,10 @@ def _retrace(kind, traced: bool):
     if tag == "const":
         return kind
     if tag == "seq":
-        items = tuple(_retrace(k, traced) for k in kind[2])
+        items = tuple(_retrace(k, traced, _memo) for k in kind[2])
         return None if any(k is None for k in items) else (tag, kind[1], items)
     if tag in ("map", "obj"):
-        items = tuple((key, _retrace(k, traced)) for key, k in kind[2])
+        items = tuple((key, _retrace(k, traced, _memo)) for key, k in kind[2])
         return None if any(k is None for _, k in items) else (tag, kind[1], items)
     return None
 
