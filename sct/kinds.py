@@ -195,6 +195,11 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         return ("const", type(x) if not isinstance(x, type) else x)
     if isinstance(x, types.ModuleType):         # a module passed as a value (xp=np): the module itself,
         return ("module", x)                    # not its attributes (numpy's reach each other: no end)
+    if getattr(type(x), "__sct_wraps__", False):
+        # an accelerated function (sct.callables.WrappedFunction) stands for its function, whose
+        # kind is its type (was: its caches read as an object's attributes, a kind that grew with
+        # each call it compiled)
+        return ("const", type(x))
     if hasattr(x, "__dict__"):
         return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
