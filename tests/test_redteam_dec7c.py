@@ -55,46 +55,15 @@ import pytest
 
 import sct
 from sct import dlarray, dlfeval, dlgradient
-from gradcheck import assert_close, numerical_gradient
+from gradcheck import assert_close, check_two_inputs, first, numerical_gradient, second
 
 X = np.array([0.3, -0.5, 0.7, 1.1])
 T = np.array([1.0, 2.0, -3.0, 0.4])
 
 
-def first(f, x, t):
-    y = f(x, t)
-    return y, dlgradient(y, x, t)
-
-
-def second(f, x, t):
-    y = f(x, t)
-    gx, gt = dlgradient(y, x, t, EnableHigherDerivatives=True)
-    z = np.sum(gx * gx) + np.sum(np.sin(gt))
-    return z, dlgradient(z, x, t)
-
-
 def check(case, x=X, t=T, order=2):
     """case(x, t) -> scalar: value against Python, gradients against central differences."""
-    expected = case(x.copy(), t.copy())
-    y, (gx, gt) = dlfeval(first, case, dlarray(x), dlarray(t))
-    assert_close(sct.extractdata(y), expected, rtol=1e-12, atol=1e-12, what="value")
-    assert_close(sct.extractdata(gx), numerical_gradient(lambda a: case(a, t.copy()), [x.copy()], 0),
-                 what="d/dx")
-    assert_close(sct.extractdata(gt), numerical_gradient(lambda b: case(x.copy(), b), [t.copy()], 0),
-                 what="d/dt")
-    if order < 2:
-        return
-
-    def z_of(a, b):
-        _, (ga, gb) = dlfeval(first, case, dlarray(a), dlarray(b))
-        ga, gb = sct.extractdata(ga), sct.extractdata(gb)
-        return np.sum(ga * ga) + np.sum(np.sin(gb))
-    z, (zx, zt) = dlfeval(second, case, dlarray(x), dlarray(t))
-    assert_close(sct.extractdata(z), z_of(x, t), rtol=1e-10, what="second-order value")
-    assert_close(sct.extractdata(zx), numerical_gradient(lambda a: z_of(a, t.copy()), [x.copy()], 0),
-                 rtol=1e-4, atol=1e-5, what="d2/dx")
-    assert_close(sct.extractdata(zt), numerical_gradient(lambda b: z_of(x.copy(), b), [t.copy()], 0),
-                 rtol=1e-4, atol=1e-5, what="d2/dt")
+    check_two_inputs(case, x, t, order)
 
 
 # --- 1. defaults changed between calls, the call passing a keyword-only parameter a traced value ---
