@@ -522,7 +522,7 @@ def _lazy_loop(st: gast.For, namer, fail) -> Optional[List]:
         root = func
         while isinstance(root, gast.Attribute):
             root = root.value
-        if not (isinstance(func, gast.Lambda) or isinstance(root, gast.Name) and
+        if not (isinstance(root, gast.Name) and
                 root.id not in _stored_names(gast.Module(body=st.body, type_ignores=[]))):
             name = namer.fresh("mapped_function")       # map(F, ...) evaluates F once, first
             before.append(gast.copy_location(assign(name, func), st))
