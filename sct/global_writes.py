@@ -231,17 +231,8 @@ def check_attribute_rebinds(fdef, resolver, filename: str) -> None:
     targets = getattr(resolver, "call_targets", None)
     if not targets:
         return
-    lines = {}
-    for stmt in gast.walk(fdef):
-        if isinstance(stmt, gast.stmt) and getattr(stmt, "lineno", None):
-            for inner in gast.walk(stmt):
-                lines.setdefault(id(inner), stmt.lineno)     # the innermost statement's line wins below
-    for stmt in gast.walk(fdef):
-        if isinstance(stmt, gast.stmt) and getattr(stmt, "lineno", None) and not isinstance(
-                stmt, (gast.FunctionDef, gast.For, gast.While, gast.If, gast.With)):
-            for inner in gast.walk(stmt):
-                lines[id(inner)] = stmt.lineno
-    for node in gast.walk(fdef):
+    from .ir import walk_nodes
+    for node in walk_nodes(fdef):
         base_node = attr = None
         if isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del)):
             base_node, attr = node.value, node.attr
@@ -261,5 +252,18 @@ def check_attribute_rebinds(fdef, resolver, filename: str) -> None:
             f"{fdef.name}() assigns {what}.{attr}, which it also calls{called_at}; sct chooses the function "
             f"called as {what}.{attr}(...) when it compiles the code (its derivative), so a change made "
             f"during the call would not be seen: pass the function in as an argument, or change "
-            f"{what}.{attr} before calling dlfeval", filename, lines.get(id(node)) or fdef.lineno,
-            f"{what}.{attr}")
+            f"{what}.{attr} before calling dlfeval", filename, _line_of(fdef, node), f"{what}.{attr}")
+
+
+def _line_of(fdef, node) -> int:
+    """The line of the innermost simple statement of ``fdef`` holding ``node`` (else of the
+    innermost compound one, else the function's)."""
+    import gast
+    found = None
+    for stmt in gast.walk(fdef):
+        if isinstance(stmt, gast.stmt) and getattr(stmt, "lineno", None) and \
+                any(inner is node for inner in gast.walk(stmt)):
+            simple = not isinstance(stmt, (gast.FunctionDef, gast.For, gast.While, gast.If, gast.With))
+            if found is None or simple or not found[0]:
+                found = (simple, stmt.lineno)
+    return found[1] if found else fdef.lineno
