@@ -14,7 +14,7 @@ questions).
 from __future__ import annotations
 
 import random
-from typing import Dict, FrozenSet, Optional, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 import numpy as np
@@ -57,6 +57,12 @@ def _number_result(node: gast.Call, info, name: str) -> bool:
             all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
         return True
     return False
+
+
+def _parameter_names(fdef: gast.FunctionDef) -> List[str]:
+    params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs]
+    params += [extra.id for extra in (fdef.args.vararg, fdef.args.kwarg) if extra is not None]
+    return params
 
 
 def _local_facts(fdef: gast.FunctionDef, params):
@@ -204,10 +210,7 @@ class _Values:
         self.kinds = param_kinds
         self.activity = activity
         self._classify = classify_call
-        self.params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs]
-        for extra in (fdef.args.vararg, fdef.args.kwarg):
-            if extra is not None:
-                self.params.append(extra.id)
+        self.params = _parameter_names(fdef)
         self.owned_params = set(owned_params)
         self.locals, self.slice_names, self.super_names, self.nested = _local_facts(fdef, self.params)
         self.ranks = _local_ranks(fdef, param_kinds, self._classify, resolver)

@@ -6,7 +6,7 @@ writes that must become new values because an adjoint reads the old one.
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Set
+from typing import Dict, FrozenSet, Optional, Set
 
 import gast
 import numpy as np
@@ -19,7 +19,7 @@ from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
 from .runtime import registry
-from .points_to import AliasAnalysis
+from .points_to import AliasAnalysis, _local_facts, _parameter_names
 
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
@@ -34,15 +34,26 @@ class _WriteCheck:
     def __init__(self, fdef, resolver, mode, param_kinds, owned_params, activity, filename: str):
         self.fdef, self.resolver, self.mode, self.param_kinds = fdef, resolver, mode, param_kinds
         self.activity, self.filename = activity, filename
-        self.analysis = AliasAnalysis(fdef, resolver, mode, param_kinds, owned_params, activity)
+        self.owned_params = owned_params
+        self._analysis = None           # the points-to states: built when a check first asks
+        self.locals = _local_facts(fdef, _parameter_names(fdef))[0]
         self.active = activity.active
         self.fname = fdef.name
-        # objects an adjoint may read, per statement: see _scan
-        self.saved_at: Dict[int, "_SavedView"] = {}
+        # objects an adjoint may read, per statement: see _scan (when first asked)
+        self.saved_at: Optional[Dict[int, "_SavedView"]] = None
         self.force: Set[int] = set()
 
+    @property
+    def analysis(self) -> AliasAnalysis:
+        """The alias analysis of the function, built at the first question (a function whose
+        calls all have rules and that writes into nothing asks none: a straight-line numpy
+        function's checks need only its local names)."""
+        if self._analysis is None:
+            self._analysis = AliasAnalysis(self.fdef, self.resolver, self.mode, self.param_kinds,
+                                           self.owned_params, self.activity)
+        return self._analysis
+
     def run(self) -> Set[int]:
-        self._scan(self.fdef.body, _Saved())
         self.fdef.sct_number_guards = []
         for s in _statements(self.fdef.body):
             if getattr(s, "sct_augmented", None) is not None:
@@ -126,6 +137,9 @@ class _WriteCheck:
         return any(n in self.active for n in loaded_names(node))
 
     def saved(self, s) -> frozenset:
+        if self.saved_at is None:
+            self.saved_at = {}
+            self._scan(self.fdef.body, _Saved())
         return self.saved_at[id(s)].frozen() if id(s) in self.saved_at else frozenset()
 
     def written_saved(self, s, name) -> bool:
@@ -198,7 +212,7 @@ class _WriteCheck:
         func = node.func
         target = _resolved(self.resolver, func) if not (isinstance(func, gast.Attribute) and
                                                         isinstance(func.value, gast.Name) and
-                                                        func.value.id in self.analysis.locals) else None
+                                                        func.value.id in self.locals) else None
         args_active = any(self.is_active(a) for a in node.args) or \
             any(self.is_active(k.value) for k in node.keywords)
         if isinstance(target, np.ufunc) and len(node.args) > target.nin:
@@ -219,7 +233,7 @@ class _WriteCheck:
             self._first_argument_write(s, func, node.args[0].id, args_active)
             return
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                func.value.id in self.analysis.locals:
+                func.value.id in self.locals:
             if self._method_write(s, node, result, func.value.id, func.attr, args_active):
                 return
         self._library_container_write(s, node, target, args_active)
@@ -234,7 +248,7 @@ class _WriteCheck:
         if info.kind != CallKind.PLAIN or target is None or _reads_only(target):
             return
         for arg in list(node.args) + [k.value for k in node.keywords]:
-            if not isinstance(arg, gast.Name) or arg.id not in self.analysis.locals:
+            if not isinstance(arg, gast.Name) or arg.id not in self.locals:
                 continue
             z = arg.id
             if not (self.activity.lists and z in self.activity.lists or
@@ -310,10 +324,11 @@ class _WriteCheck:
 
     def _user_call(self, s, node, result, args_active: bool) -> None:
         """A call of the user's function or method that is not differentiated through its pair."""
-        activity, analysis, active = self.activity, self.analysis, self.active
+        activity, active = self.activity, self.active
         info = activity.call_info(node)
         if info.kind not in (CallKind.FUNCTION, CallKind.METHOD) or info.rule is not None:
             return
+        analysis = self.analysis
         if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
                 activity.array_receiver(info.receiver):
             return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
