@@ -137,23 +137,25 @@ def matmul_adjoint_b(g, a, b):
 
 def matmul_adjoint_2d_a(g, a, b):
     """``matmul_adjoint_a(g, a, b)`` (what sct/optimize.py's ``direct_matmul_adjoints`` writes in
-    first-level generated code): ``g @ b.T`` where ``a`` and ``b`` are real 2-D ndarrays (the
-    general form's own expression, without its rank tests, swapaxes and conjugate), else the
-    general form.  Read back as ``matmul_adjoint_a`` (optimize.expand_in_place) when generated
+    first-level generated code): ``g @ b.T`` where ``a`` and ``b`` are real 2-D ndarrays, the outer
+    product of ``g`` and ``b`` where ``b`` is a real vector (the general form's own expressions,
+    without its rank tests, expand_dims, swapaxes and conjugate), else the general form.  Read back as ``matmul_adjoint_a`` (optimize.expand_in_place) when generated
     code is differentiated again."""
-    if type(b) is np.ndarray and type(a) is np.ndarray and b.ndim == 2 and a.ndim == 2 and \
-            b.dtype.kind != "c":
-        out = g @ b.T
-        return out if getattr(out, "shape", None) == a.shape else unbroadcast(out, a)
+    if type(b) is np.ndarray and type(a) is np.ndarray and a.ndim == 2 and b.dtype.kind != "c":
+        if b.ndim == 2:
+            out = g @ b.T
+            return out if getattr(out, "shape", None) == a.shape else unbroadcast(out, a)
+        if b.ndim == 1 and type(g) is np.ndarray and g.ndim == 1:
+            return np.multiply.outer(g, b)      # matrix @ vector: g[:, None] * b, a's shape
     return matmul_adjoint_a(g, a, b)
 
 
 def matmul_adjoint_2d_b(g, a, b):
     """``matmul_adjoint_b(g, a, b)``: ``a.T @ g`` where ``a`` and ``b`` are real 2-D ndarrays, else
     the general form (as ``matmul_adjoint_2d_a``)."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 and \
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim in (1, 2) and \
             a.dtype.kind != "c":
-        out = a.T @ g
+        out = a.T @ g                           # (matrix @ vector: a vector of b's shape)
         return out if getattr(out, "shape", None) == b.shape else unbroadcast(out, b)
     return matmul_adjoint_b(g, a, b)
 
