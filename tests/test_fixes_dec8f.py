@@ -95,7 +95,18 @@ def power_then_float(z):
     return np.sum(y)
 
 
-CASES = [powers, powers_np, powers_computed, powers_enumerate, powers_array, power_then_float]
+def float_constant_exponents(z):
+    # float constants (integral values: z ** k is real at z < 0): taken back off the residuals in second
+    # order as well, where the exponent's adjoint z ** k * log(z) was NaN (an EvaluationError when strict)
+    k = 3.0
+    y = np.sum(z ** k)
+    for p in [2.0, 4.0]:
+        y = y + np.sum(z ** p)
+    return y + np.sum(z ** float(len(z.shape) + 1)) + np.sum(np.power(z, k - 1.0))
+
+
+CASES = [powers, powers_np, powers_computed, powers_enumerate, powers_array, power_then_float,
+         float_constant_exponents]
 POINTS = {"positive": np.array([0.5, 1.5, 2.0]), "negative": np.array([-1.5, -0.5, -2.0]),
           "mixed": np.array([-1.5, 0.75, 2.0])}
 
@@ -161,7 +172,8 @@ def test_int_exponent_hvp_and_jvp(f, point):
 
 
 @pytest.mark.parametrize("point", list(POINTS))
-@pytest.mark.parametrize("f", [powers, powers_enumerate, powers_computed], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", [powers, powers_enumerate, powers_computed, float_constant_exponents],
+                         ids=lambda f: f.__name__)
 def test_jvp_of_a_gradient_function(f, point):
     z = POINTS[point]
     v = np.array([1.0, -0.5, 2.0])
@@ -219,14 +231,53 @@ def cube_int(x):
     return np.sum(x ** k)
 
 
+def _nested_sum(f, z):
+    y = f(z)
+    g = dlgradient(y, z, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), z)
+
+
 @pytest.mark.parametrize("f", [cube_by_name, cube_int])
-def test_hvp_of_a_constant_power_at_negative_points_no_nan(f):
+def test_a_constant_power_at_negative_points_no_nan(f):
     # the case that made the first attempt be reverted: x ** k, k a constant the adjoint reads
-    # from its residuals, forward over reverse at x < 0 (0 * log(x) must not be computed)
+    # from its residuals, forward over reverse at x < 0 (0 * log(x) must not be computed); and
+    # reverse over reverse, a transposed jvp (the exponent's adjoint must not be computed)
     x, v = np.array([-1.0, 0.5, -2.0]), np.array([1.0, -0.5, 2.0])
     with strict():
         hv = sct.hvp(f, x, v)
+        h = dlfeval(_nested_sum, f, dlarray(x))
+        _, jv = sct.jvp(f, (x,), (v,), mode="transpose")
     np.testing.assert_allclose(D(hv), 6 * x * v, rtol=1e-14)
+    np.testing.assert_allclose(D(h), 6 * x, rtol=1e-14)
+    np.testing.assert_allclose(float(D(jv)), np.sum(3 * x ** 2 * v), rtol=1e-14)
+
+
+def _power_model(x, p):
+    y = np.sum(x ** p)
+    gx = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, gx, dlgradient(np.sum(gx), p)
+
+
+def test_traced_exponent_keeps_its_mixed_derivative():
+    # the exponent is read through rt.stop_gradient only where it is a constant: a traced p (whose
+    # adjoint the first gradient does not ask for) keeps d/dp of the gradient in x
+    x, p = np.array([0.5, 1.5, 2.0]), 1.7
+    y, gx, gxp = dlfeval(_power_model, dlarray(x), dlarray(p))
+    np.testing.assert_allclose(D(gx), p * x ** (p - 1), rtol=1e-12)
+    np.testing.assert_allclose(float(D(gxp)), np.sum(x ** (p - 1) * (1 + p * np.log(x))), rtol=1e-12)
+
+
+def _shown(z):
+    y = 0.0
+    for i in range(3):
+        y = y + z ** i
+    y = np.sum(y)
+    return y, dlgradient(y, z)
+
+
+def test_generated_code_reads_a_constant_exponent_through_stop_gradient():
+    text = str(sct.source(_shown, dlarray(np.array([1.0, 2.0])), callees=True))
+    assert "(z ** rt.stop_gradient((i - (i != 0))))" in text, text
 
 
 # ---- 2. np.flip / np.roll keep a formatted dlarray's labels (MATLAB's flip / circshift) ----
