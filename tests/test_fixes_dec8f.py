@@ -6,9 +6,12 @@
    (or its residuals), where the code differentiating it again sees it as differentiable, so the
    power rule's exponent adjoint ``g * z ** i * log(z)`` was computed (and discarded): NaN and a
    RuntimeWarning for ``z < 0``, an EvaluationError under ``np.errstate(invalid="raise")`` or
-   ``warnings.simplefilter("error")``.  ``rt.exponent_log(a, b)`` (the rule's log(a)) is 0 for an
-   int/bool ``b``, which has no derivative; a float exponent keeps its derivative.  (A first
-   attempt at this was reverted: the tangent code's guard that keeps ``0 * log(x)`` from being
+   ``warnings.simplefilter("error")``; the same for a float constant ``k = 3.0``.  Now the generated
+   partial reads an exponent made of constants through ``rt.stop_gradient`` (``k * x **
+   rt.stop_gradient(k - (k != 0))``), so no adjoint is computed for it at any order; and
+   ``rt.exponent_log(a, b)`` (the rule's log(a)) is 0 for an int/bool ``b`` (one the compiler
+   did not know constant), which has no derivative; a float exponent keeps its derivative.  (A
+   first attempt at the latter was reverted: the tangent code's guard that keeps ``0 * log(x)`` from being
    NaN where the exponent's tangent is the zero marker looked for ``np.log`` in the rule and did
    not see ``exponent_log``, so sct.hvp of ``x ** k`` with a float ``k`` gave NaN at x < 0.)
 
