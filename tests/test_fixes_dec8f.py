@@ -472,3 +472,142 @@ def test_flip_roll_of_unformatted_stay_unformatted():
     assert dims(g) == "" and dims(np.flip(dlarray(XCB))) == "" and dims(np.roll(dlarray(XCB), 1)) == ""
     f = lambda d: float(extractdata(np.sum(sct.softmax(dlarray(np.roll(np.flip(d, 0), 1, axis=1))) ** 2)))
     assert_close(extractdata(g), numerical_gradient(f, [XCB.copy()], 0))
+
+
+# ---- 3. next() of a generator expression bound to a name: Python's generator, item by item ----
+
+def gen_basic(x):
+    ws = [1.0, 2.0, 3.0]
+    g = (t * x for t in ws)
+    a = next(g)
+    b = next(g)
+    return np.sum(a * b)
+
+
+def gen_late_binding(x):
+    # the element reads s when next() runs; the list is read as it is then (ws[1] changed)
+    ws = [1.0, 2.0, 3.0]
+    s = 1.0
+    g = (t * s * x for t in ws)
+    a = next(g)
+    s = 2.0
+    ws[1] = 5.0
+    b = next(g)
+    return np.sum(a * b)
+
+
+def gen_lazy(x):
+    # only the items taken are computed (log of the negative x[3] never taken); the condition of
+    # the item passed over only (x[1] = 1.5)
+    g = (np.log(x[k]) * x[0] for k in range(4) if float(x[k]) > 1.8)
+    a = next(g)
+    b = next(g)
+    return a + b * 2.0
+
+
+def gen_in_loop_with_default(x):
+    g = (x[k] ** 2 for k in range(4))
+    y = 0.0
+    for j in range(3):
+        v = next(g)
+        y = y + v * j
+    w = next(g, x[0] * 10.0)
+    z = next(g, x[1] * 10.0)
+    return y + w + z
+
+
+def gen_zip_enumerate(x):
+    ws = [0.5, 1.5, 2.5]
+    g = (i * w * a for i, (w, a) in enumerate(zip(ws, x), 1))
+    p = next(g)
+    q = next(g)
+    next(g)
+    r = next(g, 0.0)
+    return p * q + r
+
+
+def gen_exhausted_for_good(x):
+    ws = [1.0]
+    g = (t * x[0] for t in ws)
+    a = next(g)
+    b = next(g, 0.0)
+    ws.append(3.0)           # Python's exhausted iterator does not see it
+    c = next(g, 0.0)
+    return a + b + c
+
+
+def gen_remade_in_loop(x):
+    y = 0.0
+    for j in range(3):
+        g = (x[k] * (j + 1) for k in range(4) if k >= j)
+        v = next(g)
+        w = next(g, 1.0)
+        y = y + v * w
+    return y
+
+
+def gen_shadowing(x):
+    t = 7.0                  # the generator's t is its own
+    g = (t * x[0] for t in [1.0, 2.0])
+    a = next(g)
+    return a * t
+
+
+GENERATOR_CASES = [gen_basic, gen_late_binding, gen_lazy, gen_in_loop_with_default, gen_zip_enumerate,
+                   gen_exhausted_for_good, gen_remade_in_loop, gen_shadowing]
+XG = np.array([2.0, 1.5, 4.0, -3.0])
+
+
+@pytest.mark.parametrize("f", GENERATOR_CASES, ids=lambda f: f.__name__)
+def test_next_of_a_named_generator_as_python(f):
+    with strict():
+        expected = f(XG.copy())
+        y, g = dlfeval(_grad, f, dlarray(XG))
+    assert float(D(y)) == float(expected)
+    plain = lambda v: float(f(v))
+    assert_close(D(g), numerical_gradient(plain, [XG.copy()], 0), what="gradient")
+
+
+def gen_exhausted(x):
+    g = (x[k] for k in range(3) if k > 5)
+    v = next(g)
+    return v
+
+
+def test_next_of_an_exhausted_named_generator_raises_stop_iteration():
+    with pytest.raises(StopIteration):
+        gen_exhausted(XG.copy())
+    with pytest.raises((StopIteration, sct.EvaluationError)) as info:
+        dlfeval(_grad, gen_exhausted, dlarray(XG))
+    assert "StopIteration" in repr(info.value) or isinstance(info.value, StopIteration)
+
+
+def gen_over_dict(x):
+    d = {"a": 1.0, "b": 2.0}
+    g = (d[k] * x[0] for k in d)
+    u = next(g)
+    return u
+
+
+def test_named_generator_over_a_dict_refused_at_run_time():
+    # Python reads a dict by its own iterator (a key added between two next() calls raises): refused
+    with pytest.raises(sct.SctError, match="a generator expression over a dict"):
+        dlfeval(_grad, gen_over_dict, dlarray(XG))
+
+
+def gen_in_expression(x):
+    g = (x[k] * 2.0 for k in range(3))
+    a = next(g) * 2.0
+    return a
+
+
+def gen_also_looped(x):
+    g = (x[k] * 2.0 for k in range(3))
+    a = next(g)
+    return a + sum(g)
+
+
+@pytest.mark.parametrize("f", [gen_in_expression, gen_also_looped], ids=lambda f: f.__name__)
+def test_other_reads_of_a_named_generator_still_refused(f):
+    with pytest.raises(sct.CompileError, match="next\\(\\) of the generator g"):
+        dlfeval(_grad, f, dlarray(XG))
