@@ -724,7 +724,7 @@ def _next_statement(st, name: str) -> bool:
 def _reads_only_by_next(stmts: List, name: str, binding) -> bool:
     """Is every occurrence of ``name`` in the function (nested functions and lambdas included) its one
     binding or the generator read by a whole next() statement of the function's own code (whose default
-    does not read it)?"""
+    does not read it), with one such statement at least?"""
     from .ir import walk_no_defs
     allowed = {id(binding.targets[0])}
     for st in stmts:
@@ -733,6 +733,8 @@ def _reads_only_by_next(stmts: List, name: str, binding) -> bool:
         for n in walk_no_defs(st):
             if isinstance(n, gast.stmt) and _next_statement(n, name):
                 allowed.add(id(n.value.args[0]))
+    if len(allowed) == 1:
+        return False            # (no next(): left as it was)
     for st in stmts:
         for n in gast.walk(st):
             if isinstance(n, gast.Name) and n.id == name and id(n) not in allowed:

@@ -611,3 +611,15 @@ def gen_also_looped(x):
 def test_other_reads_of_a_named_generator_still_refused(f):
     with pytest.raises(sct.CompileError, match="next\\(\\) of the generator g"):
         dlfeval(_grad, f, dlarray(XG))
+
+
+def gen_unused(x):
+    d = {"a": 1.0}
+    g = (v for v in d)       # never read: left as it was (not refused for its dict)
+    return np.sum(x * 2.0)
+
+
+def test_a_named_generator_no_next_reads_is_left_as_it_was():
+    y, g = dlfeval(_grad, gen_unused, dlarray(XG))
+    assert float(D(y)) == float(gen_unused(XG.copy()))
+    np.testing.assert_array_equal(D(g), 2.0 * np.ones(4))
