@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .labels import LABEL_LOSING_OPS, LOST, LostLabels, align_data, formatted_data, matmul_message, reduced_format
+from .labels import LABEL_KEEPING_ARGUMENT, LABEL_LOSING_OPS, LOST, LostLabels, align_data, formatted_data, matmul_message, reduced_format
 
 _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
 
@@ -211,7 +211,20 @@ def _kept_format(func, args, kwargs) -> str:
                               kwargs.get("keepdims", False))
     if func is np.copy and args and isinstance(args[0], dlarray):
         return args[0]._fmt
+    if func in _SAME_DIMS_FUNCTIONS:           # MATLAB's flip, circshift: the dimensions in the same order
+        x = _same_dims_argument(func, args, kwargs)
+        return x._fmt if isinstance(x, dlarray) and not isinstance(x._fmt, LostLabels) else ""
     return ""
+
+
+# numpy's functions whose result has the dimensions of their array argument in the same order (the values
+# moved along them): they keep its labels (labels.LABEL_KEEPING_OPS)
+_SAME_DIMS_FUNCTIONS = (np.flip, np.fliplr, np.flipud, np.roll)
+
+
+def _same_dims_argument(func, args, kwargs):
+    """The array argument of one of ``_SAME_DIMS_FUNCTIONS`` (given by position or by name)."""
+    return args[0] if args else kwargs.get(LABEL_KEEPING_ARGUMENT[func.__name__])
 
 
 def _method_format(fmt: str, name: str, a, k) -> str:
@@ -279,6 +292,9 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
             args, fmt = _aligned(args)
             out = _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), fmt)
             return out if fmt else _mark_lost(out, args, elementwise=True)
+        if func in _SAME_DIMS_FUNCTIONS:        # labels kept; a LOST argument gives a LOST result
+            return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
+                                       (_same_dims_argument(func, args, kwargs),))
         return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
                                    args if func.__name__ in LABEL_LOSING_OPS else ())
 

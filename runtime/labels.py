@@ -150,9 +150,18 @@ LOST_KIND = "~lost"         # the format part of the kind of a LOST dlarray (sct
 LABEL_LOSING_OPS = frozenset((
     "reshape", "transpose", "swapaxes", "moveaxis", "rollaxis", "permute_dims", "matrix_transpose", "stack",
     "hstack", "vstack", "dstack", "column_stack", "concatenate", "squeeze", "expand_dims", "ravel", "flatten",
-    "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "rot90", "broadcast_to", "tile",
+    "atleast_1d", "atleast_2d", "atleast_3d", "rot90", "broadcast_to", "tile",
     "repeat", "einsum", "tensordot", "kron", "outer", "take", "take_along_axis", "compress", "diagonal",
     "zeros_like", "ones_like", "empty_like", "full_like"))
+
+# The array ops whose result has the dimensions of their array argument, in the same order (the values moved
+# along them): its labels are kept, as MATLAB's flip, fliplr, flipud and circshift keep a dlarray's format
+# (along any dimension; np.roll without axis= shifts the flattened array, its shape kept too).  Their argument
+# marked LOST gives a result marked LOST.
+LABEL_KEEPING_OPS = frozenset(("flip", "fliplr", "flipud", "roll"))
+
+# the name of the array argument of each (np.flip(m=x), np.roll(a=x))
+LABEL_KEEPING_ARGUMENT = {"flip": "m", "fliplr": "m", "flipud": "m", "roll": "a"}
 
 
 def lost_message(fname: str) -> str:

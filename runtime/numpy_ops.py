@@ -103,7 +103,34 @@ def power(g, ans, a, b):
     # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
     # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact
     return (unbroadcast(g * np.conj(b * a ** (b - (b != 0))), a),
-            unbroadcast(g * np.conj(ans * np.log(np.where(a == 0, 1, a))), b))
+            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
+def integer_exponent(b) -> bool:
+    """Is the exponent ``b`` of ``a ** b`` an int or bool (a Python int, a numpy integer, an integer
+    or bool array)?  Such a value (``i`` from ``range``, ``len``, ``enumerate``) is not differentiated:
+    no log of the base is taken for its adjoint, which is 0."""
+    if isinstance(b, (bool, int, np.integer, np.bool_)):
+        return True
+    return isinstance(b, np.ndarray) and b.dtype.kind in "biu"
+
+
+def exponent_log(a, b):
+    """``log(a)`` (``log(1) = 0`` where ``a == 0``), the factor of ``a ** b``'s derivative in ``b``;
+    0 where ``b`` is an integer (``integer_exponent``): an int exponent is not differentiated, so
+    ``z ** i`` with ``z < 0`` takes no log of a negative number (NaN and a RuntimeWarning, or an
+    error under ``np.errstate(invalid="raise")``, for an adjoint that is discarded)."""
+    if integer_exponent(b):
+        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    return np.log(np.where(a == 0, 1, a))
+
+
+@defrule(exponent_log, wrt=("a",), nondiff=("b",), elementwise=True)
+def _exponent_log_rule(g, ans, a, b):
+    return g * np.conj(np.where(a == 0, 0, 1 / np.where(a == 0, 1, a)) * (1 - integer_exponent(b)))
+
+
+nondifferentiable(integer_exponent)
 
 
 @defrule(operator.matmul, np.matmul, wrt=("a", "b"), linear=("a", "b"))

@@ -2227,6 +2227,27 @@ def as_sequence(items):
     return list(items)
 
 
+def walks_by_position(items) -> None:
+    """Refuses an iterable a named generator expression walks (``g = (E for t in items)`` read by
+    ``next(g)``: sct/normalize_loops.lower_named_generators) whose iteration does not read it by position
+    as it is when each item is taken: a dict, a set, a dict's view, an iterator or generator (Python reads
+    them by their own iterators: a dict changed between two next() calls raises, a view sees new values);
+    a 0-d array cannot be iterated (Python's TypeError, raised where the generator is made)."""
+    if isinstance(items, (list, tuple, range, str)):
+        return
+    if _is_array(items):
+        if np.ndim(items) == 0:
+            raise TypeError("iteration over a 0-d array")
+        return
+    raise SctRuntimeError(
+        f"a generator expression over a {type(items).__name__}, read one item at a time by next(): sct walks "
+        f"its iterable by position, which is Python's order for a list, tuple, range or array only; iterate "
+        f"over list(...) of it, or write the loop out")
+
+
+nondifferentiable(walks_by_position)
+
+
 class _Walked(list):
     """The items of an object walked by its ``__iter__`` (``for p in params``), with where the object
     held each of them then (``places``: ``(field, index)``, None for an item ``__iter__`` computed,

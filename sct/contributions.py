@@ -297,12 +297,35 @@ class Contributions(EmitPass):
                             pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(tmp), const(i)])))
                 continue
             expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+            expr = self.constant_exponents(expr, bound)
             if rule.op in SCALAR_SAFE_OPS and all(
                     isinstance(bound.get(other), gast.Constant) and
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
                 expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
             pieces.append((arg.id, simplify(expr)))
         return self.share_common_calls(pieces, s)
+
+    def constant_exponents(self, expr, bound: Dict[str, Any]):
+        """``expr`` (a partial) with each exponent made of operands that are constants here (``k`` of
+        ``x ** k``: a literal's name, ``i`` of ``for i in range(n)``, ``len(ws)``; in the power rule
+        ``k * x ** (k - (k != 0))``) read through ``rt.stop_gradient``.  Their adjoints are never used (a
+        constant's adjoint is dropped at whatever order), but code that differentiates this code again
+        (sct.hvp, a nested dlgradient, a transposed jvp: the constant comes back as a residual, where it
+        looks differentiable) computed the exponent's adjoint, ``x ** e * log(x)``: NaN with a
+        RuntimeWarning at x < 0 (an EvaluationError under np.errstate(invalid="raise")), -inf at x = 0,
+        for a derivative that is finite."""
+        inactive = {v.id for v in bound.values() if isinstance(v, gast.Name) and v.id not in self.act.active}
+        if not inactive:
+            return expr
+        stop = self.rt("stop_gradient")
+
+        class Wrap(gast.NodeTransformer):
+            def visit_BinOp(self, node):
+                self.generic_visit(node)
+                if isinstance(node.op, gast.Pow) and _constant_of(node.right, inactive):
+                    node.right = call(copy.deepcopy(stop), [node.right])
+                return node
+        return Wrap().visit(expr)
 
     def share_common_calls(self, pieces, s):
         """A call that several of one op's contributions make (a custom layer's backward, say)
@@ -360,6 +383,20 @@ class Contributions(EmitPass):
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)
+
+
+def _constant_of(expr, inactive: Set[str]) -> bool:
+    """Is ``expr`` (an exponent) arithmetic of names in ``inactive`` and numbers, with a name?"""
+    names = 0
+    for n in walk_nodes(expr):
+        if isinstance(n, gast.Name):
+            if n.id not in inactive:
+                return False
+            names += 1
+        elif not isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.operator,
+                                gast.unaryop, gast.cmpop, gast.expr_context)):
+            return False
+    return names > 0
 
 
 _CHEAP_CALLS = tuple(gast.dump(gast.parse(f"np.{name}(x)").body[0].value).split(", args=")[0]

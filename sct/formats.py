@@ -18,7 +18,9 @@ argument's kind (``sct.kinds``) and this pass, run on the normalized function
 * as in MATLAB, ``np.concatenate`` of arrays of one format keeps it, so do
   casts and copies; a reduction keeps the labels of the dimensions it keeps
   (all of them with ``keepdims=True``) and indexing by slices and integers
-  those of the dimensions its slices keep (``x[:, :, t]`` of 'CBT': 'CB');
+  those of the dimensions its slices keep (``x[:, :, t]`` of 'CBT': 'CB'); ``np.flip``,
+  ``np.fliplr``, ``np.flipud`` and ``np.roll`` keep them (MATLAB's flip and circshift: the same
+  dimensions in the same order);
 * any other op gives an unformatted value (never a wrong label).
 
 The formats of the returned values are a tree that ``dlfeval`` puts on its
@@ -41,7 +43,8 @@ from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
 from .ir import assign, call, const, load, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
-from .runtime.dlarray import _LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS
+from .runtime.dlarray import (_LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS,
+                               _SAME_DIMS_FUNCTIONS as SAME_DIMS_FUNCTIONS)
 from .runtime import formats as rf
 from .runtime.labels import LABEL_LOSING_OPS
 
@@ -123,6 +126,8 @@ class FormatPass(LayoutCalls):
                      id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items}
         if id(target) in by_target:
             return by_target[id(target)]
+        if any(target is f for f in SAME_DIMS_FUNCTIONS):
+            return self.same_dims
         if any(target is f for f in (np.concatenate, np.hstack, np.vstack, np.copy) + KEEPDIMS_REDUCTIONS) or (
                 info.kind == CallKind.METHOD and info.method in LABEL_KEEPING_METHODS):
             return self.kept_labels
@@ -297,6 +302,14 @@ class FormatPass(LayoutCalls):
             return (first if isinstance(first, (str, _Unknown)) else None), None
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")
         return reduced(first, axis, len(node.args) > 2), None
+
+    def same_dims(self, stmt, node, info, args, kws, env, rewrite):
+        """``np.flip``, ``np.fliplr``, ``np.flipud``, ``np.roll`` (any axis, or none): the dimensions of the
+        array in the same order, so its labels (MATLAB's flip and circshift keep the format), LOST where it
+        was lost, as outside dlfeval (``runtime.dlarray._kept_format``)."""
+        from .runtime.labels import LABEL_KEEPING_ARGUMENT
+        x = args[0] if args else kws.get(LABEL_KEEPING_ARGUMENT[info.obj.__name__])
+        return (x if isinstance(x, (str, _Unknown, _Lost)) else None), None
 
     def of_items(self, stmt, node, info, args, kws, env, rewrite):
         """``sum(xs)`` (0 + xs[0] + ...: the items combined as by +) and ``max``/``min`` of a list or of several

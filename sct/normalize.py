@@ -36,7 +36,7 @@ from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
-    lower_next_of_generators
+    lower_named_generators, lower_next_of_generators
 from .normalize_match import lower_match
 from .normalize_stmts import Statements
 
@@ -150,6 +150,9 @@ class Normalizer(Statements, Loops, Expressions):
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
         body = lower_match(body, self.namer, self.fail, self.rt_name)
+        body = lower_named_generators(body, self.namer, self.rt_name,
+                                      {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs +
+                                       [self.fdef.args.vararg, self.fdef.args.kwarg] if isinstance(a, gast.Name)})
         body = lower_next_of_generators(body, self.namer, self.fail)
         check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs
                                                     if isinstance(a, gast.Name)])

@@ -630,6 +630,207 @@ def lower_next_of_generators(stmts: List, namer, fail, generators: Optional[set]
     return result
 
 
+def lower_named_generators(stmts: List, namer, rt_name: str, params=()) -> List:
+    """``g = (E for t in I if C)`` read only by ``v = next(g)`` / ``v = next(g, d)`` / ``next(g)`` statements
+    (``g`` bound once, not a parameter, not read by a nested function): the generator Python runs, by position.
+    Its iterable is evaluated where it is created (``g_seq = rt.as_sequence(I)``, as a for loop walks it:
+    a list, tuple or array itself, read at each step, so a change to it between the next() calls is seen as
+    Python's iterator sees it); each next() goes on from where the last stopped (``g_pos``), computing the
+    items it passes over no further than their conditions and only the one it returns (E and C read the
+    names they read when next() runs: Python evaluates them then), with the generator's own names for its
+    loop variables; ``StopIteration`` (or ``d``) once it is exhausted, for good (``g_live``), as Python's.
+    Any other use of such a name is left to ``lower_next_of_generators`` (refused there)."""
+    from .ir import walk_no_defs
+    bindings: Dict[str, List] = {}
+    for st in stmts:
+        if isinstance(st, _DEFS):
+            continue
+        for n in walk_no_defs(st):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                    isinstance(n.value, gast.GeneratorExp):
+                bindings.setdefault(n.targets[0].id, []).append(n)
+    if not bindings:
+        return stmts
+    plans: Dict[str, dict] = {}
+    for name, found in bindings.items():
+        if len(found) != 1 or name in params:
+            continue
+        gen = found[0].value
+        if len(gen.generators) != 1 or gen.generators[0].is_async or \
+                not _plain_target(gen.generators[0].target) or \
+                any(isinstance(n, (gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Await)) for n in gast.walk(gen)):
+            continue
+        if any(isinstance(n, gast.GeneratorExp) or isinstance(n, gast.Name) and n.id in bindings or
+               isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in _LAZY_CALLS
+               for n in gast.walk(gen.generators[0].iter)):
+            continue            # (an iterable Python computes item by item: sct would compute it whole)
+        if _reads_only_by_next(stmts, name, found[0]):
+            plans[name] = {"binding": found[0]}
+    if not plans:
+        return stmts
+    for name, plan in plans.items():
+        comp = plan["binding"].value.generators[0]
+        parts: List = []
+        _generator_parts(comp.iter, comp.target, parts)
+        plan["parts"] = [namer.fresh(name + ("_seq" if kind == "seq" else "_start")) for kind, _, _ in parts]
+        plan["pos"] = namer.fresh(name + "_pos")
+        plan["live"] = namer.fresh(name + "_live")
+    return _lower_generator_block(stmts, plans, namer, rt_name)
+
+
+_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)
+_LAZY_CALLS = frozenset({"map", "filter", "iter", "reversed"})
+
+
+def _generator_parts(it, target, parts: List) -> None:
+    """What the generator's ``for target in it`` walks by position, in the order Python evaluates it:
+    ``("seq", target, iterable)`` for a sequence, ``("index", target, start)`` for enumerate's count;
+    enumerate and zip (nested in each other too) are taken apart, as a for loop's (``Loops.walked``)."""
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "enumerate" and \
+            isinstance(target, gast.Tuple) and len(target.elts) == 2 and 1 <= len(it.args) <= 2 and \
+            not it.keywords and not any(isinstance(a, gast.Starred) for a in it.args):
+        _generator_parts(it.args[0], target.elts[1], parts)      # (evaluated before start)
+        parts.append(("index", target.elts[0], it.args[1] if len(it.args) == 2 else const(0)))
+    elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" and \
+            not it.keywords and it.args and isinstance(target, gast.Tuple) and len(target.elts) == len(it.args) \
+            and not any(isinstance(a, gast.Starred) for a in it.args):
+        for a, t in zip(it.args, target.elts):
+            _generator_parts(a, t, parts)
+    else:
+        parts.append(("seq", target, it))
+
+
+def _plain_target(target) -> bool:
+    if isinstance(target, gast.Name):
+        return True
+    return isinstance(target, (gast.Tuple, gast.List)) and all(_plain_target(e) for e in target.elts)
+
+
+def _next_of(node, name: str) -> bool:
+    """Is ``node`` ``next(name)`` or ``next(name, d)``?"""
+    return _is_next_call(node) and not node.keywords and 1 <= len(node.args) <= 2 and \
+        isinstance(node.args[0], gast.Name) and node.args[0].id == name and \
+        not any(isinstance(a, gast.Starred) for a in node.args)
+
+
+def _next_statement(st, name: str) -> bool:
+    """``v = next(name[, d])`` (v a name other than ``name``) or ``next(name[, d])`` as a statement."""
+    if isinstance(st, gast.Expr):
+        return _next_of(st.value, name)
+    return isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+        st.targets[0].id != name and _next_of(st.value, name)
+
+
+def _reads_only_by_next(stmts: List, name: str, binding) -> bool:
+    """Is every occurrence of ``name`` in the function (nested functions and lambdas included) its one
+    binding or the generator read by a whole next() statement of the function's own code (whose default
+    does not read it), with one such statement at least?"""
+    from .ir import walk_no_defs
+    allowed = {id(binding.targets[0])}
+    for st in stmts:
+        if isinstance(st, _DEFS):
+            continue
+        for n in walk_no_defs(st):
+            if isinstance(n, gast.stmt) and _next_statement(n, name):
+                allowed.add(id(n.value.args[0]))
+    if len(allowed) == 1:
+        return False            # (no next(): left as it was)
+    for st in stmts:
+        for n in gast.walk(st):
+            if isinstance(n, gast.Name) and n.id == name and id(n) not in allowed:
+                return False
+            if isinstance(n, (gast.Global, gast.Nonlocal)) and name in n.names:
+                return False
+    return True
+
+
+def _lower_generator_block(stmts: List, plans: Dict[str, dict], namer, rt_name: str) -> List:
+    out: List = []
+    for st in stmts:
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            out.append(st)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(st, field, None), list):
+                setattr(st, field, _lower_generator_block(getattr(st, field), plans, namer, rt_name))
+        for field in ("handlers", "cases"):
+            for h in getattr(st, field, None) or ():
+                h.body = _lower_generator_block(h.body, plans, namer, rt_name)
+        made = None
+        for name, plan in plans.items():
+            if st is plan["binding"]:
+                comp = st.value.generators[0]
+                parts: List = []
+                _generator_parts(comp.iter, comp.target, parts)
+                made = []
+                for held, (kind, _, value) in zip(plan["parts"], parts):
+                    made.append(assign(held, value))
+                    if kind == "seq":   # (walked by position, as a list, tuple or array is: else refused)
+                        made.append(gast.Expr(value=call(f"{rt_name}.walks_by_position", [load(held)])))
+                        made.append(assign(held, call(f"{rt_name}.as_sequence", [load(held)])))
+                made += [assign(plan["pos"], const(0)), assign(plan["live"], const(True))]
+            elif _next_statement(st, name):
+                made = _next_steps(st, plan, namer)
+            if made is not None:
+                break
+        if made is None:
+            out.append(st)
+            continue
+        for node in made:
+            for n in gast.walk(node):
+                if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
+                    gast.copy_location(n, st)
+            gast.copy_location(node, st)
+        out.extend(made)
+    return out
+
+
+def _next_steps(st, plan: dict, namer) -> List:
+    """The statements of one ``v = next(g[, d])`` (see ``lower_named_generators``)."""
+    gen = copy.deepcopy(plan["binding"].value)
+    comp = gen.generators[0]
+    mapping: Dict[str, str] = {}
+    for n in gast.walk(comp.target):
+        if isinstance(n, gast.Name):
+            mapping.setdefault(n.id, namer.fresh(n.id))
+    parts: List = []
+    _generator_parts(comp.iter, _rename_stores(comp.target, mapping), parts)
+    conditions = [_rename_loads(c, mapping) for c in comp.ifs]
+    element = _rename_loads(gen.elt, mapping)
+    call_node = st.value
+    default = call_node.args[1] if len(call_node.args) == 2 else None
+    before: List = []
+    if default is not None and not isinstance(default, gast.Constant):
+        held = namer.fresh("next_default")      # next's arguments are evaluated before it runs
+        before.append(assign(held, default))
+        default = load(held)
+    found = namer.fresh("next_found")
+    value = st.targets[0].id if isinstance(st, gast.Assign) else namer.fresh("next_item")
+    pos, live = plan["pos"], plan["live"]
+    take = [assign(value, element), assign(found, const(True)), gast.Break()]
+    if conditions:
+        test = conditions[0] if len(conditions) == 1 else gast.BoolOp(op=gast.And(), values=conditions)
+        take = [gast.If(test=test, body=take, orelse=[])]
+    body: List = []
+    more: List = [load(live)]
+    for held, (kind, target, _) in zip(plan["parts"], parts):
+        if kind == "seq":
+            item = gast.Subscript(value=load(held), slice=load(pos), ctx=gast.Load())
+            more.append(gast.Compare(left=load(pos), ops=[gast.Lt()], comparators=[call("len", [load(held)])]))
+        else:
+            item = gast.BinOp(left=load(held), op=gast.Add(), right=load(pos))
+        body.append(gast.Assign(targets=[target], value=item, type_comment=None))
+    body += [assign(pos, gast.BinOp(left=load(pos), op=gast.Add(), right=const(1)))] + take
+    more = gast.BoolOp(op=gast.And(), values=more)
+    loop = gast.While(test=more, body=body, orelse=[])
+    stop = gast.Raise(exc=gast.Name(id="StopIteration", ctx=gast.Load(), annotation=None, type_comment=None),
+                      cause=None)
+    missing = [assign(live, const(False))] + ([stop] if default is None else
+                                              [assign(value, default)] if isinstance(st, gast.Assign) else [])
+    after = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(found)), body=missing, orelse=[])
+    return before + [assign(found, const(False)), loop, after]
+
+
 def _hoist_next(st, namer) -> Optional[List]:
     """``y = next(G, d) ** 2`` -> ``v = next(G, d); y = v ** 2`` where the rest of the statement
     calls nothing (so evaluating next first changes nothing) and the call is reached through

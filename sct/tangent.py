@@ -33,6 +33,18 @@ from .plans import CallKind
 from .reverse import _function, _reach, instantiate_template, simplify
 from .contributions import cast_dtype
 
+# the functions whose value is NaN where a partial is taken at a point outside their domain (log of
+# x < 0): a term with one is zero where its tangent is the zero marker (TangentTransformer.elementwise)
+_LOG_NAMES = frozenset({"log", "exponent_log"})
+
+
+def _log_name(node) -> str:
+    """The name ``node`` reads (``np.log``'s attribute, a rule's own helper ``exponent_log``)."""
+    if isinstance(node, gast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, gast.Name) else ""
+
+
 class TangentTransformer:
     def __init__(self, fdef: gast.FunctionDef, filename: str, activity: Activity, namer: Namer,
                  numpy_name: str, rt_names: Dict[int, str], rt_name: str):
@@ -320,10 +332,10 @@ class TangentTransformer:
             op = gast.Mult()
         term = gast.BinOp(left=d, op=op, right=instantiate_template(
             partial, mapping, rule.fn.__globals__, self.np, self.rt_names, self.rt_name))
-        if isinstance(d, gast.Name) and any(isinstance(n, gast.Attribute) and n.attr == "log"
-                                            for n in walk_nodes(partial)):
-            # a partial with a log (x ** k in k: NaN where x < 0) times a tangent that is the zero
-            # marker at run time (a constant's, e.g. a residual): zero, not 0 * NaN
+        if isinstance(d, gast.Name) and any(_log_name(n) in _LOG_NAMES for n in walk_nodes(partial)):
+            # a partial with a log (x ** k in k: NaN where x < 0, rt.exponent_log's for a float k)
+            # times a tangent that is the zero marker at run time (a constant's, e.g. a residual):
+            # zero, not 0 * NaN
             term = gast.IfExp(test=call(self.rt("is_zero_tangent"), [load(d.id)]), body=load(d.id),
                               orelse=term)
         return gast.UnaryOp(op=gast.USub(), operand=term) if sign < 0 else term
