@@ -402,6 +402,16 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
                          f"{name} draws as the loop asks for its items, and the loop may stop before the last "
                          f"one ({'zip stops at its shortest argument' if zipped else 'a break'}); sct would draw "
                          f"them all first, so later draws would differ. Draw in the loop's body instead")
+        if isinstance(st, gast.For) and lowered is None:
+            written = _written_into(st.body, _live_views(st.iter, st.target))
+            if written:
+                name = sorted(written)[0]
+                fail(st, "a for loop over a live view whose body writes into what the view reads",
+                     f"the loop reads the items of {name} as it goes ({name}.items(), {name}.values() and "
+                     f"reversed({name}) are views, not copies), and the body writes into {name}, so Python's "
+                     f"later items are the new values; sct would take them all first. Walk a copy "
+                     f"(list({name}.items()), {name}.copy()) where the old values are meant, or index {name} "
+                     f"in the body where the new ones are")
         if not isinstance(st, gast.For) or lowered is None:
             _check_partial_consumers(st, lazy, fail, modules)
         if lowered is not None:
@@ -538,6 +548,60 @@ def _changed_names(stmts: List, modules=frozenset()) -> set:
                         isinstance(n, gast.Call) and base.id in modules and "random" not in chain + [base.id]):
                     changed.add(base.id)
     return changed
+
+
+def _live_views(it, target) -> Dict[str, set]:
+    """The names a for loop over ``it`` reads as it goes where sct takes the items first, each with
+    the loop's names for the current key: ``d`` of ``d.items()`` (with ``k`` of ``for k, v in``) and
+    ``d.values()`` (a dict's views read its values as they are walked), ``xs`` of ``reversed(xs)`` (a
+    reverse iterator reads ``xs[i]`` as it goes); inside enumerate() and zip() too."""
+    pairs = isinstance(target, (gast.Tuple, gast.List))
+    if _call_of(it, "enumerate") and it.args:
+        return _live_views(it.args[0], target.elts[1] if pairs and len(target.elts) == 2 else None)
+    if _call_of(it, "zip"):
+        views: Dict[str, set] = {}
+        for j, a in enumerate(it.args):
+            part = target.elts[j] if pairs and len(target.elts) == len(it.args) else None
+            for name, keys in _live_views(a, part).items():
+                views.setdefault(name, set()).update(keys)
+        return views
+    if _call_of(it, "reversed") and len(it.args) == 1:
+        a = it.args[0]
+        return {a.id: set()} if isinstance(a, gast.Name) else _live_views(a, None)
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and \
+            it.func.attr in ("items", "values") and not it.args and isinstance(it.func.value, gast.Name):
+        key = target.elts[0] if it.func.attr == "items" and pairs and len(target.elts) == 2 else None
+        return {it.func.value.id: {key.id} if isinstance(key, gast.Name) else set()}
+    return {}
+
+
+#: methods that read a list or dict without changing it
+_READING_METHODS = frozenset({"get", "copy", "keys", "values", "items", "count", "index"})
+
+
+def _written_into(stmts: List, views: Dict[str, set]) -> set:
+    """The names of ``views`` the statements write into (``d[k] = v``, ``d[k] += v``, ``del d[k]``,
+    ``xs[i].a = v``) or call a method of that may change them (``d.update(...)``, ``xs.sort()``; not
+    ``d.get(k)``).  A write of the current key's value (``d[k] = ...`` in ``for k, v in d.items()``,
+    ``k`` not rebound) changes no item the loop has still to read."""
+    rebound = {n.id for st in stmts for n in walk_nodes(st)
+               if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    written = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) \
+                    or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                    n.func.attr not in _READING_METHODS:
+                base = n.func.value if isinstance(n, gast.Call) else n.value
+                if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and \
+                        isinstance(base, gast.Name) and isinstance(n.slice, gast.Name) and \
+                        n.slice.id in views.get(base.id, ()) and n.slice.id not in rebound:
+                    continue            # d[k] = ... of the current key
+                while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    base = base.value
+                if isinstance(base, gast.Name) and base.id in views:
+                    written.add(base.id)
+    return written
 
 
 def _receivers(node) -> set:
