@@ -367,13 +367,15 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # other generators whole (a list), so a loop over one is written out here as the loop Python
 # runs: the generator's own loops, its conditions, the item, then the body.
 
-def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
+def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
     them (not nested defs).  A loop over a name bound to such a generator in the same block
     whose body rebinds or changes a name the generator reads is refused (built whole, its
     items would be those before the change)."""
+    if aliases is None:
+        aliases = _name_aliases(stmts)
     result: List = []
     lazy: Dict[str, tuple] = {}        # name -> (what the generator bound to it reads, the objects
     # whose methods it calls: rng of rng.normal(), changed by the generator as it runs)
@@ -383,10 +385,10 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail, modules)
+                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases)
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if isinstance(st, gast.For) and lowered is None:
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
@@ -403,7 +405,11 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
                          f"one ({'zip stops at its shortest argument' if zipped else 'a break'}); sct would draw "
                          f"them all first, so later draws would differ. Draw in the loop's body instead")
         if isinstance(st, gast.For) and lowered is None:
-            written = _written_into(st.body, _live_views(st.iter, st.target))
+            views = _live_views(st.iter, st.target)
+            for name in list(views):                   # e = d anywhere in the function: e[k] = v too
+                for other in aliases.get(name, ()):
+                    views.setdefault(other, set())
+            written = _written_into(st.body, views)
             if written:
                 name = sorted(written)[0]
                 fail(st, "a for loop over a live view whose body writes into what the view reads",
@@ -415,7 +421,7 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
         if not isinstance(st, gast.For) or lowered is None:
             _check_partial_consumers(st, lazy, fail, modules)
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail, modules))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases))
             continue
         for name in _stored_names(st):
             lazy.pop(name, None)
@@ -573,6 +579,22 @@ def _live_views(it, target) -> Dict[str, set]:
         key = target.elts[0] if it.func.attr == "items" and pairs and len(target.elts) == 2 else None
         return {it.func.value.id: {key.id} if isinstance(key, gast.Name) else set()}
     return {}
+
+
+def _name_aliases(stmts: List) -> Dict[str, set]:
+    """For each name, the names the function binds to it or it to them (``e = d``, ``a = b = c``),
+    transitively, wherever they are (flow-insensitive: a write through any of them may change it)."""
+    groups: Dict[str, set] = {}
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name):
+                names = {n.value.id} | {t.id for t in n.targets if isinstance(t, gast.Name)}
+                merged = set(names)
+                for name in names:
+                    merged |= groups.get(name, set())
+                for name in merged:
+                    groups[name] = merged
+    return {k: v - {k} for k, v in groups.items()}
 
 
 #: methods that read a list or dict without changing it
