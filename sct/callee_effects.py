@@ -485,12 +485,33 @@ def _call_changes(fn, n: gast.Call, flow: _ArgumentFlow) -> bool:
     if isinstance(func, gast.Name):
         return _function_call_changes(fn, func)
     if isinstance(func, gast.Attribute) and not flow.derived_node(func.value):
-        base = fn.__globals__.get(_root(func.value)) if _root(func.value) else None
+        base = _global_or_free(fn, _root(func.value)) if _root(func.value) else None
         if isinstance(base, types.ModuleType) and \
                 (base.__name__.split(".")[0] in ("numpy", "math", "cmath", "sct")):
             return False
+        if isinstance(func.value, gast.Name) and isinstance(base, _RANDOM_GENERATORS):
+            # rng.normal(size=n) of a generator the function reads from its module or a closure: a
+            # draw, which changes the generator (an effect: the caller replays the call), not n (was:
+            # 'may change n', so the call ran again where code is recomputed, drawing twice).
+            # shuffle and out= are taken above.
+            return False
         return True
     return False
+
+
+_RANDOM_GENERATORS = (__import__("numpy").random.Generator, __import__("numpy").random.RandomState,
+                      __import__("random").Random)
+
+
+def _global_or_free(fn, name: str):
+    """The value ``name`` has in ``fn``: a closure's cell or the module's global (None: neither)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and name in code.co_freevars and fn.__closure__:
+        try:
+            return fn.__closure__[code.co_freevars.index(name)].cell_contents
+        except ValueError:
+            return None
+    return fn.__globals__.get(name)
 
 
 def _method_call_changes(func: gast.Attribute, flow: _ArgumentFlow, touches: bool):
