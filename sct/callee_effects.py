@@ -526,6 +526,9 @@ def _method_call_changes(func: gast.Attribute, flow: _ArgumentFlow, touches: boo
     return None
 
 
+_FOLLOWING: Set[int] = set()       # the callees ``_function_call_changes`` is reading now
+
+
 def _function_call_changes(fn, func: gast.Name) -> bool:
     """``f(...)`` given (a part of) an argument: may ``f`` change it?"""
     if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
@@ -533,13 +536,18 @@ def _function_call_changes(fn, func: gast.Name) -> bool:
     callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
     if isinstance(callee, (types.FunctionType, type)) and \
             not (getattr(callee, "__module__", "") or "").startswith(("numpy", "sct")):
-        # A user's function (or a method, in _method_call_changes) given (a part of) an argument: unsure.
-        # Before this module was split out of sct/aliasing.py, a recursive
-        # ``changes_arguments(callee, depth + 1)`` (and for ``self.method(...)`` a look at the
-        # class's method) stood here, but a local helper named ``depth`` shadowed the parameter,
-        # so it always raised and the answer was always True.  Kept True (no behaviour change);
-        # following the callee is a change of its own.
-        return True
+        # A user's function given (a part of) an argument: it changes it where it changes its own
+        # arguments, read from its source in turn (a few levels; a function met again while it is
+        # read, or a class, is unsure: True).  Was always True, so a helper calling a helper with
+        # its argument (def noise(n): return _draw(n) * 0.5) was run again where second-order code
+        # recomputes, not replayed: its random draws happened twice.
+        if not isinstance(callee, types.FunctionType) or id(callee) in _FOLLOWING or len(_FOLLOWING) >= 4:
+            return True
+        _FOLLOWING.add(id(callee))
+        try:
+            return changes_arguments(callee)
+        finally:
+            _FOLLOWING.discard(id(callee))
     if getattr(callee, "__module__", "") and str(getattr(callee, "__module__", "")).startswith(
             ("numpy", "sct", "math")):
         return False
