@@ -139,6 +139,13 @@ def _replayable(fn, args, kwargs) -> bool:
     if any(isinstance(a, _RANDOM_OWNERS) for a in args) or \
             any(isinstance(a, _RANDOM_OWNERS) for a in kwargs.values()):
         return True
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type) and \
+            any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values()):
+        # a method of an object holding a random generator (self.rng.normal(...): a dropout layer's
+        # mask) draws from it: replayed, as a generator given as an argument (was: run again where
+        # second-order code recomputes, for 'it changes self', drawing twice)
+        return True
     from .support import HOOKS
     return not HOOKS.changes_arguments(fn)
 
