@@ -588,3 +588,68 @@ def test_a_method_drawing_from_its_objects_generator_runs_once_in_second_order()
     assert layer.calls == 1 and layer.rng.normal() == ref.normal()
     assert abs(float(extractdata(z)) - np.sum((np.cos(X) * a) ** 2)) < 1e-12
     np.testing.assert_allclose(extractdata(gx), -2 * np.cos(X) * np.sin(X) * a ** 2, rtol=1e-12)
+
+
+# --- 5. a helper that changes an outside object, run again where second-order code recomputes ------
+# Found (sct/recompute_writes.py now refuses it, an EvaluationError at the user's line raised in the
+# recomputation only): a method of a global object that steps its state (an annealing schedule,
+# ``beta = sched.step()`` doing ``self.t += 1``) or a helper appending to a global list it is given
+# (``n = record(HIST, 1.0)``) is not replayed where second-order code recomputes the function (it
+# changes its arguments) but run again: the schedule stepped twice and the loss was 0.0799 for
+# Python's 0.0200 (t = 2 for 1); HIST got two entries and the loss 7.992 for 1.998.
+
+class Anneal:
+    def __init__(self):
+        self.t = 0
+
+    def step(self):
+        self.t += 1
+        return min(1.0, self.t / 10)
+
+
+SCHEDULE = Anneal()
+HIST = []
+
+
+def record(hist, v):
+    hist.append(v)
+    return len(hist)
+
+
+def annealed_penalty(x):
+    beta = SCHEDULE.step()
+    y = np.sum(np.sin(x) ** 2) * beta
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def logged_penalty(x):
+    n = record(HIST, 1.0)
+    y = np.sum(np.sin(x) ** 2) * n
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def annealed_first_order(x):
+    beta = SCHEDULE.step()
+    y = np.sum(np.sin(x) ** 2) * beta
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("case, line", [(annealed_penalty, "beta = SCHEDULE.step()"),
+                                        (logged_penalty, "n = record(HIST, 1.0)")], ids=["method", "helper"])
+def test_a_helper_changing_an_outside_object_in_recomputed_code_is_refused(case, line):
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(case, dlarray(X.copy()))
+    assert linecache.getline(__file__, info.value.lineno).strip() == line
+    assert "an object from outside it" in str(info.value)
+
+
+def test_a_helper_changing_an_outside_object_in_first_order_code_runs_once():
+    SCHEDULE.t = 0
+    y, g = dlfeval(annealed_first_order, dlarray(X.copy()))
+    assert SCHEDULE.t == 1
+    assert abs(float(extractdata(y)) - 0.1 * np.sum(np.sin(X) ** 2)) < 1e-12
+    np.testing.assert_allclose(extractdata(g), 0.1 * np.sin(2 * X), rtol=1e-12)
