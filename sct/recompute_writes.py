@@ -234,15 +234,15 @@ class RecomputeWrites:
                     if key is not None:
                         out.append((key, kind))
             if isinstance(n, gast.Call):
-                out += [(key, True) for key in self.changed_by_user_call(n)]
+                out += [(key, False) for key in self.changed_by_user_call(n)]
         return out
 
     def changed_by_user_call(self, n: gast.Call) -> List[Tuple[str, str]]:
         """The outside objects a call of the user's own function or method that is not
         differentiated (its receiver and arguments constants or outside objects: run as plain Python)
-        may change in place (``an.step()`` doing ``self.t += 1``; ``record(HIST, v)`` appending): a
-        function that changes its arguments is not replayed where code is recomputed but run again,
-        on the objects as the first run left them (``an.t`` stepped twice, its result another)."""
+        may change in place (``an.step()`` doing ``self.t += 1``; ``record(HIST, v)`` appending).  A
+        recomputation replays it (runtime/effects.py: the same objects as the first run's), so these
+        objects are as the first run left them there: wrong where the function reads them."""
         from .callee_effects import changes_arguments
         from .global_writes import _library
         f = n.func

@@ -590,13 +590,16 @@ def test_a_method_drawing_from_its_objects_generator_runs_once_in_second_order()
     np.testing.assert_allclose(extractdata(gx), -2 * np.cos(X) * np.sin(X) * a ** 2, rtol=1e-12)
 
 
-# --- 5. a helper that changes an outside object, run again where second-order code recomputes ------
-# Found (sct/recompute_writes.py now refuses it, an EvaluationError at the user's line raised in the
-# recomputation only): a method of a global object that steps its state (an annealing schedule,
-# ``beta = sched.step()`` doing ``self.t += 1``) or a helper appending to a global list it is given
-# (``n = record(HIST, 1.0)``) is not replayed where second-order code recomputes the function (it
-# changes its arguments) but run again: the schedule stepped twice and the loss was 0.0799 for
-# Python's 0.0200 (t = 2 for 1); HIST got two entries and the loss 7.992 for 1.998.
+# --- 5. a helper that changes an object it is given, run again where second-order code recomputes -----
+# Found and fixed (runtime/effects.py): a method that steps its object's state (an annealing schedule,
+# ``beta = sched.step()`` doing ``self.t += 1``) or a helper appending to a list it is given
+# (``n = record(HIST, 1.0)``) changes its arguments, so it was not replayed where second-order code
+# recomputes the function but run again, on the objects as the first run left them: the schedule
+# stepped twice and the loss was 0.0799 for Python's 0.0200 (t = 2 for 1); HIST got two entries and the
+# loss 7.992 for 1.998.  Such a call is now logged with the objects it was given, and replayed where the
+# recomputation gives it the very same objects (new ones, recomputed, still run it again).  Where the
+# function reads the object itself too, the recomputation would read it as the first run left it:
+# refused (sct/recompute_writes.py, an EvaluationError at the user's line in the recomputation only).
 
 class Anneal:
     def __init__(self):
@@ -624,6 +627,14 @@ def annealed_penalty(x):
     return z, dlgradient(z, x)
 
 
+def annealed_penalty_given(x, sched):
+    beta = sched.step()
+    y = np.sum(np.sin(x) ** 2) * beta
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
 def logged_penalty(x):
     n = record(HIST, 1.0)
     y = np.sum(np.sin(x) ** 2) * n
@@ -632,24 +643,50 @@ def logged_penalty(x):
     return z, dlgradient(z, x)
 
 
-def annealed_first_order(x):
+def annealed_penalty_reading(x):
     beta = SCHEDULE.step()
-    y = np.sum(np.sin(x) ** 2) * beta
-    return y, dlgradient(y, x)
+    y = np.sum(np.sin(x) ** 2) * beta * SCHEDULE.t
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
 
 
-@pytest.mark.parametrize("case, line", [(annealed_penalty, "beta = SCHEDULE.step()"),
-                                        (logged_penalty, "n = record(HIST, 1.0)")], ids=["method", "helper"])
-def test_a_helper_changing_an_outside_object_in_recomputed_code_is_refused(case, line):
+def test_a_method_stepping_a_schedule_runs_once_in_second_order():
+    SCHEDULE.t = 0
+    z, g = dlfeval(annealed_penalty, dlarray(X.copy()))
+    assert SCHEDULE.t == 1
+    s2 = np.sin(2 * X)                      # the gradient of sum(sin(x) ** 2)
+    assert abs(float(extractdata(z)) - np.sum((0.1 * s2) ** 2)) < 1e-12
+    np.testing.assert_allclose(extractdata(g), 0.01 * 4 * s2 * np.cos(2 * X), rtol=1e-12)
+    given = Anneal()
+    z, g = dlfeval(annealed_penalty_given, dlarray(X.copy()), given)
+    assert given.t == 1 and abs(float(extractdata(z)) - np.sum((0.1 * s2) ** 2)) < 1e-12
+
+
+def test_a_helper_appending_to_a_global_list_runs_once_in_second_order():
+    HIST.clear()
+    z, g = dlfeval(logged_penalty, dlarray(X.copy()))
+    assert HIST == [1.0]
+    assert abs(float(extractdata(z)) - np.sum(np.sin(2 * X) ** 2)) < 1e-12
+    np.testing.assert_allclose(extractdata(g), 2 * np.sin(4 * X), rtol=1e-12)
+
+
+def test_a_schedule_stepped_and_read_in_recomputed_code_is_refused():
+    SCHEDULE.t = 0
     with pytest.raises(sct.EvaluationError) as info:
-        dlfeval(case, dlarray(X.copy()))
-    assert linecache.getline(__file__, info.value.lineno).strip() == line
+        dlfeval(annealed_penalty_reading, dlarray(X.copy()))
+    assert linecache.getline(__file__, info.value.lineno).strip() == "beta = SCHEDULE.step()"
     assert "an object from outside it" in str(info.value)
 
 
-def test_a_helper_changing_an_outside_object_in_first_order_code_runs_once():
-    SCHEDULE.t = 0
-    y, g = dlfeval(annealed_first_order, dlarray(X.copy()))
-    assert SCHEDULE.t == 1
-    assert abs(float(extractdata(y)) - 0.1 * np.sum(np.sin(X) ** 2)) < 1e-12
-    np.testing.assert_allclose(extractdata(g), 0.1 * np.sin(2 * X), rtol=1e-12)
+def test_a_method_stepping_a_schedule_runs_once_under_hvp_and_jvp():
+    sched = Anneal()
+
+    def loss(x):
+        return np.sum(np.sin(x) ** 2) * sched.step()
+    hv = sct.hvp(loss, X.copy(), np.ones(4))
+    assert sched.t == 1
+    np.testing.assert_allclose(extractdata(hv), 0.2 * np.cos(2 * X), rtol=1e-12)
+    y, jv = sct.jvp(loss, (X.copy(),), (np.ones(4),))
+    assert sched.t == 2
+    assert abs(float(extractdata(jv)) - 0.2 * np.sum(np.sin(2 * X))) < 1e-12
