@@ -690,3 +690,35 @@ def test_a_method_stepping_a_schedule_runs_once_under_hvp_and_jvp():
     y, jv = sct.jvp(loss, (X.copy(),), (np.ones(4),))
     assert sched.t == 2
     assert abs(float(extractdata(jv)) - 0.2 * np.sum(np.sin(2 * X))) < 1e-12
+
+
+class Sampler:
+    def __init__(self, n):
+        self.n = n
+
+    def sample(self):
+        return RNG.standard_normal(self.n)
+
+
+def noise_through_a_class(n):
+    return Sampler(n).sample()
+
+
+def class_draws_second_order(x):
+    y = np.sum(np.sin(x) * noise_through_a_class(4))
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def test_a_helper_drawing_through_a_class_runs_once_in_second_order():
+    # was: 'may change its argument' (a class given n: unsure), and given numbers only it ran again
+    # where second-order code recomputes: drawn twice (0.3075 for 0.2678 at a 3-vector in the hunt)
+    global RNG
+    RNG = np.random.default_rng(0)
+    z, gx = dlfeval(class_draws_second_order, dlarray(X.copy()))
+    after = RNG.normal()
+    RNG = np.random.default_rng(0)
+    a = RNG.standard_normal(4)
+    assert after == RNG.normal()
+    assert abs(float(extractdata(z)) - np.sum((np.cos(X) * a) ** 2)) < 1e-12
