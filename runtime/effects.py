@@ -82,7 +82,8 @@ def effect(fn, *args, **kwargs):
         i = s.cursors[-1]
         if i < len(s.log):
             s.cursors[-1] = i + 1
-            return _snapshot(s.log[i])
+            entry = s.log[i]
+            return _snapshot(entry.value if type(entry) is _Ran else entry)
     value = fn(*args, **kwargs)
     s.log.append(_snapshot(value))
     if s.cursors:
@@ -110,13 +111,14 @@ def user_call(fn, *args, **kwargs):
     if effectful(fn):
         return effect(fn, *args, **kwargs)
     if not _replayable(fn, args, kwargs):
-        return fn(*args, **kwargs)
+        return _changing_call(fn, args, kwargs)
     s = state()
     if s.cursors:
         i = s.cursors[-1]
         if i < len(s.log):
             s.cursors[-1] = i + 1
-            return _snapshot(s.log[i])
+            entry = s.log[i]
+            return _snapshot(entry.value if type(entry) is _Ran else entry)
     value = fn(*args, **kwargs)
     s.log.append(_snapshot(value))
     if s.cursors:
@@ -135,9 +137,65 @@ def _user_code(fn) -> bool:
         hasattr(fn, "__dict__") and not type(fn).__module__.split(".")[0] in ("numpy", "sct")
 
 
+class _Ran:
+    """The log's entry for a call of the user's code that may change its arguments: its result and
+    the objects it was given (held for their identity)."""
+    __slots__ = ("value", "objects")
+
+    def __init__(self, value, objects):
+        self.value = value
+        self.objects = objects
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, types.FunctionType,
+              types.BuiltinFunctionType, types.ModuleType, type)
+
+
+def _changeable(fn, args, kwargs) -> list:
+    """The objects a call could change: its receiver and arguments that are not immutable values."""
+    owner = getattr(fn, "__self__", None)
+    parts = ([owner] if owner is not None and not isinstance(owner, types.ModuleType) else []) + \
+        list(args) + list(kwargs.values())
+    return [p for p in parts if not isinstance(p, _IMMUTABLE) and
+            not (type(p) is tuple and all(isinstance(e, _IMMUTABLE) for e in p))]
+
+
+def _changing_call(fn, args, kwargs):
+    """A call of the user's code that may change its arguments in place.  Where generated code
+    recomputes, it runs again on the objects it is given then (new ones, recomputed, which Python's
+    run changed too) -- but where they are the very objects the first run gave it (a global list, a
+    schedule object given to dlfeval: ``sched.step()``), Python changed them once, and the first
+    run did: its result is replayed (was: run again, the object stepped twice)."""
+    s = state()
+    objects = _changeable(fn, args, kwargs)
+    if s.cursors:
+        i = s.cursors[-1]
+        if i < len(s.log) and type(s.log[i]) is _Ran:
+            entry = s.log[i]
+            s.cursors[-1] = i + 1
+            if len(entry.objects) == len(objects) and all(a is b for a, b in zip(entry.objects, objects)):
+                # (none at all: numbers only, nothing of the caller's to change: replayed too)
+                return _snapshot(entry.value)
+            return fn(*args, **kwargs)
+        if i < len(s.log):
+            return fn(*args, **kwargs)           # (not this call's entry: as before, run again)
+    value = fn(*args, **kwargs)
+    s.log.append(_Ran(_snapshot(value), objects))
+    if s.cursors:
+        s.cursors[-1] = len(s.log)
+    return value
+
+
 def _replayable(fn, args, kwargs) -> bool:
     if any(isinstance(a, _RANDOM_OWNERS) for a in args) or \
             any(isinstance(a, _RANDOM_OWNERS) for a in kwargs.values()):
+        return True
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type) and \
+            any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values()):
+        # a method of an object holding a random generator (self.rng.normal(...): a dropout layer's
+        # mask) draws from it: replayed, as a generator given as an argument (was: run again where
+        # second-order code recomputes, for 'it changes self', drawing twice)
         return True
     from .support import HOOKS
     return not HOOKS.changes_arguments(fn)

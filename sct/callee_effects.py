@@ -485,12 +485,33 @@ def _call_changes(fn, n: gast.Call, flow: _ArgumentFlow) -> bool:
     if isinstance(func, gast.Name):
         return _function_call_changes(fn, func)
     if isinstance(func, gast.Attribute) and not flow.derived_node(func.value):
-        base = fn.__globals__.get(_root(func.value)) if _root(func.value) else None
+        base = _global_or_free(fn, _root(func.value)) if _root(func.value) else None
         if isinstance(base, types.ModuleType) and \
                 (base.__name__.split(".")[0] in ("numpy", "math", "cmath", "sct")):
             return False
+        if isinstance(func.value, gast.Name) and isinstance(base, _RANDOM_GENERATORS):
+            # rng.normal(size=n) of a generator the function reads from its module or a closure: a
+            # draw, which changes the generator (an effect: the caller replays the call), not n (was:
+            # 'may change n', so the call ran again where code is recomputed, drawing twice).
+            # shuffle and out= are taken above.
+            return False
         return True
     return False
+
+
+_RANDOM_GENERATORS = (__import__("numpy").random.Generator, __import__("numpy").random.RandomState,
+                      __import__("random").Random)
+
+
+def _global_or_free(fn, name: str):
+    """The value ``name`` has in ``fn``: a closure's cell or the module's global (None: neither)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and name in code.co_freevars and fn.__closure__:
+        try:
+            return fn.__closure__[code.co_freevars.index(name)].cell_contents
+        except ValueError:
+            return None
+    return fn.__globals__.get(name)
 
 
 def _method_call_changes(func: gast.Attribute, flow: _ArgumentFlow, touches: bool):
@@ -505,6 +526,9 @@ def _method_call_changes(func: gast.Attribute, flow: _ArgumentFlow, touches: boo
     return None
 
 
+_FOLLOWING: Set[int] = set()       # the callees ``_function_call_changes`` is reading now
+
+
 def _function_call_changes(fn, func: gast.Name) -> bool:
     """``f(...)`` given (a part of) an argument: may ``f`` change it?"""
     if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
@@ -512,13 +536,18 @@ def _function_call_changes(fn, func: gast.Name) -> bool:
     callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
     if isinstance(callee, (types.FunctionType, type)) and \
             not (getattr(callee, "__module__", "") or "").startswith(("numpy", "sct")):
-        # A user's function (or a method, in _method_call_changes) given (a part of) an argument: unsure.
-        # Before this module was split out of sct/aliasing.py, a recursive
-        # ``changes_arguments(callee, depth + 1)`` (and for ``self.method(...)`` a look at the
-        # class's method) stood here, but a local helper named ``depth`` shadowed the parameter,
-        # so it always raised and the answer was always True.  Kept True (no behaviour change);
-        # following the callee is a change of its own.
-        return True
+        # A user's function given (a part of) an argument: it changes it where it changes its own
+        # arguments, read from its source in turn (a few levels; a function met again while it is
+        # read, or a class, is unsure: True).  Was always True, so a helper calling a helper with
+        # its argument (def noise(n): return _draw(n) * 0.5) was run again where second-order code
+        # recomputes, not replayed: its random draws happened twice.
+        if not isinstance(callee, types.FunctionType) or id(callee) in _FOLLOWING or len(_FOLLOWING) >= 4:
+            return True
+        _FOLLOWING.add(id(callee))
+        try:
+            return changes_arguments(callee)
+        finally:
+            _FOLLOWING.discard(id(callee))
     if getattr(callee, "__module__", "") and str(getattr(callee, "__module__", "")).startswith(
             ("numpy", "sct", "math")):
         return False

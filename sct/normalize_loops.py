@@ -367,13 +367,15 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # other generators whole (a list), so a loop over one is written out here as the loop Python
 # runs: the generator's own loops, its conditions, the item, then the body.
 
-def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
+def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
     them (not nested defs).  A loop over a name bound to such a generator in the same block
     whose body rebinds or changes a name the generator reads is refused (built whole, its
     items would be those before the change)."""
+    if aliases is None:
+        aliases = _name_aliases(stmts)
     result: List = []
     lazy: Dict[str, tuple] = {}        # name -> (what the generator bound to it reads, the objects
     # whose methods it calls: rng of rng.normal(), changed by the generator as it runs)
@@ -383,34 +385,143 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset()) -> List:
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail, modules)
-        if isinstance(st, gast.For) and isinstance(st.iter, gast.Name) and st.iter.id in lazy:
-            reads, receivers = lazy[st.iter.id]
-            changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers)
-            if changed:
-                fail(st, "a for loop over a generator whose body changes what the generator reads",
-                     f"{st.iter.id} computes its items as the loop asks for them, and the body changes "
-                     f"{', '.join(sorted(changed))} before the next one; sct would compute them all first. "
-                     f"Write the loop over the generator's own iterable (for t in ...: v = ...)")
+                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases)
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
+        if isinstance(st, gast.For) and lowered is None:
+            zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
+            for name, reads, receivers, drawing in _lazy_parts(st.iter, lazy, modules):
+                changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers)
+                if changed:
+                    fail(st, "a for loop over a generator whose body changes what the generator reads",
+                         f"{name} computes its items as the loop asks for them, and the body changes "
+                         f"{', '.join(sorted(changed))} before the next one; sct would compute them all first. "
+                         f"Write the loop over the generator's own iterable (for t in ...: v = ...)")
+                if drawing and (zipped or _has_own_break(st.body)):
+                    fail(st, "a for loop that may stop before the end of a generator drawing random numbers",
+                         f"{name} draws as the loop asks for its items, and the loop may stop before the last "
+                         f"one ({'zip stops at its shortest argument' if zipped else 'a break'}); sct would draw "
+                         f"them all first, so later draws would differ. Draw in the loop's body instead")
+        if isinstance(st, gast.For) and lowered is None:
+            views = _live_views(st.iter, st.target)
+            for name in list(views):                   # e = d anywhere in the function: e[k] = v too
+                for other in aliases.get(name, ()):
+                    views.setdefault(other, set())
+            written = _written_into(st.body, views)
+            if written:
+                name = sorted(written)[0]
+                fail(st, "a for loop over a live view whose body writes into what the view reads",
+                     f"the loop reads the items of {name} as it goes ({name}.items(), {name}.values() and "
+                     f"reversed({name}) are views, not copies), and the body writes into {name}, so Python's "
+                     f"later items are the new values; sct would take them all first. Walk a copy "
+                     f"(list({name}.items()), {name}.copy()) where the old values are meant, or index {name} "
+                     f"in the body where the new ones are")
+        if not isinstance(st, gast.For) or lowered is None:
+            _check_partial_consumers(st, lazy, fail, modules)
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail, modules))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases))
             continue
         for name in _stored_names(st):
             lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
-            lazy[st.targets[0].id] = ({n.id for n in gast.walk(st.value) if isinstance(n, gast.Name)},
-                                      _receivers(st.value))
+            lazy[st.targets[0].id] = _lazy_facts(st.value, modules)
         result.append(st)
     return result
 
 
 def _lazy_iterator(node) -> bool:
     return isinstance(node, gast.GeneratorExp) or _is_map(node)
+
+
+def _call_of(node, name: str) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == name
+
+
+#: methods of numpy's random generators (and the random module's functions) that draw: a generator
+#: calling one computes different numbers when it is walked only in part (Python) or whole (sct)
+_DRAWS = frozenset({
+    "normal", "standard_normal", "uniform", "random", "integers", "choice", "permutation", "permuted",
+    "shuffle", "binomial", "poisson", "exponential", "standard_exponential", "gamma", "standard_gamma",
+    "beta", "laplace", "logistic", "lognormal", "multinomial", "multivariate_normal", "gumbel",
+    "geometric", "rand", "randn", "randint", "random_sample", "random_integers", "ranf", "sample",
+    "bytes", "dirichlet", "chisquare", "standard_t", "standard_cauchy", "triangular", "vonmises",
+    "wald", "weibull", "rayleigh", "pareto", "power", "zipf", "hypergeometric", "negative_binomial",
+    "gauss", "randrange", "getrandbits", "betavariate", "expovariate", "gammavariate",
+    "lognormvariate", "normalvariate", "paretovariate", "vonmisesvariate", "weibullvariate",
+    "triangular", "noncentral_chisquare", "noncentral_f", "f", "logseries", "spawn", "jumped"})
+
+
+_MODULE_NAMES = frozenset({"np", "numpy", "math", "sct", "scipy"})   # (np.power is not a draw)
+
+
+def _draws(node, modules=frozenset()) -> bool:
+    """Whether ``node`` calls a method that draws random numbers (``rng.normal()``,
+    ``np.random.rand()``, ``random.gauss()``) or ``next()`` of an iterator."""
+    for n in gast.walk(node):
+        if not isinstance(n, gast.Call):
+            continue
+        if _call_of(n, "next"):
+            return True
+        if isinstance(n.func, gast.Attribute):
+            chain = [n.func.attr]
+            base = n.func.value
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                chain.append(getattr(base, "attr", None))
+                base = base.value
+            module = isinstance(base, gast.Name) and (base.id in modules or base.id in _MODULE_NAMES)
+            if "random" in chain[1:] or isinstance(base, gast.Name) and base.id == "random" or \
+                    n.func.attr in _DRAWS and not module:
+                return True
+    return False
+
+
+def _lazy_parts(it, lazy: Dict[str, tuple], modules=frozenset()) -> List[tuple]:
+    """(what to call it, the names it reads, the objects whose methods it calls, whether it draws) of
+    each lazy iterator (a generator expression or map(), or a name bound to one in the block) that a
+    for loop over ``it`` walks as it goes, but that sct builds whole: ``it`` a name bound to one, or
+    one given to ``enumerate(...)`` or ``zip(...)``."""
+    if isinstance(it, gast.Name):
+        return [(it.id,) + lazy[it.id]] if it.id in lazy else []
+    parts = []
+    if _call_of(it, "enumerate") or _call_of(it, "zip"):
+        for a in it.args:
+            if isinstance(a, gast.Name) and a.id in lazy:
+                parts.append((a.id,) + lazy[a.id])
+            elif _lazy_iterator(a):
+                what = "the generator expression" if isinstance(a, gast.GeneratorExp) else "map()"
+                parts.append((f"{what} given to {it.func.id}()",) + _lazy_facts(a, modules))
+            elif _call_of(a, "enumerate") or _call_of(a, "zip"):
+                parts.extend(_lazy_parts(a, lazy, modules))      # enumerate(zip(G, t)), zip(enumerate(G), t)
+    return parts
+
+
+def _lazy_facts(node, modules=frozenset()) -> tuple:
+    """(the names a generator expression or map() reads, the objects whose methods it calls,
+    whether it draws random numbers)."""
+    return ({n.id for n in gast.walk(node) if isinstance(n, gast.Name)}, _receivers(node),
+            _draws(node, modules))
+
+
+def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset()) -> None:
+    """Refuse a generator that draws random numbers given to what may take only some of its items:
+    ``any(...)`` and ``all(...)`` (they stop at the first True / False) and ``zip(...)`` (it stops at its
+    shortest argument).  sct builds the generator whole, drawing every item."""
+    for n in walk_nodes(st):
+        if not isinstance(n, gast.Call) or not isinstance(n.func, gast.Name) or \
+                n.func.id not in ("any", "all", "zip") or (n.func.id == "zip" and len(n.args) < 2):
+            continue
+        for part in _lazy_parts(call("zip", n.args), lazy, modules) if n.func.id == "zip" else (
+                _lazy_parts(call("zip", n.args[:1]), lazy, modules)):
+            if part[3]:
+                why = "zip stops at its shortest argument" if n.func.id == "zip" else \
+                    f"{n.func.id}() stops at the first {'True' if n.func.id == 'any' else 'False'} item"
+                fail(n, f"a generator drawing random numbers given to {n.func.id}()",
+                     f"Python draws only for the items {n.func.id}() takes ({why}); sct builds the generator "
+                     f"whole, drawing for every item, so later draws would differ. Draw into a list first "
+                     f"([... for ...]) if every item is meant to be drawn")
 
 
 def _is_map(node) -> bool:
@@ -443,6 +554,76 @@ def _changed_names(stmts: List, modules=frozenset()) -> set:
                         isinstance(n, gast.Call) and base.id in modules and "random" not in chain + [base.id]):
                     changed.add(base.id)
     return changed
+
+
+def _live_views(it, target) -> Dict[str, set]:
+    """The names a for loop over ``it`` reads as it goes where sct takes the items first, each with
+    the loop's names for the current key: ``d`` of ``d.items()`` (with ``k`` of ``for k, v in``) and
+    ``d.values()`` (a dict's views read its values as they are walked), ``xs`` of ``reversed(xs)`` (a
+    reverse iterator reads ``xs[i]`` as it goes); inside enumerate() and zip() too."""
+    pairs = isinstance(target, (gast.Tuple, gast.List))
+    if _call_of(it, "enumerate") and it.args:
+        return _live_views(it.args[0], target.elts[1] if pairs and len(target.elts) == 2 else None)
+    if _call_of(it, "zip"):
+        views: Dict[str, set] = {}
+        for j, a in enumerate(it.args):
+            part = target.elts[j] if pairs and len(target.elts) == len(it.args) else None
+            for name, keys in _live_views(a, part).items():
+                views.setdefault(name, set()).update(keys)
+        return views
+    if _call_of(it, "reversed") and len(it.args) == 1:
+        a = it.args[0]
+        return {a.id: set()} if isinstance(a, gast.Name) else _live_views(a, None)
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and \
+            it.func.attr in ("items", "values") and not it.args and isinstance(it.func.value, gast.Name):
+        key = target.elts[0] if it.func.attr == "items" and pairs and len(target.elts) == 2 else None
+        return {it.func.value.id: {key.id} if isinstance(key, gast.Name) else set()}
+    return {}
+
+
+def _name_aliases(stmts: List) -> Dict[str, set]:
+    """For each name, the names the function binds to it or it to them (``e = d``, ``a = b = c``),
+    transitively, wherever they are (flow-insensitive: a write through any of them may change it)."""
+    groups: Dict[str, set] = {}
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name):
+                names = {n.value.id} | {t.id for t in n.targets if isinstance(t, gast.Name)}
+                merged = set(names)
+                for name in names:
+                    merged |= groups.get(name, set())
+                for name in merged:
+                    groups[name] = merged
+    return {k: v - {k} for k, v in groups.items()}
+
+
+#: methods that read a list or dict without changing it
+_READING_METHODS = frozenset({"get", "copy", "keys", "values", "items", "count", "index"})
+
+
+def _written_into(stmts: List, views: Dict[str, set]) -> set:
+    """The names of ``views`` the statements write into (``d[k] = v``, ``d[k] += v``, ``del d[k]``,
+    ``xs[i].a = v``) or call a method of that may change them (``d.update(...)``, ``xs.sort()``; not
+    ``d.get(k)``).  A write of the current key's value (``d[k] = ...`` in ``for k, v in d.items()``,
+    ``k`` not rebound) changes no item the loop has still to read."""
+    rebound = {n.id for st in stmts for n in walk_nodes(st)
+               if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    written = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) \
+                    or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                    n.func.attr not in _READING_METHODS:
+                base = n.func.value if isinstance(n, gast.Call) else n.value
+                if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and \
+                        isinstance(base, gast.Name) and isinstance(n.slice, gast.Name) and \
+                        n.slice.id in views.get(base.id, ()) and n.slice.id not in rebound:
+                    continue            # d[k] = ... of the current key
+                while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    base = base.value
+                if isinstance(base, gast.Name) and base.id in views:
+                    written.add(base.id)
+    return written
 
 
 def _receivers(node) -> set:
@@ -516,6 +697,21 @@ def _lazy_loop(st: gast.For, namer, fail) -> Optional[List]:
                                                  type_comment=None), st)]
         inner[0].orelse = st.orelse
         return inner
+    if _call_of(it, "enumerate") and it.args and _lazy_iterator(it.args[0]) and \
+            len(it.args) + len(it.keywords) <= 2 and all(k.arg == "start" for k in it.keywords) and \
+            not any(isinstance(a, gast.Starred) for a in it.args):
+        # enumerate(G, start): a counter beside the loop over G (lowered in turn), counted before
+        # the body runs (a continue leaves it counted)
+        counter, item = namer.fresh("count"), namer.fresh("item")
+        start = it.args[1] if len(it.args) > 1 else it.keywords[0].value if it.keywords else const(0)
+        pair = gast.copy_location(gast.Assign(
+            targets=[st.target], value=gast.Tuple(elts=[load(counter), load(item)], ctx=gast.Load()),
+            type_comment=None), st)
+        step = gast.copy_location(assign(counter, gast.BinOp(left=load(counter), op=gast.Add(),
+                                                             right=const(1))), st)
+        loop = gast.copy_location(gast.For(target=store(item), iter=it.args[0], body=[pair, step] + st.body,
+                                           orelse=st.orelse, type_comment=None), st)
+        return [gast.copy_location(assign(counter, start), st), loop]
     if _is_map(it):
         before: List = []
         func = it.args[0]

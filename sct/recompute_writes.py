@@ -233,7 +233,58 @@ class RecomputeWrites:
                     key = self.outside.key(n.args[0])
                     if key is not None:
                         out.append((key, kind))
+            if isinstance(n, gast.Call):
+                out += [(key, False) for key in self.changed_by_user_call(n)]
         return out
+
+    def changed_by_user_call(self, n: gast.Call) -> List[Tuple[str, str]]:
+        """The outside objects a call of the user's own function or method that is not
+        differentiated (its receiver and arguments constants or outside objects: run as plain Python)
+        may change in place (``an.step()`` doing ``self.t += 1``; ``record(HIST, v)`` appending).  A
+        recomputation replays it (runtime/effects.py: the same objects as the first run's), so these
+        objects are as the first run left them there: wrong where the function reads them."""
+        from .callee_effects import changes_arguments
+        from .global_writes import _library
+        f = n.func
+        operands = list(n.args) + [k.value for k in n.keywords]
+        if isinstance(f, gast.Attribute):
+            operands.append(f.value)
+        if not operands or any(isinstance(a, gast.Starred) for a in n.args):
+            return []
+        keys = []
+        for a in operands:
+            if isinstance(a, gast.Constant):
+                continue
+            key = self.outside.key(a)
+            if key is None or key[0] in self.outside.params:
+                return []   # a value of this function's (recomputed anew) or an argument (maybe traced: compiled)
+            if self.module(a) or (isinstance(a, gast.Attribute) and self.module(a.value)):
+                continue    # np, np.sin: not changed
+            keys.append(key)
+        if not keys:
+            return []
+        target = self.resolve(f)
+        if target is None and isinstance(f, gast.Attribute):
+            base = self.resolve(f.value)         # an.step of a global object: its class's function, bound
+            if base is not None and not isinstance(base, (types.ModuleType, type)):
+                import inspect
+                try:
+                    static = inspect.getattr_static(base, f.attr)
+                except AttributeError:
+                    static = None
+                if isinstance(static, types.FunctionType) and f.attr not in getattr(base, "__dict__", {}):
+                    target = types.MethodType(static, base)
+        if not isinstance(target, (types.FunctionType, types.MethodType)) or \
+                _library(getattr(target, "__module__", None)) or isinstance(getattr(target, "__self__", None),
+                                                                          types.ModuleType):
+            return []
+        try:
+            from .runtime.effects import _replayable
+            if _replayable(target, (), {}) or not changes_arguments(target):
+                return []
+        except Exception:
+            return []
+        return keys
 
     def module(self, node) -> bool:
         """Is ``node`` a module (``np`` of ``np.sort(x)``, ``np.append(x, v)``: functions, not methods
