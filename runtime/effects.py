@@ -138,13 +138,16 @@ def _user_code(fn) -> bool:
 
 
 class _Ran:
-    """The log's entry for a call of the user's code that may change its arguments: its result and
-    the objects it was given (held for their identity)."""
-    __slots__ = ("value", "objects")
+    """The log's entry for a call of the user's code that may change its arguments: its result, the
+    objects it was given (held for their identity), each as the call left it (``after``: a copy of
+    an array, a ``_snapshot`` of anything else) and which of them the result is (``returned``: an index, or -1)."""
+    __slots__ = ("value", "objects", "after", "returned")
 
-    def __init__(self, value, objects):
+    def __init__(self, value, objects, after=(), returned=-1):
         self.value = value
         self.objects = objects
+        self.after = after
+        self.returned = returned
 
 
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, types.FunctionType,
@@ -162,10 +165,13 @@ def _changeable(fn, args, kwargs) -> list:
 
 def _changing_call(fn, args, kwargs):
     """A call of the user's code that may change its arguments in place.  Where generated code
-    recomputes, it runs again on the objects it is given then (new ones, recomputed, which Python's
-    run changed too) -- but where they are the very objects the first run gave it (a global list, a
-    schedule object given to dlfeval: ``sched.step()``), Python changed them once, and the first
-    run did: its result is replayed (was: run again, the object stepped twice)."""
+    recomputes, it is given either the very objects the first run gave it (a global list, a
+    schedule object given to dlfeval: ``sched.step()``), which Python changed once and the first run
+    did: its result is replayed (was: run again, the object stepped twice); or new objects,
+    recomputed as the first run's were before the call: arrays among them are set to what the call
+    left in the first run's (``fill_noise(buf)`` drawing into a new buffer drew again: other numbers
+    than Python's), and the result replayed; a call given other new objects (lists, dicts, objects
+    of the user's classes) runs again on them."""
     s = state()
     objects = _changeable(fn, args, kwargs)
     if s.cursors:
@@ -173,17 +179,97 @@ def _changing_call(fn, args, kwargs):
         if i < len(s.log) and type(s.log[i]) is _Ran:
             entry = s.log[i]
             s.cursors[-1] = i + 1
-            if len(entry.objects) == len(objects) and all(a is b for a, b in zip(entry.objects, objects)):
-                # (none at all: numbers only, nothing of the caller's to change: replayed too)
-                return _snapshot(entry.value)
+            if len(entry.objects) == len(objects):
+                if all(a is b for a, b in zip(entry.objects, objects)):
+                    # (none at all: numbers only, nothing of the caller's to change: replayed too)
+                    return _snapshot(entry.value)
+                if _restore(entry, objects):
+                    return objects[entry.returned] if entry.returned >= 0 else _snapshot(entry.value)
+                return _checked_again(fn, args, kwargs, entry, objects)
             return fn(*args, **kwargs)
         if i < len(s.log):
             return fn(*args, **kwargs)           # (not this call's entry: as before, run again)
     value = fn(*args, **kwargs)
-    s.log.append(_Ran(_snapshot(value), objects))
+    after = [_snapshot(o) if type(o) is not np.ndarray else o.copy() for o in objects]
+    returned = next((k for k, o in enumerate(objects) if o is value), -1)
+    s.log.append(_Ran(_snapshot(value), objects, after, returned))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
+
+
+class RecomputedCallError(RuntimeError):
+    """A call of the user's code, run again where generated code recomputes, left other values than
+    its first run (it draws random numbers, or reads something that changed)."""
+
+
+def _checked_again(fn, args, kwargs, entry: _Ran, objects):
+    """Run ``fn`` again on the recomputed new objects (lists, dicts, objects of the user's classes):
+    right where it does what it did in the first run, which is checked -- the objects as it leaves
+    them and its result the same as the first run's -- else refused: a call that draws random
+    numbers into them would give other numbers than Python's single run."""
+    value = fn(*args, **kwargs)
+    if all(_same(o, after) for o, after in zip(objects, entry.after)) and \
+            (entry.returned >= 0 or _same(value, entry.value)):
+        return value
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+    raise RecomputedCallError(
+        f"{name}() changes objects it is given, which the function makes anew, and sct runs it again where "
+        f"it recomputes this code for a second derivative: it left other values than in its first run (it "
+        f"draws random numbers or reads something that changed), so the recomputation would differ from "
+        f"Python's run; make the values it writes outside the differentiated function and pass them in, "
+        f"or return them from {name}() instead of writing them into its arguments")
+
+
+def _same(a, b, depth: int = 0) -> bool:
+    """Are ``a`` and ``b`` (one of them a ``_snapshot``) the same values: arrays, numbers, strings,
+    lists, tuples, dicts, sets and objects' attributes compared by value, others by identity."""
+    if a is b:
+        return True
+    if depth > 20:
+        return False
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        try:
+            return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        except Exception:
+            return False
+    if isinstance(a, (int, float, complex, np.generic, str, bytes, type(None))):
+        if type(a) is not type(b):
+            return False
+        try:
+            return bool(a == b) or (a != a and b != b)
+        except Exception:
+            return False
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], depth + 1) for k in a)
+    if isinstance(a, (set, frozenset, bytearray)):
+        return a == b
+    if hasattr(a, "__dict__") and not isinstance(a, (types.FunctionType, types.MethodType, types.ModuleType,
+                                                     type) + _RANDOM_OWNERS):
+        return _same(vars(a), vars(b), depth + 1)
+    return False
+
+
+def _restore(entry: _Ran, objects) -> bool:
+    """Set the new ``objects`` (arrays only, each of its first-run counterpart's shape and dtype,
+    writeable) to what the first run's call left in its objects; False (nothing set) where one
+    cannot be."""
+    if len(entry.after) != len(objects):
+        return False
+    for new, old, after in zip(objects, entry.objects, entry.after):
+        if type(after) is not np.ndarray or type(new) is not np.ndarray or new.shape != after.shape or \
+                new.dtype != after.dtype or not new.flags.writeable or new is old:
+            return False
+    for new, after in zip(objects, entry.after):
+        new[...] = after
+    return True
 
 
 def _replayable(fn, args, kwargs) -> bool:
