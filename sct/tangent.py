@@ -278,7 +278,13 @@ class TangentTransformer:
     def op_tangent_of(self, s, info, node, ans, bound, active, apply, substituted, facts):
         rule = info.rule
         if facts.joint_linear and set(active) <= set(facts.joint_linear):
-            return substituted(set(facts.joint_linear))
+            out = substituted(set(facts.joint_linear))
+            if rule.op is registry_setitem() and "value" in active and len(out.args) == 3 and not out.keywords:
+                # x[idx] = value: the items rounded into an integer or bool x, and those a later item of
+                # the same write overwrites, carry no tangent (the reverse rule's rt.last_writes mask)
+                x, idx, value = (copy.deepcopy(a) for a in node.args)
+                out.args[2] = call(self.rt("masked"), [out.args[2], call(self.rt("last_writes"), [x, idx, value])])
+            return out
         if facts.linear and set(active) <= set(facts.linear):
             return _sum([substituted({p}) for p in active])
         if not facts.elementwise:
@@ -437,6 +443,12 @@ def _is_g(node) -> bool:
 def _is_real_constant(node) -> bool:
     return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and \
         not isinstance(node.value, bool)
+
+
+def registry_setitem():
+    """The runtime's ``setitem`` (``x[idx] = value`` as generated code writes it)."""
+    from .runtime.support import setitem
+    return setitem
 
 
 def _sum(terms: List):

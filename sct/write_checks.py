@@ -232,6 +232,9 @@ class _WriteCheck:
         if writes_first and node.args and isinstance(node.args[0], gast.Name):
             self._first_argument_write(s, func, node.args[0].id, args_active)
             return
+        if target is not None and id(target) in _OPERATOR_WRITES and node.args:
+            self._operator_write(s, func, node, target, args_active)
+            return
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.value.id in self.locals:
             if self._method_write(s, node, result, func.value.id, func.attr, args_active):
@@ -290,6 +293,18 @@ class _WriteCheck:
         if self.mode == "vjp" and _not_owned(self.analysis, s, z):
             self.fail(s, f"{self.fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
                       "value instead", f"{_dotted(func)}")
+
+    def _operator_write(self, s, func, node, target, args_active: bool) -> None:
+        """``operator.iadd(z, v)``, ``operator.setitem(z, i, v)``: the operator module's functions
+        that change their first argument in place (an array, a list), which sct does not follow as
+        it follows ``z += v`` and ``z[i] = v``: refused where anything traced takes part."""
+        z = node.args[0]
+        if not (args_active or (isinstance(z, gast.Name) and (z.id in self.active or self.written_saved(s, z.id)))):
+            return
+        spelled = _OPERATOR_WRITES[id(target)]
+        self.fail(s, f"{_dotted(func)}() changes its first argument in place (an array's or a list's "
+                  f"items), which sct does not differentiate through; write it as `{spelled}`",
+                  _dotted(func))
 
     def _method_write(self, s, node, result, z: str, method: str, args_active: bool) -> bool:
         """``z.method(...)`` on a local: whether it is a mutator of a builtin or array (checked here)."""
@@ -474,6 +489,18 @@ def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) ->
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:
     objs = analysis.objects(s, name)
     return any(o == EXT or o[0] == "arg" for o in objs)
+
+
+def _operator_writes():
+    import operator
+    forms = {"iadd": "z += v", "isub": "z -= v", "imul": "z *= v", "itruediv": "z /= v",
+             "ifloordiv": "z //= v", "imod": "z %= v", "ipow": "z **= v", "imatmul": "z @= v",
+             "iand": "z &= v", "ior": "z |= v", "ixor": "z ^= v", "ilshift": "z <<= v", "irshift": "z >>= v",
+             "iconcat": "z += v", "setitem": "z[i] = v", "delitem": "del z[i]"}
+    return {id(getattr(operator, name)): form for name, form in forms.items()}
+
+
+_OPERATOR_WRITES = _operator_writes()
 
 
 def _is_numpy(obj) -> bool:
