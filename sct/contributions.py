@@ -15,7 +15,7 @@ from .analysis import CallInfo, bind_arguments, index_value
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
-from .ir import assign, call, const, dotted_name, load, node_key, walk_nodes
+from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
                         instantiate_template, may_hold_conj, simplify)
@@ -297,35 +297,13 @@ class Contributions(EmitPass):
                             pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(tmp), const(i)])))
                 continue
             expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
-            expr = self.constant_exponents(expr, bound)
+            expr = stop_constant_exponents(expr, bound, self.act.active, self.rt("stop_gradient"))
             if rule.op in SCALAR_SAFE_OPS and all(
                     isinstance(bound.get(other), gast.Constant) and
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
                 expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
             pieces.append((arg.id, simplify(expr)))
         return self.share_common_calls(pieces, s)
-
-    def constant_exponents(self, expr, bound: Dict[str, Any]):
-        """``expr`` (a partial) with each exponent made of operands that are constants here (``k`` of
-        ``x ** k``: a literal's name, ``i`` of ``for i in range(n)``, ``len(ws)``; in the power rule
-        ``k * x ** (k - (k != 0))``) read through ``rt.stop_gradient``.  Their adjoints are never used (a
-        constant's adjoint is dropped at whatever order), but code that differentiates this code again
-        (sct.hvp, a nested dlgradient, a transposed jvp: the constant comes back as a residual, where it
-        looks differentiable) computed the exponent's adjoint, ``x ** e * log(x)``: NaN with a
-        RuntimeWarning at x < 0 (an EvaluationError under np.errstate(invalid="raise")), -inf at x = 0,
-        for a derivative that is finite."""
-        inactive = {v.id for v in bound.values() if isinstance(v, gast.Name) and v.id not in self.act.active}
-        if not inactive:
-            return expr
-        stop = self.rt("stop_gradient")
-
-        class Wrap(gast.NodeTransformer):
-            def visit_BinOp(self, node):
-                self.generic_visit(node)
-                if isinstance(node.op, gast.Pow) and _constant_of(node.right, inactive):
-                    node.right = call(copy.deepcopy(stop), [node.right])
-                return node
-        return Wrap().visit(expr)
 
     def share_common_calls(self, pieces, s):
         """A call that several of one op's contributions make (a custom layer's backward, say)
@@ -383,6 +361,27 @@ class Contributions(EmitPass):
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)
+
+
+def stop_constant_exponents(expr, bound: Dict[str, Any], active, stop):
+    """``expr`` (a partial) with each exponent made of operands that are constants here (``k`` of
+    ``x ** k``: a literal's name, ``i`` of ``for i in range(n)``, ``len(ws)``; in the power rule
+    ``k * x ** (k - (k != 0))``) read through ``stop`` (``rt.stop_gradient``).  Their adjoints are never
+    used (a constant's adjoint is dropped at whatever order), but code that differentiates this code
+    again (sct.hvp, a nested dlgradient, a transposed jvp: the constant comes back as a residual, where
+    it looks differentiable) computed the exponent's adjoint, ``x ** e * log(x)``: NaN with a
+    RuntimeWarning at x < 0 (an EvaluationError under np.errstate(invalid="raise")), -inf at x = 0,
+    for a derivative that is finite."""
+    inactive = {v.id for v in bound.values() if isinstance(v, gast.Name) and v.id not in active}
+    if not inactive:
+        return expr
+
+    def wrap(node):
+        rewrite_children(node, wrap)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and _constant_of(node.right, inactive):
+            node.right = call(copy.deepcopy(stop), [node.right])
+        return node
+    return wrap(expr)
 
 
 def _constant_of(expr, inactive: Set[str]) -> bool:

@@ -134,14 +134,16 @@ def test_no_alias_analysis_for_a_lowering_with_nothing_to_lower(tmp_path, monkey
     counts = _count_analyses(monkeypatch)
     loss, grads = run_fresh(fn, *inputs())
     assert np.isfinite(float(data(loss)))
-    assert counts == {"lowering": 0, "checks": 1}
+    # (the write checks build theirs at the first question that needs it: a straight-line numpy
+    # function whose calls all have rules asks none)
+    assert counts == {"lowering": 0, "checks": 0}
 
 
 def test_an_in_place_operation_is_still_lowered_with_its_analysis(monkeypatch):
     counts = _count_analyses(monkeypatch)
     x = np.array([0.5, -1.25, 2.0])
     y, g = run_fresh(inplace_loss, dlarray(x))
-    assert counts["lowering"] >= 1 and counts["checks"] == 1
+    assert counts["lowering"] >= 1 and counts["checks"] <= 1
     assert_close(float(data(y)), float(np.sum(2.0 * x * x)))
     assert_close(data(g), numerical_gradient(lambda v: float(np.sum(2.0 * v * v)), [x], 0))
 
