@@ -1,0 +1,195 @@
+"""Writes through one of several names of one object (SPEC semantic 11): ``al = lst``,
+``al[0] = v``, then ``lst`` read.
+
+Differentiated code gives a write value semantics (``al[0] = v`` becomes a new value of ``al``),
+so a write is exact only where no other name read later can see the old object; the write checks
+(sct/write_checks.py) refuse it otherwise.  Where the other name is *surely the same object* --
+every path to the write bound it by a chain of plain copies ``c = z`` that neither name was bound
+again after -- Python's meaning is kept by binding it again right after the write: ``c = z``.
+In Python that statement changes nothing (``c`` already is ``z``, and a write into an item, a
+mutating method or ``out=z`` keeps ``z`` the same object), so the program is the same; sct then
+follows the new value into ``c`` too, and the write checks judge the program as they would had
+the user written it so.  A name that may be a view of the object, or the same object on some
+paths only, or that a nested function reads, is left alone: the write stays refused.
+
+``must_copies`` is the forward analysis: the pairs of names surely bound to the same object
+before each statement (intersected where branches join; at a loop's head, every pair of a name
+bound anywhere in the loop is dropped, which holds on every iteration and after any ``break``).
+"""
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, List, Set
+
+import gast
+
+from .alias_state import MUTATORS, WRITING_FUNCTIONS
+from .ir import assign, load, walk_no_defs
+
+Facts = FrozenSet[FrozenSet[str]]      # pairs {a, b}: a is b (the same object)
+
+# functions that write into their first argument (np.copyto(z, v), np.add.at(z, i, v))
+_FIRST_ARGUMENT_WRITERS = WRITING_FUNCTIONS | {"at"}
+
+
+def _stored(node) -> Set[str]:
+    """The names ``node`` (a statement or expression) binds or deletes in this scope (a walrus
+    in a comprehension too); a nested definition binds its name."""
+    if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        return {node.name}
+    out = set()
+    for n in walk_no_defs(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            out.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not node:
+            out.add(n.name)
+    return out
+
+
+def _kill(facts: Facts, names: Set[str]) -> Facts:
+    if not names:
+        return facts
+    return frozenset(p for p in facts if not (p & names))
+
+
+def _class_of(facts: Facts, name: str) -> Set[str]:
+    """The names surely bound to the object ``name`` holds (``name`` not among them)."""
+    return {n for p in facts if name in p for n in p if n != name}
+
+
+class MustCopies:
+    """The pairs of names surely holding the same object before each statement of ``fdef``
+    (``before``, by statement id), for the names ``tracked`` (the function's own, none that a
+    nested function or lambda reads)."""
+
+    def __init__(self, fdef, tracked: Set[str]):
+        self.tracked = tracked
+        self.before: Dict[int, Facts] = {}
+        self.block(fdef.body, frozenset())
+
+    def block(self, stmts: List, facts: Facts) -> Facts:
+        for s in stmts:
+            facts = self.statement(s, facts)
+        return facts
+
+    def statement(self, s, facts: Facts) -> Facts:
+        self.before[id(s)] = facts
+        if isinstance(s, gast.Assign):
+            target, value = s.targets[0], s.value
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Name) and \
+                    target.id != value.id and target.id in self.tracked and value.id in self.tracked:
+                a, b = target.id, value.id
+                facts = _kill(facts, {a})
+                return facts | {frozenset((a, b))} | {frozenset((a, c)) for c in _class_of(facts, b)}
+            return _kill(facts, _stored(s))
+        if isinstance(s, gast.If):
+            facts = _kill(facts, _stored(s.test))
+            return self.block(s.body, facts) & self.block(s.orelse, facts)
+        if isinstance(s, (gast.For, gast.While)):
+            # every pair of a name the loop binds anywhere is dropped: what is left holds at the
+            # head of every iteration, after the loop and after a break
+            head = _kill(facts, _stored(s))
+            self.block(s.body, head)
+            return head & self.block(s.orelse, head)
+        if isinstance(s, gast.With):
+            entry = _kill(facts, set().union(*(_stored(item) for item in s.items)) if s.items else set())
+            out = self.block(s.body, entry)
+            # (a context manager may swallow an exception: after the block, from any point in it)
+            return out & _kill(facts, _stored(s))
+        if isinstance(s, (gast.Expr, gast.Return, gast.Pass, gast.Break, gast.Continue, gast.Raise,
+                          gast.Assert, gast.Delete, gast.AugAssign, gast.AnnAssign)):
+            return _kill(facts, _stored(s))
+        # any other statement (a definition, try...): nothing is known after it, nothing inside
+        return _kill(facts, _stored(s)) if not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef,
+                                                               gast.ClassDef)) else frozenset()
+
+
+def _written_names(s) -> Set[str]:
+    """The local names whose object ``s`` may change in place without binding them again: ``z`` of
+    ``z[i] = v``, ``z.sort()`` (a mutating method), ``f(..., out=z)``, ``np.copyto(z, v)``,
+    ``np.add.at(z, i, v)``."""
+    if isinstance(s, gast.Assign) and len(s.targets) == 1:
+        target = s.targets[0]
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            return {target.value.id}
+    call = None
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        call = s.value
+    elif isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            isinstance(s.value, gast.Call):
+        call = s.value
+    if call is None:
+        return set()
+    out = set()
+    func = call.func
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in MUTATORS:
+        out.add(func.value.id)
+    for k in call.keywords:
+        if k.arg == "out" and isinstance(k.value, gast.Name):
+            out.add(k.value.id)
+    if isinstance(func, gast.Attribute) and func.attr in _FIRST_ARGUMENT_WRITERS and call.args and \
+            isinstance(call.args[0], gast.Name):
+        out.add(call.args[0].id)
+    return out
+
+
+def rebind_copies(fdef, live_after_of) -> bool:
+    """After each write into ``z`` in place, bind again each other name surely holding the same
+    object that is read later (``c = z``; the same program in Python).  ``live_after_of()`` gives
+    the names live after each statement (by statement id; asked for only where a write has such a
+    name).  Whether anything was added."""
+    params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs] + \
+        [a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]
+    names = set(params)
+    captured: Set[str] = set()
+    writes = False
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            names.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)) and \
+                n is not fdef:
+            for m in gast.walk(n):           # what a nested function reads may change any time
+                if isinstance(m, gast.Name):
+                    captured.add(m.id)
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            captured.update(n.names)
+        elif isinstance(n, gast.stmt) and not writes and _written_names(n):
+            writes = True
+    if not writes:
+        return False
+    tracked = names - captured
+    facts = MustCopies(fdef, tracked)
+    live = None
+    added = False
+
+    def visit(stmts: List):
+        nonlocal live, added
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef,
+                                                                  gast.ClassDef)):
+                    visit(inner)
+            new = []
+            before = facts.before.get(id(s))
+            if before:
+                stored = _stored(s)
+                for z in sorted(_written_names(s) - stored):
+                    others = sorted(_class_of(before, z) - stored)
+                    if not others:
+                        continue
+                    if live is None:
+                        live = live_after_of()
+                    after = live.get(id(s), frozenset())
+                    for c in others:
+                        if c in after:
+                            new.append(assign(c, load(z), getattr(s, "lineno", None)))
+            if new:
+                stmts[i + 1:i + 1] = new
+                added = True
+                i += len(new)
+            i += 1
+
+    visit(fdef.body)
+    return added
