@@ -2792,6 +2792,20 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
+def updated_in_place(old, message):
+    """After ``t op= v``, given the object ``t`` held before (``old``, which another name ``c``
+    surely holds too: sct/copy_aliases.py): did Python change it in place (an array, a list, a
+    dict: ``c`` is then bound to t's new value), or bind ``t`` to a new object (a number, a tuple,
+    a string: ``c`` keeps its value)?  Any other object is refused with ``message``."""
+    kind = type(old)
+    if kind is np.ndarray or kind is list or kind is dict:
+        return True
+    if kind in (int, float, complex, bool, str, bytes, tuple, frozenset) or old is None or \
+            isinstance(old, np.generic) and kind.__module__ == "numpy":
+        return False
+    raise EvaluationError(message.replace("{}", kind.__name__))
+
+
 def inplace_result(new, old):
     """The value ``t`` has after ``t op= v``, given ``new = t op v``: for an array ``t`` numpy
     changes it in place, so it keeps its shape (an ``old`` that ``v`` would broadcast to a
@@ -2925,7 +2939,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, require_unpacked_exactly, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

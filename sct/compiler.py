@@ -511,7 +511,8 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
     (the tree and the local names: ``_activity`` reuses it where neither changed)."""
     if not trusted:
         # c = z where c surely is z, after each write into z in place (sct/copy_aliases.py)
-        rebind_copies(fdef, lambda: AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned).live_after)
+        rebind_copies(fdef, lambda: AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned),
+                      rt_name)
         lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
     first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)

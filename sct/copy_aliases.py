@@ -23,7 +23,7 @@ from typing import Dict, FrozenSet, List, Set
 import gast
 
 from .alias_state import MUTATORS, WRITING_FUNCTIONS
-from .ir import assign, load, walk_no_defs
+from .ir import assign, call, const, load, walk_no_defs
 
 Facts = FrozenSet[FrozenSet[str]]      # pairs {a, b}: a is b (the same object)
 
@@ -132,11 +132,45 @@ def _written_names(s) -> Set[str]:
     return out
 
 
-def rebind_copies(fdef, live_after_of) -> bool:
+def _augmented_name(s):
+    """``t`` of the statement computing ``t op v`` for ``t op= v`` (the normalizer marks it), or None."""
+    mark = getattr(s, "sct_augmented", None)
+    if mark is None or mark[1] is not None or mark[0] is None or not isinstance(s, gast.Assign) or \
+            len(s.targets) != 1 or not isinstance(s.targets[0], gast.Name) or not isinstance(s.value, gast.BinOp):
+        return None
+    return mark[0]
+
+
+def _is_inplace_result(nxt, t: str, s, rt_name: str) -> bool:
+    """Is ``nxt`` ``t = rt.inplace_result(t_op, t)`` (``t_op`` what ``s`` binds)?"""
+    if not (isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and
+            nxt.targets[0].id == t and isinstance(nxt.value, gast.Call)):
+        return False
+    func, args = nxt.value.func, nxt.value.args
+    return isinstance(func, gast.Attribute) and func.attr == "inplace_result" and \
+        isinstance(func.value, gast.Name) and func.value.id == rt_name and len(args) == 2 and \
+        not nxt.value.keywords and isinstance(args[0], gast.Name) and args[0].id == s.targets[0].id and \
+        isinstance(args[1], gast.Name) and args[1].id == t
+
+
+def _symbol(value) -> str:
+    from .augmented_writes import OP_SYMBOLS
+    return OP_SYMBOLS.get(type(getattr(value, "op", None)), "+")
+
+
+def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
     """After each write into ``z`` in place, bind again each other name surely holding the same
-    object that is read later (``c = z``; the same program in Python).  ``live_after_of()`` gives
-    the names live after each statement (by statement id; asked for only where a write has such a
-    name).  Whether anything was added."""
+    object that is read later (``c = z``; the same program in Python).  ``analysis_of()`` gives
+    the function's points-to analysis (sct/points_to.py: the names live after each statement;
+    asked for only where a write has such a name).  Whether anything was added.
+
+    ``t op= v`` (normalized to ``t_op = t op v``, marked ``sct_augmented``, then
+    ``t = rt.inplace_result(t_op, t)``) changes an array, list or dict in place and binds t to a
+    new object where it is a number, tuple or string; which one only the run knows, so each other
+    name ``c`` of t's object gets ``if rt.updated_in_place(c, ...): c = t`` after it (in Python
+    again a statement that changes nothing), and the check of the augmented statement leaves c
+    out (``sct_rebound``).  Not for an object of the user's classes (its ``__iadd__`` may return
+    anything): that stays refused."""
     params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs] + \
         [a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]
     names = set(params)
@@ -152,17 +186,18 @@ def rebind_copies(fdef, live_after_of) -> bool:
                     captured.add(m.id)
         elif isinstance(n, (gast.Global, gast.Nonlocal)):
             captured.update(n.names)
-        elif isinstance(n, gast.stmt) and not writes and _written_names(n):
+        elif isinstance(n, gast.stmt) and not writes and (_written_names(n) or _augmented_name(n)):
             writes = True
     if not writes:
         return False
     tracked = names - captured
+    every_name = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     facts = MustCopies(fdef, tracked)
-    live = None
+    analysis = None
     added = False
 
     def visit(stmts: List):
-        nonlocal live, added
+        nonlocal analysis, added
         i = 0
         while i < len(stmts):
             s = stmts[i]
@@ -179,9 +214,9 @@ def rebind_copies(fdef, live_after_of) -> bool:
                     others = sorted(_class_of(before, z) - stored)
                     if not others:
                         continue
-                    if live is None:
-                        live = live_after_of()
-                    after = live.get(id(s), frozenset())
+                    if analysis is None:
+                        analysis = analysis_of()
+                    after = analysis.live_after.get(id(s), frozenset())
                     for c in others:
                         if c in after:
                             new.append(assign(c, load(z), getattr(s, "lineno", None)))
@@ -189,6 +224,39 @@ def rebind_copies(fdef, live_after_of) -> bool:
                 stmts[i + 1:i + 1] = new
                 added = True
                 i += len(new)
+            t = _augmented_name(s)
+            if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
+                nxt = stmts[i + 1]
+                others = sorted(_class_of(before, t) - {t, s.targets[0].id})
+                if others:
+                    if analysis is None:
+                        analysis = analysis_of()
+                    after = analysis.live_after.get(id(nxt), frozenset())
+                    objs = analysis.objects(s, t)
+                    plain = all(o[0] in ("new", "old") and o[1] not in analysis.instance_sites for o in objs)
+                    rebound = [c for c in others if c in after] if plain else []
+                    new = []
+                    for c in rebound:
+                        flag = f"{c}_in_place"
+                        while flag in names or flag in every_name:
+                            flag += "_"
+                        names.add(flag)
+                        message = (f"`{t} {_symbol(s.value)}= ...` changes the object {t} holds, which {c} holds "
+                                   f"too, in place where it is an array, a list or a dict, and binds {t} to a new "
+                                   f"object where it is a number, a tuple or a string; sct follows neither for a "
+                                   f"{{}}. Write `{t} = {t} {_symbol(s.value)} ...` for a new value (or "
+                                   f"`{t} = {t}.copy()` first)")
+                        check = assign(flag, call(f"{rt_name}.updated_in_place", [load(c), const(message)]),
+                                       getattr(s, "lineno", None))
+                        branch = gast.If(test=load(flag), body=[assign(c, load(t), getattr(s, "lineno", None))],
+                                         orelse=[])
+                        branch.lineno = getattr(s, "lineno", None)
+                        new += [check, branch]
+                    if new:
+                        s.sct_rebound = frozenset(rebound)
+                        stmts[i + 2:i + 2] = new
+                        added = True
+                        i += len(new)
             i += 1
 
     visit(fdef.body)

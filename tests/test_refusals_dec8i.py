@@ -1,5 +1,8 @@
 """Writes through a second name surely bound to the same object (sct/copy_aliases.py).
 
+``t op= v`` too: an array, list or dict changes in place (the other name follows), a number or a
+tuple is bound anew (the other name keeps its value); the run tells which (rt.updated_in_place).
+
 ``al = lst; al[0] = v; ... lst[0]``: Python changes the one object both names hold.  sct gives
 a write value semantics, so it refused such a write whenever the other name was read later
 (about a sixth of the refusals of scripts/progtest.py).  Where the other name is surely the same
@@ -135,6 +138,50 @@ def dict_update_alias(x):
     return y, dlgradient(y, x)
 
 
+def augmented_array_alias(x):
+    h = x * 1.0
+    z = h + 0.0
+    y = z
+    y += h * x                 # in place: z changes too
+    h = z * 0.5
+    q = np.sum(np.sin(h) * x) + np.sum(y)
+    return q, dlgradient(q, x)
+
+
+def augmented_number_alias(x):
+    z = np.sum(x * x)
+    z = z * 0.7 + 0.01 * np.tanh(z)
+    v = z
+    v *= np.sum(x)             # a number: v is bound to a new one, z keeps its value
+    q = np.sin(v) + z * 2.0
+    return q, dlgradient(q, x)
+
+
+def augmented_list_alias(x):
+    lst = [x, x * 2.0]
+    m = lst
+    m += [x * x]
+    q = np.sum(lst[2] * lst[0]) + len(lst)
+    return q, dlgradient(q, x)
+
+
+def augmented_tuple_alias(x):
+    tup = (x, x * 2.0)
+    m = tup
+    m += (x * x,)              # a tuple: m is bound to a new one
+    q = np.sum(m[2] * tup[0]) + len(tup)
+    return q, dlgradient(q, x)
+
+
+def augmented_0d_alias(x):
+    z = np.zeros(())
+    z[()] = np.sum(x * x)
+    y = z
+    y += np.sum(x * x * x)
+    q = z * 2.0 + y * y
+    return q, dlgradient(q, x)
+
+
 X0 = np.array([0.3, -1.2, 0.7])
 
 
@@ -150,7 +197,9 @@ def _plain(f, x):
 
 EXACT = ["list_alias", "dict_alias", "array_alias", "write_through_first_name", "chain_and_sort",
          "write_in_branch_and_loop", "list_append_alias", "out_and_copyto_alias", "augmented_item_alias",
-         "rebound_before_write", "swapped_then_aliased", "dict_update_alias"]
+         "rebound_before_write", "swapped_then_aliased", "dict_update_alias",
+         "augmented_array_alias", "augmented_number_alias", "augmented_list_alias", "augmented_tuple_alias",
+         "augmented_0d_alias"]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -226,10 +275,20 @@ def h_out(x, t):
     return np.sum(w ** 2)
 
 
+def h_augmented(x, t):
+    h = x * t
+    z = h + 0.0
+    y = z
+    y += h * x
+    h = z * 0.5
+    return np.sum(np.sin(h) * t + y)
+
+
 XT = (np.array([0.3, -0.7, 1.1, 0.5]), np.array([0.9, 1.3, -0.4, 0.2]))
 
 
-@pytest.mark.parametrize("case", [h_list, h_dict, h_array, h_sort, h_loop, h_two_branches, h_out],
+@pytest.mark.parametrize("case", [h_list, h_dict, h_array, h_sort, h_loop, h_two_branches, h_out,
+                                  h_augmented],
                          ids=lambda c: c.__name__)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_helper_first_and_second_order(case, sign):
@@ -304,6 +363,43 @@ def aliased_then_rebound_in_branch(x):
     return y, dlgradient(y, x)
 
 
+class Acc:
+    def __init__(self, v):
+        self.v = v
+
+    def __iadd__(self, other):
+        self.v = self.v + other
+        return self
+
+
+def augmented_user_object_alias(x):
+    a = Acc(x * 1.0)
+    b = a
+    b += x * x                 # the user's __iadd__: not followed
+    y = np.sum(a.v * x)
+    return y, dlgradient(y, x)
+
+
+def augmented_alias_in_loop(x):
+    z = x * 1.0
+    y = z
+    for i in range(2):
+        y += x * z             # y is bound in the loop: not surely z at its head
+    q = np.sum(z * y)
+    return q, dlgradient(q, x)
+
+
+def augmented_alias_on_one_path(x):
+    z = x * 1.0
+    if x[0] > 0:
+        y = z
+    else:
+        y = z.copy()
+    y += x
+    q = np.sum(z * x) + np.sum(y)
+    return q, dlgradient(q, x)
+
+
 REFUSED = {
     "same_on_one_path": ("z[...]", "w may be the same object as z"),
     "rebound_in_loop": ("z[...]", "w may be the same object as z"),
@@ -312,6 +408,9 @@ REFUSED = {
     "also_in_a_list": ("z[...]", "lst holds it"),
     "alias_of_argument": ("w[...]", "x is an argument"),
     "aliased_then_rebound_in_branch": ("z[...]", "w may be the same object as z"),
+    "augmented_user_object_alias": ("b +=", "a may be the same object as b"),
+    "augmented_alias_in_loop": ("y +=", "z may be the same object as y"),
+    "augmented_alias_on_one_path": ("y +=", "z may be the same object as y"),
 }
 
 
