@@ -2798,12 +2798,16 @@ def updated_in_place(old, message):
     dict: ``c`` is then bound to t's new value), or bind ``t`` to a new object (a number, a tuple,
     a string: ``c`` keeps its value)?  Any other object is refused with ``message``."""
     kind = type(old)
-    if kind is np.ndarray or kind is list or kind is dict:
+    if kind is _dlarray:            # (traced values under dlfeval): numpy's meaning for its data
+        old = old.data
+        kind = type(old)
+    if kind is np.ndarray and old.ndim > 0 or kind is list or kind is dict:
         return True
+    # (a 0-d array changes in place, but where sct computed one numpy may give a number: refused)
     if kind in (int, float, complex, bool, str, bytes, tuple, frozenset) or old is None or \
             isinstance(old, np.generic) and kind.__module__ == "numpy":
         return False
-    raise EvaluationError(message.replace("{}", kind.__name__))
+    raise EvaluationError(message.replace("{}", "0-d array" if kind is np.ndarray else kind.__name__))
 
 
 def inplace_result(new, old):
