@@ -511,8 +511,18 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
     (the tree and the local names: ``_activity`` reuses it where neither changed)."""
     if not trusted:
         # c = z where c surely is z, after each write into z in place (sct/copy_aliases.py)
-        rebind_copies(fdef, lambda: AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned),
-                      rt_name)
+        def analysis_of():
+            # (with the activity: which locals hold arrays, so that w = z[1:] is surely a view)
+            saved = resolver.locals
+            resolver.locals = resolver.locals | _stored_names(fdef)
+            try:
+                act = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+            except Exception:       # (what lower_mutations rewrites yet, such as out=: known without it)
+                act = None
+            finally:
+                resolver.locals = saved
+            return AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned, act)
+        rebind_copies(fdef, analysis_of, rt_name)
         lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
     first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)

@@ -18,6 +18,7 @@ bound anywhere in the loop is dropped, which holds on every iteration and after 
 """
 from __future__ import annotations
 
+import copy
 from typing import Dict, FrozenSet, List, Set
 
 import gast
@@ -48,12 +49,42 @@ def _stored(node) -> Set[str]:
 def _kill(facts: Facts, names: Set[str]) -> Facts:
     if not names:
         return facts
-    return frozenset(p for p in facts if not (p & names))
+    return frozenset(p for p in facts if not (p & names if isinstance(p, frozenset) else
+                                               p[1] in names or p[2] in names))
 
 
 def _class_of(facts: Facts, name: str) -> Set[str]:
     """The names surely bound to the object ``name`` holds (``name`` not among them)."""
-    return {n for p in facts if name in p for n in p if n != name}
+    return {n for p in facts if isinstance(p, frozenset) and name in p for n in p if n != name}
+
+
+def _views_of(facts: Facts, name: str, as_view: bool):
+    """The view facts ``("view", w, base, index key, binding statement id)`` with ``name`` as the
+    view ``w`` (``as_view``) or as its ``base``."""
+    return sorted(p for p in facts if isinstance(p, tuple) and p[1 if as_view else 2] == name)
+
+
+def _int_constant(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        node = node.operand
+    return isinstance(node, gast.Constant) and type(node.value) is int
+
+
+def _basic_view_index(index) -> bool:
+    """Is ``index`` basic indexing by constants with a slice or ``...`` in it (``[1:]``,
+    ``[:2, 0]``, ``[::-1]``, ``[..., 0]``): of an array, always a view of it?"""
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    view = False
+    for e in items:
+        if isinstance(e, gast.Slice):
+            if not all(part is None or _int_constant(part) for part in (e.lower, e.upper, e.step)):
+                return False
+            view = True
+        elif isinstance(e, gast.Constant) and e.value is Ellipsis:
+            view = True
+        elif not (_int_constant(e) or isinstance(e, gast.Constant) and e.value is None):
+            return False
+    return view
 
 
 class MustCopies:
@@ -64,6 +95,8 @@ class MustCopies:
     def __init__(self, fdef, tracked: Set[str]):
         self.tracked = tracked
         self.before: Dict[int, Facts] = {}
+        self.indexes: Dict[str, object] = {}       # a view fact's index key -> the index
+        self.bindings: Dict[int, object] = {}      # a view fact's binding statement id -> the statement
         self.block(fdef.body, frozenset())
 
     def block(self, stmts: List, facts: Facts) -> Facts:
@@ -80,6 +113,14 @@ class MustCopies:
                 a, b = target.id, value.id
                 facts = _kill(facts, {a})
                 return facts | {frozenset((a, b))} | {frozenset((a, c)) for c in _class_of(facts, b)}
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Subscript) and \
+                    isinstance(value.value, gast.Name) and target.id != value.value.id and \
+                    target.id in self.tracked and value.value.id in self.tracked and _basic_view_index(value.slice):
+                # w = base[1:]: w is a view of base (where base is an array: checked where it is used)
+                key = gast.dump(value.slice)
+                self.indexes[key] = value.slice
+                self.bindings[id(s)] = s
+                return _kill(facts, {target.id}) | {("view", target.id, value.value.id, key, id(s))}
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
@@ -196,6 +237,47 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
     analysis = None
     added = False
 
+    def array_base(fact) -> bool:
+        """Did ``base`` surely hold an array where ``w = base[...]`` bound the view (an array
+        or a number: slicing a number raises, so where the view exists base is an array)?"""
+        base, binding = fact[2], facts.bindings.get(fact[4])
+        if binding is None:
+            return False
+        objs = analysis.objects(binding, base)
+        return bool(objs) and all(
+            o[0] in ("new", "old") and o[1] in analysis.array_sites or
+            o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
+            analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
+
+    def view_statements(s, z: str, views, after) -> List:
+        """After a change in place of ``z``, where ``w = base[i]`` (a basic index of constants:
+        a view of the array base) holds: ``z`` is the view: ``base[i] = w; w = base[i]`` (the
+        view's numbers written back onto themselves, and the view taken again: in Python nothing
+        changes); ``z`` is the base: ``w = base[i]``.  The write's check leaves the name bound
+        again out (``sct_rebound``)."""
+        out, rebound = [], set()
+        line = getattr(s, "lineno", None)
+        for fact in views:
+            _, w, base, key, _ = fact
+            if not array_base(fact):
+                continue
+            index = facts.indexes[key]
+            if w == z and base in after:
+                out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index),
+                                                               ctx=gast.Store())],
+                                       value=load(w), type_comment=None))
+                out[-1].lineno = line
+                out.append(assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index),
+                                                    ctx=gast.Load()), line))
+                rebound.add(base)
+            elif base == z and w in after:
+                out.append(assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index),
+                                                    ctx=gast.Load()), line))
+                rebound.add(w)
+        if rebound:
+            s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
+        return out
+
     def visit(stmts: List):
         nonlocal analysis, added
         i = 0
@@ -212,7 +294,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                 stored = _stored(s)
                 for z in sorted(_written_names(s) - stored):
                     others = sorted(_class_of(before, z) - stored)
-                    if not others:
+                    views = [v for v in _views_of(before, z, True) + _views_of(before, z, False)
+                             if not ({v[1], v[2]} & stored)]
+                    if not others and not views:
                         continue
                     if analysis is None:
                         analysis = analysis_of()
@@ -220,11 +304,22 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                     for c in others:
                         if c in after:
                             new.append(assign(c, load(z), getattr(s, "lineno", None)))
+                    new += view_statements(s, z, views, after)
             if new:
                 stmts[i + 1:i + 1] = new
                 added = True
                 i += len(new)
             t = _augmented_name(s)
+            if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
+                views = _views_of(before, t, True) + _views_of(before, t, False)
+                if views:
+                    if analysis is None:
+                        analysis = analysis_of()
+                    new = view_statements(s, t, views, analysis.live_after.get(id(stmts[i + 1]), frozenset()))
+                    if new:
+                        stmts[i + 2:i + 2] = new
+                        added = True
+                        i += len(new)
             if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
                 nxt = stmts[i + 1]
                 others = sorted(_class_of(before, t) - {t, s.targets[0].id})
@@ -253,7 +348,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                         branch.lineno = getattr(s, "lineno", None)
                         new += [check, branch]
                     if new:
-                        s.sct_rebound = frozenset(rebound)
+                        s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
                         stmts[i + 2:i + 2] = new
                         added = True
                         i += len(new)

@@ -522,7 +522,9 @@ EXACT = ["aug_accumulators", "aug_fresh_items", "aug_copy", "aug_dict_items", "a
          "reshape_and_transpose", "colon_write_fresh", "swaps", "list_modified_in_loop", "sgd_steps",
          "normalise_in_place", "running_mean", "shared_dead", "scalar_aug_of_sum",
          # a second name surely the same object follows the change in place (sct/copy_aliases.py)
-         "aug_second_name", "aug_list_second_name", "shared_then_read"]
+         "aug_second_name", "aug_list_second_name", "shared_then_read",
+         # a view by constant slices is written back into its array (sct/copy_aliases.py)
+         "aug_view"]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -557,7 +559,6 @@ REFUSED = {
     "aug_arg": ("x *=", "x is an argument"),
     "aug_arg_slice": ("x[...]", "x is an argument"),
     "aug_arg_view": ("v +=", "x is an argument"),
-    "aug_view": ("v +=", "z may be the same object as v"),
     "aug_dict_shared": ("p[...] +=", "a may be the same object"),
     "aug_list_repeated": ("l[...] +=", "the same object at another place"),
     "aug_copied_dict_item": ("q[...] +=", "changes the array"),

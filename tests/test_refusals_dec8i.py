@@ -14,6 +14,10 @@ stub): the values agree and the gradients match central differences (first order
 tests/gradcheck.check_two_inputs second order too).  The near misses -- a name that is the same
 object on some paths only, is bound again in the loop, is a view, is read by a lambda, or holds
 the object in a list -- stay refused at their line.
+
+A view by constant basic indexing of an array (``w = z[1:]``, ``z[::-1]``, ``m[1:, ::2]``) is
+followed the same way: after a write into ``w``, ``z[1:] = w; w = z[1:]`` (its numbers written
+back onto themselves); after a write into ``z``, ``w = z[1:]``.
 """
 import inspect
 
@@ -182,6 +186,58 @@ def augmented_0d_alias(x):
     return q, dlgradient(q, x)
 
 
+def view_written(x):
+    z = x * 1.0
+    w = z[:2]
+    w[0] = 3.0 * x[2]
+    y = np.sum((x + z) * x)
+    return y, dlgradient(y, x)
+
+
+def view_augmented(x):
+    h = x * x
+    w = h[1:]
+    w *= 1.5
+    h = h * 1.0
+    y = np.sum(np.sin(h) * x)
+    return y, dlgradient(y, x)
+
+
+def base_written_view_read(x):
+    z = x * 1.0
+    w = z[1:]
+    z[2] = x[0] * 3.0
+    y = np.sum(w * x[1:]) + np.sum(z * x)
+    return y, dlgradient(y, x)
+
+
+def base_augmented_view_read(x):
+    z = x * 1.0
+    w = z[::-1]
+    z += x * x
+    y = np.sum(w * x) + np.sum(z)
+    return y, dlgradient(y, x)
+
+
+def view_2d_in_loop(x):
+    m = np.outer(x, x)
+    w = m[1:, ::2]
+    for i in range(2):
+        w[i, 0] = w[i, 1] * x[i]
+    w *= 2.0
+    y = np.sum(m * m)
+    return y, dlgradient(y, x)
+
+
+def view_of_a_view(x):
+    z = x * 1.0
+    w = z[1:]
+    u = w[:1]
+    u[0] = x[0] * x[1]
+    y = np.sum(w * x[1:])
+    return y, dlgradient(y, x)
+
+
 X0 = np.array([0.3, -1.2, 0.7])
 
 
@@ -198,7 +254,9 @@ def _plain(f, x):
 EXACT = ["list_alias", "dict_alias", "array_alias", "write_through_first_name", "chain_and_sort",
          "write_in_branch_and_loop", "list_append_alias", "out_and_copyto_alias", "augmented_item_alias",
          "rebound_before_write", "swapped_then_aliased", "dict_update_alias",
-         "augmented_array_alias", "augmented_number_alias", "augmented_list_alias", "augmented_tuple_alias"]
+         "augmented_array_alias", "augmented_number_alias", "augmented_list_alias", "augmented_tuple_alias",
+         "view_written", "view_augmented", "base_written_view_read", "base_augmented_view_read", "view_2d_in_loop",
+         "view_of_a_view", "view_of_a_list"]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -280,6 +338,14 @@ def h_out(x, t):
     return np.sum(w ** 2)
 
 
+def h_view(x, t):
+    z = x * t
+    w = z[::-1]
+    w[1] = x[0] * x[3]
+    w[2:] *= t[0]
+    return np.sum(z * x) + np.sum(w * t)
+
+
 def h_augmented(x, t):
     h = x * t
     z = h + 0.0
@@ -293,7 +359,7 @@ XT = (np.array([0.3, -0.7, 1.1, 0.5]), np.array([0.9, 1.3, -0.4, 0.2]))
 
 
 @pytest.mark.parametrize("case", [h_list, h_dict, h_array, h_sort, h_loop, h_two_branches, h_out,
-                                  h_augmented],
+                                  h_augmented, h_view],
                          ids=lambda c: c.__name__)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_helper_first_and_second_order(case, sign):
@@ -325,11 +391,29 @@ def rebound_in_loop(x):
     return y, dlgradient(y, x)
 
 
-def view_alias(x):
+def view_by_a_name(x):
     z = x * 1.0
-    w = z[1:]
-    z[2] = x[0] * 3.0
-    y = np.sum(w) + np.sum(z * x)
+    k = 2
+    w = z[:k]                  # an index that is not a constant: not followed
+    w[0] = x[0] * 3.0
+    y = np.sum(z * x)
+    return y, dlgradient(y, x)
+
+
+def copy_of_a_view(x):
+    z = x * 1.0
+    w = z[:2]
+    c = w                      # c is the old view object: not followed
+    w[0] = x[0] * 3.0
+    y = np.sum(c) + np.sum(z * x)
+    return y, dlgradient(y, x)
+
+
+def view_of_a_list(x):
+    lst = [x, x * 2.0, x * 3.0]
+    w = lst[1:]                # a list's slice is a new list: lst keeps its items
+    w[0] = x * 5.0
+    y = np.sum(lst[1] * x) + np.sum(w[0])
     return y, dlgradient(y, x)
 
 
@@ -408,7 +492,8 @@ def augmented_alias_on_one_path(x):
 REFUSED = {
     "same_on_one_path": ("z[...]", "w may be the same object as z"),
     "rebound_in_loop": ("z[...]", "w may be the same object as z"),
-    "view_alias": ("z[...]", "w may be the same object as z"),
+    "view_by_a_name": ("w[...]", "z may be the same object as w"),
+    "copy_of_a_view": ("z[...]", "c may be the same object as z"),
     "read_by_lambda": ("z[...]", "w may be the same object as z"),
     "also_in_a_list": ("z[...]", "lst holds it"),
     "alias_of_argument": ("w[...]", "x is an argument"),
