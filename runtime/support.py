@@ -2792,6 +2792,15 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
+def require_array(value, message):
+    """Before following a view ``w = z[1:]`` of ``z`` (sct/copy_aliases.py): ``z`` must be an
+    array (a dlarray under dlfeval), whose basic slices are views of it; a list's slice is a new
+    list (refused with ``message``)."""
+    if type(value) is np.ndarray or type(value) is _dlarray:
+        return None
+    raise EvaluationError(message)
+
+
 def updated_in_place(old, message):
     """After ``t op= v``, given the object ``t`` held before (``old``, which another name ``c``
     surely holds too: sct/copy_aliases.py): did Python change it in place (an array, a list, a
@@ -2943,7 +2952,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_unpacked, require_unpacked_exactly, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

@@ -259,9 +259,16 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
         line = getattr(s, "lineno", None)
         for fact in views:
             _, w, base, key, _ = fact
-            if not array_base(fact):
+            if not array_base(fact) or not (w == z and base in after or base == z and w in after):
                 continue
             index = facts.indexes[key]
+            # (the activity's arrays may be numbers too, or on some paths lists: the run checks
+            # that base is an array, whose slice is a view)
+            message = (f"{w} = {base}[...] is a view of {base} where {base} is an array, and a new list where "
+                       f"it is a list; sct follows the view for an array only. Write `{w} = {w}.copy()` or "
+                       f"`{w} = list({w})` before changing it, or build a new value")
+            out.append(gast.Expr(value=call(f"{rt_name}.require_array", [load(base), const(message)])))
+            out[-1].lineno = line
             if w == z and base in after:
                 out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index),
                                                                ctx=gast.Store())],

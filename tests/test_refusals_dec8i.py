@@ -272,6 +272,24 @@ def test_value_and_gradient_match_python(name, sign):
     assert_close(np.asarray(g.data), expected, rtol=1e-5, atol=1e-6, what=name)
 
 
+def list_on_one_path(x):
+    if x[0] > 5.0:
+        h = x * 2.0
+    else:
+        h = [x[0], x[1], x[2]]
+    z = h * 2                  # a list here: its slice is a new list, not a view
+    w = z[1:]
+    w[0] = x[2] * 4.0
+    y = z[1] * x[0] + w[0] + len(z)
+    return y, dlgradient(y, x)
+
+
+def test_view_of_what_is_a_list_at_run_time_is_refused_by_the_run():
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(list_on_one_path, dlarray(X0.copy()))
+    assert "is a view of z where z is an array" in str(info.value)
+
+
 def test_augmented_0d_alias_is_refused_by_the_run():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(augmented_0d_alias, dlarray(X0.copy()))
