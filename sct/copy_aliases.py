@@ -12,9 +12,20 @@ follows the new value into ``c`` too, and the write checks judge the program as 
 the user written it so.  A name that may be a view of the object, or the same object on some
 paths only, or that a nested function reads, is left alone: the write stays refused.
 
-``must_copies`` is the forward analysis: the pairs of names surely bound to the same object
-before each statement (intersected where branches join; at a loop's head, every pair of a name
-bound anywhere in the loop is dropped, which holds on every iteration and after any ``break``).
+``t op= v`` of such a name: Python changes an array, list or dict in place and binds ``t`` to a
+new number, tuple or string; the run tells which (``if rt.updated_in_place(c, ...): c = t``).
+
+A view by constant basic indexing of an array (``w = z[1:]``, ``z[::-1]``, ``m[1:, ::2]``) is
+followed too: after a change of ``w`` in place, ``z[1:] = w; w = z[1:]`` (its numbers written back
+onto themselves, the view taken again: in Python nothing changes); after a change of ``z``,
+``w = z[1:]``.  The run checks first that ``z`` is an array (``rt.require_array``: a list's slice
+is a new list).  A change of z's layout (``z.shape = ...``, ``z.resize(...)``) ends the fact.
+
+``MustCopies`` is the forward analysis: the pairs of names surely bound to the same object, and
+the views, before each statement (intersected where branches join; at a loop's head, every fact
+of a name bound anywhere in the loop is dropped, which holds on every iteration and after any
+``break``).  The write checks leave the names bound again right after a write out of its check
+(``sct_rebound``, read by ``AliasAnalysis.sharing`` and the check of ``t op= v``).
 """
 from __future__ import annotations
 
@@ -26,7 +37,8 @@ import gast
 from .alias_state import MUTATORS, WRITING_FUNCTIONS
 from .ir import assign, call, const, load, walk_no_defs
 
-Facts = FrozenSet[FrozenSet[str]]      # pairs {a, b}: a is b (the same object)
+# pairs {a, b} (a is b, the same object) and views ("view", w, base, index key, binding statement id)
+Facts = FrozenSet
 
 # functions that write into their first argument (np.copyto(z, v), np.add.at(z, i, v))
 _FIRST_ARGUMENT_WRITERS = WRITING_FUNCTIONS | {"at"}
@@ -56,6 +68,27 @@ def _kill(facts: Facts, names: Set[str]) -> Facts:
 def _class_of(facts: Facts, name: str) -> Set[str]:
     """The names surely bound to the object ``name`` holds (``name`` not among them)."""
     return {n for p in facts if isinstance(p, frozenset) and name in p for n in p if n != name}
+
+
+# attributes and methods that change how an array lays out its numbers in place (z.shape = ...,
+# z.resize(...)): a view taken before no longer is z[i]
+_LAYOUT = {"shape", "strides", "dtype", "data", "resize", "setfield", "setflags", "byteswap", "base"}
+
+
+def _relaid(s) -> Set[str]:
+    """The names ``s`` may change the layout of in place, or set an attribute of."""
+    out = set()
+    for n in walk_no_defs(s):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                (n.attr in _LAYOUT or isinstance(n.ctx, (gast.Store, gast.Del))):
+            out.add(n.value.id)
+    return out
+
+
+def _kill_views(facts: Facts, names: Set[str]) -> Facts:
+    if not names:
+        return facts
+    return frozenset(p for p in facts if isinstance(p, frozenset) or not (p[1] in names or p[2] in names))
 
 
 def _views_of(facts: Facts, name: str, as_view: bool):
@@ -106,6 +139,7 @@ class MustCopies:
 
     def statement(self, s, facts: Facts) -> Facts:
         self.before[id(s)] = facts
+        facts = _kill_views(facts, _relaid(s))
         if isinstance(s, gast.Assign):
             target, value = s.targets[0], s.value
             if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Name) and \

@@ -507,6 +507,15 @@ def augmented_alias_on_one_path(x):
     return q, dlgradient(q, x)
 
 
+def view_then_base_reshaped(x):
+    z = np.concatenate([x, x * 2.0, x * x, x + 1.0])
+    w = z[1:3]
+    z.shape = (4, 3)           # w is no longer z[1:3]
+    w[0] = x[2] * 4.0
+    y = np.sum(z * z)
+    return y, dlgradient(y, x)
+
+
 REFUSED = {
     "same_on_one_path": ("z[...]", "w may be the same object as z"),
     "rebound_in_loop": ("z[...]", "w may be the same object as z"),
@@ -516,6 +525,7 @@ REFUSED = {
     "also_in_a_list": ("z[...]", "lst holds it"),
     "alias_of_argument": ("w[...]", "x is an argument"),
     "aliased_then_rebound_in_branch": ("z[...]", "w may be the same object as z"),
+    "view_then_base_reshaped": ("z.shape", "changes the array z in place"),
     "augmented_user_object_alias": ("b +=", "a may be the same object as b"),
     "augmented_alias_in_loop": ("y +=", "z may be the same object as y"),
     "augmented_alias_on_one_path": ("y +=", "z may be the same object as y"),
