@@ -705,7 +705,31 @@ def _may_share(stmts: List, local_names) -> Dict[str, set]:
                 parent[ra] = rb
 
     def loaded(node):
-        return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+        """The names whose object ``node``'s value may be, hold or view (not the operands of
+        arithmetic, a new object; a call's arguments and receiver may come back: np.asarray(z))"""
+        if node is None:
+            return []
+        if isinstance(node, gast.Name):
+            return [node.id] if isinstance(node.ctx, gast.Load) else []
+        if isinstance(node, (gast.Subscript, gast.Attribute, gast.Starred)):
+            return loaded(node.value)
+        if isinstance(node, gast.Call):
+            func = loaded(node.func.value) if isinstance(node.func, gast.Attribute) else []
+            return func + [m for a in node.args for m in loaded(a)] + \
+                [m for k in node.keywords for m in loaded(k.value)]
+        if isinstance(node, (gast.Tuple, gast.List, gast.Set)):
+            return [m for e in node.elts for m in loaded(e)]
+        if isinstance(node, gast.Dict):
+            return [m for e in node.values for m in loaded(e)]
+        if isinstance(node, gast.IfExp):
+            return loaded(node.body) + loaded(node.orelse)
+        if isinstance(node, gast.BoolOp):
+            return [m for e in node.values for m in loaded(e)]
+        if isinstance(node, gast.NamedExpr):
+            return loaded(node.value)
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
+            return [m for gen in node.generators for m in loaded(gen.iter)]      # [r for r in m]: rows of m
+        return []
 
     def stored(node):
         return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)]
