@@ -2813,6 +2813,33 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
+def require_array(value, message):
+    """Before following a view ``w = z[1:]`` of ``z`` (sct/copy_aliases.py): ``z`` must be an
+    array (a dlarray under dlfeval), whose basic slices are views of it; a list's slice is a new
+    list (refused with ``message``)."""
+    if type(value) is np.ndarray or type(value) is _dlarray:
+        return None
+    raise EvaluationError(message)
+
+
+def updated_in_place(old, message):
+    """After ``t op= v``, given the object ``t`` held before (``old``, which another name ``c``
+    surely holds too: sct/copy_aliases.py): did Python change it in place (an array, a list, a
+    dict: ``c`` is then bound to t's new value), or bind ``t`` to a new object (a number, a tuple,
+    a string: ``c`` keeps its value)?  Any other object is refused with ``message``."""
+    kind = type(old)
+    if kind is _dlarray:            # (traced values under dlfeval): numpy's meaning for its data
+        old = old.data
+        kind = type(old)
+    if kind is np.ndarray and old.ndim > 0 or kind is list or kind is dict:
+        return True
+    # (a 0-d array changes in place, but where sct computed one numpy may give a number: refused)
+    if kind in (int, float, complex, bool, str, bytes, tuple, frozenset) or old is None or \
+            isinstance(old, np.generic) and kind.__module__ == "numpy":
+        return False
+    raise EvaluationError(message.replace("{}", "0-d array" if kind is np.ndarray else kind.__name__))
+
+
 def inplace_result(new, old):
     """The value ``t`` has after ``t op= v``, given ``new = t op v``: for an array ``t`` numpy
     changes it in place, so it keeps its shape (an ``old`` that ``v`` would broadcast to a
@@ -2946,7 +2973,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_unpacked, require_unpacked_exactly, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

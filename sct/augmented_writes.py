@@ -97,7 +97,10 @@ def _check_rebinding(s, analysis: AliasAnalysis, param_kinds, mode: str, fail, o
     all_objs = analysis.objects(s, old_name)
     objs = frozenset(o for o in all_objs if not (o[0] == "arg" and
                                                   _rebinds(param_kinds.get(o[1]), op, mode)))
-    why = analysis.sharing_of(s, old_name, objs, exclude={s.targets[0].id})   # s rebinds its target
+    # s rebinds its target; a name surely holding t's object is bound again after it where Python
+    # changed the object in place (sct/copy_aliases.py: sct_rebound)
+    why = analysis.sharing_of(s, old_name, objs,
+                              exclude={s.targets[0].id} | getattr(s, "sct_rebound", frozenset()))
     message = (f"`{old_name} {symbol}= ...` changes the array (or list) {old_name} holds in place, "
                f"and {{why}}; sct follows the new value through {old_name} only. Write "
                f"`{old_name} = {old_name} {symbol} ...` for a new value (or "

@@ -24,7 +24,8 @@ from . import fuse as _fuse
 
 from .analysis import (Activity, Guard, Resolver, functionalize, tree_fingerprint, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
-from .aliasing import check_writes, inplace_updates, lower_mutations
+from .aliasing import AliasAnalysis, check_writes, inplace_updates, lower_mutations
+from .copy_aliases import rebind_copies
 from .emit import source_and_lines
 from .errors import CompileError
 from .operand_checks import check_operands
@@ -509,6 +510,19 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
     names whose writes must be made functional, and what the first activity was found for
     (the tree and the local names: ``_activity`` reuses it where neither changed)."""
     if not trusted:
+        # c = z where c surely is z, after each write into z in place (sct/copy_aliases.py)
+        def analysis_of():
+            # (with the activity: which locals hold arrays, so that w = z[1:] is surely a view)
+            saved = resolver.locals
+            resolver.locals = resolver.locals | _stored_names(fdef)
+            try:
+                act = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+            except Exception:       # (what lower_mutations rewrites yet, such as out=: known without it)
+                act = None
+            finally:
+                resolver.locals = saved
+            return AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned, act)
+        rebind_copies(fdef, analysis_of, rt_name)
         lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
     first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)

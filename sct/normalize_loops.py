@@ -1078,6 +1078,77 @@ _CONSUMERS = frozenset({"sum", "list", "tuple", "sorted", "min", "max", "any", "
                         "reduce", "print"})
 
 
+# functions that write into their first argument (np.copyto(z, v), np.add.at(z, i, v))
+_FIRST_ARGUMENT_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis", "at"})
+
+
+def _may_share(stmts: List, local_names) -> Dict[str, set]:
+    """For each local name, the local names that may hold the same object or a view of it (or an
+    object holding it): a name bound from an expression reading another one (``c = z``,
+    ``w = z[1:]``, ``v = z.reshape(...)``, ``lst = [z]``, ``for row in m``) shares with it, and
+    so on transitively.  Coarse on purpose: it only widens a refusal."""
+    parent: Dict[str, str] = {}
+
+    def find(a):
+        while parent.get(a, a) != a:
+            a = parent[a]
+        return a
+
+    def union(names):
+        names = [n for n in names if n in local_names]
+        for a, b in zip(names, names[1:]):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+
+    def loaded(node):
+        """The names whose object ``node``'s value may be, hold or view (not the operands of
+        arithmetic, a new object; a call's arguments and receiver may come back: np.asarray(z))"""
+        if node is None:
+            return []
+        if isinstance(node, gast.Name):
+            return [node.id] if isinstance(node.ctx, gast.Load) else []
+        if isinstance(node, (gast.Subscript, gast.Attribute, gast.Starred)):
+            return loaded(node.value)
+        if isinstance(node, gast.Call):
+            func = loaded(node.func.value) if isinstance(node.func, gast.Attribute) else []
+            return func + [m for a in node.args for m in loaded(a)] + \
+                [m for k in node.keywords for m in loaded(k.value)]
+        if isinstance(node, (gast.Tuple, gast.List, gast.Set)):
+            return [m for e in node.elts for m in loaded(e)]
+        if isinstance(node, gast.Dict):
+            return [m for e in node.values for m in loaded(e)]
+        if isinstance(node, gast.IfExp):
+            return loaded(node.body) + loaded(node.orelse)
+        if isinstance(node, gast.BoolOp):
+            return [m for e in node.values for m in loaded(e)]
+        if isinstance(node, gast.NamedExpr):
+            return loaded(node.value)
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
+            return [m for gen in node.generators for m in loaded(gen.iter)]      # [r for r in m]: rows of m
+        return []
+
+    def stored(node):
+        return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)]
+
+    for st in stmts:
+        for n in gast.walk(st):
+            if isinstance(n, gast.Assign):
+                union([m for t in n.targets for m in stored(t)] + loaded(n.value))
+            elif isinstance(n, (gast.AnnAssign, gast.AugAssign)) and n.value is not None:
+                union(stored(n.target) + loaded(n.value))
+            elif isinstance(n, gast.NamedExpr):
+                union(stored(n.target) + loaded(n.value))
+            elif isinstance(n, (gast.For, gast.AsyncFor, gast.comprehension)):
+                union(stored(n.target) + loaded(n.iter))
+            elif isinstance(n, gast.withitem) and n.optional_vars is not None:
+                union(stored(n.optional_vars) + loaded(n.context_expr))
+    groups: Dict[str, set] = {}
+    for a in local_names:
+        groups.setdefault(find(a), set()).add(a)
+    return {a: groups[find(a)] for a in local_names}
+
+
 def check_generators_used_once(stmts: List, fail, params=()) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's
@@ -1152,10 +1223,19 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
                 if getattr(node, field, None) is not None:
                     visit(getattr(node, field), loops + (node,), "other", nested)
             return
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            events.append(("change", node.target.id, node, loops, nested))     # z += v (an array: in place)
         if isinstance(node, gast.Call):
             if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
                     node.func.value.id in local_names:
                 events.append(("change", node.func.value.id, node, loops, nested))    # rng.normal(), zs.append()
+            # np.copyto(z, v), np.add.at(z, i, v), np.multiply(a, b, out=z): z changes in place
+            if isinstance(node.func, gast.Attribute) and node.func.attr in _FIRST_ARGUMENT_WRITERS and \
+                    node.args and isinstance(node.args[0], gast.Name):
+                events.append(("change", node.args[0].id, node, loops, nested))
+            for k in node.keywords:
+                if k.arg == "out" and isinstance(k.value, gast.Name):
+                    events.append(("change", k.value.id, node, loops, nested))
             for a in list(node.args) + [k.value for k in node.keywords]:
                 a = a.value if isinstance(a, gast.Starred) else a
                 if isinstance(a, gast.Name):
@@ -1182,10 +1262,14 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
 
     for st in stmts:
         visit(st, (), "other", False)
+    sharing = _may_share(stmts, local_names)
     for i, (kind, name, node, loops, nested, *more) in enumerate(events):
         if kind != "lazy":
             continue
         generator_reads, receivers = more
+        # the objects the generator reads may be changed in place through another name too (c = z,
+        # w = z[1:], z.reshape(...)): the generator reads c, z[0] = v changes it
+        shared_reads = set().union(*(sharing.get(n, {n}) for n in generator_reads)) if generator_reads else set()
         reads = []
         between = []
         for later in events[i + 1:]:
@@ -1201,10 +1285,13 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
             # changed after the binding, before the generator is walked: Python's reads the new values
             for other in between:
                 if other[0] in ("store", "change") and other[1] in generator_reads or \
+                        other[0] == "change" and other[1] in shared_reads or \
                         other[0] == "passed" and other[1] in receivers:
+                    via = other[1] if other[1] in generator_reads else \
+                        f"{', '.join(sorted(shared_reads & generator_reads))}, which may share its object with {other[1]},"
                     fail(other[2], "a change to what a generator reads, made after the generator and before it "
                          "is walked",
-                         f"{name} computes its items when it is walked, reading {other[1]} then; sct builds "
+                         f"{name} computes its items when it is walked, reading {via} then; sct builds "
                          f"them where {name} is made. Make {name} where it is walked, or make it a list "
                          f"([... for ...]) where the items are meant to be those of that time")
         # a read before the binding, in a loop holding both, walks the generator of the last pass

@@ -781,7 +781,8 @@ class AliasAnalysis(PointsTo):
         objs = state.env.get(name)
         if objs is None:
             objs = frozenset() if name in self.locals else frozenset({EXT})
-        return self.sharing_of(s, name, objs)
+        # (names sct/copy_aliases.py binds again right after s: they follow the write)
+        return self.sharing_of(s, name, objs, exclude=getattr(s, "sct_rebound", frozenset()))
 
     def sharing_of(self, s, name: str, objs, exclude=frozenset()) -> Optional[str]:
         """Why a change of the objects ``objs`` (what ``name`` holds) at ``s`` may be seen

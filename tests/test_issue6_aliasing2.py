@@ -520,7 +520,11 @@ EXACT = ["aug_accumulators", "aug_fresh_items", "aug_copy", "aug_dict_items", "a
          "list_empty_slice", "list_slices", "list_repeat", "list_mutators", "list_nested",
          "list_of_arrays", "mlp_dict", "rows_by_index", "rows_by_append", "slices_of_zeros",
          "reshape_and_transpose", "colon_write_fresh", "swaps", "list_modified_in_loop", "sgd_steps",
-         "normalise_in_place", "running_mean", "shared_dead", "scalar_aug_of_sum"]
+         "normalise_in_place", "running_mean", "shared_dead", "scalar_aug_of_sum",
+         # a second name surely the same object follows the change in place (sct/copy_aliases.py)
+         "aug_second_name", "aug_list_second_name", "shared_then_read",
+         # a view by constant slices is written back into its array (sct/copy_aliases.py)
+         "aug_view"]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -555,16 +559,12 @@ REFUSED = {
     "aug_arg": ("x *=", "x is an argument"),
     "aug_arg_slice": ("x[...]", "x is an argument"),
     "aug_arg_view": ("v +=", "x is an argument"),
-    "aug_second_name": ("z +=", "w may be the same object as z"),
-    "aug_view": ("v +=", "z may be the same object as v"),
     "aug_dict_shared": ("p[...] +=", "a may be the same object"),
     "aug_list_repeated": ("l[...] +=", "the same object at another place"),
-    "aug_list_second_name": ("l +=", "m may be the same object as l"),
     "aug_copied_dict_item": ("q[...] +=", "changes the array"),
     "aug_helper_arg": ("a +=", "the caller's object would change too"),
     "copy_shares_items": ("q['w']", "would change too"),
     "copy_list_shares_items": ("m[0]", "l may be the same object"),
-    "shared_then_read": ("b +=", "a may be the same object as b"),
 }
 
 

@@ -1,0 +1,399 @@
+"""Writes through one of several names of one object (SPEC semantic 11): ``al = lst``,
+``al[0] = v``, then ``lst`` read.
+
+Differentiated code gives a write value semantics (``al[0] = v`` becomes a new value of ``al``),
+so a write is exact only where no other name read later can see the old object; the write checks
+(sct/write_checks.py) refuse it otherwise.  Where the other name is *surely the same object* --
+every path to the write bound it by a chain of plain copies ``c = z`` that neither name was bound
+again after -- Python's meaning is kept by binding it again right after the write: ``c = z``.
+In Python that statement changes nothing (``c`` already is ``z``, and a write into an item, a
+mutating method or ``out=z`` keeps ``z`` the same object), so the program is the same; sct then
+follows the new value into ``c`` too, and the write checks judge the program as they would had
+the user written it so.  A name that may be a view of the object, or the same object on some
+paths only, or that a nested function reads, is left alone: the write stays refused.
+
+``t op= v`` of such a name: Python changes an array, list or dict in place and binds ``t`` to a
+new number, tuple or string; the run tells which (``if rt.updated_in_place(c, ...): c = t``).
+
+A view by constant basic indexing of an array (``w = z[1:]``, ``z[::-1]``, ``m[1:, ::2]``) is
+followed too: after a change of ``w`` in place, ``z[1:] = w; w = z[1:]`` (its numbers written back
+onto themselves, the view taken again: in Python nothing changes); after a change of ``z``,
+``w = z[1:]``.  The run checks first that ``z`` is an array (``rt.require_array``: a list's slice
+is a new list).  A change of z's layout (``z.shape = ...``, ``z.resize(...)``) ends the fact.
+
+``MustCopies`` is the forward analysis: the pairs of names surely bound to the same object, and
+the views, before each statement (intersected where branches join; at a loop's head, every fact
+of a name bound anywhere in the loop is dropped, which holds on every iteration and after any
+``break``).  The write checks leave the names bound again right after a write out of its check
+(``sct_rebound``, read by ``AliasAnalysis.sharing`` and the check of ``t op= v``).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Dict, FrozenSet, List, Set
+
+import gast
+
+from .alias_state import MUTATORS, WRITING_FUNCTIONS
+from .ir import assign, call, const, load, walk_no_defs
+
+# pairs {a, b} (a is b, the same object) and views ("view", w, base, index key, binding statement id)
+Facts = FrozenSet
+
+# functions that write into their first argument (np.copyto(z, v), np.add.at(z, i, v))
+_FIRST_ARGUMENT_WRITERS = WRITING_FUNCTIONS | {"at"}
+
+
+def _stored(node) -> Set[str]:
+    """The names ``node`` (a statement or expression) binds or deletes in this scope (a walrus
+    in a comprehension too); a nested definition binds its name."""
+    if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        return {node.name}
+    out = set()
+    for n in walk_no_defs(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            out.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not node:
+            out.add(n.name)
+    return out
+
+
+def _kill(facts: Facts, names: Set[str]) -> Facts:
+    if not names:
+        return facts
+    return frozenset(p for p in facts if not (p & names if isinstance(p, frozenset) else
+                                               p[1] in names or p[2] in names))
+
+
+def _class_of(facts: Facts, name: str) -> Set[str]:
+    """The names surely bound to the object ``name`` holds (``name`` not among them)."""
+    return {n for p in facts if isinstance(p, frozenset) and name in p for n in p if n != name}
+
+
+# attributes and methods that change how an array lays out its numbers in place (z.shape = ...,
+# z.resize(...)): a view taken before no longer is z[i]
+_LAYOUT = {"shape", "strides", "dtype", "data", "resize", "setfield", "setflags", "byteswap", "base"}
+
+
+def _relaid(s) -> Set[str]:
+    """The names ``s`` may change the layout of in place, or set an attribute of."""
+    out = set()
+    for n in walk_no_defs(s):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                (n.attr in _LAYOUT or isinstance(n.ctx, (gast.Store, gast.Del))):
+            out.add(n.value.id)
+    return out
+
+
+def _kill_views(facts: Facts, names: Set[str]) -> Facts:
+    if not names:
+        return facts
+    return frozenset(p for p in facts if isinstance(p, frozenset) or not (p[1] in names or p[2] in names))
+
+
+def _views_of(facts: Facts, name: str, as_view: bool):
+    """The view facts ``("view", w, base, index key, binding statement id)`` with ``name`` as the
+    view ``w`` (``as_view``) or as its ``base``."""
+    return sorted(p for p in facts if isinstance(p, tuple) and p[1 if as_view else 2] == name)
+
+
+def _int_constant(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        node = node.operand
+    return isinstance(node, gast.Constant) and type(node.value) is int
+
+
+def _basic_view_index(index) -> bool:
+    """Is ``index`` basic indexing by constants with a slice or ``...`` in it (``[1:]``,
+    ``[:2, 0]``, ``[::-1]``, ``[..., 0]``): of an array, always a view of it?"""
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    view = False
+    for e in items:
+        if isinstance(e, gast.Slice):
+            if not all(part is None or _int_constant(part) for part in (e.lower, e.upper, e.step)):
+                return False
+            view = True
+        elif isinstance(e, gast.Constant) and e.value is Ellipsis:
+            view = True
+        elif not (_int_constant(e) or isinstance(e, gast.Constant) and e.value is None):
+            return False
+    return view
+
+
+class MustCopies:
+    """The pairs of names surely holding the same object before each statement of ``fdef``
+    (``before``, by statement id), for the names ``tracked`` (the function's own, none that a
+    nested function or lambda reads)."""
+
+    def __init__(self, fdef, tracked: Set[str]):
+        self.tracked = tracked
+        self.before: Dict[int, Facts] = {}
+        self.indexes: Dict[str, object] = {}       # a view fact's index key -> the index
+        self.bindings: Dict[int, object] = {}      # a view fact's binding statement id -> the statement
+        self.block(fdef.body, frozenset())
+
+    def block(self, stmts: List, facts: Facts) -> Facts:
+        for s in stmts:
+            facts = self.statement(s, facts)
+        return facts
+
+    def statement(self, s, facts: Facts) -> Facts:
+        self.before[id(s)] = facts
+        facts = _kill_views(facts, _relaid(s))
+        if isinstance(s, gast.Assign):
+            target, value = s.targets[0], s.value
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Name) and \
+                    target.id != value.id and target.id in self.tracked and value.id in self.tracked:
+                a, b = target.id, value.id
+                facts = _kill(facts, {a})
+                return facts | {frozenset((a, b))} | {frozenset((a, c)) for c in _class_of(facts, b)}
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Subscript) and \
+                    isinstance(value.value, gast.Name) and target.id != value.value.id and \
+                    target.id in self.tracked and value.value.id in self.tracked and _basic_view_index(value.slice):
+                # w = base[1:]: w is a view of base (where base is an array: checked where it is used)
+                key = gast.dump(value.slice)
+                self.indexes[key] = value.slice
+                self.bindings[id(s)] = s
+                return _kill(facts, {target.id}) | {("view", target.id, value.value.id, key, id(s))}
+            return _kill(facts, _stored(s))
+        if isinstance(s, gast.If):
+            facts = _kill(facts, _stored(s.test))
+            return self.block(s.body, facts) & self.block(s.orelse, facts)
+        if isinstance(s, (gast.For, gast.While)):
+            # every pair of a name the loop binds anywhere is dropped: what is left holds at the
+            # head of every iteration, after the loop and after a break
+            head = _kill(facts, _stored(s))
+            self.block(s.body, head)
+            return head & self.block(s.orelse, head)
+        if isinstance(s, gast.With):
+            entry = _kill(facts, set().union(*(_stored(item) for item in s.items)) if s.items else set())
+            out = self.block(s.body, entry)
+            # (a context manager may swallow an exception: after the block, from any point in it)
+            return out & _kill(facts, _stored(s))
+        if isinstance(s, (gast.Expr, gast.Return, gast.Pass, gast.Break, gast.Continue, gast.Raise,
+                          gast.Assert, gast.Delete, gast.AugAssign, gast.AnnAssign)):
+            return _kill(facts, _stored(s))
+        # any other statement (a definition, try...): nothing is known after it, nothing inside
+        return _kill(facts, _stored(s)) if not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef,
+                                                               gast.ClassDef)) else frozenset()
+
+
+def _written_names(s) -> Set[str]:
+    """The local names whose object ``s`` may change in place without binding them again: ``z`` of
+    ``z[i] = v``, ``z.sort()`` (a mutating method), ``f(..., out=z)``, ``np.copyto(z, v)``,
+    ``np.add.at(z, i, v)``."""
+    if isinstance(s, gast.Assign) and len(s.targets) == 1:
+        target = s.targets[0]
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            return {target.value.id}
+    call = None
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        call = s.value
+    elif isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+            isinstance(s.value, gast.Call):
+        call = s.value
+    if call is None:
+        return set()
+    out = set()
+    func = call.func
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in MUTATORS:
+        out.add(func.value.id)
+    for k in call.keywords:
+        if k.arg == "out" and isinstance(k.value, gast.Name):
+            out.add(k.value.id)
+    if isinstance(func, gast.Attribute) and func.attr in _FIRST_ARGUMENT_WRITERS and call.args and \
+            isinstance(call.args[0], gast.Name):
+        out.add(call.args[0].id)
+    return out
+
+
+def _augmented_name(s):
+    """``t`` of the statement computing ``t op v`` for ``t op= v`` (the normalizer marks it), or None."""
+    mark = getattr(s, "sct_augmented", None)
+    if mark is None or mark[1] is not None or mark[0] is None or not isinstance(s, gast.Assign) or \
+            len(s.targets) != 1 or not isinstance(s.targets[0], gast.Name) or not isinstance(s.value, gast.BinOp):
+        return None
+    return mark[0]
+
+
+def _is_inplace_result(nxt, t: str, s, rt_name: str) -> bool:
+    """Is ``nxt`` ``t = rt.inplace_result(t_op, t)`` (``t_op`` what ``s`` binds)?"""
+    if not (isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and isinstance(nxt.targets[0], gast.Name) and
+            nxt.targets[0].id == t and isinstance(nxt.value, gast.Call)):
+        return False
+    func, args = nxt.value.func, nxt.value.args
+    return isinstance(func, gast.Attribute) and func.attr == "inplace_result" and \
+        isinstance(func.value, gast.Name) and func.value.id == rt_name and len(args) == 2 and \
+        not nxt.value.keywords and isinstance(args[0], gast.Name) and args[0].id == s.targets[0].id and \
+        isinstance(args[1], gast.Name) and args[1].id == t
+
+
+def _symbol(value) -> str:
+    from .augmented_writes import OP_SYMBOLS
+    return OP_SYMBOLS.get(type(getattr(value, "op", None)), "+")
+
+
+def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
+    """After each write into ``z`` in place, bind again each other name surely holding the same
+    object that is read later (``c = z``; the same program in Python).  ``analysis_of()`` gives
+    the function's points-to analysis (sct/points_to.py: the names live after each statement;
+    asked for only where a write has such a name).  Whether anything was added.
+
+    ``t op= v`` (normalized to ``t_op = t op v``, marked ``sct_augmented``, then
+    ``t = rt.inplace_result(t_op, t)``) changes an array, list or dict in place and binds t to a
+    new object where it is a number, tuple or string; which one only the run knows, so each other
+    name ``c`` of t's object gets ``if rt.updated_in_place(c, ...): c = t`` after it (in Python
+    again a statement that changes nothing), and the check of the augmented statement leaves c
+    out (``sct_rebound``).  Not for an object of the user's classes (its ``__iadd__`` may return
+    anything): that stays refused."""
+    params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs] + \
+        [a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]
+    names = set(params)
+    captured: Set[str] = set()
+    writes = False
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            names.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)) and \
+                n is not fdef:
+            for m in gast.walk(n):           # what a nested function reads may change any time
+                if isinstance(m, gast.Name):
+                    captured.add(m.id)
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            captured.update(n.names)
+        elif isinstance(n, gast.stmt) and not writes and (_written_names(n) or _augmented_name(n)):
+            writes = True
+    if not writes:
+        return False
+    tracked = names - captured
+    every_name = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    facts = MustCopies(fdef, tracked)
+    analysis = None
+    added = False
+
+    def array_base(fact) -> bool:
+        """Did ``base`` surely hold an array where ``w = base[...]`` bound the view (an array
+        or a number: slicing a number raises, so where the view exists base is an array)?"""
+        base, binding = fact[2], facts.bindings.get(fact[4])
+        if binding is None:
+            return False
+        objs = analysis.objects(binding, base)
+        return bool(objs) and all(
+            o[0] in ("new", "old") and o[1] in analysis.array_sites or
+            o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
+            analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
+
+    def view_statements(s, z: str, views, after) -> List:
+        """After a change in place of ``z``, where ``w = base[i]`` (a basic index of constants:
+        a view of the array base) holds: ``z`` is the view: ``base[i] = w; w = base[i]`` (the
+        view's numbers written back onto themselves, and the view taken again: in Python nothing
+        changes); ``z`` is the base: ``w = base[i]``.  The write's check leaves the name bound
+        again out (``sct_rebound``)."""
+        out, rebound = [], set()
+        line = getattr(s, "lineno", None)
+        for fact in views:
+            _, w, base, key, _ = fact
+            if not array_base(fact) or not (w == z and base in after or base == z and w in after):
+                continue
+            index = facts.indexes[key]
+            # (the activity's arrays may be numbers too, or on some paths lists: the run checks
+            # that base is an array, whose slice is a view)
+            message = (f"{w} = {base}[...] is a view of {base} where {base} is an array, and a new list where "
+                       f"it is a list; sct follows the view for an array only. Write `{w} = {w}.copy()` or "
+                       f"`{w} = list({w})` before changing it, or build a new value")
+            out.append(gast.Expr(value=call(f"{rt_name}.require_array", [load(base), const(message)])))
+            out[-1].lineno = line
+            if w == z and base in after:
+                out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index),
+                                                               ctx=gast.Store())],
+                                       value=load(w), type_comment=None))
+                out[-1].lineno = line
+                out.append(assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index),
+                                                    ctx=gast.Load()), line))
+                rebound.add(base)
+            elif base == z and w in after:
+                out.append(assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index),
+                                                    ctx=gast.Load()), line))
+                rebound.add(w)
+        if rebound:
+            s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
+        return out
+
+    def visit(stmts: List):
+        nonlocal analysis, added
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef,
+                                                                  gast.ClassDef)):
+                    visit(inner)
+            new = []
+            before = facts.before.get(id(s))
+            if before:
+                stored = _stored(s)
+                for z in sorted(_written_names(s) - stored):
+                    others = sorted(_class_of(before, z) - stored)
+                    views = [v for v in _views_of(before, z, True) + _views_of(before, z, False)
+                             if not ({v[1], v[2]} & stored)]
+                    if not others and not views:
+                        continue
+                    if analysis is None:
+                        analysis = analysis_of()
+                    after = analysis.live_after.get(id(s), frozenset())
+                    for c in others:
+                        if c in after:
+                            new.append(assign(c, load(z), getattr(s, "lineno", None)))
+                    new += view_statements(s, z, views, after)
+            if new:
+                stmts[i + 1:i + 1] = new
+                added = True
+                i += len(new)
+            t = _augmented_name(s)
+            if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
+                views = _views_of(before, t, True) + _views_of(before, t, False)
+                if views:
+                    if analysis is None:
+                        analysis = analysis_of()
+                    new = view_statements(s, t, views, analysis.live_after.get(id(stmts[i + 1]), frozenset()))
+                    if new:
+                        stmts[i + 2:i + 2] = new
+                        added = True
+                        i += len(new)
+            if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
+                nxt = stmts[i + 1]
+                others = sorted(_class_of(before, t) - {t, s.targets[0].id})
+                if others:
+                    if analysis is None:
+                        analysis = analysis_of()
+                    after = analysis.live_after.get(id(nxt), frozenset())
+                    objs = analysis.objects(s, t)
+                    plain = all(o[0] in ("new", "old") and o[1] not in analysis.instance_sites for o in objs)
+                    rebound = [c for c in others if c in after] if plain else []
+                    new = []
+                    for c in rebound:
+                        flag = f"{c}_in_place"
+                        while flag in names or flag in every_name:
+                            flag += "_"
+                        names.add(flag)
+                        message = (f"`{t} {_symbol(s.value)}= ...` changes the object {t} holds, which {c} holds "
+                                   f"too, in place where it is an array, a list or a dict, and binds {t} to a new "
+                                   f"object where it is a number, a tuple or a string; sct follows neither for a "
+                                   f"{{}}. Write `{t} = {t} {_symbol(s.value)} ...` for a new value (or "
+                                   f"`{t} = {t}.copy()` first)")
+                        check = assign(flag, call(f"{rt_name}.updated_in_place", [load(c), const(message)]),
+                                       getattr(s, "lineno", None))
+                        branch = gast.If(test=load(flag), body=[assign(c, load(t), getattr(s, "lineno", None))],
+                                         orelse=[])
+                        branch.lineno = getattr(s, "lineno", None)
+                        new += [check, branch]
+                    if new:
+                        s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
+                        stmts[i + 2:i + 2] = new
+                        added = True
+                        i += len(new)
+            i += 1
+
+    visit(fdef.body)
+    return added
