@@ -238,6 +238,61 @@ def view_of_a_view(x):
     return y, dlgradient(y, x)
 
 
+def base_write_reads_view(x):
+    z = x * x
+    w = z[1:]
+    z[0] = w[1] * 2.0
+    y = np.sum(z * x) + np.sum(w * x[1:])
+    return y, dlgradient(y, x)
+
+
+def view_written_in_while(x):
+    z = x * 1.0
+    w = z[:2]
+    k = 0
+    while k < 3:
+        w[k % 2] = w[k % 2] * x[k] + 0.1
+        k += 1
+    y = np.sum(z * x)
+    return y, dlgradient(y, x)
+
+
+def alias_deleted_then_rebound(x):
+    z = x * 1.0
+    c = z
+    del c
+    c = x * 2.0
+    z[0] = x[1]
+    y = np.sum(c * z)
+    return y, dlgradient(y, x)
+
+
+def alias_rebound_by_walrus_in_the_write(x):
+    z = x * 1.0
+    c = z
+    z[0] = (c := x * 3.0)[1]
+    y = np.sum(c * z)
+    return y, dlgradient(y, x)
+
+
+def aliases_then_second_order(x):
+    z = x * x
+    c = z
+    c[1] = x[0] * x[2]
+    w = z[1:]
+    w *= x[0]
+    g = dlgradient(np.sum(z * z), x, EnableHigherDerivatives=True)
+    y = np.sum(g * g)
+    return y, dlgradient(y, x)
+
+
+def _z_of(v):
+    z = v * v
+    z[1] = v[0] * v[2]
+    z[1:] *= v[0]
+    return np.sum(z * z)
+
+
 X0 = np.array([0.3, -1.2, 0.7])
 
 
@@ -256,7 +311,8 @@ EXACT = ["list_alias", "dict_alias", "array_alias", "write_through_first_name", 
          "rebound_before_write", "swapped_then_aliased", "dict_update_alias",
          "augmented_array_alias", "augmented_number_alias", "augmented_list_alias", "augmented_tuple_alias",
          "view_written", "view_augmented", "base_written_view_read", "base_augmented_view_read", "view_2d_in_loop",
-         "view_of_a_view", "view_of_a_list"]
+         "view_of_a_view", "view_of_a_list", "base_write_reads_view", "view_written_in_while",
+         "alias_deleted_then_rebound", "alias_rebound_by_walrus_in_the_write"]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -288,6 +344,16 @@ def test_view_of_what_is_a_list_at_run_time_is_refused_by_the_run():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(list_on_one_path, dlarray(X0.copy()))
     assert "is a view of z where z is an array" in str(info.value)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_aliases_then_second_order(sign):
+    x0 = sign * X0
+    y, g = dlfeval(aliases_then_second_order, dlarray(x0.copy()))
+    grad = lambda v: numerical_gradient(_z_of, [v], 0, step=1e-5)
+    assert_close(np.asarray(y.data), np.sum(grad(x0.copy()) ** 2), rtol=1e-4, atol=1e-5)
+    expected = numerical_gradient(lambda v: float(np.sum(grad(v) ** 2)), [x0.copy()], 0, step=1e-4)
+    assert_close(np.asarray(g.data), expected, rtol=1e-3, atol=1e-3)
 
 
 def test_augmented_0d_alias_is_refused_by_the_run():
