@@ -358,6 +358,8 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             _, w, base, key, _ = fact
             if not array_base(fact) or not (w == z and base in after or base == z and w in after):
                 continue
+            if not analysis.objects(s, w):
+                continue        # (a number, as x[3] of a 1-D x: shares nothing)
             index = facts.indexes[key]
             if fact[0] == "item":
                 out += item_statements(s, z, w, base, index, line, augmented)
