@@ -2816,11 +2816,14 @@ def require_view_item(base, item, message):
 def item_is_view(base, item, message):
     """After a change of ``base`` in place, where ``item = base[1]`` (constant integers) holds:
     is the item a view of it (an array with more dimensions than the index), so that it changes
-    too?  A number taken from an array, or a list's or dict's item, keeps its value; anything
-    else is refused with ``message``."""
+    too?  A number taken from an array keeps its value, and so does a tuple's item (a tuple is
+    never changed in place).  A list's or dict's item is the object itself: a change of the list
+    may replace it (``z[1] = v``: the item keeps its value) or change it in place (``z[1] += v``
+    of an array: the item changes too), which the list does not tell: refused with ``message``,
+    as is anything else."""
     if type(base) is np.ndarray or type(base) is _dlarray:
         return _ndim_of(item) >= 1
-    if type(base) in (list, tuple, dict):
+    if type(base) is tuple:
         return False
     raise EvaluationError(message)
 

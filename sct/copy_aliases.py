@@ -307,7 +307,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
         dimensions than the index, else a number (or, of a list, the item itself).  After a change
         of ``w`` in place: the run checks that w is such a view, then ``base[1] = w; w = base[1]``;
         after a change of ``base``: ``if rt.item_is_view(base, w, ...): w = base[1]`` (a number
-        or a list's item keeps its value); after ``w op= v``, which binds a number anew:
+        keeps its value; a list's item is refused: the change may have changed it in place); after ``w op= v``, which binds a number anew:
         ``if rt.array_item_is_view(base, w, ...): base[1] = w; w = base[1]``."""
         def take():
             return assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
@@ -339,9 +339,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             back.lineno = line
             return [check, back, take()]
         flag = fresh(f"{w}_is_view")
-        message = (f"{w} = {base}[...] is a view of {base} where {base} is an array, the item itself where it "
-                   f"is a list; sct follows it for these only. Write `{w} = {w}.copy()` first, or build a "
-                   f"new value")
+        message = (f"{w} = {base}[...] is a view of {base} where {base} is an array; sct follows it for an "
+                   f"array only (a list's item may be replaced or changed in place). Write `{w} = {w}.copy()` "
+                   f"first, or build a new value")
         branch = gast.If(test=load(flag), body=[take()], orelse=[])
         branch.lineno = line
         return [assign(flag, call(f"{rt_name}.item_is_view", [load(base), load(w), const(message)]), line), branch]

@@ -139,3 +139,51 @@ def item_in_branch_and_loop(x, t):
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_items_match_python(case, sign):
     check_two_inputs(case, sign * X.copy(), sign * T.copy())
+
+
+# --- refused by the run: an item of what the activity took for an array but is a list -------------
+# (``z[1] += t`` of a list of arrays changes the array a holds in place: a follows in Python; sct
+# took the list's item as keeping its value: 6.8 where Python gives 13.46)
+
+def list_on_one_path_item_augmented(x, t):
+    if x[0] > 5.0:
+        h = np.outer(x[:2], t) + 0.0
+    else:
+        h = [x[:3] * 1.0, x[3:] * 1.0]
+    z = h * 1                  # a list here: its items are the arrays themselves
+    a = z[1]
+    z[1] += t                  # changes the array a holds, in place
+    return np.sum(a * a) + np.sum(z[1] * t)
+
+
+def list_on_one_path_item_replaced(x, t):
+    if x[0] > 5.0:
+        h = np.outer(x[:2], t) + 0.0
+    else:
+        h = [x[:3] * 1.0, x[3:] * 1.0]
+    z = h * 1
+    a = z[1]
+    z[1] = t * 2.0
+    return np.sum(a * a) + np.sum(z[1] * t)
+
+
+def dict_on_one_path_item_augmented(x, t):
+    if x[0] > 5.0:
+        h = np.outer(x[:2], t) + 0.0
+    else:
+        h = {0: x[:3] * 1.0, 1: x[3:] * 1.0}
+    z = h
+    a = z[1]
+    z[1] += t
+    return np.sum(a * a) + np.sum(z[1] * t)
+
+
+@pytest.mark.parametrize("case", [list_on_one_path_item_augmented, list_on_one_path_item_replaced,
+                                  dict_on_one_path_item_augmented])
+def test_item_of_a_list_at_run_time_is_refused(case):
+    x, t = X.copy(), T.copy()
+    if case is list_on_one_path_item_augmented:
+        assert case(x.copy(), t.copy()) == pytest.approx(13.46)      # (sct gave 6.8)
+    with pytest.raises((sct.CompileError, sct.EvaluationError)) as info:
+        check_two_inputs(case, x, t, order=1)
+    assert "is a view of z where z is an array" in str(info.value) or isinstance(info.value, sct.CompileError)
