@@ -2822,6 +2822,42 @@ def require_array(value, message):
     raise EvaluationError(message)
 
 
+def _ndim_of(value):
+    return np.ndim(value.data if type(value) is _dlarray else value)
+
+
+def require_view_item(base, item, message):
+    """Before writing ``item = base[1]``'s change back into ``base`` (sct/copy_aliases.py): base
+    is an array with more dimensions than the index, so that the item is a view of it."""
+    if (type(base) is np.ndarray or type(base) is _dlarray) and _ndim_of(item) >= 1:
+        return None
+    raise EvaluationError(message)
+
+
+def item_is_view(base, item, message):
+    """After a change of ``base`` in place, where ``item = base[1]`` (constant integers) holds:
+    is the item a view of it (an array with more dimensions than the index), so that it changes
+    too?  A number taken from an array keeps its value, and so does a tuple's item (a tuple is
+    never changed in place).  A list's or dict's item is the object itself: a change of the list
+    may replace it (``z[1] = v``: the item keeps its value) or change it in place (``z[1] += v``
+    of an array: the item changes too), which the list does not tell: refused with ``message``,
+    as is anything else."""
+    if type(base) is np.ndarray or type(base) is _dlarray:
+        return _ndim_of(item) >= 1
+    if type(base) is tuple:
+        return False
+    raise EvaluationError(message)
+
+
+def array_item_is_view(base, item, message):
+    """After ``item op= v`` where ``item = base[1]`` (constant integers): an item of an array with
+    more dimensions than the index is a view of it (changed in place: written back), a number
+    taken from an array is bound anew; anything else is refused with ``message``."""
+    if type(base) is np.ndarray or type(base) is _dlarray:
+        return _ndim_of(item) >= 1
+    raise EvaluationError(message)
+
+
 def updated_in_place(old, message):
     """After ``t op= v``, given the object ``t`` held before (``old``, which another name ``c``
     surely holds too: sct/copy_aliases.py): did Python change it in place (an array, a list, a
@@ -2973,7 +3009,7 @@ def _list_tail_rule(g, ans, grad, head):
     return list_pad(g, len(head), 0)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_unpacked, require_unpacked_exactly, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

@@ -20,6 +20,10 @@ followed too: after a change of ``w`` in place, ``z[1:] = w; w = z[1:]`` (its nu
 onto themselves, the view taken again: in Python nothing changes); after a change of ``z``,
 ``w = z[1:]``.  The run checks first that ``z`` is an array (``rt.require_array``: a list's slice
 is a new list).  A change of z's layout (``z.shape = ...``, ``z.resize(...)``) ends the fact.
+An item by constant integers (``a = w[1]``) is a view of ``w`` where w has more dimensions than
+the index, a number otherwise (of a list, the item itself): after a change of ``w``,
+``if rt.item_is_view(w, a, ...): a = w[1]``; after a change of ``a``, the run requires a view
+(``a op= v`` of a number binds it anew: ``rt.array_item_is_view``) and writes it back.
 
 ``MustCopies`` is the forward analysis: the pairs of names surely bound to the same object, and
 the views, before each statement (intersected where branches join; at a loop's head, every fact
@@ -103,6 +107,12 @@ def _int_constant(node) -> bool:
     return isinstance(node, gast.Constant) and type(node.value) is int
 
 
+def _int_index(index) -> bool:
+    """Is ``index`` one or more constant integers (``[1]``, ``[0, -1]``)?"""
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    return bool(items) and all(_int_constant(e) for e in items)
+
+
 def _basic_view_index(index) -> bool:
     """Is ``index`` basic indexing by constants with a slice or ``...`` in it (``[1:]``,
     ``[:2, 0]``, ``[::-1]``, ``[..., 0]``): of an array, always a view of it?"""
@@ -155,6 +165,15 @@ class MustCopies:
                 self.indexes[key] = value.slice
                 self.bindings[id(s)] = s
                 return _kill(facts, {target.id}) | {("view", target.id, value.value.id, key, id(s))}
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Subscript) and \
+                    isinstance(value.value, gast.Name) and target.id != value.value.id and \
+                    target.id in self.tracked and value.value.id in self.tracked and _int_index(value.slice):
+                # a = w[1]: a view of w where w has more dimensions than the index, else a number
+                # (only the run can tell)
+                key = gast.dump(value.slice)
+                self.indexes[key] = value.slice
+                self.bindings[id(s)] = s
+                return _kill(facts, {target.id}) | {("item", target.id, value.value.id, key, id(s))}
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
@@ -283,7 +302,51 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
             analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
 
-    def view_statements(s, z: str, views, after) -> List:
+    def item_statements(s, z: str, w: str, base: str, index, line, augmented: bool) -> List:
+        """``w = base[1]`` (constant integers): a view of the array base where it has more
+        dimensions than the index, else a number (or, of a list, the item itself).  After a change
+        of ``w`` in place: the run checks that w is such a view, then ``base[1] = w; w = base[1]``;
+        after a change of ``base``: ``if rt.item_is_view(base, w, ...): w = base[1]`` (a number
+        keeps its value; a list's item is refused: the change may have changed it in place); after ``w op= v``, which binds a number anew:
+        ``if rt.array_item_is_view(base, w, ...): base[1] = w; w = base[1]``."""
+        def take():
+            return assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
+        def fresh(stem):
+            flag = stem
+            while flag in names or flag in every_name:
+                flag += "_"
+            names.add(flag)
+            return flag
+        if w == z and augmented:
+            message = (f"{w} = {base}[...] is a view of {base} or a number where {base} is an array; sct "
+                       f"follows `{w} op= ...` for these only. Write `{w} = {w} + ...` for a new value")
+            flag = fresh(f"{w}_is_view")
+            back = gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Store())],
+                               value=load(w), type_comment=None)
+            back.lineno = line
+            branch = gast.If(test=load(flag), body=[back, take()], orelse=[])
+            branch.lineno = line
+            return [assign(flag, call(f"{rt_name}.array_item_is_view", [load(base), load(w), const(message)]), line),
+                    branch]
+        if w == z:
+            message = (f"{w} = {base}[...] is a view of {base} where {base} is an array with more dimensions "
+                       f"than the index; sct follows a change of {w} in place for such a view only. Write "
+                       f"`{w} = {w}.copy()` before changing it, or build a new value")
+            check = gast.Expr(value=call(f"{rt_name}.require_view_item", [load(base), load(w), const(message)]))
+            check.lineno = line
+            back = gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Store())],
+                               value=load(w), type_comment=None)
+            back.lineno = line
+            return [check, back, take()]
+        flag = fresh(f"{w}_is_view")
+        message = (f"{w} = {base}[...] is a view of {base} where {base} is an array; sct follows it for an "
+                   f"array only (a list's item may be replaced or changed in place). Write `{w} = {w}.copy()` "
+                   f"first, or build a new value")
+        branch = gast.If(test=load(flag), body=[take()], orelse=[])
+        branch.lineno = line
+        return [assign(flag, call(f"{rt_name}.item_is_view", [load(base), load(w), const(message)]), line), branch]
+
+    def view_statements(s, z: str, views, after, augmented: bool = False) -> List:
         """After a change in place of ``z``, where ``w = base[i]`` (a basic index of constants:
         a view of the array base) holds: ``z`` is the view: ``base[i] = w; w = base[i]`` (the
         view's numbers written back onto themselves, and the view taken again: in Python nothing
@@ -295,7 +358,13 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             _, w, base, key, _ = fact
             if not array_base(fact) or not (w == z and base in after or base == z and w in after):
                 continue
+            if not analysis.objects(s, w):
+                continue        # (a number, as x[3] of a 1-D x: shares nothing)
             index = facts.indexes[key]
+            if fact[0] == "item":
+                out += item_statements(s, z, w, base, index, line, augmented)
+                rebound.add(base if w == z else w)
+                continue
             # (the activity's arrays may be numbers too, or on some paths lists: the run checks
             # that base is an array, whose slice is a view)
             message = (f"{w} = {base}[...] is a view of {base} where {base} is an array, and a new list where "
@@ -356,7 +425,8 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                 if views:
                     if analysis is None:
                         analysis = analysis_of()
-                    new = view_statements(s, t, views, analysis.live_after.get(id(stmts[i + 1]), frozenset()))
+                    new = view_statements(s, t, views, analysis.live_after.get(id(stmts[i + 1]), frozenset()),
+                                          augmented=True)
                     if new:
                         stmts[i + 2:i + 2] = new
                         added = True

@@ -85,7 +85,59 @@ def _local_facts(fdef: gast.FunctionDef, params):
                     super_names.add(n.targets[0].id)
         elif isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef:
             nested.append(n)
+    slice_names |= _maybe_view_indexes(fdef)
     return names, slice_names, super_names, nested
+
+
+def _maybe_view_indexes(fdef: gast.FunctionDef) -> Set[str]:
+    """The names that may hold an index other than an integer -- ``None`` (``np.newaxis``),
+    ``...``, a tuple or list of them, a slice: ``e = ...; w = v[e]`` is a view of a 1-D ``v``,
+    not a number.  Any name bound by a constant other than a number or a string, an attribute,
+    a tuple, list, set, conditional expression, an item (of a list, say), a name of these, or a
+    ``for`` over anything but ``range(...)``."""
+    def suspect(value, names) -> bool:
+        if isinstance(value, gast.Constant):
+            return value.value is None or value.value is Ellipsis
+        if isinstance(value, gast.Name):
+            return value.id in names
+        if isinstance(value, gast.NamedExpr):
+            return suspect(value.value, names)
+        # (an item of a list or tuple may be any of these: ``for e in [None]`` is normalized to
+        # ``e = seq[i]``)
+        return isinstance(value, (gast.Attribute, gast.Tuple, gast.List, gast.Set, gast.IfExp, gast.BoolOp,
+                                  gast.Starred, gast.Subscript))
+    bindings = []
+    out: Set[str] = set()
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign):
+            for target in n.targets:
+                if isinstance(target, gast.Name):
+                    bindings.append((target.id, n.value))
+                else:
+                    out.update(m.id for m in gast.walk(target) if isinstance(m, gast.Name) and
+                               isinstance(m.ctx, gast.Store))
+        elif isinstance(n, gast.NamedExpr) and isinstance(n.target, gast.Name):
+            bindings.append((n.target.id, n.value))
+        elif isinstance(n, (gast.For, gast.comprehension)):
+            it = n.iter
+            if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"):
+                out.update(m.id for m in gast.walk(n.target) if isinstance(m, gast.Name))
+        elif isinstance(n, (gast.AnnAssign, gast.With, gast.AugAssign)):
+            target = n.target if not isinstance(n, gast.With) else None
+            if isinstance(n, gast.AnnAssign) and isinstance(target, gast.Name) and n.value is not None:
+                bindings.append((target.id, n.value))
+            elif isinstance(n, gast.With):
+                for item in n.items:
+                    if item.optional_vars is not None:
+                        out.update(m.id for m in gast.walk(item.optional_vars) if isinstance(m, gast.Name))
+    changed = True
+    while changed:
+        changed = False
+        for name, value in bindings:
+            if name not in out and suspect(value, out):
+                out.add(name)
+                changed = True
+    return out
 
 
 _RANK_OPERATORS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)

@@ -110,13 +110,23 @@ def test_aliasing_map_copies_and_joins_like_dicts():
 def write_after_alias(x):
     z = x * 1.0
     w = z
-    z[0] = 5.0          # w sees the write: refused (not silently a new value of z)
+    z[0] = 5.0          # w sees the write (w is surely z: bound again after it, sct/copy_aliases.py)
+    return np.sum(z * w)
+
+
+def write_after_maybe_alias(x, flag):
+    z = x * 1.0
+    w = z if flag else x * 2.0
+    z[0] = 5.0          # w may be z: refused (not silently a new value of z)
     return np.sum(z * w)
 
 
 def test_aliasing_refusal_unchanged():
+    y, g = dlfeval(lambda v: (write_after_alias(v), dlgradient(write_after_alias(v), v)), dlarray(np.ones(3)))
+    assert float(y.data) == 27.0                      # as Python: w is z, [5, 1, 1]
+    np.testing.assert_allclose(np.asarray(g.data), [0.0, 2.0, 2.0])
     with pytest.raises(sct.CompileError) as info:
-        dlfeval(lambda v: dlgradient(write_after_alias(v), v), dlarray(np.ones(3)))
+        dlfeval(lambda v: dlgradient(write_after_maybe_alias(v, True), v), dlarray(np.ones(3)))
     assert info.value.lineno is not None
 
 

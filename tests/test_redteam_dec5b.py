@@ -176,7 +176,6 @@ REFUSED = {
     "c_dict_pop": ((_r(187, 3),), "d.pop("),
     "c_del_item": ((_r(184, 3),), "del l[0]"),
     "b_attribute_augassign": ((_r(151, 6),), "s.step(u)"),
-    "b_copy_alias_augassign": ((_r(135, 3),), "z += 1.0"),
     "b_fill_diagonal": ((_r(138, 3, 3),), "np.fill_diagonal("),
     "b_generators": ((_r(146, 4),), "filter(lambda"),
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),

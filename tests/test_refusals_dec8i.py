@@ -17,7 +17,9 @@ the object in a list -- stay refused at their line.
 
 A view by constant basic indexing of an array (``w = z[1:]``, ``z[::-1]``, ``m[1:, ::2]``) is
 followed the same way: after a write into ``w``, ``z[1:] = w; w = z[1:]`` (its numbers written
-back onto themselves); after a write into ``z``, ``w = z[1:]``.
+back onto themselves); after a write into ``z``, ``w = z[1:]``.  An item by constant integers
+(``a = w[1]``) is a view where w has more dimensions than the index and a number otherwise: the
+run tells which (``a = w[1]; w[1] = w[2]; w[2] = a`` swaps, as in Python).
 """
 import inspect
 
@@ -238,6 +240,105 @@ def view_of_a_view(x):
     return y, dlgradient(y, x)
 
 
+def base_write_reads_view(x):
+    z = x * x
+    w = z[1:]
+    z[0] = w[1] * 2.0
+    y = np.sum(z * x) + np.sum(w * x[1:])
+    return y, dlgradient(y, x)
+
+
+def view_written_in_while(x):
+    z = x * 1.0
+    w = z[:2]
+    k = 0
+    while k < 3:
+        w[k % 2] = w[k % 2] * x[k] + 0.1
+        k += 1
+    y = np.sum(z * x)
+    return y, dlgradient(y, x)
+
+
+def alias_deleted_then_rebound(x):
+    z = x * 1.0
+    c = z
+    del c
+    c = x * 2.0
+    z[0] = x[1]
+    y = np.sum(c * z)
+    return y, dlgradient(y, x)
+
+
+def alias_rebound_by_walrus_in_the_write(x):
+    z = x * 1.0
+    c = z
+    z[0] = (c := x * 3.0)[1]
+    y = np.sum(c * z)
+    return y, dlgradient(y, x)
+
+
+def aliases_then_second_order(x):
+    z = x * x
+    c = z
+    c[1] = x[0] * x[2]
+    w = z[1:]
+    w *= x[0]
+    g = dlgradient(np.sum(z * z), x, EnableHigherDerivatives=True)
+    y = np.sum(g * g)
+    return y, dlgradient(y, x)
+
+
+def swap_items_of_unknown_rank(x):
+    u = np.stack([x[0], x[1] * 2.0, x[2] ** 2])     # (its rank is not known to sct)
+    w = np.tanh(u) + 0.5
+    a = w[1]                   # a number: keeps its value when w[1] changes
+    w[1] = w[2] * 0.90
+    w[2] = a
+    y = np.sum(w * u) + a
+    return y, dlgradient(y, x)
+
+
+def swap_rows(x):
+    m = np.outer(x, x) + 0.0
+    a = m[1]                   # a view of row 1: sees the write
+    m[1] = m[2] * 0.5
+    m[2] = a
+    y = np.sum(m * m) + np.sum(a)
+    return y, dlgradient(y, x)
+
+
+def row_written(x):
+    m = np.outer(x, x) + 0.0
+    r = m[0]
+    r[1] = x[2] * 3.0
+    r *= x[1]
+    y = np.sum(m * m) + np.sum(r)
+    return y, dlgradient(y, x)
+
+
+def number_item_augmented(x):
+    w = np.tanh(np.stack([x[0], x[1], x[2]]))
+    a = w[1]
+    a += 1.0                   # a number: bound anew, w keeps its value
+    y = np.sum(w) + a
+    return y, dlgradient(y, x)
+
+
+def list_item_replaced(x):
+    lst = [x * 1.0, x * 2.0]
+    a = lst[0]
+    lst[0] = x * 3.0
+    y = np.sum(a * lst[0])
+    return y, dlgradient(y, x)
+
+
+def _z_of(v):
+    z = v * v
+    z[1] = v[0] * v[2]
+    z[1:] *= v[0]
+    return np.sum(z * z)
+
+
 X0 = np.array([0.3, -1.2, 0.7])
 
 
@@ -256,7 +357,9 @@ EXACT = ["list_alias", "dict_alias", "array_alias", "write_through_first_name", 
          "rebound_before_write", "swapped_then_aliased", "dict_update_alias",
          "augmented_array_alias", "augmented_number_alias", "augmented_list_alias", "augmented_tuple_alias",
          "view_written", "view_augmented", "base_written_view_read", "base_augmented_view_read", "view_2d_in_loop",
-         "view_of_a_view", "view_of_a_list"]
+         "view_of_a_view", "view_of_a_list", "base_write_reads_view", "view_written_in_while",
+         "alias_deleted_then_rebound", "alias_rebound_by_walrus_in_the_write",
+         "swap_items_of_unknown_rank", "swap_rows", "row_written", "number_item_augmented", "list_item_replaced"]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -288,6 +391,16 @@ def test_view_of_what_is_a_list_at_run_time_is_refused_by_the_run():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(list_on_one_path, dlarray(X0.copy()))
     assert "is a view of z where z is an array" in str(info.value)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_aliases_then_second_order(sign):
+    x0 = sign * X0
+    y, g = dlfeval(aliases_then_second_order, dlarray(x0.copy()))
+    grad = lambda v: numerical_gradient(_z_of, [v], 0, step=1e-5)
+    assert_close(np.asarray(y.data), np.sum(grad(x0.copy()) ** 2), rtol=1e-4, atol=1e-5)
+    expected = numerical_gradient(lambda v: float(np.sum(grad(v) ** 2)), [x0.copy()], 0, step=1e-4)
+    assert_close(np.asarray(g.data), expected, rtol=1e-3, atol=1e-3)
 
 
 def test_augmented_0d_alias_is_refused_by_the_run():
@@ -364,6 +477,14 @@ def h_view(x, t):
     return np.sum(z * x) + np.sum(w * t)
 
 
+def h_swap(x, t):
+    w = np.tanh(np.stack([x[0], x[1] * t[0], x[2], x[3] * t[1]])) + 0.5
+    a = w[1]
+    w[1] = w[2] * t[2]
+    w[2] = a
+    return np.sum(w * t) + a * t[3]
+
+
 def h_augmented(x, t):
     h = x * t
     z = h + 0.0
@@ -377,7 +498,7 @@ XT = (np.array([0.3, -0.7, 1.1, 0.5]), np.array([0.9, 1.3, -0.4, 0.2]))
 
 
 @pytest.mark.parametrize("case", [h_list, h_dict, h_array, h_sort, h_loop, h_two_branches, h_out,
-                                  h_augmented, h_view],
+                                  h_augmented, h_view, h_swap],
                          ids=lambda c: c.__name__)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_helper_first_and_second_order(case, sign):
