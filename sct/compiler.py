@@ -519,11 +519,16 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
                 act = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
             except Exception:       # (what lower_mutations rewrites yet, such as out=: known without it)
                 act = None
+                missing.append(True)
             finally:
                 resolver.locals = saved
             return AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned, act)
+        missing: List[bool] = []
         rebind_copies(fdef, analysis_of, rt_name)
         lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
+        if missing and rebind_copies(fdef, analysis_of, rt_name):
+            # once more with the activity the lowered function has (the views it tells of)
+            lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
     first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
     first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))

@@ -439,7 +439,10 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                         analysis = analysis_of()
                     after = analysis.live_after.get(id(nxt), frozenset())
                     objs = analysis.objects(s, t)
-                    plain = all(o[0] in ("new", "old") and o[1] not in analysis.instance_sites for o in objs)
+                    # (a number shares nothing: t op= v binds it anew, nothing to follow; binding c
+                    # again on some runs would make it seem to share t's next object)
+                    plain = bool(objs) and all(o[0] in ("new", "old") and o[1] not in analysis.instance_sites
+                                               for o in objs)
                     rebound = [c for c in others if c in after] if plain else []
                     new = []
                     for c in rebound:

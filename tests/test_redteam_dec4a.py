@@ -268,8 +268,8 @@ REFUSED = {
     "select_piecewise": (_r(15, 6), None),      # accepted now (dec5e: np.heaviside's rule)
     "vander_tri": (_r(16, 4), "np.vander"),
     "rk4": (np.array([0.5, 0.2]), None),        # accepted now (was refused at `t += h`)
-    "mask_alias": (_r(17, 4), None),            # accepted now (dec8: t op= v with a second name follows it)
-    "fancy_copy_alias": (_r(18, 4), None),      # accepted now (dec8)
+    "mask_alias": (_r(17, 4), None),            # accepted now (dec8i: the other name follows, copy_aliases)
+    "fancy_copy_alias": (_r(18, 4), None),      # accepted now (dec8i)
     "sum_of_tuples": (_r(22, 4), "# MARK sum_of_tuples"),
 }
 
