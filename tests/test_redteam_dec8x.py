@@ -1,0 +1,48 @@
+"""Red team of the writes followed through a second name, a view or an item (sct/copy_aliases.py,
+its newest commits: out= lowered after it, ``t op= v`` of a number), numbers and arrays at run
+time, and the cache.
+
+Found: the rank of a module's array (``z = G * x``: z is 1-D where G is, so ``a = z[1]`` is a
+number that keeps its value after ``z[1] = v``) was read when the code was compiled and guarded
+by G's binding only; ``G.shape = (4, 1)`` changes G's rank in place, the same binding: the old
+code was run again, ``a`` kept the old row where Python's ``a`` is a view that follows the write
+(23.16 where Python gives 45.0).  Now the rank is guarded too (a change recompiles).
+"""
+import numpy as np
+import pytest
+
+import sct
+from gradcheck import assert_close, check_two_inputs, first, numerical_gradient
+from sct import dlarray, dlfeval, extractdata
+
+
+X = np.array([0.3, -0.7, 1.1, 0.5])
+T = np.array([0.9, 1.3, -0.4, 0.2])
+V = np.array([0.2, -0.5, 0.7, 1.1])
+
+G = np.ones(4)
+
+
+def module_array_item(x, t):
+    z = G * x
+    a = z[1]
+    z[1] = 5.0 * t[0]
+    return np.sum(a * t[1]) + np.sum(z)
+
+
+def test_module_array_reshaped_in_place_recompiles():
+    G.shape = (4,)
+    try:
+        y, _ = dlfeval(first, module_array_item, dlarray(X), dlarray(T))
+        assert_close(extractdata(y), module_array_item(X.copy(), T.copy()), 1e-12, 1e-12, "1-D G")
+        G.shape = (4, 1)
+        expected = module_array_item(X.copy(), T.copy())          # 45.0: a is a row, a view of z
+        assert abs(expected - 45.0) < 1e-9
+        try:
+            y, _ = dlfeval(first, module_array_item, dlarray(X), dlarray(T))
+        except sct.CompileError:
+            pass                                                    # refused: fine
+        else:
+            assert_close(extractdata(y), expected, 1e-12, 1e-12, "2-D G (was 23.16)")
+    finally:
+        G.shape = (4,)
