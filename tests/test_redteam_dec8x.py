@@ -46,3 +46,40 @@ def test_module_array_reshaped_in_place_recompiles():
             assert_close(extractdata(y), expected, 1e-12, 1e-12, "2-D G (was 23.16)")
     finally:
         G.shape = (4,)
+
+
+# --- forward mode: x ** e with e from a piecewise-constant op (np.floor, np.round, np.sign) of a
+# traced value, at a negative x: the tangent of e is an array of zeros (the rule's, not the zero
+# marker), times the partial x ** e * log(x), NaN at x < 0: sct.jvp gave NaN where reverse mode
+# and central differences give 0.8905 (round), 2.685 (floor), 3.46 (sign). ----------------------
+
+def exponent_round(x, t):
+    e = np.round(t[0] * 2.0)
+    return np.sum(x ** e * t)
+
+
+def exponent_floor(x, t):
+    e = np.floor(t[0]) + 3.0
+    return np.sum(x ** e)
+
+
+def exponent_sign(x, t):
+    e = np.sign(t[0]) * 2.0
+    return np.sum(x ** e)
+
+
+def exponent_floor_power(x, t):
+    e = np.floor(t * 2.0)
+    return np.sum(np.power(x, e) * t)
+
+
+@pytest.mark.parametrize("case", [exponent_round, exponent_floor, exponent_sign, exponent_floor_power],
+                         ids=lambda c: c.__name__)
+def test_jvp_of_power_with_a_piecewise_constant_exponent(case):
+    with np.errstate(invalid="ignore"):
+        for dt in (0.3 * V, 0.0 * V):
+            y, jv = sct.jvp(case, (X.copy(), T.copy()), (V, dt))
+            fd = (case(X + 1e-6 * V, T + 1e-6 * dt) - case(X - 1e-6 * V, T - 1e-6 * dt)) / 2e-6
+            assert_close(np.asarray(y.data), case(X.copy(), T.copy()), 1e-12, 1e-12, "jvp value")
+            assert_close(np.asarray(jv.data), fd, 1e-5, 1e-6, "jvp")
+        check_two_inputs(case, X.copy(), T.copy())
