@@ -83,3 +83,86 @@ def test_jvp_of_power_with_a_piecewise_constant_exponent(case):
             assert_close(np.asarray(y.data), case(X.copy(), T.copy()), 1e-12, 1e-12, "jvp value")
             assert_close(np.asarray(jv.data), fd, 1e-5, 1e-6, "jvp")
         check_two_inputs(case, X.copy(), T.copy())
+
+
+# --- accepted and exact: aliases with out= / np.copyto / np.add.at (lowered after copy_aliases),
+# in loops and branches, and a name that holds a number on some runs and an array on others ------
+
+def out_alias_loop(x, t):
+    z = x * t
+    c = z
+    for i in range(3):
+        np.multiply(z, x, out=z)
+        c[i] = c[i] + t[i]
+    return np.sum(c * x) + np.sum(z)
+
+
+def out_alias_branch(x, t):
+    z = x * t
+    c = z
+    if t[0] > 0:
+        np.sin(z, out=z)
+    else:
+        np.cos(c, out=c)
+    return np.sum(c * x) + np.sum(z * t)
+
+
+def out_tuple_alias(x, t):
+    z = x * t
+    c = z
+    np.add(z, x, out=(z,))
+    return np.sum(c * t)
+
+
+def copyto_alias_in_branch(x, t):
+    z = x * t
+    c = z
+    if x[0] > 0:
+        np.copyto(c, x * 2.0)
+    return np.sum(z * t)
+
+
+def copyto_base_of_view(x, t):
+    m = np.outer(x, t)
+    w = m[:, 1]
+    np.copyto(m, np.outer(t, x))
+    return np.sum(w * x)
+
+
+def add_at_base_of_item(x, t):
+    m = np.outer(x, t)
+    a = m[2]
+    np.add.at(m, ([0, 2, 2], [1, 1, 3]), x[:3])
+    return np.sum(a * t)
+
+
+def number_then_array_in_loop(x, t):
+    z = np.sum(x)
+    s = 0.0
+    for i in range(3):
+        c = z
+        z *= x                 # a number the first time (c keeps it), then an array (c follows)
+        s = s + np.sum(c * t)
+    return s + np.sum(z)
+
+
+def number_or_array_by_branch(x, t):
+    z = np.sum(x)
+    if t[0] > 0:
+        z = x * t
+    c = z
+    z -= x[1]
+    return np.sum(c * t) + np.sum(z * x)
+
+
+ACCEPTED = [out_alias_loop, out_alias_branch, out_tuple_alias, copyto_alias_in_branch, copyto_base_of_view,
+            add_at_base_of_item, number_then_array_in_loop, number_or_array_by_branch]
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=lambda c: c.__name__)
+def test_accepted_first_second_order_and_jvp(case):
+    check_two_inputs(case, X.copy(), T.copy())
+    check_two_inputs(case, -X.copy(), -T.copy(), order=1)
+    y, jv = sct.jvp(case, (X.copy(), T.copy()), (V, 0.3 * V))
+    fd = (case(X + 1e-6 * V, T + 0.3e-6 * V) - case(X - 1e-6 * V, T - 0.3e-6 * V)) / 2e-6
+    assert_close(np.asarray(jv.data), fd, 1e-5, 1e-6, "jvp")
