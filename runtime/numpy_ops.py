@@ -2739,7 +2739,9 @@ def round_(g, ans, a, decimals=0, out=None):
 
 @defrule(np.sign)
 def sign(g, ans, x):
-    return sign_adjoint(g, x)
+    # (real x: zeros that do not read g, as floor's -- differentiated again, a g that is NaN
+    # times 0 (x ** np.sign(t) at x < 0, the adjoint of the exponent) gave NaN for sign_adjoint)
+    return sign_adjoint(g, x) if np.iscomplexobj(x) else piecewise_constant_adjoint(x)
 
 
 @defrule(np.heaviside, wrt=("x1", "x2"))

@@ -196,7 +196,10 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
                 value = resolver.resolve_name(node.id)
             except Exception:
                 return None
-            return value.ndim if type(value) is np.ndarray else None
+            if type(value) is not np.ndarray:
+                return None
+            # (its rank guarded too: G.shape = (4, 1) changes it in place, the same binding)
+            return resolver.attribute(value, "ndim")
         if isinstance(node, gast.BinOp) and isinstance(node.op, _RANK_OPERATORS):
             a, b = rank(node.left, known), rank(node.right, known)
             return None if a is None or b is None else max(a, b)

@@ -342,8 +342,13 @@ class TangentTransformer:
             # a partial with a log (x ** k in k: NaN where x < 0, rt.exponent_log's for a float k)
             # times a tangent that is the zero marker at run time (a constant's, e.g. a residual):
             # zero, not 0 * NaN
+            # and where the tangent is an array of zeros (np.floor(t)'s, np.round's, np.sign's: their
+            # rules give zeros, not the marker) its items are zero too, not 0 * NaN: x ** np.floor(t)
+            # at x < 0 gave a NaN tangent where reverse mode and central differences give numbers
+            masked = call(f"{self.np}.where", [gast.Compare(left=load(d.id), ops=[gast.Eq()],
+                                                            comparators=[const(0)]), const(0), term])
             term = gast.IfExp(test=call(self.rt("is_zero_tangent"), [load(d.id)]), body=load(d.id),
-                              orelse=term)
+                              orelse=masked)
         return gast.UnaryOp(op=gast.USub(), operand=term) if sign < 0 else term
 
     def transposed(self, info: CallInfo, node: gast.Call, bound, active: List[str], ans: str):
