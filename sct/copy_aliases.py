@@ -159,21 +159,16 @@ class MustCopies:
                 return facts | {frozenset((a, b))} | {frozenset((a, c)) for c in _class_of(facts, b)}
             if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Subscript) and \
                     isinstance(value.value, gast.Name) and target.id != value.value.id and \
-                    target.id in self.tracked and value.value.id in self.tracked and _basic_view_index(value.slice):
-                # w = base[1:]: w is a view of base (where base is an array: checked where it is used)
-                key = gast.dump(value.slice)
-                self.indexes[key] = value.slice
-                self.bindings[id(s)] = s
-                return _kill(facts, {target.id}) | {("view", target.id, value.value.id, key, id(s))}
-            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Subscript) and \
-                    isinstance(value.value, gast.Name) and target.id != value.value.id and \
-                    target.id in self.tracked and value.value.id in self.tracked and _int_index(value.slice):
+                    target.id in self.tracked and value.value.id in self.tracked:
+                # w = base[1:]: w is a view of base (where base is an array: checked where it is used);
                 # a = w[1]: a view of w where w has more dimensions than the index, else a number
                 # (only the run can tell)
-                key = gast.dump(value.slice)
-                self.indexes[key] = value.slice
-                self.bindings[id(s)] = s
-                return _kill(facts, {target.id}) | {("item", target.id, value.value.id, key, id(s))}
+                kind = "view" if _basic_view_index(value.slice) else "item" if _int_index(value.slice) else None
+                if kind is not None:
+                    key = gast.dump(value.slice)
+                    self.indexes[key] = value.slice
+                    self.bindings[id(s)] = s
+                    return _kill(facts, {target.id}) | {(kind, target.id, value.value.id, key, id(s))}
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
