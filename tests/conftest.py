@@ -64,3 +64,14 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+# --- shared fixtures --------------------------------------------------------------------------------
+@pytest.fixture
+def fresh_cache():
+    """An empty compilation cache before and after the test (a file opts in with
+    ``pytestmark = pytest.mark.usefixtures("fresh_cache")``)."""
+    import sct
+    sct.clear_cache()
+    yield
+    sct.clear_cache()

@@ -10,6 +10,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 
+def D(v):
+    """The ndarray of a dlarray, a number or an array (to compare with numpy's)."""
+    return np.asarray(v.data) if type(v).__name__ == "dlarray" else np.asarray(v)
+
+
 def numerical_gradient(f: Callable[..., float], args: Sequence, index: int,
                        step: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of the real scalar ``f(*args)`` w.r.t. ``args[index]``."""

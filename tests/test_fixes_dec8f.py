@@ -26,18 +26,10 @@ import pytest
 
 import sct
 from sct import dlarray, dlfeval, dlgradient, extractdata
-from gradcheck import assert_close, numerical_gradient
+from gradcheck import D, assert_close, numerical_gradient
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
-
-
-def D(v):
-    return np.asarray(extractdata(v)) if type(v).__name__ == "dlarray" else np.asarray(v)
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 class strict:

@@ -26,11 +26,7 @@ W = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [0.7, 0.2, 0.3]])
 X = np.array([0.3, -0.2, 0.5])
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 def check(fn, plain, args, wrt=(0,), rtol=1e-5, atol=1e-6):

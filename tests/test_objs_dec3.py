@@ -31,11 +31,7 @@ from sct import dlarray, dlfeval, dlgradient
 from gradcheck import assert_close, numerical_gradient, sct_gradients
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 X = np.array([0.37, 0.71, -0.43, 1.13])

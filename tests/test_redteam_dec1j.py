@@ -12,11 +12,7 @@ W = np.array([0.5, -0.3])
 X = np.array([0.3, 0.7])
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 class Dense:

@@ -13,11 +13,7 @@ from sct import dlarray, dlfeval, dlgradient, extractdata
 from gradcheck import assert_close, check_grads, numerical_gradient, sct_gradients
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 X = np.array([0.3, 0.7, -0.4, 1.2])

@@ -15,11 +15,7 @@ from gradcheck import assert_close, check_grads, numerical_gradient, sct_gradien
 import redteam_dec2c_progs as P
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 X = np.array([0.3, 0.7, -0.4, 1.2])

@@ -14,11 +14,7 @@ from sct.forward import jvp
 from gradcheck import assert_close, numerical_gradient, sct_gradients
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 X = np.array([0.3, 0.7, -0.4, 1.2, 0.55, 0.9])

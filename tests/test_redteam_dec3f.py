@@ -22,11 +22,7 @@ import sct
 from gradcheck import assert_close, numerical_gradient, sct_gradients
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 W0 = np.array([0.3, -0.8, 1.1])

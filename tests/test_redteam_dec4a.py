@@ -57,11 +57,7 @@ from gradcheck import numerical_gradient
 import redteam_dec4a_funcs as F
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 def _r(seed, *shape, lo=-1.0, hi=1.0):

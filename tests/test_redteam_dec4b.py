@@ -17,11 +17,7 @@ from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, stripdims, fin
 from gradcheck import assert_close, check_grads, numerical_gradient
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 RNG = np.random.default_rng(20261204)

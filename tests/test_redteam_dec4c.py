@@ -37,11 +37,7 @@ from gradcheck import check_grads, numerical_gradient, sct_gradients
 from sct import dlarray, dlfeval, dlgradient, extractdata
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 X = np.array([0.3, -0.7, 1.1, 0.5])

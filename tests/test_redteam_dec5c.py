@@ -16,11 +16,7 @@ from sct import (avgpool, batchnorm, dims, dlarray, dlconv, dldivergence, dlfeva
 from gradcheck import assert_close, numerical_gradient
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 def _tanh_net(channels_in, channels_out, seed=0):

@@ -24,11 +24,7 @@ import redteam_dec6a_progs as P
 from redteam_dec6a_tree import leaves, mirror, paired_leaves, replace_leaves, tmap
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 def _k1(f, params, *consts):

@@ -35,21 +35,13 @@ import pytest
 
 import sct
 from sct import adamupdate, dlarray, dlfeval, dlgradient, extractdata, rmspropupdate, sgdmupdate
-from gradcheck import numerical_gradient
+from gradcheck import D, numerical_gradient
 
 from redteam_dec6a_progs import vdot
 from redteam_dec6a_tree import leaves, mirror, paired_leaves, replace_leaves, tmap
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    sct.clear_cache()
-    yield
-    sct.clear_cache()
-
-
-def D(v):
-    return np.asarray(extractdata(v)) if type(v).__name__ == "dlarray" else np.asarray(v)
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
 
 
 def _fd(f, x, step=1e-6):
