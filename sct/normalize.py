@@ -113,6 +113,81 @@ def _names_attribute_builtin(node) -> bool:
     return any(n.__class__ is Name and n.id in _ATTRIBUTE_BUILTINS for n in walk_nodes(node))
 
 
+def _constant_domain(node):
+    """The constants a comprehension's ``for`` walks, where they are written out: a tuple or list
+    display of constants (``("W", "b")``) or ``range`` of constant ints; else None."""
+    if isinstance(node, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Constant) for e in node.elts):
+        return [e.value for e in node.elts]
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range" and \
+            not node.keywords and 1 <= len(node.args) <= 3 and \
+            all(isinstance(a, gast.Constant) and type(a.value) is int for a in node.args):
+        bounds = range(*[a.value for a in node.args])
+        return list(bounds) if len(bounds) <= 64 else None
+    return None
+
+
+def _unrolled(node):
+    """``[p[k] for k in ("W", "b")]`` as ``[p["W"], p["b"]]`` (a dict comprehension as a dict display,
+    a generator as a tuple): the same values in the same order, for a comprehension with one ``for``
+    over written-out constants, no ``if``, a name as its target, and no nested scope in it; else None."""
+    if not isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)) or len(node.generators) != 1:
+        return None
+    gen = node.generators[0]
+    parts = [node.key, node.value] if isinstance(node, gast.DictComp) else [node.elt]
+    if gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name) or any(
+            isinstance(n, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp,
+                           gast.NamedExpr)) for part in parts for n in walk_nodes(part)):
+        return None
+    domain = _constant_domain(gen.iter)
+    if domain is None:
+        return None
+    name = gen.target.id
+
+    def instance(part, value):
+        part = copy.deepcopy(part)
+        for n in list(walk_nodes(part)):
+            for field, old in gast.iter_fields(n):
+                if isinstance(old, gast.Name) and old.id == name:
+                    setattr(n, field, gast.copy_location(gast.Constant(value=value, kind=None), old))
+                elif isinstance(old, list):
+                    old[:] = [gast.copy_location(gast.Constant(value=value, kind=None), e)
+                              if isinstance(e, gast.Name) and e.id == name else e for e in old]
+        if isinstance(part, gast.Name) and part.id == name:
+            return gast.copy_location(gast.Constant(value=value, kind=None), part)
+        return part
+    if isinstance(node, gast.DictComp):
+        out = gast.Dict(keys=[instance(node.key, v) for v in domain],
+                        values=[instance(node.value, v) for v in domain])
+    elif isinstance(node, gast.ListComp):
+        out = gast.List(elts=[instance(node.elt, v) for v in domain], ctx=gast.Load())
+    else:
+        out = gast.Tuple(elts=[instance(node.elt, v) for v in domain], ctx=gast.Load())
+    return gast.copy_location(out, node)
+
+
+def unroll_gradient_comprehensions(stmts) -> None:
+    """In the arguments of each ``dlgradient(y, ...)`` call, a comprehension over written-out
+    constants becomes the display it builds (``dlgradient(loss, *[p[k] for k in ("W", "b")])`` is
+    ``dlgradient(loss, *[p["W"], p["b"]])``): the x it passes are then the items of ``p`` themselves,
+    not a new list made in the call.  A generator is unrolled only where ``*`` unpacks it."""
+    for s in stmts:
+        for n in walk_nodes(s):
+            if not (isinstance(n, gast.Call) and (isinstance(n.func, gast.Name) and n.func.id == "dlgradient" or
+                                                  isinstance(n.func, gast.Attribute) and n.func.attr == "dlgradient")):
+                continue
+            for i, a in enumerate(n.args[1:], 1):
+                starred = isinstance(a, gast.Starred)
+                inner = a.value if starred else a
+                if isinstance(inner, gast.GeneratorExp) and not starred:
+                    continue
+                new = _unrolled(inner)
+                if new is not None:
+                    if starred:
+                        a.value = new
+                    else:
+                        n.args[i] = new
+
+
 class Normalizer(Statements, Loops, Expressions):
     """The pass over one function: the state its pieces share (the function, its file, the
     namer, the line of the statement being lowered, the pure sub-expressions already computed
@@ -149,6 +224,7 @@ class Normalizer(Statements, Loops, Expressions):
             self.check_supported(s)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
+        unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = lower_named_generators(body, self.namer, self.rt_name,
                                       {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs +
