@@ -319,7 +319,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
-    inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds)         # sct/inline_helpers.py
+    methods: list = []
+    inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
@@ -327,6 +328,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         helper = resolver.resolve_name(name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
+    for cls, name in methods:       # a method read in place: replacing it on its class recompiles
+        method = resolver.attribute(cls, name)
+        for attr in ("__code__", "__defaults__", "__kwdefaults__"):
+            resolver.attribute(method, attr)
     for name in sorted(partials.used if partials is not None else ()):
         resolver.resolve_name(name)
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py

@@ -60,18 +60,71 @@ def uses_formats(fdef, kinds) -> bool:
     return False
 
 
-def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: str, kinds) -> Set[str]:
-    """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats; the
-    names of the helpers inlined (to be guarded)."""
+def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: str, kinds,
+                   method_guards: Optional[List] = None) -> Set[str]:
+    """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats, and the
+    methods that set attributes of their object (below); the names of the helpers inlined (to be
+    guarded; each method read in place is added to ``method_guards`` as ``(class, name)``)."""
     if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated"):
         return set()             # (generated code calls its sweeps by name: they stay calls)
-    inliner = _Inliner(fn, fdef, filename, namer, rt_name, uses_formats(fdef, kinds))
+    inliner = _Inliner(fn, fdef, filename, namer, rt_name, uses_formats(fdef, kinds), kinds)
     fdef.body = inliner.block(fdef.body, (fn.__code__,), 0)
+    if method_guards is not None:
+        method_guards.extend(inliner.methods)
     return inliner.inlined
 
 
+# --- methods that set attributes of their object ---------------------------------------------------
+# ``h = st.add(h)`` where ``add`` does ``self.total = self.total + np.sum(u)`` and ``st`` is an object of
+# a class known here (an argument's kind says so, or the function builds it once with ``Cls(...)``):
+# compiled on its own, the method's write into its caller's object is refused (sct follows values, not
+# changes of objects); read in place, ``self`` is ``st`` and the write is the caller's own
+# ``st.total = ...``, which sct follows (and refuses where it cannot).  Only plain functions found on
+# the class (not an instance attribute, property, staticmethod, or a class with its own attribute
+# access), whose body sets an attribute of ``self`` or changes one in place (``self.hist.append``).
+
+def _class_of_kind(kind):
+    if isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type):
+        fields = kind[2] if isinstance(kind[2], tuple) else ()
+        return kind[1], {f[0] for f in fields if isinstance(f, tuple) and f}
+    return None
+
+
+def _plain_class(cls) -> bool:
+    return isinstance(cls, type) and type(cls) is type and \
+        cls.__getattribute__ is object.__getattribute__ and cls.__setattr__ is object.__setattr__ and \
+        not hasattr(cls, "__getattr__") and cls.__module__.split(".")[0] not in ("sct", "numpy", "builtins")
+
+
+def _class_method(cls, name: str):
+    """The plain function ``name`` of ``cls`` (its MRO's dicts), else None."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            m = vars(klass)[name]
+            return m if type(m) is types.FunctionType else None
+    return None
+
+
+def _sets_own_attributes(gdef) -> bool:
+    """Does the method's body set an attribute of its first parameter, or change one in place
+    (``self.total = ...``, ``self.hist.append(...)``)?"""
+    from .alias_state import MUTATORS
+    if not gdef.args.args:
+        return False
+    me = gdef.args.args[0].id
+    for n in walk_nodes(gdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
+                isinstance(n.value, gast.Name) and n.value.id == me:
+            return True
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS and \
+                isinstance(n.func.value, gast.Attribute) and isinstance(n.func.value.value, gast.Name) and \
+                n.func.value.value.id == me:
+            return True
+    return False
+
+
 class _Inliner:
-    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool):
+    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=()):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
@@ -84,6 +137,68 @@ class _Inliner:
             if extra is not None:
                 self.locals.add(extra.id)
         self.inlined: Set[str] = set()
+        self.methods: List = []            # (class, name) of each method read in place
+        # attribute names the function stores anywhere (st.add = ... would be an instance's own)
+        self.stored_attributes = {n.attr for n in walk_nodes(fdef)
+                                  if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
+        self.classes = self._known_classes(fdef, kinds or ())
+
+    def _known_classes(self, fdef, kinds) -> Dict[str, tuple]:
+        """name -> (class, the instance's own attribute names, or None where unknown) of the names
+        holding an object of a user's class all along: an argument the function never rebinds whose
+        kind says so, or a name bound once, to ``Cls(...)`` of a global class."""
+        out: Dict[str, tuple] = {}
+        self.object_kinds: Dict[str, tuple] = {}       # name -> its object kind, where known
+        params = [a.id for a in fdef.args.args]
+        for name, kind in zip(params, kinds):
+            found = _class_of_kind(kind)
+            if found is not None and name in self.arguments and _plain_class(found[0]):
+                out[name] = found
+                self.object_kinds[name] = kind
+        stores: Dict[str, int] = {}
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        for n in walk_nodes(fdef):
+            if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+                    stores.get(n.targets[0].id) == 1 and n.targets[0].id not in params):
+                continue
+            name, value = n.targets[0].id, n.value
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id not in self.locals:
+                cls = self.globals.get(value.func.id)
+                if _plain_class(cls) and cls.__new__ is object.__new__:
+                    out[name] = (cls, None)
+            elif isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
+                    value.value.id in self.object_kinds and value.attr not in self.stored_attributes:
+                # layer = self.layer (the normalizer's name for a read of self.layer): its kind is the field's
+                field = dict(f for f in self.object_kinds[value.value.id][2] if isinstance(f, tuple) and
+                             len(f) == 2).get(value.attr)
+                found = _class_of_kind(field)
+                if found is not None and _plain_class(found[0]):
+                    out[name] = found
+                    self.object_kinds[name] = field
+        return out
+
+    def method(self, call: gast.Call):
+        """The class's plain function ``call`` (``st.add(h)``) calls where it sets attributes of its
+        object and ``st``'s class is known (None: not one)."""
+        func = call.func
+        if isinstance(func, gast.Name) and func.id in self.classes:
+            # obj(x): its class's __call__ (a special method: looked up on the class only)
+            return _class_method(self.classes[func.id][0], "__call__")
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+            return None
+        known = self.classes.get(func.value.id)
+        if known is None or func.attr in self.stored_attributes:
+            return None
+        cls, own = known
+        if own is not None and func.attr in own:
+            return None                    # (an attribute of the instance itself)
+        if own is None:
+            init = _class_method(cls, "__init__")
+            if init is None or func.attr in init.__code__.co_names:
+                return None                # (__init__ may set it on the instance)
+        return _class_method(cls, func.attr)
 
     def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:
         out: List = []
@@ -106,12 +221,23 @@ class _Inliner:
         else:
             return None
         helper = self.helper(call, stack, in_loop)
+        method = None
         if helper is None:
-            return None
-        body = self.body(helper, call, getattr(s, "lineno", None))
+            method = self.method(call)
+            if method is None or not self._simple(method, stack) or \
+                    any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                return None
+            helper = method
+            receiver = call.func if isinstance(call.func, gast.Name) else call.func.value
+            call = gast.Call(func=gast.Name(id=method.__name__, ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[copy.deepcopy(receiver)] + list(call.args), keywords=list(call.keywords))
+        body = self.body(helper, call, getattr(s, "lineno", None), method is not None)
         if body is None:
             return None
-        self.inlined.add(call.func.id)
+        if method is not None:
+            self.methods.append((self.classes[call.args[0].id][0], method.__name__))
+        else:
+            self.inlined.add(call.func.id)
         *stmts, ret = body
         if target is not None:
             done = gast.Assign(targets=[target], value=ret.value, type_comment=None)
@@ -119,6 +245,16 @@ class _Inliner:
             done.lineno = s.lineno
             stmts.append(done)
         return self.block(stmts, stack + (helper.__code__,), depth + 1, in_loop)
+
+    @staticmethod
+    def _simple(g, stack) -> bool:
+        """A function that can be read in place: not in the stack, no closure (nor ``super()``'s
+        cell), not a generator or coroutine, no ``*args``/``**kwargs``, not wrapped."""
+        code = g.__code__
+        return not (code in stack or code.co_freevars or g.__name__ == "<lambda>"
+                    or code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR |
+                                        inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+                    or getattr(g, "__wrapped__", None) is not None)
 
     def helper(self, call: gast.Call, stack, in_loop: bool):
         """The plain function of this file ``call`` calls by a global name (None: not one)."""
@@ -128,11 +264,7 @@ class _Inliner:
         g = self.globals.get(func.id)
         if not isinstance(g, types.FunctionType) or g.__globals__ is not self.globals:
             return None
-        code = g.__code__
-        if code in stack or code.co_freevars or g.__name__ == "<lambda>" \
-                or code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR |
-                                    inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
-                or getattr(g, "__wrapped__", None) is not None:
+        if not self._simple(g, stack):
             return None
         if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
             return None
@@ -145,9 +277,10 @@ class _Inliner:
             return None
         return g
 
-    def body(self, g, call: gast.Call, line: Optional[int]) -> Optional[List]:
+    def body(self, g, call: gast.Call, line: Optional[int], method: bool = False) -> Optional[List]:
         """The statements computing ``call`` of ``g`` in the caller, the last a Return (None: not
-        inlined)."""
+        inlined).  ``method``: ``g`` is a method, ``call``'s first argument its object, read in
+        place only where it sets attributes of it."""
         from .normalize import Normalizer
         from .parse import function_ast
         try:
@@ -168,6 +301,8 @@ class _Inliner:
         spec = gdef.args
         if spec.posonlyargs or spec.vararg is not None or spec.kwarg is not None or \
                 gdef.decorator_list:
+            return None
+        if method and not _sets_own_attributes(gdef):
             return None
         if any(isinstance(n, _UNSUPPORTED) for s in gdef.body for n in walk_nodes(s)):
             return None

@@ -104,15 +104,32 @@ class SiteChecks:
     def check_attribute_stores(self, site: Site):
         """``dlgradient(y, m.W)`` after ``m.W = ...``: the adjoint of m is that of the object
         passed in, not of its changed field; refuse rather than answer for the old field."""
-        def has_attr(sel) -> bool:
-            return sel.kind == "attr" or (sel.of is not None and has_attr(sel.of)) or \
-                any(has_attr(e) for e in sel.parts)
-        roots = set(_roots(site.sels))
-        through_attribute = any(has_attr(sel) for sel in site.sels)
+        def attributes(sel) -> Set[str]:
+            """The attribute names on the selection's paths (``net.l1.W``: l1, W)."""
+            out = {sel.name} if sel.kind == "attr" else set()
+            for inner in ((sel.of,) if sel.of is not None else ()) + tuple(sel.parts):
+                out |= attributes(inner)
+            return out
+
+        def whole(sel) -> Set[str]:
+            """The names selected whole (``dlgradient(y, net)``, ``[net, x]``), not through an item
+            or attribute of theirs."""
+            if sel.kind == "root":
+                return {sel.name}
+            if sel.kind == "star" and sel.of is not None:
+                return whole(sel.of)
+            out: Set[str] = set()
+            for inner in sel.parts:
+                out |= whole(inner)
+            return out
+        # an attribute on a selected path set here (by any name: ``sub = net.l1; sub.W = ...``), or any
+        # attribute of an object selected whole: the adjoint would be the old field's
+        on_paths = set().union(*(attributes(sel) for sel in site.sels)) if site.sels else set()
+        selected_whole = set().union(*(whole(sel) for sel in site.sels)) if site.sels else set()
         for st in _in_order(self.fdef.body):
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Attribute) and \
-                    (through_attribute or (isinstance(st.targets[0].value, gast.Name) and
-                                           st.targets[0].value.id in roots)):
+                    (st.targets[0].attr in on_paths or (isinstance(st.targets[0].value, gast.Name) and
+                                                        st.targets[0].value.id in selected_whole)):
                 self.fail(site.stmt, f"dlgradient with respect to an object or an attribute, in a "
                           f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
                           "sct does not follow the object's fields as they change. Assign the new "
