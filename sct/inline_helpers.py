@@ -105,6 +105,32 @@ def _class_method(cls, name: str):
     return None
 
 
+def _may_set_on_instance(cls, name: str) -> bool:
+    """Could the class's own code give an instance an attribute ``name`` (which would hide the
+    method): a store of ``.name`` anywhere in the functions of its classes, or setattr, ``__dict__``
+    or ``__setattr__`` used there?"""
+    import dis
+
+    def sets(code) -> bool:
+        if {"setattr", "__dict__", "__setattr__", "vars"} & set(code.co_names):
+            return True
+        if any(i.opname in ("STORE_ATTR", "DELETE_ATTR") and i.argval == name for i in dis.get_instructions(code)):
+            return True
+        return any(isinstance(c, types.CodeType) and sets(c) for c in code.co_consts)
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        for value in vars(klass).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            parts = [value.fget, value.fset, value.fdel] if isinstance(value, property) else [value]
+            for part in parts:
+                code = getattr(part, "__code__", None)
+                if isinstance(code, types.CodeType) and sets(code):
+                    return True
+    return False
+
+
 def _sets_own_attributes(gdef) -> bool:
     """Does the method's body set an attribute of its first parameter, or change one in place
     (``self.total = ...``, ``self.hist.append(...)``)?"""
@@ -185,7 +211,8 @@ class _Inliner:
         func = call.func
         if isinstance(func, gast.Name) and func.id in self.classes:
             # obj(x): its class's __call__ (a special method: looked up on the class only)
-            return _class_method(self.classes[func.id][0], "__call__")
+            cls = self.classes[func.id][0]
+            return None if _may_set_on_instance(cls, "__call__") else _class_method(cls, "__call__")
         if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
             return None
         known = self.classes.get(func.value.id)
@@ -194,10 +221,8 @@ class _Inliner:
         cls, own = known
         if own is not None and func.attr in own:
             return None                    # (an attribute of the instance itself)
-        if own is None:
-            init = _class_method(cls, "__init__")
-            if init is None or func.attr in init.__code__.co_names:
-                return None                # (__init__ may set it on the instance)
+        if _may_set_on_instance(cls, func.attr):
+            return None                    # (the class's code may set it on the instance)
         return _class_method(cls, func.attr)
 
     def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:

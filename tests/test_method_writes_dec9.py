@@ -222,3 +222,37 @@ def test_an_instance_attribute_of_the_same_name_is_not_the_method():
         return                   # refused is fine; the class's method would be wrong
     assert float(D(y)) == pytest.approx(float(np.sum(X * 100.0)))
     np.testing.assert_allclose(D(g), np.full(3, 100.0))
+
+
+class SetsItsOwnAdd:
+    def __init__(self):
+        self.total = np.array(0.0)
+        self.setup()
+
+    def setup(self):
+        self.add = lambda u: u * 100.0      # set by another method: the instance's attribute wins
+
+    def add(self, u):
+        self.total = self.total + np.sum(u)
+        return u
+
+
+def own_add_local(x):
+    st = SetsItsOwnAdd()
+    y = np.sum(st.add(x))
+    return y, dlgradient(y, x)
+
+
+def own_add_argument(x, st):
+    y = np.sum(st.add(x))
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("argument", [False, True])
+def test_a_method_hidden_by_an_attribute_set_elsewhere_in_the_class(argument):
+    if argument:
+        y, g = dlfeval(own_add_argument, dlarray(X), SetsItsOwnAdd())
+    else:
+        y, g = dlfeval(own_add_local, dlarray(X))
+    assert float(D(y)) == pytest.approx(float(np.sum(X * 100.0)))
+    np.testing.assert_allclose(D(g), np.full(3, 100.0))
