@@ -131,6 +131,64 @@ def _may_set_on_instance(cls, name: str) -> bool:
     return False
 
 
+def _field_kind(kind, name):
+    if isinstance(kind, tuple) and len(kind) > 2 and isinstance(kind[2], tuple):
+        return dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2).get(name)
+    return None
+
+
+def _method_of(cls, name: str, own):
+    """The plain function ``name`` of ``cls`` that ``obj.name`` finds for its objects (not hidden by
+    an attribute of the instance, ``own`` where known, or one the class's code may set), else None."""
+    if own is not None and name in own or _may_set_on_instance(cls, name):
+        return None
+    return _class_method(cls, name)
+
+
+def _changes_objects(fn, kind, depth: int = 0) -> bool:
+    """Does the method ``fn`` (of an object of ``kind``, where known) set attributes of its object or
+    change them in place, itself or through a method of it or of a field's object it calls
+    (``self.bn(h)`` where BN's ``__call__`` sets ``self.running_mean``)?"""
+    from .parse import function_ast
+    if depth > 3:
+        return False
+    try:
+        gdef = function_ast(fn)[0]
+    except Exception:
+        return False
+    if _sets_own_attributes(gdef):
+        return True
+    if not gdef.args.args:
+        return False
+    me = gdef.args.args[0].id
+    found = _class_of_kind(kind)
+    cls = found[0] if found is not None else None
+    own = found[1] if found is not None else None
+    for n in walk_nodes(gdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
+            continue
+        base = n.func.value
+        if isinstance(base, gast.Name) and base.id == me and cls is not None:
+            field = _field_kind(kind, n.func.attr)
+            inner = _class_of_kind(field)
+            if inner is not None and _plain_class(inner[0]):            # self.bn(h)
+                callee = _method_of(inner[0], "__call__", None)
+                if callee is not None and _changes_objects(callee, field, depth + 1):
+                    return True
+            else:                                                       # self.update(h)
+                callee = _method_of(cls, n.func.attr, own)
+                if callee is not None and _changes_objects(callee, kind, depth + 1):
+                    return True
+        elif isinstance(base, gast.Attribute) and isinstance(base.value, gast.Name) and base.value.id == me:
+            field = _field_kind(kind, base.attr)                       # self.bn.update(h)
+            inner = _class_of_kind(field)
+            if inner is not None and _plain_class(inner[0]):
+                callee = _method_of(inner[0], n.func.attr, inner[1])
+                if callee is not None and _changes_objects(callee, field, depth + 1):
+                    return True
+    return False
+
+
 def _sets_own_attributes(gdef) -> bool:
     """Does the method's body set an attribute of its first parameter, or change one in place
     (``self.total = ...``, ``self.hist.append(...)``)?"""
@@ -206,24 +264,31 @@ class _Inliner:
         return out
 
     def method(self, call: gast.Call):
-        """The class's plain function ``call`` (``st.add(h)``) calls where it sets attributes of its
-        object and ``st``'s class is known (None: not one)."""
+        """``(function, receiver, its kind or None, its class)`` of a call of a method of an object whose class
+        is known: ``st.add(h)``, ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's
+        object, by the field's kind); None where not one."""
         func = call.func
         if isinstance(func, gast.Name) and func.id in self.classes:
             # obj(x): its class's __call__ (a special method: looked up on the class only)
             cls = self.classes[func.id][0]
-            return None if _may_set_on_instance(cls, "__call__") else _class_method(cls, "__call__")
-        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+            fn = _method_of(cls, "__call__", None)
+            return None if fn is None else (fn, func, self.object_kinds.get(func.id), cls)
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
+                func.attr in self.stored_attributes:
             return None
         known = self.classes.get(func.value.id)
-        if known is None or func.attr in self.stored_attributes:
+        if known is None:
             return None
         cls, own = known
         if own is not None and func.attr in own:
-            return None                    # (an attribute of the instance itself)
-        if _may_set_on_instance(cls, func.attr):
-            return None                    # (the class's code may set it on the instance)
-        return _class_method(cls, func.attr)
+            field = _field_kind(self.object_kinds.get(func.value.id), func.attr)
+            found = _class_of_kind(field)
+            if found is None or not _plain_class(found[0]):
+                return None                # (an attribute of the instance itself, not an object of a known class)
+            fn = _method_of(found[0], "__call__", None)
+            return None if fn is None else (fn, func, field, found[0])
+        fn = _method_of(cls, func.attr, own)
+        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls)
 
     def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:
         out: List = []
@@ -248,19 +313,21 @@ class _Inliner:
         helper = self.helper(call, stack, in_loop)
         method = None
         if helper is None:
-            method = self.method(call)
-            if method is None or not self._simple(method, stack) or \
+            found = self.method(call)
+            if found is None:
+                return None
+            method, receiver, kind, cls = found
+            if not self._simple(method, stack) or not _changes_objects(method, kind) or \
                     any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 return None
             helper = method
-            receiver = call.func if isinstance(call.func, gast.Name) else call.func.value
             call = gast.Call(func=gast.Name(id=method.__name__, ctx=gast.Load(), annotation=None, type_comment=None),
                              args=[copy.deepcopy(receiver)] + list(call.args), keywords=list(call.keywords))
-        body = self.body(helper, call, getattr(s, "lineno", None), method is not None)
+        body = self.body(helper, call, getattr(s, "lineno", None))
         if body is None:
             return None
         if method is not None:
-            self.methods.append((self.classes[call.args[0].id][0], method.__name__))
+            self.methods.append((cls, method.__name__))
         else:
             self.inlined.add(call.func.id)
         *stmts, ret = body
@@ -302,10 +369,9 @@ class _Inliner:
             return None
         return g
 
-    def body(self, g, call: gast.Call, line: Optional[int], method: bool = False) -> Optional[List]:
+    def body(self, g, call: gast.Call, line: Optional[int]) -> Optional[List]:
         """The statements computing ``call`` of ``g`` in the caller, the last a Return (None: not
-        inlined).  ``method``: ``g`` is a method, ``call``'s first argument its object, read in
-        place only where it sets attributes of it."""
+        inlined)."""
         from .normalize import Normalizer
         from .parse import function_ast
         try:
@@ -326,8 +392,6 @@ class _Inliner:
         spec = gdef.args
         if spec.posonlyargs or spec.vararg is not None or spec.kwarg is not None or \
                 gdef.decorator_list:
-            return None
-        if method and not _sets_own_attributes(gdef):
             return None
         if any(isinstance(n, _UNSUPPORTED) for s in gdef.body for n in walk_nodes(s)):
             return None

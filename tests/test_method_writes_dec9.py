@@ -256,3 +256,97 @@ def test_a_method_hidden_by_an_attribute_set_elsewhere_in_the_class(argument):
         y, g = dlfeval(own_add_local, dlarray(X))
     assert float(D(y)) == pytest.approx(float(np.sum(X * 100.0)))
     np.testing.assert_allclose(D(g), np.full(3, 100.0))
+
+
+class BatchNorm:
+    """Batch normalisation keeping running statistics on the layer (PyTorch's way)."""
+
+    def __init__(self, n):
+        self.gamma = np.ones(n)
+        self.beta = np.zeros(n)
+        self.running_mean = np.zeros(n)
+        self.running_var = np.ones(n)
+
+    def __call__(self, x, training=True):
+        if training:
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            self.running_mean = 0.9 * self.running_mean + 0.1 * extractdata(mu)
+            self.running_var = 0.9 * self.running_var + 0.1 * extractdata(var)
+        else:
+            mu, var = self.running_mean, self.running_var
+        return self.gamma * (x - mu) / np.sqrt(var + 1e-5) + self.beta
+
+
+class Net:
+    def __init__(self, W1, W2):
+        self.W1, self.W2 = W1, W2
+        self.bn = BatchNorm(W1.shape[1])
+
+    def __call__(self, x):
+        return np.tanh(self.bn(x @ self.W1)) @ self.W2
+
+
+def net_loss(net, x, t):
+    y = net(x)
+    loss = np.mean((y - t) ** 2)
+    return loss, dlgradient(loss, net.W1, net.W2)
+
+
+def test_layers_calling_a_layer_that_keeps_running_statistics():
+    r = np.random.default_rng(0)
+    W1, W2 = r.standard_normal((4, 5)), r.standard_normal((5, 1))
+    x, t = r.standard_normal((8, 4)), r.standard_normal((8, 1))
+    net = Net(dlarray(W1), dlarray(W2))
+    ref = Net(W1, W2)
+
+    def plain(a, b):
+        n = Net(a, b)
+        return float(np.mean((n(x) - t) ** 2))
+    for step in range(2):
+        loss, (g1, g2) = dlfeval(net_loss, net, x, t)
+        ref_y = ref(x)
+        assert float(D(loss)) == pytest.approx(float(np.mean((ref_y - t) ** 2)), rel=1e-12)
+        np.testing.assert_allclose(net.bn.running_mean, ref.bn.running_mean, rtol=1e-12)
+        np.testing.assert_allclose(net.bn.running_var, ref.bn.running_var, rtol=1e-12)
+    np.testing.assert_allclose(D(g1), numerical_gradient(plain, [W1.copy(), W2.copy()], 0), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(D(g2), numerical_gradient(plain, [W1.copy(), W2.copy()], 1), rtol=1e-5, atol=1e-8)
+
+
+class RNNCell:
+    """An RNN cell keeping its hidden state on itself between steps."""
+
+    def __init__(self, W, U, n):
+        self.W, self.U, self.h = W, U, np.zeros(n)
+
+    def step(self, x):
+        self.h = np.tanh(self.W @ x + self.U @ self.h)
+        return self.h
+
+    def reset(self):
+        self.h = np.zeros_like(self.h)
+
+
+def cell_loss(cell, xs):
+    cell.reset()
+    out = 0.0
+    for t in range(xs.shape[0]):
+        out = out + np.sum(cell.step(xs[t]) ** 2)
+    return out, dlgradient(out, cell.W, cell.U)
+
+
+def test_hidden_state_kept_on_the_cell():
+    r = np.random.default_rng(1)
+    W, U, xs = 0.5 * r.standard_normal((3, 2)), 0.5 * r.standard_normal((3, 3)), r.standard_normal((4, 2))
+
+    def plain(W, U):
+        h, out = np.zeros(3), 0.0
+        for t in range(4):
+            h = np.tanh(W @ xs[t] + U @ h)
+            out += np.sum(h ** 2)
+        return out
+    cell = RNNCell(dlarray(W), dlarray(U), 3)
+    y, (gW, gU) = dlfeval(cell_loss, cell, xs)
+    assert float(D(y)) == pytest.approx(plain(W, U), rel=1e-12)
+    np.testing.assert_allclose(D(gW), numerical_gradient(plain, [W.copy(), U.copy()], 0), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(D(gU), numerical_gradient(plain, [W.copy(), U.copy()], 1), rtol=1e-5, atol=1e-8)
