@@ -1235,6 +1235,14 @@ nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_fr
 from .registry import alias as _alias  # noqa: E402
 _alias(builtins.pow, np.power)
 _alias(math.fmod, np.fmod)
+# and these as their numpy twins (the same function of a float; math's still computes the value)
+_alias(math.copysign, np.copysign)
+_alias(math.degrees, np.degrees)
+_alias(math.radians, np.radians)
+_alias(math.ldexp, np.ldexp)
+for _name in ("exp2", "cbrt"):                  # (Python 3.11)
+    if hasattr(math, _name):
+        _alias(getattr(math, _name), getattr(np, _name))
 
 
 # --- grids, blocks, integration, statistics --------------------------------------------------------
