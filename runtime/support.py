@@ -233,14 +233,23 @@ def broadcast_like(value, like):
 # --- indexing ----------------------------------------------------------------
 
 def _needs_add_at(idx) -> bool:
+    """Whether ``x[idx]`` may name a position more than once (an advanced integer index), so
+    that its adjoint must add with ``np.add.at`` and a write keeps only the last item.  Any
+    item that is not a plain integer, slice, ``None``, ``...`` or boolean mask counts: a list,
+    and also a tuple or range inside the index (``A[(0, 0), (2, 2)]``, ``y[(5, 5, 1),]`` are
+    numpy's advanced indexes, as lists are; they used to be taken for single positions, so a
+    repeated position got only the last gradient and a repeated write every item's)."""
     if type(idx) is int or type(idx) is slice:
         return False
     items = idx if isinstance(idx, tuple) else (idx,)
     for item in items:
-        if _is_array(item) and item.dtype != bool and item.ndim > 0:
-            return True
-        if isinstance(item, list):
-            return True
+        if item is None or item is Ellipsis or isinstance(item, (int, np.integer, np.bool_, slice)):
+            continue
+        if _is_array(item):
+            if item.dtype != bool and item.ndim > 0:
+                return True
+            continue
+        return True
     return False
 
 
