@@ -1250,14 +1250,52 @@ def matrix_transpose(g, ans, x):
     return np.matrix_transpose(g)
 
 
+def unravel_adjoint(g, a, order):
+    """The adjoint of ``np.ravel(a, order)`` / ``np.reshape(a, shape, order)``: ``g`` laid back in
+    ``a``'s shape, read in the order the forward op read ``a`` (see ``memory_order``).  The order
+    was passed on to np.reshape as it was: "A" laid g back in C order for a transposed ``a``
+    (np.ravel(x.reshape(2, 3).T, order="A"): a wrong gradient), "K" raised."""
+    if order == "C":
+        return np.reshape(g, np.shape(a))
+    order = memory_order(a, order)
+    if order == "K":
+        return np.reshape(np.take(np.reshape(g, -1), memory_order_inverse(a)), np.shape(a))
+    return np.reshape(g, np.shape(a), order=order)
+
+
+def memory_order(a, order):
+    """The order in which np.ravel / np.reshape read ``a`` for ``order``: "A" is Fortran order
+    where ``a`` is Fortran-contiguous (and not C-contiguous), C order otherwise; "K" (ravel
+    only) the order of ``a``'s items in memory (C order for fewer than two axes)."""
+    order = order.upper() if isinstance(order, str) else "C"
+    if order == "A":
+        flags = getattr(a, "flags", None)
+        return "F" if flags is not None and flags.f_contiguous and not flags.c_contiguous else "C"
+    if order == "K" and np.ndim(a) < 2:
+        return "C"
+    return order
+
+
+def memory_order_inverse(a):
+    """For ``np.ravel(a, order="K")``: the position in that result of each item of ``a`` in C
+    order (the inverse of the permutation the ravel applies)."""
+    positions = np.empty_like(a, dtype=np.intp, order="K") if isinstance(a, np.ndarray) else \
+        np.empty(np.shape(a), dtype=np.intp)
+    positions[...] = np.arange(positions.size).reshape(np.shape(a))
+    return np.argsort(np.ravel(positions, order="K"))
+
+
+nondifferentiable(memory_order, memory_order_inverse)
+
+
 @defrule(np.reshape, linear="a")
 def reshape(g, ans, a, shape=None, order="C", *, copy=None):
-    return np.reshape(g, np.shape(a), order=order)
+    return unravel_adjoint(g, a, order)
 
 
 @defrule(np.ravel, linear="a", method=("ravel", "flatten"))
 def ravel(g, ans, a, order="C"):
-    return np.reshape(g, np.shape(a), order=order)
+    return unravel_adjoint(g, a, order)
 
 
 @defrule(np.copy, linear="a")
@@ -2711,7 +2749,7 @@ def method_axes(axes):
 
 @defrule(reshape_method, linear="a", method="reshape")
 def _reshape_method_rule(g, ans, a, *shape, order="C", copy=None):
-    return np.reshape(g, np.shape(a), order=order)
+    return unravel_adjoint(g, a, order)
 
 
 @defrule(transpose_method, linear="a", method="transpose")
