@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .registry import alias, defrule, nondifferentiable
+from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -689,6 +689,11 @@ def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
     if not _is_zero(grad):
+        if _is_array(obj) and name in NONDIFF_ATTRIBUTES:
+            # an array's metadata (x.shape, x.size: numbers of its layout) read where the compiler
+            # could not tell an array from an object of the user's class with a field of that
+            # name (sct/analysis.py user_attribute): no derivative reaches the array
+            return zero_adjoint(obj)
         refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
         if _is_array(obj):
@@ -712,8 +717,8 @@ def drop_attribute(grad, name):
 
 
 def getattr_or_zero(grad, name):
-    if _is_zero(grad):
-        return ZERO
+    if _is_zero(grad) or (_is_array(grad) and name in NONDIFF_ATTRIBUTES):
+        return ZERO                    # an array's metadata (see attribute_adjoint)
     if isinstance(grad, dict):
         return grad.get(name, ZERO)
     if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields"):
@@ -1597,8 +1602,8 @@ def op_jvp(op, args, kwargs, tangents, keyword_tangents, ans):
 
 def tangent_attribute(tangent, obj, name):
     """The tangent of ``obj.name`` given the tangent of ``obj`` (an object like it, or a dict)."""
-    if _is_zero(tangent) or tangent is None:
-        return zero_adjoint(getattr(obj, name))
+    if _is_zero(tangent) or tangent is None or (_is_array(obj) and name in NONDIFF_ATTRIBUTES):
+        return zero_tangent(getattr(obj, name))     # (an array's metadata: see attribute_adjoint)
     refuse_computed_attribute(obj, name, "tangent")
     if isinstance(getattr(type(obj), name, None), types.FunctionType) and \
             name not in getattr(obj, "__dict__", {}):
