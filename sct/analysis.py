@@ -658,7 +658,8 @@ class ValueFacts:
         if isinstance(value, gast.Compare):
             return False
         if isinstance(value, gast.Attribute):
-            if value.attr in ("real", "imag") or value.attr in registry.NONDIFF_ATTRIBUTES:
+            if value.attr in ("real", "imag") or (value.attr in registry.NONDIFF_ATTRIBUTES and
+                                                  not self.user_attribute(value)):
                 return False
             kind = self.value_kind(value)
             if kind is not None:

@@ -247,3 +247,20 @@ def write_through_a_field_named_shape(x, t):
 def test_write_through_a_field_named_shape_is_refused_as_other_fields():
     with pytest.raises(sct.CompileError, match="a may be an object"):
         check_two_inputs(write_through_a_field_named_shape, X.copy(), T.copy(), order=1)
+
+
+class ComplexBox:
+    def __init__(self, v):
+        self.size = v
+
+
+def complex_field_named_size(x, t):
+    b = ComplexBox(x[:3] * t)
+    return np.sum(np.abs(b.size) ** 2) + np.real(np.sum(b.size * np.conj(t)))
+
+
+def test_complex_field_named_size():
+    # the field was also taken for a real number: d/dt wrong, not only zero
+    xc = np.array([0.3 + 0.2j, -1.2 + 0.5j, 0.7 - 0.1j, 1.1 + 1j, -0.4 - 0.3j, 0.9 + 0.0j])
+    tc = np.array([0.5 - 0.5j, -0.8 + 0.1j, 1.3 + 0.7j])
+    check_two_inputs(complex_field_named_size, xc, tc, order=1)
