@@ -1254,6 +1254,19 @@ def stop_gradient(x):
     return x
 
 
+def data_receiver(x):
+    """``x`` of ``x.data`` read as dlarray's data (the value of a traced array, a constant): an
+    array or a number; an object of another class has its own ``.data``, which sct could not
+    tell from dlarray's where it compiled the read."""
+    if _is_array(x) or isinstance(x, (int, float, complex, np.generic)):
+        return x
+    raise SctRuntimeError(
+        f"`.data` of a {type(x).__name__} object that carries a derivative: sct reads `v.data` of a traced "
+        f"value as dlarray's data (a constant, as extractdata(v)), and could not tell where it compiled "
+        f"this read that v is an object with its own field `data` (an object taken from a list or a loop, "
+        f"or code that differentiates a gradient again); name the field otherwise (self.values, ...)")
+
+
 # --- calls to functions the compiler transforms at run time ---------------------------
 
 class CompilerHooks:
@@ -3499,7 +3512,7 @@ def index_trick(obj, index, name=None):
 
 nondifferentiable(index_trick)
 
-nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
+nondifferentiable(last_writes, sort_order, seed, stop_gradient, data_receiver, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
                   vjp_at, vjp_method_at, vjp_init_at, guard_holds)
 
 

@@ -597,8 +597,9 @@ class ValueFacts:
         if isinstance(value, (gast.Compare, gast.JoinedStr, gast.BoolOp)):
             return False
         if isinstance(value, (gast.Subscript, gast.Attribute)):
-            if isinstance(value, gast.Attribute) and (value.attr in registry.STOP_ATTRIBUTES or (
-                    value.attr in registry.NONDIFF_ATTRIBUTES and not self.user_attribute(value))):
+            if isinstance(value, gast.Attribute) and (
+                    (value.attr in registry.STOP_ATTRIBUTES and not self.user_field(value)) or
+                    (value.attr in registry.NONDIFF_ATTRIBUTES and not self.user_attribute(value))):
                 return False
             if not self.is_active(value.value):
                 return False
@@ -731,6 +732,9 @@ class Dependence(ValueFacts):
     def user_attribute(self, value) -> bool:
         return self.act.user_attribute(value)
 
+    def user_field(self, value) -> bool:
+        return self.act.user_field(value)
+
     def visit(self, node):
         if isinstance(node, gast.Assign):
             target = node.targets[0]
@@ -789,6 +793,12 @@ class Activity(ValueFacts):
     def array_receiver(self, name) -> bool:
         """Is ``name`` known to hold an array or a number (its kind, or what was assigned to it)?"""
         return name in self.arrays or leaf_kind(self.kinds.get(name)) is not None
+
+    def user_field(self, value) -> bool:
+        """Is ``value`` (an attribute) surely a field of an object of the user's class (its receiver
+        a name known to hold one)?  ``n.data`` of a Node is its field, not dlarray's data (a
+        constant): it was compiled to ``n`` itself (a TypeError further on, or a wrong value)."""
+        return isinstance(value.value, gast.Name) and self.user_receiver(value.value.id)
 
     def user_attribute(self, value) -> bool:
         """May ``value`` (an attribute named as an array's metadata, NONDIFF_ATTRIBUTES) be a

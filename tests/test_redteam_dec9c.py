@@ -31,6 +31,11 @@ Found (each a silent wrong gradient, the value right):
    tangent_attribute).  The alias analysis took such a field for metadata too (holding no
    object): ``a = h.shape; a[0] = 5 * t[0]`` did not change h.shape, a wrong VALUE (1.82 where
    Python gives 10.18); now refused as for any other field (sct/points_to.py).
+5. ``n.data`` of the user's ``Node(data)`` was compiled as dlarray's ``.data`` (the value as a
+   constant) of n, i.e. to n itself: ``np.sum(n.data ** 2)`` raised a TypeError ('Node' ** int).
+   A name known to hold the user's object now reads its field (value and gradient); elsewhere
+   (a list's item, second order) a `.data` that is not an array's is refused with a message
+   saying why (rt.data_receiver).
 """
 import numpy as np
 import pytest
@@ -264,3 +269,36 @@ def test_complex_field_named_size():
     xc = np.array([0.3 + 0.2j, -1.2 + 0.5j, 0.7 - 0.1j, 1.1 + 1j, -0.4 - 0.3j, 0.9 + 0.0j])
     tc = np.array([0.5 - 0.5j, -0.8 + 0.1j, 1.3 + 0.7j])
     check_two_inputs(complex_field_named_size, xc, tc, order=1)
+
+
+# --- 5. n.data of the user's object is its field ------------------------------------------------------
+
+class Node:
+    def __init__(self, data):
+        self.data = data
+
+    def value(self):
+        return self.data * 2.0
+
+
+def node_data_field(x, t):
+    n = Node(x[:3] * t)
+    return np.sum(n.data ** 2) + np.sum(n.value())
+
+
+def nodes_in_a_list(x, t):
+    ns = [Node(x[0] * t[0]), Node(t[1])]
+    return sum(n.data for n in ns)
+
+
+def test_data_field_of_a_user_object():
+    check_two_inputs(node_data_field, X.copy(), T.copy(), order=1)
+
+
+def test_data_field_where_the_object_is_not_known_is_refused():
+    with pytest.raises(sct.SctError, match="could not tell"):
+        check_two_inputs(nodes_in_a_list, X.copy(), T.copy(), order=1)
+    with pytest.raises(sct.SctError, match="could not tell"):
+        check_two_inputs(node_data_field, X.copy(), T.copy(), order=2)
+    with pytest.raises(sct.SctError, match="could not tell"):
+        check_jvp(node_data_field, X.copy(), T.copy())
