@@ -482,14 +482,16 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
 @defrule(np.sum, wrt=("a", "initial"), linear="a", method="sum", nondiff=("where",))
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     # a traced initial= (a number numpy adds once to every result): the sum of g
-    return where_masked(reduction_broadcast(g, a, axis, keepdims), where), np.sum(g)
+    return where_masked(reduction_broadcast(g, noted_skips(a, where, False, "np.sum(..., where=...)"), axis, keepdims),
+                        where), np.sum(g)
 
 
 @defrule(np.mean, linear="a", method="mean", nondiff=("where",))
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     # g divided before it is broadcast: the same numbers, without a pass over a's shape
     # (an empty a: its empty adjoint, no division by a count of none: a zero division, a warning)
-    return where_masked(reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0), a, axis,
+    return where_masked(reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0),
+                                            noted_skips(a, where, False, "np.mean(..., where=...)"), axis,
                                             keepdims), where, mean_where_scale(a, ans, axis, where))
 
 
@@ -506,7 +508,8 @@ def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=Non
 def extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
     # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint.
     # A traced initial= takes g where it is the result and no entry of a equals it.
-    return (extremum_scaled(g, where_filled(a, where, np.nan), ans, axis, keepdims),
+    return (extremum_scaled(g, where_filled(noted_skips(a, where, True, "np.max / np.min / np.nanmax / np.nanmin"),
+                                            where, np.nan), ans, axis, keepdims),
             np.sum(g * initial_wins(where_filled(a, where, np.nan), ans, axis, keepdims)))
 
 
@@ -521,6 +524,26 @@ def initial_wins(a, ans, axis=None, keepdims=False):
 
 
 nondifferentiable(initial_wins)
+
+
+def noted_skips(a, where=True, nan=False, op="a reduction"):
+    """``a`` itself, after noting (support.note_unselected_nonfinite) that the rule gives a zero
+    adjoint to entries of ``a`` that are not finite: those ``where`` leaves out (a reduction's
+    where=, np.nan_to_num's replaced entries) and, with ``nan``, its NaN entries (np.nansum and
+    the other nan* reductions).  Their derivative there is not finite either, so the chain rule
+    makes the gradient NaN where the program's is 0 (np.nansum(w * data) with NaN in data gave
+    d/dw NaN for central differences' 0); support.project then refuses it, naming the line."""
+    if type(a) is np.ndarray and a.dtype.kind in "fc":
+        skipped = np.isnan(a) if nan else None
+        if where is not True:
+            left_out = np.logical_not(np.broadcast_to(where, a.shape))
+            skipped = left_out if skipped is None else skipped | left_out
+        if skipped is not None and skipped.any() and not np.isfinite(a[skipped]).all():
+            note_unselected_nonfinite(1, op)
+    return a
+
+
+nondifferentiable(noted_skips)
 
 
 def where_masked(grad, where, scale=1):
@@ -2018,17 +2041,19 @@ def sinc_slope(x):
 
 @defrule(np.nan_to_num)
 def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    return np.where(np.isfinite(x), g, 0)
+    return np.where(np.isfinite(noted_skips(x, np.isfinite(x), False, "np.nan_to_num")), g, 0)
 
 
 @defrule(np.nansum, nondiff=("where",))
 def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
-    return np.where(np.isnan(a), 0, where_masked(reduction_broadcast(g, a, axis, keepdims), where))
+    return np.where(np.isnan(noted_skips(a, where, True, "np.nansum")), 0,
+                    where_masked(reduction_broadcast(g, a, axis, keepdims), where))
 
 
 @defrule(np.nanmean, nondiff=("where",))
 def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    return np.where(np.isnan(a), 0, where_masked(reduction_broadcast(g, a, axis, keepdims), where)
+    return np.where(np.isnan(noted_skips(a, where, True, "np.nanmean")), 0,
+                    where_masked(reduction_broadcast(g, a, axis, keepdims), where)
                     / non_nan_count(where_filled(a, where, np.nan), axis))
 
 

@@ -892,15 +892,18 @@ class _Unselected(threading.local):
     where it is not selected (numpy_ops.where_branch): (file, line) of the generated code."""
     def __init__(self):
         self.sites = []
+        self.ops = {}           # site -> the op that left the entries out, where not np.where
 
 
 _UNSELECTED = _Unselected()
 
 
-def note_unselected_nonfinite(depth=0):
-    """Note the generated line ``depth`` frames above the caller (np.where's adjoint there)."""
+def note_unselected_nonfinite(depth=0, op=None):
+    """Note the generated line ``depth`` frames above the caller (np.where's adjoint there, or
+    ``op``'s: a reduction that leaves entries out, numpy_ops.noted_skips)."""
     frame = found = sys._getframe(depth + 1)
-    for _ in range(8):              # the generated code's frame (where_branch may run in a helper)
+    for _ in range(40):             # the generated code's frame (where_branch may run in a helper, or in a
+        #                             rule transposed for forward mode, several calls deep)
         if frame is None or frame.f_code.co_filename.startswith("<sct-generated"):
             found = frame or found
             break
@@ -908,6 +911,8 @@ def note_unselected_nonfinite(depth=0):
     site = (found.f_code.co_filename, found.f_lineno)
     if site not in _UNSELECTED.sites:
         _UNSELECTED.sites.append(site)
+        if op is not None:
+            _UNSELECTED.ops[site] = op
 
 
 def _refuse_nan_through_unselected(grad):
@@ -923,8 +928,18 @@ def _refuse_nan_through_unselected(grad):
     if not nan:
         return
     filename, lineno = _UNSELECTED.sites[0]
+    op = _UNSELECTED.ops.get((filename, lineno))
     if LINES.user_line is not None:
         filename, lineno = LINES.user_line(filename, lineno)
+    if op is not None:
+        raise EvaluationError(
+            f"the gradient is NaN through {op} here: it leaves out entries of its input that are NaN "
+            f"or infinite (NaN entries, or entries its where= mask leaves out), their derivative there "
+            f"is not finite either, and the chain rule multiplies their zero adjoint by it (0 * nan). "
+            f"The program's derivative there is 0, but sct cannot tell this zero from one that matters, "
+            f"so it refuses rather than return NaN. Leave those entries out before computing with them: "
+            f"index with a mask (m = ~np.isnan(data); np.sum(w[m] * data[m])), or replace them first "
+            f"(np.where(np.isnan(data), 0.0, data))", filename, lineno)
     raise EvaluationError(
         "the gradient is NaN through np.where here: a branch it is given is NaN or infinite where "
         "the condition does not select it (numpy computes both branches), its derivative there is not "
@@ -939,6 +954,7 @@ def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
     if _UNSELECTED.sites:
         _UNSELECTED.sites.clear()
+        _UNSELECTED.ops.clear()
     one = _REAL_SCALARS.get(getattr(y, "dtype", None))
     if one is not None and getattr(y, "size", 0) == 1:
         return one if y.ndim == 0 else np.ones_like(y)

@@ -36,6 +36,13 @@ Found (each a silent wrong gradient, the value right):
    A name known to hold the user's object now reads its field (value and gradient); elsewhere
    (a list's item, second order) a `.data` that is not an array's is refused with a message
    saying why (rt.data_receiver).
+6. Reductions that leave entries out gave a silent NaN gradient where the derivative is 0:
+   ``np.nansum(x * DATA)`` with NaN in the constant DATA gave d/dx NaN at those entries (their
+   zero adjoint times DATA's NaN), where central differences give 0; the same for np.nanmean,
+   nanstd/nanvar, nancumsum, nanprod, nanmax/nanmin, nanmedian, np.sum/np.mean/np.max with a
+   where= mask over NaN entries, and np.nan_to_num; jvp of np.nanmax / np.nanmedian / np.max(where=)
+   likewise.  As for np.where's unselected branch (the project's rule), sct now refuses such a
+   NaN gradient, naming the line (numpy_ops.noted_skips, support.project, forward._checked_tangent).
 """
 import numpy as np
 import pytest
@@ -302,3 +309,83 @@ def test_data_field_where_the_object_is_not_known_is_refused():
         check_two_inputs(node_data_field, X.copy(), T.copy(), order=2)
     with pytest.raises(sct.SctError, match="could not tell"):
         check_jvp(node_data_field, X.copy(), T.copy())
+
+
+# --- 6. a NaN gradient through entries a reduction leaves out is refused, not returned ---------------
+
+DATA = np.array([1.0, np.nan, 2.0, 3.0, np.nan, 0.5])
+MASK = ~np.isnan(DATA)
+
+
+def nansum_weighted(x, t):
+    return np.nansum(x * DATA) + t[0]
+
+
+def nanmean_squares(x, t):
+    return np.nanmean((DATA - x) ** 2) + t[0]
+
+
+def nanstd_nanvar(x, t):
+    return np.nanstd(x * DATA) + np.nanvar(DATA * t[0]) + t[1]
+
+
+def nancumsum_weighted(x, t):
+    return np.sum(np.nancumsum(x * DATA) * np.arange(6)) + t[0]
+
+
+def nanprod_of(x, t):
+    return np.nanprod(x * DATA) + t[0]
+
+
+def nanmax_nanmin(x, t):
+    return np.nanmax(x * DATA) + np.nanmin(x * DATA) + t[0]
+
+
+def nanmedian_of(x, t):
+    return np.nanmedian(x * DATA) + t[0]
+
+
+def sum_where_mask(x, t):
+    return np.sum(x * DATA, where=MASK) + t[0]
+
+
+def mean_where_mask(x, t):
+    return np.mean((x - DATA) ** 2, where=MASK) + t[0]
+
+
+def max_where_mask(x, t):
+    return np.max(x * DATA, where=MASK, initial=-10.0) + t[0]
+
+
+def nan_to_num_of(x, t):
+    return np.sum(np.nan_to_num(x * DATA)) + t[0]
+
+
+@pytest.mark.parametrize("case", [nansum_weighted, nanmean_squares, nanstd_nanvar, nancumsum_weighted, nanprod_of,
+                                  nanmax_nanmin, nanmedian_of, sum_where_mask, mean_where_mask, max_where_mask,
+                                  nan_to_num_of])
+def test_nan_gradient_through_left_out_entries_is_refused(case):
+    with pytest.raises(sct.EvaluationError, match="the gradient is NaN through"):
+        check_two_inputs(case, X.copy(), T.copy(), order=1)
+
+
+@pytest.mark.parametrize("case", [nanmax_nanmin, nanmedian_of, max_where_mask])
+def test_nan_tangent_through_left_out_entries_is_refused(case):
+    with pytest.raises(sct.EvaluationError, match="the gradient is NaN through"):
+        check_jvp(case, X.copy(), T.copy())
+
+
+def masked_index_instead(x, t):
+    return np.sum(x[MASK] * DATA[MASK]) + np.sum(np.where(MASK, DATA, 0.0) * x) + np.sum(t)
+
+
+def nan_reductions_of_finite_values(x, t):
+    A = x.reshape(2, 3)
+    return (np.nansum(A * t) + np.nanmean(A ** 2) + np.nanmax(A, axis=0) @ t + np.nanmedian(x) * t[1]
+            + np.sum(x, where=x > 0) + np.max(t, where=t < 1.0, initial=-5.0) + np.sum(np.nan_to_num(x * t[0])))
+
+
+@pytest.mark.parametrize("case", [masked_index_instead, nan_reductions_of_finite_values])
+def test_nan_reductions_without_nan_are_exact(case):
+    check_two_inputs(case, X.copy(), T.copy())
+    check_jvp(case, X.copy(), T.copy())
