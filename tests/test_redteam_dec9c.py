@@ -15,8 +15,8 @@ Found (each a silent wrong gradient, the value right):
        (-0.2 where the derivative is 0).
 2. ``np.ravel(a, order="A")`` / ``np.reshape(a, s, order="A")`` of a Fortran-ordered ``a`` (a
    transpose) read ``a`` in Fortran order, but the adjoint laid the gradient back in C order:
-   ``sum(np.ravel(x.reshape(2, 3).T, order="A") * arange(6))`` gave d/dx [0, 4, 8, 2, 6, 10]
-   where it is [0, 3, 6, 1, 4, 7]... (runtime/numpy_ops.py ``unravel_adjoint``).  ``order="K"``
+   ``sum(np.ravel(x.reshape(2, 3).T, order="A") * arange(6))`` gave d/dx [0, 2, 4, 1, 3, 5]
+   where it is [0, 1, 2, 3, 4, 5] (runtime/numpy_ops.py ``unravel_adjoint``).  ``order="K"``
    raised in the gradient (np.reshape refuses "K"); now laid back in memory order.
 3. ``A.strides`` / ``A.flags`` of a traced array: forward mode took the tangent array's strides
    (``A.strides[0] * t[2]``: jvp 17.6 where the derivative is 7.2) and flags (-0.5 for 0.3);
@@ -24,7 +24,7 @@ Found (each a silent wrong gradient, the value right):
 4. A field of the user's own object named as an array's metadata (``shape``, ``size``, ``ndim``,
    ``dtype``, ...) was taken for metadata, a constant: ``Gamma(shape=t[0] ** 2 + 1, ...)`` read as
    ``g.shape`` had the derivative 0 for t[0] (``g.shape * g.scale + sum(x) * g.shape``: d/dt[0]
-   0 where it is 1.66); ``b.size`` of a box, ``bs[0].size`` of a list of them, the same.  Such an
+   0 where it is 2.7); ``b.size`` of a box, ``bs[0].size`` of a list of them, the same.  Such an
    attribute is now metadata only where the receiver is known to be an array or a number
    (sct/analysis.py ``user_attribute``); elsewhere it is followed as other attributes are, and an
    array's metadata gets no derivative at run time (rt.attribute_adjoint, getattr_or_zero,
