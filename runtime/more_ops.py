@@ -37,7 +37,7 @@ import numpy as np
 
 from .registry import CALL_EQUIVALENTS, LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
-from .numpy_ops import (concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
+from .numpy_ops import (noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
                         spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
                         prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
@@ -988,8 +988,9 @@ CALL_EQUIVALENTS[np.vectorize] = vectorized_call
 
 
 def not_nan(a):
-    """The entries a nan* reduction takes: those that are not NaN."""
-    return ~np.isnan(a)
+    """The entries a nan* reduction takes: those that are not NaN (the others noted:
+    numpy_ops.noted_skips)."""
+    return ~np.isnan(noted_skips(a, True, True, "a nan* reduction (np.nanprod, np.nanstd, np.nancumsum, ...)"))
 
 
 @defrule(np.nanprod, nondiff=("where",))
@@ -1531,7 +1532,7 @@ def nanmedian_adjoint(g, a, axis):
     """The adjoint of ``np.nanmedian(a, axis)``: as np.median's, the middle of each lane's
     entries that are not NaN (NaN sorts last, so the middle of the first ``count`` sorted ones)."""
     plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
-    lanes = np.reshape(np.transpose(a, plan[0]), plan[1] + (-1,))
+    lanes = np.reshape(np.transpose(noted_skips(a, True, True, "np.nanmedian"), plan[0]), plan[1] + (-1,))
     grads = np.reshape(g, plan[1] + (1,)) * nanmedian_weights(lanes, weight_dtype(a, g))
     back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
     return np.transpose(np.reshape(back, plan[3]), plan[4])

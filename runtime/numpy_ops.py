@@ -482,14 +482,16 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
 @defrule(np.sum, wrt=("a", "initial"), linear="a", method="sum", nondiff=("where",))
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     # a traced initial= (a number numpy adds once to every result): the sum of g
-    return where_masked(reduction_broadcast(g, a, axis, keepdims), where), np.sum(g)
+    return where_masked(reduction_broadcast(g, noted_skips(a, where, False, "np.sum(..., where=...)"), axis, keepdims),
+                        where), np.sum(g)
 
 
 @defrule(np.mean, linear="a", method="mean", nondiff=("where",))
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     # g divided before it is broadcast: the same numbers, without a pass over a's shape
     # (an empty a: its empty adjoint, no division by a count of none: a zero division, a warning)
-    return where_masked(reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0), a, axis,
+    return where_masked(reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0),
+                                            noted_skips(a, where, False, "np.mean(..., where=...)"), axis,
                                             keepdims), where, mean_where_scale(a, ans, axis, where))
 
 
@@ -506,7 +508,8 @@ def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=Non
 def extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
     # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint.
     # A traced initial= takes g where it is the result and no entry of a equals it.
-    return (extremum_scaled(g, where_filled(a, where, np.nan), ans, axis, keepdims),
+    return (extremum_scaled(g, where_filled(noted_skips(a, where, True, "np.max / np.min / np.nanmax / np.nanmin"),
+                                            where, np.nan), ans, axis, keepdims),
             np.sum(g * initial_wins(where_filled(a, where, np.nan), ans, axis, keepdims)))
 
 
@@ -521,6 +524,26 @@ def initial_wins(a, ans, axis=None, keepdims=False):
 
 
 nondifferentiable(initial_wins)
+
+
+def noted_skips(a, where=True, nan=False, op="a reduction"):
+    """``a`` itself, after noting (support.note_unselected_nonfinite) that the rule gives a zero
+    adjoint to entries of ``a`` that are not finite: those ``where`` leaves out (a reduction's
+    where=, np.nan_to_num's replaced entries) and, with ``nan``, its NaN entries (np.nansum and
+    the other nan* reductions).  Their derivative there is not finite either, so the chain rule
+    makes the gradient NaN where the program's is 0 (np.nansum(w * data) with NaN in data gave
+    d/dw NaN for central differences' 0); support.project then refuses it, naming the line."""
+    if type(a) is np.ndarray and a.dtype.kind in "fc":
+        skipped = np.isnan(a) if nan else None
+        if where is not True:
+            left_out = np.logical_not(np.broadcast_to(where, a.shape))
+            skipped = left_out if skipped is None else skipped | left_out
+        if skipped is not None and skipped.any() and not np.isfinite(a[skipped]).all():
+            note_unselected_nonfinite(1, op)
+    return a
+
+
+nondifferentiable(noted_skips)
 
 
 def where_masked(grad, where, scale=1):
@@ -1250,14 +1273,52 @@ def matrix_transpose(g, ans, x):
     return np.matrix_transpose(g)
 
 
+def unravel_adjoint(g, a, order):
+    """The adjoint of ``np.ravel(a, order)`` / ``np.reshape(a, shape, order)``: ``g`` laid back in
+    ``a``'s shape, read in the order the forward op read ``a`` (see ``memory_order``).  The order
+    was passed on to np.reshape as it was: "A" laid g back in C order for a transposed ``a``
+    (np.ravel(x.reshape(2, 3).T, order="A"): a wrong gradient), "K" raised."""
+    if order == "C":
+        return np.reshape(g, np.shape(a))
+    order = memory_order(a, order)
+    if order == "K":
+        return np.reshape(np.take(np.reshape(g, -1), memory_order_inverse(a)), np.shape(a))
+    return np.reshape(g, np.shape(a), order=order)
+
+
+def memory_order(a, order):
+    """The order in which np.ravel / np.reshape read ``a`` for ``order``: "A" is Fortran order
+    where ``a`` is Fortran-contiguous (and not C-contiguous), C order otherwise; "K" (ravel
+    only) the order of ``a``'s items in memory (C order for fewer than two axes)."""
+    order = order.upper() if isinstance(order, str) else "C"
+    if order == "A":
+        flags = getattr(a, "flags", None)
+        return "F" if flags is not None and flags.f_contiguous and not flags.c_contiguous else "C"
+    if order == "K" and np.ndim(a) < 2:
+        return "C"
+    return order
+
+
+def memory_order_inverse(a):
+    """For ``np.ravel(a, order="K")``: the position in that result of each item of ``a`` in C
+    order (the inverse of the permutation the ravel applies)."""
+    positions = np.empty_like(a, dtype=np.intp, order="K") if isinstance(a, np.ndarray) else \
+        np.empty(np.shape(a), dtype=np.intp)
+    positions[...] = np.arange(positions.size).reshape(np.shape(a))
+    return np.argsort(np.ravel(positions, order="K"))
+
+
+nondifferentiable(memory_order, memory_order_inverse)
+
+
 @defrule(np.reshape, linear="a")
 def reshape(g, ans, a, shape=None, order="C", *, copy=None):
-    return np.reshape(g, np.shape(a), order=order)
+    return unravel_adjoint(g, a, order)
 
 
 @defrule(np.ravel, linear="a", method=("ravel", "flatten"))
 def ravel(g, ans, a, order="C"):
-    return np.reshape(g, np.shape(a), order=order)
+    return unravel_adjoint(g, a, order)
 
 
 @defrule(np.copy, linear="a")
@@ -1980,17 +2041,19 @@ def sinc_slope(x):
 
 @defrule(np.nan_to_num)
 def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    return np.where(np.isfinite(x), g, 0)
+    return np.where(np.isfinite(noted_skips(x, np.isfinite(x), False, "np.nan_to_num")), g, 0)
 
 
 @defrule(np.nansum, nondiff=("where",))
 def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
-    return np.where(np.isnan(a), 0, where_masked(reduction_broadcast(g, a, axis, keepdims), where))
+    return np.where(np.isnan(noted_skips(a, where, True, "np.nansum")), 0,
+                    where_masked(reduction_broadcast(g, a, axis, keepdims), where))
 
 
 @defrule(np.nanmean, nondiff=("where",))
 def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    return np.where(np.isnan(a), 0, where_masked(reduction_broadcast(g, a, axis, keepdims), where)
+    return np.where(np.isnan(noted_skips(a, where, True, "np.nanmean")), 0,
+                    where_masked(reduction_broadcast(g, a, axis, keepdims), where)
                     / non_nan_count(where_filled(a, where, np.nan), axis))
 
 
@@ -2711,7 +2774,7 @@ def method_axes(axes):
 
 @defrule(reshape_method, linear="a", method="reshape")
 def _reshape_method_rule(g, ans, a, *shape, order="C", copy=None):
-    return np.reshape(g, np.shape(a), order=order)
+    return unravel_adjoint(g, a, order)
 
 
 @defrule(transpose_method, linear="a", method="transpose")

@@ -118,7 +118,7 @@ _NO_FACTS = OpFacts()
 # implements them.
 METHODS: Dict[str, Any] = {}
 ATTRIBUTES: Dict[str, Any] = {}
-NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides", "flags"}
 # ``x.data`` of a traced value means dlarray's data: the value as a constant (like extractdata).
 STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).

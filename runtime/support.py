@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .registry import alias, defrule, nondifferentiable
+from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -233,14 +233,23 @@ def broadcast_like(value, like):
 # --- indexing ----------------------------------------------------------------
 
 def _needs_add_at(idx) -> bool:
+    """Whether ``x[idx]`` may name a position more than once (an advanced integer index), so
+    that its adjoint must add with ``np.add.at`` and a write keeps only the last item.  Any
+    item that is not a plain integer, slice, ``None``, ``...`` or boolean mask counts: a list,
+    and also a tuple or range inside the index (``A[(0, 0), (2, 2)]``, ``y[(5, 5, 1),]`` are
+    numpy's advanced indexes, as lists are; they used to be taken for single positions, so a
+    repeated position got only the last gradient and a repeated write every item's)."""
     if type(idx) is int or type(idx) is slice:
         return False
     items = idx if isinstance(idx, tuple) else (idx,)
     for item in items:
-        if _is_array(item) and item.dtype != bool and item.ndim > 0:
-            return True
-        if isinstance(item, list):
-            return True
+        if item is None or item is Ellipsis or isinstance(item, (int, np.integer, np.bool_, slice)):
+            continue
+        if _is_array(item):
+            if item.dtype != bool and item.ndim > 0:
+                return True
+            continue
+        return True
     return False
 
 
@@ -680,6 +689,11 @@ def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
     if not _is_zero(grad):
+        if _is_array(obj) and name in NONDIFF_ATTRIBUTES:
+            # an array's metadata (x.shape, x.size: numbers of its layout) read where the compiler
+            # could not tell an array from an object of the user's class with a field of that
+            # name (sct/analysis.py user_attribute): no derivative reaches the array
+            return zero_adjoint(obj)
         refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
         if _is_array(obj):
@@ -703,8 +717,8 @@ def drop_attribute(grad, name):
 
 
 def getattr_or_zero(grad, name):
-    if _is_zero(grad):
-        return ZERO
+    if _is_zero(grad) or (_is_array(grad) and name in NONDIFF_ATTRIBUTES):
+        return ZERO                    # an array's metadata (see attribute_adjoint)
     if isinstance(grad, dict):
         return grad.get(name, ZERO)
     if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields"):
@@ -878,15 +892,18 @@ class _Unselected(threading.local):
     where it is not selected (numpy_ops.where_branch): (file, line) of the generated code."""
     def __init__(self):
         self.sites = []
+        self.ops = {}           # site -> the op that left the entries out, where not np.where
 
 
 _UNSELECTED = _Unselected()
 
 
-def note_unselected_nonfinite(depth=0):
-    """Note the generated line ``depth`` frames above the caller (np.where's adjoint there)."""
+def note_unselected_nonfinite(depth=0, op=None):
+    """Note the generated line ``depth`` frames above the caller (np.where's adjoint there, or
+    ``op``'s: a reduction that leaves entries out, numpy_ops.noted_skips)."""
     frame = found = sys._getframe(depth + 1)
-    for _ in range(8):              # the generated code's frame (where_branch may run in a helper)
+    for _ in range(40):             # the generated code's frame (where_branch may run in a helper, or in a
+        #                             rule transposed for forward mode, several calls deep)
         if frame is None or frame.f_code.co_filename.startswith("<sct-generated"):
             found = frame or found
             break
@@ -894,6 +911,8 @@ def note_unselected_nonfinite(depth=0):
     site = (found.f_code.co_filename, found.f_lineno)
     if site not in _UNSELECTED.sites:
         _UNSELECTED.sites.append(site)
+        if op is not None:
+            _UNSELECTED.ops[site] = op
 
 
 def _refuse_nan_through_unselected(grad):
@@ -909,8 +928,18 @@ def _refuse_nan_through_unselected(grad):
     if not nan:
         return
     filename, lineno = _UNSELECTED.sites[0]
+    op = _UNSELECTED.ops.get((filename, lineno))
     if LINES.user_line is not None:
         filename, lineno = LINES.user_line(filename, lineno)
+    if op is not None:
+        raise EvaluationError(
+            f"the gradient is NaN through {op} here: it leaves out entries of its input that are NaN "
+            f"or infinite (NaN entries, or entries its where= mask leaves out), their derivative there "
+            f"is not finite either, and the chain rule multiplies their zero adjoint by it (0 * nan). "
+            f"The program's derivative there is 0, but sct cannot tell this zero from one that matters, "
+            f"so it refuses rather than return NaN. Leave those entries out before computing with them: "
+            f"index with a mask (m = ~np.isnan(data); np.sum(w[m] * data[m])), or replace them first "
+            f"(np.where(np.isnan(data), 0.0, data))", filename, lineno)
     raise EvaluationError(
         "the gradient is NaN through np.where here: a branch it is given is NaN or infinite where "
         "the condition does not select it (numpy computes both branches), its derivative there is not "
@@ -925,6 +954,7 @@ def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
     if _UNSELECTED.sites:
         _UNSELECTED.sites.clear()
+        _UNSELECTED.ops.clear()
     one = _REAL_SCALARS.get(getattr(y, "dtype", None))
     if one is not None and getattr(y, "size", 0) == 1:
         return one if y.ndim == 0 else np.ones_like(y)
@@ -1238,6 +1268,19 @@ def conj_of(x):
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
+
+
+def data_receiver(x):
+    """``x`` of ``x.data`` read as dlarray's data (the value of a traced array, a constant): an
+    array or a number; an object of another class has its own ``.data``, which sct could not
+    tell from dlarray's where it compiled the read."""
+    if _is_array(x) or isinstance(x, (int, float, complex, np.generic)):
+        return x
+    raise SctRuntimeError(
+        f"`.data` of a {type(x).__name__} object that carries a derivative: sct reads `v.data` of a traced "
+        f"value as dlarray's data (a constant, as extractdata(v)), and could not tell where it compiled "
+        f"this read that v is an object with its own field `data` (an object taken from a list or a loop, "
+        f"or code that differentiates a gradient again); name the field otherwise (self.values, ...)")
 
 
 # --- calls to functions the compiler transforms at run time ---------------------------
@@ -1588,8 +1631,8 @@ def op_jvp(op, args, kwargs, tangents, keyword_tangents, ans):
 
 def tangent_attribute(tangent, obj, name):
     """The tangent of ``obj.name`` given the tangent of ``obj`` (an object like it, or a dict)."""
-    if _is_zero(tangent) or tangent is None:
-        return zero_adjoint(getattr(obj, name))
+    if _is_zero(tangent) or tangent is None or (_is_array(obj) and name in NONDIFF_ATTRIBUTES):
+        return zero_tangent(getattr(obj, name))     # (an array's metadata: see attribute_adjoint)
     refuse_computed_attribute(obj, name, "tangent")
     if isinstance(getattr(type(obj), name, None), types.FunctionType) and \
             name not in getattr(obj, "__dict__", {}):
@@ -3485,7 +3528,7 @@ def index_trick(obj, index, name=None):
 
 nondifferentiable(index_trick)
 
-nondifferentiable(last_writes, sort_order, seed, stop_gradient, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
+nondifferentiable(last_writes, sort_order, seed, stop_gradient, data_receiver, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
                   vjp_at, vjp_method_at, vjp_init_at, guard_holds)
 
 

@@ -21,7 +21,7 @@ VIEW_FUNCTIONS = {
     "asfortranarray", "asarray_chkfinite", "require", "atleast_1d", "atleast_2d", "atleast_3d",
     "broadcast_to", "broadcast_arrays", "real", "imag", "diagonal", "diag", "flip", "fliplr",
     "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack", "view",
-    "as_strided", "sliding_window_view", "extractdata", "stop_gradient", "as_sequence",
+    "as_strided", "sliding_window_view", "extractdata", "stop_gradient", "data_receiver", "as_sequence",
     "as_dlarray_data", "dlarray_of", "dlarray", "stripdims", "min", "max", "iter", "next", "getattr", "vars", "reversed",
 }
 VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "conj",

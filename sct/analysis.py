@@ -597,8 +597,9 @@ class ValueFacts:
         if isinstance(value, (gast.Compare, gast.JoinedStr, gast.BoolOp)):
             return False
         if isinstance(value, (gast.Subscript, gast.Attribute)):
-            if isinstance(value, gast.Attribute) and (value.attr in registry.NONDIFF_ATTRIBUTES or
-                                                      value.attr in registry.STOP_ATTRIBUTES):
+            if isinstance(value, gast.Attribute) and (
+                    (value.attr in registry.STOP_ATTRIBUTES and not self.user_field(value)) or
+                    (value.attr in registry.NONDIFF_ATTRIBUTES and not self.user_attribute(value))):
                 return False
             if not self.is_active(value.value):
                 return False
@@ -658,7 +659,8 @@ class ValueFacts:
         if isinstance(value, gast.Compare):
             return False
         if isinstance(value, gast.Attribute):
-            if value.attr in ("real", "imag") or value.attr in registry.NONDIFF_ATTRIBUTES:
+            if value.attr in ("real", "imag") or (value.attr in registry.NONDIFF_ATTRIBUTES and
+                                                  not self.user_attribute(value)):
                 return False
             kind = self.value_kind(value)
             if kind is not None:
@@ -727,6 +729,12 @@ class Dependence(ValueFacts):
     def call_info(self, node: gast.Call) -> CallInfo:
         return self.act.call_info(node)
 
+    def user_attribute(self, value) -> bool:
+        return self.act.user_attribute(value)
+
+    def user_field(self, value) -> bool:
+        return self.act.user_field(value)
+
     def visit(self, node):
         if isinstance(node, gast.Assign):
             target = node.targets[0]
@@ -785,6 +793,30 @@ class Activity(ValueFacts):
     def array_receiver(self, name) -> bool:
         """Is ``name`` known to hold an array or a number (its kind, or what was assigned to it)?"""
         return name in self.arrays or leaf_kind(self.kinds.get(name)) is not None
+
+    def user_field(self, value) -> bool:
+        """Is ``value`` (an attribute) surely a field of an object of the user's class (its receiver
+        a name known to hold one)?  ``n.data`` of a Node is its field, not dlarray's data (a
+        constant): it was compiled to ``n`` itself (a TypeError further on, or a wrong value)."""
+        return isinstance(value.value, gast.Name) and self.user_receiver(value.value.id)
+
+    def user_attribute(self, value) -> bool:
+        """May ``value`` (an attribute named as an array's metadata, NONDIFF_ATTRIBUTES) be a
+        field of an object of the user's class?  ``b.size``, ``self.shape`` of such an object
+        is the user's own field, which may hold a traced value: it was taken for a constant, so
+        its derivative was silently zero (a distribution's ``self.shape``, a box's ``b.size``).
+        Only a receiver known to hold an array or a number (its kind, what was assigned to it)
+        is surely metadata; any other is followed as attributes are (an array's metadata then
+        gets no derivative at run time: rt.attribute_adjoint, rt.tangent_attribute)."""
+        receiver = value.value
+        if value.attr in ("strides", "flags"):
+            return False                # an array's layout (no user's field holds a derivative there)
+        if isinstance(receiver, gast.Name):
+            if self.user_receiver(receiver.id):
+                return True
+            if self.array_receiver(receiver.id):
+                return False
+        return leaf_kind(self.value_kind(receiver)) is None and not self.value_is_array(receiver)
 
     def user_receiver(self, name: str) -> bool:
         """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or

@@ -249,7 +249,7 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
             try:
                 compiled, values, dots = _forward(fun, primals, tangents)
                 values, dots = _with_defaults(fun, compiled, values, dots)
-                return _wrap_pair(run_generated(compiled.entry, tuple(values) + tuple(dots)))
+                return _wrap_pair(_checked_tangent(run_generated, compiled.entry, tuple(values) + tuple(dots)))
             except CompileError:       # something forward mode cannot follow yet (a helper built
                 pass                   # from traced values, say): transpose reverse code instead
         effects.replay_from(start)     # what ran already (the output's shape) is replayed
@@ -346,6 +346,34 @@ def _with_defaults(fun, compiled, values, dots):
                            f"the {len(values)} primals given")
         values.append(defaults[j])
     return values, dots + [ZERO] * (params - len(dots))
+
+
+def _checked_tangent(run, entry, args):
+    """``run(entry, args)``: the value and the tangent, the tangent refused where it is NaN through
+    entries a rule left out that are NaN or infinite (np.where's unselected branch, np.nanmax's NaN
+    entries: their zero weight times their NaN tangent), as reverse mode's gradient is
+    (support.project): jvp of np.nanmax(x * data) with NaN in data was NaN for 0.1."""
+    from .runtime import support
+    support._UNSELECTED.sites.clear()
+    support._UNSELECTED.ops.clear()
+    pair = run(entry, args)
+    if support._UNSELECTED.sites:
+        for leaf in _array_leaves(pair[1]):
+            support._refuse_nan_through_unselected(leaf)
+        support._UNSELECTED.sites.clear()
+        support._UNSELECTED.ops.clear()
+    return pair
+
+
+def _array_leaves(tree):
+    if isinstance(tree, (list, tuple)):
+        for item in tree:
+            yield from _array_leaves(item)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            yield from _array_leaves(item)
+    elif hasattr(tree, "shape") and hasattr(tree, "dtype"):
+        yield tree
 
 
 def _wrap_pair(pair):

@@ -140,8 +140,10 @@ class ForwardCode(EmitPass):
                 # gradient: was 6xv for sum(3x^2 * v)); dlfeval's own code is otherwise never
                 new.value = call(self.rt("stop_gradient"), [new.value])
         elif isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
-                isinstance(value.value, gast.Name) and value.value.id in self.act.active:
-            new = assign(t, call(self.rt("stop_gradient"), [value.value]))   # dlarray's .data
+                isinstance(value.value, gast.Name) and value.value.id in self.act.active and \
+                not self.act.user_field(value):
+            # dlarray's .data (of anything but an array, refused at run time: the field of an object)
+            new = assign(t, call(self.rt("stop_gradient"), [call(self.rt("data_receiver"), [value.value])]))
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if self.calls.uses_vjp(s):

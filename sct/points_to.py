@@ -445,8 +445,9 @@ class _Values:
             return frozenset({EXT})
         objs = self.names(state, node)
         for k, attr_name in enumerate(reversed(chain)):
-            if attr_name in registry.NONDIFF_ATTRIBUTES:
-                return frozenset()
+            if attr_name in registry.NONDIFF_ATTRIBUTES and not (
+                    k == 0 and self.activity is not None and self.activity.user_receiver(node.id)):
+                return frozenset()      # an array's metadata (an object of the user's class: its field)
             if attr_name in VIEW_ATTRIBUTES:
                 objs = objs | state.contents(objs)
             else:
