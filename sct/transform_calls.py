@@ -463,6 +463,9 @@ def _partial_pair(partial, active, args, kwargs):
     every, rest = bound(args, kwargs)
     mask = (False,) * nfrozen + tuple(active) + (False,) * len(layout)
     fwd, bwd = vjp_pair(fn, mask, every, rest)
+    pair = _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
+    if pair is not None:
+        return pair
 
     def forward_partial(*call_args, **call_kwargs):
         every_now, rest_now = bound(call_args, call_kwargs)
@@ -475,17 +478,93 @@ def _partial_pair(partial, active, args, kwargs):
     return forward_partial, backward_partial
 
 
+_PARTIAL_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
+
+
+def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
+    """The pair of a call of ``partial`` (``given`` positional arguments, these keywords) as
+    generated source: ``fn_fwd``/``fn_bwd`` (the pair of its function) with the frozen arguments
+    and keywords (constants: ``frozen``, ``frozen_keywords``) and the defaults of the ``layout``
+    parameters put in, as :func:`_partial_pair`'s ``bound`` binds them, so code calling it can be
+    differentiated again.  None where a keyword of the call takes a name the generated code uses."""
+    if any(k in _CLOSURE_RESERVED or k in ("frozen", "frozen_keywords", "defaults") or
+           (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier() for k in keywords):
+        return None
+    key = (id(fwd), id(bwd), id(partial), given, keywords, tuple(p.name for p in layout))
+    with _WRAPPERS_LOCK:
+        hit = _PARTIAL_PAIRS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is partial:
+            _PARTIAL_PAIRS.move_to_end(key)
+            return hit[3], hit[4]
+    nfrozen = len(partial.args)
+    params = ", ".join(f"a{i}" for i in range(given))
+    kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
+
+    def named(name):
+        return name if name in keywords else f"frozen_keywords[{name!r}]"
+    passed = [f"frozen[{i}]" for i in range(nfrozen)] + [f"a{i}" for i in range(given)]
+    defaults = []
+    for p in layout:
+        if p.name in keywords or p.name in partial.keywords:
+            passed.append(named(p.name))
+        else:
+            passed.append(f"defaults[{len(defaults)}]")
+            defaults.append(p.default)
+    laid = {p.name for p in layout}
+    merged = list(dict.fromkeys(list(partial.keywords) + list(keywords)))
+    if any(not isinstance(k, str) or not k.isidentifier() for k in merged):
+        return None
+    passed += [f"{k}={named(k)}" for k in merged if k not in laid]
+    grads = [f"grads[{nfrozen + i}]" for i in range(given)]
+    source = (f"def partial_fwd({params}{kwonly}):\n"
+              f"    return fn_fwd({', '.join(passed)})\n\n\n"
+              f"def partial_bwd(residuals, grad):\n"
+              f"    grads = fn_bwd(residuals, grad)\n"
+              f"    return ({', '.join(grads)}{',' if given == 1 else ''})\n")
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated partial call {digest}>"
+    register_source(filename, source)
+    namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "frozen": partial.args,
+                 "frozen_keywords": dict(partial.keywords), "defaults": tuple(defaults), "rt": RT,
+                 "__name__": "sct_generated.partial_call"}
+    exec(compile(source, filename, "exec"), namespace)
+    pair = (namespace["partial_fwd"], namespace["partial_bwd"])
+    for f in pair:
+        f.__sct_generated__ = True
+    with _WRAPPERS_LOCK:
+        _PARTIAL_PAIRS[key] = (fwd, bwd, partial) + pair
+        while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
+            _PARTIAL_PAIRS.popitem(last=False)
+    return pair
+
+
 def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
     """The pair of a ``Closure``: its function with the captured values passed first; the
-    adjoint of the closure (when it is the receiver) is the list of theirs."""
+    adjoint of the closure (when it is the receiver) is the list of theirs.  Generated source
+    (``_closure_source``) reading the captured values from the closure by item, so code calling
+    it can be differentiated again and the adjoints reach the captured values at every order."""
     closure.check()
     count = len(closure)
     free, full, rest, used = closure.arguments(args, kwargs)
     nfree = len(free)
     given = len(args)
-    mask = tuple(env_active[:nfree]) + tuple(active) + tuple(env_active[j] for _, j in used)
-    mask = mask + (False,) * (nfree + len(full) - len(mask))
+    # the arguments' marks, by position in ``full``: a default's is its captured value's (was: the
+    # defaults' marks right after the call's positional arguments, so that a keyword naming an
+    # earlier parameter, ``fn(v, scale=2.0)`` of ``def g(z, scale=1.0, bias=t)``, took bias's mark
+    # and bias none: a zero derivative for t)
+    marks = list(active[:given]) + [False] * (len(full) - min(given, len(active)))
+    for position, j in used:
+        marks[position] = env_active[j]
+    mask = tuple(env_active[:nfree]) + tuple(marks)
     fwd, bwd = vjp_pair(closure.fn, mask, free + full, rest)
+    layout = _closure_layout(closure, given, tuple(kwargs))
+    if layout is not None:
+        pair = _closure_source_pair(fwd, bwd, count, nfree, given, layout, tuple(kwargs),
+                                    tuple(sorted(closure.late or ())), None if receiver else closure)
+        if pair is not None:
+            return pair
 
     def forward_closure(*call_args, **call_kwargs):
         if receiver:
@@ -506,6 +585,90 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
     forward_closure.__sct_closure__ = closure        # differentiating these again is refused
     backward_closure.__sct_closure__ = closure
     return forward_closure, backward_closure
+
+
+def _closure_layout(closure, given: int, keywords: Tuple[str, ...]):
+    """What ``Closure.arguments`` puts after the ``given`` positional arguments of a call with
+    these keywords, as a tuple of ("keyword", name) (a keyword naming a positional parameter) and
+    ("default", position in the closure) items; None where the call is not one it binds so."""
+    nfree = len(closure) - closure.ndefaults
+    code = getattr(closure.fn, "__code__", None)
+    if code is None:
+        return None
+    params = code.co_varnames[nfree:code.co_argcount]
+    first_default = len(params) - closure.ndefaults
+    layout = []
+    for i in range(given, len(params)):
+        if params[i] in keywords:
+            layout.append(("keyword", params[i]))
+        elif i >= first_default:
+            layout.append(("default", nfree + i - first_default))
+        else:
+            break
+    return tuple(layout)
+
+
+_CLOSURE_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
+_CLOSURE_RESERVED = {"receiver", "closure", "rt", "fn_fwd"}      # the names the forwards read
+
+
+def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, closure):
+    """The generated pair of a closure's call: ``fn_fwd``/``fn_bwd`` (the pair of its function,
+    which takes the captured values first) with the captured values read from the closure,
+    the receiver (``closure`` None), or the constant ``closure`` (a closure called as a function:
+    its captured values carry no adjoint, as ``vjp_pair`` passes them).  A captured name a loop
+    rebound since (``late``) is read with ``rt.closure_late`` (a constant: an int, a string, ...).
+    None where a keyword of the call takes a name the generated code uses (the caller's
+    fallback, which is not differentiated again)."""
+    moved = {name for kind, name in layout if kind == "keyword"}
+    if any(k in _CLOSURE_RESERVED or (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier()
+           for k in keywords):
+        return None
+    key = (id(fwd), id(bwd), count, nfree, given, layout, keywords, late, id(closure))
+    with _WRAPPERS_LOCK:
+        hit = _CLOSURE_PAIRS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is closure:
+            _CLOSURE_PAIRS.move_to_end(key)
+            return hit[3], hit[4]
+    holder = "receiver" if closure is None else "closure"
+    params = ([holder] if closure is None else []) + [f"a{i}" for i in range(given)]
+    params_text = ", ".join(params)
+    kwonly = ((", *, " if params_text else "*, ") + ", ".join(keywords)) if keywords else ""
+    passed = [f"rt.closure_late({holder}, {i})" if i in late else f"{holder}[{i}]" for i in range(nfree)]
+    passed += [f"a{i}" for i in range(given)]
+    passed += [item if kind == "keyword" else f"{holder}[{item}]" for kind, item in layout]
+    passed += [f"{k}={k}" for k in keywords if k not in moved]
+    outer = [f"grads[{nfree + i}]" for i in range(given)]
+    if closure is None:
+        mine = [f"grads[{i}]" for i in range(nfree)] + ["rt.ZERO"] * (count - nfree)
+        for position, (kind, item) in enumerate(layout):
+            if kind == "default":
+                mine[item] = f"grads[{nfree + given + position}]"
+        outer = ["[" + ", ".join(mine) + "]"] + outer
+    result = ", ".join(outer) + ("," if len(outer) == 1 else "")
+    source = (f"def closure_fwd({params_text}{kwonly}):\n"
+              f"    rt.closure_check({holder})\n"
+              f"    return fn_fwd({', '.join(passed)})\n\n\n"
+              f"def closure_bwd(residuals, grad):\n"
+              f"    grads = fn_bwd(residuals, grad)\n"
+              f"    return ({result})\n")
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated closure call {digest}>"
+    register_source(filename, source)
+    namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "rt": RT, "__name__": "sct_generated.closure_call"}
+    if closure is not None:
+        namespace["closure"] = closure
+    exec(compile(source, filename, "exec"), namespace)
+    pair = (namespace["closure_fwd"], namespace["closure_bwd"])
+    for f in pair:
+        f.__sct_generated__ = True
+    with _WRAPPERS_LOCK:
+        _CLOSURE_PAIRS[key] = (fwd, bwd, closure) + pair
+        while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
+            _CLOSURE_PAIRS.popitem(last=False)
+    return pair
 
 
 def vjp_init_pair(cls, active, args, kwargs):
