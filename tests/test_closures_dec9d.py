@@ -264,3 +264,151 @@ def test_float32():
     for got, ref in ((z, z64), (zx, zx64), (zt, zt64)):
         assert extractdata(got).dtype == np.float32
         assert_close(extractdata(got), extractdata(ref), rtol=2e-4, atol=1e-5)
+
+
+# --- more ways to pass a closure on ---------------------------------------------------------------------
+
+def ident(f):
+    return f
+
+
+def pick(fs, i):
+    return fs[i]
+
+
+def make(t):
+    return lambda z: np.sin(z * t)
+
+
+def compose(f, g):
+    return lambda z: f(g(z))
+
+
+def apply2(f, a, b):
+    return f(a, b) + f(b, a)
+
+
+def kwonly_calls(f, z):
+    return f(z) + f(z, s=2.0)
+
+
+def keyword_calls(fn, v):
+    return fn(v, bias=0.3) * fn(v, scale=2.0) + fn(v) + fn(v, bias=0.1, scale=0.5)
+
+
+def c_returned_by_helper(x, t):
+    g = ident(lambda z: z * t)
+    f = make(t * t)
+    return np.sum(g(x) ** 2) + np.sum(apply_twice(f, x))
+
+
+def c_picked(x, t):
+    fs = [lambda z: z * t, lambda z: np.sin(z + t)]
+    return np.sum(pick(fs, 1)(x) * pick(fs, 0)(x))
+
+
+def c_composed(x, t):
+    h = compose(lambda z: z * t, lambda z: np.cos(z * t))
+    return np.sum(apply_twice(h, x))
+
+
+def c_varargs(x, t):
+    f = lambda *zs: zs[0] * zs[1] * t
+    return np.sum(apply2(f, x, t))
+
+
+def c_kwonly(x, t):
+    def g(z, *, s=1.0):
+        return np.sin(z * s * t)
+    return np.sum(kwonly_calls(g, x))
+
+
+def c_closure_default(x, t):
+    inner = lambda z: z * t
+    def outer(z, f=inner):
+        return f(z) * z
+    return np.sum(apply_twice(outer, x))
+
+
+def c_late_bound(x, t):                    # a loop's counter read late, with a traced value
+    fs = []
+    for k in range(3):
+        fs.append(lambda z: z * k * t)
+    return np.sum(iterate(fs[1], x, 2)) + call_all(fs, x)
+
+
+def c_traced_default_direct(x, t):
+    w = np.cos(x)
+    f = lambda z, w=w: z * w * t
+    return np.sum(f(x) + f(t, x) ** 2)
+
+
+def c_keyword_before_traced_default(x, t):
+    """``fn(v, scale=2.0)`` of ``def g2(z, scale=1.0, bias=t)``: the keyword names a parameter
+    before the traced default (first order was wrong: d/dt 0, the mark of bias given to scale)."""
+    def g2(z, scale=1.0, bias=t):
+        return scale * np.tanh(z * t) + bias * z
+    return np.sum(keyword_calls(g2, x))
+
+
+F_OUTSIDE = partial(layer, w=2.0)
+
+
+def c_partial_made_outside(x, t):          # a functools.partial of constants, made before dlfeval
+    return np.sum(keyword_calls(F_OUTSIDE, x * t)) + np.sum(apply_twice(F_OUTSIDE, x))
+
+
+MORE = [c_returned_by_helper, c_picked, c_composed, c_varargs, c_kwonly, c_closure_default, c_late_bound,
+        c_traced_default_direct, c_keyword_before_traced_default, c_partial_made_outside]
+
+
+@pytest.mark.parametrize("case", MORE, ids=lambda c: c.__name__)
+def test_second_order_more(case):
+    check(case)
+
+
+def test_keyword_before_traced_default_first_order():
+    check(c_keyword_before_traced_default, order=1)
+
+
+# --- forward over reverse, Hessian-vector products, sct.jvp ----------------------------------------------
+
+@pytest.mark.parametrize("case", [c_rk4, c_def_traced_default, c_late_bound, c_dict], ids=lambda c: c.__name__)
+def test_jvp_and_hvp(case):
+    v = np.array([0.1, 0.5, -0.3, 0.2])
+
+    def f(x):
+        return case(x, T)
+
+    def grad_f(x):
+        return dlgradient(case(x, T), x)
+    y, jv = sct.jvp(f, X, v)
+    assert_close(extractdata(y), f(X), rtol=1e-12)
+    assert_close(extractdata(jv), (f(X + 1e-6 * v) - f(X - 1e-6 * v)) / 2e-6, rtol=1e-6, atol=1e-8)
+
+    def g_ref(a):
+        return cs_gradients(case, a, T)[0]
+    hv_ref = (g_ref(X + 1e-6 * v) - g_ref(X - 1e-6 * v)) / 2e-6
+    assert_close(extractdata(sct.hvp(f, X, v)), hv_ref, rtol=1e-6, atol=1e-8)
+    _, hv = sct.jvp(grad_f, X, v)           # forward over reverse
+    assert_close(extractdata(hv), hv_ref, rtol=1e-6, atol=1e-8)
+
+
+def test_expired_closure_refused_at_second_order():
+    def expired(x, t):
+        s = t
+        fs = [lambda z: z * s]
+        s = s * 2
+        return np.sum(call_all(fs, x))
+    with pytest.raises(sct.EvaluationError, match="reassigned"):
+        dlfeval(second, expired, dlarray(X), dlarray(T))
+
+
+def test_accelerated_second_order():
+    fast = sct.dlaccelerate(second)
+    for i in range(3):
+        t = T + 0.1 * i
+        got = dlfeval(fast, c_rk4, dlarray(X), dlarray(t))
+        want = dlfeval(second, c_rk4, dlarray(X), dlarray(t))
+        assert_close(extractdata(got[1][1]), extractdata(want[1][1]), rtol=1e-13)
+        assert_close(extractdata(got[1][0]), extractdata(want[1][0]), rtol=1e-13)
