@@ -396,9 +396,8 @@ def _refuse_closure_wrapper(fn) -> None:
         code = getattr(partial.func, "__code__", None)
         raise CompileError(
             f"higher derivatives through functools.partial({getattr(partial.func, '__name__', '?')}, ...) "
-            "passed in as a value are not supported yet; make the partial inside the differentiated "
-            "function (partial(f, ...) of a module-level f is read as the nested function it is), or "
-            "call the function with all its arguments",
+            f"called with the keyword {fn.__sct_keyword__}= (a name sct's generated code for the call "
+            "uses) are not supported yet; pass that argument by position, or rename the parameter",
             code.co_filename if code else None, code.co_firstlineno if code else None, "functools.partial")
     closure = getattr(fn, "__sct_closure__", None)
     if closure is not None:
@@ -410,10 +409,9 @@ def _refuse_closure_wrapper(fn) -> None:
             what = closure.shown[0]          # the user's: "the lambda", "g = functools.partial(f, ...)"
         raise CompileError(
             f"higher derivatives through {what} "
-            f"(line {line}) passed as a value (to a helper, in a list, under another name, or given a "
-            "default value computed from traced values) are not supported yet; call it directly in "
-            "the function that defines it, or define it at module level and pass the values it reads "
-            "as arguments", filename, line, "nested function")
+            f"(line {line}) passed as a value and called with the keyword {fn.__sct_keyword__}= (a name "
+            "sct's generated code for the call uses) are not supported yet; pass that argument by "
+            "position, or rename the parameter", filename, line, "nested function")
 
 
 def _users_line(filename, line):
@@ -473,8 +471,9 @@ def _partial_pair(partial, active, args, kwargs):
 
     def backward_partial(residuals, grad):
         return tuple(bwd(residuals, grad))[nfrozen:nfrozen + given]
-    forward_partial.__sct_partial__ = partial        # differentiating these again is refused
-    backward_partial.__sct_partial__ = partial
+    for f in (forward_partial, backward_partial):    # differentiating these again is refused
+        f.__sct_partial__ = partial
+        f.__sct_keyword__ = _clashing_keyword(kwargs)
     return forward_partial, backward_partial
 
 
@@ -487,7 +486,7 @@ def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
     and keywords (constants: ``frozen``, ``frozen_keywords``) and the defaults of the ``layout``
     parameters put in, as :func:`_partial_pair`'s ``bound`` binds them, so code calling it can be
     differentiated again.  None where a keyword of the call takes a name the generated code uses."""
-    if any(k in _CLOSURE_RESERVED or k in ("frozen", "frozen_keywords", "defaults") or
+    if any(k in _CLOSURE_RESERVED or k in _PARTIAL_RESERVED or
            (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier() for k in keywords):
         return None
     key = (id(fwd), id(bwd), id(partial), given, keywords, tuple(p.name for p in layout))
@@ -582,8 +581,9 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
         if receiver:
             return (mine,) + outer
         return outer
-    forward_closure.__sct_closure__ = closure        # differentiating these again is refused
-    backward_closure.__sct_closure__ = closure
+    for f in (forward_closure, backward_closure):    # differentiating these again is refused
+        f.__sct_closure__ = closure
+        f.__sct_keyword__ = _clashing_keyword(kwargs)
     return forward_closure, backward_closure
 
 
@@ -608,8 +608,16 @@ def _closure_layout(closure, given: int, keywords: Tuple[str, ...]):
     return tuple(layout)
 
 
+def _clashing_keyword(keywords) -> str:
+    """The first keyword of a call that :func:`_closure_source_pair` / :func:`_partial_source_pair`
+    cannot take (for the refusal of the fallback pair)."""
+    return next((k for k in keywords if k in _CLOSURE_RESERVED or k in _PARTIAL_RESERVED or
+                 (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier()), "?")
+
+
 _CLOSURE_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
 _CLOSURE_RESERVED = {"receiver", "closure", "rt", "fn_fwd"}      # the names the forwards read
+_PARTIAL_RESERVED = {"frozen", "frozen_keywords", "defaults"}
 
 
 def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, closure):

@@ -412,3 +412,22 @@ def test_accelerated_second_order():
         want = dlfeval(second, c_rk4, dlarray(X), dlarray(t))
         assert_close(extractdata(got[1][1]), extractdata(want[1][1]), rtol=1e-13)
         assert_close(extractdata(got[1][0]), extractdata(want[1][0]), rtol=1e-13)
+
+
+def call_with_receiver(f, z):
+    return f(z, receiver=2.0)
+
+
+def c_keyword_receiver(x, t):
+    f = lambda z, receiver=1.0: z * receiver * t
+    return np.sum(call_with_receiver(f, x) ** 2)
+
+
+def test_keyword_named_like_the_pair_refused_at_second_order():
+    """A closure called as a value with a keyword the generated pair uses as a name (receiver=):
+    first order as before; the second refused, naming the keyword, at the lambda's line."""
+    check(c_keyword_receiver, order=1)
+    with pytest.raises(sct.CompileError, match=r"higher derivatives through the lambda \(line \d+\) passed "
+                       r"as a value and called with the keyword receiver= ") as info:
+        dlfeval(second, c_keyword_receiver, dlarray(X), dlarray(T))
+    assert info.value.filename == __file__
