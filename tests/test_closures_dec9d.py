@@ -431,3 +431,54 @@ def test_keyword_named_like_the_pair_refused_at_second_order():
                        r"as a value and called with the keyword receiver= ") as info:
         dlfeval(second, c_keyword_receiver, dlarray(X), dlarray(T))
     assert info.value.filename == __file__
+
+
+# --- a closure over a dict of parameters given to dlfeval ------------------------------------------------
+
+def net_loss(p, x):
+    f = lambda z: np.tanh(p["W"] @ z + p["b"])
+    return np.sum(iterate(f, x, 3) ** 2)
+
+
+def net_hv(p, x, v):
+    g = dlgradient(net_loss(p, x), p, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g["W"] * v["W"]) + np.sum(g["b"] * v["b"]), p)
+
+
+def net_grad(p, x):
+    return dlgradient(net_loss(p, x), p)
+
+
+def test_closure_over_a_dict_of_parameters():
+    rng = np.random.default_rng(0)
+    W, b, x = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3) * 0.3, rng.standard_normal(3)
+    v = {"W": rng.standard_normal((3, 3)), "b": rng.standard_normal(3)}
+    h = dlfeval(net_hv, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x), v)
+    eps = 1e-6
+
+    def sct_grad(s):
+        g = dlfeval(net_grad, {"W": dlarray(W + s * v["W"]), "b": dlarray(b + s * v["b"])}, dlarray(x))
+        return np.concatenate([extractdata(g["W"]).ravel(), extractdata(g["b"])])
+
+    def plain_grad(s):                     # complex step on plain Python
+        out = []
+        for name, shape in (("W", (3, 3)), ("b", (3,))):
+            for k in range(int(np.prod(shape))):
+                p = {"W": (W + s * v["W"]).astype(complex), "b": (b + s * v["b"]).astype(complex)}
+                p[name].reshape(-1)[k] += 1e-30j
+                out.append(np.imag(net_loss(p, x)) / 1e-30)
+        return np.array(out)
+    got = np.concatenate([extractdata(h["W"]).ravel(), extractdata(h["b"])])
+    assert_close(sct_grad(0.0), plain_grad(0.0), rtol=1e-10, atol=1e-12)
+    assert_close(got, (sct_grad(eps) - sct_grad(-eps)) / (2 * eps), rtol=1e-6, atol=1e-8)
+    assert_close(got, (plain_grad(eps) - plain_grad(-eps)) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def c_complex_inside(x, t):
+    f = lambda z: z * t * (1 + 2j) + np.exp(1j * z)
+    return np.sum(np.abs(apply_twice(f, x)) ** 2)
+
+
+def test_complex_values_inside():
+    from gradcheck import check_two_inputs
+    check_two_inputs(c_complex_inside, X, T)
