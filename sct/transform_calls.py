@@ -483,60 +483,68 @@ _PARTIAL_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
 def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
     """The pair of a call of ``partial`` (``given`` positional arguments, these keywords) as
     generated source: ``fn_fwd``/``fn_bwd`` (the pair of its function) with the frozen arguments
-    and keywords (constants: ``frozen``, ``frozen_keywords``) and the defaults of the ``layout``
-    parameters put in, as :func:`_partial_pair`'s ``bound`` binds them, so code calling it can be
-    differentiated again.  None where a keyword of the call takes a name the generated code uses."""
+    and keywords (constants) and the defaults of the ``layout`` parameters put in, as
+    :func:`_partial_pair`'s ``bound`` binds them, so code calling it can be differentiated again.
+    The generated forward takes the frozen arguments and keywords first; the pair's forward is it
+    with those of ``partial`` put in, as a ``Closure`` (so that the code is shared by the partials
+    of the same function and call: held by none, differentiated again once).  None where a keyword
+    of the call takes a name the generated code uses."""
     if any(k in _CLOSURE_RESERVED or k in _PARTIAL_RESERVED or
            (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier() for k in keywords):
         return None
-    key = (id(fwd), id(bwd), id(partial), given, keywords, tuple(p.name for p in layout))
-    with _WRAPPERS_LOCK:
-        hit = _PARTIAL_PAIRS.get(key)
-        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is partial:
-            _PARTIAL_PAIRS.move_to_end(key)
-            return hit[3], hit[4]
-    nfrozen = len(partial.args)
-    params = ", ".join(f"a{i}" for i in range(given))
-    kwonly = ((", *, " if params else "*, ") + ", ".join(keywords)) if keywords else ""
-
-    def named(name):
-        return name if name in keywords else f"frozen_keywords[{name!r}]"
-    passed = [f"frozen[{i}]" for i in range(nfrozen)] + [f"a{i}" for i in range(given)]
-    defaults = []
-    for p in layout:
-        if p.name in keywords or p.name in partial.keywords:
-            passed.append(named(p.name))
-        else:
-            passed.append(f"defaults[{len(defaults)}]")
-            defaults.append(p.default)
-    laid = {p.name for p in layout}
     merged = list(dict.fromkeys(list(partial.keywords) + list(keywords)))
     if any(not isinstance(k, str) or not k.isidentifier() for k in merged):
         return None
-    passed += [f"{k}={named(k)}" for k in merged if k not in laid]
-    grads = [f"grads[{nfrozen + i}]" for i in range(given)]
-    source = (f"def partial_fwd({params}{kwonly}):\n"
-              f"    return fn_fwd({', '.join(passed)})\n\n\n"
-              f"def partial_bwd(residuals, grad):\n"
-              f"    grads = fn_bwd(residuals, grad)\n"
-              f"    return ({', '.join(grads)}{',' if given == 1 else ''})\n")
-    from .compiler import RT
-    from .parse import register_source
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated partial call {digest}>"
-    register_source(filename, source)
-    namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "frozen": partial.args,
-                 "frozen_keywords": dict(partial.keywords), "defaults": tuple(defaults), "rt": RT,
-                 "__name__": "sct_generated.partial_call"}
-    exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace["partial_fwd"], namespace["partial_bwd"])
-    for f in pair:
-        f.__sct_generated__ = True
+    nfrozen = len(partial.args)
+    frozen_names = tuple(sorted(partial.keywords))
+    key = (id(fwd), id(bwd), nfrozen, frozen_names, given, keywords, tuple(p.name for p in layout))
     with _WRAPPERS_LOCK:
-        _PARTIAL_PAIRS[key] = (fwd, bwd, partial) + pair
-        while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
-            _PARTIAL_PAIRS.popitem(last=False)
-    return pair
+        hit = _PARTIAL_PAIRS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd:
+            _PARTIAL_PAIRS.move_to_end(key)
+            generated = hit[2:]
+        else:
+            generated = None
+    if generated is None:
+        params = ", ".join(["frozen", "frozen_keywords"] + [f"a{i}" for i in range(given)])
+        kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
+
+        def named(name):
+            return name if name in keywords else f"frozen_keywords[{name!r}]"
+        passed = [f"frozen[{i}]" for i in range(nfrozen)] + [f"a{i}" for i in range(given)]
+        defaults = []
+        for p in layout:
+            if p.name in keywords or p.name in partial.keywords:
+                passed.append(named(p.name))
+            else:
+                passed.append(f"defaults[{len(defaults)}]")
+                defaults.append(p.default)
+        laid = {p.name for p in layout}
+        passed += [f"{k}={named(k)}" for k in merged if k not in laid]
+        grads = [f"grads[{nfrozen + i}]" for i in range(given)]
+        source = (f"def partial_fwd({params}{kwonly}):\n"
+                  f"    return fn_fwd({', '.join(passed)})\n\n\n"
+                  f"def partial_bwd(residuals, grad):\n"
+                  f"    grads = fn_bwd(residuals, grad)\n"
+                  f"    return ({', '.join(grads)}{',' if given == 1 else ''})\n")
+        from .compiler import RT
+        from .parse import register_source
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+        filename = f"<sct-generated partial call {digest}>"
+        register_source(filename, source)
+        namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "defaults": tuple(defaults), "rt": RT,
+                     "__name__": "sct_generated.partial_call"}
+        exec(compile(source, filename, "exec"), namespace)
+        generated = (namespace["partial_fwd"], namespace["partial_bwd"])
+        for f in generated:
+            f.__sct_generated__ = True
+        with _WRAPPERS_LOCK:
+            _PARTIAL_PAIRS[key] = (fwd, bwd) + generated
+            while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
+                _PARTIAL_PAIRS.popitem(last=False)
+    forward = Closure(generated[0], (tuple(partial.args), dict(partial.keywords)), None, (), None, 0,
+                      (f"functools.partial({getattr(partial.func, '__name__', '?')}, ...)",))
+    return forward, generated[1]
 
 
 def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
@@ -622,61 +630,67 @@ _PARTIAL_RESERVED = {"frozen", "frozen_keywords", "defaults"}
 
 def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, closure):
     """The generated pair of a closure's call: ``fn_fwd``/``fn_bwd`` (the pair of its function,
-    which takes the captured values first) with the captured values read from the closure,
-    the receiver (``closure`` None), or the constant ``closure`` (a closure called as a function:
-    its captured values carry no adjoint, as ``vjp_pair`` passes them).  A captured name a loop
-    rebound since (``late``) is read with ``rt.closure_late`` (a constant: an int, a string, ...).
-    None where a keyword of the call takes a name the generated code uses (the caller's
-    fallback, which is not differentiated again)."""
+    which takes the captured values first) with the captured values read from the closure by
+    item.  ``closure`` None: the closure is the receiver (the forward takes it first, the
+    adjoint gives it the list of the captured values' adjoints); else the closure called as a
+    function (its captured values carry no adjoint, as ``vjp_pair`` passes them): the forward is
+    the receiver's forward with ``closure`` put in, as a ``Closure`` (so that the generated code
+    is shared by every closure of the same call: held by none, differentiated again once), and
+    the adjoint drops the receiver's.  A captured name a loop rebound since (``late``) is read
+    with ``rt.closure_late`` (a constant: an int, a string, ...).  None where a keyword of the
+    call takes a name the generated code uses (the caller's fallback, not differentiated again)."""
     moved = {name for kind, name in layout if kind == "keyword"}
     if any(k in _CLOSURE_RESERVED or (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier()
            for k in keywords):
         return None
-    key = (id(fwd), id(bwd), count, nfree, given, layout, keywords, late, id(closure))
+    key = (id(fwd), id(bwd), count, nfree, given, layout, keywords, late)
     with _WRAPPERS_LOCK:
         hit = _CLOSURE_PAIRS.get(key)
-        if hit is not None and hit[0] is fwd and hit[1] is bwd and hit[2] is closure:
+        if hit is not None and hit[0] is fwd and hit[1] is bwd:
             _CLOSURE_PAIRS.move_to_end(key)
-            return hit[3], hit[4]
-    holder = "receiver" if closure is None else "closure"
-    params = ([holder] if closure is None else []) + [f"a{i}" for i in range(given)]
-    params_text = ", ".join(params)
-    kwonly = ((", *, " if params_text else "*, ") + ", ".join(keywords)) if keywords else ""
-    passed = [f"rt.closure_late({holder}, {i})" if i in late else f"{holder}[{i}]" for i in range(nfree)]
-    passed += [f"a{i}" for i in range(given)]
-    passed += [item if kind == "keyword" else f"{holder}[{item}]" for kind, item in layout]
-    passed += [f"{k}={k}" for k in keywords if k not in moved]
-    outer = [f"grads[{nfree + i}]" for i in range(given)]
-    if closure is None:
+            generated = hit[2:]
+        else:
+            generated = None
+    if generated is None:
+        params = ", ".join(["receiver"] + [f"a{i}" for i in range(given)])
+        kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
+        passed = [f"rt.closure_late(receiver, {i})" if i in late else f"receiver[{i}]" for i in range(nfree)]
+        passed += [f"a{i}" for i in range(given)]
+        passed += [item if kind == "keyword" else f"receiver[{item}]" for kind, item in layout]
+        passed += [f"{k}={k}" for k in keywords if k not in moved]
+        outer = [f"grads[{nfree + i}]" for i in range(given)]
         mine = [f"grads[{i}]" for i in range(nfree)] + ["rt.ZERO"] * (count - nfree)
         for position, (kind, item) in enumerate(layout):
             if kind == "default":
                 mine[item] = f"grads[{nfree + given + position}]"
-        outer = ["[" + ", ".join(mine) + "]"] + outer
-    result = ", ".join(outer) + ("," if len(outer) == 1 else "")
-    source = (f"def closure_fwd({params_text}{kwonly}):\n"
-              f"    rt.closure_check({holder})\n"
-              f"    return fn_fwd({', '.join(passed)})\n\n\n"
-              f"def closure_bwd(residuals, grad):\n"
-              f"    grads = fn_bwd(residuals, grad)\n"
-              f"    return ({result})\n")
-    from .compiler import RT
-    from .parse import register_source
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated closure call {digest}>"
-    register_source(filename, source)
-    namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "rt": RT, "__name__": "sct_generated.closure_call"}
-    if closure is not None:
-        namespace["closure"] = closure
-    exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace["closure_fwd"], namespace["closure_bwd"])
-    for f in pair:
-        f.__sct_generated__ = True
-    with _WRAPPERS_LOCK:
-        _CLOSURE_PAIRS[key] = (fwd, bwd, closure) + pair
-        while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
-            _CLOSURE_PAIRS.popitem(last=False)
-    return pair
+        with_receiver = ["[" + ", ".join(mine) + "]"] + outer
+        source = (f"def closure_fwd({params}{kwonly}):\n"
+                  f"    rt.closure_check(receiver)\n"
+                  f"    return fn_fwd({', '.join(passed)})\n\n\n"
+                  f"def closure_bwd(residuals, grad):\n"
+                  f"    grads = fn_bwd(residuals, grad)\n"
+                  f"    return ({', '.join(with_receiver)},)\n\n\n"
+                  f"def closure_value_bwd(residuals, grad):\n"
+                  f"    grads = fn_bwd(residuals, grad)\n"
+                  f"    return ({', '.join(outer)}{',' if len(outer) == 1 else ''})\n")
+        from .compiler import RT
+        from .parse import register_source
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+        filename = f"<sct-generated closure call {digest}>"
+        register_source(filename, source)
+        namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "rt": RT, "__name__": "sct_generated.closure_call"}
+        exec(compile(source, filename, "exec"), namespace)
+        generated = (namespace["closure_fwd"], namespace["closure_bwd"], namespace["closure_value_bwd"])
+        for f in generated:
+            f.__sct_generated__ = True
+        with _WRAPPERS_LOCK:
+            _CLOSURE_PAIRS[key] = (fwd, bwd) + generated
+            while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
+                _CLOSURE_PAIRS.popitem(last=False)
+    if closure is None:
+        return generated[0], generated[1]
+    forward = Closure(generated[0], (closure,), None, (), closure.line, 0, closure.shown)
+    return forward, generated[2]
 
 
 def vjp_init_pair(cls, active, args, kwargs):

@@ -482,3 +482,36 @@ def c_complex_inside(x, t):
 def test_complex_values_inside():
     from gradcheck import check_two_inputs
     check_two_inputs(c_complex_inside, X, T)
+
+
+# --- the pairs hold no closure: nothing captured is kept alive by sct's caches ---------------------------
+
+def captures_constant(x, data):
+    fs = [lambda z: z * data[0]]
+    return call_all(fs, x)
+
+
+def first_of_captures(x, data):
+    return dlgradient(captures_constant(x, data), x)
+
+
+def test_captured_values_not_kept_alive():
+    """A closure of untraced values called as a function (its pair's forward: the shared
+    generated forward with the closure put in, as a Closure): sct's caches keep no closure, so a
+    value it captured (a data batch) is freed after the run (was, in a first version of the
+    generated pair: up to 256 of them kept)."""
+    import gc
+    import weakref
+    from sct import transform_calls
+    x = dlarray(np.array([1.0, 2.0]))
+    dlfeval(first_of_captures, x, np.ones(4))
+    sizes = len(transform_calls._CLOSURE_PAIRS), len(transform_calls._PARTIAL_PAIRS)
+    for i in range(5):
+        data = np.full(4, float(i + 2))
+        ref = weakref.ref(data)
+        g = dlfeval(first_of_captures, x, data)
+        assert_close(extractdata(g), np.full(2, float(i + 2)))
+        del data
+        gc.collect()
+        assert ref() is None
+    assert (len(transform_calls._CLOSURE_PAIRS), len(transform_calls._PARTIAL_PAIRS)) == sizes
