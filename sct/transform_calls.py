@@ -624,7 +624,7 @@ def _clashing_keyword(keywords) -> str:
 
 
 _CLOSURE_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
-_CLOSURE_RESERVED = {"receiver", "closure", "rt", "fn_fwd"}      # the names the forwards read
+_CLOSURE_RESERVED = {"receiver", "rt", "fn_fwd"}      # the names the forwards read
 _PARTIAL_RESERVED = {"frozen", "frozen_keywords", "defaults"}
 
 
