@@ -1916,6 +1916,19 @@ def bind_closure(fn, env, frame, names, line, ndefaults=0, shown=None):
     return closure
 
 
+def closure_check(closure):
+    """Raise where ``closure`` has expired (the generated pair of a closure called as a value:
+    sct/transform_calls.py ``_closure_pair``); None."""
+    closure.check()
+
+
+def closure_late(closure, i):
+    """The captured value ``i`` of ``closure`` as it reads it now: the value a loop rebound since
+    (an int, a bool, a string or None: ``Closure.rebind``), else the one it captured; a constant."""
+    late = closure.late
+    return late[i] if late and i in late else tuple.__getitem__(closure, i)
+
+
 _LATE_BOUND = (int, bool, str, type(None))
 
 
@@ -3542,4 +3555,4 @@ def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0, shown=N
     return g
 
 
-nondifferentiable(closure_frame, closure_rebound, closure_scope)
+nondifferentiable(closure_frame, closure_rebound, closure_scope, closure_check, closure_late)

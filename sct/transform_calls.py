@@ -396,9 +396,8 @@ def _refuse_closure_wrapper(fn) -> None:
         code = getattr(partial.func, "__code__", None)
         raise CompileError(
             f"higher derivatives through functools.partial({getattr(partial.func, '__name__', '?')}, ...) "
-            "passed in as a value are not supported yet; make the partial inside the differentiated "
-            "function (partial(f, ...) of a module-level f is read as the nested function it is), or "
-            "call the function with all its arguments",
+            f"called with the keyword {fn.__sct_keyword__}= (a name sct's generated code for the call "
+            "uses) are not supported yet; pass that argument by position, or rename the parameter",
             code.co_filename if code else None, code.co_firstlineno if code else None, "functools.partial")
     closure = getattr(fn, "__sct_closure__", None)
     if closure is not None:
@@ -410,10 +409,9 @@ def _refuse_closure_wrapper(fn) -> None:
             what = closure.shown[0]          # the user's: "the lambda", "g = functools.partial(f, ...)"
         raise CompileError(
             f"higher derivatives through {what} "
-            f"(line {line}) passed as a value (to a helper, in a list, under another name, or given a "
-            "default value computed from traced values) are not supported yet; call it directly in "
-            "the function that defines it, or define it at module level and pass the values it reads "
-            "as arguments", filename, line, "nested function")
+            f"(line {line}) passed as a value and called with the keyword {fn.__sct_keyword__}= (a name "
+            "sct's generated code for the call uses) are not supported yet; pass that argument by "
+            "position, or rename the parameter", filename, line, "nested function")
 
 
 def _users_line(filename, line):
@@ -463,6 +461,9 @@ def _partial_pair(partial, active, args, kwargs):
     every, rest = bound(args, kwargs)
     mask = (False,) * nfrozen + tuple(active) + (False,) * len(layout)
     fwd, bwd = vjp_pair(fn, mask, every, rest)
+    pair = _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
+    if pair is not None:
+        return pair
 
     def forward_partial(*call_args, **call_kwargs):
         every_now, rest_now = bound(call_args, call_kwargs)
@@ -470,22 +471,107 @@ def _partial_pair(partial, active, args, kwargs):
 
     def backward_partial(residuals, grad):
         return tuple(bwd(residuals, grad))[nfrozen:nfrozen + given]
-    forward_partial.__sct_partial__ = partial        # differentiating these again is refused
-    backward_partial.__sct_partial__ = partial
+    for f in (forward_partial, backward_partial):    # differentiating these again is refused
+        f.__sct_partial__ = partial
+        f.__sct_keyword__ = _clashing_keyword(kwargs)
     return forward_partial, backward_partial
+
+
+_PARTIAL_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
+
+
+def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
+    """The pair of a call of ``partial`` (``given`` positional arguments, these keywords) as
+    generated source: ``fn_fwd``/``fn_bwd`` (the pair of its function) with the frozen arguments
+    and keywords (constants) and the defaults of the ``layout`` parameters put in, as
+    :func:`_partial_pair`'s ``bound`` binds them, so code calling it can be differentiated again.
+    The generated forward takes the frozen arguments and keywords first; the pair's forward is it
+    with those of ``partial`` put in, as a ``Closure`` (so that the code is shared by the partials
+    of the same function and call: held by none, differentiated again once).  None where a keyword
+    of the call takes a name the generated code uses."""
+    if any(k in _CLOSURE_RESERVED or k in _PARTIAL_RESERVED or
+           (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier() for k in keywords):
+        return None
+    merged = list(dict.fromkeys(list(partial.keywords) + list(keywords)))
+    if any(not isinstance(k, str) or not k.isidentifier() for k in merged):
+        return None
+    nfrozen = len(partial.args)
+    frozen_names = tuple(sorted(partial.keywords))
+    key = (id(fwd), id(bwd), nfrozen, frozen_names, given, keywords, tuple(p.name for p in layout))
+    with _WRAPPERS_LOCK:
+        hit = _PARTIAL_PAIRS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd:
+            _PARTIAL_PAIRS.move_to_end(key)
+            generated = hit[2:]
+        else:
+            generated = None
+    if generated is None:
+        params = ", ".join(["frozen", "frozen_keywords"] + [f"a{i}" for i in range(given)])
+        kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
+
+        def named(name):
+            return name if name in keywords else f"frozen_keywords[{name!r}]"
+        passed = [f"frozen[{i}]" for i in range(nfrozen)] + [f"a{i}" for i in range(given)]
+        defaults = []
+        for p in layout:
+            if p.name in keywords or p.name in partial.keywords:
+                passed.append(named(p.name))
+            else:
+                passed.append(f"defaults[{len(defaults)}]")
+                defaults.append(p.default)
+        laid = {p.name for p in layout}
+        passed += [f"{k}={named(k)}" for k in merged if k not in laid]
+        grads = [f"grads[{nfrozen + i}]" for i in range(given)]
+        source = (f"def partial_fwd({params}{kwonly}):\n"
+                  f"    return fn_fwd({', '.join(passed)})\n\n\n"
+                  f"def partial_bwd(residuals, grad):\n"
+                  f"    grads = fn_bwd(residuals, grad)\n"
+                  f"    return ({', '.join(grads)}{',' if given == 1 else ''})\n")
+        from .compiler import RT
+        from .parse import register_source
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+        filename = f"<sct-generated partial call {digest}>"
+        register_source(filename, source)
+        namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "defaults": tuple(defaults), "rt": RT,
+                     "__name__": "sct_generated.partial_call"}
+        exec(compile(source, filename, "exec"), namespace)
+        generated = (namespace["partial_fwd"], namespace["partial_bwd"])
+        for f in generated:
+            f.__sct_generated__ = True
+        with _WRAPPERS_LOCK:
+            _PARTIAL_PAIRS[key] = (fwd, bwd) + generated
+            while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
+                _PARTIAL_PAIRS.popitem(last=False)
+    forward = Closure(generated[0], (tuple(partial.args), dict(partial.keywords)), None, (), None, 0,
+                      (f"functools.partial({getattr(partial.func, '__name__', '?')}, ...)",))
+    return forward, generated[1]
 
 
 def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
     """The pair of a ``Closure``: its function with the captured values passed first; the
-    adjoint of the closure (when it is the receiver) is the list of theirs."""
+    adjoint of the closure (when it is the receiver) is the list of theirs.  Generated source
+    (``_closure_source``) reading the captured values from the closure by item, so code calling
+    it can be differentiated again and the adjoints reach the captured values at every order."""
     closure.check()
     count = len(closure)
     free, full, rest, used = closure.arguments(args, kwargs)
     nfree = len(free)
     given = len(args)
-    mask = tuple(env_active[:nfree]) + tuple(active) + tuple(env_active[j] for _, j in used)
-    mask = mask + (False,) * (nfree + len(full) - len(mask))
+    # the arguments' marks, by position in ``full``: a default's is its captured value's (was: the
+    # defaults' marks right after the call's positional arguments, so that a keyword naming an
+    # earlier parameter, ``fn(v, scale=2.0)`` of ``def g(z, scale=1.0, bias=t)``, took bias's mark
+    # and bias none: a zero derivative for t)
+    marks = list(active[:given]) + [False] * (len(full) - min(given, len(active)))
+    for position, j in used:
+        marks[position] = env_active[j]
+    mask = tuple(env_active[:nfree]) + tuple(marks)
     fwd, bwd = vjp_pair(closure.fn, mask, free + full, rest)
+    layout = _closure_layout(closure, given, tuple(kwargs))
+    if layout is not None:
+        pair = _closure_source_pair(fwd, bwd, count, nfree, given, layout, tuple(kwargs),
+                                    tuple(sorted(closure.late or ())), None if receiver else closure)
+        if pair is not None:
+            return pair
 
     def forward_closure(*call_args, **call_kwargs):
         if receiver:
@@ -503,9 +589,108 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
         if receiver:
             return (mine,) + outer
         return outer
-    forward_closure.__sct_closure__ = closure        # differentiating these again is refused
-    backward_closure.__sct_closure__ = closure
+    for f in (forward_closure, backward_closure):    # differentiating these again is refused
+        f.__sct_closure__ = closure
+        f.__sct_keyword__ = _clashing_keyword(kwargs)
     return forward_closure, backward_closure
+
+
+def _closure_layout(closure, given: int, keywords: Tuple[str, ...]):
+    """What ``Closure.arguments`` puts after the ``given`` positional arguments of a call with
+    these keywords, as a tuple of ("keyword", name) (a keyword naming a positional parameter) and
+    ("default", position in the closure) items; None where the call is not one it binds so."""
+    nfree = len(closure) - closure.ndefaults
+    code = getattr(closure.fn, "__code__", None)
+    if code is None:
+        return None
+    params = code.co_varnames[nfree:code.co_argcount]
+    first_default = len(params) - closure.ndefaults
+    layout = []
+    for i in range(given, len(params)):
+        if params[i] in keywords:
+            layout.append(("keyword", params[i]))
+        elif i >= first_default:
+            layout.append(("default", nfree + i - first_default))
+        else:
+            break
+    return tuple(layout)
+
+
+def _clashing_keyword(keywords) -> str:
+    """The first keyword of a call that :func:`_closure_source_pair` / :func:`_partial_source_pair`
+    cannot take (for the refusal of the fallback pair)."""
+    return next((k for k in keywords if k in _CLOSURE_RESERVED or k in _PARTIAL_RESERVED or
+                 (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier()), "?")
+
+
+_CLOSURE_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
+_CLOSURE_RESERVED = {"receiver", "rt", "fn_fwd"}      # the names the forwards read
+_PARTIAL_RESERVED = {"frozen", "frozen_keywords", "defaults"}
+
+
+def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, closure):
+    """The generated pair of a closure's call: ``fn_fwd``/``fn_bwd`` (the pair of its function,
+    which takes the captured values first) with the captured values read from the closure by
+    item.  ``closure`` None: the closure is the receiver (the forward takes it first, the
+    adjoint gives it the list of the captured values' adjoints); else the closure called as a
+    function (its captured values carry no adjoint, as ``vjp_pair`` passes them): the forward is
+    the receiver's forward with ``closure`` put in, as a ``Closure`` (so that the generated code
+    is shared by every closure of the same call: held by none, differentiated again once), and
+    the adjoint drops the receiver's.  A captured name a loop rebound since (``late``) is read
+    with ``rt.closure_late`` (a constant: an int, a string, ...).  None where a keyword of the
+    call takes a name the generated code uses (the caller's fallback, not differentiated again)."""
+    moved = {name for kind, name in layout if kind == "keyword"}
+    if any(k in _CLOSURE_RESERVED or (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier()
+           for k in keywords):
+        return None
+    key = (id(fwd), id(bwd), count, nfree, given, layout, keywords, late)
+    with _WRAPPERS_LOCK:
+        hit = _CLOSURE_PAIRS.get(key)
+        if hit is not None and hit[0] is fwd and hit[1] is bwd:
+            _CLOSURE_PAIRS.move_to_end(key)
+            generated = hit[2:]
+        else:
+            generated = None
+    if generated is None:
+        params = ", ".join(["receiver"] + [f"a{i}" for i in range(given)])
+        kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
+        passed = [f"rt.closure_late(receiver, {i})" if i in late else f"receiver[{i}]" for i in range(nfree)]
+        passed += [f"a{i}" for i in range(given)]
+        passed += [item if kind == "keyword" else f"receiver[{item}]" for kind, item in layout]
+        passed += [f"{k}={k}" for k in keywords if k not in moved]
+        outer = [f"grads[{nfree + i}]" for i in range(given)]
+        mine = [f"grads[{i}]" for i in range(nfree)] + ["rt.ZERO"] * (count - nfree)
+        for position, (kind, item) in enumerate(layout):
+            if kind == "default":
+                mine[item] = f"grads[{nfree + given + position}]"
+        with_receiver = ["[" + ", ".join(mine) + "]"] + outer
+        source = (f"def closure_fwd({params}{kwonly}):\n"
+                  f"    rt.closure_check(receiver)\n"
+                  f"    return fn_fwd({', '.join(passed)})\n\n\n"
+                  f"def closure_bwd(residuals, grad):\n"
+                  f"    grads = fn_bwd(residuals, grad)\n"
+                  f"    return ({', '.join(with_receiver)},)\n\n\n"
+                  f"def closure_value_bwd(residuals, grad):\n"
+                  f"    grads = fn_bwd(residuals, grad)\n"
+                  f"    return ({', '.join(outer)}{',' if len(outer) == 1 else ''})\n")
+        from .compiler import RT
+        from .parse import register_source
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+        filename = f"<sct-generated closure call {digest}>"
+        register_source(filename, source)
+        namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "rt": RT, "__name__": "sct_generated.closure_call"}
+        exec(compile(source, filename, "exec"), namespace)
+        generated = (namespace["closure_fwd"], namespace["closure_bwd"], namespace["closure_value_bwd"])
+        for f in generated:
+            f.__sct_generated__ = True
+        with _WRAPPERS_LOCK:
+            _CLOSURE_PAIRS[key] = (fwd, bwd) + generated
+            while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
+                _CLOSURE_PAIRS.popitem(last=False)
+    if closure is None:
+        return generated[0], generated[1]
+    forward = Closure(generated[0], (closure,), None, (), closure.line, 0, closure.shown)
+    return forward, generated[2]
 
 
 def vjp_init_pair(cls, active, args, kwargs):

@@ -377,8 +377,7 @@ def lambdas_in_global_dict(x):
     return total
 
 
-# second order: refused (a nested function passed as a value; README's known limitation)
-@case(lambda: (R(77, 4), ()), second=False)
+@case(lambda: (R(77, 4), ()))
 def lambdas_in_local_dict(x):
     ops = {"a": lambda z: np.cos(z) * x[0], "b": lambda z: z ** 3}
     y = ops["a"](x) + ops["b"](x)
@@ -404,8 +403,7 @@ def _closure_counter(w):
     return f
 
 
-# second order: refused (a nested function passed as a value; README's known limitation)
-@case(lambda: ({"w": R(79, 4), "z": R(80, 4)}, ()), second=False)
+@case(lambda: ({"w": R(79, 4), "z": R(80, 4)}, ()))
 def closure_over_param(p):
     f = _closure_counter(p["w"])
     return f(p["z"]) * f(p["z"] ** 2)
@@ -907,8 +905,7 @@ def dict_accumulate_in_loop(x):
     return acc["s"] * acc["p"]
 
 
-# second order: refused (nested functions passed as values; README's known limitation)
-@case(lambda: (R(238, 3), ()), second=False)
+@case(lambda: (R(238, 3), ()))
 def lambda_default_capture(x):
     fs = [lambda z, k=k: z ** k for k in range(1, 4)]
     return sum([np.sum(f(x)) for f in fs])
@@ -1317,8 +1314,22 @@ def match_statement_modes(x):
     return np.sum(_mode_act(x, "tanh") * _mode_act(x, "soft") + _mode_act(x, "none") ** 2)
 
 
-# second order refused at the lambda's line (was: the line of the first derivative's generated code)
-@case(lambda: (R(403, 4), ()), second=False, second_refused="f = lambda z, w=w: z * w")
+def _call_receiver(f, z):
+    return f(z, receiver=2.0)
+
+
+# second order refused at the lambda's line (was: the line of the first derivative's generated code):
+# a closure called as a value with a keyword named as the generated pair's receiver (dec 9: the
+# pair is generated source, differentiated again, but for a keyword taking one of its names)
+@case(lambda: (R(405, 4), ()), second=False, second_refused="f = lambda z, receiver=1.0: z * receiver * w")
+def lambda_keyword_receiver(x):
+    w = np.cos(x)
+    f = lambda z, receiver=1.0: z * receiver * w
+    return np.sum(_call_receiver(f, x) ** 2)
+
+
+# second order: was refused at the lambda's line (dec 9: differentiated, tests/test_closures_dec9d.py)
+@case(lambda: (R(403, 4), ()))
 def lambda_default_traced(x):
     w = np.cos(x)
     f = lambda z, w=w: z * w

@@ -384,12 +384,11 @@ def test_late_binding(case):
     check(case, order=1)
 
 
-@pytest.mark.parametrize("case", [late_comprehension, late_append])
-def test_late_binding_second_order_refused_as_before(case):
+@pytest.mark.parametrize("case", [late_comprehension, late_append, late_called_in_loop, late_while])
+def test_late_binding_second_order(case):
     """Lambdas kept in a list are nested functions passed as values: higher derivatives through
-    them are refused (as before, for any nested function passed as a value)."""
-    with pytest.raises(CompileError, match=r"higher derivatives through the lambda \(line \d+\) passed as a value"):
-        dlfeval(second, case, dlarray(X), dlarray(T))
+    them were refused; dec 9: differentiated again (tests/test_closures_dec9d.py)."""
+    check(case)
 
 
 def late_traced_value(x, t):
