@@ -85,12 +85,103 @@ def layer_backward(g, ans, layer, x):
 
 
 def layer_learnable_adjoints(results, layer):
-    """The learnables' adjoints from a backward's results, by name (a partial adjoint of the layer)."""
+    """The learnables' adjoints from a backward's results, by name (a partial adjoint of the layer);
+    the layer's other attributes that may hold values to differentiate get a LostAttributeAdjoint
+    (the backward gives no derivative for them)."""
     names = layer.learnables
-    out = {}
+    out = lost_attribute_adjoints(layer, names)
     for i in range(len(names)):
         out[names[i]] = results[i + 1]
     return out
+
+
+class LostAttributeAdjoint:
+    """The adjoint of an attribute of a layer with a custom ``backward`` that is not one of its
+    ``learnables`` (``self.s`` of a layer built as ``Scaled(W, p["s"] * 2)``): the backward gives
+    no derivative for it, so none can be given for what it was computed from.  Adding it to other
+    adjoints keeps it (a layer used twice); using it in any other way (the chain rule into a traced
+    value) refuses, and so does a gradient returned for a dlarray it would reach; a constant
+    attribute's gradient (a dlgradient with respect to the layer) is zeros."""
+    __slots__ = ("cls", "name", "learnables")
+    __array_priority__ = 1000
+
+    def __init__(self, cls, name, learnables):
+        self.cls = cls
+        self.name = name
+        self.learnables = tuple(learnables)
+
+    def __repr__(self):
+        return f"<no derivative of {self.cls.__name__}.{self.name}>"
+
+    def refuse(self, *args, **kwargs):
+        from .support import SctRuntimeError
+        listed = ", ".join(repr(n) for n in self.learnables) or "none"
+        raise SctRuntimeError(
+            f"the derivative reaches the attribute {self.name!r} of the layer {self.cls.__name__}, whose "
+            f"custom backward gives derivatives for its input and its learnables ({listed}) only: "
+            f"{self.name!r} holds a traced value (or one computed from traced inputs), and its derivative would be lost. "
+            f"List {self.name!r} in the layer's learnables (and return its derivative from backward), "
+            f"or use that value outside the layer")
+
+    def __add__(self, other):
+        return self                 # an accumulation (the layer used twice) is still lost
+
+    __radd__ = __add__
+    __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = refuse
+    __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = __getitem__ = __iter__ = __len__ = refuse
+    __float__ = __complex__ = __index__ = refuse
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc is np.add and method == "__call__" and "out" not in kwargs:
+            return self
+        self.refuse()
+
+    def __array_function__(self, func, types, args, kwargs):
+        self.refuse()
+
+    def __array__(self, *args, **kwargs):
+        self.refuse()
+
+    def projected(self, x, attribute=False):
+        """The gradient of ``x`` this adjoint reaches: refused for a value that may be traced (a float
+        array or number, or a container holding one: a parameter stored in the attribute as it is,
+        ``Scaled(p["W"], p["s"])``), except where ``x`` is the attribute of an object a gradient is
+        taken with respect to (``attribute``: ``dlgradient(loss, layer)``, whose settings, constants,
+        get zeros; one given to dlfeval as a dlarray is refused)."""
+        if attribute:
+            if type(x) is _dlarray:
+                self.refuse()
+            return _support.project(_ZERO, x)
+        if isinstance(x, (list, tuple, dict)) or (hasattr(x, "__dict__") and not isinstance(x, type)):
+            parts = x.values() if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else \
+                vars(x).values()
+            for v in parts:
+                self.projected(v)
+            return _support.project(_ZERO, x)
+        if _may_be_differentiated(x) and not hasattr(x, "__dict__"):
+            self.refuse()
+        return _support.project(_ZERO, x)
+
+
+def _may_be_differentiated(v) -> bool:
+    if isinstance(v, (bool, int, str)) or v is None:
+        return False
+    if isinstance(v, (float, complex)):
+        return True
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return np.issubdtype(v.dtype, np.inexact)
+    return _support._differentiable_leafy(v)
+
+
+def lost_attribute_adjoints(layer, names):
+    """A LostAttributeAdjoint for each attribute of ``layer`` not in ``names`` that may hold a value
+    to differentiate (a float array or number, a container, an object)."""
+    attrs = getattr(layer, "__dict__", None)
+    if not attrs:
+        return {}
+    cls = type(layer)
+    return {k: LostAttributeAdjoint(cls, k, names) for k, v in attrs.items()
+            if k not in names and _may_be_differentiated(v)}
 
 
 @defrule(apply_layer, wrt=("layer", "x"))
@@ -99,8 +190,9 @@ def _apply_layer_rule(g, ans, layer, x, method="forward"):
             layer_backward(g, ans, layer, x)[0])
 
 
-nondifferentiable(has_custom_backward)
+nondifferentiable(has_custom_backward, lost_attribute_adjoints)
 _support.CUSTOM_BACKWARD[0] = has_custom_backward
+_support._LostAttributeAdjoint[0] = LostAttributeAdjoint
 
 
 # --- a layer with its learnables put in (the layers of a dlnetwork) -------------------------------

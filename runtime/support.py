@@ -35,6 +35,8 @@ class _PartialUnset:
 
 PARTIAL_UNSET = _PartialUnset()
 
+_LostAttributeAdjoint = [None]    # runtime/layers.py's class (set there: it imports this module)
+
 
 from .errors import EvaluationError, SctError
 
@@ -946,6 +948,8 @@ def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
     if _UNSELECTED.sites and _is_array(grad):
         _refuse_nan_through_unselected(grad)
+    if type(grad) is _LostAttributeAdjoint[0]:
+        return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
     if cls is np.ndarray:
         return _project_leaf(grad, x)
@@ -1142,7 +1146,9 @@ def _project_object(grad, x):
         out = copy.copy(x)
         for k, v in vars(x).items():
             if _differentiable_leafy(v):
-                setattr(out, k, project(parts.get(k, ZERO), v))
+                part = parts.get(k, ZERO)
+                setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
+                        else project(part, v))
         try:
             GRADIENT_OBJECTS.add(out)        # sct's own copy: its arrays may become dlarrays
         except TypeError:
