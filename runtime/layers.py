@@ -78,10 +78,55 @@ def apply_layer(layer, x, method="forward"):
     return getattr(layer, method)(x)
 
 
+def apply_layer_inputs(layer, xs, method="forward"):
+    """``layer.<method>(*xs)`` for a layer with a custom backward and several inputs (MATLAB's
+    ``NumInputs``): an op whose rule is that backward."""
+    if method == "__call__":
+        method = "forward"
+    return getattr(layer, method)(*xs)
+
+
+def output_adjoints(g, ans):
+    """The adjoints of a layer's outputs ``ans`` (a tuple: MATLAB's ``NumOutputs`` > 1), zeros for
+    an output nothing reached."""
+    if _is_zero(g):
+        return tuple([_support.zero_adjoint(z) for z in ans])
+    return tuple([_support.zero_adjoint(z) if _is_zero(gi) else gi for gi, z in zip(g, ans)])
+
+
 def layer_backward(g, ans, layer, x):
-    """The layer's own backward, its results as a tuple (dLdX first)."""
-    results = layer.backward(x, ans, g, None)
+    """The layer's own backward, its results as a tuple (dLdX first): MATLAB's
+    ``backward(layer, X, Z, dLdZ, memory)``, with ``Z1, ..., Zm, dLdZ1, ..., dLdZm`` for a layer of
+    several outputs."""
+    if layer.NumOutputs > 1 and isinstance(ans, tuple):
+        results = layer.backward(x, *ans, *output_adjoints(g, ans), None)
+    else:
+        results = layer.backward(x, ans, g, None)
     return results if isinstance(results, tuple) else (results,)
+
+
+def layer_backward_inputs(g, ans, layer, xs):
+    """``layer_backward`` of a layer of several inputs: ``backward(layer, X1, ..., Xn, Z..., dLdZ...,
+    memory)``, its results ``(dLdX1, ..., dLdXn, dLdW1, ...)``."""
+    if layer.NumOutputs > 1 and isinstance(ans, tuple):
+        results = layer.backward(*xs, *ans, *output_adjoints(g, ans), None)
+    else:
+        results = layer.backward(*xs, ans, g, None)
+    return results if isinstance(results, tuple) else (results,)
+
+
+def layer_input_adjoints(results, xs):
+    """The inputs' adjoints (a tuple) from a multi-input backward's results."""
+    return tuple([results[i] for i in range(len(xs))])
+
+
+def layer_learnable_adjoints_after(results, layer, n):
+    """``layer_learnable_adjoints`` of results whose first ``n`` items are the inputs' adjoints."""
+    names = layer.learnables
+    out = lost_attribute_adjoints(layer, names)
+    for i in range(len(names)):
+        out[names[i]] = results[i + n]
+    return out
 
 
 def layer_learnable_adjoints(results, layer):
@@ -188,6 +233,12 @@ def lost_attribute_adjoints(layer, names):
 def _apply_layer_rule(g, ans, layer, x, method="forward"):
     return (layer_learnable_adjoints(layer_backward(g, ans, layer, x), layer),
             layer_backward(g, ans, layer, x)[0])
+
+
+@defrule(apply_layer_inputs, wrt=("layer", "xs"))
+def _apply_layer_inputs_rule(g, ans, layer, xs, method="forward"):
+    return (layer_learnable_adjoints_after(layer_backward_inputs(g, ans, layer, xs), layer, len(xs)),
+            layer_input_adjoints(layer_backward_inputs(g, ans, layer, xs), xs))
 
 
 nondifferentiable(has_custom_backward, lost_attribute_adjoints)

@@ -213,6 +213,18 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                   f"    grads = rule(residuals, grad)\n"
                   f"    return (grads[0], grads[1])\n")
         return _generated_pair("layer", fwd0, bwd0, source, (name,))
+    if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) > 2:
+        # several inputs (MATLAB's NumInputs): the op takes them as one tuple, its rule the backward
+        from .runtime.layers import apply_layer_inputs
+        fwd0, bwd0 = _primitive_pair(apply_layer_inputs, registry.lookup(apply_layer_inputs), 3, ())
+        xs = ", ".join(f"x{i}" for i in range(len(args) - 1))
+        parts = ", ".join(f"rt.getitem_or_zero(grads[1], {i})" for i in range(len(args) - 1))
+        source = (f"def op_fwd(receiver, {xs}):\n"
+                  f"    return op(receiver, ({xs},), {name!r})\n\n\n"
+                  f"def op_bwd(residuals, grad):\n"
+                  f"    grads = rule(residuals, grad)\n"
+                  f"    return (grads[0], {parts})\n")
+        return _generated_pair("layer", fwd0, bwd0, source, (name, len(args) - 1))
     method = method_of(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
             isinstance(method.__func__, types.FunctionType):

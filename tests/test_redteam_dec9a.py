@@ -101,3 +101,128 @@ def test_custom_backward_second_order_with_a_constant_attribute():
     zd, gd = dlfeval(second_order_constant, Scaled(dlarray(W0), 1.7), X)
     assert_close(extractdata(z), extractdata(zd), 1e-12, 1e-12, "value")
     assert_close(extractdata(g.W), extractdata(gd.W), 1e-9, 1e-9, "d2/dW")
+
+
+# --- a custom backward of a layer with several inputs (MATLAB's NumInputs) was not used: the call
+# took the derivative of predict instead (a straight-through estimator, predict = np.round(A) * B,
+# gave d/dW = 0 for the backward's [-21.03, -12.41, 5.16, ...]); several outputs (NumOutputs) gave a
+# TypeError in the gradient (backward called with Z and dLdZ as tuples). Both now call the backward
+# with MATLAB's arguments, X1..Xn, Z1..Zm, dLdZ1..dLdZm, memory. ---------------------------------
+
+class RoundTimes(Layer):
+    NumInputs = 2
+
+    def predict(self, A, B):
+        return np.round(A) * B
+
+    def backward(self, A, B, Z, dLdZ, memory):          # straight through the rounding
+        return dLdZ * B, dLdZ * np.round(A)
+
+
+def two_input_ste(W, x):
+    q = RoundTimes()
+    h = q.predict(x @ W.T, x[:, :2])
+    loss = np.sum(h ** 2)
+    return loss, dlgradient(loss, W)
+
+
+def test_custom_backward_of_a_two_input_layer_is_used():
+    _, g = dlfeval(two_input_ste, dlarray(W0), X)
+    A, B = X @ W0.T, X[:, :2]
+    assert_close(extractdata(g), ((2 * np.round(A) * B) * B).T @ X, 1e-12, 1e-12, "straight-through d/dW")
+
+
+class RoundTwo(Layer):
+    NumOutputs = 2
+
+    def predict(self, X):
+        return np.round(X), np.round(2 * X)
+
+    def backward(self, X, Z1, Z2, dLdZ1, dLdZ2, memory):
+        return dLdZ1 + 2 * dLdZ2
+
+
+def two_output_ste(W, x):
+    a, b = RoundTwo()(x @ W.T)
+    loss = np.sum(a ** 2) + np.sum(b)
+    return loss, dlgradient(loss, W)
+
+
+def test_custom_backward_of_a_two_output_layer_is_used():
+    _, g = dlfeval(two_output_ste, dlarray(W0), X)
+    assert_close(extractdata(g), (2 * np.round(X @ W0.T) + 2).T @ X, 1e-12, 1e-12, "straight-through d/dW")
+
+
+class Gate(Layer):
+    learnables = ("U",)
+    NumInputs = 2
+
+    def __init__(self, U):
+        self.U = U
+
+    def predict(self, A, B):
+        return np.tanh(A) * (B @ self.U.T)
+
+
+class GateB(Gate):
+    def backward(self, A, B, Z, dLdZ, memory):
+        P = B @ self.U.T
+        dP = dLdZ * np.tanh(A)
+        return dLdZ * P * (1 - np.tanh(A) ** 2), dP @ self.U, dP.T @ B
+
+
+class Split(Layer):
+    learnables = ("U",)
+    NumOutputs = 2
+
+    def __init__(self, U):
+        self.U = U
+
+    def predict(self, A):
+        return np.tanh(A @ self.U.T), np.sin(A)
+
+
+class SplitB(Split):
+    def backward(self, A, Z1, Z2, d1, d2, memory):
+        dH = d1 * (1 - Z1 ** 2)
+        return dH @ self.U + d2 * np.cos(A), dH.T @ A
+
+
+def gate_loss(p, x, cls):
+    return np.sum(cls(p["U"]).predict(x @ p["W"].T, x * 2.0) ** 2)
+
+
+def split_loss(p, x, cls):
+    a, b = cls(p["U"])(x * p["W"][0])
+    return np.sum(a ** 3) + np.sum(b * a[:, :1])
+
+
+def first_of(f, p, x, cls):
+    loss = f(p, x, cls)
+    return loss, dlgradient(loss, p)
+
+
+def second_of(f, p, x, cls):
+    g = dlgradient(f(p, x, cls), p)
+    z = np.sum(g["U"] ** 2) + np.sum(np.sin(g["W"]))
+    return z, dlgradient(z, p)
+
+
+@pytest.mark.parametrize("f, derived, custom", [(gate_loss, Gate, GateB), (split_loss, Split, SplitB)],
+                         ids=["two_inputs", "two_outputs"])
+def test_custom_backward_of_several_inputs_or_outputs_first_and_second_order(f, derived, custom):
+    U0 = np.random.default_rng(3).standard_normal((2, 3))
+    p = {"W": dlarray(W0), "U": dlarray(U0)}
+    y, g = dlfeval(first_of, f, p, X, custom)
+    assert_close(extractdata(y), f({"W": W0, "U": U0}, X, derived), 1e-12, 1e-12, "value")
+    for k, ref in (("W", W0), ("U", U0)):
+        def fk(a, k=k):
+            q = {"W": W0.copy(), "U": U0.copy()}
+            q[k] = a
+            return f(q, X, derived)
+        assert_close(extractdata(g[k]), numerical_gradient(fk, [ref.copy()], 0), what=f"d/d{k}")
+    z, h = dlfeval(second_of, f, p, X, custom)
+    zd, hd = dlfeval(second_of, f, p, X, derived)
+    assert_close(extractdata(z), extractdata(zd), 1e-10, 1e-12, "second-order value")
+    for k in "WU":
+        assert_close(extractdata(h[k]), extractdata(hd[k]), 1e-8, 1e-10, f"d2/d{k}")
