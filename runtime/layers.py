@@ -96,10 +96,12 @@ def output_adjoints(g, ans):
 
 def layer_backward(g, ans, layer, x):
     """The layer's own backward, its results as a tuple (dLdX first): MATLAB's
-    ``backward(layer, X, Z, dLdZ, memory)``, with ``Z1, ..., Zm, dLdZ1, ..., dLdZm`` for a layer of
-    several outputs."""
-    if layer.NumOutputs > 1 and isinstance(ans, tuple):
-        results = layer.backward(x, *ans, *output_adjoints(g, ans), None)
+    ``backward(layer, X, Z, dLdZ, memory)``; for a layer of several outputs (``NumOutputs``) or with
+    state (``state``: its predict/forward returns ``(Z1, ..., Zm, S1, ..., Sk)``) MATLAB's
+    ``backward(layer, X, Z1, ..., Zm, dLdZ1, ..., dLdZm, dLdSout1, ..., dLdSoutk, memory)``, whose
+    results are ``(dLdX, dLdW1, ..., dLdWp, dLdSin1, ..., dLdSink)``."""
+    if isinstance(ans, tuple) and (layer.NumOutputs > 1 or layer.state):
+        results = layer.backward(x, *ans[:layer.NumOutputs], *output_adjoints(g, ans), None)
     else:
         results = layer.backward(x, ans, g, None)
     return results if isinstance(results, tuple) else (results,)
@@ -108,8 +110,8 @@ def layer_backward(g, ans, layer, x):
 def layer_backward_inputs(g, ans, layer, xs):
     """``layer_backward`` of a layer of several inputs: ``backward(layer, X1, ..., Xn, Z..., dLdZ...,
     memory)``, its results ``(dLdX1, ..., dLdXn, dLdW1, ...)``."""
-    if layer.NumOutputs > 1 and isinstance(ans, tuple):
-        results = layer.backward(*xs, *ans, *output_adjoints(g, ans), None)
+    if isinstance(ans, tuple) and (layer.NumOutputs > 1 or layer.state):
+        results = layer.backward(*xs, *ans[:layer.NumOutputs], *output_adjoints(g, ans), None)
     else:
         results = layer.backward(*xs, ans, g, None)
     return results if isinstance(results, tuple) else (results,)
@@ -120,23 +122,23 @@ def layer_input_adjoints(results, xs):
     return tuple([results[i] for i in range(len(xs))])
 
 
+def layer_learnable_adjoints(results, layer):
+    """The learnables' (and the state's, where the backward returns them) adjoints from a backward's
+    results, by name (a partial adjoint of the layer); the layer's other attributes that may hold
+    values to differentiate get a LostAttributeAdjoint (the backward gives no derivative for them)."""
+    return layer_learnable_adjoints_after(results, layer, 1)
+
+
 def layer_learnable_adjoints_after(results, layer, n):
     """``layer_learnable_adjoints`` of results whose first ``n`` items are the inputs' adjoints."""
     names = layer.learnables
+    states = layer.state
     out = lost_attribute_adjoints(layer, names)
     for i in range(len(names)):
         out[names[i]] = results[i + n]
-    return out
-
-
-def layer_learnable_adjoints(results, layer):
-    """The learnables' adjoints from a backward's results, by name (a partial adjoint of the layer);
-    the layer's other attributes that may hold values to differentiate get a LostAttributeAdjoint
-    (the backward gives no derivative for them)."""
-    names = layer.learnables
-    out = lost_attribute_adjoints(layer, names)
-    for i in range(len(names)):
-        out[names[i]] = results[i + 1]
+    for j in range(len(states)):
+        if len(results) > n + len(names) + j:
+            out[states[j]] = results[n + len(names) + j]
     return out
 
 

@@ -226,3 +226,50 @@ def test_custom_backward_of_several_inputs_or_outputs_first_and_second_order(f, 
     assert_close(extractdata(z), extractdata(zd), 1e-10, 1e-12, "second-order value")
     for k in "WU":
         assert_close(extractdata(h[k]), extractdata(hd[k]), 1e-8, 1e-10, f"d2/d{k}")
+
+
+# --- a custom backward of a layer with state (predict/forward return (Z, S)): backward was called
+# with the tuple (Z, S) for Z and (dLdZ, dLdS) for dLdZ (a ValueError inside the gradient); now
+# MATLAB's backward(layer, X, Z, dLdZ, dLdSout, memory). ----------------------------------------
+
+class MeanNorm(Layer):
+    learnables = ("G",)
+    state = ("Mean",)
+
+    def __init__(self, n, Name="norm"):
+        self.G = np.linspace(0.5, 1.5, n)
+        self.Mean = np.zeros(n)
+        self.Name = Name
+
+    def predict(self, X):
+        return self.G * (X - self.Mean), self.Mean
+
+    def forward(self, X):
+        mu = np.mean(X, axis=0)
+        return self.G * (X - mu), 0.9 * self.Mean + 0.1 * extractdata(mu)
+
+
+class MeanNormB(MeanNorm):
+    def backward(self, X, Z, dLdZ, dLdSout, memory):
+        dXc = dLdZ * self.G
+        return dXc - dXc.mean(axis=0), np.sum(dLdZ * (X - X.mean(axis=0)), axis=0)
+
+
+def network_loss(net, X):
+    Y, state = sct.forward(net, X)
+    loss = np.sum(Y ** 3)
+    return loss, dlgradient(loss, net.Learnables), state
+
+
+def test_custom_backward_of_a_layer_with_state_in_a_network():
+    results = []
+    for cls in (MeanNormB, MeanNorm):
+        net = sct.dlnetwork([sct.featureInputLayer(3), sct.fullyConnectedLayer(2), cls(2),
+                             sct.fullyConnectedLayer(1)], Seed=0)
+        results.append(dlfeval(network_loss, net, X))
+    (l, g, s), (ld, gd, sd) = results
+    assert_close(extractdata(l), extractdata(ld), 1e-12, 1e-12, "value")
+    for a, b in zip(g.Value, gd.Value):
+        assert_close(extractdata(a), extractdata(b), 1e-10, 1e-12, "gradient")
+    for a, b in zip(s.Value, sd.Value):
+        assert_close(extractdata(a), extractdata(b), 1e-12, 1e-12, "state")
