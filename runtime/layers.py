@@ -94,6 +94,18 @@ def output_adjoints(g, ans):
     return tuple([_support.zero_adjoint(z) if _is_zero(gi) else gi for gi, z in zip(g, ans)])
 
 
+def fresh_copy(v):
+    """A copy of an array given to a layer's own backward: MATLAB passes values, so a backward may
+    write into its arguments (``dLdZ[X < 0] = 0``, MATLAB's ``dLdZ(X<0) = 0``); the arrays sct gives
+    it are shared with the rest of the gradient (``Z = layer(h) + h``: dLdZ is h's adjoint too) or
+    read-only broadcasts."""
+    return np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+
+
+def fresh_copies(vs):
+    return tuple([fresh_copy(v) for v in vs])
+
+
 def layer_backward(g, ans, layer, x):
     """The layer's own backward, its results as a tuple (dLdX first): MATLAB's
     ``backward(layer, X, Z, dLdZ, memory)``; for a layer of several outputs (``NumOutputs``) or with
@@ -101,9 +113,10 @@ def layer_backward(g, ans, layer, x):
     ``backward(layer, X, Z1, ..., Zm, dLdZ1, ..., dLdZm, dLdSout1, ..., dLdSoutk, memory)``, whose
     results are ``(dLdX, dLdW1, ..., dLdWp, dLdSin1, ..., dLdSink)``."""
     if isinstance(ans, tuple) and (layer.NumOutputs > 1 or layer.state):
-        results = layer.backward(x, *ans[:layer.NumOutputs], *output_adjoints(g, ans), None)
+        results = layer.backward(fresh_copy(x), *fresh_copies(ans[:layer.NumOutputs]),
+                                 *fresh_copies(output_adjoints(g, ans)), None)
     else:
-        results = layer.backward(x, ans, g, None)
+        results = layer.backward(fresh_copy(x), fresh_copy(ans), fresh_copy(g), None)
     return results if isinstance(results, tuple) else (results,)
 
 
@@ -111,9 +124,10 @@ def layer_backward_inputs(g, ans, layer, xs):
     """``layer_backward`` of a layer of several inputs: ``backward(layer, X1, ..., Xn, Z..., dLdZ...,
     memory)``, its results ``(dLdX1, ..., dLdXn, dLdW1, ...)``."""
     if isinstance(ans, tuple) and (layer.NumOutputs > 1 or layer.state):
-        results = layer.backward(*xs, *ans[:layer.NumOutputs], *output_adjoints(g, ans), None)
+        results = layer.backward(*fresh_copies(xs), *fresh_copies(ans[:layer.NumOutputs]),
+                                 *fresh_copies(output_adjoints(g, ans)), None)
     else:
-        results = layer.backward(*xs, ans, g, None)
+        results = layer.backward(*fresh_copies(xs), fresh_copy(ans), fresh_copy(g), None)
     return results if isinstance(results, tuple) else (results,)
 
 
@@ -235,6 +249,16 @@ def lost_attribute_adjoints(layer, names):
 def _apply_layer_rule(g, ans, layer, x, method="forward"):
     return (layer_learnable_adjoints(layer_backward(g, ans, layer, x), layer),
             layer_backward(g, ans, layer, x)[0])
+
+
+@defrule(fresh_copy, wrt=("v",))
+def _fresh_copy_rule(g, ans, v):
+    return g
+
+
+@defrule(fresh_copies, wrt=("vs",))
+def _fresh_copies_rule(g, ans, vs):
+    return g
 
 
 @defrule(apply_layer_inputs, wrt=("layer", "xs"))

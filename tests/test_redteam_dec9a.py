@@ -273,3 +273,44 @@ def test_custom_backward_of_a_layer_with_state_in_a_network():
         assert_close(extractdata(a), extractdata(b), 1e-10, 1e-12, "gradient")
     for a, b in zip(s.Value, sd.Value):
         assert_close(extractdata(a), extractdata(b), 1e-12, 1e-12, "state")
+
+
+# --- a custom backward writing into its dLdZ (MATLAB's dLdZ(X<0) = 0, ported as dLdZ[X < 0] = 0):
+# sct gave it an array shared with the rest of the gradient, so with a residual (out = layer(h) + h)
+# h's own adjoint was zeroed too: d/dW[1, :2] = [-2.321, -2.318] where it is [-0.891, -1.503]; two
+# such layers on one value gave "assignment destination is read-only".  The backward now gets copies
+# (MATLAB passes values). ------------------------------------------------------------------------
+
+class ReluWritesDLdZ(Layer):
+    def predict(self, X):
+        return np.maximum(X, 0)
+
+    def backward(self, X, Z, dLdZ, memory):
+        dLdZ[X < 0] = 0
+        return dLdZ
+
+
+W3 = np.random.default_rng(0).standard_normal((3, 3))
+
+
+def residual_block(W, x):
+    h = x @ W.T
+    out = ReluWritesDLdZ()(h) + h
+    loss = np.sum(out * np.arange(3.0))
+    return loss, dlgradient(loss, W)
+
+
+def two_layers_one_value(W, x):
+    h = x @ W.T
+    loss = np.sum(ReluWritesDLdZ()(h) + ReluWritesDLdZ()(h * 2))
+    return loss, dlgradient(loss, W)
+
+
+@pytest.mark.parametrize("case, reference", [
+    (residual_block, lambda W: np.sum((np.maximum(X @ W.T, 0) + X @ W.T) * np.arange(3.0))),
+    (two_layers_one_value, lambda W: np.sum(np.maximum(X @ W.T, 0) + np.maximum(2 * X @ W.T, 0)))],
+    ids=["residual", "two_layers"])
+def test_custom_backward_writing_into_its_dLdZ(case, reference):
+    y, g = dlfeval(case, dlarray(W3), X)
+    assert_close(extractdata(y), reference(W3), 1e-12, 1e-12, "value")
+    assert_close(extractdata(g), numerical_gradient(reference, [W3.copy()], 0), what="d/dW")
