@@ -117,7 +117,7 @@ def layer_backward(g, ans, layer, x):
                                  *fresh_copies(output_adjoints(g, ans)), None)
     else:
         results = layer.backward(fresh_copy(x), fresh_copy(ans), fresh_copy(g), None)
-    return results if isinstance(results, tuple) else (results,)
+    return backward_results(results, layer, 1)
 
 
 def layer_backward_inputs(g, ans, layer, xs):
@@ -128,7 +128,26 @@ def layer_backward_inputs(g, ans, layer, xs):
                                  *fresh_copies(output_adjoints(g, ans)), None)
     else:
         results = layer.backward(*fresh_copies(xs), fresh_copy(ans), fresh_copy(g), None)
-    return results if isinstance(results, tuple) else (results,)
+    return backward_results(results, layer, len(xs))
+
+
+def backward_results(results, layer, n):
+    """A backward's results as a tuple (a list taken as its items), checked: one derivative for each
+    of the ``n`` inputs and each learnable (and optionally each state parameter)."""
+    if isinstance(results, list):
+        results = tuple(results)
+    elif not isinstance(results, tuple):
+        results = (results,)
+    need = n + len(layer.learnables)
+    if not need <= len(results) <= need + len(layer.state):
+        from .support import SctRuntimeError
+        names = ", ".join(layer.learnables)
+        raise SctRuntimeError(
+            f"{type(layer).__name__}.backward returned {len(results)} value{'s' if len(results) != 1 else ''}: it "
+            f"must return the derivatives of the layer's {n} input{'s' if n != 1 else ''} and then of each of its "
+            f"learnables ({names or 'none'})" + (f", optionally of its state ({', '.join(layer.state)})"
+                                                  if layer.state else "") + ", in that order")
+    return results
 
 
 def layer_input_adjoints(results, xs):
@@ -249,6 +268,11 @@ def lost_attribute_adjoints(layer, names):
 def _apply_layer_rule(g, ans, layer, x, method="forward"):
     return (layer_learnable_adjoints(layer_backward(g, ans, layer, x), layer),
             layer_backward(g, ans, layer, x)[0])
+
+
+@defrule(backward_results, wrt=("results",))
+def _backward_results_rule(g, ans, results, layer, n):
+    return g
 
 
 @defrule(fresh_copy, wrt=("v",))

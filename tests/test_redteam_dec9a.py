@@ -314,3 +314,51 @@ def test_custom_backward_writing_into_its_dLdZ(case, reference):
     y, g = dlfeval(case, dlarray(W3), X)
     assert_close(extractdata(y), reference(W3), 1e-12, 1e-12, "value")
     assert_close(extractdata(g), numerical_gradient(reference, [W3.copy()], 0), what="d/dW")
+
+
+# --- a backward returning a list ([dLdX, dLdW], natural in Python) was read as one value, dLdX
+# (an IndexError inside the gradient); one returning too few values too.  A list is now its items;
+# a wrong count is refused naming the layer and what it must return. -----------------------------
+
+class AffineList(Layer):
+    learnables = ("W",)
+
+    def __init__(self, W):
+        self.W = W
+
+    def predict(self, X):
+        return X @ self.W.T
+
+    def backward(self, X, Z, dLdZ, memory):
+        return [dLdZ @ self.W, dLdZ.T @ X]
+
+
+class AffineTooFew(AffineList):
+    def backward(self, X, Z, dLdZ, memory):
+        return dLdZ @ self.W
+
+
+def affine_loss(W, x, cls):
+    loss = np.sum(cls(W)(x * W[0, 0]) ** 3)
+    return loss, dlgradient(loss, W)
+
+
+def affine_second(W, x, cls):
+    g = dlgradient(np.sum(cls(W)(x * W[0, 0]) ** 3), W)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, W)
+
+
+def test_custom_backward_returning_a_list():
+    ref = lambda W: np.sum(((X * W[0, 0]) @ W.T) ** 3)
+    _, g = dlfeval(affine_loss, dlarray(W0), X, AffineList)
+    assert_close(extractdata(g), numerical_gradient(ref, [W0.copy()], 0), rtol=1e-5, what="d/dW")
+    z, h = dlfeval(affine_second, dlarray(W0), X, AffineList)
+
+    def z_of(W):
+        _, g = dlfeval(affine_loss, dlarray(W), X, AffineList)
+        return np.sum(extractdata(g) ** 2)
+    assert_close(extractdata(z), z_of(W0), 1e-10, 1e-12, "second-order value")
+    assert_close(extractdata(h), numerical_gradient(z_of, [W0.copy()], 0), rtol=1e-4, atol=1e-5, what="d2/dW")
+    with pytest.raises(sct.EvaluationError, match="AffineTooFew.backward returned 1 value"):
+        dlfeval(affine_loss, dlarray(W0), X, AffineTooFew)
