@@ -278,6 +278,8 @@ def index_adjoint(grad, x, idx):
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
         return {idx: grad}
+    if _is_table(x):               # t["fc1"], t[2], t["fc1", "Weights"] of a Table: its rows
+        return unselect_table_item(grad, x, idx)
     if hasattr(x, "__dict__") and not _is_array(x) and not _is_zero(grad):
         # an object of a user's class read by its own __getitem__ (was: a TypeError from numpy,
         # "Cannot interpret ... as a data type", computing the derivative)
@@ -1038,8 +1040,87 @@ def _basic_index(idx) -> bool:
     return True
 
 
+def _is_table(x) -> bool:
+    return getattr(type(x), "__sct_table__", False)
+
+
+def _table_rows(base, idx):
+    """What ``base[idx]`` of a Table selects, by row number: a list (a table of those rows), ("row", i)
+    (a Row) or i (one value, ``t["fc1", "Weights"]``): the Table's own indexing, of row numbers."""
+    probe = type(base)(base.Layer, base.Parameter, list(range(len(base.Value))))[idx]
+    if _is_table(probe):
+        return list(probe.Value)
+    if isinstance(probe, tuple) and hasattr(type(probe), "_fields"):
+        return ("row", probe.Value)
+    return int(probe)
+
+
+def _table_values(grad):
+    if _is_zero(grad):
+        return ZERO
+    return grad.get("Value", ZERO) if isinstance(grad, dict) else getattr(grad, "Value", ZERO)
+
+
+def select_table_item(grad, base, idx):
+    """The adjoint of ``base[idx]`` of a Table ``base`` (rows by layer name, number, slice, list or mask,
+    a Row, or one value by (layer, parameter)) from the adjoint ``grad`` of the table ({"Value": [...]})."""
+    values = _table_values(grad)
+    if _is_zero(values):
+        return ZERO
+    rows = _table_rows(base, idx)
+    if isinstance(rows, list):
+        return {"Value": [values[i] for i in rows]}
+    if isinstance(rows, tuple):
+        from .table import Row
+        return Row(ZERO, ZERO, values[rows[1]])      # (read by field, as a Row's adjoint)
+    return values[rows]
+
+
+def unselect_table_item(cot, base, idx):
+    """The adjoint of ``select_table_item`` with respect to ``grad``."""
+    if _is_zero(cot):
+        return ZERO
+    rows = _table_rows(base, idx)
+    out = [ZERO] * len(base.Value)
+    if isinstance(rows, list):
+        values = _table_values(cot)
+        if _is_zero(values):
+            return ZERO
+        for i, v in zip(rows, values):
+            out[i] = add_grad(out[i], v)
+    elif isinstance(rows, tuple):
+        out[rows[1]] = cot[2] if isinstance(cot, (list, tuple)) else getattr(cot, "Value", ZERO)
+    else:
+        out[rows] = cot
+    return {"Value": out}
+
+
+def getitem_of_adjoint(grad, x, idx):
+    """``getitem_or_zero(grad, idx)``; for a Table ``x`` the adjoint of its rows ``x[idx]`` (the
+    rule of ``index_adjoint``)."""
+    if _is_table(x):
+        return select_table_item(grad, x, idx)
+    return getitem_or_zero(grad, idx)
+
+
+def table_or(x, other):
+    """``x`` if it is a Table, else ``other`` (the value ``getitem_of_adjoint``'s adjoint is shaped like)."""
+    return x if _is_table(x) else other
+
+
+def item_unselected(cot, base, idx):
+    """The adjoint of ``select_item`` with respect to ``grad``."""
+    if _is_table(base):
+        return unselect_table_item(cot, base, idx)
+    return index_adjoint(cot, base, idx)
+
+
 def select_item(grad, base, idx):
     """The gradient of ``base[idx]`` given the adjoint ``grad`` of ``base`` (dlgradient(y, p["w"]))."""
+    if _is_table(base):
+        # net.Learnables["fc1"], net.Learnables[2], net.Learnables["fc1", "Bias"]: the table's rows, not a
+        # key of its adjoint (was: the zero marker, a zero gradient)
+        return select_table_item(grad, base, idx)
     if _is_array(base) and not _basic_index(idx):
         raise ValueError(
             "dlgradient with respect to x[index] needs an index of integers, slices or a boolean "
@@ -1943,7 +2024,12 @@ def _broadcast_like_rule(g, ans, value, like):
 
 @defrule(index_adjoint, wrt=("grad",), linear="grad")
 def _index_adjoint_rule(g, ans, grad, x, idx):
-    return getitem_or_zero(g, idx)
+    return getitem_of_adjoint(g, x, idx)
+
+
+@defrule(getitem_of_adjoint, wrt=("grad",), linear="grad")
+def _getitem_of_adjoint_rule(g, ans, grad, x, idx):
+    return index_adjoint(g, table_or(x, grad), idx)
 
 
 @defrule(unbroadcast_product, wrt=("a", "b"))
@@ -1954,7 +2040,7 @@ def _unbroadcast_product_rule(g, ans, a, b, like):
 
 @defrule(index_add, wrt=("total", "grad"), joint_linear=("total", "grad"))
 def _index_add_rule(g, ans, total, grad, x, idx):
-    return unbroadcast(g, total), getitem_or_zero(g, idx)
+    return unbroadcast(g, total), getitem_of_adjoint(g, x, idx)
 
 
 @defrule(getitem_or_zero, wrt=("grad",), linear="grad")
@@ -2167,7 +2253,7 @@ def _unless_marker_rule(g, ans, grad, like):
 
 @defrule(add_index_grad, wrt=("total", "grad"), joint_linear=("total", "grad"))
 def _add_index_grad_rule(g, ans, total, grad, x, idx):
-    return g, getitem_or_zero(g, idx)
+    return g, getitem_of_adjoint(g, x, idx)
 
 
 @defrule(project, wrt=("grad",), linear="grad")
@@ -2182,7 +2268,15 @@ def _project_transpose_rule(g, ans, cot, grad):
 
 @defrule(select_item, wrt=("grad",))
 def _select_item_rule(g, ans, grad, base, idx):
-    return index_adjoint(g, base, idx)
+    return item_unselected(g, base, idx)
+
+
+nondifferentiable(table_or)
+
+
+@defrule(item_unselected, wrt=("cot",))
+def _item_unselected_rule(g, ans, cot, base, idx):
+    return select_item(g, base, idx)
 
 
 @defrule(select_attribute, wrt=("grad",))

@@ -362,3 +362,89 @@ def test_custom_backward_returning_a_list():
     assert_close(extractdata(h), numerical_gradient(z_of, [W0.copy()], 0), rtol=1e-4, atol=1e-5, what="d2/dW")
     with pytest.raises(sct.EvaluationError, match="AffineTooFew.backward returned 1 value"):
         dlfeval(affine_loss, dlarray(W0), X, AffineTooFew)
+
+
+# --- rows of a Table (net.Learnables): dlgradient(loss, net.Learnables["fc2"]) (MATLAB's
+# net.Learnables(idx,:)), net.Learnables[2] and net.Learnables["fc1", "Bias"] were zeros (the rows
+# were looked up as keys of the table's adjoint: fc2's weights' gradient [-0.0147, 0.0537, ...] came
+# back as [0, 0, ...]); a list of rows or a slice was a TypeError.  Reading t["fc1", "Weights"],
+# t[0].Value, t["fc1"].Value[0], t[0:3:2] or t[[2, 0]] in the loss was refused.  Now the rows'
+# gradients, first and second order. ------------------------------------------------------------
+
+NET_X = RNG.standard_normal((6, 3))
+NET_T = np.eye(2)[[0, 1, 1, 0, 1, 0]]
+
+
+def small_net():
+    return sct.dlnetwork([sct.featureInputLayer(3), sct.fullyConnectedLayer(4, Name="fc1"), sct.reluLayer(),
+                          sct.fullyConnectedLayer(2, Name="fc2"), sct.softmaxLayer()], Seed=0)
+
+
+def net_loss(net, X, T):
+    return sct.crossentropy(sct.forward(net, X, nargout=1), T)
+
+
+def whole_table(net, X, T):
+    loss = net_loss(net, X, T)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def table_parts(net, X, T):
+    loss = net_loss(net, X, T)
+    t = net.Learnables
+    mask = np.array(t.Layer) == "fc1"
+    return (dlgradient(loss, t["fc2"]), dlgradient(loss, t[2]), dlgradient(loss, t["fc1", "Bias"]),
+            dlgradient(loss, t[[3, 0]]), dlgradient(loss, t[1:3]), dlgradient(loss, t[mask]))
+
+
+def test_gradient_with_respect_to_rows_of_a_table():
+    net = small_net()
+    _, full = dlfeval(whole_table, net, NET_X, NET_T)
+    full = [extractdata(v) for v in full.Value]
+    by_layer, row, value, rows, sliced, masked = dlfeval(table_parts, net, NET_X, NET_T)
+    assert np.abs(full[2]).max() > 1e-3
+    for table, index in ((by_layer, (2, 3)), (rows, (3, 0)), (sliced, (1, 2)), (masked, (0, 1))):
+        assert isinstance(table, sct.Table) and len(table) == len(index)
+        for got, i in zip(table.Value, index):
+            assert_close(extractdata(got), full[i], 1e-12, 1e-12, f"row {i}")
+    assert (row.Layer, row.Parameter) == ("fc2", "Weights")
+    assert_close(extractdata(row.Value), full[2], 1e-12, 1e-12, "Row")
+    assert_close(extractdata(value), full[1], 1e-12, 1e-12, "(layer, parameter)")
+
+
+READS = {
+    "layer_parameter": lambda t: np.sum(t["fc1", "Weights"] ** 2) + np.sum(t["fc2", "Weights"] ** 4),
+    "row": lambda t: np.sum(t[0].Value ** 2) + np.sum(t[2].Value ** 4),
+    "layer": lambda t: np.sum(t["fc1"].Value[0] ** 2) + np.sum(t["fc2"].Value[0] ** 4),
+    "slice": lambda t: np.sum(t[0:3:2].Value[0] ** 2) + np.sum(t[0:3:2].Value[1] ** 4),
+    "rows": lambda t: np.sum(t[[2, 0]].Value[1] ** 2) + np.sum(t[[2, 0]].Value[0] ** 4),
+    "value": lambda t: np.sum(t.value("fc1", "Weights") ** 2) + np.sum(t.value("fc2", "Weights") ** 4),
+}
+
+
+def regularised(net, X, T, reg):
+    loss = net_loss(net, X, T) + reg(net.Learnables)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def regularised_second(net, X, T, reg):
+    loss = net_loss(net, X, T) + reg(net.Learnables)
+    g = dlgradient(loss, net.Learnables)
+    z = np.sum(g.Value[0] ** 2) + np.sum(g.Value[2] ** 2)
+    return z, dlgradient(z, net.Learnables["fc2"])
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_table_rows_read_in_the_loss(read):
+    net = small_net()
+    loss0, full = dlfeval(whole_table, net, NET_X, NET_T)
+    W1, W2 = (extractdata(net.Learnables.Value[i]) for i in (0, 2))
+    loss, g = dlfeval(regularised, net, NET_X, NET_T, READS[read])
+    assert_close(extractdata(loss), extractdata(loss0) + np.sum(W1 ** 2) + np.sum(W2 ** 4), 1e-12, 1e-12, "value")
+    assert_close(extractdata(g.Value[0]), extractdata(full.Value[0]) + 2 * W1, 1e-10, 1e-12, "d/dW1")
+    assert_close(extractdata(g.Value[2]), extractdata(full.Value[2]) + 4 * W2 ** 3, 1e-10, 1e-12, "d/dW2")
+    z, h = dlfeval(regularised_second, net, NET_X, NET_T, READS[read])
+    zv, hv = dlfeval(regularised_second, net, NET_X, NET_T, READS["value"])     # (followed before)
+    assert_close(extractdata(z), extractdata(zv), 1e-12, 1e-12, "second-order value")
+    for a, b in zip(h.Value, hv.Value):
+        assert_close(extractdata(a), extractdata(b), 1e-9, 1e-12, "second order")
