@@ -1129,6 +1129,14 @@ def select_item(grad, base, idx):
     if _is_zero(grad):
         return ZERO
     if isinstance(grad, dict):
+        if not isinstance(base, dict) and hasattr(base, "__dict__") and not _is_array(base):
+            # an object of the user's class indexed by its own __getitem__: its adjoint is by field
+            # (was: the zero marker, a zero gradient where the item is one of its fields)
+            raise SctRuntimeError(
+                f"dlgradient with respect to `obj[{idx!r}]` of a {type(base).__name__} read by its __getitem__, "
+                f"which sct does not differentiate (what it returns is not known to be one of the object's "
+                f"fields): name the field (dlgradient(y, obj.field[{idx!r}])), or differentiate with respect "
+                f"to obj and index its gradient")
         return grad.get(idx, ZERO)
     return grad[idx]
 
@@ -1140,6 +1148,10 @@ def select_attribute(grad, base, name):
             raise ValueError(f"dlgradient with respect to x.{name} of an array: differentiate "
                              "with respect to x, or assign x.{name} to a name before computing y")
         return grad if _is_zero(grad) else np.transpose(grad)
+    if not _is_zero(grad):
+        # dlgradient(y, obj.weight) of a property / __getattr__: not a field of obj's adjoint (was the
+        # zero marker, a zero gradient)
+        refuse_computed_attribute(base, name, "gradient dlgradient asks for")
     return getattr_or_zero(grad, name)
 
 

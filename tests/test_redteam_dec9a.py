@@ -448,3 +448,41 @@ def test_table_rows_read_in_the_loss(read):
     assert_close(extractdata(z), extractdata(zv), 1e-12, 1e-12, "second-order value")
     for a, b in zip(h.Value, hv.Value):
         assert_close(extractdata(a), extractdata(b), 1e-9, 1e-12, "second order")
+
+
+# --- dlgradient(y, obj["W"]) of an object read by its own __getitem__, and dlgradient(y, obj.weight) of
+# a property: zeros (the item or attribute looked up in the object's adjoint, which is by field),
+# where reading them in y is refused.  Now refused too. ----------------------------------------
+
+class ByKey:
+    def __init__(self, d):
+        self.d = d
+
+    def __getitem__(self, k):
+        return self.d[k]
+
+
+class WithProperty:
+    def __init__(self, w):
+        self._w = w
+
+    @property
+    def weight(self):
+        return self._w
+
+
+def gradient_by_key(p):
+    loss = np.sum(p.d["W"] ** 2)
+    return dlgradient(loss, p["W"])
+
+
+def gradient_of_property(p):
+    loss = np.sum(p._w ** 2)
+    return dlgradient(loss, p.weight)
+
+
+def test_gradient_with_respect_to_a_getitem_or_property_is_refused():
+    with pytest.raises(sct.EvaluationError, match="__getitem__"):
+        dlfeval(gradient_by_key, ByKey({"W": dlarray(W0[0])}))           # was [0, 0, 0]
+    with pytest.raises(sct.EvaluationError, match="property WithProperty.weight"):
+        dlfeval(gradient_of_property, WithProperty(dlarray(W0[0])))      # was [0, 0, 0]
