@@ -71,6 +71,18 @@ def has_custom_backward(obj) -> bool:
     return isinstance(obj, Layer) and callable(getattr(type(obj), "backward", None))
 
 
+def uses_custom_backward(obj, name) -> bool:
+    """Is ``obj.name(...)`` a call of a layer whose own backward gives its derivative: ``predict`` or
+    ``forward`` of a layer defining ``backward``, or calling it (``layer(X)``, which is ``forward``)
+    unless its class defines its own ``__call__`` (that runs as the user's code, and the predict or
+    forward it calls uses the backward)."""
+    if not has_custom_backward(obj):
+        return False
+    if name == "__call__":
+        return type(obj).__call__ is Layer.__call__
+    return name in ("predict", "forward")
+
+
 def apply_layer(layer, x, method="forward"):
     """``layer.<method>(x)`` for a layer with a custom backward (an op whose rule is that backward)."""
     if method == "__call__":
@@ -291,8 +303,9 @@ def _apply_layer_inputs_rule(g, ans, layer, xs, method="forward"):
             layer_input_adjoints(layer_backward_inputs(g, ans, layer, xs), xs))
 
 
-nondifferentiable(has_custom_backward, lost_attribute_adjoints)
+nondifferentiable(has_custom_backward, uses_custom_backward, lost_attribute_adjoints)
 _support.CUSTOM_BACKWARD[0] = has_custom_backward
+_support.CUSTOM_BACKWARD_CALL[0] = uses_custom_backward
 _support._LostAttributeAdjoint[0] = LostAttributeAdjoint
 
 

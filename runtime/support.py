@@ -1356,6 +1356,7 @@ HOOKS = CompilerHooks()
 # whether an object is a layer with its own backward (runtime/layers.py installs its test: it
 # imports this module, so this one cannot import it)
 CUSTOM_BACKWARD = [lambda obj: False]
+CUSTOM_BACKWARD_CALL = [lambda obj, name: False]     # runtime/layers.py's uses_custom_backward
 
 
 class LineMap:
@@ -1526,7 +1527,7 @@ def keywords_method(obj, name, count, names):
             raise EvaluationError(f"{type(obj).__name__}.{name} is not a Python function or a method defined "
                                   f"by a def in its class: sct passes traced keyword arguments "
                                   f"({', '.join(names)}) only to those")
-        if CUSTOM_BACKWARD[0](obj) and name in ("predict", "forward", "__call__"):
+        if CUSTOM_BACKWARD_CALL[0](obj, name):
             raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
                                   f"{', '.join(names)} to it by position")
         func, receiver = method.__func__, True

@@ -95,8 +95,8 @@ def primal_method(obj, name, active, args, kwargs):
         method = method_of(obj, name)
         if type(method) is types.MethodType and method.__self__ is obj and \
                 type(method.__func__) is types.FunctionType:
-            from .runtime.layers import has_custom_backward
-            if not (has_custom_backward(obj) and name in ("predict", "forward", "__call__")):
+            from .runtime.layers import uses_custom_backward
+            if not uses_custom_backward(obj, name):
                 return _compiled_primal(method.__func__, args, active).entry(*args, **kwargs)
     fwd, _ = vjp_method_pair(obj, name, active, args, kwargs)
     return fwd(*args, **kwargs)[0]
@@ -204,8 +204,8 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         # generated source (code calling it can be differentiated again); a closure's pair
         # inside refuses that itself (see _refuse_closure_wrapper)
         return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
-    from .runtime.layers import apply_layer, has_custom_backward
-    if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) == 2:
+    from .runtime.layers import apply_layer, uses_custom_backward
+    if uses_custom_backward(obj, name) and len(args) == 2:
         fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer), 3, ())
         source = (f"def op_fwd(receiver, x):\n"
                   f"    return op(receiver, x, {name!r})\n\n\n"
@@ -213,7 +213,7 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                   f"    grads = rule(residuals, grad)\n"
                   f"    return (grads[0], grads[1])\n")
         return _generated_pair("layer", fwd0, bwd0, source, (name,))
-    if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) > 2:
+    if uses_custom_backward(obj, name) and len(args) > 2:
         # several inputs (MATLAB's NumInputs): the op takes them as one tuple, its rule the backward
         from .runtime.layers import apply_layer_inputs
         fwd0, bwd0 = _primitive_pair(apply_layer_inputs, registry.lookup(apply_layer_inputs), 3, ())
@@ -813,8 +813,8 @@ def _method_miss(site, op, obj, name, active, args, kwargs, cacheable, version):
     if not (type(method) is types.MethodType and method.__self__ is obj and
             type(method.__func__) is types.FunctionType):
         return general()
-    from .runtime.layers import Layer, has_custom_backward
-    if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
+    from .runtime.layers import Layer, uses_custom_backward
+    if uses_custom_backward(obj, name):
         return general()
     func = method.__func__
     if op == "vjp_method":

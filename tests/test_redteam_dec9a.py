@@ -486,3 +486,54 @@ def test_gradient_with_respect_to_a_getitem_or_property_is_refused():
         dlfeval(gradient_by_key, ByKey({"W": dlarray(W0[0])}))           # was [0, 0, 0]
     with pytest.raises(sct.EvaluationError, match="property WithProperty.weight"):
         dlfeval(gradient_of_property, WithProperty(dlarray(W0[0])))      # was [0, 0, 0]
+
+
+# --- a layer with its own backward whose class defines __call__ (``def __call__(self, X, scale=2.0):
+# return self.predict(X) * scale``): layer(x) ran forward instead of the user's __call__, a wrong
+# value (-1.091 where Python gives -2.182) and gradient.  Now the user's __call__ runs (its predict
+# using the backward). ---------------------------------------------------------------------------
+
+class AffineCall(AffineList):
+    def backward(self, X, Z, dLdZ, memory):
+        return dLdZ @ self.W, dLdZ.T @ X
+
+    def __call__(self, X, scale=2.0):
+        return self.predict(X) * scale
+
+
+class RoundCall(Layer):
+    def predict(self, X):
+        return np.round(X)
+
+    def backward(self, X, Z, dLdZ, memory):
+        return dLdZ
+
+    def __call__(self, X):
+        return self.predict(X) * 3.0
+
+
+def call_built(W, x):
+    loss = np.sum(AffineCall(W)(x))
+    return loss, dlgradient(loss, W)
+
+
+def call_argument(layer, x):
+    loss = np.sum(layer(x))
+    return loss, dlgradient(loss, layer)
+
+
+def call_ste(W, x):
+    loss = np.sum(RoundCall()(x @ W.T) ** 2)
+    return loss, dlgradient(loss, W)
+
+
+def test_custom_backward_layer_with_its_own_call():
+    y, g = dlfeval(call_built, dlarray(W0), X)
+    assert_close(extractdata(y), np.sum(AffineCall(W0)(X)), 1e-12, 1e-12, "value (was -1.091)")
+    assert_close(extractdata(g), 2 * np.ones((X.shape[0], 2)).T @ X, 1e-12, 1e-12, "d/dW")
+    y, g = dlfeval(call_argument, AffineCall(dlarray(W0)), X)
+    assert_close(extractdata(y), np.sum(AffineCall(W0)(X)), 1e-12, 1e-12, "value, layer argument")
+    assert_close(extractdata(g.W), 2 * np.ones((X.shape[0], 2)).T @ X, 1e-12, 1e-12, "d/dlayer.W")
+    y, g = dlfeval(call_ste, dlarray(W0), X)
+    assert_close(extractdata(y), np.sum((3 * np.round(X @ W0.T)) ** 2), 1e-12, 1e-12, "value")
+    assert_close(extractdata(g), (18 * np.round(X @ W0.T)).T @ X, 1e-12, 1e-12, "straight-through d/dW")
