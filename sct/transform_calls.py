@@ -25,7 +25,7 @@ from .cache import HELPERS, function_key
 from .helper_sites import refuse_linked
 from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
-from .errors import CompileError
+from .errors import CompileError, EvaluationError
 from .hooks import FORWARD_ENTRIES
 from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
@@ -205,7 +205,19 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         # inside refuses that itself (see _refuse_closure_wrapper)
         return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
     from .runtime.layers import apply_layer, uses_custom_backward
-    if uses_custom_backward(obj, name) and len(args) == 2:
+    custom = uses_custom_backward(obj, name)
+    inputs = getattr(obj, "NumInputs", 1) if custom else 1
+    if custom and (kwargs or len(args) - 1 != inputs):
+        # the backward takes the layer's inputs, outputs and their derivatives only: options it does
+        # not see would make its derivative wrong, and dropping the backward would not be the layer's
+        # (was: the derivative of predict, or a TypeError from the op)
+        passed = len(args) - 1 + len(kwargs)
+        raise EvaluationError(
+            f"{type(obj).__name__}.{name} has its own backward, which takes the layer's {inputs} input"
+            f"{'s' if inputs != 1 else ''} (NumInputs = {inputs}) by position: it was given {passed} argument"
+            f"{'s' if passed != 1 else ''}" + (f" ({', '.join(kwargs)} by keyword)" if kwargs else "") +
+            ". Keep other settings as attributes of the layer (set in __init__), or set NumInputs")
+    if custom and len(args) == 2:
         fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer), 3, ())
         source = (f"def op_fwd(receiver, x):\n"
                   f"    return op(receiver, x, {name!r})\n\n\n"
@@ -213,7 +225,7 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                   f"    grads = rule(residuals, grad)\n"
                   f"    return (grads[0], grads[1])\n")
         return _generated_pair("layer", fwd0, bwd0, source, (name,))
-    if uses_custom_backward(obj, name) and len(args) > 2:
+    if custom and len(args) > 2:
         # several inputs (MATLAB's NumInputs): the op takes them as one tuple, its rule the backward
         from .runtime.layers import apply_layer_inputs
         fwd0, bwd0 = _primitive_pair(apply_layer_inputs, registry.lookup(apply_layer_inputs), 3, ())

@@ -537,3 +537,37 @@ def test_custom_backward_layer_with_its_own_call():
     y, g = dlfeval(call_ste, dlarray(W0), X)
     assert_close(extractdata(y), np.sum((3 * np.round(X @ W0.T)) ** 2), 1e-12, 1e-12, "value")
     assert_close(extractdata(g), (18 * np.round(X @ W0.T)).T @ X, 1e-12, 1e-12, "straight-through d/dW")
+
+
+# --- a layer with its own backward called with a setting besides its input (layer.predict(X,
+# scale=3.0), predict(X=x, scale=s), predict(x, 3.0)): by keyword the derivative of predict was taken
+# instead of the backward (silently: 3 x colsum(X) where the backward gives colsum(X)); otherwise a
+# TypeError inside sct.  Now refused, naming the layer and what its backward takes. --------------
+
+class AffineScale(Layer):
+    learnables = ("W",)
+
+    def __init__(self, W):
+        self.W = W
+
+    def predict(self, X, scale=1.0):
+        return X @ self.W.T * scale
+
+    def backward(self, X, Z, dLdZ, memory):
+        return dLdZ @ self.W, dLdZ.T @ X
+
+
+def scale_keyword(W, x):
+    loss = np.sum(AffineScale(W).predict(X=x, scale=3.0))
+    return loss, dlgradient(loss, W)
+
+
+def scale_positional(W, x):
+    loss = np.sum(AffineScale(W).predict(x, 3.0))
+    return loss, dlgradient(loss, W)
+
+
+@pytest.mark.parametrize("case", [scale_keyword, scale_positional], ids=lambda c: c.__name__)
+def test_custom_backward_layer_called_with_settings_is_refused(case):
+    with pytest.raises(sct.EvaluationError, match="has its own backward, which takes the layer's 1 input"):
+        dlfeval(case, dlarray(W0), X)
