@@ -87,7 +87,7 @@ def apply_layer(layer, x, method="forward"):
     """``layer.<method>(x)`` for a layer with a custom backward (an op whose rule is that backward)."""
     if method == "__call__":
         method = "forward"
-    return getattr(layer, method)(x)
+    return _inputs_unchanged(layer, method, (x,))
 
 
 def apply_layer_inputs(layer, xs, method="forward"):
@@ -95,7 +95,38 @@ def apply_layer_inputs(layer, xs, method="forward"):
     ``NumInputs``): an op whose rule is that backward."""
     if method == "__call__":
         method = "forward"
-    return getattr(layer, method)(*xs)
+    return _inputs_unchanged(layer, method, tuple(xs))
+
+
+def _inputs_unchanged(layer, method, xs):
+    """``layer.<method>(*xs)`` with its input arrays read-only while it runs: a predict that writes into
+    its input (``X[X < 0] = 0``, MATLAB's ``X(X<0) = 0`` ported) changes the caller's array, whose other
+    uses sct differentiates as the value before (a wrong gradient): refused instead."""
+    locked = [x for x in xs if type(x) is np.ndarray and x.flags.writeable]
+    for x in locked:
+        x.flags.writeable = False
+    try:
+        out = getattr(layer, method)(*xs)
+    except ValueError as error:
+        if locked and "read-only" in str(error):
+            from .support import SctRuntimeError
+            raise SctRuntimeError(
+                f"{type(layer).__name__}.{method} writes into its input in place; the layer has its own "
+                f"backward, so sct does not follow that change of the caller's array (its other uses would "
+                f"be differentiated as the value before): write `X = X.copy()` first, or build a new array "
+                f"(np.maximum(X, 0), np.where(...))") from error
+        raise
+    finally:
+        for x in locked:
+            x.flags.writeable = True
+    if locked:                  # views of the inputs it returns: writeable as in Python
+        for z in (out if isinstance(out, tuple) else (out,)):
+            if type(z) is np.ndarray and not z.flags.writeable:
+                try:
+                    z.flags.writeable = True
+                except ValueError:
+                    pass
+    return out
 
 
 def output_adjoints(g, ans):

@@ -571,3 +571,51 @@ def scale_positional(W, x):
 def test_custom_backward_layer_called_with_settings_is_refused(case):
     with pytest.raises(sct.EvaluationError, match="has its own backward, which takes the layer's 1 input"):
         dlfeval(case, dlarray(W0), X)
+
+
+# --- a layer with its own backward whose predict writes into its input (X[X < 0] = 0, MATLAB's
+# X(X<0) = 0 ported): the caller's array changed (as in Python) but its other uses were
+# differentiated as the value before: a wrong gradient.  Refused now (the input is read-only while
+# predict runs); the same layer without a backward was refused already. --------------------------
+
+class ReluInPlace(Layer):
+    def predict(self, X):
+        X[X < 0] = 0
+        return X
+
+    def backward(self, X, Z, dLdZ, memory):
+        return dLdZ * (Z > 0)
+
+
+def relu_in_place(W, x):
+    h = x @ W.T
+    z = ReluInPlace()(h)
+    loss = np.sum(z * np.arange(3.0)) + np.sum(h * 2.0)
+    return loss, dlgradient(loss, W)
+
+
+class Slice(Layer):
+    def predict(self, X):
+        return X[:, :2]
+
+    def backward(self, X, Z, dLdZ, memory):
+        out = np.zeros(X.shape)
+        out[:, :2] = dLdZ
+        return out
+
+
+def slice_layer(W, x):
+    h = x @ W.T
+    z = Slice()(h)
+    loss = np.sum(z ** 2) + np.sum(h)
+    return loss, dlgradient(loss, W)
+
+
+def test_custom_backward_layer_writing_into_its_input_is_refused():
+    with pytest.raises(sct.EvaluationError, match="writes into its input in place"):
+        dlfeval(relu_in_place, dlarray(W3), X)
+    # a view of its input it returns is an ordinary array afterwards; its input writeable again
+    y, g = dlfeval(slice_layer, dlarray(W3), X)
+    ref = lambda W: np.sum((X @ W.T)[:, :2] ** 2) + np.sum(X @ W.T)
+    assert_close(extractdata(y), ref(W3), 1e-12, 1e-12, "value")
+    assert_close(extractdata(g), numerical_gradient(ref, [W3.copy()], 0), what="d/dW")
