@@ -59,6 +59,88 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
     """
     if not ops:
         raise TypeError("defrule needs the function(s) the rule is for: @sct.defrule(myop)")
+    for op in ops:
+        _refuse_writes_into_arguments(op)
     return registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
                             elementwise=elementwise, many_outputs=many_outputs, real_output=real_output,
                             complex_output=complex_output, method=method)
+
+
+_IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "setfield", "partition", "byteswap",
+                     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
+                     "popitem", "reverse"}
+
+
+def _refuse_writes_into_arguments(op) -> None:
+    """An op given a rule runs as it is (its body is not differentiated): one written in Python that
+    changes an argument in place (``x[x < 0] = 0``, ``x *= 2``, ``np.add(a, b, out=x)``, ``x.fill(0)``)
+    would change the caller's array, whose other uses sct differentiates as the value before: a wrong
+    gradient.  Refused when the rule is registered, naming the op's line (a parameter bound anew at
+    the top level of the body before the write is the op's own array)."""
+    import ast
+    import inspect
+    import textwrap
+    from .errors import CompileError
+    fn = getattr(op, "__func__", op)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return
+    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fdef is None:
+        return
+    args = fdef.args
+    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    if args.vararg:
+        params.add(args.vararg.arg)
+
+    def base_name(node):
+        while isinstance(node, (ast.Subscript, ast.Attribute)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def writes(node, live):
+        """(name, line) of a write into a live parameter in ``node`` (nested statements too)."""
+        for n in ast.walk(node):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and n is not node:
+                continue
+            targets = []
+            if isinstance(n, ast.Assign):
+                targets = [t for t in n.targets if isinstance(t, (ast.Subscript, ast.Attribute))]
+            elif isinstance(n, ast.AugAssign):
+                targets = [n.target]
+            elif isinstance(n, ast.Call):
+                for kw in n.keywords:
+                    if kw.arg == "out":
+                        targets.append(kw.value)
+                func = n.func
+                if isinstance(func, ast.Attribute) and func.attr in _IN_PLACE_METHODS:
+                    targets.append(func.value)
+                if isinstance(func, ast.Attribute) and func.attr in ("copyto", "at") and n.args:
+                    targets.append(n.args[0])
+            for t in targets:
+                for part in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                    name = base_name(part)
+                    if name in live:
+                        return name, n.lineno
+        return None
+
+    live = set(params)
+    for stmt in fdef.body:
+        found = writes(stmt, live)
+        if found:
+            name, line = found
+            raise CompileError(
+                f"{fn.__name__}() writes into its argument {name!r} in place, and sct.defrule makes it an op "
+                f"that runs as it is: the caller's array would change, and its other uses would be "
+                f"differentiated as the value before. Write `{name} = {name}.copy()` first (or build a new "
+                f"array)", code.co_filename, code.co_firstlineno + line - 1, "defrule")
+        if isinstance(stmt, ast.Assign):
+            for t in stmt.targets:
+                for part in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                    if isinstance(part, ast.Name):
+                        live.discard(part.id)

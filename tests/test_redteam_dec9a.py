@@ -619,3 +619,41 @@ def test_custom_backward_layer_writing_into_its_input_is_refused():
     ref = lambda W: np.sum((X @ W.T)[:, :2] ** 2) + np.sum(X @ W.T)
     assert_close(extractdata(y), ref(W3), 1e-12, 1e-12, "value")
     assert_close(extractdata(g), numerical_gradient(ref, [W3.copy()], 0), what="d/dW")
+
+
+# --- an op given its own rule with sct.defrule whose body writes into its argument (x[x < 0] = 0):
+# it runs as it is, so the caller's array changed (as in Python) while its other uses were
+# differentiated as the value before: a wrong gradient.  Refused when the rule is registered; an
+# op that copies first is fine. -----------------------------------------------------------------
+
+def test_defrule_of_an_op_writing_into_its_argument_is_refused():
+    def relu_writes(x):
+        x[x < 0] = 0
+        return x
+
+    def scale_writes(x, k):
+        x *= k
+        return x
+
+    def relu_copies(x):
+        x = x.copy()
+        x[x < 0] = 0
+        return x
+
+    for op in (relu_writes, scale_writes):
+        with pytest.raises(sct.CompileError, match="writes into its argument 'x' in place"):
+            sct.defrule(op)(lambda g, ans, x, *rest: g)
+
+    @sct.defrule(relu_copies)
+    def _relu_copies_rule(g, ans, x):
+        return g * (ans > 0)
+
+    def loss(W, x):
+        h = x @ W.T
+        y = np.sum(relu_copies(h) * np.arange(3.0)) + np.sum(h * 2.0)
+        return y, dlgradient(y, W)
+
+    ref = lambda W: np.sum(np.maximum(X @ W.T, 0) * np.arange(3.0)) + np.sum(X @ W.T * 2.0)
+    y, g = dlfeval(loss, dlarray(W3), X)
+    assert_close(extractdata(y), ref(W3), 1e-12, 1e-12, "value")
+    assert_close(extractdata(g), numerical_gradient(ref, [W3.copy()], 0), what="d/dW")
