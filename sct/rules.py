@@ -61,9 +61,14 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
         raise TypeError("defrule needs the function(s) the rule is for: @sct.defrule(myop)")
     for op in ops:
         _refuse_writes_into_arguments(op)
-    return registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
+    register = registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
                             elementwise=elementwise, many_outputs=many_outputs, real_output=real_output,
                             complex_output=complex_output, method=method)
+
+    def checked(fn):
+        _refuse_writes_into_arguments(fn, rule=True)
+        return register(fn)
+    return checked
 
 
 _IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "setfield", "partition", "byteswap",
@@ -71,7 +76,7 @@ _IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "setfield", "pa
                      "popitem", "reverse"}
 
 
-def _refuse_writes_into_arguments(op) -> None:
+def _refuse_writes_into_arguments(op, rule: bool = False) -> None:
     """An op given a rule runs as it is (its body is not differentiated): one written in Python that
     changes an argument in place (``x[x < 0] = 0``, ``x *= 2``, ``np.add(a, b, out=x)``, ``x.fill(0)``)
     would change the caller's array, whose other uses sct differentiates as the value before: a wrong
@@ -134,11 +139,15 @@ def _refuse_writes_into_arguments(op) -> None:
         found = writes(stmt, live)
         if found:
             name, line = found
+            what = (f"the rule {fn.__name__}() writes into its argument {name!r} in place: the adjoint g, "
+                    f"the result ans and the op's arguments are shared with the rest of the computation and "
+                    f"its gradient, which would change too" if rule else
+                    f"{fn.__name__}() writes into its argument {name!r} in place, and sct.defrule makes it an "
+                    f"op that runs as it is: the caller's array would change, and its other uses would be "
+                    f"differentiated as the value before")
             raise CompileError(
-                f"{fn.__name__}() writes into its argument {name!r} in place, and sct.defrule makes it an op "
-                f"that runs as it is: the caller's array would change, and its other uses would be "
-                f"differentiated as the value before. Write `{name} = {name}.copy()` first (or build a new "
-                f"array)", code.co_filename, code.co_firstlineno + line - 1, "defrule")
+                f"{what}. Write `{name} = {name}.copy()` first (or build a new array)",
+                code.co_filename, code.co_firstlineno + line - 1, "defrule")
         if isinstance(stmt, ast.Assign):
             for t in stmt.targets:
                 for part in (t.elts if isinstance(t, ast.Tuple) else [t]):

@@ -657,3 +657,15 @@ def test_defrule_of_an_op_writing_into_its_argument_is_refused():
     y, g = dlfeval(loss, dlarray(W3), X)
     assert_close(extractdata(y), ref(W3), 1e-12, 1e-12, "value")
     assert_close(extractdata(g), numerical_gradient(ref, [W3.copy()], 0), what="d/dW")
+
+
+def test_defrule_whose_rule_writes_into_g_is_refused():
+    # return np.multiply(g, ans > 0, out=g): g is shared with the rest of the gradient (z = op(h) + h:
+    # d/dW was wrong); refused when registered
+    def relu_op(x):
+        return np.maximum(x, 0)
+
+    with pytest.raises(sct.CompileError, match="the rule .* writes into its argument 'g' in place"):
+        @sct.defrule(relu_op)
+        def _relu_op_rule(g, ans, x):
+            return np.multiply(g, ans > 0, out=g)
