@@ -99,6 +99,15 @@ def apply_layer_inputs(layer, xs, method="forward"):
 
 
 def _inputs_unchanged(layer, method, xs):
+    """``layer.<method>(*xs)`` run once, as Python runs it: where second-order code recomputes the
+    function, its result is replayed (runtime/effects.py), so a predict that draws random numbers or
+    counts its calls (``self.calls += 1``) does so once (it ran again: a dropout mask drawn twice gave
+    334.2 for Python's 106.0)."""
+    from .effects import effect
+    return effect(_run_with_inputs_read_only, layer, method, xs)
+
+
+def _run_with_inputs_read_only(layer, method, xs):
     """``layer.<method>(*xs)`` with its input arrays read-only while it runs: a predict that writes into
     its input (``X[X < 0] = 0``, MATLAB's ``X(X<0) = 0`` ported) changes the caller's array, whose other
     uses sct differentiates as the value before (a wrong gradient): refused instead."""
