@@ -61,6 +61,7 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
         raise TypeError("defrule needs the function(s) the rule is for: @sct.defrule(myop)")
     for op in ops:
         _refuse_writes_into_arguments(op)
+        _note_effects(op)
     register = registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
                             elementwise=elementwise, many_outputs=many_outputs, real_output=real_output,
                             complex_output=complex_output, method=method)
@@ -153,3 +154,68 @@ def _refuse_writes_into_arguments(op, rule: bool = False) -> None:
                 for part in (t.elts if isinstance(t, ast.Tuple) else [t]):
                     if isinstance(part, ast.Name):
                         live.discard(part.id)
+
+
+# ops given a rule with sct.defrule whose body has an effect (a random draw, a print, a write into an
+# object from outside it): id(op) -> (op, what).  They run as they are, once per call, in the forward
+# code; where a second derivative recomputes the function they would run again (drawing again: a
+# wrong value), so the forward code calls rt.recompute_guard before them (sct/forward_code.py).
+EFFECTFUL_OPS: dict = {}
+
+_DRAWING_METHODS = {"random", "normal", "standard_normal", "uniform", "integers", "choice", "shuffle",
+                    "permutation", "permuted", "binomial", "rand", "randn", "randint", "random_sample",
+                    "poisson", "exponential", "beta", "gamma", "bytes", "standard_exponential",
+                    "multivariate_normal", "laplace", "logistic", "lognormal", "geometric", "bernoulli",
+                    "sample", "gauss", "shuffle", "randrange", "getrandbits"}
+
+
+def _note_effects(op) -> None:
+    import ast
+    import inspect
+    import textwrap
+    fn = getattr(op, "__func__", op)
+    if getattr(fn, "__code__", None) is None:
+        return
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return
+    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fdef is None:
+        return
+    args = fdef.args
+    local = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    local |= {a.arg for a in (args.vararg, args.kwarg) if a}
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            local.add(n.id)
+
+    def root(node):
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    what = None
+    for n in ast.walk(fdef):
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            what = "changes a name outside it"
+        elif isinstance(n, ast.Call):
+            func = n.func
+            if isinstance(func, ast.Name) and func.id in ("print", "open", "input"):
+                what = f"calls {func.id}()"
+            elif isinstance(func, ast.Attribute) and func.attr in _DRAWING_METHODS:
+                what = f"draws random numbers ({ast.unparse(func)})"
+            elif isinstance(func, ast.Attribute) and root(func.value) not in local and root(func.value) and \
+                    func.attr in ("append", "extend", "insert", "pop", "update", "setdefault", "clear", "add"):
+                what = f"changes an object from outside it ({ast.unparse(func)})"
+        elif isinstance(n, (ast.Assign, ast.AugAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                if isinstance(t, (ast.Subscript, ast.Attribute)) and root(t) and root(t) not in local:
+                    what = f"writes into an object from outside it ({ast.unparse(t)})"
+        if what:
+            break
+    if what:
+        EFFECTFUL_OPS[id(op)] = (op, what)
+    else:
+        EFFECTFUL_OPS.pop(id(op), None)

@@ -726,3 +726,43 @@ def test_custom_backward_layer_runs_once_under_a_second_derivative():
     loss = np.sum((h * m) ** 2)
     assert_close(extractdata(z), np.sum((((2 * h * m) * m).T @ X) ** 2) + loss, 1e-12, 1e-12, "value (was 334.2)")
     assert noisy.rng.random() == twin.rng.random()
+
+
+# --- an op given its own rule (sct.defrule) that draws random numbers or writes into an outside
+# object, in a function a second derivative recomputes: it ran again there (another draw: 145.02 for
+# Python's 127.71).  Refused where the recomputation runs; a first derivative is unaffected. -------
+
+NOISE = np.random.default_rng(7)
+
+
+def noisy_op(x):
+    return x * (NOISE.random(x.shape) > 0.3)
+
+
+@sct.defrule(noisy_op)
+def _noisy_op_rule(g, ans, x):
+    return g * (ans != 0)
+
+
+def noisy_op_first(W, x):
+    loss = np.sum(noisy_op(x @ W.T) ** 2)
+    return loss, dlgradient(loss, W)
+
+
+def noisy_op_second(W, x):
+    loss = np.sum(noisy_op(x @ W.T) ** 2)
+    g = dlgradient(loss, W)
+    z = np.sum(g ** 2) + loss
+    return z, dlgradient(z, W)
+
+
+def test_defrule_op_with_an_effect_under_a_second_derivative():
+    global NOISE
+    NOISE = np.random.default_rng(7)
+    y, g = dlfeval(noisy_op_first, dlarray(W0), X)
+    h = X @ W0.T
+    m = np.random.default_rng(7).random(h.shape) > 0.3
+    assert_close(extractdata(y), np.sum((h * m) ** 2), 1e-12, 1e-12, "first order value")
+    assert_close(extractdata(g), (2 * h * m * m).T @ X, 1e-12, 1e-12, "first order d/dW")
+    with pytest.raises(sct.EvaluationError, match="noisy_op\\(\\) has its own rule .* draws random numbers"):
+        dlfeval(noisy_op_second, dlarray(W0), X)
