@@ -71,26 +71,249 @@ def has_custom_backward(obj) -> bool:
     return isinstance(obj, Layer) and callable(getattr(type(obj), "backward", None))
 
 
+def uses_custom_backward(obj, name) -> bool:
+    """Is ``obj.name(...)`` a call of a layer whose own backward gives its derivative: ``predict`` or
+    ``forward`` of a layer defining ``backward``, or calling it (``layer(X)``, which is ``forward``)
+    unless its class defines its own ``__call__`` (that runs as the user's code, and the predict or
+    forward it calls uses the backward)."""
+    if not has_custom_backward(obj):
+        return False
+    if name == "__call__":
+        return type(obj).__call__ is Layer.__call__
+    return name in ("predict", "forward")
+
+
 def apply_layer(layer, x, method="forward"):
     """``layer.<method>(x)`` for a layer with a custom backward (an op whose rule is that backward)."""
     if method == "__call__":
         method = "forward"
-    return getattr(layer, method)(x)
+    return _inputs_unchanged(layer, method, (x,))
+
+
+def apply_layer_inputs(layer, xs, method="forward"):
+    """``layer.<method>(*xs)`` for a layer with a custom backward and several inputs (MATLAB's
+    ``NumInputs``): an op whose rule is that backward."""
+    if method == "__call__":
+        method = "forward"
+    return _inputs_unchanged(layer, method, tuple(xs))
+
+
+def _inputs_unchanged(layer, method, xs):
+    """``layer.<method>(*xs)`` run once, as Python runs it: where second-order code recomputes the
+    function, its result is replayed (runtime/effects.py), so a predict that draws random numbers or
+    counts its calls (``self.calls += 1``) does so once (it ran again: a dropout mask drawn twice gave
+    334.2 for Python's 106.0)."""
+    from .effects import effect
+    return effect(_run_with_inputs_read_only, layer, method, xs)
+
+
+def _run_with_inputs_read_only(layer, method, xs):
+    """``layer.<method>(*xs)`` with its input arrays read-only while it runs: a predict that writes into
+    its input (``X[X < 0] = 0``, MATLAB's ``X(X<0) = 0`` ported) changes the caller's array, whose other
+    uses sct differentiates as the value before (a wrong gradient): refused instead."""
+    locked = [x for x in xs if type(x) is np.ndarray and x.flags.writeable]
+    for x in locked:
+        x.flags.writeable = False
+    try:
+        out = getattr(layer, method)(*xs)
+    except ValueError as error:
+        if locked and "read-only" in str(error):
+            from .support import SctRuntimeError
+            raise SctRuntimeError(
+                f"{type(layer).__name__}.{method} writes into its input in place; the layer has its own "
+                f"backward, so sct does not follow that change of the caller's array (its other uses would "
+                f"be differentiated as the value before): write `X = X.copy()` first, or build a new array "
+                f"(np.maximum(X, 0), np.where(...))") from error
+        raise
+    finally:
+        for x in locked:
+            x.flags.writeable = True
+    if locked:                  # views of the inputs it returns: writeable as in Python
+        for z in (out if isinstance(out, tuple) else (out,)):
+            if type(z) is np.ndarray and not z.flags.writeable:
+                try:
+                    z.flags.writeable = True
+                except ValueError:
+                    pass
+    return out
+
+
+def output_adjoints(g, ans):
+    """The adjoints of a layer's outputs ``ans`` (a tuple: MATLAB's ``NumOutputs`` > 1), zeros for
+    an output nothing reached."""
+    if _is_zero(g):
+        return tuple([_support.zero_adjoint(z) for z in ans])
+    return tuple([_support.zero_adjoint(z) if _is_zero(gi) else gi for gi, z in zip(g, ans)])
+
+
+def fresh_copy(v):
+    """A copy of an array given to a layer's own backward: MATLAB passes values, so a backward may
+    write into its arguments (``dLdZ[X < 0] = 0``, MATLAB's ``dLdZ(X<0) = 0``); the arrays sct gives
+    it are shared with the rest of the gradient (``Z = layer(h) + h``: dLdZ is h's adjoint too) or
+    read-only broadcasts."""
+    return np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+
+
+def fresh_copies(vs):
+    return tuple([fresh_copy(v) for v in vs])
 
 
 def layer_backward(g, ans, layer, x):
-    """The layer's own backward, its results as a tuple (dLdX first)."""
-    results = layer.backward(x, ans, g, None)
-    return results if isinstance(results, tuple) else (results,)
+    """The layer's own backward, its results as a tuple (dLdX first): MATLAB's
+    ``backward(layer, X, Z, dLdZ, memory)``; for a layer of several outputs (``NumOutputs``) or with
+    state (``state``: its predict/forward returns ``(Z1, ..., Zm, S1, ..., Sk)``) MATLAB's
+    ``backward(layer, X, Z1, ..., Zm, dLdZ1, ..., dLdZm, dLdSout1, ..., dLdSoutk, memory)``, whose
+    results are ``(dLdX, dLdW1, ..., dLdWp, dLdSin1, ..., dLdSink)``."""
+    if isinstance(ans, tuple) and (layer.NumOutputs > 1 or layer.state):
+        results = layer.backward(fresh_copy(x), *fresh_copies(ans[:layer.NumOutputs]),
+                                 *fresh_copies(output_adjoints(g, ans)), None)
+    else:
+        results = layer.backward(fresh_copy(x), fresh_copy(ans), fresh_copy(g), None)
+    return backward_results(results, layer, 1)
+
+
+def layer_backward_inputs(g, ans, layer, xs):
+    """``layer_backward`` of a layer of several inputs: ``backward(layer, X1, ..., Xn, Z..., dLdZ...,
+    memory)``, its results ``(dLdX1, ..., dLdXn, dLdW1, ...)``."""
+    if isinstance(ans, tuple) and (layer.NumOutputs > 1 or layer.state):
+        results = layer.backward(*fresh_copies(xs), *fresh_copies(ans[:layer.NumOutputs]),
+                                 *fresh_copies(output_adjoints(g, ans)), None)
+    else:
+        results = layer.backward(*fresh_copies(xs), fresh_copy(ans), fresh_copy(g), None)
+    return backward_results(results, layer, len(xs))
+
+
+def backward_results(results, layer, n):
+    """A backward's results as a tuple (a list taken as its items), checked: one derivative for each
+    of the ``n`` inputs and each learnable (and optionally each state parameter)."""
+    if isinstance(results, list):
+        results = tuple(results)
+    elif not isinstance(results, tuple):
+        results = (results,)
+    need = n + len(layer.learnables)
+    if not need <= len(results) <= need + len(layer.state):
+        from .support import SctRuntimeError
+        names = ", ".join(layer.learnables)
+        raise SctRuntimeError(
+            f"{type(layer).__name__}.backward returned {len(results)} value{'s' if len(results) != 1 else ''}: it "
+            f"must return the derivatives of the layer's {n} input{'s' if n != 1 else ''} and then of each of its "
+            f"learnables ({names or 'none'})" + (f", optionally of its state ({', '.join(layer.state)})"
+                                                  if layer.state else "") + ", in that order")
+    return results
+
+
+def layer_input_adjoints(results, xs):
+    """The inputs' adjoints (a tuple) from a multi-input backward's results."""
+    return tuple([results[i] for i in range(len(xs))])
 
 
 def layer_learnable_adjoints(results, layer):
-    """The learnables' adjoints from a backward's results, by name (a partial adjoint of the layer)."""
+    """The learnables' (and the state's, where the backward returns them) adjoints from a backward's
+    results, by name (a partial adjoint of the layer); the layer's other attributes that may hold
+    values to differentiate get a LostAttributeAdjoint (the backward gives no derivative for them)."""
+    return layer_learnable_adjoints_after(results, layer, 1)
+
+
+def layer_learnable_adjoints_after(results, layer, n):
+    """``layer_learnable_adjoints`` of results whose first ``n`` items are the inputs' adjoints."""
     names = layer.learnables
-    out = {}
+    states = layer.state
+    out = lost_attribute_adjoints(layer, names)
     for i in range(len(names)):
-        out[names[i]] = results[i + 1]
+        out[names[i]] = results[i + n]
+    for j in range(len(states)):
+        if len(results) > n + len(names) + j:
+            out[states[j]] = results[n + len(names) + j]
     return out
+
+
+class LostAttributeAdjoint:
+    """The adjoint of an attribute of a layer with a custom ``backward`` that is not one of its
+    ``learnables`` (``self.s`` of a layer built as ``Scaled(W, p["s"] * 2)``): the backward gives
+    no derivative for it, so none can be given for what it was computed from.  Adding it to other
+    adjoints keeps it (a layer used twice); using it in any other way (the chain rule into a traced
+    value) refuses, and so does a gradient returned for a dlarray it would reach; a constant
+    attribute's gradient (a dlgradient with respect to the layer) is zeros."""
+    __slots__ = ("cls", "name", "learnables")
+    __array_priority__ = 1000
+
+    def __init__(self, cls, name, learnables):
+        self.cls = cls
+        self.name = name
+        self.learnables = tuple(learnables)
+
+    def __repr__(self):
+        return f"<no derivative of {self.cls.__name__}.{self.name}>"
+
+    def refuse(self, *args, **kwargs):
+        from .support import SctRuntimeError
+        listed = ", ".join(repr(n) for n in self.learnables) or "none"
+        raise SctRuntimeError(
+            f"the derivative reaches the attribute {self.name!r} of the layer {self.cls.__name__}, whose "
+            f"custom backward gives derivatives for its input and its learnables ({listed}) only: "
+            f"{self.name!r} holds a traced value (or one computed from traced inputs), and its derivative would be lost. "
+            f"List {self.name!r} in the layer's learnables (and return its derivative from backward), "
+            f"or use that value outside the layer")
+
+    def __add__(self, other):
+        return self                 # an accumulation (the layer used twice) is still lost
+
+    __radd__ = __add__
+    __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = refuse
+    __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = __getitem__ = __iter__ = __len__ = refuse
+    __float__ = __complex__ = __index__ = refuse
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc is np.add and method == "__call__" and "out" not in kwargs:
+            return self
+        self.refuse()
+
+    def __array_function__(self, func, types, args, kwargs):
+        self.refuse()
+
+    def __array__(self, *args, **kwargs):
+        self.refuse()
+
+    def projected(self, x, attribute=False):
+        """The gradient of ``x`` this adjoint reaches: refused for a value that may be traced (a float
+        array or number, or a container holding one: a parameter stored in the attribute as it is,
+        ``Scaled(p["W"], p["s"])``), except where ``x`` is the attribute of an object a gradient is
+        taken with respect to (``attribute``: ``dlgradient(loss, layer)``, whose settings, constants,
+        get zeros; one given to dlfeval as a dlarray is refused)."""
+        if attribute:
+            if type(x) is _dlarray:
+                self.refuse()
+            return _support.project(_ZERO, x)
+        if isinstance(x, (list, tuple, dict)) or (hasattr(x, "__dict__") and not isinstance(x, type)):
+            parts = x.values() if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else \
+                vars(x).values()
+            for v in parts:
+                self.projected(v)
+            return _support.project(_ZERO, x)
+        if _may_be_differentiated(x) and not hasattr(x, "__dict__"):
+            self.refuse()
+        return _support.project(_ZERO, x)
+
+
+def _may_be_differentiated(v) -> bool:
+    if isinstance(v, (bool, int, str)) or v is None:
+        return False
+    if isinstance(v, (float, complex)):
+        return True
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return np.issubdtype(v.dtype, np.inexact)
+    return _support._differentiable_leafy(v)
+
+
+def lost_attribute_adjoints(layer, names):
+    """A LostAttributeAdjoint for each attribute of ``layer`` not in ``names`` that may hold a value
+    to differentiate (a float array or number, a container, an object)."""
+    attrs = getattr(layer, "__dict__", None)
+    if not attrs:
+        return {}
+    cls = type(layer)
+    return {k: LostAttributeAdjoint(cls, k, names) for k, v in attrs.items()
+            if k not in names and _may_be_differentiated(v)}
 
 
 @defrule(apply_layer, wrt=("layer", "x"))
@@ -99,8 +322,31 @@ def _apply_layer_rule(g, ans, layer, x, method="forward"):
             layer_backward(g, ans, layer, x)[0])
 
 
-nondifferentiable(has_custom_backward)
+@defrule(backward_results, wrt=("results",))
+def _backward_results_rule(g, ans, results, layer, n):
+    return g
+
+
+@defrule(fresh_copy, wrt=("v",))
+def _fresh_copy_rule(g, ans, v):
+    return g
+
+
+@defrule(fresh_copies, wrt=("vs",))
+def _fresh_copies_rule(g, ans, vs):
+    return g
+
+
+@defrule(apply_layer_inputs, wrt=("layer", "xs"))
+def _apply_layer_inputs_rule(g, ans, layer, xs, method="forward"):
+    return (layer_learnable_adjoints_after(layer_backward_inputs(g, ans, layer, xs), layer, len(xs)),
+            layer_input_adjoints(layer_backward_inputs(g, ans, layer, xs), xs))
+
+
+nondifferentiable(has_custom_backward, uses_custom_backward, lost_attribute_adjoints)
 _support.CUSTOM_BACKWARD[0] = has_custom_backward
+_support.CUSTOM_BACKWARD_CALL[0] = uses_custom_backward
+_support._LostAttributeAdjoint[0] = LostAttributeAdjoint
 
 
 # --- a layer with its learnables put in (the layers of a dlnetwork) -------------------------------

@@ -35,6 +35,8 @@ class _PartialUnset:
 
 PARTIAL_UNSET = _PartialUnset()
 
+_LostAttributeAdjoint = [None]    # runtime/layers.py's class (set there: it imports this module)
+
 
 from .errors import EvaluationError, SctError
 
@@ -285,6 +287,8 @@ def index_adjoint(grad, x, idx):
         return out if isinstance(x, list) else tuple(out)
     if isinstance(x, dict):
         return {idx: grad}
+    if _is_table(x):               # t["fc1"], t[2], t["fc1", "Weights"] of a Table: its rows
+        return unselect_table_item(grad, x, idx)
     if hasattr(x, "__dict__") and not _is_array(x) and not _is_zero(grad):
         # an object of a user's class read by its own __getitem__ (was: a TypeError from numpy,
         # "Cannot interpret ... as a data type", computing the derivative)
@@ -976,6 +980,8 @@ def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
     if _UNSELECTED.sites and _is_array(grad):
         _refuse_nan_through_unselected(grad)
+    if type(grad) is _LostAttributeAdjoint[0]:
+        return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
     if cls is np.ndarray:
         return _project_leaf(grad, x)
@@ -1064,8 +1070,87 @@ def _basic_index(idx) -> bool:
     return True
 
 
+def _is_table(x) -> bool:
+    return getattr(type(x), "__sct_table__", False)
+
+
+def _table_rows(base, idx):
+    """What ``base[idx]`` of a Table selects, by row number: a list (a table of those rows), ("row", i)
+    (a Row) or i (one value, ``t["fc1", "Weights"]``): the Table's own indexing, of row numbers."""
+    probe = type(base)(base.Layer, base.Parameter, list(range(len(base.Value))))[idx]
+    if _is_table(probe):
+        return list(probe.Value)
+    if isinstance(probe, tuple) and hasattr(type(probe), "_fields"):
+        return ("row", probe.Value)
+    return int(probe)
+
+
+def _table_values(grad):
+    if _is_zero(grad):
+        return ZERO
+    return grad.get("Value", ZERO) if isinstance(grad, dict) else getattr(grad, "Value", ZERO)
+
+
+def select_table_item(grad, base, idx):
+    """The adjoint of ``base[idx]`` of a Table ``base`` (rows by layer name, number, slice, list or mask,
+    a Row, or one value by (layer, parameter)) from the adjoint ``grad`` of the table ({"Value": [...]})."""
+    values = _table_values(grad)
+    if _is_zero(values):
+        return ZERO
+    rows = _table_rows(base, idx)
+    if isinstance(rows, list):
+        return {"Value": [values[i] for i in rows]}
+    if isinstance(rows, tuple):
+        from .table import Row
+        return Row(ZERO, ZERO, values[rows[1]])      # (read by field, as a Row's adjoint)
+    return values[rows]
+
+
+def unselect_table_item(cot, base, idx):
+    """The adjoint of ``select_table_item`` with respect to ``grad``."""
+    if _is_zero(cot):
+        return ZERO
+    rows = _table_rows(base, idx)
+    out = [ZERO] * len(base.Value)
+    if isinstance(rows, list):
+        values = _table_values(cot)
+        if _is_zero(values):
+            return ZERO
+        for i, v in zip(rows, values):
+            out[i] = add_grad(out[i], v)
+    elif isinstance(rows, tuple):
+        out[rows[1]] = cot[2] if isinstance(cot, (list, tuple)) else getattr(cot, "Value", ZERO)
+    else:
+        out[rows] = cot
+    return {"Value": out}
+
+
+def getitem_of_adjoint(grad, x, idx):
+    """``getitem_or_zero(grad, idx)``; for a Table ``x`` the adjoint of its rows ``x[idx]`` (the
+    rule of ``index_adjoint``)."""
+    if _is_table(x):
+        return select_table_item(grad, x, idx)
+    return getitem_or_zero(grad, idx)
+
+
+def table_or(x, other):
+    """``x`` if it is a Table, else ``other`` (the value ``getitem_of_adjoint``'s adjoint is shaped like)."""
+    return x if _is_table(x) else other
+
+
+def item_unselected(cot, base, idx):
+    """The adjoint of ``select_item`` with respect to ``grad``."""
+    if _is_table(base):
+        return unselect_table_item(cot, base, idx)
+    return index_adjoint(cot, base, idx)
+
+
 def select_item(grad, base, idx):
     """The gradient of ``base[idx]`` given the adjoint ``grad`` of ``base`` (dlgradient(y, p["w"]))."""
+    if _is_table(base):
+        # net.Learnables["fc1"], net.Learnables[2], net.Learnables["fc1", "Bias"]: the table's rows, not a
+        # key of its adjoint (was: the zero marker, a zero gradient)
+        return select_table_item(grad, base, idx)
     if _is_array(base) and not _basic_index(idx):
         raise ValueError(
             "dlgradient with respect to x[index] needs an index of integers, slices or a boolean "
@@ -1074,6 +1159,14 @@ def select_item(grad, base, idx):
     if _is_zero(grad):
         return ZERO
     if isinstance(grad, dict):
+        if not isinstance(base, dict) and hasattr(base, "__dict__") and not _is_array(base):
+            # an object of the user's class indexed by its own __getitem__: its adjoint is by field
+            # (was: the zero marker, a zero gradient where the item is one of its fields)
+            raise SctRuntimeError(
+                f"dlgradient with respect to `obj[{idx!r}]` of a {type(base).__name__} read by its __getitem__, "
+                f"which sct does not differentiate (what it returns is not known to be one of the object's "
+                f"fields): name the field (dlgradient(y, obj.field[{idx!r}])), or differentiate with respect "
+                f"to obj and index its gradient")
         return grad.get(idx, ZERO)
     return grad[idx]
 
@@ -1085,6 +1178,10 @@ def select_attribute(grad, base, name):
             raise ValueError(f"dlgradient with respect to x.{name} of an array: differentiate "
                              "with respect to x, or assign x.{name} to a name before computing y")
         return grad if _is_zero(grad) else np.transpose(grad)
+    if not _is_zero(grad):
+        # dlgradient(y, obj.weight) of a property / __getattr__: not a field of obj's adjoint (was the
+        # zero marker, a zero gradient)
+        refuse_computed_attribute(base, name, "gradient dlgradient asks for")
     return getattr_or_zero(grad, name)
 
 
@@ -1172,7 +1269,9 @@ def _project_object(grad, x):
         out = copy.copy(x)
         for k, v in vars(x).items():
             if _differentiable_leafy(v):
-                setattr(out, k, project(parts.get(k, ZERO), v))
+                part = parts.get(k, ZERO)
+                setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
+                        else project(part, v))
         try:
             GRADIENT_OBJECTS.add(out)        # sct's own copy: its arrays may become dlarrays
         except TypeError:
@@ -1300,6 +1399,7 @@ HOOKS = CompilerHooks()
 # whether an object is a layer with its own backward (runtime/layers.py installs its test: it
 # imports this module, so this one cannot import it)
 CUSTOM_BACKWARD = [lambda obj: False]
+CUSTOM_BACKWARD_CALL = [lambda obj, name: False]     # runtime/layers.py's uses_custom_backward
 
 
 class LineMap:
@@ -1470,7 +1570,7 @@ def keywords_method(obj, name, count, names):
             raise EvaluationError(f"{type(obj).__name__}.{name} is not a Python function or a method defined "
                                   f"by a def in its class: sct passes traced keyword arguments "
                                   f"({', '.join(names)}) only to those")
-        if CUSTOM_BACKWARD[0](obj) and name in ("predict", "forward", "__call__"):
+        if CUSTOM_BACKWARD_CALL[0](obj, name):
             raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
                                   f"{', '.join(names)} to it by position")
         func, receiver = method.__func__, True
@@ -1993,7 +2093,12 @@ def _broadcast_like_rule(g, ans, value, like):
 
 @defrule(index_adjoint, wrt=("grad",), linear="grad")
 def _index_adjoint_rule(g, ans, grad, x, idx):
-    return getitem_or_zero(g, idx)
+    return getitem_of_adjoint(g, x, idx)
+
+
+@defrule(getitem_of_adjoint, wrt=("grad",), linear="grad")
+def _getitem_of_adjoint_rule(g, ans, grad, x, idx):
+    return index_adjoint(g, table_or(x, grad), idx)
 
 
 @defrule(unbroadcast_product, wrt=("a", "b"))
@@ -2004,7 +2109,7 @@ def _unbroadcast_product_rule(g, ans, a, b, like):
 
 @defrule(index_add, wrt=("total", "grad"), joint_linear=("total", "grad"))
 def _index_add_rule(g, ans, total, grad, x, idx):
-    return unbroadcast(g, total), getitem_or_zero(g, idx)
+    return unbroadcast(g, total), getitem_of_adjoint(g, x, idx)
 
 
 @defrule(getitem_or_zero, wrt=("grad",), linear="grad")
@@ -2217,7 +2322,7 @@ def _unless_marker_rule(g, ans, grad, like):
 
 @defrule(add_index_grad, wrt=("total", "grad"), joint_linear=("total", "grad"))
 def _add_index_grad_rule(g, ans, total, grad, x, idx):
-    return g, getitem_or_zero(g, idx)
+    return g, getitem_of_adjoint(g, x, idx)
 
 
 @defrule(project, wrt=("grad",), linear="grad")
@@ -2232,7 +2337,15 @@ def _project_transpose_rule(g, ans, cot, grad):
 
 @defrule(select_item, wrt=("grad",))
 def _select_item_rule(g, ans, grad, base, idx):
-    return index_adjoint(g, base, idx)
+    return item_unselected(g, base, idx)
+
+
+nondifferentiable(table_or)
+
+
+@defrule(item_unselected, wrt=("cot",))
+def _item_unselected_rule(g, ans, cot, base, idx):
+    return select_item(g, base, idx)
 
 
 @defrule(select_attribute, wrt=("grad",))

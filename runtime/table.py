@@ -46,6 +46,8 @@ class Table:
     Parameter: Tuple[str, ...]
     Value: List[Any]
 
+    __sct_table__ = True            # (runtime/support.py: a gradient with respect to t[...] is its rows')
+
     # --- rows --------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.Value)

@@ -131,7 +131,8 @@ def use_custom_backwards(fdef, activity, rt_name: str) -> None:
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.attr in ("predict", "forward") and custom(func.value.id):
             receiver, method = func.value, func.attr
-        elif isinstance(func, gast.Name) and custom(func.id):
+        elif isinstance(func, gast.Name) and custom(func.id) and \
+                activity.kinds[func.id][1].__call__ is Layer.__call__:      # (not a __call__ of its own)
             receiver, method = func, "forward"
         else:
             continue

@@ -41,7 +41,8 @@ def reads_marker(contribution) -> bool:
     where nothing reached that part."""
     contribution = _unprojected(contribution)
     return isinstance(contribution, gast.Call) and isinstance(contribution.func, gast.Attribute) and \
-        contribution.func.attr in ("getitem_or_zero", "getattr_or_zero", "field_adjoint", "starred_adjoint")
+        contribution.func.attr in ("getitem_or_zero", "getitem_of_adjoint", "getattr_or_zero", "field_adjoint",
+                                   "starred_adjoint")
 
 
 # calls that give the zero marker in their first argument back unchanged

@@ -12,7 +12,7 @@ from .runtime import registry
 
 from .calls import CallLowering
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, store, expr_stmt
+from .ir import assign, attr, call, const, load, store, expr_stmt, walk_nodes
 from .analysis import leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
@@ -65,10 +65,34 @@ class ForwardCode(EmitPass):
                                 {n for n in (self.facts.vararg, self.facts.kwarg) if n},
                                 set(self.facts.stored), resolve, self.facts.fname).conflict()
         if found is None:
+            found = self.effectful_op(body, resolve)
+        if found is None:
             return []
         line, message = found
         return [expr_stmt(call(self.rt("recompute_guard"), [const(message), const(self.gen.filename),
                                                              const(line)]))]
+
+    def effectful_op(self, body: List, resolve):
+        """(line, message) of the first call of an op given a rule with sct.defrule whose body has an
+        effect (sct/rules.py's EFFECTFUL_OPS), or None: recomputed, it would run again."""
+        from .rules import EFFECTFUL_OPS
+        if not EFFECTFUL_OPS:
+            return None
+        line = self.gen.fdef.lineno
+        for node in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+            line = getattr(node, "lineno", None) or line          # (the statement's: calls may have none)
+            if not isinstance(node, gast.Call):
+                continue
+            target = resolve(node.func)
+            entry = EFFECTFUL_OPS.get(id(target)) if target is not None else None
+            if entry is not None and entry[0] is target:
+                name = getattr(target, "__name__", "the op")
+                return (line,
+                        f"{name}() has its own rule (sct.defrule) and {entry[1]}: it runs as it is, and a "
+                        f"second derivative recomputes this code, which would run it again (another draw, a "
+                        f"second change). Take that part out of the op (draw the noise in the function and "
+                        f"pass it in), or differentiate once")
+        return None
 
     def unbound_inits(self) -> List:
         """``name = None`` for what the tape records before a loop or branch first assigns it."""

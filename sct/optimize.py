@@ -779,7 +779,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
 #: first argument: it counts as an assignment of that name too).
 _PURE_RT_CALLS = frozenset({
     "ZERO", "unbroadcast", "unbroadcast_product", "reduction_broadcast", "index_adjoint",
-    "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero",
+    "index_slice", "zero_adjoint", "adjoint_or_zeros", "add_grad", "getitem_or_zero", "getitem_of_adjoint",
     "item_adjoint", "copy_list", "index_add", "shape_proxy", "type_only", "add_index_grad", "index_added"})
 #: numpy functions of arrays without effects (generated code calls them on arrays).
 _PURE_NP_CALLS = frozenset({

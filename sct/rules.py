@@ -59,6 +59,163 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
     """
     if not ops:
         raise TypeError("defrule needs the function(s) the rule is for: @sct.defrule(myop)")
-    return registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
+    for op in ops:
+        _refuse_writes_into_arguments(op)
+        _note_effects(op)
+    register = registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
                             elementwise=elementwise, many_outputs=many_outputs, real_output=real_output,
                             complex_output=complex_output, method=method)
+
+    def checked(fn):
+        _refuse_writes_into_arguments(fn, rule=True)
+        return register(fn)
+    return checked
+
+
+_IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "setfield", "partition", "byteswap",
+                     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
+                     "popitem", "reverse"}
+
+
+def _refuse_writes_into_arguments(op, rule: bool = False) -> None:
+    """An op given a rule runs as it is (its body is not differentiated): one written in Python that
+    changes an argument in place (``x[x < 0] = 0``, ``x *= 2``, ``np.add(a, b, out=x)``, ``x.fill(0)``)
+    would change the caller's array, whose other uses sct differentiates as the value before: a wrong
+    gradient.  Refused when the rule is registered, naming the op's line (a parameter bound anew at
+    the top level of the body before the write is the op's own array)."""
+    import ast
+    import inspect
+    import textwrap
+    from .errors import CompileError
+    fn = getattr(op, "__func__", op)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return
+    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fdef is None:
+        return
+    args = fdef.args
+    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    if args.vararg:
+        params.add(args.vararg.arg)
+
+    def base_name(node):
+        while isinstance(node, (ast.Subscript, ast.Attribute)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def writes(node, live):
+        """(name, line) of a write into a live parameter in ``node`` (nested statements too)."""
+        for n in ast.walk(node):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and n is not node:
+                continue
+            targets = []
+            if isinstance(n, ast.Assign):
+                targets = [t for t in n.targets if isinstance(t, (ast.Subscript, ast.Attribute))]
+            elif isinstance(n, ast.AugAssign):
+                targets = [n.target]
+            elif isinstance(n, ast.Call):
+                for kw in n.keywords:
+                    if kw.arg == "out":
+                        targets.append(kw.value)
+                func = n.func
+                if isinstance(func, ast.Attribute) and func.attr in _IN_PLACE_METHODS:
+                    targets.append(func.value)
+                if isinstance(func, ast.Attribute) and func.attr in ("copyto", "at") and n.args:
+                    targets.append(n.args[0])
+            for t in targets:
+                for part in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                    name = base_name(part)
+                    if name in live:
+                        return name, n.lineno
+        return None
+
+    live = set(params)
+    for stmt in fdef.body:
+        found = writes(stmt, live)
+        if found:
+            name, line = found
+            what = (f"the rule {fn.__name__}() writes into its argument {name!r} in place: the adjoint g, "
+                    f"the result ans and the op's arguments are shared with the rest of the computation and "
+                    f"its gradient, which would change too" if rule else
+                    f"{fn.__name__}() writes into its argument {name!r} in place, and sct.defrule makes it an "
+                    f"op that runs as it is: the caller's array would change, and its other uses would be "
+                    f"differentiated as the value before")
+            raise CompileError(
+                f"{what}. Write `{name} = {name}.copy()` first (or build a new array)",
+                code.co_filename, code.co_firstlineno + line - 1, "defrule")
+        if isinstance(stmt, ast.Assign):
+            for t in stmt.targets:
+                for part in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                    if isinstance(part, ast.Name):
+                        live.discard(part.id)
+
+
+# ops given a rule with sct.defrule whose body has an effect (a random draw, a print, a write into an
+# object from outside it): id(op) -> (op, what).  They run as they are, once per call, in the forward
+# code; where a second derivative recomputes the function they would run again (drawing again: a
+# wrong value), so the forward code calls rt.recompute_guard before them (sct/forward_code.py).
+EFFECTFUL_OPS: dict = {}
+
+_DRAWING_METHODS = {"random", "normal", "standard_normal", "uniform", "integers", "choice", "shuffle",
+                    "permutation", "permuted", "binomial", "rand", "randn", "randint", "random_sample",
+                    "poisson", "exponential", "beta", "gamma", "bytes", "standard_exponential",
+                    "multivariate_normal", "laplace", "logistic", "lognormal", "geometric", "bernoulli",
+                    "sample", "gauss", "shuffle", "randrange", "getrandbits"}
+
+
+def _note_effects(op) -> None:
+    import ast
+    import inspect
+    import textwrap
+    fn = getattr(op, "__func__", op)
+    if getattr(fn, "__code__", None) is None:
+        return
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return
+    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fdef is None:
+        return
+    args = fdef.args
+    local = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    local |= {a.arg for a in (args.vararg, args.kwarg) if a}
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            local.add(n.id)
+
+    def root(node):
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    what = None
+    for n in ast.walk(fdef):
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            what = "changes a name outside it"
+        elif isinstance(n, ast.Call):
+            func = n.func
+            if isinstance(func, ast.Name) and func.id in ("print", "open", "input"):
+                what = f"calls {func.id}()"
+            elif isinstance(func, ast.Attribute) and func.attr in _DRAWING_METHODS:
+                what = f"draws random numbers ({ast.unparse(func)})"
+            elif isinstance(func, ast.Attribute) and root(func.value) not in local and root(func.value) and \
+                    func.attr in ("append", "extend", "insert", "pop", "update", "setdefault", "clear", "add"):
+                what = f"changes an object from outside it ({ast.unparse(func)})"
+        elif isinstance(n, (ast.Assign, ast.AugAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                if isinstance(t, (ast.Subscript, ast.Attribute)) and root(t) and root(t) not in local:
+                    what = f"writes into an object from outside it ({ast.unparse(t)})"
+        if what:
+            break
+    if what:
+        EFFECTFUL_OPS[id(op)] = (op, what)
+    else:
+        EFFECTFUL_OPS.pop(id(op), None)

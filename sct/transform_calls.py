@@ -25,7 +25,7 @@ from .cache import HELPERS, function_key
 from .helper_sites import refuse_linked
 from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
-from .errors import CompileError
+from .errors import CompileError, EvaluationError
 from .hooks import FORWARD_ENTRIES
 from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
@@ -95,8 +95,8 @@ def primal_method(obj, name, active, args, kwargs):
         method = method_of(obj, name)
         if type(method) is types.MethodType and method.__self__ is obj and \
                 type(method.__func__) is types.FunctionType:
-            from .runtime.layers import has_custom_backward
-            if not (has_custom_backward(obj) and name in ("predict", "forward", "__call__")):
+            from .runtime.layers import uses_custom_backward
+            if not uses_custom_backward(obj, name):
                 return _compiled_primal(method.__func__, args, active).entry(*args, **kwargs)
     fwd, _ = vjp_method_pair(obj, name, active, args, kwargs)
     return fwd(*args, **kwargs)[0]
@@ -204,8 +204,20 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         # generated source (code calling it can be differentiated again); a closure's pair
         # inside refuses that itself (see _refuse_closure_wrapper)
         return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
-    from .runtime.layers import apply_layer, has_custom_backward
-    if has_custom_backward(obj) and name in ("predict", "forward", "__call__") and len(args) == 2:
+    from .runtime.layers import apply_layer, uses_custom_backward
+    custom = uses_custom_backward(obj, name)
+    inputs = getattr(obj, "NumInputs", 1) if custom else 1
+    if custom and (kwargs or len(args) - 1 != inputs):
+        # the backward takes the layer's inputs, outputs and their derivatives only: options it does
+        # not see would make its derivative wrong, and dropping the backward would not be the layer's
+        # (was: the derivative of predict, or a TypeError from the op)
+        passed = len(args) - 1 + len(kwargs)
+        raise EvaluationError(
+            f"{type(obj).__name__}.{name} has its own backward, which takes the layer's {inputs} input"
+            f"{'s' if inputs != 1 else ''} (NumInputs = {inputs}) by position: it was given {passed} argument"
+            f"{'s' if passed != 1 else ''}" + (f" ({', '.join(kwargs)} by keyword)" if kwargs else "") +
+            ". Keep other settings as attributes of the layer (set in __init__), or set NumInputs")
+    if custom and len(args) == 2:
         fwd0, bwd0 = _primitive_pair(apply_layer, registry.lookup(apply_layer), 3, ())
         source = (f"def op_fwd(receiver, x):\n"
                   f"    return op(receiver, x, {name!r})\n\n\n"
@@ -213,6 +225,18 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                   f"    grads = rule(residuals, grad)\n"
                   f"    return (grads[0], grads[1])\n")
         return _generated_pair("layer", fwd0, bwd0, source, (name,))
+    if custom and len(args) > 2:
+        # several inputs (MATLAB's NumInputs): the op takes them as one tuple, its rule the backward
+        from .runtime.layers import apply_layer_inputs
+        fwd0, bwd0 = _primitive_pair(apply_layer_inputs, registry.lookup(apply_layer_inputs), 3, ())
+        xs = ", ".join(f"x{i}" for i in range(len(args) - 1))
+        parts = ", ".join(f"rt.getitem_or_zero(grads[1], {i})" for i in range(len(args) - 1))
+        source = (f"def op_fwd(receiver, {xs}):\n"
+                  f"    return op(receiver, ({xs},), {name!r})\n\n\n"
+                  f"def op_bwd(residuals, grad):\n"
+                  f"    grads = rule(residuals, grad)\n"
+                  f"    return (grads[0], {parts})\n")
+        return _generated_pair("layer", fwd0, bwd0, source, (name, len(args) - 1))
     method = method_of(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
             isinstance(method.__func__, types.FunctionType):
@@ -986,8 +1010,8 @@ def _method_miss(site, op, obj, name, active, args, kwargs, cacheable, version):
     if not (type(method) is types.MethodType and method.__self__ is obj and
             type(method.__func__) is types.FunctionType):
         return general()
-    from .runtime.layers import Layer, has_custom_backward
-    if has_custom_backward(obj) and name in ("predict", "forward", "__call__"):
+    from .runtime.layers import Layer, uses_custom_backward
+    if uses_custom_backward(obj, name):
         return general()
     func = method.__func__
     if op == "vjp_method":

@@ -1025,6 +1025,9 @@ CASES = [
     Case(support.unbroadcast_product, [R(2, 3, 4), R(2, 1, 4), C(np.zeros((3, 1)))]),
     Case(support.unbroadcast_product, [R(3, 4), R(3, 4), C(np.zeros(4))]),
     Case(support.getitem_or_zero, [R(4, 3), C((slice(1, 3), 2))], complex=True),
+    # (a Table's rows: tests/test_redteam_dec9a.py, to second order)
+    Case(support.getitem_of_adjoint, [R(4, 3), C(np.zeros((4, 3))), C((slice(1, 3), 2))], complex=True),
+    Case(support.item_unselected, [R(2), C(np.zeros((4, 3))), C((slice(1, 3), 2))], complex=True),
     Case(support.setitem, [R(4, 3), C((slice(1, 3), 0)), R(2)], (0, 2), complex=True),
     Case(support.setitem, [R(4, 3), C(1), R(1)], (0, 2), note="broadcast value"),
     Case(support.zero_at, [R(4, 3), C((0, slice(None)))], complex=True),
