@@ -1,0 +1,226 @@
+"""Red team, Dec 9 (b): calls of the user's code in code a second derivative recomputes
+(runtime/effects.py: ``user_call`` / ``_changing_call``), higher derivatives through control flow,
+helpers, in-place writes, nested dlfeval, recursion.
+
+Found (silent wrong results, now fixed):
+
+- A helper whose result is its argument, a view or an item of it (``v = ident(buf)``,
+  ``head(buf) -> buf[:2]``, ``d["a"]``, ``Layer(w)`` keeping ``w``, ``fill(buf) -> buf[:2]``), then a
+  write through the result (``v[0] = 5``): the recomputation before a second ``dlgradient`` replayed
+  a copy of the logged result, so the write missed ``buf``: the gradient returned by the first
+  ``dlgradient`` was [0.27, 1.5, 4.41] where Python's is [1.35, 1.5, 4.41] (and the second order
+  [0.972, ...] for [24.3, ...]).  A replay now makes the result of the recomputed call's own objects
+  (the object itself, the same view of it, a copy holding them in their place).
+- A call that changes a new list, dict or object (``sample_mask(state, n, p)``, ``add_item(lst, v)``)
+  ran again in the recomputation and was checked only on the objects it changed: its other effects
+  happened twice (a global counter 2 where Python's is 1; a random generator advanced twice, so a
+  later draw was -0.537 where Python's is -1.303, and the second derivative scaled by it).  The new
+  objects are now set to what the first run's call left in them where that is plain data the call
+  made, and the call runs once.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import numerical_gradient
+
+X = np.array([0.3, -0.5, 0.7])
+RNG = [np.random.default_rng(1)]
+
+
+def _values(out):
+    return [np.asarray(extractdata(v)) if isinstance(v, sct.dlarray) else np.asarray(v) for v in out]
+
+
+def _close(got, want, tol=1e-10):
+    got = _values(got)
+    assert len(got) == len(want)
+    for k, (a, b) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=f"output {k}")
+
+
+def cubic_with(c):
+    """y = sum(x^3 c), g = 3 x^2 c, h = d/dx sum(g^2) = 36 x^3 c^2."""
+    return lambda x: (np.sum(x ** 3 * c), 3 * x ** 2 * c, 36 * x ** 3 * c ** 2)
+
+
+# --- a result that aliases what the helper was given --------------------------------------------
+
+def ident(a):
+    return a
+
+
+def head(a):
+    return a[:2]
+
+
+def item(d):
+    return d["a"]
+
+
+def as_column(a):
+    return a.reshape(3, 1)
+
+
+def reversed_view(a):
+    return a[::-2]
+
+
+def pair(a):
+    return a, a[1:]
+
+
+class Layer:
+    def __init__(self, w):
+        self.w = w
+
+
+def aliasing(kind):
+    def f(x):
+        a = np.array([1.0, 2.0, 3.0])
+        if kind == "ident":
+            v = ident(a)
+            v[0] = 5.0
+        elif kind == "head":
+            v = head(a)
+            v[0] = 5.0
+        elif kind == "item":
+            d = {"a": a}
+            v = item(d)
+            v[0] = 5.0
+        elif kind == "column":
+            v = as_column(a)
+            v[0, 0] = 5.0
+        elif kind == "reversed":
+            v = reversed_view(a)
+            v[1] = 5.0
+        elif kind == "pair":
+            p, q = pair(a)
+            q[0] = 7.0
+            p[0] = 5.0
+        else:
+            layer = Layer(a)
+            a[0] = 5.0
+            a = layer.w
+        y = np.sum(x ** 3 * a)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        return y, g, dlgradient(np.sum(g ** 2), x)
+    return f
+
+
+@pytest.mark.parametrize("kind", ["ident", "head", "item", "column", "reversed", "pair", "held"])
+def test_a_helper_result_aliasing_its_argument_is_replayed_as_that_object(kind):
+    # was: g = [0.27, 1.5, 4.41] for Python's [1.35, 1.5, 4.41] (the write through v lost in the
+    # recomputation the second dlgradient needs)
+    c = np.array([5.0, 7.0 if kind == "pair" else 2.0, 3.0])
+    _close(dlfeval(aliasing(kind), dlarray(X.copy())), cubic_with(c)(X))
+
+
+def fill_view(buf):
+    buf[:] = RNG[0].standard_normal(3)
+    return buf[:2]
+
+
+def changed_then_view(x):
+    buf = np.zeros(3)
+    v = fill_view(buf)
+    v[0] = 5.0
+    y = np.sum(x ** 3 * buf)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, g, dlgradient(np.sum(g ** 2), x)
+
+
+def test_a_call_changing_a_new_array_and_returning_a_view_of_it():
+    # was: g[0] = 0.0933 for Python's 1.35
+    RNG[0] = np.random.default_rng(1)
+    got = dlfeval(changed_then_view, dlarray(X.copy()))
+    c = np.random.default_rng(1).standard_normal(3)
+    c[0] = 5.0
+    _close(got, cubic_with(c)(X))
+
+
+def opaque_view(a):
+    return a.reshape(3, 1)[1:, 0][::-1].T[None]
+
+
+def test_unmodelled_alias_is_refused_or_right():
+    def program(x):
+        a = np.array([1.0, 2.0, 3.0])
+        v = opaque_view(a)
+        v[0, 0] = 5.0
+        y = np.sum(x ** 3 * a)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        return y, g, dlgradient(np.sum(g ** 2), x)
+    try:
+        got = dlfeval(program, dlarray(X.copy()))
+    except sct.SctError:
+        return
+    _close(got, cubic_with(np.array([1.0, 2.0, 5.0]))(X))
+
+
+# --- a call changing new objects runs once -------------------------------------------------------
+
+STATS = {"calls": 0}
+
+
+def add_item(lst, v):
+    STATS["calls"] += 1
+    lst.append(v)
+
+
+def counted(x):
+    lst = []
+    add_item(lst, 2.0)
+    y = np.sum(x ** 3) * lst[0]
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, g, dlgradient(np.sum(g ** 2), x)
+
+
+def test_a_call_changing_a_new_list_runs_once():
+    # was: STATS["calls"] == 2 after one dlfeval (the call ran again in the recomputation)
+    STATS["calls"] = 0
+    _close(dlfeval(counted, dlarray(X.copy())), cubic_with(np.full(3, 2.0))(X))
+    assert STATS["calls"] == 1
+
+
+def sample_mask(state, n, p):
+    state["mask"] = RNG[0].random(n) >= p
+
+
+class Box:
+    pass
+
+
+def sample_box(b, n):
+    b.keep = 1.0 - np.round(RNG[0].random(n) * 0.01)
+
+
+def masked(kind):
+    def f(x):
+        if kind == "dict":
+            state = {}
+            sample_mask(state, 3, 0.0)
+            m = state["mask"]
+        else:
+            b = Box()
+            sample_box(b, 3)
+            m = b.keep
+        y = np.sum(x ** 3 * m)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        c = RNG[0].normal()
+        return y, g, c, dlgradient(np.sum(g ** 2) * c, x)
+    return f
+
+
+@pytest.mark.parametrize("kind", ["dict", "box"])
+def test_draws_into_a_new_dict_or_object_happen_once(kind):
+    # was: the draw after the dlgradient was -0.537 for Python's -1.303 (the generator advanced twice)
+    RNG[0] = np.random.default_rng(1)
+    got = dlfeval(masked(kind), dlarray(X.copy()))
+    rng = np.random.default_rng(1)
+    rng.random(3)
+    c = rng.normal()
+    y, g, h = cubic_with(np.ones(3))(X)
+    _close(got, (y, g, c, c * h))
+    assert RNG[0].normal() == rng.normal()
