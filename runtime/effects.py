@@ -122,7 +122,7 @@ def user_call(fn, *args, **kwargs):
                 return _replayed(entry, _roots(fn, args, kwargs), fn)
             return _snapshot(entry.value if type(entry) in (_Ran, _Aliased) else entry)
     value = fn(*args, **kwargs)
-    recipe = _alias_of(value, _roots(fn, args, kwargs))
+    recipe = _alias_of(value, _roots(fn, args, kwargs)) if not _iterator(value) else ("iterator",)
     s.log.append(_snapshot(value) if recipe is None else _Aliased(_snapshot(value), recipe))
     if s.cursors:
         s.cursors[-1] = len(s.log)
@@ -218,7 +218,8 @@ def _changing_call(fn, args, kwargs):
     returned = next((k for k, o in enumerate(objects) if o is value), -1)
     roots = _roots(fn, args, kwargs)
     plain = [type(o) is np.ndarray or _plain(o, before, roots) for o in objects]
-    s.log.append(_Ran(_snapshot(value), objects, after, returned, _alias_of(value, roots), plain))
+    recipe = _alias_of(value, roots) if not _iterator(value) else ("iterator",)
+    s.log.append(_Ran(_snapshot(value), objects, after, returned, recipe, plain))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
@@ -495,6 +496,13 @@ def _replayed(entry, roots, fn):
         return _snapshot(entry.value)
     try:
         return _made(recipe, roots, entry.value)
+    except _NotIterable:
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+        raise RecomputedCallError(
+            f"{name}() returns a generator (or another iterator), which sct cannot replay where it recomputes "
+            f"this code for a second derivative (it replays the call's result there, so that the call runs "
+            f"once, and the iterator is already advanced): make a list of its values (list({name}(...))) and "
+            f"iterate over that") from None
     except _NotMade:
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
         raise RecomputedCallError(
@@ -507,8 +515,22 @@ class _NotMade(Exception):
     pass
 
 
+class _NotIterable(_NotMade):
+    pass
+
+
+def _iterator(value) -> bool:
+    """A generator or another iterator without attributes to copy (``map``, ``zip``, a list's
+    iterator): its state cannot be kept for a replay, which would give the first run's object,
+    already advanced."""
+    return hasattr(type(value), "__next__") and not isinstance(getattr(value, "__dict__", None), dict) and \
+        not isinstance(value, (np.ndarray, np.generic, str, bytes)) and not hasattr(value, "_data")
+
+
 def _made(recipe, roots, value):
     kind = recipe[0]
+    if kind == "iterator":
+        raise _NotIterable
     if kind == "opaque":
         raise _NotMade
     if kind == "held":
