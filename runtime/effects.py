@@ -76,7 +76,12 @@ def effectful(fn) -> bool:
 
 
 def effect(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing."""
+    """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing.  The user's own
+    code among them that may change its arguments (``sampler.fill(buf)`` of an object holding a
+    random generator) sets the recomputed objects it is given as the first run's call left them
+    (was: only its result replayed, the new buffer left as made: zeros, a zero gradient)."""
+    if _user_code(fn) and _changeable(fn, args, kwargs) and _changes(fn):
+        return _changing_call(fn, args, kwargs, rerun=False)
     s = state()
     if s.cursors:
         i = s.cursors[-1]
@@ -110,8 +115,12 @@ def user_call(fn, *args, **kwargs):
     objects it changes are new ones); one given a random generator is always replayed."""
     if effectful(fn):
         return effect(fn, *args, **kwargs)
-    if not _replayable(fn, args, kwargs):
-        return _changing_call(fn, args, kwargs)
+    draws = _draws(fn, args, kwargs)
+    if not _replayable(fn, args, kwargs) or (draws and _changes(fn)):
+        # (one that draws from a generator it is given or holds is never run again: it would draw
+        # other numbers; was: replayed, and the new objects it fills left as they were made, a
+        # buffer of zeros: a zero gradient)
+        return _changing_call(fn, args, kwargs, rerun=not draws)
     s = state()
     if s.cursors:
         i = s.cursors[-1]
@@ -183,7 +192,7 @@ def _changeable(fn, args, kwargs) -> list:
             not (type(p) is tuple and all(isinstance(e, _IMMUTABLE) for e in p))]
 
 
-def _changing_call(fn, args, kwargs):
+def _changing_call(fn, args, kwargs, rerun: bool = True):
     """A call of the user's code that may change its arguments in place.  Where generated code
     recomputes, it is given either the very objects the first run gave it (a global list, a
     schedule object given to dlfeval: ``sched.step()``), which Python changed once and the first run
@@ -208,9 +217,15 @@ def _changing_call(fn, args, kwargs):
                     return _replayed(entry, _roots(fn, args, kwargs), fn)
                 if _restore(entry, objects):
                     return _replayed(entry, _roots(fn, args, kwargs), fn)
+                if not rerun:
+                    raise _drawing_again(fn)
                 return _checked_again(fn, args, kwargs, entry, objects)
+            if not rerun:
+                raise _drawing_again(fn)
             return fn(*args, **kwargs)
         if i < len(s.log):
+            if not rerun:
+                raise _drawing_again(fn)
             return fn(*args, **kwargs)           # (not this call's entry: as before, run again)
     before = _inside_ids(objects)
     value = fn(*args, **kwargs)
@@ -228,6 +243,16 @@ def _changing_call(fn, args, kwargs):
 class RecomputedCallError(RuntimeError):
     """A call of the user's code, run again where generated code recomputes, left other values than
     its first run (it draws random numbers, or reads something that changed)."""
+
+
+def _drawing_again(fn) -> RecomputedCallError:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+    return RecomputedCallError(
+        f"{name}() draws from a random generator and changes objects it is given, which the function makes "
+        f"anew, in a way sct cannot set again where it recomputes this code for a second derivative (run "
+        f"again, it would draw other numbers than Python's single run); make the values it writes outside "
+        f"the differentiated function and pass them in, or return them from {name}() instead of writing them "
+        f"into its arguments")
 
 
 def _checked_again(fn, args, kwargs, entry: _Ran, objects):
@@ -558,6 +583,21 @@ def _made(recipe, roots, value):
     if not writeable:
         view.flags.writeable = False
     return view
+
+
+def _draws(fn, args, kwargs) -> bool:
+    """Is the call given a random generator, or a method of an object holding one?"""
+    if any(isinstance(a, _RANDOM_OWNERS) for a in args) or \
+            any(isinstance(a, _RANDOM_OWNERS) for a in kwargs.values()):
+        return True
+    owner = getattr(fn, "__self__", None)
+    return owner is not None and not isinstance(owner, type) and \
+        any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values())
+
+
+def _changes(fn) -> bool:
+    from .support import HOOKS
+    return HOOKS.changes_arguments(fn)
 
 
 def _replayable(fn, args, kwargs) -> bool:

@@ -372,3 +372,70 @@ def loop_over_first(x):
 
 def test_a_generator_from_a_helper_first_order():
     _close(dlfeval(loop_over_first, dlarray(X.copy())), (6 * np.sum(X ** 3), 18 * X ** 2))
+
+
+# --- a call given (or holding) a random generator that fills a new object ------------------------
+# it was replayed (its result only): the recomputed buffer stayed zeros, g = [0, 0, 0] where Python's
+# is 3 x^2 c (c drawn); filling a new list: IndexError.  Now the new objects are set as the first
+# run's call left them, and it never runs again.
+
+def fill_from(buf, rng):
+    buf[:] = rng.standard_normal(3)
+
+
+def append_from(lst, rng):
+    lst.append(rng.normal())
+
+
+class Sampler:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def fill(self, buf):
+        buf[:] = self.rng.standard_normal(3)
+
+
+def _second(y, x):
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, g, dlgradient(np.sum(g ** 2), x)
+
+
+def drawn_list(x, rng):
+    lst = []
+    append_from(lst, rng)
+    return _second(np.sum(x ** 3 * lst[0]), x)
+
+
+def drawn_argument(x, rng):
+    c = np.zeros(3)
+    fill_from(c, rng)
+    return _second(np.sum(x ** 3 * c), x)
+
+
+def drawn_method(x, sampler):
+    c = np.zeros(3)
+    sampler.fill(c)
+    return _second(np.sum(x ** 3 * c), x)
+
+
+def drawn_local(x, unused):
+    c = np.zeros(3)
+    s = Sampler(7)
+    s.fill(c)
+    return _second(np.sum(x ** 3 * c), x)
+
+
+def drawn(kind):
+    return {"list": drawn_list, "argument": drawn_argument, "method": drawn_method, "local": drawn_local}[kind]
+
+
+@pytest.mark.parametrize("kind", ["argument", "method", "local", "list"])
+def test_a_call_drawing_into_a_new_object_from_a_generator(kind):
+    source = Sampler(7) if kind == "method" else np.random.default_rng(7)
+    got = dlfeval(drawn(kind), dlarray(X.copy()), source)
+    rng = np.random.default_rng(7)
+    c = rng.normal() if kind == "list" else rng.standard_normal(3)
+    _close(got, cubic_with(c)(X))
+    if kind != "local":
+        after = source.rng if kind == "method" else source
+        assert after.normal() == rng.normal()        # drawn once
