@@ -20,6 +20,7 @@ import io
 import random
 import threading
 import types
+from collections import deque
 
 import numpy as np
 
@@ -399,15 +400,23 @@ def _nodes(roots) -> list:
     """(path, object) for each object reachable from ``roots`` (``path``: the root's index, then
     steps), breadth first, each once, at most _LIMIT of them."""
     out, seen = [], set()
-    todo = [((k,), r) for k, r in enumerate(roots)]
+    todo = deque(((k,), r) for k, r in enumerate(roots))
     while todo and len(out) < _LIMIT:
-        path, node = todo.pop(0)
-        if not _mutable(node) or id(node) in seen:
+        path, node = todo.popleft()
+        if id(node) in seen:
+            continue
+        if type(node) is np.ndarray:
+            seen.add(id(node))
+            out.append((path, node))
+            continue
+        if not _mutable(node):
             continue
         seen.add(id(node))
         out.append((path, node))
         if len(path) < 6:
-            todo += [(path + (step,), v) for step, v in _children(node)]
+            for step, v in _children(node):
+                if type(v) is np.ndarray or _mutable(v):
+                    todo.append((path + (step,), v))
     return out
 
 
@@ -435,7 +444,7 @@ def _plain(o, before: set, roots) -> bool:
         if id(node) in before or id(node) in outside_ids:
             return False
         if type(node) is np.ndarray:
-            if node.base is not None or any(np.may_share_memory(node, a) for a in arrays):
+            if node.base is not None or _sharing(node, [(None, a) for a in arrays]) is not None:
                 return False
         elif type(node) not in (list, tuple, dict):
             return False
@@ -476,22 +485,39 @@ def _alias_of(value, roots):
     return ("items", type(value), tuple(items))
 
 
+def _root_base(a):
+    """The array whose memory ``a`` views (``a`` itself where it owns its memory)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _sharing(value, arrays):
+    """The first ``(path, array)`` of ``arrays`` whose memory the array ``value`` may share, or None
+    (compared only where they view one array's memory)."""
+    base = _root_base(value)
+    for path, node in arrays:
+        if (node is base or _root_base(node) is base) and np.may_share_memory(value, node):
+            return path, node
+    return None
+
+
 def _locate(value, nodes):
     for path, node in nodes:
         if node is value:
             return ("is", path)
     arrays = [(path, n) for path, n in nodes if type(n) is np.ndarray]
     if type(value) is np.ndarray:
-        for path, node in arrays:
-            if np.may_share_memory(value, node):
-                return _view_recipe(value, path, node) or ("opaque",)
+        found = _sharing(value, arrays)
+        if found is not None:
+            return _view_recipe(value, found[0], found[1]) or ("opaque",)
         return None
     where = {id(n): path for path, n in nodes}
     shared = []
     for _, inner in _nodes([value])[1:]:
         if id(inner) in where:
             shared.append((where[id(inner)], inner))
-        elif type(inner) is np.ndarray and any(np.may_share_memory(inner, n) for _, n in arrays):
+        elif type(inner) is np.ndarray and _sharing(inner, arrays) is not None:
             return ("opaque",)
     if not shared:
         return None
