@@ -89,7 +89,7 @@ def effect(fn, *args, **kwargs):
         if i < len(s.log):
             s.cursors[-1] = i + 1
             entry = s.log[i]
-            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased) else entry)
+            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
     value = fn(*args, **kwargs)
     s.log.append(_snapshot(value))
     if s.cursors:
@@ -104,7 +104,94 @@ def maybe_effect(fn, *args, **kwargs):
         return effect(fn, *args, **kwargs)
     if _user_code(fn):
         return user_call(fn, *args, **kwargs)
+    changed = _changed_by(fn, args)
+    if changed:
+        return _builtin_change(fn, args, kwargs, changed)
     return fn(*args, **kwargs)
+
+
+# methods of lists, dicts, sets, deques, bytearrays and arrays that change the object they are bound to
+_CHANGING_METHODS = frozenset((
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add",
+    "discard", "sort", "reverse", "fill", "resize", "itemset", "put", "appendleft", "extendleft",
+    "popleft", "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
+    "__setitem__", "__delitem__", "__iadd__", "__imul__", "__ior__", "__iand__", "__isub__", "__ixor__"))
+_CHANGING_FIRST: dict = {}
+
+
+def _changing_first() -> dict:
+    """Library functions that change their first argument (``heapq.heappush(H, v)``)."""
+    if not _CHANGING_FIRST:
+        import bisect
+        import heapq
+        import operator
+        for f in (heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop,
+                  bisect.insort, bisect.insort_left, bisect.insort_right, operator.setitem, operator.delitem,
+                  operator.iadd, operator.isub, operator.imul, operator.iconcat, setattr, delattr):
+            _CHANGING_FIRST[id(f)] = f
+    return _CHANGING_FIRST
+
+
+def _changed_by(fn, args) -> list:
+    """The objects a call of library code that sct could not name when compiling changes
+    (``log = LOG.append; log(v)``, ``fns[0](v)``, ``functools.partial(LOG.append)``, a callback
+    ``cb(v)``, ``push = heapq.heappush; push(H, v)``): [] for other calls."""
+    import functools
+    if type(fn) is functools.partial:
+        return _changed_by(fn.func, tuple(fn.args) + tuple(args))
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)) and \
+            isinstance(owner, (list, dict, set, bytearray, deque, np.ndarray)) and \
+            getattr(fn, "__name__", "") in _CHANGING_METHODS:
+        return [owner]
+    if args and _changing_first().get(id(fn)) is fn and not isinstance(args[0], _IMMUTABLE):
+        return [args[0]]
+    return []
+
+
+def _builtin_change(fn, args, kwargs, changed):
+    """A call of library code that changes ``changed`` (objects it is bound to or given first): where
+    generated code recomputes, on new objects (recomputed) it runs again, as on the first run's; on
+    the very objects of the first run (a global list) it is refused (was: run again, ``LOG``
+    appended to twice; a ``len(LOG)`` read before it in the recomputation saw the first run's
+    final list: a gradient twice Python's)."""
+    s = state()
+    if s.cursors:
+        i = s.cursors[-1]
+        if i < len(s.log) and type(s.log[i]) is _Changed:
+            entry = s.log[i]
+            s.cursors[-1] = i + 1
+            if any(a is b for a, b in zip(entry.objects, changed)):
+                # an object from outside the code recomputed (a global list, one given to dlfeval),
+                # changed through a name sct could not follow when compiling: the recomputation reads
+                # it as the first run left it, after this change (was: c = len(LOG) read before
+                # log(v) gave 2 where Python's is 1: g twice Python's)
+                named = getattr(fn, "func", fn)
+                name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+                raise RecomputedCallError(
+                    f"{name}() changes an object from outside the function ({type(changed[0]).__name__}: a "
+                    f"global, a closure value or an argument) through a name sct cannot follow when compiling "
+                    f"(a function or bound method held in a variable, a list or a partial); a later dlgradient "
+                    f"differentiates a gradient computed from this code again, so sct recomputes it, on that "
+                    f"object as the first run left it, and would not compute Python's values. Call the method "
+                    f"on the object by its name (LOG.append(v)), or change the object after the gradients")
+        elif i < len(s.log):
+            return fn(*args, **kwargs)
+        return fn(*args, **kwargs)
+    value = fn(*args, **kwargs)
+    s.log.append(_Changed(_snapshot(value) if not isinstance(value, np.ndarray) else value.copy(), changed))
+    if s.cursors:
+        s.cursors[-1] = len(s.log)
+    return value
+
+
+class _Changed:
+    """The log's entry for a call of library code that changed ``objects`` (held for their identity)."""
+    __slots__ = ("value", "objects")
+
+    def __init__(self, value, objects):
+        self.value = value
+        self.objects = objects
 
 
 def user_call(fn, *args, **kwargs):
@@ -130,7 +217,7 @@ def user_call(fn, *args, **kwargs):
             entry = s.log[i]
             if type(entry) is _Aliased:
                 return _replayed(entry, _roots(fn, args, kwargs), fn)
-            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased) else entry)
+            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
     value = fn(*args, **kwargs)
     recipe = _alias_of(value, _roots(fn, args, kwargs)) if not _iterator(value) else ("iterator",)
     s.log.append(_snapshot(value) if recipe is None else _Aliased(_snapshot(value), recipe))
