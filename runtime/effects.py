@@ -110,6 +110,43 @@ def maybe_effect(fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
+def unnamed_call(fn, *args, **kwargs):
+    """:func:`maybe_effect` for a call of a function value (``b = bump; b()``, a callback, ``fns[0]()``):
+    in a recomputation, the user's code it runs is refused where it may change an object from
+    outside the recomputed code (see :func:`_unnamed_check`)."""
+    if state().cursors and _user_code(fn) and not effectful(fn):
+        _unnamed_check(fn, args, kwargs)
+    return maybe_effect(fn, *args, **kwargs)
+
+
+def _unnamed_check(fn, args, kwargs) -> None:
+    """In a recomputation: a call of the user's code that sct could not name when compiling (``b =
+    bump; b()``, a callback given to dlfeval, ``fns[0]()``, ``s = obj.step; s()``) is refused where it
+    may change an object from outside the recomputed code: one of a global or closure value, or one
+    it is given that the first run gave it too.  The recomputation reads such an object as the first
+    run left it, and sct could not check (as it does for a call by name, sct/recompute_writes.py)
+    that the function does not read it before (was: ``c = CNT["n"] + 1; b()`` gave 2 where Python's
+    is 1: a gradient twice Python's)."""
+    from .support import HOOKS
+    s = state()
+    i = s.cursors[-1]
+    outside = False
+    if i < len(s.log) and type(s.log[i]) is _Ran:
+        entry = s.log[i]
+        outside = any(a is b for a, b in zip(entry.objects, _changeable(fn, args, kwargs)))
+    if not outside and HOOKS.writes_outside is not None:
+        outside = HOOKS.writes_outside(fn)
+    if outside:
+        named = getattr(fn, "__func__", fn)
+        name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+        raise RecomputedCallError(
+            f"{name}() may change an object from outside the function (of a global, a closure value, or an "
+            f"argument) and is called through a name sct cannot follow when compiling (a function or method "
+            f"held in a variable, a list or an argument); a later dlgradient differentiates a gradient computed "
+            f"from this code again, so sct recomputes it, on that object as the first run left it, and would "
+            f"not compute Python's values. Call {name}() by its own name, or change the object after the gradients")
+
+
 # methods of lists, dicts, sets, deques, bytearrays and arrays that change the object they are bound to
 _CHANGING_METHODS = frozenset((
     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add",
@@ -838,8 +875,8 @@ def _register():
     from . import dlfun, nn
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
-    nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end,
-                      recompute_guard, targets_kept)
+    nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
+                      replay_end, recompute_guard, targets_kept)
 
 
 _register()

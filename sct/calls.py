@@ -292,7 +292,8 @@ class CallLowering(EmitPass):
             else:
                 wrapper = "maybe_effect"
         elif isinstance(func, gast.Name) and info.rule is None and func.id not in self.act.active:
-            wrapper = "maybe_effect"      # a function value: only the run can tell
+            # a function value: only the run can tell (what it changes too: rt.unnamed_call)
+            wrapper = "maybe_effect" if str(self.gen.filename).startswith("<sct-generated") else "unnamed_call"
         if wrapper is None:
             return None
         return call(self.rt(wrapper), [func] + list(value.args), value.keywords)

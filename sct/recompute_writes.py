@@ -252,6 +252,9 @@ class RecomputeWrites:
         operands = list(n.args) + [k.value for k in n.keywords]
         if isinstance(f, gast.Attribute):
             operands.append(f.value)
+            own = self.argument_method_change(f)
+            if own is not None:
+                return own
         if not operands or any(isinstance(a, gast.Starred) for a in n.args):
             return []
         keys = []
@@ -409,6 +412,30 @@ class RecomputeWrites:
             return None
         return cls
 
+    def argument_method_change(self, f: gast.Attribute) -> Optional[List[Tuple[str, str]]]:
+        """``o.step()`` of an argument ``o`` of a user class (known from its kind) whose method may
+        change ``o``: ``[o's part]`` (a recomputation replays the call, or runs it again, on ``o`` as
+        the first run left it: wrong where the function reads ``o``; was: ``c = o.n + 1`` before
+        ``o.step()`` read 1 where Python's is 0, a gradient twice Python's); None otherwise."""
+        from .global_writes import _library
+        key = self.outside.key(f.value)
+        if key is None or key[0] not in self.outside.params:
+            return None
+        cls = self.class_of(f.value)
+        if cls is None:
+            return None
+        import inspect
+        try:
+            static = inspect.getattr_static(cls, f.attr)
+        except AttributeError:
+            return None
+        if not isinstance(static, types.FunctionType) or _library(getattr(static, "__module__", None)):
+            return None
+        if not _writes_self(static):
+            return None
+        self.notes.setdefault(key, f"{cls.__qualname__}.{f.attr}() changes it")
+        return [key]
+
     def module(self, node) -> bool:
         """Is ``node`` a module (``np`` of ``np.sort(x)``, ``np.append(x, v)``: functions, not methods
         that change their receiver)?"""
@@ -495,6 +522,30 @@ class RecomputeWrites:
                     f"code (pass it in as an argument and return its new value), or change it after the "
                     f"gradients")
         return None
+
+
+def _writes_self(fn) -> bool:
+    """Does the method ``fn``'s own code write into its object (``self.t += 1``, ``self.a = v``,
+    ``self.log.append(v)``, ``self.w[0] = v``)?"""
+    tree = _source_tree(fn)
+    if tree is None:
+        return False
+    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fdef is None or not fdef.args.args:
+        return False
+    me = fdef.args.args[0].arg
+    for node in ast.walk(fdef):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for t in targets:
+            for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]):
+                if isinstance(e, (ast.Attribute, ast.Subscript)) and _root_name(e) == me:
+                    return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in MUTATING_METHODS and isinstance(node.func.value, (ast.Attribute, ast.Subscript)) \
+                and _root_name(node.func.value) == me:
+            return True
+    return False
 
 
 def _text(node) -> str:
