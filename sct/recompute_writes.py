@@ -262,7 +262,7 @@ class RecomputeWrites:
             if isinstance(a, gast.Constant):
                 continue
             key = self.outside.key(a)
-            if key is None or key[0] in self.outside.params:
+            if key is None or (key[0] in self.outside.params and not self.constant_argument(key[0])):
                 return []   # a value of this function's (recomputed anew) or an argument (maybe traced: compiled)
             if self.module(a) or (isinstance(a, gast.Attribute) and self.module(a.value)):
                 continue    # np, np.sin: not changed
@@ -412,6 +412,15 @@ class RecomputeWrites:
             return None
         return cls
 
+    def constant_argument(self, name: str) -> bool:
+        """Is the argument ``name`` known (from its kind) to hold no value to differentiate (a plain
+        array, a list, dict or object of constants)?  A call given it is run as plain Python and
+        replayed where code is recomputed, like one given a global (was: not followed, so
+        ``c = np.sum(buf)`` before ``fill(buf)`` of a ``buf`` given to dlfeval read the filled buffer
+        in the recomputation: a gradient 4x Python's)."""
+        kind = self.kinds.get(name)
+        return isinstance(kind, tuple) and bool(kind) and not _traced_kind(kind)
+
     def argument_method_change(self, f: gast.Attribute) -> Optional[List[Tuple[str, str]]]:
         """``o.step()`` of an argument ``o`` of a user class (known from its kind) whose method may
         change ``o``: ``[o's part]`` (a recomputation replays the call, or runs it again, on ``o`` as
@@ -522,6 +531,15 @@ class RecomputeWrites:
                     f"code (pass it in as an argument and return its new value), or change it after the "
                     f"gradients")
         return None
+
+
+def _traced_kind(kind) -> bool:
+    """Does a kind (sct.kinds) hold a value to differentiate, at any level?"""
+    if not isinstance(kind, tuple):
+        return False
+    if kind[:1] == ("dl",):
+        return True
+    return any(_traced_kind(part) for part in kind if isinstance(part, tuple))
 
 
 def _writes_self(fn) -> bool:

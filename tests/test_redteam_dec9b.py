@@ -583,3 +583,62 @@ def unnamed_pure(x, o):
 
 def test_an_unnamed_call_changing_nothing_runs():
     _close(dlfeval(unnamed_pure, dlarray(X.copy()), Stepper()), cubic_with(np.full(3, 3.0))(X))
+
+
+# --- a helper changing an object given to dlfeval (a plain array, a dict, a list, an object) ---------
+# read before the call: the recomputation replayed the call and read the object as the first run left
+# it (c = np.sum(buf) + 1 = 4 where Python's is 1: g = 1.08 for 0.27).  Refused now, as for a global.
+
+def fill_ones(buf):
+    buf[:] = 1.0
+
+
+def push_one(lst):
+    lst.append(1.0)
+
+
+def set_five(b):
+    b.v = 5.0
+
+
+def reads_array(x, buf):
+    c = np.sum(buf) + 1.0
+    fill_ones(buf)
+    return _second(np.sum(x ** 3) * c, x)
+
+
+def reads_item(x, d):
+    c = np.sum(d["b"]) + 1.0
+    fill_ones(d["b"])
+    return _second(np.sum(x ** 3) * c, x)
+
+
+def reads_list(x, lst):
+    c = len(lst) + 1.0
+    push_one(lst)
+    return _second(np.sum(x ** 3) * c, x)
+
+
+def reads_object(x, b):
+    c = getattr(b, "v", 0.0) + 1.0
+    set_five(b)
+    return _second(np.sum(x ** 3) * c, x)
+
+
+@pytest.mark.parametrize("program, make", [(reads_array, lambda: np.zeros(3)),
+                                           (reads_item, lambda: {"b": np.zeros(3)}),
+                                           (reads_list, list), (reads_object, Box)])
+def test_a_helper_changing_an_argument_read_before_is_refused(program, make):
+    with pytest.raises(sct.EvaluationError, match="changes .* an object from outside it"):
+        dlfeval(program, dlarray(X.copy()), make())
+
+
+def changes_argument_unread(x, lst):
+    push_one(lst)
+    return _second(np.sum(x ** 3), x)
+
+
+def test_a_helper_changing_an_argument_not_read_runs_once():
+    lst = []
+    _close(dlfeval(changes_argument_unread, dlarray(X.copy()), lst), cubic_with(np.ones(3))(X))
+    assert lst == [1.0]
