@@ -262,7 +262,7 @@ class RecomputeWrites:
             if isinstance(a, gast.Constant):
                 continue
             key = self.outside.key(a)
-            if key is None or (key[0] in self.outside.params and not self.constant_argument(key[0])):
+            if key is None or (key[0] in self.outside.params and not self.constant_argument(key[0], a)):
                 return []   # a value of this function's (recomputed anew) or an argument (maybe traced: compiled)
             if self.module(a) or (isinstance(a, gast.Attribute) and self.module(a.value)):
                 continue    # np, np.sin: not changed
@@ -412,14 +412,37 @@ class RecomputeWrites:
             return None
         return cls
 
-    def constant_argument(self, name: str) -> bool:
+    def constant_argument(self, name: str, operand=None) -> bool:
         """Is the argument ``name`` known (from its kind) to hold no value to differentiate (a plain
         array, a list, dict or object of constants)?  A call given it is run as plain Python and
         replayed where code is recomputed, like one given a global (was: not followed, so
         ``c = np.sum(buf)`` before ``fill(buf)`` of a ``buf`` given to dlfeval read the filled buffer
         in the recomputation: a gradient 4x Python's)."""
         kind = self.kinds.get(name)
-        return isinstance(kind, tuple) and bool(kind) and not _traced_kind(kind)
+        if isinstance(kind, tuple) and bool(kind) and not _traced_kind(kind):
+            return True
+        part = self.kind_at(operand) if operand is not None else None
+        return isinstance(part, tuple) and bool(part) and not _traced_kind(part)
+
+    def kind_at(self, node):
+        """The kind of the part ``node`` (``net.log``, ``p["log"]``, ``p[0]``) of an argument, from the
+        argument's kind, or None."""
+        if isinstance(node, gast.Name):
+            return self.kinds.get(node.id)
+        if isinstance(node, gast.Attribute):
+            kind = self.kind_at(node.value)
+            if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[2], tuple):
+                return dict(p for p in kind[2] if isinstance(p, tuple) and len(p) == 2).get(node.attr)
+            return None
+        if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant):
+            kind = self.kind_at(node.value)
+            index = node.slice.value
+            if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and isinstance(kind[2], tuple):
+                return dict(p for p in kind[2] if isinstance(p, tuple) and len(p) == 2).get(index)
+            if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and isinstance(index, int) and \
+                    -len(kind[2]) <= index < len(kind[2]):
+                return kind[2][index]
+        return None
 
     def argument_method_change(self, f: gast.Attribute) -> Optional[List[Tuple[str, str]]]:
         """``o.step()`` of an argument ``o`` of a user class (known from its kind) whose method may
