@@ -20,6 +20,7 @@ import io
 import random
 import threading
 import types
+from collections import deque
 
 import numpy as np
 
@@ -76,14 +77,19 @@ def effectful(fn) -> bool:
 
 
 def effect(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing."""
+    """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing.  The user's own
+    code among them that may change its arguments (``sampler.fill(buf)`` of an object holding a
+    random generator) sets the recomputed objects it is given as the first run's call left them
+    (was: only its result replayed, the new buffer left as made: zeros, a zero gradient)."""
+    if _user_code(fn) and _changeable(fn, args, kwargs) and _changes(fn):
+        return _changing_call(fn, args, kwargs, rerun=False)
     s = state()
     if s.cursors:
         i = s.cursors[-1]
         if i < len(s.log):
             s.cursors[-1] = i + 1
             entry = s.log[i]
-            return _snapshot(entry.value if type(entry) is _Ran else entry)
+            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
     value = fn(*args, **kwargs)
     s.log.append(_snapshot(value))
     if s.cursors:
@@ -98,7 +104,131 @@ def maybe_effect(fn, *args, **kwargs):
         return effect(fn, *args, **kwargs)
     if _user_code(fn):
         return user_call(fn, *args, **kwargs)
+    changed = _changed_by(fn, args)
+    if changed:
+        return _builtin_change(fn, args, kwargs, changed)
     return fn(*args, **kwargs)
+
+
+def unnamed_call(fn, *args, **kwargs):
+    """:func:`maybe_effect` for a call of a function value (``b = bump; b()``, a callback, ``fns[0]()``):
+    in a recomputation, the user's code it runs is refused where it may change an object from
+    outside the recomputed code (see :func:`_unnamed_check`)."""
+    if state().cursors and _user_code(fn) and not effectful(fn):
+        _unnamed_check(fn, args, kwargs)
+    return maybe_effect(fn, *args, **kwargs)
+
+
+def _unnamed_check(fn, args, kwargs) -> None:
+    """In a recomputation: a call of the user's code that sct could not name when compiling (``b =
+    bump; b()``, a callback given to dlfeval, ``fns[0]()``, ``s = obj.step; s()``) is refused where it
+    may change an object from outside the recomputed code: one of a global or closure value, or one
+    it is given that the first run gave it too.  The recomputation reads such an object as the first
+    run left it, and sct could not check (as it does for a call by name, sct/recompute_writes.py)
+    that the function does not read it before (was: ``c = CNT["n"] + 1; b()`` gave 2 where Python's
+    is 1: a gradient twice Python's)."""
+    from .support import HOOKS
+    s = state()
+    i = s.cursors[-1]
+    outside = False
+    if i < len(s.log) and type(s.log[i]) is _Ran:
+        entry = s.log[i]
+        outside = any(a is b for a, b in zip(entry.objects, _changeable(fn, args, kwargs)))
+    if not outside and HOOKS.writes_outside is not None:
+        outside = HOOKS.writes_outside(fn)
+    if outside:
+        named = getattr(fn, "__func__", fn)
+        name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+        raise RecomputedCallError(
+            f"{name}() may change an object from outside the function (of a global, a closure value, or an "
+            f"argument) and is called through a name sct cannot follow when compiling (a function or method "
+            f"held in a variable, a list or an argument); a later dlgradient differentiates a gradient computed "
+            f"from this code again, so sct recomputes it, on that object as the first run left it, and would "
+            f"not compute Python's values. Call {name}() by its own name, or change the object after the gradients")
+
+
+# methods of lists, dicts, sets, deques, bytearrays and arrays that change the object they are bound to
+_CHANGING_METHODS = frozenset((
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add",
+    "discard", "sort", "reverse", "fill", "resize", "itemset", "put", "appendleft", "extendleft",
+    "popleft", "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
+    "__setitem__", "__delitem__", "__iadd__", "__imul__", "__ior__", "__iand__", "__isub__", "__ixor__"))
+_CHANGING_FIRST: dict = {}
+
+
+def _changing_first() -> dict:
+    """Library functions that change their first argument (``heapq.heappush(H, v)``)."""
+    if not _CHANGING_FIRST:
+        import bisect
+        import heapq
+        import operator
+        for f in (heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop,
+                  bisect.insort, bisect.insort_left, bisect.insort_right, operator.setitem, operator.delitem,
+                  operator.iadd, operator.isub, operator.imul, operator.iconcat, setattr, delattr):
+            _CHANGING_FIRST[id(f)] = f
+    return _CHANGING_FIRST
+
+
+def _changed_by(fn, args) -> list:
+    """The objects a call of library code that sct could not name when compiling changes
+    (``log = LOG.append; log(v)``, ``fns[0](v)``, ``functools.partial(LOG.append)``, a callback
+    ``cb(v)``, ``push = heapq.heappush; push(H, v)``): [] for other calls."""
+    import functools
+    if type(fn) is functools.partial:
+        return _changed_by(fn.func, tuple(fn.args) + tuple(args))
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)) and \
+            isinstance(owner, (list, dict, set, bytearray, deque, np.ndarray)) and \
+            getattr(fn, "__name__", "") in _CHANGING_METHODS:
+        return [owner]
+    if args and _changing_first().get(id(fn)) is fn and not isinstance(args[0], _IMMUTABLE):
+        return [args[0]]
+    return []
+
+
+def _builtin_change(fn, args, kwargs, changed):
+    """A call of library code that changes ``changed`` (objects it is bound to or given first): where
+    generated code recomputes, on new objects (recomputed) it runs again, as on the first run's; on
+    the very objects of the first run (a global list) it is refused (was: run again, ``LOG``
+    appended to twice; a ``len(LOG)`` read before it in the recomputation saw the first run's
+    final list: a gradient twice Python's)."""
+    s = state()
+    if s.cursors:
+        i = s.cursors[-1]
+        if i < len(s.log) and type(s.log[i]) is _Changed:
+            entry = s.log[i]
+            s.cursors[-1] = i + 1
+            if any(a is b for a, b in zip(entry.objects, changed)):
+                # an object from outside the code recomputed (a global list, one given to dlfeval),
+                # changed through a name sct could not follow when compiling: the recomputation reads
+                # it as the first run left it, after this change (was: c = len(LOG) read before
+                # log(v) gave 2 where Python's is 1: g twice Python's)
+                named = getattr(fn, "func", fn)
+                name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+                raise RecomputedCallError(
+                    f"{name}() changes an object from outside the function ({type(changed[0]).__name__}: a "
+                    f"global, a closure value or an argument) through a name sct cannot follow when compiling "
+                    f"(a function or bound method held in a variable, a list or a partial); a later dlgradient "
+                    f"differentiates a gradient computed from this code again, so sct recomputes it, on that "
+                    f"object as the first run left it, and would not compute Python's values. Call the method "
+                    f"on the object by its name (LOG.append(v)), or change the object after the gradients")
+        elif i < len(s.log):
+            return fn(*args, **kwargs)
+        return fn(*args, **kwargs)
+    value = fn(*args, **kwargs)
+    s.log.append(_Changed(_snapshot(value) if not isinstance(value, np.ndarray) else value.copy(), changed))
+    if s.cursors:
+        s.cursors[-1] = len(s.log)
+    return value
+
+
+class _Changed:
+    """The log's entry for a call of library code that changed ``objects`` (held for their identity)."""
+    __slots__ = ("value", "objects")
+
+    def __init__(self, value, objects):
+        self.value = value
+        self.objects = objects
 
 
 def user_call(fn, *args, **kwargs):
@@ -110,17 +240,24 @@ def user_call(fn, *args, **kwargs):
     objects it changes are new ones); one given a random generator is always replayed."""
     if effectful(fn):
         return effect(fn, *args, **kwargs)
-    if not _replayable(fn, args, kwargs):
-        return _changing_call(fn, args, kwargs)
+    draws = _draws(fn, args, kwargs)
+    if not _replayable(fn, args, kwargs) or (draws and _changes(fn)):
+        # (one that draws from a generator it is given or holds is never run again: it would draw
+        # other numbers; was: replayed, and the new objects it fills left as they were made, a
+        # buffer of zeros: a zero gradient)
+        return _changing_call(fn, args, kwargs, rerun=not draws)
     s = state()
     if s.cursors:
         i = s.cursors[-1]
         if i < len(s.log):
             s.cursors[-1] = i + 1
             entry = s.log[i]
-            return _snapshot(entry.value if type(entry) is _Ran else entry)
+            if type(entry) is _Aliased:
+                return _replayed(entry, _roots(fn, args, kwargs), fn)
+            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
     value = fn(*args, **kwargs)
-    s.log.append(_snapshot(value))
+    recipe = _alias_of(value, _roots(fn, args, kwargs)) if not _iterator(value) else ("iterator",)
+    s.log.append(_snapshot(value) if recipe is None else _Aliased(_snapshot(value), recipe))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
@@ -140,14 +277,31 @@ def _user_code(fn) -> bool:
 class _Ran:
     """The log's entry for a call of the user's code that may change its arguments: its result, the
     objects it was given (held for their identity), each as the call left it (``after``: a copy of
-    an array, a ``_snapshot`` of anything else) and which of them the result is (``returned``: an index, or -1)."""
-    __slots__ = ("value", "objects", "after", "returned")
+    an array, a ``_snapshot`` of anything else), which of them the result is (``returned``: an index,
+    or -1), how the result is reached from the call's arguments (``recipe``, see :func:`_alias_of`)
+    and which objects a replay may set to ``after`` (``plain``, see :func:`_plain`)."""
+    __slots__ = ("value", "objects", "after", "returned", "recipe", "plain")
 
-    def __init__(self, value, objects, after=(), returned=-1):
+    def __init__(self, value, objects, after=(), returned=-1, recipe=None, plain=()):
         self.value = value
         self.objects = objects
         self.after = after
         self.returned = returned
+        self.recipe = recipe
+        self.plain = plain
+
+
+class _Aliased:
+    """The log's entry for a call of the user's code whose result is (or holds, or is a view of) an
+    object it was given: ``v = first(buf)`` returning ``buf`` or ``buf[:2]``; a replay gives the
+    recomputed call's own object (or the same view of it), so a later write through the result
+    reaches it as in Python (was: a copy, the write lost: a second derivative computed from other
+    values than Python's)."""
+    __slots__ = ("value", "recipe")
+
+    def __init__(self, value, recipe):
+        self.value = value
+        self.recipe = recipe
 
 
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, types.FunctionType,
@@ -163,15 +317,18 @@ def _changeable(fn, args, kwargs) -> list:
             not (type(p) is tuple and all(isinstance(e, _IMMUTABLE) for e in p))]
 
 
-def _changing_call(fn, args, kwargs):
+def _changing_call(fn, args, kwargs, rerun: bool = True):
     """A call of the user's code that may change its arguments in place.  Where generated code
     recomputes, it is given either the very objects the first run gave it (a global list, a
     schedule object given to dlfeval: ``sched.step()``), which Python changed once and the first run
     did: its result is replayed (was: run again, the object stepped twice); or new objects,
-    recomputed as the first run's were before the call: arrays among them are set to what the call
-    left in the first run's (``fill_noise(buf)`` drawing into a new buffer drew again: other numbers
-    than Python's), and the result replayed; a call given other new objects (lists, dicts, objects
-    of the user's classes) runs again on them."""
+    recomputed as the first run's were before the call: those are set to what the call left in the
+    first run's (arrays: ``fill_noise(buf)`` drawing into a new buffer drew again: other numbers
+    than Python's; lists, dicts and objects of the user's classes where what the call left in them
+    is its own new data: numbers, strings, arrays it made, containers of those), and the result
+    replayed (the recomputed object, or the same view of it, where it is one of them: see
+    :func:`_alias_of`); a call given other new objects (holding objects from before the call)
+    runs again on them, checked."""
     s = state()
     objects = _changeable(fn, args, kwargs)
     if s.cursors:
@@ -182,17 +339,27 @@ def _changing_call(fn, args, kwargs):
             if len(entry.objects) == len(objects):
                 if all(a is b for a, b in zip(entry.objects, objects)):
                     # (none at all: numbers only, nothing of the caller's to change: replayed too)
-                    return _snapshot(entry.value)
+                    return _replayed(entry, _roots(fn, args, kwargs), fn)
                 if _restore(entry, objects):
-                    return objects[entry.returned] if entry.returned >= 0 else _snapshot(entry.value)
+                    return _replayed(entry, _roots(fn, args, kwargs), fn)
+                if not rerun:
+                    raise _drawing_again(fn)
                 return _checked_again(fn, args, kwargs, entry, objects)
+            if not rerun:
+                raise _drawing_again(fn)
             return fn(*args, **kwargs)
         if i < len(s.log):
+            if not rerun:
+                raise _drawing_again(fn)
             return fn(*args, **kwargs)           # (not this call's entry: as before, run again)
+    before = _inside_ids(objects)
     value = fn(*args, **kwargs)
     after = [_snapshot(o) if type(o) is not np.ndarray else o.copy() for o in objects]
     returned = next((k for k, o in enumerate(objects) if o is value), -1)
-    s.log.append(_Ran(_snapshot(value), objects, after, returned))
+    roots = _roots(fn, args, kwargs)
+    plain = [type(o) is np.ndarray or _plain(o, before, roots) for o in objects]
+    recipe = _alias_of(value, roots) if not _iterator(value) else ("iterator",)
+    s.log.append(_Ran(_snapshot(value), objects, after, returned, recipe, plain))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
@@ -201,6 +368,16 @@ def _changing_call(fn, args, kwargs):
 class RecomputedCallError(RuntimeError):
     """A call of the user's code, run again where generated code recomputes, left other values than
     its first run (it draws random numbers, or reads something that changed)."""
+
+
+def _drawing_again(fn) -> RecomputedCallError:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+    return RecomputedCallError(
+        f"{name}() draws from a random generator and changes objects it is given, which the function makes "
+        f"anew, in a way sct cannot set again where it recomputes this code for a second derivative (run "
+        f"again, it would draw other numbers than Python's single run); make the values it writes outside "
+        f"the differentiated function and pass them in, or return them from {name}() instead of writing them "
+        f"into its arguments")
 
 
 def _checked_again(fn, args, kwargs, entry: _Ran, objects):
@@ -258,18 +435,319 @@ def _same(a, b, depth: int = 0) -> bool:
 
 
 def _restore(entry: _Ran, objects) -> bool:
-    """Set the new ``objects`` (arrays only, each of its first-run counterpart's shape and dtype,
-    writeable) to what the first run's call left in its objects; False (nothing set) where one
-    cannot be."""
-    if len(entry.after) != len(objects):
+    """Set the new ``objects`` to what the first run's call left in its counterparts (an array to
+    its values, a list, dict or set, or the attributes of an object of the user's class, to a copy
+    of what it held where that is plain data the call made: ``_Ran.plain``); the very objects of
+    the first run are left as they are (Python changed them once: the first run did).  False
+    (nothing set) where one cannot be."""
+    if len(entry.after) != len(objects) or len(entry.plain) != len(objects):
         return False
-    for new, old, after in zip(objects, entry.objects, entry.after):
-        if type(after) is not np.ndarray or type(new) is not np.ndarray or new.shape != after.shape or \
-                new.dtype != after.dtype or not new.flags.writeable or new is old:
+    for new, old, after, plain in zip(objects, entry.objects, entry.after, entry.plain):
+        if new is old:
+            continue
+        if not plain or type(new) is not type(old):
             return False
-    for new, after in zip(objects, entry.after):
-        new[...] = after
+        if type(new) is np.ndarray:
+            if type(after) is not np.ndarray or new.shape != after.shape or new.dtype != after.dtype or \
+                    not new.flags.writeable:
+                return False
+        elif type(new) in (list, dict, set, bytearray):
+            if type(after) is not type(new):
+                return False
+        elif not _settable_object(new) or type(after) is not type(new):
+            return False
+    for new, old, after in zip(objects, entry.objects, entry.after):
+        if new is old:
+            continue
+        if type(new) is np.ndarray:
+            new[...] = after
+        elif type(new) is list:
+            new[:] = _snapshot(after)
+        elif type(new) in (dict, set, bytearray):
+            new.clear()
+            new.update(_snapshot(after)) if type(new) is not bytearray else new.extend(after)
+        else:
+            held = vars(new)
+            held.clear()
+            held.update(_snapshot(vars(after)))
     return True
+
+
+def _settable_object(o) -> bool:
+    """An object of the user's class whose state is its ``__dict__`` (no slots, no own
+    ``__setattr__``)."""
+    t = type(o)
+    return isinstance(getattr(o, "__dict__", None), dict) and not hasattr(t, "__slots__") and \
+        t.__setattr__ is object.__setattr__ and not isinstance(o, _OPAQUE + _RANDOM_OWNERS) and \
+        not hasattr(o, "_data") and t.__module__.split(".")[0] not in ("numpy", "sct", "builtins")
+
+
+_OPAQUE = (types.FunctionType, types.MethodType, types.ModuleType, type, types.BuiltinFunctionType)
+_LIMIT = 256            # objects a search below goes through (a call's arguments, its result)
+
+
+def _roots(fn, args, kwargs) -> list:
+    """What a call is given: its receiver (a bound method's object), then its arguments."""
+    owner = getattr(fn, "__self__", None)
+    return [owner if owner is not None and not isinstance(owner, types.ModuleType) else None] + \
+        list(args) + [kwargs[k] for k in sorted(kwargs)]
+
+
+def _children(node):
+    """(step, item) of what ``node`` holds: list and tuple items, dict values, the attributes of an
+    object of the user's class."""
+    t = type(node)
+    if t is list or t is tuple:
+        return [(("i", k), v) for k, v in enumerate(node)]
+    if t is dict:
+        return [(("k", k), v) for k, v in node.items()]
+    if isinstance(node, (list, tuple, dict)) or isinstance(node, _OPAQUE + _RANDOM_OWNERS) or \
+            isinstance(node, np.ndarray) or hasattr(node, "_data"):
+        return []
+    held = getattr(node, "__dict__", None)
+    return [(("a", k), v) for k, v in held.items()] if type(held) is dict else []
+
+
+def _mutable(node) -> bool:
+    """Is ``node`` data a program may change in place, or hold such data (an array, a list, dict or
+    set, a tuple, an object of a class with attributes): what a copy would not alias."""
+    t = type(node)
+    if t in (np.ndarray, list, dict, set, bytearray):
+        return True
+    if t is tuple:
+        return bool(node)
+    return isinstance(getattr(node, "__dict__", None), dict) and not isinstance(node, _OPAQUE + _RANDOM_OWNERS) \
+        and not hasattr(node, "_data") and t.__module__.split(".")[0] not in ("numpy", "builtins")
+
+
+def _nodes(roots) -> list:
+    """(path, object) for each object reachable from ``roots`` (``path``: the root's index, then
+    steps), breadth first, each once, at most _LIMIT of them."""
+    out, seen = [], set()
+    todo = deque(((k,), r) for k, r in enumerate(roots))
+    while todo and len(out) < _LIMIT:
+        path, node = todo.popleft()
+        if id(node) in seen:
+            continue
+        if type(node) is np.ndarray:
+            seen.add(id(node))
+            out.append((path, node))
+            continue
+        if not _mutable(node):
+            continue
+        seen.add(id(node))
+        out.append((path, node))
+        if len(path) < 6:
+            for step, v in _children(node):
+                if type(v) is np.ndarray or _mutable(v):
+                    todo.append((path + (step,), v))
+    return out
+
+
+def _inside_ids(objects) -> set:
+    """The ids of the objects held in ``objects`` (before a call that may change them)."""
+    return {id(n) for _, n in _nodes(objects) if all(n is not o for o in objects)}
+
+
+def _plain(o, before: set, roots) -> bool:
+    """Is what ``o`` (a list, dict, set or object of the user's class a call changed) holds after the
+    call plain data the call made: numbers, strings, arrays owning their memory and containers of
+    those, none of them held there before the call or reachable from its other arguments (a copy
+    of it is then what Python's object holds: see :func:`_restore`)."""
+    if type(o) in (set, bytearray):
+        return True
+    if type(o) not in (list, dict) and not _settable_object(o):
+        return False
+    inside = _nodes([o])
+    if len(inside) >= _LIMIT:
+        return False
+    outside = [n for r in roots if r is not o for _, n in _nodes([r])]
+    outside_ids = {id(n) for n in outside}
+    arrays = [n for n in outside if type(n) is np.ndarray]
+    for _, node in inside[1:]:
+        if id(node) in before or id(node) in outside_ids:
+            return False
+        if type(node) is np.ndarray:
+            if node.base is not None or _sharing(node, [(None, a) for a in arrays]) is not None:
+                return False
+        elif type(node) not in (list, tuple, dict):
+            return False
+    return True
+
+
+def _view_recipe(value: np.ndarray, path, node: np.ndarray):
+    """``value`` as a view of ``node`` (C-contiguous, holding all of ``value``'s memory): the byte
+    offset, strides and flags to make the same view of another array like ``node``; None if not."""
+    if not node.flags.c_contiguous or node.size == 0 or value.size == 0:
+        return None
+    start = value.__array_interface__["data"][0] - node.__array_interface__["data"][0]
+    low = start + sum(min(0, (n - 1) * st) for n, st in zip(value.shape, value.strides))
+    high = start + sum(max(0, (n - 1) * st) for n, st in zip(value.shape, value.strides)) + value.itemsize
+    if low < 0 or high > node.nbytes:
+        return None
+    return ("view", path, node.shape, node.dtype, start, value.shape, value.dtype, value.strides,
+            bool(value.flags.writeable))
+
+
+def _alias_of(value, roots):
+    """How a call's result shares with what it was given: None where it shares nothing (a replay
+    gives a copy of it), else a recipe :func:`_replayed` follows on the recomputed call's
+    arguments: ``("is", path)`` (the object at ``path``), ``("view", path, ...)`` (a view of the
+    array there), ``("items", type, recipes)`` (a tuple or list of such, or of unshared values), ``("held",
+    copy, ((path, inner), ...))`` (a copy of an object holding some of them: those in its place),
+    ``("opaque",)`` where it shares in another way."""
+    if not _mutable(value):
+        return None
+    nodes = _nodes(roots)
+    if type(value) not in (tuple, list) or any(node is value for _, node in nodes):
+        return _locate(value, nodes)
+    items = [_locate(v, nodes) if _mutable(v) else None for v in value]
+    if all(r is None for r in items):
+        return None
+    if any(r is not None and r[0] == "opaque" for r in items):
+        return ("opaque",)
+    return ("items", type(value), tuple(items))
+
+
+def _root_base(a):
+    """The array whose memory ``a`` views (``a`` itself where it owns its memory)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _sharing(value, arrays):
+    """The first ``(path, array)`` of ``arrays`` whose memory the array ``value`` may share, or None
+    (compared only where they view one array's memory)."""
+    base = _root_base(value)
+    for path, node in arrays:
+        if (node is base or _root_base(node) is base) and np.may_share_memory(value, node):
+            return path, node
+    return None
+
+
+def _locate(value, nodes):
+    for path, node in nodes:
+        if node is value:
+            return ("is", path)
+    arrays = [(path, n) for path, n in nodes if type(n) is np.ndarray]
+    if type(value) is np.ndarray:
+        found = _sharing(value, arrays)
+        if found is not None:
+            return _view_recipe(value, found[0], found[1]) or ("opaque",)
+        return None
+    where = {id(n): path for path, n in nodes}
+    shared = []
+    for _, inner in _nodes([value])[1:]:
+        if id(inner) in where:
+            shared.append((where[id(inner)], inner))
+        elif type(inner) is np.ndarray and _sharing(inner, arrays) is not None:
+            return ("opaque",)
+    if not shared:
+        return None
+    # it holds objects it was given (a constructor keeping its argument: self.w = w): a copy of it
+    # that holds the recomputed call's own objects in their place
+    import copy
+    memo: dict = {}
+    try:
+        made = copy.deepcopy(value, memo)
+    except Exception:
+        return ("opaque",)
+    return ("held", made, tuple((path, memo[id(inner)]) for path, inner in shared if id(inner) in memo))
+
+
+def _follow(roots, path):
+    node = roots[path[0]]
+    for kind, key in path[1:]:
+        node = getattr(node, key) if kind == "a" else node[key]
+    return node
+
+
+def _replayed(entry, roots, fn):
+    """The logged result of a call, for its replay on ``roots`` (the recomputed call's receiver and
+    arguments): what it shares with them made of them again (``entry.recipe``), else a copy."""
+    recipe = entry.recipe
+    if recipe is None:
+        return _snapshot(entry.value)
+    try:
+        return _made(recipe, roots, entry.value)
+    except _NotIterable:
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+        raise RecomputedCallError(
+            f"{name}() returns a generator (or another iterator), which sct cannot replay where it recomputes "
+            f"this code for a second derivative (it replays the call's result there, so that the call runs "
+            f"once, and the iterator is already advanced): make a list of its values (list({name}(...))) and "
+            f"iterate over that") from None
+    except _NotMade:
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+        raise RecomputedCallError(
+            f"{name}() returns an object it was given, or a part or view of one, in a way sct cannot make "
+            f"again where it recomputes this code for a second derivative (it replays the call's result "
+            f"there, so that the call runs once); return a new value (a copy) from {name}() instead")
+
+
+class _NotMade(Exception):
+    pass
+
+
+class _NotIterable(_NotMade):
+    pass
+
+
+def _iterator(value) -> bool:
+    """A generator or another iterator without attributes to copy (``map``, ``zip``, a list's
+    iterator): its state cannot be kept for a replay, which would give the first run's object,
+    already advanced."""
+    return hasattr(type(value), "__next__") and not isinstance(getattr(value, "__dict__", None), dict) and \
+        not isinstance(value, (np.ndarray, np.generic, str, bytes)) and not hasattr(value, "_data")
+
+
+def _made(recipe, roots, value):
+    kind = recipe[0]
+    if kind == "iterator":
+        raise _NotIterable
+    if kind == "opaque":
+        raise _NotMade
+    if kind == "held":
+        import copy
+        memo = {}
+        for path, inner in recipe[2]:
+            try:
+                memo[id(inner)] = _follow(roots, path)
+            except Exception:
+                raise _NotMade from None
+        return copy.deepcopy(recipe[1], memo)
+    if kind == "items":
+        made = [(_made(r, roots, v) if r is not None else _snapshot(v)) for r, v in zip(recipe[2], value)]
+        return recipe[1](made) if recipe[1] in (tuple, list) else made
+    try:
+        node = _follow(roots, recipe[1])
+    except Exception:
+        raise _NotMade from None
+    if kind == "is":
+        return node
+    _, _, shape, dtype, start, vshape, vdtype, vstrides, writeable = recipe
+    if type(node) is not np.ndarray or node.shape != shape or node.dtype != dtype or not node.flags.c_contiguous:
+        raise _NotMade
+    view = np.ndarray(vshape, vdtype, buffer=node, offset=start, strides=vstrides)
+    if not writeable:
+        view.flags.writeable = False
+    return view
+
+
+def _draws(fn, args, kwargs) -> bool:
+    """Is the call given a random generator, or a method of an object holding one?"""
+    if any(isinstance(a, _RANDOM_OWNERS) for a in args) or \
+            any(isinstance(a, _RANDOM_OWNERS) for a in kwargs.values()):
+        return True
+    owner = getattr(fn, "__self__", None)
+    return owner is not None and not isinstance(owner, type) and \
+        any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values())
+
+
+def _changes(fn) -> bool:
+    from .support import HOOKS
+    return HOOKS.changes_arguments(fn)
 
 
 def _replayable(fn, args, kwargs) -> bool:
@@ -397,8 +875,8 @@ def _register():
     from . import dlfun, nn
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
-    nondifferentiable(effect, maybe_effect, user_call, shuffled, effect_position, replay_from, replay_end,
-                      recompute_guard, targets_kept)
+    nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
+                      replay_end, recompute_guard, targets_kept)
 
 
 _register()

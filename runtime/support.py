@@ -1392,6 +1392,7 @@ class CompilerHooks:
     primal_call = primal_method = None
     site_miss = None                  # a call site's first call, or one its entries do not match
     changes_arguments = None          # whether a user function may change its arguments in place
+    writes_outside = None             # whether a user function may write into a global's or closure's object
 
 
 HOOKS = CompilerHooks()

@@ -995,7 +995,7 @@ def _result_kind(generated, kinds, namespace, results):
 
 # --- calls by name -----------------------------------------------------------------------------------
 
-_USER_CODE_RT = ("user_call", "effect", "maybe_effect", "apply_layer")
+_USER_CODE_RT = ("user_call", "effect", "maybe_effect", "unnamed_call", "apply_layer")
 _REBINDING_BUILTINS = (setattr, delattr, exec, eval, globals, vars)
 
 

@@ -63,7 +63,8 @@ class ForwardCode(EmitPass):
                                   decorator_list=[], returns=None, type_comment=None)
         found = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
                                 {n for n in (self.facts.vararg, self.facts.kwarg) if n},
-                                set(self.facts.stored), resolve, self.facts.fname).conflict()
+                                set(self.facts.stored), resolve, self.facts.fname,
+                                getattr(getattr(self, "act", None), "kinds", None)).conflict()
         if found is None:
             found = self.effectful_op(body, resolve)
         if found is None:

@@ -142,13 +142,16 @@ class RecomputeWrites:
     """``conflict()``: (line, message) for the first statement of ``fdef`` that changes an outside
     object the function also reads where a recomputation would read it changed, or None."""
 
-    def __init__(self, fdef: gast.FunctionDef, params: Set[str], stored: Set[str], resolve, fname: str):
+    def __init__(self, fdef: gast.FunctionDef, params: Set[str], stored: Set[str], resolve, fname: str,
+                 kinds: Optional[Dict[str, object]] = None):
         self.fdef = fdef
         self.outside = _Outside(fdef, params, stored)
         self.resolve = resolve            # a name or attribute chain -> the object, or None
         self.fname = fname
+        self.kinds = kinds or {}          # a local's (a parameter's) kind (sct.kinds): its class
         self._global_roots: Optional[Set[str]] = None
         self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
+        self.notes: Dict[Tuple[str, str], str] = {}     # why a part counts as changed (implicit calls)
 
     def reads(self, node, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts ``node`` reads (a called function's name is not a read); ``nodes``:
@@ -249,6 +252,9 @@ class RecomputeWrites:
         operands = list(n.args) + [k.value for k in n.keywords]
         if isinstance(f, gast.Attribute):
             operands.append(f.value)
+            own = self.argument_method_change(f)
+            if own is not None:
+                return own
         if not operands or any(isinstance(a, gast.Starred) for a in n.args):
             return []
         keys = []
@@ -256,7 +262,7 @@ class RecomputeWrites:
             if isinstance(a, gast.Constant):
                 continue
             key = self.outside.key(a)
-            if key is None or key[0] in self.outside.params:
+            if key is None or (key[0] in self.outside.params and not self.constant_argument(key[0], a)):
                 return []   # a value of this function's (recomputed anew) or an argument (maybe traced: compiled)
             if self.module(a) or (isinstance(a, gast.Attribute) and self.module(a.value)):
                 continue    # np, np.sin: not changed
@@ -285,6 +291,182 @@ class RecomputeWrites:
         except Exception:
             return []
         return keys
+
+    def implicit_changes(self, s, part, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
+        """The outside parts that code of the user's which Python runs implicitly in ``part`` (of the
+        statement ``s``) changes: a property's getter (``o.lr`` doing ``self.t += 1``), ``o[k]``'s
+        ``__getitem__``, ``len(o)``'s ``__len__``, a test's ``__bool__`` (or ``__len__``), ``v in o``'s
+        ``__contains__``, a loop's ``__iter__``/``__next__``.  A recomputation runs them again on the
+        object the first run changed (was: a second ``dlgradient`` through ``c = o.lr`` used the
+        value of the property's second run: 0.0675 for Python's 0.135)."""
+        out = []
+        if nodes is None:
+            nodes = list(walk_nodes(part))
+        called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
+        tests = []
+        if isinstance(s, (gast.If, gast.While)) and part is s.test:
+            tests.append(s.test)
+        for n in nodes:
+            if isinstance(n, gast.IfExp):
+                tests.append(n.test)
+            elif isinstance(n, gast.BoolOp):
+                tests.extend(n.values)
+            elif isinstance(n, gast.UnaryOp) and isinstance(n.op, gast.Not):
+                tests.append(n.operand)
+            elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and id(n) not in called:
+                cls = self.class_of(n.value)
+                if cls is not None:
+                    import inspect
+                    try:
+                        static = inspect.getattr_static(cls, n.attr)
+                    except AttributeError:
+                        static = None
+                    if isinstance(static, property) and static.fget is not None:
+                        self._implicit(out, n.value, cls, static.fget, f"reading {_text(n)} runs the property "
+                                       f"{cls.__qualname__}.{n.attr}, which changes it")
+            elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load):
+                self._dunder(out, n.value, ("__getitem__",), f"{_text(n)} runs {{}}, which changes it")
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.args:
+                target = self.resolve(n.func)
+                import builtins
+                if target is builtins.len:
+                    self._dunder(out, n.args[0], ("__len__",), f"len() runs {{}}, which changes it")
+                elif target is builtins.bool:
+                    tests.append(n.args[0])
+                elif target in (builtins.list, builtins.tuple, builtins.sorted, builtins.sum, builtins.min,
+                                builtins.max, builtins.iter, builtins.enumerate, builtins.zip, builtins.set,
+                                builtins.any, builtins.all, builtins.reversed, builtins.map, builtins.filter):
+                    for a in n.args:
+                        self._dunder(out, a, ("__iter__", "__next__"), f"iterating it runs {{}}, which changes it")
+            elif isinstance(n, gast.Compare):
+                for op, right in zip(n.ops, n.comparators):
+                    if isinstance(op, (gast.In, gast.NotIn)):
+                        self._dunder(out, right, ("__contains__", "__iter__", "__next__"),
+                                     f"`in` runs {{}}, which changes it")
+            elif isinstance(n, gast.comprehension):
+                self._dunder(out, n.iter, ("__iter__", "__next__"), f"iterating it runs {{}}, which changes it")
+        if isinstance(s, gast.For) and part is s.iter:
+            self._dunder(out, s.iter, ("__iter__", "__next__"), f"the loop runs {{}}, which changes it")
+        for t in tests:
+            self._dunder(out, t, ("__bool__", "__len__"), f"testing it runs {{}}, which changes it")
+        return out
+
+    def _dunder(self, out, operand, names, note) -> None:
+        cls = self.class_of(operand)
+        if cls is None:
+            return
+        for name in names:
+            for klass in cls.__mro__:
+                f = vars(klass).get(name)
+                if f is not None:
+                    if isinstance(f, types.FunctionType):
+                        if self._implicit(out, operand, cls, f, note.format(f"{klass.__qualname__}.{name}")):
+                            return
+                    break
+
+    def _implicit(self, out, operand, cls, fn, note) -> bool:
+        """Add ``operand``'s outside part where ``fn`` (code of ``cls`` Python runs on it) may change it."""
+        from .callee_effects import changes_arguments
+        from .global_writes import _library
+        if _library(getattr(fn, "__module__", None)) or _library(getattr(cls, "__module__", None)):
+            return False
+        key = self.outside.key(operand) if isinstance(operand, (gast.Name, gast.Attribute, gast.Subscript)) else None
+        if key is None:
+            return False
+        try:
+            changes = changes_arguments(fn)
+        except Exception:
+            changes = True
+        if not changes:
+            return False
+        out.append(key)
+        self.notes.setdefault(key, note)
+        return True
+
+    def class_of(self, node):
+        """The class of the object ``node`` (a name or attribute chain) is, where known when compiling
+        (a global's, a closure value's, or from an argument's kind); None otherwise or for sct's,
+        numpy's and the builtins' own types."""
+        value = self.resolve(node) if isinstance(node, (gast.Name, gast.Attribute)) else None
+        cls = None
+        if value is not None:
+            if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)):
+                return None
+            cls = type(value)
+        else:
+            chain = []
+            e = node
+            while isinstance(e, gast.Attribute):
+                chain.append(e.attr)
+                e = e.value
+            if not isinstance(e, gast.Name):
+                return None
+            kind = self.kinds.get(e.id)
+            for attr in reversed(chain):
+                if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj"):
+                    return None
+                kind = dict(kind[2]).get(attr) if isinstance(kind[2], tuple) else None
+            if isinstance(kind, tuple) and len(kind) >= 2 and kind[0] == "obj" and isinstance(kind[1], type):
+                cls = kind[1]
+        if cls is None or (cls.__module__ or "").split(".")[0] in ("builtins", "numpy", "sct", "collections"):
+            return None
+        return cls
+
+    def constant_argument(self, name: str, operand=None) -> bool:
+        """Is the argument ``name`` known (from its kind) to hold no value to differentiate (a plain
+        array, a list, dict or object of constants)?  A call given it is run as plain Python and
+        replayed where code is recomputed, like one given a global (was: not followed, so
+        ``c = np.sum(buf)`` before ``fill(buf)`` of a ``buf`` given to dlfeval read the filled buffer
+        in the recomputation: a gradient 4x Python's)."""
+        kind = self.kinds.get(name)
+        if isinstance(kind, tuple) and bool(kind) and not _traced_kind(kind):
+            return True
+        part = self.kind_at(operand) if operand is not None else None
+        return isinstance(part, tuple) and bool(part) and not _traced_kind(part)
+
+    def kind_at(self, node):
+        """The kind of the part ``node`` (``net.log``, ``p["log"]``, ``p[0]``) of an argument, from the
+        argument's kind, or None."""
+        if isinstance(node, gast.Name):
+            return self.kinds.get(node.id)
+        if isinstance(node, gast.Attribute):
+            kind = self.kind_at(node.value)
+            if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[2], tuple):
+                return dict(p for p in kind[2] if isinstance(p, tuple) and len(p) == 2).get(node.attr)
+            return None
+        if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant):
+            kind = self.kind_at(node.value)
+            index = node.slice.value
+            if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and isinstance(kind[2], tuple):
+                return dict(p for p in kind[2] if isinstance(p, tuple) and len(p) == 2).get(index)
+            if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and isinstance(index, int) and \
+                    -len(kind[2]) <= index < len(kind[2]):
+                return kind[2][index]
+        return None
+
+    def argument_method_change(self, f: gast.Attribute) -> Optional[List[Tuple[str, str]]]:
+        """``o.step()`` of an argument ``o`` of a user class (known from its kind) whose method may
+        change ``o``: ``[o's part]`` (a recomputation replays the call, or runs it again, on ``o`` as
+        the first run left it: wrong where the function reads ``o``; was: ``c = o.n + 1`` before
+        ``o.step()`` read 1 where Python's is 0, a gradient twice Python's); None otherwise."""
+        from .global_writes import _library
+        key = self.outside.key(f.value)
+        if key is None or key[0] not in self.outside.params:
+            return None
+        cls = self.class_of(f.value)
+        if cls is None:
+            return None
+        import inspect
+        try:
+            static = inspect.getattr_static(cls, f.attr)
+        except AttributeError:
+            return None
+        if not isinstance(static, types.FunctionType) or _library(getattr(static, "__module__", None)):
+            return None
+        if not _writes_self(static):
+            return None
+        self.notes.setdefault(key, f"{cls.__qualname__}.{f.attr}() changes it")
+        return [key]
 
     def module(self, node) -> bool:
         """Is ``node`` a module (``np`` of ``np.sort(x)``, ``np.append(x, v)``: functions, not methods
@@ -321,6 +503,8 @@ class RecomputeWrites:
                     nodes = list(walk_nodes(s))
                 for key in self.reads(part, nodes if part is s else None):
                     events.append((i, loops, "read", key, s))
+                for key in self.implicit_changes(s, part, nodes if part is s else None):
+                    events.append((i, loops, "rmw", key, s))
             if isinstance(s, (gast.For, gast.While, gast.If)):
                 continue
             for key, rmw in self.direct_writes(s):
@@ -359,6 +543,9 @@ class RecomputeWrites:
                 root = self.names.get(key[0], key[0])
                 what = root if key[1] in (_WHOLE, _ITEMS) else f"{root}.{key[1]}"
                 line = getattr(s, "lineno", None)
+                note = self.notes.get(key)
+                if note is not None:
+                    what = f"{what} ({note})"
                 return line, (
                     f"{self.fname}() changes {what} (line {line}), an object from outside it (a global, a closure value, "
                     f"an argument or self), and reads it; a later dlgradient differentiates a gradient "
@@ -367,6 +554,47 @@ class RecomputeWrites:
                     f"code (pass it in as an argument and return its new value), or change it after the "
                     f"gradients")
         return None
+
+
+def _traced_kind(kind) -> bool:
+    """Does a kind (sct.kinds) hold a value to differentiate, at any level?"""
+    if not isinstance(kind, tuple):
+        return False
+    if kind[:1] == ("dl",):
+        return True
+    return any(_traced_kind(part) for part in kind if isinstance(part, tuple))
+
+
+def _writes_self(fn) -> bool:
+    """Does the method ``fn``'s own code write into its object (``self.t += 1``, ``self.a = v``,
+    ``self.log.append(v)``, ``self.w[0] = v``)?"""
+    tree = _source_tree(fn)
+    if tree is None:
+        return False
+    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fdef is None or not fdef.args.args:
+        return False
+    me = fdef.args.args[0].arg
+    for node in ast.walk(fdef):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for t in targets:
+            for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]):
+                if isinstance(e, (ast.Attribute, ast.Subscript)) and _root_name(e) == me:
+                    return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in MUTATING_METHODS and isinstance(node.func.value, (ast.Attribute, ast.Subscript)) \
+                and _root_name(node.func.value) == me:
+            return True
+    return False
+
+
+def _text(node) -> str:
+    try:
+        import astunparse
+        return astunparse.unparse(gast.gast_to_ast(node)).strip()
+    except Exception:
+        return "it"
 
 
 def _only_receiver(read, s) -> bool:

@@ -1076,3 +1076,27 @@ _support.LINES.user_line = _user_line
 from .aliasing import changes_arguments as _changes_arguments  # noqa: E402
 
 _support.HOOKS.changes_arguments = _changes_arguments
+
+
+def _writes_outside(fn) -> bool:
+    """Whether calling ``fn`` (the user's function, method, class or callable object) may write into
+    an object of a global or closure value (sct/recompute_writes.py reads its source); True when unsure."""
+    from .recompute_writes import _written_objects
+    key = getattr(fn, "__func__", fn)
+    known = _WRITES_OUTSIDE.get(id(key))
+    if known is not None and known[0] is key:
+        return known[1]
+    try:
+        found = bool(_written_objects(fn))
+    except Exception:
+        found = True
+    if len(_WRITES_OUTSIDE) > 512:
+        _WRITES_OUTSIDE.clear()
+    _WRITES_OUTSIDE[id(key)] = (key, found)
+    return found
+
+
+_WRITES_OUTSIDE: dict = {}       # id(function) -> (function, whether it writes outside objects)
+
+
+_support.HOOKS.writes_outside = _writes_outside
