@@ -91,9 +91,13 @@ def _class_of_kind(kind):
 
 
 def _plain_class(cls) -> bool:
+    """A user's class with Python's own attribute access, none of its bases sct's or numpy's (an
+    ``sct.Layer`` subclass runs through sct's layer protocol: a custom backward)."""
     return isinstance(cls, type) and type(cls) is type and \
         cls.__getattribute__ is object.__getattribute__ and cls.__setattr__ is object.__setattr__ and \
-        not hasattr(cls, "__getattr__") and cls.__module__.split(".")[0] not in ("sct", "numpy", "builtins")
+        not hasattr(cls, "__getattr__") and \
+        all((getattr(k, "__module__", "") or "").split(".")[0] not in ("sct", "numpy", "builtins")
+            for k in cls.__mro__ if k is not object)
 
 
 def _class_method(cls, name: str):

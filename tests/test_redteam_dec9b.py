@@ -566,6 +566,12 @@ def test_a_change_through_an_unnamed_call_or_an_arguments_method_is_refused(prog
     CNT["n"] = 0
     o = Stepper()
     other = bump if program is callback else o
+    if program is method_of_argument:
+        # (the method is read in place, sct/inline_helpers.py: its write into o refused when compiling)
+        with pytest.raises(sct.CompileError, match="writes into o, an object from outside"):
+            dlfeval(program, dlarray(X.copy()), other)
+        assert CNT["n"] + o.n == 0
+        return
     with pytest.raises(sct.EvaluationError, match="(bump|step)\\(\\) (may )?change"):
         dlfeval(program, dlarray(X.copy()), other)
     assert CNT["n"] + o.n == 1
