@@ -317,7 +317,10 @@ class _Inliner:
             if found is None:
                 return None
             method, receiver, kind, cls = found
-            if not self._simple(method, stack) or not _changes_objects(method, kind) or \
+            # (a method of another module reads that module's globals: read in place, its names
+            # would be the caller's; it stays a call)
+            if method.__globals__ is not self.globals or not self._simple(method, stack) or \
+                    not _changes_objects(method, kind) or \
                     any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 return None
             helper = method
@@ -439,7 +442,12 @@ class _Inliner:
             body=gdef.body, decorator_list=[], returns=None, type_comment=None, type_params=[])
         inner.lineno = gdef.lineno
         try:
-            inner = Normalizer(inner, filename, self.namer, self.rt_name).run()
+            normalizer = Normalizer(inner, filename, self.namer, self.rt_name)
+            # the caller's names the body now reads (``self`` is the caller's ``st``) are values, not
+            # globals: ``st.sub.W`` is atomized as the caller's own chains are, not kept as a module path
+            normalizer.local_root(inner)
+            normalizer.locals |= self.locals
+            inner = normalizer.run()
         except Exception:
             return None          # (refused or unsupported there: left as a call, compiled on its own)
         returns = [n for s in inner.body for n in walk_nodes(s) if isinstance(n, gast.Return)]

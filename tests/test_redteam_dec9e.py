@@ -1,0 +1,100 @@
+"""Red team of methods read in place (sct/inline_helpers.py, dec9): values, gradients and the
+objects' fields as plain Python has them, or a clear refusal."""
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dlarray, dlfeval, dlgradient
+from gradcheck import D, numerical_gradient
+from redteam_dec9e_mod import Actor, Scaler
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
+X = np.array([0.3, -0.7, 1.1])
+SCALE = 5.0                     # redteam_dec9e_mod has its own SCALE = 3.0, which Scaler.f reads
+
+
+def act(u):                     # redteam_dec9e_mod has its own act (tanh), which Actor.f calls
+    return u * 7.0
+
+
+def foreign_global(x):
+    s = Scaler()
+    y = np.sum(s.f(x)) + s.n
+    return y, dlgradient(y, x)
+
+
+def foreign_global_arg(x, s):
+    y = np.sum(s.f(x)) + s.n
+    return y, dlgradient(y, x)
+
+
+def foreign_function(x):
+    s = Actor()
+    y = np.sum(s.f(x)) + s.n
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun, make", [
+    (foreign_global, lambda: ()),
+    (foreign_global_arg, lambda: (Scaler(),)),
+    (foreign_function, lambda: ()),
+])
+def test_a_method_of_another_module_reads_its_own_globals(fun, make):
+    # read in place, Scaler.f's SCALE was this module's (5.0, not 3.0): 3.5 for 2.1, gradient 5 for 3;
+    # Actor.f's act this module's u * 7 (4.9 for 0.487)
+    args = make()
+    try:
+        y, g = dlfeval(fun, dlarray(X), *args)
+    except CompileError:
+        return
+    cls = Scaler if fun is not foreign_function else Actor
+
+    def plain(v):
+        s = args[0].__class__() if args else cls()
+        return float(np.sum(s.f(v)) + s.n)
+    assert float(D(y)) == pytest.approx(plain(X), rel=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [X.copy()], 0), rtol=1e-6, atol=1e-8)
+    if args:
+        assert args[0].n == 1
+
+
+class Rebind:
+    def __init__(self, W):
+        self.W = W
+
+    def scale(self):
+        self.W = self.W * 2
+
+
+class HasSub:
+    def __init__(self, W):
+        self.sub = Rebind(W)
+        self.c = 0
+
+    def go(self, u):
+        self.c = self.c + 1
+        self.sub.scale()           # read in place as m.sub.scale(): kept whole, as if m were a module
+        return u
+
+
+def rebind_sub_path(m, x):
+    m.go(x)
+    y = np.sum(m.sub.W * x)
+    return y, dlgradient(y, m.sub.W)
+
+
+def test_a_method_calling_a_method_of_a_field_that_rebinds_its_field():
+    # sct answered x (the new field's adjoint) for Python's 2x, with m.sub.scale() run untraced
+    W = np.array([0.5, -0.3, 0.8])
+    m = HasSub(dlarray(W))
+    try:
+        y, g = dlfeval(rebind_sub_path, m, X)
+    except CompileError:
+        return
+
+    def plain(w):
+        n = HasSub(w.copy())
+        n.go(X)
+        return float(np.sum(n.sub.W * X))
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [W.copy()], 0), rtol=1e-6, atol=1e-8)
