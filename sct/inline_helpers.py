@@ -131,6 +131,30 @@ def _may_set_on_instance(cls, name: str) -> bool:
     return False
 
 
+def class_guards(cls) -> List:
+    """``(object, attribute)`` pairs to guard where a method of ``cls`` is read in place: what the
+    class's objects find for each name its classes define (and its construction and attribute
+    access), and the code of each of those functions.  ``_may_set_on_instance`` read that code
+    (replacing ``__init__`` with one setting ``self.add`` hides the method ``add``), and
+    ``_plain_class`` the attribute access."""
+    names = {"__init__", "__new__", "__setattr__", "__getattribute__", "__getattr__"}
+    for klass in cls.__mro__:
+        if klass is not object:      # (its functions; not its data, which methods may change: Cls.count += 1)
+            names |= {n for n, v in vars(klass).items()
+                      if isinstance(v, (types.FunctionType, property, staticmethod, classmethod))}
+    out: List = []
+    for name in sorted(names):
+        raw = inspect.getattr_static(cls, name, None)
+        if isinstance(raw, classmethod):          # (a new bound method each time: its function's code)
+            out.append((raw.__func__, "__code__"))
+            continue
+        out.append((cls, name))
+        value = raw.__func__ if isinstance(raw, staticmethod) else raw
+        parts = [value.fget, value.fset, value.fdel] if isinstance(value, property) else [value]
+        out.extend((p, "__code__") for p in parts if isinstance(p, types.FunctionType))
+    return out
+
+
 def _field_kind(kind, name):
     if isinstance(kind, tuple) and len(kind) > 2 and isinstance(kind[2], tuple):
         return dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2).get(name)
