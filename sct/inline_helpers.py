@@ -67,8 +67,21 @@ def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: st
     guarded; each method read in place is added to ``method_guards`` as ``(class, name)``)."""
     if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated"):
         return set()             # (generated code calls its sweeps by name: they stay calls)
-    inliner = _Inliner(fn, fdef, filename, namer, rt_name, uses_formats(fdef, kinds), kinds)
-    fdef.body = inliner.block(fdef.body, (fn.__code__,), 0)
+    formats = uses_formats(fdef, kinds)
+    inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds)
+    original = copy.deepcopy(fdef.body) if inliner.classes else None
+    body = inliner.block(fdef.body, (fn.__code__,), 0)
+    if original is not None:
+        # a method read in place may set an attribute the reading of another relied on: ``net.reset()``
+        # setting ``self.bn = BN2()`` before ``net.bn(x)``, read by the field's kind as BN1's __call__
+        # (or an instance's own ``st.add`` hiding the class's method): read again, with every
+        # attribute the first reading sets taken as set by the function itself
+        stored = _stored_attributes(body)
+        if (stored - inliner.stored_attributes) & inliner.looked_up:
+            fdef.body = original
+            inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds, stored)
+            body = inliner.block(fdef.body, (fn.__code__,), 0)
+    fdef.body = body
     if method_guards is not None:
         method_guards.extend(inliner.methods)
     return inliner.inlined
@@ -213,6 +226,13 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
     return False
 
 
+def _stored_attributes(tree) -> Set[str]:
+    """The attribute names stored or deleted anywhere in ``tree`` (a node or a list of them)."""
+    nodes = tree if isinstance(tree, list) else [tree]
+    return {n.attr for t in nodes for n in walk_nodes(t)
+            if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
+
+
 def _sets_own_attributes(gdef) -> bool:
     """Does the method's body set an attribute of its first parameter, or change one in place
     (``self.total = ...``, ``self.hist.append(...)``)?"""
@@ -232,7 +252,8 @@ def _sets_own_attributes(gdef) -> bool:
 
 
 class _Inliner:
-    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=()):
+    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=(),
+                 stored: Set[str] = frozenset()):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
@@ -247,8 +268,8 @@ class _Inliner:
         self.inlined: Set[str] = set()
         self.methods: List = []            # (class, name) of each method read in place
         # attribute names the function stores anywhere (st.add = ... would be an instance's own)
-        self.stored_attributes = {n.attr for n in walk_nodes(fdef)
-                                  if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
+        self.stored_attributes = _stored_attributes(fdef) | set(stored)
+        self.looked_up: Set[str] = set()   # the attribute names a reading below relied on not being set
         self.classes = self._known_classes(fdef, kinds or ())
 
     def _known_classes(self, fdef, kinds) -> Dict[str, tuple]:
@@ -278,6 +299,7 @@ class _Inliner:
                     out[name] = (cls, None)
             elif isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
                     value.value.id in self.object_kinds and value.attr not in self.stored_attributes:
+                self.looked_up.add(value.attr)
                 # layer = self.layer (the normalizer's name for a read of self.layer): its kind is the field's
                 field = dict(f for f in self.object_kinds[value.value.id][2] if isinstance(f, tuple) and
                              len(f) == 2).get(value.attr)
@@ -300,6 +322,8 @@ class _Inliner:
         if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
                 func.attr in self.stored_attributes:
             return None
+        if func.value.id in self.classes:
+            self.looked_up.add(func.attr)
         known = self.classes.get(func.value.id)
         if known is None:
             return None
