@@ -379,6 +379,7 @@ class _Inliner:
             return None
         if method is not None:
             self.methods.append((cls, method.__name__))
+            body = self._still_the_method(method, call.args[0], cls, s) + body
         else:
             self.inlined.add(call.func.id)
         *stmts, ret = body
@@ -388,6 +389,37 @@ class _Inliner:
             done.lineno = s.lineno
             stmts.append(done)
         return self.block(stmts, stack + (helper.__code__,), depth + 1, in_loop)
+
+    def _still_the_method(self, method, receiver, cls, s) -> List:
+        """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
+        class was read from a kind or a constructor when compiling, and code the function runs
+        before the call may put an object of another class in the field (``rebind(net)`` setting
+        ``net.bn = BN2()``) or give the instance its own attribute of that name: refused then."""
+        line = getattr(s, "lineno", None)
+        out = []
+        if not isinstance(receiver, gast.Name):        # (self.bn: read once into a name of its own)
+            name = self.namer.fresh("checked")
+            bind = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                               value=copy.deepcopy(receiver), type_comment=None)
+            bind.lineno = line
+            out.append(bind)
+            self.locals.add(name)
+            receiver = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        code = method.__code__
+        shown = method.__name__ if method.__name__ != "__call__" else "__call__ (its call)"
+        message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
+                   f"{shown} when compiling; it is now another (an object of another class was put in its "
+                   f"place, or the object was given its own attribute {method.__name__!r}, since the function "
+                   f"began). Call the method on an object that keeps its class, or return the new object")
+        args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
+                                            (method.__name__, code.co_filename, code.co_firstlineno, code.co_name, message)]
+        check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None,
+                                                                              type_comment=None),
+                                                              attr="method_read_here", ctx=gast.Load()),
+                                          args=args, keywords=[]))
+        check.lineno = line
+        out.append(check)
+        return out
 
     @staticmethod
     def _simple(g, stack) -> bool:

@@ -6,7 +6,7 @@ import pytest
 import sct
 from sct import CompileError, dlarray, dlfeval, dlgradient
 from gradcheck import D, numerical_gradient
-from redteam_dec9e_mod import Actor, Scaler
+from redteam_dec9e_mod import Actor, Resetter, Scaler
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 
@@ -268,3 +268,34 @@ def test_a_method_read_in_place_giving_another_object_its_own_attribute(local):
     assert float(D(y)) == pytest.approx(float(np.sum(X * 100.0)))
     np.testing.assert_allclose(D(g), np.full(3, 100.0))
     assert st.total == 0.0
+
+
+def rebind(net):
+    net.bn = BN2()
+
+
+def helper_rebinds(net, x):
+    rebind(net)                       # a helper compiled on its own (not read in place)
+    h = net.bn(x)
+    return np.sum(h), dlgradient(np.sum(h), x)
+
+
+def foreign_method_rebinds(net, x):
+    r = Resetter()
+    r.reset_field(net, BN2())         # a method of another module: a call
+    h = net.bn(x)
+    return np.sum(h), dlgradient(np.sum(h), x)
+
+
+@pytest.mark.parametrize("fun", [helper_rebinds, foreign_method_rebinds])
+def test_a_field_rebound_by_a_call_before_the_method_read_in_place(fun):
+    # net.bn(x) read in place as BN1's __call__ by the field's kind at entry, after a call that put a
+    # BN2 there: 1.4 and gradient 2 for Python's 2.1 and 3 (now checked when the call runs)
+    net = ResetNet()
+    try:
+        y, g = dlfeval(fun, net, dlarray(X))
+    except sct.SctError as e:
+        assert "BN1" in str(e) and "line" in str(e)
+        return
+    assert float(D(y)) == pytest.approx(float(np.sum(X * 3)))
+    np.testing.assert_allclose(D(g), np.full(3, 3.0))
