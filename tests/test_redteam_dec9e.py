@@ -299,3 +299,24 @@ def test_a_field_rebound_by_a_call_before_the_method_read_in_place(fun):
         return
     assert float(D(y)) == pytest.approx(float(np.sum(X * 3)))
     np.testing.assert_allclose(D(g), np.full(3, 3.0))
+
+
+def test_a_class_consulted_and_left_as_a_call_is_guarded_too():
+    # compiled while __init__ gave instances their own ``add`` (left as a call), that entry was still
+    # taken after __init__ was restored: st.add(x) then ran Acc.add compiled on its own, refused
+    # (a CompileError for a program that compiles when first seen)
+    dlfeval(local_acc, dlarray(X))
+    original = Acc.__init__
+
+    def init(self):
+        self.total = 0.0
+        self.add = lambda u: u * 100.0
+    Acc.__init__ = init
+    try:
+        _, g = dlfeval(local_acc, dlarray(X))
+        np.testing.assert_allclose(D(g), np.full(3, 100.0))
+    finally:
+        Acc.__init__ = original
+    y, g = dlfeval(local_acc, dlarray(X))
+    np.testing.assert_allclose(D(g), np.full(3, 3.0))
+    assert float(D(y)) == pytest.approx(float(np.sum(3 * X)))
