@@ -107,6 +107,12 @@ def _class_of_kind(kind):
 
 
 def _plain_class(cls) -> bool:
+    """A user's class whose methods may be read in place: plain attribute access, not sct's (nor a
+    custom layer with its own ``backward``, which is used instead of the derived gradient:
+    sct/compiler.py ``use_custom_backwards``)."""
+    from .runtime.layers import Layer
+    if isinstance(cls, type) and issubclass(cls, Layer) and callable(getattr(cls, "backward", None)):
+        return False
     return isinstance(cls, type) and type(cls) is type and \
         cls.__getattribute__ is object.__getattribute__ and cls.__setattr__ is object.__setattr__ and \
         not hasattr(cls, "__getattr__") and cls.__module__.split(".")[0] not in ("sct", "numpy", "builtins")
