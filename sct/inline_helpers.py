@@ -281,6 +281,26 @@ class _Inliner:
         self.stored_attributes = _stored_attributes(fdef) | set(stored)
         self.looked_up: Set[str] = set()   # the attribute names a reading below relied on not being set
         self.classes = self._known_classes(fdef, kinds or ())
+        # a gradient differentiated again recomputes the code before it: a method read in place there
+        # writing into an object from outside (an argument's, a field's) would write twice (refused:
+        # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
+        self.recomputes = self._gradient_sites(fdef) > 1
+
+    def _gradient_sites(self, fdef) -> int:
+        """The gradient sites of the function and of the helpers of its file it calls by name."""
+        count = 0
+        for n in walk_nodes(fdef):
+            if not isinstance(n, gast.Call):
+                continue
+            f = n.func
+            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+            if name in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
+                count += 1
+            elif isinstance(f, gast.Name) and f.id not in self.locals:
+                g = self.globals.get(f.id)
+                if isinstance(g, types.FunctionType) and _takes_gradients(g):
+                    count += 1
+        return count
 
     def _known_classes(self, fdef, kinds) -> Dict[str, tuple]:
         """name -> (class, the instance's own attribute names, or None where unknown) of the names
@@ -377,6 +397,9 @@ class _Inliner:
             if found is None:
                 return None
             method, receiver, kind, cls = found
+            if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
+                                        self.classes[receiver.id][1] is None):
+                return None      # (only an object the function makes itself, where recomputed)
             # (a method of another module reads that module's globals: read in place, its names
             # would be the caller's; it stays a call)
             if method.__globals__ is not self.globals or not self._simple(method, stack) or \
