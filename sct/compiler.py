@@ -329,8 +329,6 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles
-        if name is None:
-            continue                # (a class only consulted: its code guarded below)
         method = resolver.attribute(cls, name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):
             resolver.attribute(method, attr)
