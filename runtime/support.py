@@ -3655,6 +3655,20 @@ def index_trick(obj, index, name=None):
 
 nondifferentiable(index_trick)
 
+def method_read_here(obj, name, filename, line, fname, message):
+    """The check before a method read in place (sct/inline_helpers.py): ``obj.name`` still runs the
+    function whose statements were read (an object of another class put in a field, or an
+    instance attribute hiding the method, since the function began: refused with the reason)."""
+    method = method_of(obj, name) if name == "__call__" else getattr(obj, name, None)
+    code = getattr(getattr(method, "__func__", None), "__code__", None)
+    if getattr(method, "__self__", None) is not obj or code is None or \
+            (code.co_filename, code.co_firstlineno, code.co_name) != (filename, line, fname):
+        raise SctRuntimeError(message)
+    return None
+
+
+nondifferentiable(method_read_here)
+
 nondifferentiable(last_writes, sort_order, seed, stop_gradient, data_receiver, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
                   vjp_at, vjp_method_at, vjp_init_at, guard_holds)
 

@@ -32,7 +32,7 @@ from .hooks import API
 from .ir import assign, call, child_nodes, load, loaded_names
 from .plans import CallKind
 
-_MISSING = object()
+from .cache import _MISSING     # (one sentinel: a guard on a missing attribute holds while it stays missing)
 
 
 class Unresolved:

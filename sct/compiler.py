@@ -38,7 +38,7 @@ from .naming import Namer, names_in
 from .normalize import Normalizer
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
-from .inline_helpers import inline_helpers
+from .inline_helpers import class_guards, inline_helpers
 from .recomputed import drop_recomputed
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
@@ -333,6 +333,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         method = resolver.attribute(cls, name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):
             resolver.attribute(method, attr)
+    for cls in {cls for cls, _ in methods}:      # so does changing the class's other code (sct/inline_helpers.py)
+        for base, attr in class_guards(cls):
+            resolver.attribute(base, attr)
     for name in sorted(partials.used if partials is not None else ()):
         resolver.resolve_name(name)
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py

@@ -67,10 +67,26 @@ def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: st
     guarded; each method read in place is added to ``method_guards`` as ``(class, name)``)."""
     if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated"):
         return set()             # (generated code calls its sweeps by name: they stay calls)
-    inliner = _Inliner(fn, fdef, filename, namer, rt_name, uses_formats(fdef, kinds), kinds)
-    fdef.body = inliner.block(fdef.body, (fn.__code__,), 0)
+    formats = uses_formats(fdef, kinds)
+    inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds)
+    original = copy.deepcopy(fdef.body) if inliner.classes else None
+    body = inliner.block(fdef.body, (fn.__code__,), 0)
+    if original is not None:
+        # a method read in place may set an attribute the reading of another relied on: ``net.reset()``
+        # setting ``self.bn = BN2()`` before ``net.bn(x)``, read by the field's kind as BN1's __call__
+        # (or an instance's own ``st.add`` hiding the class's method): read again, with every
+        # attribute the first reading sets taken as set by the function itself
+        stored = _stored_attributes(body)
+        if (stored - inliner.stored_attributes) & inliner.looked_up:
+            fdef.body = original
+            inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds, stored)
+            body = inliner.block(fdef.body, (fn.__code__,), 0)
+    fdef.body = body
     if method_guards is not None:
         method_guards.extend(inliner.methods)
+        # (a class only consulted, its method left as a call, is not guarded here: its call site is, and
+        # guarding the class makes the caller fold its callees' checks, tests/test_issue7_calltree_static.py;
+        # an entry compiled while the class's code hid the method may then refuse, not answer wrongly)
     return inliner.inlined
 
 
@@ -91,8 +107,9 @@ def _class_of_kind(kind):
 
 
 def _plain_class(cls) -> bool:
-    """A user's class with Python's own attribute access, none of its bases sct's or numpy's (an
-    ``sct.Layer`` subclass runs through sct's layer protocol: a custom backward)."""
+    """A user's class whose methods may be read in place: plain attribute access, none of its bases
+    sct's or numpy's (an ``sct.Layer`` subclass runs through sct's layer protocol, a custom layer's
+    own ``backward`` used instead of the derived gradient: sct/compiler.py ``use_custom_backwards``)."""
     return isinstance(cls, type) and type(cls) is type and \
         cls.__getattribute__ is object.__getattribute__ and cls.__setattr__ is object.__setattr__ and \
         not hasattr(cls, "__getattr__") and \
@@ -133,6 +150,30 @@ def _may_set_on_instance(cls, name: str) -> bool:
                 if isinstance(code, types.CodeType) and sets(code):
                     return True
     return False
+
+
+def class_guards(cls) -> List:
+    """``(object, attribute)`` pairs to guard where a method of ``cls`` is read in place: what the
+    class's objects find for each name its classes define (and its construction and attribute
+    access), and the code of each of those functions.  ``_may_set_on_instance`` read that code
+    (replacing ``__init__`` with one setting ``self.add`` hides the method ``add``), and
+    ``_plain_class`` the attribute access."""
+    names = {"__init__", "__new__", "__setattr__", "__getattribute__", "__getattr__"}
+    for klass in cls.__mro__:
+        if klass is not object:      # (its functions; not its data, which methods may change: Cls.count += 1)
+            names |= {n for n, v in vars(klass).items()
+                      if isinstance(v, (types.FunctionType, property, staticmethod, classmethod))}
+    out: List = []
+    for name in sorted(names):
+        raw = inspect.getattr_static(cls, name, None)
+        if isinstance(raw, classmethod):          # (a new bound method each time: its function's code)
+            out.append((raw.__func__, "__code__"))
+            continue
+        out.append((cls, name))
+        value = raw.__func__ if isinstance(raw, staticmethod) else raw
+        parts = [value.fget, value.fset, value.fdel] if isinstance(value, property) else [value]
+        out.extend((p, "__code__") for p in parts if isinstance(p, types.FunctionType))
+    return out
 
 
 def _field_kind(kind, name):
@@ -193,6 +234,13 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
     return False
 
 
+def _stored_attributes(tree) -> Set[str]:
+    """The attribute names stored or deleted anywhere in ``tree`` (a node or a list of them)."""
+    nodes = tree if isinstance(tree, list) else [tree]
+    return {n.attr for t in nodes for n in walk_nodes(t)
+            if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
+
+
 def _sets_own_attributes(gdef) -> bool:
     """Does the method's body set an attribute of its first parameter, or change one in place
     (``self.total = ...``, ``self.hist.append(...)``)?"""
@@ -212,7 +260,8 @@ def _sets_own_attributes(gdef) -> bool:
 
 
 class _Inliner:
-    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=()):
+    def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=(),
+                 stored: Set[str] = frozenset()):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
@@ -227,9 +276,29 @@ class _Inliner:
         self.inlined: Set[str] = set()
         self.methods: List = []            # (class, name) of each method read in place
         # attribute names the function stores anywhere (st.add = ... would be an instance's own)
-        self.stored_attributes = {n.attr for n in walk_nodes(fdef)
-                                  if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
+        self.stored_attributes = _stored_attributes(fdef) | set(stored)
+        self.looked_up: Set[str] = set()   # the attribute names a reading below relied on not being set
         self.classes = self._known_classes(fdef, kinds or ())
+        # a gradient differentiated again recomputes the code before it: a method read in place there
+        # writing into an object from outside (an argument's, a field's) would write twice (refused:
+        # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
+        self.recomputes = self._gradient_sites(fdef) > 1
+
+    def _gradient_sites(self, fdef) -> int:
+        """The gradient sites of the function and of the helpers of its file it calls by name."""
+        count = 0
+        for n in walk_nodes(fdef):
+            if not isinstance(n, gast.Call):
+                continue
+            f = n.func
+            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+            if name in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
+                count += 1
+            elif isinstance(f, gast.Name) and f.id not in self.locals:
+                g = self.globals.get(f.id)
+                if isinstance(g, types.FunctionType) and _takes_gradients(g):
+                    count += 1
+        return count
 
     def _known_classes(self, fdef, kinds) -> Dict[str, tuple]:
         """name -> (class, the instance's own attribute names, or None where unknown) of the names
@@ -258,6 +327,7 @@ class _Inliner:
                     out[name] = (cls, None)
             elif isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
                     value.value.id in self.object_kinds and value.attr not in self.stored_attributes:
+                self.looked_up.add(value.attr)
                 # layer = self.layer (the normalizer's name for a read of self.layer): its kind is the field's
                 field = dict(f for f in self.object_kinds[value.value.id][2] if isinstance(f, tuple) and
                              len(f) == 2).get(value.attr)
@@ -280,6 +350,8 @@ class _Inliner:
         if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
                 func.attr in self.stored_attributes:
             return None
+        if func.value.id in self.classes:
+            self.looked_up.add(func.attr)
         known = self.classes.get(func.value.id)
         if known is None:
             return None
@@ -321,7 +393,13 @@ class _Inliner:
             if found is None:
                 return None
             method, receiver, kind, cls = found
-            if not self._simple(method, stack) or not _changes_objects(method, kind) or \
+            if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
+                                        self.classes[receiver.id][1] is None):
+                return None      # (only an object the function makes itself, where recomputed)
+            # (a method of another module reads that module's globals: read in place, its names
+            # would be the caller's; it stays a call)
+            if method.__globals__ is not self.globals or not self._simple(method, stack) or \
+                    not _changes_objects(method, kind) or \
                     any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 return None
             helper = method
@@ -332,6 +410,7 @@ class _Inliner:
             return None
         if method is not None:
             self.methods.append((cls, method.__name__))
+            body = self._still_the_method(method, call.args[0], cls, s) + body
         else:
             self.inlined.add(call.func.id)
         *stmts, ret = body
@@ -341,6 +420,37 @@ class _Inliner:
             done.lineno = s.lineno
             stmts.append(done)
         return self.block(stmts, stack + (helper.__code__,), depth + 1, in_loop)
+
+    def _still_the_method(self, method, receiver, cls, s) -> List:
+        """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
+        class was read from a kind or a constructor when compiling, and code the function runs
+        before the call may put an object of another class in the field (``rebind(net)`` setting
+        ``net.bn = BN2()``) or give the instance its own attribute of that name: refused then."""
+        line = getattr(s, "lineno", None)
+        out = []
+        if not isinstance(receiver, gast.Name):        # (self.bn: read once into a name of its own)
+            name = self.namer.fresh("checked")
+            bind = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                               value=copy.deepcopy(receiver), type_comment=None)
+            bind.lineno = line
+            out.append(bind)
+            self.locals.add(name)
+            receiver = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        code = method.__code__
+        shown = method.__name__ if method.__name__ != "__call__" else "__call__ (its call)"
+        message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
+                   f"{shown} when compiling; it is now another (an object of another class was put in its "
+                   f"place, or the object was given its own attribute {method.__name__!r}, since the function "
+                   f"began). Call the method on an object that keeps its class, or return the new object")
+        args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
+                                            (method.__name__, code.co_filename, code.co_firstlineno, code.co_name, message)]
+        check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None,
+                                                                              type_comment=None),
+                                                              attr="method_read_here", ctx=gast.Load()),
+                                          args=args, keywords=[]))
+        check.lineno = line
+        out.append(check)
+        return out
 
     @staticmethod
     def _simple(g, stack) -> bool:
@@ -443,7 +553,12 @@ class _Inliner:
             body=gdef.body, decorator_list=[], returns=None, type_comment=None, type_params=[])
         inner.lineno = gdef.lineno
         try:
-            inner = Normalizer(inner, filename, self.namer, self.rt_name).run()
+            normalizer = Normalizer(inner, filename, self.namer, self.rt_name)
+            # the caller's names the body now reads (``self`` is the caller's ``st``) are values, not
+            # globals: ``st.sub.W`` is atomized as the caller's own chains are, not kept as a module path
+            normalizer.local_root(inner)
+            normalizer.locals |= self.locals
+            inner = normalizer.run()
         except Exception:
             return None          # (refused or unsupported there: left as a call, compiled on its own)
         returns = [n for s in inner.body for n in walk_nodes(s) if isinstance(n, gast.Return)]
