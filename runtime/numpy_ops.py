@@ -482,7 +482,7 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
 @defrule(np.sum, wrt=("a", "initial"), linear="a", method="sum", nondiff=("where",))
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     # a traced initial= (a number numpy adds once to every result): the sum of g
-    return where_masked(reduction_broadcast(g, noted_skips(a, where, False, "np.sum(..., where=...)"), axis, keepdims),
+    return where_masked(reduction_broadcast(g, where_skips_noted(a, where, "np.sum(..., where=...)"), axis, keepdims),
                         where), np.sum(g)
 
 
@@ -491,7 +491,7 @@ def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=Tr
     # g divided before it is broadcast: the same numbers, without a pass over a's shape
     # (an empty a: its empty adjoint, no division by a count of none: a zero division, a warning)
     return where_masked(reduction_broadcast(g / (np.size(a) / np.size(ans) if np.size(a) else 1.0),
-                                            noted_skips(a, where, False, "np.mean(..., where=...)"), axis,
+                                            where_skips_noted(a, where, "np.mean(..., where=...)"), axis,
                                             keepdims), where, mean_where_scale(a, ans, axis, where))
 
 
@@ -503,12 +503,19 @@ def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=Non
             np.sum(g * np.conj(np.prod(a, axis=axis, keepdims=keepdims, where=where))))
 
 
-@defrule(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin, wrt=("a", "initial"), method="max",
-         nondiff=("where",))
+@defrule(np.max, np.amax, np.min, np.amin, wrt=("a", "initial"), method="max", nondiff=("where",))
 def extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
-    # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint.
+    # NaN entries (masked ones) never equal the result: no adjoint.
     # A traced initial= takes g where it is the result and no entry of a equals it.
-    return (extremum_scaled(g, where_filled(noted_skips(a, where, True, "np.max / np.min / np.nanmax / np.nanmin"),
+    return (extremum_scaled(g, where_filled(where_skips_noted(a, where, "np.max / np.min (..., where=...)"),
+                                            where, np.nan), ans, axis, keepdims),
+            np.sum(g * initial_wins(where_filled(a, where, np.nan), ans, axis, keepdims)))
+
+
+@defrule(np.nanmax, np.nanmin, wrt=("a", "initial"), nondiff=("where",))
+def nan_extremum(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    # NaN entries (np.nanmax skips them; masked ones) never equal the result: no adjoint.
+    return (extremum_scaled(g, where_filled(noted_skips(a, where, True, "np.nanmax / np.nanmin"),
                                             where, np.nan), ans, axis, keepdims),
             np.sum(g * initial_wins(where_filled(a, where, np.nan), ans, axis, keepdims)))
 
@@ -543,7 +550,13 @@ def noted_skips(a, where=True, nan=False, op="a reduction"):
     return a
 
 
-nondifferentiable(noted_skips)
+def where_skips_noted(a, where=True, op="a reduction"):
+    """``noted_skips(a, where, False, op)``: only the entries a reduction's ``where=`` leaves out (the
+    code instantiating a rule drops it where ``where`` is numpy's default True: sct/templates.py)."""
+    return noted_skips(a, where, False, op)
+
+
+nondifferentiable(noted_skips, where_skips_noted)
 
 
 def where_masked(grad, where, scale=1):
