@@ -112,8 +112,8 @@ CORPUS = {
     # x[0] == x[2]: the rows share an entry's value, but max returned the second row
     "max_rows_by_key": np.array([0.5, 0.2, 0.5, 0.9]), "min_max_pairs": np.array([0.5, -0.7, 0.3, 0.9]),
 }
-# forward mode does not follow these yet (it says so, naming the line)
-NO_FORWARD = {"nested_closure"}
+# forward mode does not follow these yet (it says so, naming the line); nested_closure: followed since dec 9
+NO_FORWARD: set = set()
 
 
 def _grad(f, x):
