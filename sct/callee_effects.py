@@ -196,6 +196,16 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
                 return False
             if isinstance(f, gast.Name) and f.id in ("setattr", "delattr", "exec", "eval"):
                 return False
+            if isinstance(f, gast.Name) and (f.id in fn.__code__.co_varnames or f.id in fn.__code__.co_freevars or
+                                             f.id in fn.__code__.co_cellvars):
+                return False        # a function value (a parameter, a local, a captured name): any effect
+            if isinstance(f, gast.Attribute) and f.attr not in _READING_METHODS:
+                root = f.value
+                while isinstance(root, gast.Attribute):
+                    root = root.value
+                if not (isinstance(root, gast.Name) and root.id not in fn.__code__.co_varnames and
+                        isinstance(fn.__globals__.get(root.id), types.ModuleType)):
+                    return False    # a method of an object (c.step(v)): it may set the object's attributes
             if isinstance(f, gast.Name) and depth < 3:
                 callee = fn.__globals__.get(f.id)
                 if isinstance(callee, types.FunctionType) and callee is not fn and \

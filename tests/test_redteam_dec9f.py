@@ -1,0 +1,99 @@
+"""Red team (dec 9f) of methods setting attributes read in place combined with functions passed
+as values: values, gradients and second derivatives as plain Python and finite differences have
+them, or a clear refusal."""
+import functools
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dlarray, dlfeval, dlgradient
+from gradcheck import D, numerical_gradient
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
+X = np.array([0.3, -0.7, 1.1])
+
+
+class Cell:
+    def __init__(self):
+        self.h = 0.0
+
+    def step(self, u):
+        self.h = np.sin(u)
+        return self.h
+
+
+def apply(fn, v):
+    return fn(v)
+
+
+def calls_step(c, v):
+    c.step(v)
+
+
+def returns_step(c, v):
+    return c.step(v)
+
+
+def bound_method_to_helper(x):
+    c = Cell()
+    apply(c.step, x)            # result unused: the helper was taken to change nothing in place
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def lambda_to_helper(x):
+    c = Cell()
+    apply(lambda z: c.step(z), x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def partial_to_helper(x):
+    c = Cell()
+    apply(functools.partial(Cell.step, c), x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def helper_calls_method(x):
+    c = Cell()
+    calls_step(c, x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def helper_returns_method(x):
+    c = Cell()
+    returns_step(c, x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def argument_bound_method_to_helper(x, c):
+    apply(c.step, x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun, make", [
+    (bound_method_to_helper, lambda: ()),
+    (lambda_to_helper, lambda: ()),
+    (partial_to_helper, lambda: ()),
+    (helper_calls_method, lambda: ()),
+    (helper_returns_method, lambda: ()),
+    (argument_bound_method_to_helper, lambda: (Cell(),)),
+])
+def test_a_helper_calling_a_function_value_or_a_method_for_its_effect(fun, make):
+    # a call whose result is unused, of a helper that calls a parameter (fn(v)) or a method of
+    # one (c.step(v)): the helper was taken to change nothing in place and the write of c.h was
+    # lost: value right, gradient 2x = [0.6, -1.4, 2.2] for cos(x) + 2x = [1.555, -0.635, 2.654]
+    args = make()
+    try:
+        y, g = dlfeval(fun, dlarray(X), *args)
+    except CompileError as e:
+        assert e.lineno is not None
+        return
+    assert float(D(y)) == pytest.approx(float(np.sum(np.sin(X)) + np.sum(X * X)), rel=1e-12)
+    np.testing.assert_allclose(D(g), np.cos(X) + 2 * X, rtol=1e-10)
