@@ -97,3 +97,55 @@ def test_a_helper_calling_a_function_value_or_a_method_for_its_effect(fun, make)
         return
     assert float(D(y)) == pytest.approx(float(np.sum(np.sin(X)) + np.sum(X * X)), rel=1e-12)
     np.testing.assert_allclose(D(g), np.cos(X) + 2 * X, rtol=1e-10)
+
+
+class Held:
+    def __init__(self):
+        self.h = 0.0
+
+    def step(self, u):
+        object.__setattr__(self, "h", np.sum(u))     # (a frozen dataclass's way of setting a field)
+        return u
+
+
+def object_setattr(x):
+    d = Held()
+    object.__setattr__(d, "h", np.sum(x))
+    y = np.sum(x) * d.h
+    return y, dlgradient(y, x)
+
+
+def object_setattr_in_method(x):
+    d = Held()
+    r = d.step(x)
+    y = np.sum(r) * d.h
+    return y, dlgradient(y, x)
+
+
+def object_setattr_name_in_variable(x):
+    d = Held()
+    name = "h"
+    object.__setattr__(d, name, np.sum(x))
+    y = np.sum(x) * d.h
+    return y, dlgradient(y, x)
+
+
+def class_setattr(x):
+    d = Held()
+    Held.__setattr__(d, "h", np.sum(x))
+    y = np.sum(x) * d.h
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [object_setattr, object_setattr_in_method, object_setattr_name_in_variable,
+                                 class_setattr])
+def test_object_setattr_is_an_attribute_store(fun):
+    # object.__setattr__(d, "h", v) was not seen as a store: d.h read as a constant, the gradient
+    # of sum(x) * d.h = sum(x)**2 was sum(x) = 0.7 for 2 sum(x) = 1.4 in every component
+    try:
+        y, g = dlfeval(fun, dlarray(X))
+    except CompileError as e:
+        assert e.lineno is not None
+        return
+    assert float(D(y)) == pytest.approx(float(np.sum(X)) ** 2, rel=1e-12)
+    np.testing.assert_allclose(D(g), np.full(3, 2 * np.sum(X)), rtol=1e-10)
