@@ -149,3 +149,21 @@ def test_object_setattr_is_an_attribute_store(fun):
         return
     assert float(D(y)) == pytest.approx(float(np.sum(X)) ** 2, rel=1e-12)
     np.testing.assert_allclose(D(g), np.full(3, 2 * np.sum(X)), rtol=1e-10)
+
+
+def log_it(v, fn=None):
+    return None
+
+
+def keyword_named_fn(x):
+    log_it(x, fn=np.sin)            # run as it is (rt.user_call(fn, *args, **kwargs)): fn= collided
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x)
+
+
+def test_a_call_run_as_it_is_with_a_keyword_named_fn():
+    # was refused at run: "TypeError while evaluating `log_it(x, fn=np.sin)`: user_call() got
+    # multiple values for argument 'fn'"
+    y, g = dlfeval(keyword_named_fn, dlarray(X))
+    assert float(D(y)) == pytest.approx(float(np.sum(X ** 2)))
+    np.testing.assert_allclose(D(g), 2 * X)
