@@ -9,6 +9,7 @@ import pytest
 import sct
 from sct import CompileError, dlarray, dlfeval, dlgradient
 from gradcheck import D, numerical_gradient
+import redteam_dec9f_mod
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 
@@ -167,3 +168,76 @@ def test_a_call_run_as_it_is_with_a_keyword_named_fn():
     y, g = dlfeval(keyword_named_fn, dlarray(X))
     assert float(D(y)) == pytest.approx(float(np.sum(X ** 2)))
     np.testing.assert_allclose(D(g), 2 * X)
+
+
+def call_first(fs, v):
+    fs[0](v)
+
+
+def call_getattr(o, v):
+    getattr(o, "step")(v)
+
+
+def level4(c, v):
+    c.step(v)
+
+
+def level3(c, v):
+    level4(c, v)
+
+
+def level2(c, v):
+    level3(c, v)
+
+
+def level1(c, v):
+    level2(c, v)
+
+
+def level0(c, v):
+    level1(c, v)
+
+
+def through_module(c, v):
+    redteam_dec9f_mod.step_it(c, v)
+
+
+def subscript_call(x):
+    c = Cell()
+    call_first([c.step], x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def getattr_call(x):
+    c = Cell()
+    call_getattr(c, x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def five_levels(x):
+    c = Cell()
+    level0(c, x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+def module_function(x):
+    c = Cell()
+    through_module(c, x)
+    y = np.sum(c.h) + np.sum(x * x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [subscript_call, getattr_call, five_levels, module_function])
+def test_a_helper_reaching_a_method_for_its_effect_otherwise(fun):
+    # fs[0](v), getattr(o, "step")(v), a chain of helpers deeper than the effects reader looked
+    # (it took the fourth level to be pure), a function of another module of the user's
+    # (mod.step_it(c, v)): the same lost write, gradient 2x for cos(x) + 2x
+    try:
+        y, g = dlfeval(fun, dlarray(X))
+    except CompileError as e:
+        assert e.lineno is not None
+        return
+    np.testing.assert_allclose(D(g), np.cos(X) + 2 * X, rtol=1e-10)
