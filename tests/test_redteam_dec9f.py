@@ -241,3 +241,41 @@ def test_a_helper_reaching_a_method_for_its_effect_otherwise(fun):
         assert e.lineno is not None
         return
     np.testing.assert_allclose(D(g), np.cos(X) + 2 * X, rtol=1e-10)
+
+
+class Doubler:
+    def __init__(self):
+        self.h = 0.0
+
+    def double(self):
+        self.h = self.h * 2
+
+
+def bound_method_alias_no_arguments(x):
+    c = Doubler()
+    c.h = x
+    f = c.double
+    f()                         # given nothing traced: was not checked, c.h's doubling lost
+    y = np.sum(c.h)
+    return y, dlgradient(y, x)
+
+
+def bound_method_in_a_dict_no_arguments(x):
+    c = Doubler()
+    c.h = x
+    fs = {"d": c.double}
+    fs["d"]()
+    y = np.sum(c.h)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [bound_method_alias_no_arguments, bound_method_in_a_dict_no_arguments])
+def test_a_bound_method_called_through_a_name_with_no_arguments(fun):
+    # gradient [1, 1, 1] for [2, 2, 2]
+    try:
+        y, g = dlfeval(fun, dlarray(X))
+    except CompileError as e:
+        assert e.lineno is not None
+        return
+    assert float(D(y)) == pytest.approx(2 * float(np.sum(X)))
+    np.testing.assert_allclose(D(g), np.full(3, 2.0))
