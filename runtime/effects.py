@@ -76,7 +76,7 @@ def effectful(fn) -> bool:
     return False
 
 
-def effect(fn, *args, **kwargs):
+def effect(fn, /, *args, **kwargs):
     """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing.  The user's own
     code among them that may change its arguments (``sampler.fill(buf)`` of an object holding a
     random generator) sets the recomputed objects it is given as the first run's call left them
@@ -97,7 +97,7 @@ def effect(fn, *args, **kwargs):
     return value
 
 
-def maybe_effect(fn, *args, **kwargs):
+def maybe_effect(fn, /, *args, **kwargs):
     """A call sct could not classify when compiling: an effect if ``fn`` turns out to be one,
     a call of the user's own code like :func:`user_call`."""
     if effectful(fn):
@@ -110,7 +110,7 @@ def maybe_effect(fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-def unnamed_call(fn, *args, **kwargs):
+def unnamed_call(fn, /, *args, **kwargs):
     """:func:`maybe_effect` for a call of a function value (``b = bump; b()``, a callback, ``fns[0]()``):
     in a recomputation, the user's code it runs is refused where it may change an object from
     outside the recomputed code (see :func:`_unnamed_check`)."""
@@ -231,7 +231,7 @@ class _Changed:
         self.objects = objects
 
 
-def user_call(fn, *args, **kwargs):
+def user_call(fn, /, *args, **kwargs):
     """A call of the user's own function, method or class that is not differentiated where it
     stands (its result is a constant, or not used).  Python runs it once: where generated code
     recomputes, its result is replayed from the log (a copy of the objects it made, as they

@@ -196,13 +196,42 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
                 return False
             if isinstance(f, gast.Name) and f.id in ("setattr", "delattr", "exec", "eval"):
                 return False
-            if isinstance(f, gast.Name) and depth < 3:
+            if isinstance(f, gast.Name) and (f.id in fn.__code__.co_varnames or f.id in fn.__code__.co_freevars or
+                                             f.id in fn.__code__.co_cellvars):
+                return False        # a function value (a parameter, a local, a captured name): any effect
+            if not isinstance(f, (gast.Name, gast.Attribute)):
+                return False        # fs[0](v), getattr(o, "step")(v), make()(v): a function value
+            if isinstance(f, gast.Attribute) and f.attr not in _READING_METHODS:
+                root = f.value
+                while isinstance(root, gast.Attribute):
+                    root = root.value
+                if not (isinstance(root, gast.Name) and root.id not in fn.__code__.co_varnames and
+                        isinstance(fn.__globals__.get(root.id), types.ModuleType)):
+                    return False    # a method of an object (c.step(v)): it may set the object's attributes
+                if fn.__globals__[root.id].__name__.split(".")[0] not in ("numpy", "math", "cmath"):
+                    callee = _module_attribute(fn.__globals__[root.id], f)
+                    if not isinstance(callee, types.FunctionType) or depth >= 3 or \
+                            callee is not fn and not _pure(callee, depth + 1):
+                        return False    # (a function of the user's module, mymod.helper(c, v))
+            if isinstance(f, gast.Name):
                 callee = fn.__globals__.get(f.id)
                 if isinstance(callee, types.FunctionType) and callee is not fn and \
                         not (callee.__module__ or "").startswith(("numpy", "sct")):
-                    if not _pure(callee, depth + 1):
-                        return False
+                    if depth >= 3 or not _pure(callee, depth + 1):
+                        return False    # (too deep to read: unsure)
     return True
+
+
+def _module_attribute(module, f):
+    """The value ``a.b.c`` of the attribute chain ``f`` rooted at ``module`` (None where missing)."""
+    chain = []
+    while isinstance(f, gast.Attribute):
+        chain.append(f.attr)
+        f = f.value
+    value = module
+    for name in reversed(chain):
+        value = getattr(value, name, None)
+    return value
 
 
 # --- may a function keep what it is given (beyond what it returns)? ------------------------------

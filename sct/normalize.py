@@ -68,12 +68,29 @@ class AttributeBuiltins(gast.NodeTransformer):
             node.func.id == name and not node.keywords and len(node.args) in counts and \
             not any(isinstance(a, gast.Starred) for a in node.args)
 
+    @staticmethod
+    def _object_method(node, name: str, count: int) -> bool:
+        """``object.__setattr__(o, "a", v)`` / ``object.__delattr__(o, "a")`` (a frozen dataclass's
+        __post_init__, a tree map's copy): the attribute store it is."""
+        return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+            node.func.attr == name and isinstance(node.func.value, gast.Name) and \
+            node.func.value.id == "object" and not node.keywords and len(node.args) == count and \
+            not any(isinstance(a, gast.Starred) for a in node.args)
+
     def visit_Expr(self, node):
         value = node.value
+        if self._object_method(value, "__setattr__", 3) or self._object_method(value, "__delattr__", 2):
+            # (an attribute store the analysis would not see: the value set was a constant to it)
+            value = gast.Call(func=gast.Name(id=value.func.attr[2:-2], ctx=gast.Load(), annotation=None,
+                                             type_comment=None), args=value.args, keywords=[])
+            node = gast.copy_location(gast.Expr(value=value), node)
+            spelled = f"object.__{value.func.id}__"
+        else:
+            spelled = getattr(value.func, "id", "") if isinstance(value, gast.Call) else ""
         if self._builtin(value, "setattr", (3,)) or self._builtin(value, "delattr", (2,)):
             obj, name = value.args[0], value.args[1]
             if not _constant_name(name):
-                self.fail(node, f"{value.func.id}() with an attribute name known only when it runs",
+                self.fail(node, f"{spelled}() with an attribute name known only when it runs",
                           f"write obj.attribute = value with the attribute's name, or keep such values "
                           "in a dict (d[name] = value)")
             obj = self.visit(obj)
@@ -87,6 +104,13 @@ class AttributeBuiltins(gast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        if isinstance(node.func, gast.Attribute) and node.func.attr in ("__setattr__", "__delattr__") and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id != "object" and \
+                len(node.args) == (3 if node.func.attr == "__setattr__" else 2):
+            # C.__setattr__(o, "a", v): a store into o the analysis would not see (the value set was a
+            # constant to it)
+            self.fail(node, f"{node.func.value.id}.{node.func.attr}() of an object",
+                      "assign the attribute (o.a = v), or use setattr(o, \"a\", v)")
         if self._builtin(node, "setattr", (3,)) or self._builtin(node, "delattr", (2,)):
             self.fail(node, f"{node.func.id}() inside an expression",
                       f"call {node.func.id}() as a statement of its own (or assign the attribute)")
@@ -109,8 +133,9 @@ _ATTRIBUTE_BUILTINS = frozenset(("getattr", "setattr", "delattr"))
 
 def _names_attribute_builtin(node) -> bool:
     """Does ``node`` name getattr, setattr or delattr (what ``AttributeBuiltins`` rewrites)?"""
-    Name = gast.Name
-    return any(n.__class__ is Name and n.id in _ATTRIBUTE_BUILTINS for n in walk_nodes(node))
+    Name, Attribute = gast.Name, gast.Attribute
+    return any(n.__class__ is Name and n.id in _ATTRIBUTE_BUILTINS or
+               n.__class__ is Attribute and n.attr in ("__setattr__", "__delattr__") for n in walk_nodes(node))
 
 
 def _constant_domain(node):

@@ -353,7 +353,8 @@ class _WriteCheck:
         through_pair = result is not None and result in active and activity.value_active(node)
         if through_pair:
             return
-        receiver_active = info.receiver is not None and info.receiver in active
+        receiver_active = info.receiver is not None and info.receiver in active or \
+            self._function_value_of_active(node.func)
         touches_saved = any(self.written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
         if not (args_active or receiver_active or touches_saved):
             return
@@ -382,6 +383,26 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _function_value_of_active(self, func) -> bool:
+        """Is ``func`` a local name bound to a value made from a traced one (``f = c.double``,
+        ``f = partial(C.double, c)``, ``for f in [c.double]``): calling it may change that object,
+        given no traced argument (``f()``: was not checked, and c.h's change lost)."""
+        while isinstance(func, gast.Subscript):          # fs["d"](): the container's binding
+            func = func.value
+        if not isinstance(func, gast.Name) or func.id not in self.analysis.locals:
+            return False
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == func.id for t in n.targets):
+                value = n.value
+            elif isinstance(n, (gast.For, gast.comprehension)) and \
+                    func.id in {m.id for m in gast.walk(n.target) if isinstance(m, gast.Name)}:
+                value = n.iter
+            else:
+                continue
+            if any(name in self.active for name in loaded_names(value)):
+                return True
+        return False
 
     def _read_elsewhere(self, s, z: str) -> bool:
         """Whether ``z`` is read by a statement other than ``s`` (so a change in place would show)."""
