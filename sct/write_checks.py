@@ -185,8 +185,11 @@ class _WriteCheck:
                  f"{name}.{attr_name} = ...")
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
-            fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object its caller "
-                 "passed in; sct follows values, not changes of the caller's objects: return the "
+            what = "to a traced value on an object its caller passed in" if self.is_active(s.value) else \
+                "on an object its caller passed in that holds traced values (sct counts such an object's " \
+                "fields as traced here)"
+            fail(s, f"{self.fname}() sets {name}.{attr_name} {what}; sct follows values, not changes of "
+                 "the caller's objects: return the "
                  f"new value (or a new object) instead of storing it on {name}",
                  f"{name}.{attr_name} = ...")
         if mode == "vjp" and EXT in objs:
