@@ -77,6 +77,22 @@ _IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "setfield", "pa
                      "popitem", "reverse"}
 
 
+def _op_def(op):
+    """The ``def`` of a rule's op written in Python (its source parsed with ``ast``), or None (no
+    source, a builtin)."""
+    import ast
+    import inspect
+    import textwrap
+    fn = getattr(op, "__func__", op)
+    if getattr(fn, "__code__", None) is None:
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    return next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+
+
 def _refuse_writes_into_arguments(op, rule: bool = False) -> None:
     """An op given a rule runs as it is (its body is not differentiated): one written in Python that
     changes an argument in place (``x[x < 0] = 0``, ``x *= 2``, ``np.add(a, b, out=x)``, ``x.fill(0)``)
@@ -84,19 +100,10 @@ def _refuse_writes_into_arguments(op, rule: bool = False) -> None:
     gradient.  Refused when the rule is registered, naming the op's line (a parameter bound anew at
     the top level of the body before the write is the op's own array)."""
     import ast
-    import inspect
-    import textwrap
     from .errors import CompileError
     fn = getattr(op, "__func__", op)
     code = getattr(fn, "__code__", None)
-    if code is None:
-        return
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return
-    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    fdef = _op_def(op)
     if fdef is None:
         return
     args = fdef.args
@@ -171,16 +178,7 @@ _DRAWING_METHODS = {"random", "normal", "standard_normal", "uniform", "integers"
 
 def _note_effects(op) -> None:
     import ast
-    import inspect
-    import textwrap
-    fn = getattr(op, "__func__", op)
-    if getattr(fn, "__code__", None) is None:
-        return
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return
-    fdef = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    fdef = _op_def(op)
     if fdef is None:
         return
     args = fdef.args
