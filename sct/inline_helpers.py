@@ -291,8 +291,7 @@ class _Inliner:
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
-            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
-            if name in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
+            if _site_name(n) is not None:
                 count += 1
             elif isinstance(f, gast.Name) and f.id not in self.locals:
                 g = self.globals.get(f.id)
@@ -578,14 +577,7 @@ class _Inliner:
         (``hvp(x * 2, v)``'s second ``dlgradient(.., x)`` read in place would differentiate a gradient
         by the caller's intermediate value, which is not modelled: such a call stays a call, with
         its own pair, as before.)"""
-        sites = []
-        for n in walk_nodes(gdef):
-            if not isinstance(n, gast.Call):
-                continue
-            f = n.func
-            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
-            if name in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian"):
-                sites.append((name, n))
+        sites = [(_site_name(n), n) for n in walk_nodes(gdef) if isinstance(n, gast.Call) and _site_name(n)]
         if len(sites) < 2:
             return True
         for name, n in sites:
@@ -597,6 +589,17 @@ class _Inliner:
                     if not (isinstance(b, gast.Name) and b.id in self.arguments):
                         return False
         return True
+
+
+_SITE_NAMES = ("dlgradient", "dljacobian", "dldivergence", "dllaplacian")
+
+
+def _site_name(call: gast.Call) -> Optional[str]:
+    """``dlgradient`` (or dljacobian, dldivergence, dllaplacian) where ``call`` calls one by that
+    name (``dlgradient(...)``, ``sct.dlgradient(...)``), else None."""
+    f = call.func
+    name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+    return name if name in _SITE_NAMES else None
 
 
 def _has_loop(g) -> bool:
@@ -615,7 +618,7 @@ def _takes_gradients(g) -> bool:
     from .hooks import API
     sites = API.SITE_FUNCTIONS
     for n in g.__code__.co_names:        # (global names and attribute names: sct.dlgradient too)
-        if n in ("dlgradient", "dljacobian", "dldivergence", "dllaplacian") or \
+        if n in _SITE_NAMES or \
                 any(g.__globals__.get(n) is f for f in sites):
             return True
     return False
