@@ -147,6 +147,24 @@ def _unwrapped(fn):
     return fn
 
 
+
+def _exec_generated(source: str, label: str, module: str, names: dict, wanted, mark: bool = True) -> tuple:
+    """The functions ``wanted`` of generated ``source``, run with ``names`` and ``rt`` as its globals
+    under the file name ``<sct-generated {label} {digest}>`` (registered: tracebacks, and a later
+    differentiation, read it); each marked ``__sct_generated__`` where ``mark``."""
+    from .compiler import RT
+    from .parse import register_source
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<sct-generated {label} {digest}>"
+    register_source(filename, source)
+    namespace = dict(names, rt=RT, __name__=f"sct_generated.{module}")
+    exec(compile(source, filename, "exec"), namespace)
+    out = tuple(namespace[w] for w in wanted)
+    if mark:
+        for f in out:
+            f.__sct_generated__ = True
+    return out
+
 def vjp_pair(fn, active, args, kwargs):
     """The generated (forward, adjoint) functions of ``fn`` for arguments like ``args``.
 
@@ -327,14 +345,8 @@ def _wrapped_pair(fwd, bwd, field, count, keywords):
                   f"def field_call_bwd(residuals, grad):\n"
                   f"    grads = layer_bwd(residuals, grad)\n"
                   f"    return (rt.attribute_adjoint(grads[0], None, {field!r}){grads},)\n")
-    from .compiler import RT
-    from .parse import register_source
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated call .{field or ''} {digest}>"      # same source, same name
-    register_source(filename, source)
-    namespace = {"layer_fwd": fwd, "layer_bwd": bwd, "rt": RT, "__name__": "sct_generated.field_call"}
-    exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace["field_call_fwd"], namespace["field_call_bwd"])
+    pair = _exec_generated(source, f"call .{field or ''}", "field_call",      # same source, same name
+                           {"layer_fwd": fwd, "layer_bwd": bwd}, ("field_call_fwd", "field_call_bwd"), mark=False)
     with _WRAPPERS_LOCK:
         _WRAPPERS[key] = (fwd, bwd) + pair
         while len(_WRAPPERS) > _WRAPPERS_MAX:
@@ -383,17 +395,9 @@ def _first_argument_pair(cache, owner, fwd, bwd, count, keywords, names, module)
               f"def {outer}_bwd(residuals, grad):\n"
               f"    grads = {inner}_bwd(residuals, grad)\n"
               f"    return ({grads})\n")
-    from .compiler import RT
-    from .parse import register_source
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated {module.replace('_', ' ')} {digest}>"
-    register_source(filename, source)
-    namespace = {f"{inner}_fwd": fwd, f"{inner}_bwd": bwd, owner_name: owner, "rt": RT,
-                 "__name__": f"sct_generated.{module}"}
-    exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace[f"{outer}_fwd"], namespace[f"{outer}_bwd"])
-    for f in pair:
-        f.__sct_generated__ = True
+    pair = _exec_generated(source, module.replace('_', ' '), module,
+                           {f"{inner}_fwd": fwd, f"{inner}_bwd": bwd, owner_name: owner},
+                           (f"{outer}_fwd", f"{outer}_bwd"))
     with _WRAPPERS_LOCK:
         cache[key] = (fwd, bwd, owner) + pair
         while len(cache) > _WRAPPERS_MAX:
@@ -551,17 +555,9 @@ def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
                   f"def partial_bwd(residuals, grad):\n"
                   f"    grads = fn_bwd(residuals, grad)\n"
                   f"    return ({', '.join(grads)}{',' if given == 1 else ''})\n")
-        from .compiler import RT
-        from .parse import register_source
-        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-        filename = f"<sct-generated partial call {digest}>"
-        register_source(filename, source)
-        namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "defaults": tuple(defaults), "rt": RT,
-                     "__name__": "sct_generated.partial_call"}
-        exec(compile(source, filename, "exec"), namespace)
-        generated = (namespace["partial_fwd"], namespace["partial_bwd"])
-        for f in generated:
-            f.__sct_generated__ = True
+        generated = _exec_generated(source, "partial call", "partial_call",
+                                    {"fn_fwd": fwd, "fn_bwd": bwd, "defaults": tuple(defaults)},
+                                    ("partial_fwd", "partial_bwd"))
         with _WRAPPERS_LOCK:
             _PARTIAL_PAIRS[key] = (fwd, bwd) + generated
             while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
@@ -697,16 +693,8 @@ def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, 
                   f"def closure_value_bwd(residuals, grad):\n"
                   f"    grads = fn_bwd(residuals, grad)\n"
                   f"    return ({', '.join(outer)}{',' if len(outer) == 1 else ''})\n")
-        from .compiler import RT
-        from .parse import register_source
-        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-        filename = f"<sct-generated closure call {digest}>"
-        register_source(filename, source)
-        namespace = {"fn_fwd": fwd, "fn_bwd": bwd, "rt": RT, "__name__": "sct_generated.closure_call"}
-        exec(compile(source, filename, "exec"), namespace)
-        generated = (namespace["closure_fwd"], namespace["closure_bwd"], namespace["closure_value_bwd"])
-        for f in generated:
-            f.__sct_generated__ = True
+        generated = _exec_generated(source, "closure call", "closure_call", {"fn_fwd": fwd, "fn_bwd": bwd},
+                                    ("closure_fwd", "closure_bwd", "closure_value_bwd"))
         with _WRAPPERS_LOCK:
             _CLOSURE_PAIRS[key] = (fwd, bwd) + generated
             while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
@@ -909,16 +897,8 @@ def _generated_pair(tag, op, rule_fn, source, shape):
         if hit is not None and hit[0] is op and hit[1] is rule_fn:
             _OP_PAIRS.move_to_end(key)
             return hit[2], hit[3]
-    from .compiler import RT
-    from .parse import register_source
-    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<sct-generated {tag} {getattr(op, '__name__', 'op')} {digest}>"
-    register_source(filename, source)
-    namespace = {"op": op, "cls": op, "rule": rule_fn, "rt": RT, "__name__": f"sct_generated.{tag}"}
-    exec(compile(source, filename, "exec"), namespace)
-    pair = (namespace["op_fwd"], namespace["op_bwd"])
-    for f in pair:
-        f.__sct_generated__ = True
+    pair = _exec_generated(source, f"{tag} {getattr(op, '__name__', 'op')}", tag,
+                           {"op": op, "cls": op, "rule": rule_fn}, ("op_fwd", "op_bwd"))
     with _WRAPPERS_LOCK:
         _OP_PAIRS[key] = (op, rule_fn) + pair
         while len(_OP_PAIRS) > _WRAPPERS_MAX:
