@@ -60,8 +60,53 @@ def _math_erfc_rule(g, ans, x):
     return -g * (1.1283791670955126 * np.exp(-x ** 2))
 
 
+def _scipy_special(name):
+    """``scipy.special.<name>``, imported on first use (the derivatives of math.lgamma/math.gamma)."""
+    try:
+        import scipy.special as special
+    except ImportError:                                  # pragma: no cover - scipy is installed in CI
+        raise NotImplementedError(f"the derivative of math.lgamma and math.gamma needs scipy.special.{name} "
+                                  "(the digamma function): pip install scipy") from None
+    return getattr(special, name)
+
+
+def digamma(x):
+    """psi(x) = d/dx log(gamma(x)), by scipy.special.digamma."""
+    return _scipy_special("digamma")(x)
+
+
+def polygamma(n, x):
+    """The n-th derivative of digamma at x, by scipy.special.polygamma."""
+    return _scipy_special("polygamma")(n, x)
+
+
+nondifferentiable(_scipy_special)
+
+
+@defrule(digamma, elementwise=True)
+def _digamma_rule(g, ans, x):
+    return g * polygamma(1, x)
+
+
+@defrule(polygamma, wrt=("x",), nondiff=("n",), elementwise=True)
+def _polygamma_rule(g, ans, n, x):
+    return g * polygamma(n + 1, x)
+
+
+@defrule(math.lgamma)
+def _math_lgamma_rule(g, ans, x):
+    return g * digamma(x)
+
+
+@defrule(math.gamma)
+def _math_gamma_rule(g, ans, x):
+    return g * (ans * digamma(x))
+
+
 def _register_scipy_special():
-    """The rules of scipy.special's erf/erfc: registered once the user's program imports scipy.special."""
+    """The rules of scipy.special's functions: registered once the user's program imports scipy.special
+    (a global name of this module from then on: the rules below call its functions)."""
+    global special
     import scipy.special as special
 
     @defrule(special.erf)
@@ -88,6 +133,96 @@ def _register_scipy_special():
     @defrule(special.log_softmax)
     def log_softmax(g, ans, x, axis=None):
         return g - np.conj(np.exp(ans)) * np.sum(g, axis=axis, keepdims=True)
+
+    # the gamma family: each derivative is the next polygamma, so every order has a rule
+    @defrule(special.gammaln, elementwise=True)
+    def gammaln(g, ans, x):
+        return g * special.digamma(x)
+
+    @defrule(special.gamma, elementwise=True)
+    def gamma(g, ans, x):
+        return g * np.conj(ans * special.digamma(x))
+
+    @defrule(special.digamma, elementwise=True)      # (special.psi is the same ufunc)
+    def digamma(g, ans, x):
+        return g * special.polygamma(1, x)
+
+    @defrule(special.polygamma, wrt=("x",), nondiff=("n",), elementwise=True)
+    def polygamma(g, ans, n, x):
+        return g * special.polygamma(n + 1, x)
+
+    @defrule(special.betaln, wrt=("a", "b"))
+    def betaln(g, ans, a, b):
+        return (unbroadcast(g * (special.digamma(a) - special.digamma(a + b)), a),
+                unbroadcast(g * (special.digamma(b) - special.digamma(a + b)), b))
+
+    @defrule(special.beta, wrt=("a", "b"))
+    def beta(g, ans, a, b):
+        return (unbroadcast(g * ans * (special.digamma(a) - special.digamma(a + b)), a),
+                unbroadcast(g * ans * (special.digamma(b) - special.digamma(a + b)), b))
+
+    # logistic and normal distribution functions and their inverses
+    @defrule(special.logit, elementwise=True)
+    def logit(g, ans, x):
+        return g / (x * (1 - x))
+
+    @defrule(special.log_expit, elementwise=True)
+    def log_expit(g, ans, x):
+        return g * special.expit(-x)
+
+    @defrule(special.ndtr, elementwise=True)
+    def ndtr(g, ans, x):
+        return g * np.conj(0.3989422804014327 * np.exp(-x ** 2 / 2))
+
+    @defrule(special.log_ndtr, elementwise=True)
+    def log_ndtr(g, ans, x):
+        return g * np.conj(0.3989422804014327 * np.exp(-x ** 2 / 2 - ans))
+
+    @defrule(special.ndtri, elementwise=True)
+    def ndtri(g, ans, y):
+        return g * (2.5066282746310002 * np.exp(ans ** 2 / 2))
+
+    @defrule(special.erfinv, elementwise=True)
+    def erfinv(g, ans, y):
+        return g * (0.886226925452758 * np.exp(ans ** 2))
+
+    @defrule(special.erfcinv, elementwise=True)
+    def erfcinv(g, ans, y):
+        return -g * (0.886226925452758 * np.exp(ans ** 2))
+
+    @defrule(special.erfcx, elementwise=True)
+    def erfcx(g, ans, x):
+        return g * np.conj(2 * x * ans - 1.1283791670955126)
+
+    # x log y and the entropies: zero where x is zero, whatever y (as scipy defines them)
+    @defrule(special.xlogy, wrt=("x", "y"))
+    def xlogy(g, ans, x, y):
+        return (unbroadcast(g * np.conj(np.log(y)), x),
+                unbroadcast(g * np.conj(x / np.where(x == 0, 1, y)), y))
+
+    @defrule(special.xlog1py, wrt=("x", "y"))
+    def xlog1py(g, ans, x, y):
+        return (unbroadcast(g * np.conj(np.log1p(y)), x),
+                unbroadcast(g * np.conj(x / np.where(x == 0, 1, 1 + y)), y))
+
+    @defrule(special.entr, elementwise=True)
+    def entr(g, ans, x):
+        return -g * (np.log(x) + 1)
+
+    @defrule(special.rel_entr, wrt=("x", "y"))
+    def rel_entr(g, ans, x, y):
+        return (unbroadcast(g * (np.log(x / y) + 1), x),
+                unbroadcast(-g * (x / np.where(x == 0, 1, y)), y))
+
+    @defrule(special.kl_div, wrt=("x", "y"))
+    def kl_div(g, ans, x, y):
+        return (unbroadcast(g * np.log(x / y), x),
+                unbroadcast(g * (1 - x / np.where(x == 0, 1, y)), y))
+
+    if hasattr(special, "softplus"):                 # scipy >= 1.15
+        @defrule(special.softplus, elementwise=True)
+        def softplus(g, ans, x):
+            return g * special.expit(x)
 
 
 def scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign):

@@ -19,7 +19,7 @@ from sct.runtime.registry import RULES, lookup
 from sct.runtime.support import ZERO
 
 from gradcheck import check_grads, check_rule, numerical_gradient
-from test_op_rules import C, Case, R, flat, mask, op_name, seq_out, unflat
+from test_op_rules import C, Case, R, fixed, flat, mask, op_name, seq_out, unflat
 
 try:
     import scipy.special as special
@@ -131,6 +131,11 @@ COORDS = np.array([0.0, 0.4, 1.0, 1.3, 2.0])
 CASES = [
     Case(math.erf, [R(lo=-1.5, hi=1.5)]),
     Case(math.erfc, [R(lo=-1.5, hi=1.5)]),
+    Case(math.lgamma, [R(lo=0.3, hi=4.0)]),
+    Case(math.lgamma, [R(lo=-1.7, hi=-1.2)], note="negative: log|gamma|"),
+    Case(math.gamma, [R(lo=0.3, hi=4.0)]),
+    Case(more_ops.digamma, [R(2, 3, lo=0.3, hi=4.0)]),
+    Case(more_ops.polygamma, [C(2), R(2, 3, lo=0.3, hi=4.0)], (1,)),
     # the fft family
     Case(np.fft.fft, [R(5)], complex=True),
     Case(np.fft.fft, [R(5)], kwargs=dict(n=7), complex=True, note="zero-padded"),
@@ -246,7 +251,30 @@ if special is not None:
               Case(special.logsumexp, [R(3, 4)], kwargs=dict(axis=0, keepdims=True, b=np.arange(1.0, 4.0)[:, None])),
               Case(special.expit, [R(2, 3, lo=-3, hi=3)]),
               Case(special.softmax, [R(3, 4)], kwargs=dict(axis=0)),
-              Case(special.log_softmax, [R(3, 4)])]
+              Case(special.log_softmax, [R(3, 4)]),
+              Case(special.gammaln, [R(2, 3, lo=0.3, hi=4.0)]),
+              Case(special.gamma, [R(2, 3, lo=0.3, hi=3.0)], complex=True),
+              Case(special.digamma, [R(2, 3, lo=0.3, hi=4.0)]),
+              Case(special.polygamma, [C(1), R(2, 3, lo=0.3, hi=4.0)], (1,)),
+              Case(special.polygamma, [C(np.array([0, 2, 3])), R(2, 3, lo=0.3, hi=4.0)], (1,)),
+              Case(special.betaln, [R(2, 3, lo=0.3, hi=3.0), R(3, lo=0.3, hi=3.0)], (0, 1)),
+              Case(special.beta, [R(2, 3, lo=0.3, hi=3.0), R(1, 3, lo=0.3, hi=3.0)], (0, 1)),
+              Case(special.logit, [R(2, 3, lo=0.1, hi=0.9)]),
+              Case(special.log_expit, [R(2, 3, lo=-4, hi=4)]),
+              Case(special.ndtr, [R(2, 3, lo=-2, hi=2)], complex=True),
+              Case(special.log_ndtr, [R(2, 3, lo=-3, hi=2)], complex=True),
+              Case(special.ndtri, [R(2, 3, lo=0.05, hi=0.95)]),
+              Case(special.erfinv, [R(2, 3, lo=-0.9, hi=0.9)]),
+              Case(special.erfcinv, [R(2, 3, lo=0.1, hi=1.9)]),
+              Case(special.erfcx, [R(2, 3, lo=-1, hi=2)], complex=True),
+              Case(special.xlogy, [R(2, 3, lo=0.2, hi=2), R(3, lo=0.2, hi=2)], (0, 1), complex=True),
+              Case(special.xlogy, [fixed([0.0, 0.5, 0.0]), R(3, lo=0.2, hi=2)], (0, 1), note="x = 0"),
+              Case(special.xlog1py, [R(2, 3, lo=0.2, hi=2), R(3, lo=-0.5, hi=2)], (0, 1), complex=True),
+              Case(special.entr, [R(2, 3, lo=0.1, hi=2)]),
+              Case(special.rel_entr, [R(2, 3, lo=0.1, hi=2), R(3, lo=0.1, hi=2)], (0, 1)),
+              Case(special.kl_div, [R(2, 3, lo=0.1, hi=2), R(2, 3, lo=0.1, hi=2)], (0, 1))]
+    if hasattr(special, "softplus"):
+        CASES.append(Case(special.softplus, [R(2, 3, lo=-4, hi=4)]))
 
 PARAMS = [pytest.param(case, op, cplx, id=f"{op_name(op)}-{'complex' if cplx else 'real'}-{k}")
           for k, case in enumerate(CASES) for op in case.aliases
@@ -311,6 +339,20 @@ def erf_loss(x):
     for k in range(len(x)):
         total = total + math.erf(x[k]) * math.erfc(x[k] / 2)
     return total + np.sum(special.erf(x * 0.7) ** 2 - special.erfc(x))
+
+
+def special_loss(x):
+    """Log-likelihoods as statistics code writes them with scipy.special (x in (0, 1))."""
+    shape, rate = 1.0 + x[0] ** 2, 2.0 + x[1]
+    gamma_logpdf = shape * np.log(rate) - special.gammaln(shape) + (shape - 1) * np.log(x[2:]) - rate * x[2:]
+    a, b = 1.0 + x[2] ** 2, 2.0 - x[3]
+    beta_logpdf = special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b)
+    probit = special.log_ndtr(x - 0.5) + special.log_expit(3 * x) - special.logit(0.5 + 0.4 * x)
+    lg = 0.0
+    for k in range(len(x)):
+        lg = lg + math.lgamma(1.0 + x[k]) * math.gamma(2.0 - x[k])
+    return (np.sum(gamma_logpdf) + np.sum(beta_logpdf) + np.sum(probit) + lg
+            + np.sum(special.digamma(1 + x) * special.polygamma(1, 1 + x)) + np.sum(special.entr(x)))
 
 
 def pinv_loss(x):
@@ -385,6 +427,7 @@ USER = [
 ]
 if special is not None:
     USER.append((erf_loss, X6))
+    USER.append((special_loss, np.array([0.3, 0.6, 0.45, 0.2, 0.8, 0.7])))
 
 
 def _gradient_of(fun, x):
