@@ -85,12 +85,12 @@ nondifferentiable(_scipy_special)
 
 @defrule(digamma, elementwise=True)
 def _digamma_rule(g, ans, x):
-    return g * polygamma(1, x)
+    return g * polygamma(1, x).astype(weight_dtype(x))
 
 
 @defrule(polygamma, wrt=("x",), nondiff=("n",), elementwise=True)
 def _polygamma_rule(g, ans, n, x):
-    return g * polygamma(n + 1, x)
+    return g * polygamma(n + 1, x).astype(weight_dtype(x))
 
 
 @defrule(math.lgamma)
@@ -145,11 +145,11 @@ def _register_scipy_special():
 
     @defrule(special.digamma, elementwise=True)      # (special.psi is the same ufunc)
     def digamma(g, ans, x):
-        return g * special.polygamma(1, x)
+        return g * special.polygamma(1, x).astype(weight_dtype(x))   # (float64 for float32 x)
 
     @defrule(special.polygamma, wrt=("x",), nondiff=("n",), elementwise=True)
     def polygamma(g, ans, n, x):
-        return g * special.polygamma(n + 1, x)
+        return g * special.polygamma(n + 1, x).astype(weight_dtype(x))
 
     @defrule(special.betaln, wrt=("a", "b"))
     def betaln(g, ans, a, b):

@@ -568,3 +568,42 @@ def test_forward_mode_jvp():
     np.testing.assert_allclose(float(np.asarray(getattr(value, "data", value))), forward_fft(x))
     expected = np.sum(numerical_gradient(forward_fft, [x], 0) * v)
     np.testing.assert_allclose(float(np.asarray(getattr(tangent, "data", tangent))), expected, rtol=1e-6)
+
+
+@pytest.mark.skipif(special is None, reason="scipy is not installed")
+def test_scipy_special_rules_keep_float32():
+    """The rules of scipy.special's functions give float32 adjoints for float32 arguments (polygamma
+    computes in float64: its weights are cast back)."""
+    ops = {special.gammaln, special.gamma, special.digamma, special.polygamma, special.betaln, special.beta,
+           special.logit, special.log_expit, special.ndtr, special.log_ndtr, special.ndtri, special.erfinv,
+           special.erfcinv, special.erfcx, special.xlogy, special.xlog1py, special.entr, special.rel_entr,
+           special.kl_div, more_ops.digamma, more_ops.polygamma}
+    seen = set()
+    for case in CASES:
+        op = case.aliases[0]
+        if op not in ops:
+            continue
+        seen.add(op)
+        rng = np.random.default_rng(3)
+        args = [s(rng, False) for s in case.args]
+        args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
+        with np.errstate(all="ignore"):
+            ans = op(*args, **case.kwargs)
+            grads = lookup(op).fn(np.ones_like(ans), ans, *args, **case.kwargs)
+        if np.asarray(ans).dtype != np.float32:       # polygamma computes in float64
+            continue
+        for k, grad in zip(case.wrt, grads if isinstance(grads, tuple) else (grads,)):
+            assert np.asarray(grad).dtype == np.float32, (op, k)
+    assert seen == ops
+
+
+@pytest.mark.skipif(special is None, reason="scipy is not installed")
+def test_float32_gamma_family_gradients_stay_float32():
+    def f(x):
+        y = np.sum(special.gammaln(x) + special.digamma(x) * x + special.xlogy(x, x))
+        return y, dlgradient(y, x)
+    x = np.array([0.5, 1.5, 2.5], np.float32)
+    y, g = dlfeval(f, dlarray(x))
+    assert g.data.dtype == np.float32
+    y64, g64 = dlfeval(f, dlarray(x.astype(np.float64)))
+    np.testing.assert_allclose(g.data, g64.data, rtol=1e-5)
