@@ -735,6 +735,9 @@ class Dependence(ValueFacts):
     def user_field(self, value) -> bool:
         return self.act.user_field(value)
 
+    def user_receiver(self, name: str) -> bool:
+        return self.act.user_receiver(name)
+
     def visit(self, node):
         if isinstance(node, gast.Assign):
             target = node.targets[0]

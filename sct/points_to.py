@@ -497,6 +497,11 @@ class _Values:
                 node.func.value.id in self.locals:
             receiver = self.names(state, node.func.value)
         if info.kind == CallKind.SITE:
+            wrt = node.args[1:]
+            if name == "dlgradient" and len(wrt) == 1 and not isinstance(wrt[0], gast.Starred):
+                of = self.names(state, wrt[0])
+                if of and all(self.is_mapping(o) for o in of):
+                    self.map_sites.add(site)     # the gradients of a dict: a new dict of its keys
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
