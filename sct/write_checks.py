@@ -27,6 +27,9 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
     return _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename).run()
 
 
+# the methods of lists, dicts and sets that keep their arguments (history.append(loss))
+_KEEPERS = frozenset(("append", "extend", "insert", "add", "update", "setdefault"))
+
 class _WriteCheck:
     """``check_writes`` for one function: one method per kind of write (into an item, into an
     attribute, by a call); ``force`` collects the writes that must become new values."""
@@ -378,7 +381,14 @@ class _WriteCheck:
             hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
                     "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
             advice = f"return the new values from {what}() and assign them{hint}"
-            if _library_callee(callee) or callee is None and self._library_receiver(info):
+            if info.kind == CallKind.METHOD and info.method in _KEEPERS and args_active and \
+                    info.receiver not in analysis.locals and \
+                    (callee is None or getattr(callee, "__module__", None) is None):
+                # history.append(loss) into a list or dict from outside (a log of the losses)
+                advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
+                          f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
+                          "value from the function")
+            elif _library_callee(callee) or callee is None and self._library_receiver(info):
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
                           "no gradient, or make the call outside the differentiated function")

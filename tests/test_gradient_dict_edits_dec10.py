@@ -107,3 +107,32 @@ def test_the_gradient_of_a_second_argument_is_not_taken_for_a_dict():
     loss, gW, gb = dlfeval(two, dlarray(np.ones(2)), dlarray(np.arange(2.0)))
     np.testing.assert_allclose(D(gW), [0.0, 1.0])
     np.testing.assert_allclose(D(gb), [1.0, 1.0])
+
+
+HISTORY: list = []
+
+
+def logs_traced_loss(w):
+    loss = np.sum(w ** 2)
+    HISTORY.append(loss)
+    return loss, dlgradient(loss, w)
+
+
+def logs_plain_loss(w):
+    from sct import extractdata
+    loss = np.sum(w ** 2)
+    HISTORY.append(float(extractdata(loss)))
+    return loss, dlgradient(loss, w)
+
+
+def test_logging_the_loss_into_an_outside_list():
+    """A plain value appended to a list from outside works (once per call); a traced one is refused
+    with advice that fits a list (not "return the new values from HISTORY.append()")."""
+    HISTORY.clear()
+    for _ in range(2):
+        loss, g = dlfeval(logs_plain_loss, dlarray(np.array([1.0, 2.0])))
+    assert HISTORY == [5.0, 5.0]
+    np.testing.assert_allclose(D(g), [2.0, 4.0])
+    with pytest.raises(CompileError, match=r"line \d+: HISTORY\.append\(\.\.\.\).*"
+                                           r"`HISTORY\.append\(float\(extractdata\(x\)\)\)`"):
+        dlfeval(logs_traced_loss, dlarray(np.array([1.0, 2.0])))
