@@ -254,13 +254,13 @@ def _line_of(fn, text: str) -> int:
 
 REFUSED = {
     # name: (argument, text on the refused line)
-    "black_scholes_np": (np.array([90.0, 100.0, 110.0]), "ndtr(d1)"),
+    "black_scholes_np": (np.array([90.0, 100.0, 110.0]), None),   # accepted now (dec10: scipy.special rules)
     "median_stats": (_r(9, 7), None),           # accepted now (dec5e: np.quantile / np.percentile rules)
     "median_axis": (_r(10, 4, 3), None),        # accepted now (dec5e)
-    "scipy_special": (_r(11, 6), "gammaln("),
+    "scipy_special": (_r(11, 6), None),        # accepted now (dec10)
     "outer_subtract": (_r(12, 4), None),     # accepted now (ufunc methods read as numpy code, dec5b)
     "zip_star": (_r(13, 3, 2), "zip(*cols)"),
-    "scipy_expit": (_r(14, 5), "xlogy("),
+    "scipy_expit": (_r(14, 5), None),          # accepted now (dec10)
     "select_piecewise": (_r(15, 6), None),      # accepted now (dec5e: np.heaviside's rule)
     "vander_tri": (_r(16, 4), "np.vander"),
     "rk4": (np.array([0.5, 0.2]), None),        # accepted now (was refused at `t += h`)
