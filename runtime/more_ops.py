@@ -37,7 +37,7 @@ import numpy as np
 
 from .registry import CALL_EQUIVALENTS, LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
-from .numpy_ops import (noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
+from .numpy_ops import (hermitian_input_adjoint, noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
                         spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
                         prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
@@ -247,6 +247,117 @@ nondifferentiable(scale_fits)
 
 
 LAZY_RULES["scipy.special"] = _register_scipy_special
+
+
+# --- scipy.stats: the normal distributions ------------------------------------------------------------
+
+
+def _register_scipy_stats():
+    """The rules of ``scipy.stats.norm``'s and ``scipy.stats.multivariate_normal``'s density and
+    distribution functions (bound methods of scipy's distribution objects: the same op however the
+    program reaches them, ``norm.logpdf`` or ``scipy.stats.norm.logpdf``): registered once the user's
+    program imports scipy.stats.  Derivatives in x, loc and scale (mean and cov); scipy computes the
+    values.  Real arguments only (scipy's are)."""
+    global stats
+    import scipy.stats as stats
+    norm = stats.norm
+
+    @defrule(norm.logpdf, wrt=("x", "loc", "scale"))
+    def norm_logpdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(-g * ((x - loc) / scale ** 2), x),
+                unbroadcast(g * ((x - loc) / scale ** 2), loc),
+                unbroadcast(g * ((((x - loc) / scale) ** 2 - 1) / scale), scale))
+
+    @defrule(norm.pdf, wrt=("x", "loc", "scale"))
+    def norm_pdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(-g * ans * ((x - loc) / scale ** 2), x),
+                unbroadcast(g * ans * ((x - loc) / scale ** 2), loc),
+                unbroadcast(g * ans * ((((x - loc) / scale) ** 2 - 1) / scale), scale))
+
+    @defrule(norm.cdf, wrt=("x", "loc", "scale"))
+    def norm_cdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * stats.norm.pdf(x, loc, scale), x),
+                unbroadcast(-g * stats.norm.pdf(x, loc, scale), loc),
+                unbroadcast(-g * stats.norm.pdf(x, loc, scale) * ((x - loc) / scale), scale))
+
+    @defrule(norm.sf, wrt=("x", "loc", "scale"))
+    def norm_sf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(-g * stats.norm.pdf(x, loc, scale), x),
+                unbroadcast(g * stats.norm.pdf(x, loc, scale), loc),
+                unbroadcast(g * stats.norm.pdf(x, loc, scale) * ((x - loc) / scale), scale))
+
+    @defrule(norm.logcdf, wrt=("x", "loc", "scale"))      # pdf / cdf, as exp(logpdf - logcdf): no 0/0 far out
+    def norm_logcdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), x),
+                unbroadcast(-g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), loc),
+                unbroadcast(-g * np.exp(stats.norm.logpdf(x, loc, scale) - ans) * ((x - loc) / scale), scale))
+
+    @defrule(norm.logsf, wrt=("x", "loc", "scale"))
+    def norm_logsf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(-g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), x),
+                unbroadcast(g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), loc),
+                unbroadcast(g * np.exp(stats.norm.logpdf(x, loc, scale) - ans) * ((x - loc) / scale), scale))
+
+    @defrule(norm.ppf, wrt=("q", "loc", "scale"))          # x = loc + scale * ndtri(q)
+    def norm_ppf(g, ans, q, loc=0, scale=1):
+        return (unbroadcast(g / stats.norm.pdf(ans, loc, scale), q),
+                unbroadcast(g * np.ones_like(ans), loc),
+                unbroadcast(g * ((ans - loc) / scale), scale))
+
+    mvn = stats.multivariate_normal
+
+    @defrule(mvn.logpdf, wrt=("x", "mean", "cov"), nondiff=("allow_singular",))
+    def mvn_logpdf(g, ans, x, mean=None, cov=1, allow_singular=False):
+        return (mvn_x_adjoint(g, x, mean, cov, allow_singular), mvn_mean_adjoint(g, x, mean, cov, allow_singular),
+                mvn_cov_adjoint(g, x, mean, cov, allow_singular))
+
+    @defrule(mvn.pdf, wrt=("x", "mean", "cov"), nondiff=("allow_singular",))
+    def mvn_pdf(g, ans, x, mean=None, cov=1, allow_singular=False):
+        return (mvn_x_adjoint(g * ans, x, mean, cov, allow_singular),
+                mvn_mean_adjoint(g * ans, x, mean, cov, allow_singular),
+                mvn_cov_adjoint(g * ans, x, mean, cov, allow_singular))
+
+
+def mvn_residuals(x, mean, cov, allow_singular):
+    """(x - mean) as rows (n, d) and the rows of inv(cov) (x - mean), for the adjoints of
+    ``multivariate_normal.logpdf``: a 2-D covariance, a mean of d entries (or None), x of d entries
+    or rows of them."""
+    require(np.ndim(cov) == 2, "multivariate_normal.logpdf/pdf: pass the covariance as a 2-D matrix "
+                               "(np.diag(v) for a diagonal one, s * np.eye(d) for a number) to differentiate it")
+    require(not allow_singular, "multivariate_normal.logpdf/pdf(..., allow_singular=True) is not "
+                                "differentiated (a singular covariance has no derivative there)")
+    d = np.shape(cov)[0]
+    rows = np.reshape(x, (-1, d))
+    if mean is not None:
+        rows = rows - np.reshape(mean, (1, d))
+    return rows, np.transpose(np.linalg.solve(mvn_covariance(cov), np.transpose(rows)))
+
+
+def mvn_covariance(cov):
+    """The covariance scipy uses: its lower triangle, mirrored (scipy's eigh reads only that)."""
+    return np.tril(cov) + np.transpose(np.tril(cov, -1))
+
+
+def mvn_x_adjoint(g, x, mean, cov, allow_singular):
+    rows, a = mvn_residuals(x, mean, cov, allow_singular)
+    return np.reshape(-np.reshape(g, (-1, 1)) * a, np.shape(x))
+
+
+def mvn_mean_adjoint(g, x, mean, cov, allow_singular):
+    rows, a = mvn_residuals(x, mean, cov, allow_singular)
+    return np.reshape(np.sum(np.reshape(g, (-1, 1)) * a, axis=0), np.shape(mean))
+
+
+def mvn_cov_adjoint(g, x, mean, cov, allow_singular):
+    """On the lower triangle that scipy reads: the symmetric adjoint (a' W a - sum(W) inv(C)) / 2 of
+    the mirrored matrix C, folded onto that triangle."""
+    rows, a = mvn_residuals(x, mean, cov, allow_singular)
+    weights = np.reshape(g, (-1, 1))
+    sym = 0.5 * (np.transpose(a) @ (weights * a) - np.sum(weights) * np.linalg.inv(mvn_covariance(cov)))
+    return hermitian_input_adjoint(sym, "L")
+
+
+LAZY_RULES["scipy.stats"] = _register_scipy_stats
 
 
 # --- the fft family ----------------------------------------------------------------------------------

@@ -118,8 +118,22 @@ class Resolver:
                 return base
             if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
                 return self.attribute(base, node.attr)
+            if self._method_with_rule(base, node.attr):
+                return self.attribute(base, node.attr)      # scipy.stats.norm.logpdf: an op
             return Unresolved
         return Unresolved
+
+    @staticmethod
+    def _method_with_rule(base, attr: str) -> bool:
+        """Whether ``base.attr`` is a method of ``base``'s class with a registered rule (a bound method
+        registered as an op: ``scipy.stats.norm.logpdf``), found without running the object's code."""
+        import inspect
+        try:
+            static = inspect.getattr_static(base, attr, None)
+        except Exception:
+            return False
+        return isinstance(static, types.FunctionType) and \
+            registry.lookup(types.MethodType(static, base)) is not None
 
 
 @dataclass
