@@ -37,7 +37,8 @@ import numpy as np
 
 from .registry import CALL_EQUIVALENTS, LAZY_RULES, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
-from .numpy_ops import (hermitian_input_adjoint, noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
+from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, solve_adjoint_a, solve_adjoint_b,
+                        noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
                         spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
                         prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
@@ -358,6 +359,162 @@ def mvn_cov_adjoint(g, x, mean, cov, allow_singular):
 
 
 LAZY_RULES["scipy.stats"] = _register_scipy_stats
+
+
+# --- scipy.linalg ----------------------------------------------------------------------------------
+
+
+def _register_scipy_linalg():
+    """The rules of scipy.linalg's solves, factorisations, inverse, determinant and exponential:
+    registered once the user's program imports scipy.linalg.  An op that reads one triangle of its
+    matrix (solve_triangular, cholesky, cho_factor, a solve or inv told assume_a="pos") has its
+    gradient on that triangle, as numpy's cholesky; scipy computes the values."""
+    global linalg
+    import scipy.linalg as linalg
+    flags = ("overwrite_a", "overwrite_b", "check_finite")
+
+    @defrule(linalg.solve_triangular, wrt=("a", "b"), nondiff=("trans", "lower", "unit_diagonal") + flags[1:])
+    def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
+                         check_finite=True):
+        return (triangular_solve_adjoint_a(g, ans, a, b, trans, lower, unit_diagonal),
+                unbroadcast(triangular_solve_adjoint_b(g, a, trans, lower, unit_diagonal), b))
+
+    @defrule(linalg.cholesky, nondiff=("lower",) + flags[::2])
+    def cholesky(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+        return cholesky_adjoint(g, ans, not lower)
+
+    @defrule(linalg.cho_factor, nondiff=("lower",) + flags[::2], many_outputs=True)
+    def cho_factor(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+        return cho_factor_adjoint(getitem_or_zero(g, 0), ans[0], lower)
+
+    @defrule(linalg.cho_solve, wrt=("c_and_lower", "b"), nondiff=flags[1:])
+    def cho_solve(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+        return (cho_solve_adjoint_c(g, ans, c_and_lower), unbroadcast(linalg.cho_solve(c_and_lower, g), b))
+
+    @defrule(linalg.solve, wrt=("a", "b"), nondiff=("lower", "assume_a", "transposed") + flags)
+    def solve(g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+              assume_a=None, transposed=False):
+        return (structured_adjoint(solve_adjoint_a(g, ans, structured_matrix(a, assume_a, lower), b),
+                                   assume_a, lower, transposed),
+                solve_adjoint_b(g, structured_matrix(a, assume_a, lower), b))
+
+    @defrule(linalg.inv, nondiff=("assume_a", "lower") + flags[::2])
+    def inv(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
+        return structured_adjoint(-(conj_transpose(ans) @ g @ conj_transpose(ans)), assume_a, lower, False)
+
+    @defrule(linalg.det, nondiff=flags[::2])
+    def det(g, ans, a, overwrite_a=False, check_finite=True):
+        return np.expand_dims(g, (-2, -1)) * conj_transpose(adjugate(a))
+
+    @defrule(linalg.expm, wrt=("A",))
+    def expm(g, ans, A):
+        return expm_adjoint(g, A)
+
+
+def _transpose_code(trans):
+    """solve_triangular's ``trans`` as 0 (a), 1 (a.T) or 2 (a^H)."""
+    return {0: 0, 1: 1, 2: 2, "N": 0, "T": 1, "C": 2}[trans]
+
+
+nondifferentiable(_transpose_code)
+
+
+def triangular_solve_adjoint_b(g, a, trans, lower, unit_diagonal):
+    """op(a)^-H g for ``x = solve_triangular(a, b, trans)`` with op(a) = a, a.T or a^H."""
+    code = _transpose_code(trans)
+    if code == 0:
+        return linalg.solve_triangular(a, g, trans=2, lower=lower, unit_diagonal=unit_diagonal)
+    if code == 2:
+        return linalg.solve_triangular(a, g, trans=0, lower=lower, unit_diagonal=unit_diagonal)
+    return np.conj(linalg.solve_triangular(a, np.conj(g), trans=0, lower=lower, unit_diagonal=unit_diagonal))
+
+
+def triangular_solve_adjoint_a(g, ans, a, b, trans, lower, unit_diagonal):
+    """The adjoint of ``a`` in ``x = solve_triangular(a, b, ...)``: -gb x^H for op(a), carried back
+    through the transpose, on the triangle the solve reads (without the diagonal when it is a unit one)."""
+    gb = triangular_solve_adjoint_b(g, a, trans, lower, unit_diagonal)
+    if np.ndim(b) == 1:
+        full = -np.expand_dims(gb, -1) * np.expand_dims(np.conj(ans), -2)
+    else:
+        full = -gb @ conj_transpose(ans)
+    code = _transpose_code(trans)
+    if code == 1:
+        full = np.transpose(full)
+    elif code == 2:
+        full = conj_transpose(full)
+    part = np.tril(full) if lower else np.triu(full)
+    if unit_diagonal:
+        part = part - part * np.eye(np.shape(a)[-1], dtype=weight_dtype(part))
+    return part
+
+
+def cho_factor_adjoint(gc, c, lower):
+    """The adjoint of ``a`` in ``c, lower = cho_factor(a, lower)``: c holds the factor in one triangle
+    (cholesky's adjoint) and a's own numbers in the other (LAPACK leaves them: passed back as they are)."""
+    require(np.isrealobj(c), "scipy.linalg.cho_factor of a complex matrix is not differentiated; "
+                             "use np.linalg.cholesky")
+    if lower:
+        return cholesky_adjoint(np.tril(gc), np.tril(c), False) + np.triu(gc, 1)
+    return cholesky_adjoint(np.triu(gc), np.triu(c), True) + np.tril(gc, -1)
+
+
+def cho_solve_adjoint_c(g, ans, c_and_lower):
+    """The adjoint of ``(c, lower)`` in ``x = cho_solve((c, lower), b)``, a = L L^T from c's triangle:
+    on that triangle, (ga + ga^T) L (lower) or U (ga + ga^T) (upper), with ga = -a^-1 g x^T."""
+    c, lower = c_and_lower[0], c_and_lower[1]
+    require(np.isrealobj(c), "scipy.linalg.cho_solve with a complex factor is not differentiated; "
+                             "use np.linalg.solve")
+    gb = linalg.cho_solve(c_and_lower, g)
+    if np.ndim(ans) == 1:
+        ga = -np.expand_dims(gb, -1) * np.expand_dims(ans, -2)
+    else:
+        ga = -gb @ np.transpose(ans)
+    sym = ga + np.transpose(ga)
+    if lower:
+        return (np.tril(sym @ np.tril(c)), ZERO)
+    return (np.triu(np.triu(c) @ sym), ZERO)
+
+
+def structured_adjoint(full, assume_a, lower, transposed):
+    """The adjoint of ``a`` in scipy.linalg.solve / inv from the adjoint of a full matrix: as it is for
+    a general matrix (assume_a None or "gen": scipy's detection of a structure changes no value near
+    a), folded onto the triangle a symmetric or positive definite (or triangular) solve reads."""
+    require(not transposed, "scipy.linalg.solve(..., transposed=True) is not differentiated; "
+                            "solve with a.T instead")
+    if assume_a is None or assume_a in ("gen", "general"):
+        return full
+    require(assume_a in ("sym", "her", "pos", "symmetric", "hermitian", "positive definite",
+                         "upper triangular", "lower triangular"),
+            f"scipy.linalg: assume_a={assume_a!r} is not differentiated; use the default (a general matrix)")
+    if assume_a in ("upper triangular", "lower triangular"):
+        return np.tril(full) if assume_a == "lower triangular" else np.triu(full)
+    require(np.isrealobj(full), "scipy.linalg: assume_a for a complex matrix is not differentiated; "
+                                "use the default (a general matrix)")
+    return hermitian_input_adjoint(full, "L" if lower else "U")
+
+
+def structured_matrix(a, assume_a, lower):
+    """The matrix scipy.linalg.solve solves with: ``a``, or for a symmetric or positive definite
+    (triangular) one, the triangle it reads, mirrored (alone)."""
+    if assume_a is None or assume_a in ("gen", "general"):
+        return a
+    if assume_a in ("upper triangular", "lower triangular"):
+        return np.tril(a) if assume_a == "lower triangular" else np.triu(a)
+    if lower:
+        return np.tril(a) + np.transpose(np.tril(a, -1))
+    return np.triu(a) + np.transpose(np.triu(a, 1))
+
+
+def expm_adjoint(g, a):
+    """The adjoint of ``a`` in ``expm(a)``: the upper right block of expm([[a^H, g], [0, a^H]])
+    (the Frechet derivative at a^H in the direction g), itself an expm: differentiable again."""
+    n = np.shape(a)[-1]
+    top = np.concatenate([conj_transpose(a), g], axis=-1)
+    bottom = np.concatenate([np.zeros_like(g), conj_transpose(a)], axis=-1)
+    return linalg.expm(np.concatenate([top, bottom], axis=-2))[..., :n, n:]
+
+
+LAZY_RULES["scipy.linalg"] = _register_scipy_linalg
 
 
 # --- the fft family ----------------------------------------------------------------------------------

@@ -20,13 +20,14 @@ from sct.runtime.registry import RULES, lookup
 from sct.runtime.support import ZERO
 
 from gradcheck import check_grads, check_rule, numerical_gradient
-from test_op_rules import C, Case, R, fixed, flat, mask, op_name, seq_out, unflat
+from test_op_rules import C, Case, M, R, fixed, flat, mask, op_name, seq_out, unflat
 
 try:
     import scipy.special as special
     import scipy.stats as stats
+    import scipy.linalg as sla
 except ImportError:          # scipy is optional: its rules are registered only when it is imported
-    special = stats = None
+    special = stats = sla = None
 
 pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
 
@@ -303,6 +304,74 @@ if stats is not None:
               Case(stats.multivariate_normal.logpdf, [R(3), R(3), lower_spd(3)], (0, 1, 2), note="one sample"),
               Case(stats.multivariate_normal.pdf, [R(2, 3), R(3), lower_spd(3)], (0, 1, 2))]
 
+
+def triangular(d, lower, diagonal=2.0):
+    """A matrix well conditioned in one triangle, other numbers in the other (not read by the ops)."""
+    def sample(rng, cplx):
+        a = rng.uniform(-1, 1, (d, d)) + diagonal * np.eye(d)
+        if cplx:
+            a = a + 1j * rng.uniform(-0.5, 0.5, (d, d))
+        return a
+
+
+    return sample
+
+
+def upper_spd(d):
+    def sample(rng, cplx):
+        return np.swapaxes(lower_spd(d)(rng, cplx), 0, 1)
+    return sample
+
+
+def cho_solve_fn(lower):
+    return lambda c, b: sla.cho_solve((c, lower), b)
+
+
+def cho_solve_rule(lower):
+    return lambda g, ans, c, b: (lookup(sla.cho_solve).fn(g, ans, (c, lower), b)[0][0],
+                                 lookup(sla.cho_solve).fn(g, ans, (c, lower), b)[1])
+
+
+def cho_factor_fn(lower):
+    return lambda a: sla.cho_factor(a, lower=lower)[0]
+
+
+def cho_factor_rule(lower):
+    return lambda g, ans, a: lookup(sla.cho_factor).fn((g, None), sla.cho_factor(a, lower=lower), a, lower=lower)
+
+
+def factor_of(lower):
+    """The c of cho_factor: a Cholesky factor in one triangle, other numbers in the other."""
+    def sample(rng, cplx):
+        c = np.linalg.cholesky(lower_spd(3)(rng, False) if lower else upper_spd(3)(rng, False).T)
+        c = c if lower else c.T
+        return c + (np.triu(rng.uniform(-1, 1, (3, 3)), 1) if lower else np.tril(rng.uniform(-1, 1, (3, 3)), -1))
+    return sample
+
+
+if sla is not None:
+    CASES += [Case(sla.solve_triangular, [triangular(3, True), R(3, 2)], (0, 1), kwargs=dict(lower=True), complex=True),
+              Case(sla.solve_triangular, [triangular(3, False), R(3)], (0, 1), complex=True),
+              Case(sla.solve_triangular, [triangular(3, False), R(3, 2)], (0, 1), kwargs=dict(trans="T"), complex=True),
+              Case(sla.solve_triangular, [triangular(3, True), R(3)], (0, 1), kwargs=dict(trans=2, lower=True),
+                   complex=True),
+              Case(sla.solve_triangular, [triangular(3, True, 0.0), R(3)], (0, 1),
+                   kwargs=dict(lower=True, unit_diagonal=True), note="unit diagonal: not read"),
+              Case(sla.cholesky, [upper_spd(3)]),
+              Case(sla.cholesky, [lower_spd(3)], kwargs=dict(lower=True)),
+              Case(sla.cho_factor, [upper_spd(3)], fn=cho_factor_fn(False), rule=cho_factor_rule(False)),
+              Case(sla.cho_factor, [lower_spd(3)], fn=cho_factor_fn(True), rule=cho_factor_rule(True)),
+              Case(sla.cho_solve, [factor_of(True), R(3, 2)], (0, 1), fn=cho_solve_fn(True), rule=cho_solve_rule(True)),
+              Case(sla.cho_solve, [factor_of(False), R(3)], (0, 1), fn=cho_solve_fn(False), rule=cho_solve_rule(False)),
+              Case(sla.solve, [M(3, 3), R(3, 2)], (0, 1), complex=True),
+              Case(sla.solve, [upper_spd(3), R(3)], (0, 1), kwargs=dict(assume_a="pos")),
+              Case(sla.solve, [lower_spd(3), R(3)], (0, 1), kwargs=dict(assume_a="sym", lower=True)),
+              Case(sla.solve, [triangular(3, True), R(3)], (0, 1), kwargs=dict(assume_a="lower triangular")),
+              Case(sla.inv, [M(3, 3)], complex=True),
+              Case(sla.inv, [upper_spd(3)], kwargs=dict(assume_a="pos")),
+              Case(sla.det, [M(3, 3)], complex=True),
+              Case(sla.expm, [R(3, 3)], complex=True)]
+
 PARAMS = [pytest.param(case, op, cplx, id=f"{op_name(op)}-{'complex' if cplx else 'real'}-{k}")
           for k, case in enumerate(CASES) for op in case.aliases
           for cplx in ((False, True) if case.complex else (False,))]
@@ -394,6 +463,22 @@ def stats_loss(x):
         + np.sum(stats.norm.ppf(0.5 + 0.3 * np.tanh(x)))
 
 
+def scipy_linalg_loss(x):
+    """A GP evidence with cho_factor/cho_solve, a whitening with solve_triangular, and expm, as
+    scipy.linalg users write them."""
+    t = np.array([0.0, 0.5, 1.1])
+    K = (1.0 + x[0] ** 2) * np.exp(-0.5 * (t[:, None] - t[None, :]) ** 2) + 0.2 * np.eye(3)
+    y = x[3:6]
+    c, low = sla.cho_factor(K)
+    alpha = sla.cho_solve((c, low), y)
+    logdet = 2 * np.sum(np.log(np.diag(c)))
+    L = sla.cholesky(K, lower=True)
+    z = sla.solve_triangular(L, y, lower=True)
+    rotation = sla.expm(np.array([[0.0, x[1]], [-x[1], 0.0]]))
+    return (-0.5 * y @ alpha - 0.5 * logdet + np.sum(z ** 3) + np.sum(rotation @ x[:2])
+            + np.sum(sla.solve(K, y, assume_a="pos")) + sla.det(K) + np.sum(sla.inv(K)))
+
+
 def pinv_loss(x):
     a = np.reshape(x, (4, 3))
     p = np.linalg.pinv(a)
@@ -468,6 +553,7 @@ if special is not None:
     USER.append((erf_loss, X6))
     USER.append((special_loss, np.array([0.3, 0.6, 0.45, 0.2, 0.8, 0.7])))
     USER.append((stats_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
+    USER.append((scipy_linalg_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
 
 
 def _gradient_of(fun, x):
