@@ -305,6 +305,89 @@ def _register_scipy_stats():
                 unbroadcast(g * np.ones_like(ans), loc),
                 unbroadcast(g * ((ans - loc) / scale), scale))
 
+    # other distributions' log densities (and densities: the same partials times the density)
+    @defrule(stats.t.logpdf, wrt=("x", "df", "loc", "scale"))
+    def t_logpdf(g, ans, x, df, loc=0, scale=1):
+        return (unbroadcast(g * student_t_partials(x, df, loc, scale)[0], x),
+                unbroadcast(g * student_t_partials(x, df, loc, scale)[1], df),
+                unbroadcast(g * student_t_partials(x, df, loc, scale)[2], loc),
+                unbroadcast(g * student_t_partials(x, df, loc, scale)[3], scale))
+
+    @defrule(stats.t.pdf, wrt=("x", "df", "loc", "scale"))
+    def t_pdf(g, ans, x, df, loc=0, scale=1):
+        return (unbroadcast(g * ans * student_t_partials(x, df, loc, scale)[0], x),
+                unbroadcast(g * ans * student_t_partials(x, df, loc, scale)[1], df),
+                unbroadcast(g * ans * student_t_partials(x, df, loc, scale)[2], loc),
+                unbroadcast(g * ans * student_t_partials(x, df, loc, scale)[3], scale))
+
+    @defrule(stats.gamma.logpdf, wrt=("x", "a", "loc", "scale"))
+    def gamma_logpdf(g, ans, x, a, loc=0, scale=1):
+        return (unbroadcast(g * gamma_partials(x, a, loc, scale)[0], x),
+                unbroadcast(g * gamma_partials(x, a, loc, scale)[1], a),
+                unbroadcast(g * gamma_partials(x, a, loc, scale)[2], loc),
+                unbroadcast(g * gamma_partials(x, a, loc, scale)[3], scale))
+
+    @defrule(stats.gamma.pdf, wrt=("x", "a", "loc", "scale"))
+    def gamma_pdf(g, ans, x, a, loc=0, scale=1):
+        return (unbroadcast(g * ans * gamma_partials(x, a, loc, scale)[0], x),
+                unbroadcast(g * ans * gamma_partials(x, a, loc, scale)[1], a),
+                unbroadcast(g * ans * gamma_partials(x, a, loc, scale)[2], loc),
+                unbroadcast(g * ans * gamma_partials(x, a, loc, scale)[3], scale))
+
+    @defrule(stats.beta.logpdf, wrt=("x", "a", "b", "loc", "scale"))
+    def beta_logpdf(g, ans, x, a, b, loc=0, scale=1):
+        return (unbroadcast(g * beta_partials(x, a, b, loc, scale)[0], x),
+                unbroadcast(g * beta_partials(x, a, b, loc, scale)[1], a),
+                unbroadcast(g * beta_partials(x, a, b, loc, scale)[2], b),
+                unbroadcast(g * beta_partials(x, a, b, loc, scale)[3], loc),
+                unbroadcast(g * beta_partials(x, a, b, loc, scale)[4], scale))
+
+    @defrule(stats.beta.pdf, wrt=("x", "a", "b", "loc", "scale"))
+    def beta_pdf(g, ans, x, a, b, loc=0, scale=1):
+        return (unbroadcast(g * ans * beta_partials(x, a, b, loc, scale)[0], x),
+                unbroadcast(g * ans * beta_partials(x, a, b, loc, scale)[1], a),
+                unbroadcast(g * ans * beta_partials(x, a, b, loc, scale)[2], b),
+                unbroadcast(g * ans * beta_partials(x, a, b, loc, scale)[3], loc),
+                unbroadcast(g * ans * beta_partials(x, a, b, loc, scale)[4], scale))
+
+    @defrule(stats.expon.logpdf, wrt=("x", "loc", "scale"))
+    def expon_logpdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * expon_partials(x, loc, scale)[0], x),
+                unbroadcast(g * expon_partials(x, loc, scale)[1], loc),
+                unbroadcast(g * expon_partials(x, loc, scale)[2], scale))
+
+    @defrule(stats.expon.pdf, wrt=("x", "loc", "scale"))
+    def expon_pdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * ans * expon_partials(x, loc, scale)[0], x),
+                unbroadcast(g * ans * expon_partials(x, loc, scale)[1], loc),
+                unbroadcast(g * ans * expon_partials(x, loc, scale)[2], scale))
+
+    @defrule(stats.laplace.logpdf, wrt=("x", "loc", "scale"))
+    def laplace_logpdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * laplace_partials(x, loc, scale)[0], x),
+                unbroadcast(g * laplace_partials(x, loc, scale)[1], loc),
+                unbroadcast(g * laplace_partials(x, loc, scale)[2], scale))
+
+    @defrule(stats.cauchy.logpdf, wrt=("x", "loc", "scale"))
+    def cauchy_logpdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * cauchy_partials(x, loc, scale)[0], x),
+                unbroadcast(g * cauchy_partials(x, loc, scale)[1], loc),
+                unbroadcast(g * cauchy_partials(x, loc, scale)[2], scale))
+
+    @defrule(stats.logistic.logpdf, wrt=("x", "loc", "scale"))
+    def logistic_logpdf(g, ans, x, loc=0, scale=1):
+        return (unbroadcast(g * logistic_partials(x, loc, scale)[0], x),
+                unbroadcast(g * logistic_partials(x, loc, scale)[1], loc),
+                unbroadcast(g * logistic_partials(x, loc, scale)[2], scale))
+
+    @defrule(stats.poisson.logpmf, wrt=("mu",), nondiff=("k", "loc"))
+    def poisson_logpmf(g, ans, k, mu, loc=0):
+        return unbroadcast(g * ((k - loc) / mu - 1), mu)
+
+    @defrule(stats.poisson.pmf, wrt=("mu",), nondiff=("k", "loc"))
+    def poisson_pmf(g, ans, k, mu, loc=0):
+        return unbroadcast(g * ans * ((k - loc) / mu - 1), mu)
+
     mvn = stats.multivariate_normal
 
     @defrule(mvn.logpdf, wrt=("x", "mean", "cov"), nondiff=("allow_singular",))
@@ -317,6 +400,60 @@ def _register_scipy_stats():
         return (mvn_x_adjoint(g * ans, x, mean, cov, allow_singular),
                 mvn_mean_adjoint(g * ans, x, mean, cov, allow_singular),
                 mvn_cov_adjoint(g * ans, x, mean, cov, allow_singular))
+
+
+def location_scale(dz, x, loc, scale):
+    """The partials in x, loc and scale of a log density of z = (x - loc) / scale from its
+    derivative ``dz`` in z (and the -log(scale) every such density has)."""
+    z = (x - loc) / scale
+    return dz / scale, -dz / scale, -(1 + dz * z) / scale
+
+
+def student_t_partials(x, df, loc, scale):
+    z = (x - loc) / scale
+    dz = -(df + 1) * z / (df + z ** 2)
+    ddf = 0.5 * (digamma((df + 1) / 2) - digamma(df / 2) - 1 / df - np.log1p(z ** 2 / df)) + \
+        0.5 * (df + 1) * z ** 2 / (df * (df + z ** 2))
+    dx, dloc, dscale = location_scale(dz, x, loc, scale)
+    return dx, ddf, dloc, dscale
+
+
+def gamma_partials(x, a, loc, scale):
+    """(a - 1) log z - z - lgamma(a) - log(scale) where z > 0 (0 elsewhere: the density is 0 there)."""
+    z = (x - loc) / scale
+    inside = z > 0
+    zs = np.where(inside, z, 1.0)
+    dx, dloc, dscale = location_scale(np.where(inside, (a - 1) / zs - 1, 0.0), x, loc, scale)
+    return dx, np.where(inside, np.log(zs) - digamma(a), 0.0), dloc, np.where(inside, dscale, 0.0)
+
+
+def beta_partials(x, a, b, loc, scale):
+    z = (x - loc) / scale
+    inside = (z > 0) & (z < 1)
+    zs = np.where(inside, z, 0.5)
+    dx, dloc, dscale = location_scale(np.where(inside, (a - 1) / zs - (b - 1) / (1 - zs), 0.0), x, loc, scale)
+    da = np.where(inside, np.log(zs) - digamma(a) + digamma(a + b), 0.0)
+    db = np.where(inside, np.log1p(-zs) - digamma(b) + digamma(a + b), 0.0)
+    return dx, da, db, dloc, np.where(inside, dscale, 0.0)
+
+
+def expon_partials(x, loc, scale):
+    inside = (x - loc) / scale >= 0
+    dx, dloc, dscale = location_scale(np.where(inside, -1.0, 0.0), x, loc, scale)
+    return dx, dloc, np.where(inside, dscale, 0.0)
+
+
+def laplace_partials(x, loc, scale):
+    return location_scale(-np.sign((x - loc) / scale), x, loc, scale)
+
+
+def cauchy_partials(x, loc, scale):
+    z = (x - loc) / scale
+    return location_scale(-2 * z / (1 + z ** 2), x, loc, scale)
+
+
+def logistic_partials(x, loc, scale):
+    return location_scale(-np.tanh((x - loc) / scale / 2), x, loc, scale)
 
 
 def mvn_residuals(x, mean, cov, allow_singular):

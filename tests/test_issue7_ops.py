@@ -300,6 +300,21 @@ if stats is not None:
               Case(_norm.logsf, [R(2, 3, lo=-2, hi=6), R(3), R(2, 1, lo=0.5, hi=2)], (0, 1, 2)),
               Case(_norm.ppf, [R(2, 3, lo=0.05, hi=0.95), R(3), R(2, 1, lo=0.5, hi=2)], (0, 1, 2)),
               Case(_norm.logpdf, [R(2, 3, lo=-2, hi=2)], note="standard"),
+              Case(stats.t.logpdf, [R(2, 3, lo=-2, hi=2), R(3, lo=1, hi=5), R(3), R(2, 1, lo=0.5, hi=2)], (0, 1, 2, 3)),
+              Case(stats.t.pdf, [R(2, 3, lo=-2, hi=2), R(lo=1, hi=5)], (0, 1)),
+              Case(stats.gamma.logpdf, [R(2, 3, lo=0.5, hi=3), R(3, lo=0.5, hi=4), R(lo=-0.4, hi=0.4),
+                                        R(2, 1, lo=0.5, hi=2)], (0, 1, 2, 3)),
+              Case(stats.gamma.pdf, [R(2, 3, lo=0.5, hi=3), R(3, lo=1.5, hi=4)], (0, 1)),
+              Case(stats.beta.logpdf, [R(2, 3, lo=0.1, hi=0.9), R(3, lo=0.5, hi=4), R(3, lo=0.5, hi=4),
+                                       R(lo=-0.05, hi=0.05), R(lo=1.0, hi=1.2)], (0, 1, 2, 3, 4)),
+              Case(stats.beta.pdf, [R(2, 3, lo=0.1, hi=0.9), R(3, lo=1.5, hi=4), R(3, lo=1.5, hi=4)], (0, 1, 2)),
+              Case(stats.expon.logpdf, [R(2, 3, lo=0.1, hi=3), R(lo=-0.05, hi=0.05), R(3, lo=0.5, hi=2)], (0, 1, 2)),
+              Case(stats.expon.pdf, [R(2, 3, lo=0.1, hi=3)], (0,)),
+              Case(stats.laplace.logpdf, [R(2, 3, lo=-2, hi=2), R(3, lo=0.05, hi=0.1), R(lo=0.5, hi=2)], (0, 1, 2)),
+              Case(stats.cauchy.logpdf, [R(2, 3, lo=-2, hi=2), R(3), R(lo=0.5, hi=2)], (0, 1, 2)),
+              Case(stats.logistic.logpdf, [R(2, 3, lo=-2, hi=2), R(3), R(lo=0.5, hi=2)], (0, 1, 2)),
+              Case(stats.poisson.logpmf, [C(np.array([0.0, 2.0, 5.0])), R(2, 3, lo=0.5, hi=4)], (1,)),
+              Case(stats.poisson.pmf, [C(np.array([0.0, 2.0, 5.0])), R(3, lo=0.5, hi=4)], (1,)),
               Case(stats.multivariate_normal.logpdf, [R(4, 3), R(3), lower_spd(3)], (0, 1, 2)),
               Case(stats.multivariate_normal.logpdf, [R(3), R(3), lower_spd(3)], (0, 1, 2), note="one sample"),
               Case(stats.multivariate_normal.pdf, [R(2, 3), R(3), lower_spd(3)], (0, 1, 2))]
@@ -463,6 +478,19 @@ def stats_loss(x):
         + np.sum(stats.norm.ppf(0.5 + 0.3 * np.tanh(x)))
 
 
+def distributions_loss(x):
+    """Log-likelihoods of a Bayesian model as scipy.stats users write them (x in (0, 1))."""
+    rate, shape = 1.0 + x[0] ** 2, 2.0 + x[1]
+    counts = np.array([0.0, 3.0, 1.0, 4.0])
+    return (np.sum(stats.poisson.logpmf(counts, rate * (1 + x[2:])))
+            + np.sum(stats.gamma.logpdf(x[2:], shape, scale=1 / rate))
+            + np.sum(stats.beta.logpdf(x, 2.0 + x[0], 3.0 - x[1]))
+            + np.sum(stats.t.logpdf(x, 3.0 + x[2], loc=x[3], scale=0.5 + x[4]))
+            + np.sum(stats.expon.logpdf(x, scale=0.7 + x[5]))
+            + np.sum(stats.laplace.logpdf(x, 0.05, 0.6)) + np.sum(stats.cauchy.logpdf(x, x[0]))
+            + np.sum(stats.logistic.logpdf(x, scale=1.5)) + np.sum(stats.gamma.pdf(x, 2.5 + x[1])))
+
+
 def scipy_linalg_loss(x):
     """A GP evidence with cho_factor/cho_solve, a whitening with solve_triangular, and expm, as
     scipy.linalg users write them."""
@@ -554,6 +582,7 @@ if special is not None:
     USER.append((special_loss, np.array([0.3, 0.6, 0.45, 0.2, 0.8, 0.7])))
     USER.append((stats_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
     USER.append((scipy_linalg_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
+    USER.append((distributions_loss, np.array([0.3, 0.6, 0.45, 0.2, 0.8, 0.7])))
 
 
 def _gradient_of(fun, x):
