@@ -220,10 +220,60 @@ def _register_scipy_special():
         return (unbroadcast(g * np.log(x / y), x),
                 unbroadcast(g * (1 - x / np.where(x == 0, 1, y)), y))
 
+    # Bessel functions of order 0 and 1 (and their exponentially scaled forms), incomplete gamma in
+    # x, Hurwitz zeta in q, exponential integrals, the multivariate log-gamma
+    @defrule(special.i0, elementwise=True)
+    def i0(g, ans, x):
+        return g * special.i1(x)
+
+    @defrule(special.i1, elementwise=True)
+    def i1(g, ans, x):
+        return g * np.where(x == 0, 0.5, special.i0(x) - special.i1(x) / np.where(x == 0, 1.0, x))
+
+    @defrule(special.i0e, elementwise=True)
+    def i0e(g, ans, x):
+        return g * (special.i1e(x) - np.sign(x) * ans)
+
+    @defrule(special.i1e, elementwise=True)
+    def i1e(g, ans, x):
+        return g * np.where(x == 0, 0.5, special.i0e(x) - ans * (np.sign(x) + 1 / np.where(x == 0, 1.0, x)))
+
+    @defrule(special.gammainc, wrt=("x",))           # (no closed form in a: a traced a is refused)
+    def gammainc(g, ans, a, x):
+        return unbroadcast(g * np.exp((a - 1) * np.log(x) - x - special.gammaln(a)), x)
+
+    @defrule(special.gammaincc, wrt=("x",))
+    def gammaincc(g, ans, a, x):
+        return unbroadcast(-g * np.exp((a - 1) * np.log(x) - x - special.gammaln(a)), x)
+
+    @defrule(special.zeta, wrt=("q",))               # (no closed form in x)
+    def zeta(g, ans, x, q=None):
+        return unbroadcast(-g * x * special.zeta(x + 1, q), q)
+
+    @defrule(special.exp1, elementwise=True)
+    def exp1(g, ans, x):
+        return -g * np.exp(-x) / x
+
+    @defrule(special.expi, elementwise=True)
+    def expi(g, ans, x):
+        return g * np.exp(x) / x
+
+    @defrule(special.multigammaln, wrt=("a",), nondiff=("d",))
+    def multigammaln(g, ans, a, d):
+        return g * multigamma_derivative(a, d)
+
     if hasattr(special, "softplus"):                 # scipy >= 1.15
         @defrule(special.softplus, elementwise=True)
         def softplus(g, ans, x):
             return g * special.expit(x)
+
+
+def multigamma_derivative(a, d):
+    """d/da of scipy.special.multigammaln(a, d): the sum of digamma(a + (1 - j) / 2), j = 1..d."""
+    total = 0.0
+    for j in range(1, d + 1):
+        total = total + digamma(a + (1 - j) / 2)
+    return total
 
 
 def scipy_logsumexp_adjoint(g, ans, a, axis, b, keepdims, return_sign):

@@ -276,6 +276,18 @@ if special is not None:
               Case(special.entr, [R(2, 3, lo=0.1, hi=2)]),
               Case(special.rel_entr, [R(2, 3, lo=0.1, hi=2), R(3, lo=0.1, hi=2)], (0, 1)),
               Case(special.kl_div, [R(2, 3, lo=0.1, hi=2), R(2, 3, lo=0.1, hi=2)], (0, 1))]
+    CASES += [Case(special.i0, [R(2, 3, lo=-2, hi=2)]),
+              Case(special.i1, [R(2, 3, lo=-2, hi=2)]),
+              Case(special.i1, [fixed([0.0, 0.7])], note="0"),
+              Case(special.i0e, [R(2, 3, lo=-2, hi=2)]),
+              Case(special.i1e, [R(2, 3, lo=-2, hi=2)]),
+              Case(special.gammainc, [R(3, lo=0.5, hi=3), R(2, 3, lo=0.2, hi=3)], (1,)),
+              Case(special.gammaincc, [R(3, lo=0.5, hi=3), R(2, 3, lo=0.2, hi=3)], (1,)),
+              Case(special.zeta, [R(3, lo=2, hi=4), R(2, 3, lo=0.5, hi=3)], (1,)),
+              Case(special.exp1, [R(2, 3, lo=0.2, hi=3)]),
+              Case(special.expi, [R(2, 3, lo=0.2, hi=3)]),
+              Case(special.multigammaln, [R(lo=2.0, hi=4.0), C(3)], (0,)),
+              Case(special.multigammaln, [R(2, 3, lo=2.0, hi=4.0), C(2)], (0,))]
     if hasattr(special, "softplus"):
         CASES.append(Case(special.softplus, [R(2, 3, lo=-4, hi=4)]))
 
@@ -478,6 +490,25 @@ def stats_loss(x):
         + np.sum(stats.norm.ppf(0.5 + 0.3 * np.tanh(x)))
 
 
+def bessel_loss(x):
+    """A von Mises log-likelihood (log I0 of the concentration), incomplete gamma and friends."""
+    kappa = 1.0 + x[0] ** 2
+    return (np.sum(kappa * np.cos(x - x[1])) - len(x) * np.log(special.i0(kappa))
+            + np.sum(special.i1e(x) + special.gammainc(2.5, 1 + x ** 2) + special.exp1(1 + x))
+            + special.multigammaln(3.0 + x[2], 3) + np.sum(special.zeta(3.0, 1 + x ** 2)))
+
+
+def incomplete_gamma_in_a(x):
+    return np.sum(special.gammainc(1 + x ** 2, 2.0))
+
+
+@pytest.mark.skipif(special is None, reason="scipy is not installed")
+def test_a_parameter_without_a_closed_form_derivative_is_refused():
+    """gammainc's derivative in a has no closed form: a traced a is refused at the user's line."""
+    with pytest.raises(CompileError, match="gammainc"):
+        dlfeval(_gradient_of, incomplete_gamma_in_a, dlarray(np.array([0.3, 0.5])))
+
+
 def distributions_loss(x):
     """Log-likelihoods of a Bayesian model as scipy.stats users write them (x in (0, 1))."""
     rate, shape = 1.0 + x[0] ** 2, 2.0 + x[1]
@@ -583,6 +614,7 @@ if special is not None:
     USER.append((stats_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
     USER.append((scipy_linalg_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
     USER.append((distributions_loss, np.array([0.3, 0.6, 0.45, 0.2, 0.8, 0.7])))
+    USER.append((bessel_loss, np.array([0.3, -0.6, 0.45, 0.2, -0.8, 0.7])))
 
 
 def _gradient_of(fun, x):
