@@ -30,6 +30,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
 # the methods of lists, dicts and sets that keep their arguments (history.append(loss))
 _KEEPERS = frozenset(("append", "extend", "insert", "add", "update", "setdefault"))
 
+
 class _WriteCheck:
     """``check_writes`` for one function: one method per kind of write (into an item, into an
     attribute, by a call); ``force`` collects the writes that must become new values."""
