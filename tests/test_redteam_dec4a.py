@@ -45,7 +45,6 @@ Bugs this found (each has a regression test below):
 from __future__ import annotations
 
 import inspect
-import linecache
 
 import numpy as np
 import pytest
