@@ -226,8 +226,18 @@ class _WriteCheck:
                       f"{'them' if extra > 1 else 'it'} in place, which sct does not follow; assign the "
                       f"result instead (`r = {_dotted(func)}(...)` with the inputs only)", _dotted(func))
         outs = [k for k in node.keywords if k.arg == "out"]
+        method = func.attr if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id in self.locals and hasattr(np.ndarray, func.attr) else None
+        position = _out_position(target, method)
+        if not outs and position is not None and len(node.args) > position and \
+                not self._none_given(node.args[position]):
+            # np.sum(a, 0, None, z), np.dot(a, b, z), t.cumsum(0, None, z): out given by position (was:
+            # not seen, the result written into z with no derivative, a silently zero gradient)
+            outs = [gast.keyword(arg="out", value=node.args[position])]
+            outs[0].sct_by_position = True
         if outs:
-            self._out_write(s, outs[0], args_active)
+            # (an array method's own array is an input too: t.sum(out=z) with t traced)
+            self._out_write(s, outs[0], args_active or (method is not None and self.is_active(func.value)))
             return
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
@@ -244,6 +254,17 @@ class _WriteCheck:
                 return
         self._library_container_write(s, node, target, args_active)
         self._user_call(s, node, result, args_active)
+
+    def _none_given(self, arg) -> bool:
+        """Whether ``arg`` is None written out or a global (or closure) name holding None."""
+        if isinstance(arg, gast.Constant):
+            return arg.value is None
+        if not isinstance(arg, gast.Name) or arg.id in self.resolver.locals:
+            return False
+        try:
+            return self.resolver.resolve_name(arg.id) is None
+        except Exception:
+            return False
 
     def _library_container_write(self, s, node, target, args_active: bool) -> None:
         """A function sct runs as it is (a library's: ``heapq.heappush(h, x[0])``,
@@ -271,10 +292,11 @@ class _WriteCheck:
 
     def _out_write(self, s, out, args_active: bool) -> None:
         """``f(..., out=z)``."""
+        spelled = "out=" if not getattr(out, "sct_by_position", False) else "out (given by position)"
         for z in loaded_names(out.value):
             if z in self.active or args_active or self.written_saved(s, z):
-                self.fail(s, f"out={z} writes the result into {z} in place, which sct does not follow "
-                          f"here; write `{z} = ...` with the result instead", "out=")
+                self.fail(s, f"{spelled.replace('out=', f'out={z}')} writes the result into {z} in place, "
+                          f"which sct does not follow here; write `{z} = ...` with the result instead", spelled)
             if self.mode == "vjp" and _not_owned(self.analysis, s, z):
                 self.fail(s, f"{self.fname}() writes into its caller's {z} with out=; return the new value "
                           "instead", "out=")
@@ -626,3 +648,23 @@ class _MROProxy:
                 return vars(c)[name]
         raise AttributeError(name)
 
+
+def _out_position(target, method: Optional[str]) -> Optional[int]:
+    """The position of the ``out`` parameter of a numpy function (``target``, not a ufunc: their
+    outputs by position are refused above) or of the ndarray method ``method`` (numpy's function of
+    that name less its array: ``t.sum(axis, dtype, out)`` as ``np.sum(a, axis, dtype, out)``), or None."""
+    import inspect
+    function = getattr(np, method, None) if method is not None else target
+    if function is None or isinstance(function, np.ufunc) or \
+            (method is None and not _is_numpy(function)):
+        return None
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for k, p in enumerate(parameters):
+        if p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY, p.VAR_KEYWORD):
+            return None
+        if p.name == "out":
+            return k - 1 if method is not None else k
+    return None
