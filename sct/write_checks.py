@@ -239,6 +239,11 @@ class _WriteCheck:
             # (an array method's own array is an input too: t.sum(out=z) with t traced)
             self._out_write(s, outs[0], args_active or (method is not None and self.is_active(func.value)))
             return
+        if target is np.nan_to_num and args_active and _copy_not_true(node):
+            # (was: z's NaN entries replaced in place, their derivative kept: a wrong gradient)
+            self.fail(s, f"{_dotted(func)}(..., copy=False) replaces the entries of its argument in place, "
+                      f"which sct does not follow; write `z = {_dotted(func)}(z)` (a new array) instead",
+                      f"{_dotted(func)}")
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
             (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
@@ -668,3 +673,10 @@ def _out_position(target, method: Optional[str]) -> Optional[int]:
         if p.name == "out":
             return k - 1 if method is not None else k
     return None
+
+
+def _copy_not_true(node) -> bool:
+    """Whether the call ``np.nan_to_num(x, copy, ...)`` passes a ``copy`` that may be false."""
+    given = [k.value for k in node.keywords if k.arg == "copy"] + list(node.args[1:2])
+    return any(not (isinstance(v, gast.Constant) and v.value is True) for v in given) or \
+        any(k.arg is None for k in node.keywords)
