@@ -659,6 +659,11 @@ def _out_position(target, method: Optional[str]) -> Optional[int]:
     outputs by position are refused above) or of the ndarray method ``method`` (numpy's function of
     that name less its array: ``t.sum(axis, dtype, out)`` as ``np.sum(a, axis, dtype, out)``), or None."""
     import inspect
+    name = getattr(target, "__name__", None)
+    if method is None and target is not None and isinstance(name, str) and getattr(np.ndarray, name, None) is target:
+        # np.ndarray.sum(t, axis, dtype, out): the method with its array first (np.sum's positions)
+        position = _out_position(None, name)
+        return None if position is None else position + 1
     function = getattr(np, method, None) if method is not None else target
     if function is None or isinstance(function, np.ufunc) or \
             (method is None and not _is_numpy(function)):

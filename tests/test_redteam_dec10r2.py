@@ -7,6 +7,9 @@ Found here:
   (``np.sum(a, 0, None, z)``, ``np.dot(a, b, z)``, ``t.cumsum(0, None, z)``) or as ``out=`` to an
   array method (``t.sum(out=z)``) was not seen: z held the right value and its derivative was
   silently zero.  Now refused (sct/write_checks.py), as ``np.sum(a, out=z)`` already was.
+* the same through an op known only when it runs (``f = np.sum; f(a, 0, None, z)``, an op passed
+  to a helper or taken from a list): refused when it runs (sct/transform_calls.py), in reverse
+  and forward mode (was: a zero derivative, a wrong tangent).
 * ``np.nan_to_num(z, copy=False)`` replaced z's NaN entries in place while their derivative
   was kept: a wrong gradient.  Now refused (sct/write_checks.py).
 * ``np.interp`` with ``xp`` / ``fp`` given as Python lists: a TypeError in forward mode (sct.jvp)
@@ -76,6 +79,59 @@ def helper_out_by_position(x, y):
     return np.sum(r * W)
 
 
+def unbound_method_out_by_position(x, y):
+    z = np.zeros(())
+    np.ndarray.sum(x * y, 0, None, z)
+    return z * 2.0 + np.sum(x)
+
+
+def local_alias_out_by_position(x, y):
+    f = np.sum
+    z = np.zeros(())
+    s = f(x * y, 0, None, z)
+    return z * 2.0 + np.sum(x) + s
+
+
+def apply_reduction(op, a, buf):
+    return op(a, 0, None, buf)
+
+
+def op_passed_to_helper_out_by_position(x, y):
+    z = np.zeros(6)
+    s = apply_reduction(np.cumsum, x * y, z)
+    return np.sum(z * W) + np.sum(s)
+
+
+def op_from_list_out_by_position(x, y):
+    ops = [np.cumsum]
+    z = np.zeros(6)
+    s = ops[0](x * y, 0, None, z)
+    return np.sum(z * W) + np.sum(x) + np.sum(s)
+
+
+def local_alias_nan_to_num_in_place(x, y):
+    f = np.nan_to_num
+    z = np.log(x * y + 0.6)
+    r = f(z, copy=False)
+    return np.sum(z * W) + np.sum(r)
+
+
+@pytest.mark.parametrize("fun", [local_alias_out_by_position, op_passed_to_helper_out_by_position,
+                                 op_from_list_out_by_position, local_alias_nan_to_num_in_place])
+def test_output_array_of_an_op_known_when_it_runs_is_refused(fun):
+    # the op is known only when it runs: refused then, in reverse and forward mode (was: a silently
+    # zero derivative through z, and a wrong tangent)
+    def run(x, y):
+        v = fun(x, y)
+        return v, dlgradient(v, x, y)
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(run, dlarray(X), dlarray(Y))
+    assert "test_redteam_dec10r2.py" in str(info.value) and "in place" in str(info.value)
+    with pytest.raises(sct.SctError) as info:
+        sct.jvp(fun, (X, Y), (np.ones(6), np.ones(6)))
+    assert "in place" in str(info.value)
+
+
 def nan_to_num_in_place(x, y):
     z = np.log(x * y + 0.6)
     np.nan_to_num(z, copy=False)
@@ -89,6 +145,7 @@ def nan_to_num_in_place_assigned(x, y):
 
 
 @pytest.mark.parametrize("fun", [sum_out_by_position, dot_out_by_position, prod_out_by_position,
+                                 unbound_method_out_by_position,
                                  method_sum_out, method_clip_out, method_cumsum_out_by_position,
                                  helper_out_by_position, nan_to_num_in_place, nan_to_num_in_place_assigned])
 def test_output_array_written_in_place_is_refused(fun):
