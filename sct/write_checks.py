@@ -183,6 +183,12 @@ class _WriteCheck:
             fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
                  f"follow; write `{name} = {name}.reshape(...)` (or astype, np.real, ...) for a new value",
                  f"{name}.{attr_name} = ...")
+        if attr_name in ("real", "imag") and not self.activity.user_receiver(name):
+            # (was: "sets z.imag ... on an object its caller passed in" for an array made here)
+            fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
+                 f"follow; build a new value instead (`{name} = "
+                 + (f"v + 1j * {name}.imag`)" if attr_name == "real" else f"{name}.real + 1j * v`)"),
+                 f"{name}.{attr_name} = ...")
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
             what = "to a traced value on an object its caller passed in" if self.is_active(s.value) else \

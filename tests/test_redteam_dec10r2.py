@@ -10,6 +10,9 @@ Found here:
 * the same through an op known only when it runs (``f = np.sum; f(a, 0, None, z)``, an op passed
   to a helper or taken from a list): refused when it runs (sct/transform_calls.py), in reverse
   and forward mode (was: a zero derivative, a wrong tangent).
+* ``z.real = v`` on a complex array: the value right, the gradient with respect to the old real
+  part kept (silently wrong); ``z.imag = v`` refused with a misleading message.  Both refused
+  now with the new value to write (sct/write_checks.py).
 * ``np.nan_to_num(z, copy=False)`` replaced z's NaN entries in place while their derivative
   was kept: a wrong gradient.  Now refused (sct/write_checks.py).
 * ``np.interp`` with ``xp`` / ``fp`` given as Python lists: a TypeError in forward mode (sct.jvp)
@@ -177,6 +180,44 @@ def out_none_by_position(x, y):
 @pytest.mark.parametrize("fun", [ufunc_out_keyword, out_none_by_position, nan_to_num_new_array])
 def test_output_arrays_sct_follows(fun):
     check_grads(fun, X, Y)
+
+
+# --- z.real = v / z.imag = v on an array ---------------------------------------------------------------
+
+def set_real_part(x, y):
+    z = x * (1 + 0j)
+    z.real = y * 2
+    return np.sum(np.abs(z) ** 2)
+
+
+def set_imaginary_part(x, y):
+    z = x.astype(complex)
+    z.imag = y
+    return np.sum(np.abs(z) ** 2)
+
+
+@pytest.mark.parametrize("fun", [set_real_part, set_imaginary_part])
+def test_setting_real_or_imag_part_is_refused(fun):
+    # (was for z.real: the value right, the gradient with respect to x the old real part's, not zero)
+    def run(x, y):
+        v = fun(x, y)
+        return v, dlgradient(v, x, y)
+    with pytest.raises(CompileError) as info:
+        dlfeval(run, dlarray(X), dlarray(Y))
+    message = str(info.value)
+    assert "test_redteam_dec10r2.py" in message and "in place" in message and "1j" in message
+
+
+def new_complex_value(x, y):
+    z = x * (1 + 0j)
+    z = y * 2 + 1j * z.imag
+    w = x.astype(complex)
+    w = w.real + 1j * y
+    return np.sum(np.abs(z) ** 2) + np.sum(np.abs(w) ** 2)
+
+
+def test_building_the_new_complex_value_instead():
+    check_grads(new_complex_value, X, Y)
 
 
 # --- np.interp with lists ------------------------------------------------------------------------------
