@@ -189,6 +189,11 @@ class _WriteCheck:
                  f"follow; build a new value instead (`{name} = "
                  + (f"v + 1j * {name}.imag`)" if attr_name == "real" else f"{name}.real + 1j * v`)"),
                  f"{name}.{attr_name} = ...")
+        if attr_name == "flat" and not self.activity.user_receiver(name):
+            # (was: a TypeError from the generated gradient code)
+            fail(s, f"setting {name}.flat changes the array {name} in place, which sct does not follow; "
+                 f"build a new value instead (`{name} = np.broadcast_to(v, {name}.shape) * 1.0`, or "
+                 f"`np.resize(v, {name}.shape)`)", f"{name}.flat = ...")
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
             what = "to a traced value on an object its caller passed in" if self.is_active(s.value) else \
