@@ -2406,16 +2406,29 @@ def interp_adjoint_xp(g, x, xp, fp, period):
     plan = interp_plan(x, xp, None, None, period)
     slope = interp_slope(xp, fp, plan[0])
     t = interp_t(x, xp, plan[0])
-    return np.real(index_adjoint(np.ravel(g * np.conj(slope * (t - 1)) * plan[1]), xp, np.ravel(plan[0]))
-                   + index_adjoint(np.ravel(-g * np.conj(slope * t) * plan[1]), xp, np.ravel(plan[0] + 1)))
+    points = np.asarray(xp)        # (xp given as a list: index_adjoint of a list takes one index)
+    return interp_points_adjoint(
+        np.real(index_adjoint(np.ravel(g * np.conj(slope * (t - 1)) * plan[1]), points, np.ravel(plan[0]))
+                + index_adjoint(np.ravel(-g * np.conj(slope * t) * plan[1]), points, np.ravel(plan[0] + 1))), xp)
 
 
 def interp_adjoint_fp(g, x, xp, fp, left, right, period):
     """The adjoint of ``fp`` in ``np.interp(x, xp, fp)``: ``g`` shared between each segment's ends."""
     plan = interp_plan(x, xp, left, right, period)
     t = interp_t(x, xp, plan[0])
-    return index_adjoint(np.ravel(g * ((1 - t) * plan[1] + plan[2])), fp, np.ravel(plan[0])) \
-        + index_adjoint(np.ravel(g * (t * plan[1] + plan[3])), fp, np.ravel(plan[0] + 1))
+    values = np.asarray(fp)        # (fp given as a list: as xp in interp_adjoint_xp)
+    return interp_points_adjoint(
+        index_adjoint(np.ravel(g * ((1 - t) * plan[1] + plan[2])), values, np.ravel(plan[0]))
+        + index_adjoint(np.ravel(g * (t * plan[1] + plan[3])), values, np.ravel(plan[0] + 1)), fp)
+
+
+def interp_points_adjoint(adjoint, points):
+    """The adjoint of np.interp's ``xp`` or ``fp`` as they were given: an array, or for a list
+    (or tuple) one entry per element (was: index_adjoint of the list with an index array, a
+    TypeError in forward mode and for a list holding traced values)."""
+    if isinstance(points, (list, tuple)):
+        return [adjoint[k] for k in range(len(points))]
+    return adjoint
 
 
 def convolve_adjoint(g, a, v, mode):

@@ -108,6 +108,26 @@ def function_identity(fn) -> Tuple:
     return function_key(fn)
 
 
+def refuse_output_argument(fn, rule, args, kwargs):
+    """An op known only when it runs (``f = np.sum; f(a, 0, None, z)``, ``op(a, out=z)`` in a helper
+    given np.cumsum) with an output array: it writes the result into that array, which sct does not
+    follow (was: the array's derivative silently zero).  Calls written with the op's own name are
+    refused at compile time (sct/write_checks.py) or made new values (ufuncs' out=)."""
+    parameters = list(rule.signature.parameters.values())
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    out = kwargs.get("out")
+    if out is None and "out" in names and names.index("out") < len(args):
+        out = args[names.index("out")]
+    name = getattr(fn, "__name__", None) or repr(fn)
+    if out is not None and not (isinstance(out, tuple) and all(o is None for o in out)):
+        raise EvaluationError(f"{name}() is given an output array (out) and writes its result into it in "
+                              f"place, which sct does not follow; assign the result instead "
+                              f"(`z = {name}(...)` without out)")
+    if fn is np.nan_to_num and not (kwargs["copy"] if "copy" in kwargs else args[1] if len(args) > 1 else True):
+        raise EvaluationError("nan_to_num(..., copy=False) replaces the entries of its argument in place, "
+                              "which sct does not follow; write `z = np.nan_to_num(z)` (a new array) instead")
+
+
 def refuse_user_operands(fn, args, kwargs):
     """``fn`` an operator function (``operator.mul``) or a numpy function called with an argument
     known only now (``functools.reduce(operator.mul, [Pow(3), x])``): refuse an object of a user
@@ -202,6 +222,7 @@ def vjp_pair(fn, active, args, kwargs):
         return _constructor_pair(fn, active, args, kwargs)
     if rule is not None:
         refuse_user_operands(fn, args, kwargs)
+        refuse_output_argument(fn, rule, args, kwargs)
         return _primitive_pair(fn, rule, len(args), tuple(kwargs))
     if registry.is_nondifferentiable(fn) or _string_method(fn):
         return _constant_pair(fn, len(args), tuple(kwargs))
@@ -778,6 +799,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     rule = registry.lookup(fn)
     if rule is not None:
         refuse_user_operands(fn, args, kwargs)
+        refuse_output_argument(fn, rule, args, kwargs)
         out = fn(*args, **kwargs)
         return out, op_jvp_impl(fn, args, kwargs, tangents, {}, out)
     if not isinstance(fn, types.FunctionType):

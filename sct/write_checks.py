@@ -187,6 +187,17 @@ class _WriteCheck:
             fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
                  f"follow; write `{name} = {name}.reshape(...)` (or astype, np.real, ...) for a new value",
                  f"{name}.{attr_name} = ...")
+        if attr_name in ("real", "imag") and not self.activity.user_receiver(name):
+            # (was: "sets z.imag ... on an object its caller passed in" for an array made here)
+            fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
+                 f"follow; build a new value instead (`{name} = "
+                 + (f"v + 1j * {name}.imag`)" if attr_name == "real" else f"{name}.real + 1j * v`)"),
+                 f"{name}.{attr_name} = ...")
+        if attr_name == "flat" and not self.activity.user_receiver(name):
+            # (was: a TypeError from the generated gradient code)
+            fail(s, f"setting {name}.flat changes the array {name} in place, which sct does not follow; "
+                 f"build a new value instead (`{name} = np.broadcast_to(v, {name}.shape) * 1.0`, or "
+                 f"`np.resize(v, {name}.shape)`)", f"{name}.flat = ...")
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
             what = "to a traced value on an object its caller passed in" if self.is_active(s.value) else \
@@ -230,9 +241,24 @@ class _WriteCheck:
                       f"{'them' if extra > 1 else 'it'} in place, which sct does not follow; assign the "
                       f"result instead (`r = {_dotted(func)}(...)` with the inputs only)", _dotted(func))
         outs = [k for k in node.keywords if k.arg == "out"]
+        method = func.attr if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id in self.locals and hasattr(np.ndarray, func.attr) else None
+        position = _out_position(target, method)
+        if not outs and position is not None and len(node.args) > position and \
+                not self._none_given(node.args[position]):
+            # np.sum(a, 0, None, z), np.dot(a, b, z), t.cumsum(0, None, z): out given by position (was:
+            # not seen, the result written into z with no derivative, a silently zero gradient)
+            outs = [gast.keyword(arg="out", value=node.args[position])]
+            outs[0].sct_by_position = True
         if outs:
-            self._out_write(s, outs[0], args_active)
+            # (an array method's own array is an input too: t.sum(out=z) with t traced)
+            self._out_write(s, outs[0], args_active or (method is not None and self.is_active(func.value)))
             return
+        if target is np.nan_to_num and args_active and _copy_not_true(node):
+            # (was: z's NaN entries replaced in place, their derivative kept: a wrong gradient)
+            self.fail(s, f"{_dotted(func)}(..., copy=False) replaces the entries of its argument in place, "
+                      f"which sct does not follow; write `z = {_dotted(func)}(z)` (a new array) instead",
+                      f"{_dotted(func)}")
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
             (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
@@ -248,6 +274,17 @@ class _WriteCheck:
                 return
         self._library_container_write(s, node, target, args_active)
         self._user_call(s, node, result, args_active)
+
+    def _none_given(self, arg) -> bool:
+        """Whether ``arg`` is None written out or a global (or closure) name holding None."""
+        if isinstance(arg, gast.Constant):
+            return arg.value is None
+        if not isinstance(arg, gast.Name) or arg.id in self.resolver.locals:
+            return False
+        try:
+            return self.resolver.resolve_name(arg.id) is None
+        except Exception:
+            return False
 
     def _library_container_write(self, s, node, target, args_active: bool) -> None:
         """A function sct runs as it is (a library's: ``heapq.heappush(h, x[0])``,
@@ -275,10 +312,11 @@ class _WriteCheck:
 
     def _out_write(self, s, out, args_active: bool) -> None:
         """``f(..., out=z)``."""
+        spelled = "out=" if not getattr(out, "sct_by_position", False) else "out (given by position)"
         for z in loaded_names(out.value):
             if z in self.active or args_active or self.written_saved(s, z):
-                self.fail(s, f"out={z} writes the result into {z} in place, which sct does not follow "
-                          f"here; write `{z} = ...` with the result instead", "out=")
+                self.fail(s, f"{spelled.replace('out=', f'out={z}')} writes the result into {z} in place, "
+                          f"which sct does not follow here; write `{z} = ...` with the result instead", spelled)
             if self.mode == "vjp" and _not_owned(self.analysis, s, z):
                 self.fail(s, f"{self.fname}() writes into its caller's {z} with out=; return the new value "
                           "instead", "out=")
@@ -637,3 +675,35 @@ class _MROProxy:
                 return vars(c)[name]
         raise AttributeError(name)
 
+
+def _out_position(target, method: Optional[str]) -> Optional[int]:
+    """The position of the ``out`` parameter of a numpy function (``target``, not a ufunc: their
+    outputs by position are refused above) or of the ndarray method ``method`` (numpy's function of
+    that name less its array: ``t.sum(axis, dtype, out)`` as ``np.sum(a, axis, dtype, out)``), or None."""
+    import inspect
+    name = getattr(target, "__name__", None)
+    if method is None and target is not None and isinstance(name, str) and getattr(np.ndarray, name, None) is target:
+        # np.ndarray.sum(t, axis, dtype, out): the method with its array first (np.sum's positions)
+        position = _out_position(None, name)
+        return None if position is None else position + 1
+    function = getattr(np, method, None) if method is not None else target
+    if function is None or isinstance(function, np.ufunc) or \
+            (method is None and not _is_numpy(function)):
+        return None
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for k, p in enumerate(parameters):
+        if p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY, p.VAR_KEYWORD):
+            return None
+        if p.name == "out":
+            return k - 1 if method is not None else k
+    return None
+
+
+def _copy_not_true(node) -> bool:
+    """Whether the call ``np.nan_to_num(x, copy, ...)`` passes a ``copy`` that may be false."""
+    given = [k.value for k in node.keywords if k.arg == "copy"] + list(node.args[1:2])
+    return any(not (isinstance(v, gast.Constant) and v.value is True) for v in given) or \
+        any(k.arg is None for k in node.keywords)
