@@ -12,7 +12,14 @@ size) only where that gives numpy's result:
 * every array is float64 or float32 and all arrays and numpy scalars have the same dtype
   (Python ints and floats take that dtype, as numpy does with them); no integer, bool or
   complex data;
-* at least one array has ``min_size`` elements or more (numexpr's own cost is a few us);
+* at least one array has ``min_size`` elements or more (numexpr's own cost is a few us; a call
+  with none goes to numpy before any other check);
+* with ``measure`` on (the default, sct.set_backend's cost model): numexpr was measured faster.
+  The first TRIALS calls of an expression for a dtype and a power-of-two size class run both
+  numexpr and numpy, time them and return numpy's value; numexpr then evaluates that class only
+  if its best time was at most GAIN times numpy's (on one thread with a malloc that keeps its
+  memory, numpy's SIMD loops win even on long chains: numexpr gains where temporaries cost page
+  faults or where it runs several threads);
 * an ``unbroadcast`` in the chain is the identity: every array has the same shape;
 * numpy's error settings are the defaults (nothing raises; underflow ignored).  A result
   with an inf or a NaN is computed again by numpy, so numpy's values and its warnings
@@ -29,6 +36,7 @@ This module never imports numexpr until a fused expression is evaluated.
 from __future__ import annotations
 
 import ast
+from time import perf_counter as _clock
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -52,6 +60,12 @@ FUNCTIONS: Dict[str, Tuple[int, str]] = {
 EXACT_POWERS = (2, 0.5, -1, 0, 1)
 
 min_size = [32768]     # [n]: arrays smaller than this run with numpy (sct.set_backend sets it)
+# [on]: whether numexpr's and numpy's times are measured before numexpr takes over an expression
+# (sct.set_backend(..., cost_model=False): numexpr wherever it gives numpy's result)
+measure = [True]
+# the measured choice: TRIALS timings of each, numexpr kept where its best is at most GAIN times numpy's
+TRIALS = 3
+GAIN = 0.9
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 _WEAK = (float, int)
@@ -82,7 +96,11 @@ def fused(expression: str, *args):
     entry = _CACHE.get(expression)
     if entry is None:
         entry = _CACHE[expression] = FusedExpression(expression)
-    return entry(args)
+    limit = min_size[0]
+    for a in args:
+        if type(a) is np.ndarray and a.size >= limit:
+            return entry(args)
+    return entry.numpy(*args)         # no array of min_size elements: numpy, at once
 
 
 class _Unfusable(Exception):
@@ -112,6 +130,8 @@ class FusedExpression:
         except _Unfusable:
             self.text = None
         self.programs: Dict[np.dtype, object] = {}
+        # (dtype, size class) -> True (numexpr measured faster), False (numpy), or the timings so far
+        self.choice: Dict[tuple, object] = {}
         self.constant_arrays: Dict[np.dtype, list] = {}
         self.has_unbroadcast = bool(self.unbroadcasts)
         self.used = sorted(self.used)
@@ -180,6 +200,35 @@ class FusedExpression:
                 return out
         return self.numpy(*args)
 
+    def _measured(self, key, run, args):
+        """numexpr's result where it is measured faster than numpy for this dtype and size class
+        (``key``), else None; while measuring, numpy's result (``run`` gives numexpr's or None).
+
+        The first TRIALS calls of each size class run both and time them; numexpr is kept only
+        where its best time is at most GAIN times numpy's (numpy's SIMD loops beat numexpr's
+        interpreter on one thread where temporaries are cheap).  Either way the value is the same
+        expression's (numexpr's rounding only differs from numpy's where the module docstring
+        says)."""
+        state = self.choice.get(key)
+        if state is True:
+            return run()
+        if state is False:
+            return None
+        if state is None:
+            state = self.choice[key] = ([], [])
+        start = _clock()
+        out = run()
+        middle = _clock()
+        if out is None:                 # numexpr declined (an inf or a NaN...): measure another call
+            return None
+        ref = self.numpy(*args)
+        end = _clock()
+        state[0].append(middle - start)
+        state[1].append(end - middle)
+        if len(state[0]) >= TRIALS:
+            self.choice[key] = min(state[0]) <= GAIN * min(state[1])
+        return ref
+
     def _try_numexpr(self, args) -> Optional[np.ndarray]:
         """numexpr's result, or None where numpy computes this call (see the helpers' reasons)."""
         found = _common_dtype(args)
@@ -197,6 +246,13 @@ class FusedExpression:
         values = self._values(args, dtype)
         if values is None:
             return None
+        if measure[0]:
+            size = max(a.size for a in args if type(a) is np.ndarray)
+            return self._measured((dtype, size.bit_length()),
+                                  lambda: self._run(program, values, dtype, check), args)
+        return self._run(program, values, dtype, check)
+
+    def _run(self, program, values, dtype, check) -> Optional[np.ndarray]:
         try:
             out = program(*values, *self.constant_arrays[dtype])
         except Exception:
