@@ -41,7 +41,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .support import unbroadcast
+from .support import into_temporary, negative_into, unbroadcast
 
 # numpy function name -> (number of arguments, the numexpr spelling as a format string)
 FUNCTIONS: Dict[str, Tuple[int, str]] = {
@@ -118,6 +118,10 @@ class FusedExpression:
         namespace["__builtins__"] = {}
         # the numpy form: exactly the statements the chain replaced
         self.numpy = eval("lambda %s: %s" % (", ".join(self.names), expression), namespace)
+        # ... for large arrays, each operation on a value the chain made written into that value's
+        # buffer (the plain backend's rt.into_temporary: the same ufuncs, the same numbers)
+        namespace.update(into_temporary=into_temporary, negative_into=negative_into)
+        self.numpy_in_place = eval("lambda %s: %s" % (", ".join(self.names), _in_place_text(tree)), namespace)
         self.unbroadcasts: List[Tuple[int, Tuple[int, ...]]] = []
         self.constants: List[float] = []
         self.used: Dict[int, None] = {}          # the arguments numexpr reads (not references)
@@ -194,11 +198,12 @@ class FusedExpression:
 
     # --- a call ------------------------------------------------------------------------------
     def __call__(self, args):
+        """(``fused`` calls this where an array has ``min_size`` elements or more.)"""
         if self.text is not None:
             out = self._try_numexpr(args)
             if out is not None:
                 return out
-        return self.numpy(*args)
+        return self.numpy_in_place(*args)
 
     def _measured(self, key, run, args):
         """numexpr's result where it is measured faster than numpy for this dtype and size class
@@ -221,7 +226,7 @@ class FusedExpression:
         middle = _clock()
         if out is None:                 # numexpr declined (an inf or a NaN...): measure another call
             return None
-        ref = self.numpy(*args)
+        ref = self.numpy_in_place(*args)
         end = _clock()
         state[0].append(middle - start)
         state[1].append(end - middle)
@@ -343,6 +348,46 @@ def _error_check() -> Optional[bool]:
             return None     # raise, call, log, print: numpy reports it as set
         check = True
     return check
+
+
+_IN_PLACE_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
+
+
+def _in_place_text(tree) -> str:
+    """The numpy expression ``tree`` with each ``+ - * /`` and unary ``-`` one of whose operands is
+    an array the expression itself made (an operation's result: not an argument, not a constant,
+    not an ``unbroadcast``, which may be its argument) as ``into_temporary(op, a, b, side)`` /
+    ``negative_into(a)``: written into that operand's buffer where it is an array of the result's
+    shape and dtype (into_temporary checks)."""
+    def made(node) -> bool:
+        if _constant(node) is not None or isinstance(node, (ast.Name, ast.Constant)):
+            return False
+        if isinstance(node, ast.Call):
+            return isinstance(node.func, ast.Name) and node.func.id != "unbroadcast"
+        return isinstance(node, (ast.BinOp, ast.UnaryOp))
+
+    def text(node) -> str:
+        if isinstance(node, ast.BinOp) and type(node.op) in _IN_PLACE_OPS and _constant(node) is None:
+            left, right = text(node.left), text(node.right)
+            side = 0 if made(node.left) else 1 if made(node.right) else None
+            if side is not None:
+                return "into_temporary(%r, %s, %s, %d)" % (_IN_PLACE_OPS[type(node.op)], left, right, side)
+            return "(%s %s %s)" % (left, {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}[type(node.op)],
+                                   right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and made(node.operand):
+            return "negative_into(%s)" % text(node.operand)
+        if isinstance(node, ast.BinOp):
+            return "(%s %s %s)" % (text(node.left), _BINARY_TEXT[type(node.op)], text(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return "(%s%s)" % (_UNARY_TEXT[type(node.op)], text(node.operand))
+        if isinstance(node, ast.Call):
+            return "%s(%s)" % (ast.unparse(node.func), ", ".join(text(a) for a in node.args))
+        return "(%s)" % ast.unparse(node)
+    return text(tree)
+
+
+_BINARY_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_UNARY_TEXT = {ast.USub: "-", ast.UAdd: "+"}
 
 
 def _constant(node):

@@ -292,3 +292,38 @@ def test_set_backend_cost_model_switch_recompiles(backend):
     assert sct_fuse.plain_rewrites() is False and rt_fused.measure[0] is False
     sct.set_backend("numexpr", cost_model=True)
     assert sct.source(arithmetic, *args) == with_model and rt_fused.measure[0] is True
+
+
+# --- numpy's form for large arrays: the plain backend's in-place operations ----------------------------
+
+@pytest.mark.parametrize("text", ["a * b + c * a - b / c", "-(a * b) - 1.5 * a ** 2 + c",
+                                  "unbroadcast(a, b) / (1 + b) * c", "a - b * (2 * c)",
+                                  "(a - b * b) ** 2 * 100 + (1 - a) ** 2", "square(a - b) / (c * c + 1)"])
+def test_in_place_numpy_form_is_numpys_and_leaves_the_arguments(text):
+    rng = np.random.default_rng(7)
+    shapes = [((50000,), (50000,), (50000,)), ((500, 100), (100,), (500, 100)), ((50000,), (50000,), ())]
+    for dtype in (np.float64, np.float32):
+        for sa, sb, sc in shapes:
+            if text.startswith("unbroadcast") and sa != sb:
+                continue
+            a, b = rng.uniform(0.5, 1.5, sa).astype(dtype), rng.uniform(0.5, 1.5, sb).astype(dtype)
+            c = rng.uniform(0.5, 1.5, sc).astype(dtype)
+            c = c if sc else c[()]                      # a numpy scalar
+            entry = rt_fused.FusedExpression(text)
+            args = [{"a": a, "b": b, "c": c}[n] for n in entry.names]
+            copies = [np.copy(v) for v in args]
+            out = entry.numpy_in_place(*args)
+            ref = entry.numpy(*copies)
+            assert out.dtype == ref.dtype and out.shape == ref.shape and np.array_equal(out, ref)
+            for v, w in zip(args, copies):
+                assert np.array_equal(v, w)             # no argument written into
+            for python in (2.5, 3):                     # Python numbers
+                assert np.array_equal(entry.numpy_in_place(*[python if v is c else v for v in args]),
+                                      entry.numpy(*[python if v is c else v for v in args]))
+
+
+def test_in_place_numpy_form_of_python_numbers_is_pythons():
+    entry = rt_fused.FusedExpression("a / b * c + a")
+    with pytest.raises(ZeroDivisionError):
+        entry.numpy_in_place(1.0, 0.0, 2.0)
+    assert entry.numpy_in_place(1.0, 4.0, 2.0) == 1.0 / 4.0 * 2.0 + 1.0
