@@ -64,7 +64,7 @@ min_size = [32768]     # [n]: arrays smaller than this run with numpy (sct.set_b
 # (sct.set_backend(..., cost_model=False): numexpr wherever it gives numpy's result)
 measure = [True]
 # the measured choice: TRIALS timings of each, numexpr kept where its best is at most GAIN times numpy's
-TRIALS = 3
+TRIALS = 4
 GAIN = 0.9
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -96,11 +96,15 @@ def fused(expression: str, *args):
     entry = _CACHE.get(expression)
     if entry is None:
         entry = _CACHE[expression] = FusedExpression(expression)
-    limit = min_size[0]
+    big = None
     for a in args:
-        if type(a) is np.ndarray and a.size >= limit:
-            return entry(args)
-    return entry.numpy(*args)         # no array of min_size elements: numpy, at once
+        if type(a) is np.ndarray and (big is None or a.size > big.size):
+            big = a
+    if big is None or big.size < min_size[0]:
+        return entry.numpy(*args)         # no array of min_size elements: numpy, at once
+    if measure[0] and entry.choice.get((big.dtype, big.size.bit_length())) is False:
+        return entry.numpy_in_place(*args)    # numpy measured faster for arrays of this size
+    return entry(args)
 
 
 class _Unfusable(Exception):
@@ -209,30 +213,46 @@ class FusedExpression:
         """numexpr's result where it is measured faster than numpy for this dtype and size class
         (``key``), else None; while measuring, numpy's result (``run`` gives numexpr's or None).
 
-        The first TRIALS calls of each size class run both and time them; numexpr is kept only
-        where its best time is at most GAIN times numpy's (numpy's SIMD loops beat numexpr's
-        interpreter on one thread where temporaries are cheap).  Either way the value is the same
-        expression's (numexpr's rounding only differs from numpy's where the module docstring
-        says)."""
+        The first TRIALS + 1 calls of each size class run both and time them (the first call is
+        a warm-up, not counted; the order alternates, and the result not returned is dropped
+        before the other runs); numexpr is kept only where its best time is at most GAIN times
+        numpy's (numpy's SIMD loops beat numexpr's interpreter on one thread where temporaries
+        are cheap).  Either way the value is the same expression's (numexpr's rounding only
+        differs from numpy's where the module docstring says)."""
         state = self.choice.get(key)
         if state is True:
             return run()
         if state is False:
             return None
         if state is None:
-            state = self.choice[key] = ([], [])
-        start = _clock()
-        out = run()
-        middle = _clock()
-        if out is None:                 # numexpr declined (an inf or a NaN...): measure another call
-            return None
-        ref = self.numpy_in_place(*args)
-        end = _clock()
-        state[0].append(middle - start)
-        state[1].append(end - middle)
+            state = self.choice[key] = ([], [], [0])
+        trial = state[2][0]
+        if trial % 2 == 0:
+            out, t_numexpr = self._timed("numexpr", run)
+            if out is None:             # numexpr declined (an inf or a NaN...): measure another call
+                return None
+            del out
+            ref, t_numpy = self._timed("numpy", lambda: self.numpy_in_place(*args))
+        else:
+            ref, t_numpy = self._timed("numpy", lambda: self.numpy_in_place(*args))
+            out, t_numexpr = self._timed("numexpr", run)
+            if out is None:
+                return ref
+            del out
+        state[2][0] = trial + 1
+        if trial:                       # (the first trial warms up both)
+            state[0].append(t_numexpr)
+            state[1].append(t_numpy)
         if len(state[0]) >= TRIALS:
             self.choice[key] = min(state[0]) <= GAIN * min(state[1])
         return ref
+
+    @staticmethod
+    def _timed(label, f):
+        """``(f(), seconds)`` (``label``: "numexpr" or "numpy", for tests)."""
+        start = _clock()
+        out = f()
+        return out, _clock() - start
 
     def _try_numexpr(self, args) -> Optional[np.ndarray]:
         """numexpr's result, or None where numpy computes this call (see the helpers' reasons)."""
@@ -252,8 +272,8 @@ class FusedExpression:
         if values is None:
             return None
         if measure[0]:
-            size = max(a.size for a in args if type(a) is np.ndarray)
-            return self._measured((dtype, size.bit_length()),
+            big = max((a for a in args if type(a) is np.ndarray), key=lambda a: a.size)
+            return self._measured((big.dtype, big.size.bit_length()),
                                   lambda: self._run(program, values, dtype, check), args)
         return self._run(program, values, dtype, check)
 

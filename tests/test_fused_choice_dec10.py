@@ -214,33 +214,42 @@ def test_small_arrays_never_reach_numexpr(backend, calls):
     assert calls == {"program": 0, "checked": 0}
 
 
+def fake_times(monkeypatch, numpy_time):
+    """numexpr takes 1 s, numpy ``numpy_time`` s, by the clock the measuring reads."""
+    timed = rt_fused.FusedExpression._timed
+
+    def fake(label, f):
+        out, _ = timed(label, f)
+        return out, 1.0 if label == "numexpr" else numpy_time
+    monkeypatch.setattr(rt_fused.FusedExpression, "_timed", staticmethod(fake))
+
+
 def test_large_arrays_go_to_numexpr_where_it_measures_faster(backend, calls, monkeypatch):
-    """The first TRIALS calls run both and time them; a faster numexpr is kept, a slower one is not
-    run again (a fake clock: numexpr takes 1, numpy ``numpy_time``)."""
+    """The first TRIALS + 1 calls run both and time them; a faster numexpr is kept, a slower one is
+    not run again."""
+    trials = rt_fused.TRIALS + 1
     for numpy_time, chosen in ((10.0, True), (1.0, False)):
         rt_fused._CACHE.clear()
-        ticks = iter(np.cumsum([0.5, 1.0, numpy_time] * 100))     # start, numexpr, numpy
-        monkeypatch.setattr(rt_fused, "_clock", lambda: float(next(ticks)))
+        fake_times(monkeypatch, numpy_time)
         calls["program"] = 0
         args = inputs(40000, seed=1)
         off = plain(arithmetic, *args)
-        for k in range(rt_fused.TRIALS + 3):
+        for k in range(trials + 3):
             assert_same(dlfeval(arithmetic, *args), off)
         entry = rt_fused._CACHE["a * b + c * a - b / c"]
         assert entry.choice == {(np.dtype(np.float64), (40000).bit_length()): chosen}
-        assert calls["program"] == (rt_fused.TRIALS + 3 if chosen else rt_fused.TRIALS)
+        assert calls["program"] == (trials + 3 if chosen else trials)
 
 
 def test_each_size_class_is_measured_on_its_own(backend, monkeypatch):
     rt_fused._CACHE.clear()
-    ticks = iter(np.cumsum([0.5, 1.0, 10.0] * 100))
-    monkeypatch.setattr(rt_fused, "_clock", lambda: float(next(ticks)))
+    fake_times(monkeypatch, 10.0)
     for n in (40000, 70000, 300000):
         args = inputs(n, seed=2)
-        for k in range(rt_fused.TRIALS):
+        for k in range(rt_fused.TRIALS + 1):
             dlfeval(arithmetic, *args)
     entry = rt_fused._CACHE["a * b + c * a - b / c"]
-    assert sorted(k[1] for k in entry.choice) == sorted({n.bit_length() for n in (40000, 70000, 300000)})
+    assert entry.choice == {(np.dtype(np.float64), n.bit_length()): True for n in (40000, 70000, 300000)}
 
 
 # --- values and gradients -------------------------------------------------------------------------------
