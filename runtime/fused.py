@@ -15,8 +15,9 @@ size) only where that gives numpy's result:
 * at least one array has ``min_size`` elements or more (numexpr's own cost is a few us; a call
   with none goes to numpy before any other check);
 * with ``measure`` on (the default, sct.set_backend's cost model): numexpr was measured faster.
-  The first TRIALS calls of an expression for a dtype and a power-of-two size class run both
-  numexpr and numpy, time them and return numpy's value; numexpr then evaluates that class only
+  The first TRIALS + 1 calls of an expression for a dtype and a power-of-two size class run
+  both numexpr and numpy, time them (the first is a warm-up) and return numpy's value; a call of
+  a class numpy won goes to numpy before the other checks; numexpr evaluates a class only
   if its best time was at most GAIN times numpy's (on one thread with a malloc that keeps its
   memory, numpy's SIMD loops win even on long chains: numexpr gains where temporaries cost page
   faults or where it runs several threads);
@@ -26,7 +27,9 @@ size) only where that gives numpy's result:
   (``divide by zero``, ``invalid value``) are what the caller gets.
 
 Anything else, and any error of numexpr, runs the same expression with numpy: the fallback
-is exactly the code the chain replaced.  Elementary operations (``+ - * /``, ``sqrt``,
+is the code the chain replaced (with arrays of ``min_size`` elements, each operation on a value
+the chain made written into that value's buffer, as the plain backend's ``rt.into_temporary``
+does: the same ufuncs, the same numbers).  Elementary operations (``+ - * /``, ``sqrt``,
 ``abs``, powers 2, 0.5, -1, 0, 1) round as numpy's do; transcendental functions (``exp``,
 ``log``, ``tanh``...) and other powers use the C library's and may differ from numpy's
 own implementations in the last bit (relative 1e-16 in float64, 1e-7 in float32).
@@ -63,7 +66,8 @@ min_size = [32768]     # [n]: arrays smaller than this run with numpy (sct.set_b
 # [on]: whether numexpr's and numpy's times are measured before numexpr takes over an expression
 # (sct.set_backend(..., cost_model=False): numexpr wherever it gives numpy's result)
 measure = [True]
-# the measured choice: TRIALS timings of each, numexpr kept where its best is at most GAIN times numpy's
+# the measured choice: TRIALS timings of each (after one warm-up), numexpr kept where its best is at
+# most GAIN times numpy's
 TRIALS = 4
 GAIN = 0.9
 
