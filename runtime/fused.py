@@ -12,14 +12,24 @@ size) only where that gives numpy's result:
 * every array is float64 or float32 and all arrays and numpy scalars have the same dtype
   (Python ints and floats take that dtype, as numpy does with them); no integer, bool or
   complex data;
-* at least one array has ``min_size`` elements or more (numexpr's own cost is a few us);
+* at least one array has ``min_size`` elements or more (numexpr's own cost is a few us; a call
+  with none goes to numpy before any other check);
+* with ``measure`` on (the default, sct.set_backend's cost model): numexpr was measured faster.
+  The first TRIALS + 1 calls of an expression for a dtype and a power-of-two size class run
+  both numexpr and numpy, time them (the first is a warm-up) and return numpy's value; a call of
+  a class numpy won goes to numpy before the other checks; numexpr evaluates a class only
+  if its best time was at most GAIN times numpy's (on one thread with a malloc that keeps its
+  memory, numpy's SIMD loops win even on long chains: numexpr gains where temporaries cost page
+  faults or where it runs several threads);
 * an ``unbroadcast`` in the chain is the identity: every array has the same shape;
 * numpy's error settings are the defaults (nothing raises; underflow ignored).  A result
   with an inf or a NaN is computed again by numpy, so numpy's values and its warnings
   (``divide by zero``, ``invalid value``) are what the caller gets.
 
 Anything else, and any error of numexpr, runs the same expression with numpy: the fallback
-is exactly the code the chain replaced.  Elementary operations (``+ - * /``, ``sqrt``,
+is the code the chain replaced (with arrays of ``min_size`` elements, each operation on a value
+the chain made written into that value's buffer, as the plain backend's ``rt.into_temporary``
+does: the same ufuncs, the same numbers).  Elementary operations (``+ - * /``, ``sqrt``,
 ``abs``, powers 2, 0.5, -1, 0, 1) round as numpy's do; transcendental functions (``exp``,
 ``log``, ``tanh``...) and other powers use the C library's and may differ from numpy's
 own implementations in the last bit (relative 1e-16 in float64, 1e-7 in float32).
@@ -29,11 +39,12 @@ This module never imports numexpr until a fused expression is evaluated.
 from __future__ import annotations
 
 import ast
+from time import perf_counter as _clock
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .support import unbroadcast
+from .support import into_temporary, negative_into, unbroadcast
 
 # numpy function name -> (number of arguments, the numexpr spelling as a format string)
 FUNCTIONS: Dict[str, Tuple[int, str]] = {
@@ -52,6 +63,13 @@ FUNCTIONS: Dict[str, Tuple[int, str]] = {
 EXACT_POWERS = (2, 0.5, -1, 0, 1)
 
 min_size = [32768]     # [n]: arrays smaller than this run with numpy (sct.set_backend sets it)
+# [on]: whether numexpr's and numpy's times are measured before numexpr takes over an expression
+# (sct.set_backend(..., cost_model=False): numexpr wherever it gives numpy's result)
+measure = [True]
+# the measured choice: TRIALS timings of each (after one warm-up), numexpr kept where its best is at
+# most GAIN times numpy's
+TRIALS = 4
+GAIN = 0.9
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 _WEAK = (float, int)
@@ -82,6 +100,14 @@ def fused(expression: str, *args):
     entry = _CACHE.get(expression)
     if entry is None:
         entry = _CACHE[expression] = FusedExpression(expression)
+    big = None
+    for a in args:
+        if type(a) is np.ndarray and (big is None or a.size > big.size):
+            big = a
+    if big is None or big.size < min_size[0]:
+        return entry.numpy(*args)         # no array of min_size elements: numpy, at once
+    if measure[0] and entry.choice.get((big.dtype, big.size.bit_length())) is False:
+        return entry.numpy_in_place(*args)    # numpy measured faster for arrays of this size
     return entry(args)
 
 
@@ -100,6 +126,10 @@ class FusedExpression:
         namespace["__builtins__"] = {}
         # the numpy form: exactly the statements the chain replaced
         self.numpy = eval("lambda %s: %s" % (", ".join(self.names), expression), namespace)
+        # ... for large arrays, each operation on a value the chain made written into that value's
+        # buffer (the plain backend's rt.into_temporary: the same ufuncs, the same numbers)
+        namespace.update(into_temporary=into_temporary, negative_into=negative_into)
+        self.numpy_in_place = eval("lambda %s: %s" % (", ".join(self.names), _in_place_text(tree)), namespace)
         self.unbroadcasts: List[Tuple[int, Tuple[int, ...]]] = []
         self.constants: List[float] = []
         self.used: Dict[int, None] = {}          # the arguments numexpr reads (not references)
@@ -112,6 +142,8 @@ class FusedExpression:
         except _Unfusable:
             self.text = None
         self.programs: Dict[np.dtype, object] = {}
+        # (dtype, size class) -> True (numexpr measured faster), False (numpy), or the timings so far
+        self.choice: Dict[tuple, object] = {}
         self.constant_arrays: Dict[np.dtype, list] = {}
         self.has_unbroadcast = bool(self.unbroadcasts)
         self.used = sorted(self.used)
@@ -174,11 +206,57 @@ class FusedExpression:
 
     # --- a call ------------------------------------------------------------------------------
     def __call__(self, args):
+        """(``fused`` calls this where an array has ``min_size`` elements or more.)"""
         if self.text is not None:
             out = self._try_numexpr(args)
             if out is not None:
                 return out
-        return self.numpy(*args)
+        return self.numpy_in_place(*args)
+
+    def _measured(self, key, run, args):
+        """numexpr's result where it is measured faster than numpy for this dtype and size class
+        (``key``), else None; while measuring, numpy's result (``run`` gives numexpr's or None).
+
+        The first TRIALS + 1 calls of each size class run both and time them (the first call is
+        a warm-up, not counted; the order alternates, and the result not returned is dropped
+        before the other runs); numexpr is kept only where its best time is at most GAIN times
+        numpy's (numpy's SIMD loops beat numexpr's interpreter on one thread where temporaries
+        are cheap).  Either way the value is the same expression's (numexpr's rounding only
+        differs from numpy's where the module docstring says)."""
+        state = self.choice.get(key)
+        if state is True:
+            return run()
+        if state is False:
+            return None
+        if state is None:
+            state = self.choice[key] = ([], [], [0])
+        trial = state[2][0]
+        if trial % 2 == 0:
+            out, t_numexpr = self._timed("numexpr", run)
+            if out is None:             # numexpr declined (an inf or a NaN...): measure another call
+                return None
+            del out
+            ref, t_numpy = self._timed("numpy", lambda: self.numpy_in_place(*args))
+        else:
+            ref, t_numpy = self._timed("numpy", lambda: self.numpy_in_place(*args))
+            out, t_numexpr = self._timed("numexpr", run)
+            if out is None:
+                return ref
+            del out
+        state[2][0] = trial + 1
+        if trial:                       # (the first trial warms up both)
+            state[0].append(t_numexpr)
+            state[1].append(t_numpy)
+        if len(state[0]) >= TRIALS:
+            self.choice[key] = min(state[0]) <= GAIN * min(state[1])
+        return ref
+
+    @staticmethod
+    def _timed(label, f):
+        """``(f(), seconds)`` (``label``: "numexpr" or "numpy", for tests)."""
+        start = _clock()
+        out = f()
+        return out, _clock() - start
 
     def _try_numexpr(self, args) -> Optional[np.ndarray]:
         """numexpr's result, or None where numpy computes this call (see the helpers' reasons)."""
@@ -197,6 +275,13 @@ class FusedExpression:
         values = self._values(args, dtype)
         if values is None:
             return None
+        if measure[0]:
+            big = max((a for a in args if type(a) is np.ndarray), key=lambda a: a.size)
+            return self._measured((big.dtype, big.size.bit_length()),
+                                  lambda: self._run(program, values, dtype, check), args)
+        return self._run(program, values, dtype, check)
+
+    def _run(self, program, values, dtype, check) -> Optional[np.ndarray]:
         try:
             out = program(*values, *self.constant_arrays[dtype])
         except Exception:
@@ -287,6 +372,46 @@ def _error_check() -> Optional[bool]:
             return None     # raise, call, log, print: numpy reports it as set
         check = True
     return check
+
+
+_IN_PLACE_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
+
+
+def _in_place_text(tree) -> str:
+    """The numpy expression ``tree`` with each ``+ - * /`` and unary ``-`` one of whose operands is
+    an array the expression itself made (an operation's result: not an argument, not a constant,
+    not an ``unbroadcast``, which may be its argument) as ``into_temporary(op, a, b, side)`` /
+    ``negative_into(a)``: written into that operand's buffer where it is an array of the result's
+    shape and dtype (into_temporary checks)."""
+    def made(node) -> bool:
+        if _constant(node) is not None or isinstance(node, (ast.Name, ast.Constant)):
+            return False
+        if isinstance(node, ast.Call):
+            return isinstance(node.func, ast.Name) and node.func.id != "unbroadcast"
+        return isinstance(node, (ast.BinOp, ast.UnaryOp))
+
+    def text(node) -> str:
+        if isinstance(node, ast.BinOp) and type(node.op) in _IN_PLACE_OPS and _constant(node) is None:
+            left, right = text(node.left), text(node.right)
+            side = 0 if made(node.left) else 1 if made(node.right) else None
+            if side is not None:
+                return "into_temporary(%r, %s, %s, %d)" % (_IN_PLACE_OPS[type(node.op)], left, right, side)
+            return "(%s %s %s)" % (left, {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}[type(node.op)],
+                                   right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and made(node.operand):
+            return "negative_into(%s)" % text(node.operand)
+        if isinstance(node, ast.BinOp):
+            return "(%s %s %s)" % (text(node.left), _BINARY_TEXT[type(node.op)], text(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return "(%s%s)" % (_UNARY_TEXT[type(node.op)], text(node.operand))
+        if isinstance(node, ast.Call):
+            return "%s(%s)" % (ast.unparse(node.func), ", ".join(text(a) for a in node.args))
+        return "(%s)" % ast.unparse(node)
+    return text(tree)
+
+
+_BINARY_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_UNARY_TEXT = {ast.USub: "-", ast.UAdd: "+"}
 
 
 def _constant(node):

@@ -6,8 +6,10 @@
     python scripts/progtest.py --n 10000 --seed 0 --jobs 2 --out progtest_out --shrink
     python scripts/progtest.py --help
 
-    SCT_BACKEND=numexpr SCT_FUSE_MIN_SIZE=0 python scripts/progtest.py --n 300 --jobs 1
-                         # with the fused backend on, every array fused (sct.set_backend)
+    SCT_BACKEND=numexpr SCT_FUSE_MIN_SIZE=0 SCT_FUSE_MEASURE=0 python scripts/progtest.py --n 300 --jobs 1
+                         # with the fused backend on, every array of a fused chain through numexpr
+    SCT_BACKEND=numexpr SCT_FUSE_COST_MODEL=0 SCT_FUSE_MIN_SIZE=0 python scripts/progtest.py --n 300 --jobs 1
+                         # ... and every chain of two operations fused (sct.set_backend)
 """
 import os
 import sys

@@ -637,7 +637,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     if scalar_kinds is not None:
         specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
                                  numpy_name if plain_numpy else None)
-    if optimize_enabled() and not _fuse.active():    # temporaries overwritten, slice adjoints written directly
+    if optimize_enabled() and _fuse.plain_rewrites():    # temporaries overwritten, slice adjoints written directly
         shared = shared_statements(generated.functions)
         shift_invariant_maxima([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
                                 fn.name not in specialised], rt_name, numpy_name if plain_numpy else None,
@@ -655,8 +655,9 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
                 wide_products(generated_fn, rt_name, shared)
-    if _fuse.active() and plain_numpy:
-        _fuse.fuse_functions(generated.functions, rt_name, numpy_name)    # sct.set_backend("numexpr")
+    if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr"): not the code on Python floats
+        _fuse.fuse_functions([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
+                              fn.name not in specialised], rt_name, numpy_name)
     return sites, site_calls
 
 

@@ -154,9 +154,9 @@ def opposite_infinities(x):
 @pytest.fixture
 def numexpr_backend():
     pytest.importorskip("numexpr")
-    sct.set_backend("numexpr", min_size=0)
+    sct.set_backend("numexpr", min_size=0, cost_model=False)     # every chain fused
     yield
-    sct.set_backend("numpy")
+    sct.set_backend("numpy", cost_model=True)
 
 
 def test_numpy_function_of_a_number_promotes_float32_as_numpy_does(numexpr_backend):

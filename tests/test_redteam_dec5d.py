@@ -249,7 +249,7 @@ def test_switching_the_backend_between_calls_recompiles():
     acc = sct.dlaccelerate(fused_chain)
     try:
         for backend in ("numpy", "numexpr", "numpy", "numexpr"):
-            sct.set_backend(backend)
+            sct.set_backend(backend, cost_model=False)      # (every chain fused)
             assert ("rt.fused(" in str(sct.source(fused_chain, dlarray(x), dlarray(w)))) == (backend == "numexpr")
             for f in (fused_chain, acc):
                 for shape in ((6,), (1,)):
@@ -259,7 +259,7 @@ def test_switching_the_backend_between_calls_recompiles():
                     assert_close(_np(gx), numerical_gradient(plain, [a, b], 0), 1e-6, 1e-7)
                     assert_close(_np(gw), numerical_gradient(plain, [a, b], 1), 1e-6, 1e-7)
     finally:
-        sct.set_backend("numpy")
+        sct.set_backend("numpy", cost_model=True)
 
 
 # --- wrong results found ---------------------------------------------------------------------------
