@@ -371,6 +371,15 @@ def _op_name(op) -> str:
     return name
 
 
+def _public_op(op) -> bool:
+    """A deep-learning function ``sct`` exports (``sct.dlconv``, ``sct.crossentropy``, ...): a user
+    passes its arguments, so a traced one its rule has no derivative for (``PaddingValue``) is
+    refused as for the user's own rules (a runtime helper's other parameters are shapes)."""
+    import sct
+    name = getattr(op, "__name__", None)
+    return isinstance(name, str) and getattr(sct, name, None) is op
+
+
 def _arange_traced(call: gast.Call, is_active):
     keywords = {k.arg: k.value for k in call.keywords}
     args = list(call.args)
@@ -899,7 +908,7 @@ class Activity(ValueFacts):
         rule = info.rule
         if rule is None or info.kind not in (CallKind.OP, CallKind.METHOD):
             return
-        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
+        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime") and not _public_op(rule.op):
             return             # the runtime's own helpers: their other parameters are shapes
         node = value if info.kind == CallKind.OP else gast.Call(
             func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)

@@ -1,0 +1,252 @@
+"""Red team (Dec 10, R1): MATLAB documentation scenarios of the deep-learning functions as users
+translate them (model functions with parameter dicts, formatted "SSCB"/"CB"/"CBT" data, the losses'
+options, gradient penalties), values against numpy written from the reference pages, gradients
+against central differences (tests/gradcheck.py).
+
+Found and fixed (each was a silent zero gradient):
+
+1. ``crossentropy(Y, T, weights)`` (and ``Mask=``): the rule differentiated only ``Y`` and the targets,
+   and runtime ops were exempt from the check that refuses a traced argument the rule does not cover,
+   so ``dlgradient(loss, weights)`` was 0 (learned class weights, a mask computed from the data).  The
+   rule now gives the derivatives by ``weights`` and ``Mask`` (runtime/nn.py).
+2. ``l2loss``/``l1loss``/``huber``/``crossentropy`` of *formatted* data with weights: the weights went
+   through ``crossentropy_class_weights`` (a check that returns them as they are) declared
+   nondifferentiable, so their gradient was 0 (``l2loss(dlarray(Y, "CB"), T, w)``; unformatted was right).
+3. ``huber(Y, T, TransitionPoint=d)`` with a traced ``d``: 0 (no derivative by ``delta``).
+4. ``dlconv(..., PaddingValue=p)`` with a traced ``p``: 0; now refused at the user's line (the functions
+   ``sct`` exports are checked as the user's own rules are: sct/analysis.py ``_public_op``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, stripdims, dlconv, batchnorm, layernorm,
+                 relu, leakyrelu, softmax, sigmoid, fullyconnect, crossentropy, l1loss, l2loss, huber, mse)
+from gradcheck import assert_close, numerical_gradient
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
+
+RNG = np.random.default_rng(20261210)
+
+
+def _softmax(z, axis):
+    e = np.exp(z - z.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+# --- 1. crossentropy's weights and Mask ------------------------------------------------------------
+
+C, B = 4, 3
+Z = RNG.standard_normal((C, B))
+T = np.eye(C)[:, [0, 2, 3]]
+WC = RNG.uniform(0.5, 2.0, C)
+M = RNG.uniform(0.2, 1.0, (C, B))
+
+
+def ce_weighted_cb(z, w, m):
+    loss = crossentropy(softmax(dlarray(z, "CB")), T, w, Mask=m)
+    return loss, dlgradient(loss, z, w, m)
+
+
+def ce_weighted_bc(z, w, m):          # sct's default layout, unformatted
+    loss = crossentropy(softmax(z), T.T, w, Mask=m)
+    return loss, dlgradient(loss, z, w, m)
+
+
+def _ce_ref(z, w, m):                 # MATLAB's page: -sum(w .* m .* T .* log(Y)) / N, (C, B) data
+    return -np.sum(w[:, None] * m * T * np.log(_softmax(z, 0))) / B
+
+
+def test_crossentropy_weights_and_mask_gradients_formatted():
+    loss, (gz, gw, gm) = dlfeval(ce_weighted_cb, dlarray(Z), dlarray(WC), dlarray(M))
+    assert_close(float(loss), _ce_ref(Z, WC, M), rtol=1e-12)
+    for k, got in enumerate((gz, gw, gm)):
+        expected = numerical_gradient(_ce_ref, [Z.copy(), WC.copy(), M.copy()], k)
+        assert_close(extractdata(got), expected, what=f"d/darg{k}")
+    assert np.any(extractdata(gw) != 0)                 # was exactly 0
+
+
+def test_crossentropy_weights_and_mask_gradients_unformatted():
+    loss, (gz, gw, gm) = dlfeval(ce_weighted_bc, dlarray(Z.T), dlarray(WC), dlarray(M.T))
+    assert_close(float(loss), _ce_ref(Z, WC, M), rtol=1e-12)
+    assert_close(extractdata(gz), numerical_gradient(_ce_ref, [Z.copy(), WC.copy(), M.copy()], 0).T)
+    assert_close(extractdata(gw), numerical_gradient(_ce_ref, [Z.copy(), WC.copy(), M.copy()], 1))
+    assert_close(extractdata(gm), numerical_gradient(_ce_ref, [Z.copy(), WC.copy(), M.copy()], 2).T)
+
+
+def ce_options(z, w, m):
+    y = sigmoid(dlarray(z, "CB"))
+    loss = crossentropy(y, T, w, Mask=m, ClassificationMode="multilabel", NormalizationFactor="all-elements")
+    return loss, dlgradient(loss, w, m)
+
+
+def ce_observation_weights(z, w):
+    loss = crossentropy(softmax(dlarray(z, "CB")), T, w, WeightsFormat="B")
+    return loss, dlgradient(loss, w)
+
+
+def test_crossentropy_weight_gradients_with_options():
+    def ref(w, m):
+        s = 1 / (1 + np.exp(-Z))
+        return -np.sum(w[:, None] * m * (T * np.log(s) + (1 - T) * np.log(1 - s))) / (B * C)
+    loss, (gw, gm) = dlfeval(ce_options, dlarray(Z), dlarray(WC), dlarray(M))
+    assert_close(float(loss), ref(WC, M), rtol=1e-12)
+    assert_close(extractdata(gw), numerical_gradient(ref, [WC.copy(), M.copy()], 0))
+    assert_close(extractdata(gm), numerical_gradient(ref, [WC.copy(), M.copy()], 1))
+    wb = RNG.uniform(0.5, 2.0, B)
+
+    def ref_b(w):
+        return -np.sum(w[None, :] * T * np.log(_softmax(Z, 0))) / B
+    loss, gw = dlfeval(ce_observation_weights, dlarray(Z), dlarray(wb))
+    assert_close(float(loss), ref_b(wb), rtol=1e-12)
+    assert_close(extractdata(gw), numerical_gradient(ref_b, [wb.copy()], 0))
+
+
+def ce_first(z, w, m):
+    loss = crossentropy(softmax(dlarray(z, "CB")), T, w, Mask=m)
+    return loss, dlgradient(loss, z, w, m)
+
+
+def ce_second(z, w, m):
+    loss = crossentropy(softmax(dlarray(z, "CB")), T, w, Mask=m)
+    gz, gw, gm = dlgradient(loss, z, w, m, EnableHigherDerivatives=True)
+    s = np.sum(gz ** 2) + np.sum(np.sin(gw)) + np.sum(gm * gm)
+    return s, dlgradient(s, z, w, m)
+
+
+def test_crossentropy_weight_gradients_second_order():
+    def s_of(z, w, m):
+        _, (gz, gw, gm) = dlfeval(ce_first, dlarray(z), dlarray(w), dlarray(m))
+        gz, gw, gm = extractdata(gz), extractdata(gw), extractdata(gm)
+        return np.sum(gz ** 2) + np.sum(np.sin(gw)) + np.sum(gm * gm)
+    s, grads = dlfeval(ce_second, dlarray(Z), dlarray(WC), dlarray(M))
+    assert_close(float(s), s_of(Z, WC, M), rtol=1e-12)
+    for k, got in enumerate(grads):
+        expected = numerical_gradient(s_of, [Z.copy(), WC.copy(), M.copy()], k, step=1e-5)
+        assert_close(extractdata(got), expected, rtol=1e-4, atol=1e-6, what=f"d2/darg{k}")
+
+
+def ce_weights_only(w):
+    return crossentropy(softmax(Z.T), T.T, w)
+
+
+def test_crossentropy_weights_forward_mode():
+    v = RNG.standard_normal(C)
+
+    def ref(w):
+        return -np.sum(w[None, :] * T.T * np.log(_softmax(Z.T, 1))) / B
+    y, jv = sct.jvp(ce_weights_only, (WC,), (v,))
+    assert_close(float(np.asarray(getattr(jv, "data", jv))), (ref(WC + 1e-6 * v) - ref(WC - 1e-6 * v)) / 2e-6,
+                 rtol=1e-6)
+
+
+# --- 2. the other losses' weights of formatted data ---------------------------------------------
+
+Y2 = RNG.standard_normal((C, B))
+T2 = RNG.standard_normal((C, B))
+
+
+def l2_cb(y, w):
+    loss = l2loss(dlarray(y, "CB"), T2, w)
+    return loss, dlgradient(loss, y, w)
+
+
+def l1_cb_observations(y, w):
+    loss = l1loss(dlarray(y, "CB"), T2, w, WeightsFormat="B")
+    return loss, dlgradient(loss, y, w)
+
+
+def huber_bc(y, w):
+    loss = huber(dlarray(y, "BC"), T2.T, w, TransitionPoint=0.5)
+    return loss, dlgradient(loss, y, w)
+
+
+def test_formatted_loss_weight_gradients():
+    def l2(y, w):
+        return np.sum(w[:, None] * (y - T2) ** 2) / B
+
+    def l1(y, w):
+        return np.sum(w[None, :] * np.abs(y - T2)) / B
+
+    def hb(y, w):
+        d = np.abs(y - T2)
+        return np.sum(w[:, None] * np.where(d <= 0.5, 0.5 * d * d, 0.5 * (d - 0.25))) / B
+    wb = RNG.uniform(0.5, 2.0, B)
+    for fun, ref, w, order in ((l2_cb, l2, WC, False), (l1_cb_observations, l1, wb, False),
+                               (huber_bc, hb, WC, True)):
+        y = Y2.T.copy() if order else Y2.copy()
+        loss, (gy, gw) = dlfeval(fun, dlarray(y), dlarray(w))
+        assert_close(float(loss), ref(Y2, w), rtol=1e-12, what=fun.__name__)
+        ey = numerical_gradient(ref, [Y2.copy(), w.copy()], 0)
+        assert_close(extractdata(gy), ey.T if order else ey, what=fun.__name__)
+        assert_close(extractdata(gw), numerical_gradient(ref, [Y2.copy(), w.copy()], 1), what=fun.__name__)
+
+
+# --- 3. huber's TransitionPoint ----------------------------------------------------------------
+
+def huber_delta(y, d):
+    loss = huber(y, T2.T, TransitionPoint=d)
+    return loss, dlgradient(loss, y, d)
+
+
+def huber_delta_value(d):
+    return huber(Y2.T, T2.T, TransitionPoint=d)
+
+
+def _huber_ref(y, d):
+    a = np.abs(y - T2.T)
+    return np.sum(np.where(a <= d, 0.5 * a * a, d * a - 0.5 * d * d)) / B
+
+
+def test_huber_transition_point_gradient():
+    loss, (gy, gd) = dlfeval(huber_delta, dlarray(Y2.T), dlarray(0.8))
+    assert_close(float(loss), _huber_ref(Y2.T, 0.8), rtol=1e-12)
+    assert_close(extractdata(gy), numerical_gradient(_huber_ref, [Y2.T.copy(), np.array(0.8)], 0))
+    assert_close(extractdata(gd), numerical_gradient(_huber_ref, [Y2.T.copy(), np.array(0.8)], 1))
+    assert float(gd) != 0                                 # was 0
+    _, jv = sct.jvp(huber_delta_value, (np.array(0.8),), (np.array(1.0),))
+    assert_close(float(np.asarray(getattr(jv, "data", jv))),
+                 numerical_gradient(lambda d: _huber_ref(Y2.T, d), [np.array(0.8)], 0))
+
+
+# --- 4. dlconv's PaddingValue --------------------------------------------------------------------
+
+XC = RNG.standard_normal((1, 4, 4, 2))
+WK = RNG.standard_normal((3, 3, 2, 2))
+
+
+def conv_padding_value(x, p):
+    loss = np.sum(dlconv(x, WK, 0.0, Padding=1, PaddingValue=p) ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def conv_padding_value_formatted(x, p):
+    loss = np.sum(dlconv(dlarray(x, "SSCB"), WK, 0.0, Padding=1, PaddingValue=p) ** 2)
+    return loss, dlgradient(loss, x, p)
+
+
+def conv_padding_value_constant(x, p):
+    loss = np.sum(dlconv(x, WK, 0.0, Padding=1, PaddingValue=extractdata(p)) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+@pytest.mark.parametrize("fun", [conv_padding_value, conv_padding_value_formatted])
+def test_traced_padding_value_is_refused(fun):
+    with pytest.raises(sct.CompileError, match="PaddingValue") as info:
+        dlfeval(fun, dlarray(XC), dlarray(0.7))
+    assert info.value.filename == __file__
+
+
+def test_constant_padding_value_still_differentiates_x():
+    def ref(x):
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0.7)
+        y = np.zeros((1, 4, 4, 2))
+        for i in range(4):
+            for j in range(4):
+                y[0, i, j] = np.einsum("abc,abcf->f", xp[0, i:i + 3, j:j + 3], WK)
+        return np.sum(y ** 2)
+    loss, g = dlfeval(conv_padding_value_constant, dlarray(XC), dlarray(0.7))
+    assert_close(float(loss), ref(XC), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(ref, [XC.copy()], 0))
