@@ -224,6 +224,12 @@ class FormatInference:
                 isinstance(s.value, gast.Constant) or (isinstance(s.value, (gast.List, gast.Tuple)) and
                                                         all(isinstance(e, gast.Constant) for e in s.value.elts))):
             self.constants[target.id] = s.value     # a literal hoisted by normalize (Outputs=["fc1", ...])
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and isinstance(s.value, gast.Call) \
+                and len(s.value.args) == 1 and not s.value.keywords and isinstance(s.value.args[0], gast.Name) \
+                and isinstance(self.constants.get(s.value.args[0].id), (gast.List, gast.Tuple)) \
+                and self.resolver.resolve(s.value.func) in (tuple, list):
+            # tuple(finddim(X, "S")): a constant sequence of the constant one
+            self.constants[target.id] = gast.Tuple(elts=list(self.constants[s.value.args[0].id].elts), ctx=gast.Load())
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)

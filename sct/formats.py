@@ -256,7 +256,7 @@ class FormatPass(LayoutCalls):
                 v = self.constants[v.id]
             if isinstance(v, gast.Constant):
                 return v.value
-            if isinstance(v, gast.Tuple):
+            if isinstance(v, (gast.Tuple, gast.List)):
                 items = tuple(self.literal_int(e) for e in v.elts)
                 return literal if any(i is None or i is False for i in items) else items
             i = self.literal_int(v)
@@ -270,7 +270,11 @@ class FormatPass(LayoutCalls):
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)
             axis = None if axis_node is None else literal(axis_node)
-            if keep is literal or axis is literal or (axis is None and keep is False):
+            if keep is literal or axis is literal:
+                # dimensions not known when the function is compiled: which labels are left is not known
+                # (it was taken as unformatted, which a deep-learning function then read in sct's layout)
+                return UNKNOWN
+            if axis is None and keep is False:
                 return None             # (a reduction over every dimension: a scalar, unformatted)
             if isinstance(x, _Unknown):
                 return UNKNOWN
@@ -363,6 +367,9 @@ class FormatPass(LayoutCalls):
             value = gast.List(elts=[const(i) for i, c in enumerate(fmt) if c == label.value], ctx=gast.Load())
         if rewrite and isinstance(stmt, gast.Assign):
             stmt.value = value
+        target_name = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+        if isinstance(target_name, gast.Name) and self.stored.get(target_name.id) == 1:
+            self.constants[target_name.id] = value      # np.mean(X, axis=tuple(finddim(X, "S"))) reads it
         return None, None
 
     def fixed_layout(self, stmt, node, info, args, kws, env, rewrite):

@@ -15,6 +15,15 @@ Found and fixed (each was a silent zero gradient):
 3. ``huber(Y, T, TransitionPoint=d)`` with a traced ``d``: 0 (no derivative by ``delta``).
 4. ``dlconv(..., PaddingValue=p)`` with a traced ``p``: 0; now refused at the user's line (the functions
    ``sct`` exports are checked as the user's own rules are: sct/analysis.py ``_public_op``).
+
+Found and fixed (a silent wrong value):
+
+5. MATLAB's ``mean(X, finddim(X, "S"))`` as ``np.mean(X, axis=tuple(finddim(X, "S")))`` inside dlfeval: a
+   reduction whose axis is not a literal was taken as giving an *unformatted* array (outside dlfeval it
+   keeps "CB"), which ``fullyconnect`` then read in sct's default layout (batch first): a wrong loss
+   whenever C and B have the same size (numpy's matmul error otherwise).  ``finddim``'s constant is now
+   followed through ``tuple()``/``list()`` (sct/formats.py, sct/format_inference.py), and an axis not known
+   when compiling gives a format not known, refused where a deep-learning function reads it.
 """
 from __future__ import annotations
 
@@ -22,7 +31,7 @@ import numpy as np
 import pytest
 
 import sct
-from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, stripdims, dlconv, batchnorm, layernorm,
+from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, finddim, stripdims, dlconv, batchnorm, layernorm,
                  relu, leakyrelu, softmax, sigmoid, fullyconnect, crossentropy, l1loss, l2loss, huber, mse)
 from gradcheck import assert_close, numerical_gradient
 
@@ -250,3 +259,57 @@ def test_constant_padding_value_still_differentiates_x():
     loss, g = dlfeval(conv_padding_value_constant, dlarray(XC), dlarray(0.7))
     assert_close(float(loss), ref(XC), rtol=1e-12)
     assert_close(extractdata(g), numerical_gradient(ref, [XC.copy()], 0))
+
+
+# --- 5. reductions over finddim's dimensions ---------------------------------------------------------
+
+XR = RNG.standard_normal((3, 3, 4, 2))           # "CBSS" with as many channels as observations
+WR = RNG.standard_normal((2, 3))
+BR = RNG.standard_normal(2)
+
+
+def pooled_fc(x, w, b):
+    X = dlarray(x, "CBSS")
+    Y = np.mean(X, axis=tuple(finddim(X, "S")))    # MATLAB's mean(X, finddim(X, "S"))
+    Z = fullyconnect(Y, w, b)
+    loss = np.sum(np.sin(Z) * np.arange(1.0, 4.0))
+    return loss, dlgradient(loss, x, w, b), dims(Y), dims(Z)
+
+
+def pooled_fc_list(x, w, b):
+    X = dlarray(x, "CBSS")
+    s = list(finddim(X, "S"))
+    Z = fullyconnect(np.sum(X, axis=tuple(s)) / 8, w, b)
+    loss = np.sum(np.sin(Z) * np.arange(1.0, 4.0))
+    return loss, dlgradient(loss, x, w, b), dims(Z)
+
+
+def _pooled_ref(x, w, b):
+    z = w @ x.mean(axis=(2, 3)) + b[:, None]          # (C, B) as MATLAB's
+    return np.sum(np.sin(z) * np.arange(1.0, 4.0))
+
+
+def test_reduction_over_finddim_keeps_the_labels_in_dlfeval():
+    X = dlarray(XR, "CBSS")
+    eager = fullyconnect(np.mean(X, axis=tuple(finddim(X, "S"))), WR, BR)
+    assert dims(eager) == "CB"
+    loss, grads, dy, dz = dlfeval(pooled_fc, dlarray(XR), dlarray(WR), dlarray(BR))
+    assert (dy, dz) == ("CB", "CB")
+    assert_close(float(loss), _pooled_ref(XR, WR, BR), rtol=1e-12)       # was 4.4795 for 2.4028-like values
+    for k, g in enumerate(grads):
+        assert_close(extractdata(g), numerical_gradient(_pooled_ref, [XR.copy(), WR.copy(), BR.copy()], k))
+    loss, grads, dz = dlfeval(pooled_fc_list, dlarray(XR), dlarray(WR), dlarray(BR))
+    assert dz == "CB"
+    assert_close(float(loss), _pooled_ref(XR, WR, BR), rtol=1e-12)
+
+
+def pooled_by_argument(x, axes):
+    X = dlarray(x, "CBSS")
+    Z = fullyconnect(np.mean(X, axis=axes), WR, BR)
+    return np.sum(np.sin(Z))
+
+
+def test_reduction_over_unknown_axes_then_fullyconnect_is_refused():
+    with pytest.raises(sct.CompileError, match="fullyconnect") as info:
+        dlfeval(pooled_by_argument, dlarray(XR), (2, 3))
+    assert info.value.filename == __file__
