@@ -295,8 +295,11 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         if func in _SAME_DIMS_FUNCTIONS:        # labels kept; a LOST argument gives a LOST result
             return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
                                        (_same_dims_argument(func, args, kwargs),))
+        # any other function of a formatted (or lost) array gives an array whose labels are not known here
+        # (np.cumsum, np.sort, np.round, np.pad, ...): marked LOST, so a deep-learning function refuses it
+        # rather than read it in sct's default layout (was: unformatted, read as batch first, channels last)
         return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
-                                   args if func.__name__ in LABEL_LOSING_OPS else ())
+                                   tuple(args) + tuple(kwargs.values()))
 
     # --- array-like attributes -------------------------------------------------------
     @property
@@ -375,7 +378,9 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
                                                            _method_format(fmt, name, a, k), (self,))
             if isinstance(self._fmt, LostLabels) and name in ("astype", "copy", "conj", "conjugate"):
                 return lambda *a, **k: _mark_lost(_wrap_result(attr(*_unwrap(a), **_unwrap(k))), (self,), True)
-            if name in LABEL_LOSING_OPS:
+            if name in LABEL_LOSING_OPS or self._fmt:
+                # (X.clip, X.round, X.cumsum, X.conj, ... of a formatted X: the labels are not kept, so marked
+                # LOST as the functions' results are: was unformatted, read in sct's default layout)
                 return lambda *a, **k: _mark_lost(_wrap_result(attr(*_unwrap(a), **_unwrap(k))), (self,))
             return lambda *a, **k: _wrap_result(attr(*_unwrap(a), **_unwrap(k)))
         return attr

@@ -371,13 +371,21 @@ def _op_name(op) -> str:
     return name
 
 
+def _sct_or_numpy_class(cls) -> bool:
+    """A class of sct's or numpy's, not the user's: ``sct.dlarray`` (its ``__module__`` is ``"sct"``, which
+    ``startswith("sct.")`` missed: ``X = dlarray(x); X.sum()`` took X for an object of the user's class and
+    refused numpy's method as "no derivative rule for 'ndarray.sum'")."""
+    module = getattr(cls, "__module__", "") or ""
+    return module == "sct" or module.startswith(("sct.", "numpy"))
+
+
 def _public_op(op) -> bool:
     """A deep-learning function ``sct`` exports (``sct.dlconv``, ``sct.crossentropy``, ...): a user
     passes its arguments, so a traced one its rule has no derivative for (``PaddingValue``) is
     refused as for the user's own rules (a runtime helper's other parameters are shapes)."""
-    import sct
+    from .runtime import dlfun, nn
     name = getattr(op, "__name__", None)
-    return isinstance(name, str) and getattr(sct, name, None) is op
+    return isinstance(name, str) and any(name in m.__all__ and getattr(m, name) is op for m in (dlfun, nn))
 
 
 def _arange_traced(call: gast.Call, is_active):
@@ -835,7 +843,7 @@ class Activity(ValueFacts):
         kind = self.kinds.get(name)
         return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and \
             isinstance(kind[1], type) and not issubclass(kind[1], (tuple, np.ndarray)) and \
-            not (getattr(kind[1], "__module__", "") or "").startswith(("sct.", "numpy"))
+            not _sct_or_numpy_class(kind[1])
 
     def user_objects(self) -> Set[str]:
         from .ir import walk_no_defs
@@ -849,7 +857,7 @@ class Activity(ValueFacts):
                 cls = self.resolver.resolve(node.value.func)
                 if isinstance(cls, type) and isinstance(getattr(cls, "__init__", None), types.FunctionType) \
                         and not issubclass(cls, (tuple, np.ndarray)) and \
-                        not (getattr(cls, "__module__", "") or "").startswith(("sct.", "numpy")):
+                        not _sct_or_numpy_class(cls):
                     builds[node.targets[0].id] = builds.get(node.targets[0].id, 0) + 1
         return {n for n, count in builds.items() if stores.get(n) == count and n not in self.kinds}
 

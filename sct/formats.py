@@ -53,6 +53,10 @@ FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_
 ELEMENTWISE = {id(f) for f in (np.where, np.clip, np.real, np.imag, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu,
                                dlfun.dropout, abs, pow)}      # (abs(x), pow(x, 2): x.__abs__, x.__pow__)
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
+# numpy's functions of an array giving its metadata (no array of its values): their results carry no labels
+METADATA_FUNCTIONS = frozenset(("shape", "size", "ndim", "result_type", "iscomplexobj", "isrealobj", "isscalar",
+                                "may_share_memory", "shares_memory", "min_scalar_type", "tolist", "item",
+                                "array_equal", "array_equiv", "allclose", "any", "all", "count_nonzero"))
 
 
 def _uses_formats(fdef, resolver: Resolver) -> bool:
@@ -103,8 +107,13 @@ class FormatPass(LayoutCalls):
             receiver = [self.expr(node.func.value, env, stmt)] if info.kind == CallKind.METHOD and \
                 isinstance(node.func, gast.Attribute) else []
             name = info.method if info.kind == CallKind.METHOD else getattr(info.obj, "__name__", None)
-            losing = name in LABEL_LOSING_OPS and (receiver or getattr(info.obj, "__module__", None) == "numpy")
-            return (LOST if losing and lost_from(receiver + args) else None), None
+            numpy_call = bool(receiver) or (getattr(info.obj, "__module__", None) or "").startswith("numpy")
+            # any numpy function or array method of a formatted (or lost) array not followed above (np.cumsum,
+            # np.sort, X.clip, X.round, ...) gives labels not known here: LOST, refused by the deep-learning
+            # functions, as outside dlfeval (was: unformatted, read in sct's default layout); not what gives
+            # an array's metadata (np.shape, np.ndim, ...)
+            losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS)
+            return (LOST if losing and lost_from(receiver + args + list(kws.values())) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
 
     def follower(self, info):

@@ -24,6 +24,18 @@ Found and fixed (a silent wrong value):
    whenever C and B have the same size (numpy's matmul error otherwise).  ``finddim``'s constant is now
    followed through ``tuple()``/``list()`` (sct/formats.py, sct/format_inference.py), and an axis not known
    when compiling gives a format not known, refused where a deep-learning function reads it.
+6. ``np.cumsum``, ``np.sort``, ``np.round``, ``np.pad``, ``np.nan_to_num``, ... and the methods ``X.clip``,
+   ``X.round``, ``X.cumsum``, ``X.conj`` of a formatted dlarray gave an *unformatted* array not marked as
+   having lost its labels, so ``softmax``/``fullyconnect``/the losses read it in sct's default layout
+   (softmax over the batch of a "CB" array: MATLAB's ``softmax(cumsum(X, 1))`` is over the channels),
+   eagerly and in dlfeval alike.  Such results are now marked LOST (runtime/dlarray.py) and followed as
+   LOST when compiling (sct/formats.py): refused, as the README promises for reshapes and transposes.
+
+Found and fixed (a refusal a user hits):
+
+7. ``X = dlarray(x); X.sum()`` (any array method of a dlarray made in the function) was refused with
+   "no derivative rule for 'ndarray.sum'": ``sct.dlarray.__module__`` is ``"sct"``, which the test for the
+   user's own classes (``startswith("sct.")``) missed, so X was taken for an object of the user's class.
 """
 from __future__ import annotations
 
@@ -313,3 +325,70 @@ def test_reduction_over_unknown_axes_then_fullyconnect_is_refused():
     with pytest.raises(sct.CompileError, match="fullyconnect") as info:
         dlfeval(pooled_by_argument, dlarray(XR), (2, 3))
     assert info.value.filename == __file__
+
+
+# --- 6. results that lost their labels are refused, not read in the default layout ---------------------
+
+XS = RNG.standard_normal((4, 3))                 # "CB": 4 channels, 3 observations
+
+
+def softmax_of_cumsum(x):
+    return np.sum(softmax(np.cumsum(dlarray(x, "CB"), axis=0)) ** 2)
+
+
+def softmax_of_clip_method(x):
+    return np.sum(softmax(dlarray(x, "CB").clip(-1, 1)) ** 2)
+
+
+def softmax_of_round(x):
+    X = dlarray(x, "CB")
+    return np.sum(softmax(np.round(X, 1)) ** 2)
+
+
+def fc_of_sorted(x):
+    X = dlarray(x, "CB")
+    return np.sum(fullyconnect(np.sort(X, axis=1), np.ones((2, 4)), np.zeros(2)))
+
+
+@pytest.mark.parametrize("fun", [softmax_of_cumsum, softmax_of_clip_method, softmax_of_round, fc_of_sorted])
+def test_lost_labels_of_other_numpy_functions_are_refused(fun):
+    with pytest.raises(ValueError, match="unformatted because an operation"):
+        fun(XS)                                  # eagerly (was: softmax over the batch axis)
+    with pytest.raises(sct.SctError, match="unformatted because an operation"):
+        dlfeval(fun, dlarray(XS))
+
+
+def elementwise_and_kept(x):
+    X = dlarray(x, "CB")
+    Y = softmax(np.clip(X, -1, 1) + np.abs(X) + X.copy() + np.flip(X, 0))
+    return np.sum(Y * np.arange(1.0, 4.0)), dims(Y)
+
+
+def test_label_keeping_functions_still_keep_them():
+    def ref(x):
+        z = np.clip(x, -1, 1) + np.abs(x) + x + x[::-1]
+        return np.sum(_softmax(z, 0) * np.arange(1.0, 4.0))
+    assert_close(float(elementwise_and_kept(XS)[0]), ref(XS), rtol=1e-12)
+    loss, d = dlfeval(elementwise_and_kept, dlarray(XS))
+    assert d == "CB"
+    assert_close(float(loss), ref(XS), rtol=1e-12)
+
+
+# --- 7. array methods of a dlarray made in the function -------------------------------------------
+
+def methods_of_created(x):
+    X = dlarray(x, "CBSS")
+    Y = X.mean(axis=(2, 3))                      # MATLAB's mean(X, [3 4]): "CB"
+    Z = fullyconnect(Y, WR, BR)
+    loss = X.sum() * 0.1 + np.sum(np.sin(Z)) + X.max(axis=3).min(axis=2).std()
+    return loss, dlgradient(loss, x), dims(Y)
+
+
+def test_methods_of_a_dlarray_made_in_the_function():
+    def ref(x):
+        z = WR @ x.mean(axis=(2, 3)) + BR[:, None]
+        return x.sum() * 0.1 + np.sum(np.sin(z)) + x.max(axis=3).min(axis=2).std()
+    loss, g, d = dlfeval(methods_of_created, dlarray(XR))
+    assert d == "CB"
+    assert_close(float(loss), ref(XR), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(ref, [XR.copy()], 0))
