@@ -36,6 +36,11 @@ Found and fixed (a refusal a user hits):
 7. ``X = dlarray(x); X.sum()`` (any array method of a dlarray made in the function) was refused with
    "no derivative rule for 'ndarray.sum'": ``sct.dlarray.__module__`` is ``"sct"``, which the test for the
    user's own classes (``startswith("sct.")``) missed, so X was taken for an object of the user's class.
+8. ``sct.jvp`` (forward mode) of a function labelling a *constant* (``fullyconnect(dlarray(Z, "CB"), w,
+   b)`` with the tangent along ``w``; ``dlconv(dlarray(X, "SSCB"), k, 0)`` along ``k``) was refused with
+   "its input is unformatted because an operation ... dropped the labels": the forward code kept the
+   dlarray object, which the format's transposes marked as lost (sct/tangent.py now writes its data, as
+   the reverse-mode code does).
 """
 from __future__ import annotations
 
@@ -392,3 +397,28 @@ def test_methods_of_a_dlarray_made_in_the_function():
     assert d == "CB"
     assert_close(float(loss), ref(XR), rtol=1e-12)
     assert_close(extractdata(g), numerical_gradient(ref, [XR.copy()], 0))
+
+
+# --- 8. forward mode with formatted constants ------------------------------------------------------
+
+ZF = RNG.standard_normal((4, 3))
+X4F = RNG.standard_normal((5, 5, 2, 3))
+
+
+def fc_of_constant(w):
+    return np.sum(np.sin(fullyconnect(dlarray(ZF, "CB"), w, np.array([0.5, -0.2]))))
+
+
+def conv_of_constant(k):
+    return np.sum(dlconv(dlarray(X4F, "SSCB"), k, 0.0, Padding="same") ** 2)
+
+
+@pytest.mark.parametrize("fun, shape", [(fc_of_constant, (2, 4)), (conv_of_constant, (3, 3, 2, 2))])
+def test_jvp_of_formatted_constants(fun, shape):
+    p = RNG.standard_normal(shape)
+    v = RNG.standard_normal(shape)
+    for mode in ("forward", "transpose"):
+        y, jv = sct.jvp(fun, (p,), (v,), mode=mode)
+        assert_close(float(np.asarray(getattr(y, "data", y))), float(fun(p)), rtol=1e-12)
+        expected = (float(fun(p + 1e-6 * v)) - float(fun(p - 1e-6 * v))) / 2e-6
+        assert_close(float(np.asarray(getattr(jv, "data", jv))), expected, rtol=1e-6, what=mode)
