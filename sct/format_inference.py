@@ -16,7 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
-from .runtime.labels import LOST_KIND, matmul_message
+from .runtime.labels import LOST as RUNTIME_LOST, LOST_KIND, LostLabels, matmul_message
 from .runtime import support
 
 
@@ -72,7 +72,7 @@ def tree_of_kind(kind):
 
 
 def has_format(tree) -> bool:
-    if tree is None or isinstance(tree, _Lost):
+    if tree is None or isinstance(tree, (_Lost, LostLabels)):
         return False
     if isinstance(tree, tuple):
         return any(has_format(t) for t in tree)
@@ -94,9 +94,11 @@ def merge(a, b):
 
 
 def output_tree(tree):
-    """What dlfeval puts on the outputs: UNKNOWN becomes unformatted."""
+    """What dlfeval puts on the outputs: LOST and UNKNOWN become the runtime's LOST mark (an unformatted
+    dlarray a deep-learning function refuses, as the same value made outside dlfeval is: was unformatted,
+    so ``softmax(Y)`` of a returned ``np.cumsum(X, 0)`` or ``X.T`` read it in sct's default layout)."""
     if isinstance(tree, (_Unknown, _Lost)):
-        return None
+        return RUNTIME_LOST
     if isinstance(tree, tuple):
         items = tuple(output_tree(t) for t in tree)
         return items if any(t is not None for t in items) else None

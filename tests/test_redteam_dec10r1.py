@@ -41,6 +41,10 @@ Found and fixed (a refusal a user hits):
    "its input is unformatted because an operation ... dropped the labels": the forward code kept the
    dlarray object, which the format's transposes marked as lost (sct/tangent.py now writes its data, as
    the reverse-mode code does).
+9. An output of dlfeval whose labels were lost (``X.T``, ``np.cumsum(X, 0)``, a reshape) or not known
+   when compiling came back plainly unformatted, not marked as the same value made outside dlfeval is, so
+   ``softmax(Y)`` of it *after* dlfeval read it in sct's default layout where plain Python refuses
+   (sct/format_inference.py ``output_tree``, runtime/formats.py ``relabel``).
 """
 from __future__ import annotations
 
@@ -422,3 +426,23 @@ def test_jvp_of_formatted_constants(fun, shape):
         assert_close(float(np.asarray(getattr(y, "data", y))), float(fun(p)), rtol=1e-12)
         expected = (float(fun(p + 1e-6 * v)) - float(fun(p - 1e-6 * v))) / 2e-6
         assert_close(float(np.asarray(getattr(jv, "data", jv))), expected, rtol=1e-6, what=mode)
+
+
+# --- 9. outputs of dlfeval that lost their labels keep the mark -------------------------------------
+
+def lost_outputs(x):
+    X = dlarray(x, "CB")
+    return X.T * 1.0, np.cumsum(X, axis=0), np.reshape(X, (3, 4)), X + 0
+
+
+def test_outputs_that_lost_labels_are_refused_after_dlfeval_as_outside():
+    plain = lost_outputs(XS)
+    traced = dlfeval(lost_outputs, dlarray(XS))
+    for p, t in zip(plain[:3], traced[:3]):
+        assert_close(extractdata(t), extractdata(p), rtol=0, atol=0)
+        with pytest.raises(ValueError, match="unformatted because an operation"):
+            softmax(p)
+        with pytest.raises(ValueError, match="unformatted because an operation"):
+            softmax(t)                                # was: softmax over the last axis, no error
+        assert_close(extractdata(softmax(stripdims(t))), extractdata(softmax(stripdims(p))), rtol=1e-15)
+    assert dims(traced[3]) == dims(plain[3]) == "CB"
