@@ -130,6 +130,9 @@ def _elementwise_result(result, fmt: str, sources=()):
     out = _wrap_result(result)
     if fmt and isinstance(out, dlarray) and out._data.ndim == len(fmt):
         out._fmt = fmt
+    elif fmt and isinstance(out, tuple) and all(isinstance(o, dlarray) and o._data.ndim == len(fmt) for o in out):
+        for o in out:                       # np.divmod, np.modf, np.frexp: each output elementwise
+            o._fmt = fmt
     elif sources:
         _mark_lost(out, sources)
     return out
@@ -283,7 +286,10 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
             return out if fmt else _mark_lost(out, inputs, elementwise=True)
         if ufunc is np.matmul:
             _refuse_formatted_product("@", inputs)
-        return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
+        # np.add.reduce, np.add.accumulate, np.multiply.outer, ... of a formatted array: labels not kept,
+        # marked LOST (was unformatted, read by the deep-learning functions in sct's default layout)
+        return _mark_lost(_wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))),
+                          tuple(inputs) + tuple(kwargs.values()))
 
     def __array_function__(self, func, types, args, kwargs):
         if func is np.dot or func is np.matmul:

@@ -45,6 +45,9 @@ Found and fixed (a refusal a user hits):
    when compiling came back plainly unformatted, not marked as the same value made outside dlfeval is, so
    ``softmax(Y)`` of it *after* dlfeval read it in sct's default layout where plain Python refuses
    (sct/format_inference.py ``output_tree``, runtime/formats.py ``relabel``).
+10. Outside dlfeval, the ufuncs' methods (``np.add.reduce``, ``np.add.accumulate``, ...) of a formatted
+    dlarray gave an unformatted result not marked LOST (read by softmax in the default layout), and
+    ``np.divmod``/``np.modf``/``np.frexp`` (elementwise, two outputs) dropped the labels of both outputs.
 """
 from __future__ import annotations
 
@@ -446,3 +449,15 @@ def test_outputs_that_lost_labels_are_refused_after_dlfeval_as_outside():
             softmax(t)                                # was: softmax over the last axis, no error
         assert_close(extractdata(softmax(stripdims(t))), extractdata(softmax(stripdims(p))), rtol=1e-15)
     assert dims(traced[3]) == dims(plain[3]) == "CB"
+
+
+# --- 10. ufunc methods and two-output ufuncs outside dlfeval -------------------------------------
+
+def test_ufunc_methods_mark_lost_and_two_output_ufuncs_keep_labels():
+    X = dlarray(XS, "CB")
+    for y in (np.add.accumulate(X, axis=0), np.add.reduce(X, axis=1, keepdims=True), np.maximum.reduce(X, 0)):
+        with pytest.raises(ValueError, match="unformatted because an operation"):
+            softmax(y)
+    q, r = np.divmod(X, 0.5)
+    assert dims(q) == dims(r) == "CB"
+    assert_close(extractdata(softmax(r)), _softmax(np.divmod(XS, 0.5)[1], 0), rtol=1e-14)
