@@ -360,6 +360,8 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         self._data[_unwrap(idx)] = _unwrap(value)
 
     def __iter__(self):
+        if self._fmt or isinstance(self._fmt, LostLabels):   # X[i] for each i: a "TCB" array's items are "CB"
+            return (self[i] for i in range(len(self._data)))   # (were unformatted rows: softmax read them as "BC")
         return (dlarray(row) for row in self._data)
 
     def __float__(self) -> float:

@@ -48,6 +48,9 @@ Found and fixed (a refusal a user hits):
 10. Outside dlfeval, the ufuncs' methods (``np.add.reduce``, ``np.add.accumulate``, ...) of a formatted
     dlarray gave an unformatted result not marked LOST (read by softmax in the default layout), and
     ``np.divmod``/``np.modf``/``np.frexp`` (elementwise, two outputs) dropped the labels of both outputs.
+11. ``for xt in X`` of a formatted dlarray outside dlfeval gave unformatted rows (``X[t]`` of a "TCB" X is
+    "CB"), so ``softmax(xt)`` took B for the channels: 40.64 where dlfeval (and MATLAB's X(t,:,:)) gives
+    30.0 for the program below.  Iteration now gives ``X[i]`` (runtime/dlarray.py ``__iter__``).
 """
 from __future__ import annotations
 
@@ -461,3 +464,26 @@ def test_ufunc_methods_mark_lost_and_two_output_ufuncs_keep_labels():
     q, r = np.divmod(X, 0.5)
     assert dims(q) == dims(r) == "CB"
     assert_close(extractdata(softmax(r)), _softmax(np.divmod(XS, 0.5)[1], 0), rtol=1e-14)
+
+
+# --- 11. iterating a formatted dlarray ---------------------------------------------------------------
+
+XT = RNG.standard_normal((5, 4, 3))              # "TCB"
+
+
+def softmax_per_step(x):
+    X = dlarray(x, "TCB")
+    total = 0.0
+    for xt in X:                                 # MATLAB's X(t, :, :) for each t: "CB"
+        total = total + np.sum(softmax(xt) * np.arange(1.0, 4.0))
+    return total
+
+
+def test_iterating_a_formatted_dlarray_gives_its_labelled_items():
+    expected = np.sum(_softmax(XT, 1) * np.arange(1.0, 4.0))
+    assert_close(float(softmax_per_step(XT)), expected, rtol=1e-12)          # was 40.64 for 30.0
+    assert_close(float(dlfeval(softmax_per_step, dlarray(XT))), expected, rtol=1e-12)
+    assert [dims(v) for v in dlarray(XT, "TCB")] == ["CB"] * 5
+    lost = np.cumsum(dlarray(XT, "TCB"), axis=0)
+    with pytest.raises(ValueError, match="unformatted because an operation"):
+        softmax(next(iter(lost)))
