@@ -304,13 +304,17 @@ class FormatPass(LayoutCalls):
             axis = keyword("axis") if len(node.args) < 2 else node.args[1]
             if info.obj is np.concatenate and isinstance(axis, gast.Constant) and axis.value is None or \
                     not isinstance(first, tuple):
-                return (UNKNOWN if isinstance(first, _Unknown) else None), None
+                # (flattened, axis=None: the labels lost, as outside dlfeval)
+                return (UNKNOWN if isinstance(first, _Unknown) else LOST if lost_from([first]) else None), None
             if any(isinstance(t, _Unknown) for t in first):
                 return UNKNOWN, None
             fmts = set(first)
             fmt = fmts.pop() if len(fmts) == 1 and isinstance(next(iter(fmts)), str) else None
             # (np.vstack of 1-D arrays stacks them: a new dimension, unformatted)
-            return (None if info.obj is np.vstack and fmt is not None and len(fmt) < 2 else fmt), None
+            out = None if info.obj is np.vstack and fmt is not None and len(fmt) < 2 else fmt
+            # items of different formats (or one formatted and one not): labels lost, as outside dlfeval
+            # (was unformatted: softmax(np.concatenate([X_CBT, Y_BCT])) read it in the default layout)
+            return (LOST if out is None and lost_from(first) else out), None
         if info.obj is np.copy:
             return (first if isinstance(first, (str, _Unknown)) else None), None
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")

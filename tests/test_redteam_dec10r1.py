@@ -51,6 +51,9 @@ Found and fixed (a refusal a user hits):
 11. ``for xt in X`` of a formatted dlarray outside dlfeval gave unformatted rows (``X[t]`` of a "TCB" X is
     "CB"), so ``softmax(xt)`` took B for the channels: 40.64 where dlfeval (and MATLAB's X(t,:,:)) gives
     30.0 for the program below.  Iteration now gives ``X[i]`` (runtime/dlarray.py ``__iter__``).
+12. Inside dlfeval, ``np.concatenate([X, Y])`` of arrays labelled differently ("CBT" and "BCT"), or with
+    ``axis=None``, was taken as unformatted (outside: LOST, refused), so ``softmax`` read it in the default
+    layout: a silent wrong value (sct/formats.py ``kept_labels``).
 """
 from __future__ import annotations
 
@@ -487,3 +490,27 @@ def test_iterating_a_formatted_dlarray_gives_its_labelled_items():
     lost = np.cumsum(dlarray(XT, "TCB"), axis=0)
     with pytest.raises(ValueError, match="unformatted because an operation"):
         softmax(next(iter(lost)))
+
+
+# --- 12. concatenation of differently labelled arrays in dlfeval ------------------------------------
+
+XC3 = RNG.standard_normal((3, 3, 2))
+
+
+def softmax_of_mixed_concatenation(x, y):
+    X = dlarray(x, "CBT")
+    Yb = dlarray(np.transpose(y, (1, 0, 2)), "BCT")
+    return np.sum(np.sin(softmax(np.concatenate([X, Yb], axis=0))))
+
+
+def softmax_of_flat_concatenation(x, y):
+    X = dlarray(x, "CBT")
+    return np.sum(np.sin(softmax(np.concatenate([X, X], axis=None))))
+
+
+@pytest.mark.parametrize("fun", [softmax_of_mixed_concatenation, softmax_of_flat_concatenation])
+def test_concatenation_that_loses_labels_is_refused_in_dlfeval_as_outside(fun):
+    with pytest.raises(ValueError, match="unformatted because an operation"):
+        fun(XC3, XC3)
+    with pytest.raises(sct.SctError, match="unformatted because an operation"):
+        dlfeval(fun, dlarray(XC3), dlarray(XC3))     # was 5.0955, softmax over the last axis
