@@ -57,6 +57,10 @@ _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
 METADATA_FUNCTIONS = frozenset(("shape", "size", "ndim", "result_type", "iscomplexobj", "isrealobj", "isscalar",
                                 "may_share_memory", "shares_memory", "min_scalar_type", "tolist", "item",
                                 "array_equal", "array_equiv", "allclose", "any", "all", "count_nonzero"))
+# numpy's conversions to a plain array (np.asarray(X) outside dlfeval is an ndarray, read as the user says)
+PLAIN_ARRAY_FUNCTIONS = frozenset(("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray"))
+# elementwise functions with two outputs (each labelled as the operands, as outside dlfeval)
+TWO_OUTPUTS = {id(f) for f in (divmod, np.divmod, np.modf, np.frexp)}
 
 
 def _uses_formats(fdef, resolver: Resolver) -> bool:
@@ -112,7 +116,7 @@ class FormatPass(LayoutCalls):
             # np.sort, X.clip, X.round, ...) gives labels not known here: LOST, refused by the deep-learning
             # functions, as outside dlfeval (was: unformatted, read in sct's default layout); not what gives
             # an array's metadata (np.shape, np.ndim, ...)
-            losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS)
+            losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS | PLAIN_ARRAY_FUNCTIONS)
             return (LOST if losing and lost_from(receiver + args + list(kws.values())) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
 
@@ -146,6 +150,8 @@ class FormatPass(LayoutCalls):
             return self.lower_recurrent
         if info.kind in _OP_KINDS and id(target) in FIXED_OPS:
             return self.fixed_layout
+        if id(target) in TWO_OUTPUTS and info.kind != CallKind.METHOD:
+            return self.two_outputs
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
                 isinstance(target, np.ufunc) and target.signature is None)) or (
                 info.kind == CallKind.FUNCTION and target is dlfun.dropout):   # (numpy code sct reads; elementwise)
@@ -408,6 +414,11 @@ class FormatPass(LayoutCalls):
                           f"{' or '.join(rf.FIXED_LAYOUT[name])}; arrange the data (np.transpose) and call "
                           "stripdims first")
         return None, (new + [stmt] if new else None)
+
+    def two_outputs(self, stmt, node, info, args, kws, env, rewrite):
+        """``divmod(x, y)``, ``np.modf(x)``, ...: two elementwise results, each with the operands' format."""
+        tree = self.combine(args + list(kws.values()), stmt)
+        return ((tree, tree) if tree is not None else None), None
 
     def elementwise(self, stmt, node, info, args, kws, env, rewrite):
         if len(node.args) < 2 or kws and any(has_format(t) for t in kws.values()):

@@ -514,3 +514,19 @@ def test_concatenation_that_loses_labels_is_refused_in_dlfeval_as_outside(fun):
         fun(XC3, XC3)
     with pytest.raises(sct.SctError, match="unformatted because an operation"):
         dlfeval(fun, dlarray(XC3), dlarray(XC3))     # was 5.0955, softmax over the last axis
+
+
+def remainder_softmax(x):
+    X = dlarray(x, "CB")
+    q, r = divmod(X, 0.5)
+    f, i = np.modf(X)
+    return np.sum(softmax(r) * np.arange(1.0, 4.0)) + np.sum(softmax(f) ** 2), dims(r), dims(f)
+
+
+def test_two_output_elementwise_functions_keep_labels_in_dlfeval_as_outside():
+    plain = remainder_softmax(XS)
+    traced = dlfeval(remainder_softmax, dlarray(XS))
+    assert plain[1:] == traced[1:] == ("CB", "CB")
+    expected = np.sum(_softmax(np.mod(XS, 0.5), 0) * np.arange(1.0, 4.0)) + np.sum(_softmax(np.modf(XS)[0], 0) ** 2)
+    assert_close(float(plain[0]), expected, rtol=1e-12)
+    assert_close(float(traced[0]), expected, rtol=1e-12)
