@@ -54,6 +54,9 @@ Found and fixed (a refusal a user hits):
 12. Inside dlfeval, ``np.concatenate([X, Y])`` of arrays labelled differently ("CBT" and "BCT"), or with
     ``axis=None``, was taken as unformatted (outside: LOST, refused), so ``softmax`` read it in the default
     layout: a silent wrong value (sct/formats.py ``kept_labels``).
+13. ``dropout(X, p)`` and ``attention(..., DropoutProbability=p)`` with a traced ``p``: the gradient by
+    ``p`` was 0 (the scale 1/(1 - p) sits in the nondifferentiable mask; 24.49 for the program below);
+    now refused at the user's line (sct/analysis.py ``CONTINUOUS_NONDIFF``).
 """
 from __future__ import annotations
 
@@ -62,7 +65,7 @@ import pytest
 
 import sct
 from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, finddim, stripdims, dlconv, batchnorm, layernorm,
-                 relu, leakyrelu, softmax, sigmoid, fullyconnect, crossentropy, l1loss, l2loss, huber, mse)
+                 relu, leakyrelu, softmax, sigmoid, fullyconnect, crossentropy, l1loss, l2loss, huber, mse, dropout)
 from gradcheck import assert_close, numerical_gradient
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
@@ -530,3 +533,38 @@ def test_two_output_elementwise_functions_keep_labels_in_dlfeval_as_outside():
     expected = np.sum(_softmax(np.mod(XS, 0.5), 0) * np.arange(1.0, 4.0)) + np.sum(_softmax(np.modf(XS)[0], 0) ** 2)
     assert_close(float(plain[0]), expected, rtol=1e-12)
     assert_close(float(traced[0]), expected, rtol=1e-12)
+
+
+# --- 13. a traced dropout probability ----------------------------------------------------------
+
+def dropout_by_rate(x, p):
+    np.random.seed(0)
+    loss = np.sum(dropout(x, p))
+    return loss, dlgradient(loss, p)
+
+
+def attention_dropout_by_rate(q, p):
+    np.random.seed(0)
+    Y, _ = sct.attention(q, q, q, 2, DropoutProbability=p)
+    loss = np.sum(Y)
+    return loss, dlgradient(loss, p)
+
+
+def dropout_constant_rate(x):
+    np.random.seed(0)
+    loss = np.sum(dropout(x, 0.3) * x)
+    return loss, dlgradient(loss, x)
+
+
+def test_traced_dropout_probability_is_refused():
+    with pytest.raises(sct.CompileError, match="Probability") as info:
+        dlfeval(dropout_by_rate, dlarray(np.ones((3, 4))), dlarray(0.3))
+    assert info.value.filename == __file__
+    with pytest.raises(sct.CompileError, match="DropoutProbability"):
+        dlfeval(attention_dropout_by_rate, dlarray(RNG.standard_normal((2, 3, 4))), dlarray(0.3))
+    x = RNG.standard_normal((3, 4))
+    loss, g = dlfeval(dropout_constant_rate, dlarray(x))
+    np.random.seed(0)
+    keep = np.random.random_sample(x.shape) >= 0.3
+    assert_close(float(loss), np.sum(keep * x * x / 0.7), rtol=1e-12)
+    assert_close(extractdata(g), 2 * keep * x / 0.7, rtol=1e-12)
