@@ -130,6 +130,9 @@ def _elementwise_result(result, fmt: str, sources=()):
     out = _wrap_result(result)
     if fmt and isinstance(out, dlarray) and out._data.ndim == len(fmt):
         out._fmt = fmt
+    elif fmt and isinstance(out, tuple) and all(isinstance(o, dlarray) and o._data.ndim == len(fmt) for o in out):
+        for o in out:                       # np.divmod, np.modf, np.frexp: each output elementwise
+            o._fmt = fmt
     elif sources:
         _mark_lost(out, sources)
     return out
@@ -283,7 +286,10 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
             return out if fmt else _mark_lost(out, inputs, elementwise=True)
         if ufunc is np.matmul:
             _refuse_formatted_product("@", inputs)
-        return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
+        # np.add.reduce, np.add.accumulate, np.multiply.outer, ... of a formatted array: labels not kept,
+        # marked LOST (was unformatted, read by the deep-learning functions in sct's default layout)
+        return _mark_lost(_wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))),
+                          tuple(inputs) + tuple(kwargs.values()))
 
     def __array_function__(self, func, types, args, kwargs):
         if func is np.dot or func is np.matmul:
@@ -295,8 +301,11 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         if func in _SAME_DIMS_FUNCTIONS:        # labels kept; a LOST argument gives a LOST result
             return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
                                        (_same_dims_argument(func, args, kwargs),))
+        # any other function of a formatted (or lost) array gives an array whose labels are not known here
+        # (np.cumsum, np.sort, np.round, np.pad, ...): marked LOST, so a deep-learning function refuses it
+        # rather than read it in sct's default layout (was: unformatted, read as batch first, channels last)
         return _elementwise_result(func(*_unwrap(args), **_unwrap(kwargs)), _kept_format(func, args, kwargs),
-                                   args if func.__name__ in LABEL_LOSING_OPS else ())
+                                   tuple(args) + tuple(kwargs.values()))
 
     # --- array-like attributes -------------------------------------------------------
     @property
@@ -351,6 +360,8 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         self._data[_unwrap(idx)] = _unwrap(value)
 
     def __iter__(self):
+        if self._fmt or isinstance(self._fmt, LostLabels):   # X[i] for each i: a "TCB" array's items are "CB"
+            return (self[i] for i in range(len(self._data)))   # (were unformatted rows: softmax read them as "BC")
         return (dlarray(row) for row in self._data)
 
     def __float__(self) -> float:
@@ -375,7 +386,9 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
                                                            _method_format(fmt, name, a, k), (self,))
             if isinstance(self._fmt, LostLabels) and name in ("astype", "copy", "conj", "conjugate"):
                 return lambda *a, **k: _mark_lost(_wrap_result(attr(*_unwrap(a), **_unwrap(k))), (self,), True)
-            if name in LABEL_LOSING_OPS:
+            if name in LABEL_LOSING_OPS or self._fmt:
+                # (X.clip, X.round, X.cumsum, X.conj, ... of a formatted X: the labels are not kept, so marked
+                # LOST as the functions' results are: was unformatted, read in sct's default layout)
                 return lambda *a, **k: _mark_lost(_wrap_result(attr(*_unwrap(a), **_unwrap(k))), (self,))
             return lambda *a, **k: _wrap_result(attr(*_unwrap(a), **_unwrap(k)))
         return attr

@@ -1909,9 +1909,16 @@ def huber_values(d, delta):
     return np.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta)
 
 
-@defrule(huber_values, wrt=("d",))
+def huber_delta_slope(d, delta):
+    """The derivative of ``huber_values`` by ``delta``: ``|d| - delta`` beyond it, 0 within."""
+    a = np.abs(d)
+    return np.where(a <= delta, 0.0, a - delta)
+
+
+@defrule(huber_values, wrt=("d", "delta"))
 def _huber_values_rule(g, ans, d, delta):
-    return g * np.clip(d, -delta, delta)
+    # a traced TransitionPoint (delta) had no derivative: its gradient was silently zero
+    return g * np.clip(d, -delta, delta), unbroadcast(g * huber_delta_slope(d, delta), delta)
 
 
 def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,

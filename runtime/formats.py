@@ -104,6 +104,9 @@ def relabel(x, fmt: Optional[str]):
         return x
     out = _new_dlarray(dlarray)
     out._data = x._data
+    if isinstance(fmt, LostLabels):         # labels dropped inside dlfeval (or not known there): refused later
+        out._fmt = fmt if x._data.ndim else ""
+        return out
     out._fmt = fmt if fmt and len(fmt) == x._data.ndim else ""
     return out
 

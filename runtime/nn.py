@@ -383,6 +383,11 @@ def crossentropy_class_weights(weights, fname="crossentropy"):
     return weights
 
 
+@defrule(crossentropy_class_weights, wrt=("weights",), linear=("weights",))
+def _crossentropy_class_weights_rule(g, ans, weights, fname="crossentropy"):
+    return g            # the weights as they are: their derivative passes through (it was dropped)
+
+
 def crossentropy_values(y_pred, targets, ClassificationMode):
     """MATLAB's elementwise cross-entropy loss values (log of the floored predictions)."""
     tiny = log_floor(y_pred)
@@ -478,7 +483,43 @@ def crossentropy_slope_t(y_pred, ClassificationMode):
     return slope
 
 
-@defrule(crossentropy, wrt=("y_pred", "targets"))
+def crossentropy_value_scale(g, y_pred, targets, axis, Mask, Reduction, NormalizationFactor, ClassificationMode):
+    """The adjoint of the product ``weights * Mask`` in MATLAB's crossentropy: ``g`` times the elementwise
+    loss values, over the normalization (elementwise for ``Reduction="none"``)."""
+    scaled = g * crossentropy_values(y_pred, targets, ClassificationMode)
+    if Reduction == "none":
+        return scaled
+    return scaled / crossentropy_divisor(y_pred, axis, Mask, NormalizationFactor, ClassificationMode)
+
+
+def crossentropy_weights_adjoint(g, y_pred, targets, axis, weights, Mask, Reduction, NormalizationFactor,
+                                 ClassificationMode, WeightsFormat):
+    """The derivative of MATLAB's crossentropy by its ``weights`` (per class, per observation or
+    elementwise); None without weights."""
+    if weights is None:
+        return None
+    d = crossentropy_value_scale(g, y_pred, targets, axis, Mask, Reduction, NormalizationFactor, ClassificationMode)
+    if Mask is not None:
+        d = d * Mask
+    shape = crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat)
+    if shape is None:
+        return unbroadcast(d, weights)
+    return np.reshape(unbroadcast(d, np.reshape(weights, shape)), np.shape(weights))
+
+
+def crossentropy_mask_adjoint(g, y_pred, targets, axis, weights, Mask, Reduction, NormalizationFactor,
+                              ClassificationMode, WeightsFormat):
+    """The derivative of MATLAB's crossentropy by its ``Mask`` (the count of a "mask-included"
+    normalization is piecewise constant: no derivative); None without a mask."""
+    if Mask is None:
+        return None
+    d = crossentropy_value_scale(g, y_pred, targets, axis, Mask, Reduction, NormalizationFactor, ClassificationMode)
+    if weights is not None:
+        d = d * crossentropy_factor(y_pred, axis, weights, None, WeightsFormat)
+    return unbroadcast(d, Mask)
+
+
+@defrule(crossentropy, wrt=("y_pred", "targets", "weights", "Mask"))
 def _crossentropy_rule(g, ans, y_pred, targets, weights=None, axis=-1, reduction="mean", DataFormat=None,
                        ClassificationMode="single-label", Mask=None, Reduction=None, NormalizationFactor=None,
                        WeightsFormat=None, TargetCategories=None):
@@ -489,7 +530,11 @@ def _crossentropy_rule(g, ans, y_pred, targets, weights=None, axis=-1, reduction
             unbroadcast(crossentropy_adjoint_scale(g, y_pred, axis, reduction, weights, Mask, Reduction,
                                                    NormalizationFactor,
                                                    crossentropy_mode(ClassificationMode, TargetCategories), WeightsFormat)
-                        * crossentropy_slope_t(y_pred, crossentropy_mode(ClassificationMode, TargetCategories)), targets))
+                        * crossentropy_slope_t(y_pred, crossentropy_mode(ClassificationMode, TargetCategories)), targets),
+            crossentropy_weights_adjoint(g, y_pred, targets, axis, weights, Mask, Reduction, NormalizationFactor,
+                                         crossentropy_mode(ClassificationMode, TargetCategories), WeightsFormat),
+            crossentropy_mask_adjoint(g, y_pred, targets, axis, weights, Mask, Reduction, NormalizationFactor,
+                                      crossentropy_mode(ClassificationMode, TargetCategories), WeightsFormat))
 
 
 def mse_observations(y):
@@ -523,7 +568,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
 
 
 nondifferentiable(crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
-                  crossentropy_divisor, crossentropy_class_weights, crossentropy_weights_shape)
+                  crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------
 # These are plain functions of registered ops, with no rule of their own: the compiler

@@ -385,6 +385,23 @@ def _op_name(op) -> str:
     return name
 
 
+def _sct_or_numpy_class(cls) -> bool:
+    """A class of sct's or numpy's, not the user's: ``sct.dlarray`` (its ``__module__`` is ``"sct"``, which
+    ``startswith("sct.")`` missed: ``X = dlarray(x); X.sum()`` took X for an object of the user's class and
+    refused numpy's method as "no derivative rule for 'ndarray.sum'")."""
+    module = getattr(cls, "__module__", "") or ""
+    return module == "sct" or module.startswith(("sct.", "numpy"))
+
+
+def _public_op(op) -> bool:
+    """A deep-learning function ``sct`` exports (``sct.dlconv``, ``sct.crossentropy``, ...): a user
+    passes its arguments, so a traced one its rule has no derivative for (``PaddingValue``) is
+    refused as for the user's own rules (a runtime helper's other parameters are shapes)."""
+    from .runtime import dlfun, nn
+    name = getattr(op, "__name__", None)
+    return isinstance(name, str) and any(name in m.__all__ and getattr(m, name) is op for m in (dlfun, nn))
+
+
 def _arange_traced(call: gast.Call, is_active):
     keywords = {k.arg: k.value for k in call.keywords}
     args = list(call.args)
@@ -409,8 +426,30 @@ def _index_trick_traced(call: gast.Call, is_active):
     return None
 
 
+def _dropout_probability_traced(call: gast.Call, is_active):
+    """``dropout(X, p)`` / ``attention(..., DropoutProbability=p)`` with a traced ``p``: the mask's scale
+    1/(1 - p) moves with it, which the nondifferentiable mask dropped (a zero gradient)."""
+    keywords = {k.arg: k.value for k in call.keywords}
+    p = call.args[1] if len(call.args) >= 2 else keywords.get("Probability", keywords.get("probability"))
+    if p is not None and is_active(p):
+        return ("dropout", "Probability", "Pass a constant probability (extractdata(...)), or write the dropout "
+                "yourself: X * (mask >= p) / (1 - p) with the mask drawn as a constant.")
+    return None
+
+
 # nondifferentiable ops whose results do move with some arguments: a traced one is refused
 CONTINUOUS_NONDIFF = {id(np.arange): _arange_traced, id(rt_support.index_trick): _index_trick_traced}
+
+
+def _register_dropout_checks():
+    from .runtime import dlfun, nn
+    CONTINUOUS_NONDIFF[id(dlfun.dropout_mask)] = _dropout_probability_traced
+    CONTINUOUS_NONDIFF[id(nn.attention_dropout_mask)] = lambda call, is_active: (
+        None if _dropout_probability_traced(call, is_active) is None else
+        ("attention", "DropoutProbability", "Pass a constant probability (extractdata(...))."))
+
+
+_register_dropout_checks()
 
 
 def child_kind(kind, key):
@@ -843,7 +882,7 @@ class Activity(ValueFacts):
         kind = self.kinds.get(name)
         return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and \
             isinstance(kind[1], type) and not issubclass(kind[1], (tuple, np.ndarray)) and \
-            not (getattr(kind[1], "__module__", "") or "").startswith(("sct.", "numpy"))
+            not _sct_or_numpy_class(kind[1])
 
     def user_objects(self) -> Set[str]:
         from .ir import walk_no_defs
@@ -857,7 +896,7 @@ class Activity(ValueFacts):
                 cls = self.resolver.resolve(node.value.func)
                 if isinstance(cls, type) and isinstance(getattr(cls, "__init__", None), types.FunctionType) \
                         and not issubclass(cls, (tuple, np.ndarray)) and \
-                        not (getattr(cls, "__module__", "") or "").startswith(("sct.", "numpy")):
+                        not _sct_or_numpy_class(cls):
                     builds[node.targets[0].id] = builds.get(node.targets[0].id, 0) + 1
         return {n for n, count in builds.items() if stores.get(n) == count and n not in self.kinds}
 
@@ -916,7 +955,7 @@ class Activity(ValueFacts):
         rule = info.rule
         if rule is None or info.kind not in (CallKind.OP, CallKind.METHOD):
             return
-        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime"):
+        if (getattr(rule.op, "__module__", None) or "").startswith("sct.runtime") and not _public_op(rule.op):
             return             # the runtime's own helpers: their other parameters are shapes
         node = value if info.kind == CallKind.OP else gast.Call(
             func=value.func, args=[load(info.receiver)] + list(value.args), keywords=value.keywords)

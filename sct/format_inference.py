@@ -16,7 +16,7 @@ from .analysis import Resolver
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_nodes
 from .runtime import formats as rf
-from .runtime.labels import LOST_KIND, matmul_message
+from .runtime.labels import LOST as RUNTIME_LOST, LOST_KIND, LostLabels, matmul_message
 from .runtime import support
 
 
@@ -72,7 +72,7 @@ def tree_of_kind(kind):
 
 
 def has_format(tree) -> bool:
-    if tree is None or isinstance(tree, _Lost):
+    if tree is None or isinstance(tree, (_Lost, LostLabels)):
         return False
     if isinstance(tree, tuple):
         return any(has_format(t) for t in tree)
@@ -94,9 +94,11 @@ def merge(a, b):
 
 
 def output_tree(tree):
-    """What dlfeval puts on the outputs: UNKNOWN becomes unformatted."""
+    """What dlfeval puts on the outputs: LOST and UNKNOWN become the runtime's LOST mark (an unformatted
+    dlarray a deep-learning function refuses, as the same value made outside dlfeval is: was unformatted,
+    so ``softmax(Y)`` of a returned ``np.cumsum(X, 0)`` or ``X.T`` read it in sct's default layout)."""
     if isinstance(tree, (_Unknown, _Lost)):
-        return None
+        return RUNTIME_LOST
     if isinstance(tree, tuple):
         items = tuple(output_tree(t) for t in tree)
         return items if any(t is not None for t in items) else None
@@ -224,6 +226,12 @@ class FormatInference:
                 isinstance(s.value, gast.Constant) or (isinstance(s.value, (gast.List, gast.Tuple)) and
                                                         all(isinstance(e, gast.Constant) for e in s.value.elts))):
             self.constants[target.id] = s.value     # a literal hoisted by normalize (Outputs=["fc1", ...])
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and isinstance(s.value, gast.Call) \
+                and len(s.value.args) == 1 and not s.value.keywords and isinstance(s.value.args[0], gast.Name) \
+                and isinstance(self.constants.get(s.value.args[0].id), (gast.List, gast.Tuple)) \
+                and self.resolver.resolve(s.value.func) in (tuple, list):
+            # tuple(finddim(X, "S")): a constant sequence of the constant one
+            self.constants[target.id] = gast.Tuple(elts=list(self.constants[s.value.args[0].id].elts), ctx=gast.Load())
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)

@@ -53,6 +53,14 @@ FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_
 ELEMENTWISE = {id(f) for f in (np.where, np.clip, np.real, np.imag, nn.relu, nn.leakyrelu, nn.sigmoid, dlfun.gelu,
                                dlfun.dropout, abs, pow)}      # (abs(x), pow(x, 2): x.__abs__, x.__pow__)
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN, CallKind.FUNCTION)
+# numpy's functions of an array giving its metadata (no array of its values): their results carry no labels
+METADATA_FUNCTIONS = frozenset(("shape", "size", "ndim", "result_type", "iscomplexobj", "isrealobj", "isscalar",
+                                "may_share_memory", "shares_memory", "min_scalar_type", "tolist", "item",
+                                "array_equal", "array_equiv", "allclose", "any", "all", "count_nonzero"))
+# numpy's conversions to a plain array (np.asarray(X) outside dlfeval is an ndarray, read as the user says)
+PLAIN_ARRAY_FUNCTIONS = frozenset(("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray"))
+# elementwise functions with two outputs (each labelled as the operands, as outside dlfeval)
+TWO_OUTPUTS = {id(f) for f in (divmod, np.divmod, np.modf, np.frexp)}
 
 
 def _uses_formats(fdef, resolver: Resolver) -> bool:
@@ -103,8 +111,13 @@ class FormatPass(LayoutCalls):
             receiver = [self.expr(node.func.value, env, stmt)] if info.kind == CallKind.METHOD and \
                 isinstance(node.func, gast.Attribute) else []
             name = info.method if info.kind == CallKind.METHOD else getattr(info.obj, "__name__", None)
-            losing = name in LABEL_LOSING_OPS and (receiver or getattr(info.obj, "__module__", None) == "numpy")
-            return (LOST if losing and lost_from(receiver + args) else None), None
+            numpy_call = bool(receiver) or (getattr(info.obj, "__module__", None) or "").startswith("numpy")
+            # any numpy function or array method of a formatted (or lost) array not followed above (np.cumsum,
+            # np.sort, X.clip, X.round, ...) gives labels not known here: LOST, refused by the deep-learning
+            # functions, as outside dlfeval (was: unformatted, read in sct's default layout); not what gives
+            # an array's metadata (np.shape, np.ndim, ...)
+            losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS | PLAIN_ARRAY_FUNCTIONS)
+            return (LOST if losing and lost_from(receiver + args + list(kws.values())) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
 
     def follower(self, info):
@@ -137,6 +150,8 @@ class FormatPass(LayoutCalls):
             return self.lower_recurrent
         if info.kind in _OP_KINDS and id(target) in FIXED_OPS:
             return self.fixed_layout
+        if id(target) in TWO_OUTPUTS and info.kind != CallKind.METHOD:
+            return self.two_outputs
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
                 isinstance(target, np.ufunc) and target.signature is None)) or (
                 info.kind == CallKind.FUNCTION and target is dlfun.dropout):   # (numpy code sct reads; elementwise)
@@ -256,7 +271,7 @@ class FormatPass(LayoutCalls):
                 v = self.constants[v.id]
             if isinstance(v, gast.Constant):
                 return v.value
-            if isinstance(v, gast.Tuple):
+            if isinstance(v, (gast.Tuple, gast.List)):
                 items = tuple(self.literal_int(e) for e in v.elts)
                 return literal if any(i is None or i is False for i in items) else items
             i = self.literal_int(v)
@@ -270,7 +285,11 @@ class FormatPass(LayoutCalls):
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)
             axis = None if axis_node is None else literal(axis_node)
-            if keep is literal or axis is literal or (axis is None and keep is False):
+            if keep is literal or axis is literal:
+                # dimensions not known when the function is compiled: which labels are left is not known
+                # (it was taken as unformatted, which a deep-learning function then read in sct's layout)
+                return UNKNOWN
+            if axis is None and keep is False:
                 return None             # (a reduction over every dimension: a scalar, unformatted)
             if isinstance(x, _Unknown):
                 return UNKNOWN
@@ -291,13 +310,17 @@ class FormatPass(LayoutCalls):
             axis = keyword("axis") if len(node.args) < 2 else node.args[1]
             if info.obj is np.concatenate and isinstance(axis, gast.Constant) and axis.value is None or \
                     not isinstance(first, tuple):
-                return (UNKNOWN if isinstance(first, _Unknown) else None), None
+                # (flattened, axis=None: the labels lost, as outside dlfeval)
+                return (UNKNOWN if isinstance(first, _Unknown) else LOST if lost_from([first]) else None), None
             if any(isinstance(t, _Unknown) for t in first):
                 return UNKNOWN, None
             fmts = set(first)
             fmt = fmts.pop() if len(fmts) == 1 and isinstance(next(iter(fmts)), str) else None
             # (np.vstack of 1-D arrays stacks them: a new dimension, unformatted)
-            return (None if info.obj is np.vstack and fmt is not None and len(fmt) < 2 else fmt), None
+            out = None if info.obj is np.vstack and fmt is not None and len(fmt) < 2 else fmt
+            # items of different formats (or one formatted and one not): labels lost, as outside dlfeval
+            # (was unformatted: softmax(np.concatenate([X_CBT, Y_BCT])) read it in the default layout)
+            return (LOST if out is None and lost_from(first) else out), None
         if info.obj is np.copy:
             return (first if isinstance(first, (str, _Unknown)) else None), None
         axis = node.args[1] if len(node.args) > 1 else keyword("axis")
@@ -363,6 +386,9 @@ class FormatPass(LayoutCalls):
             value = gast.List(elts=[const(i) for i, c in enumerate(fmt) if c == label.value], ctx=gast.Load())
         if rewrite and isinstance(stmt, gast.Assign):
             stmt.value = value
+        target_name = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+        if isinstance(target_name, gast.Name) and self.stored.get(target_name.id) == 1:
+            self.constants[target_name.id] = value      # np.mean(X, axis=tuple(finddim(X, "S"))) reads it
         return None, None
 
     def fixed_layout(self, stmt, node, info, args, kws, env, rewrite):
@@ -388,6 +414,11 @@ class FormatPass(LayoutCalls):
                           f"{' or '.join(rf.FIXED_LAYOUT[name])}; arrange the data (np.transpose) and call "
                           "stripdims first")
         return None, (new + [stmt] if new else None)
+
+    def two_outputs(self, stmt, node, info, args, kws, env, rewrite):
+        """``divmod(x, y)``, ``np.modf(x)``, ...: two elementwise results, each with the operands' format."""
+        tree = self.combine(args + list(kws.values()), stmt)
+        return ((tree, tree) if tree is not None else None), None
 
     def elementwise(self, stmt, node, info, args, kws, env, rewrite):
         if len(node.args) < 2 or kws and any(has_format(t) for t in kws.values()):

@@ -131,6 +131,10 @@ class TangentTransformer:
 
     def _assignment(self, s: gast.Assign, t: str, value) -> List:
         if t not in self.act.active:
+            if isinstance(value, gast.Call) and self.act.call_info(value).kind == CallKind.CREATE:
+                # dlarray(c, fmt) of a constant: its data, as the reverse-mode code has it (was the dlarray
+                # object, which the format transposes then marked as having lost its labels: refused)
+                s.value = call(self.rt("as_dlarray_data"), value.args, value.keywords)
             return [s]
         if not self.act.value_active(value):
             return [s, assign(self.dot(t), call(self.rt("zero_tangent"), [load(t)]))]

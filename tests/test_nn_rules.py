@@ -48,10 +48,11 @@ def check(op, args, wrt, **kwargs):
 
 ALL_OPS = [nn.relu, nn.leakyrelu, nn.sigmoid, nn.softmax, nn.fullyconnect, nn.crossentropy, nn.mse]
 HELPERS = [nn.fullyconnect_weights_adjoint, nn.crossentropy_adjoint_scale, nn.crossentropy_factor,
-           nn.crossentropy_slope_y, nn.crossentropy_slope_t, nn.matrix_weights]
+           nn.crossentropy_slope_y, nn.crossentropy_slope_t, nn.matrix_weights, nn.crossentropy_values,
+           nn.crossentropy_value_scale, nn.crossentropy_weights_adjoint, nn.crossentropy_mask_adjoint]
 WRT = {
     nn.relu: ("x",), nn.leakyrelu: ("x", "scale"), nn.sigmoid: ("x",), nn.softmax: ("x",),
-    nn.fullyconnect: ("x", "weights", "bias"), nn.crossentropy: ("y_pred", "targets"),
+    nn.fullyconnect: ("x", "weights", "bias"), nn.crossentropy: ("y_pred", "targets", "weights", "Mask"),
     nn.mse: ("y", "targets"),
 }
 
@@ -281,7 +282,7 @@ def test_crossentropy_clips_log_input():
         assert_close(nn.crossentropy(p, t), np.log(2) / 2, rtol=1e-12)      # 0 * log(0) -> 0
         loss = nn.crossentropy(p, t[::-1])                                     # log(0) -> log(tiny)
         assert np.isfinite(loss)
-        gy, gt = rule_of(nn.crossentropy).fn(1.0, loss, p, t[::-1])
+        gy, gt, _, _ = rule_of(nn.crossentropy).fn(1.0, loss, p, t[::-1])
     assert np.all(np.isfinite(gy)) and np.all(np.isfinite(gt))
     assert gy[0, 1] == 0.0                                  # no derivative through the floor
     assert_close(gy[1], [-1.0, 0.0])                        # -t / (N p) = -1 / (2 * 0.5)
@@ -311,7 +312,7 @@ def test_crossentropy_rule_one_hot_through_softmax_is_p_minus_t_over_n():
     t = one_hot([0, 2, 1, 1, 0], 3)
     p = nn.softmax(z)
     loss = nn.crossentropy(p, t)
-    gp, _ = rule_of(nn.crossentropy).fn(1.0, loss, p, t)
+    gp, _, _, _ = rule_of(nn.crossentropy).fn(1.0, loss, p, t)
     gz = rule_of(nn.softmax).fn(gp, p, z)
     assert_close(gz, (p - t) / 5, rtol=1e-10)
 
