@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import kept_filled, log_floor, vector_bias
+from .nn import apply_dropout_mask, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -1777,7 +1777,7 @@ def dropout(X: ArrayLike, Probability: float = 0.5, Training: bool = True,
     >>> sorted(set(Y.ravel().tolist())), dropout(np.ones(3), Training=False)
     ([0.0, 2.0], array([1., 1., 1.]))
     """
-    return X * dropout_mask(X, Probability, Training, rng)
+    return apply_dropout_mask(X, dropout_mask(X, Probability, Training, rng), Probability, Training)
 
 
 # --- losses ------------------------------------------------------------------------------------

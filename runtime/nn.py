@@ -781,7 +781,8 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
         scores = np.where(allowed, scores, -np.inf)
     weights = softmax(scores, axis=-1)
     if DropoutProbability != 0:
-        weights = weights * attention_dropout_mask(weights, DropoutProbability)
+        weights = apply_dropout_mask(weights, attention_dropout_mask(weights, DropoutProbability),
+                                     DropoutProbability, True)
     out = np.transpose(weights @ v, (0, 2, 1, 3))
     return np.reshape(out, (batch, target, features)), weights
 
@@ -839,6 +840,25 @@ def attention_dropout_mask(weights, probability):
 
 
 nondifferentiable(attention_auto_scale, attention_allowed, attention_dropout_mask, recurrent_states)
+
+
+def apply_dropout_mask(X, mask, Probability, Training):
+    """``X * mask`` with dropout's scaled keep-mask (1/(1-p) where kept, 1 when not training): an op
+    whose rule also differentiates the probability (the mask's scale moves with p, while which entries
+    are kept is piecewise constant in it), so a traced p has its exact derivative."""
+    return X * mask
+
+
+@defrule(apply_dropout_mask, wrt=("X", "Probability"), nondiff=("mask", "Training"))
+def _apply_dropout_mask_rule(g, ans, X, mask, Probability, Training):
+    return g * mask, dropout_probability_adjoint(g, ans, Probability, Training)
+
+
+def dropout_probability_adjoint(g, ans, Probability, Training):
+    """d/dp of sum(g * X * keep / (1 - p)): sum(g * ans) / (1 - p) when training, else 0."""
+    if Training:
+        return np.sum(g * ans) / (1 - Probability)
+    return 0.0 * np.sum(g * ans)
 
 
 __all__ = ["relu", "leakyrelu", "sigmoid", "softmax", "fullyconnect", "crossentropy", "mse",

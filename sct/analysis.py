@@ -426,30 +426,10 @@ def _index_trick_traced(call: gast.Call, is_active):
     return None
 
 
-def _dropout_probability_traced(call: gast.Call, is_active):
-    """``dropout(X, p)`` / ``attention(..., DropoutProbability=p)`` with a traced ``p``: the mask's scale
-    1/(1 - p) moves with it, which the nondifferentiable mask dropped (a zero gradient)."""
-    keywords = {k.arg: k.value for k in call.keywords}
-    p = call.args[1] if len(call.args) >= 2 else keywords.get("Probability", keywords.get("probability"))
-    if p is not None and is_active(p):
-        return ("dropout", "Probability", "Pass a constant probability (extractdata(...)), or write the dropout "
-                "yourself: X * (mask >= p) / (1 - p) with the mask drawn as a constant.")
-    return None
-
-
 # nondifferentiable ops whose results do move with some arguments: a traced one is refused
 CONTINUOUS_NONDIFF = {id(np.arange): _arange_traced, id(rt_support.index_trick): _index_trick_traced}
 
 
-def _register_dropout_checks():
-    from .runtime import dlfun, nn
-    CONTINUOUS_NONDIFF[id(dlfun.dropout_mask)] = _dropout_probability_traced
-    CONTINUOUS_NONDIFF[id(nn.attention_dropout_mask)] = lambda call, is_active: (
-        None if _dropout_probability_traced(call, is_active) is None else
-        ("attention", "DropoutProbability", "Pass a constant probability (extractdata(...))."))
-
-
-_register_dropout_checks()
 
 
 def child_kind(kind, key):

@@ -56,7 +56,8 @@ Found and fixed (a refusal a user hits):
     layout: a silent wrong value (sct/formats.py ``kept_labels``).
 13. ``dropout(X, p)`` and ``attention(..., DropoutProbability=p)`` with a traced ``p``: the gradient by
     ``p`` was 0 (the scale 1/(1 - p) sits in the nondifferentiable mask; 24.49 for the program below);
-    now refused at the user's line (sct/analysis.py ``CONTINUOUS_NONDIFF``).
+    now differentiated: the mask is applied by an op whose rule gives sum(g * Y) / (1 - p) for p
+    (runtime/nn.py ``apply_dropout_mask``; which entries are kept is piecewise constant in p).
 """
 from __future__ import annotations
 
@@ -556,12 +557,20 @@ def dropout_constant_rate(x):
     return loss, dlgradient(loss, x)
 
 
-def test_traced_dropout_probability_is_refused():
-    with pytest.raises(sct.CompileError, match="Probability") as info:
-        dlfeval(dropout_by_rate, dlarray(np.ones((3, 4))), dlarray(0.3))
-    assert info.value.filename == __file__
-    with pytest.raises(sct.CompileError, match="DropoutProbability"):
-        dlfeval(attention_dropout_by_rate, dlarray(RNG.standard_normal((2, 3, 4))), dlarray(0.3))
+def test_traced_dropout_probability_is_differentiated():
+    """The same mask for the same seed, and the exact derivative in p of X * keep / (1 - p)."""
+    x = np.ones((3, 4))
+    loss, g = dlfeval(dropout_by_rate, dlarray(x), dlarray(0.3))
+    np.random.seed(0)
+    keep = np.random.random_sample(x.shape) >= 0.3
+    assert_close(float(loss), np.sum(keep * x / 0.7), rtol=1e-12)
+    assert_close(float(extractdata(g)), np.sum(keep * x) / 0.7 ** 2, rtol=1e-12)
+    q = RNG.standard_normal((2, 3, 4))
+    loss, g = dlfeval(attention_dropout_by_rate, dlarray(q), dlarray(0.3))
+    np.random.seed(0)
+    Y, _ = sct.attention(q, q, q, 2, DropoutProbability=0.3)
+    assert_close(float(loss), np.sum(Y), rtol=1e-12)
+    assert_close(float(extractdata(g)), np.sum(Y) / 0.7, rtol=1e-10)      # Y is linear in the mask
     x = RNG.standard_normal((3, 4))
     loss, g = dlfeval(dropout_constant_rate, dlarray(x))
     np.random.seed(0)
