@@ -238,13 +238,14 @@ def _register_scipy_special():
     def i1e(g, ans, x):
         return g * np.where(x == 0, 0.5, special.i0e(x) - ans * (np.sign(x) + 1 / np.where(x == 0, 1.0, x)))
 
+    # x^(a-1) e^-x / gamma(a), with 0^0 = 1 (xlogy: the derivative 1 of gammainc(1, x) at x = 0)
     @defrule(special.gammainc, wrt=("x",))           # (no closed form in a: a traced a is refused)
     def gammainc(g, ans, a, x):
-        return unbroadcast(g * np.exp((a - 1) * np.log(x) - x - special.gammaln(a)), x)
+        return unbroadcast(g * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a)), x)
 
     @defrule(special.gammaincc, wrt=("x",))
     def gammaincc(g, ans, a, x):
-        return unbroadcast(-g * np.exp((a - 1) * np.log(x) - x - special.gammaln(a)), x)
+        return unbroadcast(-g * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a)), x)
 
     @defrule(special.zeta, wrt=("q",))               # (no closed form in x)
     def zeta(g, ans, x, q=None):
@@ -252,11 +253,11 @@ def _register_scipy_special():
 
     @defrule(special.exp1, elementwise=True)
     def exp1(g, ans, x):
-        return -g * np.exp(-x) / x
+        return -g * np.conj(np.exp(-x) / x)
 
     @defrule(special.expi, elementwise=True)
     def expi(g, ans, x):
-        return g * np.exp(x) / x
+        return g * np.conj(np.exp(x) / x)
 
     @defrule(special.multigammaln, wrt=("a",), nondiff=("d",))
     def multigammaln(g, ans, a, d):
@@ -315,45 +316,45 @@ def _register_scipy_stats():
 
     @defrule(norm.logpdf, wrt=("x", "loc", "scale"))
     def norm_logpdf(g, ans, x, loc=0, scale=1):
-        return (unbroadcast(-g * ((x - loc) / scale ** 2), x),
-                unbroadcast(g * ((x - loc) / scale ** 2), loc),
-                unbroadcast(g * ((((x - loc) / scale) ** 2 - 1) / scale), scale))
+        return (unbroadcast(-real_g(g, x, loc, scale) * ((x - loc) / scale ** 2), x),
+                unbroadcast(real_g(g, x, loc, scale) * ((x - loc) / scale ** 2), loc),
+                unbroadcast(real_g(g, x, loc, scale) * ((((x - loc) / scale) ** 2 - 1) / scale), scale))
 
     @defrule(norm.pdf, wrt=("x", "loc", "scale"))
     def norm_pdf(g, ans, x, loc=0, scale=1):
-        return (unbroadcast(-g * ans * ((x - loc) / scale ** 2), x),
-                unbroadcast(g * ans * ((x - loc) / scale ** 2), loc),
-                unbroadcast(g * ans * ((((x - loc) / scale) ** 2 - 1) / scale), scale))
+        return (unbroadcast(-real_g(g, x, loc, scale) * ans * ((x - loc) / scale ** 2), x),
+                unbroadcast(real_g(g, x, loc, scale) * ans * ((x - loc) / scale ** 2), loc),
+                unbroadcast(real_g(g, x, loc, scale) * ans * ((((x - loc) / scale) ** 2 - 1) / scale), scale))
 
     @defrule(norm.cdf, wrt=("x", "loc", "scale"))
     def norm_cdf(g, ans, x, loc=0, scale=1):
-        return (unbroadcast(g * stats.norm.pdf(x, loc, scale), x),
-                unbroadcast(-g * stats.norm.pdf(x, loc, scale), loc),
-                unbroadcast(-g * stats.norm.pdf(x, loc, scale) * ((x - loc) / scale), scale))
+        return (unbroadcast(real_g(g, x, loc, scale) * stats.norm.pdf(x, loc, scale), x),
+                unbroadcast(-real_g(g, x, loc, scale) * stats.norm.pdf(x, loc, scale), loc),
+                unbroadcast(-real_g(g, x, loc, scale) * stats.norm.pdf(x, loc, scale) * ((x - loc) / scale), scale))
 
     @defrule(norm.sf, wrt=("x", "loc", "scale"))
     def norm_sf(g, ans, x, loc=0, scale=1):
-        return (unbroadcast(-g * stats.norm.pdf(x, loc, scale), x),
-                unbroadcast(g * stats.norm.pdf(x, loc, scale), loc),
-                unbroadcast(g * stats.norm.pdf(x, loc, scale) * ((x - loc) / scale), scale))
+        return (unbroadcast(-real_g(g, x, loc, scale) * stats.norm.pdf(x, loc, scale), x),
+                unbroadcast(real_g(g, x, loc, scale) * stats.norm.pdf(x, loc, scale), loc),
+                unbroadcast(real_g(g, x, loc, scale) * stats.norm.pdf(x, loc, scale) * ((x - loc) / scale), scale))
 
     @defrule(norm.logcdf, wrt=("x", "loc", "scale"))      # pdf / cdf, as exp(logpdf - logcdf): no 0/0 far out
     def norm_logcdf(g, ans, x, loc=0, scale=1):
-        return (unbroadcast(g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), x),
-                unbroadcast(-g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), loc),
-                unbroadcast(-g * np.exp(stats.norm.logpdf(x, loc, scale) - ans) * ((x - loc) / scale), scale))
+        return (unbroadcast(real_g(g, x, loc, scale) * np.exp(stats.norm.logpdf(x, loc, scale) - ans), x),
+                unbroadcast(-real_g(g, x, loc, scale) * np.exp(stats.norm.logpdf(x, loc, scale) - ans), loc),
+                unbroadcast(-real_g(g, x, loc, scale) * np.exp(stats.norm.logpdf(x, loc, scale) - ans) * ((x - loc) / scale), scale))
 
     @defrule(norm.logsf, wrt=("x", "loc", "scale"))
     def norm_logsf(g, ans, x, loc=0, scale=1):
-        return (unbroadcast(-g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), x),
-                unbroadcast(g * np.exp(stats.norm.logpdf(x, loc, scale) - ans), loc),
-                unbroadcast(g * np.exp(stats.norm.logpdf(x, loc, scale) - ans) * ((x - loc) / scale), scale))
+        return (unbroadcast(-real_g(g, x, loc, scale) * np.exp(stats.norm.logpdf(x, loc, scale) - ans), x),
+                unbroadcast(real_g(g, x, loc, scale) * np.exp(stats.norm.logpdf(x, loc, scale) - ans), loc),
+                unbroadcast(real_g(g, x, loc, scale) * np.exp(stats.norm.logpdf(x, loc, scale) - ans) * ((x - loc) / scale), scale))
 
     @defrule(norm.ppf, wrt=("q", "loc", "scale"))          # x = loc + scale * ndtri(q)
     def norm_ppf(g, ans, q, loc=0, scale=1):
-        return (unbroadcast(g / stats.norm.pdf(ans, loc, scale), q),
-                unbroadcast(g * np.ones_like(ans), loc),
-                unbroadcast(g * ((ans - loc) / scale), scale))
+        return (unbroadcast(real_g(g, q, loc, scale) / stats.norm.pdf(ans, loc, scale), q),
+                unbroadcast(real_g(g, q, loc, scale) * np.ones_like(ans), loc),
+                unbroadcast(real_g(g, q, loc, scale) * ((ans - loc) / scale), scale))
 
     # other distributions' log densities (and densities: the same partials times the density)
     @defrule(stats.t.logpdf, wrt=("x", "df", "loc", "scale"))
@@ -432,11 +433,11 @@ def _register_scipy_stats():
 
     @defrule(stats.poisson.logpmf, wrt=("mu",), nondiff=("k", "loc"))
     def poisson_logpmf(g, ans, k, mu, loc=0):
-        return unbroadcast(g * ((k - loc) / mu - 1), mu)
+        return unbroadcast(real_g(g, k, mu, loc) * ((k - loc) / mu - 1), mu)
 
     @defrule(stats.poisson.pmf, wrt=("mu",), nondiff=("k", "loc"))
     def poisson_pmf(g, ans, k, mu, loc=0):
-        return unbroadcast(g * ans * ((k - loc) / mu - 1), mu)
+        return unbroadcast(real_g(g, k, mu, loc) * ans * ((k - loc) / mu - 1), mu)
 
     mvn = stats.multivariate_normal
 
@@ -452,9 +453,19 @@ def _register_scipy_stats():
                 mvn_cov_adjoint(g * ans, x, mean, cov, allow_singular))
 
 
-def location_scale(dz, x, loc, scale):
+def real_g(g, x, loc, scale):
+    """``g``, once the arguments of a scipy.stats function are known to be real: scipy computes
+    something at complex ones (not a holomorphic density), which these rules do not model."""
+    require(np.isrealobj(x) and np.isrealobj(loc) and np.isrealobj(scale),
+            "scipy.stats: a distribution's functions of complex numbers are not differentiated "
+            "(their densities are real functions); pass real arrays")
+    return g
+
+
+def location_scale(dz, x, loc, scale, shape=0.0, other_shape=0.0):
     """The partials in x, loc and scale of a log density of z = (x - loc) / scale from its
-    derivative ``dz`` in z (and the -log(scale) every such density has)."""
+    derivative ``dz`` in z (and the -log(scale) every such density has); real arguments only."""
+    real_g(real_g(0.0, x, loc, scale), dz, shape, other_shape)
     z = (x - loc) / scale
     return dz / scale, -dz / scale, -(1 + dz * z) / scale
 
@@ -464,26 +475,35 @@ def student_t_partials(x, df, loc, scale):
     dz = -(df + 1) * z / (df + z ** 2)
     ddf = 0.5 * (digamma((df + 1) / 2) - digamma(df / 2) - 1 / df - np.log1p(z ** 2 / df)) + \
         0.5 * (df + 1) * z ** 2 / (df * (df + z ** 2))
-    dx, dloc, dscale = location_scale(dz, x, loc, scale)
+    dx, dloc, dscale = location_scale(dz, x, loc, scale, df)
     return dx, ddf, dloc, dscale
 
 
 def gamma_partials(x, a, loc, scale):
-    """(a - 1) log z - z - lgamma(a) - log(scale) where z > 0 (0 elsewhere: the density is 0 there)."""
+    """(a - 1) log z - z - lgamma(a) - log(scale) where z > 0, and at z = 0 for a = 1 (scipy's
+    support includes 0: the density is 1/scale there; its derivative in a is log 0 = -inf);
+    0 elsewhere (the density is 0 there, or infinite)."""
     z = (x - loc) / scale
-    inside = z > 0
-    zs = np.where(inside, z, 1.0)
-    dx, dloc, dscale = location_scale(np.where(inside, (a - 1) / zs - 1, 0.0), x, loc, scale)
-    return dx, np.where(inside, np.log(zs) - digamma(a), 0.0), dloc, np.where(inside, dscale, 0.0)
+    interior = z > 0
+    inside = interior | ((z == 0) & (a == 1))
+    zs = np.where(interior, z, 1.0)
+    dx, dloc, dscale = location_scale(np.where(inside, np.where(interior, (a - 1) / zs, 0.0) - 1, 0.0),
+                                      x, loc, scale, a)
+    da = np.where(inside, np.where(interior, np.log(zs), -np.inf) - digamma(a), 0.0)
+    return dx, da, dloc, np.where(inside, dscale, 0.0)
 
 
 def beta_partials(x, a, b, loc, scale):
+    """(a - 1) log z + (b - 1) log(1 - z) - log B(a, b) - log(scale) where 0 < z < 1, and at z = 0
+    for a = 1 and z = 1 for b = 1 (where scipy's density is finite); 0 elsewhere."""
     z = (x - loc) / scale
-    inside = (z > 0) & (z < 1)
-    zs = np.where(inside, z, 0.5)
-    dx, dloc, dscale = location_scale(np.where(inside, (a - 1) / zs - (b - 1) / (1 - zs), 0.0), x, loc, scale)
-    da = np.where(inside, np.log(zs) - digamma(a) + digamma(a + b), 0.0)
-    db = np.where(inside, np.log1p(-zs) - digamma(b) + digamma(a + b), 0.0)
+    above, below = z > 0, z < 1
+    inside = (above & below) | ((z == 0) & (a == 1)) | ((z == 1) & (b == 1))
+    za, zb = np.where(above, z, 1.0), np.where(below, z, 0.0)
+    dz = np.where(above, (a - 1) / za, 0.0) - np.where(below, (b - 1) / (1 - zb), 0.0)
+    dx, dloc, dscale = location_scale(np.where(inside, dz, 0.0), x, loc, scale, a, b)
+    da = np.where(inside, np.where(above, np.log(za), -np.inf) - digamma(a) + digamma(a + b), 0.0)
+    db = np.where(inside, np.where(below, np.log1p(-zb), -np.inf) - digamma(b) + digamma(a + b), 0.0)
     return dx, da, db, dloc, np.where(inside, dscale, 0.0)
 
 
@@ -512,6 +532,7 @@ def mvn_residuals(x, mean, cov, allow_singular):
     or rows of them."""
     require(np.ndim(cov) == 2, "multivariate_normal.logpdf/pdf: pass the covariance as a 2-D matrix "
                                "(np.diag(v) for a diagonal one, s * np.eye(d) for a number) to differentiate it")
+    real_g(0.0, x, mean, cov)
     require(not allow_singular, "multivariate_normal.logpdf/pdf(..., allow_singular=True) is not "
                                 "differentiated (a singular covariance has no derivative there)")
     d = np.shape(cov)[0]
@@ -576,7 +597,7 @@ def _register_scipy_linalg():
 
     @defrule(linalg.cho_solve, wrt=("c_and_lower", "b"), nondiff=flags[1:])
     def cho_solve(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
-        return (cho_solve_adjoint_c(g, ans, c_and_lower), unbroadcast(linalg.cho_solve(c_and_lower, g), b))
+        return (cho_solve_adjoint_c(g, ans, c_and_lower, b), unbroadcast(cho_solve_of(c_and_lower, g, b), b))
 
     @defrule(linalg.solve, wrt=("a", "b"), nondiff=("lower", "assume_a", "transposed") + flags)
     def solve(g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
@@ -608,6 +629,9 @@ nondifferentiable(_transpose_code)
 
 def triangular_solve_adjoint_b(g, a, trans, lower, unit_diagonal):
     """op(a)^-H g for ``x = solve_triangular(a, b, trans)`` with op(a) = a, a.T or a^H."""
+    if np.ndim(a) > 2 and np.ndim(g) == np.ndim(a) - 1:      # a stack of matrices, one vector b:
+        g = np.expand_dims(g, -1)                                # x is a stack of vectors
+        return triangular_solve_adjoint_b(g, a, trans, lower, unit_diagonal)[..., 0]
     code = _transpose_code(trans)
     if code == 0:
         return linalg.solve_triangular(a, g, trans=2, lower=lower, unit_diagonal=unit_diagonal)
@@ -626,7 +650,7 @@ def triangular_solve_adjoint_a(g, ans, a, b, trans, lower, unit_diagonal):
         full = -gb @ conj_transpose(ans)
     code = _transpose_code(trans)
     if code == 1:
-        full = np.transpose(full)
+        full = np.swapaxes(full, -1, -2)          # (the last two axes: a may be a stack of matrices)
     elif code == 2:
         full = conj_transpose(full)
     part = np.tril(full) if lower else np.triu(full)
@@ -645,18 +669,26 @@ def cho_factor_adjoint(gc, c, lower):
     return cholesky_adjoint(np.triu(gc), np.triu(c), True) + np.tril(gc, -1)
 
 
-def cho_solve_adjoint_c(g, ans, c_and_lower):
+def cho_solve_of(c_and_lower, g, b):
+    """cho_solve(c_and_lower, g) for g of x's shape: a stack of vectors when one vector b was solved
+    with a stack of factors (scipy reads a 2-D g as a matrix)."""
+    if np.ndim(b) == 1 and np.ndim(g) > 1:
+        return linalg.cho_solve(c_and_lower, np.expand_dims(g, -1))[..., 0]
+    return linalg.cho_solve(c_and_lower, g)
+
+
+def cho_solve_adjoint_c(g, ans, c_and_lower, b):
     """The adjoint of ``(c, lower)`` in ``x = cho_solve((c, lower), b)``, a = L L^T from c's triangle:
     on that triangle, (ga + ga^T) L (lower) or U (ga + ga^T) (upper), with ga = -a^-1 g x^T."""
-    c, lower = c_and_lower[0], c_and_lower[1]
+    c, lower = c_and_lower[0], np.all(c_and_lower[1])      # (cho_factor of a stack gives one flag a matrix)
     require(np.isrealobj(c), "scipy.linalg.cho_solve with a complex factor is not differentiated; "
                              "use np.linalg.solve")
-    gb = linalg.cho_solve(c_and_lower, g)
-    if np.ndim(ans) == 1:
+    gb = cho_solve_of(c_and_lower, g, b)
+    if np.ndim(b) == 1:                           # (a vector b: x is one, or one per matrix of a stack)
         ga = -np.expand_dims(gb, -1) * np.expand_dims(ans, -2)
     else:
-        ga = -gb @ np.transpose(ans)
-    sym = ga + np.transpose(ga)
+        ga = -gb @ np.swapaxes(ans, -1, -2)
+    sym = ga + np.swapaxes(ga, -1, -2)
     if lower:
         return (np.tril(sym @ np.tril(c)), ZERO)
     return (np.triu(np.triu(c) @ sym), ZERO)
@@ -688,8 +720,8 @@ def structured_matrix(a, assume_a, lower):
     if assume_a in ("upper triangular", "lower triangular"):
         return np.tril(a) if assume_a == "lower triangular" else np.triu(a)
     if lower:
-        return np.tril(a) + np.transpose(np.tril(a, -1))
-    return np.triu(a) + np.transpose(np.triu(a, 1))
+        return np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2)
+    return np.triu(a) + np.swapaxes(np.triu(a, 1), -1, -2)
 
 
 def expm_adjoint(g, a):
