@@ -431,13 +431,14 @@ def _register_scipy_stats():
                 unbroadcast(g * logistic_partials(x, loc, scale)[1], loc),
                 unbroadcast(g * logistic_partials(x, loc, scale)[2], scale))
 
+    # (k - loc) log mu - mu - lgamma(k - loc + 1): -1 at k = loc, also where mu = 0
     @defrule(stats.poisson.logpmf, wrt=("mu",), nondiff=("k", "loc"))
     def poisson_logpmf(g, ans, k, mu, loc=0):
-        return unbroadcast(real_g(g, k, mu, loc) * ((k - loc) / mu - 1), mu)
+        return unbroadcast(real_g(g, k, mu, loc) * ((k - loc) / np.where(k == loc, 1.0, mu) - 1), mu)
 
     @defrule(stats.poisson.pmf, wrt=("mu",), nondiff=("k", "loc"))
     def poisson_pmf(g, ans, k, mu, loc=0):
-        return unbroadcast(real_g(g, k, mu, loc) * ans * ((k - loc) / mu - 1), mu)
+        return unbroadcast(real_g(g, k, mu, loc) * ans * ((k - loc) / np.where(k == loc, 1.0, mu) - 1), mu)
 
     mvn = stats.multivariate_normal
 

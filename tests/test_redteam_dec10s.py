@@ -359,3 +359,18 @@ def test_refused_when_differentiated(f, what):
     with pytest.raises(EvaluationError, match=what) as info:
         value_and_gradient(f, X3.copy())
     assert "test_redteam_dec10s.py" in str(info.value)
+
+
+def poisson_at_zero_rate(mu):
+    k = np.array([0.0, 0.0, 2.0])
+    return np.sum(st.poisson.logpmf(k, mu * np.array([1.0, 1.0, 1.0]))) + np.sum(st.poisson.pmf(k[:2], mu[:2] ** 2))
+
+
+def test_poisson_at_rate_zero():
+    """Was nan: k / mu at k = mu = 0 (logpmf(0, mu) = -mu: the derivative is -1)."""
+    mu = np.array([0.0, 0.0, 1.5])
+    y, g = value_and_gradient(poisson_at_zero_rate, mu)
+    np.testing.assert_array_equal(y, poisson_at_zero_rate(mu))
+    expected = np.array([-1.0, -1.0, 2 / 1.5 - 1]) + np.array([0.0, 0.0, 0.0])   # pmf(0, m^2) = e^-m^2: 0 at 0
+    assert_close(g, expected, rtol=1e-12, atol=1e-14)
+    check_one(poisson_at_zero_rate, np.array([0.4, 0.7, 1.5]))
