@@ -472,12 +472,16 @@ def location_scale(dz, x, loc, scale, shape=0.0, other_shape=0.0):
 
 
 def student_t_partials(x, df, loc, scale):
+    """The partials of t's log density; at df = inf (scipy's normal density) those of the normal's,
+    0 in df (the limit)."""
     z = (x - loc) / scale
-    dz = -(df + 1) * z / (df + z ** 2)
-    ddf = 0.5 * (digamma((df + 1) / 2) - digamma(df / 2) - 1 / df - np.log1p(z ** 2 / df)) + \
-        0.5 * (df + 1) * z ** 2 / (df * (df + z ** 2))
+    finite = np.isfinite(df)
+    dfs = np.where(finite, df, 1.0)
+    dz = np.where(finite, -(dfs + 1) * z / (dfs + z ** 2), -z)
+    ddf = 0.5 * (digamma((dfs + 1) / 2) - digamma(dfs / 2) - 1 / dfs - np.log1p(z ** 2 / dfs)) + \
+        0.5 * (dfs + 1) * z ** 2 / (dfs * (dfs + z ** 2))
     dx, dloc, dscale = location_scale(dz, x, loc, scale, df)
-    return dx, ddf, dloc, dscale
+    return dx, np.where(finite, ddf, 0.0), dloc, dscale
 
 
 def gamma_partials(x, a, loc, scale):

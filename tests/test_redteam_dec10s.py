@@ -374,3 +374,13 @@ def test_poisson_at_rate_zero():
     expected = np.array([-1.0, -1.0, 2 / 1.5 - 1]) + np.array([0.0, 0.0, 0.0])   # pmf(0, m^2) = e^-m^2: 0 at 0
     assert_close(g, expected, rtol=1e-12, atol=1e-14)
     check_one(poisson_at_zero_rate, np.array([0.4, 0.7, 1.5]))
+
+
+def t_infinite_df(x, t):
+    df = np.array([np.inf, 3.0, np.inf])
+    return np.sum(st.t.logpdf(x, df, loc=t[0], scale=1 + t[1] ** 2)) + np.sum(st.t.pdf(x * t[2], df=np.inf))
+
+
+def test_student_t_with_infinite_df():
+    """Was nan (inf / inf): scipy's t at df = inf is the normal density."""
+    check_two_inputs(t_infinite_df, X3.copy(), T3.copy())
