@@ -589,7 +589,7 @@ def _register_scipy_linalg():
     @defrule(linalg.solve_triangular, wrt=("a", "b"), nondiff=("trans", "lower", "unit_diagonal") + flags[1:])
     def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
                          check_finite=True):
-        return (triangular_solve_adjoint_a(g, ans, a, b, trans, lower, unit_diagonal),
+        return (unbroadcast(triangular_solve_adjoint_a(g, ans, a, b, trans, lower, unit_diagonal), a),
                 unbroadcast(triangular_solve_adjoint_b(g, a, trans, lower, unit_diagonal), b))
 
     @defrule(linalg.cholesky, nondiff=("lower",) + flags[::2])

@@ -384,3 +384,15 @@ def t_infinite_df(x, t):
 def test_student_t_with_infinite_df():
     """Was nan (inf / inf): scipy's t at df = inf is the normal density."""
     check_two_inputs(t_infinite_df, X3.copy(), T3.copy())
+
+
+def one_matrix_stacked_right_sides(x, t):
+    a = np.reshape(x, (3, 3))
+    w = np.array([[[1.0], [-2.0], [0.5]], [[0.3], [0.7], [-1.1]]])
+    return np.sum(sla.solve_triangular(a, np.reshape(t, (2, 3, 1)), trans=1) * w) \
+        + np.sum(sla.solve_triangular(a, np.reshape(t, (2, 3, 1)), lower=True) * w)
+
+
+def test_solve_triangular_one_matrix_stacked_right_sides():
+    """Was an error: a's adjoint kept the stack's axis (now summed onto a)."""
+    check_two_inputs(one_matrix_stacked_right_sides, A_STACK[0].reshape(-1).copy(), RNG.uniform(-1, 1, 6))
