@@ -275,6 +275,7 @@ class _Values:
         self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
+        self.gradient_sites: Set = set()       # dlgradient(y, p) of one dict or list: it holds its items
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -502,6 +503,12 @@ class _Values:
                 of = self.names(state, wrt[0])
                 if of and all(self.is_mapping(o) for o in of):
                     self.map_sites.add(site)     # the gradients of a dict: a new dict of its keys
+                if of and any(self.is_mapping(o) or self.is_sequence(o) for o in of):
+                    # its items (arrays, or dicts and lists of them) are new objects that it holds:
+                    # a write into one (g["w"][0] = 0, or h = g["w"]; h *= 2) is a write into g
+                    # (was: held by nothing, such a write was made on a copy and g kept its old value)
+                    self.gradient_sites.add(site)
+                    return self.fresh(state, site, self.fresh(state, ("gradient items", site)))
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
@@ -573,6 +580,9 @@ class _Values:
 
     def _method_call(self, state: State, info, args, receiver, copy_false: bool, site) -> FrozenSet:
         """A method of an array, list or dict sct knows."""
+        if info.method in ("keys", "items", "values") and receiver and \
+                all(o[0] in ("new", "old") and o[1] in self.gradient_sites for o in receiver):
+            return receiver          # a loop over a gradient dict's keys or items (as before its items were known)
         if info.method in VIEW_METHODS or copy_false:
             objs = receiver | args
             return objs | state.contents(objs)

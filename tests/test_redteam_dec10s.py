@@ -396,3 +396,57 @@ def one_matrix_stacked_right_sides(x, t):
 def test_solve_triangular_one_matrix_stacked_right_sides():
     """Was an error: a's adjoint kept the stack's axis (now summed onto a)."""
     check_two_inputs(one_matrix_stacked_right_sides, A_STACK[0].reshape(-1).copy(), RNG.uniform(-1, 1, 6))
+
+
+# --- found: writes into the items of a gradient dict were made on a copy --------------------------
+
+def write_into_gradient_item(p):
+    loss = np.sum(p["w"] ** 2) + np.sum(p["b"])
+    g = dlgradient(loss, p)
+    g["w"][0] = 100.0
+    return g
+
+
+def inplace_on_gradient_item(p):
+    loss = np.sum(p["w"] ** 2) + np.sum(p["b"])
+    g = dlgradient(loss, p)
+    gw = g["w"]
+    gw *= 3
+    return g
+
+
+def nested_gradient_dict(p):
+    loss = np.sum(p["l1"]["w"] ** 2) + np.sum(p["l2"]["b"] * p["l1"]["w"])
+    g = dlgradient(loss, p)
+    g["l1"]["w"] = g["l1"]["w"] * 2
+    return g
+
+
+def rebinding_gradient_items(p):
+    loss = np.sum(p["w"] ** 2) + np.sum(p["b"])
+    g = dlgradient(loss, p)
+    for k in g:
+        g[k] *= 2
+    g["b"] = g["b"] + g["w"][0]
+    return g
+
+
+@pytest.mark.parametrize("f, params", [
+    (write_into_gradient_item, {"w": np.array([0.3, -0.2]), "b": np.array([1.0])}),
+    (inplace_on_gradient_item, {"w": np.array([0.3, -0.2]), "b": np.array([1.0])}),
+    (nested_gradient_dict, {"l1": {"w": np.array([0.3, -0.2, 1.1])}, "l2": {"b": np.array([0.1])}})])
+def test_writes_into_items_of_a_gradient_dict_are_refused(f, params):
+    """Were silently dropped (g kept its old items): the dict dlgradient returns held its items as
+    nothing, so a write into one was differentiated as a new value of a temporary only."""
+    def wrap(v):
+        return {k: wrap(x) for k, x in v.items()} if isinstance(v, dict) else dlarray(v)
+    with pytest.raises(CompileError, match="holds it") as info:
+        dlfeval(f, wrap(params))
+    assert "test_redteam_dec10s.py" in str(info.value)
+
+
+def test_rebinding_items_of_a_gradient_dict_still_works():
+    p = {"w": np.array([0.3, -0.2]), "b": np.array([1.0])}
+    g = dlfeval(rebinding_gradient_items, {k: dlarray(v) for k, v in p.items()})
+    np.testing.assert_allclose(extractdata(g["w"]), 4 * p["w"])
+    np.testing.assert_allclose(extractdata(g["b"]), 2.0 + 4 * p["w"][0])
