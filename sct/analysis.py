@@ -430,8 +430,6 @@ def _index_trick_traced(call: gast.Call, is_active):
 CONTINUOUS_NONDIFF = {id(np.arange): _arange_traced, id(rt_support.index_trick): _index_trick_traced}
 
 
-
-
 def child_kind(kind, key):
     if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
         return _children(kind).get(key)

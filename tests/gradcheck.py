@@ -15,6 +15,18 @@ def D(v):
     return np.asarray(v.data) if type(v).__name__ == "dlarray" else np.asarray(v)
 
 
+def leaves(v):
+    """The arrays and numbers of a result nested in lists, tuples and dicts, in order."""
+    if isinstance(v, (list, tuple)):
+        for e in v:
+            yield from leaves(e)
+    elif isinstance(v, dict):
+        for e in v.values():
+            yield from leaves(e)
+    else:
+        yield v
+
+
 def numerical_gradient(f: Callable[..., float], args: Sequence, index: int,
                        step: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of the real scalar ``f(*args)`` w.r.t. ``args[index]``."""

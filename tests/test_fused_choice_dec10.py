@@ -22,9 +22,9 @@ from sct import fuse as sct_fuse
 from sct.runtime import fused as rt_fused
 
 try:
-    from tests.gradcheck import D, assert_close, numerical_gradient
+    from tests.gradcheck import D, assert_close, leaves, numerical_gradient
 except ImportError:                      # run from inside tests/
-    from gradcheck import D, assert_close, numerical_gradient
+    from gradcheck import D, assert_close, leaves, numerical_gradient
 
 pytest.importorskip("numexpr")
 
@@ -123,14 +123,6 @@ def plain(fun, *args, **kw):
         return sct.hvp(fun, *args) if kw.get("hvp") else dlfeval(fun, *args)
     finally:
         sct.set_backend("numexpr")
-
-
-def leaves(v):
-    if isinstance(v, (list, tuple)):
-        for e in v:
-            yield from leaves(e)
-    else:
-        yield v
 
 
 def assert_same(on, off, rtol=1e-12):

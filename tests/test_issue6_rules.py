@@ -17,7 +17,7 @@ import pytest
 import sct
 from sct import CompileError, dlarray, dlfeval, dlgradient, extractdata
 
-from gradcheck import check_grads, numerical_gradient
+from gradcheck import check_grads, leaves, numerical_gradient
 
 
 def load_module(source: str, name: str, folder):
@@ -595,13 +595,6 @@ def test_op_table_rules_keep_float32():
         if isinstance(v, list):
             return [cast(e) for e in v]
         return v
-
-    def leaves(v):
-        if isinstance(v, (list, tuple)):
-            for e in v:
-                yield from leaves(e)
-        else:
-            yield v
 
     skip = ("float_power", "interp", "math.", "builtins.", "numpy.dot", "numpy.inner",
             "nested_to_array")   # its adjoint is x.tolist(): Python floats, as plain Python gives

@@ -24,9 +24,9 @@ from sct.errors import EvaluationError, SctError
 from sct.runtime import fused as rt_fused
 
 try:
-    from tests.gradcheck import assert_close, numerical_gradient
+    from tests.gradcheck import assert_close, leaves, numerical_gradient
 except ImportError:                      # run from inside tests/
-    from gradcheck import assert_close, numerical_gradient
+    from gradcheck import assert_close, leaves, numerical_gradient
 
 
 # --- the option -----------------------------------------------------------------------------------
@@ -82,17 +82,6 @@ def both(fun, *args):
     finally:
         sct.set_backend("numexpr")
     return on, off
-
-
-def leaves(v):
-    if isinstance(v, (list, tuple)):
-        for e in v:
-            yield from leaves(e)
-    elif isinstance(v, dict):
-        for e in v.values():
-            yield from leaves(e)
-    else:
-        yield v
 
 
 def assert_same(on, off, rtol=1e-12):
