@@ -637,17 +637,16 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     if scalar_kinds is not None:
         specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
                                  numpy_name if plain_numpy else None)
+    # the code on numpy arrays (not the functions specialised to Python floats)
+    on_arrays = [fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or fn.name not in specialised]
     if optimize_enabled() and _fuse.plain_rewrites():    # temporaries overwritten, slice adjoints written directly
         shared = shared_statements(generated.functions)
-        shift_invariant_maxima([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
-                                fn.name not in specialised], rt_name, numpy_name if plain_numpy else None,
+        shift_invariant_maxima(on_arrays, rt_name, numpy_name if plain_numpy else None,
                                (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name if plain_numpy else None)
-        known_products([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
-                        fn.name not in specialised], rt_name, numpy_name if plain_numpy else None,
-                       (generated.fwd, generated.bwd), shared)
+        known_products(on_arrays, rt_name, numpy_name if plain_numpy else None, (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 direct_index_adjoints(generated_fn, rt_name, shared)
@@ -655,9 +654,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
                 wide_products(generated_fn, rt_name, shared)
-    if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr"): not the code on Python floats
-        _fuse.fuse_functions([fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or
-                              fn.name not in specialised], rt_name, numpy_name)
+    if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
+        _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     return sites, site_calls
 
 
