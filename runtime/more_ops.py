@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from .registry import CALL_EQUIVALENTS, LAZY_RULES, declare, defrule, equivalent, nondifferentiable
+from .registry import CALL_EQUIVALENTS, LAZY_RULES, alias, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, solve_adjoint_a, solve_adjoint_b,
                         noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
@@ -144,13 +144,8 @@ def _register_scipy_special():
     def gamma(g, ans, x):
         return g * np.conj(ans * special.digamma(x))
 
-    @defrule(special.digamma, elementwise=True)      # (special.psi is the same ufunc)
-    def digamma(g, ans, x):
-        return g * special.polygamma(1, x).astype(weight_dtype(x))   # (float64 for float32 x)
-
-    @defrule(special.polygamma, wrt=("x",), nondiff=("n",), elementwise=True)
-    def polygamma(g, ans, n, x):
-        return g * special.polygamma(n + 1, x).astype(weight_dtype(x))
+    alias(special.digamma, digamma)                  # (special.psi is the same ufunc)
+    alias(special.polygamma, polygamma)              # the rules above, of the same functions
 
     @defrule(special.betaln, wrt=("a", "b"))
     def betaln(g, ans, a, b):
@@ -1860,17 +1855,16 @@ nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_fr
 
 
 # Python's pow and math.fmod differentiate as np.power and np.fmod
-from .registry import alias as _alias  # noqa: E402
-_alias(builtins.pow, np.power)
-_alias(math.fmod, np.fmod)
+alias(builtins.pow, np.power)
+alias(math.fmod, np.fmod)
 # and these as their numpy twins (the same function of a float; math's still computes the value)
-_alias(math.copysign, np.copysign)
-_alias(math.degrees, np.degrees)
-_alias(math.radians, np.radians)
-_alias(math.ldexp, np.ldexp)
+alias(math.copysign, np.copysign)
+alias(math.degrees, np.degrees)
+alias(math.radians, np.radians)
+alias(math.ldexp, np.ldexp)
 for _name in ("exp2", "cbrt"):                  # (Python 3.11)
     if hasattr(math, _name):
-        _alias(getattr(math, _name), getattr(np, _name))
+        alias(getattr(math, _name), getattr(np, _name))
 
 
 # --- grids, blocks, integration, statistics --------------------------------------------------------
