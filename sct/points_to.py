@@ -600,15 +600,21 @@ class _Values:
         act = self.activity
         if act is not None and getattr(info, "receiver", None) in act.arrays:
             return True
-        if not receiver:
+        return self._surely_arrays(receiver)
+
+    def _surely_arrays(self, objs) -> bool:
+        """Are ``objs`` (not none) surely numeric arrays: array arguments, arrays this function made
+        (holding numbers, never objects)?"""
+        if not objs:
             return False
-        for o in receiver:
+        for o in objs:
             if o == EXT:
                 return False
             if o[0] == "arg":
                 kind = self.kinds.get(o[1])
-                if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",))):
-                    return False
+                if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",)) and
+                        len(kind) > 1 and isinstance(kind[1], str) and not kind[1].endswith("O")):
+                    return False        # (an object array holds objects)
             elif not (o[0] in ("new", "old") and o[1] in self.array_sites):
                 return False
         return True
@@ -713,7 +719,10 @@ class PointsTo(_Values):
         elif isinstance(target, (gast.Subscript, gast.Attribute)):
             value_objs = self.value_objects(state, s.value, id(s)) if isinstance(s.value, gast.Call) \
                 else self.names(state, s.value)
-            self.store(state, self.names(state, target.value), value_objs)
+            holders = self.names(state, target.value)
+            if not (isinstance(target, gast.Subscript) and self._surely_arrays(holders)):
+                # (``traj[t] = state`` of a numeric array copies state's numbers: traj holds no object)
+                self.store(state, holders, value_objs)
             if isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name) and \
                     target.value.id in self.owned_params:
                 state.env[unset_key(target.value.id, target.attr)] = frozenset()    # set on the object now

@@ -1,0 +1,117 @@
+"""A preallocated numeric array filled row by row while the state is changed in place
+(``traj[t] = state; state += ...``): the row write copies the state's numbers, so the array
+holds no reference to it (sct/points_to.py, ``_surely_arrays``); values and gradients exact.
+Containers that do hold the state (lists, object arrays, dicts) are still refused."""
+import numpy as np
+import pytest
+
+from gradcheck import check_grads, numerical_gradient
+from sct import CompileError, dlarray, dlfeval, dlgradient
+
+
+def sim_loss(k, x0):
+    T = 15
+    traj = np.zeros((T, 2))
+    state = x0.copy()
+    for t in range(T):
+        traj[t] = state
+        state += 0.1 * np.array([state[1], -k * state[0]])
+    state *= 2
+    traj[0] = state
+    return np.sum(traj[:, 0] ** 2) + np.sum(state)
+
+
+def sim(k, x0):
+    loss = sim_loss(k, x0)
+    gk, gx = dlgradient(loss, k, x0)
+    return loss, gk, gx
+
+
+def test_trajectory_rows_then_in_place_state():
+    k, x0 = 2.0, np.array([1.0, 0.5])
+    y, gk, gx = dlfeval(sim, dlarray(k), dlarray(x0))
+    assert float(y.data) == sim_loss(k, x0.copy())
+    f = lambda k, x: sim_loss(float(k), x.copy())
+    np.testing.assert_allclose(gk.data, numerical_gradient(f, [np.array(k), x0], 0), rtol=1e-6)
+    np.testing.assert_allclose(gx.data, numerical_gradient(f, [np.array(k), x0], 1), rtol=1e-6)
+
+
+def ring_loss(p, x):
+    buf = np.empty((3, x.shape[0]))
+    h = x * p["a"]
+    for i in range(7):
+        buf[i % 3] = h
+        h -= 0.3 * np.tanh(h) * p["b"]
+    return np.sum(buf * buf) + np.sum(h)
+
+
+def ring(p, x):
+    loss = ring_loss(p, x)
+    return loss, dlgradient(loss, p)
+
+
+def test_ring_buffer_with_dict_parameters():
+    p = {"a": np.array(1.3), "b": np.array([0.5, -0.2, 0.8])}
+    x = np.array([0.4, -1.1, 2.0])
+    y, g = dlfeval(ring, {k: dlarray(v) for k, v in p.items()}, dlarray(x))
+    assert float(y.data) == ring_loss({k: v.copy() for k, v in p.items()}, x.copy())
+    for i, key in enumerate(["a", "b"]):
+        def f(a, b):
+            return ring_loss({"a": a, "b": b}, x.copy())
+        num = numerical_gradient(f, [p["a"], p["b"]], i)
+        np.testing.assert_allclose(g[key].data, num, rtol=1e-6, atol=1e-8)
+
+
+def list_traj(k, x0):
+    traj = [None] * 4
+    state = x0.copy()
+    for t in range(4):
+        traj[t] = state
+        state += 0.1 * k * state
+    loss = np.sum(traj[0])
+    return loss, dlgradient(loss, k)
+
+
+def object_box(a, b):
+    box = np.empty(2, dtype=object)
+    box[0] = b
+    b *= 3.0
+    y = np.sum(box[0] * a)
+    return y, dlgradient(y, a)
+
+
+def object_arg(box, a):
+    h = a.copy()
+    box[0] = h
+    h += 1.0
+    y = np.sum(box[0] * a)
+    return y, dlgradient(y, a)
+
+
+@pytest.mark.parametrize("fun, args", [
+    (list_traj, (dlarray(2.0), dlarray(np.array([1.0, 0.5])))),
+    (object_box, (dlarray(np.ones(2)), dlarray(np.ones(2)))),
+])
+def test_containers_holding_the_state_are_refused(fun, args):
+    try:
+        out = dlfeval(fun, *args)
+    except CompileError as e:
+        assert "test_trajectory_dec12.py" in str(e)
+        return
+    # (list_traj: traj[0] is state itself, changed 4 times; object_box: box[0] is b)
+    raise AssertionError(f"accepted {fun.__name__}: {out}")
+
+
+def test_object_array_argument_holds_the_state():
+    box = np.empty(2, dtype=object)
+    box[0] = np.zeros(2)
+    box[1] = np.zeros(2)
+    a = np.array([1.0, 2.0])
+    try:
+        y, g = dlfeval(object_arg, box, dlarray(a))
+    except CompileError as e:
+        assert "test_trajectory_dec12.py" in str(e)
+        return
+    # exact if accepted: y = sum((a + 1) * a), dy/da = 2a + 1
+    assert float(y.data) == float(np.sum((a + 1) * a))
+    np.testing.assert_allclose(g.data, 2 * a + 1)
