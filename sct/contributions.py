@@ -252,6 +252,11 @@ class Contributions(EmitPass):
             self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
                       "traced values: sct follows attributes it can name; write obj.attribute (or "
                       "getattr with a string literal), or keep such values in a dict", "getattr")
+        if info.kind == CallKind.PLAIN and info.obj is None:
+            what = self.describe(value.func)
+            self.fail(s, f"{what} is not defined when the function is compiled (Python raises NameError or "
+                      f"AttributeError where this line runs): check the spelling of {what}, or define it "
+                      "(import it) before the first call", "call")
         if info.kind == CallKind.PLAIN:
             self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
                       "function sct can read, and the runtime has no rule for it. Add one with "

@@ -115,3 +115,15 @@ def test_object_array_argument_holds_the_state():
     # exact if accepted: y = sum((a + 1) * a), dy/da = 2a + 1
     assert float(y.data) == float(np.sum((a + 1) * a))
     np.testing.assert_allclose(g.data, 2 * a + 1)
+
+
+# --- a misspelled global is named as undefined (was: "no derivative rule for it") ---------------------
+def misspelled(w):
+    y = np.sum(w ** 2) + undefined_helper_xyz(w)      # noqa: F821 (the point of the test)
+    return y, dlgradient(y, w)
+
+
+def test_an_undefined_name_is_reported_as_undefined():
+    with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: undefined_helper_xyz is not "
+                                           r"defined .*NameError.*check the spelling"):
+        dlfeval(misspelled, dlarray(np.ones(2)))
