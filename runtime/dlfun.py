@@ -1128,10 +1128,19 @@ def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None, Pad
 
 # --- activations ------------------------------------------------------------------------------
 
-try:
-    from scipy.special import erf as _erf
-except ImportError:                                      # pragma: no cover - scipy is optional
-    _erf = np.vectorize(math.erf, otypes=[float])
+_ERF: list = []         # scipy.special.erf, imported on first use (importing scipy.special costs
+#                         about a third of a second: half of ``import sct``)
+
+
+def _erf(x):
+    if not _ERF:
+        try:
+            from scipy.special import erf
+        except ImportError:                              # pragma: no cover - scipy is optional
+            erf = np.vectorize(math.erf, otypes=[float])
+        _ERF.append(erf)
+    return _ERF[0](x)
+
 
 _SQRT2PI = math.sqrt(2 * math.pi)
 _TANH_K = math.sqrt(2 / math.pi)
