@@ -1857,6 +1857,15 @@ nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_fr
 # Python's pow and math.fmod differentiate as np.power and np.fmod
 alias(builtins.pow, np.power)
 alias(math.fmod, np.fmod)
+# and divmod(x, y) as np.divmod (Python's floor division and modulo, for floats and arrays alike)
+alias(builtins.divmod, np.divmod)
+
+
+@defrule(math.remainder, wrt=("x", "y"))
+def math_remainder(g, ans, x, y):
+    # math.remainder(x, y) = x - n * y with n = x / y rounded to the nearest integer (ties to even):
+    # n is piecewise constant, recovered exactly as round((x - ans) / y)
+    return g, -g * np.round((x - ans) / y)
 # and these as their numpy twins (the same function of a float; math's still computes the value)
 alias(math.copysign, np.copysign)
 alias(math.degrees, np.degrees)

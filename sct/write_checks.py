@@ -240,7 +240,7 @@ class _WriteCheck:
                       f"(after its {target.nin} input{'s' if target.nin > 1 else ''}) and writes into "
                       f"{'them' if extra > 1 else 'it'} in place, which sct does not follow; assign the "
                       f"result instead (`r = {_dotted(func)}(...)` with the inputs only)", _dotted(func))
-        outs = [k for k in node.keywords if k.arg == "out"]
+        outs = [k for k in node.keywords if k.arg == "out" and not self._none_given(k.value)]
         method = func.attr if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.value.id in self.locals and hasattr(np.ndarray, func.attr) else None
         position = _out_position(target, method)
@@ -276,10 +276,13 @@ class _WriteCheck:
         self._user_call(s, node, result, args_active)
 
     def _none_given(self, arg) -> bool:
-        """Whether ``arg`` is None written out or a global (or closure) name holding None."""
+        """Whether ``arg`` is None written out, a global (or closure) name holding None, or a local
+        whose only binding is ``name = None`` (``out = None; np.cumsum(a, 0, None, out)``)."""
         if isinstance(arg, gast.Constant):
             return arg.value is None
-        if not isinstance(arg, gast.Name) or arg.id in self.resolver.locals:
+        if isinstance(arg, gast.Name) and arg.id in self.resolver.locals:
+            return _bound_to_none_only(self.fdef, arg.id)
+        if not isinstance(arg, gast.Name):
             return False
         try:
             return self.resolver.resolve_name(arg.id) is None
@@ -557,6 +560,40 @@ def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) ->
             objs |= state.env.get(n, frozenset())
     return any(o in saved and o[0] in ("new", "old") for o in state.reach(objs))
 
+
+
+def _bound_to_none_only(fdef, z: str) -> bool:
+    """Whether the local ``z`` of ``fdef`` is bound once, by ``z = None``, and by nothing else: not a
+    parameter, not rebound (``for``, ``with``, ``except``, an import, a def, ``del``), not declared
+    global or nonlocal here or nonlocal in a nested function (which could rebind it)."""
+    if z in _parameter_names(fdef):
+        return False
+    bindings = by_none = 0
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and n.id == z and not isinstance(n.ctx, gast.Load):
+            bindings += 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                n.targets[0].id == z:
+            if not (isinstance(n.value, gast.Constant) and n.value.value is None):
+                return False
+            by_none += 1
+        elif n is not fdef and isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) \
+                and n.name == z:
+            return False
+        elif isinstance(n, gast.alias) and (n.asname or n.name.split(".")[0]) == z:
+            return False
+        elif isinstance(n, gast.ExceptHandler) and n.name is not None and \
+                (n.name == z or isinstance(n.name, gast.Name) and n.name.id == z):
+            return False
+    if bindings != 1 or by_none != 1:
+        return False
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal)) and z in n.names:
+            return False
+        if hasattr(n, "name") and isinstance(getattr(n, "name"), str) and n.name == z and \
+                not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            return False        # (a match pattern's capture, say)
+    return True
 
 
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:

@@ -1,0 +1,237 @@
+"""Dec 12: valid programs sct refused, now compiled (values as plain Python, gradients exact to second
+order), and the variants still refused at the user's line.
+
+1. ``out = None`` then ``np.cumsum(a, 0, None, out)``: a local whose only binding is None passed as
+   ``out`` (by position or by name) is no output array (sct/write_checks.py).
+2. np.compress (and ``a.compress``), np.extract, np.choose, np.bincount's ``weights``, np.divmod
+   (and Python's divmod), math.remainder: ops with derivative rules (runtime/numpy_ops.py,
+   runtime/more_ops.py; rows in tests/test_op_rules.py).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import re
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dlarray, dlfeval, dlgradient, extractdata
+
+try:
+    from tests.gradcheck import assert_close, check_grads, check_two_inputs, numerical_gradient
+except ImportError:                      # run from inside tests/
+    from gradcheck import assert_close, check_grads, check_two_inputs, numerical_gradient
+
+
+RNG = np.random.default_rng(12)
+X = RNG.uniform(-2.0, 2.0, (3, 4))
+T = RNG.uniform(0.5, 1.5, (3, 4))
+
+
+def line_of(fun, text: str) -> int:
+    """The line of ``fun``'s source that holds ``text`` (the construct a refusal must name)."""
+    lines, first = inspect.getsourcelines(fun)
+    hits = [first + k for k, line in enumerate(lines) if text in line]
+    assert len(hits) == 1, (text, hits)
+    return hits[0]
+
+
+def assert_refused(run, fun, text: str, match: str = ""):
+    """``run()`` raises a CompileError naming this file, the line of ``fun`` holding ``text``."""
+    with pytest.raises(CompileError) as info:
+        run()
+    message = str(info.value)
+    assert f"test_refusals_dec12.py, line {line_of(fun, text)}" in message, message
+    if match:
+        assert re.search(match, message), message
+    return message
+
+
+def first_order(f, x, t):
+    y = f(x, t)
+    return y, dlgradient(y, x, t)
+
+
+# --- 1. out= bound to None only ---------------------------------------------------------------------
+
+def cumsum_out_none_by_position(x, t):
+    out = None
+    c = np.cumsum(x * t, 0, None, out)
+    return np.sum(c * c)
+
+
+def cumsum_out_none_by_name(x, t):
+    out = None
+    c = np.cumsum(np.sin(x), axis=1, out=out) * t
+    return np.sum(c ** 2)
+
+
+def sum_and_method_out_none(x, t):
+    out = None
+    s = np.sum(x * x, 0, None, out)
+    c = (x * t).cumsum(1, None, out)
+    return np.sum(s * t[0]) + np.sum(c * c)
+
+
+@pytest.mark.parametrize("case", [cumsum_out_none_by_position, cumsum_out_none_by_name,
+                                  sum_and_method_out_none])
+def test_out_bound_to_none_compiles_like_no_out(case):
+    check_grads(case, X, T)
+    check_two_inputs(case, X.copy(), T.copy())
+
+
+def test_out_bound_to_none_in_a_loss_with_params_in_a_dict():
+    def model(p, x):
+        out = None
+        h = np.cumsum(np.tanh(x @ p["w"]), 0, None, out)
+        return np.sum(h * p["b"])
+
+    def loss(p, x):
+        y = model(p, x)
+        return y, dlgradient(y, p)
+
+    p = {"w": RNG.standard_normal((4, 3)), "b": RNG.standard_normal(3)}
+    x = RNG.standard_normal((5, 4))
+    y, g = dlfeval(loss, {k: dlarray(v) for k, v in p.items()}, x)
+    assert_close(extractdata(y), model(p, x), rtol=1e-12, atol=1e-12, what="value")
+    for key in p:
+        def f(v, key=key):
+            return model({**p, key: v}, x)
+        assert_close(extractdata(g[key]), numerical_gradient(f, [p[key].copy()], 0), what=f"d/d{key}")
+
+
+def out_an_array_on_some_path(x, t):
+    out = None
+    if x.shape[0] > 1:
+        out = np.zeros_like(x)
+    c = np.cumsum(x * t, 0, None, out)
+    return np.sum(c * c)
+
+
+def out_a_real_array(x, t):
+    out = np.zeros_like(x)
+    np.cumsum(x * t, 0, None, out)
+    return np.sum(out * out)
+
+
+@pytest.mark.parametrize("case, text", [(out_an_array_on_some_path, "np.cumsum("),
+                                        (out_a_real_array, "np.cumsum(")])
+def test_out_bound_to_an_array_is_still_refused(case, text):
+    assert_refused(lambda: dlfeval(first_order, case, dlarray(X), dlarray(T)), case, text,
+                   r"out \(given by position\) writes the result into out in place")
+
+
+# --- 2. new ops -----------------------------------------------------------------------------------
+
+def compress_rows(x, t):
+    keep = np.array([True, False, True])
+    return np.sum(np.compress(keep, x, axis=0) ** 2 * t[:2])
+
+
+def compress_flat_and_method(x, t):
+    return np.sum(np.sin(np.compress([0, 1, 1, 0, 1], x)) * 3) + \
+        np.sum(x.compress([True, False, True, True], 1) * t[:, :3])
+
+
+def extract_positive(x, t):
+    return np.sum(np.extract(x > 0, x * t) ** 2)
+
+
+def choose_from_a_list(x, t):
+    idx = np.array([[0, 1, 2, 0], [2, 2, 1, 0], [1, 0, 0, 1]])
+    return np.sum(np.choose(idx, [x, t * 2, np.sin(x[0])]) ** 2)
+
+
+def choose_from_an_array_clipped(x, t):
+    idx = np.array([0, 3, 1, -1])
+    return np.sum(np.choose(idx, x * t, mode="clip") ** 3)
+
+
+def bincount_weights(x, t):
+    bins = np.array([0, 2, 2, 4, 0, 1, 2, 3, 3, 3, 1, 0])
+    return np.sum(np.bincount(bins, weights=np.ravel(x * t), minlength=7) ** 2)
+
+
+def numpy_divmod(x, t):
+    q, r = np.divmod(x, t)
+    return np.sum(r ** 2 * q) + np.sum(np.divmod(x, 0.7)[1] ** 2)
+
+
+def python_divmod(x, t):
+    q, r = divmod(x, t)
+    return np.sum(r * r) + np.sum(q)
+
+
+def math_remainder(x, t):
+    s = 0.0
+    for i in range(3):
+        s = s + math.remainder(x[i, 0], t[i, 1]) ** 2 + math.remainder(x[i, 2], 0.6)
+    return s
+
+
+OPS = [compress_rows, compress_flat_and_method, extract_positive, choose_from_a_list,
+       choose_from_an_array_clipped, bincount_weights, numpy_divmod, python_divmod, math_remainder]
+
+
+@pytest.mark.parametrize("case", OPS)
+def test_new_ops_first_and_second_order(case):
+    check_grads(case, X, T)
+    check_two_inputs(case, X.copy(), T.copy())
+
+
+@pytest.mark.parametrize("case", OPS)
+def test_new_ops_forward_mode(case):
+    direction = RNG.standard_normal(X.shape)
+    value, tangent = sct.jvp(case, (X, T), (direction, np.zeros_like(T)))
+    assert_close(value, case(X, T), rtol=1e-12, atol=1e-12, what="value")
+    expected = np.sum(numerical_gradient(lambda a: case(a, T.copy()), [X.copy()], 0) * direction)
+    assert_close(tangent, expected, rtol=1e-5, atol=1e-6, what="tangent")
+
+
+def test_new_ops_in_a_loss_with_params_in_a_dict():
+    bins = np.array([0, 1, 1, 3, 2, 0])
+    keep = np.array([True, False, True, True])
+
+    def model(p, x):
+        h = np.compress(keep, np.tanh(x @ p["w"]), axis=1)             # (6, 3)
+        pooled = np.bincount(bins, weights=h[:, 0] * p["b"], minlength=5)
+        picked = np.choose(bins % 2, [h[:, 1], h[:, 2] * p["b"]])
+        q, r = np.divmod(h[:, 2] + 3.0, p["scale"])
+        return np.sum(pooled ** 2) + np.sum(picked * np.extract(bins > 0, p["b"])[0]) + np.sum(r * q)
+
+    def loss(p, x):
+        y = model(p, x)
+        return y, dlgradient(y, p)
+
+    p = {"w": RNG.standard_normal((3, 4)), "b": RNG.standard_normal(6), "scale": np.array(0.8)}
+    x = RNG.standard_normal((6, 3))
+    y, g = dlfeval(loss, {k: dlarray(v) for k, v in p.items()}, x)
+    assert_close(extractdata(y), model(p, x), rtol=1e-12, atol=1e-12, what="value")
+    for key in p:
+        def f(v, key=key):
+            return model({**p, key: v}, x)
+        assert_close(extractdata(g[key]), numerical_gradient(f, [np.array(p[key], dtype=float)], 0),
+                     what=f"d/d{key}")
+
+
+def divmod_into_outputs(x, t):
+    q = np.zeros_like(x)
+    r = np.zeros_like(x)
+    np.divmod(x, t, q, r)
+    return np.sum(r * r)
+
+
+def choose_into_out(x, t):
+    z = np.zeros_like(x)
+    np.choose(np.zeros(x.shape, dtype=int), [x, t], out=z)
+    return np.sum(z * z)
+
+
+@pytest.mark.parametrize("case, text, match", [
+    (divmod_into_outputs, "np.divmod(", "given 2 output arrays by position"),
+    (choose_into_out, "np.choose(", "out=z writes the result into z in place"),
+])
+def test_new_ops_writing_into_outputs_are_refused(case, text, match):
+    assert_refused(lambda: dlfeval(first_order, case, dlarray(X), dlarray(T)), case, text, match)
