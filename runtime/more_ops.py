@@ -44,7 +44,7 @@ from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, sol
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
-                        take_along_axis_adjoint, unconcatenate, weight_dtype)
+                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype)
 
 
 
@@ -2176,3 +2176,45 @@ def nanmedian_weights(lanes, dtype):
 
 
 nondifferentiable(nanmedian_weights)
+
+
+# --- np.fill_diagonal(a, val) on an array no other name shares: a = with_diagonal(a, val) ---------------
+
+def with_diagonal(a, val, wrap=False):
+    """What ``np.fill_diagonal(a, val, wrap)`` leaves in ``a``, as a new array (``a`` unchanged):
+    numpy's own fill on a copy (its positions, its cycling of a short ``val``, its casting)."""
+    out = a.copy()
+    np.fill_diagonal(out, val, wrap)
+    return out
+
+
+def diagonal_positions(shape, wrap):
+    """The flat positions np.fill_diagonal writes in an array of ``shape``, in order."""
+    marks = np.zeros(shape, dtype=bool)
+    np.fill_diagonal(marks, True, wrap)
+    return np.flatnonzero(marks)
+
+
+def cycled_positions(count, size):
+    """The entry of a flattened ``val`` of ``size`` entries that each of ``count`` written positions
+    takes (np.fill_diagonal repeats a short ``val``, as ``a.flat[...] = val`` does)."""
+    return np.arange(count) % builtins.max(size, 1)
+
+
+@defrule(with_diagonal, wrt=("a", "val"))     # (not joint_linear: into integers val is rounded)
+def _with_diagonal_rule(g, ans, a, val, wrap=False):
+    # the diagonal's old entries are overwritten (no derivative); each entry of val gets g at the
+    # positions it was written to (none where a holds integers or booleans: val was rounded)
+    return (with_diagonal(g, 0.0, wrap),
+            take_adjoint(np.take(np.ravel(g), diagonal_positions(np.shape(a), wrap)), val,
+                         cycled_positions(np.size(diagonal_positions(np.shape(a), wrap)), np.size(val)),
+                         None) * holds_fractions(a))
+
+
+def holds_fractions(a):
+    """1.0 where ``a`` holds floats or complex numbers (a value written into it keeps its
+    derivative), 0.0 where it holds integers or booleans (the value is rounded: none)."""
+    return 1.0 if np.asarray(a).dtype.kind in "fc" else 0.0
+
+
+nondifferentiable(diagonal_positions, cycled_positions, holds_fractions)

@@ -18,8 +18,8 @@ or view reachable from one, and no callee can reach it.
 
 ``lower_mutations`` rewrites the in-place operations sct models exactly
 (``z.sort()``, ``z.fill(c)``, ``xs.reverse()``, ``xs.extend(t)``,
-``ufunc(..., out=z)``, ``np.copyto(z, v)``, ``np.add.at(z, i, v)``) into new
-values of an unshared ``z``; ``check_writes`` refuses every write it cannot
+``ufunc(..., out=z)``, ``np.copyto(z, v)``, ``np.add.at(z, i, v)``, ``np.fill_diagonal(z, v)``)
+into new values of an unshared ``z``; ``check_writes`` refuses every write it cannot
 prove exact, and names the writes that must become new values because an
 adjoint reads the old one.
 
@@ -127,6 +127,14 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if analysis.sharing(s, z) is not None:
             return None
         return [assign(z, call(f"{rt_name}.into", [node.args[1], load(z)]))]
+    if result is None and target is np.fill_diagonal and 1 <= len(node.args) <= 3 and \
+            all(k.arg in ("val", "wrap") for k in node.keywords) and \
+            2 <= len(node.args) + len(node.keywords) <= 3 and isinstance(node.args[0], gast.Name):
+        # np.fill_diagonal(z, v) of an unshared z: z = rt.with_diagonal(z, v) (numpy's fill, on a copy)
+        z = node.args[0].id
+        if analysis.sharing(s, z) is not None:
+            return None
+        return [assign(z, call(f"{rt_name}.with_diagonal", [load(z)] + list(node.args[1:]), node.keywords))]
     if result is None and target is not None and _is_add_at(target) and len(node.args) == 3 and \
             not node.keywords and isinstance(node.args[0], gast.Name):
         z = node.args[0].id

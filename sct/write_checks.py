@@ -329,10 +329,21 @@ class _WriteCheck:
         argument."""
         if z in self.active or args_active or self.written_saved(s, z):
             name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+            if name == "fill_diagonal":
+                # (np.fill_diagonal(z, v) of an unshared local z was made a new value before this)
+                if not isinstance(s, gast.Expr):
+                    self.fail(s, f"{_dotted(func)}() writes into {z} in place; sct follows it written as a "
+                              f"statement of its own, `{_dotted(func)}({z}, v)` (or with wrap=), into a "
+                              f"local array: write it so (it returns None)", f"{_dotted(func)}")
+                why = self.analysis.sharing(s, z) or \
+                    f"{z} may be a view of another array or an object this function did not make"
+                self.fail(s, f"{_dotted(func)}() writes into {z} in place, and {why}; sct follows this write "
+                          f"only into an array this function made that no other name, view or container "
+                          f"shares: if nothing else need see the change, write `{z} = {z}.copy()` before "
+                          f"it; else compute the new values (np.where, indexing)", f"{_dotted(func)}")
             if name in WRITING_FUNCTIONS and name != "copyto":
                 # (np.copyto and np.add.at of an unshared array were made new values before this)
-                instead = (f"`{z} = np.where(np.eye(*{z}.shape, dtype=bool), v, {z})`"
-                           if name == "fill_diagonal" else "a new array (np.where, indexing)")
+                instead = "a new array (np.where, indexing)"
                 self.fail(s, f"{_dotted(func)}() writes into {z} in place, and sct does not "
                           f"differentiate that write; compute {instead} instead", f"{_dotted(func)}")
             self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "

@@ -1338,6 +1338,9 @@ CASES = [
     Case(np.divmod, [R(2, 3, lo=-5, hi=5), R(3, lo=0.7, hi=2)], (0, 1), **divmod_stacked(np.divmod)),
     Case(divmod, [R(2, 3, lo=-5, hi=5), R(lo=-2, hi=-0.7)], (0, 1), **divmod_stacked(divmod)),
     Case(math.remainder, [R(lo=-5, hi=5), R(lo=0.7, hi=2)], (0, 1)),
+    Case(more_ops.with_diagonal, [R(3, 4), R(2)], (0, 1), complex=True, note="a short val, cycled"),
+    Case(more_ops.with_diagonal, [R(7, 3), R()], (0, 1), kwargs=dict(wrap=True), note="tall, wrapped"),
+    Case(more_ops.with_diagonal, [R(3, 3, 3), R(3)], (0, 1)),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

@@ -6,6 +6,9 @@ order), and the variants still refused at the user's line.
 2. np.compress (and ``a.compress``), np.extract, np.choose, np.bincount's ``weights``, np.divmod
    (and Python's divmod), math.remainder: ops with derivative rules (runtime/numpy_ops.py,
    runtime/more_ops.py; rows in tests/test_op_rules.py).
+3. ``np.fill_diagonal(a, v)`` into a local array no other name, view or container shares: a new
+   value ``a = rt.with_diagonal(a, v)`` (sct/aliasing.py lower_mutations; numpy's own fill on a copy),
+   its rule in runtime/more_ops.py; shared arrays still refused.
 """
 from __future__ import annotations
 
@@ -235,3 +238,142 @@ def choose_into_out(x, t):
 ])
 def test_new_ops_writing_into_outputs_are_refused(case, text, match):
     assert_refused(lambda: dlfeval(first_order, case, dlarray(X), dlarray(T)), case, text, match)
+
+
+# --- 3. np.fill_diagonal into a local array ---------------------------------------------------------
+
+def fill_diagonal_scalar(x, t):
+    a = x * t
+    np.fill_diagonal(a, t[0, 0] * 3.0)
+    return np.sum(a ** 2)
+
+
+def fill_diagonal_short_values(x, t):
+    a = np.sin(x)
+    np.fill_diagonal(a, t[1, :2])              # cycled: t[1, 0], t[1, 1], t[1, 0]
+    return np.sum(a ** 3 * t)
+
+
+def fill_diagonal_tall_wrapped(x, t):
+    a = np.zeros((7, 3))
+    np.fill_diagonal(a, x[0], wrap=True)
+    return np.sum(np.cos(a) * np.arange(21.0).reshape(7, 3)) + np.sum(t)
+
+
+def fill_diagonal_through_a_copy_alias(x, t):
+    a = np.tile(x, (2, 1)).T * 1.0
+    b = a                                      # the same object: sees the fill
+    np.fill_diagonal(a, val=t[0])
+    return np.sum(a * b)
+
+
+def fill_diagonal_after_a_read(x, t):
+    a = x.copy()
+    s = np.sum(a * a)                          # read before the fill: the old values
+    np.fill_diagonal(a, 0.0)
+    return s + np.sum(a * t)
+
+
+def fill_diagonal_in_a_loop(x, t):
+    a = np.outer(x[0], x[1])
+    for k in range(3):
+        np.fill_diagonal(a, t[k, 0] * k)
+        a = np.tanh(a + t[k])
+    return np.sum(a)
+
+
+def fill_diagonal_of_integers(x, t):
+    a = np.zeros((3, 4), dtype=int)
+    np.fill_diagonal(a, x[0] * 2.7)            # rounded: no derivative through the values
+    return np.sum(a * x * t)
+
+
+FILLS = [fill_diagonal_scalar, fill_diagonal_short_values, fill_diagonal_tall_wrapped,
+         fill_diagonal_through_a_copy_alias, fill_diagonal_after_a_read, fill_diagonal_in_a_loop,
+         fill_diagonal_of_integers]
+
+
+@pytest.mark.parametrize("case", FILLS)
+def test_fill_diagonal_of_a_local_array(case):
+    check_grads(case, X, T)
+    check_two_inputs(case, X.copy(), T.copy())
+
+
+@pytest.mark.parametrize("case", FILLS)
+def test_fill_diagonal_forward_mode(case):
+    direction = RNG.standard_normal(X.shape)
+    value, tangent = sct.jvp(case, (X, T), (direction, np.zeros_like(T)))
+    assert_close(value, case(X, T), rtol=1e-12, atol=1e-12, what="value")
+    expected = np.sum(numerical_gradient(lambda a: case(a, T.copy()), [X.copy()], 0) * direction)
+    assert_close(tangent, expected, rtol=1e-5, atol=1e-6, what="tangent")
+
+
+def test_fill_diagonal_in_a_loss_with_params_in_a_dict():
+    def model(p, x):
+        h = np.tanh(x @ p["w"])                # (4, 4)
+        gram = h.T @ h
+        np.fill_diagonal(gram, p["d"])
+        return np.sum(gram * (p["w"].T @ p["w"])) + np.sum(h)
+
+    def loss(p, x):
+        y = model(p, x)
+        return y, dlgradient(y, p)
+
+    p = {"w": RNG.standard_normal((3, 4)), "d": RNG.standard_normal(4)}
+    x = RNG.standard_normal((4, 3))
+    y, g = dlfeval(loss, {k: dlarray(v) for k, v in p.items()}, x)
+    assert_close(extractdata(y), model({k: v.copy() for k, v in p.items()}, x), rtol=1e-12, atol=1e-12,
+                 what="value")
+    for key in p:
+        def f(v, key=key):
+            return model({**{k: w.copy() for k, w in p.items()}, key: v}, x)
+        assert_close(extractdata(g[key]), numerical_gradient(f, [p[key].copy()], 0), what=f"d/d{key}")
+
+
+def fill_diagonal_of_a_view(x, t):
+    a = x * t
+    v = a[:, :3]
+    np.fill_diagonal(v, 0.0)
+    return np.sum(a ** 2)
+
+
+def fill_helper(a, v):
+    np.fill_diagonal(a, v)
+    return a
+
+
+def fill_diagonal_of_the_callers_array(x, t):
+    a = x * t
+    b = fill_helper(a, t[0, 0])
+    return np.sum(a * b)
+
+
+def fill_diagonal_of_an_array_in_a_list(x, t):
+    a = x * t
+    xs = [a]
+    np.fill_diagonal(a, t[0, 0])
+    return np.sum(xs[0] * t)
+
+
+def fill_diagonal_of_the_argument(x, t):
+    np.fill_diagonal(x, t[0, 0])
+    return np.sum(x * t)
+
+
+def fill_diagonal_result_kept(x, t):
+    a = x * t
+    r = np.fill_diagonal(a, 1.0)
+    return np.sum(a) + (r is None)
+
+
+@pytest.mark.parametrize("case, match", [
+    (fill_diagonal_of_a_view, "v may be a view of another array"),
+    (fill_diagonal_of_the_callers_array, "a is an argument of fill_helper"),
+    (fill_diagonal_of_an_array_in_a_list, "xs holds it"),
+    (fill_diagonal_of_the_argument, "x is an argument of fill_diagonal_of_the_argument"),
+    (fill_diagonal_result_kept, "statement of its own"),
+])
+def test_fill_diagonal_of_a_shared_array_is_refused(case, match):
+    fun = fill_helper if case is fill_diagonal_of_the_callers_array else case
+    assert_refused(lambda: dlfeval(first_order, case, dlarray(X.copy()), dlarray(T.copy())), fun,
+                   "np.fill_diagonal(", match)
