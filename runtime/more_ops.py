@@ -2218,3 +2218,22 @@ def holds_fractions(a):
 
 
 nondifferentiable(diagonal_positions, cycled_positions, holds_fractions)
+
+
+# --- numpy.lib.stride_tricks.sliding_window_view: a read-only view of x's windows -----------------------
+
+from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view  # noqa: E402
+
+
+@defrule(_sliding_window_view, linear="x", nondiff=("window_shape",))
+def _sliding_window_view_rule(g, ans, x, window_shape, axis=None, *, subok=False, writeable=False):
+    # each window entry reads one entry of x: x's adjoint adds g over every window holding it
+    return take_adjoint(g, x, window_labels(np.shape(x), window_shape, axis), None)
+
+
+def window_labels(shape, window_shape, axis):
+    """The flat position in an array of ``shape`` that each entry of its sliding_window_view reads."""
+    return _sliding_window_view(np.reshape(np.arange(int(np.prod(shape))), shape), window_shape, axis)
+
+
+nondifferentiable(window_labels)

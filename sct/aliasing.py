@@ -45,7 +45,7 @@ from .alias_state import (ARRAY_MUTATORS, EXT, MUTATORS, VIEW_FUNCTIONS, WRITING
 from .augmented_writes import inplace_updates
 from .callee_effects import _generated_dataclass_init, changes_arguments
 from .ir import assign, call, const, load
-from .points_to import AliasAnalysis
+from .points_to import AliasAnalysis, read_only_view, written_in_place
 from .write_checks import check_writes
 
 # what other modules import from here (the pass's face; the parts live in the modules above)
@@ -96,6 +96,9 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
     node, result = _mutating_call(s)
     if node is None:
         return None
+    written = written_in_place(s)
+    if written is not None and read_only_view(analysis, s, written[0]):
+        return None             # numpy raises there: left to the write checks, which refuse it
     func = node.func
     target = _resolved(resolver, func)
     # t = dict(m, k=v): t = dict(m), then t["k"] = v (a new dict: its items are set in place)

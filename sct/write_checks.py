@@ -19,7 +19,7 @@ from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
 from .runtime import registry
-from .points_to import AliasAnalysis, _local_facts, _parameter_names
+from .points_to import AliasAnalysis, _local_facts, _parameter_names, read_only_view, written_in_place
 
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
@@ -60,6 +60,7 @@ class _WriteCheck:
     def run(self) -> Set[int]:
         self.fdef.sct_number_guards = []
         for s in _statements(self.fdef.body):
+            self._read_only_write(s)
             if getattr(s, "sct_augmented", None) is not None:
                 _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
@@ -73,6 +74,32 @@ class _WriteCheck:
             if node is not None:
                 self._call(s, node, result)
         return self.force
+
+    def _read_only_write(self, s) -> None:
+        """A write in place into a read-only view (``w = sliding_window_view(x, 2); w[0] = v``):
+        numpy raises, where sct would compute a new value (refused)."""
+        for node in ([s.value] if isinstance(s, (gast.Assign, gast.Expr, gast.Return)) and s.value is not None
+                     else []):
+            for call_node in (n for n in gast.walk(node) if isinstance(n, gast.Call)):
+                f = call_node.func
+                fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
+                writeable = [k.value for k in call_node.keywords if k.arg == "writeable"]
+                if fname == "sliding_window_view" and writeable and not (
+                        isinstance(writeable[0], gast.Constant) and writeable[0].value is False):
+                    self.fail(s, "sliding_window_view(..., writeable=True) gives windows that overlap in "
+                              "memory and write into the array they view, which sct does not follow; "
+                              "drop writeable= (a read-only view), and build new arrays from the windows",
+                              "sliding_window_view(..., writeable=...)")
+        written = written_in_place(s)
+        if written is None:
+            return
+        z, what = written
+        made_by = read_only_view(self.analysis, s, z)
+        if made_by:
+            self.fail(s, f"{what} writes into {z} in place, but {z} may be a read-only view (the result "
+                      f"of {' or '.join(sorted(made_by))}, or a view of it), and numpy raises ValueError "
+                      f"(assignment destination is read-only) there; write `{z} = {z}.copy()` first to "
+                      f"write into a copy", what)
 
     def fail(self, s, message, construct):
         spelled = self._spelled()

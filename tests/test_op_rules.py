@@ -1341,6 +1341,10 @@ CASES = [
     Case(more_ops.with_diagonal, [R(3, 4), R(2)], (0, 1), complex=True, note="a short val, cycled"),
     Case(more_ops.with_diagonal, [R(7, 3), R()], (0, 1), kwargs=dict(wrap=True), note="tall, wrapped"),
     Case(more_ops.with_diagonal, [R(3, 3, 3), R(3)], (0, 1)),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(6), C(3)], complex=True),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(3, 4), C((2, 2))]),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(3, 5, 2), C(2)], kwargs=dict(axis=1)),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(4, 5), C((3, 2))], kwargs=dict(axis=(1, 0))),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

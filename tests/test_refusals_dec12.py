@@ -9,6 +9,10 @@ order), and the variants still refused at the user's line.
 3. ``np.fill_diagonal(a, v)`` into a local array no other name, view or container shares: a new
    value ``a = rt.with_diagonal(a, v)`` (sct/aliasing.py lower_mutations; numpy's own fill on a copy),
    its rule in runtime/more_ops.py; shared arrays still refused.
+4. ``sliding_window_view(x, w)`` (numpy.lib.stride_tricks): an op (values numpy's own read-only view;
+   the adjoint adds g over every window holding an entry).  The alias analysis keeps it a view of x
+   (a write into x while it is read later: refused) and marks it read-only (sct/points_to.py): a
+   write into it, or a view of it, is refused as numpy raises; writeable=True is refused.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import re
 
 import numpy as np
 import pytest
+
+from numpy.lib.stride_tricks import sliding_window_view
 
 import sct
 from sct import CompileError, dlarray, dlfeval, dlgradient, extractdata
@@ -377,3 +383,146 @@ def test_fill_diagonal_of_a_shared_array_is_refused(case, match):
     fun = fill_helper if case is fill_diagonal_of_the_callers_array else case
     assert_refused(lambda: dlfeval(first_order, case, dlarray(X.copy()), dlarray(T.copy())), fun,
                    "np.fill_diagonal(", match)
+
+
+# --- 4. sliding_window_view ---------------------------------------------------------------------------
+
+def windows_of_a_row(x, t):
+    w = sliding_window_view(x[0] * t[0], 2)
+    return np.sum(np.prod(w, axis=-1) ** 2)
+
+
+def windows_2d(x, t):
+    w = sliding_window_view(x * t, (2, 3))
+    return np.sum(np.sin(w) * np.arange(w.size).reshape(w.shape))
+
+
+def windows_along_an_axis_max(x, t):
+    w = np.lib.stride_tricks.sliding_window_view(x, 2, axis=0)
+    return np.sum(w.max(axis=-1) * t[:2])
+
+
+def moving_average(x, t):
+    w = sliding_window_view(x, window_shape=3, axis=1)
+    return np.sum(np.mean(w, axis=-1) ** 2 * t[:, :2])
+
+
+def windows_then_base_written_after_last_read(x, t):
+    a = x * t
+    w = sliding_window_view(a, 2, axis=1)
+    s = np.sum(w ** 2)
+    a[0, 0] = 5.0 * t[0, 0]                    # the view is not read again
+    return s + np.sum(a)
+
+
+def windows_of_constants_written_before_read(x, t):
+    a = np.arange(12.0).reshape(3, 4)
+    w = sliding_window_view(a, 2, axis=1)
+    a[0, 0] = 5.0                              # plain data, written in place: the view sees it
+    return np.sum(w * x[:, :3, None]) + np.sum(t)
+
+
+def windows_copied_then_written(x, t):
+    w = sliding_window_view(x * t, 2, axis=1).copy()
+    w[0, 0, 0] = t[0, 0]
+    return np.sum(w ** 2)
+
+
+WINDOWS = [windows_of_a_row, windows_2d, windows_along_an_axis_max, moving_average,
+           windows_then_base_written_after_last_read, windows_of_constants_written_before_read,
+           windows_copied_then_written]
+
+
+@pytest.mark.parametrize("case", WINDOWS)
+def test_sliding_window_view(case):
+    check_grads(case, X, T)
+    check_two_inputs(case, X.copy(), T.copy())
+
+
+@pytest.mark.parametrize("case", WINDOWS)
+def test_sliding_window_view_forward_mode(case):
+    direction = RNG.standard_normal(X.shape)
+    value, tangent = sct.jvp(case, (X, T), (direction, np.zeros_like(T)))
+    assert_close(value, case(X, T), rtol=1e-12, atol=1e-12, what="value")
+    expected = np.sum(numerical_gradient(lambda a: case(a, T.copy()), [X.copy()], 0) * direction)
+    assert_close(tangent, expected, rtol=1e-5, atol=1e-6, what="tangent")
+
+
+def test_sliding_window_view_in_a_loss_with_params_in_a_dict():
+    def model(p, x):
+        h = np.tanh(x * p["scale"])                               # (8,)
+        w = sliding_window_view(h, 3)                             # (6, 3)
+        return np.sum((w @ p["kernel"] + p["bias"]) ** 2)
+
+    def loss(p, x):
+        y = model(p, x)
+        return y, dlgradient(y, p)
+
+    p = {"kernel": RNG.standard_normal(3), "bias": np.array(0.3), "scale": RNG.standard_normal(8)}
+    x = RNG.standard_normal(8)
+    y, g = dlfeval(loss, {k: dlarray(v) for k, v in p.items()}, x)
+    assert_close(extractdata(y), model(p, x), rtol=1e-12, atol=1e-12, what="value")
+    for key in p:
+        def f(v, key=key):
+            return model({**p, key: v}, x)
+        assert_close(extractdata(g[key]), numerical_gradient(f, [np.array(p[key], dtype=float)], 0),
+                     what=f"d/d{key}")
+
+
+def base_written_while_windows_are_read_later(x, t):
+    a = x * t
+    w = sliding_window_view(a, 2, axis=1)
+    a[0, 0] = 5.0 * t[0, 0]
+    return np.sum(w ** 2)
+
+
+def write_into_windows(x, t):
+    w = sliding_window_view(x * t, 2, axis=1)
+    w[0, 0, 0] = t[0, 0]
+    return np.sum(w ** 2)
+
+
+def augmented_windows(x, t):
+    w = sliding_window_view(x * t, 2, axis=1)
+    w += 1.0
+    return np.sum(w ** 2)
+
+
+def write_into_a_view_of_windows(x, t):
+    w = sliding_window_view(x * t, 2, axis=1)
+    v = w[0].T
+    v[0, 0] = 3.0
+    return np.sum(w)
+
+
+def windows_sorted_in_place(x, t):
+    w = sliding_window_view(x * t, 2, axis=1)
+    w.sort(axis=-1)
+    return np.sum(w ** 2)
+
+
+def windows_copyto(x, t):
+    w = sliding_window_view(x * t, 2, axis=1)
+    np.copyto(w, 0.0)
+    return np.sum(w ** 2)
+
+
+def writeable_windows(x, t):
+    w = sliding_window_view(x * t, 2, axis=1, writeable=True)
+    return np.sum(w ** 2)
+
+
+@pytest.mark.parametrize("case, text, match", [
+    (base_written_while_windows_are_read_later, "a[0, 0] = ", "w may be the same object as a or a view of it"),
+    (write_into_windows, "w[0, 0, 0] = ", "w may be a read-only view"),
+    (augmented_windows, "w += 1.0", "w may be a read-only view"),
+    (write_into_a_view_of_windows, "v[0, 0] = ", "v may be a read-only view"),
+    (windows_sorted_in_place, "w.sort(", "w may be a read-only view"),
+    (windows_copyto, "np.copyto(", "w may be a read-only view"),
+    (writeable_windows, "writeable=True", "writeable=True"),
+])
+def test_sliding_window_view_writes_are_refused(case, text, match):
+    assert_refused(lambda: dlfeval(first_order, case, dlarray(X.copy()), dlarray(T.copy())), case, text, match)
+    if case not in (base_written_while_windows_are_read_later, writeable_windows):
+        with pytest.raises(ValueError, match="read-only"):
+            case(X.copy(), T.copy())               # numpy raises there too
