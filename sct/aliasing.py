@@ -46,7 +46,7 @@ from .augmented_writes import inplace_updates
 from .callee_effects import _generated_dataclass_init, changes_arguments
 from .ir import assign, call, const, load
 from .points_to import AliasAnalysis, read_only_view, written_in_place
-from .write_checks import check_writes
+from .write_checks import _bound_to_none_only, check_writes
 
 # what other modules import from here (the pass's face; the parts live in the modules above)
 __all__ = ["lower_mutations", "check_writes", "inplace_updates", "changes_arguments",
@@ -58,7 +58,7 @@ def lower_mutations(fdef, resolver, mode, param_kinds, owned_params, rt_name: st
     """Rewrite modelled in-place operations on unshared names into new values (always exact)."""
     for _ in range(20):
         analysis = _OnFirstUse(fdef, resolver, mode, param_kinds, owned_params)
-        if not _lower_once(fdef.body, analysis, resolver, rt_name):
+        if not _lower_once(fdef.body, analysis, resolver, rt_name, fdef):
             return
 
 
@@ -75,13 +75,13 @@ class _OnFirstUse:
         return getattr(self._analysis, name)
 
 
-def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> bool:
+def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str, fdef) -> bool:
     for i, s in enumerate(body):
         for field_name in ("body", "orelse"):
             inner = getattr(s, field_name, None)
-            if isinstance(inner, list) and _lower_once(inner, analysis, resolver, rt_name):
+            if isinstance(inner, list) and _lower_once(inner, analysis, resolver, rt_name, fdef):
                 return True
-        new = _lowered(s, analysis, resolver, rt_name)
+        new = _lowered(s, analysis, resolver, rt_name, fdef)
         if new is not None:
             for st in new:
                 for inner in gast.walk(st):
@@ -92,10 +92,16 @@ def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> 
     return False
 
 
-def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[List]:
+def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> Optional[List]:
     node, result = _mutating_call(s)
     if node is None:
         return None
+    none_outs = [k for k in node.keywords if k.arg == "out" and isinstance(k.value, gast.Name) and
+                 fdef is not None and _bound_to_none_only(fdef, k.value.id)]
+    if none_outs:
+        # out=o where o's only binding is `o = None`: the call without it (numpy's meaning of out=None)
+        plain = gast.Call(func=node.func, args=node.args, keywords=[k for k in node.keywords if k.arg != "out"])
+        return [assign(result, plain) if result is not None else gast.Expr(value=plain)]
     written = written_in_place(s)
     if written is not None and read_only_view(analysis, s, written[0]):
         return None             # numpy raises there: left to the write checks, which refuse it

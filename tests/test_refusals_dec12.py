@@ -84,11 +84,29 @@ def sum_and_method_out_none(x, t):
     return np.sum(s * t[0]) + np.sum(c * c)
 
 
-@pytest.mark.parametrize("case", [cumsum_out_none_by_position, cumsum_out_none_by_name,
-                                  sum_and_method_out_none])
+def ufuncs_out_none(x, t):
+    out = None
+    c = np.add(x, t, out=out)
+    d = np.multiply(c, np.sin(x), out=out)
+    return np.sum(np.matmul(d, t.T, out=out) ** 2)
+
+
+OUT_NONE = [cumsum_out_none_by_position, cumsum_out_none_by_name, sum_and_method_out_none, ufuncs_out_none]
+
+
+@pytest.mark.parametrize("case", OUT_NONE)
 def test_out_bound_to_none_compiles_like_no_out(case):
     check_grads(case, X, T)
     check_two_inputs(case, X.copy(), T.copy())
+
+
+@pytest.mark.parametrize("case", OUT_NONE)
+def test_out_bound_to_none_forward_mode(case):
+    direction = RNG.standard_normal(X.shape)
+    value, tangent = sct.jvp(case, (X, T), (direction, np.zeros_like(T)))
+    assert_close(value, case(X, T), rtol=1e-12, atol=1e-12, what="value")
+    expected = np.sum(numerical_gradient(lambda a: case(a, T.copy()), [X.copy()], 0) * direction)
+    assert_close(tangent, expected, rtol=1e-5, atol=1e-6, what="tangent")
 
 
 def test_out_bound_to_none_in_a_loss_with_params_in_a_dict():
@@ -125,11 +143,36 @@ def out_a_real_array(x, t):
     return np.sum(out * out)
 
 
+def out_a_parameter_of_a_helper(x, t):
+    return np.sum(cumsum_into(x * t, np.zeros_like(x)) ** 2)
+
+
+def cumsum_into(a, out=None):
+    c = np.cumsum(a, 0, None, out)
+    return c
+
+
+def ufunc_out_rebound(x, t):
+    out = None
+    out = np.zeros_like(x)
+    np.add(x, t, out=out)
+    return np.sum(out * x)
+
+
 @pytest.mark.parametrize("case, text", [(out_an_array_on_some_path, "np.cumsum("),
                                         (out_a_real_array, "np.cumsum(")])
 def test_out_bound_to_an_array_is_still_refused(case, text):
     assert_refused(lambda: dlfeval(first_order, case, dlarray(X), dlarray(T)), case, text,
                    r"out \(given by position\) writes the result into out in place")
+
+
+def test_out_a_parameter_or_rebound_is_not_taken_for_none():
+    # a helper's parameter out (a caller's array here) and a name bound to None, then to an array
+    with pytest.raises(CompileError) as info:
+        dlfeval(first_order, out_a_parameter_of_a_helper, dlarray(X), dlarray(T))
+    assert f"test_refusals_dec12.py, line {line_of(cumsum_into, 'np.cumsum(')}" in str(info.value)
+    # (out=out of an array made here, rebound from None: numpy's write into it, followed as before)
+    check_grads(ufunc_out_rebound, X, T)
 
 
 # --- 2. new ops -----------------------------------------------------------------------------------
