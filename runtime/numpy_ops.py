@@ -1417,7 +1417,7 @@ def extract(g, ans, condition, arr):
     return take_adjoint(g, arr, np.flatnonzero(condition), None)
 
 
-@defrule(np.choose, wrt=("choices",), linear="choices", nondiff=("a",))
+@defrule(np.choose, wrt=("choices",), linear="choices", nondiff=("a",), method="choose")
 def choose(g, ans, a, choices, out=None, mode="raise"):
     return choose_adjoint(g, a, choices, mode)
 

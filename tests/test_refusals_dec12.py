@@ -201,6 +201,11 @@ def choose_from_an_array_clipped(x, t):
     return np.sum(np.choose(idx, x * t, mode="clip") ** 3)
 
 
+def choose_method_of_the_index(x, t):
+    idx = np.arange(12).reshape(3, 4) % 3
+    return np.sum(idx.choose([x, t, x * t], mode="wrap") ** 2)
+
+
 def bincount_weights(x, t):
     bins = np.array([0, 2, 2, 4, 0, 1, 2, 3, 3, 3, 1, 0])
     return np.sum(np.bincount(bins, weights=np.ravel(x * t), minlength=7) ** 2)
@@ -224,7 +229,8 @@ def math_remainder(x, t):
 
 
 OPS = [compress_rows, compress_flat_and_method, extract_positive, choose_from_a_list,
-       choose_from_an_array_clipped, bincount_weights, numpy_divmod, python_divmod, math_remainder]
+       choose_from_an_array_clipped, choose_method_of_the_index, bincount_weights, numpy_divmod, python_divmod,
+       math_remainder]
 
 
 @pytest.mark.parametrize("case", OPS)
