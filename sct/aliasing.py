@@ -98,8 +98,9 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         return None
     none_outs = [k for k in node.keywords if k.arg == "out" and isinstance(k.value, gast.Name) and
                  fdef is not None and _bound_to_none_only(fdef, k.value.id)]
-    if none_outs:
-        # out=o where o's only binding is `o = None`: the call without it (numpy's meaning of out=None)
+    if none_outs and _is_numpy_function(_resolved(resolver, node.func)):
+        # np.add(a, b, out=o) where o's only binding is `o = None`: the call without it (numpy's
+        # default; a function of the user's keeps its argument: its default may differ)
         plain = gast.Call(func=node.func, args=node.args, keywords=[k for k in node.keywords if k.arg != "out"])
         return [assign(result, plain) if result is not None else gast.Expr(value=plain)]
     written = written_in_place(s)
@@ -175,6 +176,12 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if method == "insert" and len(node.args) == 2 and not node.keywords:
             return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
+
+
+def _is_numpy_function(target) -> bool:
+    """Whether ``target`` is one of numpy's functions or ufuncs (whose ``out`` defaults to None)."""
+    return isinstance(target, np.ufunc) or \
+        (callable(target) and (getattr(target, "__module__", None) or "").split(".")[0] == "numpy")
 
 
 _LOWERED_METHODS = frozenset({"update", "setdefault", "sort", "fill", "reverse", "extend", "insert"})

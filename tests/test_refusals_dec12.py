@@ -166,6 +166,19 @@ def test_out_bound_to_an_array_is_still_refused(case, text):
                    r"out \(given by position\) writes the result into out in place")
 
 
+def scaled(a, out=2.0):
+    return a * (1.0 if out is None else out)
+
+
+def users_function_given_out_none(x, t):
+    o = None
+    return np.sum(scaled(x * t, out=o) ** 2)       # None passed: not the default 2.0
+
+
+def test_users_function_given_out_none_keeps_it():
+    check_grads(users_function_given_out_none, X, T)
+
+
 def test_out_a_parameter_or_rebound_is_not_taken_for_none():
     # a helper's parameter out (a caller's array here) and a name bound to None, then to an array
     with pytest.raises(CompileError) as info:
