@@ -44,7 +44,7 @@ from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, sol
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
-                        take_along_axis_adjoint, unconcatenate, weight_dtype)
+                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype)
 
 
 
@@ -1857,6 +1857,15 @@ nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_fr
 # Python's pow and math.fmod differentiate as np.power and np.fmod
 alias(builtins.pow, np.power)
 alias(math.fmod, np.fmod)
+# and divmod(x, y) as np.divmod (Python's floor division and modulo, for floats and arrays alike)
+alias(builtins.divmod, np.divmod)
+
+
+@defrule(math.remainder, wrt=("x", "y"))
+def math_remainder(g, ans, x, y):
+    # math.remainder(x, y) = x - n * y with n = x / y rounded to the nearest integer (ties to even):
+    # n is piecewise constant, recovered exactly as round((x - ans) / y)
+    return g, -g * np.round((x - ans) / y)
 # and these as their numpy twins (the same function of a float; math's still computes the value)
 alias(math.copysign, np.copysign)
 alias(math.degrees, np.degrees)
@@ -2167,3 +2176,64 @@ def nanmedian_weights(lanes, dtype):
 
 
 nondifferentiable(nanmedian_weights)
+
+
+# --- np.fill_diagonal(a, val) on an array no other name shares: a = with_diagonal(a, val) ---------------
+
+def with_diagonal(a, val, wrap=False):
+    """What ``np.fill_diagonal(a, val, wrap)`` leaves in ``a``, as a new array (``a`` unchanged):
+    numpy's own fill on a copy (its positions, its cycling of a short ``val``, its casting)."""
+    out = a.copy()
+    np.fill_diagonal(out, val, wrap)
+    return out
+
+
+def diagonal_positions(shape, wrap):
+    """The flat positions np.fill_diagonal writes in an array of ``shape``, in order."""
+    marks = np.zeros(shape, dtype=bool)
+    np.fill_diagonal(marks, True, wrap)
+    return np.flatnonzero(marks)
+
+
+def cycled_positions(count, size):
+    """The entry of a flattened ``val`` of ``size`` entries that each of ``count`` written positions
+    takes (np.fill_diagonal repeats a short ``val``, as ``a.flat[...] = val`` does)."""
+    return np.arange(count) % builtins.max(size, 1)
+
+
+@defrule(with_diagonal, wrt=("a", "val"))     # (not joint_linear: into integers val is rounded)
+def _with_diagonal_rule(g, ans, a, val, wrap=False):
+    # the diagonal's old entries are overwritten (no derivative); each entry of val gets g at the
+    # positions it was written to (none where a holds integers or booleans: val was rounded)
+    return (with_diagonal(g, 0.0, wrap),
+            take_adjoint(np.take(np.ravel(g), diagonal_positions(np.shape(a), wrap)), val,
+                         cycled_positions(np.size(diagonal_positions(np.shape(a), wrap)), np.size(val)),
+                         None) * holds_fractions(a))
+
+
+def holds_fractions(a):
+    """1.0 where ``a`` holds floats or complex numbers (a value written into it keeps its
+    derivative), 0.0 where it holds integers or booleans (the value is rounded: none)."""
+    return 1.0 if np.asarray(a).dtype.kind in "fc" else 0.0
+
+
+nondifferentiable(diagonal_positions, cycled_positions, holds_fractions)
+
+
+# --- numpy.lib.stride_tricks.sliding_window_view: a read-only view of x's windows -----------------------
+
+from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view  # noqa: E402
+
+
+@defrule(_sliding_window_view, linear="x", nondiff=("window_shape",))
+def _sliding_window_view_rule(g, ans, x, window_shape, axis=None, *, subok=False, writeable=False):
+    # each window entry reads one entry of x: x's adjoint adds g over every window holding it
+    return take_adjoint(g, x, window_labels(np.shape(x), window_shape, axis), None)
+
+
+def window_labels(shape, window_shape, axis):
+    """The flat position in an array of ``shape`` that each entry of its sliding_window_view reads."""
+    return _sliding_window_view(np.reshape(np.arange(int(np.prod(shape))), shape), window_shape, axis)
+
+
+nondifferentiable(window_labels)

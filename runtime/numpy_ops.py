@@ -61,7 +61,7 @@ import operator
 import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
-from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, note_unselected_nonfinite, \
+from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, item_adjoint, note_unselected_nonfinite, \
     setitem, unbroadcast, \
     sequence_adjoint, unbroadcast_product, wide_multiply
 
@@ -1395,6 +1395,46 @@ def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return take_adjoint(g, a, take_mode_indices(np.shape(a), indices, axis, mode), axis)
 
 
+@defrule(np.compress, wrt=("a",), linear="a")
+def compress(g, ans, condition, a, axis=None, out=None):
+    # np.compress(c, a, axis) is np.take(a, np.flatnonzero(c), axis) (a shorter c keeps fewer)
+    return take_adjoint(g, a, np.flatnonzero(condition), axis)
+
+
+def compress_method(a, condition, axis=None, out=None):
+    """``a.compress(condition, axis)``: np.compress with the array first."""
+    return np.compress(condition, a, axis, out)
+
+
+@defrule(compress_method, linear="a", method="compress")
+def _compress_method_rule(g, ans, a, condition, axis=None, out=None):
+    return take_adjoint(g, a, np.flatnonzero(condition), axis)
+
+
+@defrule(np.extract, wrt=("arr",), linear="arr")
+def extract(g, ans, condition, arr):
+    # np.extract(c, arr) is np.take(np.ravel(arr), np.flatnonzero(c))
+    return take_adjoint(g, arr, np.flatnonzero(condition), None)
+
+
+@defrule(np.choose, wrt=("choices",), linear="choices", nondiff=("a",), method="choose")
+def choose(g, ans, a, choices, out=None, mode="raise"):
+    return choose_adjoint(g, a, choices, mode)
+
+
+@defrule(np.bincount, wrt=("weights",), linear="weights", nondiff=("x", "minlength"))
+def bincount(g, ans, x, weights=None, minlength=0):
+    # ans[j] = sum of weights[i] where x[i] == j: each weight's adjoint is g at its bin
+    return np.reshape(np.take(g, np.ravel(x)), np.shape(weights))
+
+
+@defrule(np.divmod, wrt=("x1", "x2"), many_outputs=True)
+def divmod_(g, ans, x1, x2):
+    # the quotient is piecewise constant (no derivative); the remainder differentiates as np.remainder
+    return (unbroadcast(item_adjoint(g, 1, ans[1]), x1),
+            unbroadcast(-item_adjoint(g, 1, ans[1]) * np.floor_divide(x1, x2), x2))
+
+
 @defrule(np.delete, linear="arr")
 def delete(g, ans, arr, obj, axis=None):
     return take_adjoint(g, arr, kept_positions(np.shape(arr), obj, axis), axis)
@@ -1552,6 +1592,27 @@ def unique_sources(ar, return_index, return_inverse, return_counts, axis, equal_
                        "return_index, return_inverse or return_counts): take those with "
                        "np.unique(extractdata(x), ...) and index x with them")
     return np.unique(np.ravel(ar), return_index=True, equal_nan=equal_nan)[1]
+
+
+def choose_positions(a, n, mode):
+    """The choice np.choose(a, choices, mode=mode) reads at each position, in [0, n): mode 'clip'
+    clips, 'wrap' wraps, 'raise' keeps a (numpy raised for one out of range)."""
+    if mode == "clip":
+        return np.clip(np.asarray(a), 0, n - 1)
+    if mode == "wrap":
+        return np.asarray(a) % n
+    return np.asarray(a)
+
+
+def choose_adjoint(g, a, choices, mode):
+    """The adjoint of ``np.choose(a, choices, mode=mode)``: each choice gets ``g`` where it was
+    chosen, summed down to its own shape (np.choose broadcasts a and the choices together); a
+    list for a list or tuple of choices, an array for an array of them."""
+    chosen = choose_positions(a, len(choices), mode)
+    pieces = [unbroadcast(np.where(chosen == k, g, 0.0), choices[k]) for k in range(len(choices))]
+    if isinstance(choices, (list, tuple)):
+        return pieces
+    return np.stack(pieces)
 
 
 def take_adjoint(g, a, indices, axis):
@@ -2918,4 +2979,4 @@ def _math_log_rule(g, ans, x, base=2.718281828459045):
 
 
 
-nondifferentiable(kept_positions, inserted_at, inserted_labels, unique_sources)
+nondifferentiable(kept_positions, inserted_at, inserted_labels, unique_sources, choose_positions)

@@ -18,8 +18,8 @@ or view reachable from one, and no callee can reach it.
 
 ``lower_mutations`` rewrites the in-place operations sct models exactly
 (``z.sort()``, ``z.fill(c)``, ``xs.reverse()``, ``xs.extend(t)``,
-``ufunc(..., out=z)``, ``np.copyto(z, v)``, ``np.add.at(z, i, v)``) into new
-values of an unshared ``z``; ``check_writes`` refuses every write it cannot
+``ufunc(..., out=z)``, ``np.copyto(z, v)``, ``np.add.at(z, i, v)``, ``np.fill_diagonal(z, v)``)
+into new values of an unshared ``z``; ``check_writes`` refuses every write it cannot
 prove exact, and names the writes that must become new values because an
 adjoint reads the old one.
 
@@ -45,8 +45,8 @@ from .alias_state import (ARRAY_MUTATORS, EXT, MUTATORS, VIEW_FUNCTIONS, WRITING
 from .augmented_writes import inplace_updates
 from .callee_effects import _generated_dataclass_init, changes_arguments
 from .ir import assign, call, const, load
-from .points_to import AliasAnalysis
-from .write_checks import check_writes
+from .points_to import AliasAnalysis, read_only_view, written_in_place
+from .write_checks import _bound_to_none_only, check_writes
 
 # what other modules import from here (the pass's face; the parts live in the modules above)
 __all__ = ["lower_mutations", "check_writes", "inplace_updates", "changes_arguments",
@@ -58,7 +58,7 @@ def lower_mutations(fdef, resolver, mode, param_kinds, owned_params, rt_name: st
     """Rewrite modelled in-place operations on unshared names into new values (always exact)."""
     for _ in range(20):
         analysis = _OnFirstUse(fdef, resolver, mode, param_kinds, owned_params)
-        if not _lower_once(fdef.body, analysis, resolver, rt_name):
+        if not _lower_once(fdef.body, analysis, resolver, rt_name, fdef):
             return
 
 
@@ -75,13 +75,13 @@ class _OnFirstUse:
         return getattr(self._analysis, name)
 
 
-def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> bool:
+def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str, fdef) -> bool:
     for i, s in enumerate(body):
         for field_name in ("body", "orelse"):
             inner = getattr(s, field_name, None)
-            if isinstance(inner, list) and _lower_once(inner, analysis, resolver, rt_name):
+            if isinstance(inner, list) and _lower_once(inner, analysis, resolver, rt_name, fdef):
                 return True
-        new = _lowered(s, analysis, resolver, rt_name)
+        new = _lowered(s, analysis, resolver, rt_name, fdef)
         if new is not None:
             for st in new:
                 for inner in gast.walk(st):
@@ -92,10 +92,20 @@ def _lower_once(body: List, analysis: AliasAnalysis, resolver, rt_name: str) -> 
     return False
 
 
-def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[List]:
+def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> Optional[List]:
     node, result = _mutating_call(s)
     if node is None:
         return None
+    none_outs = [k for k in node.keywords if k.arg == "out" and isinstance(k.value, gast.Name) and
+                 fdef is not None and _bound_to_none_only(fdef, k.value.id)]
+    if none_outs and _is_numpy_function(_resolved(resolver, node.func)):
+        # np.add(a, b, out=o) where o's only binding is `o = None`: the call without it (numpy's
+        # default; a function of the user's keeps its argument: its default may differ)
+        plain = gast.Call(func=node.func, args=node.args, keywords=[k for k in node.keywords if k.arg != "out"])
+        return [assign(result, plain) if result is not None else gast.Expr(value=plain)]
+    written = written_in_place(s)
+    if written is not None and read_only_view(analysis, s, written[0]):
+        return None             # numpy raises there: left to the write checks, which refuse it
     func = node.func
     target = _resolved(resolver, func)
     # t = dict(m, k=v): t = dict(m), then t["k"] = v (a new dict: its items are set in place)
@@ -127,6 +137,14 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if analysis.sharing(s, z) is not None:
             return None
         return [assign(z, call(f"{rt_name}.into", [node.args[1], load(z)]))]
+    if result is None and target is np.fill_diagonal and 1 <= len(node.args) <= 3 and \
+            all(k.arg in ("val", "wrap") for k in node.keywords) and \
+            2 <= len(node.args) + len(node.keywords) <= 3 and isinstance(node.args[0], gast.Name):
+        # np.fill_diagonal(z, v) of an unshared z: z = rt.with_diagonal(z, v) (numpy's fill, on a copy)
+        z = node.args[0].id
+        if analysis.sharing(s, z) is not None:
+            return None
+        return [assign(z, call(f"{rt_name}.with_diagonal", [load(z)] + list(node.args[1:]), node.keywords))]
     if result is None and target is not None and _is_add_at(target) and len(node.args) == 3 and \
             not node.keywords and isinstance(node.args[0], gast.Name):
         z = node.args[0].id
@@ -158,6 +176,12 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str) -> Optional[Lis
         if method == "insert" and len(node.args) == 2 and not node.keywords:
             return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
+
+
+def _is_numpy_function(target) -> bool:
+    """Whether ``target`` is one of numpy's functions or ufuncs (whose ``out`` defaults to None)."""
+    return isinstance(target, np.ufunc) or \
+        (callable(target) and (getattr(target, "__module__", None) or "").split(".")[0] == "numpy")
 
 
 _LOWERED_METHODS = frozenset({"update", "setdefault", "sort", "fill", "reverse", "extend", "insert"})

@@ -308,6 +308,13 @@ def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: in
             hint = (f" (`{recv}.{func.attr}(...)` is compiled as the array method {func.attr} of `{recv}`; "
                     f"if `{recv}` holds a module (xp=np), call numpy's functions by the module's name "
                     f"(np.{func.attr}(...)), or import it inside the function)")
+        op = rule.op
+        if isinstance(op, np.ufunc) and len(node.args) > op.nin and not node.keywords:
+            # np.divmod(a, b, q, r): output arrays by position, written in place (sct does not follow)
+            extra = len(node.args) - op.nin
+            hint = (f" (it is given {extra} output array{'s' if extra > 1 else ''} by position, after its "
+                    f"{op.nin} input{'s' if op.nin > 1 else ''}, to write into in place, which sct does not "
+                    f"follow; assign the result instead: `r = {rule.name}(...)` with the inputs only)")
         raise CompileError(f"the call to {rule.name} does not match its signature "
                            f"{rule.name}{sig}: {exc}{hint}", filename, line, rule.name) from None
     result: Dict[str, Any] = {}

@@ -21,7 +21,8 @@ import numpy as np
 
 from .runtime import registry
 
-from .alias_state import (CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
+from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
+                          WRITING_FUNCTIONS,
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .callee_effects import _returns_fresh, keeps_arguments
@@ -716,6 +717,9 @@ class PointsTo(_Values):
                     s.value.func.attr == "inplace_result" and target.id in self.origin):
                 # (``x op= v`` written as x = rt.inplace_result(x op v, x): x is what it was)
                 self.origin[target.id] = self.describe(s.value)
+            read_only = _read_only_value(state, s.value)
+            if read_only or read_only_key(target.id) in state.env:
+                state.env[read_only_key(target.id)] = read_only
         elif isinstance(target, (gast.Subscript, gast.Attribute)):
             value_objs = self.value_objects(state, s.value, id(s)) if isinstance(s.value, gast.Call) \
                 else self.names(state, s.value)
@@ -935,6 +939,72 @@ class AliasAnalysis(PointsTo):
         if state is None:
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+# numpy's functions whose result is a read-only view (numpy raises ValueError on a write into it)
+READ_ONLY_VIEWS = frozenset({"sliding_window_view", "broadcast_to"})
+
+
+def read_only_key(name: str) -> str:
+    """The env entry holding, where ``name`` may be a read-only view (``sliding_window_view(x, 2)``,
+    ``np.broadcast_to(x, s)``, a view of one), the function that made it (no name can be spelt so)."""
+    return f"<read-only {name}>"
+
+
+def _read_only_value(state, value) -> FrozenSet:
+    """The read-only view functions ``value`` may be a result of (empty: writeable, or a copy)."""
+    if isinstance(value, gast.Call):
+        f = value.func
+        fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
+        if fname in READ_ONLY_VIEWS:
+            writeable = [k.value for k in value.keywords if k.arg == "writeable"]
+            if not (writeable and isinstance(writeable[0], gast.Constant) and writeable[0].value is True):
+                return frozenset({fname})
+            return frozenset()
+        if isinstance(f, gast.Attribute) and f.attr in VIEW_METHODS and f.attr != "astype":
+            return _read_only_value(state, f.value)         # w.reshape(...), w.transpose()
+        if fname in VIEW_FUNCTIONS and value.args:
+            return _read_only_value(state, value.args[0])   # np.asarray(w), np.squeeze(w)
+        return frozenset()
+    if isinstance(value, gast.Name):
+        return state.env.get(read_only_key(value.id), frozenset())
+    if isinstance(value, gast.Subscript):                  # w[0], w[1:] (an index array copies: kept, to be safe)
+        return _read_only_value(state, value.value)
+    if isinstance(value, gast.Attribute) and value.attr in VIEW_ATTRIBUTES:
+        return _read_only_value(state, value.value)        # w.T
+    return frozenset()
+
+
+def written_in_place(s) -> Optional[tuple]:
+    """``(name, what)`` for a statement that writes into the array ``name`` in place: ``name[i] = v``,
+    ``name op= v``, ``name.sort()`` (and the other mutating array methods), ``np.copyto(name, v)``
+    (and numpy's other functions writing into their first argument, ``np.add.at``), ``f(..., out=name)``."""
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+            isinstance(s.targets[0].value, gast.Name):
+        return s.targets[0].value.id, f"`{s.targets[0].value.id}[...] = ...`"
+    augmented = getattr(s, "sct_augmented", None)
+    if augmented is not None and augmented[0] is not None and augmented[1] is None:
+        return augmented[0], f"`{augmented[0]} op= ...`"
+    node = s.value if isinstance(s, (gast.Expr, gast.Assign)) and isinstance(s.value, gast.Call) else None
+    if node is None:
+        return None
+    func = node.func
+    for k in node.keywords:
+        if k.arg == "out" and isinstance(k.value, gast.Name):
+            return k.value.id, f"out={k.value.id}"
+    fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and fname in ARRAY_MUTATORS:
+        return func.value.id, f"{func.value.id}.{fname}(...)"
+    if (fname in WRITING_FUNCTIONS or fname == "at") and node.args and isinstance(node.args[0], gast.Name):
+        return node.args[0].id, f"{fname}({node.args[0].id}, ...)"
+    return None
+
+
+def read_only_view(analysis, s, name: str) -> FrozenSet:
+    """The read-only view functions (``sliding_window_view``, ``broadcast_to``) the array ``name``
+    may come from at ``s`` (empty: it is writeable, as far as sct sees)."""
+    state = analysis.before.get(id(s))
+    return frozenset() if state is None else state.env.get(read_only_key(name), frozenset())
 
 
 def unset_key(param: str, attr: str) -> str:

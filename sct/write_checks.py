@@ -19,7 +19,7 @@ from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
 from .runtime import registry
-from .points_to import AliasAnalysis, _local_facts, _parameter_names
+from .points_to import AliasAnalysis, _local_facts, _parameter_names, read_only_view, written_in_place
 
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
@@ -60,6 +60,7 @@ class _WriteCheck:
     def run(self) -> Set[int]:
         self.fdef.sct_number_guards = []
         for s in _statements(self.fdef.body):
+            self._read_only_write(s)
             if getattr(s, "sct_augmented", None) is not None:
                 _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
@@ -73,6 +74,32 @@ class _WriteCheck:
             if node is not None:
                 self._call(s, node, result)
         return self.force
+
+    def _read_only_write(self, s) -> None:
+        """A write in place into a read-only view (``w = sliding_window_view(x, 2); w[0] = v``):
+        numpy raises, where sct would compute a new value (refused)."""
+        for node in ([s.value] if isinstance(s, (gast.Assign, gast.Expr, gast.Return)) and s.value is not None
+                     else []):
+            for call_node in (n for n in gast.walk(node) if isinstance(n, gast.Call)):
+                f = call_node.func
+                fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
+                writeable = [k.value for k in call_node.keywords if k.arg == "writeable"]
+                if fname == "sliding_window_view" and writeable and not (
+                        isinstance(writeable[0], gast.Constant) and writeable[0].value is False):
+                    self.fail(s, "sliding_window_view(..., writeable=True) gives windows that overlap in "
+                              "memory and write into the array they view, which sct does not follow; "
+                              "drop writeable= (a read-only view), and build new arrays from the windows",
+                              "sliding_window_view(..., writeable=...)")
+        written = written_in_place(s)
+        if written is None:
+            return
+        z, what = written
+        made_by = read_only_view(self.analysis, s, z)
+        if made_by:
+            self.fail(s, f"{what} writes into {z} in place, but {z} may be a read-only view (the result "
+                      f"of {' or '.join(sorted(made_by))}, or a view of it), and numpy raises ValueError "
+                      f"(assignment destination is read-only) there; write `{z} = {z}.copy()` first to "
+                      f"write into a copy", what)
 
     def fail(self, s, message, construct):
         spelled = self._spelled()
@@ -240,7 +267,7 @@ class _WriteCheck:
                       f"(after its {target.nin} input{'s' if target.nin > 1 else ''}) and writes into "
                       f"{'them' if extra > 1 else 'it'} in place, which sct does not follow; assign the "
                       f"result instead (`r = {_dotted(func)}(...)` with the inputs only)", _dotted(func))
-        outs = [k for k in node.keywords if k.arg == "out"]
+        outs = [k for k in node.keywords if k.arg == "out" and not self._none_given(k.value)]
         method = func.attr if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.value.id in self.locals and hasattr(np.ndarray, func.attr) else None
         position = _out_position(target, method)
@@ -276,10 +303,13 @@ class _WriteCheck:
         self._user_call(s, node, result, args_active)
 
     def _none_given(self, arg) -> bool:
-        """Whether ``arg`` is None written out or a global (or closure) name holding None."""
+        """Whether ``arg`` is None written out, a global (or closure) name holding None, or a local
+        whose only binding is ``name = None`` (``out = None; np.cumsum(a, 0, None, out)``)."""
         if isinstance(arg, gast.Constant):
             return arg.value is None
-        if not isinstance(arg, gast.Name) or arg.id in self.resolver.locals:
+        if isinstance(arg, gast.Name) and arg.id in self.resolver.locals:
+            return _bound_to_none_only(self.fdef, arg.id)
+        if not isinstance(arg, gast.Name):
             return False
         try:
             return self.resolver.resolve_name(arg.id) is None
@@ -326,10 +356,21 @@ class _WriteCheck:
         argument."""
         if z in self.active or args_active or self.written_saved(s, z):
             name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+            if name == "fill_diagonal":
+                # (np.fill_diagonal(z, v) of an unshared local z was made a new value before this)
+                if not isinstance(s, gast.Expr):
+                    self.fail(s, f"{_dotted(func)}() writes into {z} in place; sct follows it written as a "
+                              f"statement of its own, `{_dotted(func)}({z}, v)` (or with wrap=), into a "
+                              f"local array: write it so (it returns None)", f"{_dotted(func)}")
+                why = self.analysis.sharing(s, z) or \
+                    f"{z} may be a view of another array or an object this function did not make"
+                self.fail(s, f"{_dotted(func)}() writes into {z} in place, and {why}; sct follows this write "
+                          f"only into an array this function made that no other name, view or container "
+                          f"shares: if nothing else need see the change, write `{z} = {z}.copy()` before "
+                          f"it; else compute the new values (np.where, indexing)", f"{_dotted(func)}")
             if name in WRITING_FUNCTIONS and name != "copyto":
                 # (np.copyto and np.add.at of an unshared array were made new values before this)
-                instead = (f"`{z} = np.where(np.eye(*{z}.shape, dtype=bool), v, {z})`"
-                           if name == "fill_diagonal" else "a new array (np.where, indexing)")
+                instead = "a new array (np.where, indexing)"
                 self.fail(s, f"{_dotted(func)}() writes into {z} in place, and sct does not "
                           f"differentiate that write; compute {instead} instead", f"{_dotted(func)}")
             self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
@@ -557,6 +598,40 @@ def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) ->
             objs |= state.env.get(n, frozenset())
     return any(o in saved and o[0] in ("new", "old") for o in state.reach(objs))
 
+
+
+def _bound_to_none_only(fdef, z: str) -> bool:
+    """Whether the local ``z`` of ``fdef`` is bound once, by ``z = None``, and by nothing else: not a
+    parameter, not rebound (``for``, ``with``, ``except``, an import, a def, ``del``), not declared
+    global or nonlocal here or nonlocal in a nested function (which could rebind it)."""
+    if z in _parameter_names(fdef):
+        return False
+    bindings = by_none = 0
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and n.id == z and not isinstance(n.ctx, gast.Load):
+            bindings += 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                n.targets[0].id == z:
+            if not (isinstance(n.value, gast.Constant) and n.value.value is None):
+                return False
+            by_none += 1
+        elif n is not fdef and isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) \
+                and n.name == z:
+            return False
+        elif isinstance(n, gast.alias) and (n.asname or n.name.split(".")[0]) == z:
+            return False
+        elif isinstance(n, gast.ExceptHandler) and n.name is not None and \
+                (n.name == z or isinstance(n.name, gast.Name) and n.name.id == z):
+            return False
+    if bindings != 1 or by_none != 1:
+        return False
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal)) and z in n.names:
+            return False
+        if hasattr(n, "name") and isinstance(getattr(n, "name"), str) and n.name == z and \
+                not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            return False        # (a match pattern's capture, say)
+    return True
 
 
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:

@@ -207,6 +207,32 @@ def unflat_nested(g, like):
     return rebuild(like)
 
 
+def choose_fn(a, b, c, idx=None, mode="raise"):
+    return np.choose(idx, [a, b, c], mode=mode)
+
+
+def choose_rule(g, ans, a, b, c, idx=None, mode="raise"):
+    return tuple(lookup(np.choose).fn(g, ans, idx, [a, b, c], mode=mode))
+
+
+def choose_array_fn(a, idx=None, mode="raise"):
+    return np.choose(idx, a, mode=mode)
+
+
+def choose_array_rule(g, ans, a, idx=None, mode="raise"):
+    return lookup(np.choose).fn(g, ans, idx, a, mode=mode)
+
+
+def divmod_stacked(op):
+    def fn(a, b):
+        q, r = op(a, b)
+        return np.stack([q, r])
+
+    def rule(g, ans, a, b):
+        return lookup(op).fn((g[0], g[1]), op(a, b), a, b)
+    return dict(fn=fn, rule=rule)
+
+
 def slogdet_stacked(a):
     return np.stack(np.linalg.slogdet(a))
 
@@ -1296,6 +1322,29 @@ CASES = [
     Case(np.insert, [R(2, 3), C([1]), R()], (0, 2), kwargs=dict(axis=0)),
     Case(np.unique, [R(6)]),
     Case(np.unique, [R(2, 3)]),
+    # Dec 12: np.compress, np.extract, np.choose, np.bincount's weights, np.divmod, math.remainder
+    Case(np.compress, [C(np.array([True, False, True])), R(3, 4)], (1,), kwargs=dict(axis=0), complex=True),
+    Case(np.compress, [C([0, 1, 1, 0, 1]), R(2, 3)], (1,), note="no axis: the flattened array, a shorter condition"),
+    Case(np.compress, [C([False, True]), R(2, 3, 2)], (1,), kwargs=dict(axis=-1)),
+    Case(nops.compress_method, [R(3, 4), C([True, False, True, True])], kwargs=dict(axis=1), complex=True),
+    Case(np.extract, [C(np.array([[1, 0, 2], [0, 0, 3]])), R(2, 3)], (1,), complex=True),
+    Case(np.choose, [R(2, 3), R(3), R(1, 3)], (0, 1, 2), complex=True, fn=choose_fn, rule=choose_rule,
+         kwargs=dict(idx=np.array([[0, 1, 2], [2, 2, 0]]))),
+    Case(np.choose, [R(2, 3), R(3), R()], (0, 1, 2), fn=choose_fn, rule=choose_rule,
+         kwargs=dict(idx=np.array([[0, 4, 2], [-1, 2, 0]]), mode="clip"), note="clipped, a scalar choice"),
+    Case(np.choose, [R(3, 2, 4)], fn=choose_array_fn, rule=choose_array_rule,
+         kwargs=dict(idx=np.array([0, 5, 1, 2]), mode="wrap"), note="an array of choices, wrapped"),
+    Case(np.bincount, [C(np.array([0, 3, 3, 1, 0, 5])), R(6)], (1,), kwargs=dict(minlength=8)),
+    Case(np.divmod, [R(2, 3, lo=-5, hi=5), R(3, lo=0.7, hi=2)], (0, 1), **divmod_stacked(np.divmod)),
+    Case(divmod, [R(2, 3, lo=-5, hi=5), R(lo=-2, hi=-0.7)], (0, 1), **divmod_stacked(divmod)),
+    Case(math.remainder, [R(lo=-5, hi=5), R(lo=0.7, hi=2)], (0, 1)),
+    Case(more_ops.with_diagonal, [R(3, 4), R(2)], (0, 1), complex=True, note="a short val, cycled"),
+    Case(more_ops.with_diagonal, [R(7, 3), R()], (0, 1), kwargs=dict(wrap=True), note="tall, wrapped"),
+    Case(more_ops.with_diagonal, [R(3, 3, 3), R(3)], (0, 1)),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(6), C(3)], complex=True),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(3, 4), C((2, 2))]),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(3, 5, 2), C(2)], kwargs=dict(axis=1)),
+    Case(np.lib.stride_tricks.sliding_window_view, [R(4, 5), C((3, 2))], kwargs=dict(axis=(1, 0))),
 ]
 
 # Registered ops checked elsewhere, or with nothing to compare against finite differences.

@@ -172,7 +172,7 @@ REFUSED = {
     "c_dict_pop": ((_r(187, 3),), "d.pop("),
     "c_del_item": ((_r(184, 3),), "del l[0]"),
     "b_attribute_augassign": ((_r(151, 6),), "self.h += "),
-    "b_fill_diagonal": ((_r(138, 3, 3),), "np.fill_diagonal("),
+    # (b_fill_diagonal: compiled since Dec 12, np.fill_diagonal of an unshared local array)
     "b_generators": ((_r(146, 4),), "filter(lambda"),
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
     "b_try_except": ((_r(144, 3),), "try:"),
