@@ -1,0 +1,87 @@
+"""Red team (wt-R): programs written as users write them (numpy method chains, helpers with
+**kwargs, dict merges, forward mode vs reverse mode), values compared with plain Python and
+gradients / JVPs with central differences (tests/gradcheck.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+
+from gradcheck import assert_close, numerical_gradient
+
+X = np.array([[0.3, -0.2, 1.1], [0.5, 0.9, -0.7]])
+V = np.array([[1.0, -0.5, 0.25], [2.0, 0.1, -1.0]])
+
+
+def _first(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+def check_jvp(f, x=X, v=V):
+    """sct.jvp (forward mode) against the value of plain Python and a central difference."""
+    y, jv = sct.jvp(f, x.copy(), v.copy())
+    assert_close(extractdata(y), f(x.copy()), rtol=1e-12, atol=1e-12, what="value")
+    h = 1e-6
+    assert_close(extractdata(jv), (f(x + h * v) - f(x - h * v)) / (2 * h), what="jvp")
+
+
+def check_reverse(f, x=X):
+    y, g = dlfeval(_first, f, dlarray(x.copy()))
+    assert_close(extractdata(y), f(x.copy()), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(extractdata(g), numerical_gradient(f, [x.copy()], 0), what="gradient")
+
+
+# --- found: forward mode dropped a helper's **kwargs (TypeError from the generated code) -------------
+
+def scaled_norm(y, **options):
+    return np.sum(y * options.get("scale", 1.0)) + options["weight"] * np.sum(y ** 2)
+
+
+def calls_with_keywords(x):
+    return scaled_norm(x, weight=2.0, scale=3.0)
+
+
+def test_forward_mode_helper_with_var_keywords():
+    check_jvp(calls_with_keywords)
+    check_reverse(calls_with_keywords)
+
+
+# --- found: forward mode of a dict merge ({**a, **b} via d.update, a | b, d |= ...) raised ------------
+
+def dict_update(x):
+    d = {"a": x}
+    d["a"] = d["a"] ** 2
+    d.update(b=d["a"] * 2)
+    return np.sum(d["b"])
+
+
+def dict_or(x):
+    d = {"a": x[0]}
+    e = d | {"b": x[1] ** 2}
+    return np.sum(e["a"] * e["b"])
+
+
+def dict_ior(x):
+    d = {"a": x[0]}
+    d |= {"b": x[1] ** 2, "a": x[1]}
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_star(x):
+    d = {"a": x[0], "b": x[1]}
+    e = {**d, "c": x[0] * x[1]}
+    return np.sum(e["a"] * e["c"] + e["b"])
+
+
+@pytest.mark.parametrize("f", [dict_update, dict_or, dict_ior, dict_star])
+def test_forward_mode_dict_merges(f):
+    check_jvp(f)
+    check_reverse(f)
+    hv = sct.hvp(f, X.copy(), V.copy())
+    h = 1e-6
+    grad = lambda a: np.asarray(extractdata(dlfeval(_first, f, dlarray(a))[1]))
+    assert_close(extractdata(hv), (grad(X + h * V) - grad(X - h * V)) / (2 * h), rtol=1e-4, atol=1e-5,
+                 what="hvp")
