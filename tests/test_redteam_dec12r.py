@@ -85,3 +85,20 @@ def test_forward_mode_dict_merges(f):
     grad = lambda a: np.asarray(extractdata(dlfeval(_first, f, dlarray(a))[1]))
     assert_close(extractdata(hv), (grad(X + h * V) - grad(X - h * V)) / (2 * h), rtol=1e-4, atol=1e-5,
                  what="hvp")
+
+
+# --- found: forward mode of Python's sum() over float32 arrays gave a float64 tangent ----------------
+
+def builtin_sum_rows(x):
+    return np.sum(sum(x) ** 2) + sum([x[0] ** 2, x[1], 3.0 * x[0]]).sum()
+
+
+def test_forward_mode_builtin_sum_keeps_float32():
+    x32, v32 = X.astype(np.float32), V.astype(np.float32)
+    y, jv = sct.jvp(builtin_sum_rows, x32, v32)
+    assert extractdata(y).dtype == np.float32
+    assert extractdata(jv).dtype == np.float32
+    check_jvp(builtin_sum_rows)
+    y, g = dlfeval(_first, builtin_sum_rows, dlarray(x32))
+    assert extractdata(g).dtype == np.float32
+    check_reverse(builtin_sum_rows)
