@@ -102,3 +102,13 @@ def test_forward_mode_builtin_sum_keeps_float32():
     y, g = dlfeval(_first, builtin_sum_rows, dlarray(x32))
     assert extractdata(g).dtype == np.float32
     check_reverse(builtin_sum_rows)
+
+
+# --- found: int() of a one-element dlarray (int(np.argmax(scores)) outside dlfeval) raised -----------
+
+def test_int_of_one_element_dlarray_outside_dlfeval():
+    scores = dlarray(X)
+    assert int(np.argmax(scores)) == int(np.argmax(X)) == 2
+    assert int(scores[1, 1]) == int(X[1, 1])
+    with pytest.raises(TypeError):
+        int(scores)
