@@ -112,3 +112,55 @@ def test_int_of_one_element_dlarray_outside_dlfeval():
     assert int(scores[1, 1]) == int(X[1, 1])
     with pytest.raises(TypeError):
         int(scores)
+
+
+# --- found: dljacobian / dldivergence / dllaplacian of a u whose points are coupled were silently
+# wrong (the sweeps run for all points at once add the other points' derivatives into each one) -----
+
+from sct import EvaluationError, dldivergence, dljacobian, dllaplacian   # noqa: E402
+
+P = np.array([[0.3, -0.2], [0.45, 0.9], [1.1, -0.7]])
+
+
+def centred_jacobian(x):
+    return dljacobian(x - np.mean(x, axis=0), x, 0)        # was 0; the truth is (1 - 1/B) I
+
+
+def scaled_by_batch_sum_divergence(x):
+    return dldivergence(x ** 3 * np.sum(x), x, 0)
+
+
+def laplacian_reading_point_0(x):
+    return dllaplacian(np.sum(x ** 2, axis=1) * x[0, 0], x, 0)
+
+
+def jacobian_points_along_axis_1(x):
+    xt = x.T
+    return dljacobian(np.exp(xt) * xt[:, 0:1], xt, 1)
+
+
+@pytest.mark.parametrize("f", [centred_jacobian, scaled_by_batch_sum_divergence, laplacian_reading_point_0,
+                               jacobian_points_along_axis_1])
+def test_coupled_points_refused(f):
+    with pytest.raises(EvaluationError, match="not independent"):
+        dlfeval(f, dlarray(P))
+
+
+def independent_jacobian(x):
+    return dljacobian(np.tanh(x @ np.array([[1.0, 0.5], [0.2, -1.0]])) * np.sum(x, axis=1, keepdims=True), x, 0)
+
+
+def per_point(x):
+    return np.tanh(x @ np.array([[1.0, 0.5], [0.2, -1.0]])) * np.sum(x)
+
+
+def test_independent_points_still_exact():
+    J = extractdata(dlfeval(independent_jacobian, dlarray(P)))
+    for b in range(len(P)):
+        for i in range(2):
+            assert_close(J[b, i], numerical_gradient(lambda v: per_point(v)[i], [P[b].copy()], 0))
+    J32 = extractdata(dlfeval(independent_jacobian, dlarray(P.astype(np.float32))))
+    assert J32.dtype == np.float32
+    assert_close(J32, J, rtol=1e-4, atol=1e-5)
+    lap = extractdata(dlfeval(lambda x: dllaplacian(np.sum(np.sin(x) * x, axis=1), x, 0), dlarray(P)))
+    assert_close(lap, np.sum(2 * np.cos(P) - P * np.sin(P), axis=1))
