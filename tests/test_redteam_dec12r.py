@@ -164,3 +164,29 @@ def test_independent_points_still_exact():
     assert_close(J32, J, rtol=1e-4, atol=1e-5)
     lap = extractdata(dlfeval(lambda x: dllaplacian(np.sum(np.sin(x) * x, axis=1), x, 0), dlarray(P)))
     assert_close(lap, np.sum(2 * np.cos(P) - P * np.sin(P), axis=1))
+
+
+class Weighted:
+    def __init__(self, w):
+        self.w = w
+
+    def apply(self, v, **options):
+        return v * self.w * options.get("k", 1.0)
+
+
+def every_kind_of_parameter(a, b=2.0, *args, c, d=4.0, **kw):
+    return a * b + sum(args) + c * d + kw.get("e", 0.0)
+
+
+def method_with_var_keywords(x):
+    return np.sum(Weighted(np.array([1.0, 2.0, 3.0])).apply(x, k=3.0) ** 2)
+
+
+def helper_with_every_kind(x):
+    return np.sum(every_kind_of_parameter(x, 3.0, 1.0, c=2.0, e=5.0) ** 2)
+
+
+@pytest.mark.parametrize("f", [method_with_var_keywords, helper_with_every_kind])
+def test_forward_mode_var_keywords_in_methods_and_full_signatures(f):
+    check_jvp(f)
+    check_reverse(f)
