@@ -367,6 +367,10 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     def __float__(self) -> float:
         return float(self._data.item()) if self._data.size == 1 else float(self._data)
 
+    def __int__(self) -> int:
+        # int(np.argmax(scores)) on a network's output, as numpy's int() of a one-element array
+        return int(self._data.item()) if self._data.size == 1 else int(self._data)
+
     def __complex__(self) -> complex:
         return complex(self._data.item()) if self._data.size == 1 else complex(self._data)
 

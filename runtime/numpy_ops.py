@@ -2664,7 +2664,8 @@ def builtin_sum_weights(iterable):
         from .support import SctRuntimeError
         raise SctRuntimeError("sum() of tuples or lists joins them (a concatenation), and sct does not "
                               "differentiate that: build the joined list with + or a comprehension instead")
-    return [np.ones(np.shape(v)) for v in items]
+    # (bool ones: g * True keeps g's dtype, so a float32 tangent of a sum of float32 items stays float32)
+    return [np.ones(np.shape(v), dtype=bool) for v in items]
 
 
 class ExtremumChoice(tuple):

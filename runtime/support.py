@@ -1786,6 +1786,7 @@ def batch_jacobian(sweep, values, u, x, dim):
         seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
         g = sweep(values, seed_u)
         rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
+    require_independent_points(sweep, values, u, ub, rows, "dljacobian", dim)
     jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
     # the batch axis of the result is at x's batch axis (dim=-1 of a 2-D x is dim=1)
     return np.moveaxis(jac, 0, xb)
@@ -1802,13 +1803,46 @@ def batch_divergence(sweep, values, u, x, dim):
     u_rest = np.shape(u_first)[1:]
     count = int(np.prod(u_rest))
     total_div = np.zeros(batch, dtype=u.dtype)
+    rows = []
     for i in range(count):
         seed = np.zeros((batch, count), dtype=u.dtype)
         seed[:, i] = 1
         seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
         g = sweep(values, seed_u)
-        total_div = total_div + np.reshape(np.moveaxis(g, xb, 0), (batch, -1))[:, i]
+        row = np.reshape(np.moveaxis(g, xb, 0), (batch, -1))
+        rows.append(row)
+        total_div = total_div + row[:, i]
+    require_independent_points(sweep, values, u, ub, rows, "dldivergence", dim)
     return total_div
+
+
+def require_independent_points(sweep, values, u, axis, rows, what, dim):
+    """Refuse a ``u`` whose points along the batch axis are not independent (``x - np.mean(x, 0)``,
+    a batch normalisation, ``u[b]`` reading ``x[0]``).  The per-point Jacobian is assembled from one
+    sweep per component of ``u`` seeded at every point at once, which adds the derivatives of the
+    other points' ``u`` into each point's (silently: ``dljacobian(x - np.mean(x, 0), x, 0)`` gave 0,
+    not (1 - 1/B) I).  One more sweep, seeded with fixed weights ``r`` that differ from point to
+    point, must equal ``sum_i r[b, i] * rows[i][b]`` where the points are independent."""
+    batch = len(rows[0]) if rows else 0
+    count = len(rows)
+    if batch < 2 or count == 0:
+        return
+    weights = np.cos(np.arange(batch * count) * 0.7548776662466927 + 0.25).reshape(batch, count) + 1.5
+    seed_u = np.moveaxis(np.reshape(weights.astype(np.real(np.zeros((), dtype=np.result_type(u))).dtype),
+                                    (batch,) + np.shape(np.moveaxis(u, axis, 0))[1:]), 0, axis)
+    whole = np.reshape(np.moveaxis(sweep(values, seed_u), axis, 0), (batch, -1))
+    predicted = 0.0
+    for i in range(count):
+        predicted = predicted + weights[:, i:i + 1] * rows[i]
+    scale = max(float(np.max(np.abs(whole), initial=0.0)), float(np.max(np.abs(predicted), initial=0.0)))
+    tolerance = 1e-6 * scale if np.result_type(u, whole) in (np.float64, np.complex128) else 1e-3 * scale
+    if float(np.max(np.abs(whole - predicted), initial=0.0)) > tolerance:
+        raise SctRuntimeError(f"{what}(u, x, {dim}): the points of u along the batch axis {dim} are not independent "
+                              f"(a point of u depends on other points of x: a mean or a sum over the batch, a "
+                              f"normalisation, an index into the batch), so the per-point derivative sct "
+                              f"assembles from sweeps over all points at once would add the other points' "
+                              f"derivatives into each one. Compute u of each point from that point alone, or use "
+                              f"dlgradient of the quantity you need")
 
 
 def total(x):

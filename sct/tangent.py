@@ -81,7 +81,8 @@ class TangentTransformer:
         body = self.block(self.fdef.body)
         name = self.namer.fresh(self.fdef.name + "_jvp")
         kwonly = [a.id for a in self.fdef.args.kwonlyargs]     # constants: the call site refuses traced keywords
-        return _function(name, self.params + dots, body, kwonly)
+        kwarg = self.fdef.args.kwarg.id if self.fdef.args.kwarg is not None else None     # (so is **kw)
+        return _function(name, self.params + dots, body, kwonly, kwarg=kwarg)
 
     def block(self, stmts: List) -> List:
         from .emit import comment

@@ -837,9 +837,12 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     from .runtime.support import zero_adjoint
     if isinstance(ans, (type({}.values()), type({}.items()), type({}.keys()))):
         ans = list(ans)                    # d.values() called as a method: the rule's list
-    from .runtime.support import as_sequence, zero_tangent
+    from .runtime.support import as_sequence, bit_or, dict_merged, dict_or, zero_tangent
     if op is as_sequence and args and isinstance(args[0], dict):
         return zero_tangent(ans)           # `for key in d`: the keys, constants
+    if op in (dict_merged, dict_or, bit_or) and len(args) == 2 and not kwargs and \
+            type(args[0]) is dict and type(args[1]) is dict:
+        return _dict_merged_tangent(args, tangents, ans)      # {**a, **b}, a | b, d.update(...)
     rule = registry.lookup(op)
     names = list(rule.signature.parameters)
     dots = {names[i]: t for i, t in enumerate(tangents) if i < len(names) and not _is_zero_tangent(t)}
@@ -858,6 +861,21 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     tangent = bwd(residuals, cotangent)[0]
     # (the marker where the rule's result does not depend on g, np.floor's: zeros of ans's shape)
     return zero_adjoint(ans) if _is_zero_tangent(tangent) else tangent
+
+
+def _dict_merged_tangent(args, tangents, ans):
+    """The tangent of ``{**a, **b}`` (``d.update(...)``, a dict display with ``**``): each key's
+    tangent from the dict its value came from (b's where both have it), zeros for a constant
+    dict.  (The transposed rule would add dicts to the float zero it starts its adjoint from.)"""
+    from .runtime.support import zero_tangent
+    a, b = args
+    dots = tuple(tangents) + (None,) * (2 - len(tangents))
+    out = {}
+    for key, value in ans.items():
+        source, dot = (b, dots[1]) if key in b else (a, dots[0])
+        item = dot.get(key) if isinstance(dot, dict) else None
+        out[key] = zero_tangent(value) if _is_zero_tangent(item) else item
+    return out
 
 
 def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
