@@ -843,3 +843,10 @@ def _lbfgs_step(state: "lbfgsState", found: _Trial, g0, p):
     state.StepNorm = float(np.linalg.norm(s))
     state.GradientsNorm = float(np.linalg.norm(g1))
     return found.params, state
+
+
+# Inside a model-gradients function (after its dlgradient) the updates run as they are; a derivative
+# through one is refused (sct/analysis.py classify_call)
+from .registry import run_as_is  # noqa: E402
+
+run_as_is(sgdmupdate, adamupdate, rmspropupdate, dlupdate)

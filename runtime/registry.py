@@ -308,6 +308,28 @@ def _register_lazy() -> None:
         LAZY_RULES.pop(module)()
 
 
+# Runtime functions run as they are inside differentiated code (the optimizers' updates, called after
+# dlgradient in a model-gradients function): their outputs depend on their inputs, but no rule says
+# how, so sct refuses a derivative that would pass through them (never a zero).
+RUN_AS_IS: set = set()
+
+
+def run_as_is(*ops) -> None:
+    """Declare runtime functions that differentiated code runs as they are, without a derivative
+    rule: a derivative through one is refused (``no derivative rule``), a call after the last
+    ``dlgradient`` runs."""
+    for op in ops:
+        RUN_AS_IS.add(_key(op))
+    _version[0] += 1
+
+
+def is_run_as_is(op) -> bool:
+    try:
+        return _key(op) in RUN_AS_IS
+    except TypeError:
+        return False
+
+
 def is_nondifferentiable(op) -> bool:
     try:
         return _key(op) in NONDIFF

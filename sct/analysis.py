@@ -192,6 +192,8 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     if registry.is_nondifferentiable(target) or \
             (isinstance(target, types.BuiltinMethodType) and isinstance(getattr(target, "__self__", None), str)):
         return CallInfo(CallKind.NONDIFF, obj=target)      # (a str's method: "{:.3f}".format, text)
+    if registry.is_run_as_is(target):
+        return CallInfo(CallKind.PLAIN, obj=target)         # adamupdate: run, never differentiated
     if isinstance(target, types.FunctionType) or isinstance(target, types.MethodType):
         return CallInfo(CallKind.FUNCTION, obj=target)
     if isinstance(target, type) and isinstance(getattr(target, "__init__", None), types.FunctionType):

@@ -252,6 +252,12 @@ class Contributions(EmitPass):
             self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
                       "traced values: sct follows attributes it can name; write obj.attribute (or "
                       "getattr with a string literal), or keep such values in a dict", "getattr")
+        if info.kind == CallKind.PLAIN and registry.is_run_as_is(info.obj):
+            what = self.describe(value.func)
+            self.fail(s, f"{what} has no derivative: inside dlfeval sct runs it as it is, and here a "
+                      f"derivative would pass through it (a dlgradient after it reads its outputs). Update "
+                      f"the parameters after the last dlgradient (or outside dlfeval, as MATLAB's training "
+                      f"loops do), or write the update with numpy operations", "call")
         if info.kind == CallKind.PLAIN and info.obj is None:
             what = self.describe(value.func)
             self.fail(s, f"{what} is not defined when the function is compiled (Python raises NameError or "

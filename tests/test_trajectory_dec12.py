@@ -127,3 +127,73 @@ def test_an_undefined_name_is_reported_as_undefined():
     with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: undefined_helper_xyz is not "
                                            r"defined .*NameError.*check the spelling"):
         dlfeval(misspelled, dlarray(np.ones(2)))
+
+
+# --- the optimizers' updates inside dlfeval, after the dlgradient (were refused with internals) -------
+from sct import adamupdate, dlupdate, rmspropupdate, sgdmupdate  # noqa: E402
+
+
+def adam_step(w, x, avg, sq, it):
+    loss = np.sum((w * x - 1.0) ** 2)
+    g = dlgradient(loss, w)
+    w, avg, sq = adamupdate(w, g, avg, sq, it, 0.05)
+    return loss, w, avg, sq
+
+
+def sgdm_step(p, x, vel):
+    loss = np.sum((p["w"] * x - p["b"]) ** 2)
+    g = dlgradient(loss, p)
+    p, vel = sgdmupdate(p, g, vel, 0.1)
+    return loss, p, vel
+
+
+def custom_step(w, x):
+    loss = np.sum(np.tanh(w * x) ** 2)
+    g = dlgradient(loss, w)
+    w = dlupdate(lambda a, b: a - 0.1 * b, w, g)
+    return loss, w
+
+
+def test_adamupdate_inside_dlfeval_matches_the_update_outside():
+    w, x = np.array([0.5, -1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    loss, w1, avg, sq = dlfeval(adam_step, dlarray(w), dlarray(x), [], [], 1)
+    g = 2 * (w * x - 1.0) * x
+    w_out, avg_out, sq_out = adamupdate(w.copy(), g, [], [], 1, 0.05)
+    assert float(loss.data) == float(np.sum((w * x - 1.0) ** 2))
+    np.testing.assert_allclose(w1.data, np.asarray(getattr(w_out, "data", w_out)), rtol=1e-12)
+    np.testing.assert_allclose(avg.data, np.asarray(getattr(avg_out, "data", avg_out)), rtol=1e-12)
+    # a second step from the returned state
+    loss2, w2, avg2, sq2 = dlfeval(adam_step, w1, dlarray(x), avg, sq, 2)
+    assert float(loss2.data) < float(loss.data)
+
+
+def test_sgdmupdate_of_a_dict_and_dlupdate_inside_dlfeval():
+    p = {"w": dlarray(np.array([0.3, 0.7])), "b": dlarray(np.array(0.2))}
+    x = dlarray(np.array([1.0, -2.0]))
+    loss, p1, vel = dlfeval(sgdm_step, p, x, None)
+    gw = 2 * (np.array([0.3, 0.7]) * np.array([1.0, -2.0]) - 0.2) * np.array([1.0, -2.0])
+    np.testing.assert_allclose(p1["w"].data, np.array([0.3, 0.7]) - 0.1 * gw, rtol=1e-12)
+    w = np.array([0.4, -0.3])
+    loss, w1 = dlfeval(custom_step, dlarray(w), dlarray(np.array([2.0, 1.0])))
+    t = np.tanh(w * np.array([2.0, 1.0]))
+    np.testing.assert_allclose(w1.data, w - 0.1 * 2 * t * (1 - t ** 2) * np.array([2.0, 1.0]), rtol=1e-12)
+
+
+def through_update(w, x):
+    loss = np.sum((w * x - 1.0) ** 2)
+    g = dlgradient(loss, w, EnableHigherDerivatives=True)
+    w2, _ = sgdmupdate(w, g, None, 0.1)
+    loss2 = np.sum(w2 ** 2)
+    return loss2, dlgradient(loss2, w)      # a derivative through the update: refused, never 0
+
+
+def through_rmsprop(w, x):
+    w2, _ = rmspropupdate(w, x, None)
+    loss = np.sum(w2 ** 2)
+    return loss, dlgradient(loss, w)
+
+
+@pytest.mark.parametrize("fun", [through_update, through_rmsprop])
+def test_a_derivative_through_an_update_is_refused(fun):
+    with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: .*update has no derivative"):
+        dlfeval(fun, dlarray(np.array([0.5, 1.0])), dlarray(np.array([1.0, 2.0])))
