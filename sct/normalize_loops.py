@@ -155,9 +155,14 @@ class Loops:
         """A copy of the comprehension ``node`` whose variables have fresh names: in Python 3
         they live in the comprehension's own scope, and must not overwrite the function's."""
         for n in gast.walk(node):
-            if isinstance(n, gast.NamedExpr):
-                self.fail(n, "the walrus operator := in a comprehension",
-                          "write the comprehension as a for loop (the name := binds belongs to the function)")
+            # (``y := ...`` in a list, set or dict comprehension binds y in the function, as the loop
+            # the comprehension is lowered into does; a generator runs as it is consumed -- any(...)
+            # stops early -- so there the last value bound may differ)
+            if isinstance(n, gast.NamedExpr) and (isinstance(node, gast.GeneratorExp) or any(
+                    isinstance(m, (gast.GeneratorExp, gast.Lambda)) and m is not node and
+                    any(k is n for k in gast.walk(m)) for m in gast.walk(node))):
+                self.fail(n, "the walrus operator := in a generator expression",
+                          "write it as a for loop (the name := binds belongs to the function)")
         node = copy.deepcopy(node)
         mapping: Dict[str, str] = {}
         for i, gen in enumerate(node.generators):

@@ -284,10 +284,8 @@ NO_SECOND = {"b_side_effect_global"}
 
 FORWARD = sorted(n for n in CORPUS if n not in REFUSED
                  and not any(np.iscomplexobj(a) for a in CORPUS[n][0]))
-# d.update is read as {**d, **other} (reverse mode, since dec 6); forward mode through a dict merge
-# is not modelled yet (an error, as for {**d, **other} written out)
-JVP = [pytest.param(n, marks=pytest.mark.xfail(reason="forward mode through a dict merge", strict=True))
-       if n == "c_dict_update" else n for n in FORWARD]
+# d.update is read as {**d, **other} (reverse mode since dec 6, forward mode since dec 12)
+JVP = FORWARD
 
 
 def _fixed_int(f, kw):

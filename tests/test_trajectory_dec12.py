@@ -197,3 +197,44 @@ def through_rmsprop(w, x):
 def test_a_derivative_through_an_update_is_refused(fun):
     with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: .*update has no derivative"):
         dlfeval(fun, dlarray(np.array([0.5, 1.0])), dlarray(np.array([1.0, 2.0])))
+
+
+# --- the walrus operator in list/dict comprehensions (was refused); generators stay refused ------------
+def walrus_filter(w, xs):
+    ys = [y for x in xs if (y := np.sum(w * x)) > -10]
+    return sum(ys) + y * 2.0                   # y: the last value bound, as in Python
+
+
+def walrus_dict(w, xs):
+    d = {i: (z := np.tanh(w * x)) * z for i, x in enumerate(xs)}
+    return np.sum(d[0]) + np.sum(z)
+
+
+def walrus_running(w, xs):
+    out = [(s := s + np.sum(w * x)) if i else (s := np.sum(x * w * 0.5)) for i, x in enumerate(xs)]
+    return sum(out) * s
+
+
+def walrus_generator(w, xs):
+    return sum(q for x in xs if (q := np.sum(w ** 2 * x)) > 0.5)
+
+
+@pytest.mark.parametrize("loss", [walrus_filter, walrus_dict, walrus_running])
+def test_walrus_in_comprehensions(loss):
+    xs = [np.array([1.0, 2.0]), np.array([-0.5, 0.3]), np.array([2.0, -1.0])]
+    w = np.array([0.7, -0.2])
+
+    def f(w, xs):
+        v = loss(w, xs)
+        return v, dlgradient(v, w)
+    v, g = dlfeval(f, dlarray(w), xs)
+    assert float(v.data) == float(loss(w, xs))
+    np.testing.assert_allclose(g.data, numerical_gradient(lambda w: loss(w, xs), [w], 0), rtol=1e-6)
+
+
+def test_walrus_in_a_generator_is_refused():
+    def f(w, xs):
+        v = walrus_generator(w, xs)
+        return v, dlgradient(v, w)
+    with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: .*walrus operator := in a generator"):
+        dlfeval(f, dlarray(np.ones(2)), [np.ones(2)])
