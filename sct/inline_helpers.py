@@ -283,6 +283,7 @@ class _Inliner:
         # writing into an object from outside (an argument's, a field's) would write twice (refused:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
         self.recomputes = self._gradient_sites(fdef) > 1
+        self.nested: Optional[Dict] = None   # the functions the caller defines (_nested_definitions), read once
 
     def _gradient_sites(self, fdef) -> int:
         """The gradient sites of the function and of the helpers of its file it calls by name."""
@@ -387,6 +388,18 @@ class _Inliner:
             return None
         helper = self.helper(call, stack, in_loop)
         method = None
+        if helper is None and self.formats:
+            nested = self.nested_helper(call, getattr(s, "lineno", None))
+            if nested is not None:
+                body = self.body_of(*nested, call, getattr(s, "lineno", None), nested=True)
+                if body is not None:
+                    *stmts, ret = body
+                    if target is not None:
+                        done = gast.Assign(targets=[target], value=ret.value, type_comment=None)
+                        gast.copy_location(done, s)
+                        done.lineno = s.lineno
+                        stmts.append(done)
+                    return self.block(stmts, stack, depth + 1, in_loop)
         if helper is None:
             found = self.method(call)
             if found is None:
@@ -485,12 +498,41 @@ class _Inliner:
     def body(self, g, call: gast.Call, line: Optional[int]) -> Optional[List]:
         """The statements computing ``call`` of ``g`` in the caller, the last a Return (None: not
         inlined)."""
-        from .normalize import Normalizer
         from .parse import function_ast
         try:
             gdef, filename, _ = function_ast(g)
         except Exception:
             return None
+        return self.body_of(gdef, filename, g.__defaults__, g.__kwdefaults__, call, line)
+
+    def nested_helper(self, call: gast.Call, line: Optional[int]):
+        """``(its tree, file name, defaults, keyword defaults)`` where ``call`` calls a function the caller
+        itself defines (``def inner(Z): ...`` or ``act = lambda Z: ...``) at the top level of its body,
+        bound once, before the call, with literal defaults; else None."""
+        func = call.func
+        if not isinstance(func, gast.Name) or any(isinstance(a, gast.Starred) for a in call.args) or \
+                any(k.arg is None for k in call.keywords):
+            return None
+        if self.nested is None:
+            self.nested = _nested_definitions(self.fdef)
+        found = self.nested.get(func.id)
+        if found is None or not isinstance(line, int) or line <= found[1]:
+            return None
+        if any(isinstance(n, gast.Call) and _site_name(n) for n in walk_nodes(found[0])):
+            return None          # (one taking gradients stays a call, with its own pair)
+        gdef = copy.deepcopy(found[0])
+        spec = gdef.args
+        if not all(isinstance(d, gast.Constant) for d in spec.defaults + [d for d in spec.kw_defaults if d is not None]):
+            return None          # (a default is evaluated when the def runs, not at the call)
+        defaults = tuple(d.value for d in spec.defaults) or None
+        kwdefaults = {a.id: d.value for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None} or None
+        return gdef, self.filename, defaults, kwdefaults
+
+    def body_of(self, gdef, filename: str, defaults, kwdefaults, call: gast.Call, line: Optional[int],
+                nested: bool = False) -> Optional[List]:
+        """``body`` of the function whose tree is ``gdef`` (``nested``: a function the caller defines, whose
+        free names are the caller's own, read when it is called)."""
+        from .normalize import Normalizer
         if filename != self.filename:
             # another file of the same globals (a notebook cell, exec'd code): its lines numbered
             # from a base of their own in the caller's file, decoded back by every error
@@ -511,12 +553,12 @@ class _Inliner:
         params = [a.id for a in spec.args]
         kwonly = [a.id for a in spec.kwonlyargs]
         bound = bind_parameters(params, call.args, [k for k in call.keywords if k.arg not in kwonly],
-                                g.__defaults__)
+                                defaults)
         if bound is None:
             return None
         # keyword-only parameters: by keyword only (a surplus positional argument was refused above)
         keyword_only = bind_parameters(kwonly, [], [k for k in call.keywords if k.arg in kwonly],
-                                       tuple((g.__kwdefaults__ or {}).get(n, _NO_DEFAULT) for n in kwonly))
+                                       tuple((kwdefaults or {}).get(n, _NO_DEFAULT) for n in kwonly))
         if keyword_only is None:
             return None
         bound.update(keyword_only)
@@ -528,8 +570,8 @@ class _Inliner:
                     isinstance(n.ctx, (gast.Store, gast.Del))}
         stored = set(params) | assigned
         reads = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and n.id not in stored}
-        if reads & self.locals:
-            return None
+        if reads & self.locals and not nested:
+            return None     # (a nested function's free names are the caller's: read at the call, as Python does)
         for name in reads:
             self.namer.reserve(name)
         # a parameter the helper never rebinds reads the caller's argument itself (an atom: the
@@ -589,6 +631,35 @@ class _Inliner:
                     if not (isinstance(b, gast.Name) and b.id in self.arguments):
                         return False
         return True
+
+
+def _nested_definitions(fdef) -> Dict[str, tuple]:
+    """The functions the normalized ``fdef`` defines at the top level of its body and binds nowhere else
+    (``def inner(Z):``; the normalizer gave them the caller's names they read as parameters, passed at
+    each call: ``inner(p, Z)``): name -> (the FunctionDef, the last line of its definition)."""
+    bindings: Dict[str, int] = {}
+    for n in walk_nodes(fdef):
+        names = []
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            names = [n.id]
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
+            names = [n.name]
+        elif isinstance(n, gast.alias):
+            names = [(n.asname or n.name).split(".")[0]]
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            names = list(n.names) * 2           # (never taken as bound once)
+        for name in names:
+            bindings[name] = bindings.get(name, 0) + 1
+    for a in fdef.args.args + fdef.args.posonlyargs + fdef.args.kwonlyargs + \
+            [x for x in (fdef.args.vararg, fdef.args.kwarg) if x is not None]:
+        bindings[a.id] = bindings.get(a.id, 0) + 1
+    out: Dict[str, tuple] = {}
+    for s in fdef.body:
+        if isinstance(s, gast.FunctionDef) and not s.decorator_list and not getattr(s, "type_params", None) and \
+                bindings.get(s.name) == 1 and isinstance(getattr(s, "lineno", None), int):
+            end = max((getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) or 0) for n in walk_nodes(s))
+            out[s.name] = (s, end)
+    return out
 
 
 _SITE_NAMES = ("dlgradient", "dljacobian", "dldivergence", "dllaplacian")

@@ -238,3 +238,66 @@ def test_walrus_in_a_generator_is_refused():
         return v, dlgradient(v, w)
     with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: .*walrus operator := in a generator"):
         dlfeval(f, dlarray(np.ones(2)), [np.ones(2)])
+
+
+# --- formatted dlarrays passed to functions the model function defines (were refused) ------------------
+from sct import fullyconnect, relu, dims  # noqa: E402
+
+
+def _fc_block(X, W, b):
+    return relu(fullyconnect(X, W, b))
+
+
+def nested_loss(p, X, scale):
+    act = lambda Z: np.tanh(Z) * 2.0               # noqa: E731
+
+    def head(Z, k=0.5):
+        return fullyconnect(Z, p["W2"], p["b2"]) * k * scale
+
+    H = _fc_block(X, p["W1"], p["b1"])
+    H = act(H)
+    labels = dims(H)
+    scale = scale * 3.0                            # read by head when it is called (late binding)
+    Y = head(H)
+    loss = np.sum(Y ** 2) + len(labels)
+    return loss, dlgradient(loss, p)
+
+
+def nested_model(p, X, scale):                     # nested_loss's value, eagerly (outside dlfeval)
+    H = np.tanh(_fc_block(X, p["W1"], p["b1"])) * 2.0
+    Y = fullyconnect(H, p["W2"], p["b2"]) * 0.5 * (scale * 3.0)
+    return np.sum(Y ** 2) + len(dims(H))
+
+
+def test_formatted_data_through_nested_functions_and_lambdas():
+    rng = np.random.default_rng(3)
+    p = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal(4),
+         "W2": rng.standard_normal((2, 4)), "b2": rng.standard_normal(2)}
+    X = rng.standard_normal((3, 5))
+    loss, g = dlfeval(nested_loss, {k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"), 0.7)
+    eager = nested_model({k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"), 0.7)
+    assert float(loss.data) == float(np.asarray(getattr(eager, "data", eager)))
+    keys = sorted(p)
+
+    def f(*values):
+        out = nested_model({k: dlarray(v) for k, v in zip(keys, values)}, dlarray(X, "CB"), 0.7)
+        return float(np.asarray(getattr(out, "data", out)))
+    for i, k in enumerate(keys):
+        np.testing.assert_allclose(g[k].data, numerical_gradient(f, [p[k] for k in keys], i), rtol=1e-5, atol=1e-7)
+
+
+def twice_defined(p, X):
+    def head(Z):
+        return fullyconnect(Z, p["W"], p["b"])
+    if X.shape[0] > 100:
+        def head(Z):                               # noqa: F811 (bound twice: not read in place)
+            return Z
+    Y = head(X)
+    loss = np.sum(Y ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def test_a_nested_function_bound_twice_stays_refused_with_formats():
+    p = {"W": dlarray(np.ones((2, 3))), "b": dlarray(np.zeros(2))}
+    with pytest.raises(CompileError, match=r"test_trajectory_dec12.py, line \d+: .*formatted dlarray is passed"):
+        dlfeval(twice_defined, p, dlarray(np.ones((3, 4)), "CB"))
