@@ -573,7 +573,7 @@ class _Values:
             objs = args | receiver
             return objs | state.contents(objs)
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
-                not _object_dtype(node):
+                not _object_dtype(node) and not self._may_make_objects(state, node):
             from .analysis import returns_array
             if returns_array(info.obj):   # np.zeros(...) too: `y[0] = x` copies x's numbers
                 self.array_sites.add(site)
@@ -603,6 +603,70 @@ class _Values:
             return True
         return self._surely_arrays(receiver)
 
+    def _may_make_objects(self, state: State, node: gast.Call) -> bool:
+        """May the array ``node`` makes hold objects (references) though no ``dtype=object`` is
+        written: a dtype sct cannot read (``dtype=dt``, ``np.dtype('O')``), None among the values
+        (``np.full(n, None)``, ``np.array([None, None])``), or an argument that may be an object
+        array, a list of objects or anything not surely numbers (``np.empty_like(boxes)``)?"""
+        for k in node.keywords:
+            if k.arg == "dtype" and not self._numeric_dtype(state, k.value):
+                return True
+        if not hasattr(self, "_none_names"):
+            self._none_names = _names_bound_to_none(self.fdef)
+            self._once = _bound_once(self.fdef)
+        none_names = self._none_names
+        for v in list(node.args) + [k.value for k in node.keywords if k.arg != "dtype"]:
+            for n in gast.walk(v):
+                if isinstance(n, gast.Constant) and n.value is None:
+                    return True
+                if isinstance(n, gast.Name) and n.id in none_names:
+                    return True
+            if isinstance(v, (gast.Name, gast.List, gast.Tuple)):
+                objs = self.names(state, v)
+                for o in objs:
+                    if self._surely_arrays({o}):
+                        continue
+                    if o != EXT and self.is_sequence(o) and self._surely_arrays_or_numbers(state.contents({o})):
+                        continue
+                    if o == EXT and isinstance(v, gast.Name) and _numbers(self._resolved(v)):
+                        continue                # a global number or numeric array (np.zeros(N))
+                    return True
+        return False
+
+    def _surely_arrays_or_numbers(self, objs) -> bool:
+        return not objs or self._surely_arrays(objs)
+
+    def _numeric_dtype(self, state: State, v) -> bool:
+        """Is ``v`` a dtype written so that sct can read it holds numbers (``float``, ``np.float32``,
+        ``"f4"``, ``x.dtype`` of a numeric array)?"""
+        if isinstance(v, gast.Attribute) and v.attr == "dtype" and isinstance(v.value, gast.Name) and \
+                v.value.id in self.locals | set(self.params):
+            return self._surely_arrays(self.names(state, v.value))
+        if isinstance(v, gast.Name) and v.id in self.locals:
+            if not hasattr(self, "_once"):
+                self._once = _bound_once(self.fdef)
+            once = self._once.get(v.id)      # (np_float64 = np.float64, hoisted by normalize)
+            return once is not None and not isinstance(once, gast.Name) and self._numeric_dtype(state, once)
+        value = v.value if isinstance(v, gast.Constant) else self._resolved(v)
+        if value is None or not isinstance(value, (str, type, np.dtype)) or \
+                isinstance(v, gast.Constant) and not isinstance(value, str):
+            return False
+        try:
+            return not np.dtype(value).hasobject
+        except TypeError:
+            return False
+
+    def _resolved(self, node):
+        """The value of a global name or attribute (``np.float32``, ``N``), or None where sct cannot tell."""
+        if not isinstance(node, (gast.Name, gast.Attribute)) or self.resolver is None:
+            return None
+        try:
+            value = self.resolver.resolve(node)
+        except Exception:       # (a resolver that cannot read it: not known)
+            return None
+        from .analysis import Unresolved, _MISSING
+        return None if value is Unresolved or value is _MISSING else value
+
     def _surely_arrays(self, objs) -> bool:
         """Are ``objs`` (not none) surely numeric arrays: array arguments, arrays this function made
         (holding numbers, never objects)?"""
@@ -614,8 +678,8 @@ class _Values:
             if o[0] == "arg":
                 kind = self.kinds.get(o[1])
                 if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",)) and
-                        len(kind) > 1 and isinstance(kind[1], str) and not kind[1].endswith("O")):
-                    return False        # (an object array holds objects)
+                        len(kind) > 1 and isinstance(kind[1], str) and not np.dtype(kind[1]).hasobject):
+                    return False        # (an object array, or a structured one with an object field, holds objects)
             elif not (o[0] in ("new", "old") and o[1] in self.array_sites):
                 return False
         return True
@@ -1011,6 +1075,38 @@ def unset_key(param: str, attr: str) -> str:
     """The env entry saying ``param.attr`` may not be set on __init__'s new object yet (no name
     can be spelt so)."""
     return f"<unset {param}.{attr}>"
+
+
+def _numbers(value) -> bool:
+    """Is ``value`` a number or an array of numbers (no references)?"""
+    import numbers
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) or isinstance(value, bool) or \
+        isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject
+
+
+def _bound_once(fdef) -> Dict[str, object]:
+    """The value of each local of ``fdef`` bound exactly once, by ``name = value``."""
+    stores: Dict[str, int] = {}
+    values: Dict[str, object] = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values[n.targets[0].id] = n.value
+    return {k: v for k, v in values.items() if stores.get(k) == 1}
+
+
+def _names_bound_to_none(fdef) -> Set[str]:
+    """The names some assignment in ``fdef`` binds to None (``z = None``, ``z = None if c else v``)."""
+    out = set()
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None and \
+                any(isinstance(c, gast.Constant) and c.value is None for c in gast.walk(n.value)):
+            for t in (n.targets if isinstance(n, gast.Assign) else [n.target]):
+                for m in gast.walk(t):
+                    if isinstance(m, gast.Name):
+                        out.add(m.id)
+    return out
 
 
 def _object_dtype(node: gast.Call) -> bool:
