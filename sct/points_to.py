@@ -1006,7 +1006,8 @@ class AliasAnalysis(PointsTo):
 
 
 # numpy's functions whose result is a read-only view (numpy raises ValueError on a write into it)
-READ_ONLY_VIEWS = frozenset({"sliding_window_view", "broadcast_to"})
+# (np.diagonal / a.diagonal() too: a read-only view of the diagonal since numpy 1.9)
+READ_ONLY_VIEWS = frozenset({"sliding_window_view", "broadcast_to", "diagonal"})
 
 
 def read_only_key(name: str) -> str:
@@ -1025,11 +1026,13 @@ def _read_only_value(state, value) -> FrozenSet:
             if not (writeable and isinstance(writeable[0], gast.Constant) and writeable[0].value is True):
                 return frozenset({fname})
             return frozenset()
+        made_by = frozenset()
         if isinstance(f, gast.Attribute) and f.attr in VIEW_METHODS and f.attr != "astype":
-            return _read_only_value(state, f.value)         # w.reshape(...), w.transpose()
+            made_by = _read_only_value(state, f.value)      # w.reshape(...), w.transpose()
         if fname in VIEW_FUNCTIONS and value.args:
-            return _read_only_value(state, value.args[0])   # np.asarray(w), np.squeeze(w)
-        return frozenset()
+            # np.asarray(w), np.squeeze(w), np.swapaxes(w, 0, 1) (also a method's name: both read)
+            made_by = made_by | _read_only_value(state, value.args[0])
+        return made_by
     if isinstance(value, gast.Name):
         return state.env.get(read_only_key(value.id), frozenset())
     if isinstance(value, gast.Subscript):                  # w[0], w[1:] (an index array copies: kept, to be safe)

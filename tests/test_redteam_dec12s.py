@@ -94,3 +94,72 @@ def _numeric_dtypes_still_copy(k, x0):
 
 def test_numeric_arrays_with_written_dtypes_still_accepted():
     check_grads(_numeric_dtypes_still_copy, np.array(2.0), np.array([1.0, 0.5]))
+
+
+# --- a read-only view passed through numpy's function of a method's name (np.swapaxes(w, ...),
+# np.transpose, np.squeeze, np.reshape) stays read-only; np.diagonal's view is read-only too:
+# numpy raises on the write (was: sct computed a value) ---------------------------------------------
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
+
+
+def _ro_swapaxes(x, t):
+    w = sliding_window_view(x * t, 2, axis=0)
+    v = np.swapaxes(w, 0, 1)
+    v[0] = 1.0
+    return np.sum(v ** 2)
+
+
+def _ro_transpose(x, t):
+    w = sliding_window_view(x * t, 2, axis=0)
+    v = np.transpose(w)
+    v *= 2.0
+    return np.sum(v ** 2)
+
+
+def _ro_squeeze(x, t):
+    w = sliding_window_view(x * t, 1, axis=0)
+    v = np.squeeze(w)
+    v[0] = 1.0
+    return np.sum(v ** 2)
+
+
+def _ro_broadcast_transpose(x, t):
+    b = np.broadcast_to(t[0] * 1.0, (3, 2))
+    v = np.transpose(b)
+    v[0] = 1.0
+    return np.sum(v ** 2)
+
+
+def _diagonal_write(x, t):
+    a = np.outer(x[:, 0], t[:, 0])
+    d = np.diagonal(a)
+    d[0] = 1.0
+    return np.sum(d * x[:, 1])
+
+
+def _diagonal_method_write(x, t):
+    a = np.outer(x[:, 0], t[:, 0])
+    d = a.diagonal()
+    d *= 2.0
+    return np.sum(d * x[:, 1])
+
+
+@pytest.mark.parametrize("case", [_ro_swapaxes, _ro_transpose, _ro_squeeze, _ro_broadcast_transpose,
+                                  _diagonal_write, _diagonal_method_write])
+def test_writes_into_read_only_views_refused_as_numpy_raises(case):
+    x, t = np.arange(6.0).reshape(3, 2) - 2.5, np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    with pytest.raises(ValueError, match="read-only"):
+        case(x.copy(), t.copy())
+    with pytest.raises(CompileError, match=r"test_redteam_dec12s.py, line \d+: .*read-only view"):
+        dlfeval(_gradient_of(case), dlarray(x), dlarray(t))
+
+
+def _diagonal_read(x, t):
+    a = np.outer(x[:, 0], t[:, 0])
+    d = np.diagonal(a).copy()
+    d[0] = 1.0
+    return np.sum(d * x[:, 1]) + np.sum(a.diagonal() ** 2)
+
+
+def test_a_copy_of_a_diagonal_is_writeable():
+    check_grads(_diagonal_read, np.arange(6.0).reshape(3, 2) - 2.5, np.linspace(-1.0, 1.0, 6).reshape(3, 2))
