@@ -163,3 +163,33 @@ def _diagonal_read(x, t):
 
 def test_a_copy_of_a_diagonal_is_writeable():
     check_grads(_diagonal_read, np.arange(6.0).reshape(3, 2) - 2.5, np.linspace(-1.0, 1.0, 6).reshape(3, 2))
+
+
+# --- np.divmod (a rule since Dec 12) given out=(None, None), literally or by names bound to None:
+# numpy's default (was: rt.into(the tuple, ...), an AttributeError); real output arrays refused --------
+def _divmod_out_nones(a, b):
+    q, r = np.divmod(a, b, out=(None, None))
+    return np.sum(r ** 3 + q * r)
+
+
+def _divmod_out_none_names(a, b):
+    o = None
+    q, r = np.divmod(a * 2.0, b, out=(o, o))
+    return np.sum(r ** 3 + q * r)
+
+
+@pytest.mark.parametrize("case", [_divmod_out_nones, _divmod_out_none_names])
+def test_divmod_with_out_of_nones(case):
+    check_grads(case, np.array([2.1, -3.9, 0.7]), np.array([0.4, 0.9, -1.3]))
+
+
+def _divmod_out_arrays(a, b):
+    q0 = np.zeros(3)
+    r0 = np.zeros(3)
+    np.divmod(a, b, out=(q0, r0))
+    return np.sum(r0 ** 3)
+
+
+def test_divmod_into_output_arrays_refused():
+    with pytest.raises(CompileError, match=r"test_redteam_dec12s.py, line \d+"):
+        dlfeval(_gradient_of(_divmod_out_arrays), dlarray(np.array([2.1, -3.9, 0.7])), dlarray(np.ones(3)))
