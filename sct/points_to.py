@@ -599,8 +599,9 @@ class _Values:
         """Are the objects ``receiver`` may hold surely arrays (an array argument, an array this
         function made, a name the activity analysis knows holds an array)?"""
         act = self.activity
-        if act is not None and getattr(info, "receiver", None) in act.arrays:
-            return True
+        if act is not None and getattr(info, "receiver", None) in act.arrays and \
+                all(o == EXT or self._surely_arrays({o}) for o in receiver):
+            return True         # (an array the function made may hold objects: np.full(n, None).copy())
         return self._surely_arrays(receiver)
 
     def _may_make_objects(self, state: State, node: gast.Call) -> bool:

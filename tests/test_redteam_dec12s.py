@@ -60,6 +60,15 @@ def _zeros_like_objects(a, b):
     return np.sum(box[0] * a)
 
 
+def _copy_of_objects(a, b):
+    proto = np.full(2, None)
+    box = proto.copy()
+    b = b * 1.0
+    box[0] = b
+    b *= 3.0
+    return np.sum(box[0] * a)
+
+
 def _gradient_of(case):
     def wrapper(a, b):
         y = case(a, b)
@@ -68,7 +77,7 @@ def _gradient_of(case):
 
 
 @pytest.mark.parametrize("case", [_full_none, _array_of_nones, _dtype_object_call, _dtype_in_a_name,
-                                  _empty_like_objects, _zeros_like_objects])
+                                  _empty_like_objects, _zeros_like_objects, _copy_of_objects])
 def test_object_arrays_made_without_dtype_object_hold_the_state(case):
     a, b = np.array([1.0, 2.0]), np.array([1.0, 1.0])
     expected = case(a.copy(), b.copy())          # 9.0: box[0] is b, tripled
