@@ -604,38 +604,87 @@ class _Values:
             return True         # (an array the function made may hold objects: np.full(n, None).copy())
         return self._surely_arrays(receiver)
 
-    def _may_make_objects(self, state: State, node: gast.Call) -> bool:
+    def _may_make_objects(self, state: State, node: gast.Call, depth: int = 0) -> bool:
         """May the array ``node`` makes hold objects (references) though no ``dtype=object`` is
-        written: a dtype sct cannot read (``dtype=dt``, ``np.dtype('O')``), None among the values
-        (``np.full(n, None)``, ``np.array([None, None])``), or an argument that may be an object
-        array, a list of objects or anything not surely numbers (``np.empty_like(boxes)``)?"""
+        written: a dtype sct cannot read (``dtype=dt``, ``np.dtype('O')``), a value that may be None
+        or an object (``np.full(n, None)``, ``np.array([1.0, d["k"]])``, a list appended to), or an
+        argument that may be an object array (``np.empty_like(boxes)``)?"""
         for k in node.keywords:
             if k.arg == "dtype" and not self._numeric_dtype(state, k.value):
                 return True
-        if not hasattr(self, "_none_names"):
-            self._none_names = _names_bound_to_none(self.fdef)
+        if not hasattr(self, "_once"):
             self._once = _bound_once(self.fdef)
-        none_names = self._none_names
-        for v in list(node.args) + [k.value for k in node.keywords if k.arg != "dtype"]:
-            for n in gast.walk(v):
-                if isinstance(n, gast.Constant) and n.value is None:
-                    return True
-                if isinstance(n, gast.Name) and n.id in none_names:
-                    return True
-            if isinstance(v, (gast.Name, gast.List, gast.Tuple)):
-                objs = self.names(state, v)
-                for o in objs:
-                    if self._surely_arrays({o}):
-                        continue
-                    if o != EXT and self.is_sequence(o) and self._surely_arrays_or_numbers(state.contents({o})):
-                        continue
-                    if o == EXT and isinstance(v, gast.Name) and _numbers(self._resolved(v)):
-                        continue                # a global number or numeric array (np.zeros(N))
-                    return True
+        params = _parameter_list(self.info(node).obj)
+        for i, v in enumerate(node.args):
+            name = params[i] if i < len(params) else None
+            if not (isinstance(v, gast.Constant) and v.value is None and name in _SETTINGS) and \
+                    not self._numeric_expr(state, v, depth):
+                return True
+        for k in node.keywords:
+            if k.arg != "dtype" and not (isinstance(k.value, gast.Constant) and k.value.value is None and
+                                         k.arg in _SETTINGS) and not self._numeric_expr(state, k.value, depth):
+                return True
         return False
 
-    def _surely_arrays_or_numbers(self, objs) -> bool:
-        return not objs or self._surely_arrays(objs)
+    def _numeric_expr(self, state: State, e, depth: int) -> bool:
+        """Is ``e`` surely a number, a string, a numeric array, or a tuple or list of them (never None,
+        never an object that an array of objects would hold by reference)?"""
+        if depth > 12:
+            return False
+        if isinstance(e, gast.Constant):
+            return e.value is not None
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return all(self._numeric_expr(state, x, depth + 1) for x in e.elts)
+        if isinstance(e, gast.Starred):
+            return self._numeric_expr(state, e.value, depth + 1)
+        if isinstance(e, gast.Name):
+            objs = self.names(state, e)
+            if objs and all(self._numeric_object(o) for o in objs):
+                return True             # a numeric array, an argument holding numbers
+            if objs == frozenset({EXT}):
+                return _numbers(self._resolved(e)) or isinstance(self._resolved(e), tuple) and \
+                    all(_numbers(x) for x in self._resolved(e))
+            if e.id in self._once and e.id not in self.params:
+                value = self._once[e.id]
+                if isinstance(value, gast.List) and _changed_in_place(self.fdef, e.id):
+                    return False        # (lst = []; lst.append(None))
+                return self._numeric_expr(state, value, depth + 1)
+            return not objs and _range_target(self.fdef, e.id)
+        if isinstance(e, gast.BinOp):
+            return self._numeric_expr(state, e.left, depth + 1) and self._numeric_expr(state, e.right, depth + 1)
+        if isinstance(e, gast.UnaryOp):
+            return self._numeric_expr(state, e.operand, depth + 1)
+        if isinstance(e, gast.Compare):
+            return True                 # a bool, or an array of them
+        if isinstance(e, gast.BoolOp):
+            return all(self._numeric_expr(state, x, depth + 1) for x in e.values)
+        if isinstance(e, gast.IfExp):
+            return self._numeric_expr(state, e.body, depth + 1) and self._numeric_expr(state, e.orelse, depth + 1)
+        if isinstance(e, gast.Subscript):
+            return self._numeric_expr(state, e.value, depth + 1)     # x[0] of a numeric array: a number
+        if isinstance(e, gast.Attribute):
+            return e.attr in ("shape", "size", "ndim", "T", "mT", "real", "imag", "dtype") and \
+                self._numeric_expr(state, e.value, depth + 1)
+        if isinstance(e, gast.Call):
+            f = e.func
+            if isinstance(f, gast.Name) and f.id in ("len", "int", "float", "complex", "bool", "round", "abs") and \
+                    f.id not in self.locals:
+                return True
+            info = self.info(e)
+            if info.kind == CallKind.METHOD and isinstance(f, gast.Attribute) and f.attr != "astype" and \
+                    (f.attr in registry.METHODS or f.attr in VIEW_METHODS or f.attr == "copy") and \
+                    f.attr not in ("get", "pop", "setdefault", "values", "items", "keys"):
+                return self._numeric_expr(state, f.value, depth + 1) and \
+                    all(self._numeric_expr(state, a, depth + 1) for a in e.args)
+            if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and not _object_dtype(e):
+                from .analysis import returns_array
+                return returns_array(info.obj) and not self._may_make_objects(state, e, depth + 1)
+            return False
+        return False
+
+    def _numeric_object(self, o) -> bool:
+        """Is the object ``o`` surely a numeric array, or an argument holding numbers only?"""
+        return self._surely_arrays({o}) or o != EXT and o[0] == "arg" and _numbers_kind(self.kinds.get(o[1]))
 
     def _numeric_dtype(self, state: State, v) -> bool:
         """Is ``v`` a dtype written so that sct can read it holds numbers (``float``, ``np.float32``,
@@ -1081,6 +1130,71 @@ def unset_key(param: str, attr: str) -> str:
     return f"<unset {param}.{attr}>"
 
 
+# parameters of numpy's functions that None sets to their default (not a value put into the array)
+_SETTINGS = frozenset({
+    "axis", "axes", "out", "dtype", "order", "copy", "like", "casting", "where", "weights", "keepdims",
+    "subok", "ndmin", "initial", "ddof", "minlength", "side", "kind", "sorter", "mode", "norm", "n", "k",
+    "bins", "range", "density", "rcond", "method", "equal_nan", "shape", "newshape", "offset", "axis1",
+    "axis2", "decimals", "device", "stream", "prepend", "append", "to_begin", "to_end", "edge_order",
+    "interpolation", "fweights", "aweights", "signature", "extobj", "chunks", "max_work", "optimize"})
+
+
+_PARAMETER_LISTS: Dict[int, Tuple[object, List[str]]] = {}
+
+
+def _parameter_list(f) -> List[str]:
+    """The names of ``f``'s parameters in order (empty where Python cannot tell: np.array)."""
+    hit = _PARAMETER_LISTS.get(id(f))
+    if hit is not None and hit[0] is f:
+        return hit[1]
+    import inspect
+    try:
+        names = list(inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        names = []
+    _PARAMETER_LISTS[id(f)] = (f, names)
+    return names
+
+
+def _changed_in_place(fdef, name: str) -> bool:
+    """Is the local ``name`` a receiver of a method call or a target of an item store in ``fdef``?"""
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                isinstance(n.value, gast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id == name:
+            return True
+    return False
+
+
+def _range_target(fdef, name: str) -> bool:
+    """Is ``name`` bound only as the target of ``for name in range(...)`` loops (an int)?"""
+    loops = stores = 0
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.For) and isinstance(n.target, gast.Name) and n.target.id == name:
+            if not (isinstance(n.iter, gast.Call) and isinstance(n.iter.func, gast.Name) and n.iter.func.id == "range"):
+                return False
+            loops += 1
+        elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
+            stores += 1
+    return loops > 0 and loops == stores
+
+
+def _numbers_kind(kind) -> bool:
+    """Is ``kind`` (an argument's, sct.kinds) numbers, numeric arrays or tuples and lists of them?"""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    if kind[0] == "num" or kind[0] == "const" and kind[1] is bool:
+        return True
+    if kind[0] in ("dl", "nd"):
+        return len(kind) > 1 and isinstance(kind[1], str) and not np.dtype(kind[1]).hasobject
+    if kind[0] == "seq" and len(kind) > 2 and isinstance(kind[2], tuple):
+        return all(_numbers_kind(k) for k in kind[2])
+    return False
+
+
 def _numbers(value) -> bool:
     """Is ``value`` a number or an array of numbers (no references)?"""
     import numbers
@@ -1098,19 +1212,6 @@ def _bound_once(fdef) -> Dict[str, object]:
         elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             values[n.targets[0].id] = n.value
     return {k: v for k, v in values.items() if stores.get(k) == 1}
-
-
-def _names_bound_to_none(fdef) -> Set[str]:
-    """The names some assignment in ``fdef`` binds to None (``z = None``, ``z = None if c else v``)."""
-    out = set()
-    for n in gast.walk(fdef):
-        if isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None and \
-                any(isinstance(c, gast.Constant) and c.value is None for c in gast.walk(n.value)):
-            for t in (n.targets if isinstance(n, gast.Assign) else [n.target]):
-                for m in gast.walk(t):
-                    if isinstance(m, gast.Name):
-                        out.add(m.id)
-    return out
 
 
 def _object_dtype(node: gast.Call) -> bool:

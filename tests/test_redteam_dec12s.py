@@ -69,6 +69,43 @@ def _copy_of_objects(a, b):
     return np.sum(box[0] * a)
 
 
+def _list_appended_none(a, b):
+    values = []
+    values.append(1.0)
+    values.append(None)
+    box = np.array(values)
+    b = b * 1.0
+    box[0] = b
+    b *= 3.0
+    return np.sum(box[0] * a)
+
+
+def _fill_from_a_dict(a, b):
+    d = {"k": None}
+    box = np.full(2, d["k"])
+    b = b * 1.0
+    box[0] = b
+    b *= 3.0
+    return np.sum(box[0] * a)
+
+
+def _fill_from_a_call(a, b):
+    box = np.full(2, print())
+    b = b * 1.0
+    box[0] = b
+    b *= 3.0
+    return np.sum(box[0] * a)
+
+
+def _fill_from_a_list_item(a, b):
+    options = [None, 0.0]
+    box = np.full(2, options[0])
+    b = b * 1.0
+    box[0] = b
+    b *= 3.0
+    return np.sum(box[0] * a)
+
+
 def _gradient_of(case):
     def wrapper(a, b):
         y = case(a, b)
@@ -77,7 +114,8 @@ def _gradient_of(case):
 
 
 @pytest.mark.parametrize("case", [_full_none, _array_of_nones, _dtype_object_call, _dtype_in_a_name,
-                                  _empty_like_objects, _zeros_like_objects, _copy_of_objects])
+                                  _empty_like_objects, _zeros_like_objects, _copy_of_objects,
+                                  _list_appended_none, _fill_from_a_dict, _fill_from_a_call, _fill_from_a_list_item])
 def test_object_arrays_made_without_dtype_object_hold_the_state(case):
     a, b = np.array([1.0, 2.0]), np.array([1.0, 1.0])
     expected = case(a.copy(), b.copy())          # 9.0: box[0] is b, tripled
@@ -202,3 +240,35 @@ def _divmod_out_arrays(a, b):
 def test_divmod_into_output_arrays_refused():
     with pytest.raises(CompileError, match=r"test_redteam_dec12s.py, line \d+"):
         dlfeval(_gradient_of(_divmod_out_arrays), dlarray(np.array([2.1, -3.9, 0.7])), dlarray(np.ones(3)))
+
+
+# --- numeric arrays shaped by parameters or globals still copy the state's numbers (accepted) --------
+N_ROWS = 2
+
+
+def _shaped_by_arguments(k, x0, T, shape):
+    traj = np.zeros((T, 2))
+    buf = np.zeros(shape)
+    ring = np.empty((N_ROWS, 2), dtype=x0.dtype)
+    state = x0.copy()
+    for t in range(T):
+        traj[t] = state
+        buf[t % 2] = state
+        ring[t % N_ROWS] = state * k
+        state += 0.1 * np.array([state[1], -k * state[0]])
+    return np.sum(traj[:, 0] ** 2) + np.sum(state) + np.sum(buf) + np.sum(ring ** 2)
+
+
+def _shaped(k, x0, T, shape):
+    y = _shaped_by_arguments(k, x0, T, shape)
+    gk, gx = dlgradient(y, k, x0)
+    return y, gk, gx
+
+
+def test_numeric_arrays_shaped_by_arguments_still_accepted():
+    k, x0 = 2.0, np.array([1.0, 0.5])
+    y, gk, gx = dlfeval(_shaped, dlarray(k), dlarray(x0), 5, (2, 2))
+    assert float(y.data) == _shaped_by_arguments(k, x0.copy(), 5, (2, 2))
+    f = lambda k, x: _shaped_by_arguments(float(k), x.copy(), 5, (2, 2))
+    np.testing.assert_allclose(gk.data, numerical_gradient(f, [np.array(k), x0], 0), rtol=1e-6)
+    np.testing.assert_allclose(gx.data, numerical_gradient(f, [np.array(k), x0], 1), rtol=1e-6)
