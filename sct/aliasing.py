@@ -96,9 +96,13 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
     node, result = _mutating_call(s)
     if node is None:
         return None
-    none_outs = [k for k in node.keywords if k.arg == "out" and isinstance(k.value, gast.Name) and
-                 fdef is not None and _bound_to_none_only(fdef, k.value.id)]
-    if none_outs and _is_numpy_function(_resolved(resolver, node.func)):
+    target = _resolved(resolver, node.func)
+    none_outs = [k for k in node.keywords if k.arg == "out" and fdef is not None and (
+        isinstance(k.value, gast.Name) and _bound_to_none_only(fdef, k.value.id, target.nout if isinstance(target, np.ufunc) else 0) or
+        isinstance(target, np.ufunc) and isinstance(k.value, gast.Tuple) and len(k.value.elts) == target.nout and all(
+            isinstance(e, gast.Constant) and e.value is None or
+            isinstance(e, gast.Name) and _bound_to_none_only(fdef, e.id) for e in k.value.elts))]
+    if none_outs and _is_numpy_function(target):
         # np.add(a, b, out=o) where o's only binding is `o = None`: the call without it (numpy's
         # default; a function of the user's keeps its argument: its default may differ)
         plain = gast.Call(func=node.func, args=node.args, keywords=[k for k in node.keywords if k.arg != "out"])
@@ -118,8 +122,9 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
                                       value=k.value, type_comment=None) for k in node.keywords]
     # ufunc(..., out=z)
     outs = [k for k in node.keywords if k.arg == "out"]
-    if outs and isinstance(outs[0].value, gast.Name) and isinstance(target, np.ufunc) and \
+    if outs and isinstance(outs[0].value, gast.Name) and isinstance(target, np.ufunc) and target.nout == 1 and \
             registry.lookup(target) is not None:
+        # (one output: np.divmod's out is a tuple of two arrays, left to the write checks)
         z = outs[0].value.id
         if analysis.sharing(s, z) is not None:
             return None

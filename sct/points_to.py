@@ -573,7 +573,7 @@ class _Values:
             objs = args | receiver
             return objs | state.contents(objs)
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
-                not _object_dtype(node):
+                not _object_dtype(node) and not self._may_make_objects(state, node):
             from .analysis import returns_array
             if returns_array(info.obj):   # np.zeros(...) too: `y[0] = x` copies x's numbers
                 self.array_sites.add(site)
@@ -599,9 +599,123 @@ class _Values:
         """Are the objects ``receiver`` may hold surely arrays (an array argument, an array this
         function made, a name the activity analysis knows holds an array)?"""
         act = self.activity
-        if act is not None and getattr(info, "receiver", None) in act.arrays:
-            return True
+        if act is not None and getattr(info, "receiver", None) in act.arrays and \
+                all(o == EXT or self._surely_arrays({o}) for o in receiver):
+            return True         # (an array the function made may hold objects: np.full(n, None).copy())
         return self._surely_arrays(receiver)
+
+    def _may_make_objects(self, state: State, node: gast.Call, depth: int = 0) -> bool:
+        """May the array ``node`` makes hold objects (references) though no ``dtype=object`` is
+        written: a dtype sct cannot read (``dtype=dt``, ``np.dtype('O')``), a value that may be None
+        or an object (``np.full(n, None)``, ``np.array([1.0, d["k"]])``, a list appended to), or an
+        argument that may be an object array (``np.empty_like(boxes)``)?"""
+        for k in node.keywords:
+            if k.arg == "dtype" and not self._numeric_dtype(state, k.value):
+                return True
+        if not hasattr(self, "_once"):
+            self._once = _bound_once(self.fdef)
+        params = _parameter_list(self.info(node).obj)
+        for i, v in enumerate(node.args):
+            name = params[i] if i < len(params) else None
+            if not (isinstance(v, gast.Constant) and v.value is None and name in _SETTINGS) and \
+                    not self._numeric_expr(state, v, depth):
+                return True
+        for k in node.keywords:
+            if k.arg != "dtype" and not (isinstance(k.value, gast.Constant) and k.value.value is None and
+                                         k.arg in _SETTINGS) and not self._numeric_expr(state, k.value, depth):
+                return True
+        return False
+
+    def _numeric_expr(self, state: State, e, depth: int) -> bool:
+        """Is ``e`` surely a number, a string, a numeric array, or a tuple or list of them (never None,
+        never an object that an array of objects would hold by reference)?"""
+        if depth > 12:
+            return False
+        if isinstance(e, gast.Constant):
+            return e.value is not None
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return all(self._numeric_expr(state, x, depth + 1) for x in e.elts)
+        if isinstance(e, gast.Starred):
+            return self._numeric_expr(state, e.value, depth + 1)
+        if isinstance(e, gast.Name):
+            objs = self.names(state, e)
+            if objs and all(self._numeric_object(o) for o in objs):
+                return True             # a numeric array, an argument holding numbers
+            if objs == frozenset({EXT}):
+                return _numbers(self._resolved(e)) or isinstance(self._resolved(e), tuple) and \
+                    all(_numbers(x) for x in self._resolved(e))
+            if e.id in self._once and e.id not in self.params:
+                value = self._once[e.id]
+                if isinstance(value, gast.List) and _changed_in_place(self.fdef, e.id):
+                    return False        # (lst = []; lst.append(None))
+                return self._numeric_expr(state, value, depth + 1)
+            return not objs and _range_target(self.fdef, e.id)
+        if isinstance(e, gast.BinOp):
+            return self._numeric_expr(state, e.left, depth + 1) and self._numeric_expr(state, e.right, depth + 1)
+        if isinstance(e, gast.UnaryOp):
+            return self._numeric_expr(state, e.operand, depth + 1)
+        if isinstance(e, gast.Compare):
+            return True                 # a bool, or an array of them
+        if isinstance(e, gast.BoolOp):
+            return all(self._numeric_expr(state, x, depth + 1) for x in e.values)
+        if isinstance(e, gast.IfExp):
+            return self._numeric_expr(state, e.body, depth + 1) and self._numeric_expr(state, e.orelse, depth + 1)
+        if isinstance(e, gast.Subscript):
+            return self._numeric_expr(state, e.value, depth + 1)     # x[0] of a numeric array: a number
+        if isinstance(e, gast.Attribute):
+            return e.attr in ("shape", "size", "ndim", "T", "mT", "real", "imag", "dtype") and \
+                self._numeric_expr(state, e.value, depth + 1)
+        if isinstance(e, gast.Call):
+            f = e.func
+            if isinstance(f, gast.Name) and f.id in ("len", "int", "float", "complex", "bool", "round", "abs") and \
+                    f.id not in self.locals:
+                return True
+            info = self.info(e)
+            if info.kind == CallKind.METHOD and isinstance(f, gast.Attribute) and f.attr != "astype" and \
+                    (f.attr in registry.METHODS or f.attr in VIEW_METHODS or f.attr == "copy") and \
+                    f.attr not in ("get", "pop", "setdefault", "values", "items", "keys"):
+                return self._numeric_expr(state, f.value, depth + 1) and \
+                    all(self._numeric_expr(state, a, depth + 1) for a in e.args)
+            if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and not _object_dtype(e):
+                from .analysis import returns_array
+                return returns_array(info.obj) and not self._may_make_objects(state, e, depth + 1)
+            return False
+        return False
+
+    def _numeric_object(self, o) -> bool:
+        """Is the object ``o`` surely a numeric array, or an argument holding numbers only?"""
+        return self._surely_arrays({o}) or o != EXT and o[0] == "arg" and _numbers_kind(self.kinds.get(o[1]))
+
+    def _numeric_dtype(self, state: State, v) -> bool:
+        """Is ``v`` a dtype written so that sct can read it holds numbers (``float``, ``np.float32``,
+        ``"f4"``, ``x.dtype`` of a numeric array)?"""
+        if isinstance(v, gast.Attribute) and v.attr == "dtype" and isinstance(v.value, gast.Name) and \
+                v.value.id in self.locals | set(self.params):
+            return self._surely_arrays(self.names(state, v.value))
+        if isinstance(v, gast.Name) and v.id in self.locals:
+            if not hasattr(self, "_once"):
+                self._once = _bound_once(self.fdef)
+            once = self._once.get(v.id)      # (np_float64 = np.float64, hoisted by normalize)
+            return once is not None and not isinstance(once, gast.Name) and self._numeric_dtype(state, once)
+        value = v.value if isinstance(v, gast.Constant) else self._resolved(v)
+        if value is None or not isinstance(value, (str, type, np.dtype)) or \
+                isinstance(v, gast.Constant) and not isinstance(value, str):
+            return False
+        try:
+            return not np.dtype(value).hasobject
+        except TypeError:
+            return False
+
+    def _resolved(self, node):
+        """The value of a global name or attribute (``np.float32``, ``N``), or None where sct cannot tell."""
+        if not isinstance(node, (gast.Name, gast.Attribute)) or self.resolver is None:
+            return None
+        try:
+            value = self.resolver.resolve(node)
+        except Exception:       # (a resolver that cannot read it: not known)
+            return None
+        from .analysis import Unresolved, _MISSING
+        return None if value is Unresolved or value is _MISSING else value
 
     def _surely_arrays(self, objs) -> bool:
         """Are ``objs`` (not none) surely numeric arrays: array arguments, arrays this function made
@@ -614,8 +728,8 @@ class _Values:
             if o[0] == "arg":
                 kind = self.kinds.get(o[1])
                 if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",)) and
-                        len(kind) > 1 and isinstance(kind[1], str) and not kind[1].endswith("O")):
-                    return False        # (an object array holds objects)
+                        len(kind) > 1 and isinstance(kind[1], str) and not np.dtype(kind[1]).hasobject):
+                    return False        # (an object array, or a structured one with an object field, holds objects)
             elif not (o[0] in ("new", "old") and o[1] in self.array_sites):
                 return False
         return True
@@ -942,7 +1056,8 @@ class AliasAnalysis(PointsTo):
 
 
 # numpy's functions whose result is a read-only view (numpy raises ValueError on a write into it)
-READ_ONLY_VIEWS = frozenset({"sliding_window_view", "broadcast_to"})
+# (np.diagonal / a.diagonal() too: a read-only view of the diagonal since numpy 1.9)
+READ_ONLY_VIEWS = frozenset({"sliding_window_view", "broadcast_to", "diagonal"})
 
 
 def read_only_key(name: str) -> str:
@@ -961,11 +1076,13 @@ def _read_only_value(state, value) -> FrozenSet:
             if not (writeable and isinstance(writeable[0], gast.Constant) and writeable[0].value is True):
                 return frozenset({fname})
             return frozenset()
+        made_by = frozenset()
         if isinstance(f, gast.Attribute) and f.attr in VIEW_METHODS and f.attr != "astype":
-            return _read_only_value(state, f.value)         # w.reshape(...), w.transpose()
+            made_by = _read_only_value(state, f.value)      # w.reshape(...), w.transpose()
         if fname in VIEW_FUNCTIONS and value.args:
-            return _read_only_value(state, value.args[0])   # np.asarray(w), np.squeeze(w)
-        return frozenset()
+            # np.asarray(w), np.squeeze(w), np.swapaxes(w, 0, 1) (also a method's name: both read)
+            made_by = made_by | _read_only_value(state, value.args[0])
+        return made_by
     if isinstance(value, gast.Name):
         return state.env.get(read_only_key(value.id), frozenset())
     if isinstance(value, gast.Subscript):                  # w[0], w[1:] (an index array copies: kept, to be safe)
@@ -1011,6 +1128,90 @@ def unset_key(param: str, attr: str) -> str:
     """The env entry saying ``param.attr`` may not be set on __init__'s new object yet (no name
     can be spelt so)."""
     return f"<unset {param}.{attr}>"
+
+
+# parameters of numpy's functions that None sets to their default (not a value put into the array)
+_SETTINGS = frozenset({
+    "axis", "axes", "out", "dtype", "order", "copy", "like", "casting", "where", "weights", "keepdims",
+    "subok", "ndmin", "initial", "ddof", "minlength", "side", "kind", "sorter", "mode", "norm", "n", "k",
+    "bins", "range", "density", "rcond", "method", "equal_nan", "shape", "newshape", "offset", "axis1",
+    "axis2", "decimals", "device", "stream", "prepend", "append", "to_begin", "to_end", "edge_order",
+    "interpolation", "fweights", "aweights", "signature", "extobj", "chunks", "max_work", "optimize"})
+
+
+_PARAMETER_LISTS: Dict[int, Tuple[object, List[str]]] = {}
+
+
+def _parameter_list(f) -> List[str]:
+    """The names of ``f``'s parameters in order (empty where Python cannot tell: np.array)."""
+    hit = _PARAMETER_LISTS.get(id(f))
+    if hit is not None and hit[0] is f:
+        return hit[1]
+    import inspect
+    try:
+        names = list(inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        names = []
+    _PARAMETER_LISTS[id(f)] = (f, names)
+    return names
+
+
+def _changed_in_place(fdef, name: str) -> bool:
+    """Is the local ``name`` a receiver of a method call or a target of an item store in ``fdef``?"""
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                isinstance(n.value, gast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id == name:
+            return True
+    return False
+
+
+def _range_target(fdef, name: str) -> bool:
+    """Is ``name`` bound only as the target of ``for name in range(...)`` loops (an int)?"""
+    loops = stores = 0
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.For) and isinstance(n.target, gast.Name) and n.target.id == name:
+            if not (isinstance(n.iter, gast.Call) and isinstance(n.iter.func, gast.Name) and n.iter.func.id == "range"):
+                return False
+            loops += 1
+        elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
+            stores += 1
+    return loops > 0 and loops == stores
+
+
+def _numbers_kind(kind) -> bool:
+    """Is ``kind`` (an argument's, sct.kinds) numbers, numeric arrays or tuples and lists of them?"""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    if kind[0] == "num" or kind[0] == "const" and kind[1] is bool:
+        return True
+    if kind[0] in ("dl", "nd"):
+        return len(kind) > 1 and isinstance(kind[1], str) and not np.dtype(kind[1]).hasobject
+    if kind[0] == "seq" and len(kind) > 2 and isinstance(kind[2], tuple):
+        return all(_numbers_kind(k) for k in kind[2])
+    return False
+
+
+def _numbers(value) -> bool:
+    """Is ``value`` a number or an array of numbers (no references)?"""
+    import numbers
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) or isinstance(value, bool) or \
+        isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject
+
+
+def _bound_once(fdef) -> Dict[str, object]:
+    """The value of each local of ``fdef`` bound exactly once, by ``name = value``."""
+    stores: Dict[str, int] = {}
+    values: Dict[str, object] = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values[n.targets[0].id] = n.value
+    return {k: v for k, v in values.items() if stores.get(k) == 1}
 
 
 def _object_dtype(node: gast.Call) -> bool:

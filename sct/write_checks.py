@@ -600,10 +600,11 @@ def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) ->
 
 
 
-def _bound_to_none_only(fdef, z: str) -> bool:
+def _bound_to_none_only(fdef, z: str, tuples: int = 0) -> bool:
     """Whether the local ``z`` of ``fdef`` is bound once, by ``z = None``, and by nothing else: not a
     parameter, not rebound (``for``, ``with``, ``except``, an import, a def, ``del``), not declared
-    global or nonlocal here or nonlocal in a nested function (which could rebind it)."""
+    global or nonlocal here or nonlocal in a nested function (which could rebind it). ``tuples``: a
+    tuple of so many Nones (or names bound only to None) too, ``z = (None, None)``: a ufunc's outputs."""
     if z in _parameter_names(fdef):
         return False
     bindings = by_none = 0
@@ -612,7 +613,11 @@ def _bound_to_none_only(fdef, z: str) -> bool:
             bindings += 1
         elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
                 n.targets[0].id == z:
-            if not (isinstance(n.value, gast.Constant) and n.value.value is None):
+            if not (isinstance(n.value, gast.Constant) and n.value.value is None or
+                    tuples and isinstance(n.value, gast.Tuple) and len(n.value.elts) == tuples and all(
+                        isinstance(e, gast.Constant) and e.value is None or
+                        isinstance(e, gast.Name) and e.id != z and _bound_to_none_only(fdef, e.id)
+                        for e in n.value.elts)):
                 return False
             by_none += 1
         elif n is not fdef and isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) \
