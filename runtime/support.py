@@ -662,9 +662,10 @@ def plain_property(cls, name: str):
         return None
     if getattr(cls, "__getattribute__", None) is not object.__getattribute__:
         return None
-    if "__getattr__" in dir(cls):          # an AttributeError of the getter would go to __getattr__
-        return None
-    for klass in cls.__mro__:
+    mro = cls.__mro__
+    if any("__getattr__" in vars(klass) for klass in mro):
+        return None                         # (an AttributeError of the getter would go to __getattr__)
+    for klass in mro:
         if name in vars(klass):
             attr = vars(klass)[name]
             if type(attr) is property and type(attr.fget) is types.FunctionType and \
