@@ -7,8 +7,8 @@ that kind, a name bound once to ``Cls(...)`` or to a part of such an argument: s
 is a plain Python function (the class has no ``__getattribute__`` or ``__getattr__`` of its own),
 the read becomes that call::
 
-    rt.property_read_here(m, "weight", __sct_property_7_weight)   # still type(m)'s getter?
-    m_weight = __sct_property_7_weight(m)     # Lin.weight.fget, called as any function of the user's
+    rt.property_read_here(m, "weight", __sct_property_7_Lin_weight)   # still type(m)'s getter?
+    m_weight = __sct_property_7_Lin_weight(m)     # Lin.weight.fget, called as any function of the user's
 
 (the name bound to the getter, guarded: compiled again where the class's property changes; the
 check refuses an object of another class put where the compiler read the class, such as a field
@@ -60,7 +60,10 @@ def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 at += 1
                 continue
             if classes is None:
-                classes = _known_classes(fdef, resolver, param_kinds, rt_name)
+                try:
+                    classes = _known_classes(fdef, resolver, param_kinds, rt_name)
+                except Exception:           # (nothing proven: the reads stay reads, refused where traced)
+                    classes = {}
                 asked = _site_arguments(fdef, resolver)
             line = getattr(stmt, "lineno", None) or getattr(fdef, "lineno", 0)
             pre: List = []
@@ -78,6 +81,10 @@ def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, fil
                         stmt.sct_setter = f"{cls.__name__}.{node.attr}"
                     continue
                 if plain_property(cls, node.attr) is None:
+                    continue
+                if getattr(stmt, "value", None) is not node:
+                    # (the normalizer reads each attribute into a name of its own; a read inside a
+                    # larger expression, after code that may change the object, stays a read)
                     continue
                 obj = node.value.id
                 getter = _getter_name(resolver, cls, node.attr, namer)
@@ -105,7 +112,7 @@ def _getter_name(resolver, cls, name: str, namer) -> str:
     for key, guard in resolver.guards.items():
         if key.startswith("__sct_property_") and guard.value is fget:
             return key
-    key = f"__sct_property_{len(resolver.guards)}_{name}"
+    key = f"__sct_property_{len(resolver.guards)}_{cls.__name__}_{name}"
     resolver.guards[key] = Guard(_Lookup(lambda: plain_property(cls, name).fget), key, fget)
     return key
 
@@ -130,10 +137,7 @@ def _site_argument(parent, resolver) -> bool:
         target = resolver.resolve(parent.func)
     except Exception:
         return True
-    try:
-        return target in API.SITE_FUNCTIONS
-    except TypeError:
-        return False
+    return any(target is f for f in API.SITE_FUNCTIONS)
 
 
 def _attributes(stmt):

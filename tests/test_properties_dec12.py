@@ -574,3 +574,29 @@ def test_an_object_of_another_class_put_in_a_field_is_not_read_as_the_old_one():
     with pytest.raises(SctError, match="Overriding") as info:
         dlfeval(swapped_field_model, h, dlarray(V0))
     assert info.value.lineno == swapped_field_model.__code__.co_firstlineno + 2
+
+
+def argument_mutated(p, x):
+    a = np.sum(p.weight ** 2 * x)
+    p.w = p.w * 3.0              # the argument's field, written after the read
+    y = a + np.sum(p.weight * x)
+    return y, dlgradient(y, x)
+
+
+def argument_mutated_value(w, s, x):
+    return np.sum((np.sin(w) * s) ** 2 * x) + np.sum(np.sin(3 * w) * s * x)
+
+
+def test_an_argument_whose_field_is_written_between_two_reads():
+    p = Scaled(dlarray(V0), dlarray(T0))
+    y, gx = dlfeval(argument_mutated, p, dlarray(X0[1]))
+    assert_close(D(y), argument_mutated_value(V0, T0, X0[1]), rtol=1e-12)
+    assert_close(D(gx), numerical_gradient(lambda x: argument_mutated_value(V0, T0, x), [X0[1].copy()], 0))
+    assert_close(D(p.w), 3 * V0)                 # Python's write happened
+
+
+def test_hessian_vector_product_through_a_property():
+    f = lambda x: np.sum(np.sin(Scaled(x, 2.0).weight) ** 2)          # noqa: E731
+    grad = lambda x: 2 * np.sin(2 * np.sin(x)) * np.cos(2 * np.sin(x)) * 2 * np.cos(x)   # noqa: E731
+    expected = numerical_gradient(lambda x: np.sum(grad(x) * T0), [V0.copy()], 0)
+    assert_close(D(sct.hvp(f, V0, T0)), expected, rtol=1e-4, atol=1e-6)
