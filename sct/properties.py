@@ -108,12 +108,12 @@ def _getter_name(resolver, cls, name: str, namer) -> str:
     guarded: the code is compiled again where the class's property changes."""
     from .analysis import Guard
     from .options import _Lookup
-    fget = plain_property(cls, name).fget
-    for key, guard in resolver.guards.items():
-        if key.startswith("__sct_property_") and guard.value is fget:
-            return key
-    key = f"__sct_property_{len(resolver.guards)}_{cls.__name__}_{name}"
-    resolver.guards[key] = Guard(_Lookup(lambda: plain_property(cls, name).fget), key, fget)
+    made = resolver.__dict__.setdefault("property_getters", {})     # (class, name) -> its global name
+    key = made.get((cls, name))
+    if key is None:
+        fget = plain_property(cls, name).fget
+        key = made[(cls, name)] = f"__sct_property_{len(resolver.guards)}_{cls.__name__}_{name}"
+        resolver.guards[key] = Guard(_Lookup(lambda: plain_property(cls, name).fget), key, fget)
     return key
 
 

@@ -600,3 +600,26 @@ def test_hessian_vector_product_through_a_property():
     grad = lambda x: 2 * np.sin(2 * np.sin(x)) * np.cos(2 * np.sin(x)) * 2 * np.cos(x)   # noqa: E731
     expected = numerical_gradient(lambda x: np.sum(grad(x) * T0), [V0.copy()], 0)
     assert_close(D(sct.hvp(f, V0, T0)), expected, rtol=1e-4, atol=1e-6)
+
+
+class Shared(Base):
+    pass
+
+
+def shared_getter_model(x, t):
+    a = Base(x, t)
+    b = Shared(x * 2.0, t)
+    y = a.energy + b.energy
+    return y, dlgradient(y, x)
+
+
+def test_a_subclass_overriding_a_property_later_is_compiled_again():
+    y, g = dlfeval(shared_getter_model, dlarray(V0), dlarray(T0))
+    assert_close(D(g), 2 * V0 * T0 + 8 * V0 * T0)
+    Shared.energy = property(lambda self: np.sum(self.w * self.t))
+    try:
+        y, g = dlfeval(shared_getter_model, dlarray(V0), dlarray(T0))
+        assert_close(D(y), np.sum(V0 ** 2 * T0) + np.sum(2 * V0 * T0), rtol=1e-12)
+        assert_close(D(g), 2 * V0 * T0 + 2 * T0)
+    finally:
+        del Shared.energy
