@@ -655,6 +655,43 @@ def _class_computed(cls, name):
     return None
 
 
+def plain_property(cls, name: str):
+    """The ``property`` that ``cls().name`` reads through, where its getter is a plain function and
+    nothing else of the class intervenes; else None."""
+    if not isinstance(cls, type):
+        return None
+    if getattr(cls, "__getattribute__", None) is not object.__getattribute__:
+        return None
+    mro = cls.__mro__
+    if any("__getattr__" in vars(klass) for klass in mro):
+        return None                         # (an AttributeError of the getter would go to __getattr__)
+    for klass in mro:
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            if type(attr) is property and type(attr.fget) is types.FunctionType and \
+                    getattr(attr.fget, "__sct_closure__", None) is None:
+                return attr
+            return None
+    return None
+
+
+def property_read_here(obj, name, fget):
+    """The check before a property read compiled as its getter's call (sct/properties.py): ``obj.name``
+    still runs ``fget`` (an object of another class put in a field since the function began, or a
+    class changed: refused rather than read another way)."""
+    prop = plain_property(type(obj), name)
+    if prop is None or prop.fget is not fget:
+        raise SctRuntimeError(
+            f"`.{name}` was compiled as the getter of the property {fget.__qualname__}, but the object "
+            f"read now is of {type(obj).__name__}, whose `.{name}` runs other code (an object of another "
+            f"class was put in its place since the function began): read it from an object that keeps "
+            f"its class, or call a method instead")
+    return None
+
+
+nondifferentiable(property_read_here)
+
+
 def refuse_computed_attribute(obj, name, what):
     """Raise where a nonzero derivative reaches ``obj.name`` computed by a getter (see
     :func:`computed_attribute`) whose value can carry one (not an int, bool, str or None)."""

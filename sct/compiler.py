@@ -36,6 +36,7 @@ from .hooks import API
 from .ir import child_nodes, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
 from .inline_helpers import class_guards, inline_helpers
@@ -341,6 +342,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py
+    compile_property_reads(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/properties.py
     rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business

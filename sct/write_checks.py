@@ -210,6 +210,14 @@ class _WriteCheck:
         tracked = name in self.active or self.is_active(s.value)
         if not tracked:
             return False
+        setter = getattr(s, "sct_setter", None)        # (sct/properties.py)
+        if setter is not None:
+            # (was: taken for a write of the field; the setter stored another field, whose derivative
+            # was lost: a gradient of 0 through ``self.w = w`` in __init__ with a setter of w)
+            fail(s, f"setting {name}.{attr_name} runs the property {setter}'s setter, which sct does not "
+                 f"differentiate (the derivative of what it stores would be lost): set the fields it sets "
+                 f"directly, or call a method that sets them (def set_{attr_name}(self, value): ...)",
+                 f"{name}.{attr_name} = ...")
         if attr_name in ("shape", "dtype", "strides") and not self.activity.user_receiver(name):
             fail(s, f"setting {name}.{attr_name} changes the array {name} in place, which sct does not "
                  f"follow; write `{name} = {name}.reshape(...)` (or astype, np.real, ...) for a new value",

@@ -85,7 +85,7 @@ def property_plain(x):
     return np.sum(WithProperty(x).weight ** 2)
 
 
-PROPERTY_LINES = {property_model: 2, cached_property_model: 2, getattr_model: 2, property_of_argument: 1}
+PROPERTY_LINES = {cached_property_model: 2, getattr_model: 2}
 
 
 @pytest.mark.parametrize("model", list(PROPERTY_LINES), ids=lambda f: f.__name__)
@@ -98,10 +98,19 @@ def test_a_derivative_through_a_getter_is_refused_at_its_line(model):
     assert "weight" in str(info.value) and "method" in str(info.value)
 
 
-def test_forward_mode_through_a_property_is_refused():
-    # was: tangent 0 (right: sum(8 x v))
-    with pytest.raises(SctError, match="weight"):
-        sct.jvp(property_plain, (X,), (np.ones(3),))
+def test_a_derivative_through_a_property_goes_through_its_getter():
+    # was: gradient [0, 0, 0], then refused; now the getter's call (sct/properties.py,
+    # tests/test_properties_dec12.py)
+    for model, arg in ((property_model, dlarray(X)), (property_of_argument, WithProperty(dlarray(X)))):
+        y, g = dlfeval(model, arg)
+        assert_close(extractdata(y), np.sum((2 * X) ** 2))
+        assert_close(extractdata(g if model is property_model else g.w), 8 * X)
+
+
+def test_forward_mode_through_a_property():
+    # was: tangent 0 (right: sum(8 x v)), then refused
+    y, dy = sct.jvp(property_plain, (X,), (np.ones(3),))
+    assert_close(extractdata(dy), np.sum(8 * X))
 
 
 def count_model(x):

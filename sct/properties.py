@@ -1,0 +1,173 @@
+"""``obj.name`` where ``name`` is a ``property`` of ``obj``'s class: the read is its getter's call.
+
+Python runs ``type(obj).name.fget(obj)`` for such a read (a property is a data descriptor: it wins
+over the instance's ``__dict__``).  Where the compiler knows the class of ``obj`` (an argument of
+that kind, a name bound once to ``Cls(...)`` or to a part of such an argument: see
+``sct/unpack_objects.py: _known_classes``) and the class's attribute is a ``property`` whose getter
+is a plain Python function (the class has no ``__getattribute__`` or ``__getattr__`` of its own),
+the read becomes that call::
+
+    rt.property_read_here(m, "weight", __sct_property_7_Lin_weight)   # still type(m)'s getter?
+    m_weight = __sct_property_7_Lin_weight(m)     # Lin.weight.fget, called as any function of the user's
+
+(the name bound to the getter, guarded: compiled again where the class's property changes; the
+check refuses an object of another class put where the compiler read the class, such as a field
+written before the read) so the derivative goes through the getter's code, from the values it read when it ran (its
+residuals are saved by its forward, as for a method: a field written after the read does not change
+it).  What is not proven that way keeps the refusals of ``runtime/support.py``
+(``refuse_computed_attribute``): a ``functools.cached_property``, ``__getattr__``, a property of a
+class known only at run time.  A write ``obj.name = v`` through a property's setter is marked here
+(``sct_setter``) and refused where it is traced (sct/write_checks.py: sct does not differentiate
+through setters; the write was taken for a field's, and the derivative of what the setter stored lost).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import gast
+
+from .ir import assign, call, const, load
+from .runtime.support import plain_property
+from .unpack_objects import _blocks, _known_classes
+
+
+def _setter_property(cls, name: str):
+    if not isinstance(cls, type):
+        return None
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            return attr if isinstance(attr, property) else None
+    return None
+
+
+_SIMPLE = (gast.Assign, gast.Expr, gast.Return, gast.AugAssign, gast.AnnAssign)
+
+
+def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, filename: str) -> None:
+    """Rewrite the property reads of objects of known classes into their getters' calls (see the
+    module's doc), in place; refuse writes through a property."""
+    classes: Optional[Dict[str, type]] = None
+    for block in _blocks(fdef):
+        at = 0
+        while at < len(block):
+            stmt = block[at]
+            if not isinstance(stmt, _SIMPLE):
+                at += 1
+                continue
+            found = [node for node in _attributes(stmt)]
+            if not found:
+                at += 1
+                continue
+            if classes is None:
+                try:
+                    classes = _known_classes(fdef, resolver, param_kinds, rt_name)
+                except Exception:           # (nothing proven: the reads stay reads, refused where traced)
+                    classes = {}
+                asked = _site_arguments(fdef, resolver)
+            line = getattr(stmt, "lineno", None) or getattr(fdef, "lineno", 0)
+            pre: List = []
+            for node, parent, field, index in found:
+                cls = classes.get(node.value.id)
+                if cls is None or _site_argument(parent, resolver) or \
+                        isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
+                        stmt.targets[0].id in asked:
+                    continue
+                if isinstance(node.ctx, (gast.Store, gast.Del)):
+                    prop = _setter_property(cls, node.attr)
+                    if prop is not None and (prop.fset is not None or prop.fdel is not None):
+                        # refused where the write is traced (sct/write_checks.py): a setter of an object
+                        # holding no traced value (a flag, a setting) runs as Python runs it
+                        stmt.sct_setter = f"{cls.__name__}.{node.attr}"
+                    continue
+                if plain_property(cls, node.attr) is None:
+                    continue
+                if getattr(stmt, "value", None) is not node:
+                    # (the normalizer reads each attribute into a name of its own; a read inside a
+                    # larger expression, after code that may change the object, stays a read)
+                    continue
+                obj = node.value.id
+                getter = _getter_name(resolver, cls, node.attr, namer)
+                value = namer.fresh(f"{obj}_{node.attr}")
+                check = gast.Expr(value=call(f"{rt_name}.property_read_here", [load(obj), const(node.attr),
+                                                                               load(getter)]))
+                check.lineno = line
+                pre.append(check)
+                pre.append(assign(value, call(getter, [load(obj)]), line))
+                new = load(value)
+                if index is None:
+                    setattr(parent, field, new)
+                else:
+                    getattr(parent, field)[index] = new
+            block[at:at] = pre
+            at += len(pre) + 1
+
+
+def _getter_name(resolver, cls, name: str, namer) -> str:
+    """A global name of the generated code bound to the getter of ``cls``'s property ``name``,
+    guarded: the code is compiled again where the class's property changes."""
+    from .analysis import Guard
+    from .options import _Lookup
+    made = resolver.__dict__.setdefault("property_getters", {})     # (class, name) -> its global name
+    key = made.get((cls, name))
+    if key is None:
+        fget = plain_property(cls, name).fget
+        key = made[(cls, name)] = f"__sct_property_{len(resolver.guards)}_{cls.__name__}_{name}"
+        resolver.guards[key] = Guard(_Lookup(lambda: plain_property(cls, name).fget), key, fget)
+    return key
+
+
+def _site_arguments(fdef, resolver) -> set:
+    """The names passed to dlgradient (dljacobian, ...) as what to differentiate with respect to."""
+    out = set()
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Call) and _site_argument(node, resolver):
+            for a in node.args[1:]:
+                out |= {n.id for n in gast.walk(a) if isinstance(n, gast.Name)}
+    return out
+
+
+def _site_argument(parent, resolver) -> bool:
+    """Is the read an argument of dlgradient (dljacobian, ...)?  ``dlgradient(y, obj.weight)`` asks
+    for the derivative with respect to a property, which is no field: left to the run-time refusal."""
+    if not isinstance(parent, gast.Call):
+        return False
+    from .hooks import API
+    try:
+        target = resolver.resolve(parent.func)
+    except Exception:
+        return True
+    return any(target is f for f in API.SITE_FUNCTIONS)
+
+
+def _attributes(stmt):
+    """``(name.attr node, its parent, the field, the index in it)`` of ``stmt``'s attribute reads of
+    names (in the order Python evaluates them, roughly: left to right), and its attribute targets."""
+    out = []
+
+    def visit(node, parent, field, index):
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp,
+                             gast.FunctionDef, gast.ClassDef)):
+            return
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+            out.append((node, parent, field, index))
+            return
+        for name in node._fields:
+            child = getattr(node, name, None)
+            if isinstance(child, list):
+                for i, c in enumerate(child):
+                    if isinstance(c, gast.AST):
+                        visit(c, node, name, i)
+            elif isinstance(child, gast.AST):
+                visit(child, node, name, None)
+
+    if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+        targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+        for i, t in enumerate(targets):
+            if isinstance(t, gast.Attribute) and isinstance(t.value, gast.Name):
+                out.append((t, None, None, None))       # a write: checked, not rewritten
+        if stmt.value is not None:
+            visit(stmt.value, stmt, "value", None)
+    elif stmt.value is not None:
+        visit(stmt.value, stmt, "value", None)
+    return out
