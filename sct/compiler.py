@@ -33,7 +33,7 @@ from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
-from .ir import child_nodes, walk_nodes
+from .ir import child_nodes, shared_walks, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .partials import PartialRewriter
@@ -350,16 +350,18 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     rename_straight_line(fdef, namer)                                           # sct/analysis.py
     out_formats = None if trusted else \
         follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
-    activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
-                                      called or mode == "vjp")  # sct/analysis.py
-    numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
-    if mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values()):
+    with shared_walks(fdef):            # (these read the tree, none changes it: one walk of each kind)
+        activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
+                                          called or mode == "vjp")  # sct/analysis.py
+        numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
+        jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
+        joint_sites = ()
+        if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
+            joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
+    if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
         return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
-    joint_sites = ()
-    if called or mode == "vjp":         # a helper's (or nested function's) dlgradient of a y the caller made
-        joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # sct/helper_sites.py
     generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
                           primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
@@ -539,11 +541,13 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
             # once more with the activity the lowered function has (the views it tells of)
             lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
-    first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+    with shared_walks(fdef):
+        first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
     first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
     use_custom_backwards(fdef, first, rt_name)
-    force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
-                                               filename)
+    with shared_walks(fdef):
+        force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
+                                                   filename)
     if not trusted:
         inplace_updates(fdef, rt_name)
     return first, force, first_tree
