@@ -14,6 +14,7 @@ import gc
 import hashlib
 import threading
 import types
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -50,6 +51,7 @@ from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 from .tangent import TangentTransformer
 from .call_sites import attach_sites
+from .cse import readers
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
@@ -624,11 +626,20 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     parameters' kinds), fused where numexpr is the backend.  Returns the call sites' objects and
     records."""
     site_calls: List = []
-    if rt_name != "rt" and optimize_enabled():
-        _runtime_as(generated.functions, rt_name, resolver)
-    sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
+    found_readers = None
+    with ExitStack() as walks:      # one walk of each function for these three (sct.ir.shared_walks)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef):
+                walks.enter_context(shared_walks(generated_fn))
+        if rt_name != "rt" and optimize_enabled():
+            _runtime_as(generated.functions, rt_name, resolver)     # (renames: no node added or removed)
+        sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
+        if optimize_enabled():      # the functions that only read their arguments (sct/cse.py)
+            scopes: Dict[int, bool] = {}
+            found_readers = (readers(generated.functions, rt_name, numpy_name if plain_numpy else None, scopes),
+                             scopes)
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
-             numpy_name=numpy_name if plain_numpy else None)
+             numpy_name=numpy_name if plain_numpy else None, found_readers=found_readers)
     if keep is not None and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:

@@ -281,6 +281,15 @@ def shared_walks(root):
         del _SHARED[key]
 
 
+def tree_changed(root) -> None:
+    """``root``'s tree was changed (a node added, removed or replaced) inside ``shared_walks(root)``:
+    its next walks walk it again.  (A leaf changed in place, a name's ``id`` or an attribute's
+    ``attr``, changes no walk: which nodes a walk meets depends only on the nodes.)"""
+    entry = _SHARED.get(id(root))
+    if entry is not None and entry[0] is root:
+        entry[1] = entry[2] = None
+
+
 def _shared_walk(entry, slot: int, walk, node):
     nodes = entry[slot]
     if nodes is None:

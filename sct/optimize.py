@@ -44,13 +44,19 @@ def enabled() -> bool:
     return os.environ.get("SCT_OPTIMIZE", "1").strip() not in ("0", "false", "no", "off")
 
 
-def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Optional[str] = None) -> None:
+def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Optional[str] = None,
+             found_readers: Optional[tuple] = None) -> None:
     """Rewrite the generated functions in place (each on its own); ``pair``: the names of a
-    helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
+    helper's forward and adjoint among them (what the forward keeps for the adjoint);
+    ``found_readers``: ``(readers(functions, rt_name, numpy_name, scopes), scopes)`` where the
+    caller found them on the functions as they are."""
     if not enabled():
         return
-    scopes: Dict[int, bool] = {}
-    generated = readers(functions, rt_name, numpy_name, scopes)
+    if found_readers is not None:
+        generated, scopes = found_readers
+    else:
+        scopes = {}
+        generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions)
