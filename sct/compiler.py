@@ -364,8 +364,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
         return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
-    generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
-                          primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
+    with shared_walks(fdef):            # (the user's function is read, not changed: one walk of each kind)
+        generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
+                              primal_calls, sig)                                # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
         not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
     if mode == "vjp":       # the forward returns (value, residuals): the caller's keep is the value's

@@ -274,11 +274,15 @@ def shared_walks(root):
     if key in _SHARED:          # (already open for it further out)
         yield
         return
-    _SHARED[key] = [root, None, None]
+    entry = _SHARED[key] = [root, None, None]
     try:
         yield
     finally:
         del _SHARED[key]
+    if _CHECK_SHARED:       # (and at the end: the tree the passes inside read is the tree still)
+        for slot, walk in ((1, _walk_nodes), (2, _walk_no_defs)):
+            if entry[slot] is not None:
+                _check_same(entry[slot], walk, root)
 
 
 def tree_changed(root) -> None:
@@ -295,11 +299,15 @@ def _shared_walk(entry, slot: int, walk, node):
     if nodes is None:
         nodes = entry[slot] = list(walk(node))
     elif _CHECK_SHARED:
-        fresh = list(walk(node))
-        if len(fresh) != len(nodes) or any(a is not b for a, b in zip(fresh, nodes)):
-            raise AssertionError(f"sct.ir.shared_walks: the tree of {getattr(node, 'name', node)!r} "
-                                 "changed inside a shared walk")
+        _check_same(nodes, walk, node)
     return iter(nodes)
+
+
+def _check_same(nodes: List, walk, node) -> None:
+    fresh = list(walk(node))
+    if len(fresh) != len(nodes) or any(a is not b for a, b in zip(fresh, nodes)):
+        raise AssertionError(f"sct.ir.shared_walks: the tree of {getattr(node, 'name', node)!r} "
+                             "changed inside a shared walk")
 
 
 def walk_nodes(node):
