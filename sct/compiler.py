@@ -650,13 +650,19 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 if type_only_values(generated_fn, runtime_names, rt_name, numpy_name):
                     prune_dead(generated_fn, runtime_names, numpy_name)
     specialised = set()
-    if scalar_kinds is not None:
-        specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
-                                 numpy_name if plain_numpy else None)
+    with ExitStack() as walks:      # one walk of each function for both (where specialise changes none)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef):
+                walks.enter_context(shared_walks(generated_fn))
+        if scalar_kinds is not None:
+            specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
+                                     numpy_name if plain_numpy else None)
+        plain_rewrites = optimize_enabled() and _fuse.plain_rewrites()
+        if plain_rewrites:
+            shared = shared_statements(generated.functions)
     # the code on numpy arrays (not the functions specialised to Python floats)
     on_arrays = [fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or fn.name not in specialised]
-    if optimize_enabled() and _fuse.plain_rewrites():    # temporaries overwritten, slice adjoints written directly
-        shared = shared_statements(generated.functions)
+    if plain_rewrites:    # temporaries overwritten, slice adjoints written directly
         shift_invariant_maxima(on_arrays, rt_name, numpy_name if plain_numpy else None,
                                (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:

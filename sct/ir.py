@@ -278,11 +278,22 @@ def shared_walks(root):
     try:
         yield
     finally:
-        del _SHARED[key]
+        if _SHARED.get(key) is entry:
+            del _SHARED[key]
+        else:               # (stop_sharing: walked as always since)
+            entry = [root, None, None]
     if _CHECK_SHARED:       # (and at the end: the tree the passes inside read is the tree still)
         for slot, walk in ((1, _walk_nodes), (2, _walk_no_defs)):
             if entry[slot] is not None:
                 _check_same(entry[slot], walk, root)
+
+
+def stop_sharing(root) -> None:
+    """From here to the end of its ``shared_walks``, ``root`` is walked as always (a pass about to
+    change its tree in many places)."""
+    entry = _SHARED.get(id(root))
+    if entry is not None and entry[0] is root:
+        del _SHARED[id(root)]
 
 
 def tree_changed(root) -> None:
