@@ -16,6 +16,7 @@ import threading
 import types
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import gast
@@ -324,8 +325,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
     methods: list = []
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
-    sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
-    resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
+    with shared_walks(fdef):            # (both read the tree: one walk)
+        sig = _signature(fn, fdef, kinds, active_mask, mode, filename)          # sct/kinds.py
+        resolver, nested = _resolver(fn, fdef, sig.params, rt_name)             # sct/analysis.py
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles
         helper = resolver.resolve_name(name)
@@ -492,6 +494,8 @@ def _signature(fn, fdef, kinds: Sequence, active_mask: Optional[Sequence[bool]],
 
 def _nested_functions(fdef) -> List:
     """The functions defined in ``fdef`` (not those defined in them)."""
+    if not any(isinstance(n, gast.FunctionDef) for n in islice(walk_nodes(fdef), 1, None)):
+        return []           # (none anywhere in it: no walk of each statement)
     return [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
         [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
