@@ -1196,10 +1196,21 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     names = []
     # the names each simple statement of the body reads (``reads``), from this walk: id -> (it, reads)
     top_reads: Dict[int, tuple] = {}
-    Name, Call = gast.Name, gast.Call
+    # ids of the statements of the body holding (at any depth) an ``a <op> b`` (op: + - * /) with an
+    # operand computed inline by arithmetic: only there can ``inline`` write into an operand (a call it
+    # writes replaces such a sum; the sum holding it held that sum, so held the form already)
+    inline_tops: Set[int] = set()
+    Name, Call, BinOp, UnaryOp, USub, Pow = gast.Name, gast.Call, gast.BinOp, gast.UnaryOp, gast.USub, gast.Pow
     stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
+
+    def computed(node) -> bool:     # (``fresh`` below, before any call is written)
+        cls = node.__class__
+        return cls is BinOp and (type(node.op) in _INTO_OPS or node.op.__class__ is Pow) or \
+            cls is UnaryOp and node.op.__class__ is USub
+
     for top in fn.body:
         first = len(names)
+        inline_here = False
         for node in _walk_no_defs([top]):
             cls = node.__class__        # (no gast node class is subclassed)
             if cls is Name:
@@ -1209,8 +1220,15 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                         node.args[0].__class__ is Name:
                     proxied.add(id(node.args[0]))       # (met before the name: its parent)
                     proxied_names.add(node.args[0].id)
+            elif cls is BinOp:
+                if not inline_here and type(node.op) in _INTO_OPS and (computed(node.left) or computed(node.right)):
+                    inline_here = True
             elif cls in stops:
                 return
+            elif cls is gast.AsyncFunctionDef:
+                inline_here = True          # (not walked into: its statements as they were)
+        if inline_here:
+            inline_tops.add(id(top))
         if not any(isinstance(getattr(top, field, None), list) for field in ("body", "orelse", "finalbody",
                                                                                "handlers")):
             got: Dict[str, int] = {}
@@ -1275,15 +1293,17 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             return into(node, 0 if fresh(node.left) else 1)
         return node
 
-    def block(stmts):
+    def block(stmts, top_inline=None):
         # temps: names assigned by arithmetic earlier in this block, neither read nor stored since
+        # (top_inline: whether the statement of the body holding these may have a sum ``inline`` rewrites)
         temps: Set[str] = set()
         released: List[Tuple[int, gast.stmt, str]] = []
         for position, s in enumerate(stmts):
+            may_inline = id(s) in inline_tops if top_inline is None else top_inline
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
-                    block(inner)
+                    block(inner, may_inline)
             here = reads(s) if temps else {}       # (nothing to invalidate: no walk)
             if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
                 if temps:
@@ -1300,7 +1320,8 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             if id(s) in shared:
                 pass
             elif isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
-                value.left, value.right = inline(value.left), inline(value.right)
+                if may_inline:
+                    value.left, value.right = inline(value.left), inline(value.right)
                 side = 0 if free(value.left) else 1 if free(value.right) else None
                 if side is None and (fresh(value.left) or fresh(value.right)):
                     s.value = into(value, 0 if fresh(value.left) else 1)
@@ -1317,7 +1338,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                 s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
                 if value.operand.id != target:
                     released.append((position, s, value.operand.id))
-            else:
+            elif may_inline:
                 s.value = inline(value)
             temps -= set(here)
             temps.discard(target)
