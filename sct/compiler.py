@@ -16,7 +16,6 @@ import threading
 import types
 from contextlib import ExitStack
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import gast
@@ -325,9 +324,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
     methods: list = []
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
-    with shared_walks(fdef):            # (both read the tree: one walk)
-        sig = _signature(fn, fdef, kinds, active_mask, mode, filename)          # sct/kinds.py
-        resolver, nested = _resolver(fn, fdef, sig.params, rt_name)             # sct/analysis.py
+    sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
+    resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles
         helper = resolver.resolve_name(name)
@@ -413,18 +411,22 @@ def _stored_names(fdef) -> set:
     return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def _stores_and_imports(fdef):
+def _stores_and_imports(fdef, defs: Optional[List] = None):
     """How many times each name is stored in ``fdef``, and its import statements (in
-    ``walk_nodes``' order): one walk for ``_stored_names``, ``imported_names`` and ``module_aliases``."""
+    ``walk_nodes``' order): one walk for ``_stored_names``, ``imported_names`` and ``module_aliases``.
+    ``defs``: a list that receives the function definitions in ``fdef`` (any depth; for
+    ``_nested_functions``), from the same walk."""
     stores: Dict[str, int] = {}
     imports: List = []
-    Name, Store, imports_ = gast.Name, gast.Store, (gast.Import, gast.ImportFrom)
+    Name, Store, imports_, FunctionDef = gast.Name, gast.Store, (gast.Import, gast.ImportFrom), gast.FunctionDef
     for node in walk_nodes(fdef):
         if isinstance(node, Name):
             if isinstance(node.ctx, Store):
                 stores[node.id] = stores.get(node.id, 0) + 1
         elif isinstance(node, imports_):
             imports.append(node)
+        elif defs is not None and isinstance(node, FunctionDef) and node is not fdef:
+            defs.append(node)
     return stores, imports
 
 
@@ -492,10 +494,11 @@ def _signature(fn, fdef, kinds: Sequence, active_mask: Optional[Sequence[bool]],
     return _Signature(params, kinds, given, param_kinds, mask, active, complex_)
 
 
-def _nested_functions(fdef) -> List:
-    """The functions defined in ``fdef`` (not those defined in them)."""
-    if not any(isinstance(n, gast.FunctionDef) for n in islice(walk_nodes(fdef), 1, None)):
-        return []           # (none anywhere in it: no walk of each statement)
+def _nested_functions(fdef, any_defs: bool = True) -> List:
+    """The functions defined in ``fdef`` (not those defined in them).  ``any_defs``: False where
+    ``fdef`` is known to hold no function definition at any depth (then none is looked for)."""
+    if not any_defs:
+        return []
     return [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
         [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
@@ -503,9 +506,10 @@ def _nested_functions(fdef) -> List:
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):
     """What the function's names refer to (guarded), and its nested functions."""
-    stores, imports = _stores_and_imports(fdef)
+    defs: List = []
+    stores, imports = _stores_and_imports(fdef, defs)
     local_names = set(params) | set(stores)
-    nested = _nested_functions(fdef)
+    nested = _nested_functions(fdef, bool(defs))          # (no def anywhere: no walk of each statement)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
     imported_guards: Dict[Any, tuple] = {}
