@@ -146,6 +146,7 @@ def use_custom_backwards(fdef, activity, rt_name: str) -> None:
                                args=[gast.Name(id=receiver.id, ctx=gast.Load(), annotation=None,
                                                type_comment=None), value.args[0],
                                      gast.Constant(value=method, kind=None)], keywords=[])
+        ir.tree_changed(fdef)       # (a node replaced: sct.ir.shared_walks walks it again)
 
 
 def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
@@ -552,11 +553,10 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
             # once more with the activity the lowered function has (the views it tells of)
             lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
-    with shared_walks(fdef):
+    with shared_walks(fdef):        # (use_custom_backwards marks a tree it changes: walked again after)
         first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
-    first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
-    use_custom_backwards(fdef, first, rt_name)
-    with shared_walks(fdef):
+        first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
+        use_custom_backwards(fdef, first, rt_name)
         force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
                                                    filename)
     if not trusted:
