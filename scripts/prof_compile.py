@@ -1,5 +1,6 @@
+"""Compile CPU time of benchmarks/compile_time.py's N-line function (N=500), optionally under cProfile (PROF=tottime TOP=40); ROOT: the sct checkout."""
 import os, sys, time, cProfile, pstats, importlib, tempfile
-ROOT = os.environ.get("ROOT", "/work/main")
+ROOT = os.environ.get("ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT); sys.path.insert(0, ROOT + "/benchmarks")
 import compile_time as ct
 N = int(os.environ.get("N", "500"))
