@@ -679,8 +679,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
         known_products(on_arrays, rt_name, numpy_name if plain_numpy else None, (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
-                direct_index_adjoints(generated_fn, rt_name, shared)
-                direct_matmul_adjoints(generated_fn, rt_name, shared)
+                if direct_index_adjoints(generated_fn, rt_name, shared):    # (False: no matmul adjoint in it)
+                    direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
                 wide_products(generated_fn, rt_name, shared)

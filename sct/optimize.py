@@ -1418,15 +1418,18 @@ def shared_statements(functions) -> Set[int]:
 
 # --- the result of an op written straight into a slice adjoint's buffer --------------------------
 
-def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> bool:
     """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)`` (or after at most four
     ``i = rt.index_slice(...)`` or pushes on a sweep's tape), at the top level of the function or in a branch (no loop around
     them), ``t`` read nowhere else: one statement
     ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
     the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
-    between, and no later statement reads ``t``, so only speed changes."""
+    between, and no later statement reads ``t``, so only speed changes.  Returns False where its walk
+    met the whole function and no ``matmul_adjoint_a``/``_b`` in it (``direct_matmul_adjoints`` has
+    nothing to do: this rewrite only moves the operands of a sum it removes), else True."""
     loads: Dict[str, int] = {}
     found = False
+    matmuls = False             # an attribute named as a matmul adjoint, or a def not walked into
     Name, Store, Attribute = gast.Name, gast.Store, gast.Attribute
     stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
     for n in _walk_no_defs(fn.body):
@@ -1436,10 +1439,13 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
                 loads[n.id] = loads.get(n.id, 0) + 1
         elif cls is Attribute:
             found = found or n.attr == "index_adjoint"
+            matmuls = matmuls or n.attr in _MATMUL_ADJOINTS
         elif cls in stops:
-            return
+            return True
+        elif cls is gast.AsyncFunctionDef:
+            matmuls = True
     if not found or any(name in loads for name in _SCOPE_NAMES):
-        return
+        return matmuls
 
     def index_slice(stmt, operands) -> bool:
         # ``i = rt.index_slice(...)`` of numbers and names (builds a slice, changes nothing), storing
@@ -1502,6 +1508,7 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
         return out
 
     fn.body = block(fn.body)
+    return matmuls
 
 
 # --- a sum with a slice adjoint written straight into one buffer; a + (-b) as a - b ---------------
@@ -1930,13 +1937,16 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     fn.body = merge(fn.body)
 
 
+_MATMUL_ADJOINTS = ("matmul_adjoint_a", "matmul_adjoint_b")
+
+
 def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
     """``rt.matmul_adjoint_a(g, a, b)`` / ``rt.matmul_adjoint_b(g, a, b)`` in generated code called
     as ``rt.matmul_adjoint_2d_a`` / ``rt.matmul_adjoint_2d_b``: ``g @ b.T`` / ``a.T @ g`` where the
     run finds ``a`` and ``b`` real 2-D arrays (the general form's own expression, without its rank
     tests), else the general form (runtime/numpy_ops.py).  Read back as the general calls when the
     code is differentiated again (``expand_in_place``), so second-level code is what it was."""
-    Call, Attribute, matmuls = gast.Call, gast.Attribute, ("matmul_adjoint_a", "matmul_adjoint_b")
+    Call, Attribute, matmuls = gast.Call, gast.Attribute, _MATMUL_ADJOINTS
 
     def rename(stmts) -> None:
         for s in stmts:
