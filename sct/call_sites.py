@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 import gast
 
 from . import cache
-from .ir import child_nodes, walk_nodes
+from .ir import child_nodes, tree_changed, walk_nodes
 from .runtime.support import CallSite
 
 _LIVE: "weakref.WeakSet[CallSite]" = weakref.WeakSet()     # every site of live generated code
@@ -71,6 +71,7 @@ def attach_sites(functions, rt_name: str, namer, found: Optional[List] = None) -
             node.func.attr = _SITE_CALLS[node.func.attr]
             node.args.insert(0, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
             node._sct_site = True
+            tree_changed(fdef)          # (a node added: sct.ir.shared_walks walks it again)
     return sites
 
 

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import threading
 import types
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -33,7 +34,7 @@ from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
-from .ir import child_nodes, walk_nodes
+from .ir import child_nodes, shared_walks, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .properties import compile_property_reads
@@ -51,6 +52,7 @@ from .parse import function_ast, register_line_map, register_source
 from .reverse import Transformer
 from .tangent import TangentTransformer
 from .call_sites import attach_sites
+from .cse import readers
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
@@ -145,6 +147,7 @@ def use_custom_backwards(fdef, activity, rt_name: str) -> None:
                                args=[gast.Name(id=receiver.id, ctx=gast.Load(), annotation=None,
                                                type_comment=None), value.args[0],
                                      gast.Constant(value=method, kind=None)], keywords=[])
+        ir.tree_changed(fdef)       # (a node replaced: sct.ir.shared_walks walks it again)
 
 
 def check_nested_functions(nested, activity, filename: str, outer: str) -> None:
@@ -352,18 +355,21 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     rename_straight_line(fdef, namer)                                           # sct/analysis.py
     out_formats = None if trusted else \
         follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
-    activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
-                                      called or mode == "vjp")  # sct/analysis.py
-    numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
-    if mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values()):
+    with shared_walks(fdef):            # (these read the tree, none changes it: one walk of each kind)
+        activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
+                                          called or mode == "vjp")  # sct/analysis.py
+        numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
+        jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
+        joint_sites = ()
+        if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
+            joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
+    if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
         return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
-    joint_sites = ()
-    if called or mode == "vjp":         # a helper's (or nested function's) dlgradient of a y the caller made
-        joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # sct/helper_sites.py
-    generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
-                          primal_calls, sig)                                    # sct/reverse.py, sct/tangent.py
+    with shared_walks(fdef):            # (the user's function is read, not changed: one walk of each kind)
+        generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
+                              primal_calls, sig)                                # sct/reverse.py, sct/tangent.py
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
         not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
     if mode == "vjp":       # the forward returns (value, residuals): the caller's keep is the value's
@@ -408,18 +414,22 @@ def _stored_names(fdef) -> set:
     return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def _stores_and_imports(fdef):
+def _stores_and_imports(fdef, defs: Optional[List] = None):
     """How many times each name is stored in ``fdef``, and its import statements (in
-    ``walk_nodes``' order): one walk for ``_stored_names``, ``imported_names`` and ``module_aliases``."""
+    ``walk_nodes``' order): one walk for ``_stored_names``, ``imported_names`` and ``module_aliases``.
+    ``defs``: a list that receives the function definitions in ``fdef`` (any depth; for
+    ``_nested_functions``), from the same walk."""
     stores: Dict[str, int] = {}
     imports: List = []
-    Name, Store, imports_ = gast.Name, gast.Store, (gast.Import, gast.ImportFrom)
+    Name, Store, imports_, FunctionDef = gast.Name, gast.Store, (gast.Import, gast.ImportFrom), gast.FunctionDef
     for node in walk_nodes(fdef):
         if isinstance(node, Name):
             if isinstance(node.ctx, Store):
                 stores[node.id] = stores.get(node.id, 0) + 1
         elif isinstance(node, imports_):
             imports.append(node)
+        elif defs is not None and isinstance(node, FunctionDef) and node is not fdef:
+            defs.append(node)
     return stores, imports
 
 
@@ -487,8 +497,11 @@ def _signature(fn, fdef, kinds: Sequence, active_mask: Optional[Sequence[bool]],
     return _Signature(params, kinds, given, param_kinds, mask, active, complex_)
 
 
-def _nested_functions(fdef) -> List:
-    """The functions defined in ``fdef`` (not those defined in them)."""
+def _nested_functions(fdef, any_defs: bool = True) -> List:
+    """The functions defined in ``fdef`` (not those defined in them).  ``any_defs``: False where
+    ``fdef`` is known to hold no function definition at any depth (then none is looked for)."""
+    if not any_defs:
+        return []
     return [n for n in fdef.body if isinstance(n, gast.FunctionDef)] + \
         [n for s in fdef.body if not isinstance(s, gast.FunctionDef)
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
@@ -496,9 +509,10 @@ def _nested_functions(fdef) -> List:
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):
     """What the function's names refer to (guarded), and its nested functions."""
-    stores, imports = _stores_and_imports(fdef)
+    defs: List = []
+    stores, imports = _stores_and_imports(fdef, defs)
     local_names = set(params) | set(stores)
-    nested = _nested_functions(fdef)
+    nested = _nested_functions(fdef, bool(defs))          # (no def anywhere: no walk of each statement)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
     imported_guards: Dict[Any, tuple] = {}
@@ -541,11 +555,12 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
             # once more with the activity the lowered function has (the views it tells of)
             lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)
-    first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
-    first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
-    use_custom_backwards(fdef, first, rt_name)
-    force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
-                                               filename)
+    with shared_walks(fdef):        # (use_custom_backwards marks a tree it changes: walked again after)
+        first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+        first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
+        use_custom_backwards(fdef, first, rt_name)
+        force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
+                                                   filename)
     if not trusted:
         inplace_updates(fdef, rt_name)
     return first, force, first_tree
@@ -622,11 +637,20 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     parameters' kinds), fused where numexpr is the backend.  Returns the call sites' objects and
     records."""
     site_calls: List = []
-    if rt_name != "rt" and optimize_enabled():
-        _runtime_as(generated.functions, rt_name, resolver)
-    sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
+    found_readers = None
+    with ExitStack() as walks:      # one walk of each function for these three (sct.ir.shared_walks)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef):
+                walks.enter_context(shared_walks(generated_fn))
+        if rt_name != "rt" and optimize_enabled():
+            _runtime_as(generated.functions, rt_name, resolver)     # (renames: no node added or removed)
+        sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
+        if optimize_enabled():      # the functions that only read their arguments (sct/cse.py)
+            scopes: Dict[int, bool] = {}
+            found_readers = (readers(generated.functions, rt_name, numpy_name if plain_numpy else None, scopes),
+                             scopes)
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
-             numpy_name=numpy_name if plain_numpy else None)
+             numpy_name=numpy_name if plain_numpy else None, found_readers=found_readers)
     if keep is not None and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:
@@ -636,13 +660,19 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 if type_only_values(generated_fn, runtime_names, rt_name, numpy_name):
                     prune_dead(generated_fn, runtime_names, numpy_name)
     specialised = set()
-    if scalar_kinds is not None:
-        specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
-                                 numpy_name if plain_numpy else None)
+    with ExitStack() as walks:      # one walk of each function for both (where specialise changes none)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef):
+                walks.enter_context(shared_walks(generated_fn))
+        if scalar_kinds is not None:
+            specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
+                                     numpy_name if plain_numpy else None)
+        plain_rewrites = optimize_enabled() and _fuse.plain_rewrites()
+        if plain_rewrites:
+            shared = shared_statements(generated.functions)
     # the code on numpy arrays (not the functions specialised to Python floats)
     on_arrays = [fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or fn.name not in specialised]
-    if optimize_enabled() and _fuse.plain_rewrites():    # temporaries overwritten, slice adjoints written directly
-        shared = shared_statements(generated.functions)
+    if plain_rewrites:    # temporaries overwritten, slice adjoints written directly
         shift_invariant_maxima(on_arrays, rt_name, numpy_name if plain_numpy else None,
                                (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
@@ -651,8 +681,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
         known_products(on_arrays, rt_name, numpy_name if plain_numpy else None, (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
-                direct_index_adjoints(generated_fn, rt_name, shared)
-                direct_matmul_adjoints(generated_fn, rt_name, shared)
+                if direct_index_adjoints(generated_fn, rt_name, shared):    # (False: no matmul adjoint in it)
+                    direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
                 wide_products(generated_fn, rt_name, shared)

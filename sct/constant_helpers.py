@@ -63,9 +63,15 @@ def _component_has(stmts, start: str, targets: Set[str], locals_: Set[str], is_c
     return bool(seen & targets)
 
 
-def _simple_statements(body):
+def _unfollowed(n, mod) -> bool:
+    """A node ``_simple_statements`` does not follow (inside a statement)."""
+    return isinstance(n, (mod.Lambda, mod.Yield, mod.YieldFrom, mod.Await)) or type(n).__name__ == "NamedExpr"
+
+
+def _simple_statements(body, clean: bool = False):
     """The statements of a body, compound ones (if/for/while/with/try) opened; None where there
-    is something this check does not follow (nested functions, classes, global/nonlocal)."""
+    is something this check does not follow (nested functions, classes, global/nonlocal).
+    ``clean``: the body is known to hold no lambda, yield, await or ``:=`` (not looked for again)."""
     out = []
     todo = list(body)
     while todo:
@@ -76,10 +82,10 @@ def _simple_statements(body):
                           ast.Nonlocal, ast.Import, ast.ImportFrom)):
             return None
         mod = gast if isinstance(s, gast.AST) else ast
-        for n in (walk_nodes(s) if mod is gast else ast.walk(s)):
-            if isinstance(n, (mod.Lambda, mod.Yield, mod.YieldFrom, mod.Await)) or \
-                    type(n).__name__ == "NamedExpr":
-                return None
+        if not clean:
+            for n in (walk_nodes(s) if mod is gast else ast.walk(s)):
+                if _unfollowed(n, mod):
+                    return None
         if isinstance(s, (mod.If, mod.For, mod.While, mod.With, mod.Try)):
             head = mod.If(test=s.test, body=[], orelse=[]) if isinstance(s, mod.If) else None
             if isinstance(s, mod.For):
@@ -182,7 +188,9 @@ def check_sites(fdef: gast.FunctionDef, activity, filename: str) -> None:
                 sites.append(node)
     if not sites:
         return
-    stmts = _simple_statements(fdef.body)
+    # (one look at the function's nodes, a walk compile_function shares: none of those a
+    # statement's walk looks for anywhere in it, no statement walked for them)
+    stmts = _simple_statements(fdef.body, clean=not any(_unfollowed(n, gast) for n in walk_nodes(fdef)))
     if stmts is None:
         return
     params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}

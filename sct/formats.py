@@ -40,7 +40,7 @@ from .analysis import Resolver, classify_call
 from .format_inference import (UNKNOWN, LOST, _Lost, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
                                tree_of_kind)
 from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
-from .ir import assign, call, const, load, walk_nodes
+from .ir import assign, call, const, load, shared_walks, walk_nodes
 from .plans import CallKind
 from .runtime import dlfun, network, nn, support
 from .runtime.dlarray import (_LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS,
@@ -83,8 +83,15 @@ class FormatPass(LayoutCalls):
     ``(stmt, node, info, args, kws, env, rewrite)`` and gives (the result's format tree, replacement
     statements or None)."""
     def run(self):
-        if not lost_from(self.params.values()) and not _uses_formats(self.fdef, self.resolver):
+        if not self.needed():
             return None
+        return self.rewrite()
+
+    def needed(self) -> bool:
+        """Does the function meet data formats (an argument's, or a call that reads or sets one)?"""
+        return lost_from(self.params.values()) or _uses_formats(self.fdef, self.resolver)
+
+    def rewrite(self):
         env = dict(self.params)
         self.fdef.body = self.block(self.fdef.body, env, True)
         tree = output_tree(self.out)
@@ -492,4 +499,8 @@ class FormatPass(LayoutCalls):
 
 def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):
     """Run the pass on ``fdef`` (rewriting it); the formats of its result (None: unformatted)."""
-    return FormatPass(fdef, resolver, param_kinds, filename, namer, rt_name, mode).run()
+    with shared_walks(fdef):        # (its scans and whether it is needed read the tree: one walk)
+        formats = FormatPass(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
+        if not formats.needed():
+            return None
+    return formats.rewrite()

@@ -36,7 +36,7 @@ import gast
 
 from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
-from .ir import walk_nodes
+from .ir import shared_walks, walk_nodes
 
 MAX_DEPTH = 4
 _NO_DEFAULT = object()          # a keyword-only parameter without a default (bind_parameters refuses it)
@@ -67,8 +67,9 @@ def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: st
     guarded; each method read in place is added to ``method_guards`` as ``(class, name)``)."""
     if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated"):
         return set()             # (generated code calls its sweeps by name: they stay calls)
-    formats = uses_formats(fdef, kinds)
-    inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds)
+    with shared_walks(fdef):            # (both read the tree: one walk)
+        formats = uses_formats(fdef, kinds)
+        inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds)
     original = copy.deepcopy(fdef.body) if inliner.classes else None
     body = inliner.block(fdef.body, (fn.__code__,), 0)
     if original is not None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import os
 from collections import deque
+from contextlib import contextmanager
 from typing import Any, Dict, Iterable, List, Set, Tuple
 
 import gast
@@ -252,11 +254,86 @@ def rewrite_children(node, rewrite) -> None:
             setattr(node, name, rewrite(old))
 
 
+# --- one walk of a tree that does not change, shared by the passes that read it --------------------
+
+#: id(root) -> [root, walk_nodes(root)'s nodes or None, walk_no_defs(root)'s or None] while a
+#: ``shared_walks(root)`` is open (compilation holds one lock: sct.compiler._COMPILING)
+_SHARED: Dict[int, list] = {}
+#: SCT_CHECK_SHARED_WALKS=1: every walk given from a shared list is checked against a fresh walk
+_CHECK_SHARED = os.environ.get("SCT_CHECK_SHARED_WALKS", "").strip() not in ("", "0")
+
+
+@contextmanager
+def shared_walks(root):
+    """Inside, ``walk_nodes(root)`` and ``walk_no_defs(root)`` walk ``root`` once each and then give
+    the nodes of that walk again (the same nodes in the same order), for a stretch of passes that
+    only read the tree: nothing may change ``root``'s tree inside (a node replaced, added or
+    removed there would leave the passes after it a stale walk).  Walks of other nodes (a
+    statement, an expression) are walked as always."""
+    key = id(root)
+    if key in _SHARED:          # (already open for it further out)
+        yield
+        return
+    entry = _SHARED[key] = [root, None, None]
+    try:
+        yield
+    finally:
+        if _SHARED.get(key) is entry:
+            del _SHARED[key]
+        else:               # (stop_sharing: walked as always since)
+            entry = [root, None, None]
+    if _CHECK_SHARED:       # (and at the end: the tree the passes inside read is the tree still)
+        for slot, walk in ((1, _walk_nodes), (2, _walk_no_defs)):
+            if entry[slot] is not None:
+                _check_same(entry[slot], walk, root)
+
+
+def stop_sharing(root) -> None:
+    """From here to the end of its ``shared_walks``, ``root`` is walked as always (a pass about to
+    change its tree in many places)."""
+    entry = _SHARED.get(id(root))
+    if entry is not None and entry[0] is root:
+        del _SHARED[id(root)]
+
+
+def tree_changed(root) -> None:
+    """``root``'s tree was changed (a node added, removed or replaced) inside ``shared_walks(root)``:
+    its next walks walk it again.  (A leaf changed in place, a name's ``id`` or an attribute's
+    ``attr``, changes no walk: which nodes a walk meets depends only on the nodes.)"""
+    entry = _SHARED.get(id(root))
+    if entry is not None and entry[0] is root:
+        entry[1] = entry[2] = None
+
+
+def _shared_walk(entry, slot: int, walk, node):
+    nodes = entry[slot]
+    if nodes is None:
+        nodes = entry[slot] = list(walk(node))
+    elif _CHECK_SHARED:
+        _check_same(nodes, walk, node)
+    return iter(nodes)
+
+
+def _check_same(nodes: List, walk, node) -> None:
+    fresh = list(walk(node))
+    if len(fresh) != len(nodes) or any(a is not b for a, b in zip(fresh, nodes)):
+        raise AssertionError(f"sct.ir.shared_walks: the tree of {getattr(node, 'name', node)!r} "
+                             "changed inside a shared walk")
+
+
 def walk_nodes(node):
     """``gast.walk`` without the context and operator leaves (``Load``, ``Store``, ``Add``,
     ``Eq``...): every other node, in the same breadth-first order, in about half the time.
     For the passes that look for names, calls and statements (a leaf's type is still read
-    through its parent: ``n.ctx``, ``n.op``)."""
+    through its parent: ``n.ctx``, ``n.op``).  Inside ``shared_walks(node)``: that one walk's nodes."""
+    if _SHARED:
+        entry = _SHARED.get(id(node))
+        if entry is not None and entry[0] is node:
+            return _shared_walk(entry, 1, _walk_nodes, node)
+    return _walk_nodes(node)
+
+
+def _walk_nodes(node):
     AST, fields_of = ast.AST, _CHILD_FIELDS
     todo = deque([node])
     popleft, append = todo.popleft, todo.append
@@ -371,7 +448,16 @@ def dotted_name(node) -> str:
 
 def walk_no_defs(node):
     """gast.walk that does not enter nested function or class definitions (depth first; like
-    ``walk_nodes``, without the context and operator leaves)."""
+    ``walk_nodes``, without the context and operator leaves).  Inside ``shared_walks(node)``: that
+    one walk's nodes."""
+    if _SHARED:
+        entry = _SHARED.get(id(node))
+        if entry is not None and entry[0] is node:
+            return _shared_walk(entry, 2, _walk_no_defs, node)
+    return _walk_no_defs(node)
+
+
+def _walk_no_defs(node):
     AST, defs, fields_of = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda), \
         _CHILD_FIELDS
     todo = [node]

@@ -1160,6 +1160,12 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
     later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
     see how often it is walked (a helper, a container, another name, a return); and a generator
     expression passed straight to a helper (not a builtin)."""
+    # every refusal below is of a generator expression or of a name bound to one or to map(): none
+    # anywhere (most functions), nothing to look at (one walk, not the events of every node)
+    GeneratorExp, Call = gast.GeneratorExp, gast.Call
+    if not any(isinstance(n, GeneratorExp) or isinstance(n, Call) and _is_map(n)
+               for st in stmts for n in walk_nodes(st)):
+        return
     events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'/'change'/'passed'
     # the function's own names (its objects: rng.normal() changes rng; np.sum() leaves np as it is)
     local_names = set(params) | {n.id for st in stmts for n in walk_nodes(st)

@@ -44,13 +44,19 @@ def enabled() -> bool:
     return os.environ.get("SCT_OPTIMIZE", "1").strip() not in ("0", "false", "no", "off")
 
 
-def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Optional[str] = None) -> None:
+def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Optional[str] = None,
+             found_readers: Optional[tuple] = None) -> None:
     """Rewrite the generated functions in place (each on its own); ``pair``: the names of a
-    helper's forward and adjoint among them (what the forward keeps for the adjoint)."""
+    helper's forward and adjoint among them (what the forward keeps for the adjoint);
+    ``found_readers``: ``(readers(functions, rt_name, numpy_name, scopes), scopes)`` where the
+    caller found them on the functions as they are."""
     if not enabled():
         return
-    scopes: Dict[int, bool] = {}
-    generated = readers(functions, rt_name, numpy_name, scopes)
+    if found_readers is not None:
+        generated, scopes = found_readers
+    else:
+        scopes = {}
+        generated = readers(functions, rt_name, numpy_name, scopes)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions)
@@ -1190,10 +1196,21 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
     names = []
     # the names each simple statement of the body reads (``reads``), from this walk: id -> (it, reads)
     top_reads: Dict[int, tuple] = {}
-    Name, Call = gast.Name, gast.Call
+    # ids of the statements of the body holding (at any depth) an ``a <op> b`` (op: + - * /) with an
+    # operand computed inline by arithmetic: only there can ``inline`` write into an operand (a call it
+    # writes replaces such a sum; the sum holding it held that sum, so held the form already)
+    inline_tops: Set[int] = set()
+    Name, Call, BinOp, UnaryOp, USub, Pow = gast.Name, gast.Call, gast.BinOp, gast.UnaryOp, gast.USub, gast.Pow
     stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
+
+    def computed(node) -> bool:     # (``fresh`` below, before any call is written)
+        cls = node.__class__
+        return cls is BinOp and (type(node.op) in _INTO_OPS or node.op.__class__ is Pow) or \
+            cls is UnaryOp and node.op.__class__ is USub
+
     for top in fn.body:
         first = len(names)
+        inline_here = False
         for node in _walk_no_defs([top]):
             cls = node.__class__        # (no gast node class is subclassed)
             if cls is Name:
@@ -1203,8 +1220,15 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                         node.args[0].__class__ is Name:
                     proxied.add(id(node.args[0]))       # (met before the name: its parent)
                     proxied_names.add(node.args[0].id)
+            elif cls is BinOp:
+                if not inline_here and type(node.op) in _INTO_OPS and (computed(node.left) or computed(node.right)):
+                    inline_here = True
             elif cls in stops:
                 return
+            elif cls is gast.AsyncFunctionDef:
+                inline_here = True          # (not walked into: its statements as they were)
+        if inline_here:
+            inline_tops.add(id(top))
         if not any(isinstance(getattr(top, field, None), list) for field in ("body", "orelse", "finalbody",
                                                                                "handlers")):
             got: Dict[str, int] = {}
@@ -1269,15 +1293,17 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             return into(node, 0 if fresh(node.left) else 1)
         return node
 
-    def block(stmts):
+    def block(stmts, top_inline=None):
         # temps: names assigned by arithmetic earlier in this block, neither read nor stored since
+        # (top_inline: whether the statement of the body holding these may have a sum ``inline`` rewrites)
         temps: Set[str] = set()
         released: List[Tuple[int, gast.stmt, str]] = []
         for position, s in enumerate(stmts):
+            may_inline = id(s) in inline_tops if top_inline is None else top_inline
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
-                    block(inner)
+                    block(inner, may_inline)
             here = reads(s) if temps else {}       # (nothing to invalidate: no walk)
             if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
                 if temps:
@@ -1294,7 +1320,8 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
             if id(s) in shared:
                 pass
             elif isinstance(value, gast.BinOp) and type(value.op) in _INTO_OPS:
-                value.left, value.right = inline(value.left), inline(value.right)
+                if may_inline:
+                    value.left, value.right = inline(value.left), inline(value.right)
                 side = 0 if free(value.left) else 1 if free(value.right) else None
                 if side is None and (fresh(value.left) or fresh(value.right)):
                     s.value = into(value, 0 if fresh(value.left) else 1)
@@ -1311,7 +1338,7 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
                 s.value = gast.Call(func=rt_attr("negative_into"), args=[value.operand], keywords=[])
                 if value.operand.id != target:
                     released.append((position, s, value.operand.id))
-            else:
+            elif may_inline:
                 s.value = inline(value)
             temps -= set(here)
             temps.discard(target)
@@ -1391,15 +1418,18 @@ def shared_statements(functions) -> Set[int]:
 
 # --- the result of an op written straight into a slice adjoint's buffer --------------------------
 
-def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> bool:
     """``t = a + b`` directly followed by ``d = rt.index_adjoint(t, x, idx)`` (or after at most four
     ``i = rt.index_slice(...)`` or pushes on a sweep's tape), at the top level of the function or in a branch (no loop around
     them), ``t`` read nowhere else: one statement
     ``d = rt.index_adjoint_op("add", a, b, x, idx)``, which writes the sum straight into the slice of
     the new buffer (one pass fewer).  ``a`` and ``b`` are evaluated where the sum was, nothing runs in
-    between, and no later statement reads ``t``, so only speed changes."""
+    between, and no later statement reads ``t``, so only speed changes.  Returns False where its walk
+    met the whole function and no ``matmul_adjoint_a``/``_b`` in it (``direct_matmul_adjoints`` has
+    nothing to do: this rewrite only moves the operands of a sum it removes), else True."""
     loads: Dict[str, int] = {}
     found = False
+    matmuls = False             # an attribute named as a matmul adjoint, or a def not walked into
     Name, Store, Attribute = gast.Name, gast.Store, gast.Attribute
     stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
     for n in _walk_no_defs(fn.body):
@@ -1409,10 +1439,13 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
                 loads[n.id] = loads.get(n.id, 0) + 1
         elif cls is Attribute:
             found = found or n.attr == "index_adjoint"
+            matmuls = matmuls or n.attr in _MATMUL_ADJOINTS
         elif cls in stops:
-            return
+            return True
+        elif cls is gast.AsyncFunctionDef:
+            matmuls = True
     if not found or any(name in loads for name in _SCOPE_NAMES):
-        return
+        return matmuls
 
     def index_slice(stmt, operands) -> bool:
         # ``i = rt.index_slice(...)`` of numbers and names (builds a slice, changes nothing), storing
@@ -1475,6 +1508,7 @@ def direct_index_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] =
         return out
 
     fn.body = block(fn.body)
+    return matmuls
 
 
 # --- a sum with a slice adjoint written straight into one buffer; a + (-b) as a - b ---------------
@@ -1903,13 +1937,16 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     fn.body = merge(fn.body)
 
 
+_MATMUL_ADJOINTS = ("matmul_adjoint_a", "matmul_adjoint_b")
+
+
 def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
     """``rt.matmul_adjoint_a(g, a, b)`` / ``rt.matmul_adjoint_b(g, a, b)`` in generated code called
     as ``rt.matmul_adjoint_2d_a`` / ``rt.matmul_adjoint_2d_b``: ``g @ b.T`` / ``a.T @ g`` where the
     run finds ``a`` and ``b`` real 2-D arrays (the general form's own expression, without its rank
     tests), else the general form (runtime/numpy_ops.py).  Read back as the general calls when the
     code is differentiated again (``expand_in_place``), so second-level code is what it was."""
-    Call, Attribute, matmuls = gast.Call, gast.Attribute, ("matmul_adjoint_a", "matmul_adjoint_b")
+    Call, Attribute, matmuls = gast.Call, gast.Attribute, _MATMUL_ADJOINTS
 
     def rename(stmts) -> None:
         for s in stmts:

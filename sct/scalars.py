@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
-from .ir import walk_nodes
+from .ir import stop_sharing, walk_nodes
 from .optimize import _block, _is_comment, _jumps, enabled as _optimizing
 from .runtime.scalar_ops import FUNCTIONS
 from .scalar_elements import E, drop_shared, reads_elements, element_adjoint, element_heads, element_param, element_read, element_type
@@ -572,6 +572,8 @@ class Specialiser:
             return
         if not reads_elements(entry_types, ptypes):
             return                           # vectors only, none of their elements read as floats
+        for fn in self.functions:           # (rewritten below: not walked once for the passes after)
+            stop_sharing(fn)
         self.rewrite_entry(entry_types, tapes, sweep_info)
         self.rewritten = {self.entry.name} | set(sweep_info)
         _returned_floats(self.entry, self.rt)
