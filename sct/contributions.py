@@ -248,26 +248,8 @@ class Contributions(EmitPass):
             self.note_adjoint_reads(s, [i for i, a in enumerate(parts.args) if isinstance(a, gast.Name)
                                         and self.reads_adjoint_of(a.id)])
             return pieces
-        if info.kind == CallKind.PLAIN and info.obj is getattr:
-            self.fail(s, "getattr(obj, name) with a name known only when it runs, on an object holding "
-                      "traced values: sct follows attributes it can name; write obj.attribute (or "
-                      "getattr with a string literal), or keep such values in a dict", "getattr")
-        if info.kind == CallKind.PLAIN and registry.is_run_as_is(info.obj):
-            what = self.describe(value.func)
-            self.fail(s, f"{what} has no derivative: inside dlfeval sct runs it as it is, and here a "
-                      f"derivative would pass through it (a dlgradient after it reads its outputs). Update "
-                      f"the parameters after the last dlgradient (or outside dlfeval, as MATLAB's training "
-                      f"loops do), or write the update with numpy operations", "call")
-        if info.kind == CallKind.PLAIN and info.obj is None:
-            what = self.describe(value.func)
-            self.fail(s, f"{what} is not defined when the function is compiled (Python raises NameError or "
-                      f"AttributeError where this line runs): check the spelling of {what}, or define it "
-                      "(import it) before the first call", "call")
         if info.kind == CallKind.PLAIN:
-            self.fail(s, f"no derivative rule for {self.describe(value.func)}: it is not a Python "
-                      "function sct can read, and the runtime has no rule for it. Add one with "
-                      "@sct.defrule (see help(sct.defrule)), use numpy functions that have rules, or "
-                      "wrap its input with extractdata if it must be a constant", "call")
+            self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func)), "call")
         return []
 
     def reads_adjoint_of(self, name: str) -> bool:
@@ -450,3 +432,22 @@ def cast_dtype(rule, bound):
 
 _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
 
+
+def _plain_call_refusal(obj, what: str) -> str:
+    """Why a call run as it is (``CallKind.PLAIN``) cannot pass a derivative on."""
+    if obj is getattr:
+        return ("getattr(obj, name) with a name known only when it runs, on an object holding traced values: "
+                "sct follows attributes it can name; write obj.attribute (or getattr with a string literal), "
+                "or keep such values in a dict")
+    if registry.is_run_as_is(obj):
+        return (f"{what} has no derivative: inside dlfeval sct runs it as it is, and here a derivative would "
+                f"pass through it (a dlgradient after it reads its outputs). Update the parameters after the "
+                f"last dlgradient (or outside dlfeval, as MATLAB's training loops do), or write the update with "
+                f"numpy operations")
+    if obj is None:
+        return (f"{what} is not defined when the function is compiled (Python raises NameError or "
+                f"AttributeError where this line runs): check the spelling of {what}, or define it (import it) "
+                f"before the first call")
+    return (f"no derivative rule for {what}: it is not a Python function sct can read, and the runtime has no "
+            f"rule for it. Add one with @sct.defrule (see help(sct.defrule)), use numpy functions that have "
+            f"rules, or wrap its input with extractdata if it must be a constant")

@@ -1381,7 +1381,7 @@ def einsum_ellipsis(x):
     return np.sum(np.einsum("...ij,...kj->...ik", x, x) ** 2) + np.sum(np.einsum("aij->ja", x))
 
 
-@case(lambda: (R(409, 5), ()), refused=(None, "ys = [y for v in x if (y := v * v)"))
+@case(lambda: (R(409, 5), ()))        # (refused until dec 12: a list comprehension's walrus is followed now)
 def walrus_in_comprehension(x):
     ys = [y for v in x if (y := v * v) > 0.1]
     return sum(ys) + len(ys) * x[0]
