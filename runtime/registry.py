@@ -75,6 +75,7 @@ def _rule_tree(fn):
     cost of every rule's first use); inspect's where those lines do not parse as ``fn``'s def."""
     code = getattr(fn, "__code__", None)
     if code is not None:
+        linecache.checkcache(code.co_filename)      # (a file edited since: its new lines, as inspect reads)
         lines = linecache.getlines(code.co_filename)
         ends = [p[1] for p in code.co_positions() if p[1] is not None]
         if lines and ends:
