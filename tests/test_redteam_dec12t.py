@@ -91,3 +91,69 @@ def test_element_reads_before_its_walrus():
 
 def test_walrus_in_a_loop_read_first():
     check_two_inputs(walrus_in_a_loop_read_first, X0.copy(), T0.copy())
+
+
+# --- a property of a NamedTuple (or of a dict subclass): its derivative was dropped ---------------------
+# (runtime/support.py computed_attribute took every tuple, dict and list for one without getters: the
+# derivative reaching `o.s` was dropped -- gradient 0 -- instead of refused as any other property's)
+
+import typing  # noqa: E402
+
+import pytest  # noqa: E402
+
+from sct import EvaluationError, dlarray, dlfeval, dlgradient  # noqa: E402
+
+
+class Pair(typing.NamedTuple):
+    a: object
+    b: object
+
+    @property
+    def s(self):
+        return self.a * self.b
+
+
+def namedtuple_property(x, t):
+    o = Pair(x, t)
+    y = np.sum(o.s ** 2)
+    return y, dlgradient(y, x, t)
+
+
+def test_property_of_a_namedtuple_is_refused_not_zero():
+    with pytest.raises(EvaluationError, match=r"test_redteam_dec12t.py, line \d+: .*property Pair.s"):
+        dlfeval(namedtuple_property, dlarray(X0), dlarray(T0))
+
+
+def namedtuple_argument_property(o, t):
+    y = np.sum(o.s * t)
+    return y, dlgradient(y, o)
+
+
+def test_property_of_a_namedtuple_argument_is_refused_not_zero():
+    with pytest.raises(EvaluationError, match=r"test_redteam_dec12t.py, line \d+: .*property Pair.s"):
+        dlfeval(namedtuple_argument_property, Pair(dlarray(X0), dlarray(T0)), dlarray(T0))
+
+
+class Record(dict):
+    @property
+    def s(self):
+        return self["a"] * self["b"]
+
+
+def dict_subclass_argument_property(o, t):
+    y = np.sum(o.s * t)
+    return y, dlgradient(y, o)
+
+
+def test_property_of_a_dict_subclass_argument_is_refused_not_zero():
+    with pytest.raises(EvaluationError, match=r"test_redteam_dec12t.py, line \d+: .*property Record.s"):
+        dlfeval(dict_subclass_argument_property, Record(a=dlarray(X0), b=dlarray(T0)), dlarray(T0))
+
+
+def namedtuple_fields(x, t):
+    o = Pair(x, t)
+    return np.sum(o.a * o.b) + np.sum(o[0] ** 2)
+
+
+def test_fields_of_a_namedtuple_still_differentiated():
+    check_two_inputs(namedtuple_fields, X0.copy(), T0.copy())
