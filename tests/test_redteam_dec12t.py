@@ -157,3 +157,25 @@ def namedtuple_fields(x, t):
 
 def test_fields_of_a_namedtuple_still_differentiated():
     check_two_inputs(namedtuple_fields, X0.copy(), T0.copy())
+
+
+# --- the refusal of a formatted dlarray passed to a nested function named "the function()" ----------
+
+from sct import CompileError, fullyconnect, relu  # noqa: E402
+
+
+def nested_calling_nested(p, X):
+    def inner(Z):
+        return relu(fullyconnect(Z, p["W"], p["b"]))
+
+    def outer(Z):
+        return inner(Z) * 2.0
+    loss = np.sum(outer(X) ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def test_refusal_names_the_nested_function():
+    p = {"W": dlarray(np.ones((2, 3))), "b": dlarray(np.zeros(2))}
+    with pytest.raises(CompileError, match=r"test_redteam_dec12t.py, line \d+: a formatted dlarray is passed "
+                                           r"to outer\(\)"):
+        dlfeval(nested_calling_nested, p, dlarray(np.ones((3, 4)), "CB"))
