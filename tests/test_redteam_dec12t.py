@@ -179,3 +179,86 @@ def test_refusal_names_the_nested_function():
     with pytest.raises(CompileError, match=r"test_redteam_dec12t.py, line \d+: a formatted dlarray is passed "
                                            r"to outer\(\)"):
         dlfeval(nested_calling_nested, p, dlarray(np.ones((3, 4)), "CB"))
+
+
+# --- a function given as a value (max(..., key=h), sorted) where formatted dlarrays reach it ------------
+# (it ran compiled on its own, given the data without its labels: fullyconnect read X of "CB" in its
+# default layout -- max picked the other item: the value's sign flipped, silently, for square data)
+
+from sct import dims  # noqa: E402
+
+
+def _square_case():
+    r = np.random.default_rng(3)
+    p = {"W": r.standard_normal((3, 3)), "b": r.standard_normal(3)}
+    return p, r.standard_normal((3, 3))
+
+
+def _python(case):
+    """``case`` run as plain Python (its dlgradient a no-op): the value to compare with."""
+    import types
+    g = dict(case.__globals__)
+    g["dlgradient"] = lambda loss, p: None
+    return types.FunctionType(case.__code__, g, case.__name__, case.__defaults__, case.__closure__)
+
+
+def max_with_a_nested_key(p, X):
+    def h(Z):
+        return np.sum(relu(fullyconnect(Z, p["W"], p["b"])))
+    a = max([X, X * -1.0], key=h)
+    loss = np.sum(a * p["W"])
+    return loss, dlgradient(loss, p)
+
+
+def test_max_with_a_nested_key_matches_python_or_is_refused():
+    p, X = _square_case()
+    python, _ = _python(max_with_a_nested_key)({k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+    try:
+        loss, _ = dlfeval(max_with_a_nested_key, {k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+    except CompileError as e:
+        assert "test_redteam_dec12t.py, line" in str(e) and "h is passed as a value to max()" in str(e)
+        return
+    assert float(np.asarray(loss.data)) == float(np.asarray(python.data))
+
+
+def key_of_the_module(Z):
+    return float(np.asarray(np.sum(fullyconnect(Z, np.eye(3) * np.arange(1.0, 4.0), np.zeros(3))[0]).data)) \
+        if hasattr(Z, "data") else float(np.sum(Z[0]))
+
+
+def sorted_with_a_module_key(p, X):
+    items = sorted([X, X * -2.0], key=key_of_the_module)
+    loss = np.sum(items[0] * p["W"])
+    return loss, dlgradient(loss, p)
+
+
+def test_sorted_with_a_function_of_the_module_refused():
+    p, X = _square_case()
+    with pytest.raises(CompileError, match=r"test_redteam_dec12t.py, line \d+: key_of_the_module is passed as a "
+                                           r"value to sorted\(\)"):
+        dlfeval(sorted_with_a_module_key, {k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+
+
+def map_with_a_nested_function(p, X):
+    def h(Z):
+        return np.sum(fullyconnect(Z, p["W"], p["b"]) ** 2)
+    vals = list(map(h, [X, X * 2.0]))
+    loss = vals[0] + vals[1] + len(dims(X))
+    return loss, dlgradient(loss, p)
+
+
+def test_map_with_a_nested_function_still_matches_python():
+    r = np.random.default_rng(4)
+    p = {"W": r.standard_normal((2, 3)), "b": r.standard_normal(2)}
+    X = r.standard_normal((3, 5))
+    loss, g = dlfeval(map_with_a_nested_function, {k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+    plain = _python(map_with_a_nested_function)
+    python, _ = plain({k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+    np.testing.assert_allclose(float(np.asarray(loss.data)), float(np.asarray(python.data)), rtol=1e-12)
+    from gradcheck import numerical_gradient
+
+    def f(W, b):
+        out, _ = plain({"W": dlarray(W), "b": dlarray(b)}, dlarray(X, "CB"))
+        return float(np.asarray(out.data))
+    np.testing.assert_allclose(np.asarray(g["W"].data), numerical_gradient(f, [p["W"], p["b"]], 0), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(g["b"].data), numerical_gradient(f, [p["W"], p["b"]], 1), rtol=1e-5)
