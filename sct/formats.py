@@ -170,7 +170,9 @@ class FormatPass(LayoutCalls):
             if any(has_format(t) or lost_from([t]) for t in list(trees) + reads):
                 callee = getattr(info.obj, "__name__", None) or info.method or \
                     (node.func.id if isinstance(node.func, gast.Name) else "a function")
-                self.fail(stmt, f"{user} is passed as a value to {callee}() where formatted dlarrays reach it: "
+                how = "used as a value (not called)" if info.obj is support.bind_closure else \
+                    f"passed as a value to {callee}()"
+                self.fail(stmt, f"{user} is {how} where formatted dlarrays reach it: "
                           f"sct follows data formats through the calls it reads in place, and {user}() would "
                           f"run on its own, given the data without its labels. Call {user}(...) directly "
                           "(in a for loop over the items) or pass stripdims(x) and give the deep-learning "

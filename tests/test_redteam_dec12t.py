@@ -262,3 +262,25 @@ def test_map_with_a_nested_function_still_matches_python():
         return float(np.asarray(out.data))
     np.testing.assert_allclose(np.asarray(g["W"].data), numerical_gradient(f, [p["W"], p["b"]], 0), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(g["b"].data), numerical_gradient(f, [p["W"], p["b"]], 1), rtol=1e-5)
+
+
+def max_with_a_key_reading_x(p, X):
+    def h(k):
+        return np.sum(relu(fullyconnect(X * k, p["W"], p["b"])) * np.arange(1.0, 4.0))
+    k = max([1.0, -1.0], key=h)
+    loss = np.sum(X * k * p["W"])
+    return loss, dlgradient(loss, p)
+
+
+def test_max_with_a_key_reading_formatted_data_matches_python_or_is_refused():
+    for seed in range(6):
+        r = np.random.default_rng(seed)
+        p = {"W": r.standard_normal((3, 3)), "b": r.standard_normal(3)}
+        X = r.standard_normal((3, 3))
+        python, _ = _python(max_with_a_key_reading_x)({k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+        try:
+            loss, _ = dlfeval(max_with_a_key_reading_x, {k: dlarray(v) for k, v in p.items()}, dlarray(X, "CB"))
+        except CompileError as e:
+            assert "test_redteam_dec12t.py, line" in str(e) and "h is used as a value" in str(e)
+            return
+        assert float(np.asarray(loss.data)) == float(np.asarray(python.data)), seed
