@@ -284,3 +284,30 @@ def test_max_with_a_key_reading_formatted_data_matches_python_or_is_refused():
             assert "test_redteam_dec12t.py, line" in str(e) and "h is used as a value" in str(e)
             return
         assert float(np.asarray(loss.data)) == float(np.asarray(python.data)), seed
+
+
+# --- a nested def's own local named as a global function the caller calls ------------------------------
+# (the caller's ``helper(x)`` was taken for a local of the caller: NameError at second order)
+
+def _helper(v):
+    return np.sin(v) * v
+
+
+def nested_local_named_as_a_global(x, t):
+    def g(v):
+        _helper = 3.0
+        return v * _helper
+    return np.sum(_helper(x) * g(t))
+
+
+def lambda_walrus_named_as_a_global(x, t):
+    k = lambda v: [(_helper := v * j) for j in range(1, 3)][0] + _helper     # noqa: E731
+    return np.sum(_helper(x) * k(t))
+
+
+def test_nested_local_named_as_a_global_function():
+    check_two_inputs(nested_local_named_as_a_global, X0.copy(), T0.copy())
+
+
+def test_lambda_walrus_named_as_a_global_function():
+    check_two_inputs(lambda_walrus_named_as_a_global, X0.copy(), T0.copy())
