@@ -615,8 +615,8 @@ def computed_attribute(obj, name):
     ``functools.cached_property``, ``__getattr__``), else None.  Its value then depends on
     ``obj``'s fields through code sct does not differentiate: a derivative reaching it must not
     be dropped as if it were a field nobody reads."""
-    if obj is None or isinstance(obj, (dict, list, tuple)) or _is_array(obj):
-        return None
+    if obj is None or type(obj) in (dict, list, tuple) or _is_array(obj):
+        return None                 # (a namedtuple or a dict subclass may have properties: looked up)
     cls = type(obj)
     key = (cls, name)
     entry = _COMPUTED.get(key)

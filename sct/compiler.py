@@ -411,7 +411,21 @@ class _Signature:
 
 
 def _stored_names(fdef) -> set:
-    return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    inner = _inside_nested(fdef)
+    return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            and id(n) not in inner}
+
+
+def _inside_nested(fdef) -> set:
+    """The ids of the nodes inside the nested defs' and lambdas' bodies of ``fdef``: a name bound there
+    is that function's own local, not ``fdef``'s (``helper = 3.0`` in ``def g(v)`` leaves the caller's
+    ``helper(x)`` the module's function)."""
+    out = set()
+    for d in walk_nodes(fdef):
+        if isinstance(d, (gast.FunctionDef, gast.Lambda)) and d is not fdef:
+            for part in ([d.body] if isinstance(d, gast.Lambda) else d.body):
+                out |= {id(n) for n in walk_nodes(part)}
+    return out
 
 
 def _stores_and_imports(fdef, defs: Optional[List] = None):
@@ -422,9 +436,10 @@ def _stores_and_imports(fdef, defs: Optional[List] = None):
     stores: Dict[str, int] = {}
     imports: List = []
     Name, Store, imports_, FunctionDef = gast.Name, gast.Store, (gast.Import, gast.ImportFrom), gast.FunctionDef
+    inner = _inside_nested(fdef)          # (a nested def's own locals are not the function's)
     for node in walk_nodes(fdef):
         if isinstance(node, Name):
-            if isinstance(node.ctx, Store):
+            if isinstance(node.ctx, Store) and id(node) not in inner:
                 stores[node.id] = stores.get(node.id, 0) + 1
         elif isinstance(node, imports_):
             imports.append(node)
@@ -573,6 +588,8 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     same local names), the first activity is that of this function: it is used again."""
     stored: set = set()
     fingerprint = tree_fingerprint(fdef, stored)        # (one walk for both)
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in walk_nodes(fdef)):
+        stored = _stored_names(fdef)        # (not the names a nested def binds for itself)
     local_names = set(sig.params) | stored
     local_names |= {n.name for n in nested}
     resolver.locals = local_names

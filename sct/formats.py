@@ -107,6 +107,8 @@ class FormatPass(LayoutCalls):
         info = classify_call(node, self.resolver)
         args = [self.expr(a, env, stmt) for a in node.args]
         kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg}
+        if self.follower(info) != self.into_callee:     # (a function of the user's: refused there)
+            self.refuse_function_value(stmt, node, info, args + list(kws.values()), env)
         if info.obj is np.matmul or info.obj is np.dot:
             receiver = [self.expr(node.func.value, env, stmt)] if isinstance(node.func, gast.Attribute) else []
             self.refuse_matmul(stmt, f"np.{info.obj.__name__}" if not receiver or receiver[0] is None else ".dot",
@@ -126,6 +128,55 @@ class FormatPass(LayoutCalls):
             losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS | PLAIN_ARRAY_FUNCTIONS)
             return (LOST if losing and lost_from(receiver + args + list(kws.values())) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
+
+    def refuse_function_value(self, stmt, node, info, trees, env):
+        """``max(Xs, key=h)``, ``sorted(Xs, key=h)``, ``functools.reduce(h, Xs)``: a function of the user's
+        given as a value runs compiled on its own, where formatted dlarrays arrive without their labels
+        (fullyconnect would read X of "CB" in its default layout: another value).  Refused where formatted
+        data is an argument of the call or a value the function (one this function defines) reads."""
+        import types
+        nested = getattr(self, "_nested_defs", None)
+        if nested is None:
+            nested = self._nested_defs = {n.name: n for n in walk_nodes(self.fdef)
+                                          if isinstance(n, gast.FunctionDef) and n is not self.fdef}
+            for n in walk_nodes(self.fdef):      # h_closure = rt.bind_closure(h, h_env, ...): h with its values
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                        isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Attribute) and \
+                        n.value.func.attr == "bind_closure" and n.value.args and \
+                        isinstance(n.value.args[0], gast.Name) and n.value.args[0].id in nested:
+                    nested[n.targets[0].id] = n.value
+        for a in list(node.args) + [k.value for k in node.keywords]:
+            if not isinstance(a, gast.Name):
+                continue
+            inner = nested.get(a.id)
+            if inner is None:
+                try:
+                    target = self.resolver.resolve(a)
+                except Exception:
+                    continue
+                if not isinstance(target, types.FunctionType) or \
+                        (getattr(target, "__module__", None) or "").split(".")[0] in ("sct", "numpy"):
+                    continue
+                reads = []
+            else:
+                reads = [env.get(n.id) for n in walk_nodes(inner)
+                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in env]
+            if isinstance(inner, gast.Call):         # (a closure: the values it was given, and its def's reads)
+                user = inner.args[0].id
+                reads += [env.get(n.id) for n in walk_nodes(nested[user])
+                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in env]
+            else:
+                user = a.id
+            if any(has_format(t) or lost_from([t]) for t in list(trees) + reads):
+                callee = getattr(info.obj, "__name__", None) or info.method or \
+                    (node.func.id if isinstance(node.func, gast.Name) else "a function")
+                how = "used as a value (not called)" if info.obj is support.bind_closure else \
+                    f"passed as a value to {callee}()"
+                self.fail(stmt, f"{user} is {how} where formatted dlarrays reach it: "
+                          f"sct follows data formats through the calls it reads in place, and {user}() would "
+                          f"run on its own, given the data without its labels. Call {user}(...) directly "
+                          "(in a for loop over the items) or pass stripdims(x) and give the deep-learning "
+                          "calls there DataFormat=...", "function passed as a value")
 
     def follower(self, info):
         """The method that follows this call (None: its result is unformatted)."""
@@ -437,7 +488,8 @@ class FormatPass(LayoutCalls):
         target = info.obj
         receiver = [env.get(info.receiver, self.params.get(info.receiver))] if info.receiver else []
         if any(has_format(t) for t in args + list(kws.values()) + receiver):
-            name = getattr(target, "__name__", None) or info.method or "the function"
+            name = getattr(target, "__name__", None) or info.method or \
+                (node.func.id if isinstance(node.func, gast.Name) else "the function")
             self.fail(stmt, f"a formatted dlarray is passed to {name}(): sct follows data formats through "
                       "the function dlfeval runs, not yet into the functions it calls. Pass stripdims(x) "
                       "and give the deep-learning calls there DataFormat=..., or make the calls in this "

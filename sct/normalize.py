@@ -224,6 +224,7 @@ class Normalizer(Statements, Loops, Expressions):
         self.partials = partials      # sct.partials.PartialRewriter of the function (None: none rewritten)
         self.fdef = fdef
         self.computed = {}
+        self.walrus_names = frozenset()   # names a := of the statement being normalized binds
         self.filename = filename
         self.namer = namer
         self.line = fdef.lineno
@@ -283,7 +284,11 @@ class Normalizer(Statements, Loops, Expressions):
         for s in stmts:
             self.line = getattr(s, "lineno", self.line)
             self.computed = {}         # repeated pure sub-expressions of one statement, once
-            self.stmt(s, out)
+            outer, self.walrus_names = self.walrus_names, _walrus_targets(s)
+            try:
+                self.stmt(s, out)
+            finally:
+                self.walrus_names = outer
 
     def emit(self, out: List, node):
         node.lineno = self.line
@@ -291,3 +296,32 @@ class Normalizer(Statements, Loops, Expressions):
         if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
             self.computed = {}         # a call may change what d[k] or o.a read (or rebind a name)
         return node
+
+
+_BODIES = ("body", "orelse", "handlers", "finalbody", "cases")
+
+
+def _walrus_targets(stmt) -> frozenset:
+    """The names ``stmt``'s own expressions bind with ``:=`` (its header's, for an if, for, while or
+    with; those of the comprehensions in them too, which bind in the function).  A name among them
+    read as an operand is copied where Python reads it (see ``Expressions.atom``): the statement's
+    later ``:=`` rebinds it before the operation runs."""
+    out = set()
+
+    def visit(node):
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+            return
+        if isinstance(node, gast.NamedExpr) and isinstance(node.target, gast.Name):
+            out.add(node.target.id)
+        for name in node._fields:
+            if isinstance(node, gast.stmt) and name in _BODIES:
+                continue
+            child = getattr(node, name, None)
+            for c in (child if isinstance(child, list) else [child]):
+                if isinstance(c, gast.AST):
+                    visit(c)
+
+    if isinstance(stmt, gast.AST) and not isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef,
+                                                              gast.ClassDef)):
+        visit(stmt)
+    return frozenset(out)

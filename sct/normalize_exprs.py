@@ -56,6 +56,12 @@ class Expressions:
             return const(-node.operand.value)          # -1 is a number, not an operation
         if isinstance(node, (gast.Name, gast.Constant)):
             if isinstance(node, gast.Name):
+                if node.id in getattr(self, "walrus_names", ()):
+                    # ``m * (m := v)``: Python reads m before the := of the statement rebinds it; a
+                    # copy holds the value read here (the name itself would be read after)
+                    copied = self.namer.fresh(node.id)
+                    self.emit(out, assign(copied, load(node.id)))
+                    return load(copied)
                 return load(node.id)
             return node
         if isinstance(node, gast.Lambda):         # the def's own name (calls of it are direct)
@@ -69,7 +75,7 @@ class Expressions:
             value = self.atom(node.value, out, node.target.id)
             self.emit(out, assign(node.target.id, value))
             self.computed = {}       # n's old value is gone
-            return load(node.target.id)
+            return self.atom(load(node.target.id), out, hint)     # (a copy: a later := may rebind n)
         if isinstance(node, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             name = self.namer.fresh(self.temp_name(node, hint))
             self.assign_to(name, node, out, hint)
