@@ -411,20 +411,17 @@ class _Signature:
 
 
 def _stored_names(fdef) -> set:
-    inner = _inside_nested(fdef)
-    return {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-            and id(n) not in inner}
+    """The names ``fdef`` stores (not those a nested def or lambda binds for itself: ``helper = 3.0`` in
+    ``def g(v)`` leaves the caller's ``helper(x)`` the module's function)."""
+    return set(_stores_and_imports(fdef)[0])
 
 
-def _inside_nested(fdef) -> set:
-    """The ids of the nodes inside the nested defs' and lambdas' bodies of ``fdef``: a name bound there
-    is that function's own local, not ``fdef``'s (``helper = 3.0`` in ``def g(v)`` leaves the caller's
-    ``helper(x)`` the module's function)."""
+def _inside(nested) -> set:
+    """The ids of the nodes inside the bodies of the defs and lambdas ``nested``."""
     out = set()
-    for d in walk_nodes(fdef):
-        if isinstance(d, (gast.FunctionDef, gast.Lambda)) and d is not fdef:
-            for part in ([d.body] if isinstance(d, gast.Lambda) else d.body):
-                out |= {id(n) for n in walk_nodes(part)}
+    for d in nested:
+        for part in ([d.body] if isinstance(d, gast.Lambda) else d.body):
+            out |= {id(n) for n in walk_nodes(part)}
     return out
 
 
@@ -433,18 +430,25 @@ def _stores_and_imports(fdef, defs: Optional[List] = None):
     ``walk_nodes``' order): one walk for ``_stored_names``, ``imported_names`` and ``module_aliases``.
     ``defs``: a list that receives the function definitions in ``fdef`` (any depth; for
     ``_nested_functions``), from the same walk."""
-    stores: Dict[str, int] = {}
+    stored: List = []
     imports: List = []
-    Name, Store, imports_, FunctionDef = gast.Name, gast.Store, (gast.Import, gast.ImportFrom), gast.FunctionDef
-    inner = _inside_nested(fdef)          # (a nested def's own locals are not the function's)
+    nested: List = []
+    Name, Store, imports_, scopes = gast.Name, gast.Store, (gast.Import, gast.ImportFrom), (gast.FunctionDef, gast.Lambda)
     for node in walk_nodes(fdef):
         if isinstance(node, Name):
-            if isinstance(node.ctx, Store) and id(node) not in inner:
-                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node.ctx, Store):
+                stored.append(node)
         elif isinstance(node, imports_):
             imports.append(node)
-        elif defs is not None and isinstance(node, FunctionDef) and node is not fdef:
-            defs.append(node)
+        elif isinstance(node, scopes) and node is not fdef:
+            nested.append(node)
+            if defs is not None and isinstance(node, gast.FunctionDef):
+                defs.append(node)
+    inner = _inside(nested) if nested else set()     # (a nested def's own locals are not the function's)
+    stores: Dict[str, int] = {}
+    for node in stored:
+        if id(node) not in inner:
+            stores[node.id] = stores.get(node.id, 0) + 1
     return stores, imports
 
 
