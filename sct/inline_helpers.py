@@ -391,16 +391,9 @@ class _Inliner:
         method = None
         if helper is None and self.formats:
             nested = self.nested_helper(call, getattr(s, "lineno", None))
-            if nested is not None:
-                body = self.body_of(*nested, call, getattr(s, "lineno", None), nested=True)
-                if body is not None:
-                    *stmts, ret = body
-                    if target is not None:
-                        done = gast.Assign(targets=[target], value=ret.value, type_comment=None)
-                        gast.copy_location(done, s)
-                        done.lineno = s.lineno
-                        stmts.append(done)
-                    return self.block(stmts, stack, depth + 1, in_loop)
+            body = None if nested is None else self.body_of(*nested, call, getattr(s, "lineno", None), nested=True)
+            if body is not None:
+                return self.block(_returned_to(body, target, s), stack, depth + 1, in_loop)
         if helper is None:
             found = self.method(call)
             if found is None:
@@ -426,13 +419,7 @@ class _Inliner:
             body = self._still_the_method(method, call.args[0], cls, s) + body
         else:
             self.inlined.add(call.func.id)
-        *stmts, ret = body
-        if target is not None:
-            done = gast.Assign(targets=[target], value=ret.value, type_comment=None)
-            gast.copy_location(done, s)
-            done.lineno = s.lineno
-            stmts.append(done)
-        return self.block(stmts, stack + (helper.__code__,), depth + 1, in_loop)
+        return self.block(_returned_to(body, target, s), stack + (helper.__code__,), depth + 1, in_loop)
 
     def _still_the_method(self, method, receiver, cls, s) -> List:
         """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
@@ -632,6 +619,18 @@ class _Inliner:
                     if not (isinstance(b, gast.Name) and b.id in self.arguments):
                         return False
         return True
+
+
+def _returned_to(body: List, target, s) -> List:
+    """A body read in place (its last statement its one Return) as statements assigning what it returns
+    to ``target`` at the call's statement ``s`` (nothing where the call's value is not kept)."""
+    *stmts, ret = body
+    if target is not None:
+        done = gast.Assign(targets=[target], value=ret.value, type_comment=None)
+        gast.copy_location(done, s)
+        done.lineno = s.lineno
+        stmts.append(done)
+    return stmts
 
 
 def _nested_definitions(fdef) -> Dict[str, tuple]:

@@ -154,13 +154,13 @@ class Loops:
     def scoped(self, node):
         """A copy of the comprehension ``node`` whose variables have fresh names: in Python 3
         they live in the comprehension's own scope, and must not overwrite the function's."""
-        for n in gast.walk(node):
-            # (``y := ...`` in a list, set or dict comprehension binds y in the function, as the loop
-            # the comprehension is lowered into does; a generator runs as it is consumed -- any(...)
-            # stops early -- so there the last value bound may differ)
-            if isinstance(n, gast.NamedExpr) and (isinstance(node, gast.GeneratorExp) or any(
-                    isinstance(m, (gast.GeneratorExp, gast.Lambda)) and m is not node and
-                    any(k is n for k in gast.walk(m)) for m in gast.walk(node))):
+        # (``y := ...`` in a list, set or dict comprehension binds y in the function, as the loop the
+        # comprehension is lowered into does; a generator runs as it is consumed -- any(...) stops
+        # early -- so there the last value bound may differ: refused, in a generator inside it too)
+        lazy = [node] if isinstance(node, gast.GeneratorExp) else \
+            [m for m in gast.walk(node) if isinstance(m, (gast.GeneratorExp, gast.Lambda)) and m is not node]
+        for n in (n for m in lazy for n in gast.walk(m)):
+            if isinstance(n, gast.NamedExpr):
                 self.fail(n, "the walrus operator := in a generator expression",
                           "write it as a for loop (the name := binds belongs to the function)")
         node = copy.deepcopy(node)

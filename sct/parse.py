@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 import gast
 
 from .errors import CompileError
+from .runtime.registry import code_source_lines
 
 
 def _code_function(fn, code):
@@ -26,32 +27,6 @@ def _code_function(fn, code):
                                   None, None, tuple(types.CellType() for _ in code.co_freevars))
     except Exception:
         return code
-
-
-def _source_lines(fn, code):
-    """``inspect.getsourcelines`` of ``code`` (its lines and first line) from its first line to the last
-    line any of its instructions (or its nested functions') comes from, without tokenizing the file from
-    the first line on (inspect's way: the time grows with the function); None where those lines do not
-    begin a def (inspect's answer is taken then).  A statement without instructions after the last one
-    (``pass``) may be left out: the same code (check_source_matches compiles what is read)."""
-    def last_line(c) -> int:
-        end = max((p[1] for p in c.co_positions() if p[1] is not None), default=0)
-        for k in c.co_consts:
-            if isinstance(k, types.CodeType):
-                end = max(end, last_line(k))
-        return end
-    try:
-        linecache.checkcache(code.co_filename)      # (a file edited since: its new lines, as inspect reads)
-        lines = linecache.getlines(code.co_filename, getattr(fn, "__globals__", None))
-        start, end = code.co_firstlineno, last_line(code)
-    except Exception:
-        return None
-    if not lines or start < 1 or end < start or end > len(lines):
-        return None
-    head = lines[start - 1].lstrip()
-    if not (head.startswith(("def ", "async def ", "@"))):
-        return None
-    return lines[start - 1:end], start
 
 
 _OLD_CONSTANTS = ("Num", "Str", "Bytes", "NameConstant", "Ellipsis")
@@ -174,7 +149,7 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     try:
         # the source of fn's own code: inspect would follow a decorator's __wrapped__ to
         # the function it wraps (another body, maybe another file)
-        found = _source_lines(fn, code)
+        found = code_source_lines(code, getattr(fn, "__globals__", None))
         lines, start = found if found is not None else inspect.getsourcelines(_code_function(fn, code))
     except (OSError, TypeError) as exc:
         raise CompileError(
