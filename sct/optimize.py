@@ -65,6 +65,7 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
         if pair[0] in named and pair[1] in named:
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
+    shape_only_tapes(functions, rt_name)
 
 
 def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=()) -> Optional[List]:
@@ -1078,7 +1079,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
                     "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
-                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1}
+                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": 0}
 
 
 def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
@@ -1109,17 +1110,194 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     params = {a.id for a in fwd.args.args}
     popped = _popped(bwd, bwd_nodes)
     shape_only = {n for n in unpacked if n not in other_reads and n not in params}
-    shape_only |= {n for n in popped if n not in other_reads and n not in params}
     residuals.elts = [_shape_proxy(rt_name, e.id) if isinstance(e, gast.Name) and e.id == u and u in shape_only
                       else e for e, u in zip(residuals.elts, unpacked)]
+    # a popped name may also be read whole where it holds something else (the residual of the
+    # same name, before the loop's adjoint): what each read may see is followed
+    pop_targets = {id(node): node.targets[0].id for node in bwd_nodes if isinstance(node, gast.Assign) and
+                   len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and
+                   popped.get(node.targets[0].id) is not None and _is_pop(node.value, popped[node.targets[0].id])}
+    pushed_proxies = {n for n in popped if n not in params and
+                      (n not in other_reads or _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads))}
     for node in fwd_nodes:
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
                 isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
                 not node.value.keywords and isinstance(node.value.args[0], gast.Name):
             name = node.value.args[0].id
-            if name in shape_only and popped.get(name) == node.value.func.value.id:
+            if name in pushed_proxies and popped.get(name) == node.value.func.value.id:
                 node.value.args = [_shape_proxy(rt_name, name)]
+
+
+def _is_pop(value, tape: str) -> bool:
+    """Whether ``value`` is ``tape.pop()``."""
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "pop" and \
+        isinstance(value.func.value, gast.Name) and value.func.value.id == tape and not value.args and \
+        not value.keywords
+
+
+def shape_only_tapes(functions: List, rt_name: str) -> None:
+    """A forward's tape entries whose popped values every sweep reads only for their shape and
+    dtype are pushed as ``rt.shape_proxy(n)``: ``tape.append(traj)`` before each
+    ``traj = rt.setitem(traj, t, s)`` of a loop no longer keeps one whole copy of ``traj`` per
+    iteration (T copies of a T-row array: quadratic memory) where the adjoint reads only its
+    shape (``rt.last_writes(traj, t, s)``).
+
+    A forward ``F`` qualifies for a tape ``tape`` when every read of ``tape`` in it is a push
+    ``tape.append(n)`` (a statement) or ``tape`` / ``list(tape)`` passed by position to a generated
+    function ``S`` of ``functions`` (a sweep), and each such ``S`` reads its parameter there only
+    in pops (``m = tape.pop()`` or a bare ``tape.pop()``).  A name ``n`` is proxied where, in every
+    such ``S``, each read of ``n`` that may see a popped value (followed through ``S``'s blocks,
+    branches and loops: a pop into ``n`` sets it, any other store of ``n`` clears it) is an argument
+    ``_SHAPE_ARGUMENTS`` names, and ``S`` pops no other name than those ``F`` pushes (tape entries
+    are pushed by name and popped into the same name)."""
+    named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
+    stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
+             gast.Try, gast.With, gast.AsyncWith, gast.AsyncFor)
+    for fn in named.values():
+        if not fn.body or _has_scope_statements(fn) or \
+                any(isinstance(n, stops) for n in _walk_no_defs(fn.body)):
+            continue
+        pushes: Dict[str, Dict[str, List]] = {}      # tape -> pushed name -> the append calls
+        for s in _walk_no_defs(fn.body):
+            if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                    isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
+                    isinstance(s.value.func.value, gast.Name) and s.value.func.value.id.startswith("tape") and \
+                    len(s.value.args) == 1 and not s.value.keywords and isinstance(s.value.args[0], gast.Name):
+                pushes.setdefault(s.value.func.value.id, {}).setdefault(s.value.args[0].id, []).append(s.value)
+        for tape, by_name in pushes.items():
+            consumers = _tape_consumers(fn, tape, named)
+            if not consumers:
+                continue
+            proxied = set(by_name)
+            for sweep, param in consumers:
+                proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name)
+                if not proxied:
+                    break
+            for name in proxied:
+                for push in by_name[name]:
+                    push.args = [_shape_proxy(rt_name, name)]
+
+
+def _tape_consumers(fn: gast.FunctionDef, tape: str, named: Dict[str, gast.FunctionDef]) -> Optional[List]:
+    """[(sweep, its parameter's name)] for each passing of the tape ``tape`` by ``fn`` to a generated
+    function, or None where ``fn`` reads ``tape`` otherwise than in those and in pushes
+    ``tape.append(n)``."""
+    allowed: Set[int] = set()
+    consumers: List = []
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
+                isinstance(node.value.func.value, gast.Name) and node.value.func.value.id == tape:
+            allowed.add(id(node.value.func.value))
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and node.targets[0].id == tape and isinstance(node.value, gast.List) and not node.value.elts:
+            allowed.add(id(node.targets[0]))          # tape = []
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in named:
+            for k, arg in enumerate(node.args):
+                inner = arg
+                if isinstance(arg, gast.Call) and isinstance(arg.func, gast.Name) and arg.func.id == "list" and \
+                        len(arg.args) == 1 and not arg.keywords:
+                    inner = arg.args[0]
+                if isinstance(inner, gast.Name) and inner.id == tape:
+                    sweep = named[node.func.id]
+                    if sweep is fn or sweep.args.vararg is not None or k >= len(sweep.args.args):
+                        return None
+                    allowed.add(id(inner))
+                    consumers.append((sweep, sweep.args.args[k].id))
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name) and node.id == tape and id(node) not in allowed:
+            return None
+    return consumers
+
+
+def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_name: str) -> Set[str]:
+    """The names of ``pushed`` whose popped values ``sweep`` reads only for shape and dtype (see
+    shape_only_tapes); the empty set where ``sweep`` uses its tape ``tape`` otherwise than in pops,
+    pops a name not in ``pushed``, or holds what is not followed here."""
+    stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
+             gast.Try, gast.AsyncWith, gast.AsyncFor)
+    nodes = _nodes_no_defs(sweep.body)
+    if _has_scope_statements(sweep) or any(isinstance(n, stops) for n in nodes):
+        return set()
+    pop_targets: Dict[int, str] = {}        # id of a statement ``m = tape.pop()`` -> m
+    allowed: Set[int] = set()
+    for node in nodes:
+        if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "pop" and \
+                isinstance(node.value.func.value, gast.Name) and node.value.func.value.id == tape and \
+                not node.value.args and not node.value.keywords:
+            if isinstance(node, gast.Assign):
+                if not (len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)) or \
+                        node.targets[0].id not in pushed:
+                    return set()
+                pop_targets[id(node)] = node.targets[0].id
+            allowed.add(id(node.value.func.value))
+    if any(isinstance(n, gast.Name) and n.id == tape and id(n) not in allowed for n in nodes):
+        return set()
+    shape_ids = _shape_reads(sweep, rt_name, nodes)
+    candidates = set(pop_targets.values())
+    out: Set[str] = set()
+    for name in candidates:
+        if _popped_read_shape_only(sweep.body, name, pop_targets, shape_ids):
+            out.add(name)
+    return out
+
+
+def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], shape_ids: Set[int]) -> bool:
+    """Whether each read of ``name`` in ``body`` that may see a value popped into it is in
+    ``shape_ids`` (the state "may hold a popped value" followed through the blocks: set by a pop
+    into ``name``, cleared by any other store of it; a loop's head joins its entry and its body's
+    end, and a loop whose body pops into ``name`` may hold one anywhere after)."""
+    Name, Load = gast.Name, gast.Load
+
+    class Unsure(Exception):
+        pass
+
+    def check(node, popped: bool) -> None:
+        if popped:
+            for n in _walk_no_defs([node]):
+                if n.__class__ is Name and n.id == name and isinstance(n.ctx, Load) and id(n) not in shape_ids:
+                    raise Unsure
+
+    def pops_in(stmts) -> bool:
+        return any(pop_targets.get(id(n)) == name for n in _walk_no_defs(stmts))
+
+    def block(stmts, popped: bool) -> bool:
+        for s in stmts:
+            if isinstance(s, gast.If):
+                check(s.test, popped)
+                popped = block(s.body, popped) | block(s.orelse, popped)
+            elif isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For):
+                    check(s.iter, popped)
+                    if name in _stored([s.target]):
+                        raise Unsure
+                head = popped or pops_in(s.body)
+                if isinstance(s, gast.While):
+                    check(s.test, head)
+                end = block(s.body, head)
+                if end and not head:
+                    head = True
+                    block(s.body, head)
+                popped = block(s.orelse, head) | head
+            elif isinstance(s, gast.With):
+                for item in s.items:
+                    check(item, popped)
+                popped = block(s.body, popped)
+            elif pop_targets.get(id(s)) == name:
+                popped = True
+            else:
+                check(s, popped)
+                if name in _stored([s]):
+                    popped = False
+        return popped
+
+    try:
+        block(body, False)
+    except Unsure:
+        return False
+    return True
 
 
 def _residuals_unpacked(fwd: gast.FunctionDef, bwd: gast.FunctionDef):
