@@ -402,6 +402,41 @@ def setitem(x, idx, value):
     return out
 
 
+def setitem_owned(x, idx, value):
+    """``setitem(x, idx, value)`` written into ``x`` itself where ``x`` is an array that owns its
+    data and that nothing holds but the caller's name the assignment rebinds (``n =
+    rt.setitem_owned(n, i, v)``, sct/optimize.py ``owned_setitems``): its reference count says no
+    other name, view, container or tape entry can see the change.  numpy's write into ``x``'s
+    dtype, as ``setitem`` makes into its copy: the same numbers.  Anything else: ``setitem``."""
+    if type(x) is np.ndarray and x.flags.owndata and x.flags.writeable and _getrefcount(x) <= _OWNED_REFS:
+        x[idx] = value
+        return x
+    return setitem(x, idx, value)
+
+
+def _refs_of_a_rebound_name() -> int:
+    """The reference count ``setitem_owned`` sees for an array held by one name of its caller
+    only, in the call that rebinds that name (that name, its parameter, getrefcount's argument):
+    measured in a call of the same form, not assumed."""
+    seen = []
+
+    def probe(x, idx, value):
+        seen.append(sys.getrefcount(x))
+        return x
+    space = types.SimpleNamespace(setitem_owned=probe)
+
+    def caller():
+        t = np.zeros(4)
+        t = space.setitem_owned(t, 0, 1.0)
+        return t
+    caller()
+    # (a build without the GIL counts references differently: never written in place there)
+    return seen[0] if getattr(sys, "_is_gil_enabled", lambda: True)() else -1
+
+
+_OWNED_REFS = _refs_of_a_rebound_name()
+
+
 def last_writes(x, idx, value):
     """Mask (shaped like ``x[idx]``) of the items of ``x[idx] = value`` not overwritten by a
     later item of the same assignment (repeated advanced indices: numpy keeps the last one),
@@ -3300,8 +3335,10 @@ def shape_proxy(x):
     """What a helper's forward keeps of ``x`` for an adjoint that reads only its shape and dtype
     (``unbroadcast``'s ``like``, ``zero_adjoint``'s argument, ...; sct/optimize.py decides):
     for a large array, a read-only zero-stride array of the same shape and dtype, so the array
-    itself is freed when the forward is done with it.  Anything else: ``x`` itself."""
-    if type(x) is np.ndarray and x.size >= SHAPE_PROXY_SIZE:
+    itself is freed when the forward is done with it; the same for a view of a large array (a row
+    ``acc[t]`` would keep all of ``acc``).  Anything else: ``x`` itself."""
+    if type(x) is np.ndarray and (x.size >= SHAPE_PROXY_SIZE or
+                                  type(x.base) is np.ndarray and x.base.size >= SHAPE_PROXY_SIZE):
         return _proxy_of(x.shape, x.dtype)
     return x
 

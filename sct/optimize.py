@@ -1079,7 +1079,8 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 _SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
                     "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
-                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": 0}
+                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": (0, 2),
+                    "concat_head": (1, 2), "concat_tail": (1, 2)}
 
 
 def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
@@ -1117,8 +1118,9 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     pop_targets = {id(node): node.targets[0].id for node in bwd_nodes if isinstance(node, gast.Assign) and
                    len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and
                    popped.get(node.targets[0].id) is not None and _is_pop(node.value, popped[node.targets[0].id])}
-    pushed_proxies = {n for n in popped if n not in params and
-                      (n not in other_reads or _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads))}
+    followed = _only_popped(bwd_nodes, set(popped.values()), rt_name)
+    pushed_proxies = {n for n in popped if n not in params and (n not in other_reads or followed and
+                      _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads))}
     for node in fwd_nodes:
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
@@ -1127,6 +1129,23 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
             name = node.value.args[0].id
             if name in pushed_proxies and popped.get(name) == node.value.func.value.id:
                 node.value.args = [_shape_proxy(rt_name, name)]
+
+
+def _only_popped(nodes: List, tapes: Set[str], rt_name: str) -> bool:
+    """Whether every read of the tapes ``tapes`` among ``nodes`` (an adjoint's) is a pop whose value
+    is a statement's (``m = tape.pop()``, ``tape.pop()``) or the copy ``tape = rt.copy_list(tape)``."""
+    allowed: Set[int] = set()
+    for node in nodes:
+        if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
+            value = node.value
+            if isinstance(value.func, gast.Attribute) and value.func.attr == "pop" and \
+                    isinstance(value.func.value, gast.Name) and not value.args and not value.keywords and \
+                    (isinstance(node, gast.Expr) or len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)):
+                allowed.add(id(value.func.value))
+            elif isinstance(node, gast.Assign) and _rt_call(value, rt_name, "copy_list") and len(value.args) == 1:
+                allowed.add(id(value.args[0]))
+    return not any(isinstance(n, gast.Name) and n.id in tapes and isinstance(n.ctx, gast.Load) and
+                   id(n) not in allowed for n in nodes)
 
 
 def _is_pop(value, tape: str) -> bool:
@@ -1287,6 +1306,8 @@ def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], 
                 popped = block(s.body, popped)
             elif pop_targets.get(id(s)) == name:
                 popped = True
+            elif any(isinstance(getattr(s, f, None), list) for f in ("body", "orelse", "handlers", "finalbody")):
+                raise Unsure            # a compound statement not followed here
             else:
                 check(s, popped)
                 if name in _stored([s]):
@@ -1324,10 +1345,10 @@ def _shape_reads(bwd: gast.FunctionDef, rt_name: str, nodes: Optional[List] = No
     for node in (_walk_no_defs(bwd.body) if nodes is None else nodes):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 isinstance(node.func.value, gast.Name) and node.func.value.id in (rt_name, "rt"):
-            position = _SHAPE_ARGUMENTS.get(node.func.attr)
-            if position is not None and len(node.args) > position and \
-                    isinstance(node.args[position], gast.Name):
-                shape_reads.add(id(node.args[position]))
+            positions = _SHAPE_ARGUMENTS.get(node.func.attr)
+            for position in (positions,) if isinstance(positions, int) else positions or ():
+                if len(node.args) > position and isinstance(node.args[position], gast.Name):
+                    shape_reads.add(id(node.args[position]))
     return shape_reads
 
 
@@ -2649,6 +2670,9 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
             if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
                     func.value.id in rt_names) or node.keywords:
                 return node
+            if func.attr == "setitem_owned" and len(node.args) == 3:
+                func.attr = "setitem"
+                return node
             if func.attr in ("negative_into", "broadcast_negative") and len(node.args) == 1:
                 return gast.copy_location(gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node)
             if func.attr == "broadcast_op" and len(node.args) == 3 and isinstance(node.args[0], gast.Constant) and \
@@ -2756,8 +2780,32 @@ def _released_name(s, rt_names: Set[str]) -> Optional[str]:
     return None
 
 
+def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """``n = rt.setitem(n, i, v)`` (``n[i] = v`` in the user's code, a name rebound to the array
+    written) becomes ``n = rt.setitem_owned(n, i, v)``: written into ``n``'s array itself where
+    the run finds nothing but that name holding it (its reference count: the old value can be read
+    nowhere else), instead of a copy per write (a row written per iteration of a loop copied the
+    whole array each time).  Code read back to be differentiated again has it expanded back
+    (``expand_in_place``).  ``shared``: ids of statements another generated function holds too."""
+    todo = list(fn.body)
+    while todo:
+        s = todo.pop()
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                todo.extend(inner)
+        for handler in getattr(s, "handlers", None) or ():
+            todo.extend(handler.body)
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+                _rt_call(s.value, rt_name, "setitem") and len(s.value.args) == 3 and not s.value.keywords and \
+                isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id and \
+                id(s) not in shared:
+            s.value.func.attr = "setitem_owned"
+
+
 def has_in_place(fdef) -> bool:
     return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in walk_nodes(fdef))
 
 
-_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul")) | _FOLD_RT
+_IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul",
+                          "setitem_owned")) | _FOLD_RT
