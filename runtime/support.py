@@ -579,6 +579,26 @@ def zero_at(grad, idx):
     return out
 
 
+def zero_at_owned(grad, idx):
+    """``zero_at(grad, idx)`` written into ``grad``'s array itself where it owns its data and nothing
+    but the caller's name (read nowhere after this call: sct/optimize.py ``owned_zero_at``) holds
+    it, by its reference count; anything else: ``zero_at``.  The same numbers."""
+    if type(grad) is np.ndarray and grad.flags.owndata and grad.flags.writeable and \
+            _getrefcount(grad) <= _OWNED_REFS:
+        grad[idx] = 0
+        return grad
+    return zero_at(grad, idx)
+
+
+def getitem_or_zero_copy(grad, idx):
+    """``getitem_or_zero(grad, idx)``, an array part that is a view of ``grad`` copied (its caller
+    then zeroes those positions of ``grad`` in place: ``zero_at_owned``)."""
+    part = getitem_or_zero(grad, idx)
+    if type(part) is np.ndarray and part.base is not None:
+        return part.copy()
+    return part
+
+
 def getitem_or_zero(grad, idx):
     """``grad[idx]`` where ``grad`` may still be the zero adjoint or a partial dict."""
     if _is_zero(grad):

@@ -2670,8 +2670,8 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
             if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
                     func.value.id in rt_names) or node.keywords:
                 return node
-            if func.attr == "setitem_owned" and len(node.args) == 3:
-                func.attr = "setitem"
+            if func.attr in ("setitem_owned", "zero_at_owned", "getitem_or_zero_copy"):
+                func.attr = func.attr.rsplit("_", 1)[0]
                 return node
             if func.attr in ("negative_into", "broadcast_negative") and len(node.args) == 1:
                 return gast.copy_location(gast.UnaryOp(op=gast.USub(), operand=node.args[0]), node)
@@ -2803,9 +2803,74 @@ def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
             s.value.func.attr = "setitem_owned"
 
 
+def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """The adjoint of a write ``n[i] = v``: ``d_n = rt.zero_at(g, i)`` (a copy of ``g`` with
+    ``g[i]`` zeroed), then one statement reading ``rt.getitem_or_zero(g, i)`` (``v``'s adjoint),
+    where every other read of ``g`` in the function is a test ``g is (not) rt.ZERO``: the two are
+    swapped, the read copies what it takes of ``g`` (``rt.getitem_or_zero_copy``) and ``d_n =
+    rt.zero_at_owned(g, i)`` zeroes ``g[i]`` in ``g``'s array itself where the run finds that
+    nothing else holds it (a row written per iteration of a loop no longer copies the whole
+    adjoint each time).  Code read back to be differentiated again has both expanded back
+    (``expand_in_place``).  ``shared``: ids of statements another generated function holds too."""
+    loads: Dict[str, int] = {}
+    tests: Dict[str, int] = {}
+    for node in _walk_no_defs(fn.body):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
+        elif isinstance(node, gast.Compare) and isinstance(node.left, gast.Name) and len(node.ops) == 1 and \
+                isinstance(node.ops[0], (gast.Is, gast.IsNot)) and _is_rt(node.comparators[0], rt_name, "ZERO"):
+            tests[node.left.id] = tests.get(node.left.id, 0) + 1
+        elif isinstance(node, (gast.Global, gast.Nonlocal)):
+            return
+
+    def same(a, b) -> bool:
+        return isinstance(a, gast.Name) and isinstance(b, gast.Name) and a.id == b.id or \
+            isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and type(a.value) is type(b.value) \
+            and a.value == b.value and type(a.value) in (int, str)
+
+    def stores(stmts: List, end: int, name: str) -> bool:
+        return any(isinstance(s, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in s.targets)
+                   for s in stmts[:end])
+
+    def visit(stmts: List, outer) -> None:
+        # outer: (the list holding the ``if`` whose branch ``stmts`` is, its position) or None
+        for k, s in enumerate(stmts):
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    visit(inner, (stmts, k) if isinstance(s, gast.If) else None)
+        for k in range(len(stmts) - 1):
+            a, b = stmts[k], stmts[k + 1]
+            if not (isinstance(a, gast.Assign) and len(a.targets) == 1 and isinstance(a.targets[0], gast.Name) and
+                    _rt_call(a.value, rt_name, "zero_at") and len(a.value.args) == 2 and not a.value.keywords and
+                    isinstance(a.value.args[0], gast.Name) and isinstance(a.value.args[1], (gast.Name, gast.Constant))
+                    and isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name)
+                    and id(a) not in shared and id(b) not in shared):
+                continue
+            g, i, target = a.value.args[0].id, a.value.args[1], a.targets[0].id
+            # g bound earlier in this block or the one around its ``if`` (a loop's next turn reads
+            # it only after binding it again)
+            if not (stores(stmts, k, g) or outer is not None and stores(outer[0], outer[1], g)):
+                continue
+            reads = [n for n in _walk_no_defs([b.value]) if _rt_call(n, rt_name, "getitem_or_zero") and
+                     len(n.args) == 2 and not n.keywords and isinstance(n.args[0], gast.Name) and
+                     n.args[0].id == g and same(n.args[1], i)]
+            if len(reads) != 1 or loads.get(g, 0) != 2 + tests.get(g, 0) or b.targets[0].id in (g, target) or \
+                    isinstance(i, gast.Name) and b.targets[0].id == i.id or \
+                    any(isinstance(n, gast.Name) and n.id == target for n in _walk_no_defs([b.value])) or \
+                    any(isinstance(n, (gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Await))
+                        for n in _walk_no_defs([b.value])):
+                continue
+            reads[0].func.attr = "getitem_or_zero_copy"
+            a.value.func.attr = "zero_at_owned"
+            stmts[k], stmts[k + 1] = b, a
+
+    visit(fn.body, None)
+
+
 def has_in_place(fdef) -> bool:
     return any(isinstance(n, gast.Attribute) and n.attr in _IN_PLACE_RT for n in walk_nodes(fdef))
 
 
 _IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul",
-                          "setitem_owned")) | _FOLD_RT
+                          "setitem_owned", "zero_at_owned", "getitem_or_zero_copy")) | _FOLD_RT

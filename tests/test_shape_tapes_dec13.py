@@ -204,8 +204,12 @@ def test_rows_written_in_place_where_nothing_else_holds_the_array(monkeypatch):
     copies = []
     plain_setitem = support.setitem
     monkeypatch.setattr(support, "setitem", lambda *a: copies.append(1) or plain_setitem(*a))
+    zeroed = []
+    plain_zero_at = support.zero_at
+    monkeypatch.setattr(support, "zero_at", lambda *a: zeroed.append(1) or plain_zero_at(*a))
     y, (gx, gW) = dlfeval(rollout_grad, dlarray(x), dlarray(W))
     assert not copies, f"{len(copies)} of {T} row writes copied the trajectory"
+    assert not zeroed, f"{len(zeroed)} of {T} row adjoints copied the trajectory's adjoint"
     assert float(D(y)) == rollout(x, W)
     np.testing.assert_allclose(D(gx), numerical_gradient(rollout, [x, W], 0), rtol=1e-6, atol=1e-9)
 
