@@ -1,0 +1,133 @@
+"""Red-team dec13a: programs written as users write them (ported GP, attention, RNN, ODE, DP and
+physics code, ops held in variables and dicts), each checked against plain Python and central
+differences.  The wrong results found, each a test that failed before its fix:
+
+* an op with a ``*args`` parameter called through a value (``f = np.einsum; f("i,i->", x, t)``,
+  ``ops["e"](...)``, ``m = max; m(a, b)``, ``mg = np.meshgrid``): the adjoint of the i-th
+  argument was read from the rule's parameter at position i, so np.einsum's operands got a zero
+  gradient (the subscripts string took the parameter ``operands``), and max/min/np.meshgrid
+  crashed in the reverse sweep (sct/transform_calls.py: _primitive_pair);
+* the same calls in forward mode (jvp): the tangents of the operands were dropped (a zero
+  Jacobian-vector product for np.einsum, np.meshgrid), and max/min crashed (op_jvp_impl); and a
+  rule run on the zero marker of a tuple of outputs (np.meshgrid's) gave a tangent constant in g.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import sct
+from gradcheck import assert_close, check_two_inputs, numerical_gradient
+
+RNG = np.random.default_rng(1313)
+X0 = RNG.standard_normal(4) * 0.7
+T0 = RNG.standard_normal(4) * 0.7
+V0 = RNG.standard_normal(4)
+
+
+# --- ops with *args held in a variable, a dict or a loop over functions -------------------------
+
+def einsum_held_in_a_name(x, t):
+    contract = np.einsum
+    return contract("i,i->", x, t) + contract("i,j,j->", x, t, x * t)
+
+
+def einsum_held_in_a_dict(x, t):
+    ops = {"contract": np.einsum, "act": np.tanh}
+    return ops["contract"]("i,i->", x * 2, t ** 2) + np.sum(ops["act"](x))
+
+
+def builtin_max_held_in_a_name(x, t):
+    biggest = max
+    smallest = min
+    return biggest(x[0], t[0]) + smallest(x[1], t[1], x[2]) + biggest([x[3], t[3] * 2])
+
+
+def functions_in_a_loop(x, t):
+    total = 0.0
+    for f in (np.sin, max, np.exp, min):
+        if f is max or f is min:
+            total = total + f(x[0] * t[1], t[0])
+        else:
+            total = total + np.sum(f(x) * t)
+    return total
+
+
+def meshgrid_held_in_a_name(x, t):
+    grid = np.meshgrid
+    gx, gy = grid(x, t[:3])
+    return np.sum(gx * gy ** 2)
+
+
+def test_einsum_held_in_a_name():
+    check_two_inputs(einsum_held_in_a_name, X0.copy(), T0.copy())
+
+
+def test_einsum_held_in_a_dict():
+    check_two_inputs(einsum_held_in_a_dict, X0.copy(), T0.copy())
+
+
+def test_builtin_max_held_in_a_name():
+    check_two_inputs(builtin_max_held_in_a_name, X0.copy(), T0.copy())
+
+
+def test_functions_in_a_loop():
+    check_two_inputs(functions_in_a_loop, X0.copy(), T0.copy())
+
+
+def test_meshgrid_held_in_a_name():
+    check_two_inputs(meshgrid_held_in_a_name, X0.copy(), T0.copy())
+
+
+# --- the same in forward mode (jvp) and forward over reverse (hvp) ------------------------------
+
+def _of_x(case):
+    def f(x):
+        return case(x, T0.copy())
+    f.__name__ = case.__name__
+    return f
+
+
+def _of_t(case):
+    def f(t):
+        return case(X0.copy(), t)
+    f.__name__ = case.__name__ + "_t"
+    return f
+
+
+def _check_jvp(f, x, v):
+    y, jv = sct.jvp(f, x.copy(), v.copy())
+    assert_close(sct.extractdata(y), f(x.copy()), rtol=1e-12, atol=1e-12, what=f"{f.__name__}: value")
+    step = 1e-6
+    expected = (f(x + step * v) - f(x - step * v)) / (2 * step)
+    assert_close(sct.extractdata(jv), expected, what=f"{f.__name__}: jvp")
+
+
+def _check_hvp(f, x, v):
+    hv = sct.hvp(f, x.copy(), v.copy())
+    grad = lambda a: numerical_gradient(f, [a.copy()], 0, step=1e-5)   # noqa: E731
+    step = 1e-4
+    expected = (grad(x + step * v) - grad(x - step * v)) / (2 * step)
+    assert_close(sct.extractdata(hv), expected, rtol=1e-3, atol=1e-4, what=f"{f.__name__}: hvp")
+
+
+CASES = [einsum_held_in_a_name, einsum_held_in_a_dict, builtin_max_held_in_a_name, functions_in_a_loop,
+         meshgrid_held_in_a_name]
+
+
+def test_jvp_of_ops_held_in_values():
+    for case in CASES:
+        _check_jvp(_of_x(case), X0, V0)
+        _check_jvp(_of_t(case), T0, V0)
+
+
+def test_hvp_of_ops_held_in_values():
+    for case in (einsum_held_in_a_name, meshgrid_held_in_a_name, builtin_max_held_in_a_name):
+        _check_hvp(_of_x(case), X0, V0)
+        _check_hvp(_of_t(case), T0, V0)
+
+
+def test_jvp_of_meshgrid_held_in_a_name_is_not_zero():
+    # the plainest form of the forward-mode defect: a zero tangent where the program's is not
+    f = _of_x(meshgrid_held_in_a_name)
+    _, jv = sct.jvp(f, X0.copy(), np.ones(4))
+    assert abs(float(sct.extractdata(jv))) > 1e-3
