@@ -883,12 +883,11 @@ def _zeros_like_output(ans):
         return tuple(_zeros_like_output(v) for v in ans)
     if isinstance(ans, list):
         return [_zeros_like_output(v) for v in ans]
-    zero = zero_adjoint(ans)
-    if type(zero) is float:
+    if type(ans) is float:
         return np.float64(0.0)
-    if type(zero) is complex:
+    if type(ans) is complex:
         return np.complex128(0.0)
-    return zero
+    return zero_adjoint(ans)
 
 
 def _dict_merged_tangent(args, tangents, ans):
