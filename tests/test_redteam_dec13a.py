@@ -131,3 +131,39 @@ def test_jvp_of_meshgrid_held_in_a_name_is_not_zero():
     f = _of_x(meshgrid_held_in_a_name)
     _, jv = sct.jvp(f, X0.copy(), np.ones(4))
     assert abs(float(sct.extractdata(jv))) > 1e-3
+
+
+# --- a user's rule of several statements: refused where it is registered, at its line -----------
+# (was: an "internal error ... please report it" where a function calling the op compiled)
+
+def _softplus2(a, b):
+    return np.log1p(np.exp(a * b))
+
+
+def test_a_rule_of_several_statements_is_refused_at_its_line():
+    import inspect
+    import pytest
+
+    with pytest.raises(sct.CompileError) as info:
+        @sct.defrule(_softplus2, wrt=("a", "b"))
+        def _softplus2_rule(g, ans, a, b):
+            s = 1 / (1 + np.exp(-a * b))
+            return g * s * b, g * s * a
+    error = info.value
+    assert error.filename == __file__
+    assert error.lineno == inspect.currentframe().f_lineno - 4      # the line of `s = ...`
+    assert "single `return`" in str(error)
+
+
+def test_a_rule_with_a_docstring_and_one_return_is_accepted():
+    def _cube(a):
+        return a ** 3
+
+    @sct.defrule(_cube)
+    def _cube_rule(g, ans, a):
+        """d(a^3) = 3 a^2."""
+        return g * 3 * a ** 2
+
+    def f(x, t):
+        return np.sum(_cube(x) * t)
+    check_two_inputs(f, X0.copy(), T0.copy())
