@@ -58,6 +58,35 @@ def meshgrid_held_in_a_name(x, t):
     return np.sum(gx * gy ** 2)
 
 
+class Block:
+    """A layer keeping its operations in attributes, as ported PyTorch/JAX modules do."""
+
+    def __init__(self, W, act=np.tanh, pool=max, contract=np.einsum):
+        self.W = W
+        self.act = act
+        self.pool = pool
+        self.contract = contract
+
+    def __call__(self, x, t):
+        h = self.act(self.contract("ij,j->i", self.W, x))
+        return self.pool(h[0], h[1], t[0]) + self.contract("i,i->", h, t)
+
+
+def ops_held_by_a_layer(x, t):
+    return Block(np.outer(t, x) + np.eye(4))(x, t)
+
+
+class Config:
+    ops = {"mix": np.einsum, "reduce": np.sum}
+
+    def run(self, a, b):
+        return self.ops["reduce"](self.ops["mix"]("i,j->ij", a, b) ** 2)
+
+
+def ops_in_a_class_dict(x, t):
+    return Config().run(x, t) + Config.ops["mix"]("i,i->", x, t)
+
+
 def test_einsum_held_in_a_name():
     check_two_inputs(einsum_held_in_a_name, X0.copy(), T0.copy())
 
@@ -76,6 +105,14 @@ def test_functions_in_a_loop():
 
 def test_meshgrid_held_in_a_name():
     check_two_inputs(meshgrid_held_in_a_name, X0.copy(), T0.copy())
+
+
+def test_ops_held_by_a_layer():
+    check_two_inputs(ops_held_by_a_layer, X0.copy(), T0.copy())
+
+
+def test_ops_in_a_class_dict():
+    check_two_inputs(ops_in_a_class_dict, X0.copy(), T0.copy())
 
 
 # --- the same in forward mode (jvp) and forward over reverse (hvp) ------------------------------
@@ -111,7 +148,7 @@ def _check_hvp(f, x, v):
 
 
 CASES = [einsum_held_in_a_name, einsum_held_in_a_dict, builtin_max_held_in_a_name, functions_in_a_loop,
-         meshgrid_held_in_a_name]
+         meshgrid_held_in_a_name, ops_held_by_a_layer, ops_in_a_class_dict]
 
 
 def test_jvp_of_ops_held_in_values():
