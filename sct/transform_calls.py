@@ -909,7 +909,6 @@ def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
     """The pair of an op (a function with a rule) called with ``count`` positional arguments
     and these keywords: generated source calling the op and its rule, so code calling it can
     be differentiated again (an op held in a field or passed as an argument)."""
-    names = list(rule.signature.parameters)
     params = ", ".join(f"a{i}" for i in range(count))
     kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
     if not params and keywords:
