@@ -11,7 +11,7 @@ import gast
 
 from .runtime import registry
 
-from .analysis import CallInfo, bind_arguments, index_value
+from .analysis import CallInfo, bind_arguments, index_value, starred_op_refusal
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
@@ -216,9 +216,8 @@ class Contributions(EmitPass):
     def call_pieces(self, s, value: gast.Call, g: str, ans: str):
         info: CallInfo = self.act.call_info(value)
         if info.kind == CallKind.OP or (info.kind == CallKind.CREATE and value.args):
-            for a in value.args:
-                if isinstance(a, gast.Starred):
-                    self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
+            if any(isinstance(a, gast.Starred) for a in value.args) or any(k.arg is None for k in value.keywords):
+                self.fail(s, starred_op_refusal(info.rule.name), "starred argument")
             bound = bind_arguments(info.rule, value, self.gen.filename, s.lineno)
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.METHOD and info.rule is not None:

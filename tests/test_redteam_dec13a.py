@@ -204,3 +204,50 @@ def test_a_rule_with_a_docstring_and_one_return_is_accepted():
     def f(x, t):
         return np.sum(_cube(x) * t)
     check_two_inputs(f, X0.copy(), T0.copy())
+
+
+# --- an op called with *parts: the starred list was bound as ONE argument --------------------------
+# (np.where(*[mask, a, t]) bound the list to `condition` and left x, y unbound: the call was taken as
+# inactive, so t's gradient was silently zero where the function was a helper called as a value, its
+# jvp zero in forward mode, and the direct call said "y does not depend on any traced input")
+
+MASK = np.array([True, False, True, False])
+ROW = np.arange(4.0)
+
+
+def where_of_starred_parts(t):
+    parts = [MASK, X0, t]
+    return np.sum(np.where(*parts) * ROW)
+
+
+def where_of_starred_parts_plain(t):
+    return np.sum(np.where(MASK, X0, t) * ROW)
+
+
+def helper_of_starred_parts(f, t):
+    y = f(t)
+    return y, sct.dlgradient(y, t)
+
+
+def test_op_called_with_starred_traced_parts_is_refused_not_zero():
+    import pytest
+    t = T0.copy()
+    # the program's derivative is not zero (a zero was returned before)
+    assert np.any(numerical_gradient(where_of_starred_parts_plain, [t.copy()], 0) != 0)
+    with pytest.raises(sct.CompileError, match=r"where with \*args or \*\*kwargs") as info:
+        sct.dlfeval(helper_of_starred_parts, where_of_starred_parts, sct.dlarray(t))
+    assert info.value.filename == __file__
+    with pytest.raises(sct.CompileError, match=r"where with \*args or \*\*kwargs"):
+        sct.jvp(where_of_starred_parts, t, np.ones(4))
+    with pytest.raises(sct.CompileError, match=r"where with \*args or \*\*kwargs"):
+        sct.jvp(where_of_starred_parts, t, np.ones(4), mode="transpose")
+
+
+def transpose_with_constant_starred_axes(x):
+    axes = [(1, 0)]
+    return np.sum(np.transpose(np.outer(x, T0), *axes) * np.arange(16.0).reshape(4, 4))
+
+
+def test_forward_mode_of_an_op_with_constant_starred_arguments_still_runs():
+    # the starred items carry no derivative and follow the traced argument: bound as written
+    _check_jvp(transpose_with_constant_starred_axes, X0, V0)
