@@ -228,8 +228,8 @@ def starred_op_refusal(name: str) -> str:
     """The refusal of an op's call with ``*parts`` or ``**options`` where a traced value may reach
     it: which parameter each item binds to is known only when the call runs."""
     return (f"sct does not differentiate a call to {name} with *args or **kwargs (which parameter each "
-            f"item reaches is known only when it runs): pass the arguments one by one, "
-            f"{name}(a, b, ...)")
+            f"item reaches is known only when it runs): pass the arguments one by one "
+            f"({name}(a, b, ...))")
 
 
 def _binds_as_method(rule, node: gast.Call) -> bool:

@@ -11,7 +11,7 @@ import gast
 
 from .runtime import registry
 
-from .analysis import CallInfo, bind_arguments, index_value, starred_op_refusal
+from .analysis import CallInfo, bind_arguments, index_value, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
@@ -222,6 +222,11 @@ class Contributions(EmitPass):
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.METHOD and info.rule is not None:
             bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
+            if any(k.arg is None for k in value.keywords) or starred_unbound(value, self.act.is_active) or \
+                    any(isinstance(v, gast.Starred) for v in bound.values()):
+                # x.dot(*args): the starred list bound as one argument had no adjoint (a zero
+                # gradient); constants a *shape parameter collects (x.reshape(*shape)) bind as written
+                self.fail(s, starred_op_refusal(f".{info.method}"), "starred argument")
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.SITE and id(s) not in self.gen.site_records:
             return []

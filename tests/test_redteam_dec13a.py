@@ -251,3 +251,30 @@ def transpose_with_constant_starred_axes(x):
 def test_forward_mode_of_an_op_with_constant_starred_arguments_still_runs():
     # the starred items carry no derivative and follow the traced argument: bound as written
     _check_jvp(transpose_with_constant_starred_axes, X0, V0)
+
+
+# --- an array method called with *parts: x.dot(*args) -----------------------------------------------
+# (the starred list was bound as one argument and had no adjoint: t's gradient and jvp were silently
+# zero; A.dot(*[x * t]) gave half the jvp; x.clip(*bounds) crashed in the reverse sweep)
+
+def dot_method_of_starred_args(x, t):
+    args = [t]
+    return x.dot(*args) * 3
+
+
+def reshape_method_of_constant_starred_shape(x, t):
+    shape = (2, 2)
+    return np.sum((x * t).reshape(*shape) * np.arange(4.0).reshape(2, 2)) + (x * t).item(*(1,))
+
+
+def test_array_method_with_starred_traced_args_is_refused_not_zero():
+    import pytest
+    with pytest.raises(sct.CompileError, match=r"\.dot with \*args or \*\*kwargs"):
+        check_two_inputs(dot_method_of_starred_args, X0.copy(), T0.copy())
+    with pytest.raises(sct.CompileError, match=r"\.dot with \*args or \*\*kwargs"):
+        sct.jvp(_of_t(dot_method_of_starred_args), T0.copy(), V0.copy())
+
+
+def test_array_method_with_constant_starred_args_still_differentiates():
+    check_two_inputs(reshape_method_of_constant_starred_shape, X0.copy(), T0.copy())
+    _check_jvp(_of_t(reshape_method_of_constant_starred_shape), T0, V0)
