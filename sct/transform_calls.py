@@ -879,8 +879,10 @@ def _zeros_like_output(ans):
     tuple, on which a rule takes its branch for 'no adjoint reached': a result constant in g, and
     a zero tangent for np.meshgrid's outputs, say)."""
     from .runtime.support import _is_namedtuple, zero_adjoint
-    if isinstance(ans, tuple) and not _is_namedtuple(ans):
-        return tuple(_zeros_like_output(v) for v in ans)
+    if isinstance(ans, tuple):
+        zeros = tuple(_zeros_like_output(v) for v in ans)
+        # np.linalg.eigh's EighResult, svd's SVDResult...: the same record of zeros
+        return type(ans)(*zeros) if _is_namedtuple(ans) else zeros
     if isinstance(ans, list):
         return [_zeros_like_output(v) for v in ans]
     if type(ans) is float:

@@ -278,3 +278,21 @@ def test_array_method_with_starred_traced_args_is_refused_not_zero():
 def test_array_method_with_constant_starred_args_still_differentiates():
     check_two_inputs(reshape_method_of_constant_starred_shape, X0.copy(), T0.copy())
     _check_jvp(_of_t(reshape_method_of_constant_starred_shape), T0, V0)
+
+
+# --- forward mode of a decomposition held in a name (its result a named tuple) ----------------------
+# (the rule was differentiated at the zero marker of the EighResult: a TypeError inside the jvp)
+
+def decompositions_held_in_names(x, t):
+    eigh = np.linalg.eigh
+    slogdet = np.linalg.slogdet
+    A = np.outer(x, x) + np.diag(t ** 2 + np.arange(1.0, 5.0))
+    w, V = eigh(A)
+    sign, logdet = slogdet(A)
+    return np.sum(w * np.arange(4.0)) + np.sum(V[:, 3] ** 4) + logdet
+
+
+def test_decompositions_held_in_names():
+    check_two_inputs(decompositions_held_in_names, X0.copy(), T0.copy())
+    _check_jvp(_of_x(decompositions_held_in_names), X0, V0)
+    _check_jvp(_of_t(decompositions_held_in_names), T0, V0)
