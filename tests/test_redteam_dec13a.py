@@ -1,15 +1,19 @@
 """Red-team dec13a: programs written as users write them (ported GP, attention, RNN, ODE, DP and
-physics code, ops held in variables and dicts), each checked against plain Python and central
-differences.  The wrong results found, each a test that failed before its fix:
+physics code, ops held in variables, dicts and layer attributes), each checked against plain Python
+and central differences.  The wrong results found, each a test that failed before its fix:
 
 * an op with a ``*args`` parameter called through a value (``f = np.einsum; f("i,i->", x, t)``,
-  ``ops["e"](...)``, ``m = max; m(a, b)``, ``mg = np.meshgrid``): the adjoint of the i-th
-  argument was read from the rule's parameter at position i, so np.einsum's operands got a zero
-  gradient (the subscripts string took the parameter ``operands``), and max/min/np.meshgrid
-  crashed in the reverse sweep (sct/transform_calls.py: _primitive_pair);
-* the same calls in forward mode (jvp): the tangents of the operands were dropped (a zero
-  Jacobian-vector product for np.einsum, np.meshgrid), and max/min crashed (op_jvp_impl); and a
-  rule run on the zero marker of a tuple of outputs (np.meshgrid's) gave a tangent constant in g.
+  ``ops["e"](...)``, ``self.contract(...)``, ``m = max``, ``mg = np.meshgrid``): the adjoint of the
+  i-th argument was read from the rule's parameter at position i, so np.einsum's operands got a zero
+  gradient, and max/min/np.meshgrid crashed in the reverse sweep (transform_calls: _primitive_pair);
+  the same calls in forward mode dropped the operands' tangents (a zero jvp) or crashed, and a rule
+  run at the zero marker of a tuple or named tuple of outputs (np.meshgrid's, np.linalg.eigh's) gave
+  a zero tangent or a TypeError (op_jvp_impl);
+* an op or array method called with a traced value in ``*parts`` (``np.where(*[mask, a, t])``,
+  ``x.dot(*args)``): the starred list was bound as one argument, so the call read as inactive or its
+  items got no adjoint: silent zero gradients and jvps.  Now refused, naming the op;
+* a ``sct.defrule`` rule of several statements: an "internal error, please report it" where the op
+  was used; now refused where the rule is registered, at its line.
 """
 from __future__ import annotations
 
