@@ -208,6 +208,30 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     return CallInfo(CallKind.PLAIN, obj=target)
 
 
+def starred_unbound(node: gast.Call, is_active) -> bool:
+    """Does a traced value reach ``node`` (a call of an op) through ``*parts`` or ``**options``, or
+    by position after a ``*parts``?  Which parameter it binds to is then known only when the call
+    runs (a starred argument bound as one positional one read np.where(*[m, a, t]) as inactive).
+    Inactive starred items are harmless: the arguments before them bind by position as written."""
+    starred = False
+    for a in node.args:
+        if isinstance(a, gast.Starred):
+            starred = True
+            if is_active(a.value):
+                return True
+        elif starred and is_active(a):
+            return True
+    return any(k.arg is None and is_active(k.value) for k in node.keywords)
+
+
+def starred_op_refusal(name: str) -> str:
+    """The refusal of an op's call with ``*parts`` or ``**options`` where a traced value may reach
+    it: which parameter each item binds to is known only when the call runs."""
+    return (f"sct does not differentiate a call to {name} with *args or **kwargs (which parameter each "
+            f"item reaches is known only when it runs): pass the arguments one by one "
+            f"({name}(a, b, ...))")
+
+
 def _binds_as_method(rule, node: gast.Call) -> bool:
     """Can ``r.name(...)`` be the array method ``name`` (its rule's signature binds the receiver and
     the call's arguments)?  True where the call's arguments cannot be counted (``*a``, ``**k``)."""
@@ -663,6 +687,12 @@ class ValueFacts:
             if info.kind in (CallKind.STOP, CallKind.NONDIFF):
                 return False
             if info.kind == CallKind.OP:
+                if starred_unbound(value, self.is_active):
+                    # np.where(*parts), np.einsum(s, *ops): which parameter each item reaches is
+                    # known only when it runs (binding the starred list as one argument read
+                    # np.where(*[m, a, t]) as inactive: a zero gradient); active, and refused where
+                    # a derivative is taken through it
+                    return True
                 memo = self._bound_memo      # while run() visits the unchanged tree: bound once
                 hit = memo.get(id(value)) if memo is not None else None
                 if hit is not None and hit[0] is value:

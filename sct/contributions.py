@@ -11,7 +11,7 @@ import gast
 
 from .runtime import registry
 
-from .analysis import CallInfo, bind_arguments, index_value
+from .analysis import CallInfo, bind_arguments, index_value, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
@@ -216,13 +216,17 @@ class Contributions(EmitPass):
     def call_pieces(self, s, value: gast.Call, g: str, ans: str):
         info: CallInfo = self.act.call_info(value)
         if info.kind == CallKind.OP or (info.kind == CallKind.CREATE and value.args):
-            for a in value.args:
-                if isinstance(a, gast.Starred):
-                    self.fail(s, f"*args in a call to {info.rule.name}", "starred argument")
+            if any(isinstance(a, gast.Starred) for a in value.args) or any(k.arg is None for k in value.keywords):
+                self.fail(s, starred_op_refusal(info.rule.name), "starred argument")
             bound = bind_arguments(info.rule, value, self.gen.filename, s.lineno)
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.METHOD and info.rule is not None:
             bound = self.bind(info.rule, [load(info.receiver)] + list(value.args), value.keywords)
+            if any(k.arg is None for k in value.keywords) or starred_unbound(value, self.act.is_active) or \
+                    any(isinstance(v, gast.Starred) for v in bound.values()):
+                # x.dot(*args): the starred list bound as one argument had no adjoint (a zero
+                # gradient); constants a *shape parameter collects (x.reshape(*shape)) bind as written
+                self.fail(s, starred_op_refusal(f".{info.method}"), "starred argument")
             return self.rule_pieces(info.rule, bound, g, ans, s)
         if info.kind == CallKind.SITE and id(s) not in self.gen.site_records:
             return []

@@ -68,8 +68,31 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
 
     def checked(fn):
         _refuse_writes_into_arguments(fn, rule=True)
+        _refuse_rule_statements(fn)
         return register(fn)
     return checked
+
+
+def _refuse_rule_statements(fn) -> None:
+    """A rule is one ``return`` (a docstring before it is fine): its expression is the template
+    sct writes into the adjoint of each call.  Refused when it is registered, at its first other
+    statement (was: an "internal error" where a function calling the op compiled)."""
+    import ast
+    from .errors import CompileError
+    fdef = _op_def(fn)
+    if fdef is None:
+        return
+    body = [s for s in fdef.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str))]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        return
+    other = next((s for s in body if not isinstance(s, ast.Return)), body[0] if body else fdef)
+    code = fn.__code__
+    raise CompileError(
+        f"the rule {fn.__name__}() must be a single `return` of the adjoints (sct writes that expression "
+        f"into the generated code at each call of the op): compute the intermediate values inside the "
+        f"expression, or in helper functions it calls (`return g * helper(x)`)",
+        code.co_filename, code.co_firstlineno + other.lineno - 1, "defrule")
 
 
 _IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "setfield", "partition", "byteswap",

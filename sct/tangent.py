@@ -25,7 +25,7 @@ import numpy as np
 
 from .runtime import registry
 
-from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind
+from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind, starred_op_refusal, starred_unbound
 from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
@@ -253,6 +253,10 @@ class TangentTransformer:
         if (varargs and not (facts.linear or facts.joint_linear)) or facts.many_outputs:
             self.fail(s, f"forward mode does not follow {rule.name} yet (it takes or returns a "
                       "variable number of arrays)")
+        if starred_unbound(node, self.bound_active):
+            # which parameter each item of *parts reaches is known only when it runs: binding the
+            # starred list as one argument gave np.where(*[m, a, t]) a zero tangent
+            self.fail(s, starred_op_refusal(rule.name))
         bound = bind_arguments(rule, node, self.filename, getattr(s, "lineno", 0))
         active = [p for p in rule.wrt if self.bound_active(bound.get(p))]
         if apply is None:

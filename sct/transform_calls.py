@@ -14,7 +14,7 @@ import hashlib
 import threading
 import types
 from collections import OrderedDict
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -844,13 +844,23 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
             type(args[0]) is dict and type(args[1]) is dict:
         return _dict_merged_tangent(args, tangents, ans)      # {**a, **b}, a | b, d.update(...)
     rule = registry.lookup(op)
-    names = list(rule.signature.parameters)
-    dots = {names[i]: t for i, t in enumerate(tangents) if i < len(names) and not _is_zero_tangent(t)}
+    dots: Dict[str, Any] = {}
+    items: Dict[str, list] = {}
+    for (name, item), t in zip(_positional_parameters(rule.signature, len(tangents)), tangents):
+        if name is None:
+            continue
+        if item is not None:
+            # the items a *name parameter collects: its cotangent is one per item, as the rule's
+            # adjoint of it is (np.einsum's operands, max's args)
+            items.setdefault(name, []).append(ZERO if _is_zero_tangent(t) else t)
+        elif not _is_zero_tangent(t):
+            dots[name] = t
+    dots.update({name: tuple(ts) for name, ts in items.items() if any(t is not ZERO for t in ts)})
     dots.update({k: t for k, t in keyword_tangents.items() if not _is_zero_tangent(t)})
     wanted = [p for p in rule.wrt if p in dots]
     if not wanted:
         return zero_adjoint(ans)
-    g0 = zero_adjoint(ans)
+    g0 = _zeros_like_output(ans)
     active = (True,) + (False,) * (1 + len(args))
     fwd, bwd = vjp_pair(rule.fn, active, (g0, ans) + tuple(args), kwargs)
     _, residuals = fwd(g0, ans, *args, **kwargs)
@@ -861,6 +871,25 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     tangent = bwd(residuals, cotangent)[0]
     # (the marker where the rule's result does not depend on g, np.floor's: zeros of ans's shape)
     return zero_adjoint(ans) if _is_zero_tangent(tangent) else tangent
+
+
+def _zeros_like_output(ans):
+    """The g at which op_jvp_impl differentiates a rule (linear in g): zeros of the output's shapes,
+    never the zero marker (zero_adjoint gives the marker for a Python float and each item of a
+    tuple, on which a rule takes its branch for 'no adjoint reached': a result constant in g, and
+    a zero tangent for np.meshgrid's outputs, say)."""
+    from .runtime.support import _is_namedtuple, zero_adjoint
+    if isinstance(ans, tuple):
+        zeros = tuple(_zeros_like_output(v) for v in ans)
+        # np.linalg.eigh's EighResult, svd's SVDResult...: the same record of zeros
+        return type(ans)(*zeros) if _is_namedtuple(ans) else zeros
+    if isinstance(ans, list):
+        return [_zeros_like_output(v) for v in ans]
+    if type(ans) is float:
+        return np.float64(0.0)
+    if type(ans) is complex:
+        return np.complex128(0.0)
+    return zero_adjoint(ans)
 
 
 def _dict_merged_tangent(args, tangents, ans):
@@ -882,7 +911,6 @@ def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
     """The pair of an op (a function with a rule) called with ``count`` positional arguments
     and these keywords: generated source calling the op and its rule, so code calling it can
     be differentiated again (an op held in a field or passed as an argument)."""
-    names = list(rule.signature.parameters)
     params = ", ".join(f"a{i}" for i in range(count))
     kwonly = (", *, " + ", ".join(keywords)) if keywords else ""
     if not params and keywords:
@@ -890,10 +918,12 @@ def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
     passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
     saved = [f"a{i}" for i in range(count)] + list(keywords)
     grads = []
-    for i in range(count):
-        name = names[i] if i < len(names) else None
+    for name, item in _positional_parameters(rule.signature, count):
         if name in rule.wrt:
-            grads.append("results" if len(rule.wrt) == 1 else f"results[{rule.wrt.index(name)}]")
+            result = "results" if len(rule.wrt) == 1 else f"results[{rule.wrt.index(name)}]"
+            # an argument *args collects: the rule gives one adjoint per item of it (as the
+            # direct call's adjoint reads it, sct/contributions.py: rule_pieces)
+            grads.append(result if item is None else f"rt.getitem_or_zero({result}, {item})")
         else:
             grads.append("rt.ZERO")
     unpack = f"    ({', '.join(saved + ['out'])},) = residuals\n"
@@ -905,6 +935,23 @@ def _primitive_pair(op, rule, count: int, keywords: Tuple[str, ...] = ()):
               f"    results = rule({', '.join(['grad', 'out'] + [p for p in passed.split(', ') if p])})\n"
               f"    return ({', '.join(grads)}{',' if count == 1 else ''})\n")
     return _generated_pair("op", op, rule.fn, source, (count, keywords))
+
+
+def _positional_parameters(signature, count: int) -> List[Tuple[Optional[str], Optional[int]]]:
+    """The parameter each of ``count`` positional arguments binds to, as ``(name, None)``, or
+    ``(name, j)`` for the j-th item that a ``*name`` parameter collects (np.einsum's operands,
+    max's args); ``(None, None)`` for one no parameter takes."""
+    out: List[Tuple[Optional[str], Optional[int]]] = []
+    for p in signature.parameters.values():
+        if len(out) == count:
+            break
+        if p.kind == p.VAR_POSITIONAL:
+            out += [(p.name, j) for j in range(count - len(out))]
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            out.append((p.name, None))
+        else:
+            break
+    return out + [(None, None)] * (count - len(out))
 
 
 def _string_method(fn) -> bool:
