@@ -115,6 +115,8 @@ def has_format(tree) -> bool:
 def merge(a, b):
     if a is b or (type(a) is type(b) and not isinstance(a, _Unknown) and a == b):
         return a
+    if (a is None and b in ((), {})) or (b is None and a in ((), {})):
+        return None               # an empty list or dict, or one with no formatted item
     if (a is None or isinstance(a, _Lost)) and (b is None or isinstance(b, _Lost)):
         return LOST
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
@@ -281,6 +283,13 @@ class FormatInference:
             tree, new = self.expr(s.value, env, s), None
         if isinstance(target, gast.Name):
             env[target.id] = tree
+        elif isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name):
+            # obj.T = v: the object's attribute holds v's labels (read back as obj.T), as an argument's do
+            base = self.expr(target.value, env, s)
+            if isinstance(base, dict) or (base is None and has_format(tree)):
+                env[target.value.id] = {**(base or {}), target.attr: tree}
+            elif has_format(tree):
+                env[target.value.id] = UNKNOWN
         elif isinstance(target, gast.Tuple):
             for i, e in enumerate(target.elts):
                 if isinstance(e, gast.Name):
@@ -347,9 +356,13 @@ class FormatInference:
         if isinstance(v, gast.Name):
             return env.get(v.id, self.params.get(v.id))
         if isinstance(v, (gast.Tuple, gast.List)):
+            if not v.elts:
+                return ()             # an empty list: its items are those added to it (xs + [v], xs[k] = v)
             items = tuple(self.expr(e, env, stmt) for e in v.elts)
             return items if any(has_format(t) for t in items) else None
         if isinstance(v, gast.Dict):
+            if not v.keys:
+                return {}             # an empty dict: (d["k"] = v gives that item's tree)
             items = {k.value: self.expr(e, env, stmt) for k, e in zip(v.keys, v.values)
                      if isinstance(k, gast.Constant)}
             return items if any(has_format(t) for t in items.values()) else None
@@ -552,13 +565,21 @@ class FormatInference:
         the formats it may have (``_OneOf``) and the other operands' could need aligning by label (another
         order or other labels: the values would meet unaligned, another number), refused; else UNKNOWN."""
         possible = set()
+        anything = sum(1 for t in trees if isinstance(t, _Unknown) and not isinstance(t, _OneOf))
         for t in trees:
             options = _options(t)
             if options is None:
-                if isinstance(t, _Unknown) and not isinstance(t, _OneOf):
-                    return UNKNOWN
                 continue
             possible |= {o for o in options if isinstance(o, str) and o}
+        if anything and (possible or anything > 1):
+            # (any format at all, met by a formatted operand: whether they line up is not known)
+            self.fail(stmt, "the labels of an operand of this elementwise operation are not known when sct "
+                      "compiles the function (it comes from a list or dict filled in the function, a loop, or "
+                      "an operation whose result's labels depend on values), and another operand is "
+                      "formatted: sct aligns formatted operands by their labels when it compiles the "
+                      "function. Label it (dlarray(stripdims(v), fmt)) or call stripdims on both")
+        if anything:
+            return UNKNOWN
         if len(possible) > 1:
             first = max(possible, key=len)
             if not all(o == first or first.endswith(o) for o in possible):

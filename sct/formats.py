@@ -437,6 +437,8 @@ class FormatPass(LayoutCalls):
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)
             axis = None if axis_node is None else literal(axis_node)
+            if keep is True and isinstance(x, str):
+                return x                # keepdims=True: every dimension kept, in its place, whatever the axis
             if keep is literal or axis is literal:
                 # dimensions not known when the function is compiled: which labels are left is not known
                 # (it was taken as unformatted, which a deep-learning function then read in sct's layout)

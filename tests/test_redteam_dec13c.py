@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import sct
-from sct import crossentropy, dims, dlarray, dlfeval, dlgradient, extractdata, softmax, stripdims
+from sct import crossentropy, dims, dlarray, dlfeval, dlgradient, extractdata, finddim, softmax, stripdims
 from tests.gradcheck import assert_close, numerical_gradient
 
 rng = np.random.default_rng(1313)
@@ -234,3 +234,85 @@ def test_accumulating_loop_still_follows_the_format():
     y, g = dlfeval(accumulate, dlarray(x3, "CBT"))
     assert_close(extractdata(y), ref(x3), rtol=1e-12)
     assert_close(extractdata(g), numerical_gradient(ref, [x3.copy()], 0))
+
+
+# --- formats of values built in the function: lists, dicts, attributes, comprehensions -----------------
+
+
+class Holder:
+    pass
+
+
+def attribute_written_then_read(X, h, T):
+    h.T = T
+    y = np.sum((X - h.T) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+def appended_then_read(X, T):
+    xs = []
+    xs.append(T)
+    y = np.sum((X - xs[0]) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+def test_values_kept_in_the_function_keep_their_labels():
+    X, T = dlarray(x, "CB"), dlarray(t, "BC")
+    for fun, args in ((attribute_written_then_read, (Holder(), T)), (appended_then_read, (T,))):
+        y, g = dlfeval(fun, X, *args)
+        assert_close(extractdata(y), EXPECTED, rtol=1e-12, what=fun.__name__)
+        assert_close(extractdata(g), EXPECTED_GRAD, what=fun.__name__)
+
+
+def appended_in_a_loop(X, T):
+    xs = []
+    for k in range(2):
+        xs.append(T)
+    y = np.sum((X - xs[-1]) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+def copied_by_a_comprehension(X, ts):
+    zs = [z for z in ts]
+    y = np.sum((X - zs[0]) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+def copied_by_a_dict_comprehension(X, d):
+    e = {k: v for k, v in d.items()}
+    y = np.sum((X - e["T"]) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+def labelled_by_branch(X, T, flag):
+    if flag:
+        Z = T
+    else:
+        Z = dlarray(stripdims(T).T, "CB")
+    y = np.sum((X - Z) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+@pytest.mark.parametrize("fun, args", [
+    (appended_in_a_loop, lambda T: (T,)),
+    (copied_by_a_comprehension, lambda T: ([T],)),
+    (copied_by_a_dict_comprehension, lambda T: ({"T": T},)),
+    (labelled_by_branch, lambda T: (T, True)),
+], ids=["list grown in a loop", "comprehension", "dict comprehension", "format differs by branch"])
+def test_labels_not_known_when_compiled_refused_not_unaligned(fun, args):
+    # each was computed unaligned before (another value, no error)
+    with pytest.raises(sct.CompileError, match="labels of an operand of this elementwise operation are not known"):
+        dlfeval(fun, dlarray(x, "CB"), *args(dlarray(t, "BC")))
+
+
+def centred_by_a_computed_axis(X):
+    c = finddim(X, "C")[0]
+    Z = X - np.mean(X, axis=c, keepdims=True)
+    return Z, dims(np.sum(X, axis=c, keepdims=True))
+
+
+def test_keepdims_reduction_over_a_computed_axis_keeps_the_format():
+    x4 = rng.standard_normal((3, 4, 2, 5))
+    Z, d = dlfeval(centred_by_a_computed_axis, dlarray(x4, "SSCB"))
+    assert d == "SSCB" and dims(Z) == "SSCB"         # as outside dlfeval (was unformatted inside)
+    assert_close(extractdata(Z), x4 - x4.mean(axis=2, keepdims=True), rtol=1e-12)
