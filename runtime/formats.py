@@ -572,16 +572,22 @@ def unformatted_result(what: str, *values) -> None:
     """Refuse a formatted dlarray returned, where the function's data formats are followed when it is
     compiled, by a call sct does not read in place (``sct.formats.FormatPass.checked_result``)."""
     from .dlarray import dlarray
-    for v in values:
-        items = v if isinstance(v, (tuple, list)) else v.values() if isinstance(v, dict) else (v,)
-        for item in items:
-            if isinstance(item, dlarray) and item._fmt:
-                raise ValueError(
-                    f"{what}() returned a formatted dlarray ({item._fmt!r}) where sct follows data formats "
-                    f"when it compiles the function, and it does not read {what}() in place (another "
-                    "module's function, a method, a lambda or a partial): its labels are not known there, and "
-                    "it would meet the function's other formatted values unaligned. Label it in the function "
-                    f"dlfeval runs (T = dlarray(stripdims({what}(...)), fmt)) or pass it as an argument")
+    stack = [(v, 0) for v in values]
+    budget = 10000          # (the items of a list or dict looked at: a long list of numbers costs no more)
+    while stack and budget:
+        budget -= 1
+        item, depth = stack.pop()
+        if isinstance(item, (tuple, list)) and depth < 8:
+            stack.extend((i, depth + 1) for i in item)
+        elif isinstance(item, dict) and depth < 8:
+            stack.extend((i, depth + 1) for i in item.values())
+        elif isinstance(item, dlarray) and item._fmt:
+            raise ValueError(
+                f"{what}() returned a formatted dlarray ({item._fmt!r}) where sct follows data formats "
+                f"when it compiles the function, and it does not read {what}() in place (another "
+                "module's function, a method, a lambda or a partial): its labels are not known there, and "
+                "it would meet the function's other formatted values unaligned. Label it in the function "
+                f"dlfeval runs (T = dlarray(stripdims({what}(...)), fmt)) or pass it as an argument")
 
 
 def pool_indices_into(indx, size, post):

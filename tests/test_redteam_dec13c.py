@@ -193,8 +193,17 @@ def from_method(X, box):
     return y, dlgradient(y, X)
 
 
-@pytest.mark.parametrize("fun, arg", [(from_lambda, t), (from_partial, t), (from_method, Box(t))],
-                         ids=["lambda", "partial", "method"])
+make_nested = lambda a: [{"T": dlarray(a, "BC")}]     # noqa: E731
+
+
+def from_nested(X, a):
+    items = make_nested(a)
+    y = np.sum((X - items[0]["T"]) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
+@pytest.mark.parametrize("fun, arg", [(from_lambda, t), (from_partial, t), (from_method, Box(t)), (from_nested, t)],
+                         ids=["lambda", "partial", "method", "nested containers"])
 def test_formatted_result_of_a_call_not_read_in_place_refused(fun, arg):
     with pytest.raises(sct.EvaluationError, match=r"returned a formatted dlarray \('BC'\)") as info:
         dlfeval(fun, dlarray(x, "CB"), arg)
