@@ -265,9 +265,18 @@ def appended_then_read(X, T):
     return y, dlgradient(y, X)
 
 
+def appended_through_a_second_name(X, T):
+    xs = []
+    ys = xs
+    xs.append(T)
+    y = np.sum((X - ys[0]) ** 2 * W)
+    return y, dlgradient(y, X)
+
+
 def test_values_kept_in_the_function_keep_their_labels():
     X, T = dlarray(x, "CB"), dlarray(t, "BC")
-    for fun, args in ((attribute_written_then_read, (Holder(), T)), (appended_then_read, (T,))):
+    for fun, args in ((attribute_written_then_read, (Holder(), T)), (appended_then_read, (T,)),
+                      (appended_through_a_second_name, (T,))):
         y, g = dlfeval(fun, X, *args)
         assert_close(extractdata(y), EXPECTED, rtol=1e-12, what=fun.__name__)
         assert_close(extractdata(g), EXPECTED_GRAD, what=fun.__name__)
