@@ -151,10 +151,9 @@ class FormatPass(LayoutCalls):
                     return getattr(base, node.attr, missing)
             return missing
 
-        from . import api
         # dlgradient(y, T) of an outside T: left as it is, for the site's own message (not traced)
         kept = {id(a) for n in walk_nodes(self.fdef) if isinstance(n, gast.Call) and
-                isinstance(n.func, (gast.Name, gast.Attribute)) and resolver.resolve(n.func) in api.SITE_FUNCTIONS
+                isinstance(n.func, (gast.Name, gast.Attribute)) and classify_call(n, resolver).kind == CallKind.SITE
                 for a in n.args[1:]}
         reads: dict = {}
         for stmt in walk_nodes(self.fdef):
