@@ -334,3 +334,45 @@ def test_keepdims_reduction_over_a_computed_axis_keeps_the_format():
     Z, d = dlfeval(centred_by_a_computed_axis, dlarray(x4, "SSCB"))
     assert d == "SSCB" and dims(Z) == "SSCB"         # as outside dlfeval (was unformatted inside)
     assert_close(extractdata(Z), x4 - x4.mean(axis=2, keepdims=True), rtol=1e-12)
+
+
+# --- forward mode (jvp) and hvp of formatted primals ------------------------------------------------------
+
+Wt = np.arange(12.0).reshape(3, 4)
+
+
+def softmax_loss(X):
+    return np.sum(stripdims(softmax(X)) * Wt)
+
+
+def softmax_of(X):
+    return softmax(X)
+
+
+def plain_softmax(a):                     # "CB": over the first axis
+    e = np.exp(a - a.max(0))
+    return e / e.sum(0)
+
+
+def test_jvp_follows_the_primals_labels():
+    xc, v = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    val, tan = sct.jvp(softmax_loss, (dlarray(xc, "CB"),), (v,))
+
+    def plain(a):
+        return np.sum(plain_softmax(a) * Wt)
+    assert_close(extractdata(val), plain(xc), rtol=1e-12)          # was softmax over the last axis
+    assert_close(extractdata(tan), (plain(xc + 1e-6 * v) - plain(xc - 1e-6 * v)) / 2e-6, rtol=1e-5)
+    Y, dY = sct.jvp(softmax_of, (dlarray(xc, "CB"),), (v,))
+    s = plain_softmax(xc)
+    assert dims(Y) == "CB" and dims(dY) == "CB"
+    assert_close(extractdata(Y), s, rtol=1e-12)
+    assert_close(extractdata(dY), s * v - s * np.sum(s * v, axis=0), rtol=1e-10)
+
+
+def test_hvp_and_transpose_mode_refuse_formatted_primals():
+    xc, v = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    with pytest.raises(sct.SctError, match=r"hvp: x is a formatted dlarray \('CB'\)"):
+        sct.hvp(softmax_loss, dlarray(xc, "CB"), v)                # was another value
+    with pytest.raises(sct.SctError, match="formatted dlarray"):
+        sct.jvp(softmax_loss, (dlarray(xc, "CB"),), (v,), mode="transpose")
+    assert_close(extractdata(sct.hvp(lambda a: np.sum(a ** 3), xc, v)), 6 * xc * v, rtol=1e-12)
