@@ -560,6 +560,36 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     return arrange(result)
 
 
+def outside_data(x):
+    """The data of a formatted dlarray the function reads from outside (a module global, a closure's
+    value): generated code holds plain arrays and follows their labels when it is compiled
+    (``sct.formats.FormatPass.outside_reads``).  A constant: such a value is not traced."""
+    from .dlarray import dlarray
+    return x._data if isinstance(x, dlarray) else x
+
+
+def unformatted_result(what: str, *values) -> None:
+    """Refuse a formatted dlarray returned, where the function's data formats are followed when it is
+    compiled, by a call sct does not read in place (``sct.formats.FormatPass.checked_result``)."""
+    from .dlarray import dlarray
+    stack = [(v, 0) for v in values]
+    budget = 10000          # (the items of a list or dict looked at: a long list of numbers costs no more)
+    while stack and budget:
+        budget -= 1
+        item, depth = stack.pop()
+        if isinstance(item, (tuple, list)) and depth < 8:
+            stack.extend((i, depth + 1) for i in item)
+        elif isinstance(item, dict) and depth < 8:
+            stack.extend((i, depth + 1) for i in item.values())
+        elif isinstance(item, dlarray) and item._fmt:
+            raise ValueError(
+                f"{what}() returned a formatted dlarray ({item._fmt!r}) where sct follows data formats "
+                f"when it compiles the function, and it does not read {what}() in place (another "
+                "module's function, a method, a lambda or a partial): its labels are not known there, and "
+                "it would meet the function's other formatted values unaligned. Label it in the function "
+                f"dlfeval runs (T = dlarray(stripdims({what}(...)), fmt)) or pass it as an argument")
+
+
 def pool_indices_into(indx, size, post):
     """maxpool's ``indx`` and ``inputSize`` computed in sct's layout (``size``, the input transposed)
     made the input's own: linear indices into the input in its order (numpy's C order), arranged by
@@ -572,7 +602,7 @@ def pool_indices_into(indx, size, post):
     return np.transpose(flat, post), shape
 
 
-nondifferentiable(pool_indices_into, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
+nondifferentiable(pool_indices_into, outside_data, unformatted_result, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

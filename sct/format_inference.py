@@ -43,6 +43,37 @@ class _Lost:
 LOST = _Lost()
 
 
+class _OneOf(_Unknown):
+    """UNKNOWN that knows the formats it may have (``options``: format strings, None, LOST): a value
+    whose format differs by path (``xs[i]`` of a list of "BC" and "CB" items, a name a branch or a loop
+    assigns with other labels).  Made by ``one_of`` (one object per set of options: compared by ``is``)."""
+    def __init__(self, options):
+        self.options = options
+
+    def __repr__(self):
+        return f"UNKNOWN{sorted(map(repr, self.options))}"
+
+
+_ONE_OF: Dict[Any, "_OneOf"] = {}
+
+
+def one_of(options) -> "_OneOf":
+    options = frozenset(options)
+    found = _ONE_OF.get(options)
+    if found is None:
+        found = _ONE_OF.setdefault(options, _OneOf(options))
+    return found
+
+
+def _options(t):
+    """The formats an atom (None, LOST, a format, a _OneOf) may have; None for what is not one."""
+    if t is None or isinstance(t, (str, _Lost)):
+        return {t}
+    if isinstance(t, _OneOf):
+        return set(t.options)
+    return None
+
+
 def lost_from(trees) -> bool:
     """Whether any of ``trees`` is formatted or lost (in a container too)."""
     for t in trees:
@@ -84,12 +115,17 @@ def has_format(tree) -> bool:
 def merge(a, b):
     if a is b or (type(a) is type(b) and not isinstance(a, _Unknown) and a == b):
         return a
+    if (a is None and b in ((), {})) or (b is None and a in ((), {})):
+        return None               # an empty list or dict, or one with no formatted item
     if (a is None or isinstance(a, _Lost)) and (b is None or isinstance(b, _Lost)):
         return LOST
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
         return tuple(merge(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
         return {k: merge(a[k], b[k]) for k in a}
+    left, right = _options(a), _options(b)
+    if left is not None and right is not None:
+        return one_of(left | right)         # (combine refuses an operation that would need to align it)
     return UNKNOWN
 
 
@@ -247,6 +283,13 @@ class FormatInference:
             tree, new = self.expr(s.value, env, s), None
         if isinstance(target, gast.Name):
             env[target.id] = tree
+        elif isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name):
+            # obj.T = v: the object's attribute holds v's labels (read back as obj.T), as an argument's do
+            base = self.expr(target.value, env, s)
+            if isinstance(base, dict) or (base is None and has_format(tree)):
+                env[target.value.id] = {**(base or {}), target.attr: tree}
+            elif has_format(tree):
+                env[target.value.id] = UNKNOWN
         elif isinstance(target, gast.Tuple):
             for i, e in enumerate(target.elts):
                 if isinstance(e, gast.Name):
@@ -313,9 +356,13 @@ class FormatInference:
         if isinstance(v, gast.Name):
             return env.get(v.id, self.params.get(v.id))
         if isinstance(v, (gast.Tuple, gast.List)):
+            if not v.elts:
+                return ()             # an empty list: its items are those added to it (xs + [v], xs[k] = v)
             items = tuple(self.expr(e, env, stmt) for e in v.elts)
             return items if any(has_format(t) for t in items) else None
         if isinstance(v, gast.Dict):
+            if not v.keys:
+                return {}             # an empty dict: (d["k"] = v gives that item's tree)
             items = {k.value: self.expr(e, env, stmt) for k, e in zip(v.keys, v.values)
                      if isinstance(k, gast.Constant)}
             return items if any(has_format(t) for t in items.values()) else None
@@ -492,7 +539,7 @@ class FormatInference:
         into one order); otherwise, and for different labels, refused."""
         for t in trees:
             if isinstance(t, _Unknown):
-                return UNKNOWN
+                return self.combine_unknown(trees, stmt)
         fmts = [t for t in trees if isinstance(t, str)]
         if not fmts:
             return LOST if any(isinstance(t, _Lost) for t in trees) else None
@@ -512,6 +559,37 @@ class FormatInference:
                       "operands by their labels only when both have the same labels; arrange the data "
                       "(np.transpose) and relabel, or call stripdims")
         return first
+
+    def combine_unknown(self, trees, stmt):
+        """``combine`` where an operand's format is not known when the function is compiled (UNKNOWN): where
+        the formats it may have (``_OneOf``) and the other operands' could need aligning by label (another
+        order or other labels: the values would meet unaligned, another number), refused; else UNKNOWN."""
+        possible = set()
+        anything = sum(1 for t in trees if isinstance(t, _Unknown) and not isinstance(t, _OneOf))
+        for t in trees:
+            options = _options(t)
+            if options is None:
+                continue
+            possible |= {o for o in options if isinstance(o, str) and o}
+        if anything and (possible or anything > 1):
+            # (any format at all, met by a formatted operand: whether they line up is not known)
+            self.fail(stmt, "the labels of an operand of this elementwise operation are not known when sct "
+                      "compiles the function (it comes from a list or dict filled in the function, a loop, or "
+                      "an operation whose result's labels depend on values), and another operand is "
+                      "formatted: sct aligns formatted operands by their labels when it compiles the "
+                      "function. Label it (dlarray(stripdims(v), fmt)) or call stripdims on both")
+        if anything:
+            return UNKNOWN
+        if len(possible) > 1:
+            first = max(possible, key=len)
+            if not all(o == first or first.endswith(o) for o in possible):
+                self.fail(stmt, "the labels of an operand of this elementwise operation are not known when sct "
+                          "compiles the function: its format differs by path (a list's item picked when the "
+                          "function runs, a name assigned in a branch or a loop with other labels), one of "
+                          f"{', '.join(repr(o) for o in sorted(possible))}, and sct aligns formatted operands "
+                          "by their labels when it compiles the function. Give the data one format (arrange it "
+                          "with np.transpose and relabel it with dlarray(..., fmt)) or call stripdims")
+        return one_of(possible) if possible else UNKNOWN
 
     def aligned(self, stmt, node, fields, env, rewrite):
         """An elementwise operation whose operands (``node``'s ``fields``) are combined by label: an operand

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import List
 
+import types
+
 import gast
 import numpy as np
 
@@ -77,6 +79,15 @@ def _uses_formats(fdef, resolver: Resolver) -> bool:
     return False
 
 
+def _users_callable(target) -> bool:
+    """A callable run as it is that may return a dlarray: a partial or an object of the user's (not numpy's,
+    sct's or a builtin)."""
+    if target is None or isinstance(target, (types.BuiltinFunctionType, types.BuiltinMethodType, type)):
+        return False
+    module = getattr(target, "__module__", None) or getattr(type(target), "__module__", None) or ""
+    return module.split(".")[0] not in ("numpy", "sct", "builtins", "math", "operator", "itertools")
+
+
 class FormatPass(LayoutCalls):
     """The format inference of ``sct.format_inference`` with the calls that read or set formats (those
     that read a layout: ``sct.format_layout``).  ``follower`` picks the method for a call; each takes
@@ -93,13 +104,91 @@ class FormatPass(LayoutCalls):
 
     def rewrite(self):
         env = dict(self.params)
+        reads = self.outside_reads()
+        for name, fmt, _ in reads.values():
+            env[name] = fmt
         self.fdef.body = self.block(self.fdef.body, env, True)
+        if reads:       # each read once, at the top: what the function's code then reads by its labels
+            self.fdef.body[:0] = [assign(name, call(f"{self.rt}.outside_data", [outer]), self.fdef.lineno)
+                                  for name, _, outer in reads.values()]
         tree = output_tree(self.out)
         if self.mode == "vjp" and has_format(tree):
             self.fail(self.fdef, f"{self.fdef.name}() returns a formatted dlarray: sct follows data formats "
                       "through the function dlfeval runs, not yet out of the functions it calls; label the "
                       "result there (dlarray(stripdims(y), fmt)) or make the call in that function")
         return tree
+
+    def outside_reads(self):
+        """The values the function reads from outside (a module global, a closure's value, an attribute of
+        a module, class or namespace) that are formatted dlarrays: {expression: (the local that holds its
+        data, its format)}, their loads replaced by that local (``rt.outside_data`` at the top).  Inside
+        generated code values are plain arrays, so a formatted global read as it is would meet another
+        operand without labels: ``X - T`` of a "CB" argument and a "BC" global was not aligned (another
+        value, and a wrong gradient).  Each is guarded by the resolver (another object recompiles); an item
+        of an outside list or dict (not guarded: it can change in place) is refused."""
+        from .runtime.dlarray import dlarray
+        bound = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        bound |= {n.name for n in walk_nodes(self.fdef) if isinstance(n, gast.FunctionDef)}
+        resolver = self.resolver
+        missing = object()
+
+        def peek(node):
+            """The outside value ``node`` (a name, or attributes of one) reads now, unguarded, or missing."""
+            if isinstance(node, gast.Name):
+                name = node.id
+                if name in bound or name in self.params or name in resolver.aliases or name in resolver.locals \
+                        or name in resolver.known:
+                    return missing
+                if name in resolver.cells:
+                    try:
+                        return resolver.cells[name].cell_contents
+                    except ValueError:
+                        return missing
+                return resolver.globals.get(name, missing)
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+                base = peek(node.value)
+                if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
+                    return getattr(base, node.attr, missing)
+            return missing
+
+        # dlgradient(y, T) of an outside T: left as it is, for the site's own message (not traced)
+        kept = {id(a) for n in walk_nodes(self.fdef) if isinstance(n, gast.Call) and
+                isinstance(n.func, (gast.Name, gast.Attribute)) and classify_call(n, resolver).kind == CallKind.SITE
+                for a in n.args[1:]}
+        reads: dict = {}
+        for stmt in walk_nodes(self.fdef):
+            for field, old in gast.iter_fields(stmt):
+                items = old if isinstance(old, list) else [old]
+                for i, node in enumerate(items):
+                    if isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Load) and \
+                            isinstance(node.slice, gast.Constant):
+                        container = peek(node.value)
+                        try:
+                            item = container[node.slice.value] if isinstance(container, (list, tuple, dict)) \
+                                else None
+                        except (KeyError, IndexError, TypeError):
+                            item = None
+                        if isinstance(item, dlarray) and item._fmt:
+                            self.fail(stmt, f"a formatted dlarray ({item._fmt!r}) read from an item of a list or "
+                                      "dict outside the function: sct follows data formats when it compiles the "
+                                      "function, and such an item can change without that; pass it as an "
+                                      "argument (or bind it to a module-level name)")
+                    if not isinstance(node, (gast.Name, gast.Attribute)) or not isinstance(node.ctx, gast.Load) \
+                            or id(node) in kept:
+                        continue
+                    value = peek(node)
+                    if not (isinstance(value, dlarray) and value._fmt):
+                        continue
+                    key = gast.dump(node)
+                    if key not in reads:
+                        resolver.resolve(node)          # guarded: another value recompiles
+                        text = node.id if isinstance(node, gast.Name) else node.attr
+                        reads[key] = (self.namer.fresh(f"{text}_outside"), value._fmt, node)
+                    if isinstance(old, list):
+                        old[i] = load(reads[key][0])
+                    else:
+                        setattr(stmt, field, load(reads[key][0]))
+        return {key: (name, fmt, node) for key, (name, fmt, node) in reads.items()}
 
     # --- calls ----------------------------------------------------------------------------------
     def call(self, stmt, node: gast.Call, env, rewrite):
@@ -126,6 +215,8 @@ class FormatPass(LayoutCalls):
             # functions, as outside dlfeval (was: unformatted, read in sct's default layout); not what gives
             # an array's metadata (np.shape, np.ndim, ...)
             losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS | PLAIN_ARRAY_FUNCTIONS)
+            if not numpy_call and info.kind == CallKind.PLAIN and _users_callable(info.obj):
+                return None, self.checked_result(stmt, node, rewrite)     # (a partial, a callable object)
             return (LOST if losing and lost_from(receiver + args + list(kws.values())) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
 
@@ -194,7 +285,8 @@ class FormatPass(LayoutCalls):
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy,
-                     id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items}
+                     id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items,
+                     id(iter): self.first_argument, id(next): self.next_item}
         if id(target) in by_target:
             return by_target[id(target)]
         if any(target is f for f in SAME_DIMS_FUNCTIONS):
@@ -303,7 +395,8 @@ class FormatPass(LayoutCalls):
         """``d.items()``, ``d.values()``, ``d.get(k)``, ``d.copy()`` of a dict holding formatted values."""
         d = env.get(info.receiver, self.params.get(info.receiver)) if info.receiver else None
         if not isinstance(d, dict):
-            return (UNKNOWN if has_format(d) else None), None
+            # (d.get(...) of an object that is no dict followed here: what a method returns, checked)
+            return (UNKNOWN, None) if has_format(d) else (None, self.checked_result(stmt, node, rewrite))
         if info.method == "copy":
             return d, None
         if info.method == "get":
@@ -343,6 +436,8 @@ class FormatPass(LayoutCalls):
             keep = next((k.value for k in node.keywords if k.arg == "keepdims"), None)
             keep = False if keep is None else literal(keep)
             axis = None if axis_node is None else literal(axis_node)
+            if keep is True and isinstance(x, str):
+                return x                # keepdims=True: every dimension kept, in its place, whatever the axis
             if keep is literal or axis is literal:
                 # dimensions not known when the function is compiled: which labels are left is not known
                 # (it was taken as unformatted, which a deep-learning function then read in sct's layout)
@@ -401,6 +496,14 @@ class FormatPass(LayoutCalls):
         if info.obj is sum:
             return self.combine(list(items), stmt), None
         return self.item_of(items), None
+
+    def next_item(self, stmt, node, info, args, kws, env, rewrite):
+        """``next(it)`` (``next(iter(xs))``): one of the items of the sequence (their one format, or the formats
+        it may have), or the default."""
+        if not args:
+            return None, None
+        item = self.item_of(args[0]) if isinstance(args[0], (tuple, _Unknown)) else None
+        return (merge(item, args[1]) if len(args) > 1 else item), None
 
     def written_into(self, stmt, node, info, args, kws, env, rewrite):
         """``z[i] = v``, ``np.add.at(z, ...)``, ``z.fill(c)``, ``z.sort()``, ``np.copyto(z, v)`` and ``out=z`` (as
@@ -494,7 +597,24 @@ class FormatPass(LayoutCalls):
                       "the function dlfeval runs, not yet into the functions it calls. Pass stripdims(x) "
                       "and give the deep-learning calls there DataFormat=..., or make the calls in this "
                       "function", "formatted argument")
-        return None, None
+        return None, self.checked_result(stmt, node, rewrite)
+
+    def checked_result(self, stmt, node, rewrite):
+        """The statements of ``name = f(...)`` of a function sct does not read in place here (another
+        module's, a method, a lambda or a partial bound outside): its result is taken as unformatted, so
+        a formatted dlarray it returns is refused when the function runs (``rt.unformatted_result``): it
+        would meet the plain arrays of the function's formatted values unaligned (``X - T`` of a "CB"
+        argument and a "BC" result: another value)."""
+        if not rewrite or not isinstance(stmt, gast.Assign) or stmt.value is not node:
+            return None
+        names = [n.id for n in walk_nodes(stmt.targets[0]) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
+        if not names:
+            return None
+        func = node.func
+        what = func.id if isinstance(func, gast.Name) else func.attr if isinstance(func, gast.Attribute) else "the call"
+        check = gast.Expr(value=call(f"{self.rt}.unformatted_result", [const(what)] + [load(n) for n in names]))
+        gast.copy_location(check, stmt)
+        return [stmt, check]
 
     # --- networks -------------------------------------------------------------------------------
     def lower_network(self, stmt, node, info, args, kws, env, rewrite):

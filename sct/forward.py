@@ -205,6 +205,11 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
         tangents = tuple(t for i, t in enumerate(tangents) if i not in fixed)
     if len(primals) not in _KERNELS:
         raise SctError("jvp: functions of 1 to 3 array arguments are supported; pack more into one array")
+    labelled = [_format_text(p) for p in primals if _labelled(p)]
+    if labelled:        # (the kernel would pass them to fun as a value, where their labels are not followed)
+        raise SctError(f"jvp(mode='transpose'): a primal is a formatted dlarray ({labelled[0]!r}), whose labels "
+                       "are followed in forward mode (the default) only; use it, or pass stripdims(x) and give "
+                       "the deep-learning calls in fun DataFormat=...")
     xs = [dlarray(p) for p in primals]
     vs = [_tangent_as(t, xs[i].dtype) for i, t in enumerate(tangents)]
     for x, v in zip(xs, vs):
@@ -249,9 +254,17 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
             try:
                 compiled, values, dots = _forward(fun, primals, tangents)
                 values, dots = _with_defaults(fun, compiled, values, dots)
-                return _wrap_pair(_checked_tangent(run_generated, compiled.entry, tuple(values) + tuple(dots)))
+                pair = _wrap_pair(_checked_tangent(run_generated, compiled.entry, tuple(values) + tuple(dots)))
+                if compiled.formats is not None:       # the outputs' labels, the tangent's as its value's
+                    from .runtime.formats import apply_formats
+                    pair = tuple(apply_formats(out, compiled.formats) for out in pair)
+                return pair
             except CompileError:       # something forward mode cannot follow yet (a helper built
-                pass                   # from traced values, say): transpose reverse code instead
+                # from traced values, say): transpose reverse code instead (not for formatted primals,
+                # whose labels only forward mode follows: its refusal names the line)
+                prims = primals if isinstance(primals, (tuple, list)) else (primals,)
+                if any(_labelled(p) for p in prims):
+                    raise
         effects.replay_from(start)     # what ran already (the output's shape) is replayed
         try:
             kernel, args, layout = _arguments(fun, primals, tangents)
@@ -312,7 +325,10 @@ def _forward(fun, primals, tangents):
     function, before, after = _reduced(fun, values)
     from .runtime.dlarray import unwrap
     before, after = unwrap(before), unwrap(after)
-    own = tuple(kind_of(v) if is_int else kind_of(v, traced=True) for v, is_int in zip(values, fixed))
+    # a formatted primal's labels are part of its kind, as dlfeval's arguments' (softmax(X) of a "CB" X is
+    # over C; was: the plain data, read in sct's default layout: another value and tangent)
+    own = tuple(kind_of(v) if is_int else kind_of(dlarray(p)) if _labelled(p) else kind_of(v, traced=True)
+                for p, v, is_int in zip(primals, values, fixed))
     if not before and not after and not any(fixed):
         kinds = own
         mask = None
@@ -328,6 +344,16 @@ def _forward(fun, primals, tangents):
         values = list(before) + list(values) + list(after)
         dots = [None] * len(before) + list(dots) + [None] * len(after)
     return compiled, values, dots
+
+
+def _format_text(p) -> str:
+    return p._fmt if isinstance(p._fmt, str) and p._fmt else "labels an operation dropped"
+
+
+def _labelled(p) -> bool:
+    """Is ``p`` a dlarray with labels (a format, or labels an operation dropped)?"""
+    from .runtime.labels import LostLabels
+    return isinstance(p, dlarray) and (bool(p._fmt) or p._fmt.__class__ is LostLabels)
 
 
 def _with_defaults(fun, compiled, values, dots):
@@ -419,6 +445,13 @@ def _hvp(fun: Callable, x, v):
         raise SctError(f"hvp: x must be one array, got a {type(x).__name__}; for parameters in a "
                        "structure take the product inside dlfeval: "
                        "dlgradient(np.sum(dlgradient(y, p['w']) * v), p['w']) for each array")
+    if _labelled(x):
+        # (its generated gradient runs on the plain data: softmax(X) of a "CB" X read in sct's default
+        # layout, another value; was returned)
+        raise SctError(f"hvp: x is a formatted dlarray ({_format_text(x)!r}); hvp differentiates fun on the plain "
+                       "data, where its labels are not followed. Take the product inside dlfeval, where they "
+                       "are: g = dlgradient(y, X); dlgradient(np.sum(stripdims(g) * v), X), or pass "
+                       "stripdims(x) and give the deep-learning calls in fun DataFormat=...")
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
     v = _tangent_as(v, x.dtype, "hvp: the direction v")

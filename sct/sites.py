@@ -289,8 +289,11 @@ class SiteFinding:
                               f"dlarray created inside {self.facts.fname}() (line {where}), and only the arguments "
                               "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
                               f"to dlfeval as an argument: dlfeval({self.facts.fname}, ..., {root})", "dlgradient")
-                origin = (f"it is created on line {where} and does not depend on the inputs of dlfeval"
-                          if root not in self.facts.params else "it is not a dlarray argument of dlfeval")
+                origin = ("it is not a dlarray argument of dlfeval" if root in self.facts.params else
+                          f"it is created on line {where} and does not depend on the inputs of dlfeval"
+                          if where is not None else
+                          f"it is a value from outside {self.facts.fname}() (a global or a closure's value), "
+                          f"not an argument of dlfeval; pass it to dlfeval as an argument")
                 self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: {origin}; "
                           "only dlarrays passed to dlfeval, and values computed from them, are traced",
                           "dlgradient")
