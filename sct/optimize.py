@@ -1115,9 +1115,9 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
                       else e for e, u in zip(residuals.elts, unpacked)]
     # a popped name may also be read whole where it holds something else (the residual of the
     # same name, before the loop's adjoint): what each read may see is followed
-    pop_targets = {id(node): node.targets[0].id for node in bwd_nodes if isinstance(node, gast.Assign) and
-                   len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and
-                   popped.get(node.targets[0].id) is not None and _is_pop(node.value, popped[node.targets[0].id])}
+    pops = [(node, _tape_pop(node)) for node in bwd_nodes]
+    pop_targets = {id(node): pop[1] for node, pop in pops if pop is not None and pop[1] is not None and
+                   popped.get(pop[1]) == pop[0].id}
     followed = _only_popped(bwd_nodes, set(popped.values()), rt_name)
     pushed_proxies = {n for n in popped if n not in params and (n not in other_reads or followed and
                       _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads))}
@@ -1136,23 +1136,39 @@ def _only_popped(nodes: List, tapes: Set[str], rt_name: str) -> bool:
     is a statement's (``m = tape.pop()``, ``tape.pop()``) or the copy ``tape = rt.copy_list(tape)``."""
     allowed: Set[int] = set()
     for node in nodes:
-        if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
-            value = node.value
-            if isinstance(value.func, gast.Attribute) and value.func.attr == "pop" and \
-                    isinstance(value.func.value, gast.Name) and not value.args and not value.keywords and \
-                    (isinstance(node, gast.Expr) or len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)):
-                allowed.add(id(value.func.value))
-            elif isinstance(node, gast.Assign) and _rt_call(value, rt_name, "copy_list") and len(value.args) == 1:
-                allowed.add(id(value.args[0]))
+        pop = _tape_pop(node)
+        if pop is not None:
+            allowed.add(id(pop[0]))
+        elif isinstance(node, gast.Assign) and _rt_call(node.value, rt_name, "copy_list") and len(node.value.args) == 1:
+            allowed.add(id(node.value.args[0]))
     return not any(isinstance(n, gast.Name) and n.id in tapes and isinstance(n.ctx, gast.Load) and
                    id(n) not in allowed for n in nodes)
 
 
-def _is_pop(value, tape: str) -> bool:
-    """Whether ``value`` is ``tape.pop()``."""
-    return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "pop" and \
-        isinstance(value.func.value, gast.Name) and value.func.value.id == tape and not value.args and \
-        not value.keywords
+def _tape_push(node):
+    """``(the tape's Name node, the pushed value)`` for a statement ``tape.append(value)``, else None."""
+    if node.__class__ is gast.Expr and node.value.__class__ is gast.Call:
+        call = node.value
+        if call.func.__class__ is gast.Attribute and call.func.attr == "append" and \
+                call.func.value.__class__ is gast.Name and len(call.args) == 1 and not call.keywords:
+            return call.func.value, call.args[0]
+    return None
+
+
+def _tape_pop(node):
+    """``(the tape's Name node, the name popped into or None)`` for a statement ``m = tape.pop()``
+    or ``tape.pop()``, else None."""
+    if node.__class__ is gast.Assign and len(node.targets) == 1 and node.targets[0].__class__ is gast.Name:
+        target = node.targets[0].id
+    elif node.__class__ is gast.Expr:
+        target = None
+    else:
+        return None
+    call = node.value
+    if call.__class__ is gast.Call and call.func.__class__ is gast.Attribute and call.func.attr == "pop" and \
+            call.func.value.__class__ is gast.Name and not call.args and not call.keywords:
+        return call.func.value, target
+    return None
 
 
 def shape_only_tapes(functions: List, rt_name: str) -> None:
@@ -1179,11 +1195,9 @@ def shape_only_tapes(functions: List, rt_name: str) -> None:
             continue
         pushes: Dict[str, Dict[str, List]] = {}      # tape -> pushed name -> the append calls
         for s in _walk_no_defs(fn.body):
-            if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-                    isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
-                    isinstance(s.value.func.value, gast.Name) and s.value.func.value.id.startswith("tape") and \
-                    len(s.value.args) == 1 and not s.value.keywords and isinstance(s.value.args[0], gast.Name):
-                pushes.setdefault(s.value.func.value.id, {}).setdefault(s.value.args[0].id, []).append(s.value)
+            push = _tape_push(s)
+            if push is not None and push[0].id.startswith("tape") and isinstance(push[1], gast.Name):
+                pushes.setdefault(push[0].id, {}).setdefault(push[1].id, []).append(s.value)
         for tape, by_name in pushes.items():
             consumers = _tape_consumers(fn, tape, named)
             if not consumers:
@@ -1205,10 +1219,9 @@ def _tape_consumers(fn: gast.FunctionDef, tape: str, named: Dict[str, gast.Funct
     allowed: Set[int] = set()
     consumers: List = []
     for node in _walk_no_defs(fn.body):
-        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
-                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
-                isinstance(node.value.func.value, gast.Name) and node.value.func.value.id == tape:
-            allowed.add(id(node.value.func.value))
+        push = _tape_push(node)
+        if push is not None and push[0].id == tape:
+            allowed.add(id(push[0]))
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
                 and node.targets[0].id == tape and isinstance(node.value, gast.List) and not node.value.elts:
             allowed.add(id(node.targets[0]))          # tape = []
@@ -1242,16 +1255,13 @@ def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_na
     pop_targets: Dict[int, str] = {}        # id of a statement ``m = tape.pop()`` -> m
     allowed: Set[int] = set()
     for node in nodes:
-        if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call) and \
-                isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "pop" and \
-                isinstance(node.value.func.value, gast.Name) and node.value.func.value.id == tape and \
-                not node.value.args and not node.value.keywords:
-            if isinstance(node, gast.Assign):
-                if not (len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)) or \
-                        node.targets[0].id not in pushed:
+        pop = _tape_pop(node)
+        if pop is not None and pop[0].id == tape:
+            if pop[1] is not None:
+                if pop[1] not in pushed:
                     return set()
-                pop_targets[id(node)] = node.targets[0].id
-            allowed.add(id(node.value.func.value))
+                pop_targets[id(node)] = pop[1]
+            allowed.add(id(pop[0]))
     if any(isinstance(n, gast.Name) and n.id == tape and id(n) not in allowed for n in nodes):
         return set()
     shape_ids = _shape_reads(sweep, rt_name, nodes)
