@@ -65,7 +65,7 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
         if pair[0] in named and pair[1] in named:
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
-    shape_only_tapes(functions, rt_name)
+    shape_only_tapes(functions, rt_name, scopes)
 
 
 def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=()) -> Optional[List]:
@@ -1171,7 +1171,7 @@ def _tape_pop(node):
     return None
 
 
-def shape_only_tapes(functions: List, rt_name: str) -> None:
+def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, bool]] = None) -> None:
     """A forward's tape entries whose popped values every sweep reads only for their shape and
     dtype are pushed as ``rt.shape_proxy(n)``: ``tape.append(traj)`` before each
     ``traj = rt.setitem(traj, t, s)`` of a loop no longer keeps one whole copy of ``traj`` per
@@ -1185,12 +1185,21 @@ def shape_only_tapes(functions: List, rt_name: str) -> None:
     such ``S``, each read of ``n`` that may see a popped value (followed through ``S``'s blocks,
     branches and loops: a pop into ``n`` sets it, any other store of ``n`` clears it) is an argument
     ``_SHAPE_ARGUMENTS`` names, and ``S`` pops no other name than those ``F`` pushes (tape entries
-    are pushed by name and popped into the same name)."""
+    are pushed by name and popped into the same name).  ``scopes``: ``_has_scope_statements`` of
+    each function by id where already found."""
     named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
+    scopes = {} if scopes is None else scopes
+
+    def has_scope(fn) -> bool:
+        found = scopes.get(id(fn))
+        if found is None:
+            found = scopes[id(fn)] = _has_scope_statements(fn)
+        return found
+
     stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
              gast.Try, gast.With, gast.AsyncWith, gast.AsyncFor)
     for fn in named.values():
-        if not fn.body or _has_scope_statements(fn) or \
+        if not fn.body or has_scope(fn) or \
                 any(isinstance(n, stops) for n in _walk_no_defs(fn.body)):
             continue
         pushes: Dict[str, Dict[str, List]] = {}      # tape -> pushed name -> the append calls
@@ -1204,7 +1213,7 @@ def shape_only_tapes(functions: List, rt_name: str) -> None:
                 continue
             proxied = set(by_name)
             for sweep, param in consumers:
-                proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name)
+                proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name, has_scope(sweep))
                 if not proxied:
                     break
             for name in proxied:
@@ -1243,14 +1252,16 @@ def _tape_consumers(fn: gast.FunctionDef, tape: str, named: Dict[str, gast.Funct
     return consumers
 
 
-def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_name: str) -> Set[str]:
+def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_name: str,
+                     scope: bool) -> Set[str]:
     """The names of ``pushed`` whose popped values ``sweep`` reads only for shape and dtype (see
     shape_only_tapes); the empty set where ``sweep`` uses its tape ``tape`` otherwise than in pops,
-    pops a name not in ``pushed``, or holds what is not followed here."""
+    pops a name not in ``pushed``, or holds what is not followed here (``scope``: it has scope
+    statements, ``_has_scope_statements``)."""
     stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
              gast.Try, gast.AsyncWith, gast.AsyncFor)
     nodes = _nodes_no_defs(sweep.body)
-    if _has_scope_statements(sweep) or any(isinstance(n, stops) for n in nodes):
+    if scope or any(isinstance(n, stops) for n in nodes):
         return set()
     pop_targets: Dict[int, str] = {}        # id of a statement ``m = tape.pop()`` -> m
     allowed: Set[int] = set()

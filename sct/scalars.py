@@ -123,12 +123,18 @@ def _pop_of(value) -> Optional[str]:
 
 
 def _append_of(stmt):
-    """``L.append(v)`` as a statement: (L, v)."""
+    """``L.append(v)`` as a statement: (L, v); ``L.append(rt.shape_proxy(n))`` (what a sweep reads
+    only for its shape: sct/optimize.py) as (L, n): the proxy of a number is the number."""
     if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
         c = stmt.value
         if isinstance(c.func, gast.Attribute) and c.func.attr == "append" and \
                 isinstance(c.func.value, gast.Name) and len(c.args) == 1 and not c.keywords:
-            return c.func.value.id, c.args[0]
+            v = c.args[0]
+            if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "shape_proxy" and \
+                    isinstance(v.func.value, gast.Name) and len(v.args) == 1 and not v.keywords and \
+                    isinstance(v.args[0], gast.Name):
+                return c.func.value.id, v.args[0]
+            return c.func.value.id, v
     return None
 
 
