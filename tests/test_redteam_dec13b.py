@@ -53,3 +53,91 @@ def test_nested_def_changing_its_list_is_refused_at_second_order(f):
     message = str(info.value)
     line = f.__code__.co_firstlineno + 2            # out.append(1)
     assert __file__ in message and "acc() changes out" in message and f"(line {line})" in message, message
+
+
+# --- a decorated nested def that reads the enclosing function's values --------------------------------
+# (the closure conversion gave the def its captured values as leading parameters but left the decorator
+# on it, and passed those values first to what the decorator returned: the wrong argument clipped (a
+# wrong value), a zero gradient through a decorator's own captured value, or a TypeError)
+import functools  # noqa: E402
+
+from sct import CompileError  # noqa: E402
+
+
+def decorator_reading_its_first_argument(x, t):
+    def clip_first(g):
+        def w(v, *rest):
+            return g(np.clip(v, -0.5, 0.5), *rest)
+        return w
+
+    @clip_first
+    def h(v):
+        return v * t[0] + np.sum(x * x)
+    return h(x[0] * 3.0)
+
+
+def decorator_passing_star_args(x, t):
+    def deco(g):
+        return lambda *a: g(*a) * t[0]
+
+    @deco
+    def h(a, b):
+        return a * b + x[0]
+    return h(x[1], t[1])
+
+
+def two_decorators_with_traced_arguments(x, t):
+    def add(c):
+        return lambda g: (lambda v: g(v) + c)
+
+    def mul(c):
+        return lambda g: (lambda v: g(v) * c)
+
+    @add(t[0])
+    @mul(x[0])
+    def h(v):
+        return v * v
+    return h(t[1]) + h(x[2])
+
+
+def decorated_twice_applied(x, t):
+    def twice(g):
+        def w(v):
+            return g(g(v))
+        return w
+
+    @twice
+    def h(v):
+        return np.sin(v) * t[1] + x[1]
+    return h(x[0])
+
+
+def recursive_decorated_nested_def(x, t):
+    @functools.lru_cache(maxsize=None)
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+    return x[0] * fib(6) + t[0] * x[1]
+
+
+@pytest.mark.parametrize("case", [decorator_reading_its_first_argument, decorator_passing_star_args,
+                                  two_decorators_with_traced_arguments, decorated_twice_applied,
+                                  recursive_decorated_nested_def])
+def test_decorated_nested_def(case):
+    check_two_inputs(case, X0.copy(), T0.copy())
+
+
+def recursive_decorated_nested_def_reading_a_value(x):
+    def deco(g):
+        return lambda n, v: g(n, v) * 1.0
+
+    @deco
+    def fact(n, v):
+        return v if n == 0 else v * fact(n - 1, v * x[1])
+    y = fact(3, x[0])
+    return y, dlgradient(y, x)
+
+
+def test_recursive_decorated_nested_def_reading_a_value_is_refused():
+    with pytest.raises(CompileError) as info:
+        dlfeval(recursive_decorated_nested_def_reading_a_value, dlarray(X0.copy()))
+    assert "recursive nested function" in str(info.value) and __file__ in str(info.value)
