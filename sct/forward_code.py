@@ -52,9 +52,9 @@ class ForwardCode(EmitPass):
         """``rt.recompute_guard(...)`` where ``body`` changes an object from outside the function
         that it reads (``sct/recompute_writes.py``): a recomputation of it is refused."""
         from .analysis import Unresolved, _MISSING
-        from .parse import user_line
+        from .parse import copied_user_def, user_line
         from .recompute_writes import RecomputeWrites
-        if str(self.gen.filename).startswith("<sct-generated") and not _user_nested(self.gen.resolver.fn):
+        if str(self.gen.filename).startswith("<sct-generated") and not copied_user_def(self.gen.resolver.fn):
             return []            # generated code differentiated again: it keeps the user's guard
 
         def resolve(node):
@@ -271,13 +271,3 @@ class ForwardCode(EmitPass):
         node.lineno = s.lineno
         post = [self.push(load(n))] if depth > 0 else []
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
-
-
-def _user_nested(fn) -> bool:
-    """Is ``fn`` a nested def (or lambda) of the user's, copied as it is into generated code (its
-    code's file is generated, but no sct pass wrote it)?  Its own changes of outside objects get
-    their guard where it is compiled: the code it was copied from had none of its own (was: every
-    function of a generated file skipped, so ``out.append(1)`` on a nested def's argument, replayed
-    in a recomputation, left the recomputed list empty: a zero second derivative)."""
-    fn = getattr(fn, "__func__", fn)
-    return not getattr(fn, "__sct_generated__", False) and "<locals>" in getattr(fn, "__qualname__", "")

@@ -141,3 +141,89 @@ def test_recursive_decorated_nested_def_reading_a_value_is_refused():
     with pytest.raises(CompileError) as info:
         dlfeval(recursive_decorated_nested_def_reading_a_value, dlarray(X0.copy()))
     assert "recursive nested function" in str(info.value) and __file__ in str(info.value)
+
+
+# --- a nested def changing an object it is given (or calling a method that changes its object) -------
+# (a user's nested def is copied into the generated code and compiled from there: its module and file
+# are sct's, so it was taken for sct's own code and trusted: its writes were not checked, and the
+# change of the caller's object (or of the object the method sets) was lost: wrong values and gradients)
+
+class _Acc:
+    def __init__(self):
+        self.v = 0.0
+
+    def add(self, a):
+        self.v = self.v + a
+        return self
+
+
+class _Lin:
+    def __init__(self, w):
+        self.w = w
+
+    def scale(self, k):
+        self.w = self.w * k
+
+
+def nested_sets_an_attribute_of_its_argument(x, t):
+    def inner(o, k):
+        o.w = o.w * k
+        return np.sum(o.w)
+    lin = _Lin(x)
+    r = inner(lin, t[0])
+    return r + np.sum(lin.w * t)
+
+
+def nested_appends_to_a_list_it_is_given(x, t):
+    def inner(items, k):
+        items.append(k)
+        return sum(items)
+    m = [x[0]]
+    r = inner(m, t[0])
+    return r + sum(m) * t[1]
+
+
+def nested_calls_a_method_setting_its_object(x, t):
+    def inner(v, u):
+        o = _Acc()
+        o.add(v)
+        o.add(u * t[0])
+        return o.v
+    return inner(x[0], x[1]) * t[1]
+
+
+def nested_calls_a_method_on_its_argument(x, t):
+    def inner(o, k):
+        o.scale(k)
+        return np.sum(o.w)
+    lin = _Lin(x)
+    r = inner(lin, t[0])
+    return r + np.sum(lin.w * t)
+
+
+@pytest.mark.parametrize("case", [nested_sets_an_attribute_of_its_argument, nested_appends_to_a_list_it_is_given,
+                                  nested_calls_a_method_setting_its_object,
+                                  nested_calls_a_method_on_its_argument])
+def test_nested_def_changing_objects_is_refused(case):
+    x, t = X0.copy(), T0.copy()
+
+    def run(a, b):
+        y = case(a, b)
+        return y, dlgradient(y, a, b)
+    with pytest.raises(CompileError) as info:
+        dlfeval(run, dlarray(x), dlarray(t))
+    assert __file__ in str(info.value), str(info.value)
+
+
+def nested_changes_only_its_own_objects(x, t):
+    def inner(v, u):
+        items = [v]
+        items.append(u * t[0])
+        o = _Lin(v)
+        o.w = o.w * u
+        return sum(items) + o.w
+    return inner(x[0], x[1]) * t[1] + inner(t[2], x[3])
+
+
+def test_nested_def_changing_only_its_own_objects():
+    check_two_inputs(nested_changes_only_its_own_objects, X0.copy(), T0.copy())
