@@ -227,3 +227,81 @@ def nested_changes_only_its_own_objects(x, t):
 
 def test_nested_def_changing_only_its_own_objects():
     check_two_inputs(nested_changes_only_its_own_objects, X0.copy(), T0.copy())
+
+
+# --- nested functions compared, hashed, looked up ------------------------------------------------------
+# (a nested def reading the enclosing function's values is a Closure, a tuple of those values: two
+# functions reading the same values were equal and one dict key or set item, `fs.index(g)` found f, and
+# every use of the name made a new object: `g = f; h = f; g is h` was False)
+
+def closures_as_dict_keys(x, t):
+    k = 2.0
+
+    def f(v):
+        return v * k
+
+    def g(v):
+        return v + k
+    d = {f: t[0], g: t[1]}
+    return f(x[0]) * d[f] + g(x[1]) * d[g] + len(d) * x[2]
+
+
+def closures_compared(x, t):
+    k = 2.0
+
+    def f(v):
+        return v * k
+
+    def g(v):
+        return v + k
+    s = 0.0
+    for fn in [f, g]:
+        if fn == f:
+            s = s + fn(x[0]) * t[0]
+        else:
+            s = s + fn(x[1]) * t[1]
+    return s
+
+
+def closure_found_in_a_list(x, t):
+    def f(v):
+        return v * t[0]
+
+    def g(v):
+        return v * t[1]
+    fs = [f, g]
+    return fs[fs.index(g)](x[0]) + (f in fs) * x[1]
+
+
+def closures_in_a_set(x, t):
+    k = 1
+
+    def f(v):
+        return v * k
+
+    def g(v):
+        return v - k
+    return len({f, g, f}) * x[0] * t[0]
+
+
+def closure_identity(x, t):
+    def f(v):
+        return v * t[0]
+    g = f
+    h = f
+    return f(x[0]) * (2.0 if g is h else 1.0) + (3.0 if g == f else 0.0) * x[1]
+
+
+def closures_of_a_def_in_a_loop_are_distinct(x, t):
+    fs = []
+    for i in range(2):
+        def f(v):
+            return v * t[0]
+        fs.append(f)
+    return fs[1](x[0]) * (2.0 if fs[0] is fs[1] else 1.0) + (3.0 if fs[0] == fs[1] else 0.0) * x[1]
+
+
+@pytest.mark.parametrize("case", [closures_as_dict_keys, closures_compared, closure_found_in_a_list,
+                                  closures_in_a_set, closure_identity, closures_of_a_def_in_a_loop_are_distinct])
+def test_nested_functions_compared_as_python_functions(case):
+    check_two_inputs(case, X0.copy(), T0.copy())
