@@ -305,3 +305,108 @@ def closures_of_a_def_in_a_loop_are_distinct(x, t):
                                   closures_in_a_set, closure_identity, closures_of_a_def_in_a_loop_are_distinct])
 def test_nested_functions_compared_as_python_functions(case):
     check_two_inputs(case, X0.copy(), T0.copy())
+
+
+# --- a value a nested function reads, changed in place after the function was taken as a value -------
+# (the Closure made where the function is used as a value was a new object holding nothing for the
+# alias analysis: the write `w[0] = v` became a new value of w, and the closure called after it read the
+# old w -- Python's closure reads the changed array)
+
+def closure_then_item_write(x, t):
+    w = x * 1.0
+
+    def f(v):
+        return np.sum(v * w)
+    g = f
+    w[0] = t[0]
+    return g(t)
+
+
+def closure_in_a_list_then_item_write(x, t):
+    w = x * 1.0
+    fs = [lambda v: np.sum(v * w)]
+    w[1] = t[1] * 2
+    return fs[0](t)
+
+
+def closure_then_list_item_write(x, t):
+    items = [x[0], x[1]]
+    f = lambda v: v * items[0]       # noqa: E731
+    g = f
+    items[0] = t[0]
+    return g(x[2])
+
+
+def closure_then_dict_item_write(x, t):
+    d = {"a": x[0]}
+    f = lambda v: v * d["a"]         # noqa: E731
+    g = f
+    d["a"] = t[0]
+    return g(x[2])
+
+
+@pytest.mark.parametrize("case", [closure_then_item_write, closure_in_a_list_then_item_write,
+                                  closure_then_list_item_write, closure_then_dict_item_write])
+def test_write_into_a_value_a_closure_reads_is_refused(case):
+    def run(a, b):
+        y = case(a, b)
+        return y, dlgradient(y, a, b)
+    with pytest.raises(CompileError) as info:
+        dlfeval(run, dlarray(X0.copy()), dlarray(T0.copy()))
+    message = str(info.value)
+    assert __file__ in message and "in place" in message, message
+
+
+def closure_called_before_the_write(x, t):
+    w = x * 1.0
+
+    def f(v):
+        return np.sum(v * w)
+    r = f(t)
+    w = w + t          # a new value: the closure is not called after it
+    return r + np.sum(w * x)
+
+
+def lambda_called_by_its_name_after_the_write(x, t):
+    items = [x[0], x[1]]
+    g = lambda v: v * items[0]       # noqa: E731   (called by name: given items when called)
+    items[0] = t[0]
+    return g(x[2])
+
+
+@pytest.mark.parametrize("case", [closure_called_before_the_write, lambda_called_by_its_name_after_the_write])
+def test_closure_reading_values_as_python(case):
+    check_two_inputs(case, X0.copy(), T0.copy())
+
+
+class _Holder:
+    def __init__(self, w):
+        self.w = w
+
+
+def closure_then_attribute_write(x, t):
+    o = _Holder(x[0])
+    f = lambda v: v * o.w            # noqa: E731
+    g = f
+    o.w = t[0]
+    return g(x[1])
+
+
+def test_attribute_write_into_an_object_a_closure_reads_is_refused():
+    def run(a, b):
+        y = closure_then_attribute_write(a, b)
+        return y, dlgradient(y, a, b)
+    with pytest.raises(CompileError) as info:
+        dlfeval(run, dlarray(X0.copy()), dlarray(T0.copy()))
+    assert __file__ in str(info.value) and "o.w" in str(info.value), str(info.value)
+
+
+def sort_key_reading_a_list_written_after(x, t):
+    w = [x[0], x[1], x[2]]
+    order = sorted(range(3), key=lambda i: float(w[i]))
+    w[0] = t[0]
+    return sum(w[i] * (k + 1) for k, i in enumerate(order))
+
+
+def test_sort_key_reading_a_list_written_after():
+    check_two_inputs(sort_key_reading_a_list_written_after, X0.copy(), T0.copy())
