@@ -1961,6 +1961,7 @@ class ClosureFrame:
     def __init__(self, filename):
         self.filename = filename
         self.live = {}
+        self.made = {}           # a nested def's function -> the last closure bound of it (bind_closure)
 
     def __repr__(self):
         return "<sct closure frame>"
@@ -2008,6 +2009,22 @@ class Closure(tuple):
 
     def __reduce__(self):
         return (tuple, (tuple(self),))
+
+    # a nested function is equal to itself only, as Python's functions are: to the closures of the
+    # same run of its def (``fn``), whatever values they hold (was: a tuple's equality and hash, by
+    # the captured values: two functions reading the same values were equal, one dict key, one set
+    # item, and ``fs.index(g)`` found f).  A Closure without a frame (a partial's or a bound
+    # receiver's forward, sct/transform_calls.py) stays a tuple of its values.
+    def __eq__(self, other):
+        if self.frame is None:
+            return tuple.__eq__(self, other)
+        return type(other) is Closure and other.fn is self.fn
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return tuple.__hash__(self) if self.frame is None else object.__hash__(self.fn)
 
     def check(self):
         if self.expired is not None:
@@ -2136,10 +2153,18 @@ def closure_frame(filename):
 
 
 def bind_closure(fn, env, frame, names, line, ndefaults=0, shown=None):
-    """A nested function taking its captured values first, as a closure holding them."""
+    """A nested function taking its captured values first, as a closure holding them.  Each use of
+    the function's name binds one; the uses of one run of its def that hold the same values give one
+    object (``g = f; h = f; g is h``, as Python; was a new object at every use)."""
+    made = frame.made.get(fn) if frame is not None else None
+    if made is not None and made.expired is None and not made.late and made.names == names and \
+            made.ndefaults == ndefaults and len(made) == len(env) and all(a is b for a, b in zip(made, env)):
+        return made
     closure = Closure(fn, env, frame, names, line, ndefaults, shown)
     for name in names:
         frame.live.setdefault(name, []).append(closure)
+    if frame is not None:
+        frame.made[fn] = closure
     return closure
 
 

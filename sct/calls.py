@@ -18,6 +18,7 @@ from .analysis import CallInfo
 from .generation import EmitPass
 from .ir import assign, call, const, load, store
 from .plans import CallKind
+from .parse import copied_user_def
 from .plans import NO_ADJOINT
 from .templates import assign_pair
 from .runtime.support import PARTIAL_UNSET as _PARTIAL_UNSET
@@ -284,7 +285,7 @@ class CallLowering(EmitPass):
             receiver = func.value.id
             if statement and (receiver in self.gen.params or receiver not in self.gen.forward_names):
                 wrapper = "effect"        # a call for its effect on the caller's object
-            elif str(self.gen.filename).startswith("<sct-generated"):
+            elif str(self.gen.filename).startswith("<sct-generated") and not copied_user_def(self.gen.resolver.fn):
                 # generated code differentiated again: its own calls on its locals (``tape.append(k)``)
                 # run as they are, as in the code it was made from (the user's own calls there are
                 # rt.maybe_effect(...) already): a replay's log has no entries for them
@@ -293,7 +294,8 @@ class CallLowering(EmitPass):
                 wrapper = "maybe_effect"
         elif isinstance(func, gast.Name) and info.rule is None and func.id not in self.act.active:
             # a function value: only the run can tell (what it changes too: rt.unnamed_call)
-            wrapper = "maybe_effect" if str(self.gen.filename).startswith("<sct-generated") else "unnamed_call"
+            wrapper = "maybe_effect" if str(self.gen.filename).startswith("<sct-generated") and \
+                not copied_user_def(self.gen.resolver.fn) else "unnamed_call"
         if wrapper is None:
             return None
         return call(self.rt(wrapper), [func] + list(value.args), value.keywords)

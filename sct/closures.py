@@ -225,10 +225,20 @@ class ClosureConverter:
         enclosing, bind_count = self._enclosing_names()
         self._refuse_nonlocal(defs)
         raw = {id(d): free_names(d) & enclosing for d in defs}
+        # a def reading its own name (recursion) reads what the name holds when it runs, from its
+        # cell, as Python does: not a reason to convert it (``@lru_cache def fib(n)``, normalized
+        # to ``fib = lru_cache(...)(fib)``, binds the name twice); one converted for other
+        # values it reads is refused (its own name would be passed before the def binds it)
+        recursive = {id(d) for d in defs if d.name in raw[id(d)]}
+        for d in defs:
+            raw[id(d)].discard(d.name)
         by_name: Dict[str, gast.FunctionDef] = {d.name: d for d in defs if bind_count.get(d.name) == 1}
         convert = _to_convert(defs, raw, by_name)
         if not convert:
             return
+        for d in defs:
+            if id(d) in convert and id(d) in recursive:
+                self._check_acyclic(d, [d.name])
         # what each converted def takes first: its captured names (defs not converted are read
         # from their cells as before)
         for d in defs:

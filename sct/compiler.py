@@ -48,7 +48,7 @@ from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_p
     has_in_place, known_products, shared_statements, shift_invariant_maxima
 from .optimize import indexed_sums, owned_setitems, owned_zero_at
 from .plans import NO_ADJOINT
-from .parse import function_ast, register_line_map, register_source
+from .parse import copied_user_def, function_ast, register_line_map, register_source
 from .reverse import Transformer
 from .tangent import TangentTransformer
 from .call_sites import attach_sites
@@ -543,7 +543,10 @@ def _resolver(fn, fdef, params: List[str], rt_name: str):
 
 
 def _trusted(fn) -> bool:
-    """sct's own generated code and runtime manage their writes (the tape) themselves."""
+    """sct's own generated code and runtime manage their writes (the tape) themselves (not a
+    user's nested def that generated code holds: sct.parse.copied_user_def)."""
+    if copied_user_def(fn):
+        return False
     return getattr(fn, "__sct_generated__", False) or \
         (getattr(fn, "__module__", "") or "").startswith(("sct.runtime.", "sct_generated"))
 
@@ -733,7 +736,7 @@ def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, 
     one (``cls.act = np.cos`` in a classmethod it calls).  The entry dlfeval runs is checked by sct.api."""
     targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))
     if not targets or not generated.fwd or not getattr(tree, "opaque", False) or \
-            str(filename).startswith("<sct-generated"):
+            str(filename).startswith("<sct-generated") and not copied_user_def(fn):
         return
     fdef = next((f for f in generated.functions if isinstance(f, gast.FunctionDef) and f.name == generated.fwd),
                 None)

@@ -52,19 +52,28 @@ class ForwardCode(EmitPass):
         """``rt.recompute_guard(...)`` where ``body`` changes an object from outside the function
         that it reads (``sct/recompute_writes.py``): a recomputation of it is refused."""
         from .analysis import Unresolved, _MISSING
+        from .parse import copied_user_def, user_line
         from .recompute_writes import RecomputeWrites
-        if str(self.gen.filename).startswith("<sct-generated"):
+        if str(self.gen.filename).startswith("<sct-generated") and not copied_user_def(self.gen.resolver.fn):
             return []            # generated code differentiated again: it keeps the user's guard
 
         def resolve(node):
             value = self.gen.resolver.resolve(node)
             return None if value is Unresolved or value is _MISSING else value
+
+        def show_line(line):
+            # a nested def copied as it is into generated code: its lines keep their distance from
+            # the def's, whose user line the generated file's line map gives
+            if not line or not str(self.gen.filename).startswith("<sct-generated"):
+                return line
+            start = self.gen.fdef.lineno
+            return user_line(self.gen.filename, start)[1] + line - start
         holder = gast.FunctionDef(name=self.gen.fname, args=self.gen.fdef.args, body=list(body),
                                   decorator_list=[], returns=None, type_comment=None)
         found = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
                                 {n for n in (self.facts.vararg, self.facts.kwarg) if n},
                                 set(self.facts.stored), resolve, self.facts.fname,
-                                getattr(getattr(self, "act", None), "kinds", None)).conflict()
+                                getattr(getattr(self, "act", None), "kinds", None), show_line).conflict()
         if found is None:
             found = self.effectful_op(body, resolve)
         if found is None:

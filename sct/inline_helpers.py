@@ -37,6 +37,7 @@ import gast
 from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
 from .ir import shared_walks, walk_nodes
+from .parse import copied_user_def
 
 MAX_DEPTH = 4
 _NO_DEFAULT = object()          # a keyword-only parameter without a default (bind_parameters refuses it)
@@ -65,7 +66,7 @@ def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: st
     """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats, and the
     methods that set attributes of their object (below); the names of the helpers inlined (to be
     guarded; each method read in place is added to ``method_guards`` as ``(class, name)``)."""
-    if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated"):
+    if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated") and not copied_user_def(fn):
         return set()             # (generated code calls its sweeps by name: they stay calls)
     with shared_walks(fdef):            # (both read the tree: one walk)
         formats = uses_formats(fdef, kinds)

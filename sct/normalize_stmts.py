@@ -149,8 +149,17 @@ class Statements:
         return                       # unbinding a name changes no value: nothing to do
 
     def def_stmt(self, s: gast.FunctionDef, out: List):
+        # ``@dec def h(...)``: ``h = dec(h)`` after the def, as Python applies it (each decorator
+        # computed first, in order, into a name of its own; applied from the innermost out), so
+        # that h names the decorated function for the closure conversion too (was: the decorator
+        # kept on the def, whose captured values the conversion then passed first to what the
+        # decorator returned: a TypeError, or the wrong argument given to the user's code)
+        decorators = [self.default_atom(s, d, out) for d in s.decorator_list]
+        s.decorator_list = []
         self.nested_defaults(s, out)
         self.emit(out, s)            # a nested helper: compiled on its own when it is called
+        for d in reversed(decorators):
+            self.assign_to(s.name, gast.Call(func=d, args=[load(s.name)], keywords=[]), out)
 
     def kept_stmt(self, s, out: List):
         self.emit(out, s)            # import, assert, raise: kept as written (no derivative flows through them)

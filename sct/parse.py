@@ -602,3 +602,16 @@ def user_line(filename, lineno):
         mapped = LINE_MAPS.get(filename)
     from .runtime.errors import real_location
     return real_location(filename, lineno)
+
+
+def copied_user_def(fn) -> bool:
+    """Is ``fn`` a nested def (or lambda) of the user's that generated code holds, copied as the user
+    wrote it (its code's file and module are sct's, ``sct_generated....<locals>.h``), not a function
+    sct wrote?  It is compiled as the user's code: its writes checked, its methods read in place, its
+    changes of outside objects guarded where recomputed (was: taken for sct's own code, trusted: a
+    nested def setting an attribute of, or appending to, an object it was given, or calling a method
+    that does, gave wrong values and gradients)."""
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename.startswith("<sct-generated") and \
+        not getattr(fn, "__sct_generated__", False) and "<locals>" in getattr(fn, "__qualname__", "")

@@ -486,8 +486,13 @@ class _Values:
         objs = frozenset()
         for a in node.args:
             objs |= self.names(state, a)
+        # (the key function of sorted/min/max is called, neither kept nor returned: a nested
+        # function there, holding what it reads, does not make the result hold it)
+        callee = self._resolved(node.func) if node.keywords else None
+        key_only = any(callee is f for f in _KEY_CALLERS)
         for k in node.keywords:
-            objs |= self.names(state, k.value)
+            if not (key_only and k.arg == "key"):
+                objs |= self.names(state, k.value)
         return objs
 
     def call_objects(self, state: State, node: gast.Call, site) -> FrozenSet:
@@ -519,6 +524,11 @@ class _Values:
                 return objs
         if name == "inplace_result" and node.args:
             return self.names(state, node.args[0])    # the new value (the old one was unshared)
+        if name == "bind_closure" and self._resolved(node.func) is _bind_closure:
+            # a nested function as a value (sct/closures.py): it holds the objects it reads and reads
+            # them when called, so a later change of one in place is seen through it while it is live
+            # (was: a new object holding nothing: `g = f; w[0] = v; g(...)` read the old w)
+            return self.fresh(state, site, frozenset(state.reach(args)))
         if _number_result(node, info, name):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
@@ -760,6 +770,10 @@ class _Values:
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
+
+from .runtime.support import bind_closure as _bind_closure  # noqa: E402
+
+_KEY_CALLERS = (sorted, min, max)
 
 # library constructors whose result is a new object keeping no reference to their arguments
 _NEW_LIBRARY_OBJECTS = (np.random.default_rng, np.random.RandomState, np.random.Generator,

@@ -143,8 +143,9 @@ class RecomputeWrites:
     object the function also reads where a recomputation would read it changed, or None."""
 
     def __init__(self, fdef: gast.FunctionDef, params: Set[str], stored: Set[str], resolve, fname: str,
-                 kinds: Optional[Dict[str, object]] = None):
+                 kinds: Optional[Dict[str, object]] = None, show_line=None):
         self.fdef = fdef
+        self.show_line = show_line or (lambda line: line)    # a line of fdef -> the user's, for messages
         self.outside = _Outside(fdef, params, stored)
         self.resolve = resolve            # a name or attribute chain -> the object, or None
         self.fname = fname
@@ -547,7 +548,7 @@ class RecomputeWrites:
                 if note is not None:
                     what = f"{what} ({note})"
                 return line, (
-                    f"{self.fname}() changes {what} (line {line}), an object from outside it (a global, a closure value, "
+                    f"{self.fname}() changes {what} (line {self.show_line(line)}), an object from outside it (a global, a closure value, "
                     f"an argument or self), and reads it; a later dlgradient differentiates a gradient "
                     f"computed from this code again, so sct recomputes it, on {what} as the first run left "
                     f"it, and would not compute Python's values. Keep the state out of the differentiated "
