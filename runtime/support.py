@@ -414,10 +414,34 @@ def setitem_owned(x, idx, value):
     return setitem(x, idx, value)
 
 
+def _untraced(measure):
+    """``measure()`` with this thread's trace and profile functions off.  A trace function that
+    reads a frame's locals (``frame.f_locals``: a debugger stepping, pysnooper, a line tracer that
+    shows variables) keeps a dict of that frame's locals, one more reference to each: a reference
+    count measured under it is one or two higher than generated code sees once tracing is off, and
+    an array a tape or a second name still held then looked free to write into (sct imported under
+    such a tracer: wrong gradients).  Counted with nothing watching, a count seen under a tracer
+    later is only higher (a copy is made, the same numbers)."""
+    trace, profile = sys.gettrace(), sys.getprofile()
+    if trace is None and profile is None:
+        return measure()
+    sys.settrace(None)
+    sys.setprofile(None)
+    try:
+        return measure()
+    finally:
+        sys.setprofile(profile)
+        sys.settrace(trace)
+
+
 def _refs_of_a_rebound_name() -> int:
     """The reference count ``setitem_owned`` sees for an array held by one name of its caller
     only, in the call that rebinds that name (that name, its parameter, getrefcount's argument):
-    measured in a call of the same form, not assumed."""
+    measured in a call of the same form, not assumed (with no trace function watching)."""
+    return _untraced(_measure_refs_of_a_rebound_name)
+
+
+def _measure_refs_of_a_rebound_name() -> int:
     seen = []
 
     def probe(x, idx, value):
@@ -3629,7 +3653,12 @@ def negative_into(a):
 
 def _refs_of_a_temporary() -> int:
     """The reference count ``into_temporary`` sees for a temporary held by one name of its caller
-    (that name, its parameter, its local, getrefcount's argument): measured, not assumed."""
+    (that name, its parameter, its local, getrefcount's argument): measured, not assumed (with no
+    trace function watching: ``_untraced``)."""
+    return _untraced(_measure_refs_of_a_temporary)
+
+
+def _measure_refs_of_a_temporary() -> int:
     seen = []
 
     def probe(op, a, b, side):
