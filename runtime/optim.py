@@ -92,6 +92,12 @@ def _part(tree, key, kind):
     give None."""
     if _empty(tree):
         return None
+    if _is_leaf(tree):
+        # (was: TypeError "'int' object is not subscriptable" from inside the walk)
+        raise TypeError(f"a gradient or optimizer state that is one {type(tree).__name__} where the parameters "
+                        f"are a structure (with {'field' if kind == 'attr' else 'entry'} {key!r}): start an "
+                        "optimizer state with None (MATLAB's []) and pass back the one the optimizer returned; "
+                        "pass the gradients dlgradient returns for the parameters")
     if kind == "attr":
         if isinstance(tree, dict):
             return tree[key]
@@ -333,6 +339,24 @@ def _fitting(value, param, what):
     return value
 
 
+def _refuse_complex(name, pd, gd, linear=False):
+    """A complex parameter or gradient where the step is not defined for it: a TypeError.  Adam's and
+    RMSProp's squared gradient ``grad.^2`` of a complex gradient is complex (``(0.5i)^2 = -0.25``), so its
+    square root mixes the real and imaginary parts (was: an imaginary gradient moved the real part of the
+    parameter, silently); a complex gradient of a real parameter would lose its imaginary part in the cast
+    back to the parameter's dtype (was: numpy's ComplexWarning, a real result).  ``linear`` steps (sgdm)
+    accept complex parameters: there each part moves by its own gradient."""
+    pc = getattr(pd, "dtype", None) is not None and pd.dtype.kind == "c"
+    gc = np.iscomplexobj(gd) if gd is not None else False
+    if (pc and not linear) or (gc and not linear) or (gc and not pc):
+        what = "a complex gradient for a real parameter" if gc and not pc else "complex parameters or gradients"
+        shape = np.shape(pd)
+        raise TypeError(f"{name}: {what} (a parameter of shape {shape}, dtype {pd.dtype}): not supported, "
+                        "the step is defined for real values (MATLAB's learnables are real). Train the real "
+                        "and imaginary parts as two real parameters, or use sgdmupdate or dlupdate with your "
+                        "own rule")
+
+
 # --- the optimizers ---------------------------------------------------------------------------
 
 
@@ -350,6 +374,7 @@ def sgdmupdate(params: Any, grad: Any, vel: Any, learnRate: float = 0.01,
     """
     def step(p, g, v):
         pd = _float(p)
+        _refuse_complex("sgdmupdate", pd, _data(g), linear=True)
         new_v = momentum * _state(v, pd) - learnRate * _fitting(_data(g), pd, "a gradient")
         return _like(pd + new_v, p), _like(new_v, p)
     return tree_map(step, params, grad, vel, nout=2)
@@ -366,6 +391,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     bias-corrected rate ``lr_t = learnRate * sqrt(1 - sqGradDecay^t) / (1 - gradDecay^t)``,
     t = ``iteration`` (a positive integer, counted from 1).  Defaults learnRate 0.001,
     gradDecay 0.9, sqGradDecay 0.999, epsilon 1e-8.  Returns ``(params, averageGrad, averageSqGrad)``.
+    Complex parameters or gradients are refused (as by rmspropupdate; sgdmupdate takes them).
 
     >>> p, m, v = adamupdate(np.array([1.0, 2.0]), np.array([1.0, -1.0]), None, None, 1, 0.1)
     >>> np.round(p, 4)
@@ -396,6 +422,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     def step(p, g, m, v):
         pd = _float(p)
         gd = _data(g)
+        _refuse_complex("adamupdate", pd, gd)
         if (type(p) is dlarray and type(pd) is np.ndarray and type(gd) is np.ndarray and pd.ndim
                 and type(m) is type(v) is dlarray):
             ms, vs = m._data, v._data
@@ -507,6 +534,7 @@ def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float =
     def step(p, g, v):
         pd = _float(p)
         gd = _fitting(_data(g), pd, "a gradient")
+        _refuse_complex("rmspropupdate", pd, gd)
         new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
         new_p = pd - learnRate * gd / (np.sqrt(new_v) + epsilon)
         return _like(new_p, p), _like(new_v, p)

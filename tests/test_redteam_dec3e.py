@@ -102,7 +102,7 @@ def test_unit_scaled_is_the_plain_product(dtype, k):
         assert _same_bits(got, want)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])     # (complex: refused, test_redteam_dec13e)
 def test_adam_dlarray_steady_state_is_the_ndarray_path(dtype):
     for hyper in ({}, {"gradDecay": np.float32(0.8), "sqGradDecay": np.float32(0.99), "epsilon": np.float32(1e-6)}):
         p0 = _r(4, 5).astype(dtype)
