@@ -66,6 +66,41 @@ def _num_outputs(layer) -> int:
     return int(getattr(layer, "NumOutputs", 1) or 1)
 
 
+def check_layer_outputs(out, layer, count, method):
+    """Refuse a layer's predict/forward result that is not ``count`` values: a layer with state (or
+    several outputs) returns the tuple ``(Z1, ..., Zm, S1, ..., Sk)`` (MATLAB's ``[Z, state] =
+    forward(layer, X)``), any other layer one array.  (Was: a bare array from a stateful layer's forward
+    was indexed as that tuple, ``Z = out[0]``, ``state = out[1]``: its first row went on as the output
+    and its second row became the state, silently.)"""
+    if count == 1:
+        if not isinstance(out, (tuple, list)):
+            return
+        got = f"{len(out)} values (a {type(out).__name__})"
+    else:
+        if isinstance(out, (tuple, list)) and len(out) == count:
+            return
+        got = (f"{len(out)} values" if isinstance(out, (tuple, list))
+               else f"one value (a {type(out).__name__})")
+    cls = type(layer)
+    fn = getattr(cls, method, None)
+    where = ""
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        where = f" ({code.co_filename}, line {code.co_firstlineno})"
+    nout = _num_outputs(layer)
+    snames = _state_names(layer)
+    outs = ["Z"] if nout == 1 else [f"Z{k + 1}" for k in range(nout)]
+    if count == 1:
+        want = "one array Z (the layer has no state"
+        want += ")" if nout == 1 else f" and NumOutputs={nout})"
+    else:
+        want = f"the tuple ({', '.join(outs + list(snames))})" + (
+            f": its output{'s' if nout > 1 else ''} and then the new value of each state ({', '.join(snames)})"
+            if snames else f": its {nout} outputs")
+    raise TypeError(f"layer {getattr(layer, 'Name', '')!r}: {cls.__name__}.{method}{where} returned {got}; it must "
+                    f"return {want}, as MATLAB's [Z, state] = {method}(layer, X)")
+
+
 def _input_names(layer):
     names = getattr(layer, "InputNames", None)
     if names:
@@ -483,6 +518,7 @@ def _run_examples(net, layers, examples):
                     raise TypeError(f"initialize of layer {layer.Name!r} must return the layer")
                 layers[index[layer.Name]] = layer = result
         out = layer.predict(*[x for x, _ in xs])
+        check_layer_outputs(out, layer, _num_outputs(layer) + len(_state_names(layer)), "predict")
         outs = out if (_num_outputs(layer) + len(_state_names(layer)) > 1) else (out,)
         fmt_in = xs[0][1] if xs else None
         for k in range(_num_outputs(layer)):
@@ -764,6 +800,7 @@ def _runner_source(name, plan, n_inputs, wanted, training):
             count = nout
         else:
             count = nout + d - c
+        lines.append(f"    check_layer_outputs(out{i}, layer{i}, {count}, {method!r})")
         if count == 1:
             acts.append(f"out{i}")
             continue
@@ -788,7 +825,8 @@ def _make_runner(plan, n_inputs, wanted, training):
     # a name in the runtime's folder: errors in it are the runtime's, reported at the user's line
     filename = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"<network runner {digest}>")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"__name__": __name__, "bind_learnables": bind_learnables}
+    namespace = {"__name__": __name__, "bind_learnables": bind_learnables,
+                 "check_layer_outputs": check_layer_outputs}
     exec(compile(source, filename, "exec"), namespace)
     return namespace[name]
 
@@ -829,8 +867,10 @@ def run_network_loop(net, inputs, training, outputs=None):
                 ys.append(fixed[j])
             if training and step[7]:
                 y = plain.forward(*ys)
+                check_layer_outputs(y, plain, nout, "forward")
             else:
                 y = plain.predict(*ys)
+                check_layer_outputs(y, plain, nout, "predict")
             if nout == 1:
                 acts.append(y)
                 fixed.append(y)
@@ -862,6 +902,10 @@ def run_network_loop(net, inputs, training, outputs=None):
                 out = bound.forward(*xs)
             else:
                 out = bound.predict(*xs)
+        if training and step[7]:
+            check_layer_outputs(out, bound, nout + d - c, "forward")
+        else:
+            check_layer_outputs(out, bound, nout + d - c, "predict")
         if nout + d - c == 1:
             acts.append(out)
             fixed.append(None)
@@ -1112,5 +1156,5 @@ def resetState(net: dlnetwork) -> dlnetwork:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(_check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index,
+nondifferentiable(check_layer_outputs, _check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index,
                   network_runner, _check_rows)

@@ -83,3 +83,99 @@ def test_a_number_as_the_state_of_a_structure_is_a_clear_error(update):
             sgdmupdate(p, g, 0)
         else:
             rmspropupdate(p, g, 0)
+
+
+# --- a stateful custom layer whose forward forgot its state ----------------------------------------
+
+
+class _MeanNorm(sct.Layer):
+    learnables = ("G",)
+    state = ("Mean",)
+
+    def __init__(self, n, Name="norm"):
+        self.G = np.linspace(0.5, 1.5, n)
+        self.Mean = np.zeros(n)
+        self.Name = Name
+
+    def predict(self, X):
+        return self.G * (X - self.Mean), self.Mean
+
+    def forward(self, X):
+        mu = np.mean(X, axis=0)
+        return self.G * (X - mu), 0.9 * self.Mean + 0.1 * extractdata(mu)
+
+
+class _ForgotState(_MeanNorm):
+    def forward(self, X):                        # MATLAB's [Z, state] = forward(...) ported without state
+        mu = np.mean(X, axis=0)
+        return self.G * (X - mu)
+
+
+class _PredictForgotState(_MeanNorm):
+    def predict(self, X):
+        return self.G * (X - self.Mean)
+
+
+def _net_loss(net, X):
+    Y, state = forward(net, X)
+    loss = np.sum(Y ** 2)
+    return loss, dlgradient(loss, net.Learnables), state
+
+
+def test_a_stateful_layers_forward_returning_one_array_is_refused():
+    """Was: with a batch of 2 the array was read as (Z, state): Z's first row went on (a loss of one
+    output for two observations) and its second row became the state, silently."""
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), _ForgotState(2), fullyConnectedLayer(1)],
+                    Seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 3))
+    for fn in (_net_loss, dlaccelerate(_net_loss)):
+        with pytest.raises(Exception, match=r"_ForgotState.forward .*returned one value.*\(Z, Mean\)"):
+            dlfeval(fn, net, X)
+    with pytest.raises(TypeError, match=r"_ForgotState.forward .*returned one value"):
+        forward(net, X)
+    with pytest.raises(TypeError, match=r"_PredictForgotState.predict .*returned one value"):
+        dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), _PredictForgotState(2),
+                   fullyConnectedLayer(1)], Seed=0)
+
+
+def test_training_a_network_with_a_stateful_custom_layer_matches_numpy():
+    """sgdm over iterations of minibatches of varying size; loss, gradients (finite differences), the
+    state assigned back and the parameters checked against plain numpy at every iteration."""
+    rng = np.random.default_rng(10)
+
+    def model_loss(net, X, T, it):
+        Y, state = forward(net, X)
+        loss = np.sum((Y - T) ** 2) / X.shape[0]
+        if it > 3:
+            loss = loss * 2
+        return loss, dlgradient(loss, net.Learnables), state
+    for accelerated in (False, True):
+        net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), _MeanNorm(2), fullyConnectedLayer(1)],
+                        Seed=0)
+        P = [np.array(extractdata(v), float) for v in net.Learnables.Value]
+        mean, vel, V = np.zeros(2), None, [0 * p for p in P]
+        fn = dlaccelerate(model_loss) if accelerated else model_loss
+        for it in range(1, 7):
+            n = [3, 7, 2][it % 3]
+            X, T = rng.standard_normal((n, 3)), rng.standard_normal((n, 1))
+
+            def ref(P):
+                W1, b1, G, W2, b2 = P
+                z = X @ W1.T + b1
+                mu = z.mean(0)
+                y = (G * (z - mu)) @ W2.T + b2
+                return np.sum((y - T) ** 2) / n * (2 if it > 3 else 1), mu
+            loss, g, state = dlfeval(fn, net, X, T, it)
+            L, mu = ref(P)
+            assert_close(float(extractdata(loss)), L, 1e-10, 1e-12)
+            for i in range(len(P)):
+                G = numerical_gradient(lambda q: ref(P[:i] + [q] + P[i + 1:])[0], [P[i]], 0)
+                assert_close(_np(g.Value[i]), G, 1e-5, 1e-7, f"iteration {it}, parameter {i}")
+            mean = 0.9 * mean + 0.1 * mu
+            net.State = state
+            assert_close(_np(net.State.Value[0]), mean, 1e-12, 1e-14)
+            net, vel = sgdmupdate(net, g, vel, 0.05)
+            for i in range(len(P)):
+                V[i] = 0.9 * V[i] - 0.05 * _np(g.Value[i])
+                P[i] = P[i] + V[i]
+                assert_close(_np(net.Learnables.Value[i]), P[i], 1e-12, 1e-14)
