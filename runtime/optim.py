@@ -357,6 +357,19 @@ def _refuse_complex(name, pd, gd, linear=False):
                         "own rule")
 
 
+def _scalar(fn, name, value):
+    """A hyperparameter (learnRate, momentum, decays, epsilon) as a scalar: a number or a 0-d array as
+    it is, an array or dlarray of one element (MATLAB's 1-by-1, what scipy.io.loadmat gives) as its
+    element.  (Was: a (1, 1) learnRate broadcast each parameter of shape (3,) to (1, 3), silently; adamupdate
+    failed with numpy's "only 0-dimensional arrays can be converted".)  Other shapes are refused."""
+    if isinstance(value, numbers.Number) or np.ndim(_data(value) if isinstance(value, dlarray) else value) == 0:
+        return value
+    arr = np.asarray(_data(value) if isinstance(value, dlarray) else value)
+    if arr.size != 1:
+        raise ValueError(f"{fn}: {name} must be a scalar, got an array of shape {arr.shape}")
+    return arr.reshape(())[()]
+
+
 # --- the optimizers ---------------------------------------------------------------------------
 
 
@@ -372,6 +385,9 @@ def sgdmupdate(params: Any, grad: Any, vel: Any, learnRate: float = 0.01,
     >>> p, vel
     (array([0.9, 2.1]), array([-0.1,  0.1]))
     """
+    learnRate = _scalar("sgdmupdate", "learnRate", learnRate)
+    momentum = _scalar("sgdmupdate", "momentum", momentum)
+
     def step(p, g, v):
         pd = _float(p)
         _refuse_complex("sgdmupdate", pd, _data(g), linear=True)
@@ -397,6 +413,11 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     >>> np.round(p, 4)
     array([0.9, 2.1])
     """
+    learnRate = _scalar("adamupdate", "learnRate", learnRate)
+    gradDecay = _scalar("adamupdate", "gradDecay", gradDecay)
+    sqGradDecay = _scalar("adamupdate", "sqGradDecay", sqGradDecay)
+    epsilon = _scalar("adamupdate", "epsilon", epsilon)
+    iteration = _scalar("adamupdate", "iteration", iteration)
     t = int(iteration)
     if t < 1 or t != iteration:
         raise ValueError(f"adamupdate: iteration must be a positive integer, got {iteration!r}")
@@ -531,6 +552,10 @@ def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float =
     >>> np.round(p, 4), np.round(v, 4)
     (array([0.6838, 2.3162]), array([0.1, 0.1]))
     """
+    learnRate = _scalar("rmspropupdate", "learnRate", learnRate)
+    sqGradDecay = _scalar("rmspropupdate", "sqGradDecay", sqGradDecay)
+    epsilon = _scalar("rmspropupdate", "epsilon", epsilon)
+
     def step(p, g, v):
         pd = _float(p)
         gd = _fitting(_data(g), pd, "a gradient")

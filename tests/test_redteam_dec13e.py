@@ -179,3 +179,27 @@ def test_training_a_network_with_a_stateful_custom_layer_matches_numpy():
                 V[i] = 0.9 * V[i] - 0.05 * _np(g.Value[i])
                 P[i] = P[i] + V[i]
                 assert_close(_np(net.Learnables.Value[i]), P[i], 1e-12, 1e-14)
+
+
+# --- hyperparameters as MATLAB's 1-by-1 arrays -------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [np.array([0.1]), np.array([[0.1]]), dlarray(np.array([[0.1]]))])
+def test_one_element_hyperparameters_are_scalars(rate):
+    """Was: a (1, 1) learnRate (what scipy.io.loadmat gives for a MATLAB scalar) made each parameter of
+    shape (3,) come back as (1, 3) from sgdmupdate and rmspropupdate, silently; adamupdate failed with
+    numpy's "only 0-dimensional arrays can be converted to Python scalars"."""
+    P = np.array([1.0, 2.0, 3.0], np.float32)
+    G = np.array([0.1, -0.2, 0.3], np.float32)
+    p, g = {"w": dlarray(P)}, {"w": dlarray(G)}
+    P64, G64 = P.astype(float), G.astype(float)
+    cases = [(sgdmupdate(p, g, None, rate, np.array([[0.9]]))[0], P64 - 0.1 * G64),
+             (rmspropupdate(p, g, None, rate)[0], P64 - 0.1 * G64 / (np.sqrt(0.1 * G64 ** 2) + 1e-8)),
+             (adamupdate(p, g, None, None, np.array([[1]]), rate)[0],
+              P64 - 0.1 * np.sqrt(0.001) / 0.1 * (0.1 * G64) / (np.sqrt(0.001 * G64 ** 2) + 1e-8))]
+    for out, ref in cases:
+        got = _np(out["w"])
+        assert got.shape == (3,) and got.dtype == np.float32
+        assert_close(got, ref, 1e-5, 1e-6)
+    with pytest.raises(ValueError, match="learnRate must be a scalar"):
+        sgdmupdate(p, g, None, np.array([0.1, 0.2, 0.3]))
