@@ -203,3 +203,77 @@ def test_one_element_hyperparameters_are_scalars(rate):
         assert_close(got, ref, 1e-5, 1e-6)
     with pytest.raises(ValueError, match="learnRate must be a scalar"):
         sgdmupdate(p, g, None, np.array([0.1, 0.2, 0.3]))
+
+
+# --- whole training loops against numpy (these passed; kept as regression checks) ---------------------
+
+
+def _mlp_loss(params, x, t, wd, clip, it):
+    h = np.maximum(x @ params["w1"].T + params["b1"], 0)
+    if it % 3 == 0:                                     # a branch on the iteration number
+        h = h * 0.5
+    y = h @ params["w2"].T + params["b2"]
+    loss = np.sum((y - t) ** 2) / x.shape[0]
+    reg = 0
+    for k in params:
+        if k.startswith("w"):
+            reg = reg + np.sum(params[k] ** 2)
+    loss = loss + 0.5 * wd * reg
+    g = dlgradient(loss, params)
+    norm = np.sqrt(sum([np.sum(v ** 2) for v in g.values()]))
+    if norm > clip:                                     # clipping by the global norm, by hand
+        g = {k: v * (clip / norm) for k, v in g.items()}
+    return loss, g
+
+
+def _mlp_reference(P, x, t, wd, clip, it):
+    z1 = x @ P["w1"].T + P["b1"]
+    s = 0.5 if it % 3 == 0 else 1.0
+    h = np.maximum(z1, 0) * s
+    y = h @ P["w2"].T + P["b2"]
+    n = x.shape[0]
+    loss = np.sum((y - t) ** 2) / n + 0.5 * wd * (np.sum(P["w1"] ** 2) + np.sum(P["w2"] ** 2))
+    dy = 2 * (y - t) / n
+    G = {"w2": dy.T @ h + wd * P["w2"], "b2": dy.sum(0)}
+    dh = (dy @ P["w2"]) * s * (z1 > 0)
+    G["w1"] = dh.T @ x + wd * P["w1"]
+    G["b1"] = dh.sum(0)
+    norm = np.sqrt(sum(np.sum(v ** 2) for v in G.values()))
+    if norm > clip:
+        G = {k: v * (clip / norm) for k, v in G.items()}
+    return loss, G
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("accelerated", [False, True])
+def test_adam_training_loop_of_a_dict_mlp_matches_numpy(dtype, accelerated):
+    rng = np.random.default_rng(0)
+    P0 = {"w1": rng.standard_normal((5, 3)).astype(dtype), "b1": np.full(5, 0.1, dtype),
+          "w2": rng.standard_normal((2, 5)).astype(dtype), "b2": np.zeros(2, dtype)}
+    params = {k: dlarray(v.copy()) for k, v in P0.items()}
+    P = {k: v.astype(np.float64) for k, v in P0.items()}
+    M = {k: 0 * v for k, v in P.items()}
+    V = {k: 0 * v for k, v in P.items()}
+    fn = dlaccelerate(_mlp_loss) if accelerated else _mlp_loss
+    avg = avg_sq = None
+    tol = 1e-3 if dtype == np.float32 else 1e-9
+    for it in range(1, 11):
+        n = [4, 7, 1, 9][it % 4]                        # minibatches of varying size
+        x = rng.standard_normal((n, 3)).astype(dtype)
+        t = rng.standard_normal((n, 2)).astype(dtype)
+        lr = 0.05 * 0.9 ** (it // 4)                    # a step schedule
+        loss, g = dlfeval(fn, params, x, t, 1e-2, 1.0, it)
+        L, G = _mlp_reference(P, x.astype(float), t.astype(float), 1e-2, 1.0, it)
+        assert _np(loss).dtype == dtype and abs(float(_np(loss)) - L) < tol * (1 + abs(L))
+        for k in P:
+            assert _np(g[k]).dtype == dtype
+            assert_close(_np(g[k]), G[k], tol, tol, f"iteration {it}: d/d{k}")
+        params, avg, avg_sq = adamupdate(params, g, avg, avg_sq, it, lr)
+        for k in P:
+            M[k] = 0.9 * M[k] + 0.1 * G[k]
+            V[k] = 0.999 * V[k] + 0.001 * G[k] ** 2
+            P[k] = P[k] - lr * np.sqrt(1 - 0.999 ** it) / (1 - 0.9 ** it) * M[k] / (np.sqrt(V[k]) + 1e-8)
+            assert _np(params[k]).dtype == dtype
+            assert_close(_np(params[k]), P[k], tol, tol, f"iteration {it}: {k}")
+            assert_close(_np(avg[k]), M[k], tol, tol)
+            assert_close(_np(avg_sq[k]), V[k], tol, tol)
