@@ -469,6 +469,10 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
             step_, new_m, new_v = in_place(pd, gd, ms, vs)
             return _like(step_, p), _like(new_m, p), _like(new_v, p)
         else:
+            # a gradient or state that broadcasts to the parameter's shape (as sgdmupdate and rmspropupdate
+            # take it): at that shape, so that the in-place passes below fit (was: numpy's "non-broadcastable
+            # output operand" for a state or gradient of shape (1,) and a parameter of shape (3,))
+            gd, ms, vs = [a if np.shape(a) == pd.shape else np.broadcast_to(a, pd.shape) for a in (gd, ms, vs)]
             new_m = gradDecay * ms                 # new arrays, updated in place: fewer temporaries
             new_m += (1 - gradDecay) * gd
             new_v = gd * gd

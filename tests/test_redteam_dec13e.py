@@ -277,3 +277,17 @@ def test_adam_training_loop_of_a_dict_mlp_matches_numpy(dtype, accelerated):
             assert_close(_np(params[k]), P[k], tol, tol, f"iteration {it}: {k}")
             assert_close(_np(avg[k]), M[k], tol, tol)
             assert_close(_np(avg_sq[k]), V[k], tol, tol)
+
+
+def test_adam_takes_a_broadcastable_gradient_or_state_as_sgdm_and_rmsprop_do():
+    """Was: numpy's "non-broadcastable output operand with shape (1,)" from adamupdate's in-place step,
+    where sgdmupdate and rmspropupdate take a gradient or state that broadcasts to the parameter."""
+    p = np.array([1.0, 2.0, 3.0])
+    for g, m in ((np.array([0.5]), None), (np.array([0.1, 0.2, 0.3]), np.array([0.1]))):
+        G = np.broadcast_to(g, 3)
+        M = np.zeros(3) if m is None else np.broadcast_to(m, 3)
+        new_p, new_m, new_v = adamupdate(p, g, m, m, 2, 0.1)
+        ref_m, ref_v = 0.9 * M + 0.1 * G, 0.999 * M + 0.001 * G * G
+        ref_p = p - 0.1 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2) * ref_m / (np.sqrt(ref_v) + 1e-8)
+        for got, ref in ((new_p, ref_p), (new_m, ref_m), (new_v, ref_v)):
+            assert_close(got, ref, 1e-12, 1e-14)
