@@ -106,6 +106,12 @@ def _part(tree, key, kind):
                             f"have a field {key!r}: pass the same structure as the parameters (for a "
                             "dlnetwork, the table dlgradient(loss, net.Learnables) returns)")
         return getattr(tree, key)
+    if isinstance(tree, dict) and key not in tree:
+        # (was: a bare KeyError naming the key)
+        raise KeyError(f"a gradient or optimizer state (a dict) has no entry {key!r} where the parameters have "
+                       f"one: pass the gradients dlgradient returns for the whole structure of parameters (a "
+                       f"frozen parameter: its gradient as zeros, or leave it out of the parameters given to the "
+                       f"optimizer) and the state the optimizer returned (None at first)")
     return tree[key]
 
 

@@ -291,3 +291,12 @@ def test_adam_takes_a_broadcastable_gradient_or_state_as_sgdm_and_rmsprop_do():
         ref_p = p - 0.1 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2) * ref_m / (np.sqrt(ref_v) + 1e-8)
         for got, ref in ((new_p, ref_p), (new_m, ref_m), (new_v, ref_v)):
             assert_close(got, ref, 1e-12, 1e-14)
+
+
+def test_gradients_missing_a_parameters_entry_is_a_clear_error():
+    """Gradients taken for part of the parameters (a frozen one left out): was a bare KeyError 'b'."""
+    params = {"a": np.ones(2), "b": np.ones(2)}
+    with pytest.raises(KeyError, match="no entry 'b' where the parameters have one"):
+        adamupdate(params, {"a": np.ones(2)}, None, None, 1)
+    with pytest.raises(KeyError, match="no entry 'b'"):
+        sgdmupdate(params, {"a": np.ones(2), "b": np.ones(2)}, {"a": np.ones(2)})
