@@ -300,3 +300,17 @@ def test_gradients_missing_a_parameters_entry_is_a_clear_error():
         adamupdate(params, {"a": np.ones(2)}, None, None, 1)
     with pytest.raises(KeyError, match="no entry 'b'"):
         sgdmupdate(params, {"a": np.ones(2), "b": np.ones(2)}, {"a": np.ones(2)})
+
+
+def test_a_stateful_layers_forward_returning_one_array_is_refused_in_a_deep_network():
+    """The same in a network run by the loop (more layers than the unrolled runner takes)."""
+    from runtime import network
+    tanhs = [sct.tanhLayer() for _ in range(network.UNROLL_MAX_LAYERS + 2)]
+    for i, layer in enumerate(tanhs):
+        layer.Name = f"t{i}"
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)] + tanhs + [_ForgotState(2), fullyConnectedLayer(1)],
+                    Seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 3))
+    for fn in (_net_loss, dlaccelerate(_net_loss)):
+        with pytest.raises(Exception, match=r"_ForgotState.forward .*returned one value"):
+            dlfeval(fn, net, X)
