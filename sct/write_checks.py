@@ -135,10 +135,18 @@ class _WriteCheck:
                 spelled[name] = f"{of}.{v.attr}"
             elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
                 spelled[name] = f"{of}[{v.slice.value!r}]"
+            elif _plain_index(v.slice):
+                spelled[name] = f"{of}[{gast.unparse(v.slice).strip()}]"     # a row: traj[t], traj[t - 1]
             return spelled.get(name, name)
         for name in reads:
             spell(name)
         return spelled
+
+    def _row_of(self, name: str):
+        """(array, index) as the user wrote them where ``name`` is the normalizer's name for the
+        user's ``array[index]`` (``traj[t]``): a view of a row, written through; else None."""
+        m = re.fullmatch(r"(.+)\[([^\[\]]+)\]", self._spelled().get(name, ""))
+        return (m.group(1), m.group(2)) if m else None
 
     def _scan(self, block, saved: "_Saved") -> "_Saved":
         """Objects an adjoint may read: what active statements before a write read (in a loop,
@@ -193,9 +201,12 @@ class _WriteCheck:
                      f"{name}.items()}}`)", f"write into {name}")
             if why is not None:
                 what = "a traced value" if tracked else "a value an earlier differentiated operation read"
+                row = self._row_of(name)
+                advice = (f"Write into {row[0]} with one index instead (`{row[0]}[{row[1]}, ...] = value` for "
+                          f"`{row[0]}[{row[1]}][...] = value`)") if row else \
+                    f"Write `{name} = {name}.copy()` before writing into it (or build a new array)"
                 fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
-                     f"differentiates this write as a new value of {name} only. Write "
-                     f"`{name} = {name}.copy()` before writing into it (or build a new array)",
+                     f"differentiates this write as a new value of {name} only. {advice}",
                      f"write into {name}")
             if not tracked:
                 self.force.add(id(s))
@@ -381,6 +392,11 @@ class _WriteCheck:
                 instead = "a new array (np.where, indexing)"
                 self.fail(s, f"{_dotted(func)}() writes into {z} in place, and sct does not "
                           f"differentiate that write; compute {instead} instead", f"{_dotted(func)}")
+            row = self._row_of(z) if name == "copyto" else None
+            if row:
+                self.fail(s, f"{_dotted(func)}() changes {z} in place, a view of {row[0]}, which sct does not "
+                          f"follow into {row[0]}; write `{row[0]}[{row[1]}] = value` instead of "
+                          f"`{_dotted(func)}({z}, value)`", f"{_dotted(func)}")
             self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
                       f"this function created and no other name shares; write `{z} = {z}.copy()` "
                       f"first, or compute a new array", f"{_dotted(func)}")
@@ -795,3 +811,12 @@ def _copy_not_true(node) -> bool:
     given = [k.value for k in node.keywords if k.arg == "copy"] + list(node.args[1:2])
     return any(not (isinstance(v, gast.Constant) and v.value is True) for v in given) or \
         any(k.arg is None for k in node.keywords)
+
+
+def _plain_index(index) -> bool:
+    """An index of names, numbers and arithmetic on them (``t``, ``t - 1``, ``i, j``): spelled in
+    messages as the user wrote it."""
+    nodes = list(gast.walk(index))
+    return len(nodes) <= 12 and all(isinstance(n, (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Tuple,
+                                                   gast.Load, gast.operator, gast.unaryop)) for n in nodes) and \
+        not (isinstance(index, gast.Constant) and not isinstance(index.value, int))

@@ -1,6 +1,7 @@
 """Differential program tester: random realistic numpy programs, sct against plain Python.
 
-``generator`` draws programs from features (what users write), ``checker`` runs
+``generator`` draws programs from features (what users write; ``prealloc``: arrays
+preallocated and filled in loops, ``--features prealloc``), ``checker`` runs
 one under ``dlfeval`` and compares its value, the arguments' states after the
 call and every gradient with plain Python and central differences
 (tests/gradcheck.py), ``shrink`` reduces a failing program, ``runner`` is the

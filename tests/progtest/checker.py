@@ -36,6 +36,11 @@ ARG_NAMES = {i: n for n, i in ARG_INDEX.items()}
 
 RTOL, ATOL = 1e-4, 1e-6          # first-order gradients against central differences
 RTOL2, ATOL2 = 2e-3, 1e-5        # second order: differences of sct's own first-order gradients
+# Programs storing values in float32 (np.zeros(..., dtype=np.float32)): their loss is rounded to
+# about 1e-7 of itself, too coarse for differences.  Their gradients are checked against the same
+# program in float64 (the function float32 approximates; sct's adjoints of float32 arrays are float32,
+# hence the looser tolerances), their values against plain Python's float32 run.
+F32_TOL, F32_TOL2, F32_VALUE_RTOL = (1e-3, 1e-5), (5e-3, 1e-4), 1e-6
 VALUE_RTOL, VALUE_ATOL = 1e-9, 1e-12
 
 
@@ -310,9 +315,11 @@ def _plain(fun, args):
     return fun(*copy.deepcopy(args))
 
 
-def check_module(module, program: Program) -> None:
-    """Raise Mismatch / Unreliable / sct's exception; return when everything agrees."""
+def check_module(module, program: Program, ref=None) -> None:
+    """Raise Mismatch / Unreliable / sct's exception; return when everything agrees.  ``ref``: the
+    module whose f, g1, pre and tail differences are taken of (a float32 program's float64 twin)."""
     from sct import dlfeval
+    ref = module if ref is None else ref
     args0 = module.make_args()
 
     # --- plain Python reference values
@@ -328,36 +335,40 @@ def check_module(module, program: Program) -> None:
 
     def loss_with(path):
         def fun(leaf):
-            return float(module.f(*set_path(copy.deepcopy(args0), path, leaf)))
+            return float(ref.f(*set_path(copy.deepcopy(args0), path, leaf)))
         return fun
+
+    low = ref is not module
+    tol = dict(rtol=F32_TOL[0], atol=F32_TOL[1]) if low else {}
+    tol2 = dict(zip(("rtol", "atol"), F32_TOL2 if low else (RTOL2, ATOL2)), step=1e-5)
+    value_rtol = F32_VALUE_RTOL if low else VALUE_RTOL
 
     def check_first(gname: str, target, got_grads, what):
         for path, got in expected_leaves(got_grads, target.expected, args0):
-            fd_check(got, loss_with(path), get_path(args0, path), f"{what} d{gname}/d{show_path(path)}")
+            fd_check(got, loss_with(path), get_path(args0, path), f"{what} d{gname}/d{show_path(path)}", **tol)
 
     driver = program.driver
     if driver == "driver_second_order":
         s_args = to_sct(args0)
         out = dlfeval(module.g1, *s_args)
         compare_states(state_plain, snapshot(s_args), "g1")
-        _check_value(arr(out[0]), y_plain, "y")
+        _check_value(arr(out[0]), y_plain, "y", rtol=value_rtol)
         check_first("y", program.target, out[1], "first order")
         leaves = expected_leaves(out[1], program.target.expected, args0)
         z_expected = sum(float(np.sum(g ** 2)) for _, g in leaves) + 0.5 * y_plain
         s_args = to_sct(args0)
         out2 = dlfeval(module.g, *s_args)
         compare_states(state_plain, snapshot(s_args), "g")
-        _check_value(arr(out2[0]), z_expected, "z = sum(gr ** 2) + y / 2", rtol=1e-7, atol=1e-10)
+        _check_value(arr(out2[0]), z_expected, "z = sum(gr ** 2) + y / 2", rtol=1e-5 if low else 1e-7, atol=1e-10)
 
         def z_with(path):
             def fun(leaf):
-                o = dlfeval(module.g1, *to_sct(set_path(copy.deepcopy(args0), path, leaf)))
+                o = dlfeval(ref.g1, *to_sct(set_path(copy.deepcopy(args0), path, leaf)))
                 ls = expected_leaves(o[1], program.target.expected, args0)
                 return sum(float(np.sum(g ** 2)) for _, g in ls) + 0.5 * float(arr(o[0]))
             return fun
         for path, got in expected_leaves(out2[1], program.target.expected, args0):
-            fd_check(got, z_with(path), get_path(args0, path), f"second order dz/d{show_path(path)}",
-                     RTOL2, ATOL2, step=1e-5)
+            fd_check(got, z_with(path), get_path(args0, path), f"second order dz/d{show_path(path)}", **tol2)
         return
 
     s_args = to_sct(args0)
@@ -365,17 +376,17 @@ def check_module(module, program: Program) -> None:
     compare_states(state_plain, snapshot(s_args), "g")
     if not isinstance(out, tuple):
         raise Mismatch("structure", f"g returned {_desc(out)}")
-    _check_value(arr(out[0]), y_plain, "y")
+    _check_value(arr(out[0]), y_plain, "y", rtol=value_rtol)
     if driver == "driver_reassigned":
         a2 = copy.deepcopy(args0)
-        now = np.array(module.pre(*a2), dtype=float)
+        now = np.array(ref.pre(*a2), dtype=float)
 
         def tail_with(leaf):
-            return float(module.tail(leaf, *copy.deepcopy(a2)))
+            return float(ref.tail(leaf, *copy.deepcopy(a2)))
         got = out[1]
         if not (is_dl(got) or isinstance(got, np.ndarray)) or arr(got).shape != now.shape:
             raise Mismatch("structure", f"gradient for {program.state}: got {_desc(got)}")
-        fd_check(arr(got), tail_with, now, f"dy/d{program.state} (its current value)")
+        fd_check(arr(got), tail_with, now, f"dy/d{program.state} (its current value)", **tol)
         return
     check_first("y", program.target, out[1], "")
     if driver == "driver_several":
@@ -417,7 +428,10 @@ def run_program(program: Program, folder: str, name: Optional[str] = None, timeo
         signal.setitimer(signal.ITIMER_VIRTUAL, timeout)
     try:
         module = load(source, name, folder)
-        check_module(module, program)
+        ref = None
+        if program.low_precision:
+            ref = load(source.replace("np.float32", "np.float64"), name + "_f64", folder)
+        check_module(module, program, ref)
     except Unreliable as exc:
         res.status, res.reason = "SKIPPED", str(exc).splitlines()[0]
     except Mismatch as exc:
@@ -435,11 +449,12 @@ def run_program(program: Program, folder: str, name: Optional[str] = None, timeo
         if old is not None:
             signal.setitimer(signal.ITIMER_VIRTUAL, 0)
             signal.signal(signal.SIGVTALRM, old)
-        sys.modules.pop(name, None)
-        try:
-            os.remove(os.path.join(folder, f"{name}.py"))
-        except OSError:
-            pass
+        for n in (name, name + "_f64"):
+            sys.modules.pop(n, None)
+            try:
+                os.remove(os.path.join(folder, f"{n}.py"))
+            except OSError:
+                pass
     return res
 
 

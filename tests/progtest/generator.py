@@ -27,6 +27,8 @@ import random
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
+from .prealloc import PREALLOC_FEATURES, make_prealloc_block
+
 # ---------------------------------------------------------------------------
 # features
 
@@ -38,7 +40,7 @@ BLOCK_FEATURES = [
     "inplace_other", "repeated_index", "list_ops", "arg_mutation", "self_write",
     "traced_op_args", "index_tricks", "star_args", "loop_else", "walrus", "match_case", "text_and_math",
     "item_swap",
-]
+] + PREALLOC_FEATURES
 TARGET_FEATURES = [
     "target_arg", "target_dict_leaf", "target_attr_leaf", "target_dict", "target_object",
     "target_dataclass", "target_tuple_arg", "target_built_list", "target_built_tuple",
@@ -197,6 +199,9 @@ def make_block(feature: str, rng: random.Random) -> Block:
     e = lambda: expr(rng, n)                       # noqa: E731
     B = lambda lines, defs=(): Block(feature, list(lines), list(defs))   # noqa: E731
     v = rng.randrange(100)
+    if feature in PREALLOC_FEATURES:
+        lines, defs = make_prealloc_block(feature, rng)
+        return B(lines, defs)
     if feature == "elementwise":
         return B([f"{{h}} = {e()} * {c(rng)} + {{h}} * {c(rng)}"])
     if feature == "math_scalar":
@@ -504,6 +509,11 @@ class Program:
         if self.second_target is not None:
             out.append(self.second_target.feature)
         return sorted(set(out))
+
+    @property
+    def low_precision(self) -> bool:
+        """Whether a block stores values in float32 (the checker's differences take larger steps)."""
+        return any("float32" in text for b in self.blocks + self.tail for text in b.lines + [d for _, d in b.defs])
 
     # -- rendering --------------------------------------------------------
     def _defs(self) -> str:
