@@ -1199,16 +1199,18 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
     stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
              gast.Try, gast.With, gast.AsyncWith, gast.AsyncFor)
     for fn in named.values():
-        if not fn.body or has_scope(fn) or \
-                any(isinstance(n, stops) for n in _walk_no_defs(fn.body)):
+        if not fn.body or has_scope(fn):
+            continue
+        nodes = _nodes_no_defs(fn.body)
+        if any(isinstance(n, stops) for n in nodes):
             continue
         pushes: Dict[str, Dict[str, List]] = {}      # tape -> pushed name -> the append calls
-        for s in _walk_no_defs(fn.body):
+        for s in nodes:
             push = _tape_push(s)
             if push is not None and push[0].id.startswith("tape") and isinstance(push[1], gast.Name):
                 pushes.setdefault(push[0].id, {}).setdefault(push[1].id, []).append(s.value)
         for tape, by_name in pushes.items():
-            consumers = _tape_consumers(fn, tape, named)
+            consumers = _tape_consumers(nodes, fn, tape, named)
             if not consumers:
                 continue
             proxied = set(by_name)
@@ -1221,13 +1223,14 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
                     push.args = [_shape_proxy(rt_name, name)]
 
 
-def _tape_consumers(fn: gast.FunctionDef, tape: str, named: Dict[str, gast.FunctionDef]) -> Optional[List]:
+def _tape_consumers(nodes: List, fn: gast.FunctionDef, tape: str,
+                    named: Dict[str, gast.FunctionDef]) -> Optional[List]:
     """[(sweep, its parameter's name)] for each passing of the tape ``tape`` by ``fn`` to a generated
     function, or None where ``fn`` reads ``tape`` otherwise than in those and in pushes
-    ``tape.append(n)``."""
+    ``tape.append(n)`` (``nodes``: ``_nodes_no_defs(fn.body)``)."""
     allowed: Set[int] = set()
     consumers: List = []
-    for node in _walk_no_defs(fn.body):
+    for node in nodes:
         push = _tape_push(node)
         if push is not None and push[0].id == tape:
             allowed.add(id(push[0]))
@@ -1246,7 +1249,7 @@ def _tape_consumers(fn: gast.FunctionDef, tape: str, named: Dict[str, gast.Funct
                         return None
                     allowed.add(id(inner))
                     consumers.append((sweep, sweep.args.args[k].id))
-    for node in _walk_no_defs(fn.body):
+    for node in nodes:
         if isinstance(node, gast.Name) and node.id == tape and id(node) not in allowed:
             return None
     return consumers
@@ -2808,15 +2811,7 @@ def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     nowhere else), instead of a copy per write (a row written per iteration of a loop copied the
     whole array each time).  Code read back to be differentiated again has it expanded back
     (``expand_in_place``).  ``shared``: ids of statements another generated function holds too."""
-    todo = list(fn.body)
-    while todo:
-        s = todo.pop()
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(s, field, None)
-            if isinstance(inner, list):
-                todo.extend(inner)
-        for handler in getattr(s, "handlers", None) or ():
-            todo.extend(handler.body)
+    for s in _walk_no_defs(fn.body):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
                 _rt_call(s.value, rt_name, "setitem") and len(s.value.args) == 3 and not s.value.keywords and \
                 isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id and \
