@@ -41,6 +41,16 @@ def test_only_sct_is_importable_at_top_level_and_public_classes_report_sct():
         assert cls.__module__ == "sct", cls
 
 
+def test_no_test_or_script_imports_the_runtime_folder_as_a_top_level_module():
+    # `from runtime import network` loads a second copy of the runtime (as "runtime") whenever the
+    # checkout is on sys.path; which test sees it depends on the order tests run in
+    for folder in ("tests", "scripts", "benchmarks", "examples"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for name in _imports(path):
+                assert name != "runtime" and not name.startswith("runtime."), \
+                    f"{path.relative_to(ROOT)} imports {name}: use sct.runtime"
+
+
 def test_importing_sct_does_not_load_a_top_level_runtime(tmp_path):
     # a user's own runtime.py must not break import sct, nor be loaded by it
     (tmp_path / "runtime.py").write_text("raise ImportError('the user runtime.py was imported')\n")

@@ -304,7 +304,7 @@ def test_gradients_missing_a_parameters_entry_is_a_clear_error():
 
 def test_a_stateful_layers_forward_returning_one_array_is_refused_in_a_deep_network():
     """The same in a network run by the loop (more layers than the unrolled runner takes)."""
-    from runtime import network
+    from sct.runtime import network
     tanhs = [sct.tanhLayer() for _ in range(network.UNROLL_MAX_LAYERS + 2)]
     for i, layer in enumerate(tanhs):
         layer.Name = f"t{i}"
