@@ -447,18 +447,46 @@ def _measure_refs_of_a_rebound_name() -> int:
     def probe(x, idx, value):
         seen.append(sys.getrefcount(x))
         return x
-    space = types.SimpleNamespace(setitem_owned=probe)
+
+    def probe4(x, grad, like, idx):
+        seen.append(sys.getrefcount(x))
+        return x
+    space = types.SimpleNamespace(setitem_owned=probe, add_index_grad_owned=probe4)
 
     def caller():
         t = np.zeros(4)
         t = space.setitem_owned(t, 0, 1.0)
-        return t
+        u = np.zeros(4)
+        u = space.add_index_grad_owned(u, 1.0, t, 0)
+        return t, u
     caller()
-    # (a build without the GIL counts references differently: never written in place there)
-    return seen[0] if getattr(sys, "_is_gil_enabled", lambda: True)() else -1
+    # (a build without the GIL counts references differently: never written in place there; the
+    # two call forms generated code uses must agree, else neither writes in place)
+    if not getattr(sys, "_is_gil_enabled", lambda: True)() or seen[0] != seen[1]:
+        return -1
+    return seen[0]
 
 
 _OWNED_REFS = _refs_of_a_rebound_name()
+
+
+def add_index_grad_owned(total, grad, x, idx):
+    """``add_index_grad(total, grad, x, idx)`` added into ``total``'s array itself (``total[idx] +=
+    grad``) where it is an array owning its data that nothing holds but the caller's name the
+    assignment rebinds (``d = rt.add_index_grad_owned(d, g, x, i)``, sct/optimize.py
+    ``owned_setitems``; its reference count says so), ``x`` (read for its shape and dtype) has its
+    shape and dtype, ``grad`` is an array of that dtype shaped like ``total[idx]`` and ``idx`` an
+    integer or a slice (no position twice).  The same sums as the copy ``add_index_grad`` makes
+    (a row's adjoint added per iteration of a loop no longer costs a whole array twice)."""
+    if type(total) is np.ndarray and type(grad) is np.ndarray and (type(idx) is int or type(idx) is slice) and \
+            type(x) is np.ndarray and total.flags.owndata and total.flags.writeable and \
+            _getrefcount(total) <= _OWNED_REFS and total.shape == x.shape and \
+            total.dtype == x.dtype == grad.dtype and total.dtype.kind in "fc":
+        part = total[idx]
+        if part.shape == grad.shape:
+            part += grad
+            return total
+    return add_index_grad(total, grad, x, idx)
 
 
 def last_writes(x, idx, value):

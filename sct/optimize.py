@@ -2694,7 +2694,7 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
             if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
                     func.value.id in rt_names) or node.keywords:
                 return node
-            if func.attr in ("setitem_owned", "zero_at_owned", "getitem_or_zero_copy"):
+            if func.attr in ("setitem_owned", "zero_at_owned", "getitem_or_zero_copy", "add_index_grad_owned"):
                 func.attr = func.attr.rsplit("_", 1)[0]
                 return node
             if func.attr in ("negative_into", "broadcast_negative") and len(node.args) == 1:
@@ -2761,7 +2761,9 @@ def expand_in_place(fdef, rt_names: Set[str]) -> None:
 
 def _drop_releases(fdef, rt_names: Set[str]) -> None:
     """The ``del t`` that ``reuse_temporaries`` put right after ``u = rt.into_temporary(op, a, b, side)``
-    or ``u = rt.negative_into(t)`` (``t`` the operand written in place), left out again."""
+    or ``u = rt.negative_into(t)`` (``t`` the operand written in place) or ``u = rt.zero_at_owned(t, i)``
+    (``owned_zero_at``), and the ``t = rt.shape_proxy(t)`` that ``released_views`` put right before
+    ``n = rt.setitem_owned(n, i, v)``, left out again."""
     def in_place_operand(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
             return None
@@ -2773,9 +2775,17 @@ def _drop_releases(fdef, rt_names: Set[str]) -> None:
         elif func.attr == "into_temporary" and len(args) == 4 and isinstance(args[3], gast.Constant) and \
                 args[3].value in (0, 1):
             operand = args[2] if args[3].value else args[1]
+        elif func.attr == "zero_at_owned" and len(args) == 2:
+            operand = args[0]
         else:
             return None
         return operand.id if isinstance(operand, gast.Name) else None
+
+    def owned_write(s):
+        # n = rt.setitem_owned(n, i, v): released_views' releases stand right before it
+        return isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
+            isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "setitem_owned" and \
+            isinstance(s.value.func.value, gast.Name) and s.value.func.value.id in rt_names
 
     for node in walk_nodes(fdef):
         for field in ("body", "orelse", "finalbody"):
@@ -2783,9 +2793,10 @@ def _drop_releases(fdef, rt_names: Set[str]) -> None:
             if not isinstance(stmts, list) or not any(_released_name(s, rt_names) for s in stmts):
                 continue
             kept = []
-            for s in stmts:
-                if kept and _released_name(s, rt_names) is not None and \
-                        in_place_operand(kept[-1]) == _released_name(s, rt_names):
+            for k, s in enumerate(stmts):
+                released = _released_name(s, rt_names)
+                if released is not None and (kept and in_place_operand(kept[-1]) == released or
+                                             k + 1 < len(stmts) and owned_write(stmts[k + 1])):
                     continue
                 kept.append(s)
             stmts[:] = kept
@@ -2809,14 +2820,106 @@ def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     written) becomes ``n = rt.setitem_owned(n, i, v)``: written into ``n``'s array itself where
     the run finds nothing but that name holding it (its reference count: the old value can be read
     nowhere else), instead of a copy per write (a row written per iteration of a loop copied the
-    whole array each time).  Code read back to be differentiated again has it expanded back
-    (``expand_in_place``).  ``shared``: ids of statements another generated function holds too."""
+    whole array each time).  The same for ``d = rt.add_index_grad(d, g, x, i)`` (the adjoint of a
+    read ``x[i]`` added to ``d``): ``rt.add_index_grad_owned``, added into ``d``'s array.  Code read
+    back to be differentiated again has them expanded back (``expand_in_place``).  ``shared``: ids
+    of statements another generated function holds too."""
     for s in _walk_no_defs(fn.body):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
                 _rt_call(s.value, rt_name, "setitem") and len(s.value.args) == 3 and not s.value.keywords and \
                 isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id and \
                 id(s) not in shared:
             s.value.func.attr = "setitem_owned"
+        elif isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+                _rt_call(s.value, rt_name, "add_index_grad") and len(s.value.args) == 4 and not s.value.keywords and \
+                isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id and \
+                id(s) not in shared:
+            s.value.func.attr = "add_index_grad_owned"
+
+
+def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+    """Before ``n = rt.setitem_owned(n, i, v)``, a name ``u`` bound earlier in the same block to a
+    part of ``n`` (``u = n[t]``: a view, which holds ``n``'s array) whose value is read only
+    between the two (everywhere else only ``rt.shape_proxy(u)``: what a sweep reads of it, shape
+    and dtype) is released, ``u = rt.shape_proxy(u)``: the view no longer counts as a holder of
+    ``n``'s array, so the write goes into it (``acc[t] += s`` in a loop: ``acc_item = acc[t]``,
+    the sum, then the write, copied the whole array each turn).  A proxy of a small array is the
+    array itself (nothing gained, nothing changed).  Code read back to be differentiated again has
+    the release left out (``_drop_releases``).  ``shared``: ids of statements another generated
+    function holds too (left as they are)."""
+    loads: Dict[str, int] = {}
+    proxied: Dict[str, int] = {}
+    for node in _walk_no_defs(fn.body):
+        cls = node.__class__
+        if cls is _Name:
+            if isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+        elif cls is _Call:
+            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and not node.keywords and \
+                    node.args[0].__class__ is _Name:
+                proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
+        elif cls in (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Global,
+                     gast.Nonlocal):
+            return                      # (a name a nested scope may read: not followed)
+    if any(n in loads for n in _SCOPE_NAMES):
+        return
+    params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs if isinstance(a, gast.Name)} | \
+        {a.id for a in (fn.args.vararg, fn.args.kwarg) if isinstance(a, gast.Name)}
+
+    def counts(stmts) -> Tuple[Dict[str, int], Dict[str, int], Set[str]]:
+        here: Dict[str, int] = {}
+        here_proxied: Dict[str, int] = {}
+        stored: Set[str] = set()
+        for node in _walk_no_defs(stmts):
+            if node.__class__ is _Name:
+                if isinstance(node.ctx, gast.Load):
+                    here[node.id] = here.get(node.id, 0) + 1
+                else:
+                    stored.add(node.id)
+            elif _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and \
+                    node.args[0].__class__ is _Name:
+                here_proxied[node.args[0].id] = here_proxied.get(node.args[0].id, 0) + 1
+        return here, here_proxied, stored
+
+    def visit(stmts: List) -> None:
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    visit(inner)
+            for handler in getattr(s, "handlers", None) or ():
+                visit(handler.body)
+        inserts = []
+        for p, s in enumerate(stmts):
+            if not (s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is _Name and
+                    _rt_call(s.value, rt_name, "setitem_owned") and len(s.value.args) == 3 and
+                    s.value.args[0].__class__ is _Name and s.value.args[0].id == s.targets[0].id and
+                    id(s) not in shared):
+                continue
+            n = s.targets[0].id
+            for q in range(p - 1, -1, -1):
+                a = stmts[q]
+                if not (a.__class__ is gast.Assign and len(a.targets) == 1 and a.targets[0].__class__ is _Name and
+                        a.value.__class__ is gast.Subscript and a.value.value.__class__ is _Name and
+                        a.value.value.id == n):
+                    if n in counts([a])[2]:
+                        break               # n bound again: the views before are of another array
+                    continue
+                u = a.targets[0].id
+                if u == n or u in params:
+                    continue
+                here, here_proxied, stored = counts(stmts[q + 1:p])
+                if u in stored or n in stored:
+                    break
+                # every read of u outside the statements between the two is inside rt.shape_proxy(u)
+                if loads.get(u, 0) - here.get(u, 0) == proxied.get(u, 0) - here_proxied.get(u, 0):
+                    inserts.append((p, u, s))
+        for p, u, s in reversed(inserts):
+            release = gast.Assign(targets=[gast.Name(id=u, ctx=gast.Store(), annotation=None, type_comment=None)],
+                                  value=_shape_proxy(rt_name, u), type_comment=None)
+            stmts.insert(p, gast.copy_location(release, s))
+
+    visit(fn.body)
 
 
 def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
@@ -2855,6 +2958,7 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
                 inner = getattr(s, field, None)
                 if isinstance(inner, list):
                     visit(inner, (stmts, k) if isinstance(s, gast.If) else None)
+        releases: List[int] = []
         for k in range(len(stmts) - 1):
             a, b = stmts[k], stmts[k + 1]
             if not (isinstance(a, gast.Assign) and len(a.targets) == 1 and isinstance(a.targets[0], gast.Name) and
@@ -2880,6 +2984,24 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
             reads[0].func.attr = "getitem_or_zero_copy"
             a.value.func.attr = "zero_at_owned"
             stmts[k], stmts[k + 1] = b, a
+            # g released right after (``del g``) where every read of g in the function lies between
+            # its binding and this pair, none after it: zero_at_owned returns g's own array, which
+            # g would still hold (a later write into the result, ``add_index_grad_owned``, then saw
+            # two holders and copied the whole array)
+            block, end = (stmts, k) if outer is None else outer
+            start = next((j for j in range(end - 1, -1, -1) if stores([block[j]], 1, g)), None)
+            if start is not None and loads_of(block[start:end + 1], g) == loads.get(g, 0) and \
+                    not loads_of(stmts[k + 2:], g):
+                releases.append(k + 2)
+        for position in reversed(releases):
+            g = stmts[position - 1].value.args[0].id
+            stmts.insert(position, gast.copy_location(
+                gast.Delete(targets=[gast.Name(id=g, ctx=gast.Del(), annotation=None, type_comment=None)]),
+                stmts[position - 1]))
+
+    def loads_of(stmts: List, name: str) -> int:
+        return sum(1 for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and n.id == name and
+                   isinstance(n.ctx, gast.Load))
 
     visit(fn.body, None)
 
@@ -2889,4 +3011,4 @@ def has_in_place(fdef) -> bool:
 
 
 _IN_PLACE_RT = frozenset(("into_temporary", "negative_into", "index_adjoint_op", "broadcast_mul",
-                          "setitem_owned", "zero_at_owned", "getitem_or_zero_copy")) | _FOLD_RT
+                          "setitem_owned", "zero_at_owned", "getitem_or_zero_copy", "add_index_grad_owned")) | _FOLD_RT
