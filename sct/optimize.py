@@ -2991,13 +2991,23 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
             block, end = (stmts, k) if outer is None else outer
             start = next((j for j in range(end - 1, -1, -1) if stores([block[j]], 1, g)), None)
             if start is not None and loads_of(block[start:end + 1], g) == loads.get(g, 0) and \
-                    not loads_of(stmts[k + 2:], g):
+                    not loads_of(stmts[k + 2:], g) and g not in nested_reads():
                 releases.append(k + 2)
         for position in reversed(releases):
             g = stmts[position - 1].value.args[0].id
             stmts.insert(position, gast.copy_location(
                 gast.Delete(targets=[gast.Name(id=g, ctx=gast.Del(), annotation=None, type_comment=None)]),
                 stmts[position - 1]))
+
+    nested: List[Set[str]] = []
+
+    def nested_reads() -> Set[str]:
+        # names read inside nested functions and lambdas (which _walk_no_defs does not enter)
+        if not nested:
+            nested.append({n.id for d in walk_nodes(fn) if d is not fn and isinstance(d, (
+                gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef))
+                for n in walk_nodes(d) if isinstance(n, gast.Name)})
+        return nested[0]
 
     def loads_of(stmts: List, name: str) -> int:
         return sum(1 for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and n.id == name and

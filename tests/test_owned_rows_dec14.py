@@ -193,3 +193,86 @@ def test_add_index_grad_owned_matches_add_index_grad_and_copies_where_held():
     idx = np.array([1, 1])
     np.testing.assert_array_equal(support.add_index_grad_owned(np.zeros((5, 3)), np.ones((2, 3)), like, idx),
                                   support.add_index_grad(np.zeros((5, 3)), np.ones((2, 3)), like, idx))
+
+
+def _named_row(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    s = x
+    for t in range(T):
+        s = np.tanh(W @ s)
+        row = acc[t]
+        acc[t] = row + s
+    return np.sum(acc ** 2) / T
+
+
+def _row_copy_read_next_turn(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    s = x
+    z = 0.0
+    row = np.zeros(x.shape[0])
+    for t in range(T):
+        s = np.tanh(W @ s)
+        z = z + np.sum(row * s)         # the previous turn's row: a copy was taken
+        row = acc[t].copy()
+        acc[t] = row + s
+    return np.sum(acc ** 2) / T + z
+
+
+def _row_value_kept(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    s = x
+    z = 0.0
+    for t in range(T):
+        s = np.tanh(W @ s)
+        kept = acc[t] + s
+        acc[t] = kept
+        z = z + np.sum(kept ** 2)
+    return np.sum(acc ** 2) / T + z
+
+
+def _two_arrays(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    other = np.ones((T, x.shape[0]))
+    s = x
+    for t in range(T):
+        s = np.tanh(W @ s)
+        r = other[t]
+        acc[t] += r * s
+        other[t] = s
+    return np.sum(acc ** 2) / T + np.sum(other * acc)
+
+
+def _row_in_branch(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    s = x
+    for t in range(T):
+        s = np.tanh(W @ s)
+        if t % 3 == 0:
+            acc[t] += s
+        else:
+            acc[t] = acc[t - 1] * 0.5 + s
+    return np.sum(acc ** 2) / T
+
+
+def _part_of_row(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    s = x
+    for t in range(T):
+        s = np.tanh(W @ s)
+        part = acc[t, 1:]
+        acc[t, 1:] = part + s[1:]
+        acc[t, 0] += s[0]
+    return np.sum(acc ** 2) / T
+
+
+@pytest.mark.parametrize("f", [_named_row, _row_copy_read_next_turn, _row_value_kept, _two_arrays,
+                               _row_in_branch, _part_of_row], ids=lambda f: f.__name__)
+def test_rows_the_user_names_are_exact(f):
+    def g(x, W):
+        y = f(x, W)
+        return y, dlgradient(y, x, W)
+    x, W = inputs()
+    y, (gx, gW) = dlfeval(g, dlarray(x), dlarray(W))
+    assert float(D(y)) == pytest.approx(f(x, W), rel=1e-12)
+    np.testing.assert_allclose(D(gx), numerical_gradient(f, [x, W], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(D(gW), numerical_gradient(f, [x, W], 1), rtol=1e-6, atol=1e-9)
