@@ -66,6 +66,7 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
         if pair[0] in named and pair[1] in named:
             shape_residuals(named[pair[0]], named[pair[1]], rt_name)
     shape_only_tapes(functions, rt_name, scopes)
+    shape_only_arguments(functions, rt_name, scopes)
 
 
 def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=()) -> Optional[List]:
@@ -1223,6 +1224,66 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
                     push.args = [_shape_proxy(rt_name, name)]
 
 
+def shape_only_arguments(functions: List, rt_name: str, scopes: Optional[Dict[int, bool]] = None) -> None:
+    """A name a generated function passes by position to another one (a forward's call of its
+    dlgradient sweep: ``loss_dlgradient_line9(W, acc, acc_item, ..., list(tape))``) is passed as
+    ``rt.shape_proxy(n)`` where the callee reads that parameter only for shape and dtype wherever
+    it may still hold the value passed (``_popped_read_shape_only`` from the top: a loop's last
+    ``acc_item = acc[t]``, whose sweep pops the values it reads before reading them), so the
+    forward no longer holds the array only for the call (a row's view then holds the whole array
+    it was read from, and a write into that array must copy it).  Only names bound to a part of an
+    array the same function writes into (``u = n[...]`` and ``n = rt.setitem(n, i, v)``): a proxy
+    costs a call, and elsewhere it frees nothing a write is waiting for.  ``scopes``: as for
+    ``shape_only_tapes``."""
+    named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
+    scopes = {} if scopes is None else scopes
+    stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
+             gast.Try, gast.AsyncWith, gast.AsyncFor)
+    found: Dict[str, Optional[tuple]] = {}
+
+    def callee(name: str):
+        # (the callee's nodes and shape reads), or None where it is not followed here
+        if name not in found:
+            fn = named[name]
+            scope = scopes.get(id(fn))
+            if scope is None:
+                scope = scopes[id(fn)] = _has_scope_statements(fn)
+            nodes = _nodes_no_defs(fn.body)
+            args = fn.args
+            found[name] = None if scope or any(isinstance(n, stops) for n in nodes) or args.vararg is not None \
+                or args.kwarg is not None or args.posonlyargs or args.kwonlyargs or args.defaults \
+                else (_shape_reads(fn, rt_name, nodes), {})
+        return found[name]
+
+    for fn in named.values():
+        nodes = _nodes_no_defs(fn.body)
+        written = {s.targets[0].id for s in nodes if s.__class__ is gast.Assign and len(s.targets) == 1 and
+                   s.targets[0].__class__ is _Name and _rt_call(s.value, rt_name, "setitem") and s.value.args and
+                   s.value.args[0].__class__ is _Name and s.value.args[0].id == s.targets[0].id}
+        parts = {s.targets[0].id for s in nodes if written and s.__class__ is gast.Assign and len(s.targets) == 1
+                 and s.targets[0].__class__ is _Name and s.value.__class__ is gast.Subscript and
+                 s.value.value.__class__ is _Name and s.value.value.id in written}
+        if not parts:
+            continue
+        for node in nodes:
+            if not (node.__class__ is _Call and node.func.__class__ is _Name and node.func.id in named and
+                    node.func.id != fn.name and not node.keywords):
+                continue
+            sweep = named[node.func.id]
+            facts = callee(sweep.name)
+            if facts is None or len(node.args) != len(sweep.args.args):
+                continue
+            shape_ids, verdicts = facts
+            for k, arg in enumerate(node.args):
+                if arg.__class__ is not _Name or arg.id not in parts:
+                    continue
+                param = sweep.args.args[k].id
+                if param not in verdicts:
+                    verdicts[param] = _popped_read_shape_only(sweep.body, param, {}, shape_ids, start=True)
+                if verdicts[param]:
+                    node.args[k] = gast.copy_location(_shape_proxy(rt_name, arg.id), arg)
+
+
 def _tape_consumers(nodes: List, fn: gast.FunctionDef, tape: str,
                     named: Dict[str, gast.FunctionDef]) -> Optional[List]:
     """[(sweep, its parameter's name)] for each passing of the tape ``tape`` by ``fn`` to a generated
@@ -1287,11 +1348,13 @@ def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_na
     return out
 
 
-def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], shape_ids: Set[int]) -> bool:
+def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], shape_ids: Set[int],
+                            start: bool = False) -> bool:
     """Whether each read of ``name`` in ``body`` that may see a value popped into it is in
     ``shape_ids`` (the state "may hold a popped value" followed through the blocks: set by a pop
     into ``name``, cleared by any other store of it; a loop's head joins its entry and its body's
-    end, and a loop whose body pops into ``name`` may hold one anywhere after)."""
+    end, and a loop whose body pops into ``name`` may hold one anywhere after).  ``start``: the
+    state at the top of ``body`` (True, with no pops: the reads that may see a parameter's value)."""
     Name, Load = gast.Name, gast.Load
 
     class Unsure(Exception):
@@ -1339,7 +1402,7 @@ def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], 
         return popped
 
     try:
-        block(body, False)
+        block(body, start)
     except Unsure:
         return False
     return True
