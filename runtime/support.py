@@ -475,15 +475,18 @@ def add_index_grad_owned(total, grad, x, idx):
     grad``) where it is an array owning its data that nothing holds but the caller's name the
     assignment rebinds (``d = rt.add_index_grad_owned(d, g, x, i)``, sct/optimize.py
     ``owned_setitems``; its reference count says so), ``x`` (read for its shape and dtype) has its
-    shape and dtype, ``grad`` is an array of that dtype shaped like ``total[idx]`` and ``idx`` an
-    integer or a slice (no position twice).  The same sums as the copy ``add_index_grad`` makes
-    (a row's adjoint added per iteration of a loop no longer costs a whole array twice)."""
-    if type(total) is np.ndarray and type(grad) is np.ndarray and (type(idx) is int or type(idx) is slice) and \
-            type(x) is np.ndarray and total.flags.owndata and total.flags.writeable and \
-            _getrefcount(total) <= _OWNED_REFS and total.shape == x.shape and \
-            total.dtype == x.dtype == grad.dtype and total.dtype.kind in "fc":
+    shape and dtype, ``grad`` is an array of that dtype shaped like ``total[idx]``, and ``idx`` is
+    basic indexing (an integer, a slice, or a tuple of them: no position twice) that selects a view
+    (not one element, which numpy gives as a scalar: added to, it would not change ``total``).
+    The same sums as the copy ``add_index_grad`` makes (a row's adjoint added per iteration of a
+    loop no longer costs a whole array twice)."""
+    if type(total) is np.ndarray and type(grad) is np.ndarray and type(x) is np.ndarray and \
+            (type(idx) is int or type(idx) is slice or
+             type(idx) is tuple and all(type(i) is int or type(i) is slice for i in idx)) and \
+            total.flags.owndata and total.flags.writeable and _getrefcount(total) <= _OWNED_REFS and \
+            total.shape == x.shape and total.dtype == x.dtype == grad.dtype and total.dtype.kind in "fc":
         part = total[idx]
-        if part.shape == grad.shape:
+        if type(part) is np.ndarray and part.base is total and part.shape == grad.shape:
             part += grad
             return total
     return add_index_grad(total, grad, x, idx)

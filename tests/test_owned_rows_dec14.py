@@ -336,3 +336,29 @@ def test_second_order_of_rows_added_to_in_the_function_dlfeval_runs():
     assert float(D(h)) == pytest.approx(float(D(dlfeval(first, dlarray(x), dlarray(W)))), rel=1e-12)
     numeric = numerical_gradient(lambda x: float(D(dlfeval(first, dlarray(x), dlarray(W)))), [x], 0)
     np.testing.assert_allclose(D(gx), numeric, rtol=1e-5, atol=1e-8)
+
+
+def _one_name_add(total, grad, like, idx):
+    # the call form generated code uses (one name rebound): written in place where it may be
+    total = support.add_index_grad_owned(total, grad, like, idx)
+    return total
+
+
+@pytest.mark.parametrize("shape, idx, grad_shape", [
+    ((3,), 1, ()),                      # one element: numpy gives a scalar, not a view
+    ((3, 4), (1, 2), ()),
+    ((3, 4), 2, (4,)),
+    ((3, 4), (slice(None), 1), (3,)),
+    ((3, 4), (slice(0, 2), slice(1, 3)), (2, 2)),
+    ((2, 3, 4), (1, slice(None), 2), (3,)),
+    ((3, 4), -1, (4,)),
+])
+def test_add_index_grad_owned_adds_every_index_form(shape, idx, grad_shape):
+    """Was: a 0-d gradient added at one element of a vector (``total[1]`` is a numpy scalar, not a
+    view) left ``total`` unchanged, silently."""
+    rng = np.random.default_rng(2)
+    like = np.zeros(shape)
+    total = rng.standard_normal(shape)
+    grad = np.asarray(rng.standard_normal(grad_shape))
+    expected = support.add_index_grad(total.copy(), grad, like, idx)
+    np.testing.assert_array_equal(_one_name_add(total, grad, like, idx), expected)
