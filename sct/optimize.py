@@ -1120,8 +1120,9 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     pop_targets = {id(node): pop[1] for node, pop in pops if pop is not None and pop[1] is not None and
                    popped.get(pop[1]) == pop[0].id}
     followed = _only_popped(bwd_nodes, set(popped.values()), rt_name)
+    cache: Dict = {}
     pushed_proxies = {n for n in popped if n not in params and (n not in other_reads or followed and
-                      _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads))}
+                      _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads, cache=cache))}
     for node in fwd_nodes:
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
@@ -1252,7 +1253,7 @@ def shape_only_arguments(functions: List, rt_name: str, scopes: Optional[Dict[in
             args = fn.args
             found[name] = None if scope or any(isinstance(n, stops) for n in nodes) or args.vararg is not None \
                 or args.kwarg is not None or args.posonlyargs or args.kwonlyargs or args.defaults \
-                else (_shape_reads(fn, rt_name, nodes), {})
+                else (_shape_reads(fn, rt_name, nodes), {}, {})
         return found[name]
 
     for fn in named.values():
@@ -1273,13 +1274,14 @@ def shape_only_arguments(functions: List, rt_name: str, scopes: Optional[Dict[in
             facts = callee(sweep.name)
             if facts is None or len(node.args) != len(sweep.args.args):
                 continue
-            shape_ids, verdicts = facts
+            shape_ids, verdicts, cache = facts
             for k, arg in enumerate(node.args):
                 if arg.__class__ is not _Name or arg.id not in parts:
                     continue
                 param = sweep.args.args[k].id
                 if param not in verdicts:
-                    verdicts[param] = _popped_read_shape_only(sweep.body, param, {}, shape_ids, start=True)
+                    verdicts[param] = _popped_read_shape_only(sweep.body, param, {}, shape_ids, start=True,
+                                                              cache=cache)
                 if verdicts[param]:
                     node.args[k] = gast.copy_location(_shape_proxy(rt_name, arg.id), arg)
 
@@ -1342,32 +1344,55 @@ def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_na
     shape_ids = _shape_reads(sweep, rt_name, nodes)
     candidates = set(pop_targets.values())
     out: Set[str] = set()
+    cache: Dict = {}
     for name in candidates:
-        if _popped_read_shape_only(sweep.body, name, pop_targets, shape_ids):
+        if _popped_read_shape_only(sweep.body, name, pop_targets, shape_ids, cache=cache):
             out.add(name)
     return out
 
 
 def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], shape_ids: Set[int],
-                            start: bool = False) -> bool:
+                            start: bool = False, cache: Optional[Dict] = None) -> bool:
     """Whether each read of ``name`` in ``body`` that may see a value popped into it is in
     ``shape_ids`` (the state "may hold a popped value" followed through the blocks: set by a pop
     into ``name``, cleared by any other store of it; a loop's head joins its entry and its body's
     end, and a loop whose body pops into ``name`` may hold one anywhere after).  ``start``: the
-    state at the top of ``body`` (True, with no pops: the reads that may see a parameter's value)."""
+    state at the top of ``body`` (True, with no pops: the reads that may see a parameter's value).
+    ``cache``: a dict shared by the calls for several names of one body with the same
+    ``pop_targets`` and ``shape_ids`` (what each statement reads, stores and pops, found once:
+    a call per name walked the whole body again, quadratic in a long sweep)."""
     Name, Load = gast.Name, gast.Load
+    cache = {} if cache is None else cache
 
     class Unsure(Exception):
         pass
 
-    def check(node, popped: bool) -> None:
-        if popped:
-            for n in _walk_no_defs([node]):
-                if n.__class__ is Name and n.id == name and isinstance(n.ctx, Load) and id(n) not in shape_ids:
-                    raise Unsure
+    def value_reads(node) -> Set[str]:
+        key = ("v", id(node))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = frozenset(n.id for n in _walk_no_defs([node]) if n.__class__ is Name and
+                                           isinstance(n.ctx, Load) and id(n) not in shape_ids)
+        return found
 
-    def pops_in(stmts) -> bool:
-        return any(pop_targets.get(id(n)) == name for n in _walk_no_defs(stmts))
+    def check(node, popped: bool) -> None:
+        if popped and name in value_reads(node):
+            raise Unsure
+
+    def pops_in(loop) -> bool:
+        key = ("p", id(loop))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = frozenset(pop_targets[id(n)] for n in _walk_no_defs(loop.body)
+                                           if id(n) in pop_targets)
+        return name in found
+
+    def stored(s) -> Set[str]:
+        key = ("s", id(s))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = frozenset(_stored([s]))
+        return found
 
     def block(stmts, popped: bool) -> bool:
         for s in stmts:
@@ -1379,7 +1404,7 @@ def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], 
                     check(s.iter, popped)
                     if name in _stored([s.target]):
                         raise Unsure
-                head = popped or pops_in(s.body)
+                head = popped or pops_in(s)
                 if isinstance(s, gast.While):
                     check(s.test, head)
                 end = block(s.body, head)
@@ -1397,7 +1422,7 @@ def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], 
                 raise Unsure            # a compound statement not followed here
             else:
                 check(s, popped)
-                if name in _stored([s]):
+                if name in stored(s):
                     popped = False
         return popped
 
