@@ -278,8 +278,13 @@ def index_adjoint(grad, x, idx):
         if _is_zero(grad):
             pass
         elif isinstance(idx, slice):
-            for pos, g in zip(range(*idx.indices(len(x))), grad):
-                out[pos] = g
+            positions = range(*idx.indices(len(x)))
+            if positions.step == 1 and (type(grad) is list or type(grad) is tuple):
+                k = min(len(positions), len(grad))      # (what zip pairs: one list copy, not a loop)
+                out[positions.start:positions.start + k] = grad[:k]
+            else:
+                for pos, g in zip(positions, grad):
+                    out[pos] = g
         else:
             out[idx] = grad
         if hasattr(type(x), "_fields"):     # a namedtuple: its adjoint also reads by field name
@@ -489,6 +494,16 @@ def add_index_grad_owned(total, grad, x, idx):
         if type(part) is np.ndarray and part.base is total and part.shape == grad.shape:
             part += grad
             return total
+    elif type(total) is list and type(idx) is int and (type(x) is list or type(x) is tuple) and \
+            len(total) == len(x) and _getrefcount(total) <= _OWNED_REFS:
+        # a list adjoint (a tape's in a second derivative, a list of activations') nothing else
+        # holds: the item set in place, as add_index_grad sets it in its copy (the other items
+        # as they are: an item no adjoint reached stays None or 0.0, which reads as zero, where
+        # the copy would have made it the marker)
+        g = ZERO if _is_zero(grad) else grad
+        cur = total[idx]
+        total[idx] = g if _is_zero(cur) else cur if _is_zero(g) else add_grad(cur, g)
+        return total
     return add_index_grad(total, grad, x, idx)
 
 

@@ -362,3 +362,62 @@ def test_add_index_grad_owned_adds_every_index_form(shape, idx, grad_shape):
     grad = np.asarray(rng.standard_normal(grad_shape))
     expected = support.add_index_grad(total.copy(), grad, like, idx)
     np.testing.assert_array_equal(_one_name_add(total, grad, like, idx), expected)
+
+
+def test_index_adjoint_of_a_list_slice_matches_the_item_loop():
+    """index_adjoint of ``x[a:b]`` for a list or tuple x copies the slice's adjoint in one step
+    (was a Python loop over it: the adjoint of every pop ``t = t[:-1]`` of a tape in a second
+    derivative through a loop, quadratic in the steps); the same items in every case."""
+    zero = support.ZERO
+    for n in range(0, 6):
+        for idx in (slice(start, stop, step) for start in (None, -3, 0, 2, 7) for stop in (None, -1, 0, 3, 9)
+                    for step in (None, 1, 2, -1)):
+            for m in range(0, 7):
+                grad = [object() for _ in range(m)]
+                for g in (grad, tuple(grad)):
+                    for x in (list(range(n)), tuple(range(n))):
+                        expected = [zero] * n
+                        for pos, item in zip(range(*idx.indices(n)), g):
+                            expected[pos] = item
+                        got = support.index_adjoint(g, x, idx)
+                        assert type(got) is type(x) and len(got) == n
+                        assert all(a is b for a, b in zip(got, expected)), (n, idx, m)
+
+
+def test_add_index_grad_owned_sets_an_item_of_a_list_adjoint_nothing_else_holds():
+    like = [np.zeros(2), np.zeros(2), 3.0]
+    for cur, grad in ((support.ZERO, np.ones(2)), (np.full(2, 2.0), np.ones(2)), (np.full(2, 2.0), support.ZERO),
+                      (None, np.ones(2)), (np.full(2, 2.0), None)):
+        expected = support.add_index_grad([np.ones(2), cur, None], grad, like, 1)
+        held = [np.ones(2), cur, None]
+        out = _one_name_add(held, grad, like, 1)            # held: a second name, so a copy
+        assert out is not held
+        got = _one_name_add([np.ones(2), cur, None], grad, like, 1)
+        for a, b in zip(got, expected):
+            assert support._is_zero(a) and support._is_zero(b) or np.array_equal(a, b)
+        assert support._is_zero(got[1]) == support._is_zero(expected[1])
+
+
+def test_second_order_through_a_long_loop_is_exact():
+    """A second derivative through a loop of many steps (its tape popped as ``t = t[:-1]`` in the
+    code differentiated again, whose adjoints are list adjoints set in place)."""
+    def first(x, W):
+        s = x
+        for t in range(300):
+            s = np.tanh(W @ s) * 0.9 + 0.1 * s
+        y = np.sum(s ** 2)
+        return np.sum(dlgradient(y, W) ** 2)
+
+    def second(x, W):
+        s = x
+        for t in range(300):
+            s = np.tanh(W @ s) * 0.9 + 0.1 * s
+        y = np.sum(s ** 2)
+        g = dlgradient(y, W, EnableHigherDerivatives=True)
+        z = np.sum(g ** 2)
+        return z, dlgradient(z, x)
+    x, W = inputs(4)
+    z, gx = dlfeval(second, dlarray(x), dlarray(W))
+    assert float(D(z)) == pytest.approx(float(D(dlfeval(first, dlarray(x), dlarray(W)))), rel=1e-12)
+    numeric = numerical_gradient(lambda x: float(D(dlfeval(first, dlarray(x), dlarray(W)))), [x], 0)
+    np.testing.assert_allclose(D(gx), numeric, rtol=1e-5, atol=1e-8)
