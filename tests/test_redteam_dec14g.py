@@ -8,9 +8,10 @@ helpers in loops, in-place writes and names reassigned; values against plain num
 central differences (tests/gradcheck.py), also under dlaccelerate, and a few at second order.
 
 Found: a dlarray that dlfeval's arguments hold at two places (tied weights {"enc": W, "dec": W}, a
-model whose decoder holds its encoder's array, dlfeval(f, x, x)) was differentiated as two
-independent variables: dlgradient with respect to either gave the partial derivative through that
-place only, silently (the same structure built inside the function gets the whole derivative).  Now
+model whose decoder holds its encoder's array, dlfeval(f, x, x), a model holding its layers in a list
+and in a dict by name) was differentiated as two independent variables: dlgradient with respect to
+either gave the partial derivative through that place only, silently (zero for the layers read
+through the dict; the same structure built inside the function gets the whole derivative).  Now
 refused at the user's line (sct.runtime.support.ALIASED, noted by sct.api.run_entry; the entry's
 fast call misses for such arguments); a gradient with respect to anything else is unchanged.
 """
@@ -85,6 +86,39 @@ def test_a_dlarray_held_at_two_places_of_the_arguments_is_refused(accelerated):
             dlfeval(f, *args)
         assert info.value.lineno == fun.__code__.co_firstlineno + line, fun.__name__
         assert "more than one place" in str(info.value) and "test_redteam_dec14g.py" in str(info.value)
+
+
+class Tanh:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W)
+
+
+class ByName:
+    """A model holding its layers in a list and in a dict by name (each layer at two places)."""
+    def __init__(self, layers):
+        self.layers = layers
+        self.by_name = {f"l{i}": layer for i, layer in enumerate(layers)}
+
+    def __call__(self, x):
+        return self.by_name["l1"](self.by_name["l0"](x))
+
+
+def by_name_loss(model, x):
+    y = np.sum(model(x) ** 2)
+    return y, dlgradient(y, model.layers[0].W)
+
+
+def test_layers_held_in_a_list_and_a_dict_by_name_are_refused():
+    # was a zero gradient: the forward reads the layers through by_name, the gradient was of the
+    # list's place only
+    model = ByName([Tanh(dlarray(RS.randn(3, 3))), Tanh(dlarray(RS.randn(3, 2)))])
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(by_name_loss, model, XT)
+    assert info.value.lineno == by_name_loss.__code__.co_firstlineno + 1
+    assert "more than one place" in str(info.value)
 
 
 def test_the_refusal_after_a_call_of_the_same_kinds_without_aliases():
