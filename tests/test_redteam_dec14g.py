@@ -14,6 +14,12 @@ either gave the partial derivative through that place only, silently (zero for t
 through the dict; the same structure built inside the function gets the whole derivative).  Now
 refused at the user's line (sct.runtime.support.ALIASED, noted by sct.api.run_entry; the entry's
 fast call misses for such arguments); a gradient with respect to anything else is unchanged.
+
+Found: np.add.at(K, idx, v) in a loop (finite-element assembly, scatter of messages) was refused with
+"np.add.at() changes K in place, which sct models only for a K this function created and no other name
+shares" for a K the function made and nothing shared: the points-to analysis read the ufunc's method
+(which resolves to no Python function) as a user's call that may keep K, so the next iteration's call
+saw K escaped.  A ufunc's method now counts as a call that keeps nothing (as np.copyto).
 """
 import os
 import sys
@@ -162,6 +168,58 @@ def test_tied_weights_made_inside_the_function_get_the_whole_derivative():
     assert_close(extractdata(g), expected)
     assert_close(extractdata(gd["enc"]), expected)
     assert_close(extractdata(gd["dec"]), expected)
+
+
+# --- np.add.at in a loop (FEM assembly, message passing): it was refused as "K ... no other name
+# shares" of a K nothing shared (points-to read the ufunc's method as a user's call that may keep K) --
+
+def fem_assembly(p, f):
+    n = len(p["k"])
+    K = np.zeros((n + 1, n + 1))
+    for e in range(n):
+        idx = np.array([e, e + 1])
+        np.add.at(K, (idx[:, None], idx[None, :]), p["k"][e] * np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    u = np.linalg.solve(K[1:, 1:], f)
+    return u @ f
+
+
+def scatter_in_loop(p, f):
+    K = np.zeros(3)
+    K2 = K                                  # a second name: it sees the writes, as in numpy
+    s = 0.0
+    for e in range(3):
+        np.add.at(K, np.array([e % 3, (e + 1) % 3, (e + 1) % 3]), p["k"][e] * K[e] + p["k"][e] * np.arange(1.0, 4.0))
+        s = s + np.sum(K ** 2)
+    return s + np.sum(K2 * f)
+
+
+def scatter_into_a_listed_array(p, f):
+    K = np.zeros(3)
+    keep = [K]
+    for e in range(2):
+        np.add.at(K, np.array([e, e + 1]), p["k"][e] * np.array([1.0, 2.0]))
+    return np.sum(keep[0] * f)
+
+
+@pytest.mark.parametrize("f", [fem_assembly, scatter_in_loop])
+@pytest.mark.parametrize("accelerated", [False, True])
+def test_add_at_in_a_loop(f, accelerated):
+    k, rhs = np.array([0.9, 1.4, 0.7]), np.array([0.5, -1.0, 2.0])
+    run = sct.dlaccelerate(gradient_of) if accelerated else gradient_of
+    y, g = dlfeval(run, f, {"k": dlarray(k)}, rhs)
+    assert_close(extractdata(y), f({"k": k.copy()}, rhs.copy()))
+    assert_close(extractdata(g["k"]), numerical_gradient(lambda v: f({"k": v}, rhs.copy()), [k.copy()], 0), 1e-5, 1e-6)
+    v = np.array([1.0, -0.5, 0.3])
+    e = 1e-5
+    grad = lambda u: np.asarray(extractdata(dlfeval(gradient_of, f, {"k": dlarray(u)}, rhs)[1]["k"]))
+    assert_close(extractdata(sct.hvp(lambda u: f({"k": u}, rhs), k, v)), (grad(k + e * v) - grad(k - e * v)) / (2 * e),
+                 1e-4, 1e-6, "hvp")
+
+
+def test_add_at_into_an_array_a_list_holds_is_still_refused():
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(gradient_of, scatter_into_a_listed_array, {"k": dlarray(np.array([0.9, 1.4]))}, np.ones(3))
+    assert info.value.lineno == scatter_into_a_listed_array.__code__.co_firstlineno + 4
 
 
 # --- the corpus ----------------------------------------------------------------------------------
