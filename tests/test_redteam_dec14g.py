@@ -222,6 +222,42 @@ def test_add_at_into_an_array_a_list_holds_is_still_refused():
     assert info.value.lineno == scatter_into_a_listed_array.__code__.co_firstlineno + 4
 
 
+# --- refusals that named generated names or gave advice that does not work -------------------------
+
+def copyto_into_a_slice(p, x):
+    h = p["a"] * x
+    np.copyto(h[:2], x[2:] ** 2)            # numpy writes into h through the view
+    return np.sum(h ** 2)
+
+
+def write_through_flat(p, x):
+    H = np.outer(p["a"], x).copy()
+    H.flat[5] = 1.0
+    return np.sum(H ** 2)
+
+
+def write_by_unravelled_index(p, x):
+    H = np.outer(p["a"], x)
+    H[np.unravel_index(5, H.shape)] = 1.0
+    return np.sum(H ** 2)
+
+
+def test_refusals_name_the_users_spelling_and_advise_what_works():
+    a, x = np.array([0.5, -1.0, 2.0, 0.3]), np.array([1.0, 2.0, -0.5, 0.7])
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(gradient_of, copyto_into_a_slice, {"a": dlarray(a)}, x)
+    text = str(info.value)
+    assert "h_item" not in text and "`h[:2] = value` instead of `np.copyto(h[:2], value)`" in text, text
+    with pytest.raises(sct.CompileError) as info:        # was: "Write `H.flat = H.flat.copy()`"
+        dlfeval(gradient_of, write_through_flat, {"a": dlarray(a)}, x)
+    text = str(info.value)
+    assert info.value.lineno == write_through_flat.__code__.co_firstlineno + 2
+    assert "H.flat = H.flat.copy()" not in text and "H[np.unravel_index(i, H.shape)] = value" in text, text
+    y, g = dlfeval(gradient_of, write_by_unravelled_index, {"a": dlarray(a)}, x)   # the advice works
+    assert_close(extractdata(y), write_by_unravelled_index({"a": a.copy()}, x))
+    assert_close(extractdata(g["a"]), numerical_gradient(lambda v: write_by_unravelled_index({"a": v}, x), [a.copy()], 0))
+
+
 # --- the corpus ----------------------------------------------------------------------------------
 
 def rbf(X1, X2, ls, var):
