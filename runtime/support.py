@@ -2202,6 +2202,9 @@ def _keyword_signature(fn, explicit, dicts):
         else:
             name = getattr(fn, "__qualname__", type(fn).__name__)
             what = f"{name}()"
+            if "<locals>." in name:      # a def nested in the function (its qualname names generated code)
+                name = getattr(fn, "__name__", name)
+                what = f"the nested function {name}()"
         kwonly = [p.name for p in params or () if p.kind == p.KEYWORD_ONLY and p.name in keys]
         how = "has no signature sct can read" if params is None else \
             f"takes {', '.join(kwonly)} as {'' if len(kwonly) > 1 else 'a '}keyword-only parameter{'s' if len(kwonly) > 1 else ''}" if kwonly else \

@@ -258,6 +258,21 @@ def test_refusals_name_the_users_spelling_and_advise_what_works():
     assert_close(extractdata(g["a"]), numerical_gradient(lambda v: write_by_unravelled_index({"a": v}, x), [a.copy()], 0))
 
 
+def nested_layer_with_kwargs(p, x):
+    def layer(x, **kw):
+        return np.tanh(x @ kw["W"] + kw.get("b", 0.0))
+    return np.sum(layer(x, **p))
+
+
+def test_a_nested_def_taking_kwargs_is_named_as_the_user_wrote_it():
+    # was: "kwargs_pass_fwd.<locals>.layer() takes them as **kwargs" (the generated function's name)
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(gradient_of, nested_layer_with_kwargs, {"W": dlarray(W0), "b": dlarray(B0)}, XT)
+    text = str(info.value)
+    assert info.value.lineno == nested_layer_with_kwargs.__code__.co_firstlineno + 3
+    assert "<locals>" not in text and "_fwd" not in text and "the nested function layer()" in text, text
+
+
 # --- the corpus ----------------------------------------------------------------------------------
 
 def rbf(X1, X2, ls, var):
