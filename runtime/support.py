@@ -1034,14 +1034,16 @@ def aliased_dlarrays(args) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
     are their own, not read)."""
-    counts: dict = {}
+    counts: dict = {}               # id of a dlarray -> the places it is met at
+    found: list = []                # the dlarrays met, once each
     inside: dict = {}               # id of a container read -> the dlarrays it holds
     on_path: set = set()
 
     def visit(v, depth):
-        if type(v) is _dlarray or isinstance(v, _dlarray):
+        if isinstance(v, _dlarray):
+            if id(v) not in counts:
+                found.append(v)
             counts[id(v)] = counts.get(id(v), 0) + 1
-            found.append(v)
             return [v]
         if depth > 60 or v is None or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
                                                      types.ModuleType, types.FunctionType)):
@@ -1072,7 +1074,6 @@ def aliased_dlarrays(args) -> frozenset:
         inside[key] = held
         return held
 
-    found: list = []
     visit(args, 0)
     return frozenset(id(a._data) for a in found if counts[id(a)] > 1)
 
