@@ -1064,6 +1064,76 @@ class _Unselected(threading.local):
 _UNSELECTED = _Unselected()
 
 
+class _Aliased(threading.local):
+    """The data of the dlarrays that the running dlfeval's arguments hold at two or more places
+    (one dlarray object twice: ``{"enc": W, "dec": W}``, ``dlfeval(f, x, x)``, a model whose two
+    layers hold one array), by id: sct differentiates each place of an argument as a variable of
+    its own, so a gradient with respect to one of them would leave out the uses through the others
+    (project refuses it).  Empty for every other call."""
+    ids = frozenset()
+
+
+ALIASED = _Aliased()
+
+
+def aliased_dlarrays(args) -> frozenset:
+    """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
+    tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
+    are their own, not read)."""
+    counts: dict = {}               # id of a dlarray -> the places it is met at
+    found: list = []                # the dlarrays met, once each
+    inside: dict = {}               # id of a container read -> the dlarrays it holds
+    on_path: set = set()
+
+    def visit(v, depth):
+        if isinstance(v, _dlarray):
+            if id(v) not in counts:
+                found.append(v)
+            counts[id(v)] = counts.get(id(v), 0) + 1
+            return [v]
+        if depth > 60 or v is None or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
+                                                     types.ModuleType, types.FunctionType)):
+            return []
+        key = id(v)
+        if key in on_path:          # a cycle (a layer's owner): read once
+            return []
+        if key in inside:           # one container at two places: what it holds is held twice
+            for a in inside[key]:
+                counts[id(a)] += 1
+            return inside[key]
+        if isinstance(v, dict):
+            parts = list(v.values())
+        elif isinstance(v, (list, tuple)):
+            parts = list(v)
+        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__"):
+            return []
+        else:
+            try:
+                parts = list(vars(v).values())
+            except TypeError:
+                return []
+        on_path.add(key)
+        held = []
+        for part in parts:
+            held.extend(visit(part, depth + 1))
+        on_path.discard(key)
+        inside[key] = held
+        return held
+
+    visit(args, 0)
+    return frozenset(id(a._data) for a in found if counts[id(a)] > 1)
+
+
+def _refuse_aliased_target():
+    raise ValueError(
+        "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of "
+        "dlfeval hold at more than one place (the same dlarray object twice: tied weights such as "
+        "{'enc': W, 'dec': W}, two layers holding one array, dlfeval(f, x, x)). sct differentiates each "
+        "place as a variable of its own, so this gradient would leave out the uses through the other "
+        "places. Pass the array at one place and use it twice inside the function (dec_W = enc_W), "
+        "or pass independent copies (dlarray(W) for each) if they are meant to be separate parameters")
+
+
 def note_unselected_nonfinite(depth=0, op=None):
     """Note the generated line ``depth`` frames above the caller (np.where's adjoint there, or
     ``op``'s: a reduction that leaves entries out, numpy_ops.noted_skips)."""
@@ -1145,6 +1215,8 @@ def project(grad, x):
     if type(grad) is _LostAttributeAdjoint[0]:
         return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
+    if ALIASED.ids and id(x._data if isinstance(x, _dlarray) else x) in ALIASED.ids:
+        _refuse_aliased_target()
     if cls is np.ndarray:
         return _project_leaf(grad, x)
     if cls is _dlarray and type(grad) is np.ndarray:
@@ -2177,6 +2249,9 @@ def _keyword_signature(fn, explicit, dicts):
         else:
             name = getattr(fn, "__qualname__", type(fn).__name__)
             what = f"{name}()"
+            if "<locals>." in name:      # a def nested in the function (its qualname names generated code)
+                name = getattr(fn, "__name__", name)
+                what = f"the nested function {name}()"
         kwonly = [p.name for p in params or () if p.kind == p.KEYWORD_ONLY and p.name in keys]
         how = "has no signature sct can read" if params is None else \
             f"takes {', '.join(kwonly)} as {'' if len(kwonly) > 1 else 'a '}keyword-only parameter{'s' if len(kwonly) > 1 else ''}" if kwonly else \

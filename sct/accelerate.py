@@ -18,7 +18,7 @@ from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 
 from .api import (MISS, GeneratedSource, _hit_parts, _positional_call, _read_values_kept, dlfeval, make_call_from, run_compiled,
-                  run_generated, user_error)
+                  run_entry, run_generated, user_error)
 from .cache import LRU
 from .callables import WrappedFunction, as_function
 from .errors import SctError
@@ -241,7 +241,7 @@ class AcceleratedFunction(WrappedFunction):
                         return out
         pending: list = []
         compiled = self.compiled_for(fn, args, pending)
-        raw = run_generated(compiled.entry, unwrap(args))
+        raw = run_entry(compiled.entry, args)
         if pending:
             self._remember(*pending[0], raw)
         result = wrap_outputs(raw)

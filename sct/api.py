@@ -17,6 +17,7 @@ from .runtime import registry
 from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
+from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays
 
 from . import cache as _cache
 from .call_tree import describe
@@ -439,7 +440,7 @@ def _run_first(fun, args, compiled: Compiled):
     global _LAST_SITE
     code = getattr(fun, "__code__", None)
     parts = _hit_parts(args, compiled) if code is not None else None
-    raw = run_generated(compiled.entry, unwrap(args))
+    raw = run_entry(compiled.entry, args)
     if parts is not None:
         call = make_call_from(parts, compiled, raw)
         if call is not None:
@@ -680,8 +681,23 @@ _UNSET = object()
 
 def run_compiled(compiled: Compiled, args):
     """Run generated code on the plain data of ``args``; wrap arrays that come back."""
-    out = wrap_outputs(run_generated(compiled.entry, unwrap(args)))
+    out = wrap_outputs(run_entry(compiled.entry, args))
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
+
+
+def run_entry(entry, args):
+    """run_generated of ``entry`` on the plain data of ``args``, with the dlarrays the arguments
+    hold at more than one place noted for the run (sct.runtime.support.ALIASED: a gradient with
+    respect to one of them is refused; the entry calls of make_call_from miss for such arguments)."""
+    ids = _aliased_dlarrays(args)
+    saved = _ALIASED.ids
+    if not ids and not saved:
+        return run_generated(entry, unwrap(args))
+    _ALIASED.ids = ids
+    try:
+        return run_generated(entry, unwrap(args))
+    finally:
+        _ALIASED.ids = saved
 
 
 

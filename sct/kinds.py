@@ -315,6 +315,7 @@ class _MatcherWriter:
         self.fail = fail             # what the function returns for other kinds
         self.data: dict = {}         # variable of a dlarray -> the variable of its data
         self.parts: dict = {}        # variable of a list, tuple or dict -> [(index or key, variable)]
+        self.dlarrays: list = []     # (variable of a dlarray, its dtype and rank), in order read
 
     def const(self, value) -> str:
         name = f"C{len(self.consts)}"
@@ -361,6 +362,7 @@ class _MatcherWriter:
         if type(data) is not np.ndarray:
             return self.generic(v, x, traced)
         d = self.data[v] = self.var(f"{v}._data")
+        self.dlarrays.append((v, (data.dtype, data.ndim)))
         self.fail_unless(f"type({d}) is ND and {d}.dtype is {self.const(data.dtype)} and "
                          f"{d}.ndim == {data.ndim}")
         if x._fmt:
@@ -497,6 +499,7 @@ def make_unwrapper(args: Tuple, limit: int = 400):
     Returns ``(source lines, constants, result expression)`` for the caller to build its function
     around (sct.api adds the guards of the code), or None where the arguments are too big."""
     from .runtime.dlarray import unwrap
+    from .runtime.support import aliased_dlarrays
     writer = _MatcherWriter(limit, fail="None")
     writer.consts["UNWRAP"] = unwrap
     names = [f"v{i}" for i in range(len(args))]     # the arguments' variables, written first
@@ -530,5 +533,17 @@ def make_unwrapper(args: Tuple, limit: int = 400):
             parts.append(unwrapped(v, x))
     except (OverflowError, RecursionError):
         return None
+    if aliased_dlarrays(args):
+        return None                 # one dlarray at two places: the slow path, which notes it (ALIASED)
+    # the same dlarray at two places of other arguments of these kinds: a miss, for the same reason
+    groups: dict = {}
+    for v, key in writer.dlarrays:
+        groups.setdefault(key, []).append(v)
+    for vs in groups.values():
+        if 1 < len(vs) <= 4:
+            writer.lines.append("    if " + " or ".join(f"{a} is {b}" for i, a in enumerate(vs)
+                                                      for b in vs[i + 1:]) + ": return None")
+        elif len(vs) > 4:
+            writer.lines.append(f"    if len({{{', '.join(f'id({a})' for a in vs)}}}) != {len(vs)}: return None")
     result = "(" + "".join(p + ", " for p in parts) + ")"
     return writer.lines, writer.consts, result

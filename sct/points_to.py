@@ -14,6 +14,7 @@ questions).
 from __future__ import annotations
 
 import random
+import types
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
@@ -25,6 +26,7 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           WRITING_FUNCTIONS,
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
+from .alias_state import _resolved as _chain_resolved
 from .callee_effects import _returns_fresh, keeps_arguments
 from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
@@ -553,7 +555,11 @@ class _Values:
         if info.kind == CallKind.METHOD and receiver and \
                 all(o[0] in ("new", "old") and o[1] in self.library_sites for o in receiver):
             return self.fresh(state, site)
-        if info.kind == CallKind.PLAIN:
+        if info.kind == CallKind.PLAIN or info.kind == CallKind.FUNCTION and info.obj is None and \
+                self.resolver is not None and _ufunc_method(_chain_resolved(self.resolver, node.func)):
+            # (np.add.at(z, i, v), a ufunc's method, resolves to no function: it keeps nothing it is
+            # given, as np.copyto; was read as a user's call that may keep z, so np.add.at(z, ...) in
+            # a loop was refused: "z ... no other name shares", of a z nothing else shares)
             return self._plain_call(state, name, args, receiver, site)
         return self._user_call(state, node, info, args, receiver, site)
 
@@ -769,6 +775,11 @@ class _Values:
             # new object, whose items may still be anything
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
+
+
+def _ufunc_method(target) -> bool:
+    """Is ``target`` a method of a numpy ufunc (``np.add.at``, ``np.maximum.reduce``)?"""
+    return isinstance(target, types.BuiltinMethodType) and isinstance(getattr(target, "__self__", None), np.ufunc)
 
 
 from .runtime.support import bind_closure as _bind_closure  # noqa: E402

@@ -121,8 +121,8 @@ class _WriteCheck:
             if name in spelled or depth > 8:
                 return spelled.get(name, name)
             values = reads.get(name, ())
-            if len(values) != 1:
-                return name
+            if len(values) != 1 and (not values or len({gast.dump(v) for v in values}) != 1):
+                return name         # (one read bound again where it is read again: h_item = h[:2], twice)
             v = values[0]
             base = v.value.id if isinstance(v, (gast.Attribute, gast.Subscript)) and \
                 isinstance(v.value, gast.Name) else None
@@ -136,7 +136,7 @@ class _WriteCheck:
             elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
                 spelled[name] = f"{of}[{v.slice.value!r}]"
             elif _plain_index(v.slice):
-                spelled[name] = f"{of}[{gast.unparse(v.slice).strip()}]"     # a row: traj[t], traj[t - 1]
+                spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
             return spelled.get(name, name)
         for name in reads:
             spell(name)
@@ -202,8 +202,11 @@ class _WriteCheck:
             if why is not None:
                 what = "a traced value" if tracked else "a value an earlier differentiated operation read"
                 row = self._row_of(name)
+                spelled = self._spelled().get(name, "")
                 advice = (f"Write into {row[0]} with one index instead (`{row[0]}[{row[1]}, ...] = value` for "
                           f"`{row[0]}[{row[1]}][...] = value`)") if row else \
+                    (f"Write into {spelled[:-5]} by its indices instead (`{spelled[:-5]}[np.unravel_index(i, "
+                     f"{spelled[:-5]}.shape)] = value` for `{spelled}[i] = value`)") if spelled.endswith(".flat") else \
                     f"Write `{name} = {name}.copy()` before writing into it (or build a new array)"
                 fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
                      f"differentiates this write as a new value of {name} only. {advice}",
@@ -818,5 +821,13 @@ def _plain_index(index) -> bool:
     messages as the user wrote it."""
     nodes = list(gast.walk(index))
     return len(nodes) <= 12 and all(isinstance(n, (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Tuple,
-                                                   gast.Load, gast.operator, gast.unaryop)) for n in nodes) and \
+                                                   gast.Slice, gast.Load, gast.operator, gast.unaryop))
+                                    for n in nodes) and \
         not (isinstance(index, gast.Constant) and not isinstance(index.value, int))
+
+
+def _index_text(index) -> str:
+    """``index`` as written between the brackets (``t - 1``, ``:2``, ``i, 1:``)."""
+    if isinstance(index, gast.Tuple):
+        return ", ".join(gast.unparse(e).strip() for e in index.elts)
+    return gast.unparse(index).strip()
