@@ -321,6 +321,11 @@ class RecurrentPlan:
         self.last = last                    # OutputMode="last": Y is (B', hidden), without "T"
         lead = ([fmt.index("B")] if self.has_b else []) + ([fmt.index("T")] if self.has_t else [])
         rest = [i for i in range(len(fmt)) if i not in lead]
+        if len(rest) > 1:
+            # S axes flattened into the channels as MATLAB's X(:, :) flattens them, column-major in its
+            # order S.., C (the first fastest): the row-major flattening of the reversed order (was:
+            # row-major in X's order, the input weights then read other features)
+            rest = [i for c in "SC" for i, d in enumerate(fmt) if d == c][::-1]
         self.x_perm = _perm(fmt, lead + rest)
         self.reshape = not (self.has_b and self.has_t and len(rest) == 1)
         out = "".join(c for c in fmt if c in ("BC" if last else "BTC"))

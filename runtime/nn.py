@@ -611,7 +611,8 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     ((2, 5, 4), (2, 4), (2, 4))
 
     A formatted ``x`` (MATLAB's "CBT", any order; or ``DataFormat="CBT"`` for an unformatted one) is
-    read by its labels (S dimensions flattened into the channels, row-major in ``x``'s order); the
+    read by its labels (S dimensions flattened into the channels as MATLAB's ``X(:, :)``, column-major
+    in the order S.., C, the first fastest); the
     outputs then have ``x``'s order of B, T and C (format "CBT" for a formatted ``x``), and the
     states ``h0``, ``c0`` and the returned ones are in ``x``'s order of C and B: MATLAB's
     (hidden, batch) -- or (hidden, 1), (hidden,) for all observations -- when C comes first, as in

@@ -158,3 +158,52 @@ def test_weights_by_keyword_in_dlfeval():
     loss, g = dlfeval(keyword_weights, dlarray(W_MAT), dlarray(X_SSCB, "SSCB"))
     assert_close(float(loss), float(np.sum(WY * matlab_fc(X_SSCB, W_MAT, BIAS))), rtol=1e-12)
     assert_close(extractdata(g), WY @ np.reshape(X_SSCB, (-1, B), order="F").T, rtol=1e-12)
+
+
+# --- lstm / gru: S axes flattened into the channels as MATLAB's X(:, :) (was row-major in X's order) --
+
+HID = 3
+RNN_W = rng.standard_normal((4 * HID, 6)) * 0.5
+RNN_R = rng.standard_normal((4 * HID, HID)) * 0.5
+RNN_B = rng.standard_normal(4 * HID) * 0.1
+
+
+def sigmoid_ref(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def lstm_ref(x_fbt, w, r, b):
+    """MATLAB's lstm of features-by-batch-by-time data, zero states: Y (hidden, batch, time)."""
+    h = np.zeros((HID, x_fbt.shape[1]))
+    c = np.zeros_like(h)
+    ys = []
+    for t in range(x_fbt.shape[2]):
+        z = w @ x_fbt[:, :, t] + r @ h + b[:, None]
+        i, f, g, o = sigmoid_ref(z[:HID]), sigmoid_ref(z[HID:2 * HID]), np.tanh(z[2 * HID:3 * HID]), sigmoid_ref(z[3 * HID:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys, axis=2)
+
+
+def lstm_loss(X, w):
+    Y = sct.lstm(X, np.zeros(HID), np.zeros(HID), w, RNN_R, RNN_B)[0]
+    loss = np.sum(stripdims(Y) ** 2)
+    return loss, dlgradient(loss, X, w), Y
+
+
+@pytest.mark.parametrize("fmt, order", [("SCBT", (0, 1, 2, 3)), ("CSBT", (1, 0, 2, 3)), ("BTSC", (2, 3, 0, 1))])
+def test_lstm_spatial_channels_are_matlabs_features(fmt, order):
+    xs = rng.standard_normal((2, 3, 2, 4))            # S=2, C=3, B=2, T=4 (MATLAB's order S, C, B, T)
+    features = lambda v: np.reshape(v, (6, 2, 4), order="F")                 # X(:, :, :) column-major
+    x = np.transpose(xs, order)
+    Y = sct.lstm(dlarray(x, fmt), np.zeros(HID), np.zeros(HID), RNN_W, RNN_R, RNN_B)[0]
+    expected = lstm_ref(features(xs), RNN_W, RNN_R, RNN_B)          # (hidden, B, T)
+    got = extractdata(Y)
+    got = got if dims(Y) == "CBT" else np.transpose(got, [dims(Y).index(c) for c in "CBT"])
+    assert_close(got, expected, rtol=1e-10, atol=1e-12, what=fmt)
+    loss, (gx, gw), _ = dlfeval(lstm_loss, dlarray(x, fmt), dlarray(RNN_W))
+    ref = lambda v, w: float(np.sum(lstm_ref(features(np.transpose(v, np.argsort(order))), w, RNN_R, RNN_B) ** 2))
+    assert_close(float(loss), ref(x, RNN_W), rtol=1e-10)
+    assert_close(extractdata(gx), numerical_gradient(ref, [x, RNN_W], 0), rtol=1e-5, atol=1e-7, what="dX")
+    assert_close(extractdata(gw), numerical_gradient(ref, [x, RNN_W], 1), rtol=1e-5, atol=1e-7, what="dW")
