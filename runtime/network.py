@@ -975,9 +975,9 @@ def _apply_rule(rule, fmts, nout):
     elif rule[0] == "keep":
         out = f if all(g == f for g in fmts) else None
     elif rule[0] == "fc":
-        out = "BC" if len(f) > 3 else f
+        out = ("BTC" if f.startswith("BT") else "BC") if len(f) > 3 else f
     elif rule[0] == "flatten":
-        out = "BC"
+        out = "BTC" if f.startswith("BT") else "BC"
     elif rule[0] == "last":
         out = "BC" if f == "BTC" else None
     else:

@@ -207,3 +207,61 @@ def test_lstm_spatial_channels_are_matlabs_features(fmt, order):
     assert_close(float(loss), ref(x, RNN_W), rtol=1e-10)
     assert_close(extractdata(gx), numerical_gradient(ref, [x, RNN_W], 0), rtol=1e-5, atol=1e-7, what="dX")
     assert_close(extractdata(gw), numerical_gradient(ref, [x, RNN_W], 1), rtol=1e-5, atol=1e-7, what="dW")
+
+
+# --- sequences of images in a dlnetwork: flattenLayer and fullyConnectedLayer keep the time dimension ---
+# MATLAB's flattenLayer: "if the input to the layer is an H-by-W-by-C-by-N-by-S array (sequences of
+# images), then the flattened output is an (H*W*C)-by-N-by-S array".  sct's merged T into the features
+# ((B, T*H*W*C) labelled "BC"); a fullyConnectedLayer, sized on the one-step example, then raised numpy's
+# matmul error, and flattenLayer -> lstmLayer an IndexError.
+
+from sct import (dlnetwork, flattenLayer, forward, fullyConnectedLayer, imageInputLayer, lstmLayer,  # noqa: E402
+                 predict, sequenceInputLayer)
+
+X_SEQ = rng.standard_normal((2, 3, 4, 3, 2))          # sct's layout (B, T, H, W, C)
+
+
+def test_flatten_layer_keeps_the_time_of_image_sequences():
+    net = dlnetwork([sequenceInputLayer((4, 3, 2)), flattenLayer()])
+    y = predict(net, X_SEQ)
+    assert np.shape(y) == (2, 3, 24)
+    for b in range(2):
+        for t in range(3):          # each time step's image flattened on its own
+            assert_close(np.asarray(getattr(y, "data", y))[b, t], np.reshape(X_SEQ[b, t], -1), rtol=0, atol=0)
+    Y = predict(net, dlarray(np.transpose(X_SEQ, (2, 3, 4, 0, 1)), "SSCBT"))          # MATLAB's layout
+    assert dims(Y) == "BTC" and Y.shape == (2, 3, 24)
+    Z = predict(dlnetwork([sequenceInputLayer((4, 3, 2)), flattenLayer(), lstmLayer(5)], Seed=0), X_SEQ)
+    assert np.shape(Z) == (2, 3, 5)
+
+
+def sequence_loss(net, X):
+    Y, state = forward(net, X)
+    loss = np.sum(stripdims(Y) ** 2)
+    return loss, dlgradient(loss, net.Learnables), dlgradient(loss, X), dims(Y)
+
+
+@pytest.mark.parametrize("flatten", [True, False], ids=["flatten+fc", "fc"])
+def test_fully_connected_layer_on_image_sequences_values_and_gradients(flatten):
+    layers = [sequenceInputLayer((4, 3, 2))] + ([flattenLayer()] if flatten else []) + [fullyConnectedLayer(3)]
+    net = dlnetwork(layers, Seed=0)
+    assert net.Learnables.Value[0].shape == (3, 24)
+    Wt, bt = extractdata(net.Learnables.Value[0]), extractdata(net.Learnables.Value[1])
+
+    def ref(x, w, b):
+        return float(np.sum((np.reshape(x, (2, 3, -1)) @ w.T + b) ** 2))
+    y = predict(net, X_SEQ)
+    assert np.shape(y) == (2, 3, 3)
+    loss, g, gx, d = dlfeval(sequence_loss, net, dlarray(X_SEQ, "BTSSC"))
+    assert d == "BTC"
+    assert_close(float(loss), ref(X_SEQ, Wt, bt), rtol=1e-10)
+    args = [X_SEQ, Wt, bt]
+    assert_close(extractdata(gx), numerical_gradient(ref, args, 0), what="dX")
+    assert_close(extractdata(g.Value[0]), numerical_gradient(ref, args, 1), what="dW")
+    assert_close(extractdata(g.Value[1]), numerical_gradient(ref, args, 2), what="db")
+
+
+def test_images_are_still_flattened_whole():
+    x = rng.standard_normal((2, 4, 3, 2))
+    net = dlnetwork([imageInputLayer((4, 3, 2)), flattenLayer()])
+    assert np.shape(predict(net, x)) == (2, 24)
+    assert dims(predict(net, dlarray(np.transpose(x, (1, 2, 3, 0)), "SSCB"))) == "BC"
