@@ -909,7 +909,10 @@ class LSTMLayer(BuiltinLayer):
                 raise ValueError(f"{self.BaseName}Layer {self.Name!r}: {prop} has shape {np.shape(value)}; "
                                  f"{self.NumHiddenUnits} hidden units take {rows} rows"
                                  + (f" and {h} columns" if prop == "RecurrentWeights" else ""))
-        c = self.InputSize = _channels(layout, self.Name)
+        # a sequence of images ("BTSSC") is flattened at each time step, as the lstm function flattens
+        # S into C (was: numpy's broadcast error inside the gates)
+        self._images = layout.Format.startswith("BT") and len(layout.Format) > 3
+        c = self.InputSize = int(np.prod(layout.Size[2:])) if self._images else _channels(layout, self.Name)
         if self.InputWeights is not None and np.shape(self.InputWeights) != (g, c):
             raise ValueError(f"{self.BaseName}Layer {self.Name!r}: InputWeights has shape {np.shape(self.InputWeights)}; "
                              f"the input's {c} channels and {h} hidden units take ({g}, {c})")
@@ -932,6 +935,8 @@ class LSTMLayer(BuiltinLayer):
         return self
 
     def predict(self, X):
+        if np.ndim(X) > 3 and getattr(self, "_images", False):
+            X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
         Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias)
@@ -988,6 +993,8 @@ class GRULayer(LSTMLayer):
     state = ("HiddenState",)
 
     def predict(self, X):
+        if np.ndim(X) > 3 and getattr(self, "_images", False):
+            X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
         if self.OutputMode == "last":

@@ -265,3 +265,35 @@ def test_images_are_still_flattened_whole():
     net = dlnetwork([imageInputLayer((4, 3, 2)), flattenLayer()])
     assert np.shape(predict(net, x)) == (2, 24)
     assert dims(predict(net, dlarray(np.transpose(x, (1, 2, 3, 0)), "SSCB"))) == "BC"
+
+
+def recurrent_loss(net, X):
+    Y, state = forward(net, X)
+    loss = np.sum(np.sin(stripdims(Y)))
+    return loss, dlgradient(loss, net.Learnables), dlgradient(loss, X), dims(Y)
+
+
+@pytest.mark.parametrize("mode", ["sequence", "last"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_recurrent_layers_flatten_image_sequences_at_each_time_step(kind, mode):
+    # was: numpy's "operands could not be broadcast" inside the gates; as the lstm/gru functions, the
+    # layers read S into the channels (here after a flattenLayer or without one: the same values)
+    layer = (sct.lstmLayer if kind == "lstm" else sct.gruLayer)(4, OutputMode=mode)
+    net = dlnetwork([sequenceInputLayer((4, 3, 2)), layer], Seed=0)
+    flat = dlnetwork([sequenceInputLayer((4, 3, 2)), flattenLayer(), layer], Seed=0)
+    assert net.Learnables.Value[0].shape == (layer.gates * 4, 24)
+    y, yf = predict(net, X_SEQ), predict(flat, X_SEQ)
+    assert np.shape(y) == ((2, 3, 4) if mode == "sequence" else (2, 4))
+    assert_close(np.asarray(getattr(y, "data", y)), np.asarray(getattr(yf, "data", yf)), rtol=1e-12, atol=1e-12)
+    loss, g, gx, d = dlfeval(recurrent_loss, net, dlarray(X_SEQ, "BTSSC"))
+    assert d == ("BTC" if mode == "sequence" else "BC")
+    values = [extractdata(v) for v in net.Learnables.Value]
+    fun = sct.lstm if kind == "lstm" else sct.gru
+
+    def ref(x, w):
+        states = (np.zeros(4), np.zeros(4)) if kind == "lstm" else (np.zeros(4),)
+        out = fun(np.reshape(x, (2, 3, -1)), *states, w, values[1], values[2], OutputMode=mode)[0]
+        return float(np.sum(np.sin(out)))
+    assert_close(float(loss), ref(X_SEQ, values[0]), rtol=1e-10)
+    assert_close(extractdata(gx), numerical_gradient(ref, [X_SEQ, values[0]], 0), what="dX")
+    assert_close(extractdata(g.Value[0]), numerical_gradient(ref, [X_SEQ, values[0]], 1), what="dW")
