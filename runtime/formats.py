@@ -168,8 +168,11 @@ class Plan:
     ``item``: which element of a tuple result is arranged (None: the result itself), ``outputs``: how
     many the tuple has; ``out_format``: the result's labels."""
 
-    def __init__(self, pre, options, post, out_format, item=None, outputs=3, unbatch=False):
+    def __init__(self, pre, options, post, out_format, item=None, outputs=3, unbatch=False, calls=()):
         self.pre = pre
+        # (argument position, parameter name, runtime function): an argument passed through the function
+        # after ``pre`` (fullyconnect's weights, ``runtime.nn.matlab_feature_weights``)
+        self.calls = tuple(calls)
         self.options = options
         self.post = post
         self.out_format = out_format
@@ -279,6 +282,14 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         rest = [i for i in range(len(fmt)) if i not in lead]
         if not rest:
             raise ValueError(f"fullyconnect: the data format {fmt!r} has no feature dimensions (C, S or U)")
+        calls = ()
+        if len(rest) > 1:
+            # MATLAB flattens the features column-major in its order S.., C, U.. (the first fastest), as
+            # its (out, H*W*C) weights read them: that is the row-major flattening of the reversed order,
+            # and 4-D weights (out, H, W, C) are reversed to match (was: row-major in X's order, another
+            # value for MATLAB's weight matrix)
+            rest = [i for c in "SCU" for i, d in enumerate(fmt) if d == c][::-1]
+            calls = ((1, "weights", "matlab_feature_weights"),)
         perm = _perm(fmt, lead + rest)
         flatten = len(lead) if len(rest) != 1 else None
         internal = "B" + ("T" if "T" in fmt else "") + "C"
@@ -287,7 +298,7 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             out = "".join(c for c in fmt if c in "BT")
             out = "C" + out if fmt.index("B") > min(i for i in rest) else out[:1] + "C" + out[1:]
         post = _perm(out, [internal.index(c) for c in out])
-        return Plan([(0, perm, flatten)], {}, post, out if formatted else None)
+        return Plan([(0, perm, flatten)], {}, post, out if formatted else None, calls=calls)
     raise ValueError(f"{fname} does not take a data format")
 
 
@@ -310,6 +321,11 @@ class RecurrentPlan:
         self.last = last                    # OutputMode="last": Y is (B', hidden), without "T"
         lead = ([fmt.index("B")] if self.has_b else []) + ([fmt.index("T")] if self.has_t else [])
         rest = [i for i in range(len(fmt)) if i not in lead]
+        if len(rest) > 1:
+            # S axes flattened into the channels as MATLAB's X(:, :) flattens them, column-major in its
+            # order S.., C (the first fastest): the row-major flattening of the reversed order (was:
+            # row-major in X's order, the input weights then read other features)
+            rest = [i for c in "SC" for i, d in enumerate(fmt) if d == c][::-1]
         self.x_perm = _perm(fmt, lead + rest)
         self.reshape = not (self.has_b and self.has_t and len(rest) == 1)
         out = "".join(c for c in fmt if c in ("BC" if last else "BTC"))
@@ -541,6 +557,9 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
         if flatten is not None:
             v = np.reshape(v, flat_shape(v, flatten))
         values[pos] = v
+    for pos, _, function in p.calls:
+        from . import nn
+        plain[pos] = getattr(nn, function)(plain[pos])
     result = fn(*plain, **{**kwargs, **p.options})
 
     def arrange(y):

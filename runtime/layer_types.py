@@ -200,7 +200,12 @@ class ImageInputLayer(InputLayer):
 class SequenceInputLayer(InputLayer):
     Type = "Sequence Input"
     BaseName = "sequenceinput"
-    Format = "BTC"
+
+    @property
+    def Format(self):
+        """"BTC" for vector sequences; "BTSSC" (one S per spatial size) for sequences of images (was "BTC",
+        so the layers after it read an image sequence's time axis as a spatial one)."""
+        return "BT" + "S" * (len(self.InputSize) - 1) + "C"
 
     def example(self, batch=1):
         return np.zeros((batch, 1) + self.InputSize)
@@ -269,8 +274,10 @@ class FullyConnectedLayer(BuiltinLayer):
 
     def initialize(self, layout):
         size = layout.Size
-        # images (and other data with several non-batch axes but no time) are flattened
-        self.InputSize = int(np.prod(size[1:])) if layout.Format not in ("BC", "BTC") else int(size[-1])
+        # images (and other data with several non-batch axes) are flattened, sequences of images at
+        # each time step (MATLAB's: (B, T, H, W, C) -> (B, T, H*W*C))
+        self._kept = flattened_axes_kept(layout)
+        self.InputSize = int(np.prod(size[self._kept:])) if layout.Format not in ("BC", "BTC") else int(size[-1])
         shape = (self.OutputSize, self.InputSize)
         if self.Weights is None:
             self.Weights = initial_values(self.WeightsInitializer, shape, self.InputSize, self.OutputSize,
@@ -284,7 +291,7 @@ class FullyConnectedLayer(BuiltinLayer):
 
     def predict(self, X):
         if np.ndim(X) > 3:
-            X = np.reshape(X, (np.shape(X)[0], -1))
+            X = flatten_features(X, getattr(self, "_kept", 1))
         return fullyconnect(X, self.Weights, self.Bias)
 
     def describe(self):
@@ -788,19 +795,37 @@ def averagePooling2dLayer(poolSize: Union[int, Sequence[int]], Name: str = "",
     return AveragePooling2DLayer(poolSize, Name, Stride, Padding)
 
 
+def flattened_axes_kept(layout):
+    """How many leading axes flattening keeps: the batch, and the time of a sequence ("BT...")."""
+    return 2 if layout.Format.startswith("BT") else 1
+
+
+def flatten_features(X, kept=1):
+    """``X`` with its axes after the first ``kept`` (the batch, and the time of a sequence) flattened into
+    one, row-major in sct's layout (S.., C: the channel fastest; MATLAB's layers flatten column-major,
+    the first S fastest, an order that only weights given from MATLAB would tell apart)."""
+    return np.reshape(X, tuple(np.shape(X)[:kept]) + (-1,))
+
+
 class FlattenLayer(BuiltinLayer):
     Type = "Flatten"
     BaseName = "flatten"
 
     def __init__(self, Name):
         self.Name = Name
+        self._kept = 1
+
+    def initialize(self, layout):
+        self._kept = flattened_axes_kept(layout)
+        return self
 
     def predict(self, X):
-        return np.reshape(X, (np.shape(X)[0], -1))
+        return flatten_features(X, getattr(self, "_kept", 1))
 
 
 def flattenLayer(Name: str = "") -> Layer:
-    """(batch, ...) -> (batch, features).
+    """(batch, ...) -> (batch, features), a sequence of images (batch, time, ...) -> (batch, time, features)
+    (MATLAB's flatten layer keeps the time dimension; the features row-major in sct's layout).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 2)), flattenLayer()])
     >>> predict(net, np.ones((3, 4, 4, 2))).shape
@@ -884,7 +909,10 @@ class LSTMLayer(BuiltinLayer):
                 raise ValueError(f"{self.BaseName}Layer {self.Name!r}: {prop} has shape {np.shape(value)}; "
                                  f"{self.NumHiddenUnits} hidden units take {rows} rows"
                                  + (f" and {h} columns" if prop == "RecurrentWeights" else ""))
-        c = self.InputSize = _channels(layout, self.Name)
+        # a sequence of images ("BTSSC") is flattened at each time step, as the lstm function flattens
+        # S into C (was: numpy's broadcast error inside the gates)
+        self._images = layout.Format.startswith("BT") and len(layout.Format) > 3
+        c = self.InputSize = int(np.prod(layout.Size[2:])) if self._images else _channels(layout, self.Name)
         if self.InputWeights is not None and np.shape(self.InputWeights) != (g, c):
             raise ValueError(f"{self.BaseName}Layer {self.Name!r}: InputWeights has shape {np.shape(self.InputWeights)}; "
                              f"the input's {c} channels and {h} hidden units take ({g}, {c})")
@@ -907,6 +935,8 @@ class LSTMLayer(BuiltinLayer):
         return self
 
     def predict(self, X):
+        if np.ndim(X) > 3 and getattr(self, "_images", False):
+            X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
         Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias)
@@ -963,6 +993,8 @@ class GRULayer(LSTMLayer):
     state = ("HiddenState",)
 
     def predict(self, X):
+        if np.ndim(X) > 3 and getattr(self, "_images", False):
+            X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
         if self.OutputMode == "last":

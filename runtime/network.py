@@ -952,7 +952,7 @@ def _format_rule(layer):
     if cls is lt.FlattenLayer:
         return ("flatten",)
     if cls in (lt.LSTMLayer, lt.GRULayer):
-        return ("last",) if layer.OutputMode == "last" else ("keep",)
+        return ("last",) if layer.OutputMode == "last" else ("sequence",)
     return ("unknown",)                 # embeddings, custom layers: the outputs are unformatted
 
 
@@ -975,11 +975,13 @@ def _apply_rule(rule, fmts, nout):
     elif rule[0] == "keep":
         out = f if all(g == f for g in fmts) else None
     elif rule[0] == "fc":
-        out = "BC" if len(f) > 3 else f
+        out = ("BTC" if f.startswith("BT") else "BC") if len(f) > 3 else f
     elif rule[0] == "flatten":
-        out = "BC"
+        out = "BTC" if f.startswith("BT") else "BC"
     elif rule[0] == "last":
-        out = "BC" if f == "BTC" else None
+        out = "BC" if f.startswith("BT") else None
+    elif rule[0] == "sequence":         # a sequence of images flattened at each time step
+        out = "BTC" if f.startswith("BT") else f
     else:
         out = None
     return [out] + [None] * (nout - 1)

@@ -163,13 +163,31 @@ def _vector_bias_rule(g, ans, bias, n):
     return np.reshape(g, np.shape(bias))
 
 
+def matlab_feature_weights(weights):
+    """MATLAB's fullyconnect weights for formatted data with several feature dimensions, their input
+    dimensions reversed ((out, H, W, C) -> (out, C, W, H)): flattened row-major, that is MATLAB's
+    column-major ``weights(:, :)``, the order the input's features are flattened in (S.., C, U.., the
+    first fastest).  An (out, in) matrix is MATLAB's as it is."""
+    ndim = np.ndim(weights)
+    if ndim <= 2:
+        return weights
+    return np.transpose(weights, (0,) + tuple(range(ndim - 1, 0, -1)))
+
+
+@defrule(matlab_feature_weights, linear="weights")
+def _matlab_feature_weights_rule(g, ans, weights):
+    return matlab_feature_weights(g)          # reversing the axes after the first twice is the identity
+
+
 def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: Optional[str] = None) -> Any:
     """Fully connected layer: ``x @ weights.T + bias``.
 
     ``x`` is ``(batch, in)``, or ``(in,)`` for one observation, or
     ``(batch, ..., in)`` (applied to the last axis); ``weights`` is
     ``(out, in)``, or MATLAB's ``(out, height, width, channels)`` for formatted
-    image data (its dimensions after the first flattened as the input's); ``bias`` is ``(out,)`` or MATLAB's ``(out, 1)`` (or anything broadcasting against
+    image data; with formatted data (or ``DataFormat=``) the features are flattened as
+    MATLAB's ``X(:, :)``, column-major in the label order S.., C, U.., and 4-D weights as
+    its ``weights(:, :)`` (``matlab_feature_weights``); ``bias`` is ``(out,)`` or MATLAB's ``(out, 1)`` (or anything broadcasting against
     the ``(..., out)`` result, e.g. 0).  Unlike MATLAB, spatial dimensions are
     not flattened into the input features: reshape ``x`` first for that.
     Differentiable with respect to all three.
@@ -593,7 +611,8 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     ((2, 5, 4), (2, 4), (2, 4))
 
     A formatted ``x`` (MATLAB's "CBT", any order; or ``DataFormat="CBT"`` for an unformatted one) is
-    read by its labels (S dimensions flattened into the channels, row-major in ``x``'s order); the
+    read by its labels (S dimensions flattened into the channels as MATLAB's ``X(:, :)``, column-major
+    in the order S.., C, the first fastest); the
     outputs then have ``x``'s order of B, T and C (format "CBT" for a formatted ``x``), and the
     states ``h0``, ``c0`` and the returned ones are in ``x``'s order of C and B: MATLAB's
     (hidden, batch) -- or (hidden, 1), (hidden,) for all observations -- when C comes first, as in

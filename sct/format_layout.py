@@ -120,6 +120,11 @@ def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: Li
             keyed[pos].value = a
         else:
             args[pos] = a
+    for pos, name, function in p.calls:
+        if pos < len(args):
+            args[pos] = load(em.rt_call("_weights", function, [args[pos]]))
+        elif name in keyed:
+            keyed[name].value = load(em.rt_call("_weights", function, [keyed[name].value]))
 
 
 # --- lstm and gru (sct.runtime.formats.recurrent_plan) -------------------------------------------

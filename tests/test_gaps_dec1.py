@@ -498,8 +498,8 @@ def _gru_scbt(X, w):
 def test_lstm_and_gru_on_scbt_input_flatten_s_into_the_channels():
     xs = RNG.uniform(-1, 1, (2, 3, 2, 4))            # S=2, C=3, B=2, T=4: 6 features
 
-    def arranged(v):                                  # (B, T, S*C): S and C flattened row-major in X's order
-        return np.transpose(v, (2, 3, 0, 1)).reshape(2, 4, 6)
+    def arranged(v):                                  # (B, T, S*C): S and C flattened as MATLAB's, S fastest
+        return np.transpose(v, (2, 3, 1, 0)).reshape(2, 4, 6)     # (tests/test_redteam_dec14h.py)
     for f, w in ((_lstm_scbt, RNG.uniform(-0.5, 0.5, (4 * HID, 6))), (_gru_scbt, RNG.uniform(-0.5, 0.5, (3 * HID, 6)))):
         def plain(v, w, f=f):
             if f is _lstm_scbt:

@@ -172,11 +172,13 @@ def test_lstm_one_sequence_ct_and_spatial_channels():
     assert dims(Y) == "CT" and Y.shape == (H, T) and h.shape == (H, 1)
     assert_close(extractdata(Y), y_ref[:, 0, :], rtol=1e-10, atol=1e-12)
     assert_close(extractdata(h), h_ref, rtol=1e-10, atol=1e-12)
-    # "SCBT": the S axis flattened into the channels (row-major in X's order: s-major, c-minor)
+    # "SCBT": the S axis flattened into the channels as MATLAB's X(:, :, :), column-major (s fastest;
+    # tests/test_redteam_dec14h.py, was row-major here)
     xs = rng.standard_normal((2, 2, B, T))           # S=2, C=2: 4 features
     Ys = lstm(dlarray(xs, "SCBT"), H0, C0, W4, R4, B4)[0]
     assert dims(Ys) == "CBT"
-    assert_close(extractdata(Ys), ref_lstm(xs.reshape(4, B, T), H0, C0, W4, R4, B4)[0], rtol=1e-10, atol=1e-12)
+    assert_close(extractdata(Ys), ref_lstm(xs.reshape(4, B, T, order="F"), H0, C0, W4, R4, B4)[0], rtol=1e-10,
+                 atol=1e-12)
 
     def model(X):
         Y, h, c = lstm(X, H0, C0, W4, R4, B4)

@@ -296,7 +296,8 @@ def test_stripdims_superset_and_empty_format_in_dlfeval():
 # (a column bias was refused: "shape mismatch"; for as many observations as outputs it would broadcast)
 
 def _fc_reference(x, W, b):
-    return W @ np.reshape(x, (-1, x.shape[-1])) + np.reshape(b, (-1, 1))     # S, C flattened row-major
+    # S, C flattened as MATLAB's X(:, :), column-major (tests/test_redteam_dec14h.py; was row-major here)
+    return W @ np.reshape(x, (-1, x.shape[-1]), order="F") + np.reshape(b, (-1, 1))
 
 
 def fc_loss(X, W, b):
