@@ -482,10 +482,16 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
 
 def _wrap_result(result):
+    """A numpy function's or method's result on dlarrays, wrapped: float, complex and bool arrays become
+    dlarrays; integer arrays (positions and counts: np.argsort, np.nonzero, np.where(cond), x.astype(int),
+    np.unique's indices) stay numpy's, as no derivative flows through them and they index as in numpy
+    (were dlarrays of float64, which no array accepts as an index)."""
     if isinstance(result, tuple):
         return tuple(_wrap_result(r) for r in result)
     if isinstance(result, list):
         return [_wrap_result(r) for r in result]
+    if isinstance(result, (np.ndarray, np.generic)) and result.dtype.kind in "iu":
+        return result
     return _wrap(result)
 
 
