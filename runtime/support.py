@@ -1480,6 +1480,34 @@ def conj_of(x):
     return np.conj(x) if np.iscomplexobj(x) else x
 
 
+def numpy_view(value):
+    """What a type test in code sct transforms sees of ``value``: a dlarray reads as its data (a 0-d
+    one as numpy's scalar), as the traced arguments do, which generated code holds as numpy arrays;
+    anything else as it is."""
+    if type(value) is _dlarray:
+        data = value._data
+        return data[()] if data.ndim == 0 else data
+    return value
+
+
+def isinstance_as_numpy(value, classinfo):
+    """``isinstance(value, classinfo)`` in code sct transforms: a dlarray in an argument's container
+    (a dict, list, object), which generated code keeps a dlarray, answers as the numpy array it
+    stands for, as a traced argument does (``isinstance(p["w"], np.ndarray)`` was False there and
+    True for an argument: a loop over a dict's arrays skipped them, their terms and gradients)."""
+    return isinstance(value, classinfo) or (type(value) is _dlarray and isinstance(numpy_view(value), classinfo))
+
+
+def type_as_numpy(value):
+    """``type(value)`` in code sct transforms: a dlarray's is its data's (``numpy_view``)."""
+    return type(numpy_view(value))
+
+
+def isscalar_as_numpy(value):
+    """``np.isscalar(value)`` in code sct transforms: a 0-d dlarray (np.sum of one) is numpy's scalar."""
+    return np.isscalar(numpy_view(value))
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x

@@ -13,6 +13,14 @@ accepts as an index: ``x[np.argsort(dc.a)]``, ``W[np.argmax(h)]`` and the adjoin
 sct; so did ``x[dc.a.astype(int)]``, ``x[np.where(dc.a > 0)[0]]``, np.unique's indices and
 ``np.add.at(z, idx, x)`` with such indices.  A numpy function's integer result on dlarrays now
 stays numpy's integer array (runtime/dlarray.py ``_wrap_result``).
+
+And type tests: sct runs a function on the traced arguments' data (numpy arrays), so
+``isinstance(x, np.ndarray)`` of an argument is True (tests/test_redteam_dec3b.py), but the dlarrays
+in an argument's containers stayed dlarrays: ``for v in p.values(): if isinstance(v, np.ndarray):``
+skipped every parameter of the dict (its terms, and their gradients silently zero),
+``isinstance(np.sum(x * dc.b), float)``, ``type(dc.a) is np.ndarray`` and ``np.isscalar(x[0] * dc.a[1])``
+answered otherwise than for numpy's arrays.  Generated code now runs them through
+``rt.isinstance_as_numpy`` / ``type_as_numpy`` / ``isscalar_as_numpy`` (sct/forward_code.py).
 """
 import collections
 from dataclasses import dataclass
@@ -144,6 +152,75 @@ def test_integer_results_of_dlarrays_outside_dlfeval_are_numpy_integers():
     # float and bool results stay dlarrays
     assert isinstance(np.sort(d), sct.dlarray) and isinstance(d > 0, sct.dlarray)
     assert isinstance(np.round(d), sct.dlarray) and isinstance(d.astype(np.float32), sct.dlarray)
+
+
+# --- type tests of the dlarrays in an argument's containers ---------------------------------------
+
+def weight_decay(x, p):
+    reg = 0.0
+    for k, v in p.items():
+        if isinstance(v, np.ndarray):
+            reg = reg + np.sum(v ** 2)
+    return reg + np.sum(np.sin(x) * p["a"])
+
+
+def g_weight_decay(x, p):
+    y = weight_decay(x, p)
+    return y, dlgradient(y, x)
+
+
+def decay_of_fields(x, dc):
+    reg = 0.0
+    for v in (dc.a, dc.b):
+        if isinstance(v, np.ndarray):
+            reg = reg + np.sum(v ** 2)
+    return reg + np.sum(np.sin(x) * dc.a)
+
+
+def g_decay_of_fields(x, dc):
+    y = decay_of_fields(x, dc)
+    return y, dlgradient(y, dc)
+
+
+def test_isinstance_ndarray_of_container_parameters_is_numpys_answer():
+    # was: the loops skipped the dlarrays of the dict and of the dataclass: y without the decay,
+    # and dy/ddc.b silently zero
+    p = {"a": A.copy(), "b": W.copy()}
+    y, gx = dlfeval(g_weight_decay, dlarray(X), {k: dlarray(v) for k, v in p.items()})
+    assert float(extractdata(y)) == pytest.approx(weight_decay(X, p), rel=1e-12)
+    assert_close(extractdata(gx), numerical_gradient(lambda v: weight_decay(v, p), [X.copy()], 0))
+    y, gdc = dlfeval(g_decay_of_fields, dlarray(X), _dc())
+    assert float(extractdata(y)) == pytest.approx(decay_of_fields(X, DC(A, B)), rel=1e-12)
+    assert_close(extractdata(gdc.b), 2 * B)
+    assert_close(extractdata(gdc.a), numerical_gradient(lambda v: decay_of_fields(X, DC(v, B)), [A.copy()], 0))
+
+
+def scalar_and_type_tests(x, dc):
+    s = np.sum(x * dc.b)
+    y = s * (2.0 if isinstance(s, float) else 3.0)
+    y = y * (1.5 if type(dc.a) is np.ndarray else 0.5)
+    y = y + x[0] * dc.a[1] * (1.0 if np.isscalar(x[0] * dc.a[1]) else 7.0)
+    return y + (np.sum(x ** 2) if isinstance(dc.a, (np.ndarray, list)) else 0.0)
+
+
+def g_scalar_and_type_tests(x, dc):
+    y = scalar_and_type_tests(x, dc)
+    return y, dlgradient(y, x)
+
+
+def test_isinstance_type_and_isscalar_of_fields_are_numpys_answers():
+    # was: 3 s (s a 0-d dlarray, not a float), * 0.5, 7 x0 a1, no sum(x ** 2)
+    _check(g_scalar_and_type_tests, scalar_and_type_tests)
+
+
+def isa_dlarray_field(x, dc):
+    y = np.sum(x ** 2) if isinstance(dc.a, sct.dlarray) else np.sum(x)
+    return y, dlgradient(y, x)
+
+
+def test_isinstance_dlarray_of_a_field_is_still_refused():
+    with pytest.raises(sct.CompileError, match="isinstance"):
+        dlfeval(isa_dlarray_field, dlarray(X), _dc())
 
 
 # --- the tester's new features --------------------------------------------------------------------

@@ -8,8 +8,8 @@ copies), piecewise functions (``np.where``, ``np.clip``, ``np.maximum``), softma
 in dicts and lists walked in loops (weight decay), helpers calling helpers two or three deep and
 called in loops with different arguments, closure factories, lambdas (late binding), user
 classes with methods (``__call__``, properties, inheritance), float32 casts, matrices built in
-place, scalar accumulators, array methods, code that reads shapes, and one helper called with
-arrays of different shapes.  Every block reads the state ``{h}`` (4 floats) and the arguments
+place, scalar accumulators, array methods, code that reads shapes, one helper called with
+arrays of different shapes, and type tests (isinstance(v, np.ndarray) of the arguments' arrays).  Every block reads the state ``{h}`` (4 floats) and the arguments
 and writes the state again (generator.py); arguments are never written.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ USERPAT_FEATURES = [
     "linalg", "einsum_dot", "axis_reduce", "broadcast2d", "concat_split", "fancy_index", "bool_index",
     "piecewise", "softmax_lse", "while_converge", "param_containers", "layer_lists", "helper_deep",
     "closure_factory", "lambda_binding", "user_class", "float32_cast", "matrix_inplace", "scalar_accum",
-    "array_methods", "shape_generic", "generator_fn", "try_assert",
+    "array_methods", "shape_generic", "generator_fn", "try_assert", "type_tests",
 ]
 
 VEC = ['x', 'p["v"]', 'p["s"]', 'dc.a', 'dc.b', 'pair[0]', 'pair[1]', 'net.l1.b', 'net.l2.b']
@@ -463,5 +463,16 @@ def make_userpat_block(feature: str, rng: random.Random) -> Tuple[List[str], Lis
             ['with np.errstate(over="ignore"):', "    {h} = np.tanh({h}) + {h} * 0.5"],
             ["if not isinstance({h}, float):", "    {h} = {h} * 0.9 + 0.05"],
             ["try:", "    {h} = {h} * 0.5", "finally:", "    {h} = {h} + 0.1"],
+        ])), defs
+    if feature == "type_tests":
+        # numpy's answers: inside sct a dlarray argument reads as its data (tests/test_redteam_dec3b.py)
+        return _fill(rng, rng.choice([
+            ["tot_{t} = 0.0", "for v_{t} in (x, @V, 2.0):", "    if isinstance(v_{t}, np.ndarray):",
+             "        tot_{t} = tot_{t} + np.sum(v_{t} ** 2)", "{h} = {h} * (1.0 + 0.1 * tot_{t})"],
+            ["for k_{t}, v_{t} in p.items():", "    if isinstance(v_{t}, np.ndarray) and v_{t}.ndim == 1:",
+             "        {h} = {h} + 0.1 * v_{t}"],
+            ["s_{t} = np.sum({h} * @V)", "{h} = {h} * (0.9 if isinstance(s_{t}, float) else 0.6)"],
+            ["{h} = {h} * (0.9 if type(@V) is np.ndarray else 0.6)"],
+            ["{h} = {h} * (0.9 if np.isscalar({h}[0] * @V[1]) else 0.6)"],
         ])), defs
     raise ValueError(f"unknown feature {feature}")
