@@ -223,6 +223,47 @@ def test_isinstance_dlarray_of_a_field_is_still_refused():
         dlfeval(isa_dlarray_field, dlarray(X), _dc())
 
 
+# --- Python's protocols on an item of a field ------------------------------------------------------
+
+def rounded_item(x, dc):
+    return np.sum(x) * round(dc.a[0] * 10) + max(dc.a[1], 0.5) * x[0] + x[1] * round(dc.b[2], 1)
+
+
+def g_rounded_item(x, dc):
+    y = rounded_item(x, dc)
+    return y, dlgradient(y, x)
+
+
+def test_round_of_an_item_of_a_field_is_numpys():
+    # was: "TypeError while evaluating ...: type dlarray doesn't define __round__ method"
+    _check(g_rounded_item, rounded_item)
+    d = dlarray(np.array([1.26, 2.5]))
+    assert round(d[0]) == 1 and isinstance(round(d[0]), int)
+    assert float(round(d[0], 1)) == pytest.approx(1.3)
+    with pytest.raises(TypeError, match="np.round"):
+        round(d)
+
+
+def integer_test_of_item(x, dc):
+    return np.sum(x ** 2) * (2.0 if (dc.a[0] * 4).is_integer() else 3.0)
+
+
+def g_integer_test_of_item(x, dc):
+    y = integer_test_of_item(x, dc)
+    return y, dlgradient(y, x)
+
+
+def test_a_scalar_method_of_an_item_is_numpys_outside_and_named_inside():
+    d = dlarray(np.array([1.25, 2.5]))
+    assert (d[0] * 4).is_integer() and not d[0].is_integer() and d[0].as_integer_ratio() == (5, 4)
+    with pytest.raises(AttributeError):
+        d.is_integer                     # an array's: numpy's AttributeError
+    # was: "AttributeError while evaluating ...: 'numpy.ndarray' object has no attribute 'is_integer'"
+    with pytest.raises(sct.SctError, match="is_integer") as info:
+        dlfeval(g_integer_test_of_item, dlarray(X), _dc())
+    assert __file__ in str(info.value)
+
+
 # --- the tester's new features --------------------------------------------------------------------
 
 def test_userpat_programs_are_valid_python_and_cover_every_feature():
