@@ -3374,12 +3374,24 @@ def _list_pad_rule(g, ans, grad, before, after):
 
 @defrule(list_head, wrt=("grad",), linear="grad")
 def _list_head_rule(g, ans, grad, head):
-    return list_pad(g, 0, len(grad) - len(head))
+    return rows_like(list_pad(g, 0, len(grad) - len(head)), grad)
 
 
 @defrule(list_tail, wrt=("grad",), linear="grad")
 def _list_tail_rule(g, ans, grad, head):
-    return list_pad(g, len(head), 0)
+    return rows_like(list_pad(g, len(head), 0), grad)
+
+
+def rows_like(items, grad):
+    """``items`` (one adjoint per row, ZERO for none) in the form of ``grad``: a list for a list, an
+    array of its shape for an array (the adjoint of np.mean([L(h) for L in layers], axis=0) is one
+    array that list_head splits into rows; its own adjoint, a list with ZERO items, was summed by
+    reduction_sum as an array: "inhomogeneous shape" in a second derivative)."""
+    if isinstance(grad, (list, tuple)) or np.ndim(grad) == 0:
+        return items
+    rows = [np.zeros(np.shape(grad)[1:], dtype=np.result_type(grad, 0.0)) if _is_zero(item) else
+            np.broadcast_to(item, np.shape(grad)[1:]) for item in items]
+    return np.stack(rows)
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, require_unpacked, require_unpacked_exactly, array_receiver,

@@ -264,6 +264,59 @@ def test_a_scalar_method_of_an_item_is_numpys_outside_and_named_inside():
     assert __file__ in str(info.value)
 
 
+# --- a second derivative through np.mean of a list comprehension -----------------------------------
+
+class Layer:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __call__(self, u):
+        return np.tanh(self.w @ u + self.b)
+
+
+class Pair:
+    def __init__(self, l1, l2):
+        self.l1 = l1
+        self.l2 = l2
+
+
+def mean_of_layers(x, net):
+    h = np.mean([L(x) for L in (net.l1, net.l2)], axis=0)
+    return np.sum(h ** 2)
+
+
+def first_order_of_layers(x, net):
+    y = mean_of_layers(x, net)
+    return y, dlgradient(y, net.l2.b)
+
+
+def second_order_of_layers(x, net):
+    y = mean_of_layers(x, net)
+    gr = dlgradient(y, net.l2.b, EnableHigherDerivatives=True)
+    z = np.sum(gr ** 2)
+    return z, dlgradient(z, net.l2.b)
+
+
+def test_second_derivative_through_the_mean_of_a_comprehension():
+    # was: "ValueError while computing the gradient of `h = np.mean([L(x) for L in ...], axis=0)`:
+    # setting an array element with a sequence ... inhomogeneous shape" (list_head's adjoint, a list
+    # with zero items, summed as the array np.mean's adjoint is)
+    def net_with(b2):
+        return Pair(Layer(dlarray(W), dlarray(A)), Layer(dlarray(W.T * 0.5), dlarray(b2)))
+    z, gz = dlfeval(second_order_of_layers, dlarray(X), net_with(B))
+
+    def zf(b2):
+        _, gr = dlfeval(first_order_of_layers, dlarray(X), net_with(b2))
+        return float(np.sum(extractdata(gr) ** 2))
+    assert float(extractdata(z)) == pytest.approx(zf(B), rel=1e-12)
+    assert_close(extractdata(gz), numerical_gradient(zf, [B.copy()], 0, 1e-5), rtol=1e-4, atol=1e-6)
+    # the first order is the plain program's
+    _, gr = dlfeval(first_order_of_layers, dlarray(X), net_with(B))
+    plain = lambda b2: mean_of_layers(X, Pair(Layer(W, A), Layer(W.T * 0.5, b2)))   # noqa: E731
+    assert_close(extractdata(gr), numerical_gradient(plain, [B.copy()], 0))
+
+
 # --- the tester's new features --------------------------------------------------------------------
 
 def test_userpat_programs_are_valid_python_and_cover_every_feature():
