@@ -377,9 +377,25 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     def __bool__(self) -> bool:
         return bool(self._data)
 
+    def __round__(self, ndigits=None):
+        # round() of an item (dc.a[0] is numpy's scalar in numpy, whose round() gives an int, or a float
+        # with ndigits; was a TypeError); numpy's arrays have no round(), and neither has an array here
+        if self._data.ndim:
+            raise TypeError(f"type {type(self).__name__} doesn't define __round__ method for an array of "
+                            f"shape {self._data.shape}; use np.round(x, decimals)")
+        item = self._data[()]
+        return _wrap_result(round(item) if ndigits is None else round(item, ndigits))
+
     def __getattr__(self, name):
         # Array methods (sum, reshape, mean, ...) compute on the data and wrap.
-        attr = getattr(self._data, name)
+        try:
+            attr = getattr(self._data, name)
+        except AttributeError:
+            if self._data.ndim or name.startswith("__"):
+                raise
+            # an item's own methods (numpy's scalar's: (dc.a[0] * 4).is_integer(), .as_integer_ratio()),
+            # which give Python's values
+            return getattr(self._data[()], name)
         if callable(attr):
             if name == "dot" and self._fmt:
                 return lambda b, *a, **k: (_refuse_formatted_product(".dot", (self, b)),
@@ -482,10 +498,16 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
 
 def _wrap_result(result):
+    """A numpy function's or method's result on dlarrays, wrapped: float, complex and bool arrays become
+    dlarrays; integer arrays (positions and counts: np.argsort, np.nonzero, np.where(cond), x.astype(int),
+    np.unique's indices) stay numpy's, as no derivative flows through them and they index as in numpy
+    (were dlarrays of float64, which no array accepts as an index)."""
     if isinstance(result, tuple):
         return tuple(_wrap_result(r) for r in result)
     if isinstance(result, list):
         return [_wrap_result(r) for r in result]
+    if isinstance(result, (np.ndarray, np.generic)) and result.dtype.kind in "iu":
+        return result
     return _wrap(result)
 
 

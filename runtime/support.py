@@ -1598,6 +1598,34 @@ def conj_of(x):
     return np.conj(x) if np.iscomplexobj(x) else x
 
 
+def numpy_view(value):
+    """What a type test in code sct transforms sees of ``value``: a dlarray reads as its data (a 0-d
+    one as numpy's scalar), as the traced arguments do, which generated code holds as numpy arrays;
+    anything else as it is."""
+    if type(value) is _dlarray:
+        data = value._data
+        return data[()] if data.ndim == 0 else data
+    return value
+
+
+def isinstance_as_numpy(value, classinfo):
+    """``isinstance(value, classinfo)`` in code sct transforms: a dlarray in an argument's container
+    (a dict, list, object), which generated code keeps a dlarray, answers as the numpy array it
+    stands for, as a traced argument does (``isinstance(p["w"], np.ndarray)`` was False there and
+    True for an argument: a loop over a dict's arrays skipped them, their terms and gradients)."""
+    return isinstance(value, classinfo) or (type(value) is _dlarray and isinstance(numpy_view(value), classinfo))
+
+
+def type_as_numpy(value):
+    """``type(value)`` in code sct transforms: a dlarray's is its data's (``numpy_view``)."""
+    return type(numpy_view(value))
+
+
+def isscalar_as_numpy(value):
+    """``np.isscalar(value)`` in code sct transforms: a 0-d dlarray (np.sum of one) is numpy's scalar."""
+    return np.isscalar(numpy_view(value))
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
@@ -3467,12 +3495,24 @@ def _list_pad_rule(g, ans, grad, before, after):
 
 @defrule(list_head, wrt=("grad",), linear="grad")
 def _list_head_rule(g, ans, grad, head):
-    return list_pad(g, 0, len(grad) - len(head))
+    return rows_like(list_pad(g, 0, len(grad) - len(head)), grad)
 
 
 @defrule(list_tail, wrt=("grad",), linear="grad")
 def _list_tail_rule(g, ans, grad, head):
-    return list_pad(g, len(head), 0)
+    return rows_like(list_pad(g, len(head), 0), grad)
+
+
+def rows_like(items, grad):
+    """``items`` (one adjoint per row, ZERO for none) in the form of ``grad``: a list for a list, an
+    array of its shape for an array (the adjoint of np.mean([L(h) for L in layers], axis=0) is one
+    array that list_head splits into rows; its own adjoint, a list with ZERO items, was summed by
+    reduction_sum as an array: "inhomogeneous shape" in a second derivative)."""
+    if isinstance(grad, (list, tuple)) or np.ndim(grad) == 0:
+        return items
+    rows = [np.zeros(np.shape(grad)[1:], dtype=np.result_type(grad, 0.0)) if _is_zero(item) else
+            np.broadcast_to(item, np.shape(grad)[1:]) for item in items]
+    return np.stack(rows)
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, require_unpacked, require_unpacked_exactly, array_receiver,

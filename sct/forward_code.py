@@ -7,6 +7,7 @@ import copy
 from typing import List, Set, Tuple
 
 import gast
+import numpy as np
 
 from .runtime import registry
 
@@ -178,6 +179,9 @@ class ForwardCode(EmitPass):
                 not self.act.user_field(value):
             # dlarray's .data (of anything but an array, refused at run time: the field of an object)
             new = assign(t, call(self.rt("stop_gradient"), [call(self.rt("data_receiver"), [value.value])]))
+        elif isinstance(value, gast.Call) and self.type_test(value) is not None:
+            # isinstance / type / np.isscalar of a dlarray held in an argument's container: numpy's answer
+            new = assign(t, call(self.rt(self.type_test(value)), value.args, value.keywords))
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if self.calls.uses_vjp(s):
@@ -199,6 +203,24 @@ class ForwardCode(EmitPass):
         new.lineno = s.lineno
         out.append(new)
         return out
+
+    def type_test(self, value: gast.Call):
+        """The runtime function a type test of the user's code is run by (``isinstance``, one-argument
+        ``type``, ``np.isscalar``; None for other calls and for the runtime's own code, which knows
+        what it is given): generated code holds traced arguments as numpy arrays but the dlarrays
+        in their containers as dlarrays, so the tests answer for both as numpy does."""
+        module = getattr(getattr(self.act.resolver, "fn", None), "__module__", "") or ""
+        if module.startswith("sct.runtime.") or value.keywords or \
+                any(isinstance(a, gast.Starred) for a in value.args):
+            return None
+        obj = self.act.call_info(value).obj
+        if obj is isinstance and len(value.args) == 2:
+            return "isinstance_as_numpy"
+        if obj is type and len(value.args) == 1:
+            return "type_as_numpy"
+        if obj is np.isscalar and len(value.args) == 1:
+            return "isscalar_as_numpy"
+        return None
 
     def forward_vjp_call(self, s: gast.Assign, t: str, depth: int) -> List:
         """A call differentiated through its pair: get the pair and run its forward, recording

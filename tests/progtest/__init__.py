@@ -1,7 +1,8 @@
 """Differential program tester: random realistic numpy programs, sct against plain Python.
 
 ``generator`` draws programs from features (what users write; ``prealloc``: arrays
-preallocated and filled in loops, ``--features prealloc``), ``checker`` runs
+preallocated and filled in loops, ``--features prealloc``; ``userpat``: matrix algebra,
+indexing, containers of parameters, helpers, closures, classes..., ``--features userpat``), ``checker`` runs
 one under ``dlfeval`` and compares its value, the arguments' states after the
 call and every gradient with plain Python and central differences
 (tests/gradcheck.py), ``shrink`` reduces a failing program, ``runner`` is the

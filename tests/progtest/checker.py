@@ -315,12 +315,43 @@ def _plain(fun, args):
     return fun(*copy.deepcopy(args))
 
 
-def check_module(module, program: Program, ref=None) -> None:
+def perturbed(args):
+    """The arguments with every float array moved (same shapes, other values)."""
+    def move(v):
+        if is_float_array(v):
+            return v * 0.8 + 0.15 * np.sin(3.0 * v + 1.0)
+        if isinstance(v, dict):
+            return {k: move(e) for k, e in v.items()}
+        if isinstance(v, list):
+            return [move(e) for e in v]
+        if isinstance(v, tuple):
+            return type(v)(move(e) for e in v)
+        if hasattr(v, "__dict__") and not isinstance(v, type):
+            for k in list(vars(v)):
+                setattr(v, k, move(getattr(v, k)))
+        return v
+    return move(copy.deepcopy(args))
+
+
+def check_module(module, program: Program, ref=None, args0=None, run=None) -> None:
     """Raise Mismatch / Unreliable / sct's exception; return when everything agrees.  ``ref``: the
-    module whose f, g1, pre and tail differences are taken of (a float32 program's float64 twin)."""
+    module whose f, g1, pre and tail differences are taken of (a float32 program's float64 twin).
+    ``args0``: the arguments (make_args() by default); ``run``: how g runs (dlfeval by default)."""
     from sct import dlfeval
     ref = module if ref is None else ref
-    args0 = module.make_args()
+    if program.driver == "driver_accelerated" and run is None:
+        # one AcceleratedFunction called on the arguments, on other values of them (its cache hit:
+        # nothing of the first call's values may stay in the compiled code), then on the first again
+        import sct
+        acc = sct.dlaccelerate(module.g)
+        first = module.make_args()
+
+        def run(s_args):
+            return sct.dlfeval(acc, *s_args)
+        for args in (first, perturbed(first), first):
+            check_module(module, program, ref, args, run)
+        return
+    args0 = module.make_args() if args0 is None else args0
 
     # --- plain Python reference values
     a = copy.deepcopy(args0)
@@ -372,7 +403,7 @@ def check_module(module, program: Program, ref=None) -> None:
         return
 
     s_args = to_sct(args0)
-    out = dlfeval(module.g, *s_args)
+    out = dlfeval(module.g, *s_args) if run is None else run(s_args)
     compare_states(state_plain, snapshot(s_args), "g")
     if not isinstance(out, tuple):
         raise Mismatch("structure", f"g returned {_desc(out)}")

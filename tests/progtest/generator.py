@@ -18,7 +18,8 @@ The function's arguments are always the same realistic mix::
 
 ``f`` computes the loss ``y`` in plain Python; ``g`` is the same body plus the
 ``dlgradient`` calls of the program's *driver* (first order, several calls,
-second order, or a reassigned name).  The module also holds ``make_args()``,
+second order, a reassigned name, or first order through one ``dlaccelerate`` called
+on the arguments, on other values of them and on the first again).  The module also holds ``make_args()``,
 so a written program is a self-contained repro.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from .prealloc import PREALLOC_FEATURES, make_prealloc_block
+from .userpat import USERPAT_FEATURES, make_userpat_block
 
 # ---------------------------------------------------------------------------
 # features
@@ -40,13 +42,13 @@ BLOCK_FEATURES = [
     "inplace_other", "repeated_index", "list_ops", "arg_mutation", "self_write",
     "traced_op_args", "index_tricks", "star_args", "loop_else", "walrus", "match_case", "text_and_math",
     "item_swap",
-] + PREALLOC_FEATURES
+] + PREALLOC_FEATURES + USERPAT_FEATURES
 TARGET_FEATURES = [
     "target_arg", "target_dict_leaf", "target_attr_leaf", "target_dict", "target_object",
     "target_dataclass", "target_tuple_arg", "target_built_list", "target_built_tuple",
     "target_built_dict", "target_multi_x", "target_starred", "target_starred_comprehension",
 ]
-DRIVER_FEATURES = ["driver_first", "driver_several", "driver_second_order", "driver_reassigned"]
+DRIVER_FEATURES = ["driver_first", "driver_several", "driver_second_order", "driver_reassigned", "driver_accelerated"]
 FEATURES = BLOCK_FEATURES + TARGET_FEATURES + DRIVER_FEATURES
 
 ARGS = "x, p, net, dc, pair, st, buf"
@@ -201,6 +203,9 @@ def make_block(feature: str, rng: random.Random) -> Block:
     v = rng.randrange(100)
     if feature in PREALLOC_FEATURES:
         lines, defs = make_prealloc_block(feature, rng)
+        return B(lines, defs)
+    if feature in USERPAT_FEATURES:
+        lines, defs = make_userpat_block(feature, rng)
         return B(lines, defs)
     if feature == "elementwise":
         return B([f"{{h}} = {e()} * {c(rng)} + {{h}} * {c(rng)}"])
@@ -596,7 +601,8 @@ class Program:
 LOSSES = ["np.sum({h} ** 2)", "np.sum(np.sin({h})) + np.sum({h} ** 2) * 0.5", "np.mean(np.tanh({h})) * 3.0",
           "np.sum({h} * {h}[::-1])", "np.log(1.0 + np.sum({h} ** 2))"]
 
-DRIVER_WEIGHTS = {"driver_first": 6, "driver_several": 1, "driver_second_order": 1, "driver_reassigned": 2}
+DRIVER_WEIGHTS = {"driver_first": 6, "driver_several": 1, "driver_second_order": 1, "driver_reassigned": 2,
+                  "driver_accelerated": 1}
 # blocks through which a reassigned name is carried (the reassignment is in a loop or branch)
 REASSIGNING = ["for_loop", "while_loop", "branch", "helper_rebind", "break_continue", "nested_break"]
 # blocks that write into the state name in place: never with the argument x as the state
@@ -627,7 +633,7 @@ def generate(seed: int, features: Optional[List[str]] = None, avoid=()) -> Progr
     second = make_target(rng.choice(targets), rng) if driver == "driver_several" else None
     n_blocks = rng.randint(2, 5)
     avoided = {pair.split("+", 1)[1] for pair in avoid if pair.split("+", 1)[0] == driver}
-    if driver != "driver_first":
+    if driver not in ("driver_first", "driver_accelerated"):
         avoided.add("early_return_main")         # the other drivers need the whole body
     blocks = [b for b in blocks if b not in avoided] or ["elementwise"]
     chosen = [make_block(rng.choice(blocks), rng) for _ in range(n_blocks)]

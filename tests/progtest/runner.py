@@ -20,6 +20,7 @@ from . import KNOWN_BROKEN
 from .checker import Result, internal, run_program, run_seed
 from .generator import DRIVER_FEATURES, FEATURES, TARGET_FEATURES, Block, Program, Ref, Target, generate
 from .prealloc import PREALLOC_FEATURES
+from .userpat import USERPAT_FEATURES
 from .shrink import shrink
 
 META = "# progtest-meta: "
@@ -37,6 +38,8 @@ def resolve_features(spec: Optional[str], exclude: Optional[str] = None) -> List
         feats = [f for f in FEATURES if f not in KNOWN_BROKEN]
     elif spec == "prealloc":            # arrays filled in loops, with every target and driver
         feats = PREALLOC_FEATURES + TARGET_FEATURES + DRIVER_FEATURES
+    elif spec == "userpat":             # matrices, indexing, containers, helpers, closures, classes...
+        feats = USERPAT_FEATURES + TARGET_FEATURES + DRIVER_FEATURES
     else:
         feats = [f.strip() for f in spec.split(",") if f.strip()]
         unknown = [f for f in feats if f not in FEATURES]
@@ -185,7 +188,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="first seed")
     ap.add_argument("--features", default="all",
                     help="'all', 'ci' (all but KNOWN_BROKEN), 'prealloc' (arrays filled in loops, every target "
-                         "and driver) or a comma list of: " + ", ".join(FEATURES))
+                         "and driver), 'userpat' (tests/progtest/userpat.py, every target and driver) or a comma list of: " + ", ".join(FEATURES))
     ap.add_argument("--exclude", default=None, help="comma list of features to leave out")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per program")
