@@ -558,8 +558,7 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
             v = np.reshape(v, flat_shape(v, flatten))
         values[pos] = v
     for pos, _, function in p.calls:
-        from . import nn
-        plain[pos] = getattr(nn, function)(plain[pos])
+        plain[pos] = _PLAN_CALLS[function](plain[pos])
     result = fn(*plain, **{**kwargs, **p.options})
 
     def arrange(y):
@@ -626,3 +625,23 @@ nondifferentiable(pool_indices_into, outside_data, unformatted_result, dims, fin
                   same_labels, align_perm, compose, canonical_layout)
 
 __all__ = ["dims", "finddim", "stripdims"]
+
+
+def matlab_feature_weights(weights):
+    """MATLAB's fullyconnect weights for formatted data with several feature dimensions, their input
+    dimensions reversed ((out, H, W, C) -> (out, C, W, H)): flattened row-major, that is MATLAB's
+    column-major ``weights(:, :)``, the order the input's features are flattened in (S.., C, U.., the
+    first fastest).  An (out, in) matrix is MATLAB's as it is."""
+    ndim = np.ndim(weights)
+    if ndim <= 2:
+        return weights
+    return np.transpose(weights, (0,) + tuple(range(ndim - 1, 0, -1)))
+
+
+@defrule(matlab_feature_weights, linear="weights")
+def _matlab_feature_weights_rule(g, ans, weights):
+    return matlab_feature_weights(g)          # reversing the axes after the first twice is the identity
+
+
+#: the functions a plan's ``calls`` name (``Plan.calls``), by name
+_PLAN_CALLS = {"matlab_feature_weights": matlab_feature_weights}

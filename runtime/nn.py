@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
 from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
-                      run_formatted, run_recurrent)
+                      matlab_feature_weights, run_formatted, run_recurrent)
 from .support import unbroadcast
 
 # --- activations ----------------------------------------------------------------------
@@ -161,22 +161,6 @@ def vector_bias(bias, n: int):
 @defrule(vector_bias, wrt=("bias",), linear="bias")
 def _vector_bias_rule(g, ans, bias, n):
     return np.reshape(g, np.shape(bias))
-
-
-def matlab_feature_weights(weights):
-    """MATLAB's fullyconnect weights for formatted data with several feature dimensions, their input
-    dimensions reversed ((out, H, W, C) -> (out, C, W, H)): flattened row-major, that is MATLAB's
-    column-major ``weights(:, :)``, the order the input's features are flattened in (S.., C, U.., the
-    first fastest).  An (out, in) matrix is MATLAB's as it is."""
-    ndim = np.ndim(weights)
-    if ndim <= 2:
-        return weights
-    return np.transpose(weights, (0,) + tuple(range(ndim - 1, 0, -1)))
-
-
-@defrule(matlab_feature_weights, linear="weights")
-def _matlab_feature_weights_rule(g, ans, weights):
-    return matlab_feature_weights(g)          # reversing the axes after the first twice is the identity
 
 
 def fullyconnect(x: ArrayLike, weights: ArrayLike, bias: ArrayLike, DataFormat: Optional[str] = None) -> Any:

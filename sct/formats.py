@@ -408,8 +408,32 @@ class FormatPass(LayoutCalls):
         return (tuple((None, t) for t in values) if info.method == "items" else values), None
 
     def site(self, stmt, node, info, args, kws, env, rewrite):
+        name = getattr(info.obj, "__name__", None)
+        if name in ("dljacobian", "dldivergence", "dllaplacian") and len(args) >= 2 and isinstance(args[1], str) \
+                and "B" in args[1] and args[1].count("B") == 1:
+            self.batch_axis_check(stmt, node, name, args[1])
         xs = args[1:]
         return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), None
+
+    def batch_axis_check(self, stmt, node, name, x_fmt):
+        """``dljacobian(u, x, dim)`` and its siblings: sct's ``dim`` is the axis along which points are
+        independent (the batch axis, SPEC); MATLAB's ``dim`` names the operation dimension (the
+        components summed or differentiated, e.g. ``dldivergence(Y, X, 1)`` of a "CB" X).  For an x
+        labelled with a "B" dimension, a literal ``dim`` on another of its labels is that MATLAB
+        reading, which would give silently another result: refused, naming the axis to pass."""
+        dim_node = node.args[2] if len(node.args) > 2 else next((k.value for k in node.keywords if k.arg == "dim"),
+                                                                None)
+        dim = self.literal_int(dim_node)
+        if isinstance(dim_node, gast.Name) and dim_node.id in self.constants:
+            dim = self.literal_int(self.constants[dim_node.id])
+        if type(dim) is not int or not -len(x_fmt) <= dim < len(x_fmt):
+            return
+        batch = x_fmt.index("B")
+        if dim % len(x_fmt) != batch:
+            self.fail(stmt, f"{name}(u, x, {dim}): x is labelled \"{x_fmt}\", and axis {dim} is its "
+                      f"\"{x_fmt[dim]}\" dimension, but sct's dim is the axis along which points are independent "
+                      f"(the batch axis: {batch}, x's \"B\"), not MATLAB's operation dimension; pass "
+                      f"{name}(u, x, {batch})", construct=f"{name}(..., dim)")
 
     def kept_labels(self, stmt, node, info, args, kws, env, rewrite):
         """MATLAB's cat of arrays of one format along a dimension keeps it (``np.concatenate``); its

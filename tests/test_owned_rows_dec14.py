@@ -421,3 +421,24 @@ def test_second_order_through_a_long_loop_is_exact():
     assert float(D(z)) == pytest.approx(float(D(dlfeval(first, dlarray(x), dlarray(W)))), rel=1e-12)
     numeric = numerical_gradient(lambda x: float(D(dlfeval(first, dlarray(x), dlarray(W)))), [x], 0)
     np.testing.assert_allclose(D(gx), numeric, rtol=1e-5, atol=1e-8)
+
+
+def _divergence_on_c(X):
+    return sct.dldivergence(X ** 2, X, 0)
+
+
+def _divergence_on_b(X):
+    return sct.dldivergence(X ** 2, X, 1)
+
+
+def test_a_matlab_operation_dimension_given_as_dim_of_a_labelled_x_is_refused():
+    """MATLAB's dldivergence(Y, X, 1) of a "CB" X sums over C (its dim is the operation dimension);
+    sct's dim is the batch axis (SPEC): for an x labelled with "B", a dim on another label is
+    refused at the user's line, naming the axis to pass (was another result, silently)."""
+    X = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(sct.CompileError, match=r'line \d+: dldivergence\(u, x, 0\): x is labelled "CB", .*'
+                                                r'pass dldivergence\(u, x, 1\)'):
+        dlfeval(_divergence_on_c, dlarray(X, "CB"))
+    out = dlfeval(_divergence_on_b, dlarray(X, "CB"))
+    np.testing.assert_allclose(D(out), np.sum(2 * X, axis=0))
+    np.testing.assert_allclose(D(dlfeval(_divergence_on_c, dlarray(X))), np.sum(2 * X, axis=1))
