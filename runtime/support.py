@@ -347,6 +347,8 @@ def index_add(total, grad, x, idx):
             getattr(grad, "dtype", None) == x.dtype and not _needs_add_at(idx):
         total[idx] += grad
         return total
+    if isinstance(total, (list, tuple, dict)):      # (``+`` would concatenate a container's adjoints)
+        return add_grad(total, index_adjoint(grad, x, idx))
     return total + index_adjoint(grad, x, idx)
 
 
@@ -380,6 +382,8 @@ def index_added(total, grad, x, idx):
             if stop < x.shape[0]:
                 np.add(total[stop:], 0, out=out[stop:])
             return out
+    if isinstance(total, (list, tuple, dict)):      # (``+`` would concatenate a container's adjoints)
+        return add_grad(total, index_adjoint(grad, x, idx))
     return total + index_adjoint(grad, x, idx)
 
 

@@ -841,6 +841,7 @@ class Activity(ValueFacts):
         self.kinds: Dict[str, Any] = dict(param_kinds)
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
+        self.mixed: Set[str] = set()        # of those, names another assignment may bind to a container
         self.calls: Dict[int, CallInfo] = {}
         self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
@@ -925,6 +926,53 @@ class Activity(ValueFacts):
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
                                                len(self.lists), len(self.kinds)))
         self.check_covered(nodes)
+        self.mixed = self.mixed_names(nodes)
+
+    def mixed_names(self, nodes) -> Set[str]:
+        """The names known to hold arrays (``arrays``, an array kind) that another assignment may
+        bind to a tuple, list or dict (a container literal or comprehension, a helper's result, or
+        such a name's copy, item, slice, sum or repetition): ``v = x; for ...: v = (v, 2 * v);
+        v = v[0] + v[1]``.  Their adjoints add with ``rt.add_grad``, never ``+`` (which concatenated
+        the tuple's list adjoints: a silently wrong gradient; a dict's: a TypeError)."""
+        values: Dict[str, List] = {}
+        for node in nodes:
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+        mixed: Set[str] = set()
+
+        def may_be_container(value) -> bool:
+            if isinstance(value, (gast.Tuple, gast.List, gast.Dict, gast.Set, gast.ListComp,
+                                  gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                return True
+            if isinstance(value, (gast.Constant, gast.Compare, gast.BoolOp, gast.JoinedStr,
+                                  gast.UnaryOp, gast.Lambda)):
+                return False
+            if isinstance(value, gast.Name):
+                base = value
+            elif isinstance(value, gast.Subscript):
+                base = value.value
+            elif isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
+                base = next((o for o in (value.left, value.right)
+                             if isinstance(o, gast.Name) and o.id in mixed), None)
+            elif isinstance(value, gast.BinOp):
+                return False            # (``-``, ``/``, ``@``, ...: never a container)
+            elif isinstance(value, gast.Call) and value.args and \
+                    any(self.call_info(value).obj is f for f in (rt_support.setitem, rt_support.copy_value)):
+                base = value.args[0]
+            else:
+                base = None
+            if isinstance(base, gast.Name) and base.id in mixed:
+                return True
+            return not self.value_is_array(value)
+
+        changed = True
+        while changed:
+            changed = False
+            for name, vals in values.items():
+                if name not in mixed and self.array_receiver(name) and any(map(may_be_container, vals)):
+                    mixed.add(name)
+                    changed = True
+        return mixed
 
     def visit(self, node):
         """One statement's effect on the sets; the name it may have changed (or None)."""

@@ -45,7 +45,7 @@ class ComplexProjection(EmitPass):
     def project_realness(self, name: str, contribution):
         if self.expr_is_real(contribution) or name in self.act.lists:
             return contribution
-        if name not in self.act.complex and self.gen.is_array(name):
+        if name not in self.act.complex and self.gen.adds_as_array(name):
             return call(attr(load(self.gen.np), "real"), [contribution])
         # a value of a kind not known here (a helper's residual, a runtime helper's result), or one
         # that only MAY be complex (an item of a list holding complex and real values, as the tape of

@@ -83,7 +83,7 @@ class Contributions(EmitPass):
             return assign(dn, contribution)
         state["initialized"].add(name)
         may_be_marker = isinstance(_unprojected(contribution), gast.Subscript) or reads_marker(contribution)
-        if self.gen.is_array(name) and not may_be_marker:
+        if self.gen.adds_as_array(name) and not may_be_marker:
             # (an adjoint read from a container or a helper's results may be the zero marker:
             # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
             return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))

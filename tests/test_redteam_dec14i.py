@@ -1,0 +1,234 @@
+"""Red team, Dec 14 (i): everyday Python idioms (star unpacking, swaps, chained comparisons, augmented
+writes to dict items, list items and slices, ``del``, names rebound to other types, shadowed builtins,
+``sum`` of generators, ``sorted(key=)``, ``enumerate(start=)``, ``zip`` of unequal lengths, negative
+``range`` steps, ``while``/``for`` with ``else``), values against plain Python and gradients (first and
+second order) against central differences.
+
+Found: a name that holds an array at one assignment and a tuple, list or dict at another (``v = x``;
+in a loop ``v = (v, 2 * v)``, ``v = v[0] + v[1]``; the same with a helper returning a pair, a list
+comprehension, ``np.split``, a tuple slice, or a branch binding ``v`` to an array or to a tuple) had its
+adjoints added with ``+``, as an array's: the tuple's list adjoints were concatenated
+(``[0, d1] + [d0, 0]``), so the gradient was silently wrong (4 instead of 9), or the sweep failed with
+"unsupported operand type(s) for +: 'float' and 'tuple'" / "'dict' and 'dict'".  Now such names
+(sct/analysis.py ``Activity.mixed_names``) add their adjoints with ``rt.add_grad``; ``rt.index_add`` and
+``rt.index_added`` add a container's adjoint with ``add_grad`` too (never ``+``).
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gradcheck import assert_close, numerical_gradient  # noqa: E402
+
+import sct  # noqa: E402
+from sct import dlarray, dlfeval, dlgradient, extractdata  # noqa: E402
+
+
+def _first(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+def _second(f, x):
+    y = f(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(np.sin(g))
+    return z, dlgradient(z, x)
+
+
+def check(f, x, accelerate=False):
+    """Value against plain Python; gradient, and the gradient of sum(sin(gradient)), against
+    central differences."""
+    x = np.array(x, dtype=float)
+    run = sct.dlaccelerate(_first) if accelerate else (lambda *a: dlfeval(_first, *a))
+    y, g = run(f, dlarray(x.copy()))
+    assert_close(extractdata(y), f(x.copy()), rtol=1e-12, atol=1e-12, what=f"{f.__name__}: value")
+    assert_close(extractdata(g), numerical_gradient(lambda a: f(a.copy()), [x.copy()], 0),
+                 what=f"{f.__name__}: gradient")
+
+    def z_of(a):
+        _, ga = dlfeval(_first, f, dlarray(a.copy()))
+        return np.sum(np.sin(np.asarray(extractdata(ga))))
+    z, gz = dlfeval(_second, f, dlarray(x.copy()))
+    assert_close(extractdata(z), z_of(x), rtol=1e-10, what=f"{f.__name__}: second-order value")
+    assert_close(extractdata(gz), numerical_gradient(z_of, [x.copy()], 0, step=1e-6), rtol=1e-4, atol=1e-5,
+                 what=f"{f.__name__}: second-order gradient")
+
+
+# --- a name bound to an array and to a container ------------------------------------------------------
+
+def _pair(v):
+    return v, v * 2
+
+
+def rebind_tuple_in_loop(x):
+    v = x
+    for i in range(2):
+        v = (v, v * 2)
+        v = v[0] + v[1]
+    return np.sum(v * v)
+
+
+def rebind_helper_pair_in_loop(x):
+    v = x
+    for i in range(2):
+        v = _pair(v)
+        v = v[0] + v[1]
+    return np.sum(v * v)
+
+
+def rebind_listcomp_in_loop(x):
+    v = x
+    for i in range(2):
+        v = [v * k for k in (1.0, 2.0)]
+        v = v[0] + v[1]
+    return np.sum(v * v)
+
+
+def rebind_alias_in_loop(x):
+    v = x
+    for i in range(2):
+        t = (v, v * 2)
+        v = t
+        v = v[0] + v[1]
+    return np.sum(v * v)
+
+
+def rebind_tuple_slice_in_loop(x):
+    v = x
+    for i in range(2):
+        v = (v, v * 2, v * 3)
+        w = v[1:]
+        v = v[0] + w[0] + w[1]
+    return np.sum(v * v)
+
+
+def rebind_split_in_loop(x):
+    v = x
+    for i in range(2):
+        v = np.split(v, 2)
+        v = np.concatenate([v[1] * 3, v[0]])
+    return np.sum(v * np.arange(4.0) * v)
+
+
+def rebind_dict_in_loop(x):
+    v = x
+    for i in range(2):
+        v = {"a": v, "b": v * 2}
+        v = v["a"] + v["b"]
+    return np.sum(v * v)
+
+
+def rebind_in_branch(x):
+    if np.sum(x) > 0:
+        v = x * 2
+    else:
+        v = (x, x)
+    if isinstance(v, tuple):
+        return np.sum(v[0] * v[1] * v[0])
+    return np.sum(v ** 3)
+
+
+@pytest.mark.parametrize("f", [rebind_tuple_in_loop, rebind_helper_pair_in_loop, rebind_listcomp_in_loop,
+                               rebind_alias_in_loop, rebind_tuple_slice_in_loop, rebind_split_in_loop,
+                               rebind_dict_in_loop])
+def test_a_name_rebound_to_a_container_in_a_loop(f):
+    check(f, [1.0, 2.0] if f is not rebind_split_in_loop else [1.0, 2.0, -0.5, 0.7])
+
+
+def test_a_name_rebound_to_a_container_in_a_loop_accelerated():
+    check(rebind_tuple_in_loop, [0.3, -1.2], accelerate=True)
+    check(rebind_helper_pair_in_loop, [0.3, -1.2], accelerate=True)
+
+
+@pytest.mark.parametrize("x", [[1.0, 2.0], [-1.0, -2.0]])
+def test_a_name_bound_to_an_array_or_a_tuple_in_branches(x):
+    check(rebind_in_branch, x)
+
+
+def test_index_add_of_a_container_adjoint_adds_item_by_item():
+    from sct.runtime import support
+    x = (np.array([1.0]), np.array([2.0]))
+    total = support.index_adjoint(np.array([5.0]), x, 1)          # [ZERO, [5.]]
+    for fn in (support.index_added, support.index_add):
+        out = fn(list(total), np.array([3.0]), x, 0)
+        assert len(out) == 2, out
+        assert_close(out[0], [3.0]), assert_close(out[1], [5.0])
+
+
+# --- idioms that were already right (kept so they stay so) -------------------------------------------
+
+def star_unpack(x):
+    a, *mid, b = x
+    s = 0.0
+    for m in mid:
+        s = s + m * a
+    return s * b
+
+
+def swap_in_loop(x):
+    a, b = x[0], x[1]
+    for _ in range(3):
+        a, b = b, a * b
+    return a + 2 * b
+
+
+def chained_comparison(x):
+    s = 0.0
+    for v in x:
+        if 0.0 < v < 1.5:
+            s = s + v ** 2
+        else:
+            s = s + 3 * v
+    return s
+
+
+def augmented_items(x):
+    p = {"w": x * 1.0}
+    p["w"] -= 0.1 * x ** 2
+    p["w"] *= x
+    xs = [x[0], x[1], x[2]]
+    for i in range(3):
+        xs[i] *= 2 * x[i]
+    B = np.stack([x, x ** 2])
+    B[:, 1] += x[:2]
+    B[0] *= B[1]
+    return np.sum(p["w"]) + xs[0] * xs[1] + np.sum(B ** 2)
+
+
+def shadowed_sum_and_builtins(x):
+    sum = 0
+    for v in x:
+        sum += v * v
+    return sum + max(x[0], x[1]) * min(x[1], x[2]) + sorted([x[0], x[1], x[2]], key=lambda v: -v)[0]
+
+
+def loops_with_else(x):
+    s = x[0]
+    i = 0
+    while i < 5:
+        s = s * x[1]
+        if s > 10:
+            break
+        i += 1
+    else:
+        s = s + 100 * x[0]
+    for i, v in enumerate(x, start=1):
+        if v < 0:
+            s = s - v * 7 * i
+            break
+    else:
+        s = s * x[2]
+    for i in range(len(x) - 1, -1, -2):
+        s = s * x[i] + x[i]
+    return s
+
+
+@pytest.mark.parametrize("f", [star_unpack, swap_in_loop, chained_comparison, augmented_items,
+                               shadowed_sum_and_builtins, loops_with_else])
+def test_everyday_idioms(f):
+    check(f, [0.5, 2.0, 1.25])
+    if f is loops_with_else:
+        check(f, [1.0, 1.1, -0.5])
