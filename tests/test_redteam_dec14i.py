@@ -131,9 +131,77 @@ def rebind_in_branch(x):
     return np.sum(v ** 3)
 
 
+def rebind_tuple_kept_in_list(x):
+    v = x
+    vs = []
+    for i in range(2):
+        v = (v, v * 2)
+        vs.append(v)
+        v = v[1] - v[0] * v[1]
+    return np.sum(v) + np.sum(vs[0][1] * vs[1][0])
+
+
+def rebind_tuple_unpacked(x):
+    v = x
+    for i in range(2):
+        v = v, v * 2
+        a, b = v
+        v = a * b
+    return np.sum(v)
+
+
+def rebind_tuple_repeated(x):
+    v = x
+    for i in range(2):
+        v = (v,) * 2
+        v = v[0] + 3 * v[1]
+    return np.sum(v * v)
+
+
+def rebind_number_to_tuple(x):
+    v = np.sum(x)
+    w = v
+    for i in range(2):
+        w = (w, v)
+        w = w[0] * w[1]
+    return w
+
+
+def _pair_list(v):
+    return [v, v * 2]
+
+
+def rebind_helper_list(x):
+    v = x
+    for i in range(2):
+        a, b = _pair_list(v)
+        v = a * b
+        v = _pair_list(v)
+        v = v[0] + v[1]
+    return np.sum(v)
+
+
+def rebind_list_of_array(x):
+    v = x
+    for i in range(2):
+        v = list(v)
+        v = v[0] * x + v[1]
+    return np.sum(v * v)
+
+
+def rebind_tuple_of_generator(x):
+    v = x
+    for i in range(2):
+        v = tuple(v * k for k in range(1, 3))
+        v = v[0] * v[1]
+    return np.sum(v)
+
+
 @pytest.mark.parametrize("f", [rebind_tuple_in_loop, rebind_helper_pair_in_loop, rebind_listcomp_in_loop,
                                rebind_alias_in_loop, rebind_tuple_slice_in_loop, rebind_split_in_loop,
-                               rebind_dict_in_loop])
+                               rebind_dict_in_loop, rebind_tuple_kept_in_list, rebind_tuple_unpacked,
+                               rebind_tuple_repeated, rebind_number_to_tuple, rebind_helper_list,
+                               rebind_list_of_array, rebind_tuple_of_generator])
 def test_a_name_rebound_to_a_container_in_a_loop(f):
     check(f, [1.0, 2.0] if f is not rebind_split_in_loop else [1.0, 2.0, -0.5, 0.7])
 
