@@ -11,7 +11,7 @@ import gast
 
 from .runtime import registry
 
-from .analysis import CallInfo, bind_arguments, index_value, starred_op_refusal, starred_unbound
+from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
@@ -140,7 +140,12 @@ class Contributions(EmitPass):
 
     def binop_pieces(self, value: gast.BinOp, g: str, ans: str, s) -> List[Tuple[str, Any]]:
         pieces: List[Tuple[str, Any]] = []
-        if value.op.__class__ is gast.Add and self.is_list(value):
+        if value.op.__class__ is gast.Add and self.is_list(value) and not any(
+                isinstance(o, gast.Name) and (o.id in self.act.arrays or
+                                              leaf_kind(self.act.kinds.get(o.id)) is not None)
+                for o in (value.left, value.right)):
+            # (an operand that may hold an array: ``v = [..]`` elsewhere, ``v = v + x`` here with v
+            # an array, was given list adjoints: a TypeError in the sweep; the runtime tells below)
             left, right = value.left, value.right
             if isinstance(left, gast.Name) and left.id in self.act.active:
                 pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
@@ -193,6 +198,13 @@ class Contributions(EmitPass):
     def may_repeat(self, value: gast.BinOp) -> bool:
         """May ``a * b`` repeat a list or tuple (with a count that is never traced)?"""
         operands = (value.left, value.right)
+        if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
+                any(o.id in self.act.arrays or leaf_kind(self.act.kinds.get(o.id)) is not None for o in operands):
+            # two traced factors, one known to hold an array where it is bound (``v * v`` with ``v``
+            # also bound to a list elsewhere): a product, never a repetition, whose count is a
+            # constant (was: rt.repeat_adjoint(g, v, v), whose derivative takes the count ``v`` for
+            # a constant: a silently wrong second derivative)
+            return False
         if any(isinstance(o, gast.Name) and o.id in self.act.active and
                not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq")
                for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int

@@ -300,3 +300,50 @@ def test_everyday_idioms(f):
     check(f, [0.5, 2.0, 1.25])
     if f is loops_with_else:
         check(f, [1.0, 1.1, -0.5])
+
+
+# --- a name bound to a list and (elsewhere) to an array -----------------------------------------------
+
+def list_then_array_add(x):
+    v = x
+    for i in range(2):
+        v = v + x
+        v = [v[0], v[1] * 2]
+        v = np.array(v)
+    return np.sum(v * v)
+
+
+def list_then_array_add_straight(x):
+    v = x
+    v = v + x
+    v = [v[0], v[1] * 2]
+    v = np.array(v)
+    return np.sum(v * v)
+
+
+def array_from_list_add(x):
+    v = [x[0], x[1]]
+    for i in range(2):
+        v = np.array(v) * 2
+        v = v + x
+        v = list(v)
+    return v[0] * v[1]
+
+
+def list_then_array_square(x):
+    v = x
+    for i in range(2):
+        v = v * x
+        v = [v[0], v[1] * 2]
+        v = np.array(v)
+    return np.sum(v * v)
+
+
+@pytest.mark.parametrize("f", [list_then_array_add, list_then_array_add_straight, array_from_list_add,
+                               list_then_array_square])
+def test_a_name_bound_to_a_list_and_to_an_array(f):
+    """``v + x`` with ``v`` an array here and a list at another assignment took list adjoints
+    (list_head/list_tail: a TypeError in the sweep); ``v * v`` took ``rt.repeat_adjoint(g, v, v)``,
+    right at first order, but its derivative took the count ``v`` for a constant: a second
+    derivative silently wrong by a factor (1.0 for 3.0)."""
+    check(f, [0.5, 0.3])
