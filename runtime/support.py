@@ -3301,7 +3301,9 @@ def repeat_adjoint(grad, seq, n):
         for i, part in enumerate(grad):
             out[i % k] = add_grad(out[i % k], part)
         return out
-    return unbroadcast(grad * n, seq)
+    # (an array times a complex factor: the conjugate, as the product's rule; was ``grad * n``, the
+    # imaginary part of the gradient negated where the compiler could not tell the array from a list)
+    return unbroadcast(grad * (np.conj(n) if np.iscomplexobj(n) else n), seq)
 
 
 def repeat_adjoint_transpose(cot, grad, seq, n):

@@ -198,6 +198,8 @@ class Contributions(EmitPass):
     def may_repeat(self, value: gast.BinOp) -> bool:
         """May ``a * b`` repeat a list or tuple (with a count that is never traced)?"""
         operands = (value.left, value.right)
+        if any(isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in operands):
+            return False            # (a float or complex factor is never a count)
         if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
                 any(o.id in self.act.arrays or leaf_kind(self.act.kinds.get(o.id)) is not None for o in operands):
             # two traced factors, one known to hold an array where it is bound (``v * v`` with ``v``

@@ -347,3 +347,40 @@ def test_a_name_bound_to_a_list_and_to_an_array(f):
     right at first order, but its derivative took the count ``v`` for a constant: a second
     derivative silently wrong by a factor (1.0 for 3.0)."""
     check(f, [0.5, 0.3])
+
+
+def list_or_real_array_times_complex(x):
+    v = x
+    for i in range(2):
+        u = v * (1 + 2j)
+        u = u * u
+        v = [np.real(u[0]), np.imag(u[1])]
+        v = np.array(v)
+    return np.sum(v * v)
+
+
+def list_or_real_array_times_complex_name(x):
+    c = 0.5 - 1.5j
+    v = x
+    for i in range(2):
+        u = v * c
+        v = [np.real(u[0] * u[1]), np.imag(u[1])]
+        v = np.array(v)
+    return np.sum(v * v)
+
+
+def list_of_complex_and_real(x):
+    v = x
+    for i in range(2):
+        v = [v * 1j, v]
+        v = np.real(v[0] * v[0] * v[1] + v[1])
+    return np.sum(v)
+
+
+@pytest.mark.parametrize("f", [list_or_real_array_times_complex, list_or_real_array_times_complex_name,
+                               list_of_complex_and_real])
+def test_a_name_bound_to_a_list_and_to_a_real_array_with_complex_factors(f):
+    """``u = v * (1 + 2j)`` with ``v`` also bound to a list took ``rt.repeat_adjoint(d_u, v, c)``,
+    which multiplied by ``c``, not its conjugate: the imaginary part's contribution negated, a
+    silently wrong gradient ([1, -2.4] for [1, 2.4])."""
+    check(f, [0.5, 0.3])
