@@ -3315,9 +3315,21 @@ def repeat_adjoint_transpose(cot, grad, seq, n):
     return broadcast_like(cot * n, grad)
 
 
-@defrule(repeat_adjoint, wrt=("grad",))
+def repeat_count_adjoint(g, grad, seq, n):
+    """The adjoint of ``n`` in ``repeat_adjoint(grad, seq, n)``: none for a list or tuple (``n`` a
+    count, an int); for an array, that of the factor ``n`` in ``unbroadcast(grad * conj(n), seq)``
+    (a product ``seq * n``), which a gradient of this gradient needs (was: taken for a constant, a
+    silently wrong second derivative of ``v * v`` with ``v`` read from a dict holding a tuple at
+    another call)."""
+    if isinstance(seq, (list, tuple)) or _is_zero(g) or _is_zero(grad):
+        return ZERO
+    gb = broadcast_like(g, grad * n)
+    return unbroadcast(np.conj(gb) * grad if np.iscomplexobj(n) else gb * np.conj(grad), n)
+
+
+@defrule(repeat_adjoint, wrt=("grad", "n"))
 def _repeat_adjoint_rule(g, ans, grad, seq, n):
-    return repeat_adjoint_transpose(g, grad, seq, n)
+    return repeat_adjoint_transpose(g, grad, seq, n), repeat_count_adjoint(g, grad, seq, n)
 
 
 @defrule(repeat_adjoint_transpose, wrt=("cot",))

@@ -201,11 +201,12 @@ class Contributions(EmitPass):
         if any(isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in operands):
             return False            # (a float or complex factor is never a count)
         if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
-                any(o.id in self.act.arrays or leaf_kind(self.act.kinds.get(o.id)) is not None for o in operands):
-            # two traced factors, one known to hold an array where it is bound (``v * v`` with ``v``
-            # also bound to a list elsewhere): a product, never a repetition, whose count is a
-            # constant (was: rt.repeat_adjoint(g, v, v), whose derivative takes the count ``v`` for
-            # a constant: a silently wrong second derivative)
+                (operands[0].id == operands[1].id or
+                 any(o.id in self.act.arrays or leaf_kind(self.act.kinds.get(o.id)) is not None for o in operands)):
+            # two traced factors, the same name or one known to hold an array where it is bound
+            # (``v * v`` with ``v`` also bound to a list elsewhere): a product, never a repetition
+            # (was: rt.repeat_adjoint(g, v, v), whose derivative took the count ``v`` for a
+            # constant: a silently wrong second derivative; the runtime rule now covers it too)
             return False
         if any(isinstance(o, gast.Name) and o.id in self.act.active and
                not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq")

@@ -384,3 +384,67 @@ def test_a_name_bound_to_a_list_and_to_a_real_array_with_complex_factors(f):
     which multiplied by ``c``, not its conjugate: the imaginary part's contribution negated, a
     silently wrong gradient ([1, -2.4] for [1, 2.4])."""
     check(f, [0.5, 0.3])
+
+
+# --- a helper's name read from dicts that hold an array at one call and a tuple at another -------------
+
+def _square_of_item(x, p, q):
+    s = 0.0
+    v = p
+    for i in range(2):
+        u = v["w"]
+        if isinstance(u, tuple):
+            s = s + np.sum(u[0] * u[1] * u[0])
+        else:
+            s = s + np.sum(u * u * x)
+        v = q
+    return s
+
+
+def dict_item_squared(x):
+    return _square_of_item(x, {"w": x * 2}, {"w": (x, x * 3)})
+
+
+def _product_of_items(x, p, q):
+    s = 0.0
+    v = p
+    for i in range(2):
+        u = v["w"]
+        t = v["b"]
+        if isinstance(u, tuple):
+            s = s + np.sum(u[0] * u[1] * t[0])
+        else:
+            s = s + np.sum(u * t * x)
+        v = q
+    return s
+
+
+def dict_items_product(x):
+    return _product_of_items(x, {"w": x * 2, "b": x + 1}, {"w": (x, x * 3), "b": (x * x, 1.0)})
+
+
+def _complex_product_of_items(x, p, q):
+    s = 0.0
+    v = p
+    for i in range(2):
+        u = v["w"]
+        t = v["b"]
+        if isinstance(u, tuple):
+            s = s + np.sum(np.abs(u[0] * u[1] * t[0]) ** 2)
+        else:
+            s = s + np.sum(np.abs(u * t * x) ** 2)
+        v = q
+    return s
+
+
+def dict_items_complex_product(x):
+    return _complex_product_of_items(x, {"w": x * (2 + 1j), "b": x + 1j}, {"w": (x, x * 3j), "b": (x * x, 1.0)})
+
+
+@pytest.mark.parametrize("f", [dict_item_squared, dict_items_product, dict_items_complex_product])
+def test_a_product_of_names_that_may_hold_tuples(f):
+    """``u * t`` with ``u``, ``t`` read from a dict that holds tuples at another iteration was
+    ``rt.repeat_adjoint(g, u, t)`` (a repetition, the runtime deciding): its rule took ``t`` for a
+    constant count (a silently wrong second derivative) and multiplied by a complex ``t``, not its
+    conjugate (a wrong first derivative: 0.875 for 4.0)."""
+    check(f, [0.5, 0.3])
