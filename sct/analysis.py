@@ -956,9 +956,11 @@ class Activity(ValueFacts):
                              if isinstance(o, gast.Name) and o.id in mixed), None)
             elif isinstance(value, gast.BinOp):
                 return False            # (``-``, ``/``, ``@``, ...: never a container)
-            elif isinstance(value, gast.Call) and value.args and \
+            elif isinstance(value, gast.Call) and \
                     any(self.call_info(value).obj is f for f in (rt_support.setitem, rt_support.copy_value)):
-                base = value.args[0]
+                info = self.call_info(value)          # (``v.copy()``, ``rt.setitem(v, i, a)``: v's kind)
+                base = load(info.receiver) if info.kind == CallKind.METHOD and info.receiver else \
+                    (value.args[0] if value.args else None)
             else:
                 base = None
             if isinstance(base, gast.Name) and base.id in mixed:

@@ -165,6 +165,11 @@ class Contributions(EmitPass):
             for side, o in (("concat_head", left), ("concat_tail", right)):
                 if isinstance(o, gast.Name) and o.id in self.act.active:
                     pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
+            if isinstance(right, gast.List):      # v + [a] (v.append(a)), v may be an array here
+                tail = call(self.rt("concat_tail"), [load(g), left, right])
+                for i, e in enumerate(right.elts):
+                    if isinstance(e, gast.Name) and e.id in self.act.active:
+                        pieces.append((e.id, call(self.rt("getitem_or_zero"), [copy.deepcopy(tail), const(i)])))
         elif value.op.__class__ is gast.Mult and self.may_repeat(value):
             # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
             # array operand: the count is a constant int, never traced)

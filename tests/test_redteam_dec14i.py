@@ -448,3 +448,41 @@ def test_a_product_of_names_that_may_hold_tuples(f):
     constant count (a silently wrong second derivative) and multiplied by a complex ``t``, not its
     conjugate (a wrong first derivative: 0.875 for 4.0)."""
     check(f, [0.5, 0.3])
+
+
+# --- .copy() and .append() of a name that holds an array at one iteration and a list at another --------
+
+def copy_of_array_then_list(x):
+    v = x
+    out = 0.0
+    for i in range(2):
+        w = v.copy()
+        if isinstance(w, list):
+            out = out + w[0] * w[1] * 2
+            v = x * 3
+        else:
+            out = out + np.sum(w * w)
+            v = [x[0], x[1]]
+    return out
+
+
+def copy_of_list_then_array_appended(x):
+    v = [x[0], x[1]]
+    out = 0.0
+    for i in range(2):
+        w = v.copy()
+        if isinstance(w, list):
+            w.append(x[0])
+            out = out + w[0] * w[2] * 2
+            v = x * 3
+        else:
+            out = out + np.sum(w * w)
+    return out
+
+
+@pytest.mark.parametrize("f", [copy_of_array_then_list, copy_of_list_then_array_appended])
+def test_copy_and_append_of_a_name_bound_to_an_array_and_a_list(f):
+    """``w = v.copy()`` took ``w`` for an array wherever ``v`` was one somewhere (a silently wrong
+    gradient, 1.0 for 1.6, or a TypeError in the sweep); ``w.append(a)`` with ``w`` bound to an array
+    elsewhere dropped ``a``'s adjoint (10 for 11)."""
+    check(f, [0.5, 0.3])
