@@ -3290,10 +3290,18 @@ def concat_tail_transpose(cot, grad, a, b):
     return broadcast_like(cot, grad)
 
 
+def _repeats(seq, n) -> bool:
+    """Is ``seq * n`` a repetition (a list or tuple times a count), not numpy's product (a list
+    times an array is one: ``[a, b] * np.array([2, 3])`` is ``[2a, 3b]``)?"""
+    return isinstance(seq, (list, tuple)) and not isinstance(n, np.ndarray)
+
+
 def repeat_adjoint(grad, seq, n):
-    """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple, each item's
-    adjoint summed over its ``n`` copies; for an array or number, ``grad * n`` summed to its shape."""
-    if isinstance(seq, (list, tuple)):
+    """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple times a count, each
+    item's adjoint summed over its ``n`` copies; else (an array or number, or a list times an array:
+    numpy's product) ``grad * conj(n)`` summed to its shape.  (A list times an array was taken for a
+    repetition: the adjoint without the factor, a silently wrong gradient.)"""
+    if _repeats(seq, n):
         k = len(seq)
         if _is_zero(grad):
             return grad
@@ -3308,7 +3316,7 @@ def repeat_adjoint(grad, seq, n):
 
 def repeat_adjoint_transpose(cot, grad, seq, n):
     """The adjoint of repeat_adjoint with respect to ``grad``."""
-    if isinstance(seq, (list, tuple)):
+    if _repeats(seq, n):
         if _is_zero(cot):
             return cot
         return list(cot) * max(int(n), 0)
@@ -3321,7 +3329,7 @@ def repeat_count_adjoint(g, grad, seq, n):
     (a product ``seq * n``), which a gradient of this gradient needs (was: taken for a constant, a
     silently wrong second derivative of ``v * v`` with ``v`` read from a dict holding a tuple at
     another call)."""
-    if isinstance(seq, (list, tuple)) or _is_zero(g) or _is_zero(grad):
+    if _repeats(seq, n) or _is_zero(g) or _is_zero(grad):
         return ZERO
     gb = broadcast_like(g, grad * n)
     return unbroadcast(np.conj(gb) * grad if np.iscomplexobj(n) else gb * np.conj(grad), n)

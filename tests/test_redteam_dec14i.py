@@ -486,3 +486,31 @@ def test_copy_and_append_of_a_name_bound_to_an_array_and_a_list(f):
     gradient, 1.0 for 1.6, or a TypeError in the sweep); ``w.append(a)`` with ``w`` bound to an array
     elsewhere dropped ``a``'s adjoint (10 for 11)."""
     check(f, [0.5, 0.3])
+
+
+# --- a list times a numpy array: numpy's product, not a repetition ------------------------------------
+
+_W = np.array([2.0, 3.0])
+
+
+def list_times_array(x):
+    xs = [x[0], x[1]]
+    return np.sum(xs * _W) + np.sum(_W * xs) * x[0]
+
+
+def list_times_0d_int_array(x):
+    xs = [x[0], x[1] * x[0]]
+    return np.sum(xs * np.array(2))
+
+
+def list_times_count(x):
+    xs = [x[0], x[1] * x[0]]
+    n = np.int64(2)
+    return sum(xs * n) + sum(3 * xs) * x[1]
+
+
+@pytest.mark.parametrize("f", [list_times_array, list_times_0d_int_array, list_times_count])
+def test_a_list_times_an_array_is_a_product(f):
+    """``[a, b] * np.array([2., 3.])`` is numpy's ``[2a, 3b]``; sct took it for a repetition of the
+    list (rt.repeat_adjoint's list branch): the gradient without the factor, [1, 1] for [2, 3]."""
+    check(f, [0.5, 0.3])
