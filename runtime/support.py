@@ -3296,11 +3296,19 @@ def _repeats(seq, n) -> bool:
     return isinstance(seq, (list, tuple)) and not isinstance(n, np.ndarray)
 
 
+def _count_of(seq, n) -> bool:
+    """Is ``seq`` the count of a repetition ``n * seq`` (``n`` a list or tuple)?  Its adjoint is
+    none: an int (was numpy's product of the list adjoint and the list, a TypeError in the sweep)."""
+    return isinstance(n, (list, tuple)) and not isinstance(seq, np.ndarray)
+
+
 def repeat_adjoint(grad, seq, n):
     """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple times a count, each
     item's adjoint summed over its ``n`` copies; else (an array or number, or a list times an array:
     numpy's product) ``grad * conj(n)`` summed to its shape.  (A list times an array was taken for a
     repetition: the adjoint without the factor, a silently wrong gradient.)"""
+    if _count_of(seq, n):
+        return ZERO
     if _repeats(seq, n):
         k = len(seq)
         if _is_zero(grad):
@@ -3316,6 +3324,8 @@ def repeat_adjoint(grad, seq, n):
 
 def repeat_adjoint_transpose(cot, grad, seq, n):
     """The adjoint of repeat_adjoint with respect to ``grad``."""
+    if _count_of(seq, n):
+        return ZERO
     if _repeats(seq, n):
         if _is_zero(cot):
             return cot
@@ -3329,7 +3339,7 @@ def repeat_count_adjoint(g, grad, seq, n):
     (a product ``seq * n``), which a gradient of this gradient needs (was: taken for a constant, a
     silently wrong second derivative of ``v * v`` with ``v`` read from a dict holding a tuple at
     another call)."""
-    if _repeats(seq, n) or _is_zero(g) or _is_zero(grad):
+    if _repeats(seq, n) or _count_of(seq, n) or _is_zero(g) or _is_zero(grad):
         return ZERO
     gb = broadcast_like(g, grad * n)
     return unbroadcast(np.conj(gb) * grad if np.iscomplexobj(n) else gb * np.conj(grad), n)

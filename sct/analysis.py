@@ -842,6 +842,7 @@ class Activity(ValueFacts):
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
         self.mixed: Set[str] = set()        # of those, names another assignment may bind to a container
+        self.sequences: Set[str] = set()    # names some assignment binds to a tuple or list
         self.calls: Dict[int, CallInfo] = {}
         self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
@@ -927,6 +928,41 @@ class Activity(ValueFacts):
                                                len(self.lists), len(self.kinds)))
         self.check_covered(nodes)
         self.mixed = self.mixed_names(nodes)
+        self.sequences = self.sequence_names(nodes)
+
+    def sequence_names(self, nodes) -> Set[str]:
+        """The names some assignment binds to a tuple or list: a literal (``xs = a, b``), a list
+        comprehension, ``tuple(...)``/``list(...)``, or such a name's copy, slice, concatenation or
+        repetition.  ``xs * k`` with such an ``xs`` may repeat it (``act.lists`` has only the names
+        bound to list literals: ``xs = (a, b); ys = xs * k`` was differentiated as a product, the
+        list adjoint times k, a silently wrong gradient)."""
+        found: Set[str] = set()
+        assigns = [node for node in nodes if isinstance(node, gast.Assign) and
+                   isinstance(node.targets[0], gast.Name)]
+
+        def named(o) -> bool:
+            return isinstance(o, gast.Name) and o.id in found
+
+        def sequence(value) -> bool:
+            if isinstance(value, (gast.Tuple, gast.List, gast.ListComp)):
+                return True
+            if isinstance(value, gast.Call):
+                return any(self.resolver.resolve(value.func) is t for t in (tuple, list))
+            if isinstance(value, gast.Subscript):
+                return named(value.value) and isinstance(value.slice, gast.Slice)
+            if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
+                return named(value.left) or named(value.right)
+            return named(value)
+
+        changed = True
+        while changed:
+            changed = False
+            for node in assigns:
+                name = node.targets[0].id
+                if name not in found and sequence(node.value):
+                    found.add(name)
+                    changed = True
+        return found
 
     def mixed_names(self, nodes) -> Set[str]:
         """The names known to hold arrays (``arrays``, an array kind) that another assignment may

@@ -207,19 +207,26 @@ class Contributions(EmitPass):
             return False            # (a float or complex factor is never a count)
         if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
                 (operands[0].id == operands[1].id or
-                 any(o.id in self.act.arrays or leaf_kind(self.act.kinds.get(o.id)) is not None for o in operands)):
+                 (any(self.gen.may_be_array(o.id) for o in operands) and
+                  not any(o.id in self.act.lists or o.id in getattr(self.act, "sequences", ()) for o in operands))):
             # two traced factors, the same name or one known to hold an array where it is bound
             # (``v * v`` with ``v`` also bound to a list elsewhere): a product, never a repetition
             # (was: rt.repeat_adjoint(g, v, v), whose derivative took the count ``v`` for a
             # constant: a silently wrong second derivative; the runtime rule now covers it too)
             return False
         if any(isinstance(o, gast.Name) and o.id in self.act.active and
-               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq")
+               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq" or
+                    o.id in getattr(self.act, "sequences", ())) and
+               (self.gen.may_be_array(o.id) or not self.is_list(value))
                for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
                                               for o in operands):
-            return False          # a traced factor: ordinary multiplication
+            # a traced factor known to hold an array: ordinary multiplication (one of unknown kind
+            # times a list, ``xs * n`` with ``n = count(x)`` from a helper, is decided at run time by
+            # rt.repeat_adjoint: was the product's rule given a list, a TypeError in the sweep)
+            return False
         if self.is_list(value) or any(isinstance(o, gast.Name) and
-                                      self.act.kinds.get(o.id, ("",))[0] == "seq" for o in operands):
+                                      (self.act.kinds.get(o.id, ("",))[0] == "seq" or
+                                       o.id in getattr(self.act, "sequences", ())) for o in operands):
             return True
         return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
             not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)

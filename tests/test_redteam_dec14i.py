@@ -514,3 +514,30 @@ def test_a_list_times_an_array_is_a_product(f):
     """``[a, b] * np.array([2., 3.])`` is numpy's ``[2a, 3b]``; sct took it for a repetition of the
     list (rt.repeat_adjoint's list branch): the gradient without the factor, [1, 1] for [2, 3]."""
     check(f, [0.5, 0.3])
+
+
+def _count_of(x):
+    return int(np.sum(x) > 0) + 1
+
+
+def list_times_count_from_helper(x):
+    xs = [x[0], x[1]]
+    n = _count_of(x)
+    ys = xs * n
+    return sum(y * (i + 1) for i, y in enumerate(ys))
+
+
+def tuple_times_count_from_value(x):
+    xs = (x[0], x[1])
+    k = int(x[0] * 10 + 0.3) % 3 + 1
+    ys = xs * k
+    return sum(y * (i + 1) for i, y in enumerate(ys))
+
+
+@pytest.mark.parametrize("f", [list_times_count_from_helper, tuple_times_count_from_value])
+def test_a_sequence_times_a_count_computed_from_traced_values(f):
+    """``xs * k`` with ``xs = (a, b)`` (a tuple literal: not among the list names) and ``k`` an int
+    computed from x was differentiated as a product: the list adjoint times k, itself a repetition
+    (a silently wrong gradient, [1, 2] for [9, 12]); with ``n`` from a helper (traced as far as sct
+    knows), the product's rule was given the list (a TypeError in the sweep)."""
+    check(f, [0.5, 0.3])
