@@ -302,6 +302,52 @@ def test_everyday_idioms(f):
         check(f, [1.0, 1.1, -0.5])
 
 
+
+def rebind_tuple_in_while(x):
+    v = x
+    n = 0
+    while np.sum(v) < 5.0:
+        v = (v, v * 1.5)
+        v = v[0] + v[1]
+        n += 1
+    return np.sum(v * v) + n
+
+
+def rebind_list_in_while_else(x):
+    v = [x[0], x[1]]
+    while len(v) < 4:
+        v = v + [v[-1] * v[0]]
+    else:
+        v = np.array(v)
+    return np.sum(v * v)
+
+
+def rebind_dict_with_continue(x):
+    v = x
+    for i in range(3):
+        if i == 1:
+            continue
+        v = {"a": v, "b": v * 2}
+        v = v["a"] * v["b"]
+    return np.sum(v)
+
+
+def rebind_tuple_with_break(x):
+    v = x
+    for i in range(4):
+        if i == 2:
+            break
+        v = (v * 2, v)
+        v = v[0] - v[1] ** 2
+    return np.sum(v)
+
+
+@pytest.mark.parametrize("f", [rebind_tuple_in_while, rebind_list_in_while_else, rebind_dict_with_continue,
+                               rebind_tuple_with_break])
+def test_a_name_rebound_to_a_container_in_while_break_continue(f):
+    check(f, [0.5, 0.31])
+
+
 # --- a name bound to a list and (elsewhere) to an array -----------------------------------------------
 
 def list_then_array_add(x):
