@@ -217,7 +217,7 @@ class Contributions(EmitPass):
         if any(isinstance(o, gast.Name) and o.id in self.act.active and
                not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq" or
                     o.id in getattr(self.act, "sequences", ())) and
-               (self.gen.may_be_array(o.id) or not self.is_list(value))
+               self.gen.may_be_array(o.id)
                for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
                                               for o in operands):
             # a traced factor known to hold an array: ordinary multiplication (one of unknown kind
@@ -227,6 +227,12 @@ class Contributions(EmitPass):
         if self.is_list(value) or any(isinstance(o, gast.Name) and
                                       (self.act.kinds.get(o.id, ("",))[0] == "seq" or
                                        o.id in getattr(self.act, "sequences", ())) for o in operands):
+            return True
+        if any(isinstance(o, gast.Name) and o.id in self.act.active and not self.gen.may_be_array(o.id)
+               for o in operands):
+            # a traced factor of unknown kind (a helper's result: ``t = pair(a, b); t * k`` repeats
+            # the tuple) times a factor not known to be a traced array: rt.repeat_adjoint decides
+            # when it runs (was the product's rule: the tuple adjoint times k, a wrong gradient)
             return True
         return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
             not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)

@@ -587,3 +587,48 @@ def test_a_sequence_times_a_count_computed_from_traced_values(f):
     (a silently wrong gradient, [1, 2] for [9, 12]); with ``n`` from a helper (traced as far as sct
     knows), the product's rule was given the list (a TypeError in the sweep)."""
     check(f, [0.5, 0.3])
+
+
+def _pair_of(a, b):
+    return a, b
+
+
+def helper_tuple_times_count(x):
+    t = _pair_of(x[0], x[1])
+    k = 2
+    ys = t * k
+    return sum(y * (i + 1) for i, y in enumerate(ys))
+
+
+def helper_tuple_times_count_from_value(x):
+    t = _pair_of(x[0], x[1])
+    k = int(x[0] * 10 + 0.3) % 3 + 1
+    ys = t * k
+    return sum(y * (i + 1) for i, y in enumerate(ys))
+
+
+def _sine(v):
+    return np.sin(v) * 2
+
+
+def _rotate(v):
+    return v * (1 + 2j)
+
+
+def helper_results_multiplied(x):
+    h = _sine(x)
+    h2 = _sine(x * 3)
+    c = 0.7
+    z = _rotate(x)
+    z2 = _rotate(x * 3)
+    w = 0.5 - 1j
+    return np.sum(h * h2) + np.sum(h * c) + np.sum(np.abs(z * z2) ** 2) + np.imag(np.sum(z2 * z * w))
+
+
+@pytest.mark.parametrize("f", [helper_tuple_times_count, helper_tuple_times_count_from_value,
+                               helper_results_multiplied])
+def test_a_helpers_result_times_a_factor(f):
+    """``t = pair(a, b); t * k`` (a helper's tuple repeated) was differentiated as a product: the
+    tuple's adjoint times k, a silently wrong gradient ([1, 2] for [4, 6]).  Products of helpers'
+    results (arrays, real and complex) stay right, first and second order."""
+    check(f, [0.5, 0.3])
