@@ -229,7 +229,8 @@ class Contributions(EmitPass):
                                        o.id in getattr(self.act, "sequences", ())) for o in operands):
             return True
         if any(isinstance(o, gast.Name) and o.id in self.act.active and not self.gen.may_be_array(o.id)
-               for o in operands):
+               for o in operands) and \
+                not all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands):
             # a traced factor of unknown kind (a helper's result: ``t = pair(a, b); t * k`` repeats
             # the tuple) times a factor not known to be a traced array: rt.repeat_adjoint decides
             # when it runs (was the product's rule: the tuple adjoint times k, a wrong gradient)
