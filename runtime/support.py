@@ -352,6 +352,8 @@ def index_add(total, grad, x, idx):
             getattr(grad, "dtype", None) == x.dtype and not _needs_add_at(idx):
         total[idx] += grad
         return total
+    if isinstance(total, (list, tuple, dict)):      # (``+`` would concatenate a container's adjoints)
+        return add_grad(total, index_adjoint(grad, x, idx))
     return total + index_adjoint(grad, x, idx)
 
 
@@ -385,6 +387,8 @@ def index_added(total, grad, x, idx):
             if stop < x.shape[0]:
                 np.add(total[stop:], 0, out=out[stop:])
             return out
+    if isinstance(total, (list, tuple, dict)):      # (``+`` would concatenate a container's adjoints)
+        return add_grad(total, index_adjoint(grad, x, idx))
     return total + index_adjoint(grad, x, idx)
 
 
@@ -3435,10 +3439,26 @@ def concat_tail_transpose(cot, grad, a, b):
     return broadcast_like(cot, grad)
 
 
+def _repeats(seq, n) -> bool:
+    """Is ``seq * n`` a repetition (a list or tuple times a count), not numpy's product (a list
+    times an array is one: ``[a, b] * np.array([2, 3])`` is ``[2a, 3b]``)?"""
+    return isinstance(seq, (list, tuple)) and not isinstance(n, np.ndarray)
+
+
+def _count_of(seq, n) -> bool:
+    """Is ``seq`` the count of a repetition ``n * seq`` (``n`` a list or tuple)?  Its adjoint is
+    none: an int (was numpy's product of the list adjoint and the list, a TypeError in the sweep)."""
+    return isinstance(n, (list, tuple)) and not isinstance(seq, np.ndarray)
+
+
 def repeat_adjoint(grad, seq, n):
-    """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple, each item's
-    adjoint summed over its ``n`` copies; for an array or number, ``grad * n`` summed to its shape."""
-    if isinstance(seq, (list, tuple)):
+    """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple times a count, each
+    item's adjoint summed over its ``n`` copies; else (an array or number, or a list times an array:
+    numpy's product) ``grad * conj(n)`` summed to its shape.  (A list times an array was taken for a
+    repetition: the adjoint without the factor, a silently wrong gradient.)"""
+    if _count_of(seq, n):
+        return ZERO
+    if _repeats(seq, n):
         k = len(seq)
         if _is_zero(grad):
             return grad
@@ -3446,21 +3466,37 @@ def repeat_adjoint(grad, seq, n):
         for i, part in enumerate(grad):
             out[i % k] = add_grad(out[i % k], part)
         return out
-    return unbroadcast(grad * n, seq)
+    # (an array times a complex factor: the conjugate, as the product's rule; was ``grad * n``, the
+    # imaginary part of the gradient negated where the compiler could not tell the array from a list)
+    return unbroadcast(grad * (np.conj(n) if np.iscomplexobj(n) else n), seq)
 
 
 def repeat_adjoint_transpose(cot, grad, seq, n):
     """The adjoint of repeat_adjoint with respect to ``grad``."""
-    if isinstance(seq, (list, tuple)):
+    if _count_of(seq, n):
+        return ZERO
+    if _repeats(seq, n):
         if _is_zero(cot):
             return cot
         return list(cot) * max(int(n), 0)
     return broadcast_like(cot * n, grad)
 
 
-@defrule(repeat_adjoint, wrt=("grad",))
+def repeat_count_adjoint(g, grad, seq, n):
+    """The adjoint of ``n`` in ``repeat_adjoint(grad, seq, n)``: none for a list or tuple (``n`` a
+    count, an int); for an array, that of the factor ``n`` in ``unbroadcast(grad * conj(n), seq)``
+    (a product ``seq * n``), which a gradient of this gradient needs (was: taken for a constant, a
+    silently wrong second derivative of ``v * v`` with ``v`` read from a dict holding a tuple at
+    another call)."""
+    if _repeats(seq, n) or _count_of(seq, n) or _is_zero(g) or _is_zero(grad):
+        return ZERO
+    gb = broadcast_like(g, grad * n)
+    return unbroadcast(np.conj(gb) * grad if np.iscomplexobj(n) else gb * np.conj(grad), n)
+
+
+@defrule(repeat_adjoint, wrt=("grad", "n"))
 def _repeat_adjoint_rule(g, ans, grad, seq, n):
-    return repeat_adjoint_transpose(g, grad, seq, n)
+    return repeat_adjoint_transpose(g, grad, seq, n), repeat_count_adjoint(g, grad, seq, n)
 
 
 @defrule(repeat_adjoint_transpose, wrt=("cot",))

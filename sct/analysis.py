@@ -723,6 +723,9 @@ class ValueFacts:
                 return False
             if info.kind == CallKind.SITE:
                 return any(self.is_complex(a) for a in value.args[1:])
+            if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None and \
+                    self.helper_makes_complex(value, info):
+                return True            # a helper making complex values from real ones (v * 1j)
             return self.is_complex(value) or any(self.is_complex(a) for a in value.args) or \
                 any(self.is_complex(k.value) for k in value.keywords) or \
                 (info.receiver is not None and info.receiver in self.complex)
@@ -744,6 +747,40 @@ class ValueFacts:
         if isinstance(value, gast.Dict):
             return any(self.is_complex(v) for v in value.values)
         return self.is_complex(value)
+
+    def helper_makes_complex(self, value: gast.Call, info) -> bool:
+        """May the user's function or method this call runs make complex values from real ones
+        (``_helper_makes_complex``)?  A method of a local object (``r = Rot(a); r.apply(v)``,
+        ``r(v)``) is looked up on the classes the name is built from or passed as."""
+        if _helper_makes_complex(info.obj):
+            return True
+        fdef, resolver = getattr(self, "fdef", None), getattr(self, "resolver", None)
+        if fdef is None or resolver is None:
+            return False
+        memo = self.__dict__.setdefault("_complex_helpers", {})
+        if id(value) in memo:
+            return memo[id(value)]
+        if info.kind == CallKind.METHOD and info.receiver:
+            name, method = info.receiver, info.method
+        elif isinstance(value.func, gast.Name):
+            name, method = value.func.id, "__call__"
+        else:
+            return False
+        classes = []
+        kind = self.kinds.get(name)
+        if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
+            classes.append(kind[1])
+        from .ir import walk_no_defs
+        for node in walk_no_defs(fdef):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                    node.targets[0].id == name and isinstance(node.value, gast.Call):
+                cls = resolver.resolve(node.value.func)
+                if isinstance(cls, type):
+                    classes.append(cls)
+        found = any(_helper_makes_complex(getattr(cls, method, None)) for cls in classes
+                    if not _sct_or_numpy_class(cls))
+        memo[id(value)] = found
+        return found
 
     def value_is_array(self, value) -> bool:
         """Known to be an array or a number (so adjoints add with +), not a container."""
@@ -841,6 +878,8 @@ class Activity(ValueFacts):
         self.kinds: Dict[str, Any] = dict(param_kinds)
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
+        self.mixed: Set[str] = set()        # of those, names another assignment may bind to a container
+        self.sequences: Set[str] = set()    # names some assignment binds to a tuple or list
         self.calls: Dict[int, CallInfo] = {}
         self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
@@ -925,6 +964,90 @@ class Activity(ValueFacts):
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
                                                len(self.lists), len(self.kinds)))
         self.check_covered(nodes)
+        self.mixed = self.mixed_names(nodes)
+        self.sequences = self.sequence_names(nodes)
+
+    def sequence_names(self, nodes) -> Set[str]:
+        """The names some assignment binds to a tuple or list: a literal (``xs = a, b``), a list
+        comprehension, ``tuple(...)``/``list(...)``, or such a name's copy, slice, concatenation or
+        repetition.  ``xs * k`` with such an ``xs`` may repeat it (``act.lists`` has only the names
+        bound to list literals: ``xs = (a, b); ys = xs * k`` was differentiated as a product, the
+        list adjoint times k, a silently wrong gradient)."""
+        found: Set[str] = set()
+        assigns = [node for node in nodes if isinstance(node, gast.Assign) and
+                   isinstance(node.targets[0], gast.Name)]
+
+        def named(o) -> bool:
+            return isinstance(o, gast.Name) and o.id in found
+
+        def sequence(value) -> bool:
+            if isinstance(value, (gast.Tuple, gast.List, gast.ListComp)):
+                return True
+            if isinstance(value, gast.Call):
+                return any(self.resolver.resolve(value.func) is t for t in (tuple, list))
+            if isinstance(value, gast.Subscript):
+                return named(value.value) and isinstance(value.slice, gast.Slice)
+            if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
+                return named(value.left) or named(value.right)
+            return named(value)
+
+        changed = True
+        while changed:
+            changed = False
+            for node in assigns:
+                name = node.targets[0].id
+                if name not in found and sequence(node.value):
+                    found.add(name)
+                    changed = True
+        return found
+
+    def mixed_names(self, nodes) -> Set[str]:
+        """The names known to hold arrays (``arrays``, an array kind) that another assignment may
+        bind to a tuple, list or dict (a container literal or comprehension, a helper's result, or
+        such a name's copy, item, slice, sum or repetition): ``v = x; for ...: v = (v, 2 * v);
+        v = v[0] + v[1]``.  Their adjoints add with ``rt.add_grad``, never ``+`` (which concatenated
+        the tuple's list adjoints: a silently wrong gradient; a dict's: a TypeError)."""
+        values: Dict[str, List] = {}
+        for node in nodes:
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+        mixed: Set[str] = set()
+
+        def may_be_container(value) -> bool:
+            if isinstance(value, (gast.Tuple, gast.List, gast.Dict, gast.Set, gast.ListComp,
+                                  gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                return True
+            if isinstance(value, (gast.Constant, gast.Compare, gast.BoolOp, gast.JoinedStr,
+                                  gast.UnaryOp, gast.Lambda)):
+                return False
+            if isinstance(value, gast.Name):
+                base = value
+            elif isinstance(value, gast.Subscript):
+                base = value.value
+            elif isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
+                base = next((o for o in (value.left, value.right)
+                             if isinstance(o, gast.Name) and o.id in mixed), None)
+            elif isinstance(value, gast.BinOp):
+                return False            # (``-``, ``/``, ``@``, ...: never a container)
+            elif isinstance(value, gast.Call) and \
+                    any(self.call_info(value).obj is f for f in (rt_support.setitem, rt_support.copy_value)):
+                info = self.call_info(value)          # (``v.copy()``, ``rt.setitem(v, i, a)``: v's kind)
+                base = load(info.receiver) if info.kind == CallKind.METHOD and info.receiver else \
+                    (value.args[0] if value.args else None)
+            else:
+                base = None
+            if isinstance(base, gast.Name) and base.id in mixed:
+                return True
+            return not self.value_is_array(value)
+
+        changed = True
+        while changed:
+            changed = False
+            for name, vals in values.items():
+                if name not in mixed and self.array_receiver(name) and any(map(may_be_container, vals)):
+                    mixed.add(name)
+                    changed = True
+        return mixed
 
     def visit(self, node):
         """One statement's effect on the sets; the name it may have changed (or None)."""
@@ -1056,6 +1179,55 @@ def _complex_dtype(node) -> bool:
     if isinstance(node, gast.Constant) and isinstance(node.value, str):
         return node.value.startswith("complex") or node.value in ("c8", "c16", "c32", "D", "F", "G")
     return False
+
+
+_COMPLEX_SOURCES: Dict[Any, bool] = {}
+
+
+def _helper_makes_complex(fn, depth: int = 0) -> bool:
+    """May the user's function ``fn`` return a complex value from real arguments: does its source
+    (or that of a function of its module it calls by name, three levels deep) hold a complex
+    constant (``1j``), ``complex``, a complex dtype, or an op whose result is complex from real
+    arguments (np.fft.fft)?  A helper ``def rotate(v): return v * (1 + 2j)`` gave a result taken
+    for real (its argument is): the conjugates of its rules elided, a silently wrong gradient of
+    ``np.real(np.sum(z * z))`` ([5, 3] for [-3, -1.8])."""
+    import ast
+    import textwrap
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None or depth > 3 or (getattr(fn, "__module__", None) or "").startswith("sct."):
+        return False                        # (sct's own code: its complex cases are its rules')
+    found = _COMPLEX_SOURCES.get(code)
+    if found is not None:
+        return found
+    _COMPLEX_SOURCES[code] = False          # (recursion: not yet known)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+    namespace = getattr(fn, "__globals__", {})
+    found = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
+                                               (isinstance(node.value, str) and node.value.startswith("complex"))):
+            found = True
+        elif isinstance(node, ast.Name) and node.id == "complex":
+            found = True
+        elif isinstance(node, ast.Attribute) and _complex_dtype(
+                gast.Attribute(value=gast.Name(id="_", ctx=gast.Load(), annotation=None, type_comment=None),
+                               attr=node.attr, ctx=gast.Load())):
+            found = True
+        elif isinstance(node, ast.Attribute) and node.attr in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn",
+                                                                "rfft", "eig", "eigvals"):
+            found = True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            callee = namespace.get(node.func.id)
+            if isinstance(callee, types.FunctionType) and callee is not fn:
+                found = _helper_makes_complex(callee, depth + 1)
+        if found:
+            break
+    _COMPLEX_SOURCES[code] = found
+    return found
 
 
 def _makes_complex(node: gast.Call, info) -> bool:

@@ -43,9 +43,12 @@ class ComplexProjection(EmitPass):
         return result
 
     def project_realness(self, name: str, contribution):
-        if self.expr_is_real(contribution) or name in self.act.lists:
+        if self.expr_is_real(contribution) or (name in self.act.lists and not self.gen.may_be_array(name)):
             return contribution
-        if name not in self.act.complex and self.gen.is_array(name):
+        # (a name bound to a list at one assignment and to a real array at another took a complex
+        # contribution as it was where it held the array: a silently wrong gradient; decided below
+        # when the sweep runs, as rt.real_if_real leaves a list's adjoint alone)
+        if name not in self.act.complex and self.gen.adds_as_array(name):
             return call(attr(load(self.gen.np), "real"), [contribution])
         # a value of a kind not known here (a helper's residual, a runtime helper's result), or one
         # that only MAY be complex (an item of a list holding complex and real values, as the tape of

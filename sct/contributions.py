@@ -11,7 +11,7 @@ import gast
 
 from .runtime import registry
 
-from .analysis import CallInfo, bind_arguments, index_value, starred_op_refusal, starred_unbound
+from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
@@ -83,7 +83,7 @@ class Contributions(EmitPass):
             return assign(dn, contribution)
         state["initialized"].add(name)
         may_be_marker = isinstance(_unprojected(contribution), gast.Subscript) or reads_marker(contribution)
-        if self.gen.is_array(name) and not may_be_marker:
+        if self.gen.adds_as_array(name) and not may_be_marker:
             # (an adjoint read from a container or a helper's results may be the zero marker:
             # add_grad keeps it the marker, where marker + marker would be a plain 0.0)
             return assign(dn, gast.BinOp(left=load(dn), op=gast.Add(), right=contribution))
@@ -140,7 +140,12 @@ class Contributions(EmitPass):
 
     def binop_pieces(self, value: gast.BinOp, g: str, ans: str, s) -> List[Tuple[str, Any]]:
         pieces: List[Tuple[str, Any]] = []
-        if value.op.__class__ is gast.Add and self.is_list(value):
+        if value.op.__class__ is gast.Add and self.is_list(value) and not any(
+                isinstance(o, gast.Name) and (o.id in self.act.arrays or
+                                              leaf_kind(self.act.kinds.get(o.id)) is not None)
+                for o in (value.left, value.right)):
+            # (an operand that may hold an array: ``v = [..]`` elsewhere, ``v = v + x`` here with v
+            # an array, was given list adjoints: a TypeError in the sweep; the runtime tells below)
             left, right = value.left, value.right
             if isinstance(left, gast.Name) and left.id in self.act.active:
                 pieces.append((left.id, call(self.rt("list_head"), [load(g), load(left.id)])))
@@ -160,6 +165,11 @@ class Contributions(EmitPass):
             for side, o in (("concat_head", left), ("concat_tail", right)):
                 if isinstance(o, gast.Name) and o.id in self.act.active:
                     pieces.append((o.id, call(self.rt(side), [load(g), left, right])))
+            if isinstance(right, gast.List):      # v + [a] (v.append(a)), v may be an array here
+                tail = call(self.rt("concat_tail"), [load(g), left, right])
+                for i, e in enumerate(right.elts):
+                    if isinstance(e, gast.Name) and e.id in self.act.active:
+                        pieces.append((e.id, call(self.rt("getitem_or_zero"), [copy.deepcopy(tail), const(i)])))
         elif value.op.__class__ is gast.Mult and self.may_repeat(value):
             # ``l * 2``: each item's adjoint is the sum over its copies (a number for an
             # array operand: the count is a constant int, never traced)
@@ -193,13 +203,37 @@ class Contributions(EmitPass):
     def may_repeat(self, value: gast.BinOp) -> bool:
         """May ``a * b`` repeat a list or tuple (with a count that is never traced)?"""
         operands = (value.left, value.right)
+        if any(isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in operands):
+            return False            # (a float or complex factor is never a count)
+        if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
+                (operands[0].id == operands[1].id or
+                 (any(self.gen.may_be_array(o.id) for o in operands) and
+                  not any(o.id in self.act.lists or o.id in getattr(self.act, "sequences", ()) for o in operands))):
+            # two traced factors, the same name or one known to hold an array where it is bound
+            # (``v * v`` with ``v`` also bound to a list elsewhere): a product, never a repetition
+            # (was: rt.repeat_adjoint(g, v, v), whose derivative took the count ``v`` for a
+            # constant: a silently wrong second derivative; the runtime rule now covers it too)
+            return False
         if any(isinstance(o, gast.Name) and o.id in self.act.active and
-               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq")
+               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq" or
+                    o.id in getattr(self.act, "sequences", ())) and
+               self.gen.may_be_array(o.id)
                for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
                                               for o in operands):
-            return False          # a traced factor: ordinary multiplication
+            # a traced factor known to hold an array: ordinary multiplication (one of unknown kind
+            # times a list, ``xs * n`` with ``n = count(x)`` from a helper, is decided at run time by
+            # rt.repeat_adjoint: was the product's rule given a list, a TypeError in the sweep)
+            return False
         if self.is_list(value) or any(isinstance(o, gast.Name) and
-                                      self.act.kinds.get(o.id, ("",))[0] == "seq" for o in operands):
+                                      (self.act.kinds.get(o.id, ("",))[0] == "seq" or
+                                       o.id in getattr(self.act, "sequences", ())) for o in operands):
+            return True
+        if any(isinstance(o, gast.Name) and o.id in self.act.active and not self.gen.may_be_array(o.id)
+               for o in operands) and \
+                not all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands):
+            # a traced factor of unknown kind (a helper's result: ``t = pair(a, b); t * k`` repeats
+            # the tuple) times a factor not known to be a traced array: rt.repeat_adjoint decides
+            # when it runs (was the product's rule: the tuple adjoint times k, a wrong gradient)
             return True
         return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
             not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)

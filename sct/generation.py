@@ -127,6 +127,16 @@ class Generation:
         return (name in self.act.arrays or leaf_kind(self.act.kinds.get(name)) is not None) and \
             name not in self.act.lists
 
+    def may_be_array(self, name: str) -> bool:
+        """Is ``name`` bound to an array or number somewhere (its kind, an assignment), whether or
+        not it is also bound to a list elsewhere?"""
+        return name in self.act.arrays or leaf_kind(self.act.kinds.get(name)) is not None
+
+    def adds_as_array(self, name: str) -> bool:
+        """Is ``name`` surely an array or number wherever it is bound (its adjoints add with ``+``,
+        not ``rt.add_grad``): not one another assignment may bind to a tuple, list or dict."""
+        return self.is_array(name) and name not in getattr(self.act, "mixed", ())
+
     def counter(self, loop) -> str:
         if id(loop) not in self.counters:
             name = self.namer.fresh("n_" + (loop.target.id if isinstance(loop, gast.For) else "while"))

@@ -103,8 +103,9 @@ def op_name(op):
 
 # --- wrappers for ops whose arguments or results are lists ------------------------------------------
 
-def seq_in(op, n, out_list=False):
-    """Differentiate ``op([x0, ..., x(n-1)], *rest)`` with respect to each ``xk``."""
+def seq_in(op, n, out_list=False, part=None):
+    """Differentiate ``op([x0, ..., x(n-1)], *rest)`` with respect to each ``xk`` (``part``: the
+    position of the list's adjoint in the rule's results, where it has several)."""
     def fn(*args, **kw):
         out = op(list(args[:n]), *args[n:], **kw)
         return flat(out) if out_list else out
@@ -113,7 +114,8 @@ def seq_in(op, n, out_list=False):
         if out_list:
             pieces = op(list(args[:n]), *args[n:], **kw)
             g, ans = unflat(g, pieces), pieces
-        return tuple(lookup(op).fn(g, ans, list(args[:n]), *args[n:], **kw))
+        out = lookup(op).fn(g, ans, list(args[:n]), *args[n:], **kw)
+        return tuple(out if part is None else out[part])
     return dict(fn=fn, rule=rule, wrt=tuple(range(n)))
 
 
@@ -1149,8 +1151,10 @@ CASES = [
     Case(support.concat_tail_transpose, [R(1, 3), C(np.zeros((2, 3))), C(np.zeros((2, 3))), C(np.zeros((1, 3)))],
          complex=True, note="sum"),
     Case(support.repeat_adjoint, [R(2), R(3), R(2), R(3), C([0.0, 0.0]), C(2)], complex=True,
-         **seq_in(support.repeat_adjoint, 4, out_list=True)),
+         **seq_in(support.repeat_adjoint, 4, out_list=True, part=0)),
     Case(support.repeat_adjoint, [R(2, 3), C(np.zeros(3)), C(2)], complex=True, note="array times an int"),
+    Case(support.repeat_adjoint, [R(2, 3), C(np.zeros(3)), R(3)], wrt=(0, 2), complex=True,
+         note="array times an array: a product, differentiated in both factors"),
     Case(support.repeat_adjoint_transpose, [R(2), R(3), C(None), C([0.0, 0.0]), C(2)], complex=True,
          **seq_in(support.repeat_adjoint_transpose, 2, out_list=True)),
     Case(support.repeat_adjoint_transpose, [R(3), C(np.zeros((2, 3))), C(np.zeros(3)), C(2)], complex=True,
