@@ -281,9 +281,14 @@ def test_formatted_values_in_loops_and_containers():
             assert got[1] == expected[1] == ["CB", "CB"]
             expected, got = expected[0], got[0]
         assert_close(float(got), float(expected))
-    out, g = dlfeval(loop_reversed_and_copies, [a, b], [b, a])
-    assert_close(float(out), float(_plain_reversed_and_copies([a, b], [b, a])))
-    f = lambda a0: float(_plain_reversed_and_copies([dlarray(a0, "CB"), b], [b, a]))
+    # the same dlarray objects at two places of the arguments are refused where differentiated
+    # (tied weights: the gradient through one place would leave out the other, test_redteam_dec14g)
+    with pytest.raises(sct.SctError, match="more than one place"):
+        dlfeval(loop_reversed_and_copies, [a, b], [b, a])
+    b2, a2 = dlarray(extractdata(b).copy(), "CB"), dlarray(extractdata(a).copy(), "CB")
+    out, g = dlfeval(loop_reversed_and_copies, [a, b], [b2, a2])
+    assert_close(float(out), float(_plain_reversed_and_copies([a, b], [b2, a2])))
+    f = lambda a0: float(_plain_reversed_and_copies([dlarray(a0, "CB"), b], [b2, a2]))
     assert_close(extractdata(g[0]), numerical_gradient(f, [extractdata(a)], 0), rtol=1e-5, atol=1e-6)
     with pytest.raises(sct.CompileError, match="not known"):            # formats differ by item: refused
         dlfeval(loop_mixed, [a, dlarray(extractdata(a))])
