@@ -201,43 +201,7 @@ class Contributions(EmitPass):
         return self.rule_pieces(rule, self.bind(rule, operands, []), g, ans, s)
 
     def may_repeat(self, value: gast.BinOp) -> bool:
-        """May ``a * b`` repeat a list or tuple (with a count that is never traced)?"""
-        operands = (value.left, value.right)
-        if any(isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in operands):
-            return False            # (a float or complex factor is never a count)
-        if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
-                (operands[0].id == operands[1].id or
-                 (any(self.gen.may_be_array(o.id) for o in operands) and
-                  not any(o.id in self.act.lists or o.id in getattr(self.act, "sequences", ()) for o in operands))):
-            # two traced factors, the same name or one known to hold an array where it is bound
-            # (``v * v`` with ``v`` also bound to a list elsewhere): a product, never a repetition
-            # (was: rt.repeat_adjoint(g, v, v), whose derivative took the count ``v`` for a
-            # constant: a silently wrong second derivative; the runtime rule now covers it too)
-            return False
-        if any(isinstance(o, gast.Name) and o.id in self.act.active and
-               not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq" or
-                    o.id in getattr(self.act, "sequences", ())) and
-               self.gen.may_be_array(o.id)
-               for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
-                                              for o in operands):
-            # a traced factor known to hold an array: ordinary multiplication (one of unknown kind
-            # times a list, ``xs * n`` with ``n = count(x)`` from a helper, is decided at run time by
-            # rt.repeat_adjoint: was the product's rule given a list, a TypeError in the sweep)
-            return False
-        if self.is_list(value) or any(isinstance(o, gast.Name) and
-                                      (self.act.kinds.get(o.id, ("",))[0] == "seq" or
-                                       o.id in getattr(self.act, "sequences", ())) for o in operands):
-            return True
-        if any(isinstance(o, gast.Name) and o.id in self.act.active and not self.gen.may_be_array(o.id)
-               for o in operands) and \
-                not all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands):
-            # a traced factor of unknown kind (a helper's result: ``t = pair(a, b); t * k`` repeats
-            # the tuple) times a factor not known to be a traced array: rt.repeat_adjoint decides
-            # when it runs (was the product's rule: the tuple adjoint times k, a wrong gradient)
-            return True
-        return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
-            not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)
-                    for o in operands)
+        return _may_repeat_impl(self, value)
 
     def is_list(self, value: gast.BinOp) -> bool:
         return any(isinstance(o, (gast.Name)) and o.id in self.act.lists or isinstance(o, gast.List)
@@ -489,3 +453,44 @@ def _plain_call_refusal(obj, what: str) -> str:
     return (f"no derivative rule for {what}: it is not a Python function sct can read, and the runtime has no "
             f"rule for it. Add one with @sct.defrule (see help(sct.defrule)), use numpy functions that have "
             f"rules, or wrap its input with extractdata if it must be a constant")
+
+
+def _may_repeat_impl(self, value: gast.BinOp) -> bool:
+    """May ``a * b`` repeat a list or tuple (with a count that is never traced)?  (``Contributions.may_repeat``:
+    ``self`` the Contributions pass, whose activity, generation and ``is_list`` it reads.)"""
+    operands = (value.left, value.right)
+    if any(isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in operands):
+        return False            # (a float or complex factor is never a count)
+    if all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands) and \
+            (operands[0].id == operands[1].id or
+             (any(self.gen.may_be_array(o.id) for o in operands) and
+              not any(o.id in self.act.lists or o.id in getattr(self.act, "sequences", ()) for o in operands))):
+        # two traced factors, the same name or one known to hold an array where it is bound
+        # (``v * v`` with ``v`` also bound to a list elsewhere): a product, never a repetition
+        # (was: rt.repeat_adjoint(g, v, v), whose derivative took the count ``v`` for a
+        # constant: a silently wrong second derivative; the runtime rule now covers it too)
+        return False
+    if any(isinstance(o, gast.Name) and o.id in self.act.active and
+           not (o.id in self.act.lists or self.act.kinds.get(o.id, ("",))[0] == "seq" or
+                o.id in getattr(self.act, "sequences", ())) and
+           self.gen.may_be_array(o.id)
+           for o in operands) and not any(isinstance(o, gast.Constant) and type(o.value) is int
+                                          for o in operands):
+        # a traced factor known to hold an array: ordinary multiplication (one of unknown kind
+        # times a list, ``xs * n`` with ``n = count(x)`` from a helper, is decided at run time by
+        # rt.repeat_adjoint: was the product's rule given a list, a TypeError in the sweep)
+        return False
+    if self.is_list(value) or any(isinstance(o, gast.Name) and
+                                  (self.act.kinds.get(o.id, ("",))[0] == "seq" or
+                                   o.id in getattr(self.act, "sequences", ())) for o in operands):
+        return True
+    if any(isinstance(o, gast.Name) and o.id in self.act.active and not self.gen.may_be_array(o.id)
+           for o in operands) and \
+            not all(isinstance(o, gast.Name) and o.id in self.act.active for o in operands):
+        # a traced factor of unknown kind (a helper's result: ``t = pair(a, b); t * k`` repeats
+        # the tuple) times a factor not known to be a traced array: rt.repeat_adjoint decides
+        # when it runs (was the product's rule: the tuple adjoint times k, a wrong gradient)
+        return True
+    return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
+        not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)
+                for o in operands)
