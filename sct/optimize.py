@@ -1410,6 +1410,8 @@ def _popped_read_shape_only(body: List, name: str, pop_targets: Dict[int, str], 
                 end = block(s.body, head)
                 if end and not head:
                     head = True
+                    if isinstance(s, gast.While):
+                        check(s.test, head)         # (the test runs again after the body)
                     block(s.body, head)
                 popped = block(s.orelse, head) | head
             elif isinstance(s, gast.With):
