@@ -504,9 +504,7 @@ def add_index_grad_owned(total, grad, x, idx):
         # holds: the item set in place, as add_index_grad sets it in its copy (the other items
         # as they are: an item no adjoint reached stays None or 0.0, which reads as zero, where
         # the copy would have made it the marker)
-        g = ZERO if _is_zero(grad) else grad
-        cur = total[idx]
-        total[idx] = g if _is_zero(cur) else cur if _is_zero(g) else add_grad(cur, g)
+        total[idx] = _item_added(total[idx], ZERO if _is_zero(grad) else grad)
         return total
     return add_index_grad(total, grad, x, idx)
 
@@ -1030,6 +1028,11 @@ def add_grad(a, b):
     return a + b
 
 
+def _item_added(cur, g):
+    """What add_grad does with one item of two lists: the other where one is zero, else their sum."""
+    return g if _is_zero(cur) else cur if _is_zero(g) else add_grad(cur, g)
+
+
 def add_index_grad(total, grad, x, idx):
     """``add_grad(total, index_adjoint(grad, x, idx))`` in one call (sct/optimize.py emits it for
     that pair).  A list adjoint of a list or tuple read at one position (a network's list of
@@ -1045,9 +1048,8 @@ def add_index_grad(total, grad, x, idx):
             parts = ((idx, ZERO if _is_zero(grad) else grad),)
         else:
             parts = () if _is_zero(grad) else zip(range(*idx.indices(len(x))), grad)
-        for pos, g in parts:                # what add_grad does with each item of the two lists
-            cur = out[pos]
-            out[pos] = g if _is_zero(cur) else cur if _is_zero(g) else add_grad(cur, g)
+        for pos, g in parts:
+            out[pos] = _item_added(out[pos], g)
         return out
     return add_grad(total, index_adjoint(grad, x, idx))
 

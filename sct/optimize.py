@@ -1191,17 +1191,9 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
     each function by id where already found."""
     named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
     scopes = {} if scopes is None else scopes
-
-    def has_scope(fn) -> bool:
-        found = scopes.get(id(fn))
-        if found is None:
-            found = scopes[id(fn)] = _has_scope_statements(fn)
-        return found
-
-    stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
-             gast.Try, gast.With, gast.AsyncWith, gast.AsyncFor)
+    stops = _SWEEP_STOPS + (gast.With,)
     for fn in named.values():
-        if not fn.body or has_scope(fn):
+        if not fn.body or _scope_of(fn, scopes):
             continue
         nodes = _nodes_no_defs(fn.body)
         if any(isinstance(n, stops) for n in nodes):
@@ -1217,12 +1209,25 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
                 continue
             proxied = set(by_name)
             for sweep, param in consumers:
-                proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name, has_scope(sweep))
+                proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name, _scope_of(sweep, scopes))
                 if not proxied:
                     break
             for name in proxied:
                 for push in by_name[name]:
                     push.args = [_shape_proxy(rt_name, name)]
+
+
+#: What the readers of a sweep (``_shape_only_pops``, ``shape_only_arguments``) do not follow.
+_SWEEP_STOPS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
+                gast.Try, gast.AsyncWith, gast.AsyncFor)
+
+
+def _scope_of(fn, scopes: Dict[int, bool]) -> bool:
+    """``_has_scope_statements(fn)``, found once per function (``scopes``: by id)."""
+    found = scopes.get(id(fn))
+    if found is None:
+        found = scopes[id(fn)] = _has_scope_statements(fn)
+    return found
 
 
 def shape_only_arguments(functions: List, rt_name: str, scopes: Optional[Dict[int, bool]] = None) -> None:
@@ -1238,20 +1243,17 @@ def shape_only_arguments(functions: List, rt_name: str, scopes: Optional[Dict[in
     ``shape_only_tapes``."""
     named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
     scopes = {} if scopes is None else scopes
-    stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
-             gast.Try, gast.AsyncWith, gast.AsyncFor)
     found: Dict[str, Optional[tuple]] = {}
 
     def callee(name: str):
-        # (the callee's nodes and shape reads), or None where it is not followed here
+        # (the callee's shape reads, verdicts per parameter, _popped_read_shape_only's cache), or
+        # None where it is not followed here
         if name not in found:
             fn = named[name]
-            scope = scopes.get(id(fn))
-            if scope is None:
-                scope = scopes[id(fn)] = _has_scope_statements(fn)
             nodes = _nodes_no_defs(fn.body)
             args = fn.args
-            found[name] = None if scope or any(isinstance(n, stops) for n in nodes) or args.vararg is not None \
+            found[name] = None if _scope_of(fn, scopes) or any(isinstance(n, _SWEEP_STOPS) for n in nodes) or \
+                args.vararg is not None \
                 or args.kwarg is not None or args.posonlyargs or args.kwonlyargs or args.defaults \
                 else (_shape_reads(fn, rt_name, nodes), {}, {})
         return found[name]
@@ -1324,10 +1326,8 @@ def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_na
     shape_only_tapes); the empty set where ``sweep`` uses its tape ``tape`` otherwise than in pops,
     pops a name not in ``pushed``, or holds what is not followed here (``scope``: it has scope
     statements, ``_has_scope_statements``)."""
-    stops = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal,
-             gast.Try, gast.AsyncWith, gast.AsyncFor)
     nodes = _nodes_no_defs(sweep.body)
-    if scope or any(isinstance(n, stops) for n in nodes):
+    if scope or any(isinstance(n, _SWEEP_STOPS) for n in nodes):
         return set()
     pop_targets: Dict[int, str] = {}        # id of a statement ``m = tape.pop()`` -> m
     allowed: Set[int] = set()
@@ -2916,15 +2916,15 @@ def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     of statements another generated function holds too."""
     for s in _walk_no_defs(fn.body):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
-                _rt_call(s.value, rt_name, "setitem") and len(s.value.args) == 3 and not s.value.keywords and \
+                _rt_call(s.value, rt_name, *_OWNED_FORMS) and not s.value.keywords and \
+                len(s.value.args) == _OWNED_FORMS[s.value.func.attr] and \
                 isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id and \
                 id(s) not in shared:
-            s.value.func.attr = "setitem_owned"
-        elif isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
-                _rt_call(s.value, rt_name, "add_index_grad") and len(s.value.args) == 4 and not s.value.keywords and \
-                isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id and \
-                id(s) not in shared:
-            s.value.func.attr = "add_index_grad_owned"
+            s.value.func.attr += "_owned"
+
+
+#: The calls ``owned_setitems`` writes in place (``n = rt.<name>(n, ...)``), by their number of arguments.
+_OWNED_FORMS = {"setitem": 3, "add_index_grad": 4}
 
 
 def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
@@ -2937,39 +2937,32 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     array itself (nothing gained, nothing changed).  Code read back to be differentiated again has
     the release left out (``_drop_releases``).  ``shared``: ids of statements another generated
     function holds too (left as they are)."""
-    loads: Dict[str, int] = {}
-    proxied: Dict[str, int] = {}
-    for node in _walk_no_defs(fn.body):
-        cls = node.__class__
-        if cls is _Name:
-            if isinstance(node.ctx, gast.Load):
-                loads[node.id] = loads.get(node.id, 0) + 1
-        elif cls is _Call:
-            if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and not node.keywords and \
-                    node.args[0].__class__ is _Name:
-                proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
-        elif cls in (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Global,
-                     gast.Nonlocal):
-            return                      # (a name a nested scope may read: not followed)
-    if any(n in loads for n in _SCOPE_NAMES):
+    scoped = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal)
+
+    def counts(stmts) -> Optional[Tuple[Dict[str, int], Dict[str, int]]]:
+        # (the reads of each name, those inside rt.shape_proxy(name)); None where a nested scope
+        # may read a name (not followed)
+        loads: Dict[str, int] = {}
+        proxied: Dict[str, int] = {}
+        for node in _walk_no_defs(stmts):
+            cls = node.__class__
+            if cls is _Name:
+                if isinstance(node.ctx, gast.Load):
+                    loads[node.id] = loads.get(node.id, 0) + 1
+            elif cls is _Call:
+                if _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and not node.keywords and \
+                        node.args[0].__class__ is _Name:
+                    proxied[node.args[0].id] = proxied.get(node.args[0].id, 0) + 1
+            elif cls in scoped:
+                return None
+        return loads, proxied
+
+    found = counts(fn.body)
+    if found is None or any(n in found[0] for n in _SCOPE_NAMES):
         return
+    loads, proxied = found
     params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs if isinstance(a, gast.Name)} | \
         {a.id for a in (fn.args.vararg, fn.args.kwarg) if isinstance(a, gast.Name)}
-
-    def counts(stmts) -> Tuple[Dict[str, int], Dict[str, int], Set[str]]:
-        here: Dict[str, int] = {}
-        here_proxied: Dict[str, int] = {}
-        stored: Set[str] = set()
-        for node in _walk_no_defs(stmts):
-            if node.__class__ is _Name:
-                if isinstance(node.ctx, gast.Load):
-                    here[node.id] = here.get(node.id, 0) + 1
-                else:
-                    stored.add(node.id)
-            elif _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and \
-                    node.args[0].__class__ is _Name:
-                here_proxied[node.args[0].id] = here_proxied.get(node.args[0].id, 0) + 1
-        return here, here_proxied, stored
 
     def visit(stmts: List) -> None:
         for s in stmts:
@@ -2992,15 +2985,17 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
                 if not (a.__class__ is gast.Assign and len(a.targets) == 1 and a.targets[0].__class__ is _Name and
                         a.value.__class__ is gast.Subscript and a.value.value.__class__ is _Name and
                         a.value.value.id == n):
-                    if n in counts([a])[2]:
+                    if n in _stored([a]):
                         break               # n bound again: the views before are of another array
                     continue
                 u = a.targets[0].id
                 if u == n or u in params:
                     continue
-                here, here_proxied, stored = counts(stmts[q + 1:p])
+                between = stmts[q + 1:p]
+                stored = _stored(between)
                 if u in stored or n in stored:
                     break
+                here, here_proxied = counts(between)
                 # every read of u outside the statements between the two is inside rt.shape_proxy(u)
                 if loads.get(u, 0) - here.get(u, 0) == proxied.get(u, 0) - here_proxied.get(u, 0):
                     inserts.append((p, u, s))
@@ -3023,9 +3018,12 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
     (``expand_in_place``).  ``shared``: ids of statements another generated function holds too."""
     loads: Dict[str, int] = {}
     tests: Dict[str, int] = {}
+    nested: Set[str] = set()        # names read inside nested functions and lambdas
     for node in _walk_no_defs(fn.body):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             loads[node.id] = loads.get(node.id, 0) + 1
+        elif isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):
+            nested.update(n.id for n in walk_nodes(node) if isinstance(n, gast.Name))
         elif isinstance(node, gast.Compare) and isinstance(node.left, gast.Name) and len(node.ops) == 1 and \
                 isinstance(node.ops[0], (gast.Is, gast.IsNot)) and _is_rt(node.comparators[0], rt_name, "ZERO"):
             tests[node.left.id] = tests.get(node.left.id, 0) + 1
@@ -3081,23 +3079,13 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
             block, end = (stmts, k) if outer is None else outer
             start = next((j for j in range(end - 1, -1, -1) if stores([block[j]], 1, g)), None)
             if start is not None and loads_of(block[start:end + 1], g) == loads.get(g, 0) and \
-                    not loads_of(stmts[k + 2:], g) and g not in nested_reads():
+                    not loads_of(stmts[k + 2:], g) and g not in nested:
                 releases.append(k + 2)
         for position in reversed(releases):
             g = stmts[position - 1].value.args[0].id
             stmts.insert(position, gast.copy_location(
                 gast.Delete(targets=[gast.Name(id=g, ctx=gast.Del(), annotation=None, type_comment=None)]),
                 stmts[position - 1]))
-
-    nested: List[Set[str]] = []
-
-    def nested_reads() -> Set[str]:
-        # names read inside nested functions and lambdas (which _walk_no_defs does not enter)
-        if not nested:
-            nested.append({n.id for d in walk_nodes(fn) if d is not fn and isinstance(d, (
-                gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef))
-                for n in walk_nodes(d) if isinstance(n, gast.Name)})
-        return nested[0]
 
     def loads_of(stmts: List, name: str) -> int:
         return sum(1 for n in _walk_no_defs(stmts) if isinstance(n, gast.Name) and n.id == name and

@@ -37,6 +37,22 @@ def inputs(n=8):
     return rng.standard_normal(n), rng.standard_normal((n, n)) * 0.4
 
 
+def _assert_gradients_exact(plain, x, W, gx, gW):
+    np.testing.assert_allclose(D(gx), numerical_gradient(plain, [x, W], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(D(gW), numerical_gradient(plain, [x, W], 1), rtol=1e-6, atol=1e-9)
+
+
+def _check_against_plain(plain, x, W):
+    """``plain(x, W)`` run by dlfeval with the gradients of both: its value against plain Python's,
+    the gradients against finite differences."""
+    def g(x, W):
+        y = plain(x, W)
+        return y, dlgradient(y, x, W)
+    y, (gx, gW) = dlfeval(g, dlarray(x), dlarray(W))
+    assert float(D(y)) == pytest.approx(plain(x, W), rel=1e-12)
+    _assert_gradients_exact(plain, x, W, gx, gW)
+
+
 def _counting(monkeypatch, name):
     calls = [0]
     original = getattr(support, name)
@@ -52,8 +68,7 @@ def test_rows_added_to_in_a_loop_are_exact_and_written_in_place(monkeypatch):
     x, W = inputs()
     y, (gx, gW) = dlfeval(accumulate_grad, dlarray(x), dlarray(W))
     assert float(D(y)) == accumulate(x, W)
-    np.testing.assert_allclose(D(gx), numerical_gradient(accumulate, [x, W], 0), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(D(gW), numerical_gradient(accumulate, [x, W], 1), rtol=1e-6, atol=1e-9)
+    _assert_gradients_exact(accumulate, x, W, gx, gW)
     text = str(sct.source(accumulate_grad, dlarray(x), dlarray(W), callees=True))
     assert "acc_item = rt.shape_proxy(acc_item)" in text
     assert "rt.add_index_grad_owned(d_acc, " in text
@@ -141,14 +156,7 @@ def test_other_forms_of_row_accumulation_are_exact(form):
         out = f(x, W)
         return np.sum(np.sin(out)) if form == "returned" else out
 
-    def g(x, W):
-        y = loss(x, W)
-        return y, dlgradient(y, x, W)
-    x, W = inputs()
-    y, (gx, gW) = dlfeval(g, dlarray(x), dlarray(W))
-    assert float(D(y)) == pytest.approx(loss(x, W), rel=1e-12)
-    np.testing.assert_allclose(D(gx), numerical_gradient(loss, [x, W], 0), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(D(gW), numerical_gradient(loss, [x, W], 1), rtol=1e-6, atol=1e-9)
+    _check_against_plain(loss, *inputs())
 
 
 def _bump(s, prev):
@@ -268,14 +276,7 @@ def _part_of_row(x, W):
 @pytest.mark.parametrize("f", [_named_row, _row_copy_read_next_turn, _row_value_kept, _two_arrays,
                                _row_in_branch, _part_of_row], ids=lambda f: f.__name__)
 def test_rows_the_user_names_are_exact(f):
-    def g(x, W):
-        y = f(x, W)
-        return y, dlgradient(y, x, W)
-    x, W = inputs()
-    y, (gx, gW) = dlfeval(g, dlarray(x), dlarray(W))
-    assert float(D(y)) == pytest.approx(f(x, W), rel=1e-12)
-    np.testing.assert_allclose(D(gx), numerical_gradient(f, [x, W], 0), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(D(gW), numerical_gradient(f, [x, W], 1), rtol=1e-6, atol=1e-9)
+    _check_against_plain(f, *inputs())
 
 
 def _top_level_grad(x, W):
@@ -301,8 +302,7 @@ def test_rows_added_to_in_the_function_dlfeval_runs_are_written_in_place(monkeyp
     x, W = inputs()
     y, (gx, gW) = dlfeval(_top_level_grad, dlarray(x), dlarray(W))
     assert float(D(y)) == plain(x, W)
-    np.testing.assert_allclose(D(gx), numerical_gradient(plain, [x, W], 0), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(D(gW), numerical_gradient(plain, [x, W], 1), rtol=1e-6, atol=1e-9)
+    _assert_gradients_exact(plain, x, W, gx, gW)
     text = str(sct.source(_top_level_grad, dlarray(x), dlarray(W)))
     assert "rt.shape_proxy(acc_item), " in text and "acc_item = rt.shape_proxy(acc_item)" in text
     copies = [_counting(monkeypatch, name) for name in ("setitem", "add_index_grad", "zero_at")]
