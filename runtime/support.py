@@ -3093,6 +3093,11 @@ def _real_if_real_rule(g, ans, grad, x):
     return real_if_real(g, x)
 
 
+@defrule(conj_of, linear="x")
+def _conj_of_rule(g, ans, x):
+    return conj_of(g)
+
+
 @defrule(dict_get, wrt=("mapping", "default"), joint_linear=("mapping", "default"), method="get")
 def _dict_get_rule(g, ans, mapping, key, default=None):
     return dict_get_adjoint(g, mapping, key), default_adjoint(g, mapping, key)

@@ -114,7 +114,7 @@ class StatementAdjoints(EmitPass):
             keep_new = assign(ans, load(t))
             # the rules read ans for t's new value: it is complex, an array, where t is (else a
             # complex t's rule dropped its conj and its real operands' projection)
-            for facts in (self.act.complex, self.act.arrays):
+            for facts in (self.act.complex, self.act.maybe_complex, self.act.arrays):
                 if t in facts:
                     facts.add(ans)
             parts = self.contrib.contributions(s, g_out, ans, state, depth)

@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
+import itertools
 import operator
 import types
 from dataclasses import dataclass
@@ -401,6 +403,30 @@ def kind_complex(kind) -> bool:
         return leaf.complex
     if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
         return any(kind_complex(k) for k in _children(kind).values())
+    return False
+
+
+#: the kinds ``("const", type)`` of values that hold no number (so none complex)
+_NUMBERLESS = (bool, type(None), str, bytes, slice, range, types.FunctionType, types.BuiltinFunctionType,
+               types.MethodType, np.ufunc)
+
+
+def kind_real(kind) -> bool:
+    """Is a value of this kind surely without complex numbers (every leaf real, or no number)?
+    Unknown kinds (an object sct cannot read, a cycle) are not."""
+    leaf = leaf_kind(kind)
+    if leaf is not None:
+        return not leaf.complex
+    if isinstance(kind, tuple) and kind:
+        if kind[0] in ("seq", "map", "obj"):
+            return all(kind_real(k) for k in _children(kind).values())
+        if kind[0] == "module":
+            return True
+        if kind[0] == "const" and len(kind) == 2 and isinstance(kind[1], type):
+            return issubclass(kind[1], _NUMBERLESS)
+        if kind[0] == "const" and len(kind) == 3 and isinstance(kind[1], type):
+            # sct's slotted structures keyed on their shape (a network's graph): no data of the user's
+            return (kind[1].__module__ or "").startswith("sct")
     return False
 
 
@@ -875,6 +901,13 @@ class Activity(ValueFacts):
         self.filename = filename
         self.active: Set[str] = set(active_params)
         self.complex: Set[str] = set(complex_params)
+        # the names that may hold a complex value: ``complex`` and every name some assignment of which
+        # is not proven real (a helper's result, a value from code sct cannot read): a rule drops a
+        # conj or projects on the reals statically only for a value proven real (``value_real``); for
+        # the others it decides when it runs (rt.conj_of, rt.real_if_real).  Was: a value not known
+        # to be complex was taken for real (``w = fn(x)`` with ``fn = lambda v: v * 1j`` passed in,
+        # a global complex array in code differentiated again): silently wrong gradients
+        self.maybe_complex: Set[str] = set(complex_params)
         self.kinds: Dict[str, Any] = dict(param_kinds)
         self.arrays: Set[str] = set()       # names known to hold arrays or numbers
         self.lists: Set[str] = set()        # names known to hold Python lists
@@ -963,6 +996,9 @@ class Activity(ValueFacts):
         self.written_keys = written_keys(nodes)
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
                                                len(self.lists), len(self.kinds)))
+        # (after: a value is proven real from the arrays and kinds found, which only grow)
+        self.maybe_complex |= self.complex
+        semi_naive(nodes, self.visit_realness, lambda: len(self.maybe_complex))
         self.check_covered(nodes)
         self.mixed = self.mixed_names(nodes)
         self.sequences = self.sequence_names(nodes)
@@ -1064,6 +1100,260 @@ class Activity(ValueFacts):
             self.active.add(func.value.id)
             self.lists.add(func.value.id)
         return getattr(func, "value", None)
+
+    def visit_realness(self, node):
+        """One statement's effect on ``maybe_complex`` (once the other sets are known)."""
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            name = target.id if isinstance(target, gast.Name) else getattr(target.value, "id", None) \
+                if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(target.value, gast.Name) \
+                else None
+            if name is not None and name not in self.maybe_complex and not self.value_real(node.value):
+                self.maybe_complex.add(name)
+                return load(name)
+            return None
+        # a value put in a container or an object by its method (xs.append(z), d.update(...),
+        # o.set(z)): it may hold complex values unless every argument is proven real
+        call_node = node.value
+        func = call_node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id not in self.maybe_complex and \
+                not all(self.value_real(a) for a in call_node.args + [k.value for k in call_node.keywords]):
+            self.maybe_complex.add(func.value.id)
+            return func.value
+        return None
+
+    # --- values proven real (``maybe_complex``) ------------------------------------------------
+    def local_names(self) -> Dict[str, bool]:
+        """The function's parameters and the names it binds: name -> is it proven real but for
+        its assignments (a parameter: its kind; a name bound here: yes)."""
+        names = self.__dict__.get("_local_names")
+        if names is None:
+            from .ir import walk_no_defs
+            names = {n.id: True for n in walk_no_defs(self.fdef)
+                     if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+            args = self.fdef.args
+            for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+                if isinstance(a, gast.Name):
+                    names[a.id] = kind_real(self.kinds.get(a.id))
+            self._local_names = names
+        return names
+
+    def param_names(self) -> Set[str]:
+        args = self.fdef.args
+        return {a.id for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+                if isinstance(a, gast.Name)}
+
+    def name_real(self, name: str) -> bool:
+        """Is the name's value proven real: a local no assignment of which may be complex, a
+        parameter of a real kind, a global or closure value without complex numbers?"""
+        if name in self.maybe_complex:
+            return False
+        local = self.local_names().get(name)
+        if local is not None:
+            return local
+        value = self.resolver.resolve_name(name)
+        if value is Unresolved or value is _MISSING:
+            return True             # (a name the generation made: its facts are its value's)
+        return _value_real(value)
+
+    def value_real(self, value) -> bool:
+        """Is ``value`` proven real (no complex number can be in it)?  Not: a call of the user's
+        function or method (sct reads it apart, at run time), of code it cannot read (cmath.rect),
+        an attribute or item of a value of unknown kind."""
+        if isinstance(value, gast.Constant):
+            return not isinstance(value.value, complex)
+        if isinstance(value, gast.Name):
+            return self.name_real(value.id)
+        if isinstance(value, (gast.Compare, gast.Lambda, gast.JoinedStr)):
+            return True
+        if isinstance(value, gast.BinOp):
+            return self.value_real(value.left) and self.value_real(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return self.value_real(value.operand)
+        if isinstance(value, gast.BoolOp):
+            return all(self.value_real(v) for v in value.values)
+        if isinstance(value, gast.IfExp):
+            return self.value_real(value.body) and self.value_real(value.orelse)
+        if isinstance(value, (gast.Tuple, gast.List, gast.Set)):
+            return all(self.value_real(e) for e in value.elts)
+        if isinstance(value, gast.Dict):
+            return all(self.value_real(v) for v in value.values)
+        if isinstance(value, gast.Starred):
+            return self.value_real(value.value)
+        if isinstance(value, gast.Slice):
+            return True
+        if isinstance(value, gast.Attribute):
+            if value.attr in ("real", "imag", "strides", "flags") or (
+                    value.attr in registry.NONDIFF_ATTRIBUTES and not self.user_attribute(value)):
+                return True
+            base = value.value
+            if isinstance(base, gast.Name):
+                if base.id in self.local_names():
+                    # a field of a value proven real (every field of its kind, every value written
+                    # to it); a property or class attribute of its class: that class's code
+                    if not self.name_real(base.id):
+                        return False
+                    kind = self.kinds.get(base.id)
+                    if isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and \
+                            isinstance(kind[1], type) and value.attr not in dict(kind[2]):
+                        return _class_real(kind[1])
+                    return True
+                found = self.resolver.resolve(value)          # np.pi, a module's constant, rt.ZERO
+                return found is not Unresolved and found is not _MISSING and _value_real(found)
+            return False
+        if isinstance(value, gast.Subscript):
+            return self.value_real(value.value)
+        if isinstance(value, gast.Call):
+            return self.call_real(value)
+        return False
+
+    def call_real(self, value: gast.Call) -> bool:
+        info = self.call_info(value)
+        if _makes_complex(value, info):
+            return False
+        facts = registry.facts_of(info.obj)
+        if facts.real_output:
+            return True
+        if info.kind == CallKind.OP and facts.complex_output:
+            return False
+        operands = all(self.value_real(a) for a in value.args) and \
+            all(self.value_real(k.value) for k in value.keywords)
+        if info.kind in (CallKind.OP, CallKind.STOP, CallKind.CREATE, CallKind.SITE):
+            return operands and (info.receiver is None or self.name_real(info.receiver))
+        if info.kind == CallKind.METHOD:
+            # an op's method, or an array's method without a rule (x.item(), x.tolist()) of a value
+            # proven real; not a method of the user's (read apart, at run time)
+            return operands and self.name_real(info.receiver) and \
+                (info.rule is not None or ((hasattr(np.ndarray, info.method) or info.method in _CONTAINER_METHODS)
+                                           and not self.user_receiver(info.receiver)))
+        if info.kind in (CallKind.FUNCTION, CallKind.METHOD):
+            return operands and self.user_call_real(value, info)
+        if info.kind in (CallKind.PLAIN, CallKind.NONDIFF):
+            # run as it is: real from real arguments where it calls no code of the user's
+            # (map(f, xs), np.vectorize(f), rt.user_call(f, x) may return what f makes)
+            return operands and _reads_numbers_only(info.obj) and \
+                not (_calls_arguments(info.obj) and
+                     any(self.may_be_function(a) for a in value.args + [k.value for k in value.keywords]))
+        return False                # the user's function, method, class: read apart, at run time
+
+    def user_call_real(self, value: gast.Call, info) -> bool:
+        """Is a call of the user's code (a function, a class, a callable object, a method) real
+        where its arguments are: its code proven so (``_code_real``), and its object real?"""
+        obj = info.obj
+        if _sct_function(obj):
+            # sct's own code (maxpool, a network's forward): complex only from complex values, or
+            # from a function of the user's it is given
+            return not any(self.may_be_function(a) for a in value.args + [k.value for k in value.keywords])
+        if info.kind == CallKind.METHOD:
+            if not info.receiver or not self.name_real(info.receiver):
+                return False
+            classes = self.classes_of(info.receiver)
+            method = info.method
+        elif obj is not None:
+            if isinstance(obj, type):
+                return _code_real(getattr(obj, "__init__", None), obj) if \
+                    isinstance(getattr(obj, "__init__", None), types.FunctionType) else False
+            if isinstance(obj, (types.FunctionType, WrappedFunction)):
+                return _code_real(obj)
+            if isinstance(obj, types.MethodType):
+                return _code_real(obj.__func__, type(obj.__self__)) and _value_real(obj.__self__)
+            return _code_real(type(obj).__call__, type(obj)) and _value_real(obj)
+        elif isinstance(value.func, gast.Name):
+            if not self.name_real(value.func.id):
+                return False
+            classes = self.classes_of(value.func.id)
+            method = "__call__"
+        else:
+            return False
+        if not classes:
+            return False
+        for cls in classes:
+            fn = inspect.getattr_static(cls, method, None)
+            if isinstance(fn, (staticmethod, classmethod)):
+                fn = fn.__func__
+            if not isinstance(fn, types.FunctionType) or _sct_or_numpy_class(cls) or not _code_real(fn, cls):
+                return False
+        return True
+
+    def classes_of(self, name: str) -> list:
+        """The classes of the objects ``name`` may hold, where all are known: its kind's, or
+        those of the classes every assignment of it calls (``r = Rot(a)``); else []."""
+        kind = self.kinds.get(name)
+        if name in self.param_names() or name not in self.local_names():
+            if name in self.names_of_functions() or name not in self.param_names():
+                return []
+            if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
+                return [kind[1]]
+            return []
+        from .ir import walk_no_defs
+        classes = []
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                    node.targets[0].id == name:
+                cls = self.resolver.resolve(node.value.func) if isinstance(node.value, gast.Call) else None
+                if not isinstance(cls, type):
+                    return []
+                classes.append(cls)
+        return classes
+
+    def value_may_call(self, value) -> bool:
+        """May an assigned value be a function (a lambda, a name or field that holds one)?"""
+        if isinstance(value, gast.Lambda):
+            return True
+        if isinstance(value, gast.IfExp):
+            return self.value_may_call(value.body) or self.value_may_call(value.orelse)
+        if isinstance(value, gast.Starred):
+            return self.value_may_call(value.value)
+        if isinstance(value, gast.Name):
+            return self.may_be_function(value)
+        if isinstance(value, (gast.Attribute, gast.Subscript)):
+            kind = self.value_kind(value)
+            if kind is None and isinstance(value.value, gast.Name):
+                key = value.attr if isinstance(value, gast.Attribute) else \
+                    value.slice.value if isinstance(value.slice, gast.Constant) else None
+                kind = child_kind(self.kinds.get(value.value.id), key)
+            return kind is None or _kind_may_call(kind)
+        return False
+
+    def may_be_function(self, node) -> bool:
+        """May ``node`` be a function of the user's (a lambda, a name of one)?"""
+        if isinstance(node, gast.Lambda):
+            return True
+        if isinstance(node, gast.Starred):
+            return self.may_be_function(node.value)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return any(self.may_be_function(e) for e in node.elts)
+        if isinstance(node, gast.Name):
+            if node.id in self.names_of_functions():
+                return True
+            if node.id in self.local_names():
+                # a parameter not known to be an array or a number; not a local bound to a call's
+                # result or an operator's (a function there only where the call is not proven real)
+                return node.id in self.param_names() and _kind_may_call(self.kinds.get(node.id))
+            found = self.resolver.resolve_name(node.id)
+            return _user_callable(found)
+        if isinstance(node, gast.Attribute):
+            found = self.resolver.resolve(node)
+            return found is Unresolved or _user_callable(found)
+        return False
+
+    def names_of_functions(self) -> Set[str]:
+        """The names the function binds to what may be a function: a lambda, a name, a field, an
+        item (``f = fs[0]``), a def.  (A call's result is a function only where that call is not
+        proven real: then the name is in ``maybe_complex`` anyway.)"""
+        names = self.__dict__.get("_names_of_functions")
+        if names is None:
+            from .ir import walk_no_defs
+            names = set()
+            self._names_of_functions = names          # (a name bound to another: in turn, below)
+            for n in walk_no_defs(self.fdef):
+                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and \
+                        self.value_may_call(n.value):
+                    names.add(n.targets[0].id)
+                elif isinstance(n, gast.FunctionDef) and n is not self.fdef:
+                    names.add(n.name)
+        return names
 
     # --- every traced argument of an op must be covered by its rule (issue 6, item 8) ------------
     def check_covered(self, nodes=None):
@@ -1228,6 +1518,241 @@ def _helper_makes_complex(fn, depth: int = 0) -> bool:
             break
     _COMPLEX_SOURCES[code] = found
     return found
+
+
+_REAL_CODE: Dict[Any, bool] = {}
+_NUMERIC_MODULES = ("builtins", "math", "numpy", "_operator", "operator", "functools", "itertools")
+
+
+def _code_real(fn, cls=None, depth: int = 0) -> bool:
+    """Is the user's function ``fn`` (a method of ``cls``) proven to return real values from
+    real data: no complex constant, dtype or op in its source, every global value it reads
+    real, and every call in it one of numpy's, math's, Python's, or of a function or method
+    (of ``cls``) proven the same way, three levels deep?  Then a call of it is real where its
+    arguments and its object are (``Activity.call_real``); a call of code it cannot see
+    (a function passed in, a field's object) is not proven."""
+    import ast
+    import textwrap
+    fn = getattr(fn, "__func__", fn)
+    if isinstance(fn, WrappedFunction):
+        fn = fn.fn
+        fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None or depth > 3:
+        return False
+    key = (code, cls)
+    found = _REAL_CODE.get(key)
+    if found is not None:
+        return found
+    _REAL_CODE[key] = True                  # (recursion: the other calls decide)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        _REAL_CODE[key] = False
+        return False
+    found = _tree_real(tree, fn, cls, depth) and (cls is None or _class_real(cls, depth))
+    _REAL_CODE[key] = found
+    return found
+
+
+def _class_real(cls, depth: int = 0) -> bool:
+    """Are a class's data attributes real, and its properties' code proven real?"""
+    for c in cls.__mro__:
+        if c is object or (c.__module__ or "").startswith(("sct.", "numpy", "builtins")):
+            continue
+        for k, v in vars(c).items():
+            if k.startswith("__") or isinstance(v, (types.FunctionType, staticmethod, classmethod)):
+                continue
+            if isinstance(v, property):
+                if v.fget is not None and not _code_real(v.fget, cls, depth + 1):
+                    return False
+            elif not _value_real(v):
+                return False
+    return True
+
+
+def _tree_real(tree, fn, cls, depth: int) -> bool:
+    import ast
+    namespace = getattr(fn, "__globals__", {})
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    local |= {a.arg for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))
+              for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs + [n.args.vararg, n.args.kwarg] if a}
+    local |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    receiver = params[0] if cls is not None and params else None
+
+    def resolve(node):
+        if isinstance(node, ast.Name):
+            if node.id in local:
+                return _MISSING
+            if node.id in cells:
+                try:
+                    return cells[node.id].cell_contents
+                except ValueError:
+                    return _MISSING
+            if node.id in namespace:
+                return namespace[node.id]
+            return getattr(builtins, node.id, _MISSING)
+        if isinstance(node, ast.Attribute):
+            base = resolve(node.value)
+            if isinstance(base, (types.ModuleType, type)):
+                return getattr(base, node.attr, _MISSING)
+        return _MISSING
+
+    def callee_real(value) -> bool:
+        """May the code run by calling (or passing) ``value`` make complex values from real ones?"""
+        if isinstance(value, types.ModuleType):
+            return True
+        if registry.lookup(value) is not None:                # an op (sct's, numpy's, the user's)
+            return not registry.facts_of(value).complex_output
+        if _sct_function(value):
+            return True
+        if isinstance(value, (types.FunctionType, types.MethodType, WrappedFunction)) and \
+                not (getattr(value, "__module__", "") or "").startswith("numpy"):
+            return _code_real(value, None, depth + 1)
+        if isinstance(value, type):
+            if value.__module__ in ("builtins",) or value.__module__.startswith("numpy"):
+                return value is not complex
+            init = value.__dict__.get("__init__") or getattr(value, "__init__", None)
+            return not isinstance(init, types.FunctionType) or _code_real(init, value, depth + 1)
+        module = getattr(value, "__module__", None) or ""
+        if registry.lookup(value) is not None:                # an op (sct's, numpy's, the user's)
+            return not registry.facts_of(value).complex_output
+        if isinstance(value, np.ufunc) or module.split(".")[0] in _NUMERIC_MODULES:
+            return not (getattr(value, "__name__", "") in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn",
+                                                           "rfft", "eig", "eigvals", "hfft", "sqrt") and
+                        ("fft" in module or "linalg" in module or "emath" in module or "scimath" in module))
+        return False
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
+                                               (isinstance(node.value, str) and node.value.startswith("complex"))):
+            return False
+        if isinstance(node, ast.Attribute) and _complex_dtype(
+                gast.Attribute(value=gast.Name(id="_", ctx=gast.Load(), annotation=None, type_comment=None),
+                               attr=node.attr, ctx=gast.Load())):
+            return False
+        if isinstance(node, ast.Attribute) and node.attr in ("fft", "eig", "eigvals", "emath", "scimath"):
+            return False
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+            value = resolve(node)
+            if value is _MISSING:
+                continue
+            if callable(value) and not isinstance(value, np.ndarray):
+                if not callee_real(value):
+                    return False
+            elif not _value_real(value):
+                return False            # a global complex array or number
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                if func.id in local:
+                    return False        # a function passed in or made here: not seen
+                continue                # (a global: checked as a name above)
+            if isinstance(func, ast.Attribute):
+                base = resolve(func.value)
+                if base is not _MISSING:
+                    if not isinstance(base, (types.ModuleType, type)):
+                        return False
+                    value = getattr(base, func.attr, _MISSING)
+                    if value is _MISSING or not callee_real(value):
+                        return False
+                    continue
+                if isinstance(func.value, ast.Name) and func.value.id == receiver:
+                    method = inspect.getattr_static(cls, func.attr, None)
+                    if isinstance(method, (staticmethod, classmethod)):
+                        method = method.__func__
+                    if not isinstance(method, types.FunctionType) or not _code_real(method, cls, depth + 1):
+                        return False    # a field's callable, a property: not seen
+                    continue
+                if hasattr(np.ndarray, func.attr) or func.attr in _CONTAINER_METHODS:
+                    continue            # an array's or a container's method (x.sum(), xs.append(v))
+                return False
+            return False                # a call of a call's result, of an item: not seen
+    return True
+
+
+def _value_real(value, depth: int = 0) -> bool:
+    """Does a value known when compiling (a global, a closure's value) hold no complex number?"""
+    from .kinds import kind_of
+    if value is rt_support.ZERO or value is rt_support.PARTIAL_UNSET:
+        return True
+    if isinstance(value, (bool, int, float, str, type(None), types.ModuleType, types.FunctionType,
+                          types.BuiltinFunctionType, type, np.ufunc)):
+        return True
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype.kind != "c"
+    if isinstance(value, complex):
+        return False
+    try:
+        return kind_real(kind_of(value))
+    except Exception:
+        return False
+
+
+def _sct_function(fn) -> bool:
+    """Is ``fn`` a function of sct's runtime (not generated code)?"""
+    return isinstance(fn, types.FunctionType) and (getattr(fn, "__module__", None) or "").startswith("sct.runtime")
+
+
+def _kind_may_call(kind) -> bool:
+    """May an argument of this kind be, or hold, code of the user's (a function, a callable
+    object)?"""
+    if not isinstance(kind, tuple) or not kind:
+        return True
+    if leaf_kind(kind) is not None or kind[0] == "module":
+        return False
+    if kind[0] == "const":
+        return len(kind) < 2 or not isinstance(kind[1], type) or \
+            issubclass(kind[1], (types.FunctionType, types.MethodType, WrappedFunction, type)) or \
+            isinstance(getattr(kind[1], "__call__", None), types.FunctionType)
+    if kind[0] in ("seq", "map", "obj"):
+        return (kind[0] == "obj" and isinstance(kind[1], type) and
+                isinstance(getattr(kind[1], "__call__", None), types.FunctionType)) or \
+            any(_kind_may_call(k) for k in _children(kind).values())
+    return True
+
+
+def _user_callable(value) -> bool:
+    """Is ``value`` code of the user's that a call could run (a Python function, method, class,
+    an object with a ``__call__``), not a value or one of numpy's or Python's functions?"""
+    if isinstance(value, (types.FunctionType, types.MethodType, WrappedFunction)):
+        return not (getattr(value, "__module__", "") or "").startswith("sct.")
+    if isinstance(value, type):
+        return value.__module__ not in ("builtins", "numpy") and not value.__module__.startswith("numpy.")
+    return isinstance(getattr(type(value), "__call__", None), types.FunctionType)
+
+
+#: methods of lists and dicts (of a container proven real: an item of it is)
+_CONTAINER_METHODS = ("pop", "copy", "get", "items", "values", "keys", "index", "count", "append", "extend",
+                      "insert")
+
+
+def _calls_arguments(fn) -> bool:
+    """May Python's, numpy's or sct's ``fn`` call a function given as an argument (map(f, xs),
+    rt.user_call(f, x), rt.vjp_at(site, f, ...))?"""
+    return fn in _HIGHER_ORDER or (getattr(fn, "__module__", None) or "").startswith("sct")
+
+
+_HIGHER_ORDER = []
+for _f in (map, filter, sorted, min, max, functools.reduce, itertools.starmap, itertools.accumulate,
+           np.vectorize, np.frompyfunc, np.apply_along_axis, np.apply_over_axes, np.piecewise, np.fromfunction):
+    _HIGHER_ORDER.append(_f)
+_HIGHER_ORDER = tuple(_HIGHER_ORDER)
+
+
+def _reads_numbers_only(fn) -> bool:
+    """Is ``fn`` (a call sct runs as it is) one whose result is complex only where an argument
+    is: Python's builtins, ``math``, numpy's functions, sct's runtime?  Not ``cmath.rect`` or
+    code of other libraries."""
+    module = getattr(fn, "__module__", None) or ""
+    if isinstance(fn, type):
+        return fn.__module__ == "builtins" and fn is not complex
+    if isinstance(fn, np.ufunc):
+        return True
+    return module in ("builtins", "math", "_operator", "operator", "itertools", "functools", "sct") or \
+        module.startswith(("numpy", "sct.")) or getattr(fn, "__self__", None) is builtins
 
 
 def _makes_complex(node: gast.Call, info) -> bool:

@@ -8,20 +8,53 @@ from .generation import EmitPass
 from .ir import attr, call, load, rewrite_children, walk_nodes
 
 
+#: numpy's functions whose result is an array's metadata (an int or a tuple of ints)
+_METADATA = ("size", "shape", "ndim")
+
+
 class ComplexProjection(EmitPass):
     """Complex values, once for every rule: a real value's adjoint is projected on the reals,
     and ``conj`` of a real expression is dropped."""
 
     # --- complex handling, once for every rule ------------------------------------------------
-    def expr_is_real(self, node) -> bool:
+    def expr_is_real(self, node, adjoints_follow: bool = False, target: str = "") -> bool:
+        """Is the expression proven real (``Activity.maybe_complex``)?  (The functions it calls
+        are not values: ``rt``, ``np``.)  ``adjoints_follow``: an adjoint in it counts as real
+        unless its value is known complex: it is complex only where its value is (each adjoint
+        is projected on its value's realness), so a contribution made of adjoints and values
+        proven real is as real as the value it goes to (``t[0]``'s adjoint to ``t``), and so is
+        ``target`` (the value it goes to) read in it."""
+        from .optimize import SHAPE_ARGUMENTS
+        modules = (self.gen.rt_name, self.gen.np)
+        callees = set()
+        for c in walk_nodes(node):
+            if isinstance(c, gast.Call):
+                callees.add(id(c.func))         # f(...), and rt / np in rt.f(...), np.f(...)
+                base = getattr(c.func, "value", None)
+                if isinstance(base, gast.Name) and base.id in modules:
+                    callees.add(id(base))
+                    positions = SHAPE_ARGUMENTS.get(c.func.attr, ()) if adjoints_follow else ()
+                    if c.func.attr in _METADATA and base.id == self.gen.np:
+                        positions = range(len(c.args))      # np.size(y): a number
+                    for i in (positions,) if isinstance(positions, int) else positions:
+                        if i < len(c.args) and isinstance(c.args[i], gast.Name):
+                            callees.add(id(c.args[i]))      # read for its shape (rt.index_adjoint(g, t, 0))
         for n in walk_nodes(node):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                base = self.gen.primal_of(n.id)
-                if base in self.act.complex:
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in callees:
+                primal = self.gen.primal_of(n.id)
+                if adjoints_follow and primal != n.id:
+                    if primal in self.act.complex:
+                        return False
+                elif primal != target and not self.act.name_real(primal):
                     return False
             if isinstance(n, gast.Constant) and isinstance(n.value, complex):
                 return False
         return True
+
+    def expr_is_complex(self, node) -> bool:
+        """Is the expression known to be complex (not only possibly)?"""
+        return any(isinstance(n, gast.Name) and self.gen.primal_of(n.id) in self.act.complex or
+                   isinstance(n, gast.Constant) and isinstance(n.value, complex) for n in walk_nodes(node))
 
     def elide_conj(self, expr):
         conj_names = {"conj", "conjugate"}
@@ -34,21 +67,25 @@ class ComplexProjection(EmitPass):
             if type(node) is gast.Call:
                 f = node.func
                 if isinstance(f, gast.Attribute) and f.attr in conj_names and \
-                        isinstance(f.value, gast.Name) and f.value.id == np_name and \
-                        len(node.args) == 1 and self.expr_is_real(node.args[0]):
-                    return node.args[0]
+                        isinstance(f.value, gast.Name) and f.value.id == np_name and len(node.args) == 1:
+                    if self.expr_is_real(node.args[0]):
+                        return node.args[0]
+                    if not self.expr_is_complex(node.args[0]):
+                        # may be complex: decided when it runs (no copy of a real array)
+                        return call(attr(load(self.gen.rt_name), "conj_of"), node.args)
             return node
         result = elide(expr)
         del elide       # (a recursive closure: freed now rather than by the cyclic collector)
         return result
 
     def project_realness(self, name: str, contribution):
-        if self.expr_is_real(contribution) or (name in self.act.lists and not self.gen.may_be_array(name)):
+        if self.expr_is_real(contribution, adjoints_follow=True, target=name) or \
+                (name in self.act.lists and not self.gen.may_be_array(name)):
             return contribution
         # (a name bound to a list at one assignment and to a real array at another took a complex
         # contribution as it was where it held the array: a silently wrong gradient; decided below
         # when the sweep runs, as rt.real_if_real leaves a list's adjoint alone)
-        if name not in self.act.complex and self.gen.adds_as_array(name):
+        if name not in self.act.maybe_complex and self.gen.adds_as_array(name):
             return call(attr(load(self.gen.np), "real"), [contribution])
         # a value of a kind not known here (a helper's residual, a runtime helper's result), or one
         # that only MAY be complex (an item of a list holding complex and real values, as the tape of

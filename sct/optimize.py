@@ -1078,10 +1078,10 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 
 #: Runtime helpers and the positions of the arguments they read only for shape, dtype and type
 #: (``rt.shape_proxy`` keeps exactly those of an array).
-_SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
+SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
                     "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
                     "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": (0, 2),
-                    "concat_head": (1, 2), "concat_tail": (1, 2)}
+                    "concat_head": (1, 2), "concat_tail": (1, 2), "real_if_real": 1}
 
 
 def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
@@ -1090,7 +1090,7 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     the forward is done with it (a per-iteration value in a loop is not kept once per iteration).
 
     The adjoint's first statement unpacks the residuals by position; a name is proxied where every
-    read of it in the adjoint is an argument ``_SHAPE_ARGUMENTS`` names.  Tape entries are pushed
+    read of it in the adjoint is an argument ``SHAPE_ARGUMENTS`` names.  Tape entries are pushed
     by name and popped into the same name (``tape.append(z)`` ... ``z = tape.pop()``)."""
     if not fwd.body or not bwd.body or not isinstance(fwd.body[-1], gast.Return):
         return
@@ -1186,7 +1186,7 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
     in pops (``m = tape.pop()`` or a bare ``tape.pop()``).  A name ``n`` is proxied where, in every
     such ``S``, each read of ``n`` that may see a popped value (followed through ``S``'s blocks,
     branches and loops: a pop into ``n`` sets it, any other store of ``n`` clears it) is an argument
-    ``_SHAPE_ARGUMENTS`` names, and ``S`` pops no other name than those ``F`` pushes (tape entries
+    ``SHAPE_ARGUMENTS`` names, and ``S`` pops no other name than those ``F`` pushes (tape entries
     are pushed by name and popped into the same name).  ``scopes``: ``_has_scope_statements`` of
     each function by id where already found."""
     named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
@@ -1459,7 +1459,7 @@ def _shape_reads(bwd: gast.FunctionDef, rt_name: str, nodes: Optional[List] = No
     for node in (_walk_no_defs(bwd.body) if nodes is None else nodes):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 isinstance(node.func.value, gast.Name) and node.func.value.id in (rt_name, "rt"):
-            positions = _SHAPE_ARGUMENTS.get(node.func.attr)
+            positions = SHAPE_ARGUMENTS.get(node.func.attr)
             for position in (positions,) if isinstance(positions, int) else positions or ():
                 if len(node.args) > position and isinstance(node.args[position], gast.Name):
                     shape_reads.add(id(node.args[position]))

@@ -330,8 +330,8 @@ class TangentTransformer:
             return None
         sign, factor = found
         operand = bound.get(param)
-        complex_operand = isinstance(operand, gast.Name) and operand.id in self.act.complex or \
-            ans in self.act.complex
+        complex_operand = isinstance(operand, gast.Name) and operand.id in self.act.maybe_complex or \
+            ans in self.act.maybe_complex
         # the rule multiplies by conj(partial): for complex values partial must be holomorphic
         partial = _unconjugate(factor) if complex_operand else _strip_conj(factor)
         if partial is None:

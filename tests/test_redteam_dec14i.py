@@ -637,11 +637,11 @@ def test_a_helpers_result_times_a_factor(f):
     check(f, [0.5, 0.3])
 
 
-def test_products_of_helpers_results_first_order():
-    """Products of helpers' results, real and complex: right at first order (was wrong for the
-    complex ones).  The second derivative of ``z * z2`` (two complex helpers' results) is still wrong:
-    the second-level code takes them for real (not fixed here)."""
-    check(helper_results_multiplied, [0.5, 0.3], order=1)
+def test_products_of_helpers_results():
+    """Products of helpers' results, real and complex (was wrong for the complex ones at first
+    order; at second order until values not proven real were decided when the code runs:
+    tests/test_complex_unproven_dec15.py)."""
+    check(helper_results_multiplied, [0.5, 0.3])
 
 
 # --- a helper that makes complex values from real ones -----------------------------------------------
@@ -705,8 +705,8 @@ def test_a_helper_making_complex_values_from_real_ones(f):
 
 
 @pytest.mark.parametrize("f", [complex_method, complex_call_of_object])
-def test_a_method_making_complex_values_first_order(f):
-    """``r = Rotation(a); r.apply(x)``, ``r(x)``: right at first order (the class's method is read).
-    Their second derivatives are still wrong: the second-level code calls them through rt.vjp_at,
-    functions sct cannot read, whose complex results are again taken for real (not fixed here)."""
-    check(f, [0.5, 0.3], order=1)
+def test_a_method_making_complex_values(f):
+    """``r = Rotation(a); r.apply(x)``, ``r(x)``: right at first order (the class's method is read);
+    the second derivatives were wrong until a value not proven real (a result of rt.vjp_at's code
+    in the second-level code) was no longer taken for real (tests/test_complex_unproven_dec15.py)."""
+    check(f, [0.5, 0.3])
