@@ -3458,6 +3458,16 @@ def _count_of(seq, n) -> bool:
     return isinstance(n, (list, tuple)) and not isinstance(seq, np.ndarray)
 
 
+def repeat_tangent(dot_a, dot_b, a, b):
+    """The tangent of ``a * b`` where the compiler could not tell a list or tuple repeated (its
+    tangent, a list or tuple of tangents, repeated: the count has none) from a product."""
+    if _repeats(a, b):
+        return dot_a * b
+    if _repeats(b, a):
+        return a * dot_b
+    return dot_a * b + a * dot_b
+
+
 def repeat_adjoint(grad, seq, n):
     """The adjoint of ``seq`` in ``seq * n`` (``n * seq``): for a list or tuple times a count, each
     item's adjoint summed over its ``n`` copies; else (an array or number, or a list times an array:

@@ -49,12 +49,16 @@ class Guard:
     value: Any
 
     def holds(self) -> bool:
+        return self.value_now() is self.value
+
+    def value_now(self):
+        """What the name holds now (``_MISSING``: nothing)."""
         if type(self.namespace) is dict:
-            return self.namespace.get(self.name, _MISSING) is self.value
+            return self.namespace.get(self.name, _MISSING)
         try:
-            return self.namespace.cell_contents is self.value
+            return self.namespace.cell_contents
         except ValueError:
-            return False
+            return _MISSING
 
 
 class Resolver:
@@ -1197,7 +1201,7 @@ class Activity(ValueFacts):
                     kind = self.kinds.get(base.id)
                     if isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and \
                             isinstance(kind[1], type) and value.attr not in dict(kind[2]):
-                        return _class_real(kind[1])
+                        return self.proven(lambda: _class_real(kind[1]))
                     return True
                 found = self.resolver.resolve(value)          # np.pi, a module's constant, rt.ZERO
                 return found is not Unresolved and found is not _MISSING and _value_real(found)
@@ -1240,6 +1244,37 @@ class Activity(ValueFacts):
     def user_call_real(self, value: gast.Call, info) -> bool:
         """Is a call of the user's code (a function, a class, a callable object, a method) real
         where its arguments are: its code proven so (``_code_real``), and its object real?"""
+        return self.proven(lambda: self.call_code_real(value, info))
+
+    def proven(self, proof) -> bool:
+        """``proof()``, and where it holds, guards on the global values and class attributes it
+        read (``_READS``): the code made here relies on them (a helper's global or a class's
+        attribute rebound to a complex value compiles it again)."""
+        _READS.append([])
+        try:
+            found = proof()
+        finally:
+            reads = _READS.pop()
+        if found:
+            self.guard_reads(reads)
+        return found
+
+    def guard_reads(self, reads) -> None:
+        for namespace, name, value, attribute in reads:
+            if isinstance(value, types.ModuleType):
+                continue
+            key = (id(namespace), name)
+            guarded = self.__dict__.setdefault("_guarded_reads", set())
+            if key in guarded:
+                continue
+            guarded.add(key)
+            if attribute:           # a class attribute: guarded as ``base.attr`` reads are
+                self.resolver.attribute(namespace, name)
+            else:
+                self.resolver.guards[f"__sct_proof_{len(self.resolver.guards)}_{name}"] = \
+                    Guard(namespace, name, value)
+
+    def call_code_real(self, value: gast.Call, info) -> bool:
         obj = info.obj
         if _sct_function(obj):
             # sct's own code (maxpool, a network's forward): complex only from complex values, or
@@ -1252,8 +1287,10 @@ class Activity(ValueFacts):
             method = info.method
         elif obj is not None:
             if isinstance(obj, type):
-                return _code_real(getattr(obj, "__init__", None), obj) if \
-                    isinstance(getattr(obj, "__init__", None), types.FunctionType) else False
+                init = getattr(obj, "__init__", None)
+                if isinstance(init, types.FunctionType):
+                    return _code_real(init, obj)
+                return init is object.__init__ and obj.__new__ is object.__new__ and _class_real(obj)
             if isinstance(obj, (types.FunctionType, WrappedFunction)):
                 return _code_real(obj)
             if isinstance(obj, types.MethodType):
@@ -1541,18 +1578,31 @@ def _code_real(fn, cls=None, depth: int = 0) -> bool:
     if code is None or depth > 3:
         return False
     key = (code, cls)
-    found = _REAL_CODE.get(key)
-    if found is not None:
-        return found
-    _REAL_CODE[key] = True                  # (recursion: the other calls decide)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        _REAL_CODE[key] = False
-        return False
-    found = _tree_real(tree, fn, cls, depth) and (cls is None or _class_real(cls, depth))
-    _REAL_CODE[key] = found
-    return found
+    known = _REAL_CODE.get(key)
+    if known is not None and (known[2] is not fn.__globals__ or known[3] is not fn.__closure__ or
+                              not all(_read_holds(read) for read in known[1])):
+        known = None                        # other globals (generated code), or one rebound since
+    if known is None:
+        if len(_REAL_CODE) > 4096:
+            _REAL_CODE.clear()
+        _REAL_CODE[key] = (True, (), fn.__globals__, fn.__closure__)   # (recursion: the others decide)
+        _READS.append([])
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+            found = _tree_real(tree, fn, cls, depth) and (cls is None or _class_real(cls, depth))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            found = False
+        finally:
+            reads = tuple(_READS.pop())
+        known = _REAL_CODE[key] = (found, reads, fn.__globals__, fn.__closure__)
+    if _READS:
+        _READS[-1].extend(known[1])
+    return known[0]
+
+
+#: the global values (namespace, name, value) each ``_code_real`` being decided read: a caller whose
+#: code relies on the proof guards them (``Activity.guard_proof``: rebinding one compiles it again)
+_READS: List[list] = []
 
 
 def _class_real(cls, depth: int = 0) -> bool:
@@ -1563,12 +1613,20 @@ def _class_real(cls, depth: int = 0) -> bool:
         for k, v in vars(c).items():
             if k.startswith("__") or isinstance(v, (types.FunctionType, staticmethod, classmethod)):
                 continue
+            if _READS:
+                _READS[-1].append((cls, k, getattr(cls, k, _MISSING), True))
             if isinstance(v, property):
                 if v.fget is not None and not _code_real(v.fget, cls, depth + 1):
                     return False
             elif not _value_real(v):
                 return False
     return True
+
+
+def _read_holds(read) -> bool:
+    """Does a global or class attribute a proof read still hold the value it read?"""
+    base, name, value, attribute = read
+    return (getattr(base, name, _MISSING) if attribute else Guard(base, name, value).value_now()) is value
 
 
 def _tree_real(tree, fn, cls, depth: int) -> bool:
@@ -1588,11 +1646,15 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return _MISSING
             if node.id in cells:
                 try:
-                    return cells[node.id].cell_contents
+                    value = cells[node.id].cell_contents
                 except ValueError:
                     return _MISSING
+                _READS[-1].append((cells[node.id], node.id, value, False))
+                return value
             if node.id in namespace:
-                return namespace[node.id]
+                value = namespace[node.id]
+                _READS[-1].append((namespace, node.id, value, False))
+                return value
             return getattr(builtins, node.id, _MISSING)
         if isinstance(node, ast.Attribute):
             base = resolve(node.value)
@@ -1617,8 +1679,6 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
             init = value.__dict__.get("__init__") or getattr(value, "__init__", None)
             return not isinstance(init, types.FunctionType) or _code_real(init, value, depth + 1)
         module = getattr(value, "__module__", None) or ""
-        if registry.lookup(value) is not None:                # an op (sct's, numpy's, the user's)
-            return not registry.facts_of(value).complex_output
         if isinstance(value, np.ufunc) or module.split(".")[0] in _NUMERIC_MODULES:
             return not (getattr(value, "__name__", "") in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn",
                                                            "rfft", "eig", "eigvals", "hfft", "sqrt") and

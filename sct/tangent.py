@@ -199,6 +199,10 @@ class TangentTransformer:
         a, b = value.left, value.right
         if isinstance(value.op, (gast.Add, gast.Sub)) and (self.is_list(a) or self.is_list(b)):
             return gast.BinOp(left=self.dot_or_zero(a), op=gast.Add(), right=self.list_tangent(b))
+        if isinstance(value.op, gast.Mult) and (self.may_be_sequence(a) or self.may_be_sequence(b)):
+            # ``xs * n``: a list or tuple repeated (its tangent repeated), or a product; which one
+            # is known when it runs (was the product's rule: ``xs * dot_n``, a TypeError)
+            return call(self.rt("repeat_tangent"), [self.dot_or_zero(a), self.dot_or_zero(b), a, b])
         op = OPERATORS.get(type(value.op))
         rule = registry.lookup(op) if op is not None else None
         if rule is None:
@@ -209,6 +213,17 @@ class TangentTransformer:
         def apply(args, keywords):
             return gast.BinOp(left=args[0], op=value.op, right=args[1])
         return self.op_tangent(value, info, node, ans, apply)
+
+    def may_be_sequence(self, node) -> bool:
+        """May ``node`` be a list or tuple (a literal, a name some assignment binds to one, a
+        sequence argument)?"""
+        if isinstance(node, (gast.List, gast.Tuple)):
+            return True
+        if not isinstance(node, gast.Name):
+            return False
+        kind = self.act.kinds.get(node.id)
+        return node.id in self.act.lists or node.id in getattr(self.act, "sequences", ()) or \
+            (isinstance(kind, tuple) and kind[:1] == ("seq",))
 
     def is_list(self, node) -> bool:
         return isinstance(node, gast.List) or (isinstance(node, gast.Name) and node.id in self.act.lists)

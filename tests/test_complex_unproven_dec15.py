@@ -280,3 +280,45 @@ def test_real_programs_keep_their_code():
     from gradcheck import numerical_gradient
     assert_close(extractdata(gW), numerical_gradient(lambda a: _loss_with_layers(a, b, x), [W], 0),
                  what="layer: gradient")
+
+
+class _Scaled:
+    factor = 2.0
+
+    def scale(self, v):
+        return v * self.factor
+
+
+def _scaled_loss(x):
+    p = _Scaled()
+    w = p.scale(x)
+    return np.real(np.sum(w * w * x))
+
+
+def _phase_loss(x):
+    w = _rotate_by_global(x)
+    return np.real(np.sum(w * w * x))
+
+
+PHASE = np.array([0.5, 0.25])
+
+
+def _rotate_by_global(v):
+    return v * PHASE
+
+
+def test_a_global_or_class_attribute_rebound_to_a_complex_value():
+    """A helper proven real because the global or the class attribute it reads is real: the code
+    relying on that is guarded on it, so rebinding it to a complex value compiles it again (was: the
+    first compile's code reused, a gradient without the conjugate)."""
+    global PHASE
+    saved, saved_factor = PHASE, _Scaled.factor
+    try:
+        check(_phase_loss, [0.5, 0.3])
+        PHASE = np.array([0.5 + 1j, 0.25 - 0.5j])
+        check(_phase_loss, [0.5, 0.3])
+        check(_scaled_loss, [0.5, 0.3])
+        _Scaled.factor = 0.5 + 1j
+        check(_scaled_loss, [0.5, 0.3])
+    finally:
+        PHASE, _Scaled.factor = saved, saved_factor
