@@ -3516,11 +3516,6 @@ def _repeat_adjoint_rule(g, ans, grad, seq, n):
     return repeat_adjoint_transpose(g, grad, seq, n), repeat_count_adjoint(g, grad, seq, n)
 
 
-@defrule(repeat_adjoint_transpose, wrt=("cot",))
-def _repeat_adjoint_transpose_rule(g, ans, cot, grad, seq, n):
-    return repeat_adjoint(g, seq, n)
-
-
 @defrule(concat_head, wrt=("grad",))
 def _concat_head_rule(g, ans, grad, a, b):
     return concat_head_transpose(g, grad, a, b)

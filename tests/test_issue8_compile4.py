@@ -155,9 +155,10 @@ def test_simplify_folds_as_the_transformer(seed):
 
 
 def _projection(complex_names):
-    gen = types.SimpleNamespace(np="np", primal_of=lambda n: n[2:] if n.startswith("d_") else n,
-                                act=types.SimpleNamespace(complex=set(complex_names)),
-                                live=None, facts=None, namer=None, fail=None, rt=None)
+    act = types.SimpleNamespace(complex=set(complex_names), maybe_complex=set(complex_names),
+                                name_real=lambda n: n not in complex_names)
+    gen = types.SimpleNamespace(np="np", rt_name="rt", primal_of=lambda n: n[2:] if n.startswith("d_") else n,
+                                act=act, live=None, facts=None, namer=None, fail=None, rt=None)
     return ComplexProjection(gen)
 
 
