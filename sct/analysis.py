@@ -753,9 +753,6 @@ class ValueFacts:
                 return False
             if info.kind == CallKind.SITE:
                 return any(self.is_complex(a) for a in value.args[1:])
-            if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None and \
-                    self.helper_makes_complex(value, info):
-                return True            # a helper making complex values from real ones (v * 1j)
             return self.is_complex(value) or any(self.is_complex(a) for a in value.args) or \
                 any(self.is_complex(k.value) for k in value.keywords) or \
                 (info.receiver is not None and info.receiver in self.complex)
@@ -777,40 +774,6 @@ class ValueFacts:
         if isinstance(value, gast.Dict):
             return any(self.is_complex(v) for v in value.values)
         return self.is_complex(value)
-
-    def helper_makes_complex(self, value: gast.Call, info) -> bool:
-        """May the user's function or method this call runs make complex values from real ones
-        (``_helper_makes_complex``)?  A method of a local object (``r = Rot(a); r.apply(v)``,
-        ``r(v)``) is looked up on the classes the name is built from or passed as."""
-        if _helper_makes_complex(info.obj):
-            return True
-        fdef, resolver = getattr(self, "fdef", None), getattr(self, "resolver", None)
-        if fdef is None or resolver is None:
-            return False
-        memo = self.__dict__.setdefault("_complex_helpers", {})
-        if id(value) in memo:
-            return memo[id(value)]
-        if info.kind == CallKind.METHOD and info.receiver:
-            name, method = info.receiver, info.method
-        elif isinstance(value.func, gast.Name):
-            name, method = value.func.id, "__call__"
-        else:
-            return False
-        classes = []
-        kind = self.kinds.get(name)
-        if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
-            classes.append(kind[1])
-        from .ir import walk_no_defs
-        for node in walk_no_defs(fdef):
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
-                    node.targets[0].id == name and isinstance(node.value, gast.Call):
-                cls = resolver.resolve(node.value.func)
-                if isinstance(cls, type):
-                    classes.append(cls)
-        found = any(_helper_makes_complex(getattr(cls, method, None)) for cls in classes
-                    if not _sct_or_numpy_class(cls))
-        memo[id(value)] = found
-        return found
 
     def value_is_array(self, value) -> bool:
         """Known to be an array or a number (so adjoints add with +), not a container."""
@@ -1508,56 +1471,7 @@ def _complex_dtype(node) -> bool:
     return False
 
 
-_COMPLEX_SOURCES: Dict[Any, bool] = {}
-
-
-def _helper_makes_complex(fn, depth: int = 0) -> bool:
-    """May the user's function ``fn`` return a complex value from real arguments: does its source
-    (or that of a function of its module it calls by name, three levels deep) hold a complex
-    constant (``1j``), ``complex``, a complex dtype, or an op whose result is complex from real
-    arguments (np.fft.fft)?  A helper ``def rotate(v): return v * (1 + 2j)`` gave a result taken
-    for real (its argument is): the conjugates of its rules elided, a silently wrong gradient of
-    ``np.real(np.sum(z * z))`` ([5, 3] for [-3, -1.8])."""
-    import ast
-    import textwrap
-    fn = getattr(fn, "__func__", fn)
-    code = getattr(fn, "__code__", None)
-    if code is None or depth > 3 or (getattr(fn, "__module__", None) or "").startswith("sct."):
-        return False                        # (sct's own code: its complex cases are its rules')
-    found = _COMPLEX_SOURCES.get(code)
-    if found is not None:
-        return found
-    _COMPLEX_SOURCES[code] = False          # (recursion: not yet known)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return False
-    namespace = getattr(fn, "__globals__", {})
-    found = False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
-                                               (isinstance(node.value, str) and node.value.startswith("complex"))):
-            found = True
-        elif isinstance(node, ast.Name) and node.id == "complex":
-            found = True
-        elif isinstance(node, ast.Attribute) and _complex_dtype(
-                gast.Attribute(value=gast.Name(id="_", ctx=gast.Load(), annotation=None, type_comment=None),
-                               attr=node.attr, ctx=gast.Load())):
-            found = True
-        elif isinstance(node, ast.Attribute) and node.attr in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn",
-                                                                "rfft", "eig", "eigvals"):
-            found = True
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            callee = namespace.get(node.func.id)
-            if isinstance(callee, types.FunctionType) and callee is not fn:
-                found = _helper_makes_complex(callee, depth + 1)
-        if found:
-            break
-    _COMPLEX_SOURCES[code] = found
-    return found
-
-
-_REAL_CODE: Dict[Any, bool] = {}
+_REAL_CODE: Dict[Any, tuple] = {}      # (code, class) -> (proven, reads, globals, closure)
 _NUMERIC_MODULES = ("builtins", "math", "numpy", "_operator", "operator", "functools", "itertools")
 
 
