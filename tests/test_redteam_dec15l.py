@@ -450,6 +450,26 @@ def test_accelerated(f):
     check(f, [0.5, 0.3], accelerate=True, order=1)
 
 
+def _fd_gradient(f, x, h=1e-6):
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+
+
+@pytest.mark.parametrize("f", FIXED, ids=lambda f: f.__name__)
+def test_jvp_hvp(f):
+    from gradcheck import assert_close
+    x, v = np.array([0.5, 0.3]), np.array([0.7, -0.4])
+    y, t = sct.jvp(f, dlarray(x), dlarray(v))
+    h = 1e-6
+    assert_close(extractdata(y), f(x.copy()), rtol=1e-12, what=f"{f.__name__}: jvp value")
+    assert_close(extractdata(t), (f(x + h * v) - f(x - h * v)) / (2 * h), rtol=1e-5, atol=1e-6,
+                 what=f"{f.__name__}: jvp")
+    hv = sct.hvp(f, dlarray(x), dlarray(v))
+    hv = hv[-1] if isinstance(hv, tuple) else hv
+    h = 1e-4
+    expected = (_fd_gradient(f, x + h * v) - _fd_gradient(f, x - h * v)) / (2 * h)
+    assert_close(extractdata(hv), expected, rtol=1e-3, atol=1e-4, what=f"{f.__name__}: hvp")
+
+
 @pytest.mark.parametrize("f", [p_method_kw, p_init_kw], ids=lambda f: f.__name__)
 @pytest.mark.xfail(strict=True, reason="a complex value by keyword to a method or a constructor: the callee "
                    "is compiled for the keyword parameter's default kind (left open)")
