@@ -98,7 +98,7 @@ class CallLowering(EmitPass):
             base, maker, maker_args = name, "vjp", [value.func]
         value_call = maker == "vjp" and info.obj is None and isinstance(value.func, gast.Name) and \
             id(s) not in self.gen.site_calls
-        if any(self.act.is_active(k.value) for k in keywords) and \
+        if any(self.act.is_active(k.value) or not self.act.value_real(k.value) for k in keywords) and \
                 (maker == "vjp_method" and info.method != "_replace" or value_call):
             # a method (or a function value) given a traced value by keyword: rt.keywords_method(obj,
             # name, count, names) is its function taking the receiver (the value), the positional
@@ -160,6 +160,9 @@ class CallLowering(EmitPass):
         ordinary parameter that ``keywords_to_positions`` can put in its position?"""
         import inspect
         fn = info.obj
+        if isinstance(fn, type) and not issubclass(fn, tuple) and \
+                type(fn.__dict__.get("__init__", getattr(fn, "__init__", None))) is _types.FunctionType:
+            fn = fn.__init__                # (args: the new object first)
         if info.kind != CallKind.FUNCTION or type(fn) is not _types.FunctionType or \
                 getattr(fn, "__sct_closure__", None) is not None or not keywords or \
                 any(k.arg is None for k in keywords) or any(isinstance(a, gast.Starred) for a in args) or \

@@ -11,10 +11,10 @@ Found (each a silently wrong gradient: a conjugate dropped where a value was pro
   of those names must be proven real (``_class_real``).
 - ``np.roots``, ``np.poly1d(c).roots``, numpy.polynomial, np.lib.scimath under any imported name;
   dtype codes "c16" and "D": complex from real arguments, now not proven.
-- a value not proven real passed by keyword to a helper (``helper(x, c=1 + 2j)``, a partial's
-  frozen keyword): the helper was compiled for its default's kind (None: real); now such keywords
-  go to their positions (sct/calls.py ``complex_keywords``).
-Left (xfail below): the same by keyword to a method or a constructor.
+- a value not proven real passed by keyword to a helper, a method or a constructor
+  (``helper(x, c=1 + 2j)``, ``s.scale(x, c=PH)``, ``Box(x, c=PH)``, a partial's frozen keyword):
+  the callee was compiled for its default's kind (None: real); now such keywords go to their
+  positions (sct/calls.py ``complex_keywords``, rt.keywords_method for a method).
 """
 import os
 import sys
@@ -432,7 +432,8 @@ def p_init_kw(x):
 
 
 FIXED = [p_default_same_name, p_closure_default, p_map_param, p_ndarray_named_method, p_poly1d, p_roots,
-         p_partial2, p_scimath_imported, p_kw_none, p_kw_given, p_kw_direct, p_kw_direct_literal, p_kw_array_complex, p_astype_c16]
+         p_partial2, p_scimath_imported, p_kw_none, p_kw_given, p_kw_direct, p_kw_direct_literal, p_kw_array_complex, p_astype_c16,
+         p_method_kw, p_init_kw]
 GUARDS = [p_dtype_code, p_none_default, p_none_default_local, p_kw_active, p_kw_none_folded,
           p_kw_complex_arg, p_pos_literal, p_staticmethod, p_super_call, p_inherited_call, p_getattr,
           p_dict_update, p_dict_setdefault, p_list_insert, p_list_param, p_dict_param, p_setattr_builtin,
@@ -468,13 +469,6 @@ def test_jvp_hvp(f):
     h = 1e-4
     expected = (_fd_gradient(f, x + h * v) - _fd_gradient(f, x - h * v)) / (2 * h)
     assert_close(extractdata(hv), expected, rtol=1e-3, atol=1e-4, what=f"{f.__name__}: hvp")
-
-
-@pytest.mark.parametrize("f", [p_method_kw, p_init_kw], ids=lambda f: f.__name__)
-@pytest.mark.xfail(strict=True, reason="a complex value by keyword to a method or a constructor: the callee "
-                   "is compiled for the keyword parameter's default kind (left open)")
-def test_keyword_to_method_left_open(f):
-    check(f, [0.5, 0.3], order=1)
 
 
 # --- real programs: no run-time decision added ----------------------------------------------------
