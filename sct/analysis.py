@@ -1254,13 +1254,13 @@ class Activity(ValueFacts):
             method = info.method
         elif obj is not None:
             if isinstance(obj, type):
-                return _code_real(getattr(obj, "__init__", None), obj) if \
+                return self.proven(getattr(obj, "__init__", None), obj) if \
                     isinstance(getattr(obj, "__init__", None), types.FunctionType) else False
             if isinstance(obj, (types.FunctionType, WrappedFunction)):
-                return _code_real(obj)
+                return self.proven(obj)
             if isinstance(obj, types.MethodType):
-                return _code_real(obj.__func__, type(obj.__self__)) and _value_real(obj.__self__)
-            return _code_real(type(obj).__call__, type(obj)) and _value_real(obj)
+                return self.proven(obj.__func__, type(obj.__self__)) and _value_real(obj.__self__)
+            return self.proven(type(obj).__call__, type(obj)) and _value_real(obj)
         elif isinstance(value.func, gast.Name):
             if not self.name_real(value.func.id):
                 return False
@@ -1274,8 +1274,21 @@ class Activity(ValueFacts):
             fn = inspect.getattr_static(cls, method, None)
             if isinstance(fn, (staticmethod, classmethod)):
                 fn = fn.__func__
-            if not isinstance(fn, types.FunctionType) or _sct_or_numpy_class(cls) or not _code_real(fn, cls):
+            if not isinstance(fn, types.FunctionType) or _sct_or_numpy_class(cls) or not self.proven(fn, cls):
                 return False
+        return True
+
+    def proven(self, fn, cls=None) -> bool:
+        """``_code_real``, guarded: the code made from the proof is compiled again once a value
+        it read changes (a global rebound, a global object's field set complex between calls)."""
+        if not _code_real(fn, cls):
+            return False
+        fn = getattr(fn, "__func__", fn)
+        fn = getattr(fn.fn, "__func__", fn.fn) if isinstance(fn, WrappedFunction) else fn
+        reads = _REAL_READS.get((fn.__code__, cls))
+        if reads:
+            key = f"__sct_real_{len(self.resolver.guards)}_{fn.__name__}"
+            self.resolver.guards[key] = Guard(_Check(lambda: _reads_hold(reads, fn)), key, True)
         return True
 
     def classes_of(self, name: str) -> list:
@@ -1550,21 +1563,76 @@ def _code_real(fn, cls=None, depth: int = 0) -> bool:
         return False
     key = (code, cls)
     found = _REAL_CODE.get(key)
-    if found is not None:
+    if found is not None and (found is not True or key not in _REAL_READS or
+                              _reads_hold(_REAL_READS[key], fn)):
+        if _READ_LOG:
+            _READ_LOG[-1].extend(_REAL_READS.get(key, ()))
         return found
+    # (a proof read values of its globals, closure cells and defaults: it holds while they are
+    # the same, and real; a closure of the same code over other values, a global rebound or a
+    # field set complex between calls is read again: was a stale proof, a wrong gradient)
     _REAL_CODE[key] = True                  # (recursion: the other calls decide)
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         _REAL_CODE[key] = False
         return False
-    # (a default is the value a parameter not given holds: ``def rot(v, PH=PH)`` reads the global
-    # complex PH through its parameter, not seen as a global in the source)
-    defaults = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
-    found = all(_value_real(d) for d in defaults) and _tree_real(tree, fn, cls, depth) and \
-        (cls is None or _class_real(cls, depth))
+    _READ_LOG.append([])
+    try:
+        # (a default is the value a parameter not given holds: ``def rot(v, PH=PH)`` reads the global
+        # complex PH through its parameter, not seen as a global in the source)
+        defaults = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+        found = all(_value_real(d) for d in defaults) and _tree_real(tree, fn, cls, depth) and \
+            (cls is None or _class_real(cls, depth))
+    finally:
+        reads = _READ_LOG.pop()
+    _REAL_READS[key] = [(None, "defaults", (fn.__defaults__ or (), dict(fn.__kwdefaults__ or {})))] + reads
+    if _READ_LOG:
+        _READ_LOG[-1].extend((fn if r[0] is None else r[0],) + r[1:] for r in _REAL_READS[key])
     _REAL_CODE[key] = found
     return found
+
+
+#: the values each proof of ``_code_real`` read: (its function, or None for the proof's own; "defaults"
+#: or "name"; the defaults, or the name and its value)
+_REAL_READS: Dict[Any, list] = {}
+_READ_LOG: List[list] = []          # the reads of the proofs being made, innermost last
+
+
+class _Check:
+    """A guard's namespace whose ``cell_contents`` is a check's result (``Guard.holds``)."""
+
+    def __init__(self, check):
+        self._check = check
+
+    @property
+    def cell_contents(self):
+        try:
+            return bool(self._check())
+        except Exception:
+            return False
+
+
+def _reads_hold(reads, fn) -> bool:
+    """Are the values a proof read (``_REAL_READS``) still those, and real?  ``fn``: the
+    function the proof is for now (a closure of the same code over other cells)."""
+    for owner, what, payload in reads:
+        f = fn if owner is None else owner
+        if what == "defaults":
+            defaults, kwdefaults = f.__defaults__ or (), f.__kwdefaults__ or {}
+            if len(defaults) != len(payload[0]) or any(a is not b for a, b in zip(defaults, payload[0])) or \
+                    kwdefaults.keys() != payload[1].keys() or any(kwdefaults[n] is not payload[1][n] for n in kwdefaults):
+                return False
+            continue
+        name, value = payload
+        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+        try:
+            now = cells[name].cell_contents if name in cells else f.__globals__.get(name, _MISSING)
+        except ValueError:
+            return False
+        if now is not value or not (callable(value) or _value_real(value)):
+            return False
+    return True
 
 
 #: the methods of a class of the user's that code proven real may run without naming its class:
@@ -1586,8 +1654,8 @@ def _class_real(cls, depth: int = 0) -> bool:
     """Are a class's data attributes real, and its properties' code proven real, and that of the
     methods code may run without naming the class (``_IMPLICIT_METHODS``)?"""
     for c in cls.__mro__:
-        if c is object or (c.__module__ or "").startswith(("sct.", "numpy", "builtins")):
-            continue
+        if c is object or (c.__module__ or "").split(".")[0] in ("sct", "numpy", "builtins"):
+            continue            # (sct.Table's module is "sct")
         for k, v in vars(c).items():
             if isinstance(v, (types.FunctionType, staticmethod, classmethod)) and _implicit_method(k):
                 if not _code_real(getattr(v, "__func__", v), cls, depth + 1):
@@ -1620,12 +1688,16 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return _MISSING
             if node.id in cells:
                 try:
-                    return cells[node.id].cell_contents
+                    value = cells[node.id].cell_contents
                 except ValueError:
                     return _MISSING
-            if node.id in namespace:
-                return namespace[node.id]
-            return getattr(builtins, node.id, _MISSING)
+            elif node.id in namespace:
+                value = namespace[node.id]
+            else:
+                return getattr(builtins, node.id, _MISSING)
+            if _READ_LOG and not isinstance(value, types.ModuleType):
+                _READ_LOG[-1].append((None, "name", (node.id, value)))
+            return value
         if isinstance(node, ast.Attribute):
             base = resolve(node.value)
             if isinstance(base, (types.ModuleType, type)):
@@ -1687,7 +1759,7 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
             if any(isinstance(a, ast.Constant) and a.value in ("D", "F", "G") for a in dtypes):
                 return False            # a complex dtype's code (np.asarray(v, "D"))
             callee = resolve(func)
-            if (any(callee is h for h in _HIGHER_ORDER) or _sct_function(callee)) and \
+            if any(callee is h for h in _HIGHER_ORDER) and \
                     any(isinstance(a, ast.Name) and a.id in local for a in _function_arguments(callee, node)):
                 return False            # map(fn, xs), sorted(xs, key=fn) with fn passed in: not seen
             if isinstance(func, ast.Name):

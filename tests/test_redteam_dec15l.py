@@ -15,6 +15,10 @@ Found (each a silently wrong gradient: a conjugate dropped where a value was pro
   (``helper(x, c=1 + 2j)``, ``s.scale(x, c=PH)``, ``Box(x, c=PH)``, a partial's frozen keyword):
   the callee was compiled for its default's kind (None: real); now such keywords go to their
   positions (sct/calls.py ``complex_keywords``, rt.keywords_method for a method).
+- a proof cached by code: a global the helper reads rebound complex, a global object's field set
+  complex between calls, or a second closure of the same code over a complex value reused the
+  first proof; now the values read are checked when the proof is reused, and the caller's code
+  is guarded on them (``Activity.proven``).
 """
 import os
 import sys
@@ -469,6 +473,80 @@ def test_jvp_hvp(f):
     h = 1e-4
     expected = (_fd_gradient(f, x + h * v) - _fd_gradient(f, x - h * v)) / (2 * h)
     assert_close(extractdata(hv), expected, rtol=1e-3, atol=1e-4, what=f"{f.__name__}: hvp")
+
+
+# --- a proof read again when what it read changes --------------------------------------------
+
+SCALE = 0.5
+
+
+def _by_global(v):
+    return v * SCALE
+
+
+def p_global_rebound(x):
+    w = _by_global(x)
+    return np.real(np.sum(w * w * x))
+
+
+class _Settings:
+    pass
+
+
+SETTINGS = _Settings()
+SETTINGS.c = 0.5
+
+
+def _by_field(v):
+    return v * SETTINGS.c
+
+
+def p_global_field_set(x):
+    w = _by_field(x)
+    return np.real(np.sum(w * w * x))
+
+
+def _make_scaler(c):
+    def scale(v):
+        return v * c
+    return scale
+
+
+SCALE_REAL = _make_scaler(0.5)
+SCALE_COMPLEX = _make_scaler(np.exp(0.5j))
+
+
+def p_closure_real(x):
+    w = SCALE_REAL(x)
+    return np.real(np.sum(w * w * x))
+
+
+def p_closure_complex(x):
+    w = SCALE_COMPLEX(x)
+    return np.real(np.sum(w * w * x))
+
+
+def test_global_made_complex_between_calls():
+    """A helper proven real while a global it reads is real: the caller's code is compiled again
+    once the global is rebound to a complex value, or a global object's field is set to one."""
+    global SCALE
+    try:
+        for f in (p_global_rebound, p_global_field_set):
+            check(f, [0.5, 0.3], order=1)
+            SCALE, SETTINGS.c = np.exp(0.5j), np.exp(0.5j)
+            check(f, [0.5, 0.3], order=1)
+            check(f, [0.5, 0.3], accelerate=True, order=1)
+            SCALE, SETTINGS.c = 0.5, 0.5
+            check(f, [0.5, 0.3], order=1)
+    finally:
+        SCALE, SETTINGS.c = 0.5, 0.5
+
+
+def test_closures_of_one_code():
+    """Two closures of one function's code, over a real and a complex value: each proven apart."""
+    check(p_closure_real, [0.5, 0.3], order=1)
+    check(p_closure_complex, [0.5, 0.3])
+    check(p_closure_real, [0.5, 0.3])
 
 
 # --- real programs: no run-time decision added ----------------------------------------------------
