@@ -1566,7 +1566,7 @@ def _code_real(fn, cls=None, depth: int = 0) -> bool:
     if found is not None and (found is not True or key not in _REAL_READS or
                               _reads_hold(_REAL_READS[key], fn)):
         if _READ_LOG:
-            _READ_LOG[-1].extend(_REAL_READS.get(key, ()))
+            _READ_LOG[-1].extend((fn if r[0] is None else r[0],) + r[1:] for r in _REAL_READS.get(key, ()))
         return found
     # (a proof read values of its globals, closure cells and defaults: it holds while they are
     # the same, and real; a closure of the same code over other values, a global rebound or a
