@@ -422,6 +422,8 @@ def kind_real(kind) -> bool:
     if leaf is not None:
         return not leaf.complex
     if isinstance(kind, tuple) and kind:
+        if kind[0] == "obj" and len(kind) > 1 and isinstance(kind[1], type) and not _class_real(kind[1]):
+            return False        # (a method code may run without naming the class makes complex values)
         if kind[0] in ("seq", "map", "obj"):
             return all(kind_real(k) for k in _children(kind).values())
         if kind[0] == "module":
@@ -1102,7 +1104,7 @@ class Activity(ValueFacts):
             args = self.fdef.args
             for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
                 if isinstance(a, gast.Name):
-                    names[a.id] = kind_real(self.kinds.get(a.id))
+                    names[a.id] = self.proven(lambda kind=self.kinds.get(a.id): kind_real(kind))
             self._local_names = names
         return names
 
@@ -1122,7 +1124,7 @@ class Activity(ValueFacts):
         value = self.resolver.resolve_name(name)
         if value is Unresolved or value is _MISSING:
             return True             # (a name the generation made: its facts are its value's)
-        return _value_real(value)
+        return _fixed_real(value)
 
     def value_real(self, value) -> bool:
         """Is ``value`` proven real (no complex number can be in it)?  Not: a call of the user's
@@ -1167,7 +1169,7 @@ class Activity(ValueFacts):
                         return self.proven(lambda: _class_real(kind[1]))
                     return True
                 found = self.resolver.resolve(value)          # np.pi, a module's constant, rt.ZERO
-                return found is not Unresolved and found is not _MISSING and _value_real(found)
+                return found is not Unresolved and found is not _MISSING and _fixed_real(found)
             return False
         if isinstance(value, gast.Subscript):
             return self.value_real(value.value)
@@ -1177,7 +1179,7 @@ class Activity(ValueFacts):
 
     def call_real(self, value: gast.Call) -> bool:
         info = self.call_info(value)
-        if _makes_complex(value, info):
+        if _makes_complex(value, info) or _numpy_complex_from_real(info.obj):
             return False
         facts = registry.facts_of(info.obj)
         if facts.real_output:
@@ -1201,7 +1203,7 @@ class Activity(ValueFacts):
             # (map(f, xs), np.vectorize(f), rt.user_call(f, x) may return what f makes)
             return operands and _reads_numbers_only(info.obj) and \
                 not (_calls_arguments(info.obj) and
-                     any(self.may_be_function(a) for a in value.args + [k.value for k in value.keywords]))
+                     any(self.may_be_function(a) for a in _function_arguments(info.obj, value)))
         return False                # the user's function, method, class: read apart, at run time
 
     def user_call_real(self, value: gast.Call, info) -> bool:
@@ -1257,8 +1259,8 @@ class Activity(ValueFacts):
             if isinstance(obj, (types.FunctionType, WrappedFunction)):
                 return _code_real(obj)
             if isinstance(obj, types.MethodType):
-                return _code_real(obj.__func__, type(obj.__self__)) and _value_real(obj.__self__)
-            return _code_real(type(obj).__call__, type(obj)) and _value_real(obj)
+                return _code_real(obj.__func__, type(obj.__self__)) and _fixed_real(obj.__self__)
+            return _code_real(type(obj).__call__, type(obj)) and _fixed_real(obj)
         elif isinstance(value.func, gast.Name):
             if not self.name_real(value.func.id):
                 return False
@@ -1472,6 +1474,11 @@ def _complex_dtype(node) -> bool:
 
 
 _REAL_CODE: Dict[Any, tuple] = {}      # (code, class) -> (proven, reads, globals, closure)
+#: numpy's classes whose values hold complex numbers from real arguments (np.poly1d(c).roots)
+_COMPLEX_NUMPY_TYPES = (np.poly1d,)
+#: numpy's functions taking a dtype by position
+_DTYPE_TAKERS = ("astype", "dtype", "array", "asarray", "asanyarray", "zeros", "ones", "empty", "full",
+                 "zeros_like", "ones_like", "empty_like", "full_like", "eye", "identity", "arange", "linspace")
 _NUMERIC_MODULES = ("builtins", "math", "numpy", "_operator", "operator", "functools", "itertools")
 
 
@@ -1503,7 +1510,13 @@ def _code_real(fn, cls=None, depth: int = 0) -> bool:
         _READS.append([])
         try:
             tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-            found = _tree_real(tree, fn, cls, depth) and (cls is None or _class_real(cls, depth))
+            # (a default is the value a parameter not given holds: ``def rot(v, PH=PH)`` reads the
+            # global complex PH through its parameter, not seen as a global in the source)
+            for attr in ("__defaults__", "__kwdefaults__"):
+                _READS[-1].append((fn, attr, getattr(fn, attr), True))
+            defaults = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+            found = all(_fixed_real(d) for d in defaults) and _tree_real(tree, fn, cls, depth) and \
+                (cls is None or _class_real(cls, depth))
         except (OSError, TypeError, SyntaxError, IndentationError):
             found = False
         finally:
@@ -1515,16 +1528,36 @@ def _code_real(fn, cls=None, depth: int = 0) -> bool:
 
 
 #: the global values (namespace, name, value) each ``_code_real`` being decided read: a caller whose
-#: code relies on the proof guards them (``Activity.guard_proof``: rebinding one compiles it again)
+#: code relies on the proof guards them (``Activity.guard_reads``: rebinding one compiles it again)
 _READS: List[list] = []
 
 
+#: the methods of a class of the user's that code proven real may run without naming its class:
+#: an operator's, numpy's protocol's, and those named as an array's or a container's
+#: (``p.dot(v)``, ``d.get(k)`` in a helper given the object are taken for an array's, a dict's)
+_IMPLICIT_METHODS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__matmul__",
+                     "__rmatmul__", "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__",
+                     "__pow__", "__rpow__", "__neg__", "__pos__", "__abs__", "__getitem__", "__iter__",
+                     "__next__", "__array__", "__array_ufunc__", "__array_function__", "__complex__",
+                     "__float__", "__getattr__", "__getattribute__")
+
+
+def _implicit_method(name: str) -> bool:
+    return name in _IMPLICIT_METHODS or name in _CONTAINER_METHODS or \
+        (not name.startswith("_") and hasattr(np.ndarray, name))
+
+
 def _class_real(cls, depth: int = 0) -> bool:
-    """Are a class's data attributes real, and its properties' code proven real?"""
+    """Are a class's data attributes real, and its properties' code proven real, and that of the
+    methods code may run without naming the class (``_IMPLICIT_METHODS``)?"""
     for c in cls.__mro__:
-        if c is object or (c.__module__ or "").startswith(("sct.", "numpy", "builtins")):
-            continue
+        if c is object or (c.__module__ or "").split(".")[0] in ("sct", "numpy", "builtins"):
+            continue            # (sct.Table's module is "sct")
         for k, v in vars(c).items():
+            if isinstance(v, (types.FunctionType, staticmethod, classmethod)) and _implicit_method(k):
+                if not _code_real(getattr(v, "__func__", v), cls, depth + 1):
+                    return False
+                continue
             if k.startswith("__") or isinstance(v, (types.FunctionType, staticmethod, classmethod)):
                 continue
             if _READS:
@@ -1532,7 +1565,7 @@ def _class_real(cls, depth: int = 0) -> bool:
             if isinstance(v, property):
                 if v.fget is not None and not _code_real(v.fget, cls, depth + 1):
                     return False
-            elif not _value_real(v):
+            elif not _fixed_real(v):
                 return False
     return True
 
@@ -1563,11 +1596,13 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                     value = cells[node.id].cell_contents
                 except ValueError:
                     return _MISSING
-                _READS[-1].append((cells[node.id], node.id, value, False))
+                if not isinstance(value, types.ModuleType):
+                    _READS[-1].append((cells[node.id], node.id, value, False))
                 return value
             if node.id in namespace:
                 value = namespace[node.id]
-                _READS[-1].append((namespace, node.id, value, False))
+                if not isinstance(value, types.ModuleType):
+                    _READS[-1].append((namespace, node.id, value, False))
                 return value
             return getattr(builtins, node.id, _MISSING)
         if isinstance(node, ast.Attribute):
@@ -1589,19 +1624,22 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
             return _code_real(value, None, depth + 1)
         if isinstance(value, type):
             if value.__module__ in ("builtins",) or value.__module__.startswith("numpy"):
-                return value is not complex
+                return value is not complex and value not in _COMPLEX_NUMPY_TYPES and \
+                    not issubclass(value, np.complexfloating) and not value.__module__.startswith("numpy.polynomial")
+            if _sct_or_numpy_class(value) or value in _COMPLEX_NUMPY_TYPES:
+                return value not in _COMPLEX_NUMPY_TYPES
             init = value.__dict__.get("__init__") or getattr(value, "__init__", None)
-            return not isinstance(init, types.FunctionType) or _code_real(init, value, depth + 1)
+            return (not isinstance(init, types.FunctionType) or _code_real(init, value, depth + 1)) and \
+                _class_real(value, depth + 1)
         module = getattr(value, "__module__", None) or ""
         if isinstance(value, np.ufunc) or module.split(".")[0] in _NUMERIC_MODULES:
-            return not (getattr(value, "__name__", "") in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn",
-                                                           "rfft", "eig", "eigvals", "hfft", "sqrt") and
-                        ("fft" in module or "linalg" in module or "emath" in module or "scimath" in module))
+            return not _numpy_complex_from_real(value)
         return False
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
-                                               (isinstance(node.value, str) and node.value.startswith("complex"))):
+                                               (isinstance(node.value, str) and
+                                                (node.value.startswith("complex") or node.value in ("c8", "c16", "c32")))):
             return False
         if isinstance(node, ast.Attribute) and _complex_dtype(
                 gast.Attribute(value=gast.Name(id="_", ctx=gast.Load(), annotation=None, type_comment=None),
@@ -1616,10 +1654,19 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
             if callable(value) and not isinstance(value, np.ndarray):
                 if not callee_real(value):
                     return False
-            elif not _value_real(value):
+            elif not _fixed_real(value):
                 return False            # a global complex array or number
         if isinstance(node, ast.Call):
             func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            dtypes = [k.value for k in node.keywords if k.arg == "dtype"] + \
+                (node.args if name in _DTYPE_TAKERS else [])
+            if any(isinstance(a, ast.Constant) and a.value in ("D", "F", "G") for a in dtypes):
+                return False            # a complex dtype's code (np.asarray(v, "D"))
+            callee = resolve(func)
+            if any(callee is h for h in _HIGHER_ORDER) and \
+                    any(isinstance(a, ast.Name) and a.id in local for a in _function_arguments(callee, node)):
+                return False            # map(fn, xs), sorted(xs, key=fn) with fn passed in: not seen
             if isinstance(func, ast.Name):
                 if func.id in local:
                     return False        # a function passed in or made here: not seen
@@ -1645,6 +1692,23 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return False
             return False                # a call of a call's result, of an item: not seen
     return True
+
+
+def _fixed_real(value) -> bool:
+    """Is a value read when compiling (a global, a closure's value, a default, a class attribute)
+    real for as long as it stays the same object: a number, a string, an array (its dtype is
+    fixed), a tuple of such, a function, a class, a module?  Not a list, a dict or an object,
+    which can change in place without a guard seeing it (a global config's field set complex)."""
+    if isinstance(value, tuple):
+        return all(_fixed_real(v) for v in value)
+    if isinstance(value, (bool, int, float, str, bytes, type(None), types.ModuleType, types.FunctionType,
+                          types.BuiltinFunctionType, type, np.ufunc, np.ndarray, np.generic, slice, range,
+                          frozenset, WrappedFunction)) or value is rt_support.ZERO or \
+            value is rt_support.PARTIAL_UNSET:
+        return _value_real(value) if isinstance(value, (np.ndarray, np.generic, frozenset)) else True
+    if isinstance(value, types.MethodType):
+        return _fixed_real(value.__self__)
+    return False
 
 
 def _value_real(value, depth: int = 0) -> bool:
@@ -1701,6 +1765,24 @@ def _user_callable(value) -> bool:
 #: methods of lists and dicts (of a container proven real: an item of it is)
 _CONTAINER_METHODS = ("pop", "copy", "get", "items", "values", "keys", "index", "count", "append", "extend",
                       "insert")
+
+
+def _function_arguments(fn, node) -> list:
+    """The arguments of a call of ``fn`` whose code its result may come from: all but the
+    ``key=`` of sorted, min and max (its results are only compared: the result is an item)."""
+    return list(node.args) + [k.value for k in node.keywords
+                              if not (k.arg == "key" and any(fn is f for f in (sorted, min, max)))]
+
+
+def _numpy_complex_from_real(fn) -> bool:
+    """Is numpy's ``fn`` one whose result is complex from real arguments, under any name it is
+    imported as: np.fft's, np.linalg.eig, np.lib.scimath's, np.roots, numpy.polynomial's?"""
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__name__", "")
+    return (name in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "eig", "eigvals", "hfft") and
+            ("fft" in module or "linalg" in module)) or "emath" in module or "scimath" in module or \
+        (module.startswith("numpy") and name in ("roots", "polyroots", "poly1d")) or \
+        module.startswith("numpy.polynomial")
 
 
 def _calls_arguments(fn) -> bool:
