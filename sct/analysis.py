@@ -1278,7 +1278,7 @@ class Activity(ValueFacts):
                 return False
         return True
 
-    def classes_of(self, name: str) -> list:
+    def classes_of(self, name: str, depth: int = 0) -> list:
         """The classes of the objects ``name`` may hold, where all are known: its kind's, or
         those of the classes every assignment of it calls (``r = Rot(a)``); else []."""
         kind = self.kinds.get(name)
@@ -1288,16 +1288,109 @@ class Activity(ValueFacts):
             if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
                 return [kind[1]]
             return []
-        from .ir import walk_no_defs
         classes = []
-        for node in walk_no_defs(self.fdef):
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
-                    node.targets[0].id == name:
-                cls = self.resolver.resolve(node.value.func) if isinstance(node.value, gast.Call) else None
-                if not isinstance(cls, type):
-                    return []
-                classes.append(cls)
+        for value in self.assigned_values().get(name, ()):
+            found = self.value_classes(value, depth)
+            if not found:
+                return []
+            classes += found
         return classes
+
+    def assigned_values(self) -> Dict[str, list]:
+        """name -> the values the function's assignments bind it to."""
+        values = self.__dict__.get("_assigned_values")
+        if values is None:
+            from .ir import walk_no_defs
+            values = {}
+            for node in walk_no_defs(self.fdef):
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                    values.setdefault(node.targets[0].id, []).append(node.value)
+            self._assigned_values = values
+        return values
+
+    def value_classes(self, value, depth: int) -> list:
+        """The classes of the objects an assigned value may be, where all are known: a class
+        called (``Dense(W, b)``), a name bound to such, an item of a list or tuple of such
+        (``for layer in layers``); else []."""
+        if depth > 8:
+            return []
+        if isinstance(value, gast.Call):
+            cls = self.resolver.resolve(value.func)
+            return [cls] if isinstance(cls, type) else []
+        if isinstance(value, gast.Name):
+            return self.classes_of(value.id, depth + 1)
+        if isinstance(value, gast.Subscript):
+            return self.item_classes(value.value, depth + 1)
+        return []
+
+    def item_classes(self, node, depth: int) -> list:
+        """The classes of the items of a list or tuple none of whose items is replaced or added
+        to here: a literal's items', an argument's kind's, through rt.as_sequence/list/tuple."""
+        if isinstance(node, gast.Name) and node.id in self.changed_in_place() or \
+                self.field_changed_in_place(node):
+            return []
+        kind = self.value_kind(node)
+        if isinstance(kind, tuple) and kind[:1] == ("seq",):
+            items = list(_children(kind).values())
+            if items and all(isinstance(k, tuple) and len(k) > 1 and k[0] == "obj" and isinstance(k[1], type)
+                             for k in items):
+                return [k[1] for k in items]
+            return []
+        if not isinstance(node, gast.Name) or node.id in self.param_names() or \
+                node.id in self.changed_in_place() or depth > 8:
+            return []
+        classes = []
+        for value in self.assigned_values().get(node.id, ()):
+            if isinstance(value, (gast.List, gast.Tuple)):
+                found = [c for e in value.elts for c in self.value_classes(e, depth + 1)]
+                if len(found) < len(value.elts):
+                    return []
+            elif isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
+                    self.resolver.resolve(value.func) in (rt_support.as_sequence, list, tuple):
+                found = self.item_classes(value.args[0], depth + 1)
+            elif isinstance(value, (gast.Name, gast.Attribute, gast.Subscript)):
+                found = self.item_classes(value, depth + 1)
+            else:
+                return []
+            if not found:
+                return []
+            classes += found
+        return classes
+
+    def field_changed_in_place(self, node) -> bool:
+        """Is ``node`` (``o.f``, ``o["k"]``) a field some name here is bound to and changes in place
+        (``fs = o.f; fs.append(...)``)?"""
+        if not isinstance(node, (gast.Attribute, gast.Subscript)):
+            return False
+        key = node.attr if isinstance(node, gast.Attribute) else getattr(node.slice, "value", None)
+        for name in self.changed_in_place():
+            for value in self.assigned_values().get(name, ()):
+                if isinstance(value, (gast.Attribute, gast.Subscript)) and \
+                        (value.attr if isinstance(value, gast.Attribute) else getattr(value.slice, "value", None)) == key:
+                    return True
+        return False
+
+    def changed_in_place(self) -> Set[str]:
+        """The names whose object something here may change: a method called on it (``xs.append``),
+        an item or field written, passed to a call (other than len, rt.as_sequence, list, tuple)."""
+        names = self.__dict__.get("_changed_in_place")
+        if names is None:
+            from .ir import walk_no_defs
+            readers = (len, rt_support.as_sequence, list, tuple, enumerate)
+            names = set()
+            for node in walk_no_defs(self.fdef):
+                if isinstance(node, gast.Assign):
+                    for t in node.targets:
+                        if isinstance(t, (gast.Subscript, gast.Attribute)) and isinstance(t.value, gast.Name):
+                            names.add(t.value.id)
+                if isinstance(node, gast.Call):
+                    if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name):
+                        names.add(node.func.value.id)
+                    if self.resolver.resolve(node.func) not in readers:
+                        names |= {a.id for a in node.args + [k.value for k in node.keywords]
+                                  if isinstance(a, gast.Name)}
+            self._changed_in_place = names
+        return names
 
     def value_may_call(self, value) -> bool:
         """May an assigned value be a function (a lambda, a name or field that holds one)?"""

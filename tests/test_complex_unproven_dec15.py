@@ -322,3 +322,52 @@ def test_a_global_or_class_attribute_rebound_to_a_complex_value():
         check(_scaled_loss, [0.5, 0.3])
     finally:
         PHASE, _Scaled.factor = saved, saved_factor
+
+
+class _Dense:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+class _Turn:
+    def __call__(self, v):
+        return v * (1 + 1j)
+
+
+def _layers_loss(W, b, x):
+    layers = [_Dense(W, b), _Dense(W, b)]
+    h = x
+    for layer in layers:
+        h = layer(h)
+    return np.sum(h ** 2)
+
+
+def _layers_appended(W, b, x):
+    layers = [_Dense(W, b), _Turn()]
+    layers.append(_Dense(W, b))
+    h = x
+    for layer in layers:
+        h = layer(h)
+    return np.real(np.sum(h * h))
+
+
+def test_a_list_of_layers():
+    """``for layer in layers`` over a list of objects of known classes is proven real (no run-time
+    decisions in a real program); a list changed in place (``layers.append``) is not (its items'
+    classes are not all known): a complex layer appended gives the right gradient."""
+    from gradcheck import numerical_gradient
+    rng = np.random.default_rng(1)
+    W, b, x = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal((2, 3))
+    for loss, clean in ((_layers_loss, True), (_layers_appended, False)):
+        def loss_grad(W, b):
+            L = loss(W, b, x)
+            return L, sct.dlgradient(L, W)
+        text = str(sct.source(loss_grad, dlarray(W), dlarray(b), callees=True, run=True))
+        assert ("conj_of" not in text) == clean, text
+        L, g = sct.dlfeval(loss_grad, dlarray(W), dlarray(b))
+        assert_close(extractdata(L), loss(W, b, x), rtol=1e-12, what=f"{loss.__name__}: value")
+        assert_close(extractdata(g), numerical_gradient(lambda a: loss(a, b, x), [W], 0),
+                     what=f"{loss.__name__}: gradient")
