@@ -1225,19 +1225,12 @@ class Activity(ValueFacts):
         return found
 
     def guard_reads(self, reads) -> None:
-        for namespace, name, value, attribute in reads:
-            if isinstance(value, types.ModuleType):
-                continue
-            key = (id(namespace), name)
-            guarded = self.__dict__.setdefault("_guarded_reads", set())
-            if key in guarded:
-                continue
-            guarded.add(key)
-            if attribute:           # a class attribute: guarded as ``base.attr`` reads are
-                self.resolver.attribute(namespace, name)
-            else:
-                self.resolver.guards[f"__sct_proof_{len(self.resolver.guards)}_{name}"] = \
-                    Guard(namespace, name, value)
+        guarded = self.__dict__.setdefault("_guarded_reads", set())
+        reads = [r for r in reads if not isinstance(r[2], types.ModuleType) and (id(r[0]), r[1]) not in guarded]
+        if reads:
+            guarded.update((id(r[0]), r[1]) for r in reads)
+            key = f"__sct_proof_{len(self.resolver.guards)}"
+            self.resolver.guards[key] = Guard(_ProofCheck(reads), key, True)
 
     def call_code_real(self, value: gast.Call, info) -> bool:
         obj = info.obj
@@ -1664,9 +1657,31 @@ def _class_real(cls, depth: int = 0) -> bool:
 
 
 def _read_holds(read) -> bool:
-    """Does a global or class attribute a proof read still hold the value it read?"""
+    """Is a value a proof of realness read (a global, a closure's value, a default, a class
+    attribute) the same, or one the proof holds for too: a number, an array, a function proven
+    real (``act = np.sin`` rebound during a call, a class's counter incremented)?"""
     base, name, value, attribute = read
-    return (getattr(base, name, _MISSING) if attribute else Guard(base, name, value).value_now()) is value
+    now = getattr(base, name, _MISSING) if attribute else Guard(base, name, value).value_now()
+    if now is value:
+        return True
+    if attribute and name in ("__defaults__", "__kwdefaults__"):
+        return all(_fixed_real(d) for d in ((now or {}).values() if name == "__kwdefaults__" else now or ()))
+    if callable(now) and not isinstance(now, (np.ndarray, type)):
+        return _callable_real(now)
+    return not callable(now) and _fixed_real(now)
+
+
+class _ProofCheck:
+    """The namespace of the guard on what proofs of realness read: ``cell_contents`` (what
+    sct.cache.make_check compares with True) says whether every value read still holds."""
+    __slots__ = ("reads",)
+
+    def __init__(self, reads):
+        self.reads = tuple(reads)
+
+    @property
+    def cell_contents(self) -> bool:
+        return all(_read_holds(read) for read in self.reads)
 
 
 def _tree_real(tree, fn, cls, depth: int) -> bool:
@@ -1705,29 +1720,7 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
         return _MISSING
 
     def callee_real(value) -> bool:
-        """May the code run by calling (or passing) ``value`` make complex values from real ones?"""
-        if isinstance(value, types.ModuleType):
-            return True
-        if registry.lookup(value) is not None:                # an op (sct's, numpy's, the user's)
-            return not registry.facts_of(value).complex_output
-        if _sct_function(value):
-            return True
-        if isinstance(value, (types.FunctionType, types.MethodType, WrappedFunction)) and \
-                not (getattr(value, "__module__", "") or "").startswith("numpy"):
-            return _code_real(value, None, depth + 1)
-        if isinstance(value, type):
-            if value.__module__ in ("builtins",) or value.__module__.startswith("numpy"):
-                return value is not complex and value not in _COMPLEX_NUMPY_TYPES and \
-                    not issubclass(value, np.complexfloating) and not value.__module__.startswith("numpy.polynomial")
-            if _sct_or_numpy_class(value) or value in _COMPLEX_NUMPY_TYPES:
-                return value not in _COMPLEX_NUMPY_TYPES
-            init = value.__dict__.get("__init__") or getattr(value, "__init__", None)
-            return (not isinstance(init, types.FunctionType) or _code_real(init, value, depth + 1)) and \
-                _class_real(value, depth + 1)
-        module = getattr(value, "__module__", None) or ""
-        if isinstance(value, np.ufunc) or module.split(".")[0] in _NUMERIC_MODULES:
-            return not _numpy_complex_from_real(value)
-        return False
+        return _callable_real(value, depth)
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
@@ -1785,6 +1778,32 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return False
             return False                # a call of a call's result, of an item: not seen
     return True
+
+
+def _callable_real(value, depth: int = 0) -> bool:
+    """Is the code run by calling (or passing) ``value`` proven to make no complex value from real ones?"""
+    if isinstance(value, types.ModuleType):
+        return True
+    if registry.lookup(value) is not None:                # an op (sct's, numpy's, the user's)
+        return not registry.facts_of(value).complex_output
+    if _sct_function(value):
+        return True
+    if isinstance(value, (types.FunctionType, types.MethodType, WrappedFunction)) and \
+            not (getattr(value, "__module__", "") or "").startswith("numpy"):
+        return _code_real(value, None, depth + 1)
+    if isinstance(value, type):
+        if value.__module__ in ("builtins",) or value.__module__.startswith("numpy"):
+            return value is not complex and value not in _COMPLEX_NUMPY_TYPES and \
+                not issubclass(value, np.complexfloating) and not value.__module__.startswith("numpy.polynomial")
+        if _sct_or_numpy_class(value) or value in _COMPLEX_NUMPY_TYPES:
+            return value not in _COMPLEX_NUMPY_TYPES
+        init = value.__dict__.get("__init__") or getattr(value, "__init__", None)
+        return (not isinstance(init, types.FunctionType) or _code_real(init, value, depth + 1)) and \
+            _class_real(value, depth + 1)
+    module = getattr(value, "__module__", None) or ""
+    if isinstance(value, np.ufunc) or module.split(".")[0] in _NUMERIC_MODULES:
+        return not _numpy_complex_from_real(value)
+    return False
 
 
 def _fixed_real(value) -> bool:
