@@ -1225,12 +1225,17 @@ class Activity(ValueFacts):
         return found
 
     def guard_reads(self, reads) -> None:
-        guarded = self.__dict__.setdefault("_guarded_reads", set())
-        reads = [r for r in reads if not isinstance(r[2], types.ModuleType) and (id(r[0]), r[1]) not in guarded]
-        if reads:
-            guarded.update((id(r[0]), r[1]) for r in reads)
+        # (one guard per read value for the whole compile: its analyses share the resolver)
+        guarded = self.resolver.__dict__.setdefault("proof_reads", {})
+        new = {}
+        for r in reads:
+            key = (id(r[0]), r[1])
+            if not isinstance(r[2], types.ModuleType) and key not in guarded:
+                new.setdefault(key, r)
+        if new:
+            guarded.update(new)
             key = f"__sct_proof_{len(self.resolver.guards)}"
-            self.resolver.guards[key] = Guard(_ProofCheck(reads), key, True)
+            self.resolver.guards[key] = Guard(_ProofCheck(new.values()), key, True)
 
     def call_code_real(self, value: gast.Call, info) -> bool:
         obj = info.obj
@@ -1674,14 +1679,29 @@ def _read_holds(read) -> bool:
 class _ProofCheck:
     """The namespace of the guard on what proofs of realness read: ``cell_contents`` (what
     sct.cache.make_check compares with True) says whether every value read still holds."""
-    __slots__ = ("reads",)
+    __slots__ = ("proof_reads",)
 
     def __init__(self, reads):
-        self.reads = tuple(reads)
+        self.proof_reads = tuple(reads)
+
+    holds = staticmethod(lambda read: _read_holds(read))
 
     @property
     def cell_contents(self) -> bool:
-        return all(_read_holds(read) for read in self.reads)
+        for read in self.proof_reads:       # (each call: the same objects, the common case, first)
+            base, name, value, attribute = read
+            if attribute:
+                now = getattr(base, name, _MISSING)
+            elif type(base) is dict:
+                now = base.get(name, _MISSING)
+            else:
+                try:
+                    now = base.cell_contents
+                except ValueError:
+                    return False
+            if now is not value and not _read_holds(read):
+                return False
+        return True
 
 
 def _tree_real(tree, fn, cls, depth: int) -> bool:

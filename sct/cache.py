@@ -285,6 +285,13 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     return check
 
 
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return _MISSING
+
+
 def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]) -> List[str]:
     """make_check's lines for the name guards: those of dict namespaces appended to ``lines``,
     those of ``fn``'s closure cells returned (they run inside one ``try``); constants into ``consts``."""
@@ -295,6 +302,24 @@ def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]
         value_name = f"V{i}"
         consts[value_name] = guard.value
         namespace = guard.namespace
+        reads = getattr(namespace, "proof_reads", None)
+        if reads is not None:
+            # what a proof of realness read (sct.analysis._ProofCheck): each the same object, as
+            # the other guards, else still one the proof holds for (``holds(read)``)
+            consts["HOLDS"] = namespace.holds
+            for j, read in enumerate(reads):
+                base, name, value, attribute = read
+                b, v, r = f"P{i}_{j}", f"PV{i}_{j}", f"PR{i}_{j}"
+                consts[b], consts[v], consts[r] = base, value, read
+                if attribute:
+                    lines.append(f"    v = getattr({b}, {name!r}, M)")
+                elif type(base) is dict:
+                    lines.append(f"    v = {b}.get({name!r}, M)")
+                else:
+                    consts["CELL"] = _cell_value
+                    lines.append(f"    v = CELL({b})")
+                lines.append(f"    if v is not {v} and not HOLDS({r}): return False")
+            continue
         if type(namespace) is dict:
             if namespace is bdict:
                 consts["B"] = bdict
