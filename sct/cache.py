@@ -207,6 +207,11 @@ def same_value(a, b, depth: int = 0) -> bool:
         if not same_value(a.__defaults__, b.__defaults__, depth + 1) or \
                 not same_value(a.__kwdefaults__, b.__kwdefaults__, depth + 1):
             return False
+        # its attributes (``act.scale = 2.0``): generated code runs with the function it was compiled
+        # with (sct.compiler._namespace) and reads them there; a def run again (in a loop, a sweep)
+        # with other attributes is another function
+        if (a.__dict__ or b.__dict__) and not same_value(a.__dict__, b.__dict__, depth + 1):
+            return False
         if a.__closure__ is None or b.__closure__ is None:
             return a.__closure__ is b.__closure__
         try:
