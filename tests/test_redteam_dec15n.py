@@ -389,3 +389,41 @@ def test_argument_dtype_given_as_a_value_changes():
             z = np.sqrt(a.astype(dt))
             return np.real(np.sum(z * z * z + z * a))
         _check_first(loss_dtype, plain, x, dt)
+
+
+# --- a global dict rebound to an equal copy (the second defect found) -------------------------------
+
+COUNTS = {"calls": 0}
+
+
+def loss_counting(x):
+    COUNTS["calls"] += 1
+    y = np.sum(np.sin(x))
+    return y, dlgradient(y, x)
+
+
+def test_writes_go_into_a_global_dict_rebound_to_an_equal_copy():
+    # was: the copy equal to the dict compiled with passed the guard, and the generated code (which
+    # runs with the dict it was compiled with) counted into the old one: {'calls': 1} after 2 calls
+    global COUNTS
+    saved = COUNTS
+    try:
+        COUNTS = {"calls": 0}
+        _check_first(loss_counting, lambda a: np.sum(np.sin(a)))
+        assert COUNTS == {"calls": 1}
+        COUNTS = dict(COUNTS)
+        _check_first(loss_counting, lambda a: np.sum(np.sin(a)))
+        assert COUNTS == {"calls": 2}
+        old = COUNTS
+        COUNTS = {"calls": 2}
+        _check_first(loss_counting, lambda a: np.sum(np.sin(a)))
+        assert COUNTS == {"calls": 3} and old == {"calls": 2}
+    finally:
+        COUNTS = saved
+
+
+def test_a_dict_is_the_same_value_only_as_itself():
+    d = {"a": 1.0}
+    assert sct.cache.same_value(d, d)
+    assert not sct.cache.same_value(d, dict(d))
+    assert sct.cache.same_items(d, dict(d)) and not sct.cache.same_items(d, {"a": 2.0})
