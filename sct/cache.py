@@ -205,7 +205,12 @@ def same_value(a, b, depth: int = 0) -> bool:
         if a.__code__ is not b.__code__ or a.__globals__ is not b.__globals__:
             return False
         if not same_value(a.__defaults__, b.__defaults__, depth + 1) or \
-                not same_value(a.__kwdefaults__, b.__kwdefaults__, depth + 1):
+                not same_items(a.__kwdefaults__, b.__kwdefaults__, depth + 1):
+            return False
+        # its attributes (``act.scale = 2.0``): generated code runs with the function it was compiled
+        # with (sct.compiler._namespace) and reads them there; a def run again (in a loop, a sweep)
+        # with other attributes is another function
+        if (a.__dict__ or b.__dict__) and not same_items(a.__dict__, b.__dict__, depth + 1):
             return False
         if a.__closure__ is None or b.__closure__ is None:
             return a.__closure__ is b.__closure__
@@ -216,10 +221,20 @@ def same_value(a, b, depth: int = 0) -> bool:
             return False
     if t is types.MethodType:
         return a.__self__ is b.__self__ and same_value(a.__func__, b.__func__, depth + 1)
-    if t is dict:
-        return a.keys() == b.keys() and all(same_value(a[k], b[k], depth + 1) for k in a) and \
-            all(type(k) in _SCALARS for k in a)
+    # a dict is compared by identity: the generated code runs with the one it was compiled with
+    # (sct.compiler._namespace), so writes into an equal copy bound since would go to the old one
     return False
+
+
+def same_items(a, b, depth: int = 0) -> bool:
+    """A function's own dicts (``__kwdefaults__``, ``__dict__``: read through the function, never as
+    dicts): the same keys, and values that can stand for each other (:func:`same_value`)."""
+    if a is b:
+        return True
+    if type(a) is not dict or type(b) is not dict or depth > 4:
+        return False
+    return a.keys() == b.keys() and all(type(k) in _SCALARS for k in a) and \
+        all(same_value(a[k], b[k], depth + 1) for k in a)
 
 
 def same_attribute(a, b) -> bool:
@@ -250,7 +265,7 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     """
     code = fn.__code__
     consts = {"CODE": code, "G": fn.__globals__, "M": _MISSING, "same": same_value,
-              "same_attr": same_attribute}
+              "same_attr": same_attribute, "same_items": same_items}
     lines = ["def check(f):",
              "    if f.__code__ is not CODE or f.__globals__ is not G: return False"]
     consts["D"] = fn.__defaults__
@@ -258,7 +273,7 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     lines.append("    if d is not D and not same(d, D): return False")
     consts["KD"] = fn.__kwdefaults__
     lines.append("    d = f.__kwdefaults__")
-    lines.append("    if d is not KD and not same(d, KD): return False")
+    lines.append("    if d is not KD and not same_items(d, KD): return False")
     if getattr(fn, "__sct_positional_of__", None) is not None:
         # rt.positional(g): its defaults are g's when made; g's changed, rt.positional(g) is another
         from .runtime.support import positional
