@@ -433,8 +433,9 @@ class _WriteCheck:
                 if why is None:
                     # an unshared value: a copy would be refused the same way; say what sct reads
                     instead = _NEW_VALUE_FOR.get(method, f"build the new value and assign it to {z}")
+                    held = "an array, list or dict" if hasattr(np.ndarray, method) else "a list or dict"
                     fail(s, f"{z}.{method}(...) changes {z} in place, and sct does not differentiate "
-                         f"{method}() on a list or dict holding traced values; {instead.format(z=z)}",
+                         f"{method}() on {held} holding traced values; {instead.format(z=z)}",
                          f"{z}.{method}")
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; write "
                      f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
@@ -568,7 +569,8 @@ _NEW_VALUE_FOR = {
     "setdefault": "write `{z}[key] = {z}.get(key, default)`",
     "remove": "build the list without the item: `{z} = [v for v in {z} if v is not item]`",
     "clear": "write `{z} = []` (or `{z} = {{}}`)",
-    "sort": "write `{z} = sorted({z})`",
+    "sort": "write `{z} = sorted({z})` for a list, `{z} = np.sort({z})` for an array (a view of another "
+            "array: assign the sorted values into that array, `a[i:j] = np.sort(a[i:j])`)",
     "popitem": "read the item by its key and build the rest as a new dict",
 }
 
