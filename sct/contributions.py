@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import operator
 from typing import Any, Dict, List, Set, Tuple
 
@@ -450,6 +451,12 @@ def _plain_call_refusal(obj, what: str) -> str:
         return (f"{what} is not defined when the function is compiled (Python raises NameError or "
                 f"AttributeError where this line runs): check the spelling of {what}, or define it (import it) "
                 f"before the first call")
+    if isinstance(obj, functools.partial):
+        inner = getattr(obj.func, "__name__", "the function")
+        return (f"{what} is a functools.partial of {inner}() made outside the function (here through a module "
+                f"global, a closure or sct.dlaccelerate): sct reads a partial's function where the partial is "
+                f"made in the function or passed to it as an argument; call {inner}() with the bound arguments "
+                f"here, or pass the partial in")
     return (f"no derivative rule for {what}: it is not a Python function sct can read, and the runtime has no "
             f"rule for it. Add one with @sct.defrule (see help(sct.defrule)), use numpy functions that have "
             f"rules, or wrap its input with extractdata if it must be a constant")

@@ -48,3 +48,23 @@ def test_a_ufunc_writing_into_out():
     y, g = dlfeval(out_product, dlarray(x.copy()))
     assert_close(extractdata(y), _out_product(x.copy()), rtol=1e-12, what="value")
     assert_close(extractdata(g), numerical_gradient(_out_product, [x.copy()], 0), what="gradient")
+
+
+def _scaled_sin(x, c=1.0):
+    return np.sum(np.sin(x) * c)
+
+
+_ACCELERATED_PARTIAL = sct.dlaccelerate(__import__("functools").partial(_scaled_sin, c=2.0))
+
+
+def calls_a_global_partial(x):
+    y = _ACCELERATED_PARTIAL(x)
+    return y, dlgradient(y, x)
+
+
+def test_a_partial_made_outside_is_refused_naming_the_partial():
+    """Was "no derivative rule for _ACCELERATED_PARTIAL: it is not a Python function sct can read"."""
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(calls_a_global_partial, dlarray(np.array([0.5, 0.3])))
+    text = str(info.value)
+    assert "functools.partial of _scaled_sin()" in text and "pass the partial in" in text, text
