@@ -369,41 +369,40 @@ _MUTATORS = frozenset(("update", "setdefault", "pop", "popitem", "clear", "appen
 
 
 def _root_unchanged(gen, root: str) -> bool:
-    """Whether the parameter ``root`` holds what dlfeval passed wherever a site reads it: never
-    rebound, bound to another name, written into (items, attributes, a mutating method) or passed to a
-    call other than a method of its own that reads it (``p.values()``)."""
-    for node in walk_nodes(gen.fdef):
-        if isinstance(node, gast.Name) and node.id == root and not isinstance(node.ctx, (gast.Load, gast.Param)):
-            return False
-        if isinstance(node, (gast.Subscript, gast.Attribute)) and not isinstance(node.ctx, gast.Load):
-            base = node.value
-            while isinstance(base, (gast.Subscript, gast.Attribute)):
-                base = base.value
-            if isinstance(base, gast.Name) and base.id == root:
+    """Whether the parameter ``root`` holds what dlfeval passed wherever a site reads it: neither it
+    nor a name bound to it (``q = p``) is rebound or written into (items, attributes, a mutating
+    method).  (A helper it is passed to that writes traced values into it is refused where it is
+    called, as a write into an argument is.)"""
+    nodes = list(walk_nodes(gen.fdef))
+    names = {root}
+    copies = set()
+    grew = True
+    while grew:
+        grew = False
+        for node in nodes:
+            if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and node.value.id in names:
+                for target in node.targets:
+                    if isinstance(target, gast.Name):
+                        copies.add(id(target))
+                        if target.id not in names:
+                            names.add(target.id)
+                            grew = True
+
+    def based(node) -> bool:
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            node = node.value
+        return isinstance(node, gast.Name) and node.id in names
+    for node in nodes:
+        if isinstance(node, gast.Name) and node.id in names and not isinstance(node.ctx, gast.Load):
+            if not (node.id == root and isinstance(node.ctx, gast.Param)) and id(node) not in copies:
                 return False
-        if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and node.value.id == root:
+        if isinstance(node, (gast.Subscript, gast.Attribute)) and not isinstance(node.ctx, gast.Load) and \
+                based(node.value):
             return False
-        if isinstance(node, gast.Call):
-            func = node.func
-            if isinstance(func, gast.Attribute) and func.attr in _MUTATORS:
-                base = func.value
-                while isinstance(base, (gast.Subscript, gast.Attribute)):
-                    base = base.value
-                if isinstance(base, gast.Name) and base.id == root:
-                    return False
-            for a in list(node.args) + [k.value for k in node.keywords]:
-                if isinstance(a, gast.Starred):
-                    a = a.value
-                if isinstance(a, gast.Name) and a.id == root and not _reading_call(func):
-                    return False
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr in _MUTATORS and based(node.func.value):
+            return False
     return True
-
-
-def _reading_call(func) -> bool:
-    """A call that only reads its argument: the runtime's receiver check, len, iteration helpers."""
-    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id.startswith("rt"):
-        return func.attr in ("array_receiver", "as_sequence")
-    return isinstance(func, gast.Name) and func.id in ("len", "isinstance", "type", "print", "dlgradient")
 
 
 def _untraced_paths(kind, path, out) -> bool:

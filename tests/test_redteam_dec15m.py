@@ -195,3 +195,59 @@ def test_adam_keeps_float32():
     for it in range(1, 4):
         p, m, v = adamupdate(p, r.standard_normal(5), m, v, it)
         assert D(p).dtype == D(m).dtype == D(v).dtype == np.float32
+
+
+def l2_penalty(P):
+    total = 0.0
+    for w in P.values():
+        total = total + np.sum(w ** 2)
+    return total
+
+
+def loss_penalty_helper(P, x):
+    y = P["W"] @ x + P["b"]
+    L = np.sum(y ** 2) + 0.1 * l2_penalty(P)
+    return L, dlgradient(L, P)
+
+
+def loss_alias(P, x):
+    Q = P
+    y = Q["W"] @ x + Q["b"]
+    L = np.sum(y ** 2)
+    for w in Q.values():
+        L = L + 0.1 * np.sum(w ** 2)
+    return L, dlgradient(L, Q)
+
+
+@pytest.mark.parametrize("fun", [loss_penalty_helper, loss_alias])
+def test_plain_leaf_constant_through_a_helper_or_a_copy(fun):
+    L, G = dlfeval(fun, {"W": W_PLAIN, "b": dlarray(B0)}, X)
+    assert_close(D(L), _numpy_loss(W_PLAIN, B0), rtol=1e-12)
+    assert_close(D(G["W"]), np.zeros_like(W_PLAIN), atol=0)
+    assert_close(D(G["b"]), numerical_gradient(_numpy_loss, [W_PLAIN, B0], 1), rtol=1e-6, atol=1e-7)
+    L, G = dlfeval(fun, {"W": dlarray(W_DL), "b": dlarray(B0)}, X)
+    assert_close(D(G["W"]), numerical_gradient(_numpy_loss, [W_DL, B0], 0), rtol=1e-6, atol=1e-7)
+
+
+def test_plain_leaf_constant_under_dlaccelerate():
+    from sct import dlaccelerate
+    acc = dlaccelerate(loss_loop_values)
+    for n in (3, 3, 3):
+        L, G = dlfeval(acc, {"W": W_PLAIN, "b": dlarray(B0)}, X)
+        assert_close(D(G["W"]), np.zeros_like(W_PLAIN), atol=0)
+        assert_close(D(G["b"]), numerical_gradient(_numpy_loss, [W_PLAIN, B0], 1), rtol=1e-6, atol=1e-7)
+    L, G = dlfeval(acc, {"W": dlarray(W_DL), "b": dlarray(B0)}, X)
+    assert_close(D(G["W"]), numerical_gradient(_numpy_loss, [W_DL, B0], 0), rtol=1e-6, atol=1e-7)
+
+
+def loss_subtree(P, x):
+    L = np.sum(P["net"]["b"] * x[:2])
+    for w in P["net"].values():
+        L = L + np.sum(w ** 2)
+    return L, dlgradient(L, P["net"])
+
+
+def test_plain_leaf_constant_in_a_selected_part():
+    L, G = dlfeval(loss_subtree, {"net": {"W": W_PLAIN, "b": dlarray(B0)}, "other": dlarray(B0)}, X)
+    assert_close(D(G["W"]), np.zeros_like(W_PLAIN), atol=0)
+    assert_close(D(G["b"]), X[:2] + 2 * B0, rtol=1e-12)
