@@ -2700,6 +2700,11 @@ def _project_rule(g, ans, grad, x):
     return project_transpose(g, grad)
 
 
+@defrule(project_untraced, wrt=("grad",), linear="grad")
+def _project_untraced_rule(g, ans, grad, x, paths):
+    return project_transpose(project_untraced(g, x, paths), grad)
+
+
 @defrule(project_transpose, wrt=("cot",))
 def _project_transpose_rule(g, ans, cot, grad):
     return project(g, cot)

@@ -251,3 +251,25 @@ def test_plain_leaf_constant_in_a_selected_part():
     L, G = dlfeval(loss_subtree, {"net": {"W": W_PLAIN, "b": dlarray(B0)}, "other": dlarray(B0)}, X)
     assert_close(D(G["W"]), np.zeros_like(W_PLAIN), atol=0)
     assert_close(D(G["b"]), X[:2] + 2 * B0, rtol=1e-12)
+
+
+def loss_second_order(P):
+    L = np.sum(P["b"] ** 3)
+    for w in P.values():
+        L = L + np.sum(w ** 2) * np.sum(P["b"])
+    g = dlgradient(L, P, EnableHigherDerivatives=True)
+    s = np.sum(g["b"] ** 2) + np.sum(g["W"])
+    return L, dlgradient(s, P["b"])
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_second_derivative_through_a_structure_with_plain_leaves(plain):
+    W = np.array([[1.0, 2.0], [3.0, 4.0]])
+    b = np.array([0.5, -0.5])
+
+    def s_of_b(b):
+        gb = 3 * b ** 2 + (np.sum(W ** 2) + np.sum(b ** 2)) + 2 * b * np.sum(b)
+        gW = 0 * W if plain else 2 * W * np.sum(b)
+        return np.sum(gb ** 2) + np.sum(gW)
+    L, h = dlfeval(loss_second_order, {"W": W if plain else dlarray(W), "b": dlarray(b)})
+    assert_close(D(h), numerical_gradient(s_of_b, [b], 0), rtol=1e-6, atol=1e-6)
