@@ -360,3 +360,22 @@ def test_gradient_through_a_comprehension_of_new_values():
     L, G = dlfeval(grad_wrt_new_values, [dlarray(B0), dlarray(X)])
     assert_close(D(G[0]), 1 + 8 * B0, rtol=1e-12)
     assert_close(D(G[1]), np.zeros_like(X), atol=0)
+
+
+class _Params(__import__("typing").NamedTuple):
+    W: object
+    b: object
+
+
+def loss_namedtuple(P):
+    L = np.sum(P.b)
+    for w in P:
+        L = L + np.sum(w ** 2)
+    return L, dlgradient(L, P)
+
+
+def test_plain_leaf_constant_in_a_namedtuple():
+    L, G = dlfeval(loss_namedtuple, _Params(W_PLAIN, dlarray(B0)))
+    assert type(G) is _Params
+    assert_close(D(G.W), np.zeros_like(W_PLAIN), atol=0)
+    assert_close(D(G.b), 1 + 2 * B0, rtol=1e-12)
