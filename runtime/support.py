@@ -1253,6 +1253,45 @@ def project(grad, x):
     return _project_object(grad, x)
 
 
+def project_untraced(grad, x, paths):
+    """``project(grad, x)`` with zeros at ``paths`` (flattened ("item", key) / ("attr", name) steps): the
+    plain float arrays and numbers among the leaves of a dlfeval argument, which are constants (their
+    gradient is zero whether the function reads them by key or by a loop over the structure)."""
+    out = project(grad, x)
+    for path in paths:
+        out = _zeroed_at(out, x, path)
+    return out
+
+
+def _zeroed_at(out, x, path):
+    if not path:
+        return _project_leaf(ZERO, x)
+    step, key = path[0], path[1]
+    try:
+        inner_x = getattr(x, key) if step == "attr" else x[key]
+        inner = getattr(out, key) if step == "attr" and not isinstance(out, dict) else out[key]
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return out                      # not the structure the kind described: left as project gave it
+    new = _zeroed_at(inner, inner_x, path[2:])
+    if isinstance(out, dict):
+        copied = copy.copy(out)
+        copied[key] = new
+        return copied
+    if _is_namedtuple(out):
+        return out._replace(**{key: new}) if step == "attr" else type(out)(*[new if i == key else v
+                                                                             for i, v in enumerate(out)])
+    if isinstance(out, list):
+        copied = list(out)
+        copied[key] = new
+        return copied if type(out) is list else _rebuilt_like(out, copied)
+    if isinstance(out, tuple):
+        copied = tuple(new if i == key else v for i, v in enumerate(out))
+        return copied if type(out) is tuple else _rebuilt_like(out, list(copied))
+    copied = copy.copy(out)
+    object.__setattr__(copied, key, new)
+    return copied
+
+
 def _list_parts(grad, x):
     """The items of an array adjoint ``grad`` of the list or tuple ``x`` (numpy's conversion of a
     list into an array stacks its items along a new first axis)."""
@@ -2659,6 +2698,11 @@ def _add_index_grad_rule(g, ans, total, grad, x, idx):
 @defrule(project, wrt=("grad",), linear="grad")
 def _project_rule(g, ans, grad, x):
     return project_transpose(g, grad)
+
+
+@defrule(project_untraced, wrt=("grad",), linear="grad")
+def _project_untraced_rule(g, ans, grad, x, paths):
+    return project_transpose(project_untraced(g, x, paths), grad)
 
 
 @defrule(project_transpose, wrt=("cot",))

@@ -53,6 +53,11 @@ class CopyChecks:
             copy_of = None
             if isinstance(value, gast.Name) and value.id in self.act.active:
                 copy_of = value.id
+            elif any(n in self.act.active for n in _shallow_copy_of(value)):
+                # a new container holding the same values (``q = dict(p)``, ``p.copy()``, ``{**p}``,
+                # ``list(xs)``): a second name of each of them (was: not a copy, so the gradient with
+                # respect to ``q`` silently left out the uses through ``p``)
+                copy_of = next(n for n in _shallow_copy_of(value) if n in self.act.active)
             elif isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name) \
                     and value.value.id in self.act.active and (self.structures.built(value.value.id) or
                                                                self.structures.part_of(value.value.id)):
@@ -62,6 +67,9 @@ class CopyChecks:
                 continue
             line = getattr(target, "lineno", "?")
             copy_of = self._user_name(self._origin_structure(copy_of))
+            root = self._user_name(root)
+            if copy_of == root:             # p = dict(p): the p before that line
+                copy_of = f"{root} (as it was before line {line})"
             self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
                       f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
                       f"it), and sct cannot follow here whether {root!r} still is that value at this line "
@@ -384,4 +392,55 @@ class Structures:
                             return inner
                     elif counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
+                    else:
+                        source = self.argument_item(m)
+                        if source is not None:
+                            # an item of an argument read by a loop (``ys = [x for x in xs]``): the
+                            # argument holds it too (was: not followed, the gradient with respect to
+                            # ys silently without the uses through xs)
+                            return source, getattr(n, "lineno", "?")
         return None
+
+    def argument_item(self, m: str, depth: int = 0):
+        """The argument whose item (or value, or element of its ``values()``) the name ``m`` is, bound
+        once through names, items and a loop's sequence, or None."""
+        if depth > 12:
+            return None
+        if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
+            return m
+        defs = [n.value for n in self.finding.nodes() if isinstance(n, gast.Assign) and
+                any(isinstance(t, gast.Name) and t.id == m for t in n.targets)]
+        if len(defs) != 1:
+            return None
+        v = defs[0]
+        if isinstance(v, gast.Name):
+            return self.argument_item(v.id, depth + 1)
+        if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+            return self.argument_item(v.value.id, depth + 1)
+        if isinstance(v, gast.Call) and len(v.args) == 1 and isinstance(v.args[0], gast.Name) and \
+                isinstance(v.func, gast.Attribute) and v.func.attr == "as_sequence":
+            return self.argument_item(v.args[0].id, depth + 1)
+        if isinstance(v, gast.Call) and not v.args and isinstance(v.func, gast.Attribute) and \
+                v.func.attr == "values" and isinstance(v.func.value, gast.Name):
+            return self.argument_item(v.func.value.id, depth + 1)
+        return None
+
+
+def _shallow_copy_of(value) -> list:
+    """The names whose containers ``value`` copies shallowly: ``dict(p)``, ``list(p)``, ``tuple(p)``,
+    ``copy.copy(p)``, ``p.copy()``, ``{**p}`` (``rt.dict_merged(..., p)`` once normalized)."""
+    if isinstance(value, gast.Dict) and value.keys and all(k is None for k in value.keys):
+        return [v.id for v in value.values if isinstance(v, gast.Name)]
+    if not isinstance(value, gast.Call) or value.keywords:
+        return []
+    func, args = value.func, value.args
+    names = [a.id for a in args if isinstance(a, gast.Name)]
+    if isinstance(func, gast.Name) and func.id in ("dict", "list", "tuple") and len(args) == 1:
+        return names
+    if isinstance(func, gast.Attribute) and func.attr == "copy" and not args and isinstance(func.value, gast.Name):
+        return [func.value.id]
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and (
+            (func.value.id == "copy" and func.attr == "copy" and len(args) == 1) or
+            (func.attr == "dict_merged" and func.value.id.startswith("rt"))):
+        return names
+    return []

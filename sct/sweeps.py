@@ -14,7 +14,7 @@ from .analysis import index_value
 from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes
-from .sites import Site, SiteKind, _roots
+from .sites import Selection, Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
 
@@ -95,7 +95,8 @@ class Sweeps(EmitPass):
         for x in site.xs:
             if isinstance(x, gast.Name):
                 dx = load(self.gen.d(x.id)) if x.id in state["initialized"] else ZERO
-                results.append(call(self.rt("project"), [dx, load(x.id)]))
+                results.append(_SiteResults(self, [], set(), state["initialized"]).projected(
+                    Selection("root", name=x.id), dx, load(x.id)))
             else:
                 results.append(call(self.rt("project"), [ZERO, x]))
         self.note_reads(body)
@@ -348,4 +349,117 @@ class _SiteResults:
                              values=[self.result(e) for e in sel.parts])
         if kind == "star":
             return self.result(sel.of)
-        return call(self.sweeps.rt("project"), list(self.grad_and_value(sel)))
+        return self.projected(sel, *self.grad_and_value(sel))
+
+    def projected(self, sel, g, v):
+        paths = untraced_leaves(self.gen, sel)
+        if paths:
+            # plain (not dlarray) float arrays and numbers among the x's leaves: constants, whose
+            # gradient is zero however they are read (was: read by a loop over the structure,
+            # ``for w in p.values()``, they were differentiated as variables, while ``p["w"]``
+            # read them as constants: a gradient of a part of the uses)
+            return call(self.sweeps.rt("project_untraced"), [g, v,
+                gast.Tuple(elts=[gast.Tuple(elts=[const(e) for e in path], ctx=gast.Load())
+                                 for path in paths], ctx=gast.Load())])
+        return call(self.sweeps.rt("project"), [g, v])
+
+
+_MUTATORS = frozenset(("update", "setdefault", "pop", "popitem", "clear", "append", "extend", "insert",
+                       "remove", "sort", "reverse", "__setitem__", "__delitem__", "__setattr__"))
+
+
+def _root_unchanged(gen, root: str) -> bool:
+    """Whether the parameter ``root`` holds what dlfeval passed wherever a site reads it: neither it
+    nor a name bound to it (``q = p``) is rebound or written into (items, attributes, a mutating
+    method).  (A helper it is passed to that writes traced values into it is refused where it is
+    called, as a write into an argument is.)"""
+    nodes = list(walk_nodes(gen.fdef))
+    names = {root}
+    copies = set()
+    grew = True
+    while grew:
+        grew = False
+        for node in nodes:
+            if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and node.value.id in names:
+                for target in node.targets:
+                    if isinstance(target, gast.Name):
+                        copies.add(id(target))
+                        if target.id not in names:
+                            names.add(target.id)
+                            grew = True
+
+    def based(node) -> bool:
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            node = node.value
+        return isinstance(node, gast.Name) and node.id in names
+    for node in nodes:
+        if isinstance(node, gast.Name) and node.id in names and not isinstance(node.ctx, gast.Load):
+            if not (node.id == root and isinstance(node.ctx, gast.Param)) and id(node) not in copies:
+                return False
+        if isinstance(node, (gast.Subscript, gast.Attribute)) and not isinstance(node.ctx, gast.Load) and \
+                based(node.value):
+            return False
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr in _MUTATORS and based(node.func.value):
+            return False
+    return True
+
+
+def _untraced_paths(kind, path, out) -> bool:
+    """Collect in ``out`` the paths to the plain float leaves of a kind; whether it holds a dlarray."""
+    import numpy as np
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    tag = kind[0]
+    if tag == "dl":
+        return True
+    if tag == "nd":
+        try:
+            if np.dtype(kind[1]).kind in "fc":
+                out.append(path)
+        except TypeError:
+            pass
+        return False
+    if tag == "num":
+        if kind[2] in (float, complex) or (kind[1] is not None and np.dtype(kind[1]).kind in "fc"):
+            out.append(path)
+        return False
+    if tag in ("map", "obj") and len(kind) > 2 and isinstance(kind[2], tuple):
+        step = "item" if tag == "map" else "attr"
+        found = False
+        for key, child in kind[2]:
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                return found or False
+            found = _untraced_paths(child, path + (step, key), out) or found
+        return found
+    if tag == "seq" and len(kind) > 2 and isinstance(kind[2], tuple):
+        found = False
+        for i, child in enumerate(kind[2]):
+            found = _untraced_paths(child, path + ("item", i), out) or found
+        return found
+    return False
+
+
+def untraced_leaves(gen, sel) -> List[Tuple]:
+    """The paths (("item", key) / ("attr", name) steps, flattened) to the plain float arrays and
+    numbers of what ``sel`` selects, an unchanged parameter holding dlarrays too (empty where not
+    known)."""
+    from .analysis import child_kind
+    steps = []
+    while sel.kind in ("item", "attr"):
+        if sel.kind == "item":
+            if not isinstance(sel.index, gast.Constant) or not isinstance(sel.index.value, (str, int)):
+                return []
+            steps.append(sel.index.value)
+        else:
+            steps.append(sel.name)
+        sel = sel.of
+    if sel.kind != "root" or sel.name not in getattr(gen, "params", ()):
+        return []
+    kind = gen.act.kinds.get(sel.name)
+    for key in reversed(steps):
+        kind = child_kind(kind, key)
+    paths: List[Tuple] = []
+    if not _untraced_paths(kind, (), paths) or not paths or not _root_unchanged(gen, sel.name):
+        return []
+    return paths
