@@ -14,6 +14,7 @@ Found (silently wrong gradients, all zero where they were not):
   complex type, a complex np.dtype and a string naming one (``"c16"``, ``"D"``) are not proven real
   (sct/analysis.py ``_complex_dtype_value``, used by ``_fixed_real`` and ``Activity.value_real``).
 """
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -671,3 +672,52 @@ def test_forward_mode(f):
     h = 1e-4
     expected = (_fd_gradient(f, x + h * v) - _fd_gradient(f, x - h * v)) / (2 * h)
     assert_close(extractdata(hv), expected, rtol=1e-3, atol=1e-4, what=f"{f.__name__}: hvp")
+
+
+def complex_autocorrelation(z):
+    w = np.fft.fft(z * np.conj(z[::-1]))
+    return np.sum(np.abs(w) ** 2) + np.real(np.sum(z ** 3))
+
+
+def test_forward_mode_complex_input():
+    f = complex_autocorrelation
+    z = np.array([0.5 + 0.2j, 0.3 - 0.4j, 0.9 + 0.1j])
+    v = np.array([0.3 - 0.1j, 0.2 + 0.5j, -0.4 + 0.2j])
+    y, t = sct.jvp(f, dlarray(z), dlarray(v))
+    h = 1e-6
+    assert_close(extractdata(y), f(z), rtol=1e-12, what="jvp value")
+    assert_close(extractdata(t), (f(z + h * v) - f(z - h * v)) / (2 * h), rtol=1e-5, atol=1e-6, what="jvp")
+    h = 1e-4
+    g = lambda a: numerical_gradient(f, [a], 0)  # noqa: E731
+    assert_close(extractdata(sct.hvp(f, dlarray(z), dlarray(v))), (g(z + h * v) - g(z - h * v)) / (2 * h),
+                 rtol=1e-4, atol=1e-5, what="hvp (MATLAB's convention)")
+
+
+# --- not fixed: Python's ``**`` of a negative Python float is complex ----------------------------------
+# ``math.cos``, ``float()``, ``.item()`` give Python floats; ``v ** 1.5`` of a negative one is complex in
+# Python (numpy's float64 gives nan), but ``**`` and ``pow`` of real operands are proven real: the rules'
+# conjugates are dropped (a helper ``_root``: the gradient's sign flipped; ``pow``: 0), or the gradient
+# raises a TypeError (``float(v) ** 0.5`` then ``.imag``).
+
+def _root(v):
+    return v ** 1.5
+
+
+def python_float_pow_in_helper(x):
+    w = _root(math.cos(x[0]))
+    return np.imag(w) * x[1]
+
+
+def python_float_builtin_pow(x):
+    v = float(x[0] - 1.0)
+    w = pow(v, 0.5)
+    return (w * w * w).imag
+
+
+@pytest.mark.filterwarnings("ignore:Casting complex values")
+@pytest.mark.xfail(strict=True, reason="Python float ** fraction proven real (reported, not fixed)")
+@pytest.mark.parametrize("f", [python_float_pow_in_helper, python_float_builtin_pow], ids=lambda f: f.__name__)
+def test_python_float_power_is_complex(f):
+    x = np.array([2.5, 0.7]) if f is python_float_pow_in_helper else np.array([0.5, 0.7])
+    _, g = dlfeval(_first, f, dlarray(x.copy()))
+    assert_close(extractdata(g), numerical_gradient(lambda a: f(a.copy()), [x.copy()], 0), what=f.__name__)
