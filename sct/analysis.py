@@ -19,6 +19,7 @@ import inspect
 import itertools
 import operator
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set
 
@@ -1131,7 +1132,7 @@ class Activity(ValueFacts):
         function or method (sct reads it apart, at run time), of code it cannot read (cmath.rect),
         an attribute or item of a value of unknown kind."""
         if isinstance(value, gast.Constant):
-            return not isinstance(value.value, complex)
+            return not isinstance(value.value, complex) and not _complex_dtype_value(value.value)
         if isinstance(value, gast.Name):
             return self.name_real(value.id)
         if isinstance(value, (gast.Compare, gast.Lambda, gast.JoinedStr)):
@@ -1187,7 +1188,7 @@ class Activity(ValueFacts):
         if info.kind == CallKind.OP and facts.complex_output:
             return False
         operands = all(self.value_real(a) for a in value.args) and \
-            all(self.value_real(k.value) for k in value.keywords)
+            all(self.value_real(k.value) for k in value.keywords if k.arg != "order")   # (order="F")
         if info.kind in (CallKind.OP, CallKind.STOP, CallKind.CREATE, CallKind.SITE):
             return operands and (info.receiver is None or self.name_real(info.receiver))
         if info.kind == CallKind.METHOD:
@@ -1833,6 +1834,8 @@ def _fixed_real(value) -> bool:
     which can change in place without a guard seeing it (a global config's field set complex)."""
     if isinstance(value, tuple):
         return all(_fixed_real(v) for v in value)
+    if _complex_dtype_value(value):
+        return False                # complex, np.complex128, "c16": a dtype making complex arrays
     if isinstance(value, (bool, int, float, str, bytes, type(None), types.ModuleType, types.FunctionType,
                           types.BuiltinFunctionType, type, np.ufunc, np.ndarray, np.generic, slice, range,
                           frozenset, WrappedFunction)) or value is rt_support.ZERO or \
@@ -1840,6 +1843,24 @@ def _fixed_real(value) -> bool:
         return _value_real(value) if isinstance(value, (np.ndarray, np.generic, frozenset)) else True
     if isinstance(value, types.MethodType):
         return _fixed_real(value.__self__)
+    return False
+
+
+def _complex_dtype_value(value) -> bool:
+    """Is ``value`` a complex type or dtype, or a string naming one (``complex``, ``np.complex64``,
+    ``np.dtype("D")``, ``"complex128"``, ``"c16"``)?  Passed as a dtype (``np.zeros(n, complex)``,
+    ``v.astype(t)``, a helper's ``dtype`` parameter) it makes complex values from real ones."""
+    if isinstance(value, type):
+        return issubclass(value, (complex, np.complexfloating))
+    if isinstance(value, np.dtype):
+        return value.kind == "c"
+    if isinstance(value, str) and 0 < len(value) <= 16:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return np.dtype(value).kind == "c"
+            except Exception:
+                return False
     return False
 
 
