@@ -250,7 +250,8 @@ def targets_hold(targets) -> bool:
     """Whether every ``(base, attr, value)`` still reads ``value`` (Compiled.call_targets)."""
     for base, attribute, value in targets:
         now = getattr(base, attribute, _MISSING)
-        if now is not value and not same_attribute(now, value):
+        if now is not value and not (same_items(now, value) if attribute == "__kwdefaults__" else
+                                     same_attribute(now, value)):
             return False
     return True
 
@@ -284,7 +285,9 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     for j, (base, attribute, value) in enumerate(attribute_guards):
         consts[f"A{j}"], consts[f"AV{j}"] = base, value
         lines.append(f"    v = getattr(A{j}, {attribute!r}, M)")
-        lines.append(f"    if v is not AV{j} and not same_attr(v, AV{j}): return False")
+        # (a function's __kwdefaults__: the resolver keeps a copy of it, compared item by item)
+        same = "same_items" if attribute == "__kwdefaults__" else "same_attr"
+        lines.append(f"    if v is not AV{j} and not {same}(v, AV{j}): return False")
     if cell_lines:
         lines.append("    c = f.__closure__")
         lines.append("    try:")

@@ -118,7 +118,7 @@ class CallLowering(EmitPass):
             args, keywords, by_position = self.keywords_to_positions(s, info, args, keywords)
             if by_position:         # traced keyword-only arguments: rt.positional(f) takes them by position
                 maker_args = [call(self.rt("positional"), maker_args)]
-        elif self.complex_keywords(info, args, keywords):
+        elif _complex_keywords(self.act, info, args, keywords):
             # a value not proven real by keyword: to its position, so that the helper is compiled
             # for its kind (a keyword's was its default's: ``helper(x, c=1j)`` compiled for c=None,
             # taken for real, dropped the conj of its rule: a silently wrong gradient)
@@ -154,31 +154,6 @@ class CallLowering(EmitPass):
             flags = self.mask(parts.args, self.call_statements[key]).elts
             for node in parts.masks:
                 node.elts = copy.deepcopy(flags)
-
-    def complex_keywords(self, info: CallInfo, args: List, keywords: List) -> bool:
-        """Does a call of a Python function take by keyword a value not proven real, for an
-        ordinary parameter that ``keywords_to_positions`` can put in its position?"""
-        import inspect
-        fn = info.obj
-        if isinstance(fn, type) and not issubclass(fn, tuple) and \
-                type(fn.__dict__.get("__init__", getattr(fn, "__init__", None))) is _types.FunctionType:
-            fn = fn.__init__                # (args: the new object first)
-        if info.kind != CallKind.FUNCTION or type(fn) is not _types.FunctionType or \
-                getattr(fn, "__sct_closure__", None) is not None or not keywords or \
-                any(k.arg is None for k in keywords) or any(isinstance(a, gast.Starred) for a in args) or \
-                all(self.act.value_real(k.value) for k in keywords):
-            return False
-        try:
-            signature = inspect.signature(fn)
-            bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
-        except (TypeError, ValueError):
-            return False
-        params = list(signature.parameters.values())
-        last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
-        return all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY, p.KEYWORD_ONLY) and
-                   (p.name in bound.arguments or p.kind == p.KEYWORD_ONLY or
-                    isinstance(p.default, (int, float, complex, str, bool, type(None))))
-                   for p in params[:last + 1])
 
     def keywords_to_positions(self, s, info: CallInfo, args: List, keywords: List):
         """Differentiable values passed by keyword go to their parameter's position (adjoints
@@ -346,3 +321,29 @@ class CallLowering(EmitPass):
 
     def starred_flags(self, args) -> gast.Tuple:
         return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())
+
+
+def _complex_keywords(act, info: CallInfo, args: List, keywords: List) -> bool:
+    """Does a call of a Python function take by keyword a value not proven real, for an
+    ordinary parameter that ``keywords_to_positions`` can put in its position?"""
+    import inspect
+    fn = info.obj
+    if isinstance(fn, type) and not issubclass(fn, tuple) and \
+            type(fn.__dict__.get("__init__", getattr(fn, "__init__", None))) is _types.FunctionType:
+        fn = fn.__init__                # (args: the new object first)
+    if info.kind != CallKind.FUNCTION or type(fn) is not _types.FunctionType or \
+            getattr(fn, "__sct_closure__", None) is not None or not keywords or \
+            any(k.arg is None for k in keywords) or any(isinstance(a, gast.Starred) for a in args) or \
+            all(act.value_real(k.value) for k in keywords):
+        return False
+    try:
+        signature = inspect.signature(fn)
+        bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
+    except (TypeError, ValueError):
+        return False
+    params = list(signature.parameters.values())
+    last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
+    return all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY, p.KEYWORD_ONLY) and
+               (p.name in bound.arguments or p.kind == p.KEYWORD_ONLY or
+                isinstance(p.default, (int, float, complex, str, bool, type(None))))
+               for p in params[:last + 1])

@@ -424,6 +424,8 @@ def _untraced_paths(kind, path, out) -> bool:
         if kind[2] in (float, complex) or (kind[1] is not None and np.dtype(kind[1]).kind in "fc"):
             out.append(path)
         return False
+    if tag == "obj" and not (isinstance(kind[1], type) and issubclass(kind[1], tuple)):
+        return True     # (an object's attributes: not a loop's, and a layer's custom backward owns them)
     if tag in ("map", "obj") and len(kind) > 2 and isinstance(kind[2], tuple):
         step = "item" if tag == "map" else "attr"
         found = False

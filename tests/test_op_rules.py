@@ -1086,6 +1086,8 @@ CASES = [
     Case(support.item_adjoint, [R(4, 3), C((1, slice(None))), C(np.zeros(3))], complex=True),
     Case(support.project, [R(2, 3), C(np.zeros((2, 3)))], complex=True),
     Case(support.project, [R(2, 3), C(np.zeros((1, 3)))], note="sums broadcast axes"),
+    Case(support.project_untraced, [R(2, 3), C(np.zeros((2, 3))), C(())], complex=True,
+         note="no plain leaf: project itself"),
     Case(support.list_pad, [R(2), R(2, 3), C(1), C(2)], complex=True, **seq_in(support.list_pad, 2, out_list=True)),
     Case(support.list_head, [R(2), R(3), R(), C([0.0, 0.0])], complex=True,
          **seq_in(support.list_head, 3, out_list=True)),
