@@ -1173,7 +1173,13 @@ class Activity(ValueFacts):
                 return found is not Unresolved and found is not _MISSING and _fixed_real(found)
             return False
         if isinstance(value, gast.Subscript):
-            return self.value_real(value.value)
+            base = value.value
+            if isinstance(base, gast.Name) and base.id in self.param_names() and \
+                    base.id not in self.assigned_values() and base.id not in self.maybe_complex:
+                kind = self.value_kind(value)           # an item of an argument: its own kind
+                if kind is not None:                    # (residuals[0] of a tuple holding functions too)
+                    return self.proven(lambda: kind_real(kind))
+            return self.value_real(base)
         if isinstance(value, gast.Call):
             return self.call_real(value)
         return False

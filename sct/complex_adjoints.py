@@ -51,6 +51,28 @@ class ComplexProjection(EmitPass):
                 return False
         return True
 
+    def keeps_parts_apart(self, value) -> bool:
+        """Does the statement's value keep its operands apart (a tuple, list or dict built, an item
+        or field read, a helper's call, whose adjoint projects its arguments itself), so that each
+        operand's adjoint is as real as that operand?"""
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict, gast.Subscript, gast.Attribute, gast.Name,
+                              gast.Starred, gast.Constant)):
+            return True
+        if isinstance(value, gast.Call):
+            from .plans import CallKind
+            info = self.act.call_info(value)
+            return info.kind in (CallKind.FUNCTION, CallKind.METHOD, CallKind.SITE) and info.rule is None
+        return False
+
+    def operand_names(self, value) -> set:
+        """The names a statement's value reads as values (not the functions it calls)."""
+        callees = {id(c.func) for c in walk_nodes(value) if isinstance(c, gast.Call)} | \
+            {id(c.func.value) for c in walk_nodes(value) if isinstance(c, gast.Call) and
+             isinstance(c.func, gast.Attribute) and isinstance(c.func.value, gast.Name) and
+             c.func.value.id in (self.gen.rt_name, self.gen.np)}
+        return {n.id for n in walk_nodes(value) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                and id(n) not in callees}
+
     def expr_is_complex(self, node) -> bool:
         """Is the expression known to be complex (not only possibly)?"""
         return any(isinstance(n, gast.Name) and self.gen.primal_of(n.id) in self.act.complex or
@@ -78,8 +100,15 @@ class ComplexProjection(EmitPass):
         del elide       # (a recursive closure: freed now rather than by the cyclic collector)
         return result
 
-    def project_realness(self, name: str, contribution):
-        if self.expr_is_real(contribution, adjoints_follow=True, target=name) or \
+    def project_realness(self, name: str, contribution, value=None):
+        """``contribution`` as an adjoint of ``name`` (from the statement whose value is ``value``):
+        projected on the reals where ``name`` may be real and it may not be."""
+        # an adjoint in the contribution is as real as ``name`` only where every other operand of
+        # the statement is proven real (``v = m + w``: with ``w`` complex, ``v``'s adjoint is complex
+        # for a real ``m``: was not projected, a silently wrong gradient through np.abs's rule)
+        follow = value is None or self.keeps_parts_apart(value) or \
+            all(self.act.name_real(n) for n in self.operand_names(value) if n != name)
+        if self.expr_is_real(contribution, adjoints_follow=follow, target=name) or \
                 (name in self.act.lists and not self.gen.may_be_array(name)):
             return contribution
         # (a name bound to a list at one assignment and to a real array at another took a complex

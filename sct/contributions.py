@@ -102,7 +102,7 @@ class Contributions(EmitPass):
         for name, contribution in pieces:
             if not self.reads_adjoint_of(name):
                 continue
-            contribution = self.complex.project_realness(name, contribution)
+            contribution = self.complex.project_realness(name, contribution, value)
             out.append(self.accumulate(name, contribution, state, depth))
             if marker_possible or reads_marker(contribution):
                 # (an adjoint read from an adjoint record, `getattr_or_zero(d_obj, 'w')` in a

@@ -371,3 +371,31 @@ def test_a_list_of_layers():
         assert_close(extractdata(L), loss(W, b, x), rtol=1e-12, what=f"{loss.__name__}: value")
         assert_close(extractdata(g), numerical_gradient(lambda a: loss(a, b, x), [W], 0),
                      what=f"{loss.__name__}: gradient")
+
+
+def _magnitude(z):
+    return np.abs(z)
+
+
+def magnitude_plus_unknown(x):
+    g = lambda v: v * (2 - 1j)
+    g2 = lambda v: v * (1 + 2j) + 0.3
+    m = _magnitude(g2(x))
+    v = m + g(x)
+    return np.real(np.sum(v * np.conj(v)))
+
+
+def magnitude_plus_unknown_inline(x):
+    g = lambda v: v * (2 - 1j)
+    m = np.abs(x * (1 + 2j) + 0.3)
+    v = m + g(x)
+    return np.real(np.sum(v * np.conj(v)))
+
+
+@pytest.mark.parametrize("f", [magnitude_plus_unknown, magnitude_plus_unknown_inline], ids=lambda f: f.__name__)
+def test_a_real_value_added_to_a_value_not_proven_real(f):
+    """``v = m + w`` with ``m`` real and ``w`` possibly complex: ``v``'s adjoint was taken as real as
+    ``m`` (each adjoint is as real as its value) and not projected for ``m``, so np.abs's rule got
+    a complex cotangent: a silently wrong gradient.  An adjoint follows its operand's realness only
+    where the statement keeps its operands apart or every other operand is proven real."""
+    check(f, [0.5, 0.3])
