@@ -1746,9 +1746,6 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return getattr(base, node.attr, _MISSING)
         return _MISSING
 
-    def callee_real(value) -> bool:
-        return _callable_real(value, depth)
-
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
                                                (isinstance(node.value, str) and
@@ -1765,7 +1762,7 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
             if value is _MISSING:
                 continue
             if callable(value) and not isinstance(value, np.ndarray):
-                if not callee_real(value):
+                if not _callable_real(value, depth):
                     return False
             elif not _fixed_real(value):
                 return False            # a global complex array or number
@@ -1790,7 +1787,7 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                     if not isinstance(base, (types.ModuleType, type)):
                         return False
                     value = getattr(base, func.attr, _MISSING)
-                    if value is _MISSING or not callee_real(value):
+                    if value is _MISSING or not _callable_real(value, depth):
                         return False
                     continue
                 if isinstance(func.value, ast.Name) and func.value.id == receiver:
@@ -1950,11 +1947,9 @@ def _calls_arguments(fn) -> bool:
     return fn in _HIGHER_ORDER or (getattr(fn, "__module__", None) or "").startswith("sct")
 
 
-_HIGHER_ORDER = []
-for _f in (map, filter, sorted, min, max, functools.reduce, itertools.starmap, itertools.accumulate,
-           np.vectorize, np.frompyfunc, np.apply_along_axis, np.apply_over_axes, np.piecewise, np.fromfunction):
-    _HIGHER_ORDER.append(_f)
-_HIGHER_ORDER = tuple(_HIGHER_ORDER)
+_HIGHER_ORDER = (map, filter, sorted, min, max, functools.reduce, itertools.starmap, itertools.accumulate,
+                 np.vectorize, np.frompyfunc, np.apply_along_axis, np.apply_over_axes, np.piecewise,
+                 np.fromfunction)
 
 
 def _reads_numbers_only(fn) -> bool:
