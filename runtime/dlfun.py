@@ -1429,10 +1429,10 @@ def batchnorm_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon):
 def _batchnorm_apply_rule(g, ans, X, mu, sigmaSq, offset, scaleFactor, Epsilon):
     return (channel_product(g, scaleFactor / np.sqrt(sigmaSq + Epsilon)),
             batch_total(g) * -(scaleFactor / np.sqrt(sigmaSq + Epsilon)),
-            centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5),
+            centered_total(g, X, mu) * scaleFactor * (-0.5 / np.power(sigmaSq + Epsilon, 1.5)),
             batch_total(g),
             centered_total(g, X, mu) / np.sqrt(sigmaSq + Epsilon),
-            np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5)))
+            np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / np.power(sigmaSq + Epsilon, 1.5))))
 
 
 def batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon):
@@ -1449,7 +1449,7 @@ def _batchnorm_train_apply_rule(g, ans, X, mu, sigmaSq, offset, scaleFactor, Eps
                                           centered_total(g, X, mu)),
             batch_total(g),
             centered_total(g, X, mu) / np.sqrt(sigmaSq + Epsilon),
-            np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / (sigmaSq + Epsilon) ** 1.5)))
+            np.sum(centered_total(g, X, mu) * scaleFactor * (-0.5 / np.power(sigmaSq + Epsilon, 1.5))))
 
 
 def batchnorm_stats_input_adjoint(dy, X, mu, sigmaSq, scaleFactor, Epsilon, total_dy, total_centered):
@@ -1480,7 +1480,7 @@ def _batchnorm_stats_input_adjoint_rule(g, ans, dy, X, mu, sigmaSq, scaleFactor,
             batch_total(g * batchnorm_input_adjoint(dy, X, 1.0, Epsilon)),
             np.sum(batch_total(g * (3 * normalize_batch(X, Epsilon) * batch_mean(dy * normalize_batch(X, Epsilon))
                                     - dy + batch_mean(dy))) * scaleFactor
-                   / (2 * (batch_variance(X) + Epsilon) ** 1.5)))
+                   / (2 * np.power(batch_variance(X) + Epsilon, 1.5))))
 
 
 def channel_product(a, v):
@@ -1544,7 +1544,7 @@ def _batchnorm_input_adjoint_rule(g, ans, dy, X, scaleFactor, Epsilon):
             batch_total(g * batchnorm_input_adjoint(dy, X, 1.0, Epsilon)),
             np.sum(batch_total(g * (3 * normalize_batch(X, Epsilon) * batch_mean(dy * normalize_batch(X, Epsilon))
                                     - dy + batch_mean(dy))) * scaleFactor
-                   / (2 * (batch_variance(X) + Epsilon) ** 1.5)))
+                   / (2 * np.power(batch_variance(X) + Epsilon, 1.5))))
 
 
 def batchnorm_input_curvature(h, u, X, Epsilon):

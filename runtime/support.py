@@ -948,9 +948,15 @@ def _changed_fields_adjoint_rule(g, ans, grad, changes):
     return changed_fields_adjoint(g, changes)
 
 
+def _number_part(obj, name) -> bool:
+    """``obj.real`` / ``obj.imag`` of a Python number: the array's rule."""
+    return name in ("real", "imag") and isinstance(obj, (int, float, complex)) and not isinstance(obj, bool)
+
+
 def attribute_adjoint_any(grad, obj, name):
-    """The adjoint of ``obj.name`` when ``obj`` may be an array (``x.T``) or an object."""
-    if _is_array(obj):
+    """The adjoint of ``obj.name`` when ``obj`` may be an array (``x.T``), a number (``v.real`` of a
+    Python float) or an object."""
+    if _is_array(obj) or _number_part(obj, name):
         from .registry import ATTRIBUTES, lookup
         op = ATTRIBUTES[name]
         return lookup(op).fn(grad, getattr(obj, name), obj)
@@ -962,7 +968,7 @@ def attribute_adjoint_any(grad, obj, name):
 
 def attribute_adjoint_any_transpose(grad, obj, name):
     """The adjoint of attribute_adjoint_any (for higher derivatives)."""
-    if _is_array(obj):
+    if _is_array(obj) or _number_part(obj, name):
         if name == "T":
             return np.transpose(grad)
         if name == "imag":

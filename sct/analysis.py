@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import inspect
@@ -1138,7 +1139,8 @@ class Activity(ValueFacts):
         if isinstance(value, (gast.Compare, gast.Lambda, gast.JoinedStr)):
             return True
         if isinstance(value, gast.BinOp):
-            return self.value_real(value.left) and self.value_real(value.right)
+            return self.value_real(value.left) and self.value_real(value.right) and \
+                (not isinstance(value.op, gast.Pow) or self.power_real(value.left, value.right))
         if isinstance(value, gast.UnaryOp):
             return self.value_real(value.operand)
         if isinstance(value, gast.BoolOp):
@@ -1188,6 +1190,8 @@ class Activity(ValueFacts):
         info = self.call_info(value)
         if _makes_complex(value, info) or _numpy_complex_from_real(info.obj):
             return False
+        if info.obj is builtins.pow and len(value.args) >= 2 and not self.power_real(*value.args[:2]):
+            return False
         facts = registry.facts_of(info.obj)
         if facts.real_output:
             return True
@@ -1212,6 +1216,62 @@ class Activity(ValueFacts):
                 not (_calls_arguments(info.obj) and
                      any(self.may_be_function(a) for a in _function_arguments(info.obj, value)))
         return False                # the user's function, method, class: read apart, at run time
+
+    def power_real(self, base, exponent) -> bool:
+        """Is ``base ** exponent`` of real operands real?  Python's ``**`` on a negative Python
+        number and a fractional exponent makes a complex number (``math.cos(x) ** 1.5``), numpy's
+        (on an array or a numpy scalar, either side) nan: real where the exponent is integral, the
+        base a non-negative number, or either side surely numpy's."""
+        if _integral(exponent) or isinstance(base, gast.Constant) and \
+                isinstance(base.value, (int, float)) and base.value >= 0:
+            return True
+        return self.numpy_valued(base) or self.numpy_valued(exponent)
+
+    def numpy_valued(self, value, depth: int = 0) -> bool:
+        """Is ``value`` surely a numpy array or numpy scalar (never a Python number)?"""
+        if depth > 8:
+            return False
+        if isinstance(value, gast.Name):
+            if value.id in self.param_names():
+                kind = self.kinds.get(value.id)
+                # (a 0-d traced kind is also a helper's Python float: kinds.kind_of)
+                return value.id not in self.assigned_values() and isinstance(kind, tuple) and \
+                    kind[:1] in (("dl",), ("nd",)) and kind[1] != "|O" and kind[2] > 0
+            values = self.assigned_values().get(value.id)
+            return bool(values) and self.bindings().get(value.id) == len(values) and \
+                all(self.numpy_valued(v, depth + 1) for v in values)
+        if isinstance(value, gast.BinOp):
+            return self.numpy_valued(value.left, depth + 1) or self.numpy_valued(value.right, depth + 1)
+        if isinstance(value, gast.UnaryOp):
+            return not isinstance(value.op, gast.Not) and self.numpy_valued(value.operand, depth + 1)
+        if isinstance(value, gast.Attribute):
+            return value.attr in ("T", "real", "imag") and self.numpy_valued(value.value, depth + 1)
+        if isinstance(value, gast.Subscript):
+            return isinstance(value.slice, (gast.Constant, gast.Name, gast.Slice, gast.UnaryOp)) and \
+                self.numpy_valued(value.value, depth + 1)
+        if isinstance(value, gast.Call):
+            info = self.call_info(value)
+            if info.kind == CallKind.METHOD:
+                return info.method not in ("item", "tolist", "__float__", "__int__") and \
+                    info.receiver is not None and self.numpy_valued(gast.Name(
+                        id=info.receiver, ctx=gast.Load(), annotation=None, type_comment=None), depth + 1)
+            obj = info.obj
+            return info.kind == CallKind.OP and (isinstance(obj, np.ufunc) or (
+                getattr(obj, "__module__", "") or "").startswith("numpy")) and \
+                obj not in (np.shape, np.ndim, np.size)
+        return False
+
+    def bindings(self) -> Dict[str, int]:
+        """name -> how many times the function binds it (every store or delete)."""
+        counts = self.__dict__.get("_bindings")
+        if counts is None:
+            from .ir import walk_no_defs
+            counts = {}
+            for node in walk_no_defs(self.fdef):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                    counts[node.id] = counts.get(node.id, 0) + 1
+            self._bindings = counts
+        return counts
 
     def user_call_real(self, value: gast.Call, info) -> bool:
         """Is a call of the user's code (a function, a class, a callable object, a method) real
@@ -1711,6 +1771,21 @@ class _ProofCheck:
         return True
 
 
+def _integral(exponent) -> bool:
+    """An integral exponent written with numbers (``x ** 2``, ``x ** -1``, ``x ** 2.0``, the power
+    rule's ``x ** (2 - (2 != 0))``)."""
+    if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.USub, gast.UAdd,
+                                                                                        ast.USub, ast.UAdd)):
+        return _integral(exponent.operand)
+    if isinstance(exponent, (gast.BinOp, ast.BinOp)) and isinstance(exponent.op, (gast.Add, gast.Sub, gast.Mult,
+                                                                                    ast.Add, ast.Sub, ast.Mult)):
+        return _integral(exponent.left) and _integral(exponent.right)
+    if isinstance(exponent, (gast.Compare, ast.Compare)):
+        return True                     # (a bool: the power rule's b - (b != 0))
+    return isinstance(exponent, (gast.Constant, ast.Constant)) and isinstance(exponent.value, (int, float)) and \
+        not isinstance(exponent.value, bool) and float(exponent.value).is_integer()
+
+
 def _tree_real(tree, fn, cls, depth: int) -> bool:
     import ast
     namespace = getattr(fn, "__globals__", {})
@@ -1746,7 +1821,22 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return getattr(base, node.attr, _MISSING)
         return _MISSING
 
+    def numpy_call(node):
+        # np.sum(v), np.sqrt(v) ...: surely numpy's value (its ** is numpy's: nan, never complex)
+        if not isinstance(node, ast.Call):
+            return False
+        obj = resolve(node.func)
+        return isinstance(obj, np.ufunc) or (getattr(obj, "__module__", "") or "").startswith("numpy") and \
+            obj not in (np.shape, np.ndim, np.size)
+
     for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not _integral(node.right) and \
+                not (isinstance(node.left, ast.Constant) and isinstance(node.left.value, (int, float)) and
+                     node.left.value >= 0) and not numpy_call(node.left) and not numpy_call(node.right):
+            return False                # v ** 0.5 of a negative Python float: complex (numpy's: nan)
+        if isinstance(node, ast.Call) and len(node.args) >= 2 and not _integral(node.args[1]) and \
+                resolve(node.func) is builtins.pow:
+            return False
         if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
                                                (isinstance(node.value, str) and
                                                 (node.value.startswith("complex") or node.value in ("c8", "c16", "c32")))):

@@ -49,6 +49,8 @@ class ComplexProjection(EmitPass):
                     return False
             if isinstance(n, gast.Constant) and isinstance(n.value, complex):
                 return False
+            if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Pow) and not self.act.power_real(n.left, n.right):
+                return False            # (-0.5) ** 0.5 of Python floats: complex
         return True
 
     def keeps_parts_apart(self, value) -> bool:

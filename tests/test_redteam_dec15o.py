@@ -715,7 +715,6 @@ def python_float_builtin_pow(x):
 
 
 @pytest.mark.filterwarnings("ignore:Casting complex values")
-@pytest.mark.xfail(strict=True, reason="Python float ** fraction proven real (reported, not fixed)")
 @pytest.mark.parametrize("f", [python_float_pow_in_helper, python_float_builtin_pow], ids=lambda f: f.__name__)
 def test_python_float_power_is_complex(f):
     x = np.array([2.5, 0.7]) if f is python_float_pow_in_helper else np.array([0.5, 0.7])
