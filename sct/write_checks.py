@@ -292,7 +292,10 @@ class _WriteCheck:
         outs = [k for k in node.keywords if k.arg == "out" and not self._none_given(k.value)]
         method = func.attr if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.value.id in self.locals and hasattr(np.ndarray, func.attr) else None
-        position = _out_position(target, method)
+        # (no numpy function takes ``out`` first: a call with one argument passes none by position,
+        # and its signature, read by inspect's tokenizer for a C function, is not needed)
+        position = _out_position(target, method) if not outs and (
+            len(node.args) > 1 or any(isinstance(a, gast.Starred) for a in node.args)) else None
         if not outs and position is not None and len(node.args) > position and \
                 not self._none_given(node.args[position]):
             # np.sum(a, 0, None, z), np.dot(a, b, z), t.cumsum(0, None, z): out given by position (was:
