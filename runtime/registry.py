@@ -23,6 +23,7 @@ rules never special-case real inputs.
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import linecache
 import textwrap
@@ -94,19 +95,21 @@ def code_source_lines(code, module_globals=None):
 
 
 def _rule_tree(fn):
-    """The FunctionDef of the rule ``fn`` (its lines by ``code_source_lines``, in half inspect's time, a
-    cost of every rule's first use); inspect's where those lines do not parse as ``fn``'s def."""
+    """The FunctionDef of the rule ``fn`` as Python's ``ast`` (its lines by ``code_source_lines``, in
+    half inspect's time, a cost of every rule's first use); inspect's where those lines do not parse
+    as ``fn``'s def.  (Only the expressions the templates keep are made gast nodes: converting the
+    whole def took twice as long.)"""
     code = getattr(fn, "__code__", None)
     found = code_source_lines(code, getattr(fn, "__globals__", None)) if code is not None else None
     if found is not None:
         try:
-            tree = gast.parse(textwrap.dedent("".join(found[0])))
+            tree = ast.parse(textwrap.dedent("".join(found[0])))
         except SyntaxError:
             tree = None
-        if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], gast.FunctionDef) and \
+        if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef) and \
                 tree.body[0].name == fn.__name__:
             return tree.body[0]
-    return gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    return ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
 
 
 @dataclass
@@ -133,20 +136,20 @@ class Rule:
         """Parameter name -> gast expression of its adjoint contribution."""
         if self._templates is None:
             fdef = _rule_tree(self.fn)
-            returns = [s for s in fdef.body if isinstance(s, gast.Return)]
+            returns = [s for s in fdef.body if isinstance(s, ast.Return)]
             others = [s for s in fdef.body
-                      if not isinstance(s, gast.Return)
-                      and not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
-            if len(returns) != 1 or others:
+                      if not isinstance(s, ast.Return)
+                      and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            if len(returns) != 1 or others or returns[0].value is None:
                 raise TypeError(f"rule {self.fn.__name__} must consist of a single return")
             value = returns[0].value
             if len(self.wrt) == 1:
                 exprs = [value]
             else:
-                if not isinstance(value, gast.Tuple) or len(value.elts) != len(self.wrt):
+                if not isinstance(value, ast.Tuple) or len(value.elts) != len(self.wrt):
                     raise TypeError(f"rule {self.fn.__name__} must return {len(self.wrt)} expressions")
                 exprs = value.elts
-            self._templates = dict(zip(self.wrt, exprs))
+            self._templates = dict(zip(self.wrt, map(gast.ast_to_gast, exprs)))
         return self._templates
 
 
