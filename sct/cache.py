@@ -25,6 +25,7 @@ from differentiated code); ``configure(entries=..., helpers=...)`` changes them.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import linecache
 import struct
 import threading
@@ -36,6 +37,30 @@ from typing import Any, Callable, Hashable, Iterable, List, Optional
 import numpy as np
 
 _MISSING = object()
+
+
+class Unresolved:
+    """A name the function reads that is bound at run time only (a local)."""
+
+
+@dataclasses.dataclass
+class Guard:
+    """``namespace[name] is value`` must still hold for compiled code to be reused."""
+    namespace: Any           # a dict (globals/builtins) or a closure cell
+    name: str
+    value: Any
+
+    def holds(self) -> bool:
+        return self.value_now() is self.value
+
+    def value_now(self):
+        """What the name holds now (``_MISSING``: nothing)."""
+        if type(self.namespace) is dict:
+            return self.namespace.get(self.name, _MISSING)
+        try:
+            return self.namespace.cell_contents
+        except ValueError:
+            return _MISSING
 
 #: Entries one key may hold (closures of one def with different captured values).
 PER_KEY = 8
@@ -322,7 +347,7 @@ def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]
         namespace = guard.namespace
         reads = getattr(namespace, "proof_reads", None)
         if reads is not None:
-            # what a proof of realness read (sct.analysis._ProofCheck): each the same object, as
+            # what a proof of realness read (sct.realness._ProofCheck): each the same object, as
             # the other guards, else still one the proof holds for (``holds(read)``)
             consts["HOLDS"] = namespace.holds
             for j, read in enumerate(reads):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import types
-from typing import Any, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -547,3 +547,60 @@ def make_unwrapper(args: Tuple, limit: int = 400):
             writer.lines.append(f"    if len({{{', '.join(f'id({a})' for a in vs)}}}) != {len(vs)}: return None")
     result = "(" + "".join(p + ", " for p in parts) + ")"
     return writer.lines, writer.consts, result
+
+
+# --- what a kind says (read by the compiler's analyses) ------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Leaf:
+    traced: bool
+    complex: bool
+
+
+def leaf_kind(kind) -> Optional[Leaf]:
+    """The differentiability of an argument kind as computed by ``sct.kinds``."""
+    if not isinstance(kind, tuple) or not kind:
+        return None
+    tag = kind[0]
+    if tag in ("dl", "nd", "num"):
+        dtype = np.dtype(kind[1]) if kind[1] is not None else np.dtype(float)
+        return Leaf(traced=(tag == "dl") and dtype.kind in "fc", complex=dtype.kind == "c")
+    return None
+
+
+def kind_traced(kind) -> bool:
+    leaf = leaf_kind(kind)
+    if leaf is not None:
+        return leaf.traced
+    if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
+        return any(kind_traced(k) for k in _children(kind).values())
+    return kind == "unknown-active"
+
+
+def kind_complex(kind) -> bool:
+    leaf = leaf_kind(kind)
+    if leaf is not None:
+        return leaf.complex
+    if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
+        return any(kind_complex(k) for k in _children(kind).values())
+    return False
+
+
+def _children(kind) -> Dict[Any, Any]:
+    if kind[0] == "seq":
+        return dict(enumerate(kind[2]))
+    return dict(kind[2])
+
+
+def child_kind(kind, key):
+    if isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj"):
+        return _children(kind).get(key)
+    return None
+
+
+def _sct_or_numpy_class(cls) -> bool:
+    """A class of sct's or numpy's, not the user's: ``sct.dlarray`` (its ``__module__`` is ``"sct"``, which
+    ``startswith("sct.")`` missed: ``X = dlarray(x); X.sum()`` took X for an object of the user's class and
+    refused numpy's method as "no derivative rule for 'ndarray.sum'")."""
+    module = getattr(cls, "__module__", "") or ""
+    return module == "sct" or module.startswith(("sct.", "numpy"))
