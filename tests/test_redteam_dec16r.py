@@ -1,0 +1,53 @@
+"""Red team, Dec 16 (R): a peer's corpus of real functions run through sct.
+
+The corpus (tests/redteam_dec16r_corpus.py, cases in tests/redteam_dec16r_cases.py) ports, rewritten,
+the kinds of functions in Google Tangent's test corpus (tests/functions.py: scalar binops, branches on
+scalars, for/while loops with counters, subscripts with assignment, list append/pop, tuples, dicts,
+calls of other corpus functions, nested defs, augmented assignment, np.sum/np.dot/np.tanh, a small RNN,
+logistic regression), autograd's tests/test_numpy.py and test_systematic.py (dot with floats, axis and
+keepdims reductions, flips, rolls, cumsum, index lists and slices, reshape/ravel/flatten, concatenate,
+np.r_/np.c_, var/std with ddof, where, repeat, squeeze, max/min/maximum with ties, linspace, einsum,
+tensordot, binary ufuncs over broadcast shapes) and myia/jax examples (factorial recursion, while sums,
+closures, a logistic model, an MLP over a list of (W, b) pairs), about 280 functions and 600 cases
+(Python float inputs of both signs, 0-d, vectors, matrices, tuples and dicts of them).
+
+Each case runs seven ways (tests/redteam_dec16r_harness.py): dlfeval of a generic loss taking the
+function as a value; the same through dlaccelerate (value outside dlfeval too); dlfeval of a gradient
+function written in the corpus file (rev_<name>, read in place); the same accelerated; a second-order
+function (rev2_<name>: the gradient of sum(sin(gradient))); sct.jvp; sct.hvp.  Values against plain
+Python (rtol 1e-12), gradients against central differences (tests/gradcheck.py).
+
+Result (at 86b2923): no silently wrong value or gradient and no internal crash.  Refused, naming the
+line: `x = a; x *= a` of an argument (in place on the caller's 0-d array), writing `x[0] = ...` into an
+argument, and `acc = acc * 2.0 + vals.pop()` in a while loop over a list the function built (a false
+refusal: pop's result taken for a possible alias of the list).  `[1, a * a, 2]` of an array `a` raises
+as numpy does.  Points where a branch switches (`if a > 0` at 0.0) are left out: the derivative of the
+branch taken is not a central difference there.
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from redteam_dec16r_cases import CASES  # noqa: E402
+from redteam_dec16r_harness import classify  # noqa: E402
+
+MODES = ("rev", "acc", "wrap", "wrapacc", "wrap2", "jvp", "hvp")
+REFUSED = {"aug_inplace_self", "item_write_arg", "list_pop_loop"}
+PLAIN_RAISES = {("list_literal_sum", "arr")}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0].__name__}-{c[3]}-{k}" for k, c in enumerate(CASES)])
+def test_corpus_case(case):
+    fn, xs, cs, tag = case
+    for mode in MODES:
+        status, message = classify(fn, xs, cs, mode)
+        where = f"{fn.__name__}[{tag}] {mode}: {message}"
+        assert status not in ("WRONG", "CRASH", "refused-unnamed"), where
+        if fn.__name__ in REFUSED:
+            assert status == "refused", where
+        elif (fn.__name__, tag) in PLAIN_RAISES:
+            assert status == "both-raise", where
+        else:
+            assert status in ("pass", "n/a"), where
