@@ -1,6 +1,7 @@
 """Red team R's harness: a corpus function run through sct (dlfeval, dlaccelerate, jvp) against plain
 Python (value) and central differences (gradient)."""
 import copy
+import dataclasses
 import traceback
 
 import numpy as np
@@ -17,6 +18,9 @@ def mapleaves(fn, v):
         return [mapleaves(fn, e) for e in v]
     if isinstance(v, dict):
         return {k: mapleaves(fn, e) for k, e in v.items()}
+    if dataclasses.is_dataclass(v):
+        return dataclasses.replace(v, **{f.name: mapleaves(fn, getattr(v, f.name))
+                                         for f in dataclasses.fields(v)})
     return fn(v)
 
 
@@ -114,7 +118,7 @@ def run(fn, xs, cs, mode):
             g = [g]
     elif mode in ("wrap2", "hvp"):
         import redteam_dec16r_corpus as C
-        if any(isinstance(v, (dict, list)) for v in xs):
+        if any(isinstance(v, (dict, list)) or dataclasses.is_dataclass(v) for v in xs):
             return "n/a", None
         w1 = getattr(C, "rev_" + fn.__name__)
         w2 = getattr(C, "rev2_" + fn.__name__)
@@ -158,7 +162,7 @@ def run(fn, xs, cs, mode):
         rng = np.random.default_rng(3)
         tans = [rng.standard_normal(np.shape(v)) for v in flat]
         prim = [np.array(v, dtype=float) for v in flat]
-        if any(isinstance(v, (tuple, list, dict)) for v in xs) or len(xs) > 3:
+        if any(isinstance(v, (tuple, list, dict)) or dataclasses.is_dataclass(v) for v in xs) or len(xs) > 3:
             return "n/a", None
         f = jvp_target(fn, len(xs), cs)
         out, dot = sct.jvp(f, tuple(prim), tuple(tans))
