@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import keyword
 import math
 import numbers
 import operator
@@ -1867,6 +1868,8 @@ def keywords_method(obj, name, count, names):
     if isinstance(obj, Closure):
         raise EvaluationError(f"a traced value passed by keyword ({', '.join(names)}) to a nested function "
                               "called as a value: sct does not differentiate that yet; pass it by position")
+    if name is None and getattr(type(obj), "__sct_wraps__", False):     # @sct.accelerate: its function
+        obj = _unwrapped(obj.fn)
     method = obj if name is None else method_of(obj, name)
     if type(method) is types.FunctionType:     # a function value, a staticmethod: no receiver
         func, receiver = method, False
@@ -1888,7 +1891,8 @@ def keywords_method(obj, name, count, names):
     if held is not None and held[0] is func:
         return held[1]
     stem = func.__name__.strip("_<>")
-    stem = stem if stem.isidentifier() else "call"
+    # a lambda's stem is the keyword `lambda`: not a name the adapter can use
+    stem = stem if stem.isidentifier() and not keyword.iskeyword(stem) else "call"
     # the adapter is named after the function; the function is a global named after it (and its class)
     fname = f"{stem}_by_keywords"
     held_as = f"{type(obj).__name__}_{stem}" if receiver else stem
@@ -1921,6 +1925,8 @@ def positional(fn):
     so that the value's adjoint comes back by position (sct/calls.py).  Its defaults: those of
     the trailing parameters that all have one, positional or keyword-only.  Made once per code
     and defaults (the same function each time: sites and caches know it by identity)."""
+    if getattr(type(fn), "__sct_wraps__", False):      # @sct.accelerate: the function it runs
+        fn = _unwrapped(fn.fn)
     if type(fn) is not types.FunctionType:
         raise TypeError(f"{fn!r} is not a Python function: sct passes traced keyword-only "
                         "arguments by position to Python functions only")

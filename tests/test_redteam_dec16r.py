@@ -20,13 +20,22 @@ function written in the corpus file (rev_<name>, read in place); the same accele
 function (rev2_<name>: the gradient of sum(sin(gradient))); sct.jvp; sct.hvp.  Values against plain
 Python (rtol 1e-12), gradients against central differences (tests/gradcheck.py).
 
-Result (at 86b2923): no silently wrong value or gradient and no internal crash.  Refused, naming the
+Result (at 86b2923): no silently wrong value or gradient and no internal crash on the corpus.  Refused, naming the
 line: `x = a; x *= a` of an argument (in place on the caller's 0-d array), writing `x[0] = ...` into an
 argument, and `acc = acc * 2.0 + vals.pop()` in a while loop over a list the function built (a false
 refusal: pop's result taken for a possible alias of the list), and Tangent's own `np.arctan(b, a)` (an
 output array by position).  `[1, a * a, 2]` of an array `a` raises
 as numpy does.  Points where a branch switches (`if a > 0` at 0.0) are left out: the derivative of the
 branch taken is not a central difference there.
+
+Found beside the corpus (calls of function values with a traced value by keyword, runtime/support.py):
+- a lambda called as a value (`f(a, m=a)` with `f` an argument, `fs[0](a, m=a)`) raised an internal
+  SyntaxError (`invalid syntax (<sct keywords <lambda> 0>, line 2)`): the keyword adapter was named after
+  the function, `lambda`, a Python keyword.  Now such a name is `call`.
+- an `@sct.accelerate`d function called with a traced value by keyword was refused at an internal
+  file's line (`<sct keywords AcceleratedFunction.__call__ 3>, line 2: pass m positionally`) where it
+  was a function value, and by an internal TypeError where called by its name with a keyword-only
+  parameter (`with_default(a, m=a)`); the adapter and rt.positional now take the function it runs.
 """
 import os
 import sys
@@ -87,3 +96,62 @@ def test_accelerated_cache_across_cases():
             a = np.asarray(extractdata(a), dtype=float)
             assert close(a.reshape(b.shape) if a.size == b.size else a, b, 1e-5, 1e-6), (fn.__name__, tag)
     assert max(a[0].hit_rate for a in accs.values()) > 0.5
+
+
+# --- function values called with a traced value by keyword -------------------------------------------
+
+import numpy as np  # noqa: E402
+
+import sct  # noqa: E402
+from sct import dlarray, dlfeval, dlgradient, extractdata  # noqa: E402
+
+_lam = lambda a, m=1.0: a * m * 3.0  # noqa: E731
+_lam_kwonly = lambda a, *, m: a * m  # noqa: E731
+
+
+@sct.accelerate
+def _acc_kwonly(a, k=2.0, *, m=3.0):
+    return a ** k * m
+
+
+@sct.accelerate
+def _acc_plain(a, m=1.0):
+    return a * m
+
+
+def _value_by_keyword(a, f):
+    y = f(a, m=a)
+    return y, dlgradient(y, a)
+
+
+def _list_by_keyword(a):
+    fs = [_lam, _acc_kwonly]
+    y = fs[0](a, m=a) + fs[1](a, m=a)
+    return y, dlgradient(y, a)
+
+
+def _named_accelerated_by_keyword(a):
+    y = _acc_kwonly(a) + _acc_kwonly(a, 3.0) + _acc_kwonly(a, m=a)
+    return y, dlgradient(y, a)
+
+
+@pytest.mark.parametrize("f, value, slope", [
+    (_lam, 3 * 0.49, 6 * 0.7), (_lam_kwonly, 0.49, 1.4), (_acc_kwonly, 0.343, 3 * 0.49),
+    (_acc_plain, 0.49, 1.4)], ids=["lambda", "lambda-kwonly", "accelerated-kwonly", "accelerated"])
+def test_function_value_called_with_traced_keyword(f, value, slope):
+    y, g = dlfeval(_value_by_keyword, dlarray(0.7), f)
+    assert np.isclose(float(extractdata(y)), value, rtol=1e-12)
+    assert np.isclose(float(extractdata(g)), slope, rtol=1e-12)
+
+
+def test_list_of_function_values_called_with_traced_keyword():
+    y, g = dlfeval(_list_by_keyword, dlarray(0.7))
+    assert np.isclose(float(extractdata(y)), 3 * 0.49 + 0.343, rtol=1e-12)
+    assert np.isclose(float(extractdata(g)), 6 * 0.7 + 3 * 0.49, rtol=1e-12)
+
+
+def test_accelerated_called_by_name_with_traced_keyword_only():
+    a = 0.7
+    y, g = dlfeval(_named_accelerated_by_keyword, dlarray(a))
+    assert np.isclose(float(extractdata(y)), a ** 2 * 3 + a ** 3 * 3 + a ** 3, rtol=1e-12)
+    assert np.isclose(float(extractdata(g)), 6 * a + 9 * a ** 2 + 3 * a ** 2, rtol=1e-12)
