@@ -1827,7 +1827,7 @@ def _unwrapped(fn):
 _CO_VARARGS = 0x04
 
 
-def _check_keywords_call(func, receiver: bool, count: int, names) -> None:
+def _check_keywords_call(func, receiver: bool, count: int, names, traced=()) -> None:
     """What Python refuses in ``func(<receiver>, <count values>, n=...)``, Python's TypeError; what
     sct cannot pass by position (keyword-only parameters with *args, one left to a default that is
     no literal before a later one the call names), refused here, at the user's call."""
@@ -1839,6 +1839,15 @@ def _check_keywords_call(func, receiver: bool, count: int, names) -> None:
     except TypeError as exc:
         text = str(exc)
         raise TypeError(f"{func.__name__}() {'got ' + text if text.startswith('multiple') else text}") from None
+    named = {p.name for p in params if p.kind != p.VAR_KEYWORD}
+    var_keyword = [p.name for p in params if p.kind == p.VAR_KEYWORD]
+    caught = [n for n in names if n not in named and n in traced]
+    if caught and var_keyword:      # refused here, at the user's call (not at the adapter's line)
+        fname = func.__name__
+        raise EvaluationError(f"{', '.join(caught)} reach{'es' if len(caught) == 1 else ''} {fname}() through "
+                              f"**{var_keyword[0]}: sct differentiates a helper's named parameters; name "
+                              f"{'it' if len(caught) == 1 else 'them'} in its signature (def {fname}("
+                              f"{', '.join(caught)}, **{var_keyword[0]})), or take one dict")
     kwonly = [p for p in params if p.kind == p.KEYWORD_ONLY]
     if not any(p.name in names for p in kwonly):
         return
@@ -1858,7 +1867,7 @@ _ADAPTERS: dict = {}        # (id(func), count, names, receiver) -> (func, adapt
 _ADAPTER_COUNT = __import__("itertools").count()
 
 
-def keywords_method(obj, name, count, names):
+def keywords_method(obj, name, count, names, traced=()):
     """``obj.name(a_1, ..., a_count, n_1=..., n_2=...)`` given a traced value by keyword, as a
     Python function of the receiver and the values by position: ``def name(receiver, a0, ...,
     n_1, n_2): return FUNC(receiver, a0, ..., n_1=n_1, n_2=n_2)`` (FUNC the method's function),
@@ -1885,7 +1894,7 @@ def keywords_method(obj, name, count, names):
             raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
                                   f"{', '.join(names)} to it by position")
         func, receiver = method.__func__, True
-    _check_keywords_call(func, receiver, count, names)
+    _check_keywords_call(func, receiver, count, names, traced)
     key = (id(func), count, tuple(names), receiver)
     held = _ADAPTERS.get(key)
     if held is not None and held[0] is func:

@@ -36,6 +36,9 @@ Found beside the corpus (calls of function values with a traced value by keyword
   file's line (`<sct keywords AcceleratedFunction.__call__ 3>, line 2: pass m positionally`) where it
   was a function value, and by an internal TypeError where called by its name with a keyword-only
   parameter (`with_default(a, m=a)`); the adapter and rt.positional now take the function it runs.
+- a function value whose **kwargs would take a traced keyword (`f(a, m=a)`, `def f(a, **kw)`) was
+  refused at the adapter's line (`<sct keywords kwfun 0>, line 2`); now at the user's call
+  (rt.keywords_method is told which keywords are traced; sct/calls.py).
 """
 import os
 import sys
@@ -155,3 +158,26 @@ def test_accelerated_called_by_name_with_traced_keyword_only():
     y, g = dlfeval(_named_accelerated_by_keyword, dlarray(a))
     assert np.isclose(float(extractdata(y)), a ** 2 * 3 + a ** 3 * 3 + a ** 3, rtol=1e-12)
     assert np.isclose(float(extractdata(g)), 6 * a + 9 * a ** 2 + 3 * a ** 2, rtol=1e-12)
+
+
+def _takes_kwargs(a, m=1.0, **kw):
+    return a * m * (2.0 if kw.get("tag") == "x" else 1.0)
+
+
+def _kwargs_constant(a, f):
+    y = f(a, m=a, tag="x")
+    return y, dlgradient(y, a)
+
+
+def _kwargs_traced(a, f):
+    y = f(a, tag=a)
+    return y, dlgradient(y, a)
+
+
+def test_function_value_kwargs_refused_at_the_users_line():
+    y, g = dlfeval(_kwargs_constant, dlarray(0.7), _takes_kwargs)
+    assert np.isclose(float(extractdata(y)), 0.98, rtol=1e-12) and np.isclose(float(extractdata(g)), 2.8)
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_kwargs_traced, dlarray(0.7), _takes_kwargs)
+    assert info.value.filename == __file__ and "tag reaches _takes_kwargs() through **kw" in str(info.value)
+    assert info.value.lineno == _kwargs_traced.__code__.co_firstlineno + 1
