@@ -116,6 +116,26 @@ def run(fn, xs, cs, mode):
         out, g = dlfeval(w, *dxs, *cs)
         if len(xs) == 1:
             g = [g]
+    elif mode == "wrap3":
+        import redteam_dec16r_corpus as C
+        if len(xs) != 1 or isinstance(xs[0], (tuple, list, dict)) or dataclasses.is_dataclass(xs[0]):
+            return "n/a", None
+        w1, w2, w3 = (getattr(C, p + fn.__name__) for p in ("rev_", "rev2_", "rev3_"))
+        x = np.array(xs[0], dtype=float)
+        _, g1 = dlfeval(w1, to_dl(x), *cs)
+        _, h1 = dlfeval(w2, to_dl(x), *cs)
+        if max(np.max(np.abs(np.asarray(extractdata(e), dtype=float))) for e in (g1, h1)) > 30:
+            return "n/a", None        # cos of a large second derivative: central differences are meaningless
+
+        def w_of(a):
+            _, h = dlfeval(w2, to_dl(a), *cs)
+            return float(np.sum(np.cos(np.asarray(extractdata(h), dtype=float))))
+        w, g = dlfeval(w3, to_dl(x), *cs)
+        assert np.isclose(float(extractdata(w)), w_of(x), rtol=1e-10, atol=1e-12), "third-order value"
+        num = numerical_gradient(w_of, [x.copy()], 0)
+        g = np.asarray(extractdata(g), dtype=float)
+        assert close(g.reshape(num.shape), num, 1e-3, 1e-5), f"third-order gradient {g} != {num}"
+        return "pass", None
     elif mode in ("wrap2", "hvp"):
         import redteam_dec16r_corpus as C
         if any(isinstance(v, (dict, list)) or dataclasses.is_dataclass(v) for v in xs):

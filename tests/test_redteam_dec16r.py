@@ -17,7 +17,8 @@ about 330 functions and 650 cases
 Each case runs seven ways (tests/redteam_dec16r_harness.py): dlfeval of a generic loss taking the
 function as a value; the same through dlaccelerate (value outside dlfeval too); dlfeval of a gradient
 function written in the corpus file (rev_<name>, read in place); the same accelerated; a second-order
-function (rev2_<name>: the gradient of sum(sin(gradient))); sct.jvp; sct.hvp.  Values against plain
+function (rev2_<name>: the gradient of sum(sin(gradient))); sct.jvp; sct.hvp; and, on each function's
+first case, a third-order one (rev3_<name>).  Values against plain
 Python (rtol 1e-12), gradients against central differences (tests/gradcheck.py).
 
 Result (at 86b2923): no silently wrong value or gradient and no internal crash on the corpus.  Refused, naming the
@@ -54,10 +55,17 @@ REFUSED = {"aug_inplace_self", "item_write_arg", "list_pop_loop", "polar_out_pos
 PLAIN_RAISES = {("list_literal_sum", "arr")}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0].__name__}-{c[3]}-{k}" for k, c in enumerate(CASES)])
-def test_corpus_case(case):
-    fn, xs, cs, tag = case
-    for mode in MODES:
+FIRST = {}
+for _k, _c in enumerate(CASES):
+    FIRST.setdefault(_c[0].__name__, _k)
+
+
+@pytest.mark.parametrize("k", range(len(CASES)), ids=[f"{c[0].__name__}-{c[3]}-{k}" for k, c in enumerate(CASES)])
+def test_corpus_case(k):
+    fn, xs, cs, tag = CASES[k]
+    # third order (rev3_<name>: the gradient of sum(cos(the gradient of sum(sin(gradient))))) on each
+    # function's first case
+    for mode in MODES + (("wrap3",) if FIRST[fn.__name__] == k else ()):
         status, message = classify(fn, xs, cs, mode)
         where = f"{fn.__name__}[{tag}] {mode}: {message}"
         assert status not in ("WRONG", "CRASH", "refused-unnamed"), where
