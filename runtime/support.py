@@ -1907,6 +1907,8 @@ def keywords_method(obj, name, count, names, traced=()):
     held_as = f"{type(obj).__name__}_{stem}" if receiver else stem
     held_as = held_as if held_as.isidentifier() else "FUNC"
     positional_names = [f"a{i}" for i in range(count)]
+    while held_as in {"receiver", fname, *positional_names}:     # a function named `receiver` or `a0`
+        held_as = "FUNC_" + held_as
     taken = set(positional_names) | {"receiver", held_as, fname}
     params = ["receiver"] + positional_names + [n if n not in taken else f"keyword_{n}" for n in names]
     passed = params[0 if receiver else 1:1 + count] + [f"{n}={p}" for n, p in zip(names, params[1 + count:])]

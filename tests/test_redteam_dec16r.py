@@ -37,6 +37,9 @@ Found beside the corpus (calls of function values with a traced value by keyword
   file's line (`<sct keywords AcceleratedFunction.__call__ 3>, line 2: pass m positionally`) where it
   was a function value, and by an internal TypeError where called by its name with a keyword-only
   parameter (`with_default(a, m=a)`); the adapter and rt.positional now take the function it runs.
+- a function value named `receiver` or `a0` called with a traced keyword: the adapter's global for the
+  function was shadowed by its own parameter of that name (a RecursionError, or `'numpy.ndarray' object
+  has no attribute '__call__'`, at the adapter's line).  Now the global takes another name.
 - a function value whose **kwargs would take a traced keyword (`f(a, m=a)`, `def f(a, **kw)`) was
   refused at the adapter's line (`<sct keywords kwfun 0>, line 2`); now at the user's call
   (rt.keywords_method is told which keywords are traced; sct/calls.py).
@@ -189,3 +192,25 @@ def test_function_value_kwargs_refused_at_the_users_line():
         dlfeval(_kwargs_traced, dlarray(0.7), _takes_kwargs)
     assert info.value.filename == __file__ and "tag reaches _takes_kwargs() through **kw" in str(info.value)
     assert info.value.lineno == _kwargs_traced.__code__.co_firstlineno + 1
+
+
+def receiver(a, receiver=1.0):
+    return a * receiver * 3.0
+
+
+def a0(a0, m=1.0):
+    return a0 * m * 4.0
+
+
+def _receiver_by_keyword(a, f):
+    y = f(a, receiver=a)
+    return y, dlgradient(y, a)
+
+
+@pytest.mark.parametrize("f, run, value, slope", [
+    (receiver, _receiver_by_keyword, 3 * 0.49, 6 * 0.7), (a0, _value_by_keyword, 4 * 0.49, 8 * 0.7)],
+    ids=["receiver", "a0"])
+def test_function_value_named_like_the_adapters_parameters(f, run, value, slope):
+    y, g = dlfeval(run, dlarray(0.7), f)
+    assert np.isclose(float(extractdata(y)), value, rtol=1e-12)
+    assert np.isclose(float(extractdata(g)), slope, rtol=1e-12)
