@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import keyword
 import math
 import numbers
 import operator
@@ -1832,7 +1833,7 @@ def _unwrapped(fn):
 _CO_VARARGS = 0x04
 
 
-def _check_keywords_call(func, receiver: bool, count: int, names) -> None:
+def _check_keywords_call(func, receiver: bool, count: int, names, traced=()) -> None:
     """What Python refuses in ``func(<receiver>, <count values>, n=...)``, Python's TypeError; what
     sct cannot pass by position (keyword-only parameters with *args, one left to a default that is
     no literal before a later one the call names), refused here, at the user's call."""
@@ -1844,6 +1845,15 @@ def _check_keywords_call(func, receiver: bool, count: int, names) -> None:
     except TypeError as exc:
         text = str(exc)
         raise TypeError(f"{func.__name__}() {'got ' + text if text.startswith('multiple') else text}") from None
+    named = {p.name for p in params if p.kind != p.VAR_KEYWORD}
+    var_keyword = [p.name for p in params if p.kind == p.VAR_KEYWORD]
+    caught = [n for n in names if n not in named and n in traced]
+    if caught and var_keyword:      # refused here, at the user's call (not at the adapter's line)
+        fname = func.__name__
+        raise EvaluationError(f"{', '.join(caught)} reach{'es' if len(caught) == 1 else ''} {fname}() through "
+                              f"**{var_keyword[0]}: sct differentiates a helper's named parameters; name "
+                              f"{'it' if len(caught) == 1 else 'them'} in its signature (def {fname}("
+                              f"{', '.join(caught)}, **{var_keyword[0]})), or take one dict")
     kwonly = [p for p in params if p.kind == p.KEYWORD_ONLY]
     if not any(p.name in names for p in kwonly):
         return
@@ -1863,7 +1873,7 @@ _ADAPTERS: dict = {}        # (id(func), count, names, receiver) -> (func, adapt
 _ADAPTER_COUNT = __import__("itertools").count()
 
 
-def keywords_method(obj, name, count, names):
+def keywords_method(obj, name, count, names, traced=()):
     """``obj.name(a_1, ..., a_count, n_1=..., n_2=...)`` given a traced value by keyword, as a
     Python function of the receiver and the values by position: ``def name(receiver, a0, ...,
     n_1, n_2): return FUNC(receiver, a0, ..., n_1=n_1, n_2=n_2)`` (FUNC the method's function),
@@ -1873,6 +1883,8 @@ def keywords_method(obj, name, count, names):
     if isinstance(obj, Closure):
         raise EvaluationError(f"a traced value passed by keyword ({', '.join(names)}) to a nested function "
                               "called as a value: sct does not differentiate that yet; pass it by position")
+    if name is None and getattr(type(obj), "__sct_wraps__", False):     # @sct.accelerate: its function
+        obj = _unwrapped(obj.fn)
     method = obj if name is None else method_of(obj, name)
     if type(method) is types.FunctionType:     # a function value, a staticmethod: no receiver
         func, receiver = method, False
@@ -1888,18 +1900,21 @@ def keywords_method(obj, name, count, names):
             raise EvaluationError(f"{type(obj).__name__}.{name} has its own backward: pass "
                                   f"{', '.join(names)} to it by position")
         func, receiver = method.__func__, True
-    _check_keywords_call(func, receiver, count, names)
+    _check_keywords_call(func, receiver, count, names, traced)
     key = (id(func), count, tuple(names), receiver)
     held = _ADAPTERS.get(key)
     if held is not None and held[0] is func:
         return held[1]
     stem = func.__name__.strip("_<>")
-    stem = stem if stem.isidentifier() else "call"
+    # a lambda's stem is the keyword `lambda`: not a name the adapter can use
+    stem = stem if stem.isidentifier() and not keyword.iskeyword(stem) else "call"
     # the adapter is named after the function; the function is a global named after it (and its class)
     fname = f"{stem}_by_keywords"
     held_as = f"{type(obj).__name__}_{stem}" if receiver else stem
     held_as = held_as if held_as.isidentifier() else "FUNC"
     positional_names = [f"a{i}" for i in range(count)]
+    while held_as in {"receiver", fname, *positional_names}:     # a function named `receiver` or `a0`
+        held_as = "FUNC_" + held_as
     taken = set(positional_names) | {"receiver", held_as, fname}
     params = ["receiver"] + positional_names + [n if n not in taken else f"keyword_{n}" for n in names]
     passed = params[0 if receiver else 1:1 + count] + [f"{n}={p}" for n, p in zip(names, params[1 + count:])]
@@ -1927,6 +1942,8 @@ def positional(fn):
     so that the value's adjoint comes back by position (sct/calls.py).  Its defaults: those of
     the trailing parameters that all have one, positional or keyword-only.  Made once per code
     and defaults (the same function each time: sites and caches know it by identity)."""
+    if getattr(type(fn), "__sct_wraps__", False):      # @sct.accelerate: the function it runs
+        fn = _unwrapped(fn.fn)
     if type(fn) is not types.FunctionType:
         raise TypeError(f"{fn!r} is not a Python function: sct passes traced keyword-only "
                         "arguments by position to Python functions only")

@@ -107,11 +107,14 @@ class CallLowering(EmitPass):
                 self.fail(s, "a traced value passed by keyword to a method or a function value, with ** as "
                           "well: sct does not differentiate that yet; pass the values by name", "keyword argument")
             names = gast.Tuple(elts=[const(k.arg) for k in keywords], ctx=gast.Load())
+            # the traced ones: refused at this line where they would reach the function's **kwargs
+            traced = gast.Tuple(elts=[const(k.arg) for k in keywords if self.act.is_active(k.value)],
+                                ctx=gast.Load())
             if value_call:
                 maker_args, args = [value.func, const(None)], [value.func] + args
             maker = "vjp"
             maker_args = [call(self.rt("keywords_method"), [maker_args[0], maker_args[1],
-                                                            const(len(args) - 1), names])]
+                                                            const(len(args) - 1), names, traced])]
             args = args + [k.value for k in keywords]
             keywords = []
         elif any(self.act.is_active(k.value) for k in keywords):
