@@ -1671,6 +1671,11 @@ def isscalar_as_numpy(value):
     return np.isscalar(numpy_view(value))
 
 
+# type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
+# second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type")
+nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy)
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
