@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import random
+import sys
 import threading
 import types
 from collections import deque
@@ -33,13 +34,14 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth", "caught")
+    __slots__ = ("log", "cursors", "depth", "caught", "walked")
 
     def __init__(self):
         self.log: list = []
         self.cursors: list = []
         self.depth = 0
         self.caught = None      # the warnings of this thread's run of generated code (sct.api), or None
+        self.walked: dict = {}  # id -> the iterators (generators, iter(...), map, ...) a first run walked
 
 
 def state() -> _State:
@@ -819,7 +821,55 @@ def effect_position() -> int:
 
 def replay_from(position: int) -> None:
     """Effects from here on are read from the log, starting at ``position``."""
+    caller = sys._getframe(1)
+    if caller.f_code.co_filename.startswith("<sct-generated"):
+        _refuse_used_iterators(caller)
     state().cursors.append(position)
+
+
+def _refuse_used_iterators(frame) -> None:
+    """A generated sweep that recomputes the code before its site (called with the function's
+    arguments that code reads) refuses an argument that is, or directly holds, a one-shot iterator
+    (a generator, ``iter(...)``, ``map``, ``zip``...): the first run walked it, so it is used up and
+    ``list(it)``, ``sum(it)`` or a loop over it would see nothing (a silently zero second derivative)."""
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount
+    for name in code.co_varnames[:count]:
+        value = frame.f_locals.get(name)
+        if _iterator(value):
+            held = name
+        else:
+            held = None
+            if isinstance(value, (list, tuple)):
+                inner = list(enumerate(value))
+            elif isinstance(value, dict):
+                inner = list(value.items())
+            elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, type):
+                inner = [("." + k, v) for k, v in vars(value).items()]
+            else:
+                inner = []
+            for key, item in inner:
+                if _iterator(item):
+                    held = f"{name}{key}" if isinstance(key, str) and key.startswith(".") else f"{name}[{key!r}]"
+                    break
+        if held is not None:
+            from .errors import SctError
+            raise SctError(
+                f"{held} is a one-shot iterator ({type(_follow_name(value, held, name)).__name__}: a generator, "
+                f"iter(...), map, zip, ...) read by the code before a dlgradient that a later dlgradient "
+                f"differentiates again: sct recomputes that code, and there the first run has used the "
+                f"iterator up (a loop over it would run zero times, list(...) of it would be empty). Pass a "
+                f"list instead (list(...) of it, made before dlfeval)")
+
+
+def _follow_name(value, held, name):
+    if held == name:
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if _iterator(item):
+                return item
+    return next((v for v in vars(value).values() if _iterator(v)), value)
 
 
 def replay_end() -> None:
@@ -867,7 +917,28 @@ class held:
             s.depth = 0
             s.log.clear()
             s.cursors.clear()
+            s.walked.clear()
         return False
+
+
+def walked_iterator(items) -> None:
+    """A loop (or list, comprehension) of generated code walks ``items``, an iterator (a generator,
+    ``iter(...)``, ``map``, a dict's item iterator): a first run notes it; a recomputation (effects
+    replayed) that walks the same object again is refused, as Python's iterator is used up there (the
+    recomputed loop ran zero times: a silently zero second derivative of a loss summed over
+    ``for b in batches`` with ``batches`` a generator passed to dlfeval)."""
+    s = state()
+    if not s.cursors:
+        if s.depth > 0:
+            s.walked[id(items)] = items
+        return
+    if s.walked.get(id(items)) is items:
+        from .errors import SctError
+        raise SctError(
+            f"this loop walks a {type(items).__name__} (a one-shot iterator: a generator, iter(...), map, "
+            f"zip, ...) that the first run already used up: sct recomputes the code before a dlgradient "
+            f"that a later dlgradient differentiates again, and there the iterator is empty (the loop "
+            f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
 def _register():
@@ -876,7 +947,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, targets_kept)
+                      replay_end, recompute_guard, targets_kept, walked_iterator)
 
 
 _register()

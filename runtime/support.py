@@ -2773,6 +2773,9 @@ def as_sequence(items):
         return items
     if _iterated_object(items):
         return _walked(items)
+    from . import effects
+    if effects._iterator(items):      # (a recomputation would find it used up: refused there)
+        effects.walked_iterator(items)
     return list(items)
 
 

@@ -76,3 +76,105 @@ def test_layernorm_forward_over_reverse():
     ref = _fd_along(lambda a: _first(f, a), x, v)
     assert_close(_data(sct.jvp(lambda a: dlgradient(f(a), a), x, v)[1]), ref, rtol=1e-4, atol=1e-5,
                  what="jvp of the gradient")
+
+
+# --- a one-shot iterator (a generator, iter(list), map, a dict's items iterator) passed to dlfeval and
+# walked before a dlgradient whose result is differentiated again: the sweep recomputing the code before
+# the site found it used up by the first run, so the recomputed loss summed nothing: the gradient g and
+# its derivative came back as zeros (g = [0, 0] for [0, -0.3935], the second derivative [0, 0] for
+# [0, -2.9568]). Now refused, naming the argument; a list still works
+
+_BATCHES = [np.array([1.0, 2.0]), np.array([-1.0, 0.5])]
+_W = np.array([0.5, -1.0])
+
+
+def _penalty_grad_ref():
+    g = sum(b * np.cos(_W * b) for b in _BATCHES)
+    return g, 2 * g * sum(-b ** 2 * np.sin(_W * b) for b in _BATCHES)
+
+
+def _loop_loss(w, data):
+    loss = 0.0
+    for b in data:
+        loss = loss + np.sum(np.sin(w * b))
+    g = dlgradient(loss, w)
+    return g, dlgradient(np.sum(g ** 2), w)
+
+
+def _list_loss(w, data):
+    bs = list(data)
+    loss = 0.0
+    for b in bs:
+        loss = loss + np.sum(np.sin(w * b))
+    g = dlgradient(loss, w)
+    return g, dlgradient(np.sum(g ** 2), w)
+
+
+def _sum_loss(w, data):
+    loss = sum(np.sum(np.sin(w * b)) for b in data)
+    g = dlgradient(loss, w)
+    return g, dlgradient(np.sum(g ** 2), w)
+
+
+def _dict_loss(w, d):
+    loss = 0.0
+    for b in d["data"]:
+        loss = loss + np.sum(np.sin(w * b))
+    g = dlgradient(loss, w)
+    return g, dlgradient(np.sum(g ** 2), w)
+
+
+@pytest.mark.parametrize("fn", [_loop_loss, _list_loss, _sum_loss])
+def test_list_of_batches_second_order(fn):
+    g_ref, h_ref = _penalty_grad_ref()
+    g, h = dlfeval(fn, dlarray(_W), list(_BATCHES))
+    assert_close(_data(g), g_ref)
+    assert_close(_data(h), h_ref)
+
+
+@pytest.mark.parametrize("make", [lambda: iter(_BATCHES), lambda: (b for b in _BATCHES),
+                                  lambda: map(np.asarray, _BATCHES)], ids=["iter", "generator", "map"])
+@pytest.mark.parametrize("fn", [_loop_loss, _list_loss, _sum_loss])
+def test_used_up_iterator_refused(fn, make):
+    with pytest.raises(sct.SctError, match="one-shot iterator"):
+        dlfeval(fn, dlarray(_W), make())
+
+
+def test_used_up_iterator_in_a_dict_refused():
+    with pytest.raises(sct.SctError, match=r"d\['data'\] is a one-shot iterator"):
+        dlfeval(_dict_loss, dlarray(_W), {"data": iter(_BATCHES)})
+    with pytest.raises(sct.SctError, match="one-shot iterator"):
+        dlfeval(sct.dlaccelerate(_dict_loss), dlarray(_W), {"data": iter(_BATCHES)})
+
+
+_DATA = None
+
+
+def _global_loss(w):
+    loss = 0.0
+    for b in _DATA:
+        loss = loss + np.sum(np.sin(w * b))
+    g = dlgradient(loss, w)
+    return g, dlgradient(np.sum(g ** 2), w)
+
+
+def test_used_up_global_iterator_refused():
+    global _DATA
+    _DATA = iter(_BATCHES)
+    with pytest.raises(sct.SctError, match="one-shot iterator"):
+        dlfeval(_global_loss, dlarray(_W))
+    _DATA = list(_BATCHES)
+    g_ref, h_ref = _penalty_grad_ref()
+    g, h = dlfeval(_global_loss, dlarray(_W))
+    assert_close(_data(h), h_ref)
+
+
+def test_iterator_first_order_still_works():
+    def first(w, data):
+        loss = 0.0
+        for b in data:
+            loss = loss + np.sum(np.sin(w * b))
+        return dlgradient(loss, w)
+
+    g_ref, _ = _penalty_grad_ref()
+    assert_close(_data(dlfeval(first, dlarray(_W), iter(_BATCHES))), g_ref)
