@@ -34,7 +34,7 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth", "caught", "walked")
+    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks")
 
     def __init__(self):
         self.log: list = []
@@ -42,6 +42,7 @@ class _State:
         self.depth = 0
         self.caught = None      # the warnings of this thread's run of generated code (sct.api), or None
         self.walked: dict = {}  # id -> the iterators (generators, iter(...), map, ...) a first run walked
+        self.walks: dict = {}   # id -> (an object walked by its __iter__, the items of each first-run walk)
 
 
 def state() -> _State:
@@ -918,7 +919,45 @@ class held:
             s.log.clear()
             s.cursors.clear()
             s.walked.clear()
+            s.walks.clear()
         return False
+
+
+def walked_object(obj, items) -> None:
+    """A loop of generated code walked ``obj``, an object of the user's class, by its ``__iter__`` (or
+    ``__getitem__``), giving ``items``: a first run notes them; a recomputation (effects replayed) whose
+    walk gives other items than every walk of the first run is refused (a data loader that shuffles, or
+    advances an epoch counter, in ``__iter__``: the recomputed loss summed the batches in another order
+    or other batches than Python's single run, a silently wrong gradient and second derivative)."""
+    s = state()
+    if not s.cursors:
+        if s.depth > 0:
+            s.walks.setdefault(id(obj), (obj, []))[1].append(tuple(items))
+        return
+    seen = s.walks.get(id(obj))
+    if seen is None or seen[0] is not obj or any(_same_items(items, walk) for walk in seen[1]):
+        return
+    from .errors import SctError
+    raise SctError(
+        f"iterating this {type(obj).__name__} (its __iter__) gave other items where sct recomputes the code "
+        f"before a dlgradient that a later dlgradient differentiates again than in the first run (it "
+        f"shuffles, draws or keeps a position): the recomputed values would not be Python's. Make the list "
+        f"of its items before dlfeval (list(...) of it) and pass that")
+
+
+def _same_items(a, b) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is y:
+            continue
+        try:
+            if type(x) is not type(y) or not bool(np.array_equal(np.asarray(getattr(x, "_data", x)),
+                                                                  np.asarray(getattr(y, "_data", y)))):
+                return False
+        except Exception:
+            return False
+    return True
 
 
 def walked_iterator(items) -> None:
@@ -947,7 +986,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, targets_kept, walked_iterator)
+                      replay_end, recompute_guard, targets_kept, walked_iterator, walked_object)
 
 
 _register()

@@ -2771,9 +2771,11 @@ def as_sequence(items):
     views and other iterables as a list."""
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
-    if _iterated_object(items):
-        return _walked(items)
     from . import effects
+    if _iterated_object(items):
+        walked = _walked(items)
+        effects.walked_object(items, walked)    # (a recomputation walking it otherwise: refused)
+        return walked
     if effects._iterator(items):      # (a recomputation would find it used up: refused there)
         effects.walked_iterator(items)
     return list(items)

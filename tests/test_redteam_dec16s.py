@@ -178,3 +178,78 @@ def test_iterator_first_order_still_works():
 
     g_ref, _ = _penalty_grad_ref()
     assert_close(_data(dlfeval(first, dlarray(_W), iter(_BATCHES))), g_ref)
+
+
+# --- a data loader of the user's class whose __iter__ shuffles (or keeps an epoch counter), walked before
+# a dlgradient that a later dlgradient differentiates again: the recomputing sweep walked it again and got
+# another order, so the returned gradient and its derivative were those of another loss than the value
+# Python computed (loss right, g [-2.17, 8.56]-like for another order). Now refused where the walk differs
+
+class _ShuffledLoader:
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        order = np.random.permutation(len(self.items))
+        return iter([self.items[i] for i in order])
+
+
+class _EpochLoader:
+    def __init__(self, items):
+        self.items = items
+        self.epoch = 0
+
+    def __iter__(self):
+        self.epoch += 1
+        k = self.epoch % 3
+        return iter(self.items[k:] + self.items[:k])
+
+
+_ITEMS = [np.array([1.0, 2.0]), np.array([-1.0, 0.5]), np.array([0.3, 0.3])]
+
+
+def _weighted_loss(w, loader):
+    loss = 0.0
+    i = 0.0
+    for b in loader:
+        i = i + 1.0
+        loss = loss + i * np.sum(np.sin(w * b))
+    g = dlgradient(loss, w)
+    return loss, g, dlgradient(np.sum(g ** 2), w)
+
+
+@pytest.mark.parametrize("make", [lambda: _ShuffledLoader(_ITEMS), lambda: _EpochLoader(_ITEMS)],
+                         ids=["shuffled", "epoch"])
+def test_loader_walked_differently_refused(make):
+    np.random.seed(3)
+    with pytest.raises(sct.SctError, match="gave other items"):
+        dlfeval(_weighted_loss, dlarray(_W), make())
+
+
+class _Params:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __iter__(self):
+        yield self.w
+        yield self.b
+
+
+def test_parameter_container_walked_twice_still_differentiated():
+    def k(p, x):
+        loss = 0.0
+        for t in p:
+            loss = loss + np.sum(np.sin(t * x))
+        gx = dlgradient(loss, x)
+        pen = np.sum(gx ** 2)
+        return dlgradient(pen, p.w), dlgradient(pen, x)
+
+    w, b, x = np.array([0.3, 0.7]), np.array([-0.2, 0.9]), np.array([1.0, -0.5])
+
+    def pen_np(w, x):
+        return np.sum((w * np.cos(w * x) + b * np.cos(b * x)) ** 2)
+
+    gw, gx = dlfeval(k, _Params(dlarray(w), dlarray(b)), dlarray(x))
+    assert_close(_data(gw), numerical_gradient(lambda a: pen_np(a, x), [w.copy()], 0))
+    assert_close(_data(gx), numerical_gradient(lambda a: pen_np(w, a), [x.copy()], 0))
