@@ -34,7 +34,7 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks")
+    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks", "draws")
 
     def __init__(self):
         self.log: list = []
@@ -43,6 +43,7 @@ class _State:
         self.caught = None      # the warnings of this thread's run of generated code (sct.api), or None
         self.walked: dict = {}  # id -> the iterators (generators, iter(...), map, ...) a first run walked
         self.walks: dict = {}   # id -> (an object walked by its __iter__, the items of each first-run walk)
+        self.draws: list = []   # the global random states where each replay began (see replay_end)
 
 
 def state() -> _State:
@@ -823,9 +824,13 @@ def effect_position() -> int:
 def replay_from(position: int) -> None:
     """Effects from here on are read from the log, starting at ``position``."""
     caller = sys._getframe(1)
+    owners = []
     if caller.f_code.co_filename.startswith("<sct-generated"):
         _refuse_used_iterators(caller)
-    state().cursors.append(position)
+        owners = _generators_given(caller)
+    s = state()
+    s.cursors.append(position)
+    s.draws.append((_global_draw_state(), [(g, _owner_state(g)) for g in owners]))
 
 
 def _refuse_used_iterators(frame) -> None:
@@ -877,6 +882,81 @@ def replay_end() -> None:
     s = state()
     if s.cursors:
         s.cursors.pop()
+    if s.draws:
+        before, owners = s.draws.pop()
+        if not _same_draw_state(before, _global_draw_state()) or \
+                any(not _same_owner_state(was, _owner_state(g)) for g, was in owners):
+            from .errors import SctError
+            raise SctError(
+                "the code recomputed here drew random numbers (from numpy's or Python's global generator, "
+                "or a generator it was given) through a call sct does not know draws (scipy.stats' rvs, a "
+                "class's __getitem__ or __iter__, a functools.partial, another library's function): sct recomputes the code before a dlgradient that a "
+                "later dlgradient differentiates again, and there it drew other numbers than Python's "
+                "single run (the gradient would be another loss's). Draw them in the function itself "
+                "(np.random..., random..., a Generator's methods, which sct replays), or before dlfeval "
+                "and pass them in")
+
+
+def _global_draw_state():
+    """Where numpy's and Python's global random generators are (compared by :func:`replay_end`: a
+    recomputation whose known draws are replayed from the log leaves them where they were)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return keys, pos, has_gauss, gauss, random.getstate()
+
+
+def _same_draw_state(a, b) -> bool:
+    return a[1:] == b[1:] and np.array_equal(a[0], b[0])
+
+
+def _generators_given(frame) -> list:
+    """The random generators a recomputing sweep is given: its arguments, and what they hold directly
+    (items, fields, a functools.partial's arguments, a bound method's object)."""
+    import functools
+    code = frame.f_code
+    found: list = []
+
+    def add(v):
+        if isinstance(v, _RANDOM_OWNERS) and not isinstance(v, io.IOBase) and all(v is not f for f in found):
+            found.append(v)
+
+    for name in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+        value = frame.f_locals.get(name)
+        add(value)
+        if isinstance(value, (list, tuple)):
+            inner = list(value)
+        elif isinstance(value, dict):
+            inner = list(value.values())
+        elif isinstance(value, functools.partial):
+            inner = list(value.args) + list(value.keywords.values())
+        elif isinstance(value, types.MethodType):
+            inner = [value.__self__]
+        elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, (type, types.ModuleType)):
+            inner = list(vars(value).values())
+        else:
+            inner = []
+        for v in inner:
+            add(v)
+    return found
+
+
+def _owner_state(g):
+    if isinstance(g, np.random.Generator):
+        return g.bit_generator.state
+    if isinstance(g, np.random.BitGenerator):
+        return g.state
+    if isinstance(g, np.random.RandomState):
+        return g.get_state(legacy=False)
+    if isinstance(g, random.Random):
+        return g.getstate()
+    return None
+
+
+def _same_owner_state(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_owner_state(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
 
 
 def recompute_guard(message, filename, lineno):
@@ -920,6 +1000,7 @@ class held:
             s.cursors.clear()
             s.walked.clear()
             s.walks.clear()
+            s.draws.clear()
         return False
 
 

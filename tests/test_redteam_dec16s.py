@@ -253,3 +253,144 @@ def test_parameter_container_walked_twice_still_differentiated():
     gw, gx = dlfeval(k, _Params(dlarray(w), dlarray(b)), dlarray(x))
     assert_close(_data(gw), numerical_gradient(lambda a: pen_np(a, x), [w.copy()], 0))
     assert_close(_data(gx), numerical_gradient(lambda a: pen_np(w, a), [x.copy()], 0))
+
+
+# --- random numbers drawn before a dlgradient that a later dlgradient differentiates again, through a
+# call sct does not know draws from numpy's global generator (scipy.stats' rvs; a Dataset's __getitem__
+# with a random augmentation): the recomputing sweep drew again, other numbers, so g and its derivative
+# were another loss's (g right only by chance; the noise returned was the first run's) and the global
+# generator was advanced twice. Now refused
+
+def test_hidden_draw_in_recomputed_code_refused():
+    st = pytest.importorskip("scipy.stats")
+
+    def k(w):
+        noise = st.norm.rvs(size=2)
+        loss = np.sum(np.sin(w * (1 + noise)))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    np.random.seed(0)
+    with pytest.raises(sct.SctError, match="drew random numbers"):
+        dlfeval(k, dlarray(_W))
+
+
+class _Augmented:
+    def __getitem__(self, i):
+        return np.array([1.0, 2.0]) * (1 + 0.1 * np.random.randn())
+
+    def __len__(self):
+        return 2
+
+
+def test_random_dataset_item_in_recomputed_code_refused():
+    def k(w, ds):
+        loss = 0.0
+        for i in range(2):
+            b = ds[i]
+            loss = loss + np.sum(np.sin(w * b))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    np.random.seed(1)
+    with pytest.raises(sct.SctError, match="drew random numbers"):
+        dlfeval(k, dlarray(_W), _Augmented())
+
+
+def test_known_draws_still_replayed():
+    # np.random in the function itself is replayed: same noise, exact derivatives, one draw in all
+    def k(w):
+        noise = np.random.randn(2)
+        loss = np.sum(np.sin(w * (1 + noise)))
+        g = dlgradient(loss, w)
+        return noise, g, dlgradient(np.sum(g ** 2), w)
+
+    np.random.seed(0)
+    noise, g, h = dlfeval(k, dlarray(_W))
+    after = np.random.rand()
+    np.random.seed(0)
+    ref = np.random.randn(2)
+    assert after == np.random.rand()
+    a = 1 + ref
+    assert_close(_data(noise), ref)
+    assert_close(_data(g), a * np.cos(_W * a))
+    assert_close(_data(h), 2 * a * np.cos(_W * a) * (-a ** 2 * np.sin(_W * a)))
+
+
+def _draw_with(rng, n):
+    return rng.standard_normal(n)
+
+
+def test_hidden_draw_from_a_given_generator_refused():
+    import functools
+    st = pytest.importorskip("scipy.stats")
+
+    def k(w, rng):
+        noise = st.norm.rvs(size=2, random_state=rng)
+        loss = np.sum(np.sin(w * (1 + noise)))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    def k2(w, draw):
+        noise = draw(2)
+        loss = np.sum(np.sin(w * (1 + noise)))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    with pytest.raises(sct.SctError, match="drew random numbers"):
+        dlfeval(k, dlarray(_W), np.random.default_rng(0))
+    with pytest.raises(sct.SctError, match="drew random numbers"):
+        dlfeval(k2, dlarray(_W), functools.partial(_draw_with, np.random.default_rng(0)))
+    # a generator's own method is a known draw: replayed
+    rng = np.random.default_rng(0)
+    g, h = dlfeval(k2, dlarray(_W), rng.standard_normal)
+    a = 1 + np.random.default_rng(0).standard_normal(2)
+    assert_close(_data(g), a * np.cos(_W * a))
+    assert_close(_data(h), 2 * a * np.cos(_W * a) * (-a ** 2 * np.sin(_W * a)))
+
+
+# --- sct.jvp's fallback (transposing reverse code, where forward mode cannot follow an object built
+# from traced values) runs the function again: a global iterator it walks was used up (y came back
+# [0, 0] for [0.267, 0.262] and the JVP [0, 0] for [1.76, -2.07]), and a hidden draw drew other numbers
+# (y and the JVP another function's). Both refused now
+
+class _Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def apply(self, x):
+        return np.tanh(self.w * x)
+
+
+_FWD_DATA = None
+
+
+def _fallback_walks_global(x):
+    acc = 0.0
+    for b in _FWD_DATA:
+        acc = acc + np.sin(b * x)
+    return _Scaled(x * 2).apply(acc)
+
+
+def test_jvp_fallback_used_up_global_iterator_refused():
+    global _FWD_DATA
+    x, v = np.array([0.3, -0.4]), np.array([1.0, 2.0])
+    _FWD_DATA = iter(_BATCHES)
+    with pytest.raises(sct.SctError, match="one-shot iterator"):
+        sct.jvp(_fallback_walks_global, x, v)
+    _FWD_DATA = list(_BATCHES)
+    y, jv = sct.jvp(_fallback_walks_global, x, v)
+    assert_close(_data(y), _fallback_walks_global(x))
+    assert_close(_data(jv), _fd_along(_fallback_walks_global, x, v, 1e-6))
+
+
+def test_jvp_fallback_hidden_draw_refused():
+    st = pytest.importorskip("scipy.stats")
+
+    def g(x):
+        n = st.norm.rvs(size=2)
+        return _Scaled(x * 2).apply(np.sin(x * n))
+
+    np.random.seed(0)
+    with pytest.raises(sct.SctError, match="drew random numbers"):
+        sct.jvp(g, np.array([0.3, -0.4]), np.array([1.0, 2.0]))
