@@ -851,7 +851,9 @@ def _refuse_used_iterators(frame) -> None:
             elif isinstance(value, dict):
                 inner = list(value.items())
             elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, type):
-                inner = [("." + k, v) for k, v in vars(value).items()]
+                # (a field: only one the first run used up, as far as can be told: an object such as a
+                # trainer may hold an iterator the code does not read)
+                inner = [("." + k, v) for k, v in vars(value).items() if _iterator(v) and _used_up(v)]
             else:
                 inner = []
             for key, item in inner:
@@ -866,6 +868,19 @@ def _refuse_used_iterators(frame) -> None:
                 f"differentiates again: sct recomputes that code, and there the first run has used the "
                 f"iterator up (a loop over it would run zero times, list(...) of it would be empty). Pass a "
                 f"list instead (list(...) of it, made before dlfeval)")
+
+
+def _used_up(it) -> bool:
+    """Did the first run walk ``it`` (a loop of generated code), or is it known to be empty?"""
+    import operator
+    if state().walked.get(id(it)) is it:
+        return True
+    if isinstance(it, types.GeneratorType):
+        return it.gi_frame is None      # ran to its end
+    try:
+        return operator.length_hint(it, -1) == 0
+    except Exception:
+        return False
 
 
 def _follow_name(value, held, name):

@@ -394,3 +394,31 @@ def test_jvp_fallback_hidden_draw_refused():
     np.random.seed(0)
     with pytest.raises(sct.SctError, match="drew random numbers"):
         sct.jvp(g, np.array([0.3, -0.4]), np.array([1.0, 2.0]))
+
+
+class _Trainer:
+    def __init__(self, it):
+        self.it = it
+        self.scale = 2.0
+
+
+def test_iterator_field_used_up_refused_unread_kept():
+    def reads_scale(w, t):
+        loss = t.scale * np.sum(np.sin(w))
+        g = dlgradient(loss, w)
+        return dlgradient(np.sum(g ** 2), w)
+
+    def lists_it(w, t):
+        bs = list(t.it)
+        loss = 0.0
+        for b in bs:
+            loss = loss + np.sum(np.sin(w * b))
+        g = dlgradient(loss, w)
+        return dlgradient(np.sum(g ** 2), w)
+
+    # a field holding an iterator the code does not read: differentiated as before
+    assert_close(_data(dlfeval(reads_scale, dlarray(_W), _Trainer(iter(_BATCHES)))),
+                 2 * 4 * np.cos(_W) * (-np.sin(_W)))
+    for it in (iter(_BATCHES), (b for b in _BATCHES)):
+        with pytest.raises(sct.SctError, match=r"t\.it is a one-shot iterator"):
+            dlfeval(lists_it, dlarray(_W), _Trainer(it))
