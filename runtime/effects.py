@@ -168,7 +168,7 @@ def _changing_first() -> dict:
         import operator
         for f in (heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop,
                   bisect.insort, bisect.insort_left, bisect.insort_right, operator.setitem, operator.delitem,
-                  operator.iadd, operator.isub, operator.imul, operator.iconcat, setattr, delattr):
+                  operator.iadd, operator.isub, operator.imul, operator.iconcat, setattr, delattr, next):
             _CHANGING_FIRST[id(f)] = f
     return _CHANGING_FIRST
 
@@ -185,6 +185,9 @@ def _changed_by(fn, args) -> list:
             isinstance(owner, (list, dict, set, bytearray, deque, np.ndarray)) and \
             getattr(fn, "__name__", "") in _CHANGING_METHODS:
         return [owner]
+    if owner is not None and isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)) and \
+            getattr(fn, "__name__", "") in ("__next__", "send") and _iterator(owner):
+        return [owner]          # it.__next__ held in a variable: it advances the iterator
     if args and _changing_first().get(id(fn)) is fn and not isinstance(args[0], _IMMUTABLE):
         return [args[0]]
     return []

@@ -422,3 +422,31 @@ def test_iterator_field_used_up_refused_unread_kept():
     for it in (iter(_BATCHES), (b for b in _BATCHES)):
         with pytest.raises(sct.SctError, match=r"t\.it is a one-shot iterator"):
             dlfeval(lists_it, dlarray(_W), _Trainer(it))
+
+
+# --- a callable that advances an iterator, passed in (functools.partial(next, it), it.__next__,
+# itertools.cycle(...).__next__), called before a dlgradient that a later dlgradient differentiates
+# again: the recomputation called it again and took the next batch (g and its derivative another
+# batch's). Now refused as the other library calls that change an outside object
+
+@pytest.mark.parametrize("make", [
+    lambda: __import__("functools").partial(next, iter(_ITEMS)),
+    lambda: iter(_ITEMS).__next__,
+    lambda: __import__("itertools").cycle(_ITEMS).__next__,
+], ids=["partial-next", "bound-next", "cycle-next"])
+def test_iterator_advancing_callable_refused(make):
+    def k(w, draw):
+        b = draw()
+        loss = np.sum(np.sin(w * b))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    with pytest.raises(sct.SctError, match="changes an object from outside"):
+        dlfeval(k, dlarray(_W), make())
+
+    def first(w, draw):
+        b = draw()
+        return dlgradient(np.sum(np.sin(w * b)), w)
+
+    a = _ITEMS[0]
+    assert_close(_data(dlfeval(first, dlarray(_W), make())), a * np.cos(_W * a))
