@@ -954,6 +954,10 @@ def _generators_given(frame) -> list:
             inner = []
         for v in inner:
             add(v)
+    for name in code.co_names:          # globals and closure values the sweep reads (RNG = default_rng())
+        value = frame.f_globals.get(name)
+        if isinstance(value, _RANDOM_OWNERS):
+            add(value)
     return found
 
 

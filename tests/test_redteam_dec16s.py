@@ -450,3 +450,49 @@ def test_iterator_advancing_callable_refused(make):
 
     a = _ITEMS[0]
     assert_close(_data(dlfeval(first, dlarray(_W), make())), a * np.cos(_W * a))
+
+
+_RNG = None
+
+
+def test_hidden_draw_from_a_global_or_closure_generator_refused():
+    global _RNG
+    st = pytest.importorskip("scipy.stats")
+    _RNG = np.random.default_rng(0)
+
+    def k(w):
+        noise = st.norm.rvs(size=2, random_state=_RNG)
+        loss = np.sum(np.sin(w * (1 + noise)))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    def make():
+        rng = np.random.default_rng(0)
+
+        def k2(w):
+            noise = st.norm.rvs(size=2, random_state=rng)
+            loss = np.sum(np.sin(w * (1 + noise)))
+            g = dlgradient(loss, w)
+            return g, dlgradient(np.sum(g ** 2), w)
+        return k2
+
+    for fn in (k, make()):
+        with pytest.raises(sct.SctError, match="drew random numbers"):
+            dlfeval(fn, dlarray(_W))
+
+
+def test_known_draws_from_global_and_closure_generators_replayed():
+    global _RNG
+    _RNG = np.random.default_rng(0)
+
+    def k(w):
+        noise = _RNG.normal(size=2)
+        perm = _RNG.permutation(2)
+        loss = np.sum(np.sin(w * (1 + noise[perm])))
+        g = dlgradient(loss, w)
+        return noise[perm], g, dlgradient(np.sum(g ** 2), w)
+
+    noise, g, h = dlfeval(k, dlarray(_W))
+    a = 1 + _data(noise)
+    assert_close(_data(g), a * np.cos(_W * a))
+    assert_close(_data(h), 2 * a * np.cos(_W * a) * (-a ** 2 * np.sin(_W * a)))
