@@ -845,7 +845,7 @@ def _refuse_used_iterators(frame) -> None:
     count = code.co_argcount + code.co_kwonlyargcount
     for name in code.co_varnames[:count]:
         value = frame.f_locals.get(name)
-        if _iterator(value):
+        if _iterator(value) and _used_up(value, True):
             held = name
         else:
             held = None
@@ -860,7 +860,7 @@ def _refuse_used_iterators(frame) -> None:
             else:
                 inner = []
             for key, item in inner:
-                if _iterator(item):
+                if _iterator(item) and _used_up(item, True):
                     held = f"{name}{key}" if isinstance(key, str) and key.startswith(".") else f"{name}[{key!r}]"
                     break
         if held is not None:
@@ -873,17 +873,22 @@ def _refuse_used_iterators(frame) -> None:
                 f"list instead (list(...) of it, made before dlfeval)")
 
 
-def _used_up(it) -> bool:
-    """Did the first run walk ``it`` (a loop of generated code), or is it known to be empty?"""
+def _used_up(it, unknown=False) -> bool:
+    """Did the first run walk ``it`` (a loop of generated code), or is it known to be empty (or, for a
+    generator, started)?  ``unknown``: the answer where that cannot be told (a ``map``, a ``zip``).  An
+    iterator still whole is the sweep's own to walk (a helper whose result only the sweep needs is
+    called by the sweep alone: sct/recomputed.py)."""
     import operator
     if state().walked.get(id(it)) is it:
         return True
     if isinstance(it, types.GeneratorType):
-        return it.gi_frame is None      # ran to its end
+        import inspect
+        return inspect.getgeneratorstate(it) != inspect.GEN_CREATED
     try:
-        return operator.length_hint(it, -1) == 0
+        hint = operator.length_hint(it, -1)
     except Exception:
-        return False
+        return unknown
+    return unknown if hint < 0 else hint == 0
 
 
 def _follow_name(value, held, name):
