@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import random
+import sys
 import threading
 import types
 from collections import deque
@@ -33,13 +34,16 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth", "caught")
+    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks", "draws")
 
     def __init__(self):
         self.log: list = []
         self.cursors: list = []
         self.depth = 0
         self.caught = None      # the warnings of this thread's run of generated code (sct.api), or None
+        self.walked: dict = {}  # id -> the iterators (generators, iter(...), map, ...) a first run walked
+        self.walks: dict = {}   # id -> (an object walked by its __iter__, the items of each first-run walk)
+        self.draws: list = []   # the global random states where each replay began (see replay_end)
 
 
 def state() -> _State:
@@ -164,7 +168,7 @@ def _changing_first() -> dict:
         import operator
         for f in (heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop,
                   bisect.insort, bisect.insort_left, bisect.insort_right, operator.setitem, operator.delitem,
-                  operator.iadd, operator.isub, operator.imul, operator.iconcat, setattr, delattr):
+                  operator.iadd, operator.isub, operator.imul, operator.iconcat, setattr, delattr, next):
             _CHANGING_FIRST[id(f)] = f
     return _CHANGING_FIRST
 
@@ -181,6 +185,9 @@ def _changed_by(fn, args) -> list:
             isinstance(owner, (list, dict, set, bytearray, deque, np.ndarray)) and \
             getattr(fn, "__name__", "") in _CHANGING_METHODS:
         return [owner]
+    if owner is not None and isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)) and \
+            getattr(fn, "__name__", "") in ("__next__", "send") and _iterator(owner):
+        return [owner]          # it.__next__ held in a variable: it advances the iterator
     if args and _changing_first().get(id(fn)) is fn and not isinstance(args[0], _IMMUTABLE):
         return [args[0]]
     return []
@@ -819,13 +826,164 @@ def effect_position() -> int:
 
 def replay_from(position: int) -> None:
     """Effects from here on are read from the log, starting at ``position``."""
-    state().cursors.append(position)
+    caller = sys._getframe(1)
+    owners = []
+    if caller.f_code.co_filename.startswith("<sct-generated"):
+        _refuse_used_iterators(caller)
+        owners = _generators_given(caller)
+    s = state()
+    s.cursors.append(position)
+    s.draws.append((_global_draw_state(), [(g, _owner_state(g)) for g in owners]))
+
+
+def _refuse_used_iterators(frame) -> None:
+    """A generated sweep that recomputes the code before its site (called with the function's
+    arguments that code reads) refuses an argument that is, or directly holds, a one-shot iterator
+    (a generator, ``iter(...)``, ``map``, ``zip``...): the first run walked it, so it is used up and
+    ``list(it)``, ``sum(it)`` or a loop over it would see nothing (a silently zero second derivative)."""
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount
+    for name in code.co_varnames[:count]:
+        value = frame.f_locals.get(name)
+        if _iterator(value) and _used_up(value, True):
+            held = name
+        else:
+            held = None
+            if isinstance(value, (list, tuple)):
+                inner = list(enumerate(value))
+            elif isinstance(value, dict):
+                inner = list(value.items())
+            elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, type):
+                # (a field: only one the first run used up, as far as can be told: an object such as a
+                # trainer may hold an iterator the code does not read)
+                inner = [("." + k, v) for k, v in vars(value).items() if _iterator(v) and _used_up(v)]
+            else:
+                inner = []
+            for key, item in inner:
+                if _iterator(item) and _used_up(item, True):
+                    held = f"{name}{key}" if isinstance(key, str) and key.startswith(".") else f"{name}[{key!r}]"
+                    break
+        if held is not None:
+            from .errors import SctError
+            raise SctError(
+                f"{held} is a one-shot iterator ({type(_follow_name(value, held, name)).__name__}: a generator, "
+                f"iter(...), map, zip, ...) read by the code before a dlgradient that a later dlgradient "
+                f"differentiates again: sct recomputes that code, and there the first run has used the "
+                f"iterator up (a loop over it would run zero times, list(...) of it would be empty). Pass a "
+                f"list instead (list(...) of it, made before dlfeval)")
+
+
+def _used_up(it, unknown=False) -> bool:
+    """Did the first run walk ``it`` (a loop of generated code), or is it known to be empty (or, for a
+    generator, started)?  ``unknown``: the answer where that cannot be told (a ``map``, a ``zip``).  An
+    iterator still whole is the sweep's own to walk (a helper whose result only the sweep needs is
+    called by the sweep alone: sct/recomputed.py)."""
+    import operator
+    if state().walked.get(id(it)) is it:
+        return True
+    if isinstance(it, types.GeneratorType):
+        import inspect
+        return inspect.getgeneratorstate(it) != inspect.GEN_CREATED
+    try:
+        hint = operator.length_hint(it, -1)
+    except Exception:
+        return unknown
+    return unknown if hint < 0 else hint == 0
+
+
+def _follow_name(value, held, name):
+    if held == name:
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if _iterator(item):
+                return item
+    return next((v for v in vars(value).values() if _iterator(v)), value)
 
 
 def replay_end() -> None:
     s = state()
     if s.cursors:
         s.cursors.pop()
+    if s.draws:
+        before, owners = s.draws.pop()
+        if not _same_draw_state(before, _global_draw_state()) or \
+                any(not _same_owner_state(was, _owner_state(g)) for g, was in owners):
+            from .errors import SctError
+            raise SctError(
+                "the code recomputed here drew random numbers (from numpy's or Python's global generator, "
+                "or a generator it was given) through a call sct does not know draws (scipy.stats' rvs, a "
+                "class's __getitem__ or __iter__, a functools.partial, another library's function): sct recomputes the code before a dlgradient that a "
+                "later dlgradient differentiates again, and there it drew other numbers than Python's "
+                "single run (the gradient would be another loss's). Draw them in the function itself "
+                "(np.random..., random..., a Generator's methods, which sct replays), or before dlfeval "
+                "and pass them in")
+
+
+def _global_draw_state():
+    """Where numpy's and Python's global random generators are (compared by :func:`replay_end`: a
+    recomputation whose known draws are replayed from the log leaves them where they were)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return keys, pos, has_gauss, gauss, random.getstate()
+
+
+def _same_draw_state(a, b) -> bool:
+    return a[1:] == b[1:] and np.array_equal(a[0], b[0])
+
+
+def _generators_given(frame) -> list:
+    """The random generators a recomputing sweep is given: its arguments, and what they hold directly
+    (items, fields, a functools.partial's arguments, a bound method's object)."""
+    import functools
+    code = frame.f_code
+    found: list = []
+
+    def add(v):
+        if isinstance(v, _RANDOM_OWNERS) and not isinstance(v, io.IOBase) and all(v is not f for f in found):
+            found.append(v)
+
+    for name in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+        value = frame.f_locals.get(name)
+        add(value)
+        if isinstance(value, (list, tuple)):
+            inner = list(value)
+        elif isinstance(value, dict):
+            inner = list(value.values())
+        elif isinstance(value, functools.partial):
+            inner = list(value.args) + list(value.keywords.values())
+        elif isinstance(value, types.MethodType):
+            inner = [value.__self__]
+        elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, (type, types.ModuleType)):
+            inner = list(vars(value).values())
+        else:
+            inner = []
+        for v in inner:
+            add(v)
+    for name in code.co_names:          # globals and closure values the sweep reads (RNG = default_rng())
+        value = frame.f_globals.get(name)
+        if isinstance(value, _RANDOM_OWNERS):
+            add(value)
+    return found
+
+
+def _owner_state(g):
+    if isinstance(g, np.random.Generator):
+        return g.bit_generator.state
+    if isinstance(g, np.random.BitGenerator):
+        return g.state
+    if isinstance(g, np.random.RandomState):
+        return g.get_state(legacy=False)
+    if isinstance(g, random.Random):
+        return g.getstate()
+    return None
+
+
+def _same_owner_state(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_owner_state(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
 
 
 def recompute_guard(message, filename, lineno):
@@ -867,7 +1025,67 @@ class held:
             s.depth = 0
             s.log.clear()
             s.cursors.clear()
+            s.walked.clear()
+            s.walks.clear()
+            s.draws.clear()
         return False
+
+
+def walked_object(obj, items) -> None:
+    """A loop of generated code walked ``obj``, an object of the user's class, by its ``__iter__`` (or
+    ``__getitem__``), giving ``items``: a first run notes them; a recomputation (effects replayed) whose
+    walk gives other items than every walk of the first run is refused (a data loader that shuffles, or
+    advances an epoch counter, in ``__iter__``: the recomputed loss summed the batches in another order
+    or other batches than Python's single run, a silently wrong gradient and second derivative)."""
+    s = state()
+    if not s.cursors:
+        if s.depth > 0:
+            s.walks.setdefault(id(obj), (obj, []))[1].append(tuple(items))
+        return
+    seen = s.walks.get(id(obj))
+    if seen is None or seen[0] is not obj or any(_same_items(items, walk) for walk in seen[1]):
+        return
+    from .errors import SctError
+    raise SctError(
+        f"iterating this {type(obj).__name__} (its __iter__) gave other items where sct recomputes the code "
+        f"before a dlgradient that a later dlgradient differentiates again than in the first run (it "
+        f"shuffles, draws or keeps a position): the recomputed values would not be Python's. Make the list "
+        f"of its items before dlfeval (list(...) of it) and pass that")
+
+
+def _same_items(a, b) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is y:
+            continue
+        try:
+            if type(x) is not type(y) or not bool(np.array_equal(np.asarray(getattr(x, "_data", x)),
+                                                                  np.asarray(getattr(y, "_data", y)))):
+                return False
+        except Exception:
+            return False
+    return True
+
+
+def walked_iterator(items) -> None:
+    """A loop (or list, comprehension) of generated code walks ``items``, an iterator (a generator,
+    ``iter(...)``, ``map``, a dict's item iterator): a first run notes it; a recomputation (effects
+    replayed) that walks the same object again is refused, as Python's iterator is used up there (the
+    recomputed loop ran zero times: a silently zero second derivative of a loss summed over
+    ``for b in batches`` with ``batches`` a generator passed to dlfeval)."""
+    s = state()
+    if not s.cursors:
+        if s.depth > 0:
+            s.walked[id(items)] = items
+        return
+    if s.walked.get(id(items)) is items:
+        from .errors import SctError
+        raise SctError(
+            f"this loop walks a {type(items).__name__} (a one-shot iterator: a generator, iter(...), map, "
+            f"zip, ...) that the first run already used up: sct recomputes the code before a dlgradient "
+            f"that a later dlgradient differentiates again, and there the iterator is empty (the loop "
+            f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
 def _register():
@@ -876,7 +1094,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, targets_kept)
+                      replay_end, recompute_guard, targets_kept, walked_iterator, walked_object)
 
 
 _register()

@@ -1678,6 +1678,11 @@ def isscalar_as_numpy(value):
     return np.isscalar(numpy_view(value))
 
 
+# type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
+# second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type")
+nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy)
+
+
 def stop_gradient(x):
     """The value of ``x`` as a constant (what ``extractdata`` compiles to)."""
     return x
@@ -2789,8 +2794,13 @@ def as_sequence(items):
     views and other iterables as a list."""
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    from . import effects
     if _iterated_object(items):
-        return _walked(items)
+        walked = _walked(items)
+        effects.walked_object(items, walked)    # (a recomputation walking it otherwise: refused)
+        return walked
+    if effects._iterator(items):      # (a recomputation would find it used up: refused there)
+        effects.walked_iterator(items)
     return list(items)
 
 
