@@ -169,7 +169,7 @@ def layer_backward(g, ans, layer, x):
                                  *fresh_copies(output_adjoints(g, ans)), None)
     else:
         results = layer.backward(fresh_copy(x), fresh_copy(ans), fresh_copy(g), None)
-    return backward_results(results, layer, 1)
+    return backward_results(results, layer, 1, (x,))
 
 
 def layer_backward_inputs(g, ans, layer, xs):
@@ -180,12 +180,15 @@ def layer_backward_inputs(g, ans, layer, xs):
                                  *fresh_copies(output_adjoints(g, ans)), None)
     else:
         results = layer.backward(*fresh_copies(xs), fresh_copy(ans), fresh_copy(g), None)
-    return backward_results(results, layer, len(xs))
+    return backward_results(results, layer, len(xs), xs)
 
 
-def backward_results(results, layer, n):
+def backward_results(results, layer, n, xs=None):
     """A backward's results as a tuple (a list taken as its items), checked: one derivative for each
-    of the ``n`` inputs and each learnable (and optionally each state parameter)."""
+    of the ``n`` inputs and each learnable (and optionally each state parameter), each of the size of
+    the input or learnable it is for (MATLAB: "dLdX has the size of X", "dLdW the size of W"): a
+    derivative of another size would be broadcast or summed into the input's shape (a dLdX summed over
+    the batch, broadcast back to every observation: a silently wrong gradient)."""
     if isinstance(results, list):
         results = tuple(results)
     elif not isinstance(results, tuple):
@@ -199,7 +202,42 @@ def backward_results(results, layer, n):
             f"must return the derivatives of the layer's {n} input{'s' if n != 1 else ''} and then of each of its "
             f"learnables ({names or 'none'})" + (f", optionally of its state ({', '.join(layer.state)})"
                                                   if layer.state else "") + ", in that order")
+    if xs is not None:
+        names = layer.learnables
+        targets = [(f"input {i + 1}" if n > 1 else "input", x) for i, x in enumerate(xs)]
+        targets += [(f"learnable {name!r}", getattr(layer, name, None)) for name in names]
+        for (what, target), result in zip(targets, results):
+            _check_derivative_size(layer, what, target, result)
     return results
+
+
+def _array_like(v) -> bool:
+    return isinstance(v, (int, float, complex, np.number, np.ndarray, _dlarray)) and not isinstance(v, bool)
+
+
+def _check_derivative_size(layer, what, target, result):
+    """Refuse a custom backward's derivative ``result`` for ``target`` (an input or a learnable) whose
+    size differs from it: the same shape, or the same size differing only by leading singleton axes
+    ((C,) for a (1, 1, C) Alpha) is taken; an exact zero scalar is zeros."""
+    if not (_array_like(target) and _array_like(result)):
+        return
+    ts, rs = np.shape(target), np.shape(result)
+    if ts == rs:
+        return
+    if rs == () and not np.any(result._data if type(result) is _dlarray else result):
+        return
+    if int(np.prod(ts)) == int(np.prod(rs)):
+        try:
+            if np.broadcast_shapes(ts, rs) in (ts, rs):
+                return
+        except ValueError:
+            pass
+    from .support import SctRuntimeError
+    raise SctRuntimeError(
+        f"{type(layer).__name__}.backward returned a derivative of shape {rs} for its {what} of shape "
+        f"{ts}: each derivative must have "
+        f"the size of what it is the derivative of (sum over the axes that were broadcast, e.g. "
+        f"np.sum(..., axis=0) over the observations)")
 
 
 def layer_input_adjoints(results, xs):
@@ -322,8 +360,8 @@ def _apply_layer_rule(g, ans, layer, x, method="forward"):
             layer_backward(g, ans, layer, x)[0])
 
 
-@defrule(backward_results, wrt=("results",))
-def _backward_results_rule(g, ans, results, layer, n):
+@defrule(backward_results, wrt=("results",), nondiff=("xs",))
+def _backward_results_rule(g, ans, results, layer, n, xs=None):
     return g
 
 
