@@ -523,3 +523,24 @@ def test_accelerated_function_follows_numeric_arguments():
         scale = 2 if flag else 1
         assert np.isclose(float(loss), scale * np.sum(y))
         assert_close(extractdata(g), scale * d)
+
+
+# --- found (message): dlgradient reached at run time inside dlfeval said "it was called directly" ----
+
+def through_a_local_name(x):
+    g = sct.dlgradient
+    return g(np.sum(x ** 2), x)
+
+
+def given_as_argument(x, fn):
+    return fn(np.sum(x ** 2), x)
+
+
+def test_dlgradient_not_seen_when_compiling_says_so():
+    for fn, args in ((through_a_local_name, ()), (given_as_argument, (sct.dlgradient,))):
+        with pytest.raises(sct.SctError, match="called while dlfeval runs") as info:
+            dlfeval(fn, dlarray([0.5, -1.5]), *args)
+        assert "called directly" not in str(info.value)
+        assert info.value.lineno == fn.__code__.co_firstlineno + 2
+    with pytest.raises(sct.SctError, match="called directly"):
+        sct.dlgradient(dlarray(1.0), dlarray(1.0))
