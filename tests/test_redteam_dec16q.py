@@ -544,3 +544,16 @@ def test_dlgradient_not_seen_when_compiling_says_so():
         assert info.value.lineno == fn.__code__.co_firstlineno + line
     with pytest.raises(sct.SctError, match="called directly"):
         sct.dlgradient(dlarray(1.0), dlarray(1.0))
+
+
+def gradient_wrt_first(x, w):
+    return dlgradient(np.sum(x * w), x)
+
+
+def test_gradient_wrt_a_logical_dlarray_names_its_data_type():
+    # it said "it is not a dlarray argument of dlfeval" of a dlarray argument of dlfeval
+    with pytest.raises(sct.CompileError, match="dlarray of bool data") as info:
+        dlfeval(gradient_wrt_first, dlarray(np.array([True, False])), dlarray([1.0, 2.0]))
+    assert info.value.lineno == gradient_wrt_first.__code__.co_firstlineno + 1
+    with pytest.raises(sct.CompileError, match="not a dlarray argument of dlfeval"):
+        dlfeval(gradient_wrt_first, np.array([1.0, 2.0]), dlarray([1.0, 2.0]))
