@@ -413,6 +413,13 @@ class AlphaNotSummed(PReLU):
         return np.where(X > 0, dLdZ, self.Alpha * dLdZ), np.sum(np.minimum(0, X) * dLdZ, axis=0)
 
 
+class MatlabAxesKept(PReLU):
+    def backward(self, X, Z, dLdZ, memory):          # sum(dLdAlpha,[1 2]) then sum(..,4) ported as is,
+        dLdX = np.where(X > 0, dLdZ, self.Alpha * dLdZ)     # on sct's batch-first X: the wrong axes
+        dLdAlpha = np.sum(np.minimum(0, X) * dLdZ, axis=(0, 1), keepdims=True)
+        return dLdX, np.sum(dLdAlpha, axis=3)[0]
+
+
 class VararginBackward(PReLU):
     def backward(self, *args):                       # MATLAB's varargin / varargout
         X, Z, dLdZ, memory = args
@@ -443,6 +450,8 @@ def test_custom_backward_results_of_the_right_size_are_used():
 @pytest.mark.parametrize("cls, what", [(InputSummedOverBatch, r"shape \(3, 3, 4\) for its input of shape "
                                                               r"\(2, 3, 3, 4\)"),
                                        (AlphaNotSummed, r"shape \(3, 3, 4\) for its learnable 'Alpha' of "
+                                                        r"shape \(1, 1, 4\)"),
+                                       (MatlabAxesKept, r"shape \(1, 3\) for its learnable 'Alpha' of "
                                                         r"shape \(1, 1, 4\)")])
 def test_custom_backward_result_of_another_size_is_refused(cls, what):
     # before: InputSummedOverBatch's dLdX was broadcast to every observation (a wrong gradient)
