@@ -204,10 +204,12 @@ def backward_results(results, layer, n, xs=None):
                                                   if layer.state else "") + ", in that order")
     if xs is not None:
         names = layer.learnables
-        targets = [(f"input {i + 1}" if n > 1 else "input", x) for i, x in enumerate(xs)]
-        targets += [(f"learnable {name!r}", getattr(layer, name, None)) for name in names]
-        for (what, target), result in zip(targets, results):
-            _check_derivative_size(layer, what, target, result)
+        targets = [(f"input {i + 1}" if n > 1 else "input", x, True) for i, x in enumerate(xs)]
+        targets += [(f"learnable {name!r}", getattr(layer, name, None), False) for name in names]
+        fitted = [_fit_derivative(layer, what, target, result, strict)
+                  for (what, target, strict), result in zip(targets, results)]
+        if any(f is not r for f, r in zip(fitted, results)):
+            results = tuple(fitted) + results[len(fitted):]
     return results
 
 
@@ -215,29 +217,35 @@ def _array_like(v) -> bool:
     return isinstance(v, (int, float, complex, np.number, np.ndarray, _dlarray)) and not isinstance(v, bool)
 
 
-def _check_derivative_size(layer, what, target, result):
-    """Refuse a custom backward's derivative ``result`` for ``target`` (an input or a learnable) whose
-    size differs from it: the same shape, or the same size differing only by leading singleton axes
-    ((C,) for a (1, 1, C) Alpha) is taken; an exact zero scalar is zeros."""
+def _fit_derivative(layer, what, target, result, strict):
+    """A custom backward's derivative ``result`` for ``target`` (an input or a learnable), checked
+    against its size: the same shape is taken; an exact zero number stands for zeros of the target's
+    shape; for a learnable (a leaf: its gradient is only reshaped), the same size differing by
+    leading singleton axes ((C,) for a (1, 1, C) Alpha) is taken too. None, or another size, is refused:
+    the derivative would be taken as zeros, or broadcast or summed into the target's shape."""
+    from .support import SctRuntimeError
+    if result is None and target is not None:
+        raise SctRuntimeError(
+            f"{type(layer).__name__}.backward returned None for its {what}: return its derivative, an array "
+            f"of its shape (np.zeros_like(...) where it has none)")
     if not (_array_like(target) and _array_like(result)):
-        return
+        return result
     ts, rs = np.shape(target), np.shape(result)
     if ts == rs:
-        return
-    if rs == () and not np.any(result._data if type(result) is _dlarray else result):
-        return
-    if int(np.prod(ts)) == int(np.prod(rs)):
+        return result
+    data = result._data if type(result) is _dlarray else result
+    if rs == () and not np.any(data):
+        return np.zeros(ts, dtype=np.result_type(target, data))
+    if not strict and int(np.prod(ts)) == int(np.prod(rs)):
         try:
             if np.broadcast_shapes(ts, rs) in (ts, rs):
-                return
+                return result
         except ValueError:
             pass
-    from .support import SctRuntimeError
     raise SctRuntimeError(
         f"{type(layer).__name__}.backward returned a derivative of shape {rs} for its {what} of shape "
-        f"{ts}: each derivative must have "
-        f"the size of what it is the derivative of (sum over the axes that were broadcast, e.g. "
-        f"np.sum(..., axis=0) over the observations)")
+        f"{ts}: each derivative must have the size of what it is the derivative of (sum over the axes "
+        f"that were broadcast, e.g. np.sum(..., axis=0) over the observations)")
 
 
 def layer_input_adjoints(results, xs):

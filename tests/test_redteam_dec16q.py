@@ -566,3 +566,44 @@ def test_gradient_wrt_a_logical_dlarray_names_its_data_type():
     assert info.value.lineno == gradient_wrt_first.__code__.co_firstlineno + 1
     with pytest.raises(sct.CompileError, match="not a dlarray argument of dlfeval"):
         dlfeval(gradient_wrt_first, np.array([1.0, 2.0]), dlarray([1.0, 2.0]))
+
+
+# --- found: a custom backward's None for dLdX was taken as zeros (a silent zero derivative for a traced
+# input); an exact 0 crashed in the matmul adjoint before it (a ValueError about core dimensions); a
+# dLdX of (3,) for an X of (1, 3) crashed there too. None is refused, 0 is zeros of X's shape, another
+# shape of dLdX is refused by name. ------------------------------------------------------------------
+
+class NoneForInput(PReLU):
+    def backward(self, X, Z, dLdZ, memory):
+        return None, np.sum(np.minimum(0, X) * dLdZ, axis=0)
+
+
+class ZeroForInput(PReLU):
+    def backward(self, X, Z, dLdZ, memory):
+        return 0, np.sum(np.minimum(0, X) * dLdZ, axis=0)
+
+
+class FlatInput(PReLU):
+    def backward(self, X, Z, dLdZ, memory):
+        return np.where(X > 0, dLdZ, self.Alpha * dLdZ).ravel(), np.sum(np.minimum(0, X) * dLdZ, axis=0)
+
+
+def through_matmul(layer, W, h):
+    loss = np.sum(np.sin(layer(h @ W)))
+    return dlgradient(loss, W, layer)
+
+
+def test_custom_backward_none_zero_and_flat_input_derivatives():
+    h = RNG.standard_normal((1, 4))
+    W = RNG.standard_normal((4, 3))
+    A = RNG.uniform(0.1, 0.5, 3)
+    with pytest.raises(sct.EvaluationError, match="returned None for its input") as info:
+        dlfeval(through_matmul, NoneForInput(dlarray(A)), dlarray(W), h)
+    assert info.value.lineno == through_matmul.__code__.co_firstlineno + 1
+    gW, layer = dlfeval(through_matmul, ZeroForInput(dlarray(A)), dlarray(W), h)
+    np.testing.assert_array_equal(extractdata(gW), np.zeros((4, 3)))
+    X = h @ W
+    ref = numerical_gradient(lambda a: np.sum(np.sin(np.maximum(X, 0) + a * np.minimum(0, X))), [A.copy()], 0)
+    assert_close(extractdata(layer.Alpha), ref)
+    with pytest.raises(sct.EvaluationError, match=r"shape \(3,\) for its input of shape \(1, 3\)"):
+        dlfeval(through_matmul, FlatInput(dlarray(A)), dlarray(W), h)
