@@ -607,3 +607,63 @@ def test_custom_backward_none_zero_and_flat_input_derivatives():
     assert_close(extractdata(layer.Alpha), ref)
     with pytest.raises(sct.EvaluationError, match=r"shape \(3,\) for its input of shape \(1, 3\)"):
         dlfeval(through_matmul, FlatInput(dlarray(A)), dlarray(W), h)
+
+
+# --- found: dlgradient with respect to one result of a call while y depends on its other results gave
+# zeros. Grad-CAM (linked from seed 002): [featureMap, scores] = forward(net, X, Outputs=...);
+# dlgradient(scores(classIdx), featureMap) came back all zeros (numerical: up to 0.06); a helper
+# `h, out = helper(x)` with out computed from h gave 0 where the same code inline gives 2. Refused now,
+# at the line, naming x and the call. ------------------------------------------------------------------
+
+def gradcam(net, X, classIdx):
+    (featureMap, scores), _ = forward(net, X, Outputs=["relu", "softmax"])
+    classScore = scores[0, classIdx]
+    dScoresdMap = dlgradient(classScore, featureMap)
+    return featureMap, dScoresdMap
+
+
+def two_results(x):
+    h = np.tanh(x)
+    out = h * 2
+    return h, out
+
+
+def through_helper(x):
+    h, out = two_results(x)
+    return dlgradient(np.sum(out), h)
+
+
+def inline(x):
+    h = np.tanh(x)
+    out = h * 2
+    return dlgradient(np.sum(out), h)
+
+
+def first_result_only(x):
+    h, out = two_results(x)
+    return dlgradient(np.sum(h ** 2), h)
+
+
+def state_unused(net, X):
+    Y, state = forward(net, X)
+    return dlgradient(np.sum(Y ** 2), Y), state
+
+
+def test_gradient_with_respect_to_a_sibling_result_is_refused_not_zero():
+    net = dlnetwork([imageInputLayer([6, 6, 1], Normalization="none"), convolution2dLayer(3, 4, Padding="same"),
+                     reluLayer(Name="relu"), fullyConnectedLayer(3), softmaxLayer(Name="softmax")], Seed=0)
+    X = RNG.standard_normal((1, 6, 6, 1))
+    with pytest.raises(sct.CompileError, match="'featureMap', a result of the call") as info:
+        dlfeval(gradcam, net, dlarray(X), 1)
+    assert info.value.lineno == gradcam.__code__.co_firstlineno + 3
+    with pytest.raises(sct.CompileError, match="'h', a result of the call"):
+        dlfeval(through_helper, dlarray([0.3, 0.5]))
+    np.testing.assert_array_equal(extractdata(dlfeval(inline, dlarray([0.3, 0.5]))), [2.0, 2.0])
+    # y reading only x's own result, or the other results unused: not refused
+    assert_close(extractdata(dlfeval(first_result_only, dlarray([0.3, 0.5]))), 2 * np.tanh([0.3, 0.5]))
+    bn = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4), sct.batchNormalizationLayer(),
+                    fullyConnectedLayer(2)], Seed=0)
+    Xb = RNG.standard_normal((5, 3))
+    g, _ = dlfeval(state_unused, bn, dlarray(Xb))
+    Y = forward(bn, Xb, nargout=1)
+    assert_close(extractdata(g), 2 * extractdata(Y))
