@@ -113,6 +113,7 @@ class SiteChecks:
         for st in _in_order(self.fdef.body):
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
                 defs.setdefault(st.targets[0].id, []).append(st)
+        self._check_sibling_parts(site, defs, act)
         for r in roots:
             if r in self.facts.params or r == self.facts.vararg:
                 continue
@@ -131,15 +132,70 @@ class SiteChecks:
                               f"in this function (or in a second call that takes {r!r} as an argument)",
                               "dlgradient")
 
+    def _check_sibling_parts(self, site: Site, defs: Dict[str, List[gast.Assign]], act):
+        """``dlgradient(f(d["out"]), d["h"])`` with ``d = helper(x)``: the same as
+        ``check_sibling_results`` for an item or attribute of a call's result selected as x, where y
+        reads another item or attribute of it (or the whole result)."""
+        firsts: List[Tuple[str, Tuple]] = []
+
+        def walk(sel):
+            if sel.kind in ("item", "attr") and sel.of is not None:
+                if sel.of.kind == "root":
+                    key = ("attr", sel.name) if sel.kind == "attr" else \
+                        ("item", sel.index.value) if isinstance(sel.index, gast.Constant) else None
+                    firsts.append((sel.of.name, key))
+                else:
+                    walk(sel.of)
+            for part in sel.parts:
+                walk(part)
+            if sel.kind == "star" and sel.of is not None:
+                walk(sel.of)
+        for sel in site.sels or ():
+            walk(sel)
+        R = None
+        for r, key in firsts:
+            if r in self.facts.params or r == self.facts.vararg:
+                continue
+            calls = self._result_of_call(r, defs, act, include_self=True)
+            if not calls:
+                continue
+            if R is None:
+                R = {site.y}
+                for block, index, _, _ in reversed(site.frames):
+                    R = self.live.reach(block[:index], R, None)
+            for st in _in_order(self.fdef.body):
+                if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and
+                        st.targets[0].id in R and st.targets[0].id in act.active):
+                    continue
+                value = st.value
+                if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
+                        value.value.id == r:
+                    if ("attr", value.attr) == key:
+                        continue
+                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                        value.value.id == r:
+                    if isinstance(value.slice, gast.Constant) and ("item", value.slice.value) == key:
+                        continue
+                elif r not in self.live.operands(st, None):
+                    continue
+                self.fail(site.stmt, f"dlgradient with respect to a part of {r!r}, the result of the call "
+                          f"on line {getattr(calls[0][1], 'lineno', '?')}, while y depends on its other "
+                          f"parts (line {getattr(st, 'lineno', '?')}): the call may have computed them from "
+                          f"the part selected (in MATLAB's trace, and in the same code written inline, the "
+                          f"derivative flows through them), but sct follows a call's derivative from its "
+                          f"arguments to its results only, so the answer would be zeros. Compute that part "
+                          f"with one call and what y needs from it in this function", "dlgradient")
+
     @staticmethod
-    def _result_of_call(name: str, defs: Dict[str, List[gast.Assign]], act) -> List[Tuple[str, gast.Assign]]:
+    def _result_of_call(name: str, defs: Dict[str, List[gast.Assign]], act,
+                        include_self: bool = False) -> List[Tuple[str, gast.Assign]]:
         """The calls of the user's code (not ops) whose result ``name`` is an item or field of:
         ``name = t[0]`` after ``t = helper(x)`` (through items of items), as (the call's target, the
         call's statement)."""
         out: List[Tuple[str, gast.Assign]] = []
         seen: Set[str] = set()
         todo = [name]
-        first = True
+        first = not include_self
         while todo:
             n = todo.pop()
             if n in seen:

@@ -667,3 +667,33 @@ def test_gradient_with_respect_to_a_sibling_result_is_refused_not_zero():
     g, _ = dlfeval(state_unused, bn, dlarray(Xb))
     Y = forward(bn, Xb, nargout=1)
     assert_close(extractdata(g), 2 * extractdata(Y))
+
+
+def dict_result(x):
+    h = np.tanh(x)
+    return {"h": h, "out": h * 2}
+
+
+def part_of_a_result(x):
+    d = dict_result(x)
+    return dlgradient(np.sum(d["out"]), d["h"])
+
+
+def item_of_a_result(x):
+    res = two_results(x)
+    return dlgradient(np.sum(res[1]), res[0])
+
+
+def same_part_only(x):
+    d = dict_result(x)
+    h = d["h"]
+    return dlgradient(np.sum(h ** 2) + np.sum(d["h"]), d["h"])
+
+
+def test_gradient_with_respect_to_a_part_of_a_result_read_elsewhere_is_refused():
+    for fn, name in ((part_of_a_result, "'d'"), (item_of_a_result, "'res'")):
+        with pytest.raises(sct.CompileError, match=f"a part of {name}, the result of the call") as info:
+            dlfeval(fn, dlarray([0.3, 0.5]))
+        assert info.value.lineno == fn.__code__.co_firstlineno + 2
+    h = np.tanh([0.3, 0.5])
+    assert_close(extractdata(dlfeval(same_part_only, dlarray([0.3, 0.5]))), 2 * h + 1)
