@@ -220,9 +220,10 @@ def _array_like(v) -> bool:
 def _fit_derivative(layer, what, target, result, strict):
     """A custom backward's derivative ``result`` for ``target`` (an input or a learnable), checked
     against its size: the same shape is taken; an exact zero number stands for zeros of the target's
-    shape; for a learnable (a leaf: its gradient is only reshaped), the same size differing by
-    leading singleton axes ((C,) for a (1, 1, C) Alpha) is taken too. None, or another size, is refused:
-    the derivative would be taken as zeros, or broadcast or summed into the target's shape."""
+    shape; the same size differing by leading singleton axes ((C,) for a (1, 1, C) Alpha, np.sum(...,
+    axis=0) for a (1, C) input) is taken too (an input's reshaped: its derivative flows on). None, or
+    another size, is refused: the derivative would be taken as zeros, or broadcast or summed into the
+    target's shape."""
     from .support import SctRuntimeError
     if result is None and target is not None:
         raise SctRuntimeError(
@@ -236,10 +237,10 @@ def _fit_derivative(layer, what, target, result, strict):
     data = result._data if type(result) is _dlarray else result
     if rs == () and not np.any(data):
         return np.zeros(ts, dtype=np.result_type(target, data))
-    if not strict and int(np.prod(ts)) == int(np.prod(rs)):
+    if int(np.prod(ts)) == int(np.prod(rs)) and tuple(d for d in ts if d != 1) == tuple(d for d in rs if d != 1):
         try:
             if np.broadcast_shapes(ts, rs) in (ts, rs):
-                return result
+                return result if not strict else np.reshape(result, ts)
         except ValueError:
             pass
     raise SctRuntimeError(

@@ -570,8 +570,8 @@ def test_gradient_wrt_a_logical_dlarray_names_its_data_type():
 
 # --- found: a custom backward's None for dLdX was taken as zeros (a silent zero derivative for a traced
 # input); an exact 0 crashed in the matmul adjoint before it (a ValueError about core dimensions); a
-# dLdX of (3,) for an X of (1, 3) crashed there too. None is refused, 0 is zeros of X's shape, another
-# shape of dLdX is refused by name. ------------------------------------------------------------------
+# dLdX of (3,) for an X of (1, 3) crashed there too. None is refused, 0 is zeros of X's shape, (3,) is
+# reshaped to (1, 3), another shape ((3, 1)) is refused by name. ------------------------------------------------------------------
 
 class NoneForInput(PReLU):
     def backward(self, X, Z, dLdZ, memory):
@@ -586,6 +586,11 @@ class ZeroForInput(PReLU):
 class FlatInput(PReLU):
     def backward(self, X, Z, dLdZ, memory):
         return np.where(X > 0, dLdZ, self.Alpha * dLdZ).ravel(), np.sum(np.minimum(0, X) * dLdZ, axis=0)
+
+
+class TransposedInput(PReLU):
+    def backward(self, X, Z, dLdZ, memory):
+        return np.where(X > 0, dLdZ, self.Alpha * dLdZ).T, np.sum(np.minimum(0, X) * dLdZ, axis=0)
 
 
 def through_matmul(layer, W, h):
@@ -605,8 +610,12 @@ def test_custom_backward_none_zero_and_flat_input_derivatives():
     X = h @ W
     ref = numerical_gradient(lambda a: np.sum(np.sin(np.maximum(X, 0) + a * np.minimum(0, X))), [A.copy()], 0)
     assert_close(extractdata(layer.Alpha), ref)
-    with pytest.raises(sct.EvaluationError, match=r"shape \(3,\) for its input of shape \(1, 3\)"):
-        dlfeval(through_matmul, FlatInput(dlarray(A)), dlarray(W), h)
+    # (3,) for an X of (1, 3): the same numbers, reshaped (it crashed in the matmul adjoint)
+    gW, _ = dlfeval(through_matmul, FlatInput(dlarray(A)), dlarray(W), h)
+    ref = numerical_gradient(lambda w: np.sum(np.sin(np.maximum(h @ w, 0) + A * np.minimum(0, h @ w))), [W.copy()], 0)
+    assert_close(extractdata(gW), ref)
+    with pytest.raises(sct.EvaluationError, match=r"shape \(3, 1\) for its input of shape \(1, 3\)"):
+        dlfeval(through_matmul, TransposedInput(dlarray(A)), dlarray(W), h)
 
 
 # --- found: dlgradient with respect to one result of a call while y depends on its other results gave
