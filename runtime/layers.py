@@ -169,7 +169,7 @@ def layer_backward(g, ans, layer, x):
                                  *fresh_copies(output_adjoints(g, ans)), None)
     else:
         results = layer.backward(fresh_copy(x), fresh_copy(ans), fresh_copy(g), None)
-    return backward_results(results, layer, 1)
+    return backward_results(results, layer, 1, (x,))
 
 
 def layer_backward_inputs(g, ans, layer, xs):
@@ -180,12 +180,15 @@ def layer_backward_inputs(g, ans, layer, xs):
                                  *fresh_copies(output_adjoints(g, ans)), None)
     else:
         results = layer.backward(*fresh_copies(xs), fresh_copy(ans), fresh_copy(g), None)
-    return backward_results(results, layer, len(xs))
+    return backward_results(results, layer, len(xs), xs)
 
 
-def backward_results(results, layer, n):
+def backward_results(results, layer, n, xs=None):
     """A backward's results as a tuple (a list taken as its items), checked: one derivative for each
-    of the ``n`` inputs and each learnable (and optionally each state parameter)."""
+    of the ``n`` inputs and each learnable (and optionally each state parameter), each of the size of
+    the input or learnable it is for (MATLAB: "dLdX has the size of X", "dLdW the size of W"): a
+    derivative of another size would be broadcast or summed into the input's shape (a dLdX summed over
+    the batch, broadcast back to every observation: a silently wrong gradient)."""
     if isinstance(results, list):
         results = tuple(results)
     elif not isinstance(results, tuple):
@@ -199,7 +202,51 @@ def backward_results(results, layer, n):
             f"must return the derivatives of the layer's {n} input{'s' if n != 1 else ''} and then of each of its "
             f"learnables ({names or 'none'})" + (f", optionally of its state ({', '.join(layer.state)})"
                                                   if layer.state else "") + ", in that order")
+    if xs is not None:
+        names = layer.learnables
+        targets = [(f"input {i + 1}" if n > 1 else "input", x, True) for i, x in enumerate(xs)]
+        targets += [(f"learnable {name!r}", getattr(layer, name, None), False) for name in names]
+        fitted = [_fit_derivative(layer, what, target, result, strict)
+                  for (what, target, strict), result in zip(targets, results)]
+        if any(f is not r for f, r in zip(fitted, results)):
+            results = tuple(fitted) + results[len(fitted):]
     return results
+
+
+def _array_like(v) -> bool:
+    return isinstance(v, (int, float, complex, np.number, np.ndarray, _dlarray)) and not isinstance(v, bool)
+
+
+def _fit_derivative(layer, what, target, result, strict):
+    """A custom backward's derivative ``result`` for ``target`` (an input or a learnable), checked
+    against its size: the same shape is taken; an exact zero number stands for zeros of the target's
+    shape; the same size differing by leading singleton axes ((C,) for a (1, 1, C) Alpha, np.sum(...,
+    axis=0) for a (1, C) input) is taken too (an input's reshaped: its derivative flows on). None, or
+    another size, is refused: the derivative would be taken as zeros, or broadcast or summed into the
+    target's shape."""
+    from .support import SctRuntimeError
+    if result is None and target is not None:
+        raise SctRuntimeError(
+            f"{type(layer).__name__}.backward returned None for its {what}: return its derivative, an array "
+            f"of its shape (np.zeros_like(...) where it has none)")
+    if not (_array_like(target) and _array_like(result)):
+        return result
+    ts, rs = np.shape(target), np.shape(result)
+    if ts == rs:
+        return result
+    data = result._data if type(result) is _dlarray else result
+    if rs == () and not np.any(data):
+        return np.zeros(ts, dtype=np.result_type(target, data))
+    if int(np.prod(ts)) == int(np.prod(rs)) and tuple(d for d in ts if d != 1) == tuple(d for d in rs if d != 1):
+        try:
+            if np.broadcast_shapes(ts, rs) in (ts, rs):
+                return result if not strict else np.reshape(result, ts)
+        except ValueError:
+            pass
+    raise SctRuntimeError(
+        f"{type(layer).__name__}.backward returned a derivative of shape {rs} for its {what} of shape "
+        f"{ts}: each derivative must have the size of what it is the derivative of (sum over the axes "
+        f"that were broadcast, e.g. np.sum(..., axis=0) over the observations)")
 
 
 def layer_input_adjoints(results, xs):
@@ -322,8 +369,8 @@ def _apply_layer_rule(g, ans, layer, x, method="forward"):
             layer_backward(g, ans, layer, x)[0])
 
 
-@defrule(backward_results, wrt=("results",))
-def _backward_results_rule(g, ans, results, layer, n):
+@defrule(backward_results, wrt=("results",), nondiff=("xs",))
+def _backward_results_rule(g, ans, results, layer, n, xs=None):
     return g
 
 

@@ -33,8 +33,25 @@ from .kinds import kind_of, refuse_nested_slotted
 
 
 def _outside(name: str):
+    if _inside_dlfeval():
+        raise SctError(
+            f"{name} was called while dlfeval runs, but where sct did not see it when compiling: through "
+            f"another name bound to it (g = {name}), a function given as an argument or stored in a "
+            f"container, or code sct does not compile; call {name}(...) by its name in the code of the "
+            f"function given to dlfeval (or of a helper it calls)")
     raise SctError(f"{name} can only be called inside a function evaluated by dlfeval, "
                    f"e.g. dlfeval(model_loss, dlarray(x)); it was called directly")
+
+
+def _inside_dlfeval() -> bool:
+    """Whether a dlfeval call is on the stack (only read to word an error)."""
+    codes = (dlfeval.__code__, _dlfeval.__code__)
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def dlgradient(y: ArrayLike, *xs: Any, RetainData: bool = False, EnableHigherDerivatives: bool = True,

@@ -10,7 +10,7 @@ import gast
 from .alias_state import WRITING_FUNCTIONS
 from .ir import walk_nodes
 from .liveness import Liveness
-from .plans import FunctionFacts
+from .plans import CallKind, FunctionFacts
 from .sites import Site, _in_order, _roots
 
 
@@ -100,6 +100,117 @@ class SiteChecks:
                           "assign it to a name before computing y; for items chosen in a loop, "
                           "differentiate with respect to the whole structure and select from the "
                           "gradient, e.g. g = dlgradient(y, a); [g[i] for i in idx]", "dlgradient")
+
+    def check_sibling_results(self, site: Site, roots: List[str]):
+        """``h, out = helper(x); dlgradient(f(out), h)``: x is one result of a call of the user's code
+        (a helper, a method, ``forward(net, X, Outputs=[...])``) and y depends on the call's other
+        results, which the callee may have computed from it (Grad-CAM: the feature map and the scores of
+        one forward call). sct differentiates a call from its arguments to its results, not from one
+        result to another, so the answer would be zeros where MATLAB's trace (and the same code written
+        inline) gives the derivative: refuse."""
+        act = self.live.act
+        defs: Dict[str, List[gast.Assign]] = {}
+        for st in _in_order(self.fdef.body):
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                defs.setdefault(st.targets[0].id, []).append(st)
+        self._check_sibling_parts(site, defs, act)
+        for r in roots:
+            if r in self.facts.params or r == self.facts.vararg:
+                continue
+            for call_name, call_st in self._result_of_call(r, defs, act):
+                R = {site.y}
+                relevant = set(act.active) - {r}
+                for block, index, _, _ in reversed(site.frames):
+                    R = self.live.reach(block[:index], R, relevant)
+                if call_name in R:
+                    self.fail(site.stmt, f"dlgradient with respect to {r!r}, a result of the call on line "
+                              f"{getattr(call_st, 'lineno', '?')}, while y depends on that call's other "
+                              f"results: the call may have computed them from {r!r} (in MATLAB's trace, and in "
+                              f"the same code written inline, the derivative flows through them), but sct "
+                              f"follows a call's derivative from its arguments to its results only, so the "
+                              f"answer would be zeros. Compute {r!r} with one call and what y needs from it "
+                              f"in this function (or in a second call that takes {r!r} as an argument)",
+                              "dlgradient")
+
+    def _check_sibling_parts(self, site: Site, defs: Dict[str, List[gast.Assign]], act):
+        """``dlgradient(f(d["out"]), d["h"])`` with ``d = helper(x)``: the same as
+        ``check_sibling_results`` for an item or attribute of a call's result selected as x, where y
+        reads another item or attribute of it (or the whole result)."""
+        firsts: List[Tuple[str, Tuple]] = []
+
+        def walk(sel):
+            if sel.kind in ("item", "attr") and sel.of is not None:
+                if sel.of.kind == "root":
+                    key = ("attr", sel.name) if sel.kind == "attr" else \
+                        ("item", sel.index.value) if isinstance(sel.index, gast.Constant) else None
+                    firsts.append((sel.of.name, key))
+                else:
+                    walk(sel.of)
+            for part in sel.parts:
+                walk(part)
+            if sel.kind == "star" and sel.of is not None:
+                walk(sel.of)
+        for sel in site.sels or ():
+            walk(sel)
+        R = None
+        for r, key in firsts:
+            if r in self.facts.params or r == self.facts.vararg:
+                continue
+            calls = self._result_of_call(r, defs, act, include_self=True)
+            if not calls:
+                continue
+            if R is None:
+                R = {site.y}
+                for block, index, _, _ in reversed(site.frames):
+                    R = self.live.reach(block[:index], R, None)
+            for st in _in_order(self.fdef.body):
+                if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and
+                        st.targets[0].id in R and st.targets[0].id in act.active):
+                    continue
+                value = st.value
+                if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
+                        value.value.id == r:
+                    if ("attr", value.attr) == key:
+                        continue
+                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                        value.value.id == r:
+                    if isinstance(value.slice, gast.Constant) and ("item", value.slice.value) == key:
+                        continue
+                elif r not in self.live.operands(st, None):
+                    continue
+                self.fail(site.stmt, f"dlgradient with respect to a part of {r!r}, the result of the call "
+                          f"on line {getattr(calls[0][1], 'lineno', '?')}, while y depends on its other "
+                          f"parts (line {getattr(st, 'lineno', '?')}): the call may have computed them from "
+                          f"the part selected (in MATLAB's trace, and in the same code written inline, the "
+                          f"derivative flows through them), but sct follows a call's derivative from its "
+                          f"arguments to its results only, so the answer would be zeros. Compute that part "
+                          f"with one call and what y needs from it in this function", "dlgradient")
+
+    @staticmethod
+    def _result_of_call(name: str, defs: Dict[str, List[gast.Assign]], act,
+                        include_self: bool = False) -> List[Tuple[str, gast.Assign]]:
+        """The calls of the user's code (not ops) whose result ``name`` is an item or field of:
+        ``name = t[0]`` after ``t = helper(x)`` (through items of items), as (the call's target, the
+        call's statement)."""
+        out: List[Tuple[str, gast.Assign]] = []
+        seen: Set[str] = set()
+        todo = [name]
+        first = not include_self
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            for st in defs.get(n, ()):
+                value = st.value
+                if isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name):
+                    todo.append(value.value.id)
+                elif isinstance(value, gast.Call) and not first:
+                    info = act.call_info(value)
+                    if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None:
+                        out.append((n, st))
+            first = False
+        return out
 
     def check_attribute_stores(self, site: Site):
         """``dlgradient(y, m.W)`` after ``m.W = ...``: the adjoint of m is that of the object

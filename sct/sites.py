@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any, Dict, List, Optional, Tuple
 
 import gast
+import numpy as np
 
 from types import MappingProxyType
 
@@ -289,6 +290,13 @@ class SiteFinding:
                               f"dlarray created inside {self.facts.fname}() (line {where}), and only the arguments "
                               "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
                               f"to dlfeval as an argument: dlfeval({self.facts.fname}, ..., {root})", "dlgradient")
+                kind = self.act.kinds.get(root)
+                dtype = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "dl" else None
+                numeric = dtype is not None and np.dtype(dtype).kind not in "fc"
+                if root in self.facts.params and numeric:
+                    self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a dlarray "
+                              f"of {np.dtype(dtype).name} data, which has no derivative; make it a float dlarray "
+                              f"(dlarray(x.astype(float))) before dlfeval", "dlgradient")
                 origin = ("it is not a dlarray argument of dlfeval" if root in self.facts.params else
                           f"it is created on line {where} and does not depend on the inputs of dlfeval"
                           if where is not None else

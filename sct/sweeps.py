@@ -61,6 +61,7 @@ class Sweeps(EmitPass):
         self.summaries = {}
         if site.sels is not None:
             self.gen.checks.check_roots_reached(site, roots)
+            self.gen.checks.check_sibling_results(site, roots)
             self.gen.checks.check_through_gradients(site, roots, inner)
             self.gen.checks.check_attribute_stores(site)
             captures = self.site_captures(roots)
