@@ -105,8 +105,24 @@ def _rule_tree(fn):
             tree = None
         if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], gast.FunctionDef) and \
                 tree.body[0].name == fn.__name__:
+            _check_rule_source(fn, "".join(found[0]), found[1])
             return tree.body[0]
-    return gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    lines, start = inspect.getsourcelines(fn)
+    _check_rule_source(fn, "".join(lines), start)
+    return gast.parse(textwrap.dedent("".join(lines))).body[0]
+
+
+def _check_rule_source(fn, text: str, start: int) -> None:
+    """Refuse a rule whose file was changed after it was defined: its text, read from the file as
+    it is now (at the line its code starts), would be another function's (a rule edited, or lines
+    added above it, after its module was imported; sct's own rules after an upgrade in a running
+    session) and the derivative taken from it silently wrong.  The text is compiled again and
+    compared with the rule's code, as a user's function is (sct/parse.py)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    from sct.parse import check_source_matches      # (sct imports this module: imported on use)
+    check_source_matches(fn, textwrap.dedent(text), start, code.co_filename)
 
 
 @dataclass

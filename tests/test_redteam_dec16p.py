@@ -104,3 +104,73 @@ def test_pad_of_0d(accelerate):
 
 def test_pad_of_0d_second_order():
     check(pad_scalar_one, np.array([0.3, -0.7, 1.1]))
+
+
+# --- a derivative rule read from a file changed after its module was imported -----------------------
+# Found while the generator ran in a long process during an edit of runtime/numpy_ops.py (lines
+# added above np.diff's rule): np.diff's gradient was then read from the text now at its old line,
+# np.roll's rule (NameError 'shift', and elsewhere a silently wrong gradient).  Rules are read
+# lazily, at their op's first use, so the same happens to a user's sct.defrule whose file is
+# edited (lines added above it) after import: the derivative of another function, silently.
+# Now the text read is compiled and compared with the rule's code, as a user's function is.
+
+_RULE_MODULE = '''import numpy as np
+import sct
+
+def {op}(x):
+    return np.sin(x) * 2.0
+
+def unrelated(g, ans, x):
+    return g * 100.0
+
+@sct.defrule({op})
+def {op}_rule(g, ans, x):
+    return g * np.cos(x) * 2.0
+'''
+
+_USER_MODULE = '''import numpy as np
+from sct import dlgradient
+import {mod}
+
+def f(x):
+    y = np.sum({mod}.{op}(x))
+    return y, dlgradient(y, x)
+'''
+
+
+def _load(path, name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("edit", ["none", "lines_above", "rule_body"])
+def test_defrule_file_edited_after_import(tmp_path, edit):
+    op = f"myop_{edit}"
+    mod = f"redteam16p_rules_{edit}"
+    rules = tmp_path / f"{mod}.py"
+    rules.write_text(_RULE_MODULE.format(op=op))
+    user = tmp_path / f"redteam16p_user_{edit}.py"
+    user.write_text(_USER_MODULE.format(mod=mod, op=op))
+    _load(str(rules), mod)
+    try:
+        used = _load(str(user), f"redteam16p_user_{edit}")
+        text = rules.read_text()
+        if edit == "lines_above":       # an editor adding lines above the rule, no reload
+            rules.write_text(text.replace(f"def {op}(x):", f"# one\n# two\n# three\ndef {op}(x):"))
+        elif edit == "rule_body":
+            rules.write_text(text.replace("g * np.cos(x) * 2.0", "g * np.cos(x) * 3.0"))
+        x = np.array([0.3, 1.0])
+        if edit == "none":
+            _, g = dlfeval(used.f, dlarray(x))
+            assert_close(extractdata(g), 2.0 * np.cos(x), rtol=1e-12, what="rule")
+        else:
+            # was [100, 100] (lines above: the function three lines up) or 3 cos(x) (the new text)
+            with pytest.raises(sct.SctError, match="not the code that runs"):
+                dlfeval(used.f, dlarray(x))
+    finally:
+        sys.modules.pop(mod, None)
+        sys.modules.pop(f"redteam16p_user_{edit}", None)
