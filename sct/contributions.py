@@ -19,7 +19,7 @@ from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
-                        instantiate_template, may_hold_conj, simplify)
+                        instantiate_template, may_hold_conj, rule_namespace, simplify)
 
 
 def _call_signature(node: gast.Call):
@@ -280,7 +280,7 @@ class Contributions(EmitPass):
                       "(see help(sct.defrule))", "operation")
         pieces = []
         templates = rule.templates()
-        globals_ = rule.fn.__globals__
+        globals_ = rule_namespace(rule.fn)
         for param in rule.wrt:
             arg = bound.get(param)
             if not isinstance(arg, gast.Name) or arg.id not in self.act.active:

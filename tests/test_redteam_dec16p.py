@@ -184,3 +184,114 @@ def test_defrule_file_edited_after_import(tmp_path, edit):
     finally:
         sys.modules.pop(mod, None)
         sys.modules.pop(f"redteam16p_user_{edit}", None)
+
+
+# --- a derivative rule reading a variable of the function that made it -------------------------------
+# The rule's expression is put into the generated code; a name it reads was looked up in the rule's
+# module globals only: a rule made in a factory read the module's global of that name (the gradient of
+# make_scaled(3.0) came out with k = 1.0, a third of the right one) or raised a NameError inside sct.
+# Now the rule's closure is read first (sct/templates.py rule_namespace).
+
+k = 1.0            # a module global of the same name as the factory's parameter
+
+
+def make_scaled(k):
+    def scaled_sin(x):
+        return np.sin(x) * k
+
+    @sct.defrule(scaled_sin)
+    def scaled_sin_rule(g, ans, x):
+        return g * np.cos(x) * k
+    return scaled_sin
+
+
+scaled3 = make_scaled(3.0)
+
+
+def make_shifted(c):
+    def shifted_cube(x):
+        return (x + c) ** 3
+
+    @sct.defrule(shifted_cube)
+    def shifted_cube_rule(g, ans, x):
+        return g * 3 * (x + c) ** 2
+    return shifted_cube
+
+
+shifted = make_shifted(0.5)
+
+
+def closure_rule_loss(x, y):
+    return np.sum(scaled3(x) * y) + np.sum(shifted(y) * x)
+
+
+def closure_rule_single(x):
+    return np.sum(np.sin(scaled3(x))) + np.sum(shifted(x) ** 2)
+
+
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_closure_rule(accelerate):
+    # was: d/dx a third of the right one (the global k), and a NameError for c
+    check2(closure_rule_loss, [0.3, -0.7, 1.1], [0.4, 0.9, -0.2], accelerate)
+
+
+def scaled_only_loss(x, y):
+    return np.sum(scaled3(x) * y)
+
+
+def test_closure_rule_shadowing_global():
+    # was silently wrong: 1 * cos(x) * y (the module's k) for 3 * cos(x) * y
+    check2(scaled_only_loss, [0.3, -0.7, 1.1], [0.4, 0.9, -0.2])
+
+
+def test_closure_rule_second_order():
+    check(closure_rule_single, np.array([0.3, -0.7, 1.1]))
+
+
+def test_closure_rule_jvp():
+    x = np.array([0.3, -0.7, 1.1])
+    v = np.array([1.0, -2.0, 0.5])
+    _, tangent = sct.jvp(closure_rule_single, (x,), (v,))
+    want = numerical_gradient(closure_rule_single, [x.copy()], 0) @ v
+    assert_close(np.asarray(extractdata(tangent) if hasattr(tangent, "data") else tangent), want, what="jvp")
+
+
+# --- a derivative rule reading a module global that is rebound later -----------------------------------
+# The global's value is put into the compiled code when the caller is compiled (rt.user_K); the
+# caller's guards check the globals the caller reads, not those its ops' rules read: after K = 5.0 the
+# value is 5 sin x, the gradient still 3 cos x.  (dlaccelerate's new entry was right.)  Not fixed.
+
+K_RULE = 3.0
+
+
+def k_scaled(x):
+    return np.sin(x) * K_RULE
+
+
+@sct.defrule(k_scaled)
+def _k_scaled_rule(g, ans, x):
+    return g * np.cos(x) * K_RULE
+
+
+def k_scaled_loss(x):
+    return np.sum(k_scaled(x))
+
+
+@pytest.mark.xfail(strict=True, reason="a rule's globals are read when its caller is compiled and not "
+                   "guarded: rebinding one leaves the compiled gradient stale")
+def test_rule_global_rebound():
+    global K_RULE
+    x = np.array([0.3, 1.0])
+    try:
+        _, g = dlfeval(_gradient_of, dlarray(x))
+        assert_close(extractdata(g), 3.0 * np.cos(x), rtol=1e-12, what="before")
+        K_RULE = 5.0
+        _, g = dlfeval(_gradient_of, dlarray(x))
+        assert_close(extractdata(g), 5.0 * np.cos(x), rtol=1e-12, what="after K_RULE = 5.0")
+    finally:
+        K_RULE = 3.0
+
+
+def _gradient_of(x):
+    y = k_scaled_loss(x)
+    return y, dlgradient(y, x)
