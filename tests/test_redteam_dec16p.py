@@ -17,6 +17,10 @@ source.  What was found (fixed):
   wrong numbers), a user's rule gave another function's derivative (100 for 2 cos x).  The text read
   is now compiled and compared with the rule's code, as a user's function is, and refused otherwise
   (runtime/registry.py _check_rule_source).
+- (silently wrong gradient) a rule made in a factory (its closure read by its expression) read the
+  module's global of the same name, or raised a NameError inside sct (sct/templates.py
+  rule_namespace); and a user's rule's module global rebound after its caller was compiled left the
+  compiled gradient with the old value (now guarded: sct/contributions.py guard_rule_globals).
 
 - np.triu / np.tril of a 1-d array (numpy makes the (n, n) matrix whose rows are the vector): the
   rule returned an (n, n) gradient for the (n,) input, a ValueError inside sct reported at the
@@ -258,8 +262,9 @@ def test_closure_rule_jvp():
 
 # --- a derivative rule reading a module global that is rebound later -----------------------------------
 # The global's value is put into the compiled code when the caller is compiled (rt.user_K); the
-# caller's guards check the globals the caller reads, not those its ops' rules read: after K = 5.0 the
-# value is 5 sin x, the gradient still 3 cos x.  (dlaccelerate's new entry was right.)  Not fixed.
+# caller's guards checked the globals the caller reads, not those its ops' rules read: after K = 5.0 the
+# value was 5 sin x, the gradient still 3 cos x (dlaccelerate's new entry was right).  Now a user's
+# rule's globals are guarded like the caller's own (sct/contributions.py guard_rule_globals).
 
 K_RULE = 3.0
 
@@ -277,16 +282,16 @@ def k_scaled_loss(x):
     return np.sum(k_scaled(x))
 
 
-@pytest.mark.xfail(strict=True, reason="a rule's globals are read when its caller is compiled and not "
-                   "guarded: rebinding one leaves the compiled gradient stale")
-def test_rule_global_rebound():
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_rule_global_rebound(accelerate):
     global K_RULE
     x = np.array([0.3, 1.0])
+    run = sct.dlaccelerate(_gradient_of) if accelerate else (lambda a: dlfeval(_gradient_of, a))
     try:
-        _, g = dlfeval(_gradient_of, dlarray(x))
+        _, g = run(dlarray(x))
         assert_close(extractdata(g), 3.0 * np.cos(x), rtol=1e-12, what="before")
         K_RULE = 5.0
-        _, g = dlfeval(_gradient_of, dlarray(x))
+        _, g = run(dlarray(x))
         assert_close(extractdata(g), 5.0 * np.cos(x), rtol=1e-12, what="after K_RULE = 5.0")
     finally:
         K_RULE = 3.0
