@@ -290,6 +290,11 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = 
     """Register ``fn`` as the derivative rule of each op in ``ops``, with the ops' facts
     (keywords as :func:`declare`; ``nondiff``: the parameters that carry no derivative)."""
     def register(fn):
+        if getattr(fn, "__name__", None) == "<lambda>":
+            # its expression is read from the source as a def's single return (a lambda's line
+            # is no def: an AttributeError inside sct at the first use)
+            raise TypeError("a derivative rule must be a def whose body is one return statement, "
+                            "not a lambda: def rule(g, ans, x): return ...")
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())
         if [p.name for p in params[:2]] != ["g", "ans"]:

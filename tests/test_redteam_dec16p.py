@@ -21,6 +21,8 @@ source.  What was found (fixed):
   module's global of the same name, or raised a NameError inside sct (sct/templates.py
   rule_namespace); and a user's rule's module global rebound after its caller was compiled left the
   compiled gradient with the old value (now guarded: sct/contributions.py guard_rule_globals).
+- (internal error) a lambda registered as a rule: an AttributeError inside sct at its op's first use;
+  now a TypeError when registered (runtime/registry.py).
 
 - np.triu / np.tril of a 1-d array (numpy makes the (n, n) matrix whose rows are the vector): the
   rule returned an (n, n) gradient for the (n,) input, a ValueError inside sct reported at the
@@ -300,3 +302,14 @@ def test_rule_global_rebound(accelerate):
 def _gradient_of(x):
     y = k_scaled_loss(x)
     return y, dlgradient(y, x)
+
+
+# --- a lambda given as a derivative rule -----------------------------------------------------------------
+# Its expression is read from the source as a def's single return: a lambda gave an AttributeError
+# inside sct ("'Expr' object has no attribute 'body'") at its op's first use.  Now refused when registered.
+
+def test_lambda_rule_refused_when_registered():
+    def cube(x):
+        return x ** 3
+    with pytest.raises(TypeError, match="not a lambda"):
+        sct.defrule(cube)(lambda g, ans, x: g * 3 * x ** 2)
