@@ -23,6 +23,9 @@ source.  What was found (fixed):
   compiled gradient with the old value (now guarded: sct/contributions.py guard_rule_globals).
 - (internal error) a lambda registered as a rule: an AttributeError inside sct at its op's first use;
   now a TypeError when registered (runtime/registry.py).
+- (silently ignored rule) sct.defrule(op, rule) took the rule for a second op and registered nothing;
+  now a TypeError (sct/rules.py _looks_like_rule).  tests/test_issue10_errors2.py used that form (its
+  "through defrule" programs ran without the rules): now decorators.
 
 - np.triu / np.tril of a 1-d array (numpy makes the (n, n) matrix whose rows are the vector): the
   rule returned an (n, n) gradient for the (n,) input, a ValueError inside sct reported at the
@@ -313,3 +316,20 @@ def test_lambda_rule_refused_when_registered():
         return x ** 3
     with pytest.raises(TypeError, match="not a lambda"):
         sct.defrule(cube)(lambda g, ans, x: g * 3 * x ** 2)
+
+
+# --- sct.defrule(op, rule): both taken for ops ------------------------------------------------------------
+# defrule takes the ops and returns the decorator; sct.defrule(op, rule) registered no rule (the rule was
+# taken for a second op), silently: a Python op was differentiated from its source instead (a
+# straight-through estimator's round gave zero gradients, not the identity the rule says).  Now refused.
+
+def test_defrule_given_the_rule_as_an_argument_refused():
+    def qround(x):
+        return np.round(x * 4.0) / 4.0
+
+    def ste(g, ans, x):
+        return g
+
+    with pytest.raises(TypeError, match="takes \\(g, ans, ...\\) like a rule"):
+        sct.defrule(qround, ste)
+    assert sct.runtime.registry.lookup(qround) is None
