@@ -1756,12 +1756,14 @@ def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
 
 @defrule(np.triu, linear="m")
 def triu(g, ans, m, k=0):
-    return np.triu(g, k)
+    # a 1-d m is read as every row of the (n, n) result (numpy's np.triu of a vector)
+    return np.sum(np.triu(g, k), axis=-2) if np.ndim(m) == 1 else np.triu(g, k)
 
 
 @defrule(np.tril, linear="m")
 def tril(g, ans, m, k=0):
-    return np.tril(g, k)
+    # a 1-d m is read as every row of the (n, n) result (numpy's np.tril of a vector)
+    return np.sum(np.tril(g, k), axis=-2) if np.ndim(m) == 1 else np.tril(g, k)
 
 
 @defrule(np.roll, linear="a")
@@ -2187,7 +2189,8 @@ def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=No
 @defrule(np.pad, nondiff=("stat_length",))
 def pad(g, ans, array, pad_width, mode="constant", *, stat_length=None, constant_values=0, end_values=0,
         reflect_type="even"):
-    return pad_adjoint(g, array, pad_width, mode, reflect_type)
+    # numpy pads no axis of a 0-d array: the result is its value
+    return g if np.ndim(array) == 0 else pad_adjoint(g, array, pad_width, mode, reflect_type)
 
 
 @defrule(np.linspace, wrt=("start", "stop"))

@@ -108,8 +108,29 @@ def _rule_tree(fn):
             tree = None
         if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef) and \
                 tree.body[0].name == fn.__name__:
+            _check_rule_source(fn, "".join(found[0]), found[1])
             return tree.body[0]
-    return ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    lines, start = inspect.getsourcelines(fn)
+    _check_rule_source(fn, "".join(lines), start)
+    return ast.parse(textwrap.dedent("".join(lines))).body[0]
+
+
+def _check_rule_source(fn, text: str, start: int) -> None:
+    """Refuse a rule whose file was changed after it was defined: its text, read from the file as
+    it is now (at the line its code starts), would be another function's (a rule edited, or lines
+    added above it, after its module was imported; sct's own rules after an upgrade in a running
+    session) and the derivative taken from it silently wrong.  The text is compiled again and
+    compared with the rule's code, as a user's function is (sct/parse.py)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    for check in CHECK_SOURCE:      # (the compiler's: the runtime does not import it)
+        check(fn, textwrap.dedent(text), start, code.co_filename)
+
+
+#: ``check(fn, text, start, filename)`` raising where ``text`` is not ``fn``'s code: set by the
+#: compiler when it is imported (sct/parse.py ``check_source_matches``)
+CHECK_SOURCE: list = []
 
 
 @dataclass
@@ -277,6 +298,11 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = 
     """Register ``fn`` as the derivative rule of each op in ``ops``, with the ops' facts
     (keywords as :func:`declare`; ``nondiff``: the parameters that carry no derivative)."""
     def register(fn):
+        if getattr(fn, "__name__", None) == "<lambda>":
+            # its expression is read from the source as a def's single return (a lambda's line
+            # is no def: an AttributeError inside sct at the first use)
+            raise TypeError("a derivative rule must be a def whose body is one return statement, "
+                            "not a lambda: def rule(g, ans, x): return ...")
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())
         if [p.name for p in params[:2]] != ["g", "ans"]:

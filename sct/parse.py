@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 import gast
 
 from .errors import CompileError
+from .runtime import registry
 from .runtime.registry import code_source_lines
 
 
@@ -472,6 +473,9 @@ def check_source_matches(fn, source: str, start: int, filename: str, parsed=None
             type(loader).__module__ != "_pytest.assertion.rewrite":
         return              # an import hook that may rewrite code (unknown to sct): cannot tell
     raise _stale_source(fn, filename, in_memory, "def " + fn.__name__)
+
+
+registry.CHECK_SOURCE[:] = [check_source_matches]     # (rules read from their files: checked the same way)
 
 
 def _stale_source(fn, filename: str, in_memory: bool, construct: str) -> CompileError:

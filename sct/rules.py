@@ -60,6 +60,14 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
     if not ops:
         raise TypeError("defrule needs the function(s) the rule is for: @sct.defrule(myop)")
     for op in ops:
+        if _looks_like_rule(op):
+            # sct.defrule(op, rule) registered nothing for op (both were taken for ops): a Python op
+            # was then differentiated from its source, not by the rule the user gave
+            raise TypeError(f"sct.defrule({', '.join(getattr(o, '__name__', '?') for o in ops)}): "
+                            f"{getattr(op, '__name__', op)} takes (g, ans, ...) like a rule; defrule takes the "
+                            "ops only and returns the decorator: @sct.defrule(myop) over def rule(g, ans, x), "
+                            "or sct.defrule(myop)(rule)")
+    for op in ops:
         _refuse_writes_into_arguments(op)
         _note_effects(op)
     register = registry.defrule(*ops, wrt=wrt, nondiff=nondiff, linear=linear, joint_linear=joint_linear,
@@ -71,6 +79,12 @@ def defrule(*ops: Callable, wrt: Optional[Sequence[str]] = None, nondiff: Sequen
         _refuse_rule_statements(fn)
         return register(fn)
     return checked
+
+
+def _looks_like_rule(op) -> bool:
+    """A Python function whose first two parameters are ``g`` and ``ans``: a rule, not an op."""
+    code = getattr(getattr(op, "__func__", op), "__code__", None)
+    return code is not None and code.co_argcount >= 2 and code.co_varnames[:2] == ("g", "ans")
 
 
 def _refuse_rule_statements(fn) -> None:

@@ -112,6 +112,24 @@ _FOLD = _Fold()
 
 
 
+def rule_namespace(fn):
+    """The names a rule's template reads, as the rule reads them: its closure's values (a rule
+    defined in a factory, ``def make(k): ... return g * np.cos(x) * k``) before its module's
+    globals (read there, ``k`` was the module's global of that name, or a NameError)."""
+    code = getattr(fn, "__code__", None)
+    cells = getattr(fn, "__closure__", None)
+    if code is None or not cells:
+        return fn.__globals__
+    from collections import ChainMap
+    values = {}
+    for name, cell in zip(code.co_freevars, cells):
+        try:
+            values[name] = cell.cell_contents
+        except ValueError:          # an empty cell: unbound, as in the rule
+            pass
+    return ChainMap(values, fn.__globals__)
+
+
 def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name: str,
                          rt_names: Dict[int, str], rt_name: str):
     """A rule's expression with the call's names put in, and the rule module's own names

@@ -110,7 +110,9 @@ def lin(a):
     return 3.0 * a
 
 
-sct.defrule(lin, lambda g, ans, a: g * 3.0)
+@sct.defrule(lin)
+def _lin_rule(g, ans, a):
+    return g * 3.0
 
 
 def third_through_defrule(x):
@@ -124,7 +126,9 @@ def softabs(a):
     return np.sqrt(a * a + 1e-3)
 
 
-sct.defrule(softabs, lambda g, ans, a: g * a / ans)
+@sct.defrule(softabs)
+def _softabs_rule(g, ans, a):
+    return g * a / ans
 
 
 def second_through_defrule_rule(x):

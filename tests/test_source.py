@@ -137,7 +137,9 @@ def test_a_new_rule_invalidates_the_cache():
 
     def scaled(x):
         return 2 * x
-    registry.defrule(scaled)(lambda g, ans, x: 2 * g)
+    def scaled_rule(g, ans, x):     # (a def: a lambda is refused as a rule since red team P)
+        return 2 * g
+    registry.defrule(scaled)(scaled_rule)
     try:
         assert registry.rules_version() != before
         assert sct.api._entry(rosenbrock, (dlarray([-1.0, 2.0]),)) is not entry
