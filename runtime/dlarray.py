@@ -428,9 +428,14 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return "x".join(str(n) for n in shape)
 
     def _class_text(self) -> str:
-        kind = {"float64": "double", "float32": "single", "float16": "half", "complex128": "complex double",
-                "complex64": "complex single", "bool": "logical"}
+        """MATLAB's class in the display: none for double (real or complex: ``1x1 dlarray``, as
+        MATLAB prints it), else ``single``, ``half``, ``logical``."""
+        kind = {"float64": "", "float32": "single", "float16": "half", "complex128": "",
+                "complex64": "single", "bool": "logical"}
         return kind.get(self._data.dtype.name, self._data.dtype.name)
+
+    def _head(self) -> str:
+        return " ".join(p for p in (self._size_text(), self._class_text(), "dlarray") if p)
 
     def _values_text(self, sep: str = "   ") -> str:
         """The values laid out as MATLAB prints them: rows, right-aligned, 4 decimals."""
@@ -471,11 +476,11 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         # One line for scalars and short vectors, so a tuple of results reads compactly.
         if self._data.ndim <= 1 and self._data.size <= 10:
             values = "  ".join(c for row in self._cells() for c in row)
-            return f"{self._size_text()} {self._class_text()} dlarray  {values}"
+            return f"{self._head()}  {values}"
         return self.__str__()
 
     def __str__(self) -> str:
-        return f"  {self._size_text()} {self._class_text()} dlarray\n\n    {self._values_text()}\n"
+        return f"  {self._head()}\n\n    {self._values_text()}\n"
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element dlarray as its number; arrays format each value."""
@@ -487,7 +492,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def _repr_html_(self) -> str:
         import html
-        head = f"<b>{self._size_text()} {self._class_text()} dlarray</b>"
+        head = f"<b>{self._head()}</b>"
         rows = self._cells()
         if rows is None:
             return f"<div>{head}<pre>{html.escape(self._values_text())}</pre></div>"

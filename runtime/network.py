@@ -1141,7 +1141,7 @@ def resetState(net: dlnetwork) -> dlnetwork:
     >>> _, net.State = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
     >>> net = resetState(net)
     >>> net.State["bn", "TrainedMean"], net.State["bn", "TrainedVariance"]
-    (1x2 double dlarray  0  0, 1x2 double dlarray  1  1)
+    (1x2 dlarray  0  0, 1x2 dlarray  1  1)
     """
     out = _copy(net)
     values = []

@@ -8,20 +8,18 @@ import functools
 import operator
 from typing import Any, Dict, List, Set, Tuple
 
-import types
-
 import gast
 
 from .runtime import registry
 
-from .analysis import CallInfo, Guard, bind_arguments, index_value, leaf_kind, starred_op_refusal, starred_unbound
+from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
-from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast,
-                        _template_names, instantiate_template, may_hold_conj, rule_namespace, simplify)
+from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast, guard_rule_globals,
+                        instantiate_template, may_hold_conj, rule_namespace, simplify)
 
 
 def _call_signature(node: gast.Call):
@@ -349,27 +347,6 @@ class Contributions(EmitPass):
             self.pending_pre.append(assign(h_name, h))
         return pieces
 
-    def guard_rule_globals(self, template, mapping, rule) -> None:
-        """The values a user's rule reads from its module (``K`` in ``g * np.cos(x) * K``) are put
-        into the generated code as they are now: guarded like the function's own globals, so that
-        rebinding one compiles the caller again (it kept the old value: a stale gradient)."""
-        fn = rule.fn
-        module_globals = getattr(fn, "__globals__", None)
-        if type(module_globals) is not dict or \
-                str(module_globals.get("__name__", "")).split(".")[0] in ("runtime", "sct", "numpy"):
-            return              # sct's own rules read sct's fixed helpers
-        free = set(getattr(fn.__code__, "co_freevars", ()))
-        guards = self.gen.resolver.guards
-        for name in _template_names(template):
-            if name in mapping or name in free or name not in module_globals:
-                continue
-            value = module_globals[name]
-            if isinstance(value, types.ModuleType):
-                continue
-            key = f"__sct_rule_global_{id(module_globals)}_{name}"
-            if key not in guards:
-                guards[key] = Guard(module_globals, name, value)
-
     def instantiate(self, template, rule, bound, g: str, ans: str, globals_):
         mapping: Dict[str, Any] = {"g": g, "ans": ans}
         mapping.update(bound)
@@ -378,7 +355,7 @@ class Contributions(EmitPass):
             mapping["g"] = call(self.rt("cast_kept"), [load(g), copy.deepcopy(cast)])
         expr = instantiate_template(template, mapping, globals_, self.gen.np, self.gen.rt_names,
                                     self.gen.rt_name)
-        self.guard_rule_globals(template, mapping, rule)
+        guard_rule_globals(self.gen.resolver.guards, template, mapping, rule.fn)
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)

@@ -31,7 +31,7 @@ from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
 from .plans import CallKind
 from .reverse import _function, _reach, instantiate_template, simplify
-from .templates import rule_namespace
+from .templates import guard_rule_globals, rule_namespace
 from .contributions import cast_dtype
 
 # the functions whose value is NaN where a partial is taken at a point outside their domain (log of
@@ -363,6 +363,7 @@ class TangentTransformer:
             op = gast.Mult()
         term = gast.BinOp(left=d, op=op, right=instantiate_template(
             partial, mapping, rule_namespace(rule.fn), self.np, self.rt_names, self.rt_name))
+        guard_rule_globals(self.act.resolver.guards, partial, mapping, rule.fn)
         if isinstance(d, gast.Name) and any(_log_name(n) in _LOG_NAMES for n in walk_nodes(partial)):
             # a partial with a log (x ** k in k: NaN where x < 0, rt.exponent_log's for a float k)
             # times a tangent that is the zero marker at run time (a constant's, e.g. a residual):

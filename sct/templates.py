@@ -4,6 +4,7 @@ folded (``simplify``), and the small pieces of generated code the passes share.
 from __future__ import annotations
 
 import operator
+import types
 from typing import Any, Dict, List, Optional
 
 import gast
@@ -272,3 +273,25 @@ def _function(name: str, params: List[str], body: List, kwonly: List[str] = (),
                           kwarg=param(kwarg) if kwarg else None, defaults=[])
     return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
                             type_comment=None, type_params=[])
+
+
+def guard_rule_globals(guards: Dict[str, Any], template, mapping, fn) -> None:
+    """The values a user's rule ``fn`` reads from its module (``K`` in ``g * np.cos(x) * K``) are put
+    into the generated code as they are now: guarded (into ``guards``, the resolver's) like the
+    function's own globals, so that rebinding one compiles the caller again (it kept the old value:
+    a stale gradient or tangent)."""
+    from .cache import Guard
+    module_globals = getattr(fn, "__globals__", None)
+    if type(module_globals) is not dict or \
+            str(module_globals.get("__name__", "")).split(".")[0] in ("runtime", "sct", "numpy"):
+        return              # sct's own rules read sct's fixed helpers
+    free = set(getattr(fn.__code__, "co_freevars", ()))
+    for name in _template_names(template):
+        if name in mapping or name in free or name not in module_globals:
+            continue
+        value = module_globals[name]
+        if isinstance(value, types.ModuleType):
+            continue
+        key = f"__sct_rule_global_{id(module_globals)}_{name}"
+        if key not in guards:
+            guards[key] = Guard(module_globals, name, value)

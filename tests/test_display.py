@@ -21,7 +21,7 @@ def test_format_spec_of_a_vector_formats_each_value():
 def test_tuple_of_dlarrays_prints_on_one_line():
     text = repr((dlarray(104.0), dlarray([396.0, 200.0])))
     assert "\n" not in text
-    assert text == "(1x1 double dlarray  104, 1x2 double dlarray  396  200)"
+    assert text == "(1x1 dlarray  104, 1x2 dlarray  396  200)"
 
 
 def test_matrix_html_is_a_table_with_one_row_per_matrix_row():
@@ -30,7 +30,7 @@ def test_matrix_html_is_a_table_with_one_row_per_matrix_row():
     assert len(rows) == 2
     cells = [re.findall(r">([^<]*)</td>", r) for r in rows]
     assert cells == [["1.5000", "-20.2500"], ["3.0000", "4.0000"]]
-    assert "2x2 double dlarray" in html and "monospace" in html
+    assert "2x2 dlarray" in html and "monospace" in html
 
 
 def test_version_and_typed_marker():

@@ -307,6 +307,20 @@ def _gradient_of(x):
     return y, dlgradient(y, x)
 
 
+def test_rule_global_rebound_forward_mode():
+    # (forward mode reads the same rule: its tangent kept K_RULE = 3 after the rebinding too)
+    global K_RULE
+    x, v = np.array([0.3, 1.0]), np.array([1.0, -2.0])
+    try:
+        _, t = sct.jvp(k_scaled_loss, (x,), (v,))
+        assert_close(np.asarray(extractdata(t)), 3.0 * np.cos(x) @ v, rtol=1e-12, what="before")
+        K_RULE = 5.0
+        _, t = sct.jvp(k_scaled_loss, (x,), (v,))
+        assert_close(np.asarray(extractdata(t)), 5.0 * np.cos(x) @ v, rtol=1e-12, what="after K_RULE = 5.0")
+    finally:
+        K_RULE = 3.0
+
+
 # --- a lambda given as a derivative rule -----------------------------------------------------------------
 # Its expression is read from the source as a def's single return: a lambda gave an AttributeError
 # inside sct ("'Expr' object has no attribute 'body'") at its op's first use.  Now refused when registered.

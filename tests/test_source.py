@@ -107,7 +107,7 @@ def test_source_with_callees_shows_the_helpers_generated_code():
 
 
 def test_dlarray_prints_like_matlab():
-    assert repr(dlarray(104.0)).split() == ["1x1", "double", "dlarray", "104"]
+    assert repr(dlarray(104.0)).split() == ["1x1", "dlarray", "104"]
     assert repr(dlarray([396.0, 200.0])).split()[-2:] == ["396", "200"]
     assert "2.0000 - 3.0000i" in repr(dlarray([2 - 3j]))
     assert repr(dlarray(np.eye(2, dtype=np.float32))).split()[:3] == ["2x2", "single", "dlarray"]
