@@ -1090,6 +1090,8 @@ def walked_iterator(items) -> None:
 
 def _register():
     from .registry import nondifferentiable
+    from .support import WALK_NOTES
+    WALK_NOTES[:] = [sys.modules[__name__]]      # (support's loops note their walks here)
     from . import dlfun, nn
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True

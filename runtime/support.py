@@ -2794,14 +2794,20 @@ def as_sequence(items):
     views and other iterables as a list."""
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
-    from . import effects
     if _iterated_object(items):
         walked = _walked(items)
-        effects.walked_object(items, walked)    # (a recomputation walking it otherwise: refused)
+        for note in WALK_NOTES[:1]:     # (a recomputation walking it otherwise: refused)
+            note.walked_object(items, walked)
         return walked
-    if effects._iterator(items):      # (a recomputation would find it used up: refused there)
-        effects.walked_iterator(items)
+    for note in WALK_NOTES[:1]:         # (a recomputation would find an iterator used up: refused there)
+        if note._iterator(items):
+            note.walked_iterator(items)
     return list(items)
+
+
+#: runtime/effects.py, once imported (it imports this module): what a loop walked, noted for a
+#: recomputation to compare with
+WALK_NOTES: list = []
 
 
 def walks_by_position(items) -> None:
