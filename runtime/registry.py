@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import os
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
@@ -124,8 +125,31 @@ def _check_rule_source(fn, text: str, start: int) -> None:
     code = getattr(fn, "__code__", None)
     if code is None:
         return
+    stamp = _STAMPS.get(code.co_filename)
+    if stamp is not None and stamp == _file_stamp(code.co_filename):
+        return      # the file as it was when the rule was defined (the check compiles the text again)
     for check in CHECK_SOURCE:      # (the compiler's: the runtime does not import it)
         check(fn, textwrap.dedent(text), start, code.co_filename)
+
+
+#: file name -> (modification time, size) when its first rule was defined (as its module ran)
+_STAMPS: Dict[str, Tuple[int, int]] = {}
+
+
+def _file_stamp(filename: str):
+    try:
+        st = os.stat(filename)
+    except (OSError, ValueError, TypeError):
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _stamp_source(fn) -> None:
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_filename not in _STAMPS:
+        stamp = _file_stamp(code.co_filename)
+        if stamp is not None:
+            _STAMPS[code.co_filename] = stamp
 
 
 #: ``check(fn, text, start, filename)`` raising where ``text`` is not ``fn``'s code: set by the
@@ -308,6 +332,7 @@ def defrule(*ops, wrt: Optional[Sequence[str]] = None, nondiff: Sequence[str] = 
         if [p.name for p in params[:2]] != ["g", "ans"]:
             raise TypeError(f"rule {fn.__name__} must start with parameters (g, ans, ...)")
         op_sig = sig.replace(parameters=params[2:])
+        _stamp_source(fn)
         names = wrt if wrt is not None else (params[2].name,)
         for fact, given in (("linear", linear), ("joint_linear", joint_linear), ("nondiff", nondiff)):
             unknown = [n for n in _names(given) if n not in op_sig.parameters]
