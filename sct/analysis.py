@@ -534,12 +534,9 @@ class ValueFacts:
         """Names every assignment of which binds text (a str constant or an f-string)."""
         names = getattr(self, "_text_names", None)
         if names is None:
-            from .ir import walk_no_defs
+            from .ir import store_counts, walk_no_defs
             fdef = getattr(self, "fdef", None) or self.act.fdef
-            stores: Dict[str, int] = {}
-            for node in walk_no_defs(fdef):
-                if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
-                    stores[node.id] = stores.get(node.id, 0) + 1
+            stores = store_counts(fdef)
             texts = {}
             for node in walk_no_defs(fdef):
                 if isinstance(node, gast.Assign) and len(node.targets) == 1 and \

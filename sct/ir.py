@@ -446,6 +446,16 @@ def dotted_name(node) -> str:
     return ""
 
 
+def store_counts(fdef) -> Dict[str, int]:
+    """name -> how many times ``fdef`` binds it (each store or delete; not inside nested defs), in
+    the order the walk meets them."""
+    counts: Dict[str, int] = {}
+    for node in walk_no_defs(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
 def walk_no_defs(node):
     """gast.walk that does not enter nested function or class definitions (depth first; like
     ``walk_nodes``, without the context and operator leaves).  Inside ``shared_walks(node)``: that

@@ -538,9 +538,7 @@ class RealnessProof:
         its assignments (a parameter: its kind; a name bound here: yes)."""
         names = self.__dict__.get("_local_names")
         if names is None:
-            from .ir import walk_no_defs
-            names = {n.id: True for n in walk_no_defs(self.fdef)
-                     if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+            names = dict.fromkeys(self.bindings(), True)
             args = self.fdef.args
             for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
                 if isinstance(a, gast.Name):
@@ -703,12 +701,8 @@ class RealnessProof:
         """name -> how many times the function binds it (every store or delete)."""
         counts = self.__dict__.get("_bindings")
         if counts is None:
-            from .ir import walk_no_defs
-            counts = {}
-            for node in walk_no_defs(self.fdef):
-                if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
-                    counts[node.id] = counts.get(node.id, 0) + 1
-            self._bindings = counts
+            from .ir import store_counts
+            counts = self._bindings = store_counts(self.fdef)
         return counts
 
     def user_call_real(self, value: gast.Call, info) -> bool:
