@@ -226,6 +226,13 @@ def _integral(exponent) -> bool:
         not isinstance(exponent.value, bool) and float(exponent.value).is_integer()
 
 
+def _numpy_result(fn) -> bool:
+    """Does calling ``fn`` give a numpy array or numpy scalar (whose ``**`` is numpy's: nan for a
+    negative base and a fractional exponent, never complex)?  Not np.shape/ndim/size (Python ints)."""
+    return (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", "") or "").startswith("numpy")) and \
+        not any(fn is f for f in (np.shape, np.ndim, np.size))
+
+
 def _tree_real(tree, fn, cls, depth: int) -> bool:
     import ast
     namespace = getattr(fn, "__globals__", {})
@@ -265,9 +272,7 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
         # np.sum(v), np.sqrt(v) ...: surely numpy's value (its ** is numpy's: nan, never complex)
         if not isinstance(node, ast.Call):
             return False
-        obj = resolve(node.func)
-        return isinstance(obj, np.ufunc) or (getattr(obj, "__module__", "") or "").startswith("numpy") and \
-            obj not in (np.shape, np.ndim, np.size)
+        return _numpy_result(resolve(node.func))
 
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not _integral(node.right) and \
@@ -691,10 +696,7 @@ class RealnessProof:
                 return info.method not in ("item", "tolist", "__float__", "__int__") and \
                     info.receiver is not None and self.numpy_valued(gast.Name(
                         id=info.receiver, ctx=gast.Load(), annotation=None, type_comment=None), depth + 1)
-            obj = info.obj
-            return info.kind == CallKind.OP and (isinstance(obj, np.ufunc) or (
-                getattr(obj, "__module__", "") or "").startswith("numpy")) and \
-                obj not in (np.shape, np.ndim, np.size)
+            return info.kind == CallKind.OP and _numpy_result(info.obj)
         return False
 
     def bindings(self) -> Dict[str, int]:
