@@ -334,14 +334,17 @@ class Structures:
     def _structure(self, name: str) -> bool:
         return self.finding.follow._structure(name)
 
-    def built(self, name: str) -> bool:
-        """Is ``name`` known to be a list, dict or object built here (not an array)?"""
+    def built(self, name: str, seen: Optional[set] = None) -> bool:
+        """Is ``name`` known to be a list, dict or object built here (not an array), or a second name
+        of one (``r = t``)?"""
         if self._structure(name) or name in getattr(self.act, "objects", ()):
             return True
+        seen = {name} if seen is None else seen | {name}
         for n in self.finding.nodes():
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
                 v = n.value
-                if isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
+                if isinstance(v, gast.Name) and v.id not in seen and self.built(v.id, seen) or \
+                        isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
                         v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values")) or (
                         isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and

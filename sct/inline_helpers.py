@@ -286,6 +286,11 @@ class _Inliner:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
         self.recomputes = self._gradient_sites(fdef) > 1
         self.nested: Optional[Dict] = None   # the functions the caller defines (_nested_definitions), read once
+        # the names a gradient is taken with respect to, and those they are parts of (``h, out = helper(x)``
+        # then ``dlgradient(f(out), h)``): a call of a helper assigning one is read in place, so that the
+        # derivative of y by h follows the helper's own statements (``out`` computed from ``h``), as in
+        # MATLAB's trace and in the same code written inline; left a call it is refused (site_checks)
+        self.wrt_roots = _wrt_roots(fdef)
 
     def _gradient_sites(self, fdef) -> int:
         """The gradient sites of the function and of the helpers of its file it calls by name."""
@@ -388,7 +393,7 @@ class _Inliner:
             call, target = s.value, None
         else:
             return None
-        helper = self.helper(call, stack, in_loop)
+        helper = self.helper(call, stack, in_loop, isinstance(target, gast.Name) and target.id in self.wrt_roots)
         method = None
         if helper is None and self.formats:
             nested = self.nested_helper(call, getattr(s, "lineno", None))
@@ -463,8 +468,9 @@ class _Inliner:
                                         inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
                     or getattr(g, "__wrapped__", None) is not None)
 
-    def helper(self, call: gast.Call, stack, in_loop: bool):
-        """The plain function of this file ``call`` calls by a global name (None: not one)."""
+    def helper(self, call: gast.Call, stack, in_loop: bool, wanted: bool = False):
+        """The plain function of this file ``call`` calls by a global name (None: not one);
+        ``wanted``: its result holds what a gradient is taken with respect to."""
         func = call.func
         if not isinstance(func, gast.Name) or func.id in self.locals:
             return None
@@ -480,7 +486,7 @@ class _Inliner:
             # a call there, whose own pair can)
             if in_loop or _has_loop(g):
                 return None
-        elif not self.formats:
+        elif not (self.formats or wanted):
             return None
         return g
 
@@ -683,6 +689,32 @@ def _has_loop(g) -> bool:
                    for i in dis.get_instructions(code)) or \
             any(isinstance(c, types.CodeType) and loops(c) for c in code.co_consts)
     return loops(g.__code__)
+
+
+def _wrt_roots(fdef) -> Set[str]:
+    """The names the function's sites differentiate with respect to (``dlgradient(y, h)``, ``d["h"]``'s
+    ``d``), and, through the assignments ``a = b``, ``a = b[k]``, ``a = b.name`` (the normalized form of
+    ``h, out = helper(x)``), the names they are parts of."""
+    def root(e):
+        while isinstance(e, (gast.Subscript, gast.Attribute)):
+            e = e.value
+        return e.id if isinstance(e, gast.Name) else None
+    found: Set[str] = set()
+    parts: Dict[str, Set[str]] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Call) and _site_name(n) is not None:
+            found.update(r for r in map(root, n.args[1:]) if r is not None)
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            r = root(n.value)
+            if r is not None:
+                parts.setdefault(n.targets[0].id, set()).add(r)
+    todo = list(found)
+    while todo:
+        for r in parts.get(todo.pop(), ()):
+            if r not in found:
+                found.add(r)
+                todo.append(r)
+    return found
 
 
 def _takes_gradients(g) -> bool:

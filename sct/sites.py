@@ -156,11 +156,20 @@ class CopyFollowing:
     def _structure(self, name: str) -> bool:
         """Does ``name`` hold a list, tuple, dict or object (whose items are values of their own),
         not an array (whose item or attribute is a new value)?"""
-        kind = self.act.kinds.get(name)
-        if isinstance(kind, tuple) and kind and kind[0] in ("obj", "seq", "map"):
-            return True
-        value = self.single_defs().get(name)
-        return isinstance(value, (gast.List, gast.Tuple, gast.Dict)) or name in self.act.lists
+        seen = set()
+        while name not in seen:
+            seen.add(name)
+            kind = self.act.kinds.get(name)
+            if isinstance(kind, tuple) and kind and kind[0] in ("obj", "seq", "map"):
+                return True
+            value = self.single_defs().get(name)
+            if isinstance(value, (gast.List, gast.Tuple, gast.Dict)) or name in self.act.lists:
+                return True
+            # a second name of one (``u = t``; an inlined helper's ``r = out_t``): what it names
+            if not (isinstance(value, gast.Name) and self._once(name, True)):
+                return False
+            name = value.id
+        return False
 
     def _follows(self, value) -> bool:
         """Whether a name bound once to ``value`` (before the site's line) names the same value as
