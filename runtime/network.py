@@ -704,16 +704,55 @@ def output_slots(net, Outputs, fname="forward"):
     return _slots_by_name(names, [step[6] for step in net._graph.plan], len(net._inputs), slots, fname)
 
 
-def run_network(net, inputs, training, outputs=None):
+def run_network(net, inputs, training, outputs=None, given_output=None, given_value=None):
     """The network's outputs (a list) and new state values (a list) for the list ``inputs``
-    (``outputs``: the activations to return instead, from ``output_slots``).
+    (``outputs``: the activations to return instead, from ``output_slots``).  ``given_output``: the
+    position in ``outputs`` of an activation taken as ``given_value`` instead of computed (the
+    layers after it read ``given_value``; the output there is ``given_value`` itself): what a
+    gradient with respect to one output of ``forward``/``predict`` differentiates (Grad-CAM).
 
     The layers run as straight-line code written for the network's plan (``network_runner``: one
     function per structure, cached; sct compiles it like any helper, without the loop's tape, each
     layer call a call site of its own); networks of more than ``UNROLL_MAX_LAYERS`` layers run the
     loop of ``run_network_loop``."""
+    if given_output is not None:
+        return _run_given(net, inputs, training, outputs, given_output, given_value)
     runner = network_runner(net, training, outputs)
     return runner(net, inputs, training, outputs)
+
+
+def _run_given(net, inputs, training, outputs, given_output, given_value):
+    """``run_network`` with the activation ``outputs[given_output]`` given (see there)."""
+    graph = net._graph
+    plan = graph.plan
+    _check_rows(net, graph, plan)
+    wanted = graph.outputs if outputs is None else tuple(outputs)
+    if len(plan) > UNROLL_MAX_LAYERS:
+        raise ValueError(f"a gradient with respect to one output of a network of more than {UNROLL_MAX_LAYERS} "
+                         "layers while others are used is not supported: split the network in two")
+    if training:
+        for layer in graph.layers:
+            if _draws_in_training(layer):
+                raise ValueError(f"a gradient with respect to one output of forward() while others are used "
+                                 f"runs the network again from that output, and layer {layer.Name!r} draws "
+                                 "random numbers in training (another draw, other values): use predict(), or "
+                                 "compute the outputs after that layer in a second network")
+    key = (plan, len(graph.inputs), wanted, bool(training), wanted[given_output])
+    runner = _RUNNERS.get(key)
+    if runner is None:
+        runner = _make_runner(*key)
+        while len(_RUNNERS) >= _RUNNERS_KEEP:
+            _RUNNERS.pop(next(iter(_RUNNERS)))
+        _RUNNERS[key] = runner
+    return runner(net, inputs, training, outputs, given_value)
+
+
+def _draws_in_training(layer) -> bool:
+    """Does the layer's ``forward`` draw random numbers (a dropout layer; a custom layer: may)?"""
+    from .layers import Layer
+    name = type(layer).__name__.lower()
+    return "dropout" in name or "noise" in name or \
+        (isinstance(layer, Layer) and type(layer).__module__.split(".")[0] not in ("runtime", "sct"))
 
 
 # --- the unrolled runner: the layers of one plan as straight-line code ------------------------------
@@ -770,11 +809,12 @@ def _check_rows(net, graph, plan):
             raise ValueError(f"net.{what}: {len(layer_col)} rows where the network's layers have {k}")
 
 
-def _runner_source(name, plan, n_inputs, wanted, training):
-    """The source of ``_make_runner``'s function: ``run_network_loop``'s steps for this plan."""
+def _runner_source(name, plan, n_inputs, wanted, training, given=None):
+    """The source of ``_make_runner``'s function: ``run_network_loop``'s steps for this plan (``given``:
+    the slot of an activation read from the argument ``given`` instead, run_network's ``given_value``)."""
     n_values = max([step[3] for step in plan], default=0)
     n_states = max([step[5] for step in plan], default=0)
-    lines = [f"def {name}(net, inputs, training, outputs):",
+    lines = [f"def {name}(net, inputs, training, outputs{'' if given is None else ', given'}):",
              "    layers = net._graph.layers"]
     if n_values:
         lines.append(f"    {''.join(f'v{k}, ' for k in range(n_values))}= net.Learnables.Value")
@@ -802,11 +842,11 @@ def _runner_source(name, plan, n_inputs, wanted, training):
             count = nout + d - c
         lines.append(f"    check_layer_outputs(out{i}, layer{i}, {count}, {method!r})")
         if count == 1:
-            acts.append(f"out{i}")
+            acts.append(f"out{i}" if len(acts) != given else "given")
             continue
         for k in range(nout):
             lines.append(f"    y{i}_{k} = out{i}[{k}]")
-            acts.append(f"y{i}_{k}")
+            acts.append(f"y{i}_{k}" if len(acts) != given else "given")
         if kind != 2:
             for k in range(nout, count):
                 lines.append(f"    s{i}_{k} = out{i}[{k}]")
@@ -816,11 +856,11 @@ def _runner_source(name, plan, n_inputs, wanted, training):
     return "\n".join(lines) + "\n"
 
 
-def _make_runner(plan, n_inputs, wanted, training):
+def _make_runner(plan, n_inputs, wanted, training, given=None):
     import hashlib
     import linecache
     name = "run_network_unrolled"
-    source = _runner_source(name, plan, n_inputs, wanted, training)
+    source = _runner_source(name, plan, n_inputs, wanted, training, given)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     # a name in the runtime's folder: errors in it are the runtime's, reported at the user's line
     filename = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"<network runner {digest}>")
@@ -1033,14 +1073,18 @@ def _formatted(inputs) -> bool:
     return False
 
 
-def _run_formatted(net, inputs, training, fname, Outputs=None):
+def _run_formatted(net, inputs, training, fname, Outputs=None, given_output=None, given_value=None):
     """``run_network`` on formatted inputs (outside dlfeval): each arranged by its labels, the outputs
-    labelled; compiled code does the same by rewriting the call (``sct.formats``)."""
+    labelled; compiled code does the same by rewriting the call (``sct.formats``).  (``given_value``: an
+    output of the same call, in the layout the outputs have.)"""
     from .formats import relabel
     perms, fmts = format_structure(net._graph.format_key, [x._fmt if isinstance(x, dlarray) else ""
                                                             for x in inputs], fname, Outputs)
     arranged = [dlarray(x._data if p is None else np.transpose(x._data, p)) for x, p in zip(inputs, perms)]
-    outputs, states = run_network(net, arranged, training, output_slots(net, Outputs, fname))
+    if given_output is not None and isinstance(given_value, dlarray):
+        given_value = dlarray(given_value._data)
+    outputs, states = run_network(net, arranged, training, output_slots(net, Outputs, fname), given_output,
+                                  given_value)
     return [relabel(y, f) if f else y for y, f in zip(outputs, fmts)], states
 
 
@@ -1067,7 +1111,8 @@ def _inputs(X1, X2, X3, X4):
 
 
 def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
-            X4: Optional[ArrayLike] = None, Outputs: Any = None, nargout: int = 2) -> Any:
+            X4: Optional[ArrayLike] = None, Outputs: Any = None, nargout: int = 2, _given_output: Any = None,
+            _given_value: Any = None) -> Any:
     """Training-time outputs and updated state (MATLAB's ``[Y, state] = forward(net, X)``).
 
     Layers run their ``forward`` (dropout active, batch statistics).  Returns ``(Y, state)``:
@@ -1080,6 +1125,8 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     ``(Y1, Y2), state = forward(net, X, Outputs=["fc1", "softmax"])``: the outputs of those layers
     ("layer/port" for one of several outputs), in that order.  MATLAB's ``Y = forward(net, X)`` (the
     state not asked for) is ``Y = forward(net, X, nargout=1)`` (or ``Y, _ = forward(net, X)``).
+    (``_given_output``, ``_given_value``: what sct writes for a gradient with respect to one of several
+    ``Outputs`` (Grad-CAM): that output taken as the value given, see ``run_network``.)
 
     >>> net = dlnetwork([featureInputLayer(2), batchNormalizationLayer()], Seed=0)
     >>> Y, state = forward(net, np.array([[1.0, 2.0], [3.0, 6.0]]))
@@ -1092,16 +1139,18 @@ def forward(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "forward")
     if _formatted(inputs):
-        outputs, states = _run_formatted(net, inputs, True, "forward", Outputs)
+        outputs, states = _run_formatted(net, inputs, True, "forward", Outputs, _given_output, _given_value)
     else:
-        outputs, states = run_network(net, inputs, True, output_slots(net, Outputs, "forward"))
+        outputs, states = run_network(net, inputs, True, output_slots(net, Outputs, "forward"), _given_output,
+                                      _given_value)
     if nargout == 1:
         return _outputs_value(outputs)
     return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
 
 
 def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: Optional[ArrayLike] = None,
-            X4: Optional[ArrayLike] = None, nargout: int = 1, Outputs: Any = None) -> Any:
+            X4: Optional[ArrayLike] = None, nargout: int = 1, Outputs: Any = None, _given_output: Any = None,
+            _given_value: Any = None) -> Any:
     """Inference-time output (MATLAB's ``Y = predict(net, X)``): layers run their ``predict``
     (no dropout, trained statistics).  ``Y`` is a tuple for several outputs.  Formatted inputs are
     arranged by their labels and the outputs labelled, as for ``forward``.
@@ -1117,9 +1166,10 @@ def predict(net: dlnetwork, X1: ArrayLike, X2: Optional[ArrayLike] = None, X3: O
     inputs = _inputs(X1, X2, X3, X4)
     _check_ready(net, inputs, "predict")
     if _formatted(inputs):
-        outputs, states = _run_formatted(net, inputs, False, "predict", Outputs)
+        outputs, states = _run_formatted(net, inputs, False, "predict", Outputs, _given_output, _given_value)
     else:
-        outputs, states = run_network(net, inputs, False, output_slots(net, Outputs, "predict"))
+        outputs, states = run_network(net, inputs, False, output_slots(net, Outputs, "predict"), _given_output,
+                                      _given_value)
     if nargout == 2:
         return _outputs_value(outputs), Table(net.State.Layer, net.State.Parameter, states)
     if nargout != 1:

@@ -47,6 +47,7 @@ from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, ty
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
 from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views
+from .network_outputs import given_outputs
 from .plans import NO_ADJOINT
 from .parse import copied_user_def, function_ast, register_line_map, register_source
 from .reverse import Transformer
@@ -322,6 +323,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     inline_super_calls(fn, fdef, kinds)                                         # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
     methods: list = []

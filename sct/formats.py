@@ -649,7 +649,7 @@ class FormatPass(LayoutCalls):
         xs = args[1:]
         if not any(has_format(t) for t in xs + list(kws.values())):
             return None, None
-        if any(has_format(t) for t in kws.values()):
+        if any(has_format(t) for k, t in kws.items() if k != "_given_value"):   # (sct/network_outputs.py)
             self.fail(stmt, f"{fname}: pass formatted inputs positionally ({fname}(net, X1, X2))")
         if any(not (t is None or isinstance(t, str)) for t in xs):
             self.fail(stmt, f"{fname}: the format of an input is not known when the function is compiled (it "
