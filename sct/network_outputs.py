@@ -29,6 +29,7 @@ from typing import Optional, Set
 import gast
 
 from .inline_helpers import _wrt_roots
+from .ir import walk_nodes
 
 _GIVEN = ("_given_output", "_given_value")
 
@@ -62,23 +63,21 @@ def _pure(node) -> bool:
 
 
 def _names(node) -> Set[str]:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
 def given_outputs(fn, fdef: gast.FunctionDef, namer) -> None:
     """Rewrite ``fdef`` in place (see the module's docstring)."""
-    calls = [n for n in gast.walk(fdef) if isinstance(n, gast.Call) and
-             any(k.arg == "Outputs" for k in n.keywords)]
-    if not calls:
+    if not any(isinstance(n, gast.keyword) and n.arg == "Outputs" for n in walk_nodes(fdef)):
         return
     roots = _wrt_roots(fdef)
     if not roots:
         return
     globals_ = getattr(fn, "__globals__", {})
     local = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs} | \
-        {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+        {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
     loaded = {}
-    for n in gast.walk(fdef):
+    for n in walk_nodes(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             loaded[n.id] = loaded.get(n.id, 0) + 1
 
@@ -147,7 +146,7 @@ def given_outputs(fn, fdef: gast.FunctionDef, namer) -> None:
                              value=gast.Call(func=_copy(call.func), args=[_copy(a) for a in call.args],
                                              keywords=keywords))
         gast.copy_location(second, stmt)
-        for node in gast.walk(second):
+        for node in walk_nodes(second):
             gast.copy_location(node, stmt)
         return second
 
