@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import math
 import numbers
+import types
 from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
@@ -45,11 +46,19 @@ def _is_namedtuple(x) -> bool:
 
 
 def _array_attributes(obj):
-    """The attributes of a plain object that hold parameters (arrays or containers of them)."""
+    """The attributes of a plain object that hold parameters (arrays or containers of them, and float
+    numbers: what ``dlgradient`` gives a gradient for)."""
     names = getattr(type(obj), "learnables", None)
     if names:
         return list(names)
-    return [k for k, v in vars(obj).items() if _holds_arrays(v)]
+    return [k for k, v in vars(obj).items() if _holds_arrays(v) or _float_number(v)]
+
+
+def _float_number(v) -> bool:
+    """A Python float or complex (or numpy's floating scalar) held in an object's field: ``dlgradient``
+    gives it a gradient (the derivative through the object's ``__call__`` or methods), so the
+    optimizers update it (was: skipped, never trained, while its gradient was not zero)."""
+    return isinstance(v, (float, complex, np.inexact))
 
 
 def _holds_arrays(v) -> bool:
@@ -67,15 +76,29 @@ def _holds_arrays(v) -> bool:
 
 
 def _parameter_object(v) -> bool:
-    """An object whose attributes may hold parameters: not a function or class, except that a
-    layer (``sct.Layer``, callable by its ``__call__``) or an object whose class names its
-    ``learnables`` is one (was: skipped as callable, so a custom layer held by a model object was
-    silently never updated)."""
-    if isinstance(v, type) or not hasattr(v, "__dict__"):
+    """An object whose attributes may hold parameters: not a function, class or module, nor a tool's
+    callable object (numpy's, functools'), but an object of the user's classes, callable ones too: a
+    layer (``sct.Layer``), an object whose class names its ``learnables``, a model or layer of the
+    user's whose ``__call__`` runs it (was: skipped as callable, so a model object given to an optimizer
+    was refused and its layers held by another object were silently never updated)."""
+    if isinstance(v, _NOT_PARAMETER_OBJECTS) or not hasattr(v, "__dict__"):
         return False
     if isinstance(v, Layer) or getattr(type(v), "learnables", None):
         return True
-    return not callable(v)
+    return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
+
+
+_NOT_PARAMETER_OBJECTS = (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                          types.ModuleType, np.ufunc)
+_TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
+
+
+def _passed_through(x) -> bool:
+    """A value among the parameters that is not one and holds none: a function or numpy ufunc in a list
+    of layers (``[layer1, np.tanh, layer2]``), a module, a class, None, a string, a bool; returned as it
+    is (was: "cannot update a ufunc" for a Sequential-style list of layers with an activation in it)."""
+    return x is None or isinstance(x, (str, bytes, bool, np.bool_) + _NOT_PARAMETER_OBJECTS) or \
+        (callable(x) and not _parameter_object(x) and not _is_leaf(x))
 
 
 def _empty(x) -> bool:
@@ -210,8 +233,52 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
                 setattr(out, n, v)
             return out
         return split(results, rebuild)
+    if _passed_through(tree):
+        return tree if nout == 1 else (tree,) + (None,) * (nout - 1)
     raise TypeError(f"{where}: cannot update a {type(tree).__name__}; parameters must be arrays "
                     "(or dlarrays) in dicts, lists, tuples, dataclasses or objects' attributes")
+
+
+def _walked(name, walk, *trees):
+    """``walk()`` (a ``tree_map`` over ``trees``), with a structure that holds itself (a dict in itself,
+    ``self.me = self``) refused by name (was: a RecursionError, or a TypeError from inside the walk)."""
+    try:
+        return walk()
+    except RecursionError:
+        for position, tree in enumerate(trees):
+            path = _cycle(tree, ("params", "the gradients", "the first state", "the second state")[min(position, 3)])
+            if path:
+                raise ValueError(f"{name}: {path} is a structure it sits in (it holds itself: a cycle); the "
+                                 "optimizers walk the parameters and cannot follow a cycle. Pass a structure "
+                                 "of the parameters without the back-reference") from None
+        raise
+
+
+def _cycle(value, where):
+    """The path at which ``value`` holds one of the containers or objects it sits in, or None."""
+    on_path: set = set()
+
+    def visit(v, path, depth):
+        if depth > 400:
+            return None
+        if isinstance(v, dict):
+            parts = [(f"{path}[{k!r}]", x) for k, x in v.items()]
+        elif isinstance(v, (list, tuple)):
+            parts = [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif hasattr(v, "__dict__") and not isinstance(v, _NOT_PARAMETER_OBJECTS):
+            parts = [(f"{path}.{k}", x) for k, x in vars(v).items()]
+        else:
+            return None
+        if id(v) in on_path:
+            return path
+        on_path.add(id(v))
+        for p, x in parts:
+            found = visit(x, p, depth + 1)
+            if found:
+                return found
+        on_path.discard(id(v))
+        return None
+    return visit(value, where, 0)
 
 
 def _aligned(param, others, where):
@@ -363,6 +430,14 @@ def _refuse_complex(name, pd, gd, linear=False):
                         "own rule")
 
 
+def _refuse_missing(name, g, pd) -> None:
+    """A parameter without a gradient (None where the gradients have the parameters' structure): a
+    ValueError naming it (was: numpy's "unsupported operand type(s) for *: 'float' and 'NoneType'")."""
+    if g is None:
+        raise ValueError(f"{name}: no gradient for a parameter of shape {np.shape(pd)} (the gradients hold None "
+                         "there): pass the gradients dlgradient returns for the whole structure of parameters")
+
+
 def _scalar(fn, name, value):
     """A hyperparameter (learnRate, momentum, decays, epsilon) as a scalar: a number or a 0-d array as
     it is, an array or dlarray of one element (MATLAB's 1-by-1, what scipy.io.loadmat gives) as its
@@ -396,10 +471,11 @@ def sgdmupdate(params: Any, grad: Any, vel: Any, learnRate: float = 0.01,
 
     def step(p, g, v):
         pd = _float(p)
+        _refuse_missing("sgdmupdate", g, pd)
         _refuse_complex("sgdmupdate", pd, _data(g), linear=True)
         new_v = momentum * _state(v, pd) - learnRate * _fitting(_data(g), pd, "a gradient")
         return _like(pd + new_v, p), _like(new_v, p)
-    return tree_map(step, params, grad, vel, nout=2)
+    return _walked("sgdmupdate", lambda: tree_map(step, params, grad, vel, nout=2), params, grad, vel)
 
 
 def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: int,
@@ -448,6 +524,7 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
 
     def step(p, g, m, v):
         pd = _float(p)
+        _refuse_missing("adamupdate", g, pd)
         gd = _data(g)
         _refuse_complex("adamupdate", pd, gd)
         if (type(p) is dlarray and type(pd) is np.ndarray and type(gd) is np.ndarray and pd.ndim
@@ -493,7 +570,8 @@ def adamupdate(params: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, ite
     flat = _flat_update(in_place, params, grad, averageGrad, averageSqGrad)
     if flat is not None:
         return flat
-    return tree_map(step, params, grad, averageGrad, averageSqGrad, nout=3)
+    return _walked("adamupdate", lambda: tree_map(step, params, grad, averageGrad, averageSqGrad, nout=3),
+                   params, grad, averageGrad, averageSqGrad)
 
 
 def _flat_leaves(table, rows, shapes, dtype):
@@ -568,12 +646,14 @@ def rmspropupdate(params: Any, grad: Any, averageSqGrad: Any, learnRate: float =
 
     def step(p, g, v):
         pd = _float(p)
+        _refuse_missing("rmspropupdate", g, pd)
         gd = _fitting(_data(g), pd, "a gradient")
         _refuse_complex("rmspropupdate", pd, gd)
         new_v = sqGradDecay * _state(v, pd) + (1 - sqGradDecay) * gd * gd
         new_p = pd - learnRate * gd / (np.sqrt(new_v) + epsilon)
         return _like(new_p, p), _like(new_v, p)
-    return tree_map(step, params, grad, averageSqGrad, nout=2)
+    return _walked("rmspropupdate", lambda: tree_map(step, params, grad, averageSqGrad, nout=2),
+                   params, grad, averageSqGrad)
 
 
 def dlupdate(fun: Callable[..., Any], params: Any, *more: Any) -> Any:
@@ -596,7 +676,7 @@ def dlupdate(fun: Callable[..., Any], params: Any, *more: Any) -> Any:
         result = fun(p, *rest)
         results.append(result)
         return result
-    out = tree_map(collect, params, *more)
+    out = _walked("dlupdate", lambda: tree_map(collect, params, *more), params, *more)
     if results and isinstance(results[0], tuple):
         pending = iter(results)          # the same leaves in the same order: regroup the outputs
         return tree_map(lambda p, *rest: next(pending), params, *more, nout=len(results[0]))

@@ -1552,18 +1552,34 @@ def _project_object(grad, x):
         return x.__sct_gradient__(parts)
     if hasattr(x, "__dict__"):
         import copy
-        out = copy.copy(x)
-        for k, v in vars(x).items():
-            if _differentiable_leafy(v):
-                part = parts.get(k, ZERO)
-                setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
-                        else project(part, v))
+        if id(x) in _PROJECTING:
+            # the object holds itself (``self.me = self``, a layer's ``owner`` above it): its gradient
+            # would be a structure without end (was: a RecursionError from here, read as an internal
+            # error at the user's line)
+            raise EvaluationError(
+                f"dlgradient with respect to an object of class {type(x).__name__} that holds itself (one of "
+                "its fields, or a field of a field, is the object again: a cycle): its gradient, an object "
+                "of the same structure, cannot be built. Take the gradient with respect to its arrays "
+                "(dlgradient(loss, obj.W)), or a structure of them without the back-reference")
+        _PROJECTING.add(id(x))
+        try:
+            out = copy.copy(x)
+            for k, v in vars(x).items():
+                if _differentiable_leafy(v):
+                    part = parts.get(k, ZERO)
+                    setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
+                            else project(part, v))
+        finally:
+            _PROJECTING.discard(id(x))
         try:
             GRADIENT_OBJECTS.add(out)        # sct's own copy: its arrays may become dlarrays
         except TypeError:
             pass
         return out
     return x
+
+
+_PROJECTING: set = set()      # ids of the objects project is inside of (a cycle is refused)
 
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
@@ -1575,6 +1591,11 @@ def _differentiable_leafy(v) -> bool:
     if _is_array(v):
         return np.issubdtype(v.dtype, np.inexact)
     if isinstance(v, (list, tuple, dict)):
+        return True
+    if isinstance(v, (float, complex, np.inexact)):
+        # a plain Python float field (``self.scale = 2.0``): its gradient, the derivative the sweep gave
+        # it (read through the object's ``__call__`` or a method it is a variable), or zeros (was: left
+        # as the field's value in the gradient object, ``g.scale == 2.0``, silently)
         return True
     if not hasattr(v, "__dict__") or isinstance(v, (type, types.FunctionType, types.MethodType,
                                                     types.BuiltinFunctionType, types.ModuleType)):
@@ -1823,6 +1844,11 @@ def method_of(obj, name):
         func = getattr(cls, "__call__", None)
         if type(func) is types.FunctionType:
             return types.MethodType(func, obj)
+        if isinstance(obj, (np.ufunc, types.BuiltinFunctionType, functools.partial)):
+            # a numpy ufunc or builtin called as a value (``f(x)`` for ``f`` in ``[layer1, np.tanh,
+            # layer2]``): the function itself, whose rule is looked up (was: its ``__call__`` wrapper,
+            # refused as "no derivative rule for 'ufunc.__call__'")
+            return obj
     method = getattr(obj, name)
     if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
         method = types.MethodType(_unwrapped(method.__func__.fn), method.__self__)   # @sct.accelerate: its function

@@ -1,0 +1,256 @@
+"""Red team T (training-loop toolkit): optimizers given user model objects with ``__call__``, plain
+float fields read through a sub-object's ``__call__``, Sequential-style lists of layers holding numpy
+ufuncs, self-referencing parameters, onehotencode/onehotdecode of labels outside the classes,
+minibatchqueue of formatted data, batchnorm's running statistics in float32."""
+import functools
+
+import numpy as np
+import pytest
+
+import sct
+from sct import (adamupdate, dlarray, dlfeval, dlgradient, dlupdate, rmspropupdate, sgdmupdate)
+
+from gradcheck import D, assert_close, numerical_gradient
+
+RNG = np.random.default_rng(18)
+X = RNG.standard_normal((5, 3))
+
+
+class Linear:
+    def __init__(self, i, o, scale=1.0):
+        self.W = dlarray(RNG.standard_normal((i, o)) * 0.5)
+        self.b = dlarray(np.zeros(o))
+        self.scale = scale
+
+    def __call__(self, x):
+        return (x @ self.W + self.b) * self.scale
+
+
+class Model:
+    def __init__(self):
+        self.l1 = Linear(3, 4)
+        self.l2 = Linear(4, 1)
+
+    def __call__(self, x):
+        return self.l2(np.tanh(self.l1(x)))
+
+
+class Holder:
+    """Not callable itself, holding a callable layer (was: the layer skipped by the optimizers)."""
+
+    def __init__(self):
+        self.l1 = Linear(3, 2)
+
+
+def model_loss(m, x):
+    loss = np.sum(m(x) ** 2)
+    return loss, dlgradient(loss, m)
+
+
+def holder_loss(h, x):
+    loss = np.sum(h.l1(x) ** 2)
+    return loss, dlgradient(loss, h)
+
+
+def _plain_model(m, x):
+    def lin(l, z):
+        return (z @ D(l.W) + D(l.b)) * l.scale
+    return float(np.sum(lin(m.l2, np.tanh(lin(m.l1, x))) ** 2))
+
+
+# --- 1. optimizers walk into user objects with __call__ -------------------------------------------
+
+
+@pytest.mark.parametrize("update", ["sgdm", "adam", "rmsprop", "dlupdate"])
+def test_optimizer_updates_callable_model_object(update):
+    m = Model()
+    _, g = dlfeval(model_loss, m, X)
+    expected_w1 = numerical_gradient(lambda w: _plain_model(_with(m, "l1", w), X), [D(m.l1.W)], 0)
+    assert_close(D(g.l1.W), expected_w1, rtol=1e-5, atol=1e-6)
+    if update == "sgdm":
+        new, vel = sgdmupdate(m, g, None, 0.1, 0.9)
+        step = -0.1 * D(g.l1.W)
+    elif update == "adam":
+        new, _, _ = adamupdate(m, g, None, None, 1, 0.1)
+        step = -0.1 * np.sign(D(g.l1.W)) * (np.abs(D(g.l1.W)) > 1e-6)
+    elif update == "rmsprop":
+        new, _ = rmspropupdate(m, g, None, 0.01)
+        gw = D(g.l1.W)
+        step = -0.01 * gw / (np.sqrt(0.1 * gw * gw) + 1e-8)
+    else:
+        new = dlupdate(lambda p, d: p - 0.1 * d, m, g)
+        step = -0.1 * D(g.l1.W)
+    assert type(new) is Model and type(new.l1) is Linear
+    assert_close(D(new.l1.W), D(m.l1.W) + step, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(D(new.l2.W), D(m.l2.W))       # the second layer too
+    assert new.l1 is not m.l1                              # the input is not changed
+
+
+def _with(m, name, w):
+    import copy
+    out = copy.copy(m)
+    layer = copy.copy(getattr(m, name))
+    layer.W = dlarray(w)
+    setattr(out, name, layer)
+    return out
+
+
+def test_optimizer_updates_callable_layer_inside_plain_object():
+    h = Holder()
+    _, g = dlfeval(holder_loss, h, X)
+    new, _ = sgdmupdate(h, g, None, 0.5, 0.0)
+    assert_close(D(new.l1.W), D(h.l1.W) - 0.5 * D(g.l1.W))
+    assert np.abs(D(g.l1.W)).max() > 0
+
+
+def test_training_loop_on_model_object_lowers_loss():
+    m = Model()
+    first = _plain_model(m, X)
+    avg = avg_sq = None
+    for i in range(1, 31):
+        _, g = dlfeval(model_loss, m, X)
+        m, avg, avg_sq = adamupdate(m, g, avg, avg_sq, i, 0.05)
+    assert _plain_model(m, X) < 0.1 * first
+
+
+# --- 2. plain float fields read through a sub-object's __call__ -----------------------------------
+
+
+def test_float_field_through_call_gets_its_derivative():
+    m = Model()
+    m.l1.scale = 1.5
+    _, g = dlfeval(model_loss, m, X)
+
+    def f(s):
+        m.l1.scale = float(s)
+        return _plain_model(m, X)
+    expected = numerical_gradient(f, [np.array(1.5)], 0)
+    m.l1.scale = 1.5
+    assert_close(D(g.l1.scale), expected, rtol=1e-5)       # was: 1.5, the field's value
+    assert abs(float(D(g.l1.scale)) - 1.5) > 1e-3
+
+
+def test_float_field_read_directly_is_a_constant_not_its_value():
+    class P:
+        def __init__(self):
+            self.w = dlarray(np.array([1.0, 2.0]))
+            self.s = 5.0
+
+    def f(p):
+        loss = np.sum(p.w * p.s)
+        return loss, dlgradient(loss, p)
+    _, g = dlfeval(f, P())
+    assert_close(D(g.w), [5.0, 5.0])
+    assert_close(D(g.s), 0.0)                               # was: 5.0 (the value)
+
+
+def test_optimizer_trains_float_field_with_its_gradient():
+    m = Model()
+    _, g = dlfeval(model_loss, m, X)
+    new, _ = sgdmupdate(m, g, None, 0.1, 0.0)
+    assert_close(D(new.l2.scale), 1.0 - 0.1 * D(g.l2.scale))
+    assert abs(float(D(g.l2.scale))) > 1e-3
+
+
+# --- 6. Sequential-style lists with numpy ufuncs ----------------------------------------------------
+
+
+def _run(layers, x):
+    y = x
+    for layer in layers:
+        y = layer(y)
+    return y
+
+
+def seq_loss(layers, x):
+    loss = np.sum(_run(layers, x) ** 2)
+    return loss, dlgradient(loss, layers)
+
+
+def _plain_seq(layers, x):
+    y = x
+    for layer in layers:
+        y = (y @ D(layer.W) + D(layer.b)) * layer.scale if isinstance(layer, Linear) else layer(y)
+    return float(np.sum(np.asarray(y) ** 2))
+
+
+@pytest.mark.parametrize("acts", [[np.tanh], [np.sin, np.exp], [sct.relu],
+                                  [functools.partial(np.clip, a_min=-0.5, a_max=0.5)]],
+                         ids=["tanh", "sin-exp", "relu", "partial"])
+def test_list_of_layers_with_ufuncs(acts):
+    layers = [Linear(3, 4)] + acts + [Linear(4, 2)]
+    loss, g = dlfeval(seq_loss, layers, X)
+    assert_close(D(loss), _plain_seq(layers, X))
+    w = D(layers[0].W).copy()
+
+    def f(w0):
+        layers[0].W = dlarray(w0)
+        return _plain_seq(layers, X)
+    expected = numerical_gradient(f, [w], 0)
+    layers[0].W = dlarray(w)
+    assert_close(D(g[0].W), expected, rtol=1e-5, atol=1e-6)
+    new, avg, avg_sq = adamupdate(layers, g, None, None, 1, 0.1)      # the ufuncs passed through
+    assert new[1] is acts[0] and avg[1] is None
+    assert not np.allclose(D(new[0].W), w)
+    new, avg, avg_sq = adamupdate(new, g, avg, avg_sq, 2, 0.1)
+    assert new[1] is acts[0]
+
+
+def test_list_of_layers_with_ufunc_second_order():
+    layers = [Linear(3, 4), np.tanh, Linear(4, 1)]
+
+    def f(layers, x):
+        s = np.sum(_run(layers, x))
+        gx = dlgradient(s, x, EnableHigherDerivatives=True)
+        loss = np.sum(gx ** 2)
+        return loss, dlgradient(loss, layers)
+    loss, g = dlfeval(f, layers, dlarray(X))
+    b, w2 = D(layers[0].b), D(layers[2].W)[:, 0]
+
+    def plain(w0):
+        h = np.tanh(X @ w0 + b)
+        return float(np.sum((((1 - h ** 2) * w2) @ w0.T) ** 2))
+    assert_close(D(loss), plain(D(layers[0].W)))
+    assert_close(D(g[0].W), numerical_gradient(plain, [D(layers[0].W)], 0), rtol=1e-5, atol=1e-6)
+
+
+# --- 7. structures holding themselves ----------------------------------------------------------------
+
+
+class SelfHolding:
+    def __init__(self):
+        self.w = dlarray(np.array([1.0, 2.0]))
+        self.me = self
+
+    def __call__(self, x):
+        return self.w * x
+
+
+def test_self_holding_object_gradient_is_refused_clearly():
+    def f(m, x):
+        loss = np.sum(m(x) ** 2)
+        return loss, dlgradient(loss, m)
+    with pytest.raises(sct.EvaluationError, match="holds itself"):
+        dlfeval(f, SelfHolding(), np.ones(2))
+
+
+@pytest.mark.parametrize("make", ["dict", "list", "object"])
+@pytest.mark.parametrize("update", ["sgdm", "adam", "rmsprop", "dlupdate"])
+def test_self_holding_parameters_refused_by_optimizers(make, update):
+    if make == "dict":
+        p = {"w": np.array([1.0, 2.0])}
+        p["me"] = p
+    elif make == "list":
+        p = [np.array([1.0, 2.0])]
+        p.append(p)
+    else:
+        p = SelfHolding()
+    run = {"sgdm": lambda: sgdmupdate(p, p, None), "adam": lambda: adamupdate(p, p, None, None, 1),
+           "rmsprop": lambda: rmspropupdate(p, p, None), "dlupdate": lambda: dlupdate(lambda v: v * 2, p)}[update]
+    with pytest.raises(ValueError, match="holds itself"):
+        run()
+
+
+def test_missing_gradient_refused_by_name():
+    with pytest.raises(ValueError, match="no gradient for a parameter"):
+        adamupdate({"w": np.ones(2), "v": np.ones(3)}, {"w": np.ones(2), "v": None}, None, None, 1)
