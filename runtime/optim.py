@@ -94,11 +94,10 @@ _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
 
 
 def _passed_through(x) -> bool:
-    """A value among the parameters that is not one and holds none: a function or numpy ufunc in a list
-    of layers (``[layer1, np.tanh, layer2]``), a module, a class, None, a string, a bool; returned as it
-    is (was: "cannot update a ufunc" for a Sequential-style list of layers with an activation in it)."""
-    return x is None or isinstance(x, (str, bytes, bool, np.bool_) + _NOT_PARAMETER_OBJECTS) or \
-        (callable(x) and not _parameter_object(x) and not _is_leaf(x))
+    """A function among the parameters, which holds none: a function or numpy ufunc in a list of layers
+    (``[layer1, np.tanh, layer2]``), a partial, a class; returned as it is (was: "cannot update a ufunc"
+    for a Sequential-style list of layers with an activation in it)."""
+    return isinstance(x, _NOT_PARAMETER_OBJECTS) or (callable(x) and not _parameter_object(x) and not _is_leaf(x))
 
 
 def _empty(x) -> bool:
