@@ -2048,8 +2048,10 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
 
     ``labels`` (any shape, values among ``classes``) -> ``labels.shape +
     (len(classes),)`` with 1 at each label's class.  ``classes`` may be an int
-    K, meaning the classes ``0 .. K-1``.  A label not among the classes gives
-    an all-zero row (MATLAB's <undefined> gives NaN; here it is 0).
+    K, meaning the classes ``0 .. K-1``.  A label not among the classes (or a
+    NaN or None label, MATLAB's <undefined>) gives a vector of NaN, as MATLAB's
+    (was: an all-zero vector, which a loss read as a target of no class); with
+    ``TypeName="logical"`` or an integer type, which cannot hold NaN, it is refused.
 
     MATLAB's ``onehotencode(A, featureDim, ClassNames=classes, TypeName="single")``: the second
     argument is then the (0-based) axis of the one-hot vectors: a singleton axis of ``labels``
@@ -2084,14 +2086,26 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
                 raise ValueError(f"onehotencode: the labels' axis {axis} (featureDim) must be a singleton, "
                                  f"got size {labels.shape[axis]}")
             labels = np.squeeze(labels, axis)
-    out = (labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))).astype(dtype)
+    hits = labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))
+    out = hits.astype(dtype)
+    undefined = ~np.any(hits, axis=-1)
+    if np.any(undefined):
+        if out.dtype.kind not in "fc":
+            first = tuple(int(i) for i in np.argwhere(undefined)[0])
+            raise ValueError(f"onehotencode: the label {np.asarray(labels[first]).item()!r} at {first} is not among the classes: "
+                             f"MATLAB encodes it as NaN, which {np.dtype(dtype).name} cannot hold; use a "
+                             "floating TypeName, or leave such labels out")
+        out[undefined] = np.nan
     return out if axis is None or axis == out.ndim - 1 else np.moveaxis(out, -1, axis)
 
 
 def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = None) -> Any:
     """Decode probability or one-hot vectors ``B`` along ``axis`` (default: the channel axis, the last
     one, or the axis labelled "C" of a formatted ``B``) into labels: ``classes[argmax]`` (MATLAB's
-    onehotdecode; ties: the first class).
+    onehotdecode; ties: the first class).  NaN entries are passed over (MATLAB's ``max``); a vector of
+    NaN only (what onehotencode gives a label outside the classes) decodes to MATLAB's <undefined>:
+    NaN for numeric classes (the labels then floats), None for others (an object array) (was: the
+    first class, as numpy's argmax of NaNs).
 
     >>> onehotdecode(np.array([[0.1, 0.9], [0.7, 0.3]]), ["cat", "dog"])
     array(['dog', 'cat'], dtype='<U3')
@@ -2102,7 +2116,21 @@ def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = Non
     if isinstance(classes, numbers.Integral):
         classes = np.arange(classes)
     classes = np.asarray(classes)
-    return classes[np.argmax(np.asarray(B), axis=axis)]
+    b = np.asarray(B)
+    if b.dtype.kind not in "fc" or not np.isnan(b).any():
+        return classes[np.argmax(b, axis=axis)]
+    undefined = np.all(np.isnan(b), axis=axis)
+    index = np.argmax(np.where(np.isnan(b), -np.inf, b), axis=axis)
+    out = classes[index]
+    if not undefined.any():
+        return out
+    if classes.dtype.kind in "iufcb":
+        out = out.astype(np.result_type(out.dtype, np.float64) if classes.dtype.kind != "c" else out.dtype)
+        out[undefined] = np.nan
+        return out
+    out = out.astype(object)
+    out[undefined] = None
+    return out
 
 
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,

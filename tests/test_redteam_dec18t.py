@@ -254,3 +254,30 @@ def test_self_holding_parameters_refused_by_optimizers(make, update):
 def test_missing_gradient_refused_by_name():
     with pytest.raises(ValueError, match="no gradient for a parameter"):
         adamupdate({"w": np.ones(2), "v": np.ones(3)}, {"w": np.ones(2), "v": None}, None, None, 1)
+
+
+# --- 3. onehotencode of labels outside the classes; onehotdecode of NaN vectors -------------------
+
+
+def test_onehotencode_label_outside_classes_is_nan():
+    out = sct.onehotencode(np.array([0, 1, 5]), 3)
+    assert_close(out[:2], [[1, 0, 0], [0, 1, 0]])
+    assert np.isnan(out[2]).all()                           # was: zeros
+    out = sct.onehotencode(np.array([[2, 7]]), 0, ClassNames=[0, 1, 2])   # MATLAB's featureDim form
+    assert_close(out[:, 0], [0, 0, 1]) and np.isnan(out[:, 1]).all()
+    out = sct.onehotencode(np.array(["a", "z"]), ["a", "b"], np.float32)
+    assert out.dtype == np.float32 and np.isnan(out[1]).all()
+    assert np.isnan(sct.onehotencode(np.array([0.0, np.nan]), 2)[1]).all()
+    with pytest.raises(ValueError, match="cannot hold"):
+        sct.onehotencode(np.array([0, 5]), 3, TypeName="logical")
+    assert sct.onehotencode(np.array([0, 1]), 2, TypeName="logical").dtype == np.bool_
+
+
+def test_onehotdecode_nan_vectors_are_undefined():
+    encoded = sct.onehotencode(np.array([0, 2, 5]), 3)
+    decoded = sct.onehotdecode(encoded, 3)
+    assert decoded[:2].tolist() == [0, 2] and np.isnan(decoded[2])          # was: 0, the first class
+    assert sct.onehotdecode(encoded, ["x", "y", "z"]).tolist() == ["x", "z", None]
+    assert sct.onehotdecode(dlarray(encoded.T, "CB"), ["x", "y", "z"]).tolist() == ["x", "z", None]
+    assert sct.onehotdecode(np.array([[np.nan, 0.2, 0.1]]), 3).tolist() == [1]   # NaN passed over (max)
+    assert sct.onehotdecode(np.array([[0.1, 0.9]]), ["a", "b"]).dtype.kind == "U"   # no NaN: as before
