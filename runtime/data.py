@@ -172,7 +172,12 @@ class minibatchqueue:
             data = tuple(data[0].arrays())          # a datastore: its arrays, observations first
         if not data:
             raise ValueError("minibatchqueue: give at least one data array")
-        arrays = [d.data if isinstance(d, dlarray) else d for d in data]
+        # a formatted dlarray is batched along its B dimension (was: along axis 0 whatever its labels, so
+        # "SSCB" images were cut along their height, "CB" data along their channels, silently where the
+        # counts agreed); its mini-batches keep its labels and its order of dimensions
+        self._formats = [_batch_format(d, i) for i, d in enumerate(data)]
+        arrays = [np.moveaxis(d.data, fmt.index("B"), 0) if fmt else d.data if isinstance(d, dlarray) else d
+                  for d, fmt in zip(data, self._formats)]
         counts = {len(a) for a in arrays}
         if len(counts) != 1:
             raise ValueError(f"minibatchqueue: the data arrays have different numbers of observations "
@@ -239,6 +244,8 @@ class minibatchqueue:
         idx = self._order[self._position:self._position + self.MiniBatchSize]
         self._position += len(idx)
         parts = [_take(d, idx) for d in self._data]
+        parts = [dlarray(np.moveaxis(p, 0, fmt.index("B")), fmt) if fmt else p
+                 for p, fmt in zip(parts, self._formats)]
         if self.MiniBatchFcn is not None:
             out = self.MiniBatchFcn(*parts)
             outputs = list(out) if isinstance(out, tuple) else [out]
@@ -252,7 +259,8 @@ class minibatchqueue:
         flags = self.OutputAsDlarray
         if isinstance(flags, (bool, np.bool_)):
             flags = [bool(flags)] * len(outputs)
-        outputs = [dlarray(o) if f and _floating(o) else o for o, f in zip(outputs, flags)]
+        outputs = [dlarray(o) if f and _floating(o) else o.data if not f and isinstance(o, dlarray) else o
+                   for o, f in zip(outputs, flags)]
         if self.MiniBatchFormat is not None:
             outputs = [_formatted(o, fmt) for o, fmt in zip(outputs, _per_output(self.MiniBatchFormat, len(outputs)))]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
@@ -294,13 +302,45 @@ def _cast(x, cast):
     if not isinstance(data, np.ndarray) or not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
         return x
     out = data.astype(_CASTS[cast], copy=False)
-    return dlarray(out) if isinstance(x, dlarray) else out
+    if isinstance(x, dlarray):
+        return dlarray(out, x._fmt) if x._fmt else dlarray(out)     # (was: its labels dropped)
+    return out
+
+
+def _batch_format(d, position) -> str:
+    """The labels of a data array that is a formatted dlarray (its B is the observations' axis), or ""."""
+    fmt = d._fmt if isinstance(d, dlarray) else ""
+    if fmt and "B" not in fmt:
+        raise ValueError(f"minibatchqueue: the data array {position + 1} is labelled {fmt!r}, without a B "
+                         "(batch) dimension to take the observations from: label it with B, or pass the "
+                         "plain array with the observations along axis 0")
+    if fmt and len(fmt) > np.ndim(d.data):
+        raise ValueError(f"minibatchqueue: the data array {position + 1} is labelled {fmt!r} with its B beyond "
+                         f"its {np.ndim(d.data)} dimensions (one observation): give it as many dimensions as labels")
+    return fmt or ""
 
 
 def _formatted(x, fmt):
-    """The mini-batch ``x`` (observations along axis 0) labelled ``fmt``, its observations moved to B."""
+    """The mini-batch ``x`` (observations along axis 0) labelled ``fmt``, its observations moved to B; a
+    mini-batch already labelled (formatted data, or a MiniBatchFcn returning a formatted dlarray) keeps
+    its dimensions, put in ``fmt``'s order where its labels are the same (was: its axis 0 moved to B as
+    if it held the observations)."""
     if not fmt:
         return x
+    own = x._fmt if isinstance(x, dlarray) else ""
+    if own:
+        if own == fmt:
+            return x
+        if sorted(own) != sorted(fmt):
+            raise ValueError(f"minibatchqueue: MiniBatchFormat {fmt!r} for a mini-batch labelled {own!r}: give "
+                             "the labels it has (or MiniBatchFormat '' to keep them)")
+        rest = list(range(len(own)))
+        order = []
+        for label in fmt:
+            k = next(i for i in rest if own[i] == label)
+            rest.remove(k)
+            order.append(k)
+        return dlarray(np.transpose(x.data, order), fmt)
     data = x.data if isinstance(x, dlarray) else x
     if not isinstance(data, np.ndarray):
         return x

@@ -264,7 +264,8 @@ def test_onehotencode_label_outside_classes_is_nan():
     assert_close(out[:2], [[1, 0, 0], [0, 1, 0]])
     assert np.isnan(out[2]).all()                           # was: zeros
     out = sct.onehotencode(np.array([[2, 7]]), 0, ClassNames=[0, 1, 2])   # MATLAB's featureDim form
-    assert_close(out[:, 0], [0, 0, 1]) and np.isnan(out[:, 1]).all()
+    assert_close(out[:, 0], [0, 0, 1])
+    assert np.isnan(out[:, 1]).all()
     out = sct.onehotencode(np.array(["a", "z"]), ["a", "b"], np.float32)
     assert out.dtype == np.float32 and np.isnan(out[1]).all()
     assert np.isnan(sct.onehotencode(np.array([0.0, np.nan]), 2)[1]).all()
@@ -281,3 +282,47 @@ def test_onehotdecode_nan_vectors_are_undefined():
     assert sct.onehotdecode(dlarray(encoded.T, "CB"), ["x", "y", "z"]).tolist() == ["x", "z", None]
     assert sct.onehotdecode(np.array([[np.nan, 0.2, 0.1]]), 3).tolist() == [1]   # NaN passed over (max)
     assert sct.onehotdecode(np.array([[0.1, 0.9]]), ["a", "b"]).dtype.kind == "U"   # no NaN: as before
+
+
+# --- 4. minibatchqueue batches formatted data along B -------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, shape", [("SSCB", (3, 4, 2, 10)), ("CB", (2, 10)), ("CBT", (3, 10, 5)),
+                                        ("BC", (10, 2)), ("SCBT", (4, 2, 10, 3))])
+def test_minibatchqueue_batches_along_b(fmt, shape):
+    data = np.arange(np.prod(shape), dtype=float).reshape(shape)
+    b = fmt.index("B")
+    mbq = sct.minibatchqueue(dlarray(data, fmt), np.arange(10), MiniBatchSize=4)
+    batches = list(mbq)
+    assert [len(t) for _, t in batches] == [4, 4, 2]
+    for (x, t) in batches:
+        assert sct.dims(x) == fmt
+        assert_close(D(x), np.take(data, D(t).astype(int), axis=b))   # was: cut along axis 0
+
+
+def test_minibatchqueue_formatted_with_options():
+    data = RNG.standard_normal((3, 4, 2, 10))
+    mbq = sct.minibatchqueue(dlarray(data, "SSCB"), MiniBatchSize=4, OutputCast="single")
+    x = next(mbq)
+    assert x.dtype == np.float32 and sct.dims(x) == "SSCB" and x.shape == (3, 4, 2, 4)
+    mbq = sct.minibatchqueue(dlarray(data, "SSCB"), MiniBatchSize=4, MiniBatchFormat="BSSC")
+    x = next(mbq)
+    assert sct.dims(x) == "BSSC"
+    assert_close(D(x), np.transpose(data[..., :4], (3, 0, 1, 2)))
+    mbq = sct.minibatchqueue(dlarray(data, "SSCB"), MiniBatchSize=4, OutputAsDlarray=False)
+    assert type(next(mbq)) is np.ndarray
+    with pytest.raises(ValueError, match="without a B"):
+        sct.minibatchqueue(dlarray(data[..., 0], "SSC"))
+    with pytest.raises(ValueError, match="MiniBatchFormat"):
+        next(sct.minibatchqueue(dlarray(data, "SSCB"), MiniBatchSize=4, MiniBatchFormat="CB"))
+
+
+def test_minibatchqueue_minibatchfcn_formatted_output_kept():
+    # a MiniBatchFcn that labels its output: MiniBatchFormat of the same labels keeps it (was: its axis 0
+    # moved to B as if it held the observations)
+    data = RNG.standard_normal((10, 3, 4, 2))
+    mbq = sct.minibatchqueue(data, MiniBatchSize=4, MiniBatchFcn=lambda x: dlarray(np.transpose(x, (1, 2, 3, 0)), "SSCB"),
+                             MiniBatchFormat="SSCB")
+    x = next(mbq)
+    assert x.shape == (3, 4, 2, 4)
+    assert_close(D(x), np.transpose(data[:4], (1, 2, 3, 0)))
