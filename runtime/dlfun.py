@@ -1622,8 +1622,14 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
             return Y
     if runningMean is None:
         return Y, mu, sigmaSq
+    MeanDecay = python_scalar(MeanDecay)
+    VarianceDecay = python_scalar(VarianceDecay)
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
+    stats_dtype = running_dtype(X, runningMean, runningVar)
+    if stats_dtype is not None:
+        newMean = newMean.astype(stats_dtype)
+        newVar = newVar.astype(stats_dtype)
     if column:          # the updated statistics in the running statistics' (C, 1) shape
         return Y, np.reshape(newMean, (channels, 1)), np.reshape(newVar, (channels, 1))
     return Y, newMean, newVar
@@ -1637,9 +1643,36 @@ def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, 
     mu = batch_mean(X)
     sigmaSq = batch_variance_about(X, mu)
     Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
+    MeanDecay = python_scalar(MeanDecay)
+    VarianceDecay = python_scalar(VarianceDecay)
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
+    stats_dtype = running_dtype(X, runningMean, runningVar)
+    if stats_dtype is not None:
+        newMean = newMean.astype(stats_dtype)
+        newVar = newVar.astype(stats_dtype)
     return Y, newMean, newVar
+
+
+def python_scalar(v):
+    """A numpy scalar or 0-d array (a decay factor from a config, ``np.float64(0.1)``) as a Python number,
+    which does not promote float32 arrays (numpy's float64 scalar makes float32 statistics float64)."""
+    if isinstance(v, np.generic) or (type(v) is np.ndarray and v.ndim == 0):
+        return v.item()
+    return v
+
+
+def running_dtype(X, runningMean, runningVar):
+    """The dtype batchnorm's updated running statistics keep: the lower precision of the data's and the
+    running statistics' floating dtypes (MATLAB's single wins over double: float32 data or statistics
+    give float32 statistics, was float64 from a float64 statistic or factor), or None where the
+    computation gives it already."""
+    kinds = [np.asarray(v).dtype for v in (X, runningMean, runningVar)]
+    floats = [d for d in kinds if d.kind == "f"]
+    if not floats:
+        return None
+    lowest = min(floats, key=lambda d: d.itemsize)
+    return None if all(d == lowest for d in kinds) else lowest
 
 
 def layernorm_axes(X, OperationDimension):
@@ -2136,7 +2169,8 @@ def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = Non
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
-                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode)
+                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode, python_scalar,
+                  running_dtype)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",

@@ -414,6 +414,11 @@ def transposedConv2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int
 # --- normalisation ---------------------------------------------------------------------------------
 
 
+def _floating(a):
+    """``a`` as a floating array: its own float dtype kept, others (integers, bools) float64."""
+    return a if a.dtype.kind == "f" else a.astype(float)
+
+
 class BatchNormalizationLayer(BuiltinLayer):
     Type = "Batch Normalization"
     BaseName = "batchnorm"
@@ -430,7 +435,8 @@ class BatchNormalizationLayer(BuiltinLayer):
         self.ScaleInitializer = ScaleInitializer
         self.NumChannels = None
         # MATLAB's values (NumChannels-by-1, or 1-by-1-by-NumChannels for images) kept as sct's (C,)
-        given = [None if v is None else np.reshape(np.asarray(getattr(v, "_data", v), dtype=float), (-1,))
+        # (a float32 value stays float32: was made float64, so a float32 network's statistics were float64)
+        given = [None if v is None else np.reshape(_floating(np.asarray(getattr(v, "_data", v))), (-1,))
                  for v in (Offset, Scale, TrainedMean, TrainedVariance)]
         self.Offset, self.Scale, self.TrainedMean, self.TrainedVariance = given
 

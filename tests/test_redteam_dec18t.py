@@ -326,3 +326,54 @@ def test_minibatchqueue_minibatchfcn_formatted_output_kept():
     x = next(mbq)
     assert x.shape == (3, 4, 2, 4)
     assert_close(D(x), np.transpose(data[:4], (1, 2, 3, 0)))
+
+
+# --- 5. batchnorm's running statistics stay float32 -------------------------------------------------
+
+
+X32 = RNG.standard_normal((8, 3)).astype(np.float32)
+OFF32, SC32 = np.zeros(3, np.float32), np.ones(3, np.float32)
+
+
+def _reference_stats(x, mu, var, md=0.1, vd=0.1):
+    m = x.shape[0]
+    return (md * x.mean(0) + (1 - md) * mu, vd * m / (m - 1) * x.var(0) + (1 - vd) * var)
+
+
+@pytest.mark.parametrize("stats", ["float32", "float64"])
+@pytest.mark.parametrize("decay", [0.1, np.float64(0.1), np.array(0.1)], ids=["float", "np.float64", "0-d"])
+def test_batchnorm_running_statistics_stay_float32(stats, decay):
+    mu, var = np.full(3, 0.5, stats), np.full(3, 2.0, stats)
+    _, m, v = sct.batchnorm(X32, OFF32, SC32, mu, var, MeanDecay=decay, VarianceDecay=decay, nargout=3)
+    assert m.dtype == np.float32 and v.dtype == np.float32          # was: float64
+    em, ev = _reference_stats(X32.astype(float), 0.5, 2.0)
+    assert_close(m, em, rtol=1e-5)
+    assert_close(v, ev, rtol=1e-5)
+
+    def f(x, off, sc):
+        y, m, v = sct.batchnorm(x, off, sc, mu, var, MeanDecay=decay, VarianceDecay=decay, nargout=3)
+        loss = np.sum(y ** 2)
+        return loss, dlgradient(loss, off), m, v
+    _, g, m, v = dlfeval(f, dlarray(X32), dlarray(OFF32), dlarray(SC32))
+    assert D(m).dtype == np.float32 and D(v).dtype == np.float32
+    assert_close(D(m), em, rtol=1e-5)
+    assert_close(D(v), ev, rtol=1e-5)
+
+
+def test_batchnorm_layer_state_float32_with_float32_data():
+    net = sct.dlnetwork([sct.featureInputLayer(3), sct.batchNormalizationLayer(), sct.fullyConnectedLayer(2)])
+    mu0 = D(net.State.Value[0]).copy()
+    var0 = D(net.State.Value[1]).copy()
+
+    def loss_fn(net, x):
+        y, state = sct.forward(net, x)
+        loss = np.sum(y ** 2)
+        return loss, dlgradient(loss, net.Learnables), state
+    for run in (lambda: sct.forward(net, dlarray(X32, "BC"))[1], lambda: dlfeval(loss_fn, net, dlarray(X32, "BC"))[2]):
+        state = run()
+        assert [D(v).dtype for v in state.Value] == [np.float32, np.float32]     # was: float64
+        em, ev = _reference_stats(X32.astype(float), mu0, var0)
+        assert_close(D(state.Value[0]), em, rtol=1e-5)
+        assert_close(D(state.Value[1]), ev, rtol=1e-5)
+    layer = sct.batchNormalizationLayer(TrainedMean=np.zeros(3, np.float32), TrainedVariance=np.ones(3, np.float32))
+    assert layer.TrainedMean.dtype == np.float32                               # was: made float64
