@@ -62,7 +62,7 @@ import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, item_adjoint, note_unselected_nonfinite, \
-    setitem, unbroadcast, \
+    add_at, setitem, unbroadcast, \
     sequence_adjoint, unbroadcast_product, wide_multiply
 
 # --- operators ---------------------------------------------------------------------
@@ -2602,6 +2602,13 @@ def _astype_rule(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy
 @defrule(astype_adjoint, wrt=("grad",))
 def _astype_adjoint_rule(g, ans, grad, a, dtype):
     return astype_adjoint(g, grad, dtype)
+
+
+# np.add.at(z, i, v) sums into z's dtype as numpy does (an integer z truncates: constant; a float32 z
+# rounds the float64 v: the derivative passes in v's precision)
+@defrule(add_at, wrt=("x", "value"))
+def _add_at_rule(g, ans, x, idx, value):
+    return astype_adjoint(g, x, ans.dtype), astype_adjoint(unbroadcast(getitem_or_zero(g, idx), value), value, ans.dtype)
 
 
 # --- Python builtins on numbers and arrays --------------------------------------------------------

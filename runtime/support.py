@@ -537,8 +537,9 @@ def masked(grad, mask):
 
 
 def add_at(x, idx, value):
-    """``np.add.at(x, idx, value)`` without mutating ``x``: every repeated index adds."""
-    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    """``np.add.at(x, idx, value)`` without mutating ``x``: every repeated index adds, in ``x``'s dtype
+    (numpy casts each sum into the target: an integer array truncates, a float32 one rounds)."""
+    out = np.array(x, copy=True)
     np.add.at(out, idx, value)
     return out
 
@@ -2620,11 +2621,6 @@ def _part_adjoint_rule(g, ans, grad, start, stop, like):
 @defrule(masked, wrt=("grad",))
 def _masked_rule(g, ans, grad, mask):
     return masked(g, mask)
-
-
-@defrule(add_at, wrt=("x", "value"))
-def _add_at_rule(g, ans, x, idx, value):
-    return g, unbroadcast(getitem_or_zero(g, idx), value)
 
 
 @defrule(into, wrt=("value",))

@@ -1,0 +1,642 @@
+"""A differential random-program red team for sct (dec18u), apart from scripts/progtest.py.
+
+Each program is a function ``prog(x, m, p)`` of a vector ``x`` (3,), a matrix ``m`` (2, 3) and
+parameters ``p`` (a dict or a namedtuple ``P(w, b)``), written the way users write numpy: calls
+with ``axis=``/``keepdims=``, fancy indexing, ``np.add.at`` into float64/float32/int arrays,
+in-place item writes and ``+=``, dicts, namedtuples, local lambdas, ``np.all``/``np.any``,
+``np.where``, loops, reductions, float32 casts.  Each one is checked:
+
+* value: ``dlfeval`` against plain Python;
+* first order: ``dlgradient(l, x, m, p)`` against central differences;
+* second order: ``dlgradient`` of ``sum(gx * c) + sum(sin(gm))`` (``EnableHigherDerivatives=True``)
+  against central differences of sct's first-order gradient;
+* ``sct.jvp`` (x, m) against a directional difference; ``sct.hvp`` (x) against differences of the
+  first-order gradient.
+
+    python tests/redteam_dec18u_gen.py --n 500 --seed 0 --out /tmp/rt_u/run0
+
+Outcomes per stage: ok, refused (an SctError naming the program's file), internal (an internal
+error or a foreign exception from sct), value / grad / grad2 / jvp / hvp (a wrong number), skip
+(plain Python raises, or a non-finite value).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import json
+import os
+import random
+import sys
+import traceback
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+
+# --- the generator -------------------------------------------------------------------------------
+
+class Gen:
+    def __init__(self, seed: int):
+        self.r = random.Random(seed)
+        self.lines: list = []
+        self.vecs = ["x"]
+        self.mats = ["m"]
+        self.scas: list = []
+        self.n = 0
+        self.float32 = False
+        self.kinks = False
+        self.lambdas: list = []
+
+    def fresh(self, stem="t"):
+        self.n += 1
+        return f"{stem}{self.n}"
+
+    def c(self):
+        return repr(round(self.r.uniform(-1.5, 1.5), 2))
+
+    def v(self):
+        return self.r.choice(self.vecs)
+
+    def mm(self):
+        return self.r.choice(self.mats)
+
+    def s(self):
+        if self.scas and self.r.random() < 0.7:
+            return self.r.choice(self.scas)
+        return f"np.sum({self.v()}) * {self.c()}"
+
+    def emit(self, *lines, ind=1):
+        for line in lines:
+            self.lines.append("    " * ind + line)
+
+    # each statement template: writes lines, adds names
+    def st_elementwise(self):
+        a, b = self.v(), self.v()
+        e = self.r.choice([f"{a} * {b}", f"{a} + {self.s()}", f"np.sin({a}) * {self.c()}",
+                           f"np.tanh({a} + {b})", f"np.exp(0.3 * {a})", f"{a} / (1.0 + {b} ** 2)",
+                           f"np.cos({a}) - {b}", f"{a} ** 2 - {self.c()} * {b}", f"np.log1p({a} ** 2)"])
+        t = self.fresh()
+        self.emit(f"{t} = {e}")
+        self.vecs.append(t)
+
+    def st_reduce(self):
+        a = self.mm()
+        fn = self.r.choice(["sum", "mean", "prod", "max", "min", "std"])
+        if fn in ("max", "min"):
+            self.kinks = True
+        axis = self.r.choice([0, 1, -1, None])
+        keep = self.r.random() < 0.5
+        t = self.fresh()
+        call = f"np.{fn}({a}" + ("" if axis is None else f", axis={axis}") + (", keepdims=True" if keep else "") + ")"
+        if axis in (1, -1):
+            shape = "col" if keep else "two"
+        elif axis == 0:
+            shape = "row" if keep else "vec"
+        else:
+            shape = "one" if keep else "sca"
+        if shape == "vec":
+            self.emit(f"{t} = {call}")
+            self.vecs.append(t)
+        elif shape == "row":
+            self.emit(f"{t} = {call}[0]")
+            self.vecs.append(t)
+        elif shape == "sca":
+            self.emit(f"{t} = {call}")
+            self.scas.append(t)
+        elif shape == "one":
+            self.emit(f"{t} = {call} * {self.mm()}")
+            self.mats.append(t)
+        else:               # (2,) or (2, 1): broadcast back against a matrix
+            col = call if shape == "col" else f"{call}[:, None]"
+            self.emit(f"{t} = {self.mm()} - {col}")
+            self.mats.append(t)
+
+    def st_matrix(self):
+        a, b = self.mm(), self.v()
+        e = self.r.choice([f"{a} * {b}", f"np.stack([{b}, {self.v()}])", f"{b}[None, :] * {a}",
+                           f"np.tanh({a}) + {self.s()}", f"{a}[::-1] * {a}", f"np.outer({b}, {self.v()})[1:]",
+                           f"np.concatenate([{a}[:1], {b}[None]], axis=0)", f"{a} @ np.diag({b})",
+                           f"np.reshape({a}, (3, 2)).T"])
+        t = self.fresh()
+        self.emit(f"{t} = {e}")
+        self.mats.append(t)
+
+    def st_matvec(self):
+        a = self.mm()
+        e = self.r.choice([f"{a}.T @ np.array([0.5, -1.2])", f"{a}[1]", f"{a}[:, [2, 0, 1]][0]",
+                           f"np.sum({a} ** 2, axis=0, keepdims=True)[0]", f"{a}.reshape(-1)[1:4]",
+                           f"np.einsum('ij,ij->j', {a}, {self.mm()})"])
+        t = self.fresh()
+        self.emit(f"{t} = {e}")
+        self.vecs.append(t)
+
+    def st_scalar(self):
+        a = self.v()
+        e = self.r.choice([f"np.sum({a} ** 2)", f"np.dot({a}, {self.v()})", f"{a}[{self.r.randrange(-3, 3)}]",
+                           f"np.prod({a})", f"np.mean(np.sin({a}))", f"np.linalg.norm({a})",
+                           f"{a} @ {self.v()}", f"np.sum({self.mm()}[:, 1])", f"np.vdot({a}, {a})",
+                           f"sum({a}[i] * {self.c()} for i in range(3))"])
+        t = self.fresh("s")
+        self.emit(f"{t} = {e}")
+        self.scas.append(t)
+
+    def st_fancy(self):
+        a = self.v()
+        idx = self.r.choice(["[2, 0, 1]", "np.array([0, 0, 2])", "[1, 1, 1]", "np.array([-1, 0, 1])",
+                             "np.argsort({a})".format(a=self.v())])
+        t = self.fresh()
+        self.emit(f"{t} = {a}[{idx}]")
+        self.vecs.append(t)
+
+    def st_mask(self):
+        a, b = self.v(), self.v()
+        t = self.fresh()
+        kind = self.r.randrange(4)
+        if kind == 0:
+            self.emit(f"{t} = np.where({a} > {self.c()}, {b}, {a} * {self.c()})")
+        elif kind == 1:
+            self.emit(f"{t} = {a} * ({b} > {self.c()})")
+        elif kind == 2:
+            self.emit(f"{t} = {a}.copy()", f"{t}[{t} > {self.c()}] = 0.25")
+        else:
+            self.emit(f"{t} = np.maximum({a}, {b}) + np.abs({a})")
+        self.kinks = True
+        self.vecs.append(t)
+
+    def st_add_at(self):
+        dt = self.r.choice(["float", "np.float64", "np.float32", "int", "np.int64"])
+        if dt == "np.float32":
+            self.float32 = True
+        t = self.fresh("z")
+        idx = self.r.choice(["[0, 1, 1]", "np.array([2, 2, 0])", "[0, 1, 2]", "np.array([1, 1, 1])"])
+        val = self.r.choice([self.v(), self.s()])
+        self.emit(f"{t} = np.zeros(3, dtype={dt})", f"np.add.at({t}, {idx}, {val})")
+        if dt in ("int", "np.int64"):
+            self.emit(f"{t} = {t} * {self.v()}")
+        elif dt == "np.float32":
+            self.emit(f"{t} = {t} + {self.v()}")
+        self.vecs.append(t)
+
+    def st_setitem(self):
+        t = self.fresh("w")
+        dt = self.r.choice(["", "", ", dtype=np.float32", ", dtype=int"])
+        if dt == ", dtype=np.float32":
+            self.float32 = True
+        base = self.r.choice([f"np.zeros(3{dt})", f"np.ones(3{dt})", f"{self.v()}.copy()", f"{self.v()} * 1.0"])
+        if dt == ", dtype=int" and "copy" not in base and "*" not in base:
+            base = base.replace(dt, ", dtype=int")
+        self.emit(f"{t} = {base}")
+        for _ in range(self.r.randrange(1, 4)):
+            k = self.r.randrange(6)
+            if k == 0:
+                self.emit(f"{t}[{self.r.randrange(3)}] = {self.s()}")
+            elif k == 1:
+                self.emit(f"{t}[{self.r.randrange(3)}] += {self.v()}[{self.r.randrange(3)}]")
+            elif k == 2:
+                self.emit(f"{t}[1:] *= {self.v()}[:2]")
+            elif k == 3:
+                self.emit(f"{t}[[0, 2]] = {self.v()}[[1, 1]]")
+            elif k == 4:
+                self.emit(f"{t} += {self.v()}")
+            else:
+                self.emit(f"{t}[::-1] -= {self.s()}")
+        if "int" in dt:
+            self.emit(f"{t} = {t} * {self.v()}")
+        self.vecs.append(t)
+
+    def st_dict(self):
+        d = self.fresh("d")
+        a, b = self.v(), self.s()
+        self.emit(f'{d} = {{"a": {a}, "b": {b}}}')
+        k = self.r.randrange(4)
+        if k == 0:
+            self.emit(f'{d}["a"] = {d}["a"] * {d}["b"]')
+        elif k == 1:
+            self.emit(f"for k in {d}:", f"    {d}[k] = {d}[k] * 2.0")
+        elif k == 2:
+            self.emit(f'{d}["c"] = np.tanh({d}["a"])')
+        else:
+            self.emit(f'{d}["b"] += 1.0')
+        t = self.fresh()
+        self.emit(f"{t} = sum(np.sum(val) for val in {d}.values()) * {self.v()}")
+        self.vecs.append(t)
+
+    def st_namedtuple(self):
+        q = self.fresh("q")
+        self.emit(f"{q} = P({self.v()}, {self.s()})")
+        t = self.fresh()
+        k = self.r.randrange(3)
+        if k == 0:
+            self.emit(f"{t} = {q}.w * {q}.b")
+        elif k == 1:
+            self.emit(f"{q} = {q}._replace(b={q}.b * 2.0)", f"{t} = {q}.w + {q}.b")
+        else:
+            self.emit(f"ww, bb = {q}", f"{t} = ww * np.sin(bb)")
+        self.vecs.append(t)
+
+    def st_lambda(self):
+        f = self.fresh("f")
+        k = self.r.randrange(4)
+        if k == 0:
+            self.emit(f"{f} = lambda v: v * {self.c()}")
+        elif k == 1:
+            self.emit(f"{f} = lambda v: np.sin(v) + {self.s()}")
+        elif k == 2:
+            self.emit(f"{f} = lambda v, c={self.c()}: v ** 2 * c")
+        else:
+            self.emit(f"def {f}(v):", f"    return np.tanh(v) * {self.v()}")
+        self.lambdas.append(f)
+        t = self.fresh()
+        self.emit(f"{t} = {f}({self.v()})")
+        self.vecs.append(t)
+
+    def st_call_lambda_later(self):
+        if not self.lambdas:
+            return self.st_lambda()
+        t = self.fresh()
+        f = self.r.choice(self.lambdas)
+        self.emit(f"{t} = {f}({self.v()}) + {f}({self.v()}[::-1])")
+        self.vecs.append(t)
+
+    def st_allany(self):
+        a = self.v()
+        fn = self.r.choice(["np.all", "np.any"])
+        t = self.fresh("flag")
+        k = self.r.randrange(4)
+        if k == 0:
+            self.emit(f"{t} = {fn}({a} > {self.c()})")
+        elif k == 1:
+            self.emit(f"{t} = {fn}({self.mm()} > {self.c()}, axis={self.r.choice([0, 1])})")
+            u = self.fresh()
+            self.emit(f"{u} = np.sum({t}) * {a}")
+            self.vecs.append(u)
+            return
+        elif k == 2:
+            self.emit(f"{t} = {a}.any()")
+        else:
+            self.emit(f"{t} = {fn}({a})")
+        u = self.fresh()
+        if self.r.random() < 0.5:
+            self.emit(f"{u} = {a} * (1.0 + {t})")
+        else:
+            self.emit(f"if {t}:", f"    {u} = {a} * 2.0", "else:", f"    {u} = {a} - 1.0")
+        self.vecs.append(u)
+
+    def st_loop(self):
+        acc = self.fresh("acc")
+        a, b = self.v(), self.v()
+        k = self.r.randrange(4)
+        if k == 0:
+            self.emit(f"{acc} = np.zeros(3)", "for i in range(3):", f"    {acc} = {acc} + {a}[i] * {b}")
+        elif k == 1:
+            self.emit(f"{acc} = {a} * 1.0", "for i in range(2):", f"    {acc} = np.sin({acc}) * {b}")
+        elif k == 2:
+            self.emit(f"{acc} = np.zeros(3)", f"for i, val in enumerate({a}):",
+                      f"    {acc}[i] = val * {b}[(i + 1) % 3]")
+        else:
+            self.emit(f"{acc} = {a} * 1.0", "n = 0", "while n < 2:", f"    {acc} = {acc} * 0.5 + {b}", "    n += 1")
+        self.vecs.append(acc)
+
+    def st_float32(self):
+        a = self.v()
+        t = self.fresh()
+        self.float32 = True
+        self.emit(self.r.choice([f"{t} = {a}.astype(np.float32) * {self.v()}",
+                                 f"{t} = np.float32(1.5) * {a}",
+                                 f"{t} = np.asarray({a}, dtype=np.float32) + np.float32(0.25)",
+                                 f"{t} = ({a}.astype(np.float32) ** 2).astype(np.float64)"]).format(t=t))
+        self.vecs.append(t)
+
+    def st_int(self):
+        a = self.v()
+        t = self.fresh()
+        self.emit(self.r.choice([f"{t} = {a} * np.arange(3)", f"{t} = {a}[int(np.argmax({self.v()}))] * {self.v()}",
+                                 f"{t} = {a} * len({a}) + np.floor({self.v()})",
+                                 f"{t} = {a} * np.array([1, -2, 3])"]))
+        self.kinks = True
+        self.vecs.append(t)
+
+    def st_cumsum(self):
+        a = self.v()
+        t = self.fresh()
+        self.emit(self.r.choice([f"{t} = np.cumsum({a})", f"{t} = np.cumprod({a} * 0.5 + 1.0)",
+                                 f"{t} = np.sort({a})", f"{t} = np.diff(np.concatenate([[0.0], {a}]))",
+                                 f"{t} = np.roll({a}, 1)", f"{t} = np.clip({a}, -0.5, 0.7)", f"{t} = np.flip({a})"]))
+        self.vecs.append(t)
+
+    def st_helper(self):
+        t = self.fresh()
+        self.emit(f"{t} = helper({self.v()}, {self.s()})")
+        self.vecs.append(t)
+
+    def st_list(self):
+        t = self.fresh()
+        lst = self.fresh("lst")
+        self.emit(f"{lst} = [{self.v()}, {self.v()}]")
+        k = self.r.randrange(3)
+        if k == 0:
+            self.emit(f"{lst}.append({self.v()} * 2.0)")
+        elif k == 1:
+            self.emit(f"{lst}[0] = {lst}[1] * {self.s()}")
+        else:
+            self.emit(f"{lst} = [e * 0.5 for e in {lst}]")
+        self.emit(f"{t} = sum({lst})")
+        self.vecs.append(t)
+
+    TEMPLATES = [
+        ("st_elementwise", 4), ("st_reduce", 3), ("st_matrix", 2), ("st_matvec", 2), ("st_scalar", 3),
+        ("st_fancy", 2), ("st_mask", 1), ("st_add_at", 2), ("st_setitem", 3), ("st_dict", 2),
+        ("st_namedtuple", 2), ("st_lambda", 2), ("st_call_lambda_later", 1), ("st_allany", 2),
+        ("st_loop", 2), ("st_float32", 1), ("st_int", 1), ("st_cumsum", 2), ("st_helper", 1), ("st_list", 1),
+    ]
+
+    def program(self):
+        r = self.r
+        if r.random() < 0.5:
+            self.emit('pw = p["w"]', 'pb = p["b"]')
+            self.kind = "dict"
+        else:
+            self.emit("pw = p.w", "pb = p.b")
+            self.kind = "namedtuple"
+        self.vecs.append("pw")
+        self.scas.append("pb")
+        names = [n for n, w in self.TEMPLATES for _ in range(w)]
+        for _ in range(r.randrange(4, 11)):
+            getattr(self, r.choice(names))()
+        # the loss reads the last names made and the arguments
+        parts = [f"np.sum({v} * {self.c()})" for v in self.vecs[-3:]]
+        parts += [f"np.sum(np.sin({mname}))" for mname in self.mats[-1:]]
+        parts += [f"{sname} * {self.c()}" for sname in self.scas[-2:]]
+        parts.append("np.sum(x ** 2) * 0.1 + np.sum(m ** 2) * 0.1 + pb ** 2 * 0.1 + np.sum(pw ** 2) * 0.1")
+        self.emit("loss = " + " + ".join(parts))
+        self.emit("return loss")
+        body = "\n".join(self.lines)
+        return (PRELUDE + "\n\ndef prog(x, m, p):\n" + body + "\n" + WRAPPERS)
+
+
+PRELUDE = '''import numpy as np
+from collections import namedtuple
+from sct import dlgradient
+
+P = namedtuple("P", "w b")
+
+
+def helper(a, b):
+    h = np.tanh(a) * b
+    return h + a ** 2 * 0.5'''
+
+WRAPPERS = '''
+
+def first(x, m, p):
+    loss = prog(x, m, p)
+    gx, gm, gp = dlgradient(loss, x, m, p)
+    return loss, gx, gm, gp
+
+
+def second(x, m, p, cx):
+    loss = prog(x, m, p)
+    gx, gm = dlgradient(loss, x, m, EnableHigherDerivatives=True)
+    z = np.sum(gx * cx) + np.sum(np.sin(gm))
+    return z, dlgradient(z, x, m)
+
+
+def of_xm(x, m):
+    return prog(x, m, P0)
+
+
+def of_x(x):
+    return prog(x, M0, P0)
+'''
+
+
+# --- the checker ---------------------------------------------------------------------------------
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _D(v):
+    return np.asarray(v.data) if type(v).__name__ == "dlarray" else np.asarray(v)
+
+
+def _p_of(mod, kind, w, b):
+    return {"w": w, "b": b} if kind == "dict" else mod.P(w, b)
+
+
+class Mismatch(Exception):
+    def __init__(self, stage, text):
+        super().__init__(f"{stage}: {text}")
+        self.stage = stage
+
+
+def _close(stage, got, want, rtol, atol):
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        raise Mismatch(stage, f"shape {got.shape} != {want.shape}")
+    if not np.allclose(got, want, rtol=rtol, atol=atol):
+        raise Mismatch(stage, f"got {got.ravel()[:8]} want {want.ravel()[:8]}")
+
+
+def _fd(f, xs, k, step):
+    xs = [np.array(a, dtype=float) for a in xs]
+    x = xs[k]
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        o = x[i]
+        x[i] = o + step
+        up = f(*xs)
+        x[i] = o - step
+        dn = f(*xs)
+        x[i] = o
+        g[i] = (up - dn) / (2 * step)
+    return g
+
+
+def _fd_checked(stage, got, f, xs, k, float32, kinks):
+    """got against central differences at two steps (a kink or a float32 rounding near one step
+    is not counted as a mismatch if the other agrees)."""
+    steps = (1e-3, 3e-4) if float32 else (1e-6, 1e-5)
+    rtol, atol = (2e-2, 2e-3) if float32 else (1e-4, 1e-6)
+    last = None
+    for step in steps:
+        try:
+            _close(stage, got, _fd(f, xs, k, step), rtol, atol)
+            return
+        except Mismatch as e:
+            last = e
+    raise last
+
+
+def check_program(path, name, seed_kind, rng_seed):
+    """Run one program's stages; returns {stage: outcome}, details."""
+    import sct
+    from sct import SctError, dlarray, dlfeval
+    out, detail = {}, {}
+    mod = _load(path, name)
+    rng = np.random.default_rng(rng_seed)
+    x = rng.uniform(-1, 1, 3)
+    m = rng.uniform(-1, 1, (2, 3))
+    w = rng.uniform(-1, 1, 3)
+    b = float(rng.uniform(0.2, 1.2))
+    cx = rng.uniform(-1, 1, 3)
+    kind = seed_kind["kind"]
+    float32, kinks = seed_kind["float32"], seed_kind["kinks"]
+    mod.P0 = _p_of(mod, kind, w.copy(), b)
+    mod.M0 = m.copy()
+
+    def plain(x_, m_, w_, b_):
+        return float(mod.prog(np.array(x_), np.array(m_), _p_of(mod, kind, np.array(w_), float(b_))))
+
+    try:
+        want = plain(x, m, w, b)
+    except Exception as e:         # an invalid program (plain Python raises)
+        out["plain"] = "skip"
+        detail["plain"] = f"{type(e).__name__}: {e}"
+        return out, detail
+    if not np.isfinite(want):
+        out["plain"] = "skip"
+        return out, detail
+
+    def classify(stage, fn):
+        try:
+            fn()
+            out[stage] = "ok"
+            return True
+        except Mismatch as e:
+            out[stage] = e.stage
+            detail[stage] = str(e)
+        except SctError as e:
+            text = str(e)
+            internal = "internal error" in text or path not in text and name not in text
+            out[stage] = "internal" if internal else "refused"
+            detail[stage] = f"{type(e).__name__}: {text[:600]}"
+        except Exception as e:
+            out[stage] = "internal"
+            detail[stage] = f"{type(e).__name__}: {e}\n" + traceback.format_exc()[-2500:]
+        return False
+
+    state = {}
+    vtol = (1e-6, 1e-7) if float32 else (1e-10, 1e-12)
+
+    def first():
+        loss, gx, gm, gp = dlfeval(mod.first, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)))
+        _close("value", _D(loss), want, *vtol)
+        gw, gb = (gp["w"], gp["b"]) if kind == "dict" else (gp.w, gp.b)
+        state["g"] = [_D(gx), _D(gm), _D(gw), _D(gb)]
+        for k, g in enumerate(state["g"]):
+            _fd_checked("grad", g, plain, [x, m, w, b], k, float32, kinks)
+
+    if not classify("first", first):
+        return out, detail
+
+    def sct_z(x_, m_):
+        _, gx, gm, _ = dlfeval(mod.first, dlarray(np.array(x_)), dlarray(np.array(m_)),
+                               _p_of(mod, kind, dlarray(w), dlarray(b)))
+        return float(np.sum(_D(gx) * cx) + np.sum(np.sin(_D(gm))))
+
+    def second():
+        z, (zx, zm) = dlfeval(mod.second, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)), cx)
+        _close("grad2", _D(z), sct_z(x, m), 1e-8, 1e-10)
+        f32 = float32 or kinks
+        _fd_checked("grad2", _D(zx), sct_z, [x, m], 0, f32, kinks)
+        _fd_checked("grad2", _D(zm), sct_z, [x, m], 1, f32, kinks)
+
+    classify("second", second)
+
+    tx, tm = rng.uniform(-1, 1, 3), rng.uniform(-1, 1, (2, 3))
+
+    def jvp():
+        y, dot = sct.jvp(mod.of_xm, (x, m), (tx, tm))
+        _close("jvp", _D(y), want, *vtol)
+        h = 1e-3 if float32 else 1e-6
+        fd = (plain(x + h * tx, m + h * tm, w, b) - plain(x - h * tx, m - h * tm, w, b)) / (2 * h)
+        _close("jvp", _D(dot), fd, 2e-2 if float32 else 1e-4, 2e-3 if float32 else 1e-6)
+
+    classify("jvp", jvp)
+
+    def hvp():
+        hv = sct.hvp(mod.of_x, x, tx)
+        h = 1e-3 if (float32 or kinks) else 1e-5
+
+        def gxat(xx):
+            return state_g(xx)
+        fd = (gxat(x + h * tx) - gxat(x - h * tx)) / (2 * h)
+        _close("hvp", _D(hv), fd, 2e-2 if float32 else 1e-4, 2e-3 if float32 else 1e-6)
+
+    def state_g(xx):
+        _, gx, _, _ = dlfeval(mod.first, dlarray(np.array(xx)), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)))
+        return _D(gx)
+
+    classify("hvp", hvp)
+    return out, detail
+
+
+def make(seed):
+    g = Gen(seed)
+    src = g.program()
+    return src, {"kind": g.kind, "float32": g.float32, "kinks": g.kinks}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="/tmp/rt_u/run")
+    ap.add_argument("--only", type=int, default=None, help="run one seed and print its source and outcome")
+    args = ap.parse_args(argv)
+    import warnings
+    warnings.simplefilter("ignore")
+    os.makedirs(args.out, exist_ok=True)
+    seeds = [args.only] if args.only is not None else range(args.seed, args.seed + args.n)
+    counts = collections.Counter()
+    stage_counts = collections.Counter()
+    bad = []
+    reasons = collections.Counter()
+    for seed in seeds:
+        src, info = make(seed)
+        name = f"rtu_prog_{seed}"
+        path = os.path.join(args.out, name + ".py")
+        with open(path, "w") as fh:
+            fh.write(src)
+        try:
+            out, detail = check_program(path, name, info, seed)
+        except Exception as e:
+            out, detail = {"harness": "internal"}, {"harness": traceback.format_exc()}
+        for stage, o in out.items():
+            stage_counts[(stage, o)] += 1
+            if o == "refused":
+                reasons[detail[stage].split(": ", 2)[-1][:90]] += 1
+        worst = "ok"
+        for o in out.values():
+            if o not in ("ok",):
+                worst = o if worst in ("ok", "refused", "skip") else worst
+        counts[worst] += 1
+        if any(o not in ("ok", "refused", "skip") for o in out.values()):
+            bad.append({"seed": seed, "out": out, "detail": detail, "info": info})
+        else:
+            os.remove(path)
+        if args.only is not None:
+            print(src)
+            print(json.dumps(out, indent=1), json.dumps(detail, indent=1))
+        sys.modules.pop(name, None)
+    summary = {"programs": len(seeds), "worst": dict(counts),
+               "stages": {f"{k[0]}:{k[1]}": v for k, v in sorted(stage_counts.items())}, "bad": bad,
+               "refusals": dict(reasons.most_common())}
+    with open(os.path.join(args.out, f"summary_{args.seed}.json"), "w") as fh:
+        json.dump(summary, fh, indent=1, default=str)
+    print(json.dumps({k: summary[k] for k in ("programs", "worst", "stages", "refusals")}, indent=1))
+    for b_ in bad:
+        print("BAD", b_["seed"], b_["out"], {k: v[:300] for k, v in b_["detail"].items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
