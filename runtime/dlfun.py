@@ -1687,7 +1687,13 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
 
 
 def instance_axes(X):
-    """The spatial / time axes: every axis between the batch and the channel axis."""
+    """The spatial / time axes: every axis between the batch and the channel axis.  Data with none
+    (feature data, (batch, channels)) is refused, as MATLAB's instancenorm refuses it (was: each entry
+    its own instance, all zeros)."""
+    if np.ndim(X) < 3:
+        raise ValueError(f"instancenorm: the input has no spatial or time dimension (its shape is {np.shape(X)}, "
+                         "read as (batch, channels)); instance normalisation needs data laid out as (batch, "
+                         "S.. or T, channels): use layernorm or batchnorm for feature data")
     return tuple(range(1, np.ndim(X) - 1))
 
 
@@ -2075,6 +2081,7 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
         classes = np.arange(classes)
     classes = np.asarray(classes)
     labels = np.asarray(labels)
+    _check_label_kinds(labels, classes)
     if axis is not None:
         if not isinstance(axis, numbers.Integral) or not -labels.ndim - 1 <= axis <= labels.ndim:
             raise ValueError(f"onehotencode: featureDim must be an axis of the labels (0-based), got {axis!r}")
@@ -2086,6 +2093,44 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
             labels = np.squeeze(labels, axis)
     out = (labels[..., None] == classes.reshape((1,) * labels.ndim + (-1,))).astype(dtype)
     return out if axis is None or axis == out.ndim - 1 else np.moveaxis(out, -1, axis)
+
+
+def _text_kind(a):
+    """"str", "bytes" or None (not text): what the entries of ``a`` are (an object array by its entries;
+    None entries, MATLAB's <missing>, are left out)."""
+    if a.dtype.kind == "U":
+        return "str"
+    if a.dtype.kind == "S":
+        return "bytes"
+    if a.dtype.kind == "O":
+        kinds = {"str" if isinstance(v, str) else "bytes" if isinstance(v, bytes) else None
+                 for v in a.ravel().tolist() if v is not None}
+        if len(kinds) == 1:
+            return kinds.pop()
+        if len(kinds) > 1 and kinds & {"str", "bytes"}:
+            return "mixed"
+    return None
+
+
+def _check_label_kinds(labels, classes):
+    """``onehotencode``'s labels and classes compared entry by entry must be of one kind: text labels
+    against numeric classes (``onehotencode(["cat", "dog"], 2)``: the classes 0, 1), or bytes against
+    str, compare unequal everywhere and gave all-zero rows silently; MATLAB's categorical(A, classes)
+    refuses such classes.  Repeated classes are refused as MATLAB refuses them (the one-hot vectors
+    had two ones)."""
+    label_kind, class_kind = _text_kind(labels), _text_kind(classes)
+    if label_kind != class_kind and labels.size and classes.size:
+        what = {None: "numbers", "str": "text (str)", "bytes": "bytes", "mixed": "a mix of text and other values"}
+        raise TypeError(f"onehotencode: the labels are {what[label_kind]} but the classes are "
+                        f"{what[class_kind]}: give the class names as the labels are written (an int K means "
+                        "the classes 0 .. K-1)")
+    flat = classes.ravel().tolist()
+    try:
+        repeated = len(set(flat)) != len(flat)
+    except TypeError:           # unhashable entries: compared pairwise
+        repeated = any(a == b for i, a in enumerate(flat) for b in flat[i + 1:])
+    if repeated:
+        raise ValueError(f"onehotencode: the classes must be distinct, got {flat!r}")
 
 
 def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = None) -> Any:

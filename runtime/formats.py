@@ -242,6 +242,11 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             return Plan([(0, perm, None)], {}, _inverse(perm), keep, 0)
         return Plan([(0, perm, None)], {}, _inverse(perm), keep)
     if fname in NORM_FUNCTIONS:
+        if fname == "instancenorm" and "S" not in fmt and "T" not in fmt:
+            # MATLAB's instancenorm refuses data without a spatial or time dimension (was: each entry its
+            # own instance, all zeros)
+            raise ValueError(f"instancenorm: the data format {fmt!r} has no spatial ('S') or time ('T') "
+                             "dimension to normalise over: use layernorm or batchnorm for feature data")
         order = _batch_first_channel_last(fmt, fname, need_batch=fname != "batchnorm")
         perm = _perm(fmt, order)
         opts = {}

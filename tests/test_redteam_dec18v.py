@@ -1,0 +1,116 @@
+"""Red team (Dec 18, v): sct's deep-learning functions against MATLAB's documented semantics
+(onehotencode, instancenorm, the losses' Reduction on formatted data, 1-D convolution and pooling
+over "CBT" data, ...): values, output formats and sizes, and gradients against finite differences."""
+import numpy as np
+import pytest
+
+import sct
+from sct import (dlarray, dlfeval, dlgradient, extractdata, dims, instancenorm, onehotencode, crossentropy,
+                 softmax)
+
+from gradcheck import assert_close, numerical_gradient
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")   # tests/conftest.py
+
+RNG = np.random.default_rng(20261218)
+
+
+# --- onehotencode with text labels -------------------------------------------------------------------
+
+
+def test_onehotencode_text_labels_against_text_classes():
+    classes = ["cat", "dog", "fish"]
+    expected = np.array([[1.0, 0, 0], [0, 0, 1], [1, 0, 0]])
+    for labels in (["cat", "fish", "cat"], np.array(["cat", "fish", "cat"]),
+                   np.array(["cat", "fish", "cat"], dtype=object)):
+        assert_close(onehotencode(labels, classes), expected)
+        assert_close(onehotencode(np.asarray(labels).reshape(1, 3), 0, ClassNames=classes), expected.T)
+    # classes of another string width than the labels, and as an object array
+    assert_close(onehotencode(np.array(["dog"]), np.array(["cat", "dog"], dtype=object)), [[0.0, 1.0]])
+
+
+def test_onehotencode_text_labels_against_numeric_classes_is_refused():
+    # was: every comparison unequal, all-zero rows (a zero loss, no gradient), silently
+    with pytest.raises(TypeError, match="labels are text"):
+        onehotencode(["cat", "dog"], 2)
+    with pytest.raises(TypeError, match="labels are text"):
+        onehotencode(np.array(["0", "1"]), [0, 1])
+    with pytest.raises(TypeError, match="labels are numbers"):
+        onehotencode(np.array([0, 1]), ["0", "1"])
+    with pytest.raises(TypeError, match="labels are bytes"):
+        onehotencode(np.array([b"cat", b"dog"]), ["cat", "dog"])
+    with pytest.raises(ValueError, match="distinct"):
+        onehotencode(["cat", "dog"], ["cat", "dog", "cat"])
+
+
+def _text_label_loss(W, X, labels):
+    T = onehotencode(labels, ["cat", "dog", "fish"])
+    loss = crossentropy(softmax(X @ W), T)
+    return loss, dlgradient(loss, W)
+
+
+def test_onehotencode_text_labels_in_dlfeval_value_and_gradient():
+    W = RNG.standard_normal((4, 3))
+    X = RNG.standard_normal((5, 4))
+    labels = ["cat", "dog", "fish", "dog", "cat"]
+    T = np.eye(3)[[0, 1, 2, 1, 0]]
+
+    def plain(W):
+        Z = X @ W
+        P = np.exp(Z - Z.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        return -np.sum(T * np.log(P)) / 5
+
+    loss, g = dlfeval(_text_label_loss, dlarray(W), X, labels)
+    assert_close(extractdata(loss), plain(W), rtol=1e-12)
+    assert_close(extractdata(g), numerical_gradient(plain, [W], 0), rtol=1e-6)
+
+    def wrong(W, X, labels):
+        T = onehotencode(labels, 3)
+        loss = crossentropy(softmax(X @ W), T)
+        return loss, dlgradient(loss, W)
+
+    with pytest.raises(sct.EvaluationError, match="labels are text"):
+        dlfeval(wrong, dlarray(W), X, labels)
+
+
+# --- instancenorm needs a spatial or time dimension ------------------------------------------------------
+
+
+def _inorm(X, offset, scale):
+    y = instancenorm(X, offset, scale)
+    return y, dlgradient(np.sum(y ** 3), X)
+
+
+def test_instancenorm_without_spatial_or_time_axis_is_refused():
+    X = RNG.standard_normal((3, 4))
+    off, sc = np.zeros(3), np.ones(3)
+    # was: every entry its own instance, all zeros (and a zero gradient)
+    for call in (lambda: instancenorm(dlarray(X, "CB"), off, sc), lambda: instancenorm(X.T, off, sc),
+                 lambda: instancenorm(X, off, sc, DataFormat="CB")):
+        with pytest.raises(ValueError, match="spatial"):
+            call()
+    with pytest.raises(sct.CompileError, match="spatial"):
+        dlfeval(_inorm, dlarray(X, "CB"), off, sc)
+    with pytest.raises(sct.EvaluationError, match="spatial"):
+        dlfeval(_inorm, dlarray(X.T), off, sc)
+
+
+def test_instancenorm_over_time_and_space_matches_the_definition():
+    off, sc = RNG.standard_normal(3), RNG.standard_normal(3)
+    for fmt, shape, axes in (("CBT", (3, 2, 5), (2,)), ("SCB", (5, 3, 2), (0,)), ("SSCB", (4, 3, 3, 2), (0, 1))):
+        X = RNG.standard_normal(shape)
+        c = fmt.index("C")
+        view = [1] * len(fmt)
+        view[c] = 3
+
+        def plain(X):
+            mu = X.mean(axis=axes, keepdims=True)
+            var = ((X - mu) ** 2).mean(axis=axes, keepdims=True)
+            return sc.reshape(view) * (X - mu) / np.sqrt(var + 1e-5) + off.reshape(view)
+
+        y, g = dlfeval(_inorm, dlarray(X, fmt), off, sc)
+        assert dims(y) == fmt and y.shape == shape
+        assert_close(extractdata(y), plain(X), rtol=1e-10)
+        assert_close(extractdata(g), numerical_gradient(lambda X: np.sum(plain(X) ** 3), [X], 0), rtol=1e-5,
+                     atol=1e-6)
