@@ -114,3 +114,72 @@ def test_instancenorm_over_time_and_space_matches_the_definition():
         assert_close(extractdata(y), plain(X), rtol=1e-10)
         assert_close(extractdata(g), numerical_gradient(lambda X: np.sum(plain(X) ** 3), [X], 0), rtol=1e-5,
                      atol=1e-6)
+
+
+# --- 1-D convolution and pooling over time ("CBT"): MATLAB's WeightsFormat="TCU" / PoolFormat="T" -----------
+
+from sct import avgpool, dlconv, maxpool  # noqa: E402
+
+XT = RNG.standard_normal((3, 2, 7))          # C, B, T
+WT = RNG.standard_normal((2, 3, 4))          # filterSize, C, filters ("TCU")
+BT = RNG.standard_normal(4)
+
+
+def _over_time(X, W, b):
+    """The reference: the same layers on (B, T, C) data, sct's 1-D layout (MATLAB's "SCB" read as "TCB")."""
+    y = dlconv(X.transpose(1, 2, 0), W, b, Padding="same")
+    return avgpool(maxpool(y, 2, Stride=2), 2).transpose(2, 0, 1)
+
+
+def _time_layers(X, W, b):
+    y = dlconv(X, W, b, WeightsFormat="TCU", Padding="same")
+    w = avgpool(maxpool(y, 2, PoolFormat="T", Stride=2), 2, PoolFormat="T")
+    return w, dlgradient(np.sum(w ** 2), X, W, b)
+
+
+def test_cbt_convolution_and_pooling_over_time_eager():
+    ref = dlconv(XT.transpose(1, 2, 0), WT, BT).transpose(2, 0, 1)
+    for y in (dlconv(dlarray(XT, "CBT"), WT, BT, WeightsFormat="TCU"), dlconv(dlarray(XT, "CBT"), dlarray(WT, "TCU"), BT)):
+        assert dims(y) == "CBT" and y.shape == (4, 2, 6)
+        assert_close(extractdata(y), ref, rtol=1e-12)
+    y = dlconv(XT, WT, BT, DataFormat="CBT", WeightsFormat="TCU")
+    assert dims(y) == "" and y.shape == (4, 2, 6)
+    for fn in (maxpool, avgpool):
+        y = fn(dlarray(XT, "CBT"), 2, Stride=2, PoolFormat="T")
+        assert dims(y) == "CBT" and y.shape == (3, 2, 3)
+        assert_close(extractdata(y), fn(XT.transpose(1, 2, 0), 2, Stride=2).transpose(2, 0, 1), rtol=1e-12)
+    # "TCB" order: the same pooling over T
+    y = maxpool(dlarray(XT.transpose(2, 0, 1), "TCB"), 3, PoolFormat="T")
+    assert dims(y) == "TCB" and y.shape == (5, 3, 2)
+    assert_close(extractdata(y), maxpool(XT.transpose(1, 2, 0), 3).transpose(1, 2, 0), rtol=1e-12)
+
+
+def test_cbt_over_time_in_dlfeval_values_and_gradients():
+    y, grads = dlfeval(_time_layers, dlarray(XT, "CBT"), dlarray(WT), dlarray(BT))
+    assert dims(y) == "CBT"
+    assert_close(extractdata(y), _over_time(XT, WT, BT), rtol=1e-12)
+    for i, g in enumerate(grads):
+        expected = numerical_gradient(lambda *a: np.sum(_over_time(*a) ** 2), [XT, WT, BT], i)
+        assert_close(extractdata(g), expected, rtol=1e-5, atol=1e-6)
+
+
+def _conv_plain(X, W, b):
+    return dlconv(X, W, b)
+
+
+def test_cbt_without_time_option_is_refused_naming_it():
+    # MATLAB slides over the "S" dimensions unless the weights or pooling region have a "T"; sct's message
+    # said only that 'CBT' has no S
+    with pytest.raises(ValueError, match="PoolFormat='T'"):
+        maxpool(dlarray(XT, "CBT"), 2)
+    with pytest.raises(ValueError, match="WeightsFormat='TCU'"):
+        dlconv(dlarray(XT, "CBT"), WT, BT)
+    with pytest.raises(sct.CompileError, match="WeightsFormat='TCU'"):
+        dlfeval(_conv_plain, dlarray(XT, "CBT"), WT, BT)
+    y = dlfeval(_conv_plain, dlarray(XT, "CBT"), dlarray(WT, "TCU"), BT)     # labelled weights: over T
+    assert dims(y) == "CBT"
+    assert_close(extractdata(y), dlconv(XT.transpose(1, 2, 0), WT, BT).transpose(2, 0, 1), rtol=1e-12)
+    with pytest.raises(ValueError, match="does not fit"):
+        maxpool(dlarray(XT, "CBT"), 2, PoolFormat="S")
+    with pytest.raises(ValueError, match="formatted data"):
+        maxpool(XT.transpose(1, 2, 0), 2, PoolFormat="T")        # unformatted: refused, not ignored
