@@ -308,6 +308,10 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         perm = _perm(fmt, order)
         # no B label: one observation (MATLAB's N = 1), so a singleton batch axis goes in front (NEW_BATCH)
         lead = None if "B" in fmt else NEW_BATCH
+        if options.get("Reduction") == "none":
+            # MATLAB's unreduced loss: an unformatted array of Y's size (here: Y's order of its axes)
+            return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, _inverse(perm),
+                        None, unbatch=lead is not None)
         return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, None, None)
     if fname in LOSS_FUNCTIONS:
         # batch first (B, T, S.., U.., C): the targets and the mask are in the predictions' order (MATLAB
@@ -315,7 +319,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         if "B" not in fmt:
             raise ValueError(f"{fname}: the data format {fmt!r} has no batch dimension 'B'")
         perm = _perm(fmt, [i for c in "BTSUC" for i, d in enumerate(fmt) if d == c])
-        return Plan([(0, perm, None), (1, perm, None), ("Mask", perm, None)], {}, None, None)
+        # Reduction="none": MATLAB's unreduced loss, an unformatted array of Y's size (Y's order of axes)
+        post = _inverse(perm) if options.get("Reduction") == "none" else None
+        return Plan([(0, perm, None), (1, perm, None), ("Mask", perm, None)], {}, post, None)
     if fname == "attention":
         # queries, keys, values (and a PaddingMask shaped like the keys) arranged (B, T, C); Y arranged
         # back with the queries' labels, the weights in sct's layout (batch, heads, target, source)
@@ -558,8 +564,8 @@ def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = 
                 raise ValueError(f"{fname}: the {what} are labelled {format_of(v)!r} but the predictions are "
                                  "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
         return False
-    if Reduction == "none" or (weights is not None and np.ndim(weights) > 1):
-        raise ValueError(f"{fname}: Reduction='none' and elementwise weights are taken for data in sct's layout "
+    if weights is not None and np.ndim(weights) > 1:
+        raise ValueError(f"{fname}: elementwise weights are taken for data in sct's layout "
                          "(batch first, channels last): pass stripdims(Y) arranged that way")
     return True
 

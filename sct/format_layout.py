@@ -278,9 +278,9 @@ class LayoutCalls(FormatInference):
             if isinstance(t, str) and t != fmt:
                 align[pos] = rf.align_perm(t, fmt)     # arranged into the predictions' order first
         for k in node.keywords:
-            if k.arg == "Reduction" and not (isinstance(k.value, gast.Constant) and k.value.value in ("sum", None)):
-                self.fail(stmt, f"{fname}: Reduction='none' is taken for data in "
-                          "sct's layout (batch first, channels last): pass stripdims(Y) arranged that way")
+            if k.arg == "Reduction" and not (isinstance(k.value, gast.Constant) and k.value.value in ("sum", "none", None)):
+                self.fail(stmt, f"{fname}: Reduction must be a literal 'sum' or 'none' with formatted data (the "
+                          "unreduced loss is arranged back into Y's order)")
         return align
 
     def layout_plan(self, stmt, node, fname, fmt, formatted, args=()):
@@ -291,7 +291,7 @@ class LayoutCalls(FormatInference):
             # the function runs, so they are passed on as WeightsFormat=
             node.keywords.append(gast.keyword(arg="WeightsFormat", value=const(args[1])))
         for k in node.keywords:
-            if k.arg in ("OperationDimension", "nargout", "PoolFormat", "WeightsFormat") and \
+            if k.arg in ("OperationDimension", "nargout", "PoolFormat", "WeightsFormat", "Reduction") and \
                     (k.arg != "WeightsFormat" or fname in rf.CONV_FUNCTIONS):
                 if not isinstance(k.value, gast.Constant):
                     self.fail(stmt, f"{fname}: {k.arg} must be a literal with formatted data")

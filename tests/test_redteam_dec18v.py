@@ -183,3 +183,65 @@ def test_cbt_without_time_option_is_refused_naming_it():
         maxpool(dlarray(XT, "CBT"), 2, PoolFormat="S")
     with pytest.raises(ValueError, match="formatted data"):
         maxpool(XT.transpose(1, 2, 0), 2, PoolFormat="T")        # unformatted: refused, not ignored
+
+
+# --- Reduction="none" on formatted losses: MATLAB's unreduced loss, unformatted, of Y's size -----------------
+
+from sct import huber, l1loss, l2loss  # noqa: E402
+
+YL = RNG.random((3, 4, 5))
+YL /= YL.sum(0)                              # C, B, T probabilities
+TL = RNG.random((3, 4, 5))
+TL /= TL.sum(0)
+ML = (RNG.random((3, 4, 5)) > 0.3).astype(float)
+WC = np.array([0.5, 1.0, 2.0])               # per class
+
+
+def _elementwise(name, Y, T):
+    d = Y - T
+    return {"crossentropy": -T * np.log(Y), "l1loss": np.abs(d), "l2loss": d ** 2,
+            "huber": np.where(np.abs(d) <= 1, 0.5 * d ** 2, np.abs(d) - 0.5)}[name]
+
+
+LOSSES = {"crossentropy": crossentropy, "l1loss": l1loss, "l2loss": l2loss, "huber": huber}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_reduction_none_on_formatted_data_eager(name):
+    fn = LOSSES[name]
+    # was refused ("Reduction='none' ... is taken for data in sct's layout")
+    for kw, factor in (({}, 1.0), ({"Mask": ML}, ML), ({"weights": WC, "WeightsFormat": "C"}, WC[:, None, None])):
+        got = fn(dlarray(YL, "CBT"), TL, Reduction="none", **kw)
+        assert dims(got) == "" and got.shape == YL.shape
+        assert_close(extractdata(got), _elementwise(name, YL, TL) * factor, rtol=1e-12)
+    # targets labelled in another order are aligned first; DataFormat= on unformatted data
+    got = fn(dlarray(YL, "CBT"), dlarray(TL.transpose(1, 2, 0), "BTC"), Reduction="none")
+    assert got.shape == YL.shape
+    assert_close(extractdata(got), _elementwise(name, YL, TL), rtol=1e-12)
+    got = fn(YL, TL, DataFormat="CBT", Reduction="none")
+    assert_close(got, _elementwise(name, YL, TL), rtol=1e-12)
+
+
+def _unreduced(Y, T, M):
+    a = crossentropy(Y, T, Mask=M, Reduction="none")
+    b = huber(Y, T, Reduction="none")
+    z = np.sum(a * np.arange(60.0).reshape(3, 4, 5)) + np.sum(b ** 2)
+    return a, b, dlgradient(z, Y)
+
+
+def test_reduction_none_on_formatted_data_in_dlfeval():
+    a, b, g = dlfeval(_unreduced, dlarray(YL, "CBT"), dlarray(TL.transpose(1, 2, 0), "BTC"), ML)
+    assert dims(a) == "" and dims(b) == "" and a.shape == b.shape == YL.shape and dims(g) == "CBT"
+    assert_close(extractdata(a), _elementwise("crossentropy", YL, TL) * ML, rtol=1e-12)
+    assert_close(extractdata(b), _elementwise("huber", YL, TL), rtol=1e-12)
+
+    def plain(Y):
+        return np.sum(_elementwise("crossentropy", Y, TL) * ML * np.arange(60.0).reshape(3, 4, 5)) + \
+            np.sum(_elementwise("huber", Y, TL) ** 2)
+    assert_close(extractdata(g), numerical_gradient(plain, [YL], 0), rtol=1e-5, atol=1e-6)
+
+
+def test_reduction_none_crossentropy_without_batch_label():
+    got = crossentropy(dlarray(YL[:, 0, :], "CT"), TL[:, 0, :], Reduction="none")
+    assert dims(got) == "" and got.shape == (3, 5)
+    assert_close(extractdata(got), -TL[:, 0, :] * np.log(YL[:, 0, :]), rtol=1e-12)
