@@ -580,10 +580,24 @@ def _conv_filter_adjoint_rule(g, ans, x, dy, w_shape, geometry):
             conv_core(x, g, geometry))
 
 
+def weights_labels(weights) -> str:
+    """The labels of dlconv's weights when they are a formatted dlarray ("" otherwise)."""
+    fmt = format_of(weights) if type(weights) is not np.ndarray else ""
+    return fmt if isinstance(fmt, str) else ""
+
+
+def unlabelled_sliding(fname, key, given):
+    """``PoolFormat``/``WeightsFormat`` name dimensions of formatted data (or of ``DataFormat=``): on
+    unformatted data, read in sct's layout, they are refused rather than ignored."""
+    if given is not None:
+        raise ValueError(f"{fname}: {key}={given!r} names dimensions of formatted data: label the input "
+                         f"(dlarray(X, 'CBT')) or give DataFormat=")
+
+
 def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int, Sequence[int]] = 1,
            DilationFactor: Union[int, Sequence[int]] = 1,
            Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
-           PaddingValue: Union[float, str] = 0) -> Any:
+           PaddingValue: Union[float, str] = 0, WeightsFormat: Optional[str] = None) -> Any:
     """2-D (or 1-D) convolution (MATLAB's dlconv) in the batch-first, channels-last layout.
 
     ``X`` is (batch, height, width, channels); ``weights`` is MATLAB's
@@ -615,12 +629,17 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
     ((1, 2, 2, 2), 27.0)
 
     A formatted ``X`` ("SSCB", "BSSC", ...; or ``DataFormat="SSCB"`` for an
-    unformatted one) is read by its labels; the result has ``X``'s format and order.
+    unformatted one) is read by its labels; the result has ``X``'s format and order.  As MATLAB's,
+    it convolves over the "S" dimensions; over time for data with one "T" and no "S" ("CBT") when
+    ``WeightsFormat="TCU"`` (or the weights are a dlarray labelled "TCU").
     """
+    if WeightsFormat is None and "T" in weights_labels(weights):
+        WeightsFormat = weights_labels(weights)
     if DataFormat is not None or layout_labels(X):
         return run_formatted("dlconv", dlconv, (X, weights, bias),
                              {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding,
-                              "PaddingValue": PaddingValue}, DataFormat)
+                              "PaddingValue": PaddingValue, "WeightsFormat": WeightsFormat}, DataFormat)
+    unlabelled_sliding("dlconv", "WeightsFormat", WeightsFormat)
     y = conv_core(X, weights, conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
                                             PaddingValue))
     bias = vector_bias(bias, y.shape[-1])       # MATLAB's (numFilters, 1)
@@ -643,7 +662,8 @@ def _add_channel_bias(y, bias):
 
 
 @defrule(dlconv, wrt=("X", "weights", "bias"))
-def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None, PaddingValue=0):
+def _dlconv_rule(g, ans, X, weights, bias, Stride=1, DilationFactor=1, Padding=0, DataFormat=None, PaddingValue=0,
+                 WeightsFormat=None):
     return (conv_input_adjoint(g, weights, np.shape(X),
                                conv_geometry(np.shape(X), np.shape(weights), Stride, DilationFactor, Padding,
                                              PaddingValue)),
@@ -918,7 +938,7 @@ def _maxpool_scatter_rule(g, ans, dy, x, geometry, top=None):
 
 def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
             Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
-            nargout: int = 1, PaddingValue: Any = None) -> Any:
+            nargout: int = 1, PaddingValue: Any = None, PoolFormat: Optional[str] = None) -> Any:
     """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
 
     ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
@@ -950,8 +970,10 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     if DataFormat is not None or layout_labels(X):
         if nargout not in (1, 3):
             raise ValueError(f"maxpool: nargout must be 1 or 3, got {nargout!r}")
-        options = {"Stride": Stride, "Padding": Padding, **({"nargout": 3} if nargout == 3 else {})}
+        options = {"Stride": Stride, "Padding": Padding, "PoolFormat": PoolFormat,
+                   **({"nargout": 3} if nargout == 3 else {})}
         return run_formatted("maxpool", maxpool, (X, poolsize), options, DataFormat)
+    unlabelled_sliding("maxpool", "PoolFormat", PoolFormat)
     if nargout == 1:
         return maxpool_values(X, poolsize, Stride, Padding)
     if nargout != 3:
@@ -1102,7 +1124,7 @@ def _avgpool_scatter_rule(g, ans, dy, x_shape, geometry):
 
 def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
             Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
-            PaddingValue: Union[float, str] = 0) -> Any:
+            PaddingValue: Union[float, str] = 0, PoolFormat: Optional[str] = None) -> Any:
     """2-D average pooling (MATLAB's avgpool) of (batch, height, width, channels) ``X``.
 
     Options as ``maxpool``; padded positions count as zeros in the average
@@ -1117,12 +1139,14 @@ def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     """
     if DataFormat is not None or layout_labels(X):
         return run_formatted("avgpool", avgpool, (X, poolsize),
-                             {"Stride": Stride, "Padding": Padding, "PaddingValue": PaddingValue}, DataFormat)
+                             {"Stride": Stride, "Padding": Padding, "PaddingValue": PaddingValue,
+                              "PoolFormat": PoolFormat}, DataFormat)
+    unlabelled_sliding("avgpool", "PoolFormat", PoolFormat)
     return _as_dlarray_if(avgpool_core(X, pool_geometry(np.shape(X), poolsize, Stride, Padding, PaddingValue)), X)
 
 
 @defrule(avgpool)
-def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None, PaddingValue=0):
+def _avgpool_rule(g, ans, X, poolsize, Stride=1, Padding=0, DataFormat=None, PaddingValue=0, PoolFormat=None):
     return avgpool_scatter(g, np.shape(X), pool_geometry(np.shape(X), poolsize, Stride, Padding, PaddingValue))
 
 
@@ -1720,7 +1744,13 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
 
 
 def instance_axes(X):
-    """The spatial / time axes: every axis between the batch and the channel axis."""
+    """The spatial / time axes: every axis between the batch and the channel axis.  Data with none
+    (feature data, (batch, channels)) is refused, as MATLAB's instancenorm refuses it (was: each entry
+    its own instance, all zeros)."""
+    if np.ndim(X) < 3:
+        raise ValueError(f"instancenorm: the input has no spatial or time dimension (its shape is {np.shape(X)}, "
+                         "read as (batch, channels)); instance normalisation needs data laid out as (batch, "
+                         "S.. or T, channels): use layernorm or batchnorm for feature data")
     return tuple(range(1, np.ndim(X) - 1))
 
 
@@ -2110,6 +2140,7 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
         classes = np.arange(classes)
     classes = np.asarray(classes)
     labels = np.asarray(labels)
+    _check_label_kinds(labels, classes)
     if axis is not None:
         if not isinstance(axis, numbers.Integral) or not -labels.ndim - 1 <= axis <= labels.ndim:
             raise ValueError(f"onehotencode: featureDim must be an axis of the labels (0-based), got {axis!r}")
@@ -2130,6 +2161,44 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
                              "floating TypeName, or leave such labels out")
         out[undefined] = np.nan
     return out if axis is None or axis == out.ndim - 1 else np.moveaxis(out, -1, axis)
+
+
+def _text_kind(a):
+    """"str", "bytes" or None (not text): what the entries of ``a`` are (an object array by its entries;
+    None entries, MATLAB's <missing>, are left out)."""
+    if a.dtype.kind == "U":
+        return "str"
+    if a.dtype.kind == "S":
+        return "bytes"
+    if a.dtype.kind == "O":
+        kinds = {"str" if isinstance(v, str) else "bytes" if isinstance(v, bytes) else None
+                 for v in a.ravel().tolist() if v is not None}
+        if len(kinds) == 1:
+            return kinds.pop()
+        if len(kinds) > 1 and kinds & {"str", "bytes"}:
+            return "mixed"
+    return None
+
+
+def _check_label_kinds(labels, classes):
+    """``onehotencode``'s labels and classes compared entry by entry must be of one kind: text labels
+    against numeric classes (``onehotencode(["cat", "dog"], 2)``: the classes 0, 1), or bytes against
+    str, compare unequal everywhere and gave all-zero rows silently; MATLAB's categorical(A, classes)
+    refuses such classes.  Repeated classes are refused as MATLAB refuses them (the one-hot vectors
+    had two ones)."""
+    label_kind, class_kind = _text_kind(labels), _text_kind(classes)
+    if label_kind != class_kind and labels.size and classes.size:
+        what = {None: "numbers", "str": "text (str)", "bytes": "bytes", "mixed": "a mix of text and other values"}
+        raise TypeError(f"onehotencode: the labels are {what[label_kind]} but the classes are "
+                        f"{what[class_kind]}: give the class names as the labels are written (an int K means "
+                        "the classes 0 .. K-1)")
+    flat = classes.ravel().tolist()
+    try:
+        repeated = len(set(flat)) != len(flat)
+    except TypeError:           # unhashable entries: compared pairwise
+        repeated = any(a == b for i, a in enumerate(flat) for b in flat[i + 1:])
+    if repeated:
+        raise ValueError(f"onehotencode: the classes must be distinct, got {flat!r}")
 
 
 def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = None) -> Any:
@@ -2170,7 +2239,7 @@ nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_ind
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode, python_scalar,
-                  running_dtype)
+                  running_dtype, weights_labels, unlabelled_sliding)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",

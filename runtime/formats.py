@@ -219,29 +219,79 @@ def _layernorm_dimension(fmt: str, which: str) -> Dict[str, Any]:
     return {"OperationDimension": which}
 
 
+# the option that names the dimensions a convolution or pooling slides over (MATLAB's: "S" by default)
+SLIDING_OPTION = {"dlconv": "WeightsFormat", "dltranspconv": "WeightsFormat", "maxpool": "PoolFormat",
+                  "avgpool": "PoolFormat"}
+
+
+def sliding_format(fname: str, fmt: str, options: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    """The labels ``fname`` reads ``fmt`` as (the dimensions it slides over as "S") and the options for
+    the default-layout call.  MATLAB's dlconv/maxpool/avgpool slide over the "S" dimensions; over time
+    ("T") only when the weights (``WeightsFormat="TCU"``) or the pooling region (``PoolFormat="T"``)
+    have a "T" dimension.  sct slides over one T of data with no S (1-D, as "SCB"), and refuses data
+    whose T MATLAB would not slide over while sct cannot carry it (was: "CBT" refused only as having no S)."""
+    key = SLIDING_OPTION[fname]
+    given = options.get(key)
+    spatial = fmt.count("S")
+    verb = "convolves" if key == "WeightsFormat" else "pools"
+    if given is None:
+        if "T" in fmt and not spatial:
+            how = "WeightsFormat='TCU' (weights laid out (filterSize, channels, filters))" if fname == "dlconv" \
+                else "PoolFormat='T'"
+            if fname == "dltranspconv":
+                raise ValueError(f"dltranspconv: the data format {fmt!r} has no spatial dimension 'S'; sct's "
+                                 "dltranspconv is 2-D (two 'S' dimensions) and does not run over time")
+            raise ValueError(f"{fname}: the data format {fmt!r} has no spatial dimension 'S': MATLAB's {fname} "
+                             f"{verb} over the 'S' dimensions unless told otherwise; to {verb[:-1]} over time "
+                             f"give {how}")
+        return fmt, {}
+    if not isinstance(given, str):
+        raise ValueError(f"{fname}: {key} must be a string of dimension labels, got {given!r}")
+    region = given if key == "PoolFormat" else given[:-2] if given.endswith("CU") else \
+        given[:-3] if given.endswith("CUU") else None
+    if key == "WeightsFormat" and (region is None or fname == "dltranspconv"):
+        raise ValueError(f"{fname}: sct reads the weights laid out as (filter size.., channels, filters): "
+                         f"WeightsFormat 'SSCU', 'SCU' or 'TCU' (1-D over time), got {given!r}")
+    if region == "S" * spatial and spatial:
+        return fmt, {key: None}                 # MATLAB's default: the S dimensions
+    if region == "T" and fmt.count("T") == 1 and not spatial:
+        return fmt.replace("T", "S"), {key: None}       # 1-D over time: read as the one "S" of "SCB"
+    raise ValueError(f"{fname}: {key}={given!r} does not fit data labelled {fmt!r}: sct's {fname} {verb} over "
+                     f"all the 'S' dimensions ({key}={'S' * max(spatial, 1)!r}{'CU' if key == 'WeightsFormat' else ''}) "
+                     f"or over the one 'T' of data with no 'S' ({key}={'TCU' if key == 'WeightsFormat' else 'T'!r})")
+
+
 def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan:
     """How ``fname`` runs on data labelled ``fmt`` (``formatted``: the input carries the labels,
     so the result does too; for DataFormat= on unformatted input the result is unformatted, as MATLAB's)."""
     check_format(fmt, None, fname)
     keep = fmt if formatted else None
+    sliding, labelled = {}, fmt
+    if fname in CONV_FUNCTIONS:
+        fmt, sliding = sliding_format(fname, fmt, options)
     if fname in CONV_FUNCTIONS and sorted(fmt) in (sorted("SSC"), sorted("SC")) and \
             not (fname == "dltranspconv" and len(fmt) != 3) and options.get("nargout", 1) == 1:
         # one observation without a B label (MATLAB's dlconv(dlarray(X, "SSC"), ...), the dlupdate page):
         # a singleton batch in front, dropped from the result
         perm = _perm(fmt, _batch_first_channel_last(fmt, fname, need_batch=False))
-        return Plan([(0, perm, NEW_BATCH)], {}, _inverse(perm), keep, unbatch=True)
+        return Plan([(0, perm, NEW_BATCH)], sliding, _inverse(perm), keep, unbatch=True)
     if fname in CONV_FUNCTIONS:
         if sorted(fmt) not in (sorted("SSCB"), sorted("SCB")) or (fname == "dltranspconv" and len(fmt) != 4):
             raise ValueError(f"{fname}: sct's {fname} is 2-D{'' if fname == 'dltranspconv' else ' or 1-D'}: the data "
                              f"format must have {'two' if fname == 'dltranspconv' else 'one or two'} 'S', one 'C' "
-                             f"and one 'B' dimension, got {fmt!r}")
+                             f"and one 'B' dimension, got {labelled!r}")
         order = _batch_first_channel_last(fmt, fname)
         perm = _perm(fmt, order)
         if fname == "maxpool" and options.get("nargout", 1) == 3:
             # Y arranged back; indx and inputSize made X's own (pool_indices_into): maxunpool needs no layout
-            return Plan([(0, perm, None)], {}, _inverse(perm), keep, 0)
-        return Plan([(0, perm, None)], {}, _inverse(perm), keep)
+            return Plan([(0, perm, None)], sliding, _inverse(perm), keep, 0)
+        return Plan([(0, perm, None)], sliding, _inverse(perm), keep)
     if fname in NORM_FUNCTIONS:
+        if fname == "instancenorm" and "S" not in fmt and "T" not in fmt:
+            # MATLAB's instancenorm refuses data without a spatial or time dimension (was: each entry its
+            # own instance, all zeros)
+            raise ValueError(f"instancenorm: the data format {fmt!r} has no spatial ('S') or time ('T') "
+                             "dimension to normalise over: use layernorm or batchnorm for feature data")
         order = _batch_first_channel_last(fmt, fname, need_batch=fname != "batchnorm")
         perm = _perm(fmt, order)
         opts = {}
@@ -258,6 +308,10 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         perm = _perm(fmt, order)
         # no B label: one observation (MATLAB's N = 1), so a singleton batch axis goes in front (NEW_BATCH)
         lead = None if "B" in fmt else NEW_BATCH
+        if options.get("Reduction") == "none":
+            # MATLAB's unreduced loss: an unformatted array of Y's size (here: Y's order of its axes)
+            return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, _inverse(perm),
+                        None, unbatch=lead is not None)
         return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, None, None)
     if fname in LOSS_FUNCTIONS:
         # batch first (B, T, S.., U.., C): the targets and the mask are in the predictions' order (MATLAB
@@ -265,7 +319,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
         if "B" not in fmt:
             raise ValueError(f"{fname}: the data format {fmt!r} has no batch dimension 'B'")
         perm = _perm(fmt, [i for c in "BTSUC" for i, d in enumerate(fmt) if d == c])
-        return Plan([(0, perm, None), (1, perm, None), ("Mask", perm, None)], {}, None, None)
+        # Reduction="none": MATLAB's unreduced loss, an unformatted array of Y's size (Y's order of axes)
+        post = _inverse(perm) if options.get("Reduction") == "none" else None
+        return Plan([(0, perm, None), (1, perm, None), ("Mask", perm, None)], {}, post, None)
     if fname == "attention":
         # queries, keys, values (and a PaddingMask shaped like the keys) arranged (B, T, C); Y arranged
         # back with the queries' labels, the weights in sct's layout (batch, heads, target, source)
@@ -508,8 +564,8 @@ def formatted_loss(fname: str, Y, targets, Mask, weights=None, Reduction: str = 
                 raise ValueError(f"{fname}: the {what} are labelled {format_of(v)!r} but the predictions are "
                                  "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
         return False
-    if Reduction == "none" or (weights is not None and np.ndim(weights) > 1):
-        raise ValueError(f"{fname}: Reduction='none' and elementwise weights are taken for data in sct's layout "
+    if weights is not None and np.ndim(weights) > 1:
+        raise ValueError(f"{fname}: elementwise weights are taken for data in sct's layout "
                          "(batch first, channels last): pass stripdims(Y) arranged that way")
     return True
 

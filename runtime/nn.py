@@ -308,8 +308,8 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     if type(y_pred) is tuple:
         check_not_forward_pair(y_pred, "crossentropy")
     if DataFormat is not None or layout_labels(y_pred):
-        if matlab and (Reduction == "none" or (weights is not None and np.ndim(weights) > 1)):
-            raise ValueError("crossentropy: Reduction='none' and elementwise weights are taken for data in "
+        if matlab and weights is not None and np.ndim(weights) > 1:
+            raise ValueError("crossentropy: elementwise weights are taken for data in "
                              "sct's layout (batch first, classes last): pass stripdims(Y) arranged that way")
         return run_formatted("crossentropy", crossentropy, (y_pred, targets, weights),
                              {"reduction": reduction, "ClassificationMode": ClassificationMode, "Mask": Mask,

@@ -205,7 +205,7 @@ class LayoutCalls(FormatInference):
             align = self.loss_alignment(stmt, node, fname, args, fmt, env)
         elif fname == "attention":
             align = self.attention_alignment(stmt, node, args, kws, fmt)
-        p = self.layout_plan(stmt, node, fname, fmt, formatted)
+        p = self.layout_plan(stmt, node, fname, fmt, formatted, args)
         tree = p.out_format
         if p.item is not None:
             tree = tuple(p.out_format if i == p.item else None for i in range(p.outputs)) if p.out_format else None
@@ -278,15 +278,21 @@ class LayoutCalls(FormatInference):
             if isinstance(t, str) and t != fmt:
                 align[pos] = rf.align_perm(t, fmt)     # arranged into the predictions' order first
         for k in node.keywords:
-            if k.arg == "Reduction" and not (isinstance(k.value, gast.Constant) and k.value.value in ("sum", None)):
-                self.fail(stmt, f"{fname}: Reduction='none' is taken for data in "
-                          "sct's layout (batch first, channels last): pass stripdims(Y) arranged that way")
+            if k.arg == "Reduction" and not (isinstance(k.value, gast.Constant) and k.value.value in ("sum", "none", None)):
+                self.fail(stmt, f"{fname}: Reduction must be a literal 'sum' or 'none' with formatted data (the "
+                          "unreduced loss is arranged back into Y's order)")
         return align
 
-    def layout_plan(self, stmt, node, fname, fmt, formatted):
+    def layout_plan(self, stmt, node, fname, fmt, formatted, args=()):
         options = {}
+        if fname == "dlconv" and len(args) > 1 and isinstance(args[1], str) and "T" in args[1] and \
+                not any(k.arg == "WeightsFormat" for k in node.keywords):
+            # weights labelled with a T (MATLAB's "TCU": 1-D over time): their labels are not there when
+            # the function runs, so they are passed on as WeightsFormat=
+            node.keywords.append(gast.keyword(arg="WeightsFormat", value=const(args[1])))
         for k in node.keywords:
-            if k.arg in ("OperationDimension", "nargout"):
+            if k.arg in ("OperationDimension", "nargout", "PoolFormat", "WeightsFormat", "Reduction") and \
+                    (k.arg != "WeightsFormat" or fname in rf.CONV_FUNCTIONS):
                 if not isinstance(k.value, gast.Constant):
                     self.fail(stmt, f"{fname}: {k.arg} must be a literal with formatted data")
                 options[k.arg] = k.value.value

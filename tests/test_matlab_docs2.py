@@ -242,15 +242,19 @@ def test_regression_losses_formatted_refusals():
     Y = dlarray(np.ones((3, 2)), "CB")
     with pytest.raises(ValueError, match="no batch dimension"):
         mse(dlarray(np.ones((3, 2)), "SC"), np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="Reduction='none'"):
-        l2loss(Y, np.zeros((3, 2)), Reduction="none")
+    # Reduction="none" on formatted data: MATLAB's unreduced loss, unformatted, Y's size (was refused here;
+    # tests/test_redteam_dec18v.py checks its values and gradients)
+    unreduced = l2loss(Y, np.zeros((3, 2)), Reduction="none")
+    assert dims(unreduced) == "" and unreduced.shape == (3, 2)
+    assert_close(extractdata(unreduced), np.ones((3, 2)))
     with pytest.raises(ValueError, match="predictions are unformatted"):
         mse(np.ones((2, 3)), dlarray(np.ones((3, 2)), "CB"))
 
     def none_reduction(Y, T):
         return huber(Y, T, Reduction="none")
-    with pytest.raises(sct.CompileError, match="Reduction='none'"):
-        dlfeval(none_reduction, Y, np.zeros((3, 2)))
+    unreduced = dlfeval(none_reduction, Y, np.zeros((3, 2)))
+    assert dims(unreduced) == "" and unreduced.shape == (3, 2)
+    assert_close(extractdata(unreduced), 0.5 * np.ones((3, 2)))
 
     def elementwise(Y, T, w):
         return l2loss(Y, T, w)
