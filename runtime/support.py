@@ -403,10 +403,13 @@ def setitem(x, idx, value):
         out = dict(x)
         out[idx] = value
         return out
-    dtype = np.result_type(x, value)
     if type(x) is np.ndarray:
         dtype = x.dtype           # as numpy's own write: a float32, int or real array keeps its dtype
         #                           (a complex value into a real array: numpy's warning and real part)
+    else:
+        # (a list or tuple of values, z[0:2] = [a, b], as an array: np.result_type reads a list
+        # as a dtype's fields and raised TypeError)
+        dtype = np.result_type(x, np.asarray(value) if isinstance(value, (list, tuple)) else value)
     out = np.array(x, dtype=dtype, copy=True)
     out[idx] = value
     return out
@@ -558,10 +561,29 @@ def sort_order(values):
     return sorted(range(len(values)), key=values.__getitem__)
 
 
+def require_method(z, method: str, types) -> None:
+    """Before a lowered ``z.<method>(...)`` (sct/aliasing.py): ``z`` must be of one of ``types``,
+    whose method it models; else Python's AttributeError (``a.reverse()`` of an array), raised
+    by reading the method on ``z`` itself (was: ``a.reverse()`` of an array gave ``a[::-1]``)."""
+    if not isinstance(z, types):
+        getattr(z, method)
+        raise TypeError(f"sct models {method}() of {' or '.join(t.__name__ for t in types)} only, "
+                        f"not of {type(z).__name__}")
+
+
 def sorted_value(z, axis=-1, kind=None):
     """What ``z.sort()`` leaves in ``z`` (an array along ``axis``, or a list)."""
+    require_method(z, "sort", (list, np.ndarray, _dlarray))
     if isinstance(z, list):
         return [z[i] for i in sort_order(z)]
+    return np.sort(z, axis=axis, kind=kind)
+
+
+def sorted_array(z, axis=-1, kind=None):
+    """What ``z.sort(axis=..., kind=...)`` leaves in the array ``z`` (a list's sort takes neither
+    keyword: Python's TypeError)."""
+    if not isinstance(z, (np.ndarray, _dlarray)):
+        z.sort(**({"axis": axis} if kind is None else {"kind": kind}))
     return np.sort(z, axis=axis, kind=kind)
 
 
@@ -591,18 +613,26 @@ def resort(grad, z, axis=-1):
 
 def filled(z, value):
     """What ``z.fill(value)`` leaves in the array ``z``."""
+    require_method(z, "fill", (np.ndarray, _dlarray))
     return np.full_like(z, value)
 
 
 def reversed_value(z):
     """What ``z.reverse()`` leaves in the list ``z``."""
-    if _is_zero(z):
-        return z
+    require_method(z, "reverse", (list,))
     return z[::-1]
+
+
+def reversed_adjoint(grad):
+    """The adjoint of :func:`reversed_value`: the list adjoint ``grad`` reversed."""
+    if _is_zero(grad):
+        return grad
+    return grad[::-1]
 
 
 def extended(z, items):
     """What ``z.extend(items)`` leaves in the list ``z``."""
+    require_method(z, "extend", (list,))
     return list(z) + list(items)
 
 
@@ -2558,6 +2588,11 @@ def _sorted_value_rule(g, ans, z, axis=-1, kind=None):
     return unsort(g, z, axis)
 
 
+@defrule(sorted_array)
+def _sorted_array_rule(g, ans, z, axis=-1, kind=None):
+    return unsort(g, z, axis)
+
+
 @defrule(unsort, wrt=("grad",))
 def _unsort_rule(g, ans, grad, z, axis=-1):
     return resort(g, z, axis)
@@ -2575,7 +2610,12 @@ def _filled_rule(g, ans, z, value):
 
 @defrule(reversed_value)
 def _reversed_value_rule(g, ans, z):
-    return reversed_value(g)
+    return reversed_adjoint(g)
+
+
+@defrule(reversed_adjoint, wrt=("grad",))
+def _reversed_adjoint_rule(g, ans, grad):
+    return reversed_adjoint(g)
 
 
 @defrule(extended, wrt=("z", "items"))

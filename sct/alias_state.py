@@ -32,8 +32,12 @@ COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
 # ops that build a new container of (views of) their arguments' items
 CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "listed", "tupled",
                                     "dict_merged", "copy_list", "as_sequence",
-                                    "simple_namespace"}   # (a new object holding its values)
-SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list"}
+                                    "simple_namespace",   # (a new object holding its values)
+                                    # what z.extend / z.insert / z.reverse / z.sort leave in a
+                                    # list z (sct/aliasing.py lower_mutations): a new list of its items
+                                    "extended", "inserted", "reversed_value", "sorted_value", "sorted_array"}
+SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list", "extended", "inserted",
+                   "reversed_value"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
                       "enumerate", "zip", "format", "id", "hash", "type"}

@@ -171,7 +171,9 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if analysis.sharing(s, z) is not None:
             return None
         if method == "sort" and not node.args and all(k.arg in ("axis", "kind") for k in node.keywords):
-            return [assign(z, call(f"{rt_name}.sorted_value", [load(z)], node.keywords))]
+            # (with axis= or kind=: an array's sort, a list's has neither keyword)
+            return [assign(z, call(f"{rt_name}.sorted_array" if node.keywords else f"{rt_name}.sorted_value",
+                                   [load(z)], node.keywords))]
         if method == "fill" and len(node.args) == 1 and not node.keywords:
             return [assign(z, call(f"{rt_name}.filled", [load(z), node.args[0]]))]
         if method == "reverse" and not node.args and not node.keywords:

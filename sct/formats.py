@@ -281,6 +281,7 @@ class FormatPass(LayoutCalls):
                      id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
                      id(support.setitem): self.written_into, id(support.add_at): self.written_into,
                      id(support.filled): self.written_into, id(support.sorted_value): self.written_into,
+                     id(support.sorted_array): self.written_into,
                      id(support.into): self.written_into,
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs

@@ -572,6 +572,8 @@ class _Values:
             if name != "as_sequence":
                 self.seq_sites.add(site)
             return self.fresh(state, site)
+        if name in ("sorted_value", "sorted_array") and args and self._surely_arrays(args):
+            return None          # z.sort() of an array: a new array (no items)
         if name in CONTAINER_COPIES and name != "as_sequence":
             # a new list, tuple or dict holding the items (or the rows of an array argument)
             objs = args | receiver
