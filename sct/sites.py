@@ -265,6 +265,13 @@ class SiteFinding:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
             x = self.follow.origin_name(x, frames, line, stmt, kind.value)
+            # an item of a tuple or list built here, or of a second name of one (``t = (a, 2 * a); h = t[0]``,
+            # a helper's ``h, out = helper(x)`` read in place): the value is the item's, reached through
+            # the item's own name too (was: through ``h`` alone, zeros), as dlgradient's x
+            sel = self._origin_selection(x, frames, line, stmt)
+            if sel is not None and sel.kind == "root" and sel.name != x.id and sel.name in self.act.active:
+                x = self.follow.origin_name(gast.Name(id=sel.name, ctx=gast.Load(), annotation=None,
+                                                      type_comment=None), frames, line, stmt, kind.value)
             # x's root as dlgradient's: a name bound in a loop or branch is read as at the site
             return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop,
                         sels=(Selection("root", x.id),))
@@ -283,9 +290,7 @@ class SiteFinding:
             self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
-        line_defs = self.site_line_defs(frames, line)
-        defs = {k: v for k, v in self.follow.single_defs().items() if k not in line_defs and self.follow._follows(v)}
-        defs.update(line_defs)
+        defs = self._site_defs(frames, line)
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         for root in _roots(sels):
             self.follow.check_copy_of_rebound(root, defs, stmt)
@@ -318,6 +323,22 @@ class SiteFinding:
                 self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
         return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels))
+
+    def _site_defs(self, frames, line: int) -> Dict[str, Any]:
+        """The bindings ``resolve_x`` follows at a site: the site line's own, and those bound once that
+        name the same value at the site (``CopyFollowing._follows``)."""
+        line_defs = self.site_line_defs(frames, line)
+        defs = {k: v for k, v in self.follow.single_defs().items() if k not in line_defs and self.follow._follows(v)}
+        defs.update(line_defs)
+        return defs
+
+    def _origin_selection(self, x: gast.Name, frames, line: int, stmt) -> Optional[Selection]:
+        """What the x of a dljacobian / dldivergence / dllaplacian site selects, where a binding of it
+        is an item of something (else None: the name itself)."""
+        defs = self._site_defs(frames, line)
+        if not isinstance(defs.get(x.id), gast.Subscript):
+            return None
+        return self.resolve_x(x, defs, stmt)
 
     def site_options(self, stmt: gast.Assign) -> SiteOptions:
         """The options of a site's call: literal True or False, by MATLAB's or Python's name."""
