@@ -419,6 +419,10 @@ class SiteFinding:
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
                 base = self.resolve_x(value.value, defs, stmt)
+                if base.kind == "root":
+                    item = self._held_item(base.name, value.slice, defs, stmt)
+                    if item is not None:
+                        return item
                 if base.kind in ("list", "tuple", "dict"):      # an item of a container built here
                     item = _literal_item(base, value.slice)
                     return item if item is not None else Selection("root", node.id)
@@ -441,6 +445,22 @@ class SiteFinding:
                       "(dlgradient(y, *xs))", what)
         self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
                   "tuple or dict of them", what)
+
+
+    def _held_item(self, name: str, index, defs: Dict[str, Any], stmt) -> Optional[Selection]:
+        """Item ``index`` (a constant) of the tuple display ``name`` is bound to, once and outside loops,
+        where that item is a name bound so too (it holds the same value at the site), though another
+        item is bound more than once (``out_t = (h, out)`` of an inlined helper whose ``out`` a loop
+        rebinds: ``follow._follows`` takes the tuple whole); else None."""
+        t = self.follow.single_defs().get(name)
+        if not (isinstance(t, gast.Tuple) and self.follow._once(name) and isinstance(index, gast.Constant) and
+                type(index.value) is int and -len(t.elts) <= index.value < len(t.elts) and
+                not any(isinstance(e, gast.Starred) for e in t.elts)):
+            return None
+        e = t.elts[index.value]
+        if isinstance(e, gast.Name) and self.follow._once(e.id):
+            return self.resolve_x(e, defs, stmt)
+        return None
 
 
 def _literal_item(sel: Selection, index) -> Optional[Selection]:

@@ -146,14 +146,25 @@ def unpack_objects(fdef, resolver, param_kinds, namer, rt_name: str, filename: s
 
 
 def _literal_lengths(fdef) -> Dict[str, int]:
-    """The number of items of each name bound once, to a tuple or list display without a star."""
+    """The number of items of each name bound once, to a tuple display without a star (a list may
+    change), or to a second name of one."""
     stores = _stores(fdef)
     out: Dict[str, int] = {}
+    copies: Dict[str, str] = {}         # a second name of one (``r = out_t``: an inlined helper's result)
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
-                stores.get(node.targets[0].id) == 1 and isinstance(node.value, (gast.Tuple, gast.List)) and \
-                not any(isinstance(e, gast.Starred) for e in node.value.elts):
-            out[node.targets[0].id] = len(node.value.elts)
+                stores.get(node.targets[0].id) == 1:
+            if isinstance(node.value, gast.Tuple) and not any(isinstance(e, gast.Starred) for e in node.value.elts):
+                out[node.targets[0].id] = len(node.value.elts)
+            elif isinstance(node.value, gast.Name) and stores.get(node.value.id) == 1:
+                copies[node.targets[0].id] = node.value.id
+    for name, source in copies.items():
+        seen = {name}
+        while source in copies and source not in seen:
+            seen.add(source)
+            source = copies[source]
+        if source in out:
+            out[name] = out[source]
     return out
 
 

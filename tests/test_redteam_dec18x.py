@@ -340,3 +340,72 @@ def test_gradcam_through_a_pure_custom_layer():
     a = np.tanh(XN @ W1.T + B1)
     assert_close(extractdata(s), 2 * np.sin(a) @ W2.T + B2, rtol=1e-10, atol=1e-12)
     assert_close(extractdata(g), 2 * np.cos(a) * W2[0], rtol=1e-10, atol=1e-12)
+
+
+# --- helpers left a call, or read in place with a loop; second names of a call's result --------------
+
+def two_loop(x):
+    h = np.tanh(x)
+    out = h * 1
+    for i in range(2):
+        out = out * 2
+    return h, out
+
+
+class Pair:
+    def two(self, x):
+        h = np.tanh(x)
+        return h, h * 2
+
+
+def loop_helper_second_name(x):
+    r = two_loop(x)
+    s = r
+    h, out = s
+    return dlgradient(np.sum(out), h)
+
+
+def method_result_second_name(x):
+    m = Pair()
+    r = m.two(x)
+    s = r
+    h = s[0]
+    return dlgradient(np.sum(s[1]), h)
+
+
+def whole_result_second_name(x):
+    m = Pair()
+    r = m.two(x)
+    s = r
+    return dlgradient(np.sum(r[1]), s)
+
+
+def jac_loop_helper(x):
+    h, out = two_loop(x)
+    return dljacobian(out, h, 0)
+
+
+def div_loop_helper(x):
+    r = two_loop(x)
+    s = r
+    h = s[0]
+    return dldivergence(s[1], h, 0)
+
+
+def test_items_of_a_tuple_whose_other_item_a_loop_rebinds():
+    # out_t = (h, out) of the helper read in place, out rebound by its loop: the item h is followed
+    # (was: refused, naming the compiler's out_t; dljacobian / dldivergence gave zeros)
+    assert_close(extractdata(dlfeval(loop_helper_second_name, dlarray(X))), [4.0, 4.0])
+    eye2 = np.broadcast_to(np.eye(2), (3, 2, 2))
+    assert_close(extractdata(dlfeval(jac_loop_helper, dlarray(XB))), 4 * eye2)
+    assert_close(extractdata(dlfeval(div_loop_helper, dlarray(XB))), [8.0] * 3)
+
+
+def test_a_second_name_of_a_calls_result_is_refused_not_zero():
+    with pytest.raises(sct.CompileError) as info:          # was: zeros
+        dlfeval(method_result_second_name, dlarray(X))
+    assert info.value.filename == __file__
+    # the whole result by its second name: the same value as r, y reads r's item: computed
+    g = dlfeval(whole_result_second_name, dlarray(X))
+    assert_close(extractdata(g[0]), [0.0, 0.0])
+    assert_close(extractdata(g[1]), [1.0, 1.0])
