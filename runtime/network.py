@@ -723,6 +723,13 @@ def run_network(net, inputs, training, outputs=None, given_output=None, given_va
 
 def _run_given(net, inputs, training, outputs, given_output, given_value):
     """``run_network`` with the activation ``outputs[given_output]`` given (see there)."""
+    runner = given_runner(net, training, outputs, given_output)
+    return runner(net, inputs, training, outputs, given_value)
+
+
+def given_runner(net, training, outputs, given_output):
+    """The runner of ``_run_given`` (cached; non-differentiable: the runner is what is differentiated,
+    found once, as ``network_runner``'s)."""
     graph = net._graph
     plan = graph.plan
     _check_rows(net, graph, plan)
@@ -737,6 +744,14 @@ def _run_given(net, inputs, training, outputs, given_output, given_value):
                                  f"runs the network again from that output, and layer {layer.Name!r} draws "
                                  "random numbers in training (another draw, other values): use predict(), or "
                                  "compute the outputs after that layer in a second network")
+    else:
+        for layer in graph.layers:
+            why = _impure_predict(layer)
+            if why is not None:
+                raise ValueError(f"a gradient with respect to one output of predict() while others are used runs "
+                                 f"the network a second time, and predict of the custom layer {layer.Name!r} "
+                                 f"{why}: it would happen twice (other values, or its effect repeated). Compute "
+                                 "the outputs after the feature map in a second network or a function of your own")
     key = (plan, len(graph.inputs), wanted, bool(training), wanted[given_output])
     runner = _RUNNERS.get(key)
     if runner is None:
@@ -744,7 +759,72 @@ def _run_given(net, inputs, training, outputs, given_output, given_value):
         while len(_RUNNERS) >= _RUNNERS_KEEP:
             _RUNNERS.pop(next(iter(_RUNNERS)))
         _RUNNERS[key] = runner
-    return runner(net, inputs, training, outputs, given_value)
+    return runner
+
+
+# names whose use in a custom layer's predict may draw random numbers or change something outside it
+_EFFECT_NAMES = frozenset({"random", "rand", "randn", "randint", "default_rng", "normal", "uniform", "choice",
+                           "permutation", "shuffle", "seed", "standard_normal", "integers", "binomial", "poisson",
+                           "print", "append", "extend", "insert", "pop", "remove", "clear", "update", "add",
+                           "setdefault", "write", "setattr", "delattr", "__setitem__", "__setattr__", "exec",
+                           "eval", "open", "fill", "put", "itemset", "resize", "sort"})
+_EFFECT_OPS = frozenset({"STORE_ATTR", "DELETE_ATTR", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_DEREF",
+                         "DELETE_DEREF", "STORE_SUBSCR", "DELETE_SUBSCR", "IMPORT_NAME", "YIELD_VALUE"})
+
+
+def _impure_predict(layer):
+    """Why a custom layer's ``predict`` may not give the same values twice, or changes something (None:
+    its code, and the code of the functions and methods of its own it calls, reads its arguments and
+    fields and calls numpy and sct only: no random draw, no write into anything, no print)."""
+    from .layers import Layer
+    if not isinstance(layer, Layer) or type(layer).__module__.split(".")[0] in ("runtime", "sct"):
+        return None
+    fn = getattr(type(layer), "predict", None)
+    key = (type(layer), getattr(fn, "__code__", None))
+    if key not in _IMPURE:
+        if len(_IMPURE) > 256:
+            _IMPURE.clear()
+        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), type(layer), set())
+    return _IMPURE[key]
+
+
+_IMPURE: dict = {}          # (class, its predict's code) -> _impure_predict's answer
+
+
+def _impure_code(code, globals_, cls, seen):
+    import dis
+    import types
+    if code is None:
+        return "is not Python code sct can read"
+    if code in seen:
+        return None
+    seen.add(code)
+    for ins in dis.get_instructions(code):
+        if ins.opname in _EFFECT_OPS:
+            return f"writes into something or imports ({ins.opname} on line {ins.positions.lineno if ins.positions else '?'})"
+    for name in code.co_names:
+        if name in _EFFECT_NAMES:
+            return f"uses {name!r} (a random draw or a change of something, maybe)"
+        g = globals_.get(name)
+        if isinstance(g, types.FunctionType) and g.__module__.split(".")[0] not in ("numpy", "runtime", "sct"):
+            why = _impure_code(g.__code__, g.__globals__, cls, seen)
+            if why is not None:
+                return why
+        m = None
+        for klass in cls.__mro__:
+            m = klass.__dict__.get(name)
+            if m is not None:
+                break
+        if isinstance(m, types.FunctionType) and m.__module__.split(".")[0] not in ("runtime", "sct"):
+            why = _impure_code(m.__code__, m.__globals__, cls, seen)
+            if why is not None:
+                return why
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            why = _impure_code(const, globals_, cls, seen)
+            if why is not None:
+                return why
+    return None
 
 
 def _draws_in_training(layer) -> bool:
@@ -1209,4 +1289,4 @@ def resetState(net: dlnetwork) -> dlnetwork:
 
 from .registry import nondifferentiable  # noqa: E402
 nondifferentiable(check_layer_outputs, _check_ready, _formatted, format_structure, output_slots, _slots_by_name, port_index,
-                  network_runner, _check_rows)
+                  network_runner, given_runner, _check_rows)

@@ -290,7 +290,9 @@ class _Inliner:
         # then ``dlgradient(f(out), h)``): a call of a helper assigning one is read in place, so that the
         # derivative of y by h follows the helper's own statements (``out`` computed from ``h``), as in
         # MATLAB's trace and in the same code written inline; left a call it is refused (site_checks)
-        self.wrt_roots = _wrt_roots(fdef)
+        self.wrt_sites = _wrt_sites(fdef)
+        self.wrt_parts = _wrt_parts(walk_nodes(fdef), {})
+        self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
 
     def _gradient_sites(self, fdef) -> int:
         """The gradient sites of the function and of the helpers of its file it calls by name."""
@@ -393,7 +395,8 @@ class _Inliner:
             call, target = s.value, None
         else:
             return None
-        helper = self.helper(call, stack, in_loop, isinstance(target, gast.Name) and target.id in self.wrt_roots)
+        wanted = isinstance(target, gast.Name) and target.id in self.wrt_roots
+        helper = self.helper(call, stack, in_loop, wanted)
         method = None
         if helper is None and self.formats:
             nested = self.nested_helper(call, getattr(s, "lineno", None))
@@ -425,7 +428,13 @@ class _Inliner:
             body = self._still_the_method(method, call.args[0], cls, s) + body
         else:
             self.inlined.add(call.func.id)
-        return self.block(_returned_to(body, target, s), stack + (helper.__code__,), depth + 1, in_loop)
+        body = _returned_to(body, target, s)
+        if wanted:
+            # what the helper returns is what a gradient is taken with respect to, or holds it: the calls
+            # of its body whose results it returns are read in place too (a helper calling a helper)
+            self.wrt_parts = _wrt_parts((n for st in body for n in walk_nodes(st)), self.wrt_parts)
+            self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
+        return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
 
     def _still_the_method(self, method, receiver, cls, s) -> List:
         """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
@@ -694,20 +703,40 @@ def _has_loop(g) -> bool:
 def _wrt_roots(fdef) -> Set[str]:
     """The names the function's sites differentiate with respect to (``dlgradient(y, h)``, ``d["h"]``'s
     ``d``), and, through the assignments ``a = b``, ``a = b[k]``, ``a = b.name`` (the normalized form of
-    ``h, out = helper(x)``), the names they are parts of."""
-    def root(e):
-        while isinstance(e, (gast.Subscript, gast.Attribute)):
-            e = e.value
-        return e.id if isinstance(e, gast.Name) else None
+    ``h, out = helper(x)``), ``a = (b, c)`` (a helper's ``return h, out``), the names they are parts of."""
+    return _close_roots(_wrt_sites(fdef), _wrt_parts(walk_nodes(fdef), {}))
+
+
+def _wrt_root(e) -> Optional[str]:
+    while isinstance(e, (gast.Subscript, gast.Attribute)):
+        e = e.value
+    return e.id if isinstance(e, gast.Name) else None
+
+
+def _wrt_sites(fdef) -> Set[str]:
+    """The root names the x of the function's sites read."""
     found: Set[str] = set()
-    parts: Dict[str, Set[str]] = {}
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Call) and _site_name(n) is not None:
-            found.update(r for r in map(root, n.args[1:]) if r is not None)
-        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
-            r = root(n.value)
-            if r is not None:
-                parts.setdefault(n.targets[0].id, set()).add(r)
+            found.update(r for r in map(_wrt_root, n.args[1:]) if r is not None)
+    return found
+
+
+def _wrt_parts(nodes, parts: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
+    """``parts`` with, for each ``a = b`` / ``b[k]`` / ``b.name`` / ``(b, c)`` among ``nodes``, a's
+    parts b (and c)."""
+    for n in nodes:
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            for e in (v.elts if isinstance(v, (gast.Tuple, gast.List)) else [v]):
+                r = _wrt_root(e.value if isinstance(e, gast.Starred) else e)
+                if r is not None:
+                    parts.setdefault(n.targets[0].id, set()).add(r)
+    return parts
+
+
+def _close_roots(found: Set[str], parts: Dict[str, Set[str]]) -> Set[str]:
+    found = set(found)
     todo = list(found)
     while todo:
         for r in parts.get(todo.pop(), ()):

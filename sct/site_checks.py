@@ -194,22 +194,22 @@ class SiteChecks:
         call's statement)."""
         out: List[Tuple[str, gast.Assign]] = []
         seen: Set[str] = set()
-        todo = [name]
-        first = not include_self
+        todo = [(name, not include_self)]        # (a name, whether it is ``name`` itself, whole)
         while todo:
-            n = todo.pop()
+            n, whole = todo.pop()
             if n in seen:
                 continue
             seen.add(n)
             for st in defs.get(n, ()):
                 value = st.value
                 if isinstance(value, (gast.Subscript, gast.Attribute)) and isinstance(value.value, gast.Name):
-                    todo.append(value.value.id)
-                elif isinstance(value, gast.Call) and not first:
+                    todo.append((value.value.id, False))
+                elif isinstance(value, gast.Name):
+                    todo.append((value.id, whole))      # a second name of one (``s = r; h = s[0]``)
+                elif isinstance(value, gast.Call) and not whole:
                     info = act.call_info(value)
                     if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None:
                         out.append((n, st))
-            first = False
         return out
 
     def check_attribute_stores(self, site: Site):

@@ -265,6 +265,13 @@ class SiteFinding:
                 self.fail(stmt, f"{kind}: x must be a traced dlarray (an argument of dlfeval or "
                           "computed from one)", kind.value)
             x = self.follow.origin_name(x, frames, line, stmt, kind.value)
+            # an item of a tuple or list built here, or of a second name of one (``t = (a, 2 * a); h = t[0]``,
+            # a helper's ``h, out = helper(x)`` read in place): the value is the item's, reached through
+            # the item's own name too (was: through ``h`` alone, zeros), as dlgradient's x
+            sel = self._origin_selection(x, frames, line, stmt)
+            if sel is not None and sel.kind == "root" and sel.name != x.id and sel.name in self.act.active:
+                x = self.follow.origin_name(gast.Name(id=sel.name, ctx=gast.Load(), annotation=None,
+                                                      type_comment=None), frames, line, stmt, kind.value)
             # x's root as dlgradient's: a name bound in a loop or branch is read as at the site
             return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop,
                         sels=(Selection("root", x.id),))
@@ -283,9 +290,7 @@ class SiteFinding:
             self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
-        line_defs = self.site_line_defs(frames, line)
-        defs = {k: v for k, v in self.follow.single_defs().items() if k not in line_defs and self.follow._follows(v)}
-        defs.update(line_defs)
+        defs = self._site_defs(frames, line)
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         for root in _roots(sels):
             self.follow.check_copy_of_rebound(root, defs, stmt)
@@ -318,6 +323,22 @@ class SiteFinding:
                 self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
         return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels))
+
+    def _site_defs(self, frames, line: int) -> Dict[str, Any]:
+        """The bindings ``resolve_x`` follows at a site: the site line's own, and those bound once that
+        name the same value at the site (``CopyFollowing._follows``)."""
+        line_defs = self.site_line_defs(frames, line)
+        defs = {k: v for k, v in self.follow.single_defs().items() if k not in line_defs and self.follow._follows(v)}
+        defs.update(line_defs)
+        return defs
+
+    def _origin_selection(self, x: gast.Name, frames, line: int, stmt) -> Optional[Selection]:
+        """What the x of a dljacobian / dldivergence / dllaplacian site selects, where a binding of it
+        is an item of something (else None: the name itself)."""
+        defs = self._site_defs(frames, line)
+        if not isinstance(defs.get(x.id), gast.Subscript):
+            return None
+        return self.resolve_x(x, defs, stmt)
 
     def site_options(self, stmt: gast.Assign) -> SiteOptions:
         """The options of a site's call: literal True or False, by MATLAB's or Python's name."""
@@ -398,6 +419,10 @@ class SiteFinding:
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
                 base = self.resolve_x(value.value, defs, stmt)
+                if base.kind == "root":
+                    item = self._held_item(base.name, value.slice, defs, stmt)
+                    if item is not None:
+                        return item
                 if base.kind in ("list", "tuple", "dict"):      # an item of a container built here
                     item = _literal_item(base, value.slice)
                     return item if item is not None else Selection("root", node.id)
@@ -420,6 +445,22 @@ class SiteFinding:
                       "(dlgradient(y, *xs))", what)
         self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
                   "tuple or dict of them", what)
+
+
+    def _held_item(self, name: str, index, defs: Dict[str, Any], stmt) -> Optional[Selection]:
+        """Item ``index`` (a constant) of the tuple display ``name`` is bound to, once and outside loops,
+        where that item is a name bound so too (it holds the same value at the site), though another
+        item is bound more than once (``out_t = (h, out)`` of an inlined helper whose ``out`` a loop
+        rebinds: ``follow._follows`` takes the tuple whole); else None."""
+        t = self.follow.single_defs().get(name)
+        if not (isinstance(t, gast.Tuple) and self.follow._once(name) and isinstance(index, gast.Constant) and
+                type(index.value) is int and -len(t.elts) <= index.value < len(t.elts) and
+                not any(isinstance(e, gast.Starred) for e in t.elts)):
+            return None
+        e = t.elts[index.value]
+        if isinstance(e, gast.Name) and self.follow._once(e.id):
+            return self.resolve_x(e, defs, stmt)
+        return None
 
 
 def _literal_item(sel: Selection, index) -> Optional[Selection]:

@@ -102,11 +102,24 @@ def unpack_objects(fdef, resolver, param_kinds, namer, rt_name: str, filename: s
             if classes is None:
                 classes = _known_classes(fdef, resolver, param_kinds, rt_name)
             cls = classes.get(operand.id)
-            if cls is None:
-                continue
             groups.setdefault((operand.id, mark[-1]), []).append((block, stmt, value, cls))
+    literal = None
     for parts in groups.values():
         block, first, sub, cls = parts[0]
+        if cls is None:
+            # ``a, b = t`` read by position: Python's ValueError where t has another number of items (was:
+            # the first two of three taken, silently), unless t is a tuple or list of that many built here
+            count, _, starred, _ = sub.sct_unpack
+            obj = (sub.value if isinstance(sub, gast.Subscript) else sub.args[0]).id
+            if literal is None:
+                literal = _literal_lengths(fdef)
+            if starred or literal.get(obj) == count:
+                continue
+            check = gast.Expr(value=call(f"{rt_name}.require_unpacked_exactly", [load(obj), const(count)]))
+            check.lineno = getattr(first, "lineno", None) or getattr(fdef, "lineno", 0)
+            at = next(i for i, s in enumerate(block) if s is first)
+            block[at:at] = [check]
+            continue
         obj = (sub.value if isinstance(sub, gast.Subscript) else sub.args[0]).id
         count, _, starred, _ = sub.sct_unpack
         line = getattr(first, "lineno", None) or getattr(fdef, "lineno", 0)
@@ -130,6 +143,29 @@ def unpack_objects(fdef, resolver, param_kinds, namer, rt_name: str, filename: s
                 node.value = load(items)
             else:
                 node.args[0] = load(items)
+
+
+def _literal_lengths(fdef) -> Dict[str, int]:
+    """The number of items of each name bound once, to a tuple display without a star (a list may
+    change), or to a second name of one."""
+    stores = _stores(fdef)
+    out: Dict[str, int] = {}
+    copies: Dict[str, str] = {}         # a second name of one (``r = out_t``: an inlined helper's result)
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                stores.get(node.targets[0].id) == 1:
+            if isinstance(node.value, gast.Tuple) and not any(isinstance(e, gast.Starred) for e in node.value.elts):
+                out[node.targets[0].id] = len(node.value.elts)
+            elif isinstance(node.value, gast.Name) and stores.get(node.value.id) == 1:
+                copies[node.targets[0].id] = node.value.id
+    for name, source in copies.items():
+        seen = {name}
+        while source in copies and source not in seen:
+            seen.add(source)
+            source = copies[source]
+        if source in out:
+            out[name] = out[source]
+    return out
 
 
 def _in_order(block):
