@@ -46,19 +46,14 @@ def _is_namedtuple(x) -> bool:
 
 
 def _array_attributes(obj):
-    """The attributes of a plain object that hold parameters (arrays or containers of them, and float
-    numbers: what ``dlgradient`` gives a gradient for)."""
+    """The attributes of a plain object that hold parameters (arrays or containers of them).  A Python
+    float field (``self.eps = 1e-5``, ``self.scale = 2.0``) is a setting, left as it is, as a custom
+    layer's properties that are not learnables (``dlgradient`` gives its derivative all the same): a
+    scalar to train is a dlarray or an array (``self.scale = dlarray(2.0)``)."""
     names = getattr(type(obj), "learnables", None)
     if names:
         return list(names)
-    return [k for k, v in vars(obj).items() if _holds_arrays(v) or _float_number(v)]
-
-
-def _float_number(v) -> bool:
-    """A Python float or complex (or numpy's floating scalar) held in an object's field: ``dlgradient``
-    gives it a gradient (the derivative through the object's ``__call__`` or methods), so the
-    optimizers update it (was: skipped, never trained, while its gradient was not zero)."""
-    return isinstance(v, (float, complex, np.inexact))
+    return [k for k, v in vars(obj).items() if _holds_arrays(v)]
 
 
 def _holds_arrays(v) -> bool:

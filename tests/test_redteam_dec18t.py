@@ -144,8 +144,15 @@ def test_float_field_read_directly_is_a_constant_not_its_value():
     assert_close(D(g.s), 0.0)                               # was: 5.0 (the value)
 
 
-def test_optimizer_trains_float_field_with_its_gradient():
+def test_optimizer_leaves_python_float_fields_as_settings():
+    # a Python float field is a setting (an epsilon, a temperature): Adam's steps of about learnRate
+    # whatever the gradient would drive an epsilon of 1e-5 negative; a scalar to train is a dlarray
     m = Model()
+    _, g = dlfeval(model_loss, m, X)
+    assert abs(float(D(g.l2.scale))) > 1e-3
+    new, _, _ = adamupdate(m, g, None, None, 1, 0.1)
+    assert new.l2.scale == 1.0 and type(new.l2.scale) is float
+    m.l2.scale = dlarray(1.0)
     _, g = dlfeval(model_loss, m, X)
     new, _ = sgdmupdate(m, g, None, 0.1, 0.0)
     assert_close(D(new.l2.scale), 1.0 - 0.1 * D(g.l2.scale))
