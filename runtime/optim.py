@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import functools
 import math
 import numbers
 import types
@@ -92,7 +93,12 @@ def _passed_through(x) -> bool:
     """A function among the parameters, which holds none: a function or numpy ufunc in a list of layers
     (``[layer1, np.tanh, layer2]``), a partial, a class; returned as it is (was: "cannot update a ufunc"
     for a Sequential-style list of layers with an activation in it)."""
-    return isinstance(x, _NOT_PARAMETER_OBJECTS) or (callable(x) and not _parameter_object(x) and not _is_leaf(x))
+    if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):
+        return True
+    # a tool's callable object (np.vectorize(...)); not one of the user's classes without a __dict__ (a
+    # __slots__ layer holding weights is refused, never passed over)
+    return callable(x) and type(x).__module__.split(".")[0] in _TOOL_MODULES and not _parameter_object(x) \
+        and not _is_leaf(x)
 
 
 def _empty(x) -> bool:

@@ -384,3 +384,29 @@ def test_batchnorm_layer_state_float32_with_float32_data():
         assert_close(D(state.Value[1]), ev, rtol=1e-5)
     layer = sct.batchNormalizationLayer(TrainedMean=np.zeros(3, np.float32), TrainedVariance=np.ones(3, np.float32))
     assert layer.TrainedMean.dtype == np.float32                               # was: made float64
+
+
+def test_optimizer_passes_functions_but_refuses_slotted_layers():
+    class Slotted:
+        __slots__ = ("W",)
+
+        def __init__(self):
+            self.W = np.ones(2)
+
+        def __call__(self, x):
+            return x * self.W
+    with pytest.raises(TypeError, match="cannot update a Slotted"):        # never passed over silently
+        sgdmupdate([Slotted(), np.tanh], [Slotted(), None], None)
+    vec = np.vectorize(abs)
+    new, vel = sgdmupdate([np.ones(2), np.tanh, vec], [np.ones(2), None, None], None, 0.1)
+    assert_close(new[0], [0.9, 0.9])
+    assert new[1] is np.tanh and new[2] is vec and vel[1] is None
+
+
+def test_dlupdate_several_outputs_over_layers_with_ufuncs():
+    layers = [Linear(3, 2), np.tanh]
+    grads = [Linear(3, 2), np.tanh]
+    new, doubled = dlupdate(lambda p, g: (p - 0.1 * g, 2 * g), layers, grads)
+    assert_close(D(new[0].W), D(layers[0].W) - 0.1 * D(grads[0].W))
+    assert_close(D(doubled[0].W), 2 * D(grads[0].W))
+    assert new[1] is np.tanh and doubled[1] is None        # (as an optimizer state of it)
