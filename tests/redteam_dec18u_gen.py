@@ -375,7 +375,17 @@ class Gen:
         self.emit("loss = " + " + ".join(parts))
         self.emit("return loss")
         body = "\n".join(self.lines)
-        return (PRELUDE + "\n\ndef prog(x, m, p):\n" + body + "\n" + WRAPPERS)
+        self.second = r.randrange(3)
+        at = (lambda k: f'["{k}"]') if self.kind == "dict" else (lambda k: f".{k}")
+        second = ["def second(x, m, p, cx):", "    loss = prog(x, m, p)"] + [
+            ["    gx, gm = dlgradient(loss, x, m, EnableHigherDerivatives=True)",
+             "    z = np.sum(gx * cx) + np.sum(np.sin(gm))"],
+            ["    gx, gp = dlgradient(loss, x, p, EnableHigherDerivatives=True)",
+             f"    z = np.sum(gx * cx) + np.sum(gp{at('w')} ** 2) + gp{at('b')} * 0.5"],
+            [f"    gw, gb = dlgradient(loss, p{at('w')}, p{at('b')}, EnableHigherDerivatives=True)",
+             "    z = np.sum(gw * cx) + np.sin(gb)"]][self.second] + [
+            "    return z, dlgradient(z, x, m, p)"]
+        return (PRELUDE + "\n\ndef prog(x, m, p):\n" + body + "\n" + WRAPPERS.replace("SECOND", "\n".join(second)))
 
 
 PRELUDE = '''import numpy as np
@@ -397,11 +407,7 @@ def first(x, m, p):
     return loss, gx, gm, gp
 
 
-def second(x, m, p, cx):
-    loss = prog(x, m, p)
-    gx, gm = dlgradient(loss, x, m, EnableHigherDerivatives=True)
-    z = np.sum(gx * cx) + np.sum(np.sin(gm))
-    return z, dlgradient(z, x, m)
+SECOND
 
 
 def of_xm(x, m):
@@ -537,17 +543,26 @@ def check_program(path, name, seed_kind, rng_seed):
     if not classify("first", first):
         return out, detail
 
-    def sct_z(x_, m_):
-        _, gx, gm, _ = dlfeval(mod.first, dlarray(np.array(x_)), dlarray(np.array(m_)),
-                               _p_of(mod, kind, dlarray(w), dlarray(b)))
-        return float(np.sum(_D(gx) * cx) + np.sum(np.sin(_D(gm))))
+    variant = seed_kind["second"]
+
+    def sct_z(x_, m_, w_, b_):
+        _, gx, gm, gp = dlfeval(mod.first, dlarray(np.array(x_)), dlarray(np.array(m_)),
+                                _p_of(mod, kind, dlarray(np.array(w_)), dlarray(float(b_))))
+        gw, gb = (gp["w"], gp["b"]) if kind == "dict" else (gp.w, gp.b)
+        gx, gm, gw, gb = _D(gx), _D(gm), _D(gw), _D(gb)
+        if variant == 0:
+            return float(np.sum(gx * cx) + np.sum(np.sin(gm)))
+        if variant == 1:
+            return float(np.sum(gx * cx) + np.sum(gw ** 2) + gb * 0.5)
+        return float(np.sum(gw * cx) + np.sin(gb))
 
     def second():
-        z, (zx, zm) = dlfeval(mod.second, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)), cx)
-        _close("grad2", _D(z), sct_z(x, m), 1e-8, 1e-10)
+        z, (zx, zm, zp) = dlfeval(mod.second, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)), cx)
+        _close("grad2", _D(z), sct_z(x, m, w, b), 1e-8, 1e-10)
         f32 = float32 or kinks
-        _fd_checked("grad2", _D(zx), sct_z, [x, m], 0, f32, kinks)
-        _fd_checked("grad2", _D(zm), sct_z, [x, m], 1, f32, kinks)
+        zw, zb = (zp["w"], zp["b"]) if kind == "dict" else (zp.w, zp.b)
+        for k, got in enumerate((zx, zm, zw, zb)):
+            _fd_checked("grad2", _D(got), sct_z, [x, m, w, b], k, f32, kinks)
 
     classify("second", second)
 
@@ -582,7 +597,7 @@ def check_program(path, name, seed_kind, rng_seed):
 def make(seed):
     g = Gen(seed)
     src = g.program()
-    return src, {"kind": g.kind, "float32": g.float32, "kinks": g.kinks}
+    return src, {"kind": g.kind, "float32": g.float32, "kinks": g.kinks, "second": g.second}
 
 
 def main(argv=None):
