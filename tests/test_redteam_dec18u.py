@@ -217,3 +217,42 @@ def test_set_items_of_traced_values():
     y, g = dlfeval(_first, set_items, dlarray(X))
     assert_close(D(y), set_items(X.copy()), rtol=1e-14)
     assert_close(D(g), numerical_gradient(set_items, [X.copy()], 0, step=1e-3), rtol=1e-3)
+
+
+# --- t.any(), t.argmax() of a traced value not known to be an array when compiling -----------------
+
+def any_of_namedtuple_product(x):
+    q = P(x * 2.0, x[0])
+    t = q.w * q.b
+    k = t.argmax()
+    return t[k] * (1 + t.all()) + np.sum(t[t.nonzero()]) * (1.0 + t.any())
+
+
+def test_nondifferentiable_method_of_a_traced_value():
+    # was refused: "t.any(...) is called with traced values, and it may change its arguments or its
+    # object in place" (t's type unknown when compiling); the run checks it is an array
+    y, g = dlfeval(_first, any_of_namedtuple_product, dlarray(X))
+    assert_close(D(y), any_of_namedtuple_product(X.copy()), rtol=1e-14)
+    # t = 2 x x0: t[0] * 2 = 4 x0^2, sum(t) * 2 = 4 x0 sum(x)
+    assert_close(D(g), np.array([8 * X[0] + 4 * np.sum(X) + 4 * X[0], 4 * X[0], 4 * X[0]]))
+
+
+class Flagged:
+    def __init__(self, v):
+        self.v = v
+        self.calls = 0
+
+    def any(self):
+        self.calls += 1
+        return True
+
+
+def any_of_an_object(x):
+    q = P(Flagged(x), x[0])
+    t = q.w
+    return np.sum(x) * (1.0 + t.any()) + q.b
+
+
+def test_nondifferentiable_method_of_a_users_object_is_refused_at_run_time():
+    with pytest.raises(sct.EvaluationError, match="Flagged"):
+        dlfeval(_first, any_of_an_object, dlarray(X))
