@@ -3463,6 +3463,15 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
+def require_array_value(value, message):
+    """Before ``t.any()``, ``t.argmax()`` (a numpy method with no derivative) of a traced ``t`` the
+    compiler could not prove an array: an array, a dlarray or a number has numpy's method, which
+    changes nothing; an object of another class is refused with ``message`` (its ``{type}`` filled in)."""
+    if isinstance(value, (np.ndarray, np.generic, _dlarray, int, float, complex)):
+        return None
+    raise EvaluationError(message.format(type=type(value).__name__))
+
+
 def require_array(value, message):
     """Before following a view ``w = z[1:]`` of ``z`` (sct/copy_aliases.py): ``z`` must be an
     array (a dlarray under dlfeval), whose basic slices are views of it; a list's slice is a new

@@ -271,9 +271,33 @@ def _by_code(cache: Dict, fn, extra, compute) -> bool:
     return result
 
 
+def nested_keeps_arguments(d, fn, enclosing_names: Set[str]) -> bool:
+    """``keeps_arguments`` of the def ``d`` nested in the function ``fn`` (a local lambda, made a def
+    by normalisation: ``f = lambda v: v * 2``), read from its source as a module function's is, in
+    ``fn``'s globals; a name of ``fn``'s scope called in it is unknown (may keep)."""
+    if not isinstance(fn, types.FunctionType):
+        return True
+    a = d.args
+    own = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None} | \
+        {n.id for n in gast.walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    code = types.SimpleNamespace(co_varnames=tuple(own | set(enclosing_names)), co_freevars=(), co_cellvars=())
+    scope = types.SimpleNamespace(__globals__=fn.__globals__, __code__=code)
+    try:
+        return _keeps_source(scope, d, 0)
+    except Exception:
+        return True
+
+
 def _keeps(fn, depth: int) -> bool:
     from .parse import function_ast
     fdef, _, _ = function_ast(fn)
+    return _keeps_source(fn, fdef, depth)
+
+
+def _keeps_source(fn, fdef, depth: int) -> bool:
+    """``_keeps`` of the definition ``fdef`` of ``fn`` (an object with ``__globals__`` and
+    ``__code__.co_varnames``)."""
     own = _own_writes(fn, fdef)
     bindings, others = _bindings(fdef)
     a = fdef.args

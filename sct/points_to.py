@@ -27,7 +27,7 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
-from .callee_effects import _returns_fresh, keeps_arguments
+from .callee_effects import _returns_fresh, keeps_arguments, nested_keeps_arguments
 from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
 
@@ -770,13 +770,29 @@ class _Values:
             node.func.value.id in self.super_names and not args
         # super().__init__() runs on self like the method itself; a function whose source shows
         # it keeps nothing it is given (``keeps_arguments``) lets them go when it returns
-        if not via_super and not (info.kind == CallKind.FUNCTION and not keeps_arguments(info.obj)):
+        if not via_super and not (info.kind == CallKind.FUNCTION and not keeps_arguments(info.obj)) and \
+                not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
         if info.kind == CallKind.FUNCTION and _returns_fresh(info.obj):
             # every return makes a new value (``return np.tanh(v * s)``): the result is a
             # new object, whose items may still be anything
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
+
+
+    def _local_def_keeps_nothing(self, func) -> bool:
+        """Is ``func`` the name of a def (or lambda) nested in this function, bound once, whose source
+        shows it keeps nothing it is given (``f = lambda v: v * 2; f(z[0])``: z does not escape)?"""
+        if not isinstance(func, gast.Name) or self.resolver is None:
+            return False
+        cache = self.__dict__.setdefault("_local_def_keeps", {})
+        if func.id not in cache:
+            defs = [n for n in walk_nodes(self.fdef) if isinstance(n, gast.FunctionDef) and n is not self.fdef]
+            mine = [d for d in defs if d.name == func.id]
+            from .ir import store_counts
+            cache[func.id] = len(mine) == 1 and not store_counts(self.fdef).get(func.id) and \
+                not nested_keeps_arguments(mine[0], getattr(self.resolver, "fn", None), set(self.locals) | set(self.params))
+        return cache[func.id]
 
 
 def _ufunc_method(target) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
-from .augmented_writes import _check_augmented
+from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
@@ -464,6 +464,20 @@ class _WriteCheck:
         if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
                 activity.array_receiver(info.receiver):
             return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
+        if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
+                info.receiver is not None and info.receiver in active and \
+                not activity.user_receiver(info.receiver) and \
+                getattr(self.fdef, "sct_number_guards", None) is not None:
+            # t.any(), t.argmax() of a traced value not known to be an array when compiling (t = q.w * q.b
+            # of a namedtuple q): numpy's method, with no derivative, when the run finds an array or a
+            # number there; an object of the user's class with such a method is refused then
+            what = self._as_written(s, f"{info.receiver}.{info.method}")
+            self.fdef.sct_number_guards.append(NumberGuard(
+                s, info.receiver,
+                f"{what}(...) of an object of the user's class {{type}}, whose method sct does not follow "
+                f"(it may change the object in place); return the new values from it and assign them, "
+                f"or call it on an array", check="require_array_value"))
+            return
         if info.kind == CallKind.METHOD and info.method in ("keys", "count", "index") and \
                 info.receiver is not None and analysis.builtin(s, info.receiver):
             return          # p.keys() of a dict (sorted(p.keys())), xs.count(v): read only, no traced result

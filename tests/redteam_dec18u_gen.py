@@ -347,11 +347,95 @@ class Gen:
         self.emit(f"{t} = sum({lst})")
         self.vecs.append(t)
 
+    def st_ufunc_at(self):
+        t = self.fresh("z")
+        k = self.r.randrange(5)
+        if k == 0:
+            dt = self.r.choice(["np.float32", "float", "int"])
+            self.float32 |= dt == "np.float32"
+            self.emit(f"{t} = np.zeros((2, 3), dtype={dt})",
+                      f"np.add.at({t}, (np.array([0, 1, 0]), np.array([2, 2, 2])), {self.v()})",
+                      f"{t} = np.sum({t}, axis=0) * {self.v()}")
+        elif k == 1:
+            self.emit(f"{t} = {self.v()} * 1.0", f"np.add.at({t}, [0, 0, 2], {self.v()} * {self.c()})")
+        elif k == 2:
+            self.emit(f"{t} = {self.v()} * 1.0", f"np.subtract.at({t}, [1, 1], {self.s()})")
+        elif k == 3:
+            self.emit(f"{t} = {self.mm()} * 1.0", f"np.add.at({t}, 1, {self.v()})", f"{t} = {t}[1] * {t}[0]")
+        else:
+            self.emit(f"{t} = np.zeros(3)", f"np.add.at({t}, np.array([2, 0, 2]), {self.s()})",
+                      f"{t} = {t} * {self.v()}")
+        self.vecs.append(t)
+
+    def st_augmented_dtype(self):
+        t = self.fresh("a")
+        k = self.r.randrange(5)
+        if k == 0:
+            self.float32 = True
+            self.emit(f"{t} = np.zeros(3, dtype=np.float32)", f"{t} += {self.v()}", f"{t} = {t} * {self.v()}")
+        elif k == 1:
+            self.emit(f"{t} = np.ones(3, dtype=int)", f"{t} += {self.v()}")      # numpy raises (same_kind)
+        elif k == 2:
+            self.emit(f"{t} = np.arange(3)", f"{t} = {t} * {self.v()}", f"{t} //= 1.0")
+            self.kinks = True
+        elif k == 3:
+            self.float32 = True
+            self.emit(f"{t} = {self.v()}.astype(np.float32)", f"{t}[1] = {self.s()}", f"{t} *= {self.v()}")
+        else:
+            self.emit(f"{t} = {self.v()} * 1.0", f"{t} /= (1.0 + {self.v()} ** 2)", f"{t} **= 2")
+        self.vecs.append(t)
+
+    def st_shapes(self):
+        a = self.v()
+        t = self.fresh()
+        self.emit(self.r.choice([f"{t} = np.squeeze({a}[None, :] * {self.mm()}[:1])",
+                                 f"{t} = np.expand_dims({a}, 1)[:, 0] * 2.0",
+                                 f"{t} = {a}[..., None].sum(axis=-1)",
+                                 f"{t} = np.tile({a}, 2)[2:5]",
+                                 f"{t} = np.repeat({a}, 2)[::2]",
+                                 f"{t} = np.linalg.solve(np.eye(3) * 2.0 + np.outer({a}, {a}) * 0.1, {self.v()})",
+                                 f"{t} = np.linalg.inv({self.mm()}[:, :2] @ {self.mm()}[:, :2].T + np.eye(2)).sum(axis=0)[[0, 1, 1]]",
+                                 f"{t} = np.broadcast_to({self.s()}, (3,)) + {a}"]))
+        self.vecs.append(t)
+
+    def st_structure(self):
+        t = self.fresh()
+        k = self.r.randrange(5)
+        if k == 0:
+            fs = self.fresh("fs")
+            self.emit(f'{fs} = {{"s": lambda v: np.sin(v), "q": lambda v: v ** 2}}',
+                      f"{t} = sum({fs}[k]({self.v()}) for k in sorted({fs}))")
+        elif k == 1:
+            d = self.fresh("d")
+            self.emit(f"{d} = {{k: {self.v()} * (i + 1) for i, k in enumerate('abc')}}",
+                      f'{t} = {d}.get("b", 0.0) + {d}.get("z", {self.v()})')
+        elif k == 2:
+            self.emit(f"{t} = max([{self.v()}, {self.v()} * 0.5], key=lambda v: float(np.sum(v)))")
+            self.kinks = True
+        elif k == 3:
+            self.emit(f"{t} = Affine({self.c()}, {self.v()})({self.v()})")
+        else:
+            self.emit(f"{t} = {self.v()} * 1.0", f"if np.sum({t}) > {self.c()}:", f"    {t} = {t} * 2.0",
+                      "else:", f"    {t}[0] = {self.s()}")
+            self.kinks = True
+        self.vecs.append(t)
+
+    def st_math(self):
+        t = self.fresh("s")
+        a = self.s()
+        self.emit(self.r.choice([f"{t} = math.exp(float({a}) * 0.1) + {a}",
+                                 f"{t} = math.sin({a}) * math.sqrt(2.0)",
+                                 f"{t} = abs({a}) + {a} ** 2",
+                                 f"{t} = float({a}) * {self.v()}[0]",
+                                 f"{t} = max({a}, {self.v()}[1], key=abs)"]))
+        self.scas.append(t)
+
     TEMPLATES = [
         ("st_elementwise", 4), ("st_reduce", 3), ("st_matrix", 2), ("st_matvec", 2), ("st_scalar", 3),
         ("st_fancy", 2), ("st_mask", 1), ("st_add_at", 2), ("st_setitem", 3), ("st_dict", 2),
         ("st_namedtuple", 2), ("st_lambda", 2), ("st_call_lambda_later", 1), ("st_allany", 2),
         ("st_loop", 2), ("st_float32", 1), ("st_int", 1), ("st_cumsum", 2), ("st_helper", 1), ("st_list", 1),
+        ("st_ufunc_at", 2), ("st_augmented_dtype", 2), ("st_shapes", 2), ("st_structure", 2), ("st_math", 1),
     ]
 
     def program(self):
@@ -375,14 +459,35 @@ class Gen:
         self.emit("loss = " + " + ".join(parts))
         self.emit("return loss")
         body = "\n".join(self.lines)
-        return (PRELUDE + "\n\ndef prog(x, m, p):\n" + body + "\n" + WRAPPERS)
+        self.second = r.randrange(3)
+        at = (lambda k: f'["{k}"]') if self.kind == "dict" else (lambda k: f".{k}")
+        second = ["def second(x, m, p, cx):", "    loss = prog(x, m, p)"] + [
+            ["    gx, gm = dlgradient(loss, x, m, EnableHigherDerivatives=True)",
+             "    z = np.sum(gx * cx) + np.sum(np.sin(gm))"],
+            ["    gx, gp = dlgradient(loss, x, p, EnableHigherDerivatives=True)",
+             f"    z = np.sum(gx * cx) + np.sum(gp{at('w')} ** 2) + gp{at('b')} * 0.5"],
+            [f"    gw, gb = dlgradient(loss, p{at('w')}, p{at('b')}, EnableHigherDerivatives=True)",
+             "    z = np.sum(gw * cx) + np.sin(gb)"]][self.second] + [
+            "    return z, dlgradient(z, x, m, p)"]
+        return (PRELUDE + "\n\ndef prog(x, m, p):\n" + body + "\n" + WRAPPERS.replace("SECOND", "\n".join(second)))
 
 
-PRELUDE = '''import numpy as np
+PRELUDE = '''import math
+
+import numpy as np
 from collections import namedtuple
 from sct import dlgradient
 
 P = namedtuple("P", "w b")
+
+
+class Affine:
+    def __init__(self, scale, shift):
+        self.scale = scale
+        self.shift = shift
+
+    def __call__(self, v):
+        return v * self.scale + np.tanh(self.shift)
 
 
 def helper(a, b):
@@ -397,11 +502,7 @@ def first(x, m, p):
     return loss, gx, gm, gp
 
 
-def second(x, m, p, cx):
-    loss = prog(x, m, p)
-    gx, gm = dlgradient(loss, x, m, EnableHigherDerivatives=True)
-    z = np.sum(gx * cx) + np.sum(np.sin(gm))
-    return z, dlgradient(z, x, m)
+SECOND
 
 
 def of_xm(x, m):
@@ -497,9 +598,18 @@ def check_program(path, name, seed_kind, rng_seed):
 
     try:
         want = plain(x, m, w, b)
-    except Exception as e:         # an invalid program (plain Python raises)
+    except Exception as e:         # an invalid program (plain Python raises): sct must raise too
         out["plain"] = "skip"
         detail["plain"] = f"{type(e).__name__}: {e}"
+        try:
+            dlfeval(mod.first, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)))
+            out["raises"] = "noraise"
+            detail["raises"] = f"plain Python raised {type(e).__name__}: {e}; sct did not"
+        except SctError:
+            out["raises"] = "ok"
+        except Exception as e2:
+            out["raises"] = "internal"
+            detail["raises"] = f"{type(e2).__name__}: {e2}"
         return out, detail
     if not np.isfinite(want):
         out["plain"] = "skip"
@@ -537,17 +647,37 @@ def check_program(path, name, seed_kind, rng_seed):
     if not classify("first", first):
         return out, detail
 
-    def sct_z(x_, m_):
-        _, gx, gm, _ = dlfeval(mod.first, dlarray(np.array(x_)), dlarray(np.array(m_)),
-                               _p_of(mod, kind, dlarray(w), dlarray(b)))
-        return float(np.sum(_D(gx) * cx) + np.sum(np.sin(_D(gm))))
+    variant = seed_kind["second"]
+
+    def sct_z(x_, m_, w_, b_):
+        _, gx, gm, gp = dlfeval(mod.first, dlarray(np.array(x_)), dlarray(np.array(m_)),
+                                _p_of(mod, kind, dlarray(np.array(w_)), dlarray(float(b_))))
+        gw, gb = (gp["w"], gp["b"]) if kind == "dict" else (gp.w, gp.b)
+        gx, gm, gw, gb = _D(gx), _D(gm), _D(gw), _D(gb)
+        if variant == 0:
+            return float(np.sum(gx * cx) + np.sum(np.sin(gm)))
+        if variant == 1:
+            return float(np.sum(gx * cx) + np.sum(gw ** 2) + gb * 0.5)
+        return float(np.sum(gw * cx) + np.sin(gb))
 
     def second():
-        z, (zx, zm) = dlfeval(mod.second, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)), cx)
-        _close("grad2", _D(z), sct_z(x, m), 1e-8, 1e-10)
+        z, (zx, zm, zp) = dlfeval(mod.second, dlarray(x), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)), cx)
+        _close("grad2", _D(z), sct_z(x, m, w, b), 1e-8, 1e-10)
         f32 = float32 or kinks
-        _fd_checked("grad2", _D(zx), sct_z, [x, m], 0, f32, kinks)
-        _fd_checked("grad2", _D(zm), sct_z, [x, m], 1, f32, kinks)
+        zw, zb = (zp["w"], zp["b"]) if kind == "dict" else (zp.w, zp.b)
+        # one random direction through all four (each FD point is a compiled first-order run)
+        d = [rng.uniform(-1, 1, np.shape(a)) for a in (x, m, w, b)]
+        got = sum(float(np.sum(_D(g) * e)) for g, e in zip((zx, zm, zw, zb), d))
+        last = None
+        for h in ((1e-3, 3e-4) if f32 else (1e-5, 1e-4)):
+            fd = (sct_z(*[a + h * e for a, e in zip((x, m, w, b), d)]) -
+                  sct_z(*[a - h * e for a, e in zip((x, m, w, b), d)])) / (2 * h)
+            try:
+                _close("grad2", got, fd, 2e-2 if f32 else 1e-4, 2e-3 if f32 else 1e-6)
+                return
+            except Mismatch as e:
+                last = e
+        raise last
 
     classify("second", second)
 
@@ -582,7 +712,7 @@ def check_program(path, name, seed_kind, rng_seed):
 def make(seed):
     g = Gen(seed)
     src = g.program()
-    return src, {"kind": g.kind, "float32": g.float32, "kinks": g.kinks}
+    return src, {"kind": g.kind, "float32": g.float32, "kinks": g.kinks, "second": g.second}
 
 
 def main(argv=None):
@@ -608,7 +738,7 @@ def main(argv=None):
             fh.write(src)
         try:
             out, detail = check_program(path, name, info, seed)
-        except Exception as e:
+        except Exception:
             out, detail = {"harness": "internal"}, {"harness": traceback.format_exc()}
         for stage, o in out.items():
             stage_counts[(stage, o)] += 1

@@ -74,3 +74,185 @@ def test_add_at_into_float32_rounds_as_numpy():
     assert_close(D(z2), np.sum(want ** 2), rtol=1e-12)
     H = np.array([[2.0, 0, 0], [0, 2, 1], [0, 1, 0]])      # the Hessian of y (float32 rounding: slope 1)
     assert_close(D(h), 2 * H @ want, rtol=1e-12)
+
+
+# --- 5. a pure local lambda called on an item of an array the function then writes into ----------
+
+def lambda_then_add_at(x):
+    f = lambda v: v * 2
+    x2 = x.copy()
+    x2[1] = f(x2[0])
+    np.add.at(x2, [0, 0], f(x[2]))
+    return np.sum(x2 ** 2)
+
+
+def lambda_in_loop_writes(x):
+    f = lambda v: v * 2
+    acc = np.zeros(3)
+    for i in range(3):
+        acc[i] = f(x[i])
+        acc[i] += f(acc[i])
+    return np.sum(acc ** 2)
+
+
+def closure_lambda_writes(x):
+    s = x[1] * 1.0
+    f = lambda v: np.sin(v) * s
+    z = x * 1.0
+    z[0] = f(z[2])
+    z[2] += f(z[1])
+    return np.sum(z * x)
+
+
+def _first2(f, x):
+    y = f(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, g, dlgradient(np.sum(g ** 2), x)
+
+
+@pytest.mark.parametrize("f", [lambda_then_add_at, lambda_in_loop_writes, closure_lambda_writes])
+def test_pure_local_lambda_keeps_nothing(f):
+    # was refused: "x2 was passed to a function or stored in an object that may keep it" (a call of a
+    # local lambda let what it was given escape); its source shows it keeps nothing
+    y, g, h = dlfeval(_first2, f, dlarray(X))
+    assert_close(D(y), f(X.copy()), rtol=1e-13)
+    assert_close(D(g), numerical_gradient(f, [X.copy()], 0), rtol=1e-6)
+
+    def gg(a):
+        return np.sum(D(dlfeval(_first2, f, dlarray(a))[1]) ** 2)
+    assert_close(D(h), numerical_gradient(gg, [X.copy()], 0), rtol=1e-5, atol=1e-6)
+
+
+def returns_its_argument(x):
+    f = lambda v: v[1:]
+    z = x * 1.0
+    w = f(z)
+    w[0] = 5.0
+    return np.sum(z * x)
+
+
+def keeps_in_a_list(x):
+    f = lambda v: [v]
+    z = x * 1.0
+    lst = f(z)
+    z[0] = 5.0
+    return np.sum(lst[0] * x)
+
+
+@pytest.mark.parametrize("f", [returns_its_argument, keeps_in_a_list])
+def test_local_lambda_whose_result_holds_its_argument_is_still_refused(f):
+    with pytest.raises(sct.SctError, match="test_redteam_dec18u.py"):
+        dlfeval(_first2, f, dlarray(X))
+
+
+# --- 4. np.all / np.any: no derivative, no crash (first and second order) --------------------------
+
+def all_any(x):
+    ok = np.all(x > 0)
+    some = np.any(x > 1, axis=0)
+    return np.sum(x ** 2) * (1.0 + ok) + some * np.sum(x) + np.all(x) + x.any() + np.any(x, keepdims=True)[0]
+
+
+def test_all_any_are_constant():
+    y, g, h = dlfeval(_first2, all_any, dlarray(X))
+    assert_close(D(y), all_any(X.copy()), rtol=1e-14)
+    assert_close(D(g), 2 * X + 1)                # ok False, some True
+    assert_close(D(h), 4 * (2 * X + 1))
+
+
+# --- 3. a namedtuple's attribute selected in a second derivative ---------------------------------
+
+W = np.array([0.3, -0.2, 0.5])
+B = 0.7
+
+
+def nt_attribute_then_whole(x, p):
+    y = np.sum(np.tanh(p.w * x) * p.b + p.b ** 3 * x)
+    gw, gb = dlgradient(y, p.w, p.b, EnableHigherDerivatives=True)
+    z = np.sum(gw * x) + gb ** 2
+    return z, dlgradient(z, p, x)
+
+
+def nt_whole_then_attributes(x, p):
+    y = np.sum(np.tanh(p.w * x) * p.b + p.b ** 3 * x)
+    g = dlgradient(y, p, EnableHigherDerivatives=True)
+    z = np.sum(g.w * x) + g.b ** 2 + np.sum(g[0])
+    return z, dlgradient(z, p.w, p.b)
+
+
+def _z(w, b, x, extra):
+    gw = (1 - np.tanh(w * x) ** 2) * x * b
+    gb = np.sum(np.tanh(w * x) + 3 * b ** 2 * x)
+    return np.sum(gw * (x + extra)) + gb ** 2
+
+
+def test_namedtuple_attributes_in_second_derivatives():
+    z, (gp, gx) = dlfeval(nt_attribute_then_whole, dlarray(X), P(dlarray(W), dlarray(B)))
+    assert_close(D(z), _z(W, B, X, 0), rtol=1e-12)
+    args = [W, np.array(B), X, 0.0]
+    for k, got in enumerate((gp.w, gp.b, gx)):
+        assert_close(D(got), numerical_gradient(_z, args, k), rtol=1e-6, what=str(k))
+    z, (gw, gb) = dlfeval(nt_whole_then_attributes, dlarray(X), P(dlarray(W), dlarray(B)))
+    assert_close(D(z), _z(W, B, X, 1.0), rtol=1e-12)
+    args = [W, np.array(B), X, 1.0]
+    assert_close(D(gw), numerical_gradient(_z, args, 0), rtol=1e-6)
+    assert_close(D(gb), numerical_gradient(_z, args, 1), rtol=1e-6)
+
+
+# --- 2. item writes of traced values into arrays of several dtypes -----------------------------
+
+def set_items(x):
+    z = np.ones(3, dtype=int)
+    z[0] = x[0]                  # truncated: constant
+    w = np.ones(3, dtype=np.float32)
+    w[0] = x[0]
+    w[1] += x[1]
+    v = np.zeros(3)
+    v[[0, 2]] = x[1]
+    v[1:] += x[:2]
+    return np.sum(z * x) + np.sum(w * x) + np.sum(v ** 3)
+
+
+def test_set_items_of_traced_values():
+    y, g = dlfeval(_first, set_items, dlarray(X))
+    assert_close(D(y), set_items(X.copy()), rtol=1e-14)
+    assert_close(D(g), numerical_gradient(set_items, [X.copy()], 0, step=1e-3), rtol=1e-3)
+
+
+# --- t.any(), t.argmax() of a traced value not known to be an array when compiling -----------------
+
+def any_of_namedtuple_product(x):
+    q = P(x * 2.0, x[0])
+    t = q.w * q.b
+    k = t.argmax()
+    return t[k] * (1 + t.all()) + np.sum(t[t.nonzero()]) * (1.0 + t.any())
+
+
+def test_nondifferentiable_method_of_a_traced_value():
+    # was refused: "t.any(...) is called with traced values, and it may change its arguments or its
+    # object in place" (t's type unknown when compiling); the run checks it is an array
+    y, g = dlfeval(_first, any_of_namedtuple_product, dlarray(X))
+    assert_close(D(y), any_of_namedtuple_product(X.copy()), rtol=1e-14)
+    # t = 2 x x0: t[0] * 2 = 4 x0^2, sum(t) * 2 = 4 x0 sum(x)
+    assert_close(D(g), np.array([8 * X[0] + 4 * np.sum(X) + 4 * X[0], 4 * X[0], 4 * X[0]]))
+
+
+class Flagged:
+    def __init__(self, v):
+        self.v = v
+        self.calls = 0
+
+    def any(self):
+        self.calls += 1
+        return True
+
+
+def any_of_an_object(x):
+    q = P(Flagged(x), x[0])
+    t = q.w
+    return np.sum(x) * (1.0 + t.any()) + q.b
+
+
+def test_nondifferentiable_method_of_a_users_object_is_refused_at_run_time():
+    with pytest.raises(sct.EvaluationError, match="Flagged"):
+        dlfeval(_first, any_of_an_object, dlarray(X))
