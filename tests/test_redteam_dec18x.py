@@ -409,3 +409,14 @@ def test_a_second_name_of_a_calls_result_is_refused_not_zero():
     g = dlfeval(whole_result_second_name, dlarray(X))
     assert_close(extractdata(g[0]), [0.0, 0.0])
     assert_close(extractdata(g[1]), [1.0, 1.0])
+
+
+def unpack_dict(x):
+    d = {0: x, 1: x * 2}
+    a, b = d                      # Python: the keys 0 and 1
+    return dlgradient(np.sum(x * b), x)
+
+
+def test_unpacking_a_dict_is_refused_not_read_by_position():
+    with pytest.raises(sct.SctError, match="gives its keys"):          # was: d[0], d[1], silently
+        dlfeval(unpack_dict, dlarray(X))
