@@ -420,3 +420,45 @@ def unpack_dict(x):
 def test_unpacking_a_dict_is_refused_not_read_by_position():
     with pytest.raises(sct.SctError, match="gives its keys"):          # was: d[0], d[1], silently
         dlfeval(unpack_dict, dlarray(X))
+
+
+# --- tuples made from tuples: the same items --------------------------------------------------------
+
+def concatenated(x):
+    a = np.tanh(x)
+    t1 = (a,)
+    t2 = (a * 2,)
+    t = t1 + t2
+    h = t[0]
+    return dlgradient(np.sum(t[1]), h)
+
+
+def retupled(x):
+    a = np.tanh(x)
+    t = (a, a * 2)
+    u = tuple(t)
+    h = u[0]
+    return dlgradient(np.sum(u[1]), h)
+
+
+def relisted(x):
+    a = np.tanh(x)
+    t = (a, a * 2)
+    u = list(t)
+    h = u[0]
+    return dlgradient(np.sum(u[1]), h)
+
+
+def jac_concatenated(x):
+    a = np.tanh(x)
+    t = (a,) + (a * 2,)
+    h = t[0]
+    return dljacobian(t[1], h, 0)
+
+
+@pytest.mark.parametrize("fn", [concatenated, retupled, relisted, jac_concatenated])
+def test_items_of_tuples_made_from_tuples_are_refused_not_zero(fn):
+    # (each gave zeros: h is an item of t1, whose value y reaches through t too)
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fn, dlarray(XB))
+    assert info.value.filename == __file__
