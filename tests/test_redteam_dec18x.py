@@ -462,3 +462,28 @@ def test_items_of_tuples_made_from_tuples_are_refused_not_zero(fn):
     with pytest.raises(sct.CompileError) as info:
         dlfeval(fn, dlarray(XB))
     assert info.value.filename == __file__
+
+
+class NoisyInTraining(Layer):
+    def predict(self, X):
+        return X * 2.0
+
+    def forward(self, X):
+        return X * 2.0 + 0.1 * np.random.standard_normal(X.shape)
+
+
+def gradcam_forward(net, X):
+    (scores, fm), state = sct.forward(net, X, Outputs=["fc2", "act"])
+    return scores, dlgradient(np.sum(scores[:, 0]), fm)
+
+
+def test_gradcam_forward_through_custom_layers():
+    # a pure custom layer (its forward is its predict): computed (was: every custom layer refused)
+    s, g = dlfeval(gradcam_forward, _net(_named(Doubler())), dlarray(XN))
+    a = np.tanh(XN @ W1.T + B1)
+    assert_close(extractdata(g), 2 * np.cos(a) * W2[0], rtol=1e-10, atol=1e-12)
+    # one whose forward draws: refused; its predict is pure: predict computed
+    with pytest.raises(sct.SctError, match="forward of the custom layer 'custom'"):
+        dlfeval(gradcam_forward, _net(_named(NoisyInTraining())), dlarray(XN))
+    s, g = dlfeval(gradcam, _net(_named(NoisyInTraining())), dlarray(XN))
+    assert_close(extractdata(g), np.broadcast_to(2 * W2[0], (4, 3)), rtol=1e-10, atol=1e-12)
