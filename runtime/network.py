@@ -737,21 +737,19 @@ def given_runner(net, training, outputs, given_output):
     if len(plan) > UNROLL_MAX_LAYERS:
         raise ValueError(f"a gradient with respect to one output of a network of more than {UNROLL_MAX_LAYERS} "
                          "layers while others are used is not supported: split the network in two")
-    if training:
-        for layer in graph.layers:
-            if _draws_in_training(layer):
-                raise ValueError(f"a gradient with respect to one output of forward() while others are used "
-                                 f"runs the network again from that output, and layer {layer.Name!r} draws "
-                                 "random numbers in training (another draw, other values): use predict(), or "
-                                 "compute the outputs after that layer in a second network")
-    else:
-        for layer in graph.layers:
-            why = _impure_predict(layer)
-            if why is not None:
-                raise ValueError(f"a gradient with respect to one output of predict() while others are used runs "
-                                 f"the network a second time, and predict of the custom layer {layer.Name!r} "
-                                 f"{why}: it would happen twice (other values, or its effect repeated). Compute "
-                                 "the outputs after the feature map in a second network or a function of your own")
+    fname = "forward" if training else "predict"
+    for layer in graph.layers:
+        if training and _draws_in_training(layer):
+            raise ValueError(f"a gradient with respect to one output of forward() while others are used "
+                             f"runs the network again from that output, and layer {layer.Name!r} draws "
+                             "random numbers in training (another draw, other values): use predict(), or "
+                             "compute the outputs after that layer in a second network")
+        why = _impure_layer(layer, training)
+        if why is not None:
+            raise ValueError(f"a gradient with respect to one output of {fname}() while others are used runs "
+                             f"the network a second time, and {fname} of the custom layer {layer.Name!r} "
+                             f"{why}: it would happen twice (other values, or its effect repeated). Compute "
+                             "the outputs after the feature map in a second network or a function of your own")
     key = (plan, len(graph.inputs), wanted, bool(training), wanted[given_output])
     runner = _RUNNERS.get(key)
     if runner is None:
@@ -762,33 +760,35 @@ def given_runner(net, training, outputs, given_output):
     return runner
 
 
-# names whose use in a custom layer's predict may draw random numbers or change something outside it
+# names whose use in a custom layer's predict or forward may draw random numbers or change something outside it
 _EFFECT_NAMES = frozenset({"random", "rand", "randn", "randint", "default_rng", "normal", "uniform", "choice",
                            "permutation", "shuffle", "seed", "standard_normal", "integers", "binomial", "poisson",
-                           "print", "append", "extend", "insert", "pop", "remove", "clear", "update", "add",
+                           "print", "append", "extend", "insert", "pop", "remove", "clear", "update",
                            "setdefault", "write", "setattr", "delattr", "__setitem__", "__setattr__", "exec",
-                           "eval", "open", "fill", "put", "itemset", "resize", "sort"})
+                           "eval", "open", "fill", "put", "itemset", "resize"})
 _EFFECT_OPS = frozenset({"STORE_ATTR", "DELETE_ATTR", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_DEREF",
                          "DELETE_DEREF", "STORE_SUBSCR", "DELETE_SUBSCR", "IMPORT_NAME", "YIELD_VALUE"})
 
 
-def _impure_predict(layer):
-    """Why a custom layer's ``predict`` may not give the same values twice, or changes something (None:
-    its code, and the code of the functions and methods of its own it calls, reads its arguments and
-    fields and calls numpy and sct only: no random draw, no write into anything, no print)."""
+def _impure_layer(layer, training: bool):
+    """Why a custom layer's ``predict`` (``forward`` in training, where its class defines one) may not give
+    the same values twice, or changes something (None: its code, and the code of the functions and methods
+    of its own it calls, reads its arguments and fields and calls numpy and sct only: no random draw, no
+    write into anything, no print)."""
     from .layers import Layer
     if not isinstance(layer, Layer) or type(layer).__module__.split(".")[0] in ("runtime", "sct"):
         return None
-    fn = getattr(type(layer), "predict", None)
-    key = (type(layer), getattr(fn, "__code__", None))
+    cls = type(layer)
+    fn = cls.forward if training and cls.forward is not Layer.forward else cls.predict
+    key = (cls, getattr(fn, "__code__", None))
     if key not in _IMPURE:
         if len(_IMPURE) > 256:
             _IMPURE.clear()
-        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), type(layer), set())
+        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), cls, set())
     return _IMPURE[key]
 
 
-_IMPURE: dict = {}          # (class, its predict's code) -> _impure_predict's answer
+_IMPURE: dict = {}          # (class, the code of its method) -> _impure_layer's answer
 
 
 def _impure_code(code, globals_, cls, seen):
@@ -828,11 +828,9 @@ def _impure_code(code, globals_, cls, seen):
 
 
 def _draws_in_training(layer) -> bool:
-    """Does the layer's ``forward`` draw random numbers (a dropout layer; a custom layer: may)?"""
-    from .layers import Layer
+    """Does the layer's ``forward`` draw random numbers (a dropout layer; a custom layer: ``_impure_layer``)?"""
     name = type(layer).__name__.lower()
-    return "dropout" in name or "noise" in name or \
-        (isinstance(layer, Layer) and type(layer).__module__.split(".")[0] not in ("runtime", "sct"))
+    return "dropout" in name or "noise" in name
 
 
 # --- the unrolled runner: the layers of one plan as straight-line code ------------------------------

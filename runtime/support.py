@@ -3444,8 +3444,15 @@ def require_unpacked(items, count):
 
 
 def require_unpacked_exactly(items, count):
-    """Before ``a, b = obj`` of an object walked by its ``__iter__`` (sct/unpack_objects.py): Python's
-    ValueError when it gave another number of items than ``count``."""
+    """Before ``a, b = obj`` of an object walked by its ``__iter__`` (sct/unpack_objects.py), and of a
+    tuple, list or array read by position (``a = t[0]``, ``b = t[1]``): Python's ValueError when it has
+    another number of items than ``count``.  (A dict or set unpacks its keys, in its order: refused; an
+    object without ``len`` is left to its reading by position, which says what to write.)"""
+    if isinstance(items, (dict, set, frozenset)):
+        raise TypeError(f"unpacking a {type(items).__name__} gives its keys (items), which sct reads by position "
+                        f"here: write a, b = list(d) (or d.values(), d.items() as a list)")
+    if not hasattr(items, "__len__"):
+        return
     if len(items) != count:
         raise ValueError(f"too many values to unpack (expected {count})" if len(items) > count else
                          f"not enough values to unpack (expected {count}, got {len(items)})")

@@ -347,8 +347,12 @@ class Structures:
                         isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
                         v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values")) or (
-                        isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
-                        any(isinstance(o, gast.List) for o in (v.left, v.right))):
+                        isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)) and
+                        any(isinstance(o, (gast.List, gast.Tuple)) or
+                            isinstance(o, gast.Name) and o.id not in seen and self.built(o.id, seen)
+                            for o in (v.left, v.right))) or \
+                        any(c not in seen and self.built(c, seen) for c in _shallow_copy_of(v)):
+                    # (``t1 + t2``, ``t * 2``, ``tuple(t)``, ``list(t)`` of ones built here: the same items)
                     return True
         return False
 

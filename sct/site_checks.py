@@ -93,13 +93,13 @@ class SiteChecks:
             R = self.live.reach(block[:index], R, None)
         for r in line_only:
             if r not in R:
-                self.fail(site.stmt, "dlgradient: this x is a new value made in the call itself "
+                self.fail(site.stmt, f"{site.kind}: this x is a new value made in the call itself "
                           "(an operation such as 2 * a, or a comprehension), which y, computed "
                           "before, cannot depend on. Pass a name, an element or attribute "
                           "(p[\"w\"], net.W) or a list, tuple or dict of them; for a computed value, "
                           "assign it to a name before computing y; for items chosen in a loop, "
                           "differentiate with respect to the whole structure and select from the "
-                          "gradient, e.g. g = dlgradient(y, a); [g[i] for i in idx]", "dlgradient")
+                          "gradient, e.g. g = dlgradient(y, a); [g[i] for i in idx]", str(site.kind))
 
     def check_sibling_results(self, site: Site, roots: List[str]):
         """``h, out = helper(x); dlgradient(f(out), h)``: x is one result of a call of the user's code
@@ -123,14 +123,14 @@ class SiteChecks:
                 for block, index, _, _ in reversed(site.frames):
                     R = self.live.reach(block[:index], R, relevant)
                 if call_name in R:
-                    self.fail(site.stmt, f"dlgradient with respect to {r!r}, a result of the call on line "
+                    self.fail(site.stmt, f"{site.kind} with respect to {r!r}, a result of the call on line "
                               f"{getattr(call_st, 'lineno', '?')}, while y depends on that call's other "
                               f"results: the call may have computed them from {r!r} (in MATLAB's trace, and in "
                               f"the same code written inline, the derivative flows through them), but sct "
                               f"follows a call's derivative from its arguments to its results only, so the "
                               f"answer would be zeros. Compute {r!r} with one call and what y needs from it "
                               f"in this function (or in a second call that takes {r!r} as an argument)",
-                              "dlgradient")
+                              str(site.kind))
 
     def _check_sibling_parts(self, site: Site, defs: Dict[str, List[gast.Assign]], act):
         """``dlgradient(f(d["out"]), d["h"])`` with ``d = helper(x)``: the same as

@@ -409,3 +409,81 @@ def test_a_second_name_of_a_calls_result_is_refused_not_zero():
     g = dlfeval(whole_result_second_name, dlarray(X))
     assert_close(extractdata(g[0]), [0.0, 0.0])
     assert_close(extractdata(g[1]), [1.0, 1.0])
+
+
+def unpack_dict(x):
+    d = {0: x, 1: x * 2}
+    a, b = d                      # Python: the keys 0 and 1
+    return dlgradient(np.sum(x * b), x)
+
+
+def test_unpacking_a_dict_is_refused_not_read_by_position():
+    with pytest.raises(sct.SctError, match="gives its keys"):          # was: d[0], d[1], silently
+        dlfeval(unpack_dict, dlarray(X))
+
+
+# --- tuples made from tuples: the same items --------------------------------------------------------
+
+def concatenated(x):
+    a = np.tanh(x)
+    t1 = (a,)
+    t2 = (a * 2,)
+    t = t1 + t2
+    h = t[0]
+    return dlgradient(np.sum(t[1]), h)
+
+
+def retupled(x):
+    a = np.tanh(x)
+    t = (a, a * 2)
+    u = tuple(t)
+    h = u[0]
+    return dlgradient(np.sum(u[1]), h)
+
+
+def relisted(x):
+    a = np.tanh(x)
+    t = (a, a * 2)
+    u = list(t)
+    h = u[0]
+    return dlgradient(np.sum(u[1]), h)
+
+
+def jac_concatenated(x):
+    a = np.tanh(x)
+    t = (a,) + (a * 2,)
+    h = t[0]
+    return dljacobian(t[1], h, 0)
+
+
+@pytest.mark.parametrize("fn", [concatenated, retupled, relisted, jac_concatenated])
+def test_items_of_tuples_made_from_tuples_are_refused_not_zero(fn):
+    # (each gave zeros: h is an item of t1, whose value y reaches through t too)
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fn, dlarray(XB))
+    assert info.value.filename == __file__
+
+
+class NoisyInTraining(Layer):
+    def predict(self, X):
+        return X * 2.0
+
+    def forward(self, X):
+        return X * 2.0 + 0.1 * np.random.standard_normal(X.shape)
+
+
+def gradcam_forward(net, X):
+    (scores, fm), state = sct.forward(net, X, Outputs=["fc2", "act"])
+    return scores, dlgradient(np.sum(scores[:, 0]), fm)
+
+
+def test_gradcam_forward_through_custom_layers():
+    # a pure custom layer (its forward is its predict): computed (was: every custom layer refused)
+    s, g = dlfeval(gradcam_forward, _net(_named(Doubler())), dlarray(XN))
+    a = np.tanh(XN @ W1.T + B1)
+    assert_close(extractdata(g), 2 * np.cos(a) * W2[0], rtol=1e-10, atol=1e-12)
+    # one whose forward draws: refused; its predict is pure: predict computed
+    with pytest.raises(sct.SctError, match="forward of the custom layer 'custom'"):
+        dlfeval(gradcam_forward, _net(_named(NoisyInTraining())), dlarray(XN))
+    s, g = dlfeval(gradcam, _net(_named(NoisyInTraining())), dlarray(XN))
+    assert_close(extractdata(g), np.broadcast_to(2 * W2[0], (4, 3)), rtol=1e-10, atol=1e-12)
