@@ -410,3 +410,25 @@ def test_dlupdate_several_outputs_over_layers_with_ufuncs():
     assert_close(D(new[0].W), D(layers[0].W) - 0.1 * D(grads[0].W))
     assert_close(D(doubled[0].W), 2 * D(grads[0].W))
     assert new[1] is np.tanh and doubled[1] is None        # (as an optimizer state of it)
+
+
+def test_lbfgs_on_model_object_with_ufunc_layers():
+    class Seq:
+        def __init__(self):
+            self.layers = [Linear(3, 4), np.tanh, Linear(4, 1)]
+
+        def __call__(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    t = np.sin(X[:, :1])
+
+    def f(m, x, t):
+        loss = np.mean((m(x) - t) ** 2)
+        return loss, dlgradient(loss, m)
+    m, state = Seq(), None
+    first = float(D(dlfeval(f, m, X, t)[0]))
+    for _ in range(20):
+        m, state = sct.lbfgsupdate(m, lambda mm: dlfeval(f, mm, X, t), state)
+    assert m.layers[1] is np.tanh
+    assert float(D(state.Loss)) < 0.2 * first
