@@ -432,3 +432,30 @@ def test_lbfgs_on_model_object_with_ufunc_layers():
         m, state = sct.lbfgsupdate(m, lambda mm: dlfeval(f, mm, X, t), state)
     assert m.layers[1] is np.tanh
     assert float(D(state.Loss)) < 0.2 * first
+
+
+class ScaledNT(__import__("typing").NamedTuple):
+    w: object
+    s: float
+
+    def __call__(self, x):
+        return self.w * self.s * x
+
+
+@pytest.mark.parametrize("wrap", ["bare", "list", "dict"])
+def test_namedtuple_layer_float_field_through_call(wrap):
+    # a namedtuple with its own __call__ is a layer: its float field read there has its derivative (was:
+    # zeroed as a plain leaf of a tuple of values, while a dataclass's got it)
+    x = np.array([1.0, 1.0])
+    layer = ScaledNT(dlarray(np.array([1.0, 2.0])), 5.0)
+    arg = {"bare": layer, "list": [layer], "dict": {"a": layer}}[wrap]
+
+    def f(p, x):
+        one = p if wrap == "bare" else p[0] if wrap == "list" else p["a"]
+        loss = np.sum(one(x))
+        return loss, dlgradient(loss, p)
+    loss, g = dlfeval(f, arg, x)
+    one = g if wrap == "bare" else g[0] if wrap == "list" else g["a"]
+    assert_close(D(loss), 15.0)
+    assert_close(D(one.s), 3.0)                 # d/ds sum(w * s * x) = sum(w * x)
+    assert_close(D(one.w), [5.0, 5.0])
