@@ -459,3 +459,24 @@ def test_namedtuple_layer_float_field_through_call(wrap):
     assert_close(D(loss), 15.0)
     assert_close(D(one.s), 3.0)                 # d/ds sum(w * s * x) = sum(w * x)
     assert_close(D(one.w), [5.0, 5.0])
+
+
+def test_batchnorm_numpy_epsilon_keeps_float32_and_traced_settings_differentiated():
+    y = sct.batchnorm(X32, OFF32, SC32, Epsilon=np.float64(1e-5))
+    assert np.asarray(y).dtype == np.float32                            # was: float64
+    x = RNG.standard_normal((8, 3))
+    zeros, ones = np.zeros(3), np.ones(3)
+
+    def f(x, e, d):
+        y, m, v = sct.batchnorm(x, zeros, ones, zeros, ones, Epsilon=e, MeanDecay=d, VarianceDecay=d, nargout=3)
+        loss = np.sum(y ** 3) + np.sum(m ** 2) + np.sum(v ** 2)
+        return loss, dlgradient(loss, (e, d))
+
+    def plain(e, d):
+        e, d = float(e), float(d)
+        y = (x - x.mean(0)) / np.sqrt(x.var(0) + e)
+        return float(np.sum(y ** 3) + np.sum((d * x.mean(0)) ** 2) + np.sum((d * 8 / 7 * x.var(0) + 1 - d) ** 2))
+    loss, (ge, gd) = dlfeval(f, dlarray(x), dlarray(0.01), dlarray(0.2))
+    assert_close(D(loss), plain(0.01, 0.2))
+    assert_close(D(ge), numerical_gradient(lambda e: plain(e, 0.2), [np.array(0.01)], 0), rtol=1e-5)
+    assert_close(D(gd), numerical_gradient(lambda d: plain(0.01, d), [np.array(0.2)], 0), rtol=1e-5)
