@@ -480,3 +480,18 @@ def test_batchnorm_numpy_epsilon_keeps_float32_and_traced_settings_differentiate
     assert_close(D(loss), plain(0.01, 0.2))
     assert_close(D(ge), numerical_gradient(lambda e: plain(e, 0.2), [np.array(0.01)], 0), rtol=1e-5)
     assert_close(D(gd), numerical_gradient(lambda d: plain(0.01, d), [np.array(0.2)], 0), rtol=1e-5)
+
+
+def test_array_datastore_of_formatted_data_reads_along_b():
+    data = np.arange(2 * 3 * 1 * 5, dtype=float).reshape(2, 3, 1, 5)
+    ds = sct.arrayDatastore(dlarray(data, "SSCB"))
+    assert ds.NumObservations == 5                                      # was: 2 (the rows)
+    assert_close(sct.read(ds)[0], data[..., 0])
+    mbq = sct.minibatchqueue(sct.combine(sct.arrayDatastore(dlarray(data, "SSCB")), sct.arrayDatastore(np.arange(5))),
+                             MiniBatchSize=2)
+    x, t = next(mbq)
+    assert_close(D(x), np.moveaxis(data, 3, 0)[:2])
+    assert D(t).tolist() == [0, 1]
+    assert sct.arrayDatastore(np.zeros((4, 2)), IterationDimension=1).NumObservations == 2
+    with pytest.raises(ValueError, match="without a B"):
+        sct.arrayDatastore(dlarray(np.zeros((4, 2)), "SC"))
