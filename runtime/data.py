@@ -31,7 +31,8 @@ __all__ = ["minibatchqueue", "hasdata", "shuffle", "reset", "partition", "load_d
 class arrayDatastore:
     """An in-memory datastore of an array (MATLAB's arrayDatastore), for ``minibatchqueue``.
 
-    ``IterationDimension`` (default 0, a Python axis) is the axis of the observations:
+    ``IterationDimension`` (default 0, a Python axis; the B axis of a formatted dlarray) is the axis of
+    the observations:
     MATLAB's ``arrayDatastore(X, IterationDimension=4)`` for (H, W, C, N) images is
     ``arrayDatastore(X, IterationDimension=3)``.  ``read(ds)`` gives the next ``ReadSize``
     observations (default 1), the observations' axis first; ``hasdata``, ``reset``;
@@ -43,8 +44,17 @@ class arrayDatastore:
     ([[0.0, 3.0]], 3)
     """
 
-    def __init__(self, data: Any, IterationDimension: int = 0, ReadSize: int = 1, OutputType: str = "same") -> None:
+    def __init__(self, data: Any, IterationDimension: Optional[int] = None, ReadSize: int = 1,
+                 OutputType: str = "same") -> None:
         values = data.data if isinstance(data, dlarray) else np.asarray(data)
+        if IterationDimension is None:
+            # a formatted dlarray: its observations are along its B dimension (was: axis 0 whatever its
+            # labels, so "SSCB" images were read row by row, silently)
+            fmt = data._fmt if isinstance(data, dlarray) else ""
+            if fmt and "B" not in fmt:
+                raise ValueError(f"arrayDatastore: the data are labelled {fmt!r}, without a B (batch) dimension: "
+                                 "give IterationDimension (the 0-based axis of the observations)")
+            IterationDimension = fmt.index("B") if fmt and fmt.index("B") < values.ndim else 0
         if not isinstance(IterationDimension, numbers.Integral) or not -values.ndim <= IterationDimension < max(values.ndim, 1):
             raise ValueError(f"arrayDatastore: IterationDimension must be an axis of the data (0-based, "
                              f"{values.ndim} axes), got {IterationDimension!r}")

@@ -1623,6 +1623,7 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     channels = np.shape(X)[-1] if np.ndim(X) else 1
     offset = vector_bias(offset, channels)          # MATLAB's numChannels-by-1 parameters and statistics
     scaleFactor = vector_bias(scaleFactor, channels)
+    Epsilon = python_scalar(Epsilon)                # (np.float64(1e-5) made float32 results float64)
     column = np.ndim(runningMean) == 2 and np.shape(runningMean) == (channels, 1) and channels > 1
     if runningMean is not None:
         runningMean = vector_bias(runningMean, channels)
@@ -1679,11 +1680,17 @@ def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, 
 
 
 def python_scalar(v):
-    """A numpy scalar or 0-d array (a decay factor from a config, ``np.float64(0.1)``) as a Python number,
-    which does not promote float32 arrays (numpy's float64 scalar makes float32 statistics float64)."""
+    """A numpy scalar or 0-d array (a decay factor or epsilon from a config, ``np.float64(0.1)``) as a
+    Python number, which does not promote float32 arrays (numpy's float64 scalar makes float32 statistics
+    and results float64); anything else (a dlarray) as it is.  Differentiated as the identity."""
     if isinstance(v, np.generic) or (type(v) is np.ndarray and v.ndim == 0):
         return v.item()
     return v
+
+
+@defrule(python_scalar, wrt=("v",))
+def _python_scalar_rule(g, ans, v):
+    return (g,)
 
 
 def running_dtype(X, runningMean, runningVar):
@@ -2238,7 +2245,7 @@ def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = Non
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
-                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode, python_scalar,
+                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode,
                   running_dtype, weights_labels, unlabelled_sliding)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",

@@ -1583,7 +1583,8 @@ def _project_object(grad, x):
         return x.__sct_gradient__(parts)
     if hasattr(x, "__dict__"):
         import copy
-        if id(x) in _PROJECTING:
+        projecting = _PROJECTING.__dict__.setdefault("ids", set())
+        if id(x) in projecting:
             # the object holds itself (``self.me = self``, a layer's ``owner`` above it): its gradient
             # would be a structure without end (was: a RecursionError from here, read as an internal
             # error at the user's line)
@@ -1592,7 +1593,7 @@ def _project_object(grad, x):
                 "its fields, or a field of a field, is the object again: a cycle): its gradient, an object "
                 "of the same structure, cannot be built. Take the gradient with respect to its arrays "
                 "(dlgradient(loss, obj.W)), or a structure of them without the back-reference")
-        _PROJECTING.add(id(x))
+        projecting.add(id(x))
         try:
             out = copy.copy(x)
             for k, v in vars(x).items():
@@ -1601,7 +1602,7 @@ def _project_object(grad, x):
                     setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
                             else project(part, v))
         finally:
-            _PROJECTING.discard(id(x))
+            projecting.discard(id(x))
         try:
             GRADIENT_OBJECTS.add(out)        # sct's own copy: its arrays may become dlarrays
         except TypeError:
@@ -1610,7 +1611,7 @@ def _project_object(grad, x):
     return x
 
 
-_PROJECTING: set = set()      # ids of the objects project is inside of (a cycle is refused)
+_PROJECTING = threading.local()      # .ids: the objects project is inside of, per thread (a cycle is refused)
 
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)

@@ -425,8 +425,13 @@ def _untraced_paths(kind, path, out) -> bool:
         if kind[2] in (float, complex) or (kind[1] is not None and np.dtype(kind[1]).kind in "fc"):
             out.append(path)
         return False
-    if tag == "obj" and not (isinstance(kind[1], type) and issubclass(kind[1], tuple)):
-        return True     # (an object's attributes: not a loop's, and a layer's custom backward owns them)
+    if tag == "obj" and not (isinstance(kind[1], type) and issubclass(kind[1], tuple) and
+                             not _has_own_methods(kind[1])):
+        # (an object's attributes: not a loop's, and a layer's custom backward owns them; its methods
+        # read them as their variables.  A namedtuple with methods of its own (a layer's ``__call__``)
+        # is such an object: was zeroed as a tuple of values, so a float field read through its
+        # ``__call__`` had a zero gradient where a dataclass's had its derivative)
+        return True
     if tag in ("map", "obj") and len(kind) > 2 and isinstance(kind[2], tuple):
         step = "item" if tag == "map" else "attr"
         found = False
@@ -440,6 +445,20 @@ def _untraced_paths(kind, path, out) -> bool:
         for i, child in enumerate(kind[2]):
             found = _untraced_paths(child, path + ("item", i), out) or found
         return found
+    return False
+
+
+def _has_own_methods(cls) -> bool:
+    """Whether a namedtuple class defines methods of its own (``__call__``, or public functions):
+    one used as an object (a layer), not only as a tuple of values."""
+    import types
+    for klass in cls.__mro__:
+        if klass is tuple or klass is object:
+            break
+        for name, value in vars(klass).items():
+            if isinstance(value, (types.FunctionType, property)) and \
+                    (name == "__call__" or not name.startswith("_")):
+                return True
     return False
 
 

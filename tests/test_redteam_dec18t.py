@@ -410,3 +410,88 @@ def test_dlupdate_several_outputs_over_layers_with_ufuncs():
     assert_close(D(new[0].W), D(layers[0].W) - 0.1 * D(grads[0].W))
     assert_close(D(doubled[0].W), 2 * D(grads[0].W))
     assert new[1] is np.tanh and doubled[1] is None        # (as an optimizer state of it)
+
+
+def test_lbfgs_on_model_object_with_ufunc_layers():
+    class Seq:
+        def __init__(self):
+            self.layers = [Linear(3, 4), np.tanh, Linear(4, 1)]
+
+        def __call__(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    t = np.sin(X[:, :1])
+
+    def f(m, x, t):
+        loss = np.mean((m(x) - t) ** 2)
+        return loss, dlgradient(loss, m)
+    m, state = Seq(), None
+    first = float(D(dlfeval(f, m, X, t)[0]))
+    for _ in range(20):
+        m, state = sct.lbfgsupdate(m, lambda mm: dlfeval(f, mm, X, t), state)
+    assert m.layers[1] is np.tanh
+    assert float(D(state.Loss)) < 0.2 * first
+
+
+class ScaledNT(__import__("typing").NamedTuple):
+    w: object
+    s: float
+
+    def __call__(self, x):
+        return self.w * self.s * x
+
+
+@pytest.mark.parametrize("wrap", ["bare", "list", "dict"])
+def test_namedtuple_layer_float_field_through_call(wrap):
+    # a namedtuple with its own __call__ is a layer: its float field read there has its derivative (was:
+    # zeroed as a plain leaf of a tuple of values, while a dataclass's got it)
+    x = np.array([1.0, 1.0])
+    layer = ScaledNT(dlarray(np.array([1.0, 2.0])), 5.0)
+    arg = {"bare": layer, "list": [layer], "dict": {"a": layer}}[wrap]
+
+    def f(p, x):
+        one = p if wrap == "bare" else p[0] if wrap == "list" else p["a"]
+        loss = np.sum(one(x))
+        return loss, dlgradient(loss, p)
+    loss, g = dlfeval(f, arg, x)
+    one = g if wrap == "bare" else g[0] if wrap == "list" else g["a"]
+    assert_close(D(loss), 15.0)
+    assert_close(D(one.s), 3.0)                 # d/ds sum(w * s * x) = sum(w * x)
+    assert_close(D(one.w), [5.0, 5.0])
+
+
+def test_batchnorm_numpy_epsilon_keeps_float32_and_traced_settings_differentiated():
+    y = sct.batchnorm(X32, OFF32, SC32, Epsilon=np.float64(1e-5))
+    assert np.asarray(y).dtype == np.float32                            # was: float64
+    x = RNG.standard_normal((8, 3))
+    zeros, ones = np.zeros(3), np.ones(3)
+
+    def f(x, e, d):
+        y, m, v = sct.batchnorm(x, zeros, ones, zeros, ones, Epsilon=e, MeanDecay=d, VarianceDecay=d, nargout=3)
+        loss = np.sum(y ** 3) + np.sum(m ** 2) + np.sum(v ** 2)
+        return loss, dlgradient(loss, (e, d))
+
+    def plain(e, d):
+        e, d = float(e), float(d)
+        y = (x - x.mean(0)) / np.sqrt(x.var(0) + e)
+        return float(np.sum(y ** 3) + np.sum((d * x.mean(0)) ** 2) + np.sum((d * 8 / 7 * x.var(0) + 1 - d) ** 2))
+    loss, (ge, gd) = dlfeval(f, dlarray(x), dlarray(0.01), dlarray(0.2))
+    assert_close(D(loss), plain(0.01, 0.2))
+    assert_close(D(ge), numerical_gradient(lambda e: plain(e, 0.2), [np.array(0.01)], 0), rtol=1e-5)
+    assert_close(D(gd), numerical_gradient(lambda d: plain(0.01, d), [np.array(0.2)], 0), rtol=1e-5)
+
+
+def test_array_datastore_of_formatted_data_reads_along_b():
+    data = np.arange(2 * 3 * 1 * 5, dtype=float).reshape(2, 3, 1, 5)
+    ds = sct.arrayDatastore(dlarray(data, "SSCB"))
+    assert ds.NumObservations == 5                                      # was: 2 (the rows)
+    assert_close(sct.read(ds)[0], data[..., 0])
+    mbq = sct.minibatchqueue(sct.combine(sct.arrayDatastore(dlarray(data, "SSCB")), sct.arrayDatastore(np.arange(5))),
+                             MiniBatchSize=2)
+    x, t = next(mbq)
+    assert_close(D(x), np.moveaxis(data, 3, 0)[:2])
+    assert D(t).tolist() == [0, 1]
+    assert sct.arrayDatastore(np.zeros((4, 2)), IterationDimension=1).NumObservations == 2
+    with pytest.raises(ValueError, match="without a B"):
+        sct.arrayDatastore(dlarray(np.zeros((4, 2)), "SC"))
