@@ -590,6 +590,9 @@ def _agree(stage, got, fd_of_step, float32, steps=(1e-3, 1e-5, 1e-7)):
     raise last
 
 
+TIMES = collections.Counter()
+
+
 def check_program(path, name, seed_kind, rng_seed):
     """Run one program's stages; returns {stage: outcome}, details."""
     import sct
@@ -630,6 +633,8 @@ def check_program(path, name, seed_kind, rng_seed):
         return out, detail
 
     def classify(stage, fn):
+        import time
+        start = time.process_time()
         try:
             fn()
             out[stage] = "ok"
@@ -645,6 +650,8 @@ def check_program(path, name, seed_kind, rng_seed):
         except Exception as e:
             out[stage] = "internal"
             detail[stage] = f"{type(e).__name__}: {e}\n" + traceback.format_exc()[-2500:]
+        finally:
+            TIMES[stage] += time.process_time() - start
         return False
 
     state = {}
@@ -772,6 +779,7 @@ def main(argv=None):
     with open(os.path.join(args.out, f"summary_{args.seed}.json"), "w") as fh:
         json.dump(summary, fh, indent=1, default=str)
     print(json.dumps({k: summary[k] for k in ("programs", "worst", "stages", "refusals")}, indent=1))
+    print("cpu seconds per stage", {k: round(v, 1) for k, v in TIMES.items()})
     for b_ in bad:
         print("BAD", b_["seed"], b_["out"], {k: v[:300] for k, v in b_["detail"].items()})
     return 0
