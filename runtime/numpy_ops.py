@@ -62,7 +62,7 @@ import numpy as np
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, item_adjoint, note_unselected_nonfinite, \
-    add_at, setitem, unbroadcast, \
+    add_at, setitem, subtract_at, unbroadcast, \
     sequence_adjoint, unbroadcast_product, wide_multiply
 
 # --- operators ---------------------------------------------------------------------
@@ -2609,6 +2609,11 @@ def _astype_adjoint_rule(g, ans, grad, a, dtype):
 @defrule(add_at, wrt=("x", "value"))
 def _add_at_rule(g, ans, x, idx, value):
     return astype_adjoint(g, x, ans.dtype), astype_adjoint(unbroadcast(getitem_or_zero(g, idx), value), value, ans.dtype)
+
+
+@defrule(subtract_at, wrt=("x", "value"))
+def _subtract_at_rule(g, ans, x, idx, value):
+    return astype_adjoint(g, x, ans.dtype), -astype_adjoint(unbroadcast(getitem_or_zero(g, idx), value), value, ans.dtype)
 
 
 # --- Python builtins on numbers and arrays --------------------------------------------------------

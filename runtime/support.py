@@ -547,6 +547,13 @@ def add_at(x, idx, value):
     return out
 
 
+def subtract_at(x, idx, value):
+    """``np.subtract.at(x, idx, value)`` without mutating ``x`` (in ``x``'s dtype, as add_at)."""
+    out = np.array(x, copy=True)
+    np.subtract.at(out, idx, value)
+    return out
+
+
 def into(value, out):
     """What ``np.copyto(out, value)`` / ``ufunc(..., out=out)`` leave in ``out``: ``value``
     broadcast to ``out``'s shape and cast to its dtype (same-kind casting, as numpy)."""

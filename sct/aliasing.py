@@ -150,12 +150,13 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if analysis.sharing(s, z) is not None:
             return None
         return [assign(z, call(f"{rt_name}.with_diagonal", [load(z)] + list(node.args[1:]), node.keywords))]
-    if result is None and target is not None and _is_add_at(target) and len(node.args) == 3 and \
+    lowered_at = _ufunc_at(target) if result is None and target is not None else None
+    if lowered_at is not None and len(node.args) == 3 and \
             not node.keywords and isinstance(node.args[0], gast.Name):
         z = node.args[0].id
         if analysis.sharing(s, z) is not None:
             return None
-        return [assign(z, call(f"{rt_name}.add_at", [load(z), node.args[1], node.args[2]]))]
+        return [assign(z, call(f"{rt_name}.{lowered_at}", [load(z), node.args[1], node.args[2]]))]
     # (the method's name is tested before analysis.locals: reading the analysis makes it)
     if result is not None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.attr == "setdefault" and target is None and func.value.id in analysis.locals and \
@@ -260,9 +261,14 @@ def _fresh_name(analysis, base: str) -> str:
             return name
 
 
-def _is_add_at(target) -> bool:
+def _ufunc_at(target):
+    """The runtime's new-value form of ``np.add.at`` / ``np.subtract.at`` (None for any other target)."""
     try:
-        return target == np.add.at
+        if target == np.add.at:
+            return "add_at"
+        if target == np.subtract.at:
+            return "subtract_at"
     except Exception:
-        return False
+        pass
+    return None
 

@@ -280,6 +280,7 @@ class FormatPass(LayoutCalls):
                      id(layout_finddim): self.layout_constant, id(rf.stripdims): self.strip,
                      id(support.inplace_result): self.first_argument,     # t op= v: the format of t op v
                      id(support.setitem): self.written_into, id(support.add_at): self.written_into,
+                     id(support.subtract_at): self.written_into,
                      id(support.filled): self.written_into, id(support.sorted_value): self.written_into,
                      id(support.sorted_array): self.written_into,
                      id(support.into): self.written_into,

@@ -256,3 +256,65 @@ def any_of_an_object(x):
 def test_nondifferentiable_method_of_a_users_object_is_refused_at_run_time():
     with pytest.raises(sct.EvaluationError, match="Flagged"):
         dlfeval(_first, any_of_an_object, dlarray(X))
+
+
+# --- np.subtract.at into an array the function made ----------------------------------------------
+
+def subtract_at(x):
+    z = x * 1.0
+    np.subtract.at(z, [1, 1, 0], x ** 2)
+    i = np.zeros(3, dtype=int)
+    np.subtract.at(i, [0, 2], x[:2])          # truncated into int: constant
+    return np.sum(z * x) + np.sum(i * x)
+
+
+def test_subtract_at():
+    # was refused: "np.subtract.at() changes z in place, which sct models only for a z this function
+    # created" (of a z it created)
+    y, g, h = dlfeval(_first2, subtract_at, dlarray(X))
+    assert_close(D(y), subtract_at(X.copy()), rtol=1e-14)
+    assert_close(D(g), numerical_gradient(subtract_at, [X.copy()], 0), rtol=1e-6)
+
+    def gg(a):
+        return np.sum(D(dlfeval(_first2, subtract_at, dlarray(a))[1]) ** 2)
+    assert_close(D(h), numerical_gradient(gg, [X.copy()], 0), rtol=1e-5, atol=1e-6)
+
+
+# --- astype / flatten make new arrays: writes into them are the function's own ---------------------
+
+def astype_then_write(x):
+    a = x.astype(np.float32)
+    a[1] = x[0] * 2
+    a *= x
+    return np.sum(a * x)
+
+
+def flatten_then_write(x):
+    m = np.stack([x, x * 2])
+    f = m.flatten()
+    f[0] = 7.0
+    return np.sum(f * 2) + np.sum(m * x)
+
+
+def test_writes_into_astype_and_flatten_results():
+    # were refused: "x is an argument of ...(): the caller's object would change too" (astype and
+    # flatten were read as views)
+    y, g = dlfeval(_first, astype_then_write, dlarray(X))
+    assert_close(D(y), astype_then_write(X.copy()), rtol=1e-14)
+    # a = [x0^2, 2 x0 x1, x2^2] (float32 rounding: slope 1): y = x0^3 + 2 x0 x1^2 + x2^3
+    assert_close(D(g), [3 * X[0] ** 2 + 2 * X[1] ** 2, 4 * X[0] * X[1], 3 * X[2] ** 2], rtol=1e-6)
+    y, g = dlfeval(_first, flatten_then_write, dlarray(X))
+    assert_close(D(y), flatten_then_write(X.copy()), rtol=1e-14)
+    assert_close(D(g), numerical_gradient(flatten_then_write, [X.copy()], 0), rtol=1e-6)
+
+
+def astype_no_copy_then_write(x):
+    z = x * 1.0
+    a = z.astype(np.float64, copy=False)     # z itself
+    a[0] = 3.0
+    return np.sum(z * x)
+
+
+def test_astype_without_copy_is_still_a_view():
+    with pytest.raises(sct.SctError, match="test_redteam_dec18u.py"):
+        dlfeval(_first, astype_no_copy_then_write, dlarray(X))
