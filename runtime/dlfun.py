@@ -2094,7 +2094,9 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
            [1., 0.]])
     """
     if TypeName is not None:
-        dtype = {"single": np.float32, "double": np.float64, "logical": np.bool_}.get(TypeName, TypeName)
+        dtype = TypeName
+    if isinstance(dtype, str):          # MATLAB's typename, also positional (onehotencode(A, 1, "logical", ...))
+        dtype = {"single": np.float32, "double": np.float64, "logical": np.bool_}.get(dtype, dtype)
     if ClassNames is None:
         if classes is None:
             raise TypeError("onehotencode(labels, classes) or onehotencode(labels, featureDim, ClassNames=classes)")

@@ -245,3 +245,58 @@ def test_reduction_none_crossentropy_without_batch_label():
     got = crossentropy(dlarray(YL[:, 0, :], "CT"), TL[:, 0, :], Reduction="none")
     assert dims(got) == "" and got.shape == (3, 5)
     assert_close(extractdata(got), -TL[:, 0, :] * np.log(YL[:, 0, :]), rtol=1e-12)
+
+
+# --- onehotdecode of formatted scores inside dlfeval; text results come back as they are ------------------
+
+from sct import onehotdecode  # noqa: E402
+
+SCORES = np.array([[0.1, 0.7, 0.3], [0.2, 0.2, 0.6], [0.7, 0.1, 0.1]])   # C, B (square: either axis decodes)
+
+
+def _decode(Y):
+    labels = onehotdecode(softmax(Y), ["a", "b", "c"])
+    return labels, dlgradient(np.sum(softmax(Y)[0]), Y)
+
+
+def test_onehotdecode_reads_the_c_label_in_dlfeval():
+    expected = ["c", "a", "b"]                  # the argmax over C (axis 0) of each observation
+    assert list(onehotdecode(dlarray(SCORES, "CB"), ["a", "b", "c"])) == expected
+    # was: the last axis read in compiled code (the labels are not there when it runs): ['b', 'c', 'a']
+    # here, an IndexError for non-square scores; and the text result raised "could not convert string to
+    # float" inside sct when dlfeval returned it
+    labels, g = dlfeval(_decode, dlarray(SCORES, "CB"))
+    assert isinstance(labels, np.ndarray) and list(labels) == expected
+    assert list(dlfeval(_decode, dlarray(SCORES.T, "BC"))[0]) == expected
+    assert list(dlfeval(_decode, dlarray(SCORES[:, :2], "CB"))[0]) == expected[:2]
+    assert list(dlfeval(_decode, dlarray(SCORES.T))[0]) == expected      # unformatted: the last axis
+
+
+def test_onehotencode_typename_positional():
+    got = onehotencode(np.array([["b", "a"]]), 0, "logical", ClassNames=["a", "b"])
+    assert got.dtype == np.bool_ and got.tolist() == [[False, True], [True, False]]
+    assert onehotencode(np.array([["b", "a"]]), 0, "single", ClassNames=["a", "b"]).dtype == np.float32
+
+
+# --- crossentropy's targets must be the predictions' size -------------------------------------------------
+
+
+def _ce(Y, T):
+    loss = crossentropy(softmax(Y), T)
+    return loss, dlgradient(loss, Y)
+
+
+def test_crossentropy_targets_of_another_size_are_refused():
+    Y = RNG.standard_normal((2, 3))
+    # was: T (2, 1) broadcast against (2, 3), every class given the same target: a number with no meaning
+    with pytest.raises(ValueError, match="targets have shape"):
+        crossentropy(softmax(Y), np.ones((2, 1)))
+    with pytest.raises(sct.EvaluationError, match="targets have shape"):
+        dlfeval(_ce, dlarray(Y), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="targets have shape"):
+        crossentropy(softmax(dlarray(Y.T, "CB")), np.ones((3, 1)))
+    T = np.eye(3)[[2, 0]]
+    loss, g = dlfeval(_ce, dlarray(Y), T)
+    P = np.exp(Y) / np.exp(Y).sum(1, keepdims=True)
+    assert_close(extractdata(loss), -np.sum(T * np.log(P)) / 2, rtol=1e-12)
+    assert_close(extractdata(g), (P - T) / 2, rtol=1e-10)
