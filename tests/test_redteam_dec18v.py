@@ -300,3 +300,28 @@ def test_crossentropy_targets_of_another_size_are_refused():
     P = np.exp(Y) / np.exp(Y).sum(1, keepdims=True)
     assert_close(extractdata(loss), -np.sum(T * np.log(P)) / 2, rtol=1e-12)
     assert_close(extractdata(g), (P - T) / 2, rtol=1e-10)
+
+
+# --- sct's reduction="none" (per observation) on formatted data: Y's order without C --------------------------
+
+YS = RNG.random((4, 4, 3))
+YS /= YS.sum(2, keepdims=True)               # T, B, C (T == B: a transposed result has the same shape)
+TS = np.eye(3)[RNG.integers(0, 3, (4, 4))]
+WS = np.arange(16.0).reshape(4, 4)
+
+
+def _per_observation(Y, T):
+    loss = crossentropy(Y, T, reduction="none")
+    return loss, dlgradient(np.sum(loss * WS), Y)
+
+
+def test_sct_reduction_none_keeps_y_order():
+    expected = -(TS * np.log(YS)).sum(2)                 # (T, B): "shaped like y_pred without axis"
+    # was (B, T): batch first, the layout sct computes in, silently transposed for square T x B
+    assert_close(extractdata(crossentropy(dlarray(YS, "TBC"), TS, reduction="none")), expected, rtol=1e-12)
+    loss, g = dlfeval(_per_observation, dlarray(YS, "TBC"), TS)
+    assert_close(extractdata(loss), expected, rtol=1e-12)
+    assert_close(extractdata(g), -TS / YS * WS[:, :, None], rtol=1e-12)
+    loss, g = dlfeval(_per_observation, dlarray(YS.transpose(2, 0, 1), "CTB"), TS.transpose(2, 0, 1))
+    assert_close(extractdata(loss), expected, rtol=1e-12)
+    assert_close(extractdata(g), (-TS / YS * WS[:, :, None]).transpose(2, 0, 1), rtol=1e-12)
