@@ -325,3 +325,45 @@ def test_sct_reduction_none_keeps_y_order():
     loss, g = dlfeval(_per_observation, dlarray(YS.transpose(2, 0, 1), "CTB"), TS.transpose(2, 0, 1))
     assert_close(extractdata(loss), expected, rtol=1e-12)
     assert_close(extractdata(g), (-TS / YS * WS[:, :, None]).transpose(2, 0, 1), rtol=1e-12)
+
+
+# --- a user's 1-D CNN over time: parameters in a dict, text labels, "CBT" data ---------------------------------
+
+from sct import fullyconnect, layernorm, relu  # noqa: E402
+
+XC = RNG.standard_normal((2, 5, 8))          # C, B, T
+PARAMS = {"conv": {"W": RNG.standard_normal((3, 2, 4)) * 0.5, "b": np.zeros(4)},
+          "ln": {"off": np.zeros(4), "sc": np.ones(4)},
+          "fc": {"W": RNG.standard_normal((3, 4)) * 0.5, "b": np.zeros(3)}}
+LABELS = ["x", "y", "z", "y", "x"]
+
+
+def _sequence_model(p, X, labels):
+    h = dlconv(X, p["conv"]["W"], p["conv"]["b"], WeightsFormat="TCU", Padding="causal")
+    h = relu(layernorm(h, p["ln"]["off"], p["ln"]["sc"]))
+    h = maxpool(h, 2, Stride=2, PoolFormat="T")
+    h = np.mean(h, axis=2)
+    y = softmax(fullyconnect(h, p["fc"]["W"], p["fc"]["b"]))
+    T = onehotencode(np.array(labels)[None, :], 0, ClassNames=["x", "y", "z"])
+    loss = crossentropy(y, T)
+    return loss, dlgradient(loss, p), dims(y)
+
+
+def _sequence_plain(W1, Wfc):
+    h = np.asarray(dlconv(XC.transpose(1, 2, 0), W1, np.zeros(4), Padding="causal"))    # (B, T, C)
+    h = (h - h.mean(2, keepdims=True)) / np.sqrt(h.var(2, keepdims=True) + 1e-5)
+    h = np.asarray(maxpool(np.maximum(h, 0), 2, Stride=2)).mean(1)
+    z = h @ Wfc.T
+    y = np.exp(z - z.max(1, keepdims=True))
+    y /= y.sum(1, keepdims=True)
+    return -np.sum(np.eye(3)[[0, 1, 2, 1, 0]] * np.log(y)) / 5
+
+
+def test_user_sequence_cnn_over_time():
+    P = {k: {kk: dlarray(vv) for kk, vv in v.items()} for k, v in PARAMS.items()}
+    loss, g, fmt = dlfeval(_sequence_model, P, dlarray(XC, "CBT"), LABELS)
+    assert fmt == "CB"
+    W1, Wfc = PARAMS["conv"]["W"], PARAMS["fc"]["W"]
+    assert_close(extractdata(loss), _sequence_plain(W1, Wfc), rtol=1e-12)
+    assert_close(extractdata(g["conv"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 0), rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(g["fc"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 1), rtol=1e-5, atol=1e-7)
