@@ -664,6 +664,14 @@ def wrap_outputs(x, _seen=None):
         out._data = np.asarray(x)
         out._fmt = ""
         return out
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "USV":
+        return x                # text (onehotdecode's labels) or records: no dlarray holds them (was: "could
+        #                         not convert string to float" raised inside sct)
+    if isinstance(x, np.ndarray) and x.dtype.kind == "O":
+        try:
+            return dlarray(x)
+        except (TypeError, ValueError):
+            return x            # objects that are not numbers (text labels): as they are
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
         return dlarray(x)
     if isinstance(x, list):

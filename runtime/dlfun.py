@@ -633,9 +633,9 @@ def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike, Stride: Union[int,
     it convolves over the "S" dimensions; over time for data with one "T" and no "S" ("CBT") when
     ``WeightsFormat="TCU"`` (or the weights are a dlarray labelled "TCU").
     """
-    if WeightsFormat is None and "T" in weights_labels(weights):
-        WeightsFormat = weights_labels(weights)
     if DataFormat is not None or layout_labels(X):
+        if WeightsFormat is None and "T" in weights_labels(weights):
+            WeightsFormat = weights_labels(weights)     # as compiled code reads them (sct/format_layout.py)
         return run_formatted("dlconv", dlconv, (X, weights, bias),
                              {"Stride": Stride, "DilationFactor": DilationFactor, "Padding": Padding,
                               "PaddingValue": PaddingValue, "WeightsFormat": WeightsFormat}, DataFormat)
@@ -2136,7 +2136,9 @@ def onehotencode(labels: ArrayLike, classes: Sequence[Any] = None, dtype: Any = 
            [1., 0.]])
     """
     if TypeName is not None:
-        dtype = {"single": np.float32, "double": np.float64, "logical": np.bool_}.get(TypeName, TypeName)
+        dtype = TypeName
+    if isinstance(dtype, str):          # MATLAB's typename, also positional (onehotencode(A, 1, "logical", ...))
+        dtype = {"single": np.float32, "double": np.float64, "logical": np.bool_}.get(dtype, dtype)
     if ClassNames is None:
         if classes is None:
             raise TypeError("onehotencode(labels, classes) or onehotencode(labels, featureDim, ClassNames=classes)")

@@ -312,6 +312,12 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             # MATLAB's unreduced loss: an unformatted array of Y's size (here: Y's order of its axes)
             return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, _inverse(perm),
                         None, unbatch=lead is not None)
+        if options.get("reduction") == "none":
+            # sct's per-observation losses: shaped like Y without its C axis, in Y's order (was: batch first)
+            arranged = order[:-1]
+            post = tuple(arranged.index(i) for i in range(len(fmt)) if fmt[i] != "C")
+            return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1},
+                        None if post == tuple(range(len(post))) else post, None, unbatch=lead is not None)
         return Plan([(0, perm, lead), (1, perm, lead), ("Mask", perm, lead)], {"axis": -1}, None, None)
     if fname in LOSS_FUNCTIONS:
         # batch first (B, T, S.., U.., C): the targets and the mask are in the predictions' order (MATLAB

@@ -318,6 +318,7 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     if type(targets) is not np.ndarray and format_of(targets):
         raise ValueError(f"crossentropy: the targets are labelled {format_of(targets)!r} but the predictions are "
                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
+    check_target_size("crossentropy", y_pred, targets)
     if matlab:
         values = crossentropy_values(y_pred, targets, ClassificationMode) \
             * crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat)
@@ -325,6 +326,16 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
             return values
         return np.sum(values / crossentropy_divisor(y_pred, axis, Mask, NormalizationFactor, ClassificationMode))
     return _crossentropy_reduced(y_pred, targets, axis, reduction)
+
+
+def check_target_size(fname, y_pred, targets):
+    """MATLAB's crossentropy takes targets of the predictions' size (one-hot or probability vectors);
+    numpy would broadcast others (targets of shape (N, 1) against (N, C): every class given the same
+    target, a loss with no meaning) silently."""
+    if np.shape(targets) != np.shape(y_pred):
+        raise ValueError(f"{fname}: the targets have shape {np.shape(targets)} but the predictions "
+                         f"{np.shape(y_pred)}: give targets of the predictions' size (one-hot vectors, "
+                         "onehotencode)")
 
 
 def _crossentropy_reduced(y_pred, targets, axis, reduction):
@@ -569,7 +580,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(check_target_size, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------

@@ -291,7 +291,7 @@ class LayoutCalls(FormatInference):
             # the function runs, so they are passed on as WeightsFormat=
             node.keywords.append(gast.keyword(arg="WeightsFormat", value=const(args[1])))
         for k in node.keywords:
-            if k.arg in ("OperationDimension", "nargout", "PoolFormat", "WeightsFormat", "Reduction") and \
+            if k.arg in ("OperationDimension", "nargout", "PoolFormat", "WeightsFormat", "Reduction", "reduction") and \
                     (k.arg != "WeightsFormat" or fname in rf.CONV_FUNCTIONS):
                 if not isinstance(k.value, gast.Constant):
                     self.fail(stmt, f"{fname}: {k.arg} must be a literal with formatted data")

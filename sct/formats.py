@@ -285,6 +285,7 @@ class FormatPass(LayoutCalls):
                      id(support.sorted_array): self.written_into,
                      id(support.into): self.written_into,
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
+                     id(dlfun.onehotdecode): self.decode_axis,
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy,
                      id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items,
@@ -551,6 +552,20 @@ class FormatPass(LayoutCalls):
 
     def first_argument(self, stmt, node, info, args, kws, env, rewrite):
         return (args[0] if args else None), None
+
+    def decode_axis(self, stmt, node, info, args, kws, env, rewrite):
+        """``onehotdecode(B, classes)`` of a formatted B: decoded along its "C" axis, passed on as
+        ``axis=`` (the labels are not there when the function runs: the last axis was read, another
+        axis's argmax, silently where the sizes allowed).  The labels are unformatted."""
+        x = args[0] if args else None
+        if len(node.args) > 2 or any(k.arg == "axis" for k in node.keywords) or not has_format(x):
+            return None, None
+        if not isinstance(x, str):
+            self.fail(stmt, "onehotdecode: the format of its input is not known when the function is compiled (it "
+                      "differs by path, or comes from a call sct does not follow): give the axis of the classes")
+        if "C" in x:
+            node.keywords.append(gast.keyword(arg="axis", value=const(x.index("C"))))
+        return None, None
 
     def layout_constant(self, stmt, node, info, args, kws, env, rewrite):
         """``dims(x)`` and ``finddim(x, label)`` of a followed x: constants."""

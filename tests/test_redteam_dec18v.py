@@ -245,3 +245,125 @@ def test_reduction_none_crossentropy_without_batch_label():
     got = crossentropy(dlarray(YL[:, 0, :], "CT"), TL[:, 0, :], Reduction="none")
     assert dims(got) == "" and got.shape == (3, 5)
     assert_close(extractdata(got), -TL[:, 0, :] * np.log(YL[:, 0, :]), rtol=1e-12)
+
+
+# --- onehotdecode of formatted scores inside dlfeval; text results come back as they are ------------------
+
+from sct import onehotdecode  # noqa: E402
+
+SCORES = np.array([[0.1, 0.7, 0.3], [0.2, 0.2, 0.6], [0.7, 0.1, 0.1]])   # C, B (square: either axis decodes)
+
+
+def _decode(Y):
+    labels = onehotdecode(softmax(Y), ["a", "b", "c"])
+    return labels, dlgradient(np.sum(softmax(Y)[0]), Y)
+
+
+def test_onehotdecode_reads_the_c_label_in_dlfeval():
+    expected = ["c", "a", "b"]                  # the argmax over C (axis 0) of each observation
+    assert list(onehotdecode(dlarray(SCORES, "CB"), ["a", "b", "c"])) == expected
+    # was: the last axis read in compiled code (the labels are not there when it runs): ['b', 'c', 'a']
+    # here, an IndexError for non-square scores; and the text result raised "could not convert string to
+    # float" inside sct when dlfeval returned it
+    labels, g = dlfeval(_decode, dlarray(SCORES, "CB"))
+    assert isinstance(labels, np.ndarray) and list(labels) == expected
+    assert list(dlfeval(_decode, dlarray(SCORES.T, "BC"))[0]) == expected
+    assert list(dlfeval(_decode, dlarray(SCORES[:, :2], "CB"))[0]) == expected[:2]
+    assert list(dlfeval(_decode, dlarray(SCORES.T))[0]) == expected      # unformatted: the last axis
+
+
+def test_onehotencode_typename_positional():
+    got = onehotencode(np.array([["b", "a"]]), 0, "logical", ClassNames=["a", "b"])
+    assert got.dtype == np.bool_ and got.tolist() == [[False, True], [True, False]]
+    assert onehotencode(np.array([["b", "a"]]), 0, "single", ClassNames=["a", "b"]).dtype == np.float32
+
+
+# --- crossentropy's targets must be the predictions' size -------------------------------------------------
+
+
+def _ce(Y, T):
+    loss = crossentropy(softmax(Y), T)
+    return loss, dlgradient(loss, Y)
+
+
+def test_crossentropy_targets_of_another_size_are_refused():
+    Y = RNG.standard_normal((2, 3))
+    # was: T (2, 1) broadcast against (2, 3), every class given the same target: a number with no meaning
+    with pytest.raises(ValueError, match="targets have shape"):
+        crossentropy(softmax(Y), np.ones((2, 1)))
+    with pytest.raises(sct.EvaluationError, match="targets have shape"):
+        dlfeval(_ce, dlarray(Y), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="targets have shape"):
+        crossentropy(softmax(dlarray(Y.T, "CB")), np.ones((3, 1)))
+    T = np.eye(3)[[2, 0]]
+    loss, g = dlfeval(_ce, dlarray(Y), T)
+    P = np.exp(Y) / np.exp(Y).sum(1, keepdims=True)
+    assert_close(extractdata(loss), -np.sum(T * np.log(P)) / 2, rtol=1e-12)
+    assert_close(extractdata(g), (P - T) / 2, rtol=1e-10)
+
+
+# --- sct's reduction="none" (per observation) on formatted data: Y's order without C --------------------------
+
+YS = RNG.random((4, 4, 3))
+YS /= YS.sum(2, keepdims=True)               # T, B, C (T == B: a transposed result has the same shape)
+TS = np.eye(3)[RNG.integers(0, 3, (4, 4))]
+WS = np.arange(16.0).reshape(4, 4)
+
+
+def _per_observation(Y, T):
+    loss = crossentropy(Y, T, reduction="none")
+    return loss, dlgradient(np.sum(loss * WS), Y)
+
+
+def test_sct_reduction_none_keeps_y_order():
+    expected = -(TS * np.log(YS)).sum(2)                 # (T, B): "shaped like y_pred without axis"
+    # was (B, T): batch first, the layout sct computes in, silently transposed for square T x B
+    assert_close(extractdata(crossentropy(dlarray(YS, "TBC"), TS, reduction="none")), expected, rtol=1e-12)
+    loss, g = dlfeval(_per_observation, dlarray(YS, "TBC"), TS)
+    assert_close(extractdata(loss), expected, rtol=1e-12)
+    assert_close(extractdata(g), -TS / YS * WS[:, :, None], rtol=1e-12)
+    loss, g = dlfeval(_per_observation, dlarray(YS.transpose(2, 0, 1), "CTB"), TS.transpose(2, 0, 1))
+    assert_close(extractdata(loss), expected, rtol=1e-12)
+    assert_close(extractdata(g), (-TS / YS * WS[:, :, None]).transpose(2, 0, 1), rtol=1e-12)
+
+
+# --- a user's 1-D CNN over time: parameters in a dict, text labels, "CBT" data ---------------------------------
+
+from sct import fullyconnect, layernorm, relu  # noqa: E402
+
+XC = RNG.standard_normal((2, 5, 8))          # C, B, T
+PARAMS = {"conv": {"W": RNG.standard_normal((3, 2, 4)) * 0.5, "b": np.zeros(4)},
+          "ln": {"off": np.zeros(4), "sc": np.ones(4)},
+          "fc": {"W": RNG.standard_normal((3, 4)) * 0.5, "b": np.zeros(3)}}
+LABELS = ["x", "y", "z", "y", "x"]
+
+
+def _sequence_model(p, X, labels):
+    h = dlconv(X, p["conv"]["W"], p["conv"]["b"], WeightsFormat="TCU", Padding="causal")
+    h = relu(layernorm(h, p["ln"]["off"], p["ln"]["sc"]))
+    h = maxpool(h, 2, Stride=2, PoolFormat="T")
+    h = np.mean(h, axis=2)
+    y = softmax(fullyconnect(h, p["fc"]["W"], p["fc"]["b"]))
+    T = onehotencode(np.array(labels)[None, :], 0, ClassNames=["x", "y", "z"])
+    loss = crossentropy(y, T)
+    return loss, dlgradient(loss, p), dims(y)
+
+
+def _sequence_plain(W1, Wfc):
+    h = np.asarray(dlconv(XC.transpose(1, 2, 0), W1, np.zeros(4), Padding="causal"))    # (B, T, C)
+    h = (h - h.mean(2, keepdims=True)) / np.sqrt(h.var(2, keepdims=True) + 1e-5)
+    h = np.asarray(maxpool(np.maximum(h, 0), 2, Stride=2)).mean(1)
+    z = h @ Wfc.T
+    y = np.exp(z - z.max(1, keepdims=True))
+    y /= y.sum(1, keepdims=True)
+    return -np.sum(np.eye(3)[[0, 1, 2, 1, 0]] * np.log(y)) / 5
+
+
+def test_user_sequence_cnn_over_time():
+    P = {k: {kk: dlarray(vv) for kk, vv in v.items()} for k, v in PARAMS.items()}
+    loss, g, fmt = dlfeval(_sequence_model, P, dlarray(XC, "CBT"), LABELS)
+    assert fmt == "CB"
+    W1, Wfc = PARAMS["conv"]["W"], PARAMS["fc"]["W"]
+    assert_close(extractdata(loss), _sequence_plain(W1, Wfc), rtol=1e-12)
+    assert_close(extractdata(g["conv"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 0), rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(g["fc"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 1), rtol=1e-5, atol=1e-7)
