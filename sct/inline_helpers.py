@@ -347,15 +347,15 @@ class _Inliner:
         return out
 
     def method(self, call: gast.Call):
-        """``(function, receiver, its kind or None, its class)`` of a call of a method of an object whose class
-        is known: ``st.add(h)``, ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's
+        """``(function, receiver, its kind or None, its class, the attribute it is read as)`` of a call of a
+        method of an object whose class is known: ``st.add(h)``, ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's
         object, by the field's kind); None where not one."""
         func = call.func
         if isinstance(func, gast.Name) and func.id in self.classes:
             # obj(x): its class's __call__ (a special method: looked up on the class only)
             cls = self.classes[func.id][0]
             fn = _method_of(cls, "__call__", None)
-            return None if fn is None else (fn, func, self.object_kinds.get(func.id), cls)
+            return None if fn is None else (fn, func, self.object_kinds.get(func.id), cls, "__call__")
         if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
                 func.attr in self.stored_attributes:
             return None
@@ -371,9 +371,9 @@ class _Inliner:
             if found is None or not _plain_class(found[0]):
                 return None                # (an attribute of the instance itself, not an object of a known class)
             fn = _method_of(found[0], "__call__", None)
-            return None if fn is None else (fn, func, field, found[0])
+            return None if fn is None else (fn, func, field, found[0], "__call__")
         fn = _method_of(cls, func.attr, own)
-        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls)
+        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls, func.attr)
 
     def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:
         out: List = []
@@ -407,7 +407,7 @@ class _Inliner:
             found = self.method(call)
             if found is None:
                 return None
-            method, receiver, kind, cls = found
+            method, receiver, kind, cls, attr = found
             if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
                                         self.classes[receiver.id][1] is None):
                 return None      # (only an object the function makes itself, where recomputed)
@@ -424,8 +424,9 @@ class _Inliner:
         if body is None:
             return None
         if method is not None:
-            self.methods.append((cls, method.__name__))
-            body = self._still_the_method(method, call.args[0], cls, s) + body
+            # (guarded and checked by the name it is read as: ``Net.setk = other`` binds other() as setk)
+            self.methods.append((cls, attr))
+            body = self._still_the_method(method, call.args[0], cls, s, attr) + body
         else:
             self.inlined.add(call.func.id)
         body = _returned_to(body, target, s)
@@ -436,7 +437,7 @@ class _Inliner:
             self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
         return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
 
-    def _still_the_method(self, method, receiver, cls, s) -> List:
+    def _still_the_method(self, method, receiver, cls, s, attr: str) -> List:
         """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
         class was read from a kind or a constructor when compiling, and code the function runs
         before the call may put an object of another class in the field (``rebind(net)`` setting
@@ -452,13 +453,13 @@ class _Inliner:
             self.locals.add(name)
             receiver = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
         code = method.__code__
-        shown = method.__name__ if method.__name__ != "__call__" else "__call__ (its call)"
+        shown = attr if attr != "__call__" else "__call__ (its call)"
         message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
                    f"{shown} when compiling; it is now another (an object of another class was put in its "
-                   f"place, or the object was given its own attribute {method.__name__!r}, since the function "
+                   f"place, or the object was given its own attribute {attr!r}, since the function "
                    f"began). Call the method on an object that keeps its class, or return the new object")
         args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
-                                            (method.__name__, code.co_filename, code.co_firstlineno, code.co_name, message)]
+                                            (attr, code.co_filename, code.co_firstlineno, code.co_name, message)]
         check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None,
                                                                               type_comment=None),
                                                               attr="method_read_here", ctx=gast.Load()),
