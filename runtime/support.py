@@ -1581,26 +1581,20 @@ def _project_object(grad, x):
         # class's __post_init__ on the gradients (``self.W = self.W / norm(self.W)`` normalised the
         # gradient) and refused ``field(init=False)`` fields
         import copy
-        out = copy.copy(x)
-        for f in dataclasses.fields(x):
-            if hasattr(x, f.name):
-                object.__setattr__(out, f.name, project(parts.get(f.name, ZERO), getattr(x, f.name)))
+        projecting = _entered(x)
+        try:
+            out = copy.copy(x)
+            for f in dataclasses.fields(x):
+                if hasattr(x, f.name):
+                    object.__setattr__(out, f.name, project(parts.get(f.name, ZERO), getattr(x, f.name)))
+        finally:
+            projecting.discard(id(x))
         return out
     if hasattr(x, "__sct_gradient__"):
         return x.__sct_gradient__(parts)
     if hasattr(x, "__dict__"):
         import copy
-        projecting = _PROJECTING.__dict__.setdefault("ids", set())
-        if id(x) in projecting:
-            # the object holds itself (``self.me = self``, a layer's ``owner`` above it): its gradient
-            # would be a structure without end (was: a RecursionError from here, read as an internal
-            # error at the user's line)
-            raise EvaluationError(
-                f"dlgradient with respect to an object of class {type(x).__name__} that holds itself (one of "
-                "its fields, or a field of a field, is the object again: a cycle): its gradient, an object "
-                "of the same structure, cannot be built. Take the gradient with respect to its arrays "
-                "(dlgradient(loss, obj.W)), or a structure of them without the back-reference")
-        projecting.add(id(x))
+        projecting = _entered(x)
         try:
             out = copy.copy(x)
             for k, v in vars(x).items():
@@ -1619,6 +1613,22 @@ def _project_object(grad, x):
 
 
 _PROJECTING = threading.local()      # .ids: the objects project is inside of, per thread (a cycle is refused)
+
+
+def _entered(x) -> set:
+    """The ids of the objects project is inside of, ``x``'s added; an object already among them holds
+    itself (``self.me = self``, a layer's ``owner`` above it, a dataclass's ``other`` field set to it):
+    its gradient would be a structure without end, refused (was: a RecursionError from project, read
+    as an internal error at the user's line)."""
+    projecting = _PROJECTING.__dict__.setdefault("ids", set())
+    if id(x) in projecting:
+        raise EvaluationError(
+            f"dlgradient with respect to an object of class {type(x).__name__} that holds itself (one of "
+            "its fields, or a field of a field, is the object again: a cycle): its gradient, an object "
+            "of the same structure, cannot be built. Take the gradient with respect to its arrays "
+            "(dlgradient(loss, obj.W)), or a structure of them without the back-reference")
+    projecting.add(id(x))
+    return projecting
 
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)

@@ -239,6 +239,33 @@ def test_self_holding_object_gradient_is_refused_clearly():
         return loss, dlgradient(loss, m)
     with pytest.raises(sct.EvaluationError, match="holds itself"):
         dlfeval(f, SelfHolding(), np.ones(2))
+    with pytest.raises(sct.EvaluationError, match="holds itself"):          # through a dict
+        m = SelfHolding()
+        m.me = {"m": m}
+        dlfeval(lambda d, x: (np.sum(d["m"](x)), dlgradient(np.sum(d["m"](x)), d)), m.me, np.ones(2))
+
+    def g(m, x):
+        loss = np.sum(m(x) ** 2)
+        return loss, dlgradient(loss, m.w)                     # its arrays: computed
+    _, gw = dlfeval(g, SelfHolding(), np.ones(2))
+    assert_close(D(gw), [2.0, 4.0])
+
+
+def test_self_holding_dataclass_gradient_is_refused_clearly():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Node:
+        w: object
+        other: object = None
+    node = Node(dlarray(np.array([1.0, 2.0])))
+    node.other = node
+
+    def f(d, x):
+        loss = np.sum(d.w * x)
+        return loss, dlgradient(loss, d)
+    with pytest.raises(sct.EvaluationError, match="holds itself"):           # was: RecursionError
+        dlfeval(f, node, np.ones(2))
 
 
 @pytest.mark.parametrize("make", ["dict", "list", "object"])
