@@ -949,7 +949,7 @@ def _located(exc: Exception, function=None) -> Exception:
         phase = "computing the gradient of" if "dlgradient" in generated_name or \
             generated_name.endswith("_bwd") else "evaluating"
         error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}"
-                                f"{_unpacking_hint(exc, text)}", filename, lineno)
+                                f"{_unpacking_hint(exc, text)}{_recursion_hint(exc)}", filename, lineno)
     error.function_name = _GENERATED_SUFFIX.sub("", generated_name) or generated_name
     return error
 
@@ -966,6 +966,18 @@ def _unpacking_hint(exc: Exception, text) -> str:
     return (" (sct reads an unpacking `a, b = obj` by position where it cannot tell obj's class, here an "
             "object it could not follow; Python iterates it: write `a, b = list(obj)`, which sct follows "
             "through the object's __iter__, or read its fields by name)")
+
+
+def _recursion_hint(exc: Exception) -> str:
+    """What a RecursionError met while the generated code ran most often is: a value that holds itself
+    (a list appended to itself, a field pointing back to a container it sits in), which sct's walks of
+    values (gradients' structures, kinds) cannot follow."""
+    if not isinstance(exc, RecursionError):
+        return ""
+    return (" (sct walks the values it differentiates and their gradients' structures: one that holds itself "
+            "-- a list or dict inside itself, a field that points back to a container or object it sits in -- "
+            "has no end; pass values without the back-reference, or raise sys.setrecursionlimit if the "
+            "recursion is your code's own)")
 
 
 def _clean(message: str) -> str:

@@ -522,3 +522,21 @@ def test_array_datastore_of_formatted_data_reads_along_b():
     assert sct.arrayDatastore(np.zeros((4, 2)), IterationDimension=1).NumObservations == 2
     with pytest.raises(ValueError, match="without a B"):
         sct.arrayDatastore(dlarray(np.zeros((4, 2)), "SC"))
+
+
+def test_list_holding_itself_inside_an_object_names_the_cycle():
+    class M:
+        def __init__(self):
+            self.w = dlarray(np.array([1.0, 2.0]))
+            self.log = [1.0]
+            self.log.append(self.log)
+
+        def __call__(self, x):
+            return self.w * x
+
+    def f(m, x):
+        loss = np.sum(m(x) ** 2)
+        return loss, dlgradient(loss, m)
+    with pytest.raises(sct.EvaluationError, match="holds itself") as caught:
+        dlfeval(f, M(), np.ones(2))
+    assert caught.value.lineno == f.__code__.co_firstlineno + 1
