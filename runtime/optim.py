@@ -94,6 +94,10 @@ def _passed_through(x) -> bool:
     (``[layer1, np.tanh, layer2]``), a partial, a class; returned as it is (was: "cannot update a ufunc"
     for a Sequential-style list of layers with an activation in it)."""
     if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):
+        if isinstance(x, (functools.partial, types.FunctionType)) and _holds_bound_arrays(x):
+            # a partial or closure holding parameters (``partial(dense, W=W1)``): they would never be
+            # updated; refused (see tree_map's TypeError)
+            return False
         return True
     # a tool's callable object (np.vectorize(...)); not one of the user's classes without a __dict__ (a
     # __slots__ layer holding weights is refused, never passed over)
@@ -235,8 +239,38 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         return split(results, rebuild)
     if _passed_through(tree):
         return tree if nout == 1 else (tree,) + (None,) * (nout - 1)
+    if isinstance(tree, (functools.partial, types.FunctionType)):
+        raise TypeError(f"{where}: cannot update the dlarrays a {type(tree).__name__} holds for its calls (a "
+                        "partial's arguments, a closure's captured values): hold them in an object whose "
+                        "__call__ reads them (self.W), which the optimizers update")
     raise TypeError(f"{where}: cannot update a {type(tree).__name__}; parameters must be arrays "
                     "(or dlarrays) in dicts, lists, tuples, dataclasses or objects' attributes")
+
+
+def _holds_bound_arrays(fn) -> bool:
+    """Whether a partial's frozen arguments or a function's closure cells or defaults hold dlarrays."""
+    if isinstance(fn, functools.partial):
+        values = list(fn.args) + list(fn.keywords.values())
+        return any(_holds_dlarrays(v) for v in values) or _holds_bound_arrays(fn.func)
+    if not isinstance(fn, types.FunctionType):
+        return False
+    values = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    for cell in fn.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    return any(_holds_dlarrays(v) for v in values)
+
+
+def _holds_dlarrays(v) -> bool:
+    if isinstance(v, dlarray):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(isinstance(e, dlarray) for e in v)
+    if isinstance(v, dict):
+        return any(isinstance(e, dlarray) for e in v.values())
+    return False
 
 
 def _walked(name, walk, *trees):

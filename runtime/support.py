@@ -1592,6 +1592,9 @@ def _project_object(grad, x):
         return out
     if hasattr(x, "__sct_gradient__"):
         return x.__sct_gradient__(parts)
+    if isinstance(x, (functools.partial, types.FunctionType)):
+        _refuse_bound_dlarrays(x)
+        return x
     if hasattr(x, "__dict__"):
         import copy
         projecting = _entered(x)
@@ -1613,6 +1616,37 @@ def _project_object(grad, x):
 
 
 _PROJECTING = threading.local()      # .ids: the objects project is inside of, per thread (a cycle is refused)
+
+
+def _bound_values(fn) -> list:
+    """The values a function value holds for its calls: a partial's frozen arguments and keywords, a
+    function's closure cells and defaults."""
+    if isinstance(fn, functools.partial):
+        return list(fn.args) + list(fn.keywords.values()) + _bound_values(fn.func)
+    if not isinstance(fn, types.FunctionType):
+        return []
+    values = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    for cell in fn.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    return values
+
+
+def _refuse_bound_dlarrays(fn) -> None:
+    """A function value among the values differentiated (``[partial(dense, W=W1), np.tanh, layer]``) that
+    holds dlarrays for its calls: those are constants of the calls (as a lambda's captured values), so
+    their gradient is not computed; refused (was: the function itself given as its gradient, holding
+    the parameter's value, and an optimizer passing it over: the parameter silently never trained)."""
+    for v in _bound_values(fn):
+        if isinstance(v, _dlarray) or (isinstance(v, (list, tuple)) and any(isinstance(e, _dlarray) for e in v)):
+            name = getattr(getattr(fn, "func", fn), "__name__", type(fn).__name__)
+            raise EvaluationError(
+                f"dlgradient with respect to values that include a function ({name}) holding a dlarray for its "
+                "calls (a functools.partial's argument, a closure's captured value, a default): sct reads those "
+                "as constants of the calls, so their gradient is not computed. Hold the parameter in an object "
+                "whose __call__ reads it (self.W), or pass it as an argument")
 
 
 def _entered(x) -> set:

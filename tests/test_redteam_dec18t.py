@@ -540,3 +540,39 @@ def test_list_holding_itself_inside_an_object_names_the_cycle():
     with pytest.raises(sct.EvaluationError, match="holds itself") as caught:
         dlfeval(f, M(), np.ones(2))
     assert caught.value.lineno == f.__code__.co_firstlineno + 1
+
+
+def _dense(x, W):
+    return x @ W
+
+
+def test_partial_holding_a_parameter_is_refused_not_passed_over():
+    w1 = dlarray(RNG.standard_normal((3, 2)))
+    layers = [functools.partial(_dense, W=w1), np.tanh, Linear(2, 2)]
+
+    def f(layers, x):
+        y = x
+        for layer in layers:
+            y = layer(y)
+        loss = np.sum(y ** 2)
+        return loss, dlgradient(loss, layers)
+    # was: the partial itself given as its "gradient" (holding w1's value) and passed over by the optimizers
+    with pytest.raises(sct.EvaluationError, match="holding a dlarray for its calls"):
+        dlfeval(f, layers, X)
+    with pytest.raises(TypeError, match="cannot update the dlarrays a partial holds"):
+        sgdmupdate(layers, [None, None, layers[2]], None)
+
+    def g(layers, x):                      # a gradient with respect to the rest: computed
+        y = x
+        for layer in layers:
+            y = layer(y)
+        loss = np.sum(y ** 2)
+        return loss, dlgradient(loss, layers[2])
+    _, g2 = dlfeval(g, layers, X)
+    h = np.tanh(X @ D(w1))
+
+    def plain(w):
+        return float(np.sum((h @ w) ** 2))
+    assert_close(D(g2.W), numerical_gradient(plain, [D(layers[2].W)], 0), rtol=1e-5, atol=1e-6)
+    clip = functools.partial(np.clip, a_min=0.0)                       # no parameters: passed through
+    assert sgdmupdate([clip, np.ones(2)], [None, np.ones(2)], None, 0.5)[0][0] is clip
