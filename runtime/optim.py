@@ -30,6 +30,7 @@ import numpy as np
 
 from .dlarray import dlarray
 from .layers import Layer
+from .support import class_held_dlarrays
 from .table import Table
 
 __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
@@ -227,6 +228,12 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
             return out
         return split(results, rebuild_dataclass)
     if _parameter_object(tree):
+        shared = class_held_dlarrays(type(tree))
+        if shared:
+            # (was: skipped, as not among the instance's attributes: never updated, silently)
+            raise TypeError(f"{where}: the class {type(tree).__name__} holds dlarrays in its class attribute "
+                            f"{', '.join(shared)} (shared by every instance), which the optimizers cannot update "
+                            f"on one object: set it on the instance in __init__ (self.{shared[0]} = ...)")
         names = _array_attributes(tree)
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
                             where=f"{where}.{n}") for n in names]

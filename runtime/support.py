@@ -1597,6 +1597,7 @@ def _project_object(grad, x):
         return x
     if hasattr(x, "__dict__"):
         import copy
+        _refuse_class_held_dlarrays(type(x))
         projecting = _entered(x)
         try:
             out = copy.copy(x)
@@ -1647,6 +1648,44 @@ def _refuse_bound_dlarrays(fn) -> None:
                 "calls (a functools.partial's argument, a closure's captured value, a default): sct reads those "
                 "as constants of the calls, so their gradient is not computed. Hold the parameter in an object "
                 "whose __call__ reads it (self.W), or pass it as an argument")
+
+
+def class_held_dlarrays(cls) -> list:
+    """The names of ``cls``'s own class attributes (not its instances') that hold dlarrays: a dlarray, a
+    layer object holding them (``class Model: l1 = Linear()``), or a list, tuple or dict of those."""
+    def holds(v, depth):
+        if isinstance(v, _dlarray):
+            return True
+        if depth > 2 or isinstance(v, (type, types.FunctionType, types.MethodType, types.ModuleType,
+                                       staticmethod, classmethod, property, str, bytes, numbers.Number)):
+            return False
+        if isinstance(v, (list, tuple)):
+            return any(holds(e, depth + 1) for e in v)
+        if isinstance(v, dict):
+            return any(holds(e, depth + 1) for e in v.values())
+        d = getattr(v, "__dict__", None)
+        return isinstance(d, dict) and any(holds(e, depth + 1) for e in d.values())
+    names = []
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__.split(".")[0] in ("builtins", "sct", "numpy"):
+            continue
+        for name, value in vars(klass).items():
+            if not name.startswith("__") and name not in names and holds(value, 0):
+                names.append(name)
+    return names
+
+
+def _refuse_class_held_dlarrays(cls) -> None:
+    """dlgradient with respect to an object whose class (not the object) holds dlarrays: those are shared by
+    every instance and read as constants, so their gradient is not computed; refused (was: the gradient
+    object read them through its class: the parameters' values given as their gradient, silently)."""
+    names = class_held_dlarrays(cls)
+    if names:
+        raise EvaluationError(
+            f"dlgradient with respect to an object of class {cls.__name__}, whose class attribute{'s' if len(names) > 1 else ''} "
+            f"{', '.join(names)} hold{'' if len(names) > 1 else 's'} dlarrays: a class attribute is shared by every "
+            "instance and read as a constant, so its gradient is not computed. Set it on the instance in "
+            f"__init__ (self.{names[0]} = ...)")
 
 
 def _entered(x) -> set:

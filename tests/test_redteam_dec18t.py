@@ -72,7 +72,8 @@ def test_optimizer_updates_callable_model_object(update):
         step = -0.1 * D(g.l1.W)
     elif update == "adam":
         new, _, _ = adamupdate(m, g, None, None, 1, 0.1)
-        step = -0.1 * np.sign(D(g.l1.W)) * (np.abs(D(g.l1.W)) > 1e-6)
+        gw = D(g.l1.W)                      # first step: m = 0.1 g, v = 0.001 g^2, rate 0.1 sqrt(0.001) / 0.1
+        step = -0.1 * np.sqrt(0.001) / 0.1 * (0.1 * gw) / (np.sqrt(0.001 * gw * gw) + 1e-8)
     elif update == "rmsprop":
         new, _ = rmspropupdate(m, g, None, 0.01)
         gw = D(g.l1.W)
@@ -576,3 +577,31 @@ def test_partial_holding_a_parameter_is_refused_not_passed_over():
     assert_close(D(g2.W), numerical_gradient(plain, [D(layers[2].W)], 0), rtol=1e-5, atol=1e-6)
     clip = functools.partial(np.clip, a_min=0.0)                       # no parameters: passed through
     assert sgdmupdate([clip, np.ones(2)], [None, np.ones(2)], None, 0.5)[0][0] is clip
+
+
+class _ClassHeldLayer:
+    shared = Linear(3, 2)                   # a layer held by the class, not by its instances
+
+    def __init__(self):
+        self.scale = dlarray(2.0)
+
+    def __call__(self, x):
+        return self.shared(x) * self.scale
+
+
+def test_layer_held_by_the_class_is_refused_not_given_its_value_as_gradient():
+    def f(m, x):
+        loss = np.sum(m(x) ** 2)
+        return loss, dlgradient(loss, m)
+    # was: g.shared.W == shared.W (the parameter's value, read through the class) and never updated
+    with pytest.raises(sct.EvaluationError, match="class attribute shared holds dlarrays"):
+        dlfeval(f, _ClassHeldLayer(), X)
+    with pytest.raises(TypeError, match="class attribute shared"):
+        sgdmupdate(_ClassHeldLayer(), {"scale": 1.0}, None)
+
+    def g(m, x):                               # the instance's own parameter: computed
+        loss = np.sum(m(x) ** 2)
+        return loss, dlgradient(loss, m.scale)
+    _, gs = dlfeval(g, _ClassHeldLayer(), X)
+    y = (X @ D(_ClassHeldLayer.shared.W) + D(_ClassHeldLayer.shared.b)) * _ClassHeldLayer.shared.scale
+    assert_close(D(gs), 2 * 2.0 * np.sum(y ** 2))
