@@ -1623,7 +1623,6 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     channels = np.shape(X)[-1] if np.ndim(X) else 1
     offset = vector_bias(offset, channels)          # MATLAB's numChannels-by-1 parameters and statistics
     scaleFactor = vector_bias(scaleFactor, channels)
-    Epsilon = python_scalar(Epsilon)                # (np.float64(1e-5) made float32 results float64)
     column = np.ndim(runningMean) == 2 and np.shape(runningMean) == (channels, 1) and channels > 1
     if runningMean is not None:
         runningMean = vector_bias(runningMean, channels)
@@ -1647,8 +1646,6 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
             return Y
     if runningMean is None:
         return Y, mu, sigmaSq
-    MeanDecay = python_scalar(MeanDecay)
-    VarianceDecay = python_scalar(VarianceDecay)
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
     stats_dtype = running_dtype(X, runningMean, runningVar)
@@ -1668,8 +1665,6 @@ def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, 
     mu = batch_mean(X)
     sigmaSq = batch_variance_about(X, mu)
     Y = batchnorm_train_apply(X, mu, sigmaSq, offset, scaleFactor, Epsilon)
-    MeanDecay = python_scalar(MeanDecay)
-    VarianceDecay = python_scalar(VarianceDecay)
     newMean = MeanDecay * mu + (1 - MeanDecay) * runningMean
     newVar = VarianceDecay * unbiased_factor(X) * sigmaSq + (1 - VarianceDecay) * runningVar
     stats_dtype = running_dtype(X, runningMean, runningVar)
@@ -1679,31 +1674,14 @@ def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, 
     return Y, newMean, newVar
 
 
-def python_scalar(v):
-    """A numpy scalar or 0-d array (a decay factor or epsilon from a config, ``np.float64(0.1)``) as a
-    Python number, which does not promote float32 arrays (numpy's float64 scalar makes float32 statistics
-    and results float64); anything else (a dlarray) as it is.  Differentiated as the identity."""
-    if isinstance(v, np.generic) or (type(v) is np.ndarray and v.ndim == 0):
-        return v.item()
-    return v
-
-
-@defrule(python_scalar, wrt=("v",))
-def _python_scalar_rule(g, ans, v):
-    return (g,)
-
-
 def running_dtype(X, runningMean, runningVar):
-    """The dtype batchnorm's updated running statistics keep: the lower precision of the data's and the
-    running statistics' floating dtypes (MATLAB's single wins over double: float32 data or statistics
-    give float32 statistics, was float64 from a float64 statistic or factor), or None where the
-    computation gives it already."""
+    """The dtype batchnorm's updated running statistics keep: the lowest precision among the data's and
+    the running statistics' floating dtypes (MATLAB's single wins over double: float32 data or statistics
+    give float32 statistics; was float64 from a float64 statistic, or from a numpy float64 decay factor
+    such as ``np.float64(0.1)``, which promotes float32 arrays), or None where none is floating."""
     kinds = [np.asarray(v).dtype for v in (X, runningMean, runningVar)]
     floats = [d for d in kinds if d.kind == "f"]
-    if not floats:
-        return None
-    lowest = min(floats, key=lambda d: d.itemsize)
-    return None if all(d == lowest for d in kinds) else lowest
+    return min(floats, key=lambda d: d.itemsize) if floats else None
 
 
 def layernorm_axes(X, OperationDimension):
