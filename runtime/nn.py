@@ -329,13 +329,14 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
 
 
 def check_target_size(fname, y_pred, targets):
-    """MATLAB's crossentropy takes targets of the predictions' size (one-hot or probability vectors);
-    numpy would broadcast others (targets of shape (N, 1) against (N, C): every class given the same
-    target, a loss with no meaning) silently."""
+    """MATLAB's crossentropy, l1loss, l2loss and huber take targets of the predictions' size ("each
+    dimension size of targets must match"); numpy would broadcast others silently (crossentropy's
+    targets of shape (N, 1) against (N, C): every class given the same target; a regression target
+    (N,) against (N, 1) predictions: an N-by-N table of differences)."""
     if np.shape(targets) != np.shape(y_pred):
+        what = "one-hot vectors, onehotencode" if fname == "crossentropy" else "one target per prediction"
         raise ValueError(f"{fname}: the targets have shape {np.shape(targets)} but the predictions "
-                         f"{np.shape(y_pred)}: give targets of the predictions' size (one-hot vectors, "
-                         "onehotencode)")
+                         f"{np.shape(y_pred)}: give targets of the predictions' size ({what})")
 
 
 def _crossentropy_reduced(y_pred, targets, axis, reduction):

@@ -367,3 +367,24 @@ def test_user_sequence_cnn_over_time():
     assert_close(extractdata(loss), _sequence_plain(W1, Wfc), rtol=1e-12)
     assert_close(extractdata(g["conv"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 0), rtol=1e-5, atol=1e-7)
     assert_close(extractdata(g["fc"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 1), rtol=1e-5, atol=1e-7)
+
+
+# --- the regression losses' targets must be the predictions' size ------------------------------------------
+
+
+def _l2(Y, T):
+    loss = l2loss(Y, T)
+    return loss, dlgradient(loss, Y)
+
+
+def test_regression_loss_targets_of_another_size_are_refused():
+    Y = np.ones((4, 1))
+    # was: (4,) targets against (4, 1) predictions broadcast to a 4 x 4 table of differences: 4.0 for 1.0
+    for fn in (l1loss, l2loss, huber):
+        with pytest.raises(ValueError, match="targets have shape"):
+            fn(Y, np.zeros(4))
+    with pytest.raises(sct.EvaluationError, match="targets have shape"):
+        dlfeval(_l2, dlarray(Y), np.zeros(4))
+    loss, g = dlfeval(_l2, dlarray(Y), np.zeros((4, 1)))
+    assert_close(extractdata(loss), 1.0, rtol=1e-12)          # sum((Y - T)^2) / N, N = 4
+    assert_close(extractdata(g), np.full((4, 1), 0.5), rtol=1e-12)
