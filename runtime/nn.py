@@ -572,7 +572,22 @@ def mse(y: ArrayLike, targets: ArrayLike, DataFormat: Optional[str] = None) -> A
     if (DataFormat is not None or type(y) is not np.ndarray or type(targets) is not np.ndarray) and \
             formatted_loss("mse", y, targets, None, None, "sum", DataFormat):
         return run_formatted("mse", mse, (y, targets), {}, DataFormat)
+    check_broadcast_into("mse", y, targets)
     return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
+
+
+def check_broadcast_into(fname, y, targets):
+    """``mse``'s targets broadcast against ``y`` (a scalar, a row of per-channel targets), but never
+    past its shape: (N,) targets against (N, 1) predictions gave an N-by-N table of differences
+    (2.0 for 0.5, silently); MATLAB wants targets of the predictions' size."""
+    shape = np.shape(y)
+    try:
+        fits = np.broadcast_shapes(shape, np.shape(targets)) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fname}: the targets have shape {np.shape(targets)}, which does not broadcast into the "
+                         f"predictions' {tuple(shape)}: give targets of the predictions' size")
 
 
 @defrule(mse, wrt=("y", "targets"))
@@ -581,7 +596,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(check_target_size, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(check_target_size, check_broadcast_into, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------

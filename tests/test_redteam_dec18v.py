@@ -388,3 +388,22 @@ def test_regression_loss_targets_of_another_size_are_refused():
     loss, g = dlfeval(_l2, dlarray(Y), np.zeros((4, 1)))
     assert_close(extractdata(loss), 1.0, rtol=1e-12)          # sum((Y - T)^2) / N, N = 4
     assert_close(extractdata(g), np.full((4, 1), 0.5), rtol=1e-12)
+
+
+def _mse(Y, T):
+    loss = sct.mse(Y, T)
+    return loss, dlgradient(loss, Y)
+
+
+def test_mse_targets_broadcast_only_into_the_predictions():
+    Y = np.ones((4, 1))
+    # was: 2.0 (a 4 x 4 table of differences over 2N) for 0.5
+    with pytest.raises(ValueError, match="does not broadcast into"):
+        sct.mse(Y, np.zeros(4))
+    with pytest.raises(sct.EvaluationError, match="does not broadcast into"):
+        dlfeval(_mse, dlarray(Y), np.zeros(4))
+    assert_close(sct.mse(Y, np.zeros((4, 1))), 0.5, rtol=1e-12)
+    assert_close(sct.mse(np.ones((4, 3)), np.zeros(3)), 1.5, rtol=1e-12)     # sct's documented broadcast
+    loss, g = dlfeval(_mse, dlarray(np.ones((4, 3))), 0.0)
+    assert_close(extractdata(loss), 1.5, rtol=1e-12)
+    assert_close(extractdata(g), np.full((4, 3), 0.25), rtol=1e-12)
