@@ -563,7 +563,7 @@ def mse(y: ArrayLike, targets: ArrayLike, DataFormat: Optional[str] = None) -> A
     The sum runs over every element; N is the number of observations, the
     length of axis 0 (the batch axis): ``y.shape[0]`` for ``(batch, ...)``
     arrays, the number of elements for a 1-D ``y`` (a batch of scalar
-    responses), 1 for a scalar.  ``targets`` broadcasts against ``y`` (N is
+    responses), 1 for a scalar.  ``targets`` broadcasts into ``y``'s shape (a scalar, per-channel targets; never past it) (N is
     taken from ``y``).  Differentiable with respect to ``y`` and ``targets``.
 
     >>> float(mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2))))
