@@ -703,7 +703,8 @@ def _has_loop(g) -> bool:
 def _wrt_roots(fdef) -> Set[str]:
     """The names the function's sites differentiate with respect to (``dlgradient(y, h)``, ``d["h"]``'s
     ``d``), and, through the assignments ``a = b``, ``a = b[k]``, ``a = b.name`` (the normalized form of
-    ``h, out = helper(x)``), ``a = (b, c)`` (a helper's ``return h, out``), the names they are parts of."""
+    ``h, out = helper(x)``), ``a = (b, c)`` (a helper's ``return h, out``; a list, a dict's values), the
+    names they are parts of."""
     return _close_roots(_wrt_sites(fdef), _wrt_parts(walk_nodes(fdef), {}))
 
 
@@ -723,12 +724,13 @@ def _wrt_sites(fdef) -> Set[str]:
 
 
 def _wrt_parts(nodes, parts: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
-    """``parts`` with, for each ``a = b`` / ``b[k]`` / ``b.name`` / ``(b, c)`` among ``nodes``, a's
-    parts b (and c)."""
+    """``parts`` with, for each ``a = b`` / ``b[k]`` / ``b.name`` / ``(b, c)`` / ``{"k": b}`` among
+    ``nodes``, a's parts b (and c)."""
     for n in nodes:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             v = n.value
-            for e in (v.elts if isinstance(v, (gast.Tuple, gast.List)) else [v]):
+            for e in (v.elts if isinstance(v, (gast.Tuple, gast.List)) else
+                      [e for e in v.values if e is not None] if isinstance(v, gast.Dict) else [v]):
                 r = _wrt_root(e.value if isinstance(e, gast.Starred) else e)
                 if r is not None:
                     parts.setdefault(n.targets[0].id, set()).add(r)
