@@ -729,12 +729,24 @@ def _wrt_parts(nodes, parts: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
     for n in nodes:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             v = n.value
+            if _items_copied(v) is not None:
+                v = _items_copied(v)          # ``rest = rt.listed(t[:-1])`` of ``*rest, last = t``; list(t)
             for e in (v.elts if isinstance(v, (gast.Tuple, gast.List)) else
                       [e for e in v.values if e is not None] if isinstance(v, gast.Dict) else [v]):
                 r = _wrt_root(e.value if isinstance(e, gast.Starred) else e)
                 if r is not None:
                     parts.setdefault(n.targets[0].id, set()).add(r)
     return parts
+
+
+def _items_copied(v):
+    """The operand of ``rt.listed(e)`` / ``rt.as_sequence(e)`` / ``list(e)`` / ``tuple(e)`` (a new list or
+    tuple of the items of ``e``), else None."""
+    if isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords and (
+            isinstance(v.func, gast.Attribute) and v.func.attr in ("listed", "as_sequence") or
+            isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")):
+        return v.args[0]
+    return None
 
 
 def _close_roots(found: Set[str], parts: Dict[str, Set[str]]) -> Set[str]:
