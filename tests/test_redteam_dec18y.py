@@ -184,3 +184,26 @@ def test_global_rebound_by_code_python_runs_inside_the_step(step, plain, factor)
         SCALE = 1.0
         assert_close(D(y), plain(X))
     SCALE = 1.0
+
+
+# --- the generated kind checks of the cache-hit path are never looser than kind_of -----------------
+
+def test_kind_matcher_tells_modules_and_numpy_scalar_units_apart():
+    import math
+    from sct import kinds
+    for a, b in [(np, math), (np.datetime64(1, "s"), np.datetime64(1, "D"))]:
+        assert kinds.kind_of(a) != kinds.kind_of(b)
+        # was True: only the type was checked (types.ModuleType, np.datetime64)
+        assert not kinds.make_matcher((a,), (False,))((b,))
+        assert kinds.make_matcher((a,), (False,))((a,))
+
+
+def sine_through(x, m):
+    y = m.sin(x) * x
+    return y, dlgradient(y, x)
+
+
+def test_module_argument_changing_between_calls():
+    import math
+    for m in (math, np, math):
+        value_and_grad(sine_through, lambda v, m: np.sin(v) * v, m, x=np.array(0.4))
