@@ -249,7 +249,9 @@ def sliding_format(fname: str, fmt: str, options: Dict[str, Any]) -> Tuple[str, 
         raise ValueError(f"{fname}: {key} must be a string of dimension labels, got {given!r}")
     region = given if key == "PoolFormat" else given[:-2] if given.endswith("CU") else \
         given[:-3] if given.endswith("CUU") else None
-    if key == "WeightsFormat" and (region is None or fname == "dltranspconv"):
+    if fname == "dltranspconv":
+        raise ValueError("dltranspconv: sct's dltranspconv is 2-D over the 'S' dimensions and takes no WeightsFormat")
+    if key == "WeightsFormat" and region is None:
         raise ValueError(f"{fname}: sct reads the weights laid out as (filter size.., channels, filters): "
                          f"WeightsFormat 'SSCU', 'SCU' or 'TCU' (1-D over time), got {given!r}")
     if region == "S" * spatial and spatial:

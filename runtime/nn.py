@@ -329,13 +329,14 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
 
 
 def check_target_size(fname, y_pred, targets):
-    """MATLAB's crossentropy takes targets of the predictions' size (one-hot or probability vectors);
-    numpy would broadcast others (targets of shape (N, 1) against (N, C): every class given the same
-    target, a loss with no meaning) silently."""
+    """MATLAB's crossentropy, l1loss, l2loss and huber take targets of the predictions' size ("each
+    dimension size of targets must match"); numpy would broadcast others silently (crossentropy's
+    targets of shape (N, 1) against (N, C): every class given the same target; a regression target
+    (N,) against (N, 1) predictions: an N-by-N table of differences)."""
     if np.shape(targets) != np.shape(y_pred):
+        what = "one-hot vectors, onehotencode" if fname == "crossentropy" else "one target per prediction"
         raise ValueError(f"{fname}: the targets have shape {np.shape(targets)} but the predictions "
-                         f"{np.shape(y_pred)}: give targets of the predictions' size (one-hot vectors, "
-                         "onehotencode)")
+                         f"{np.shape(y_pred)}: give targets of the predictions' size ({what})")
 
 
 def _crossentropy_reduced(y_pred, targets, axis, reduction):
@@ -562,7 +563,7 @@ def mse(y: ArrayLike, targets: ArrayLike, DataFormat: Optional[str] = None) -> A
     The sum runs over every element; N is the number of observations, the
     length of axis 0 (the batch axis): ``y.shape[0]`` for ``(batch, ...)``
     arrays, the number of elements for a 1-D ``y`` (a batch of scalar
-    responses), 1 for a scalar.  ``targets`` broadcasts against ``y`` (N is
+    responses), 1 for a scalar.  ``targets`` broadcasts into ``y``'s shape (a scalar, per-channel targets; never past it) (N is
     taken from ``y``).  Differentiable with respect to ``y`` and ``targets``.
 
     >>> float(mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2))))
@@ -571,7 +572,22 @@ def mse(y: ArrayLike, targets: ArrayLike, DataFormat: Optional[str] = None) -> A
     if (DataFormat is not None or type(y) is not np.ndarray or type(targets) is not np.ndarray) and \
             formatted_loss("mse", y, targets, None, None, "sum", DataFormat):
         return run_formatted("mse", mse, (y, targets), {}, DataFormat)
+    check_broadcast_into("mse", y, targets)
     return np.sum((y - targets) ** 2) / (2 * mse_observations(y))
+
+
+def check_broadcast_into(fname, y, targets):
+    """``mse``'s targets broadcast against ``y`` (a scalar, a row of per-channel targets), but never
+    past its shape: (N,) targets against (N, 1) predictions gave an N-by-N table of differences
+    (2.0 for 0.5, silently); MATLAB wants targets of the predictions' size."""
+    shape = np.shape(y)
+    try:
+        fits = np.broadcast_shapes(shape, np.shape(targets)) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fname}: the targets have shape {np.shape(targets)}, which does not broadcast into the "
+                         f"predictions' {tuple(shape)}: give targets of the predictions' size")
 
 
 @defrule(mse, wrt=("y", "targets"))
@@ -580,7 +596,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(check_target_size, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(check_target_size, check_broadcast_into, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------

@@ -997,6 +997,7 @@ def _result_kind(generated, kinds, namespace, results):
 
 _USER_CODE_RT = ("user_call", "effect", "maybe_effect", "unnamed_call", "apply_layer")
 _REBINDING_BUILTINS = (setattr, delattr, exec, eval, globals, vars)
+_TYPE_TESTS = (isinstance, issubclass, type, id)
 
 
 def _runs_user_code(tree) -> bool:
@@ -1012,30 +1013,80 @@ def _runs_user_code(tree) -> bool:
             return True
     for fdef in context.generated.functions:
         for node in walk_nodes(fdef):
-            if isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del)):
-                return True          # obj.attr = v: an attribute (a module's global) a callee may read
+            if isinstance(node, gast.Attribute):
+                if isinstance(node.ctx, (gast.Store, gast.Del)):
+                    return True          # obj.attr = v: an attribute (a module's global) a callee may read
+                if isinstance(node.value, gast.Name) and node.value.id != context.rt_name and \
+                        _runs_getter(namespace.get(node.value.id, _MISSING), node.attr):
+                    return True          # GM.v of a global object whose class computes v (a property)
+                continue
             if not isinstance(node, gast.Call):
                 continue
             func = node.func
+            # the functions it is given, by position or keyword (``sorted(v, key=f)``: Python calls f)
+            given = [namespace.get(a.id, _MISSING) for a in
+                     [a.value if isinstance(a, gast.Starred) else a for a in node.args] +
+                     [k.value for k in node.keywords] if isinstance(a, gast.Name)]
             if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                     func.value.id == context.rt_name:
                 if func.attr in _USER_CODE_RT:
                     return True
                 if func.attr.endswith("_at") or func.attr == "new_object":   # call sites: their records
                     continue
-                values = [namespace.get(a.id, _MISSING) for a in node.args if isinstance(a, gast.Name)]
+                values = given
             elif isinstance(func, gast.Name):
-                values = [namespace.get(func.id, _MISSING)]
-                if any(v is b for v in values for b in _REBINDING_BUILTINS):
+                called = namespace.get(func.id, _MISSING)
+                if any(called is b for b in _REBINDING_BUILTINS):
                     return True
+                if getattr(called, "__sct_generated__", False) or any(called is b for b in _TYPE_TESTS):
+                    given = []           # (code sct generated follows what it is given; isinstance(v, Cls))
+                values = [called] + given
+                if isinstance(called, (types.BuiltinFunctionType, type)) and \
+                        getattr(called, "__module__", None) == "builtins" and \
+                        any(_user_object(v) for v in given):
+                    return True          # str(obj), len(obj), sorted(objs): the object's class's methods
             else:
-                continue
+                values = given
             for value in values:
-                if isinstance(value, (types.FunctionType, type, types.MethodType)) and \
-                        not getattr(value, "__sct_generated__", False) and \
-                        not _library(getattr(value, "__module__", None)):
+                if _user_function(value):
                     return True
     return False
+
+
+def _user_function(value) -> bool:
+    """A function, class or bound method of the user's (Python code sct did not generate)."""
+    return isinstance(value, (types.FunctionType, type, types.MethodType)) and \
+        not getattr(value, "__sct_generated__", False) and \
+        not _library(getattr(value, "__module__", None))
+
+
+def _user_object(value) -> bool:
+    """An object of a user's class (whose special methods a builtin given it runs)."""
+    cls = type(value)
+    module = getattr(cls, "__module__", None)
+    return value is not _MISSING and not isinstance(value, (type, types.FunctionType, types.MethodType,
+                                                             types.ModuleType)) and \
+        not _library(module) and (module or "").split(".")[0] not in _PYTHON_MODULES
+
+
+# Python's modules whose objects' classes run no user code (rt's SimpleNamespace, a deque, a partial)
+_PYTHON_MODULES = ("types", "collections", "functools", "itertools", "operator", "random", "fractions",
+                   "decimal", "re", "threading", "weakref", "enum", "typing", "abc")
+
+
+def _runs_getter(base, attr: str) -> bool:
+    """Reading ``base.attr`` of a global user object runs the class's code (a property, a descriptor,
+    ``__getattr__``)."""
+    if not _user_object(base):
+        return False
+    cls = type(base)
+    try:
+        raw = inspect.getattr_static(cls, attr, None)
+    except Exception:
+        return True
+    return (raw is not None and hasattr(type(raw), "__get__") and
+            not isinstance(raw, (types.FunctionType, staticmethod, classmethod))) or \
+        "__getattr__" in dir(cls) or cls.__getattribute__ is not object.__getattribute__
 
 
 def _bind_all(tree) -> None:

@@ -171,6 +171,12 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
         fdef, _, _ = function_ast(fn)
     except Exception:
         return False
+    return _pure_source(fn, fdef, depth, self_attributes)
+
+
+def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False) -> bool:
+    """``_pure`` of the definition ``fdef`` of ``fn`` (an object with ``__globals__`` and
+    ``__code__``'s names)."""
     first = fdef.args.args[0].id if fdef.args.args else None
     own = _own_writes(fn, fdef)
     for n in gast.walk(fdef):
@@ -271,22 +277,49 @@ def _by_code(cache: Dict, fn, extra, compute) -> bool:
     return result
 
 
+def local_def(fdef, name: str):
+    """The def (or lambda, made a def by normalisation) nested in ``fdef`` that the name ``name`` is
+    bound to and nothing else binds (None where there is none or more)."""
+    from .ir import store_counts, walk_nodes
+    mine = [n for n in walk_nodes(fdef) if isinstance(n, gast.FunctionDef) and n is not fdef and n.name == name]
+    if len(mine) != 1 or store_counts(fdef).get(name):
+        return None
+    return mine[0]
+
+
+def _nested_scope(d, fn, enclosing_names: Set[str]):
+    """What the source readers above take for a function, for the def ``d`` nested in ``fn``: ``fn``'s
+    globals, and as its own names its parameters and locals and every name of ``fn``'s scope (a
+    function value called through one is unknown)."""
+    a = d.args
+    own = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None} | \
+        {n.id for n in gast.walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    code = types.SimpleNamespace(co_varnames=tuple(own | set(enclosing_names)), co_freevars=(), co_cellvars=())
+    return types.SimpleNamespace(__globals__=fn.__globals__, __code__=code)
+
+
 def nested_keeps_arguments(d, fn, enclosing_names: Set[str]) -> bool:
     """``keeps_arguments`` of the def ``d`` nested in the function ``fn`` (a local lambda, made a def
     by normalisation: ``f = lambda v: v * 2``), read from its source as a module function's is, in
     ``fn``'s globals; a name of ``fn``'s scope called in it is unknown (may keep)."""
     if not isinstance(fn, types.FunctionType):
         return True
-    a = d.args
-    own = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
-        {p.id for p in (a.vararg, a.kwarg) if p is not None} | \
-        {n.id for n in gast.walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
-    code = types.SimpleNamespace(co_varnames=tuple(own | set(enclosing_names)), co_freevars=(), co_cellvars=())
-    scope = types.SimpleNamespace(__globals__=fn.__globals__, __code__=code)
     try:
-        return _keeps_source(scope, d, 0)
+        return _keeps_source(_nested_scope(d, fn, enclosing_names), d, 0)
     except Exception:
         return True
+
+
+def nested_pure(d, fn, enclosing_names: Set[str]) -> bool:
+    """``_pure`` of the def ``d`` nested in the function ``fn``: it changes nothing in place (writes
+    only into what it made), read from its source."""
+    if not isinstance(fn, types.FunctionType):
+        return False
+    try:
+        return _pure_source(_nested_scope(d, fn, enclosing_names), d, 0)
+    except Exception:
+        return False
 
 
 def _keeps(fn, depth: int) -> bool:

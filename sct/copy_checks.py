@@ -62,21 +62,32 @@ class CopyChecks:
                     and value.value.id in self.act.active and (self.structures.built(value.value.id) or
                                                                self.structures.part_of(value.value.id)):
                 copy_of = value.value.id
+            elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                    value.value.id in self.act.active and self.structures.holds_items_of(value.value.id):
+                # an item of ``t1 + t2``, ``tuple(t)``: the value an item of t holds, whose other names
+                # (the item's own, t's) y may read (was: zeros)
+                copy_of = value.value.id
+                if copy_of != root:
+                    self._refuse_copy(stmt, root, copy_of, target, what)
             if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames) or \
                     self._only_copied_here(n, copy_of, set()):
                 continue
-            line = getattr(target, "lineno", "?")
-            copy_of = self._user_name(self._origin_structure(copy_of))
-            root = self._user_name(root)
-            if copy_of == root:             # p = dict(p): the p before that line
-                copy_of = f"{root} (as it was before line {line})"
-            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
-                      f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
-                      f"it), and sct cannot follow here whether {root!r} still is that value at this line "
-                      f"(bound more than once, in a loop, or taken from a structure filled in place); "
-                      f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
-                      f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
-                      f"one where it is bound (... * 1.0)", what)
+            self._refuse_copy(stmt, root, copy_of, target, what)
+
+    def _refuse_copy(self, stmt, root: str, copy_of: str, target, what: str) -> None:
+        """``check_unfollowed_copy``'s refusal: ``root`` bound at ``target`` to a value ``copy_of`` holds."""
+        line = getattr(target, "lineno", "?")
+        copy_of = self._user_name(self._origin_structure(copy_of))
+        root = self._user_name(root)
+        if copy_of == root:             # p = dict(p): the p before that line
+            copy_of = f"{root} (as it was before line {line})"
+        self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
+                  f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
+                  f"it), and sct cannot follow here whether {root!r} still is that value at this line "
+                  f"(bound more than once, in a loop, or taken from a structure filled in place); "
+                  f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
+                  f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
+                  f"one where it is bound (... * 1.0)", what)
 
     def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
         """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:
@@ -347,12 +358,21 @@ class Structures:
                         isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
                         v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values")) or (
-                        isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)) and
-                        any(isinstance(o, (gast.List, gast.Tuple)) or
-                            isinstance(o, gast.Name) and o.id not in seen and self.built(o.id, seen)
-                            for o in (v.left, v.right))) or \
-                        any(c not in seen and self.built(c, seen) for c in _shallow_copy_of(v)):
-                    # (``t1 + t2``, ``t * 2``, ``tuple(t)``, ``list(t)`` of ones built here: the same items)
+                        isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
+                        any(isinstance(o, gast.List) for o in (v.left, v.right))):
+                    return True
+        return False
+
+    def holds_items_of(self, name: str) -> bool:
+        """Is ``name`` bound to a tuple or list made of the items of ones built here (``t1 + t2``,
+        ``t * 2``, ``tuple(t)``, ``list(t)``): an item of it is a value those hold too?"""
+        for n in self.finding.nodes():
+            if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets):
+                v = n.value
+                if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)) and \
+                        any(isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and o.id != name and
+                            o.id not in self.facts.params and self.built(o.id) for o in (v.left, v.right)) or \
+                        any(c != name and c not in self.facts.params and self.built(c) for c in _shallow_copy_of(v)):
                     return True
         return False
 

@@ -704,7 +704,8 @@ def _has_loop(g) -> bool:
 def _wrt_roots(fdef) -> Set[str]:
     """The names the function's sites differentiate with respect to (``dlgradient(y, h)``, ``d["h"]``'s
     ``d``), and, through the assignments ``a = b``, ``a = b[k]``, ``a = b.name`` (the normalized form of
-    ``h, out = helper(x)``), ``a = (b, c)`` (a helper's ``return h, out``), the names they are parts of."""
+    ``h, out = helper(x)``), ``a = (b, c)`` (a helper's ``return h, out``; a list, a dict's values), the
+    names they are parts of."""
     return _close_roots(_wrt_sites(fdef), _wrt_parts(walk_nodes(fdef), {}))
 
 
@@ -724,16 +725,29 @@ def _wrt_sites(fdef) -> Set[str]:
 
 
 def _wrt_parts(nodes, parts: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
-    """``parts`` with, for each ``a = b`` / ``b[k]`` / ``b.name`` / ``(b, c)`` among ``nodes``, a's
-    parts b (and c)."""
+    """``parts`` with, for each ``a = b`` / ``b[k]`` / ``b.name`` / ``(b, c)`` / ``{"k": b}`` among
+    ``nodes``, a's parts b (and c)."""
     for n in nodes:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             v = n.value
-            for e in (v.elts if isinstance(v, (gast.Tuple, gast.List)) else [v]):
+            if _items_copied(v) is not None:
+                v = _items_copied(v)          # ``rest = rt.listed(t[:-1])`` of ``*rest, last = t``; list(t)
+            for e in (v.elts if isinstance(v, (gast.Tuple, gast.List)) else
+                      [e for e in v.values if e is not None] if isinstance(v, gast.Dict) else [v]):
                 r = _wrt_root(e.value if isinstance(e, gast.Starred) else e)
                 if r is not None:
                     parts.setdefault(n.targets[0].id, set()).add(r)
     return parts
+
+
+def _items_copied(v):
+    """The operand of ``rt.listed(e)`` / ``rt.as_sequence(e)`` / ``list(e)`` / ``tuple(e)`` (a new list or
+    tuple of the items of ``e``), else None."""
+    if isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords and (
+            isinstance(v.func, gast.Attribute) and v.func.attr in ("listed", "as_sequence") or
+            isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")):
+        return v.args[0]
+    return None
 
 
 def _close_roots(found: Set[str], parts: Dict[str, Set[str]]) -> Set[str]:

@@ -339,8 +339,14 @@ class _MatcherWriter:
         exact = self._BY_TYPE.get(cls)
         if exact is not None:
             return exact(self, v, x, traced)
+        if cls is types.ModuleType:     # kind_of: ("module", x), the module itself (xp=np, not cupy)
+            self.fail_unless(f"{v} is {self.const(x)}")
+            return
         if cls in _SCALAR_TYPES or (isinstance(x, np.generic) and cls in _NUMPY_SCALAR_TYPES):
             return                     # the type alone decides the kind (checked by the caller)
+        if isinstance(x, np.generic):   # another numpy scalar (np.datetime64's unit, a longdouble): its dtype
+            self.fail_unless(f"{v}.dtype == {self.const(x.dtype)}")
+            return
         if isinstance(x, (list, tuple, dict)):
             return self.namedtuple_node(v, x, traced)
         if dataclasses.is_dataclass(x):

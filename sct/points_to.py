@@ -27,7 +27,7 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
-from .callee_effects import _returns_fresh, keeps_arguments, nested_keeps_arguments
+from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments
 from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
 
@@ -792,11 +792,9 @@ class _Values:
             return False
         cache = self.__dict__.setdefault("_local_def_keeps", {})
         if func.id not in cache:
-            defs = [n for n in walk_nodes(self.fdef) if isinstance(n, gast.FunctionDef) and n is not self.fdef]
-            mine = [d for d in defs if d.name == func.id]
-            from .ir import store_counts
-            cache[func.id] = len(mine) == 1 and not store_counts(self.fdef).get(func.id) and \
-                not nested_keeps_arguments(mine[0], getattr(self.resolver, "fn", None), set(self.locals) | set(self.params))
+            d = local_def(self.fdef, func.id)
+            cache[func.id] = d is not None and \
+                not nested_keeps_arguments(d, getattr(self.resolver, "fn", None), set(self.locals) | set(self.params))
         return cache[func.id]
 
 

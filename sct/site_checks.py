@@ -206,6 +206,11 @@ class SiteChecks:
                     todo.append((value.value.id, False))
                 elif isinstance(value, gast.Name):
                     todo.append((value.id, whole))      # a second name of one (``s = r; h = s[0]``)
+                elif isinstance(value, gast.Call) and len(value.args) == 1 and \
+                        isinstance(value.args[0], gast.Name) and (
+                            isinstance(value.func, gast.Attribute) and value.func.attr in ("listed", "as_sequence") or
+                            isinstance(value.func, gast.Name) and value.func.id in ("list", "tuple")):
+                    todo.append((value.args[0].id, False))   # its items (``*front, last = helper(x)``)
                 elif isinstance(value, gast.Call) and not whole:
                     info = act.call_info(value)
                     if info.kind in (CallKind.FUNCTION, CallKind.METHOD) and info.rule is None:

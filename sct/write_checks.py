@@ -14,7 +14,7 @@ import numpy as np
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
 from .augmented_writes import NumberGuard, _check_augmented
-from .callee_effects import _pure
+from .callee_effects import _pure, local_def, nested_pure
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
@@ -497,6 +497,9 @@ class _WriteCheck:
             return
         # with no traced argument, a callee may set attributes of its object to what it
         # computes from its arguments (super().__init__(), counters): nothing traced moves
+        if callee is None and info.kind == CallKind.FUNCTION and info.obj is None and \
+                isinstance(node.func, gast.Name) and self._pure_local_def(node.func.id):
+            return          # f = lambda v: np.tanh(v) * w; f(t): its source shows it changes nothing
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(node.func) or "this call"
             if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
@@ -521,6 +524,13 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _pure_local_def(self, name: str) -> bool:
+        """Is ``name`` bound to a def (or lambda) nested in this function, and nothing else, whose
+        source shows it changes nothing in place?"""
+        d = local_def(self.fdef, name)
+        fn = getattr(self.resolver, "fn", None)
+        return d is not None and nested_pure(d, fn, set(self.locals) | set(_parameter_names(self.fdef)))
 
     def _function_value_of_active(self, func) -> bool:
         """Is ``func`` a local name bound to a value made from a traced one (``f = c.double``,

@@ -430,12 +430,39 @@ class Gen:
                                  f"{t} = max({a}, {self.v()}[1], key=abs)"]))
         self.scas.append(t)
 
+    def st_alias(self):
+        z = self.fresh("z")
+        t = self.fresh()
+        k = self.r.randrange(7)
+        a, b = self.v(), self.v()
+        if k == 0:       # a view by a constant slice follows the write
+            self.emit(f"{z} = {a} * 1.0", f"vw = {z}[1:]", f"vw[0] = {self.s()}", f"vw *= {b}[:2]",
+                      f"{t} = {z} + vw[1]")
+        elif k == 1:     # a second name is the same object
+            self.emit(f"{z} = {a} + 0.0", f"al = {z}", f"{z}[2] = {b}[0] * 2.0", f"{z} += {b}", f"{t} = al * {z}")
+        elif k == 2:     # a row written into a matrix is a copy of its numbers
+            self.emit(f"{z} = np.zeros((2, 3))", f"st = {a} * 1.0", f"{z}[0] = st", "st += 1.0",
+                      f"{z}[1] = st * {b}", f"{t} = {z}[0] * {z}[1] + st")
+        elif k == 3:     # the swap
+            self.emit(f"{z} = {a} * 1.0", f"tmp = {z}[1]", f"{z}[1] = {z}[2]", f"{z}[2] = tmp", f"{t} = {z} * {b}")
+        elif k == 4:     # a row view of a matrix the function made
+            self.emit(f"{z} = np.stack([{a}, {b}]) * 1.0", f"r = {z}[1]", f"r[0] = {self.s()}", f"r += {a}",
+                      f"{t} = {z}[1] * {z}[0]")
+        elif k == 5:     # fancy index writes with repeats: the last wins
+            self.emit(f"{z} = {a} * 1.0", f"{z}[[0, 0, 2]] = {b}", f"{z}[np.array([1, 1])] += {self.s()}",
+                      f"{t} = {z} * {a}")
+        else:            # a boolean mask write and a where
+            self.emit(f"{z} = {a} * 1.0", f"{z}[{b} > {self.c()}] *= 2.0", f"{z}[np.abs({z}) > 5.0] = 0.0",
+                      f"{t} = np.where({z} > 0, {z}, {b})")
+            self.kinks = True
+        self.vecs.append(t)
+
     TEMPLATES = [
         ("st_elementwise", 4), ("st_reduce", 3), ("st_matrix", 2), ("st_matvec", 2), ("st_scalar", 3),
         ("st_fancy", 2), ("st_mask", 1), ("st_add_at", 2), ("st_setitem", 3), ("st_dict", 2),
         ("st_namedtuple", 2), ("st_lambda", 2), ("st_call_lambda_later", 1), ("st_allany", 2),
         ("st_loop", 2), ("st_float32", 1), ("st_int", 1), ("st_cumsum", 2), ("st_helper", 1), ("st_list", 1),
-        ("st_ufunc_at", 2), ("st_augmented_dtype", 2), ("st_shapes", 2), ("st_structure", 2), ("st_math", 1),
+        ("st_ufunc_at", 2), ("st_augmented_dtype", 2), ("st_alias", 4), ("st_shapes", 2), ("st_structure", 2), ("st_math", 1),
     ]
 
     def program(self):
@@ -667,6 +694,22 @@ def check_program(path, name, seed_kind, rng_seed):
 
     if not classify("first", first):
         return out, detail
+
+    if rng_seed % 3 == 0:
+        def single():
+            # x given in float32: the value as plain Python computes it from that x, the gradient
+            # in float32 (MATLAB's single), close to the float64 one
+            x32 = x.astype(np.float32)
+            try:
+                want32 = float(mod.prog(x32.copy(), m.copy(), _p_of(mod, kind, w.copy(), b)))
+            except Exception:
+                return
+            loss, gx, gm, gp = dlfeval(mod.first, dlarray(x32), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)))
+            _close("single", _D(loss), want32, 1e-6, 1e-6)
+            if _D(gx).dtype != np.float32:
+                raise Mismatch("single", f"gradient dtype {_D(gx).dtype} for a float32 x")
+            _close("single", _D(gx), state["g"][0], 2e-2, 2e-3)
+        classify("single", single)
 
     variant = seed_kind["second"]
 

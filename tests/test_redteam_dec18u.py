@@ -318,3 +318,29 @@ def astype_no_copy_then_write(x):
 def test_astype_without_copy_is_still_a_view():
     with pytest.raises(sct.SctError, match="test_redteam_dec18u.py"):
         dlfeval(_first, astype_no_copy_then_write, dlarray(X))
+
+
+# --- a pure local def given values an adjoint reads (was refused: "may change it") -----------------
+
+C = np.array([0.3, -0.2, 0.5])
+
+
+def closure_given_saved(x):
+    t = np.sin(C)
+    y = x * t                       # the adjoint of x reads t
+    def f(v):
+        return np.tanh(v) * t
+    u = f(C * 2)                    # untraced, given t (captured)
+    return np.sum(y * u) + np.sum(x ** 2)
+
+
+def test_pure_local_def_given_saved_values():
+    y, g = dlfeval(_first, closure_given_saved, dlarray(X))
+    assert_close(D(y), closure_given_saved(X.copy()), rtol=1e-14)
+    want = np.sin(C) * np.tanh(2 * C) * np.sin(C) + 2 * X
+    assert_close(D(g), want, rtol=1e-12)
+    v = np.array([0.5, 1.0, -2.0])
+    val, dot = sct.jvp(closure_given_saved, (X,), (v,))
+    assert_close(D(val), closure_given_saved(X.copy()), rtol=1e-14)
+    assert_close(D(dot), want @ v, rtol=1e-12)
+    assert_close(D(sct.hvp(closure_given_saved, X, v)), 2 * v, rtol=1e-12)

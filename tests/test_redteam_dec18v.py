@@ -367,3 +367,43 @@ def test_user_sequence_cnn_over_time():
     assert_close(extractdata(loss), _sequence_plain(W1, Wfc), rtol=1e-12)
     assert_close(extractdata(g["conv"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 0), rtol=1e-5, atol=1e-7)
     assert_close(extractdata(g["fc"]["W"]), numerical_gradient(_sequence_plain, [W1, Wfc], 1), rtol=1e-5, atol=1e-7)
+
+
+# --- the regression losses' targets must be the predictions' size ------------------------------------------
+
+
+def _l2(Y, T):
+    loss = l2loss(Y, T)
+    return loss, dlgradient(loss, Y)
+
+
+def test_regression_loss_targets_of_another_size_are_refused():
+    Y = np.ones((4, 1))
+    # was: (4,) targets against (4, 1) predictions broadcast to a 4 x 4 table of differences: 4.0 for 1.0
+    for fn in (l1loss, l2loss, huber):
+        with pytest.raises(ValueError, match="targets have shape"):
+            fn(Y, np.zeros(4))
+    with pytest.raises(sct.EvaluationError, match="targets have shape"):
+        dlfeval(_l2, dlarray(Y), np.zeros(4))
+    loss, g = dlfeval(_l2, dlarray(Y), np.zeros((4, 1)))
+    assert_close(extractdata(loss), 1.0, rtol=1e-12)          # sum((Y - T)^2) / N, N = 4
+    assert_close(extractdata(g), np.full((4, 1), 0.5), rtol=1e-12)
+
+
+def _mse(Y, T):
+    loss = sct.mse(Y, T)
+    return loss, dlgradient(loss, Y)
+
+
+def test_mse_targets_broadcast_only_into_the_predictions():
+    Y = np.ones((4, 1))
+    # was: 2.0 (a 4 x 4 table of differences over 2N) for 0.5
+    with pytest.raises(ValueError, match="does not broadcast into"):
+        sct.mse(Y, np.zeros(4))
+    with pytest.raises(sct.EvaluationError, match="does not broadcast into"):
+        dlfeval(_mse, dlarray(Y), np.zeros(4))
+    assert_close(sct.mse(Y, np.zeros((4, 1))), 0.5, rtol=1e-12)
+    assert_close(sct.mse(np.ones((4, 3)), np.zeros(3)), 1.5, rtol=1e-12)     # sct's documented broadcast
+    loss, g = dlfeval(_mse, dlarray(np.ones((4, 3))), 0.0)
+    assert_close(extractdata(loss), 1.5, rtol=1e-12)
+    assert_close(extractdata(g), np.full((4, 3), 0.25), rtol=1e-12)

@@ -84,3 +84,126 @@ def test_method_read_in_place_replaced_on_class_by_another_function():
     value_and_grad(gain_step, gain_plain, Net())
     y, _ = dlfeval(gain_step, dlarray(X), Net())
     assert_close(D(y), 4.0 * np.sum(X ** 2))
+
+
+# --- user code run by Python inside the step (a key function, __str__, a property) rebinding a global
+# --- a helper reads: the helper's checks were folded into the entry's, so its compiled SCALE was stale
+
+SCALE = 1.0
+
+
+def scaled(z):
+    return np.sum(SCALE * z ** 2)
+
+
+def doubling(v):
+    global SCALE
+    SCALE = SCALE * 2
+    return v
+
+
+class Noisy:
+    def __str__(self):
+        doubling(0)
+        return "noisy"
+
+    @property
+    def weight(self):
+        doubling(0)
+        return 1.0
+
+
+NOISY = Noisy()
+
+
+def step_sorted_key(x):
+    y1 = scaled(x)
+    sorted([2, 1], key=doubling)
+    y = y1 + scaled(x)
+    return y, dlgradient(y, x)
+
+
+def plain_sorted_key(x):
+    y1 = scaled(x)
+    sorted([2, 1], key=doubling)
+    return y1 + scaled(x)
+
+
+def step_max_key(x):
+    y1 = scaled(x)
+    max([3, 1], key=doubling)
+    y = y1 + scaled(x)
+    return y, dlgradient(y, x)
+
+
+def plain_max_key(x):
+    y1 = scaled(x)
+    max([3, 1], key=doubling)
+    return y1 + scaled(x)
+
+
+def step_str(x):
+    y1 = scaled(x)
+    str(NOISY)
+    y = y1 + scaled(x)
+    return y, dlgradient(y, x)
+
+
+def plain_str(x):
+    y1 = scaled(x)
+    str(NOISY)
+    return y1 + scaled(x)
+
+
+def step_property(x):
+    y1 = scaled(x)
+    w = NOISY.weight
+    y = y1 + scaled(x) * w
+    return y, dlgradient(y, x)
+
+
+def plain_property(x):
+    y1 = scaled(x)
+    w = NOISY.weight
+    return y1 + scaled(x) * w
+
+
+@pytest.mark.parametrize("step, plain, factor", [
+    (step_sorted_key, plain_sorted_key, 5.0),     # 1 + 4: sorted calls the key on both items
+    (step_max_key, plain_max_key, 5.0),
+    (step_str, plain_str, 3.0),
+    (step_property, plain_property, 3.0)])
+def test_global_rebound_by_code_python_runs_inside_the_step(step, plain, factor):
+    global SCALE
+    for _ in range(2):
+        SCALE = 1.0
+        y, g = dlfeval(step, dlarray(X))
+        # was: 2 * sum(x**2) (the second scaled() ran with the SCALE compiled in, 1.0)
+        assert_close(D(y), factor * np.sum(X ** 2))
+        assert_close(D(g), 2 * factor * X)
+        SCALE = 1.0
+        assert_close(D(y), plain(X))
+    SCALE = 1.0
+
+
+# --- the generated kind checks of the cache-hit path are never looser than kind_of -----------------
+
+def test_kind_matcher_tells_modules_and_numpy_scalar_units_apart():
+    import math
+    from sct import kinds
+    for a, b in [(np, math), (np.datetime64(1, "s"), np.datetime64(1, "D"))]:
+        assert kinds.kind_of(a) != kinds.kind_of(b)
+        # was True: only the type was checked (types.ModuleType, np.datetime64)
+        assert not kinds.make_matcher((a,), (False,))((b,))
+        assert kinds.make_matcher((a,), (False,))((a,))
+
+
+def sine_through(x, m):
+    y = m.sin(x) * x
+    return y, dlgradient(y, x)
+
+
+def test_module_argument_changing_between_calls():
+    import math
+    for m in (math, np, math):
+        value_and_grad(sine_through, lambda v, m: np.sin(v) * v, m, x=np.array(0.4))
