@@ -344,3 +344,79 @@ def test_pure_local_def_given_saved_values():
     assert_close(D(val), closure_given_saved(X.copy()), rtol=1e-14)
     assert_close(D(dot), want @ v, rtol=1e-12)
     assert_close(D(sct.hvp(closure_given_saved, X, v)), 2 * v, rtol=1e-12)
+
+
+# --- a namedtuple's _replace with traced values (was refused: "not supported yet") ----------------
+
+def replaced(x, p):
+    q = p._replace(b=p.b * np.sum(x))
+    r = P(x * 2.0, x[0])._replace(w=q.w * x)
+    w, b = r
+    return np.sum(np.tanh(q.w * x)) * q.b + np.sum(w * np.sin(b)) + sum(r)[1]
+
+
+def _first_p(f, x, p):
+    y = f(x, p)
+    gx, gp = dlgradient(y, x, p)
+    return y, gx, gp
+
+
+def _second_p(f, x, p):
+    y = f(x, p)
+    gx, gp = dlgradient(y, x, p, EnableHigherDerivatives=True)
+    z = np.sum(gx ** 2) + np.sum(gp.w * x) + gp.b ** 2
+    return z, dlgradient(z, x, p)
+
+
+def test_namedtuple_replace():
+    B_ = np.array(B)
+    y, gx, gp = dlfeval(_first_p, replaced, dlarray(X), P(dlarray(W), dlarray(B)))
+    assert isinstance(gp, P)
+    plain = lambda a, w, b: replaced(a, P(w, b))     # noqa: E731
+    assert_close(D(y), plain(X, W, B), rtol=1e-14)
+    for k, got in enumerate((gx, gp.w, gp.b)):
+        assert_close(D(got), numerical_gradient(plain, [X, W, B_], k), rtol=1e-6, what=str(k))
+
+    def z_of(a, w, b):
+        _, ga, gq = dlfeval(_first_p, replaced, dlarray(a), P(dlarray(w), dlarray(b)))
+        return float(np.sum(D(ga) ** 2) + np.sum(D(gq.w) * a) + D(gq.b) ** 2)
+    z, (zx, zp) = dlfeval(_second_p, replaced, dlarray(X), P(dlarray(W), dlarray(B)))
+    assert_close(D(z), z_of(X, W, B), rtol=1e-12)
+    for k, got in enumerate((zx, zp.w, zp.b)):
+        assert_close(D(got), numerical_gradient(z_of, [X, W, B_], k), rtol=1e-5, atol=1e-6, what=f"second {k}")
+
+
+def replaced_of_x(x):
+    return replaced(x, P(W, B))
+
+
+def test_namedtuple_replace_forward_mode():
+    v = np.array([0.5, 1.0, -2.0])
+    g = D(dlfeval(_first, replaced_of_x, dlarray(X))[1])
+    val, dot = sct.jvp(replaced_of_x, (X,), (v,))
+    assert_close(D(val), replaced_of_x(X.copy()), rtol=1e-14)
+    assert_close(D(dot), g @ v, rtol=1e-10)
+    h = 1e-5
+    fd = (D(dlfeval(_first, replaced_of_x, dlarray(X + h * v))[1]) -
+          D(dlfeval(_first, replaced_of_x, dlarray(X - h * v))[1])) / (2 * h)
+    assert_close(D(sct.hvp(replaced_of_x, X, v)), fd, rtol=1e-5, atol=1e-6)
+
+
+class NotATuple:
+    def __init__(self, w):
+        self.w = w
+
+    def _replace(self, w):
+        self.w = w
+        return self
+
+
+def replace_of_an_object(x):
+    o = NotATuple(x)
+    o2 = o._replace(w=x * 2)
+    return np.sum(o2.w * o.w)
+
+
+def test_replace_of_another_class_is_refused():
+    with pytest.raises(sct.SctError, match="namedtuple"):
+        dlfeval(_first, replace_of_an_object, dlarray(X))
