@@ -817,6 +817,12 @@ def main(argv=None):
             print(src)
             print(json.dumps(out, indent=1), json.dumps(detail, indent=1))
         sys.modules.pop(name, None)
+        done = seed - seeds[0] + 1 if args.only is None else 1
+        if done % 25 == 0:          # a partial summary (a run stopped early keeps its counts)
+            with open(os.path.join(args.out, f"partial_{args.seed}.json"), "w") as fh:
+                json.dump({"programs": done, "worst": dict(counts),
+                           "stages": {f"{k[0]}:{k[1]}": v for k, v in sorted(stage_counts.items())},
+                           "bad": bad, "refusals": dict(reasons.most_common())}, fh, indent=1, default=str)
     summary = {"programs": len(seeds), "worst": dict(counts),
                "stages": {f"{k[0]}:{k[1]}": v for k, v in sorted(stage_counts.items())}, "bad": bad,
                "refusals": dict(reasons.most_common())}
