@@ -420,3 +420,17 @@ def replace_of_an_object(x):
 def test_replace_of_another_class_is_refused():
     with pytest.raises(sct.SctError, match="namedtuple"):
         dlfeval(_first, replace_of_an_object, dlarray(X))
+
+
+# --- a few generated programs, every stage (tests/redteam_dec18u_gen.py) -----------------------------
+
+@pytest.mark.parametrize("seed", [10004, 40002, 300016, 300040, 5006, 5032, 7, 123])
+def test_generated_programs(seed, tmp_path):
+    import redteam_dec18u_gen as gen
+    src, info = gen.make(seed)
+    name = f"rtu_test_prog_{seed}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(src)
+    out, detail = gen.check_program(str(path), name, info, seed)
+    bad = {k: v for k, v in out.items() if v not in ("ok", "refused", "skip")}
+    assert not bad, (bad, detail)
