@@ -434,3 +434,33 @@ def test_generated_programs(seed, tmp_path):
     out, detail = gen.check_program(str(path), name, info, seed)
     bad = {k: v for k, v in out.items() if v not in ("ok", "refused", "skip")}
     assert not bad, (bad, detail)
+
+
+# --- the rank of np.zeros(3, dtype=...) is known: an item of it is a number, not a view -------------
+
+def swap_in_a_float32_sum(x):
+    z1 = np.zeros(3, dtype=np.float32)
+    z1 = z1 + x
+    z5 = z1 * 1.0
+    tmp = z5[1]
+    z5[1] = z5[2]
+    z5[2] = tmp
+    return np.sum(z5 * x)
+
+
+def swap_rows_through_a_view(x):
+    z = np.zeros((2, 3))
+    z = z + x
+    tmp = z[0]          # a row: a view, which the next line overwrites (numpy's aliasing)
+    z[0] = z[1] * 2
+    z[1] = tmp
+    return np.sum(z * x)
+
+
+def test_swap_of_items_of_an_array_of_known_rank():
+    # was refused: "tmp may be the same object as z5 or a view of it" (np.zeros with dtype= gave no rank)
+    y, g = dlfeval(_first, swap_in_a_float32_sum, dlarray(X))
+    assert_close(D(y), swap_in_a_float32_sum(X.copy()), rtol=1e-14)
+    assert_close(D(g), numerical_gradient(swap_in_a_float32_sum, [X.copy()], 0), rtol=1e-6)
+    with pytest.raises(sct.SctError, match="tmp"):
+        dlfeval(_first, swap_rows_through_a_view, dlarray(X))
