@@ -32,7 +32,11 @@ COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
 # ops that build a new container of (views of) their arguments' items
 CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "listed", "tupled",
                                     "dict_merged", "copy_list", "as_sequence",
-                                    "simple_namespace"}   # (a new object holding its values)
+                                    "simple_namespace",   # (a new object holding its values)
+                                    # (a new dataclass object / namedtuple holding the old one's fields and
+                                    # the changes: was a new object holding nothing, so a write into a view
+                                    # of q.w was lost and q.w's own change not followed)
+                                    "dataclass_replaced", "namedtuple_replaced"}
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
