@@ -223,8 +223,14 @@ def broadcast_like(value, like):
     """Broadcast ``value`` to the shape of ``like`` (the adjoint of unbroadcast)."""
     if _is_zero(value):
         return value
+    if isinstance(value, (list, tuple, dict)) and not isinstance(like, (np.ndarray, np.generic, numbers.Number)):
+        return value    # a list, tuple or record stored whole (as unbroadcast leaves it): nothing was broadcast
+    try:
+        shape = np.shape(like)
+    except ValueError:
+        return value    # a record of an array and numbers (a namedtuple stored whole): no shape, nothing
+        #                 broadcast (was numpy's ValueError, in a second derivative through out[0] = S(...))
     value = promoted_like(value, like)
-    shape = np.shape(like)
     if np.shape(value) == shape:
         return value
     try:

@@ -519,3 +519,34 @@ def test_write_into_a_replaced_records_field_is_not_lost(f):
         return
     assert_close(D(y), f(X.copy()), rtol=1e-14)
     assert_close(D(g), numerical_gradient(f, [X.copy()], 0), rtol=1e-6)
+
+
+# --- a second derivative through a list item holding a namedtuple of an array and numbers ----------
+
+S3 = namedtuple("S3", "h c n")
+
+
+def _step(s, x):
+    h = np.tanh(s.h * x + s.c)
+    return S3(h, s.c, s.n + 1)
+
+
+def record_in_a_list(x):
+    s = S3(x * 0.5, x[0], 0)
+    for _ in range(3):
+        s = _step(s, x)
+    out = [s]
+    out[0] = out[0]._replace(c=out[0].c * 2)
+    return np.sum(out[0].h) * out[0].c + s.n
+
+
+def test_second_derivative_through_a_record_in_a_list():
+    # was numpy's ValueError from the runtime ("setting an array element with a sequence": the
+    # broadcast of an adjoint to the shape of a namedtuple of an array and numbers)
+    y, g, h = dlfeval(_first2, record_in_a_list, dlarray(X))
+    assert_close(D(y), record_in_a_list(X.copy()), rtol=1e-14)
+    assert_close(D(g), numerical_gradient(record_in_a_list, [X.copy()], 0), rtol=1e-6)
+
+    def gg(a):
+        return np.sum(D(dlfeval(_first2, record_in_a_list, dlarray(a))[1]) ** 2)
+    assert_close(D(h), numerical_gradient(gg, [X.copy()], 0), rtol=1e-5, atol=1e-6)
