@@ -223,8 +223,14 @@ def broadcast_like(value, like):
     """Broadcast ``value`` to the shape of ``like`` (the adjoint of unbroadcast)."""
     if _is_zero(value):
         return value
+    if isinstance(value, (list, tuple, dict)) and not isinstance(like, (np.ndarray, np.generic, numbers.Number)):
+        return value    # a list, tuple or record stored whole (as unbroadcast leaves it): nothing was broadcast
+    try:
+        shape = np.shape(like)
+    except ValueError:
+        return value    # a record of an array and numbers (a namedtuple stored whole): no shape, nothing
+        #                 broadcast (was numpy's ValueError, in a second derivative through out[0] = S(...))
     value = promoted_like(value, like)
-    shape = np.shape(like)
     if np.shape(value) == shape:
         return value
     try:
@@ -985,6 +991,62 @@ def _kept_fields_adjoint_rule(g, ans, grad, obj, changes):
 @defrule(changed_fields_adjoint, wrt=("grad",), linear=("grad",))
 def _changed_fields_adjoint_rule(g, ans, grad, changes):
     return changed_fields_adjoint(g, changes)
+
+
+def namedtuple_replaced(obj, changes):
+    """``obj._replace(**changes)`` of a namedtuple in differentiated code (sct/normalize_exprs.py): the
+    new tuple's fields are the changes and ``obj``'s other fields, so their derivatives go back there;
+    the ``_replace`` of an object of another class is refused (sct does not read what it does)."""
+    if not _is_namedtuple(obj):
+        raise EvaluationError(f"sct differentiates _replace(...) of a namedtuple only, not of a "
+                              f"{type(obj).__name__}: call a method of your own that sct reads, or build "
+                              f"the new object with its class")
+    return obj._replace(**changes)
+
+
+@defrule(namedtuple_replaced, wrt=("obj", "changes"))
+def _namedtuple_replaced_rule(g, ans, obj, changes):
+    return kept_record_fields(g, obj, changes), changed_record_fields(g, obj, changes)
+
+
+def kept_record_fields(grad, obj, changes):
+    """The adjoint of the namedtuple ``obj`` in ``obj._replace(**changes)``: ``grad``'s fields that
+    were kept, zero in those changed (a namedtuple of ``obj``'s class)."""
+    if _is_zero(grad):
+        return ZERO
+    fields = type(obj)._fields
+    return type(obj)(*[ZERO if f in changes else field_adjoint(grad, f, i) for i, f in enumerate(fields)])
+
+
+def changed_record_fields(grad, obj, changes):
+    """The adjoints of the values ``obj._replace(**changes)`` set, by field name (a dict)."""
+    if _is_zero(grad):
+        return ZERO
+    fields = type(obj)._fields
+    return {k: field_adjoint(grad, k, fields.index(k) if k in fields else None) for k in changes}
+
+
+def record_of_changes(grad, obj, changes):
+    """The transpose of changed_record_fields: a namedtuple of ``obj``'s class with the changes'
+    adjoints (a dict by field) in their fields, zero elsewhere."""
+    if _is_zero(grad):
+        return ZERO
+    return type(obj)(*[field_adjoint(grad, f, None) if f in changes else ZERO for f in type(obj)._fields])
+
+
+@defrule(kept_record_fields, wrt=("grad",), linear=("grad",))
+def _kept_record_fields_rule(g, ans, grad, obj, changes):
+    return kept_record_fields(g, obj, changes)
+
+
+@defrule(changed_record_fields, wrt=("grad",), linear=("grad",))
+def _changed_record_fields_rule(g, ans, grad, obj, changes):
+    return record_of_changes(g, obj, changes)
+
+
+@defrule(record_of_changes, wrt=("grad",), linear=("grad",))
+def _record_of_changes_rule(g, ans, grad, obj, changes):
+    return changed_record_fields(g, obj, changes)
 
 
 def _number_part(obj, name) -> bool:

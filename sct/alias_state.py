@@ -35,7 +35,11 @@ CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "list
                                     "simple_namespace",   # (a new object holding its values)
                                     # what z.extend / z.insert / z.reverse / z.sort leave in a
                                     # list z (sct/aliasing.py lower_mutations): a new list of its items
-                                    "extended", "inserted", "reversed_value", "sorted_value", "sorted_array"}
+                                    "extended", "inserted", "reversed_value", "sorted_value", "sorted_array",
+                                    # (a new dataclass object / namedtuple holding the old one's fields and
+                                    # the changes: was a new object holding nothing, so a write into a view
+                                    # of q.w was lost and q.w's own change not followed)
+                                    "dataclass_replaced", "namedtuple_replaced"}
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list", "extended", "inserted",
                    "reversed_value"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",

@@ -280,11 +280,16 @@ def _by_code(cache: Dict, fn, extra, compute) -> bool:
 def local_def(fdef, name: str):
     """The def (or lambda, made a def by normalisation) nested in ``fdef`` that the name ``name`` is
     bound to and nothing else binds (None where there is none or more)."""
-    from .ir import store_counts, walk_nodes
-    mine = [n for n in walk_nodes(fdef) if isinstance(n, gast.FunctionDef) and n is not fdef and n.name == name]
-    if len(mine) != 1 or store_counts(fdef).get(name):
+    from .ir import store_counts, walk_no_defs
+    a = fdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None}
+    if name in params or store_counts(fdef).get(name):
         return None
-    return mine[0]
+    # (the defs of fdef's own blocks: not one nested in another def, which binds its name there)
+    mine = [st for n in walk_no_defs(fdef) for field in ("body", "orelse", "finalbody", "handlers")
+            for st in (getattr(n, field, None) or []) if isinstance(st, gast.FunctionDef) and st.name == name]
+    return mine[0] if len(mine) == 1 else None
 
 
 def _nested_scope(d, fn, enclosing_names: Set[str]):

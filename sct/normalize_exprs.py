@@ -244,6 +244,14 @@ class Expressions:
                 self.atom(node.args[0], out, hint),
                 self.atom(gast.Dict(keys=[const(k.arg) for k in node.keywords],
                                     values=[k.value for k in node.keywords]), out, hint + "_changes")])
+        if isinstance(node.func, gast.Attribute) and node.func.attr == "_replace" and not node.args and \
+                node.keywords and all(k.arg is not None for k in node.keywords):
+            # q._replace(b=v) of a namedtuple: rt.namedtuple_replaced, the changes as a dict (the run
+            # refuses any other object's _replace)
+            return call(f"{self.rt_name}.namedtuple_replaced", [
+                self.atom(node.func.value, out, hint),
+                self.atom(gast.Dict(keys=[const(k.arg) for k in node.keywords],
+                                    values=[k.value for k in node.keywords]), out, hint + "_changes")])
         if any(k.arg is None for k in node.keywords):
             made = self.splatted_call(node, out, hint)
             if made is not None:

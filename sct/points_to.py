@@ -215,6 +215,22 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             return b - 1 if a == 1 else a - 1 if b == 1 else max(a, b)
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
             return rank(node.operand, known)
+        if isinstance(node, gast.Call) and node.args and isinstance(node.func, (gast.Name, gast.Attribute)) and \
+                all(k.arg in ("dtype", "order") for k in node.keywords) and \
+                (isinstance(node.args[0], gast.Constant) or isinstance(node.args[0], gast.Tuple)):
+            # np.zeros(3, dtype=np.float32), np.ones((2, 3)): the rank of the shape written
+            try:
+                target = resolver.resolve(node.func)
+            except Exception:
+                target = None
+            shape = node.args[0]
+            if any(target is f for f in _CREATORS):
+                if isinstance(shape, gast.Constant) and type(shape.value) is int:
+                    return 1
+                if isinstance(shape, gast.Tuple) and all(isinstance(e, gast.Constant) and type(e.value) is int
+                                                          for e in shape.elts):
+                    return len(shape.elts)
+            return None
         if isinstance(node, gast.Call) and not node.keywords:
             func = node.func
             if isinstance(func, gast.Attribute) and func.attr == "copy" and not node.args and \
@@ -796,6 +812,10 @@ class _Values:
             cache[func.id] = d is not None and \
                 not nested_keeps_arguments(d, getattr(self.resolver, "fn", None), set(self.locals) | set(self.params))
         return cache[func.id]
+
+
+# numpy's creators whose first argument is the shape of the new array
+_CREATORS = (np.zeros, np.ones, np.empty, np.full)
 
 
 def _ufunc_method(target) -> bool:

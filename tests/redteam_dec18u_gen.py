@@ -457,12 +457,43 @@ class Gen:
             self.kinks = True
         self.vecs.append(t)
 
+    def st_more(self):
+        a, mm = self.v(), self.mm()
+        t = self.fresh()
+        e = self.r.choice([
+            f"np.take({a}, [2, 0, 0])", f"np.take_along_axis({mm}, np.array([[0, 2, 1], [1, 1, 0]]), axis=1)[0]",
+            f"np.add.reduce({mm}, axis=0)", f"np.average({mm}, axis=0, weights=np.array([0.3, 0.7]))",
+            f"np.var({mm}, axis=0, ddof=1)", f"{mm}.sum(axis=0, keepdims=True)[0]", f"{mm}.mean(0) * {a}",
+            f"np.sum({mm}, axis=0, where=np.array([[True, False, True], [True, True, False]]))",
+            f"np.sum({mm} ** 2, axis=0, initial=0.5)", f"np.einsum('ij,j->j', {mm}, {a})",
+            f"np.linalg.norm({mm}, axis=0)", f"np.matmul({mm}.T, {mm})[0]", f"np.maximum.reduce({mm}, axis=0)",
+            f"np.multiply({a}, {self.v()}, out=np.zeros(3))", f"np.hypot({a}, 1.0) * np.arctan2({a}, 2.0)",
+            f"np.nan_to_num({a} / 1.0) + np.sign({a}) * {a}", f"np.interp({a}, [-2.0, 0.0, 2.0], [1.0, -1.0, 3.0])"])
+        if "maximum" in e or "sign" in e or "interp" in e or "norm" in e:
+            self.kinks = True
+        self.emit(f"{t} = {e}")
+        self.vecs.append(t)
+
+    def st_inner_gradient(self):
+        # a gradient penalty inside the program: prog's own dlgradient, differentiated again
+        # (plain Python has no dlgradient: its closed form there, PLAIN set by the checker)
+        t = self.fresh()
+        a = self.r.choice(["x", "pw"])
+        c = self.c()
+        self.emit(f"inner{t} = np.sum(np.sin({c} * {a})) + np.sum({a} ** 3) * 0.1",
+                  "if PLAIN:",
+                  f"    g{t} = {c} * np.cos({c} * {a}) + 0.3 * {a} ** 2",
+                  "else:",
+                  f"    g{t} = dlgradient(inner{t}, {a}, EnableHigherDerivatives=True)",
+                  f"{t} = g{t} * {self.v()}")
+        self.vecs.append(t)
+
     TEMPLATES = [
         ("st_elementwise", 4), ("st_reduce", 3), ("st_matrix", 2), ("st_matvec", 2), ("st_scalar", 3),
         ("st_fancy", 2), ("st_mask", 1), ("st_add_at", 2), ("st_setitem", 3), ("st_dict", 2),
         ("st_namedtuple", 2), ("st_lambda", 2), ("st_call_lambda_later", 1), ("st_allany", 2),
         ("st_loop", 2), ("st_float32", 1), ("st_int", 1), ("st_cumsum", 2), ("st_helper", 1), ("st_list", 1),
-        ("st_ufunc_at", 2), ("st_augmented_dtype", 2), ("st_alias", 4), ("st_shapes", 2), ("st_structure", 2), ("st_math", 1),
+        ("st_ufunc_at", 2), ("st_augmented_dtype", 2), ("st_alias", 4), ("st_more", 3), ("st_inner_gradient", 1), ("st_shapes", 2), ("st_structure", 2), ("st_math", 1),
     ]
 
     def program(self):
@@ -506,6 +537,7 @@ from collections import namedtuple
 from sct import dlgradient
 
 P = namedtuple("P", "w b")
+PLAIN = False
 
 
 class Affine:
@@ -620,7 +652,7 @@ def _agree(stage, got, fd_of_step, float32, steps=(1e-3, 1e-5, 1e-7)):
 TIMES = collections.Counter()
 
 
-def check_program(path, name, seed_kind, rng_seed):
+def check_program(path, name, seed_kind, rng_seed, quick=False):
     """Run one program's stages; returns {stage: outcome}, details."""
     import sct
     from sct import SctError, dlarray, dlfeval
@@ -638,7 +670,11 @@ def check_program(path, name, seed_kind, rng_seed):
     mod.M0 = m.copy()
 
     def plain(x_, m_, w_, b_):
-        return float(mod.prog(np.array(x_), np.array(m_), _p_of(mod, kind, np.array(w_), float(b_))))
+        mod.PLAIN = True
+        try:
+            return float(mod.prog(np.array(x_), np.array(m_), _p_of(mod, kind, np.array(w_), float(b_))))
+        finally:
+            mod.PLAIN = False
 
     try:
         want = plain(x, m, w, b)
@@ -692,7 +728,7 @@ def check_program(path, name, seed_kind, rng_seed):
         for k, g in enumerate(state["g"]):
             _fd_checked("grad", g, plain, [x, m, w, b], k, float32, kinks)
 
-    if not classify("first", first):
+    if not classify("first", first) or quick:
         return out, detail
 
     if rng_seed % 3 == 0:
@@ -700,10 +736,13 @@ def check_program(path, name, seed_kind, rng_seed):
             # x given in float32: the value as plain Python computes it from that x, the gradient
             # in float32 (MATLAB's single), close to the float64 one
             x32 = x.astype(np.float32)
+            mod.PLAIN = True
             try:
                 want32 = float(mod.prog(x32.copy(), m.copy(), _p_of(mod, kind, w.copy(), b)))
             except Exception:
                 return
+            finally:
+                mod.PLAIN = False
             loss, gx, gm, gp = dlfeval(mod.first, dlarray(x32), dlarray(m), _p_of(mod, kind, dlarray(w), dlarray(b)))
             _close("single", _D(loss), want32, 1e-6, 1e-6)
             if _D(gx).dtype != np.float32:
@@ -779,6 +818,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/rt_u/run")
+    ap.add_argument("--quick", action="store_true", help="value and first-order gradient only")
     ap.add_argument("--only", type=int, default=None, help="run one seed and print its source and outcome")
     args = ap.parse_args(argv)
     import warnings
@@ -796,7 +836,7 @@ def main(argv=None):
         with open(path, "w") as fh:
             fh.write(src)
         try:
-            out, detail = check_program(path, name, info, seed)
+            out, detail = check_program(path, name, info, seed, quick=args.quick)
         except Exception:
             out, detail = {"harness": "internal"}, {"harness": traceback.format_exc()}
         for stage, o in out.items():
@@ -816,6 +856,12 @@ def main(argv=None):
             print(src)
             print(json.dumps(out, indent=1), json.dumps(detail, indent=1))
         sys.modules.pop(name, None)
+        done = seed - seeds[0] + 1 if args.only is None else 1
+        if done % 25 == 0:          # a partial summary (a run stopped early keeps its counts)
+            with open(os.path.join(args.out, f"partial_{args.seed}.json"), "w") as fh:
+                json.dump({"programs": done, "worst": dict(counts),
+                           "stages": {f"{k[0]}:{k[1]}": v for k, v in sorted(stage_counts.items())},
+                           "bad": bad, "refusals": dict(reasons.most_common())}, fh, indent=1, default=str)
     summary = {"programs": len(seeds), "worst": dict(counts),
                "stages": {f"{k[0]}:{k[1]}": v for k, v in sorted(stage_counts.items())}, "bad": bad,
                "refusals": dict(reasons.most_common())}

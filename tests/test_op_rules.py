@@ -1132,6 +1132,7 @@ CASES = [
          **seq_in(support.item_at, 3)),
     Case(support.masked, [R(2, 3), C(np.array([[True, False, True], [False, True, True]]))], complex=True),
     Case(support.add_at, [R(4), C(np.array([0, 2, 0])), R(3)], (0, 2), complex=True),
+    Case(support.subtract_at, [R(4), C(np.array([0, 2, 0])), R(3)], (0, 2), complex=True),
     Case(support.into, [R(3), C(np.zeros((2, 3)))]),
     Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_fn, rule=field_rule),
     Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_seq_fn, rule=field_seq_rule),
@@ -1359,6 +1360,9 @@ for _name in ("dict_or", "bit_or", "bit_or_left", "bit_or_right", "dataclass_rep
               "kept_fields_adjoint", "changed_fields_adjoint"):
     EXEMPT[getattr(support, _name)] = ("dicts and dataclass objects in and out: checked through the code "
                                        "that uses them, to second order (tests/test_idioms_dec6.py)")
+for _name in ("namedtuple_replaced", "kept_record_fields", "changed_record_fields", "record_of_changes"):
+    EXEMPT[getattr(support, _name)] = ("namedtuples and dicts in and out: checked through the code that "
+                                       "uses them, to second order and in forward mode (tests/test_redteam_dec18u.py)")
 import operator as _operator  # noqa: E402
 EXEMPT[_operator.or_] = (
     "operator.or_ of dicts and its adjoint part: checked through the code that uses them, to second "
