@@ -441,3 +441,18 @@ def test_softmax_axis_other_than_c_on_formatted_data_is_refused():
         P = np.exp(X) / np.exp(X).sum(0)
         return np.sum(P[0] * np.arange(4.0))
     assert_close(extractdata(g), numerical_gradient(plain, [X], 0), rtol=1e-6, atol=1e-8)
+
+
+def _weighted_unreduced(Y, T, w):
+    loss = l1loss(Y, T, w, Reduction="none")
+    return loss, dlgradient(np.sum(loss ** 2), Y, w)
+
+
+def test_reduction_none_with_labelled_observation_weights_in_dlfeval():
+    wb = RNG.random(4)
+    loss, (gy, gw) = dlfeval(_weighted_unreduced, dlarray(YL, "CBT"), TL, dlarray(wb, "B"))
+    ref = np.abs(YL - TL) * wb[None, :, None]
+    assert dims(loss) == "" and dims(gw) == "B"
+    assert_close(extractdata(loss), ref, rtol=1e-12)
+    assert_close(extractdata(gy), 2 * ref * np.sign(YL - TL) * wb[None, :, None], rtol=1e-12)
+    assert_close(extractdata(gw), (2 * ref * np.abs(YL - TL)).sum((0, 2)), rtol=1e-12)
