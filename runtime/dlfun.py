@@ -953,7 +953,8 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     holds the 0-based linear index into ``X`` (numpy's C order, as
     ``np.ravel_multi_index``) of each window's maximum -- MATLAB's 1-based
     linear indices less one in sct's layout -- and ``inputSize`` is
-    ``X.shape``: what ``maxunpool`` takes.
+    ``X.shape``: what ``maxunpool`` takes.  Formatted data is pooled over its "S"
+    dimensions, or over its one "T" with ``PoolFormat="T"`` ("CBT" data, as MATLAB's).
 
     >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
     >>> maxpool(X, 2, Stride=2)[0, :, :, 0]
@@ -1131,6 +1132,8 @@ def avgpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     (MATLAB's ``PaddingValue`` 0, the default) or, with ``PaddingValue="mean"``,
     are left out of it (each window's average over the entries of ``X`` it holds).
     A 3-D ``X`` (batch, length, channels) is 1-D pooling (MATLAB's "SCB" data).
+    Formatted data is pooled over its "S" dimensions, or over its one "T" with
+    ``PoolFormat="T"`` ("CBT" data, as MATLAB's).
 
     >>> X = np.arange(16.0).reshape(1, 4, 4, 1)
     >>> avgpool(X, 2, Stride=2)[0, :, :, 0]

@@ -21,6 +21,7 @@ on real operands).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -135,10 +136,22 @@ def softmax(x: ArrayLike, axis: int = -1, DataFormat: Optional[str] = None) -> A
     array([[0.09  , 0.2447, 0.6652]])
     """
     if DataFormat is not None or layout_labels(x):
+        channel_axis("softmax", axis, DataFormat or layout_labels(x))
         return run_formatted("softmax", softmax, (x,), {}, DataFormat)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def channel_axis(fname, axis, fmt):
+    """``axis`` of ``softmax``/``crossentropy`` on formatted data: the "C" label says which axis the
+    classes are on; -1 (the default: the channel axis) or that axis is taken, another is refused (was
+    silently replaced by the C axis)."""
+    if axis == -1 or not isinstance(fmt, str) or "C" not in fmt:
+        return
+    if not isinstance(axis, numbers.Integral) or axis % len(fmt) != fmt.index("C"):
+        raise ValueError(f"{fname}: axis={axis!r} but the data format {fmt!r} puts the channels on axis "
+                         f"{fmt.index('C')}: with formatted data the 'C' label says the axis (leave axis out)")
 
 
 @defrule(softmax)
@@ -308,6 +321,7 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     if type(y_pred) is tuple:
         check_not_forward_pair(y_pred, "crossentropy")
     if DataFormat is not None or layout_labels(y_pred):
+        channel_axis("crossentropy", axis, DataFormat or layout_labels(y_pred))
         if matlab and weights is not None and np.ndim(weights) > 1:
             raise ValueError("crossentropy: elementwise weights are taken for data in "
                              "sct's layout (batch first, classes last): pass stripdims(Y) arranged that way")
@@ -596,7 +610,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(check_target_size, check_broadcast_into, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(channel_axis, check_target_size, check_broadcast_into, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------

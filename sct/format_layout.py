@@ -205,6 +205,8 @@ class LayoutCalls(FormatInference):
             align = self.loss_alignment(stmt, node, fname, args, fmt, env)
         elif fname == "attention":
             align = self.attention_alignment(stmt, node, args, kws, fmt)
+        if fname in ("softmax", "crossentropy"):
+            self.check_channel_axis(stmt, node, fname, fmt)
         p = self.layout_plan(stmt, node, fname, fmt, formatted, args)
         tree = p.out_format
         if p.item is not None:
@@ -213,6 +215,24 @@ class LayoutCalls(FormatInference):
             return tree, None
         return tree, layout_call(Emitter(self.namer, self.rt, stmt), node, fname, p, align,
                                  lambda message: self.fail(stmt, message))
+
+    def check_channel_axis(self, stmt, node, fname, fmt):
+        """softmax's/crossentropy's ``axis`` on formatted data: -1 or the axis labelled "C" (the plan
+        passes the C axis on, which replaced another axis silently)."""
+        position = 1 if fname == "softmax" else 3
+        given = node.args[position] if len(node.args) > position else \
+            next((k.value for k in node.keywords if k.arg == "axis"), None)
+        if given is None:
+            return
+        value = given.value if isinstance(given, gast.Constant) else None
+        if isinstance(given, gast.UnaryOp) and isinstance(given.op, gast.USub) and isinstance(given.operand, gast.Constant):
+            value = -given.operand.value
+        if not isinstance(value, int):
+            self.fail(stmt, f"{fname}: axis must be a literal with formatted data (the 'C' label says the axis)")
+        try:
+            nn.channel_axis(fname, value, fmt)
+        except ValueError as exc:
+            self.fail(stmt, str(exc))
 
     def weights_format(self, stmt, node, fname, w):
         """A loss's weight vector labelled "C" or "B" (``dlarray(w, "B")``): its label passed on as

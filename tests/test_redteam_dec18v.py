@@ -407,3 +407,52 @@ def test_mse_targets_broadcast_only_into_the_predictions():
     loss, g = dlfeval(_mse, dlarray(np.ones((4, 3))), 0.0)
     assert_close(extractdata(loss), 1.5, rtol=1e-12)
     assert_close(extractdata(g), np.full((4, 3), 0.25), rtol=1e-12)
+
+
+# --- softmax/crossentropy axis= on formatted data ----------------------------------------------------------
+
+
+def _softmax_axis1(x):
+    y = softmax(x, axis=1)
+    return dlgradient(np.sum(y[0]), x)
+
+
+def _softmax_axis0(x):
+    y = softmax(x, axis=0)
+    return y, dlgradient(np.sum(y[0] * np.arange(4.0)), x)
+
+
+def test_softmax_axis_other_than_c_on_formatted_data_is_refused():
+    X = RNG.random((3, 4))
+    P = np.exp(X) / np.exp(X).sum(0)
+    # was: the C axis used silently in place of the axis asked for
+    with pytest.raises(ValueError, match="puts the channels on axis 0"):
+        softmax(dlarray(X, "CB"), axis=1)
+    with pytest.raises(ValueError, match="puts the channels on axis 0"):
+        crossentropy(dlarray(P, "CB"), np.eye(3)[:, [0, 1, 2, 0]], axis=1)
+    with pytest.raises(sct.CompileError, match="puts the channels on axis 0"):
+        dlfeval(_softmax_axis1, dlarray(X, "CB"))
+    assert_close(extractdata(softmax(dlarray(X, "CB"), axis=0)), P, rtol=1e-12)
+    assert_close(extractdata(softmax(dlarray(X, "CB"))), P, rtol=1e-12)
+    y, g = dlfeval(_softmax_axis0, dlarray(X, "CB"))
+    assert_close(extractdata(y), P, rtol=1e-12)
+
+    def plain(X):
+        P = np.exp(X) / np.exp(X).sum(0)
+        return np.sum(P[0] * np.arange(4.0))
+    assert_close(extractdata(g), numerical_gradient(plain, [X], 0), rtol=1e-6, atol=1e-8)
+
+
+def _weighted_unreduced(Y, T, w):
+    loss = l1loss(Y, T, w, Reduction="none")
+    return loss, dlgradient(np.sum(loss ** 2), Y, w)
+
+
+def test_reduction_none_with_labelled_observation_weights_in_dlfeval():
+    wb = RNG.random(4)
+    loss, (gy, gw) = dlfeval(_weighted_unreduced, dlarray(YL, "CBT"), TL, dlarray(wb, "B"))
+    ref = np.abs(YL - TL) * wb[None, :, None]
+    assert dims(loss) == "" and dims(gw) == "B"
+    assert_close(extractdata(loss), ref, rtol=1e-12)
+    assert_close(extractdata(gy), 2 * ref * np.sign(YL - TL) * wb[None, :, None], rtol=1e-12)
+    assert_close(extractdata(gw), (2 * ref * np.abs(YL - TL)).sum((0, 2)), rtol=1e-12)
