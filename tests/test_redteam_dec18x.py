@@ -548,3 +548,37 @@ def test_an_item_of_a_starred_targets_list_is_refused_not_zero(fn):
     with pytest.raises(sct.CompileError) as info:
         dlfeval(fn, dlarray(X))
     assert info.value.filename == __file__
+
+
+def _shake(X):
+    return X + 0.01 * np.random.standard_normal(X.shape)
+
+
+def _jitter_module():
+    import types
+    mod = types.ModuleType("jitter_mod")        # (a module of the user's, as the layer sees it)
+    mod.shake = _shake
+    return mod
+
+
+jitter_mod = _jitter_module()
+
+
+class ShakenByModule(Layer):
+    def predict(self, X):
+        return jitter_mod.shake(X)
+
+
+class ShakenByField(Layer):
+    def __init__(self):
+        self.act = lambda X: X + 0.01 * np.random.standard_normal(X.shape)
+
+    def predict(self, X):
+        return self.act(X)
+
+
+@pytest.mark.parametrize("layer", [ShakenByModule, ShakenByField])
+def test_gradcam_through_code_the_check_cannot_read_is_refused(layer):
+    # (a function of another module, a function kept in a field: ran twice, another draw)
+    with pytest.raises(sct.SctError, match="custom layer 'custom'"):
+        dlfeval(gradcam, _net(_named(layer())), dlarray(XN))
