@@ -582,3 +582,21 @@ def test_gradcam_through_code_the_check_cannot_read_is_refused(layer):
     # (a function of another module, a function kept in a field: ran twice, another draw)
     with pytest.raises(sct.SctError, match="custom layer 'custom'"):
         dlfeval(gradcam, _net(_named(layer())), dlarray(XN))
+
+
+def gradcam_penalty(net, X):
+    (s, fm), state = sct.forward(net, X, Outputs=["fc2", "act"])
+    g = dlgradient(np.sum(s[:, 0] ** 2), fm)
+    y = np.sum(g ** 2)
+    return y, dlgradient(y, X)
+
+
+def test_gradcam_penalty_through_forward_by_finite_differences():
+    y, d = dlfeval(gradcam_penalty, _net(), dlarray(XN))
+
+    def penalty(X):
+        a = np.tanh(X @ W1.T + B1)
+        s0 = a @ W2[0] + B2[0]
+        return np.sum((2 * s0[:, None] * W2[0]) ** 2)
+    assert_close(float(extractdata(y)), penalty(XN), rtol=1e-12)
+    assert_close(extractdata(d), numerical_gradient(penalty, [XN], 0), rtol=1e-5, atol=1e-6)
