@@ -738,6 +738,16 @@ def given_runner(net, training, outputs, given_output):
         raise ValueError(f"a gradient with respect to one output of a network of more than {UNROLL_MAX_LAYERS} "
                          "layers while others are used is not supported: split the network in two")
     fname = "forward" if training else "predict"
+    slot = len(graph.inputs)
+    for step, layer in zip(plan, graph.layers):
+        nout = step[6]
+        if nout > 1 and slot <= wanted[given_output] < slot + nout:
+            raise ValueError(f"a gradient with respect to one output of {fname}() while others are used, where that "
+                             f"output is one of the {nout} outputs of layer {layer.Name!r}: the layer may compute its "
+                             "other outputs from it (the derivative MATLAB's trace follows), which sct cannot see "
+                             "from outside the layer. Ask for the output of a layer of one output (the layer after "
+                             "it), or compute the outputs after it in a function of your own")
+        slot += nout
     for layer in graph.layers:
         if training and _draws_in_training(layer):
             raise ValueError(f"a gradient with respect to one output of forward() while others are used "
