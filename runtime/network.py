@@ -803,7 +803,11 @@ def _impure_layer(layer, training: bool):
     # a function kept in a field of the layer itself (``self.act = lambda X: ...``): not read here
     for name in _IMPURE_NAMES.get(key, ()):
         field = getattr(layer, "__dict__", {}).get(name)
-        if callable(field) and not isinstance(field, (np.ndarray, dlarray)):
+        if isinstance(field, Layer) and field is not layer:
+            why = _impure_layer(field, training)        # a layer inside the layer (a built-in one: pure)
+            if why is not None:
+                return why
+        elif callable(field) and not isinstance(field, (np.ndarray, dlarray)):
             return f"calls {name!r}, a function kept in the layer, which sct does not read here"
     return None
 

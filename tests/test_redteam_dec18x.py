@@ -609,3 +609,21 @@ def test_gradcam_penalty_through_forward_by_finite_differences():
         return np.sum((2 * s0[:, None] * W2[0]) ** 2)
     assert_close(float(extractdata(y)), penalty(XN), rtol=1e-12)
     assert_close(extractdata(d), numerical_gradient(penalty, [XN], 0), rtol=1e-5, atol=1e-6)
+
+
+class Wrapping(Layer):
+    def __init__(self, inner):
+        self.inner = inner
+
+    def predict(self, X):
+        return self.inner.predict(X) * 2.0
+
+
+def test_gradcam_through_a_layer_holding_a_layer():
+    # a built-in layer inside: pure, computed; a noisy custom one inside: refused
+    s, g = dlfeval(gradcam, _net(_named(Wrapping(tanhLayer()))), dlarray(XN))
+    a = np.tanh(XN @ W1.T + B1)
+    assert_close(extractdata(s), 2 * np.tanh(a) @ W2.T + B2, rtol=1e-10, atol=1e-12)
+    assert_close(extractdata(g), 2 * (1 - np.tanh(a) ** 2) * W2[0], rtol=1e-10, atol=1e-12)
+    with pytest.raises(sct.SctError, match="custom layer 'custom'"):
+        dlfeval(gradcam, _net(_named(Wrapping(Noisy()))), dlarray(XN))
