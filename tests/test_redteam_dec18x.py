@@ -209,13 +209,28 @@ def unpack_rows(x):
     return dlgradient(np.sum(r), x)
 
 
+def unpack_in_comprehension(x):
+    triples = [(x, x * 2, x * 3)]
+    ys = [a + b for a, b in triples]
+    return dlgradient(np.sum(ys[0]), x)
+
+
+def unpack_in_loop(x):
+    triples = [(x, x * 2, x * 3)]
+    tot = 0.0
+    for a, b in triples:
+        tot = tot + np.sum(a + b)
+    return dlgradient(tot, x)
+
+
 def unpack_two(x):
     pair = three_items(x)[:2]
     a, b = pair
     return dlgradient(np.sum(a * b), x)
 
 
-@pytest.mark.parametrize("fn", [unpack_three_into_two, unpack_helper_three, unpack_list_display, unpack_rows])
+@pytest.mark.parametrize("fn", [unpack_three_into_two, unpack_helper_three, unpack_list_display, unpack_rows,
+                                unpack_in_comprehension, unpack_in_loop])
 def test_unpacking_another_count_raises_pythons_value_error(fn):
     with pytest.raises(ValueError):                  # as Python: the function itself
         fn(np.array([0.3, 0.5]))
