@@ -738,6 +738,16 @@ def given_runner(net, training, outputs, given_output):
         raise ValueError(f"a gradient with respect to one output of a network of more than {UNROLL_MAX_LAYERS} "
                          "layers while others are used is not supported: split the network in two")
     fname = "forward" if training else "predict"
+    slot = len(graph.inputs)
+    for step, layer in zip(plan, graph.layers):
+        nout = step[6]
+        if nout > 1 and slot <= wanted[given_output] < slot + nout:
+            raise ValueError(f"a gradient with respect to one output of {fname}() while others are used, where that "
+                             f"output is one of the {nout} outputs of layer {layer.Name!r}: the layer may compute its "
+                             "other outputs from it (the derivative MATLAB's trace follows), which sct cannot see "
+                             "from outside the layer. Ask for the output of a layer of one output (the layer after "
+                             "it), or compute the outputs after it in a function of your own")
+        slot += nout
     for layer in graph.layers:
         if training and _draws_in_training(layer):
             raise ValueError(f"a gradient with respect to one output of forward() while others are used "
@@ -765,7 +775,8 @@ _EFFECT_NAMES = frozenset({"random", "rand", "randn", "randint", "default_rng", 
                            "permutation", "shuffle", "seed", "standard_normal", "integers", "binomial", "poisson",
                            "print", "append", "extend", "insert", "pop", "remove", "clear", "update",
                            "setdefault", "write", "setattr", "delattr", "__setitem__", "__setattr__", "exec",
-                           "eval", "open", "fill", "put", "itemset", "resize"})
+                           "eval", "open", "fill", "put", "itemset", "resize", "next", "send", "input"})
+_READ_MODULES = frozenset({"numpy", "math", "sct", "runtime"})     # modules whose functions a pure layer may call
 _EFFECT_OPS = frozenset({"STORE_ATTR", "DELETE_ATTR", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_DEREF",
                          "DELETE_DEREF", "STORE_SUBSCR", "DELETE_SUBSCR", "IMPORT_NAME", "YIELD_VALUE"})
 
@@ -784,14 +795,28 @@ def _impure_layer(layer, training: bool):
     if key not in _IMPURE:
         if len(_IMPURE) > 256:
             _IMPURE.clear()
-        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), cls, set())
-    return _IMPURE[key]
+        names = set()
+        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), cls, set(), names)
+        _IMPURE_NAMES[key] = frozenset(names)
+    if _IMPURE[key] is not None:
+        return _IMPURE[key]
+    # a function kept in a field of the layer itself (``self.act = lambda X: ...``): not read here
+    for name in _IMPURE_NAMES.get(key, ()):
+        field = getattr(layer, "__dict__", {}).get(name)
+        if isinstance(field, Layer) and field is not layer:
+            why = _impure_layer(field, training)        # a layer inside the layer (a built-in one: pure)
+            if why is not None:
+                return why
+        elif callable(field) and not isinstance(field, (np.ndarray, dlarray)):
+            return f"calls {name!r}, a function kept in the layer, which sct does not read here"
+    return None
 
 
-_IMPURE: dict = {}          # (class, the code of its method) -> _impure_layer's answer
+_IMPURE: dict = {}          # (class, the code of its method) -> _impure_layer's answer from its code
+_IMPURE_NAMES: dict = {}    # (class, the code of its method) -> the attribute names its code reads
 
 
-def _impure_code(code, globals_, cls, seen):
+def _impure_code(code, globals_, cls, seen, names):
     import dis
     import types
     if code is None:
@@ -799,6 +824,7 @@ def _impure_code(code, globals_, cls, seen):
     if code in seen:
         return None
     seen.add(code)
+    names.update(code.co_names)
     for ins in dis.get_instructions(code):
         if ins.opname in _EFFECT_OPS:
             return f"writes into something or imports ({ins.opname} on line {ins.positions.lineno if ins.positions else '?'})"
@@ -806,8 +832,10 @@ def _impure_code(code, globals_, cls, seen):
         if name in _EFFECT_NAMES:
             return f"uses {name!r} (a random draw or a change of something, maybe)"
         g = globals_.get(name)
+        if isinstance(g, types.ModuleType) and g.__name__.split(".")[0] not in _READ_MODULES:
+            return f"calls into the module {g.__name__!r}, which sct does not read here"
         if isinstance(g, types.FunctionType) and g.__module__.split(".")[0] not in ("numpy", "runtime", "sct"):
-            why = _impure_code(g.__code__, g.__globals__, cls, seen)
+            why = _impure_code(g.__code__, g.__globals__, cls, seen, names)
             if why is not None:
                 return why
         m = None
@@ -816,12 +844,12 @@ def _impure_code(code, globals_, cls, seen):
             if m is not None:
                 break
         if isinstance(m, types.FunctionType) and m.__module__.split(".")[0] not in ("runtime", "sct"):
-            why = _impure_code(m.__code__, m.__globals__, cls, seen)
+            why = _impure_code(m.__code__, m.__globals__, cls, seen, names)
             if why is not None:
                 return why
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            why = _impure_code(const, globals_, cls, seen)
+            why = _impure_code(const, globals_, cls, seen, names)
             if why is not None:
                 return why
     return None

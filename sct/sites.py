@@ -446,7 +446,6 @@ class SiteFinding:
         self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
                   "tuple or dict of them", what)
 
-
     def _held_item(self, name: str, index, defs: Dict[str, Any], stmt) -> Optional[Selection]:
         """Item ``index`` (a constant) of the tuple display ``name`` is bound to, once and outside loops,
         where that item is a name bound so too (it holds the same value at the site), though another

@@ -209,13 +209,28 @@ def unpack_rows(x):
     return dlgradient(np.sum(r), x)
 
 
+def unpack_in_comprehension(x):
+    triples = [(x, x * 2, x * 3)]
+    ys = [a + b for a, b in triples]
+    return dlgradient(np.sum(ys[0]), x)
+
+
+def unpack_in_loop(x):
+    triples = [(x, x * 2, x * 3)]
+    tot = 0.0
+    for a, b in triples:
+        tot = tot + np.sum(a + b)
+    return dlgradient(tot, x)
+
+
 def unpack_two(x):
     pair = three_items(x)[:2]
     a, b = pair
     return dlgradient(np.sum(a * b), x)
 
 
-@pytest.mark.parametrize("fn", [unpack_three_into_two, unpack_helper_three, unpack_list_display, unpack_rows])
+@pytest.mark.parametrize("fn", [unpack_three_into_two, unpack_helper_three, unpack_list_display, unpack_rows,
+                                unpack_in_comprehension, unpack_in_loop])
 def test_unpacking_another_count_raises_pythons_value_error(fn):
     with pytest.raises(ValueError):                  # as Python: the function itself
         fn(np.array([0.3, 0.5]))
@@ -278,23 +293,32 @@ class Split(Layer):
         return np.tanh(A), np.sin(A)
 
 
+class Chained(Layer):
+    NumOutputs = 2
+
+    def predict(self, A):
+        z = np.tanh(A)
+        return z, 2 * z             # the second output computed from the first
+
+
 def gradcam_port(net, X):
-    scores, fm = predict(net, X, Outputs=["fc2", "split/out2"])
+    scores, fm = predict(net, X, Outputs=["fc2", "split/out1"])
     return scores, dlgradient(np.sum(scores[:, 0] * scores[:, 1]), fm)
 
 
-def test_gradcam_at_a_port_of_a_multi_output_layer():
-    sp = Split()
+@pytest.mark.parametrize("layer", [Split, Chained])
+def test_gradcam_at_a_port_of_a_multi_output_layer_is_refused(layer):
+    # the layer may compute its other outputs from the one given (Chained: out2 = 2 out1, which MATLAB's
+    # trace follows: d/d out1 has the path through out2 too); the second run computed out2 from the
+    # layer's input (was: the path through out2 left out, silently)
+    sp = layer()
     sp.Name = "split"
     net = dlnetwork([featureInputLayer(2, Name="in"), fullyConnectedLayer(3, Weights=W1, Bias=B1, Name="fc1"),
                      sp, additionLayer(2, Name="add"), fullyConnectedLayer(2, Weights=W2, Bias=B2, Name="fc2")],
                     Connections=[("in", "fc1"), ("fc1", "split"), ("split/out1", "add/in1"),
                                  ("split/out2", "add/in2"), ("add", "fc2")])
-    s, g = dlfeval(gradcam_port, net, dlarray(XN))
-    z = XN @ W1.T + B1
-    s_ref = (np.tanh(z) + np.sin(z)) @ W2.T + B2
-    assert_close(extractdata(s), s_ref, rtol=1e-10, atol=1e-12)
-    assert_close(extractdata(g), s_ref[:, 1:] * W2[0] + s_ref[:, :1] * W2[1], rtol=1e-10, atol=1e-12)
+    with pytest.raises(sct.SctError, match="one of the 2 outputs of layer 'split'"):
+        dlfeval(gradcam_port, net, dlarray(XN))
 
 
 class Noisy(Layer):
@@ -548,3 +572,73 @@ def test_an_item_of_a_starred_targets_list_is_refused_not_zero(fn):
     with pytest.raises(sct.CompileError) as info:
         dlfeval(fn, dlarray(X))
     assert info.value.filename == __file__
+
+
+def _shake(X):
+    return X + 0.01 * np.random.standard_normal(X.shape)
+
+
+def _jitter_module():
+    import types
+    mod = types.ModuleType("jitter_mod")        # (a module of the user's, as the layer sees it)
+    mod.shake = _shake
+    return mod
+
+
+jitter_mod = _jitter_module()
+
+
+class ShakenByModule(Layer):
+    def predict(self, X):
+        return jitter_mod.shake(X)
+
+
+class ShakenByField(Layer):
+    def __init__(self):
+        self.act = lambda X: X + 0.01 * np.random.standard_normal(X.shape)
+
+    def predict(self, X):
+        return self.act(X)
+
+
+@pytest.mark.parametrize("layer", [ShakenByModule, ShakenByField])
+def test_gradcam_through_code_the_check_cannot_read_is_refused(layer):
+    # (a function of another module, a function kept in a field: ran twice, another draw)
+    with pytest.raises(sct.SctError, match="custom layer 'custom'"):
+        dlfeval(gradcam, _net(_named(layer())), dlarray(XN))
+
+
+def gradcam_penalty(net, X):
+    (s, fm), state = sct.forward(net, X, Outputs=["fc2", "act"])
+    g = dlgradient(np.sum(s[:, 0] ** 2), fm)
+    y = np.sum(g ** 2)
+    return y, dlgradient(y, X)
+
+
+def test_gradcam_penalty_through_forward_by_finite_differences():
+    y, d = dlfeval(gradcam_penalty, _net(), dlarray(XN))
+
+    def penalty(X):
+        a = np.tanh(X @ W1.T + B1)
+        s0 = a @ W2[0] + B2[0]
+        return np.sum((2 * s0[:, None] * W2[0]) ** 2)
+    assert_close(float(extractdata(y)), penalty(XN), rtol=1e-12)
+    assert_close(extractdata(d), numerical_gradient(penalty, [XN], 0), rtol=1e-5, atol=1e-6)
+
+
+class Wrapping(Layer):
+    def __init__(self, inner):
+        self.inner = inner
+
+    def predict(self, X):
+        return self.inner.predict(X) * 2.0
+
+
+def test_gradcam_through_a_layer_holding_a_layer():
+    # a built-in layer inside: pure, computed; a noisy custom one inside: refused
+    s, g = dlfeval(gradcam, _net(_named(Wrapping(tanhLayer()))), dlarray(XN))
+    a = np.tanh(XN @ W1.T + B1)
+    assert_close(extractdata(s), 2 * np.tanh(a) @ W2.T + B2, rtol=1e-10, atol=1e-12)
+    assert_close(extractdata(g), 2 * (1 - np.tanh(a) ** 2) * W2[0], rtol=1e-10, atol=1e-12)
+    with pytest.raises(sct.SctError, match="custom layer 'custom'"):
+        dlfeval(gradcam, _net(_named(Wrapping(Noisy()))), dlarray(XN))
