@@ -30,7 +30,7 @@ import numpy as np
 
 from .dlarray import dlarray
 from .layers import Layer
-from .support import class_held_dlarrays
+from .support import _bound_values, class_held_dlarrays
 from .table import Table
 
 __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
@@ -256,18 +256,7 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
 
 def _holds_bound_arrays(fn) -> bool:
     """Whether a partial's frozen arguments or a function's closure cells or defaults hold dlarrays."""
-    if isinstance(fn, functools.partial):
-        values = list(fn.args) + list(fn.keywords.values())
-        return any(_holds_dlarrays(v) for v in values) or _holds_bound_arrays(fn.func)
-    if not isinstance(fn, types.FunctionType):
-        return False
-    values = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
-    for cell in fn.__closure__ or ():
-        try:
-            values.append(cell.cell_contents)
-        except ValueError:
-            pass
-    return any(_holds_dlarrays(v) for v in values)
+    return any(_holds_dlarrays(v) for v in _bound_values(fn))
 
 
 def _holds_dlarrays(v) -> bool:
