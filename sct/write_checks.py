@@ -465,6 +465,7 @@ class _WriteCheck:
                 activity.array_receiver(info.receiver):
             return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
         if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
+                hasattr(np.ndarray, info.method) and info.method not in ("keys", "index", "count") and \
                 info.receiver is not None and info.receiver in active and \
                 not activity.user_receiver(info.receiver) and \
                 getattr(self.fdef, "sct_number_guards", None) is not None:
