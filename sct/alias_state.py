@@ -35,9 +35,10 @@ CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "list
                                     "simple_namespace",   # (a new object holding its values)
                                     # what z.extend / z.insert / z.reverse / z.sort leave in a
                                     # list z (sct/aliasing.py lower_mutations): a new list of its items
-                                    "extended", "inserted", "reversed_value", "sorted_value", "sorted_array"}
+                                    "extended", "inserted", "reversed_value", "sorted_value", "sorted_array",
+                                    "without_position", "without_key"}
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list", "extended", "inserted",
-                   "reversed_value"}
+                   "reversed_value", "without_position"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
                       "enumerate", "zip", "format", "id", "hash", "type"}
