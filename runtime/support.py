@@ -3403,7 +3403,7 @@ def new_dict_key(z, key):
     return key not in z
 
 
-nondifferentiable(new_dict_key)
+nondifferentiable(new_dict_key, pop_position)
 
 
 def dict_or(a, b):

@@ -212,18 +212,18 @@ class MustCopies:
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
-            return self.block(s.body, facts) & self.block(s.orelse, facts)
+            return _meet(self.block(s.body, facts), self.block(s.orelse, facts))
         if isinstance(s, (gast.For, gast.While)):
             # every pair of a name the loop binds anywhere is dropped: what is left holds at the
             # head of every iteration, after the loop and after a break
             head = _stale(_kill(facts, _stored(s)), facts, s)   # (as the loop comes back)
             self.block(s.body, head)
-            return head & self.block(s.orelse, head)
+            return _meet(head, self.block(s.orelse, head))
         if isinstance(s, gast.With):
             entry = _kill(facts, set().union(*(_stored(item) for item in s.items)) if s.items else set())
             out = self.block(s.body, entry)
             # (a context manager may swallow an exception: after the block, from any point in it)
-            return out & _kill(facts, _stored(s))
+            return _meet(out, _kill(facts, _stored(s)))
         if isinstance(s, (gast.Expr, gast.Return, gast.Pass, gast.Break, gast.Continue, gast.Raise,
                           gast.Assert, gast.Delete, gast.AugAssign, gast.AnnAssign)):
             return _kill(facts, _stored(s))
@@ -259,6 +259,20 @@ def _written_names(s) -> Set[str]:
             isinstance(call.args[0], gast.Name):
         out.add(call.args[0].id)
     return out
+
+
+def _meet(a: Facts, b: Facts) -> Facts:
+    """The facts that hold on both paths: an item fact stale on one of them (its base changed
+    there) holds as stale (was: dropped, so a view of an array was no longer followed after a
+    branch that wrote into the array)."""
+    out = set(a & b)
+    stale_a = {p[:5]: p for p in a if isinstance(p, tuple)}
+    for p in b:
+        if isinstance(p, tuple) and p not in out:
+            q = stale_a.get(p[:5])
+            if q is not None:
+                out.add(p[:5] + ("stale",))
+    return frozenset(out)
 
 
 def _stale(out: Facts, facts: Facts, s) -> Facts:
@@ -317,16 +331,47 @@ def _symbol(value) -> str:
     return OP_SYMBOLS.get(type(getattr(value, "op", None)), "+")
 
 
-def _followed(stmts: List) -> None:
-    """Mark ``stmts`` (a write and what follows it, with the statements inside) done: a later
-    run of rebind_copies leaves them as they are."""
+def _int_names(fdef) -> Set[str]:
+    """The names every binding of which is an int: an int constant, the target of a ``range``
+    loop, another such name (``k = k_next``)."""
+    values: Dict[str, List] = {}
+    stores: Dict[str, int] = {}
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, gast.For) and isinstance(n.target, gast.Name):
+            it = n.iter
+            values.setdefault(n.target.id, []).append(
+                "int" if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+                else None)
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            values.setdefault(n.targets[0].id, []).append(
+                "int" if _int_constant(v) else v.id if isinstance(v, gast.Name) else None)
+    ints: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, vs in values.items():
+            if name not in ints and len(vs) == stores.get(name, 0) and \
+                    all(v == "int" or v in ints for v in vs):
+                ints.add(name)
+                changed = True
+    return ints
+
+
+def _followed(stmts: List, memo: Dict) -> None:
+    """Mark ``stmts`` (what a run added after a write, with the statements inside) in ``memo``: a
+    later run of rebind_copies in the same compilation leaves them as they are.  (In ``memo``, by
+    id, not on the nodes: a tree kept and compiled again must be followed again.)"""
+    followed = memo.setdefault("followed", set())
     for st in stmts:
         for n in gast.walk(st):
             if isinstance(n, gast.stmt):
-                n.sct_followed = True
+                followed.add(id(n))
 
 
-def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
+def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
     """After each write into ``z`` in place, bind again each other name surely holding the same
     object that is read later (``c = z``; the same program in Python).  ``analysis_of()`` gives
     the function's points-to analysis (sct/points_to.py: the names live after each statement;
@@ -339,6 +384,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
     again a statement that changes nothing), and the check of the augmented statement leaves c
     out (``sct_rebound``).  Not for an object of the user's classes (its ``__iadd__`` may return
     anything): that stays refused."""
+    memo = {} if memo is None else memo
     params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs] + \
         [a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]
     names = set(params)
@@ -507,7 +553,12 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                 continue
             if not analysis.objects(s, w):
                 continue        # (a number, as x[3] of a 1-D x: shares nothing)
+            if fact[0] == "entry" and on_array and not held_base(fact, s) and \
+                    not facts.key_names.get(key, frozenset()) <= int_names:
+                continue        # (an array's item by a name that may be ..., None, a slice: a view sct
+                #                  does not follow, left to the write checks)
             index = facts.indexes[key]
+            handled.append(fact[:4])
             if held:
                 out += held_statements(z, w, base, index, line, augmented)
                 rebound.add(base)
@@ -555,6 +606,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
         return out
 
+    handled: List = []                     # the facts view_statements followed (last call)
+    int_names = _int_names(fdef)
+
     def visit(stmts: List):
         nonlocal analysis, added
         i = 0
@@ -565,11 +619,8 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                 if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef,
                                                                   gast.ClassDef)):
                     visit(inner)
-            if getattr(s, "sct_followed", False):
-                i += 1                 # (a statement an earlier run added: rebind_copies runs again after lowering)
-                continue
             # (what an earlier run followed after s already: not added twice)
-            done = s.__dict__.setdefault("sct_done", set())
+            done = memo.setdefault("done", {}).setdefault(id(s), set())
             new = []
             before = facts.before.get(id(s))
             if before:
@@ -587,12 +638,11 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                         if c in after:
                             new.append(assign(c, load(z), getattr(s, "lineno", None)))
                             done.add(("copy", c))
-                    more = view_statements(s, z, views, after)
-                    if more:
-                        done.update(v[:4] for v in views)
-                    new += more
+                    handled.clear()
+                    new += view_statements(s, z, views, after)
+                    done.update(handled)
             if new:
-                _followed(new)
+                _followed(new, memo)
                 stmts[i + 1:i + 1] = new
                 added = True
                 i += len(new)
@@ -600,14 +650,15 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
                 views = [v for v in _views_of(before, t, True) + _views_of(before, t, False)
                          if ("augmented",) + v[:4] not in done]
+                handled.clear()
                 if views:
                     if analysis is None:
                         analysis = analysis_of()
                     new = view_statements(s, t, views, analysis.live_after.get(id(stmts[i + 1]), frozenset()),
                                           augmented=True)
                     if new:
-                        done.update(("augmented",) + v[:4] for v in views)
-                        _followed(new)
+                        done.update(("augmented",) + v for v in handled)
+                        _followed(new, memo)
                         stmts[i + 2:i + 2] = new
                         added = True
                         i += len(new)
@@ -645,7 +696,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                     if new:
                         s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
                         done.update(("augmented copy", c) for c in rebound)
-                        _followed(new)
+                        _followed(new, memo)
                         stmts[i + 2:i + 2] = new
                         added = True
                         i += len(new)

@@ -177,7 +177,8 @@ REFUSED = {
     "b_generators": ((_r(146, 4),), "filter(lambda"),
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
     "b_try_except": ((_r(144, 3),), "try:"),
-    "b_view_augassign": ((_r(136, 3),), "v *= 2.0"),
+    # (b_view_augassign, `y = x.copy(); v = y[1:]; v *= 2.0`: differentiated since Dec 18, the copy
+    # of an array holds no objects, so the view is followed into y: tests/test_redteam_dec18w.py)
     # name: (arguments, text on the refused line); each a real limitation, refused at the user's line
     # np.r_ with a slice among its items (the slice part makes the index tuple traced)
     "ag_r_slicing": ((_r(56, 4),), "np.r_[x, c, 1:10]"),
