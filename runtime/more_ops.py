@@ -1854,8 +1854,9 @@ nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_fr
                   np.argpartition, np.lexsort, np.isin, np.isneginf, np.isposinf, np.array_equiv)
 
 
-# Python's pow and math.fmod differentiate as np.power and np.fmod
-alias(builtins.pow, np.power)
+# Python's pow and math.fmod differentiate as ** and np.fmod (pow(v, 0.5) of a Python float v < 0 is
+# complex as v ** 0.5 is: its rule is **'s, whose a ** (b - 1) stays complex where np.power's is NaN)
+alias(builtins.pow, operator.pow)
 alias(math.fmod, np.fmod)
 # and divmod(x, y) as np.divmod (Python's floor division and modulo, for floats and arrays alike)
 alias(builtins.divmod, np.divmod)

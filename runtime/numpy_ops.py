@@ -98,11 +98,19 @@ def positive(g, ans, a):
     return g
 
 
-@defrule(operator.pow, np.power, np.float_power, wrt=("a", "b"), elementwise=True)
+@defrule(operator.pow, wrt=("a", "b"), elementwise=True)
 def power(g, ans, a, b):
     # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
     # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact
     return (unbroadcast(g * np.conj(b * a ** (b - (b != 0))), a),
+            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
+@defrule(np.power, np.float_power, wrt=("a", "b"), elementwise=True)
+def array_power(g, ans, a, b):
+    # power's rule with np.power for **: np.power reads a list or tuple base as an array
+    # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
+    return (unbroadcast(g * np.conj(b * np.power(a, b - (b != 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 

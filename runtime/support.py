@@ -219,12 +219,25 @@ def promoted_like(value, like):
     return value if wide == vdtype else value.astype(wide)
 
 
+def _items_array(value):
+    """A list or tuple of numbers and arrays (a list operand's tangent, with zero markers for its
+    constant items) as one array."""
+    if isinstance(value, (list, tuple)):
+        return np.asarray([0.0 if _is_zero(v) else _items_array(v) for v in value])
+    return value
+
+
 def broadcast_like(value, like):
     """Broadcast ``value`` to the shape of ``like`` (the adjoint of unbroadcast)."""
     if _is_zero(value):
         return value
     if isinstance(value, (list, tuple, dict)) and not isinstance(like, (np.ndarray, np.generic, numbers.Number)):
         return value    # a list, tuple or record stored whole (as unbroadcast leaves it): nothing was broadcast
+    if isinstance(value, (list, tuple)):
+        # the tangent of a list operand an op reads as an array (np.maximum([a, 1.0], y) in
+        # forward mode): an array, as the op's own value (was: passed on as a list, and the next
+        # rule's np.result_type raised "Field elements must be 2- or 3-tuples")
+        value = _items_array(value)
     try:
         shape = np.shape(like)
     except ValueError:
@@ -656,6 +669,36 @@ def inserted(z, index, value):
     new = list(z)
     new.insert(index, value)
     return new
+
+
+def pop_position(z, index):
+    """Where ``z.pop(index)`` takes its item from the list ``z``: Python's errors for an index out of
+    range, an empty list, an index that is no integer, and a value with no pop."""
+    require_method(z, "pop", (list,))
+    n = len(z)
+    position = operator.index(index)
+    if not n:
+        raise IndexError("pop from empty list")
+    if position < 0:
+        position += n
+    if not 0 <= position < n:
+        raise IndexError("pop index out of range")
+    return position
+
+
+def without_position(z, position):
+    """What ``z.pop(index)`` leaves in the list ``z``: its items but the one at ``position``
+    (:func:`pop_position`)."""
+    if _is_zero(z):
+        return z
+    return list(z[:position]) + list(z[position + 1:])
+
+
+def zero_at_position(grad, position):
+    """The adjoint of ``z`` in :func:`without_position`: ``grad`` with a zero where the item was."""
+    if _is_zero(grad):
+        return grad
+    return list(grad[:position]) + [ZERO] + list(grad[position:])
 
 
 def insert_position(z, index):
@@ -2776,6 +2819,16 @@ def _extended_rule(g, ans, z, items):
     return part_adjoint(g, 0, len(z), z), part_adjoint(g, len(z), len(ans), items)
 
 
+@defrule(without_position, wrt=("z",))
+def _without_position_rule(g, ans, z, position):
+    return zero_at_position(g, position)
+
+
+@defrule(zero_at_position, wrt=("grad",))
+def _zero_at_position_rule(g, ans, grad, position):
+    return without_position(g, position)
+
+
 @defrule(inserted, wrt=("z", "value"))
 def _inserted_rule(g, ans, z, index, value):
     return removed_at(g, z, index), item_at(g, z, index)
@@ -3469,6 +3522,17 @@ def dict_merged(a, b):
     return {**a, **b}
 
 
+def without_key(z, key):
+    """What ``z.pop(key)`` leaves in the dict ``z`` (sct/aliasing.py): its other items, in order
+    (Python's KeyError where ``key`` is not in ``z``)."""
+    if type(z) is not dict:
+        raise EvaluationError(f"sct models pop(key) of a dict or pop(index) of a list (here a "
+                              f"{type(z).__name__})")
+    if key not in z:
+        raise KeyError(key)
+    return {k: v for k, v in z.items() if k != key}
+
+
 def dict_part(grad, keys, hidden):
     """The adjoints of the keys of ``keys`` that ``hidden`` does not override."""
     if _is_zero(grad):
@@ -3514,7 +3578,7 @@ def new_dict_key(z, key):
     return key not in z
 
 
-nondifferentiable(new_dict_key)
+nondifferentiable(new_dict_key, pop_position)
 
 
 def dict_or(a, b):
@@ -3578,6 +3642,11 @@ alias(operator.or_, bit_or)
 @defrule(dict_merged, wrt=("a", "b"))
 def _dict_merged_rule(g, ans, a, b):
     return dict_part(g, a, b), dict_part(g, b, ())
+
+
+@defrule(without_key, wrt=("z",))
+def _without_key_rule(g, ans, z, key):
+    return dict_part(g, z, ())
 
 
 @defrule(dict_part, wrt=("grad",))
@@ -3666,6 +3735,63 @@ def item_is_view(base, item, message):
     if type(base) is tuple:
         return False
     raise EvaluationError(message)
+
+
+def _integer_key(key) -> bool:
+    """Is ``key`` basic indexing by integers (``3``, ``(1, 2)``): an array's item by it is a view
+    of the array (or a number), a list's is the item itself?"""
+    items = key if type(key) is tuple else (key,)
+    return all(isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) for k in items)
+
+
+def item_is_held(base, key, item, message):
+    """After a change in place of ``item``, where ``item = base[key]`` holds (sct/copy_aliases.py):
+    is it the item ``base`` holds (a dict's value, a list's item: the object itself; an array's
+    view by integers, with more dimensions than the key), so that ``base[key] = item`` follows
+    the change?  False for what ``base`` does not see change: a copy (an array indexed by an
+    index array or a mask) or a number.  A tuple's item (a tuple cannot be written) or any other
+    object's is refused with ``message``."""
+    kind = type(base)
+    if kind is dict:
+        return True
+    if kind is list and type(key) is not tuple:
+        if _integer_key(key):
+            return True
+        raise EvaluationError(message)
+    if kind is np.ndarray or kind is _dlarray:
+        return _integer_key(key) and _ndim_of(item) >= 1
+    raise EvaluationError(message)
+
+
+def item_changed_in_place(base, key, item, message):
+    """After ``item op= v`` where ``item = base[key]`` holds: did Python change the item ``base``
+    holds in place (an array, a list or a dict item of a dict or list, an array's view by
+    integers), so that ``base[key] = item`` follows it, or bind ``item`` to a new value (a number,
+    a tuple, a string; an array's copy)?  Anything else is refused with ``message``."""
+    kind = type(base)
+    if kind is np.ndarray or kind is _dlarray:
+        return _integer_key(key) and _ndim_of(item) >= 1
+    if kind is dict or kind is list and type(key) is not tuple and _integer_key(key):
+        value = item.data if type(item) is _dlarray else item
+        if type(value) is np.ndarray and value.ndim > 0 or type(value) is list or type(value) is dict:
+            return True
+        if type(value) in (int, float, complex, bool, str, bytes, tuple, frozenset) or value is None or \
+                isinstance(value, np.generic):
+            return False
+    raise EvaluationError(message)
+
+
+def entry_is_view(base, key, item):
+    """After a change of the array ``base`` in place, where ``item = base[key]`` holds: is the item
+    a view of it (integers, more dimensions than the key), so that it changes too?  A copy (an
+    index array, a mask) or a number keeps its value."""
+    return (type(base) is np.ndarray or type(base) is _dlarray) and _integer_key(key) and _ndim_of(item) >= 1
+
+
+def walks_itself(walked, items) -> bool:
+    """Is what a for loop walks (``rt.as_sequence(items)``) ``items`` itself (a list, a tuple, an
+    array), so that a change of an item it walked is a change of ``items``?"""
+    return walked is items
 
 
 def array_item_is_view(base, item, message):
@@ -3877,7 +4003,8 @@ def rows_like(items, grad):
     return np.stack(rows)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, require_unpacked, require_unpacked_exactly, array_receiver,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, item_is_held,
+                  item_changed_in_place, entry_is_view, walks_itself, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 
 

@@ -39,9 +39,10 @@ CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "list
                                     # (a new dataclass object / namedtuple holding the old one's fields and
                                     # the changes: was a new object holding nothing, so a write into a view
                                     # of q.w was lost and q.w's own change not followed)
-                                    "dataclass_replaced", "namedtuple_replaced"}
+                                    "dataclass_replaced", "namedtuple_replaced",
+                                    "without_position", "without_key"}
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list", "extended", "inserted",
-                   "reversed_value"}
+                   "reversed_value", "without_position"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",
                       "isinstance", "hasattr", "callable", "abs", "round", "sum", "any", "all",
                       "enumerate", "zip", "format", "id", "hash", "type"}

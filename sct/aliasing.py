@@ -33,6 +33,7 @@ module (``lower_mutations``; the names other modules import from here).
 """
 from __future__ import annotations
 
+import copy
 from typing import List, Optional
 
 import gast
@@ -54,12 +55,16 @@ __all__ = ["lower_mutations", "check_writes", "inplace_updates", "changes_argume
            "ARRAY_MUTATORS", "VIEW_FUNCTIONS", "WRITING_FUNCTIONS"]
 
 
-def lower_mutations(fdef, resolver, mode, param_kinds, owned_params, rt_name: str) -> None:
-    """Rewrite modelled in-place operations on unshared names into new values (always exact)."""
+def lower_mutations(fdef, resolver, mode, param_kinds, owned_params, rt_name: str) -> bool:
+    """Rewrite modelled in-place operations on unshared names into new values (always exact);
+    whether anything was rewritten."""
+    lowered = False
     for _ in range(20):
         analysis = _OnFirstUse(fdef, resolver, mode, param_kinds, owned_params)
         if not _lower_once(fdef.body, analysis, resolver, rt_name, fdef):
-            return
+            return lowered
+        lowered = True
+    return lowered
 
 
 class _OnFirstUse:
@@ -162,6 +167,9 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
             func.attr == "setdefault" and target is None and func.value.id in analysis.locals and \
             analysis.builtin(s, func.value.id) and analysis.sharing(s, func.value.id) is None:
         return _dict_method(func.value.id, "setdefault", node, analysis, rt_name, result)
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr == "pop" and \
+            len(node.args) in (1, 2) and not node.keywords and target is None and func.value.id in analysis.locals:
+        return _list_pop(func.value.id, node, analysis, rt_name, result, s)
     if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.attr in _LOWERED_METHODS and target is None and func.value.id in analysis.locals:
         z, method = func.value.id, func.attr
@@ -184,6 +192,52 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if method == "insert" and len(node.args) == 2 and not node.keywords:
             return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
+
+
+def _list_pop(z: str, node: gast.Call, analysis, rt_name: str, result, s) -> Optional[List]:
+    """``r = z.pop(i)`` of a list no other name shares: ``p = rt.pop_position(z, i)`` (Python's
+    errors: out of range, an empty list, no list), ``r = z[p]``, ``z = rt.without_position(z, p)``
+    (a new list of the other items).  (Was refused: "sct does not differentiate pop()".)"""
+    if not analysis.builtin(s, z) or analysis.sharing(s, z) is not None:
+        return None
+    act = analysis.activity
+    objs = analysis.objects(s, z)
+    if objs and all(analysis.is_mapping(o) for o in objs):
+        return _dict_pop(z, node, analysis, rt_name, result)
+    if len(node.args) != 1 or \
+            not (act is not None and z in act.lists or objs and all(analysis.is_sequence(o) for o in objs)):
+        return None
+    position = _fresh_name(analysis, z + "_position")
+    out = [assign(position, call(f"{rt_name}.pop_position", [load(z), node.args[0]]))]
+    if result is not None:
+        out.append(assign(result, gast.Subscript(value=load(z), slice=load(position), ctx=gast.Load())))
+    out.append(assign(z, call(f"{rt_name}.without_position", [load(z), load(position)])))
+    return out
+
+
+def _dict_pop(z: str, node: gast.Call, analysis, rt_name: str, result) -> List:
+    """``r = z.pop(k)`` of a dict no other name shares: ``r = z[k]`` (Python's KeyError), then
+    ``z = rt.without_key(z, k)``; ``r = z.pop(k, d)``: the same where k is in z, else ``r = d``."""
+    out = []
+    args = []
+    for a in node.args:              # (each argument evaluated once, before the change, as Python does)
+        if not isinstance(a, (gast.Name, gast.Constant)):
+            name = _fresh_name(analysis, z + "_pop_argument")
+            out.append(assign(name, a))
+            a = load(name)
+        args.append(a)
+    key = args[0]
+    taken = []
+    if result is not None:
+        taken.append(assign(result, gast.Subscript(value=load(z), slice=copy.deepcopy(key), ctx=gast.Load())))
+    taken.append(assign(z, call(f"{rt_name}.without_key", [load(z), copy.deepcopy(key)])))
+    if len(args) == 1:
+        return out + taken
+    missing = _fresh_name(analysis, z + "_missing_key")
+    out.append(assign(missing, call(f"{rt_name}.new_dict_key", [load(z), copy.deepcopy(key)])))
+    otherwise = [assign(result, args[1])] if result is not None else [gast.Pass()]
+    out.append(gast.If(test=load(missing), body=otherwise, orelse=taken))
+    return out
 
 
 def _is_numpy_function(target) -> bool:

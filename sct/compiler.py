@@ -573,9 +573,11 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
                 resolver.locals = saved
             return AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned, act)
         missing: List[bool] = []
-        rebind_copies(fdef, analysis_of, rt_name)
-        lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
-        if missing and rebind_copies(fdef, analysis_of, rt_name):
+        memo: Dict = {}             # (what the first run followed: the second leaves it)
+        rebind_copies(fdef, analysis_of, rt_name, memo)
+        lowered = lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
+        # (again after lowering: r = d.setdefault(k, []) became r = d[k], an item write-backs follow)
+        if (missing or lowered) and rebind_copies(fdef, analysis_of, rt_name, memo):
             # once more with the activity the lowered function has (the views it tells of)
             lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
     resolver.locals = resolver.locals | _stored_names(fdef)

@@ -113,6 +113,22 @@ def _int_index(index) -> bool:
     return bool(items) and all(_int_constant(e) for e in items)
 
 
+def _entry_key(index, tracked: Set[str]):
+    """The names of ``index`` where it is a key sct can follow an item by (``d["w"]``, ``d[k]``,
+    ``xs[i]``, ``d[k, 0]``: constants and local names, none a slice); None: not one.  What the
+    key is (a dict's key, a list's position, an array's integers or an index array) only the run
+    tells (sct/runtime ``item_is_held``)."""
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    names = set()
+    for e in items:
+        if isinstance(e, gast.Name) and e.id in tracked:
+            names.add(e.id)
+        elif not (isinstance(e, gast.Constant) and e.value is not None and e.value is not Ellipsis and
+                  isinstance(e.value, (int, str, bytes, float, complex, bool)) or _int_constant(e)):
+            return None
+    return frozenset(names)
+
+
 def _basic_view_index(index) -> bool:
     """Is ``index`` basic indexing by constants with a slice or ``...`` in it (``[1:]``,
     ``[:2, 0]``, ``[::-1]``, ``[..., 0]``): of an array, always a view of it?"""
@@ -140,6 +156,8 @@ class MustCopies:
         self.before: Dict[int, Facts] = {}
         self.indexes: Dict[str, object] = {}       # a view fact's index key -> the index
         self.bindings: Dict[int, object] = {}      # a view fact's binding statement id -> the statement
+        self.key_names: Dict[str, FrozenSet[str]] = {}   # an entry fact's index key -> the names it reads
+        self.walked: Dict[str, str] = {}           # seq -> items, where seq = rt.as_sequence(items)
         self.block(fdef.body, frozenset())
 
     def block(self, stmts: List, facts: Facts) -> Facts:
@@ -148,10 +166,26 @@ class MustCopies:
         return facts
 
     def statement(self, s, facts: Facts) -> Facts:
+        out = self._statement(s, facts)
+        out = _stale(out, facts, s)
+        if self.key_names:
+            # (an entry fact w = base[k] holds while k names the same key)
+            stored = _stored(s)
+            out = frozenset(p for p in out if isinstance(p, frozenset) or p[0] != "entry" or
+                            not (self.key_names.get(p[3], frozenset()) & stored) or p[4] == id(s))
+        return out
+
+    def _statement(self, s, facts: Facts) -> Facts:
         self.before[id(s)] = facts
         facts = _kill_views(facts, _relaid(s))
         if isinstance(s, gast.Assign):
             target, value = s.targets[0], s.value
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Call) and \
+                    isinstance(value.func, gast.Attribute) and value.func.attr == "as_sequence" and \
+                    len(value.args) == 1 and isinstance(value.args[0], gast.Name) and not value.keywords and \
+                    value.args[0].id in self.tracked:
+                # for row in items: seq = rt.as_sequence(items) (items itself, a list, tuple or array)
+                self.walked[target.id] = value.args[0].id
             if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Name) and \
                     target.id != value.id and target.id in self.tracked and value.id in self.tracked:
                 a, b = target.id, value.id
@@ -164,6 +198,12 @@ class MustCopies:
                 # a = w[1]: a view of w where w has more dimensions than the index, else a number
                 # (only the run can tell)
                 kind = "view" if _basic_view_index(value.slice) else "item" if _int_index(value.slice) else None
+                names = _entry_key(value.slice, self.tracked) if kind is None else None
+                if names is not None and target.id not in names:
+                    # w = d["k"], w = xs[i]: the item itself of a dict or list, a view or a copy of an
+                    # array (sct/runtime item_is_held tells which)
+                    kind = "entry"
+                    self.key_names[gast.dump(value.slice)] = names
                 if kind is not None:
                     key = gast.dump(value.slice)
                     self.indexes[key] = value.slice
@@ -172,18 +212,18 @@ class MustCopies:
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
-            return self.block(s.body, facts) & self.block(s.orelse, facts)
+            return _meet(self.block(s.body, facts), self.block(s.orelse, facts))
         if isinstance(s, (gast.For, gast.While)):
             # every pair of a name the loop binds anywhere is dropped: what is left holds at the
             # head of every iteration, after the loop and after a break
-            head = _kill(facts, _stored(s))
+            head = _stale(_kill(facts, _stored(s)), facts, s)   # (as the loop comes back)
             self.block(s.body, head)
-            return head & self.block(s.orelse, head)
+            return _meet(head, self.block(s.orelse, head))
         if isinstance(s, gast.With):
             entry = _kill(facts, set().union(*(_stored(item) for item in s.items)) if s.items else set())
             out = self.block(s.body, entry)
             # (a context manager may swallow an exception: after the block, from any point in it)
-            return out & _kill(facts, _stored(s))
+            return _meet(out, _kill(facts, _stored(s)))
         if isinstance(s, (gast.Expr, gast.Return, gast.Pass, gast.Break, gast.Continue, gast.Raise,
                           gast.Assert, gast.Delete, gast.AugAssign, gast.AnnAssign)):
             return _kill(facts, _stored(s))
@@ -221,6 +261,50 @@ def _written_names(s) -> Set[str]:
     return out
 
 
+def _meet(a: Facts, b: Facts) -> Facts:
+    """The facts that hold on both paths: an item fact stale on one of them (its base changed
+    there) holds as stale (was: dropped, so a view of an array was no longer followed after a
+    branch that wrote into the array)."""
+    out = set(a & b)
+    stale_a = {p[:5]: p for p in a if isinstance(p, tuple)}
+    for p in b:
+        if isinstance(p, tuple) and p not in out:
+            q = stale_a.get(p[:5])
+            if q is not None:
+                out.add(p[:5] + ("stale",))
+    return frozenset(out)
+
+
+def _stale(out: Facts, facts: Facts, s) -> Facts:
+    """``out`` with each item fact ``w = base[k]`` whose base ``s`` may change in place (``base[k]
+    = v``, ``del base[k]``, ``base.insert(0, v)``, through a second name of base) marked stale: of a
+    list or dict, w may no longer be base[k] (an array's view still is: followed as before)."""
+    changed = _changed_names(s)
+    if not changed:
+        return out
+    for name in list(changed):
+        changed |= _class_of(facts, name)
+    return frozenset(p[:5] + ("stale",) if isinstance(p, tuple) and p[0] in ("item", "entry") and
+                     p[2] in changed and p[4] != id(s) else p for p in out)
+
+
+def _changed_names(s) -> Set[str]:
+    """The names whose object ``s`` (any statement, with the statements inside) may change in
+    place: ``z[i] = v``, ``del z[i]``, ``z.append(v)``, ``z op= v``, ``out=z``..."""
+    out: Set[str] = set()
+    for n in walk_no_defs(s):
+        if isinstance(n, gast.stmt):
+            out |= _written_names(n)
+            t = _augmented_name(n)
+            if t is not None:
+                out.add(t)
+            if isinstance(n, gast.Delete):
+                out |= {t.value.id for t in n.targets if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)}
+            if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                out.add(n.target.id)
+    return out
+
+
 def _augmented_name(s):
     """``t`` of the statement computing ``t op v`` for ``t op= v`` (the normalizer marks it), or None."""
     mark = getattr(s, "sct_augmented", None)
@@ -247,7 +331,47 @@ def _symbol(value) -> str:
     return OP_SYMBOLS.get(type(getattr(value, "op", None)), "+")
 
 
-def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
+def _int_names(fdef) -> Set[str]:
+    """The names every binding of which is an int: an int constant, the target of a ``range``
+    loop, another such name (``k = k_next``)."""
+    values: Dict[str, List] = {}
+    stores: Dict[str, int] = {}
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, gast.For) and isinstance(n.target, gast.Name):
+            it = n.iter
+            values.setdefault(n.target.id, []).append(
+                "int" if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+                else None)
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            values.setdefault(n.targets[0].id, []).append(
+                "int" if _int_constant(v) else v.id if isinstance(v, gast.Name) else None)
+    ints: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, vs in values.items():
+            if name not in ints and len(vs) == stores.get(name, 0) and \
+                    all(v == "int" or v in ints for v in vs):
+                ints.add(name)
+                changed = True
+    return ints
+
+
+def _followed(stmts: List, memo: Dict) -> None:
+    """Mark ``stmts`` (what a run added after a write, with the statements inside) in ``memo``: a
+    later run of rebind_copies in the same compilation leaves them as they are.  (In ``memo``, by
+    id, not on the nodes: a tree kept and compiled again must be followed again.)"""
+    followed = memo.setdefault("followed", set())
+    for st in stmts:
+        for n in gast.walk(st):
+            if isinstance(n, gast.stmt):
+                followed.add(id(n))
+
+
+def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
     """After each write into ``z`` in place, bind again each other name surely holding the same
     object that is read later (``c = z``; the same program in Python).  ``analysis_of()`` gives
     the function's points-to analysis (sct/points_to.py: the names live after each statement;
@@ -260,6 +384,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
     again a statement that changes nothing), and the check of the augmented statement leaves c
     out (``sct_rebound``).  Not for an object of the user's classes (its ``__iadd__`` may return
     anything): that stays refused."""
+    memo = {} if memo is None else memo
     params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs] + \
         [a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]
     names = set(params)
@@ -296,6 +421,74 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             o[0] in ("new", "old") and o[1] in analysis.array_sites or
             o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
             analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
+
+    def held_base(fact, s) -> bool:
+        """Did ``base`` surely hold a list, tuple or dict where ``w = base[k]`` bound the item (the
+        item itself: its change in place at ``s`` is a change of ``base[k]``), not changed since
+        (``len(fact) == 5``: MustCopies marks the fact stale at a change of base), and may base hold
+        the item in that one place only (not twice, ``{"a": l, "b": l}``, nor inside another of its
+        items, where writing ``base[k]`` back would leave the other place with the old value)?"""
+        w, base, binding = fact[1], fact[2], facts.bindings.get(fact[4])
+        if binding is None or len(fact) != 5:
+            return False
+        objs = analysis.objects(binding, base)
+        if not (objs and all(analysis.is_sequence(o) or analysis.is_mapping(o) for o in objs)):
+            return False
+        state = analysis.before.get(id(s))
+        if state is None:
+            return False
+        items, bases = analysis.objects(s, w), analysis.objects(s, base)
+        if not items or items & state.multi or bases != objs:
+            return False
+        return not any(state.heap.get(o, frozenset()) & items for o in state.reach(bases) - set(bases))
+
+    def held_statements(z: str, w: str, base: str, index, line, augmented: bool) -> List:
+        """``w = base[k]`` changed in place (``w.append(v)``, ``w[0] = v``, ``w op= v``), where
+        ``w`` is the item itself of a dict or list (or a view of an array, by integers): after
+        the change, ``base[k] = w; w = base[k]`` (in Python nothing changes: base[k] is w).  The
+        run tells first whether it is (``rt.item_is_held``; after ``w op= v``, whether the change
+        was made in place: ``rt.item_changed_in_place``); a copy (an array's index array) or a
+        number bound anew is left alone, a tuple's item is refused."""
+        flag = w + "_held"
+        while flag in names or flag in every_name:
+            flag += "_"
+        names.add(flag)
+        message = (f"{w} = {base}[...] is changed in place, and {base} holds it; sct follows such a change "
+                   f"into a dict or a list (or an array's view) only. Write `{w} = {w}.copy()` before changing "
+                   f"it and store it back (`{base}[...] = {w}`), or build a new value")
+        check = call(f"{rt_name}.item_changed_in_place" if augmented else f"{rt_name}.item_is_held",
+                     [load(base), copy.deepcopy(index), load(w), const(message)])
+        back = gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Store())],
+                           value=load(w), type_comment=None)
+        back.lineno = line
+        take = assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
+        body = [back, take]
+        items = walked_items(base)
+        if items is not None:
+            # for row in items: row changed in place is a change of items itself where the loop walks
+            # it as it is (a list or an array: seq is items), followed by binding items again
+            # (asked before the write back: seq is a new value after it)
+            itself = flag + "_walked"
+            while itself in names or itself in every_name:
+                itself += "_"
+            names.add(itself)
+            back.sct_rebound = frozenset({items})
+            body.insert(0, assign(itself, call(f"{rt_name}.walks_itself", [load(base), load(items)]), line))
+            body.append(gast.If(test=load(itself), body=[assign(items, load(base), line)], orelse=[]))
+            body[-1].lineno = line
+        branch = gast.If(test=load(flag), body=body, orelse=[])
+        branch.lineno = line
+        return [assign(flag, check, line), branch]
+
+    def walked_items(seq: str):
+        """``items`` where ``seq = rt.as_sequence(items)`` is what a for loop walks, and items is bound
+        once in the function (so it is the object seq was made of wherever seq is read)."""
+        items = facts.walked.get(seq)
+        if items is None:
+            return None
+        stores = sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == items and
+                     isinstance(n.ctx, (gast.Store, gast.Del)))
+        return items if stores <= (0 if items in params else 1) else None
 
     def item_statements(s, z: str, w: str, base: str, index, line, augmented: bool) -> List:
         """``w = base[1]`` (constant integers): a view of the array base where it has more
@@ -350,12 +543,42 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
         out, rebound = [], set()
         line = getattr(s, "lineno", None)
         for fact in views:
-            _, w, base, key, _ = fact
-            if not array_base(fact) or not (w == z and base in after or base == z and w in after):
+            w, base, key = fact[1], fact[2], fact[3]
+            if not (w == z and base in after or base == z and w in after):
+                continue
+            on_array = array_base(fact)
+            held = fact[0] in ("item", "entry") and w == z and (not on_array or fact[0] == "entry") and \
+                (on_array and len(fact) == 5 or held_base(fact, s))
+            if not (on_array or held):
                 continue
             if not analysis.objects(s, w):
                 continue        # (a number, as x[3] of a 1-D x: shares nothing)
+            if fact[0] == "entry" and on_array and not held_base(fact, s) and \
+                    not facts.key_names.get(key, frozenset()) <= int_names:
+                continue        # (an array's item by a name that may be ..., None, a slice: a view sct
+                #                  does not follow, left to the write checks)
             index = facts.indexes[key]
+            handled.append(fact[:4])
+            if held:
+                out += held_statements(z, w, base, index, line, augmented)
+                rebound.add(base)
+                if walked_items(base) is not None:
+                    rebound.add(walked_items(base))
+                continue
+            if fact[0] == "entry":
+                # base changed, an array: w = base[k] is a view of it by integers (taken again), a
+                # copy by an index array or a number (each keeps its value)
+                flag = w + "_is_view"
+                while flag in names or flag in every_name:
+                    flag += "_"
+                names.add(flag)
+                take = assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
+                branch = gast.If(test=load(flag), body=[take], orelse=[])
+                branch.lineno = line
+                out += [assign(flag, call(f"{rt_name}.entry_is_view", [load(base), copy.deepcopy(index), load(w)]),
+                               line), branch]
+                rebound.add(w)
+                continue
             if fact[0] == "item":
                 out += item_statements(s, z, w, base, index, line, augmented)
                 rebound.add(base if w == z else w)
@@ -383,6 +606,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
             s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
         return out
 
+    handled: List = []                     # the facts view_statements followed (last call)
+    int_names = _int_names(fdef)
+
     def visit(stmts: List):
         nonlocal analysis, added
         i = 0
@@ -393,14 +619,16 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                 if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef,
                                                                   gast.ClassDef)):
                     visit(inner)
+            # (what an earlier run followed after s already: not added twice)
+            done = memo.setdefault("done", {}).setdefault(id(s), set())
             new = []
             before = facts.before.get(id(s))
             if before:
                 stored = _stored(s)
                 for z in sorted(_written_names(s) - stored):
-                    others = sorted(_class_of(before, z) - stored)
+                    others = sorted(c for c in _class_of(before, z) - stored if ("copy", c) not in done)
                     views = [v for v in _views_of(before, z, True) + _views_of(before, z, False)
-                             if not ({v[1], v[2]} & stored)]
+                             if not ({v[1], v[2]} & stored) and v[:4] not in done]
                     if not others and not views:
                         continue
                     if analysis is None:
@@ -409,26 +637,35 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                     for c in others:
                         if c in after:
                             new.append(assign(c, load(z), getattr(s, "lineno", None)))
+                            done.add(("copy", c))
+                    handled.clear()
                     new += view_statements(s, z, views, after)
+                    done.update(handled)
             if new:
+                _followed(new, memo)
                 stmts[i + 1:i + 1] = new
                 added = True
                 i += len(new)
             t = _augmented_name(s)
             if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
-                views = _views_of(before, t, True) + _views_of(before, t, False)
+                views = [v for v in _views_of(before, t, True) + _views_of(before, t, False)
+                         if ("augmented",) + v[:4] not in done]
+                handled.clear()
                 if views:
                     if analysis is None:
                         analysis = analysis_of()
                     new = view_statements(s, t, views, analysis.live_after.get(id(stmts[i + 1]), frozenset()),
                                           augmented=True)
                     if new:
+                        done.update(("augmented",) + v for v in handled)
+                        _followed(new, memo)
                         stmts[i + 2:i + 2] = new
                         added = True
                         i += len(new)
             if before and t is not None and i + 1 < len(stmts) and _is_inplace_result(stmts[i + 1], t, s, rt_name):
                 nxt = stmts[i + 1]
-                others = sorted(_class_of(before, t) - {t, s.targets[0].id})
+                others = sorted(c for c in _class_of(before, t) - {t, s.targets[0].id}
+                                if ("augmented copy", c) not in done)
                 if others:
                     if analysis is None:
                         analysis = analysis_of()
@@ -458,6 +695,8 @@ def rebind_copies(fdef, analysis_of, rt_name: str) -> bool:
                         new += [check, branch]
                     if new:
                         s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)
+                        done.update(("augmented copy", c) for c in rebound)
+                        _followed(new, memo)
                         stmts[i + 2:i + 2] = new
                         added = True
                         i += len(new)

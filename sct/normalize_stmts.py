@@ -181,6 +181,11 @@ class Statements:
             return gast.Subscript(value=self.as_load(target.value), slice=target.slice, ctx=gast.Load())
         if isinstance(target, gast.Attribute):
             return gast.Attribute(value=self.as_load(target.value), attr=target.attr, ctx=gast.Load())
+        if isinstance(target, gast.Call):
+            # d.setdefault(k, {})[j] = v, make()[0] = v: the call, evaluated once, before the index
+            # (as Python does); the item written into what it returned (was refused: "this
+            # assignment target")
+            return target
         self.fail(target, "this assignment target", "assign to a name, an item or an attribute")
 
     def assign_to(self, name: str, value, out: List, hint: Optional[str] = None):

@@ -595,7 +595,7 @@ class _Values:
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
                 self.seq_sites.add(site)
-            elif name in ("dict", "dict_merged"):
+            elif name in ("dict", "dict_merged", "without_key"):
                 self.map_sites.add(site)
             return self.fresh(state, site, objs | state.contents(objs))
         return None
@@ -603,6 +603,8 @@ class _Values:
     def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site,
                  node: gast.Call) -> FrozenSet:
         """An op sct differentiates or knows: a view of its arguments, or a new value."""
+        if name == "as_sequence" and args and all(self.is_sequence(o) for o in args) and not receiver:
+            return args          # for r in L: what the loop walks is the list or tuple L itself
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)
@@ -623,16 +625,52 @@ class _Values:
             # a view, so `a = x.astype(np.float32); a[1] = v` was refused as a write into x)
             self.array_sites.add(site)
             return self.fresh(state, site)
+        if info.method in ("pop", "setdefault") and receiver and \
+                all(o[0] in ("new", "old") and (self.is_sequence(o) or self.is_mapping(o)) for o in receiver):
+            # a list's or dict's pop / setdefault hands out one of its items, or the default given
+            # (was: the list itself, so `v = L.pop(0)` in a loop made v seem to share L)
+            return state.contents(receiver) | args
         if info.method in VIEW_METHODS or copy_false:
             objs = receiver | args
             return objs | state.contents(objs)
         if info.method == "copy":
             if self._array_objects(info, receiver):
                 self.array_sites.add(site)       # x.copy() of an array: an array (numbers, no objects)
+                # (it holds no objects: was given the argument's contents, "anything", so that a
+                # view b[1:] of b = x.copy() seemed an object the function did not create)
+                return self.fresh(state, site)
             return self.fresh(state, site, state.contents(receiver))
         if info.method in MUTATORS:          # pop and friends hand out an item
             return state.contents(receiver) | frozenset({EXT} if not receiver else ())
         return self.fresh(state, site)
+
+    def _nested_function(self, name: str):
+        """A function object for the nested ``def name`` of this function where ``name`` is bound by
+        that def only (its code, the module's globals, empty cells for what it reads from here): for
+        ``keeps_arguments`` and ``_returns_fresh``, which read its source.  None: not one."""
+        cache = self.__dict__.setdefault("_nested_functions", {})
+        if name in cache:
+            return cache[name]
+        cache[name] = None
+        outer = getattr(self.resolver, "fn", None)
+        defs = [n for n in gast.walk(self.fdef) if isinstance(n, gast.FunctionDef) and n.name == name and
+                n is not self.fdef]
+        if outer is None or len(defs) != 1 or not isinstance(getattr(outer, "__code__", None), types.CodeType):
+            return None
+        stores = sum(1 for n in walk_no_defs(self.fdef) if isinstance(n, gast.Name) and n.id == name and
+                     isinstance(n.ctx, (gast.Store, gast.Del)))
+        if stores or defs[0].decorator_list or name in self.params:
+            return None
+        code = _nested_code(outer, name, getattr(defs[0], "lineno", None))
+        if code is None:
+            return None
+        try:
+            fn = types.FunctionType(code, outer.__globals__, name, None,
+                                    tuple(types.CellType() for _ in code.co_freevars))
+        except Exception:
+            return None
+        cache[name] = fn
+        return fn
 
     def _array_objects(self, info, receiver) -> bool:
         """Are the objects ``receiver`` may hold surely arrays (an array argument, an array this
@@ -789,12 +827,15 @@ class _Values:
         reached = frozenset(state.reach(objs))
         via_super = isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
             node.func.value.id in self.super_names and not args
+        fn = info.obj if info.kind == CallKind.FUNCTION else None
+        if fn is None and not receiver and isinstance(node.func, gast.Name):
+            fn = self._nested_function(node.func.id)        # def make(v): ... make(x)
         # super().__init__() runs on self like the method itself; a function whose source shows
         # it keeps nothing it is given (``keeps_arguments``) lets them go when it returns
-        if not via_super and not (info.kind == CallKind.FUNCTION and not keeps_arguments(info.obj)) and \
+        if not via_super and not (fn is not None and not keeps_arguments(fn)) and \
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
-        if info.kind == CallKind.FUNCTION and _returns_fresh(info.obj):
+        if fn is not None and _returns_fresh(fn):
             # every return makes a new value (``return np.tanh(v * s)``): the result is a
             # new object, whose items may still be anything
             return self.fresh(state, site, reached | frozenset({EXT}))
@@ -812,6 +853,14 @@ class _Values:
             cache[func.id] = d is not None and \
                 not nested_keeps_arguments(d, getattr(self.resolver, "fn", None), set(self.locals) | set(self.params))
         return cache[func.id]
+
+
+def _nested_code(outer, name: str, line):
+    """The code object of the function ``def name`` nested in ``outer`` (at ``line``), or None."""
+    found = [c for c in outer.__code__.co_consts if isinstance(c, types.CodeType) and c.co_name == name]
+    if len(found) > 1 and line is not None:
+        found = [c for c in found if c.co_firstlineno == line]
+    return found[0] if len(found) == 1 else None
 
 
 # numpy's creators whose first argument is the shape of the new array

@@ -315,6 +315,15 @@ def dict_part_rule(g, ans, gu, gw):
     return _values(out, "uw", (gu, gw))
 
 
+def without_key_fn(au, aw):
+    return flat(list(support.without_key({"u": au, "w": aw}, "u").values()))
+
+
+def without_key_rule(g, ans, au, aw):
+    out = lookup(support.without_key).fn({"w": g}, ans, {"u": au, "w": aw}, "u")
+    return _values(out, "uw", (au, aw))
+
+
 def attribute_fn(grad):
     return support.attribute_adjoint(grad, None, "w")["w"]
 
@@ -1125,6 +1134,14 @@ CASES = [
          wrt=(0, 1, 2)),
     Case(support.part_adjoint, [R(2), R(3), R(), C(1), C(3), C([0.0, 0.0])], complex=True,
          **seq_in(support.part_adjoint, 3, out_list=True)),
+    Case(support.sorted_array, [fixed([[0.3, -0.2], [0.9, 0.1], [-0.5, 0.4]]), C(0)], note="axis 0"),
+    Case(support.reversed_adjoint, [R(2), R(3), R()], complex=True,
+         **seq_in(support.reversed_adjoint, 3, out_list=True)),
+    Case(support.without_position, [R(2), R(3), R(), C(1)], complex=True,
+         **seq_in(support.without_position, 3, out_list=True)),
+    Case(support.zero_at_position, [R(2), R(3), C(1)], complex=True,
+         **seq_in(support.zero_at_position, 2, out_list=True)),
+    Case(support.without_key, [R(2), R(3)], (0, 1), complex=True, fn=without_key_fn, rule=without_key_rule),
     Case(support.inserted, [R(2), R(3), R()], complex=True, fn=inserted_fn, rule=inserted_rule, wrt=(0, 1, 2)),
     Case(support.removed_at, [R(2), R(3), R(), C([0.0, 0.0]), C(1)], complex=True,
          **seq_in(support.removed_at, 3, out_list=True)),
