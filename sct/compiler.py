@@ -321,7 +321,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
-    inline_super_calls(fn, fdef, kinds)                                         # sct/base_inits.py
+    supers: list = []
+    inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
@@ -335,6 +336,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         helper = resolver.resolve_name(name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
+    for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
+        resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles
         method = resolver.attribute(cls, name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):

@@ -279,3 +279,44 @@ def test_optimizer_updates_a_dataclass_non_field_attribute():
     new, avg, sq = sct.adamupdate(m, g, avg, sq, 1, 0.1)
     # adam's first step moves each parameter by the learning rate against its gradient's sign
     assert_close(D(new.W), np.array([1.0, 2.0, 3.0]) - 0.1, rtol=1e-5)    # was: W never updated
+
+
+# --- super().f(...) is read as Defining.f(self, ...): a class between gaining f is what Python finds ---
+
+class Root:
+    def f(self, z):
+        return np.sum(z ** 2)
+
+
+class Middle(Root):
+    pass
+
+
+class Leaf(Middle):
+    def f(self, z):
+        return super().f(z) * 2.0
+
+
+def leaf_step(x, m):
+    y = m.f(x)
+    return y, dlgradient(y, x)
+
+
+def test_super_call_follows_a_method_added_between_the_classes_later():
+    value_and_grad(leaf_step, lambda v, m: m.f(v), Leaf())
+    y, _ = dlfeval(leaf_step, dlarray(X), Leaf())
+    assert_close(D(y), 2.0 * np.sum(X ** 2))
+
+    def cubed(self, z):
+        return np.sum(z ** 3)
+
+    Middle.f = cubed                 # a notebook cell patching the middle class
+    try:
+        # was: 2 * sum(x**2), Root.f still called
+        value_and_grad(leaf_step, lambda v, m: m.f(v), Leaf())
+        y, _ = dlfeval(leaf_step, dlarray(X), Leaf())
+        assert_close(D(y), 2.0 * np.sum(X ** 3))
+    finally:
+        del Middle.f
+    y, _ = dlfeval(leaf_step, dlarray(X), Leaf())
+    assert_close(D(y), 2.0 * np.sum(X ** 2))
