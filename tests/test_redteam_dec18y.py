@@ -320,3 +320,31 @@ def test_super_call_follows_a_method_added_between_the_classes_later():
         del Middle.f
     y, _ = dlfeval(leaf_step, dlarray(X), Leaf())
     assert_close(D(y), 2.0 * np.sum(X ** 2))
+
+
+def step_key_argument(x, key):
+    y1 = scaled(x)
+    sorted([2, 1], key=key)
+    y = y1 + scaled(x)
+    return y, dlgradient(y, x)
+
+
+def step_str_argument(x, obj):
+    y1 = scaled(x)
+    str(obj)
+    y = y1 + scaled(x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("step, given, factor", [
+    (step_key_argument, doubling, 5.0),          # the key function an argument
+    (step_str_argument, Noisy(), 3.0)])           # the object an argument
+def test_global_rebound_by_code_an_argument_brings(step, given, factor):
+    global SCALE
+    for _ in range(2):
+        SCALE = 1.0
+        y, g = dlfeval(step, dlarray(X), given)
+        # was: 2 * sum(x**2)
+        assert_close(D(y), factor * np.sum(X ** 2))
+        assert_close(D(g), 2 * factor * X)
+    SCALE = 1.0
