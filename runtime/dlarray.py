@@ -700,9 +700,9 @@ def wrap_outputs(x, _seen=None):
             names.add(f.name)
             if hasattr(x, f.name):
                 object.__setattr__(out, f.name, wrap_outputs(getattr(x, f.name), _seen))
-        own = getattr(x, "__dict__", None)         # its attributes that are not fields, as an object's
+        own = getattr(x, "__dict__", None)         # its attributes that are not fields: their arrays
         for k, v in (list(own.items()) if type(own) is dict else ()):
-            if k not in names and not k.startswith("__"):
+            if k not in names and not k.startswith("__") and type(v) in (_ND, list, tuple, dict):
                 new = wrap_outputs(v, _seen)
                 if new is not v:
                     object.__setattr__(out, k, new)

@@ -217,7 +217,8 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         fields = {f.name for f in dataclasses.fields(tree)}
         own = getattr(tree, "__dict__", None)
         names += sorted(k for k, v in (own.items() if type(own) is dict else ())
-                        if k not in fields and not k.startswith("__") and _holds_arrays(v))
+                        if k not in fields and not k.startswith("__") and
+                        isinstance(v, (dlarray, np.ndarray, list, tuple, dict)) and _holds_arrays(v))
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
                             where=f"{where}.{n}") for n in names]
 

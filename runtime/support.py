@@ -1574,18 +1574,24 @@ def _project_object(grad, x):
         # class's __post_init__ on the gradients (``self.W = self.W / norm(self.W)`` normalised the
         # gradient) and refused ``field(init=False)`` fields
         import copy
+        if id(x) in _PROJECTING:
+            return x            # a back-reference (``self.me = self``, a parent): kept as it is
         out = copy.copy(x)
         names = set()
-        for f in dataclasses.fields(x):
-            names.add(f.name)
-            if hasattr(x, f.name):
-                object.__setattr__(out, f.name, project(parts.get(f.name, ZERO), getattr(x, f.name)))
-        # its own attributes that are not fields (``self.W`` set in __post_init__): as an object's
-        # (was: the copy kept W's value where its gradient belongs)
-        own = getattr(x, "__dict__", None)
-        for k, v in (list(own.items()) if type(own) is dict else ()):
-            if k not in names and not k.startswith("__") and _differentiable_leafy(v):
-                object.__setattr__(out, k, project(parts.get(k, ZERO), v))
+        _PROJECTING.add(id(x))
+        try:
+            for f in dataclasses.fields(x):
+                names.add(f.name)
+                if hasattr(x, f.name):
+                    object.__setattr__(out, f.name, project(parts.get(f.name, ZERO), getattr(x, f.name)))
+            # its own attributes that are not fields (``self.W`` set in __post_init__): as an object's
+            # (was: the copy kept W's value where its gradient belongs)
+            own = getattr(x, "__dict__", None)
+            for k, v in (list(own.items()) if type(own) is dict else ()):
+                if k not in names and not k.startswith("__") and _differentiable_leafy(v):
+                    object.__setattr__(out, k, project(parts.get(k, ZERO), v))
+        finally:
+            _PROJECTING.discard(id(x))
         return out
     if hasattr(x, "__sct_gradient__"):
         return x.__sct_gradient__(parts)

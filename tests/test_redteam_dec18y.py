@@ -348,3 +348,29 @@ def test_global_rebound_by_code_an_argument_brings(step, given, factor):
         assert_close(D(y), factor * np.sum(X ** 2))
         assert_close(D(g), 2 * factor * X)
     SCALE = 1.0
+
+
+@dataclass
+class Owned:
+    w: object = None
+
+    def __post_init__(self):
+        self.me = self                 # a back-reference besides the fields
+        self.act = np.tanh
+        self.V = dlarray(np.array([0.5, -1.0, 2.0]))
+
+
+def owned_loss(m, x):
+    y = np.sum(m.act(m.w * x) + m.V * x)
+    return y, dlgradient(y, m)
+
+
+def test_dataclass_with_a_back_reference_and_a_function_besides_its_fields():
+    m = Owned(dlarray(np.array([1.0, 2.0, 3.0])))
+    y, g = dlfeval(owned_loss, m, X)
+    w = np.array([1.0, 2.0, 3.0])
+    assert_close(D(g.w), (1 - np.tanh(w * X) ** 2) * X)
+    assert_close(D(g.V), X)
+    assert g.act is np.tanh and g.me is m       # kept as they are
+    new, _, _ = sct.adamupdate(m, g, None, None, 1, 0.1)
+    assert_close(D(new.V), np.array([0.5, -1.0, 2.0]) - 0.1 * np.sign(X), rtol=1e-5)
