@@ -374,3 +374,51 @@ def test_dataclass_with_a_back_reference_and_a_function_besides_its_fields():
     assert g.act is np.tanh and g.me is m       # kept as they are
     new, _, _ = sct.adamupdate(m, g, None, None, 1, 0.1)
     assert_close(D(new.V), np.array([0.5, -1.0, 2.0]) - 0.1 * np.sign(X), rtol=1e-5)
+
+
+# --- what a called function does to its arguments, read from the helpers it calls: redefining one of
+# --- those (a notebook cell run again) is read again
+
+def _leave(v):
+    return None
+
+
+def _triple_in_place(v):
+    v *= 3.0
+
+
+inner_helper = _leave
+
+
+def outer_helper(v):
+    inner_helper(v)
+
+
+def step_outer(x):
+    a = np.ones(3) * 2.0
+    y1 = np.sum(a * x ** 2)
+    outer_helper(a)
+    y = y1 + np.sum(a * x)
+    return y, dlgradient(y, x)
+
+
+def plain_outer(x):
+    a = np.ones(3) * 2.0
+    y1 = np.sum(a * x ** 2)
+    outer_helper(a)
+    return y1 + np.sum(a * x)
+
+
+def test_a_helper_of_a_helper_redefined_to_write_into_its_argument():
+    global inner_helper
+    try:
+        value_and_grad(step_outer, plain_outer)
+        inner_helper = _triple_in_place
+        # was: the gradient 4x + 6 (the adjoint of y1 read the tripled a), for plain Python's 4x + 2;
+        # now refused as a fresh compilation refuses it
+        with pytest.raises(sct.CompileError, match="may change its arguments"):
+            dlfeval(step_outer, dlarray(X))
+        inner_helper = _leave
+        value_and_grad(step_outer, plain_outer)
+    finally:
+        inner_helper = _leave
