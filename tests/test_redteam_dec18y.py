@@ -422,3 +422,40 @@ def test_a_helper_of_a_helper_redefined_to_write_into_its_argument():
         value_and_grad(step_outer, plain_outer)
     finally:
         inner_helper = _leave
+
+
+# --- a helper found to return only an EnableHigherDerivatives=False gradient: read again when a helper
+# --- it calls is redefined
+
+def _doubled(x):
+    return x * 2.0
+
+
+def _cut_gradient(x):
+    g = dlgradient(np.sum(x ** 2), x, EnableHigherDerivatives=False)
+    return g
+
+
+deepest = _doubled
+
+
+def via_deepest(x):
+    return deepest(x)
+
+
+def step_via_deepest(x):
+    y = np.sum(via_deepest(x) ** 2)
+    return y, dlgradient(y, x)
+
+
+def test_helper_redefined_to_return_a_cut_gradient_is_refused_as_when_fresh():
+    global deepest
+    try:
+        value_and_grad(step_via_deepest, lambda v: np.sum((2.0 * v) ** 2))
+        deepest = _cut_gradient
+        # was: a zero gradient (the memo of via_deepest still said "not constant")
+        with pytest.raises(sct.CompileError, match="EnableHigherDerivatives"):
+            dlfeval(step_via_deepest, dlarray(X))
+    finally:
+        deepest = _doubled
+    value_and_grad(step_via_deepest, lambda v: np.sum((2.0 * v) ** 2))
