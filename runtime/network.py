@@ -781,17 +781,33 @@ def _impure_predict(layer):
         return None
     fn = getattr(type(layer), "predict", None)
     key = (type(layer), getattr(fn, "__code__", None))
-    if key not in _IMPURE:
+    known = _IMPURE.get(key)
+    # (the answer read the functions and methods predict calls by name: kept with it and read again
+    # when one is redefined, a helper that now draws random numbers; was: the old answer kept)
+    if known is None or not all(a is b for space, name, cls, value in known[1]
+                                for a, b in zip(_named(space, name, cls), value)):
         if len(_IMPURE) > 256:
             _IMPURE.clear()
-        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), type(layer), set())
-    return _IMPURE[key]
+        reads: list = []
+        why = _impure_code(key[1], getattr(fn, "__globals__", {}), type(layer), set(), reads)
+        known = _IMPURE[key] = (why, tuple(reads))
+    return known[0]
 
 
-_IMPURE: dict = {}          # (class, its predict's code) -> _impure_predict's answer
+_IMPURE: dict = {}          # (class, its predict's code) -> (_impure_predict's answer, the names it read)
 
 
-def _impure_code(code, globals_, cls, seen):
+def _named(globals_, name, cls):
+    """What ``_impure_code`` finds for ``name``: the global's value and the class's attribute."""
+    m = None
+    for klass in cls.__mro__:
+        m = klass.__dict__.get(name)
+        if m is not None:
+            break
+    return (globals_.get(name), m)
+
+
+def _impure_code(code, globals_, cls, seen, reads=None):
     import dis
     import types
     if code is None:
@@ -805,23 +821,20 @@ def _impure_code(code, globals_, cls, seen):
     for name in code.co_names:
         if name in _EFFECT_NAMES:
             return f"uses {name!r} (a random draw or a change of something, maybe)"
-        g = globals_.get(name)
+        g, m = found = _named(globals_, name, cls)
+        if reads is not None:
+            reads.append((globals_, name, cls, found))
         if isinstance(g, types.FunctionType) and g.__module__.split(".")[0] not in ("numpy", "runtime", "sct"):
-            why = _impure_code(g.__code__, g.__globals__, cls, seen)
+            why = _impure_code(g.__code__, g.__globals__, cls, seen, reads)
             if why is not None:
                 return why
-        m = None
-        for klass in cls.__mro__:
-            m = klass.__dict__.get(name)
-            if m is not None:
-                break
         if isinstance(m, types.FunctionType) and m.__module__.split(".")[0] not in ("runtime", "sct"):
-            why = _impure_code(m.__code__, m.__globals__, cls, seen)
+            why = _impure_code(m.__code__, m.__globals__, cls, seen, reads)
             if why is not None:
                 return why
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            why = _impure_code(const, globals_, cls, seen)
+            why = _impure_code(const, globals_, cls, seen, reads)
             if why is not None:
                 return why
     return None

@@ -459,3 +459,35 @@ def test_helper_redefined_to_return_a_cut_gradient_is_refused_as_when_fresh():
     finally:
         deepest = _doubled
     value_and_grad(step_via_deepest, lambda v: np.sum((2.0 * v) ** 2))
+
+
+# --- a custom layer's predict found pure (sct.runtime.network._impure_predict): read again when a
+# --- helper it calls is redefined to draw random numbers
+
+def _scale_features(X):
+    return X * 2.0
+
+
+def _noisy_features(X):
+    return X * np.random.rand()
+
+
+features = _scale_features
+
+
+class Featurize(sct.Layer):
+    def predict(self, X):
+        return features(X)
+
+
+def test_custom_layer_purity_is_read_again_after_its_helper_is_redefined():
+    global features
+    from sct.runtime.network import _impure_predict
+    layer = Featurize()
+    try:
+        assert _impure_predict(layer) is None
+        features = _noisy_features        # was: still None (pure): predict run twice, drawing twice
+        assert "random" in _impure_predict(layer)
+    finally:
+        features = _scale_features
+    assert _impure_predict(layer) is None
