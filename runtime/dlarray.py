@@ -703,9 +703,17 @@ def wrap_outputs(x, _seen=None):
         # on values it already ran on, and skip field(init=False) fields)
         import copy
         out = copy.copy(x)
+        names = set()
         for f in dataclasses.fields(x):
+            names.add(f.name)
             if hasattr(x, f.name):
                 object.__setattr__(out, f.name, wrap_outputs(getattr(x, f.name), _seen))
+        own = getattr(x, "__dict__", None)         # its attributes that are not fields: their arrays
+        for k, v in (list(own.items()) if type(own) is dict else ()):
+            if k not in names and not k.startswith("__") and type(v) in (_ND, list, tuple, dict):
+                new = wrap_outputs(v, _seen)
+                if new is not v:
+                    object.__setattr__(out, k, new)
         return out
     if type(x) is types.SimpleNamespace:
         # (no weak references to it: not in GRADIENT_OBJECTS) a new namespace with its arrays as

@@ -792,16 +792,20 @@ def _impure_layer(layer, training: bool):
     cls = type(layer)
     fn = cls.forward if training and cls.forward is not Layer.forward else cls.predict
     key = (cls, getattr(fn, "__code__", None))
-    if key not in _IMPURE:
+    known = _IMPURE.get(key)
+    # (the answer read the functions and methods the method calls by name: kept with it and read again
+    # when one is redefined, a helper that now draws random numbers; was: the old answer kept)
+    if known is None or not all(a is b for space, name, klass, value in known[2]
+                                for a, b in zip(_named(space, name, klass), value)):
         if len(_IMPURE) > 256:
             _IMPURE.clear()
-        names = set()
-        _IMPURE[key] = _impure_code(key[1], getattr(fn, "__globals__", {}), cls, set(), names)
-        _IMPURE_NAMES[key] = frozenset(names)
-    if _IMPURE[key] is not None:
-        return _IMPURE[key]
+        names, reads = set(), []
+        why = _impure_code(key[1], getattr(fn, "__globals__", {}), cls, set(), names, reads)
+        known = _IMPURE[key] = (why, frozenset(names), tuple(reads))
+    if known[0] is not None:
+        return known[0]
     # a function kept in a field of the layer itself (``self.act = lambda X: ...``): not read here
-    for name in _IMPURE_NAMES.get(key, ()):
+    for name in known[1]:
         field = getattr(layer, "__dict__", {}).get(name)
         if isinstance(field, Layer) and field is not layer:
             why = _impure_layer(field, training)        # a layer inside the layer (a built-in one: pure)
@@ -812,11 +816,22 @@ def _impure_layer(layer, training: bool):
     return None
 
 
-_IMPURE: dict = {}          # (class, the code of its method) -> _impure_layer's answer from its code
-_IMPURE_NAMES: dict = {}    # (class, the code of its method) -> the attribute names its code reads
+# (class, the code of its method) -> (_impure_code's answer, the attribute names its code reads, the
+# functions and methods it read by name, with what it found)
+_IMPURE: dict = {}
 
 
-def _impure_code(code, globals_, cls, seen, names):
+def _named(globals_, name, cls):
+    """What ``_impure_code`` finds for ``name``: the global's value and the class's attribute."""
+    m = None
+    for klass in cls.__mro__:
+        m = klass.__dict__.get(name)
+        if m is not None:
+            break
+    return (globals_.get(name), m)
+
+
+def _impure_code(code, globals_, cls, seen, names, reads):
     import dis
     import types
     if code is None:
@@ -831,25 +846,21 @@ def _impure_code(code, globals_, cls, seen, names):
     for name in code.co_names:
         if name in _EFFECT_NAMES:
             return f"uses {name!r} (a random draw or a change of something, maybe)"
-        g = globals_.get(name)
+        g, m = found = _named(globals_, name, cls)
+        reads.append((globals_, name, cls, found))
         if isinstance(g, types.ModuleType) and g.__name__.split(".")[0] not in _READ_MODULES:
             return f"calls into the module {g.__name__!r}, which sct does not read here"
         if isinstance(g, types.FunctionType) and g.__module__.split(".")[0] not in ("numpy", "runtime", "sct"):
-            why = _impure_code(g.__code__, g.__globals__, cls, seen, names)
+            why = _impure_code(g.__code__, g.__globals__, cls, seen, names, reads)
             if why is not None:
                 return why
-        m = None
-        for klass in cls.__mro__:
-            m = klass.__dict__.get(name)
-            if m is not None:
-                break
         if isinstance(m, types.FunctionType) and m.__module__.split(".")[0] not in ("runtime", "sct"):
-            why = _impure_code(m.__code__, m.__globals__, cls, seen, names)
+            why = _impure_code(m.__code__, m.__globals__, cls, seen, names, reads)
             if why is not None:
                 return why
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            why = _impure_code(const, globals_, cls, seen, names)
+            why = _impure_code(const, globals_, cls, seen, names, reads)
             if why is not None:
                 return why
     return None

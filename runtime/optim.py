@@ -218,6 +218,13 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         # initial value, never updated)
         names = [f.name for f in dataclasses.fields(tree) if hasattr(tree, f.name) and
                  _holds_arrays(getattr(tree, f.name))]
+        # and its own attributes that are not fields (``self.W`` set in __post_init__), as an object's
+        # (were skipped: never updated)
+        fields = {f.name for f in dataclasses.fields(tree)}
+        own = getattr(tree, "__dict__", None)
+        names += sorted(k for k, v in (own.items() if type(own) is dict else ())
+                        if k not in fields and not k.startswith("__") and
+                        isinstance(v, (dlarray, np.ndarray, list, tuple, dict)) and _holds_arrays(v))
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
                             where=f"{where}.{n}") for n in names]
 

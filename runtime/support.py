@@ -1689,9 +1689,19 @@ def _project_object(grad, x):
         projecting = _entered(x)
         try:
             out = copy.copy(x)
+            names = set()
             for f in dataclasses.fields(x):
+                names.add(f.name)
                 if hasattr(x, f.name):
                     object.__setattr__(out, f.name, project(parts.get(f.name, ZERO), getattr(x, f.name)))
+            # its own attributes that are not fields (``self.W`` set in __post_init__): as an object's
+            # (was: the copy kept W's value where its gradient belongs); a back-reference among them
+            # (``self.me = self``, a parent being projected) is kept as it is
+            own = getattr(x, "__dict__", None)
+            for k, v in (list(own.items()) if type(own) is dict else ()):
+                if k not in names and not k.startswith("__") and id(v) not in projecting and \
+                        _differentiable_leafy(v):
+                    object.__setattr__(out, k, project(parts.get(k, ZERO), v))
         finally:
             projecting.discard(id(x))
         return out

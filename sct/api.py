@@ -602,7 +602,8 @@ def _read_values_kept(compiled: Compiled, fun) -> None:
     attributes it read still hold what it was compiled with.  The generated code reads them once
     per call, so one rebound during the call (a hook doing ``global scale; scale = 3``) would have
     left a stale value: refused, as sct.global_writes refuses the calls it can see."""
-    if compiled.check(fun) if compiled.recheck_all else targets_hold(compiled.call_targets):
+    if (compiled.post_check or compiled.check)(fun) if compiled.recheck_all else \
+            targets_hold(compiled.call_targets):
         return
     code = fun.__code__
     raise EvaluationError(f"{fun.__qualname__}() called code sct did not compile that rebinds a global, "

@@ -272,12 +272,14 @@ def _renamed(st, names: Dict[str, gast.AST]):
     return Rename().visit(st)
 
 
-def inline_super_calls(fn, fdef: gast.FunctionDef, kinds) -> None:
+def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List] = None) -> None:
     """``super().name(args)`` in a method of an object whose class is known when compiling: the
     call of the method it finds, by the name the module knows its class by,
     ``Defining.name(self, args)`` (the same function on the same object; was refused as "no
     derivative rule for super"). Left as it was where the class, the defining class's global name
-    or a plain function there cannot be found, or where the method rebinds its first parameter."""
+    or a plain function there cannot be found, or where the method rebinds its first parameter.
+    ``guards`` gets ``(class, attribute)`` pairs whose values the choice read: each class searched
+    before the defining one (``Mid.name = f`` later makes super() find Mid's) and the class's MRO."""
     if not isinstance(fn, types.FunctionType) or not fdef.args.args:
         return
     calls = [n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
@@ -305,6 +307,11 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds) -> None:
             next((k for k, v in fn.__globals__.items() if v is defining), None)
         if name is None or name in _local_names(fn) or name in fn.__code__.co_freevars:
             continue
+        if guards is not None:
+            # what Python's super() searches on each call: a class between gaining the method (a
+            # notebook cell patching Mid.f) finds that one (was: Defining.f read, stale)
+            guards.append((cls, "__mro__"))
+            guards.extend((k, attr) for k in mro[mro.index(owner) + 1:mro.index(defining) + 1])
         call.func = gast.Attribute(value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
                                    attr=attr, ctx=gast.Load())
         call.args = [gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)] + list(call.args)

@@ -1024,9 +1024,11 @@ def _runs_user_code(tree) -> bool:
                 continue
             func = node.func
             # the functions it is given, by position or keyword (``sorted(v, key=f)``: Python calls f)
-            given = [namespace.get(a.id, _MISSING) for a in
-                     [a.value if isinstance(a, gast.Starred) else a for a in node.args] +
+            names = [a.id for a in [a.value if isinstance(a, gast.Starred) else a for a in node.args] +
                      [k.value for k in node.keywords] if isinstance(a, gast.Name)]
+            given = [namespace.get(n, _MISSING) for n in names]
+            # the caller's parameters by their kinds: a function (``key=f``), an object of a user's class
+            kinds = [context.param_kinds.get(n) for n in names if n not in namespace]
             if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                     func.value.id == context.rt_name:
                 if func.attr in _USER_CODE_RT:
@@ -1039,18 +1041,35 @@ def _runs_user_code(tree) -> bool:
                 if any(called is b for b in _REBINDING_BUILTINS):
                     return True
                 if getattr(called, "__sct_generated__", False) or any(called is b for b in _TYPE_TESTS):
-                    given = []           # (code sct generated follows what it is given; isinstance(v, Cls))
+                    given, kinds = [], []    # (code sct generated follows what it is given; isinstance(v, Cls))
                 values = [called] + given
                 if isinstance(called, (types.BuiltinFunctionType, type)) and \
                         getattr(called, "__module__", None) == "builtins" and \
-                        any(_user_object(v) for v in given):
+                        all(called is not b for b in (getattr, hasattr)) and \
+                        (any(_user_object(v) for v in given) or any(_user_object_kind(k) for k in kinds)):
                     return True          # str(obj), len(obj), sorted(objs): the object's class's methods
             else:
                 values = given
             for value in values:
                 if _user_function(value):
                     return True
+            if any(_function_kind(k) for k in kinds):
+                return True
     return False
+
+
+def _function_kind(kind) -> bool:
+    """A parameter's kind: a Python function or bound method (given on to code Python runs)."""
+    return isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "const" and \
+        kind[1] in (types.FunctionType, types.MethodType)
+
+
+def _user_object_kind(kind) -> bool:
+    """A parameter's kind: an object of a user's class."""
+    return isinstance(kind, tuple) and len(kind) > 1 and kind[0] in ("obj", "const") and \
+        isinstance(kind[1], type) and kind[1] not in (types.FunctionType, types.MethodType) and \
+        not _library(getattr(kind[1], "__module__", None)) and \
+        (getattr(kind[1], "__module__", None) or "").split(".")[0] not in _PYTHON_MODULES
 
 
 def _user_function(value) -> bool:

@@ -6,6 +6,7 @@ again?).  Each answers True only where the source shows it; unsure is the safe a
 """
 from __future__ import annotations
 
+import threading
 import types
 from typing import Dict, List, Set, Tuple
 
@@ -261,19 +262,31 @@ def keeps_arguments(fn, depth: int = 0) -> bool:
 
 def _by_code(cache: Dict, fn, extra, compute) -> bool:
     """``compute()`` for ``fn``'s code (and ``extra``), kept in ``cache``; True, the safe answer,
-    where it fails and while it runs (a recursive call meets it)."""
+    where it fails and while it runs (a recursive call meets it).  The answer read the functions
+    that ``fn`` calls by their global names (``_note_callee``): kept with it and checked on reuse, so
+    a helper redefined since (a notebook cell run again) is read again (was: the old helper's
+    answer, "changes nothing", kept for the caller's code; its in-place write went unseen)."""
     code = fn.__code__
     hit = cache.get(id(code))
-    if hit is not None and hit[0] is code and hit[1] == extra:
+    if hit is not None and hit[0] is code and hit[1] == extra and _callees_hold(hit[3]):
+        for deps in _recording():
+            deps.extend(hit[3])
         return hit[2]
-    cache[id(code)] = (code, extra, True)
+    cache[id(code)] = (code, extra, True, ())
+    stack = _recording()
+    mine: list = []
+    stack.append(mine)
     try:
         result = compute()
     except Exception:
         result = True
+    finally:
+        stack.pop()
     if len(cache) > 512:
         cache.clear()
-    cache[id(code)] = (code, extra, result)
+    cache[id(code)] = (code, extra, result, tuple(mine))
+    for deps in stack:
+        deps.extend(mine)
     return result
 
 
@@ -327,6 +340,60 @@ def nested_pure(d, fn, enclosing_names: Set[str]) -> bool:
         return False
 
 
+_READING = threading.local()        # .stack: the callees each _by_code now computing has read
+_ABSENT = object()
+
+
+def _recording() -> list:
+    stack = getattr(_READING, "stack", None)
+    if stack is None:
+        stack = _READING.stack = []
+    return stack
+
+
+def _note_callee(namespace: dict, name: str) -> None:
+    """A call of ``name`` from ``namespace`` (a module's globals) read: what it holds now."""
+    stack = getattr(_READING, "stack", None)
+    if stack:
+        value = namespace.get(name, _ABSENT)
+        read = (namespace, name, value, getattr(value, "__code__", None))
+        for deps in stack:
+            deps.append(read)
+
+
+def begin_callee_reads() -> list:
+    """Start recording the callees the analyses read (one compilation; nested ones record their own,
+    which reach this one too): the list they go into, for :func:`end_callee_reads`."""
+    mine: list = []
+    _recording().append(mine)
+    return mine
+
+
+def end_callee_reads(mine: list) -> None:
+    stack = _recording()
+    if stack and stack[-1] is mine:
+        stack.pop()
+    elif mine in stack:
+        stack.remove(mine)
+
+
+def callee_reads() -> list:
+    """``(namespace, name, value, its code)`` the analyses of this compilation read (ABSENT: no value)."""
+    stack = _recording()
+    return list(stack[-1]) if stack else []
+
+
+ABSENT = _ABSENT
+
+
+def _callees_hold(deps) -> bool:
+    for namespace, name, value, code in deps:
+        now = namespace.get(name, _ABSENT)
+        if now is not value or getattr(now, "__code__", None) is not code:
+            return False
+    return True
+
+
 def _keeps(fn, depth: int) -> bool:
     from .parse import function_ast
     fdef, _, _ = function_ast(fn)
@@ -374,6 +441,7 @@ def _call_keeps(fn, node, new_locals, depth: int) -> bool:
     if isinstance(f, gast.Name):
         if f.id in fn.__code__.co_varnames:
             return True                               # a parameter or local called
+        _note_callee(fn.__globals__, f.id)
         value = fn.__globals__.get(f.id, getattr(__builtins__, f.id, None) if not isinstance(__builtins__, dict)
                                    else __builtins__.get(f.id))
         if isinstance(value, types.BuiltinFunctionType) or isinstance(value, type):
@@ -624,6 +692,7 @@ def _function_call_changes(fn, func: gast.Name) -> bool:
     """``f(...)`` given (a part of) an argument: may ``f`` change it?"""
     if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
         return False
+    _note_callee(fn.__globals__, func.id)
     callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
     if isinstance(callee, (types.FunctionType, type)) and \
             not (getattr(callee, "__module__", "") or "").startswith(("numpy", "sct")):

@@ -59,6 +59,7 @@ from .rt_namespace import RT, RT_NAMES
 from .scalars import specialise
 from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
+from .callee_effects import ABSENT as ABSENT_CALLEE, begin_callee_reads, callee_reads, end_callee_reads
 from .constant_helpers import check_sites
 from .text_checks import check_text_numbers
 from .helper_sites import check_helper_sites
@@ -85,6 +86,7 @@ class Compiled:
     joint_sites: Any = ()                # its dlgradients of a parameter that its caller checks (sct.helper_sites)
     call_targets: Any = ()               # (base, attr, value): functions called as base.attr(...), chosen now
     recheck_all: bool = False            # recheck: every guard (else only call_targets), sct.call_tree
+    post_check: Optional[Callable] = None  # recheck's check where it differs: without the callees' reads
 
     def __post_init__(self):
         if self.check is None:
@@ -295,10 +297,12 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
             collecting = gc.isenabled()
             if collecting:
                 gc.disable()
+            reads = begin_callee_reads()     # what sct/callee_effects.py reads of the callees
             try:
                 return _compile_function(fn, kinds, mode, active_mask, returns_self, called, primal_calls,
                                          keep)
             finally:
+                end_callee_reads(reads)
                 if collecting:
                     gc.enable()
     except CompileError:
@@ -321,7 +325,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
-    inline_super_calls(fn, fdef, kinds)                                         # sct/base_inits.py
+    supers: list = []
+    inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
@@ -335,6 +340,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         helper = resolver.resolve_name(name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
+    for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
+        resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles
         method = resolver.attribute(cls, name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):
@@ -384,6 +391,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
         check_global_rebinds(fn, resolver.guards, filename)
         check_attribute_rebinds(fdef, resolver, filename)
+    _guard_callee_reads(fn, resolver)      # the helpers the analyses of its calls read (callee_effects)
     namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
     # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
@@ -398,6 +406,25 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compiled.joint_sites = joint_sites
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     return compiled
+
+
+def _guard_callee_reads(fn, resolver) -> None:
+    """Guard what sct/callee_effects.py read while deciding what the calls of this code do to their
+    arguments: each helper a called function calls by its global name (one not read by the code
+    itself: one more check per call, none for code calling only its own helpers).  Redefining one
+    (a notebook cell run again: ``helper`` now writing into its argument) compiles anew (was: the
+    old helper's answer, its write unseen: a gradient from the changed array)."""
+    added = resolver.callee_guards = set()     # (not rechecked after a run: sct.api._read_values_kept)
+    for namespace, name, value, code in callee_reads():
+        held = cache._MISSING if value is ABSENT_CALLEE else value
+        key = name if namespace is fn.__globals__ else f"{name} (in {namespace.get('__name__', '?')})"
+        known = resolver.guards.get(key)
+        if known is not None and (known.namespace is not namespace or known.value is not held):
+            key = f"{key} (callee {len(resolver.guards)})"
+            known = None
+        if known is None:
+            resolver.guards[key] = Guard(namespace, name, held)
+            added.add(key)
 
 
 @dataclass
@@ -802,4 +829,10 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
                         cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
     compiled.call_targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))
+    added = getattr(resolver, "callee_guards", None)
+    if added:
+        # a helper a callee calls, rebound during the run before that callee's own checked call (set_act()
+        # then uses_act(x)): checked on the next call, not refused after this one
+        compiled.post_check = cache.make_check(fn, [g for k, g in resolver.guards.items() if k not in added],
+                                               attribute_guards)
     return compiled

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import threading
 import types
 from typing import Dict, Optional, Set, Tuple
 
@@ -109,12 +110,13 @@ def _simple_statements(body, clean: bool = False):
 
 # --- helpers returning constants ------------------------------------------------------------
 
-_MEMO: Dict[Tuple, Optional[int]] = {}
+_MEMO: Dict[Tuple, Tuple[Optional[int], tuple]] = {}   # (code, globals) -> (line, the names it read)
 
 
 def _resolve(fn, node):
     """The object a call's function expression names in ``fn``'s globals, or None."""
     if isinstance(node, ast.Name):
+        _reads().append((fn.__globals__, node.id, fn.__globals__.get(node.id, _ABSENT)))
         if node.id in fn.__globals__:
             return fn.__globals__[node.id]
         return getattr(builtins, node.id, None)
@@ -132,9 +134,16 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
     if type(fn) is not types.FunctionType or depth > 3 or fn.__code__.co_freevars:
         return None
     key = (fn.__code__, id(fn.__globals__))
-    if key in _MEMO:
-        return _MEMO[key]
-    _MEMO[key] = None                      # recursion: not known to be constant
+    reads = _reads()
+    known = _MEMO.get(key)
+    if known is not None and all(g.get(name, _ABSENT) is value for g, name, value in known[1]):
+        if depth:
+            reads.extend(known[1])
+        return known[0]
+    # (the answer read the helpers ``fn`` calls by name: kept with it, checked on reuse, so a helper
+    # redefined since is read again; was: the old helper's "not constant", a zero gradient unrefused)
+    _MEMO[key] = (None, ())                # recursion: not known to be constant
+    outer = len(reads)
     result = None
     try:
         import inspect
@@ -170,8 +179,21 @@ def constant_result_line(fn, depth: int = 0) -> Optional[int]:
             if linked is False and lines and any(isinstance(s, ast.Return) and s.value is not None
                                                  for s in stmts):
                 result = min(lines)
-    _MEMO[key] = result
+    _MEMO[key] = (result, tuple(reads[outer:]))
+    if not depth:
+        del reads[outer:]
     return result
+
+
+_READING = threading.local()     # .reads: (globals, name, value) _resolve read while constant_result_line runs
+_ABSENT = object()
+
+
+def _reads() -> list:
+    reads = getattr(_READING, "reads", None)
+    if reads is None:
+        reads = _READING.reads = []
+    return reads
 
 
 # --- the caller's sites -----------------------------------------------------------------------

@@ -188,8 +188,16 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         # whose adjoint the caller maps back to the dict (was a constant: a zero gradient)
         return ("seq", type(x), tuple([kind_of(v, traced, memo) for v in x]))
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return ("obj", type(x), tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))
-                                      for f in dataclasses.fields(x)))   # (None: not built yet)
+        fields = dataclasses.fields(x)
+        kind = tuple((f.name, kind_of(getattr(x, f.name, None), traced, memo))
+                     for f in fields)                                 # (None: not built yet)
+        # and its own attributes that are not fields (set in __post_init__ or later), as an object's
+        # (was: left out, so ``self.W`` set in __post_init__ was a constant and the gradient with
+        # respect to the dataclass held W's value)
+        extra = dataclass_extras(x)
+        if extra:
+            kind += tuple((k, kind_of(v, traced, memo)) for k, v in extra)
+        return ("obj", type(x), kind)
     if x is None or isinstance(x, (str, bytes, type, slice, range, types.FunctionType,
                                    types.BuiltinFunctionType, types.MethodType, np.ufunc)):
         return ("const", type(x) if not isinstance(x, type) else x)
@@ -208,6 +216,15 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         return ("const", type(x), key)
     refuse_slotted_traced(x, traced, memo)
     return ("const", type(x))
+
+
+def dataclass_extras(x) -> list:
+    """``(name, value)`` of a dataclass instance's own attributes that are not its fields, by name."""
+    own = getattr(x, "__dict__", None)
+    if type(own) is not dict or not own:
+        return []
+    names = {f.name for f in dataclasses.fields(x)}
+    return sorted((k, v) for k, v in own.items() if k not in names and not k.startswith("__"))
 
 
 def _slot_names(cls) -> list:
@@ -423,7 +440,17 @@ class _MatcherWriter:
         for f in dataclasses.fields(x):
             if not f.name.isidentifier() or not hasattr(x, f.name):
                 return self.generic(v, x, traced)
+        own = getattr(x, "__dict__", None)
+        extra = dataclass_extras(x)
+        if type(own) is dict:           # its attributes that are not fields: the same names (kind_of)
+            if not all(type(k) is str for k in own):
+                return self.generic(v, x, traced)
+            dv = self.var(f"{v}.__dict__")
+            self.fail_unless(f"type({dv}) is dict and {dv}.keys() == {self.const(frozenset(own))}")
+        for f in dataclasses.fields(x):
             self.child(self.var(f"{v}.{f.name}"), getattr(x, f.name), traced)
+        for k, value in extra:
+            self.child(self.var(f"{dv}[{k!r}]"), value, traced)
 
     def attributes_node(self, v: str, x: Any, traced: bool) -> None:
         """An object with a plain ``__dict__``: its attribute names, then each value."""
