@@ -30,7 +30,7 @@ import numpy as np
 
 from .dlarray import dlarray
 from .layers import Layer
-from .support import _bound_values, class_held_dlarrays
+from .support import _bound_values, class_held_dlarrays, self_holding_path
 from .table import Table
 
 __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
@@ -283,39 +283,13 @@ def _walked(name, walk, *trees):
         return walk()
     except RecursionError:
         for position, tree in enumerate(trees):
-            path = _cycle(tree, ("params", "the gradients", "the first state", "the second state")[min(position, 3)])
+            path = self_holding_path(tree, ("params", "the gradients", "the first state", "the second state")[min(position, 3)],
+                                     skip=_NOT_PARAMETER_OBJECTS, depth_limit=400)
             if path:
                 raise ValueError(f"{name}: {path} is a structure it sits in (it holds itself: a cycle); the "
                                  "optimizers walk the parameters and cannot follow a cycle. Pass a structure "
                                  "of the parameters without the back-reference") from None
         raise
-
-
-def _cycle(value, where):
-    """The path at which ``value`` holds one of the containers or objects it sits in, or None."""
-    on_path: set = set()
-
-    def visit(v, path, depth):
-        if depth > 400:
-            return None
-        if isinstance(v, dict):
-            parts = [(f"{path}[{k!r}]", x) for k, x in v.items()]
-        elif isinstance(v, (list, tuple)):
-            parts = [(f"{path}[{i}]", x) for i, x in enumerate(v)]
-        elif hasattr(v, "__dict__") and not isinstance(v, _NOT_PARAMETER_OBJECTS):
-            parts = [(f"{path}.{k}", x) for k, x in vars(v).items()]
-        else:
-            return None
-        if id(v) in on_path:
-            return path
-        on_path.add(id(v))
-        for p, x in parts:
-            found = visit(x, p, depth + 1)
-            if found:
-                return found
-        on_path.discard(id(v))
-        return None
-    return visit(value, where, 0)
 
 
 def _aligned(param, others, where):

@@ -922,7 +922,7 @@ def refuse_computed_attribute(obj, name, what):
                 (_is_array(value) and not np.issubdtype(value.dtype, np.inexact)):
             return                     # a count, a flag, a name: no derivative to lose
     own = type(obj).__module__.split(".")[0] in ("sct", "runtime")
-    advice = (f"read the values from its Learnables (or State) table instead" if own else
+    advice = ("read the values from its Learnables (or State) table instead" if own else
               f"make it a method and call it (`def {name}(self): ...`, then `obj.{name}()`), or read "
               f"the fields it uses")
     raise SctRuntimeError(
@@ -1801,6 +1801,35 @@ def _refuse_class_held_dlarrays(cls) -> None:
             f"{', '.join(names)} hold{'' if len(names) > 1 else 's'} dlarrays: a class attribute is shared by every "
             "instance and read as a constant, so its gradient is not computed. Set it on the instance in "
             f"__init__ (self.{names[0]} = ...)")
+
+
+def self_holding_path(value, where: str, sequences=(list, tuple), skip=(), depth_limit: int = 200):
+    """Where ``value`` (a dict, one of ``sequences``, an object's attributes, nested) holds one of the
+    containers or objects it sits in (``d['me'] = d``, ``l.append(l)``, a layer's ``self.owner``): the
+    path from ``where`` as text, or None.  Objects of the types ``skip`` are not entered."""
+    on_path: set = set()
+
+    def visit(v, path, depth):
+        if depth > depth_limit:
+            return None
+        if isinstance(v, dict):
+            parts = [(f"{path}[{k!r}]", x) for k, x in v.items()]
+        elif isinstance(v, sequences):
+            parts = [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif hasattr(v, "__dict__") and not isinstance(v, skip):
+            parts = [(f"{path}.{k}", x) for k, x in vars(v).items()]
+        else:
+            return None
+        if id(v) in on_path:
+            return path
+        on_path.add(id(v))
+        for p, x in parts:
+            found = visit(x, p, depth + 1)
+            if found:
+                return found
+        on_path.discard(id(v))
+        return None
+    return visit(value, where, 0)
 
 
 def _entered(x) -> set:
@@ -2961,11 +2990,6 @@ def _drop_attribute_rule(g, ans, grad, name):
 @defrule(adjoint_or_zeros, wrt=("grad",), linear="grad")
 def _adjoint_or_zeros_rule(g, ans, grad, like):
     return g
-
-
-@defrule(conj_of)
-def _conj_of_rule(g, ans, x):
-    return conj_of(g)
 
 
 @defrule(total)

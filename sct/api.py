@@ -8,7 +8,6 @@ import re
 import sys
 import types
 import warnings
-import weakref
 from typing import Any, Callable, Optional
 
 from numpy.typing import ArrayLike
@@ -17,7 +16,7 @@ from .runtime import registry
 from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
-from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays
+from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path
 
 from . import cache as _cache
 from .call_tree import describe
@@ -518,34 +517,6 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 _FUNCTION = types.FunctionType
 
 
-def _self_holding(value, where: str):
-    """Where ``value`` (a container, an object's attributes, nested) holds one of the containers it sits
-    in (``d['me'] = d``, ``l.append(l)``, a layer's ``self.owner``): the path as text, or None."""
-    on_path: set = set()
-
-    def visit(v, path, depth):
-        if depth > 200:
-            return None
-        if isinstance(v, dict):
-            parts = [(f"{path}[{k!r}]", x) for k, x in v.items()]
-        elif isinstance(v, (list, tuple, set, frozenset)):
-            parts = [(f"{path}[{i}]", x) for i, x in enumerate(v)]
-        elif hasattr(v, "__dict__") and not isinstance(v, (type, types.ModuleType, types.FunctionType)):
-            parts = [(f"{path}.{k}", x) for k, x in vars(v).items()]
-        else:
-            return None
-        if id(v) in on_path:
-            return path
-        on_path.add(id(v))
-        for p, x in parts:
-            found = visit(x, p, depth + 1)
-            if found:
-                return found
-        on_path.discard(id(v))
-        return None
-    return visit(value, where, 0)
-
-
 def recursion_refusal(fun, args, kwargs=None) -> EvaluationError:
     """The error for a RecursionError met while sct walked ``fun``'s arguments or the values it reads
     (its closure and defaults): names the value that holds itself where there is one."""
@@ -564,7 +535,8 @@ def recursion_refusal(fun, args, kwargs=None) -> EvaluationError:
     places += [(n, module[n]) for n in getattr(code, "co_names", ()) if n in module and
                isinstance(module[n], (dict, list, tuple, set))]
     for where, value in places:
-        path = _self_holding(value, where)
+        path = self_holding_path(value, where, (list, tuple, set, frozenset),
+                                 (type, types.ModuleType, types.FunctionType))
         if path:
             return EvaluationError(
                 f"{name}: {where} holds itself ({path} is a container it sits in: a cycle); sct walks the values a "
