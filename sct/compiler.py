@@ -754,7 +754,8 @@ def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, nump
     """The globals of the generated code: what the user's names referred to, the runtime, the sites."""
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
     for name, guard in resolver.guards.items():
-        namespace[name] = guard.value
+        if guard.value is not cache._MISSING:      # (a name absent when compiling, guarded to stay
+            namespace[name] = guard.value          # absent: a callee's read of ``range`` left to builtins)
     namespace[rt_name] = RT
     namespace.update(sites)
     namespace[numpy_name] = np if plain_numpy else namespace["np"]

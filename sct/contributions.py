@@ -378,6 +378,11 @@ def stop_constant_exponents(expr, bound: Dict[str, Any], active, stop):
         rewrite_children(node, wrap)
         if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and _constant_of(node.right, inactive):
             node.right = call(copy.deepcopy(stop), [node.right])
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr in ("power", "float_power") and isinstance(node.func.value, gast.Name) and \
+                len(node.args) == 2 and not node.keywords and _constant_of(node.args[1], inactive):
+            # np.power's rule (np.power(a, b - (b != 0)): a list base read as an array)
+            node.args[1] = call(copy.deepcopy(stop), [node.args[1]])
         return node
     return wrap(expr)
 
