@@ -601,6 +601,40 @@ def leaf_kind(kind) -> Optional[Leaf]:
     return None
 
 
+def has_own_methods(cls) -> bool:
+    """Whether a namedtuple class defines methods of its own (``__call__``, or public functions):
+    one used as an object (a layer), not only as a tuple of values."""
+    import types
+    for klass in cls.__mro__:
+        if klass is tuple or klass is object:
+            break
+        for name, value in vars(klass).items():
+            if isinstance(value, (types.FunctionType, property)) and \
+                    (name == "__call__" or not name.startswith("_")):
+                return True
+    return False
+
+
+def object_float_field(base_kind, kind) -> bool:
+    """Is ``kind`` a plain float (or complex) number or array held in a field of an object of kind
+    ``base_kind`` (a user's class, a dataclass, a namedtuple with methods of its own)?  The object's
+    methods read such a field as one of their variables, and the gradient with respect to the object
+    has its derivative there (sct.sweeps keeps it: not zeroed as a constant)."""
+    if not (isinstance(base_kind, tuple) and base_kind and base_kind[0] == "obj"):
+        return False
+    cls = base_kind[1]
+    if isinstance(cls, type) and issubclass(cls, tuple) and not has_own_methods(cls):
+        return False
+    if not (isinstance(kind, tuple) and kind and kind[0] in ("nd", "num")):
+        return False
+    if kind[0] == "num" and kind[1] is None:
+        return kind[2] in (float, complex)
+    try:
+        return np.dtype(kind[1]).kind in "fc"
+    except TypeError:
+        return False
+
+
 def kind_traced(kind) -> bool:
     leaf = leaf_kind(kind)
     if leaf is not None:

@@ -17,6 +17,7 @@ from .ir import assign, attr, call, const, load, loaded_names, name_summary, sto
 from .sites import Selection, Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
+from .kinds import has_own_methods as _has_own_methods
 
 
 class Sweeps(EmitPass):
@@ -445,20 +446,6 @@ def _untraced_paths(kind, path, out) -> bool:
         for i, child in enumerate(kind[2]):
             found = _untraced_paths(child, path + ("item", i), out) or found
         return found
-    return False
-
-
-def _has_own_methods(cls) -> bool:
-    """Whether a namedtuple class defines methods of its own (``__call__``, or public functions):
-    one used as an object (a layer), not only as a tuple of values."""
-    import types
-    for klass in cls.__mro__:
-        if klass is tuple or klass is object:
-            break
-        for name, value in vars(klass).items():
-            if isinstance(value, (types.FunctionType, property)) and \
-                    (name == "__call__" or not name.startswith("_")):
-                return True
     return False
 
 

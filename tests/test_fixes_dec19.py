@@ -79,3 +79,69 @@ def test_sorted_keys_of_a_traced_dict():
     assert float(D(y)) == pytest.approx(sorted_keys(p), rel=1e-12)
     np.testing.assert_allclose(D(gp["a"]), 2 * p["a"], rtol=1e-12)
     np.testing.assert_allclose(D(gp["b"]), 4 * p["b"], rtol=1e-12)
+
+
+# --- 4. an object's plain float field read both by its methods and directly -----------------------
+
+class Scaled:
+    def __init__(self, W, s):
+        self.W = W
+        self.s = s
+
+    def __call__(self, x):
+        return self.s * np.sum(self.W * x)
+
+    def scaled(self, x):
+        return self.s * x
+
+
+def _read_both_ways(m, x):
+    return m(x) + m.s * 2.0 + np.sum(m.W)
+
+
+def _through_a_method_and_a_name(m, x):
+    s = m.s
+    return np.sum(m.scaled(x)) + s ** 2
+
+
+@pytest.mark.parametrize("fun", [_read_both_ways, _through_a_method_and_a_name])
+@pytest.mark.parametrize("plain", [True, False])
+def test_object_field_read_by_methods_and_directly_gets_its_whole_derivative(fun, plain):
+    """Was: the field's derivative through the methods only (3 for 5, silently): read directly in the
+    function it was a constant, while the methods read it as a variable."""
+    x, W0, s0 = np.array([1.0, 1.0]), np.array([1.0, 2.0]), 1.5
+    m = Scaled(W0.copy() if plain else dlarray(W0), s0 if plain else dlarray(np.array(s0)))
+    if plain:
+        m.W = dlarray(W0)            # W traced, s a Python float
+
+    def g(m, x):
+        y = fun(m, x)
+        return y, dlgradient(y, m)
+    y, gm = dlfeval(g, m, x)
+
+    def at_s(s):
+        return fun(Scaled(W0, float(s)), x)
+
+    def at_W(W):
+        return fun(Scaled(W, s0), x)
+    assert float(D(y)) == pytest.approx(at_s(s0), rel=1e-12)
+    np.testing.assert_allclose(D(gm.s), numerical_gradient(at_s, [np.array(s0)], 0), rtol=1e-6)
+    np.testing.assert_allclose(D(gm.W), numerical_gradient(at_W, [W0], 0), rtol=1e-6)
+
+
+def _helper_reads(p):
+    return np.sum(p.w * p.s)
+
+
+def test_record_object_field_read_by_a_helper_and_directly():
+    class P:
+        def __init__(self):
+            self.w = dlarray(np.array([1.0, 2.0]))
+            self.s = 5.0
+
+    def f(p):
+        loss = _helper_reads(p) + p.s * 2
+        return loss, dlgradient(loss, p)
+    _, g = dlfeval(f, P())
+    np.testing.assert_allclose(D(g.w), [5.0, 5.0])
+    assert float(D(g.s)) == pytest.approx(5.0)          # sum(w) + 2 (was 3: the helper's part)
