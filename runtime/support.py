@@ -1439,6 +1439,11 @@ def _zeroed_at(out, x, path):
         return copied if type(out) is tuple else _rebuilt_like(out, list(copied))
     copied = copy.copy(out)
     object.__setattr__(copied, key, new)
+    try:
+        if out in GRADIENT_OBJECTS:
+            GRADIENT_OBJECTS.add(copied)    # (sct's own copy: its arrays come back as dlarrays)
+    except TypeError:
+        pass
     return copied
 
 

@@ -616,7 +616,7 @@ def has_own_methods(cls) -> bool:
 
 
 def object_float_field(base_kind, kind) -> bool:
-    """Is ``kind`` a plain float (or complex) number or array held in a field of an object of kind
+    """Is ``kind`` a plain float (or complex) array held in a field of an object of kind
     ``base_kind`` (a user's class, a dataclass, a namedtuple with methods of its own)?  The object's
     methods read such a field as one of their variables, and the gradient with respect to the object
     has its derivative there (sct.sweeps keeps it: not zeroed as a constant)."""
@@ -625,10 +625,11 @@ def object_float_field(base_kind, kind) -> bool:
     cls = base_kind[1]
     if isinstance(cls, type) and issubclass(cls, tuple) and not has_own_methods(cls):
         return False
-    if not (isinstance(kind, tuple) and kind and kind[0] in ("nd", "num")):
+    if not (isinstance(kind, tuple) and kind and kind[0] == "nd"):
+        # (a Python number field, ``self.eps``, is a setting: read directly it stays a constant, so a
+        # hyperparameter given to an op without a derivative in it, np.percentile(x, m.q) or
+        # rng.normal(0, m.sigma), is not refused; its gradient is its methods' part only)
         return False
-    if kind[0] == "num" and kind[1] is None:
-        return kind[2] in (float, complex)
     try:
         return np.dtype(kind[1]).kind in "fc"
     except TypeError:

@@ -377,7 +377,6 @@ def _root_unchanged(gen, root: str) -> bool:
     called, as a write into an argument is.)"""
     nodes = list(walk_nodes(gen.fdef))
     names = {root}
-    copies = set()
     grew = True
     while grew:
         grew = False
@@ -385,10 +384,11 @@ def _root_unchanged(gen, root: str) -> bool:
             if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and node.value.id in names:
                 for target in node.targets:
                     if isinstance(target, gast.Name):
-                        copies.add(id(target))
                         if target.id not in names:
                             names.add(target.id)
                             grew = True
+
+    augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}     # (``q += [v]``: in place)
 
     def based(node) -> bool:
         while isinstance(node, (gast.Subscript, gast.Attribute)):
@@ -396,7 +396,10 @@ def _root_unchanged(gen, root: str) -> bool:
         return isinstance(node, gast.Name) and node.id in names
     for node in nodes:
         if isinstance(node, gast.Name) and node.id in names and not isinstance(node.ctx, gast.Load):
-            if not (node.id == root and isinstance(node.ctx, gast.Param)) and id(node) not in copies:
+            # (rebinding a second name, ``one = p`` in one branch and ``one = p[0]`` in the other,
+            # leaves p as it is; writes through it stay ``based``)
+            if node.id == root and not isinstance(node.ctx, gast.Param) or \
+                    node.id != root and (isinstance(node.ctx, gast.Del) or id(node) in augmented):
                 return False
         if isinstance(node, (gast.Subscript, gast.Attribute)) and not isinstance(node.ctx, gast.Load) and \
                 based(node.value):
@@ -428,10 +431,20 @@ def _untraced_paths(kind, path, out) -> bool:
         return False
     if tag == "obj" and not (isinstance(kind[1], type) and issubclass(kind[1], tuple) and
                              not _has_own_methods(kind[1])):
-        # (an object's attributes: not a loop's, and a layer's custom backward owns them; its methods
-        # read them as their variables.  A namedtuple with methods of its own (a layer's ``__call__``)
-        # is such an object: was zeroed as a tuple of values, so a float field read through its
-        # ``__call__`` had a zero gradient where a dataclass's had its derivative)
+        # (an object's arrays: not a loop's, and a layer's custom backward owns them; its methods, and
+        # the function itself, read them as variables (kinds.object_float_field).  Its Python number
+        # fields (``self.eps = 1e-5``, a temperature) are settings, constants however they are read:
+        # was their methods' derivative, while read directly they were constants, so a field read both
+        # ways had a part of its derivative, 3 for 5.  A namedtuple with methods of its own is such an
+        # object)
+        for key, child in (kind[2] if len(kind) > 2 and isinstance(kind[2], tuple) else ()):
+            if not isinstance(key, str):
+                continue
+            if isinstance(child, tuple) and child and child[0] == "num" and \
+                    (child[2] in (float, complex) or child[1] is not None and np.dtype(child[1]).kind in "fc"):
+                out.append(path + ("attr", key))
+            elif isinstance(child, tuple) and child and child[0] == "obj":
+                _untraced_paths(child, path + ("attr", key), out)
         return True
     if tag in ("map", "obj") and len(kind) > 2 and isinstance(kind[2], tuple):
         step = "item" if tag == "map" else "attr"

@@ -81,7 +81,7 @@ def test_sorted_keys_of_a_traced_dict():
     np.testing.assert_allclose(D(gp["b"]), 4 * p["b"], rtol=1e-12)
 
 
-# --- 4. an object's plain float field read both by its methods and directly -----------------------
+# --- 4. an object's plain fields read both by its methods and directly ----------------------------
 
 class Scaled:
     def __init__(self, W, s):
@@ -101,18 +101,22 @@ def _read_both_ways(m, x):
 
 def _through_a_method_and_a_name(m, x):
     s = m.s
-    return np.sum(m.scaled(x)) + s ** 2
+    return np.sum(m.scaled(x) * np.sum(m.W)) + s ** 2
 
 
 @pytest.mark.parametrize("fun", [_read_both_ways, _through_a_method_and_a_name])
-@pytest.mark.parametrize("plain", [True, False])
-def test_object_field_read_by_methods_and_directly_gets_its_whole_derivative(fun, plain):
-    """Was: the field's derivative through the methods only (3 for 5, silently): read directly in the
-    function it was a constant, while the methods read it as a variable."""
+@pytest.mark.parametrize("fields", ["dlarrays", "plain W", "plain s"])
+def test_object_fields_read_by_methods_and_directly(fun, fields):
+    """Was: a field's derivative through the methods only (3 for 5, silently): read directly in the
+    function a plain field was a constant, while the methods read it as a variable.  Now an object's
+    arrays (dlarray or plain) are variables however they are read, and its Python number fields are
+    settings, constants however they are read (zero gradient)."""
     x, W0, s0 = np.array([1.0, 1.0]), np.array([1.0, 2.0]), 1.5
-    m = Scaled(W0.copy() if plain else dlarray(W0), s0 if plain else dlarray(np.array(s0)))
-    if plain:
-        m.W = dlarray(W0)            # W traced, s a Python float
+    W = W0.copy() if fields == "plain W" else dlarray(W0)
+    s = s0 if fields == "plain s" else dlarray(np.array(s0))
+    if fields == "plain W":
+        s = dlarray(np.array(s0))      # (the object holds a dlarray: it is traced)
+    m = Scaled(W, s)
 
     def g(m, x):
         y = fun(m, x)
@@ -125,23 +129,28 @@ def test_object_field_read_by_methods_and_directly_gets_its_whole_derivative(fun
     def at_W(W):
         return fun(Scaled(W, s0), x)
     assert float(D(y)) == pytest.approx(at_s(s0), rel=1e-12)
-    np.testing.assert_allclose(D(gm.s), numerical_gradient(at_s, [np.array(s0)], 0), rtol=1e-6)
     np.testing.assert_allclose(D(gm.W), numerical_gradient(at_W, [W0], 0), rtol=1e-6)
+    if fields == "plain s":
+        assert float(D(gm.s)) == 0.0
+    else:
+        np.testing.assert_allclose(D(gm.s), numerical_gradient(at_s, [np.array(s0)], 0), rtol=1e-6)
 
 
 def _helper_reads(p):
-    return np.sum(p.w * p.s)
+    return np.sum(p.w * p.s) + np.sum(p.v * p.w)
 
 
-def test_record_object_field_read_by_a_helper_and_directly():
+def test_record_object_fields_read_by_a_helper_and_directly():
     class P:
         def __init__(self):
             self.w = dlarray(np.array([1.0, 2.0]))
+            self.v = np.array([0.5, -1.0])
             self.s = 5.0
 
     def f(p):
-        loss = _helper_reads(p) + p.s * 2
+        loss = _helper_reads(p) + p.s * 2 + np.sum(p.v ** 2)
         return loss, dlgradient(loss, p)
     _, g = dlfeval(f, P())
-    np.testing.assert_allclose(D(g.w), [5.0, 5.0])
-    assert float(D(g.s)) == pytest.approx(5.0)          # sum(w) + 2 (was 3: the helper's part)
+    np.testing.assert_allclose(D(g.w), [5.5, 4.0])
+    np.testing.assert_allclose(D(g.v), [1.0 + 1.0, 2.0 - 2.0])   # w + 2 v: both reads (was: w only)
+    assert float(D(g.s)) == 0.0                                  # a setting (was: 3, the helper's part)
