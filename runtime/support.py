@@ -1461,6 +1461,8 @@ def project_transpose(cot, grad):
     ``grad`` the adjoint's: lists, tuples, dicts of fields or leaves)."""
     if _is_zero(grad) or _is_zero(cot):
         return ZERO
+    if type(grad) is _LostAttributeAdjoint[0]:
+        return ZERO         # (an attribute a custom backward gives no derivative for: projected as zeros)
     if isinstance(grad, dict):
         return {k: project_transpose(_part(cot, k), v) for k, v in grad.items()}
     if isinstance(grad, (list, tuple)):
