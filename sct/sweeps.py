@@ -17,7 +17,7 @@ from .ir import assign, attr, call, const, load, loaded_names, name_summary, sto
 from .sites import Selection, Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
-from .kinds import has_own_methods as _has_own_methods
+from .kinds import has_own_methods as _has_own_methods, object_float_field
 
 
 class Sweeps(EmitPass):
@@ -478,10 +478,16 @@ def untraced_leaves(gen, sel) -> List[Tuple]:
         sel = sel.of
     if sel.kind != "root" or sel.name not in getattr(gen, "params", ()):
         return []
-    kind = gen.act.kinds.get(sel.name)
+    kind = parent = gen.act.kinds.get(sel.name)
     for key in reversed(steps):
-        kind = child_kind(kind, key)
+        parent, kind = kind, child_kind(kind, key)
     paths: List[Tuple] = []
-    if not _untraced_paths(kind, (), paths) or not paths or not _root_unchanged(gen, sel.name):
+    holds = _untraced_paths(kind, (), paths)
+    if not holds and not (steps and paths == [()] and not object_float_field(parent, kind)):
+        # (a plain leaf selected by itself, ``dlgradient(y, p["v"])`` of a dict's plain array or an
+        # object's Python number: a constant, zero however it is read (was: the part of a helper
+        # reading it, 3 where read directly as well it is 5); an object's plain array is a variable)
+        return []
+    if not paths or not _root_unchanged(gen, sel.name):
         return []
     return paths

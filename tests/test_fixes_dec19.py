@@ -154,3 +154,50 @@ def test_record_object_fields_read_by_a_helper_and_directly():
     np.testing.assert_allclose(D(g.w), [5.5, 4.0])
     np.testing.assert_allclose(D(g.v), [1.0 + 1.0, 2.0 - 2.0])   # w + 2 v: both reads (was: w only)
     assert float(D(g.s)) == 0.0                                  # a setting (was: 3, the helper's part)
+
+
+class _Rec:
+    def __init__(self):
+        self.w = dlarray(np.array([1.0, 2.0]))
+        self.s = 5.0
+        self.v = np.array([0.5, -1.0])
+
+
+def _rec_helper(p):
+    return np.sum(p.w * p.s) + np.sum(p.w * p.v)
+
+
+def _dict_helper(p):
+    return np.sum(p["w"] * p["s"]) + np.sum(p["w"] * p["v"])
+
+
+def _wrt_object_s(p):
+    y = _rec_helper(p) + p.s * 2
+    return dlgradient(y, p.s)
+
+
+def _wrt_object_v(p):
+    y = _rec_helper(p) + np.sum(p.v ** 2)
+    return dlgradient(y, p.v)
+
+
+def _wrt_dict_s(p):
+    y = _dict_helper(p) + p["s"] * 2
+    return dlgradient(y, p["s"])
+
+
+def _wrt_dict_v(p):
+    y = _dict_helper(p) + np.sum(p["v"] ** 2)
+    return dlgradient(y, p["v"])
+
+
+@pytest.mark.parametrize("fun, expected", [
+    (_wrt_object_s, 0.0),           # an object's Python number: a setting (was 3, the helper's part)
+    (_wrt_object_v, [2.0, 0.0]),    # an object's plain array: a variable, w + 2 v (both reads)
+    (_wrt_dict_s, 0.0),             # a dict's plain leaves are constants (was 3)
+    (_wrt_dict_v, [0.0, 0.0]),      # (was [1, 2], the helper's part)
+])
+def test_gradient_with_respect_to_one_plain_leaf_read_by_a_helper_and_directly(fun, expected):
+    arg = _Rec() if "object" in fun.__name__ else \
+        {"w": dlarray(np.array([1.0, 2.0])), "s": 5.0, "v": np.array([0.5, -1.0])}
+    np.testing.assert_allclose(D(dlfeval(fun, arg)), expected)
