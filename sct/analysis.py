@@ -35,7 +35,7 @@ from .plans import CallKind
 
 from .cache import _MISSING     # (one sentinel: a guard on a missing attribute holds while it stays missing)
 from .cache import Guard, Unresolved
-from .kinds import _sct_or_numpy_class, child_kind, kind_complex, kind_traced, leaf_kind, object_float_field
+from .kinds import _sct_or_numpy_class, child_kind, kind_complex, kind_traced, leaf_kind, object_array_field
 from .realness import RealnessProof, _makes_complex
 
 
@@ -595,11 +595,11 @@ class ValueFacts:
                 return False
             kind = self.value_kind(value)
             if kind is not None:
-                # (a plain float field of a traced object, ``m.s``: a variable, as the object's methods
-                # read it; was a constant here, so the gradient with respect to m had only the methods'
-                # part of its derivative, 3 for 5)
+                # (a plain float array in a field of a traced object, ``m.W``: a variable, as the object's
+                # methods read it; was a constant here, so the gradient with respect to m had only the
+                # methods' part of its derivative)
                 return kind_traced(kind) or isinstance(value, gast.Attribute) and \
-                    object_float_field(self.value_kind(value.value), kind)
+                    object_array_field(self.value_kind(value.value), kind)
             return True
         if isinstance(value, (gast.Tuple, gast.List)):
             return any(self.is_active(e) for e in value.elts)

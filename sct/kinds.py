@@ -615,7 +615,7 @@ def has_own_methods(cls) -> bool:
     return False
 
 
-def object_float_field(base_kind, kind) -> bool:
+def object_array_field(base_kind, kind) -> bool:
     """Is ``kind`` a plain float (or complex) array held in a field of an object of kind
     ``base_kind`` (a user's class, a dataclass, a namedtuple with methods of its own)?  The object's
     methods read such a field as one of their variables, and the gradient with respect to the object
@@ -628,7 +628,7 @@ def object_float_field(base_kind, kind) -> bool:
     if not (isinstance(kind, tuple) and kind and kind[0] == "nd"):
         # (a Python number field, ``self.eps``, is a setting: read directly it stays a constant, so a
         # hyperparameter given to an op without a derivative in it, np.percentile(x, m.q) or
-        # rng.normal(0, m.sigma), is not refused; its gradient is its methods' part only)
+        # rng.normal(0, m.sigma), is not refused; its gradient is zero however read: sct.sweeps)
         return False
     try:
         return np.dtype(kind[1]).kind in "fc"

@@ -17,7 +17,7 @@ from .ir import assign, attr, call, const, load, loaded_names, name_summary, sto
 from .sites import Selection, Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .templates import ZERO, _function
-from .kinds import has_own_methods as _has_own_methods, object_float_field
+from .kinds import has_own_methods as _has_own_methods, object_array_field
 
 
 class Sweeps(EmitPass):
@@ -432,7 +432,7 @@ def _untraced_paths(kind, path, out) -> bool:
     if tag == "obj" and not (isinstance(kind[1], type) and issubclass(kind[1], tuple) and
                              not _has_own_methods(kind[1])):
         # (an object's arrays: not a loop's, and a layer's custom backward owns them; its methods, and
-        # the function itself, read them as variables (kinds.object_float_field).  Its Python number
+        # the function itself, read them as variables (kinds.object_array_field).  Its Python number
         # fields (``self.eps = 1e-5``, a temperature) are settings, constants however they are read:
         # was their methods' derivative, while read directly they were constants, so a field read both
         # ways had a part of its derivative, 3 for 5.  A namedtuple with methods of its own is such an
@@ -483,7 +483,7 @@ def untraced_leaves(gen, sel) -> List[Tuple]:
         parent, kind = kind, child_kind(kind, key)
     paths: List[Tuple] = []
     holds = _untraced_paths(kind, (), paths)
-    if not holds and not (steps and paths == [()] and not object_float_field(parent, kind)):
+    if not holds and not (steps and paths == [()] and not object_array_field(parent, kind)):
         # (a plain leaf selected by itself, ``dlgradient(y, p["v"])`` of a dict's plain array or an
         # object's Python number: a constant, zero however it is read (was: the part of a helper
         # reading it, 3 where read directly as well it is 5); an object's plain array is a variable)
