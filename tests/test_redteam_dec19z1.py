@@ -4,6 +4,8 @@ as in autograd/JAX examples, checked against plain Python and central difference
 import numpy as np
 import pytest
 
+import sct
+
 from sct import dlarray, dlfeval, dlgradient
 
 from gradcheck import assert_close, numerical_gradient
@@ -39,3 +41,92 @@ def test_lambda_with_conditional_body(f, expected):
     y, g = dlfeval(grad_of, f, dlarray(V))
     assert_close(np.asarray(y.data), f(V))
     assert_close(np.asarray(g.data), np.array(expected, dtype=float))
+
+
+# A slice of a list given another number of items than it has (xs[1:3] = [v]) moves the items
+# after it: its adjoint was read as an array's, an IndexError while computing the gradient, or,
+# for a list argument, a gradient list of the new length (the last item's derivative lost)
+def splice_shrink(x):
+    ys = [x[0], x[1], x[2], x[3]]
+    ys[1:3] = [ys[2] * 2]
+    return sum(y * (i + 1) for i, y in enumerate(ys))
+
+
+def splice_grow(x):
+    ys = [x[0], x[1], x[2]]
+    ys[0:1] = [x[1] * 2, x[2] * 3]
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3 + ys[3] * 4
+
+
+def splice_insert(x):
+    ys = [x[0], x[1], x[2], x[3]]
+    ys[1:1] = [x[0] * 5]
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3 + ys[3] * 4 + ys[4] * 5
+
+
+def splice_clear_and_tuple(x):
+    ys = [x[0], x[1], x[2]]
+    ys[1:] = []
+    ys[len(ys):] = (x[3], x[3] * x[1])
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3
+
+
+def splice_in_loop(x):
+    ys = [x[0], x[1], x[2], x[3], x[0] * x[1]]
+    while len(ys) > 1:
+        ys[0:2] = [ys[0] * ys[1] + 1]
+    return ys[0]
+
+
+@pytest.mark.parametrize("f", [splice_shrink, splice_grow, splice_insert, splice_clear_and_tuple,
+                               splice_in_loop])
+def test_list_slice_write_of_another_length(f):
+    check(f, V)
+
+
+def test_list_slice_write_of_another_length_second_order():
+    v = np.array([0.5, -1.0, 2.0, 1.5])
+
+    def hv(x):
+        g = dlgradient(splice_in_loop(x), x, EnableHigherDerivatives=True)
+        return dlgradient(np.sum(g * v), x)
+    eps = 1e-6
+    fd = (np.asarray(dlfeval(grad_of, splice_in_loop, dlarray(V + eps * v))[1].data) -
+          np.asarray(dlfeval(grad_of, splice_in_loop, dlarray(V - eps * v))[1].data)) / (2 * eps)
+    assert_close(np.asarray(dlfeval(hv, dlarray(V)).data), fd, rtol=1e-5, atol=1e-5)
+    assert_close(np.asarray(sct.hvp(splice_in_loop, V, v).data), fd, rtol=1e-5, atol=1e-5)
+
+
+def list_argument_splice(xs):
+    ys = list(xs)
+    ys[1:3] = [ys[2] * 2]
+    y = ys[0] * 1 + ys[1] * 2 + ys[2] * 3
+    return y, dlgradient(y, xs)
+
+
+def test_list_argument_slice_write_of_another_length():
+    xs = [dlarray(0.3), dlarray(-1.2), dlarray(0.5), dlarray(1.7)]
+    y, g = dlfeval(list_argument_splice, xs)
+    assert_close(np.asarray(y.data), 0.3 + 2 * 2 * 0.5 + 3 * 1.7)
+    assert len(g) == 4
+    assert_close(np.array([float(v.data) for v in g]), np.array([1.0, 0.0, 4.0, 3.0]))
+
+
+# An array written into a list's slice (xs[1:3] = 2 * x[1:3]): its adjoint, gathered from the
+# list's items, was passed on as a list, which the next rule multiplied as a list (d * 2 repeated
+# it: a broadcast error while computing the gradient)
+def array_into_list_slice(x):
+    ys = [x[0], x[1], x[2]]
+    ys[1:3] = x[1:3] * 2
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3
+
+
+def array_into_list_slice_growing(x):
+    ys = [x[0], x[1], x[2]]
+    ys[1:2] = x[1:] * 2
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3 + ys[3] * 4 + ys[4] * 5
+
+
+@pytest.mark.parametrize("f", [array_into_list_slice, array_into_list_slice_growing])
+def test_array_written_into_a_list_slice(f):
+    check(f, V)
