@@ -772,6 +772,8 @@ def part_adjoint(grad, start, stop, like):
     if _is_zero(grad):
         return grad
     part = list(grad[start:stop])
+    if type(like) is np.ndarray:        # z.extend(a) of an array a: an array adjoint (was the list)
+        return _listed_as_array(part, like)
     return tuple(part) if isinstance(like, tuple) else part
 
 
@@ -2931,7 +2933,7 @@ def _item_at_rule(g, ans, grad, z, index):
     return index_adjoint(g, grad, insert_position(z, index))
 
 
-@defrule(part_adjoint, wrt=("grad",))
+@defrule(part_adjoint, wrt=("grad",), linear="grad")
 def _part_adjoint_rule(g, ans, grad, start, stop, like):
     return index_adjoint(g, grad, slice(start, stop))
 
@@ -3923,6 +3925,25 @@ def list_pad(grad, before, after):
     """``grad`` with ``before`` zero adjoints in front and ``after`` behind."""
     items = [ZERO] * len(grad) if _is_zero(grad) else list(grad)
     return [ZERO] * before + items + [ZERO] * after
+
+
+def concat_operand(z, items):
+    """The right operand of ``z += items`` (items a tuple written there) as ``z + ...`` reads it:
+    a list of the items where ``z`` is a list (a list extends by any iterable), ``items`` itself
+    otherwise (a tuple's concatenation, an array's sum)."""
+    return list(items) if type(z) is list and type(items) is tuple else items
+
+
+def concat_operand_adjoint(grad, items, ans):
+    """The adjoint of ``items`` in ``concat_operand``: the list's as a tuple where it was one."""
+    if ans is items or _is_zero(grad):
+        return grad
+    return tuple(grad)
+
+
+@defrule(concat_operand, wrt=("items",), linear="items")
+def _concat_operand_rule(g, ans, z, items):
+    return concat_operand_adjoint(g, items, ans)
 
 
 def _both_sequences(a, b) -> bool:

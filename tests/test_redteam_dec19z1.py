@@ -130,3 +130,50 @@ def array_into_list_slice_growing(x):
 @pytest.mark.parametrize("f", [array_into_list_slice, array_into_list_slice_growing])
 def test_array_written_into_a_list_slice(f):
     check(f, V)
+
+
+# z.extend(a) of an array a: a's adjoint, the list's part, was given as a list (the next rule
+# multiplied it as one: "can't multiply sequence by non-int" while computing the gradient)
+def extend_by_array(x):
+    ys = list(x)
+    a = ys.pop(1)
+    b = ys.pop()
+    ys.extend(x[:2] * a)
+    return np.dot(ys, np.arange(4.0)) + b
+
+
+# xs += (a, b) of a list xs extends it (a list takes any iterable in place); it was read as
+# xs + (a, b): "TypeError while evaluating ... can only concatenate list (not "tuple") to list"
+def list_plus_equals_tuple(x):
+    ys = [x[0], x[1]]
+    ys += [x[2]]
+    ys += (x[3] * 2,)
+    return np.sum(np.asarray(ys) * np.arange(4.0))
+
+
+def tuple_plus_equals_tuple(x):
+    ys = (x[0], x[1])
+    ys += (x[3] * 2,)
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3
+
+
+def array_plus_equals_tuple(x):
+    ys = x * 1.0
+    ys += (1.0, 2.0, x[0], x[1])
+    return np.sum(ys ** 2)
+
+
+def list_plus_equals_tuple_in_loop(x):
+    ys = []
+    for i in range(2):
+        ys += (x[i] * 2, x[i + 2])
+    return ys[0] * 1 + ys[1] * 2 + ys[2] * 3 + ys[3] * 4
+
+
+@pytest.mark.parametrize("f", [extend_by_array, list_plus_equals_tuple, tuple_plus_equals_tuple,
+                               array_plus_equals_tuple, list_plus_equals_tuple_in_loop])
+def test_list_extended_by_an_array_or_a_tuple(f):
+    check(f, V)
+    v = np.array([0.5, -1.0, 2.0, 1.5])
+    y, jv = sct.jvp(f, (V,), (v,))
+    assert_close(np.asarray(jv.data), (f(V + 1e-6 * v) - f(V - 1e-6 * v)) / 2e-6, rtol=1e-5, atol=1e-5)
