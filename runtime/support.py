@@ -299,6 +299,11 @@ def index_adjoint(grad, x, idx):
         return ZERO
     if type(idx) is Splice:
         idx = idx.written
+    if isinstance(x, (list, tuple)) and (type(idx) is tuple or isinstance(idx, (list, np.ndarray))):
+        # a list read by numpy's index (np.sort(xs), np.take(xs, i) of a list xs of traced values:
+        # numpy made it an array): an array adjoint, whose items the list's literal reads by position
+        # (was: a TypeError while computing the gradient, 'list indices must be integers')
+        x = np.asarray(x)
     if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
             getattr(grad, "dtype", None) == x.dtype:
         out = np.zeros(x.shape, x.dtype)     # the common case: one element or row (exact ndarray)
@@ -449,6 +454,19 @@ class Splice:
 
     def __repr__(self):
         return f"Splice({self.start}, {self.old}, {self.new}, {self.length})"
+
+
+def scalar_list_array(v):
+    """``v`` as the array numpy makes of it where it is a list or tuple of numbers (what a numpy
+    function's rule reads of a list of traced numbers it was given), anything else as it is."""
+    if isinstance(v, (list, tuple)) and v and all(np.ndim(e) == 0 and not isinstance(e, str) for e in v):
+        return np.asarray(v)
+    return v
+
+
+@defrule(scalar_list_array, wrt=("v",), linear="v")
+def _scalar_list_array_rule(g, ans, v):
+    return g            # (a list's adjoint may be an array: its literal reads the items by position)
 
 
 def written_index(x, idx, value):

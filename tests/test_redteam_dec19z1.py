@@ -177,3 +177,92 @@ def test_list_extended_by_an_array_or_a_tuple(f):
     v = np.array([0.5, -1.0, 2.0, 1.5])
     y, jv = sct.jvp(f, (V,), (v,))
     assert_close(np.asarray(jv.data), (f(V + 1e-6 * v) - f(V - 1e-6 * v)) / 2e-6, rtol=1e-5, atol=1e-5)
+
+
+# numpy functions given a list of traced values (numpy makes it an array): the rules that index it
+# (np.sort, np.take, np.partition, np.pad, np.tile, np.unique, np.compress) or compare it (np.clip)
+# read the list as the array numpy made (was: a TypeError while computing the gradient, 'list
+# indices must be integers or slices, not tuple' / "'<' not supported between 'list' and 'int'")
+def as_list(x):
+    return [x[0], x[1] * 2, x[2] ** 2, x[3]]
+
+
+W4 = np.arange(1.0, 5.0)
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: np.sum(np.sort(as_list(x)) * W4),
+    lambda x: np.sum(np.clip(as_list(x), -1, 1) * W4),
+    lambda x: np.sum(np.take(as_list(x), [0, 0, 3])),
+    lambda x: np.sum(np.partition(as_list(x), 1)[:2] * np.array([1.0, 3.0])),
+    lambda x: np.sum(np.pad(as_list(x), 1) * np.arange(6)),
+    lambda x: np.sum(np.tile(as_list(x), 2) * np.arange(8)) + np.sum(np.repeat(as_list(x), 2) * np.arange(8)),
+    lambda x: np.sum(np.unique(as_list(x)) * W4),
+    lambda x: np.sum(np.compress([True, False, True, True], as_list(x)) * np.arange(3)),
+    lambda x: np.sum(np.sort([x[3], x[0] * x[1], x[2]]) * np.arange(3)),
+], ids=["sort", "clip", "take", "partition", "pad", "tile_repeat", "unique", "compress", "literal_sort"])
+def test_numpy_function_of_a_list_of_traced_values(f):
+    check(f, V)
+
+
+# ... and in forward mode (sct.jvp, sct.hvp's forward over reverse): the list's tangent, a list of
+# tangents, was given to the transposed rule as it is (np.var([a, b, c]): "unsupported operand
+# type(s) for /: 'list' and 'float'" while evaluating the tangent)
+@pytest.mark.parametrize("f", [
+    lambda x: np.var(as_list(x)) + np.std(as_list(x), ddof=1),
+    lambda x: np.sum(np.sort(as_list(x)) * W4),
+    lambda x: np.sum(np.partition(as_list(x), 1)[:2] * np.array([1.0, 3.0])),
+    lambda x: np.sum(np.pad(as_list(x), 1) * np.arange(6)),
+    lambda x: np.median(as_list(x)) + np.max(as_list(x)),
+], ids=["var_std", "sort", "partition", "pad", "median_max"])
+def test_numpy_function_of_a_list_of_traced_values_forward_mode(f):
+    v = np.array([0.5, -1.0, 2.0, 1.5])
+    y, jv = sct.jvp(f, (V,), (v,))
+    assert_close(np.asarray(y.data), f(V))
+    assert_close(np.asarray(jv.data), (f(V + 1e-6 * v) - f(V - 1e-6 * v)) / 2e-6, rtol=1e-5, atol=1e-5)
+
+
+# elementwise numpy functions whose rules compute with their argument (np.hypot, np.arctan2,
+# np.sinc, np.heaviside, np.fmax) given a list of traced numbers written in the function
+def hypot_of_list(x):
+    xs = [x[0], x[1] * 2, x[2] ** 2]
+    return np.sum(np.hypot(xs, 1.0) + np.arctan2(xs, 2.0)) + np.sum(np.arctan2(1.5, [x[3], x[0]]))
+
+
+def sinc_heaviside_fmax_of_list(x):
+    xs = [x[0], x[1] * 2, x[2] ** 2, x[3]]
+    return np.sum(np.sinc(xs) + np.heaviside(xs, 0.5) * W4 + np.fmax(xs, 0.2) * W4) + np.sum(np.fmin((x[0], x[3]), 1.0))
+
+
+@pytest.mark.parametrize("f", [hypot_of_list, sinc_heaviside_fmax_of_list])
+def test_elementwise_numpy_function_of_a_list_of_traced_values(f):
+    check(f, V)
+    v = np.array([0.5, -1.0, 2.0, 1.5])
+    y, jv = sct.jvp(f, (V,), (v,))
+    assert_close(np.asarray(jv.data), (f(V + 1e-6 * v) - f(V - 1e-6 * v)) / 2e-6, rtol=1e-5, atol=1e-5)
+
+
+# forward mode of numpy's difference of a list and an array ([a, b] - x): its tangent was the
+# tangents' sum (the branch for a list's concatenation took Sub too): sct.jvp gave 12.4 for 0
+def list_minus_array(x):
+    return np.sum(([x[2], x[3]] - x[:2]) ** 2)
+
+
+def array_minus_list(x):
+    return np.sum((x[:2] - [x[2], x[3] * 2]) ** 2) + np.sum(([x[0]] + [x[1]]) * W4[:2])
+
+
+def list_matmul_array(x):
+    return [x[0], x[1] * 2] @ x[2:] + np.sum(((x[2], x[3]) - x[:2]) ** 2)
+
+
+@pytest.mark.parametrize("f", [list_minus_array, array_minus_list, list_matmul_array])
+def test_forward_mode_of_a_list_minus_an_array(f):
+    check(f, V)
+    for v in (np.ones(4), np.array([0.5, -1.0, 2.0, 1.5])):
+        y, jv = sct.jvp(f, (V,), (v,))
+        assert_close(np.asarray(jv.data), (f(V + 1e-6 * v) - f(V - 1e-6 * v)) / 2e-6, rtol=1e-5, atol=1e-5)
+    hv = np.asarray(sct.hvp(f, V, np.ones(4)).data)
+    fd = (np.asarray(dlfeval(grad_of, f, dlarray(V + 1e-6))[1].data) -
+          np.asarray(dlfeval(grad_of, f, dlarray(V - 1e-6))[1].data)) / 2e-6
+    assert_close(hv, fd, rtol=1e-4, atol=1e-4)
