@@ -463,6 +463,8 @@ def clip_weights(a, a_min, a_max, lo, hi, part):
     """0/1 masks of np.clip: part 0 -> inside [lo, hi] (inclusive), 1 -> below lo, 2 -> above hi."""
     lo = a_min if a_min is not None else lo
     hi = a_max if a_max is not None else hi
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)       # np.clip(xs, lo, hi) of a list xs: numpy's array of it (was a TypeError)
     # np.asarray: for a Python number a comparison is a Python bool, and ~True is -2
     below = np.asarray(a < lo) if lo is not None else np.zeros(np.shape(a), bool)
     above = np.asarray(a > hi) if hi is not None else np.zeros(np.shape(a), bool)

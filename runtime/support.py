@@ -78,6 +78,8 @@ def unbroadcast(grad, like):
     shape = np.shape(like)
     gshape = np.shape(grad)
     if gshape == shape:
+        if isinstance(grad, (list, tuple)) and type(like) is np.ndarray:
+            return _listed_as_array(grad, like)
         return grad
     extra = len(gshape) - len(shape)
     if extra < 0 or any(g != n and n != 1 for g, n in zip(gshape[extra:], shape)):
@@ -115,6 +117,18 @@ def _lead_total(grad, lead):
         if rows >= 64 and 0 < grad.size // rows <= 256:
             return (np.ones(rows, grad.dtype) @ grad.reshape(rows, -1)).reshape(grad.shape[len(lead):])
     return _add_reduce(grad, lead)
+
+
+def _listed_as_array(grad, like):
+    """The adjoint of the array ``like`` given as a list of its items' adjoints (a list's items
+    written from an array, ``xs[1:3] = 2 * a[1:3]``): an array like ``like`` (was: the list, which
+    the next rule multiplied as a list, ``d * 2`` repeating it)."""
+    dtype = like.dtype if like.dtype.kind in "fc" else np.float64
+    out = np.zeros(like.shape, dtype)
+    for k, item in enumerate(grad):
+        if not _is_zero(item):
+            out[k] = item
+    return out
 
 
 def unbroadcast_product(a, b, like):
@@ -283,6 +297,13 @@ def index_adjoint(grad, x, idx):
         # Was an IndexError ("array is 0-dimensional") through `for k, v in d.items()` with a
         # value whose adjoint stayed zero.  A float or None is never itself indexed.
         return ZERO
+    if type(idx) is Splice:
+        idx = idx.written
+    if isinstance(x, (list, tuple)) and (type(idx) is tuple or isinstance(idx, (list, np.ndarray))):
+        # a list read by numpy's index (np.sort(xs), np.take(xs, i) of a list xs of traced values:
+        # numpy made it an array): an array adjoint, whose items the list's literal reads by position
+        # (was: a TypeError while computing the gradient, 'list indices must be integers')
+        x = np.asarray(x)
     if type(x) is np.ndarray and type(idx) is int and x.dtype.kind in "fc" and \
             getattr(grad, "dtype", None) == x.dtype:
         out = np.zeros(x.shape, x.dtype)     # the common case: one element or row (exact ndarray)
@@ -410,6 +431,60 @@ def index_added(total, grad, x, idx):
     if isinstance(total, (list, tuple, dict)):      # (``+`` would concatenate a container's adjoints)
         return add_grad(total, index_adjoint(grad, x, idx))
     return total + index_adjoint(grad, x, idx)
+
+
+class Splice:
+    """The index of a list's slice write that changes its length (``xs[a:b] = value`` with another
+    number of items than the slice has), as the adjoint of ``setitem`` reads it: the items at
+    ``start`` are ``old`` many before and ``new`` many after, the list ``length`` long before.
+    ``zero_at`` maps an adjoint of one layout to the other (told apart by its length), the
+    value's adjoint is ``written``, the new items' positions."""
+    __slots__ = ("start", "old", "new", "length", "written")
+
+    def __init__(self, start, old, new, length):
+        self.start, self.old, self.new, self.length = start, old, new, length
+        self.written = slice(start, start + new)
+
+    def zeroed(self, grad):
+        """``grad`` (an adjoint of the list after the write or before it) in the other layout,
+        zero at the items the write put or removed."""
+        grad = list(grad)
+        before, after = (self.old, self.new) if len(grad) == self.length else (self.new, self.old)
+        return grad[:self.start] + [ZERO] * after + grad[self.start + before:]
+
+    def __repr__(self):
+        return f"Splice({self.start}, {self.old}, {self.new}, {self.length})"
+
+
+def scalar_list_array(v):
+    """``v`` as the array numpy makes of it where it is a list or tuple of numbers (what a numpy
+    function's rule reads of a list of traced numbers it was given), anything else as it is."""
+    if isinstance(v, (list, tuple)) and v and all(np.ndim(e) == 0 and not isinstance(e, str) for e in v):
+        return np.asarray(v)
+    return v
+
+
+@defrule(scalar_list_array, wrt=("v",), linear="v")
+def _scalar_list_array_rule(g, ans, v):
+    return g            # (a list's adjoint may be an array: its literal reads the items by position)
+
+
+def written_index(x, idx, value):
+    """The index ``setitem(x, idx, value)``'s adjoint reads: ``idx``, or for a slice of a list
+    given another number of items than it has (``xs[1:3] = [v]``: the list grows or shrinks,
+    its later items move), a :class:`Splice` (was: the adjoint read as an array's, an IndexError
+    or a gradient of the new list's length given for the old one)."""
+    if type(x) is not list or type(idx) is not slice:
+        return idx
+    start, stop, step = idx.indices(len(x))
+    if step != 1:
+        return idx          # an extended slice takes exactly its number of items (Python's ValueError)
+    try:
+        new = len(value)
+    except TypeError:
+        return idx
+    old = max(stop - start, 0)
+    return idx if new == old else Splice(start, old, new, len(x))
 
 
 def setitem(x, idx, value):
@@ -715,6 +790,8 @@ def part_adjoint(grad, start, stop, like):
     if _is_zero(grad):
         return grad
     part = list(grad[start:stop])
+    if type(like) is np.ndarray:        # z.extend(a) of an array a: an array adjoint (was the list)
+        return _listed_as_array(part, like)
     return tuple(part) if isinstance(like, tuple) else part
 
 
@@ -722,6 +799,8 @@ def zero_at(grad, idx):
     """``grad`` with the positions ``idx`` zeroed (the adjoint of overwriting them)."""
     if _is_zero(grad):
         return grad
+    if type(idx) is Splice:
+        return idx.zeroed(grad)
     if isinstance(grad, (list, tuple)):
         out = list(grad)
         if isinstance(idx, slice):
@@ -763,7 +842,8 @@ def getitem_or_zero(grad, idx):
     """``grad[idx]`` where ``grad`` may still be the zero adjoint or a partial dict."""
     if _is_zero(grad):
         return ZERO
-    part = grad.get(idx, ZERO) if isinstance(grad, dict) else grad[idx]
+    part = grad.get(idx, ZERO) if isinstance(grad, dict) else \
+        grad[idx] if type(idx) is not Splice else grad[idx.written]
     # an item no adjoint reached (None, a plain 0.0) is the marker itself: generated code tests
     # ``is not rt.ZERO`` before running rules on it
     return ZERO if _is_zero(part) else part
@@ -2822,7 +2902,9 @@ def _item_adjoint_rule(g, ans, grad, idx, like):
 @defrule(setitem, wrt=("x", "value"), joint_linear=("x", "value"))
 def _setitem_rule(g, ans, x, idx, value):
     # repeated advanced indices: only the last item written to a position reaches it
-    return zero_at(g, idx), unbroadcast(masked(getitem_or_zero(g, idx), last_writes(x, idx, value)), value)
+    # (a list's slice given another number of items moves the items after it: written_index)
+    return zero_at(g, written_index(x, idx, value)), \
+        unbroadcast(masked(getitem_or_zero(g, written_index(x, idx, value)), last_writes(x, idx, value)), value)
 
 
 @defrule(sorted_value)
@@ -2905,7 +2987,7 @@ def _item_at_rule(g, ans, grad, z, index):
     return index_adjoint(g, grad, insert_position(z, index))
 
 
-@defrule(part_adjoint, wrt=("grad",))
+@defrule(part_adjoint, wrt=("grad",), linear="grad")
 def _part_adjoint_rule(g, ans, grad, start, stop, like):
     return index_adjoint(g, grad, slice(start, stop))
 
@@ -3894,6 +3976,25 @@ def list_pad(grad, before, after):
     return [ZERO] * before + items + [ZERO] * after
 
 
+def concat_operand(z, items):
+    """The right operand of ``z += items`` (items a tuple written there) as ``z + ...`` reads it:
+    a list of the items where ``z`` is a list (a list extends by any iterable), ``items`` itself
+    otherwise (a tuple's concatenation, an array's sum)."""
+    return list(items) if type(z) is list and type(items) is tuple else items
+
+
+def concat_operand_adjoint(grad, items, ans):
+    """The adjoint of ``items`` in ``concat_operand``: the list's as a tuple where it was one."""
+    if ans is items or _is_zero(grad):
+        return grad
+    return tuple(grad)
+
+
+@defrule(concat_operand, wrt=("items",), linear="items")
+def _concat_operand_rule(g, ans, z, items):
+    return concat_operand_adjoint(g, items, ans)
+
+
 def _both_sequences(a, b) -> bool:
     return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
 
@@ -4542,7 +4643,7 @@ def method_read_here(obj, name, filename, line, fname, message):
 
 nondifferentiable(method_read_here)
 
-nondifferentiable(last_writes, sort_order, seed, stop_gradient, data_receiver, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
+nondifferentiable(last_writes, written_index, sort_order, seed, stop_gradient, data_receiver, zero_adjoint, _is_zero, _is_array, as_dlarray_data, vjp, vjp_method, vjp_init, new_object,
                   vjp_at, vjp_method_at, vjp_init_at, guard_holds)
 
 

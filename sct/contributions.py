@@ -281,19 +281,20 @@ class Contributions(EmitPass):
         pieces = []
         templates = rule.templates()
         globals_ = rule_namespace(rule.fn)
+        mapped = self.scalar_lists_as_arrays(rule, bound)      # what the templates read
         for param in rule.wrt:
             arg = bound.get(param)
             if not isinstance(arg, gast.Name) or arg.id not in self.act.active:
                 if isinstance(arg, (gast.Tuple, gast.List)) and any(
                         isinstance(e, gast.Name) and e.id in self.act.active for e in arg.elts):
-                    expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+                    expr = self.instantiate(templates[param], rule, mapped, g, ans, globals_)
                     tmp = self.namer.fresh(f"d_{s.targets[0].id}_{param}")
                     self.pending_pre.append(assign(tmp, expr))
                     for i, e in enumerate(arg.elts):
                         if isinstance(e, gast.Name):
                             pieces.append((e.id, call(self.rt("getitem_or_zero"), [load(tmp), const(i)])))
                 continue
-            expr = self.instantiate(templates[param], rule, bound, g, ans, globals_)
+            expr = self.instantiate(templates[param], rule, mapped, g, ans, globals_)
             expr = stop_constant_exponents(expr, bound, self.act.active, self.rt("stop_gradient"))
             if rule.op in SCALAR_SAFE_OPS and all(
                     isinstance(bound.get(other), gast.Constant) and
@@ -301,6 +302,9 @@ class Contributions(EmitPass):
                 expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
             pieces.append((arg.id, simplify(expr)))
         return self.share_common_calls(pieces, s)
+
+    def scalar_lists_as_arrays(self, rule, bound: Dict[str, Any]) -> Dict[str, Any]:
+        return scalar_lists_as_arrays(rule, bound, self.act, self.rt("scalar_list_array"))
 
     def share_common_calls(self, pieces, s):
         """A call that several of one op's contributions make (a custom layer's backward, say)
@@ -359,6 +363,30 @@ class Contributions(EmitPass):
         if not may_hold_conj(template, mapping):
             return expr         # no conj to elide (elide_conj would walk it to find none)
         return self.complex.elide_conj(expr)
+
+
+def scalar_lists_as_arrays(rule, bound: Dict[str, Any], act, convert) -> Dict[str, Any]:
+    """``bound`` as a numpy function's rule reads it where a differentiable argument is a list or
+    tuple of traced numbers (``np.hypot(xs, 1.0)`` with ``xs = [a, b]``, ``np.sinc([a, b])``): the
+    array numpy makes of it (``convert``, ``rt.scalar_list_array``: a list of numbers as an array,
+    anything else as it is), not the list (was: the rule's arithmetic on the list, a TypeError
+    while computing the gradient or the tangent).  Only for the templates: which names get the
+    adjoints is read from ``bound`` itself."""
+    from .transform_calls import _SEQUENCE_OPS
+    module = getattr(rule.op, "__module__", None) or ""
+    if not (module == "numpy" or module.startswith("numpy.") or rule.op is operator.matmul) or \
+            rule.op in _SEQUENCE_OPS:
+        return bound            # (``[a, b] @ x``: numpy's matmul of the list as an array)
+    lists = act.lists | act.sequences
+    out = None
+    for param in rule.wrt:
+        arg = bound.get(param)
+        if isinstance(arg, (gast.Tuple, gast.List)) and any(
+                isinstance(e, gast.Name) and e.id in act.active for e in arg.elts) or \
+                isinstance(arg, gast.Name) and arg.id in lists and arg.id in act.active:
+            out = dict(bound) if out is None else out
+            out[param] = call(copy.deepcopy(convert), [copy.deepcopy(arg)])
+    return bound if out is None else out
 
 
 def stop_constant_exponents(expr, bound: Dict[str, Any], active, stop):

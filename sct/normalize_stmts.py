@@ -75,7 +75,12 @@ class Statements:
         # in place); a number, tuple or list is the new value itself
         target = s.target
         if isinstance(target, gast.Name):
-            current = gast.BinOp(left=self.as_load(target), op=s.op, right=s.value)
+            right = s.value
+            if isinstance(s.op, gast.Add) and isinstance(right, gast.Tuple):
+                # ``xs += (a, b)`` of a list xs: a list extends by any iterable (``xs + (a, b)``
+                # raises TypeError); rt.concat_operand makes the tuple a list there
+                right = call(f"{self.rt_name}.concat_operand", [self.as_load(target), right])
+            current = gast.BinOp(left=self.as_load(target), op=s.op, right=right)
             tmp = self.namer.fresh(target.id + "_" + BINOP_NAMES.get(type(s.op), "op"))
             self.assign_to(tmp, current, out)
             if out and isinstance(out[-1], gast.Assign):

@@ -1080,7 +1080,7 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
 #: (``rt.shape_proxy`` keeps exactly those of an array).
 SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadcast": 1,
                     "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
-                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": (0, 2),
+                    "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": (0, 2), "written_index": (0, 2),
                     "concat_head": (1, 2), "concat_tail": (1, 2), "real_if_real": 1}
 
 

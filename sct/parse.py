@@ -269,6 +269,15 @@ def _lambda_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Lambda) and node.lineno == line and _same_lambda(node, code):
             found.append((node, ast.get_source_segment(source, node)))
+    if not found and tree is not None and hasattr(code, "co_positions"):
+        # a body Python compiles to jumps (a conditional expression, `and`/`or`) has no one
+        # instruction spanning it: the lambda whose body holds every instruction of the code,
+        # the innermost one where lambdas nest
+        inside = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)
+                  and node.lineno == line and _lambda_holds_code(node, code)]
+        inside = [node for node in inside
+                  if not any(other is not node and _span_holds(node.body, other.body) for other in inside)]
+        found = [(node, ast.get_source_segment(source, node)) for node in inside]
     if len(found) != 1:
         why = "its source cannot be read" if not found else "several lambdas on that line compile alike"
         raise CompileError(f"cannot find the source of this lambda ({why}); define it with def",
@@ -334,6 +343,25 @@ def _same_lambda(node: ast.Lambda, code) -> bool:
         return True
     body = node.body
     return (body.lineno, body.end_lineno, body.col_offset, body.end_col_offset) in set(code.co_positions())
+
+
+def _span_holds(outer, inner) -> bool:
+    """Whether the source span of node ``outer`` holds that of node ``inner``."""
+    return ((outer.lineno, outer.col_offset) <= (inner.lineno, inner.col_offset) and
+            (inner.end_lineno, inner.end_col_offset) <= (outer.end_lineno, outer.end_col_offset))
+
+
+def _lambda_holds_code(node: ast.Lambda, code) -> bool:
+    """Whether every instruction of ``code`` that has a source span lies in ``node``'s body
+    (and the parameters are the same)."""
+    params = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+    if list(code.co_varnames[:len(params)]) != params:
+        return False
+    body = node.body
+    start, end = (body.lineno, body.col_offset), (body.end_lineno, body.end_col_offset)
+    spans = [(a, b, c, d) for a, b, c, d in code.co_positions()
+             if None not in (a, b, c, d) and (a, c) != (b, d)]
+    return bool(spans) and all(start <= (a, c) and (b, d) <= end for a, b, c, d in spans)
 
 
 def register_source(filename: str, source: str) -> None:

@@ -199,7 +199,9 @@ class TangentTransformer:
         from the same rule and facts as a call's."""
         a, b = value.left, value.right
         if isinstance(value.op, (gast.Add, gast.Sub)) and (self.is_list(a) or self.is_list(b)):
-            return gast.BinOp(left=self.dot_or_zero(a), op=gast.Add(), right=self.list_tangent(b))
+            # a list's concatenation (its tangents concatenated), or numpy's sum or difference of a
+            # list and an array (``[a, b] - x``: numpy's, the tangents' difference; was their sum)
+            return gast.BinOp(left=self.dot_or_zero(a), op=type(value.op)(), right=self.list_tangent(b))
         if isinstance(value.op, gast.Mult) and (self.may_be_sequence(a) or self.may_be_sequence(b)):
             # ``xs * n``: a list or tuple repeated (its tangent repeated), or a product; which one
             # is known when it runs (was the product's rule: ``xs * dot_n``, a TypeError)
@@ -356,7 +358,8 @@ class TangentTransformer:
         if _contains_g(partial):
             return None
         mapping = {"ans": ans}
-        mapping.update(bound)
+        from .contributions import scalar_lists_as_arrays
+        mapping.update(scalar_lists_as_arrays(rule, bound, self.act, self.rt("scalar_list_array")))
         if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and _is_one(partial.left):
             op, partial = gast.Div(), partial.right          # dot / b, not dot * (1 / b)
         else:

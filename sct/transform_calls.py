@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+import operator
 import types
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -832,6 +833,43 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     return compiled.entry(*values, *dots, **kwargs)
 
 
+#: numpy functions whose rules read a list argument's items as pieces (np.block's nesting,
+#: np.concatenate's arrays): their lists are kept
+_SEQUENCE_OPS = frozenset((np.block, np.concatenate, np.stack, np.vstack, np.hstack, np.dstack, np.column_stack,
+                           np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.select, np.choose,
+                           np.einsum, np.meshgrid, np.atleast_1d, np.atleast_2d, np.atleast_3d))
+
+
+def _scalar_lists_as_arrays(op, args, kwargs, tangents, keyword_tangents):
+    """A numpy function given a list or tuple of numbers with a list of their tangents (``np.var([a,
+    b, c])``): both as the arrays numpy makes of them, which its rule reads (was: the rule's
+    arithmetic on the lists, a TypeError while evaluating the tangent)."""
+    module = getattr(op, "__module__", None) or ""
+    if not (module == "numpy" or module.startswith("numpy.") or op is operator.matmul) or op in _SEQUENCE_OPS:
+        return args, kwargs, tangents, keyword_tangents
+
+    def scalars(v):
+        return isinstance(v, (list, tuple)) and len(v) > 0 and all(np.ndim(e) == 0 and not isinstance(e, str)
+                                                                    for e in v)
+
+    def pair(v, t):
+        if not (scalars(v) and isinstance(t, (list, tuple)) and len(t) == len(v)):
+            return v, t
+        value = np.asarray(v)
+        dtype = value.dtype if value.dtype.kind in "fc" else np.float64
+        return value, np.array([0.0 if _is_zero_tangent(e) else e for e in t], dtype=dtype)
+    if not any(scalars(v) for v in list(args) + list(kwargs.values())):
+        return args, kwargs, tangents, keyword_tangents
+    pairs = [pair(v, t) for v, t in zip(args, tangents)]
+    args = tuple(v for v, _ in pairs) + tuple(args[len(pairs):])
+    tangents = tuple(t for _, t in pairs) + tuple(tangents[len(pairs):])
+    kwargs, keyword_tangents = dict(kwargs), dict(keyword_tangents)
+    for k, t in list(keyword_tangents.items()):
+        if k in kwargs:
+            kwargs[k], keyword_tangents[k] = pair(kwargs[k], t)
+    return args, kwargs, tangents, keyword_tangents
+
+
 def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     """J @ tangent for one op: the vjp of its rule with respect to g (rules are linear in g)."""
     from .runtime.support import zero_adjoint
@@ -844,6 +882,7 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
             type(args[0]) is dict and type(args[1]) is dict:
         return _dict_merged_tangent(args, tangents, ans)      # {**a, **b}, a | b, d.update(...)
     rule = registry.lookup(op)
+    args, kwargs, tangents, keyword_tangents = _scalar_lists_as_arrays(op, args, kwargs, tangents, keyword_tangents)
     dots: Dict[str, Any] = {}
     items: Dict[str, list] = {}
     for (name, item), t in zip(_positional_parameters(rule.signature, len(tangents)), tangents):

@@ -507,6 +507,16 @@ def extended_rule(g, ans, a, b, c):
     return da[0], db[0], db[1]
 
 
+def concat_operand_fn(a, b, c):
+    return flat(support.concat_operand([a], (b, c)))
+
+
+def concat_operand_rule(g, ans, a, b, c):
+    items = (b, c)
+    ans = support.concat_operand([a], items)
+    return tuple(support._concat_operand_rule(unflat(g, ans), ans, [a], items))
+
+
 def inserted_fn(a, b, c):
     return flat(support.inserted([a, b], 1, c))
 
@@ -1134,6 +1144,13 @@ CASES = [
          wrt=(0, 1, 2)),
     Case(support.part_adjoint, [R(2), R(3), R(), C(1), C(3), C([0.0, 0.0])], complex=True,
          **seq_in(support.part_adjoint, 3, out_list=True)),
+    Case(support.scalar_list_array, [R(), R(), R()], complex=True, note="a list of numbers: an array",
+         **seq_in(support.scalar_list_array, 3)),
+    Case(support.scalar_list_array, [R(2, 3)], complex=True, note="an array as it is"),
+    Case(support.concat_operand, [R(2), R(3), R()], (1, 2), complex=True, fn=concat_operand_fn,
+         rule=concat_operand_rule, note="xs += (a, b) of a list xs: a list of the tuple's items"),
+    Case(support.part_adjoint, [R(), R(), R(), C(1), C(3), C(np.zeros(2))], complex=True,
+         note="the part given to an array: an array", **seq_in(support.part_adjoint, 3)),
     Case(support.sorted_array, [fixed([[0.3, -0.2], [0.9, 0.1], [-0.5, 0.4]]), C(0)], note="axis 0"),
     Case(support.reversed_adjoint, [R(2), R(3), R()], complex=True,
          **seq_in(support.reversed_adjoint, 3, out_list=True)),
