@@ -209,6 +209,13 @@ class MustCopies:
                     self.indexes[key] = value.slice
                     self.bindings[id(s)] = s
                     return _kill(facts, {target.id}) | {(kind, target.id, value.value.id, key, id(s))}
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Attribute) and \
+                    isinstance(value.value, gast.Name) and target.id != value.value.id and \
+                    target.id in self.tracked and value.value.id in self.tracked:
+                # w = base.attr: the object the attribute holds (followed where base is an object
+                # dlgradient built, rebind_copies' attribute_statements)
+                self.bindings[id(s)] = s
+                return _kill(facts, {target.id}) | {("attr", target.id, value.value.id, value.attr, id(s))}
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
@@ -422,7 +429,15 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
             analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
 
-    def held_base(fact, s) -> bool:
+    def held_attribute(fact, s) -> bool:
+        """Did ``base`` surely hold an object dlgradient built (the gradients of a dataclass, a Table,
+        an object of the user's class: sct/points_to.py ``gradient_sites``, new objects holding new
+        items) where ``w = base.attr`` bound the attribute's object, and may base hold it in that one
+        place only?  Then a change of ``w`` in place (``g.Value[0] = v``, ``g.w.append(v)``) is a
+        change of ``base.attr`` (was: made on a copy, base kept the old value)."""
+        return held_base(fact, s, lambda o: o[0] in ("new", "old") and o[1] in analysis.gradient_sites)
+
+    def held_base(fact, s, container=None) -> bool:
         """Did ``base`` surely hold a list, tuple or dict where ``w = base[k]`` bound the item (the
         item itself: its change in place at ``s`` is a change of ``base[k]``), not changed since
         (``len(fact) == 5``: MustCopies marks the fact stale at a change of base), and may base hold
@@ -432,7 +447,10 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         if binding is None or len(fact) != 5:
             return False
         objs = analysis.objects(binding, base)
-        if not (objs and all(analysis.is_sequence(o) or analysis.is_mapping(o) for o in objs)):
+        if container is None:
+            def container(o):
+                return analysis.is_sequence(o) or analysis.is_mapping(o)
+        if not (objs and all(container(o) for o in objs)):
             return False
         state = analysis.before.get(id(s))
         if state is None:
@@ -477,6 +495,29 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             body.append(gast.If(test=load(itself), body=[assign(items, load(base), line)], orelse=[]))
             body[-1].lineno = line
         branch = gast.If(test=load(flag), body=body, orelse=[])
+        branch.lineno = line
+        return [assign(flag, check, line), branch]
+
+    def attribute_statements(w: str, base: str, attr: str, line, augmented: bool) -> List:
+        """``w = base.attr`` changed in place (``w[0] = v``, ``w.append(v)``, ``w op= v``), where
+        base is an object dlgradient built: after the change, ``base.attr = w; w = base.attr`` (in
+        Python nothing changes: base.attr is w).  The run checks first that base keeps attr in its
+        ``__dict__`` and sets it plainly (``rt.attribute_is_held``; after ``w op= v``, that the change
+        was made in place: ``rt.attribute_changed_in_place``); anything else is refused."""
+        flag = w + "_held"
+        while flag in names or flag in every_name:
+            flag += "_"
+        names.add(flag)
+        message = (f"{w} = {base}.{attr} is changed in place, and {base} holds it; sct follows such a change "
+                   f"into a plain attribute of the gradients' object only. Build a new value and store it "
+                   f"(`v = list({base}.{attr}); v[i] = ...; {base}.{attr} = v`)")
+        check = call(f"{rt_name}.attribute_changed_in_place" if augmented else f"{rt_name}.attribute_is_held",
+                     [load(base), const(attr), load(w), const(message)])
+        back = gast.Assign(targets=[gast.Attribute(value=load(base), attr=attr, ctx=gast.Store())],
+                           value=load(w), type_comment=None)
+        back.lineno = line
+        take = assign(w, gast.Attribute(value=load(base), attr=attr, ctx=gast.Load()), line)
+        branch = gast.If(test=load(flag), body=[back, take], orelse=[])
         branch.lineno = line
         return [assign(flag, check, line), branch]
 
@@ -545,6 +586,12 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         for fact in views:
             w, base, key = fact[1], fact[2], fact[3]
             if not (w == z and base in after or base == z and w in after):
+                continue
+            if fact[0] == "attr":
+                if w == z and held_attribute(fact, s) and analysis.objects(s, w):
+                    handled.append(fact[:4])
+                    out += attribute_statements(w, base, key, line, augmented)
+                    rebound.add(base)
                 continue
             on_array = array_base(fact)
             held = fact[0] in ("item", "entry") and w == z and (not on_array or fact[0] == "entry") and \

@@ -527,7 +527,7 @@ class _Values:
                 of = self.names(state, wrt[0])
                 if of and all(self.is_mapping(o) for o in of):
                     self.map_sites.add(site)     # the gradients of a dict: a new dict of its keys
-                if of and any(self.is_mapping(o) or self.is_sequence(o) for o in of):
+                if of and not self._surely_arrays(of):
                     # its items (arrays, or dicts and lists of them) are new objects that it holds:
                     # a write into one (g["w"][0] = 0, or h = g["w"]; h *= 2) is a write into g
                     # (was: held by nothing, such a write was made on a copy and g kept its old value)

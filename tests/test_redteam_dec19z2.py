@@ -1,0 +1,216 @@
+"""Red team dec19 z2: custom training loops as a MATLAB dlarray user ports them (model-loss functions
+returning loss, gradients and state; parameters in dicts, dataclasses, networks; the user's own
+gradient clipping, weight decay and freezing written into the gradients; optimizer steps checked
+against MATLAB's documented formulas).
+
+1. A write into an item of an attribute of the gradients of an object (``g = dlgradient(loss,
+   net.Learnables); g.Value[i] = g.Value[i] * s``, MATLAB's ``gradients.Value{i} = ...``; a dataclass's
+   ``g.w[0] = ...``) was made on a copy: the gradients came back unchanged (per-parameter clipping
+   silently not applied).  sct/points_to.py: the gradients of any structure hold their items;
+   sct/copy_aliases.py: ``w = g.attr`` changed in place is written back (``g.attr = w``)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+import sct
+from sct import (dlarray, dlfeval, dlgradient, dlnetwork, extractdata, featureInputLayer, forward,
+                 fullyConnectedLayer, mse, predict, sgdmupdate)
+
+from gradcheck import assert_close, numerical_gradient
+
+
+# --- 1. writes into an attribute's items of the gradients of an object -------------------------------
+
+@dataclasses.dataclass
+class Params:
+    w: list
+    b: object
+
+
+class Obj:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+
+X2 = np.array([1.0, 2.0])
+
+
+def _params():
+    x = dlarray(X2)
+    return Params([x * 1.0, x * 2.0], x * 3.0)
+
+
+def dc_item_scaled(p):
+    y = np.sum(p.w[0] ** 2) + np.sum(p.b ** 2)
+    g = dlgradient(y, p)
+    g.w[0] = g.w[0] * 0.5
+    return g
+
+
+def dc_clip_loop(p):
+    y = np.sum(p.w[0] ** 2) + np.sum(p.b ** 2)
+    g = dlgradient(y, p)
+    for i in range(len(g.w)):
+        g.w[i] = np.clip(g.w[i], -1.0, 1.0)
+    return g
+
+
+def dc_array_element(p):
+    y = np.sum(p.w[0] ** 2) + np.sum(p.b ** 2)
+    g = dlgradient(y, p)
+    g.b[0] = 0.0
+    return g
+
+
+def dc_second_name(p):
+    y = np.sum(p.w[0] ** 2) + np.sum(p.b ** 2)
+    g = dlgradient(y, p)
+    h = g.w
+    h[0] = h[0] * 0.5
+    h.append(p.b * 0)
+    return g
+
+
+def obj_element_and_update(p):
+    y = np.sum(p.W ** 2) + np.sum(p.b ** 2)
+    g = dlgradient(y, p)
+    g.W[1] = 7.0
+    g.b = g.b + 1.0
+    return g
+
+
+def test_dataclass_gradient_item_write():
+    g = dlfeval(dc_item_scaled, _params())
+    assert_close(extractdata(g.w[0]), X2)                 # 2 x * 0.5 (was 2 x: the write lost)
+    assert_close(extractdata(g.w[1]), [0.0, 0.0])
+    assert_close(extractdata(g.b), 6 * X2)
+
+
+def test_dataclass_gradient_clipped_in_a_loop():
+    g = dlfeval(dc_clip_loop, _params())
+    assert_close(extractdata(g.w[0]), [1.0, 1.0])         # clip(2 x) (was 2 x)
+
+
+def test_dataclass_gradient_array_element():
+    g = dlfeval(dc_array_element, _params())
+    assert_close(extractdata(g.b), [0.0, 12.0])           # (was [6, 12])
+
+
+def test_dataclass_gradient_second_name():
+    g = dlfeval(dc_second_name, _params())
+    assert len(g.w) == 3
+    assert_close(extractdata(g.w[0]), X2)
+
+
+def test_object_gradient_element():
+    x = dlarray(X2)
+    g = dlfeval(obj_element_and_update, Obj(x * 1.0, x * 2.0))
+    assert_close(extractdata(g.W), [2.0, 7.0])             # (was [2, 4])
+    assert_close(extractdata(g.b), [5.0, 9.0])
+
+
+def dc_second_order(p):
+    y = np.sum(np.sin(p.w[0]) * p.w[1])
+    g = dlgradient(y, p)
+    g.w[0] = g.w[0] * 3.0
+    pen = np.sum(g.w[0] ** 2) + np.sum(g.w[1] ** 2)
+    return pen, dlgradient(pen, p)
+
+
+def test_dataclass_gradient_item_write_differentiated_again():
+    a, b = np.array([0.3, -0.7]), np.array([1.1, 0.4])
+    pen, h = dlfeval(dc_second_order, Params([dlarray(a), dlarray(b)], None))
+
+    def plain(a, b):
+        return np.sum((3 * np.cos(a) * b) ** 2) + np.sum(np.sin(a) ** 2)
+    assert_close(float(pen), plain(a, b))
+    assert_close(extractdata(h.w[0]), numerical_gradient(plain, [a.copy(), b.copy()], 0))
+    assert_close(extractdata(h.w[1]), numerical_gradient(plain, [a.copy(), b.copy()], 1))
+
+
+THRESHOLD = 0.05
+
+
+def net_loss_clipped(net, X, T):
+    Y = forward(net, X, nargout=1)
+    loss = mse(Y, T)
+    gradients = dlgradient(loss, net.Learnables)
+    for i in range(len(gradients.Value)):           # MATLAB's thresholdL2Norm, per parameter
+        n = np.sqrt(np.sum(gradients.Value[i] ** 2))
+        if n > THRESHOLD:
+            gradients.Value[i] = gradients.Value[i] * THRESHOLD / n
+    return loss, gradients
+
+
+def net_loss_frozen(net, X, T):
+    Y = forward(net, X, nargout=1)
+    loss = mse(Y, T)
+    gradients = dlgradient(loss, net.Learnables)
+    for i in range(len(gradients.Value)):
+        if gradients.Layer[i] == "fc1":
+            gradients.Value[i] = 0 * gradients.Value[i]
+    return loss, gradients
+
+
+def _net_and_data():
+    rng = np.random.default_rng(3)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc1"), fullyConnectedLayer(2, Name="fc2")],
+                    Seed=0)
+    return net, rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+
+
+def _fd_gradients(net, X, T):
+    values = [np.array(extractdata(v), dtype=float) for v in net.Learnables.Value]
+
+    def loss_of(vals):
+        Y = extractdata(predict(net.with_learnables([dlarray(v) for v in vals]), X))
+        return np.sum((Y - T) ** 2) / 2 / X.shape[0]
+    out = []
+    for i in range(len(values)):
+        def part(v, i=i):
+            vals = list(values)
+            vals[i] = v
+            return loss_of(vals)
+        out.append(numerical_gradient(part, [values[i].copy()], 0))
+    return out
+
+
+def test_learnables_gradient_clipped_per_parameter():
+    net, X, T = _net_and_data()
+    loss, g = dlfeval(net_loss_clipped, net, X, T)
+    for i, gn in enumerate(_fd_gradients(net, X, T)):
+        n = np.sqrt(np.sum(gn ** 2))
+        expected = gn * THRESHOLD / n if n > THRESHOLD else gn
+        assert_close(extractdata(g.Value[i]), expected, rtol=1e-4, atol=1e-8, what=str(i))
+
+
+def test_learnables_gradient_frozen_layer_then_sgdm():
+    net, X, T = _net_and_data()
+    loss, g = dlfeval(net_loss_frozen, net, X, T)
+    fd = _fd_gradients(net, X, T)
+    for i in range(len(fd)):
+        expected = 0 * fd[i] if g.Layer[i] == "fc1" else fd[i]
+        assert_close(extractdata(g.Value[i]), expected, rtol=1e-4, atol=1e-8, what=str(i))
+    net2, vel = sgdmupdate(net, g, None, 0.1, 0.9)
+    for i, (new, old) in enumerate(zip(net2.Learnables.Value, net.Learnables.Value)):
+        # MATLAB's sgdmupdate from vel = 0: vel = -lr g; p = p + vel
+        assert_close(extractdata(new), extractdata(old) - 0.1 * extractdata(g.Value[i]))
+
+
+def frozen_dc(p):
+    y = np.sum(p.w[0] ** 2) + np.sum(p.b ** 2)
+    g = dlgradient(y, p)
+    g.w[0] = g.w[0] * 0.5
+    return g
+
+
+def test_frozen_dataclass_gradient_refused():
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        w: list
+        b: object
+    x = dlarray(X2)
+    with pytest.raises(sct.SctError, match="plain attribute"):
+        dlfeval(frozen_dc, Frozen([x * 1.0, x * 2.0], x * 3.0))
