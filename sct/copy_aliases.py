@@ -479,6 +479,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         back = gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Store())],
                            value=load(w), type_comment=None)
         back.lineno = line
+        back.sct_restore = True             # (base[k] is w already: sct/points_to.py store)
         take = assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
         body = [back, take]
         items = walked_items(base)
@@ -498,7 +499,23 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         branch.lineno = line
         return [assign(flag, check, line), branch]
 
-    def attribute_statements(w: str, base: str, attr: str, line, augmented: bool) -> List:
+    def attribute_chain(fact, s, after) -> List:
+        """The facts ``w = base.attr``, ``base = outer.attr2``, ... from ``fact`` out to a base that is
+        read after ``s`` (``g`` of ``b = g.Learnables; v = b.Value; v[0] = x``), each of an object
+        dlgradient built; empty where there is none."""
+        chain, seen = [], set()
+        before = facts.before.get(id(s), frozenset())
+        while fact is not None and held_attribute(fact, s) and fact[2] not in seen:
+            chain.append(fact)
+            seen.add(fact[1])
+            if fact[2] in after:
+                return chain
+            outer = [p for p in before if isinstance(p, tuple) and p[0] == "attr" and p[1] == fact[2] and
+                     len(p) == 5]
+            fact = outer[0] if len(outer) == 1 else None
+        return []
+
+    def attribute_statements(w: str, base: str, attr: str, line, augmented: bool, outer=frozenset()) -> List:
         """``w = base.attr`` changed in place (``w[0] = v``, ``w.append(v)``, ``w op= v``), where
         base is an object dlgradient built: after the change, ``base.attr = w; w = base.attr`` (in
         Python nothing changes: base.attr is w).  The run checks first that base keeps attr in its
@@ -516,6 +533,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         back = gast.Assign(targets=[gast.Attribute(value=load(base), attr=attr, ctx=gast.Store())],
                            value=load(w), type_comment=None)
         back.lineno = line
+        back.sct_restore = True             # (base.attr is w already: sct/points_to.py store)
+        if outer:
+            back.sct_rebound = outer          # (set back into them next)
         take = assign(w, gast.Attribute(value=load(base), attr=attr, ctx=gast.Load()), line)
         branch = gast.If(test=load(flag), body=[back, take], orelse=[])
         branch.lineno = line
@@ -585,13 +605,19 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         line = getattr(s, "lineno", None)
         for fact in views:
             w, base, key = fact[1], fact[2], fact[3]
-            if not (w == z and base in after or base == z and w in after):
-                continue
             if fact[0] == "attr":
-                if w == z and held_attribute(fact, s) and analysis.objects(s, w):
+                # (base itself may be dead after s, where a live name holds it: g of
+                # b = g.Learnables; v = b.Value; v[0] = x: b.Value = v, then g.Learnables = b)
+                chain = attribute_chain(fact, s, after) if w == z and analysis.objects(s, w) else []
+                if chain:
                     handled.append(fact[:4])
-                    out += attribute_statements(w, base, key, line, augmented)
-                    rebound.add(base)
+                    outer = {f[2] for f in chain}
+                    for k, f in enumerate(chain):
+                        out += attribute_statements(f[1], f[2], f[3], line, augmented and k == 0,
+                                                    frozenset(f2[2] for f2 in chain[k + 1:]))
+                    rebound |= outer
+                continue
+            if not (w == z and base in after or base == z and w in after):
                 continue
             on_array = array_base(fact)
             held = fact[0] in ("item", "entry") and w == z and (not on_array or fact[0] == "entry") and \

@@ -294,7 +294,7 @@ class _Values:
         self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
-        self.gradient_sites: Set = set()       # dlgradient(y, p) of one dict or list: it holds its items
+        self.gradient_sites: Set = set()       # dlgradient(y, p) of a structure, and its items (to any depth)
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -421,7 +421,9 @@ class _Values:
         if isinstance(value, gast.BinOp):
             parts = [self.names(state, o) if isinstance(o, gast.List) else
                      state.contents(self.names(state, o)) for o in operands]
-            if isinstance(value.op, gast.Mult):          # [a] * 2 holds a twice
+            if isinstance(value.op, gast.Mult) and not any(
+                    isinstance(o, gast.Constant) and type(o.value) in (float, complex) for o in operands):
+                # [a] * 2 holds a twice (a list times a float raises: g[k] * 0.5 is no list)
                 state.multi = state.multi | parts[0] | parts[1]
             elif isinstance(value.op, gast.Add):         # l + [a] with a already in l
                 state.multi = state.multi | (parts[0] & parts[1])
@@ -523,16 +525,32 @@ class _Values:
             receiver = self.names(state, node.func.value)
         if info.kind == CallKind.SITE:
             wrt = node.args[1:]
-            if name == "dlgradient" and len(wrt) == 1 and not isinstance(wrt[0], gast.Starred):
-                of = self.names(state, wrt[0])
-                if of and all(self.is_mapping(o) for o in of):
+            if name == "dlgradient" and wrt:
+                one = len(wrt) == 1 and not isinstance(wrt[0], gast.Starred)
+                of = self.names(state, wrt[0]) if one else frozenset()
+                if one and of and all(self.is_mapping(o) for o in of):
                     self.map_sites.add(site)     # the gradients of a dict: a new dict of its keys
-                if of and not self._surely_arrays(of):
-                    # its items (arrays, or dicts and lists of them) are new objects that it holds:
-                    # a write into one (g["w"][0] = 0, or h = g["w"]; h *= 2) is a write into g
-                    # (was: held by nothing, such a write was made on a copy and g kept its old value)
+                if one and of and all(self.is_sequence(o) for o in of):
+                    self.seq_sites.add(site)     # of a list or tuple: a new one of its length
+                several = not one and not all(self._surely_arrays(self.names(state, a)) for a in wrt)
+                if several or of and not self._surely_arrays(of):
+                    # its items (arrays, or dicts, lists and objects of them, to any depth) are new
+                    # objects that it holds: a write into one (g["w"][0] = 0, or h = g["w"]; h *= 2,
+                    # g.Value[0] = v, g.Learnables.Value[0] = v, gW, gX = dlgradient(y, W, X)) is a
+                    # write into g (was: held by nothing, such a write was made on a copy and g kept
+                    # its old value).  One object per depth, the deepest holding itself.
                     self.gradient_sites.add(site)
-                    return self.fresh(state, site, self.fresh(state, ("gradient items", site)))
+                    if several:
+                        self.seq_sites.add(site)     # a tuple of one gradient per x
+                    inner = ("gradient items", site, _GRADIENT_DEPTH)
+                    self.gradient_sites.add(inner)
+                    items = self.fresh(state, inner)
+                    state.heap[next(iter(items))] = items
+                    for depth in range(_GRADIENT_DEPTH - 1, 0, -1):
+                        inner = ("gradient items", site, depth)
+                        self.gradient_sites.add(inner)
+                        items = self.fresh(state, inner, items)
+                    return self.fresh(state, site, items)
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
@@ -920,9 +938,10 @@ class PointsTo(_Values):
                 state.env[unset_key(node.value.id, node.attr)] = frozenset({EXT})
         self.block(self.fdef.body, state)
 
-    def store(self, state: State, objs, value_objs):
+    def store(self, state: State, objs, value_objs, again: bool = False):
         for o in objs:
-            state.multi = state.multi | (state.heap.get(o, frozenset()) & value_objs)
+            if not again:
+                state.multi = state.multi | (state.heap.get(o, frozenset()) & value_objs)
             state.heap[o] = state.heap.get(o, frozenset()) | value_objs
             if o == EXT or o[0] == "arg":
                 state.escaped = state.escaped | frozenset(state.reach(value_objs))
@@ -955,7 +974,9 @@ class PointsTo(_Values):
             holders = self.names(state, target.value)
             if not (isinstance(target, gast.Subscript) and self._surely_arrays(holders)):
                 # (``traj[t] = state`` of a numeric array copies state's numbers: traj holds no object)
-                self.store(state, holders, value_objs)
+                # (a write back sct/copy_aliases.py made, ``g["w"] = g_item`` where g["w"] is g_item
+                # already, stores the object where it is: not a second place holding it)
+                self.store(state, holders, value_objs, again=getattr(s, "sct_restore", False))
             if isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name) and \
                     target.value.id in self.owned_params:
                 state.env[unset_key(target.value.id, target.attr)] = frozenset()    # set on the object now
@@ -1132,6 +1153,29 @@ class AliasAnalysis(PointsTo):
                        f"taken from one), and {other} is read later"
         return None
 
+    def holders_through(self, s, objs, via) -> FrozenSet[str]:
+        """The names live after ``s`` that hold ``objs`` only through the objects ``via`` (``g`` of
+        ``v = g["w"]; v[0] *= 2``: g holds v's items only inside v, whose own change is checked and
+        followed on its own)."""
+        state = self.before.get(id(s))
+        if state is None or not objs or not via:
+            return frozenset()
+        out = set()
+        for other in self.live_after.get(id(s), frozenset()) | self.captured:
+            held = state.env.get(other)
+            if not held or held & objs:
+                continue
+            seen, todo = set(held), [o for o in held if o not in via]
+            while todo:
+                for c in state.heap.get(todo.pop(), ()):
+                    if c not in seen:
+                        seen.add(c)
+                        if c not in via:
+                            todo.append(c)
+            if seen & via and not (seen - set(via)) & objs:
+                out.add(other)
+        return frozenset(out)
+
     def other_name_of(self, s, name: str, objs) -> Optional[str]:
         """Why ``objs`` (what ``name`` holds at ``s``) may also be read later through another
         name (None: through ``name`` only)."""
@@ -1168,6 +1212,11 @@ class AliasAnalysis(PointsTo):
         if state is None:
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+# the depths of the items of a gradient's structure told apart (sct/copy_aliases.py writes a change of
+# one back into the item holding it; deeper items are one object, refused where written)
+_GRADIENT_DEPTH = 4
 
 
 # numpy's functions whose result is a read-only view (numpy raises ValueError on a write into it)

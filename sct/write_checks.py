@@ -5,6 +5,8 @@ writes that must become new values because an adjoint reads the old one.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from typing import Dict, FrozenSet, Optional, Set
 
@@ -62,7 +64,11 @@ class _WriteCheck:
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
             if getattr(s, "sct_augmented", None) is not None:
+                guards = len(self.fdef.sct_number_guards)
                 _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
+                # (a check the run makes names what the user wrote too: was `g_Value_1[...] *= ...`)
+                self.fdef.sct_number_guards[guards:] = [
+                    dataclasses.replace(g, message=self.spell(g.message)) for g in self.fdef.sct_number_guards[guards:]]
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
                     isinstance(s.targets[0].value, gast.Name):
                 self._item_write(s, s.targets[0].value.id)
@@ -102,11 +108,16 @@ class _WriteCheck:
                       f"write into a copy", what)
 
     def fail(self, s, message, construct):
-        spelled = self._spelled()
-        if spelled:
-            pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, spelled)) + r")\b")
-            message, construct = (pattern.sub(lambda m: spelled[m.group(1)], t) for t in (message, construct))
+        message, construct = self.spell(message), self.spell(construct)
         raise CompileError(message, self.filename, getattr(s, "lineno", self.fdef.lineno), construct)
+
+    def spell(self, text: str) -> str:
+        """``text`` with the normalizer's names (g_Value) spelled as the user wrote them (g.Value)."""
+        spelled = self._spelled()
+        if not spelled:
+            return text
+        pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, spelled)) + r")\b")
+        return pattern.sub(lambda m: spelled[m.group(1)], text)
 
     def _spelled(self) -> Dict[str, str]:
         """The names the normalizer made for the user's ``cfg.inner`` / ``p["w"]`` / ``xs[0]``

@@ -214,3 +214,150 @@ def test_frozen_dataclass_gradient_refused():
     x = dlarray(X2)
     with pytest.raises(sct.SctError, match="plain attribute"):
         dlfeval(frozen_dc, Frozen([x * 1.0, x * 2.0], x * 3.0))
+
+
+NET_X = np.ones((2, 3))
+
+
+def _small_net():
+    return dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Name="fc1")], Seed=0)
+
+
+def net_gradient_nested_write(net, X):
+    loss = np.sum(forward(net, X, nargout=1))
+    g = dlgradient(loss, net)
+    g.Learnables.Value[0] = g.Learnables.Value[0] * 0.5
+    return g
+
+
+def table_gradient_several_x(net, X):
+    loss = np.sum(forward(net, X, nargout=1))
+    g, gx = dlgradient(loss, net.Learnables, X)
+    g.Value[0] = g.Value[0] * 0.5
+    return g, gx
+
+
+def list_of_dicts_gradient(p):
+    y = np.sum(p[0]["a"] ** 2)
+    g = dlgradient(y, p)
+    g[0]["a"] = g[0]["a"] * 0.5
+    return g
+
+
+def test_network_gradient_nested_attribute_write():
+    g = dlfeval(net_gradient_nested_write, _small_net(), dlarray(NET_X))
+    assert_close(extractdata(g.Learnables.Value[0]), np.full((2, 3), 1.0))     # (was 2)
+    assert_close(extractdata(g.Learnables.Value[1]), [2.0, 2.0])
+
+
+def test_list_of_dicts_gradient_item_write():
+    g = dlfeval(list_of_dicts_gradient, [{"a": dlarray(X2)}])
+    assert_close(extractdata(g[0]["a"]), X2)                  # 2 x * 0.5 (was refused)
+
+
+def test_several_x_gradient_item_write_refused():
+    # (was: the write lost, g.Value[0] returned as 2) -- the two gradients are one object to the analysis
+    with pytest.raises(sct.CompileError, match="holds it"):
+        dlfeval(table_gradient_several_x, _small_net(), dlarray(NET_X))
+
+
+# --- the common spellings of per-parameter edits of a Learnables gradient ----------------------------
+
+BN_X = np.arange(6.0).reshape(2, 3)
+
+
+def _bn_net():
+    return dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Name="fc1"), sct.batchNormalizationLayer(Name="bn")],
+                     Seed=0)
+
+
+def _bn_loss(net, X):
+    Y, state = forward(net, X)
+    return np.sum(Y * np.arange(2.0)), state
+
+
+def bn_gradients(net, X):
+    return dlgradient(_bn_loss(net, X)[0], net.Learnables)
+
+
+def values_by_second_name(net, X):
+    loss, state = _bn_loss(net, X)
+    g = dlgradient(loss, net.Learnables)
+    vals = g.Value
+    for i in range(len(vals)):
+        vals[i] = vals[i] * 0.5
+    return g
+
+
+def values_by_slice(net, X):
+    loss, state = _bn_loss(net, X)
+    g = dlgradient(loss, net.Learnables)
+    g.Value[:] = [v * 0.5 for v in g.Value]
+    return g
+
+
+def values_augmented(net, X):
+    loss, state = _bn_loss(net, X)
+    g = dlgradient(loss, net.Learnables)
+    for i in range(len(g.Value)):
+        g.Value[i] *= 0.5
+    return g
+
+
+def values_loop_walked(net, X):
+    loss, state = _bn_loss(net, X)
+    g = dlgradient(loss, net.Learnables)
+    for v in g.Value:
+        v *= 0.5
+    return g
+
+
+@pytest.mark.parametrize("f", [values_by_second_name, values_by_slice, values_augmented])
+def test_learnables_gradient_halved(f):
+    net, X = _bn_net(), dlarray(BN_X)
+    ref = dlfeval(bn_gradients, net, X)
+    got = dlfeval(f, net, X)               # (each was the unhalved gradient: the writes lost)
+    assert any(np.any(extractdata(v) != 0) for v in ref.Value)
+    for a, b in zip(got.Value, ref.Value):
+        assert_close(extractdata(a), 0.5 * extractdata(b))
+
+
+def test_learnables_gradient_changed_through_loop_variable_refused():
+    # (was: the unhalved gradient) -- Python changes each array in place: refused, naming the line
+    with pytest.raises(sct.CompileError, match=r"v \*= \.\.\."):
+        dlfeval(values_loop_walked, _bn_net(), dlarray(BN_X))
+
+
+def dict_of_lists_augmented(p):
+    y = np.sum(p["w"][0] ** 2)
+    g = dlgradient(y, p)
+    for i in range(len(g["w"])):
+        g["w"][i] *= 0.5
+    return g
+
+
+def test_gradient_dict_of_lists_augmented_in_a_loop():
+    x = dlarray(X2)
+    g = dlfeval(dict_of_lists_augmented, {"w": [x * 1.0, x * 2.0]})    # (was refused)
+    assert_close(extractdata(g["w"][0]), X2)
+    assert_close(extractdata(g["w"][1]), [0.0, 0.0])
+
+
+def dict_of_lists_augmented_by_name(p, s):
+    y = np.sum(p["w"][0] ** 2)
+    g = dlgradient(y, p)
+    for i in range(len(g["w"])):
+        g["w"][i] *= s
+    return g
+
+
+def test_augmented_item_refusal_names_the_users_spelling():
+    x = dlarray(X2)
+    # an int s would make a list item `l * s` a longer list, so this may be refused when it runs; the
+    # message then spells g['w'] (was the normalizer's g_item_1); followed, the values are exact
+    try:
+        g = dlfeval(dict_of_lists_augmented_by_name, {"w": [x * 1.0, x * 2.0]}, 0.5)
+    except sct.EvaluationError as error:
+        assert "g['w']" in str(error) and "g_item" not in str(error)
+    else:
+        assert_close(extractdata(g["w"][0]), X2)
