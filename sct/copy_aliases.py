@@ -413,6 +413,15 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         return False
     tracked = names - captured
     every_name = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    spellings = None
+
+    def spelled(name: str) -> str:
+        """``name`` as the user wrote it (g.Value for the normalizer's g_Value: sct/write_checks.py)."""
+        nonlocal spellings
+        if spellings is None:
+            from .write_checks import spelled_names
+            spellings = spelled_names(fdef)
+        return spellings.get(name, name)
     facts = MustCopies(fdef, tracked)
     analysis = None
     added = False
@@ -471,9 +480,12 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         while flag in names or flag in every_name:
             flag += "_"
         names.add(flag)
-        message = (f"{w} = {base}[...] is changed in place, and {base} holds it; sct follows such a change "
-                   f"into a dict or a list (or an array's view) only. Write `{w} = {w}.copy()` before changing "
-                   f"it and store it back (`{base}[...] = {w}`), or build a new value")
+        shown, holder = spelled(w), spelled(base)
+        if not shown.startswith(holder + "["):
+            shown = f"{shown} (an item of {holder})"
+        message = (f"{shown} is changed in place, and {holder} holds it; sct follows such "
+                   f"a change into a dict or a list (or an array's view) only. Copy it before changing it "
+                   f"(`.copy()`) and store it back into {holder}, or build a new value")
         check = call(f"{rt_name}.item_changed_in_place" if augmented else f"{rt_name}.item_is_held",
                      [load(base), copy.deepcopy(index), load(w), const(message)])
         back = gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Store())],
@@ -525,9 +537,13 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         while flag in names or flag in every_name:
             flag += "_"
         names.add(flag)
-        message = (f"{w} = {base}.{attr} is changed in place, and {base} holds it; sct follows such a change "
-                   f"into a plain attribute of the gradients' object only. Build a new value and store it "
-                   f"(`v = list({base}.{attr}); v[i] = ...; {base}.{attr} = v`)")
+        shown, holder = spelled(w), spelled(base)
+        if shown != f"{holder}.{attr}":
+            shown = f"{shown} (the value of {holder}.{attr})"
+        message = (f"{shown} is changed in place, and {holder} holds it; sct "
+                   f"follows such a change into a plain attribute of the gradients' object only (not a "
+                   f"namedtuple's field, a property, a frozen dataclass's). Build a new value and store it "
+                   f"(`v = list({holder}.{attr}); v[i] = ...; {holder}.{attr} = v`)")
         check = call(f"{rt_name}.attribute_changed_in_place" if augmented else f"{rt_name}.attribute_is_held",
                      [load(base), const(attr), load(w), const(message)])
         back = gast.Assign(targets=[gast.Attribute(value=load(base), attr=attr, ctx=gast.Store())],

@@ -33,6 +33,42 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
 _KEEPERS = frozenset(("append", "extend", "insert", "add", "update", "setdefault"))
 
 
+
+def spelled_names(fdef) -> Dict[str, str]:
+    """The names the normalizer made for the user's ``cfg.inner`` / ``p["w"]`` / ``xs[0]``
+    (cfg_inner, p_item, xs0: bound once, to that read), spelled as the user wrote them."""
+    reads: Dict[str, list] = {}
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            reads.setdefault(n.targets[0].id, []).append(n.value)
+    spelled: Dict[str, str] = {}
+
+    def spell(name, depth=0):
+        if name in spelled or depth > 8:
+            return spelled.get(name, name)
+        values = reads.get(name, ())
+        if len(values) != 1 and (not values or len({gast.dump(v) for v in values}) != 1):
+            return name         # (one read bound again where it is read again: h_item = h[:2], twice)
+        v = values[0]
+        base = v.value.id if isinstance(v, (gast.Attribute, gast.Subscript)) and \
+            isinstance(v.value, gast.Name) else None
+        if base is None:
+            return name
+        of = spell(base, depth + 1)
+        if not re.fullmatch(re.escape(re.match(r"\w+", of).group()) + r"(\d+|_\w+)", name):
+            return name          # (a name of the user's own, such as inner = cfg.inner)
+        if isinstance(v, gast.Attribute):
+            spelled[name] = f"{of}.{v.attr}"
+        elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
+            spelled[name] = f"{of}[{v.slice.value!r}]"
+        elif _plain_index(v.slice):
+            spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
+        return spelled.get(name, name)
+    for name in reads:
+        spell(name)
+    return spelled
+
+
 class _WriteCheck:
     """``check_writes`` for one function: one method per kind of write (into an item, into an
     attribute, by a call); ``force`` collects the writes that must become new values."""
@@ -120,38 +156,7 @@ class _WriteCheck:
         return pattern.sub(lambda m: spelled[m.group(1)], text)
 
     def _spelled(self) -> Dict[str, str]:
-        """The names the normalizer made for the user's ``cfg.inner`` / ``p["w"]`` / ``xs[0]``
-        (cfg_inner, p_item, xs0: bound once, to that read), spelled as the user wrote them."""
-        reads: Dict[str, list] = {}
-        for n in walk_no_defs(self.fdef):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                reads.setdefault(n.targets[0].id, []).append(n.value)
-        spelled: Dict[str, str] = {}
-
-        def spell(name, depth=0):
-            if name in spelled or depth > 8:
-                return spelled.get(name, name)
-            values = reads.get(name, ())
-            if len(values) != 1 and (not values or len({gast.dump(v) for v in values}) != 1):
-                return name         # (one read bound again where it is read again: h_item = h[:2], twice)
-            v = values[0]
-            base = v.value.id if isinstance(v, (gast.Attribute, gast.Subscript)) and \
-                isinstance(v.value, gast.Name) else None
-            if base is None:
-                return name
-            of = spell(base, depth + 1)
-            if not re.fullmatch(re.escape(re.match(r"\w+", of).group()) + r"(\d+|_\w+)", name):
-                return name          # (a name of the user's own, such as inner = cfg.inner)
-            if isinstance(v, gast.Attribute):
-                spelled[name] = f"{of}.{v.attr}"
-            elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
-                spelled[name] = f"{of}[{v.slice.value!r}]"
-            elif _plain_index(v.slice):
-                spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
-            return spelled.get(name, name)
-        for name in reads:
-            spell(name)
-        return spelled
+        return spelled_names(self.fdef)
 
     def _row_of(self, name: str):
         """(array, index) as the user wrote them where ``name`` is the normalizer's name for the

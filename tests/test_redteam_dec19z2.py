@@ -361,3 +361,93 @@ def test_augmented_item_refusal_names_the_users_spelling():
         assert "g['w']" in str(error) and "g_item" not in str(error)
     else:
         assert_close(extractdata(g["w"][0]), X2)
+
+
+# --- what the write-backs must not follow: a gradient's item held at a second place -------------------
+
+@dataclasses.dataclass
+class WB:
+    w: object
+    b: object
+
+
+def item_stored_twice_then_written(p):
+    y = np.sum(p["w"] ** 2) + np.sum(p["b"] ** 3)
+    g = dlgradient(y, p)
+    g["a"] = g["b"]
+    g["a"][0] = 5.0            # (Python: g["b"] changes too)
+    return g
+
+
+def attribute_stored_twice_then_written(p):
+    y = np.sum(p.w ** 2) + np.sum(p.b ** 3)
+    g = dlgradient(y, p)
+    g.w = g.b
+    g.w[0] = 5.0
+    return g
+
+
+def attribute_kept_then_written(p):
+    y = np.sum(p.w ** 2) + np.sum(p.b ** 3)
+    g = dlgradient(y, p)
+    keep = g.b
+    g.b[0] = 5.0               # (Python: keep changes too)
+    return g, keep
+
+
+@pytest.mark.parametrize("f, make", [
+    (item_stored_twice_then_written, lambda x: {"w": x * 1.0, "b": x * 2.0}),
+    (attribute_stored_twice_then_written, lambda x: WB(x * 1.0, x * 2.0)),
+    (attribute_kept_then_written, lambda x: WB(x * 1.0, x * 2.0))])
+def test_gradient_item_seen_elsewhere_refused(f, make):
+    with pytest.raises(sct.CompileError, match="test_redteam_dec19z2.py"):
+        dlfeval(f, make(dlarray(X2)))
+
+
+def namedtuple_gradient_item_write(p):
+    y = np.sum(p.w[0] ** 2) + np.sum(p.b)
+    g = dlgradient(y, p)
+    g.w[0] = g.w[0] * 0.5
+    return g
+
+
+def test_namedtuple_gradient_item_write_refused_in_the_users_words():
+    import collections
+    NT = collections.namedtuple("NT", "w b")
+    x = dlarray(X2)
+    # (was: the write lost, g.w[0] returned unhalved) -- a namedtuple's field is not set back
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(namedtuple_gradient_item_write, NT([x * 1.0, x * 2.0], x * 3.0))
+    assert "g.w is changed in place" in str(info.value) and "g_w" not in str(info.value)
+
+
+def _penalty_net():
+    return dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc1"), sct.tanhLayer(),
+                      fullyConnectedLayer(2, Name="fc2")], Seed=0)
+
+
+def penalty_written_in_place(net, X, T):
+    loss = mse(forward(net, X, nargout=1), T)
+    g = dlgradient(loss, net.Learnables)
+    for i in range(len(g.Value)):
+        g.Value[i] = g.Value[i] * (i + 1.0)
+    pen = sum(np.sum(v ** 2) for v in g.Value)
+    return pen, dlgradient(loss + pen, net.Learnables)
+
+
+def penalty_rebuilt(net, X, T):
+    loss = mse(forward(net, X, nargout=1), T)
+    g = dlgradient(loss, net.Learnables)
+    vals = [g.Value[i] * (i + 1.0) for i in range(len(g.Value))]
+    pen = sum(np.sum(v ** 2) for v in vals)
+    return pen, dlgradient(loss + pen, net.Learnables)
+
+
+def test_gradient_penalty_through_written_learnables_gradient():
+    rng = np.random.default_rng(2)
+    net, X, T = _penalty_net(), rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    a, ga = dlfeval(penalty_written_in_place, net, X, T)
+    b, gb = dlfeval(penalty_rebuilt, net, X, T)
+    assert_close(float(a), float(b), rtol=1e-12)
+    for u, v in zip(ga.Value, gb.Value):
+        assert_close(extractdata(u), extractdata(v), rtol=1e-10, atol=1e-12)
