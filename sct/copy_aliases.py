@@ -469,7 +469,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             return False
         return not any(state.heap.get(o, frozenset()) & items for o in state.reach(bases) - set(bases))
 
-    def held_statements(z: str, w: str, base: str, index, line, augmented: bool) -> List:
+    def held_statements(z: str, w: str, base: str, index, line, augmented: bool, outer=frozenset()) -> List:
         """``w = base[k]`` changed in place (``w.append(v)``, ``w[0] = v``, ``w op= v``), where
         ``w`` is the item itself of a dict or list (or a view of an array, by integers): after
         the change, ``base[k] = w; w = base[k]`` (in Python nothing changes: base[k] is w).  The
@@ -492,6 +492,8 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
                            value=load(w), type_comment=None)
         back.lineno = line
         back.sct_restore = True             # (base[k] is w already: sct/points_to.py store)
+        if outer:
+            back.sct_rebound = outer          # (set back into them next)
         take = assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
         body = [back, take]
         items = walked_items(base)
@@ -503,7 +505,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             while itself in names or itself in every_name:
                 itself += "_"
             names.add(itself)
-            back.sct_rebound = frozenset({items})
+            back.sct_rebound = frozenset({items}) | getattr(back, "sct_rebound", frozenset())
             body.insert(0, assign(itself, call(f"{rt_name}.walks_itself", [load(base), load(items)]), line))
             body.append(gast.If(test=load(itself), body=[assign(items, load(base), line)], orelse=[]))
             body[-1].lineno = line
@@ -511,21 +513,42 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         branch.lineno = line
         return [assign(flag, check, line), branch]
 
-    def attribute_chain(fact, s, after) -> List:
-        """The facts ``w = base.attr``, ``base = outer.attr2``, ... from ``fact`` out to a base that is
-        read after ``s`` (``g`` of ``b = g.Learnables; v = b.Value; v[0] = x``), each of an object
-        dlgradient built; empty where there is none."""
+    def gradient_container(o) -> bool:
+        """Is ``o`` a list or dict, or an object or item of the structure dlgradient built (a list,
+        dict, object or array: the run tells which, ``rt.item_is_held``)?"""
+        return analysis.is_sequence(o) or analysis.is_mapping(o) or \
+            o[0] in ("new", "old") and o[1] in analysis.gradient_sites
+
+    def gradient_chain(fact, s, after) -> List:
+        """The facts ``w = base.attr`` / ``w = base[k]``, then ``base = outer.attr2`` / ``base = outer[k2]``
+        ... from ``fact`` out to a base that is read after ``s`` (``g`` of ``b = g.Learnables; v =
+        b.Value; v[0] = x``, of ``t = g.Value; v = t[i]; v[v > 1] = 1``), each link of the structure
+        dlgradient built (or a list or dict); empty where there is none."""
         chain, seen = [], set()
         before = facts.before.get(id(s), frozenset())
-        while fact is not None and held_attribute(fact, s) and fact[2] not in seen:
+        while fact is not None and fact[2] not in seen and (
+                held_attribute(fact, s) if fact[0] == "attr" else
+                fact[0] in ("entry", "item") and held_base(fact, s, gradient_container)):
             chain.append(fact)
             seen.add(fact[1])
             if fact[2] in after:
                 return chain
-            outer = [p for p in before if isinstance(p, tuple) and p[0] == "attr" and p[1] == fact[2] and
-                     len(p) == 5]
+            outer = [p for p in before if isinstance(p, tuple) and p[0] in ("attr", "entry", "item") and
+                     p[1] == fact[2] and len(p) == 5]
             fact = outer[0] if len(outer) == 1 else None
         return []
+
+    def chain_statements(chain, line, augmented: bool) -> List:
+        """The write-backs of ``gradient_chain``'s links, innermost first (each back statement leaves
+        the names set back next out of its own check)."""
+        out = []
+        for k, f in enumerate(chain):
+            outer = frozenset(f2[2] for f2 in chain[k + 1:])
+            if f[0] == "attr":
+                out += attribute_statements(f[1], f[2], f[3], line, augmented and k == 0, outer)
+            else:
+                out += held_statements(f[1], f[1], f[2], facts.indexes[f[3]], line, augmented and k == 0, outer)
+        return out
 
     def attribute_statements(w: str, base: str, attr: str, line, augmented: bool, outer=frozenset()) -> List:
         """``w = base.attr`` changed in place (``w[0] = v``, ``w.append(v)``, ``w op= v``), where
@@ -621,17 +644,18 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         line = getattr(s, "lineno", None)
         for fact in views:
             w, base, key = fact[1], fact[2], fact[3]
-            if fact[0] == "attr":
+            if fact[0] == "attr" or fact[0] in ("entry", "item") and w == z and base not in after and \
+                    not array_base(fact):
                 # (base itself may be dead after s, where a live name holds it: g of
                 # b = g.Learnables; v = b.Value; v[0] = x: b.Value = v, then g.Learnables = b)
-                chain = attribute_chain(fact, s, after) if w == z and analysis.objects(s, w) else []
+                chain = gradient_chain(fact, s, after) if w == z and analysis.objects(s, w) else []
                 if chain:
                     handled.append(fact[:4])
-                    outer = {f[2] for f in chain}
-                    for k, f in enumerate(chain):
-                        out += attribute_statements(f[1], f[2], f[3], line, augmented and k == 0,
-                                                    frozenset(f2[2] for f2 in chain[k + 1:]))
-                    rebound |= outer
+                    out += chain_statements(chain, line, augmented)
+                    rebound |= {f[2] for f in chain}
+                    for f in chain:
+                        if walked_items(f[2]) is not None:
+                            rebound.add(walked_items(f[2]))
                 continue
             if not (w == z and base in after or base == z and w in after):
                 continue

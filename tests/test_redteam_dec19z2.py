@@ -451,3 +451,113 @@ def test_gradient_penalty_through_written_learnables_gradient():
     assert_close(float(a), float(b), rtol=1e-12)
     for u, v in zip(ga.Value, gb.Value):
         assert_close(extractdata(u), extractdata(v), rtol=1e-10, atol=1e-12)
+
+
+# --- writes into items of items of the gradients (MATLAB's gradients.Value{i}(idx) = c) ---------------
+
+def _sum_squares_gradient(net, X):
+    return dlgradient(np.sum(forward(net, X, nargout=1) ** 2), net.Learnables)
+
+
+def value_masked(net, X):
+    g = _sum_squares_gradient(net, X)
+    for i in range(len(g.Value)):
+        g.Value[i][g.Value[i] > 1.0] = 1.0
+    return g
+
+
+def value_masked_by_name(net, X):
+    g = _sum_squares_gradient(net, X)
+    for i in range(len(g.Value)):
+        v = g.Value[i]
+        v[v > 1.0] = 1.0
+    return g
+
+
+def value_rows(net, X):
+    g = _sum_squares_gradient(net, X)
+    W = g.Value[0]
+    W[0, :] = 0.0
+    W[1] *= 0.5
+    return g
+
+
+def listed_table_gradient(net, X):
+    loss = np.sum(forward(net, X, nargout=1))
+    g = dlgradient(loss, [net.Learnables, X])
+    g[0].Value[0] = g[0].Value[0] * 0.5
+    return g
+
+
+def nested_dict_element(p):
+    y = np.sum(p["l1"]["w"] ** 2)
+    g = dlgradient(y, p)
+    g["l1"]["w"][0] = 5.0
+    return g
+
+
+def _reference(net, X):
+    return [extractdata(v) for v in dlfeval(_sum_squares_gradient, net, X).Value]
+
+
+@pytest.mark.parametrize("f", [value_masked, value_masked_by_name])
+def test_learnables_gradient_masked_elements(f):
+    net, X = _small_net(), dlarray(NET_X)
+    ref = _reference(net, X)
+    assert any(np.any(r > 1.0) for r in ref)
+    got = dlfeval(f, net, X)                       # (was the unmasked gradient: the write lost)
+    for a, r in zip(got.Value, ref):
+        assert_close(extractdata(a), np.minimum(r, 1.0))
+
+
+def test_learnables_gradient_rows_written():
+    net, X = _small_net(), dlarray(NET_X)
+    ref = _reference(net, X)
+    got = dlfeval(value_rows, net, X)
+    expected = ref[0].copy()
+    expected[0, :] = 0.0
+    expected[1] *= 0.5
+    assert_close(extractdata(got.Value[0]), expected)
+    assert_close(extractdata(got.Value[1]), ref[1])
+
+
+def test_listed_table_gradient_item_write():
+    net, X = _small_net(), dlarray(NET_X)
+    g = dlfeval(listed_table_gradient, net, X)
+    assert_close(extractdata(g[0].Value[0]), np.full((2, 3), 1.0))     # d sum / dW = 2 (rows of X) * 0.5
+    assert_close(extractdata(g[0].Value[1]), [2.0, 2.0])
+    W = extractdata(net.Learnables.Value[0])
+    assert_close(extractdata(g[1]), np.tile(W.sum(axis=0), (2, 1)))
+
+
+def test_nested_gradient_dict_element():
+    g = dlfeval(nested_dict_element, {"l1": {"w": dlarray(X2)}})        # (was refused)
+    assert_close(extractdata(g["l1"]["w"]), [5.0, 4.0])
+
+
+# --- a gradient refused in its projection names the dlgradient line -----------------------------------
+
+class TiedDense:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W)
+
+
+def tied_layers_loss(layers, X):
+    h = X
+    for L in layers:
+        h = L(h)
+    loss = np.sum(h)
+    g = dlgradient(loss, layers)
+    return loss, g
+
+
+def test_tied_weights_refused_at_the_dlgradient_line():
+    W = dlarray(np.array([[0.5, -0.2], [0.1, 0.3]]))
+    with pytest.raises(sct.EvaluationError, match="more than one place") as info:
+        dlfeval(tied_layers_loss, [TiedDense(W), TiedDense(W)], np.ones((2, 2)))
+    # (was the line of `for L in layers:`, the adjoint block above the sweep's return)
+    assert "`g = dlgradient(loss, layers)`" in str(info.value)
+    assert info.value.lineno == tied_layers_loss.__code__.co_firstlineno + 5
