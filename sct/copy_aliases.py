@@ -40,6 +40,7 @@ import gast
 
 from .alias_state import MUTATORS, WRITING_FUNCTIONS
 from .ir import assign, call, const, load, walk_no_defs
+from .points_to import multi_of
 
 # pairs {a, b} (a is b, the same object) and views ("view", w, base, index key, binding statement id)
 Facts = FrozenSet
@@ -465,7 +466,7 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         if state is None:
             return False
         items, bases = analysis.objects(s, w), analysis.objects(s, base)
-        if not items or items & state.multi or bases != objs:
+        if not items or items & multi_of(analysis, state, bases) or bases != objs:
             return False
         return not any(state.heap.get(o, frozenset()) & items for o in state.reach(bases) - set(bases))
 

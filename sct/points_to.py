@@ -333,6 +333,8 @@ class _Values:
         state.heap = _Map(heap)
         state.escaped = age(state.escaped)
         state.multi = age(state.multi)
+        if (_BY_OPERATION, new) in state.multi:
+            state.multi = (state.multi - {(_BY_OPERATION, new)}) | {(_BY_OPERATION, old)}
         return new
 
     def is_sequence(self, o) -> bool:
@@ -421,12 +423,13 @@ class _Values:
         if isinstance(value, gast.BinOp):
             parts = [self.names(state, o) if isinstance(o, gast.List) else
                      state.contents(self.names(state, o)) for o in operands]
+            # (marked as held twice by the operation's new list: sct/points_to.py multi_of)
             if isinstance(value.op, gast.Mult) and not any(
                     isinstance(o, gast.Constant) and type(o.value) in (float, complex) for o in operands):
                 # [a] * 2 holds a twice (a list times a float raises: g[k] * 0.5 is no list)
-                state.multi = state.multi | parts[0] | parts[1]
+                state.multi = state.multi | {(_BY_OPERATION, o) for o in parts[0] | parts[1]}
             elif isinstance(value.op, gast.Add):         # l + [a] with a already in l
-                state.multi = state.multi | (parts[0] & parts[1])
+                state.multi = state.multi | {(_BY_OPERATION, o) for o in parts[0] & parts[1]}
         if isinstance(value, gast.BinOp) and (
                 any(isinstance(o, gast.List) for o in operands) or
                 (objs and all(self.is_sequence(o) for o in objs))):
@@ -1212,6 +1215,23 @@ class AliasAnalysis(PointsTo):
         if state is None:
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+# ``(_BY_OPERATION, o)`` in a state's ``multi``: ``o`` may be held twice by the new list of an operation
+# (``[a] * 2``, ``l + [a]``), not by a container it was stored into
+_BY_OPERATION = "held twice by an operation"
+
+
+def multi_of(analysis, state, containers) -> FrozenSet:
+    """The objects ``containers`` may hold at two places: those stored so, and those an operation's
+    new list holds twice, unless every container is an object of a gradient's structure (never an
+    operation's new list: ``t * s`` of its item ``t = g.Value[i]`` makes no gradient hold t twice)."""
+    marked = frozenset(o for o in state.multi if not (type(o) is tuple and len(o) == 2 and o[0] == _BY_OPERATION))
+    if containers and all(o != EXT and o[0] in ("new", "old") and o[1] in analysis.gradient_sites
+                          for o in containers):
+        return marked
+    return marked | frozenset(o[1] for o in state.multi if type(o) is tuple and len(o) == 2 and
+                              o[0] == _BY_OPERATION)
 
 
 # the depths of the items of a gradient's structure told apart (sct/copy_aliases.py writes a change of

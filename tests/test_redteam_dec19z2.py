@@ -561,3 +561,43 @@ def test_tied_weights_refused_at_the_dlgradient_line():
     # (was the line of `for L in layers:`, the adjoint block above the sweep's return)
     assert "`g = dlgradient(loss, layers)`" in str(info.value)
     assert info.value.lineno == tied_layers_loss.__code__.co_firstlineno + 5
+
+
+def values_scaled_by_argument(net, X, s):
+    g = dlgradient(np.sum(forward(net, X, nargout=1)), net.Learnables)
+    for i in range(len(g.Value)):
+        g.Value[i] *= s
+    return g
+
+
+def values_clipped_per_norm(net, X, s):
+    g = dlgradient(np.sum(forward(net, X, nargout=1)), net.Learnables)
+    for i in range(len(g.Value)):
+        n = np.sqrt(np.sum(g.Value[i] ** 2))
+        g.Value[i] *= s / n
+    return g
+
+
+def test_learnables_gradient_scaled_by_a_name():
+    # (was refused when it ran: `t * s` of an item might have been a list times an int, which holds
+    # its items twice -- an operation's new list, never the gradients' own list)
+    net, X = _small_net(), dlarray(NET_X)
+    g = dlfeval(values_scaled_by_argument, net, X, 0.5)
+    assert_close(extractdata(g.Value[0]), np.full((2, 3), 1.0))
+    assert_close(extractdata(g.Value[1]), [1.0, 1.0])
+    g = dlfeval(values_clipped_per_norm, net, X, 0.5)
+    assert_close(extractdata(g.Value[0]), np.full((2, 3), 2.0 * 0.5 / np.sqrt(24.0)))
+    assert_close(extractdata(g.Value[1]), np.full(2, 2.0 * 0.5 / np.sqrt(8.0)))
+
+
+def list_times_int_then_item_update(x):
+    a = x * 1.0
+    c = [a] * 2
+    c[0] += x                  # (Python: c[1] is the same array and changes too)
+    y = np.sum(c[1] * c[0])
+    return y, dlgradient(y, x)
+
+
+def test_list_times_int_item_update_still_refused():
+    with pytest.raises(sct.CompileError, match=r"\[a\] \* 2"):
+        dlfeval(list_times_int_then_item_update, dlarray(X2))
