@@ -601,3 +601,55 @@ def list_times_int_then_item_update(x):
 def test_list_times_int_item_update_still_refused():
     with pytest.raises(sct.CompileError, match=r"\[a\] \* 2"):
         dlfeval(list_times_int_then_item_update, dlarray(X2))
+
+
+# --- clipping written with a while loop and a branch, the threshold a global changed between calls ----
+
+@dataclasses.dataclass
+class Stack:
+    layers: list
+    head: object
+
+
+CLIP = 1.0
+
+
+def stack_clipped(p, x):
+    h = x
+    for L in p.layers:
+        h = np.tanh(h * L)
+    y = np.sum(h * p.head)
+    g = dlgradient(y, p)
+    i = 0
+    while i < len(g.layers):
+        n = np.sqrt(np.sum(g.layers[i] ** 2))
+        if n > CLIP:
+            g.layers[i] *= CLIP / n
+        i += 1
+    if np.sum(g.head ** 2) > CLIP ** 2:
+        g.head = g.head * 0
+    return g
+
+
+def _stack_reference(layers, head, x):
+    def loss(*vals):
+        h = x
+        for L in vals[:-1]:
+            h = np.tanh(h * L)
+        return np.sum(h * vals[-1])
+    vals = [np.array(v, float) for v in layers] + [np.array(head, float)]
+    grads = [numerical_gradient(loss, [v.copy() for v in vals], i) for i in range(len(vals))]
+    out = [gi * CLIP / np.sqrt(np.sum(gi ** 2)) if np.sqrt(np.sum(gi ** 2)) > CLIP else gi for gi in grads[:-1]]
+    return out, grads[-1] * 0 if np.sum(grads[-1] ** 2) > CLIP ** 2 else grads[-1]
+
+
+@pytest.mark.parametrize("clip", [1.0, 0.1, 100.0])
+def test_stack_gradient_clipped_in_a_while_loop(clip, monkeypatch):
+    monkeypatch.setitem(globals(), "CLIP", clip)
+    rng = np.random.default_rng(3)
+    layers, head, x = [rng.standard_normal(3) for _ in range(3)], rng.standard_normal(3), rng.standard_normal(3)
+    g = dlfeval(stack_clipped, Stack([dlarray(v) for v in layers], dlarray(head)), x)
+    out, gh = _stack_reference(layers, head, x)
+    for a, b in zip(g.layers, out):
+        assert_close(extractdata(a), b, rtol=1e-5, atol=1e-7)
+    assert_close(extractdata(g.head), gh, rtol=1e-5, atol=1e-7)
