@@ -295,6 +295,7 @@ class _Values:
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
         self.gradient_sites: Set = set()       # dlgradient(y, p) of a structure, and its items (to any depth)
+        self.positional: Dict = {}             # dlgradient(y, p, q)'s site -> the items of each x's gradient
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -444,6 +445,12 @@ class _Values:
 
     def _subscript_objects(self, state: State, value, site) -> FrozenSet:
         base = self.names(state, value.value)
+        if isinstance(value.slice, gast.Constant) and type(value.slice.value) is int and base and \
+                all(o[0] == "new" and o[1] in self.positional for o in base):
+            # g = grads[0] of grads = dlgradient(y, p, q): the first x's gradient, not the second's
+            k = value.slice.value
+            if all(-len(self.positional[o[1]]) <= k < len(self.positional[o[1]]) for o in base):
+                return frozenset().union(*(self.positional[o[1]][k] for o in base))
         if self.is_scalar_item(value, state):
             return frozenset()
         index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
@@ -505,6 +512,20 @@ class _Values:
             name = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
         return name or ""
 
+    def _gradient_items(self, state: State, site, position) -> FrozenSet:
+        """The items of the structure a dlgradient builds (of its ``position``-th x): one new object
+        per depth, the deepest holding itself."""
+        key = (site,) if position is None else (site, position)
+        inner = ("gradient items",) + key + (_GRADIENT_DEPTH,)
+        self.gradient_sites.add(inner)
+        items = self.fresh(state, inner)
+        state.heap[next(iter(items))] = items
+        for depth in range(_GRADIENT_DEPTH - 1, 0, -1):
+            inner = ("gradient items",) + key + (depth,)
+            self.gradient_sites.add(inner)
+            items = self.fresh(state, inner, items)
+        return items
+
     def call_args(self, state: State, node: gast.Call) -> FrozenSet:
         objs = frozenset()
         for a in node.args:
@@ -545,15 +566,19 @@ class _Values:
                     self.gradient_sites.add(site)
                     if several:
                         self.seq_sites.add(site)     # a tuple of one gradient per x
-                    inner = ("gradient items", site, _GRADIENT_DEPTH)
-                    self.gradient_sites.add(inner)
-                    items = self.fresh(state, inner)
-                    state.heap[next(iter(items))] = items
-                    for depth in range(_GRADIENT_DEPTH - 1, 0, -1):
-                        inner = ("gradient items", site, depth)
-                        self.gradient_sites.add(inner)
-                        items = self.fresh(state, inner, items)
-                    return self.fresh(state, site, items)
+                    positions = len(wrt) if several and not any(isinstance(a, gast.Starred) for a in wrt) else 1
+                    tops = [self._gradient_items(state, site, k if positions > 1 else None)
+                            for k in range(positions)]
+                    if positions > 1:
+                        self.positional[site] = tops      # g, h = dlgradient(y, p, q): g is the first's
+                        for k, a in enumerate(wrt):       # (the gradients of a dict: a dict...)
+                            of_k = self.names(state, a)
+                            top = ("gradient items", site, k, 1)
+                            if of_k and all(self.is_mapping(o) for o in of_k):
+                                self.map_sites.add(top)
+                            elif of_k and all(self.is_sequence(o) for o in of_k):
+                                self.seq_sites.add(top)
+                    return self.fresh(state, site, frozenset().union(*tops))
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)

@@ -255,10 +255,44 @@ def test_list_of_dicts_gradient_item_write():
     assert_close(extractdata(g[0]["a"]), X2)                  # 2 x * 0.5 (was refused)
 
 
-def test_several_x_gradient_item_write_refused():
-    # (was: the write lost, g.Value[0] returned as 2) -- the two gradients are one object to the analysis
-    with pytest.raises(sct.CompileError, match="holds it"):
-        dlfeval(table_gradient_several_x, _small_net(), dlarray(NET_X))
+def test_several_x_gradient_item_write():
+    # (was: the write lost, g.Value[0] returned as 2) -- each x's gradient its own object now
+    net, X = _small_net(), dlarray(NET_X)
+    g, gx = dlfeval(table_gradient_several_x, net, X)
+    assert_close(extractdata(g.Value[0]), np.full((2, 3), 1.0))
+    assert_close(extractdata(g.Value[1]), [2.0, 2.0])
+    W = extractdata(net.Learnables.Value[0])
+    assert_close(extractdata(gx), np.tile(W.sum(axis=0), (2, 1)))
+
+
+A2, B2 = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+
+
+def several_dicts(p, q):
+    y = np.sum(p["w"][0] ** 2) + np.sum(q["w"] ** 2)
+    g, h = dlgradient(y, p, q)
+    g["w"][0] = g["w"][0] * 0.5
+    h["w"] = h["w"] * 0.5
+    return g, h
+
+
+def several_list_and_array(p, q):
+    y = np.sum(p[0] ** 2) + np.sum(q ** 2)
+    g, h = dlgradient(y, p, q)
+    g[0] *= 0.5
+    h[1] = 9.0
+    return g, h
+
+
+def test_several_x_gradients_edited_each():
+    # (both were refused: the two gradients were one object to the analysis)
+    g, h = dlfeval(several_dicts, {"w": [dlarray(A2), dlarray(B2)]}, {"w": dlarray(B2)})
+    assert_close(extractdata(g["w"][0]), A2)
+    assert_close(extractdata(g["w"][1]), [0.0, 0.0])
+    assert_close(extractdata(h["w"]), B2)
+    g, h = dlfeval(several_list_and_array, [dlarray(A2), dlarray(B2)], dlarray(2 * B2))
+    assert_close(extractdata(g[0]), A2)
+    assert_close(extractdata(h), [4 * B2[0], 9.0])
 
 
 # --- the common spellings of per-parameter edits of a Learnables gradient ----------------------------
