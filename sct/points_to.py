@@ -438,15 +438,15 @@ class _Values:
         if isinstance(value, gast.BinOp) and isinstance(value.right, gast.List):
             objs |= self.names(state, value.right)
             return self.fresh(state, site, state.contents(objs) | self.names(state, value.right))
+        if self.activity is not None and self.activity.value_is_array(value):
+            self.array_sites.add(site)       # an array holds numbers, not objects
+            return self.fresh(state, site)
         if isinstance(value, gast.BinOp) and (
                 isinstance(value.op, (gast.Div, gast.Pow, gast.MatMult)) or
                 isinstance(value.op, gast.Mult) and any(isinstance(o, gast.Constant) and type(o.value) in
                                                         (float, complex) for o in operands)):
             # a number or a new array of numbers: no list or tuple is divided, raised to a power or
             # multiplied by a float (g.Value[i] * 2.0 holds none of g's items)
-            return self.fresh(state, site)
-        if self.activity is not None and self.activity.value_is_array(value):
-            self.array_sites.add(site)       # an array holds numbers, not objects
             return self.fresh(state, site)
         return self.fresh(state, site, state.contents(objs))
 
