@@ -3886,6 +3886,45 @@ def item_is_held(base, key, item, message):
     raise EvaluationError(message)
 
 
+def _plain_attribute(base, attr) -> bool:
+    """Does ``base`` keep ``attr`` in its ``__dict__`` and set it plainly (no ``__setattr__`` of its
+    class, no property or other descriptor of that name, not a frozen dataclass)?"""
+    kind = type(base)
+    fields = getattr(base, "__dict__", None)
+    if type(fields) is not dict or attr not in fields or kind.__setattr__ is not object.__setattr__:
+        return False
+    for klass in kind.__mro__:
+        if attr in klass.__dict__:
+            held = klass.__dict__[attr]
+            return not (hasattr(held, "__set__") or hasattr(held, "__delete__"))
+    return True
+
+
+def attribute_is_held(base, attr, item, message):
+    """After a change in place of ``item`` (``item[k] = v``, ``item.append(v)``), where ``item =
+    base.attr`` holds and base is an object dlgradient built (sct/copy_aliases.py): True, so that
+    ``base.attr = item`` follows the change; an attribute sct cannot set back plainly is refused
+    with ``message``."""
+    if _plain_attribute(base, attr):
+        return True
+    raise EvaluationError(message)
+
+
+def attribute_changed_in_place(base, attr, item, message):
+    """After ``item op= v`` where ``item = base.attr`` holds (base an object dlgradient built): did
+    Python change the object in place (an array, a list, a dict), so that ``base.attr = item``
+    follows it, or bind ``item`` to a new value (a number, a tuple, a string)?  Anything else is
+    refused with ``message``."""
+    if _plain_attribute(base, attr):
+        value = item.data if type(item) is _dlarray else item
+        if type(value) is np.ndarray and value.ndim > 0 or type(value) is list or type(value) is dict:
+            return True
+        if type(value) in (int, float, complex, bool, str, bytes, tuple, frozenset) or value is None or \
+                isinstance(value, np.generic):
+            return False
+    raise EvaluationError(message)
+
+
 def item_changed_in_place(base, key, item, message):
     """After ``item op= v`` where ``item = base[key]`` holds: did Python change the item ``base``
     holds in place (an array, a list or a dict item of a dict or list, an array's view by
@@ -4146,6 +4185,7 @@ def rows_like(items, grad):
 
 
 nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, item_is_held,
+                  attribute_is_held, attribute_changed_in_place,
                   item_changed_in_place, entry_is_view, walks_itself, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)
 

@@ -13,7 +13,7 @@ import gast
 
 from .alias_state import EXT, _statements
 from .ir import call, const, load
-from .points_to import AliasAnalysis, unset_key
+from .points_to import AliasAnalysis, multi_of, unset_key
 
 INPLACE_METHODS = {
     gast.Add: "__iadd__", gast.Sub: "__isub__", gast.Mult: "__imul__", gast.Div: "__itruediv__",
@@ -154,8 +154,13 @@ def _check_item_update(s, analysis: AliasAnalysis, param_kinds, mode: str, fail,
         items = items | state.env.get(unset_key(container, key), frozenset())
     what = f"{container}[...]" if isinstance(src, gast.Subscript) else \
         f"{container}.{src.attr}" if isinstance(src, gast.Attribute) else container
-    why = analysis.sharing_of(s, what, frozenset(items), exclude={container, old_name, s.targets[0].id})
-    if why is None and items & state.multi:
+    # (a name holding the items only inside the container sees them through it: the write into the
+    # container is checked, and followed into such names, on its own)
+    through = analysis.holders_through(s, frozenset(items), frozenset(analysis.objects(s, container))) \
+        if isinstance(src, gast.Subscript) else frozenset()
+    why = analysis.sharing_of(s, what, frozenset(items),
+                              exclude={container, old_name, s.targets[0].id} | through)
+    if why is None and items & multi_of(analysis, state, analysis.objects(s, container)):
         why = f"{container} may hold the same object at another place too (as `[a] * 2` does)"
     if why is not None:
         message = (f"`{what} {symbol}= ...` changes the array (or list) {what} holds in place, and "

@@ -40,6 +40,7 @@ import gast
 
 from .alias_state import MUTATORS, WRITING_FUNCTIONS
 from .ir import assign, call, const, load, walk_no_defs
+from .points_to import multi_of
 
 # pairs {a, b} (a is b, the same object) and views ("view", w, base, index key, binding statement id)
 Facts = FrozenSet
@@ -209,6 +210,13 @@ class MustCopies:
                     self.indexes[key] = value.slice
                     self.bindings[id(s)] = s
                     return _kill(facts, {target.id}) | {(kind, target.id, value.value.id, key, id(s))}
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Attribute) and \
+                    isinstance(value.value, gast.Name) and target.id != value.value.id and \
+                    target.id in self.tracked and value.value.id in self.tracked:
+                # w = base.attr: the object the attribute holds (followed where base is an object
+                # dlgradient built, rebind_copies' attribute_statements)
+                self.bindings[id(s)] = s
+                return _kill(facts, {target.id}) | {("attr", target.id, value.value.id, value.attr, id(s))}
             return _kill(facts, _stored(s))
         if isinstance(s, gast.If):
             facts = _kill(facts, _stored(s.test))
@@ -406,6 +414,15 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         return False
     tracked = names - captured
     every_name = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    spellings = None
+
+    def spelled(name: str) -> str:
+        """``name`` as the user wrote it (g.Value for the normalizer's g_Value: sct/write_checks.py)."""
+        nonlocal spellings
+        if spellings is None:
+            from .write_checks import spelled_names
+            spellings = spelled_names(fdef)
+        return spellings.get(name, name)
     facts = MustCopies(fdef, tracked)
     analysis = None
     added = False
@@ -422,7 +439,15 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
             analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
 
-    def held_base(fact, s) -> bool:
+    def held_attribute(fact, s) -> bool:
+        """Did ``base`` surely hold an object dlgradient built (the gradients of a dataclass, a Table,
+        an object of the user's class: sct/points_to.py ``gradient_sites``, new objects holding new
+        items) where ``w = base.attr`` bound the attribute's object, and may base hold it in that one
+        place only?  Then a change of ``w`` in place (``g.Value[0] = v``, ``g.w.append(v)``) is a
+        change of ``base.attr`` (was: made on a copy, base kept the old value)."""
+        return held_base(fact, s, lambda o: o[0] in ("new", "old") and o[1] in analysis.gradient_sites)
+
+    def held_base(fact, s, container=None) -> bool:
         """Did ``base`` surely hold a list, tuple or dict where ``w = base[k]`` bound the item (the
         item itself: its change in place at ``s`` is a change of ``base[k]``), not changed since
         (``len(fact) == 5``: MustCopies marks the fact stale at a change of base), and may base hold
@@ -432,17 +457,20 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         if binding is None or len(fact) != 5:
             return False
         objs = analysis.objects(binding, base)
-        if not (objs and all(analysis.is_sequence(o) or analysis.is_mapping(o) for o in objs)):
+        if container is None:
+            def container(o):
+                return analysis.is_sequence(o) or analysis.is_mapping(o)
+        if not (objs and all(container(o) for o in objs)):
             return False
         state = analysis.before.get(id(s))
         if state is None:
             return False
         items, bases = analysis.objects(s, w), analysis.objects(s, base)
-        if not items or items & state.multi or bases != objs:
+        if not items or items & multi_of(analysis, state, bases) or bases != objs:
             return False
         return not any(state.heap.get(o, frozenset()) & items for o in state.reach(bases) - set(bases))
 
-    def held_statements(z: str, w: str, base: str, index, line, augmented: bool) -> List:
+    def held_statements(z: str, w: str, base: str, index, line, augmented: bool, outer=frozenset()) -> List:
         """``w = base[k]`` changed in place (``w.append(v)``, ``w[0] = v``, ``w op= v``), where
         ``w`` is the item itself of a dict or list (or a view of an array, by integers): after
         the change, ``base[k] = w; w = base[k]`` (in Python nothing changes: base[k] is w).  The
@@ -453,14 +481,20 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         while flag in names or flag in every_name:
             flag += "_"
         names.add(flag)
-        message = (f"{w} = {base}[...] is changed in place, and {base} holds it; sct follows such a change "
-                   f"into a dict or a list (or an array's view) only. Write `{w} = {w}.copy()` before changing "
-                   f"it and store it back (`{base}[...] = {w}`), or build a new value")
+        shown, holder = spelled(w), spelled(base)
+        if not shown.startswith(holder + "["):
+            shown = f"{shown} (an item of {holder})"
+        message = (f"{shown} is changed in place, and {holder} holds it; sct follows such "
+                   f"a change into a dict or a list (or an array's view) only. Copy it before changing it "
+                   f"(`.copy()`) and store it back into {holder}, or build a new value")
         check = call(f"{rt_name}.item_changed_in_place" if augmented else f"{rt_name}.item_is_held",
                      [load(base), copy.deepcopy(index), load(w), const(message)])
         back = gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Store())],
                            value=load(w), type_comment=None)
         back.lineno = line
+        back.sct_restore = True             # (base[k] is w already: sct/points_to.py store)
+        if outer:
+            back.sct_rebound = outer          # (set back into them next)
         take = assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line)
         body = [back, take]
         items = walked_items(base)
@@ -472,11 +506,78 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             while itself in names or itself in every_name:
                 itself += "_"
             names.add(itself)
-            back.sct_rebound = frozenset({items})
+            back.sct_rebound = frozenset({items}) | getattr(back, "sct_rebound", frozenset())
             body.insert(0, assign(itself, call(f"{rt_name}.walks_itself", [load(base), load(items)]), line))
             body.append(gast.If(test=load(itself), body=[assign(items, load(base), line)], orelse=[]))
             body[-1].lineno = line
         branch = gast.If(test=load(flag), body=body, orelse=[])
+        branch.lineno = line
+        return [assign(flag, check, line), branch]
+
+    def gradient_container(o) -> bool:
+        """Is ``o`` a list or dict, or an object or item of the structure dlgradient built (a list,
+        dict, object or array: the run tells which, ``rt.item_is_held``)?"""
+        return analysis.is_sequence(o) or analysis.is_mapping(o) or \
+            o[0] in ("new", "old") and o[1] in analysis.gradient_sites
+
+    def gradient_chain(fact, s, after) -> List:
+        """The facts ``w = base.attr`` / ``w = base[k]``, then ``base = outer.attr2`` / ``base = outer[k2]``
+        ... from ``fact`` out to a base that is read after ``s`` (``g`` of ``b = g.Learnables; v =
+        b.Value; v[0] = x``, of ``t = g.Value; v = t[i]; v[v > 1] = 1``), each link of the structure
+        dlgradient built (or a list or dict); empty where there is none."""
+        chain, seen = [], set()
+        before = facts.before.get(id(s), frozenset())
+        while fact is not None and fact[2] not in seen and (
+                held_attribute(fact, s) if fact[0] == "attr" else
+                fact[0] in ("entry", "item") and held_base(fact, s, gradient_container)):
+            chain.append(fact)
+            seen.add(fact[1])
+            if fact[2] in after:
+                return chain
+            outer = [p for p in before if isinstance(p, tuple) and p[0] in ("attr", "entry", "item") and
+                     p[1] == fact[2] and len(p) == 5]
+            fact = outer[0] if len(outer) == 1 else None
+        return []
+
+    def chain_statements(chain, line, augmented: bool) -> List:
+        """The write-backs of ``gradient_chain``'s links, innermost first (each back statement leaves
+        the names set back next out of its own check)."""
+        out = []
+        for k, f in enumerate(chain):
+            outer = frozenset(f2[2] for f2 in chain[k + 1:])
+            if f[0] == "attr":
+                out += attribute_statements(f[1], f[2], f[3], line, augmented and k == 0, outer)
+            else:
+                out += held_statements(f[1], f[1], f[2], facts.indexes[f[3]], line, augmented and k == 0, outer)
+        return out
+
+    def attribute_statements(w: str, base: str, attr: str, line, augmented: bool, outer=frozenset()) -> List:
+        """``w = base.attr`` changed in place (``w[0] = v``, ``w.append(v)``, ``w op= v``), where
+        base is an object dlgradient built: after the change, ``base.attr = w; w = base.attr`` (in
+        Python nothing changes: base.attr is w).  The run checks first that base keeps attr in its
+        ``__dict__`` and sets it plainly (``rt.attribute_is_held``; after ``w op= v``, that the change
+        was made in place: ``rt.attribute_changed_in_place``); anything else is refused."""
+        flag = w + "_held"
+        while flag in names or flag in every_name:
+            flag += "_"
+        names.add(flag)
+        shown, holder = spelled(w), spelled(base)
+        if shown != f"{holder}.{attr}":
+            shown = f"{shown} (the value of {holder}.{attr})"
+        message = (f"{shown} is changed in place, and {holder} holds it; sct "
+                   f"follows such a change into a plain attribute of the gradients' object only (not a "
+                   f"namedtuple's field, a property, a frozen dataclass's). Build a new value and store it "
+                   f"(`v = list({holder}.{attr}); v[i] = ...; {holder}.{attr} = v`)")
+        check = call(f"{rt_name}.attribute_changed_in_place" if augmented else f"{rt_name}.attribute_is_held",
+                     [load(base), const(attr), load(w), const(message)])
+        back = gast.Assign(targets=[gast.Attribute(value=load(base), attr=attr, ctx=gast.Store())],
+                           value=load(w), type_comment=None)
+        back.lineno = line
+        back.sct_restore = True             # (base.attr is w already: sct/points_to.py store)
+        if outer:
+            back.sct_rebound = outer          # (set back into them next)
+        take = assign(w, gast.Attribute(value=load(base), attr=attr, ctx=gast.Load()), line)
+        branch = gast.If(test=load(flag), body=[back, take], orelse=[])
         branch.lineno = line
         return [assign(flag, check, line), branch]
 
@@ -544,6 +645,19 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         line = getattr(s, "lineno", None)
         for fact in views:
             w, base, key = fact[1], fact[2], fact[3]
+            if fact[0] == "attr" or fact[0] in ("entry", "item") and w == z and base not in after and \
+                    not array_base(fact):
+                # (base itself may be dead after s, where a live name holds it: g of
+                # b = g.Learnables; v = b.Value; v[0] = x: b.Value = v, then g.Learnables = b)
+                chain = gradient_chain(fact, s, after) if w == z and analysis.objects(s, w) else []
+                if chain:
+                    handled.append(fact[:4])
+                    out += chain_statements(chain, line, augmented)
+                    rebound |= {f[2] for f in chain}
+                    for f in chain:
+                        if walked_items(f[2]) is not None:
+                            rebound.add(walked_items(f[2]))
+                continue
             if not (w == z and base in after or base == z and w in after):
                 continue
             on_array = array_base(fact)

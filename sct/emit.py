@@ -124,6 +124,11 @@ class Printer(astunparse.Unparser):
 
     def _Return(self, t):
         self.fill("return")
+        user_line = getattr(t, "sct_user_line", None)
+        if user_line is not None and isinstance(self.f, _CountingText):
+            # (a sweep's closing ``return rt.project(d_x, x)`` is the dlgradient's line, not the line
+            # of the adjoint block above it: an error there, a gradient refused, names the dlgradient)
+            self.events.append((self.f.tell(), user_line))
         if t.value is not None:
             self.write(" ")
             self._bare(t.value)

@@ -294,7 +294,8 @@ class _Values:
         self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
-        self.gradient_sites: Set = set()       # dlgradient(y, p) of one dict or list: it holds its items
+        self.gradient_sites: Set = set()       # dlgradient(y, p) of a structure, and its items (to any depth)
+        self.positional: Dict = {}             # dlgradient(y, p, q)'s site -> the items of each x's gradient
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -333,6 +334,8 @@ class _Values:
         state.heap = _Map(heap)
         state.escaped = age(state.escaped)
         state.multi = age(state.multi)
+        if (_BY_OPERATION, new) in state.multi:
+            state.multi = (state.multi - {(_BY_OPERATION, new)}) | {(_BY_OPERATION, old)}
         return new
 
     def is_sequence(self, o) -> bool:
@@ -421,10 +424,13 @@ class _Values:
         if isinstance(value, gast.BinOp):
             parts = [self.names(state, o) if isinstance(o, gast.List) else
                      state.contents(self.names(state, o)) for o in operands]
-            if isinstance(value.op, gast.Mult):          # [a] * 2 holds a twice
-                state.multi = state.multi | parts[0] | parts[1]
+            # (marked as held twice by the operation's new list: sct/points_to.py multi_of)
+            if isinstance(value.op, gast.Mult) and not any(
+                    isinstance(o, gast.Constant) and type(o.value) in (float, complex) for o in operands):
+                # [a] * 2 holds a twice (a list times a float raises: g[k] * 0.5 is no list)
+                state.multi = state.multi | {(_BY_OPERATION, o) for o in parts[0] | parts[1]}
             elif isinstance(value.op, gast.Add):         # l + [a] with a already in l
-                state.multi = state.multi | (parts[0] & parts[1])
+                state.multi = state.multi | {(_BY_OPERATION, o) for o in parts[0] & parts[1]}
         if isinstance(value, gast.BinOp) and (
                 any(isinstance(o, gast.List) for o in operands) or
                 (objs and all(self.is_sequence(o) for o in objs))):
@@ -435,10 +441,23 @@ class _Values:
         if self.activity is not None and self.activity.value_is_array(value):
             self.array_sites.add(site)       # an array holds numbers, not objects
             return self.fresh(state, site)
+        if isinstance(value, gast.BinOp) and (
+                isinstance(value.op, (gast.Div, gast.Pow, gast.MatMult)) or
+                isinstance(value.op, gast.Mult) and any(isinstance(o, gast.Constant) and type(o.value) in
+                                                        (float, complex) for o in operands)):
+            # a number or a new array of numbers: no list or tuple is divided, raised to a power or
+            # multiplied by a float (g.Value[i] * 2.0 holds none of g's items)
+            return self.fresh(state, site)
         return self.fresh(state, site, state.contents(objs))
 
     def _subscript_objects(self, state: State, value, site) -> FrozenSet:
         base = self.names(state, value.value)
+        if isinstance(value.slice, gast.Constant) and type(value.slice.value) is int and base and \
+                all(o[0] == "new" and o[1] in self.positional for o in base):
+            # g = grads[0] of grads = dlgradient(y, p, q): the first x's gradient, not the second's
+            k = value.slice.value
+            if all(-len(self.positional[o[1]]) <= k < len(self.positional[o[1]]) for o in base):
+                return frozenset().union(*(self.positional[o[1]][k] for o in base))
         if self.is_scalar_item(value, state):
             return frozenset()
         index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
@@ -500,6 +519,20 @@ class _Values:
             name = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
         return name or ""
 
+    def _gradient_items(self, state: State, site, position) -> FrozenSet:
+        """The items of the structure a dlgradient builds (of its ``position``-th x): one new object
+        per depth, the deepest holding itself."""
+        key = (site,) if position is None else (site, position)
+        inner = ("gradient items",) + key + (_GRADIENT_DEPTH,)
+        self.gradient_sites.add(inner)
+        items = self.fresh(state, inner)
+        state.heap[next(iter(items))] = items
+        for depth in range(_GRADIENT_DEPTH - 1, 0, -1):
+            inner = ("gradient items",) + key + (depth,)
+            self.gradient_sites.add(inner)
+            items = self.fresh(state, inner, items)
+        return items
+
     def call_args(self, state: State, node: gast.Call) -> FrozenSet:
         objs = frozenset()
         for a in node.args:
@@ -523,16 +556,36 @@ class _Values:
             receiver = self.names(state, node.func.value)
         if info.kind == CallKind.SITE:
             wrt = node.args[1:]
-            if name == "dlgradient" and len(wrt) == 1 and not isinstance(wrt[0], gast.Starred):
-                of = self.names(state, wrt[0])
-                if of and all(self.is_mapping(o) for o in of):
+            if name == "dlgradient" and wrt:
+                one = len(wrt) == 1 and not isinstance(wrt[0], gast.Starred)
+                of = self.names(state, wrt[0]) if one else frozenset()
+                if one and of and all(self.is_mapping(o) for o in of):
                     self.map_sites.add(site)     # the gradients of a dict: a new dict of its keys
-                if of and any(self.is_mapping(o) or self.is_sequence(o) for o in of):
-                    # its items (arrays, or dicts and lists of them) are new objects that it holds:
-                    # a write into one (g["w"][0] = 0, or h = g["w"]; h *= 2) is a write into g
-                    # (was: held by nothing, such a write was made on a copy and g kept its old value)
+                if one and of and all(self.is_sequence(o) for o in of):
+                    self.seq_sites.add(site)     # of a list or tuple: a new one of its length
+                several = not one and not all(self._surely_arrays(self.names(state, a)) for a in wrt)
+                if several or of and not self._surely_arrays(of):
+                    # its items (arrays, or dicts, lists and objects of them, to any depth) are new
+                    # objects that it holds: a write into one (g["w"][0] = 0, or h = g["w"]; h *= 2,
+                    # g.Value[0] = v, g.Learnables.Value[0] = v, gW, gX = dlgradient(y, W, X)) is a
+                    # write into g (was: held by nothing, such a write was made on a copy and g kept
+                    # its old value).  One object per depth, the deepest holding itself.
                     self.gradient_sites.add(site)
-                    return self.fresh(state, site, self.fresh(state, ("gradient items", site)))
+                    if several:
+                        self.seq_sites.add(site)     # a tuple of one gradient per x
+                    positions = len(wrt) if several and not any(isinstance(a, gast.Starred) for a in wrt) else 1
+                    tops = [self._gradient_items(state, site, k if positions > 1 else None)
+                            for k in range(positions)]
+                    if positions > 1:
+                        self.positional[site] = tops      # g, h = dlgradient(y, p, q): g is the first's
+                        for k, a in enumerate(wrt):       # (the gradients of a dict: a dict...)
+                            of_k = self.names(state, a)
+                            top = ("gradient items", site, k, 1)
+                            if of_k and all(self.is_mapping(o) for o in of_k):
+                                self.map_sites.add(top)
+                            elif of_k and all(self.is_sequence(o) for o in of_k):
+                                self.seq_sites.add(top)
+                    return self.fresh(state, site, frozenset().union(*tops))
             return self.fresh(state, site)
         copy_false = any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                          for k in node.keywords)
@@ -920,9 +973,10 @@ class PointsTo(_Values):
                 state.env[unset_key(node.value.id, node.attr)] = frozenset({EXT})
         self.block(self.fdef.body, state)
 
-    def store(self, state: State, objs, value_objs):
+    def store(self, state: State, objs, value_objs, again: bool = False):
         for o in objs:
-            state.multi = state.multi | (state.heap.get(o, frozenset()) & value_objs)
+            if not again:
+                state.multi = state.multi | (state.heap.get(o, frozenset()) & value_objs)
             state.heap[o] = state.heap.get(o, frozenset()) | value_objs
             if o == EXT or o[0] == "arg":
                 state.escaped = state.escaped | frozenset(state.reach(value_objs))
@@ -955,7 +1009,9 @@ class PointsTo(_Values):
             holders = self.names(state, target.value)
             if not (isinstance(target, gast.Subscript) and self._surely_arrays(holders)):
                 # (``traj[t] = state`` of a numeric array copies state's numbers: traj holds no object)
-                self.store(state, holders, value_objs)
+                # (a write back sct/copy_aliases.py made, ``g["w"] = g_item`` where g["w"] is g_item
+                # already, stores the object where it is: not a second place holding it)
+                self.store(state, holders, value_objs, again=getattr(s, "sct_restore", False))
             if isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name) and \
                     target.value.id in self.owned_params:
                 state.env[unset_key(target.value.id, target.attr)] = frozenset()    # set on the object now
@@ -1132,6 +1188,29 @@ class AliasAnalysis(PointsTo):
                        f"taken from one), and {other} is read later"
         return None
 
+    def holders_through(self, s, objs, via) -> FrozenSet[str]:
+        """The names live after ``s`` that hold ``objs`` only through the objects ``via`` (``g`` of
+        ``v = g["w"]; v[0] *= 2``: g holds v's items only inside v, whose own change is checked and
+        followed on its own)."""
+        state = self.before.get(id(s))
+        if state is None or not objs or not via:
+            return frozenset()
+        out = set()
+        for other in self.live_after.get(id(s), frozenset()) | self.captured:
+            held = state.env.get(other)
+            if not held or held & objs:
+                continue
+            seen, todo = set(held), [o for o in held if o not in via]
+            while todo:
+                for c in state.heap.get(todo.pop(), ()):
+                    if c not in seen:
+                        seen.add(c)
+                        if c not in via:
+                            todo.append(c)
+            if seen & via and not (seen - set(via)) & objs:
+                out.add(other)
+        return frozenset(out)
+
     def other_name_of(self, s, name: str, objs) -> Optional[str]:
         """Why ``objs`` (what ``name`` holds at ``s``) may also be read later through another
         name (None: through ``name`` only)."""
@@ -1168,6 +1247,28 @@ class AliasAnalysis(PointsTo):
         if state is None:
             return frozenset({EXT})
         return state.env.get(name, frozenset() if name in self.locals else frozenset({EXT}))
+
+
+# ``(_BY_OPERATION, o)`` in a state's ``multi``: ``o`` may be held twice by the new list of an operation
+# (``[a] * 2``, ``l + [a]``), not by a container it was stored into
+_BY_OPERATION = "held twice by an operation"
+
+
+def multi_of(analysis, state, containers) -> FrozenSet:
+    """The objects ``containers`` may hold at two places: those stored so, and those an operation's
+    new list holds twice, unless every container is an object of a gradient's structure (never an
+    operation's new list: ``t * s`` of its item ``t = g.Value[i]`` makes no gradient hold t twice)."""
+    marked = frozenset(o for o in state.multi if not (type(o) is tuple and len(o) == 2 and o[0] == _BY_OPERATION))
+    if containers and all(o != EXT and o[0] in ("new", "old") and o[1] in analysis.gradient_sites
+                          for o in containers):
+        return marked
+    return marked | frozenset(o[1] for o in state.multi if type(o) is tuple and len(o) == 2 and
+                              o[0] == _BY_OPERATION)
+
+
+# the depths of the items of a gradient's structure told apart (sct/copy_aliases.py writes a change of
+# one back into the item holding it; deeper items are one object, refused where written)
+_GRADIENT_DEPTH = 4
 
 
 # numpy's functions whose result is a read-only view (numpy raises ValueError on a write into it)

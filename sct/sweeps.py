@@ -222,6 +222,7 @@ class Sweeps(EmitPass):
         value = result[0] if len(result) == 1 else gast.Tuple(elts=result, ctx=gast.Load())
         header = self.gen.line_comment(site.line, "gradient at")
         fbody = [header] + body + [gast.Return(value=value)]
+        fbody[-1].sct_user_line = site.line          # (sct/emit.py: errors of the projection name the site)
         if site.kind == SiteKind.DLGRADIENT:
             return [_function(name, params, fbody)]
         # dljacobian / dldivergence: the sweep takes its values packed, and a seed for u;

@@ -5,6 +5,8 @@ writes that must become new values because an adjoint reads the old one.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from typing import Dict, FrozenSet, Optional, Set
 
@@ -29,6 +31,42 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
 
 # the methods of lists, dicts and sets that keep their arguments (history.append(loss))
 _KEEPERS = frozenset(("append", "extend", "insert", "add", "update", "setdefault"))
+
+
+
+def spelled_names(fdef) -> Dict[str, str]:
+    """The names the normalizer made for the user's ``cfg.inner`` / ``p["w"]`` / ``xs[0]``
+    (cfg_inner, p_item, xs0: bound once, to that read), spelled as the user wrote them."""
+    reads: Dict[str, list] = {}
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            reads.setdefault(n.targets[0].id, []).append(n.value)
+    spelled: Dict[str, str] = {}
+
+    def spell(name, depth=0):
+        if name in spelled or depth > 8:
+            return spelled.get(name, name)
+        values = reads.get(name, ())
+        if len(values) != 1 and (not values or len({gast.dump(v) for v in values}) != 1):
+            return name         # (one read bound again where it is read again: h_item = h[:2], twice)
+        v = values[0]
+        base = v.value.id if isinstance(v, (gast.Attribute, gast.Subscript)) and \
+            isinstance(v.value, gast.Name) else None
+        if base is None:
+            return name
+        of = spell(base, depth + 1)
+        if not re.fullmatch(re.escape(re.match(r"\w+", of).group()) + r"(\d+|_\w+)", name):
+            return name          # (a name of the user's own, such as inner = cfg.inner)
+        if isinstance(v, gast.Attribute):
+            spelled[name] = f"{of}.{v.attr}"
+        elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
+            spelled[name] = f"{of}[{v.slice.value!r}]"
+        elif _plain_index(v.slice):
+            spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
+        return spelled.get(name, name)
+    for name in reads:
+        spell(name)
+    return spelled
 
 
 class _WriteCheck:
@@ -62,7 +100,11 @@ class _WriteCheck:
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
             if getattr(s, "sct_augmented", None) is not None:
+                guards = len(self.fdef.sct_number_guards)
                 _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
+                # (a check the run makes names what the user wrote too: was `g_Value_1[...] *= ...`)
+                self.fdef.sct_number_guards[guards:] = [
+                    dataclasses.replace(g, message=self.spell(g.message)) for g in self.fdef.sct_number_guards[guards:]]
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
                     isinstance(s.targets[0].value, gast.Name):
                 self._item_write(s, s.targets[0].value.id)
@@ -102,45 +144,19 @@ class _WriteCheck:
                       f"write into a copy", what)
 
     def fail(self, s, message, construct):
-        spelled = self._spelled()
-        if spelled:
-            pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, spelled)) + r")\b")
-            message, construct = (pattern.sub(lambda m: spelled[m.group(1)], t) for t in (message, construct))
+        message, construct = self.spell(message), self.spell(construct)
         raise CompileError(message, self.filename, getattr(s, "lineno", self.fdef.lineno), construct)
 
-    def _spelled(self) -> Dict[str, str]:
-        """The names the normalizer made for the user's ``cfg.inner`` / ``p["w"]`` / ``xs[0]``
-        (cfg_inner, p_item, xs0: bound once, to that read), spelled as the user wrote them."""
-        reads: Dict[str, list] = {}
-        for n in walk_no_defs(self.fdef):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                reads.setdefault(n.targets[0].id, []).append(n.value)
-        spelled: Dict[str, str] = {}
+    def spell(self, text: str) -> str:
+        """``text`` with the normalizer's names (g_Value) spelled as the user wrote them (g.Value)."""
+        spelled = self._spelled()
+        if not spelled:
+            return text
+        pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, spelled)) + r")\b")
+        return pattern.sub(lambda m: spelled[m.group(1)], text)
 
-        def spell(name, depth=0):
-            if name in spelled or depth > 8:
-                return spelled.get(name, name)
-            values = reads.get(name, ())
-            if len(values) != 1 and (not values or len({gast.dump(v) for v in values}) != 1):
-                return name         # (one read bound again where it is read again: h_item = h[:2], twice)
-            v = values[0]
-            base = v.value.id if isinstance(v, (gast.Attribute, gast.Subscript)) and \
-                isinstance(v.value, gast.Name) else None
-            if base is None:
-                return name
-            of = spell(base, depth + 1)
-            if not re.fullmatch(re.escape(re.match(r"\w+", of).group()) + r"(\d+|_\w+)", name):
-                return name          # (a name of the user's own, such as inner = cfg.inner)
-            if isinstance(v, gast.Attribute):
-                spelled[name] = f"{of}.{v.attr}"
-            elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
-                spelled[name] = f"{of}[{v.slice.value!r}]"
-            elif _plain_index(v.slice):
-                spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
-            return spelled.get(name, name)
-        for name in reads:
-            spell(name)
-        return spelled
+    def _spelled(self) -> Dict[str, str]:
+        return spelled_names(self.fdef)
 
     def _row_of(self, name: str):
         """(array, index) as the user wrote them where ``name`` is the normalizer's name for the
