@@ -372,11 +372,8 @@ def scalar_lists_as_arrays(rule, bound: Dict[str, Any], act, convert) -> Dict[st
     anything else as it is), not the list (was: the rule's arithmetic on the list, a TypeError
     while computing the gradient or the tangent).  Only for the templates: which names get the
     adjoints is read from ``bound`` itself."""
-    from .transform_calls import _SEQUENCE_OPS
-    module = getattr(rule.op, "__module__", None) or ""
-    if not (module == "numpy" or module.startswith("numpy.") or rule.op is operator.matmul) or \
-            rule.op in _SEQUENCE_OPS:
-        return bound            # (``[a, b] @ x``: numpy's matmul of the list as an array)
+    if not registry.reads_lists_as_arrays(rule.op):
+        return bound            # (``[a, b] @ x`` is numpy's matmul of the list as an array: converted)
     lists = act.lists | act.sequences
     out = None
     for param in rule.wrt:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import operator
 import types
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -835,17 +834,11 @@ def jvp_call_impl(fn, args, tangents, kwargs):
 
 #: numpy functions whose rules read a list argument's items as pieces (np.block's nesting,
 #: np.concatenate's arrays): their lists are kept
-_SEQUENCE_OPS = frozenset((np.block, np.concatenate, np.stack, np.vstack, np.hstack, np.dstack, np.column_stack,
-                           np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.select, np.choose,
-                           np.einsum, np.meshgrid, np.atleast_1d, np.atleast_2d, np.atleast_3d))
-
-
 def _scalar_lists_as_arrays(op, args, kwargs, tangents, keyword_tangents):
     """A numpy function given a list or tuple of numbers with a list of their tangents (``np.var([a,
     b, c])``): both as the arrays numpy makes of them, which its rule reads (was: the rule's
     arithmetic on the lists, a TypeError while evaluating the tangent)."""
-    module = getattr(op, "__module__", None) or ""
-    if not (module == "numpy" or module.startswith("numpy.") or op is operator.matmul) or op in _SEQUENCE_OPS:
+    if not registry.reads_lists_as_arrays(op):
         return args, kwargs, tangents, keyword_tangents
 
     def scalars(v):
