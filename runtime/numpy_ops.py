@@ -1781,9 +1781,12 @@ def roll(g, ans, a, shift, axis=None):
     return np.roll(g, negated(shift), axis)
 
 
-@defrule(np.diff)
+@defrule(np.diff, wrt=("a", "prepend", "append"))
 def diff(g, ans, a, n=1, axis=-1, prepend=None, append=None):
-    return diff_adjoint(g, a, n, axis, prepend, append)
+    # (prepend and append are differenced with a: np.diff(x, prepend=x[0]) was refused)
+    return (diff_adjoint(g, a, n, axis, prepend, append),
+            unbroadcast(diff_full_adjoint(g, n, axis)[diff_end(np.shape(a), axis, prepend, append, True)], prepend),
+            unbroadcast(diff_full_adjoint(g, n, axis)[diff_end(np.shape(a), axis, prepend, append, False)], append))
 
 
 @defrule(np.sort)
@@ -1996,12 +1999,26 @@ def negated(shift):
     return tuple(-s for s in shift) if np.iterable(shift) else -shift
 
 
-def diff_adjoint(g, a, n, axis, prepend, append):
-    """The adjoint of ``np.diff(a, n, axis, prepend, append)`` with respect to ``a``."""
+def diff_full_adjoint(g, n, axis):
+    """The adjoint of ``np.diff(c, n, axis)`` with respect to ``c``, the array np.diff differences (``a``
+    after its prepend and append)."""
     grad = g
     for _ in range(n):
         grad = -np.diff(grad, axis=axis, prepend=typed_zero(grad), append=typed_zero(grad))
-    return grad[diff_middle(np.shape(a), axis, prepend, append)]
+    return grad
+
+
+def diff_adjoint(g, a, n, axis, prepend, append):
+    """The adjoint of ``np.diff(a, n, axis, prepend, append)`` with respect to ``a``."""
+    return diff_full_adjoint(g, n, axis)[diff_middle(np.shape(a), axis, prepend, append)]
+
+
+def diff_end(shape, axis, prepend, append, front):
+    """The index of the prepended (``front``) or appended values in the array np.diff differenced."""
+    nd = len(shape)
+    middle = diff_middle(shape, axis, prepend, append)[axis % nd]
+    part = slice(0, middle.start) if front else slice(middle.stop, None)
+    return (slice(None),) * (axis % nd) + (part,)
 
 
 def diff_middle(shape, axis, prepend, append):
@@ -2963,7 +2980,7 @@ nondifferentiable(
     require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
     einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_extremum_plan, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,
-    diagonal_basis, sorted_pair, negated, diff_middle, along_axis_index, cross_axes,
+    diagonal_basis, sorted_pair, negated, diff_middle, diff_end, along_axis_index, cross_axes,
 )
 
 # methods of nondifferentiable ops and those of ops registered with several others (the

@@ -201,3 +201,34 @@ def test_gradient_with_respect_to_one_plain_leaf_read_by_a_helper_and_directly(f
     arg = _Rec() if "object" in fun.__name__ else \
         {"w": dlarray(np.array([1.0, 2.0])), "s": 5.0, "v": np.array([0.5, -1.0])}
     np.testing.assert_allclose(D(dlfeval(fun, arg)), expected)
+
+
+# --- 5. np.diff's prepend and append are differentiated ---------------------------------------------
+
+def _diff_prepend_first(x):
+    return np.sum(np.diff(x, prepend=x[0]) ** 2)
+
+
+def _diff_both_ends(x):
+    return np.sum(np.diff(x, n=2, append=x[-1] * 2.0, prepend=0.0) ** 2)
+
+
+def _diff_rows(X):
+    return np.sum(np.diff(X, axis=0, prepend=X[:1] * 3.0) ** 3)
+
+
+@pytest.mark.parametrize("fun, shape", [(_diff_prepend_first, (5,)), (_diff_both_ends, (6,)), (_diff_rows, (4, 3))])
+def test_np_diff_with_traced_prepend_and_append(fun, shape):
+    """Was refused ('np.diff: the argument prepend depends on the traced inputs, but sct has no
+    derivative ...'); random programs write ``np.diff(x, prepend=x[0])``."""
+    x = np.random.default_rng(3).standard_normal(shape)
+
+    def g(x):
+        y = fun(x)
+        return y, dlgradient(y, x)
+    y, gx = dlfeval(g, dlarray(x))
+    assert float(D(y)) == pytest.approx(fun(x), rel=1e-12)
+    np.testing.assert_allclose(D(gx), numerical_gradient(fun, [x], 0), rtol=1e-6, atol=1e-8)
+    v = np.ones(shape)
+    _, jv = sct.jvp(fun, (x,), (v,))
+    assert float(D(jv)) == pytest.approx(float(np.sum(numerical_gradient(fun, [x], 0) * v)), rel=1e-6)

@@ -860,6 +860,8 @@ CASES = [
     Case(np.diff, [R(2, 5)], complex=True),
     Case(np.diff, [R(4, 3)], kwargs=dict(n=2, axis=0), complex=True),
     Case(np.diff, [R(2, 5)], kwargs=dict(prepend=0.5, append=np.ones((2, 2)))),
+    Case(np.diff, [R(2, 5), C(1), C(-1), R(2, 1), R(2, 2)], wrt=(0, 3, 4), complex=True),
+    Case(np.diff, [R(4, 3), C(2), C(0), R(), R(1, 3)], wrt=(0, 3, 4)),
     Case(np.sort, [R(2, 5)]),
     Case(np.sort, [R(3, 4)], kwargs=dict(axis=0)),
     Case(np.sort, [R(3, 4)], kwargs=dict(axis=None)),
