@@ -1444,7 +1444,21 @@ def hypot_items(*coordinates):
     return float(value)
 
 
+def fromiter_items(iter, dtype, count=-1, *, like=None):
+    """``np.fromiter(iter, dtype, count=-1)``: the array of its first ``count`` items (all for -1) in
+    ``dtype``, read by sct (``np.fromiter((x[i] ** 2 for i in range(n)), float)`` was refused)."""
+    items = []
+    for item in iter:
+        if count >= 0 and len(items) >= count:
+            break
+        items.append(item)
+    if count >= 0 and len(items) < count:
+        raise ValueError(f"iterator too short: Expected {count} but iterator had only {len(items)} items.")
+    return np.array(items, dtype=dtype)
+
+
 equivalent(math.fsum, fsum_items)
+equivalent(np.fromiter, fromiter_items)
 equivalent(math.prod, prod_items)
 equivalent(math.hypot, hypot_items)
 nondifferentiable(fsum_rounding)

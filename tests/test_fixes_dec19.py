@@ -232,3 +232,40 @@ def test_np_diff_with_traced_prepend_and_append(fun, shape):
     v = np.ones(shape)
     _, jv = sct.jvp(fun, (x,), (v,))
     assert float(D(jv)) == pytest.approx(float(np.sum(numerical_gradient(fun, [x], 0) * v)), rel=1e-6)
+
+
+# --- 6. np.fromiter is read as the loop it is ------------------------------------------------------
+
+def _fromiter_squares(x):
+    v = np.fromiter((x[i] ** 2 for i in range(x.shape[0])), float)
+    return np.sum(v * np.arange(3.0))
+
+
+def _fromiter_counted(x):
+    v = np.fromiter((np.sin(t) for t in x), dtype=np.float64, count=2)
+    return np.sum(v ** 3)
+
+
+@pytest.mark.parametrize("fun", [_fromiter_squares, _fromiter_counted])
+def test_np_fromiter_of_traced_values(fun):
+    """Was refused ('no derivative rule for np.fromiter'); random programs build arrays with it."""
+    x = np.array([0.3, -0.7, 1.2])
+
+    def g(x):
+        y = fun(x)
+        return y, dlgradient(y, x)
+    y, gx = dlfeval(g, dlarray(x))
+    assert float(D(y)) == fun(x)
+    np.testing.assert_allclose(D(gx), numerical_gradient(fun, [x], 0), rtol=1e-6, atol=1e-9)
+
+
+def test_np_fromiter_too_short_raises_numpys_error():
+    def f(x):
+        v = np.fromiter((t for t in x), float, count=5)
+        return np.sum(v)
+
+    def g(x):
+        y = f(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(sct.EvaluationError, match="iterator too short"):
+        dlfeval(g, dlarray(np.array([1.0, 2.0])))
