@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import operator
 import os
 import textwrap
 from dataclasses import dataclass, field
@@ -210,24 +211,27 @@ NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "s
 # ``x.data`` of a traced value means dlarray's data: the value as a constant (like extractdata).
 STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
+NONDIFF_METHODS = {"argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted", "any", "all",
+                   "keys", "__len__", "index", "count"}
+
+
 def reads_lists_as_arrays(op) -> bool:
     """Does ``op`` (a numpy function, or ``@``) read a list or tuple argument of numbers as the array
     numpy makes of it (``np.hypot([a, b], 1.0)``, ``[a, b] @ x``)?  Not the functions that read a list
     as pieces (``np.stack``, ``np.concatenate``, ``np.einsum``...)."""
-    import operator
     module = getattr(op, "__module__", None) or ""
     if not (module == "numpy" or module.startswith("numpy.") or op is operator.matmul):
         return False
     return op not in _SEQUENCE_OPS
 
 
+# numpy functions whose rules read a list argument's items as pieces (np.block's nesting,
+# np.concatenate's arrays): their lists are kept
 _SEQUENCE_OPS = frozenset((np.block, np.concatenate, np.stack, np.vstack, np.hstack, np.dstack, np.column_stack,
                            np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.select, np.choose,
                            np.einsum, np.meshgrid, np.atleast_1d, np.atleast_2d, np.atleast_3d))
 
 
-NONDIFF_METHODS = {"argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted", "any", "all",
-                   "keys", "__len__", "index", "count"}
 # Rules registered on first need, for modules sct must not import itself (scipy.special):
 # module name -> function registering them; run by ``lookup`` once that module is imported.
 LAZY_RULES: Dict[str, Callable] = {}

@@ -832,8 +832,6 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     return compiled.entry(*values, *dots, **kwargs)
 
 
-#: numpy functions whose rules read a list argument's items as pieces (np.block's nesting,
-#: np.concatenate's arrays): their lists are kept
 def _scalar_lists_as_arrays(op, args, kwargs, tangents, keyword_tangents):
     """A numpy function given a list or tuple of numbers with a list of their tangents (``np.var([a,
     b, c])``): both as the arrays numpy makes of them, which its rule reads (was: the rule's
