@@ -50,6 +50,7 @@ class Resolver:
         self.guards: Dict[str, Guard] = {}
         self.attribute_guards: Dict[Any, tuple] = {}    # (id(base), attr) -> (base, attr, value)
         self.aliases: Dict[str, Any] = {}   # locals bound once to a module (``xp = np``)
+        self.made: Dict[str, Any] = {}      # names the compiler made and bound (rt.generator_items(gen))
         # (id(base), attr) -> (base, attr, value, line): functions called as ``base.attr(...)``, chosen
         # when the code is compiled (their rules, their compiled code): sct/global_writes.py refuses
         # code that rebinds one during the call, and call_tree checks them after a run of user code
@@ -58,6 +59,8 @@ class Resolver:
     def resolve_name(self, name: str):
         if name in self.aliases:
             return self.aliases[name]
+        if name in self.made:
+            return self.made[name]
         if name in self.locals:
             return Unresolved
         if name in self.known:

@@ -56,6 +56,7 @@ from .call_sites import attach_sites
 from .cse import readers
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
+from .runtime.support import generator_items
 from .scalars import specialise
 from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
@@ -351,6 +352,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             resolver.attribute(base, attr)
     for name in sorted(partials.used if partials is not None else ()):
         resolver.resolve_name(name)
+    for name, func in (partials.generator_items.items() if partials is not None else ()):
+        gen = resolver.resolve(func)          # (guarded: gen redefined recompiles; so does its code replaced)
+        for attr in ("__code__", "__defaults__", "__kwdefaults__"):
+            resolver.attribute(gen, attr)
+        resolver.made[name] = generator_items(gen)          # sct/normalize_generators.py
     canonicalize_sites(fn, fdef, resolver, filename, sig.given)                 # sct/options.py
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py
@@ -756,6 +762,7 @@ def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, nump
     for name, guard in resolver.guards.items():
         if guard.value is not cache._MISSING:      # (a name absent when compiling, guarded to stay
             namespace[name] = guard.value          # absent: a callee's read of ``range`` left to builtins)
+    namespace.update(resolver.made)
     namespace[rt_name] = RT
     namespace.update(sites)
     namespace[numpy_name] = np if plain_numpy else namespace["np"]

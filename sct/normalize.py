@@ -33,6 +33,7 @@ from .errors import CompileError
 from .ir import const, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
+from .normalize_generators import wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
@@ -252,6 +253,7 @@ class Normalizer(Statements, Loops, Expressions):
         body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
+        body = wrap_generator_calls(body, self)
         body = lower_named_generators(body, self.namer, self.rt_name,
                                       {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs +
                                        [self.fdef.args.vararg, self.fdef.args.kwarg] if isinstance(a, gast.Name)})

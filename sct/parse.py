@@ -141,6 +141,11 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
             args.defaults = defaults[len(defaults) - count:] if count else []
             args.kwonlyargs, args.kw_defaults = [], []
         return fdef, filename, source
+    original = getattr(fn, "__sct_items_of__", None)
+    if original is not None:       # rt.generator_items(g): g's tree, its items gathered into a list
+        from .normalize_generators import gather_items
+        fdef, filename, source = function_ast(original)
+        return gather_items(fdef, filename), filename, source
     code = fn.__code__
     filename = code.co_filename
     if fn.__name__ == "<lambda>":

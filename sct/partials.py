@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set
 
 import gast
 
@@ -57,6 +57,8 @@ class PartialRewriter:
         self.fn = fn
         self.used: Set[str] = set()       # global names whose values the rewrite read (guarded)
         self.functions: Set[str] = set()  # of those, the functions whose signatures it read
+        # names the normalizer made for rt.generator_items(gen), each with gen's expression (sct/normalize_generators.py)
+        self.generator_items: Dict[str, gast.expr] = {}
 
     def resolve(self, node, local_root) -> object:
         parts = _chain(node)
@@ -82,6 +84,15 @@ class PartialRewriter:
                 return None
             value = getattr(value, attr, None)
         return value
+
+    def generator_items_name(self, namer, label: str, func) -> str:
+        """The name generated code calls ``rt.generator_items(<func>)`` by (one per expression)."""
+        for name, known in self.generator_items.items():
+            if _chain(known) == _chain(func):
+                return name
+        name = namer.fresh(label.split(".")[-1] + "_items")
+        self.generator_items[name] = func
+        return name
 
     def rewrite(self, norm, node: gast.Call, out: List, hint: str, name: Optional[str] = None):
         """The name of the nested function ``node`` (a call of functools.partial) is, its
