@@ -137,6 +137,61 @@ def _frees(scope):
     return free, local
 
 
+def _own_scope_nodes(node):
+    """The nodes of ``node`` (a def: its body) not inside a nested def, lambda, class or comprehension."""
+    todo = list(node.body) if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) else [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if isinstance(n, SCOPES + COMPREHENSIONS):
+            continue
+        todo.extend(gast.iter_child_nodes(n))
+
+
+def _header_nodes(s):
+    """``_own_scope_nodes`` of a statement without its blocks (an if's test, a for's target and iterable)."""
+    if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        return
+    for field_name, value in gast.iter_fields(s):
+        if field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, gast.AST):
+                yield from _own_scope_nodes(item)
+
+
+def _return_outputs(d, names: List[str]) -> None:
+    """The def ``d`` without its nonlocal statements, returning ``(value, *names)`` at each return
+    (and at its end)."""
+    def outputs(value, where):
+        node = gast.Return(value=gast.Tuple(elts=[value if value is not None else const(None)] +
+                                            [load(name) for name in names], ctx=gast.Load()))
+        return gast.copy_location(node, where)
+
+    def block(stmts: List) -> List:
+        out = []
+        for st in stmts:
+            if isinstance(st, gast.Nonlocal):
+                continue
+            if isinstance(st, gast.Return):
+                out.append(outputs(st.value, st))
+                continue
+            if not isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                for field_name in ("body", "orelse", "finalbody"):
+                    if isinstance(getattr(st, field_name, None), list):
+                        setattr(st, field_name, block(getattr(st, field_name)))
+                for field_name in ("handlers", "cases"):
+                    for h in getattr(st, field_name, None) or ():
+                        h.body = block(h.body)
+            out.append(st)
+        return out
+    d.body = block(d.body)
+    if not d.body or not isinstance(d.body[-1], gast.Return):
+        d.body.append(outputs(None, d.body[-1] if d.body else d))
+    if not d.body or all(isinstance(st, gast.Nonlocal) for st in d.body):
+        d.body = [outputs(None, d)]
+
+
 def _blocks(stmts: List):
     """Every statement list of a normalized body (not entering nested defs)."""
     yield stmts
@@ -215,6 +270,7 @@ class ClosureConverter:
         self.direct: Dict[str, gast.FunctionDef] = {}  # name -> converted def bound once under it
         self.escaping_names: Set[str] = set()         # names held by a bound Closure
         self.fallback: Set[int] = set()               # converted defs bound more than once
+        self.outputs: Dict[int, List[str]] = {}       # def -> the enclosing names it assigns (nonlocal)
 
     def run(self) -> None:
         fdef = self.fdef
@@ -223,7 +279,7 @@ class ClosureConverter:
         if not defs:
             return
         enclosing, bind_count = self._enclosing_names()
-        self._refuse_nonlocal(defs)
+        self._take_nonlocals(defs, enclosing, bind_count)
         raw = {id(d): free_names(d) & enclosing for d in defs}
         # a def reading its own name (recursion) reads what the name holds when it runs, from its
         # cell, as Python does: not a reason to convert it (``@lru_cache def fib(n)``, normalized
@@ -253,6 +309,11 @@ class ClosureConverter:
         for d in defs:
             if id(d) in convert:
                 self._take_captured(d)
+        for d in defs:
+            if id(d) in self.outputs:
+                if d.name not in self.direct:      # (bound once and converted: checked above)
+                    self._refuse_nonlocal([d])
+                _return_outputs(d, self.outputs[id(d)])
         self.fallback = {id(d) for d in defs if id(d) in convert and d.name not in self.direct}
         fdef.body = self.rewrite_block(fdef.body)
         if self.frame is not None:
@@ -274,6 +335,26 @@ class ClosureConverter:
                     for name in _stored(s):
                         bind_count[name] = bind_count.get(name, 0) + 1
         return enclosing, bind_count
+
+    def _take_nonlocals(self, defs, enclosing: Set[str], bind_count: Dict[str, int]) -> None:
+        """The defs that assign to the enclosing function's variables (``nonlocal acc``), each with those
+        names (``self.outputs``): such a def, bound once and only called (``t = bump(u)``, ``bump(u)``),
+        takes them first, as every captured name, and returns their new values after its own
+        (``return v, acc``), which each call assigns (``t, acc = bump(acc, u)``).  Refused: one
+        declaring a name of a function further out, a generator, one that calls itself, and a
+        nonlocal inside a def nested in a nested def."""
+        for d in defs:
+            own = [n for n in _own_scope_nodes(d) if isinstance(n, gast.Nonlocal)]
+            if len(own) != len(nonlocal_nodes(d)):
+                self._refuse_nonlocal([d])        # (a def nested in this one assigns to a name outside it)
+            names = sorted({name for n in own for name in n.names})
+            if not names:
+                continue
+            if any(name not in enclosing for name in names) or bind_count.get(d.name) != 1 or \
+                    d.name in free_names(d) or d.decorator_list or \
+                    any(isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)) for n in _own_scope_nodes(d)):
+                self._refuse_nonlocal([d])
+            self.outputs[id(d)] = names
 
     def _refuse_nonlocal(self, defs) -> None:
         for d in defs:
@@ -320,6 +401,11 @@ class ClosureConverter:
     # --- uses --------------------------------------------------------------------------------
     def bound(self, d, pre: List, line: int, fn_name: Optional[str] = None) -> gast.Name:
         """``rt.bind_closure(d, (env...), frame, names, line)`` emitted into ``pre``."""
+        if id(d) in self.outputs:
+            self.fail(d, f"a nested function that assigns to an enclosing variable (nonlocal "
+                      f"{', '.join(self.outputs[id(d)])}) used other than by calling it",
+                      f"call {d.name}() directly in {self.fdef.name}() (not through another function, a list or "
+                      f"an argument), or return the new value from it and assign it in the enclosing function")
         if self.frame is None:
             self.frame = self.namer.fresh("closure_frame")
         values = [self.env_value(n, pre, line) for n in self.env[id(d)]]
@@ -367,8 +453,39 @@ class ClosureConverter:
             pre: List = []
             self.rewrite_uses(s, pre, line)
             out.extend(pre)
+            after = self.assign_outputs(s) if self.outputs else []
             out.append(s)
+            out.extend(after)
         return out
+
+    def assign_outputs(self, s) -> List:
+        """``t = bump(acc, u)`` -> ``t_outputs = bump(acc, u); t = t_outputs[0]; acc = t_outputs[1]`` for a def
+        that assigns to ``acc`` (nonlocal): the statements that follow ``s``."""
+        for n in _header_nodes(s):
+            if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in self.direct and
+                    id(self.direct[n.func.id]) in self.outputs):
+                continue
+            names = self.outputs[id(self.direct[n.func.id])]
+            if isinstance(s, gast.Assign) and s.value is n and len(s.targets) == 1 and \
+                    isinstance(s.targets[0], gast.Name):
+                result = s.targets[0].id
+            elif isinstance(s, gast.Expr) and s.value is n:
+                result = None
+            else:
+                self.fail(n, f"a call of {n.func.id}(), which assigns to an enclosing variable (nonlocal "
+                          f"{', '.join(names)}), inside a larger statement",
+                          f"call it on a line of its own (v = {n.func.id}(...))")
+            line = getattr(s, "lineno", self.fdef.lineno)
+            outputs = self.namer.fresh((result or n.func.id) + "_outputs")
+            s.__class__ = gast.Assign
+            s.targets = [gast.Name(id=outputs, ctx=gast.Store(), annotation=None, type_comment=None)]
+            s.value = n
+            s.type_comment = None
+            after = [assign(result, gast.Subscript(value=load(outputs), slice=const(0), ctx=gast.Load()), line)] \
+                if result is not None else []
+            return after + [assign(name, gast.Subscript(value=load(outputs), slice=const(i + 1), ctx=gast.Load()),
+                                   line) for i, name in enumerate(names)]
+        return []
 
     def rewrite_defaults(self, s, out, line):
         for field_name in ("defaults", "kw_defaults"):

@@ -7,7 +7,7 @@ import pytest
 
 import sct
 from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
-from gradcheck import assert_close, check_grads, numerical_gradient
+from gradcheck import D, assert_close, check_grads, numerical_gradient
 
 X = np.array([0.3, -1.2, 0.7])
 W = np.array([1.5, 0.4, -0.8])
@@ -311,7 +311,14 @@ def _grad1(fun, a):
     return y, dlgradient(y, a)
 
 
-@pytest.mark.parametrize("fun", [writes_nonlocal, writes_into_captured, recursive_closure])
+def test_nonlocal_write_is_differentiated():
+    # (was refused: since Dec 20 the def returns acc's new value to the call, tests/test_nonlocal_dec20.py)
+    y, g = dlfeval(_grad1, writes_nonlocal, dlarray(X))
+    assert float(D(y)) == pytest.approx(writes_nonlocal(X))
+    np.testing.assert_allclose(D(g), np.ones_like(X))
+
+
+@pytest.mark.parametrize("fun", [writes_into_captured, recursive_closure])
 def test_refused_at_compile_time(fun):
     with pytest.raises(CompileError) as info:
         dlfeval(_grad1, fun, dlarray(X))
