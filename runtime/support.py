@@ -4044,9 +4044,11 @@ def list_pad(grad, before, after):
 
 
 def concat_operand(z, items):
-    """The right operand of ``z += items`` (items a tuple written there) as ``z + ...`` reads it:
-    a list of the items where ``z`` is a list (a list extends by any iterable), ``items`` itself
-    otherwise (a tuple's concatenation, an array's sum)."""
+    """The right operand of ``z += items`` (items a tuple written there, or a name) as ``z + ...``
+    reads it: a list of the items where ``z`` is a list and ``items`` a tuple (a list extends by a
+    tuple in place, where ``xs + (a, b)`` raises TypeError), ``items`` itself otherwise (a tuple's
+    concatenation, an array's sum: ``xs += v`` of an ndarray v is numpy's ``xs + v``, its __radd__
+    coming before the list's in-place concatenation)."""
     return list(items) if type(z) is list and type(items) is tuple else items
 
 
