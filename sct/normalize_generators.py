@@ -44,7 +44,7 @@ def gather_items(fdef: gast.FunctionDef, filename: str) -> gast.FunctionDef:
         taken.add(name)
         return name
 
-    items = fresh("items")
+    items = fresh(fdef.name + "_items")
 
     def fail(node, construct: str, advice: str):
         raise CompileError(f"sct cannot differentiate {construct} in the generator {fdef.name}(): {advice}",

@@ -238,3 +238,40 @@ def test_generator_refusals(case, words):
 def test_generator_source_is_readable():
     text = sct.source(lambda x: dlgradient(sum_of_items(x), x), dlarray(np.array([0.3, -0.7])))
     assert "scaled_items" in text or "sum_of_items" in text
+
+
+def buffer_yielded(u):
+    """Yields the same array, written into between items: built whole, every item would be the last."""
+    buf = np.zeros(3)
+    for i in range(3):
+        buf[i] = u[i]
+        yield buf
+
+
+def accumulator_yielded(u):
+    acc = np.zeros(3)
+    for i in range(3):
+        acc += u
+        yield acc
+
+
+def accumulator_scaled(u):
+    acc = np.zeros(3)
+    k = 0
+    for i in range(3):
+        acc += u
+        k += 1
+        yield acc * k
+
+
+def test_generator_yielding_a_fresh_value_of_an_accumulator():
+    check_grads(lambda x: np.sum(sum(accumulator_scaled(x)) * np.arange(1, 4)), np.array([0.3, -0.7, 1.1]))
+
+
+@pytest.mark.parametrize("gen", [buffer_yielded, accumulator_yielded], ids=lambda f: f.__name__)
+def test_generator_yielding_an_object_it_changes_is_refused(gen):
+    def g(x):
+        y = np.sum(sum(gen(x)) * np.arange(1, 4))
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError, match="changes|in place"):
+        dlfeval(g, dlarray(np.array([0.3, -0.7, 1.1])))

@@ -214,3 +214,60 @@ def test_nonlocal_refusals(case):
 def test_nonlocal_source_reads_as_written():
     text = str(sct.source(no_return, dlarray(np.array([0.3, -0.7]))))
     assert "def bump(acc, u):" in text and "return None, acc" in text
+
+
+def parameter_rebound(x):
+    def bump():
+        nonlocal x
+        x = x * 2
+    bump()
+    return np.sum(x ** 2)
+
+
+def two_writers(x):
+    acc = x * 1.0
+
+    def a(u):
+        nonlocal acc
+        acc = acc + u
+
+    def b(u):
+        nonlocal acc
+        acc = acc * u
+    a(x)
+    b(x)
+    a(np.sin(x))
+    return np.sum(acc)
+
+
+def defined_in_loop(x):
+    acc = x * 0.0
+    r = x
+    for k in range(3):
+        def bump(u):
+            nonlocal acc
+            acc = acc + u * k
+            return acc
+        r = bump(x)
+    return np.sum(acc * r)
+
+
+def keywords_and_early_return(x):
+    acc = x * 0.0
+
+    def bump(u, scale=2.0):
+        nonlocal acc
+        for i in range(3):
+            if i == 2:
+                return u
+            acc = acc + u * scale
+        return None
+    bump(x)
+    bump(u=x, scale=0.5)
+    return np.sum(acc ** 2)
+
+
+@pytest.mark.parametrize("case", [parameter_rebound, two_writers, defined_in_loop, keywords_and_early_return],
+                         ids=lambda f: f.__name__)
+def test_nonlocal_more_shapes(case):
+    check_grads(case, np.array([0.3, -0.7, 1.1]))
