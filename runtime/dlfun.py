@@ -2228,6 +2228,69 @@ def onehotdecode(B: ArrayLike, classes: Sequence[Any], axis: Optional[int] = Non
     return out
 
 
+_PAGE_TRANSPOSES = ("none", "transpose", "ctranspose")
+
+
+def pagemtimes(X: ArrayLike, transpX: Any, Y: Any = None, transpY: Optional[str] = None) -> Any:
+    """Page-wise matrix product (MATLAB's ``pagemtimes``): ``Z[:, :, i, j, ...] = X[:, :, i, j, ...] @
+    Y[:, :, i, j, ...]``, the matrices on the first two dimensions and the pages on the others, as
+    MATLAB lays them out (a numpy shape read as MATLAB's size: ``X`` of shape (3, 4, 8, 2) is eight by two
+    pages of 3-by-4 matrices).  ``pagemtimes(X, transpX, Y, transpY)`` transposes the pages of an
+    operand first: "none", "transpose" or "ctranspose".  Page dimensions of size 1 (and a 2-D operand)
+    are expanded against the other's; missing trailing ones are 1.  Arrays of at most two dimensions
+    are multiplied as ``X @ Y``.  Differentiable with respect to both.
+
+    >>> pagemtimes(np.ones((2, 3, 4)), np.ones((3, 5, 4))).shape
+    (2, 5, 4)
+    """
+    if Y is None:
+        X, Y, transpX, transpY = X, transpX, "none", "none"
+    for name, option in (("transpX", transpX), ("transpY", transpY)):
+        if option not in _PAGE_TRANSPOSES:
+            raise ValueError(f"pagemtimes: {name} must be one of {', '.join(map(repr, _PAGE_TRANSPOSES))}, "
+                             f"not {option!r}")
+    if layout_labels(X) or layout_labels(Y):
+        raise ValueError("pagemtimes: the operands must not be formatted dlarrays (MATLAB's rule): "
+                         "remove the labels with stripdims first")
+    nx, ny = np.ndim(X), np.ndim(Y)
+    if nx < 2 or ny < 2:
+        if transpX != "none" or transpY != "none" or nx == 0 or ny == 0:
+            raise ValueError("pagemtimes: the operands must be matrices or arrays of pages (at least 2-D) "
+                             "where a transpose is asked for")
+        return X @ Y
+    pages = max(nx, ny) - 2
+    # MATLAB's trailing page dimensions are 1: as many on each (numpy broadcasts from the right)
+    if nx < pages + 2:
+        X = np.reshape(X, np.shape(X) + (1,) * (pages + 2 - nx))
+    if ny < pages + 2:
+        Y = np.reshape(Y, np.shape(Y) + (1,) * (pages + 2 - ny))
+    Xp = np.moveaxis(X, (0, 1), (-2, -1))
+    Yp = np.moveaxis(Y, (0, 1), (-2, -1))
+    if transpX != "none":
+        Xp = np.swapaxes(Xp, -1, -2)
+        if transpX == "ctranspose":
+            Xp = np.conj(Xp)
+    if transpY != "none":
+        Yp = np.swapaxes(Yp, -1, -2)
+        if transpY == "ctranspose":
+            Yp = np.conj(Yp)
+    return np.moveaxis(Xp @ Yp, (-2, -1), (0, 1))
+
+
+def dlmtimes(dlA: ArrayLike, dlB: ArrayLike) -> Any:
+    """Batch matrix product (MATLAB's ``dlmtimes``, which it now calls not recommended in favour of
+    ``pagemtimes``): ``C[:, :, i, ...] = A[:, :, i, ...] @ B[:, :, i, ...]``; a 2-D operand multiplies
+    every page of the other; a scalar multiplies elementwise (the only case MATLAB allows a
+    formatted operand in).  See :func:`pagemtimes`.
+
+    >>> dlmtimes(np.ones((3, 4, 8, 2)), np.ones((4, 5, 8, 2))).shape
+    (3, 5, 8, 2)
+    """
+    if np.ndim(dlA) == 0 or np.ndim(dlB) == 0:
+        return dlA * dlB
+    return pagemtimes(dlA, dlB)
+
+
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
@@ -2236,4 +2299,4 @@ nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_ind
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",
-           "onehotdecode"]
+           "onehotdecode", "pagemtimes", "dlmtimes"]

@@ -36,9 +36,9 @@ _bind_runtime()
 
 from .runtime.dlarray import dlarray, extractdata
 from .runtime.formats import dims, stripdims
-from .runtime.dlfun import (avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, groupnorm, huber,
+from .runtime.dlfun import (avgpool, batchnorm, dlconv, dlmtimes, dltranspconv, dropout, gelu, groupnorm, huber,
                            indexcrossentropy, instancenorm, l1loss, l2loss, layernorm, maxpool, maxunpool,
-                           onehotdecode, onehotencode)
+                           onehotdecode, onehotencode, pagemtimes)
 from .runtime.layers import Layer
 from .runtime.nn import attention, crossentropy, embed, fullyconnect, gru, leakyrelu, lstm, mse, relu, sigmoid, softmax
 from .runtime.optim import adamupdate, dlupdate, lbfgsState, lbfgsupdate, rmspropupdate, sgdmupdate
@@ -58,6 +58,7 @@ __all__ = ["dlarray", "dlfeval", "dlgradient", "extractdata", "source", "dljacob
            "l1loss", "l2loss", "huber", "fullyconnect", "dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool",
            "batchnorm",
            "layernorm", "instancenorm", "groupnorm", "dropout", "onehotencode", "onehotdecode",
+           "dlmtimes", "pagemtimes",
            "lstm", "gru", "embed", "attention", "Layer",
            # optimizers
            "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState",

@@ -101,6 +101,7 @@ class StatementAdjoints(EmitPass):
             # x = helper(x): the adjoint reads the current records (popped after it) and
             # writes the old x's adjoint, which starts at zero
             g_out = self.namer.fresh(g + "_out")
+            self.gen.adjoint_aliases[g_out] = t
             parts = self.contrib.contributions(s, g_out, t, state, depth)
             out.extend(capture)
             out.append(assign(g_out, load(g)))
@@ -111,6 +112,7 @@ class StatementAdjoints(EmitPass):
             # x = f(x): the rule needs the old x, so restore it first
             g_out = self.namer.fresh(g + "_out")
             ans = self.namer.fresh(t + "_new")
+            self.gen.adjoint_aliases[g_out] = ans
             keep_new = assign(ans, load(t))
             # the rules read ans for t's new value: it is complex, an array, where t is (else a
             # complex t's rule dropped its conj and its real operands' projection)

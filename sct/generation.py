@@ -68,6 +68,10 @@ class Generation:
         self.adjoint: Dict[str, str] = {}                # primal name -> its adjoint's name
         self._primal_by_adjoint: Dict[str, str] = {}
         self._primal_by_adjoint_of: Optional[Dict[str, str]] = None    # the adjoint map it inverts
+        # adjoints held under another name: ``x = f(x)`` in a loop or branch keeps the new x's adjoint in
+        # ``d_x_out`` (sct/adjoints.py): its realness is that value's (was: an unknown name, taken for
+        # real, so np.conj's rule lost its conj there: a conjugated gradient, silently)
+        self.adjoint_aliases: Dict[str, str] = {}
         self.counters: Dict[int, str] = {}              # id(loop) -> its iteration counter
         self.forward_names: Set[str] = set(facts.stored)   # every name the forward code binds
         self.uses_tape = False
@@ -121,7 +125,8 @@ class Generation:
         if self._primal_by_adjoint_of is not self.adjoint or len(self._primal_by_adjoint) != len(self.adjoint):
             self._primal_by_adjoint = {adj: primal for primal, adj in self.adjoint.items()}
             self._primal_by_adjoint_of = self.adjoint
-        return self._primal_by_adjoint.get(name, name)
+        primal = self._primal_by_adjoint.get(name)
+        return primal if primal is not None else self.adjoint_aliases.get(name, name)
 
     def is_array(self, name: str) -> bool:
         return (name in self.act.arrays or leaf_kind(self.act.kinds.get(name)) is not None) and \
