@@ -473,7 +473,7 @@ class _Inliner:
         """A function that can be read in place: not in the stack, no closure (nor ``super()``'s
         cell), not a generator or coroutine, no ``*args``/``**kwargs``, not wrapped."""
         code = g.__code__
-        return not (code in stack or code.co_freevars or g.__name__ == "<lambda>"
+        return not (code in stack or code.co_freevars or g.__code__.co_name == "<lambda>"
                     or code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR |
                                         inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
                     or getattr(g, "__wrapped__", None) is not None)

@@ -148,7 +148,7 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
         return gather_items(fdef, filename), filename, source
     code = fn.__code__
     filename = code.co_filename
-    if fn.__name__ == "<lambda>":
+    if fn.__name__ == "<lambda>" or code.co_name == "<lambda>":      # (a lambda renamed: its code says)
         fdef, filename, text = _lambda_ast(fn)
         _mangle_private_names(fdef, fn)
         return fdef, filename, text
