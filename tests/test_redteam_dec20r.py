@@ -119,3 +119,34 @@ def test_attention_values_with_their_own_channel_count_formatted_cbt():
 def test_attention_sizes_refused_by_name(q, k, v, heads, match):
     with pytest.raises(ValueError, match=match):
         attention(q, k, v, heads)
+
+
+# --- embeddingLayer with given Weights: sct's (numWords, dimension) checked ---------------------------------------
+
+from sct import dlnetwork, embeddingLayer, embed, forward, predict, sequenceInputLayer  # noqa: E402
+
+
+def test_embedding_layer_given_weights_in_matlabs_layout_refused():
+    # was: MATLAB's (dimension, numWords) Weights taken as they were, each index embedded as a row of numWords values
+    w_matlab = np.arange(12.0).reshape(4, 3)           # dimension 4, 3 words, as MATLAB's embeddingLayer holds them
+    with pytest.raises(ValueError, match=r"MATLAB's \(dimension, numWords\) layout.*Weights\.T"):
+        dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=w_matlab)])
+    with pytest.raises(ValueError, match=r"Weights has shape \(5, 4\), the input needs \(3, 4\)"):
+        dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=np.ones((5, 4)))])
+
+
+def embedding_loss(net, idx):
+    y, _ = forward(net, idx)
+    loss = np.sum(np.sin(y))
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_embedding_layer_given_weights_values_and_gradient():
+    w = np.arange(12.0).reshape(4, 3).T / 10.0          # (numWords 3, dimension 4)
+    net = dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=w)])
+    idx = np.array([[0, 2, 2], [1, 0, 2]])
+    assert_close(extractdata(predict(net, idx)), w[idx], rtol=1e-12, atol=1e-12, what="embedding values")
+    _, grads = dlfeval(embedding_loss, net, idx)
+    expected = numerical_gradient(lambda ww: np.sum(np.sin(ww[idx])), [w.copy()], 0)
+    assert_close(extractdata(grads.Value[0]), expected, what="d/dWeights")
+    assert_close(embed(idx, w), w[idx], rtol=1e-12, atol=1e-12, what="embed")
