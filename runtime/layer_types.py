@@ -1043,6 +1043,14 @@ class EmbeddingLayer(BuiltinLayer):
         shape = (self.NumWords, self.Dimension)
         if self.Weights is None:
             self.Weights = initial_values(self.WeightsInitializer, shape, self.NumWords, self.Dimension, self.Name)
+        else:
+            # given Weights were taken as they were: MATLAB's (dimension, numWords) array embedded each index as
+            # a row of it, a vector of numWords values (silently wrong values and size)
+            if tuple(np.shape(self.Weights)) == (self.Dimension, self.NumWords) and self.Dimension != self.NumWords:
+                raise ValueError(f"{self.Name or 'embeddingLayer'}: Weights has shape {tuple(np.shape(self.Weights))}, "
+                                 f"MATLAB's (dimension, numWords) layout; sct's embedding weights are (numWords, "
+                                 f"dimension) = {shape}, one row per word: pass the transpose (Weights.T)")
+            self.Weights = _given(self.Weights, shape, self.Name or "embeddingLayer", "Weights")
         return self
 
     def predict(self, X):

@@ -781,9 +781,10 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
               DataFormat: Optional[str] = None) -> Any:
     """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
 
-    ``queries`` (batch, target, features), ``keys`` and ``values`` (batch, source,
-    features); features split evenly into ``num_heads`` heads.  Returns
-    (batch, target, features) and the attention weights (batch, heads, target, source).
+    ``queries`` (batch, target, features), ``keys`` (batch, source, features) and
+    ``values`` (batch, source, value features: MATLAB's values may have another number
+    of channels); each channel count split evenly into ``num_heads`` heads.  Returns
+    (batch, target, value features) and the attention weights (batch, heads, target, source).
 
     MATLAB's options: ``Scale`` ("auto": 1/sqrt(features per head), or a number
     multiplying the scores); ``PaddingMask`` (shaped like ``keys``, or (batch,
@@ -812,10 +813,13 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
                               "DropoutProbability": DropoutProbability}, DataFormat)
     batch, target, features = np.shape(queries)
     source = np.shape(keys)[1]
+    value_features = np.shape(values)[-1]      # MATLAB's values may have other channels than the keys
+    attention_sizes(np.shape(queries), np.shape(keys), np.shape(values), num_heads)
     per_head = features // num_heads
+    value_per_head = value_features // num_heads
     q = np.transpose(np.reshape(queries, (batch, target, num_heads, per_head)), (0, 2, 1, 3))
     k = np.transpose(np.reshape(keys, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
-    v = np.transpose(np.reshape(values, (batch, source, num_heads, per_head)), (0, 2, 1, 3))
+    v = np.transpose(np.reshape(values, (batch, source, num_heads, value_per_head)), (0, 2, 1, 3))
     if attention_auto_scale(Scale):
         scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(per_head)   # a Python float: float32 stays float32
     else:
@@ -828,7 +832,24 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
         weights = apply_dropout_mask(weights, attention_dropout_mask(weights, DropoutProbability),
                                      DropoutProbability, True)
     out = np.transpose(weights @ v, (0, 2, 1, 3))
-    return np.reshape(out, (batch, target, features)), weights
+    return np.reshape(out, (batch, target, value_features)), weights
+
+
+def attention_sizes(q_shape, k_shape, v_shape, num_heads):
+    """Refuse sizes MATLAB's attention refuses, by name (was: a reshape error inside, and values with
+    another number of channels than the keys -- MATLAB's NumValueChannels -- were refused that way)."""
+    if len(q_shape) != 3 or len(k_shape) != 3 or len(v_shape) != 3:
+        raise ValueError(f"attention: queries, keys and values must be (batch, time, channels) in sct's layout, got "
+                         f"shapes {tuple(q_shape)}, {tuple(k_shape)}, {tuple(v_shape)}")
+    if q_shape[0] != k_shape[0] or k_shape[:2] != v_shape[:2]:
+        raise ValueError(f"attention: queries {tuple(q_shape)}, keys {tuple(k_shape)} and values {tuple(v_shape)} "
+                         "must have one batch size, and the keys and values one number of time steps")
+    if q_shape[2] != k_shape[2]:
+        raise ValueError(f"attention: the queries have {q_shape[2]} channels and the keys {k_shape[2]}: they must "
+                         "have the same number")
+    if q_shape[2] % num_heads or v_shape[2] % num_heads:
+        raise ValueError(f"attention: the channels of the queries and keys ({q_shape[2]}) and of the values "
+                         f"({v_shape[2]}) must split evenly into {num_heads} heads")
 
 
 def attention_auto_scale(Scale) -> bool:
