@@ -4809,15 +4809,17 @@ def try_probe(source: str, *values):
     handler caught what it raised (with the exception, ``(k, exc)``, where a handler names it); an
     exception no handler catches goes on, as in Python.  Warnings the body gives are shown by the
     differentiated body (as errors where the filters say so, caught here as Python would).
-    ``reads`` in the source: the attribute paths the body reads of a name it reads only so."""
+    ``reads`` in the source: the attribute paths the body reads of a name it reads only so;
+    ``partial``: the statements (numbered from 1, with their lines) that bind names and may raise
+    partway, for which the outcome (``(k, step, ...)``) says which statement raised."""
     compiled = _TRY_PROBES.get(source)
     if compiled is None:
         namespace = {"__builtins__": __builtins__}
         exec(compile(source, "<sct try body>", "exec"), namespace)
         probe = namespace["probe"]
         compiled = _TRY_PROBES[source] = (probe, probe.__code__.co_varnames[:probe.__code__.co_argcount],
-                                          namespace.get("reads", {}))
-    probe, names, reads = compiled
+                                          namespace.get("reads", {}), namespace.get("partial", {}))
+    probe, names, reads, partial = compiled
     for name, v in zip(names, values):
         if not _probe_value_ok(v) and not (name in reads and _probe_reads_ok(v, reads[name])):
             raise SctError(f"sct runs the body of a try first to learn whether it raises, so the body may read "
@@ -4827,7 +4829,13 @@ def try_probe(source: str, *values):
                            "needs from it before the try statement")
     import warnings
     with warnings.catch_warnings(record=True):
-        return probe(*values)
+        outcome = probe(*values)
+    if partial and outcome[0] and outcome[1] in partial:
+        raise SctError(f"the body of a try raised inside the loop or if block at line {partial[outcome[1]]}, "
+                       "which had assigned names by then: Python's handler sees those values, and sct, which "
+                       "runs the handler without the body, cannot replay part of that block. Compute the "
+                       "block before the try statement, or assign its names only after what may raise")
+    return outcome
 
 
 nondifferentiable(try_probe)

@@ -177,22 +177,34 @@ class _TryLowering:
         body = copy.deepcopy(st.body)
         types_ = [copy.deepcopy(h.type) for h in st.handlers]
         reads = self.probe_reads(params, body, types_, st)
-        source = self.probe_source(st, body, types_, params, wants_error, reads)
+        # Python keeps what the body's statements before the one that raised bound: the handler's
+        # branch runs them again first (``if try_step > m: statement m``); the probe says which
+        # statement raised where a statement binding names comes before the last
+        binders = [m for m, s in enumerate(st.body, 1) if _binds(s) and m < len(st.body)]
+        partial = [m for m, s in enumerate(st.body, 1) if _binds(s) and not _simple(s)]
+        wants_step = bool(binders or partial)
+        source = self.probe_source(st, body, types_, params, wants_error, reads, wants_step, partial)
         branch = self.namer.fresh("try_branch")
+        step = self.namer.fresh("try_step") if wants_step else None
         error = self.namer.fresh("try_error") if wants_error else None
         probe = call(f"{self.rt_name}.try_probe", [const(source)] + [load(p) for p in params])
         out: List = []
-        if wants_error:
-            node = gast.Assign(targets=[gast.Tuple(elts=[gast.Name(id=branch, ctx=gast.Store(), annotation=None,
-                                                                      type_comment=None),
-                                                            gast.Name(id=error, ctx=gast.Store(), annotation=None,
-                                                                      type_comment=None)],
+        names = [n for n in (branch, step, error) if n is not None]
+        if len(names) > 1:
+            node = gast.Assign(targets=[gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None,
+                                                                      type_comment=None) for n in names],
                                                       ctx=gast.Store())],
                                value=probe, type_comment=None)
             node.lineno = line
             out.append(node)
         else:
             out.append(assign(branch, probe, line))
+        replayed: List = []
+        for m in binders:
+            test = gast.Compare(left=load(step), ops=[gast.Gt()], comparators=[const(m)])
+            node = gast.If(test=test, body=[copy.deepcopy(st.body[m - 1])], orelse=[])
+            node.lineno = st.body[m - 1].lineno
+            replayed.append(node)
         # if branch == 0: BODY; ELSE / elif branch == k: the k-th handler (the last one: else)
         chain = None
         for k in range(len(st.handlers), 0, -1):
@@ -206,7 +218,8 @@ class _TryLowering:
                 node.lineno = h.lineno
                 chain = [node]
         test = gast.Compare(left=load(branch), ops=[gast.Eq()], comparators=[const(0)])
-        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse), orelse=chain)
+        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse),
+                       orelse=self.block(replayed) + chain)
         node.lineno = line
         out.append(node)
         out.extend(self.block(st.finalbody))
@@ -218,7 +231,7 @@ class _TryLowering:
         if error is not None:
             for n in [n for b in body for n in walk_nodes(b)]:
                 if isinstance(n, gast.Raise) and n.exc is None:
-                    n.exc = load(name if name else error)     # a bare raise: the exception caught
+                    n.exc = load(error)     # a bare raise: the exception caught
         if name:
             first = assign(name, load(error), h.lineno)
             body = [first] + body
@@ -459,25 +472,37 @@ class _TryLowering:
                     if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         reads: Dict[str, List] = {}
         for name in params:
-            if name in self.local_names and name not in assigned:
+            if name not in assigned and (name in self.local_names or
+                                         not isinstance(self._global(name), types.ModuleType)):
                 chains = _attribute_chains(body + [t for t in types_ if t is not None], name)
                 if chains:
                     reads[name] = sorted({tuple(_spelled(top).split(".")[1:]) for top in chains})
         return reads
 
     def probe_source(self, st: gast.Try, body: List, types_: List, params: List[str], wants_error: bool,
-                     reads: Dict[str, List]) -> str:
-        error = "caught"
+                     reads: Dict[str, List], wants_step: bool, partial: List[int]) -> str:
         taken = set(params) | {n.id for s in body for n in walk_nodes(s) if isinstance(n, gast.Name)}
+        error, step = "caught", "step"
         while error in taken:
             error += "_"
+        while step in taken:
+            step += "_"
+        if wants_step:
+            numbered = []
+            for m, s in enumerate(body, 1):
+                numbered += [assign(step, const(m)), s]
+            body = numbered
+
+        def outcome(k, stepped, caught):
+            items = [const(k)] + ([stepped] if wants_step else []) + ([caught] if wants_error else [])
+            return gast.Tuple(elts=items, ctx=gast.Load()) if len(items) > 1 else items[0]
         handlers = []
         for k, (h, type_) in enumerate(zip(st.handlers, types_), 1):
-            value = gast.Tuple(elts=[const(k), load(error)], ctx=gast.Load()) if wants_error else const(k)
+            value = outcome(k, load(step), load(error))
             handlers.append(gast.ExceptHandler(type=type_, name=gast.Name(
                 id=error, ctx=gast.Store(), annotation=None, type_comment=None) if wants_error else None,
                 body=[gast.Return(value=value)]))
-        none = gast.Tuple(elts=[const(0), const(None)], ctx=gast.Load()) if wants_error else const(0)
+        none = outcome(0, const(0), const(None))
         args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
                                     for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],
                               kw_defaults=[], kwarg=None, defaults=[])
@@ -490,10 +515,36 @@ class _TryLowering:
         source = ast.unparse(tree)
         if reads:
             source += f"\nreads = {reads!r}"
+        if partial:
+            # statements that bind names and may raise partway (a loop, an if): Python's handler
+            # would see what they had bound by then, which sct cannot replay; refused when it happens
+            source += f"\npartial = {dict((m, body_line(st.body[m - 1])) for m in partial)!r}"
         return source
 
 
 _MISSING = object()
+
+
+def body_line(s) -> int:
+    return getattr(s, "lineno", 0) or 0
+
+
+def _binds(s) -> bool:
+    """Does statement ``s`` bind a name (of the function: not a comprehension's own)?"""
+    if isinstance(s, gast.Assign):
+        return True
+    if isinstance(s, (gast.AnnAssign, gast.AugAssign)):
+        return s.value is not None
+    if isinstance(s, gast.For):
+        return True
+    return any(_binds(c) for field in ("body", "orelse") for c in getattr(s, field, None) or ()
+               if isinstance(c, gast.stmt))
+
+
+def _simple(s) -> bool:
+    """A statement that binds all its names or none: an assignment (its value is computed, and a
+    tuple unpacked, before any name is bound)."""
+    return isinstance(s, (gast.Assign, gast.AnnAssign, gast.Expr, gast.Pass, gast.Assert, gast.Raise))
 
 
 def _attribute_chains(roots: List, name: str):

@@ -596,3 +596,104 @@ def test_refused_when_it_runs(fun, arg):
         return y, dlgradient(y, h)
     with pytest.raises(sct.SctError, match="runs the body of a try first"):
         dlfeval(f, dlarray(X), arg)
+
+
+# --- what the body bound before it raised ------------------------------------------------------------
+
+def bound_before_raise(h):
+    p = {"a": 1.0}
+    h = h * 1.0
+    try:
+        h = h * 2
+        a = np.sin(h)
+        z = p["missing"]
+        h = h * 100
+    except KeyError:
+        z = h * 0.5 + a          # Python: h and a as the body left them
+    return np.sum(z * h)
+
+
+def raise_after_assignment(h):
+    try:
+        h = h * 2
+        if h[0] > 0:
+            raise ValueError
+        h = h * 3
+    except ValueError:
+        h = h + 1
+    return np.sum(h * h)
+
+
+def loop_then_raise(h):
+    tot = 0.0
+    try:
+        for i in range(3):
+            tot = tot + h[i]
+        v = h[9]
+    except IndexError:
+        tot = tot * 2
+    return tot * np.sum(h)
+
+
+class MyError(Exception):
+    pass
+
+
+def user_exception_reraised(h):
+    try:
+        if h[0] > 0:
+            raise MyError("positive")
+        y = h * 2.0
+    except MyError:
+        y = h * 3.0
+    try:
+        z = y[0] / 1.0
+    except ZeroDivisionError:
+        raise
+    return np.sum(y) * z
+
+
+@pytest.mark.parametrize("fun", [bound_before_raise, raise_after_assignment, loop_then_raise,
+                                 user_exception_reraised])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_statements_before_the_raise(fun, sign):
+    check_grads(fun, X * sign)
+
+
+def test_partial_loop_refused_when_it_runs():
+    def loop_partial(h):
+        tot = 0.0
+        try:
+            for i in range(6):
+                tot = tot + h[i]
+        except IndexError:
+            tot = tot * 2
+        return tot * np.sum(h)
+
+    def f(h):
+        y = loop_partial(h)
+        return y, dlgradient(y, h)
+    y, g = dlfeval(f, dlarray(np.arange(6.0)))      # nothing raised: differentiated
+    assert np.allclose(D(y), loop_partial(np.arange(6.0)))
+    with pytest.raises(sct.SctError, match="cannot replay part of that block"):
+        dlfeval(f, dlarray(X))
+
+
+class Plain:
+    __slots__ = ("W", "b")
+
+    def __init__(self):
+        self.W = np.eye(4) * 3.0
+        self.b = 0.5
+
+
+def test_objects_plain_attributes():
+    o = Plain()
+
+    def fun(h):
+        try:
+            z = np.linalg.solve(o.W + np.outer(h, h), h) + o.b
+        except np.linalg.LinAlgError:
+            z = h
+        return np.sum(z ** 2)
+    check_grads(fun, X)
