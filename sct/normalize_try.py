@@ -87,7 +87,7 @@ def lower_try(stmts: List, namer, fail, rt_name: str, fn=None, local_names: Opti
     """``stmts`` with every ``try`` in them (and in the blocks inside them, not in nested defs)
     written as the statements above.  ``fn``: the user's function (its globals resolve the calls of a
     probed body; None: only builtins do), ``local_names``: the names the function binds."""
-    if not any(isinstance(n, gast.Try) for s in stmts for n in _walk_no_defs(s)):
+    if not any(isinstance(n, gast.Try) for s in stmts for n in gast.walk(s)):
         return stmts
     lowering = _TryLowering(namer, fail, rt_name, fn, local_names or set())
     lowering.function_body = stmts
@@ -119,8 +119,19 @@ class _TryLowering:
             if isinstance(st, gast.Try):
                 out.extend(self.lowered(st))
                 continue
+            if isinstance(st, gast.FunctionDef) and any(isinstance(n, gast.Try) for n in gast.walk(st)):
+                # a nested def: lowered here (as lower_match does), its own names local to its body
+                st = copy.copy(st)
+                outer, outer_body = self.local_names, self.function_body
+                self.local_names, self.function_body = outer | local_names_of(st), st.body
+                try:
+                    st.body = self.block(st.body)
+                finally:
+                    self.local_names, self.function_body = outer, outer_body
+                out.append(st)
+                continue
             if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
-                out.append(st)           # (compiled on its own, where its own try is lowered)
+                out.append(st)
                 continue
             if any(isinstance(getattr(st, f, None), list) for f in ("body", "orelse")) and \
                     any(isinstance(n, gast.Try) for n in _walk_no_defs(st)):

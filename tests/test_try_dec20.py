@@ -697,3 +697,44 @@ def test_objects_plain_attributes():
             z = h
         return np.sum(z ** 2)
     check_grads(fun, X)
+
+
+def gen_items_with_try(u):
+    for i in range(6):
+        try:
+            v = u[i]
+        except IndexError:
+            v = u[0] * 2
+        yield v * v
+
+
+def sums_generator(h):
+    return sum(gen_items_with_try(h))
+
+
+def nested_def_with_try(h):
+    acc = h * 0.0
+
+    def bump(v):
+        nonlocal acc
+        try:
+            w = v[9]
+        except IndexError:
+            w = v * 2
+        acc = acc + w
+
+    def pick(v, i):
+        try:
+            return_value = v[i]
+        except IndexError as e:
+            return_value = v[0] * len(str(e)) * 0.0 + v[0]
+        return return_value
+    bump(h)
+    bump(h * h)
+    return np.sum(acc ** 2) + pick(h, 1) * pick(h, 8)
+
+
+@pytest.mark.parametrize("fun", [sums_generator, nested_def_with_try])
+def test_generator_and_nested_def(fun):
+    check_grads(fun, X)
+    check_grads(fun, -X)
