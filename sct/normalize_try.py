@@ -319,10 +319,9 @@ class _TryLowering:
             if s.value is not None:
                 self.check_pure_expr(s.value)
         elif isinstance(s, gast.AugAssign):
-            if not local_effects or not isinstance(s.target, gast.Name):
-                raise _Refused(s, "augmented assignment (+=)" if isinstance(s.target, gast.Name) else
-                               "a write into an item or attribute", "write h = h + v")
-            self.check_pure_expr(s.value)
+            # (h += v may write into the array h holds, which the caller may see: not local)
+            raise _Refused(s, "augmented assignment (+=)" if isinstance(s.target, gast.Name) else
+                           "a write into an item or attribute", "write h = h + v")
         elif isinstance(s, gast.Expr):
             if isinstance(s.value, gast.Constant):
                 return

@@ -738,3 +738,19 @@ def nested_def_with_try(h):
 def test_generator_and_nested_def(fun):
     check_grads(fun, X)
     check_grads(fun, -X)
+
+
+def r_finally_augmented(h):
+    try:
+        y = h * 2
+    finally:
+        h += 0.1          # (may write into the caller's array: skipped where the body raised)
+    return np.sum(y * h)
+
+
+def test_finally_augmented_refused():
+    def f(h):
+        y = r_finally_augmented(h)
+        return y, dlgradient(y, h)
+    with pytest.raises(CompileError, match=r"augmented assignment \(\+=\) inside finally"):
+        dlfeval(f, dlarray(X))
